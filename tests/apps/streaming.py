@@ -1,0 +1,27 @@
+# -*- test-case-name: tests.test_http -*-
+"""
+A body from a generator and no C{Content-Length}: HTTP/1.1 clients should
+get it chunked.  One of the pieces is empty, which a server must not turn
+into the zero-length chunk that ends a chunked body.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+if TYPE_CHECKING:
+    # wsgiref.types is new in Python 3.11.
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+
+PIECES = [b"first piece\n", b"", b"second piece\n", b"x" * 100000, b"\nlast piece\n"]
+BODY = b"".join(PIECES)
+
+
+def _body() -> Iterator[bytes]:
+    yield from PIECES
+
+
+def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
+    startResponse("200 OK", [("Content-Type", "text/plain")])
+    return _body()

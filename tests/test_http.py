@@ -1,0 +1,191 @@
+# -*- test-case-name: tests.test_http -*-
+"""
+The front speaks HTTP/1.1 properly on the wire: bodyless C{HEAD}
+responses, persistent connections, chunked bodies when the application
+gives no length; checked byte by byte with L{RawHTTPClient}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zope.interface import implementer
+
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.interfaces import IProtocol, IProtocolFactory, IStreamClientEndpoint
+from twisted.web.client import Agent
+from twisted.web.iweb import IAgentEndpointFactory
+
+from ._harness import RawResponse, SystemTestCase, asyncTest, reactor
+from .apps import hello, streaming
+
+HELLO = "tests.apps.hello:app"
+STREAMING = "tests.apps.streaming:app"
+
+
+@implementer(IStreamClientEndpoint)
+class _CountingEndpoint:
+    """
+    A TCP endpoint that counts the connections made through it.
+    """
+
+    def __init__(self, factory: _CountingEndpointFactory, host: str, port: int) -> None:
+        self._counter = factory
+        self._endpoint = TCP4ClientEndpoint(reactor, host, port)
+
+    def connect(self, protocolFactory: IProtocolFactory) -> Deferred[IProtocol]:
+        self._counter.connections += 1
+        return self._endpoint.connect(protocolFactory)
+
+
+@implementer(IAgentEndpointFactory)
+class _CountingEndpointFactory:
+    """
+    Give L{Agent} endpoints that count the connections it makes.
+
+    @ivar connections: How many connections were made.
+    """
+
+    def __init__(self) -> None:
+        self.connections = 0
+
+    def endpointForURI(self, uri: Any) -> _CountingEndpoint:
+        return _CountingEndpoint(self, uri.host.decode("ascii"), uri.port)
+
+
+class HeadTests(SystemTestCase):
+    """
+    A C{HEAD} response has the C{GET} response's headers and no body.
+    """
+
+    @asyncTest
+    async def test_headWithLength(self) -> None:
+        """
+        C{HEAD} on a response with C{Content-Length} sends the headers,
+        including that length, and not a byte of body.
+        """
+        await self.startFrontAndHandler(HELLO)
+        client = await self.rawConnection()
+        response = await client.request(
+            self.rawRequest("HEAD", "/", headers=[("Connection", "close")]), head=True
+        )
+        await self.withTimeout(client.closed, 10, "the front to close the connection")
+        self.assertEqual(response.code, 200, self.transcript())
+        self.assertEqual(
+            response.header(b"content-length"),
+            str(len(hello.BODY)).encode("ascii"),
+            self.transcript(),
+        )
+        self.assertEqual(client.unparsed, b"", "HEAD response had a body" + self.transcript())
+
+    @asyncTest
+    async def test_headThenGet(self) -> None:
+        """
+        C{HEAD} on a response without C{Content-Length} sends no body nor
+        chunk framing, so a C{GET} that follows on the same connection is
+        read correctly.
+        """
+        await self.startFrontAndHandler(STREAMING)
+        client = await self.rawConnection()
+        head = await client.request(self.rawRequest("HEAD", "/"), head=True)
+        self.assertEqual(head.code, 200, self.transcript())
+        get = await client.request(self.rawRequest("GET", "/"))
+        self.assertEqual((get.code, get.body), (200, streaming.BODY), self.transcript())
+
+
+class PersistentConnectionTests(SystemTestCase):
+    """
+    Several requests are answered on one connection.
+    """
+
+    @asyncTest
+    async def test_keepAlive(self) -> None:
+        """
+        Five requests made one after the other on one HTTP/1.1 connection
+        are all answered, and the connection stays open.
+        """
+        await self.startFrontAndHandler(HELLO)
+        client = await self.rawConnection()
+        for i in range(5):
+            response = await client.request(self.rawRequest("GET", f"/?n={i}"))
+            self.assertEqual(
+                (response.code, response.body),
+                (200, hello.BODY),
+                f"request {i} on one connection" + self.transcript(),
+            )
+            self.assertNotEqual(response.header(b"connection"), b"close", self.transcript())
+            self.assertTrue(client.connected, f"closed after request {i}" + self.transcript())
+
+    @asyncTest
+    async def test_pipelined(self) -> None:
+        """
+        Requests pipelined on one connection are answered in order.
+        """
+        await self.startFrontAndHandler("tests.apps.echo:app")
+        client = await self.rawConnection()
+        bodies = [b"first" * 1000, b"second", b"third" * 10]
+        pending = [
+            client.request(self.rawRequest("POST", "/", body=body)) for body in bodies
+        ]
+        responses: list[RawResponse] = [await d for d in pending]
+        self.assertEqual(
+            [(r.code, r.body) for r in responses],
+            [(200, body) for body in bodies],
+            self.transcript(),
+        )
+
+    @asyncTest
+    async def test_agentReusesConnection(self) -> None:
+        """
+        L{Agent} with a persistent pool makes five requests over a single
+        TCP connection.
+        """
+        await self.startFrontAndHandler(HELLO)
+        endpoints = _CountingEndpointFactory()
+        agent = Agent.usingEndpointFactory(
+            reactor, endpoints, pool=self.connectionPool(persistent=True)
+        )
+        for _ in range(5):
+            self.assertResponse(await self.get("/", agent=agent), 200, hello.BODY)
+        self.assertEqual(endpoints.connections, 1, self.transcript())
+
+
+class ChunkedTests(SystemTestCase):
+    """
+    A response without C{Content-Length} is chunked for HTTP/1.1 clients and
+    delimited by closing the connection for HTTP/1.0 ones.
+    """
+
+    @asyncTest
+    async def test_chunked(self) -> None:
+        """
+        On HTTP/1.1, a generator body without C{Content-Length} is sent with
+        C{Transfer-Encoding: chunked}, its chunks add up to the exact body,
+        and the connection stays usable.
+        """
+        await self.startFrontAndHandler(STREAMING)
+        client = await self.rawConnection()
+        response = await client.request(self.rawRequest("GET", "/"))
+        self.assertEqual(response.code, 200, self.transcript())
+        self.assertEqual(response.header(b"transfer-encoding"), b"chunked", self.transcript())
+        self.assertIsNone(response.header(b"content-length"), self.transcript())
+        self.assertEqual(response.body, streaming.BODY, self.transcript())
+        assert response.chunks is not None
+        self.assertNotIn(0, response.chunks, self.transcript())
+        again = await client.request(self.rawRequest("GET", "/"))
+        self.assertEqual((again.code, again.body), (200, streaming.BODY), self.transcript())
+
+    @asyncTest
+    async def test_http10(self) -> None:
+        """
+        On HTTP/1.0, the same body is sent unchunked and ends when the front
+        closes the connection.
+        """
+        await self.startFrontAndHandler(STREAMING)
+        client = await self.rawConnection()
+        response = await client.request(self.rawRequest("GET", "/", version="HTTP/1.0"))
+        self.assertEqual(response.code, 200, self.transcript())
+        self.assertIsNone(response.header(b"transfer-encoding"), self.transcript())
+        self.assertEqual(response.body, streaming.BODY, self.transcript())
+        self.assertFalse(client.connected, self.transcript())

@@ -1,0 +1,226 @@
+# -*- test-case-name: tests.test_topology -*-
+"""
+Fronts and handlers find each other in any order, handlers join while
+requests flow, and C{mpfront --spawn} runs its own handlers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+
+from twisted.internet.defer import gatherResults
+
+from ._harness import (
+    HTTPResult,
+    LoadGenerator,
+    SystemTestCase,
+    TwistdProcess,
+    asyncTest,
+    reactor,
+    whenExited,
+)
+from .apps import hello
+
+HELLO = "tests.apps.hello:app"
+WHOAMI = "tests.apps.whoami:app"
+JOINED = re.compile(r"handler \S+ joined")
+
+
+def servedBy(results: list[HTTPResult]) -> Counter[int]:
+    """
+    Count the responses of the C{whoami} application by handler PID.
+
+    @param results: Responses from C{tests.apps.whoami}.
+    @return: How many each PID served.
+    """
+    return Counter(int(r.body) for r in results if r.code == 200 and r.body.isdigit())
+
+
+class StartingOrderTests(SystemTestCase):
+    """
+    A handler serves whether it starts before or after the front, and
+    rejoins a front that restarts.
+    """
+
+    @asyncTest
+    async def test_handlerFirst(self) -> None:
+        """
+        A handler started before the front joins it once it is up.
+        """
+        handler = self.startHandlerProcess("h1", HELLO)
+        await handler.waitForLine("mphandler h1 started")
+        front = await self.startFront()
+        await self.joined(front, "h1")
+        self.assertResponse(await self.get("/"), 200, hello.BODY)
+
+    @asyncTest
+    async def test_frontFirst(self) -> None:
+        """
+        A handler started after the front joins it.
+        """
+        front = await self.startFront()
+        await self.startHandler("h1", HELLO, front=front)
+        self.assertResponse(await self.get("/"), 200, hello.BODY)
+
+    @asyncTest
+    async def test_frontRestarts(self) -> None:
+        """
+        A handler that outlives its front joins the front that replaces it
+        on the same addresses.
+        """
+        first = await self.startFront(label="front-1")
+        await self.startHandler("h1", HELLO, front=first)
+        self.assertResponse(await self.get("/"), 200, hello.BODY)
+        await first.stop()
+        self.assertFalse(first.killed, "the front ignored SIGTERM" + self.transcript())
+        second = await self.startFront(label="front-2")
+        await self.joined(second, "h1")
+        self.assertResponse(await self.get("/"), 200, hello.BODY)
+
+
+class JoiningUnderLoadTests(SystemTestCase):
+    """
+    Handlers that join a front while requests flow take a share of them,
+    and no request fails.
+    """
+
+    @asyncTest
+    async def test_secondAndThirdHandlerJoin(self) -> None:
+        """
+        With 20 requests kept in flight against one handler, a second and a
+        third handler join; each of them serves requests, and every request
+        succeeds.
+        """
+        front = await self.startFront()
+        first = await self.startHandler("h1", WHOAMI, "--threads", "4", front=front)
+        agent = self.persistentAgent(20)
+        load = LoadGenerator(lambda: self.get("/?sleep=0.02", agent=agent), 20)
+        load.start()
+        try:
+            await self.withTimeout(
+                load.until(lambda: len(load.results) + len(load.failures) >= 40),
+                20,
+                "40 responses from the first handler",
+            )
+            later = [
+                self.startHandlerProcess(name, WHOAMI, "--threads", "4")
+                for name in ["h2", "h3"]
+            ]
+            for handler in later:
+                await handler.waitForLine(f"mphandler {handler.label} started")
+                await self.joined(front, handler.label)
+            handlers: list[TwistdProcess] = [first, *later]
+            pids = {h.pid for h in handlers if h.pid is not None}
+            await self.withTimeout(
+                load.until(
+                    lambda: all(servedBy(load.results)[pid] >= 5 for pid in pids)
+                    or bool(load.failures)
+                ),
+                20,
+                f"every handler to serve 5 requests (served so far:"
+                f" {dict(servedBy(load.results))}, handler pids"
+                f" { {h.label: h.pid for h in handlers} })",
+            )
+        finally:
+            await load.stop()
+        self.assertEqual(
+            [f.getErrorMessage() for f in load.failures],
+            [],
+            "requests failed" + self.transcript(),
+        )
+        codes = Counter(r.code for r in load.results)
+        self.assertEqual(set(codes), {200}, f"statuses {codes}" + self.transcript())
+        served = servedBy(load.results)
+        self.assertEqual(
+            set(served),
+            pids,
+            f"served by {served}, handlers { {h.label: h.pid for h in handlers} }"
+            + self.transcript(),
+        )
+
+
+class SpawnTests(SystemTestCase):
+    """
+    C{mpfront --spawn N --app APP} starts, uses and supervises N handlers
+    of its own.
+    """
+
+    async def startSpawningFront(self) -> TwistdProcess:
+        """
+        Start a front that spawns two C{whoami} handlers, and wait until
+        both joined.
+        """
+        front = await self.startFront("--spawn", "2", "--app", WHOAMI, "--timeout", "5")
+        await front.waitForLine(JOINED, count=2)
+        return front
+
+    async def concurrentPids(self, front: TwistdProcess) -> Counter[int]:
+        """
+        Make 16 concurrent requests that each take 0.1 seconds, assert they
+        all succeed, and say which processes served them.
+
+        @return: How many requests each PID served.
+        """
+        results = await gatherResults([self.get("/?sleep=0.1") for _ in range(16)])
+        for result in results:
+            self.assertResponse(result, 200)
+        served = servedBy(results)
+        self.assertNotIn(front.pid, served, "the front ran the application" + self.transcript())
+        for pid in served:
+            self.addCleanup(self.reap, front, pid)
+        return served
+
+    async def reap(self, front: TwistdProcess, pid: int) -> None:
+        """
+        Make sure a handler the front spawned is gone when the test ends:
+        stop the front, which should stop its handlers; kill the handler
+        if it is still there 5 seconds later.
+        """
+        await front.stop()
+        try:
+            await whenExited(pid).addTimeout(5, reactor)
+        except Exception:
+            os.kill(pid, 9)
+            await whenExited(pid)
+
+    @asyncTest
+    async def test_spawnedHandlersServe(self) -> None:
+        """
+        A front started with C{--spawn 2} and no other handler serves
+        concurrent requests with both of its handlers.
+        """
+        front = await self.startSpawningFront()
+        served = await self.concurrentPids(front)
+        self.assertEqual(len(served), 2, f"served by {served}" + self.transcript())
+
+    @asyncTest
+    async def test_spawnedHandlersStopWithFront(self) -> None:
+        """
+        When the front stops on C{SIGTERM}, so do the handlers it spawned.
+        """
+        front = await self.startSpawningFront()
+        served = await self.concurrentPids(front)
+        await front.stop()
+        self.assertFalse(front.killed, "the front ignored SIGTERM" + self.transcript())
+        for pid in served:
+            await self.withTimeout(
+                whenExited(pid), 10, f"spawned handler {pid} to exit after the front"
+            )
+
+    @asyncTest
+    async def test_spawnedHandlerRestarted(self) -> None:
+        """
+        A spawned handler that dies is replaced, and requests go to the
+        replacement and not to the dead handler.
+        """
+        front = await self.startSpawningFront()
+        served = await self.concurrentPids(front)
+        victim = next(iter(served))
+        os.kill(victim, 9)
+        await self.withTimeout(whenExited(victim), 10, f"handler {victim} to die")
+        await front.waitForLine(JOINED, count=3)
+        served = await self.concurrentPids(front)
+        self.assertNotIn(victim, served, self.transcript())
+        self.assertEqual(len(served), 2, f"served by {served}" + self.transcript())

@@ -1,0 +1,611 @@
+# -*- test-case-name: txmp.test.test_dispatch -*-
+"""
+The front's dispatcher: which handler gets which request, and what becomes
+of every request until its reply has been delivered.
+
+Pure logic over two message channels and a clock: it never touches a socket
+or the global reactor, so that unit tests drive it with fakes and a
+L{twisted.internet.task.Clock}.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from txmp import protocol
+from txmp._zmq import PeerUnreachable
+
+BytesPairs = Sequence[Tuple[bytes, bytes]]
+
+IDEMPOTENT_METHODS = frozenset([b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"])
+
+
+class FrontError(Exception):
+    """
+    A request could not be answered by a handler.
+
+    @cvar status: the HTTP status the client gets.
+    """
+
+    status = 500
+    reason = b"Internal Server Error"
+
+
+class NoCapacity(FrontError):
+    """
+    No handler had capacity: the queue was full or the wait too long.
+    """
+
+    status = 503
+    reason = b"Service Unavailable"
+
+
+class HandlerFailed(FrontError):
+    """
+    The handler reported that it could not produce a response, or was lost.
+    """
+
+    status = 502
+    reason = b"Bad Gateway"
+
+
+class ReplyTimeout(FrontError):
+    """
+    No reply came within the timeout.
+    """
+
+    status = 504
+    reason = b"Gateway Timeout"
+
+
+class MessageSender(Protocol):
+    """
+    What the dispatcher sends with: a ROUTER socket (see L{txmp._zmq}).
+    """
+
+    def send(self, frames: List[bytes]) -> None:
+        ...
+
+
+class BodyConsumer(Protocol):
+    """
+    Where the body of a reply goes once its head has been delivered.  Called
+    in the reactor thread.
+    """
+
+    def writeBody(self, chunks: List[bytes]) -> None:
+        """
+        More body bytes.
+        """
+
+    def finishBody(self) -> None:
+        """
+        The body is complete.
+        """
+
+    def abortBody(self) -> None:
+        """
+        The body cannot be completed: the client must not see it as complete.
+        """
+
+
+class Reply:
+    """
+    The head of a reply and its first body chunks, as the Deferred returned
+    by L{Dispatcher.submit} delivers them.
+
+    @ivar more: whether more body follows (through the L{BodyConsumer}).
+    """
+
+    def __init__(
+        self,
+        pending: "PendingRequest",
+        head: protocol.ResponseHead,
+        body: List[bytes],
+    ) -> None:
+        self.status = head.status
+        self.reason = head.reason.encode("latin-1")
+        self.headers = [
+            (n.encode("latin-1"), v.encode("latin-1")) for n, v in head.headers
+        ]
+        self.body = body
+        self.more = head.more
+        self._pending = pending
+
+    def cancel(self) -> None:
+        """
+        The client has gone: stop the rest of this reply.
+        """
+        self._pending.cancel()
+
+
+class HandlerState:
+    """
+    What the front knows of one handler.
+
+    @ivar credits: how many more requests it can take now.
+    @ivar inFlight: the requests it has and has not finished replying to.
+    """
+
+    def __init__(self, identity: bytes, name: str, credits: int) -> None:
+        self.identity = identity
+        self.name = name
+        self.credits = credits
+        self.inFlight: Dict[bytes, PendingRequest] = {}
+        self.draining = False
+        self.lastHeard = 0.0
+
+
+QUEUED, DISPATCHED, STREAMING, DONE = "queued", "dispatched", "streaming", "done"
+
+
+class PendingRequest:
+    """
+    One request from submission until its reply is complete or abandoned.
+    """
+
+    def __init__(
+        self,
+        dispatcher: "Dispatcher",
+        requestId: bytes,
+        frames: List[bytes],
+        idempotent: bool,
+        consumer: BodyConsumer,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.requestId = requestId
+        self.frames = frames
+        self.idempotent = idempotent
+        self.consumer = consumer
+        self.state = QUEUED
+        self.handler: Optional[HandlerState] = None
+        self.attempts = 0
+        self.timer: Optional[IDelayedCall] = None
+        self.queuedAt = 0.0
+        self.deferred: Deferred[Reply] = Deferred(lambda d: self.cancel())
+
+    def cancel(self) -> None:
+        """
+        Abandon this request (the client went away): free its entry and tell
+        the handler that has it, if any.
+        """
+        if self.state != DONE:
+            self.dispatcher._abandon(self, notify=True)
+            self.dispatcher.stats["cancelled"] += 1
+
+
+class Dispatcher:
+    """
+    Load-aware dispatch of requests to handlers.
+
+    A handler announces with C{HELLO} how many requests it can take now
+    (credits); each request sent to it takes one, and it gives them back
+    with C{CREDIT}.  A request goes to the handler with the most credit, or
+    waits in a bounded FIFO queue until one has some.
+
+    @param reactor: the clock for timeouts.
+    @param sendSocket: the send socket (ROUTER), for requests and control.
+    @param timeout: seconds to wait for each reply message after a request
+        was dispatched; then the client gets 504 (or, mid-body, the
+        connection is aborted).
+    @param queueTimeout: seconds a request may wait for a handler with
+        capacity; then the client gets 503.
+    @param maxQueue: how many requests may wait; more get 503 at once.
+    @param heartbeat: seconds between heartbeats, told to handlers.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        sendSocket: MessageSender,
+        timeout: float = 30.0,
+        queueTimeout: float = 10.0,
+        maxQueue: int = 1000,
+        heartbeat: float = 1.0,
+        instance: Optional[str] = None,
+    ) -> None:
+        self._reactor = reactor
+        self._send = sendSocket
+        self.timeout = timeout
+        self.queueTimeout = queueTimeout
+        self.maxQueue = maxQueue
+        self.heartbeat = heartbeat
+        self.instance = instance if instance is not None else os.urandom(8).hex()
+        self._prefix = self.instance.encode("ascii") + b"."
+        self._counter = itertools.count(1)
+        self.handlers: Dict[bytes, HandlerState] = {}
+        self.pending: Dict[bytes, PendingRequest] = {}
+        self.queue: "OrderedDict[bytes, PendingRequest]" = OrderedDict()
+        self._queueTimer: Optional[IDelayedCall] = None
+        self._beat: Optional[IDelayedCall] = None
+        self.stats: Dict[str, int] = dict.fromkeys(
+            [
+                "requests",
+                "replies",
+                "retried",
+                "cancelled",
+                "status502",
+                "status503",
+                "status504",
+                "droppedReplies",
+                "badMessages",
+            ],
+            0,
+        )
+
+    # -- lifetime ------------------------------------------------------------
+
+    def start(self) -> None:
+        """
+        Start heartbeats: a C{PING} to every handler each interval, and a
+        handler silent for three intervals is removed.
+        """
+        self._beat = self._reactor.callLater(self.heartbeat, self._heartbeatTick)
+
+    def stop(self) -> None:
+        """
+        Stop heartbeats and tell every handler that this front is going.
+        """
+        if self._beat is not None and self._beat.active():
+            self._beat.cancel()
+        self._beat = None
+        for handler in list(self.handlers.values()):
+            self._sendControl(handler, protocol.encodeBye())
+
+    def _heartbeatTick(self) -> None:
+        self._beat = self._reactor.callLater(self.heartbeat, self._heartbeatTick)
+        deadline = self._reactor.seconds() - 3 * self.heartbeat
+        dead = [h for h in self.handlers.values() if h.lastHeard < deadline]
+        # Remove every dead handler before retrying any of their requests,
+        # lest a retry go to a handler about to be declared dead too.
+        for handler in dead:
+            self._log.warn(
+                "handler {name} silent for 3 heartbeats: declared dead",
+                name=handler.name,
+            )
+            self._removeHandler(handler, drain=False)
+        for handler in list(self.handlers.values()):
+            self._sendControl(handler, protocol.encodePing())
+        self._drainQueue()
+
+    # -- the resource's side ------------------------------------------------
+
+    def submit(
+        self,
+        meta: BytesPairs,
+        headers: BytesPairs,
+        body: Sequence[bytes],
+        consumer: BodyConsumer,
+        idempotent: bool = False,
+    ) -> "Deferred[Reply]":
+        """
+        Send a request to a handler as soon as one has capacity.
+
+        @param meta: the C{REQ} meta pairs, without C{more}.
+        @return: a Deferred that fires with the L{Reply} head, or fails with
+            a L{FrontError}; cancelling it abandons the request.
+        """
+        requestId = self._prefix + b"%x" % (next(self._counter),)
+        meta = list(meta)
+        meta.append((b"more", b"0"))
+        frames = protocol.encodeRequest(requestId, meta, headers, body)
+        pending = PendingRequest(self, requestId, frames, idempotent, consumer)
+        self.pending[requestId] = pending
+        self.stats["requests"] += 1
+        if not self.queue and self._dispatch(pending):
+            if self.queue:
+                # A handler found unreachable left requests to retry.
+                self._drainQueue()
+            return pending.deferred
+        if len(self.queue) >= self.maxQueue:
+            self._fail(pending, NoCapacity("the queue is full"))
+        else:
+            self._enqueue(pending)
+        return pending.deferred
+
+    def counts(self) -> Dict[str, int]:
+        """
+        The sizes of everything that must return to its steady size when
+        traffic stops: for tests and metrics.
+        """
+        return {
+            "pending": len(self.pending),
+            "queued": len(self.queue),
+            "handlers": len(self.handlers),
+            "inFlight": sum(len(h.inFlight) for h in self.handlers.values()),
+            "credits": sum(h.credits for h in self.handlers.values()),
+        }
+
+    # -- dispatch ----------------------------------------------------------------
+
+    def _pickHandler(self) -> Optional[HandlerState]:
+        best: Optional[HandlerState] = None
+        for handler in self.handlers.values():
+            if handler.credits > 0 and not handler.draining:
+                if best is None or handler.credits > best.credits:
+                    best = handler
+        return best
+
+    def _dispatch(self, pending: PendingRequest) -> bool:
+        """
+        Send C{pending} to the handler with the most credit, if any has some.
+
+        @return: whether it was sent.
+        """
+        while True:
+            handler = self._pickHandler()
+            if handler is None:
+                return False
+            try:
+                self._send.send([handler.identity, *pending.frames])
+            except PeerUnreachable:
+                self._log.warn(
+                    "handler {name} is unreachable: removed", name=handler.name
+                )
+                self._removeHandler(handler, drain=False)
+                continue
+            handler.credits -= 1
+            handler.inFlight[pending.requestId] = pending
+            pending.handler = handler
+            pending.state = DISPATCHED
+            pending.attempts += 1
+            pending.timer = self._reactor.callLater(
+                self.timeout, self._timedOut, pending
+            )
+            return True
+
+    def _enqueue(self, pending: PendingRequest, first: bool = False) -> None:
+        pending.state = QUEUED
+        pending.queuedAt = self._reactor.seconds()
+        self.queue[pending.requestId] = pending
+        if first:
+            self.queue.move_to_end(pending.requestId, last=False)
+        self._armQueueTimer()
+
+    def _armQueueTimer(self) -> None:
+        if self._queueTimer is not None and self._queueTimer.active():
+            self._queueTimer.cancel()
+        self._queueTimer = None
+        if self.queue:
+            head = next(iter(self.queue.values()))
+            delay = max(0.0, head.queuedAt + self.queueTimeout - self._reactor.seconds())
+            self._queueTimer = self._reactor.callLater(delay, self._queueExpired)
+
+    def _queueExpired(self) -> None:
+        self._queueTimer = None
+        now = self._reactor.seconds()
+        while self.queue:
+            head = next(iter(self.queue.values()))
+            if head.queuedAt + self.queueTimeout > now:
+                break
+            self._fail(head, NoCapacity("no handler had capacity in time"))
+        self._armQueueTimer()
+
+    def _drainQueue(self) -> None:
+        dispatched = False
+        while self.queue:
+            head = next(iter(self.queue.values()))
+            del self.queue[head.requestId]
+            if not self._dispatch(head):
+                self.queue[head.requestId] = head
+                self.queue.move_to_end(head.requestId, last=False)
+                break
+            dispatched = True
+        if dispatched:
+            self._armQueueTimer()
+
+    # -- endings -------------------------------------------------------------
+
+    def _release(self, pending: PendingRequest) -> None:
+        """
+        Remove every reference the dispatcher holds to C{pending}.
+        """
+        pending.state = DONE
+        self.pending.pop(pending.requestId, None)
+        if self.queue.pop(pending.requestId, None) is not None:
+            self._armQueueTimer()
+        if pending.handler is not None:
+            pending.handler.inFlight.pop(pending.requestId, None)
+        if pending.timer is not None and pending.timer.active():
+            pending.timer.cancel()
+        pending.timer = None
+
+    def _fail(self, pending: PendingRequest, error: FrontError) -> None:
+        wasStreaming = pending.state == STREAMING
+        self._release(pending)
+        self.stats["status%d" % (error.status,)] += 1
+        if wasStreaming:
+            pending.consumer.abortBody()
+        else:
+            pending.deferred.errback(error)
+
+    def _abandon(self, pending: PendingRequest, notify: bool) -> None:
+        handler = pending.handler
+        active = pending.state in (DISPATCHED, STREAMING)
+        self._release(pending)
+        if notify and active and handler is not None and handler.identity in self.handlers:
+            self._sendControl(handler, protocol.encodeCancel(pending.requestId))
+
+    def _timedOut(self, pending: PendingRequest) -> None:
+        pending.timer = None
+        name = pending.handler.name if pending.handler else "?"
+        self._log.warn(
+            "request {requestId} timed out on handler {name}",
+            requestId=pending.requestId.decode("ascii"),
+            name=name,
+        )
+        if pending.state == STREAMING:
+            self._abandon(pending, notify=True)
+            pending.consumer.abortBody()
+            return
+        handler = pending.handler
+        self._abandon(pending, notify=True)
+        self.stats["status504"] += 1
+        pending.deferred.errback(ReplyTimeout("no reply in time"))
+
+    def _sendControl(self, handler: HandlerState, frames: List[bytes]) -> None:
+        try:
+            self._send.send([handler.identity, *frames])
+        except PeerUnreachable:
+            self._removeHandler(handler)
+
+    def _removeHandler(self, handler: HandlerState, drain: bool = True) -> None:
+        """
+        Forget a handler that is gone.  Its in-flight requests are retried
+        once on another handler if they are idempotent and no byte of their
+        response has been sent, and fail with 502 otherwise.
+        """
+        if self.handlers.get(handler.identity) is not handler:
+            return
+        del self.handlers[handler.identity]
+        self._log.info("handler {name} left", name=handler.name)
+        lost = list(handler.inFlight.values())
+        handler.inFlight.clear()
+        for pending in lost:
+            if pending.timer is not None and pending.timer.active():
+                pending.timer.cancel()
+            pending.timer = None
+            pending.handler = None
+            if pending.state == DISPATCHED and pending.idempotent and pending.attempts < 2:
+                self.stats["retried"] += 1
+                self._enqueue(pending, first=True)
+            else:
+                self._fail(pending, HandlerFailed("handler lost"))
+        if drain:
+            self._drainQueue()
+
+    # -- messages from handlers ----------------------------------------------
+
+    def _bad(self, identity: bytes, why: str) -> None:
+        self.stats["badMessages"] += 1
+        self._log.warn(
+            "dropped a bad message from peer {peer}: {why}",
+            peer=identity.hex(),
+            why=why,
+        )
+
+    def controlReceived(self, frames: List[bytes]) -> None:
+        """
+        A message arrived on the send socket.  C{frames[0]} is the sender's
+        routing id.  Must be called in the reactor thread.
+        """
+        if not frames:
+            return
+        identity = frames[0]
+        try:
+            message = protocol.decode(frames[1:])
+        except protocol.ProtocolError as e:
+            self._bad(identity, str(e))
+            return
+        handler = self.handlers.get(identity)
+        if isinstance(message, protocol.Hello):
+            self._hello(identity, message)
+            return
+        if handler is None:
+            # A peer this front does not know (it restarted, or declared the
+            # peer dead): BYE asks it to HELLO again.
+            try:
+                self._send.send([identity, *protocol.encodeBye()])
+            except PeerUnreachable:
+                pass
+            return
+        handler.lastHeard = self._reactor.seconds()
+        if isinstance(message, protocol.Credit):
+            handler.credits += message.credits
+            self._drainQueue()
+        elif isinstance(message, protocol.Ping):
+            pass
+        elif isinstance(message, protocol.Bye):
+            handler.draining = True
+            self._log.info("handler {name} is draining", name=handler.name)
+        else:
+            self._bad(identity, "unexpected message on the send socket")
+
+    def _hello(self, identity: bytes, hello: protocol.Hello) -> None:
+        handler = self.handlers.get(identity)
+        if handler is None:
+            handler = HandlerState(identity, hello.name, hello.credits)
+            self.handlers[identity] = handler
+        else:
+            handler.name = hello.name
+            handler.credits = hello.credits
+            handler.draining = False
+        handler.lastHeard = self._reactor.seconds()
+        self._log.info(
+            "handler {name} joined with {credits} credits",
+            name=hello.name,
+            credits=hello.credits,
+        )
+        self._sendControl(
+            handler,
+            protocol.encodeWelcome(
+                {"front": self.instance, "heartbeat": repr(self.heartbeat)}
+            ),
+        )
+        self._drainQueue()
+
+    def replyReceived(self, frames: List[bytes]) -> None:
+        """
+        A message arrived on the return socket.  C{frames[0]} is the
+        sender's routing id.  Must be called in the reactor thread.
+        """
+        if not frames:
+            return
+        identity = frames[0]
+        try:
+            message = protocol.decode(frames[1:])
+        except protocol.ProtocolError as e:
+            self._bad(identity, str(e))
+            return
+        if not isinstance(message, (protocol.Response, protocol.Body, protocol.Error)):
+            self._bad(identity, "unexpected message on the return socket")
+            return
+        pending = self.pending.get(message.requestId)
+        if (
+            pending is None
+            or pending.handler is None
+            or pending.handler.identity != identity
+        ):
+            # Late (after a timeout or cancel), or not this peer's to answer.
+            self.stats["droppedReplies"] += 1
+            return
+        pending.handler.lastHeard = self._reactor.seconds()
+        if pending.timer is not None:
+            pending.timer.reset(self.timeout)
+        if isinstance(message, protocol.Response):
+            if pending.state != DISPATCHED:
+                self._bad(identity, "a second RESP for one request")
+                return
+            self.stats["replies"] += 1
+            if message.head.more:
+                pending.state = STREAMING
+            else:
+                self._release(pending)
+            pending.deferred.callback(Reply(pending, message.head, message.body))
+        elif isinstance(message, protocol.Body):
+            if pending.state != STREAMING:
+                self._bad(identity, "BODY before RESP")
+                return
+            if message.end:
+                self._release(pending)
+            if message.chunks:
+                pending.consumer.writeBody(message.chunks)
+            if message.end:
+                pending.consumer.finishBody()
+        else:
+            self._log.warn(
+                "handler {name} failed request {requestId}: {message}",
+                name=pending.handler.name,
+                requestId=message.requestId.decode("ascii", "replace"),
+                message=message.message,
+            )
+            self._fail(pending, HandlerFailed(message.message))

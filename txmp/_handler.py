@@ -1,0 +1,224 @@
+# -*- test-case-name: txmp.test.test_handler -*-
+"""
+The handler's side of the protocol: registering with a front, taking its
+requests, and sending the WSGI runner's output back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Protocol
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from txmp import protocol
+
+
+class MessageSender(Protocol):
+    """
+    A DEALER socket, or a fake of one.
+    """
+
+    def send(self, frames: List[bytes]) -> None:
+        ...
+
+
+class Runner(Protocol):
+    """
+    What runs a request through the application: L{txmp._wsgi.WSGIRunner}.
+    """
+
+    def run(self, requestId: bytes, head: protocol.RequestHead, body: List[bytes],
+            sink: Any) -> Any:
+        ...
+
+
+class _ReplySink:
+    """
+    Sends one request's response to the front it came from.  Every method
+    is called in the reactor thread.
+    """
+
+    def __init__(self, link: "FrontLink", requestId: bytes) -> None:
+        self._link = link
+        self._requestId = requestId
+
+    def sendHead(self, status: int, reason: bytes, headers: List[Any],
+                 body: List[bytes], more: bool) -> None:
+        self._link._reply(
+            protocol.encodeResponse(self._requestId, status, reason, headers, body, more)
+        )
+
+    def sendBody(self, chunks: List[bytes], end: bool) -> None:
+        self._link._reply(protocol.encodeBody(self._requestId, chunks, end))
+
+    def sendError(self, message: str) -> None:
+        self._link._reply(protocol.encodeError(self._requestId, message))
+
+    def finished(self) -> None:
+        self._link._finished(self._requestId)
+
+
+class FrontLink:
+    """
+    A handler's link to one front: its send socket (control plane) and its
+    return socket (replies), both DEALERs with the same routing id.
+
+    Until the front has answered C{HELLO} with C{WELCOME}, the link sends
+    C{HELLO} instead of C{PING} at every heartbeat, so that a front that
+    (re)starts learns of this handler without either being restarted.
+
+    @param capacity: how many requests this link may have running at once:
+        the credits it announces.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        runner: Runner,
+        sendSocket: MessageSender,
+        returnSocket: MessageSender,
+        name: str,
+        capacity: int,
+        heartbeat: float = 1.0,
+        address: str = "",
+    ) -> None:
+        self._reactor = reactor
+        self._runner = runner
+        self._send = sendSocket
+        self._return = returnSocket
+        self.name = name
+        self.capacity = capacity
+        self.heartbeat = heartbeat
+        self.address = address
+        self.running: Dict[bytes, Any] = {}
+        self.front: Optional[str] = None
+        self.draining = False
+        self._lastHeard = 0.0
+        self._beat: Optional[IDelayedCall] = None
+        self.stats: Dict[str, int] = {"requests": 0, "badMessages": 0}
+
+    @property
+    def free(self) -> int:
+        """
+        How many more requests this link can take now.
+        """
+        return max(0, self.capacity - len(self.running))
+
+    def start(self) -> None:
+        """
+        Register with the front and start heartbeats.
+        """
+        self._hello()
+        self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
+
+    def stop(self) -> None:
+        """
+        Stop heartbeats.
+        """
+        if self._beat is not None and self._beat.active():
+            self._beat.cancel()
+        self._beat = None
+
+    def _hello(self) -> None:
+        self._send.send(protocol.encodeHello(self.name, self.free))
+
+    def _heartbeat(self) -> None:
+        self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
+        if self.front is not None:
+            if self._reactor.seconds() - self._lastHeard > 3 * self.heartbeat:
+                self._log.warn(
+                    "front {front} at {address} is silent: registering again",
+                    front=self.front,
+                    address=self.address,
+                )
+                self.front = None
+        if self.draining:
+            return
+        if self.front is None:
+            self._hello()
+        else:
+            self._send.send(protocol.encodePing())
+
+    def _reply(self, frames: List[bytes]) -> None:
+        self._return.send(frames)
+
+    def _finished(self, requestId: bytes) -> None:
+        # The entry is None while the runner's run() has not returned yet.
+        if requestId not in self.running:
+            return
+        del self.running[requestId]
+        if not self.draining:
+            self._send.send(protocol.encodeCredit(1))
+
+    def controlReceived(self, frames: List[bytes]) -> None:
+        """
+        A message arrived from the front on the send socket.  Must be
+        called in the reactor thread.
+        """
+        try:
+            message = protocol.decode(frames)
+        except protocol.ProtocolError as e:
+            self.stats["badMessages"] += 1
+            self._log.warn(
+                "dropped a bad message from front {address}: {why}",
+                address=self.address,
+                why=str(e),
+            )
+            return
+        self._lastHeard = self._reactor.seconds()
+        if isinstance(message, protocol.Request):
+            self._request(message)
+        elif isinstance(message, protocol.Cancel):
+            running = self.running.get(message.requestId)
+            if running is not None:
+                self._log.info(
+                    "request {requestId} cancelled by the front",
+                    requestId=message.requestId.decode("ascii", "replace"),
+                )
+                running.cancel()
+        elif isinstance(message, protocol.Ping):
+            pass
+        elif isinstance(message, protocol.Welcome):
+            front = message.meta.get("front", "?")
+            if front != self.front:
+                self._log.info(
+                    "mphandler {name} registered with front {front} at {address}",
+                    name=self.name,
+                    front=front,
+                    address=self.address,
+                )
+            self.front = front
+        elif isinstance(message, protocol.Bye):
+            # The front does not know us (it restarted) or is going away.
+            self.front = None
+            if not self.draining:
+                self._hello()
+        else:
+            self.stats["badMessages"] += 1
+            self._log.warn(
+                "dropped an unexpected message from front {address}",
+                address=self.address,
+            )
+
+    def _request(self, request: protocol.Request) -> None:
+        requestId = request.requestId
+        if requestId in self.running:
+            self.stats["badMessages"] += 1
+            self._log.warn(
+                "dropped a duplicate request {requestId}",
+                requestId=requestId.decode("ascii", "replace"),
+            )
+            return
+        if self.front is None:
+            # A request proves the front knows us, even if WELCOME was lost.
+            self.front = "?"
+        self.stats["requests"] += 1
+        sink = _ReplySink(self, requestId)
+        self.running[requestId] = None
+        running = self._runner.run(requestId, request.head, request.body, sink)
+        # A synchronous runner (in tests) may have finished already.
+        if requestId in self.running:
+            self.running[requestId] = running

@@ -1,0 +1,1028 @@
+# -*- test-case-name: txmp.test.test_wsgi -*-
+"""
+Run one request through a WSGI (PEP 3333) application in a thread pool.
+
+A handler process receives each request as a L{RequestHead} and a list of
+body frames.  L{WSGIRunner.run} turns them into a WSGI C{environ}, calls the
+application in a thread of the pool, and hands the response to a
+L{ResponseSink}, which the handler implements on top of ZeroMQ.
+
+Threads
+=======
+
+Two kinds of thread are involved, and every method below says which one
+it runs in:
+
+  - The I{reactor thread} calls L{WSGIRunner.run}, L{RunningRequest.cancel}
+    and L{RunningRequest.bodyReceived}, and is the only thread that calls
+    the L{ResponseSink}, because the sink touches ZeroMQ.
+
+  - An I{application thread} of the pool calls the application, its
+    C{start_response} and C{write} callables, iterates the response and
+    calls its C{close()}.  Everything it has for the sink goes through
+    C{reactor.callFromThread}.
+
+Choices left open by PEP 3333
+=============================
+
+  - C{SCRIPT_NAME} is always C{""}, so C{PATH_INFO} is the whole path: the
+    path of the request-target, percent-decoded to bytes and presented as
+    an ISO-8859-1 native string.  An absolute-form target
+    (C{http://host/p?q}) gives the path of the URI (C{"/"} if it is empty).
+    Any other target (the asterisk-form C{*} of C{OPTIONS *}, the
+    authority-form of C{CONNECT}) is given as is, so C{OPTIONS *} has
+    C{PATH_INFO} C{"*"}, as under gunicorn and waitress.  C{QUERY_STRING}
+    is the raw query (C{""} if none) and C{REQUEST_URI} the raw
+    request-target, as under gunicorn and uWSGI, for applications that must
+    tell C{%2F} from C{/}.  A fragment, which clients must not send, is
+    dropped.
+
+  - Request headers whose names contain C{_} are dropped: C{X_Foo} would
+    otherwise become C{HTTP_X_FOO} like C{X-Foo}, letting a client spoof
+    headers that a proxy in front of us sets (nginx, waitress and
+    gunicorn drop them too).  Repeated headers are joined with C{", "},
+    except C{Cookie}, joined with C{"; "}.
+
+  - The response head goes to the sink with the first non-empty body
+    chunk.  If the application returns a C{list} or C{tuple} (or any
+    iterable whose C{len()} is 1), the whole body is collected and sent
+    with the head in one message; a C{Content-Length} is added when the
+    C{len()} is 1 and the application set none (except for C{HEAD}
+    requests and C{204}/C{304} responses).  Other iterables, and
+    C{write()}, are streamed chunk by chunk.
+
+  - The message that completes the response (the head of a collected
+    response, or the end of a streamed one) is sent only once the
+    iterable's C{close()} has returned, so that a failing C{close()} (a
+    failed commit, say) still turns the response into an error.
+
+  - Hop-by-hop response headers (C{Connection}, C{Transfer-Encoding}, ...)
+    and 1xx statuses are refused by C{start_response}: framing the
+    response is the front's business.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections import deque
+from types import TracebackType
+from typing import (
+    IO,
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Protocol,
+    Tuple,
+    Type,
+)
+from urllib.parse import unquote_to_bytes
+
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.logger import Logger
+
+from txmp.protocol import RequestHead
+
+ExcInfo = Tuple[Type[BaseException], BaseException, Optional[TracebackType]]
+Environ = Dict[str, Any]
+WriteCallable = Callable[[bytes], None]
+StartResponse = Callable[..., WriteCallable]
+Application = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+# How much of a wsgi.file_wrapper file is read at once.
+FILE_CHUNK_SIZE = 64 * 1024
+
+INTERNAL_SERVER_ERROR_BODY = b"Internal Server Error\n"
+
+_HOP_BY_HOP = frozenset(
+    [
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    ]
+)
+
+# Final (non-1xx) status, a space, and a reason-phrase (RFC 9112 4).
+_STATUS = re.compile("([2-9][0-9][0-9]) ([\t\x20-\x7e\x80-\xff]*)\\Z")
+# A field name is a token; a value holds no CR, LF, NUL or other control.
+_TOKEN = re.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+\\Z")
+_FIELD_VALUE = re.compile("[\t\x20-\x7e\x80-\xff]*\\Z")
+
+
+class RequestCancelled(ConnectionAbortedError):
+    """
+    The request was cancelled: the client is gone.
+
+    Raised in the application thread by C{write()}, by reads of
+    C{wsgi.input} and while the response is iterated, once
+    L{RunningRequest.cancel} has been called.  It is a
+    L{ConnectionAbortedError} so that applications which already cope with
+    a client hanging up on a socket server cope with it too.
+    """
+
+
+class ResponseSink(Protocol):
+    """
+    Where the response to one request goes.  Every method is called in the
+    reactor thread, and, once L{RunningRequest.cancel} has been called,
+    none but L{finished}.
+    """
+
+    def sendHead(
+        self,
+        status: int,
+        reason: bytes,
+        headers: List[Tuple[bytes, bytes]],
+        body: List[bytes],
+        more: bool,
+    ) -> None:
+        """
+        Send the response head and the first body chunks.  Called once,
+        before any other method but L{finished}.
+
+        @param body: non-empty chunks, possibly none.
+        @param more: whether L{sendBody} calls follow.
+        """
+
+    def sendBody(self, chunks: List[bytes], end: bool) -> None:
+        """
+        Send more of the body.  Called only after C{sendHead(more=True)};
+        the last call, and only it, has C{end} true.
+
+        @param chunks: non-empty chunks, possibly none.
+        """
+
+    def sendError(self, message: str) -> None:
+        """
+        The response cannot be completed: the application failed after the
+        head was sent.  No L{sendBody} call follows.
+
+        @param message: a short description, without details of the
+            failure.
+        """
+
+    def finished(self) -> None:
+        """
+        Called once per request, after every other call: the application's
+        iterable has been closed and the thread is free.
+        """
+
+
+class SupportsCallInThread(Protocol):
+    """
+    The part of L{twisted.python.threadpool.ThreadPool} that the runner
+    uses.
+    """
+
+    def callInThread(
+        self, func: Callable[..., object], /, *args: Any, **kw: Any
+    ) -> None:
+        """
+        Call C{func(*args, **kw)} in a thread of the pool.
+        """
+
+
+def requestIdText(requestId: bytes) -> str:
+    """
+    The request id as text, for C{environ["txmp.request_id"]} and logs:
+    itself if it is printable ASCII, else its hexadecimal form.
+    """
+    if requestId.isascii():
+        text = requestId.decode("ascii")
+        if text.isprintable():
+            return text
+    return requestId.hex()
+
+
+def _splitTarget(target: str) -> Tuple[str, str]:
+    """
+    Split a request-target into the C{PATH_INFO} and C{QUERY_STRING}
+    values.
+
+    @param target: the raw request-target, an ISO-8859-1 native string.
+    @return: the percent-decoded path and the raw query, both ISO-8859-1
+        native strings.
+    """
+    target = target.partition("#")[0]
+    path, _, query = target.partition("?")
+    if not path.startswith("/"):
+        _, sep, rest = path.partition("://")
+        if not sep:
+            # asterisk-form or authority-form: no path to decode.
+            return path, query
+        slash = rest.find("/")
+        path = rest[slash:] if slash >= 0 else "/"
+    decoded = unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
+    return decoded, query
+
+
+def _headerKey(name: str) -> str:
+    # bytes.upper() only changes ASCII letters, so the key stays ISO-8859-1
+    # (str.upper() would turn "\xff" into "\u0178").
+    upper = name.encode("latin-1").upper().decode("latin-1")
+    if upper == "CONTENT-TYPE":
+        return "CONTENT_TYPE"
+    if upper == "CONTENT-LENGTH":
+        return "CONTENT_LENGTH"
+    return "HTTP_" + upper.replace("-", "_")
+
+
+def buildEnviron(
+    requestId: bytes,
+    head: RequestHead,
+    input: InputStream,
+    errors: ErrorStream,
+) -> Environ:
+    """
+    Build the WSGI C{environ} for a request.  Pure: it may be called in any
+    thread.
+
+    @param requestId: the id of the request.
+    @param head: the request head.
+    @param input: the C{wsgi.input} stream.
+    @param errors: the C{wsgi.errors} stream.
+    @return: a new C{environ} dictionary.
+    """
+    pathInfo, queryString = _splitTarget(head.target)
+    environ: Environ = {
+        "REQUEST_METHOD": head.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": pathInfo,
+        "QUERY_STRING": queryString,
+        "REQUEST_URI": head.target,
+        "SERVER_NAME": head.serverName,
+        "SERVER_PORT": str(head.serverPort),
+        "SERVER_PROTOCOL": head.version,
+        "REMOTE_ADDR": head.remoteAddr,
+        "REMOTE_PORT": str(head.remotePort),
+    }
+    for name, value in head.headers:
+        if "_" in name:
+            continue
+        key = _headerKey(name)
+        previous = environ.get(key)
+        if previous is None:
+            environ[key] = value
+        elif key == "HTTP_COOKIE":
+            environ[key] = previous + "; " + value
+        else:
+            environ[key] = previous + ", " + value
+    environ.update(
+        {
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": head.scheme,
+            "wsgi.input": input,
+            "wsgi.errors": errors,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "wsgi.file_wrapper": FileWrapper,
+            "wsgi.input_terminated": True,
+            "txmp.request_id": requestIdText(requestId),
+        }
+    )
+    return environ
+
+
+class InputStream:
+    """
+    The C{wsgi.input} stream: the request body, fed from the reactor thread
+    and read from the application thread.
+
+    Reads block until enough data has been fed or the body is complete.
+    The body is kept as the chunks it was fed in; reads copy only what they
+    return.
+
+    @ivar _condition: guards every other attribute; notified on every
+        change.
+    @ivar _chunks: the chunks not completely read yet.
+    @ivar _offset: how many bytes of C{_chunks[0]} have been read.
+    @ivar _available: how many bytes of C{_chunks} have not been read.
+    @ivar _scanned: how many unread bytes are known to hold no newline, so
+        that L{readline} does not scan them again.
+    @ivar _finished: whether the whole body has been fed.
+    @ivar _aborted: whether the request was cancelled.
+    """
+
+    def __init__(self, condition: Optional[threading.Condition] = None) -> None:
+        """
+        @param condition: the condition variable to wait on, for tests;
+            a new L{threading.Condition} by default.
+        """
+        self._condition = threading.Condition() if condition is None else condition
+        self._chunks: Deque[bytes] = deque()
+        self._offset = 0
+        self._available = 0
+        self._scanned = 0
+        self._finished = False
+        self._aborted = False
+
+    def feed(self, data: bytes) -> None:
+        """
+        Add body data.  Called in the reactor thread.
+
+        @raise ValueError: if L{finish} was called.
+        """
+        with self._condition:
+            if self._finished:
+                raise ValueError("feed() after finish()")
+            if data and not self._aborted:
+                self._chunks.append(data)
+                self._available += len(data)
+                self._condition.notify_all()
+
+    def finish(self) -> None:
+        """
+        Mark the end of the body: reads past it return C{b""}.  Called in the
+        reactor thread.
+        """
+        with self._condition:
+            self._finished = True
+            self._condition.notify_all()
+
+    def abort(self) -> None:
+        """
+        Give up on the body: reads, including those blocked now, raise
+        L{RequestCancelled}.  Called in the reactor thread.
+        """
+        with self._condition:
+            self._aborted = True
+            self._chunks.clear()
+            self._available = self._offset = self._scanned = 0
+            self._condition.notify_all()
+
+    def _wait(self, ready: Callable[[], bool]) -> None:
+        """
+        Wait until C{ready()} is true or the body is complete.  Called with
+        C{_condition} held.
+
+        @raise RequestCancelled: if the stream was aborted.
+        """
+        while True:
+            if self._aborted:
+                raise RequestCancelled("request cancelled")
+            if ready() or self._finished:
+                return
+            self._condition.wait()
+
+    def _take(self, size: int) -> bytes:
+        """
+        Remove and return the next C{size} bytes, which must be available.
+        Called with C{_condition} held.
+        """
+        pieces = []
+        remaining = size
+        while remaining:
+            chunk = self._chunks[0]
+            start = self._offset
+            end = start + remaining
+            if end >= len(chunk):
+                pieces.append(chunk[start:] if start else chunk)
+                remaining -= len(chunk) - start
+                self._chunks.popleft()
+                self._offset = 0
+            else:
+                pieces.append(chunk[start:end])
+                self._offset = end
+                remaining = 0
+        self._available -= size
+        self._scanned = max(0, self._scanned - size)
+        if len(pieces) == 1:
+            return pieces[0]
+        return b"".join(pieces)
+
+    def _lineLength(self, limit: Optional[int]) -> Optional[int]:
+        """
+        How many bytes the next line has, if that is known yet.  Called with
+        C{_condition} held.
+
+        @param limit: the most bytes the line may have, or L{None}.
+        @return: the length of the next line, newline included, or C{limit}
+            if that is shorter and available; L{None} if more data is needed.
+        """
+        position = 0
+        start = self._offset
+        for chunk in self._chunks:
+            if limit is not None and position >= limit:
+                break
+            length = len(chunk) - start
+            if position + length > self._scanned:
+                searchFrom = start + max(0, self._scanned - position)
+                index = chunk.find(b"\n", searchFrom)
+                if index >= 0:
+                    found = position + index - start + 1
+                    self._scanned = found - 1
+                    return found if limit is None else min(found, limit)
+            position += length
+            start = 0
+        self._scanned = max(self._scanned, position)
+        if limit is not None and position >= limit:
+            return limit
+        return None
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        """
+        Read up to C{size} bytes, or to the end of the body if C{size} is
+        negative or L{None}.  Called in the application thread; blocks
+        until that much has been fed or the body is complete.
+
+        @raise RequestCancelled: if the request was cancelled.
+        """
+        with self._condition:
+            if size is None or size < 0:
+                self._wait(lambda: False)
+                return self._take(self._available)
+            wanted = size
+            self._wait(lambda: self._available >= wanted)
+            return self._take(min(wanted, self._available))
+
+    def readline(self, size: Optional[int] = -1) -> bytes:
+        """
+        Read one line, newline included, or at most C{size} bytes of it if
+        C{size} is not negative or L{None}.  Called in the application
+        thread; blocks until the line has been fed or the body is complete.
+
+        @raise RequestCancelled: if the request was cancelled.
+        """
+        limit = None if size is None or size < 0 else size
+        length: Optional[int] = None
+
+        def ready() -> bool:
+            nonlocal length
+            length = self._lineLength(limit)
+            return length is not None
+
+        with self._condition:
+            self._wait(ready)
+            if length is None:
+                # The body is complete and its last line has no newline.
+                length = (
+                    self._available if limit is None else min(limit, self._available)
+                )
+            return self._take(length)
+
+    def readlines(self, hint: Optional[int] = -1) -> List[bytes]:
+        """
+        Read lines until the end of the body, or until they hold at least
+        C{hint} bytes if C{hint} is positive.  Called in the application
+        thread.
+
+        @raise RequestCancelled: if the request was cancelled.
+        """
+        lines = []
+        total = 0
+        for line in self:
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        """
+        Iterate over the lines of the body.  Called in the application
+        thread.
+        """
+        return iter(self.readline, b"")
+
+
+class ErrorStream:
+    """
+    The C{wsgi.errors} stream: a text stream whose lines are logged as
+    errors, with the id of the request.  Written to in the application
+    thread.
+    """
+
+    def __init__(self, log: Logger, requestId: str) -> None:
+        """
+        @param log: where the lines go.
+        @param requestId: the request id, as text.
+        """
+        self._log = log
+        self._requestId = requestId
+        self._partial: List[str] = []
+
+    def _emit(self, line: str) -> None:
+        self._log.error(
+            "wsgi.errors (request {requestId}): {line}",
+            requestId=self._requestId,
+            line=line,
+        )
+
+    def write(self, text: str) -> int:
+        """
+        Log each complete line of C{text}; keep an incomplete last line until
+        it is completed or flushed.
+
+        @raise TypeError: if C{text} is not a L{str}.
+        @return: the length of C{text}.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        lines = text.split("\n")
+        if len(lines) > 1:
+            self._partial.append(lines[0])
+            self._emit("".join(self._partial))
+            for line in lines[1:-1]:
+                self._emit(line)
+            self._partial = []
+        if lines[-1]:
+            self._partial.append(lines[-1])
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        """
+        Write each of C{lines}, which carry their own newlines.
+        """
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """
+        Log the incomplete last line, if any.
+        """
+        if self._partial:
+            line = "".join(self._partial)
+            self._partial = []
+            self._emit(line)
+
+
+class FileWrapper:
+    """
+    The C{wsgi.file_wrapper}: iterates over a file in blocks.  The runner
+    recognizes it and reads L{FILE_CHUNK_SIZE} bytes at a time if that is
+    more than C{blksize}.
+    """
+
+    def __init__(self, filelike: IO[bytes], blksize: int = 8192) -> None:
+        """
+        @param filelike: an object with a C{read(size)} method returning
+            bytes, and maybe a C{close()} method.
+        @param blksize: how many bytes to read at a time.
+        """
+        self.filelike = filelike
+        self.blksize = blksize
+
+    def chunks(self, size: int) -> Iterator[bytes]:
+        """
+        Read the file in chunks of C{size} bytes, until it returns C{b""}.
+        """
+        read = self.filelike.read
+        while True:
+            data = read(size)
+            if not data:
+                return
+            yield data
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.chunks(self.blksize)
+
+    def close(self) -> None:
+        """
+        Close the file, if it can be closed.
+        """
+        close = getattr(self.filelike, "close", None)
+        if close is not None:
+            close()
+
+
+class RunningRequest:
+    """
+    One request being run through the application, from L{WSGIRunner.run}
+    until L{ResponseSink.finished}.
+
+    @ivar input: the request's C{wsgi.input}.
+    @ivar _cancelled: whether L{cancel} was called.  Written only in the
+        reactor thread and read in both; a boolean assignment is atomic.
+    @ivar _done: whether L{ResponseSink.finished} was called.  Reactor
+        thread only.
+    @ivar _pending: the status code, reason and headers given to
+        C{start_response} and not sent yet, or L{None}.  Application thread
+        only, like C{_hasLength}, C{_headSent} and C{_complete}.
+    @ivar _hasLength: whether the application set a C{Content-Length}.
+    @ivar _headSent: whether the head was handed to the reactor.
+    @ivar _complete: whether the message completing the response (or
+        reporting its failure) was handed to the reactor.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorFromThreads,
+        application: Application,
+        log: Logger,
+        requestId: bytes,
+        head: RequestHead,
+        sink: ResponseSink,
+    ) -> None:
+        """
+        Called in the reactor thread.
+        """
+        self._reactor = reactor
+        self._application = application
+        self._log = log
+        self._requestId = requestIdText(requestId)
+        self._method = head.method
+        self._sink = sink
+        self.input = InputStream()
+        self._errors = ErrorStream(log, self._requestId)
+        self._environ = buildEnviron(requestId, head, self.input, self._errors)
+        self._cancelled = False
+        self._done = False
+        self._pending: Optional[Tuple[int, bytes, List[Tuple[bytes, bytes]]]] = None
+        self._hasLength = False
+        self._headSent = False
+        self._complete = False
+
+    # Reactor thread.
+
+    def cancel(self) -> None:
+        """
+        The client is gone: stop the application as soon as possible and
+        send nothing more to the sink but L{ResponseSink.finished}.  The
+        application sees L{RequestCancelled} from C{write()} and from
+        C{wsgi.input}; its iterable is not advanced any more, and is
+        closed.  Does nothing once the request is finished.  Called in the
+        reactor thread.
+        """
+        if self._done or self._cancelled:
+            return
+        self._cancelled = True
+        self.input.abort()
+
+    def bodyReceived(self, chunks: List[bytes], end: bool) -> None:
+        """
+        More of the request body arrived, for a request whose head had
+        C{more} set.  Called in the reactor thread.
+
+        @param end: whether this is the end of the body.
+        """
+        if self._cancelled:
+            return
+        for chunk in chunks:
+            self.input.feed(chunk)
+        if end:
+            self.input.finish()
+
+    def _deliver(self, method: Callable[..., None], *args: object) -> None:
+        """
+        Call a sink method, unless the request was cancelled.  Called in the
+        reactor thread.
+        """
+        if not self._cancelled:
+            method(*args)
+
+    def _finish(self) -> None:
+        """
+        Tell the sink the request is finished.  Called in the reactor thread.
+        """
+        self._done = True
+        self._sink.finished()
+
+    # Application thread.
+
+    def _toReactor(self, method: Callable[..., None], *args: object) -> None:
+        """
+        Have the reactor thread call a sink method.  Called in the
+        application thread.
+        """
+        self._reactor.callFromThread(self._deliver, method, *args)
+
+    def _run(self) -> None:
+        """
+        Run the application and send its response.  Called in the
+        application thread.
+        """
+        try:
+            if not self._cancelled:
+                self._respond()
+        finally:
+            self._errors.flush()
+            self._reactor.callFromThread(self._finish)
+
+    def _respond(self) -> None:
+        """
+        Call the application, produce its response, close its iterable, and
+        turn failures into an error response.  Called in the application
+        thread.
+        """
+        try:
+            result = self._application(self._environ, self._startResponse)
+        except BaseException:
+            self._fail()
+            return
+        produced: Optional[Tuple[List[bytes], Optional[int]]] = None
+        try:
+            produced = self._produce(result)
+        except BaseException:
+            self._fail()
+        try:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        except BaseException:
+            self._fail()
+            return
+        if produced is not None:
+            try:
+                self._completeResponse(*produced)
+            except BaseException:
+                self._fail()
+
+    def _produce(self, result: Iterable[bytes]) -> Tuple[List[bytes], Optional[int]]:
+        """
+        Iterate over the application's result, streaming what is to be
+        streamed.  Called in the application thread.
+
+        @return: the chunks collected to send when completing the response,
+            and the C{len()} of the result, if it has one.
+        """
+        length: Optional[int]
+        if isinstance(result, (list, tuple)):
+            length = len(result)
+        else:
+            try:
+                length = len(result)  # type: ignore[arg-type]
+            except TypeError:
+                length = None
+        if isinstance(result, (list, tuple)) or length == 1:
+            return list(self._chunks(result)), length
+        for chunk in self._chunks(result):
+            self._sendChunk(chunk)
+        return [], length
+
+    def _completeResponse(self, body: List[bytes], length: Optional[int]) -> None:
+        """
+        Send the message that completes the response, once the result is
+        closed: the end of a streamed response, or the head of a collected
+        one, with its body.  Called in the application thread.
+
+        @param body: the chunks not sent yet.
+        @param length: the C{len()} of the result, if it has one.
+        @raise RuntimeError: if C{start_response} was not called.
+        """
+        if self._headSent:
+            self._sendLast(self._sink.sendBody, body, True)
+            return
+        status, reason, headers = self._head()
+        if (
+            length == 1
+            and not self._hasLength
+            and self._method != "HEAD"
+            and status not in (204, 304)
+        ):
+            size = sum(len(chunk) for chunk in body)
+            headers = headers + [(b"Content-Length", b"%d" % (size,))]
+        self._sendLast(self._sink.sendHead, status, reason, headers, body, False)
+
+    def _sendLast(self, method: Callable[..., None], *args: object) -> None:
+        """
+        Send the message that completes the response, or reports its
+        failure.  Called in the application thread.
+        """
+        self._headSent = self._complete = True
+        self._toReactor(method, *args)
+
+    def _chunks(self, result: Iterable[bytes]) -> Iterator[bytes]:
+        """
+        The non-empty chunks of the application's result.  Checks for
+        cancellation before asking the result for each chunk.
+
+        @raise RequestCancelled: if the request was cancelled.
+        @raise TypeError: if a chunk is not L{bytes}.
+        """
+        iterator: Iterator[bytes]
+        if type(result) is FileWrapper:
+            iterator = result.chunks(max(result.blksize, FILE_CHUNK_SIZE))
+        else:
+            iterator = iter(result)
+        while True:
+            if self._cancelled:
+                raise RequestCancelled("request cancelled")
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+            if not isinstance(chunk, bytes):
+                raise TypeError(
+                    f"response chunk must be bytes, not {type(chunk).__name__}"
+                )
+            if chunk:
+                yield chunk
+
+    def _head(self) -> Tuple[int, bytes, List[Tuple[bytes, bytes]]]:
+        """
+        The head given to C{start_response}.
+
+        @raise RuntimeError: if C{start_response} was not called.
+        """
+        if self._pending is None:
+            raise RuntimeError("the application did not call start_response()")
+        return self._pending
+
+    def _sendChunk(self, chunk: bytes) -> None:
+        """
+        Stream a non-empty chunk, with the head if it was not sent yet.
+        """
+        if self._headSent:
+            self._toReactor(self._sink.sendBody, [chunk], False)
+        else:
+            status, reason, headers = self._head()
+            self._headSent = True
+            self._toReactor(self._sink.sendHead, status, reason, headers, [chunk], True)
+
+    def _startResponse(
+        self,
+        status: str,
+        headers: List[Tuple[str, str]],
+        exc_info: Optional[ExcInfo] = None,
+    ) -> WriteCallable:
+        """
+        The WSGI C{start_response} callable.  Called in the application
+        thread.
+
+        @param status: C{"NNN reason"}, a final (not 1xx) status.
+        @param headers: a list of C{(name, value)} native strings.
+        @param exc_info: L{sys.exc_info} if the application is replacing its
+            response because of an error.
+        @raise RuntimeError: if called again without C{exc_info}.
+        @raise TypeError: if the status or a header is not a L{str}.
+        @raise ValueError: if the status or a header is malformed, or is a
+            hop-by-hop header.
+        @raise BaseException: C{exc_info}, if it is given and the head was
+            sent.
+        @return: the C{write} callable.
+        """
+        if exc_info:
+            try:
+                if self._headSent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                # Break the cycle through this frame.
+                exc_info = None
+        elif self._pending is not None:
+            raise RuntimeError("start_response() called again without exc_info")
+        if not isinstance(status, str):
+            raise TypeError(f"status must be str, not {type(status).__name__}")
+        match = _STATUS.match(status)
+        if match is None:
+            raise ValueError(f"invalid status {status!r}")
+        if not isinstance(headers, (list, tuple)):
+            raise TypeError(f"headers must be a list, not {type(headers).__name__}")
+        encoded = []
+        hasLength = False
+        for header in headers:
+            if not isinstance(header, (tuple, list)) or len(header) != 2:
+                raise TypeError(f"header must be a (str, str) tuple, not {header!r}")
+            name, value = header
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError(f"header must be a (str, str) tuple, not {header!r}")
+            if not _TOKEN.match(name) or not _FIELD_VALUE.match(value):
+                raise ValueError(f"invalid header {header!r}")
+            lowered = name.lower()
+            if lowered in _HOP_BY_HOP:
+                raise ValueError(f"hop-by-hop header {name!r} is not allowed")
+            if lowered == "content-length":
+                hasLength = True
+            encoded.append((name.encode("latin-1"), value.encode("latin-1")))
+        self._pending = (
+            int(match.group(1)),
+            match.group(2).encode("latin-1"),
+            encoded,
+        )
+        self._hasLength = hasLength
+        return self._write
+
+    def _write(self, data: bytes) -> None:
+        """
+        The WSGI C{write} callable.  Called in the application thread.  The
+        data is handed to the reactor thread at once, before anything the
+        application's iterable yields.
+
+        @raise RequestCancelled: if the request was cancelled.
+        @raise TypeError: if C{data} is not L{bytes}.
+        """
+        if self._cancelled:
+            raise RequestCancelled("request cancelled")
+        if not isinstance(data, bytes):
+            raise TypeError(
+                f"write() argument must be bytes, not {type(data).__name__}"
+            )
+        if self._complete:
+            raise RuntimeError("write() after the response was completed")
+        if data:
+            self._sendChunk(data)
+
+    def _fail(self) -> None:
+        """
+        Log the exception being handled and send the best error response
+        still possible: a 500 response if the head was not sent, else
+        L{ResponseSink.sendError}; nothing if the request was cancelled or
+        the response was complete.  Called in the application thread, in an
+        C{except} block.
+        """
+        if self._cancelled and isinstance(sys.exc_info()[1], RequestCancelled):
+            self._log.debug("request {requestId} cancelled", requestId=self._requestId)
+            return
+        self._log.failure(
+            "WSGI application failed on request {requestId}",
+            requestId=self._requestId,
+        )
+        if self._cancelled or self._complete:
+            return
+        if self._headSent:
+            self._sendLast(self._sink.sendError, "WSGI application error")
+        else:
+            self._sendLast(
+                self._sink.sendHead,
+                500,
+                b"Internal Server Error",
+                [
+                    (b"Content-Type", b"text/plain; charset=utf-8"),
+                    (b"Content-Length", b"%d" % (len(INTERNAL_SERVER_ERROR_BODY),)),
+                ],
+                [INTERNAL_SERVER_ERROR_BODY],
+                False,
+            )
+
+
+class WSGIRunner:
+    """
+    Runs requests through a WSGI application in a thread pool.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        reactor: IReactorFromThreads,
+        threadpool: SupportsCallInThread,
+        application: Application,
+        logger: Optional[Logger] = None,
+    ) -> None:
+        """
+        @param reactor: brings the response back to the reactor thread.
+        @param threadpool: runs the application; the caller starts and
+            stops it.
+        @param application: the WSGI application.
+        @param logger: where application failures and C{wsgi.errors} go;
+            the class's logger by default.
+        """
+        self._reactor = reactor
+        self._threadpool = threadpool
+        self._application = application
+        if logger is not None:
+            self._log = logger
+
+    def run(
+        self,
+        requestId: bytes,
+        head: RequestHead,
+        body: List[bytes],
+        sink: ResponseSink,
+    ) -> RunningRequest:
+        """
+        Start running a request.  Called in the reactor thread: the
+        application is run with C{threadpool.callInThread}, and the sink is
+        called in the reactor thread, ending with
+        L{ResponseSink.finished}.
+
+        @param requestId: the id of the request, for logs and for
+            C{environ["txmp.request_id"]}.
+        @param head: the request head.
+        @param body: the body frames received with the head.  If C{head.more}
+            is set, the rest is to be given to
+            L{RunningRequest.bodyReceived}; otherwise this is the whole body.
+        @param sink: where the response goes.
+        @return: the running request, to cancel it or feed it more body.
+        """
+        running = RunningRequest(
+            self._reactor, self._application, self._log, requestId, head, sink
+        )
+        running.bodyReceived(body, not head.more)
+        self._threadpool.callInThread(running._run)
+        return running
+
+
+__all__ = [
+    "WSGIRunner",
+    "RunningRequest",
+    "ResponseSink",
+    "RequestCancelled",
+    "InputStream",
+    "ErrorStream",
+    "FileWrapper",
+    "buildEnviron",
+    "requestIdText",
+]

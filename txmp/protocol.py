@@ -1,0 +1,464 @@
+# -*- test-case-name: txmp.test.test_protocol -*-
+"""
+The txmp wire format: pure encoding and decoding, no I/O.
+
+Every message is a ZeroMQ multipart message whose first frame is
+L{VERSION} and whose second frame names its type; the frames after that
+depend on the type.  C{docs/protocol.md} is the normative description; this
+module is its reference implementation.
+
+Request and response heads are I{pair lists}: a sequence of strings
+joined by single NUL bytes, alternating name and value.  Fields are
+ISO-8859-1 octets, which is what HTTP field values are; NUL cannot appear
+in a valid HTTP request head, and the front refuses requests that contain
+one.  Unknown names in a I{meta} pair list are ignored, so that new
+attributes can be added without a new protocol version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Sequence, Tuple, Union
+
+VERSION = b"TXMP1"
+
+# Message types.  Front -> handler (send socket, ROUTER -> DEALER):
+REQ = b"REQ"
+CANCEL = b"CANCEL"
+WELCOME = b"WELCOME"
+WINDOW = b"WINDOW"
+# Handler -> front on the send socket (DEALER -> ROUTER), the control plane:
+HELLO = b"HELLO"
+CREDIT = b"CREDIT"
+BYE = b"BYE"
+# Both directions on the send socket:
+PING = b"PING"
+# Handler -> front on the return socket (DEALER -> ROUTER), the data plane:
+RESP = b"RESP"
+ERROR = b"ERROR"
+# Body continuation and end, in either direction, for one request id:
+BODY = b"BODY"
+END = b"END"
+
+Pairs = List[Tuple[str, str]]
+BytesPairs = Sequence[Tuple[bytes, bytes]]
+
+
+class ProtocolError(Exception):
+    """
+    A message does not follow the txmp wire format.  The only exception the
+    decoders in this module raise for bad input.
+    """
+
+
+def encodePairs(pairs: BytesPairs) -> bytes:
+    """
+    Encode a pair list.
+
+    @param pairs: C{(name, value)} byte strings, none containing NUL.
+    @return: the names and values joined by NUL bytes; C{b""} for no pairs.
+    """
+    return b"\0".join([item for pair in pairs for item in pair])
+
+
+def decodePairs(frame: bytes) -> Pairs:
+    """
+    Decode a pair list into native strings (ISO-8859-1, as PEP 3333 wants).
+
+    @raise ProtocolError: if the frame holds an odd number of fields.
+    """
+    if not frame:
+        return []
+    fields = frame.decode("latin-1").split("\0")
+    if len(fields) % 2:
+        raise ProtocolError("pair list with an odd number of fields")
+    return list(zip(fields[0::2], fields[1::2]))
+
+
+def _int(value: str, what: str) -> int:
+    # int() alone would also take a sign, spaces, underscores and non-ASCII
+    # digits ("\u0661"); the wire format is 1 to 18 ASCII digits, which any
+    # language parses into a signed 64-bit integer.
+    if not (0 < len(value) <= 18 and value.isascii() and value.isdigit()):
+        raise ProtocolError(f"{what} is not a decimal integer of 1 to 18 digits")
+    return int(value)
+
+
+@dataclass
+class RequestHead:
+    """
+    The head of an HTTP request as a handler sees it, all native strings.
+
+    @ivar extra: meta attributes this version does not know, kept as is.
+    """
+
+    method: str
+    target: str
+    version: str
+    headers: Pairs
+    remoteAddr: str
+    remotePort: int
+    serverName: str
+    serverPort: int
+    scheme: str
+    more: bool = False
+    extra: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    """
+    A C{REQ} message: a request head and the first body frames.
+    """
+
+    requestId: bytes
+    head: RequestHead
+    body: List[bytes]
+
+
+@dataclass
+class ResponseHead:
+    """
+    The head of a response as a handler sends it.
+    """
+
+    status: int
+    reason: str
+    headers: Pairs
+    more: bool = False
+    extra: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Response:
+    """
+    A C{RESP} message: a response head and the first body frames.
+    """
+
+    requestId: bytes
+    head: ResponseHead
+    body: List[bytes]
+
+
+@dataclass
+class Body:
+    """
+    A C{BODY} (C{end} false) or C{END} (C{end} true) message.
+    """
+
+    requestId: bytes
+    chunks: List[bytes]
+    end: bool
+
+
+@dataclass
+class Error:
+    """
+    An C{ERROR} message: the handler could not produce (all of) a response.
+    """
+
+    requestId: bytes
+    message: str
+
+
+@dataclass
+class Cancel:
+    """
+    A C{CANCEL} message: the front no longer wants this response.
+    """
+
+    requestId: bytes
+
+
+@dataclass
+class Hello:
+    """
+    A C{HELLO} message: a handler registers with the front.
+
+    @ivar credits: how many requests the handler can take now.
+    @ivar meta: all attributes, including C{name} and C{credits}.
+    """
+
+    name: str
+    credits: int
+    meta: Dict[str, str]
+
+
+@dataclass
+class Welcome:
+    """
+    A C{WELCOME} message: the front's answer to C{HELLO}.
+    """
+
+    meta: Dict[str, str]
+
+
+@dataclass
+class Credit:
+    """
+    A C{CREDIT} message: the handler can take C{credits} more requests.
+    """
+
+    credits: int
+
+
+@dataclass
+class Window:
+    """
+    A C{WINDOW} message: the receiver may send C{size} more body bytes for
+    C{requestId}.
+    """
+
+    requestId: bytes
+    size: int
+
+
+@dataclass
+class Ping:
+    """
+    A C{PING} heartbeat.
+    """
+
+
+@dataclass
+class Bye:
+    """
+    A C{BYE} message: the handler takes no new requests from now on.
+    """
+
+
+Message = Union[
+    Request, Response, Body, Error, Cancel, Hello, Welcome, Credit, Window, Ping, Bye
+]
+
+
+def encodeRequest(
+    requestId: bytes,
+    meta: BytesPairs,
+    headers: BytesPairs,
+    body: Sequence[bytes] = (),
+) -> List[bytes]:
+    """
+    Frames of a C{REQ} message.  C{meta} must hold C{method}, C{target},
+    C{version}, C{remote_addr}, C{remote_port}, C{server_name},
+    C{server_port}, C{scheme} and C{more}.
+    """
+    return [VERSION, REQ, requestId, encodePairs(meta), encodePairs(headers), *body]
+
+
+def encodeResponse(
+    requestId: bytes,
+    status: int,
+    reason: bytes,
+    headers: BytesPairs,
+    body: Sequence[bytes] = (),
+    more: bool = False,
+) -> List[bytes]:
+    """
+    Frames of a C{RESP} message.  C{more} says whether C{BODY}/C{END}
+    messages follow.
+    """
+    meta = encodePairs(
+        [
+            (b"status", b"%d" % (status,)),
+            (b"reason", reason),
+            (b"more", b"1" if more else b"0"),
+        ]
+    )
+    return [VERSION, RESP, requestId, meta, encodePairs(headers), *body]
+
+
+def encodeBody(requestId: bytes, chunks: Sequence[bytes], end: bool) -> List[bytes]:
+    """
+    Frames of a C{BODY} message, or of an C{END} message if C{end}.
+    """
+    return [VERSION, END if end else BODY, requestId, *chunks]
+
+
+def encodeError(requestId: bytes, message: str) -> List[bytes]:
+    """
+    Frames of an C{ERROR} message.
+    """
+    return [VERSION, ERROR, requestId, message.encode("utf-8")]
+
+
+def encodeCancel(requestId: bytes) -> List[bytes]:
+    """
+    Frames of a C{CANCEL} message.
+    """
+    return [VERSION, CANCEL, requestId]
+
+
+def encodeHello(name: str, credits: int, meta: Mapping[str, str] = {}) -> List[bytes]:
+    """
+    Frames of a C{HELLO} message.
+    """
+    pairs = [(b"name", name.encode("utf-8")), (b"credits", b"%d" % (credits,))]
+    pairs.extend((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
+    return [VERSION, HELLO, encodePairs(pairs)]
+
+
+def encodeWelcome(meta: Mapping[str, str]) -> List[bytes]:
+    """
+    Frames of a C{WELCOME} message.
+    """
+    pairs = [(k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items()]
+    return [VERSION, WELCOME, encodePairs(pairs)]
+
+
+def encodeCredit(credits: int) -> List[bytes]:
+    """
+    Frames of a C{CREDIT} message.
+    """
+    return [VERSION, CREDIT, b"%d" % (credits,)]
+
+
+def encodeWindow(requestId: bytes, size: int) -> List[bytes]:
+    """
+    Frames of a C{WINDOW} message.
+    """
+    return [VERSION, WINDOW, requestId, b"%d" % (size,)]
+
+
+def encodePing() -> List[bytes]:
+    """
+    Frames of a C{PING} message.
+    """
+    return [VERSION, PING]
+
+
+def encodeBye() -> List[bytes]:
+    """
+    Frames of a C{BYE} message.
+    """
+    return [VERSION, BYE]
+
+
+def _utf8Pairs(frame: bytes) -> Dict[str, str]:
+    try:
+        text = frame.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("meta is not UTF-8") from None
+    if not text:
+        return {}
+    fields = text.split("\0")
+    if len(fields) % 2:
+        raise ProtocolError("pair list with an odd number of fields")
+    return dict(zip(fields[0::2], fields[1::2]))
+
+
+def _flag(value: str) -> bool:
+    if value == "1":
+        return True
+    if value == "0":
+        return False
+    raise ProtocolError("flag is neither 0 nor 1")
+
+
+_REQUEST_KEYS = (
+    "method",
+    "target",
+    "version",
+    "remote_addr",
+    "remote_port",
+    "server_name",
+    "server_port",
+    "scheme",
+    "more",
+)
+
+
+def _decodeRequest(frames: Sequence[bytes]) -> Request:
+    if len(frames) < 5:
+        raise ProtocolError("REQ needs at least 5 frames")
+    meta = dict(decodePairs(frames[3]))
+    try:
+        values = [meta.pop(key) for key in _REQUEST_KEYS]
+    except KeyError as e:
+        raise ProtocolError(f"REQ meta lacks {e.args[0]}") from None
+    method, target, version, addr, port, name, sport, scheme, more = values
+    head = RequestHead(
+        method=method,
+        target=target,
+        version=version,
+        headers=decodePairs(frames[4]),
+        remoteAddr=addr,
+        remotePort=_int(port, "remote_port"),
+        serverName=name,
+        serverPort=_int(sport, "server_port"),
+        scheme=scheme,
+        more=_flag(more),
+        extra=meta,
+    )
+    return Request(frames[2], head, list(frames[5:]))
+
+
+def _decodeResponse(frames: Sequence[bytes]) -> Response:
+    if len(frames) < 5:
+        raise ProtocolError("RESP needs at least 5 frames")
+    meta = dict(decodePairs(frames[3]))
+    try:
+        status = _int(meta.pop("status"), "status")
+        reason = meta.pop("reason")
+        more = _flag(meta.pop("more"))
+    except KeyError as e:
+        raise ProtocolError(f"RESP meta lacks {e.args[0]}") from None
+    if not 100 <= status <= 999:
+        raise ProtocolError("status out of range")
+    head = ResponseHead(status, reason, decodePairs(frames[4]), more, meta)
+    return Response(frames[2], head, list(frames[5:]))
+
+
+def _needs(frames: Sequence[bytes], count: int, what: bytes) -> None:
+    if len(frames) != count:
+        raise ProtocolError(f"{what.decode()} needs exactly {count} frames")
+
+
+def decode(frames: Sequence[bytes]) -> Message:
+    """
+    Decode the frames of one message (without any ROUTER identity frame).
+
+    @raise ProtocolError: if the frames are not a valid message of a type
+        this version knows.
+    """
+    if len(frames) < 2:
+        raise ProtocolError("a message needs at least 2 frames")
+    if frames[0] != VERSION:
+        raise ProtocolError("unknown protocol version")
+    kind = frames[1]
+    if kind == REQ:
+        return _decodeRequest(frames)
+    if kind == RESP:
+        return _decodeResponse(frames)
+    if kind == BODY or kind == END:
+        if len(frames) < 3:
+            raise ProtocolError("BODY/END needs a request id")
+        return Body(frames[2], list(frames[3:]), kind == END)
+    if kind == CREDIT:
+        _needs(frames, 3, kind)
+        return Credit(_int(frames[2].decode("latin-1"), "credits"))
+    if kind == PING:
+        _needs(frames, 2, kind)
+        return Ping()
+    if kind == CANCEL:
+        _needs(frames, 3, kind)
+        return Cancel(frames[2])
+    if kind == HELLO:
+        _needs(frames, 3, kind)
+        meta = _utf8Pairs(frames[2])
+        if "name" not in meta or "credits" not in meta:
+            raise ProtocolError("HELLO needs name and credits")
+        return Hello(meta["name"], _int(meta["credits"], "credits"), meta)
+    if kind == WELCOME:
+        _needs(frames, 3, kind)
+        return Welcome(_utf8Pairs(frames[2]))
+    if kind == ERROR:
+        _needs(frames, 4, kind)
+        return Error(frames[2], frames[3].decode("utf-8", "replace"))
+    if kind == WINDOW:
+        _needs(frames, 4, kind)
+        return Window(frames[2], _int(frames[3].decode("latin-1"), "window"))
+    if kind == BYE:
+        _needs(frames, 2, kind)
+        return Bye()
+    raise ProtocolError("unknown message type")

@@ -1,0 +1,87 @@
+"""
+A minimal txmp handler written from docs/protocol.md alone, with raw pyzmq
+and no txmp imports: the proof that the spec is enough to write a handler in
+another language.
+
+Usage: python rawhandler.py SEND_ADDRESS RETURN_ADDRESS
+
+It answers every request with 200 and a text body echoing the method, the
+target, the header count and the request body length, one request at a time
+(one credit).  It prints "raw handler ready" once it has sent HELLO, and
+exits on SIGTERM.
+"""
+
+import os
+import sys
+
+import zmq
+
+VERSION = b"TXMP1"
+
+
+def pairs(frame):
+    if not frame:
+        return []
+    fields = frame.split(b"\0")
+    return list(zip(fields[0::2], fields[1::2]))
+
+
+def encodePairs(items):
+    return b"\0".join(field for pair in items for field in pair)
+
+
+def main(sendAddress, returnAddress):
+    context = zmq.Context()
+    routingId = os.urandom(16)
+    send = context.socket(zmq.DEALER)
+    ret = context.socket(zmq.DEALER)
+    for sock, address in ((send, sendAddress), (ret, returnAddress)):
+        sock.setsockopt(zmq.ROUTING_ID, routingId)
+        sock.setsockopt(zmq.SNDHWM, 1000)
+        sock.setsockopt(zmq.RCVHWM, 1000)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(address)
+    send.send_multipart(
+        [VERSION, b"HELLO", encodePairs([(b"name", b"raw"), (b"credits", b"1")])]
+    )
+    print("raw handler ready", flush=True)
+    while True:
+        frames = send.recv_multipart()
+        if len(frames) < 2 or frames[0] != VERSION:
+            continue
+        kind = frames[1]
+        if kind == b"PING":
+            send.send_multipart([VERSION, b"PING"])
+        elif kind == b"BYE":
+            send.send_multipart(
+                [VERSION, b"HELLO", encodePairs([(b"name", b"raw"), (b"credits", b"1")])]
+            )
+        elif kind == b"REQ":
+            requestId = frames[2]
+            meta = dict(pairs(frames[3]))
+            headers = pairs(frames[4])
+            body = b"".join(frames[5:])
+            text = b"%s %s headers=%d body=%d\n" % (
+                meta[b"method"],
+                meta[b"target"],
+                len(headers),
+                len(body),
+            )
+            responseMeta = encodePairs(
+                [(b"status", b"200"), (b"reason", b"OK"), (b"more", b"0")]
+            )
+            responseHeaders = encodePairs(
+                [
+                    (b"Content-Type", b"text/plain"),
+                    (b"Content-Length", b"%d" % (len(text),)),
+                    (b"X-Handler", b"raw"),
+                ]
+            )
+            ret.send_multipart(
+                [VERSION, b"RESP", requestId, responseMeta, responseHeaders, text]
+            )
+            send.send_multipart([VERSION, b"CREDIT", b"1"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,2127 @@
+"""
+Tests for L{txmp._wsgi}.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from functools import partial
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    cast,
+)
+from wsgiref.validate import validator
+
+from zope.interface import implementer
+
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.logger import ILogObserver, Logger
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp._wsgi import (
+    ErrorStream,
+    FileWrapper,
+    InputStream,
+    RequestCancelled,
+    RunningRequest,
+    WSGIRunner,
+    requestIdText,
+)
+from txmp.protocol import RequestHead
+from txmp.testing import FakeReactorFromThreads, SynchronousThreadPool
+
+ERROR_HEAD = (
+    "sendHead",
+    500,
+    b"Internal Server Error",
+    [
+        (b"Content-Type", b"text/plain; charset=utf-8"),
+        (b"Content-Length", b"22"),
+    ],
+    [b"Internal Server Error\n"],
+    False,
+)
+FINISHED = ("finished",)
+TEXT = [("Content-Type", "text/plain")]
+BTEXT = [(b"Content-Type", b"text/plain")]
+
+
+def makeHead(
+    target: str = "/",
+    method: str = "GET",
+    headers: Sequence[Tuple[str, str]] = (),
+    more: bool = False,
+    scheme: str = "http",
+) -> RequestHead:
+    """
+    A request head with made-up addresses.
+    """
+    return RequestHead(
+        method=method,
+        target=target,
+        version="HTTP/1.1",
+        headers=list(headers),
+        remoteAddr="192.0.2.7",
+        remotePort=51234,
+        serverName="example.com",
+        serverPort=8080,
+        scheme=scheme,
+        more=more,
+    )
+
+
+class RecordingSink:
+    """
+    A L{txmp._wsgi.ResponseSink} that records its calls as tuples.
+
+    @ivar onHead: called after C{sendHead} is recorded, if not L{None}.
+    """
+
+    def __init__(self) -> None:
+        self.calls: List[Tuple[Any, ...]] = []
+        self.onHead: Optional[Callable[[], None]] = None
+
+    def sendHead(
+        self,
+        status: int,
+        reason: bytes,
+        headers: List[Tuple[bytes, bytes]],
+        body: List[bytes],
+        more: bool,
+    ) -> None:
+        self.calls.append(("sendHead", status, reason, headers, body, more))
+        if self.onHead is not None:
+            self.onHead()
+
+    def sendBody(self, chunks: List[bytes], end: bool) -> None:
+        self.calls.append(("sendBody", chunks, end))
+
+    def sendError(self, message: str) -> None:
+        self.calls.append(("sendError", message))
+
+    def finished(self) -> None:
+        self.calls.append(FINISHED)
+
+
+class ManualThreadPool:
+    """
+    A thread pool that keeps the work until L{runAll}, so that a test can
+    act between L{WSGIRunner.run} and the application.
+    """
+
+    def __init__(self) -> None:
+        self.work: List[Callable[[], object]] = []
+
+    def callInThread(self, f: Callable[..., object], *args: Any, **kw: Any) -> None:
+        self.work.append(partial(f, *args, **kw))
+
+    def runAll(self) -> None:
+        while self.work:
+            self.work.pop(0)()
+
+
+@implementer(IReactorFromThreads)
+class ImmediateReactor:
+    """
+    A reactor-from-threads that runs calls at once, so that the sink, and
+    whatever a test does in it, runs between two steps of the application.
+    """
+
+    def callFromThread(
+        self, callable: Callable[..., Any], *args: object, **kwargs: object
+    ) -> None:
+        callable(*args, **kwargs)
+
+
+class ClosingIterable:
+    """
+    A response iterable that counts C{next()} and C{close()} calls.  An
+    item that is callable is called, and its result yielded.
+    """
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        self.items = list(items)
+        self.nexts = 0
+        self.closes = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        self.nexts += 1
+        if not self.items:
+            raise StopIteration
+        item = self.items.pop(0)
+        return item() if callable(item) else item
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+def recordingLogger(events: List[Dict[str, Any]]) -> Logger:
+    """
+    A logger whose events are appended to C{events}.
+    """
+    return Logger(observer=cast(ILogObserver, events.append))
+
+
+def raiser(exception: BaseException) -> Callable[[], Any]:
+    def raiseIt() -> Any:
+        raise exception
+
+    return raiseIt
+
+
+class RunnerMixin:
+    """
+    Run applications with a L{SynchronousThreadPool} and a
+    L{FakeReactorFromThreads}, logging to C{self.events}.
+    """
+
+    def setUp(self) -> None:
+        self.events: List[Dict[str, Any]] = []
+        self.logger = recordingLogger(self.events)
+
+    def runApp(
+        self,
+        app: Callable[..., Any],
+        head: Optional[RequestHead] = None,
+        body: Sequence[bytes] = (),
+        requestId: bytes = b"req-1",
+    ) -> List[Tuple[Any, ...]]:
+        """
+        Run C{app} on one request to the end.
+
+        @return: the sink calls.
+        """
+        reactor = FakeReactorFromThreads()
+        sink = RecordingSink()
+        runner = WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger)
+        runner.run(requestId, head or makeHead(), list(body), sink)
+        reactor.flush()
+        return sink.calls
+
+    def environFor(
+        self, head: RequestHead, requestId: bytes = b"req-1"
+    ) -> Dict[str, Any]:
+        """
+        The environ an application gets for C{head}.
+        """
+        environs = []
+
+        def app(environ: Dict[str, Any], startResponse: Any) -> List[bytes]:
+            environs.append(environ)
+            startResponse("204 No Content", [])
+            return []
+
+        self.runApp(app, head, requestId=requestId)
+        return environs[0]
+
+    def failures(self) -> List[Dict[str, Any]]:
+        """
+        The failures logged.
+        """
+        return [event for event in self.events if "log_failure" in event]
+
+
+class EnvironTests(RunnerMixin, SynchronousTestCase):
+    """
+    The environ given to the application.
+    """
+
+    def test_cgiKeys(self) -> None:
+        """
+        The CGI keys have native string values taken from the request head;
+        C{SCRIPT_NAME} is empty; ports are strings.
+        """
+        environ = self.environFor(makeHead("/a/b?x=1", method="PUT"))
+        expected = {
+            "REQUEST_METHOD": "PUT",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": "/a/b",
+            "QUERY_STRING": "x=1",
+            "REQUEST_URI": "/a/b?x=1",
+            "SERVER_NAME": "example.com",
+            "SERVER_PORT": "8080",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "192.0.2.7",
+            "REMOTE_PORT": "51234",
+        }
+        self.assertEqual({key: environ[key] for key in expected}, expected)
+        for key, value in environ.items():
+            if "." not in key:
+                self.assertIs(type(value), str, key)
+
+    def test_wsgiKeys(self) -> None:
+        """
+        The C{wsgi.*} keys have the values PEP 3333 asks for; the environ
+        says the application may run in several threads and processes.
+        """
+        environ = self.environFor(makeHead(scheme="https"))
+        self.assertEqual(environ["wsgi.version"], (1, 0))
+        self.assertIs(type(environ["wsgi.version"]), tuple)
+        self.assertEqual(environ["wsgi.url_scheme"], "https")
+        self.assertIsInstance(environ["wsgi.input"], InputStream)
+        self.assertIsInstance(environ["wsgi.errors"], ErrorStream)
+        self.assertIs(environ["wsgi.multithread"], True)
+        self.assertIs(environ["wsgi.multiprocess"], True)
+        self.assertIs(environ["wsgi.run_once"], False)
+        self.assertIs(environ["wsgi.file_wrapper"], FileWrapper)
+        self.assertIs(environ["wsgi.input_terminated"], True)
+
+    def test_requestId(self) -> None:
+        """
+        C{txmp.request_id} is the request id as a native string.
+        """
+        environ = self.environFor(makeHead(), requestId=b"abc-123")
+        self.assertEqual(environ["txmp.request_id"], "abc-123")
+
+    def test_binaryRequestId(self) -> None:
+        """
+        A request id that is not printable ASCII is given in hexadecimal.
+        """
+        self.assertEqual(requestIdText(b"\x00\xff\n"), "00ff0a")
+        self.assertEqual(requestIdText(b"r-1"), "r-1")
+
+    def test_pathInfoPercentDecoded(self) -> None:
+        """
+        C{PATH_INFO} is the path percent-decoded to bytes, including
+        C{%2F}, and given as an ISO-8859-1 string; C{REQUEST_URI} keeps the
+        raw target.
+        """
+        environ = self.environFor(makeHead("/a%20b/c%2Fd/caf%C3%A9"))
+        self.assertEqual(environ["PATH_INFO"], "/a b/c/d/caf\xc3\xa9")
+        self.assertEqual(environ["REQUEST_URI"], "/a%20b/c%2Fd/caf%C3%A9")
+
+    def test_pathInfoRawLatin1(self) -> None:
+        """
+        Octets that were not percent-encoded stay as they were.
+        """
+        environ = self.environFor(makeHead("/caf\xe9/%41"))
+        self.assertEqual(environ["PATH_INFO"], "/caf\xe9/A")
+
+    def test_queryStringRaw(self) -> None:
+        """
+        C{QUERY_STRING} is not decoded, and may itself contain C{?}.
+        """
+        environ = self.environFor(makeHead("/p%20q?a=%20b&c=d+e?f"))
+        self.assertEqual(environ["PATH_INFO"], "/p q")
+        self.assertEqual(environ["QUERY_STRING"], "a=%20b&c=d+e?f")
+
+    def test_noQueryString(self) -> None:
+        """
+        C{QUERY_STRING} is empty without a query, or with an empty one.
+        """
+        self.assertEqual(self.environFor(makeHead("/p"))["QUERY_STRING"], "")
+        self.assertEqual(self.environFor(makeHead("/p?"))["QUERY_STRING"], "")
+
+    def test_absoluteForm(self) -> None:
+        """
+        For an absolute-form target, C{PATH_INFO} and C{QUERY_STRING} come
+        from the path and query of the URI.
+        """
+        environ = self.environFor(makeHead("http://example.com:8080/p%41th/?q=1"))
+        self.assertEqual(environ["PATH_INFO"], "/pAth/")
+        self.assertEqual(environ["QUERY_STRING"], "q=1")
+
+    def test_absoluteFormEmptyPath(self) -> None:
+        """
+        An absolute-form target with an empty path has C{PATH_INFO} C{"/"}.
+        """
+        environ = self.environFor(makeHead("https://example.com?q"))
+        self.assertEqual(environ["PATH_INFO"], "/")
+        self.assertEqual(environ["QUERY_STRING"], "q")
+
+    def test_asteriskForm(self) -> None:
+        """
+        C{OPTIONS *} has C{PATH_INFO} C{"*"}, as under gunicorn and
+        waitress.
+        """
+        environ = self.environFor(makeHead("*", method="OPTIONS"))
+        self.assertEqual(environ["PATH_INFO"], "*")
+        self.assertEqual(environ["QUERY_STRING"], "")
+
+    def test_fragmentDropped(self) -> None:
+        """
+        A fragment in the target is not part of the path or query.
+        """
+        environ = self.environFor(makeHead("/p?q=1#frag"))
+        self.assertEqual(environ["PATH_INFO"], "/p")
+        self.assertEqual(environ["QUERY_STRING"], "q=1")
+
+    def test_contentTypeAndLength(self) -> None:
+        """
+        C{Content-Type} and C{Content-Length}, whatever their case, become
+        C{CONTENT_TYPE} and C{CONTENT_LENGTH} and nothing else.
+        """
+        environ = self.environFor(
+            makeHead(
+                method="POST",
+                headers=[("content-TYPE", "text/plain"), ("Content-Length", "3")],
+            )
+        )
+        self.assertEqual(environ["CONTENT_TYPE"], "text/plain")
+        self.assertEqual(environ["CONTENT_LENGTH"], "3")
+        self.assertNotIn("HTTP_CONTENT_TYPE", environ)
+        self.assertNotIn("HTTP_CONTENT_LENGTH", environ)
+
+    def test_noContentTypeOrLength(self) -> None:
+        """
+        Without those headers, there is no C{CONTENT_TYPE} or
+        C{CONTENT_LENGTH}.
+        """
+        environ = self.environFor(makeHead())
+        self.assertNotIn("CONTENT_TYPE", environ)
+        self.assertNotIn("CONTENT_LENGTH", environ)
+
+    def test_httpHeaders(self) -> None:
+        """
+        Other headers become C{HTTP_} keys: the name upper-cased, C{-}
+        replaced by C{_}.
+        """
+        environ = self.environFor(
+            makeHead(headers=[("host", "example.com"), ("X-Forwarded-For", "a")])
+        )
+        self.assertEqual(environ["HTTP_HOST"], "example.com")
+        self.assertEqual(environ["HTTP_X_FORWARDED_FOR"], "a")
+
+    def test_latin1Headers(self) -> None:
+        """
+        Header values are ISO-8859-1 native strings, as received; a
+        non-ASCII name is upper-cased in ASCII only, so its key stays
+        ISO-8859-1.
+        """
+        environ = self.environFor(makeHead(headers=[("X-\xff\xe9", "caf\xe9 \xff")]))
+        self.assertEqual(environ["HTTP_X_\xff\xe9"], "caf\xe9 \xff")
+
+    def test_duplicateHeaders(self) -> None:
+        """
+        Repeated headers are joined with C{", "}, in order, whatever the
+        case of their names.
+        """
+        environ = self.environFor(
+            makeHead(headers=[("Accept", "a"), ("X-Other", "o"), ("accept", "b")])
+        )
+        self.assertEqual(environ["HTTP_ACCEPT"], "a, b")
+
+    def test_duplicateCookies(self) -> None:
+        """
+        Repeated C{Cookie} headers are joined with C{"; "}.
+        """
+        environ = self.environFor(
+            makeHead(headers=[("Cookie", "a=1"), ("cookie", "b=2")])
+        )
+        self.assertEqual(environ["HTTP_COOKIE"], "a=1; b=2")
+
+    def test_underscoreHeadersDropped(self) -> None:
+        """
+        A header whose name contains C{_} is dropped, so that it cannot pass
+        for the C{-} header a proxy sets.
+        """
+        environ = self.environFor(
+            makeHead(headers=[("X-Real-IP", "192.0.2.1"), ("X_Real_IP", "spoof")])
+        )
+        self.assertEqual(environ["HTTP_X_REAL_IP"], "192.0.2.1")
+
+
+class InputStreamTestMixin:
+    """
+    Tests for a C{wsgi.input} stream, mirroring Twisted's
+    C{InputStreamTestMixin}.  Subclasses say how to make a stream holding
+    some bytes; running the suite against L{io.BytesIO} too keeps the
+    expectations honest.
+    """
+
+    assertEqual: Callable[..., None]
+
+    def makeStream(self, content: bytes) -> Any:
+        raise NotImplementedError()
+
+    def test_readAll(self) -> None:
+        """
+        C{read()} returns the whole stream.
+        """
+        self.assertEqual(
+            self.makeStream(b"some bytes are here").read(), b"some bytes are here"
+        )
+
+    def test_readSome(self) -> None:
+        """
+        C{read(n)} returns the first C{n} bytes.
+        """
+        self.assertEqual(self.makeStream(b"hello, world.").read(3), b"hel")
+
+    def test_readMoreThan(self) -> None:
+        """
+        C{read(n)} with C{n} larger than the stream returns the whole stream.
+        """
+        data = b"some bytes are here"
+        self.assertEqual(self.makeStream(data).read(len(data) + 3), data)
+
+    def test_readTwice(self) -> None:
+        """
+        A second C{read} goes on where the first stopped.
+        """
+        stream = self.makeStream(b"some bytes, hello")
+        stream.read(3)
+        self.assertEqual(stream.read(), b"e bytes, hello")
+
+    def test_readNone(self) -> None:
+        """
+        C{read(None)} returns the whole stream.
+        """
+        self.assertEqual(
+            self.makeStream(b"the entire stream").read(None), b"the entire stream"
+        )
+
+    def test_readNegative(self) -> None:
+        """
+        C{read(-1)} returns the whole stream.
+        """
+        self.assertEqual(
+            self.makeStream(b"all of the input").read(-1), b"all of the input"
+        )
+
+    def test_readZero(self) -> None:
+        """
+        C{read(0)} returns C{b""} and consumes nothing.
+        """
+        stream = self.makeStream(b"abc")
+        self.assertEqual(stream.read(0), b"")
+        self.assertEqual(stream.read(), b"abc")
+
+    def test_readAtEnd(self) -> None:
+        """
+        Reads at the end of the stream return C{b""}.
+        """
+        stream = self.makeStream(b"abc")
+        stream.read()
+        self.assertEqual(stream.read(), b"")
+        self.assertEqual(stream.read(5), b"")
+        self.assertEqual(stream.readline(), b"")
+
+    def test_readline(self) -> None:
+        """
+        C{readline()} returns one line, newline included.
+        """
+        self.assertEqual(self.makeStream(b"hello\nworld").readline(), b"hello\n")
+
+    def test_readlineSome(self) -> None:
+        """
+        C{readline(n)} returns at most C{n} bytes of the line.
+        """
+        self.assertEqual(self.makeStream(b"goodbye\nworld").readline(3), b"goo")
+
+    def test_readlineMoreThan(self) -> None:
+        """
+        C{readline(n)} with C{n} larger than the line returns the line.
+        """
+        self.assertEqual(
+            self.makeStream(b"some lines\nof text").readline(20), b"some lines\n"
+        )
+
+    def test_readlineExact(self) -> None:
+        """
+        C{readline(n)} with C{n} the length of the line, newline included,
+        returns the line.
+        """
+        self.assertEqual(self.makeStream(b"ab\ncd").readline(3), b"ab\n")
+
+    def test_readlineZero(self) -> None:
+        """
+        C{readline(0)} returns C{b""}.
+        """
+        self.assertEqual(self.makeStream(b"ab\ncd").readline(0), b"")
+
+    def test_readlineTwice(self) -> None:
+        """
+        A second C{readline} returns the next line.
+        """
+        stream = self.makeStream(b"first line\nsecond line\nlast line")
+        stream.readline()
+        self.assertEqual(stream.readline(), b"second line\n")
+
+    def test_readlineNone(self) -> None:
+        """
+        C{readline(None)} returns one line.
+        """
+        self.assertEqual(
+            self.makeStream(b"this is one line\nthis is another line").readline(None),
+            b"this is one line\n",
+        )
+
+    def test_readlineNegative(self) -> None:
+        """
+        C{readline(-1)} returns one line.
+        """
+        self.assertEqual(
+            self.makeStream(b"input stream line one\nline two").readline(-1),
+            b"input stream line one\n",
+        )
+
+    def test_readlineLast(self) -> None:
+        """
+        The last line may lack a newline.
+        """
+        stream = self.makeStream(b"one\ntwo")
+        stream.readline()
+        self.assertEqual(stream.readline(), b"two")
+
+    def test_readlineSomeThenRest(self) -> None:
+        """
+        After C{readline(n)} stopped within a line, C{readline()} returns
+        the rest of it.
+        """
+        stream = self.makeStream(b"abcdef\ngh")
+        self.assertEqual(stream.readline(2), b"ab")
+        self.assertEqual(stream.readline(), b"cdef\n")
+        self.assertEqual(stream.readline(), b"gh")
+
+    def test_readlines(self) -> None:
+        """
+        C{readlines()} returns all the lines.
+        """
+        self.assertEqual(
+            self.makeStream(b"alice\nbob\ncarol").readlines(),
+            [b"alice\n", b"bob\n", b"carol"],
+        )
+
+    def test_readlinesSome(self) -> None:
+        """
+        C{readlines(hint)} returns lines holding at least C{hint} bytes.
+        """
+        lines = self.makeStream(b"123\n456\n789\n0").readlines(5)
+        self.assertEqual(lines[:2], [b"123\n", b"456\n"])
+
+    def test_readlinesMoreThan(self) -> None:
+        """
+        C{readlines(hint)} with C{hint} larger than the stream returns all
+        the lines.
+        """
+        self.assertEqual(
+            self.makeStream(b"one potato\ntwo potato\nthree potato").readlines(100),
+            [b"one potato\n", b"two potato\n", b"three potato"],
+        )
+
+    def test_readlinesAfterRead(self) -> None:
+        """
+        C{readlines} after C{read} starts where C{read} stopped.
+        """
+        stream = self.makeStream(b"hello\nworld\nfoo")
+        stream.read(7)
+        self.assertEqual(stream.readlines(), [b"orld\n", b"foo"])
+
+    def test_readlinesNone(self) -> None:
+        """
+        C{readlines(None)} returns all the lines.
+        """
+        self.assertEqual(
+            self.makeStream(b"one fish\ntwo fish\n").readlines(None),
+            [b"one fish\n", b"two fish\n"],
+        )
+
+    def test_readlinesNegative(self) -> None:
+        """
+        C{readlines(-1)} returns all the lines.
+        """
+        self.assertEqual(
+            self.makeStream(b"red fish\nblue fish\n").readlines(-1),
+            [b"red fish\n", b"blue fish\n"],
+        )
+
+    def test_iterable(self) -> None:
+        """
+        Iterating over the stream gives its lines.
+        """
+        self.assertEqual(
+            list(self.makeStream(b"green eggs\nand ham\n")),
+            [b"green eggs\n", b"and ham\n"],
+        )
+
+    def test_iterableAfterRead(self) -> None:
+        """
+        Iterating after C{read} starts where C{read} stopped.
+        """
+        stream = self.makeStream(b"green eggs\nand ham\n")
+        stream.read(3)
+        self.assertEqual(list(stream), [b"en eggs\n", b"and ham\n"])
+
+    def test_readAcrossLines(self) -> None:
+        """
+        C{read}, C{readline} and C{readlines} mix.
+        """
+        stream = self.makeStream(b"ab\ncd\nef\ngh")
+        self.assertEqual(stream.read(4), b"ab\nc")
+        self.assertEqual(stream.readline(), b"d\n")
+        self.assertEqual(stream.read(1), b"e")
+        self.assertEqual(stream.readlines(), [b"f\n", b"gh"])
+
+
+class BytesIOInputStreamTests(InputStreamTestMixin, SynchronousTestCase):
+    """
+    The mixin's expectations hold for L{io.BytesIO}.
+    """
+
+    def makeStream(self, content: bytes) -> Any:
+        return io.BytesIO(content)
+
+
+class WholeInputStreamTests(InputStreamTestMixin, SynchronousTestCase):
+    """
+    L{InputStream} fed the whole body in one chunk.
+    """
+
+    def makeStream(self, content: bytes) -> Any:
+        stream = InputStream()
+        stream.feed(content)
+        stream.finish()
+        return stream
+
+
+class BytewiseInputStreamTests(InputStreamTestMixin, SynchronousTestCase):
+    """
+    L{InputStream} fed the body one byte per chunk.
+    """
+
+    def makeStream(self, content: bytes) -> Any:
+        stream = InputStream()
+        for i in range(len(content)):
+            stream.feed(content[i : i + 1])
+        stream.finish()
+        return stream
+
+
+class ScriptedCondition:
+    """
+    A single-threaded stand-in for L{threading.Condition}: each C{wait()}
+    runs the next scripted step, as the reactor thread would while the
+    application thread waits.
+    """
+
+    def __init__(self, *steps: Callable[[], object]) -> None:
+        self.steps = list(steps)
+        self.waits = 0
+
+    def __enter__(self) -> "ScriptedCondition":
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def notify_all(self) -> None:
+        pass
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        self.waits += 1
+        self.steps.pop(0)()
+        return True
+
+
+class InputStreamTests(SynchronousTestCase):
+    """
+    L{InputStream} fed while the application reads.
+    """
+
+    def streamWith(
+        self, *steps: Callable[[InputStream], object]
+    ) -> Tuple[InputStream, ScriptedCondition]:
+        """
+        A stream whose waits run C{steps} on it in turn.
+        """
+        condition = ScriptedCondition()
+        stream = InputStream(condition)  # type: ignore[arg-type]
+        condition.steps = [partial(step, stream) for step in steps]
+        return stream, condition
+
+    def test_readWaitsForEnough(self) -> None:
+        """
+        C{read(n)} waits until C{n} bytes are there.
+        """
+        stream, condition = self.streamWith(
+            lambda s: s.feed(b"cd"), lambda s: s.feed(b"efg")
+        )
+        stream.feed(b"ab")
+        self.assertEqual(stream.read(5), b"abcde")
+        self.assertEqual(condition.waits, 2)
+        self.assertEqual(stream.read(2), b"fg")
+
+    def test_readAllWaitsForFinish(self) -> None:
+        """
+        C{read()} waits for the end of the body.
+        """
+        stream, condition = self.streamWith(
+            lambda s: s.feed(b"b"), lambda s: s.finish()
+        )
+        stream.feed(b"a")
+        self.assertEqual(stream.read(), b"ab")
+        self.assertEqual(condition.waits, 2)
+
+    def test_readReturnsShortAtEnd(self) -> None:
+        """
+        C{read(n)} returns fewer bytes if the body ends first.
+        """
+        stream, condition = self.streamWith(lambda s: s.finish())
+        stream.feed(b"ab")
+        self.assertEqual(stream.read(5), b"ab")
+
+    def test_readlineWaitsForNewline(self) -> None:
+        """
+        C{readline()} waits until the line is complete, and leaves the rest.
+        """
+        stream, condition = self.streamWith(
+            lambda s: s.feed(b"cd"), lambda s: s.feed(b"e\nf")
+        )
+        stream.feed(b"ab")
+        self.assertEqual(stream.readline(), b"abcde\n")
+        self.assertEqual(condition.waits, 2)
+        stream.finish()
+        self.assertEqual(stream.readline(), b"f")
+
+    def test_readlineLimitDoesNotWait(self) -> None:
+        """
+        C{readline(n)} returns once C{n} bytes are there, newline or not.
+        """
+        stream, condition = self.streamWith()
+        stream.feed(b"abcdef")
+        self.assertEqual(stream.readline(4), b"abcd")
+        self.assertEqual(condition.waits, 0)
+
+    def test_abortWakesReader(self) -> None:
+        """
+        A read blocked when the request is cancelled raises
+        L{RequestCancelled}, and so do later reads.
+        """
+        stream, condition = self.streamWith(lambda s: s.abort())
+        stream.feed(b"ab")
+        self.assertRaises(RequestCancelled, stream.read, 3)
+        self.assertRaises(RequestCancelled, stream.readline)
+
+    def test_abortIsConnectionAborted(self) -> None:
+        """
+        L{RequestCancelled} is a L{ConnectionAbortedError}.
+        """
+        stream = InputStream()
+        stream.feed(b"ab")
+        stream.abort()
+        self.assertRaises(ConnectionAbortedError, stream.read)
+
+    def test_feedAfterFinish(self) -> None:
+        """
+        Feeding data after the end of the body is an error.
+        """
+        stream = InputStream()
+        stream.finish()
+        self.assertRaises(ValueError, stream.feed, b"x")
+
+    def test_wholeChunksNotCopied(self) -> None:
+        """
+        A read that returns exactly a chunk that was fed returns it as is.
+        """
+        first = b"x" * 1000
+        second = b"y" * 1000
+        stream = InputStream()
+        stream.feed(first)
+        stream.feed(second)
+        stream.finish()
+        self.assertIs(stream.read(1000), first)
+        self.assertIs(stream.read(), second)
+
+
+class ErrorStreamTests(SynchronousTestCase):
+    """
+    L{ErrorStream} logs lines with the request id.
+    """
+
+    def setUp(self) -> None:
+        self.events: List[Dict[str, Any]] = []
+        self.stream = ErrorStream(recordingLogger(self.events), "req-9")
+
+    def lines(self) -> List[str]:
+        for event in self.events:
+            self.assertEqual(event["requestId"], "req-9")
+        return [event["line"] for event in self.events]
+
+    def test_lines(self) -> None:
+        """
+        Each complete line is logged once, without its newline; an
+        incomplete line waits for its end.
+        """
+        self.assertEqual(self.stream.write("one\ntw"), 6)
+        self.assertEqual(self.lines(), ["one"])
+        self.stream.write("o\nthree\n")
+        self.assertEqual(self.lines(), ["one", "two", "three"])
+
+    def test_flush(self) -> None:
+        """
+        C{flush} logs an incomplete line.
+        """
+        self.stream.write("partial")
+        self.stream.flush()
+        self.stream.flush()
+        self.assertEqual(self.lines(), ["partial"])
+
+    def test_writelines(self) -> None:
+        """
+        C{writelines} writes each string.
+        """
+        self.stream.writelines(["a\n", "b", "c\n"])
+        self.assertEqual(self.lines(), ["a", "bc"])
+
+    def test_bytesRefused(self) -> None:
+        """
+        Writing bytes raises L{TypeError}.
+        """
+        self.assertRaises(TypeError, self.stream.write, b"x\n")
+
+    def test_fromApplication(self) -> None:
+        """
+        What the application writes to C{wsgi.errors} is logged with its
+        request id, an incomplete last line included.
+        """
+        events: List[Dict[str, Any]] = []
+
+        def app(environ: Dict[str, Any], startResponse: Any) -> List[bytes]:
+            print("oops", file=environ["wsgi.errors"])
+            environ["wsgi.errors"].write("no newline")
+            startResponse("200 OK", [])
+            return []
+
+        reactor = FakeReactorFromThreads()
+        runner = WSGIRunner(
+            reactor, SynchronousThreadPool(), app, recordingLogger(events)
+        )
+        runner.run(b"req-5", makeHead(), [], RecordingSink())
+        self.assertEqual(
+            [(e["requestId"], e["line"]) for e in events],
+            [("req-5", "oops"), ("req-5", "no newline")],
+        )
+
+
+class ResponseTests(RunnerMixin, SynchronousTestCase):
+    """
+    How responses are sent to the sink.
+    """
+
+    def test_listBatched(self) -> None:
+        """
+        A list is sent as one C{sendHead} with all its non-empty chunks and
+        C{more} false.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [b"a", b"", b"b"]
+
+        self.assertEqual(
+            self.runApp(app),
+            [("sendHead", 200, b"OK", BTEXT, [b"a", b"b"], False), FINISHED],
+        )
+
+    def test_tupleBatched(self) -> None:
+        """
+        A tuple is sent like a list.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Tuple[bytes, ...]:
+            startResponse("200 OK", TEXT)
+            return (b"a", b"b")
+
+        self.assertEqual(
+            self.runApp(app),
+            [("sendHead", 200, b"OK", BTEXT, [b"a", b"b"], False), FINISHED],
+        )
+
+    def test_singleChunkContentLength(self) -> None:
+        """
+        A one-item list gets a C{Content-Length} if the application set
+        none.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [b"hello"]
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                (
+                    "sendHead",
+                    200,
+                    b"OK",
+                    BTEXT + [(b"Content-Length", b"5")],
+                    [b"hello"],
+                    False,
+                ),
+                FINISHED,
+            ],
+        )
+
+    def test_singleEmptyChunkContentLength(self) -> None:
+        """
+        A list holding one empty chunk gets C{Content-Length: 0}.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [b""]
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                (
+                    "sendHead",
+                    200,
+                    b"OK",
+                    BTEXT + [(b"Content-Length", b"0")],
+                    [],
+                    False,
+                ),
+                FINISHED,
+            ],
+        )
+
+    def test_lenOneIterable(self) -> None:
+        """
+        Any iterable whose C{len()} is 1 is collected and gets a
+        C{Content-Length}.
+        """
+
+        class One:
+            def __len__(self) -> int:
+                return 1
+
+            def __iter__(self) -> Iterator[bytes]:
+                yield b"abc"
+
+        def app(environ: Any, startResponse: Any) -> One:
+            startResponse("200 OK", TEXT)
+            return One()
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                (
+                    "sendHead",
+                    200,
+                    b"OK",
+                    BTEXT + [(b"Content-Length", b"3")],
+                    [b"abc"],
+                    False,
+                ),
+                FINISHED,
+            ],
+        )
+
+    def test_contentLengthKept(self) -> None:
+        """
+        The application's own C{Content-Length} is not doubled.
+        """
+        headers = [("Content-Length", "5"), ("Content-Type", "text/plain")]
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", headers)
+            return [b"hello"]
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                (
+                    "sendHead",
+                    200,
+                    b"OK",
+                    [(b"Content-Length", b"5"), (b"Content-Type", b"text/plain")],
+                    [b"hello"],
+                    False,
+                ),
+                FINISHED,
+            ],
+        )
+
+    def test_noContentLengthForHeadRequest(self) -> None:
+        """
+        No C{Content-Length} is added for a C{HEAD} request: the application
+        knows the length of the body it would send.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [b""]
+
+        self.assertEqual(
+            self.runApp(app, makeHead(method="HEAD")),
+            [("sendHead", 200, b"OK", BTEXT, [], False), FINISHED],
+        )
+
+    def test_noContentLengthWithoutContent(self) -> None:
+        """
+        No C{Content-Length} is added to a 204 or 304 response.
+        """
+        for status in ["204 No Content", "304 Not Modified"]:
+
+            def app(environ: Any, startResponse: Any) -> List[bytes]:
+                startResponse(status, [])
+                return [b""]
+
+            calls = self.runApp(app)
+            self.assertEqual(calls[0][3], [])
+
+    def test_emptyList(self) -> None:
+        """
+        An empty list gives a head without body and C{more} false.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("204 No Content", [])
+            return []
+
+        self.assertEqual(
+            self.runApp(app),
+            [("sendHead", 204, b"No Content", [], [], False), FINISHED],
+        )
+
+    def test_generatorStreamed(self) -> None:
+        """
+        A generator's head goes with its first non-empty chunk and C{more}
+        true, each later non-empty chunk in a C{sendBody}, then an empty
+        C{sendBody} with C{end} true.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b""
+            yield b"a"
+            yield b""
+            yield b"b"
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                ("sendBody", [b"b"], False),
+                ("sendBody", [], True),
+                FINISHED,
+            ],
+        )
+
+    def test_emptyGenerator(self) -> None:
+        """
+        A generator without non-empty chunks gives a head without body and
+        C{more} false.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b""
+
+        self.assertEqual(
+            self.runApp(app), [("sendHead", 200, b"OK", BTEXT, [], False), FINISHED]
+        )
+
+    def test_startResponseInGenerator(self) -> None:
+        """
+        C{start_response} may be called as late as the first iteration.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("201 Created", TEXT)
+            yield b"made"
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                ("sendHead", 201, b"Created", BTEXT, [b"made"], True),
+                ("sendBody", [], True),
+                FINISHED,
+            ],
+        )
+
+    def test_write(self) -> None:
+        """
+        What C{write()} is given is sent in order, before what the iterable
+        yields; empty writes are skipped.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            write = startResponse("200 OK", TEXT)
+            write(b"")
+            write(b"1")
+            write(b"2")
+            return iter([b"3"])
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"1"], True),
+                ("sendBody", [b"2"], False),
+                ("sendBody", [b"3"], False),
+                ("sendBody", [], True),
+                FINISHED,
+            ],
+        )
+
+    def test_writeThenList(self) -> None:
+        """
+        After C{write()}, a returned list is sent in one final C{sendBody},
+        without a C{Content-Length}, even if it has one item.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            write = startResponse("200 OK", TEXT)
+            write(b"a")
+            return [b"b"]
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                ("sendBody", [b"b"], True),
+                FINISHED,
+            ],
+        )
+
+    def test_statusAndHeaders(self) -> None:
+        """
+        The status code, reason and headers are sent as ISO-8859-1 bytes,
+        in the application's order, repeated headers kept.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse(
+                "404 Pas trouv\xe9",
+                [("Set-Cookie", "a=1"), ("X-Name", "caf\xe9"), ("Set-Cookie", "b=2")],
+            )
+            return []
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                (
+                    "sendHead",
+                    404,
+                    b"Pas trouv\xe9",
+                    [
+                        (b"Set-Cookie", b"a=1"),
+                        (b"X-Name", b"caf\xe9"),
+                        (b"Set-Cookie", b"b=2"),
+                    ],
+                    [],
+                    False,
+                ),
+                FINISHED,
+            ],
+        )
+
+    def test_postBody(self) -> None:
+        """
+        The body given to L{WSGIRunner.run} is the application's
+        C{wsgi.input}, ending there.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [environ["wsgi.input"].read()]
+
+        calls = self.runApp(app, makeHead(method="POST"), [b"ab", b"cd"])
+        self.assertEqual(calls[0][4], [b"abcd"])
+
+    def test_bodyReceived(self) -> None:
+        """
+        With C{more} set in the head, the body is complete only once
+        L{RunningRequest.bodyReceived} says so.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [environ["wsgi.input"].read()]
+
+        reactor = FakeReactorFromThreads()
+        pool = ManualThreadPool()
+        sink = RecordingSink()
+        running = WSGIRunner(reactor, pool, app, self.logger).run(
+            b"r", makeHead(method="POST", more=True), [b"ab"], sink
+        )
+        running.bodyReceived([b"cd"], False)
+        running.bodyReceived([b"ef"], True)
+        pool.runAll()
+        reactor.flush()
+        self.assertEqual(sink.calls[0][4], [b"abcdef"])
+
+    def test_threadBoundary(self) -> None:
+        """
+        The sink is called only through C{reactor.callFromThread}.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+
+        reactor = FakeReactorFromThreads()
+        sink = RecordingSink()
+        WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger).run(
+            b"r", makeHead(), [], sink
+        )
+        self.assertEqual(sink.calls, [])
+        self.assertEqual(reactor.flush(), 3)
+        self.assertEqual(len(sink.calls), 3)
+
+
+class FileWrapperTests(RunnerMixin, SynchronousTestCase):
+    """
+    C{wsgi.file_wrapper}.
+    """
+
+    class RecordingFile(io.BytesIO):
+        """
+        A file that records the sizes asked of C{read}.
+        """
+
+        def __init__(self, data: bytes) -> None:
+            super().__init__(data)
+            self.sizes: List[Optional[int]] = []
+
+        def read(self, size: Optional[int] = -1) -> bytes:
+            self.sizes.append(size)
+            return super().read(size)
+
+    def test_iteration(self) -> None:
+        """
+        Iterating over a L{FileWrapper} reads C{blksize} bytes at a time;
+        C{close()} closes the file.
+        """
+        f = self.RecordingFile(b"abcdefg")
+        wrapper = FileWrapper(f, 3)
+        self.assertEqual(list(wrapper), [b"abc", b"def", b"g"])
+        self.assertEqual(f.sizes, [3, 3, 3, 3])
+        wrapper.close()
+        self.assertTrue(f.closed)
+
+    def test_closeOptional(self) -> None:
+        """
+        A file-like object without C{close} can be wrapped and closed.
+        """
+
+        class Reader:
+            def read(self, size: int) -> bytes:
+                return b""
+
+        FileWrapper(Reader()).close()  # type: ignore[arg-type]
+
+    def test_runnerReadsLargeChunks(self) -> None:
+        """
+        The runner reads a wrapped file 64 KiB at a time, never whole, sends
+        it streamed and closes it.
+        """
+        data = bytes(range(256)) * 1000
+        f = self.RecordingFile(data)
+
+        def app(environ: Dict[str, Any], startResponse: Any) -> Any:
+            startResponse("200 OK", TEXT)
+            return environ["wsgi.file_wrapper"](f, 1024)
+
+        calls = self.runApp(app)
+        # Four reads with data, one that finds the end.
+        self.assertEqual(f.sizes, [65536] * 5)
+        self.assertEqual(
+            calls[0], ("sendHead", 200, b"OK", BTEXT, [data[:65536]], True)
+        )
+        self.assertEqual(
+            calls[1:],
+            [
+                ("sendBody", [data[65536:131072]], False),
+                ("sendBody", [data[131072:196608]], False),
+                ("sendBody", [data[196608:]], False),
+                ("sendBody", [], True),
+                FINISHED,
+            ],
+        )
+        self.assertTrue(f.closed)
+
+    def test_runnerKeepsLargerBlocks(self) -> None:
+        """
+        A C{blksize} above 64 KiB is kept.
+        """
+        f = self.RecordingFile(b"x" * 100000)
+
+        def app(environ: Dict[str, Any], startResponse: Any) -> Any:
+            startResponse("200 OK", TEXT)
+            return environ["wsgi.file_wrapper"](f, 100000)
+
+        self.runApp(app)
+        self.assertEqual(f.sizes, [100000, 100000])
+
+
+class StartResponseTests(RunnerMixin, SynchronousTestCase):
+    """
+    C{start_response} checks its arguments and applies the C{exc_info}
+    rules.
+    """
+
+    def startResponseError(self, *args: Any) -> BaseException:
+        """
+        Call C{start_response} with C{args} in an application, and return
+        what it raised.  The application then responds normally.
+        """
+        raised: List[BaseException] = []
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            try:
+                startResponse(*args)
+            except BaseException as e:
+                raised.append(e)
+            startResponse("200 OK", TEXT)
+            return [b"ok"]
+
+        calls = self.runApp(app)
+        self.assertEqual(calls[0][1], 200)
+        self.assertEqual(len(raised), 1)
+        return raised[0]
+
+    def test_returnsWrite(self) -> None:
+        """
+        C{start_response} returns the C{write} callable.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)(b"x")
+            return []
+
+        self.assertEqual(self.runApp(app)[0][4], [b"x"])
+
+    def test_statusType(self) -> None:
+        """
+        A status that is not a L{str} raises L{TypeError}.
+        """
+        self.assertIsInstance(self.startResponseError(b"200 OK", TEXT), TypeError)
+
+    def test_statusFormat(self) -> None:
+        """
+        A status that is not three digits, a space and a reason raises
+        L{ValueError}, and so does a 1xx status.
+        """
+        for status in [
+            "200",
+            "200OK",
+            "20 OK",
+            "OK 200",
+            "2000 OK",
+            "200 OK\r\nX: y",
+            "100 Continue",
+        ]:
+            self.assertIsInstance(
+                self.startResponseError(status, TEXT), ValueError, status
+            )
+
+    def test_headersType(self) -> None:
+        """
+        Headers that are not a list of C{(str, str)} tuples raise
+        L{TypeError}.
+        """
+        for headers in [
+            "Content-Type: text/plain",
+            [("Content-Type",)],
+            [(b"Content-Type", "text/plain")],
+            [("Content-Length", 3)],
+            ["Content-Type"],
+        ]:
+            self.assertIsInstance(
+                self.startResponseError("200 OK", headers), TypeError, headers
+            )
+
+    def test_headerInjection(self) -> None:
+        """
+        Header names that are not tokens, and values with control
+        characters, raise L{ValueError}.
+        """
+        for header in [
+            ("X-A", "a\r\nSet-Cookie: x"),
+            ("X A", "a"),
+            ("X-A:", "a"),
+            ("X-A", "a\0"),
+        ]:
+            self.assertIsInstance(
+                self.startResponseError("200 OK", [header]), ValueError, header
+            )
+
+    def test_hopByHop(self) -> None:
+        """
+        Hop-by-hop headers raise L{ValueError}, as PEP 3333 asks.
+        """
+        for name in ["Connection", "transfer-encoding", "Keep-Alive", "Upgrade"]:
+            self.assertIsInstance(
+                self.startResponseError("200 OK", [(name, "x")]), ValueError, name
+            )
+
+    def test_secondCallWithoutExcInfo(self) -> None:
+        """
+        Calling C{start_response} again without C{exc_info} raises
+        L{RuntimeError}, and the first head stands.
+        """
+        raised: List[BaseException] = []
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            try:
+                startResponse("201 Created", TEXT)
+            except RuntimeError as e:
+                raised.append(e)
+            return []
+
+        self.assertEqual(self.runApp(app)[0][1], 200)
+        self.assertEqual(len(raised), 1)
+
+    def test_excInfoReplacesPendingHead(self) -> None:
+        """
+        With C{exc_info}, before the head was sent, C{start_response}
+        replaces the pending head.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT + [("Content-Length", "5")])
+            try:
+                raise ValueError("boom")
+            except ValueError:
+                startResponse(
+                    "503 Unavailable", [("Content-Type", "text/html")], sys.exc_info()
+                )
+            return [b"sorry"]
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                (
+                    "sendHead",
+                    503,
+                    b"Unavailable",
+                    [(b"Content-Type", b"text/html"), (b"Content-Length", b"5")],
+                    [b"sorry"],
+                    False,
+                ),
+                FINISHED,
+            ],
+        )
+
+    def test_excInfoBeforeFirstChunk(self) -> None:
+        """
+        The head is pending until the first non-empty chunk, so a generator
+        can still replace it after yielding empty chunks.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b""
+            try:
+                raise ValueError("boom")
+            except ValueError:
+                startResponse("500 Oops", TEXT, sys.exc_info())
+            yield b"oops"
+
+        self.assertEqual(
+            self.runApp(app)[0], ("sendHead", 500, b"Oops", BTEXT, [b"oops"], True)
+        )
+
+    def test_excInfoAfterHeadReraises(self) -> None:
+        """
+        With C{exc_info}, after the head was sent, C{start_response}
+        re-raises the exception; the response ends with C{sendError}.
+        """
+        error = ValueError("late")
+        raised: List[BaseException] = []
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+            try:
+                raise error
+            except ValueError:
+                try:
+                    startResponse("500 Oops", TEXT, sys.exc_info())
+                except ValueError as e:
+                    raised.append(e)
+                    raise
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                ("sendError", "WSGI application error"),
+                FINISHED,
+            ],
+        )
+        self.assertEqual(raised, [error])
+        self.assertIs(self.failures()[0]["log_failure"].value, error)
+
+
+class ErrorTests(RunnerMixin, SynchronousTestCase):
+    """
+    Application failures.
+    """
+
+    def assertLogged(self, exceptionType: type) -> None:
+        """
+        One failure of C{exceptionType} was logged, with the request id.
+        """
+        failures = self.failures()
+        self.assertEqual(len(failures), 1)
+        self.assertIsInstance(failures[0]["log_failure"].value, exceptionType)
+        self.assertEqual(failures[0]["requestId"], "req-1")
+        self.assertIn("{requestId}", failures[0]["log_format"])
+
+    def test_raiseBeforeHead(self) -> None:
+        """
+        An application that raises before the head was sent gets a plain
+        500 response that does not tell the client what went wrong; the
+        failure is logged with the request id.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            raise ValueError("secret detail")
+
+        calls = self.runApp(app)
+        self.assertEqual(calls, [ERROR_HEAD, FINISHED])
+        self.assertNotIn(b"secret", b"".join(calls[0][4]))
+        self.assertLogged(ValueError)
+
+    def test_raiseAfterStartResponse(self) -> None:
+        """
+        The 500 response replaces a head that was given but not sent.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b""
+            raise ValueError("boom")
+
+        self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED])
+        self.assertLogged(ValueError)
+
+    def test_raiseAfterHead(self) -> None:
+        """
+        An application that raises after the head was sent ends the response
+        with C{sendError}.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+            raise ValueError("secret detail")
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                ("sendError", "WSGI application error"),
+                FINISHED,
+            ],
+        )
+        self.assertLogged(ValueError)
+
+    def test_noStartResponse(self) -> None:
+        """
+        An application that never calls C{start_response} gets a 500.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            return [b"x"]
+
+        self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED])
+        self.assertLogged(RuntimeError)
+
+    def test_startResponseMisuse(self) -> None:
+        """
+        An application that lets a C{start_response} error propagate gets a
+        500.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", [("Connection", "close")])
+            return [b"x"]
+
+        self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED])
+        self.assertLogged(ValueError)
+
+    def test_nonBytesInList(self) -> None:
+        """
+        A list with a chunk that is not L{bytes} gets a 500.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[Any]:
+            startResponse("200 OK", TEXT)
+            return [b"a", "b"]
+
+        self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED])
+        self.assertLogged(TypeError)
+
+    def test_nonBytesAfterHead(self) -> None:
+        """
+        A streamed chunk that is not L{bytes} ends the response with
+        C{sendError}.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[Any]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+            yield "b"
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                ("sendError", "WSGI application error"),
+                FINISHED,
+            ],
+        )
+        self.assertLogged(TypeError)
+
+    def test_nonBytesWrite(self) -> None:
+        """
+        C{write()} of something other than L{bytes} raises L{TypeError}.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)("text")
+            return []
+
+        self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED])
+        self.assertLogged(TypeError)
+
+    def test_notIterable(self) -> None:
+        """
+        An application that returns something not iterable gets a 500.
+        """
+
+        def app(environ: Any, startResponse: Any) -> None:
+            startResponse("200 OK", TEXT)
+
+        self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED])
+        self.assertLogged(TypeError)
+
+    def test_closeFailsBatched(self) -> None:
+        """
+        A collected response is sent only once C{close()} has returned, so
+        a failing C{close()} turns it into a 500.
+        """
+
+        class Failing(list):  # type: ignore[type-arg]
+            def close(self) -> None:
+                raise ValueError("commit failed")
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return Failing([b"a"])
+
+        self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED])
+        self.assertLogged(ValueError)
+
+    def test_closeFailsStreamed(self) -> None:
+        """
+        A streamed response is ended only once C{close()} has returned, so a
+        failing C{close()} ends it with C{sendError}.
+        """
+        iterable = ClosingIterable([b"a"])
+
+        def close() -> None:
+            raise ValueError("commit failed")
+
+        iterable.close = close  # type: ignore[method-assign]
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            startResponse("200 OK", TEXT)
+            return iterable
+
+        self.assertEqual(
+            self.runApp(app),
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                ("sendError", "WSGI application error"),
+                FINISHED,
+            ],
+        )
+        self.assertLogged(ValueError)
+
+
+class CloseTests(RunnerMixin, SynchronousTestCase):
+    """
+    The iterable's C{close()} is called once on every path.
+    """
+
+    def closes(
+        self, items: Sequence[Any], startFirst: bool = True
+    ) -> Tuple[ClosingIterable, List[Tuple[Any, ...]]]:
+        """
+        Run an application returning a L{ClosingIterable} of C{items}.
+        """
+        iterable = ClosingIterable(items)
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            iterable.startResponse = startResponse  # type: ignore[attr-defined]
+            if startFirst:
+                startResponse("200 OK", TEXT)
+            return iterable
+
+        calls = self.runApp(app)
+        self.assertEqual(iterable.closes, 1)
+        return iterable, calls
+
+    def test_normalEnd(self) -> None:
+        """
+        C{close()} is called after the iterable is exhausted.
+        """
+        self.assertEqual(
+            self.closes([b"a", b"b"])[1][-2:], [("sendBody", [], True), FINISHED]
+        )
+
+    def test_exceptionInIteration(self) -> None:
+        """
+        C{close()} is called when iterating raises.
+        """
+        iterable, calls = self.closes([b"a", raiser(ValueError("boom"))])
+        self.assertEqual(
+            calls[-2:], [("sendError", "WSGI application error"), FINISHED]
+        )
+
+    def test_nonBytes(self) -> None:
+        """
+        C{close()} is called when the iterable yields something not
+        L{bytes}.
+        """
+        self.assertEqual(self.closes([1])[1], [ERROR_HEAD, FINISHED])
+
+    def test_startResponseMisuse(self) -> None:
+        """
+        C{close()} is called when C{start_response} is misused during
+        iteration.
+        """
+        holder: List[ClosingIterable] = []
+
+        def misuse() -> bytes:
+            holder[0].startResponse("200 OK", TEXT)  # type: ignore[attr-defined]
+            return b"x"
+
+        iterable = ClosingIterable([misuse])
+        holder.append(iterable)
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            iterable.startResponse = startResponse  # type: ignore[attr-defined]
+            startResponse("200 OK", TEXT)
+            return iterable
+
+        self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED])
+        self.assertEqual(iterable.closes, 1)
+        self.assertEqual(len(self.failures()), 1)
+
+    def test_noStartResponse(self) -> None:
+        """
+        C{close()} is called when C{start_response} was never called.
+        """
+        self.assertEqual(
+            self.closes([b"a"], startFirst=False)[1], [ERROR_HEAD, FINISHED]
+        )
+
+    def test_generatorClosed(self) -> None:
+        """
+        A generator left unfinished is closed: its C{finally} runs.
+        """
+        cleanedUp = []
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            try:
+                yield b"a"
+                yield 1  # type: ignore[misc]
+                yield b"never"
+            finally:
+                cleanedUp.append(True)
+
+        self.runApp(app)
+        self.assertEqual(cleanedUp, [True])
+
+
+class CancelTests(RunnerMixin, SynchronousTestCase):
+    """
+    L{RunningRequest.cancel}.
+    """
+
+    def start(
+        self,
+        app: Callable[..., Any],
+        reactor: Any = None,
+        head: Optional[RequestHead] = None,
+    ) -> Tuple[RunningRequest, ManualThreadPool, RecordingSink]:
+        """
+        Start C{app} on a request, without running it yet.
+        """
+        pool = ManualThreadPool()
+        sink = RecordingSink()
+        running = WSGIRunner(reactor or ImmediateReactor(), pool, app, self.logger).run(
+            b"req-1", head or makeHead(), [], sink
+        )
+        return running, pool, sink
+
+    def test_betweenChunks(self) -> None:
+        """
+        Cancelled between two chunks, the iterable is not advanced again but
+        is closed, and the sink gets nothing more but C{finished}; no
+        failure is logged.
+        """
+        iterable = ClosingIterable([b"a", b"b"])
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            startResponse("200 OK", TEXT)
+            return iterable
+
+        running, pool, sink = self.start(app)
+        sink.onHead = running.cancel
+        pool.runAll()
+        self.assertEqual(
+            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
+        )
+        self.assertEqual(iterable.nexts, 1)
+        self.assertEqual(iterable.closes, 1)
+        self.assertEqual(self.failures(), [])
+
+    def test_queuedCallsDropped(self) -> None:
+        """
+        Sink calls that the application thread handed over before the
+        cancellation but that the reactor had not run yet are dropped.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+            yield b"b"
+
+        reactor = FakeReactorFromThreads()
+        running, pool, sink = self.start(app, reactor)
+        pool.runAll()
+        running.cancel()
+        reactor.flush()
+        self.assertEqual(sink.calls, [FINISHED])
+
+    def test_beforeStart(self) -> None:
+        """
+        Cancelled before a thread took it, the application is not called.
+        """
+        called = []
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            called.append(True)
+            return []
+
+        running, pool, sink = self.start(app)
+        running.cancel()
+        pool.runAll()
+        self.assertEqual(called, [])
+        self.assertEqual(sink.calls, [FINISHED])
+
+    def test_write(self) -> None:
+        """
+        After the cancellation, C{write()} raises L{RequestCancelled}; this
+        is not logged as a failure.
+        """
+        raised: List[BaseException] = []
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            write = startResponse("200 OK", TEXT)
+            write(b"a")
+            try:
+                write(b"b")
+            except RequestCancelled as e:
+                raised.append(e)
+                raise
+            return []
+
+        running, pool, sink = self.start(app)
+        sink.onHead = running.cancel
+        pool.runAll()
+        self.assertEqual(
+            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
+        )
+        self.assertEqual(len(raised), 1)
+        self.assertEqual(self.failures(), [])
+
+    def test_input(self) -> None:
+        """
+        After the cancellation, reading C{wsgi.input} raises
+        L{RequestCancelled}.
+        """
+        raised: List[BaseException] = []
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)(b"a")
+            try:
+                environ["wsgi.input"].read()
+            except RequestCancelled as e:
+                raised.append(e)
+            return [b"b"]
+
+        running, pool, sink = self.start(app, head=makeHead(method="POST", more=True))
+        sink.onHead = running.cancel
+        pool.runAll()
+        self.assertEqual(len(raised), 1)
+        self.assertEqual(
+            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
+        )
+
+    def test_otherFailureLogged(self) -> None:
+        """
+        Another exception after the cancellation is logged, and still
+        nothing but C{finished} reaches the sink.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+
+        iterable = ClosingIterable([b"a"])
+
+        def close() -> None:
+            raise ValueError("close failed")
+
+        iterable.close = close  # type: ignore[method-assign]
+
+        def closingApp(environ: Any, startResponse: Any) -> ClosingIterable:
+            startResponse("200 OK", TEXT)
+            return iterable
+
+        running, pool, sink = self.start(closingApp)
+        sink.onHead = running.cancel
+        pool.runAll()
+        self.assertEqual(
+            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
+        )
+        self.assertEqual(len(self.failures()), 1)
+
+    def test_afterFinished(self) -> None:
+        """
+        Cancelling a finished request does nothing.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return []
+
+        running, pool, sink = self.start(app)
+        pool.runAll()
+        running.cancel()
+        running.cancel()
+        self.assertEqual(
+            sink.calls, [("sendHead", 200, b"OK", BTEXT, [], False), FINISHED]
+        )
+
+
+class ValidatorTests(RunnerMixin, SynchronousTestCase):
+    """
+    Applications wrapped in L{wsgiref.validate.validator} find nothing
+    wrong with the runner.
+    """
+
+    def runValidated(
+        self,
+        app: Callable[..., Any],
+        head: Optional[RequestHead] = None,
+        body: Sequence[bytes] = (),
+    ) -> List[Tuple[Any, ...]]:
+        """
+        Run C{validator(app)}; check that nothing failed or warned, and
+        that the iterable was closed.
+        """
+        results: List[Any] = []
+        checked = validator(app)
+
+        def keeping(environ: Any, startResponse: Any) -> Any:
+            result = checked(environ, startResponse)
+            results.append(result)
+            return result
+
+        calls = self.runApp(keeping, head, body)
+        self.assertEqual(self.failures(), [])
+        self.assertEqual(self.flushWarnings(), [])
+        self.assertTrue(results[0].closed)
+        return calls
+
+    def test_get(self) -> None:
+        """
+        A C{GET} answered with a list.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [b"hello"]
+
+        self.assertEqual(
+            self.runValidated(
+                app, makeHead("/p%20q?x=1", headers=[("Host", "example.com")])
+            ),
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"hello"], True),
+                ("sendBody", [], True),
+                FINISHED,
+            ],
+        )
+
+    def test_post(self) -> None:
+        """
+        A C{POST} whose body the application reads.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            length = int(environ["CONTENT_LENGTH"])
+            data = environ["wsgi.input"].read(length)
+            environ["wsgi.errors"].write("read body\n")
+            startResponse("200 OK", TEXT)
+            return [data.upper()]
+
+        head = makeHead(
+            method="POST",
+            headers=[("Content-Type", "text/plain"), ("Content-Length", "6")],
+        )
+        self.assertEqual(
+            self.runValidated(app, head, [b"abc", b"def"])[0][4], [b"ABCDEF"]
+        )
+
+    def test_generator(self) -> None:
+        """
+        A generator application.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+            yield b"b"
+
+        self.assertEqual(
+            self.runValidated(app),
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                ("sendBody", [b"b"], False),
+                ("sendBody", [], True),
+                FINISHED,
+            ],
+        )
+
+    def test_write(self) -> None:
+        """
+        An application using C{write()}.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            write = startResponse("200 OK", TEXT)
+            write(b"a")
+            return []
+
+        self.assertEqual(
+            self.runValidated(app),
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                ("sendBody", [], True),
+                FINISHED,
+            ],
+        )

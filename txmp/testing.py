@@ -1,0 +1,134 @@
+# -*- test-case-name: txmp.test.test_testing,txmp.test.test_wsgi -*-
+"""
+Test fakes for code that uses txmp: no sockets, no threads, no wall clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+
+from zope.interface import implementer
+
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+_R = TypeVar("_R")
+
+
+class SynchronousThreadPool:
+    """
+    A stand-in for L{twisted.python.threadpool.ThreadPool} that runs the
+    work at once, in the calling thread, so the "thread" has finished when
+    L{callInThread} returns.
+
+    As in a real pool, an exception raised by the work is logged, not
+    raised to the caller; trial fails the test that logged it unless the
+    test flushes it.
+
+    @ivar started: whether L{start} was called more recently than L{stop}.
+    """
+
+    _log = Logger()
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def start(self) -> None:
+        """
+        Nothing to start; records that it was called.
+        """
+        self.started = True
+
+    def stop(self) -> None:
+        """
+        Nothing to stop; records that it was called.
+        """
+        self.started = False
+
+    def callInThread(self, func: Callable[..., object], *args: Any, **kw: Any) -> None:
+        """
+        Call C{func(*args, **kw)} now, logging what it raises.
+        """
+        try:
+            func(*args, **kw)
+        except BaseException:
+            self._log.failure("work in a SynchronousThreadPool failed")
+
+    def callInThreadWithCallback(
+        self,
+        onResult: Optional[Callable[[bool, Any], object]],
+        func: Callable[..., _R],
+        *args: Any,
+        **kw: Any,
+    ) -> None:
+        """
+        Call C{func(*args, **kw)} now, then C{onResult(True, result)}, or
+        C{onResult(False, failure)} if it raised, as
+        L{twisted.python.threadpool.ThreadPool.callInThreadWithCallback}
+        does; this makes the pool usable with
+        L{twisted.internet.threads.deferToThreadPool}.
+        """
+        try:
+            result: Any = func(*args, **kw)
+            ok = True
+        except BaseException:
+            result = Failure()  # type: ignore[no-untyped-call]
+            ok = False
+        if onResult is not None:
+            onResult(ok, result)
+        elif not ok:
+            self._log.failure("work in a SynchronousThreadPool failed", result)
+
+
+@implementer(IReactorFromThreads)
+class FakeReactorFromThreads:
+    """
+    A fake of the reactor as seen from other threads: L{callFromThread}
+    queues the call, and L{flush} runs the queue, as the reactor thread
+    would on its next iteration.
+
+    Queueing, rather than calling at once, lets a test act in the reactor
+    thread between the moment a thread hands a call over and the moment
+    the reactor runs it (a request cancelled with a response on its way,
+    say).
+
+    @ivar pending: the calls not run yet, in order, as C{(callable, args,
+        kwargs)}.
+    """
+
+    _log = Logger()
+
+    def __init__(self) -> None:
+        self.pending: List[
+            Tuple[Callable[..., object], Tuple[object, ...], Dict[str, object]]
+        ] = []
+
+    def callFromThread(
+        self, callable: Callable[..., Any], *args: object, **kwargs: object
+    ) -> None:
+        """
+        Queue C{callable(*args, **kwargs)} until L{flush}.
+        """
+        self.pending.append((callable, args, kwargs))
+
+    def flush(self) -> int:
+        """
+        Run the queued calls in order, including those they queue, until
+        none is left.  As the reactor does, log what a call raises and go on
+        with the next one.
+
+        @return: how many calls were run.
+        """
+        count = 0
+        while self.pending:
+            callable, args, kwargs = self.pending.pop(0)
+            count += 1
+            try:
+                callable(*args, **kwargs)
+            except BaseException:
+                self._log.failure("call from a thread failed")
+        return count
+
+
+__all__ = ["SynchronousThreadPool", "FakeReactorFromThreads"]
