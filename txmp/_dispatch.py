@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -371,23 +371,37 @@ class Dispatcher:
             self.queue.move_to_end(pending.requestId, last=False)
         self._armQueueTimer()
 
+    def _expiryCandidates(self) -> Iterator[PendingRequest]:
+        """
+        The queued requests among which the earliest deadline is: the queue
+        is in arrival order except that retried requests go to its head, so
+        the earliest is one of those or the first never-dispatched one.
+        """
+        for pending in self.queue.values():
+            yield pending
+            if pending.attempts == 0:
+                return
+
     def _armQueueTimer(self) -> None:
         if self._queueTimer is not None and self._queueTimer.active():
             self._queueTimer.cancel()
         self._queueTimer = None
         if self.queue:
-            head = next(iter(self.queue.values()))
-            delay = max(0.0, head.queuedAt + self.queueTimeout - self._reactor.seconds())
+            earliest = min(p.queuedAt for p in self._expiryCandidates())
+            delay = max(0.0, earliest + self.queueTimeout - self._reactor.seconds())
             self._queueTimer = self._reactor.callLater(delay, self._queueExpired)
 
     def _queueExpired(self) -> None:
         self._queueTimer = None
-        now = self._reactor.seconds()
-        while self.queue:
-            head = next(iter(self.queue.values()))
-            if head.queuedAt + self.queueTimeout > now:
+        deadline = self._reactor.seconds() - self.queueTimeout
+        while True:
+            expired = [
+                p for p in self._expiryCandidates() if p.queuedAt <= deadline
+            ]
+            if not expired:
                 break
-            self._fail(head, NoCapacity("no handler had capacity in time"))
+            for pending in expired:
+                self._fail(pending, NoCapacity("no handler had capacity in time"))
         self._armQueueTimer()
 
     def _drainQueue(self) -> None:
@@ -565,6 +579,16 @@ class Dispatcher:
             message = protocol.decode(frames[1:])
         except protocol.ProtocolError as e:
             self._bad(identity, str(e))
+            # A garbled reply to a request this peer has: 502 now, not 504
+            # later.
+            pending = self.pending.get(frames[3]) if len(frames) > 3 else None
+            if pending is not None and pending.handler is not None and (
+                pending.handler.identity == identity
+            ):
+                self._sendControl(
+                    pending.handler, protocol.encodeCancel(pending.requestId)
+                )
+                self._fail(pending, HandlerFailed("invalid reply"))
             return
         if not isinstance(message, (protocol.Response, protocol.Body, protocol.Error)):
             self._bad(identity, "unexpected message on the return socket")

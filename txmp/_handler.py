@@ -181,6 +181,14 @@ class FrontLink:
                 running.cancel()
         elif isinstance(message, protocol.Ping):
             pass
+        elif isinstance(message, protocol.Body):
+            # More request body, for a REQ with more=1; ignored for an id
+            # that is not running (docs/protocol.md, section 8).
+            running = self.running.get(message.requestId)
+            if running is not None:
+                running.bodyReceived(message.chunks, message.end)
+        elif isinstance(message, protocol.Window):
+            pass  # No version sends WINDOW yet; a receiver ignores it.
         elif isinstance(message, protocol.Welcome):
             front = message.meta.get("front", "?")
             if front != self.front:
@@ -191,6 +199,16 @@ class FrontLink:
                     address=self.address,
                 )
             self.front = front
+            # Beat at least as often as the front expects, or it would
+            # declare this handler dead.
+            try:
+                frontBeat = float(message.meta.get("heartbeat", ""))
+            except ValueError:
+                frontBeat = 0.0
+            if 0 < frontBeat < self.heartbeat:
+                self.heartbeat = frontBeat
+                if self._beat is not None and self._beat.active():
+                    self._beat.reset(frontBeat)
         elif isinstance(message, protocol.Bye):
             # The front does not know us (it restarted) or is going away.
             self.front = None

@@ -34,10 +34,11 @@ class PeerUnreachable(Exception):
 
 def newRoutingId() -> bytes:
     """
-    A routing id for a handler's sockets: 16 random bytes, so that ids do
-    not repeat across processes and restarts.
+    A routing id for a handler's sockets: 16 random bytes as 32 hex digits,
+    so that ids do not repeat across processes and restarts, print well in
+    logs, and never start with the zero byte that libzmq reserves.
     """
-    return os.urandom(16)
+    return os.urandom(16).hex().encode("ascii")
 
 
 class ZmqContext:
@@ -137,6 +138,10 @@ class ZmqSocket:
         sock.setsockopt(zmq.LINGER, 0)
         if self._router:
             sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            # A handler that reconnects (after a network cut, say) takes its
+            # routing id over from its stale connection instead of being
+            # ignored.
+            sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
 
     @property
     def rawSocket(self) -> Any:

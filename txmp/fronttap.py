@@ -13,26 +13,14 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.logger import Logger
 from twisted.python import usage
 
+from txmp._options import TxmpOptions, positive
+
 DEFAULT_SEND = "tcp://127.0.0.1:5556"
 DEFAULT_RETURN = "tcp://127.0.0.1:5555"
 
 # Per-peer high-water marks, in messages.  Requests are bounded by credits
 # long before this; the mark only bounds memory if something goes wrong.
 HIGH_WATER_MARK = 10000
-
-
-def _positive(kind: type, what: str) -> Any:
-    def check(value: str) -> Any:
-        try:
-            result = kind(value)
-        except ValueError:
-            raise usage.UsageError(f"{what} must be a number, not {value!r}")
-        # "not >" also refuses nan; neither nan nor inf is a duration.
-        if not result > 0 or result == float("inf"):
-            raise usage.UsageError(f"{what} must be positive and finite")
-        return result
-
-    return check
 
 
 def connectableAddress(address: str) -> str:
@@ -46,7 +34,7 @@ def connectableAddress(address: str) -> str:
     return address
 
 
-class Options(usage.Options):
+class Options(TxmpOptions):
     """
     Options of C{twistd mpfront}.
     """
@@ -60,20 +48,20 @@ class Options(usage.Options):
         ["send", None, DEFAULT_SEND, "ZeroMQ address to bind for requests."],
         ["return", None, DEFAULT_RETURN, "ZeroMQ address to bind for replies."],
         ["timeout", None, 30.0, "Seconds to wait for a reply: then 504.",
-         _positive(float, "--timeout")],
+         positive(float, "--timeout")],
         ["queue-timeout", None, 10.0,
          "Seconds a request may wait for a handler with capacity: then 503.",
-         _positive(float, "--queue-timeout")],
+         positive(float, "--queue-timeout")],
         ["max-queue", None, 1000, "How many requests may wait: more get 503.",
-         _positive(int, "--max-queue")],
+         positive(int, "--max-queue")],
         ["heartbeat", None, 1.0,
          "Seconds between heartbeats; a handler silent for 3 is dead.",
-         _positive(float, "--heartbeat")],
+         positive(float, "--heartbeat")],
         ["access-log", None, None, "Write a combined-format access log here."],
         ["spawn", None, 0, "Start and supervise this many local mphandlers.", int],
         ["app", None, None, "WSGI application (mod:app) for --spawn handlers."],
         ["threads", None, None, "--threads of --spawn handlers.",
-         _positive(int, "--threads")],
+         positive(int, "--threads")],
     ]
 
     def __init__(self) -> None:

@@ -14,7 +14,8 @@ from twisted.application.service import MultiService, Service
 from twisted.logger import Logger
 from twisted.python import usage
 
-from txmp.fronttap import DEFAULT_RETURN, DEFAULT_SEND, _positive
+from txmp._options import TxmpOptions, positive
+from txmp.fronttap import DEFAULT_RETURN, DEFAULT_SEND
 
 # Replies are bounded by the front's credits; the mark bounds memory if a
 # front stops reading.
@@ -67,7 +68,7 @@ def loadApplication(spec: str) -> Callable[..., Any]:
     return target
 
 
-class Options(usage.Options):
+class Options(TxmpOptions):
     """
     Options of C{twistd mphandler}.
     """
@@ -83,10 +84,10 @@ class Options(usage.Options):
         ["return", None, DEFAULT_RETURN, "The front's --return address to connect to."],
         ["threads", None, DEFAULT_THREADS,
          "Size of the WSGI thread pool: requests run at once.",
-         _positive(int, "--threads")],
+         positive(int, "--threads")],
         ["name", None, None, "Name in logs and at the front (default host:pid)."],
         ["heartbeat", None, 1.0, "Seconds between heartbeats.",
-         _positive(float, "--heartbeat")],
+         positive(float, "--heartbeat")],
     ]
 
     def postOptions(self) -> None:
@@ -123,7 +124,6 @@ class HandlerService(Service):
         options = self._options
         threads = options["threads"]
         self._pool = ThreadPool(minthreads=threads, maxthreads=threads, name="wsgi")
-        self._pool.start()
         runner = WSGIRunner(self._reactor, self._pool, options["application"])
         self._context = ZmqContext(self._reactor)
         routingId = newRoutingId()
@@ -144,6 +144,9 @@ class HandlerService(Service):
         sendSocket.connect(options["send"])
         returnSocket.connect(options["return"])
         self.link.start()
+        # Last: threads left running by a failure above would keep the
+        # process from exiting.
+        self._pool.start()
         self._log.info(
             "mphandler {name} started: app {app}, {threads} threads, "
             "front {send} {ret}",

@@ -17,6 +17,7 @@ attributes can be added without a new protocol version.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Sequence, Tuple, Union
 
@@ -393,6 +394,24 @@ def _decodeRequest(frames: Sequence[bytes]) -> Request:
     return Request(frames[2], head, list(frames[5:]))
 
 
+# RFC 9110: a field name is a token; a reason phrase and a field value hold
+# no CR, LF or NUL.  A front writes these into the client's response, so a
+# handler (or anyone who reached the socket) must not be able to inject a
+# header line or split the response.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_UNSAFE = re.compile(r"[\r\n\0]")
+
+
+def _checkResponseHead(reason: str, headers: Pairs) -> None:
+    if _UNSAFE.search(reason):
+        raise ProtocolError("reason phrase holds CR, LF or NUL")
+    for name, value in headers:
+        if not _TOKEN.match(name):
+            raise ProtocolError("response header name is not a token")
+        if _UNSAFE.search(value):
+            raise ProtocolError("response header value holds CR, LF or NUL")
+
+
 def _decodeResponse(frames: Sequence[bytes]) -> Response:
     if len(frames) < 5:
         raise ProtocolError("RESP needs at least 5 frames")
@@ -405,7 +424,9 @@ def _decodeResponse(frames: Sequence[bytes]) -> Response:
         raise ProtocolError(f"RESP meta lacks {e.args[0]}") from None
     if not 100 <= status <= 999:
         raise ProtocolError("status out of range")
-    head = ResponseHead(status, reason, decodePairs(frames[4]), more, meta)
+    headers = decodePairs(frames[4])
+    _checkResponseHead(reason, headers)
+    head = ResponseHead(status, reason, headers, more, meta)
     return Response(frames[2], head, list(frames[5:]))
 
 

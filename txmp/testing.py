@@ -131,4 +131,15 @@ class FakeReactorFromThreads:
         return count
 
 
-__all__ = ["SynchronousThreadPool", "FakeReactorFromThreads"]
+# The in-memory network that wires a front's dispatcher to handlers' links
+# without sockets, and a runner that tests complete by hand.
+from txmp._memory import MemoryNetwork, MemoryRun, MemoryRunner, MemorySocket  # noqa: E402
+
+__all__ = [
+    "SynchronousThreadPool",
+    "FakeReactorFromThreads",
+    "MemorySocket",
+    "MemoryNetwork",
+    "MemoryRunner",
+    "MemoryRun",
+]

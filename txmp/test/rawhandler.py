@@ -32,7 +32,7 @@ def encodePairs(items):
 
 def main(sendAddress, returnAddress):
     context = zmq.Context()
-    routingId = os.urandom(16)
+    routingId = os.urandom(16).hex().encode("ascii")
     send = context.socket(zmq.DEALER)
     ret = context.socket(zmq.DEALER)
     for sock, address in ((send, sendAddress), (ret, returnAddress)):

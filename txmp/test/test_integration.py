@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from typing import Any, Callable, Iterable, List
 
 from twisted.internet import reactor
@@ -21,7 +22,7 @@ from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
 from txmp import fronttap, handlertap
-from txmp._zmq import PeerUnreachable, ZmqContext
+from txmp._zmq import PeerUnreachable, ZmqContext, newRoutingId
 
 
 def echoApp(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]:
@@ -67,8 +68,10 @@ class FrontAndHandlerTests(TestCase):
     timeout = 30
 
     def setUp(self) -> None:
-        base = FilePath(self.mktemp())
-        base.makedirs()
+        # Not under trial's temporary directory: ZeroMQ refuses ipc paths
+        # longer than about 107 bytes.
+        base = FilePath(tempfile.mkdtemp(prefix="txmp-"))
+        self.addCleanup(base.remove)
         self.send = "ipc://" + base.child("send").path
         self.ret = "ipc://" + base.child("return").path
 
@@ -181,6 +184,25 @@ class ZmqAdapterTests(TestCase):
     L{ZmqContext} and its sockets.
     """
 
+    def ipcAddress(self) -> str:
+        """
+        A short ipc address in a directory removed after the test.
+        """
+        base = FilePath(tempfile.mkdtemp(prefix="txmp-"))
+        self.addCleanup(base.remove)
+        return "ipc://" + base.child("s").path
+
+    def test_routingIds(self) -> None:
+        """
+        Handler routing ids are unique, printable, and never start with the
+        zero byte that libzmq reserves.
+        """
+        ids = {newRoutingId() for _ in range(1000)}
+        self.assertEqual(len(ids), 1000)
+        for routingId in ids:
+            self.assertNotEqual(routingId[:1], b"\0")
+            self.assertTrue(routingId.isalnum())
+
     def test_unlimitedHighWaterMarkRefused(self) -> None:
         """
         A high-water mark of 0, which ZeroMQ takes as unlimited memory, is
@@ -198,7 +220,7 @@ class ZmqAdapterTests(TestCase):
         context = ZmqContext(reactor)
         self.addCleanup(context.shutdown)
         router = context.socket("router", lambda f: None, 10)
-        router.bind("ipc://" + os.path.abspath(self.mktemp()))
+        router.bind(self.ipcAddress())
         self.assertRaises(PeerUnreachable, router.send, [b"nobody", b"x"])
 
     @inlineCallbacks
@@ -209,7 +231,7 @@ class ZmqAdapterTests(TestCase):
         """
         context = ZmqContext(reactor)
         self.addCleanup(context.shutdown)
-        address = "ipc://" + os.path.abspath(self.mktemp())
+        address = self.ipcAddress()
         atRouter: Deferred[List[bytes]] = Deferred()
         atDealer: Deferred[List[bytes]] = Deferred()
         router = context.socket("router", atRouter.callback, 10)

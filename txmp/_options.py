@@ -1,0 +1,58 @@
+# -*- test-case-name: txmp.test.test_tap -*-
+"""
+What the options of C{twistd mpfront} and C{twistd mphandler} share.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence
+
+import twisted
+from twisted.python import usage
+
+
+def positive(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    """
+    A coerce function for C{optParameters}: a positive number of C{kind}.
+    """
+
+    def check(value: str) -> Any:
+        try:
+            result = kind(value)
+        except ValueError:
+            raise usage.UsageError(f"{what} must be a number, not {value!r}")
+        # "not >" also refuses nan; neither nan nor inf is a duration.
+        if not result > 0 or result == float("inf"):
+            raise usage.UsageError(f"{what} must be positive and finite")
+        return result
+
+    return check
+
+
+def _twistdExitsOnUsageError() -> bool:
+    # Twisted before 26.10 prints a usage error and exits with status 0
+    # (twisted/twisted#12656); 26.4 is the newest release for Python 3.9,
+    # which Debian's PyPy is.
+    try:
+        major, minor = (int(part) for part in twisted.__version__.split(".")[:2])
+    except ValueError:
+        return True
+    return (major, minor) >= (26, 10)
+
+
+class TxmpOptions(usage.Options):
+    """
+    Options that make C{twistd} exit non-zero on a usage error, whatever the
+    Twisted version: service managers must see a bad command line fail.
+    """
+
+    parent: Optional[usage.Options]
+
+    def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
+        try:
+            usage.Options.parseOptions(self, options)
+        except usage.UsageError as e:
+            # A parent is set only when twistd parses us as its subcommand.
+            if getattr(self, "parent", None) is not None and not _twistdExitsOnUsageError():
+                raise SystemExit(f"twistd {self.parent.subCommand}: {e}")  # type: ignore[union-attr]
+            raise

@@ -1,0 +1,1106 @@
+# -*- test-case-name: txmp.test.test_dispatch -*-
+"""
+Tests for L{txmp._dispatch.Dispatcher}, the front's dispatcher, driven by a
+L{Clock} and a L{MemorySocket}.
+
+Every test that ends a request checks with L{DispatcherTestCase.assertNoLeak}
+that the dispatcher holds nothing of it afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp import protocol
+from txmp._dispatch import (
+    Dispatcher,
+    FrontError,
+    HandlerFailed,
+    NoCapacity,
+    Reply,
+    ReplyTimeout,
+)
+from txmp._memory import MemorySocket
+
+A = b"handler-a"
+B = b"handler-b"
+C = b"handler-c"
+
+META: List[Tuple[bytes, bytes]] = [
+    (b"method", b"GET"),
+    (b"target", b"/path?q=1"),
+    (b"version", b"HTTP/1.1"),
+    (b"remote_addr", b"192.0.2.1"),
+    (b"remote_port", b"40000"),
+    (b"server_name", b"example.com"),
+    (b"server_port", b"8080"),
+    (b"scheme", b"http"),
+]
+
+
+class RecordingConsumer:
+    """
+    A L{txmp._dispatch.BodyConsumer} that records what it is told.
+
+    @ivar chunks: every chunk written, in order.
+    @ivar finished: how many times L{finishBody} was called.
+    @ivar aborted: how many times L{abortBody} was called.
+    """
+
+    def __init__(self) -> None:
+        self.chunks: List[bytes] = []
+        self.finished = 0
+        self.aborted = 0
+
+    def writeBody(self, chunks: List[bytes]) -> None:
+        self.chunks.extend(chunks)
+
+    def finishBody(self) -> None:
+        self.finished += 1
+
+    def abortBody(self) -> None:
+        self.aborted += 1
+
+
+class DispatcherTestCase(SynchronousTestCase):
+    """
+    A L{Dispatcher} sending on a L{MemorySocket}, timed by a L{Clock}, with
+    helpers to play the handlers' part.
+    """
+
+    timeout = 30.0
+    queueTimeout = 10.0
+    maxQueue = 3
+    heartbeat = 1.0
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.socket = MemorySocket(router=True)
+        self.dispatcher = Dispatcher(
+            self.clock,
+            self.socket,
+            timeout=self.timeout,
+            queueTimeout=self.queueTimeout,
+            maxQueue=self.maxQueue,
+            heartbeat=self.heartbeat,
+            instance="front1",
+        )
+
+    # -- playing the handlers ------------------------------------------------
+
+    def control(self, identity: bytes, frames: List[bytes]) -> None:
+        """
+        Deliver C{frames} from C{identity} on the send socket.
+        """
+        self.dispatcher.controlReceived([identity, *frames])
+
+    def reply(self, identity: bytes, frames: List[bytes]) -> None:
+        """
+        Deliver C{frames} from C{identity} on the return socket.
+        """
+        self.dispatcher.replyReceived([identity, *frames])
+
+    def hello(self, identity: bytes, credits: int, name: Optional[str] = None) -> None:
+        """
+        Register a handler.
+        """
+        name = name if name is not None else identity.decode("ascii")
+        self.control(identity, protocol.encodeHello(name, credits))
+
+    def credit(self, identity: bytes, credits: int = 1) -> None:
+        """
+        Give a handler's credits back.
+        """
+        self.control(identity, protocol.encodeCredit(credits))
+
+    def respond(
+        self,
+        identity: bytes,
+        requestId: bytes,
+        status: int = 200,
+        body: Sequence[bytes] = (b"hello",),
+        more: bool = False,
+        headers: Sequence[Tuple[bytes, bytes]] = ((b"Content-Type", b"text/plain"),),
+    ) -> None:
+        """
+        Send a C{RESP} from C{identity}.
+        """
+        self.reply(
+            identity,
+            protocol.encodeResponse(requestId, status, b"OK", headers, body, more),
+        )
+
+    def submit(
+        self, idempotent: bool = True, body: Sequence[bytes] = ()
+    ) -> Tuple["Deferred[Reply]", RecordingConsumer]:
+        """
+        Submit a request.
+        """
+        consumer = RecordingConsumer()
+        d = self.dispatcher.submit(META, [(b"Host", b"example.com")], body,
+                                   consumer, idempotent=idempotent)
+        return d, consumer
+
+    # -- observing -----------------------------------------------------------
+
+    def sent(self, identity: Optional[bytes] = None) -> List[protocol.Message]:
+        """
+        The messages sent so far (to C{identity}, if given), decoded.
+        """
+        return [
+            message
+            for peer, message in self.socket.routedMessages()
+            if identity is None or peer == identity
+        ]
+
+    def requestIds(self, identity: bytes) -> List[bytes]:
+        """
+        The ids of the requests sent to C{identity}, in order.
+        """
+        return [
+            m.requestId for m in self.sent(identity) if isinstance(m, protocol.Request)
+        ]
+
+    def cancels(self, identity: bytes) -> List[bytes]:
+        """
+        The ids of the C{CANCEL} messages sent to C{identity}, in order.
+        """
+        return [
+            m.requestId for m in self.sent(identity) if isinstance(m, protocol.Cancel)
+        ]
+
+    def assertNoLeak(self, timers: bool = True) -> None:
+        """
+        Assert that the dispatcher holds no request any more: no pending
+        entry, nothing queued, nothing in flight on any handler, and (if
+        C{timers}, for a dispatcher that was not started) no timer left in
+        the clock.
+        """
+        counts = self.dispatcher.counts()
+        self.assertEqual(
+            (counts["pending"], counts["queued"], counts["inFlight"]), (0, 0, 0),
+            counts,
+        )
+        for handler in self.dispatcher.handlers.values():
+            self.assertEqual(handler.inFlight, {})
+        if timers:
+            self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def assertFrontError(self, d: "Deferred[Reply]", kind: type, status: int) -> FrontError:
+        """
+        Assert that C{d} failed with a C{kind} L{FrontError} for C{status}.
+        """
+        error = self.failureResultOf(d, kind).value
+        assert isinstance(error, FrontError)
+        self.assertEqual(error.status, status)
+        return error
+
+
+class RegistrationTests(DispatcherTestCase):
+    """
+    Handlers joining, leaving and talking nonsense.
+    """
+
+    def test_helloRegisters(self) -> None:
+        """
+        C{HELLO} registers the handler with its name and credits and is
+        answered with C{WELCOME} naming this front and its heartbeat.
+        """
+        self.hello(A, 4, name="host:1")
+        handler = self.dispatcher.handlers[A]
+        self.assertEqual((handler.name, handler.credits), ("host:1", 4))
+        self.assertEqual(
+            self.sent(A), [protocol.Welcome({"front": "front1", "heartbeat": "1.0"})]
+        )
+        self.assertEqual(self.dispatcher.counts()["credits"], 4)
+
+    def test_helloAgainResetsCredits(self) -> None:
+        """
+        A second C{HELLO} from a known handler replaces its credits, ends its
+        draining and is welcomed again; the handler is not duplicated.
+        """
+        self.hello(A, 4)
+        self.control(A, protocol.encodeBye())
+        self.hello(A, 2)
+        self.assertEqual(list(self.dispatcher.handlers), [A])
+        self.assertEqual(self.dispatcher.handlers[A].credits, 2)
+        self.assertFalse(self.dispatcher.handlers[A].draining)
+        self.assertEqual(len(self.sent(A)), 2)
+
+    def test_unknownPeerGetsBye(self) -> None:
+        """
+        A control message other than C{HELLO} from a peer this front does
+        not know is answered with C{BYE}, and the peer is not registered.
+        """
+        self.credit(A, 3)
+        self.control(A, protocol.encodePing())
+        self.assertEqual(self.sent(A), [protocol.Bye(), protocol.Bye()])
+        self.assertEqual(self.dispatcher.handlers, {})
+
+    def test_unknownUnreachablePeer(self) -> None:
+        """
+        If the unknown peer cannot even be told C{BYE}, nothing happens.
+        """
+        self.socket.unreachable.add(A)
+        self.credit(A, 3)
+        self.assertEqual(self.sent(), [])
+        self.assertEqual(self.dispatcher.handlers, {})
+
+    def test_byeDrains(self) -> None:
+        """
+        A handler that sent C{BYE} gets no new requests, even with credit:
+        they go to another handler or wait.
+        """
+        self.hello(A, 5)
+        self.control(A, protocol.encodeBye())
+        self.assertTrue(self.dispatcher.handlers[A].draining)
+        d, _ = self.submit()
+        self.assertEqual(self.requestIds(A), [])
+        self.assertEqual(self.dispatcher.counts()["queued"], 1)
+        self.hello(B, 1)
+        [requestId] = self.requestIds(B)
+        self.respond(B, requestId)
+        self.successResultOf(d)
+        self.assertEqual(self.requestIds(A), [])
+        self.assertNoLeak()
+
+    def test_byeKeepsInFlight(self) -> None:
+        """
+        A draining handler's in-flight requests still get their replies.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        self.control(A, protocol.encodeBye())
+        [requestId] = self.requestIds(A)
+        self.respond(A, requestId)
+        self.assertEqual(self.successResultOf(d).status, 200)
+        self.assertNoLeak()
+
+    def test_badControlMessage(self) -> None:
+        """
+        A control message that does not decode is counted in
+        C{stats["badMessages"]} and otherwise ignored.
+        """
+        self.hello(A, 1)
+        self.control(A, [b"TXMP0", protocol.PING])
+        self.control(A, [protocol.VERSION, b"NONSENSE"])
+        self.control(A, [protocol.VERSION, protocol.CREDIT, b"-1"])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 3)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+
+    def test_dataMessageOnControlSocket(self) -> None:
+        """
+        A reply sent on the send socket instead of the return socket is a
+        bad message.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        [requestId] = self.requestIds(A)
+        self.control(A, protocol.encodeResponse(requestId, 200, b"OK", [], []))
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertNoResult(d)
+
+    def test_emptyMessages(self) -> None:
+        """
+        A message without any frame, not even the routing id, is ignored.
+        """
+        self.dispatcher.controlReceived([])
+        self.dispatcher.replyReceived([])
+        self.assertEqual(self.sent(), [])
+
+    def test_controlMessageOnReturnSocket(self) -> None:
+        """
+        A control message sent on the return socket is a bad message.
+        """
+        self.hello(A, 1)
+        self.reply(A, protocol.encodeCredit(3))
+        self.reply(A, [b"garbage"])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 2)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+
+
+class DispatchTests(DispatcherTestCase):
+    """
+    Which handler gets a request, and when.
+    """
+
+    def test_requestFrames(self) -> None:
+        """
+        The C{REQ} carries a fresh id prefixed with the front's instance,
+        the meta with C{more=0}, the headers and the body.
+        """
+        self.hello(A, 2)
+        self.submit(body=[b"part1", b"part2"])
+        self.submit()
+        requests = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        first, second = requests
+        self.assertTrue(first.requestId.startswith(b"front1."))
+        self.assertNotEqual(first.requestId, second.requestId)
+        self.assertEqual(first.head.method, "GET")
+        self.assertEqual(first.head.target, "/path?q=1")
+        self.assertFalse(first.head.more)
+        self.assertEqual(first.head.headers, [("Host", "example.com")])
+        self.assertEqual(first.body, [b"part1", b"part2"])
+        self.assertEqual(self.dispatcher.stats["requests"], 2)
+
+    def test_mostCredit(self) -> None:
+        """
+        A request goes to the handler with the most credit, and takes one.
+        """
+        self.hello(A, 1)
+        self.hello(B, 3)
+        self.hello(C, 2)
+        self.submit()
+        self.assertEqual(self.requestIds(B), [self.requestIds(B)[0]])
+        self.assertEqual(self.dispatcher.handlers[B].credits, 2)
+        counts = self.dispatcher.counts()
+        self.assertEqual((counts["pending"], counts["inFlight"], counts["queued"]),
+                         (1, 1, 0))
+        self.assertEqual(counts["credits"], 5)
+
+    def test_spreadsLoad(self) -> None:
+        """
+        As credits are used, requests move on to the handler that now has
+        the most.
+        """
+        self.hello(A, 2)
+        self.hello(B, 2)
+        for _ in range(4):
+            self.submit()
+        self.assertEqual((len(self.requestIds(A)), len(self.requestIds(B))), (2, 2))
+        self.assertEqual(self.dispatcher.counts()["credits"], 0)
+
+    def test_noCreditQueues(self) -> None:
+        """
+        Without a handler with credit, the request waits in the queue and
+        nothing is sent.
+        """
+        self.hello(A, 0)
+        d, _ = self.submit()
+        self.assertNoResult(d)
+        self.assertEqual(self.requestIds(A), [])
+        self.assertEqual(self.dispatcher.counts()["queued"], 1)
+
+    def test_creditDrainsFifo(self) -> None:
+        """
+        C{CREDIT} sends queued requests in the order they came, as many as
+        the credits allow.
+        """
+        self.hello(A, 0)
+        first, _ = self.submit()
+        second, _ = self.submit()
+        third, _ = self.submit()
+        ids = list(self.dispatcher.queue)
+        self.credit(A, 2)
+        self.assertEqual(self.requestIds(A), ids[:2])
+        self.assertEqual(list(self.dispatcher.queue), ids[2:])
+        self.credit(A, 1)
+        self.assertEqual(self.requestIds(A), ids)
+        for requestId in ids:
+            self.respond(A, requestId)
+        for d in (first, second, third):
+            self.successResultOf(d)
+        self.assertNoLeak()
+
+    def test_helloDrainsQueue(self) -> None:
+        """
+        A handler that joins takes queued requests at once.
+        """
+        d, _ = self.submit()
+        self.hello(A, 1)
+        [requestId] = self.requestIds(A)
+        self.respond(A, requestId)
+        self.successResultOf(d)
+        self.assertNoLeak()
+
+    def test_newRequestsQueueBehindWaitingOnes(self) -> None:
+        """
+        A new request does not overtake queued ones.
+        """
+        self.hello(A, 0)
+        self.submit()
+        self.submit()
+        ids = list(self.dispatcher.queue)
+        self.credit(A, 1)
+        self.submit()
+        self.assertEqual(self.requestIds(A), ids[:1])
+        self.assertEqual(self.dispatcher.counts()["queued"], 2)
+
+    def test_slowHandlerDoesNotBlock(self) -> None:
+        """
+        A request that handler A is slow to answer does not hold back a new
+        request while handler B has credit: B gets it and answers first.
+        """
+        self.hello(A, 1)
+        self.hello(B, 1)
+        slow, _ = self.submit()
+        fast, _ = self.submit()
+        [slowId] = self.requestIds(A)
+        [fastId] = self.requestIds(B)
+        self.respond(B, fastId)
+        self.successResultOf(fast)
+        self.assertNoResult(slow)
+        self.respond(A, slowId)
+        self.successResultOf(slow)
+        self.assertNoLeak()
+
+    def test_queueFull(self) -> None:
+        """
+        A request that finds the queue full fails at once with
+        L{NoCapacity}, a 503, and leaves nothing behind.
+        """
+        waiting = [self.submit()[0] for _ in range(self.maxQueue)]
+        d, _ = self.submit()
+        self.assertFrontError(d, NoCapacity, 503)
+        self.assertEqual(self.dispatcher.stats["status503"], 1)
+        self.assertEqual(self.dispatcher.counts()["pending"], self.maxQueue)
+        for w in waiting:
+            w.cancel()
+            self.failureResultOf(w, CancelledError)
+        self.assertNoLeak()
+
+    def test_queueTimeout(self) -> None:
+        """
+        A request that waited C{queueTimeout} seconds fails with
+        L{NoCapacity}, and its entry is freed; later ones wait their own
+        full time.
+        """
+        first, _ = self.submit()
+        self.clock.advance(4)
+        second, _ = self.submit()
+        self.clock.advance(self.queueTimeout - 4 - 0.1)
+        self.assertNoResult(first)
+        self.clock.advance(0.1)
+        self.assertFrontError(first, NoCapacity, 503)
+        self.assertNoResult(second)
+        self.assertEqual(self.dispatcher.counts()["queued"], 1)
+        self.clock.advance(4)
+        self.assertFrontError(second, NoCapacity, 503)
+        self.assertEqual(self.dispatcher.stats["status503"], 2)
+        self.assertNoLeak()
+
+    def test_dispatchedRequestsDoNotQueueTimeout(self) -> None:
+        """
+        A request taken from the queue no longer counts towards the queue
+        timeout.
+        """
+        d, _ = self.submit()
+        self.clock.advance(self.queueTimeout - 1)
+        self.hello(A, 1)
+        self.clock.advance(5)
+        self.assertNoResult(d)
+        [requestId] = self.requestIds(A)
+        self.respond(A, requestId)
+        self.successResultOf(d)
+        self.assertNoLeak()
+
+
+class ReplyTests(DispatcherTestCase):
+    """
+    Replies from handlers.
+    """
+
+    def setUp(self) -> None:
+        DispatcherTestCase.setUp(self)
+        self.hello(A, 1)
+        self.hello(B, 0)
+        self.d, self.consumer = self.submit()
+        [self.requestId] = self.requestIds(A)
+
+    def test_completeReply(self) -> None:
+        """
+        A C{RESP} without more body fires the Deferred with a L{Reply}
+        holding its status, reason, headers and body, and frees the entry.
+        The handler's credit stays used until it sends C{CREDIT}.
+        """
+        self.reply(A, protocol.encodeResponse(
+            self.requestId, 201, b"Created",
+            [(b"Set-Cookie", b"a=1"), (b"Set-Cookie", b"b=2")], [b"a", b"b"]))
+        reply = self.successResultOf(self.d)
+        self.assertEqual(reply.status, 201)
+        self.assertEqual(reply.reason, b"Created")
+        self.assertEqual(reply.headers, [(b"Set-Cookie", b"a=1"), (b"Set-Cookie", b"b=2")])
+        self.assertEqual(reply.body, [b"a", b"b"])
+        self.assertFalse(reply.more)
+        self.assertEqual(self.dispatcher.stats["replies"], 1)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
+        self.assertNoLeak()
+
+    def test_cancelCompleteReply(self) -> None:
+        """
+        Cancelling a complete L{Reply} does nothing: no C{CANCEL} is sent.
+        """
+        self.respond(A, self.requestId)
+        self.successResultOf(self.d).cancel()
+        self.assertEqual(self.cancels(A), [])
+        self.assertEqual(self.dispatcher.stats["cancelled"], 0)
+        self.assertNoLeak()
+
+    def test_streamedReply(self) -> None:
+        """
+        After a C{RESP} with more to come, C{BODY} chunks go to the
+        consumer, and C{END} finishes it and frees the entry.
+        """
+        self.respond(A, self.requestId, body=[b"first"], more=True)
+        reply = self.successResultOf(self.d)
+        self.assertTrue(reply.more)
+        self.assertEqual(reply.body, [b"first"])
+        self.assertEqual(self.dispatcher.counts()["pending"], 1)
+        self.reply(A, protocol.encodeBody(self.requestId, [b"x", b"y"], False))
+        self.reply(A, protocol.encodeBody(self.requestId, [], False))
+        self.assertEqual(self.consumer.chunks, [b"x", b"y"])
+        self.assertEqual(self.consumer.finished, 0)
+        self.reply(A, protocol.encodeBody(self.requestId, [b"z"], True))
+        self.assertEqual(self.consumer.chunks, [b"x", b"y", b"z"])
+        self.assertEqual((self.consumer.finished, self.consumer.aborted), (1, 0))
+        self.assertNoLeak()
+
+    def test_errorBeforeHead(self) -> None:
+        """
+        C{ERROR} before any C{RESP} fails the Deferred with
+        L{HandlerFailed}, a 502 carrying the handler's message.
+        """
+        self.reply(A, protocol.encodeError(self.requestId, "boom"))
+        error = self.assertFrontError(self.d, HandlerFailed, 502)
+        self.assertEqual(str(error), "boom")
+        self.assertEqual(self.dispatcher.stats["status502"], 1)
+        self.assertNoLeak()
+
+    def test_errorAfterHead(self) -> None:
+        """
+        C{ERROR} after a C{RESP} with more to come aborts the body.
+        """
+        self.respond(A, self.requestId, more=True)
+        self.successResultOf(self.d)
+        self.reply(A, protocol.encodeError(self.requestId, "boom"))
+        self.assertEqual((self.consumer.finished, self.consumer.aborted), (0, 1))
+        self.assertNoLeak()
+
+    def test_replyFromAnotherHandler(self) -> None:
+        """
+        A reply from a routing id other than the one the request was sent
+        to is dropped and counted; the right handler can still answer.
+        """
+        self.respond(B, self.requestId)
+        self.reply(B, protocol.encodeError(self.requestId, "not yours"))
+        self.assertNoResult(self.d)
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 2)
+        self.respond(A, self.requestId)
+        self.successResultOf(self.d)
+        self.assertNoLeak()
+
+    def test_unknownRequestId(self) -> None:
+        """
+        A reply for a request id the front does not have is dropped and
+        counted.
+        """
+        self.respond(A, b"front1.ffff")
+        self.reply(A, protocol.encodeBody(b"nope", [b"x"], True))
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 2)
+        self.assertNoResult(self.d)
+
+    def test_bodyBeforeHead(self) -> None:
+        """
+        C{BODY} before C{RESP} is a bad message and is not delivered.
+        """
+        self.reply(A, protocol.encodeBody(self.requestId, [b"x"], True))
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.consumer.chunks, [])
+        self.assertNoResult(self.d)
+
+    def test_secondHead(self) -> None:
+        """
+        A second C{RESP} for a streaming request is a bad message.
+        """
+        self.respond(A, self.requestId, more=True)
+        self.respond(A, self.requestId, body=[b"again"])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.consumer.chunks, [])
+        self.reply(A, protocol.encodeBody(self.requestId, [], True))
+        self.assertEqual(self.consumer.finished, 1)
+        self.assertNoLeak()
+
+    def test_badReplyFrames(self) -> None:
+        """
+        A garbled reply to a request the sender has is counted in
+        C{stats["badMessages"]} and fails the request with L{HandlerFailed}
+        at once, rather than with L{ReplyTimeout} later.
+        """
+        self.reply(A, [protocol.VERSION, protocol.RESP, self.requestId, b"status\x00x", b""])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        error = self.assertFrontError(self.d, HandlerFailed, 502)
+        self.assertEqual(str(error), "invalid reply")
+        self.assertNoLeak()
+
+    def test_badReplyFramesMidStream(self) -> None:
+        """
+        A garbled message in the middle of a streamed reply aborts it.
+        """
+        self.respond(A, self.requestId, more=True)
+        self.successResultOf(self.d)
+        self.reply(A, [b"TXMP0", protocol.BODY, self.requestId, b"x"])
+        self.assertEqual((self.consumer.finished, self.consumer.aborted), (0, 1))
+        self.assertNoLeak()
+
+    def test_badReplyFramesFromOtherPeer(self) -> None:
+        """
+        A garbled reply naming a request that another handler has is only
+        counted: it does not fail that request.
+        """
+        self.reply(B, [protocol.VERSION, protocol.RESP, self.requestId, b"status", b""])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertNoResult(self.d)
+
+    def test_badReplyFramesWithoutId(self) -> None:
+        """
+        A garbled reply too short to name a request is only counted.
+        """
+        self.reply(A, [protocol.VERSION, protocol.RESP])
+        self.reply(A, [b"junk"])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 2)
+        self.assertNoResult(self.d)
+
+    def test_timeout(self) -> None:
+        """
+        Without any reply within C{timeout} seconds the Deferred fails with
+        L{ReplyTimeout}, a 504; the handler is told C{CANCEL}, the entry is
+        freed, and a late reply is dropped and counted.
+        """
+        self.clock.advance(self.timeout - 0.5)
+        self.assertNoResult(self.d)
+        self.clock.advance(0.5)
+        self.assertFrontError(self.d, ReplyTimeout, 504)
+        self.assertEqual(self.cancels(A), [self.requestId])
+        self.assertEqual(self.dispatcher.stats["status504"], 1)
+        self.assertNoLeak()
+        self.respond(A, self.requestId)
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
+        self.assertNoLeak()
+
+    def test_timeoutRestartsOnEachMessage(self) -> None:
+        """
+        The timeout counts from the latest reply message: a slow but steady
+        stream is not cut off.
+        """
+        self.respond(A, self.requestId, more=True)
+        self.successResultOf(self.d)
+        for _ in range(3):
+            self.clock.advance(self.timeout - 1)
+            self.reply(A, protocol.encodeBody(self.requestId, [b"."], False))
+        self.assertEqual(self.consumer.aborted, 0)
+        self.reply(A, protocol.encodeBody(self.requestId, [], True))
+        self.assertEqual(self.consumer.finished, 1)
+        self.assertNoLeak()
+
+    def test_timeoutWhileStreaming(self) -> None:
+        """
+        A stream that stalls for C{timeout} seconds is aborted and the
+        handler told C{CANCEL}.
+        """
+        self.respond(A, self.requestId, more=True)
+        self.successResultOf(self.d)
+        self.clock.advance(self.timeout)
+        self.assertEqual((self.consumer.finished, self.consumer.aborted), (0, 1))
+        self.assertEqual(self.cancels(A), [self.requestId])
+        self.assertNoLeak()
+        self.reply(A, protocol.encodeBody(self.requestId, [b"late"], True))
+        self.assertEqual(self.consumer.chunks, [])
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
+
+
+class CancelTests(DispatcherTestCase):
+    """
+    The client going away: cancelling the Deferred or the L{Reply}.
+    """
+
+    def test_cancelQueued(self) -> None:
+        """
+        Cancelling a queued request frees its entry, sends nothing, and its
+        queue timeout never fires.
+        """
+        d, _ = self.submit()
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertEqual(self.dispatcher.stats["cancelled"], 1)
+        self.assertNoLeak()
+        self.clock.advance(self.queueTimeout * 2)
+        self.assertEqual(self.dispatcher.stats["status503"], 0)
+        self.hello(A, 1)
+        self.assertEqual(self.requestIds(A), [])
+
+    def test_cancelQueuedKeepsOthers(self) -> None:
+        """
+        Cancelling one queued request leaves the others queued in order,
+        and their queue timeout is kept.
+        """
+        first, _ = self.submit()
+        self.clock.advance(2)
+        second, _ = self.submit()
+        third, _ = self.submit()
+        ids = list(self.dispatcher.queue)
+        first.cancel()
+        self.failureResultOf(first, CancelledError)
+        self.assertEqual(list(self.dispatcher.queue), ids[1:])
+        self.clock.advance(self.queueTimeout - 2)
+        self.assertNoResult(second)
+        self.clock.advance(2)
+        self.assertFrontError(second, NoCapacity, 503)
+        self.assertFrontError(third, NoCapacity, 503)
+        self.assertNoLeak()
+
+    def test_cancelDispatched(self) -> None:
+        """
+        Cancelling a dispatched request frees its entry, stops its timer,
+        and sends C{CANCEL} to the handler that has it; its late reply is
+        dropped.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        [requestId] = self.requestIds(A)
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertEqual(self.cancels(A), [requestId])
+        self.assertEqual(self.dispatcher.stats["cancelled"], 1)
+        self.assertNoLeak()
+        self.respond(A, requestId)
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
+
+    def test_cancelStreaming(self) -> None:
+        """
+        Cancelling the L{Reply} of a streaming request frees its entry and
+        sends C{CANCEL}; later body messages are dropped.
+        """
+        self.hello(A, 1)
+        d, consumer = self.submit()
+        [requestId] = self.requestIds(A)
+        self.respond(A, requestId, more=True)
+        self.successResultOf(d).cancel()
+        self.assertEqual(self.cancels(A), [requestId])
+        self.assertNoLeak()
+        self.reply(A, protocol.encodeBody(requestId, [b"x"], True))
+        self.assertEqual((consumer.chunks, consumer.finished, consumer.aborted),
+                         ([], 0, 0))
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
+
+    def test_cancelAfterHandlerGone(self) -> None:
+        """
+        Cancelling a request whose handler is unreachable does not fail.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        self.socket.unreachable.add(A)
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertEqual(self.dispatcher.handlers, {})
+        self.assertNoLeak()
+
+
+class UnreachableTests(DispatcherTestCase):
+    """
+    Sending to a handler that ZeroMQ says is not connected.
+    """
+
+    def test_requestGoesElsewhere(self) -> None:
+        """
+        If the chosen handler is unreachable it is removed and the request
+        goes to another one.
+        """
+        self.hello(A, 5)
+        self.hello(B, 1)
+        self.socket.unreachable.add(A)
+        d, _ = self.submit()
+        self.assertNotIn(A, self.dispatcher.handlers)
+        [requestId] = self.requestIds(B)
+        self.respond(B, requestId)
+        self.successResultOf(d)
+        self.assertNoLeak()
+
+    def test_noOtherHandler(self) -> None:
+        """
+        If no other handler has credit the request waits in the queue.
+        """
+        self.hello(A, 5)
+        self.socket.unreachable.add(A)
+        d, _ = self.submit()
+        self.assertNoResult(d)
+        self.assertEqual(self.dispatcher.counts()["queued"], 1)
+        self.clock.advance(self.queueTimeout)
+        self.assertFrontError(d, NoCapacity, 503)
+        self.assertNoLeak()
+
+    def test_inFlightRetriedElsewhere(self) -> None:
+        """
+        When a handler is found unreachable, its in-flight idempotent
+        requests are sent to another handler with credit at once, not left
+        waiting in the queue.
+        """
+        self.hello(A, 5)
+        self.hello(B, 4)
+        earlier, _ = self.submit()
+        [earlierId] = self.requestIds(A)
+        self.socket.unreachable.add(A)
+        later, _ = self.submit()
+        self.assertEqual(len(self.requestIds(B)), 2)
+        self.assertIn(earlierId, self.requestIds(B))
+        self.assertEqual(self.dispatcher.counts()["queued"], 0)
+        self.assertEqual(self.dispatcher.stats["retried"], 1)
+        for requestId in self.requestIds(B):
+            self.respond(B, requestId)
+        self.successResultOf(earlier)
+        self.successResultOf(later)
+        self.assertNoLeak()
+
+    def test_inFlightNotIdempotentFails(self) -> None:
+        """
+        When a handler is found unreachable, its in-flight requests that
+        are not idempotent fail with L{HandlerFailed}.
+        """
+        self.hello(A, 5)
+        self.hello(B, 4)
+        earlier, _ = self.submit(idempotent=False)
+        self.socket.unreachable.add(A)
+        later, _ = self.submit()
+        self.assertFrontError(earlier, HandlerFailed, 502)
+        [laterId] = self.requestIds(B)
+        self.respond(B, laterId)
+        self.successResultOf(later)
+        self.assertNoLeak()
+
+    def test_welcomeUnreachable(self) -> None:
+        """
+        A handler that cannot be welcomed is forgotten again.
+        """
+        self.socket.unreachable.add(A)
+        self.hello(A, 5)
+        self.assertEqual(self.dispatcher.handlers, {})
+
+
+class HeartbeatTests(DispatcherTestCase):
+    """
+    Heartbeats, and what becomes of a dead handler's requests.
+    """
+
+    def setUp(self) -> None:
+        DispatcherTestCase.setUp(self)
+        self.dispatcher.start()
+        self.addCleanup(self.dispatcher.stop)
+
+    def keepAlive(self, *identities: bytes) -> None:
+        """
+        Advance one heartbeat, with C{identities} sending C{PING} first.
+        """
+        for identity in identities:
+            self.control(identity, protocol.encodePing())
+        self.clock.advance(self.heartbeat)
+
+    def test_pingsEachInterval(self) -> None:
+        """
+        Every handler gets a C{PING} each heartbeat interval.
+        """
+        self.hello(A, 1)
+        self.socket.clear()
+        self.keepAlive(A)
+        self.keepAlive(A)
+        self.assertEqual(self.sent(A), [protocol.Ping(), protocol.Ping()])
+
+    def test_silentHandlerRemoved(self) -> None:
+        """
+        A handler silent for three heartbeat intervals is removed at the
+        next heartbeat; one that keeps talking is not.
+        """
+        self.hello(A, 1)
+        self.hello(B, 1)
+        for _ in range(3):
+            self.keepAlive(B)
+        self.assertIn(A, self.dispatcher.handlers)
+        self.keepAlive(B)
+        self.assertEqual(list(self.dispatcher.handlers), [B])
+
+    def test_repliesCountAsLife(self) -> None:
+        """
+        A handler that sends replies is alive even if it sends no C{PING}.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        [requestId] = self.requestIds(A)
+        self.respond(A, requestId, more=True)
+        for _ in range(6):
+            self.reply(A, protocol.encodeBody(requestId, [b"."], False))
+            self.clock.advance(self.heartbeat)
+        self.assertIn(A, self.dispatcher.handlers)
+
+    def test_deadHandlerIdempotentRetried(self) -> None:
+        """
+        The in-flight idempotent requests of a dead handler that have no
+        reply yet are sent to another handler, once.
+        """
+        self.hello(A, 5)
+        self.hello(B, 1)
+        d, _ = self.submit()
+        [requestId] = self.requestIds(A)
+        for _ in range(4):
+            self.keepAlive(B)
+        self.assertNotIn(A, self.dispatcher.handlers)
+        self.assertEqual(self.requestIds(B), [requestId])
+        self.assertEqual(self.dispatcher.stats["retried"], 1)
+        self.respond(A, requestId)
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
+        self.assertNoResult(d)
+        self.respond(B, requestId)
+        self.successResultOf(d)
+        self.assertNoLeak(timers=False)
+
+    def test_retriedOnlyOnce(self) -> None:
+        """
+        A request whose second handler dies too fails with
+        L{HandlerFailed}.
+        """
+        self.hello(A, 5)
+        self.hello(B, 1)
+        self.hello(C, 0)
+        d, _ = self.submit()
+        for _ in range(4):
+            self.keepAlive(B, C)
+        [requestId] = self.requestIds(B)
+        self.credit(C, 1)
+        for _ in range(4):
+            self.keepAlive(C)
+        self.assertNotIn(B, self.dispatcher.handlers)
+        self.assertFrontError(d, HandlerFailed, 502)
+        self.assertEqual(self.requestIds(C), [])
+        self.assertNoLeak(timers=False)
+
+    def test_retryWaitsForCapacity(self) -> None:
+        """
+        A request to retry waits in the queue if no handler has credit, and
+        is served by the next one that has.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        [requestId] = self.requestIds(A)
+        for _ in range(4):
+            self.clock.advance(self.heartbeat)
+        self.assertEqual(self.dispatcher.counts()["queued"], 1)
+        self.hello(B, 1)
+        self.assertEqual(self.requestIds(B), [requestId])
+        self.respond(B, requestId)
+        self.successResultOf(d)
+        self.assertNoLeak(timers=False)
+
+    def test_retryGoesFirst(self) -> None:
+        """
+        A request to retry goes before requests that were already queued.
+        """
+        self.hello(A, 1)
+        self.hello(B, 0)
+        retried, _ = self.submit()
+        [retriedId] = self.requestIds(A)
+        queued, _ = self.submit()
+        [queuedId] = list(self.dispatcher.queue)
+        for _ in range(4):
+            self.keepAlive(B)
+        self.assertEqual(list(self.dispatcher.queue), [retriedId, queuedId])
+        self.credit(B, 1)
+        self.assertEqual(self.requestIds(B), [retriedId])
+
+    def test_queueTimeoutBehindRetry(self) -> None:
+        """
+        A request queued behind a request to retry still fails with
+        L{NoCapacity} C{queueTimeout} seconds after it was queued.
+        """
+        self.hello(A, 1)
+        self.hello(B, 0)
+        retried, _ = self.submit()
+        queued, _ = self.submit()
+        for _ in range(4):
+            self.keepAlive(B)
+        self.assertEqual(self.dispatcher.counts()["queued"], 2)
+        self.clock.advance(self.queueTimeout - 4)
+        self.assertFrontError(queued, NoCapacity, 503)
+        self.assertNoResult(retried)
+        self.clock.advance(4)
+        self.assertFrontError(retried, NoCapacity, 503)
+        self.assertNoLeak(timers=False)
+
+    def test_deadHandlerNotIdempotentFails(self) -> None:
+        """
+        The in-flight requests of a dead handler that are not idempotent
+        fail with L{HandlerFailed}.
+        """
+        self.hello(A, 5)
+        self.hello(B, 1)
+        d, _ = self.submit(idempotent=False)
+        for _ in range(4):
+            self.keepAlive(B)
+        self.assertFrontError(d, HandlerFailed, 502)
+        self.assertEqual(self.requestIds(B), [])
+        self.assertEqual(self.dispatcher.stats["status502"], 1)
+        self.assertNoLeak(timers=False)
+
+    def test_deadHandlerStreamingAborted(self) -> None:
+        """
+        The requests of a dead handler that already got their head are
+        aborted, not retried.
+        """
+        self.hello(A, 5)
+        self.hello(B, 1)
+        d, consumer = self.submit()
+        [requestId] = self.requestIds(A)
+        self.respond(A, requestId, more=True)
+        self.successResultOf(d)
+        for _ in range(4):
+            self.keepAlive(B)
+        self.assertEqual(consumer.aborted, 1)
+        self.assertEqual(self.requestIds(B), [])
+        self.assertNoLeak(timers=False)
+
+    def test_twoDeadHandlersAtOnce(self) -> None:
+        """
+        When two handlers are found dead at the same heartbeat, a request
+        of the first is retried on a live handler, not on the second dead
+        one (which would use up its only retry).
+        """
+        self.hello(A, 5)
+        self.hello(B, 4)
+        self.hello(C, 1)
+        d, _ = self.submit()
+        [requestId] = self.requestIds(A)
+        for _ in range(4):
+            self.keepAlive(C)
+        self.assertEqual(list(self.dispatcher.handlers), [C])
+        self.assertEqual(self.requestIds(B), [])
+        self.assertEqual(self.requestIds(C), [requestId])
+        self.assertNoResult(d)
+        self.respond(C, requestId)
+        self.successResultOf(d)
+        self.assertNoLeak(timers=False)
+
+    def test_removedHandlerMustHelloAgain(self) -> None:
+        """
+        A handler declared dead that speaks again is told C{BYE}; after a
+        new C{HELLO} it gets requests again.
+        """
+        self.hello(A, 1)
+        for _ in range(4):
+            self.clock.advance(self.heartbeat)
+        self.socket.clear()
+        self.credit(A, 1)
+        self.assertEqual(self.sent(A), [protocol.Bye()])
+        self.hello(A, 1)
+        d, _ = self.submit()
+        self.assertEqual(len(self.requestIds(A)), 1)
+
+    def test_stop(self) -> None:
+        """
+        L{Dispatcher.stop} tells every handler C{BYE} and stops heartbeats.
+        """
+        self.hello(A, 1)
+        self.hello(B, 1)
+        self.socket.clear()
+        self.dispatcher.stop()
+        self.assertEqual(self.sent(), [protocol.Bye(), protocol.Bye()])
+        self.assertEqual(self.clock.getDelayedCalls(), [])

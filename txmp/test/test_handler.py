@@ -1,0 +1,402 @@
+# -*- test-case-name: txmp.test.test_handler -*-
+"""
+Tests for L{txmp._handler.FrontLink}, the handler's side of the protocol,
+driven by a L{Clock}, two L{MemorySocket}s and a L{MemoryRunner}.
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence, Tuple
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp import protocol
+from txmp._handler import FrontLink
+from txmp._memory import MemoryRunner, MemorySocket
+
+META: List[Tuple[bytes, bytes]] = [
+    (b"method", b"POST"),
+    (b"target", b"/submit?x=1"),
+    (b"version", b"HTTP/1.1"),
+    (b"remote_addr", b"192.0.2.1"),
+    (b"remote_port", b"40000"),
+    (b"server_name", b"example.com"),
+    (b"server_port", b"8080"),
+    (b"scheme", b"https"),
+    (b"more", b"0"),
+]
+
+
+class FrontLinkTestCase(SynchronousTestCase):
+    """
+    A L{FrontLink} with capacity 2 on fake sockets, not yet started.
+    """
+
+    heartbeat = 1.0
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.sendSocket = MemorySocket()
+        self.returnSocket = MemorySocket()
+        self.runner = MemoryRunner()
+        self.link = FrontLink(
+            self.clock,
+            self.runner,
+            self.sendSocket,
+            self.returnSocket,
+            "host:123",
+            capacity=2,
+            heartbeat=self.heartbeat,
+            address="tcp://front:5556",
+        )
+        self.addCleanup(self.link.stop)
+
+    def fromFront(self, frames: List[bytes]) -> None:
+        """
+        Deliver C{frames} from the front on the send socket.
+        """
+        self.link.controlReceived(frames)
+
+    def welcome(self, front: str = "front1") -> None:
+        """
+        Deliver C{WELCOME} from the front named C{front}.
+        """
+        self.fromFront(protocol.encodeWelcome({"front": front, "heartbeat": "1.0"}))
+
+    def request(
+        self,
+        requestId: bytes = b"front1.1",
+        headers: Sequence[Tuple[bytes, bytes]] = ((b"Host", b"example.com"),),
+        body: Sequence[bytes] = (b"a=1",),
+    ) -> None:
+        """
+        Deliver a C{REQ} from the front.
+        """
+        self.fromFront(protocol.encodeRequest(requestId, META, headers, body))
+
+    def control(self) -> List[protocol.Message]:
+        """
+        The messages sent on the send socket so far, decoded.
+        """
+        return self.sendSocket.messages()
+
+    def replies(self) -> List[protocol.Message]:
+        """
+        The messages sent on the return socket so far, decoded.
+        """
+        return self.returnSocket.messages()
+
+
+class RegistrationTests(FrontLinkTestCase):
+    """
+    C{HELLO}, C{WELCOME}, C{BYE} and heartbeats.
+    """
+
+    def test_startSendsHello(self) -> None:
+        """
+        L{FrontLink.start} sends C{HELLO} with the link's name and its
+        capacity as credits, on the send socket.
+        """
+        self.link.start()
+        [hello] = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.assertEqual((hello.name, hello.credits), ("host:123", 2))
+        self.assertEqual(self.replies(), [])
+
+    def test_helloUntilWelcomed(self) -> None:
+        """
+        Until the front answers with C{WELCOME}, the link sends C{HELLO}
+        again every heartbeat interval, never C{PING}.
+        """
+        self.link.start()
+        self.clock.advance(self.heartbeat)
+        self.clock.advance(self.heartbeat)
+        kinds = [type(m) for m in self.control()]
+        self.assertEqual(kinds, [protocol.Hello] * 3)
+        self.assertIsNone(self.link.front)
+
+    def test_pingOnceWelcomed(self) -> None:
+        """
+        Once welcomed, the link sends C{PING} every heartbeat interval and
+        remembers the front's name.
+        """
+        self.link.start()
+        self.welcome()
+        self.assertEqual(self.link.front, "front1")
+        self.sendSocket.clear()
+        for _ in range(3):
+            self.fromFront(protocol.encodePing())
+            self.clock.advance(self.heartbeat)
+        self.assertEqual(self.control(), [protocol.Ping()] * 3)
+
+    def test_fasterFrontHeartbeat(self) -> None:
+        """
+        A front whose C{WELCOME} announces a shorter heartbeat than the
+        link's gets C{PING}s at its own, shorter, interval from then on.
+        """
+        self.link.start()
+        self.clock.advance(0.2)
+        self.fromFront(protocol.encodeWelcome({"front": "f", "heartbeat": "0.25"}))
+        self.assertEqual(self.link.heartbeat, 0.25)
+        self.sendSocket.clear()
+        self.clock.advance(0.25)
+        self.assertEqual(self.control(), [protocol.Ping()])
+        self.clock.advance(0.25)
+        self.assertEqual(self.control(), [protocol.Ping()] * 2)
+
+    def test_slowerOrBadFrontHeartbeat(self) -> None:
+        """
+        A C{WELCOME} announcing a longer heartbeat, or one that is not a
+        positive finite number, or none, leaves the link's heartbeat as it
+        is.
+        """
+        self.link.start()
+        for value in ["2.0", "0", "-1", "nan", "inf", "soon", ""]:
+            self.fromFront(protocol.encodeWelcome({"front": "f", "heartbeat": value}))
+            self.assertEqual(self.link.heartbeat, self.heartbeat, value)
+        self.fromFront(protocol.encodeWelcome({"front": "f"}))
+        self.assertEqual(self.link.heartbeat, self.heartbeat)
+
+    def test_silentFront(self) -> None:
+        """
+        A front silent for more than three heartbeat intervals is forgotten:
+        the link sends C{HELLO} again, with its free capacity as credits.
+        """
+        self.link.start()
+        self.welcome()
+        self.request()
+        self.sendSocket.clear()
+        for _ in range(3):
+            self.clock.advance(self.heartbeat)
+        self.assertEqual(self.control(), [protocol.Ping()] * 3)
+        self.clock.advance(self.heartbeat)
+        self.assertIsNone(self.link.front)
+        hello = self.control()[-1]
+        assert isinstance(hello, protocol.Hello)
+        self.assertEqual(hello.credits, 1)
+
+    def test_byeMeansHelloNow(self) -> None:
+        """
+        C{BYE} from the front is answered with C{HELLO} at once.
+        """
+        self.link.start()
+        self.welcome()
+        self.sendSocket.clear()
+        self.fromFront(protocol.encodeBye())
+        self.assertIsNone(self.link.front)
+        [hello] = self.control()
+        self.assertIsInstance(hello, protocol.Hello)
+
+    def test_requestMeansWelcomed(self) -> None:
+        """
+        A request proves that the front knows the link, even if its
+        C{WELCOME} was lost: the next heartbeat is a C{PING}.
+        """
+        self.link.start()
+        self.request()
+        self.sendSocket.clear()
+        self.clock.advance(self.heartbeat)
+        self.assertEqual(self.control(), [protocol.Ping()])
+
+    def test_stop(self) -> None:
+        """
+        L{FrontLink.stop} stops the heartbeats.
+        """
+        self.link.start()
+        self.link.stop()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_badMessages(self) -> None:
+        """
+        Messages that do not decode, and messages a front never sends on
+        this socket, are counted in C{stats["badMessages"]} and ignored.
+        """
+        self.link.start()
+        self.fromFront([b"TXMP0", protocol.PING])
+        self.fromFront([protocol.VERSION, protocol.REQ, b"id"])
+        self.fromFront(protocol.encodeCredit(1))
+        self.fromFront(protocol.encodeResponse(b"x", 200, b"OK", [], []))
+        self.assertEqual(self.link.stats["badMessages"], 4)
+        self.assertEqual(self.runner.runs, [])
+        self.assertEqual(len(self.control()), 1)
+
+
+class RequestTests(FrontLinkTestCase):
+    """
+    Requests, and what their sink sends back.
+    """
+
+    def setUp(self) -> None:
+        FrontLinkTestCase.setUp(self)
+        self.link.start()
+        self.welcome()
+        self.sendSocket.clear()
+
+    def test_requestRuns(self) -> None:
+        """
+        C{REQ} runs the runner with the request id, the decoded head and
+        the body frames.
+        """
+        self.request(b"front1.7", body=[b"one", b"two"])
+        [run] = self.runner.runs
+        self.assertEqual(run.requestId, b"front1.7")
+        self.assertEqual(run.head.method, "POST")
+        self.assertEqual(run.head.target, "/submit?x=1")
+        self.assertEqual(run.head.scheme, "https")
+        self.assertEqual(run.head.headers, [("Host", "example.com")])
+        self.assertEqual(run.body, [b"one", b"two"])
+        self.assertEqual(self.link.stats["requests"], 1)
+        self.assertEqual(self.link.free, 1)
+        self.assertEqual(self.link.running, {b"front1.7": run})
+
+    def test_head(self) -> None:
+        """
+        The sink's C{sendHead} becomes a C{RESP} on the return socket.
+        """
+        self.request(b"front1.7")
+        self.runner.runs[0].sink.sendHead(
+            404, b"Not Found", [(b"Set-Cookie", b"a"), (b"Set-Cookie", b"b")],
+            [b"nope"], False,
+        )
+        [response] = self.replies()
+        self.assertEqual(
+            response,
+            protocol.Response(
+                b"front1.7",
+                protocol.ResponseHead(
+                    404, "Not Found", [("Set-Cookie", "a"), ("Set-Cookie", "b")],
+                    False,
+                ),
+                [b"nope"],
+            ),
+        )
+        self.assertEqual(self.control(), [])
+
+    def test_streamedBody(self) -> None:
+        """
+        After a head with more to come, C{sendBody} becomes C{BODY}, and
+        with C{end} C{END}.
+        """
+        self.request(b"front1.7")
+        sink = self.runner.runs[0].sink
+        sink.sendHead(200, b"OK", [], [], True)
+        sink.sendBody([b"a", b"b"], False)
+        sink.sendBody([b"c"], True)
+        self.assertEqual(
+            self.replies()[1:],
+            [protocol.Body(b"front1.7", [b"a", b"b"], False),
+             protocol.Body(b"front1.7", [b"c"], True)],
+        )
+        head = self.replies()[0]
+        assert isinstance(head, protocol.Response)
+        self.assertTrue(head.head.more)
+
+    def test_error(self) -> None:
+        """
+        The sink's C{sendError} becomes C{ERROR}.
+        """
+        self.request(b"front1.7")
+        self.runner.runs[0].sink.sendError("it broke")
+        self.assertEqual(self.replies(), [protocol.Error(b"front1.7", "it broke")])
+
+    def test_finishedGivesCredit(self) -> None:
+        """
+        The sink's C{finished} sends C{CREDIT 1} on the send socket and
+        frees the capacity the request took, once only.
+        """
+        self.request()
+        run = self.runner.runs[0]
+        run.respond()
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+        self.assertEqual(self.link.running, {})
+        self.assertEqual(self.link.free, 2)
+        run.sink.finished()
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+
+    def test_synchronousRunner(self) -> None:
+        """
+        A runner that finishes inside C{run} leaves nothing running.
+        """
+        self.runner.respondWith = (200, b"OK", [], [b"done"])
+        self.request()
+        self.assertEqual(len(self.replies()), 1)
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+        self.assertEqual(self.link.running, {})
+
+    def test_cancel(self) -> None:
+        """
+        C{CANCEL} cancels the running request with that id, and only it.
+        """
+        self.request(b"front1.1")
+        self.request(b"front1.2")
+        self.fromFront(protocol.encodeCancel(b"front1.2"))
+        self.assertEqual([r.cancelled for r in self.runner.runs], [False, True])
+
+    def test_cancelUnknown(self) -> None:
+        """
+        C{CANCEL} for a request that is not running (it finished already)
+        is ignored.
+        """
+        self.request()
+        self.runner.runs[0].respond()
+        self.fromFront(protocol.encodeCancel(b"front1.1"))
+        self.fromFront(protocol.encodeCancel(b"never"))
+        self.assertFalse(self.runner.runs[0].cancelled)
+        self.assertEqual(self.link.stats["badMessages"], 0)
+
+    def test_requestBody(self) -> None:
+        """
+        C{BODY} and C{END} from the front for a running request (whose head
+        had C{more} set) feed the run more of the request body.
+        """
+        meta = [(n, b"1" if n == b"more" else v) for n, v in META]
+        self.fromFront(protocol.encodeRequest(b"r", meta, [], [b"first"]))
+        self.fromFront(protocol.encodeBody(b"r", [b"a", b"b"], False))
+        self.fromFront(protocol.encodeBody(b"r", [b"c"], True))
+        [run] = self.runner.runs
+        self.assertTrue(run.head.more)
+        self.assertEqual(run.body, [b"first"])
+        self.assertEqual(run.bodyParts, [[b"a", b"b"], [b"c"]])
+        self.assertTrue(run.bodyEnded)
+        self.assertEqual(self.link.stats["badMessages"], 0)
+
+    def test_ignoredForUnknownIds(self) -> None:
+        """
+        As C{docs/protocol.md} says, C{BODY}, C{END} and C{WINDOW} for a
+        request that is not running are ignored, not counted as bad.
+        """
+        self.fromFront(protocol.encodeBody(b"gone", [b"x"], False))
+        self.fromFront(protocol.encodeBody(b"gone", [], True))
+        self.fromFront(protocol.encodeWindow(b"gone", 100))
+        self.assertEqual(self.link.stats["badMessages"], 0)
+        self.assertEqual(self.runner.runs, [])
+
+    def test_window(self) -> None:
+        """
+        C{WINDOW} for a running request is ignored: no version of txmp sends
+        it yet.
+        """
+        self.request(b"r")
+        self.fromFront(protocol.encodeWindow(b"r", 100))
+        self.assertEqual(self.link.stats["badMessages"], 0)
+
+    def test_duplicateRequest(self) -> None:
+        """
+        A C{REQ} with the id of a request still running is dropped and
+        counted as a bad message.
+        """
+        self.request(b"front1.1")
+        self.request(b"front1.1")
+        self.assertEqual(len(self.runner.runs), 1)
+        self.assertEqual(self.link.stats["badMessages"], 1)
+        self.assertEqual(self.link.stats["requests"], 1)
+
+    def test_sameIdAfterFinish(self) -> None:
+        """
+        An id may be used again once its request has finished.
+        """
+        self.request(b"front1.1")
+        self.runner.runs[0].respond()
+        self.request(b"front1.1")
+        self.assertEqual(len(self.runner.runs), 2)

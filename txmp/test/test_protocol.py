@@ -1,0 +1,1129 @@
+# -*- test-case-name: txmp.test.test_protocol -*-
+"""
+Tests for L{txmp.protocol}, the txmp wire format.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, List, Sequence, Tuple
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp import protocol
+from txmp.protocol import (
+    Body,
+    Bye,
+    Cancel,
+    Credit,
+    Error,
+    Hello,
+    Ping,
+    ProtocolError,
+    Request,
+    RequestHead,
+    Response,
+    ResponseHead,
+    Welcome,
+    Window,
+    decode,
+    decodePairs,
+    encodeBody,
+    encodeBye,
+    encodeCancel,
+    encodeCredit,
+    encodeError,
+    encodeHello,
+    encodePairs,
+    encodePing,
+    encodeRequest,
+    encodeResponse,
+    encodeWelcome,
+    encodeWindow,
+)
+
+V = protocol.VERSION
+
+REQUEST_META: List[Tuple[bytes, bytes]] = [
+    (b"method", b"GET"),
+    (b"target", b"/a/b?c=d"),
+    (b"version", b"HTTP/1.1"),
+    (b"remote_addr", b"192.0.2.7"),
+    (b"remote_port", b"51234"),
+    (b"server_name", b"example.com"),
+    (b"server_port", b"8080"),
+    (b"scheme", b"http"),
+    (b"more", b"0"),
+]
+
+REQUEST_KEYS = [name for name, value in REQUEST_META]
+
+
+def requestMeta(**changes: bytes) -> List[Tuple[bytes, bytes]]:
+    """
+    L{REQUEST_META} with some values replaced.
+    """
+    return [(name, changes.get(name.decode(), value)) for name, value in REQUEST_META]
+
+
+def responseFrames(meta: bytes) -> List[bytes]:
+    """
+    A C{RESP} message with the given meta frame and no headers.
+    """
+    return [V, protocol.RESP, b"r.1", meta, b""]
+
+
+class PairsTests(SynchronousTestCase):
+    """
+    Tests for L{encodePairs} and L{decodePairs}.
+    """
+
+    def test_encodeEmpty(self) -> None:
+        """
+        No pairs encode to the empty frame.
+        """
+        self.assertEqual(encodePairs([]), b"")
+
+    def test_decodeEmpty(self) -> None:
+        """
+        The empty frame decodes to no pairs.
+        """
+        self.assertEqual(decodePairs(b""), [])
+
+    def test_encode(self) -> None:
+        """
+        Names and values alternate, joined by single NUL bytes, with no NUL
+        at either end.
+        """
+        self.assertEqual(
+            encodePairs([(b"Host", b"example.com"), (b"Accept", b"*/*")]),
+            b"Host\0example.com\0Accept\0*/*",
+        )
+
+    def test_decode(self) -> None:
+        """
+        A pair list decodes to C{(name, value)} native strings in order.
+        """
+        self.assertEqual(
+            decodePairs(b"Host\0example.com\0Accept\0*/*"),
+            [("Host", "example.com"), ("Accept", "*/*")],
+        )
+
+    def test_emptyNameAndValue(self) -> None:
+        """
+        One pair whose name and value are both empty is the frame C{b"\\0"},
+        which is distinct from the empty frame (no pairs).
+        """
+        self.assertEqual(encodePairs([(b"", b"")]), b"\0")
+        self.assertEqual(decodePairs(b"\0"), [("", "")])
+
+    def test_emptyValues(self) -> None:
+        """
+        Empty values survive a round trip in any position.
+        """
+        pairs = [(b"A", b""), (b"B", b"1"), (b"C", b"")]
+        self.assertEqual(encodePairs(pairs), b"A\0\0B\x001\0C\0")
+        self.assertEqual(
+            decodePairs(encodePairs(pairs)), [("A", ""), ("B", "1"), ("C", "")]
+        )
+
+    def test_oddFieldCount(self) -> None:
+        """
+        A frame with an odd number of fields is a L{ProtocolError}.
+        """
+        for frame in [b"a", b"a\0b\0c", b"\0\0"]:
+            self.assertRaises(ProtocolError, decodePairs, frame)
+
+    def test_latin1(self) -> None:
+        """
+        Every byte but NUL round-trips, decoded as ISO-8859-1 (one code
+        point per byte).
+        """
+        octets = bytes(range(1, 256))
+        self.assertEqual(
+            decodePairs(encodePairs([(b"X", octets)])),
+            [("X", octets.decode("latin-1"))],
+        )
+
+    def test_duplicatesKeptInOrder(self) -> None:
+        """
+        Repeated names are separate pairs, in the order given.
+        """
+        pairs = [(b"a", b"1"), (b"B", b"2"), (b"a", b"3")]
+        self.assertEqual(
+            decodePairs(encodePairs(pairs)), [("a", "1"), ("B", "2"), ("a", "3")]
+        )
+
+    @given(
+        st.lists(
+            st.tuples(
+                st.binary().filter(lambda b: b"\0" not in b),
+                st.binary().filter(lambda b: b"\0" not in b),
+            )
+        )
+    )
+    def test_roundTrip(self, pairs: List[Tuple[bytes, bytes]]) -> None:
+        """
+        Any pairs of NUL-free byte strings decode to what was encoded, as
+        ISO-8859-1 text.
+        """
+        self.assertEqual(
+            decodePairs(encodePairs(pairs)),
+            [(n.decode("latin-1"), v.decode("latin-1")) for n, v in pairs],
+        )
+
+
+class DecodeEnvelopeTests(SynchronousTestCase):
+    """
+    Tests for what L{decode} checks before looking at a message's type.
+    """
+
+    def test_tooFewFrames(self) -> None:
+        """
+        A message needs at least a version frame and a type frame.
+        """
+        for frames in [[], [V]]:
+            self.assertRaises(ProtocolError, decode, frames)
+
+    def test_wrongVersion(self) -> None:
+        """
+        A first frame other than C{TXMP1} is a L{ProtocolError}, however
+        valid the rest is.
+        """
+        for version in [b"TXMP2", b"txmp1", b"", b"TXMP1\0", b"TXMP"]:
+            self.assertRaises(ProtocolError, decode, [version, protocol.PING])
+
+    def test_unknownType(self) -> None:
+        """
+        A type this version does not know is a L{ProtocolError}; types are
+        case-sensitive.
+        """
+        for kind in [b"NOPE", b"", b"req", b"PING "]:
+            self.assertRaises(ProtocolError, decode, [V, kind, b"x"])
+
+
+class RequestTests(SynchronousTestCase):
+    """
+    Tests for C{REQ} messages.
+    """
+
+    def test_frames(self) -> None:
+        """
+        L{encodeRequest} lays out version, type, request id, meta, headers
+        and then each body frame as it is.
+        """
+        frames = encodeRequest(
+            b"r.1", [(b"method", b"GET")], [(b"A", b"b")], [b"x", b"yz"]
+        )
+        self.assertEqual(
+            frames, [V, b"REQ", b"r.1", b"method\0GET", b"A\0b", b"x", b"yz"]
+        )
+
+    def test_roundTrip(self) -> None:
+        """
+        A request decodes to the head, headers and body frames encoded.
+        """
+        headers = [(b"Host", b"example.com"), (b"Content-Length", b"5")]
+        message = decode(
+            encodeRequest(b"f00d.1a", REQUEST_META, headers, [b"he", b"", b"llo"])
+        )
+        self.assertEqual(
+            message,
+            Request(
+                requestId=b"f00d.1a",
+                head=RequestHead(
+                    method="GET",
+                    target="/a/b?c=d",
+                    version="HTTP/1.1",
+                    headers=[("Host", "example.com"), ("Content-Length", "5")],
+                    remoteAddr="192.0.2.7",
+                    remotePort=51234,
+                    serverName="example.com",
+                    serverPort=8080,
+                    scheme="http",
+                    more=False,
+                    extra={},
+                ),
+                body=[b"he", b"", b"llo"],
+            ),
+        )
+
+    def test_noBody(self) -> None:
+        """
+        A request with no body frames has an empty body list.
+        """
+        message = decode(encodeRequest(b"r.1", REQUEST_META, []))
+        assert isinstance(message, Request)
+        self.assertEqual(message.body, [])
+        self.assertEqual(message.head.headers, [])
+
+    def test_more(self) -> None:
+        """
+        C{more} set to C{1} means body messages follow.
+        """
+        message = decode(encodeRequest(b"r.1", requestMeta(more=b"1"), []))
+        assert isinstance(message, Request)
+        self.assertTrue(message.head.more)
+
+    def test_metaOrderIrrelevant(self) -> None:
+        """
+        Meta attributes may come in any order.
+        """
+        message = decode(encodeRequest(b"r.1", list(reversed(REQUEST_META)), []))
+        assert isinstance(message, Request)
+        self.assertEqual(message.head.serverPort, 8080)
+
+    def test_unknownMetaKept(self) -> None:
+        """
+        Meta attributes this version does not know are kept in C{extra}, not
+        refused.
+        """
+        meta = REQUEST_META + [(b"tls_version", b"TLSv1.3"), (b"x", b"")]
+        message = decode(encodeRequest(b"r.1", meta, []))
+        assert isinstance(message, Request)
+        self.assertEqual(message.head.extra, {"tls_version": "TLSv1.3", "x": ""})
+
+    def test_duplicateHeaders(self) -> None:
+        """
+        Headers keep their order, their repeats and the case of their names.
+        """
+        headers = [
+            (b"Set-Thing", b"1"),
+            (b"host", b"example.com"),
+            (b"set-thing", b"2"),
+            (b"SET-THING", b"3"),
+        ]
+        message = decode(encodeRequest(b"r.1", REQUEST_META, headers))
+        assert isinstance(message, Request)
+        self.assertEqual(
+            message.head.headers,
+            [
+                ("Set-Thing", "1"),
+                ("host", "example.com"),
+                ("set-thing", "2"),
+                ("SET-THING", "3"),
+            ],
+        )
+
+    def test_latin1Values(self) -> None:
+        """
+        Header values and the target are ISO-8859-1: non-ASCII bytes come
+        back as the code points of the same numbers, as PEP 3333 wants.
+        """
+        message = decode(
+            encodeRequest(
+                b"r.1",
+                requestMeta(target=b"/caf\xe9"),
+                [(b"X-Name", b"Ren\xe9e \xff\x80")],
+            )
+        )
+        assert isinstance(message, Request)
+        self.assertEqual(message.head.target, "/caf\xe9")
+        self.assertEqual(message.head.headers, [("X-Name", "Ren\xe9e \xff\x80")])
+        self.assertEqual(
+            message.head.headers[0][1].encode("latin-1"), b"Ren\xe9e \xff\x80"
+        )
+
+    def test_tooFewFrames(self) -> None:
+        """
+        A C{REQ} without its headers frame is a L{ProtocolError}.
+        """
+        frames = encodeRequest(b"r.1", REQUEST_META, [])
+        for count in range(2, 5):
+            self.assertRaises(ProtocolError, decode, frames[:count])
+
+    def test_missingMeta(self) -> None:
+        """
+        A C{REQ} lacking any of the nine required meta attributes is a
+        L{ProtocolError}.
+        """
+        for key in REQUEST_KEYS:
+            meta = [(n, v) for n, v in REQUEST_META if n != key]
+            self.assertRaises(
+                ProtocolError, decode, encodeRequest(b"r.1", meta, [])
+            )
+
+    def test_oddMeta(self) -> None:
+        """
+        A meta frame with an odd number of fields is a L{ProtocolError}.
+        """
+        frames = encodeRequest(b"r.1", REQUEST_META, [])
+        frames[3] += b"\0dangling"
+        self.assertRaises(ProtocolError, decode, frames)
+
+    def test_oddHeaders(self) -> None:
+        """
+        A headers frame with an odd number of fields is a L{ProtocolError}.
+        """
+        frames = encodeRequest(b"r.1", REQUEST_META, [])
+        frames[4] = b"Host"
+        self.assertRaises(ProtocolError, decode, frames)
+
+    def test_badPorts(self) -> None:
+        """
+        Ports must be non-negative decimal integers in ASCII digits.
+        """
+        for key in ["remote_port", "server_port"]:
+            for bad in [b"", b"x", b"-1", b"8o", b"1.5", b"+1", b" 1", b"1_0", b"\xb2"]:
+                self.assertRaises(
+                    ProtocolError,
+                    decode,
+                    encodeRequest(b"r.1", requestMeta(**{key: bad}), []),
+                )
+
+    def test_badMore(self) -> None:
+        """
+        C{more} must be C{0} or C{1}.
+        """
+        for bad in [b"", b"2", b"yes", b"true", b"01", b" 1"]:
+            self.assertRaises(
+                ProtocolError, decode, encodeRequest(b"r.1", requestMeta(more=bad), [])
+            )
+
+
+class ResponseTests(SynchronousTestCase):
+    """
+    Tests for C{RESP} messages.
+    """
+
+    def test_frames(self) -> None:
+        """
+        L{encodeResponse} puts status, reason and more in the meta frame,
+        then headers and body frames.
+        """
+        self.assertEqual(
+            encodeResponse(b"r.1", 200, b"OK", [(b"A", b"b")], [b"hi"]),
+            [
+                V,
+                b"RESP",
+                b"r.1",
+                b"status\x00200\0reason\0OK\0more\x000",
+                b"A\0b",
+                b"hi",
+            ],
+        )
+
+    def test_roundTrip(self) -> None:
+        """
+        A complete response decodes to what was encoded.
+        """
+        frames = encodeResponse(
+            b"r.1",
+            404,
+            b"Not Found",
+            [(b"Content-Type", b"text/plain"), (b"Content-Length", b"3")],
+            [b"n", b"o!"],
+        )
+        self.assertEqual(
+            decode(frames),
+            Response(
+                b"r.1",
+                ResponseHead(
+                    404,
+                    "Not Found",
+                    [("Content-Type", "text/plain"), ("Content-Length", "3")],
+                    False,
+                    {},
+                ),
+                [b"n", b"o!"],
+            ),
+        )
+
+    def test_more(self) -> None:
+        """
+        A response head whose body follows in C{BODY}/C{END} messages has
+        C{more} set.
+        """
+        message = decode(encodeResponse(b"r.1", 200, b"OK", [], more=True))
+        assert isinstance(message, Response)
+        self.assertTrue(message.head.more)
+        self.assertEqual(message.body, [])
+
+    def test_duplicateHeaders(self) -> None:
+        """
+        Repeated response headers (e.g. C{Set-Cookie}) are kept in order.
+        """
+        headers = [(b"Set-Cookie", b"a=1"), (b"Vary", b"x"), (b"Set-Cookie", b"b=2")]
+        message = decode(encodeResponse(b"r.1", 200, b"OK", headers))
+        assert isinstance(message, Response)
+        self.assertEqual(
+            message.head.headers,
+            [("Set-Cookie", "a=1"), ("Vary", "x"), ("Set-Cookie", "b=2")],
+        )
+
+    def test_latin1Reason(self) -> None:
+        """
+        The reason phrase is ISO-8859-1.
+        """
+        message = decode(encodeResponse(b"r.1", 200, b"Tr\xe8s bien", []))
+        assert isinstance(message, Response)
+        self.assertEqual(message.head.reason, "Tr\xe8s bien")
+
+    def test_unknownMetaKept(self) -> None:
+        """
+        Unknown meta attributes of a response are kept in C{extra}.
+        """
+        message = decode(
+            responseFrames(b"status\x00200\0reason\0OK\0more\x000\0trailers\x001")
+        )
+        assert isinstance(message, Response)
+        self.assertEqual(message.head.extra, {"trailers": "1"})
+
+    def test_tooFewFrames(self) -> None:
+        """
+        A C{RESP} without its headers frame is a L{ProtocolError}.
+        """
+        frames = encodeResponse(b"r.1", 200, b"OK", [])
+        for count in range(2, 5):
+            self.assertRaises(ProtocolError, decode, frames[:count])
+
+    def test_missingMeta(self) -> None:
+        """
+        C{status}, C{reason} and C{more} are all required.
+        """
+        for meta in [
+            b"reason\0OK\0more\x000",
+            b"status\x00200\0more\x000",
+            b"status\x00200\0reason\0OK",
+            b"",
+        ]:
+            self.assertRaises(ProtocolError, decode, responseFrames(meta))
+
+    def test_statusRange(self) -> None:
+        """
+        The status must be an integer from 100 to 999.
+        """
+        for status in [b"0", b"99", b"1000", b"-200", b"abc", b"", b"2OO"]:
+            self.assertRaises(
+                ProtocolError,
+                decode,
+                responseFrames(b"status\0" + status + b"\0reason\0\0more\x000"),
+            )
+        for status, expected in [(b"100", 100), (b"999", 999)]:
+            message = decode(
+                responseFrames(b"status\0" + status + b"\0reason\0\0more\x000")
+            )
+            assert isinstance(message, Response)
+            self.assertEqual(message.head.status, expected)
+
+    def test_badMore(self) -> None:
+        """
+        C{more} must be C{0} or C{1}.
+        """
+        self.assertRaises(
+            ProtocolError,
+            decode,
+            responseFrames(b"status\x00200\0reason\0OK\0more\0no"),
+        )
+
+    def test_oddHeaders(self) -> None:
+        """
+        A headers frame with an odd number of fields is a L{ProtocolError}.
+        """
+        frames = encodeResponse(b"r.1", 200, b"OK", [])
+        frames[4] = b"A\0b\0c"
+        self.assertRaises(ProtocolError, decode, frames)
+
+    def test_injectionRefused(self) -> None:
+        """
+        A reason phrase or header value holding CR or LF, or a header name
+        that is not a token, is a L{ProtocolError}: the front writes these
+        into the client's response, so they must not add or split lines.
+        """
+        for reason, headers in [
+            (b"OK\r\nX-Injected: 1", []),
+            (b"OK\n", []),
+            (b"OK", [(b"A", b"b\r\nX-Injected: 1")]),
+            (b"OK", [(b"A B", b"c")]),
+            (b"OK", [(b"A:", b"c")]),
+            (b"OK", [(b"", b"c")]),
+        ]:
+            frames = encodeResponse(b"r.1", 200, reason, headers)
+            self.assertRaises(ProtocolError, decode, frames)
+
+
+class BodyTests(SynchronousTestCase):
+    """
+    Tests for C{BODY} and C{END} messages.
+    """
+
+    def test_body(self) -> None:
+        """
+        A C{BODY} message carries a request id and any number of chunks.
+        """
+        frames = encodeBody(b"r.1", [b"a", b"bc"], end=False)
+        self.assertEqual(frames, [V, b"BODY", b"r.1", b"a", b"bc"])
+        self.assertEqual(decode(frames), Body(b"r.1", [b"a", b"bc"], False))
+
+    def test_end(self) -> None:
+        """
+        An C{END} message is a C{BODY} message that completes the body.
+        """
+        frames = encodeBody(b"r.1", [b"z"], end=True)
+        self.assertEqual(frames, [V, b"END", b"r.1", b"z"])
+        self.assertEqual(decode(frames), Body(b"r.1", [b"z"], True))
+
+    def test_noChunks(self) -> None:
+        """
+        C{BODY} and C{END} may carry no chunks at all.
+        """
+        for end in [False, True]:
+            self.assertEqual(
+                decode(encodeBody(b"r.1", [], end)), Body(b"r.1", [], end)
+            )
+
+    def test_noRequestId(self) -> None:
+        """
+        C{BODY} or C{END} without a request id is a L{ProtocolError}.
+        """
+        for kind in [protocol.BODY, protocol.END]:
+            self.assertRaises(ProtocolError, decode, [V, kind])
+
+
+class ErrorTests(SynchronousTestCase):
+    """
+    Tests for C{ERROR} messages.
+    """
+
+    def test_roundTrip(self) -> None:
+        """
+        The message is UTF-8 on the wire and text once decoded.
+        """
+        frames = encodeError(b"r.1", "boom \N{SNOWMAN}")
+        self.assertEqual(frames, [V, b"ERROR", b"r.1", "boom \N{SNOWMAN}".encode()])
+        self.assertEqual(decode(frames), Error(b"r.1", "boom \N{SNOWMAN}"))
+
+    def test_badUTF8Replaced(self) -> None:
+        """
+        A message that is not UTF-8 is decoded with replacement characters
+        rather than refused: the error still has to reach the client.
+        """
+        self.assertEqual(
+            decode([V, protocol.ERROR, b"r.1", b"bad \xff"]),
+            Error(b"r.1", "bad \N{REPLACEMENT CHARACTER}"),
+        )
+
+    def test_frameCount(self) -> None:
+        """
+        C{ERROR} has exactly four frames.
+        """
+        for frames in [
+            [V, protocol.ERROR, b"r.1"],
+            [V, protocol.ERROR, b"r.1", b"m", b"x"],
+        ]:
+            self.assertRaises(ProtocolError, decode, frames)
+
+
+class CancelTests(SynchronousTestCase):
+    """
+    Tests for C{CANCEL} messages.
+    """
+
+    def test_roundTrip(self) -> None:
+        """
+        C{CANCEL} carries only the request id.
+        """
+        self.assertEqual(encodeCancel(b"r.1"), [V, b"CANCEL", b"r.1"])
+        self.assertEqual(decode(encodeCancel(b"r.1")), Cancel(b"r.1"))
+
+    def test_frameCount(self) -> None:
+        """
+        C{CANCEL} has exactly three frames.
+        """
+        for frames in [[V, protocol.CANCEL], [V, protocol.CANCEL, b"r.1", b""]]:
+            self.assertRaises(ProtocolError, decode, frames)
+
+
+class HelloTests(SynchronousTestCase):
+    """
+    Tests for C{HELLO} messages.
+    """
+
+    def test_roundTrip(self) -> None:
+        """
+        C{HELLO} carries the handler's name, its credits and any other
+        attributes, all UTF-8.
+        """
+        frames = encodeHello("h\N{SNOWMAN}st:12", 8, {"pid": "12"})
+        self.assertEqual(
+            frames,
+            [V, b"HELLO", "name\0h\N{SNOWMAN}st:12\0credits\x008\0pid\x0012".encode()],
+        )
+        self.assertEqual(
+            decode(frames),
+            Hello(
+                "h\N{SNOWMAN}st:12",
+                8,
+                {"name": "h\N{SNOWMAN}st:12", "credits": "8", "pid": "12"},
+            ),
+        )
+
+    def test_nonASCIINames(self) -> None:
+        """
+        Meta names, like values, are UTF-8: a non-ASCII name round-trips.
+        """
+        name = "caf\N{LATIN SMALL LETTER E WITH ACUTE}"
+        message = decode(encodeHello("h", 1, {name: "x"}))
+        assert isinstance(message, Hello)
+        self.assertEqual(message.meta[name], "x")
+
+    def test_zeroCredits(self) -> None:
+        """
+        A handler may say hello with no free slot.
+        """
+        message = decode(encodeHello("h", 0))
+        assert isinstance(message, Hello)
+        self.assertEqual(message.credits, 0)
+
+    def test_missingMeta(self) -> None:
+        """
+        C{name} and C{credits} are required.
+        """
+        for meta in [b"name\0h", b"credits\x001", b""]:
+            self.assertRaises(ProtocolError, decode, [V, protocol.HELLO, meta])
+
+    def test_badCredits(self) -> None:
+        """
+        C{credits} must be a non-negative decimal integer in ASCII digits.
+        """
+        for bad in [
+            "",
+            "x",
+            "-1",
+            "1.0",
+            "\N{ARABIC-INDIC DIGIT ONE}",
+            "\N{FULLWIDTH DIGIT ONE}",
+        ]:
+            meta = "name\0h\0credits\0" + bad
+            self.assertRaises(
+                ProtocolError, decode, [V, protocol.HELLO, meta.encode("utf-8")]
+            )
+
+    def test_notUTF8(self) -> None:
+        """
+        C{HELLO} meta that is not UTF-8 is a L{ProtocolError}.
+        """
+        self.assertRaises(
+            ProtocolError, decode, [V, protocol.HELLO, b"name\0\xff\0credits\x001"]
+        )
+
+    def test_oddMeta(self) -> None:
+        """
+        C{HELLO} meta with an odd number of fields is a L{ProtocolError}.
+        """
+        self.assertRaises(
+            ProtocolError, decode, [V, protocol.HELLO, b"name\0h\0credits\x001\0x"]
+        )
+
+    def test_frameCount(self) -> None:
+        """
+        C{HELLO} has exactly three frames.
+        """
+        good = encodeHello("h", 1)
+        for frames in [good[:2], good + [b""]]:
+            self.assertRaises(ProtocolError, decode, frames)
+
+
+class WelcomeTests(SynchronousTestCase):
+    """
+    Tests for C{WELCOME} messages.
+    """
+
+    def test_roundTrip(self) -> None:
+        """
+        C{WELCOME} carries UTF-8 attributes, all kept.
+        """
+        meta = {"front": "9f0c2e", "heartbeat": "5", "motd": "h\N{SNOWMAN}"}
+        frames = encodeWelcome(meta)
+        self.assertEqual(frames[:2], [V, b"WELCOME"])
+        self.assertEqual(decode(frames), Welcome(meta))
+
+    def test_nonASCIINames(self) -> None:
+        """
+        Meta names, like values, are UTF-8: a non-ASCII name round-trips.
+        """
+        meta = {
+            "\N{SNOWMAN}": "\N{SNOWMAN}",
+            "caf\N{LATIN SMALL LETTER E WITH ACUTE}": "1",
+        }
+        self.assertEqual(decode(encodeWelcome(meta)), Welcome(meta))
+
+    def test_empty(self) -> None:
+        """
+        The decoder does not require any attribute of C{WELCOME}.
+        """
+        self.assertEqual(decode([V, protocol.WELCOME, b""]), Welcome({}))
+
+    def test_bad(self) -> None:
+        """
+        Non-UTF-8 or odd meta, or a wrong frame count, is a
+        L{ProtocolError}.
+        """
+        for frames in [
+            [V, protocol.WELCOME, b"front\0\xc3"],
+            [V, protocol.WELCOME, b"front"],
+            [V, protocol.WELCOME],
+            [V, protocol.WELCOME, b"", b""],
+        ]:
+            self.assertRaises(ProtocolError, decode, frames)
+
+
+class CreditTests(SynchronousTestCase):
+    """
+    Tests for C{CREDIT} messages.
+    """
+
+    def test_roundTrip(self) -> None:
+        """
+        C{CREDIT} carries a decimal count.
+        """
+        self.assertEqual(encodeCredit(3), [V, b"CREDIT", b"3"])
+        self.assertEqual(decode(encodeCredit(3)), Credit(3))
+        self.assertEqual(decode(encodeCredit(0)), Credit(0))
+
+    def test_badCount(self) -> None:
+        """
+        The count must be a non-negative decimal integer in ASCII digits.
+        """
+        for bad in [b"", b"-1", b"one", b"1e3", b"0x10", b"\xb9", b"1 "]:
+            self.assertRaises(ProtocolError, decode, [V, protocol.CREDIT, bad])
+
+    def test_digits(self) -> None:
+        """
+        Integers have 1 to 18 digits, so that they fit a signed 64-bit
+        integer in any language; leading zeros are allowed.
+        """
+        self.assertEqual(decode([V, protocol.CREDIT, b"9" * 18]), Credit(10**18 - 1))
+        self.assertEqual(decode([V, protocol.CREDIT, b"0" * 18]), Credit(0))
+        for bad in [b"1" + b"0" * 18, b"9" * 5000]:
+            self.assertRaises(ProtocolError, decode, [V, protocol.CREDIT, bad])
+
+    def test_frameCount(self) -> None:
+        """
+        C{CREDIT} has exactly three frames.
+        """
+        for frames in [[V, protocol.CREDIT], [V, protocol.CREDIT, b"1", b"1"]]:
+            self.assertRaises(ProtocolError, decode, frames)
+
+
+class WindowTests(SynchronousTestCase):
+    """
+    Tests for C{WINDOW} messages.
+    """
+
+    def test_roundTrip(self) -> None:
+        """
+        C{WINDOW} carries a request id and a decimal size.
+        """
+        frames = encodeWindow(b"r.1", 65536)
+        self.assertEqual(frames, [V, b"WINDOW", b"r.1", b"65536"])
+        self.assertEqual(decode(frames), Window(b"r.1", 65536))
+
+    def test_bad(self) -> None:
+        """
+        A bad size or a wrong frame count is a L{ProtocolError}.
+        """
+        for frames in [
+            [V, protocol.WINDOW, b"r.1", b"-5"],
+            [V, protocol.WINDOW, b"r.1", b"lots"],
+            [V, protocol.WINDOW, b"r.1"],
+            [V, protocol.WINDOW, b"r.1", b"5", b""],
+        ]:
+            self.assertRaises(ProtocolError, decode, frames)
+
+
+class EmptyMessageTests(SynchronousTestCase):
+    """
+    Tests for C{PING} and C{BYE}, which carry nothing.
+    """
+
+    def test_ping(self) -> None:
+        """
+        C{PING} is the version and the type only.
+        """
+        self.assertEqual(encodePing(), [V, b"PING"])
+        self.assertEqual(decode(encodePing()), Ping())
+
+    def test_bye(self) -> None:
+        """
+        C{BYE} is the version and the type only.
+        """
+        self.assertEqual(encodeBye(), [V, b"BYE"])
+        self.assertEqual(decode(encodeBye()), Bye())
+
+    def test_extraFrames(self) -> None:
+        """
+        C{PING} or C{BYE} with any further frame is a L{ProtocolError}.
+        """
+        for kind in [protocol.PING, protocol.BYE]:
+            self.assertRaises(ProtocolError, decode, [V, kind, b""])
+
+
+# -- Fuzzing -------------------------------------------------------------------
+
+MESSAGE_TYPES = (
+    Request,
+    Response,
+    Body,
+    Error,
+    Cancel,
+    Hello,
+    Welcome,
+    Credit,
+    Window,
+    Ping,
+    Bye,
+)
+
+KINDS = [
+    protocol.REQ,
+    protocol.CANCEL,
+    protocol.WELCOME,
+    protocol.WINDOW,
+    protocol.HELLO,
+    protocol.CREDIT,
+    protocol.BYE,
+    protocol.PING,
+    protocol.RESP,
+    protocol.ERROR,
+    protocol.BODY,
+    protocol.END,
+]
+
+noNul = st.binary(max_size=20).filter(lambda b: b"\0" not in b)
+pairs = st.lists(st.tuples(noNul, noNul), max_size=5)
+chunks = st.lists(st.binary(max_size=20), max_size=4)
+names = st.text(max_size=10).filter(lambda s: "\0" not in s)
+# What a valid response head holds: token field names, and reason phrases
+# and values without CR, LF or NUL.
+tokens = st.text(
+    alphabet="!#$%&'*+-.^_`|~0123456789AZaz", min_size=1, max_size=10
+).map(lambda t: t.encode("ascii"))
+safe = st.binary(max_size=20).filter(lambda b: not set(b) & set(b"\r\n\0"))
+responsePairs = st.lists(st.tuples(tokens, safe), max_size=5)
+
+# Meta attributes a request does not know (a repeated known name would
+# replace the valid value).
+extraMeta = st.lists(
+    st.tuples(noNul.filter(lambda n: n not in REQUEST_KEYS), noNul),
+    max_size=3,
+)
+
+# Valid messages of every type, as frames.
+validMessages = st.one_of(
+    st.builds(
+        lambda rid, extra, headers, body: encodeRequest(
+            rid, REQUEST_META + extra, headers, body
+        ),
+        st.binary(max_size=10),
+        extraMeta,
+        pairs,
+        chunks,
+    ),
+    st.builds(
+        encodeResponse,
+        st.binary(max_size=10),
+        st.integers(100, 999),
+        safe,
+        responsePairs,
+        chunks,
+        st.booleans(),
+    ),
+    st.builds(encodeBody, st.binary(max_size=10), chunks, st.booleans()),
+    st.builds(encodeError, st.binary(max_size=10), st.text(max_size=20)),
+    st.builds(encodeCancel, st.binary(max_size=10)),
+    st.builds(
+        encodeHello,
+        names,
+        st.integers(0, 10**6),
+        st.dictionaries(
+            names.filter(lambda s: s not in ("name", "credits")), names, max_size=3
+        ),
+    ),
+    st.builds(encodeWelcome, st.dictionaries(names, names, max_size=3)),
+    st.builds(encodeCredit, st.integers(0, 10**6)),
+    st.builds(encodeWindow, st.binary(max_size=10), st.integers(0, 10**9)),
+    st.just(encodePing()),
+    st.just(encodeBye()),
+)
+
+
+def _dropFrame(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+    if frames:
+        del frames[index % len(frames)]
+    return frames
+
+
+def _duplicateFrame(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+    if frames:
+        i = index % len(frames)
+        frames.insert(i, frames[i])
+    return frames
+
+
+def _replaceFrame(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+    if frames:
+        frames[index % len(frames)] = data
+    return frames
+
+
+def _appendFrame(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+    frames.append(data)
+    return frames
+
+
+def _spliceBytes(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+    if frames:
+        i = index % len(frames)
+        frame = frames[i]
+        at = index % (len(frame) + 1)
+        frames[i] = frame[:at] + data + frame[at:]
+    return frames
+
+
+def _truncateFrame(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+    if frames:
+        i = index % len(frames)
+        frames[i] = frames[i][: len(data)]
+    return frames
+
+
+def _xorByte(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+    if frames and frames[index % len(frames)]:
+        i = index % len(frames)
+        frame = bytearray(frames[i])
+        frame[index % len(frame)] ^= data[0] if data else 0x80
+        frames[i] = bytes(frame)
+    return frames
+
+
+Mutation = Callable[[List[bytes], int, bytes], List[bytes]]
+
+MUTATIONS: Sequence[Mutation] = [
+    _dropFrame,
+    _duplicateFrame,
+    _replaceFrame,
+    _appendFrame,
+    _spliceBytes,
+    _truncateFrame,
+    _xorByte,
+]
+
+# Bytes likely to matter to the decoders: NUL, non-ASCII, non-UTF-8, digits.
+interestingBytes = st.one_of(
+    st.binary(max_size=8),
+    st.sampled_from(
+        [b"\0", b"\xff", b"\xc3", b"\x80", b"-", b"+", b" ", b"_", b"0", b"9" * 4400]
+        + [
+            "\N{ARABIC-INDIC DIGIT ONE}".encode(),
+            "\N{SUPERSCRIPT TWO}".encode(),
+            b"\xb2",
+        ]
+    ),
+)
+
+mutatedMessages = st.builds(
+    lambda frames, steps: _applyAll(frames, steps),
+    validMessages,
+    st.lists(
+        st.tuples(st.sampled_from(MUTATIONS), st.integers(0, 2**16), interestingBytes),
+        min_size=1,
+        max_size=4,
+    ),
+)
+
+
+def _applyAll(
+    frames: List[bytes], steps: List[Tuple[Mutation, int, bytes]]
+) -> List[bytes]:
+    frames = list(frames)
+    for mutation, index, data in steps:
+        frames = mutation(frames, index, data)
+    return frames
+
+
+class FuzzTests(SynchronousTestCase):
+    """
+    L{decode} either returns a message or raises L{ProtocolError}, whatever
+    it is given.
+
+    Example counts keep the class under ~15 seconds on PyPy (which runs
+    Hypothesis slowly); no deadline, as a cold JIT makes first examples slow.
+    Far longer runs (90,000 examples) found nothing more.
+    """
+
+    def assertDecodesOrRefuses(self, frames: List[bytes]) -> None:
+        """
+        Decode C{frames}; a L{ProtocolError} is fine, any other exception
+        fails the test, and a result must be a message.
+        """
+        try:
+            message = decode(frames)
+        except ProtocolError:
+            return
+        self.assertIsInstance(message, MESSAGE_TYPES)
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(st.binary(max_size=30), max_size=8))
+    def test_arbitraryFrames(self, frames: List[bytes]) -> None:
+        """
+        Arbitrary lists of byte strings never raise anything but
+        L{ProtocolError}.
+        """
+        self.assertDecodesOrRefuses(frames)
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.sampled_from(KINDS), st.lists(interestingBytes, max_size=7))
+    def test_arbitraryFramesOfKnownType(self, kind: bytes, rest: List[bytes]) -> None:
+        """
+        Arbitrary frames after a valid version and a known type never raise
+        anything but L{ProtocolError}.
+        """
+        self.assertDecodesOrRefuses([V, kind, *rest])
+
+    @settings(
+        max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    @given(mutatedMessages)
+    def test_mutatedMessages(self, frames: List[bytes]) -> None:
+        """
+        Valid messages with frames dropped, repeated, replaced, added,
+        spliced into, truncated or bit-flipped never raise anything but
+        L{ProtocolError}.
+        """
+        self.assertDecodesOrRefuses(frames)
+
+    @settings(max_examples=300, deadline=None)
+    @given(validMessages)
+    def test_validMessagesDecode(self, frames: List[bytes]) -> None:
+        """
+        Everything the encoders produce decodes, and re-encoding what was
+        decoded gives the same frames where the message has one encoding.
+        """
+        message = decode(frames)
+        self.assertIsInstance(message, MESSAGE_TYPES)
+        if isinstance(message, Body):
+            again = encodeBody(message.requestId, message.chunks, message.end)
+        elif isinstance(message, Error):
+            again = encodeError(message.requestId, message.message)
+        elif isinstance(message, Cancel):
+            again = encodeCancel(message.requestId)
+        elif isinstance(message, Credit):
+            again = encodeCredit(message.credits)
+        elif isinstance(message, Window):
+            again = encodeWindow(message.requestId, message.size)
+        elif isinstance(message, Response):
+            head = message.head
+            again = encodeResponse(
+                message.requestId,
+                head.status,
+                head.reason.encode("latin-1"),
+                [(n.encode("latin-1"), v.encode("latin-1")) for n, v in head.headers],
+                message.body,
+                head.more,
+            )
+        else:
+            return
+        self.assertEqual(again, frames)

@@ -1,0 +1,650 @@
+# -*- test-case-name: txmp.test.test_resource -*-
+"""
+Tests for L{txmp._resource}: the front's Twisted Web resource, driven with a
+real L{Dispatcher} on a L{MemorySocket}, a L{Clock}, and HTTP requests fed
+as raw bytes to a L{FrontChannel} over a L{StringTransport}.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import List, Sequence, Tuple
+
+from zope.interface import directlyProvides
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.http import HTTPChannel
+from twisted.web.server import NOT_DONE_YET
+from twisted.web.test.requesthelper import DummyRequest
+
+from txmp import protocol
+from txmp._dispatch import Dispatcher
+from txmp._memory import MemorySocket
+from txmp._resource import FrontChannel, FrontRequest, FrontResource, makeSite
+
+HANDLER = b"handler-a"
+CLIENT = IPv4Address("TCP", "192.0.2.5", 40000)
+SERVER = IPv4Address("TCP", "10.0.0.1", 8080)
+
+Pairs = List[Tuple[bytes, bytes]]
+
+
+class ParsedResponse:
+    """
+    An HTTP/1.1 response as written to a transport.
+
+    @ivar complete: whether the body was complete (its last chunk, or all
+        of its C{Content-Length}, was there).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            raise ValueError(f"no complete head in {data!r}")
+        lines = head.split(b"\r\n")
+        self.statusLine = lines[0]
+        self.version, code, self.reason = self.statusLine.split(b" ", 2)
+        self.code = int(code)
+        self.headers: Pairs = []
+        for line in lines[1:]:
+            name, value = line.split(b":", 1)
+            self.headers.append((name, value.strip()))
+        if self.header(b"transfer-encoding") == [b"chunked"]:
+            self.body, self.complete = self._unchunk(rest)
+        else:
+            self.body = rest
+            length = self.header(b"content-length")
+            self.complete = bool(length) and len(rest) == int(length[0])
+
+    @staticmethod
+    def _unchunk(data: bytes) -> Tuple[bytes, bool]:
+        body = b""
+        while data:
+            sizeLine, _, data = data.partition(b"\r\n")
+            size = int(sizeLine, 16)
+            if size == 0:
+                return body, True
+            body += data[:size]
+            data = data[size + 2:]
+        return body, False
+
+    def header(self, name: bytes) -> List[bytes]:
+        """
+        The values of the header C{name}, in order.
+        """
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+
+class ResourceTestCase(SynchronousTestCase):
+    """
+    A L{Dispatcher} with one registered handler, served by L{makeSite}.
+    """
+
+    maxQueue = 10
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.socket = MemorySocket(router=True)
+        self.dispatcher = Dispatcher(
+            self.clock, self.socket, timeout=30.0, queueTimeout=10.0,
+            maxQueue=self.maxQueue, heartbeat=1.0, instance="front1",
+        )
+        self.hello(5)
+        self.site = makeSite(self.dispatcher, self.clock)
+
+    def hello(self, credits: int) -> None:
+        """
+        Register L{HANDLER} with C{credits} credits.
+        """
+        self.dispatcher.controlReceived(
+            [HANDLER, *protocol.encodeHello("a", credits)]
+        )
+        self.socket.clear()
+
+    def connect(self, secure: bool = False) -> Tuple[HTTPChannel, StringTransport]:
+        """
+        Connect a client to the site.
+        """
+        channel = self.site.buildProtocol(CLIENT)
+        transport = StringTransport(hostAddress=SERVER, peerAddress=CLIENT)
+        if secure:
+            directlyProvides(transport, ISSLTransport)
+            transport.setTcpNoDelay = lambda enabled: None  # type: ignore[attr-defined]
+        channel.makeConnection(transport)
+        self.addCleanup(self.disconnect, channel)
+        return channel, transport
+
+    def disconnect(self, channel: HTTPChannel) -> None:
+        """
+        Tell C{channel} its connection is gone (if not told already).
+        """
+        if channel.transport is not None and not getattr(channel, "_lost", False):
+            channel._lost = True  # type: ignore[attr-defined]
+            channel.connectionLost(Failure(ConnectionDone()))
+
+    def sendRequest(self, data: bytes,
+                    secure: bool = False) -> Tuple[HTTPChannel, StringTransport]:
+        """
+        Connect and send C{data}.
+        """
+        channel, transport = self.connect(secure)
+        channel.dataReceived(data)
+        return channel, transport
+
+    def get(self, target: bytes = b"/path") -> Tuple[HTTPChannel, StringTransport]:
+        """
+        Send a simple C{GET}.
+        """
+        return self.sendRequest(
+            b"GET " + target + b" HTTP/1.1\r\nHost: example.com\r\n\r\n"
+        )
+
+    def lastRequest(self) -> protocol.Request:
+        """
+        The last C{REQ} sent to L{HANDLER}.
+        """
+        requests = [
+            message
+            for peer, message in self.socket.routedMessages()
+            if isinstance(message, protocol.Request)
+        ]
+        self.assertTrue(requests, "no request was sent")
+        return requests[-1]
+
+    def reply(self, frames: List[bytes]) -> None:
+        """
+        Deliver a reply message from L{HANDLER}.
+        """
+        self.dispatcher.replyReceived([HANDLER, *frames])
+
+    def respond(
+        self,
+        requestId: bytes,
+        status: int = 200,
+        reason: bytes = b"OK",
+        headers: Sequence[Tuple[bytes, bytes]] = (),
+        body: Sequence[bytes] = (),
+        more: bool = False,
+    ) -> None:
+        """
+        Deliver a C{RESP} from L{HANDLER}.
+        """
+        self.reply(
+            protocol.encodeResponse(requestId, status, reason, headers, body, more)
+        )
+
+    def assertNoLeak(self) -> None:
+        """
+        Assert that the dispatcher holds no request any more.
+        """
+        counts = self.dispatcher.counts()
+        self.assertEqual(
+            (counts["pending"], counts["queued"], counts["inFlight"]), (0, 0, 0),
+            counts,
+        )
+
+    def cancels(self) -> List[bytes]:
+        """
+        The ids of the C{CANCEL} messages sent so far.
+        """
+        return [
+            message.requestId
+            for peer, message in self.socket.routedMessages()
+            if isinstance(message, protocol.Cancel)
+        ]
+
+
+class RequestTests(ResourceTestCase):
+    """
+    What the resource sends to handlers.
+    """
+
+    def test_renderNotDoneYet(self) -> None:
+        """
+        L{FrontResource.render} submits the request and returns
+        C{NOT_DONE_YET}.
+        """
+        request = DummyRequest([b"x"])
+        request.content = io.BytesIO(b"")  # type: ignore[attr-defined]
+        request.isSecure = lambda: False  # type: ignore[attr-defined]
+        request.client = CLIENT  # type: ignore[assignment]
+        request.uri = b"/x"
+        result = FrontResource(self.dispatcher).render(request)  # type: ignore[arg-type]
+        self.assertIs(result, NOT_DONE_YET)
+        self.assertEqual(self.lastRequest().head.target, "/x")
+        self.assertEqual(self.dispatcher.counts()["pending"], 1)
+        self.assertFalse(request.finished)
+
+    def test_requestMeta(self) -> None:
+        """
+        The C{REQ} carries the method, the target exactly as sent, the
+        version, the client's address, the server's name (from C{Host}) and
+        port, and the scheme.
+        """
+        self.sendRequest(
+            b"DELETE /a%20b/c?x=1&y=%2F HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"
+        )
+        head = self.lastRequest().head
+        self.assertEqual(
+            (head.method, head.target, head.version),
+            ("DELETE", "/a%20b/c?x=1&y=%2F", "HTTP/1.1"),
+        )
+        self.assertEqual((head.remoteAddr, head.remotePort), ("192.0.2.5", 40000))
+        self.assertEqual((head.serverName, head.serverPort), ("example.com", 8080))
+        self.assertEqual(head.scheme, "http")
+        self.assertFalse(head.more)
+        self.assertEqual(head.extra, {})
+
+    def test_https(self) -> None:
+        """
+        A request over TLS has the scheme C{https}.
+        """
+        self.sendRequest(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", secure=True)
+        self.assertEqual(self.lastRequest().head.scheme, "https")
+
+    def test_rawHeaderPairs(self) -> None:
+        """
+        The C{REQ} carries the header fields in the order received, with
+        duplicates kept apart and names in their original case.
+        """
+        self.sendRequest(
+            b"GET / HTTP/1.1\r\n"
+            b"Host: example.com\r\n"
+            b"x-lower: 1\r\n"
+            b"Cookie: a=1\r\n"
+            b"X-MiXeD-CaSe:   spaced value  \r\n"
+            b"cookie: b=2\r\n"
+            b"Accept: */*\r\n"
+            b"Cookie: c=3\r\n"
+            b"\r\n"
+        )
+        self.assertEqual(
+            self.lastRequest().head.headers,
+            [
+                ("Host", "example.com"),
+                ("x-lower", "1"),
+                ("Cookie", "a=1"),
+                ("X-MiXeD-CaSe", "spaced value"),
+                ("cookie", "b=2"),
+                ("Accept", "*/*"),
+                ("Cookie", "c=3"),
+            ],
+        )
+
+    def test_rawHeaderPairsLatin1(self) -> None:
+        """
+        Header values are passed on as the octets received.
+        """
+        self.sendRequest(
+            b"GET / HTTP/1.1\r\nHost: example.com\r\nX-Name: caf\xe9\r\n\r\n"
+        )
+        self.assertEqual(
+            self.lastRequest().head.headers[-1], ("X-Name", "caf\xe9")
+        )
+
+    def test_channelRecordsPairs(self) -> None:
+        """
+        L{makeSite} makes L{FrontChannel}s and L{FrontRequest}s, and the
+        request records its raw header pairs.
+        """
+        channel, _ = self.connect()
+        self.assertIsInstance(channel, FrontChannel)
+        channel.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n")
+        request = channel.requests[-1]
+        self.assertIsInstance(request, FrontRequest)
+        self.assertEqual(request.rawHeaderPairs, [(b"Host", b"h"), (b"A", b"1")])
+
+    def test_badHeaderNotRecorded(self) -> None:
+        """
+        A header line that Twisted refuses is not recorded, and the request
+        is answered with 400 without reaching a handler.
+        """
+        channel, transport = self.sendRequest(
+            b"GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n"
+        )
+        self.assertIn(b"400", transport.value().split(b"\r\n")[0])
+        self.assertEqual(self.socket.sent, [])
+        self.assertNoLeak()
+
+    def test_body(self) -> None:
+        """
+        The request body goes in the C{REQ}.
+        """
+        self.sendRequest(
+            b"POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\n\r\na=1&b=2"
+        )
+        request = self.lastRequest()
+        self.assertEqual(request.body, [b"a=1&b=2"])
+        self.assertIn(("Content-Length", "7"), request.head.headers)
+
+    def test_chunkedBody(self) -> None:
+        """
+        A chunked request body reaches the handler de-chunked.
+        """
+        self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+        )
+        self.assertEqual(b"".join(self.lastRequest().body), b"abcde")
+
+    def test_nulNeverForwarded(self) -> None:
+        """
+        A NUL byte anywhere in the request head, which would corrupt the
+        NUL-separated pair lists of C{REQ}, gets 400 and never reaches a
+        handler.
+        """
+        for data in [
+            b"GET /a\x00b HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"G\x00T / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\x00x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-A\x00: 1\r\n\r\n",
+        ]:
+            _, transport = self.sendRequest(data)
+            self.assertEqual(ParsedResponse(transport.value()).code, 400, data)
+        self.assertEqual(self.socket.sent, [])
+        self.assertNoLeak()
+
+    def test_noBody(self) -> None:
+        """
+        A request without a body has no body frame.
+        """
+        self.get()
+        self.assertEqual(self.lastRequest().body, [])
+
+    def test_bodyFromFile(self) -> None:
+        """
+        A body held in a file (Twisted keeps large bodies in one) is read
+        from the start, in chunks of at most 1 MiB.
+        """
+        data = b"x" * (1 << 20) + b"y" * (1 << 20) + b"z" * 10
+        request = DummyRequest([b""])
+        content = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+        content.read(5)
+        request.content = content  # type: ignore[attr-defined]
+        request.isSecure = lambda: False  # type: ignore[attr-defined]
+        request.method = b"PUT"
+        FrontResource(self.dispatcher).render(request)  # type: ignore[arg-type]
+        body = self.lastRequest().body
+        self.assertEqual([len(chunk) for chunk in body], [1 << 20, 1 << 20, 10])
+        self.assertEqual(b"".join(body), data)
+
+    def test_idempotence(self) -> None:
+        """
+        C{GET}, C{HEAD}, C{OPTIONS}, C{PUT} and C{DELETE} requests may be
+        retried; C{POST} and C{PATCH} may not.
+        """
+        self.hello(10)
+        for method, idempotent in [
+            (b"GET", True), (b"HEAD", True), (b"OPTIONS", True), (b"PUT", True),
+            (b"DELETE", True), (b"POST", False), (b"PATCH", False),
+        ]:
+            self.sendRequest(method + b" / HTTP/1.1\r\nHost: h\r\n\r\n")
+            requestId = self.lastRequest().requestId
+            self.assertEqual(
+                self.dispatcher.pending[requestId].idempotent, idempotent, method
+            )
+
+
+class ReplyTests(ResourceTestCase):
+    """
+    What the client gets.
+    """
+
+    def test_reply(self) -> None:
+        """
+        A complete reply sets the status and reason, the headers (with
+        duplicates kept), writes the body and finishes the response.
+        """
+        _, transport = self.get()
+        self.respond(
+            self.lastRequest().requestId, 201, b"Made It",
+            [(b"Content-Type", b"text/plain"), (b"Set-Cookie", b"a=1"),
+             (b"X-Thing", b"x"), (b"Set-Cookie", b"b=2"), (b"Content-Length", b"5")],
+            [b"he", b"llo"],
+        )
+        response = ParsedResponse(transport.value())
+        self.assertEqual((response.code, response.reason), (201, b"Made It"))
+        self.assertEqual(response.header(b"set-cookie"), [b"a=1", b"b=2"])
+        self.assertEqual(response.header(b"content-type"), [b"text/plain"])
+        self.assertEqual(response.header(b"x-thing"), [b"x"])
+        self.assertEqual(response.body, b"hello")
+        self.assertTrue(response.complete)
+        self.assertNoLeak()
+
+    def test_noDefaultContentType(self) -> None:
+        """
+        A reply without C{Content-Type} does not get Twisted's default
+        C{text/html}.
+        """
+        _, transport = self.get()
+        self.respond(self.lastRequest().requestId, 204, b"No Content")
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.code, 204)
+        self.assertEqual(response.header(b"content-type"), [])
+
+    def test_hopByHopDropped(self) -> None:
+        """
+        Hop-by-hop headers from the application are dropped: the front
+        frames the body and manages the connection itself.
+        """
+        _, transport = self.get()
+        self.respond(
+            self.lastRequest().requestId,
+            headers=[(b"Connection", b"close"), (b"Keep-Alive", b"timeout=5"),
+                     (b"Transfer-Encoding", b"gzip"), (b"Upgrade", b"h2c"),
+                     (b"TE", b"trailers"), (b"Trailer", b"X"),
+                     (b"Proxy-Connection", b"close"),
+                     (b"Content-Length", b"2")],
+            body=[b"ok"],
+        )
+        response = ParsedResponse(transport.value())
+        names = {name.lower() for name, value in response.headers}
+        for name in [b"connection", b"keep-alive", b"transfer-encoding",
+                     b"upgrade", b"te", b"trailer", b"proxy-connection"]:
+            self.assertNotIn(name, names)
+        self.assertEqual(response.body, b"ok")
+        self.assertFalse(transport.disconnecting)
+
+    def test_appServerAndDate(self) -> None:
+        """
+        C{Server} and C{Date} set by the application replace Twisted's.
+        """
+        _, transport = self.get()
+        self.respond(
+            self.lastRequest().requestId,
+            headers=[(b"Server", b"myapp/1.0"),
+                     (b"Date", b"Mon, 01 Jan 2024 00:00:00 GMT"),
+                     (b"Content-Length", b"0")],
+        )
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.header(b"server"), [b"myapp/1.0"])
+        self.assertEqual(response.header(b"date"), [b"Mon, 01 Jan 2024 00:00:00 GMT"])
+
+    def test_twistedServerAndDate(self) -> None:
+        """
+        Without C{Server} and C{Date} from the application, Twisted's are
+        sent, once each.
+        """
+        _, transport = self.get()
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"0")])
+        response = ParsedResponse(transport.value())
+        self.assertEqual(len(response.header(b"server")), 1)
+        self.assertEqual(len(response.header(b"date")), 1)
+
+    def test_streamedReply(self) -> None:
+        """
+        A streamed reply writes each chunk as its C{BODY} arrives, and
+        finishes the response on C{END}.
+        """
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"first "], more=True)
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.body, b"first ")
+        self.assertFalse(response.complete)
+        self.reply(protocol.encodeBody(requestId, [b"second "], False))
+        self.assertEqual(ParsedResponse(transport.value()).body, b"first second ")
+        self.reply(protocol.encodeBody(requestId, [b"third"], True))
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.body, b"first second third")
+        self.assertTrue(response.complete)
+        self.assertFalse(transport.disconnecting)
+        self.assertNoLeak()
+
+    def test_abortAfterHead(self) -> None:
+        """
+        An error after the head aborts the connection without finishing the
+        response, so that the client cannot take it for complete.
+        """
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"partial"], more=True)
+        self.reply(protocol.encodeError(requestId, "broken"))
+        self.assertTrue(transport.disconnected)
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.body, b"partial")
+        self.assertFalse(response.complete)
+        self.assertNoLeak()
+
+
+class ErrorTests(ResourceTestCase):
+    """
+    Responses the front makes up itself.
+    """
+
+    maxQueue = 1
+
+    def assertPlainError(self, transport: StringTransport, status: int,
+                         reason: bytes) -> ParsedResponse:
+        """
+        Assert that C{transport} got a complete C{text/plain} error page.
+        """
+        response = ParsedResponse(transport.value())
+        self.assertEqual((response.code, response.reason), (status, reason))
+        self.assertEqual(response.header(b"content-type"),
+                         [b"text/plain; charset=utf-8"])
+        self.assertEqual(response.body, b"%d %s\n" % (status, reason))
+        self.assertTrue(response.complete)
+        self.assertNoLeak()
+        return response
+
+    def test_queueFull(self) -> None:
+        """
+        A request that finds the queue full gets 503 at once, with
+        C{Retry-After}.
+        """
+        self.hello(0)
+        self.get()
+        _, transport = self.get()
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.code, 503)
+        self.assertEqual(response.header(b"retry-after"), [b"1"])
+        self.assertEqual(response.body, b"503 Service Unavailable\n")
+
+    def test_queueTimeout(self) -> None:
+        """
+        A request that waited too long for a handler gets 503 with
+        C{Retry-After} and a C{text/plain} body.
+        """
+        self.hello(0)
+        _, transport = self.get()
+        self.assertEqual(transport.value(), b"")
+        self.clock.advance(10)
+        response = self.assertPlainError(transport, 503, b"Service Unavailable")
+        self.assertEqual(response.header(b"retry-after"), [b"1"])
+
+    def test_handlerFailed(self) -> None:
+        """
+        C{ERROR} before the head gives 502.
+        """
+        _, transport = self.get()
+        self.reply(protocol.encodeError(self.lastRequest().requestId, "boom"))
+        response = self.assertPlainError(transport, 502, b"Bad Gateway")
+        self.assertEqual(response.header(b"retry-after"), [])
+
+    def test_timeout(self) -> None:
+        """
+        No reply in time gives 504.
+        """
+        _, transport = self.get()
+        self.clock.advance(30)
+        self.assertPlainError(transport, 504, b"Gateway Timeout")
+
+
+class DisconnectTests(ResourceTestCase):
+    """
+    The client going away.
+    """
+
+    def test_disconnectWhileDispatched(self) -> None:
+        """
+        A client that disconnects before the reply frees the pending entry
+        and the handler is told C{CANCEL}; the late reply is dropped.
+        """
+        channel, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.disconnect(channel)
+        self.assertNoLeak()
+        self.assertEqual(self.cancels(), [requestId])
+        self.respond(requestId, body=[b"late"])
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
+        self.assertEqual(transport.value(), b"")
+
+    def test_disconnectWhileQueued(self) -> None:
+        """
+        A client that disconnects while its request waits in the queue
+        frees the entry; no handler is told anything.
+        """
+        self.hello(0)
+        channel, _ = self.get()
+        self.disconnect(channel)
+        self.assertNoLeak()
+        self.assertEqual(self.cancels(), [])
+        self.hello(1)
+        self.assertEqual(self.socket.sent, [])
+
+    def test_disconnectWhileStreaming(self) -> None:
+        """
+        A client that disconnects during a streamed reply frees the entry
+        and the handler is told C{CANCEL}.
+        """
+        channel, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a"], more=True)
+        self.disconnect(channel)
+        self.assertNoLeak()
+        self.assertEqual(self.cancels(), [requestId])
+        self.reply(protocol.encodeBody(requestId, [b"b"], True))
+        self.assertEqual(ParsedResponse(transport.value()).body, b"a")
+
+    def test_processingFailed(self) -> None:
+        """
+        The request's finish notification failing (as L{DummyRequest}'s
+        C{processingFailed} does) cancels the request.
+        """
+        request = DummyRequest([b""])
+        request.content = io.BytesIO(b"")  # type: ignore[attr-defined]
+        request.isSecure = lambda: False  # type: ignore[attr-defined]
+        FrontResource(self.dispatcher).render(request)  # type: ignore[arg-type]
+        requestId = self.lastRequest().requestId
+        request.processingFailed(Failure(ConnectionDone()))
+        self.assertNoLeak()
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertEqual(request.written, [])
+
+    def test_disconnectAfterReply(self) -> None:
+        """
+        A client that disconnects after a complete reply causes no
+        C{CANCEL}.
+        """
+        channel, _ = self.get()
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"0")])
+        self.disconnect(channel)
+        self.assertEqual(self.cancels(), [])
+        self.assertNoLeak()

@@ -1,0 +1,604 @@
+# -*- test-case-name: txmp.test.test_tap -*-
+"""
+Tests for L{txmp.fronttap}, L{txmp.handlertap}, L{txmp._options} and the
+twistd plugins that name the taps.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import sys
+import types
+from typing import Any, Dict, List
+
+from twisted.application.service import IServiceCollection, MultiService
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python import usage
+from twisted.runner.procmon import ProcessMonitor
+from twisted.trial.unittest import SynchronousTestCase
+
+import twisted
+import txmp
+from txmp import _options, demo, fronttap, handlertap
+from txmp._options import positive
+
+APPS = "txmp_test_tap_apps"
+
+
+def wsgiApp(environ: Dict[str, Any], startResponse: Any) -> List[bytes]:
+    """
+    A WSGI application.
+    """
+    startResponse("200 OK", [])
+    return [b""]
+
+
+def makeApp() -> Any:
+    """
+    A factory of WSGI applications.
+    """
+    return wsgiApp
+
+
+def brokenFactory() -> Any:
+    """
+    A factory that fails.
+    """
+    raise RuntimeError("no database")
+
+
+def makeNotCallable() -> Any:
+    """
+    A factory of something that is no WSGI application.
+    """
+    return 42
+
+
+class FrontOptionsTests(SynchronousTestCase):
+    """
+    Tests for L{fronttap.Options}.
+    """
+
+    def parse(self, *args: str) -> fronttap.Options:
+        """
+        Parse C{args} as C{twistd mpfront} would.
+        """
+        options = fronttap.Options()
+        options.parseOptions(list(args))
+        return options
+
+    def test_defaults(self) -> None:
+        """
+        Without arguments, the front listens for HTTP on port 8080, binds
+        its send and return sockets on the loopback ports 5556 and 5555, and
+        has the documented timeouts, queue size and heartbeat.
+        """
+        options = self.parse()
+        self.assertEqual(options["listen"], ["tcp:8080"])
+        self.assertEqual(options["send"], "tcp://127.0.0.1:5556")
+        self.assertEqual(options["return"], "tcp://127.0.0.1:5555")
+        self.assertEqual(options["timeout"], 30)
+        self.assertEqual(options["queue-timeout"], 10)
+        self.assertEqual(options["max-queue"], 1000)
+        self.assertEqual(options["heartbeat"], 1)
+        self.assertEqual(options["spawn"], 0)
+        self.assertIsNone(options["app"])
+        self.assertIsNone(options["threads"])
+
+    def test_values(self) -> None:
+        """
+        The options take values of their types.
+        """
+        options = self.parse(
+            "--send", "tcp://*:7000", "--return", "ipc:///tmp/r",
+            "--timeout", "2.5", "--queue-timeout", "0.5", "--max-queue", "7",
+            "--heartbeat", "0.25",
+        )
+        self.assertEqual(
+            (options["send"], options["return"], options["timeout"],
+             options["queue-timeout"], options["max-queue"], options["heartbeat"]),
+            ("tcp://*:7000", "ipc:///tmp/r", 2.5, 0.5, 7, 0.25),
+        )
+        self.assertIsInstance(options["max-queue"], int)
+
+    def test_listenRepeatable(self) -> None:
+        """
+        C{--listen} may be given more than once, and replaces the default.
+        """
+        options = self.parse("--listen", "tcp:80", "--listen", "ssl:443:privateKey=k")
+        self.assertEqual(options["listen"], ["tcp:80", "ssl:443:privateKey=k"])
+
+    def test_listenNotShared(self) -> None:
+        """
+        Each L{fronttap.Options} has its own list of listen addresses.
+        """
+        self.parse("--listen", "tcp:80")
+        self.assertEqual(self.parse()["listen"], ["tcp:8080"])
+
+    def test_nonPositiveNumbers(self) -> None:
+        """
+        Zero, negative numbers and words are refused for every numeric
+        option.
+        """
+        for option in ["--timeout", "--queue-timeout", "--max-queue", "--heartbeat"]:
+            for value in ["0", "-1", "many"]:
+                self.assertRaises(usage.UsageError, self.parse, option, value)
+
+    def test_notFinite(self) -> None:
+        """
+        C{nan} and C{inf} are refused as durations.
+        """
+        for option in ["--timeout", "--queue-timeout", "--heartbeat"]:
+            for value in ["nan", "inf"]:
+                self.assertRaises(usage.UsageError, self.parse, option, value)
+
+    def test_maxQueueInteger(self) -> None:
+        """
+        C{--max-queue} must be a whole number.
+        """
+        self.assertRaises(usage.UsageError, self.parse, "--max-queue", "1.5")
+
+    def test_negativeSpawn(self) -> None:
+        """
+        C{--spawn} must not be negative.
+        """
+        self.assertRaises(usage.UsageError, self.parse, "--spawn", "-1",
+                          "--app", "txmp.demo:app")
+
+    def test_spawnNeedsApp(self) -> None:
+        """
+        C{--spawn} without C{--app} is a usage error.
+        """
+        self.assertRaises(usage.UsageError, self.parse, "--spawn", "2")
+
+    def test_appNeedsSpawn(self) -> None:
+        """
+        C{--app} without C{--spawn} is a usage error: the front itself runs
+        no application.
+        """
+        self.assertRaises(usage.UsageError, self.parse, "--app", "txmp.demo:app")
+
+    def test_spawnThreads(self) -> None:
+        """
+        C{--threads} for spawned handlers must be a positive number, checked
+        by the front rather than by handlers that would fail over and over.
+        """
+        for value in ["0", "-2", "lots"]:
+            self.assertRaises(
+                usage.UsageError, self.parse,
+                "--spawn", "1", "--app", "txmp.demo:app", "--threads", value,
+            )
+        options = self.parse("--spawn", "1", "--app", "txmp.demo:app",
+                             "--threads", "4")
+        self.assertEqual(int(options["threads"]), 4)
+
+
+class ConnectableAddressTests(SynchronousTestCase):
+    """
+    Tests for L{fronttap.connectableAddress}.
+    """
+
+    def test_wildcards(self) -> None:
+        """
+        Wildcard TCP hosts become the loopback address.
+        """
+        self.assertEqual(fronttap.connectableAddress("tcp://*:5556"),
+                         "tcp://127.0.0.1:5556")
+        self.assertEqual(fronttap.connectableAddress("tcp://0.0.0.0:5555"),
+                         "tcp://127.0.0.1:5555")
+
+    def test_others(self) -> None:
+        """
+        Other addresses are kept as they are.
+        """
+        for address in ["tcp://127.0.0.1:5556", "tcp://10.1.2.3:1", "ipc:///tmp/x",
+                        "inproc://front", "tcp://eth0:5556"]:
+            self.assertEqual(fronttap.connectableAddress(address), address)
+
+
+class HandlerCommandTests(SynchronousTestCase):
+    """
+    Tests for L{fronttap.handlerCommand}, the command line of C{--spawn}
+    handlers.
+    """
+
+    def options(self, *args: str) -> fronttap.Options:
+        """
+        Front options with C{--spawn 2 --app txmp.demo:app} and C{args}.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app", *args])
+        return options
+
+    def test_command(self) -> None:
+        """
+        A spawned handler runs C{twistd mphandler} in the foreground with
+        this Python, the front's application, addresses it can connect to,
+        and the front's heartbeat.
+        """
+        command = fronttap.handlerCommand(
+            self.options("--send", "tcp://*:6000", "--return", "tcp://0.0.0.0:6001",
+                         "--heartbeat", "0.5")
+        )
+        self.assertEqual(
+            command,
+            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+             "--nodaemon", "--pidfile=", "mphandler", "--app", "txmp.demo:app",
+             "--send", "tcp://127.0.0.1:6000", "--return", "tcp://127.0.0.1:6001",
+             "--heartbeat", "0.5"],
+        )
+
+    def test_threads(self) -> None:
+        """
+        C{--threads} is passed on, as a string.
+        """
+        command = fronttap.handlerCommand(self.options("--threads", "3"))
+        self.assertEqual(command[-2:], ["--threads", "3"])
+
+    def test_commandParses(self) -> None:
+        """
+        What follows C{mphandler} in the command is valid C{mphandler}
+        options, meaning the same as the front's.
+        """
+        command = fronttap.handlerCommand(
+            self.options("--threads", "3", "--heartbeat", "0.5")
+        )
+        options = handlertap.Options()
+        options.parseOptions(command[command.index("mphandler") + 1:])
+        self.assertEqual(
+            (options["app"], options["send"], options["return"], options["threads"],
+             options["heartbeat"]),
+            ("txmp.demo:app", "tcp://127.0.0.1:5556", "tcp://127.0.0.1:5555", 3, 0.5),
+        )
+
+
+class FrontMakeServiceTests(SynchronousTestCase):
+    """
+    Tests for L{fronttap.makeService}, without starting anything.
+    """
+
+    def test_front(self) -> None:
+        """
+        The service tree holds the front's service only.
+        """
+        options = fronttap.Options()
+        options.parseOptions([])
+        top = fronttap.makeService(options, MemoryReactorClock())
+        self.assertIsInstance(top, MultiService)
+        [front] = list(IServiceCollection(top))
+        self.assertIsInstance(front, fronttap.FrontService)
+
+    def test_spawn(self) -> None:
+        """
+        With C{--spawn N}, a process monitor supervises N handlers.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
+        top = fronttap.makeService(options, MemoryReactorClock())
+        [monitor] = [s for s in IServiceCollection(top)
+                     if isinstance(s, ProcessMonitor)]
+        processes: Dict[str, Any] = monitor.processes  # type: ignore[assignment]
+        self.assertEqual(sorted(processes), ["mphandler-1", "mphandler-2"])
+        self.assertEqual(processes["mphandler-1"][0], fronttap.handlerCommand(options))
+
+
+class LoadApplicationTests(SynchronousTestCase):
+    """
+    Tests for L{handlertap.loadApplication}.
+    """
+
+    def setUp(self) -> None:
+        module = types.ModuleType(APPS)
+        module.app = wsgiApp  # type: ignore[attr-defined]
+        module.makeApp = makeApp  # type: ignore[attr-defined]
+        module.brokenFactory = brokenFactory  # type: ignore[attr-defined]
+        module.makeNotCallable = makeNotCallable  # type: ignore[attr-defined]
+        module.notCallable = 3  # type: ignore[attr-defined]
+        module.holder = types.SimpleNamespace(app=wsgiApp)  # type: ignore[attr-defined]
+        sys.modules[APPS] = module
+        self.addCleanup(sys.modules.pop, APPS, None)
+
+    def assertUsageError(self, spec: str, *words: str) -> None:
+        """
+        Assert that loading C{spec} is a usage error whose message names
+        the spec and C{words}.
+        """
+        error = self.assertRaises(usage.UsageError, handlertap.loadApplication, spec)
+        for word in (spec, *words):
+            self.assertIn(word, str(error))
+
+    def test_attribute(self) -> None:
+        """
+        C{module:attribute} names the application.
+        """
+        self.assertIs(handlertap.loadApplication(APPS + ":app"), wsgiApp)
+        self.assertIs(handlertap.loadApplication("txmp.demo:app"), demo.app)
+
+    def test_dottedAttribute(self) -> None:
+        """
+        The attribute may be a dotted path.
+        """
+        self.assertIs(handlertap.loadApplication(APPS + ":holder.app"), wsgiApp)
+
+    def test_factory(self) -> None:
+        """
+        C{module:factory()} calls the factory for the application.
+        """
+        self.assertIs(handlertap.loadApplication(APPS + ":makeApp()"), wsgiApp)
+
+    def test_badSpec(self) -> None:
+        """
+        A spec without a module or an attribute is a usage error.
+        """
+        for spec in ["txmp.demo", ":app", "txmp.demo:", "txmp.demo:()"]:
+            self.assertRaises(usage.UsageError, handlertap.loadApplication, spec)
+
+    def test_notImportable(self) -> None:
+        """
+        A module that does not exist, or fails to import, is a usage error.
+        """
+        self.assertUsageError("txmp.test.no_such_module_here:app", "cannot import")
+        # None in sys.modules makes importing the name fail.
+        sys.modules["txmp_test_tap_broken"] = None  # type: ignore[assignment]
+        self.addCleanup(sys.modules.pop, "txmp_test_tap_broken", None)
+        self.assertUsageError("txmp_test_tap_broken:app", "cannot import")
+
+    def test_missingAttribute(self) -> None:
+        """
+        An attribute the module lacks is a usage error.
+        """
+        self.assertUsageError(APPS + ":nope", "no attribute")
+        self.assertUsageError(APPS + ":holder.nope", "no attribute")
+
+    def test_notCallable(self) -> None:
+        """
+        An application that is not callable is a usage error, and so is a
+        factory that is not, or that makes something that is not.
+        """
+        self.assertUsageError(APPS + ":notCallable", "not a callable")
+        self.assertUsageError(APPS + ":notCallable()", "not callable")
+        self.assertUsageError(APPS + ":makeNotCallable()", "not a callable")
+
+    def test_factoryRaises(self) -> None:
+        """
+        A factory that raises is a usage error that says what it raised.
+        """
+        self.assertUsageError(APPS + ":brokenFactory()", "RuntimeError", "no database")
+
+
+class HandlerOptionsTests(SynchronousTestCase):
+    """
+    Tests for L{handlertap.Options}.
+    """
+
+    def parse(self, *args: str) -> handlertap.Options:
+        """
+        Parse C{args} as C{twistd mphandler} would.
+        """
+        options = handlertap.Options()
+        options.parseOptions(list(args))
+        return options
+
+    def test_defaults(self) -> None:
+        """
+        A handler connects to the front's default addresses, runs
+        L{handlertap.DEFAULT_THREADS} threads, and is named after its host
+        and process id.
+        """
+        options = self.parse("--app", "txmp.demo:app")
+        self.assertEqual(options["send"], "tcp://127.0.0.1:5556")
+        self.assertEqual(options["return"], "tcp://127.0.0.1:5555")
+        self.assertEqual(options["send"], fronttap.DEFAULT_SEND)
+        self.assertEqual(options["return"], fronttap.DEFAULT_RETURN)
+        self.assertEqual(options["threads"], handlertap.DEFAULT_THREADS)
+        self.assertEqual(options["heartbeat"], 1)
+        self.assertEqual(options["name"], "%s:%d" % (socket.gethostname(), os.getpid()))
+        self.assertIs(options["application"], demo.app)
+
+    def test_values(self) -> None:
+        """
+        The options take values of their types.
+        """
+        options = self.parse("--app", "txmp.demo:app", "--threads", "8",
+                             "--name", "worker-1", "--heartbeat", "2.5",
+                             "--send", "ipc:///s", "--return", "ipc:///r")
+        self.assertEqual(
+            (options["threads"], options["name"], options["heartbeat"],
+             options["send"], options["return"]),
+            (8, "worker-1", 2.5, "ipc:///s", "ipc:///r"),
+        )
+
+    def test_appRequired(self) -> None:
+        """
+        C{--app} is required.
+        """
+        self.assertRaises(usage.UsageError, self.parse)
+
+    def test_badApp(self) -> None:
+        """
+        An application that cannot be loaded is a usage error.
+        """
+        self.assertRaises(usage.UsageError, self.parse, "--app", "txmp.demo:nothing")
+
+    def test_nonPositiveNumbers(self) -> None:
+        """
+        Zero, negative and non-numbers are refused for C{--threads} and
+        C{--heartbeat}.
+        """
+        for option in ["--threads", "--heartbeat"]:
+            for value in ["0", "-1", "x", "nan"]:
+                self.assertRaises(usage.UsageError, self.parse,
+                                  "--app", "txmp.demo:app", option, value)
+
+    def test_makeService(self) -> None:
+        """
+        L{handlertap.makeService} makes a tree holding the handler's
+        service, without starting it.
+        """
+        options = self.parse("--app", "txmp.demo:app")
+        top = handlertap.makeService(options, MemoryReactorClock())
+        [handler] = list(IServiceCollection(top))
+        self.assertIsInstance(handler, handlertap.HandlerService)
+        self.assertIsNone(handler.link)
+
+
+class PluginTests(SynchronousTestCase):
+    """
+    Tests for the twistd plugins in C{twisted/plugins/txmp_plugins.py}.
+    """
+
+    taps = ["txmp.fronttap", "txmp.handlertap"]
+
+    def forgetTaps(self) -> None:
+        """
+        Make Python forget the tap modules for this test, and restore them
+        afterwards (in C{sys.modules} and as attributes of L{txmp}).
+        """
+        savedModules = {name: sys.modules.pop(name) for name in self.taps
+                        if name in sys.modules}
+        savedAttributes = {name: getattr(txmp, name.split(".")[1])
+                           for name in self.taps}
+
+        def restore() -> None:
+            for name in self.taps:
+                sys.modules.pop(name, None)
+                setattr(txmp, name.split(".")[1], savedAttributes[name])
+            sys.modules.update(savedModules)
+
+        self.addCleanup(restore)
+        for name in self.taps:
+            delattr(txmp, name.split(".")[1])
+
+    def loadPlugins(self) -> types.ModuleType:
+        """
+        Import the plugin module afresh.
+        """
+        from twisted.plugins import txmp_plugins
+
+        return importlib.reload(txmp_plugins)
+
+    def test_serviceMakers(self) -> None:
+        """
+        The plugins are C{mpfront} and C{mphandler}, naming the tap
+        modules.
+        """
+        plugins = self.loadPlugins()
+        self.assertEqual(
+            (plugins.TxmpFront.tapname, plugins.TxmpFront.module),
+            ("mpfront", "txmp.fronttap"),
+        )
+        self.assertEqual(
+            (plugins.TxmpHandler.tapname, plugins.TxmpHandler.module),
+            ("mphandler", "txmp.handlertap"),
+        )
+
+    def test_lazy(self) -> None:
+        """
+        Importing the plugin module imports neither tap; asking a plugin
+        for its options imports its tap, and only its tap.
+        """
+        self.forgetTaps()
+        plugins = self.loadPlugins()
+        self.assertNotIn("txmp.fronttap", sys.modules)
+        self.assertNotIn("txmp.handlertap", sys.modules)
+        self.assertEqual(plugins.TxmpFront.options.__name__, "Options")
+        self.assertIn("txmp.fronttap", sys.modules)
+        self.assertNotIn("txmp.handlertap", sys.modules)
+        self.assertIs(plugins.TxmpFront.options,
+                      sys.modules["txmp.fronttap"].Options)
+        self.assertIs(plugins.TxmpFront.makeService,
+                      sys.modules["txmp.fronttap"].makeService)
+        self.assertIs(plugins.TxmpHandler.options,
+                      sys.modules["txmp.handlertap"].Options)
+
+    def test_tapsImportNoZeroMQ(self) -> None:
+        """
+        Importing a tap imports neither ZeroMQ, nor the front's or the
+        handler's machinery, nor the global reactor: those wait for
+        C{makeService} or the service to start.
+        """
+        self.forgetTaps()
+        forbidden = ["txmp._zmq", "txzmq", "zmq", "txmp._wsgi", "txmp._dispatch",
+                     "txmp._resource", "txmp._handler", "twisted.internet.reactor"]
+        saved = {name: sys.modules.get(name) for name in forbidden}
+
+        def restore() -> None:
+            for name, module in saved.items():
+                if module is None:
+                    sys.modules.pop(name, None)
+                else:
+                    sys.modules[name] = module
+
+        self.addCleanup(restore)
+        # None in sys.modules makes importing the name fail.
+        for name in forbidden:
+            sys.modules[name] = None  # type: ignore[assignment]
+        importlib.import_module("txmp.fronttap")
+        importlib.import_module("txmp.handlertap")
+
+
+class TxmpOptionsTests(SynchronousTestCase):
+    """
+    Tests for L{txmp._options}, what the options of both taps share.
+    """
+
+    def test_positive(self) -> None:
+        """
+        L{positive} makes a coerce function that accepts positive finite
+        numbers of its kind and refuses anything else with a usage error
+        naming the option.
+        """
+        check = positive(float, "--thing")
+        self.assertEqual(check("0.5"), 0.5)
+        self.assertEqual(positive(int, "--n")("3"), 3)
+        for value in ["0", "-0.0", "-3", "nan", "inf", "-inf", "three", ""]:
+            error = self.assertRaises(usage.UsageError, check, value)
+            self.assertIn("--thing", str(error))
+        self.assertRaises(usage.UsageError, positive(int, "--n"), "2.5")
+
+    def test_exitsOnUsageErrorVersions(self) -> None:
+        """
+        Twisted before 26.10 does not exit non-zero on a usage error in a
+        twistd subcommand; 26.10 and later, and versions that cannot be
+        parsed, do.
+        """
+        for version, exits in [("26.10.0", True), ("26.10.0rc1", True),
+                               ("27.1.0", True), ("26.4.0", False),
+                               ("25.5.0", False), ("trunk", True)]:
+            self.patch(twisted, "__version__", version)
+            self.assertEqual(_options._twistdExitsOnUsageError(), exits, version)
+
+    def test_usageErrorAlone(self) -> None:
+        """
+        Parsed on their own, the taps' options raise L{usage.UsageError}.
+        """
+        self.patch(twisted, "__version__", "26.4.0")
+        self.assertRaises(usage.UsageError, fronttap.Options().parseOptions,
+                          ["--timeout", "0"])
+
+    def test_usageErrorUnderOldTwistd(self) -> None:
+        """
+        Parsed as a subcommand of a twistd that would exit 0 on a usage
+        error, the taps' options exit with a message naming the subcommand
+        instead.
+        """
+        self.patch(twisted, "__version__", "26.4.0")
+        for module, name in [(fronttap, "mpfront"), (handlertap, "mphandler")]:
+            options = module.Options()
+            options.parent = types.SimpleNamespace(subCommand=name)  # type: ignore[assignment]
+            error = self.assertRaises(SystemExit, options.parseOptions,
+                                      ["--heartbeat", "0"])
+            self.assertIn("twistd %s:" % (name,), str(error.code))
+            self.assertIn("--heartbeat", str(error.code))
+
+    def test_usageErrorUnderNewTwistd(self) -> None:
+        """
+        Under a twistd that exits non-zero by itself, the usage error is
+        left to it.
+        """
+        self.patch(twisted, "__version__", "26.10.0")
+        options = fronttap.Options()
+        options.parent = types.SimpleNamespace(subCommand="mpfront")  # type: ignore[assignment]
+        self.assertRaises(usage.UsageError, options.parseOptions, ["--timeout", "0"])
