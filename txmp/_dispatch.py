@@ -227,6 +227,11 @@ class Dispatcher:
         self.queue: "OrderedDict[bytes, PendingRequest]" = OrderedDict()
         self._queueTimer: Optional[IDelayedCall] = None
         self._beat: Optional[IDelayedCall] = None
+        self._liveness: Optional[IDelayedCall] = None
+        self._running = False
+        # Called with a handler's name when it starts draining (for
+        # --spawn: start its replacement at once).
+        self.drainObservers: List[Callable[[str], None]] = []
         self.stats: Dict[str, int] = dict.fromkeys(
             [
                 "requests",
@@ -246,25 +251,52 @@ class Dispatcher:
 
     def start(self) -> None:
         """
-        Start heartbeats: a C{PING} to every handler each interval, and a
+        Start heartbeats: a C{PING} to every handler each interval; a
         handler silent for three intervals is removed.
         """
+        self._running = True
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeatTick)
+        self._armLiveness()
 
     def stop(self) -> None:
         """
         Stop heartbeats and tell every handler that this front is going.
         """
-        if self._beat is not None and self._beat.active():
-            self._beat.cancel()
-        self._beat = None
+        for call in (self._beat, self._liveness):
+            if call is not None and call.active():
+                call.cancel()
+        self._beat = self._liveness = None
+        self._running = False
         for handler in list(self.handlers.values()):
             self._sendControl(handler, protocol.encodeBye())
 
     def _heartbeatTick(self) -> None:
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeatTick)
+        for handler in list(self.handlers.values()):
+            self._sendControl(handler, protocol.encodePing())
+
+    def _heard(self, handler: HandlerState) -> None:
+        """
+        A message came from C{handler}: it is alive for three more
+        intervals.
+        """
+        handler.lastHeard = self._reactor.seconds()
+        if self._liveness is None and self._running:
+            self._armLiveness()
+
+    def _armLiveness(self) -> None:
+        # One timer for all handlers, at the earliest deadline; deadlines
+        # only move later, so a timer that fires early just re-arms.
+        self._liveness = None
+        if self.handlers:
+            earliest = min(h.lastHeard for h in self.handlers.values())
+            delay = max(0.0, earliest + 3 * self.heartbeat - self._reactor.seconds())
+            self._liveness = self._reactor.callLater(delay, self._checkLiveness)
+
+    def _checkLiveness(self) -> None:
+        self._liveness = None
         deadline = self._reactor.seconds() - 3 * self.heartbeat
-        dead = [h for h in self.handlers.values() if h.lastHeard < deadline]
+        dead = [h for h in self.handlers.values() if h.lastHeard <= deadline]
         # Remove every dead handler before retrying any of their requests,
         # lest a retry go to a handler about to be declared dead too.
         for handler in dead:
@@ -273,9 +305,9 @@ class Dispatcher:
                 name=handler.name,
             )
             self._removeHandler(handler, drain=False)
-        for handler in list(self.handlers.values()):
-            self._sendControl(handler, protocol.encodePing())
-        self._drainQueue()
+        self._armLiveness()
+        if dead:
+            self._drainQueue()
 
     # -- the resource's side ------------------------------------------------
 
@@ -429,6 +461,7 @@ class Dispatcher:
             self._armQueueTimer()
         if pending.handler is not None:
             pending.handler.inFlight.pop(pending.requestId, None)
+            self._forgetIfDrained(pending.handler)
         if pending.timer is not None and pending.timer.active():
             pending.timer.cancel()
         pending.timer = None
@@ -532,17 +565,41 @@ class Dispatcher:
             except PeerUnreachable:
                 pass
             return
-        handler.lastHeard = self._reactor.seconds()
+        self._heard(handler)
         if isinstance(message, protocol.Credit):
             handler.credits += message.credits
             self._drainQueue()
         elif isinstance(message, protocol.Ping):
             pass
         elif isinstance(message, protocol.Bye):
-            handler.draining = True
-            self._log.info("handler {name} is draining", name=handler.name)
+            self._draining(handler)
         else:
             self._bad(identity, "unexpected message on the send socket")
+
+    def _draining(self, handler: HandlerState) -> None:
+        """
+        C{handler} takes no new requests: dispatch nothing more to it, and
+        acknowledge with C{BYE}.  Every C{REQ} sent to it before that
+        acknowledgement reaches it first (one socket keeps order), so once
+        it has the acknowledgement and its requests are done, it may go.
+        """
+        if not handler.draining:
+            handler.draining = True
+            self._log.info(
+                "handler {name} is draining with {count} requests in flight",
+                name=handler.name,
+                count=len(handler.inFlight),
+            )
+            for callback in self.drainObservers:
+                callback(handler.name)
+        self._sendControl(handler, protocol.encodeBye())
+        self._forgetIfDrained(handler)
+
+    def _forgetIfDrained(self, handler: HandlerState) -> None:
+        if handler.draining and not handler.inFlight:
+            if self.handlers.get(handler.identity) is handler:
+                del self.handlers[handler.identity]
+                self._log.info("handler {name} drained and left", name=handler.name)
 
     def _hello(self, identity: bytes, hello: protocol.Hello) -> None:
         handler = self.handlers.get(identity)
@@ -553,7 +610,7 @@ class Dispatcher:
             handler.name = hello.name
             handler.credits = hello.credits
             handler.draining = False
-        handler.lastHeard = self._reactor.seconds()
+        self._heard(handler)
         self._log.info(
             "handler {name} joined with {credits} credits",
             name=hello.name,
@@ -602,7 +659,7 @@ class Dispatcher:
             # Late (after a timeout or cancel), or not this peer's to answer.
             self.stats["droppedReplies"] += 1
             return
-        pending.handler.lastHeard = self._reactor.seconds()
+        self._heard(pending.handler)
         if pending.timer is not None:
             pending.timer.reset(self.timeout)
         if isinstance(message, protocol.Response):

@@ -6,8 +6,9 @@ requests, and sending the WSGI runner's output back.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -98,7 +99,12 @@ class FrontLink:
         self.draining = False
         self._lastHeard = 0.0
         self._beat: Optional[IDelayedCall] = None
+        self._byeAcknowledged = False
+        self._drained: Optional[Deferred[None]] = None
         self.stats: Dict[str, int] = {"requests": 0, "badMessages": 0}
+        # Called in the reactor thread when a request starts (for
+        # --max-requests).
+        self.requestObservers: List[Callable[[], None]] = []
 
     @property
     def free(self) -> int:
@@ -122,6 +128,37 @@ class FrontLink:
             self._beat.cancel()
         self._beat = None
 
+    def drain(self) -> "Deferred[None]":
+        """
+        Take no new requests: send C{BYE}, go on serving what the front sent
+        before it saw the C{BYE}, and fire once the front has acknowledged
+        (with C{BYE}) and every running request has finished.  Heartbeats go
+        on meanwhile, so that the front does not take a long request for a
+        dead handler.
+        """
+        if self._drained is None:
+            self._drained = Deferred()
+            self.draining = True
+            self._send.send(protocol.encodeBye())
+            self._log.info(
+                "mphandler {name} draining from front {address}: "
+                "{count} requests running",
+                name=self.name,
+                address=self.address,
+                count=len(self.running),
+            )
+            self._checkDrained()
+        return self._drained
+
+    def _checkDrained(self) -> None:
+        if (
+            self._drained is not None
+            and not self._drained.called
+            and self._byeAcknowledged
+            and not self.running
+        ):
+            self._drained.callback(None)
+
     def _hello(self) -> None:
         self._send.send(protocol.encodeHello(self.name, self.free))
 
@@ -136,8 +173,8 @@ class FrontLink:
                 )
                 self.front = None
         if self.draining:
-            return
-        if self.front is None:
+            self._send.send(protocol.encodePing())
+        elif self.front is None:
             self._hello()
         else:
             self._send.send(protocol.encodePing())
@@ -150,7 +187,9 @@ class FrontLink:
         if requestId not in self.running:
             return
         del self.running[requestId]
-        if not self.draining:
+        if self.draining:
+            self._checkDrained()
+        else:
             self._send.send(protocol.encodeCredit(1))
 
     def controlReceived(self, frames: List[bytes]) -> None:
@@ -174,8 +213,9 @@ class FrontLink:
         elif isinstance(message, protocol.Cancel):
             running = self.running.get(message.requestId)
             if running is not None:
-                self._log.info(
-                    "request {requestId} cancelled by the front",
+                self._log.warn(
+                    "request {requestId} cancelled by the front while running "
+                    "(client gone or --timeout passed)",
                     requestId=message.requestId.decode("ascii", "replace"),
                 )
                 running.cancel()
@@ -210,9 +250,13 @@ class FrontLink:
                 if self._beat is not None and self._beat.active():
                     self._beat.reset(frontBeat)
         elif isinstance(message, protocol.Bye):
-            # The front does not know us (it restarted) or is going away.
-            self.front = None
-            if not self.draining:
+            if self.draining:
+                # The acknowledgement of ours: no REQ can follow it.
+                self._byeAcknowledged = True
+                self._checkDrained()
+            else:
+                # The front does not know us (it restarted) or is going away.
+                self.front = None
                 self._hello()
         else:
             self.stats["badMessages"] += 1
@@ -234,6 +278,8 @@ class FrontLink:
             # A request proves the front knows us, even if WELCOME was lost.
             self.front = "?"
         self.stats["requests"] += 1
+        for observer in self.requestObservers:
+            observer()
         sink = _ReplySink(self, requestId)
         self.running[requestId] = None
         running = self._runner.run(requestId, request.head, request.body, sink)

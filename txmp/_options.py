@@ -29,6 +29,23 @@ def positive(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
     return check
 
 
+def nonNegative(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    """
+    A coerce function for C{optParameters}: a number of C{kind}, 0 or more.
+    """
+
+    def check(value: str) -> Any:
+        try:
+            result = kind(value)
+        except ValueError:
+            raise usage.UsageError(f"{what} must be a number, not {value!r}")
+        if not result >= 0 or result == float("inf"):
+            raise usage.UsageError(f"{what} must not be negative")
+        return result
+
+    return check
+
+
 def _twistdExitsOnUsageError() -> bool:
     # Twisted before 26.10 prints a usage error and exits with status 0
     # (twisted/twisted#12656); 26.4 is the newest release for Python 3.9,

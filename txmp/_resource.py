@@ -6,6 +6,7 @@ the L{Dispatcher} and finishes the HTTP response when the reply arrives.
 
 from __future__ import annotations
 
+import json
 from typing import Any, List, Optional, Tuple
 
 from twisted.internet.defer import CancelledError
@@ -219,6 +220,47 @@ class FrontSite(Site):
     def log(self, request: Request) -> None:
         if self.logPath is not None:
             Site.log(self, request)
+
+
+class StatsResource(Resource):
+    """
+    The front's counts and statistics as JSON: what must return to its
+    steady size when traffic stops, and what happened so far.
+    """
+
+    isLeaf = True
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        Resource.__init__(self)
+        self._dispatcher = dispatcher
+
+    def render_GET(self, request: Request) -> bytes:
+        dispatcher = self._dispatcher
+        body = {
+            "front": dispatcher.instance,
+            "counts": dispatcher.counts(),
+            "stats": dispatcher.stats,
+            "handlers": [
+                {
+                    "name": handler.name,
+                    "credits": handler.credits,
+                    "inFlight": len(handler.inFlight),
+                    "draining": handler.draining,
+                }
+                for handler in dispatcher.handlers.values()
+            ],
+        }
+        request.setHeader(b"Content-Type", b"application/json")
+        return json.dumps(body, sort_keys=True).encode("utf-8") + b"\n"
+
+
+def makeStatsSite(dispatcher: Dispatcher, reactor: Any) -> Site:
+    """
+    A site serving L{StatsResource} (for --stats).
+    """
+    site = Site(StatsResource(dispatcher), reactor=reactor)
+    site.displayTracebacks = False
+    return site
 
 
 def makeSite(

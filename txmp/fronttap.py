@@ -5,15 +5,17 @@ C{twistd mpfront}: options and the service tree of the front.
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.logger import Logger
 from twisted.python import usage
 
-from txmp._options import TxmpOptions, positive
+from txmp._options import TxmpOptions, nonNegative, positive
 
 DEFAULT_SEND = "tcp://127.0.0.1:5556"
 DEFAULT_RETURN = "tcp://127.0.0.1:5555"
@@ -58,14 +60,23 @@ class Options(TxmpOptions):
          "Seconds between heartbeats; a handler silent for 3 is dead.",
          positive(float, "--heartbeat")],
         ["access-log", None, None, "Write a combined-format access log here."],
+        ["stats", None, None,
+         "Serve the front's counts as JSON on this endpoint (e.g. "
+         "tcp:8081:interface=127.0.0.1)."],
         ["spawn", None, 0, "Start and supervise this many local mphandlers.", int],
         ["app", None, None, "WSGI application (mod:app) for --spawn handlers."],
         ["threads", None, None, "--threads of --spawn handlers.",
          positive(int, "--threads")],
+        ["graceful-timeout", None, 30.0, "--graceful-timeout of --spawn handlers.",
+         positive(float, "--graceful-timeout")],
+        ["max-requests", None, 0, "--max-requests of --spawn handlers.",
+         nonNegative(int, "--max-requests")],
+        ["max-requests-jitter", None, 0, "--max-requests-jitter of --spawn handlers.",
+         nonNegative(int, "--max-requests-jitter")],
     ]
 
     def __init__(self) -> None:
-        usage.Options.__init__(self)
+        TxmpOptions.__init__(self)
         self["listen"] = []
 
     def opt_listen(self, description: str) -> None:
@@ -104,12 +115,14 @@ class FrontService(Service):
         self._ports: List[Any] = []
         self._context: Any = None
         self.listening: Deferred[List[Any]] = Deferred()
+        # Called with a handler's name when it starts draining.
+        self.drainObservers: List[Callable[[str], None]] = []
 
     def startService(self) -> None:
         from twisted.internet.endpoints import serverFromString
 
         from txmp._dispatch import Dispatcher
-        from txmp._resource import makeSite
+        from txmp._resource import makeSite, makeStatsSite
         from txmp._zmq import ZmqContext
 
         Service.startService(self)
@@ -133,6 +146,7 @@ class FrontService(Service):
             heartbeat=options["heartbeat"],
         )
         holder.append(self.dispatcher)
+        self.dispatcher.drainObservers.extend(self.drainObservers)
         sendSocket.bind(options["send"])
         returnSocket.bind(options["return"])
         self._sockets = [sendSocket, returnSocket]
@@ -142,6 +156,12 @@ class FrontService(Service):
             serverFromString(self._reactor, description).listen(site)
             for description in options["listen"]
         ]
+        if options["stats"]:
+            listening.append(
+                serverFromString(self._reactor, options["stats"]).listen(
+                    makeStatsSite(self.dispatcher, self._reactor)
+                )
+            )
         gatherResults(listening, consumeErrors=True).addCallbacks(
             self._listening, self._cannotListen
         )
@@ -152,7 +172,7 @@ class FrontService(Service):
             "mpfront ready: front {instance}, http {listen}, send {send}, "
             "return {ret}",
             instance=self.dispatcher.instance,
-            listen=" ".join(str(p.getHost()) for p in ports),
+            listen=" ".join(str(p.getHost()) for p in ports[: len(self._options["listen"])]),
             send=self._options["send"],
             ret=self._options["return"],
         )
@@ -181,7 +201,7 @@ class FrontService(Service):
         )
 
 
-def handlerCommand(options: Options) -> List[str]:
+def handlerCommand(options: Options, name: str) -> List[str]:
     """
     The command line of a local handler for C{--spawn}.
     """
@@ -194,16 +214,75 @@ def handlerCommand(options: Options) -> List[str]:
         "mphandler",
         "--app",
         options["app"],
+        "--name",
+        name,
         "--send",
         connectableAddress(options["send"]),
         "--return",
         connectableAddress(options["return"]),
         "--heartbeat",
         repr(options["heartbeat"]),
+        "--graceful-timeout",
+        repr(options["graceful-timeout"]),
     ]
     if options["threads"]:
         args.extend(["--threads", str(options["threads"])])
+    if options["max-requests"]:
+        args.extend(["--max-requests", str(options["max-requests"])])
+        args.extend(["--max-requests-jitter", str(options["max-requests-jitter"])])
     return args
+
+
+class SpawnedHandlers(MultiService):
+    """
+    The local handlers of C{--spawn}: started, restarted when they die (by
+    a L{ProcessMonitor}), and replaced as soon as one starts draining (it was
+    recycled by --max-requests, or stopped by hand), so that capacity never
+    drops while it finishes its requests.
+    """
+
+    _log = Logger()
+
+    def __init__(self, reactor: Any, options: Options) -> None:
+        from twisted.runner.procmon import ProcessMonitor
+
+        MultiService.__init__(self)
+        self._options = options
+        self._monitor = ProcessMonitor(reactor=reactor)
+        # A draining handler gets its --graceful-timeout before SIGKILL.
+        self._monitor.killTime = options["graceful-timeout"] + 5
+        self._monitor.setServiceParent(self)
+        self._host = socket.gethostname()
+        self._count = 0
+        for _ in range(options["spawn"]):
+            self._add()
+
+    def _add(self) -> None:
+        self._count += 1
+        name = "%s:spawn-%d" % (self._host, self._count)
+        self._monitor.addProcess(
+            name, handlerCommand(self._options, name), env=dict(os.environ)
+        )
+
+    @property
+    def names(self) -> List[str]:
+        """
+        The names of the handlers supervised now.
+        """
+        return sorted(self._monitor.processes)
+
+    def handlerDraining(self, name: str) -> None:
+        """
+        A handler is draining: if it is one of ours, start its replacement
+        now, and stop supervising it (it exits when drained).
+        """
+        if name not in self._monitor.processes or not self.running:
+            return
+        self._log.info("replacing draining handler {name}", name=name)
+        self._add()
+        # SIGTERM to a draining handler changes nothing; it is SIGKILLed
+        # only if still there after its graceful timeout.
+        self._monitor.removeProcess(name)
 
 
 def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService:
@@ -215,16 +294,10 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
 
         reactor = globalReactor
     top = MultiService()
-    FrontService(reactor, options).setServiceParent(top)
+    front = FrontService(reactor, options)
+    front.setServiceParent(top)
     if options["spawn"]:
-        import os
-
-        from twisted.runner.procmon import ProcessMonitor
-
-        monitor = ProcessMonitor(reactor=reactor)
-        for n in range(options["spawn"]):
-            monitor.addProcess(
-                "mphandler-%d" % (n + 1,), handlerCommand(options), env=dict(os.environ)
-            )
-        monitor.setServiceParent(top)
+        spawned = SpawnedHandlers(reactor, options)
+        front.drainObservers.append(spawned.handlerDraining)
+        spawned.setServiceParent(top)
     return top

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import importlib
 import os
+import random
 import socket
+import threading
 from typing import Any, Callable, List, Optional
 
 from twisted.application.service import MultiService, Service
+from twisted.internet import defer
+from twisted.internet.defer import gatherResults
 from twisted.logger import Logger
 from twisted.python import usage
 
-from txmp._options import TxmpOptions, positive
+from txmp._options import TxmpOptions, nonNegative, positive
 from txmp.fronttap import DEFAULT_RETURN, DEFAULT_SEND
 
 # Replies are bounded by the front's credits; the mark bounds memory if a
@@ -76,32 +80,85 @@ class Options(TxmpOptions):
     synopsis = "[mphandler options]"
     longdesc = (
         "Run a WSGI application in a thread pool, serving the requests of "
-        "an mpfront over ZeroMQ."
+        "one or more mpfronts over ZeroMQ.  To serve several fronts, repeat "
+        "--send and --return: the n-th --send pairs with the n-th --return."
     )
     optParameters = [
         ["app", None, None, "The WSGI application: module:app or module:make_app()."],
-        ["send", None, DEFAULT_SEND, "The front's --send address to connect to."],
-        ["return", None, DEFAULT_RETURN, "The front's --return address to connect to."],
         ["threads", None, DEFAULT_THREADS,
          "Size of the WSGI thread pool: requests run at once.",
          positive(int, "--threads")],
         ["name", None, None, "Name in logs and at the front (default host:pid)."],
         ["heartbeat", None, 1.0, "Seconds between heartbeats.",
          positive(float, "--heartbeat")],
+        ["graceful-timeout", None, 30.0,
+         "Seconds to finish running requests when stopping (SIGTERM).",
+         positive(float, "--graceful-timeout")],
+        ["max-requests", None, 0,
+         "Drain and exit after about this many requests (0: never).",
+         nonNegative(int, "--max-requests")],
+        ["max-requests-jitter", None, 0,
+         "Add a random 0..J to --max-requests, so handlers recycle apart.",
+         nonNegative(int, "--max-requests-jitter")],
     ]
+
+    def __init__(self) -> None:
+        TxmpOptions.__init__(self)
+        self["send"] = []
+        self["return"] = []
+
+    def opt_send(self, address: str) -> None:
+        """
+        A front's --send address to connect to; repeatable (default
+        tcp://127.0.0.1:5556).
+        """
+        self["send"].append(address)
+
+    def opt_return(self, address: str) -> None:
+        """
+        A front's --return address to connect to; repeatable, paired with
+        --send in order (default tcp://127.0.0.1:5555).
+        """
+        self["return"].append(address)
 
     def postOptions(self) -> None:
         if not self["app"]:
             raise usage.UsageError("--app is required")
+        if not self["send"] and not self["return"]:
+            self["send"], self["return"] = [DEFAULT_SEND], [DEFAULT_RETURN]
+        if len(self["send"]) != len(self["return"]):
+            raise usage.UsageError(
+                "give one --return for each --send (one pair per front)"
+            )
+        self["fronts"] = list(zip(self["send"], self["return"]))
         self["application"] = loadApplication(self["app"])
         if not self["name"]:
             self["name"] = "%s:%d" % (socket.gethostname(), os.getpid())
 
 
+def splitCapacity(threads: int, fronts: int) -> List[int]:
+    """
+    The credits each front gets: the threads shared out evenly, at least one
+    each, so that a busy front cannot take every thread from another.
+    """
+    share, extra = divmod(threads, fronts)
+    return [max(1, share + (1 if n < extra else 0)) for n in range(fronts)]
+
+
+def _daemonThread(*args: Any, **kwargs: Any) -> threading.Thread:
+    # An application stuck past --graceful-timeout must not keep the
+    # process alive.
+    return threading.Thread(*args, daemon=True, **kwargs)
+
+
 class HandlerService(Service):
     """
-    Owns a handler's thread pool, its ZeroMQ sockets and its link to the
-    front.
+    Owns a handler's thread pool, its ZeroMQ sockets and its links to the
+    fronts.
+
+    Stopping (SIGTERM) drains: every front is told to send nothing more,
+    running requests get up to --graceful-timeout to finish, then the
+    process exits.
     """
 
     _log = Logger()
@@ -109,9 +166,18 @@ class HandlerService(Service):
     def __init__(self, reactor: Any, options: Options) -> None:
         self._reactor = reactor
         self._options = options
-        self.link: Any = None
+        self.links: List[Any] = []
         self._context: Any = None
         self._pool: Any = None
+        self._served = 0
+        self._limit = 0
+
+    @property
+    def link(self) -> Any:
+        """
+        The link to the first front.
+        """
+        return self.links[0] if self.links else None
 
     def startService(self) -> None:
         from twisted.python.threadpool import ThreadPool
@@ -124,45 +190,92 @@ class HandlerService(Service):
         options = self._options
         threads = options["threads"]
         self._pool = ThreadPool(minthreads=threads, maxthreads=threads, name="wsgi")
+        self._pool.threadFactory = _daemonThread
         runner = WSGIRunner(self._reactor, self._pool, options["application"])
+        if options["max-requests"]:
+            self._limit = options["max-requests"] + random.randint(
+                0, options["max-requests-jitter"]
+            )
         self._context = ZmqContext(self._reactor)
-        routingId = newRoutingId()
-        holder: List[Any] = []
-        sendSocket = self._context.socket(
-            "dealer", lambda frames: holder[0].controlReceived(frames),
-            HIGH_WATER_MARK, routingId,
-        )
-        returnSocket = self._context.socket(
-            "dealer", lambda frames: None, HIGH_WATER_MARK, routingId
-        )
-        self.link = FrontLink(
-            self._reactor, runner, sendSocket, returnSocket, options["name"],
-            capacity=threads, heartbeat=options["heartbeat"],
-            address=options["send"],
-        )
-        holder.append(self.link)
-        sendSocket.connect(options["send"])
-        returnSocket.connect(options["return"])
-        self.link.start()
+        capacities = splitCapacity(threads, len(options["fronts"]))
+        for (send, ret), capacity in zip(options["fronts"], capacities):
+            routingId = newRoutingId()
+            holder: List[Any] = []
+            sendSocket = self._context.socket(
+                "dealer", lambda frames, h=holder: h[0].controlReceived(frames),
+                HIGH_WATER_MARK, routingId,
+            )
+            returnSocket = self._context.socket(
+                "dealer", lambda frames: None, HIGH_WATER_MARK, routingId
+            )
+            link = FrontLink(
+                self._reactor, runner, sendSocket, returnSocket, options["name"],
+                capacity=capacity, heartbeat=options["heartbeat"], address=send,
+            )
+            link.requestObservers.append(self._requestStarted)
+            holder.append(link)
+            self.links.append(link)
+            sendSocket.connect(send)
+            returnSocket.connect(ret)
+        for link in self.links:
+            link.start()
         # Last: threads left running by a failure above would keep the
         # process from exiting.
         self._pool.start()
         self._log.info(
             "mphandler {name} started: app {app}, {threads} threads, "
-            "front {send} {ret}",
+            "fronts {fronts}",
             name=options["name"], app=options["app"], threads=threads,
-            send=options["send"], ret=options["return"],
+            fronts=" ".join("%s,%s" % pair for pair in options["fronts"]),
         )
+
+    def _requestStarted(self) -> None:
+        self._served += 1
+        if self._limit and self._served == self._limit:
+            self._log.info(
+                "mphandler {name} served {count} requests: recycling",
+                name=self._options["name"], count=self._served,
+            )
+            self._reactor.stop()
 
     def stopService(self) -> Any:
         Service.stopService(self)
-        if self.link is not None:
-            self.link.stop()
-        if self._pool is not None:
-            self._pool.stop()
-        if self._context is not None:
-            self._context.shutdown()
-            self._context = None
+        drained = gatherResults([link.drain() for link in self.links])
+        timeout = self._options["graceful-timeout"]
+        drained.addTimeout(timeout, self._reactor)
+
+        def stuck(failure: Any) -> bool:
+            failure.trap(defer.TimeoutError, defer.FirstError)
+            running = [
+                requestId.decode("ascii", "replace")
+                for link in self.links
+                for requestId in link.running
+            ]
+            self._log.warn(
+                "mphandler {name}: --graceful-timeout {timeout}s passed with "
+                "requests still running: {requests}; exiting anyway",
+                name=self._options["name"], timeout=timeout,
+                requests=" ".join(running) or "(none; no front acknowledged)",
+            )
+            return False
+
+        def close(finished: bool) -> None:
+            for link in self.links:
+                link.stop()
+            # Threads still in the application are daemons: don't join them.
+            if self._pool is not None and finished:
+                self._pool.stop()
+            if self._context is not None:
+                self._context.shutdown()
+                self._context = None
+            self._log.info(
+                "mphandler {name} stopped after {count} requests",
+                name=self._options["name"], count=self._served,
+            )
+
+        drained.addCallbacks(lambda _: True, stuck)
+        drained.addCallback(close)
+        return drained
 
 
 def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService:

@@ -220,16 +220,57 @@ class RegistrationTests(DispatcherTestCase):
 
     def test_helloAgainResetsCredits(self) -> None:
         """
-        A second C{HELLO} from a known handler replaces its credits, ends its
-        draining and is welcomed again; the handler is not duplicated.
+        A second C{HELLO} from a known handler replaces its credits and is
+        welcomed again; the handler is not duplicated.
         """
         self.hello(A, 4)
-        self.control(A, protocol.encodeBye())
         self.hello(A, 2)
         self.assertEqual(list(self.dispatcher.handlers), [A])
         self.assertEqual(self.dispatcher.handlers[A].credits, 2)
-        self.assertFalse(self.dispatcher.handlers[A].draining)
         self.assertEqual(len(self.sent(A)), 2)
+
+    def test_helloEndsDraining(self) -> None:
+        """
+        A handler that drains and then says C{HELLO} again (it changed its
+        mind, or it is a new process with the same routing id) takes
+        requests again.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        self.control(A, protocol.encodeBye())
+        self.hello(A, 2)
+        self.assertFalse(self.dispatcher.handlers[A].draining)
+        d2, _ = self.submit()
+        self.assertEqual(len(self.requestIds(A)), 2)
+
+    def test_byeAcknowledged(self) -> None:
+        """
+        C{BYE} from a handler is answered with C{BYE}: after it, no C{REQ}
+        comes on that socket, so the handler may leave once its requests
+        are done.
+        """
+        self.hello(A, 5)
+        self.socket.clear()
+        self.control(A, protocol.encodeBye())
+        self.assertEqual(self.sent(A), [protocol.Bye()])
+
+    def test_drainingHandlerKeptUntilDone(self) -> None:
+        """
+        A draining handler stays registered while it has requests in flight,
+        its replies are delivered, and it is forgotten once they are done.
+        """
+        observed: List[str] = []
+        self.dispatcher.drainObservers.append(observed.append)
+        self.hello(A, 2)
+        d, _ = self.submit()
+        [requestId] = self.requestIds(A)
+        self.control(A, protocol.encodeBye())
+        self.assertEqual(observed, [self.dispatcher.handlers[A].name])
+        self.assertTrue(self.dispatcher.handlers[A].draining)
+        self.respond(A, requestId)
+        self.successResultOf(d)
+        self.assertEqual(self.dispatcher.handlers, {})
+        self.assertNoLeak()
 
     def test_unknownPeerGetsBye(self) -> None:
         """
@@ -257,7 +298,6 @@ class RegistrationTests(DispatcherTestCase):
         """
         self.hello(A, 5)
         self.control(A, protocol.encodeBye())
-        self.assertTrue(self.dispatcher.handlers[A].draining)
         d, _ = self.submit()
         self.assertEqual(self.requestIds(A), [])
         self.assertEqual(self.dispatcher.counts()["queued"], 1)
@@ -909,15 +949,17 @@ class HeartbeatTests(DispatcherTestCase):
 
     def test_silentHandlerRemoved(self) -> None:
         """
-        A handler silent for three heartbeat intervals is removed at the
-        next heartbeat; one that keeps talking is not.
+        A handler silent for three heartbeat intervals is removed then, not
+        at a later heartbeat; one that keeps talking is not.
         """
         self.hello(A, 1)
         self.hello(B, 1)
-        for _ in range(3):
+        for _ in range(2):
             self.keepAlive(B)
+        self.control(B, protocol.encodePing())
+        self.clock.advance(self.heartbeat * 0.99)
         self.assertIn(A, self.dispatcher.handlers)
-        self.keepAlive(B)
+        self.clock.advance(self.heartbeat * 0.01)
         self.assertEqual(list(self.dispatcher.handlers), [B])
 
     def test_repliesCountAsLife(self) -> None:

@@ -400,3 +400,76 @@ class RequestTests(FrontLinkTestCase):
         self.runner.runs[0].respond()
         self.request(b"front1.1")
         self.assertEqual(len(self.runner.runs), 2)
+
+
+class DrainTests(FrontLinkTestCase):
+    """
+    L{FrontLink.drain}: graceful stop without losing a request.
+    """
+
+    def setUp(self) -> None:
+        FrontLinkTestCase.setUp(self)
+        self.link.start()
+        self.welcome()
+        self.sendSocket.clear()
+
+    def test_byeSent(self) -> None:
+        """
+        Draining sends C{BYE} to the front and no C{CREDIT} afterwards.
+        """
+        self.request(b"r.1")
+        self.link.drain()
+        self.runner.runs[0].respond()
+        self.assertEqual(self.control(), [protocol.Bye()])
+
+    def test_firesWhenAcknowledgedAndIdle(self) -> None:
+        """
+        Draining ends once the front has acknowledged the C{BYE} and every
+        request has finished, in either order; a request that arrives after
+        the C{BYE} but before the acknowledgement is served, not lost.
+        """
+        d = self.link.drain()
+        self.request(b"r.1")
+        self.assertEqual(len(self.runner.runs), 1)
+        self.fromFront(protocol.encodeBye())
+        self.assertNoResult(d)
+        self.runner.runs[0].respond()
+        self.successResultOf(d)
+        self.assertEqual(
+            [type(m) for m in self.replies()], [protocol.Response]
+        )
+
+    def test_idleDrainNeedsAcknowledgement(self) -> None:
+        """
+        An idle link is drained only once the front acknowledged: until
+        then a C{REQ} may still be on its way.
+        """
+        d = self.link.drain()
+        self.assertNoResult(d)
+        self.fromFront(protocol.encodeBye())
+        self.successResultOf(d)
+
+    def test_heartbeatsGoOn(self) -> None:
+        """
+        A draining link keeps sending C{PING}, so that the front does not
+        declare it dead while a long request finishes, and does not
+        register again.
+        """
+        self.request(b"r.1")
+        self.link.drain()
+        self.fromFront(protocol.encodeBye())
+        self.sendSocket.clear()
+        self.clock.advance(self.heartbeat)
+        self.clock.advance(self.heartbeat)
+        self.assertEqual(self.control(), [protocol.Ping(), protocol.Ping()])
+
+    def test_requestObservers(self) -> None:
+        """
+        Each request that starts is reported to the request observers (the
+        --max-requests counter).
+        """
+        seen: List[int] = []
+        self.link.requestObservers.append(lambda: seen.append(1))
+        self.request(b"r.1")
+        self.request(b"r.2")
+        self.assertEqual(len(seen), 2)

@@ -11,7 +11,7 @@ import os
 import socket
 import sys
 import types
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.testing import MemoryReactorClock
@@ -220,22 +220,42 @@ class HandlerCommandTests(SynchronousTestCase):
         """
         command = fronttap.handlerCommand(
             self.options("--send", "tcp://*:6000", "--return", "tcp://0.0.0.0:6001",
-                         "--heartbeat", "0.5")
+                         "--heartbeat", "0.5"),
+            "h:spawn-1",
         )
         self.assertEqual(
             command,
             [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
              "--nodaemon", "--pidfile=", "mphandler", "--app", "txmp.demo:app",
+             "--name", "h:spawn-1",
              "--send", "tcp://127.0.0.1:6000", "--return", "tcp://127.0.0.1:6001",
-             "--heartbeat", "0.5"],
+             "--heartbeat", "0.5", "--graceful-timeout", "30.0"],
         )
 
     def test_threads(self) -> None:
         """
         C{--threads} is passed on, as a string.
         """
-        command = fronttap.handlerCommand(self.options("--threads", "3"))
+        command = fronttap.handlerCommand(self.options("--threads", "3"), "n")
         self.assertEqual(command[-2:], ["--threads", "3"])
+
+    def test_recycling(self) -> None:
+        """
+        C{--max-requests}, C{--max-requests-jitter} and
+        C{--graceful-timeout} are passed on.
+        """
+        command = fronttap.handlerCommand(
+            self.options("--max-requests", "50", "--max-requests-jitter", "5",
+                         "--graceful-timeout", "7"),
+            "n",
+        )
+        options = handlertap.Options()
+        options.parseOptions(command[command.index("mphandler") + 1:])
+        self.assertEqual(
+            (options["max-requests"], options["max-requests-jitter"],
+             options["graceful-timeout"]),
+            (50, 5, 7.0),
+        )
 
     def test_commandParses(self) -> None:
         """
@@ -243,15 +263,48 @@ class HandlerCommandTests(SynchronousTestCase):
         options, meaning the same as the front's.
         """
         command = fronttap.handlerCommand(
-            self.options("--threads", "3", "--heartbeat", "0.5")
+            self.options("--threads", "3", "--heartbeat", "0.5"), "h:spawn-2"
         )
         options = handlertap.Options()
         options.parseOptions(command[command.index("mphandler") + 1:])
         self.assertEqual(
-            (options["app"], options["send"], options["return"], options["threads"],
-             options["heartbeat"]),
-            ("txmp.demo:app", "tcp://127.0.0.1:5556", "tcp://127.0.0.1:5555", 3, 0.5),
+            (options["app"], options["fronts"], options["threads"],
+             options["heartbeat"], options["name"]),
+            ("txmp.demo:app", [("tcp://127.0.0.1:5556", "tcp://127.0.0.1:5555")], 3,
+             0.5, "h:spawn-2"),
         )
+
+
+class _FakeProcess:
+    """
+    The transport of a process that L{_ProcessReactor} pretends to spawn.
+    """
+
+    def __init__(self) -> None:
+        self.signals: List[str] = []
+        self.pid = 1
+
+    def signalProcess(self, signal: str) -> None:
+        self.signals.append(signal)
+
+
+class _ProcessReactor(MemoryReactorClock):
+    """
+    A memory reactor that records spawned processes instead of running them.
+    """
+
+    def __init__(self) -> None:
+        MemoryReactorClock.__init__(self)
+        self.spawned: List[Tuple[List[str], _FakeProcess]] = []
+
+    def spawnProcess(self, processProtocol: Any, executable: Any, args: Any = (),
+                     env: Any = None, path: Any = None, uid: Any = None,
+                     gid: Any = None, usePTY: Any = False,
+                     childFDs: Any = None) -> _FakeProcess:
+        transport = _FakeProcess()
+        processProtocol.makeConnection(transport)
+        self.spawned.append((list(args), transport))
+        return transport
 
 
 class FrontMakeServiceTests(SynchronousTestCase):
@@ -277,11 +330,41 @@ class FrontMakeServiceTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
         top = fronttap.makeService(options, MemoryReactorClock())
-        [monitor] = [s for s in IServiceCollection(top)
+        [spawned] = [s for s in IServiceCollection(top)
+                     if isinstance(s, fronttap.SpawnedHandlers)]
+        [monitor] = [s for s in IServiceCollection(spawned)
                      if isinstance(s, ProcessMonitor)]
         processes: Dict[str, Any] = monitor.processes  # type: ignore[assignment]
-        self.assertEqual(sorted(processes), ["mphandler-1", "mphandler-2"])
-        self.assertEqual(processes["mphandler-1"][0], fronttap.handlerCommand(options))
+        host = socket.gethostname()
+        first, second = host + ":spawn-1", host + ":spawn-2"
+        self.assertEqual(sorted(processes), [first, second])
+        self.assertEqual(processes[first][0], fronttap.handlerCommand(options, first))
+        self.assertEqual(monitor.killTime, 35)
+
+    def test_drainingSpawnedHandlerReplaced(self) -> None:
+        """
+        When a spawned handler starts draining, a replacement is added at
+        once and the draining one is no longer supervised; a handler that
+        is not ours changes nothing.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
+        reactor = _ProcessReactor()
+        spawned = fronttap.SpawnedHandlers(reactor, options)
+        spawned.startService()
+        self.addCleanup(spawned.stopService)
+        host = socket.gethostname()
+        spawned.handlerDraining("elsewhere:1234")
+        self.assertEqual(spawned.names, [host + ":spawn-1", host + ":spawn-2"])
+        spawned.handlerDraining(host + ":spawn-1")
+        self.assertEqual(spawned.names, [host + ":spawn-2", host + ":spawn-3"])
+        # Started: the two first, then the replacement; the draining one
+        # got SIGTERM (which it ignores: it is draining already).
+        self.assertEqual(
+            [args[args.index("--name") + 1] for args, _ in reactor.spawned],
+            [host + ":spawn-1", host + ":spawn-2", host + ":spawn-3"],
+        )
+        self.assertEqual(reactor.spawned[0][1].signals, ["TERM"])
 
 
 class LoadApplicationTests(SynchronousTestCase):
@@ -388,10 +471,15 @@ class HandlerOptionsTests(SynchronousTestCase):
         and process id.
         """
         options = self.parse("--app", "txmp.demo:app")
-        self.assertEqual(options["send"], "tcp://127.0.0.1:5556")
-        self.assertEqual(options["return"], "tcp://127.0.0.1:5555")
-        self.assertEqual(options["send"], fronttap.DEFAULT_SEND)
-        self.assertEqual(options["return"], fronttap.DEFAULT_RETURN)
+        self.assertEqual(
+            options["fronts"], [("tcp://127.0.0.1:5556", "tcp://127.0.0.1:5555")]
+        )
+        self.assertEqual(
+            options["fronts"], [(fronttap.DEFAULT_SEND, fronttap.DEFAULT_RETURN)]
+        )
+        self.assertEqual(options["graceful-timeout"], 30)
+        self.assertEqual(options["max-requests"], 0)
+        self.assertEqual(options["max-requests-jitter"], 0)
         self.assertEqual(options["threads"], handlertap.DEFAULT_THREADS)
         self.assertEqual(options["heartbeat"], 1)
         self.assertEqual(options["name"], "%s:%d" % (socket.gethostname(), os.getpid()))
@@ -406,9 +494,34 @@ class HandlerOptionsTests(SynchronousTestCase):
                              "--send", "ipc:///s", "--return", "ipc:///r")
         self.assertEqual(
             (options["threads"], options["name"], options["heartbeat"],
-             options["send"], options["return"]),
-            (8, "worker-1", 2.5, "ipc:///s", "ipc:///r"),
+             options["fronts"]),
+            (8, "worker-1", 2.5, [("ipc:///s", "ipc:///r")]),
         )
+
+    def test_severalFronts(self) -> None:
+        """
+        C{--send} and C{--return} repeat, one pair per front, paired in
+        order; unpaired addresses are a usage error.
+        """
+        options = self.parse("--app", "txmp.demo:app",
+                             "--send", "ipc:///s1", "--return", "ipc:///r1",
+                             "--send", "ipc:///s2", "--return", "ipc:///r2")
+        self.assertEqual(
+            options["fronts"], [("ipc:///s1", "ipc:///r1"), ("ipc:///s2", "ipc:///r2")]
+        )
+        self.assertRaises(usage.UsageError, self.parse, "--app", "txmp.demo:app",
+                          "--send", "ipc:///s1", "--return", "ipc:///r1",
+                          "--send", "ipc:///s2")
+
+    def test_splitCapacity(self) -> None:
+        """
+        Each front gets an even share of the threads as credits, at least
+        one.
+        """
+        self.assertEqual(handlertap.splitCapacity(4, 1), [4])
+        self.assertEqual(handlertap.splitCapacity(4, 2), [2, 2])
+        self.assertEqual(handlertap.splitCapacity(5, 2), [3, 2])
+        self.assertEqual(handlertap.splitCapacity(1, 3), [1, 1, 1])
 
     def test_appRequired(self) -> None:
         """
