@@ -96,6 +96,35 @@ class BodyConsumer(Protocol):
         """
 
 
+class RequestBodySource(Protocol):
+    """
+    Where a streamed request body comes from: the client's connection.
+    Called in the reactor thread.
+    """
+
+    def startReading(self, sink: "PendingRequest") -> None:
+        """
+        The request was dispatched: deliver the body with
+        C{sink.bodyData(data)} and C{sink.bodyEnd()} from now on (what was
+        received before, first).
+        """
+
+    def pauseReading(self) -> None:
+        """
+        The handler's window is used up: read no more from the client.
+        """
+
+    def resumeReading(self) -> None:
+        """
+        The handler granted more window.
+        """
+
+    def stopReading(self) -> None:
+        """
+        The request was abandoned: deliver nothing more.
+        """
+
+
 class Reply:
     """
     The head of a reply and its first body chunks, as the Deferred returned
@@ -125,6 +154,19 @@ class Reply:
         """
         self._pending.cancel()
 
+    def written(self, size: int, clientReady: bool) -> None:
+        """
+        C{size} body bytes went to the client's transport; see
+        L{PendingRequest.bodyWritten}.
+        """
+        self._pending.bodyWritten(size, clientReady)
+
+    def clientReady(self) -> None:
+        """
+        The client's transport accepts data again.
+        """
+        self._pending.clientReady()
+
 
 class HandlerState:
     """
@@ -134,10 +176,12 @@ class HandlerState:
     @ivar inFlight: the requests it has and has not finished replying to.
     """
 
-    def __init__(self, identity: bytes, name: str, credits: int) -> None:
+    def __init__(self, identity: bytes, name: str, credits: int,
+                 inputWindow: Optional[int] = None) -> None:
         self.identity = identity
         self.name = name
         self.credits = credits
+        self.inputWindow = inputWindow
         self.inFlight: Dict[bytes, PendingRequest] = {}
         self.draining = False
         self.lastHeard = 0.0
@@ -170,6 +214,73 @@ class PendingRequest:
         self.timer: Optional[IDelayedCall] = None
         self.queuedAt = 0.0
         self.deferred: Deferred[Reply] = Deferred(lambda d: self.cancel())
+        self.bodySource: Optional[RequestBodySource] = None
+        # Request-body bytes the handler lets us send (None: unlimited).
+        self.bodyWindow: Optional[int] = None
+        self.bodySent = False
+        self._readingPaused = False
+        # Response-body bytes written to the client, not yet granted back.
+        self._owed = 0
+
+    def bodyData(self, data: bytes) -> None:
+        """
+        More request body from the client: pass it to the handler, and stop
+        reading from the client when the handler's window is used up.
+        """
+        if self.state not in (DISPATCHED, STREAMING) or self.handler is None:
+            return
+        self.bodySent = True
+        self.dispatcher._sendControl(
+            self.handler, protocol.encodeBody(self.requestId, [data], False)
+        )
+        if self.bodyWindow is not None:
+            self.bodyWindow -= len(data)
+            if self.bodyWindow <= 0 and not self._readingPaused:
+                self._readingPaused = True
+                if self.bodySource is not None:
+                    self.bodySource.pauseReading()
+
+    def bodyEnd(self) -> None:
+        """
+        The request body is complete.
+        """
+        if self.state in (DISPATCHED, STREAMING) and self.handler is not None:
+            self.dispatcher._sendControl(
+                self.handler, protocol.encodeBody(self.requestId, [], True)
+            )
+        self.bodySource = None
+
+    def _bodyWindowReceived(self, size: int) -> None:
+        if self.bodyWindow is None:
+            return
+        self.bodyWindow += size
+        if self.bodyWindow > 0 and self._readingPaused:
+            self._readingPaused = False
+            if self.bodySource is not None:
+                self.bodySource.resumeReading()
+
+    def bodyWritten(self, size: int, clientReady: bool) -> None:
+        """
+        C{size} bytes of the response body went to the client's transport.
+        While it accepts more (C{clientReady}), grant the handler as much
+        window back, a quarter of the window at a time; while it does not,
+        grant nothing, so that the application's thread waits.
+        """
+        self._owed += size
+        if clientReady:
+            self.clientReady()
+
+    def clientReady(self) -> None:
+        """
+        The client's transport accepts data again: grant what was written.
+        """
+        window = self.dispatcher.window
+        if self._owed and self._owed * 4 >= window and self.state == STREAMING:
+            owed, self._owed = self._owed, 0
+            if self.handler is not None:
+                self.dispatcher._sendControl(
+                    self.handler, protocol.encodeWindow(self.requestId, owed)
+                )
 
     def cancel(self) -> None:
         """
@@ -199,6 +310,8 @@ class Dispatcher:
         capacity; then the client gets 503.
     @param maxQueue: how many requests may wait; more get 503 at once.
     @param heartbeat: seconds between heartbeats, told to handlers.
+    @param window: response-body bytes a handler may send for one request
+        before the front grants more (flow control).
     """
 
     _log = Logger()
@@ -212,7 +325,9 @@ class Dispatcher:
         maxQueue: int = 1000,
         heartbeat: float = 1.0,
         instance: Optional[str] = None,
+        window: int = 256 * 1024,
     ) -> None:
+        self.window = window
         self._reactor = reactor
         self._send = sendSocket
         self.timeout = timeout
@@ -318,19 +433,26 @@ class Dispatcher:
         body: Sequence[bytes],
         consumer: BodyConsumer,
         idempotent: bool = False,
+        bodySource: Optional[RequestBodySource] = None,
     ) -> "Deferred[Reply]":
         """
         Send a request to a handler as soon as one has capacity.
 
-        @param meta: the C{REQ} meta pairs, without C{more}.
+        @param meta: the C{REQ} meta pairs, without C{more} and C{window}.
+        @param body: the whole request body, if not streamed.
+        @param bodySource: where the body comes from, if streamed: it is
+            read once the request is dispatched, within the handler's
+            window.
         @return: a Deferred that fires with the L{Reply} head, or fails with
             a L{FrontError}; cancelling it abandons the request.
         """
         requestId = self._prefix + b"%x" % (next(self._counter),)
         meta = list(meta)
-        meta.append((b"more", b"0"))
+        meta.append((b"more", b"1" if bodySource is not None else b"0"))
+        meta.append((b"window", b"%d" % (self.window,)))
         frames = protocol.encodeRequest(requestId, meta, headers, body)
         pending = PendingRequest(self, requestId, frames, idempotent, consumer)
+        pending.bodySource = bodySource
         self.pending[requestId] = pending
         self.stats["requests"] += 1
         if not self.queue and self._dispatch(pending):
@@ -393,6 +515,9 @@ class Dispatcher:
             pending.timer = self._reactor.callLater(
                 self.timeout, self._timedOut, pending
             )
+            if pending.bodySource is not None:
+                pending.bodyWindow = handler.inputWindow
+                pending.bodySource.startReading(pending)
             return True
 
     def _enqueue(self, pending: PendingRequest, first: bool = False) -> None:
@@ -465,6 +590,9 @@ class Dispatcher:
         if pending.timer is not None and pending.timer.active():
             pending.timer.cancel()
         pending.timer = None
+        if pending.bodySource is not None:
+            source, pending.bodySource = pending.bodySource, None
+            source.stopReading()
 
     def _fail(self, pending: PendingRequest, error: FrontError) -> None:
         wasStreaming = pending.state == STREAMING
@@ -522,7 +650,12 @@ class Dispatcher:
                 pending.timer.cancel()
             pending.timer = None
             pending.handler = None
-            if pending.state == DISPATCHED and pending.idempotent and pending.attempts < 2:
+            if (
+                pending.state == DISPATCHED
+                and pending.idempotent
+                and not pending.bodySent
+                and pending.attempts < 2
+            ):
                 self.stats["retried"] += 1
                 self._enqueue(pending, first=True)
             else:
@@ -571,6 +704,13 @@ class Dispatcher:
             self._drainQueue()
         elif isinstance(message, protocol.Ping):
             pass
+        elif isinstance(message, protocol.Window):
+            pending = handler.inFlight.get(message.requestId)
+            if pending is not None:
+                # The application is reading the body: that is progress.
+                if pending.timer is not None:
+                    pending.timer.reset(self.timeout)
+                pending._bodyWindowReceived(message.size)
         elif isinstance(message, protocol.Bye):
             self._draining(handler)
         else:
@@ -603,12 +743,17 @@ class Dispatcher:
 
     def _hello(self, identity: bytes, hello: protocol.Hello) -> None:
         handler = self.handlers.get(identity)
+        try:
+            inputWindow: Optional[int] = int(hello.meta["window"])
+        except (KeyError, ValueError):
+            inputWindow = None  # No flow control: send bodies as they come.
         if handler is None:
-            handler = HandlerState(identity, hello.name, hello.credits)
+            handler = HandlerState(identity, hello.name, hello.credits, inputWindow)
             self.handlers[identity] = handler
         else:
             handler.name = hello.name
             handler.credits = hello.credits
+            handler.inputWindow = inputWindow
             handler.draining = False
         self._heard(handler)
         self._log.info(

@@ -14,6 +14,13 @@ from twisted.logger import Logger
 
 from txmp import protocol
 
+# How many bytes of a streamed request body (a REQ with more=1: its body
+# frames, then BODY/END) the front may send for one request beyond what
+# the handler has granted with WINDOW; announced in HELLO.  The runner
+# grants what the application read in quarters of this, so a request's
+# unread body stays under it.
+INPUT_WINDOW = 256 * 1024
+
 
 class MessageSender(Protocol):
     """
@@ -24,13 +31,29 @@ class MessageSender(Protocol):
         ...
 
 
+class Running(Protocol):
+    """
+    A request being run: L{txmp._wsgi.RunningRequest}.  Every method is
+    called in the reactor thread.
+    """
+
+    def cancel(self) -> None:
+        ...
+
+    def bodyReceived(self, chunks: List[bytes], end: bool) -> None:
+        ...
+
+    def windowReceived(self, size: int) -> None:
+        ...
+
+
 class Runner(Protocol):
     """
     What runs a request through the application: L{txmp._wsgi.WSGIRunner}.
     """
 
     def run(self, requestId: bytes, head: protocol.RequestHead, body: List[bytes],
-            sink: Any) -> Any:
+            sink: Any) -> Running:
         ...
 
 
@@ -56,6 +79,10 @@ class _ReplySink:
     def sendError(self, message: str) -> None:
         self._link._reply(protocol.encodeError(self._requestId, message))
 
+    def sendWindow(self, size: int) -> None:
+        # Steering the front, so the control plane: the send socket.
+        self._link._send.send(protocol.encodeWindow(self._requestId, size))
+
     def finished(self) -> None:
         self._link._finished(self._requestId)
 
@@ -68,6 +95,14 @@ class FrontLink:
     Until the front has answered C{HELLO} with C{WELCOME}, the link sends
     C{HELLO} instead of C{PING} at every heartbeat, so that a front that
     (re)starts learns of this handler without either being restarted.
+
+    C{HELLO} announces, as its C{window} attribute, L{INPUT_WINDOW}: how
+    much of a streamed request body the front may send ahead of the
+    C{WINDOW}s this link sends as the application reads it.
+
+    A front that no longer knows this link's requests (it answers C{BYE},
+    or a new front instance answers C{HELLO}) will never send the window or
+    body they may be waiting for: they are cancelled.
 
     @param capacity: how many requests this link may have running at once:
         the credits it announces.
@@ -94,8 +129,11 @@ class FrontLink:
         self.capacity = capacity
         self.heartbeat = heartbeat
         self.address = address
-        self.running: Dict[bytes, Any] = {}
+        self.running: Dict[bytes, Optional[Running]] = {}
         self.front: Optional[str] = None
+        # The instance id of the front that last welcomed this link, kept
+        # while the front is silent, to tell a restarted front.
+        self._welcomedBy: Optional[str] = None
         self.draining = False
         self._lastHeard = 0.0
         self._beat: Optional[IDelayedCall] = None
@@ -139,6 +177,10 @@ class FrontLink:
         if self._drained is None:
             self._drained = Deferred()
             self.draining = True
+            if self.front is None:
+                # Not registered (no front yet, or it went): no front is
+                # sending us anything to wait for.
+                self._byeAcknowledged = True
             self._send.send(protocol.encodeBye())
             self._log.info(
                 "mphandler {name} draining from front {address}: "
@@ -160,7 +202,25 @@ class FrontLink:
             self._drained.callback(None)
 
     def _hello(self) -> None:
-        self._send.send(protocol.encodeHello(self.name, self.free))
+        self._send.send(
+            protocol.encodeHello(self.name, self.free, {"window": str(INPUT_WINDOW)})
+        )
+
+    def _cancelAll(self, why: str) -> None:
+        """
+        Cancel every running request: the front will send nothing more for
+        them.  Their slots come back as they finish.
+        """
+        running = [r for r in self.running.values() if r is not None]
+        if running:
+            self._log.warn(
+                "mphandler {name}: cancelling {count} requests: {why}",
+                name=self.name,
+                count=len(running),
+                why=why,
+            )
+        for request in running:
+            request.cancel()
 
     def _heartbeat(self) -> None:
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
@@ -172,6 +232,10 @@ class FrontLink:
                     address=self.address,
                 )
                 self.front = None
+                if self.draining:
+                    # Its acknowledgement will not come: the front is gone.
+                    self._byeAcknowledged = True
+                    self._checkDrained()
         if self.draining:
             self._send.send(protocol.encodePing())
         elif self.front is None:
@@ -228,9 +292,19 @@ class FrontLink:
             if running is not None:
                 running.bodyReceived(message.chunks, message.end)
         elif isinstance(message, protocol.Window):
-            pass  # No version sends WINDOW yet; a receiver ignores it.
+            # The client took more of the response; ignored for an id that
+            # is not running.
+            running = self.running.get(message.requestId)
+            if running is not None:
+                running.windowReceived(message.size)
         elif isinstance(message, protocol.Welcome):
             front = message.meta.get("front", "?")
+            if (
+                self._welcomedBy not in (None, "?")
+                and front not in ("?", self._welcomedBy)
+            ):
+                self._cancelAll(f"front {self._welcomedBy} was replaced by {front}")
+            self._welcomedBy = front
             if front != self.front:
                 self._log.info(
                     "mphandler {name} registered with front {front} at {address}",
@@ -255,8 +329,11 @@ class FrontLink:
                 self._byeAcknowledged = True
                 self._checkDrained()
             else:
-                # The front does not know us (it restarted) or is going away.
+                # The front does not know us (it restarted or declared us
+                # dead) or is going away: either way it has forgotten our
+                # requests.
                 self.front = None
+                self._cancelAll("the front does not know this handler")
                 self._hello()
         else:
             self.stats["badMessages"] += 1

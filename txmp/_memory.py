@@ -355,11 +355,15 @@ class MemoryRun:
     @ivar body: its first body frames.
     @ivar sink: where its response goes: C{sendHead(status, reason, headers,
         body, more)}, C{sendBody(chunks, end)}, C{sendError(message)} and
-        C{finished()}.
+        C{finished()}; and C{sendWindow(size)} to let the front send more
+        of a streamed request body (see L{grantInput}).
     @ivar cancelled: whether the link called L{cancel}.
     @ivar bodyParts: the chunks of each later part of the request body
         (for a head with C{more} set), in order.
     @ivar bodyEnded: whether the end of the request body was received.
+    @ivar windows: the size of each response window the front granted
+        after the request (C{WINDOW}), in order; the first window is the
+        request's C{window} meta attribute (C{head.extra["window"]}).
     """
 
     def __init__(self, requestId: bytes, head: protocol.RequestHead,
@@ -371,6 +375,7 @@ class MemoryRun:
         self.cancelled = False
         self.bodyParts: List[List[bytes]] = []
         self.bodyEnded = False
+        self.windows: List[int] = []
 
     def cancel(self) -> None:
         """
@@ -386,6 +391,20 @@ class MemoryRun:
         self.bodyParts.append(list(chunks))
         if end:
             self.bodyEnded = True
+
+    def windowReceived(self, size: int) -> None:
+        """
+        Record a response window, as
+        L{txmp._wsgi.RunningRequest.windowReceived} takes it.
+        """
+        self.windows.append(size)
+
+    def grantInput(self, size: int) -> None:
+        """
+        Let the front send C{size} more bytes of the request body, as the
+        WSGI runner does when the application has read that much.
+        """
+        self.sink.sendWindow(size)
 
     def respond(
         self,

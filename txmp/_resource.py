@@ -7,9 +7,14 @@ the L{Dispatcher} and finishes the HTTP response when the reply arrives.
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional, Tuple
+from io import BytesIO
+from typing import Any, Callable, List, Optional, Tuple
+
+from zope.interface import implementer
+
 
 from twisted.internet.defer import CancelledError
+from twisted.internet.interfaces import IPushProducer
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
@@ -40,21 +45,126 @@ _HOP_BY_HOP = frozenset(
 _BODY_CHUNK = 1 << 20
 
 
+DEFAULT_MAX_BODY = 1 << 30
+
+# A body of known length up to this size is read whole and sent with the
+# request, in one message; larger ones, and chunked ones, are streamed.
+SMALL_BODY = 64 * 1024
+
+
 class FrontRequest(Request):
     """
     A request that remembers its header fields in the order received, with
-    their names as sent (Twisted's L{Headers} groups and recases them).
+    their names as sent (Twisted's L{Headers} groups and recases them), and
+    whose body is streamed to a handler instead of stored.
+
+    A request with a body is processed as soon as its head is in (see
+    L{FrontChannel.allHeadersReceived}); its body chunks then go to the
+    dispatcher (the L{RequestBodySource} role) as they arrive, within the
+    handler's window, and are never kept whole, in memory or on disk.
+
+    @ivar streamingBody: whether a body follows the head.
+    @ivar bodyComplete: whether the whole body has been received.
+    @ivar bodyTooLarge: called when a chunked body passes the limit.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         Request.__init__(self, *args, **kwargs)
         self.rawHeaderPairs: List[Tuple[bytes, bytes]] = []
+        self.streamingBody = False
+        self.bodyComplete = False
+        self.bodyTooLarge: Optional[Callable[[], None]] = None
+        self._bodySink: Any = None
+        self._buffered: List[bytes] = []
+        self._received = 0
+        self._windowPaused = False
+
+    def gotLength(self, length: Optional[int]) -> None:
+        # Twisted would open a temporary file for a large body; the body is
+        # streamed instead, so the content stays empty.
+        self.content = BytesIO()
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.finished:
+            return
+        if not self.streamingBody:
+            # A small body (at most SMALL_BODY), sent whole with the head.
+            self.content.write(data)
+            return
+        self._received += len(data)
+        channel = self.channel
+        if channel is not None and self._received > channel.maxBody:
+            self.streamingBody = False
+            self._buffered = []
+            if self.bodyTooLarge is not None:
+                self.bodyTooLarge()
+            return
+        if self._bodySink is not None:
+            self._bodySink.bodyData(data)
+        else:
+            self._buffered.append(data)
+
+    def contentEnded(self) -> None:
+        """
+        The channel has received the whole body.
+        """
+        self.bodyComplete = True
+        if self._bodySink is not None:
+            sink, self._bodySink = self._bodySink, None
+            sink.bodyEnd()
+
+    # RequestBodySource
+
+    def startReading(self, sink: Any) -> None:
+        self._bodySink = sink
+        buffered, self._buffered = self._buffered, []
+        for data in buffered:
+            sink.bodyData(data)
+        if self.bodyComplete:
+            self._bodySink = None
+            sink.bodyEnd()
+        elif not self._windowPaused and self.channel is not None:
+            self.channel.resumeBodyReading()
+
+    def pauseReading(self) -> None:
+        self._windowPaused = True
+        if self.channel is not None:
+            self.channel.pauseBodyReading()
+
+    def resumeReading(self) -> None:
+        self._windowPaused = False
+        if self.channel is not None:
+            self.channel.resumeBodyReading()
+
+    def stopReading(self) -> None:
+        self._bodySink = None
+        self._buffered = []
+
+    def closeIfBodyPending(self) -> None:
+        """
+        A response is starting while the request body is still coming: the
+        connection cannot carry another request after it, so close it.
+        """
+        if self.streamingBody and not self.bodyComplete:
+            self.setHeader(b"Connection", b"close")
+            if self.channel is not None:
+                self.channel.persistent = False
 
 
 class FrontChannel(HTTPChannel):
     """
-    An HTTP/1.1 channel that records raw header pairs on L{FrontRequest}.
+    An HTTP/1.1 channel that records raw header pairs on L{FrontRequest},
+    refuses a Content-Length over the site's C{maxBody} with 413 before
+    reading the body (and before any C{100 Continue}), and processes a
+    request with a body at once, so that the body streams to a handler.
     """
+
+    _bodyReadPaused = False
+    _rejected = False
+
+    @property
+    def maxBody(self) -> int:
+        return getattr(getattr(self, "site", None), "maxBody", DEFAULT_MAX_BODY)
 
     def headerReceived(self, line: bytes) -> bool:
         if not HTTPChannel.headerReceived(self, line):
@@ -64,6 +174,80 @@ class FrontChannel(HTTPChannel):
         if isinstance(request, FrontRequest):
             request.rawHeaderPairs.append((name, value.strip(b" \t")))
         return True
+
+    def allHeadersReceived(self) -> None:
+        request = self.requests[-1]
+        length = self.length
+        if length is not None and length > self.maxBody:
+            self._rejected = True
+            body = b"413 Content Too Large\n"
+            self.transport.write(
+                b"HTTP/1.1 413 Content Too Large\r\n"
+                b"Content-Type: text/plain; charset=utf-8\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                % (len(body), body)
+            )
+            self.loseConnection()
+            return
+        HTTPChannel.allHeadersReceived(self)
+        if (length is None or length > SMALL_BODY) and isinstance(request, FrontRequest):
+            request.streamingBody = True
+            # Read no body until a handler has the request and its window.
+            self.pauseBodyReading()
+            request.requestReceived(self._command, self._path, self._version)
+
+    def rawDataReceived(self, data: bytes) -> None:
+        if self._rejected:
+            return
+        HTTPChannel.rawDataReceived(self, data)
+
+    def allContentReceived(self) -> None:
+        request = self.requests[-1] if self.requests else None
+        if not (isinstance(request, FrontRequest) and request.streamingBody) and (
+            request is not None
+        ):
+            HTTPChannel.allContentReceived(self)
+            return
+        # The request was processed when its head came (or has been
+        # answered already): reset for the next one as Twisted does, and
+        # only tell the request that its body ended.
+        self.length = 0
+        self._receivedHeaderCount = 0
+        self._receivedHeaderSize = 0
+        self._HTTPChannel__first_line = 1
+        self._transferDecoder = None
+        del self._command, self._path, self._version
+        if self.timeOut:
+            self._savedTimeOut = self.setTimeout(None)
+        self._handlingRequest = True
+        self.setRawMode()
+        if request is not None:
+            request.contentEnded()
+
+    def pauseBodyReading(self) -> None:
+        """
+        Read nothing more from the client until L{resumeBodyReading}.
+        """
+        self._bodyReadPaused = True
+        self._networkProducer.pauseProducing()
+
+    def resumeBodyReading(self) -> None:
+        """
+        Read from the client again (unless the transport is full).
+        """
+        self._bodyReadPaused = False
+        if not self._waitingForTransport and not self._handlingRequest:
+            self._networkProducer.resumeProducing()
+
+    def resumeProducing(self) -> None:
+        if self._bodyReadPaused:
+            # The client's transport drained, but the handler's window is
+            # still used up: resume writing, not reading.
+            self._waitingForTransport = False
+            if self._requestProducer is not None:
+                self._requestProducer.resumeProducing()
+            return
+        HTTPChannel.resumeProducing(self)
 
 
 def _headerPairs(request: Request) -> List[Tuple[bytes, bytes]]:
@@ -94,19 +278,40 @@ def _readBody(request: Request) -> List[bytes]:
         chunks.append(chunk)
 
 
-class _RequestBody:
+@implementer(IPushProducer)
+class _ResponseBody:
     """
-    Writes a streamed reply body to a Twisted request.
+    Writes a streamed reply body to a Twisted request, and grants the
+    handler window as the client's transport takes it (a push producer
+    registered on the request: paused while the transport is full).
     """
 
     def __init__(self, request: Request) -> None:
         self._request = request
+        self._reply: Optional[Reply] = None
+        self._paused = False
+
+    def started(self, reply: Reply) -> None:
+        """
+        The head came: register as the request's producer if more follows.
+        """
+        self._reply = reply
+        if reply.more:
+            self._request.registerProducer(self, True)
+
+    def written(self, size: int) -> None:
+        if self._reply is not None:
+            self._reply.written(size, not self._paused)
 
     def writeBody(self, chunks: List[bytes]) -> None:
+        size = 0
         for chunk in chunks:
             self._request.write(chunk)
+            size += len(chunk)
+        self.written(size)
 
     def finishBody(self) -> None:
+        self._request.unregisterProducer()
         self._request.finish()
 
     def abortBody(self) -> None:
@@ -114,6 +319,18 @@ class _RequestBody:
         channel = self._request.channel
         if channel is not None and channel.transport is not None:
             channel.transport.abortConnection()
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        if self._reply is not None:
+            self._reply.clientReady()
+
+    def stopProducing(self) -> None:
+        # The connection is going: notifyFinish's errback cancels the reply.
+        self._paused = True
 
 
 class FrontResource(Resource):
@@ -148,15 +365,30 @@ class FrontResource(Resource):
             (b"server_port", b"%d" % (getattr(local, "port", 0),)),
             (b"scheme", b"https" if request.isSecure() else b"http"),
         ]
-        body = _RequestBody(request)
+        responseBody = _ResponseBody(request)
+        streaming = isinstance(request, FrontRequest) and request.streamingBody
         d = self._dispatcher.submit(
             meta,
             _headerPairs(request),
-            _readBody(request),
-            body,
+            [] if streaming else _readBody(request),
+            responseBody,
             idempotent=request.method in IDEMPOTENT_METHODS,
+            bodySource=request if streaming else None,
         )
         state: dict = {}
+
+        def tooLarge() -> None:
+            # A chunked body passed --max-body.
+            reply: Optional[Reply] = state.get("reply")
+            if reply is None:
+                d.cancel()
+                self._errorPage(request, 413, b"Content Too Large")
+            else:
+                reply.cancel()
+                responseBody.abortBody()
+
+        if streaming:
+            request.bodyTooLarge = tooLarge
 
         def gone(reason: Failure) -> None:
             reply: Optional[Reply] = state.get("reply")
@@ -169,13 +401,17 @@ class FrontResource(Resource):
         d.addCallbacks(
             self._respond,
             self._failed,
-            callbackArgs=(request, state),
+            callbackArgs=(request, state, responseBody),
             errbackArgs=(request,),
         )
         return NOT_DONE_YET
 
-    def _respond(self, reply: Reply, request: Request, state: dict) -> None:
+    def _respond(
+        self, reply: Reply, request: Request, state: dict, body: "_ResponseBody"
+    ) -> None:
         state["reply"] = reply
+        if isinstance(request, FrontRequest):
+            request.closeIfBodyPending()
         request.setResponseCode(reply.status, reply.reason)
         headers = request.responseHeaders
         seen = set()
@@ -189,9 +425,12 @@ class FrontResource(Resource):
                 # Replaces Twisted's defaults (Server, Date) if the app set them.
                 seen.add(lower)
                 headers.setRawHeaders(name, [value])
-        for chunk in reply.body:
-            request.write(chunk)
-        if not reply.more:
+        body.started(reply)
+        if reply.more:
+            body.writeBody(reply.body)
+        else:
+            for chunk in reply.body:
+                request.write(chunk)
             request.finish()
 
     def _failed(self, failure: Failure, request: Request) -> None:
@@ -200,12 +439,19 @@ class FrontResource(Resource):
         error = failure.value
         if not isinstance(error, FrontError):
             failure.raiseException()
-        body = b"%d %s\n" % (error.status, error.reason)
-        request.setResponseCode(error.status, error.reason)
-        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-        request.setHeader(b"Content-Length", b"%d" % (len(body),))
         if isinstance(error, NoCapacity):
             request.setHeader(b"Retry-After", b"%d" % (self.retryAfter,))
+        self._errorPage(request, error.status, error.reason)
+
+    def _errorPage(self, request: Request, status: int, reason: bytes) -> None:
+        if request.finished or request.startedWriting:
+            return
+        if isinstance(request, FrontRequest):
+            request.closeIfBodyPending()
+        body = b"%d %s\n" % (status, reason)
+        request.setResponseCode(status, reason)
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        request.setHeader(b"Content-Length", b"%d" % (len(body),))
         request.write(body)
         request.finish()
 
@@ -264,14 +510,20 @@ def makeStatsSite(dispatcher: Dispatcher, reactor: Any) -> Site:
 
 
 def makeSite(
-    dispatcher: Dispatcher, reactor: Any, accessLog: Optional[str] = None
+    dispatcher: Dispatcher,
+    reactor: Any,
+    accessLog: Optional[str] = None,
+    maxBody: int = DEFAULT_MAX_BODY,
 ) -> Site:
     """
     A Twisted Web site serving everything through C{dispatcher}.
 
     @param accessLog: a file for a combined-format access log, if any.
+    @param maxBody: the largest request body accepted, in bytes: a larger
+        one gets 413.
     """
     site = FrontSite(FrontResource(dispatcher), logPath=accessLog, reactor=reactor)
+    site.maxBody = maxBody
     site.protocol = FrontChannel
     site.requestFactory = FrontRequest
     site.displayTracebacks = False

@@ -13,14 +13,40 @@ Threads
 Two kinds of thread are involved, and every method below says which one
 it runs in:
 
-  - The I{reactor thread} calls L{WSGIRunner.run}, L{RunningRequest.cancel}
-    and L{RunningRequest.bodyReceived}, and is the only thread that calls
-    the L{ResponseSink}, because the sink touches ZeroMQ.
+  - The I{reactor thread} calls L{WSGIRunner.run}, L{RunningRequest.cancel},
+    L{RunningRequest.bodyReceived} and L{RunningRequest.windowReceived},
+    and is the only thread that calls the L{ResponseSink}, because the sink
+    touches ZeroMQ.
 
   - An I{application thread} of the pool calls the application, its
     C{start_response} and C{write} callables, iterates the response and
     calls its C{close()}.  Everything it has for the sink goes through
     C{reactor.callFromThread}.
+
+Flow control
+============
+
+Bodies are streamed both ways, and each way the receiver paces the sender
+with windows (C{WINDOW} messages), so that neither side holds a whole body:
+
+  - Response: the front grants a window with the request (its C{window}
+    meta attribute) and more as the client takes the body
+    (L{RunningRequest.windowReceived}).  Before handing a chunk to the
+    sink, the application thread waits while the window is used up; a
+    chunk bigger than what is left is sent whole.  A request without a
+    window is not paced (a front that does not pace responses).  A
+    collected response (a list, see below) is sent whole: it is in memory
+    already.
+
+  - Request: with C{more} set, the body comes in pieces
+    (L{RunningRequest.bodyReceived}); reads of C{wsgi.input} wait for them.
+    The front sends at most L{txmp._handler.INPUT_WINDOW} bytes ahead of
+    what the handler granted; as the application reads, the runner grants
+    what was read, in batches of a quarter of that, and at the end of the
+    body (L{ResponseSink.sendWindow}).
+
+A cancellation wakes an application thread waiting for either, with
+L{RequestCancelled}.
 
 Choices left open by PEP 3333
 =============================
@@ -87,6 +113,7 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
+from txmp._handler import INPUT_WINDOW
 from txmp.protocol import RequestHead
 
 ExcInfo = Tuple[Type[BaseException], BaseException, Optional[TracebackType]]
@@ -150,7 +177,7 @@ class ResponseSink(Protocol):
     ) -> None:
         """
         Send the response head and the first body chunks.  Called once,
-        before any other method but L{finished}.
+        before L{sendBody} and L{sendError}.
 
         @param body: non-empty chunks, possibly none.
         @param more: whether L{sendBody} calls follow.
@@ -171,6 +198,14 @@ class ResponseSink(Protocol):
 
         @param message: a short description, without details of the
             failure.
+        """
+
+    def sendWindow(self, size: int) -> None:
+        """
+        The application has read C{size} more bytes of the request body:
+        the front may send that many more.  Called only for a request whose
+        head had C{more} set (a streamed request body), at any time before
+        L{finished}.
         """
 
     def finished(self) -> None:
@@ -305,6 +340,11 @@ class InputStream:
     The body is kept as the chunks it was fed in; reads copy only what they
     return.
 
+    For flow control, the stream can report how much the application has
+    read: the front sends a streamed body only as far as the handler
+    allows, and the handler allows more as the application reads, so what
+    waits here stays bounded.
+
     @ivar _condition: guards every other attribute; notified on every
         change.
     @ivar _chunks: the chunks not completely read yet.
@@ -314,20 +354,35 @@ class InputStream:
         that L{readline} does not scan them again.
     @ivar _finished: whether the whole body has been fed.
     @ivar _aborted: whether the request was cancelled.
+    @ivar _unreported: how many bytes were read and not reported to
+        C{_consumed} yet.
     """
 
-    def __init__(self, condition: Optional[threading.Condition] = None) -> None:
+    def __init__(
+        self,
+        condition: Optional[threading.Condition] = None,
+        consumed: Optional[Callable[[int], None]] = None,
+        batch: int = 1,
+    ) -> None:
         """
         @param condition: the condition variable to wait on, for tests;
             a new L{threading.Condition} by default.
+        @param consumed: if not L{None}, called in the application thread,
+            outside any lock, with how many bytes were read since its last
+            call, once that is at least C{batch} bytes or the body has been
+            read to its end; never once the stream was aborted.
+        @param batch: how many bytes to read before reporting them.
         """
         self._condition = threading.Condition() if condition is None else condition
+        self._consumed = consumed
+        self._batch = batch
         self._chunks: Deque[bytes] = deque()
         self._offset = 0
         self._available = 0
         self._scanned = 0
         self._finished = False
         self._aborted = False
+        self._unreported = 0
 
     def feed(self, data: bytes) -> None:
         """
@@ -399,6 +454,7 @@ class InputStream:
                 remaining = 0
         self._available -= size
         self._scanned = max(0, self._scanned - size)
+        self._unreported += size
         if len(pieces) == 1:
             return pieces[0]
         return b"".join(pieces)
@@ -432,6 +488,28 @@ class InputStream:
             return limit
         return None
 
+    def _due(self) -> int:
+        """
+        How many read bytes are to be reported to C{_consumed} now, if any;
+        they count as reported from now on.  Called with C{_condition} held.
+        """
+        if self._consumed is None or self._aborted or not self._unreported:
+            return 0
+        if self._unreported < self._batch and not (
+            self._finished and not self._available
+        ):
+            return 0
+        due, self._unreported = self._unreported, 0
+        return due
+
+    def _report(self, due: int) -> None:
+        """
+        Report C{due} read bytes, if there are any.  Called in the
+        application thread, without C{_condition} held.
+        """
+        if due and self._consumed is not None:
+            self._consumed(due)
+
     def read(self, size: Optional[int] = -1) -> bytes:
         """
         Read up to C{size} bytes, or to the end of the body if C{size} is
@@ -443,10 +521,14 @@ class InputStream:
         with self._condition:
             if size is None or size < 0:
                 self._wait(lambda: False)
-                return self._take(self._available)
-            wanted = size
-            self._wait(lambda: self._available >= wanted)
-            return self._take(min(wanted, self._available))
+                data = self._take(self._available)
+            else:
+                wanted = size
+                self._wait(lambda: self._available >= wanted)
+                data = self._take(min(wanted, self._available))
+            due = self._due()
+        self._report(due)
+        return data
 
     def readline(self, size: Optional[int] = -1) -> bytes:
         """
@@ -471,7 +553,10 @@ class InputStream:
                 length = (
                     self._available if limit is None else min(limit, self._available)
                 )
-            return self._take(length)
+            data = self._take(length)
+            due = self._due()
+        self._report(due)
+        return data
 
     def readlines(self, hint: Optional[int] = -1) -> List[bytes]:
         """
@@ -604,10 +689,19 @@ class RunningRequest:
     until L{ResponseSink.finished}.
 
     @ivar input: the request's C{wsgi.input}.
+    @ivar _condition: what the application thread waits on, for response
+        window and for request body; guards C{_window} and C{_cancelled}
+        (and, being the condition of C{input}, the request body).
+    @ivar _window: how many more response body bytes the front accepts
+        now (negative after a chunk bigger than what was left), or L{None}
+        if the front paces nothing.
     @ivar _cancelled: whether L{cancel} was called.  Written only in the
-        reactor thread and read in both; a boolean assignment is atomic.
+        reactor thread, with C{_condition} held, and read in both; a
+        boolean assignment is atomic.
     @ivar _done: whether L{ResponseSink.finished} was called.  Reactor
         thread only.
+    @ivar _bodyEnded: whether the whole request body was received.
+        Reactor thread only.
     @ivar _pending: the status code, reason and headers given to
         C{start_response} and not sent yet, or L{None}.  Application thread
         only, like C{_hasLength}, C{_headSent} and C{_complete}.
@@ -625,9 +719,15 @@ class RunningRequest:
         requestId: bytes,
         head: RequestHead,
         sink: ResponseSink,
+        condition: Optional[threading.Condition] = None,
     ) -> None:
         """
         Called in the reactor thread.
+
+        @param head: the request head; its C{window} meta attribute, if any,
+            is the response window the front grants to begin with.
+        @param condition: the condition variable the application thread
+            waits on, for tests; a new L{threading.Condition} by default.
         """
         self._reactor = reactor
         self._application = application
@@ -635,15 +735,45 @@ class RunningRequest:
         self._requestId = requestIdText(requestId)
         self._method = head.method
         self._sink = sink
-        self.input = InputStream()
+        self._condition = threading.Condition() if condition is None else condition
+        # Only a streamed request body is paced by the front; a body that
+        # came whole in the REQ needs no grants.
+        self.input = InputStream(
+            self._condition,
+            self._inputConsumed if head.more else None,
+            INPUT_WINDOW // 4,
+        )
         self._errors = ErrorStream(log, self._requestId)
         self._environ = buildEnviron(requestId, head, self.input, self._errors)
+        self._window = self._initialWindow(head)
         self._cancelled = False
         self._done = False
+        self._bodyEnded = False
         self._pending: Optional[Tuple[int, bytes, List[Tuple[bytes, bytes]]]] = None
         self._hasLength = False
         self._headSent = False
         self._complete = False
+
+    def _initialWindow(self, head: RequestHead) -> Optional[int]:
+        """
+        The response window granted with the request: its C{window} meta
+        attribute, or L{None} (no pacing) if it has none, as from a front
+        that does not pace responses, or a malformed one.  Called in the
+        reactor thread.
+        """
+        value = head.extra.get("window")
+        if value is None:
+            return None
+        # As the wire format's integers: 1 to 18 ASCII digits.
+        if not (0 < len(value) <= 18 and value.isascii() and value.isdigit()):
+            self._log.warn(
+                "request {requestId}: malformed response window {window!r} "
+                "from the front; the response is not paced",
+                requestId=self._requestId,
+                window=value,
+            )
+            return None
+        return int(value)
 
     # Reactor thread.
 
@@ -652,14 +782,30 @@ class RunningRequest:
         The client is gone: stop the application as soon as possible and
         send nothing more to the sink but L{ResponseSink.finished}.  The
         application sees L{RequestCancelled} from C{write()} and from
-        C{wsgi.input}; its iterable is not advanced any more, and is
-        closed.  Does nothing once the request is finished.  Called in the
-        reactor thread.
+        C{wsgi.input}, also if it is blocked in them; its iterable is not
+        advanced any more, and is closed.  Does nothing once the request is
+        finished.  Called in the reactor thread.
         """
         if self._done or self._cancelled:
             return
-        self._cancelled = True
+        with self._condition:
+            self._cancelled = True
+            self._condition.notify_all()
         self.input.abort()
+
+    def windowReceived(self, size: int) -> None:
+        """
+        The front accepts C{size} more bytes of the response body: the
+        client took that many.  Wakes the application thread if it waits
+        for window.  Ignored if the request came without a window (the
+        front paces nothing), was cancelled or is finished.  Called in the
+        reactor thread.
+        """
+        with self._condition:
+            if self._window is None or self._cancelled or self._done:
+                return
+            self._window += size
+            self._condition.notify_all()
 
     def bodyReceived(self, chunks: List[bytes], end: bool) -> None:
         """
@@ -670,9 +816,17 @@ class RunningRequest:
         """
         if self._cancelled:
             return
+        if self._bodyEnded:
+            self._log.warn(
+                "request {requestId}: request body received after its end; "
+                "dropped",
+                requestId=self._requestId,
+            )
+            return
         for chunk in chunks:
             self.input.feed(chunk)
         if end:
+            self._bodyEnded = True
             self.input.finish()
 
     def _deliver(self, method: Callable[..., None], *args: object) -> None:
@@ -698,6 +852,36 @@ class RunningRequest:
         application thread.
         """
         self._reactor.callFromThread(self._deliver, method, *args)
+
+    def _inputConsumed(self, size: int) -> None:
+        """
+        The application has read C{size} more bytes of a streamed request
+        body: let the front send as many more.  Called in the application
+        thread, by L{InputStream}.
+        """
+        if not self._cancelled:
+            self._toReactor(self._sink.sendWindow, size)
+
+    def _awaitWindow(self, size: int) -> None:
+        """
+        Wait until the front accepts more of the response body, then count
+        C{size} bytes against its window.  The window may go below zero:
+        a chunk is never split.  Called in the application thread, before
+        each chunk is streamed.
+
+        @raise RequestCancelled: if the request is or gets cancelled.
+        """
+        with self._condition:
+            while (
+                self._window is not None
+                and self._window <= 0
+                and not self._cancelled
+            ):
+                self._condition.wait()
+            if self._cancelled:
+                raise RequestCancelled("request cancelled")
+            if self._window is not None:
+                self._window -= size
 
     def _run(self) -> None:
         """
@@ -833,8 +1017,13 @@ class RunningRequest:
 
     def _sendChunk(self, chunk: bytes) -> None:
         """
-        Stream a non-empty chunk, with the head if it was not sent yet.
+        Stream a non-empty chunk, with the head if it was not sent yet, once
+        the front's window allows.  Called in the application thread.
+
+        @raise RequestCancelled: if the request is or gets cancelled while
+            waiting for window.
         """
+        self._awaitWindow(len(chunk))
         if self._headSent:
             self._toReactor(self._sink.sendBody, [chunk], False)
         else:
@@ -907,8 +1096,9 @@ class RunningRequest:
     def _write(self, data: bytes) -> None:
         """
         The WSGI C{write} callable.  Called in the application thread.  The
-        data is handed to the reactor thread at once, before anything the
-        application's iterable yields.
+        data is handed to the reactor thread as soon as the front's window
+        allows (blocking until then), before anything the application's
+        iterable yields.
 
         @raise RequestCancelled: if the request was cancelled.
         @raise TypeError: if C{data} is not L{bytes}.
@@ -970,6 +1160,7 @@ class WSGIRunner:
         threadpool: SupportsCallInThread,
         application: Application,
         logger: Optional[Logger] = None,
+        newCondition: Callable[[], threading.Condition] = threading.Condition,
     ) -> None:
         """
         @param reactor: brings the response back to the reactor thread.
@@ -978,10 +1169,14 @@ class WSGIRunner:
         @param application: the WSGI application.
         @param logger: where application failures and C{wsgi.errors} go;
             the class's logger by default.
+        @param newCondition: makes the condition variable each request's
+            application thread waits on (for window or request body); for
+            tests.
         """
         self._reactor = reactor
         self._threadpool = threadpool
         self._application = application
+        self._newCondition = newCondition
         if logger is not None:
             self._log = logger
 
@@ -1000,7 +1195,8 @@ class WSGIRunner:
 
         @param requestId: the id of the request, for logs and for
             C{environ["txmp.request_id"]}.
-        @param head: the request head.
+        @param head: the request head.  Its C{window} meta attribute, if
+            any, paces the response: see L{RunningRequest.windowReceived}.
         @param body: the body frames received with the head.  If C{head.more}
             is set, the rest is to be given to
             L{RunningRequest.bodyReceived}; otherwise this is the whole body.
@@ -1008,7 +1204,13 @@ class WSGIRunner:
         @return: the running request, to cancel it or feed it more body.
         """
         running = RunningRequest(
-            self._reactor, self._application, self._log, requestId, head, sink
+            self._reactor,
+            self._application,
+            self._log,
+            requestId,
+            head,
+            sink,
+            self._newCondition(),
         )
         running.bodyReceived(body, not head.more)
         self._threadpool.callInThread(running._run)

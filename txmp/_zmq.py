@@ -235,6 +235,13 @@ class ZmqSocket:
         """
         return len(self._backlog)
 
+    def lingerOnClose(self, milliseconds: int) -> None:
+        """
+        When closed, try for this long to send what is queued (the last
+        messages of a process that stops, such as C{BYE}).
+        """
+        self._conn.socket.setsockopt(self._zmq.LINGER, milliseconds)
+
     def close(self) -> None:
         """
         Close the socket at once, discarding what is unsent.

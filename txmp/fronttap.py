@@ -20,6 +20,10 @@ from txmp._options import TxmpOptions, nonNegative, positive
 DEFAULT_SEND = "tcp://127.0.0.1:5556"
 DEFAULT_RETURN = "tcp://127.0.0.1:5555"
 
+# See "Window" in docs/benchmarks.md: measured with benchmarks/bigbody.py.
+DEFAULT_WINDOW = 256 * 1024
+DEFAULT_MAX_BODY = 1 << 30
+
 # Per-peer high-water marks, in messages.  Requests are bounded by credits
 # long before this; the mark only bounds memory if something goes wrong.
 HIGH_WATER_MARK = 10000
@@ -59,6 +63,13 @@ class Options(TxmpOptions):
         ["heartbeat", None, 1.0,
          "Seconds between heartbeats; a handler silent for 3 is dead.",
          positive(float, "--heartbeat")],
+        ["window", None, DEFAULT_WINDOW,
+         "Response-body bytes a handler may send for one request before the "
+         "client has taken them (flow control).",
+         positive(int, "--window")],
+        ["max-body", None, DEFAULT_MAX_BODY,
+         "Largest request body in bytes: a larger one gets 413.",
+         positive(int, "--max-body")],
         ["access-log", None, None, "Write a combined-format access log here."],
         ["stats", None, None,
          "Serve the front's counts as JSON on this endpoint (e.g. "
@@ -144,6 +155,7 @@ class FrontService(Service):
             queueTimeout=options["queue-timeout"],
             maxQueue=options["max-queue"],
             heartbeat=options["heartbeat"],
+            window=options["window"],
         )
         holder.append(self.dispatcher)
         self.dispatcher.drainObservers.extend(self.drainObservers)
@@ -151,7 +163,9 @@ class FrontService(Service):
         returnSocket.bind(options["return"])
         self._sockets = [sendSocket, returnSocket]
         self.dispatcher.start()
-        site = makeSite(self.dispatcher, self._reactor, options["access-log"])
+        site = makeSite(
+            self.dispatcher, self._reactor, options["access-log"], options["max-body"]
+        )
         listening = [
             serverFromString(self._reactor, description).listen(site)
             for description in options["listen"]
@@ -186,6 +200,9 @@ class FrontService(Service):
     def stopService(self) -> Any:
         Service.stopService(self)
         if self.dispatcher is not None:
+            # Let the BYEs reach the handlers, so that they register again
+            # at once with the next front and a draining one stops waiting.
+            self._sockets[0].lingerOnClose(200)
             self.dispatcher.stop()
         stopping = [port.stopListening() for port in self._ports]
         self._ports = []

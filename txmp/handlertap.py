@@ -25,8 +25,8 @@ from txmp.fronttap import DEFAULT_RETURN, DEFAULT_SEND
 # front stops reading.
 HIGH_WATER_MARK = 10000
 
-# See docs/deployment.md, "Threads": measured with benchmarks/threads.py.
-DEFAULT_THREADS = 1
+# Measured with benchmarks/threads.py: see "Threads" in docs/benchmarks.md.
+DEFAULT_THREADS = 4
 
 
 def loadApplication(spec: str) -> Callable[..., Any]:

@@ -61,6 +61,17 @@ def main(sendAddress, returnAddress):
             meta = dict(pairs(frames[3]))
             headers = pairs(frames[4])
             body = b"".join(frames[5:])
+            if meta[b"more"] == b"1":
+                # The rest of the body follows in BODY messages, then END.
+                # (No "window" in our HELLO: the front sends it unthrottled.)
+                while True:
+                    more = send.recv_multipart()
+                    if more[1] in (b"BODY", b"END") and more[2] == requestId:
+                        body += b"".join(more[3:])
+                        if more[1] == b"END":
+                            break
+                    elif more[1] == b"PING":
+                        send.send_multipart([VERSION, b"PING"])
             text = b"%s %s headers=%d body=%d\n" % (
                 meta[b"method"],
                 meta[b"target"],

@@ -6,14 +6,17 @@ driven by a L{Clock}, two L{MemorySocket}s and a L{MemoryRunner}.
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import Any, List, Sequence, Tuple
 
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._handler import FrontLink
+from txmp._handler import INPUT_WINDOW, FrontLink
 from txmp._memory import MemoryRunner, MemorySocket
+from txmp._wsgi import WSGIRunner
+from txmp.test.test_wsgi import ManualThreadPool
+from txmp.testing import FakeReactorFromThreads
 
 META: List[Tuple[bytes, bytes]] = [
     (b"method", b"POST"),
@@ -104,6 +107,21 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertEqual((hello.name, hello.credits), ("host:123", 2))
         self.assertEqual(self.replies(), [])
 
+    def test_helloAnnouncesWindow(self) -> None:
+        """
+        Every C{HELLO} announces, as its C{window} attribute,
+        L{INPUT_WINDOW}: how much of a streamed request body the front may
+        send ahead of the link's C{WINDOW}s.
+        """
+        self.link.start()
+        self.clock.advance(self.heartbeat)
+        hellos = self.control()
+        self.assertEqual(len(hellos), 2)
+        for hello in hellos:
+            assert isinstance(hello, protocol.Hello)
+            self.assertEqual(hello.meta["window"], str(INPUT_WINDOW))
+        self.assertEqual(INPUT_WINDOW, 262144)
+
     def test_helloUntilWelcomed(self) -> None:
         """
         Until the front answers with C{WELCOME}, the link sends C{HELLO}
@@ -187,6 +205,41 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertIsNone(self.link.front)
         [hello] = self.control()
         self.assertIsInstance(hello, protocol.Hello)
+
+    def test_byeCancelsRequests(self) -> None:
+        """
+        C{BYE} from the front means it has forgotten this link's requests
+        (it restarted, or declared the handler dead): it will send no
+        window or body for them, so they are cancelled.  Their slots are
+        not announced as free until they finish.
+        """
+        self.link.start()
+        self.welcome()
+        self.request(b"front1.1")
+        self.sendSocket.clear()
+        self.fromFront(protocol.encodeBye())
+        self.assertTrue(self.runner.runs[0].cancelled)
+        [hello] = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.assertEqual(hello.credits, 1)
+
+    def test_newFrontCancelsRequests(self) -> None:
+        """
+        A C{WELCOME} from another front instance than the one that welcomed
+        the link before (the front restarted while silent) cancels the
+        requests still running: the old front is gone with them.  A
+        repeated C{WELCOME} from the same front cancels nothing.
+        """
+        self.link.start()
+        self.welcome("front1")
+        self.request(b"front1.1")
+        self.welcome("front1")
+        self.assertFalse(self.runner.runs[0].cancelled)
+        for _ in range(4):
+            self.clock.advance(self.heartbeat)
+        self.assertIsNone(self.link.front)
+        self.welcome("front2")
+        self.assertTrue(self.runner.runs[0].cancelled)
 
     def test_requestMeansWelcomed(self) -> None:
         """
@@ -374,12 +427,64 @@ class RequestTests(FrontLinkTestCase):
 
     def test_window(self) -> None:
         """
-        C{WINDOW} for a running request is ignored: no version of txmp sends
-        it yet.
+        C{WINDOW} from the front for a running request gives that request
+        more response window.
         """
         self.request(b"r")
+        self.request(b"s")
         self.fromFront(protocol.encodeWindow(b"r", 100))
+        self.fromFront(protocol.encodeWindow(b"r", 5))
+        self.assertEqual([run.windows for run in self.runner.runs], [[100, 5], []])
         self.assertEqual(self.link.stats["badMessages"], 0)
+
+    def test_responseWindowMeta(self) -> None:
+        """
+        The front's initial response window, its C{window} attribute in
+        C{REQ}, reaches the runner in the head's C{extra}.
+        """
+        self.fromFront(
+            protocol.encodeRequest(b"r", [*META, (b"window", b"65536")], [], [])
+        )
+        self.assertEqual(self.runner.runs[0].head.extra, {"window": "65536"})
+
+    def test_sendWindow(self) -> None:
+        """
+        The sink's C{sendWindow} becomes C{WINDOW} for the request on the
+        send socket (the control plane), not on the return socket.
+        """
+        self.request(b"front1.7")
+        self.runner.runs[0].grantInput(65536)
+        self.assertEqual(self.control(), [protocol.Window(b"front1.7", 65536)])
+        self.assertEqual(self.replies(), [])
+
+    def test_streamedBodyBeforeThread(self) -> None:
+        """
+        A streamed request body whose C{BODY}s and C{END} all arrive before
+        the runner's thread starts reaches the application whole, and what
+        it reads is granted back with C{WINDOW}.
+        """
+        reactor = FakeReactorFromThreads()
+        pool = ManualThreadPool()
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", [])
+            return [environ["wsgi.input"].read()]
+
+        sendSocket, returnSocket = MemorySocket(), MemorySocket()
+        link = FrontLink(self.clock, WSGIRunner(reactor, pool, app), sendSocket,
+                         returnSocket, "h", capacity=1)
+        meta = [(n, b"1" if n == b"more" else v) for n, v in META]
+        link.controlReceived(protocol.encodeRequest(b"r", meta, [], [b"ab"]))
+        link.controlReceived(protocol.encodeBody(b"r", [b"cd"], False))
+        link.controlReceived(protocol.encodeBody(b"r", [b"ef"], True))
+        pool.runAll()
+        reactor.flush()
+        self.assertEqual(
+            sendSocket.messages(), [protocol.Window(b"r", 6), protocol.Credit(1)]
+        )
+        [response] = returnSocket.messages()
+        assert isinstance(response, protocol.Response)
+        self.assertEqual(response.body, [b"abcdef"])
 
     def test_duplicateRequest(self) -> None:
         """
@@ -473,3 +578,22 @@ class DrainTests(FrontLinkTestCase):
         self.request(b"r.1")
         self.request(b"r.2")
         self.assertEqual(len(seen), 2)
+
+    def test_unregisteredDrainsAtOnce(self) -> None:
+        """
+        A link that no front has welcomed (or whose front went) has nothing
+        to wait for: draining ends as soon as its requests are done.
+        """
+        link = FrontLink(self.clock, self.runner, MemorySocket(), MemorySocket(),
+                         "h", capacity=1)
+        self.successResultOf(link.drain())
+
+    def test_frontGoneWhileDraining(self) -> None:
+        """
+        A draining link whose front falls silent for three intervals stops
+        waiting for the acknowledgement.
+        """
+        d = self.link.drain()
+        for _ in range(4):
+            self.clock.advance(self.heartbeat)
+        self.successResultOf(d)

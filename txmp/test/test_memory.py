@@ -172,6 +172,26 @@ class MemoryRunnerTests(SynchronousTestCase):
         self.assertEqual(self.returnSocket.messages(), [protocol.Error(b"r1", "nope")])
         self.assertEqual(self.sendSocket.messages(), [protocol.Credit(1)])
 
+    def test_window(self) -> None:
+        """
+        C{WINDOW}s from the front for a run are recorded in
+        L{MemoryRun.windows}.
+        """
+        self.deliver(b"r1")
+        self.link.controlReceived(protocol.encodeWindow(b"r1", 10))
+        self.link.controlReceived(protocol.encodeWindow(b"r1", 20))
+        self.assertEqual(self.runner.runs[0].windows, [10, 20])
+
+    def test_grantInput(self) -> None:
+        """
+        L{MemoryRun.grantInput} sends C{WINDOW} for the request on the send
+        socket.
+        """
+        self.deliver(b"r1")
+        self.runner.runs[0].grantInput(4096)
+        self.assertEqual(self.sendSocket.messages(), [protocol.Window(b"r1", 4096)])
+        self.assertEqual(self.returnSocket.messages(), [])
+
     def test_respondWith(self) -> None:
         """
         With C{respondWith} set, every run is answered inside C{run}.

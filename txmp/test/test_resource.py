@@ -26,7 +26,13 @@ from twisted.web.test.requesthelper import DummyRequest
 from txmp import protocol
 from txmp._dispatch import Dispatcher
 from txmp._memory import MemorySocket
-from txmp._resource import FrontChannel, FrontRequest, FrontResource, makeSite
+from txmp._resource import (
+    SMALL_BODY,
+    FrontChannel,
+    FrontRequest,
+    FrontResource,
+    makeSite,
+)
 
 HANDLER = b"handler-a"
 CLIENT = IPv4Address("TCP", "192.0.2.5", 40000)
@@ -179,6 +185,18 @@ class ResourceTestCase(SynchronousTestCase):
             protocol.encodeResponse(requestId, status, reason, headers, body, more)
         )
 
+    def streamedBody(self, requestId: bytes) -> Tuple[bytes, bool]:
+        """
+        The request body sent so far in C{BODY}/C{END} messages for
+        C{requestId}, and whether C{END} was sent.
+        """
+        data, ended = b"", False
+        for peer, message in self.socket.routedMessages():
+            if isinstance(message, protocol.Body) and message.requestId == requestId:
+                data += b"".join(message.chunks)
+                ended = ended or message.end
+        return data, ended
+
     def assertNoLeak(self) -> None:
         """
         Assert that the dispatcher holds no request any more.
@@ -239,7 +257,7 @@ class RequestTests(ResourceTestCase):
         self.assertEqual((head.serverName, head.serverPort), ("example.com", 8080))
         self.assertEqual(head.scheme, "http")
         self.assertFalse(head.more)
-        self.assertEqual(head.extra, {})
+        self.assertEqual(head.extra, {"window": str(self.dispatcher.window)})
 
     def test_https(self) -> None:
         """
@@ -325,13 +343,18 @@ class RequestTests(ResourceTestCase):
 
     def test_chunkedBody(self) -> None:
         """
-        A chunked request body reaches the handler de-chunked.
+        A chunked request body is streamed to the handler de-chunked: the
+        request goes with C{more} set, the body in C{BODY} messages, then
+        C{END}.
         """
         self.sendRequest(
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
         )
-        self.assertEqual(b"".join(self.lastRequest().body), b"abcde")
+        request = self.lastRequest()
+        self.assertTrue(request.head.more)
+        self.assertEqual(request.body, [])
+        self.assertEqual(self.streamedBody(request.requestId), (b"abcde", True))
 
     def test_nulNeverForwarded(self) -> None:
         """
@@ -648,3 +671,168 @@ class DisconnectTests(ResourceTestCase):
         self.disconnect(channel)
         self.assertEqual(self.cancels(), [])
         self.assertNoLeak()
+
+
+class StreamingTests(ResourceTestCase):
+    """
+    Request bodies streamed to the handler within its window, response
+    bodies granted back as the client takes them, and the body limit.
+    """
+
+    def hello(self, credits: int) -> None:
+        """
+        Register L{HANDLER} with C{credits} credits and a request-body
+        window of 100 bytes.
+        """
+        self.dispatcher.controlReceived(
+            [HANDLER, *protocol.encodeHello("a", credits, {"window": "100"})]
+        )
+        self.socket.clear()
+
+    def post(self, size: int) -> Tuple[HTTPChannel, StringTransport]:
+        """
+        Send the head of a C{POST} with a C{Content-Length} of C{size}.
+        """
+        return self.sendRequest(
+            b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % size
+        )
+
+    def test_smallBodyWhole(self) -> None:
+        """
+        A body of known length up to L{SMALL_BODY} goes whole with the
+        request, in one message.
+        """
+        self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+        )
+        request = self.lastRequest()
+        self.assertFalse(request.head.more)
+        self.assertEqual(request.body, [b"abc"])
+
+    def test_largeBodyStreamedBeforeItEnds(self) -> None:
+        """
+        A larger body is streamed: the request reaches the handler when its
+        head does, and each part of the body as it arrives, before the rest
+        is sent by the client.
+        """
+        size = SMALL_BODY + 10
+        channel, transport = self.post(size)
+        request = self.lastRequest()
+        self.assertTrue(request.head.more)
+        channel.dataReceived(b"x" * 60)
+        self.assertEqual(self.streamedBody(request.requestId), (b"x" * 60, False))
+
+    def test_windowPausesReading(self) -> None:
+        """
+        When the handler's window is used up the front stops reading from
+        the client; a C{WINDOW} from the handler resumes it; the rest of the
+        body and C{END} follow.
+        """
+        size = SMALL_BODY + 10
+        channel, transport = self.post(size)
+        requestId = self.lastRequest().requestId
+        channel.dataReceived(b"x" * 100)
+        self.assertEqual(transport.producerState, "paused")
+        self.dispatcher.controlReceived(
+            [HANDLER, *protocol.encodeWindow(requestId, 100)]
+        )
+        self.assertEqual(transport.producerState, "producing")
+        channel.dataReceived(b"y" * (size - 100))
+        data, ended = self.streamedBody(requestId)
+        self.assertEqual((len(data), ended), (size, True))
+
+    def test_noTemporaryFile(self) -> None:
+        """
+        The front keeps no copy of a streamed body: the request's content
+        stays empty.
+        """
+        channel, transport = self.post(SMALL_BODY + 10)
+        channel.dataReceived(b"x" * 100)
+        [request] = channel.requests
+        self.assertIsInstance(request.content, io.BytesIO)
+        self.assertEqual(request.content.getvalue(), b"")
+
+    def test_contentLengthTooLarge(self) -> None:
+        """
+        A Content-Length over the limit gets 413 and the connection closed
+        before any body is read, without C{100 Continue}, and no handler
+        sees the request.
+        """
+        self.site.maxBody = 1000
+        channel, transport = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 413 "), transport.value())
+        self.assertNotIn(b"100 Continue", transport.value())
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.socket.sent, [])
+
+    def test_chunkedTooLarge(self) -> None:
+        """
+        A chunked body is counted as it streams and cut with 413 when it
+        passes the limit; the handler gets C{CANCEL}; nothing is left
+        pending.
+        """
+        self.site.maxBody = 100
+        channel, transport = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"40\r\n" + b"a" * 64 + b"\r\n"
+        )
+        requestId = self.lastRequest().requestId
+        self.dispatcher.controlReceived(
+            [HANDLER, *protocol.encodeWindow(requestId, 1000)]
+        )
+        channel.dataReceived(b"40\r\n" + b"b" * 64 + b"\r\n")
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.code, 413)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertNoLeak()
+
+    def test_expectContinue(self) -> None:
+        """
+        C{Expect: 100-continue} within the limit is answered with
+        C{100 Continue}.
+        """
+        channel, transport = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 100 Continue\r\n"))
+
+    def test_responseWindowGranted(self) -> None:
+        """
+        Response body bytes written to a client that takes them are granted
+        back to the handler with C{WINDOW}, a quarter window at a time; none
+        while the client's transport is paused, then all at once.
+        """
+        self.dispatcher.window = 400
+        channel, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a" * 50], more=True)
+        windows = lambda: [m.size for p, m in self.socket.routedMessages()
+                           if isinstance(m, protocol.Window)]
+        self.assertEqual(windows(), [])
+        self.reply(protocol.encodeBody(requestId, [b"b" * 50], False))
+        self.assertEqual(windows(), [100])
+        channel.pauseProducing()
+        self.reply(protocol.encodeBody(requestId, [b"c" * 150], False))
+        self.assertEqual(windows(), [100])
+        channel.resumeProducing()
+        self.assertEqual(windows(), [100, 150])
+        self.reply(protocol.encodeBody(requestId, [], True))
+        self.assertNoLeak()
+
+    def test_earlyResponseCloses(self) -> None:
+        """
+        A response that comes while the request body is still arriving
+        closes the connection after it (the rest of the body cannot be told
+        from a next request).
+        """
+        channel, transport = self.post(SMALL_BODY + 10)
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"0")])
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.code, 200)
+        self.assertEqual(response.header(b"connection"), [b"close"])
+        self.assertTrue(transport.disconnecting)

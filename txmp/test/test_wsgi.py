@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import sys
+import threading
 from functools import partial
 from typing import (
     Any,
@@ -26,6 +27,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import ILogObserver, Logger
 from twisted.trial.unittest import SynchronousTestCase
 
+from txmp._handler import INPUT_WINDOW
 from txmp._wsgi import (
     ErrorStream,
     FileWrapper,
@@ -60,9 +62,12 @@ def makeHead(
     headers: Sequence[Tuple[str, str]] = (),
     more: bool = False,
     scheme: str = "http",
+    window: Optional[str] = None,
 ) -> RequestHead:
     """
     A request head with made-up addresses.
+
+    @param window: the C{window} meta attribute, if any.
     """
     return RequestHead(
         method=method,
@@ -75,6 +80,7 @@ def makeHead(
         serverPort=8080,
         scheme=scheme,
         more=more,
+        extra={} if window is None else {"window": window},
     )
 
 
@@ -106,6 +112,9 @@ class RecordingSink:
 
     def sendError(self, message: str) -> None:
         self.calls.append(("sendError", message))
+
+    def sendWindow(self, size: int) -> None:
+        self.calls.append(("sendWindow", size))
 
     def finished(self) -> None:
         self.calls.append(FINISHED)
@@ -709,6 +718,7 @@ class ScriptedCondition:
     def __init__(self, *steps: Callable[[], object]) -> None:
         self.steps = list(steps)
         self.waits = 0
+        self.notifies = 0
 
     def __enter__(self) -> "ScriptedCondition":
         return self
@@ -717,7 +727,7 @@ class ScriptedCondition:
         return None
 
     def notify_all(self) -> None:
-        pass
+        self.notifies += 1
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         self.waits += 1
@@ -833,6 +843,88 @@ class InputStreamTests(SynchronousTestCase):
         stream.finish()
         self.assertIs(stream.read(1000), first)
         self.assertIs(stream.read(), second)
+
+
+class InputConsumedTests(SynchronousTestCase):
+    """
+    L{InputStream} reporting what was read, for request body flow control.
+    """
+
+    def setUp(self) -> None:
+        self.reported: List[int] = []
+
+    def test_batched(self) -> None:
+        """
+        Reads are reported once they add up to C{batch} bytes, all at
+        once.
+        """
+        stream = InputStream(consumed=self.reported.append, batch=10)
+        stream.feed(b"x" * 30)
+        for _ in range(3):
+            stream.read(4)
+        self.assertEqual(self.reported, [12])
+        stream.read(9)
+        self.assertEqual(self.reported, [12])
+        stream.read(1)
+        self.assertEqual(self.reported, [12, 10])
+
+    def test_atEnd(self) -> None:
+        """
+        Once the body is read to its end, what was not reported yet is.
+        """
+        stream = InputStream(consumed=self.reported.append, batch=100)
+        stream.feed(b"ab\ncd")
+        self.assertEqual(stream.readline(), b"ab\n")
+        self.assertEqual(self.reported, [])
+        stream.finish()
+        self.assertEqual(stream.readline(), b"cd")
+        self.assertEqual(self.reported, [5])
+        self.assertEqual(stream.read(), b"")
+        self.assertEqual(self.reported, [5])
+
+    def test_everyRead(self) -> None:
+        """
+        C{read}, C{readline}, C{readlines} and iteration all count.
+        """
+        stream = InputStream(consumed=self.reported.append, batch=1)
+        stream.feed(b"a\nbb\nccc\ndddd\neeeee")
+        stream.finish()
+        stream.read(2)
+        stream.readline()
+        stream.readlines(1)
+        self.assertEqual(next(iter(stream)), b"dddd\n")
+        stream.read()
+        self.assertEqual(self.reported, [2, 3, 4, 5, 5])
+
+    def test_notAfterAbort(self) -> None:
+        """
+        Nothing is reported once the stream was aborted.
+        """
+        stream = InputStream(consumed=self.reported.append, batch=10)
+        stream.feed(b"x" * 30)
+        stream.read(5)
+        stream.abort()
+        self.assertRaises(RequestCancelled, stream.read, 5)
+        self.assertEqual(self.reported, [])
+
+    def test_outsideLock(self) -> None:
+        """
+        The report is made without the stream's lock held, so that it may
+        take its time (or feed the stream) without blocking the reactor
+        thread.
+        """
+        condition = threading.Condition(threading.Lock())
+        free: List[bool] = []
+
+        def consumed(size: int) -> None:
+            free.append(condition.acquire(blocking=False))
+            condition.release()
+
+        stream = InputStream(condition, consumed, 1)
+        stream.feed(b"ab\n")
+        stream.read(1)
+        stream.readline()
+        self.assertEqual(free, [True, True])
 
 
 class ErrorStreamTests(SynchronousTestCase):
@@ -1235,7 +1327,8 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
     def test_bodyReceived(self) -> None:
         """
         With C{more} set in the head, the body is complete only once
-        L{RunningRequest.bodyReceived} says so.
+        L{RunningRequest.bodyReceived} says so; what the application read
+        is granted back to the front at the end of the body.
         """
 
         def app(environ: Any, startResponse: Any) -> List[bytes]:
@@ -1252,7 +1345,21 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         running.bodyReceived([b"ef"], True)
         pool.runAll()
         reactor.flush()
-        self.assertEqual(sink.calls[0][4], [b"abcdef"])
+        self.assertEqual(
+            sink.calls,
+            [
+                ("sendWindow", 6),
+                (
+                    "sendHead",
+                    200,
+                    b"OK",
+                    BTEXT + [(b"Content-Length", b"6")],
+                    [b"abcdef"],
+                    False,
+                ),
+                FINISHED,
+            ],
+        )
 
     def test_threadBoundary(self) -> None:
         """
@@ -2124,4 +2231,528 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
                 ("sendBody", [], True),
                 FINISHED,
             ],
+        )
+
+
+class PacedTestCase(RunnerMixin, SynchronousTestCase):
+    """
+    Run applications whose thread waits, for window or for request body, on
+    a L{ScriptedCondition}: each wait runs the next step, in the reactor
+    thread's place.
+    """
+
+    def start(
+        self,
+        app: Callable[..., Any],
+        *steps: Callable[[RunningRequest], object],
+        head: Optional[RequestHead] = None,
+        body: Sequence[bytes] = (),
+        reactor: Any = None,
+    ) -> Tuple[RunningRequest, ManualThreadPool, RecordingSink, ScriptedCondition]:
+        """
+        Start C{app} on a request, without running it yet.
+
+        @param steps: what to do at each wait, given the running request.
+        """
+        pool = ManualThreadPool()
+        sink = RecordingSink()
+        condition = ScriptedCondition()
+        runner = WSGIRunner(
+            reactor or ImmediateReactor(),
+            pool,
+            app,
+            self.logger,
+            newCondition=lambda: condition,  # type: ignore[arg-type,return-value]
+        )
+        running = runner.run(b"req-1", head or makeHead(), list(body), sink)
+        condition.steps = [partial(step, running) for step in steps]
+        return running, pool, sink, condition
+
+
+class ResponseWindowTests(PacedTestCase):
+    """
+    The front's response window paces what the application sends.
+    """
+
+    def test_windowBlocksIteration(self) -> None:
+        """
+        Once the window is used up, the application thread waits before
+        sending the next chunk, and does not ask the iterable for another,
+        until L{RunningRequest.windowReceived} makes the window positive
+        again.
+        """
+        iterable = ClosingIterable([b"ab", b"cd", b"ef", b"gh"])
+        seen: List[Tuple[int, int]] = []
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            startResponse("200 OK", TEXT)
+            return iterable
+
+        def grant(size: int, running: RunningRequest) -> None:
+            seen.append((iterable.nexts, len(sink.calls)))
+            running.windowReceived(size)
+
+        running, pool, sink, condition = self.start(
+            app, partial(grant, 1), partial(grant, 2), partial(grant, 1),
+            head=makeHead(window="3"),
+        )
+        pool.runAll()
+        # 3 - 2 - 2 = -1: waits before "ef"; +1 = 0: waits again; +2: sends
+        # "ef" (window 0) and waits before "gh"; +1: sends "gh".
+        self.assertEqual(seen, [(3, 2), (3, 2), (4, 3)])
+        self.assertEqual(
+            sink.calls,
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"ab"], True),
+                ("sendBody", [b"cd"], False),
+                ("sendBody", [b"ef"], False),
+                ("sendBody", [b"gh"], False),
+                ("sendBody", [], True),
+                FINISHED,
+            ],
+        )
+
+    def test_windowReopened(self) -> None:
+        """
+        A window that is granted as the client takes the body lets the whole
+        response through, in order, ending as usual.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            for chunk in [b"a", b"b", b"c"]:
+                yield chunk
+
+        def grant(running: RunningRequest) -> None:
+            running.windowReceived(1)
+
+        running, pool, sink, condition = self.start(
+            app, grant, grant, head=makeHead(window="1")
+        )
+        pool.runAll()
+        self.assertEqual(condition.waits, 2)
+        self.assertEqual(
+            sink.calls,
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                ("sendBody", [b"b"], False),
+                ("sendBody", [b"c"], False),
+                ("sendBody", [], True),
+                FINISHED,
+            ],
+        )
+
+    def test_firstChunkWaits(self) -> None:
+        """
+        With a window of zero, even the head and first chunk wait.
+        """
+        sent: List[int] = []
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+
+        def grant(running: RunningRequest) -> None:
+            sent.append(len(sink.calls))
+            running.windowReceived(10)
+
+        running, pool, sink, condition = self.start(
+            app, grant, head=makeHead(window="0")
+        )
+        pool.runAll()
+        self.assertEqual(sent, [0])
+        self.assertEqual(sink.calls[0], ("sendHead", 200, b"OK", BTEXT, [b"a"], True))
+
+    def test_bigChunkWhole(self) -> None:
+        """
+        A chunk bigger than what is left of the window is sent whole, and
+        the window goes below zero: the next chunk waits until the window
+        is positive again.
+        """
+        big = b"x" * 100
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield big
+            yield b"y"
+
+        def grant(size: int, running: RunningRequest) -> None:
+            running.windowReceived(size)
+
+        running, pool, sink, condition = self.start(
+            app, partial(grant, 98), partial(grant, 1), partial(grant, 1),
+            head=makeHead(window="1"),
+        )
+        pool.runAll()
+        # 1 - 100 = -99; +98 = -1: waits again; +1 = 0: waits again; +1.
+        self.assertEqual(condition.waits, 3)
+        self.assertIs(sink.calls[0][4][0], big)
+        self.assertEqual(sink.calls[1:], [
+            ("sendBody", [b"y"], False), ("sendBody", [], True), FINISHED
+        ])
+
+    def test_write(self) -> None:
+        """
+        C{write()} waits for window like the iterable.
+        """
+        sent: List[int] = []
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            write = startResponse("200 OK", TEXT)
+            write(b"ab")
+            write(b"c")
+            return []
+
+        def grant(running: RunningRequest) -> None:
+            sent.append(len(sink.calls))
+            running.windowReceived(5)
+
+        running, pool, sink, condition = self.start(
+            app, grant, head=makeHead(window="2")
+        )
+        pool.runAll()
+        self.assertEqual(sent, [1])
+        self.assertEqual(
+            sink.calls,
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"ab"], True),
+                ("sendBody", [b"c"], False),
+                ("sendBody", [], True),
+                FINISHED,
+            ],
+        )
+
+    def test_fileWrapper(self) -> None:
+        """
+        A L{FileWrapper} is read one 64 KiB chunk at a time, each chunk
+        waiting for window, never the whole file and never more than one
+        chunk ahead of what the window lets through.
+        """
+        data = b"z" * 200000
+        f = FileWrapperTests.RecordingFile(data)
+        seen: List[Tuple[int, int]] = []
+
+        def app(environ: Dict[str, Any], startResponse: Any) -> Any:
+            startResponse("200 OK", TEXT)
+            return environ["wsgi.file_wrapper"](f)
+
+        def grant(running: RunningRequest) -> None:
+            seen.append((len(f.sizes), len(sink.calls)))
+            running.windowReceived(65536)
+
+        running, pool, sink, condition = self.start(
+            app, grant, grant, grant, head=makeHead(window="65536")
+        )
+        pool.runAll()
+        self.assertEqual(seen, [(2, 1), (3, 2), (4, 3)])
+        self.assertEqual(f.sizes, [65536] * 5)
+        self.assertEqual(
+            [len(call[4][0] if call[0] == "sendHead" else call[1][0])
+             for call in sink.calls[:4]],
+            [65536, 65536, 65536, 200000 - 3 * 65536],
+        )
+        self.assertEqual(sink.calls[4:], [("sendBody", [], True), FINISHED])
+        self.assertTrue(f.closed)
+
+    def test_listNotPaced(self) -> None:
+        """
+        A list is sent whole with its head, whatever the window: it is in
+        memory already.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [b"a", b"b", b"c"]
+
+        running, pool, sink, condition = self.start(app, head=makeHead(window="1"))
+        pool.runAll()
+        self.assertEqual(condition.waits, 0)
+        self.assertEqual(
+            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a", b"b", b"c"], False),
+                         FINISHED]
+        )
+
+    def test_unlimitedWithoutWindow(self) -> None:
+        """
+        A request without a C{window} attribute (from a front that does not
+        pace responses) is never paced, and C{WINDOW}s for it are ignored.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            for _ in range(10):
+                yield b"x" * 1000
+
+        running, pool, sink, condition = self.start(app)
+        notified = condition.notifies
+        running.windowReceived(5)
+        self.assertEqual(condition.notifies, notified)
+        pool.runAll()
+        self.assertEqual(condition.waits, 0)
+        self.assertEqual(len(sink.calls), 12)
+
+    def test_malformedWindow(self) -> None:
+        """
+        A malformed C{window} attribute is logged, and the response is not
+        paced.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+            yield b"b"
+
+        for value in ["", "-1", "+1", "1.5", "1e3", " 1", "\u0661", "9" * 19]:
+            del self.events[:]
+            running, pool, sink, condition = self.start(app, head=makeHead(window=value))
+            pool.runAll()
+            self.assertEqual(condition.waits, 0, value)
+            self.assertEqual(len(sink.calls), 4, value)
+            [event] = [e for e in self.events if e.get("window") == value]
+            self.assertIn("malformed", event["log_format"])
+
+    def test_windowReceivedWakes(self) -> None:
+        """
+        L{RunningRequest.windowReceived} wakes the application thread.
+        """
+        running, pool, sink, condition = self.start(
+            lambda environ, startResponse: [], head=makeHead(window="0")
+        )
+        notified = condition.notifies
+        running.windowReceived(1)
+        self.assertEqual(condition.notifies, notified + 1)
+
+    def test_cancelWakesWaiter(self) -> None:
+        """
+        Cancelled while waiting for window, the application thread stops
+        waiting, does not send the chunk, closes the iterable, and the sink
+        gets nothing more but C{finished}; no failure is logged.
+        """
+        iterable = ClosingIterable([b"ab", b"cd", b"ef"])
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            startResponse("200 OK", TEXT)
+            return iterable
+
+        running, pool, sink, condition = self.start(
+            app, lambda running: running.cancel(), head=makeHead(window="2")
+        )
+        pool.runAll()
+        self.assertEqual(condition.waits, 1)
+        self.assertEqual(
+            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"ab"], True), FINISHED]
+        )
+        self.assertEqual((iterable.nexts, iterable.closes), (2, 1))
+        self.assertEqual(self.failures(), [])
+
+    def test_cancelWakesWriter(self) -> None:
+        """
+        Cancelled while C{write()} waits for window, C{write()} raises
+        L{RequestCancelled}.
+        """
+        raised: List[BaseException] = []
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            write = startResponse("200 OK", TEXT)
+            write(b"a")
+            try:
+                write(b"b")
+            except RequestCancelled as e:
+                raised.append(e)
+                raise
+            return []
+
+        running, pool, sink, condition = self.start(
+            app, lambda running: running.cancel(), head=makeHead(window="1")
+        )
+        pool.runAll()
+        self.assertEqual(len(raised), 1)
+        self.assertEqual(
+            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
+        )
+        self.assertEqual(self.failures(), [])
+
+    def test_windowAfterCancel(self) -> None:
+        """
+        A window granted after the cancellation is ignored.
+        """
+        running, pool, sink, condition = self.start(
+            lambda environ, startResponse: [], head=makeHead(window="0")
+        )
+        running.cancel()
+        notified = condition.notifies
+        running.windowReceived(1)
+        self.assertEqual(condition.notifies, notified)
+
+
+class RequestBodyFlowTests(PacedTestCase):
+    """
+    A streamed request body (C{more} set): reads wait for it, and what the
+    application read is granted back to the front.
+    """
+
+    def windows(self, calls: List[Tuple[Any, ...]]) -> List[int]:
+        """
+        The windows granted in C{calls} to a sink.
+        """
+        return [call[1] for call in calls if call[0] == "sendWindow"]
+
+    def test_grantsBatched(self) -> None:
+        """
+        What the application reads is granted in batches of a quarter of
+        L{INPUT_WINDOW}, and what is left at the end of the body, through
+        the reactor thread.
+        """
+        body = [b"q" * 40000] * 5
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            read = environ["wsgi.input"].read
+            while read(10000):
+                pass
+            startResponse("204 No Content", [])
+            return []
+
+        reactor = FakeReactorFromThreads()
+        running, pool, sink, condition = self.start(
+            app, head=makeHead(method="POST", more=True), body=body[:1],
+            reactor=reactor,
+        )
+        running.bodyReceived(body[1:], True)
+        pool.runAll()
+        self.assertEqual(sink.calls, [])
+        reactor.flush()
+        self.assertEqual(INPUT_WINDOW // 4, 65536)
+        self.assertEqual(self.windows(sink.calls), [70000, 70000, 60000])
+        self.assertEqual(sink.calls[-2:], [
+            ("sendHead", 204, b"No Content", [], [], False), FINISHED
+        ])
+
+    def test_readWaitsForBody(self) -> None:
+        """
+        A read waits until the front sends enough of the body, and the
+        grants follow the reads.
+        """
+        chunk = b"r" * 65536
+        reads: List[bytes] = []
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            reads.append(environ["wsgi.input"].read(65536))
+            reads.append(environ["wsgi.input"].read(65536))
+            reads.append(environ["wsgi.input"].read(65536))
+            startResponse("204 No Content", [])
+            return []
+
+        def more(end: bool, running: RunningRequest) -> None:
+            running.bodyReceived([chunk], end)
+
+        running, pool, sink, condition = self.start(
+            app, partial(more, False), partial(more, True),
+            head=makeHead(method="POST", more=True),
+        )
+        pool.runAll()
+        self.assertEqual(condition.waits, 2)
+        self.assertEqual(reads, [chunk, chunk, b""])
+        self.assertEqual(self.windows(sink.calls), [65536, 65536])
+
+    def test_bodyBeforeThread(self) -> None:
+        """
+        Body that arrives before the application thread starts waits for
+        it in the stream.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [b"".join(environ["wsgi.input"])]
+
+        running, pool, sink, condition = self.start(
+            app, head=makeHead(method="POST", more=True), body=[b"a\n"]
+        )
+        running.bodyReceived([b"b\n", b"c"], False)
+        running.bodyReceived([], True)
+        pool.runAll()
+        self.assertEqual(condition.waits, 0)
+        self.assertEqual(sink.calls[1][4], [b"a\nb\nc"])
+
+    def test_wholeBodyNotGranted(self) -> None:
+        """
+        A body that came whole with the request (C{more} not set) is not
+        paced: nothing is granted.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [environ["wsgi.input"].read()]
+
+        calls = self.runApp(app, makeHead(method="POST"), [b"x" * 100000])
+        self.assertEqual(self.windows(calls), [])
+
+    def test_cancelWakesReader(self) -> None:
+        """
+        Cancelled while a read waits for body, the read raises
+        L{RequestCancelled}, the application's iterable is closed, and the
+        sink gets nothing but C{finished}: no grant either.
+        """
+        raised: List[BaseException] = []
+        iterable = ClosingIterable([])
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            try:
+                environ["wsgi.input"].read(100)
+            except RequestCancelled as e:
+                raised.append(e)
+            startResponse("200 OK", TEXT)
+            return iterable
+
+        running, pool, sink, condition = self.start(
+            app, lambda running: running.cancel(),
+            head=makeHead(method="POST", more=True), body=[b"x" * 99],
+        )
+        pool.runAll()
+        self.assertEqual(len(raised), 1)
+        self.assertEqual(iterable.closes, 1)
+        self.assertEqual(sink.calls, [FINISHED])
+        self.assertEqual(self.failures(), [])
+
+    def test_grantDroppedAfterCancel(self) -> None:
+        """
+        A grant on its way to the reactor thread when the request is
+        cancelled is dropped.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            environ["wsgi.input"].read()
+            startResponse("200 OK", TEXT)
+            return []
+
+        reactor = FakeReactorFromThreads()
+        running, pool, sink, condition = self.start(
+            app, head=makeHead(method="POST", more=True), body=[b"x" * 100000],
+            reactor=reactor,
+        )
+        running.bodyReceived([], True)
+        pool.runAll()
+        running.cancel()
+        reactor.flush()
+        self.assertEqual(sink.calls, [FINISHED])
+
+    def test_bodyAfterEnd(self) -> None:
+        """
+        Body received after its end (a misbehaving front) is logged and
+        dropped.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [environ["wsgi.input"].read()]
+
+        running, pool, sink, condition = self.start(
+            app, head=makeHead(method="POST", more=True), body=[b"a"]
+        )
+        running.bodyReceived([b"b"], True)
+        running.bodyReceived([b"c"], False)
+        running.bodyReceived([b"d"], True)
+        pool.runAll()
+        self.assertEqual(sink.calls[1][4], [b"ab"])
+        self.assertEqual(
+            len([e for e in self.events if "after its end" in e["log_format"]]), 2
         )
