@@ -1,0 +1,599 @@
+"""
+What the txmp benchmarks share: starting servers and waiting for the lines
+they log when ready, stopping every one of them by PID, and running wrk.
+
+Not a benchmark itself; C{throughput.py} and C{threads.py} import it (the
+directory of the script being run is on C{sys.path}).  Standard library
+only, so that it runs on any interpreter the benchmarks are run with.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from typing import Callable, Deque, Dict, List, Optional, Sequence
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The checkout: on the servers' PYTHONPATH, so that they run its txmp (and
+# twistd finds its plugins) whether or not it is installed.
+CHECKOUT = os.path.dirname(HERE)
+
+# How long a server may take to log that it is ready (PyPy imports slowly).
+READY_TIMEOUT = 60.0
+
+
+class BenchmarkError(Exception):
+    """
+    A benchmark could not produce a trustworthy figure.
+    """
+
+
+class Server:
+    """
+    A server process whose output (stdout and stderr together) is read in a
+    thread, so that we can wait for the line it logs when ready.
+
+    It runs in a session of its own, so that a Ctrl-C at the terminal
+    reaches only this script, which then stops it by PID (see L{stop}).
+    """
+
+    def __init__(
+        self,
+        label: str,
+        args: Sequence[str],
+        env: Optional[Dict[str, str]] = None,
+        cwd: Optional[str] = None,
+    ) -> None:
+        self.label = label
+        self.args = list(args)
+        self._lines: Deque[str] = collections.deque(maxlen=200)
+        self._condition = threading.Condition()
+        self.process = subprocess.Popen(
+            self.args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+        )
+        self.pid = self.process.pid
+        # For a handler: the credits it offered the front when it joined.
+        self.credits: Optional[int] = None
+        self._eof = False
+        self._reader = threading.Thread(
+            target=self._read, name="output of " + label, daemon=True
+        )
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._condition:
+                self._lines.append(line.rstrip("\n"))
+                self._condition.notify_all()
+        with self._condition:
+            self._eof = True
+            self._condition.notify_all()
+
+    def tail(self, count: int = 30) -> str:
+        """
+        The last C{count} lines of output, indented, for error messages.
+        """
+        with self._condition:
+            lines = list(self._lines)[-count:]
+        return "\n".join("    " + line for line in lines)
+
+    def waitFor(self, pattern: str, timeout: float = READY_TIMEOUT) -> "re.Match[str]":
+        """
+        Wait until a line of output matches the regular expression
+        C{pattern} (lines seen before the call count too).
+
+        @return: the match.
+        @raise BenchmarkError: if the process exits or C{timeout} passes
+            first.
+        """
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._condition:
+            while True:
+                lines = list(self._lines)
+                for line in lines[seen:]:
+                    match = regex.search(line)
+                    if match is not None:
+                        return match
+                # The deque is bounded; rescan from its start if it wrapped.
+                seen = len(lines) if len(lines) < (self._lines.maxlen or 0) else 0
+                if self._eof:
+                    raise BenchmarkError(
+                        "%s (pid %d) exited before logging %r; its output:\n%s"
+                        % (self.label, self.pid, pattern, self.tail())
+                    )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise BenchmarkError(
+                        "%s (pid %d) did not log %r within %.0f s; its output:\n%s"
+                        % (self.label, self.pid, pattern, timeout, self.tail())
+                    )
+                self._condition.wait(remaining)
+
+    def cpuSeconds(self) -> Optional[float]:
+        """
+        User and system CPU time used so far by the process (not its
+        children), from C{/proc}; C{None} where that cannot be read.
+        """
+        try:
+            with open("/proc/%d/stat" % (self.pid,)) as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            return None
+        # Fields 14 and 15 of proc(5), utime and stime, in clock ticks.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self, grace: float = 10.0) -> None:
+        """
+        Stop the process by its PID: SIGTERM, then SIGKILL if it is still
+        there after C{grace} seconds.
+        """
+        if self.process.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                print(
+                    "%s (pid %d) ignored SIGTERM; killing it" % (self.label, self.pid),
+                    file=sys.stderr,
+                )
+                os.kill(self.pid, signal.SIGKILL)
+                self.process.wait()
+        self._reader.join(5)
+
+
+class Servers:
+    """
+    Every server a benchmark starts, and a temporary directory for their
+    ipc:// addresses; on exit from the C{with} block (normally, by an
+    exception or by Ctrl-C) every server is stopped by its PID, the latest
+    first, and the directory removed.
+    """
+
+    def __init__(self) -> None:
+        self._servers: List[Server] = []
+        self.directory = tempfile.mkdtemp(prefix="txmp-bench-")
+
+    def __enter__(self) -> "Servers":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopAll()
+
+    def start(self, label: str, args: Sequence[str]) -> Server:
+        """
+        Start a server in the temporary directory, with this directory
+        (for C{benchapps}) and the checkout first on its C{PYTHONPATH}.
+        """
+        server = Server(label, args, withPythonPath(HERE, CHECKOUT), self.directory)
+        self._servers.append(server)
+        return server
+
+    def stopAll(self) -> None:
+        # Ctrl-C while stopping must not leave the rest running.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            while self._servers:
+                self._servers.pop().stop()
+            shutil.rmtree(self.directory, ignore_errors=True)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def ipc(self, name: str) -> str:
+        """
+        An ipc:// ZeroMQ address in the temporary directory.
+        """
+        return "ipc://" + os.path.join(self.directory, name)
+
+
+def twistdArgs(python: str, *args: str) -> List[str]:
+    """
+    The command line of C{twistd -n --pidfile= ARGS} run by C{python}
+    (which need not have a C{twistd} script of its own).
+    """
+    return [
+        python,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--nodaemon",
+        "--pidfile=",
+        *args,
+    ]
+
+
+def withPythonPath(*directories: str) -> Dict[str, str]:
+    """
+    This process's environment, with C{directories} first on
+    C{PYTHONPATH}.
+    """
+    env = dict(os.environ)
+    parts = list(directories)
+    if env.get("PYTHONPATH"):
+        parts.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(parts)
+    return env
+
+
+def startFront(
+    servers: Servers, python: str, send: str, ret: str, extra: Sequence[str] = ()
+) -> "tuple[Server, int]":
+    """
+    Start C{twistd mpfront} on an ephemeral loopback port and wait until it
+    logs C{mpfront ready}.
+
+    @return: the server and its HTTP port.
+    """
+    front = servers.start(
+        "mpfront",
+        twistdArgs(
+            python,
+            "mpfront",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--send",
+            send,
+            "--return",
+            ret,
+            *extra,
+        ),
+    )
+    match = front.waitFor(r"mpfront ready:.*port=(\d+)")
+    return front, int(match.group(1))
+
+
+def startHandler(
+    servers: Servers,
+    front: Server,
+    python: str,
+    app: str,
+    send: str,
+    ret: str,
+    name: str,
+    threads: Optional[int] = None,
+) -> Server:
+    """
+    Start C{twistd mphandler} serving C{app} (from L{benchapps} or any
+    importable module) and wait until the front logs that it joined.
+    """
+    args = ["mphandler", "--app", app, "--send", send, "--return", ret, "--name", name]
+    if threads is not None:
+        args += ["--threads", str(threads)]
+    handler = servers.start("mphandler " + name, twistdArgs(python, *args))
+    try:
+        match = front.waitFor(
+            r"handler %s joined(?: with (\d+) credits)?" % (re.escape(name),)
+        )
+    except BenchmarkError as e:
+        raise BenchmarkError("%s\nand the handler's output:\n%s" % (e, handler.tail()))
+    # The credits it offers: its --threads, whatever the default is.
+    handler.credits = int(match.group(1)) if match.group(1) else None
+    return handler
+
+
+class Txmp:
+    """
+    A running front and its handlers.
+
+    @ivar port: the front's HTTP port.
+    @ivar servers: the front, then the handlers, by label (C{front},
+        C{h1}, ...), for L{withCpu}.
+    """
+
+    def __init__(self, front: Server, port: int, handlers: Dict[str, Server]) -> None:
+        self.front = front
+        self.port = port
+        self.url = "http://127.0.0.1:%d/" % (port,)
+        self.servers: Dict[str, Server] = {"front": front}
+        self.servers.update(handlers)
+
+
+def startTxmp(
+    servers: Servers,
+    frontPython: str,
+    handlerPython: str,
+    app: str,
+    handlers: int,
+    threads: Optional[int],
+    tag: str = "h",
+) -> Txmp:
+    """
+    Start a front and C{handlers} handlers serving C{app} on ipc://
+    addresses, and wait until all of them have joined.  The handlers are
+    named C{tag1}, C{tag2}, ...
+    """
+    send = servers.ipc(tag + "-send")
+    ret = servers.ipc(tag + "-return")
+    front, port = startFront(servers, frontPython, send, ret)
+    started: Dict[str, Server] = {}
+    for n in range(handlers):
+        name = "%s%d" % (tag, n + 1)
+        started[name] = startHandler(
+            servers, front, handlerPython, app, send, ret, name, threads
+        )
+    return Txmp(front, port, started)
+
+
+def checkResponse(url: str, body: Optional[bytes] = None, label: str = "") -> None:
+    """
+    Get C{url} once and require a 200 (and C{body}, if given); C{label}
+    names the server in the error.
+    """
+    what = "%s (%s)" % (label, url) if label else url
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            status = response.status
+            data = response.read()
+    except Exception as e:
+        raise BenchmarkError("GET %s failed: %s" % (what, e))
+    if status != 200 or (body is not None and data != body):
+        raise BenchmarkError(
+            "GET %s: expected 200 %r, got %d %r" % (what, body, status, data[:200])
+        )
+
+
+class WrkResult:
+    """
+    What wrk reported for one run.
+    """
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        match = re.search(r"Requests/sec:\s+([0-9.]+)", output)
+        if match is None:
+            raise BenchmarkError("wrk printed no Requests/sec:\n" + output)
+        self.rps = float(match.group(1))
+        match = re.search(r"(\d+) requests in", output)
+        self.requests = int(match.group(1)) if match else 0
+        match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+        self.non2xx = int(match.group(1)) if match else 0
+        match = re.search(
+            r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+        )
+        self.socketErrors = tuple(int(g) for g in match.groups()) if match else (0, 0, 0, 0)
+        match = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", output)
+        self.latency = match.group(1) if match else "?"
+        # Filled in by withCpu: CPU used by each server, in cores.
+        self.cpu: Dict[str, float] = {}
+        # Filled in by withCpu: the fraction of all CPUs busy (with
+        # anything: wrk, the servers, other users of the machine).
+        self.machineBusy: Optional[float] = None
+
+    def cpuPerRequest(self) -> Dict[str, float]:
+        """
+        The CPU each server spent per request, in microseconds: a figure
+        that depends less on what else the machine is doing than req/s.
+        """
+        if not self.rps:
+            return {}
+        return {name: cores / self.rps * 1e6 for name, cores in self.cpu.items()}
+
+    def problems(self) -> List[str]:
+        """
+        Why this run's figure cannot be trusted, if it cannot.
+        """
+        problems = []
+        if self.non2xx:
+            problems.append("%d responses were not 2xx/3xx" % (self.non2xx,))
+        if any(self.socketErrors):
+            problems.append(
+                "socket errors: connect %d, read %d, write %d, timeout %d"
+                % self.socketErrors
+            )
+        if not self.requests:
+            problems.append("no requests completed")
+        return problems
+
+
+def wrk(
+    url: str, duration: float, connections: int = 50, threads: int = 2, check: bool = True
+) -> WrkResult:
+    """
+    Run wrk against C{url} (which must be on 127.0.0.1) for C{duration}
+    seconds.
+
+    @raise BenchmarkError: if C{check} and any response was not 2xx or
+        there were socket errors; wrk's output is in the message.
+    """
+    if not url.startswith("http://127.0.0.1:"):
+        raise BenchmarkError("refusing to load anything but 127.0.0.1: " + url)
+    args = [
+        "wrk",
+        "-t%d" % (threads,),
+        "-c%d" % (connections,),
+        "-d%ds" % (max(1, round(duration)),),
+        "--latency",
+        url,
+    ]
+    try:
+        completed = subprocess.run(
+            args, capture_output=True, text=True, timeout=duration + 60
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchmarkError("wrk did not finish: " + " ".join(args))
+    output = completed.stdout + completed.stderr
+    if completed.returncode != 0:
+        raise BenchmarkError("wrk failed (%d):\n%s" % (completed.returncode, output))
+    result = WrkResult(output)
+    if check and result.problems():
+        raise BenchmarkError(
+            "%s: %s\n%s" % (" ".join(args), "; ".join(result.problems()), output)
+        )
+    return result
+
+
+def _machineTimes() -> Optional["tuple[float, float]"]:
+    # (busy, total) clock ticks of all CPUs since boot, from /proc/stat.
+    try:
+        with open("/proc/stat") as f:
+            fields = [float(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields) - idle, sum(fields)
+
+
+def withCpu(
+    measure: Callable[[], WrkResult], servers: Dict[str, Server]
+) -> Callable[[], WrkResult]:
+    """
+    Wrap C{measure} so that its result also tells how much CPU each of
+    C{servers} used during it, in cores (1.0: one core all the time), in
+    L{WrkResult.cpu}.
+    """
+
+    def measured() -> WrkResult:
+        before = {name: server.cpuSeconds() for name, server in servers.items()}
+        machineBefore = _machineTimes()
+        start = time.monotonic()
+        result = measure()
+        elapsed = time.monotonic() - start
+        machineAfter = _machineTimes()
+        if machineBefore is not None and machineAfter is not None:
+            total = machineAfter[1] - machineBefore[1]
+            if total > 0:
+                result.machineBusy = (machineAfter[0] - machineBefore[0]) / total
+        for name, server in servers.items():
+            first, after = before[name], server.cpuSeconds()
+            if first is not None and after is not None:
+                result.cpu[name] = (after - first) / elapsed
+        return result
+
+    return measured
+
+
+def describeCpu(result: WrkResult) -> str:
+    """
+    C{"front 0.95, h1 0.40; machine 100% busy"}: the cores each server
+    used and how busy the machine was, if known.
+    """
+    text = ", ".join("%s %.2f" % item for item in result.cpu.items())
+    if result.machineBusy is not None:
+        text += "; machine %.0f%% busy" % (100 * result.machineBusy,)
+    return text
+
+
+def describePython(python: str) -> str:
+    """
+    A short name of the interpreter C{python}, e.g. C{CPython 3.11.7} or
+    C{PyPy 7.3.11 (Python 3.9.16)}.
+    """
+    code = (
+        "import platform, sys\n"
+        "impl = platform.python_implementation()\n"
+        "if impl == 'PyPy':\n"
+        "    v = sys.pypy_version_info\n"
+        "    print('PyPy %d.%d.%d (Python %s)' % (v.major, v.minor, v.micro, platform.python_version()))\n"
+        "else:\n"
+        "    print('%s %s' % (impl, platform.python_version()))\n"
+    )
+    try:
+        return subprocess.run(
+            [python, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        ).stdout.strip()
+    except Exception as e:
+        raise BenchmarkError("cannot run %s: %s" % (python, e))
+
+
+def describeMachine() -> str:
+    """
+    The CPU count, the CPU model and the load average, for the record.
+    """
+    model = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        load = "load average %.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        load = "load average unknown"
+    return "%d CPUs (%s), %s, %s" % (os.cpu_count() or 0, model, platform.system(), load)
+
+
+def medianCpuPerRequest(results: Sequence[WrkResult]) -> Dict[str, float]:
+    """
+    The median over C{results} of each server's CPU microseconds per
+    request.
+    """
+    names = results[0].cpu.keys() if results else []
+    return {
+        name: median([r.cpuPerRequest()[name] for r in results if name in r.cpu])
+        for name in names
+        if any(name in r.cpu for r in results)
+    }
+
+
+def describeCpuPerRequest(perRequest: Dict[str, float]) -> str:
+    """
+    C{"front 250 + h1 300 = 550 us"}.
+    """
+    if not perRequest:
+        return "unknown"
+    parts = " + ".join("%s %.0f" % item for item in perRequest.items())
+    if len(perRequest) > 1:
+        parts += " = %.0f" % (sum(perRequest.values()),)
+    return parts + " us"
+
+
+def median(values: Sequence[float]) -> float:
+    """
+    The median of C{values}.
+    """
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def interleaved(
+    targets: "Dict[str, Callable[[], WrkResult]]", rounds: int, log: Callable[[str], None]
+) -> Dict[str, List[WrkResult]]:
+    """
+    Measure each target once per round, one after the other, so that a
+    slow patch of a noisy machine falls on all of them alike.
+    """
+    results: Dict[str, List[WrkResult]] = {name: [] for name in targets}
+    names = list(targets)
+    for n in range(rounds):
+        # Start each round with the next target, so that none is always
+        # measured first (after the pause) or last.
+        for name in names[n % len(names):] + names[:n % len(names)]:
+            measure = targets[name]
+            result = measure()
+            results[name].append(result)
+            cpu = describeCpu(result)
+            log(
+                "  round %d/%d  %-24s %8.0f req/s  latency avg %-8s%s"
+                % (n + 1, rounds, name, result.rps, result.latency,
+                   "  cores used: " + cpu if cpu else "")
+            )
+    return results
