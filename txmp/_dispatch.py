@@ -540,13 +540,23 @@ class Dispatcher:
                 return
 
     def _armQueueTimer(self) -> None:
+        """
+        Keep one timer for the earliest queue deadline.  Requests join at
+        the back (or, retried, at the front with a later deadline), and
+        leave from anywhere, so the earliest deadline only moves later: a
+        timer already set is early or right, and one that fires early sets
+        itself again.  Only an empty queue cancels it.
+        """
+        if not self.queue:
+            if self._queueTimer is not None and self._queueTimer.active():
+                self._queueTimer.cancel()
+            self._queueTimer = None
+            return
         if self._queueTimer is not None and self._queueTimer.active():
-            self._queueTimer.cancel()
-        self._queueTimer = None
-        if self.queue:
-            earliest = min(p.queuedAt for p in self._expiryCandidates())
-            delay = max(0.0, earliest + self.queueTimeout - self._reactor.seconds())
-            self._queueTimer = self._reactor.callLater(delay, self._queueExpired)
+            return
+        earliest = min(p.queuedAt for p in self._expiryCandidates())
+        delay = max(0.0, earliest + self.queueTimeout - self._reactor.seconds())
+        self._queueTimer = self._reactor.callLater(delay, self._queueExpired)
 
     def _queueExpired(self) -> None:
         self._queueTimer = None

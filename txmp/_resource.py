@@ -250,6 +250,17 @@ class FrontChannel(HTTPChannel):
         HTTPChannel.resumeProducing(self)
 
 
+def _localAddress(request: Request) -> Any:
+    # One getsockname() per connection, not per request.
+    channel = getattr(request, "channel", None)
+    address = getattr(channel, "_txmpLocalAddress", None)
+    if address is None:
+        address = request.getHost()
+        if channel is not None:
+            channel._txmpLocalAddress = address
+    return address
+
+
 def _headerPairs(request: Request) -> List[Tuple[bytes, bytes]]:
     pairs = getattr(request, "rawHeaderPairs", None)
     if pairs is not None:
@@ -354,7 +365,7 @@ class FrontResource(Resource):
         """
         request.defaultContentType = None
         peer = request.getClientAddress()
-        local = request.getHost()
+        local = _localAddress(request)
         meta = [
             (b"method", request.method),
             (b"target", request.uri),

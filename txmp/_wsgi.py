@@ -1177,8 +1177,9 @@ class WSGIRunner:
         self._threadpool = threadpool
         self._application = application
         self._newCondition = newCondition
-        if logger is not None:
-            self._log = logger
+        # Bound once: reading a Logger class attribute makes a new Logger
+        # each time, which costs on every request.
+        self._log = logger if logger is not None else self._log
 
     def run(
         self,

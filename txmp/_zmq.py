@@ -99,7 +99,18 @@ def _connectionClass() -> type:
             self._owner._receiver(message)
 
         def doRead(self) -> None:
-            ZmqConnection.doRead(self)
+            # What txzmq's doRead does (drain until ZeroMQ has nothing:
+            # its descriptor is edge-triggered), a whole message per call
+            # instead of a frame, checking EVENTS and RCVMORE, at a time.
+            import zmq
+
+            receiver = self._owner._receiver
+            while self.socket is not None:
+                try:
+                    frames = self.socket.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                receiver(frames)
             self._owner._flush()
 
     return _Connection
