@@ -18,15 +18,30 @@ which trial's nested temporary directories exceed) and private to the test.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import json
 import os
 import re
+import signal as signals
 import socket
+import stat
 import sys
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Any, Callable, Coroutine, Optional, Sequence, TypeVar, Union
+from typing import (
+    Any,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Optional,
+    Sequence,
+    TypeVar,
+    Union,
+)
 
 from zope.interface import implementer
 
@@ -51,6 +66,7 @@ from twisted.web.client import (
     Agent,
     FileBodyProducer,
     HTTPConnectionPool,
+    ResponseDone,
     readBody,
 )
 from twisted.web.http_headers import Headers
@@ -71,7 +87,9 @@ STOP_GRACE = 10.0
 #: How long a single HTTP request may take before the client gives up.
 REQUEST_TIMEOUT = 30.0
 
-LinePattern = Union[str, "re.Pattern[str]"]
+#: What a line is waited for by: a substring, a regular expression to
+#: search for, or a predicate called with each line.
+LinePattern = Union[str, "re.Pattern[str]", Callable[[str], bool]]
 ProcessEnd = Union[ProcessDone, ProcessTerminated]
 
 _T = TypeVar("_T")
@@ -108,6 +126,13 @@ def freePort() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+def statsEndpoint(port: int) -> str:
+    """
+    The C{mpfront --stats} endpoint for C{port} on the loopback interface.
+    """
+    return f"tcp:{port}:interface=127.0.0.1"
 
 
 def twistdCommand() -> list[str]:
@@ -166,7 +191,9 @@ class _LineWaiter:
     def matches(self, line: str) -> bool:
         if isinstance(self.pattern, str):
             return self.pattern in line
-        return self.pattern.search(line) is not None
+        if isinstance(self.pattern, re.Pattern):
+            return self.pattern.search(line) is not None
+        return self.pattern(line)
 
 
 class TwistdProcess(ProcessProtocol):
@@ -177,6 +204,8 @@ class TwistdProcess(ProcessProtocol):
     @ivar lines: Every complete line the process wrote, stdout and stderr
         interleaved in arrival order; stderr lines are prefixed with
         C{"(stderr) "}.
+    @ivar lineTimes: When each of L{lines} arrived, by the test's clock
+        (the log's own timestamps only have whole seconds).
     @ivar pid: The process ID, once started.
     @ivar end: How the process ended, once it has.
     """
@@ -185,6 +214,7 @@ class TwistdProcess(ProcessProtocol):
         self._clock = clock
         self.label = label
         self.lines: list[str] = []
+        self.lineTimes: list[float] = []
         self.pid: Optional[int] = None
         self.end: Optional[ProcessEnd] = None
         self.killed = False
@@ -204,6 +234,7 @@ class TwistdProcess(ProcessProtocol):
     def _lineReceived(self, childFD: int, raw: bytes) -> None:
         line = raw.decode("utf-8", "replace").rstrip("\r")
         self.lines.append(line if childFD != 2 else "(stderr) " + line)
+        self.lineTimes.append(self._clock.seconds())
         for waiter in list(self._lineWaiters):
             if waiter.matches(line):
                 waiter.seen += 1
@@ -306,6 +337,24 @@ class TwistdProcess(ProcessProtocol):
 
         return waiter.deferred.addTimeout(timeout, self._clock, timedOut)
 
+    async def timeOfLine(
+        self, pattern: LinePattern, count: int = 1, timeout: float = READY_TIMEOUT
+    ) -> float:
+        """
+        Wait like L{waitForLine}, and say when the line arrived.
+
+        @return: The time, by the test's clock, at which the C{count}-th
+            line matching C{pattern} arrived.
+        """
+        await self.waitForLine(pattern, count, timeout)
+        probe = _LineWaiter(pattern, 0, Deferred())
+        for line, when in zip(self.lines, self.lineTimes):
+            if probe.matches(_unprefixed(line)):
+                probe.seen += 1
+                if probe.seen == count:
+                    return when
+        raise AssertionError(f"line {count} matching {pattern!r} went missing")
+
     def _forget(self, waiter: _LineWaiter) -> None:
         if waiter in self._lineWaiters:
             self._lineWaiters.remove(waiter)
@@ -327,10 +376,12 @@ class TwistdProcess(ProcessProtocol):
         """
         Send a signal to the process, unless it has already exited.
 
-        @param name: C{"TERM"}, C{"KILL"}, C{"INT"}...
+        @param name: C{"TERM"}, C{"KILL"}, C{"STOP"}, C{"CONT"}...
         """
         try:
-            self.transport.signalProcess(name)  # type: ignore[union-attr]
+            self.transport.signalProcess(  # type: ignore[union-attr]
+                int(getattr(signals, "SIG" + name))
+            )
         except ProcessExitedAlready:
             pass
 
@@ -751,6 +802,241 @@ class LoadGenerator:
         return d
 
 
+@dataclass(frozen=True)
+class PlannedRequest:
+    """
+    One request that a L{BoundedLoad} is to make.
+
+    @ivar token: What the test calls this request (for the C{tagged}
+        application, the C{token} in its query).
+    @ivar port: The front's port, by default the test's L{httpPort}.
+    """
+
+    method: bytes
+    path: str
+    token: str = ""
+    body: Optional[bytes] = None
+    port: Optional[int] = None
+
+
+@dataclass
+class Outcome:
+    """
+    What became of one request of a L{BoundedLoad}: a response or a
+    failure (a connection error, a timeout).
+
+    @ivar started: When the request was made, by the test's clock.
+    @ivar ended: When its response was read or it failed, or L{None}
+        while it is in flight.
+    """
+
+    index: int
+    request: PlannedRequest
+    started: float
+    ended: Optional[float] = None
+    result: Optional[HTTPResult] = None
+    failure: Optional[Failure] = None
+
+    @property
+    def code(self) -> Optional[int]:
+        """
+        The response status, or L{None} if there was no response.
+        """
+        return None if self.result is None else self.result.code
+
+    def describe(self) -> str:
+        """
+        The request and what became of it, for messages.
+        """
+        what = f"{self.request.method.decode()} {self.request.path}"
+        if self.result is not None:
+            return f"{what}: {self.result.code} {self.result.body[:200]!r}"
+        if self.failure is not None:
+            return f"{what}: {self.failure.type.__name__}: {self.failure.getErrorMessage()}"
+        return f"{what}: in flight"
+
+
+class LoadFinished(Exception):
+    """
+    A L{BoundedLoad} made all its requests before the condition waited for
+    came true.
+    """
+
+
+class BoundedLoad:
+    """
+    Keep a number of requests in flight until C{total} have been made,
+    C{duration} seconds have passed or L{stop} is called, whichever comes
+    first, and record what becomes of every one.
+
+    @ivar outcomes: Every request made, in the order made.
+    @ivar completed: Every request that ended, in the order they ended.
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        send: Callable[[PlannedRequest], Deferred[HTTPResult]],
+        plan: Callable[[int], PlannedRequest],
+        inFlight: int,
+        total: int,
+        duration: Optional[float] = None,
+    ) -> None:
+        """
+        @param clock: The clock for L{Outcome} times and C{duration}.
+        @param send: Make one request.
+        @param plan: Say what the C{n}-th request (from 0) is.
+        @param inFlight: How many requests to keep in flight.
+        @param total: The most requests to make.
+        @param duration: The most seconds to go on making requests for.
+        """
+        self._clock = clock
+        self._send = send
+        self._plan = plan
+        self._inFlight = inFlight
+        self._total = total
+        self._deadline: Optional[float] = None
+        self._duration = duration
+        self._stopped = False
+        self._outstanding: dict[int, Deferred[HTTPResult]] = {}
+        self._watchers: list[tuple[Callable[[], bool], Deferred[None]]] = []
+        self._done: list[Deferred[None]] = []
+        self.outcomes: list[Outcome] = []
+        self.completed: list[Outcome] = []
+
+    @property
+    def inFlight(self) -> int:
+        """
+        How many requests are in flight now.
+        """
+        return len(self._outstanding)
+
+    @property
+    def finished(self) -> bool:
+        """
+        Whether the load makes no more requests and none is in flight.
+        """
+        return self._stopped and not self._outstanding
+
+    def start(self) -> None:
+        """
+        Start making requests.
+        """
+        if self._duration is not None:
+            self._deadline = self._clock.seconds() + self._duration
+        for _ in range(self._inFlight):
+            self._issueOne()
+
+    def _issueOne(self) -> None:
+        if (
+            self._stopped
+            or len(self.outcomes) >= self._total
+            or (self._deadline is not None and self._clock.seconds() >= self._deadline)
+        ):
+            self._stopped = True
+            return
+        index = len(self.outcomes)
+        outcome = Outcome(index, self._plan(index), self._clock.seconds())
+        self.outcomes.append(outcome)
+        d = self._send(outcome.request)
+        self._outstanding[index] = d
+
+        def succeeded(result: HTTPResult) -> None:
+            outcome.result = result
+
+        def failed(failure: Failure) -> None:
+            outcome.failure = failure
+
+        d.addCallbacks(succeeded, failed)
+        d.addCallback(lambda _: self._completed(outcome))
+
+    def _completed(self, outcome: Outcome) -> None:
+        outcome.ended = self._clock.seconds()
+        self._outstanding.pop(outcome.index, None)
+        self.completed.append(outcome)
+        self._issueOne()
+        for watcher in list(self._watchers):
+            predicate, d = watcher
+            if predicate():
+                self._watchers.remove(watcher)
+                d.callback(None)
+        if self.finished:
+            watchers, self._watchers = self._watchers, []
+            for _, d in watchers:
+                d.errback(
+                    LoadFinished(
+                        f"the load finished before the condition was met: "
+                        f"{self.summary()}"
+                    )
+                )
+            done, self._done = self._done, []
+            for d in done:
+                d.callback(None)
+
+    def until(self, predicate: Callable[[], bool]) -> Deferred[None]:
+        """
+        Wait until C{predicate} is true after some request ends.
+
+        @param predicate: Checked now and after every request that ends.
+        @return: A L{Deferred} that fires once C{predicate()} is true, or
+            fails with L{LoadFinished} if the load finishes first.
+        """
+        if predicate():
+            return succeed(None)
+        if self.finished:
+            return fail(LoadFinished(f"the load has finished: {self.summary()}"))
+        d: Deferred[None] = Deferred(lambda d: self._watchers.remove((predicate, d)))
+        self._watchers.append((predicate, d))
+        return d
+
+    def whenDone(self) -> Deferred[None]:
+        """
+        Wait until the load makes no more requests (C{total} made,
+        C{duration} passed or L{stop} called) and none is in flight.
+        """
+        if self.finished:
+            return succeed(None)
+        d: Deferred[None] = Deferred(lambda d: self._done.remove(d))
+        self._done.append(d)
+        return d
+
+    def stop(self) -> Deferred[None]:
+        """
+        Make no more requests.
+
+        @return: L{whenDone}.
+        """
+        self._stopped = True
+        return self.whenDone()
+
+    def abort(self) -> None:
+        """
+        Make no more requests, and cancel those in flight.
+        """
+        self._stopped = True
+        for d in list(self._outstanding.values()):
+            d.cancel()
+
+    def summary(self) -> str:
+        """
+        How many requests ended how, and the first few that did not end
+        with a 200, for messages.
+        """
+        codes = Counter(
+            str(o.code) if o.result is not None else "no response"
+            for o in self.completed
+        )
+        bad = [o for o in self.completed if o.code != 200]
+        lines = [
+            f"{len(self.outcomes)} requests made, {len(self.completed)} ended,"
+            f" {self.inFlight} in flight; outcomes {dict(codes)}",
+            *(f"  {o.describe()}" for o in bad[:20]),
+        ]
+        if len(bad) > 20:
+            lines.append(f"  ... and {len(bad) - 20} more")
+        return "\n".join(lines)
+
+
 class SystemTestCase(TestCase):
     """
     A test that starts a front and handlers and talks HTTP to the front.
@@ -817,26 +1103,63 @@ class SystemTestCase(TestCase):
                 f" SIGTERM and was killed" + self.transcript()
             )
 
-    def frontArguments(self, *extra: str, port: Optional[int] = None) -> list[str]:
+    def assertStoppedCleanly(self, process: TwistdProcess) -> None:
+        """
+        Assert that a process that was asked to stop stopped by itself
+        after shutting down: with exit code 0 or, as twistd does when a
+        signal stopped its reactor, by raising that signal again (so that
+        its parent sees why it stopped) once it logged C{Server Shut Down}.
+
+        @param process: A process that has ended.
+        """
+        end = process.end
+        clean = isinstance(end, ProcessDone) or (
+            isinstance(end, ProcessTerminated)
+            and end.signal == signals.SIGTERM
+            and process.countLines("Server Shut Down.") == 1
+        )
+        self.assertTrue(
+            clean and not process.killed,
+            f"{process.label} did not stop cleanly" + self.transcript(),
+        )
+
+    def frontArguments(
+        self,
+        *extra: str,
+        port: Optional[int] = None,
+        addresses: Optional[tuple[str, str]] = None,
+        statsPort: Optional[int] = None,
+    ) -> list[str]:
         """
         The arguments for an C{mpfront} using this test's addresses.
 
         @param extra: More C{mpfront} options.
         @param port: The HTTP port, by default L{httpPort}.
+        @param addresses: The C{--send} and C{--return} addresses, by
+            default L{sendAddress} and L{returnAddress}.
+        @param statsPort: A port on C{127.0.0.1} for C{--stats}, if any.
         """
+        send, ret = addresses or (self.sendAddress, self.returnAddress)
+        stats = [] if statsPort is None else ["--stats", statsEndpoint(statsPort)]
         return [
             "mpfront",
             "--listen",
             f"tcp:{self.httpPort if port is None else port}:interface=127.0.0.1",
             "--send",
-            self.sendAddress,
+            send,
             "--return",
-            self.returnAddress,
+            ret,
+            *stats,
             *extra,
         ]
 
     async def startFront(
-        self, *extra: str, label: str = "front", port: Optional[int] = None
+        self,
+        *extra: str,
+        label: str = "front",
+        port: Optional[int] = None,
+        addresses: Optional[tuple[str, str]] = None,
+        statsPort: Optional[int] = None,
     ) -> TwistdProcess:
         """
         Start C{twistd mpfront} and wait until it says it is ready.
@@ -844,39 +1167,49 @@ class SystemTestCase(TestCase):
         @param extra: More C{mpfront} options.
         @param label: A name for the process in transcripts.
         @param port: The HTTP port, by default L{httpPort}.
+        @param addresses: The C{--send} and C{--return} addresses, by
+            default L{sendAddress} and L{returnAddress}.
+        @param statsPort: A port on C{127.0.0.1} for C{--stats}, if any.
         @return: The front, listening.
         """
-        front = self.startTwistd(label, self.frontArguments(*extra, port=port))
+        front = self.startTwistd(
+            label,
+            self.frontArguments(*extra, port=port, addresses=addresses, statsPort=statsPort),
+        )
         await front.waitForLine("mpfront ready")
         return front
 
-    def startHandlerProcess(self, name: str, app: str, *extra: str) -> TwistdProcess:
+    def startHandlerProcess(
+        self,
+        name: str,
+        app: str,
+        *extra: str,
+        fronts: Optional[Sequence[tuple[str, str]]] = None,
+    ) -> TwistdProcess:
         """
         Start C{twistd mphandler} without waiting for anything.
 
         @param name: The handler's C{--name}, also its label.
         @param app: The C{--app} to serve.
         @param extra: More C{mphandler} options.
+        @param fronts: The C{--send} and C{--return} address pairs of the
+            fronts to serve, by default this test's one front.
         @return: The process.
         """
+        pairs = fronts or [(self.sendAddress, self.returnAddress)]
+        addresses = [a for (send, ret) in pairs for a in ("--send", send, "--return", ret)]
         return self.startTwistd(
             name,
-            [
-                "mphandler",
-                "--app",
-                app,
-                "--send",
-                self.sendAddress,
-                "--return",
-                self.returnAddress,
-                "--name",
-                name,
-                *extra,
-            ],
+            ["mphandler", "--app", app, *addresses, "--name", name, *extra],
         )
 
     async def startHandler(
-        self, name: str, app: str, *extra: str, front: Optional[TwistdProcess] = None
+        self,
+        name: str,
+        app: str,
+        *extra: str,
+        front: Optional[TwistdProcess] = None,
+        fronts: Optional[Sequence[tuple[str, str]]] = None,
     ) -> TwistdProcess:
         """
         Start C{twistd mphandler} and wait until it has started and, if
@@ -886,9 +1219,11 @@ class SystemTestCase(TestCase):
         @param app: The C{--app} to serve.
         @param extra: More C{mphandler} options.
         @param front: The front it should join.
+        @param fronts: The C{--send} and C{--return} address pairs of the
+            fronts to serve, by default this test's one front.
         @return: The handler.
         """
-        handler = self.startHandlerProcess(name, app, *extra)
+        handler = self.startHandlerProcess(name, app, *extra, fronts=fronts)
         await handler.waitForLine(f"mphandler {name} started")
         if front is not None:
             await self.joined(front, name)
@@ -1074,6 +1409,78 @@ class SystemTestCase(TestCase):
             lines.append(f"Content-Length: {len(body)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
+    def startLoad(
+        self,
+        plan: Callable[[int], PlannedRequest],
+        inFlight: int,
+        total: int,
+        duration: Optional[float] = None,
+        agent: Optional[Agent] = None,
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> BoundedLoad:
+        """
+        Start a L{BoundedLoad} on the front(s), aborted when the test ends.
+
+        @param plan: Say what the C{n}-th request (from 0) is.
+        @param inFlight: How many requests to keep in flight.
+        @param total: The most requests to make.
+        @param duration: The most seconds to go on making requests for.
+        @param agent: The agent to use, by default a non-persistent one.
+        @param timeout: Seconds before a request is cancelled.
+        """
+
+        def send(planned: PlannedRequest) -> Deferred[HTTPResult]:
+            return self.request(
+                planned.method,
+                planned.path,
+                body=planned.body,
+                port=planned.port,
+                agent=agent,
+                timeout=timeout,
+            )
+
+        load = BoundedLoad(reactor, send, plan, inFlight, total, duration)
+        self.addCleanup(load.abort)
+        load.start()
+        return load
+
+    async def frontStats(self, statsPort: int) -> dict[str, Any]:
+        """
+        Read a front's C{--stats} JSON.
+
+        @param statsPort: The front's C{--stats} port on C{127.0.0.1}.
+        @return: The decoded JSON object.
+        """
+        result = await self.withTimeout(
+            self.get("/", port=statsPort), REQUEST_TIMEOUT, "the front's --stats"
+        )
+        self.assertResponse(result, 200)
+        stats: dict[str, Any] = json.loads(result.body)
+        return stats
+
+    async def assertIdle(self, statsPort: int, label: str = "front") -> dict[str, Any]:
+        """
+        Assert that a front holds no request any more: nothing pending,
+        queued or in flight.  Call it once traffic has stopped and every
+        response has been read (a front forgets a request before it
+        answers it), or once the handler has logged the request's
+        cancellation (a front forgets the request before it sends
+        C{CANCEL}).
+
+        @param statsPort: The front's C{--stats} port on C{127.0.0.1}.
+        @param label: The front's name, for messages.
+        @return: The front's statistics.
+        """
+        stats = await self.frontStats(statsPort)
+        counts = stats["counts"]
+        self.assertEqual(
+            {name: counts.get(name) for name in ("pending", "queued", "inFlight")},
+            {"pending": 0, "queued": 0, "inFlight": 0},
+            f"{label} still holds requests after traffic stopped: {stats}"
+            + self.transcript(),
+        )
+        return stats
+
     async def withTimeout(self, d: Deferred[_T], timeout: float, what: str) -> _T:
         """
         Wait for C{d}, failing the test with every process's output if it
@@ -1098,3 +1505,231 @@ def firstOf(ds: Sequence[Deferred[_T]]) -> Deferred[tuple[_T, int]]:
     @return: A L{Deferred} firing with the first result and its index.
     """
     return DeferredList(list(ds), fireOnOneCallback=True, consumeErrors=False)
+
+
+# Large bodies: streamed both ways, never held whole by the test process,
+# and what the server processes hold meanwhile (memory, open files).
+
+
+def memoryStatus(pid: int, field: str = "VmHWM") -> int:
+    """
+    Read a memory figure of a process from C{/proc/PID/status}.
+
+    @param pid: The process ID.
+    @param field: C{"VmHWM"} (the peak resident set size since the process
+        started) or C{"VmRSS"} (the resident set size now).
+    @return: The figure in bytes.
+    @raise KeyError: If the process has no such field.
+    """
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name == field:
+                number, unit = value.split()
+                assert unit == "kB", line
+                return int(number) * 1024
+    raise KeyError(f"no {field} in /proc/{pid}/status")
+
+
+def regularFilesOpen(pid: int) -> set[str]:
+    """
+    The regular files a process has open now, from C{/proc/PID/fd}: a
+    deleted or unnamed temporary file still shows there (as C{/tmp/#123
+    (deleted)}), though not in any directory listing.
+
+    @param pid: The process ID.
+    @return: The targets of the descriptors that are regular files.
+    """
+    found = set()
+    directory = f"/proc/{pid}/fd"
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        try:
+            # stat() follows the link to the open file, even a deleted one.
+            if stat.S_ISREG(os.stat(path).st_mode):
+                found.add(os.readlink(path))
+        except FileNotFoundError:
+            # Closed since the listing.
+            continue
+    return found
+
+
+@implementer(IBodyProducer)
+class GeneratedBody:
+    """
+    A request body taken from an iterator of chunks as the connection takes
+    them, so that it is never held whole: the transport pauses it while
+    its buffer is full.
+
+    Optionally it stops after C{gate[0]} bytes until the L{Deferred} that
+    C{gate[1]()} returns fires (for instance, until a handler logs that the
+    application read the first bytes), and calls C{observe(sent)} after
+    every chunk.
+
+    @ivar sent: How many bytes were written so far.
+    """
+
+    def __init__(
+        self,
+        chunks: Iterable[bytes],
+        length: Any = UNKNOWN_LENGTH,
+        gate: Optional[tuple[int, Callable[[], Deferred[Any]]]] = None,
+        observe: Optional[Callable[[int], None]] = None,
+    ) -> None:
+        """
+        @param chunks: The body, in pieces.
+        @param length: Its length, or L{UNKNOWN_LENGTH} to send it chunked.
+        @param gate: How many bytes to send before waiting, and what to
+            wait for.
+        @param observe: Called with the number of bytes sent after every
+            chunk.
+        """
+        self.length = length
+        self.sent = 0
+        self._chunks = iter(chunks)
+        self._gate = gate
+        self._observe = observe
+        self._consumer: Optional[IConsumer] = None
+        self._finished: Deferred[None] = Deferred()
+        self._paused = False
+        self._waiting = False
+        self._stopped = False
+        self._producing = False
+
+    def startProducing(self, consumer: IConsumer) -> Deferred[None]:
+        self._consumer = consumer
+        self._produce()
+        return self._finished
+
+    def _produce(self) -> None:
+        if self._producing:
+            return
+        self._producing = True
+        try:
+            while not (self._paused or self._waiting or self._stopped):
+                if self._gate is not None and self.sent >= self._gate[0]:
+                    self._waiting = True
+                    opened, self._gate = self._gate[1](), None
+                    opened.addCallbacks(self._gateOpened, self._gateFailed)
+                    return
+                try:
+                    chunk = next(self._chunks)
+                except StopIteration:
+                    self._stopped = True
+                    self._finished.callback(None)
+                    return
+                self.sent += len(chunk)
+                assert self._consumer is not None
+                self._consumer.write(chunk)
+                if self._observe is not None:
+                    self._observe(self.sent)
+        finally:
+            self._producing = False
+
+    def _gateOpened(self, ignored: object) -> None:
+        self._waiting = False
+        self._produce()
+
+    def _gateFailed(self, reason: Failure) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._finished.errback(reason)
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        self._produce()
+
+    def stopProducing(self) -> None:
+        # IBodyProducer: the Deferred of startProducing must then never fire.
+        self._stopped = True
+
+
+class BodyDigest(Protocol):
+    """
+    Receive a response body (given to L{IResponse.deliverBody}) keeping
+    only its SHA-256, its length and its first L{keep} bytes in
+    C{prefix}.
+
+    @ivar done: Fires with this object once the whole body was received,
+        or fails with the reason it was not.
+    """
+
+    #: How many bytes of the body to keep, for messages and small bodies.
+    keep = 4096
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.length = 0
+        self.prefix = b""
+        self.done: Deferred[BodyDigest] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.digest.update(data)
+        if self.length < self.keep:
+            self.prefix += data[: self.keep - self.length]
+        self.length += len(data)
+
+    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+        if reason.check(ResponseDone):
+            self.done.callback(self)
+        else:
+            self.done.errback(reason)
+
+    def hexdigest(self) -> str:
+        """
+        The SHA-256 of what was received, in hex.
+        """
+        return self.digest.hexdigest()
+
+
+async def streamedRequest(
+    case: SystemTestCase,
+    method: bytes,
+    path: str,
+    body: Optional[IBodyProducer] = None,
+    headers: Optional[dict[str, str]] = None,
+    timeout: float = REQUEST_TIMEOUT,
+    port: Optional[int] = None,
+) -> tuple[IResponse, BodyDigest]:
+    """
+    Make one HTTP request to the front with C{case}'s agent and receive the
+    response body into a L{BodyDigest}, never holding either body whole.
+
+    @param case: The test.
+    @param body: The request body, if any (see L{GeneratedBody}).
+    @param timeout: Seconds the whole exchange may take.
+    @return: The response and the digest of its body.
+    """
+    requestHeaders = Headers({k: [v] for (k, v) in (headers or {}).items()})
+
+    async def exchange() -> tuple[IResponse, BodyDigest]:
+        response = await case.agent.request(
+            method, case.url(path, port), requestHeaders, body
+        )
+        receiver = BodyDigest()
+        response.deliverBody(receiver)
+        await receiver.done
+        return response, receiver
+
+    return await case.withTimeout(
+        Deferred.fromCoroutine(exchange()), timeout, f"{method.decode()} {path}"
+    )
+
+
+@contextlib.contextmanager
+def extraEnvironment(case: SystemTestCase, **variables: str) -> Iterator[None]:
+    """
+    Add environment variables for the processes C{case} starts inside the
+    C{with} block (C{startTwistd} reads the environment when it spawns).
+
+    @param variables: The variables to add or replace.
+    """
+    saved = case._environment
+    case._environment = dict(saved, **variables)
+    try:
+        yield
+    finally:
+        case._environment = saved

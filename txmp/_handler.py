@@ -21,6 +21,28 @@ from txmp import protocol
 # unread body stays under it.
 INPUT_WINDOW = 256 * 1024
 
+# The largest body frame a handler sends: larger chunks (an application
+# may return a whole file as one string) are split, so that a front's
+# ZMQ_MAXMSGSIZE (--max-message, 16 MiB by default) never cuts a handler
+# off for a legitimate response.
+MAX_FRAME = 1024 * 1024
+
+
+def splitChunks(chunks: List[bytes], size: int = MAX_FRAME) -> List[bytes]:
+    """
+    C{chunks}, with every chunk longer than C{size} split into pieces of
+    at most C{size} bytes.
+    """
+    if all(len(chunk) <= size for chunk in chunks):
+        return chunks
+    result: List[bytes] = []
+    for chunk in chunks:
+        if len(chunk) <= size:
+            result.append(chunk)
+        else:
+            result.extend(chunk[n:n + size] for n in range(0, len(chunk), size))
+    return result
+
 
 class MessageSender(Protocol):
     """
@@ -70,11 +92,13 @@ class _ReplySink:
     def sendHead(self, status: int, reason: bytes, headers: List[Any],
                  body: List[bytes], more: bool) -> None:
         self._link._reply(
-            protocol.encodeResponse(self._requestId, status, reason, headers, body, more)
+            protocol.encodeResponse(
+                self._requestId, status, reason, headers, splitChunks(body), more
+            )
         )
 
     def sendBody(self, chunks: List[bytes], end: bool) -> None:
-        self._link._reply(protocol.encodeBody(self._requestId, chunks, end))
+        self._link._reply(protocol.encodeBody(self._requestId, splitChunks(chunks), end))
 
     def sendError(self, message: str) -> None:
         self._link._reply(protocol.encodeError(self._requestId, message))

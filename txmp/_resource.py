@@ -14,7 +14,8 @@ from zope.interface import implementer
 
 
 from twisted.internet.defer import CancelledError
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IDelayedCall, IPushProducer
+from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
@@ -26,6 +27,14 @@ from txmp._dispatch import (
     FrontError,
     NoCapacity,
     Reply,
+)
+from txmp._http import (
+    HTTPRules,
+    RequestHead,
+    errorResponse,
+    forwardedClient,
+    forwardedScheme,
+    isTrusted,
 )
 
 # Hop-by-hop headers belong to one connection: PEP 3333 forbids
@@ -50,6 +59,8 @@ DEFAULT_MAX_BODY = 1 << 30
 # A body of known length up to this size is read whole and sent with the
 # request, in one message; larger ones, and chunked ones, are streamed.
 SMALL_BODY = 64 * 1024
+
+DEFAULT_RULES = HTTPRules()
 
 
 class FrontRequest(Request):
@@ -157,14 +168,158 @@ class FrontChannel(HTTPChannel):
     refuses a Content-Length over the site's C{maxBody} with 413 before
     reading the body (and before any C{100 Continue}), and processes a
     request with a body at once, so that the body streams to a handler.
+
+    It also enforces the site's L{HTTPRules}: each request head is checked
+    line by line (L{RequestHead}) and a bad one is answered (400, 414, 431)
+    and the connection closed before any handler sees the request; a head
+    must be complete within C{headerTimeout} of its first byte (else 408),
+    however slowly its bytes come; and a connection carrying no request is
+    closed after C{idleTimeout}.  Both timers use the site's reactor.
     """
 
     _bodyReadPaused = False
     _rejected = False
+    # Whether a request has started (its first byte came) and not finished.
+    _inRequest = False
+    _head: Optional[RequestHead] = None
+    _headerDeadline: Optional[IDelayedCall] = None
+    _idleCall: Optional[IDelayedCall] = None
 
     @property
     def maxBody(self) -> int:
         return getattr(getattr(self, "site", None), "maxBody", DEFAULT_MAX_BODY)
+
+    @property
+    def rules(self) -> HTTPRules:
+        return getattr(getattr(self, "site", None), "httpRules", DEFAULT_RULES)
+
+    def connectionMade(self) -> None:
+        rules = self.rules
+        # Twisted's own limits must never fire before ours (with their bare
+        # 400); LineReceiver's line limit bounds a line still incomplete.
+        self.MAX_LENGTH = max(rules.maxRequestLine, rules.maxHeaderBytes)
+        self.maxHeaders = rules.maxHeaders + 1
+        self.totalHeadersSize = rules.maxRequestLine + rules.maxHeaderBytes + 1
+        HTTPChannel.connectionMade(self)
+        self._startIdle()
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._rejected:
+            return
+        if data and not self._inRequest:
+            # The first byte of a request: its head has headerTimeout from
+            # now, however the rest of it is paced (Twisted's own timer
+            # restarts on every byte).
+            self._inRequest = True
+            self._cancelIdle()
+            self._headerDeadline = self.callLater(
+                self.rules.headerTimeout, self._headerTimedOut
+            )
+        HTTPChannel.dataReceived(self, data)
+
+    def lineReceived(self, line: bytes) -> None:
+        if self._rejected:
+            return
+        first = self._HTTPChannel__first_line  # type: ignore[attr-defined]
+        if first:
+            if not self.persistent or (not line and first == 1):
+                # Data after a last request, or the one empty line that
+                # Twisted forgives before a request line.
+                HTTPChannel.lineReceived(self, line)
+                return
+            self._head = RequestHead(self.rules)
+            status = self._head.requestLine(line)
+        elif self._head is None:
+            status = 400
+        elif line:
+            status, keep = self._head.fieldLine(line)
+            if status is None and not keep:
+                return
+        else:
+            status = self._head.end()
+        if status is not None:
+            self._refuse(status)
+            return
+        HTTPChannel.lineReceived(self, line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._refuse(414 if self._HTTPChannel__first_line else 431)  # type: ignore[attr-defined]
+
+    def _respondToBadRequestAndDisconnect(self) -> None:
+        self._refuse(400)
+
+    def _refuse(self, status: int) -> None:
+        """
+        Answer C{status} (see L{errorResponse}) and close the connection,
+        reading nothing more from it.
+        """
+        if self._rejected:
+            return
+        self._rejected = True
+        self._cancelTimers()
+        if not any(getattr(r, "startedWriting", False) for r in self.requests):
+            # (A response already started cannot be followed by another.)
+            self.transport.write(errorResponse(status))
+        self._close()
+
+    def _close(self) -> None:
+        self._rejected = True
+        self.loseConnection()
+        if self.abortTimeout is not None and self._abortingCall is None:
+            # A client that reads nothing must not keep the connection.
+            self._abortingCall = self.callLater(self.abortTimeout, self.forceAbortClient)
+
+    def _headerTimedOut(self) -> None:
+        self._headerDeadline = None
+        self._log.info(
+            "request head not complete within {timeout}s: closing {peer}",
+            timeout=self.rules.headerTimeout,
+            peer=str(self.transport.getPeer()),
+        )
+        self._refuse(408)
+
+    def _idleTimedOut(self) -> None:
+        self._idleCall = None
+        self._close()
+
+    def _startIdle(self) -> None:
+        self._cancelIdle()
+        self._idleCall = self.callLater(self.rules.idleTimeout, self._idleTimedOut)
+
+    def _cancelIdle(self) -> None:
+        if self._idleCall is not None:
+            call, self._idleCall = self._idleCall, None
+            if call.active():
+                call.cancel()
+
+    def _cancelDeadline(self) -> None:
+        if self._headerDeadline is not None:
+            call, self._headerDeadline = self._headerDeadline, None
+            if call.active():
+                call.cancel()
+
+    def _cancelTimers(self) -> None:
+        self._cancelIdle()
+        self._cancelDeadline()
+
+    def requestDone(self, request: Request) -> None:
+        self._inRequest = False
+        HTTPChannel.requestDone(self, request)
+        # Unless a pipelined request started meanwhile, the connection is
+        # idle now.
+        transport = self.transport
+        if (
+            self.persistent
+            and not self._inRequest
+            and not self._rejected
+            and transport is not None
+            and not getattr(transport, "disconnecting", False)
+        ):
+            self._startIdle()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._cancelTimers()
+        HTTPChannel.connectionLost(self, reason)
 
     def headerReceived(self, line: bytes) -> bool:
         if not HTTPChannel.headerReceived(self, line):
@@ -176,18 +331,11 @@ class FrontChannel(HTTPChannel):
         return True
 
     def allHeadersReceived(self) -> None:
+        self._cancelDeadline()
         request = self.requests[-1]
         length = self.length
         if length is not None and length > self.maxBody:
-            self._rejected = True
-            body = b"413 Content Too Large\n"
-            self.transport.write(
-                b"HTTP/1.1 413 Content Too Large\r\n"
-                b"Content-Type: text/plain; charset=utf-8\r\n"
-                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-                % (len(body), body)
-            )
-            self.loseConnection()
+            self._refuse(413)
             return
         HTTPChannel.allHeadersReceived(self)
         if (length is None or length > SMALL_BODY) and isinstance(request, FrontRequest):
@@ -270,6 +418,31 @@ def _headerPairs(request: Request) -> List[Tuple[bytes, bytes]]:
         for name, values in request.requestHeaders.getAllRawHeaders()
         for value in values
     ]
+
+
+def _client(request: Request, peer: str) -> Tuple[str, str]:
+    """
+    The client's address and the scheme it used: the peer's, unless the
+    peer is a trusted proxy (the site's C{httpRules.trustedProxies}) and
+    says otherwise in C{X-Forwarded-For} and C{X-Forwarded-Proto}.
+    """
+    scheme = "https" if request.isSecure() else "http"
+    rules = getattr(getattr(request, "site", None), "httpRules", DEFAULT_RULES)
+    trusted = rules.trustedProxies
+    if not isTrusted(peer, trusted):
+        return peer, scheme
+    forwardedFor: List[bytes] = []
+    forwardedProto: List[bytes] = []
+    for name, value in _headerPairs(request):
+        lower = name.lower()
+        if lower == b"x-forwarded-for":
+            forwardedFor.append(value)
+        elif lower == b"x-forwarded-proto":
+            forwardedProto.append(value)
+    return (
+        forwardedClient(peer, forwardedFor, trusted),
+        forwardedScheme(forwardedProto) or scheme,
+    )
 
 
 def _readBody(request: Request) -> List[bytes]:
@@ -366,15 +539,16 @@ class FrontResource(Resource):
         request.defaultContentType = None
         peer = request.getClientAddress()
         local = _localAddress(request)
+        remoteAddr, scheme = _client(request, getattr(peer, "host", ""))
         meta = [
             (b"method", request.method),
             (b"target", request.uri),
             (b"version", request.clientproto),
-            (b"remote_addr", getattr(peer, "host", "").encode("ascii")),
+            (b"remote_addr", remoteAddr.encode("ascii")),
             (b"remote_port", b"%d" % (getattr(peer, "port", 0),)),
             (b"server_name", request.getRequestHostname()),
             (b"server_port", b"%d" % (getattr(local, "port", 0),)),
-            (b"scheme", b"https" if request.isSecure() else b"http"),
+            (b"scheme", scheme.encode("ascii")),
         ]
         responseBody = _ResponseBody(request)
         streaming = isinstance(request, FrontRequest) and request.streamingBody
@@ -525,6 +699,7 @@ def makeSite(
     reactor: Any,
     accessLog: Optional[str] = None,
     maxBody: int = DEFAULT_MAX_BODY,
+    rules: HTTPRules = DEFAULT_RULES,
 ) -> Site:
     """
     A Twisted Web site serving everything through C{dispatcher}.
@@ -532,9 +707,12 @@ def makeSite(
     @param accessLog: a file for a combined-format access log, if any.
     @param maxBody: the largest request body accepted, in bytes: a larger
         one gets 413.
+    @param rules: the limits, timeouts and trusted proxies of its
+        L{FrontChannel}s.
     """
     site = FrontSite(FrontResource(dispatcher), logPath=accessLog, reactor=reactor)
     site.maxBody = maxBody
+    site.httpRules = rules
     site.protocol = FrontChannel
     site.requestFactory = FrontRequest
     site.displayTracebacks = False

@@ -18,12 +18,20 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional
+from typing import Any, Callable, Deque, List, Optional, Tuple
 
 from twisted.internet.interfaces import IReactorCore, IReactorFDSet, IReactorTime
 from twisted.logger import Logger
 
 FramesReceiver = Callable[[List[bytes]], None]
+
+# Where libzmq sends ZAP requests, in the context of the socket that
+# authenticates (RFC 27).
+ZAP_ADDRESS = "inproc://zeromq.zap.01"
+
+# Called with an event name (such as C{"HANDSHAKE_FAILED_AUTH"}), the
+# event's value (an errno or a ZAP status) and the peer's address.
+HandshakeObserver = Callable[[str, int, str], None]
 
 
 class PeerUnreachable(Exception):
@@ -39,6 +47,79 @@ def newRoutingId() -> bytes:
     logs, and never start with the zero byte that libzmq reserves.
     """
     return os.urandom(16).hex().encode("ascii")
+
+
+def curveAvailable() -> bool:
+    """
+    Whether this libzmq was built with CURVE (libsodium).
+    """
+    import zmq
+
+    return bool(zmq.has("curve"))
+
+
+def createKeyPair(directory: str, name: str) -> Tuple[str, str]:
+    """
+    Write a new CURVE key pair in pyzmq's certificate format (ZPL):
+    C{NAME.key} (both keys; mode 0600) and C{NAME.key_public} (the public
+    key only).  (pyzmq's own C{create_certificates} names them
+    C{NAME.key_secret} and C{NAME.key}.)
+
+    @return: the paths of the secret and the public file.
+    @raise FileExistsError: if either file exists.
+    """
+    import tempfile
+
+    import zmq.auth
+
+    secretPath = os.path.join(directory, name + ".key")
+    publicPath = os.path.join(directory, name + ".key_public")
+    for path in (secretPath, publicPath):
+        if os.path.exists(path):
+            raise FileExistsError(path)
+    os.makedirs(directory, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix=".txmp-keys-", dir=directory)
+    try:
+        public, secret = zmq.auth.create_certificates(scratch, name)
+        os.chmod(secret, 0o600)
+        os.rename(secret, secretPath)
+        os.rename(public, publicPath)
+    finally:
+        for leftover in os.listdir(scratch):
+            os.unlink(os.path.join(scratch, leftover))
+        os.rmdir(scratch)
+    return secretPath, publicPath
+
+
+def loadKeyPair(path: str) -> Tuple[bytes, Optional[bytes]]:
+    """
+    Read a certificate written by L{createKeyPair} (or by pyzmq's or
+    czmq's tools).
+
+    @return: the public key and the secret key (C{None} in a public
+        file), both in Z85 (40 characters).
+    @raise ValueError: if the file holds no key.
+    """
+    import zmq.auth
+
+    try:
+        public, secret = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a CURVE certificate: {e}") from None
+    if not public or len(public) != 40:
+        raise ValueError(f"{path}: no public-key")
+    if secret is not None and len(secret) != 40:
+        raise ValueError(f"{path}: malformed secret-key")
+    return public, secret
+
+
+def z85Encode(key: bytes) -> bytes:
+    """
+    A 32-byte CURVE key (as ZAP gives it) in Z85.
+    """
+    from zmq.utils import z85
+
+    return z85.encode(key)
 
 
 class ZmqContext:
@@ -67,7 +148,7 @@ class ZmqContext:
         """
         Make a socket.
 
-        @param kind: C{"router"} or C{"dealer"}.
+        @param kind: C{"router"}, C{"dealer"} or C{"pair"}.
         @param receiver: called in the reactor thread with the frames of each
             message received (a ROUTER's first frame is the sender's id).
         @param highWaterMark: the send and receive high-water mark, in
@@ -140,13 +221,15 @@ class ZmqSocket:
         self._reactor: IReactorTime = factory.reactor
         self._backlog: Deque[List[bytes]] = deque()
         self._flushCall: Any = None
-        socketType = {"router": zmq.ROUTER, "dealer": zmq.DEALER}[kind]
+        socketType = {"router": zmq.ROUTER, "dealer": zmq.DEALER, "pair": zmq.PAIR}[kind]
         self._router = socketType == zmq.ROUTER
         self._conn = _connectionClass()(factory, self, socketType, routingId)
         sock = self._conn.socket
         sock.setsockopt(zmq.SNDHWM, highWaterMark)
         sock.setsockopt(zmq.RCVHWM, highWaterMark)
         sock.setsockopt(zmq.LINGER, 0)
+        self._connected = False
+        self._monitor: Optional["ZmqSocket"] = None
         if self._router:
             sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
             # A handler that reconnects (after a network cut, say) takes its
@@ -162,13 +245,105 @@ class ZmqSocket:
         """
         return self._conn.socket
 
+    def _beforeEndpoints(self, what: str) -> None:
+        # libzmq applies security options to connections made afterwards
+        # only: set late, they would leave the first link in clear text.
+        if self._connected:
+            raise RuntimeError(f"{what} must be set before bind or connect")
+
+    def curveServer(self, secretKey: bytes, zapDomain: bytes) -> None:
+        """
+        Make this socket a CURVE server with this secret key (Z85), whose
+        clients are authenticated by the ZAP handler of its context
+        (L{ZmqContext.socket} bound to L{ZAP_ADDRESS}) for C{zapDomain}.
+        Without a ZAP handler, every client is refused
+        (C{ZAP_ENFORCE_DOMAIN}).  Call before L{bind}.
+        """
+        zmq = self._zmq
+        self._beforeEndpoints("CURVE")
+        sock = self._conn.socket
+        sock.setsockopt(zmq.CURVE_SERVER, 1)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, secretKey)
+        sock.setsockopt(zmq.ZAP_DOMAIN, zapDomain)
+        sock.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
+
+    def curveClient(self, publicKey: bytes, secretKey: bytes, serverKey: bytes) -> None:
+        """
+        Make this socket a CURVE client with this key pair, talking only
+        to the server whose public key is C{serverKey} (all in Z85).  Call
+        before L{connect}.
+        """
+        zmq = self._zmq
+        self._beforeEndpoints("CURVE")
+        sock = self._conn.socket
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, publicKey)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, secretKey)
+        sock.setsockopt(zmq.CURVE_SERVERKEY, serverKey)
+
+    def maxMessageSize(self, size: int) -> None:
+        """
+        Disconnect a peer that sends a frame larger than C{size} bytes,
+        instead of buffering it.  Call before L{bind}/L{connect}.
+        """
+        self._beforeEndpoints("MAXMSGSIZE")
+        self._conn.socket.setsockopt(self._zmq.MAXMSGSIZE, size)
+
+    def monitorHandshakes(self, context: "ZmqContext", observer: HandshakeObserver) -> None:
+        """
+        Call C{observer} in the reactor thread with every failed (and
+        succeeded) security handshake and every disconnection of this
+        socket, read from a ZeroMQ socket monitor.  Call before
+        L{bind}/L{connect}, so that no event is missed.
+
+        @param context: the context this socket was made in.
+        """
+        zmq = self._zmq
+        from zmq.utils.monitor import parse_monitor_message
+
+        self._beforeEndpoints("the monitor")
+        names = {
+            getattr(zmq, name): name
+            for name in (
+                "EVENT_HANDSHAKE_FAILED_NO_DETAIL",
+                "EVENT_HANDSHAKE_FAILED_PROTOCOL",
+                "EVENT_HANDSHAKE_FAILED_AUTH",
+                "EVENT_HANDSHAKE_SUCCEEDED",
+                "EVENT_DISCONNECTED",
+            )
+        }
+        events = 0
+        for value in names:
+            events |= value
+        address = "inproc://txmp-monitor-" + newRoutingId().decode("ascii")
+        self._conn.socket.monitor(address, events)
+
+        def received(frames: List[bytes]) -> None:
+            try:
+                event = parse_monitor_message(frames)
+            except Exception:
+                return
+            name = names.get(event["event"])
+            if name is not None:
+                observer(
+                    name[len("EVENT_"):],
+                    event["value"],
+                    event["endpoint"].decode("utf-8", "replace"),
+                )
+
+        self._monitor = context.socket("pair", received, 1000)
+        self._monitor.connect(address)
+
     def bind(self, address: str) -> None:
         """
         Bind to a ZeroMQ address.
         """
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
+        self._connected = True
         self._conn.addEndpoints([ZmqEndpoint(ZmqEndpointType.bind, address)])
+        # A pipe attached now (inproc, at once) signals ZeroMQ's descriptor
+        # only once a read has found it empty: read once more.
+        self._scheduleRead()
 
     def connect(self, address: str) -> None:
         """
@@ -176,7 +351,11 @@ class ZmqSocket:
         """
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
+        self._connected = True
         self._conn.addEndpoints([ZmqEndpoint(ZmqEndpointType.connect, address)])
+        # A pipe attached now (inproc, at once) signals ZeroMQ's descriptor
+        # only once a read has found it empty: read once more.
+        self._scheduleRead()
 
     def send(self, frames: List[bytes]) -> None:
         """
@@ -260,5 +439,13 @@ class ZmqSocket:
         if self._flushCall is not None:
             self._flushCall.cancel()
             self._flushCall = None
+        if self._monitor is not None:
+            if self._conn.socket is not None:
+                try:
+                    self._conn.socket.disable_monitor()
+                except self._zmq.ZMQError:
+                    pass
+            self._monitor.close()
+            self._monitor = None
         if self._conn.socket is not None:
             self._conn.shutdown()

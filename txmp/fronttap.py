@@ -15,7 +15,17 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.logger import Logger
 from twisted.python import usage
 
+from txmp._http import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_REQUEST_LINE,
+    HTTPRules,
+    parseNetwork,
+)
 from txmp._options import TxmpOptions, nonNegative, positive
+from txmp._security import DEFAULT_MAX_MESSAGE, checkFrontSecurity
 
 DEFAULT_SEND = "tcp://127.0.0.1:5556"
 DEFAULT_RETURN = "tcp://127.0.0.1:5555"
@@ -70,6 +80,23 @@ class Options(TxmpOptions):
         ["max-body", None, DEFAULT_MAX_BODY,
          "Largest request body in bytes: a larger one gets 413.",
          positive(int, "--max-body")],
+        ["header-timeout", None, DEFAULT_HEADER_TIMEOUT,
+         "Seconds from the first byte of a request to the end of its head: "
+         "then 408 (not extended by more bytes).",
+         positive(float, "--header-timeout")],
+        ["idle-timeout", None, DEFAULT_IDLE_TIMEOUT,
+         "Seconds a connection may stay open with no request: then it is "
+         "closed.",
+         positive(float, "--idle-timeout")],
+        ["max-request-line", None, DEFAULT_MAX_REQUEST_LINE,
+         "Longest request line in bytes: a longer one gets 414.",
+         positive(int, "--max-request-line")],
+        ["max-headers", None, DEFAULT_MAX_HEADERS,
+         "Most header fields in a request: more get 431.",
+         positive(int, "--max-headers")],
+        ["max-header-bytes", None, DEFAULT_MAX_HEADER_BYTES,
+         "Most bytes of header fields in a request: more get 431.",
+         positive(int, "--max-header-bytes")],
         ["access-log", None, None, "Write a combined-format access log here."],
         ["stats", None, None,
          "Serve the front's counts as JSON on this endpoint (e.g. "
@@ -84,11 +111,30 @@ class Options(TxmpOptions):
          nonNegative(int, "--max-requests")],
         ["max-requests-jitter", None, 0, "--max-requests-jitter of --spawn handlers.",
          nonNegative(int, "--max-requests-jitter")],
+        ["curve-secret-key", None, None,
+         "CURVE: the front's key file (NAME.key, from python -m txmp.keys); "
+         "with --curve-allow."],
+        ["curve-allow", None, None,
+         "CURVE: directory of the *.key_public files of the handlers allowed "
+         "to connect; every other peer is refused."],
+        ["max-message", None, DEFAULT_MAX_MESSAGE,
+         "Largest ZeroMQ frame accepted from a peer, in bytes: a peer that "
+         "sends a larger one is disconnected.",
+         positive(int, "--max-message")],
+    ]
+    optFlags = [
+        ["reject-underscore-headers", None,
+         "Answer 400 to a header name containing '_' instead of dropping "
+         "the header."],
+        ["insecure", None,
+         "Allow --send/--return addresses reachable from other hosts "
+         "without CURVE."],
     ]
 
     def __init__(self) -> None:
         TxmpOptions.__init__(self)
         self["listen"] = []
+        self["trusted-proxy"] = []
 
     def opt_listen(self, description: str) -> None:
         """
@@ -97,6 +143,18 @@ class Options(TxmpOptions):
         tcp:8080.
         """
         self["listen"].append(description)
+
+    def opt_trusted_proxy(self, description: str) -> None:
+        """
+        Believe X-Forwarded-For and X-Forwarded-Proto from this address or
+        CIDR network (e.g. 10.0.0.0/8); repeatable; default none.
+        """
+        try:
+            self["trusted-proxy"].append(parseNetwork(description))
+        except ValueError:
+            raise usage.UsageError(
+                f"--trusted-proxy must be an IP address or network, not {description!r}"
+            )
 
     def postOptions(self) -> None:
         if not self["listen"]:
@@ -107,6 +165,12 @@ class Options(TxmpOptions):
             raise usage.UsageError("--spawn needs --app")
         if self["app"] and not self["spawn"]:
             raise usage.UsageError("--app is only for --spawn")
+        checkFrontSecurity(self)
+        if self["curve"] is not None and self["spawn"]:
+            raise usage.UsageError(
+                "--spawn does not support CURVE yet: run the local handlers "
+                "with mphandler --curve-secret-key and --curve-server-key"
+            )
 
 
 class FrontService(Service):
@@ -125,6 +189,8 @@ class FrontService(Service):
         self.dispatcher: Any = None
         self._ports: List[Any] = []
         self._context: Any = None
+        # The ZAP handler (L{txmp._zap.ZapHandler}) with CURVE, once started.
+        self.zap: Any = None
         self.listening: Deferred[List[Any]] = Deferred()
         # Called with a handler's name when it starts draining.
         self.drainObservers: List[Callable[[str], None]] = []
@@ -159,12 +225,14 @@ class FrontService(Service):
         )
         holder.append(self.dispatcher)
         self.dispatcher.drainObservers.extend(self.drainObservers)
+        self._secure([sendSocket, returnSocket])
         sendSocket.bind(options["send"])
         returnSocket.bind(options["return"])
         self._sockets = [sendSocket, returnSocket]
         self.dispatcher.start()
         site = makeSite(
-            self.dispatcher, self._reactor, options["access-log"], options["max-body"]
+            self.dispatcher, self._reactor, options["access-log"], options["max-body"],
+            httpRules(options),
         )
         listening = [
             serverFromString(self._reactor, description).listen(site)
@@ -178,6 +246,33 @@ class FrontService(Service):
             )
         gatherResults(listening, consumeErrors=True).addCallbacks(
             self._listening, self._cannotListen
+        )
+
+    def _secure(self, sockets: List[Any]) -> None:
+        """
+        Set the security options of the front's sockets, before they bind:
+        the largest frame, and CURVE with our ZAP handler if configured.
+        """
+        from txmp._zap import ZAP_DOMAIN, ZapHandler
+        from txmp._zmq import ZAP_ADDRESS
+
+        options = self._options
+        for sock in sockets:
+            sock.maxMessageSize(options["max-message"])
+        curve = options.get("curve")
+        if curve is None:
+            return
+        # Bound first, in the context of the front's sockets: libzmq asks
+        # the ZAP handler of the socket's own context.
+        self.zap = ZapHandler(options["curve-allowed"])
+        zapSocket = self._context.socket("router", self.zap.requestReceived, 1000)
+        zapSocket.bind(ZAP_ADDRESS)
+        self.zap.listen(zapSocket)
+        for sock in sockets:
+            sock.curveServer(curve[1], ZAP_DOMAIN)
+        self._log.info(
+            "mpfront: CURVE on, public key {key}, {count} handler keys allowed",
+            key=curve[0].decode("ascii"), count=len(options["curve-allowed"]),
         )
 
     def _listening(self, ports: List[Any]) -> None:
@@ -216,6 +311,21 @@ class FrontService(Service):
         return gatherResults([d for d in stopping if d is not None]).addBoth(
             closeSockets
         )
+
+
+def httpRules(options: Options) -> HTTPRules:
+    """
+    The front's HTTP limits, timeouts and trusted proxies from C{options}.
+    """
+    return HTTPRules(
+        headerTimeout=options["header-timeout"],
+        idleTimeout=options["idle-timeout"],
+        maxRequestLine=options["max-request-line"],
+        maxHeaders=options["max-headers"],
+        maxHeaderBytes=options["max-header-bytes"],
+        rejectUnderscoreHeaders=bool(options["reject-underscore-headers"]),
+        trustedProxies=tuple(options["trusted-proxy"]),
+    )
 
 
 def handlerCommand(options: Options, name: str) -> List[str]:

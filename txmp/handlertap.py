@@ -10,7 +10,7 @@ import os
 import random
 import socket
 import threading
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
@@ -19,6 +19,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from txmp._options import TxmpOptions, nonNegative, positive
+from txmp._security import checkHandlerSecurity
 from txmp.fronttap import DEFAULT_RETURN, DEFAULT_SEND
 
 # Replies are bounded by the front's credits; the mark bounds memory if a
@@ -100,6 +101,11 @@ class Options(TxmpOptions):
         ["max-requests-jitter", None, 0,
          "Add a random 0..J to --max-requests, so handlers recycle apart.",
          nonNegative(int, "--max-requests-jitter")],
+        ["curve-secret-key", None, None,
+         "CURVE: this handler's key file (NAME.key, from python -m "
+         "txmp.keys); with --curve-server-key."],
+        ["curve-server-key", None, None,
+         "CURVE: the front's public key file (NAME.key_public)."],
     ]
 
     def __init__(self) -> None:
@@ -131,6 +137,7 @@ class Options(TxmpOptions):
                 "give one --return for each --send (one pair per front)"
             )
         self["fronts"] = list(zip(self["send"], self["return"]))
+        checkHandlerSecurity(self)
         self["application"] = loadApplication(self["app"])
         if not self["name"]:
             self["name"] = "%s:%d" % (socket.gethostname(), os.getpid())
@@ -171,6 +178,8 @@ class HandlerService(Service):
         self._pool: Any = None
         self._served = 0
         self._limit = 0
+        # Failed CURVE handshakes in a row, by front address.
+        self._handshakeFailures: Dict[str, int] = {}
 
     @property
     def link(self) -> Any:
@@ -215,6 +224,11 @@ class HandlerService(Service):
             link.requestObservers.append(self._requestStarted)
             holder.append(link)
             self.links.append(link)
+            curve = options.get("curve")
+            if curve is not None:
+                for sock in (sendSocket, returnSocket):
+                    sock.curveClient(*curve)
+                    sock.monitorHandshakes(self._context, self._handshake)
             sendSocket.connect(send)
             returnSocket.connect(ret)
         for link in self.links:
@@ -228,6 +242,42 @@ class HandlerService(Service):
             name=options["name"], app=options["app"], threads=threads,
             fronts=" ".join("%s,%s" % pair for pair in options["fronts"]),
         )
+
+    def _handshake(self, event: str, value: int, address: str) -> None:
+        """
+        A security handshake with a front failed or succeeded, or a
+        connection was lost (from a socket monitor, in the reactor thread).
+        A failure is logged when a run of them begins, since ZeroMQ retries
+        several times a second; the success that ends it too.
+        """
+        failures = self._handshakeFailures.get(address, 0)
+        if event.startswith("HANDSHAKE_FAILED"):
+            self._handshakeFailures[address] = failures + 1
+            if failures == 0:
+                if event == "HANDSHAKE_FAILED_AUTH":
+                    why = "the front refused this handler's key (ZAP status %d)" % (
+                        value,
+                    )
+                elif event == "HANDSHAKE_FAILED_PROTOCOL":
+                    why = "protocol error %d" % (value,)
+                else:
+                    why = (
+                        "the front closed the connection: wrong "
+                        "--curve-server-key, or the front does not use CURVE"
+                    )
+                self._log.error(
+                    "mphandler {name}: CURVE handshake with {address} failed: "
+                    "{why}; retrying",
+                    name=self._options["name"], address=address, why=why,
+                )
+        elif event == "HANDSHAKE_SUCCEEDED":
+            if failures:
+                self._log.info(
+                    "mphandler {name}: CURVE handshake with {address} succeeded "
+                    "after {count} failures",
+                    name=self._options["name"], address=address, count=failures,
+                )
+            self._handshakeFailures.pop(address, None)
 
     def _requestStarted(self) -> None:
         self._served += 1

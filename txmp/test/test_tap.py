@@ -92,7 +92,7 @@ class FrontOptionsTests(SynchronousTestCase):
         The options take values of their types.
         """
         options = self.parse(
-            "--send", "tcp://*:7000", "--return", "ipc:///tmp/r",
+            "--send", "tcp://*:7000", "--return", "ipc:///tmp/r", "--insecure",
             "--timeout", "2.5", "--queue-timeout", "0.5", "--max-queue", "7",
             "--heartbeat", "0.25",
         )
@@ -220,6 +220,7 @@ class HandlerCommandTests(SynchronousTestCase):
         """
         command = fronttap.handlerCommand(
             self.options("--send", "tcp://*:6000", "--return", "tcp://0.0.0.0:6001",
+                         "--insecure",
                          "--heartbeat", "0.5"),
             "h:spawn-1",
         )

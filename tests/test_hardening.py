@@ -1,0 +1,257 @@
+# -*- test-case-name: tests.test_hardening -*-
+"""
+The front refuses bad request heads itself, before any application sees
+them, closes connections whose head does not come in time, and believes
+C{X-Forwarded-*} only from trusted proxies: checked over real TCP against
+a real C{twistd mpfront} and an application that records every call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+from twisted.internet.task import LoopingCall, deferLater
+from twisted.python.failure import Failure
+
+from ._harness import SystemTestCase, asyncTest, reactor
+
+RECORDER = "tests.apps.recorder:app"
+CALLED = "app called"
+
+# (what, request bytes, status)
+BAD_REQUESTS = [
+    ("Content-Length with Transfer-Encoding",
+     b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("duplicate Content-Length",
+     b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na", 400),
+    ("malformed Content-Length",
+     b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +1\r\n\r\na", 400),
+    ("duplicate Host", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ("no Host", b"GET / HTTP/1.1\r\nX-A: 1\r\n\r\n", 400),
+    ("control character in a value", b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x01b\r\n\r\n", 400),
+    ("control character in a name", b"GET / HTTP/1.1\r\nHost: h\r\nX-\x7fA: 1\r\n\r\n", 400),
+    ("space before the colon", b"GET / HTTP/1.1\r\nHost: h\r\nX-A : 1\r\n\r\n", 400),
+    ("obs-fold", b"GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n folded\r\n\r\n", 400),
+    ("invalid method", b"G@T / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("authority-form target", b"CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("relative target", b"GET path HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("request line too long", b"GET /" + b"a" * 8200 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),
+    ("too many fields",
+     b"GET / HTTP/1.1\r\nHost: h\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(100))
+     + b"\r\n", 431),
+    ("header section too large",
+     b"GET / HTTP/1.1\r\nHost: h\r\nX-A: " + b"a" * 16400 + b"\r\n\r\n", 431),
+]
+
+
+class BadRequestTests(SystemTestCase):
+    """
+    Bad heads are answered by the front, and never reach the application.
+    """
+
+    @asyncTest
+    async def test_refusedBeforeTheApplication(self) -> None:
+        """
+        Each bad request gets its status and a closed connection; the
+        application is called only for the good request sent after them.
+        """
+        front, handler = await self.startFrontAndHandler(RECORDER)
+        for what, data, status in BAD_REQUESTS:
+            client = await self.rawConnection()
+            response = await self.withTimeout(client.request(data), 10, f"a reply to {what}")
+            self.assertEqual(response.code, status, f"{what}: {response!r}" + self.transcript())
+            self.assertEqual(response.header(b"connection"), b"close", what)
+            await self.withTimeout(client.closed, 10, f"the front to close after {what}")
+        result = await self.get("/good")
+        self.assertResponse(result, 200)
+        await handler.waitForLine(f"{CALLED} GET /good")
+        self.assertEqual(handler.countLines(CALLED), 1, self.transcript())
+
+    @asyncTest
+    async def test_underscoreHeaders(self) -> None:
+        """
+        A header with C{_} in its name is dropped by default, and refused
+        with C{--reject-underscore-headers}.
+        """
+        front, handler = await self.startFrontAndHandler(
+            RECORDER, frontArguments=["--reject-underscore-headers"]
+        )
+        client = await self.rawConnection()
+        response = await client.request(
+            self.rawRequest("GET", "/", headers=[("X_User", "admin")])
+        )
+        self.assertEqual(response.code, 400)
+        self.assertEqual(handler.countLines(CALLED), 0)
+
+    @asyncTest
+    async def test_underscoreDropped(self) -> None:
+        """
+        By default, the application never sees a header with C{_}.
+        """
+        await self.startFrontAndHandler(RECORDER)
+        client = await self.rawConnection()
+        response = await client.request(
+            self.rawRequest("GET", "/", headers=[("X_User", "admin"), ("X-Other", "1")])
+        )
+        self.assertEqual(response.code, 200)
+        self.assertEqual(response.body, b"127.0.0.1 http\nHTTP_X_OTHER\n")
+
+
+class ProxyTests(SystemTestCase):
+    """
+    C{X-Forwarded-For} and C{X-Forwarded-Proto} change what the application
+    is told only when the peer is a C{--trusted-proxy}.
+    """
+
+    forwarded = [("X-Forwarded-For", "203.0.113.9, 127.0.0.1"), ("X-Forwarded-Proto", "https")]
+
+    @asyncTest
+    async def test_trusted(self) -> None:
+        """
+        From a trusted peer, C{REMOTE_ADDR} is the last untrusted address
+        and the scheme the forwarded one.
+        """
+        await self.startFrontAndHandler(
+            RECORDER, frontArguments=["--trusted-proxy", "127.0.0.0/8"]
+        )
+        client = await self.rawConnection()
+        response = await client.request(self.rawRequest("GET", "/", headers=self.forwarded))
+        self.assertEqual(response.body.split(b"\n")[0], b"203.0.113.9 https")
+
+    @asyncTest
+    async def test_untrusted(self) -> None:
+        """
+        From any other peer, the headers reach the application but change
+        nothing.
+        """
+        await self.startFrontAndHandler(
+            RECORDER, frontArguments=["--trusted-proxy", "10.0.0.0/8"]
+        )
+        client = await self.rawConnection()
+        response = await client.request(self.rawRequest("GET", "/", headers=self.forwarded))
+        self.assertEqual(
+            response.body, b"127.0.0.1 http\nHTTP_X_FORWARDED_FOR\nHTTP_X_FORWARDED_PROTO\n"
+        )
+
+
+class _SlowClient(Protocol):
+    """
+    Sends a request head one byte a second, and records what the front
+    answers and when it closes the connection.
+    """
+
+    HEAD = b"GET /slow HTTP/1.1\r\nHost: h\r\nX-Padding: " + b"p" * 60 + b"\r\n\r\n"
+
+    def __init__(self, delay: float) -> None:
+        self._delay = delay
+        self._sent = 0
+        self._sending: Optional[LoopingCall] = None
+        self.received = b""
+        self.firstByteAt: Optional[float] = None
+        self.closedAt: Optional[float] = None
+        self.closed: Deferred[None] = Deferred()
+
+    def connectionMade(self) -> None:
+        self._sending = LoopingCall(self._sendByte)
+        self._sending.clock = reactor
+        self._start = reactor.callLater(self._delay, self._sending.start, 1.0)
+
+    def _sendByte(self) -> None:
+        if self.firstByteAt is None:
+            self.firstByteAt = reactor.seconds()
+        self.transport.write(self.HEAD[self._sent:self._sent + 1])  # type: ignore[union-attr]
+        self._sent += 1
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+        self.closedAt = reactor.seconds()
+        if self._start.active():
+            self._start.cancel()
+        if self._sending is not None and self._sending.running:
+            self._sending.stop()
+        self.closed.callback(None)
+
+    def abort(self) -> None:
+        """
+        Close the connection now (at the end of the test).
+        """
+        if self.closedAt is None:
+            self.transport.abortConnection()  # type: ignore[union-attr]
+
+
+class SlowlorisTests(SystemTestCase):
+    """
+    Hundreds of connections trickling their heads do not keep the front
+    from serving others, and each is closed at its head deadline.
+    """
+
+    timeout = 120
+    connections = 200
+    duration = 25.0
+
+    @asyncTest
+    async def test_slowloris(self) -> None:
+        """
+        With C{--header-timeout 5}, while 200 connections at a time trickle
+        a byte a second (each one replaced by a new one when the front
+        closes it) for 25 seconds, a normal client gets every answer in
+        under a second; every slow connection gets 408 and is closed about
+        5 seconds after its first byte; the application sees none of them.
+        """
+        front, handler = await self.startFrontAndHandler(
+            RECORDER, frontArguments=["--header-timeout", "5"]
+        )
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.httpPort, timeout=10)
+        slow: List[_SlowClient] = []
+        stopAt = reactor.seconds() + self.duration
+
+        def cleanup() -> None:
+            for client in slow:
+                client.abort()
+
+        self.addCleanup(cleanup)
+
+        async def connectSlow(delay: float) -> None:
+            client = _SlowClient(delay)
+            slow.append(client)
+            await connectProtocol(endpoint, client)
+
+            def replace(ignored: Any) -> None:
+                if reactor.seconds() < stopAt:
+                    Deferred.fromCoroutine(connectSlow(0.0))
+
+            client.closed.addCallback(replace)
+
+        # Spread the first bytes over a second, as real clients would be.
+        await gatherResults(
+            [Deferred.fromCoroutine(connectSlow(i / self.connections))
+             for i in range(self.connections)]
+        )
+        elapsed = []
+        while reactor.seconds() < stopAt:
+            result = await self.get("/normal", timeout=5)
+            self.assertResponse(result, 200)
+            self.assertLess(result.elapsed, 1.0, f"a normal request took {result.elapsed:.2f}s")
+            elapsed.append(result.elapsed)
+            await deferLater(reactor, 0.2, lambda: None)
+        await self.withTimeout(
+            gatherResults([client.closed for client in slow]), 20,
+            "the front to close every slow connection",
+        )
+        self.assertGreater(len(slow), 2 * self.connections)
+        self.assertGreater(len(elapsed), 20)
+        for client in slow:
+            self.assertIsNotNone(client.firstByteAt, "a slow client never sent a byte")
+            assert client.firstByteAt is not None and client.closedAt is not None
+            self.assertTrue(
+                client.received.startswith(b"HTTP/1.1 408 "), client.received[:100]
+            )
+            held = client.closedAt - client.firstByteAt
+            self.assertTrue(4.5 < held < 8, f"a slow connection closed after {held:.2f}s")
+        self.assertEqual(handler.countLines(f"{CALLED} GET /slow"), 0)

@@ -1,0 +1,206 @@
+# -*- test-case-name: txmp.test.test_curve -*-
+"""
+Integration tests of CURVE, ZAP and hostile peers: the front and handler
+services in this process over real ZeroMQ sockets on C{ipc://}.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any, List
+
+from twisted.internet import reactor
+from twisted.internet.defer import DeferredList, inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, readBody
+
+from txmp import fronttap, handlertap, protocol
+from txmp._zmq import ZmqContext, createKeyPair, curveAvailable, loadKeyPair, newRoutingId
+
+
+def wait(seconds: float) -> Any:
+    return deferLater(reactor, seconds, lambda: None)
+
+
+class _Base(TestCase):
+    timeout = 30
+
+    def setUp(self) -> None:
+        # Short ipc paths (see test_integration).
+        base = FilePath(tempfile.mkdtemp(prefix="txmp-"))
+        self.addCleanup(base.remove)
+        self.base = base.path
+        self.send = "ipc://" + base.child("s").path
+        self.ret = "ipc://" + base.child("r").path
+
+    @inlineCallbacks
+    def startFront(self, *extra: str) -> Any:
+        options = fronttap.Options()
+        options.parseOptions(
+            ["--listen", "tcp:0:interface=127.0.0.1", "--send", self.send,
+             "--return", self.ret, "--heartbeat", "0.2", *extra]
+        )
+        service = fronttap.FrontService(reactor, options)
+        service.startService()
+        self.addCleanup(service.stopService)
+        ports = yield service.listening
+        self.url = b"http://127.0.0.1:%d" % (ports[0].getHost().port,)
+        return service
+
+    def startHandler(self, name: str, *extra: str) -> Any:
+        options = handlertap.Options()
+        options.parseOptions(
+            ["--app", "txmp.demo:app", "--send", self.send, "--return", self.ret,
+             "--name", name, "--threads", "2", "--heartbeat", "0.2", *extra]
+        )
+        service = handlertap.HandlerService(reactor, options)
+        service.startService()
+        self.addCleanup(service.stopService)
+        return service
+
+    @inlineCallbacks
+    def get(self, path: bytes = b"/") -> Any:
+        response = yield Agent(reactor).request(b"GET", self.url + path)
+        body = yield readBody(response)
+        return response.code, body
+
+
+class CurveTests(_Base):
+    """
+    A front with CURVE serves allowed handlers only.
+    """
+
+    def setUp(self) -> None:
+        if not curveAvailable():
+            raise self.skipTest("no CURVE in this libzmq")
+        _Base.setUp(self)
+        self.keys = os.path.join(self.base, "keys")
+        self.allow = os.path.join(self.base, "allow")
+        os.makedirs(self.allow)
+        for name in ["front", "good", "rogue", "other"]:
+            createKeyPair(self.keys, name)
+        shutil.copy(os.path.join(self.keys, "good.key_public"), self.allow)
+
+    def key(self, name: str) -> str:
+        return os.path.join(self.keys, name)
+
+    def frontCurve(self) -> List[str]:
+        return ["--curve-secret-key", self.key("front.key"), "--curve-allow", self.allow]
+
+    def handlerCurve(self, name: str, server: str = "front") -> List[str]:
+        return ["--curve-secret-key", self.key(name + ".key"),
+                "--curve-server-key", self.key(server + ".key_public")]
+
+    @inlineCallbacks
+    def test_allowedServed(self) -> Any:
+        """
+        A handler whose key is allowed serves requests over CURVE.
+        """
+        front = yield self.startFront(*self.frontCurve())
+        self.startHandler("good", *self.handlerCurve("good"))
+        code, body = yield self.get()
+        self.assertEqual(code, 200)
+        self.assertTrue(body.startswith(b"Hello from txmp handler"))
+        self.assertEqual([h.name for h in front.dispatcher.handlers.values()], ["good"])
+
+    @inlineCallbacks
+    def test_unknownKeyNeverRegisters(self) -> Any:
+        """
+        A handler whose key is not allowed is refused by ZAP (logged on
+        both sides) and never says HELLO, while an allowed one serves.
+        """
+        front = yield self.startFront(*self.frontCurve())
+        rogue = self.startHandler("rogue", *self.handlerCurve("rogue"))
+        self.startHandler("good", *self.handlerCurve("good"))
+        for _ in range(4):
+            code, body = yield self.get()
+            self.assertEqual(code, 200)
+        yield wait(1.0)
+        self.assertEqual([h.name for h in front.dispatcher.handlers.values()], ["good"])
+        rogueKey = loadKeyPair(self.key("rogue.key_public"))[0]
+        self.assertGreater(front.zap.denials.get(rogueKey, 0), 0)
+        self.assertEqual(rogue.links[0].running, {})
+        self.assertTrue(rogue._handshakeFailures, "the rogue logged no failure")
+
+    @inlineCallbacks
+    def test_wrongServerKeyNeverRegisters(self) -> Any:
+        """
+        A handler given the wrong server key fails the handshake (it logs
+        it) and never registers; the ZAP handler is never even asked.
+        """
+        front = yield self.startFront(*self.frontCurve())
+        shutil.copy(os.path.join(self.keys, "other.key_public"), self.allow)
+        # Reload: the allow-list is read at start.
+        wrong = self.startHandler("wrong", *self.handlerCurve("good", server="other"))
+        yield wait(1.0)
+        self.assertEqual(front.dispatcher.handlers, {})
+        self.assertEqual(front.zap.denials, {})
+        self.assertTrue(wrong._handshakeFailures, "the handler logged no failure")
+
+    @inlineCallbacks
+    def test_plainHandlerRefused(self) -> Any:
+        """
+        A handler without CURVE never registers with a CURVE front.
+        """
+        front = yield self.startFront(*self.frontCurve())
+        self.startHandler("plain")
+        yield wait(1.0)
+        self.assertEqual(front.dispatcher.handlers, {})
+
+
+class HostilePeerTests(_Base):
+    """
+    Garbage from a raw DEALER on both of the front's sockets while real
+    requests flow: the front drops, counts and goes on serving.
+    """
+
+    @inlineCallbacks
+    def test_garbage(self) -> Any:
+        """
+        Malformed, unknown, misdirected and oversized messages are dropped
+        or cut off, and every real request succeeds.
+        """
+        front = yield self.startFront("--max-message", "100000")
+        self.startHandler("real")
+        code, _ = yield self.get()
+        self.assertEqual(code, 200)
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        routingId = newRoutingId()
+        rawSend = context.socket("dealer", lambda frames: None, 100, routingId)
+        rawReturn = context.socket("dealer", lambda frames: None, 100, routingId)
+        rawSend.connect(self.send)
+        rawReturn.connect(self.ret)
+        garbage = [
+            [b"x"],
+            [b"\xff", b"\x00"],
+            [protocol.VERSION, b"NOPE", b"1"],
+            [b"9", protocol.PING],
+            [],
+        ]
+        requests = []
+        for round in range(5):
+            for frames in garbage:
+                if frames:
+                    rawSend.send(frames)
+                    rawReturn.send(frames)
+            # A well-formed reply for a request nobody gave this peer.
+            rawReturn.send(protocol.encodeResponse(b"no-such-request", 200, b"OK", []))
+            rawReturn.send(protocol.encodeBody(b"no-such-request", [b"x"], True))
+            requests.extend(self.get() for _ in range(5))
+            yield wait(0.05)
+        results = yield DeferredList(requests, consumeErrors=True)
+        self.assertEqual([(ok, r[0] if ok else r) for ok, r in results],
+                         [(True, 200)] * len(requests))
+        stats = front.dispatcher.stats
+        self.assertGreater(stats["badMessages"], 0)
+        self.assertGreater(stats["droppedReplies"], 0)
+        # Oversized: the peer is disconnected, the front keeps serving.
+        rawReturn.send([b"y" * 200000])
+        yield wait(0.2)
+        code, _ = yield self.get()
+        self.assertEqual(code, 200)

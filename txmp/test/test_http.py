@@ -1,0 +1,793 @@
+# -*- test-case-name: txmp.test.test_http -*-
+"""
+Tests for L{txmp._http} and the rules L{txmp._resource.FrontChannel}
+enforces with it: bad request heads refused before any handler sees them,
+the head deadline and the idle timeout, the head limits, and trusted
+proxies.  Driven as in L{txmp.test.test_resource}: a real L{Dispatcher} on
+a L{MemorySocket}, a L{Clock}, raw bytes over a L{StringTransport}.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp import protocol
+from txmp._http import (
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_REQUEST_LINE,
+    HTTPRules,
+    RequestHead,
+    checkRequestLine,
+    errorResponse,
+    forwardedClient,
+    forwardedScheme,
+    isTrusted,
+    parseNetwork,
+    splitFieldLine,
+)
+from txmp._resource import makeSite
+from txmp.test.test_resource import ParsedResponse, ResourceTestCase
+
+
+class RulesTestCase(ResourceTestCase):
+    """
+    A front whose site has L{rules}.
+    """
+
+    rules = HTTPRules()
+
+    def setUp(self) -> None:
+        ResourceTestCase.setUp(self)
+        self.site = makeSite(self.dispatcher, self.clock, rules=self.rules)
+
+    def requestsSent(self) -> List[protocol.Request]:
+        """
+        Every C{REQ} sent to a handler so far.
+        """
+        return [
+            message
+            for peer, message in self.socket.routedMessages()
+            if isinstance(message, protocol.Request)
+        ]
+
+    def assertRefused(self, data: bytes, status: int) -> ParsedResponse:
+        """
+        Assert that C{data} is answered with a complete plain-text C{status}
+        and C{Connection: close}, the connection closed, and no request sent
+        to a handler.
+        """
+        channel, transport = self.sendRequest(data)
+        return self.assertRefusedOn(transport, status)
+
+    def assertRefusedOn(self, transport: StringTransport, status: int) -> ParsedResponse:
+        """
+        Assert that C{transport} got a complete refusal with C{status}, is
+        closing, and that no request was sent to a handler.
+        """
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.code, status, transport.value())
+        self.assertEqual(response.header(b"connection"), [b"close"])
+        self.assertEqual(response.header(b"content-type"), [b"text/plain; charset=utf-8"])
+        self.assertTrue(response.complete)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.requestsSent(), [])
+        self.assertNoLeak()
+        return response
+
+    def assertAccepted(self, data: bytes) -> protocol.Request:
+        """
+        Assert that C{data} reached a handler, and nothing was answered yet.
+        """
+        channel, transport = self.sendRequest(data)
+        self.assertEqual(transport.value(), b"")
+        self.assertFalse(transport.disconnecting)
+        requests = self.requestsSent()
+        self.assertEqual(len(requests), 1)
+        return requests[0]
+
+
+def head(*fields: bytes, line: bytes = b"GET / HTTP/1.1") -> bytes:
+    """
+    A request head: C{line}, C{Host: h}, then C{fields}.
+    """
+    return b"\r\n".join([line, b"Host: h", *fields]) + b"\r\n\r\n"
+
+
+class RequestLineTests(RulesTestCase):
+    """
+    Request lines the front refuses with 400 or 414, and the ones it takes.
+    """
+
+    def test_invalidMethod(self) -> None:
+        """
+        A method that is not a token is refused with 400.
+        """
+        self.assertRefused(head(line=b"GE(T / HTTP/1.1"), 400)
+
+    def test_emptyMethod(self) -> None:
+        """
+        A request line starting with a space is refused with 400.
+        """
+        self.assertRefused(head(line=b" / HTTP/1.1"), 400)
+
+    def test_extraSpace(self) -> None:
+        """
+        Two spaces between the parts of a request line are refused with 400.
+        """
+        self.assertRefused(head(line=b"GET  / HTTP/1.1"), 400)
+
+    def test_relativeTarget(self) -> None:
+        """
+        A target not starting with C{/} (nor a scheme) is refused with 400.
+        """
+        self.assertRefused(head(line=b"GET foo HTTP/1.1"), 400)
+
+    def test_authorityForm(self) -> None:
+        """
+        The authority-form of C{CONNECT} is refused with 400.
+        """
+        self.assertRefused(head(line=b"CONNECT example.com:443 HTTP/1.1"), 400)
+
+    def test_asteriskNotOptions(self) -> None:
+        """
+        C{*} is a target only for C{OPTIONS}.
+        """
+        self.assertRefused(head(line=b"GET * HTTP/1.1"), 400)
+
+    def test_asteriskOptions(self) -> None:
+        """
+        C{OPTIONS *} is not refused (Twisted Web answers it itself, about
+        the server as a whole).
+        """
+        channel, transport = self.sendRequest(head(line=b"OPTIONS * HTTP/1.1"))
+        self.assertEqual(ParsedResponse(transport.value()).code, 200)
+        self.assertFalse(transport.disconnecting)
+
+    def test_absoluteForm(self) -> None:
+        """
+        An absolute-form target (which RFC 9112 requires a server to accept)
+        is passed on as sent.
+        """
+        request = self.assertAccepted(head(line=b"GET http://h/a?b=1 HTTP/1.1"))
+        self.assertEqual(request.head.target, "http://h/a?b=1")
+
+    def test_controlInTarget(self) -> None:
+        """
+        A control character in the target is refused with 400.
+        """
+        self.assertRefused(head(line=b"GET /a\x01b HTTP/1.1"), 400)
+
+    def test_badVersion(self) -> None:
+        """
+        A version other than HTTP/1.0 and HTTP/1.1 is refused with 400.
+        """
+        self.assertRefused(head(line=b"GET / HTTP/2.0"), 400)
+
+    def test_atLimit(self) -> None:
+        """
+        A request line of exactly C{maxRequestLine} bytes is accepted.
+        """
+        prefix, suffix = b"GET /", b" HTTP/1.1"
+        line = prefix + b"a" * (DEFAULT_MAX_REQUEST_LINE - len(prefix) - len(suffix)) + suffix
+        self.assertEqual(len(line), DEFAULT_MAX_REQUEST_LINE)
+        self.assertAccepted(head(line=line))
+
+    def test_overLimit(self) -> None:
+        """
+        A request line one byte longer is refused with 414.
+        """
+        prefix, suffix = b"GET /", b" HTTP/1.1"
+        line = prefix + b"a" * (DEFAULT_MAX_REQUEST_LINE + 1 - len(prefix) - len(suffix)) + suffix
+        self.assertRefused(head(line=line), 414)
+
+    def test_endlessLine(self) -> None:
+        """
+        A request line that never ends is refused with 414 once it is longer
+        than any line the front accepts, without waiting for its end.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET /" + b"a" * (DEFAULT_MAX_HEADER_BYTES + 10))
+        self.assertRefusedOn(transport, 414)
+
+
+class SmallLimitsTests(RulesTestCase):
+    """
+    The limits are configurable.
+    """
+
+    rules = HTTPRules(maxRequestLine=20, maxHeaders=3, maxHeaderBytes=40)
+
+    def test_requestLineAtLimit(self) -> None:
+        """
+        C{maxRequestLine} bounds the request line: at the limit, accepted.
+        """
+        self.assertAccepted(head(line=b"GET /" + b"a" * 6 + b" HTTP/1.1"))
+
+    def test_requestLineOverLimit(self) -> None:
+        """
+        One byte over C{maxRequestLine}: 414.
+        """
+        self.assertRefused(head(line=b"GET /" + b"a" * 7 + b" HTTP/1.1"), 414)
+
+    def test_headersAtLimit(self) -> None:
+        """
+        C{maxHeaders} bounds the number of fields (Host included): at the
+        limit, accepted.
+        """
+        self.assertAccepted(head(b"A: 1", b"B: 2"))
+
+    def test_headersOverLimit(self) -> None:
+        """
+        One field over C{maxHeaders}: 431.
+        """
+        self.assertRefused(head(b"A: 1", b"B: 2", b"C: 3"), 431)
+
+    def test_headerBytesAtLimit(self) -> None:
+        """
+        C{maxHeaderBytes} bounds the field lines, counted with their CRLF:
+        at the limit, accepted.
+        """
+        # "Host: h\r\n" is 9 bytes; "X: " + 26 + CRLF make 40.
+        self.assertAccepted(head(b"X: " + b"v" * 26))
+
+    def test_headerBytesOverLimit(self) -> None:
+        """
+        One byte over C{maxHeaderBytes}: 431.
+        """
+        self.assertRefused(head(b"X: " + b"v" * 27), 431)
+
+
+class HeaderTests(RulesTestCase):
+    """
+    Header sections the front refuses, and what it passes on.
+    """
+
+    def test_lengthAndChunked(self) -> None:
+        """
+        C{Content-Length} with C{Transfer-Encoding} is refused with 400.
+        """
+        self.assertRefused(
+            head(b"Content-Length: 5", b"Transfer-Encoding: chunked", line=b"POST / HTTP/1.1")
+            + b"0\r\n\r\n",
+            400,
+        )
+
+    def test_chunkedAndLength(self) -> None:
+        """
+        The same in the other order.
+        """
+        self.assertRefused(
+            head(b"Transfer-Encoding: chunked", b"Content-Length: 5", line=b"POST / HTTP/1.1"),
+            400,
+        )
+
+    def test_identityAndLength(self) -> None:
+        """
+        Any C{Transfer-Encoding} with C{Content-Length} is refused, even
+        C{identity}, which Twisted ignores.
+        """
+        self.assertRefused(
+            head(b"Transfer-Encoding: identity", b"Content-Length: 5", line=b"POST / HTTP/1.1"),
+            400,
+        )
+
+    def test_duplicateLength(self) -> None:
+        """
+        Two C{Content-Length} fields are refused with 400, even if equal.
+        """
+        self.assertRefused(
+            head(b"Content-Length: 1", b"content-length: 1", line=b"POST / HTTP/1.1") + b"a",
+            400,
+        )
+
+    def test_malformedLength(self) -> None:
+        """
+        A C{Content-Length} that is not digits is refused with 400.
+        """
+        for value in [b"abc", b"-1", b"+1", b"1,1", b"1 1", b""]:
+            self.assertRefused(
+                head(b"Content-Length: " + value, line=b"POST / HTTP/1.1"), 400
+            )
+
+    def test_duplicateHost(self) -> None:
+        """
+        Two C{Host} fields are refused with 400.
+        """
+        self.assertRefused(head(b"host: other"), 400)
+
+    def test_noHost(self) -> None:
+        """
+        An HTTP/1.1 request without C{Host} is refused with 400.
+        """
+        self.assertRefused(b"GET / HTTP/1.1\r\nA: 1\r\n\r\n", 400)
+
+    def test_noHostHTTP10(self) -> None:
+        """
+        An HTTP/1.0 request needs no C{Host}.
+        """
+        self.assertAccepted(b"GET / HTTP/1.0\r\n\r\n")
+
+    def test_controlInName(self) -> None:
+        """
+        A control character in a field name is refused with 400.
+        """
+        self.assertRefused(head(b"X-\x01A: 1"), 400)
+
+    def test_controlInValue(self) -> None:
+        """
+        A control character other than HTAB in a value is refused with 400.
+        """
+        for value in [b"a\x01b", b"a\x7fb", b"a\x00b", b"a\nb", b"a\rb"]:
+            self.assertRefused(head(b"X-A: " + value), 400)
+
+    def test_tabInValue(self) -> None:
+        """
+        HTAB and obs-text are allowed in values.
+        """
+        request = self.assertAccepted(head(b"X-A: a\tb\xe9"))
+        self.assertIn(("X-A", "a\tb\xe9"), request.head.headers)
+
+    def test_spaceBeforeColon(self) -> None:
+        """
+        Whitespace between a field name and its colon is refused with 400.
+        """
+        self.assertRefused(head(b"X-A : 1"), 400)
+        self.assertRefused(head(b"X-A\t: 1"), 400)
+
+    def test_obsFold(self) -> None:
+        """
+        A line folded onto the previous field (obs-fold) is refused.
+        """
+        self.assertRefused(head(b"X-A: 1", b" more"), 400)
+        self.assertRefused(head(b"X-A: 1", b"\tmore"), 400)
+
+    def test_noColon(self) -> None:
+        """
+        A field line without a colon is refused with 400.
+        """
+        self.assertRefused(head(b"X-A 1"), 400)
+
+    def test_underscoreDropped(self) -> None:
+        """
+        A field whose name contains C{_} is dropped at the front: the
+        request goes on without it.
+        """
+        request = self.assertAccepted(head(b"X_Forwarded_User: admin", b"X-Other: 1"))
+        self.assertEqual(request.head.headers, [("Host", "h"), ("X-Other", "1")])
+
+    def test_atHeaderCountLimit(self) -> None:
+        """
+        C{maxHeaders} fields (C{Host} among them) are accepted.
+        """
+        fields = [b"X-%d: 1" % (i,) for i in range(DEFAULT_MAX_HEADERS - 1)]
+        request = self.assertAccepted(head(*fields))
+        self.assertEqual(len(request.head.headers), DEFAULT_MAX_HEADERS)
+
+    def test_overHeaderCountLimit(self) -> None:
+        """
+        One more field is refused with 431.
+        """
+        fields = [b"X-%d: 1" % (i,) for i in range(DEFAULT_MAX_HEADERS)]
+        self.assertRefused(head(*fields), 431)
+
+    def test_atHeaderBytesLimit(self) -> None:
+        """
+        Field lines of C{maxHeaderBytes} bytes (with their CRLFs) are
+        accepted.
+        """
+        # "Host: h\r\n" is 9 bytes, "X: " 3, the CRLF 2.
+        value = b"v" * (DEFAULT_MAX_HEADER_BYTES - 9 - 3 - 2)
+        self.assertAccepted(head(b"X: " + value))
+
+    def test_overHeaderBytesLimit(self) -> None:
+        """
+        One byte more is refused with 431.
+        """
+        value = b"v" * (DEFAULT_MAX_HEADER_BYTES - 9 - 3 - 2 + 1)
+        self.assertRefused(head(b"X: " + value), 431)
+
+    def test_endlessHeaderLine(self) -> None:
+        """
+        A header line that never ends is refused with 431 once it is longer
+        than the whole header limit.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET / HTTP/1.1\r\nX: " + b"v" * DEFAULT_MAX_HEADER_BYTES)
+        self.assertRefusedOn(transport, 431)
+
+    def test_dataAfterRefusalIgnored(self) -> None:
+        """
+        Whatever follows a refused head is not read: a second request in
+        the same packet does not reach a handler.
+        """
+        self.assertRefused(
+            head(b"X-A : 1") + head(), 400
+        )
+
+
+class RejectUnderscoreTests(RulesTestCase):
+    """
+    With C{rejectUnderscoreHeaders}, a field name with C{_} is refused.
+    """
+
+    rules = HTTPRules(rejectUnderscoreHeaders=True)
+
+    def test_underscoreRefused(self) -> None:
+        """
+        A field name containing C{_} is refused with 400.
+        """
+        self.assertRefused(head(b"X_Forwarded_User: admin"), 400)
+
+    def test_dashAccepted(self) -> None:
+        """
+        Other names pass as before.
+        """
+        self.assertAccepted(head(b"X-Forwarded-User: admin"))
+
+
+class TimeoutTests(RulesTestCase):
+    """
+    The head deadline and the idle timeout, on the site's reactor.
+    """
+
+    rules = HTTPRules(headerTimeout=5.0, idleTimeout=7.0)
+
+    def test_trickleNotExtended(self) -> None:
+        """
+        A head arriving a byte at a time is answered 408 and closed
+        C{headerTimeout} seconds after its first byte, however recently
+        its last byte came.
+        """
+        channel, transport = self.connect()
+        data = head(b"X-Padding: " + b"p" * 40)
+        for byte in data[:40]:
+            channel.dataReceived(bytes([byte]))
+            self.assertFalse(transport.disconnecting)
+            self.clock.advance(0.125)
+        # 5 seconds after the first byte, 0.125 after the last one.
+        self.assertEqual(self.clock.seconds(), 5.0)
+        self.assertRefusedOn(transport, 408)
+
+    def test_deadlineFromFirstByte(self) -> None:
+        """
+        The deadline starts with the first byte, not at connection time: a
+        connection idle for a while then gets the full C{headerTimeout}.
+        """
+        channel, transport = self.connect()
+        self.clock.advance(6.0)
+        channel.dataReceived(b"G")
+        self.clock.advance(4.9)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(0.1)
+        self.assertRefusedOn(transport, 408)
+
+    def test_completeHeadCancelsDeadline(self) -> None:
+        """
+        Once the head is complete, the deadline no longer applies: the
+        request waits for its reply as long as the dispatcher allows.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(head())
+        self.clock.advance(20.0)
+        self.assertEqual(transport.value(), b"")
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(len(self.requestsSent()), 1)
+
+    def test_deadlineCoversBody(self) -> None:
+        """
+        The deadline is for the head only: a body may come more slowly.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(head(b"Content-Length: 3", line=b"POST / HTTP/1.1") + b"a")
+        self.clock.advance(6.0)
+        channel.dataReceived(b"bc")
+        self.assertEqual(transport.value(), b"")
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(self.requestsSent()[0].body, [b"abc"])
+
+    def test_idleNewConnection(self) -> None:
+        """
+        A connection that sends nothing is closed after C{idleTimeout},
+        without a response.
+        """
+        channel, transport = self.connect()
+        self.clock.advance(6.9)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(transport.value(), b"")
+
+    def test_idleAfterResponse(self) -> None:
+        """
+        A kept-alive connection is closed C{idleTimeout} after its response
+        if no other request starts; the idle timer does not run while the
+        request waits for its reply.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(head())
+        self.clock.advance(10.0)
+        self.assertFalse(transport.disconnecting)
+        self.respond(self.lastRequest().requestId, body=[b"ok"])
+        self.assertEqual(ParsedResponse(transport.value()).code, 200)
+        self.clock.advance(6.9)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.disconnecting)
+
+    def test_nextRequestStopsIdle(self) -> None:
+        """
+        The first byte of the next request on a kept-alive connection stops
+        the idle timer and starts that request's deadline.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(head())
+        self.respond(self.lastRequest().requestId, body=[b"ok"])
+        transport.clear()
+        self.clock.advance(6.0)
+        channel.dataReceived(b"GET / HT")
+        self.clock.advance(4.0)
+        self.assertFalse(transport.disconnecting)
+        channel.dataReceived(b"TP/1.1\r\nHost: h\r\n\r\n")
+        self.assertEqual(len(self.requestsSent()), 2)
+        self.clock.advance(6.0)
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(transport.value(), b"")
+
+    def test_pipelinedRequestDeadline(self) -> None:
+        """
+        A pipelined request, read while the one before it was served, gets
+        its deadline when the front turns to it.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(head() + b"GET /second HT")
+        self.clock.advance(10.0)
+        self.assertFalse(transport.disconnecting)
+        self.respond(self.lastRequest().requestId, body=[b"ok"])
+        self.clock.advance(4.9)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.disconnecting)
+        self.assertIn(b"408 Request Timeout", transport.value())
+
+    def test_timersStopOnDisconnect(self) -> None:
+        """
+        No timer is left when the connection is lost.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET")
+        self.disconnect(channel)
+        self.assertEqual(
+            [c for c in self.clock.getDelayedCalls()
+             if getattr(getattr(c, "func", None), "__self__", None) is channel],
+            [],
+        )
+
+
+CLIENT_HOST = "192.0.2.5"
+
+
+class TrustedProxyTests(RulesTestCase):
+    """
+    C{X-Forwarded-For} and C{X-Forwarded-Proto} from a trusted proxy (the
+    test client, 192.0.2.5, is in 192.0.2.0/24).
+    """
+
+    rules = HTTPRules(
+        trustedProxies=(parseNetwork("192.0.2.0/24"), parseNetwork("10.0.0.1"))
+    )
+
+    def test_lastUntrusted(self) -> None:
+        """
+        The client is the last untrusted address, walking from the right.
+        """
+        request = self.assertAccepted(
+            head(b"X-Forwarded-For: 203.0.113.9, 198.51.100.7, 10.0.0.1")
+        )
+        self.assertEqual(request.head.remoteAddr, "198.51.100.7")
+        self.assertEqual(request.head.remotePort, 40000)
+
+    def test_severalFields(self) -> None:
+        """
+        Several C{X-Forwarded-For} fields form one list, in order.
+        """
+        request = self.assertAccepted(
+            head(b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-For: 10.0.0.1")
+        )
+        self.assertEqual(request.head.remoteAddr, "203.0.113.9")
+
+    def test_allTrusted(self) -> None:
+        """
+        If every address is trusted, the leftmost one is the client.
+        """
+        request = self.assertAccepted(head(b"X-Forwarded-For: 10.0.0.1, 192.0.2.77"))
+        self.assertEqual(request.head.remoteAddr, "10.0.0.1")
+
+    def test_garbageStopsWalk(self) -> None:
+        """
+        An entry that is not an address ends the walk at the address to
+        its right.
+        """
+        request = self.assertAccepted(head(b"X-Forwarded-For: 203.0.113.9, junk, 10.0.0.1"))
+        self.assertEqual(request.head.remoteAddr, "10.0.0.1")
+
+    def test_noHeader(self) -> None:
+        """
+        Without C{X-Forwarded-For}, the peer is the client.
+        """
+        request = self.assertAccepted(head())
+        self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
+        self.assertEqual(request.head.scheme, "http")
+
+    def test_proto(self) -> None:
+        """
+        C{X-Forwarded-Proto: https} makes the scheme C{https}.
+        """
+        request = self.assertAccepted(head(b"X-Forwarded-Proto: https"))
+        self.assertEqual(request.head.scheme, "https")
+
+    def test_protoOther(self) -> None:
+        """
+        A C{X-Forwarded-Proto} other than C{http} or C{https} is ignored.
+        """
+        request = self.assertAccepted(head(b"X-Forwarded-Proto: gopher"))
+        self.assertEqual(request.head.scheme, "http")
+
+
+class UntrustedProxyTests(RulesTestCase):
+    """
+    From a peer that is not trusted, the headers change nothing but are
+    passed on.
+    """
+
+    rules = HTTPRules(trustedProxies=(parseNetwork("10.0.0.0/8"),))
+
+    def test_ignored(self) -> None:
+        """
+        C{remote_addr} and C{scheme} are the peer's, and the fields reach
+        the application as sent.
+        """
+        request = self.assertAccepted(
+            head(b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-Proto: https")
+        )
+        self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
+        self.assertEqual(request.head.scheme, "http")
+        self.assertIn(("X-Forwarded-For", "203.0.113.9"), request.head.headers)
+        self.assertIn(("X-Forwarded-Proto", "https"), request.head.headers)
+
+    def test_noneTrustedByDefault(self) -> None:
+        """
+        By default no peer is trusted.
+        """
+        self.site = makeSite(self.dispatcher, self.clock)
+        request = self.assertAccepted(head(b"X-Forwarded-For: 203.0.113.9"))
+        self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
+
+
+class PureRuleTests(SynchronousTestCase):
+    """
+    The functions of L{txmp._http} on their own.
+    """
+
+    def test_checkRequestLine(self) -> None:
+        """
+        L{checkRequestLine} returns L{None} for good lines and the status
+        for bad ones.
+        """
+        self.assertIsNone(checkRequestLine(b"GET /a HTTP/1.0", 100))
+        self.assertIsNone(checkRequestLine(b"PURGE https://x/y HTTP/1.1", 100))
+        self.assertEqual(checkRequestLine(b"GET /a HTTP/1.0", 10), 414)
+        self.assertEqual(checkRequestLine(b"GET /a", 100), 400)
+        self.assertEqual(checkRequestLine(b"GET /a HTTP/1.1 x", 100), 400)
+        self.assertEqual(checkRequestLine(b"GET a:b HTTP/1.1", 100), 400)
+
+    def test_splitFieldLine(self) -> None:
+        """
+        L{splitFieldLine} splits good lines and refuses bad ones.
+        """
+        self.assertEqual(splitFieldLine(b"A:  b c \t"), (b"A", b"b c"))
+        self.assertIsNone(splitFieldLine(b" A: b"))
+        self.assertIsNone(splitFieldLine(b"A b"))
+        self.assertIsNone(splitFieldLine(b": b"))
+
+    def test_requestHead(self) -> None:
+        """
+        L{RequestHead} keeps fields and drops the ones with C{_}.
+        """
+        checker = RequestHead(HTTPRules())
+        self.assertIsNone(checker.requestLine(b"GET / HTTP/1.1"))
+        self.assertEqual(checker.fieldLine(b"A: 1"), (None, True))
+        self.assertEqual(checker.fieldLine(b"A_B: 1"), (None, False))
+        self.assertEqual(checker.end(), 400)
+        self.assertEqual(checker.fieldLine(b"Host: h"), (None, True))
+        self.assertIsNone(checker.end())
+
+    def test_errorResponse(self) -> None:
+        """
+        L{errorResponse} is a complete response that closes.
+        """
+        response = ParsedResponse(errorResponse(431))
+        self.assertEqual((response.code, response.reason),
+                         (431, b"Request Header Fields Too Large"))
+        self.assertEqual(response.header(b"connection"), [b"close"])
+        self.assertTrue(response.complete)
+
+    def test_trust(self) -> None:
+        """
+        L{isTrusted} checks addresses against networks; nothing is trusted
+        when no network is given, nor a peer that is not an IP address.
+        """
+        trusted = (parseNetwork("10.0.0.0/8"), parseNetwork("::1"))
+        self.assertTrue(isTrusted("10.1.2.3", trusted))
+        self.assertTrue(isTrusted("::1", trusted))
+        self.assertFalse(isTrusted("11.0.0.1", trusted))
+        self.assertFalse(isTrusted("", trusted))
+        self.assertFalse(isTrusted("10.1.2.3", ()))
+        self.assertRaises(ValueError, parseNetwork, "example.com")
+
+    def test_forwarded(self) -> None:
+        """
+        L{forwardedClient} walks from the right; L{forwardedScheme} takes
+        only C{http} and C{https}.
+        """
+        trusted = (parseNetwork("10.0.0.0/8"),)
+        self.assertEqual(forwardedClient("10.0.0.1", [b"1.1.1.1, 2.2.2.2, 10.0.0.2"], trusted),
+                         "2.2.2.2")
+        self.assertEqual(forwardedClient("10.0.0.1", [], trusted), "10.0.0.1")
+        self.assertEqual(forwardedClient("10.0.0.1", [b"2001:db8::1"], trusted), "2001:db8::1")
+        self.assertEqual(forwardedScheme([b" HTTPS "]), "https")
+        self.assertIsNone(forwardedScheme([b"https, http"]))
+        self.assertIsNone(forwardedScheme([]))
+
+
+class OptionsTests(SynchronousTestCase):
+    """
+    The C{mpfront} options of these rules.
+    """
+
+    def test_defaults(self) -> None:
+        """
+        By default the rules are L{HTTPRules}' defaults.
+        """
+        from txmp.fronttap import Options, httpRules
+
+        options = Options()
+        options.parseOptions([])
+        self.assertEqual(httpRules(options), HTTPRules())
+
+    def test_options(self) -> None:
+        """
+        Each option sets its rule; C{--trusted-proxy} is repeatable and
+        takes addresses and networks.
+        """
+        from txmp.fronttap import Options, httpRules
+
+        options = Options()
+        options.parseOptions([
+            "--header-timeout", "5", "--idle-timeout", "6",
+            "--max-request-line", "100", "--max-headers", "10",
+            "--max-header-bytes", "1000", "--reject-underscore-headers",
+            "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1",
+        ])
+        self.assertEqual(
+            httpRules(options),
+            HTTPRules(
+                headerTimeout=5.0, idleTimeout=6.0, maxRequestLine=100,
+                maxHeaders=10, maxHeaderBytes=1000, rejectUnderscoreHeaders=True,
+                trustedProxies=(parseNetwork("10.0.0.0/8"), parseNetwork("::1")),
+            ),
+        )
+
+    def test_badTrustedProxy(self) -> None:
+        """
+        A C{--trusted-proxy} that is not an address or network is a usage
+        error.
+        """
+        from twisted.python.usage import UsageError
+
+        from txmp.fronttap import Options
+
+        self.assertRaises(UsageError, Options().parseOptions, ["--trusted-proxy", "proxy.local"])
