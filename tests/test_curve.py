@@ -1,0 +1,112 @@
+# -*- test-case-name: tests.test_curve -*-
+"""
+CURVE between real C{twistd} processes on C{tcp://127.0.0.1}: a handler
+whose key the front allows serves; a rogue handler whose key it does not
+allow never gets a request; a handler given the wrong server key never
+talks to the front; and a front refuses a public bind without CURVE.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from ._harness import SystemTestCase, asyncTest, childEnvironment, freePort
+
+WHOAMI = "tests.apps.whoami:app"
+
+
+class CurveTests(SystemTestCase):
+    """
+    The front's allow-list, enforced by its ZAP handler, decides which
+    handlers may serve.
+    """
+
+    def setUp(self) -> None:
+        SystemTestCase.setUp(self)
+        self.keys = self.workdir.child("keys")
+        self.allowed = self.workdir.child("allowed")
+        self.allowed.makedirs()
+        for name in ("front", "good", "rogue", "impostor"):
+            self.makeKeys(name)
+        # Only the good handler's public key is allowed.
+        self.keys.child("good.key_public").copyTo(self.allowed.child("good.key_public"))
+        self.sendAddress = "tcp://127.0.0.1:%d" % (freePort(),)
+        self.returnAddress = "tcp://127.0.0.1:%d" % (freePort(),)
+
+    def makeKeys(self, name: str) -> None:
+        """
+        Make a key pair with the documented command, C{python -m txmp.keys}.
+        """
+        subprocess.run(
+            [sys.executable, "-m", "txmp.keys", self.keys.path, name],
+            check=True, env=childEnvironment(), stdout=subprocess.DEVNULL,
+        )
+        self.assertEqual(
+            os.stat(self.keys.child(name + ".key").path).st_mode & 0o777, 0o600
+        )
+
+    def frontCurve(self) -> list[str]:
+        """
+        The front's CURVE options: its key, and the allow-list.
+        """
+        return ["--curve-secret-key", self.keys.child("front.key").path,
+                "--curve-allow", self.allowed.path]
+
+    def handlerCurve(self, name: str, server: str = "front") -> list[str]:
+        """
+        A handler's CURVE options: its key C{name}, and the public key of
+        C{server} as the front's.
+        """
+        return ["--curve-secret-key", self.keys.child(name + ".key").path,
+                "--curve-server-key", self.keys.child(server + ".key_public").path]
+
+    @asyncTest
+    async def test_onlyAllowedHandlerServes(self) -> None:
+        """
+        With an allowed handler and a rogue one running, every request is
+        served by the allowed one; the rogue one never registers and its
+        refusal is logged by the front.
+        """
+        front = await self.startFront(*self.frontCurve())
+        rogue = self.startHandlerProcess("rogue", WHOAMI, *self.handlerCurve("rogue"))
+        await front.waitForLine("refused a connection from")
+        good = await self.startHandler(
+            "good", WHOAMI, *self.handlerCurve("good"), front=front
+        )
+        for _ in range(10):
+            result = await self.get("/")
+            self.assertResponse(result, 200)
+            self.assertEqual(result.body, str(good.pid).encode("ascii"), self.transcript())
+        self.assertEqual(front.countLines("handler rogue joined"), 0, self.transcript())
+        self.assertEqual(rogue.countLines("registered with front"), 0, self.transcript())
+
+    @asyncTest
+    async def test_wrongServerKey(self) -> None:
+        """
+        A handler given the wrong server key fails its handshake, says so in
+        its log, and never registers.
+        """
+        front = await self.startFront(*self.frontCurve())
+        impostor = self.startHandlerProcess(
+            "impostor", WHOAMI, *self.handlerCurve("good", server="impostor")
+        )
+        await impostor.waitForLine("CURVE handshake with")
+        self.assertEqual(front.countLines("handler impostor joined"), 0, self.transcript())
+
+    @asyncTest
+    async def test_publicBindNeedsCurve(self) -> None:
+        """
+        A front asked to bind a non-loopback address without CURVE refuses
+        to start and says why.
+        """
+        front = self.startTwistd(
+            "front",
+            ["mpfront", "--listen", "tcp:%d:interface=127.0.0.1" % (self.httpPort,),
+             "--send", "tcp://0.0.0.0:%d" % (freePort(),),
+             "--return", "tcp://0.0.0.0:%d" % (freePort(),)],
+        )
+        end = await front.whenEnded()
+        self.assertNotEqual(getattr(end, "exitCode", None), 0, self.transcript())
+        self.assertIn("--insecure", front.transcript(), self.transcript())
