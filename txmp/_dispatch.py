@@ -762,14 +762,21 @@ class Dispatcher:
             self.handlers[identity] = handler
         else:
             handler.name = hello.name
-            handler.credits = hello.credits
+            if handler.draining:
+                # A draining handler gives no credit back: start again from
+                # what it offers now.
+                handler.credits = hello.credits
+            # Otherwise the count is exact since the handler registered (its
+            # HELLO's credits, less the REQs sent, plus the CREDITs
+            # received), while a repeated HELLO's may be stale by REQs that
+            # crossed it: taking it would credit those twice, for good.
             handler.inputWindow = inputWindow
             handler.draining = False
         self._heard(handler)
         self._log.info(
             "handler {name} joined with {credits} credits",
             name=hello.name,
-            credits=hello.credits,
+            credits=handler.credits,
         )
         self._sendControl(
             handler,

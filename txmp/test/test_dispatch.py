@@ -220,14 +220,20 @@ class RegistrationTests(DispatcherTestCase):
 
     def test_helloAgainResetsCredits(self) -> None:
         """
-        A second C{HELLO} from a known handler replaces its credits and is
-        welcomed again; the handler is not duplicated.
+        A second C{HELLO} from a known handler is welcomed again but leaves
+        the front's count of its credits alone: a request that crossed the
+        C{HELLO} would otherwise be credited twice, for good.  The handler
+        is not duplicated.
         """
         self.hello(A, 4)
-        self.hello(A, 2)
+        d, _ = self.submit()
+        self.hello(A, 4)
         self.assertEqual(list(self.dispatcher.handlers), [A])
-        self.assertEqual(self.dispatcher.handlers[A].credits, 2)
-        self.assertEqual(len(self.sent(A)), 2)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 3)
+        self.assertEqual(
+            [type(m) for m in self.sent(A)],
+            [protocol.Welcome, protocol.Request, protocol.Welcome],
+        )
 
     def test_helloEndsDraining(self) -> None:
         """

@@ -106,11 +106,21 @@ class ResourceTestCase(SynchronousTestCase):
 
     def hello(self, credits: int) -> None:
         """
-        Register L{HANDLER} with C{credits} credits.
+        Register L{HANDLER} with C{credits} credits or, if it is registered,
+        leave it exactly C{credits} (a repeated C{HELLO} does not change
+        them: the rest comes with C{CREDIT}).
         """
-        self.dispatcher.controlReceived(
-            [HANDLER, *protocol.encodeHello("a", credits)]
-        )
+        handler = self.dispatcher.handlers.get(HANDLER)
+        if handler is None:
+            self.dispatcher.controlReceived(
+                [HANDLER, *protocol.encodeHello("a", credits)]
+            )
+        else:
+            handler.credits = 0
+            if credits:
+                self.dispatcher.controlReceived(
+                    [HANDLER, *protocol.encodeCredit(credits)]
+                )
         self.socket.clear()
 
     def connect(self, secure: bool = False) -> Tuple[HTTPChannel, StringTransport]:
