@@ -380,9 +380,11 @@ class ZmqSocket:
     def _sendNow(self, frames: List[bytes]) -> None:
         zmq = self._zmq
         try:
-            # copy=False: pyzmq still copies frames under its copy_threshold
-            # (64 KiB) and hands larger ones to libzmq without a copy.
-            self._conn.socket.send_multipart(frames, zmq.NOBLOCK, copy=False)
+            # copy=True, measured (docs/benchmarks.md, "Large bodies"): a
+            # zero-copy send of a 64 KiB body chunk costs more than the copy
+            # (pyzmq's garbage-collector thread must release each frame) and,
+            # on PyPy, holds the frames' memory until a collection.
+            self._conn.socket.send_multipart(frames, zmq.NOBLOCK, copy=True)
         except zmq.Again:
             self._backlog.append(frames)
         except zmq.ZMQError as e:
@@ -409,7 +411,7 @@ class ZmqSocket:
                 return
             frames = self._backlog.popleft()
             try:
-                self._conn.socket.send_multipart(frames, zmq.NOBLOCK, copy=False)
+                self._conn.socket.send_multipart(frames, zmq.NOBLOCK, copy=True)
             except zmq.Again:
                 self._backlog.appendleft(frames)
                 return
