@@ -89,6 +89,10 @@ def zapDecision(
     return b"200", b"OK", key
 
 
+# How many refused keys ZapHandler.denials remembers (for its log's pacing).
+MAX_DENIAL_KEYS = 10000
+
+
 class ZapHandler:
     """
     Answers ZAP requests arriving on a ROUTER socket (C{frames[0]} is
@@ -136,6 +140,9 @@ class ZapHandler:
             pass
 
     def _denied(self, request: List[bytes], why: bytes, key: Optional[bytes]) -> None:
+        if len(self.denials) >= MAX_DENIAL_KEYS and (key or b"") not in self.denials:
+            # A peer trying endless new keys must not grow this for ever.
+            self.denials.clear()
         count = self.denials.get(key or b"", 0) + 1
         self.denials[key or b""] = count
         if count & (count - 1):

@@ -18,6 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from txmp import fronttap, handlertap, keys
 from txmp._handler import MAX_FRAME, splitChunks
 from txmp._security import DEFAULT_MAX_MESSAGE, isLocalAddress
+from txmp import _zap
 from txmp._zap import ZAP_DOMAIN, ZapHandler, loadAllowList, zapDecision
 from txmp._zmq import PeerUnreachable, loadKeyPair
 
@@ -461,3 +462,19 @@ class SplitChunksTests(SynchronousTestCase):
         """
         self.assertEqual(splitChunks([b"x", b"abcdefg", b"y"], 3),
                          [b"x", b"abc", b"def", b"g", b"y"])
+
+
+class DenialMemoryTests(SynchronousTestCase):
+    """
+    The ZAP handler's memory of refused keys is bounded.
+    """
+
+    def test_bounded(self) -> None:
+        """
+        A peer trying ever new keys cannot grow the handler's record of
+        denials past L{_zap.MAX_DENIAL_KEYS}.
+        """
+        handler = _zap.ZapHandler(frozenset())
+        for n in range(_zap.MAX_DENIAL_KEYS + 5):
+            handler._denied([], b"key not allowed", b"%040d" % (n,))
+        self.assertLessEqual(len(handler.denials), _zap.MAX_DENIAL_KEYS)
