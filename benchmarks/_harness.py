@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from typing import Callable, Deque, Dict, List, Optional, Sequence
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -597,3 +597,19 @@ def interleaved(
                    "  cores used: " + cpu if cpu else "")
             )
     return results
+
+
+def addInterpreterArguments(parser: Any, front: str) -> None:
+    """
+    Add C{--front-python} and C{--handler-python} to C{parser}.
+
+    @param front: what runs with the front's interpreter, for the help.
+    """
+    parser.add_argument(
+        "--front-python", default=sys.executable, metavar="PATH",
+        help=f"interpreter of {front} (default: this one)",
+    )
+    parser.add_argument(
+        "--handler-python", default=sys.executable, metavar="PATH",
+        help="interpreter of the handlers (default: this one)",
+    )

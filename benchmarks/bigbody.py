@@ -44,6 +44,7 @@ import time
 from typing import Dict, List, Optional
 
 from _harness import (
+    addInterpreterArguments,
     HERE,
     BenchmarkError,
     Server,
@@ -92,15 +93,7 @@ def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Download a large body through txmp and Twisted Web alone."
     )
-    parser.add_argument(
-        "--front-python", default=sys.executable, metavar="PATH",
-        help="interpreter of mpfront and of the raw Twisted Web baselines "
-        "(default: this one)",
-    )
-    parser.add_argument(
-        "--handler-python", default=sys.executable, metavar="PATH",
-        help="interpreter of the handler (default: this one)",
-    )
+    addInterpreterArguments(parser, "mpfront and of the raw Twisted Web baselines")
     parser.add_argument("--size", type=parseSizes, default=[100 * MiB], metavar="BYTES",
                         help="body size, e.g. 104857600 or 100M (default 100 MiB)")
     parser.add_argument(

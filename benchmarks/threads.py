@@ -26,9 +26,10 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from _harness import (
+    addInterpreterArguments,
     HERE,
     BenchmarkError,
     Servers,
@@ -73,10 +74,7 @@ def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
                         help="--threads values to measure (default 1,2,4,10)")
     parser.add_argument("--processes", type=int, default=4, metavar="K",
                         help="also measure K handlers of 1 thread each (0: don't; default 4)")
-    parser.add_argument("--front-python", default=sys.executable, metavar="PATH",
-                        help="interpreter of mpfront (default: this one)")
-    parser.add_argument("--handler-python", default=sys.executable, metavar="PATH",
-                        help="interpreter of the handlers (default: this one)")
+    addInterpreterArguments(parser, "mpfront")
     parser.add_argument("--duration", type=float, default=10.0, metavar="S",
                         help="seconds per measurement (default 10)")
     parser.add_argument("--rounds", type=int, default=1, metavar="R",

@@ -31,6 +31,7 @@ import sys
 from typing import Optional
 
 from _harness import (
+    addInterpreterArguments,
     HERE,
     BenchmarkError,
     Servers,
@@ -53,15 +54,7 @@ def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Hello-world throughput of txmp against Twisted Web alone."
     )
-    parser.add_argument(
-        "--front-python", default=sys.executable, metavar="PATH",
-        help="interpreter of mpfront and of the raw Twisted Web baseline "
-        "(default: this one)",
-    )
-    parser.add_argument(
-        "--handler-python", default=sys.executable, metavar="PATH",
-        help="interpreter of the handlers (default: this one)",
-    )
+    addInterpreterArguments(parser, "mpfront and of the raw Twisted Web baseline")
     parser.add_argument("--handlers", type=int, default=1, metavar="K",
                         help="handler processes (default 1)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",

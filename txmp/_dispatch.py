@@ -13,9 +13,9 @@ from __future__ import annotations
 import itertools
 import os
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -288,7 +288,7 @@ class PendingRequest:
         the handler that has it, if any.
         """
         if self.state != DONE:
-            self.dispatcher._abandon(self, notify=True)
+            self.dispatcher._abandon(self)
             self.dispatcher.stats["cancelled"] += 1
 
 
@@ -604,38 +604,46 @@ class Dispatcher:
             source, pending.bodySource = pending.bodySource, None
             source.stopReading()
 
-    def _fail(self, pending: PendingRequest, error: FrontError) -> None:
+    def _fail(
+        self, pending: PendingRequest, error: FrontError, cancel: bool = False
+    ) -> None:
+        """
+        End C{pending} with C{error}: the client gets its status, or, if the
+        response has started, an aborted connection.
+
+        @param cancel: whether to tell the handler that has it to stop.
+        """
         wasStreaming = pending.state == STREAMING
-        self._release(pending)
+        if cancel:
+            self._abandon(pending)
+        else:
+            self._release(pending)
         self.stats["status%d" % (error.status,)] += 1
         if wasStreaming:
             pending.consumer.abortBody()
         else:
             pending.deferred.errback(error)
 
-    def _abandon(self, pending: PendingRequest, notify: bool) -> None:
+    def _abandon(self, pending: PendingRequest) -> None:
+        """
+        Release C{pending} and, if a handler has it, send that handler
+        C{CANCEL}.  (Released first: a send that finds the handler gone
+        removes it, and must not find this request among its own.)
+        """
         handler = pending.handler
         active = pending.state in (DISPATCHED, STREAMING)
         self._release(pending)
-        if notify and active and handler is not None and handler.identity in self.handlers:
+        if active and handler is not None and handler.identity in self.handlers:
             self._sendControl(handler, protocol.encodeCancel(pending.requestId))
 
     def _timedOut(self, pending: PendingRequest) -> None:
         pending.timer = None
-        name = pending.handler.name if pending.handler else "?"
         self._log.warn(
             "request {requestId} timed out on handler {name}",
             requestId=pending.requestId.decode("ascii"),
-            name=name,
+            name=pending.handler.name if pending.handler else "?",
         )
-        if pending.state == STREAMING:
-            self._abandon(pending, notify=True)
-            pending.consumer.abortBody()
-            return
-        handler = pending.handler
-        self._abandon(pending, notify=True)
-        self.stats["status504"] += 1
-        pending.deferred.errback(ReplyTimeout("no reply in time"))
+        self._fail(pending, ReplyTimeout("no reply in time"), cancel=True)
 
     def _sendControl(self, handler: HandlerState, frames: List[bytes]) -> None:
         try:
@@ -804,10 +812,7 @@ class Dispatcher:
             if pending is not None and pending.handler is not None and (
                 pending.handler.identity == identity
             ):
-                self._sendControl(
-                    pending.handler, protocol.encodeCancel(pending.requestId)
-                )
-                self._fail(pending, HandlerFailed("invalid reply"))
+                self._fail(pending, HandlerFailed("invalid reply"), cancel=True)
             return
         if not isinstance(message, (protocol.Response, protocol.Body, protocol.Error)):
             self._bad(identity, "unexpected message on the return socket")

@@ -11,39 +11,38 @@ import twisted
 from twisted.python import usage
 
 
-def positive(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
-    """
-    A coerce function for C{optParameters}: a positive number of C{kind}.
-    """
-
+def _number(
+    kind: Callable[[str], Any], what: str, zeroAllowed: bool
+) -> Callable[[str], Any]:
     def check(value: str) -> Any:
         try:
             result = kind(value)
         except ValueError:
-            raise usage.UsageError(f"{what} must be a number, not {value!r}")
-        # "not >" also refuses nan; neither nan nor inf is a duration.
-        if not result > 0 or result == float("inf"):
-            raise usage.UsageError(f"{what} must be positive and finite")
+            raise usage.UsageError(f"{what} must be a number, not {value!r}") from None
+        # "not >" also refuses nan; neither nan nor inf is a duration or size.
+        inRange = result >= 0 if zeroAllowed else result > 0
+        if not inRange or result == float("inf"):
+            raise usage.UsageError(
+                f"{what} must be {'0 or more' if zeroAllowed else 'positive'} "
+                "and finite"
+            )
         return result
 
     return check
+
+
+def positive(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    """
+    A coerce function for C{optParameters}: a positive number of C{kind}.
+    """
+    return _number(kind, what, zeroAllowed=False)
 
 
 def nonNegative(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
     """
     A coerce function for C{optParameters}: a number of C{kind}, 0 or more.
     """
-
-    def check(value: str) -> Any:
-        try:
-            result = kind(value)
-        except ValueError:
-            raise usage.UsageError(f"{what} must be a number, not {value!r}")
-        if not result >= 0 or result == float("inf"):
-            raise usage.UsageError(f"{what} must not be negative")
-        return result
-
-    return check
+    return _number(kind, what, zeroAllowed=True)
 
 
 def _twistdExitsOnUsageError() -> bool:

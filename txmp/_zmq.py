@@ -20,7 +20,7 @@ import os
 from collections import deque
 from typing import Any, Callable, Deque, List, Optional, Tuple
 
-from twisted.internet.interfaces import IReactorCore, IReactorFDSet, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 FramesReceiver = Callable[[List[bytes]], None]

@@ -290,7 +290,9 @@ class HandlerService(Service):
 
     def stopService(self) -> Any:
         Service.stopService(self)
-        drained = gatherResults([link.drain() for link in self.links])
+        drained = gatherResults(
+            [link.drain() for link in self.links], consumeErrors=True
+        )
         timeout = self._options["graceful-timeout"]
         drained.addTimeout(timeout, self._reactor)
 

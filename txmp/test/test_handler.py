@@ -597,3 +597,94 @@ class DrainTests(FrontLinkTestCase):
         for _ in range(4):
             self.clock.advance(self.heartbeat)
         self.successResultOf(d)
+
+
+class _StoppableClock(Clock):
+    """
+    A clock that records C{stop()}, as a reactor.
+    """
+
+    stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+class _FakePool:
+    """
+    Records whether the thread pool was stopped (joined).
+    """
+
+    stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+class HandlerServiceStopTests(SynchronousTestCase):
+    """
+    L{handlertap.HandlerService} stops by draining, within
+    C{--graceful-timeout}, and recycles after C{--max-requests}.
+    """
+
+    def service(self, **options: Any) -> Tuple[Any, FrontLink, _StoppableClock]:
+        """
+        A started-looking service with one welcomed link on fake sockets.
+        """
+        from txmp.handlertap import HandlerService
+
+        clock = _StoppableClock()
+        opts = {"graceful-timeout": 30.0, "name": "h", "max-requests": 0}
+        opts.update(options)
+        service = HandlerService(clock, opts)  # type: ignore[arg-type]
+        link = FrontLink(clock, MemoryRunner(), MemorySocket(), MemorySocket(), "h",
+                         capacity=2)
+        link.start()
+        link.controlReceived(protocol.encodeWelcome({"front": "f", "heartbeat": "1"}))
+        link.requestObservers.append(service._requestStarted)
+        service.links = [link]
+        service._pool = _FakePool()
+        service.running = True
+        return service, link, clock
+
+    def test_stopsOnceDrained(self) -> None:
+        """
+        Stopping waits for the running request and the front's
+        acknowledgement, then joins the thread pool.
+        """
+        service, link, clock = self.service()
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        d = service.stopService()
+        link.controlReceived(protocol.encodeBye())
+        self.assertNoResult(d)
+        link._runner.runs[0].respond()  # type: ignore[attr-defined]
+        self.successResultOf(d)
+        self.assertTrue(service._pool.stopped)
+
+    def test_gracefulTimeout(self) -> None:
+        """
+        A request still running after C{--graceful-timeout} does not keep
+        the handler: stopping ends then, without joining the stuck thread.
+        """
+        service, link, clock = self.service(**{"graceful-timeout": 5.0})
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        d = service.stopService()
+        link.controlReceived(protocol.encodeBye())
+        clock.advance(4.9)
+        self.assertNoResult(d)
+        clock.advance(0.1)
+        self.successResultOf(d)
+        self.assertFalse(service._pool.stopped)
+        self.assertIn(b"r.1", link.running)
+
+    def test_maxRequests(self) -> None:
+        """
+        After C{--max-requests} requests (no jitter), the handler stops the
+        reactor, which drains it; not before.
+        """
+        service, link, clock = self.service(**{"max-requests": 2})
+        service._limit = 2
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        self.assertFalse(clock.stopped)
+        link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
+        self.assertTrue(clock.stopped)
