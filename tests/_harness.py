@@ -1610,8 +1610,10 @@ class GeneratedBody:
                 if self._gate is not None and self.sent >= self._gate[0]:
                     self._waiting = True
                     opened, self._gate = self._gate[1](), None
+                    # If it has fired already, _gateOpened found us producing
+                    # and left it to this loop to go on.
                     opened.addCallbacks(self._gateOpened, self._gateFailed)
-                    return
+                    continue
                 try:
                     chunk = next(self._chunks)
                 except StopIteration:
