@@ -683,6 +683,14 @@ class FileWrapper:
             close()
 
 
+# The most body bytes the handler puts in one BODY message when chunks the
+# application produced while the reactor thread was busy go out together:
+# bigger batches save per-message work on both sides, but past this size the
+# front waits longer for each and the pipeline stalls (1 MiB measured
+# slower in benchmarks/bigbody.py).
+BODY_BATCH = 256 * 1024
+
+
 class RunningRequest:
     """
     One request being run through the application, from L{WSGIRunner.run}
@@ -709,6 +717,12 @@ class RunningRequest:
     @ivar _headSent: whether the head was handed to the reactor.
     @ivar _complete: whether the message completing the response (or
         reporting its failure) was handed to the reactor.
+    @ivar _outgoing: body chunks handed to the reactor and not sent yet;
+        guarded by C{_condition}.  The application thread appends to it
+        and schedules one L{_flush} if none is scheduled
+        (C{_flushScheduled}): chunks that come while the reactor thread is
+        busy go out together, in one C{BODY} message, and none waits for
+        a later one.
     """
 
     def __init__(
@@ -753,6 +767,8 @@ class RunningRequest:
         self._hasLength = False
         self._headSent = False
         self._complete = False
+        self._outgoing: List[bytes] = []
+        self._flushScheduled = False
 
     def _initialWindow(self, head: RequestHead) -> Optional[int]:
         """
@@ -837,6 +853,27 @@ class RunningRequest:
         if not self._cancelled:
             method(*args)
 
+    def _flush(self) -> None:
+        """
+        Send the body chunks handed over since the last flush, in one
+        message.  Called in the reactor thread.
+        """
+        with self._condition:
+            chunks, self._outgoing = self._outgoing, []
+            self._flushScheduled = False
+        batch: List[bytes] = []
+        size = 0
+        for chunk in chunks:
+            if batch and size + len(chunk) > BODY_BATCH:
+                if self._cancelled:
+                    return
+                self._sink.sendBody(batch, False)
+                batch, size = [], 0
+            batch.append(chunk)
+            size += len(chunk)
+        if batch and not self._cancelled:
+            self._sink.sendBody(batch, False)
+
     def _finish(self) -> None:
         """
         Tell the sink the request is finished.  Called in the reactor thread.
@@ -862,13 +899,17 @@ class RunningRequest:
         if not self._cancelled:
             self._toReactor(self._sink.sendWindow, size)
 
-    def _awaitWindow(self, size: int) -> None:
+    def _awaitWindow(self, chunk: bytes, queue: bool) -> bool:
         """
         Wait until the front accepts more of the response body, then count
-        C{size} bytes against its window.  The window may go below zero:
-        a chunk is never split.  Called in the application thread, before
-        each chunk is streamed.
+        C{chunk} against its window.  The window may go below zero: a chunk
+        is never split.  Called in the application thread, before each
+        chunk is streamed.
 
+        @param queue: whether to add C{chunk} to the chunks waiting for
+            L{_flush}, in the same hold of the lock.
+        @return: whether the caller must schedule L{_flush}: C{chunk} was
+            queued and no flush was scheduled.
         @raise RequestCancelled: if the request is or gets cancelled.
         """
         with self._condition:
@@ -881,7 +922,14 @@ class RunningRequest:
             if self._cancelled:
                 raise RequestCancelled("request cancelled")
             if self._window is not None:
-                self._window -= size
+                self._window -= len(chunk)
+            if not queue:
+                return False
+            self._outgoing.append(chunk)
+            if self._flushScheduled:
+                return False
+            self._flushScheduled = True
+            return True
 
     def _run(self) -> None:
         """
@@ -1023,10 +1071,11 @@ class RunningRequest:
         @raise RequestCancelled: if the request is or gets cancelled while
             waiting for window.
         """
-        self._awaitWindow(len(chunk))
         if self._headSent:
-            self._toReactor(self._sink.sendBody, [chunk], False)
+            if self._awaitWindow(chunk, True):
+                self._reactor.callFromThread(self._flush)
         else:
+            self._awaitWindow(chunk, False)
             status, reason, headers = self._head()
             self._headSent = True
             self._toReactor(self._sink.sendHead, status, reason, headers, [chunk], True)

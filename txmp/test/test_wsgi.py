@@ -29,6 +29,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._handler import INPUT_WINDOW
 from txmp._wsgi import (
+    BODY_BATCH,
     ErrorStream,
     FileWrapper,
     InputStream,
@@ -89,11 +90,13 @@ class RecordingSink:
     A L{txmp._wsgi.ResponseSink} that records its calls as tuples.
 
     @ivar onHead: called after C{sendHead} is recorded, if not L{None}.
+    @ivar onBody: called after C{sendBody} is recorded, if not L{None}.
     """
 
     def __init__(self) -> None:
         self.calls: List[Tuple[Any, ...]] = []
         self.onHead: Optional[Callable[[], None]] = None
+        self.onBody: Optional[Callable[[], None]] = None
 
     def sendHead(
         self,
@@ -109,6 +112,8 @@ class RecordingSink:
 
     def sendBody(self, chunks: List[bytes], end: bool) -> None:
         self.calls.append(("sendBody", chunks, end))
+        if self.onBody is not None:
+            self.onBody()
 
     def sendError(self, message: str) -> None:
         self.calls.append(("sendError", message))
@@ -1252,12 +1257,63 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             self.runApp(app),
             [
                 ("sendHead", 200, b"OK", BTEXT, [b"1"], True),
-                ("sendBody", [b"2"], False),
-                ("sendBody", [b"3"], False),
+                ("sendBody", [b"2", b"3"], False),
                 ("sendBody", [], True),
                 FINISHED,
             ],
         )
+
+    def test_chunksWhileReactorBusyBatched(self) -> None:
+        """
+        Body chunks that the application produces before the reactor thread
+        has sent the previous ones go out together, in one C{sendBody}; a
+        chunk produced after the reactor ran goes in a message of its own.
+        """
+        reactor = FakeReactorFromThreads()
+        sink = RecordingSink()
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+            yield b"b"
+            yield b"c"
+            reactor.flush()
+            yield b"d"
+
+        runner = WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger)
+        runner.run(b"req-1", makeHead(), [], sink)
+        reactor.flush()
+        self.assertEqual(
+            sink.calls,
+            [
+                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                ("sendBody", [b"b", b"c"], False),
+                ("sendBody", [b"d"], False),
+                ("sendBody", [], True),
+                FINISHED,
+            ],
+        )
+
+    def test_batchesBounded(self) -> None:
+        """
+        A batch of chunks is split into C{sendBody} calls of at most
+        L{BODY_BATCH} bytes each, in order; a chunk is never split, so a
+        larger one goes alone.
+        """
+        quarter = BODY_BATCH // 4
+        chunks = [b"a" * quarter] * 5 + [b"b" * (BODY_BATCH + 1), b"c"]
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"head"
+            yield from chunks
+
+        calls = self.runApp(app)
+        self.assertEqual(
+            [call[1] for call in calls[1:-2]],
+            [chunks[:4], chunks[4:5], chunks[5:6], chunks[6:]],
+        )
+        self.assertEqual(calls[-2:], [("sendBody", [], True), FINISHED])
 
     def test_writeThenList(self) -> None:
         """
@@ -1424,7 +1480,8 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
     def test_runnerReadsLargeChunks(self) -> None:
         """
         The runner reads a wrapped file 64 KiB at a time, never whole, sends
-        it streamed and closes it.
+        it streamed and closes it.  The chunks read while the reactor had
+        not run go out together, in one C{BODY} message.
         """
         data = bytes(range(256)) * 1000
         f = self.RecordingFile(data)
@@ -1442,9 +1499,11 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(
             calls[1:],
             [
-                ("sendBody", [data[65536:131072]], False),
-                ("sendBody", [data[131072:196608]], False),
-                ("sendBody", [data[196608:]], False),
+                (
+                    "sendBody",
+                    [data[65536:131072], data[131072:196608], data[196608:]],
+                    False,
+                ),
                 ("sendBody", [], True),
                 FINISHED,
             ],
@@ -2011,6 +2070,29 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         running.cancel()
         reactor.flush()
         self.assertEqual(sink.calls, [FINISHED])
+
+    def test_betweenBatches(self) -> None:
+        """
+        Cancelled while a batch of chunks goes out in several C{sendBody}
+        calls, the rest of the batch is dropped.
+        """
+        big = b"x" * BODY_BATCH
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+            yield big
+            yield big
+            yield big
+
+        reactor = FakeReactorFromThreads()
+        running, pool, sink = self.start(app, reactor)
+        sink.onBody = running.cancel
+        pool.runAll()
+        reactor.flush()
+        self.assertEqual(
+            [call[0] for call in sink.calls], ["sendHead", "sendBody", "finished"]
+        )
 
     def test_beforeStart(self) -> None:
         """
