@@ -813,7 +813,7 @@ class StreamingTests(ResourceTestCase):
     def test_responseWindowGranted(self) -> None:
         """
         Response body bytes written to a client that takes them are granted
-        back to the handler with C{WINDOW}, a quarter window at a time; none
+        back to the handler with C{WINDOW}, half a window at a time; none
         while the client's transport is paused, then all at once.
         """
         self.dispatcher.window = 400
@@ -823,13 +823,15 @@ class StreamingTests(ResourceTestCase):
         windows = lambda: [m.size for p, m in self.socket.routedMessages()
                            if isinstance(m, protocol.Window)]
         self.assertEqual(windows(), [])
+        self.reply(protocol.encodeBody(requestId, [b"b" * 100], False))
+        self.assertEqual(windows(), [])
         self.reply(protocol.encodeBody(requestId, [b"b" * 50], False))
-        self.assertEqual(windows(), [100])
+        self.assertEqual(windows(), [200])
         channel.pauseProducing()
-        self.reply(protocol.encodeBody(requestId, [b"c" * 150], False))
-        self.assertEqual(windows(), [100])
+        self.reply(protocol.encodeBody(requestId, [b"c" * 250], False))
+        self.assertEqual(windows(), [200])
         channel.resumeProducing()
-        self.assertEqual(windows(), [100, 150])
+        self.assertEqual(windows(), [200, 250])
         self.reply(protocol.encodeBody(requestId, [], True))
         self.assertNoLeak()
 
