@@ -86,9 +86,10 @@ class BodyConsumer(Protocol):
     in the reactor thread.
     """
 
-    def writeBody(self, chunks: List[bytes]) -> None:
+    def writeBody(self, chunks: Sequence[protocol.Frame]) -> None:
         """
-        More body bytes.
+        More body bytes: L{bytes}, or memoryviews of frames received
+        without a copy, valid for as long as they are referred to.
         """
 
     def finishBody(self) -> None:
@@ -143,7 +144,7 @@ class Reply:
         self,
         pending: "PendingRequest",
         head: protocol.ResponseHead,
-        body: List[bytes],
+        body: List[protocol.Frame],
     ) -> None:
         self.status = head.status
         self.reason = head.reason.encode("latin-1")
@@ -800,21 +801,23 @@ class Dispatcher:
         )
         self._drainQueue()
 
-    def replyReceived(self, frames: List[bytes]) -> None:
+    def replyReceived(self, frames: Sequence[protocol.Frame]) -> None:
         """
         A message arrived on the return socket.  C{frames[0]} is the
-        sender's routing id.  Must be called in the reactor thread.
+        sender's routing id.  Body chunks may be memoryviews (see
+        L{protocol.decode}), and are passed on so to the
+        L{BodyConsumer}.  Must be called in the reactor thread.
         """
         if not frames:
             return
-        identity = frames[0]
+        identity = bytes(frames[0])
         try:
             message = protocol.decode(frames[1:])
         except protocol.ProtocolError as e:
             self._bad(identity, str(e))
             # A garbled reply to a request this peer has: 502 now, not 504
             # later.
-            pending = self.pending.get(frames[3]) if len(frames) > 3 else None
+            pending = self.pending.get(bytes(frames[3])) if len(frames) > 3 else None
             if pending is not None and pending.handler is not None and (
                 pending.handler.identity == identity
             ):

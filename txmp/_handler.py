@@ -6,7 +6,7 @@ requests, and sending the WSGI runner's output back.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -314,7 +314,9 @@ class FrontLink:
             # that is not running (docs/protocol.md, section 8).
             running = self.running.get(message.requestId)
             if running is not None:
-                running.bodyReceived(message.chunks, message.end)
+                # The links' sockets receive every frame as bytes.
+                chunks = cast(List[bytes], message.chunks)
+                running.bodyReceived(chunks, message.end)
         elif isinstance(message, protocol.Window):
             # The client took more of the response; ignored for an id that
             # is not running.

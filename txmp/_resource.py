@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 from io import BytesIO
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from zope.interface import implementer
-
 
 from twisted.internet.defer import CancelledError
 from twisted.internet.interfaces import IDelayedCall, IPushProducer
@@ -36,6 +35,7 @@ from txmp._http import (
     forwardedScheme,
     isTrusted,
 )
+from txmp.protocol import Frame
 
 # Hop-by-hop headers belong to one connection: PEP 3333 forbids
 # applications to set them, and the front frames the body itself.
@@ -462,6 +462,16 @@ def _readBody(request: Request) -> List[bytes]:
         chunks.append(chunk)
 
 
+def _joined(chunks: Sequence[Frame]) -> bytes:
+    """
+    The body chunks of a message as one L{bytes}; not a copy if there is
+    one chunk of L{bytes}.
+    """
+    if len(chunks) == 1 and type(chunks[0]) is bytes:
+        return chunks[0]
+    return b"".join(chunks)
+
+
 @implementer(IPushProducer)
 class _ResponseBody:
     """
@@ -487,12 +497,13 @@ class _ResponseBody:
         if self._reply is not None:
             self._reply.written(size, not self._paused)
 
-    def writeBody(self, chunks: List[bytes]) -> None:
-        size = 0
-        for chunk in chunks:
-            self._request.write(chunk)
-            size += len(chunk)
-        self.written(size)
+    def writeBody(self, chunks: Sequence[Frame]) -> None:
+        # One write for the chunks of one message, copied (once) out of
+        # ZeroMQ's buffers: the transport would join them anyway.
+        data = _joined(chunks)
+        if data:
+            self._request.write(data)
+            self.written(len(data))
 
     def finishBody(self) -> None:
         self._request.unregisterProducer()
@@ -614,8 +625,9 @@ class FrontResource(Resource):
         if reply.more:
             body.writeBody(reply.body)
         else:
-            for chunk in reply.body:
-                request.write(chunk)
+            data = _joined(reply.body)
+            if data:
+                request.write(data)
             request.finish()
 
     def _failed(self, failure: Failure, request: Request) -> None:

@@ -144,6 +144,7 @@ class ZmqContext:
         receiver: FramesReceiver,
         highWaterMark: int,
         routingId: Optional[bytes] = None,
+        largeFrame: Optional[int] = None,
     ) -> "ZmqSocket":
         """
         Make a socket.
@@ -153,8 +154,14 @@ class ZmqContext:
             message received (a ROUTER's first frame is the sender's id).
         @param highWaterMark: the send and receive high-water mark, in
             messages; never 0 (unlimited).
+        @param largeFrame: if not L{None}, frames of at least this many
+            bytes are received without a copy: the receiver gets them as
+            read-only C{memoryview}s of ZeroMQ's buffer, and the others as
+            L{bytes}.
         """
-        return ZmqSocket(self._factory, kind, receiver, highWaterMark, routingId)
+        return ZmqSocket(
+            self._factory, kind, receiver, highWaterMark, routingId, largeFrame
+        )
 
     def shutdown(self) -> None:
         """
@@ -186,9 +193,24 @@ def _connectionClass() -> type:
             import zmq
 
             receiver = self._owner._receiver
-            while self.socket is not None:
+            largeFrame = self._owner._largeFrame
+            # Asking EVENTS first costs less than the zmq.Again that ends
+            # the loop otherwise (getsockopt: get() makes an enum of it).
+            while (
+                self.socket is not None
+                and self.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN
+            ):
                 try:
-                    frames = self.socket.recv_multipart(zmq.NOBLOCK)
+                    if largeFrame is None:
+                        frames = self.socket.recv_multipart(zmq.NOBLOCK)
+                    else:
+                        frames = [
+                            frame.bytes if len(frame) < largeFrame
+                            else frame.buffer.toreadonly()
+                            for frame in self.socket.recv_multipart(
+                                zmq.NOBLOCK, copy=False
+                            )
+                        ]
                 except zmq.Again:
                     break
                 receiver(frames)
@@ -211,6 +233,7 @@ class ZmqSocket:
         receiver: FramesReceiver,
         highWaterMark: int,
         routingId: Optional[bytes],
+        largeFrame: Optional[int] = None,
     ) -> None:
         import zmq
 
@@ -218,6 +241,7 @@ class ZmqSocket:
             raise ValueError("a high-water mark of 0 means unlimited memory")
         self._zmq = zmq
         self._receiver = receiver
+        self._largeFrame = largeFrame
         self._reactor: IReactorTime = factory.reactor
         self._backlog: Deque[List[bytes]] = deque()
         self._flushCall: Any = None

@@ -38,6 +38,12 @@ DEFAULT_MAX_BODY = 1 << 30
 # long before this; the mark only bounds memory if something goes wrong.
 HIGH_WATER_MARK = 10000
 
+# Reply frames at least this long (response body chunks) are received
+# without a copy: they are copied once, when the front joins the chunks of
+# a message into one write (benchmarks/bigbody.py: 17% less front CPU for a
+# 100 MiB response).
+LARGE_FRAME = 16 * 1024
+
 
 def connectableAddress(address: str) -> str:
     """
@@ -212,7 +218,10 @@ class FrontService(Service):
             "router", lambda frames: holder[0].controlReceived(frames), HIGH_WATER_MARK
         )
         returnSocket = self._context.socket(
-            "router", lambda frames: holder[0].replyReceived(frames), HIGH_WATER_MARK
+            "router",
+            lambda frames: holder[0].replyReceived(frames),
+            HIGH_WATER_MARK,
+            largeFrame=LARGE_FRAME,
         )
         self.dispatcher = Dispatcher(
             self._reactor,

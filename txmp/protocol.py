@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
 
 VERSION = b"TXMP1"
 
@@ -42,6 +42,10 @@ BODY = b"BODY"
 END = b"END"
 
 Pairs = List[Tuple[str, str]]
+
+# A frame as received: bytes, or a memoryview of a frame received without a
+# copy (see L{decode}).
+Frame = Union[bytes, memoryview]
 BytesPairs = Sequence[Tuple[bytes, bytes]]
 
 
@@ -138,7 +142,7 @@ class Response:
 
     requestId: bytes
     head: ResponseHead
-    body: List[bytes]
+    body: List[Frame]
 
 
 @dataclass
@@ -148,7 +152,7 @@ class Body:
     """
 
     requestId: bytes
-    chunks: List[bytes]
+    chunks: List[Frame]
     end: bool
 
 
@@ -435,18 +439,41 @@ def _needs(frames: Sequence[bytes], count: int, what: bytes) -> None:
         raise ProtocolError(f"{what.decode()} needs exactly {count} frames")
 
 
-def decode(frames: Sequence[bytes]) -> Message:
+def _control(frames: Sequence[Frame], count: int) -> Sequence[bytes]:
+    """
+    C{frames}, with the first C{count} as L{bytes}: the frames a message's
+    meaning is read from, as opposed to body chunks, which are passed on as
+    they came.
+    """
+    if all(type(frame) is bytes for frame in frames[:count]):
+        return frames  # type: ignore[return-value]
+    control: List[Any] = [bytes(frame) for frame in frames[:count]]
+    return control + list(frames[count:])
+
+
+def decode(frames: Sequence[Frame]) -> Message:
     """
     Decode the frames of one message (without any ROUTER identity frame).
+
+    A frame may be any bytes-like object (a C{memoryview} of a frame
+    received without a copy, say): body chunks (of C{REQ}, C{RESP} and
+    C{BODY}/C{END}) are passed on as given, every other frame is read as
+    L{bytes}.
 
     @raise ProtocolError: if the frames are not a valid message of a type
         this version knows.
     """
     if len(frames) < 2:
         raise ProtocolError("a message needs at least 2 frames")
+    kind = bytes(frames[1])
+    if kind in (REQ, RESP):
+        frames = _control(frames, 5)
+    elif kind in (BODY, END):
+        frames = _control(frames, 3)
+    else:
+        frames = _control(frames, len(frames))
     if frames[0] != VERSION:
         raise ProtocolError("unknown protocol version")
-    kind = frames[1]
     if kind == REQ:
         return _decodeRequest(frames)
     if kind == RESP:

@@ -52,11 +52,11 @@ class RecordingConsumer:
     """
 
     def __init__(self) -> None:
-        self.chunks: List[bytes] = []
+        self.chunks: List[protocol.Frame] = []
         self.finished = 0
         self.aborted = 0
 
-    def writeBody(self, chunks: List[bytes]) -> None:
+    def writeBody(self, chunks: Sequence[protocol.Frame]) -> None:
         self.chunks.extend(chunks)
 
     def finishBody(self) -> None:

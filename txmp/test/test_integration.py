@@ -244,3 +244,27 @@ class ZmqAdapterTests(TestCase):
         router.send([b"dealer-1", b"back"])
         frames = yield atDealer
         self.assertEqual(frames, [b"back"])
+
+    @inlineCallbacks
+    def test_largeFramesWithoutCopy(self) -> Any:
+        """
+        A socket made with C{largeFrame} gets frames of at least that many
+        bytes as read-only memoryviews of ZeroMQ's buffers, and shorter ones
+        as L{bytes}, with the same contents as were sent.
+        """
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        address = self.ipcAddress()
+        atRouter: Deferred[List[Any]] = Deferred()
+        router = context.socket("router", atRouter.callback, 10, largeFrame=100)
+        router.bind(address)
+        dealer = context.socket("dealer", lambda f: None, 10, b"dealer-1")
+        dealer.connect(address)
+        large = bytes(range(100))
+        dealer.send([b"x" * 99, large])
+        frames = yield atRouter
+        self.assertEqual(
+            [type(frame) for frame in frames], [bytes, bytes, memoryview]
+        )
+        self.assertTrue(frames[2].readonly)
+        self.assertEqual(frames, [b"dealer-1", b"x" * 99, large])

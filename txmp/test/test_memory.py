@@ -6,7 +6,7 @@ through them a L{Dispatcher} and L{FrontLink}s working together.
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -36,11 +36,11 @@ class NullConsumer:
     """
 
     def __init__(self) -> None:
-        self.chunks: List[bytes] = []
+        self.chunks: List[protocol.Frame] = []
         self.finished = False
         self.aborted = False
 
-    def writeBody(self, chunks: List[bytes]) -> None:
+    def writeBody(self, chunks: Sequence[protocol.Frame]) -> None:
         self.chunks.extend(chunks)
 
     def finishBody(self) -> None:

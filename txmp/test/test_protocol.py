@@ -1105,7 +1105,9 @@ class FuzzTests(SynchronousTestCase):
         message = decode(frames)
         self.assertIsInstance(message, MESSAGE_TYPES)
         if isinstance(message, Body):
-            again = encodeBody(message.requestId, message.chunks, message.end)
+            again = encodeBody(
+                message.requestId, [bytes(c) for c in message.chunks], message.end
+            )
         elif isinstance(message, Error):
             again = encodeError(message.requestId, message.message)
         elif isinstance(message, Cancel):
@@ -1121,9 +1123,27 @@ class FuzzTests(SynchronousTestCase):
                 head.status,
                 head.reason.encode("latin-1"),
                 [(n.encode("latin-1"), v.encode("latin-1")) for n, v in head.headers],
-                message.body,
+                [bytes(c) for c in message.body],
                 head.more,
             )
         else:
             return
         self.assertEqual(again, frames)
+
+    @settings(max_examples=300, deadline=None)
+    @given(validMessages)
+    def test_memoryviewsDecode(self, frames: List[bytes]) -> None:
+        """
+        Frames received without a copy, as memoryviews, decode to the same
+        message as the same frames as L{bytes}: the request id is L{bytes},
+        and body chunks are the very objects given.
+        """
+        views = [memoryview(frame) for frame in frames]
+        message = decode(views)
+        self.assertEqual(message, decode(frames))
+        requestId = getattr(message, "requestId", b"")
+        self.assertIs(type(requestId), bytes)
+        if isinstance(message, Body):
+            self.assertEqual(list(map(id, message.chunks)), list(map(id, views[3:])))
+        elif isinstance(message, (Request, Response)):
+            self.assertEqual(list(map(id, message.body)), list(map(id, views[5:])))

@@ -530,6 +530,38 @@ class ReplyTests(ResourceTestCase):
         self.assertFalse(transport.disconnecting)
         self.assertNoLeak()
 
+    def test_memoryviewChunks(self) -> None:
+        """
+        Reply frames received without a copy, as memoryviews, are read as
+        usual; the body chunks of one message go to the client in one write
+        (one HTTP chunk here).
+        """
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a"], more=True)
+        frames = protocol.encodeBody(requestId, [b"bc", b"de"], False)
+        self.dispatcher.replyReceived([memoryview(f) for f in [HANDLER, *frames]])
+        self.reply(protocol.encodeBody(requestId, [], True))
+        self.assertIn(b"\r\n4\r\nbcde\r\n", transport.value())
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.body, b"abcde")
+        self.assertTrue(response.complete)
+        self.assertNoLeak()
+
+    def test_memoryviewWholeReply(self) -> None:
+        """
+        A whole reply in one C{RESP} of memoryview frames is answered with
+        its body, in order.
+        """
+        _, transport = self.get()
+        frames = protocol.encodeResponse(
+            self.lastRequest().requestId, 200, b"OK", [], [b"ab", b"cd"]
+        )
+        self.dispatcher.replyReceived([memoryview(f) for f in [HANDLER, *frames]])
+        response = ParsedResponse(transport.value())
+        self.assertEqual((response.code, response.body), (200, b"abcd"))
+        self.assertNoLeak()
+
     def test_abortAfterHead(self) -> None:
         """
         An error after the head aborts the connection without finishing the
