@@ -12,6 +12,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from zope.interface import implementer
 
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.defer import CancelledError
 from twisted.internet.interfaces import IDelayedCall, IPushProducer
 from twisted.internet.protocol import connectionDone
@@ -36,6 +37,13 @@ from txmp._http import (
     isTrusted,
 )
 from txmp.protocol import Frame
+
+# The most a client connection sends in one send() call (Twisted's default
+# is 128 KiB), for plain TCP connections.  Every call is a turn of the
+# reactor: a large response, which reaches the front in messages of up to
+# 256 KiB, costs fewer turns this way (benchmarks/bigbody.py: 15% less
+# front CPU per 100 MiB response, and a fifth less time).
+SEND_LIMIT = 512 * 1024
 
 # Hop-by-hop headers belong to one connection: PEP 3333 forbids
 # applications to set them, and the front frames the body itself.
@@ -194,6 +202,8 @@ class FrontChannel(HTTPChannel):
         return getattr(getattr(self, "site", None), "httpRules", DEFAULT_RULES)
 
     def connectionMade(self) -> None:
+        if isinstance(self.transport, FileDescriptor):
+            self.transport.SEND_LIMIT = SEND_LIMIT
         rules = self.rules
         # Twisted's own limits must never fire before ours (with their bare
         # 400); LineReceiver's line limit bounds a line still incomplete.

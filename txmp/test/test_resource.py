@@ -12,6 +12,7 @@ from typing import List, Sequence, Tuple
 
 from zope.interface import directlyProvides
 
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import ISSLTransport
@@ -27,6 +28,7 @@ from txmp import protocol
 from txmp._dispatch import Dispatcher
 from txmp._memory import MemorySocket
 from txmp._resource import (
+    SEND_LIMIT,
     SMALL_BODY,
     FrontChannel,
     FrontRequest,
@@ -547,6 +549,18 @@ class ReplyTests(ResourceTestCase):
         self.assertEqual(response.body, b"abcde")
         self.assertTrue(response.complete)
         self.assertNoLeak()
+
+    def test_sendLimitRaised(self) -> None:
+        """
+        A client connection's transport sends up to L{SEND_LIMIT} bytes per
+        call instead of Twisted's 128 KiB.
+        """
+        transport = FileDescriptor(Clock())  # type: ignore[arg-type]
+        self.assertGreater(SEND_LIMIT, FileDescriptor.SEND_LIMIT)
+        channel = self.site.buildProtocol(CLIENT)
+        channel.makeConnection(transport)
+        self.addCleanup(self.disconnect, channel)
+        self.assertEqual(transport.SEND_LIMIT, SEND_LIMIT)
 
     def test_memoryviewWholeReply(self) -> None:
         """
