@@ -6,6 +6,7 @@ C{twistd mpfront}: options and the service tree of the front.
 from __future__ import annotations
 
 import os
+import platform
 import socket
 import sys
 from typing import Any, Callable, List, Optional
@@ -41,8 +42,12 @@ HIGH_WATER_MARK = 10000
 # Reply frames at least this long (response body chunks) are received
 # without a copy: they are copied once, when the front joins the chunks of
 # a message into one write (benchmarks/bigbody.py: 17% less front CPU for a
-# 100 MiB response).
-LARGE_FRAME = 16 * 1024
+# 100 MiB response).  Not on PyPy: a frame received so is freed only when
+# its garbage collector runs, and that does not count ZeroMQ's memory (the
+# front's peak grew by the whole 100 MiB body).
+LARGE_FRAME: Optional[int] = (
+    16 * 1024 if platform.python_implementation() == "CPython" else None
+)
 
 
 def connectableAddress(address: str) -> str:
