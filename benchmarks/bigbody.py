@@ -29,7 +29,7 @@ The client is this script: one connection, C{recv_into} a 1 MiB buffer,
 discarding the bytes.  It prints, for each server, the median download time
 and throughput, the CPU each process used per download, the ratio to raw
 (both ways), each process's peak RSS before and after, and whether the
-fastest txmp is within L{TARGET} (1.2) times the raw producer.  Every process
+fastest txmp is within L{TARGET} (1.2) times each raw server.  Every process
 started is stopped by its PID at the end, also on an error or a Ctrl-C.
 """
 
@@ -59,7 +59,9 @@ from bigapp import chunks
 
 MiB = 1024 * 1024
 
-# The ratio of download times txmp/raw (producer) that txmp aims at.
+# The ratio of download times txmp/raw that txmp aims at (issue 4: "a raw
+# Twisted Web resource serving the same bytes"); printed against both raw
+# servers.
 TARGET = 1.2
 
 
@@ -323,9 +325,10 @@ def main(argv: Optional[list] = None) -> int:
               % (target.name, time_, args.size / MiB / time_, describeCpu(target), ratios))
         print("%-22s peak RSS %s" % ("", describeMemory(target)))
     best = min((t for t in targets if t.name.startswith("txmp")), key=lambda t: median(t.times))
-    ratio = median(best.times) / rawProducer
-    print("target txmp/raw <= %.1f (against raw producer): %s (best: %s, %.2f)"
-          % (TARGET, "met" if ratio <= TARGET else "NOT met", best.name, ratio))
+    for raw, rawTime in (("raw loop", rawLoop), ("raw producer", rawProducer)):
+        ratio = median(best.times) / rawTime
+        print("target txmp/raw <= %.1f against %s: %s (best: %s, %.2f)"
+              % (TARGET, raw, "met" if ratio <= TARGET else "NOT met", best.name, ratio))
     summary = " | ".join(
         "%s %.3f s (%s)" % (t.name, median(t.times), describeMemory(t)) for t in targets
     )
