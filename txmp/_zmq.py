@@ -429,20 +429,26 @@ class ZmqSocket:
 
     def _flush(self) -> None:
         zmq = self._zmq
+        sent = False
         while self._backlog and self._conn.socket is not None:
             events = self._conn.socket.getsockopt(zmq.EVENTS)
             if not events & zmq.POLLOUT:
-                return
+                break
             frames = self._backlog.popleft()
             try:
                 self._conn.socket.send_multipart(frames, zmq.NOBLOCK, copy=True)
             except zmq.Again:
                 self._backlog.appendleft(frames)
-                return
+                break
             except zmq.ZMQError as e:
                 self._log.warn(
                     "dropped a queued message: {error}", error=e.strerror
                 )
+            sent = True
+        if sent:
+            # As after any send: a message that came meanwhile may have
+            # consumed the descriptor's edge.
+            self._scheduleRead()
 
     @property
     def backlog(self) -> int:

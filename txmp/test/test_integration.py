@@ -268,3 +268,32 @@ class ZmqAdapterTests(TestCase):
         )
         self.assertTrue(frames[2].readonly)
         self.assertEqual(frames, [b"dealer-1", b"x" * 99, large])
+
+    @inlineCallbacks
+    def test_backlogSentOnceConnected(self) -> None:
+        """
+        Messages that a DEALER cannot queue in ZeroMQ (its high-water mark
+        reached while no peer is there) wait in its backlog, and all arrive,
+        in order, once a ROUTER binds the address.
+        """
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        address = self.ipcAddress()
+        dealer = context.socket("dealer", lambda f: None, 1, b"dealer-1")
+        dealer.connect(address)
+        for n in range(5):
+            dealer.send([b"%d" % (n,)])
+        self.assertGreater(dealer.backlog, 0)
+        received: List[bytes] = []
+        allThere: Deferred[None] = Deferred()
+
+        def atRouter(frames: List[bytes]) -> None:
+            received.append(frames[1])
+            if len(received) == 5:
+                allThere.callback(None)
+
+        router = context.socket("router", atRouter, 10)
+        router.bind(address)
+        yield allThere
+        self.assertEqual(received, [b"0", b"1", b"2", b"3", b"4"])
+        self.assertEqual(dealer.backlog, 0)

@@ -1,0 +1,105 @@
+# -*- test-case-name: txmp.test.test_zmq -*-
+"""
+Unit tests for L{txmp._zmq.ZmqSocket}'s backlog, with a fake ZeroMQ socket
+and a L{Clock}: no socket is made.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, List
+
+import zmq
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp._zmq import ZmqSocket
+
+
+class FakeRawSocket:
+    """
+    A C{zmq.Socket} that takes C{room} messages, then is full.
+
+    @ivar sent: the messages taken, in order.
+    """
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.sent: List[List[bytes]] = []
+
+    def getsockopt(self, option: int) -> int:
+        assert option == zmq.EVENTS
+        return zmq.POLLOUT if len(self.sent) < self.room else 0
+
+    def send_multipart(self, frames: List[bytes], flags: int, copy: bool) -> None:
+        if len(self.sent) >= self.room:
+            raise zmq.Again()
+        self.sent.append(frames)
+
+
+class FakeConnection:
+    """
+    The txzmq connection of a L{ZmqSocket}: counts its reads.
+    """
+
+    def __init__(self, socket: FakeRawSocket) -> None:
+        self.socket = socket
+        self.reads = 0
+
+    def doRead(self) -> None:
+        self.reads += 1
+
+
+def socketWithBacklog(clock: Clock, raw: FakeRawSocket, *messages: bytes) -> Any:
+    """
+    A L{ZmqSocket} over C{raw} whose backlog holds C{messages}, one frame
+    each, as if ZeroMQ had refused them.
+    """
+    socket = ZmqSocket.__new__(ZmqSocket)
+    socket._zmq = zmq
+    socket._reactor = clock
+    socket._router = False
+    socket._flushCall = None
+    socket._conn = FakeConnection(raw)
+    socket._backlog = deque([[message] for message in messages])
+    return socket
+
+
+class BacklogTests(SynchronousTestCase):
+    """
+    Messages that wait for ZeroMQ to take them.
+    """
+
+    def test_sentInOrderWhileThereIsRoom(self) -> None:
+        """
+        The backlog goes out in order for as long as ZeroMQ takes messages;
+        the rest waits.
+        """
+        raw = FakeRawSocket(room=2)
+        socket = socketWithBacklog(Clock(), raw, b"a", b"b", b"c")
+        socket._flush()
+        self.assertEqual(raw.sent, [[b"a"], [b"b"]])
+        self.assertEqual(socket.backlog, 1)
+
+    def test_readAfterSending(self) -> None:
+        """
+        Sending from the backlog, as any send, may consume the readiness
+        that ZeroMQ signals once for messages that came meanwhile: the
+        socket reads again on the next turn of the reactor.
+        """
+        clock = Clock()
+        socket = socketWithBacklog(clock, FakeRawSocket(room=1), b"a")
+        socket._flush()
+        clock.advance(0)
+        self.assertEqual(socket._conn.reads, 1)
+
+    def test_noReadWithoutSending(self) -> None:
+        """
+        While ZeroMQ takes nothing, no read is scheduled.
+        """
+        clock = Clock()
+        socket = socketWithBacklog(clock, FakeRawSocket(room=0), b"a")
+        socket._flush()
+        self.assertEqual(clock.getDelayedCalls(), [])
+        self.assertEqual(socket.backlog, 1)
