@@ -687,7 +687,7 @@ class FileWrapper:
 # application produced while the reactor thread was busy go out together:
 # bigger batches save per-message work on both sides, but past this size the
 # front waits longer for each and the pipeline stalls (1 MiB measured
-# slower in benchmarks/bigbody.py).
+# slower: docs/benchmarks.md, "Fewer messages, fewer copies, larger sends").
 BODY_BATCH = 256 * 1024
 
 
@@ -899,17 +899,26 @@ class RunningRequest:
         if not self._cancelled:
             self._toReactor(self._sink.sendWindow, size)
 
-    def _awaitWindow(self, chunk: bytes, queue: bool) -> bool:
+    def _queueChunk(self, chunk: bytes) -> None:
+        """
+        Hand a body chunk to the reactor thread: add it to the chunks
+        waiting for L{_flush}, and schedule one if none is.  Called in the
+        application thread.
+        """
+        with self._condition:
+            self._outgoing.append(chunk)
+            schedule = not self._flushScheduled
+            self._flushScheduled = True
+        if schedule:
+            self._reactor.callFromThread(self._flush)
+
+    def _awaitWindow(self, size: int) -> None:
         """
         Wait until the front accepts more of the response body, then count
-        C{chunk} against its window.  The window may go below zero: a chunk
-        is never split.  Called in the application thread, before each
-        chunk is streamed.
+        C{size} bytes against its window.  The window may go below zero:
+        a chunk is never split.  Called in the application thread, before
+        each chunk is streamed.
 
-        @param queue: whether to add C{chunk} to the chunks waiting for
-            L{_flush}, in the same hold of the lock.
-        @return: whether the caller must schedule L{_flush}: C{chunk} was
-            queued and no flush was scheduled.
         @raise RequestCancelled: if the request is or gets cancelled.
         """
         with self._condition:
@@ -922,14 +931,7 @@ class RunningRequest:
             if self._cancelled:
                 raise RequestCancelled("request cancelled")
             if self._window is not None:
-                self._window -= len(chunk)
-            if not queue:
-                return False
-            self._outgoing.append(chunk)
-            if self._flushScheduled:
-                return False
-            self._flushScheduled = True
-            return True
+                self._window -= size
 
     def _run(self) -> None:
         """
@@ -1071,11 +1073,10 @@ class RunningRequest:
         @raise RequestCancelled: if the request is or gets cancelled while
             waiting for window.
         """
+        self._awaitWindow(len(chunk))
         if self._headSent:
-            if self._awaitWindow(chunk, True):
-                self._reactor.callFromThread(self._flush)
+            self._queueChunk(chunk)
         else:
-            self._awaitWindow(chunk, False)
             status, reason, headers = self._head()
             self._headSent = True
             self._toReactor(self._sink.sendHead, status, reason, headers, [chunk], True)
