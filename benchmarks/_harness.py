@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -210,19 +210,33 @@ class Servers:
         return "ipc://" + os.path.join(self.directory, name)
 
 
-def twistdArgs(python: str, *args: str) -> List[str]:
+# Run by a server started with patches: set each module constant, refusing a
+# name the module does not have (a typo would otherwise measure nothing).
+_PATCH = """
+import importlib
+for _path, _value in {patches!r}:
+    _module, _, _name = _path.rpartition(".")
+    _module = importlib.import_module(_module)
+    if not hasattr(_module, _name):
+        raise SystemExit("no constant " + _path)
+    setattr(_module, _name, _value)
+"""
+
+
+def twistdArgs(
+    python: str, *args: str, patches: Sequence[Tuple[str, object]] = ()
+) -> List[str]:
     """
     The command line of C{twistd -n --pidfile= ARGS} run by C{python}
     (which need not have a C{twistd} script of its own).
+
+    @param patches: C{(module.NAME, value)} pairs set before twistd starts,
+        to measure another value of a constant without editing the code.
     """
-    return [
-        python,
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
-        "--nodaemon",
-        "--pidfile=",
-        *args,
-    ]
+    code = "from twisted.scripts.twistd import run; run()"
+    if patches:
+        code = _PATCH.format(patches=list(patches)) + code
+    return [python, "-c", code, "--nodaemon", "--pidfile=", *args]
 
 
 def withPythonPath(*directories: str) -> Dict[str, str]:
@@ -239,12 +253,18 @@ def withPythonPath(*directories: str) -> Dict[str, str]:
 
 
 def startFront(
-    servers: Servers, python: str, send: str, ret: str, extra: Sequence[str] = ()
+    servers: Servers,
+    python: str,
+    send: str,
+    ret: str,
+    extra: Sequence[str] = (),
+    patches: Sequence[Tuple[str, object]] = (),
 ) -> "tuple[Server, int]":
     """
     Start C{twistd mpfront} on an ephemeral loopback port and wait until it
     logs C{mpfront ready}.
 
+    @param patches: see L{twistdArgs}.
     @return: the server and its HTTP port.
     """
     front = servers.start(
@@ -259,6 +279,7 @@ def startFront(
             "--return",
             ret,
             *extra,
+            patches=patches,
         ),
     )
     match = front.waitFor(r"mpfront ready:.*port=(\d+)")
@@ -274,15 +295,20 @@ def startHandler(
     ret: str,
     name: str,
     threads: Optional[int] = None,
+    patches: Sequence[Tuple[str, object]] = (),
 ) -> Server:
     """
     Start C{twistd mphandler} serving C{app} (from L{benchapps} or any
     importable module) and wait until the front logs that it joined.
+
+    @param patches: see L{twistdArgs}.
     """
     args = ["mphandler", "--app", app, "--send", send, "--return", ret, "--name", name]
     if threads is not None:
         args += ["--threads", str(threads)]
-    handler = servers.start("mphandler " + name, twistdArgs(python, *args))
+    handler = servers.start(
+        "mphandler " + name, twistdArgs(python, *args, patches=patches)
+    )
     try:
         match = front.waitFor(
             r"handler %s joined(?: with (\d+) credits)?" % (re.escape(name),)

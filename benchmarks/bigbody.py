@@ -3,7 +3,8 @@ Downloading one large response through txmp against Twisted Web alone, in
 the same run: wall time, and the peak memory of every server process.
 
     python benchmarks/bigbody.py [--front-python PATH] [--handler-python PATH]
-        [--size BYTES] [--window BYTES[,BYTES...]] [--rounds R] [--warmup N]
+        [--size BYTES] [--window BYTES[,BYTES...]]
+        [--variant LABEL:MODULE.NAME=VALUE[,...]]... [--rounds R] [--warmup N]
 
 Starts, on 127.0.0.1 only, run by the front's interpreter unless said:
 
@@ -18,7 +19,12 @@ Starts, on 127.0.0.1 only, run by the front's interpreter unless said:
       window), C{twistd mpfront --window W} and one C{twistd mphandler
       --app bigapp:app}, run by the handler's interpreter: a generator
       yielding the same 64 KiB chunks with a C{Content-Length}; joined by
-      ipc:// addresses in a temporary directory.
+      ipc:// addresses in a temporary directory;
+    - B{txmp LABEL}: for each C{--variant LABEL:MODULE.NAME=VALUE,...}, the
+      same pair (default window) with those module constants set in both
+      processes before twistd starts: the way to compare another value of
+      C{BODY_BATCH}, C{GRANT_DIVISOR}, C{LARGE_FRAME} or C{SEND_LIMIT}
+      against the code as it is, in the same run, without editing it.
 
 The body is C{--size} bytes (100 MiB by default).  Each server answers a
 64 KiB request, and its peak RSS (C{VmHWM}) is read then ("idle"); it is
@@ -41,7 +47,7 @@ import os
 import socket
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from _harness import (
     addInterpreterArguments,
@@ -81,6 +87,26 @@ def parseSizes(text: str) -> List[int]:
     return sizes
 
 
+def parseVariant(text: str) -> Tuple[str, List[Tuple[str, object]]]:
+    """
+    C{"LABEL:mod.NAME=VALUE,mod.NAME=VALUE"} as C{(LABEL, [(mod.NAME,
+    value), ...])}, a value being a size (see L{parseSizes}) or L{None}.
+    """
+    label, sep, settings = text.partition(":")
+    if not sep or not label or not settings:
+        raise argparse.ArgumentTypeError("expected LABEL:MODULE.NAME=VALUE, got %r" % (text,))
+    patches: List[Tuple[str, object]] = []
+    for setting in settings.split(","):
+        path, sep, value = setting.partition("=")
+        if not sep or "." not in path:
+            raise argparse.ArgumentTypeError("expected MODULE.NAME=VALUE, got %r" % (setting,))
+        try:
+            patches.append((path, None if value == "None" else parseSizes(value)[0]))
+        except ValueError:
+            raise argparse.ArgumentTypeError("not a size or None: %r" % (value,)) from None
+    return label, patches
+
+
 def describeSize(size: int) -> str:
     """
     C{4194304} as C{"4 MiB"}, C{65536} as C{"64 KiB"}.
@@ -102,6 +128,13 @@ def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
         "--window", type=parseSizes, default=None, metavar="BYTES[,BYTES...]",
         help="mpfront --window; several (comma-separated) start one txmp each "
         "(default: mpfront's default, not passed)",
+    )
+    parser.add_argument(
+        "--variant", type=parseVariant, action="append", default=[],
+        metavar="LABEL:MODULE.NAME=VALUE[,MODULE.NAME=VALUE...]",
+        help="also start a txmp (default window) whose front and handler set "
+        "these constants first, e.g. send-128K:txmp._resource.SEND_LIMIT=128K; "
+        "VALUE is a size (K, M suffixes) or None; may be repeated",
     )
     parser.add_argument("--rounds", type=int, default=5, metavar="R",
                         help="time every server R times in turn; medians (default 5)")
@@ -127,6 +160,8 @@ class Target:
         self.times: List[float] = []
         self.cpu: Dict[str, List[float]] = {label: [] for label in processes}
         self.idlePeak: Dict[str, int] = {}
+        # Whether this txmp runs with patched constants (--variant).
+        self.variant = False
         self.peak: Dict[str, int] = {}
 
 
@@ -215,8 +250,8 @@ def measure(target: Target, size: int) -> float:
 
 def startTargets(servers: Servers, args: argparse.Namespace) -> List[Target]:
     """
-    Start the raw servers and one txmp per window; wait until all are
-    ready.
+    Start the raw servers, one txmp per window and one per variant; wait
+    until all are ready.
     """
     targets = []
     for mode in ("loop", "producer"):
@@ -237,6 +272,17 @@ def startTargets(servers: Servers, args: argparse.Namespace) -> List[Target]:
         )
         name = "txmp" if window is None else "txmp window %s" % (describeSize(window),)
         targets.append(Target(name, port, {"front": front, "h1": handler}))
+    for n, (label, patches) in enumerate(args.variant):
+        tag = "v%d-" % (n,)
+        send, ret = servers.ipc(tag + "send"), servers.ipc(tag + "return")
+        front, port = startFront(servers, args.front_python, send, ret, patches=patches)
+        handler = startHandler(
+            servers, front, args.handler_python, "bigapp:app", send, ret, "h1",
+            patches=patches,
+        )
+        target = Target("txmp " + label, port, {"front": front, "h1": handler})
+        target.variant = True
+        targets.append(target)
     return targets
 
 
@@ -324,7 +370,11 @@ def main(argv: Optional[list] = None) -> int:
         print("%-22s %6.3f s %6.0f MiB/s  CPU/download %s%s"
               % (target.name, time_, args.size / MiB / time_, describeCpu(target), ratios))
         print("%-22s peak RSS %s" % ("", describeMemory(target)))
-    best = min((t for t in targets if t.name.startswith("txmp")), key=lambda t: median(t.times))
+    # The verdict is on the code as it is, not on a variant.
+    best = min(
+        (t for t in targets if t.name.startswith("txmp") and not t.variant),
+        key=lambda t: median(t.times),
+    )
     for raw, rawTime in (("raw loop", rawLoop), ("raw producer", rawProducer)):
         ratio = median(best.times) / rawTime
         print("target txmp/raw <= %.1f against %s: %s (best: %s, %.2f)"

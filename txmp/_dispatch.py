@@ -25,9 +25,10 @@ from txmp._zmq import PeerUnreachable
 BytesPairs = Sequence[Tuple[bytes, bytes]]
 
 # Response-body window is granted back to a handler once this share of the
-# window (a half) is owed: each WINDOW message costs the front about as much
-# as a body message, and halves measured less CPU on both sides than
-# quarters (benchmarks/bigbody.py) while the other half keeps the pipe full.
+# window (a half) is owed, while the other half keeps the pipe full.  Each
+# WINDOW costs the front about as much as a body message: with quarters, a
+# 100 MiB download took longer (docs/benchmarks.md, "Fewer messages, fewer
+# copies, larger sends", with the commands that measure it).
 GRANT_DIVISOR = 2
 
 IDEMPOTENT_METHODS = frozenset([b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"])

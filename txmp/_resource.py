@@ -41,8 +41,8 @@ from txmp.protocol import Frame
 # The most a client connection sends in one send() call (Twisted's default
 # is 128 KiB), for plain TCP connections.  Every call is a turn of the
 # reactor: a large response, which reaches the front in messages of up to
-# 256 KiB, costs fewer turns this way (benchmarks/bigbody.py: 15% less
-# front CPU per 100 MiB response, and a fifth less time).
+# 256 KiB, costs fewer turns this way (docs/benchmarks.md, "Fewer messages,
+# fewer copies, larger sends", with the commands that measure it).
 SEND_LIMIT = 512 * 1024
 
 # Hop-by-hop headers belong to one connection: PEP 3333 forbids
