@@ -488,12 +488,19 @@ class _ResponseBody:
     Writes a streamed reply body to a Twisted request, and grants the
     handler window as the client's transport takes it (a push producer
     registered on the request: paused while the transport is full).
+
+    While paused, the chunks that come are kept as they are (within the
+    window, so bounded) and written in one piece when the transport has
+    sent everything it had: one copy of each byte out of ZeroMQ's buffers,
+    instead of a copy per message and another when the transport joins the
+    messages it holds.
     """
 
     def __init__(self, request: Request) -> None:
         self._request = request
         self._reply: Optional[Reply] = None
         self._paused = False
+        self._held: List[Frame] = []
 
     def started(self, reply: Reply) -> None:
         """
@@ -503,24 +510,33 @@ class _ResponseBody:
         if reply.more:
             self._request.registerProducer(self, True)
 
-    def written(self, size: int) -> None:
-        if self._reply is not None:
-            self._reply.written(size, not self._paused)
-
     def writeBody(self, chunks: Sequence[Frame]) -> None:
-        # One write for the chunks of one message, copied (once) out of
-        # ZeroMQ's buffers: the transport would join them anyway.
+        if self._paused:
+            self._held.extend(chunks)
+        else:
+            self._write(chunks)
+
+    def _write(self, chunks: Sequence[Frame]) -> None:
         data = _joined(chunks)
         if data:
+            # May pause this producer before it returns.
             self._request.write(data)
-            self.written(len(data))
+            if self._reply is not None:
+                self._reply.written(len(data), not self._paused)
+
+    def _writeHeld(self) -> None:
+        held, self._held = self._held, []
+        if held:
+            self._write(held)
 
     def finishBody(self) -> None:
+        self._writeHeld()
         self._request.unregisterProducer()
         self._request.finish()
 
     def abortBody(self) -> None:
         # A truncated response must not look complete: abort, don't finish.
+        self._held = []
         channel = self._request.channel
         if channel is not None and channel.transport is not None:
             channel.transport.abortConnection()
@@ -530,12 +546,15 @@ class _ResponseBody:
 
     def resumeProducing(self) -> None:
         self._paused = False
+        # Grant what the transport has sent before giving it more.
         if self._reply is not None:
             self._reply.clientReady()
+        self._writeHeld()
 
     def stopProducing(self) -> None:
         # The connection is going: notifyFinish's errback cancels the reply.
         self._paused = True
+        self._held = []
 
 
 class FrontResource(Resource):

@@ -40,8 +40,8 @@ DEFAULT_MAX_BODY = 1 << 30
 HIGH_WATER_MARK = 10000
 
 # Reply frames at least this long (response body chunks) are received
-# without a copy: they are copied once, when the front joins the chunks of
-# a message into one write.  Not on PyPy: a frame received so is freed only
+# without a copy: they are copied once, when the front joins the chunks it
+# has for a response into one write.  Not on PyPy: a frame received so is freed only
 # when its garbage collector runs, and that does not count ZeroMQ's memory
 # (a PyPy front's peak grew by 92 MiB for one 100 MiB download instead of
 # 53).  Figures and commands: docs/benchmarks.md, "Fewer messages, fewer

@@ -33,6 +33,7 @@ from txmp._resource import (
     FrontChannel,
     FrontRequest,
     FrontResource,
+    _ResponseBody,
     makeSite,
 )
 
@@ -894,3 +895,125 @@ class StreamingTests(ResourceTestCase):
         self.assertEqual(response.code, 200)
         self.assertEqual(response.header(b"connection"), [b"close"])
         self.assertTrue(transport.disconnecting)
+
+
+class _WritesRequest:
+    """
+    The part of a Twisted request that L{_ResponseBody} uses, with a
+    transport that pauses its producer when a write brings what it holds
+    to C{pauseAt} bytes, as a real one does past its buffer size.
+    """
+
+    def __init__(self, pauseAt: int = 0) -> None:
+        self.writes: List[bytes] = []
+        self.events: List[object] = []
+        self.producer = None
+        self.finished = False
+        self.channel = None
+        self._pauseAt = pauseAt
+
+    def registerProducer(self, producer: object, streaming: bool) -> None:
+        self.producer = producer
+
+    def unregisterProducer(self) -> None:
+        self.producer = None
+
+    def write(self, data: bytes) -> None:
+        assert type(data) is bytes, data
+        self.writes.append(data)
+        self.events.append(("write", len(data)))
+        if self._pauseAt and len(data) >= self._pauseAt:
+            self.producer.pauseProducing()  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+class _RecordingReply:
+    """
+    What L{_ResponseBody} tells a L{txmp._dispatch.Reply}, in order.
+    """
+
+    more = True
+
+    def __init__(self, events: List[object]) -> None:
+        self.events = events
+
+    def written(self, size: int, clientReady: bool) -> None:
+        self.events.append(("written", size, clientReady))
+
+    def clientReady(self) -> None:
+        self.events.append("clientReady")
+
+
+class ResponseBodyTests(SynchronousTestCase):
+    """
+    L{_ResponseBody}: a streamed reply's body, written as the client's
+    transport takes it.
+    """
+
+    def setUp(self) -> None:
+        self.request = _WritesRequest(pauseAt=100)
+        self.body = _ResponseBody(self.request)  # type: ignore[arg-type]
+        self.reply = _RecordingReply(self.request.events)
+        self.body.started(self.reply)  # type: ignore[arg-type]
+
+    def test_writtenAtOnce(self) -> None:
+        """
+        While the transport takes data, each message's chunks are written
+        at once, as one write, and counted as written to a ready client.
+        """
+        self.body.writeBody([b"ab", memoryview(b"cd")])
+        self.assertEqual(self.request.writes, [b"abcd"])
+        self.assertEqual(self.request.events, [("write", 4), ("written", 4, True)])
+
+    def test_writeThatPauses(self) -> None:
+        """
+        A write that fills the transport is counted as written to a client
+        that is not ready: nothing is granted for it yet.
+        """
+        self.body.writeBody([b"x" * 100])
+        self.assertEqual(
+            self.request.events, [("write", 100), ("written", 100, False)]
+        )
+
+    def test_heldWhilePaused(self) -> None:
+        """
+        Chunks that come while the transport is paused are held, not
+        written; when it resumes, what it sent is granted first, then all
+        the held chunks go in one write.
+        """
+        self.body.writeBody([b"x" * 100])
+        del self.request.events[:]
+        self.body.writeBody([b"a" * 10, memoryview(b"b" * 10)])
+        self.body.writeBody([b"c" * 10])
+        self.assertEqual(self.request.writes, [b"x" * 100])
+        self.assertEqual(self.request.events, [])
+        self.body.resumeProducing()
+        self.assertEqual(self.request.writes, [b"x" * 100, b"a" * 10 + b"b" * 10 + b"c" * 10])
+        self.assertEqual(
+            self.request.events, ["clientReady", ("write", 30), ("written", 30, True)]
+        )
+
+    def test_finishWritesHeld(self) -> None:
+        """
+        The end of the body writes what is held before finishing the
+        request.
+        """
+        self.body.writeBody([b"x" * 100])
+        self.body.writeBody([b"tail"])
+        self.body.finishBody()
+        self.assertEqual(self.request.writes, [b"x" * 100, b"tail"])
+        self.assertTrue(self.request.finished)
+        self.assertIsNone(self.request.producer)
+
+    def test_stopDropsHeld(self) -> None:
+        """
+        When the connection goes, what is held is dropped, and a later
+        resume writes nothing.
+        """
+        self.body.writeBody([b"x" * 100])
+        self.body.writeBody([b"held"])
+        self.body.stopProducing()
+        self.body.resumeProducing()
+        self.assertEqual(self.request.writes, [b"x" * 100])
