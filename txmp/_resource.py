@@ -472,16 +472,6 @@ def _readBody(request: Request) -> List[bytes]:
         chunks.append(chunk)
 
 
-def _joined(chunks: Sequence[Frame]) -> bytes:
-    """
-    The body chunks of a message as one L{bytes}; not a copy if there is
-    one chunk of L{bytes}.
-    """
-    if len(chunks) == 1 and type(chunks[0]) is bytes:
-        return chunks[0]
-    return b"".join(chunks)
-
-
 @implementer(IPushProducer)
 class _ResponseBody:
     """
@@ -517,7 +507,8 @@ class _ResponseBody:
             self._write(chunks)
 
     def _write(self, chunks: Sequence[Frame]) -> None:
-        data = _joined(chunks)
+        # One bytes, as the transport wants (a single bytes is not copied).
+        data = b"".join(chunks)
         if data:
             # May pause this producer before it returns.
             self._request.write(data)
@@ -654,7 +645,7 @@ class FrontResource(Resource):
         if reply.more:
             body.writeBody(reply.body)
         else:
-            data = _joined(reply.body)
+            data = b"".join(reply.body)
             if data:
                 request.write(data)
             request.finish()

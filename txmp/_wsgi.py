@@ -719,10 +719,9 @@ class RunningRequest:
         reporting its failure) was handed to the reactor.
     @ivar _outgoing: body chunks handed to the reactor and not sent yet;
         guarded by C{_condition}.  The application thread appends to it
-        and schedules one L{_flush} if none is scheduled
-        (C{_flushScheduled}): chunks that come while the reactor thread is
-        busy go out together, in one C{BODY} message, and none waits for
-        a later one.
+        and schedules one L{_flush} if it was empty (a flush empties it):
+        chunks that come while the reactor thread is busy go out together,
+        in one C{BODY} message, and none waits for a later one.
     """
 
     def __init__(
@@ -768,7 +767,6 @@ class RunningRequest:
         self._headSent = False
         self._complete = False
         self._outgoing: List[bytes] = []
-        self._flushScheduled = False
 
     def _initialWindow(self, head: RequestHead) -> Optional[int]:
         """
@@ -855,12 +853,12 @@ class RunningRequest:
 
     def _flush(self) -> None:
         """
-        Send the body chunks handed over since the last flush, in one
-        message.  Called in the reactor thread.
+        Send the body chunks handed over since the last flush, in order,
+        in C{BODY} messages of at most L{BODY_BATCH} bytes each (a larger
+        chunk goes alone).  Called in the reactor thread.
         """
         with self._condition:
             chunks, self._outgoing = self._outgoing, []
-            self._flushScheduled = False
         batch: List[bytes] = []
         size = 0
         for chunk in chunks:
@@ -906,9 +904,8 @@ class RunningRequest:
         application thread.
         """
         with self._condition:
+            schedule = not self._outgoing
             self._outgoing.append(chunk)
-            schedule = not self._flushScheduled
-            self._flushScheduled = True
         if schedule:
             self._reactor.callFromThread(self._flush)
 
