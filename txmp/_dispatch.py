@@ -25,10 +25,10 @@ from txmp._zmq import PeerUnreachable
 BytesPairs = Sequence[Tuple[bytes, bytes]]
 
 # Response-body window is granted back to a handler once this share of the
-# window (a half) is owed, while the other half keeps the pipe full.  Each
-# WINDOW costs the front about as much as a body message: with quarters, a
-# 100 MiB download took longer (docs/benchmarks.md, "Fewer messages, fewer
-# copies, larger sends", with the commands that measure it).
+# window (a half) is owed, while the other half keeps the pipe full.  Fewer
+# WINDOW messages than with quarters; alone, the difference is within this
+# machine's noise (docs/benchmarks.md, "Fewer messages, fewer copies, larger
+# sends" and "Held writes and a 2 MiB window", with the commands).
 GRANT_DIVISOR = 2
 
 IDEMPOTENT_METHODS = frozenset([b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"])
