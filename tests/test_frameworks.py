@@ -6,10 +6,16 @@ Applications written for Flask and Django are served unchanged.
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from ._harness import SystemTestCase, asyncTest
+from .apps.wholebody import summary
+
+# Many times the handler's input window.
+LARGE = 3 * 1024 * 1024
 
 FORM = [("name", "Grace Hopper"), ("language", "COBOL"), ("language", "FLOW-MATIC"), ("empty", "")]
 
@@ -69,6 +75,46 @@ class FrameworkTestsMixin(_MixinBase):
         )
 
     @asyncTest
+    async def test_largeBody(self) -> None:
+        """
+        The framework reads a 3 MiB raw body whole (Flask's C{get_data()},
+        Django's C{request.body}) and the route gets it byte for byte.
+        """
+        await self.startFrontAndHandler(self.app, frontArguments=("--timeout", "20"))
+        body = os.urandom(LARGE)
+        result = await self.request(
+            b"POST", "/data", body, headers={"Content-Type": "application/octet-stream"}
+        )
+        self.assertResponse(result, 200, summary(body))
+
+    @asyncTest
+    async def test_largeUpload(self) -> None:
+        """
+        A 3 MiB file uploaded as C{multipart/form-data} reaches the route
+        byte for byte (Flask's C{request.files}, Django's
+        C{request.FILES}).
+        """
+        await self.startFrontAndHandler(self.app, frontArguments=("--timeout", "20"))
+        content = os.urandom(LARGE)
+        boundary = uuid.uuid4().hex
+        body = b"".join(
+            [
+                f"--{boundary}\r\n".encode("ascii"),
+                b'Content-Disposition: form-data; name="upload"; filename="blob.bin"\r\n',
+                b"Content-Type: application/octet-stream\r\n\r\n",
+                content,
+                f"\r\n--{boundary}--\r\n".encode("ascii"),
+            ]
+        )
+        result = await self.request(
+            b"POST",
+            "/upload",
+            body,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        self.assertResponse(result, 200, summary(content))
+
+    @asyncTest
     async def test_notFound(self) -> None:
         """
         The framework's own 404 reaches the client.
@@ -85,6 +131,22 @@ class FlaskTests(FrameworkTestsMixin, SystemTestCase):
     """
 
     app = "tests.apps.flaskapp:app"
+
+    @asyncTest
+    async def test_largeFormField(self) -> None:
+        """
+        A URL-encoded form with a 3 MiB field, read by C{request.form},
+        reaches the route whole.
+        """
+        await self.startFrontAndHandler(self.app, frontArguments=("--timeout", "20"))
+        value = bytes(range(32, 127)) * (LARGE // 95)
+        result = await self.request(
+            b"POST",
+            "/field",
+            urlencode({"blob": value.decode("ascii")}).encode("ascii"),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        self.assertResponse(result, 200, summary(value))
 
 
 class DjangoTests(FrameworkTestsMixin, SystemTestCase):

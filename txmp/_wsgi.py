@@ -43,7 +43,10 @@ with windows (C{WINDOW} messages), so that neither side holds a whole body:
     The front sends at most L{txmp._handler.INPUT_WINDOW} bytes ahead of
     what the handler granted; as the application reads, the runner grants
     what was read, in batches of a quarter of that, and at the end of the
-    body (L{ResponseSink.sendWindow}).
+    body (L{ResponseSink.sendWindow}).  A read that must wait for more
+    (one larger than the window, say) first grants everything it has
+    taken, so that the front sends the rest: a read of any size completes,
+    holding no more than it asked for.
 
 A cancellation wakes an application thread waiting for either, with
 L{RequestCancelled}.
@@ -331,6 +334,15 @@ def buildEnviron(
     return environ
 
 
+def _joined(pieces: List[bytes]) -> bytes:
+    """
+    The concatenation of C{pieces}, without a copy when there is one.
+    """
+    if len(pieces) == 1:
+        return pieces[0]
+    return b"".join(pieces)
+
+
 class InputStream:
     """
     The C{wsgi.input} stream: the request body, fed from the reactor thread
@@ -418,20 +430,6 @@ class InputStream:
             self._available = self._offset = self._scanned = 0
             self._condition.notify_all()
 
-    def _wait(self, ready: Callable[[], bool]) -> None:
-        """
-        Wait until C{ready()} is true or the body is complete.  Called with
-        C{_condition} held.
-
-        @raise RequestCancelled: if the stream was aborted.
-        """
-        while True:
-            if self._aborted:
-                raise RequestCancelled("request cancelled")
-            if ready() or self._finished:
-                return
-            self._condition.wait()
-
     def _take(self, size: int) -> bytes:
         """
         Remove and return the next C{size} bytes, which must be available.
@@ -488,15 +486,22 @@ class InputStream:
             return limit
         return None
 
-    def _due(self) -> int:
+    def _due(self, waiting: bool) -> int:
         """
         How many read bytes are to be reported to C{_consumed} now, if any;
         they count as reported from now on.  Called with C{_condition} held.
+
+        @param waiting: whether the reader is about to wait for more data.
+            Everything read is then reported, batch or not: the front
+            sends only as far as it was granted, so bytes taken but not
+            granted back could be the very bytes the wait is for.
         """
         if self._consumed is None or self._aborted or not self._unreported:
             return 0
-        if self._unreported < self._batch and not (
-            self._finished and not self._available
+        if (
+            not waiting
+            and self._unreported < self._batch
+            and not (self._finished and not self._available)
         ):
             return 0
         due, self._unreported = self._unreported, 0
@@ -516,19 +521,36 @@ class InputStream:
         negative or L{None}.  Called in the application thread; blocks
         until that much has been fed or the body is complete.
 
+        A read may ask for more than the front sends ahead of what was
+        read (its window): while it waits, what it has taken so far is
+        reported read, so that the front sends the rest.  What it holds is
+        never more than it asked for.
+
         @raise RequestCancelled: if the request was cancelled.
         """
-        with self._condition:
-            if size is None or size < 0:
-                self._wait(lambda: False)
-                data = self._take(self._available)
-            else:
-                wanted = size
-                self._wait(lambda: self._available >= wanted)
-                data = self._take(min(wanted, self._available))
-            due = self._due()
-        self._report(due)
-        return data
+        wanted = None if size is None or size < 0 else size
+        pieces: List[bytes] = []
+        got = 0
+        while True:
+            with self._condition:
+                if self._aborted:
+                    raise RequestCancelled("request cancelled")
+                if wanted is None:
+                    count = self._available
+                    done = self._finished
+                else:
+                    count = min(wanted - got, self._available)
+                    done = self._finished or got + count == wanted
+                if count:
+                    pieces.append(self._take(count))
+                    got += count
+                due = self._due(not done)
+                if not (done or due):
+                    self._condition.wait()
+                    continue
+            self._report(due)
+            if done:
+                return _joined(pieces)
 
     def readline(self, size: Optional[int] = -1) -> bytes:
         """
@@ -536,27 +558,39 @@ class InputStream:
         C{size} is not negative or L{None}.  Called in the application
         thread; blocks until the line has been fed or the body is complete.
 
+        As with L{read}, a line longer than the front's window is taken in
+        pieces while it is waited for.
+
         @raise RequestCancelled: if the request was cancelled.
         """
         limit = None if size is None or size < 0 else size
-        length: Optional[int] = None
-
-        def ready() -> bool:
-            nonlocal length
-            length = self._lineLength(limit)
-            return length is not None
-
-        with self._condition:
-            self._wait(ready)
-            if length is None:
-                # The body is complete and its last line has no newline.
-                length = (
-                    self._available if limit is None else min(limit, self._available)
-                )
-            data = self._take(length)
-            due = self._due()
-        self._report(due)
-        return data
+        pieces: List[bytes] = []
+        while True:
+            with self._condition:
+                if self._aborted:
+                    raise RequestCancelled("request cancelled")
+                length = self._lineLength(limit)
+                done = length is not None or self._finished
+                if length is None:
+                    # No newline in what is here: take it all (the body is
+                    # complete, or the line goes on in what is to come).
+                    length = (
+                        self._available
+                        if limit is None
+                        else min(limit, self._available)
+                    )
+                if length:
+                    pieces.append(self._take(length))
+                    if limit is not None:
+                        limit -= length
+                        done = done or not limit
+                due = self._due(not done)
+                if not (done or due):
+                    self._condition.wait()
+                    continue
+            self._report(due)
+            if done:
+                return _joined(pieces)
 
     def readlines(self, hint: Optional[int] = -1) -> List[bytes]:
         """

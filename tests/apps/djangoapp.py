@@ -16,6 +16,9 @@ settings.configure(
     INSTALLED_APPS=[],
     MIDDLEWARE=[],
     USE_TZ=True,
+    # The tests post bodies of several MiB; Django's default refuses a
+    # request.body over 2.5 MB, which is not what they test.
+    DATA_UPLOAD_MAX_MEMORY_SIZE=None,
 )
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
@@ -26,6 +29,9 @@ from django.http import (  # noqa: E402
     JsonResponse,
 )
 from django.urls import path  # noqa: E402
+from django.views.decorators.csrf import csrf_exempt  # noqa: E402
+
+from tests.apps.wholebody import summary  # noqa: E402
 
 
 def greet(request: HttpRequest) -> HttpResponse:
@@ -45,6 +51,19 @@ def form(request: HttpRequest) -> HttpResponse:
     )
 
 
-urlpatterns = [path("greet", greet), path("form", form)]
+def body(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(summary(request.body), content_type="text/plain")
+
+
+def upload(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(summary(request.FILES["upload"].read()), content_type="text/plain")
+
+
+urlpatterns = [
+    path("greet", greet),
+    path("form", form),
+    path("data", csrf_exempt(body)),
+    path("upload", csrf_exempt(upload)),
+]
 
 app = get_wsgi_application()

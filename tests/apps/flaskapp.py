@@ -8,7 +8,12 @@ from __future__ import annotations
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from tests.apps.wholebody import summary
+
 app = Flask(__name__)
+# The tests post form fields of several MiB; Flask's default refuses
+# fields over 500 kB (with 413), which is not what they test.
+app.config["MAX_FORM_MEMORY_SIZE"] = None
 
 
 @app.route("/greet")
@@ -26,3 +31,18 @@ def form() -> ResponseReturnValue:
             "method": request.method,
         }
     )
+
+
+@app.route("/data", methods=["POST"])
+def data() -> ResponseReturnValue:
+    return summary(request.get_data())
+
+
+@app.route("/field", methods=["POST"])
+def field() -> ResponseReturnValue:
+    return summary(request.form["blob"].encode("latin-1"))
+
+
+@app.route("/upload", methods=["POST"])
+def upload() -> ResponseReturnValue:
+    return summary(request.files["upload"].read())

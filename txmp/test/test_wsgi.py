@@ -2755,6 +2755,91 @@ class RequestBodyFlowTests(PacedTestCase):
         self.assertEqual(condition.waits, 0)
         self.assertEqual(sink.calls[1][4], [b"a\nb\nc"])
 
+    def readPaced(self, read: Callable[[Any], bytes], body: bytes) -> bytes:
+        """
+        Run an application that reads a streamed request body with C{read}
+        from a front that honours the handler's window, as the real one
+        does: it sends L{INPUT_WINDOW} bytes ahead of what was granted, and
+        no more.
+
+        @return: what C{read} returned.
+        @raise AssertionError: if the application waits for body that the
+            front may not send yet: a deadlock.
+        """
+        sent = min(INPUT_WINDOW, len(body))
+        result: List[bytes] = []
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            result.append(read(environ["wsgi.input"]))
+            startResponse("204 No Content", [])
+            return []
+
+        def front(running: RunningRequest) -> None:
+            nonlocal sent
+            allowed = min(INPUT_WINDOW + sum(self.windows(sink.calls)), len(body))
+            if allowed <= sent:
+                raise AssertionError(
+                    "the application waits for body beyond the window: deadlock"
+                )
+            running.bodyReceived([body[sent:allowed]], allowed == len(body))
+            sent = allowed
+
+        running, pool, sink, condition = self.start(
+            app, *[front] * (2 + 4 * len(body) // INPUT_WINDOW),
+            head=makeHead(method="POST", more=True), body=[body[:sent]],
+        )
+        if sent == len(body):
+            running.bodyReceived([], True)
+        pool.runAll()
+        self.assertEqual(self.failures(), [])
+        self.assertEqual(len(result), 1)
+        return result[0]
+
+    def test_readMoreThanWindow(self) -> None:
+        """
+        C{read(n)} for more than the handler's window completes: while it
+        waits, what it has taken so far is granted, so the front sends the
+        rest.
+        """
+        body = bytes(range(256)) * (INPUT_WINDOW // 64 + 3)
+        self.assertEqual(
+            self.readPaced(lambda stream: stream.read(len(body)), body), body
+        )
+
+    def test_readAllMoreThanWindow(self) -> None:
+        """
+        C{read()} of a body of unknown length, larger than the window,
+        returns all of it.
+        """
+        body = b"0123456789abcdef" * (INPUT_WINDOW // 8 + 1)
+        self.assertEqual(self.readPaced(lambda stream: stream.read(), body), body)
+
+    def test_readlineMoreThanWindow(self) -> None:
+        """
+        C{readline()} on a body with no newline, larger than the window,
+        returns all of it; C{readline(n)} returns C{n} bytes.
+        """
+        body = b"z" * (2 * INPUT_WINDOW + 7)
+        self.assertEqual(
+            self.readPaced(lambda stream: stream.readline(), body), body
+        )
+        limit = INPUT_WINDOW + 9
+        self.assertEqual(
+            self.readPaced(lambda stream: stream.readline(limit), body),
+            body[:limit],
+        )
+
+    def test_readlineLongLine(self) -> None:
+        """
+        A line longer than the window, then more lines: C{readlines()}
+        returns them all.
+        """
+        body = b"a" * (INPUT_WINDOW + 3) + b"\nb\n" + b"c" * INPUT_WINDOW
+        self.assertEqual(
+            self.readPaced(lambda stream: b"|".join(stream.readlines()), body),
+            b"|".join(body.splitlines(True)),
+        )
+
     def test_wholeBodyNotGranted(self) -> None:
         """
         A body that came whole with the request (C{more} not set) is not
@@ -2772,7 +2857,8 @@ class RequestBodyFlowTests(PacedTestCase):
         """
         Cancelled while a read waits for body, the read raises
         L{RequestCancelled}, the application's iterable is closed, and the
-        sink gets nothing but C{finished}: no grant either.
+        sink gets nothing but C{finished} after the grant of what the read
+        had taken before it waited.
         """
         raised: List[BaseException] = []
         iterable = ClosingIterable([])
@@ -2792,7 +2878,7 @@ class RequestBodyFlowTests(PacedTestCase):
         pool.runAll()
         self.assertEqual(len(raised), 1)
         self.assertEqual(iterable.closes, 1)
-        self.assertEqual(sink.calls, [FINISHED])
+        self.assertEqual(sink.calls, [("sendWindow", 99), FINISHED])
         self.assertEqual(self.failures(), [])
 
     def test_grantDroppedAfterCancel(self) -> None:
