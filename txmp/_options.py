@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
-import twisted
 from twisted.python import usage
 
 
@@ -45,21 +44,12 @@ def nonNegative(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
     return _number(kind, what, zeroAllowed=True)
 
 
-def _twistdExitsOnUsageError() -> bool:
-    # Twisted before 26.10 prints a usage error and exits with status 0
-    # (twisted/twisted#12656); 26.4 is the newest release for Python 3.9,
-    # which Debian's PyPy is.
-    try:
-        major, minor = (int(part) for part in twisted.__version__.split(".")[:2])
-    except ValueError:
-        return True
-    return (major, minor) >= (26, 10)
-
-
 class TxmpOptions(usage.Options):
     """
-    Options that make C{twistd} exit non-zero on a usage error, whatever the
-    Twisted version: service managers must see a bad command line fail.
+    Options whose usage errors, under C{twistd}, are one line and a non-zero
+    exit, whatever the Twisted version: service managers must see a bad
+    command line fail, and the operator the error, not the usage text
+    first.
     """
 
     parent: Optional[usage.Options]
@@ -69,6 +59,10 @@ class TxmpOptions(usage.Options):
             usage.Options.parseOptions(self, options)
         except usage.UsageError as e:
             # A parent is set only when twistd parses us as its subcommand.
-            if getattr(self, "parent", None) is not None and not _twistdExitsOnUsageError():
-                raise SystemExit(f"twistd {self.parent.subCommand}: {e}")  # type: ignore[union-attr]
+            parent = getattr(self, "parent", None)
+            if parent is not None:
+                raise SystemExit(
+                    f"twistd {parent.subCommand}: {e} "
+                    f"(see twistd {parent.subCommand} --help)"
+                ) from None
             raise

@@ -34,6 +34,13 @@ ZAP_ADDRESS = "inproc://zeromq.zap.01"
 HandshakeObserver = Callable[[str, int, str], None]
 
 
+class AddressError(Exception):
+    """
+    ZeroMQ cannot bind or connect to an address: the message says which
+    address and why, in one line.
+    """
+
+
 class PeerUnreachable(Exception):
     """
     A ROUTER socket has no connection to the peer a message is addressed to.
@@ -363,11 +370,25 @@ class ZmqSocket:
         """
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
-        self._connected = True
-        self._conn.addEndpoints([ZmqEndpoint(ZmqEndpointType.bind, address)])
+        self._addEndpoint(ZmqEndpoint(ZmqEndpointType.bind, address), "bind")
         # A pipe attached now (inproc, at once) signals ZeroMQ's descriptor
         # only once a read has found it empty: read once more.
         self._scheduleRead()
+
+    def _addEndpoint(self, endpoint: Any, verb: str) -> None:
+        """
+        Bind or connect to C{endpoint}.
+
+        @raise AddressError: ZeroMQ refused the address (in use, malformed,
+            unknown transport).
+        """
+        import zmq
+
+        try:
+            self._conn.addEndpoints([endpoint])
+        except zmq.ZMQError as e:
+            raise AddressError(f"cannot {verb} {endpoint.address}: {e.strerror}") from None
+        self._connected = True
 
     def connect(self, address: str) -> None:
         """
@@ -375,8 +396,7 @@ class ZmqSocket:
         """
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
-        self._connected = True
-        self._conn.addEndpoints([ZmqEndpoint(ZmqEndpointType.connect, address)])
+        self._addEndpoint(ZmqEndpoint(ZmqEndpointType.connect, address), "connect to")
         # A pipe attached now (inproc, at once) signals ZeroMQ's descriptor
         # only once a read has found it empty: read once more.
         self._scheduleRead()

@@ -9,12 +9,14 @@ import os
 import platform
 import socket
 import sys
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, NoReturn, Optional
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from txmp._http import (
     DEFAULT_HEADER_TIMEOUT,
@@ -179,11 +181,41 @@ class Options(TxmpOptions):
         if self["app"] and not self["spawn"]:
             raise usage.UsageError("--app is only for --spawn")
         checkFrontSecurity(self)
+        if self["access-log"] is not None:
+            try:
+                with open(self["access-log"], "ab"):
+                    pass
+            except OSError as e:
+                raise usage.UsageError(
+                    f"--access-log {self['access-log']}: {e.strerror}"
+                ) from None
         if self["curve"] is not None and self["spawn"]:
             raise usage.UsageError(
                 "--spawn does not support CURVE yet: run the local handlers "
                 "with mphandler --curve-secret-key and --curve-server-key"
             )
+
+
+class ListenError(Exception):
+    """
+    The front cannot listen on one of its endpoints; the message names the
+    option and the endpoint.
+    """
+
+
+def _reason(error: BaseException) -> str:
+    """
+    One line saying why an endpoint could not be made or listen.
+    """
+    if isinstance(error, CannotListenError):
+        return str(error.socketError) if error.socketError else str(error)
+    return str(error) or type(error).__name__
+
+
+def _exitNow(status: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 class FrontService(Service):
@@ -201,6 +233,10 @@ class FrontService(Service):
         self._options = options
         self.dispatcher: Any = None
         self._ports: List[Any] = []
+        self._sockets: List[Any] = []
+        # While startService runs; the first endpoint error seen meanwhile.
+        self._starting = False
+        self._startError: Optional[str] = None
         self._context: Any = None
         # The ZAP handler (L{txmp._zap.ZapHandler}) with CURVE, once started.
         self.zap: Any = None
@@ -213,7 +249,7 @@ class FrontService(Service):
 
         from txmp._dispatch import Dispatcher
         from txmp._resource import makeSite, makeStatsSite
-        from txmp._zmq import ZmqContext
+        from txmp._zmq import AddressError, ZmqContext
 
         Service.startService(self)
         options = self._options
@@ -242,27 +278,50 @@ class FrontService(Service):
         holder.append(self.dispatcher)
         self.dispatcher.drainObservers.extend(self.drainObservers)
         self._secure([sendSocket, returnSocket])
-        sendSocket.bind(options["send"])
-        returnSocket.bind(options["return"])
         self._sockets = [sendSocket, returnSocket]
+        for option, sock in [("--send", sendSocket), ("--return", returnSocket)]:
+            try:
+                sock.bind(options[option[2:]])
+            except AddressError as e:
+                self._abandon(f"{option}: {e}")
         self.dispatcher.start()
         site = makeSite(
             self.dispatcher, self._reactor, options["access-log"], options["max-body"],
             httpRules(options),
         )
-        listening = [
-            serverFromString(self._reactor, description).listen(site)
-            for description in options["listen"]
-        ]
+        endpoints = [("--listen", description, site) for description in options["listen"]]
         if options["stats"]:
+            endpoints.append(
+                ("--stats", options["stats"], makeStatsSite(self.dispatcher, self._reactor))
+            )
+        # Ports fail synchronously (in use, no permission) while we start,
+        # before the reactor runs: then we exit here with one line.
+        self._starting = True
+        listening = []
+        for option, description, factory in endpoints:
+            what = f"{option} {description}"
+            try:
+                endpoint = serverFromString(self._reactor, description)
+            except Exception as e:
+                self._abandon(f"{what}: {_reason(e)}")
             listening.append(
-                serverFromString(self._reactor, options["stats"]).listen(
-                    makeStatsSite(self.dispatcher, self._reactor)
+                endpoint.listen(factory).addCallback(self._portListening).addErrback(
+                    self._cannotListen, what
                 )
             )
         gatherResults(listening, consumeErrors=True).addCallbacks(
-            self._listening, self._cannotListen
+            self._listening, lambda failure: None
         )
+        self._starting = False
+        if self._startError is not None:
+            self._abandon(self._startError)
+
+    def _abandon(self, error: str) -> NoReturn:
+        """
+        Give up starting: close what is open, and exit with one line.
+        """
+        self.stopService()
+        raise SystemExit(f"mpfront: {error}")
 
     def _secure(self, sockets: List[Any]) -> None:
         """
@@ -291,8 +350,11 @@ class FrontService(Service):
             key=curve[0].decode("ascii"), count=len(options["curve-allowed"]),
         )
 
+    def _portListening(self, port: Any) -> Any:
+        self._ports.append(port)
+        return port
+
     def _listening(self, ports: List[Any]) -> None:
-        self._ports = ports
         self._log.info(
             "mpfront ready: front {instance}, http {listen}, send {send}, "
             "return {ret}",
@@ -303,14 +365,25 @@ class FrontService(Service):
         )
         self.listening.callback(ports)
 
-    def _cannotListen(self, failure: Any) -> None:
-        self._log.failure("mpfront cannot listen", failure)
-        self.listening.errback(failure)
+    def _cannotListen(self, failure: Failure, what: str) -> Failure:
+        error = f"{what}: {_reason(failure.value)}"
+        if self._starting:
+            # startService exits with it.
+            if self._startError is None:
+                self._startError = error
+            return failure
+        if not self.listening.called:
+            self.listening.errback(Failure(ListenError(error)))
+        # An endpoint that failed once the reactor ran: stop, and exit
+        # non-zero once the reactor has stopped.
+        self._log.critical("mpfront: {error}", error=error)
+        self._reactor.addSystemEventTrigger("after", "shutdown", _exitNow, 1)
         self._reactor.stop()
+        return failure
 
     def stopService(self) -> Any:
         Service.stopService(self)
-        if self.dispatcher is not None:
+        if self._sockets:
             # Let the BYEs reach the handlers, so that they register again
             # at once with the next front and a draining one stops waiting.
             self._sockets[0].lingerOnClose(200)

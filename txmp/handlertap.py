@@ -193,7 +193,7 @@ class HandlerService(Service):
 
         from txmp._handler import FrontLink
         from txmp._wsgi import WSGIRunner
-        from txmp._zmq import ZmqContext, newRoutingId
+        from txmp._zmq import AddressError, ZmqContext, newRoutingId
 
         Service.startService(self)
         options = self._options
@@ -229,8 +229,13 @@ class HandlerService(Service):
                 for sock in (sendSocket, returnSocket):
                     sock.curveClient(*curve)
                     sock.monitorHandshakes(self._context, self._handshake)
-            sendSocket.connect(send)
-            returnSocket.connect(ret)
+            for option, sock, address in [("--send", sendSocket, send),
+                                          ("--return", returnSocket, ret)]:
+                try:
+                    sock.connect(address)
+                except AddressError as e:
+                    self._context.shutdown()
+                    raise SystemExit(f"mphandler: {option}: {e}") from None
         for link in self.links:
             link.start()
         # Last: threads left running by a failure above would keep the

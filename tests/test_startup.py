@@ -1,0 +1,148 @@
+# -*- test-case-name: tests.test_startup -*-
+"""
+Start-up errors: a front or a handler that cannot start exits at once with
+a non-zero status and one line that says why, naming the option, and no
+traceback.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from twisted.internet.error import ProcessTerminated
+
+from ._harness import SystemTestCase, TwistdProcess, asyncTest, freePort
+
+
+class StartupErrorTests(SystemTestCase):
+    """
+    C{twistd mpfront} and C{twistd mphandler} given what they cannot use.
+    """
+
+    async def assertFailsToStart(
+        self, process: TwistdProcess, *words: str
+    ) -> str:
+        """
+        Wait for C{process} to exit, and assert that it exited with a
+        non-zero status, wrote one line that holds every one of C{words}
+        (on stderr, or in its log when twistd has started logging), and no
+        traceback.
+
+        @return: The line.
+        """
+        end = await process.whenEnded()
+        self.assertIsInstance(end, ProcessTerminated, self.transcript())
+        assert isinstance(end, ProcessTerminated)
+        self.assertNotEqual(end.exitCode, 0, self.transcript())
+        self.assertNotIn("Traceback", "\n".join(process.lines), self.transcript())
+        errors = [
+            line for line in process.lines if all(word in line for word in words)
+        ]
+        self.assertEqual(len(errors), 1, self.transcript())
+        return errors[0]
+
+    def occupiedPort(self) -> int:
+        """
+        A port on 127.0.0.1 that a socket of this test listens on until the
+        test ends.
+        """
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port: int = holder.getsockname()[1]
+        return port
+
+    @asyncTest
+    async def test_httpPortInUse(self) -> None:
+        """
+        A front whose HTTP port is in use exits, naming C{--listen}.
+        """
+        front = self.startTwistd("front", self.frontArguments(port=self.occupiedPort()))
+        await self.assertFailsToStart(front, "mpfront:", "--listen", "in use")
+
+    @asyncTest
+    async def test_statsPortInUse(self) -> None:
+        """
+        A front whose C{--stats} port is in use exits, naming C{--stats}.
+        """
+        front = self.startTwistd(
+            "front", self.frontArguments(statsPort=self.occupiedPort())
+        )
+        await self.assertFailsToStart(front, "mpfront:", "--stats", "in use")
+
+    @asyncTest
+    async def test_badListen(self) -> None:
+        """
+        A C{--listen} description that is not an endpoint (C{tpc:8080}) is
+        refused with the endpoint's error.
+        """
+        arguments = self.frontArguments()
+        arguments[arguments.index("--listen") + 1] = "tpc:8080"
+        front = self.startTwistd("front", arguments)
+        await self.assertFailsToStart(front, "mpfront:", "--listen tpc:8080", "tpc")
+
+    @asyncTest
+    async def test_badStats(self) -> None:
+        """
+        A C{--stats} description with a port that is not a number is
+        refused, naming C{--stats}.
+        """
+        front = self.startTwistd("front", [*self.frontArguments(), "--stats", "tcp:abc"])
+        await self.assertFailsToStart(front, "mpfront:", "--stats tcp:abc")
+
+    @asyncTest
+    async def test_zmqAddressInUse(self) -> None:
+        """
+        A front whose C{--send} address is in use exits, naming C{--send}.
+        """
+        address = f"tcp://127.0.0.1:{self.occupiedPort()}"
+        front = self.startTwistd(
+            "front", self.frontArguments(addresses=(address, self.returnAddress))
+        )
+        await self.assertFailsToStart(front, "mpfront:", "--send", address, "in use")
+
+    @asyncTest
+    async def test_badHandlerAddress(self) -> None:
+        """
+        A handler given a C{--return} address ZeroMQ cannot use exits,
+        naming C{--return}.
+        """
+        handler = self.startHandlerProcess(
+            "h1", "tests.apps.hello:app",
+            fronts=[(self.sendAddress, "tcp://127.0.0.1:notaport")],
+        )
+        await self.assertFailsToStart(handler, "mphandler:", "--return")
+
+    @asyncTest
+    async def test_unwritableAccessLog(self) -> None:
+        """
+        An access log the front cannot write is refused before it starts,
+        naming C{--access-log}.
+        """
+        path = self.workdir.child("no-such-dir").child("access.log").path
+        front = self.startTwistd(
+            "front", self.frontArguments("--access-log", path)
+        )
+        await self.assertFailsToStart(front, "--access-log", path)
+
+    @asyncTest
+    async def test_usageErrorOneLine(self) -> None:
+        """
+        A usage error is one line naming the option, not the usage text.
+        """
+        front = self.startTwistd("front", self.frontArguments("--timeout", "0"))
+        await self.assertFailsToStart(front, "twistd mpfront:", "--timeout")
+        self.assertEqual(len(front.lines), 1, self.transcript())
+        handler = self.startHandlerProcess("h1", "tests.apps.hello:app", "--threads", "x")
+        await self.assertFailsToStart(handler, "twistd mphandler:", "--threads")
+        self.assertEqual(len(handler.lines), 1, self.transcript())
+
+    @asyncTest
+    async def test_portFreeStarts(self) -> None:
+        """
+        The same front, given a free port, starts: the failures above are
+        the ports', not the command's.
+        """
+        front = await self.startFront(port=freePort())
+        self.assertEqual(front.end, None)
