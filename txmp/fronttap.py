@@ -5,6 +5,7 @@ C{twistd mpfront}: options and the service tree of the front.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import socket
@@ -63,6 +64,35 @@ def connectableAddress(address: str) -> str:
         if address.startswith(wildcard):
             return "tcp://127.0.0.1:" + address[len(wildcard):]
     return address
+
+
+def checkApplicationModule(spec: str) -> None:
+    """
+    Check that the module of C{--app} can be found where spawned handlers
+    will look for it (C{sys.path} and the current directory), without
+    importing it: a typo is refused at once instead of by handlers that fail
+    to boot over and over.  An app that is found but fails to import is
+    caught by L{SpawnedHandlers} when its handlers fail to boot.
+
+    @raise usage.UsageError: if the module cannot be found.
+    """
+    moduleName = spec.partition(":")[0]
+    if not moduleName:
+        raise usage.UsageError(
+            f"--app must look like module:app or module:make_app(), not {spec!r}"
+        )
+    path = list(sys.path)
+    # Spawned handlers run "python -c", which puts the current directory
+    # first on sys.path.
+    sys.path.insert(0, os.getcwd())
+    try:
+        found = importlib.util.find_spec(moduleName)
+    except (ImportError, ValueError) as e:
+        raise usage.UsageError(f"--app {spec}: cannot import {moduleName}: {e}") from None
+    finally:
+        sys.path[:] = path
+    if found is None:
+        raise usage.UsageError(f"--app {spec}: no module named {moduleName!r}")
 
 
 class Options(TxmpOptions):
@@ -180,6 +210,8 @@ class Options(TxmpOptions):
             raise usage.UsageError("--spawn needs --app")
         if self["app"] and not self["spawn"]:
             raise usage.UsageError("--app is only for --spawn")
+        if self["spawn"]:
+            checkApplicationModule(self["app"])
         checkFrontSecurity(self)
         if self["access-log"] is not None:
             try:

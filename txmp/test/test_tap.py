@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Tuple
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
+from twisted.python.filepath import FilePath
 from twisted.runner.procmon import ProcessMonitor
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -158,6 +159,35 @@ class FrontOptionsTests(SynchronousTestCase):
         no application.
         """
         self.assertRaises(usage.UsageError, self.parse, "--app", "txmp.demo:app")
+
+    def test_spawnAppNotFound(self) -> None:
+        """
+        C{--spawn} with an C{--app} whose module cannot be found (a typo) is
+        a usage error naming the module, before any handler is spawned; a
+        module that is found is not imported.
+        """
+        for spec, name in [("txmp.dmeo:app", "txmp.dmeo"),
+                           ("nosuchpackage.wsgi:app", "nosuchpackage")]:
+            error = self.assertRaises(
+                usage.UsageError, self.parse, "--spawn", "1", "--app", spec
+            )
+            self.assertIn("--app %s" % (spec,), str(error))
+            self.assertIn(name, str(error))
+        sys.modules.pop("json.tool", None)
+        self.parse("--spawn", "1", "--app", "json.tool:main")
+        self.assertNotIn("json.tool", sys.modules)
+
+    def test_spawnAppInCurrentDirectory(self) -> None:
+        """
+        A module in the current directory is found, as spawned handlers
+        will find it.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        directory.child("cwdapp_for_test.py").setContent(b"app = None\n")
+        self.patch(os, "getcwd", lambda: directory.path)
+        self.parse("--spawn", "1", "--app", "cwdapp_for_test:app")
+        self.assertNotIn(directory.path, sys.path)
 
     def test_spawnThreads(self) -> None:
         """
