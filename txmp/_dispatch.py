@@ -773,6 +773,10 @@ class Dispatcher:
             inputWindow: Optional[int] = int(hello.meta["window"])
         except (KeyError, ValueError):
             inputWindow = None  # No flow control: send bodies as they come.
+        # A handler repeats HELLO at every heartbeat until WELCOME reaches
+        # it, and a handler started before its front has queued several:
+        # it joined once.
+        joined = handler is None or handler.draining
         if handler is None:
             handler = HandlerState(identity, hello.name, hello.credits, inputWindow)
             self.handlers[identity] = handler
@@ -789,7 +793,7 @@ class Dispatcher:
             handler.inputWindow = inputWindow
             handler.draining = False
         self._heard(handler)
-        self._log.info(
+        (self._log.info if joined else self._log.debug)(
             "handler {name} joined with {credits} credits",
             name=hello.name,
             credits=handler.credits,

@@ -13,6 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
@@ -234,6 +235,21 @@ class RegistrationTests(DispatcherTestCase):
             [type(m) for m in self.sent(A)],
             [protocol.Welcome, protocol.Request, protocol.Welcome],
         )
+
+    def test_joinedLoggedOnce(self) -> None:
+        """
+        A handler that repeats C{HELLO} (it queued one per heartbeat before
+        the front started) is logged as joined once, at the info level.
+        """
+        with capturedLogs() as events:
+            for _ in range(3):
+                self.hello(A, 4, name="host:1")
+        joined = [
+            e for e in events
+            if e.get("log_format", "").startswith("handler {name} joined")
+            and e["log_level"] >= LogLevel.info
+        ]
+        self.assertEqual(len(joined), 1, events)
 
     def test_helloEndsDraining(self) -> None:
         """
