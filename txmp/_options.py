@@ -5,9 +5,13 @@ What the options of C{twistd mpfront} and C{twistd mphandler} share.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+import platform
+from typing import Any, Callable, NoReturn, Optional, Sequence
 
+import twisted
 from twisted.python import usage
+
+import txmp
 
 
 def _number(
@@ -53,6 +57,31 @@ class TxmpOptions(usage.Options):
     """
 
     parent: Optional[usage.Options]
+
+    def __init__(self) -> None:
+        usage.Options.__init__(self)
+        flags = {flag[0] for flag in getattr(self, "optFlags", [])}
+        for name, doc in self.docs.items():
+            # Docstrings of opt_ methods are indented: one space between words.
+            doc = " ".join((doc or "").split())
+            if name in flags and "default" not in doc:
+                doc += " [default: off]"
+            elif name in self.defaults and self.defaults[name] is None and "default" not in doc:
+                doc += " [default: none]"
+            self.docs[name] = doc
+        longdesc = getattr(self, "longdesc", None)
+        if longdesc:
+            self.longdesc = " ".join(longdesc.split())
+
+    def opt_version(self) -> NoReturn:
+        """
+        Show the versions of txmp, Twisted and Python, and exit.
+        """
+        print(
+            f"txmp {txmp.__version__} (Twisted {twisted.__version__}, "
+            f"{platform.python_implementation()} {platform.python_version()})"
+        )
+        raise SystemExit(0)
 
     def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
         try:

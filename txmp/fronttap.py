@@ -148,7 +148,7 @@ class Options(TxmpOptions):
          "tcp:8081:interface=127.0.0.1)."],
         ["spawn", None, 0, "Start and supervise this many local mphandlers.", int],
         ["app", None, None, "WSGI application (mod:app) for --spawn handlers."],
-        ["threads", None, None, "--threads of --spawn handlers.",
+        ["threads", None, None, "--threads of --spawn handlers (default: mphandler's, 4).",
          positive(int, "--threads")],
         ["graceful-timeout", None, 30.0, "--graceful-timeout of --spawn handlers.",
          positive(float, "--graceful-timeout")],

@@ -7,6 +7,7 @@ twistd plugins that name the taps.
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import socket
 import sys
@@ -700,6 +701,38 @@ class TxmpOptionsTests(SynchronousTestCase):
             error = self.assertRaises(usage.UsageError, check, value)
             self.assertIn("--thing", str(error))
         self.assertRaises(usage.UsageError, positive(int, "--n"), "2.5")
+
+    def test_version(self) -> None:
+        """
+        C{--version} shows txmp's version, then Twisted's and Python's, and
+        exits with status 0.
+        """
+        for module in [fronttap, handlertap]:
+            output = io.StringIO()
+            self.patch(sys, "stdout", output)
+            error = self.assertRaises(SystemExit, module.Options().parseOptions,
+                                      ["--version"])
+            self.assertEqual(error.code, 0)
+            self.assertTrue(
+                output.getvalue().startswith("txmp %s (Twisted " % (txmp.__version__,)),
+                output.getvalue(),
+            )
+
+    def test_helpText(self) -> None:
+        """
+        The help of both taps has no runs of spaces inside a text (only the
+        indentation of its columns), and every option shows its default.
+        """
+        for module in [fronttap, handlertap]:
+            options = module.Options()
+            for name, doc in options.docs.items():
+                self.assertNotIn("  ", doc, name)
+                # getUsage adds "[default: ...]" for the others.
+                self.assertTrue(
+                    "default" in doc or options.defaults.get(name) is not None, name
+                )
+            self.assertNotIn("  ", options.longdesc)
+            self.assertNotIn(".  ", str(options))
 
     def test_usageErrorAlone(self) -> None:
         """
