@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import signal
 import socket
 import sys
 from typing import Any, Callable, List, NoReturn, Optional
@@ -19,6 +20,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
 
+from txmp._access import FORMATS as ACCESS_LOG_FORMATS, AccessLog
 from txmp._http import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
@@ -142,7 +144,12 @@ class Options(TxmpOptions):
         ["max-header-bytes", None, DEFAULT_MAX_HEADER_BYTES,
          "Most bytes of header fields in a request: more get 431.",
          positive(int, "--max-header-bytes")],
-        ["access-log", None, None, "Write a combined-format access log here."],
+        ["access-log", None, None,
+         "Write an access log to this file, or to stdout with -; SIGUSR1 "
+         "reopens the file (for logrotate)."],
+        ["access-log-format", None, "combined",
+         "Access log format: combined (Apache's, then the duration in "
+         "seconds and the request id) or json (an object per line)."],
         ["stats", None, None,
          "Serve the front's counts as JSON on this endpoint (e.g. "
          "tcp:8081:interface=127.0.0.1)."],
@@ -213,7 +220,12 @@ class Options(TxmpOptions):
         if self["spawn"]:
             checkApplicationModule(self["app"])
         checkFrontSecurity(self)
-        if self["access-log"] is not None:
+        if self["access-log-format"] not in ACCESS_LOG_FORMATS:
+            raise usage.UsageError(
+                "--access-log-format must be one of "
+                f"{', '.join(ACCESS_LOG_FORMATS)}, not {self['access-log-format']!r}"
+            )
+        if self["access-log"] not in (None, "-"):
             try:
                 with open(self["access-log"], "ab"):
                     pass
@@ -266,6 +278,8 @@ class FrontService(Service):
         self.dispatcher: Any = None
         self._ports: List[Any] = []
         self._sockets: List[Any] = []
+        # The access log, if any, once started (see reopenLogs).
+        self.accessLog: Optional[AccessLog] = None
         # While startService runs; the first endpoint error seen meanwhile.
         self._starting = False
         self._startError: Optional[str] = None
@@ -317,10 +331,14 @@ class FrontService(Service):
             except AddressError as e:
                 self._abandon(f"{option}: {e}")
         self.dispatcher.start()
+        accessLog = None
+        if options["access-log"] is not None:
+            accessLog = AccessLog(options["access-log"], options["access-log-format"])
         site = makeSite(
-            self.dispatcher, self._reactor, options["access-log"], options["max-body"],
+            self.dispatcher, self._reactor, accessLog, options["max-body"],
             httpRules(options),
         )
+        self.accessLog = accessLog
         endpoints = [("--listen", description, site) for description in options["listen"]]
         if options["stats"]:
             endpoints.append(
@@ -412,6 +430,22 @@ class FrontService(Service):
         self._reactor.addSystemEventTrigger("after", "shutdown", _exitNow, 1)
         self._reactor.stop()
         return failure
+
+    def reopenLogs(self) -> None:
+        """
+        Reopen the access log file (SIGUSR1): after logrotate moved it, the
+        next line goes to a new file.  Must be called in the reactor thread.
+        """
+        if self.accessLog is not None:
+            try:
+                self.accessLog.reopen()
+            except OSError as e:
+                self._log.error(
+                    "mpfront: cannot reopen the access log {path}: {why}",
+                    path=self.accessLog.path, why=e.strerror,
+                )
+            else:
+                self._log.info("mpfront: access log reopened")
 
     def stopService(self) -> Any:
         Service.stopService(self)
@@ -541,9 +575,12 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         from twisted.internet import reactor as globalReactor
 
         reactor = globalReactor
+    from txmp._signals import SignalActions
+
     top = MultiService()
     front = FrontService(reactor, options)
     front.setServiceParent(top)
+    SignalActions(reactor, {signal.SIGUSR1: front.reopenLogs}).setServiceParent(top)
     if options["spawn"]:
         spawned = SpawnedHandlers(reactor, options)
         front.drainObservers.append(spawned.handlerDraining)

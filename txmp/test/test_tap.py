@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import signal
 import socket
 import sys
 import types
@@ -24,6 +25,7 @@ from twisted.trial.unittest import SynchronousTestCase
 import txmp
 from txmp import demo, fronttap, handlertap
 from txmp._options import positive
+from txmp._signals import SignalActions
 
 APPS = "txmp_test_tap_apps"
 
@@ -345,14 +347,17 @@ class FrontMakeServiceTests(SynchronousTestCase):
 
     def test_front(self) -> None:
         """
-        The service tree holds the front's service only.
+        The service tree holds the front's service, and its signal actions:
+        SIGUSR1 reopens the logs.
         """
         options = fronttap.Options()
         options.parseOptions([])
         top = fronttap.makeService(options, MemoryReactorClock())
         self.assertIsInstance(top, MultiService)
-        [front] = list(IServiceCollection(top))
+        [front, signals] = list(IServiceCollection(top))
         self.assertIsInstance(front, fronttap.FrontService)
+        self.assertIsInstance(signals, SignalActions)
+        self.assertEqual(signals.actions, {signal.SIGUSR1: front.reopenLogs})
 
     def test_spawn(self) -> None:
         """

@@ -1,0 +1,75 @@
+# -*- test-case-name: tests.test_accesslog -*-
+"""
+The front's access log: to stdout with C{--access-log -}, as JSON with
+C{--access-log-format json}, and reopened by SIGUSR1 after logrotate moved
+it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ._harness import SystemTestCase, asyncTest
+from .apps import hello
+
+COMBINED = re.compile(
+    r'^127\.0\.0\.1 - - \[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d \+0000\] '
+    r'"GET /logged\?x=1 HTTP/1\.1" 200 %d "-" "txmp-test/1" \d+\.\d{6} -$'
+    % (len(hello.BODY),)
+)
+
+
+class AccessLogTests(SystemTestCase):
+    """
+    A front with an access log serves requests and logs each.
+    """
+
+    @asyncTest
+    async def test_stdout(self) -> None:
+        """
+        C{--access-log -} writes a combined line per request to standard
+        output (with the client's address unquoted, the duration and the
+        request id), and creates no file named C{-}.
+        """
+        front, _ = await self.startFrontAndHandler(
+            "tests.apps.hello:app", frontArguments=["--access-log", "-"]
+        )
+        result = await self.get("/logged?x=1", headers={"User-Agent": "txmp-test/1"})
+        self.assertResponse(result, 200, hello.BODY)
+        await front.waitForLine(COMBINED)
+        self.assertFalse(self.workdir.child("-").exists(), self.transcript())
+
+    @asyncTest
+    async def test_jsonAndReopen(self) -> None:
+        """
+        C{--access-log-format json} writes one JSON object per line; after
+        the file is moved away, SIGUSR1 makes the front write the next line
+        to a new file by the same name.
+        """
+        path = self.workdir.child("access.log")
+        front, _ = await self.startFrontAndHandler(
+            "tests.apps.hello:app",
+            frontArguments=["--access-log", path.path, "--access-log-format", "json"],
+        )
+        self.assertResponse(await self.get("/first"), 200, hello.BODY)
+        [line] = path.getContent().decode("utf-8").splitlines()
+        entry = json.loads(line)
+        self.assertEqual(
+            (entry["method"], entry["target"], entry["status"], entry["bytes"],
+             entry["remote_addr"]),
+            ("GET", "/first", 200, len(hello.BODY), "127.0.0.1"),
+            self.transcript(),
+        )
+        self.assertIsInstance(entry["duration"], float)
+        rotated = path.siblingExtension(".1")
+        path.moveTo(rotated)
+        front.signal("USR1")
+        await front.waitForLine("access log reopened")
+        self.assertResponse(await self.get("/second"), 200, hello.BODY)
+        self.assertEqual(
+            [json.loads(line)["target"] for line in path.getContent().splitlines()],
+            ["/second"],
+            self.transcript(),
+        )
+        self.assertEqual(len(rotated.getContent().splitlines()), 1, self.transcript())

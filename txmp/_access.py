@@ -1,0 +1,159 @@
+# -*- test-case-name: txmp.test.test_access -*-
+"""
+The front's access log: one line per request, in Apache's combined format
+or as JSON, to a file (reopened on demand, for logrotate) or to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from typing import IO, Callable, Optional
+
+from twisted.web.http import datetimeToLogString
+from twisted.web.iweb import IRequest
+
+FORMATS = ("combined", "json")
+
+
+def _decoded(value: Optional[bytes]) -> Optional[str]:
+    """
+    A request's bytes as text, undecodable bytes escaped.
+    """
+    return None if value is None else value.decode("utf-8", "backslashreplace")
+
+
+def _text(value: Optional[bytes]) -> str:
+    """
+    A request's bytes as text for a combined line: undecodable bytes and
+    characters that would end or fake a line or a quoted field escaped.
+    """
+    if value is None:
+        return "-"
+    text = value.decode("utf-8", "backslashreplace")
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace(
+        "\r", "\\r"
+    )
+
+
+class AccessLog:
+    """
+    Writes a line per finished request.
+
+    C{combined} is Apache's combined format (the client's address unquoted),
+    followed by two fields of txmp's: the request's duration in seconds
+    and its request id (C{-} if none).  C{json} is one object per line with
+    the same facts under names.
+
+    @ivar path: the file written, or C{-} for standard output.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        format: str = "combined",
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        if format not in FORMATS:
+            raise ValueError(f"access log format must be one of {FORMATS}, not {format!r}")
+        self.path = path
+        self._format = format
+        self._now = now
+        self._file: Optional[IO[str]] = None
+        self._stamp = (-1, "")
+
+    def open(self) -> None:
+        """
+        Open the file (in append mode, line-buffered), or take stdout.
+
+        @raise OSError: if the file cannot be opened.
+        """
+        if self.path == "-":
+            # The process's own stdout: twistd replaces sys.stdout with a
+            # file that logs each line as an event of its log.
+            self._file = sys.__stdout__
+        else:
+            self._file = open(self.path, "a", 1, encoding="utf-8", newline="\n")
+
+    def reopen(self) -> None:
+        """
+        Close the file and open it again by its path: after logrotate has
+        moved it, the next line goes to a new file.  If it cannot be
+        opened, lines go on to the file open now.
+        """
+        if self.path == "-" or self._file is None:
+            return
+        old = self._file
+        self.open()
+        old.close()
+
+    def close(self) -> None:
+        """
+        Close the file (not stdout).
+        """
+        if self._file is not None and self._file is not sys.__stdout__:
+            self._file.close()
+        self._file = None
+
+    def _timestamp(self, now: float) -> str:
+        second = int(now)
+        if self._stamp[0] != second:
+            self._stamp = (second, datetimeToLogString(second))
+        return self._stamp[1]
+
+    def write(
+        self,
+        request: IRequest,
+        client: str,
+        duration: float,
+        requestId: Optional[str] = None,
+    ) -> None:
+        """
+        Write the line of a finished request.
+
+        @param client: the client's address (the forwarded one when the
+            peer is a trusted proxy).
+        @param duration: seconds from its head to its end.
+        """
+        if self._file is None:
+            return
+        now = self._now()
+        sent = request.sentLength  # type: ignore[attr-defined]
+        if self._format == "json":
+            line = json.dumps(
+                {
+                    "time": datetime.fromtimestamp(now, timezone.utc).isoformat(
+                        timespec="milliseconds"
+                    ),
+                    "remote_addr": client,
+                    "method": _decoded(request.method),
+                    "target": _decoded(request.uri),
+                    "protocol": _decoded(request.clientproto),  # type: ignore[attr-defined]
+                    "status": request.code,
+                    "bytes": sent,
+                    "referer": _decoded(request.getHeader(b"referer")),
+                    "user_agent": _decoded(request.getHeader(b"user-agent")),
+                    "duration": round(duration, 6),
+                    "request_id": requestId,
+                },
+                separators=(",", ":"),
+            )
+        else:
+            line = '%s - - %s "%s %s %s" %d %s "%s" "%s" %.6f %s' % (
+                client or "-",
+                self._timestamp(now),
+                _text(request.method),
+                _text(request.uri),
+                _text(request.clientproto),  # type: ignore[attr-defined]
+                request.code,
+                sent or "-",
+                _text(request.getHeader(b"referer")),
+                _text(request.getHeader(b"user-agent")),
+                duration,
+                requestId or "-",
+            )
+        self._file.write(line + "\n")
+        if self._file is sys.__stdout__:
+            self._file.flush()

@@ -1,0 +1,137 @@
+"""
+Tests for L{txmp._access}.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.test.requesthelper import DummyRequest
+
+from txmp._access import AccessLog
+
+# 2026-12-01 21:30:05.250 UTC
+NOW = 1796160605.25
+
+
+def finishedRequest() -> DummyRequest:
+    """
+    A request as the access log sees it once finished.
+    """
+    request = DummyRequest([b"x"])
+    request.method = b"POST"
+    request.uri = b'/a?b="c"'
+    request.clientproto = b"HTTP/1.1"  # type: ignore[attr-defined]
+    request.code = 201  # type: ignore[attr-defined]
+    request.sentLength = 13  # type: ignore[attr-defined]
+    request.requestHeaders.setRawHeaders(b"referer", [b"http://r/"])
+    request.requestHeaders.setRawHeaders(b"user-agent", [b"curl/8 \xff"])
+    return request
+
+
+class AccessLogTests(SynchronousTestCase):
+    """
+    Tests for L{AccessLog}.
+    """
+
+    def setUp(self) -> None:
+        self.path = FilePath(self.mktemp())
+
+    def test_combined(self) -> None:
+        """
+        A combined line is Apache's (client unquoted), then the duration in
+        seconds and the request id; quotes and undecodable bytes
+        are escaped.
+        """
+        log = AccessLog(self.path.path, now=lambda: NOW)
+        log.open()
+        log.write(finishedRequest(), "10.0.0.7", 0.0021, "abc123")
+        log.close()
+        self.assertEqual(
+            self.path.getContent().decode("utf-8"),
+            '10.0.0.7 - - [01/Dec/2026:21:30:05 +0000] "POST /a?b=\\"c\\" HTTP/1.1" '
+            '201 13 "http://r/" "curl/8 \\\\xff" 0.002100 abc123\n',
+        )
+
+    def test_json(self) -> None:
+        """
+        A JSON line is one object with the same facts under names.
+        """
+        log = AccessLog(self.path.path, "json", now=lambda: NOW)
+        log.open()
+        log.write(finishedRequest(), "::1", 0.5)
+        log.close()
+        [line] = self.path.getContent().decode("utf-8").splitlines()
+        self.assertEqual(
+            json.loads(line),
+            {
+                "time": "2026-12-01T21:30:05.250+00:00",
+                "remote_addr": "::1",
+                "method": "POST",
+                "target": '/a?b="c"',
+                "protocol": "HTTP/1.1",
+                "status": 201,
+                "bytes": 13,
+                "referer": "http://r/",
+                "user_agent": "curl/8 \\xff",
+                "duration": 0.5,
+                "request_id": None,
+            },
+        )
+
+    def test_stdout(self) -> None:
+        """
+        C{-} is the process's standard output (not a replaced
+        C{sys.stdout}), flushed after every line, and not closed.
+        """
+        out = io.StringIO()
+        self.patch(sys, "__stdout__", out)
+        self.patch(sys, "stdout", io.StringIO())
+        log = AccessLog("-", now=lambda: NOW)
+        log.open()
+        log.write(finishedRequest(), "127.0.0.1", 0.0)
+        log.close()
+        self.assertFalse(out.closed)
+        self.assertTrue(out.getvalue().startswith("127.0.0.1 - - [01/Dec/2026"))
+        self.assertFalse(self.path.exists())
+
+    def test_reopen(self) -> None:
+        """
+        After the file was moved away (logrotate), L{AccessLog.reopen}
+        makes the next line go to a new file by the same path.
+        """
+        log = AccessLog(self.path.path, now=lambda: NOW)
+        log.open()
+        log.write(finishedRequest(), "a", 0.0)
+        rotated = self.path.siblingExtension(".1")
+        self.path.moveTo(rotated)
+        log.reopen()
+        log.write(finishedRequest(), "b", 0.0)
+        log.close()
+        self.assertTrue(rotated.getContent().startswith(b"a - -"))
+        self.assertTrue(self.path.getContent().startswith(b"b - -"))
+        self.assertEqual(len(self.path.getContent().splitlines()), 1)
+
+    def test_noRotation(self) -> None:
+        """
+        The file is never rotated by the front itself, whatever its size.
+        """
+        log = AccessLog(self.path.path, now=lambda: NOW)
+        log.open()
+        request = finishedRequest()
+        request.uri = b"/" + b"x" * 100_000
+        for _ in range(12):
+            log.write(request, "a", 0.0)
+        log.close()
+        self.assertEqual(len(self.path.getContent().splitlines()), 12)
+        self.assertFalse(self.path.siblingExtension(".1").exists())
+
+    def test_unknownFormat(self) -> None:
+        """
+        A format other than C{combined} and C{json} is refused.
+        """
+        self.assertRaises(ValueError, AccessLog, "-", "common")
