@@ -20,6 +20,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
+from txmp._metrics import QUEUE_BUCKETS, Histogram
 from txmp._zmq import PeerUnreachable
 
 BytesPairs = Sequence[Tuple[bytes, bytes]]
@@ -355,6 +356,8 @@ class Dispatcher:
         # Called with a handler's name when it starts draining (for
         # --spawn: start its replacement at once).
         self.drainObservers: List[Callable[[str], None]] = []
+        # Seconds requests waited for a handler with capacity (metrics).
+        self.queueWait = Histogram(QUEUE_BUCKETS)
         self.stats: Dict[str, int] = dict.fromkeys(
             [
                 "requests",
@@ -464,6 +467,7 @@ class Dispatcher:
         self.pending[requestId] = pending
         self.stats["requests"] += 1
         if not self.queue and self._dispatch(pending):
+            self.queueWait.observe(0.0)
             if self.queue:
                 # A handler found unreachable left requests to retry.
                 self._drainQueue()
@@ -588,6 +592,7 @@ class Dispatcher:
                 self.queue[head.requestId] = head
                 self.queue.move_to_end(head.requestId, last=False)
                 break
+            self.queueWait.observe(self._reactor.seconds() - head.queuedAt)
             dispatched = True
         if dispatched:
             self._armQueueTimer()

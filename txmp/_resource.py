@@ -22,6 +22,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from txmp._access import AccessLog
+from txmp._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from txmp._metrics import FrontMetrics, exposition
 from txmp._dispatch import (
     IDEMPOTENT_METHODS,
     Dispatcher,
@@ -107,11 +109,11 @@ class FrontRequest(Request):
     def handleContentChunk(self, data: bytes) -> None:
         if self.finished:
             return
+        self._received += len(data)
         if not self.streamingBody:
             # A small body (at most SMALL_BODY), sent whole with the head.
             self.content.write(data)
             return
-        self._received += len(data)
         channel = self.channel
         if channel is not None and self._received > channel.maxBody:
             self.streamingBody = False
@@ -123,6 +125,13 @@ class FrontRequest(Request):
             self._bodySink.bodyData(data)
         else:
             self._buffered.append(data)
+
+    @property
+    def bodyBytes(self) -> int:
+        """
+        How many bytes of body the client has sent so far.
+        """
+        return self._received
 
     def contentEnded(self) -> None:
         """
@@ -684,6 +693,7 @@ class FrontSite(Site):
     """
 
     accessLog: Optional[AccessLog] = None
+    metrics: Optional[FrontMetrics] = None
 
     def getResourceFor(self, request: Request) -> Any:
         # Called once a request's head is in: where its duration starts.
@@ -691,13 +701,23 @@ class FrontSite(Site):
         return Site.getResourceFor(self, request)
 
     def log(self, request: Request) -> None:
+        """
+        A request ended: count it, and write its access-log line.
+        """
+        if self.metrics is None and self.accessLog is None:
+            return
+        started = getattr(request, "startedAt", None)
+        duration = 0.0 if started is None else self.reactor.seconds() - started
+        if self.metrics is not None:
+            self.metrics.requestFinished(
+                request.code, duration, getattr(request, "bodyBytes", 0),
+                request.sentLength,
+            )
         accessLog = self.accessLog
         if accessLog is None:
             return
         peer = request.getClientAddress()
         client = _client(request, getattr(peer, "host", ""))[0]
-        started = getattr(request, "startedAt", None)
-        duration = 0.0 if started is None else self.reactor.seconds() - started
         accessLog.write(request, client, duration)
 
     def startFactory(self) -> None:
@@ -743,11 +763,82 @@ class StatsResource(Resource):
         return json.dumps(body, sort_keys=True).encode("utf-8") + b"\n"
 
 
-def makeStatsSite(dispatcher: Dispatcher, reactor: Any) -> Site:
+_TEXT = b"text/plain; charset=utf-8"
+
+
+class _TextResource(Resource):
+    isLeaf = True
+
+    def __init__(self, render: Callable[[], Tuple[int, bytes, bytes]]) -> None:
+        Resource.__init__(self)
+        self._render = render
+
+    def render_GET(self, request: Request) -> bytes:
+        code, contentType, body = self._render()
+        request.setResponseCode(code)
+        request.setHeader(b"Content-Type", contentType)
+        request.setHeader(b"Cache-Control", b"no-store")
+        return body
+
+
+class StatsRoot(Resource):
     """
-    A site serving L{StatsResource} (for --stats).
+    The C{--stats} endpoint: the JSON counts at C{/} (L{StatsResource}),
+    and for orchestrators and Prometheus:
+
+      - C{/healthz}: 200 while the front runs (liveness);
+      - C{/readyz}: 200 while a handler that is not draining is
+        registered, 503 otherwise (readiness: take the front out of a load
+        balancer's rotation while it cannot serve);
+      - C{/metrics}: the Prometheus text exposition (L{txmp._metrics}).
     """
-    site = Site(StatsResource(dispatcher), reactor=reactor)
+
+    def __init__(self, dispatcher: Dispatcher, metrics: FrontMetrics) -> None:
+        Resource.__init__(self)
+        self._dispatcher = dispatcher
+        self._json = StatsResource(dispatcher)
+        self.putChild(b"healthz", _TextResource(lambda: (200, _TEXT, b"ok\n")))
+        self.putChild(b"readyz", _TextResource(self._ready))
+        self.putChild(
+            b"metrics",
+            _TextResource(
+                lambda: (200, METRICS_CONTENT_TYPE, exposition(dispatcher, metrics))
+            ),
+        )
+
+    def _ready(self) -> Tuple[int, bytes, bytes]:
+        serving = [h for h in self._dispatcher.handlers.values() if not h.draining]
+        if serving:
+            return 200, _TEXT, b"ready: %d handlers\n" % (len(serving),)
+        return 503, _TEXT, b"not ready: no handler registered\n"
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        if path == b"":
+            return self._json
+        return Resource.getChild(self, path, request)
+
+
+class _QuietSite(Site):
+    """
+    A site that logs nothing per request: probes every few seconds would
+    fill the front's log.
+    """
+
+    noisy = False
+
+    def log(self, request: Request) -> None:
+        pass
+
+
+def makeStatsSite(
+    dispatcher: Dispatcher, reactor: Any, metrics: Optional[FrontMetrics] = None
+) -> Site:
+    """
+    A site serving L{StatsRoot} (for --stats).
+
+    @param metrics: what the front's site counts (L{FrontSite.metrics}).
+    """
+    site = _QuietSite(StatsRoot(dispatcher, metrics or FrontMetrics()), reactor=reactor)
     site.displayTracebacks = False
     return site
 
@@ -758,6 +849,7 @@ def makeSite(
     accessLog: Optional[AccessLog] = None,
     maxBody: int = DEFAULT_MAX_BODY,
     rules: HTTPRules = DEFAULT_RULES,
+    metrics: Optional[FrontMetrics] = None,
 ) -> Site:
     """
     A Twisted Web site serving everything through C{dispatcher}.
@@ -767,9 +859,11 @@ def makeSite(
         one gets 413.
     @param rules: the limits, timeouts and trusted proxies of its
         L{FrontChannel}s.
+    @param metrics: where to count finished requests, if anywhere.
     """
     site = FrontSite(FrontResource(dispatcher), reactor=reactor)
     site.accessLog = accessLog
+    site.metrics = metrics
     site.maxBody = maxBody
     site.httpRules = rules
     site.protocol = FrontChannel

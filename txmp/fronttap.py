@@ -151,8 +151,9 @@ class Options(TxmpOptions):
          "Access log format: combined (Apache's, then the duration in "
          "seconds and the request id) or json (an object per line)."],
         ["stats", None, None,
-         "Serve the front's counts as JSON on this endpoint (e.g. "
-         "tcp:8081:interface=127.0.0.1)."],
+         "Serve the front's counts on this endpoint (e.g. "
+         "tcp:8081:interface=127.0.0.1): JSON at /, Prometheus metrics at "
+         "/metrics, /healthz and /readyz."],
         ["spawn", None, 0, "Start and supervise this many local mphandlers.", int],
         ["app", None, None, "WSGI application (mod:app) for --spawn handlers."],
         ["threads", None, None, "--threads of --spawn handlers (default: mphandler's, 4).",
@@ -294,6 +295,7 @@ class FrontService(Service):
         from twisted.internet.endpoints import serverFromString
 
         from txmp._dispatch import Dispatcher
+        from txmp._metrics import FrontMetrics
         from txmp._resource import makeSite, makeStatsSite
         from txmp._zmq import AddressError, ZmqContext
 
@@ -334,15 +336,16 @@ class FrontService(Service):
         accessLog = None
         if options["access-log"] is not None:
             accessLog = AccessLog(options["access-log"], options["access-log-format"])
+        metrics = FrontMetrics() if options["stats"] else None
         site = makeSite(
             self.dispatcher, self._reactor, accessLog, options["max-body"],
-            httpRules(options),
+            httpRules(options), metrics,
         )
         self.accessLog = accessLog
         endpoints = [("--listen", description, site) for description in options["listen"]]
         if options["stats"]:
             endpoints.append(
-                ("--stats", options["stats"], makeStatsSite(self.dispatcher, self._reactor))
+                ("--stats", options["stats"], makeStatsSite(self.dispatcher, self._reactor, metrics))
             )
         # Ports fail synchronously (in use, no permission) while we start,
         # before the reactor runs: then we exit here with one line.

@@ -1,0 +1,47 @@
+# -*- test-case-name: tests.test_stats -*-
+"""
+The front's C{--stats} endpoint as orchestrators and Prometheus use it:
+C{/healthz}, C{/readyz} and C{/metrics}, none of them logged.
+"""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from ._harness import SystemTestCase, asyncTest, freePort
+from .apps import hello
+
+
+class StatsEndpointTests(SystemTestCase):
+    """
+    A front with C{--stats}, before and after a handler joins.
+    """
+
+    @asyncTest
+    async def test_probesAndMetrics(self) -> None:
+        """
+        C{/healthz} is 200 at once; C{/readyz} is 503 until a handler joins,
+        then 200; C{/metrics} counts the requests served, by status; the
+        probes are not logged.
+        """
+        statsPort = freePort()
+        front = await self.startFront(statsPort=statsPort)
+        self.assertEqual((await self.get("/healthz", port=statsPort)).code, 200)
+        notReady = await self.get("/readyz", port=statsPort)
+        self.assertEqual(notReady.code, 503, self.transcript())
+        await self.startHandler("h1", "tests.apps.hello:app", front=front)
+        self.assertEqual((await self.get("/readyz", port=statsPort)).code, 200)
+        for path in ["/", "/a", "/b"]:
+            self.assertResponse(await self.get(path), 200, hello.BODY)
+        result = await self.get("/metrics", port=statsPort)
+        self.assertEqual(result.code, 200, self.transcript())
+        values = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(result.body.decode("utf-8"))
+            for sample in family.samples
+        }
+        self.assertEqual(values[("txmp_requests_total", (("status", "200"),))], 3)
+        self.assertEqual(values[("txmp_handlers", ())], 1)
+        self.assertEqual(values[("txmp_request_duration_seconds_count", ())], 3)
+        for probe in ["healthz", "readyz", "metrics"]:
+            self.assertEqual(front.countLines(probe), 0, self.transcript())

@@ -1,0 +1,171 @@
+"""
+Tests for L{txmp._metrics} and the C{--stats} resources that serve them
+(L{txmp._resource.StatsRoot}).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import getChildForRequest
+from twisted.web.test.requesthelper import DummyRequest
+
+from txmp import protocol
+from txmp._dispatch import Dispatcher
+from txmp._memory import MemorySocket
+from txmp._metrics import FrontMetrics, Histogram, exposition
+from txmp._resource import StatsRoot
+
+META = [(b"method", b"GET"), (b"target", b"/"), (b"version", b"HTTP/1.1")]
+
+
+def samples(text: bytes) -> Dict[Tuple[str, Tuple[Tuple[str, str], ...]], float]:
+    """
+    Parse a Prometheus exposition with C{prometheus_client}'s own parser.
+
+    @return: every sample's value by its name and sorted labels.
+    """
+    result = {}
+    for family in text_string_to_metric_families(text.decode("utf-8")):
+        for sample in family.samples:
+            result[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return result
+
+
+class HistogramTests(SynchronousTestCase):
+    """
+    Tests for L{Histogram}.
+    """
+
+    def test_cumulative(self) -> None:
+        """
+        Each bucket counts the observations at or below its bound, C{+Inf}
+        all of them; the sum and count are kept.
+        """
+        histogram = Histogram((0.1, 1.0))
+        for value in [0.05, 0.1, 0.5, 3.0]:
+            histogram.observe(value)
+        self.assertEqual(
+            histogram.cumulative(), [("0.1", 2), ("1.0", 3), ("+Inf", 4)]
+        )
+        self.assertEqual((histogram.count, histogram.sum), (4, 3.65))
+
+
+class FrontMetricsTests(SynchronousTestCase):
+    """
+    Tests for L{exposition} of a real L{Dispatcher} and L{FrontMetrics}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.dispatcher = Dispatcher(
+            self.clock, MemorySocket(router=True), timeout=30.0, queueTimeout=10.0,
+            maxQueue=10, heartbeat=1.0, instance="front1",
+        )
+        self.metrics = FrontMetrics()
+
+    def hello(self, identity: bytes, credits: int) -> None:
+        self.dispatcher.controlReceived(
+            [identity, *protocol.encodeHello(identity.decode("ascii") + "-name", credits)]
+        )
+
+    def submit(self) -> None:
+        self.dispatcher.submit(META, [], [], None)  # type: ignore[arg-type]
+
+    def test_exposition(self) -> None:
+        """
+        The exposition parses with C{prometheus_client}'s parser and holds
+        requests by status, the duration and queue-wait histograms, bytes,
+        the dispatcher's gauges and per-handler gauges.
+        """
+        self.hello(b"A", 2)
+        for _ in range(3):
+            self.submit()
+        self.clock.advance(0.2)
+        self.dispatcher.controlReceived([b"A", *protocol.encodeCredit(1)])
+        self.metrics.requestFinished(200, 0.003, 10, 13)
+        self.metrics.requestFinished(200, 0.002, 0, 13)
+        self.metrics.requestFinished(404, 0.7, 0, 5)
+        found = samples(exposition(self.dispatcher, self.metrics))
+        self.assertEqual(found[("txmp_requests_total", (("status", "200"),))], 2)
+        self.assertEqual(found[("txmp_requests_total", (("status", "404"),))], 1)
+        self.assertEqual(found[("txmp_request_duration_seconds_count", ())], 3)
+        self.assertEqual(
+            found[("txmp_request_duration_seconds_bucket", (("le", "0.005"),))], 2
+        )
+        self.assertEqual(found[("txmp_queue_wait_seconds_bucket", (("le", "0.0"),))], 2)
+        self.assertEqual(found[("txmp_queue_wait_seconds_bucket", (("le", "0.1"),))], 2)
+        self.assertEqual(found[("txmp_queue_wait_seconds_bucket", (("le", "0.5"),))], 3)
+        self.assertEqual(found[("txmp_request_body_bytes_total", ())], 10)
+        self.assertEqual(found[("txmp_response_body_bytes_total", ())], 31)
+        self.assertEqual(found[("txmp_in_flight_requests", ())], 3)
+        self.assertEqual(found[("txmp_handlers", ())], 1)
+        self.assertEqual(found[("txmp_queue_length", ())], 0)
+        self.assertEqual(
+            found[("txmp_handler_in_flight_requests", (("handler", "A-name"), ("id", "A")))],
+            3,
+        )
+        self.assertEqual(
+            found[("txmp_front_events_total", (("event", "requests"),))], 3
+        )
+
+
+class StatsRootTests(SynchronousTestCase):
+    """
+    Tests for L{StatsRoot}, the C{--stats} endpoint.
+    """
+
+    def setUp(self) -> None:
+        self.dispatcher = Dispatcher(
+            Clock(), MemorySocket(router=True), timeout=30.0, queueTimeout=10.0,
+            maxQueue=10, heartbeat=1.0, instance="front1",
+        )
+        self.root = StatsRoot(self.dispatcher, FrontMetrics())
+
+    def get(self, path: bytes) -> Tuple[int, bytes, Any]:
+        request = DummyRequest(path.strip(b"/").split(b"/"))
+        resource = getChildForRequest(self.root, request)
+        body = resource.render(request)
+        return request.responseCode or 200, body, request
+
+    def test_healthz(self) -> None:
+        """
+        C{/healthz} is 200 while the front runs, with or without handlers.
+        """
+        code, body, _ = self.get(b"/healthz")
+        self.assertEqual((code, body), (200, b"ok\n"))
+
+    def test_readyz(self) -> None:
+        """
+        C{/readyz} is 503 while no handler is registered or every one is
+        draining, 200 while one can serve.
+        """
+        self.assertEqual(self.get(b"/readyz")[0], 503)
+        self.dispatcher.controlReceived([b"A", *protocol.encodeHello("a", 2)])
+        self.assertEqual(self.get(b"/readyz")[0], 200)
+        self.dispatcher.handlers[b"A"].draining = True
+        self.assertEqual(self.get(b"/readyz")[0], 503)
+
+    def test_metrics(self) -> None:
+        """
+        C{/metrics} is the exposition, in Prometheus's text content type.
+        """
+        code, body, request = self.get(b"/metrics")
+        self.assertEqual(code, 200)
+        self.assertEqual(
+            request.responseHeaders.getRawHeaders(b"content-type"),
+            [b"text/plain; version=0.0.4; charset=utf-8"],
+        )
+        self.assertIn(("txmp_handlers", ()), samples(body))
+
+    def test_json(self) -> None:
+        """
+        C{/} is still the JSON counts.
+        """
+        code, body, _ = self.get(b"/")
+        self.assertEqual(code, 200)
+        self.assertIn(b'"counts"', body)
