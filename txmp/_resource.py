@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from io import BytesIO
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Set, Tuple
 
 from zope.interface import implementer
 
 from twisted.internet.abstract import FileDescriptor
-from twisted.internet.defer import CancelledError
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IPushProducer
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
@@ -197,6 +197,7 @@ class FrontChannel(HTTPChannel):
 
     _bodyReadPaused = False
     _rejected = False
+    _draining = False
     # Whether a request has started (its first byte came) and not finished.
     _inRequest = False
     _head: Optional[RequestHead] = None
@@ -221,7 +222,38 @@ class FrontChannel(HTTPChannel):
         self.maxHeaders = rules.maxHeaders + 1
         self.totalHeadersSize = rules.maxRequestLine + rules.maxHeaderBytes + 1
         HTTPChannel.connectionMade(self)
+        site = getattr(self, "site", None)
+        if isinstance(site, FrontSite):
+            site.channels.add(self)
         self._startIdle()
+
+    @property
+    def busy(self) -> bool:
+        """
+        Whether a request is in progress (from its first byte to the end of
+        its response).
+        """
+        return self._inRequest
+
+    def drain(self) -> None:
+        """
+        The front is stopping: close now if no request is in progress,
+        else once its response is complete (sent with C{Connection:
+        close}).
+        """
+        self._draining = True
+        self.persistent = False
+        for request in self.requests:
+            if not request.startedWriting:
+                request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+        if not self._inRequest:
+            self._close()
+
+    def checkPersistence(self, request: Request, version: bytes) -> bool:
+        if self._draining:
+            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+            return False
+        return HTTPChannel.checkPersistence(self, request, version)
 
     def dataReceived(self, data: bytes) -> None:
         if self._rejected:
@@ -340,6 +372,9 @@ class FrontChannel(HTTPChannel):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancelTimers()
         HTTPChannel.connectionLost(self, reason)
+        site = getattr(self, "site", None)
+        if isinstance(site, FrontSite):
+            site.channelClosed(self)
 
     def headerReceived(self, line: bytes) -> bool:
         if not HTTPChannel.headerReceived(self, line):
@@ -694,6 +729,39 @@ class FrontSite(Site):
 
     accessLog: Optional[AccessLog] = None
     metrics: Optional[FrontMetrics] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        Site.__init__(self, *args, **kwargs)
+        # The open connections, and who waits for them all to close.
+        self.channels: Set[FrontChannel] = set()
+        self._drainWaiters: List[Deferred[None]] = []
+
+    def drain(self) -> Deferred[None]:
+        """
+        Close every connection once its request in progress, if any, is
+        answered (L{FrontChannel.drain}).
+
+        @return: fires once every connection is closed.
+        """
+        waiter: Deferred[None] = Deferred()
+        self._drainWaiters.append(waiter)
+        for channel in list(self.channels):
+            channel.drain()
+        self._checkDrained()
+        return waiter
+
+    def channelClosed(self, channel: FrontChannel) -> None:
+        """
+        C{channel}'s connection is closed.
+        """
+        self.channels.discard(channel)
+        self._checkDrained()
+
+    def _checkDrained(self) -> None:
+        if not self.channels and self._drainWaiters:
+            waiters, self._drainWaiters = self._drainWaiters, []
+            for waiter in waiters:
+                waiter.callback(None)
 
     def getResourceFor(self, request: Request) -> Any:
         # Called once a request's head is in: where its duration starts.

@@ -14,7 +14,7 @@ import sys
 from typing import Any, Callable, List, NoReturn, Optional
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.defer import CancelledError, Deferred, gatherResults, succeed
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
@@ -158,7 +158,9 @@ class Options(TxmpOptions):
         ["app", None, None, "WSGI application (mod:app) for --spawn handlers."],
         ["threads", None, None, "--threads of --spawn handlers (default: mphandler's, 4).",
          positive(int, "--threads")],
-        ["graceful-timeout", None, 30.0, "--graceful-timeout of --spawn handlers.",
+        ["graceful-timeout", None, 30.0,
+         "Seconds to finish the requests in progress when stopping (SIGTERM), "
+         "for the front and its --spawn handlers.",
          positive(float, "--graceful-timeout")],
         ["max-requests", None, 0, "--max-requests of --spawn handlers.",
          nonNegative(int, "--max-requests")],
@@ -279,6 +281,9 @@ class FrontService(Service):
         self.dispatcher: Any = None
         self._ports: List[Any] = []
         self._sockets: List[Any] = []
+        self._drainWaiters: List[Deferred[None]] = []
+        # The HTTP site, once started.
+        self._site: Any = None
         # The access log, if any, once started (see reopenLogs).
         self.accessLog: Optional[AccessLog] = None
         # While startService runs; the first endpoint error seen meanwhile.
@@ -342,6 +347,7 @@ class FrontService(Service):
             httpRules(options), metrics,
         )
         self.accessLog = accessLog
+        self._site = site
         endpoints = [("--listen", description, site) for description in options["listen"]]
         if options["stats"]:
             endpoints.append(
@@ -374,6 +380,10 @@ class FrontService(Service):
         Give up starting: close what is open, and exit with one line.
         """
         self.stopService()
+        if self._context is not None:
+            # The ports close in the reactor, which will not run.
+            self._context.shutdown()
+            self._context = None
         raise SystemExit(f"mpfront: {error}")
 
     def _secure(self, sockets: List[Any]) -> None:
@@ -450,15 +460,60 @@ class FrontService(Service):
             else:
                 self._log.info("mpfront: access log reopened")
 
+    def whenDrained(self) -> "Deferred[None]":
+        """
+        A L{Deferred} that fires once the front, stopping, has finished the
+        requests it had or given up on them (C{--graceful-timeout}): the
+        spawned handlers stop only then, so that those requests are served.
+        """
+        waiter: Deferred[None] = Deferred()
+        self._drainWaiters.append(waiter)
+        return waiter
+
     def stopService(self) -> Any:
+        """
+        Stop: stop accepting connections, let the requests in progress
+        finish for up to C{--graceful-timeout} seconds, then say C{BYE} to
+        the handlers and close the sockets.
+        """
         Service.stopService(self)
-        if self._sockets:
-            # Let the BYEs reach the handlers, so that they register again
-            # at once with the next front and a draining one stops waiting.
-            self._sockets[0].lingerOnClose(200)
-            self.dispatcher.stop()
         stopping = [port.stopListening() for port in self._ports]
         self._ports = []
+
+        def drain(result: object) -> Deferred[None]:
+            # The ports are closed: no connection can come in any more.
+            site = self._site
+            if site is None or not site.channels:
+                return succeed(None)
+            graceful = self._options["graceful-timeout"]
+            busy = sum(1 for channel in site.channels if channel.busy)
+            self._log.info(
+                "mpfront stopping: finishing {busy} requests, closing {idle} idle "
+                "connections (at most {graceful} s)",
+                busy=busy, idle=len(site.channels) - busy, graceful=graceful,
+            )
+            drained = site.drain()
+            drained.addTimeout(graceful, self._reactor)
+
+            def gaveUp(failure: Failure) -> None:
+                failure.trap(CancelledError)
+                self._log.warn(
+                    "mpfront stopping: {count} connections not done within "
+                    "--graceful-timeout {graceful} s: closed",
+                    count=len(site.channels), graceful=graceful,
+                )
+
+            return drained.addErrback(gaveUp)
+
+        def drainedNow(result: None) -> None:
+            waiters, self._drainWaiters = self._drainWaiters, []
+            for waiter in waiters:
+                waiter.callback(None)
+            if self._sockets:
+                # Let the BYEs reach the handlers, so that they register again
+                # at once with the next front and a draining one stops waiting.
+                self._sockets[0].lingerOnClose(200)
+                self.dispatcher.stop()
 
         def closeSockets(result: Any) -> Any:
             if self._context is not None:
@@ -466,8 +521,11 @@ class FrontService(Service):
                 self._context = None
             return result
 
-        return gatherResults([d for d in stopping if d is not None]).addBoth(
-            closeSockets
+        return (
+            gatherResults([d for d in stopping if d is not None])
+            .addCallback(drain)
+            .addCallback(drainedNow)
+            .addBoth(closeSockets)
         )
 
 
@@ -533,6 +591,9 @@ class SpawnedHandlers(MultiService):
 
         MultiService.__init__(self)
         self._options = options
+        # Called when stopping; the handlers are stopped once its result
+        # fires (see FrontService.whenDrained).
+        self.stopAfter: Optional[Callable[[], Deferred[None]]] = None
         self._monitor = ProcessMonitor(reactor=reactor)
         # A draining handler gets its --graceful-timeout before SIGKILL.
         self._monitor.killTime = options["graceful-timeout"] + 5
@@ -541,6 +602,15 @@ class SpawnedHandlers(MultiService):
         self._count = 0
         for _ in range(options["spawn"]):
             self._add()
+
+    def stopService(self) -> Any:
+        """
+        Stop the handlers (SIGTERM: they drain), once L{stopAfter} has
+        fired if set: the front's requests in progress need them.
+        """
+        if self.stopAfter is None:
+            return MultiService.stopService(self)
+        return self.stopAfter().addCallback(lambda _: MultiService.stopService(self))
 
     def _add(self) -> None:
         self._count += 1
@@ -587,5 +657,6 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     if options["spawn"]:
         spawned = SpawnedHandlers(reactor, options)
         front.drainObservers.append(spawned.handlerDraining)
+        spawned.stopAfter = front.whenDrained
         spawned.setServiceParent(top)
     return top

@@ -730,6 +730,50 @@ class DisconnectTests(ResourceTestCase):
         self.assertNoLeak()
 
 
+class DrainTests(ResourceTestCase):
+    """
+    Tests for L{FrontSite.drain}, what a stopping front waits for.
+    """
+
+    def test_idleClosedAtOnce(self) -> None:
+        """
+        A connection with no request in progress is closed at once; the
+        drain is over once it is gone.
+        """
+        channel, transport = self.connect()
+        drained = self.site.drain()
+        self.assertTrue(transport.disconnecting)
+        self.assertNoResult(drained)
+        self.disconnect(channel)
+        self.successResultOf(drained)
+
+    def test_busyClosedAfterResponse(self) -> None:
+        """
+        A connection with a request in progress is kept until the response
+        is complete; the response says C{Connection: close} and the
+        connection is closed after it.
+        """
+        channel, transport = self.get()
+        drained = self.site.drain()
+        self.assertFalse(transport.disconnecting)
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"2")],
+                     body=[b"ok"])
+        response = transport.value()
+        self.assertTrue(response.startswith(b"HTTP/1.1 200 OK\r\n"), response)
+        self.assertIn(b"\r\nConnection: close\r\n", response)
+        self.assertTrue(response.endswith(b"\r\n\r\nok"), response)
+        self.assertTrue(transport.disconnecting)
+        self.assertNoResult(drained)
+        self.disconnect(channel)
+        self.successResultOf(drained)
+
+    def test_nothingOpen(self) -> None:
+        """
+        With no connection open, the drain is over at once.
+        """
+        self.successResultOf(self.site.drain())
+
+
 class StreamingTests(ResourceTestCase):
     """
     Request bodies streamed to the handler within its window, response

@@ -16,6 +16,7 @@ import types
 from typing import Any, Dict, List, Tuple
 
 from twisted.application.service import IServiceCollection, MultiService
+from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.python.filepath import FilePath
@@ -401,6 +402,27 @@ class FrontMakeServiceTests(SynchronousTestCase):
             [host + ":spawn-1", host + ":spawn-2", host + ":spawn-3"],
         )
         self.assertEqual(reactor.spawned[0][1].signals, ["TERM"])
+
+
+    def test_stopAfterFrontDrained(self) -> None:
+        """
+        Stopping, the spawned handlers get C{SIGTERM} only once C{stopAfter}
+        (the front's drain) has fired: the requests the front is finishing
+        need them.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
+        reactor = _ProcessReactor()
+        spawned = fronttap.SpawnedHandlers(reactor, options)
+        drained: Deferred[None] = Deferred()
+        spawned.stopAfter = lambda: drained
+        spawned.startService()
+        [(_, process)] = reactor.spawned
+        stopped = spawned.stopService()
+        self.assertEqual(process.signals, [])
+        self.assertNoResult(stopped)
+        drained.callback(None)
+        self.assertEqual(process.signals, ["TERM"])
 
 
 class LoadApplicationTests(SynchronousTestCase):

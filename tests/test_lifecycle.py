@@ -1,0 +1,69 @@
+# -*- test-case-name: tests.test_lifecycle -*-
+"""
+Stopping a front: SIGTERM stops accepting connections and finishes the
+requests in progress (within C{--graceful-timeout}) before the front and
+its spawned handlers exit.
+"""
+
+from __future__ import annotations
+
+from twisted.internet import reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.protocol import Factory, Protocol
+
+from ._harness import SystemTestCase, TwistdProcess, asyncTest
+
+
+class FrontStopTests(SystemTestCase):
+    """
+    SIGTERM to a front with a slow request in progress.
+    """
+
+    async def assertDrains(self, front: TwistdProcess, handlerOutput: TwistdProcess) -> None:
+        """
+        Start a 2-second request, SIGTERM C{front} once the application
+        runs it, and assert that new connections are refused while the
+        request is answered in full, and that the front then exits cleanly.
+
+        @param handlerOutput: the process whose output shows the
+            application's lines.
+        """
+        slow = self.get("/slow?seconds=2")
+        await handlerOutput.waitForLine("slow request started: GET")
+        front.signal("TERM")
+        await front.waitForLine("mpfront stopping: finishing 1 requests")
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.httpPort)
+        try:
+            connected = await endpoint.connect(Factory.forProtocol(Protocol))
+        except ConnectionRefusedError:
+            pass
+        else:
+            connected.transport.abortConnection()
+            self.fail("the stopping front accepted a connection" + self.transcript())
+        try:
+            result = await slow
+        except Exception as e:
+            self.fail(f"the request in progress failed: {e}" + self.transcript())
+        self.assertResponse(result, 200, b"slow\n")
+        await front.whenEnded()
+        self.assertStoppedCleanly(front)
+
+    @asyncTest
+    async def test_frontDrains(self) -> None:
+        """
+        A front with a separate handler answers the request it had when it
+        got SIGTERM.
+        """
+        front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
+        await self.assertDrains(front, handler)
+
+    @asyncTest
+    async def test_spawnedHandlersStopAfter(self) -> None:
+        """
+        With C{--spawn}, the spawned handler is stopped only once the front
+        has finished its request, and stops too.
+        """
+        front = await self.startFront("--spawn", "1", "--app", "tests.apps.slow:app")
+        await front.waitForLine("joined")
+        await self.assertDrains(front, front)
