@@ -311,23 +311,34 @@ class ProcessGroup:
         return total
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    # SIGTERM: unwind like Ctrl-C, so that the servers are stopped.
+    raise KeyboardInterrupt("signal %d" % (signum,))
+
+
 class Servers:
     """
     Every server a benchmark starts, and a temporary directory for their
     ipc:// addresses; on exit from the C{with} block (normally, by an
-    exception or by Ctrl-C) every server is stopped by its PID, the latest
-    first, and the directory removed.
+    exception, by Ctrl-C or by a SIGTERM to the benchmark, which raises
+    L{KeyboardInterrupt} inside the block) every server is stopped by its
+    PID, the latest first, and the directory removed.
     """
 
     def __init__(self) -> None:
         self._servers: List[Server] = []
         self.directory = tempfile.mkdtemp(prefix="txmp-bench-")
+        self._previousTerm: Any = None
 
     def __enter__(self) -> "Servers":
+        self._previousTerm = signal.signal(signal.SIGTERM, _interrupt)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stopAll()
+        try:
+            self.stopAll()
+        finally:
+            signal.signal(signal.SIGTERM, self._previousTerm)
 
     def start(self, label: str, args: Sequence[str]) -> Server:
         """
@@ -339,14 +350,18 @@ class Servers:
         return server
 
     def stopAll(self) -> None:
-        # Ctrl-C while stopping must not leave the rest running.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Ctrl-C or SIGTERM while stopping must not leave the rest running.
+        previous = {
+            sig: signal.signal(sig, signal.SIG_IGN)
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
         try:
             while self._servers:
                 self._servers.pop().stop()
             shutil.rmtree(self.directory, ignore_errors=True)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def ipc(self, name: str) -> str:
         """
@@ -796,9 +811,9 @@ def interleaved(
             result = measure()
             results[name].append(result)
             cpu = describeCpu(result)
-            p50 = "%.2fms" % (result.p50,) if result.p50 is not None else "?"
+            p50 = "%.3fms" % (result.p50,) if result.p50 is not None else "?"
             log(
-                "  round %d/%d  %-24s %8.0f req/s  latency avg %-8s p50 %-8s%s"
+                "  round %d/%d  %-24s %8.0f req/s  latency avg %-8s p50 %s%s"
                 % (n + 1, rounds, name, result.rps, result.latency, p50,
                    "  cores used: " + cpu if cpu else "")
             )

@@ -458,7 +458,7 @@ def runSweep(
                          threads=min(args.wrk_threads, connections), check=False)
             results[target.name][connections] = result
             problems = result.problems()
-            log("  c%-4d %-18s %8.0f req/s  p50 %-10s p99 %-10s%s" % (
+            log("  c%-4d %-18s %8.0f req/s  p50 %-10s p99 %s%s" % (
                 connections, target.name, result.rps, ms(result.p50), ms(result.p99),
                 "  PROBLEMS: " + "; ".join(problems) if problems else ""))
     return results
@@ -485,43 +485,44 @@ def plotSweep(
     path: str, title: str,
 ) -> None:
     """
-    Draw req/s (left) and p50 (solid) and p99 (dashed) latency (right)
-    against connections into the PNG C{path}.
+    Draw req/s, p50 latency and p99 latency of every target against
+    connections, side by side, into the PNG C{path}.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
+    panels = [
+        ("rps", "requests per second", "linear"),
+        ("p50", "p50 latency, ms", "log"),
+        ("p99", "p99 latency, ms", "log"),
+    ]
+    figure, axes = plt.subplots(1, len(panels), figsize=(15, 5.5))
     for target in targets:
         points = results[target.name]
-        xs = [c for c in counts if c in points]
-        line, = left.plot(xs, [points[c].rps for c in xs], marker="o", label=target.label)
-        colour = line.get_color()
-        for key, style in (("p50", "-"), ("p99", "--")):
-            pairs = [(c, getattr(points[c], key)) for c in xs
-                     if getattr(points[c], key) is not None]
-            if pairs:
-                right.plot([c for c, _ in pairs], [v for _, v in pairs], style,
-                           marker="o", color=colour,
-                           label="%s %s" % (target.label, key))
-    for axes in (left, right):
-        axes.set_xscale("log")
-        axes.set_xticks(counts)
-        axes.set_xticklabels([str(c) for c in counts])
-        axes.set_xlabel("connections (wrk -c)")
-        axes.grid(True, which="both", alpha=0.3)
-    left.set_ylabel("requests per second")
-    left.set_ylim(bottom=0)
-    left.legend(fontsize="small")
-    right.set_yscale("log")
-    right.set_ylabel("latency, ms (p50 solid, p99 dashed)")
-    right.legend(fontsize="x-small", ncol=2)
+        for (key, _, _), ax in zip(panels, axes):
+            pairs = [(c, getattr(points[c], key)) for c in counts
+                     if c in points and getattr(points[c], key) is not None]
+            ax.plot([c for c, _ in pairs], [v for _, v in pairs], marker="o",
+                    label=target.label)
+    for (_, ylabel, scale), ax in zip(panels, axes):
+        ax.set_xscale("log")
+        ax.set_xticks(counts)
+        ax.set_xticklabels([str(c) for c in counts])
+        ax.minorticks_off()
+        ax.set_xlabel("connections (wrk -c)")
+        ax.set_ylabel(ylabel)
+        ax.set_yscale(scale)
+        if scale == "linear":
+            ax.set_ylim(bottom=0)
+        ax.grid(True, which="both", alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4),
+                  fontsize="small")
     figure.suptitle(title, fontsize="small")
-    figure.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)
 
@@ -540,8 +541,9 @@ def main(argv: Optional[list] = None) -> int:
         frontNeeds = {"raw", "txmp", "spawn2"} & set(chosen)
         if frontNeeds:
             requireModules(args.front_python, ["twisted", "txzmq"],
-                           "the front's interpreter needs Twisted and txZMQ; "
-                           + HOW_TO_INSTALL)
+                           "the front's interpreter needs Twisted and txZMQ; for "
+                           "PyPy: pypy3 -m venv .venv-pypy3 && .venv-pypy3/bin/pip "
+                           "install twisted txzmq, then --front-python pypy3")
         requireModules(args.handler_python, ["twisted", "txzmq"], HOW_TO_INSTALL)
         if any(n.startswith("gunicorn") for n in chosen):
             requireModules(args.handler_python, ["gunicorn"], HOW_TO_INSTALL)
