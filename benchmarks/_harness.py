@@ -570,6 +570,9 @@ class WrkResult:
         }
         # Filled in by withCpu: CPU used by each server, in cores.
         self.cpu: Dict[str, float] = {}
+        # Filled in by withCpu: CPU seconds (utime + stime) each server used
+        # during the run.
+        self.cpuSeconds: Dict[str, float] = {}
         # Filled in by withCpu: the fraction of all CPUs busy (with
         # anything: wrk, the servers, other users of the machine).
         self.machineBusy: Optional[float] = None
@@ -590,12 +593,14 @@ class WrkResult:
 
     def cpuPerRequest(self) -> Dict[str, float]:
         """
-        The CPU each server spent per request, in microseconds: a figure
-        that depends less on what else the machine is doing than req/s.
+        The CPU each server spent per request, in microseconds: its CPU
+        time during the run divided by the requests wrk counted (a figure
+        that depends less on what else the machine is doing than req/s).
         """
-        if not self.rps:
+        if not self.requests:
             return {}
-        return {name: cores / self.rps * 1e6 for name, cores in self.cpu.items()}
+        return {name: seconds / self.requests * 1e6
+                for name, seconds in self.cpuSeconds.items()}
 
     def problems(self) -> List[str]:
         """
@@ -677,11 +682,13 @@ def _machineTimes() -> Optional["tuple[float, float]"]:
 
 
 def withCpu(
-    measure: Callable[[], WrkResult], servers: Dict[str, Server]
+    measure: Callable[[], WrkResult], servers: Dict[str, Any]
 ) -> Callable[[], WrkResult]:
     """
     Wrap C{measure} so that its result also tells how much CPU each of
-    C{servers} used during it, in cores (1.0: one core all the time), in
+    C{servers} (anything with a C{cpuSeconds()}: a L{Server}, a
+    L{ChildProcess}, a L{ProcessGroup}) used during it: in seconds, in
+    L{WrkResult.cpuSeconds}, and in cores (1.0: one core all the time), in
     L{WrkResult.cpu}.
     """
 
@@ -699,6 +706,7 @@ def withCpu(
         for name, server in servers.items():
             first, after = before[name], server.cpuSeconds()
             if first is not None and after is not None:
+                result.cpuSeconds[name] = after - first
                 result.cpu[name] = (after - first) / elapsed
         return result
 
