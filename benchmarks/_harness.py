@@ -73,6 +73,9 @@ class Server:
         self.pid = self.process.pid
         # For a handler: the credits it offered the front when it joined.
         self.credits: Optional[int] = None
+        # Processes it started itself (mpfront --spawn's handlers, gunicorn's
+        # workers), stopped by their PIDs after it if still there.
+        self.children: List[ChildProcess] = []
         self._eof = False
         self._reader = threading.Thread(
             target=self._read, name="output of " + label, daemon=True
@@ -136,19 +139,47 @@ class Server:
         User and system CPU time used so far by the process (not its
         children), from C{/proc}; C{None} where that cannot be read.
         """
-        try:
-            with open("/proc/%d/stat" % (self.pid,)) as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:
-            return None
-        # Fields 14 and 15 of proc(5), utime and stime, in clock ticks.
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return processCpuSeconds(self.pid)
+
+    def adoptChildren(self, count: int, timeout: float = READY_TIMEOUT) -> List["ChildProcess"]:
+        """
+        Find the C{count} processes this one started (their parent PID is
+        its PID), wait for them if they are not all there yet, and keep them
+        in L{children}, to be stopped after it.
+
+        @raise BenchmarkError: if there are not exactly C{count} after
+            C{timeout} seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = childPids(self.pid)
+            if len(pids) == count:
+                break
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise BenchmarkError(
+                    "%s (pid %d) has %d child processes, expected %d; its output:\n%s"
+                    % (self.label, self.pid, len(pids), count, self.tail())
+                )
+            # Nothing to wait on for another process's children: poll.
+            time.sleep(0.05)
+        self.children = [
+            ChildProcess("%s child %d" % (self.label, pid), pid) for pid in pids
+        ]
+        return self.children
 
     def stop(self, grace: float = 10.0) -> None:
         """
         Stop the process by its PID: SIGTERM, then SIGKILL if it is still
-        there after C{grace} seconds.
+        there after C{grace} seconds; then any of its L{children} still
+        there (it stops them itself, normally), the same way.
         """
+        try:
+            self._stopSelf(grace)
+        finally:
+            for child in self.children:
+                child.stop(grace)
+
+    def _stopSelf(self, grace: float) -> None:
         if self.process.poll() is None:
             try:
                 os.kill(self.pid, signal.SIGTERM)
@@ -166,23 +197,148 @@ class Server:
         self._reader.join(5)
 
 
+def _statFields(pid: int) -> Optional[List[str]]:
+    # The fields of /proc/PID/stat after the command name (which may hold
+    # spaces and brackets): index 0 is field 3 of proc(5), the state.
+    try:
+        with open("/proc/%d/stat" % (pid,)) as f:
+            return f.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
+def processCpuSeconds(pid: int) -> Optional[float]:
+    """
+    User and system CPU time used so far by process C{pid} (all its
+    threads, not its children), from C{/proc/PID/stat}; C{None} where that
+    cannot be read.
+    """
+    fields = _statFields(pid)
+    if fields is None:
+        return None
+    # Fields 14 and 15 of proc(5), utime and stime, in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def childPids(pid: int) -> List[int]:
+    """
+    The PIDs of the live (not zombie) processes whose parent is C{pid}.
+    """
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _statFields(int(entry))
+            # Field 4 of proc(5): the parent's PID.
+            if fields is not None and fields[0] != "Z" and int(fields[1]) == pid:
+                children.append(int(entry))
+    return sorted(children)
+
+
+class ChildProcess:
+    """
+    A process started by one of our servers, not by us: we can read its CPU
+    time and stop it by its PID, but not wait for it.  Its start time (field
+    22 of C{/proc/PID/stat}) is noted when it is found, so that a PID reused
+    by another process after it exited is never read nor signalled.
+    """
+
+    def __init__(self, label: str, pid: int) -> None:
+        self.label = label
+        self.pid = pid
+        fields = _statFields(pid)
+        self._started = fields[19] if fields is not None else None
+
+    def _fields(self) -> Optional[List[str]]:
+        fields = _statFields(self.pid)
+        if fields is None or fields[19] != self._started or fields[0] == "Z":
+            return None
+        return fields
+
+    def alive(self) -> bool:
+        """
+        Whether the process is still there (and not a zombie).
+        """
+        return self._fields() is not None
+
+    def cpuSeconds(self) -> Optional[float]:
+        """
+        See L{Server.cpuSeconds}.
+        """
+        fields = self._fields()
+        if fields is None:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self, grace: float = 10.0) -> None:
+        """
+        If it is still there: SIGTERM, then SIGKILL after C{grace} seconds.
+        """
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            if not self.alive():
+                return
+            if sig == signal.SIGKILL:
+                print("%s (pid %d) ignored SIGTERM; killing it" % (self.label, self.pid),
+                      file=sys.stderr)
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + wait
+            # Not our child: no wait(), poll /proc.
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+
+class ProcessGroup:
+    """
+    Several processes counted as one for L{withCpu} (a server's workers).
+    """
+
+    def __init__(self, members: Sequence[Any]) -> None:
+        self.members = list(members)
+
+    def cpuSeconds(self) -> Optional[float]:
+        """
+        The CPU time of all members; C{None} if any cannot be read (one
+        exited: the sum would be wrong).
+        """
+        total = 0.0
+        for member in self.members:
+            seconds = member.cpuSeconds()
+            if seconds is None:
+                return None
+            total += seconds
+        return total
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    # SIGTERM: unwind like Ctrl-C, so that the servers are stopped.
+    raise KeyboardInterrupt("signal %d" % (signum,))
+
+
 class Servers:
     """
     Every server a benchmark starts, and a temporary directory for their
     ipc:// addresses; on exit from the C{with} block (normally, by an
-    exception or by Ctrl-C) every server is stopped by its PID, the latest
-    first, and the directory removed.
+    exception, by Ctrl-C or by a SIGTERM to the benchmark, which raises
+    L{KeyboardInterrupt} inside the block) every server is stopped by its
+    PID, the latest first, and the directory removed.
     """
 
     def __init__(self) -> None:
         self._servers: List[Server] = []
         self.directory = tempfile.mkdtemp(prefix="txmp-bench-")
+        self._previousTerm: Any = None
 
     def __enter__(self) -> "Servers":
+        self._previousTerm = signal.signal(signal.SIGTERM, _interrupt)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stopAll()
+        try:
+            self.stopAll()
+        finally:
+            signal.signal(signal.SIGTERM, self._previousTerm)
 
     def start(self, label: str, args: Sequence[str]) -> Server:
         """
@@ -194,14 +350,18 @@ class Servers:
         return server
 
     def stopAll(self) -> None:
-        # Ctrl-C while stopping must not leave the rest running.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Ctrl-C or SIGTERM while stopping must not leave the rest running.
+        previous = {
+            sig: signal.signal(sig, signal.SIG_IGN)
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
         try:
             while self._servers:
                 self._servers.pop().stop()
             shutil.rmtree(self.directory, ignore_errors=True)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def ipc(self, name: str) -> str:
         """
@@ -402,20 +562,45 @@ class WrkResult:
         self.socketErrors = tuple(int(g) for g in match.groups()) if match else (0, 0, 0, 0)
         match = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", output)
         self.latency = match.group(1) if match else "?"
+        # The latency distribution of wrk --latency, in milliseconds by
+        # percentile (50, 75, 90, 99).
+        self.percentiles: Dict[int, float] = {
+            int(m.group(1)): durationMilliseconds(m.group(2))
+            for m in re.finditer(r"^\s+(\d+)%\s+([0-9.]+[a-z]+)\s*$", output, re.M)
+        }
         # Filled in by withCpu: CPU used by each server, in cores.
         self.cpu: Dict[str, float] = {}
+        # Filled in by withCpu: CPU seconds (utime + stime) each server used
+        # during the run.
+        self.cpuSeconds: Dict[str, float] = {}
         # Filled in by withCpu: the fraction of all CPUs busy (with
         # anything: wrk, the servers, other users of the machine).
         self.machineBusy: Optional[float] = None
 
+    @property
+    def p50(self) -> Optional[float]:
+        """
+        The median latency in milliseconds, if wrk printed it.
+        """
+        return self.percentiles.get(50)
+
+    @property
+    def p99(self) -> Optional[float]:
+        """
+        The 99th percentile of latency in milliseconds, if wrk printed it.
+        """
+        return self.percentiles.get(99)
+
     def cpuPerRequest(self) -> Dict[str, float]:
         """
-        The CPU each server spent per request, in microseconds: a figure
-        that depends less on what else the machine is doing than req/s.
+        The CPU each server spent per request, in microseconds: its CPU
+        time during the run divided by the requests wrk counted (a figure
+        that depends less on what else the machine is doing than req/s).
         """
-        if not self.rps:
+        if not self.requests:
             return {}
-        return {name: cores / self.rps * 1e6 for name, cores in self.cpu.items()}
+        return {name: seconds / self.requests * 1e6
+                for name, seconds in self.cpuSeconds.items()}
 
     def problems(self) -> List[str]:
         """
@@ -432,6 +617,20 @@ class WrkResult:
         if not self.requests:
             problems.append("no requests completed")
         return problems
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def durationMilliseconds(text: str) -> float:
+    """
+    A duration as wrk prints it (C{"312.00us"}, C{"1.08ms"}, C{"2.01s"},
+    C{"1.02m"}) in milliseconds.
+    """
+    match = re.fullmatch(r"([0-9.]+)([a-z]+)", text)
+    if match is None or match.group(2) not in _UNITS:
+        raise BenchmarkError("not a wrk duration: %r" % (text,))
+    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def wrk(
@@ -483,11 +682,13 @@ def _machineTimes() -> Optional["tuple[float, float]"]:
 
 
 def withCpu(
-    measure: Callable[[], WrkResult], servers: Dict[str, Server]
+    measure: Callable[[], WrkResult], servers: Dict[str, Any]
 ) -> Callable[[], WrkResult]:
     """
     Wrap C{measure} so that its result also tells how much CPU each of
-    C{servers} used during it, in cores (1.0: one core all the time), in
+    C{servers} (anything with a C{cpuSeconds()}: a L{Server}, a
+    L{ChildProcess}, a L{ProcessGroup}) used during it: in seconds, in
+    L{WrkResult.cpuSeconds}, and in cores (1.0: one core all the time), in
     L{WrkResult.cpu}.
     """
 
@@ -505,6 +706,7 @@ def withCpu(
         for name, server in servers.items():
             first, after = before[name], server.cpuSeconds()
             if first is not None and after is not None:
+                result.cpuSeconds[name] = after - first
                 result.cpu[name] = (after - first) / elapsed
         return result
 
@@ -617,9 +819,10 @@ def interleaved(
             result = measure()
             results[name].append(result)
             cpu = describeCpu(result)
+            p50 = "%.3fms" % (result.p50,) if result.p50 is not None else "?"
             log(
-                "  round %d/%d  %-24s %8.0f req/s  latency avg %-8s%s"
-                % (n + 1, rounds, name, result.rps, result.latency,
+                "  round %d/%d  %-24s %8.0f req/s  latency avg %-8s p50 %s%s"
+                % (n + 1, rounds, name, result.rps, result.latency, p50,
                    "  cores used: " + cpu if cpu else "")
             )
     return results
@@ -633,9 +836,62 @@ def addInterpreterArguments(parser: Any, front: str) -> None:
     """
     parser.add_argument(
         "--front-python", default=sys.executable, metavar="PATH",
-        help=f"interpreter of {front} (default: this one)",
+        type=resolvePython,
+        help=f"interpreter of {front} (default: this one; a bare name such "
+        "as pypy3 means the checkout's .venv-pypy3 if there is one)",
     )
     parser.add_argument(
         "--handler-python", default=sys.executable, metavar="PATH",
+        type=resolvePython,
         help="interpreter of the handlers (default: this one)",
     )
+
+
+def resolvePython(name: str) -> str:
+    """
+    The interpreter to run for C{--front-python NAME}: a path as it is; a
+    bare name (C{pypy3}) is the virtualenv C{./runtests NAME} makes in the
+    checkout, C{.venv-NAME}, if there is one (Debian's C{pypy3} has no
+    Twisted), else the command of that name on C{PATH}.
+    """
+    if os.sep in name:
+        return name
+    venv = os.path.join(CHECKOUT, ".venv-" + name, "bin", "python")
+    if os.path.exists(venv):
+        return venv
+    return shutil.which(name) or name
+
+
+def requireModules(python: str, modules: Sequence[str], hint: str) -> None:
+    """
+    Check that C{python} can import every one of C{modules}.
+
+    @param hint: how to install them, for the error.
+    @raise BenchmarkError: if it cannot.
+    """
+    code = "import " + ", ".join(modules)
+    try:
+        completed = subprocess.run(
+            [python, "-c", code], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BenchmarkError("cannot run %s: %s" % (python, e))
+    if completed.returncode != 0:
+        lines = completed.stderr.strip().splitlines()
+        raise BenchmarkError(
+            "%s cannot import %s (%s); %s"
+            % (python, ", ".join(modules), lines[-1] if lines else "?", hint)
+        )
+
+
+def moduleVersion(python: str, module: str) -> str:
+    """
+    C{module.__version__} as C{python} imports it, or C{"?"}.
+    """
+    try:
+        return subprocess.run(
+            [python, "-c", "import %s; print(%s.__version__)" % (module, module)],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout.strip()
+    except Exception:
+        return "?"
