@@ -7,46 +7,82 @@ put back when it stops, each running its action in the reactor thread.
 from __future__ import annotations
 
 import signal
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Iterable, Optional
 
 from twisted.application.service import Service
-from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.interfaces import IReactorCore, IReactorFromThreads
+from twisted.logger import Logger
 
 
 class SignalActions(Service):
     """
     Runs an action in the reactor thread when the process gets a signal.
 
-    A previous handler that is a Python function (twistd's own, say) is
-    called too, after the action is scheduled.
+    The handlers are installed once the reactor runs, after the reactor's
+    own (SIGINT, SIGTERM); a previous handler that is a Python function
+    (the reactor's, twistd's) is called too, after the action.
 
-    @ivar actions: what to do, by signal number.
+    @ivar actions: what to do in the reactor thread, by signal number.
+    @ivar immediate: what to do in the signal handler itself, by signal
+        number: only what is safe between any two bytecodes of the reactor
+        thread, such as setting a flag.  It runs before the reactor reads
+        anything more, where a scheduled action would run after whatever
+        that reading does.
+    @ivar once: signals whose previous handlers run for the first of them
+        only: the reactor's SIGINT and SIGTERM handlers stop it, and a
+        second stop raises C{ReactorNotRunning} (a Ctrl-C that reaches a
+        spawned handler is followed by its front's SIGTERM).
     """
 
+    _log = Logger()
+
     def __init__(
-        self, reactor: IReactorFromThreads, actions: Dict[int, Callable[[], None]]
+        self,
+        reactor: Any,
+        actions: Dict[int, Callable[[], None]],
+        immediate: Optional[Dict[int, Callable[[], None]]] = None,
+        once: Iterable[int] = (),
     ) -> None:
-        self._reactor = reactor
+        self._reactor: IReactorFromThreads = reactor
+        self._core: IReactorCore = reactor
         self.actions = actions
+        self.immediate = immediate or {}
+        self.once = frozenset(once)
+        self._onceDone = False
         self._previous: Dict[int, Any] = {}
 
     def startService(self) -> None:
         Service.startService(self)
-        for number, action in self.actions.items():
+        self._core.callWhenRunning(self._install)
+
+    def _install(self) -> None:
+        if not self.running:
+            return
+        for number in {*self.actions, *self.immediate, *self.once}:
             previous = signal.getsignal(number)
             self._previous[number] = previous
+            signal.signal(number, self._handler)
 
-            def handler(
-                number: int, frame: Any, action: Callable[[], None] = action,
-                previous: Any = previous,
-            ) -> None:
-                # A signal handler runs between two bytecodes of any code of
-                # the reactor thread: only schedule.
-                self._reactor.callFromThread(action)
-                if callable(previous):
-                    previous(number, frame)
-
-            signal.signal(number, handler)
+    def _handler(self, number: int, frame: Any) -> None:
+        now = self.immediate.get(number)
+        if now is not None:
+            now()
+        action = self.actions.get(number)
+        if action is not None:
+            # A signal handler runs between two bytecodes of any code of
+            # the reactor thread: only schedule.
+            self._reactor.callFromThread(action)
+        if number in self.once:
+            if self._onceDone:
+                self._reactor.callFromThread(
+                    self._log.info, "signal {number} ignored: already stopping",
+                    number=number,
+                )
+                return
+            self._onceDone = True
+        previous = self._previous.get(number)
+        if callable(previous):
+            previous(number, frame)
 
     def stopService(self) -> None:
         Service.stopService(self)

@@ -592,7 +592,7 @@ class SpawnedHandlers(MultiService):
         MultiService.__init__(self)
         self._options = options
         # Called when stopping; the handlers are stopped once its result
-        # fires (see FrontService.whenDrained).
+        # fires (FrontService.whenDrained).
         self.stopAfter: Optional[Callable[[], Deferred[None]]] = None
         self._monitor = ProcessMonitor(reactor=reactor)
         # A draining handler gets its --graceful-timeout before SIGKILL.
@@ -600,14 +600,25 @@ class SpawnedHandlers(MultiService):
         self._monitor.setServiceParent(self)
         self._host = socket.gethostname()
         self._count = 0
+        self._stopping = False
         for _ in range(options["spawn"]):
             self._add()
+
+    def frontStopping(self) -> None:
+        """
+        The front is stopping: from now on, a handler that drains or exits
+        (Ctrl-C reaches the whole process group) is neither replaced nor
+        restarted.  Only sets flags: called from a signal handler.
+        """
+        self._stopping = True
+        self._monitor.running = False
 
     def stopService(self) -> Any:
         """
         Stop the handlers (SIGTERM: they drain), once L{stopAfter} has
         fired if set: the front's requests in progress need them.
         """
+        self.frontStopping()
         if self.stopAfter is None:
             return MultiService.stopService(self)
         return self.stopAfter().addCallback(lambda _: MultiService.stopService(self))
@@ -631,7 +642,7 @@ class SpawnedHandlers(MultiService):
         A handler is draining: if it is one of ours, start its replacement
         now, and stop supervising it (it exits when drained).
         """
-        if name not in self._monitor.processes or not self.running:
+        if name not in self._monitor.processes or self._stopping:
             return
         self._log.info("replacing draining handler {name}", name=name)
         self._add()
@@ -653,10 +664,20 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     top = MultiService()
     front = FrontService(reactor, options)
     front.setServiceParent(top)
-    SignalActions(reactor, {signal.SIGUSR1: front.reopenLogs}).setServiceParent(top)
+    signals = SignalActions(
+        reactor, {signal.SIGUSR1: front.reopenLogs},
+        once=[signal.SIGINT, signal.SIGTERM],
+    )
+    signals.setServiceParent(top)
     if options["spawn"]:
         spawned = SpawnedHandlers(reactor, options)
         front.drainObservers.append(spawned.handlerDraining)
         spawned.stopAfter = front.whenDrained
+        # Ctrl-C reaches the spawned handlers too, which drain at once: the
+        # front must know it is stopping before it reads their BYEs.
+        signals.immediate = {
+            signal.SIGINT: spawned.frontStopping,
+            signal.SIGTERM: spawned.frontStopping,
+        }
         spawned.setServiceParent(top)
     return top

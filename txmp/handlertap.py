@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 import random
+import signal
 import socket
 import threading
 from typing import Any, Callable, Dict, List, Optional
@@ -343,6 +344,10 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         from twisted.internet import reactor as globalReactor
 
         reactor = globalReactor
+    from txmp._signals import SignalActions
+
     top = MultiService()
     HandlerService(reactor, options).setServiceParent(top)
+    # Ctrl-C reaches a spawned handler, then its front's SIGTERM: stop once.
+    SignalActions(reactor, {}, once=[signal.SIGINT, signal.SIGTERM]).setServiceParent(top)
     return top

@@ -49,6 +49,7 @@ class SignalActionsTests(SynchronousTestCase):
         ran: List[str] = []
         service = SignalActions(reactor, {signal.SIGUSR2: lambda: ran.append("x")})
         service.startService()
+        reactor.run()
         signal.getsignal(signal.SIGUSR2)(signal.SIGUSR2, None)  # type: ignore[operator]
         self.assertEqual(ran, [])
         self.assertEqual(len(reactor.fromThreads), 1)
@@ -56,13 +57,65 @@ class SignalActionsTests(SynchronousTestCase):
         self.assertEqual(ran, ["x"])
         self.assertEqual(called, [signal.SIGUSR2])
 
+    def test_installedWhenRunning(self) -> None:
+        """
+        The handlers are installed once the reactor runs (after its own
+        SIGINT and SIGTERM handlers), not when the service starts.
+        """
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        reactor = FromThreadsReactor()
+        service = SignalActions(reactor, {signal.SIGUSR2: lambda: None})
+        service.startService()
+        self.assertEqual(signal.getsignal(signal.SIGUSR2), signal.SIG_IGN)
+        reactor.run()
+        self.assertNotEqual(signal.getsignal(signal.SIGUSR2), signal.SIG_IGN)
+
+    def test_immediate(self) -> None:
+        """
+        An immediate action runs in the signal handler itself, before the
+        scheduled one is even scheduled.
+        """
+        reactor = FromThreadsReactor()
+        order: List[str] = []
+        service = SignalActions(
+            reactor, {signal.SIGUSR2: lambda: order.append("scheduled")},
+            immediate={signal.SIGUSR2: lambda: order.append(
+                "now, %d scheduled" % (len(reactor.fromThreads),))},
+        )
+        service.startService()
+        reactor.run()
+        signal.getsignal(signal.SIGUSR2)(signal.SIGUSR2, None)  # type: ignore[operator]
+        self.assertEqual(order, ["now, 0 scheduled"])
+        self.assertEqual(len(reactor.fromThreads), 1)
+
     def test_stopRestores(self) -> None:
         """
         Stopping puts the previous handler back.
         """
         signal.signal(signal.SIGUSR2, signal.SIG_IGN)
-        service = SignalActions(FromThreadsReactor(), {signal.SIGUSR2: lambda: None})
+        reactor = FromThreadsReactor()
+        service = SignalActions(reactor, {signal.SIGUSR2: lambda: None})
         service.startService()
+        reactor.run()
         self.assertNotEqual(signal.getsignal(signal.SIGUSR2), signal.SIG_IGN)
         service.stopService()
         self.assertEqual(signal.getsignal(signal.SIGUSR2), signal.SIG_IGN)
+
+    def test_once(self) -> None:
+        """
+        For the signals in C{once}, the previous handler runs for the first
+        of them only: a second stop signal does not stop the reactor again.
+        """
+        called: List[int] = []
+        for number in (signal.SIGUSR2, signal.SIGHUP):
+            original = signal.getsignal(number)
+            self.addCleanup(signal.signal, number, original)
+            signal.signal(number, lambda number, frame: called.append(number))
+        reactor = FromThreadsReactor()
+        service = SignalActions(reactor, {}, once=[signal.SIGUSR2, signal.SIGHUP])
+        service.startService()
+        reactor.run()
+        signal.getsignal(signal.SIGUSR2)(signal.SIGUSR2, None)  # type: ignore[operator]
+        signal.getsignal(signal.SIGHUP)(signal.SIGHUP, None)  # type: ignore[operator]
+        signal.getsignal(signal.SIGUSR2)(signal.SIGUSR2, None)  # type: ignore[operator]
+        self.assertEqual(called, [signal.SIGUSR2])

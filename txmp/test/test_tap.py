@@ -359,6 +359,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         self.assertIsInstance(front, fronttap.FrontService)
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.actions, {signal.SIGUSR1: front.reopenLogs})
+        self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
 
     def test_spawn(self) -> None:
         """
@@ -369,6 +370,9 @@ class FrontMakeServiceTests(SynchronousTestCase):
         top = fronttap.makeService(options, MemoryReactorClock())
         [spawned] = [s for s in IServiceCollection(top)
                      if isinstance(s, fronttap.SpawnedHandlers)]
+        [signals] = [s for s in IServiceCollection(top) if isinstance(s, SignalActions)]
+        self.assertEqual(signals.immediate, {signal.SIGINT: spawned.frontStopping,
+                                             signal.SIGTERM: spawned.frontStopping})
         [monitor] = [s for s in IServiceCollection(spawned)
                      if isinstance(s, ProcessMonitor)]
         processes: Dict[str, Any] = monitor.processes  # type: ignore[assignment]
@@ -421,8 +425,13 @@ class FrontMakeServiceTests(SynchronousTestCase):
         stopped = spawned.stopService()
         self.assertEqual(process.signals, [])
         self.assertNoResult(stopped)
+        # Meanwhile, a handler that drains is not replaced.
+        name = socket.gethostname() + ":spawn-1"
+        spawned.handlerDraining(name)
+        self.assertEqual(spawned.names, [name])
         drained.callback(None)
         self.assertEqual(process.signals, ["TERM"])
+        self.assertEqual(len(reactor.spawned), 1)
 
 
 class LoadApplicationTests(SynchronousTestCase):
@@ -606,13 +615,16 @@ class HandlerOptionsTests(SynchronousTestCase):
     def test_makeService(self) -> None:
         """
         L{handlertap.makeService} makes a tree holding the handler's
-        service, without starting it.
+        service, without starting it, and signal actions that stop it once
+        for SIGINT then SIGTERM.
         """
         options = self.parse("--app", "txmp.demo:app")
         top = handlertap.makeService(options, MemoryReactorClock())
-        [handler] = list(IServiceCollection(top))
+        [handler, signals] = list(IServiceCollection(top))
         self.assertIsInstance(handler, handlertap.HandlerService)
         self.assertIsNone(handler.link)
+        self.assertIsInstance(signals, SignalActions)
+        self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
 
 
 class PluginTests(SynchronousTestCase):
