@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import socket
+import sys
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
@@ -107,12 +108,23 @@ class Options(TxmpOptions):
          "txmp.keys); with --curve-server-key."],
         ["curve-server-key", None, None,
          "CURVE: the front's public key file (NAME.key_public)."],
+        ["chdir", None, None,
+         "Change to this directory before loading the app [default: stay]; "
+         "the working directory comes first on sys.path either way."],
     ]
 
     def __init__(self) -> None:
         TxmpOptions.__init__(self)
         self["send"] = []
         self["return"] = []
+        self["pythonpath"] = []
+
+    def opt_pythonpath(self, directories: str) -> None:
+        """
+        Directories to put first on sys.path, comma-separated (as gunicorn's
+        --pythonpath); repeatable; default none.
+        """
+        self["pythonpath"].extend(d for d in directories.split(",") if d)
 
     def opt_send(self, address: str) -> None:
         """
@@ -139,6 +151,17 @@ class Options(TxmpOptions):
             )
         self["fronts"] = list(zip(self["send"], self["return"]))
         checkHandlerSecurity(self)
+        if self["chdir"] is not None:
+            try:
+                os.chdir(self["chdir"])
+            except OSError as e:
+                raise usage.UsageError(f"--chdir {self['chdir']}: {e.strerror}") from None
+        # As gunicorn does: --pythonpath first, then the directory it runs
+        # in (twistd's script would put only its own bin directory first).
+        for directory in reversed([*map(os.path.abspath, self["pythonpath"]), os.getcwd()]):
+            if directory in sys.path:
+                sys.path.remove(directory)
+            sys.path.insert(0, directory)
         self["application"] = loadApplication(self["app"])
         if not self["name"]:
             self["name"] = "%s:%d" % (socket.gethostname(), os.getpid())

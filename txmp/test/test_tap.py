@@ -531,6 +531,64 @@ class HandlerOptionsTests(SynchronousTestCase):
         options.parseOptions(list(args))
         return options
 
+    def keepPathAndDirectory(self) -> None:
+        """
+        Put C{sys.path} and the working directory back when the test ends.
+        """
+        self.addCleanup(os.chdir, os.getcwd())
+        self.addCleanup(sys.path.__setitem__, slice(None), list(sys.path))
+
+    def appDirectory(self, module: str) -> FilePath[str]:
+        """
+        A new directory holding C{module}.py, whose C{app} is a WSGI app.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        directory.child(module + ".py").setContent(
+            b"def app(environ, start_response):\n    return []\n"
+        )
+        return directory
+
+    def test_workingDirectoryImportable(self) -> None:
+        """
+        The application is imported from the directory the handler runs
+        in, as with C{python -m} and gunicorn (twistd's script would not
+        look there).
+        """
+        self.keepPathAndDirectory()
+        directory = self.appDirectory("txmp_cwd_app")
+        os.chdir(directory.path)
+        options = self.parse("--app", "txmp_cwd_app:app")
+        self.assertTrue(callable(options["application"]))
+        self.assertEqual(sys.path[0], directory.path)
+
+    def test_chdir(self) -> None:
+        """
+        C{--chdir DIR} changes to DIR before loading the application from
+        it; a directory that does not exist is a usage error saying so.
+        """
+        self.keepPathAndDirectory()
+        directory = self.appDirectory("txmp_chdir_app")
+        options = self.parse("--app", "txmp_chdir_app:app", "--chdir", directory.path)
+        self.assertTrue(callable(options["application"]))
+        self.assertEqual(os.getcwd(), directory.path)
+        error = self.assertRaises(usage.UsageError, self.parse, "--app",
+                                  "txmp.demo:app", "--chdir", "/no/such/dir")
+        self.assertEqual(str(error), "--chdir /no/such/dir: No such file or directory")
+
+    def test_pythonpath(self) -> None:
+        """
+        C{--pythonpath A,B} puts A then B first on C{sys.path}, before the
+        working directory, and the application is found there.
+        """
+        self.keepPathAndDirectory()
+        first = self.appDirectory("txmp_path_app")
+        second = FilePath(self.mktemp())
+        options = self.parse("--app", "txmp_path_app:app",
+                             "--pythonpath", first.path + "," + second.path)
+        self.assertTrue(callable(options["application"]))
+        self.assertEqual(sys.path[:3], [first.path, second.path, os.getcwd()])
+
     def test_defaults(self) -> None:
         """
         A handler connects to the front's default addresses, runs
