@@ -9,6 +9,7 @@ collides with anything else on the machine; nothing else is changed.
 from __future__ import annotations
 
 import re
+import shlex
 from typing import List
 
 from twisted.internet import reactor
