@@ -1,0 +1,97 @@
+# -*- test-case-name: tests.test_tls -*-
+"""
+A front listening with C{--listen ssl:...} (the C{tls} extra) serves HTTPS
+with a certificate of the operator's.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from zope.interface import implementer
+
+from twisted.internet import reactor, ssl
+from twisted.web.client import Agent, readBody
+from twisted.web.iweb import IPolicyForHTTPS
+
+from ._harness import SystemTestCase, asyncTest
+
+
+def selfSigned(hostname: str) -> tuple[bytes, bytes]:
+    """
+    A new self-signed certificate for C{hostname}, and its key, as PEM.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), False)
+        .sign(key, hashes.SHA256())
+    )
+    return (
+        certificate.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
+@implementer(IPolicyForHTTPS)
+class TrustOnly:
+    """
+    Trust one certificate, checking the host name against it.
+    """
+
+    def __init__(self, certificate: bytes) -> None:
+        self._root = ssl.Certificate.loadPEM(certificate)
+
+    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
+        return ssl.optionsForClientTLS("localhost", trustRoot=self._root)
+
+
+class TLSTests(SystemTestCase):
+    """
+    HTTPS through the front.
+    """
+
+    @asyncTest
+    async def test_sslListen(self) -> None:
+        """
+        A front with C{--listen ssl:PORT:privateKey=...:certKey=...} serves
+        the application over TLS with that certificate, and the
+        application sees C{https}.
+        """
+        certificate, key = selfSigned("localhost")
+        self.workdir.child("cert.pem").setContent(certificate)
+        self.workdir.child("key.pem").setContent(key)
+        listen = (
+            f"ssl:{self.httpPort}:interface=127.0.0.1:privateKey=key.pem:certKey=cert.pem"
+        )
+        front = self.startTwistd(
+            "front",
+            ["mpfront", "--listen", listen, "--send", self.sendAddress,
+             "--return", self.returnAddress],
+        )
+        await front.waitForLine("mpfront ready")
+        await self.startHandler("h1", "tests.apps.recorder:app", front=front)
+        agent = Agent(reactor, contextFactory=TrustOnly(certificate))
+        response = await agent.request(
+            b"GET", b"https://127.0.0.1:%d/" % (self.httpPort,)
+        )
+        body = await readBody(response)
+        self.assertEqual(response.code, 200, self.transcript())
+        self.assertEqual(body.split(b"\n")[0], b"127.0.0.1 https", self.transcript())
