@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 VERSION = b"TXMP1"
 
@@ -125,6 +125,9 @@ class Request:
 class ResponseHead:
     """
     The head of a response as a handler sends it.
+
+    @ivar contentLength: the value of its C{Content-Length} header, or
+        L{None} if it has none (see L{contentLength}).
     """
 
     status: int
@@ -132,6 +135,7 @@ class ResponseHead:
     headers: Pairs
     more: bool = False
     extra: Dict[str, str] = field(default_factory=dict)
+    contentLength: Optional[int] = None
 
 
 @dataclass
@@ -399,21 +403,43 @@ def _decodeRequest(frames: Sequence[bytes]) -> Request:
 
 
 # RFC 9110: a field name is a token; a reason phrase and a field value hold
-# no CR, LF or NUL.  A front writes these into the client's response, so a
-# handler (or anyone who reached the socket) must not be able to inject a
-# header line or split the response.
+# no control character but HTAB (no CR, LF, NUL or DEL).  A front writes
+# these into the client's response, so a handler (or anyone who reached the
+# socket) must not be able to inject a header line or split the response.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_UNSAFE = re.compile(r"[\r\n\0]")
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def contentLength(headers: Pairs) -> Optional[int]:
+    """
+    The C{Content-Length} of a response head, as the front frames the
+    response with it.
+
+    @param headers: the response's header fields, native strings.
+    @return: the length, or L{None} if there is no C{Content-Length}.
+    @raise ProtocolError: if there is more than one C{Content-Length}
+        field (even with equal values), or its value, without spaces and
+        tabs around it, is not 1 to 18 ASCII digits.
+    """
+    found: Optional[str] = None
+    for name, value in headers:
+        if len(name) == 14 and name.lower() == "content-length":
+            if found is not None:
+                raise ProtocolError("more than one Content-Length")
+            found = value
+    if found is None:
+        return None
+    return _int(found.strip(" \t"), "Content-Length")
 
 
 def _checkResponseHead(reason: str, headers: Pairs) -> None:
     if _UNSAFE.search(reason):
-        raise ProtocolError("reason phrase holds CR, LF or NUL")
+        raise ProtocolError("reason phrase holds a control character")
     for name, value in headers:
         if not _TOKEN.match(name):
             raise ProtocolError("response header name is not a token")
         if _UNSAFE.search(value):
-            raise ProtocolError("response header value holds CR, LF or NUL")
+            raise ProtocolError("response header value holds a control character")
 
 
 def _decodeResponse(frames: Sequence[bytes]) -> Response:
@@ -426,11 +452,13 @@ def _decodeResponse(frames: Sequence[bytes]) -> Response:
         more = _flag(meta.pop("more"))
     except KeyError as e:
         raise ProtocolError(f"RESP meta lacks {e.args[0]}") from None
-    if not 100 <= status <= 999:
-        raise ProtocolError("status out of range")
+    # A reply is the final response: 1xx (interim) statuses are the
+    # front's business, never a handler's.
+    if not 200 <= status <= 999:
+        raise ProtocolError("status out of range 200-999")
     headers = decodePairs(frames[4])
     _checkResponseHead(reason, headers)
-    head = ResponseHead(status, reason, headers, more, meta)
+    head = ResponseHead(status, reason, headers, more, meta, contentLength(headers))
     return Response(frames[2], head, list(frames[5:]))
 
 

@@ -426,6 +426,7 @@ class ResponseTests(SynchronousTestCase):
                     [("Content-Type", "text/plain"), ("Content-Length", "3")],
                     False,
                     {},
+                    3,
                 ),
                 [b"n", b"o!"],
             ),
@@ -493,15 +494,17 @@ class ResponseTests(SynchronousTestCase):
 
     def test_statusRange(self) -> None:
         """
-        The status must be an integer from 100 to 999.
+        The status must be an integer from 200 to 999: a reply is a final
+        response, so an interim (1xx) status is invalid too.
         """
-        for status in [b"0", b"99", b"1000", b"-200", b"abc", b"", b"2OO"]:
+        for status in [b"0", b"99", b"100", b"101", b"199", b"1000", b"-200",
+                       b"abc", b"", b"2OO"]:
             self.assertRaises(
                 ProtocolError,
                 decode,
                 responseFrames(b"status\0" + status + b"\0reason\0\0more\x000"),
             )
-        for status, expected in [(b"100", 100), (b"999", 999)]:
+        for status, expected in [(b"200", 200), (b"999", 999)]:
             message = decode(
                 responseFrames(b"status\0" + status + b"\0reason\0\0more\x000")
             )
@@ -541,6 +544,66 @@ class ResponseTests(SynchronousTestCase):
             (b"OK", [(b"", b"c")]),
         ]:
             frames = encodeResponse(b"r.1", 200, reason, headers)
+            self.assertRaises(ProtocolError, decode, frames)
+
+    def test_controlCharactersRefused(self) -> None:
+        """
+        Every control character but HTAB (C{0x01}-C{0x08}, C{0x0a}-C{0x1f}
+        and DEL; NUL cannot be in a pair list at all) in a reason phrase or
+        a header value is a L{ProtocolError}; HTAB, and octets from C{0x80}
+        up, are not.
+        """
+        for code in [*range(0x01, 0x09), *range(0x0A, 0x20), 0x7F]:
+            control = bytes([code])
+            for reason, headers in [
+                (b"O" + control + b"K", []),
+                (b"OK", [(b"A", b"x" + control + b"y")]),
+            ]:
+                frames = encodeResponse(b"r.1", 200, reason, headers)
+                self.assertRaises(ProtocolError, decode, frames)
+        message = decode(
+            encodeResponse(b"r.1", 200, b"O\tK \xe9", [(b"A", b"x\ty \xff")])
+        )
+        assert isinstance(message, Response)
+        self.assertEqual(message.head.headers, [("A", "x\ty \xff")])
+
+    def test_contentLength(self) -> None:
+        """
+        The decoded head carries the response's C{Content-Length} as an
+        integer, whatever the case of the name and with spaces or tabs
+        around the value; L{None} without one.
+        """
+        for headers, expected in [
+            ([(b"Content-Length", b"12")], 12),
+            ([(b"A", b"b"), (b"content-length", b" 0\t")], 0),
+            ([(b"CONTENT-LENGTH", b"007")], 7),
+            ([(b"A", b"b")], None),
+            ([], None),
+        ]:
+            message = decode(encodeResponse(b"r.1", 200, b"OK", headers))
+            assert isinstance(message, Response)
+            self.assertEqual(message.head.contentLength, expected, headers)
+
+    def test_badContentLength(self) -> None:
+        """
+        A response with more than one C{Content-Length} (equal or not, on
+        two field lines or as a list), or one that is not 1 to 18 ASCII
+        digits, is a L{ProtocolError}: the front could not frame it.
+        """
+        for headers in [
+            [(b"Content-Length", b"5"), (b"Content-Length", b"50")],
+            [(b"Content-Length", b"5"), (b"content-length", b"5")],
+            [(b"Content-Length", b"5, 5")],
+            [(b"Content-Length", b"")],
+            [(b"Content-Length", b"-1")],
+            [(b"Content-Length", b"+1")],
+            [(b"Content-Length", b"1_0")],
+            [(b"Content-Length", b"0x10")],
+            [(b"Content-Length", b"1 0")],
+            [(b"Content-Length", b"\xd9\xa1")],
+            [(b"Content-Length", b"1" * 19)],
+        ]:
+            frames = encodeResponse(b"r.1", 200, b"OK", headers)
             self.assertRaises(ProtocolError, decode, frames)
 
 
@@ -897,11 +960,13 @@ pairs = st.lists(st.tuples(noNul, noNul), max_size=5)
 chunks = st.lists(st.binary(max_size=20), max_size=4)
 names = st.text(max_size=10).filter(lambda s: "\0" not in s)
 # What a valid response head holds: token field names, and reason phrases
-# and values without CR, LF or NUL.
+# and values without control characters but HTAB.
 tokens = st.text(
     alphabet="!#$%&'*+-.^_`|~0123456789AZaz", min_size=1, max_size=10
 ).map(lambda t: t.encode("ascii"))
-safe = st.binary(max_size=20).filter(lambda b: not set(b) & set(b"\r\n\0"))
+safe = st.binary(max_size=20).filter(
+    lambda b: all(c == 9 or 0x20 <= c != 0x7F for c in b)
+)
 responsePairs = st.lists(st.tuples(tokens, safe), max_size=5)
 
 # Meta attributes a request does not know (a repeated known name would
@@ -925,7 +990,7 @@ validMessages = st.one_of(
     st.builds(
         encodeResponse,
         st.binary(max_size=10),
-        st.integers(100, 999),
+        st.integers(200, 999),
         safe,
         responsePairs,
         chunks,

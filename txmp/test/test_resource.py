@@ -656,6 +656,32 @@ class ErrorTests(ResourceTestCase):
         self.clock.advance(30)
         self.assertPlainError(transport, 504, b"Gateway Timeout")
 
+    def test_invalidReplyHeads(self) -> None:
+        """
+        A reply the front could not frame, or that would put what is not
+        allowed in the client's response head, gets 502 and the handler
+        C{CANCEL}: a 1xx status, a control character other than HTAB in
+        the reason or a header value, more than one C{Content-Length}, or
+        one that is not a number.
+        """
+        for status, reason, headers in [
+            (100, b"Continue", []),
+            (101, b"Switching Protocols", [(b"Upgrade", b"h2c")]),
+            (200, b"O\x0bK", []),
+            (200, b"OK", [(b"X-A", b"a\x01b")]),
+            (200, b"OK", [(b"X-A", b"a\x7fb")]),
+            (200, b"OK", [(b"Content-Length", b"5"), (b"Content-Length", b"50")]),
+            (200, b"OK", [(b"Content-Length", b"5"), (b"Content-Length", b"5")]),
+            (200, b"OK", [(b"Content-Length", b"five")]),
+            (200, b"OK", [(b"Content-Length", b"-5")]),
+        ]:
+            self.hello(1)
+            _, transport = self.get()
+            requestId = self.lastRequest().requestId
+            self.respond(requestId, status, reason, headers, [b"hello"])
+            self.assertPlainError(transport, 502, b"Bad Gateway")
+            self.assertIn(requestId, self.cancels())
+
 
 class DisconnectTests(ResourceTestCase):
     """
