@@ -88,6 +88,17 @@ Choices left open by PEP 3333
   - Hop-by-hop response headers (C{Connection}, C{Transfer-Encoding}, ...)
     and 1xx statuses are refused by C{start_response}: framing the
     response is the front's business.
+
+  - The application's C{Content-Length} frames the response at the front,
+    so it must be right.  C{start_response} refuses two of them, or one
+    that is not a number (L{ValueError}: a 500, as for any bad head).  No
+    more body than it says is sent: the rest is dropped and logged, and
+    the response ends normally (PEP 3333).  A body that ends short of it
+    is an application error: a 500 if the head was not sent yet, else
+    L{ResponseSink.sendError}, so that the front aborts the client's
+    connection instead of leaving it waiting for the rest.  The response
+    to C{HEAD}, and C{204} and C{304} responses, have no body: their
+    C{Content-Length} is not checked against one.
 """
 
 from __future__ import annotations
@@ -117,7 +128,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
 from txmp._handler import INPUT_WINDOW
-from txmp.protocol import RequestHead
+from txmp.protocol import ProtocolError, RequestHead, contentLength
 
 ExcInfo = Tuple[Type[BaseException], BaseException, Optional[TracebackType]]
 Environ = Dict[str, Any]
@@ -746,8 +757,14 @@ class RunningRequest:
         Reactor thread only.
     @ivar _pending: the status code, reason and headers given to
         C{start_response} and not sent yet, or L{None}.  Application thread
-        only, like C{_hasLength}, C{_headSent} and C{_complete}.
+        only, like C{_hasLength}, C{_limit}, C{_sent}, C{_headSent} and
+        C{_complete}.
     @ivar _hasLength: whether the application set a C{Content-Length}.
+    @ivar _limit: the application's C{Content-Length}, if the response
+        has a body (not for C{HEAD}, C{204} or C{304}); else L{None}.  No
+        more body than this is sent, and a body that ends short of it is
+        an error.
+    @ivar _sent: how many body bytes were handed to the reactor.
     @ivar _headSent: whether the head was handed to the reactor.
     @ivar _complete: whether the message completing the response (or
         reporting its failure) was handed to the reactor.
@@ -798,6 +815,9 @@ class RunningRequest:
         self._bodyEnded = False
         self._pending: Optional[Tuple[int, bytes, List[Tuple[bytes, bytes]]]] = None
         self._hasLength = False
+        self._limit: Optional[int] = None
+        self._sent = 0
+        self._overran = False
         self._headSent = False
         self._complete = False
         self._outgoing: List[bytes] = []
@@ -1036,11 +1056,17 @@ class RunningRequest:
         @param body: the chunks not sent yet.
         @param length: the C{len()} of the result, if it has one.
         @raise RuntimeError: if C{start_response} was not called.
+        @raise ValueError: if the body is shorter than the application's
+            C{Content-Length}.
         """
         if self._headSent:
+            body = self._fit(body)
+            self._checkComplete()
             self._sendLast(self._sink.sendBody, body, True)
             return
         status, reason, headers = self._head()
+        body = self._fit(body)
+        self._checkComplete()
         if (
             length == 1
             and not self._hasLength
@@ -1050,6 +1076,49 @@ class RunningRequest:
             size = sum(len(chunk) for chunk in body)
             headers = headers + [(b"Content-Length", b"%d" % (size,))]
         self._sendLast(self._sink.sendHead, status, reason, headers, body, False)
+
+    def _fit(self, chunks: List[bytes]) -> List[bytes]:
+        """
+        The part of C{chunks} that fits in the application's
+        C{Content-Length} after what was sent, counted as sent.  What does
+        not fit is dropped (PEP 3333: a server must not send more than
+        C{Content-Length}), and logged the first time.  Called in the
+        application thread.
+        """
+        limit = self._limit
+        if limit is None:
+            return chunks
+        fitting = []
+        for chunk in chunks:
+            room = limit - self._sent
+            if len(chunk) > room:
+                if not self._overran:
+                    self._overran = True
+                    self._log.warn(
+                        "request {requestId}: the application's response "
+                        "body is longer than its Content-Length of {length} "
+                        "bytes; the rest is dropped",
+                        requestId=self._requestId,
+                        length=limit,
+                    )
+                chunk = chunk[:room]
+            if chunk:
+                fitting.append(chunk)
+                self._sent += len(chunk)
+        return fitting
+
+    def _checkComplete(self) -> None:
+        """
+        Called in the application thread, once the body is complete.
+
+        @raise ValueError: if the body is shorter than the application's
+            C{Content-Length}: the front must not take it for complete.
+        """
+        if self._limit is not None and self._sent < self._limit:
+            raise ValueError(
+                f"response body of {self._sent} bytes is shorter than its "
+                f"Content-Length of {self._limit}"
+            )
 
     def _sendLast(self, method: Callable[..., None], *args: object) -> None:
         """
@@ -1104,6 +1173,11 @@ class RunningRequest:
         @raise RequestCancelled: if the request is or gets cancelled while
             waiting for window.
         """
+        if self._limit is not None:
+            fitting = self._fit([chunk])
+            if not fitting:
+                return
+            chunk = fitting[0]
         self._awaitWindow(len(chunk))
         if self._headSent:
             self._queueChunk(chunk)
@@ -1129,7 +1203,8 @@ class RunningRequest:
         @raise RuntimeError: if called again without C{exc_info}.
         @raise TypeError: if the status or a header is not a L{str}.
         @raise ValueError: if the status or a header is malformed, or is a
-            hop-by-hop header.
+            hop-by-hop header, or if C{Content-Length} is repeated or not a
+            number.
         @raise BaseException: C{exc_info}, if it is given and the head was
             sent.
         @return: the C{write} callable.
@@ -1151,7 +1226,7 @@ class RunningRequest:
         if not isinstance(headers, (list, tuple)):
             raise TypeError(f"headers must be a list, not {type(headers).__name__}")
         encoded = []
-        hasLength = False
+        lengths = []
         for header in headers:
             if not isinstance(header, (tuple, list)) or len(header) != 2:
                 raise TypeError(f"header must be a (str, str) tuple, not {header!r}")
@@ -1164,14 +1239,19 @@ class RunningRequest:
             if lowered in _HOP_BY_HOP:
                 raise ValueError(f"hop-by-hop header {name!r} is not allowed")
             if lowered == "content-length":
-                hasLength = True
+                lengths.append(header)
             encoded.append((name.encode("latin-1"), value.encode("latin-1")))
-        self._pending = (
-            int(match.group(1)),
-            match.group(2).encode("latin-1"),
-            encoded,
-        )
-        self._hasLength = hasLength
+        # The front frames the response with it (docs/protocol.md, RESP):
+        # one valid Content-Length, or none.
+        try:
+            length = contentLength(lengths)
+        except ProtocolError as e:
+            raise ValueError(f"{e}: {lengths!r}") from None
+        code = int(match.group(1))
+        self._pending = (code, match.group(2).encode("latin-1"), encoded)
+        self._hasLength = length is not None
+        hasBody = self._method != "HEAD" and code not in (204, 304)
+        self._limit = length if hasBody else None
         return self._write
 
     def _write(self, data: bytes) -> None:

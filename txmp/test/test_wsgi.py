@@ -1725,6 +1725,222 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         self.assertIs(self.failures()[0]["log_failure"].value, error)
 
 
+class ContentLengthTests(RunnerMixin, SynchronousTestCase):
+    """
+    The application's C{Content-Length} frames the response: it must be
+    single and numeric, no more body than it says is sent, and a body
+    that ends short of it is an error, never a complete response.
+    """
+
+    def overruns(self) -> List[Dict[str, Any]]:
+        """
+        The events that log a body longer than its C{Content-Length}.
+        """
+        return [
+            event
+            for event in self.events
+            if "longer than its Content-Length" in event.get("log_format", "")
+        ]
+
+    def test_repeatedOrMalformedRefused(self) -> None:
+        """
+        C{start_response} raises L{ValueError} for two C{Content-Length}
+        headers (equal or not, whatever their case) or one that is not a
+        number; an application that lets it through gets a 500, and the
+        failure is logged.
+        """
+        for headers in [
+            [("Content-Length", "5"), ("Content-Length", "50")],
+            [("Content-Length", "5"), ("content-length", "5")],
+            [("Content-Length", "5, 5")],
+            [("Content-Length", "")],
+            [("Content-Length", "-1")],
+            [("Content-Length", "+5")],
+            [("Content-Length", "5.0")],
+            [("Content-Length", "0x5")],
+            [("Content-Length", "\u0665")],
+        ]:
+            raised: List[BaseException] = []
+
+            def app(environ: Any, startResponse: Any) -> List[bytes]:
+                try:
+                    startResponse("200 OK", headers)
+                except ValueError as e:
+                    raised.append(e)
+                    raise
+                return [b"hello"]
+
+            del self.events[:]
+            self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED], headers)
+            self.assertEqual(len(raised), 1, headers)
+            self.assertEqual(len(self.failures()), 1, headers)
+
+    def test_spacesAroundValue(self) -> None:
+        """
+        Spaces and tabs around the value are allowed, as HTTP allows them.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", [("Content-Length", " 5\t")])
+            return [b"hello"]
+
+        self.assertEqual(
+            self.runApp(app),
+            [("sendHead", 200, b"OK", [(b"Content-Length", b" 5\t")], [b"hello"], False),
+             FINISHED],
+        )
+
+    def test_collectedTruncated(self) -> None:
+        """
+        A collected body longer than its C{Content-Length} is cut to it, and
+        that is logged once: the everyday C{str(len(text))} of a non-ASCII
+        text, here.
+        """
+        text = "h\xe9llo w\xf6rld"
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", [("Content-Length", str(len(text)))])
+            return [b"<", text.encode("utf-8"), b">"]
+
+        self.assertEqual(
+            self.runApp(app),
+            [("sendHead", 200, b"OK", [(b"Content-Length", b"11")],
+              [b"<", text.encode("utf-8")[:10]], False),
+             FINISHED],
+        )
+        self.assertEqual(len(self.overruns()), 1)
+        self.assertEqual(self.overruns()[0]["length"], 11)
+        self.assertEqual(self.overruns()[0]["requestId"], "req-1")
+
+    def test_streamedTruncated(self) -> None:
+        """
+        A streamed body is cut where it passes its C{Content-Length}: what
+        the application yields after that is dropped, and the response ends
+        normally; the overrun is logged once.
+        """
+        iterable = ClosingIterable([b"ab", b"cdef", b"gh", b"ij"])
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            startResponse("200 OK", [("Content-Length", "3")])
+            return iterable
+
+        calls = self.runApp(app)
+        self.assertEqual(
+            calls[0], ("sendHead", 200, b"OK", [(b"Content-Length", b"3")], [b"ab"], True)
+        )
+        self.assertEqual(calls[-2:], [("sendBody", [], True), FINISHED])
+        body = b"".join(b"".join(call[1]) for call in calls if call[0] == "sendBody")
+        self.assertEqual(body, b"c")
+        self.assertEqual(iterable.closes, 1)
+        self.assertEqual(len(self.overruns()), 1)
+
+    def test_writeTruncated(self) -> None:
+        """
+        C{write()} past the C{Content-Length} sends only what fits, and
+        does not raise.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            write = startResponse("200 OK", [("Content-Length", "4")])
+            write(b"abc")
+            write(b"def")
+            write(b"ghi")
+            return []
+
+        calls = self.runApp(app)
+        self.assertEqual(calls[0][4], [b"abc"])
+        body = b"".join(b"".join(call[1]) for call in calls if call[0] == "sendBody")
+        self.assertEqual(body, b"d")
+        self.assertEqual(calls[-2:], [("sendBody", [], True), FINISHED])
+        self.assertEqual(len(self.overruns()), 1)
+
+    def test_exactLength(self) -> None:
+        """
+        A body exactly as long as its C{Content-Length} goes as it is, and
+        nothing is logged.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", [("Content-Length", "5")])
+            yield b"he"
+            yield b"llo"
+
+        calls = self.runApp(app)
+        self.assertEqual(calls[0][4], [b"he"])
+        self.assertEqual(calls[-1], FINISHED)
+        self.assertEqual(calls[-2][2], True)
+        self.assertEqual(self.overruns(), [])
+        self.assertEqual(self.failures(), [])
+
+    def test_collectedShort(self) -> None:
+        """
+        A collected body shorter than its C{Content-Length}, which the
+        client would wait for the rest of, is a 500, and is logged.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", [("Content-Length", "50")])
+            return [b"hello"]
+
+        self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED])
+        [failure] = self.failures()
+        self.assertIsInstance(failure["log_failure"].value, ValueError)
+        self.assertIn("shorter than its Content-Length", str(failure["log_failure"].value))
+
+    def test_streamedShort(self) -> None:
+        """
+        A streamed body that ends short of its C{Content-Length} ends with
+        C{sendError} (the front aborts the connection), not with the end of
+        the body.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", [("Content-Length", "50")])
+            yield b"hello"
+
+        self.assertEqual(
+            self.runApp(app),
+            [("sendHead", 200, b"OK", [(b"Content-Length", b"50")], [b"hello"], True),
+             ("sendError", "WSGI application error"),
+             FINISHED],
+        )
+        self.assertEqual(len(self.failures()), 1)
+
+    def test_emptyShort(self) -> None:
+        """
+        An empty body with a non-zero C{Content-Length} is a 500.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", [("Content-Length", "5")])
+            yield b""
+
+        self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED])
+
+    def test_noBodyResponses(self) -> None:
+        """
+        The response to C{HEAD}, and C{204} and C{304} responses, have no
+        body whatever their C{Content-Length} says: nothing is cut, and no
+        body is missing.
+        """
+        for status, method, body in [
+            ("200 OK", "HEAD", []),
+            ("200 OK", "HEAD", [b"0123456789"]),
+            ("304 Not Modified", "GET", []),
+            ("204 No Content", "GET", []),
+        ]:
+
+            def app(environ: Any, startResponse: Any) -> List[bytes]:
+                startResponse(status, [("Content-Length", "5")])
+                return body
+
+            calls = self.runApp(app, makeHead(method=method))
+            self.assertEqual(calls[0][0], "sendHead", (status, method))
+            self.assertEqual(calls[0][4], body, (status, method))
+        self.assertEqual(self.failures(), [])
+        self.assertEqual(self.overruns(), [])
+
+
 class ErrorTests(RunnerMixin, SynchronousTestCase):
     """
     Application failures.
