@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
 
 from twisted.internet.defer import Deferred
@@ -140,6 +140,8 @@ class Reply:
     by L{Dispatcher.submit} delivers them.
 
     @ivar more: whether more body follows (through the L{BodyConsumer}).
+    @ivar contentLength: the reply's C{Content-Length}, if it has one (a
+        single valid one: the decoder refuses others).
     """
 
     def __init__(
@@ -155,6 +157,7 @@ class Reply:
         ]
         self.body = body
         self.more = head.more
+        self.contentLength = head.contentLength
         self._pending = pending
 
     def cancel(self) -> None:
@@ -162,6 +165,16 @@ class Reply:
         The client has gone: stop the rest of this reply.
         """
         self._pending.cancel()
+
+    def invalid(self, why: str, status: Optional[int] = None) -> None:
+        """
+        The front found this reply invalid where the decoder could not (its
+        body does not match its C{Content-Length}): log and count it, and
+        tell the handler to stop if it is still replying.
+
+        @param status: the status the client was answered instead, if any.
+        """
+        self._pending.dispatcher._invalidReply(self._pending, why, status)
 
     def written(self, size: int, clientReady: bool) -> None:
         """
@@ -358,19 +371,23 @@ class Dispatcher:
         self.drainObservers: List[Callable[[str], None]] = []
         # Seconds requests waited for a handler with capacity (metrics).
         self.queueWait = Histogram(QUEUE_BUCKETS)
-        self.stats: Dict[str, int] = dict.fromkeys(
-            [
-                "requests",
-                "replies",
-                "retried",
-                "cancelled",
-                "status502",
-                "status503",
-                "status504",
-                "droppedReplies",
-                "badMessages",
-            ],
-            0,
+        # A Counter: any status (a FrontError subclass may bring a new one)
+        # counts from 0, and the usual ones show in --stats at 0.
+        self.stats: Dict[str, int] = Counter(
+            dict.fromkeys(
+                [
+                    "requests",
+                    "replies",
+                    "retried",
+                    "cancelled",
+                    "status502",
+                    "status503",
+                    "status504",
+                    "droppedReplies",
+                    "badMessages",
+                ],
+                0,
+            )
         )
 
     # -- lifetime ------------------------------------------------------------
@@ -631,11 +648,35 @@ class Dispatcher:
             self._abandon(pending)
         else:
             self._release(pending)
-        self.stats["status%d" % (error.status,)] += 1
+        self.countStatus(error.status)
         if wasStreaming:
             pending.consumer.abortBody()
         else:
             pending.deferred.errback(error)
+
+    def countStatus(self, status: int) -> None:
+        """
+        Count a response the front made up itself, with C{status}.
+        """
+        self.stats["status%d" % (status,)] += 1
+
+    def _invalidReply(
+        self, pending: PendingRequest, why: str, status: Optional[int]
+    ) -> None:
+        """
+        See L{Reply.invalid}.
+        """
+        self.stats["badMessages"] += 1
+        if status is not None:
+            self.countStatus(status)
+        self._log.warn(
+            "handler {name} sent an invalid reply to request {requestId}: {why}",
+            name=pending.handler.name if pending.handler else "?",
+            requestId=pending.requestId.decode("ascii", "replace"),
+            why=why,
+        )
+        if pending.state != DONE:
+            self._abandon(pending)
 
     def _abandon(self, pending: PendingRequest) -> None:
         """

@@ -16,8 +16,9 @@ from twisted.internet.abstract import FileDescriptor
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IPushProducer
 from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http import HTTPChannel
+from twisted.web.http import NO_BODY_CODES, HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
@@ -517,18 +518,38 @@ def _readBody(request: Request) -> List[bytes]:
         chunks.append(chunk)
 
 
+def _hasBody(request: Request, status: int) -> bool:
+    """
+    Whether the response to C{request} with C{status} carries a body: not
+    for C{HEAD} (Twisted sends none), nor for C{204} and C{304}.
+    """
+    return request.method != b"HEAD" and status not in NO_BODY_CODES
+
+
 @implementer(IPushProducer)
 class _ResponseBody:
     """
-    Writes a streamed reply body to a Twisted request, and grants the
-    handler window as the client's transport takes it (a push producer
-    registered on the request: paused while the transport is full).
+    Writes a reply body to a Twisted request, framed by the reply's
+    C{Content-Length}, and, for a streamed reply, grants the handler
+    window as the client's transport takes it (a push producer registered
+    on the request: paused while the transport is full).
+
+    The front owns the framing (docs/protocol.md, RESP): whatever a handler
+    sends, no more body than the C{Content-Length} reaches the client (the
+    response ends there and the connection is closed after it), and a body
+    that ends short of it aborts the connection, so that neither can be
+    taken for, or swallow, the next response on the connection.
 
     While paused, the chunks that come are kept as they are (within the
     window, so bounded) and written in one piece when the transport has
     sent everything it had: one copy of each byte out of ZeroMQ's buffers,
     instead of a copy per message and another when the transport joins the
     messages it holds.
+
+    @ivar _remaining: how many more body bytes the C{Content-Length}
+        allows, or L{None} if the body is not framed by one (none was
+        given, or the response has no body).
+    @ivar _done: whether the response was finished or aborted here.
     """
 
     def __init__(self, request: Request) -> None:
@@ -536,17 +557,74 @@ class _ResponseBody:
         self._reply: Optional[Reply] = None
         self._paused = False
         self._held: List[Frame] = []
+        self._remaining: Optional[int] = None
+        self._done = False
 
     def started(self, reply: Reply) -> None:
         """
-        The head came: register as the request's producer if more follows.
+        The head came: note the body's length, and register as the
+        request's producer if more follows.
         """
         self._reply = reply
+        if reply.contentLength is not None and _hasBody(self._request, reply.status):
+            self._remaining = reply.contentLength
         if reply.more:
             self._request.registerProducer(self, True)
 
+    def missing(self, chunks: Sequence[Frame]) -> int:
+        """
+        How many bytes the whole body C{chunks} lacks to be as long as the
+        C{Content-Length}; 0 if it is not framed by one.
+        """
+        if self._remaining is None:
+            return 0
+        return max(0, self._remaining - sum(len(chunk) for chunk in chunks))
+
+    def _fit(self, chunks: Sequence[Frame]) -> Tuple[Sequence[Frame], bool]:
+        """
+        The part of C{chunks} the C{Content-Length} still allows (counted
+        against it), and whether there was more.
+        """
+        remaining = self._remaining
+        if remaining is None:
+            return chunks, False
+        fitting: List[Frame] = []
+        for chunk in chunks:
+            size = len(chunk)
+            if size > remaining:
+                if remaining:
+                    fitting.append(chunk[:remaining])
+                self._remaining = 0
+                return fitting, True
+            fitting.append(chunk)
+            remaining -= size
+        self._remaining = remaining
+        return fitting, False
+
+    def writeWhole(self, chunks: Sequence[Frame]) -> None:
+        """
+        Write the whole body of a complete reply and finish the response.
+        (L{missing} was checked before the head was written.)
+        """
+        chunks, overrun = self._fit(chunks)
+        data = b"".join(chunks)
+        if data:
+            self._request.write(data)
+        if overrun:
+            self._overrun()
+        else:
+            self._done = True
+            self._request.finish()
+
     def writeBody(self, chunks: Sequence[Frame]) -> None:
-        if self._paused:
+        if self._done:
+            return
+        chunks, overrun = self._fit(chunks)
+        if overrun:
+            self._writeHeld()
+            self._write(chunks)
+            self._overrun()
+        elif self._paused:
             self._held.extend(chunks)
         else:
             self._write(chunks)
@@ -565,13 +643,47 @@ class _ResponseBody:
         if held:
             self._write(held)
 
-    def finishBody(self) -> None:
-        self._writeHeld()
-        self._request.unregisterProducer()
+    def _overrun(self) -> None:
+        """
+        The handler sent more body than its C{Content-Length}, and all that
+        it allows was written: end the response there, close the
+        connection after it (what came after cannot be trusted to be the
+        next response's), and stop the handler.
+        """
+        if self._reply is not None:
+            self._reply.invalid(
+                "body longer than its Content-Length of %d bytes: cut"
+                % (self._reply.contentLength or 0,)
+            )
+        channel = self._request.channel
+        if channel is not None:
+            channel.persistent = False
+        self._finish()
+
+    def _finish(self) -> None:
+        self._done = True
+        self._held = []
+        if self._reply is not None and self._reply.more:
+            self._request.unregisterProducer()
         self._request.finish()
+
+    def finishBody(self) -> None:
+        if self._done:
+            return
+        self._writeHeld()
+        if self._remaining:
+            if self._reply is not None:
+                self._reply.invalid(
+                    "body ended %d bytes short of its Content-Length: "
+                    "connection aborted" % (self._remaining,)
+                )
+            self.abortBody()
+            return
+        self._finish()
 
     def abortBody(self) -> None:
         # A truncated response must not look complete: abort, don't finish.
+        self._done = True
         self._held = []
         channel = self._request.channel
         if channel is not None and channel.transport is not None:
@@ -603,6 +715,7 @@ class FrontResource(Resource):
 
     isLeaf = True
     retryAfter = 1
+    _log = Logger()
 
     def __init__(self, dispatcher: Dispatcher) -> None:
         Resource.__init__(self)
@@ -665,12 +778,23 @@ class FrontResource(Resource):
             callbackArgs=(request, state, responseBody),
             errbackArgs=(request,),
         )
+        d.addErrback(self._unexpected, request, state)
         return NOT_DONE_YET
 
     def _respond(
         self, reply: Reply, request: Request, state: dict, body: "_ResponseBody"
     ) -> None:
         state["reply"] = reply
+        body.started(reply)
+        if not reply.more:
+            missing = body.missing(reply.body)
+            if missing:
+                # Nothing was written yet: the client can still be told.
+                reply.invalid(
+                    "body %d bytes short of its Content-Length" % (missing,), 502
+                )
+                self._errorPage(request, 502, b"Bad Gateway")
+                return
         if isinstance(request, FrontRequest):
             request.closeIfBodyPending()
         request.setResponseCode(reply.status, reply.reason)
@@ -686,24 +810,47 @@ class FrontResource(Resource):
                 # Replaces Twisted's defaults (Server, Date) if the app set them.
                 seen.add(lower)
                 headers.setRawHeaders(name, [value])
-        body.started(reply)
         if reply.more:
             body.writeBody(reply.body)
         else:
-            data = b"".join(reply.body)
-            if data:
-                request.write(data)
-            request.finish()
+            body.writeWhole(reply.body)
 
     def _failed(self, failure: Failure, request: Request) -> None:
         if failure.check(CancelledError):
             return
         error = failure.value
         if not isinstance(error, FrontError):
+            # Not one of the dispatcher's answers: a bug, for _unexpected.
             failure.raiseException()
         if isinstance(error, NoCapacity):
             request.setHeader(b"Retry-After", b"%d" % (self.retryAfter,))
         self._errorPage(request, error.status, error.reason)
+
+    def _unexpected(self, failure: Failure, request: Request, state: dict) -> None:
+        """
+        Answering C{request} failed in a way nothing else handles: log it,
+        stop the handler's reply if there is one, and give the client a 500,
+        or, if its response has started, an aborted connection (never one
+        that looks complete).
+        """
+        self._log.failure(
+            "unexpected failure answering {method} {uri}",
+            failure,
+            method=request.method.decode("latin-1"),
+            uri=request.uri.decode("latin-1"),
+        )
+        reply: Optional[Reply] = state.get("reply")
+        if reply is not None:
+            reply.cancel()
+        if request.finished or getattr(request, "_disconnected", False):
+            return
+        if not request.startedWriting:
+            self._dispatcher.countStatus(500)
+            self._errorPage(request, 500, b"Internal Server Error")
+            return
+        channel = request.channel
+        if channel is not None and channel.transport is not None:
+            channel.transport.abortConnection()
 
     def _errorPage(self, request: Request, status: int, reason: bytes) -> None:
         if request.finished or request.startedWriting:

@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
-from twisted.logger import LogLevel, capturedLogs
+from twisted.logger import LogLevel, Logger, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
@@ -741,6 +741,53 @@ class ReplyTests(DispatcherTestCase):
         self.assertNoLeak()
         self.respond(A, self.requestId)
         self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
+        self.assertNoLeak()
+
+    def test_anyStatusCounted(self) -> None:
+        """
+        A request failed with a L{FrontError} of any status, not only the
+        usual 502, 503 and 504, is answered and counted under that status.
+        """
+
+        class Teapot(FrontError):
+            status = 418
+
+        self.dispatcher._fail(self.dispatcher.pending[self.requestId], Teapot("tea"))
+        self.assertFrontError(self.d, Teapot, 418)
+        self.assertEqual(self.dispatcher.stats["status418"], 1)
+        self.assertEqual(self.dispatcher.stats["status500"], 0)
+        self.assertNoLeak()
+
+    def test_invalidWhileStreaming(self) -> None:
+        """
+        A reply the front finds invalid while the handler still sends it
+        (its body passed its C{Content-Length}) is logged and counted, and
+        the handler is told C{CANCEL}; what it sends after is dropped.
+        """
+        events: List[dict] = []
+        self.dispatcher._log = Logger(observer=events.append)  # type: ignore[misc]
+        self.respond(A, self.requestId, more=True)
+        reply = self.successResultOf(self.d)
+        reply.invalid("too long")
+        self.assertEqual(self.cancels(A), [self.requestId])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.dispatcher.stats["cancelled"], 0)
+        self.assertNoLeak()
+        self.reply(A, protocol.encodeBody(self.requestId, [b"more"], True))
+        self.assertEqual(self.consumer.chunks, [])
+        [event] = [e for e in events if "invalid reply" in e["log_format"]]
+        self.assertEqual((event["name"], event["why"]), ("handler-a", "too long"))
+
+    def test_invalidComplete(self) -> None:
+        """
+        A complete reply found invalid is logged and counted, with the
+        status the client got instead; no C{CANCEL} is sent for it.
+        """
+        self.respond(A, self.requestId)
+        self.successResultOf(self.d).invalid("too short", 502)
+        self.assertEqual(self.cancels(A), [])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.dispatcher.stats["status502"], 1)
         self.assertNoLeak()
 
     def test_timeoutRestartsOnEachMessage(self) -> None:

@@ -8,7 +8,7 @@ as raw bytes to a L{FrontChannel} over a L{StringTransport}.
 from __future__ import annotations
 
 import io
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from zope.interface import directlyProvides
 
@@ -18,6 +18,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.http import HTTPChannel
@@ -683,6 +684,232 @@ class ErrorTests(ResourceTestCase):
             self.assertIn(requestId, self.cancels())
 
 
+class FramingTests(ResourceTestCase):
+    """
+    The front frames the response by the handler's C{Content-Length},
+    whatever the handler sends: no more body than it says reaches the
+    client, and a body that ends short of it never looks complete.
+    """
+
+    def setUp(self) -> None:
+        ResourceTestCase.setUp(self)
+        self.events: List[dict] = []
+        self.dispatcher._log = Logger(observer=self.events.append)  # type: ignore[misc]
+
+    def invalidReplies(self) -> List[str]:
+        """
+        What the invalid replies logged so far were.
+        """
+        return [e["why"] for e in self.events if "invalid reply" in e["log_format"]]
+
+    def test_completeLonger(self) -> None:
+        """
+        A complete reply with more body than its C{Content-Length} gets only
+        that much to the client, as a complete response; the connection is
+        closed after it, and the reply is logged and counted as invalid.
+        """
+        _, transport = self.get()
+        self.respond(self.lastRequest().requestId,
+                     headers=[(b"Content-Length", b"5")], body=[b"hel", b"lo world"])
+        response = ParsedResponse(transport.value())
+        self.assertEqual((response.code, response.body), (200, b"hello"))
+        self.assertTrue(response.complete)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.invalidReplies(),
+                         ["body longer than its Content-Length of 5 bytes: cut"])
+        self.assertNoLeak()
+
+    def test_completeShorter(self) -> None:
+        """
+        A complete reply with less body than its C{Content-Length}, which
+        the client would wait for the rest of, gets 502 instead.
+        """
+        _, transport = self.get()
+        self.respond(self.lastRequest().requestId,
+                     headers=[(b"Content-Length", b"50")], body=[b"hello"])
+        response = ParsedResponse(transport.value())
+        self.assertEqual((response.code, response.body), (502, b"502 Bad Gateway\n"))
+        self.assertTrue(response.complete)
+        self.assertEqual(self.dispatcher.stats["status502"], 1)
+        self.assertEqual(self.invalidReplies(),
+                         ["body 45 bytes short of its Content-Length"])
+        self.assertNoLeak()
+
+    def test_streamedLonger(self) -> None:
+        """
+        A streamed reply whose body passes its C{Content-Length} ends there
+        for the client, as a complete response, and the connection is
+        closed after it; the handler is told C{CANCEL}, and what it sends
+        after is dropped.
+        """
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"5")], body=[b"hel"],
+                     more=True)
+        self.reply(protocol.encodeBody(requestId, [b"lo", b" world"], False))
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.body, b"hello")
+        self.assertTrue(response.complete)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertNoLeak()
+        self.reply(protocol.encodeBody(requestId, [b"!"], True))
+        self.assertEqual(ParsedResponse(transport.value()).body, b"hello")
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
+
+    def test_streamedLongerAtEnd(self) -> None:
+        """
+        A body that passes its C{Content-Length} in its C{END} is cut the
+        same way.
+        """
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"5")], body=[b"hel"],
+                     more=True)
+        self.reply(protocol.encodeBody(requestId, [b"lo!"], True))
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.body, b"hello")
+        self.assertTrue(response.complete)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(len(self.invalidReplies()), 1)
+        self.assertNoLeak()
+
+    def test_streamedShort(self) -> None:
+        """
+        A streamed body that ends short of its C{Content-Length} aborts the
+        connection instead of finishing the response.
+        """
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"50")], body=[b"hel"],
+                     more=True)
+        self.reply(protocol.encodeBody(requestId, [b"lo"], True))
+        self.assertTrue(transport.disconnected)
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.body, b"hello")
+        self.assertFalse(response.complete)
+        self.assertEqual(self.invalidReplies(),
+                         ["body ended 45 bytes short of its Content-Length: "
+                          "connection aborted"])
+        self.assertNoLeak()
+
+    def test_exactLength(self) -> None:
+        """
+        A body as long as its C{Content-Length} keeps the connection.
+        """
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"5")], body=[b"hel"],
+                     more=True)
+        self.reply(protocol.encodeBody(requestId, [b"lo"], True))
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.body, b"hello")
+        self.assertTrue(response.complete)
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(self.invalidReplies(), [])
+
+    def test_pipelinedAfterOverrun(self) -> None:
+        """
+        With two requests pipelined on one connection, a first reply with
+        more body than its C{Content-Length} gives the client exactly one
+        response: the extra bytes never reach the client as another.
+        """
+        channel, transport = self.sendRequest(
+            b"GET /1 HTTP/1.1\r\nHost: example.com\r\n\r\n"
+            b"GET /2 HTTP/1.1\r\nHost: example.com\r\n\r\n"
+        )
+        forged = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+        self.respond(self.lastRequest().requestId,
+                     headers=[(b"Content-Length", b"2")], body=[b"ok" + forged])
+        data = transport.value()
+        response = ParsedResponse(data)
+        self.assertEqual((response.code, response.body), (200, b"ok"))
+        self.assertEqual(data.count(b"HTTP/1.1"), 1)
+        self.assertTrue(transport.disconnecting)
+
+    def test_noBodyResponses(self) -> None:
+        """
+        The response to C{HEAD}, and C{204} and C{304} responses, carry no
+        body: their C{Content-Length} is not held against the (missing)
+        body.
+        """
+        for method, status in [(b"HEAD", 200), (b"GET", 304), (b"GET", 204)]:
+            _, transport = self.sendRequest(
+                method + b" / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+            )
+            self.respond(self.lastRequest().requestId, status,
+                         headers=[(b"Content-Length", b"50")])
+            data = transport.value()
+            self.assertTrue(data.startswith(b"HTTP/1.1 %d " % (status,)), data)
+            self.assertTrue(data.endswith(b"\r\n\r\n"), data)
+            self.assertFalse(transport.disconnecting, method)
+        self.assertEqual(self.invalidReplies(), [])
+        self.assertNoLeak()
+
+
+class UnexpectedTests(ResourceTestCase):
+    """
+    A failure no part of the front expected still answers the client, and
+    is logged.
+    """
+
+    def test_failureFromDispatcher(self) -> None:
+        """
+        A request failed with an exception that is not a L{FrontError} gets
+        500, and the failure is logged.
+        """
+        _, transport = self.get()
+        self.dispatcher.pending[self.lastRequest().requestId].deferred.errback(
+            ZeroDivisionError("bug")
+        )
+        response = ParsedResponse(transport.value())
+        self.assertEqual((response.code, response.body),
+                         (500, b"500 Internal Server Error\n"))
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.dispatcher.stats["status500"], 1)
+
+    def test_failureBeforeHead(self) -> None:
+        """
+        An exception while answering with the reply, before the head was
+        written, gets 500 and is logged; the handler is told C{CANCEL}.
+        """
+
+        def broken(body: _ResponseBody, reply: object) -> None:
+            raise ZeroDivisionError("bug")
+
+        self.patch(_ResponseBody, "started", broken)
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a"], more=True)
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.code, 500)
+        self.assertTrue(response.complete)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertNoLeak()
+
+    def test_failureAfterHead(self) -> None:
+        """
+        An exception after the head was written aborts the connection, so
+        that the response cannot look complete.
+        """
+
+        def broken(body: _ResponseBody, chunks: object) -> None:
+            body._request.write(b"part")
+            raise ZeroDivisionError("bug")
+
+        self.patch(_ResponseBody, "writeBody", broken)
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a"], more=True)
+        self.assertTrue(transport.disconnected)
+        self.assertFalse(ParsedResponse(transport.value()).complete)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertNoLeak()
+
+
 class DisconnectTests(ResourceTestCase):
     """
     The client going away.
@@ -974,6 +1201,8 @@ class _WritesRequest:
     to C{pauseAt} bytes, as a real one does past its buffer size.
     """
 
+    method = b"GET"
+
     def __init__(self, pauseAt: int = 0) -> None:
         self.writes: List[bytes] = []
         self.events: List[object] = []
@@ -1005,9 +1234,14 @@ class _RecordingReply:
     """
 
     more = True
+    status = 200
 
-    def __init__(self, events: List[object]) -> None:
+    def __init__(self, events: List[object], contentLength: Optional[int] = None) -> None:
         self.events = events
+        self.contentLength = contentLength
+
+    def invalid(self, why: str, status: Optional[int] = None) -> None:
+        self.events.append(("invalid", why, status))
 
     def written(self, size: int, clientReady: bool) -> None:
         self.events.append(("written", size, clientReady))
@@ -1087,3 +1321,28 @@ class ResponseBodyTests(SynchronousTestCase):
         self.body.stopProducing()
         self.body.resumeProducing()
         self.assertEqual(self.request.writes, [b"x" * 100])
+
+    def test_overrunWhileHeld(self) -> None:
+        """
+        A body that passes its C{Content-Length} while chunks are held:
+        what is held and what still fits are written in order, the reply
+        is reported invalid, and the response finished there.
+        """
+        request = _WritesRequest(pauseAt=100)
+        body = _ResponseBody(request)  # type: ignore[arg-type]
+        reply = _RecordingReply(request.events, contentLength=115)
+        body.started(reply)  # type: ignore[arg-type]
+        body.writeBody([b"x" * 100])
+        body.writeBody([b"a" * 10])
+        body.writeBody([memoryview(b"b" * 10), b"c"])
+        self.assertEqual(request.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
+        self.assertTrue(request.finished)
+        self.assertIsNone(request.producer)
+        self.assertIn(
+            ("invalid", "body longer than its Content-Length of 115 bytes: cut", None),
+            request.events,
+        )
+        body.writeBody([b"late"])
+        body.finishBody()
+        self.assertEqual(request.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
+
