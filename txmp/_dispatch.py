@@ -334,6 +334,9 @@ class Dispatcher:
     @param heartbeat: seconds between heartbeats, told to handlers.
     @param window: response-body bytes a handler may send for one request
         before the front grants more (flow control).
+    @param maxMessage: the largest frame the front's sockets accept
+        (C{--max-message}), told to handlers in C{WELCOME}, or L{None} not
+        to tell them.
     """
 
     _log = Logger()
@@ -348,8 +351,10 @@ class Dispatcher:
         heartbeat: float = 1.0,
         instance: Optional[str] = None,
         window: int = 256 * 1024,
+        maxMessage: Optional[int] = None,
     ) -> None:
         self.window = window
+        self.maxMessage = maxMessage
         self._reactor = reactor
         self._send = sendSocket
         self.timeout = timeout
@@ -844,12 +849,10 @@ class Dispatcher:
             name=hello.name,
             credits=handler.credits,
         )
-        self._sendControl(
-            handler,
-            protocol.encodeWelcome(
-                {"front": self.instance, "heartbeat": repr(self.heartbeat)}
-            ),
-        )
+        welcome = {"front": self.instance, "heartbeat": repr(self.heartbeat)}
+        if self.maxMessage is not None:
+            welcome["max_message"] = "%d" % (self.maxMessage,)
+        self._sendControl(handler, protocol.encodeWelcome(welcome))
         self._drainQueue()
 
     def replyReceived(self, frames: Sequence[protocol.Frame]) -> None:

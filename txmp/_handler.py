@@ -13,6 +13,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
+from txmp._security import DEFAULT_MAX_MESSAGE
 
 # How many bytes of a streamed request body (a REQ with more=1: its body
 # frames, then BODY/END) the front may send for one request beyond what
@@ -26,6 +27,9 @@ INPUT_WINDOW = 256 * 1024
 # ZMQ_MAXMSGSIZE (--max-message, 16 MiB by default) never cuts a handler
 # off for a legitimate response.
 MAX_FRAME = 1024 * 1024
+
+# What a response head too large for the front becomes.
+_HEAD_TOO_LARGE_BODY = b"Internal Server Error\n"
 
 
 def splitChunks(chunks: List[bytes], size: int = MAX_FRAME) -> List[bytes]:
@@ -42,6 +46,19 @@ def splitChunks(chunks: List[bytes], size: int = MAX_FRAME) -> List[bytes]:
         else:
             result.extend(chunk[n:n + size] for n in range(0, len(chunk), size))
     return result
+
+
+def _maxMessage(value: str) -> int:
+    """
+    The largest frame a front accepts, from the C{max_message} attribute of
+    its C{WELCOME}: L{DEFAULT_MAX_MESSAGE} if it has none, or one that is
+    not a positive wire-format integer (1 to 18 ASCII digits).
+    """
+    if 0 < len(value) <= 18 and value.isascii() and value.isdigit():
+        size = int(value)
+        if size > 0:
+            return size
+    return DEFAULT_MAX_MESSAGE
 
 
 class MessageSender(Protocol):
@@ -83,25 +100,76 @@ class _ReplySink:
     """
     Sends one request's response to the front it came from.  Every method
     is called in the reactor thread.
+
+    No frame may be larger than the front accepts (its C{--max-message},
+    which it announces in C{WELCOME}): the front would cut the handler off
+    and the client would wait for its C{--timeout}.  Body chunks are split
+    to fit; a response head too large is replaced with a 500 (and logged),
+    and the request is cancelled.
+
+    @ivar _refused: whether the head was replaced with a 500: nothing more
+        is sent for the request.
     """
+
+    _log = Logger()
 
     def __init__(self, link: "FrontLink", requestId: bytes) -> None:
         self._link = link
         self._requestId = requestId
+        self._refused = False
+
+    def _split(self, chunks: List[bytes]) -> List[bytes]:
+        return splitChunks(chunks, min(MAX_FRAME, self._link.maxMessage))
 
     def sendHead(self, status: int, reason: bytes, headers: List[Any],
                  body: List[bytes], more: bool) -> None:
+        frames = protocol.encodeResponse(
+            self._requestId, status, reason, headers, self._split(body), more
+        )
+        # Frames 3 and 4: the meta (with the reason) and the headers.
+        size = max(len(frames[3]), len(frames[4]))
+        if size > self._link.maxMessage:
+            self._headTooLarge(size)
+            return
+        self._link._reply(frames)
+
+    def _headTooLarge(self, size: int) -> None:
+        self._refused = True
+        self._log.error(
+            "request {requestId}: the response head ({size} bytes) is larger "
+            "than front {address} accepts in a frame (its --max-message, "
+            "{limit} bytes): answering 500 instead",
+            requestId=self._requestId.decode("ascii", "replace"),
+            size=size,
+            address=self._link.address,
+            limit=self._link.maxMessage,
+        )
         self._link._reply(
             protocol.encodeResponse(
-                self._requestId, status, reason, headers, splitChunks(body), more
+                self._requestId,
+                500,
+                b"Internal Server Error",
+                [
+                    (b"Content-Type", b"text/plain; charset=utf-8"),
+                    (b"Content-Length", b"%d" % (len(_HEAD_TOO_LARGE_BODY),)),
+                ],
+                [_HEAD_TOO_LARGE_BODY],
             )
         )
+        # Stop the application: nothing more it produces can be sent.
+        running = self._link.running.get(self._requestId)
+        if running is not None:
+            running.cancel()
 
     def sendBody(self, chunks: List[bytes], end: bool) -> None:
-        self._link._reply(protocol.encodeBody(self._requestId, splitChunks(chunks), end))
+        if not self._refused:
+            self._link._reply(
+                protocol.encodeBody(self._requestId, self._split(chunks), end)
+            )
 
     def sendError(self, message: str) -> None:
-        self._link._reply(protocol.encodeError(self._requestId, message))
+        if not self._refused:
+            self._link._reply(protocol.encodeError(self._requestId, message))
 
     def sendWindow(self, size: int) -> None:
         # Steering the front, so the control plane: the send socket.
@@ -155,6 +223,9 @@ class FrontLink:
         self.address = address
         self.running: Dict[bytes, Optional[Running]] = {}
         self.front: Optional[str] = None
+        # The largest frame the front accepts: its WELCOME says; until
+        # then, mpfront's default --max-message.
+        self.maxMessage = DEFAULT_MAX_MESSAGE
         # The instance id of the front that last welcomed this link, kept
         # while the front is silent, to tell a restarted front.
         self._welcomedBy: Optional[str] = None
@@ -349,6 +420,7 @@ class FrontLink:
                 self.heartbeat = frontBeat
                 if self._beat is not None and self._beat.active():
                     self._beat.reset(frontBeat)
+            self.maxMessage = _maxMessage(message.meta.get("max_message", ""))
         elif isinstance(message, protocol.Bye):
             if self.draining:
                 # The acknowledgement of ours: no REQ can follow it.

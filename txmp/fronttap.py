@@ -327,6 +327,7 @@ class FrontService(Service):
             maxQueue=options["max-queue"],
             heartbeat=options["heartbeat"],
             window=options["window"],
+            maxMessage=options["max-message"],
         )
         holder.append(self.dispatcher)
         self.dispatcher.drainObservers.extend(self.drainObservers)

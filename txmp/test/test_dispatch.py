@@ -219,6 +219,21 @@ class RegistrationTests(DispatcherTestCase):
         )
         self.assertEqual(self.dispatcher.counts()["credits"], 4)
 
+    def test_welcomeTellsMaxMessage(self) -> None:
+        """
+        A dispatcher given C{maxMessage} tells handlers in C{WELCOME}, as
+        C{max_message}, the largest frame its sockets accept.
+        """
+        dispatcher = Dispatcher(self.clock, self.socket, instance="front1",
+                                maxMessage=100000)
+        dispatcher.controlReceived([A, *protocol.encodeHello("a", 1)])
+        self.assertEqual(
+            self.sent(A),
+            [protocol.Welcome(
+                {"front": "front1", "heartbeat": "1.0", "max_message": "100000"}
+            )],
+        )
+
     def test_helloAgainResetsCredits(self) -> None:
         """
         A second C{HELLO} from a known handler is welcomed again but leaves

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any, List, Sequence, Tuple
 
 from twisted.internet.task import Clock
+from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._handler import INPUT_WINDOW, FrontLink
+from txmp._handler import INPUT_WINDOW, FrontLink, _ReplySink
+from txmp._security import DEFAULT_MAX_MESSAGE
 from txmp._memory import MemoryRunner, MemorySocket
 from txmp._wsgi import WSGIRunner
 from txmp.test.test_wsgi import ManualThreadPool
@@ -325,6 +327,92 @@ class RequestTests(FrontLinkTestCase):
             ),
         )
         self.assertEqual(self.control(), [])
+
+    def welcomeWithMaxMessage(self, size: str) -> None:
+        """
+        Deliver a C{WELCOME} whose C{max_message} is C{size}.
+        """
+        self.fromFront(protocol.encodeWelcome(
+            {"front": "front1", "heartbeat": "1.0", "max_message": size}
+        ))
+
+    def test_maxMessageFromWelcome(self) -> None:
+        """
+        The link takes the largest frame the front accepts from the
+        C{max_message} of its C{WELCOME}; without one, or with one that is
+        not a positive integer, it assumes C{mpfront}'s default.
+        """
+        self.assertEqual(self.link.maxMessage, DEFAULT_MAX_MESSAGE)
+        self.welcomeWithMaxMessage("1000")
+        self.assertEqual(self.link.maxMessage, 1000)
+        for bad in ["", "0", "-1", "1e6", "1" * 19, "\u0661"]:
+            self.welcomeWithMaxMessage("1000")
+            self.welcomeWithMaxMessage(bad)
+            self.assertEqual(self.link.maxMessage, DEFAULT_MAX_MESSAGE, bad)
+        self.welcomeWithMaxMessage("1000")
+        self.welcome()
+        self.assertEqual(self.link.maxMessage, DEFAULT_MAX_MESSAGE)
+
+    def test_headTooLarge(self) -> None:
+        """
+        A response head that would not fit in a frame the front accepts
+        (headers, or a reason phrase, larger than its C{max_message}) is
+        replaced with a 500 and logged, and the request is cancelled;
+        nothing else is sent for it, and its credit comes back when it
+        finishes.
+        """
+        self.welcomeWithMaxMessage("200")
+        for reason, headers in [
+            (b"OK", [(b"Set-Cookie", b"x" * 200)]),
+            (b"O" * 200, []),
+        ]:
+            del self.returnSocket.sent[:], self.sendSocket.sent[:]
+            events: List[dict] = []
+            self.patch(_ReplySink, "_log", Logger(observer=events.append))
+            self.request(b"front1.7")
+            run = self.runner.runs[-1]
+            run.sink.sendHead(200, reason, headers, [b"body"], True)
+            run.sink.sendBody([b"more"], False)
+            run.sink.sendError("late")
+            [response] = self.replies()
+            assert isinstance(response, protocol.Response)
+            self.assertEqual(
+                (response.requestId, response.head.status, response.head.more),
+                (b"front1.7", 500, False),
+            )
+            self.assertEqual(b"".join(response.body), b"Internal Server Error\n")
+            self.assertTrue(run.cancelled)
+            [event] = events
+            self.assertEqual((event["limit"], event["requestId"]), (200, "front1.7"))
+            self.assertGreater(event["size"], 200)
+            run.sink.finished()
+            self.assertEqual(self.control(), [protocol.Credit(1)])
+
+    def test_headThatFits(self) -> None:
+        """
+        A head exactly as large as the front accepts goes as it is.
+        """
+        self.welcomeWithMaxMessage("200")
+        self.request(b"front1.7")
+        value = b"x" * (200 - len(b"Set-Cookie\0"))
+        self.runner.runs[0].sink.sendHead(200, b"OK", [(b"Set-Cookie", value)], [], False)
+        [response] = self.replies()
+        assert isinstance(response, protocol.Response)
+        self.assertEqual(response.head.status, 200)
+
+    def test_bodyFramesFitMaxMessage(self) -> None:
+        """
+        Body frames are split to fit the front's C{max_message} when that
+        is smaller than L{MAX_FRAME}.
+        """
+        self.welcomeWithMaxMessage("100")
+        self.request(b"front1.7")
+        sink = self.runner.runs[0].sink
+        sink.sendHead(200, b"OK", [], [b"a" * 150], True)
+        sink.sendBody([b"b" * 250], True)
+        frames = [frames for frames in self.returnSocket.sent]
+        self.assertEqual([len(f) for f in frames[0][5:]], [100, 50])
+        self.assertEqual([len(f) for f in frames[1][3:]], [100, 100, 50])
 
     def test_streamedBody(self) -> None:
         """
