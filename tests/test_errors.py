@@ -2,7 +2,7 @@
 """
 The front answers for the application when it cannot: 503 when no handler
 can take a request, 504 when the application is too slow, 500 when it
-raises, 502 when the handler is lost.
+raises or frames its response wrongly, 502 when the handler is lost.
 """
 
 from __future__ import annotations
@@ -12,16 +12,18 @@ from email.utils import parsedate_to_datetime
 from ._harness import (
     HTTPResult,
     IncompleteResponse,
+    RawHTTPClient,
     RawResponse,
     SystemTestCase,
     asyncTest,
     firstOf,
 )
-from .apps import failing, hello
+from .apps import failing, framing, hello
 
 HELLO = "tests.apps.hello:app"
 SLOW = "tests.apps.slow:app"
 FAILING = "tests.apps.failing:app"
+FRAMING = "tests.apps.framing:app"
 
 
 class UnavailableTests(SystemTestCase):
@@ -212,3 +214,105 @@ class HandlerLostTests(SystemTestCase):
         """
         result = await self.requestOnDyingHandler(b"POST")
         self.assertResponse(result, 502)
+
+
+class ResponseFramingTests(SystemTestCase):
+    """
+    An application's wrong C{Content-Length} never desynchronises a
+    persistent connection: a body longer than it is cut (no forged
+    response reaches the client), one shorter than it closes the
+    connection, and a repeated one is a 500.
+    """
+
+    async def pipelined(self, *paths: str) -> tuple[list[RawResponse], RawHTTPClient]:
+        """
+        Send a C{GET} for each of C{paths} on one connection, pipelined,
+        then one more for C{/ok}, once their responses are in: were there
+        one response too many, the extra one would be taken for its answer.
+
+        @return: The responses to C{paths}, and the connection.
+        """
+        client = await self.rawConnection()
+        responses = [client.request(self.rawRequest("GET", path)) for path in paths]
+        results = [
+            await self.withTimeout(d, 20, f"the response to {path}")
+            for d, path in zip(responses, paths)
+        ]
+        last = await self.withTimeout(
+            client.request(self.rawRequest("GET", "/ok")), 20, "the response to /ok"
+        )
+        self.assertEqual((last.code, last.body), (200, framing.OK), self.transcript())
+        self.assertEqual(client.unparsed, b"", self.transcript())
+        return results, client
+
+    @asyncTest
+    async def test_longerBodyPipelined(self) -> None:
+        """
+        Two pipelined requests to an application whose body is longer than
+        its C{Content-Length}, once collected and once streamed, get
+        exactly two responses, each the declared 5 bytes, on a connection
+        that goes on serving; the handler logs the overrun.
+        """
+        _, handler = await self.startFrontAndHandler(FRAMING)
+        results, client = await self.pipelined("/long", "/long-stream")
+        for result in results:
+            self.assertEqual((result.code, result.body), (200, framing.LONG[:5]))
+        self.assertTrue(client.connected)
+        await handler.waitForLine("longer than its Content-Length of 5 bytes")
+
+    @asyncTest
+    async def test_nonAsciiLength(self) -> None:
+        """
+        C{Content-Length: str(len(text))} for a non-ASCII text gets the
+        client that many bytes, and the next response on the connection is
+        intact.
+        """
+        await self.startFrontAndHandler(FRAMING)
+        [result], _ = await self.pipelined("/nonascii")
+        length = len(framing.TEXT)
+        self.assertEqual(result.body, framing.TEXT.encode("utf-8")[:length])
+
+    @asyncTest
+    async def test_shorterBodyCloses(self) -> None:
+        """
+        A streamed body that ends short of its C{Content-Length} closes the
+        connection before the response is complete, so that the next
+        response cannot be read as the rest of it; the handler logs why.
+        A collected one, whose head was not sent, is a 500.
+        """
+        _, handler = await self.startFrontAndHandler(FRAMING)
+        client = await self.rawConnection()
+        response = client.request(self.rawRequest("GET", "/short"))
+        following = client.request(self.rawRequest("GET", "/ok"))
+        await self.withTimeout(client.closed, 20, "the front to close the connection")
+        # (Aborted, the connection may lose the head as well, still unsent.)
+        self.failureResultOf(response, IncompleteResponse)
+        self.failureResultOf(following, IncompleteResponse)
+        await handler.waitForLine("shorter than its Content-Length of 50")
+        self.assertResponse(await self.get("/short-list"), 500)
+
+    @asyncTest
+    async def test_duplicateContentLength(self) -> None:
+        """
+        Two C{Content-Length} headers from the application are a 500, and
+        the handler logs why.
+        """
+        _, handler = await self.startFrontAndHandler(FRAMING)
+        self.assertResponse(await self.get("/duplicate"), 500)
+        await handler.waitForLine("more than one Content-Length")
+        self.assertResponse(await self.get("/ok"), 200, framing.OK)
+
+    @asyncTest
+    async def test_headLargerThanMaxMessage(self) -> None:
+        """
+        A response head larger than the front's C{--max-message} is a 500
+        at once (not a 504 at C{--timeout}), and the handler logs why; the
+        handler goes on serving.
+        """
+        _, handler = await self.startFrontAndHandler(
+            FRAMING, frontArguments=["--max-message", "100000", "--timeout", "30"]
+        )
+        result = await self.get("/big-head", timeout=20)
+        self.assertResponse(result, 500)
+        await handler.waitForLine("is larger than front")
+        self.assertResponse(await self.get("/ok"), 200, framing.OK)
