@@ -1080,16 +1080,23 @@ class SystemTestCase(TestCase):
         @param arguments: The plugin name and its options.
         @return: The started process.
         """
-        argv = [
-            *twistdCommand(),
-            "--nodaemon",
-            "--logfile=-",
-            "--pidfile=",
-            *arguments,
-        ]
+        return self.startProcess(
+            label,
+            [*twistdCommand(), "--nodaemon", "--logfile=-", "--pidfile=", *arguments],
+        )
+
+    def startProcess(self, label: str, argv: Sequence[str]) -> TwistdProcess:
+        """
+        Start a process in L{workdir}, with the test environment; stop it
+        when the test ends.
+
+        @param label: A name for the process in transcripts.
+        @param argv: The command line, the executable's path first.
+        @return: The started process.
+        """
         process = TwistdProcess(reactor, label)
         reactor.spawnProcess(
-            process, argv[0], argv, env=self._environment, path=self.workdir.path
+            process, argv[0], list(argv), env=self._environment, path=self.workdir.path
         )
         self.processes.append(process)
         self.addCleanup(self._stopInCleanup, process)

@@ -7,7 +7,10 @@ raises or frames its response wrongly, 502 when the handler is lost.
 
 from __future__ import annotations
 
+import sys
 from email.utils import parsedate_to_datetime
+
+from twisted.python.filepath import FilePath
 
 from ._harness import (
     HTTPResult,
@@ -18,7 +21,7 @@ from ._harness import (
     asyncTest,
     firstOf,
 )
-from .apps import failing, framing, hello
+from .apps import failing, framing, hello, rawframing
 
 HELLO = "tests.apps.hello:app"
 SLOW = "tests.apps.slow:app"
@@ -316,3 +319,70 @@ class ResponseFramingTests(SystemTestCase):
         self.assertResponse(result, 500)
         await handler.waitForLine("is larger than front")
         self.assertResponse(await self.get("/ok"), 200, framing.OK)
+
+
+class RawHandlerFramingTests(SystemTestCase):
+    """
+    The front frames responses itself, whatever a handler sends: checked
+    with a handler written without txmp (C{tests/apps/rawframing.py}) that
+    gets the framing wrong on purpose.
+    """
+
+    async def startFrontAndRawHandler(self) -> None:
+        """
+        Start a front, then the raw handler, and wait until it joined.
+        """
+        front = await self.startFront()
+        script = FilePath(__file__).sibling("apps").child("rawframing.py").path
+        raw = self.startProcess(
+            "rawframing", [sys.executable, script, self.sendAddress, self.returnAddress]
+        )
+        await raw.waitForLine("raw framing handler ready")
+        await self.joined(front, "rawframing")
+
+    @asyncTest
+    async def test_longerCut(self) -> None:
+        """
+        More body than the C{Content-Length}, in one C{RESP} or streamed:
+        the client gets the declared bytes as a complete response, and the
+        connection is closed after it, so that with a request pipelined
+        behind it no other response (forged by the extra bytes or not)
+        follows.
+        """
+        await self.startFrontAndRawHandler()
+        for path in ["/long", "/long-stream"]:
+            client = await self.rawConnection()
+            first = client.request(self.rawRequest("GET", path))
+            second = client.request(self.rawRequest("GET", "/ok"))
+            response = await self.withTimeout(first, 20, f"the response to {path}")
+            self.assertEqual((response.code, response.body), (200, rawframing.LONG[:5]))
+            await self.withTimeout(client.closed, 20, f"the front to close after {path}")
+            self.failureResultOf(second, IncompleteResponse)
+            self.assertEqual(client.unparsed, b"", self.transcript())
+
+    @asyncTest
+    async def test_shorter(self) -> None:
+        """
+        Less body than the C{Content-Length}: a 502 for a complete C{RESP};
+        once the head of a streamed one is out, a connection closed before
+        the response is complete.
+        """
+        await self.startFrontAndRawHandler()
+        self.assertResponse(await self.get("/short"), 502)
+        client = await self.rawConnection()
+        response = client.request(self.rawRequest("GET", "/short-stream"))
+        following = client.request(self.rawRequest("GET", "/ok"))
+        await self.withTimeout(client.closed, 20, "the front to abort the connection")
+        self.failureResultOf(response, IncompleteResponse)
+        self.failureResultOf(following, IncompleteResponse)
+
+    @asyncTest
+    async def test_invalidHeads(self) -> None:
+        """
+        Two C{Content-Length}s, a 1xx status, or a control character in a
+        header value: 502, and the front goes on serving.
+        """
+        await self.startFrontAndRawHandler()
+        for path in ["/duplicate", "/interim", "/control"]:
+            self.assertResponse(await self.get(path), 502)
+        self.assertResponse(await self.get("/ok"), 200, rawframing.OK)
