@@ -128,6 +128,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
 from txmp._handler import INPUT_WINDOW
+from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
 
 ExcInfo = Tuple[Type[BaseException], BaseException, Optional[TracebackType]]
@@ -1311,6 +1312,9 @@ class RunningRequest:
 class WSGIRunner:
     """
     Runs requests through a WSGI application in a thread pool.
+
+    @ivar profiler: the handler's L{Profiler}, if any: while it is active,
+        each request runs profiled.
     """
 
     _log = Logger()
@@ -1338,6 +1342,9 @@ class WSGIRunner:
         self._threadpool = threadpool
         self._application = application
         self._newCondition = newCondition
+        # While it is active, requests run profiled (mphandler --profile,
+        # SIGUSR2).
+        self.profiler: Optional[Profiler] = None
         # Bound once: reading a Logger class attribute makes a new Logger
         # each time, which costs on every request.
         self._log = logger if logger is not None else self._log
@@ -1375,7 +1382,11 @@ class WSGIRunner:
             self._newCondition(),
         )
         running.bodyReceived(body, not head.more)
-        self._threadpool.callInThread(running._run)
+        profiler = self.profiler
+        if profiler is not None and profiler.active:
+            self._threadpool.callInThread(profiler.runProfiled, running._run)
+        else:
+            self._threadpool.callInThread(running._run)
         return running
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 import random
+import re
 import signal
 import socket
 import sys
@@ -21,6 +22,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from txmp._options import TxmpOptions, nonNegative, positive
+from txmp._profile import Profiler
 from txmp._security import checkHandlerSecurity
 from txmp.fronttap import DEFAULT_RETURN, DEFAULT_SEND
 
@@ -108,6 +110,13 @@ class Options(TxmpOptions):
          "txmp.keys); with --curve-server-key."],
         ["curve-server-key", None, None,
          "CURVE: the front's public key file (NAME.key_public)."],
+        ["profile", None, None,
+         "Profile this handler from start to stop (its reactor thread and "
+         "every request) and write the profile to this file (pstats)."],
+        ["profile-seconds", None, 30.0,
+         "Seconds a profile started by SIGUSR2 lasts; it is written to "
+         "mphandler-NAME-TIME.pstats in the working directory.",
+         positive(float, "--profile-seconds")],
         ["chdir", None, None,
          "Change to this directory before loading the app [default: stay]; "
          "the working directory comes first on sys.path either way."],
@@ -204,6 +213,10 @@ class HandlerService(Service):
         self._limit = 0
         # Failed CURVE handshakes in a row, by front address.
         self._handshakeFailures: Dict[str, int] = {}
+        # Profiles this handler (--profile, profileFor).
+        self.profiler = Profiler()
+        self._profileCall: Any = None
+        self._profilePath = ""
 
     @property
     def link(self) -> Any:
@@ -225,6 +238,13 @@ class HandlerService(Service):
         self._pool = ThreadPool(minthreads=threads, maxthreads=threads, name="wsgi")
         self._pool.threadFactory = _daemonThread
         runner = WSGIRunner(self._reactor, self._pool, options["application"])
+        runner.profiler = self.profiler
+        if options["profile"]:
+            self.profiler.start()
+            self._log.info(
+                "mphandler {name}: profiling until stopped, to {path}",
+                name=options["name"], path=options["profile"],
+            )
         if options["max-requests"]:
             self._limit = options["max-requests"] + random.randint(
                 0, options["max-requests-jitter"]
@@ -317,6 +337,48 @@ class HandlerService(Service):
             )
             self._reactor.stop()
 
+    def profileFor(self, seconds: Optional[float] = None) -> None:
+        """
+        Profile this handler for C{seconds} (by default C{--profile-seconds})
+        while it goes on serving, then write the profile to
+        C{mphandler-NAME-TIME.pstats} in the working directory (SIGUSR2).
+        Called in the reactor thread.
+        """
+        if self.profiler.active:
+            self._log.warn(
+                "mphandler {name}: already profiling", name=self._options["name"]
+            )
+            return
+        if seconds is None:
+            seconds = self._options["profile-seconds"]
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", self._options["name"])
+        self._profilePath = os.path.abspath(
+            "mphandler-%s-%d.pstats" % (name, self._reactor.seconds())
+        )
+        self.profiler.start()
+        self._log.info(
+            "mphandler {name}: profiling for {seconds} s, to {path}",
+            name=self._options["name"], seconds=seconds, path=self._profilePath,
+        )
+        self._profileCall = self._reactor.callLater(
+            seconds, self._writeProfile, self._profilePath
+        )
+
+    def _writeProfile(self, path: str) -> None:
+        self._profileCall = None
+        try:
+            count = self.profiler.stop(path)
+        except OSError as e:
+            self._log.error(
+                "mphandler {name}: cannot write the profile {path}: {why}",
+                name=self._options["name"], path=path, why=e.strerror,
+            )
+            return
+        self._log.info(
+            "mphandler {name}: profile of {count} requests written to {path}",
+            name=self._options["name"], count=count, path=path,
+        )
+
     def stopService(self) -> Any:
         Service.stopService(self)
         drained = gatherResults(
@@ -341,6 +403,11 @@ class HandlerService(Service):
             return False
 
         def close(finished: bool) -> None:
+            if self._profileCall is not None and self._profileCall.active():
+                self._profileCall.cancel()
+                self._writeProfile(self._profilePath)
+            elif self._options["profile"] and self.profiler.active:
+                self._writeProfile(self._options["profile"])
             for link in self.links:
                 link.stop()
             # Threads still in the application are daemons: don't join them.
@@ -370,7 +437,11 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     from txmp._signals import SignalActions
 
     top = MultiService()
-    HandlerService(reactor, options).setServiceParent(top)
+    handler = HandlerService(reactor, options)
+    handler.setServiceParent(top)
     # Ctrl-C reaches a spawned handler, then its front's SIGTERM: stop once.
-    SignalActions(reactor, {}, once=[signal.SIGINT, signal.SIGTERM]).setServiceParent(top)
+    SignalActions(
+        reactor, {signal.SIGUSR2: handler.profileFor},
+        once=[signal.SIGINT, signal.SIGTERM],
+    ).setServiceParent(top)
     return top

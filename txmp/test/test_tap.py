@@ -683,6 +683,7 @@ class HandlerOptionsTests(SynchronousTestCase):
         self.assertIsNone(handler.link)
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
+        self.assertEqual(signals.actions, {signal.SIGUSR2: handler.profileFor})
 
 
 class PluginTests(SynchronousTestCase):

@@ -5,6 +5,7 @@ Tests for L{txmp._wsgi}.
 from __future__ import annotations
 
 import io
+import pstats
 import sys
 import threading
 from functools import partial
@@ -25,9 +26,11 @@ from zope.interface import implementer
 
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import ILogObserver, Logger
+from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._handler import INPUT_WINDOW
+from txmp._profile import Profiler
 from txmp._wsgi import (
     BODY_BATCH,
     ErrorStream,
@@ -3140,3 +3143,40 @@ class RequestBodyFlowTests(PacedTestCase):
         self.assertEqual(
             len([e for e in self.events if "after its end" in e["log_format"]]), 2
         )
+
+
+class ProfilingTests(SynchronousTestCase):
+    """
+    L{WSGIRunner} runs requests profiled while its profiler is active.
+    """
+
+    def test_profiledWhileActive(self) -> None:
+        """
+        A request run while the runner's profiler is active is in the
+        profile; one run before it started is not.
+        """
+        calls: List[str] = []
+
+        def distinctiveRequestWork() -> None:
+            calls.append("work")
+
+        def app(environ: Dict[str, Any], startResponse: Any) -> List[bytes]:
+            if len(calls) == 1:
+                distinctiveRequestWork()
+            else:
+                calls.append("before")
+            startResponse("204 No Content", [])
+            return []
+
+        reactor = FakeReactorFromThreads()
+        runner = WSGIRunner(reactor, SynchronousThreadPool(), app)
+        runner.profiler = Profiler()
+        runner.run(b"req-1", makeHead(), [], RecordingSink())
+        runner.profiler.start()
+        runner.run(b"req-2", makeHead(), [], RecordingSink())
+        reactor.flush()
+        path = FilePath(self.mktemp()).path
+        self.assertEqual(runner.profiler.stop(path), 1)
+        self.assertEqual(calls, ["before", "work"])
+        names = [name for (_, _, name) in pstats.Stats(path).stats]  # type: ignore[attr-defined]
+        self.assertIn("distinctiveRequestWork", names)
