@@ -406,7 +406,7 @@ class HandlerService(Service):
             if self._profileCall is not None and self._profileCall.active():
                 self._profileCall.cancel()
                 self._writeProfile(self._profilePath)
-            elif self._options["profile"] and self.profiler.active:
+            elif self._options.get("profile") and self.profiler.active:
                 self._writeProfile(self._options["profile"])
             for link in self.links:
                 link.stop()
