@@ -5,8 +5,15 @@ What the options of C{twistd mpfront} and C{twistd mphandler} share.
 
 from __future__ import annotations
 
+import os
 import platform
-from typing import Any, Callable, NoReturn, Optional, Sequence
+import sys
+from typing import Any, Callable, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Debian's PyPy is 3.9.
+    import tomli as tomllib
 
 import twisted
 from twisted.python import usage
@@ -48,6 +55,50 @@ def nonNegative(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
     return _number(kind, what, zeroAllowed=True)
 
 
+def _givenConfig(arguments: List[str]) -> Optional[str]:
+    for index, argument in enumerate(arguments):
+        if argument == "--config" and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith("--config="):
+            return argument[len("--config="):]
+    return None
+
+
+def _readConfig(path: str, command: str) -> Dict[str, Any]:
+    """
+    The table of C{command} in the TOML file C{path} (empty if it has none).
+    """
+    try:
+        with open(path, "rb") as f:
+            document = tomllib.load(f)
+    except OSError as e:
+        raise usage.UsageError(f"--config {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise usage.UsageError(f"--config {path}: not TOML: {e}") from None
+    table = document.get(command, {})
+    if not isinstance(table, dict):
+        raise usage.UsageError(f"--config {path}: [{command}] must be a table")
+    return table
+
+
+def _repeatable(options: usage.Options, name: str) -> bool:
+    # An opt_ method that takes a value and appends it (--listen, --send...).
+    return callable(getattr(options, "opt_" + name.replace("-", "_"), None)) and isinstance(
+        options.defaults.get(name, options.get(name)), list
+    )
+
+
+def _truth(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise usage.UsageError(f"{what} must be true or false, not {value!r}")
+
+
 class TxmpOptions(usage.Options):
     """
     Options whose usage errors, under C{twistd}, are one line and a non-zero
@@ -57,6 +108,18 @@ class TxmpOptions(usage.Options):
     """
 
     parent: Optional[usage.Options]
+
+    #: The command these options are for: its section in a C{--config}
+    #: file, and its environment variables' prefix (C{TXMP_MPFRONT_}).
+    command = ""
+
+    optParameters = [
+        ["config", None, None,
+         "TOML file of options, in a [mpfront] or [mphandler] table (keys "
+         "as the long options); TXMP_CONFIG names one too. Environment "
+         "variables TXMP_<COMMAND>_<OPTION> override it; the command line "
+         "overrides both."],
+    ]
 
     def __init__(self) -> None:
         usage.Options.__init__(self)
@@ -83,9 +146,53 @@ class TxmpOptions(usage.Options):
         )
         raise SystemExit(0)
 
+    def _configured(self, arguments: List[str], environ: Mapping[str, str]) -> List[str]:
+        """
+        The options of the C{--config} file and of the environment, as
+        command-line arguments to put before C{arguments}: the environment
+        overrides the file, and C{arguments} override both (an option given
+        there is left out here, so that a repeatable one is replaced, not
+        added to).
+
+        @raise usage.UsageError: for a file that cannot be read or parsed,
+            or an option that does not exist.
+        """
+        given = {
+            argument[2:].split("=", 1)[0]
+            for argument in arguments
+            if argument.startswith("--")
+        }
+        known = {name.rstrip("="): name.endswith("=") for name in self.longOpt}
+        settings: Dict[str, Tuple[str, Any]] = {}
+        path = _givenConfig(arguments) or environ.get("TXMP_CONFIG")
+        if path:
+            for key, value in _readConfig(path, self.command).items():
+                settings[key.replace("_", "-")] = (f"{path} [{self.command}]", value)
+        prefix = f"TXMP_{self.command.upper()}_"
+        for variable, value in environ.items():
+            if variable.startswith(prefix):
+                name = variable[len(prefix):].lower().replace("_", "-")
+                settings[name] = (variable, value.split() if _repeatable(self, name) else value)
+        result: List[str] = []
+        for name, (source, value) in settings.items():
+            if name not in known or name in ("config", "help", "version"):
+                raise usage.UsageError(f"{source}: unknown option {name!r}")
+            if name in given:
+                continue
+            if not known[name]:
+                if _truth(value, f"{source}: {name}"):
+                    result.append(f"--{name}")
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                result.append(f"--{name}={item}")
+        return result
+
     def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
         try:
-            usage.Options.parseOptions(self, options)
+            arguments = list(sys.argv[1:] if options is None else options)
+            usage.Options.parseOptions(
+                self, self._configured(arguments, os.environ) + arguments
+            )
         except usage.UsageError as e:
             # A parent is set only when twistd parses us as its subcommand.
             parent = getattr(self, "parent", None)

@@ -102,6 +102,8 @@ class Options(TxmpOptions):
     Options of C{twistd mpfront}.
     """
 
+    command = "mpfront"
+
     synopsis = "[mpfront options]"
     longdesc = (
         "Accept HTTP and pass every request over ZeroMQ to mphandler "

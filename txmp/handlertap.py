@@ -82,6 +82,8 @@ class Options(TxmpOptions):
     Options of C{twistd mphandler}.
     """
 
+    command = "mphandler"
+
     synopsis = "[mphandler options]"
     longdesc = (
         "Run a WSGI application in a thread pool, serving the requests of "

@@ -800,6 +800,77 @@ class TxmpOptionsTests(SynchronousTestCase):
             self.assertIn("--thing", str(error))
         self.assertRaises(usage.UsageError, positive(int, "--n"), "2.5")
 
+    def config(self, text: str) -> str:
+        """
+        A TOML file holding C{text}.
+        """
+        path = FilePath(self.mktemp())
+        path.setContent(text.encode("utf-8"))
+        return path.path
+
+    def parseFront(self, *args: str, environ: Dict[str, str] = {}) -> fronttap.Options:
+        self.patch(os, "environ", dict(environ))
+        options = fronttap.Options()
+        options.parseOptions(list(args))
+        return options
+
+    def test_configFile(self) -> None:
+        """
+        C{--config FILE} reads the options of the command's table of a TOML
+        file: values, lists for repeatable options, and booleans for flags;
+        another command's table is ignored.
+        """
+        path = self.config(
+            '[mpfront]\nlisten = ["tcp:8081", "tcp:8082"]\ntimeout = 12\n'
+            'max_body = 1000\nreject-underscore-headers = true\ninsecure = false\n'
+            '[mphandler]\nthreads = 9\n'
+        )
+        options = self.parseFront("--config", path)
+        self.assertEqual(options["listen"], ["tcp:8081", "tcp:8082"])
+        self.assertEqual(options["timeout"], 12.0)
+        self.assertEqual(options["max-body"], 1000)
+        self.assertTrue(options["reject-underscore-headers"])
+        self.assertFalse(options["insecure"])
+
+    def test_precedence(self) -> None:
+        """
+        The environment (C{TXMP_MPFRONT_<OPTION>}, also naming the file with
+        C{TXMP_CONFIG}) overrides the file, and the command line overrides
+        both; a repeatable option given on the command line replaces the
+        file's list.
+        """
+        path = self.config('[mpfront]\nlisten = ["tcp:8081"]\ntimeout = 12\nmax-queue = 5\n')
+        environ = {"TXMP_CONFIG": path, "TXMP_MPFRONT_TIMEOUT": "7",
+                   "TXMP_MPFRONT_HEARTBEAT": "2", "TXMP_MPHANDLER_THREADS": "x"}
+        options = self.parseFront("--heartbeat", "3", "--listen", "tcp:9", environ=environ)
+        self.assertEqual(options["timeout"], 7.0)
+        self.assertEqual(options["heartbeat"], 3.0)
+        self.assertEqual(options["max-queue"], 5)
+        self.assertEqual(options["listen"], ["tcp:9"])
+        options = self.parseFront(environ={"TXMP_MPFRONT_LISTEN": "tcp:1 tcp:2",
+                                           "TXMP_MPFRONT_INSECURE": "yes"})
+        self.assertEqual(options["listen"], ["tcp:1", "tcp:2"])
+        self.assertTrue(options["insecure"])
+
+    def test_configErrors(self) -> None:
+        """
+        A missing or malformed file, an unknown option in the file or the
+        environment, a flag that is not a boolean, and a bad value are
+        usage errors saying where.
+        """
+        cases = [
+            (["--config", "/no/such.toml"], {}, "--config /no/such.toml: No such file or directory"),
+            (["--config", self.config("[mpfront\n")], {}, "not TOML"),
+            (["--config", self.config("[mpfront]\ntimeuot = 3\n")], {}, "unknown option 'timeuot'"),
+            ([], {"TXMP_MPFRONT_NOPE": "1"}, "TXMP_MPFRONT_NOPE: unknown option 'nope'"),
+            ([], {"TXMP_MPFRONT_INSECURE": "maybe"}, "must be true or false"),
+            ([], {"TXMP_MPFRONT_TIMEOUT": "0"}, "--timeout must be positive"),
+        ]
+        for args, environ, message in cases:
+            error = self.assertRaises(usage.UsageError, self.parseFront, *args,
+                                      environ=environ)
+            self.assertIn(message, str(error))
+
     def test_version(self) -> None:
         """
         C{--version} shows txmp's version, then Twisted's and Python's, and
