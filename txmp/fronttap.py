@@ -32,6 +32,7 @@ from txmp._http import (
 )
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._security import DEFAULT_MAX_MESSAGE, checkFrontSecurity
+from txmp.protocol import MAX_CREDITS
 
 DEFAULT_SEND = "tcp://127.0.0.1:5556"
 DEFAULT_RETURN = "tcp://127.0.0.1:5555"
@@ -157,7 +158,7 @@ class Options(TxmpOptions):
         ["spawn", None, 0, "Start and supervise this many local mphandlers.", int],
         ["app", None, None, "WSGI application (mod:app) for --spawn handlers."],
         ["threads", None, None, "--threads of --spawn handlers (default: mphandler's, 4).",
-         positive(int, "--threads")],
+         positive(int, "--threads", MAX_CREDITS)],
         ["graceful-timeout", None, 30.0,
          "Seconds to finish the requests in progress when stopping (SIGTERM), "
          "for the front and its --spawn handlers.",

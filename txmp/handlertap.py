@@ -22,6 +22,7 @@ from twisted.python import usage
 
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._security import checkHandlerSecurity
+from txmp.protocol import MAX_CREDITS
 from txmp.fronttap import DEFAULT_RETURN, DEFAULT_SEND
 
 # Replies are bounded by the front's credits; the mark bounds memory if a
@@ -89,8 +90,9 @@ class Options(TxmpOptions):
     optParameters = [
         ["app", None, None, "The WSGI application: module:app or module:make_app()."],
         ["threads", None, DEFAULT_THREADS,
-         "Size of the WSGI thread pool: requests run at once.",
-         positive(int, "--threads")],
+         "Size of the WSGI thread pool: requests run at once (at most "
+         f"{MAX_CREDITS}, the credits a front accepts).",
+         positive(int, "--threads", MAX_CREDITS)],
         ["name", None, None, "Name in logs and at the front (default host:pid)."],
         ["heartbeat", None, 1.0, "Seconds between heartbeats.",
          positive(float, "--heartbeat")],

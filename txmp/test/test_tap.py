@@ -24,7 +24,7 @@ from twisted.runner.procmon import ProcessMonitor
 from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
-from txmp import demo, fronttap, handlertap
+from txmp import demo, fronttap, handlertap, protocol
 from txmp._options import positive
 from txmp._signals import SignalActions
 
@@ -206,6 +206,11 @@ class FrontOptionsTests(SynchronousTestCase):
         options = self.parse("--spawn", "1", "--app", "txmp.demo:app",
                              "--threads", "4")
         self.assertEqual(int(options["threads"]), 4)
+        self.assertRaises(
+            usage.UsageError, self.parse,
+            "--spawn", "1", "--app", "txmp.demo:app",
+            "--threads", str(protocol.MAX_CREDITS + 1),
+        )
 
 
 class ConnectableAddressTests(SynchronousTestCase):
@@ -669,6 +674,17 @@ class HandlerOptionsTests(SynchronousTestCase):
             for value in ["0", "-1", "x", "nan"]:
                 self.assertRaises(usage.UsageError, self.parse,
                                   "--app", "txmp.demo:app", option, value)
+
+    def test_threadsCapped(self) -> None:
+        """
+        C{--threads} is at most L{protocol.MAX_CREDITS}: the front refuses
+        a handler that claims more credits.
+        """
+        options = self.parse("--app", "txmp.demo:app", "--threads", "1000")
+        self.assertEqual(options["threads"], protocol.MAX_CREDITS)
+        e = self.assertRaises(usage.UsageError, self.parse,
+                              "--app", "txmp.demo:app", "--threads", "1001")
+        self.assertEqual(str(e), "--threads must be at most 1000")
 
     def test_makeService(self) -> None:
         """
