@@ -168,11 +168,11 @@ class Options(TxmpOptions):
         ["max-requests-jitter", None, 0, "--max-requests-jitter of --spawn handlers.",
          nonNegative(int, "--max-requests-jitter")],
         ["curve-secret-key", None, None,
-         "CURVE: the front's key file (NAME.key, from python -m txmp.keys); "
-         "with --curve-allow."],
+         "CURVE: the front's secret certificate (NAME.key_secret, from "
+         "python -m txmp.keys NAME); with --curve-allow."],
         ["curve-allow", None, None,
-         "CURVE: directory of the *.key_public files of the handlers allowed "
-         "to connect; every other peer is refused."],
+         "CURVE: directory of the public certificates (*.key) of the "
+         "handlers allowed to connect; every other peer is refused."],
         ["max-message", None, DEFAULT_MAX_MESSAGE,
          "Largest ZeroMQ frame accepted from a peer, in bytes: a peer that "
          "sends a larger one is disconnected.",

@@ -106,10 +106,10 @@ class Options(TxmpOptions):
          "Add a random 0..J to --max-requests, so handlers recycle apart.",
          nonNegative(int, "--max-requests-jitter")],
         ["curve-secret-key", None, None,
-         "CURVE: this handler's key file (NAME.key, from python -m "
-         "txmp.keys); with --curve-server-key."],
+         "CURVE: this handler's secret certificate (NAME.key_secret, from "
+         "python -m txmp.keys NAME); with --curve-server-key."],
         ["curve-server-key", None, None,
-         "CURVE: the front's public key file (NAME.key_public)."],
+         "CURVE: the front's public certificate (NAME.key)."],
         ["chdir", None, None,
          "Change to this directory before loading the app [default: stay]; "
          "the working directory comes first on sys.path either way."],
