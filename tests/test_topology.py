@@ -210,6 +210,26 @@ class SpawnTests(SystemTestCase):
             )
 
     @asyncTest
+    async def test_harnessKillsProcessGroup(self) -> None:
+        """
+        Every process a test starts leads a session, and so a process
+        group, of its own, which the handlers it spawns share; the harness
+        can kill the whole group (it does when a test ends), so that no
+        test leaves processes behind.
+        """
+        front = await self.startSpawningFront()
+        served = await self.concurrentPids(front)
+        assert front.pid is not None
+        self.assertEqual(os.getsid(front.pid), front.pid)
+        for pid in served:
+            self.assertEqual(os.getpgid(pid), front.pid)
+        front.killGroup()
+        for pid in served:
+            await self.withTimeout(whenExited(pid), 10, f"spawned handler {pid} to be killed")
+        end = await front.whenEnded()
+        self.assertEqual(getattr(end, "signal", None), 9, self.transcript())
+
+    @asyncTest
     async def test_spawnedHandlerRestarted(self) -> None:
         """
         A spawned handler that dies is replaced, and requests go to the
