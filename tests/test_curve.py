@@ -11,6 +11,7 @@ public bind without CURVE.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -147,6 +148,33 @@ class CurveTests(SystemTestCase):
             f"--curve-server-key {path}: holds a secret-key; give the public "
             "certificate NAME.key"
         )
+
+    @asyncTest
+    async def test_spawnWithCurve(self) -> None:
+        """
+        C{mpfront --spawn} with CURVE (refused before) gives its handlers an
+        ephemeral key pair, which it allows besides the keys of
+        C{--curve-allow}: the spawned handler serves over CURVE, with key
+        files in a private directory on its command line and no key; a
+        handler with an allowed key of its own still joins.
+        """
+        front = await self.startFront(*self.frontCurve(), "--spawn", "1", "--app", WHOAMI)
+        self.assertEqual(front.countLines("2 handler keys allowed"), 1, self.transcript())
+        await front.waitForLine(re.compile(r"handler \S+:spawn-1 joined"))
+        result = await self.get("/")
+        self.assertResponse(result, 200)
+        with open(f"/proc/{int(result.body)}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        secretFile = argv[argv.index(b"--curve-secret-key") + 1].decode()
+        serverFile = argv[argv.index(b"--curve-server-key") + 1].decode()
+        self.assertEqual(os.path.dirname(secretFile), os.path.dirname(serverFile))
+        self.assertEqual(os.stat(os.path.dirname(secretFile)).st_mode & 0o777, 0o700)
+        frontSecret = self.keys.child("front.key_secret").getContent()
+        secretKey = re.search(rb'secret-key = "(.+)"', frontSecret)
+        assert secretKey is not None
+        self.assertNotIn(secretKey.group(1), b" ".join(argv))
+        await self.startHandler("good", WHOAMI, *self.handlerCurve("good"), front=front)
+        self.assertEqual(front.countLines("refused a connection"), 0, self.transcript())
 
     @asyncTest
     async def test_publicBindNeedsCurve(self) -> None:

@@ -406,6 +406,21 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
             str(e), f"--curve-allow {bad}: not a CURVE certificate (no public-key)"
         )
 
+    def test_spawnWithCurve(self) -> None:
+        """
+        --spawn works with CURVE (it was refused): the spawned handlers get
+        an ephemeral key pair when the front starts (see
+        L{fronttap.PrivateLinks}).
+        """
+        directory = makeKeys(self, "front")
+        options = self.parse(
+            "--spawn", "1", "--app", "txmp.demo:app",
+            "--curve-secret-key", os.path.join(directory, "front.key_secret"),
+            "--curve-allow", makeKeys(self),
+        )
+        self.assertEqual(options["curve"], loadKeyPair(os.path.join(directory, "front.key_secret")))
+        self.assertEqual(options["curve-allowed"], frozenset())
+
     def test_maxMessage(self) -> None:
         """
         --max-message defaults to 16 MiB, well above a handler's frames,
