@@ -8,7 +8,10 @@ promise (C{mpfront ready}, C{handler NAME joined}, C{mphandler NAME
 started}) and talks HTTP to the front on C{127.0.0.1}.  Nothing sleeps:
 every wait is on an event (a log line, a response, a process ending, a
 pidfd becoming readable) and every wait is bounded.  Every process a test
-starts is stopped by its PID when the test ends.
+starts runs in a session of its own: when the test ends it is stopped by
+its PID (C{SIGTERM}, then C{SIGKILL}), and then whatever is left of its
+process group (handlers it spawned, say) is killed, so that no test leaves
+processes behind.
 
 The ZeroMQ addresses are C{ipc://} paths relative to a per-test directory
 that is the working directory of every process the test starts: relative
@@ -147,6 +150,37 @@ def twistdCommand() -> list[str]:
     return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 
 
+#: Run by this interpreter in front of every command a test starts: put the
+#: process in a new session, whose process group is its own (so that it and
+#: all it starts can be killed together, see L{TwistdProcess.killGroup}),
+#: ask Linux to SIGKILL it if the test runner dies (a session of its own no
+#: longer gets the terminal's Ctrl-C), then exec the command in the same
+#: process.  argv: the runner's PID, then the command.
+_SESSION_WRAPPER = """
+import os, signal, sys
+os.setsid()
+try:
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the test runner is gone")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def inOwnSession(argv: Sequence[str]) -> list[str]:
+    """
+    The command line that runs C{argv} in a new session of its own, dying
+    with this process (see L{_SESSION_WRAPPER}).
+
+    @param argv: The command, with an absolute path as C{argv[0]}.
+    @return: The command line to spawn.
+    """
+    return [sys.executable, "-c", _SESSION_WRAPPER, str(os.getpid()), *argv]
+
+
 def childEnvironment() -> dict[str, str]:
     """
     The environment of the processes the tests start.
@@ -207,6 +241,9 @@ class TwistdProcess(ProcessProtocol):
     @ivar lineTimes: When each of L{lines} arrived, by the test's clock
         (the log's own timestamps only have whole seconds).
     @ivar pid: The process ID, once started.
+    @ivar group: The ID of its process group if it leads one (it was
+        started with L{inOwnSession}), kept after it has ended; else
+        C{None}.
     @ivar end: How the process ended, once it has.
     """
 
@@ -216,6 +253,7 @@ class TwistdProcess(ProcessProtocol):
         self.lines: list[str] = []
         self.lineTimes: list[float] = []
         self.pid: Optional[int] = None
+        self.group: Optional[int] = None
         self.end: Optional[ProcessEnd] = None
         self.killed = False
         self._partial: dict[int, bytes] = {}
@@ -384,6 +422,17 @@ class TwistdProcess(ProcessProtocol):
             )
         except ProcessExitedAlready:
             pass
+
+    def killGroup(self) -> None:
+        """
+        C{SIGKILL} every process left in this process's group (what it
+        started and did not stop), if any.
+        """
+        if self.group is not None:
+            try:
+                os.killpg(self.group, signals.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     async def stop(self, grace: float = STOP_GRACE) -> ProcessEnd:
         """
@@ -1074,7 +1123,8 @@ class SystemTestCase(TestCase):
     def startTwistd(self, label: str, arguments: Sequence[str]) -> TwistdProcess:
         """
         Start C{twistd -n} in the foreground, logging to stdout, without a
-        pidfile, in L{workdir}; stop it when the test ends.
+        pidfile, in L{workdir}, in a session of its own; stop it, and kill
+        what is left of its process group, when the test ends.
 
         @param label: A name for the process in transcripts.
         @param arguments: The plugin name and its options.
@@ -1087,23 +1137,27 @@ class SystemTestCase(TestCase):
 
     def startProcess(self, label: str, argv: Sequence[str]) -> TwistdProcess:
         """
-        Start a process in L{workdir}, with the test environment; stop it
-        when the test ends.
+        Start a process in L{workdir}, with the test environment, in a
+        session of its own; stop it, and kill what is left of its process
+        group, when the test ends.
 
         @param label: A name for the process in transcripts.
         @param argv: The command line, the executable's path first.
         @return: The started process.
         """
+        argv = inOwnSession(argv)
         process = TwistdProcess(reactor, label)
         reactor.spawnProcess(
             process, argv[0], list(argv), env=self._environment, path=self.workdir.path
         )
+        process.group = process.pid
         self.processes.append(process)
         self.addCleanup(self._stopInCleanup, process)
         return process
 
     async def _stopInCleanup(self, process: TwistdProcess) -> None:
         await process.stop()
+        process.killGroup()
         if process.killed:
             self.fail(
                 f"{process.label} did not exit within {STOP_GRACE} seconds of"

@@ -3,12 +3,15 @@
 CURVE between real C{twistd} processes on C{tcp://127.0.0.1}: a handler
 whose key the front allows serves; a rogue handler whose key it does not
 allow never gets a request; a handler given the wrong server key never
-talks to the front; and a front refuses a public bind without CURVE.
+talks to the front; certificates made by pyzmq work as they are; a secret
+certificate where a public one belongs is refused; and a front refuses a
+public bind without CURVE.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -31,7 +34,7 @@ class CurveTests(SystemTestCase):
         for name in ("front", "good", "rogue", "impostor"):
             self.makeKeys(name)
         # Only the good handler's public key is allowed.
-        self.keys.child("good.key_public").copyTo(self.allowed.child("good.key_public"))
+        self.keys.child("good.key").copyTo(self.allowed.child("good.key"))
         self.sendAddress = "tcp://127.0.0.1:%d" % (freePort(),)
         self.returnAddress = "tcp://127.0.0.1:%d" % (freePort(),)
 
@@ -44,14 +47,14 @@ class CurveTests(SystemTestCase):
             check=True, env=childEnvironment(), stdout=subprocess.DEVNULL,
         )
         self.assertEqual(
-            os.stat(self.keys.child(name + ".key").path).st_mode & 0o777, 0o600
+            os.stat(self.keys.child(name + ".key_secret").path).st_mode & 0o777, 0o600
         )
 
     def frontCurve(self) -> list[str]:
         """
         The front's CURVE options: its key, and the allow-list.
         """
-        return ["--curve-secret-key", self.keys.child("front.key").path,
+        return ["--curve-secret-key", self.keys.child("front.key_secret").path,
                 "--curve-allow", self.allowed.path]
 
     def handlerCurve(self, name: str, server: str = "front") -> list[str]:
@@ -59,8 +62,8 @@ class CurveTests(SystemTestCase):
         A handler's CURVE options: its key C{name}, and the public key of
         C{server} as the front's.
         """
-        return ["--curve-secret-key", self.keys.child(name + ".key").path,
-                "--curve-server-key", self.keys.child(server + ".key_public").path]
+        return ["--curve-secret-key", self.keys.child(name + ".key_secret").path,
+                "--curve-server-key", self.keys.child(server + ".key").path]
 
     @asyncTest
     async def test_onlyAllowedHandlerServes(self) -> None:
@@ -94,6 +97,84 @@ class CurveTests(SystemTestCase):
         )
         await impostor.waitForLine("CURVE handshake with")
         self.assertEqual(front.countLines("handler impostor joined"), 0, self.transcript())
+
+    @asyncTest
+    async def test_pyzmqCertificates(self) -> None:
+        """
+        Certificates made by pyzmq's C{zmq.auth.create_certificates}, used
+        as they are (the front's C{front.key_secret}, the handler's public
+        C{h.key} in the allow directory, the handler's C{h.key_secret} and
+        the front's public C{front.key}), let the handler serve.
+        """
+        import zmq.auth
+
+        frontDir, handlerDir, allowDir = (
+            self.workdir.child(name) for name in ("pyzmq-front", "pyzmq-h", "pyzmq-allow")
+        )
+        for directory in (frontDir, handlerDir, allowDir):
+            directory.makedirs()
+        zmq.auth.create_certificates(frontDir.path, "front")
+        zmq.auth.create_certificates(handlerDir.path, "h")
+        handlerDir.child("h.key").copyTo(allowDir.child("h.key"))
+        front = await self.startFront(
+            "--curve-secret-key", frontDir.child("front.key_secret").path,
+            "--curve-allow", allowDir.path,
+        )
+        handler = await self.startHandler(
+            "h", WHOAMI,
+            "--curve-secret-key", handlerDir.child("h.key_secret").path,
+            "--curve-server-key", frontDir.child("front.key").path,
+            front=front,
+        )
+        result = await self.get("/")
+        self.assertResponse(result, 200)
+        self.assertEqual(result.body, str(handler.pid).encode("ascii"), self.transcript())
+
+    @asyncTest
+    async def test_secretCertificateAsServerKey(self) -> None:
+        """
+        A handler given the front's secret certificate as
+        C{--curve-server-key} refuses to start, saying why in one line.
+        """
+        path = self.keys.child("front.key_secret").path
+        handler = self.startHandlerProcess(
+            "h", WHOAMI,
+            "--curve-secret-key", self.keys.child("good.key_secret").path,
+            "--curve-server-key", path,
+        )
+        end = await handler.whenEnded()
+        self.assertNotEqual(getattr(end, "exitCode", None), 0, self.transcript())
+        await handler.waitForLine(
+            f"--curve-server-key {path}: holds a secret-key; give the public "
+            "certificate NAME.key"
+        )
+
+    @asyncTest
+    async def test_spawnWithCurve(self) -> None:
+        """
+        C{mpfront --spawn} with CURVE (refused before) gives its handlers an
+        ephemeral key pair, which it allows besides the keys of
+        C{--curve-allow}: the spawned handler serves over CURVE, with key
+        files in a private directory on its command line and no key; a
+        handler with an allowed key of its own still joins.
+        """
+        front = await self.startFront(*self.frontCurve(), "--spawn", "1", "--app", WHOAMI)
+        self.assertEqual(front.countLines("2 handler keys allowed"), 1, self.transcript())
+        await front.waitForLine(re.compile(r"handler \S+:spawn-1 joined"))
+        result = await self.get("/")
+        self.assertResponse(result, 200)
+        with open(f"/proc/{int(result.body)}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        secretFile = argv[argv.index(b"--curve-secret-key") + 1].decode()
+        serverFile = argv[argv.index(b"--curve-server-key") + 1].decode()
+        self.assertEqual(os.path.dirname(secretFile), os.path.dirname(serverFile))
+        self.assertEqual(os.stat(os.path.dirname(secretFile)).st_mode & 0o777, 0o700)
+        frontSecret = self.keys.child("front.key_secret").getContent()
+        secretKey = re.search(rb'secret-key = "(.+)"', frontSecret)
+        assert secretKey is not None
+        self.assertNotIn(secretKey.group(1), b" ".join(argv))
+        await self.startHandler("good", WHOAMI, *self.handlerCurve("good"), front=front)
+        self.assertEqual(front.countLines("refused a connection"), 0, self.transcript())
 
     @asyncTest
     async def test_publicBindNeedsCurve(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections import Counter
 
 from twisted.internet.defer import gatherResults
@@ -208,6 +209,73 @@ class SpawnTests(SystemTestCase):
             await self.withTimeout(
                 whenExited(pid), 10, f"spawned handler {pid} to exit after the front"
             )
+
+    @asyncTest
+    async def test_spawnedHandlersDieWithKilledFront(self) -> None:
+        """
+        When the front is killed with C{SIGKILL}, and so cannot stop them,
+        the handlers it spawned exit by themselves within seconds instead
+        of trying to reach a dead front for ever.
+        """
+        front = await self.startSpawningFront()
+        served = await self.concurrentPids(front)
+        front.signal("KILL")
+        await front.whenEnded()
+        for pid in served:
+            await self.withTimeout(
+                whenExited(pid), 15, f"spawned handler {pid} to exit after its front was killed"
+            )
+
+    @asyncTest
+    async def test_privateAddresses(self) -> None:
+        """
+        A front started with C{--spawn} and neither C{--send} nor
+        C{--return} binds C{ipc://} sockets in a directory of mode 0700,
+        made for the run, rather than TCP ports any local user can reach;
+        its handlers serve through them; the directory is gone once the
+        front has stopped.
+        """
+        front = self.startTwistd(
+            "front",
+            ["mpfront", "--listen", f"tcp:{self.httpPort}:interface=127.0.0.1",
+             "--spawn", "1", "--app", WHOAMI],
+        )
+        ready = await front.waitForLine("mpfront ready")
+        match = re.search(r"send ipc://(\S+)/send, return ipc://(\S+)/return", ready)
+        assert match is not None, ready + self.transcript()
+        directory = match.group(1)
+        self.assertEqual(match.group(2), directory)
+        status = os.stat(directory)
+        self.assertEqual(stat.S_IMODE(status.st_mode), 0o700, directory)
+        self.assertEqual(status.st_uid, os.getuid())
+        await front.waitForLine(JOINED)
+        result = await self.get("/")
+        self.assertResponse(result, 200)
+        handler = int(result.body)
+        self.addCleanup(self.reap, front, handler)
+        await front.stop()
+        self.assertFalse(front.killed, "the front ignored SIGTERM" + self.transcript())
+        self.assertFalse(os.path.exists(directory), f"{directory} left behind")
+
+    @asyncTest
+    async def test_harnessKillsProcessGroup(self) -> None:
+        """
+        Every process a test starts leads a session, and so a process
+        group, of its own, which the handlers it spawns share; the harness
+        can kill the whole group (it does when a test ends), so that no
+        test leaves processes behind.
+        """
+        front = await self.startSpawningFront()
+        served = await self.concurrentPids(front)
+        assert front.pid is not None
+        self.assertEqual(os.getsid(front.pid), front.pid)
+        for pid in served:
+            self.assertEqual(os.getpgid(pid), front.pid)
+        front.killGroup()
+        for pid in served:
+            await self.withTimeout(whenExited(pid), 10, f"spawned handler {pid} to be killed")
+        end = await front.whenEnded()
+        self.assertEqual(getattr(end, "signal", None), 9, self.transcript())
 
     @asyncTest
     async def test_spawnedHandlerRestarted(self) -> None:

@@ -777,6 +777,16 @@ class Dispatcher:
             return
         self._heard(handler)
         if isinstance(message, protocol.Credit):
+            if handler.credits + message.credits > protocol.MAX_CREDITS:
+                # More than it could ever have been given back: a bug or
+                # a peer claiming the traffic.  Granted, it would grow
+                # without bound, one capped CREDIT after another.
+                self._bad(
+                    identity,
+                    "CREDIT %d would give handler %s more than %d credits"
+                    % (message.credits, handler.name, protocol.MAX_CREDITS),
+                )
+                return
             handler.credits += message.credits
             self._drainQueue()
         elif isinstance(message, protocol.Ping):

@@ -22,7 +22,8 @@ import txmp
 
 
 def _number(
-    kind: Callable[[str], Any], what: str, zeroAllowed: bool
+    kind: Callable[[str], Any], what: str, zeroAllowed: bool,
+    most: Optional[int] = None,
 ) -> Callable[[str], Any]:
     def check(value: str) -> Any:
         try:
@@ -36,16 +37,21 @@ def _number(
                 f"{what} must be {'0 or more' if zeroAllowed else 'positive'} "
                 "and finite"
             )
+        if most is not None and result > most:
+            raise usage.UsageError(f"{what} must be at most {most}")
         return result
 
     return check
 
 
-def positive(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+def positive(
+    kind: Callable[[str], Any], what: str, most: Optional[int] = None
+) -> Callable[[str], Any]:
     """
-    A coerce function for C{optParameters}: a positive number of C{kind}.
+    A coerce function for C{optParameters}: a positive number of C{kind},
+    and at most C{most} if given.
     """
-    return _number(kind, what, zeroAllowed=False)
+    return _number(kind, what, zeroAllowed=False, most=most)
 
 
 def nonNegative(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:

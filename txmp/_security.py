@@ -7,7 +7,8 @@ keys, and which ZeroMQ addresses may go without them.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Optional
+import os
+from typing import Any, FrozenSet, Optional, Tuple
 
 from twisted.python import usage
 
@@ -45,13 +46,84 @@ def isLocalAddress(address: str) -> bool:
         return False
 
 
-def _keyPair(path: str, what: str) -> Any:
+def loadSecretCertificate(path: str, option: str) -> Tuple[bytes, bytes]:
+    """
+    The key pair of a secret certificate (C{NAME.key_secret}), given as
+    C{option}.
+
+    @return: the public and the secret key, in Z85.
+    @raise usage.UsageError: with a one-line message if the file is
+        missing, is no certificate, or is a public certificate.
+    """
     from txmp._zmq import loadKeyPair
 
     try:
-        return loadKeyPair(path)
+        public, secret = loadKeyPair(path)
     except ValueError as e:
-        raise usage.UsageError(f"{what}: {e}") from None
+        raise usage.UsageError(f"{option} {e}") from None
+    if secret is None:
+        raise usage.UsageError(
+            f"{option} {path}: a public certificate, with no secret-key; give "
+            "the secret one, NAME.key_secret (python -m txmp.keys NAME writes both)"
+        )
+    return public, secret
+
+
+def loadPublicCertificate(path: str, option: str) -> bytes:
+    """
+    The public key of a public certificate (C{NAME.key}), given as
+    C{option} (or found in its directory).
+
+    @return: the public key, in Z85.
+    @raise usage.UsageError: with a one-line message if the file is
+        missing, is no certificate, or holds a secret key: a secret
+        certificate where a public one belongs is a secret on its way to
+        another host.
+    """
+    from txmp._zmq import loadKeyPair
+
+    try:
+        public, secret = loadKeyPair(path)
+    except ValueError as e:
+        raise usage.UsageError(f"{option} {e}") from None
+    if secret is not None:
+        raise usage.UsageError(
+            f"{option} {path}: holds a secret-key; give the public certificate "
+            "NAME.key, and keep NAME.key_secret on the host it belongs to"
+        )
+    return public
+
+
+def loadAllowList(directory: str, option: str = "--curve-allow") -> FrozenSet[bytes]:
+    """
+    The public keys (Z85) of the public certificates, C{*.key}, in
+    C{directory}; other files are ignored, pyzmq's and czmq's
+    C{*.key_secret} included.
+
+    @raise usage.UsageError: if the directory cannot be read, a C{*.key}
+        file is not a public certificate, or a file has txmp's old name for
+        one (C{*.key_public}), which would otherwise be ignored: a front
+        that silently allowed no handler.
+    """
+    from txmp._zmq import PUBLIC_SUFFIX
+
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        raise usage.UsageError(f"{option} {directory}: no such directory") from None
+    except OSError as e:
+        raise usage.UsageError(f"{option} {directory}: {e.strerror}") from None
+    keys = set()
+    for name in names:
+        path = os.path.join(directory, name)
+        if name.endswith(".key_public"):
+            raise usage.UsageError(
+                f"{option} {path}: txmp's old name for a public certificate; "
+                f"rename it {name[:-len('.key_public')]}{PUBLIC_SUFFIX}"
+            )
+        if name.endswith(PUBLIC_SUFFIX):
+            keys.add(loadPublicCertificate(path, option))
+    return frozenset(keys)
 
 
 def _requireCurve() -> None:
@@ -73,8 +145,6 @@ def checkFrontSecurity(options: Any) -> None:
         key cannot be loaded, or an address is open to the network
         without CURVE and without C{--insecure}.
     """
-    from txmp._zap import loadAllowList
-
     secretFile: Optional[str] = options["curve-secret-key"]
     allowDir: Optional[str] = options["curve-allow"]
     options["curve"] = options["curve-allowed"] = None
@@ -85,17 +155,8 @@ def checkFrontSecurity(options: Any) -> None:
         )
     if secretFile:
         _requireCurve()
-        public, secret = _keyPair(secretFile, "--curve-secret-key")
-        if secret is None:
-            raise usage.UsageError(
-                f"--curve-secret-key {secretFile}: holds no secret-key (give "
-                "the NAME.key file, not NAME.key_public)"
-            )
-        options["curve"] = (public, secret)
-        try:
-            options["curve-allowed"] = loadAllowList(allowDir)  # type: ignore[arg-type]
-        except ValueError as e:
-            raise usage.UsageError(f"--curve-allow: {e}") from None
+        options["curve"] = loadSecretCertificate(secretFile, "--curve-secret-key")
+        options["curve-allowed"] = loadAllowList(allowDir)  # type: ignore[arg-type]
         return
     if options["insecure"]:
         return
@@ -132,11 +193,6 @@ def checkHandlerSecurity(options: Any) -> None:
     if not secretFile:
         return
     _requireCurve()
-    public, secret = _keyPair(secretFile, "--curve-secret-key")
-    if secret is None:
-        raise usage.UsageError(
-            f"--curve-secret-key {secretFile}: holds no secret-key (give the "
-            "NAME.key file, not NAME.key_public)"
-        )
-    server, _ = _keyPair(serverFile, "--curve-server-key")  # type: ignore[arg-type]
+    public, secret = loadSecretCertificate(secretFile, "--curve-secret-key")
+    server = loadPublicCertificate(serverFile, "--curve-server-key")  # type: ignore[arg-type]
     options["curve"] = (public, secret, server)

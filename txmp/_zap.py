@@ -5,7 +5,8 @@ The front's ZAP handler (ZeroMQ RFC 27): which handlers may connect.
 libzmq asks the ZAP handler of a socket's context about every peer that
 completes a CURVE handshake with a CURVE server socket; the front answers
 200 only for CURVE clients whose public key is in its allow-list (the
-C{*.key_public} files of C{--curve-allow}), and 400 to anything else:
+public certificates, C{*.key}, of C{--curve-allow}; see
+L{txmp._security.loadAllowList}), and 400 to anything else:
 another mechanism, another domain, an unknown key, a malformed request.
 A denied peer's connection never completes, so it never says C{HELLO}.
 
@@ -16,8 +17,7 @@ the reactor thread.
 
 from __future__ import annotations
 
-import os
-from typing import AbstractSet, Dict, FrozenSet, List, Optional, Protocol, Tuple
+from typing import AbstractSet, Dict, List, Optional, Protocol, Tuple
 
 from twisted.logger import Logger
 
@@ -35,27 +35,6 @@ class MessageSender(Protocol):
 
     def send(self, frames: List[bytes]) -> None:
         ...
-
-
-def loadAllowList(directory: str) -> FrozenSet[bytes]:
-    """
-    The public keys (Z85) of the C{*.key_public} files in C{directory}.
-
-    @raise ValueError: if the directory cannot be read, or a file is not a
-        certificate.
-    """
-    from txmp._zmq import loadKeyPair
-
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError as e:
-        raise ValueError(f"{directory}: {e.strerror}") from None
-    keys = set()
-    for name in names:
-        if name.endswith(".key_public"):
-            public, _ = loadKeyPair(os.path.join(directory, name))
-            keys.add(public)
-    return frozenset(keys)
 
 
 def zapDecision(

@@ -65,37 +65,63 @@ def curveAvailable() -> bool:
     return bool(zmq.has("curve"))
 
 
+# The names of certificate files, as pyzmq (zmq.auth.create_certificates)
+# and czmq (zcert) write them: NAME.key is the public certificate, to
+# hand out; NAME.key_secret holds both keys, to keep.
+PUBLIC_SUFFIX = ".key"
+SECRET_SUFFIX = ".key_secret"
+
+
 def createKeyPair(directory: str, name: str) -> Tuple[str, str]:
     """
-    Write a new CURVE key pair in pyzmq's certificate format (ZPL):
-    C{NAME.key} (both keys; mode 0600) and C{NAME.key_public} (the public
-    key only).  (pyzmq's own C{create_certificates} names them
-    C{NAME.key_secret} and C{NAME.key}.)
+    Write a new CURVE key pair as pyzmq's C{create_certificates} does:
+    C{NAME.key} (the public certificate) and C{NAME.key_secret} (both
+    keys, mode 0600 from the start).
 
     @return: the paths of the secret and the public file.
-    @raise FileExistsError: if either file exists.
+    @raise FileExistsError: if either file exists (neither is replaced).
     """
     import tempfile
 
     import zmq.auth
 
-    secretPath = os.path.join(directory, name + ".key")
-    publicPath = os.path.join(directory, name + ".key_public")
+    secretPath = os.path.join(directory, name + SECRET_SUFFIX)
+    publicPath = os.path.join(directory, name + PUBLIC_SUFFIX)
     for path in (secretPath, publicPath):
         if os.path.exists(path):
             raise FileExistsError(path)
     os.makedirs(directory, exist_ok=True)
+    # Written in a private scratch directory, so that the secret is never
+    # readable by others, then linked into place (a link never replaces).
     scratch = tempfile.mkdtemp(prefix=".txmp-keys-", dir=directory)
     try:
         public, secret = zmq.auth.create_certificates(scratch, name)
         os.chmod(secret, 0o600)
-        os.rename(secret, secretPath)
-        os.rename(public, publicPath)
+        os.link(secret, secretPath)
+        try:
+            os.link(public, publicPath)
+        except OSError:
+            os.unlink(secretPath)
+            raise
     finally:
         for leftover in os.listdir(scratch):
             os.unlink(os.path.join(scratch, leftover))
         os.rmdir(scratch)
     return secretPath, publicPath
+
+
+def writePublicCertificate(path: str, publicKey: bytes) -> None:
+    """
+    Write a public certificate for C{publicKey} (Z85), in the format of
+    pyzmq and czmq, that L{loadKeyPair} reads back.
+    """
+    with open(path, "x", encoding="ascii") as f:
+        f.write(
+            "#   ZeroMQ CURVE Public Certificate, written by txmp\n\n"
+            "metadata\n"
+            "curve\n"
+            '    public-key = "%s"\n' % (publicKey.decode("ascii"),)
+        )
 
 
 def loadKeyPair(path: str) -> Tuple[bytes, Optional[bytes]]:
@@ -104,17 +130,22 @@ def loadKeyPair(path: str) -> Tuple[bytes, Optional[bytes]]:
     czmq's tools).
 
     @return: the public key and the secret key (C{None} in a public
-        file), both in Z85 (40 characters).
-    @raise ValueError: if the file holds no key.
+        certificate), both in Z85 (40 characters).
+    @raise ValueError: if the file is missing, cannot be read or holds no
+        key, with a one-line message that starts with the path.
     """
     import zmq.auth
 
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no such file")
     try:
         public, secret = zmq.auth.load_certificate(path)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: not a CURVE certificate: {e}") from None
+    except OSError as e:
+        raise ValueError(f"{path}: {e.strerror or e}") from None
+    except (ValueError, IndexError):  # IndexError: "public-key" without "=".
+        raise ValueError(f"{path}: not a CURVE certificate (no public-key)") from None
     if not public or len(public) != 40:
-        raise ValueError(f"{path}: no public-key")
+        raise ValueError(f"{path}: not a CURVE certificate (malformed public-key)")
     if secret is not None and len(secret) != 40:
         raise ValueError(f"{path}: malformed secret-key")
     return public, secret

@@ -8,10 +8,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import shutil
 import signal
 import socket
 import sys
-from typing import Any, Callable, List, NoReturn, Optional
+import tempfile
+from typing import Any, Callable, List, NoReturn, Optional, Tuple
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import CancelledError, Deferred, gatherResults, succeed
@@ -32,6 +34,7 @@ from txmp._http import (
 )
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._security import DEFAULT_MAX_MESSAGE, checkFrontSecurity
+from txmp.protocol import MAX_CREDITS
 
 DEFAULT_SEND = "tcp://127.0.0.1:5556"
 DEFAULT_RETURN = "tcp://127.0.0.1:5555"
@@ -110,8 +113,13 @@ class Options(TxmpOptions):
         "processes, which connect to the --send and --return addresses."
     )
     optParameters = [
-        ["send", None, DEFAULT_SEND, "ZeroMQ address to bind for requests."],
-        ["return", None, DEFAULT_RETURN, "ZeroMQ address to bind for replies."],
+        ["send", None, None,
+         "ZeroMQ address to bind for requests (default " + DEFAULT_SEND
+         + "; with --spawn and neither --send nor --return, ipc:// in a "
+         "private directory)."],
+        ["return", None, None,
+         "ZeroMQ address to bind for replies (default " + DEFAULT_RETURN
+         + "; see --send)."],
         ["timeout", None, 30.0, "Seconds to wait for a reply: then 504.",
          positive(float, "--timeout")],
         ["queue-timeout", None, 10.0,
@@ -159,7 +167,7 @@ class Options(TxmpOptions):
         ["spawn", None, 0, "Start and supervise this many local mphandlers.", int],
         ["app", None, None, "WSGI application (mod:app) for --spawn handlers."],
         ["threads", None, None, "--threads of --spawn handlers (default: mphandler's, 4).",
-         positive(int, "--threads")],
+         positive(int, "--threads", MAX_CREDITS)],
         ["graceful-timeout", None, 30.0,
          "Seconds to finish the requests in progress when stopping (SIGTERM), "
          "for the front and its --spawn handlers.",
@@ -169,11 +177,11 @@ class Options(TxmpOptions):
         ["max-requests-jitter", None, 0, "--max-requests-jitter of --spawn handlers.",
          nonNegative(int, "--max-requests-jitter")],
         ["curve-secret-key", None, None,
-         "CURVE: the front's key file (NAME.key, from python -m txmp.keys); "
-         "with --curve-allow."],
+         "CURVE: the front's secret certificate (NAME.key_secret, from "
+         "python -m txmp.keys NAME); with --curve-allow."],
         ["curve-allow", None, None,
-         "CURVE: directory of the *.key_public files of the handlers allowed "
-         "to connect; every other peer is refused."],
+         "CURVE: directory of the public certificates (*.key) of the "
+         "handlers allowed to connect; every other peer is refused."],
         ["max-message", None, DEFAULT_MAX_MESSAGE,
          "Largest ZeroMQ frame accepted from a peer, in bytes: a peer that "
          "sends a larger one is disconnected.",
@@ -224,6 +232,17 @@ class Options(TxmpOptions):
             raise usage.UsageError("--app is only for --spawn")
         if self["spawn"]:
             checkApplicationModule(self["app"])
+        # Only its own handlers need reach a front that spawns them and
+        # was given no address: ipc:// in its private directory, which
+        # L{PrivateLinks} makes at start, not the default TCP ports that
+        # every local user can reach.
+        self["private-addresses"] = bool(self["spawn"]) and (
+            self["send"] is None and self["return"] is None
+        )
+        if self["send"] is None:
+            self["send"] = DEFAULT_SEND
+        if self["return"] is None:
+            self["return"] = DEFAULT_RETURN
         checkFrontSecurity(self)
         if self["access-log-format"] not in ACCESS_LOG_FORMATS:
             raise usage.UsageError(
@@ -238,11 +257,6 @@ class Options(TxmpOptions):
                 raise usage.UsageError(
                     f"--access-log {self['access-log']}: {e.strerror}"
                 ) from None
-        if self["curve"] is not None and self["spawn"]:
-            raise usage.UsageError(
-                "--spawn does not support CURVE yet: run the local handlers "
-                "with mphandler --curve-secret-key and --curve-server-key"
-            )
 
 
 class ListenError(Exception):
@@ -547,9 +561,19 @@ def httpRules(options: Options) -> HTTPRules:
     )
 
 
-def handlerCommand(options: Options, name: str) -> List[str]:
+def handlerCommand(
+    options: Options,
+    name: str,
+    parentPid: Optional[int] = None,
+    curveFiles: Optional[Tuple[str, str]] = None,
+) -> List[str]:
     """
     The command line of a local handler for C{--spawn}.
+
+    @param parentPid: the front's PID, which the handler dies with.
+    @param curveFiles: with CURVE, the handler's secret certificate and the
+        front's public one (files in L{PrivateLinks}'s directory: no key is
+        on a command line, which every local user can read).
     """
     args = [
         sys.executable,
@@ -576,7 +600,72 @@ def handlerCommand(options: Options, name: str) -> List[str]:
     if options["max-requests"]:
         args.extend(["--max-requests", str(options["max-requests"])])
         args.extend(["--max-requests-jitter", str(options["max-requests-jitter"])])
+    if parentPid is not None:
+        args.extend(["--parent-pid", str(parentPid)])
+    if curveFiles is not None:
+        args.extend(
+            ["--curve-secret-key", curveFiles[0], "--curve-server-key", curveFiles[1]]
+        )
     return args
+
+
+class PrivateLinks(Service):
+    """
+    The private directory of a front with C{--spawn}, if it needs one:
+    made, mode 0700 (so that no other local user can reach what is in it),
+    when the front starts, and removed when it stops.  It holds:
+
+      - with neither C{--send} nor C{--return} given, the C{ipc://} sockets
+        the front binds, so that only its own handlers can join it;
+      - with CURVE, an ephemeral key pair for the spawned handlers
+        (C{spawn.key_secret}, C{spawn.key}), whose public key the front
+        allows besides those of C{--curve-allow}, and the front's public
+        certificate (C{front.key}).
+
+    It completes the options that the L{FrontService} and the
+    L{SpawnedHandlers} read when they start, so it must start before them.
+
+    @ivar directory: the directory, while running.
+    @ivar handlerCurve: with CURVE, the spawned handlers'
+        C{--curve-secret-key} and C{--curve-server-key} files.
+    """
+
+    _log = Logger()
+
+    def __init__(self, options: Options) -> None:
+        self._options = options
+        self.directory: Optional[str] = None
+        self.handlerCurve: Optional[Tuple[str, str]] = None
+
+    def startService(self) -> None:
+        Service.startService(self)
+        options = self._options
+        if not options["private-addresses"] and options["curve"] is None:
+            return  # Nothing to keep private.
+        self.directory = directory = tempfile.mkdtemp(prefix="txmp-front-")
+        if options["private-addresses"]:
+            options["send"] = "ipc://" + os.path.join(directory, "send")
+            options["return"] = "ipc://" + os.path.join(directory, "return")
+        if options["curve"] is not None:
+            from txmp._zmq import createKeyPair, loadKeyPair, writePublicCertificate
+
+            secretFile, publicFile = createKeyPair(directory, "spawn")
+            serverFile = os.path.join(directory, "front.key")
+            writePublicCertificate(serverFile, options["curve"][0])
+            options["curve-allowed"] = options["curve-allowed"] | {
+                loadKeyPair(publicFile)[0]
+            }
+            self.handlerCurve = (secretFile, serverFile)
+
+    def stopService(self) -> None:
+        Service.stopService(self)
+        if self.directory is not None:
+            # At once, while the front may drain for a while: the handlers
+            # read their keys at start, their connections are made, no
+            # handler is started any more, and no socket needs its file to
+            # close.
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
 
 
 class SpawnedHandlers(MultiService):
@@ -589,11 +678,14 @@ class SpawnedHandlers(MultiService):
 
     _log = Logger()
 
-    def __init__(self, reactor: Any, options: Options) -> None:
+    def __init__(
+        self, reactor: Any, options: Options, links: Optional[PrivateLinks] = None
+    ) -> None:
         from twisted.runner.procmon import ProcessMonitor
 
         MultiService.__init__(self)
         self._options = options
+        self._links = links
         # Called when stopping; the handlers are stopped once its result
         # fires (FrontService.whenDrained).
         self.stopAfter: Optional[Callable[[], Deferred[None]]] = None
@@ -604,8 +696,14 @@ class SpawnedHandlers(MultiService):
         self._host = socket.gethostname()
         self._count = 0
         self._stopping = False
-        for _ in range(options["spawn"]):
+
+    def startService(self) -> None:
+        # The commands are made now: the addresses and keys are known only
+        # once L{PrivateLinks} has started, and our PID once twistd has
+        # daemonised.
+        for _ in range(self._options["spawn"]):
             self._add()
+        MultiService.startService(self)
 
     def frontStopping(self) -> None:
         """
@@ -629,8 +727,11 @@ class SpawnedHandlers(MultiService):
     def _add(self) -> None:
         self._count += 1
         name = "%s:spawn-%d" % (self._host, self._count)
+        curveFiles = self._links.handlerCurve if self._links is not None else None
         self._monitor.addProcess(
-            name, handlerCommand(self._options, name), env=dict(os.environ)
+            name,
+            handlerCommand(self._options, name, os.getpid(), curveFiles),
+            env=dict(os.environ),
         )
 
     @property
@@ -665,6 +766,12 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     from txmp._signals import SignalActions
 
     top = MultiService()
+    links: Optional[PrivateLinks] = None
+    if options["spawn"]:
+        # Started before the front and its handlers, whose options it
+        # completes.
+        links = PrivateLinks(options)
+        links.setServiceParent(top)
     front = FrontService(reactor, options)
     front.setServiceParent(top)
     signals = SignalActions(
@@ -673,7 +780,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     )
     signals.setServiceParent(top)
     if options["spawn"]:
-        spawned = SpawnedHandlers(reactor, options)
+        spawned = SpawnedHandlers(reactor, options, links)
         front.drainObservers.append(spawned.handlerDraining)
         spawned.stopAfter = front.whenDrained
         # Ctrl-C reaches the spawned handlers too, which drain at once: the

@@ -24,6 +24,7 @@ from twisted.python import usage
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._profile import Profiler
 from txmp._security import checkHandlerSecurity
+from txmp.protocol import MAX_CREDITS
 from txmp.fronttap import DEFAULT_RETURN, DEFAULT_SEND
 
 # Replies are bounded by the front's credits; the mark bounds memory if a
@@ -93,8 +94,9 @@ class Options(TxmpOptions):
     optParameters = [
         ["app", None, None, "The WSGI application: module:app or module:make_app()."],
         ["threads", None, DEFAULT_THREADS,
-         "Size of the WSGI thread pool: requests run at once.",
-         positive(int, "--threads")],
+         "Size of the WSGI thread pool: requests run at once (at most "
+         f"{MAX_CREDITS}, the credits a front accepts).",
+         positive(int, "--threads", MAX_CREDITS)],
         ["name", None, None, "Name in logs and at the front (default host:pid)."],
         ["heartbeat", None, 1.0, "Seconds between heartbeats.",
          positive(float, "--heartbeat")],
@@ -108,10 +110,10 @@ class Options(TxmpOptions):
          "Add a random 0..J to --max-requests, so handlers recycle apart.",
          nonNegative(int, "--max-requests-jitter")],
         ["curve-secret-key", None, None,
-         "CURVE: this handler's key file (NAME.key, from python -m "
-         "txmp.keys); with --curve-server-key."],
+         "CURVE: this handler's secret certificate (NAME.key_secret, from "
+         "python -m txmp.keys NAME); with --curve-server-key."],
         ["curve-server-key", None, None,
-         "CURVE: the front's public key file (NAME.key_public)."],
+         "CURVE: the front's public certificate (NAME.key)."],
         ["profile", None, None,
          "Profile this handler from start to stop (its reactor thread and "
          "every request) and write the profile to this file (pstats)."],
@@ -122,6 +124,10 @@ class Options(TxmpOptions):
         ["chdir", None, None,
          "Change to this directory before loading the app [default: stay]; "
          "the working directory comes first on sys.path either way."],
+        ["parent-pid", None, None,
+         "Stop when process PID is no longer this handler's parent (mpfront "
+         "--spawn gives its own: a spawned handler dies with its front).",
+         positive(int, "--parent-pid")],
     ]
 
     def __init__(self) -> None:
@@ -428,6 +434,109 @@ class HandlerService(Service):
         return drained
 
 
+# prctl(2): ask for a signal when the parent exits.
+PR_SET_PDEATHSIG = 1
+
+
+def dieWithParent() -> bool:
+    """
+    Ask Linux to send this process C{SIGHUP} when its parent exits, however
+    it exits (C{SIGKILL} included); L{makeService} makes C{SIGHUP} call
+    L{ParentWatch.parentGone}.
+
+    C{SIGHUP} rather than C{SIGTERM}: a front that stops in good order has
+    sent C{SIGTERM} already, and exits after that; the handler should not
+    take its exit for a second request to stop.
+
+    @return: whether the kernel took the request (only Linux does).
+    """
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return False
+    return bool(prctl(PR_SET_PDEATHSIG, int(signal.SIGHUP), 0, 0, 0) == 0)
+
+
+class ParentWatch(Service):
+    """
+    Stops a handler whose parent, the front that spawned it, is gone: such
+    a handler would otherwise try to reach a dead front for ever.  The
+    kernel says so at once where it can (L{dieWithParent}); otherwise, and
+    for a parent gone before that was set up, the parent's PID is checked
+    every C{interval} seconds.
+
+    @param parentPid: the PID of the parent this handler must die with.
+    @param getppid: L{os.getppid}, or a fake.
+    @param dieWithParent: L{dieWithParent}, or a fake.
+    @ivar gone: whether the parent is known to be gone.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        reactor: Any,
+        parentPid: int,
+        name: str,
+        interval: float = 1.0,
+        getppid: Callable[[], int] = os.getppid,
+        dieWithParent: Callable[[], bool] = dieWithParent,
+    ) -> None:
+        self._reactor = reactor
+        self._parentPid = parentPid
+        self._name = name
+        self._interval = interval
+        self._getppid = getppid
+        self._dieWithParent = dieWithParent
+        self._loop: Any = None
+        self.gone = False
+
+    def startService(self) -> None:
+        from twisted.internet.task import LoopingCall
+
+        Service.startService(self)
+        self._dieWithParent()
+        # After asking for the signal: a parent gone before would never
+        # send it.
+        self._check()
+        if not self.gone:
+            self._loop = LoopingCall(self._check)
+            self._loop.clock = self._reactor
+            self._loop.start(self._interval, now=False)
+
+    def _check(self) -> None:
+        if self._getppid() != self._parentPid:
+            self.parentGone()
+
+    def parentGone(self) -> None:
+        """
+        The parent has exited: stop, as for C{SIGTERM} (drain, then exit),
+        unless stopping already.  Must be called in the reactor thread.
+        """
+        from twisted.internet.error import ReactorNotRunning
+
+        if self.gone or not self.running:
+            return
+        self.gone = True
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._log.warn(
+            "mphandler {name}: its front (parent process {pid}) is gone: stopping",
+            name=self._name, pid=self._parentPid,
+        )
+        try:
+            self._reactor.stop()
+        except ReactorNotRunning:
+            pass  # Stopping, and the services not told yet.
+
+    def stopService(self) -> None:
+        Service.stopService(self)
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+
+
 def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService:
     """
     The service tree of C{twistd mphandler}.
@@ -441,9 +550,16 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     top = MultiService()
     handler = HandlerService(reactor, options)
     handler.setServiceParent(top)
+    actions: Dict[int, Callable[[], None]] = {signal.SIGUSR2: handler.profileFor}
+    if options["parent-pid"]:
+        watch = ParentWatch(
+            reactor, options["parent-pid"], options["name"], options["heartbeat"]
+        )
+        watch.setServiceParent(top)
+        # What Linux sends when the front exits (see dieWithParent).
+        actions[signal.SIGHUP] = watch.parentGone
     # Ctrl-C reaches a spawned handler, then its front's SIGTERM: stop once.
     SignalActions(
-        reactor, {signal.SIGUSR2: handler.profileFor},
-        once=[signal.SIGINT, signal.SIGTERM],
+        reactor, actions, once=[signal.SIGINT, signal.SIGTERM]
     ).setServiceParent(top)
     return top

@@ -1,15 +1,16 @@
 # -*- test-case-name: txmp.test.test_zap -*-
 """
-C{python -m txmp.keys DIRECTORY NAME}: make a CURVE key pair for a front or
-a handler.
+C{python -m txmp.keys [DIRECTORY] NAME}: make a CURVE key pair for a front
+or a handler.
 
-Writes C{DIRECTORY/NAME.key} (the public and the secret key, mode 0600:
-give it to C{--curve-secret-key} of the process it belongs to, and to no
-one else) and C{DIRECTORY/NAME.key_public} (the public key only: copy a
-handler's into the front's C{--curve-allow} directory, the front's to
-every handler's C{--curve-server-key}).  These are pyzmq's certificate
-files (C{zmq.auth.create_certificates}), so pyzmq's and czmq's tools read
-them too.
+Writes, as pyzmq's C{zmq.auth.create_certificates} and czmq's C{zcert} do,
+C{NAME.key_secret} (the public and the secret key, mode 0600: give it to
+C{--curve-secret-key} of the process it belongs to, and to no one else)
+and C{NAME.key} (the public certificate: copy a handler's into the front's
+C{--curve-allow} directory, the front's to every handler's
+C{--curve-server-key}).  C{NAME} may be a path (C{/etc/txmp/front});
+C{DIRECTORY NAME} is the same as C{DIRECTORY/NAME}.  Certificates made by
+pyzmq's or czmq's tools work the same way.
 """
 
 from __future__ import annotations
@@ -18,27 +19,31 @@ import os
 import sys
 from typing import List, Optional
 
-USAGE = "usage: python -m txmp.keys DIRECTORY NAME"
+USAGE = "usage: python -m txmp.keys [DIRECTORY] NAME"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """
     Run the command; return its exit status.
     """
-    from txmp._zmq import createKeyPair, curveAvailable
+    from txmp._zmq import PUBLIC_SUFFIX, SECRET_SUFFIX, createKeyPair, curveAvailable
 
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or args[0].startswith("-"):
+    if not 1 <= len(args) <= 2 or any(arg.startswith("-") for arg in args):
         print(USAGE, file=sys.stderr)
         return 2
-    directory, name = args
+    if len(args) == 2:
+        directory, name = args
+    else:
+        directory, name = os.path.split(args[0])
+    directory = directory or "."
     if not name or os.sep in name or name.startswith("."):
         print(f"txmp.keys: {name!r} is not a file name", file=sys.stderr)
         return 2
     if not curveAvailable():
         print("txmp.keys: this libzmq has no CURVE support", file=sys.stderr)
         return 1
-    for suffix in (".key", ".key_public"):
+    for suffix in (SECRET_SUFFIX, PUBLIC_SUFFIX):
         if os.path.exists(os.path.join(directory, name + suffix)):
             print(
                 f"txmp.keys: {os.path.join(directory, name + suffix)} exists; "
@@ -46,10 +51,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 file=sys.stderr,
             )
             return 1
-    os.makedirs(directory, exist_ok=True)
     secret, public = createKeyPair(directory, name)
-    print(f"secret key (keep private): {secret}")
-    print(f"public key: {public}")
+    print(f"secret certificate (keep it on this host, for --curve-secret-key): {secret}")
+    print(f"public certificate (--curve-allow, --curve-server-key): {public}")
     return 0
 
 

@@ -23,6 +23,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 VERSION = b"TXMP1"
 
+# The most credits a handler may hold at a front: a HELLO or CREDIT
+# claiming more is an invalid message, and a front drops a CREDIT that
+# would take a handler's count beyond it (docs/protocol.md, section 5).
+# Far above any sensible thread pool (txmp's handler refuses a larger
+# --threads), it bounds what one peer on the send socket can claim, which
+# once was 10**18 credits: every request.
+MAX_CREDITS = 1000
+
 # Message types.  Front -> handler (send socket, ROUTER -> DEALER):
 REQ = b"REQ"
 CANCEL = b"CANCEL"
@@ -87,6 +95,13 @@ def _int(value: str, what: str) -> int:
     if not (0 < len(value) <= 18 and value.isascii() and value.isdigit()):
         raise ProtocolError(f"{what} is not a decimal integer of 1 to 18 digits")
     return int(value)
+
+
+def _credits(value: str) -> int:
+    credits = _int(value, "credits")
+    if credits > MAX_CREDITS:
+        raise ProtocolError(f"credits {credits} over the cap of {MAX_CREDITS}")
+    return credits
 
 
 @dataclass
@@ -512,7 +527,7 @@ def decode(frames: Sequence[Frame]) -> Message:
         return Body(frames[2], list(frames[3:]), kind == END)
     if kind == CREDIT:
         _needs(frames, 3, kind)
-        return Credit(_int(frames[2].decode("latin-1"), "credits"))
+        return Credit(_credits(frames[2].decode("latin-1")))
     if kind == PING:
         _needs(frames, 2, kind)
         return Ping()
@@ -524,7 +539,7 @@ def decode(frames: Sequence[Frame]) -> Message:
         meta = _utf8Pairs(frames[2])
         if "name" not in meta or "credits" not in meta:
             raise ProtocolError("HELLO needs name and credits")
-        return Hello(meta["name"], _int(meta["credits"], "credits"), meta)
+        return Hello(meta["name"], _credits(meta["credits"]), meta)
     if kind == WELCOME:
         _needs(frames, 3, kind)
         return Welcome(_utf8Pairs(frames[2]))

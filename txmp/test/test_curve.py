@@ -83,17 +83,17 @@ class CurveTests(_Base):
         os.makedirs(self.allow)
         for name in ["front", "good", "rogue", "other"]:
             createKeyPair(self.keys, name)
-        shutil.copy(os.path.join(self.keys, "good.key_public"), self.allow)
+        shutil.copy(os.path.join(self.keys, "good.key"), self.allow)
 
     def key(self, name: str) -> str:
         return os.path.join(self.keys, name)
 
     def frontCurve(self) -> List[str]:
-        return ["--curve-secret-key", self.key("front.key"), "--curve-allow", self.allow]
+        return ["--curve-secret-key", self.key("front.key_secret"), "--curve-allow", self.allow]
 
     def handlerCurve(self, name: str, server: str = "front") -> List[str]:
-        return ["--curve-secret-key", self.key(name + ".key"),
-                "--curve-server-key", self.key(server + ".key_public")]
+        return ["--curve-secret-key", self.key(name + ".key_secret"),
+                "--curve-server-key", self.key(server + ".key")]
 
     @inlineCallbacks
     def test_allowedServed(self) -> Any:
@@ -121,7 +121,7 @@ class CurveTests(_Base):
             self.assertEqual(code, 200)
         yield wait(1.0)
         self.assertEqual([h.name for h in front.dispatcher.handlers.values()], ["good"])
-        rogueKey = loadKeyPair(self.key("rogue.key_public"))[0]
+        rogueKey = loadKeyPair(self.key("rogue.key"))[0]
         self.assertGreater(front.zap.denials.get(rogueKey, 0), 0)
         self.assertEqual(rogue.links[0].running, {})
         self.assertTrue(rogue._handshakeFailures, "the rogue logged no failure")
@@ -133,7 +133,7 @@ class CurveTests(_Base):
         it) and never registers; the ZAP handler is never even asked.
         """
         front = yield self.startFront(*self.frontCurve())
-        shutil.copy(os.path.join(self.keys, "other.key_public"), self.allow)
+        shutil.copy(os.path.join(self.keys, "other.key"), self.allow)
         # Reload: the allow-list is read at start.
         wrong = self.startHandler("wrong", *self.handlerCurve("good", server="other"))
         yield wait(1.0)

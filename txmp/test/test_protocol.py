@@ -780,6 +780,16 @@ class HelloTests(SynchronousTestCase):
             ProtocolError, decode, [V, protocol.HELLO, b"name\0h\0credits\x001\0x"]
         )
 
+    def test_creditCap(self) -> None:
+        """
+        C{credits} over L{protocol.MAX_CREDITS} is invalid.
+        """
+        hello = decode(encodeHello("h", protocol.MAX_CREDITS))
+        assert isinstance(hello, Hello)
+        self.assertEqual(hello.credits, protocol.MAX_CREDITS)
+        for bad in [protocol.MAX_CREDITS + 1, 999999999999999999]:
+            self.assertRaises(ProtocolError, decode, encodeHello("h", bad))
+
     def test_frameCount(self) -> None:
         """
         C{HELLO} has exactly three frames.
@@ -858,9 +868,20 @@ class CreditTests(SynchronousTestCase):
         Integers have 1 to 18 digits, so that they fit a signed 64-bit
         integer in any language; leading zeros are allowed.
         """
-        self.assertEqual(decode([V, protocol.CREDIT, b"9" * 18]), Credit(10**18 - 1))
+        window = [V, protocol.WINDOW, b"r.1"]
+        self.assertEqual(decode([*window, b"9" * 18]), Window(b"r.1", 10**18 - 1))
         self.assertEqual(decode([V, protocol.CREDIT, b"0" * 18]), Credit(0))
         for bad in [b"1" + b"0" * 18, b"9" * 5000]:
+            self.assertRaises(ProtocolError, decode, [*window, bad])
+            self.assertRaises(ProtocolError, decode, [V, protocol.CREDIT, bad])
+
+    def test_cap(self) -> None:
+        """
+        A count over L{protocol.MAX_CREDITS} (1000) is invalid.
+        """
+        self.assertEqual(protocol.MAX_CREDITS, 1000)
+        self.assertEqual(decode(encodeCredit(1000)), Credit(1000))
+        for bad in [b"1001", b"999999999999999999"]:
             self.assertRaises(ProtocolError, decode, [V, protocol.CREDIT, bad])
 
     def test_frameCount(self) -> None:
@@ -1002,13 +1023,13 @@ validMessages = st.one_of(
     st.builds(
         encodeHello,
         names,
-        st.integers(0, 10**6),
+        st.integers(0, protocol.MAX_CREDITS),
         st.dictionaries(
             names.filter(lambda s: s not in ("name", "credits")), names, max_size=3
         ),
     ),
     st.builds(encodeWelcome, st.dictionaries(names, names, max_size=3)),
-    st.builds(encodeCredit, st.integers(0, 10**6)),
+    st.builds(encodeCredit, st.integers(0, protocol.MAX_CREDITS)),
     st.builds(encodeWindow, st.binary(max_size=10), st.integers(0, 10**9)),
     st.just(encodePing()),
     st.just(encodeBye()),

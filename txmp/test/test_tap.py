@@ -11,20 +11,23 @@ import io
 import os
 import signal
 import socket
+import stat
 import sys
 import types
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ReactorNotRunning
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.runner.procmon import ProcessMonitor
 from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
-from txmp import demo, fronttap, handlertap
+from txmp import demo, fronttap, handlertap, protocol
 from txmp._options import positive
 from txmp._signals import SignalActions
 
@@ -193,6 +196,25 @@ class FrontOptionsTests(SynchronousTestCase):
         self.parse("--spawn", "1", "--app", "cwdapp_for_test:app")
         self.assertNotIn(directory.path, sys.path)
 
+    def test_privateAddresses(self) -> None:
+        """
+        With C{--spawn} and neither C{--send} nor C{--return}, the front's
+        addresses are to be private ones (made by L{fronttap.PrivateLinks}
+        at start); given either address, or without C{--spawn}, they are
+        not, and the defaults stand for what is not given.
+        """
+        spawn = ["--spawn", "1", "--app", "txmp.demo:app"]
+        self.assertTrue(self.parse(*spawn)["private-addresses"])
+        self.assertFalse(self.parse()["private-addresses"])
+        options = self.parse(*spawn, "--send", "ipc:///tmp/s")
+        self.assertFalse(options["private-addresses"])
+        self.assertEqual(
+            (options["send"], options["return"]), ("ipc:///tmp/s", fronttap.DEFAULT_RETURN)
+        )
+        options = self.parse(*spawn, "--return", "ipc:///tmp/r")
+        self.assertFalse(options["private-addresses"])
+        self.assertEqual(options["send"], fronttap.DEFAULT_SEND)
+
     def test_spawnThreads(self) -> None:
         """
         C{--threads} for spawned handlers must be a positive number, checked
@@ -206,6 +228,11 @@ class FrontOptionsTests(SynchronousTestCase):
         options = self.parse("--spawn", "1", "--app", "txmp.demo:app",
                              "--threads", "4")
         self.assertEqual(int(options["threads"]), 4)
+        self.assertRaises(
+            usage.UsageError, self.parse,
+            "--spawn", "1", "--app", "txmp.demo:app",
+            "--threads", str(protocol.MAX_CREDITS + 1),
+        )
 
 
 class ConnectableAddressTests(SynchronousTestCase):
@@ -291,6 +318,22 @@ class HandlerCommandTests(SynchronousTestCase):
             (50, 5, 7.0),
         )
 
+    def test_parentAndCurve(self) -> None:
+        """
+        The front's PID and the CURVE files of its private directory are
+        passed on as C{--parent-pid}, C{--curve-secret-key} and
+        C{--curve-server-key}: file names, never keys.
+        """
+        command = fronttap.handlerCommand(
+            self.options(), "n", 4321, ("/p/spawn.key_secret", "/p/front.key")
+        )
+        self.assertEqual(
+            command[-6:],
+            ["--parent-pid", "4321", "--curve-secret-key", "/p/spawn.key_secret",
+             "--curve-server-key", "/p/front.key"],
+        )
+        self.assertNotIn("--parent-pid", fronttap.handlerCommand(self.options(), "n"))
+
     def test_commandParses(self) -> None:
         """
         What follows C{mphandler} in the command is valid C{mphandler}
@@ -363,24 +406,52 @@ class FrontMakeServiceTests(SynchronousTestCase):
 
     def test_spawn(self) -> None:
         """
-        With C{--spawn N}, a process monitor supervises N handlers.
+        With C{--spawn N}, the tree holds, in the order they start, the
+        front's private directory, the front (and its signal actions), and
+        the spawned handlers, whose process monitor is given nothing to run
+        before it starts (their command lines need the directory).
         """
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
         top = fronttap.makeService(options, MemoryReactorClock())
-        [spawned] = [s for s in IServiceCollection(top)
-                     if isinstance(s, fronttap.SpawnedHandlers)]
-        [signals] = [s for s in IServiceCollection(top) if isinstance(s, SignalActions)]
-        self.assertEqual(signals.immediate, {signal.SIGINT: spawned.frontStopping,
+        links, front, actions, spawned = list(IServiceCollection(top))
+        self.assertIsInstance(links, fronttap.PrivateLinks)
+        self.assertIsInstance(front, fronttap.FrontService)
+        self.assertIsInstance(actions, SignalActions)
+        self.assertIsInstance(spawned, fronttap.SpawnedHandlers)
+        self.assertEqual(actions.immediate, {signal.SIGINT: spawned.frontStopping,
                                              signal.SIGTERM: spawned.frontStopping})
         [monitor] = [s for s in IServiceCollection(spawned)
                      if isinstance(s, ProcessMonitor)]
-        processes: Dict[str, Any] = monitor.processes  # type: ignore[assignment]
-        host = socket.gethostname()
-        first, second = host + ":spawn-1", host + ":spawn-2"
-        self.assertEqual(sorted(processes), [first, second])
-        self.assertEqual(processes[first][0], fronttap.handlerCommand(options, first))
+        self.assertEqual(monitor.processes, {})
         self.assertEqual(monitor.killTime, 35)
+
+    def test_spawnedCommands(self) -> None:
+        """
+        Started after the private directory, the spawned handlers run
+        L{fronttap.handlerCommand} with the front's PID and the private
+        C{ipc://} addresses.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
+        links = fronttap.PrivateLinks(options)
+        links.startService()
+        self.addCleanup(links.stopService)
+        reactor = _ProcessReactor()
+        spawned = fronttap.SpawnedHandlers(reactor, options, links)
+        spawned.startService()
+        self.addCleanup(spawned.stopService)
+        host = socket.gethostname()
+        self.assertEqual(
+            [args for args, _ in reactor.spawned],
+            [fronttap.handlerCommand(options, host + ":spawn-%d" % (n,), os.getpid())
+             for n in (1, 2)],
+        )
+        args = reactor.spawned[0][0]
+        assert links.directory is not None
+        self.assertEqual(
+            args[args.index("--send") + 1], "ipc://" + os.path.join(links.directory, "send")
+        )
 
     def test_drainingSpawnedHandlerReplaced(self) -> None:
         """
@@ -432,6 +503,231 @@ class FrontMakeServiceTests(SynchronousTestCase):
         drained.callback(None)
         self.assertEqual(process.signals, ["TERM"])
         self.assertEqual(len(reactor.spawned), 1)
+
+
+class PrivateLinksTests(SynchronousTestCase):
+    """
+    Tests for L{fronttap.PrivateLinks}, the private directory of a front
+    that spawns its handlers.
+    """
+
+    def start(self, *args: str) -> Tuple[fronttap.Options, fronttap.PrivateLinks]:
+        """
+        Parse C{--spawn 1 --app txmp.demo:app} and C{args}, and start a
+        L{fronttap.PrivateLinks} with these options.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app", *args])
+        links = fronttap.PrivateLinks(options)
+        links.startService()
+        self.addCleanup(links.stopService)
+        return options, links
+
+    def test_privateAddresses(self) -> None:
+        """
+        With no address given, the front binds C{ipc://} sockets in a new
+        directory of mode 0700 owned by this user, which is removed when
+        the front stops.
+        """
+        options, links = self.start()
+        directory = links.directory
+        assert directory is not None
+        status = os.stat(directory)
+        self.assertEqual(stat.S_IMODE(status.st_mode), 0o700)
+        self.assertEqual(status.st_uid, os.getuid())
+        self.assertEqual(
+            (options["send"], options["return"]),
+            ("ipc://" + os.path.join(directory, "send"),
+             "ipc://" + os.path.join(directory, "return")),
+        )
+        self.assertIsNone(links.handlerCurve)
+        links.stopService()
+        self.assertFalse(os.path.exists(directory))
+        self.assertIsNone(links.directory)
+
+    def test_givenAddresses(self) -> None:
+        """
+        With addresses given and no CURVE, nothing is made and the
+        addresses stay.
+        """
+        options, links = self.start("--send", "ipc:///tmp/s", "--return", "ipc:///tmp/r")
+        self.assertIsNone(links.directory)
+        self.assertEqual((options["send"], options["return"]), ("ipc:///tmp/s", "ipc:///tmp/r"))
+
+    def test_curve(self) -> None:
+        """
+        With CURVE, the directory holds an ephemeral key pair for the
+        spawned handlers, whose public key the front allows besides those
+        of C{--curve-allow}, and the front's public certificate (no secret
+        key in it); a spawned handler's command line names the files, and
+        C{mphandler} loads them into the keys of the front's pair.
+        """
+        from txmp._zmq import createKeyPair, loadKeyPair
+
+        keys, allow = os.path.abspath(self.mktemp()), os.path.abspath(self.mktemp())
+        os.makedirs(allow)
+        createKeyPair(keys, "front")
+        createKeyPair(keys, "other")
+        os.rename(os.path.join(keys, "other.key"), os.path.join(allow, "other.key"))
+        options, links = self.start(
+            "--curve-secret-key", os.path.join(keys, "front.key_secret"),
+            "--curve-allow", allow,
+        )
+        assert links.directory is not None and links.handlerCurve is not None
+        secretFile, serverFile = links.handlerCurve
+        self.assertEqual(os.path.dirname(secretFile), links.directory)
+        self.assertEqual(stat.S_IMODE(os.stat(secretFile).st_mode), 0o600)
+        frontPublic, frontSecret = options["curve"]
+        self.assertEqual(loadKeyPair(serverFile), (frontPublic, None))
+        spawnPublic, spawnSecret = loadKeyPair(secretFile)
+        self.assertEqual(
+            options["curve-allowed"],
+            {spawnPublic, loadKeyPair(os.path.join(allow, "other.key"))[0]},
+        )
+        command = fronttap.handlerCommand(options, "n", 1, links.handlerCurve)
+        handlerOptions = handlertap.Options()
+        handlerOptions.parseOptions(command[command.index("mphandler") + 1:])
+        self.assertEqual(handlerOptions["curve"], (spawnPublic, spawnSecret, frontPublic))
+        self.assertEqual(handlerOptions["fronts"], [(options["send"], options["return"])])
+
+
+class _StoppableReactor(MemoryReactorClock):
+    """
+    A memory reactor whose C{stop} raises L{ReactorNotRunning} once it has
+    been stopped, as a real reactor's does.
+    """
+
+    def stop(self) -> None:
+        if self.hasStopped:
+            raise ReactorNotRunning()
+        MemoryReactorClock.stop(self)
+
+
+class ParentWatchTests(SynchronousTestCase):
+    """
+    Tests for L{handlertap.ParentWatch}: a spawned handler stops when its
+    front is gone.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = _StoppableReactor()
+        self.parent = 100
+        self.asked = 0
+
+        def dieWithParent() -> bool:
+            self.asked += 1
+            return True
+
+        self.watch = handlertap.ParentWatch(
+            self.reactor, 100, "h:spawn-1", 1.0,
+            getppid=lambda: self.parent, dieWithParent=dieWithParent,
+        )
+
+    def test_parentAlive(self) -> None:
+        """
+        While the parent lives, the handler runs on; at start, the kernel
+        was asked to say when the parent exits.
+        """
+        self.watch.startService()
+        self.assertEqual(self.asked, 1)
+        self.reactor.advance(10)
+        self.assertFalse(self.reactor.hasStopped)
+
+    def test_parentGone(self) -> None:
+        """
+        When the kernel says the parent exited (C{SIGHUP} calls
+        L{handlertap.ParentWatch.parentGone}), the reactor is stopped (the
+        handler drains and exits, as for C{SIGTERM}), and the reason is
+        logged.
+        """
+        self.watch.startService()
+        with capturedLogs() as events:
+            self.watch.parentGone()
+        self.assertTrue(self.reactor.hasStopped)
+        self.assertIn(
+            "mphandler h:spawn-1: its front (parent process 100) is gone: stopping",
+            [formatEvent(e) for e in events],
+        )
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_watch(self) -> None:
+        """
+        Where the kernel does not say so, the handler notices within one
+        interval that its parent process changed (it was re-parented).
+        """
+        self.watch.startService()
+        self.parent = 1
+        self.reactor.advance(0.9)
+        self.assertFalse(self.reactor.hasStopped)
+        self.reactor.advance(0.1)
+        self.assertTrue(self.reactor.hasStopped)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_goneBeforeStart(self) -> None:
+        """
+        A parent that died before the watch started (the kernel would never
+        say so) stops the handler at once.
+        """
+        self.parent = 1
+        self.watch.startService()
+        self.assertTrue(self.reactor.hasStopped)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_alreadyStopping(self) -> None:
+        """
+        A front that stops in good order sends C{SIGTERM} before it exits:
+        when its exit is noticed the handler is stopping already, and
+        nothing happens, not even a log line.
+        """
+        self.watch.startService()
+        self.reactor.stop()
+        self.watch.stopService()
+        with capturedLogs() as events:
+            self.watch.parentGone()
+        self.assertEqual(events, [])
+
+    def test_stoppingUntold(self) -> None:
+        """
+        If the reactor is stopping before the services have been told, the
+        reactor's refusal to stop twice is no error; the parent is gone
+        once only.
+        """
+        self.watch.startService()
+        self.reactor.stop()
+        with capturedLogs() as events:
+            self.watch.parentGone()
+            self.watch.parentGone()
+        self.assertEqual(len(events), 1)
+
+    def test_makeService(self) -> None:
+        """
+        C{mphandler --parent-pid PID} adds a watch of that parent, whose
+        L{handlertap.ParentWatch.parentGone} C{SIGHUP} calls; without it,
+        there is no watch and no C{SIGHUP} action.
+        """
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app", "--parent-pid", "1234"])
+        self.assertEqual(options["parent-pid"], 1234)
+        services = list(IServiceCollection(handlertap.makeService(options, self.reactor)))
+        self.assertEqual(
+            [type(service) for service in services],
+            [handlertap.HandlerService, handlertap.ParentWatch, SignalActions],
+        )
+        handler, watch, actions = services
+        assert isinstance(actions, SignalActions) and isinstance(watch, handlertap.ParentWatch)
+        assert isinstance(handler, handlertap.HandlerService)
+        self.assertEqual(actions.actions, {signal.SIGHUP: watch.parentGone,
+                                           signal.SIGUSR2: handler.profileFor})
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app"])
+        self.assertIsNone(options["parent-pid"])
+        services = list(IServiceCollection(handlertap.makeService(options, self.reactor)))
+        self.assertEqual(
+            [type(service) for service in services],
+            [handlertap.HandlerService, SignalActions],
+        )
+        assert isinstance(services[1], SignalActions)
+        self.assertEqual(list(services[1].actions), [signal.SIGUSR2])
 
 
 class LoadApplicationTests(SynchronousTestCase):
@@ -669,6 +965,17 @@ class HandlerOptionsTests(SynchronousTestCase):
             for value in ["0", "-1", "x", "nan"]:
                 self.assertRaises(usage.UsageError, self.parse,
                                   "--app", "txmp.demo:app", option, value)
+
+    def test_threadsCapped(self) -> None:
+        """
+        C{--threads} is at most L{protocol.MAX_CREDITS}: the front refuses
+        a handler that claims more credits.
+        """
+        options = self.parse("--app", "txmp.demo:app", "--threads", "1000")
+        self.assertEqual(options["threads"], protocol.MAX_CREDITS)
+        e = self.assertRaises(usage.UsageError, self.parse,
+                              "--app", "txmp.demo:app", "--threads", "1001")
+        self.assertEqual(str(e), "--threads must be at most 1000")
 
     def test_makeService(self) -> None:
         """

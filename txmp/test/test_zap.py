@@ -17,9 +17,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import fronttap, handlertap, keys
 from txmp._handler import MAX_FRAME, splitChunks
-from txmp._security import DEFAULT_MAX_MESSAGE, isLocalAddress
+from txmp._security import DEFAULT_MAX_MESSAGE, isLocalAddress, loadAllowList
 from txmp import _zap
-from txmp._zap import ZAP_DOMAIN, ZapHandler, loadAllowList, zapDecision
+from txmp._zap import ZAP_DOMAIN, ZapHandler, zapDecision
 from txmp._zmq import PeerUnreachable, loadKeyPair
 
 CLIENT = bytes(range(32))
@@ -254,68 +254,172 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
         --curve-secret-key and --curve-allow go together.
         """
         directory = makeKeys(self, "front")
-        for args in [("--curve-secret-key", os.path.join(directory, "front.key")),
+        for args in [("--curve-secret-key", os.path.join(directory, "front.key_secret")),
                      ("--curve-allow", directory)]:
             e = self.assertRaises(usage.UsageError, self.parse, *args)
             self.assertIn("go together", str(e))
 
     def test_curveLoaded(self) -> None:
         """
-        The front's key pair and the allowed keys (the *.key_public files
-        only) are loaded; a network address is then accepted.
+        The front's key pair (from NAME.key_secret) and the allowed keys
+        (the public certificates, *.key, only) are loaded; a network
+        address is then accepted.
         """
         directory = makeKeys(self, "front")
         allow = makeKeys(self, "h1", "h2")
+        for name in ["h1", "h2"]:
+            os.rename(os.path.join(allow, name + ".key_secret"),
+                      os.path.join(directory, name + ".key_secret"))
         options = self.parse(
             "--send", "tcp://*:7000",
-            "--curve-secret-key", os.path.join(directory, "front.key"),
+            "--curve-secret-key", os.path.join(directory, "front.key_secret"),
             "--curve-allow", allow,
         )
-        public, secret = loadKeyPair(os.path.join(directory, "front.key"))
+        public, secret = loadKeyPair(os.path.join(directory, "front.key_secret"))
         self.assertEqual(options["curve"], (public, secret))
         self.assertEqual(
             options["curve-allowed"],
-            {loadKeyPair(os.path.join(allow, n + ".key_public"))[0] for n in ["h1", "h2"]},
+            {loadKeyPair(os.path.join(allow, n + ".key"))[0] for n in ["h1", "h2"]},
+        )
+
+    def test_pyzmqCertificates(self) -> None:
+        """
+        Certificates made by pyzmq's C{zmq.auth.create_certificates} are
+        used as they are: NAME.key_secret for --curve-secret-key, a
+        directory of NAME.key files for --curve-allow (a NAME.key_secret
+        beside them is ignored).
+        """
+        import zmq.auth
+
+        directory, allow = self.mktemp(), self.mktemp()
+        os.makedirs(directory)
+        os.makedirs(allow)
+        zmq.auth.create_certificates(directory, "front")
+        zmq.auth.create_certificates(allow, "h1")
+        options = self.parse(
+            "--curve-secret-key", os.path.join(directory, "front.key_secret"),
+            "--curve-allow", allow,
+        )
+        self.assertEqual(
+            options["curve"],
+            zmq.auth.load_certificate(os.path.join(directory, "front.key_secret")),
+        )
+        self.assertEqual(
+            options["curve-allowed"],
+            {zmq.auth.load_certificate(os.path.join(allow, "h1.key"))[0]},
         )
 
     def test_publicFileIsNoSecret(self) -> None:
         """
-        A public key file given as --curve-secret-key is refused.
+        A public certificate given as --curve-secret-key is refused in one
+        line that names the option, the file and the file wanted.
         """
         directory = makeKeys(self, "front")
+        path = os.path.join(directory, "front.key")
         e = self.assertRaises(
             usage.UsageError, self.parse,
-            "--curve-secret-key", os.path.join(directory, "front.key_public"),
-            "--curve-allow", directory,
+            "--curve-secret-key", path, "--curve-allow", makeKeys(self),
         )
-        self.assertIn("no secret-key", str(e))
+        self.assertEqual(
+            str(e),
+            f"--curve-secret-key {path}: a public certificate, with no "
+            "secret-key; give the secret one, NAME.key_secret (python -m "
+            "txmp.keys NAME writes both)",
+        )
 
-    def test_badFiles(self) -> None:
+    def test_secretFileInAllowList(self) -> None:
         """
-        A missing key file, a missing allow directory, or a file that is
-        no certificate there, are usage errors.
+        A secret certificate named like a public one (NAME.key) in the
+        allow directory is refused in one line, naming it: whoever copied
+        it there handed over a handler's secret key.
         """
         directory = makeKeys(self, "front")
-        secret = os.path.join(directory, "front.key")
-        self.assertRaises(usage.UsageError, self.parse,
-                          "--curve-secret-key", secret + "x", "--curve-allow", directory)
-        self.assertRaises(usage.UsageError, self.parse,
-                          "--curve-secret-key", secret, "--curve-allow", directory + "x")
-        with open(os.path.join(directory, "bad.key_public"), "w") as f:
-            f.write("nothing\n")
-        self.assertRaises(usage.UsageError, self.parse,
-                          "--curve-secret-key", secret, "--curve-allow", directory)
+        allow = makeKeys(self)
+        stray = os.path.join(allow, "h1.key")
+        os.rename(os.path.join(directory, "front.key_secret"), stray)
+        e = self.assertRaises(
+            usage.UsageError, self.parse,
+            "--curve-secret-key", stray, "--curve-allow", allow,
+        )
+        self.assertEqual(
+            str(e),
+            f"--curve-allow {stray}: holds a secret-key; give the public "
+            "certificate NAME.key, and keep NAME.key_secret on the host it "
+            "belongs to",
+        )
+
+    def test_oldPublicNameRefused(self) -> None:
+        """
+        A C{*.key_public} file (txmp's old name for a public certificate)
+        in the allow directory is refused, saying what to rename it, rather
+        than ignored: the front would silently allow no one.
+        """
+        directory = makeKeys(self, "front", "h1")
+        allow = makeKeys(self)
+        old = os.path.join(allow, "h1.key_public")
+        os.rename(os.path.join(directory, "h1.key"), old)
+        e = self.assertRaises(
+            usage.UsageError, self.parse,
+            "--curve-secret-key", os.path.join(directory, "front.key_secret"),
+            "--curve-allow", allow,
+        )
+        self.assertEqual(
+            str(e),
+            f"--curve-allow {old}: txmp's old name for a public certificate; "
+            "rename it h1.key",
+        )
+
+    def test_missingFiles(self) -> None:
+        """
+        A missing key file or allow directory is refused with "no such
+        file" (or directory), naming the option and the path.
+        """
+        directory = makeKeys(self, "front")
+        secret = os.path.join(directory, "front.key_secret")
+        e = self.assertRaises(usage.UsageError, self.parse,
+                              "--curve-secret-key", secret + "x",
+                              "--curve-allow", directory)
+        self.assertEqual(str(e), f"--curve-secret-key {secret}x: no such file")
+        e = self.assertRaises(usage.UsageError, self.parse,
+                              "--curve-secret-key", secret,
+                              "--curve-allow", directory + "x")
+        self.assertEqual(str(e), f"--curve-allow {directory}x: no such directory")
+
+    def test_notCertificates(self) -> None:
+        """
+        A file that is no certificate, as the secret key or in the allow
+        directory, is a usage error naming it.
+        """
+        directory = makeKeys(self, "front")
+        secret = os.path.join(directory, "front.key_secret")
+        bad = os.path.join(directory, "bad.key")
+        with open(bad, "w") as f:
+            f.write("nothing\npublic-key\n")
+        e = self.assertRaises(usage.UsageError, self.parse,
+                              "--curve-secret-key", bad, "--curve-allow", directory)
+        self.assertEqual(
+            str(e), f"--curve-secret-key {bad}: not a CURVE certificate (no public-key)"
+        )
+        e = self.assertRaises(usage.UsageError, self.parse,
+                              "--curve-secret-key", secret, "--curve-allow", directory)
+        self.assertEqual(
+            str(e), f"--curve-allow {bad}: not a CURVE certificate (no public-key)"
+        )
 
     def test_spawnWithCurve(self) -> None:
         """
-        --spawn is refused with CURVE (not supported yet).
+        --spawn works with CURVE (it was refused): the spawned handlers get
+        an ephemeral key pair when the front starts (see
+        L{fronttap.PrivateLinks}).
         """
         directory = makeKeys(self, "front")
-        self.assertRaises(
-            usage.UsageError, self.parse, "--spawn", "1", "--app", "txmp.demo:app",
-            "--curve-secret-key", os.path.join(directory, "front.key"),
-            "--curve-allow", directory,
+        options = self.parse(
+            "--spawn", "1", "--app", "txmp.demo:app",
+            "--curve-secret-key", os.path.join(directory, "front.key_secret"),
+            "--curve-allow", makeKeys(self),
         )
+        self.assertEqual(options["curve"], loadKeyPair(os.path.join(directory, "front.key_secret")))
+        self.assertEqual(options["curve-allowed"], frozenset())
 
     def test_maxMessage(self) -> None:
         """
@@ -349,44 +453,84 @@ class HandlerSecurityOptionsTests(SynchronousTestCase):
         --curve-secret-key and --curve-server-key go together.
         """
         directory = makeKeys(self, "h")
-        for args in [("--curve-secret-key", os.path.join(directory, "h.key")),
-                     ("--curve-server-key", os.path.join(directory, "h.key_public"))]:
+        for args in [("--curve-secret-key", os.path.join(directory, "h.key_secret")),
+                     ("--curve-server-key", os.path.join(directory, "h.key"))]:
             e = self.assertRaises(usage.UsageError, self.parse, *args)
             self.assertIn("go together", str(e))
 
     def test_loaded(self) -> None:
         """
-        The handler's pair and the server's public key are loaded; the
-        server key may be given as either file.
+        The handler's pair (NAME.key_secret) and the server's public key
+        (the front's public certificate, NAME.key) are loaded.
         """
         directory = makeKeys(self, "h", "front")
-        public, secret = loadKeyPair(os.path.join(directory, "h.key"))
-        server, _ = loadKeyPair(os.path.join(directory, "front.key_public"))
-        for serverFile in ["front.key_public", "front.key"]:
-            options = self.parse(
-                "--curve-secret-key", os.path.join(directory, "h.key"),
-                "--curve-server-key", os.path.join(directory, serverFile),
-            )
-            self.assertEqual(options["curve"], (public, secret, server))
+        public, secret = loadKeyPair(os.path.join(directory, "h.key_secret"))
+        server, _ = loadKeyPair(os.path.join(directory, "front.key"))
+        options = self.parse(
+            "--curve-secret-key", os.path.join(directory, "h.key_secret"),
+            "--curve-server-key", os.path.join(directory, "front.key"),
+        )
+        self.assertEqual(options["curve"], (public, secret, server))
 
     def test_publicFileIsNoSecret(self) -> None:
         """
-        A public file as --curve-secret-key is refused.
+        A public certificate as --curve-secret-key is refused in one line.
+        """
+        directory = makeKeys(self, "h", "front")
+        path = os.path.join(directory, "h.key")
+        e = self.assertRaises(
+            usage.UsageError, self.parse,
+            "--curve-secret-key", path,
+            "--curve-server-key", os.path.join(directory, "front.key"),
+        )
+        self.assertIn(f"--curve-secret-key {path}: a public certificate", str(e))
+        self.assertNotIn("\n", str(e))
+
+    def test_secretFileIsNoPublic(self) -> None:
+        """
+        The front's secret certificate as --curve-server-key is refused in
+        one line: the front's secret key does not belong on a handler's
+        host.
+        """
+        directory = makeKeys(self, "h", "front")
+        path = os.path.join(directory, "front.key_secret")
+        e = self.assertRaises(
+            usage.UsageError, self.parse,
+            "--curve-secret-key", os.path.join(directory, "h.key_secret"),
+            "--curve-server-key", path,
+        )
+        self.assertEqual(
+            str(e),
+            f"--curve-server-key {path}: holds a secret-key; give the public "
+            "certificate NAME.key, and keep NAME.key_secret on the host it "
+            "belongs to",
+        )
+
+    def test_missingFile(self) -> None:
+        """
+        A missing key file says "no such file".
         """
         directory = makeKeys(self, "h")
-        self.assertRaises(
+        path = os.path.join(directory, "front.key")
+        e = self.assertRaises(
             usage.UsageError, self.parse,
-            "--curve-secret-key", os.path.join(directory, "h.key_public"),
-            "--curve-server-key", os.path.join(directory, "h.key_public"),
+            "--curve-secret-key", os.path.join(directory, "h.key_secret"),
+            "--curve-server-key", path,
         )
+        self.assertEqual(str(e), f"--curve-server-key {path}: no such file")
 
 
 class KeysCommandTests(SynchronousTestCase):
     """
-    C{python -m txmp.keys DIRECTORY NAME}.
+    C{python -m txmp.keys [DIRECTORY] NAME}.
     """
 
-    def run(self, *args: str) -> Tuple[int, str, str]:  # type: ignore[override]
+    def keys(self, *args: str) -> Tuple[int, str, str]:
+        """
+        Run the command with C{args}.
+
+        @return: its exit status, standard output and standard error.
+        """
         out, err = io.StringIO(), io.StringIO()
         self.patch(sys, "stdout", out)
         self.patch(sys, "stderr", err)
@@ -395,52 +539,75 @@ class KeysCommandTests(SynchronousTestCase):
 
     def test_writes(self) -> None:
         """
-        It writes NAME.key (both keys, mode 0600) and NAME.key_public
-        (public only), in pyzmq's format, creating the directory.
+        It writes NAME.key_secret (both keys, mode 0600) and NAME.key (the
+        public certificate), named and formatted as pyzmq's
+        C{create_certificates} does, creating the directory.
         """
+        import zmq.auth
+
         directory = os.path.join(self.mktemp(), "keys")
-        status, out, err = self.run(directory, "h1")
+        status, out, err = self.keys(directory, "h1")
         self.assertEqual(status, 0, err)
-        secretFile = os.path.join(directory, "h1.key")
-        publicFile = os.path.join(directory, "h1.key_public")
+        secretFile = os.path.join(directory, "h1.key_secret")
+        publicFile = os.path.join(directory, "h1.key")
         self.assertEqual(stat.S_IMODE(os.stat(secretFile).st_mode), 0o600)
-        public, secret = loadKeyPair(secretFile)
+        public, secret = zmq.auth.load_certificate(secretFile)
         self.assertIsNotNone(secret)
-        self.assertEqual(loadKeyPair(publicFile), (public, None))
-        self.assertEqual(sorted(os.listdir(directory)), ["h1.key", "h1.key_public"])
+        self.assertEqual(zmq.auth.load_certificate(publicFile), (public, None))
+        self.assertEqual(sorted(os.listdir(directory)), ["h1.key", "h1.key_secret"])
         self.assertIn(secretFile, out)
+        self.assertIn(publicFile, out)
+
+    def test_pathName(self) -> None:
+        """
+        With one argument, NAME may be a path: C{DIR/NAME} is C{DIR NAME};
+        a bare NAME writes in the current directory.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        status, out, err = self.keys(os.path.join(directory, "front"))
+        self.assertEqual(status, 0, err)
+        self.assertEqual(
+            sorted(os.listdir(directory)), ["front.key", "front.key_secret"]
+        )
+        here = os.getcwd()
+        os.chdir(directory)
+        self.addCleanup(os.chdir, here)
+        status, out, err = self.keys("h1")
+        self.assertEqual(status, 0, err)
+        self.assertIn("h1.key_secret", os.listdir(directory))
 
     def test_noOverwrite(self) -> None:
         """
         An existing key is never overwritten.
         """
         directory = self.mktemp()
-        self.run(directory, "h1")
-        with open(os.path.join(directory, "h1.key"), "rb") as f:
+        self.keys(directory, "h1")
+        with open(os.path.join(directory, "h1.key_secret"), "rb") as f:
             before = f.read()
-        status, out, err = self.run(directory, "h1")
+        status, out, err = self.keys(directory, "h1")
         self.assertEqual(status, 1)
         self.assertIn("exists", err)
-        with open(os.path.join(directory, "h1.key"), "rb") as f:
+        with open(os.path.join(directory, "h1.key_secret"), "rb") as f:
             self.assertEqual(f.read(), before)
 
     def test_usage(self) -> None:
         """
         Wrong arguments print the usage and exit 2.
         """
-        for args in [(), ("d",), ("d", "n", "x"), ("d", "a/b")]:
-            status, out, err = self.run(*args)
+        for args in [(), ("d", "n", "x"), ("d", "a/b"), ("-h",), ("d/",)]:
+            status, out, err = self.keys(*args)
             self.assertEqual(status, 2, args)
 
     def test_allowList(self) -> None:
         """
-        L{loadAllowList} reads the *.key_public files only.
+        L{loadAllowList} reads the public certificates (*.key) only.
         """
         directory = self.mktemp()
-        self.run(directory, "h1")
+        self.keys(directory, "h1")
         self.assertEqual(
             loadAllowList(directory),
-            {loadKeyPair(os.path.join(directory, "h1.key_public"))[0]},
+            {loadKeyPair(os.path.join(directory, "h1.key"))[0]},
         )
 
 
