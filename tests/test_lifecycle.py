@@ -7,6 +7,9 @@ its spawned handlers exit.
 
 from __future__ import annotations
 
+import os
+import signal
+
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.error import ConnectionRefusedError
@@ -67,3 +70,29 @@ class FrontStopTests(SystemTestCase):
         front = await self.startFront("--spawn", "1", "--app", "tests.apps.slow:app")
         await front.waitForLine("joined")
         await self.assertDrains(front, front)
+
+
+class CtrlCTests(SystemTestCase):
+    """
+    Ctrl-C on the demo: SIGINT to the whole process group, the front and
+    its spawned handlers at once.
+    """
+
+    @asyncTest
+    async def test_cleanStop(self) -> None:
+        """
+        The front and its spawned handlers stop, the front with status 0 or
+        by SIGINT after shutting down; no traceback is printed, no handler
+        is replaced or restarted while they stop.
+        """
+        front = await self.startFront("--spawn", "2", "--app", "txmp.demo:app")
+        await front.waitForLine("joined", count=2)
+        self.assertEqual((await self.get("/")).code, 200)
+        assert front.group is not None
+        os.killpg(front.group, signal.SIGINT)
+        await front.whenEnded()
+        await front.waitForLine("Server Shut Down.")
+        output = "\n".join(front.lines)
+        self.assertNotIn("Traceback", output, self.transcript())
+        self.assertNotIn("replacing draining handler", output, self.transcript())
+        self.assertEqual(front.countLines("spawn-3"), 0, self.transcript())

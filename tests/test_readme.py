@@ -12,14 +12,11 @@ import re
 import shlex
 from typing import List
 
-from twisted.internet import reactor
-
 from ._harness import (
     PROJECT_ROOT,
     SystemTestCase,
     TwistdProcess,
     asyncTest,
-    childEnvironment,
     freePort,
 )
 
@@ -72,15 +69,9 @@ class ReadmeTests(SystemTestCase):
     def startAsWritten(self, label: str, argv: List[str]) -> TwistdProcess:
         """
         Start C{argv} in L{workdir} exactly as given (no options added),
-        found on C{PATH} as a shell would; stop it when the test ends.
+        found on C{PATH} as a shell would.
         """
-        process = TwistdProcess(reactor, label)
-        env = childEnvironment()
-        reactor.spawnProcess(process, "/usr/bin/env", ["env", *argv], env=env,
-                             path=self.workdir.path)
-        self.processes.append(process)
-        self.addCleanup(self._stopInCleanup, process)
-        return process
+        return self.startProcess(label, ["/usr/bin/env", *argv])
 
     @asyncTest
     async def test_halvesSeparately(self) -> None:
