@@ -374,6 +374,9 @@ class Dispatcher:
         # Called with a handler's name when it starts draining (for
         # --spawn: start its replacement at once).
         self.drainObservers: List[Callable[[str], None]] = []
+        # Called with a handler's name when it registers anew (for --spawn:
+        # a reload or a boot goes on).
+        self.joinObservers: List[Callable[[str], None]] = []
         # Seconds requests waited for a handler with capacity (metrics).
         self.queueWait = Histogram(QUEUE_BUCKETS)
         # A Counter: any status (a FrontError subclass may bring a new one)
@@ -859,6 +862,9 @@ class Dispatcher:
             name=hello.name,
             credits=handler.credits,
         )
+        if joined:
+            for observer in self.joinObservers:
+                observer(hello.name)
         welcome = {"front": self.instance, "heartbeat": repr(self.heartbeat)}
         if self.maxMessage is not None:
             welcome["max_message"] = "%d" % (self.maxMessage,)

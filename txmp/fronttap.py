@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 import tempfile
-from typing import Any, Callable, List, NoReturn, Optional, Tuple
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Set, Tuple
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import CancelledError, Deferred, gatherResults, succeed
@@ -311,6 +311,8 @@ class FrontService(Service):
         self.listening: Deferred[List[Any]] = Deferred()
         # Called with a handler's name when it starts draining.
         self.drainObservers: List[Callable[[str], None]] = []
+        # Called with a handler's name when it registers anew.
+        self.joinObservers: List[Callable[[str], None]] = []
 
     def startService(self) -> None:
         from twisted.internet.endpoints import serverFromString
@@ -347,6 +349,7 @@ class FrontService(Service):
         )
         holder.append(self.dispatcher)
         self.dispatcher.drainObservers.extend(self.drainObservers)
+        self.dispatcher.joinObservers.extend(self.joinObservers)
         self._secure([sendSocket, returnSocket])
         self._sockets = [sendSocket, returnSocket]
         for option, sock in [("--send", sendSocket), ("--return", returnSocket)]:
@@ -668,12 +671,48 @@ class PrivateLinks(Service):
             self.directory = None
 
 
+#: Spawned handlers that exit before they join, one after the other, this
+#: many times: the front gives up (as gunicorn's "Worker failed to boot").
+BOOT_FAILURES = 3
+
+#: The exit status of a front whose spawned handlers cannot boot (gunicorn's).
+BOOT_FAILED_STATUS = 3
+
+
+def _handlerMonitor(reactor: Any, started: Callable[[str], None]) -> Any:
+    """
+    A process monitor that calls C{started} with a process's name each time
+    it starts it, so that a handler restarted before it ever joined is seen
+    as failing to boot.  (Made here: importing procmon installs the global
+    reactor.)
+    """
+    from twisted.runner.procmon import ProcessMonitor
+
+    class HandlerMonitor(ProcessMonitor):
+        def startProcess(self, name: str) -> None:
+            if name not in self.protocols:
+                started(name)
+            # (started may have given up on it.)
+            if name in self.processes:
+                ProcessMonitor.startProcess(self, name)
+
+    return HandlerMonitor(reactor=reactor)
+
+
 class SpawnedHandlers(MultiService):
     """
     The local handlers of C{--spawn}: started, restarted when they die (by
     a L{ProcessMonitor}), and replaced as soon as one starts draining (it was
     recycled by --max-requests, or stopped by hand), so that capacity never
     drops while it finishes its requests.
+
+    Signals to the front act on them (see L{makeService}): SIGHUP reloads
+    them (L{reload}), SIGTTIN adds one (L{increase}), SIGTTOU drains one
+    (L{decrease}).  If they exit before joining L{BOOT_FAILURES} times in a
+    row, the front exits (L{bootFailed}).
+
+    @ivar bootFailed: called when spawned handlers cannot boot, outside a
+        reload; stops the front.
     """
 
     _log = Logger()
@@ -681,21 +720,26 @@ class SpawnedHandlers(MultiService):
     def __init__(
         self, reactor: Any, options: Options, links: Optional[PrivateLinks] = None
     ) -> None:
-        from twisted.runner.procmon import ProcessMonitor
-
         MultiService.__init__(self)
+        self._reactor = reactor
         self._options = options
         self._links = links
         # Called when stopping; the handlers are stopped once its result
         # fires (FrontService.whenDrained).
         self.stopAfter: Optional[Callable[[], Deferred[None]]] = None
-        self._monitor = ProcessMonitor(reactor=reactor)
+        self.bootFailed: Callable[[], None] = self._exitBootFailed
+        self._monitor = _handlerMonitor(reactor, self._processStarted)
         # A draining handler gets its --graceful-timeout before SIGKILL.
         self._monitor.killTime = options["graceful-timeout"] + 5
         self._monitor.setServiceParent(self)
         self._host = socket.gethostname()
         self._count = 0
         self._stopping = False
+        # Started (or restarted) and not joined since.
+        self._notJoined: Set[str] = set()
+        self._bootFailures = 0
+        # During a reload: the old handler each new one retires once it joins.
+        self._retiring: Dict[str, str] = {}
 
     def startService(self) -> None:
         # The commands are made now: the addresses and keys are known only
@@ -724,7 +768,7 @@ class SpawnedHandlers(MultiService):
             return MultiService.stopService(self)
         return self.stopAfter().addCallback(lambda _: MultiService.stopService(self))
 
-    def _add(self) -> None:
+    def _add(self) -> str:
         self._count += 1
         name = "%s:spawn-%d" % (self._host, self._count)
         curveFiles = self._links.handlerCurve if self._links is not None else None
@@ -733,13 +777,20 @@ class SpawnedHandlers(MultiService):
             handlerCommand(self._options, name, os.getpid(), curveFiles),
             env=dict(os.environ),
         )
+        return name
+
+    def _retire(self, name: str) -> None:
+        # SIGTERM: it drains; SIGKILLed only if still there after its
+        # graceful timeout.  No longer supervised, so not replaced.
+        self._notJoined.discard(name)
+        self._monitor.removeProcess(name)
 
     @property
     def names(self) -> List[str]:
         """
-        The names of the handlers supervised now.
+        The names of the handlers supervised now, oldest first.
         """
-        return sorted(self._monitor.processes)
+        return sorted(self._monitor.processes, key=lambda n: int(n.rsplit("-", 1)[1]))
 
     def handlerDraining(self, name: str) -> None:
         """
@@ -750,9 +801,112 @@ class SpawnedHandlers(MultiService):
             return
         self._log.info("replacing draining handler {name}", name=name)
         self._add()
-        # SIGTERM to a draining handler changes nothing; it is SIGKILLed
-        # only if still there after its graceful timeout.
-        self._monitor.removeProcess(name)
+        self._retire(name)
+
+    def handlerJoined(self, name: str) -> None:
+        """
+        A handler registered with the front: if it is one of ours, it
+        booted; if it replaces an old one in a reload, drain the old one.
+        """
+        if name not in self._monitor.processes:
+            return
+        self._notJoined.discard(name)
+        self._bootFailures = 0
+        old = self._retiring.pop(name, None)
+        if old is not None and old in self._monitor.processes:
+            self._log.info(
+                "reload: {new} joined, draining {old}", new=name, old=old
+            )
+            self._retire(old)
+            if not self._retiring:
+                self._log.info("reload: done, handlers {names}",
+                               names=" ".join(self.names))
+
+    def _processStarted(self, name: str) -> None:
+        if name in self._notJoined:
+            # Restarted without ever joining.
+            self._bootFailures += 1
+            self._log.error(
+                "spawned handler {name} exited before joining ({count} in a row)",
+                name=name, count=self._bootFailures,
+            )
+            if self._bootFailures >= BOOT_FAILURES:
+                self._bootFailures = 0
+                if self._retiring:
+                    self._abandonReload()
+                else:
+                    self._notJoined.clear()
+                    self.bootFailed()
+                    return
+        self._notJoined.add(name)
+
+    def _abandonReload(self) -> None:
+        self._log.error(
+            "reload failed: the new handlers do not boot (see their lines "
+            "above); the old ones go on serving"
+        )
+        for new in list(self._retiring):
+            if new in self._monitor.processes:
+                self._retire(new)
+        self._retiring.clear()
+
+    def _exitBootFailed(self) -> None:
+        self._log.critical(
+            "mpfront: spawned handlers failed to boot {count} times in a row "
+            "(see their lines above): exiting",
+            count=BOOT_FAILURES,
+        )
+        if self._stopping:
+            return
+        self._reactor.addSystemEventTrigger(
+            "after", "shutdown", _exitNow, BOOT_FAILED_STATUS
+        )
+        self._reactor.stop()
+
+    def reload(self) -> None:
+        """
+        Replace every handler by a new one, which loads the application's
+        code anew, draining each old one once its replacement has joined:
+        no request is refused or lost meanwhile (SIGHUP).
+        """
+        if self._stopping:
+            return
+        if self._retiring:
+            self._log.warn("reload: already reloading; ignored")
+            return
+        old = self.names
+        self._log.info("reload: starting {count} new handlers", count=len(old))
+        for name in old:
+            self._retiring[self._add()] = name
+
+    def increase(self) -> None:
+        """
+        Start one more handler (SIGTTIN).
+        """
+        if self._stopping:
+            return
+        name = self._add()
+        self._log.info("adding handler {name}: {count} now",
+                       name=name, count=len(self.names))
+
+    def decrease(self) -> None:
+        """
+        Drain the oldest handler, unless it is the last one (SIGTTOU).
+        """
+        names = self.names
+        if self._stopping or len(names) <= 1:
+            self._log.info("not removing the last handler")
+            return
+        self._log.info("removing handler {name}: {count} now",
+                       name=names[0], count=len(names) - 1)
+        self._retire(names[0])
+
+
+def _nothingToReload() -> None:
+    Logger(namespace="txmp.fronttap").info(
+        "SIGHUP: no --spawn handlers to reload; handlers started apart are "
+        "reloaded by starting new ones and stopping the old (docs/deployment.md)"
+    )
 
 
 def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService:
@@ -775,13 +929,20 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     front = FrontService(reactor, options)
     front.setServiceParent(top)
     signals = SignalActions(
-        reactor, {signal.SIGUSR1: front.reopenLogs},
+        reactor,
+        {signal.SIGUSR1: front.reopenLogs, signal.SIGHUP: _nothingToReload},
         once=[signal.SIGINT, signal.SIGTERM],
     )
     signals.setServiceParent(top)
     if options["spawn"]:
         spawned = SpawnedHandlers(reactor, options, links)
         front.drainObservers.append(spawned.handlerDraining)
+        front.joinObservers.append(spawned.handlerJoined)
+        signals.actions.update({
+            signal.SIGHUP: spawned.reload,
+            signal.SIGTTIN: spawned.increase,
+            signal.SIGTTOU: spawned.decrease,
+        })
         spawned.stopAfter = front.whenDrained
         # Ctrl-C reaches the spawned handlers too, which drain at once: the
         # front must know it is stopping before it reads their BYEs.

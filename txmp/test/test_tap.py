@@ -18,10 +18,12 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ProcessDone
 from twisted.internet.error import ReactorNotRunning
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs, formatEvent
 from twisted.python import usage
+from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.runner.procmon import ProcessMonitor
 from twisted.trial.unittest import SynchronousTestCase
@@ -401,7 +403,8 @@ class FrontMakeServiceTests(SynchronousTestCase):
         [front, signals] = list(IServiceCollection(top))
         self.assertIsInstance(front, fronttap.FrontService)
         self.assertIsInstance(signals, SignalActions)
-        self.assertEqual(signals.actions, {signal.SIGUSR1: front.reopenLogs})
+        self.assertEqual(signals.actions, {signal.SIGUSR1: front.reopenLogs,
+                                           signal.SIGHUP: fronttap._nothingToReload})
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
 
     def test_spawn(self) -> None:
@@ -728,6 +731,116 @@ class ParentWatchTests(SynchronousTestCase):
         )
         assert isinstance(services[1], SignalActions)
         self.assertEqual(list(services[1].actions), [signal.SIGUSR2])
+
+
+class SpawnedHandlersTests(SynchronousTestCase):
+    """
+    Tests for L{fronttap.SpawnedHandlers}' reload, resizing and boot
+    failures, with processes that a memory reactor pretends to spawn.
+    """
+
+    def setUp(self) -> None:
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
+        self.reactor = _ProcessReactor()
+        self.spawned = fronttap.SpawnedHandlers(self.reactor, options)
+        self.spawned.startService()
+        self.host = socket.gethostname()
+
+    def name(self, number: int) -> str:
+        return "%s:spawn-%d" % (self.host, number)
+
+    def started(self) -> List[str]:
+        """
+        The names of the processes started so far, in order.
+        """
+        return [args[args.index("--name") + 1] for args, _ in self.reactor.spawned]
+
+    def signals(self, name: str) -> List[str]:
+        """
+        The signals sent to every process named C{name}.
+        """
+        return [sig for args, process in self.reactor.spawned
+                if args[args.index("--name") + 1] == name for sig in process.signals]
+
+    def exits(self, name: str) -> None:
+        """
+        The process C{name} exits by itself.
+        """
+        protocol = self.spawned._monitor.protocols[name]
+        protocol.processEnded(Failure(ProcessDone(0)))
+
+    def test_reload(self) -> None:
+        """
+        SIGHUP starts a new handler for each, and drains each old one (by
+        SIGTERM) only once a new one has joined.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.reload()
+        self.assertEqual(self.started(), [self.name(n) for n in (1, 2, 3, 4)])
+        self.assertEqual(self.signals(self.name(1)), [])
+        self.spawned.handlerJoined(self.name(3))
+        self.assertEqual(self.signals(self.name(1)), ["TERM"])
+        self.assertEqual(self.signals(self.name(2)), [])
+        self.spawned.handlerJoined(self.name(4))
+        self.assertEqual(self.signals(self.name(2)), ["TERM"])
+        self.assertEqual(self.spawned.names, [self.name(3), self.name(4)])
+        # The old ones draining are not replaced again.
+        self.spawned.handlerDraining(self.name(1))
+        self.assertEqual(len(self.started()), 4)
+
+    def test_increaseDecrease(self) -> None:
+        """
+        SIGTTIN starts one more handler; SIGTTOU drains the oldest, but
+        never the last one.
+        """
+        self.spawned.increase()
+        self.assertEqual(self.spawned.names, [self.name(n) for n in (1, 2, 3)])
+        self.spawned.decrease()
+        self.spawned.decrease()
+        self.assertEqual(self.spawned.names, [self.name(3)])
+        self.assertEqual(self.signals(self.name(1)), ["TERM"])
+        self.assertEqual(self.signals(self.name(2)), ["TERM"])
+        self.spawned.decrease()
+        self.assertEqual(self.spawned.names, [self.name(3)])
+        self.assertEqual(self.signals(self.name(3)), [])
+
+    def test_bootFailures(self) -> None:
+        """
+        Handlers that exit before joining L{fronttap.BOOT_FAILURES} times in
+        a row make the front give up; one that joined and later died is no
+        boot failure.
+        """
+        failed: List[bool] = []
+        self.spawned.bootFailed = lambda: failed.append(True)
+        self.spawned.handlerJoined(self.name(2))
+        self.exits(self.name(2))
+        self.reactor.advance(60)
+        for _ in range(fronttap.BOOT_FAILURES - 1):
+            self.exits(self.name(1))
+            self.reactor.advance(60)
+        self.assertEqual(failed, [])
+        self.exits(self.name(1))
+        self.reactor.advance(60)
+        self.assertEqual(failed, [True])
+
+    def test_reloadThatCannotBoot(self) -> None:
+        """
+        A reload whose new handlers cannot boot is abandoned: the new ones
+        are stopped, the old ones go on, and the front does not exit.
+        """
+        failed: List[bool] = []
+        self.spawned.bootFailed = lambda: failed.append(True)
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.reload()
+        for _ in range(fronttap.BOOT_FAILURES):
+            self.exits(self.name(3))
+            self.reactor.advance(60)
+        self.assertEqual(failed, [])
+        self.assertEqual(self.spawned.names, [self.name(1), self.name(2)])
+        self.assertEqual(self.signals(self.name(1)), [])
 
 
 class LoadApplicationTests(SynchronousTestCase):

@@ -1,0 +1,7 @@
+# -*- test-case-name: tests.test_reload -*-
+"""
+A module that is found but cannot be imported: what a spawned handler with
+a broken application runs into at boot.
+"""
+
+raise RuntimeError("this application cannot start")

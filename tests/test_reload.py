@@ -1,0 +1,83 @@
+# -*- test-case-name: tests.test_reload -*-
+"""
+Changing a running front's spawned handlers with signals: SIGHUP reloads
+them under load with no failed request, SIGTTIN and SIGTTOU add and remove
+one; and a front whose spawned handlers cannot boot exits.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.error import ProcessTerminated
+
+from ._harness import LoadGenerator, SystemTestCase, asyncTest
+
+
+class SpawnSignalTests(SystemTestCase):
+    """
+    A front with C{--spawn 2} serving C{tests.apps.versioned}.
+    """
+
+    timeout = 120
+
+    @asyncTest
+    async def test_reloadUnderLoad(self) -> None:
+        """
+        SIGHUP under load replaces both handlers by new ones running the new
+        code, and no request fails or is refused.
+        """
+        self.workdir.child("version.txt").setContent(b"v1")
+        front = await self.startFront("--spawn", "2", "--app", "tests.apps.versioned:app")
+        await front.waitForLine("joined", count=2)
+        agent = self.persistentAgent(8)
+        load = LoadGenerator(lambda: self.get("/?sleep=0.01", agent=agent), 8)
+        load.start()
+        try:
+            await load.until(lambda: len(load.results) + len(load.failures) >= 20)
+            self.workdir.child("version.txt").setContent(b"v2")
+            front.signal("HUP")
+            await front.waitForLine("reload: done", timeout=60)
+            mark = len(load.results)
+            await load.until(lambda: len(load.results) >= mark + 20 or bool(load.failures))
+        finally:
+            await load.stop()
+        self.assertEqual([f.getErrorMessage() for f in load.failures], [], self.transcript())
+        self.assertEqual({r.code for r in load.results}, {200}, self.transcript())
+        versions = [r.body.split()[0] for r in load.results]
+        self.assertEqual(versions[:20], [b"v1"] * 20)
+        self.assertEqual(versions[-10:], [b"v2"] * 10, self.transcript())
+        # The new code, from two new processes.
+        pids = {r.body.split()[1] for r in load.results[-20:]}
+        self.assertEqual(len(pids), 2, self.transcript())
+
+    @asyncTest
+    async def test_ttinTtou(self) -> None:
+        """
+        SIGTTIN starts a third handler, which joins; SIGTTOU drains the
+        oldest one.
+        """
+        self.workdir.child("version.txt").setContent(b"v1")
+        front = await self.startFront("--spawn", "2", "--app", "tests.apps.versioned:app")
+        await front.waitForLine("joined", count=2)
+        front.signal("TTIN")
+        await front.waitForLine("spawn-3 joined")
+        front.signal("TTOU")
+        await front.waitForLine("spawn-1 drained and left")
+        self.assertEqual((await self.get("/")).code, 200)
+
+    @asyncTest
+    async def test_bootFailureExits(self) -> None:
+        """
+        A front whose spawned handlers cannot import their application
+        exits with status 3 after a few tries, saying why, instead of
+        restarting them for ever while clients get 503.
+        """
+        front = self.startTwistd(
+            "front",
+            self.frontArguments("--spawn", "1", "--app", "tests.apps.unbootable:app"),
+        )
+        end = await front.whenEnded()
+        self.assertIsInstance(end, ProcessTerminated, self.transcript())
+        assert isinstance(end, ProcessTerminated)
+        self.assertEqual(end.exitCode, 3, self.transcript())
+        self.assertEqual(front.countLines("failed to boot 3 times in a row"), 1,
+                         self.transcript())
