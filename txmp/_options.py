@@ -19,6 +19,7 @@ import twisted
 from twisted.python import usage
 
 import txmp
+from txmp._logs import FORMATS, LEVELS, configureTwistd
 
 
 def _number(
@@ -120,6 +121,11 @@ class TxmpOptions(usage.Options):
     command = ""
 
     optParameters = [
+        ["log-format", None, "text",
+         "Log format: text (twistd's) or json (one object per line, as "
+         "twisted.logger writes it)."],
+        ["log-level", None, "info",
+         "Least level logged: debug, info, warn, error or critical."],
         ["config", None, None,
          "TOML file of options, in a [mpfront] or [mphandler] table (keys "
          "as the long options); TXMP_CONFIG names one too. Environment "
@@ -151,6 +157,16 @@ class TxmpOptions(usage.Options):
             f"{platform.python_implementation()} {platform.python_version()})"
         )
         raise SystemExit(0)
+
+    def _configureLogging(self) -> None:
+        for option, choices in [("log-format", FORMATS), ("log-level", LEVELS)]:
+            if self[option] not in choices:
+                raise usage.UsageError(
+                    f"--{option} must be one of {', '.join(choices)}, not {self[option]!r}"
+                )
+        parent = getattr(self, "parent", None)
+        if parent is not None:
+            configureTwistd(parent, self["log-format"], self["log-level"])
 
     def _configured(self, arguments: List[str], environ: Mapping[str, str]) -> List[str]:
         """
@@ -199,6 +215,7 @@ class TxmpOptions(usage.Options):
             usage.Options.parseOptions(
                 self, self._configured(arguments, os.environ) + arguments
             )
+            self._configureLogging()
         except usage.UsageError as e:
             # A parent is set only when twistd parses us as its subcommand.
             parent = getattr(self, "parent", None)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Set, Tuple
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import CancelledError, Deferred, gatherResults, succeed
 from twisted.internet.error import CannotListenError
-from twisted.logger import Logger
+from twisted.logger import Logger, globalLogPublisher
 from twisted.python import usage
 from twisted.python.failure import Failure
 
@@ -32,6 +32,7 @@ from txmp._http import (
     HTTPRules,
     parseNetwork,
 )
+from txmp._logs import ChildLog, reopenLogFiles
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._security import DEFAULT_MAX_MESSAGE, checkFrontSecurity
 from txmp.protocol import MAX_CREDITS
@@ -466,9 +467,14 @@ class FrontService(Service):
 
     def reopenLogs(self) -> None:
         """
-        Reopen the access log file (SIGUSR1): after logrotate moved it, the
-        next line goes to a new file.  Must be called in the reactor thread.
+        Reopen the log file and the access log file (SIGUSR1): after
+        logrotate moved them, the next lines go to new files.  Must be
+        called in the reactor thread.
         """
+        try:
+            reopenLogFiles()
+        except OSError as e:
+            self._log.error("mpfront: cannot reopen its log file: {why}", why=e.strerror)
         if self.accessLog is not None:
             try:
                 self.accessLog.reopen()
@@ -597,6 +603,11 @@ def handlerCommand(
         repr(options["heartbeat"]),
         "--graceful-timeout",
         repr(options["graceful-timeout"]),
+        # Read back as events by the front (txmp._logs.ChildLog): one log.
+        "--log-format",
+        "json",
+        "--log-level",
+        options["log-level"],
     ]
     if options["threads"]:
         args.extend(["--threads", str(options["threads"])])
@@ -679,12 +690,17 @@ BOOT_FAILURES = 3
 BOOT_FAILED_STATUS = 3
 
 
-def _handlerMonitor(reactor: Any, started: Callable[[str], None]) -> Any:
+def _handlerMonitor(
+    reactor: Any,
+    started: Callable[[str], None],
+    publish: Callable[[Dict[str, Any]], None],
+) -> Any:
     """
     A process monitor that calls C{started} with a process's name each time
     it starts it, so that a handler restarted before it ever joined is seen
-    as failing to boot.  (Made here: importing procmon installs the global
-    reactor.)
+    as failing to boot, and whose processes' log lines are read back as
+    events and given to C{publish}.  (Made here: importing procmon installs
+    the global reactor.)
     """
     from twisted.runner.procmon import ProcessMonitor
 
@@ -695,8 +711,28 @@ def _handlerMonitor(reactor: Any, started: Callable[[str], None]) -> Any:
             # (started may have given up on it.)
             if name in self.processes:
                 ProcessMonitor.startProcess(self, name)
+                protocol = self.protocols.get(name)
+                if protocol is not None:
+                    _readChildLog(protocol, ChildLog(name, publish))
 
     return HandlerMonitor(reactor=reactor)
+
+
+def _readChildLog(protocol: Any, childLog: ChildLog) -> None:
+    """
+    Make procmon's protocol of a spawned handler hand its output to
+    C{childLog} instead of logging each line as an C{info} event of its
+    own, with a second time stamp.
+    """
+    ended = protocol.processEnded
+    protocol.outReceived = lambda data: childLog.dataReceived(1, data)
+    protocol.errReceived = lambda data: childLog.dataReceived(2, data)
+
+    def processEnded(reason: Any) -> None:
+        childLog.ended()
+        ended(reason)
+
+    protocol.processEnded = processEnded
 
 
 class SpawnedHandlers(MultiService):
@@ -718,7 +754,11 @@ class SpawnedHandlers(MultiService):
     _log = Logger()
 
     def __init__(
-        self, reactor: Any, options: Options, links: Optional[PrivateLinks] = None
+        self,
+        reactor: Any,
+        options: Options,
+        links: Optional[PrivateLinks] = None,
+        publish: Callable[[Dict[str, Any]], None] = globalLogPublisher,
     ) -> None:
         MultiService.__init__(self)
         self._reactor = reactor
@@ -728,7 +768,7 @@ class SpawnedHandlers(MultiService):
         # fires (FrontService.whenDrained).
         self.stopAfter: Optional[Callable[[], Deferred[None]]] = None
         self.bootFailed: Callable[[], None] = self._exitBootFailed
-        self._monitor = _handlerMonitor(reactor, self._processStarted)
+        self._monitor = _handlerMonitor(reactor, self._processStarted, publish)
         # A draining handler gets its --graceful-timeout before SIGKILL.
         self._monitor.killTime = options["graceful-timeout"] + 5
         self._monitor.setServiceParent(self)

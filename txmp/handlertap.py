@@ -21,6 +21,7 @@ from twisted.internet.defer import gatherResults
 from twisted.logger import Logger
 from twisted.python import usage
 
+from txmp._logs import reopenLogFiles
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._profile import Profiler
 from txmp._security import checkHandlerSecurity
@@ -345,6 +346,15 @@ class HandlerService(Service):
             )
             self._reactor.stop()
 
+    def reopenLogs(self) -> None:
+        """
+        Reopen the log file (SIGUSR1), after logrotate moved it.
+        """
+        try:
+            reopenLogFiles()
+        except OSError as e:
+            self._log.error("mphandler: cannot reopen its log file: {why}", why=e.strerror)
+
     def profileFor(self, seconds: Optional[float] = None) -> None:
         """
         Profile this handler for C{seconds} (by default C{--profile-seconds})
@@ -550,7 +560,10 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     top = MultiService()
     handler = HandlerService(reactor, options)
     handler.setServiceParent(top)
-    actions: Dict[int, Callable[[], None]] = {signal.SIGUSR2: handler.profileFor}
+    actions: Dict[int, Callable[[], None]] = {
+        signal.SIGUSR1: handler.reopenLogs,
+        signal.SIGUSR2: handler.profileFor,
+    }
     if options["parent-pid"]:
         watch = ParentWatch(
             reactor, options["parent-pid"], options["name"], options["heartbeat"]

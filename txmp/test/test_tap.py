@@ -278,12 +278,13 @@ class HandlerCommandTests(SynchronousTestCase):
         """
         A spawned handler runs C{twistd mphandler} in the foreground with
         this Python, the front's application, addresses it can connect to,
-        and the front's heartbeat.
+        and the front's heartbeat; it logs JSON, at the front's level,
+        which the front reads back as events.
         """
         command = fronttap.handlerCommand(
             self.options("--send", "tcp://*:6000", "--return", "tcp://0.0.0.0:6001",
                          "--insecure",
-                         "--heartbeat", "0.5"),
+                         "--heartbeat", "0.5", "--log-level", "warn"),
             "h:spawn-1",
         )
         self.assertEqual(
@@ -292,7 +293,8 @@ class HandlerCommandTests(SynchronousTestCase):
              "--nodaemon", "--pidfile=", "mphandler", "--app", "txmp.demo:app",
              "--name", "h:spawn-1",
              "--send", "tcp://127.0.0.1:6000", "--return", "tcp://127.0.0.1:6001",
-             "--heartbeat", "0.5", "--graceful-timeout", "30.0"],
+             "--heartbeat", "0.5", "--graceful-timeout", "30.0",
+             "--log-format", "json", "--log-level", "warn"],
         )
 
     def test_threads(self) -> None:
@@ -720,6 +722,7 @@ class ParentWatchTests(SynchronousTestCase):
         assert isinstance(actions, SignalActions) and isinstance(watch, handlertap.ParentWatch)
         assert isinstance(handler, handlertap.HandlerService)
         self.assertEqual(actions.actions, {signal.SIGHUP: watch.parentGone,
+                                           signal.SIGUSR1: handler.reopenLogs,
                                            signal.SIGUSR2: handler.profileFor})
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app"])
@@ -730,7 +733,7 @@ class ParentWatchTests(SynchronousTestCase):
             [handlertap.HandlerService, SignalActions],
         )
         assert isinstance(services[1], SignalActions)
-        self.assertEqual(list(services[1].actions), [signal.SIGUSR2])
+        self.assertEqual(sorted(services[1].actions), [signal.SIGUSR1, signal.SIGUSR2])
 
 
 class SpawnedHandlersTests(SynchronousTestCase):
@@ -1103,7 +1106,8 @@ class HandlerOptionsTests(SynchronousTestCase):
         self.assertIsNone(handler.link)
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
-        self.assertEqual(signals.actions, {signal.SIGUSR2: handler.profileFor})
+        self.assertEqual(signals.actions, {signal.SIGUSR1: handler.reopenLogs,
+                                           signal.SIGUSR2: handler.profileFor})
 
 
 class PluginTests(SynchronousTestCase):

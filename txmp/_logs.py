@@ -1,0 +1,175 @@
+# -*- test-case-name: txmp.test.test_logs -*-
+"""
+The logs of C{twistd mpfront} and C{twistd mphandler}: text or JSON (one
+object per line), filtered by level, to twistd's C{--logfile} (never
+rotated by us: reopened on SIGUSR1); and the log lines of spawned handlers
+read back as events, so that the front's log is one stream in which each
+handler event keeps its own time, level and source.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, Any, Callable, Dict, List, Optional
+
+from twisted.logger import (
+    FilteringLogObserver,
+    ILogObserver,
+    LogLevel,
+    LogLevelFilterPredicate,
+    eventFromJSON,
+    jsonFileLogObserver,
+    textFileLogObserver,
+)
+
+FORMATS = ("text", "json")
+LEVELS = ("debug", "info", "warn", "error", "critical")
+
+
+class ReopenableFile:
+    """
+    A log file opened for appending by its path, line-buffered, that
+    L{reopen} opens again (after logrotate moved it).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file: IO[str] = open(path, "a", 1, encoding="utf-8")
+
+    def write(self, text: str) -> int:
+        return self._file.write(text)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def reopen(self) -> None:
+        """
+        Close the file and open it again by its path.
+
+        @raise OSError: if it cannot be opened; lines go on to the old one.
+        """
+        new = open(self.path, "a", 1, encoding="utf-8")
+        old, self._file = self._file, new
+        old.close()
+
+
+#: The log files opened by L{makeObserver} in this process, for
+#: L{reopenLogFiles}.
+_openFiles: List[ReopenableFile] = []
+
+
+def reopenLogFiles() -> None:
+    """
+    Reopen the log files of this process (SIGUSR1).
+
+    @raise OSError: if one cannot be opened.
+    """
+    for f in _openFiles:
+        f.reopen()
+
+
+def makeObserver(
+    format: str, level: str, logfile: Optional[str], nodaemon: bool
+) -> ILogObserver:
+    """
+    The observer of this process's log, in place of twistd's own.
+
+    @param logfile: twistd's C{--logfile}: C{-} or nothing (when not a
+        daemon) for standard output, else a path (C{twistd.log} if
+        nothing is given to a daemon).
+    """
+    out: Any
+    if logfile == "-" or (nodaemon and not logfile):
+        out = sys.stdout
+    else:
+        out = ReopenableFile(logfile or "twistd.log")
+        _openFiles.append(out)
+    if format == "json":
+        observer = jsonFileLogObserver(out, recordSeparator="")
+    else:
+        observer = textFileLogObserver(out)
+    return FilteringLogObserver(
+        observer,
+        [LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))],
+    )
+
+
+def configureTwistd(options: Dict[str, Any], format: str, level: str) -> None:
+    """
+    Make twistd log with L{makeObserver}, unless it was given its own
+    C{--logger} or C{--syslog}.  Called while twistd parses our options,
+    before it makes its logger.
+
+    @param options: twistd's own options (the parent of ours).
+    """
+    if options.get("logger") or options.get("syslog"):
+        return
+    logfile = options.get("logfile")
+    nodaemon = bool(options.get("nodaemon"))
+
+    def observerFactory() -> ILogObserver:
+        return makeObserver(format, level, logfile, nodaemon)
+
+    options["logger"] = observerFactory
+
+
+class ChildLog:
+    """
+    Turns the output of a spawned handler, which logs JSON to its standard
+    output, back into log events, each with its own time, level and
+    namespace, and its handler's name as C{log_system}.  A line that is not
+    such an event (what a process prints before its logging starts, or to
+    stderr) becomes an event of its own, C{warn} from stderr and C{info}
+    from stdout.
+    """
+
+    def __init__(self, name: str, publish: Callable[[Dict[str, Any]], None]) -> None:
+        self._name = name
+        self._publish = publish
+        self._partial = {1: b"", 2: b""}
+
+    def dataReceived(self, fd: int, data: bytes) -> None:
+        """
+        Bytes the child wrote to C{fd} (1 or 2).
+        """
+        *lines, self._partial[fd] = (self._partial.get(fd, b"") + data).split(b"\n")
+        for line in lines:
+            self._line(fd, line)
+
+    def ended(self) -> None:
+        """
+        The child exited: what it left without a newline is a line too.
+        """
+        for fd, rest in self._partial.items():
+            if rest:
+                self._line(fd, rest)
+        self._partial = {1: b"", 2: b""}
+
+    def _line(self, fd: int, raw: bytes) -> None:
+        text = raw.decode("utf-8", "replace").strip("\r\x1e")
+        if not text:
+            return
+        event: Optional[Dict[str, Any]] = None
+        if text.startswith("{"):
+            try:
+                event = eventFromJSON(text)
+            except ValueError:
+                event = None
+        if event is None or "log_level" not in event:
+            event = {
+                "log_format": "{line}",
+                "line": text,
+                "log_level": LogLevel.warn if fd == 2 else LogLevel.info,
+                "log_namespace": "txmp.spawned",
+                "log_time": None,
+            }
+        event["log_system"] = "%s %s#%s" % (
+            self._name,
+            event.get("log_namespace", "-"),
+            getattr(event.get("log_level"), "name", "info"),
+        )
+        event.setdefault("txmp_handler", self._name)
+        if event.get("log_time") is None:
+            event["log_time"] = time.time()
+        self._publish(event)
