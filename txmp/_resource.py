@@ -510,6 +510,11 @@ class FrontChannel(HTTPChannel):
 
     def requestDone(self, request: Request) -> None:
         self._inRequest = False
+        if self._bodyPending:
+            # Answered before its body ended (closeIfBodyPending said so in
+            # the response): the rest of the body must never be read as a
+            # next request.
+            self.persistent = False
         HTTPChannel.requestDone(self, request)
         # Unless a pipelined request started meanwhile, the connection is
         # idle now.

@@ -382,6 +382,7 @@ class LingerTests(FramingTestCase):
         """
         channel, transport = self.sendRequest(head(b"X : 1"))
         self.assertEqual(ParsedResponse(transport.value()).code, 400)
+        self.assertTrue(channel.lingering)
         response = transport.value()
         self.clock.advance(2.0)
         channel.dataReceived(head(line=b"GET /after HTTP/1.1"))
@@ -473,6 +474,22 @@ class LingerTests(FramingTestCase):
         self.assertEqual(len(self.requestsSent()), 1)
         self.assertNoLeak()
         self.assertClosed(transport)
+
+    def test_finishedBeforeBody(self) -> None:
+        """
+        A request finished while its body is still coming, even by a
+        response that did not say C{Connection: close}, ends the connection
+        in a lingering close: the rest of the body is never read as a next
+        request.
+        """
+        channel, transport = self.chunked(b"3\r\nabc\r\n")
+        [request] = channel.requests
+        request.write(b"early")
+        request.finish()
+        self.assertTrue(channel.lingering)
+        channel.dataReceived(b"0\r\n\r\n" + head(line=b"GET /after HTTP/1.1"))
+        self.assertEqual(len(self.requestsSent()), 1)
+        self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
 
     def test_completeRequestNotLingering(self) -> None:
         """
