@@ -391,6 +391,7 @@ class FrontChannel(HTTPChannel):
     def _close(self) -> None:
         self._rejected = True
         self._cancelTimers()
+        self._cancelLinger()
         if self._lingerStarted:
             # (_linger has unregistered from the transport already.)
             self.transport.loseConnection()
@@ -408,6 +409,9 @@ class FrontChannel(HTTPChannel):
         the site's rules passes; then close.
         """
         self._bodyPending = False
+        # No request is in progress any more (a draining site closes the
+        # connection at once).
+        self._inRequest = False
         self._cancelTimers()
         rules = self.rules
         transport = self.transport

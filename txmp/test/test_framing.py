@@ -491,6 +491,18 @@ class LingerTests(FramingTestCase):
         self.assertEqual(len(self.requestsSent()), 1)
         self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
 
+    def test_drainClosesAtOnce(self) -> None:
+        """
+        A stopping front (L{FrontSite.drain}) closes a lingering connection
+        at once: it has no request in progress.
+        """
+        channel, transport = self.sendRequest(head(b"X : 1"))
+        drained = self.site.drain()
+        self.assertTrue(transport.disconnecting)
+        self.disconnect(channel)
+        self.successResultOf(drained)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_completeRequestNotLingering(self) -> None:
         """
         A connection closed after a complete request (C{Connection: close})
