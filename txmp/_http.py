@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_http,txmp.test.test_framing -*-
+# -*- test-case-name: txmp.test.test_http,txmp.test.test_requestframing -*-
 """
 The front's HTTP/1.1 request rules (RFC 9110, RFC 9112): which heads and
 bodies are refused, with which status, before any handler sees them; how a

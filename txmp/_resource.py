@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_resource,txmp.test.test_framing -*-
+# -*- test-case-name: txmp.test.test_resource,txmp.test.test_requestframing -*-
 """
 The front's Twisted Web side: a leaf resource that hands every request to
 the L{Dispatcher} and finishes the HTTP response when the reply arrives.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_framing -*-
+# -*- test-case-name: tests.test_requestframing -*-
 """
 Say which host the request was addressed to: the body is
 C{"SERVER_NAME HTTP_HOST"} (C{-} for an absent C{HTTP_HOST}).

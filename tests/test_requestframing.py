@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_framing -*-
+# -*- test-case-name: tests.test_requestframing -*-
 """
 The front frames requests itself (RFC 9112 sections 3.2, 6 and 7.1), closes
 a connection whose body is still coming with a lingering close, and gives a

@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_framing -*-
+# -*- test-case-name: txmp.test.test_requestframing -*-
 """
 Tests for the request framing of L{txmp._resource.FrontChannel} and
 L{txmp._http} (RFC 9112 sections 3.2, 6 and 7.1): C{Transfer-Encoding}
