@@ -1,11 +1,13 @@
-# -*- test-case-name: txmp.test.test_http -*-
+# -*- test-case-name: txmp.test.test_http,txmp.test.test_requestframing -*-
 """
-The front's HTTP/1.1 request-head rules (RFC 9110, RFC 9112): which heads
-are refused, with which status, before any handler sees them; and whose
-C{X-Forwarded-For}/C{X-Forwarded-Proto} are believed.
+The front's HTTP/1.1 request rules (RFC 9110, RFC 9112): which heads and
+bodies are refused, with which status, before any handler sees them; how a
+chunked body is decoded; and whose C{X-Forwarded-For}/C{X-Forwarded-Proto}
+are believed.
 
 Pure: no I/O, no reactor.  L{txmp._resource.FrontChannel} feeds a
-L{RequestHead} the lines of each request head and answers a refusal.
+L{RequestHead} the lines of each request head, and a L{ChunkedDecoder} the
+bytes of a chunked body, and answers a refusal.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -22,6 +24,19 @@ DEFAULT_IDLE_TIMEOUT = 15.0
 DEFAULT_MAX_REQUEST_LINE = 8190
 DEFAULT_MAX_HEADERS = 100
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
+# A request body must be received within this many seconds of reading
+# time (R.U.D.Y.: a body trickled to hold a handler's thread).
+DEFAULT_BODY_TIMEOUT = 60.0
+# Lingering close, as nginx's lingering_time, lingering_timeout: after an
+# answer to a request whose body is still coming, what the client sends is
+# read and discarded for at most LINGER_TIME seconds in all, LINGER_TIMEOUT
+# seconds without a byte, and LINGER_BYTES bytes, so that a client still
+# sending reads the answer instead of a connection reset.
+DEFAULT_LINGER_TIME = 30.0
+DEFAULT_LINGER_TIMEOUT = 5.0
+DEFAULT_LINGER_BYTES = 16 * 1024 * 1024
+# The longest chunk-size line (with its extensions), as Twisted's.
+MAX_CHUNK_LINE = 1024
 
 REASONS = {
     400: b"Bad Request",
@@ -29,10 +44,12 @@ REASONS = {
     413: b"Content Too Large",
     414: b"URI Too Long",
     431: b"Request Header Fields Too Large",
+    501: b"Not Implemented",
 }
 
 # RFC 9110 section 5.6.2: token = 1*tchar.
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_TOKEN_CHARS = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TOKEN = re.compile(_TOKEN_CHARS + rb"\Z")
 # Visible ASCII only: no whitespace or control characters in a target.
 _ORIGIN_FORM = re.compile(rb"/[\x21-\x7e]*\Z")
 _ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*://[\x21-\x7e]*\Z")
@@ -40,6 +57,24 @@ _VERSION = re.compile(rb"HTTP/1\.[01]\Z")
 # Field values may hold HTAB and obs-text, but no other control character.
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]+\Z")
+# RFC 9110 section 7.2 and RFC 3986 section 3.2.2: Host = uri-host [":"
+# port], uri-host = IP-literal / IPv4address / reg-name (no userinfo, no
+# path, no whitespace).
+_SUB_DELIMS = rb"!$&'()*+,;="
+_REG_NAME = rb"(?:[A-Za-z0-9\-._~" + _SUB_DELIMS + rb"]|%[0-9A-Fa-f]{2})*"
+_IP_LITERAL = (
+    rb"\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~:" + _SUB_DELIMS + rb"]+)\]"
+)
+_HOST = re.compile(rb"(" + _IP_LITERAL + rb"|" + _REG_NAME + rb")(?::[0-9]*)?\Z")
+# RFC 9112 section 7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name
+# [ BWS "=" BWS chunk-ext-val ] ), a value a token or a quoted-string.
+_QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+_CHUNK_EXT = (
+    rb"(?:[ \t]*;[ \t]*" + _TOKEN_CHARS
+    + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN_CHARS + rb"|" + _QUOTED + rb"))?)*"
+)
+# At most 16 hex digits: a size that fits in 64 bits.
+_CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})" + _CHUNK_EXT + rb"\Z")
 
 
 @dataclass(frozen=True)
@@ -60,6 +95,14 @@ class HTTPRules:
         C{_} instead of dropping the field.
     @ivar trustedProxies: the peers whose C{X-Forwarded-For} and
         C{X-Forwarded-Proto} are believed.
+    @ivar bodyTimeout: seconds a request body may take to arrive, counted
+        while the front reads it (not while it waits for a handler, or for
+        the application to read): then 408.
+    @ivar lingerTime: after an answer to a request whose body is still
+        coming, the most seconds the front reads and discards what the
+        client sends before it closes the connection.
+    @ivar lingerTimeout: the same, without a byte from the client.
+    @ivar lingerBytes: the same, in bytes.
     """
 
     headerTimeout: float = DEFAULT_HEADER_TIMEOUT
@@ -69,6 +112,10 @@ class HTTPRules:
     maxHeaderBytes: int = DEFAULT_MAX_HEADER_BYTES
     rejectUnderscoreHeaders: bool = False
     trustedProxies: Tuple[Network, ...] = ()
+    bodyTimeout: float = DEFAULT_BODY_TIMEOUT
+    lingerTime: float = DEFAULT_LINGER_TIME
+    lingerTimeout: float = DEFAULT_LINGER_TIMEOUT
+    lingerBytes: int = DEFAULT_LINGER_BYTES
 
 
 def errorResponse(status: int) -> bytes:
@@ -123,11 +170,44 @@ def splitFieldLine(line: bytes) -> Optional[Tuple[bytes, bytes]]:
     return name, value
 
 
+def checkHost(value: bytes) -> Optional[bytes]:
+    """
+    The host of a C{Host} field value or of an authority (RFC 9110 section
+    7.2: C{uri-host [":" port]}), without its port; or L{None} if it is
+    malformed (whitespace, a path, userinfo, a bad port...).
+    """
+    match = _HOST.match(value)
+    return None if match is None else match.group(1)
+
+
+def targetAuthority(target: bytes) -> Optional[bytes]:
+    """
+    The authority of an absolute-form request-target (C{scheme://authority
+    [path]}), or L{None} for any other form.
+    """
+    scheme, sep, rest = target.partition(b"://")
+    if not sep or target.startswith(b"/"):
+        return None
+    end = len(rest)
+    for delimiter in b"/?#":
+        found = rest.find(bytes([delimiter]))
+        if 0 <= found < end:
+            end = found
+    return rest[:end]
+
+
 class RequestHead:
     """
-    Checks one request head, line by line, as it arrives.
+    Checks one request head, line by line, as it arrives, and works out how
+    its body is framed (RFC 9112 section 6).
 
     Each method returns the status refusing the request, or L{None}.
+
+    @ivar authority: the authority of an absolute-form target, which
+        replaces the C{Host} field (RFC 9112 section 3.2.2); L{None} for
+        the other forms.
+    @ivar hasHost: whether the head has a C{Host} field.
+    @ivar chunked: whether the body is chunked (known at L{end}).
     """
 
     def __init__(self, rules: HTTPRules) -> None:
@@ -135,18 +215,28 @@ class RequestHead:
         self._version = b""
         self._fields = 0
         self._bytes = 0
-        self._hosts = 0
         self._lengths = 0
         self._encoded = False
+        self._codings: List[bytes] = []
+        self.authority: Optional[bytes] = None
+        self.hasHost = False
+        self.chunked = False
 
     def requestLine(self, line: bytes) -> Optional[int]:
         """
         The request line came.
         """
         status = checkRequestLine(line, self._rules.maxRequestLine)
-        if status is None:
-            self._version = line.rsplit(b" ", 1)[-1]
-        return status
+        if status is not None:
+            return status
+        self._version = line.rsplit(b" ", 1)[-1]
+        authority = targetAuthority(line.split(b" ")[1])
+        if authority is not None:
+            # No userinfo, and a host: RFC 9110 section 4.2.
+            if not checkHost(authority):
+                return 400
+            self.authority = authority
+        return None
 
     def fieldLine(self, line: bytes) -> Tuple[Optional[int], bool]:
         """
@@ -168,15 +258,20 @@ class RequestHead:
             return (400 if self._rules.rejectUnderscoreHeaders else None), False
         lower = name.lower()
         if lower == b"host":
-            self._hosts += 1
-            if self._hosts > 1:
+            if self.hasHost or checkHost(value) is None:
                 return 400, False
+            self.hasHost = True
         elif lower == b"content-length":
             self._lengths += 1
             if self._lengths > 1 or not _DIGITS.match(value):
                 return 400, False
         elif lower == b"transfer-encoding":
+            # Several field lines make one list (RFC 9110 section 5.3).
             self._encoded = True
+            self._codings.extend(
+                coding for coding in (c.strip(b" \t").lower() for c in value.split(b","))
+                if coding
+            )
         if self._lengths and self._encoded:
             # The request smuggling pair (RFC 9112 section 6.1).
             return 400, False
@@ -186,9 +281,151 @@ class RequestHead:
         """
         The empty line ending the head came.
         """
-        if self._version == b"HTTP/1.1" and not self._hosts:
+        if self._version == b"HTTP/1.1" and not self.hasHost:
             return 400
+        if self._encoded:
+            codings = self._codings
+            # RFC 9112 section 6.1: Transfer-Encoding is HTTP/1.1 only; a
+            # list that does not end in chunked leaves the length unknown.
+            if (
+                self._version != b"HTTP/1.1"
+                or not codings
+                or codings[-1] != b"chunked"
+                or b"chunked" in codings[:-1]
+            ):
+                return 400
+            if len(codings) > 1:
+                # gzip, chunked: a coding the front does not decode.
+                return 501
+            self.chunked = True
         return None
+
+
+class FramingError(Exception):
+    """
+    A request body breaks its framing, or a limit: answer C{status}.
+
+    @ivar status: the status refusing the request.
+    """
+
+    def __init__(self, status: int, why: str) -> None:
+        Exception.__init__(self, why)
+        self.status = status
+
+
+_SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
+
+
+class ChunkedDecoder:
+    """
+    Decodes a chunked request body (RFC 9112 section 7.1), strictly: every
+    line ends with CRLF; a chunk size has 1 to 16 hex digits and well-formed
+    extensions; the sizes announced may not add up to more than C{maxBody}
+    (refused as soon as the size that passes it comes, before its data);
+    trailer lines are field lines checked as those of a head, within the
+    same limits.  Trailer fields are checked, then dropped.
+
+    L{dataReceived} raises L{FramingError} for a body to refuse; it must not
+    be called again after that, nor after the body ended.
+
+    @param dataCallback: called with each piece of body data.
+    @param finishCallback: called once, at the end of the body, with the
+        bytes received after it (the start of a next request).
+    """
+
+    def __init__(
+        self,
+        dataCallback: Callable[[bytes], None],
+        finishCallback: Callable[[bytes], None],
+        maxBody: int,
+        rules: HTTPRules,
+    ) -> None:
+        self._dataCallback = dataCallback
+        self._finishCallback = finishCallback
+        self._maxBody = maxBody
+        self._rules = rules
+        self._state = _SIZE
+        # The start of a line not yet ended.
+        self._partial = b""
+        self._remaining = 0
+        self._total = 0
+        self._fields = 0
+        self._bytes = 0
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        More of the body came.
+
+        @raise FramingError: if it breaks the framing or a limit.
+        """
+        position = 0
+        size = len(data)
+        while position < size:
+            if self._state == _DATA:
+                take = min(self._remaining, size - position)
+                self._dataCallback(
+                    data if take == size else data[position:position + take]
+                )
+                position += take
+                self._remaining -= take
+                if not self._remaining:
+                    self._state = _DATA_END
+                continue
+            if self._state == _DONE:
+                raise RuntimeError("chunked body already ended")
+            newline = data.find(b"\n", position)
+            if newline < 0:
+                self._partial += data[position:]
+                self._checkLineLength(len(self._partial))
+                return
+            line = self._partial + data[position:newline + 1]
+            self._partial = b""
+            position = newline + 1
+            self._checkLineLength(len(line) - 2)
+            if not line.endswith(b"\r\n"):
+                raise FramingError(400, "a line of a chunked body ends without CR")
+            self._lineReceived(line[:-2])
+            if self._state == _DONE:
+                self._finishCallback(data[position:])
+                return
+
+    def _checkLineLength(self, length: int) -> None:
+        if self._state == _TRAILER:
+            if self._bytes + length > self._rules.maxHeaderBytes:
+                raise FramingError(431, "trailer section too large")
+        elif length > MAX_CHUNK_LINE:
+            raise FramingError(400, "chunk-size line too long")
+
+    def _lineReceived(self, line: bytes) -> None:
+        state = self._state
+        if state == _SIZE:
+            match = _CHUNK_LINE.match(line)
+            if match is None:
+                raise FramingError(400, "malformed chunk-size line")
+            chunkSize = int(match.group(1), 16)
+            if self._total + chunkSize > self._maxBody:
+                raise FramingError(413, "chunked body larger than the limit")
+            self._total += chunkSize
+            if chunkSize:
+                self._remaining = chunkSize
+                self._state = _DATA
+            else:
+                self._state = _TRAILER
+        elif state == _DATA_END:
+            if line:
+                raise FramingError(400, "chunk data not followed by CRLF")
+            self._state = _SIZE
+        elif not line:
+            self._state = _DONE
+        else:
+            self._fields += 1
+            self._bytes += len(line) + 2
+            if self._fields > self._rules.maxHeaders:
+                raise FramingError(431, "too many trailer fields")
+            if self._bytes > self._rules.maxHeaderBytes:
+                raise FramingError(431, "trailer section too large")
+            if splitFieldLine(line) is None:
+                raise FramingError(400, "malformed trailer field line")
 
 
 def parseNetwork(description: str) -> Network:

@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_resource -*-
+# -*- test-case-name: txmp.test.test_resource,txmp.test.test_requestframing -*-
 """
 The front's Twisted Web side: a leaf resource that hands every request to
 the L{Dispatcher} and finishes the HTTP response when the reply arrives.
@@ -15,8 +15,10 @@ from zope.interface import implementer
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IPushProducer
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
+from twisted.python.compat import networkString
 from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES, HTTPChannel
 from twisted.web.resource import Resource
@@ -33,7 +35,10 @@ from txmp._dispatch import (
     Reply,
 )
 from txmp._http import (
+    ChunkedDecoder,
+    FramingError,
     HTTPRules,
+    checkHost,
     RequestHead,
     errorResponse,
     forwardedClient,
@@ -88,7 +93,6 @@ class FrontRequest(Request):
 
     @ivar streamingBody: whether a body follows the head.
     @ivar bodyComplete: whether the whole body has been received.
-    @ivar bodyTooLarge: called when a chunked body passes the limit.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -96,7 +100,6 @@ class FrontRequest(Request):
         self.rawHeaderPairs: List[Tuple[bytes, bytes]] = []
         self.streamingBody = False
         self.bodyComplete = False
-        self.bodyTooLarge: Optional[Callable[[], None]] = None
         self._bodySink: Any = None
         self._buffered: List[bytes] = []
         self._received = 0
@@ -115,13 +118,8 @@ class FrontRequest(Request):
             # A small body (at most SMALL_BODY), sent whole with the head.
             self.content.write(data)
             return
-        channel = self.channel
-        if channel is not None and self._received > channel.maxBody:
-            self.streamingBody = False
-            self._buffered = []
-            if self.bodyTooLarge is not None:
-                self.bodyTooLarge()
-            return
+        # (--max-body was checked on the Content-Length or, for a chunked
+        # body, on each chunk size, before the data.)
         if self._bodySink is not None:
             self._bodySink.bodyData(data)
         else:
@@ -173,12 +171,26 @@ class FrontRequest(Request):
     def closeIfBodyPending(self) -> None:
         """
         A response is starting while the request body is still coming: the
-        connection cannot carry another request after it, so close it.
+        connection cannot carry another request after it, so close it (with
+        a lingering close: see L{FrontChannel.loseConnection}).
         """
         if self.streamingBody and not self.bodyComplete:
             self.setHeader(b"Connection", b"close")
             if self.channel is not None:
                 self.channel.persistent = False
+
+    def getRequestHostname(self) -> bytes:
+        """
+        The host of C{Host} (checked by L{RequestHead}; for an
+        absolute-form target, the target's), without its port or the
+        brackets of an IP literal; the server's address if C{Host} is
+        absent or empty (allowed for a target without an authority).
+        """
+        value = self.getHeader(b"host")
+        host = checkHost(value) if value is not None else None
+        if host:
+            return host[1:-1] if host.startswith(b"[") else host
+        return networkString(self.getHost().host)
 
 
 class FrontChannel(HTTPChannel):
@@ -189,18 +201,44 @@ class FrontChannel(HTTPChannel):
     request with a body at once, so that the body streams to a handler.
 
     It also enforces the site's L{HTTPRules}: each request head is checked
-    line by line (L{RequestHead}) and a bad one is answered (400, 414, 431)
-    and the connection closed before any handler sees the request; a head
-    must be complete within C{headerTimeout} of its first byte (else 408),
-    however slowly its bytes come; and a connection carrying no request is
-    closed after C{idleTimeout}.  Both timers use the site's reactor.
+    line by line (L{RequestHead}) and a bad one is answered (400, 414, 431,
+    501) before any handler sees the request; a head must be complete
+    within C{headerTimeout} of its first byte (else 408), however slowly
+    its bytes come; a body within C{bodyTimeout} of reading time (else
+    408, and the handler's request is cancelled); and a connection
+    carrying no request is closed after C{idleTimeout}.  The framing of
+    the body is the front's own (L{RequestHead.end}, L{ChunkedDecoder}),
+    not Twisted's.  All timers use the site's reactor.
+
+    After a refusal, or after a response sent while the request body is
+    still coming, the connection is closed with a lingering close: the
+    front half-closes it (on TCP and UNIX connections), then reads and
+    discards what the client still sends, within the site's C{lingerTime},
+    C{lingerTimeout} and C{lingerBytes}, so that a client still sending
+    reads the answer instead of a reset.
+
+    This is the one place that overrides private parts of Twisted's
+    L{HTTPChannel}: C{__first_line}, C{_maybeChooseTransferDecoder},
+    C{_transferDecoder}, C{_finishRequestBody}, C{_handlingRequest},
+    C{_networkProducer}, C{_respondToBadRequestAndDisconnect}.
     """
 
     _bodyReadPaused = False
+    # Refused or closing: read nothing more (but discard it, lingering).
     _rejected = False
     _draining = False
     # Whether a request has started (its first byte came) and not finished.
     _inRequest = False
+    # Whether the head of a request with a body was read, and not its end.
+    _bodyPending = False
+    # Reading time left for the body (seconds), and the timer running it
+    # down while the front reads the body.
+    _bodyBudget = 0.0
+    _bodyCall: Optional[IDelayedCall] = None
+    _lingerCall: Optional[IDelayedCall] = None
+    _lingerEndCall: Optional[IDelayedCall] = None
+    _lingered = 0
+    _lingerStarted = False
     _head: Optional[RequestHead] = None
     _headerDeadline: Optional[IDelayedCall] = None
     _idleCall: Optional[IDelayedCall] = None
@@ -212,6 +250,13 @@ class FrontChannel(HTTPChannel):
     @property
     def rules(self) -> HTTPRules:
         return getattr(getattr(self, "site", None), "httpRules", DEFAULT_RULES)
+
+    @property
+    def lingering(self) -> bool:
+        """
+        Whether the connection is in its lingering close.
+        """
+        return self._lingerEndCall is not None
 
     def connectionMade(self) -> None:
         if isinstance(self.transport, FileDescriptor):
@@ -258,6 +303,7 @@ class FrontChannel(HTTPChannel):
 
     def dataReceived(self, data: bytes) -> None:
         if self._rejected:
+            self._discard(data)
             return
         if data and not self._inRequest:
             # The first byte of a request: its head has headerTimeout from
@@ -303,24 +349,105 @@ class FrontChannel(HTTPChannel):
 
     def _refuse(self, status: int) -> None:
         """
-        Answer C{status} (see L{errorResponse}) and close the connection,
-        reading nothing more from it.
+        Answer C{status} (see L{errorResponse}), abandon the request (its
+        handler gets C{CANCEL}) and close the connection, reading nothing
+        more from it: with a lingering close, or, if the request's response
+        had started (it cannot be followed by another, and must not look
+        complete), by aborting it.
         """
         if self._rejected:
             return
         self._rejected = True
-        self._cancelTimers()
-        if not any(getattr(r, "startedWriting", False) for r in self.requests):
-            # (A response already started cannot be followed by another.)
+        started = any(getattr(r, "startedWriting", False) for r in self.requests)
+        if not started:
             self.transport.write(errorResponse(status))
-        self._close()
+        self._abandonRequests()
+        if started:
+            self._cancelTimers()
+            self.transport.abortConnection()
+        else:
+            self._linger()
+
+    def _abandonRequests(self) -> None:
+        """
+        Tell the requests on this connection that it is lost to them (so
+        that the front's resource cancels them), though it lingers.
+        """
+        reason = Failure(ConnectionDone("the request was refused"))
+        for request in self.requests:
+            request.connectionLost(reason)
+
+    def loseConnection(self) -> None:
+        """
+        Close the connection once its responses are written: with a
+        lingering close if the client may still be sending a body.
+        """
+        if self._bodyPending and not self._rejected:
+            self._rejected = True
+            self._linger()
+        else:
+            HTTPChannel.loseConnection(self)
 
     def _close(self) -> None:
         self._rejected = True
-        self.loseConnection()
+        self._cancelTimers()
+        self._cancelLinger()
+        if self._lingerStarted:
+            # (_linger has unregistered from the transport already.)
+            self.transport.loseConnection()
+        else:
+            HTTPChannel.loseConnection(self)
         if self.abortTimeout is not None and self._abortingCall is None:
             # A client that reads nothing must not keep the connection.
             self._abortingCall = self.callLater(self.abortTimeout, self.forceAbortClient)
+
+    def _linger(self) -> None:
+        """
+        Start the lingering close: half-close the connection after what was
+        written (on TCP and UNIX connections; the TLS layer cannot), and
+        read and discard until the client closes its side or a bound of
+        the site's rules passes; then close.
+        """
+        self._bodyPending = False
+        # No request is in progress any more (a draining site closes the
+        # connection at once).
+        self._inRequest = False
+        self._cancelTimers()
+        rules = self.rules
+        transport = self.transport
+        # Twisted pauses reading when writes back up, and stops closing
+        # while a producer is registered: neither may hold the close up.
+        self._lingerStarted = True
+        self._networkProducer.unregisterProducer()
+        if isinstance(transport, FileDescriptor):
+            transport.loseWriteConnection()
+        self._networkProducer.resumeProducing()
+        self._lingered = 0
+        self._lingerCall = self.callLater(rules.lingerTimeout, self._lingerDone)
+        self._lingerEndCall = self.callLater(rules.lingerTime, self._lingerDone)
+
+    def _discard(self, data: bytes) -> None:
+        """
+        Data came after a refusal: during a lingering close, count it.
+        """
+        if self._lingerCall is None:
+            return
+        self._lingered += len(data)
+        if self._lingered > self.rules.lingerBytes:
+            self._lingerDone()
+        else:
+            self._lingerCall.reset(self.rules.lingerTimeout)
+
+    def _lingerDone(self) -> None:
+        self._cancelLinger()
+        self._close()
+
+    def _cancelLinger(self) -> None:
+        for name in ("_lingerCall", "_lingerEndCall"):
+            call = getattr(self, name)
+            setattr(self, name, None)
+            if call is not None and call.active():
+                call.cancel()
 
     def _headerTimedOut(self) -> None:
         self._headerDeadline = None
@@ -354,9 +481,44 @@ class FrontChannel(HTTPChannel):
     def _cancelTimers(self) -> None:
         self._cancelIdle()
         self._cancelDeadline()
+        self._stopBodyClock()
+
+    # The body deadline: a budget of reading time, spent only while the
+    # front reads the body, so that neither a trickle (its bytes do not
+    # restart it) nor a wait for a handler's window (not the client's
+    # doing) moves it.
+
+    def _seconds(self) -> float:
+        return self.site.reactor.seconds()  # type: ignore[no-any-return]
+
+    def _startBodyClock(self) -> None:
+        if self._bodyPending and self._bodyCall is None and not self._rejected:
+            self._bodyStarted = self._seconds()
+            self._bodyCall = self.callLater(max(self._bodyBudget, 0.0), self._bodyTimedOut)
+
+    def _stopBodyClock(self) -> None:
+        if self._bodyCall is not None:
+            call, self._bodyCall = self._bodyCall, None
+            if call.active():
+                call.cancel()
+            self._bodyBudget -= self._seconds() - self._bodyStarted
+
+    def _bodyTimedOut(self) -> None:
+        self._bodyCall = None
+        self._log.info(
+            "request body not complete within {timeout}s: closing {peer}",
+            timeout=self.rules.bodyTimeout,
+            peer=str(self.transport.getPeer()),
+        )
+        self._refuse(408)
 
     def requestDone(self, request: Request) -> None:
         self._inRequest = False
+        if self._bodyPending:
+            # Answered before its body ended (closeIfBodyPending said so in
+            # the response): the rest of the body must never be read as a
+            # next request.
+            self.persistent = False
         HTTPChannel.requestDone(self, request)
         # Unless a pipelined request started meanwhile, the connection is
         # idle now.
@@ -372,12 +534,19 @@ class FrontChannel(HTTPChannel):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancelTimers()
+        self._cancelLinger()
         HTTPChannel.connectionLost(self, reason)
         site = getattr(self, "site", None)
         if isinstance(site, FrontSite):
             site.channelClosed(self)
 
     def headerReceived(self, line: bytes) -> bool:
+        head = self._head
+        if head is not None and head.authority is not None:
+            name, value = line.split(b":", 1)
+            if name.strip().lower() == b"host":
+                # RFC 9112 section 3.2.2: the target's authority, not Host.
+                line = name + b": " + head.authority
         if not HTTPChannel.headerReceived(self, line):
             return False
         name, value = line.split(b":", 1)
@@ -386,26 +555,65 @@ class FrontChannel(HTTPChannel):
             request.rawHeaderPairs.append((name, value.strip(b" \t")))
         return True
 
+    def _maybeChooseTransferDecoder(self, header: bytes, data: bytes) -> bool:
+        # Transfer-Encoding is judged on the whole head (RequestHead.end),
+        # not line by line: an "identity" line must not be ignored, nor
+        # "chunked" on one line taken when another line follows.
+        if header == b"Transfer-Encoding":
+            return True
+        return HTTPChannel._maybeChooseTransferDecoder(self, header, data)  # type: ignore[no-any-return]
+
     def allHeadersReceived(self) -> None:
         self._cancelDeadline()
         request = self.requests[-1]
+        head = self._head
+        if head is not None and head.authority is not None and not head.hasHost:
+            # An HTTP/1.0 request in absolute-form: its Host is the target's.
+            if not self.headerReceived(b"Host: " + head.authority):
+                return
+        if head is not None and head.chunked:
+            self.length = None
+            self._transferDecoder = ChunkedDecoder(
+                request.handleContentChunk, self._finishRequestBody, self.maxBody, self.rules
+            )
         length = self.length
         if length is not None and length > self.maxBody:
             self._refuse(413)
             return
         HTTPChannel.allHeadersReceived(self)
+        if length != 0:
+            self._bodyPending = True
+            self._bodyBudget = self.rules.bodyTimeout
         if (length is None or length > SMALL_BODY) and isinstance(request, FrontRequest):
             request.streamingBody = True
             # Read no body until a handler has the request and its window.
             self.pauseBodyReading()
             request.requestReceived(self._command, self._path, self._version)
+        else:
+            self._startBodyClock()
 
     def rawDataReceived(self, data: bytes) -> None:
         if self._rejected:
             return
-        HTTPChannel.rawDataReceived(self, data)
+        decoder = self._transferDecoder
+        if self._handlingRequest or not isinstance(decoder, ChunkedDecoder):
+            HTTPChannel.rawDataReceived(self, data)
+            return
+        try:
+            decoder.dataReceived(data)
+        except FramingError as error:
+            self._log.info(
+                "bad request body from {peer}: {why}",
+                peer=str(self.transport.getPeer()),
+                why=str(error),
+            )
+            self._refuse(error.status)
 
     def allContentReceived(self) -> None:
+        self._stopBodyClock()
+        self._bodyPending = False
+        if self._rejected:
+            return
         request = self.requests[-1] if self.requests else None
         if not (isinstance(request, FrontRequest) and request.streamingBody) and (
             request is not None
@@ -433,13 +641,16 @@ class FrontChannel(HTTPChannel):
         Read nothing more from the client until L{resumeBodyReading}.
         """
         self._bodyReadPaused = True
-        self._networkProducer.pauseProducing()
+        self._stopBodyClock()
+        if not self._rejected:
+            self._networkProducer.pauseProducing()
 
     def resumeBodyReading(self) -> None:
         """
         Read from the client again (unless the transport is full).
         """
         self._bodyReadPaused = False
+        self._startBodyClock()
         if not self._waitingForTransport and not self._handlingRequest:
             self._networkProducer.resumeProducing()
 
@@ -750,19 +961,6 @@ class FrontResource(Resource):
             bodySource=request if streaming else None,
         )
         state: dict = {}
-
-        def tooLarge() -> None:
-            # A chunked body passed --max-body.
-            reply: Optional[Reply] = state.get("reply")
-            if reply is None:
-                d.cancel()
-                self._errorPage(request, 413, b"Content Too Large")
-            else:
-                reply.cancel()
-                responseBody.abortBody()
-
-        if streaming:
-            request.bodyTooLarge = tooLarge
 
         def gone(reason: Failure) -> None:
             reply: Optional[Reply] = state.get("reply")

@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from txmp._access import FORMATS as ACCESS_LOG_FORMATS, AccessLog
 from txmp._http import (
+    DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_HEADER_BYTES,
@@ -142,6 +143,11 @@ class Options(TxmpOptions):
          "Seconds from the first byte of a request to the end of its head: "
          "then 408 (not extended by more bytes).",
          positive(float, "--header-timeout")],
+        ["body-timeout", None, DEFAULT_BODY_TIMEOUT,
+         "Seconds a request body may take to arrive, counted while the "
+         "front reads it: then 408 and the request is cancelled (not "
+         "extended by more bytes).",
+         positive(float, "--body-timeout")],
         ["idle-timeout", None, DEFAULT_IDLE_TIMEOUT,
          "Seconds a connection may stay open with no request: then it is "
          "closed.",
@@ -562,6 +568,7 @@ def httpRules(options: Options) -> HTTPRules:
     return HTTPRules(
         headerTimeout=options["header-timeout"],
         idleTimeout=options["idle-timeout"],
+        bodyTimeout=options["body-timeout"],
         maxRequestLine=options["max-request-line"],
         maxHeaders=options["max-headers"],
         maxHeaderBytes=options["max-header-bytes"],

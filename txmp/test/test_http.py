@@ -73,7 +73,7 @@ class RulesTestCase(ResourceTestCase):
         self.assertEqual(response.header(b"connection"), [b"close"])
         self.assertEqual(response.header(b"content-type"), [b"text/plain; charset=utf-8"])
         self.assertTrue(response.complete)
-        self.assertTrue(transport.disconnecting)
+        self.assertClosed(transport)
         self.assertEqual(self.requestsSent(), [])
         self.assertNoLeak()
         return response
@@ -446,7 +446,7 @@ class TimeoutTests(RulesTestCase):
         data = head(b"X-Padding: " + b"p" * 40)
         for byte in data[:40]:
             channel.dataReceived(bytes([byte]))
-            self.assertFalse(transport.disconnecting)
+            self.assertEqual(transport.value(), b"")
             self.clock.advance(0.125)
         # 5 seconds after the first byte, 0.125 after the last one.
         self.assertEqual(self.clock.seconds(), 5.0)
@@ -462,6 +462,7 @@ class TimeoutTests(RulesTestCase):
         channel.dataReceived(b"G")
         self.clock.advance(4.9)
         self.assertFalse(transport.disconnecting)
+        self.assertEqual(transport.value(), b"")
         self.clock.advance(0.1)
         self.assertRefusedOn(transport, 408)
 
@@ -549,9 +550,10 @@ class TimeoutTests(RulesTestCase):
         self.respond(self.lastRequest().requestId, body=[b"ok"])
         self.clock.advance(4.9)
         self.assertFalse(transport.disconnecting)
+        self.assertNotIn(b"408 Request Timeout", transport.value())
         self.clock.advance(0.1)
-        self.assertTrue(transport.disconnecting)
         self.assertIn(b"408 Request Timeout", transport.value())
+        self.assertClosed(transport)
 
     def test_timersStopOnDisconnect(self) -> None:
         """

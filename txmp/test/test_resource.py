@@ -211,6 +211,16 @@ class ResourceTestCase(SynchronousTestCase):
                 ended = ended or message.end
         return data, ended
 
+    def assertClosed(self, transport: StringTransport) -> None:
+        """
+        Assert that the front closes C{transport}: at once or, in a
+        lingering close, once the client has sent nothing for the site's
+        C{lingerTimeout} (the clock is advanced by that much).
+        """
+        if not transport.disconnecting:
+            self.clock.advance(self.site.httpRules.lingerTimeout)
+        self.assertTrue(transport.disconnecting)
+
     def assertNoLeak(self) -> None:
         """
         Assert that the dispatcher holds no request any more.
@@ -1119,7 +1129,7 @@ class StreamingTests(ResourceTestCase):
         )
         self.assertTrue(transport.value().startswith(b"HTTP/1.1 413 "), transport.value())
         self.assertNotIn(b"100 Continue", transport.value())
-        self.assertTrue(transport.disconnecting)
+        self.assertClosed(transport)
         self.assertEqual(self.socket.sent, [])
 
     def test_chunkedTooLarge(self) -> None:
@@ -1191,7 +1201,7 @@ class StreamingTests(ResourceTestCase):
         response = ParsedResponse(transport.value())
         self.assertEqual(response.code, 200)
         self.assertEqual(response.header(b"connection"), [b"close"])
-        self.assertTrue(transport.disconnecting)
+        self.assertClosed(transport)
 
 
 class _WritesRequest:

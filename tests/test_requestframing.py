@@ -1,0 +1,275 @@
+# -*- test-case-name: tests.test_requestframing -*-
+"""
+The front frames requests itself (RFC 9112 sections 3.2, 6 and 7.1), closes
+a connection whose body is still coming with a lingering close, and gives a
+request body a deadline that a trickle cannot extend: checked over real TCP
+against a real C{twistd mpfront}.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, TypeVar
+
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import ConnectionDone
+from twisted.internet.protocol import Protocol
+from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
+
+from ._harness import SystemTestCase, asyncTest, reactor
+
+RECORDER = "tests.apps.recorder:app"
+ECHO = "tests.apps.echo:app"
+CALLED = "app called"
+
+# Refused from the head alone: (what, request bytes, status).  Each is
+# followed by a request for /smuggled that must never run.
+BAD_HEADS = [
+    ("Transfer-Encoding: identity",
+     b"POST /bad HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n", 400),
+    ("chunked then identity on two lines",
+     b"POST /bad HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+     b"Transfer-Encoding: identity\r\n\r\n0\r\n\r\n", 400),
+    ("Transfer-Encoding on HTTP/1.0",
+     b"POST /bad HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("Host with a space", b"GET /bad HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+    ("Host with a path and userinfo", b"GET /bad HTTP/1.1\r\nHost: evil.com/x@y\r\n\r\n", 400),
+    ("absolute-form with userinfo",
+     b"GET http://user@h/bad HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+]
+
+# A chunked POST whose body breaks the framing: (what, body bytes).
+BAD_BODIES = [
+    ("chunk size of 17 hex digits", b"00000000000000003\r\nabc\r\n0\r\n\r\n"),
+    ("chunk size of 2^68", b"100000000000000000\r\n"),
+    ("no empty line after the trailers", b"3\r\nabc\r\n0\r\n"),
+    ("NUL in a trailer", b"3\r\nabc\r\n0\r\nX-T: a\x00b\r\n\r\n"),
+]
+
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
+CHUNKED_HEAD = b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+class _Recorder(Protocol):
+    """
+    Writes what it is given and records what comes back, when the
+    connection closed and whether cleanly (the peer's FIN, not a reset).
+    """
+
+    def __init__(self) -> None:
+        self.received = b""
+        self.reason: Optional[Failure] = None
+        self.closed: Deferred[None] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:
+        self.reason = reason
+        self.closed.callback(None)
+
+
+class _Trickler(_Recorder):
+    """
+    Sends a chunked request head, then one byte of body every C{interval}
+    seconds for as long as the connection stays open (R.U.D.Y.).
+    """
+
+    def __init__(self, interval: float) -> None:
+        _Recorder.__init__(self)
+        self._interval = interval
+        self._sending = LoopingCall(self._sendByte)
+        self._sending.clock = reactor
+        self.bodyStartedAt = 0.0
+        self.answeredAt: Optional[float] = None
+
+    def connectionMade(self) -> None:
+        self.transport.write(CHUNKED_HEAD + b"ffff\r\n")  # type: ignore[union-attr]
+        self.bodyStartedAt = reactor.seconds()
+        self._sending.start(self._interval)
+
+    def _sendByte(self) -> None:
+        self.transport.write(b"x")  # type: ignore[union-attr]
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.answeredAt is None:
+            self.answeredAt = reactor.seconds()
+        _Recorder.dataReceived(self, data)
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:
+        if self._sending.running:
+            self._sending.stop()
+        _Recorder.connectionLost(self, reason)
+
+
+_RecorderT = TypeVar("_RecorderT", bound=_Recorder)
+
+
+async def connect(case: SystemTestCase, client: _RecorderT) -> _RecorderT:
+    """
+    Connect C{client} to C{case}'s front; abort it when the test ends if
+    it is still connected.
+    """
+    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", case.httpPort, timeout=10)
+    await connectProtocol(endpoint, client)
+
+    def abort() -> None:
+        if client.reason is None:
+            client.transport.abortConnection()  # type: ignore[union-attr]
+
+    case.addCleanup(abort)
+    return client
+
+
+class FramingTests(SystemTestCase):
+    """
+    Request framing the RFC says must be refused is answered by the front
+    with 400 and a closed connection; nothing smuggled after it runs.
+    """
+
+    @asyncTest
+    async def test_badHeads(self) -> None:
+        """
+        Each bad head gets its status and C{Connection: close}, the
+        connection is closed, and the application sees neither the
+        request nor the C{/smuggled} one after it.
+        """
+        front, handler = await self.startFrontAndHandler(RECORDER)
+        for what, data, status in BAD_HEADS:
+            client = await self.rawConnection()
+            response = await self.withTimeout(
+                client.request(data + SMUGGLED), 10, f"a reply to {what}"
+            )
+            self.assertEqual(response.code, status, f"{what}: {response!r}" + self.transcript())
+            self.assertEqual(response.header(b"connection"), b"close", what)
+            await self.withTimeout(client.closed, 10, f"the front to close after {what}")
+            self.assertEqual(client.unparsed, b"", what)
+        self.assertResponse(await self.get("/good"), 200)
+        await handler.waitForLine(f"{CALLED} GET /good")
+        self.assertEqual(handler.countLines(CALLED), 1, self.transcript())
+
+    @asyncTest
+    async def test_badBodies(self) -> None:
+        """
+        A chunked body with a chunk size of 17 hex digits or more, or
+        trailers that are not field lines (a missing final CRLF, which
+        would take a pipelined request for trailers, or a NUL), gets 400
+        with C{Connection: close} and nothing after it.
+        """
+        await self.startFrontAndHandler(ECHO)
+        for what, body in BAD_BODIES:
+            client = await self.rawConnection()
+            response = await self.withTimeout(
+                client.request(CHUNKED_HEAD + body + SMUGGLED), 10, f"a reply to {what}"
+            )
+            self.assertEqual(response.code, 400, f"{what}: {response!r}" + self.transcript())
+            self.assertEqual(response.header(b"connection"), b"close", what)
+            await self.withTimeout(client.closed, 10, f"the front to close after {what}")
+            self.assertEqual(client.unparsed, b"", what)
+
+    @asyncTest
+    async def test_absoluteForm(self) -> None:
+        """
+        For an absolute-form target, the application's C{SERVER_NAME} and
+        C{HTTP_HOST} come from the target's authority, not from C{Host}.
+        """
+        await self.startFrontAndHandler("tests.apps.host:app")
+        client = await self.rawConnection()
+        response = await client.request(
+            b"GET http://example.org:8081/x HTTP/1.1\r\nHost: evil.com\r\n\r\n"
+        )
+        self.assertEqual(
+            (response.code, response.body), (200, b"example.org example.org:8081"),
+            self.transcript(),
+        )
+
+
+class LingeringCloseTests(SystemTestCase):
+    """
+    A request answered while its body is still coming gets an answer the
+    client can read, a connection closed cleanly, and nothing else.
+    """
+
+    @asyncTest
+    async def test_chunkedTooLarge(self) -> None:
+        """
+        A chunked body over C{--max-body}, sent whole, gets one 413 with
+        C{Connection: close}, then the end of the connection (not a reset,
+        no other response), and the front logs no error.
+        """
+        front, handler = await self.startFrontAndHandler(
+            ECHO, frontArguments=["--max-body", "100000"]
+        )
+        chunk = b"4000\r\n" + b"x" * 0x4000 + b"\r\n"
+        client = await connect(self, _Recorder())
+        client.transport.write(  # type: ignore[union-attr]
+            CHUNKED_HEAD + chunk * 64 + b"0\r\n\r\n" + SMUGGLED
+        )
+        await self.withTimeout(client.closed, 10, "the front to close the connection")
+        self.assertTrue(client.received.startswith(b"HTTP/1.1 413 "), client.received[:200])
+        self.assertEqual(client.received.count(b"HTTP/1.1 "), 1, client.received)
+        self.assertIn(b"\r\nConnection: close\r\n", client.received)
+        assert client.reason is not None
+        self.assertTrue(client.reason.check(ConnectionDone), client.reason)
+        self.assertEqual(front.countLines("Traceback"), 0, self.transcript())
+        self.assertEqual(front.countLines("Unhandled"), 0, self.transcript())
+        self.assertResponse(await self.get("/"), 200)
+
+    @asyncTest
+    async def test_lengthTooLargeWhileSending(self) -> None:
+        """
+        A client that sends a body over C{--max-body} whole, without waiting
+        for C{100 Continue}, reads the 413 and then a clean end of the
+        connection, not a reset: the front reads and discards the body.
+        """
+        await self.startFrontAndHandler(ECHO, frontArguments=["--max-body", "100000"])
+        size = 4 * 1024 * 1024
+        client = await connect(self, _Recorder())
+        client.transport.write(  # type: ignore[union-attr]
+            b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % (size,)
+            + b"x" * size
+        )
+        await self.withTimeout(client.closed, 10, "the front to close the connection")
+        self.assertTrue(client.received.startswith(b"HTTP/1.1 413 "), client.received[:200])
+        assert client.reason is not None
+        self.assertTrue(client.reason.check(ConnectionDone), client.reason)
+
+
+class BodyTimeoutTests(SystemTestCase):
+    """
+    Request bodies trickled to hold a handler's threads (R.U.D.Y.) are cut
+    at C{--body-timeout}.
+    """
+
+    timeout = 60
+
+    @asyncTest
+    async def test_trickle(self) -> None:
+        """
+        With C{--body-timeout 3} and a handler of 2 threads, two uploads
+        trickling a byte every 0.2 seconds hold both threads; each gets 408
+        with C{Connection: close} about 3 seconds after its body started,
+        and a C{GET} sent meanwhile is served (without the deadline it
+        would get 503 after C{--queue-timeout}).
+        """
+        await self.startFrontAndHandler(
+            ECHO, "--threads", "2", frontArguments=["--body-timeout", "3"]
+        )
+        tricklers: List[_Trickler] = [
+            await connect(self, _Trickler(0.2)) for i in range(2)
+        ]
+        result = await self.get("/unrelated", timeout=15)
+        self.assertResponse(result, 200)
+        await self.withTimeout(
+            gatherResults([t.closed for t in tricklers]), 15, "the tricklers to be closed"
+        )
+        for trickler in tricklers:
+            self.assertTrue(
+                trickler.received.startswith(b"HTTP/1.1 408 "), trickler.received[:200]
+            )
+            self.assertIn(b"\r\nConnection: close\r\n", trickler.received)
+            assert trickler.answeredAt is not None
+            took = trickler.answeredAt - trickler.bodyStartedAt
+            self.assertTrue(2.9 < took < 4.5, f"408 after {took:.2f}s" + self.transcript())
+        self.assertLess(result.elapsed, 5.0, self.transcript())
