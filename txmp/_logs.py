@@ -18,10 +18,12 @@ from twisted.logger import (
     ILogObserver,
     LogLevel,
     LogLevelFilterPredicate,
+    eventAsJSON,
     eventFromJSON,
-    jsonFileLogObserver,
+    formatEvent,
     textFileLogObserver,
 )
+from zope.interface import implementer
 
 FORMATS = ("text", "json")
 LEVELS = ("debug", "info", "warn", "error", "critical")
@@ -69,6 +71,22 @@ def reopenLogFiles() -> None:
         f.reopen()
 
 
+def _jsonObserver(out: Any) -> ILogObserver:
+    """
+    Twisted's JSON observer (one object per line, which L{eventFromJSON}
+    reads back), with the message as text too, under C{text}: what a
+    person or C{jq} looks for first.
+    """
+
+    @implementer(ILogObserver)
+    def observe(event: Dict[str, Any]) -> None:
+        if "text" not in event:
+            event = dict(event, text=formatEvent(event))
+        out.write(eventAsJSON(event) + "\n")
+
+    return observe
+
+
 def makeObserver(
     format: str, level: str, logfile: Optional[str], nodaemon: bool
 ) -> ILogObserver:
@@ -86,7 +104,7 @@ def makeObserver(
         out = ReopenableFile(logfile or "twistd.log")
         _openFiles.append(out)
     if format == "json":
-        observer = jsonFileLogObserver(out, recordSeparator="")
+        observer = _jsonObserver(out)
     else:
         observer = textFileLogObserver(out)
     return FilteringLogObserver(
@@ -95,23 +113,34 @@ def makeObserver(
     )
 
 
+#: What L{twistdObserver} makes: set by L{configureTwistd}.
+_twistdSettings: Dict[str, Any] = {}
+
+
 def configureTwistd(options: Dict[str, Any], format: str, level: str) -> None:
     """
     Make twistd log with L{makeObserver}, unless it was given its own
     C{--logger} or C{--syslog}.  Called while twistd parses our options,
     before it makes its logger.
 
-    @param options: twistd's own options (the parent of ours).
+    @param options: twistd's own options (the parent of ours).  Its
+        C{logger} must be a name, which twistd imports once it has parsed
+        the options: L{twistdObserver}, which reads what this sets.
     """
     if options.get("logger") or options.get("syslog"):
         return
-    logfile = options.get("logfile")
-    nodaemon = bool(options.get("nodaemon"))
+    _twistdSettings.update(
+        format=format, level=level, logfile=options.get("logfile"),
+        nodaemon=bool(options.get("nodaemon")),
+    )
+    options["logger"] = "txmp._logs.twistdObserver"
 
-    def observerFactory() -> ILogObserver:
-        return makeObserver(format, level, logfile, nodaemon)
 
-    options["logger"] = observerFactory
+def twistdObserver() -> ILogObserver:
+    """
+    The observer of twistd's log that L{configureTwistd} set up.
+    """
+    return makeObserver(**_twistdSettings)
 
 
 class ChildLog:

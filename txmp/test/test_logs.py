@@ -1,0 +1,135 @@
+"""
+Tests for L{txmp._logs}.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, Dict, List
+
+from twisted.logger import Logger, LogLevel, eventAsJSON, formatEvent
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp import _logs
+from txmp._logs import ChildLog, configureTwistd, makeObserver
+
+
+class ObserverTests(SynchronousTestCase):
+    """
+    Tests for L{makeObserver} and L{configureTwistd}.
+    """
+
+    def setUp(self) -> None:
+        self.addCleanup(_logs._openFiles.clear)
+
+    def test_jsonFiltered(self) -> None:
+        """
+        The JSON observer writes one object per line, the event's fields
+        included; events under the level are dropped.
+        """
+        path = FilePath(self.mktemp())
+        observer = makeObserver("json", "info", path.path, nodaemon=True)
+        log = Logger(namespace="t", observer=observer)
+        log.debug("not {this}", this="that")
+        log.info("request {requestId} done", requestId="abc.1")
+        log.error("bad")
+        lines = path.getContent().decode("utf-8").splitlines()
+        events = [json.loads(line) for line in lines]
+        self.assertEqual([e["log_level"]["name"] for e in events], ["info", "error"])
+        self.assertEqual(events[0]["requestId"], "abc.1")
+        self.assertEqual(events[0]["log_namespace"], "t")
+
+    def test_textToStdout(self) -> None:
+        """
+        With no log file (or C{-}) in the foreground, lines go to stdout,
+        as twistd's do.
+        """
+        out = io.StringIO()
+        self.patch(_logs.sys, "stdout", out)
+        for logfile in (None, "-"):
+            Logger(namespace="t", observer=makeObserver("text", "warn", logfile, True)).warn("x")
+        self.assertEqual(out.getvalue().count("[t#warn] x"), 2)
+
+    def test_reopen(self) -> None:
+        """
+        L{_logs.reopenLogFiles} reopens the files by their path.
+        """
+        path = FilePath(self.mktemp())
+        log = Logger(namespace="t", observer=makeObserver("text", "info", path.path, False))
+        log.info("one")
+        rotated = path.siblingExtension(".1")
+        path.moveTo(rotated)
+        _logs.reopenLogFiles()
+        log.info("two")
+        self.assertIn(b"one", rotated.getContent())
+        self.assertIn(b"two", path.getContent())
+        self.assertNotIn(b"one", path.getContent())
+
+    def test_configureTwistd(self) -> None:
+        """
+        twistd's C{--logger} becomes a factory of our observer, unless
+        C{--logger} or C{--syslog} was given.
+        """
+        options: Dict[str, Any] = {"logfile": "-", "nodaemon": True}
+        self.patch(_logs, "_twistdSettings", {})
+        configureTwistd(options, "json", "warn")
+        self.assertEqual(options["logger"], "txmp._logs.twistdObserver")
+        out = io.StringIO()
+        self.patch(_logs.sys, "stdout", out)
+        Logger(namespace="t", observer=_logs.twistdObserver()).error("x")
+        self.assertEqual(json.loads(out.getvalue())["log_level"]["name"], "error")
+        mine = object()
+        given: Dict[str, Any] = {"logger": mine}
+        configureTwistd(given, "json", "info")
+        self.assertIs(given["logger"], mine)
+        syslog: Dict[str, Any] = {"syslog": True}
+        configureTwistd(syslog, "json", "info")
+        self.assertNotIn("logger", syslog)
+
+
+class ChildLogTests(SynchronousTestCase):
+    """
+    Tests for L{ChildLog}.
+    """
+
+    def setUp(self) -> None:
+        self.events: List[Dict[str, Any]] = []
+        self.child = ChildLog("h:spawn-1", self.events.append)
+
+    def test_jsonEvents(self) -> None:
+        """
+        A child's JSON event, however its bytes are split, is published
+        with its own time, level, namespace and fields, and the handler's
+        name as its system.
+        """
+        event = {"log_format": "request {requestId} ran", "requestId": "r.1",
+                 "log_level": LogLevel.warn, "log_namespace": "txmp._wsgi",
+                 "log_time": 1234.5}
+        line = eventAsJSON(event).encode("utf-8") + b"\n"
+        self.child.dataReceived(1, line[:10])
+        self.assertEqual(self.events, [])
+        self.child.dataReceived(1, line[10:])
+        [got] = self.events
+        self.assertEqual(got["log_time"], 1234.5)
+        self.assertEqual(got["log_level"], LogLevel.warn)
+        self.assertEqual(got["log_namespace"], "txmp._wsgi")
+        self.assertEqual(got["log_system"], "h:spawn-1 txmp._wsgi#warn")
+        self.assertEqual(formatEvent(got), "request r.1 ran")
+
+    def test_otherLines(self) -> None:
+        """
+        A line that is not an event is one: C{warn} from stderr, C{info}
+        from stdout; a last line without a newline counts when the child
+        ends.
+        """
+        self.child.dataReceived(2, b"twistd mphandler: --app x: no module\n")
+        self.child.dataReceived(1, b"plain\npartial")
+        self.child.ended()
+        self.assertEqual(
+            [(formatEvent(e), e["log_level"]) for e in self.events],
+            [("twistd mphandler: --app x: no module", LogLevel.warn),
+             ("plain", LogLevel.info), ("partial", LogLevel.info)],
+        )
+        self.assertTrue(all(e["log_system"].startswith("h:spawn-1 ") for e in self.events))
