@@ -15,7 +15,7 @@ from .apps import hello
 
 COMBINED = re.compile(
     r'^127\.0\.0\.1 - - \[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d \+0000\] '
-    r'"GET /logged\?x=1 HTTP/1\.1" 200 %d "-" "txmp-test/1" \d+\.\d{6} -$'
+    r'"GET /logged\?x=1 HTTP/1\.1" 200 %d "-" "txmp-test/1" \d+\.\d{6} [0-9a-f]+\.1$'
     % (len(hello.BODY),)
 )
 
@@ -30,7 +30,7 @@ class AccessLogTests(SystemTestCase):
         """
         C{--access-log -} writes a combined line per request to standard
         output (with the client's address unquoted, the duration and the
-        request id), and creates no file named C{-}.
+        request id the front made), and creates no file named C{-}.
         """
         front, _ = await self.startFrontAndHandler(
             "tests.apps.hello:app", frontArguments=["--access-log", "-"]
@@ -73,3 +73,31 @@ class AccessLogTests(SystemTestCase):
             self.transcript(),
         )
         self.assertEqual(len(rotated.getContent().splitlines()), 1, self.transcript())
+
+
+class RequestIdTests(SystemTestCase):
+    """
+    One id per request, from the front to the application and back.
+    """
+
+    @asyncTest
+    async def test_requestId(self) -> None:
+        """
+        The response carries an C{X-Request-Id}; the application sees it as
+        C{HTTP_X_REQUEST_ID}, the handler's log names the request by it, and
+        the access log records it.
+        """
+        path = self.workdir.child("access.log")
+        front, handler = await self.startFrontAndHandler(
+            "tests.apps.recorder:app",
+            frontArguments=["--access-log", path.path, "--access-log-format", "json"],
+        )
+        result = await self.get("/r", headers={"X-Request-Id": "forged-by-client"})
+        self.assertEqual(result.code, 200, self.transcript())
+        requestId = result.header("x-request-id")
+        assert requestId is not None
+        self.assertNotEqual(requestId, "forged-by-client")
+        self.assertIn(b"HTTP_X_REQUEST_ID", result.body)
+        await handler.waitForLine(f"(request {requestId}): app called GET /r")
+        [line] = path.getContent().decode("utf-8").splitlines()
+        self.assertEqual(json.loads(line)["request_id"], requestId)

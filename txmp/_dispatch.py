@@ -462,6 +462,13 @@ class Dispatcher:
 
     # -- the resource's side ------------------------------------------------
 
+    def newRequestId(self) -> bytes:
+        """
+        A request id never used by this front: its instance, a dot, and a
+        count in hex.
+        """
+        return self._prefix + b"%x" % (next(self._counter),)
+
     def submit(
         self,
         meta: BytesPairs,
@@ -470,11 +477,14 @@ class Dispatcher:
         consumer: BodyConsumer,
         idempotent: bool = False,
         bodySource: Optional[RequestBodySource] = None,
+        requestId: Optional[bytes] = None,
     ) -> "Deferred[Reply]":
         """
         Send a request to a handler as soon as one has capacity.
 
         @param meta: the C{REQ} meta pairs, without C{more} and C{window}.
+        @param requestId: its id, from L{newRequestId}; a new one if not
+            given.
         @param body: the whole request body, if not streamed.
         @param bodySource: where the body comes from, if streamed: it is
             read once the request is dispatched, within the handler's
@@ -482,7 +492,8 @@ class Dispatcher:
         @return: a Deferred that fires with the L{Reply} head, or fails with
             a L{FrontError}; cancelling it abandons the request.
         """
-        requestId = self._prefix + b"%x" % (next(self._counter),)
+        if requestId is None:
+            requestId = self.newRequestId()
         meta = list(meta)
         meta.append((b"more", b"1" if bodySource is not None else b"0"))
         meta.append((b"window", b"%d" % (self.window,)))

@@ -7,6 +7,7 @@ the L{Dispatcher} and finishes the HTTP response when the reply arrives.
 from __future__ import annotations
 
 import json
+import re
 from io import BytesIO
 from typing import Any, Callable, List, Optional, Sequence, Set, Tuple
 
@@ -687,6 +688,35 @@ def _headerPairs(request: Request) -> List[Tuple[bytes, bytes]]:
     ]
 
 
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}\Z")
+
+
+def _withRequestId(
+    request: Request, peer: str, newRequestId: Callable[[], bytes]
+) -> Tuple[List[Tuple[bytes, bytes]], bytes, bool]:
+    """
+    The request's header pairs for the handler with its C{X-Request-Id}:
+    the one it came with if the peer is a trusted proxy and the value is a
+    plausible id (one field of at most 128 characters of a safe set), else
+    a new one (any the client sent is dropped).
+
+    @return: the pairs, the id, and whether it was the proxy's.
+    """
+    pairs = _headerPairs(request)
+    given = request.requestHeaders.getRawHeaders(b"x-request-id")
+    if given is not None:
+        rules = getattr(getattr(request, "site", None), "httpRules", DEFAULT_RULES)
+        if (
+            len(given) == 1
+            and _REQUEST_ID.match(given[0])
+            and isTrusted(peer, rules.trustedProxies)
+        ):
+            return pairs, given[0], True
+        pairs = [pair for pair in pairs if pair[0].lower() != b"x-request-id"]
+    requestId = newRequestId()
+    return [*pairs, (b"X-Request-Id", requestId)], requestId, False
+
+
 def _client(request: Request, peer: str) -> Tuple[str, str]:
     """
     The client's address and the scheme it used: the peer's, unless the
@@ -950,15 +980,20 @@ class FrontResource(Resource):
             (b"server_port", b"%d" % (getattr(local, "port", 0),)),
             (b"scheme", scheme.encode("ascii")),
         ]
+        headers, requestId, given = _withRequestId(
+            request, getattr(peer, "host", ""), self._dispatcher.newRequestId
+        )
+        request.requestId = requestId  # type: ignore[attr-defined]
         responseBody = _ResponseBody(request)
         streaming = isinstance(request, FrontRequest) and request.streamingBody
         d = self._dispatcher.submit(
             meta,
-            _headerPairs(request),
+            headers,
             [] if streaming else _readBody(request),
             responseBody,
             idempotent=request.method in IDEMPOTENT_METHODS,
             bodySource=request if streaming else None,
+            requestId=None if given else requestId,
         )
         state: dict = {}
 
@@ -1008,6 +1043,8 @@ class FrontResource(Resource):
                 # Replaces Twisted's defaults (Server, Date) if the app set them.
                 seen.add(lower)
                 headers.setRawHeaders(name, [value])
+        if b"x-request-id" not in seen:
+            headers.setRawHeaders(b"X-Request-Id", [request.requestId])  # type: ignore[attr-defined]
         if reply.more:
             body.writeBody(reply.body)
         else:
@@ -1056,6 +1093,9 @@ class FrontResource(Resource):
         if isinstance(request, FrontRequest):
             request.closeIfBodyPending()
         body = b"%d %s\n" % (status, reason)
+        requestId = getattr(request, "requestId", None)
+        if requestId is not None:
+            request.setHeader(b"X-Request-Id", requestId)
         request.setResponseCode(status, reason)
         request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
         request.setHeader(b"Content-Length", b"%d" % (len(body),))
@@ -1131,7 +1171,11 @@ class FrontSite(Site):
             return
         peer = request.getClientAddress()
         client = _client(request, getattr(peer, "host", ""))[0]
-        accessLog.write(request, client, duration)
+        requestId = getattr(request, "requestId", None)
+        accessLog.write(
+            request, client, duration,
+            None if requestId is None else requestId.decode("ascii"),
+        )
 
     def startFactory(self) -> None:
         Site.startFactory(self)

@@ -244,6 +244,13 @@ class SupportsCallInThread(Protocol):
         """
 
 
+def _xRequestId(head: RequestHead) -> Optional[str]:
+    for name, value in head.headers:
+        if len(name) == 12 and name.lower() == "x-request-id":
+            return value
+    return None
+
+
 def requestIdText(requestId: bytes) -> str:
     """
     The request id as text, for C{environ["txmp.request_id"]} and logs:
@@ -797,7 +804,9 @@ class RunningRequest:
         self._reactor = reactor
         self._application = application
         self._log = log
-        self._requestId = requestIdText(requestId)
+        # Logged as its X-Request-Id, which the client gets back (the front
+        # makes one if no trusted proxy gave one), else as the front's id.
+        self._requestId = _xRequestId(head) or requestIdText(requestId)
         self._method = head.method
         self._sink = sink
         self._condition = threading.Condition() if condition is None else condition

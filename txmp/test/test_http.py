@@ -357,15 +357,17 @@ class HeaderTests(RulesTestCase):
         request goes on without it.
         """
         request = self.assertAccepted(head(b"X_Forwarded_User: admin", b"X-Other: 1"))
-        self.assertEqual(request.head.headers, [("Host", "h"), ("X-Other", "1")])
+        self.assertEqual(request.head.headers,
+                         [("Host", "h"), ("X-Other", "1"), ("X-Request-Id", "front1.1")])
 
     def test_atHeaderCountLimit(self) -> None:
         """
-        C{maxHeaders} fields (C{Host} among them) are accepted.
+        C{maxHeaders} fields (C{Host} among them) are accepted (and passed
+        on with the front's C{X-Request-Id}).
         """
         fields = [b"X-%d: 1" % (i,) for i in range(DEFAULT_MAX_HEADERS - 1)]
         request = self.assertAccepted(head(*fields))
-        self.assertEqual(len(request.head.headers), DEFAULT_MAX_HEADERS)
+        self.assertEqual(len(request.head.headers), DEFAULT_MAX_HEADERS + 1)
 
     def test_overHeaderCountLimit(self) -> None:
         """

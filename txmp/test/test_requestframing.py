@@ -343,7 +343,8 @@ class HostTests(RulesTestCase):
         )
         head = self.lastRequest().head
         self.assertEqual(head.serverName, "example.org")
-        self.assertEqual(head.headers, [("Host", "example.org:8081"), ("X", "1")])
+        self.assertEqual(head.headers, [("Host", "example.org:8081"), ("X", "1"),
+                                        ("X-Request-Id", "front1.1")])
         self.assertEqual(head.target, "http://example.org:8081/p?q")
 
     def test_absoluteFormHTTP10(self) -> None:
@@ -354,7 +355,8 @@ class HostTests(RulesTestCase):
         self.sendRequest(b"GET https://example.org HTTP/1.0\r\n\r\n")
         head = self.lastRequest().head
         self.assertEqual(head.serverName, "example.org")
-        self.assertEqual(head.headers, [("Host", "example.org")])
+        self.assertEqual(head.headers, [("Host", "example.org"),
+                                        ("X-Request-Id", "front1.1")])
 
     def test_badAuthority(self) -> None:
         """

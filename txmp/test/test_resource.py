@@ -27,6 +27,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from txmp import protocol
 from txmp._dispatch import Dispatcher
+from txmp._http import HTTPRules, parseNetwork
 from txmp._memory import MemorySocket
 from txmp._resource import (
     SEND_LIMIT,
@@ -316,6 +317,7 @@ class RequestTests(ResourceTestCase):
                 ("cookie", "b=2"),
                 ("Accept", "*/*"),
                 ("Cookie", "c=3"),
+                ("X-Request-Id", "front1.1"),
             ],
         )
 
@@ -327,7 +329,7 @@ class RequestTests(ResourceTestCase):
             b"GET / HTTP/1.1\r\nHost: example.com\r\nX-Name: caf\xe9\r\n\r\n"
         )
         self.assertEqual(
-            self.lastRequest().head.headers[-1], ("X-Name", "caf\xe9")
+            self.lastRequest().head.headers[-2], ("X-Name", "caf\xe9")
         )
 
     def test_channelRecordsPairs(self) -> None:
@@ -436,6 +438,55 @@ class RequestTests(ResourceTestCase):
             self.assertEqual(
                 self.dispatcher.pending[requestId].idempotent, idempotent, method
             )
+
+
+class RequestIdTests(ResourceTestCase):
+    """
+    Every request carries an C{X-Request-Id}: the front makes one, or keeps
+    a trusted proxy's; the handler gets it, and so does the client.
+    """
+
+    def test_made(self) -> None:
+        """
+        A request without one gets the front's own request id, in its
+        C{REQ}'s headers and in its response.
+        """
+        _, transport = self.get()
+        request = self.lastRequest()
+        self.assertEqual(request.head.headers[-1],
+                         ("X-Request-Id", request.requestId.decode("ascii")))
+        self.respond(request.requestId, headers=[(b"Content-Length", b"0")])
+        self.assertIn(b"\r\nX-Request-Id: " + request.requestId + b"\r\n",
+                      transport.value())
+
+    def test_clientsDropped(self) -> None:
+        """
+        One sent by a client that is not a trusted proxy is replaced.
+        """
+        self.sendRequest(b"GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: forged\r\n\r\n")
+        request = self.lastRequest()
+        ids = [value for name, value in request.head.headers if name.lower() == "x-request-id"]
+        self.assertEqual(ids, [request.requestId.decode("ascii")])
+
+    def test_trustedProxysKept(self) -> None:
+        """
+        One from a trusted proxy, if it is a plausible id, is kept, passed
+        on and returned, in error pages too; an implausible one is replaced.
+        """
+        self.site.httpRules = HTTPRules(trustedProxies=(parseNetwork("192.0.2.0/24"),))
+        _, transport = self.sendRequest(
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: lb-7f3a.9\r\n\r\n"
+        )
+        request = self.lastRequest()
+        self.assertIn(("X-Request-Id", "lb-7f3a.9"), request.head.headers)
+        self.assertNotEqual(request.requestId, b"lb-7f3a.9")
+        self.reply(protocol.encodeError(request.requestId, "boom"))
+        self.assertIn(b"\r\nX-Request-Id: lb-7f3a.9\r\n", transport.value())
+        self.sendRequest(
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: a b\"c\r\n\r\n"
+        )
+        self.assertIn(("X-Request-Id", self.lastRequest().requestId.decode("ascii")),
+                      self.lastRequest().head.headers)
 
 
 class ReplyTests(ResourceTestCase):
