@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -93,8 +93,11 @@ class HTTPRules:
         counted): more is 431.
     @ivar rejectUnderscoreHeaders: answer 400 to a field name containing
         C{_} instead of dropping the field.
-    @ivar trustedProxies: the peers whose C{X-Forwarded-For} and
-        C{X-Forwarded-Proto} are believed.
+    @ivar trustedProxies: the peers whose C{Forwarded}, C{X-Forwarded-For},
+        C{X-Forwarded-Proto}, C{X-Forwarded-Host} and C{X-Request-Id} are
+        believed.
+    @ivar trustUnixPeers: whether peers on a UNIX socket are trusted so
+        (a proxy on the same host, as nginx in front of gunicorn).
     @ivar bodyTimeout: seconds a request body may take to arrive, counted
         while the front reads it (not while it waits for a handler, or for
         the application to read): then 408.
@@ -112,6 +115,7 @@ class HTTPRules:
     maxHeaderBytes: int = DEFAULT_MAX_HEADER_BYTES
     rejectUnderscoreHeaders: bool = False
     trustedProxies: Tuple[Network, ...] = ()
+    trustUnixPeers: bool = False
     bodyTimeout: float = DEFAULT_BODY_TIMEOUT
     lingerTime: float = DEFAULT_LINGER_TIME
     lingerTimeout: float = DEFAULT_LINGER_TIMEOUT
@@ -475,6 +479,84 @@ def forwardedClient(peer: str, forwardedFor: Iterable[bytes],
         if not any(address in network for network in trusted):
             break
     return client
+
+
+def _forwardedNode(value: str) -> str:
+    """
+    The address of a C{Forwarded} C{for=} node (RFC 7239 section 6): the
+    quotes, an IPv6 address's brackets and a port removed.
+    """
+    value = value.strip().strip('"')
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    return value.split(":", 1)[0] if value.count(":") == 1 else value
+
+
+def parseForwarded(values: Iterable[bytes]) -> List[Dict[str, str]]:
+    """
+    The elements of C{Forwarded} fields (RFC 7239), each a mapping of its
+    lower-cased parameter names to their values (quotes removed), in order.
+    A malformed element is an empty mapping.
+    """
+    elements: List[Dict[str, str]] = []
+    for value in values:
+        text = value.decode("latin-1")
+        for element in _splitOutsideQuotes(text, ","):
+            pairs: Dict[str, str] = {}
+            for pair in _splitOutsideQuotes(element, ";"):
+                name, sep, item = pair.strip().partition("=")
+                if not sep or not name:
+                    pairs = {}
+                    break
+                item = item.strip()
+                if len(item) >= 2 and item[0] == item[-1] == '"':
+                    item = item[1:-1].replace('\\"', '"')
+                pairs[name.strip().lower()] = item
+            elements.append(pairs)
+    return elements
+
+
+def _splitOutsideQuotes(text: str, separator: str) -> List[str]:
+    parts, current, quoted, escaped = [], [], False, False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def forwardedFromElements(
+    peer: str, elements: Sequence[Dict[str, str]], trusted: Sequence[Network]
+) -> Tuple[str, Optional[str], Optional[str]]:
+    """
+    The client's address, scheme and host by C{Forwarded} elements from a
+    trusted C{peer}: the address walked from the right as for
+    L{forwardedClient}; the scheme and host of the element of that client
+    (C{proto=} C{http} or C{https}, C{host=}), if it says.
+    """
+    client = peer
+    chosen: Optional[Dict[str, str]] = None
+    for element in reversed(elements):
+        address = _address(_forwardedNode(element.get("for", "")))
+        if address is None:
+            break
+        client = str(address)
+        chosen = element
+        if not any(address in network for network in trusted):
+            break
+    if chosen is None:
+        return client, None, None
+    proto = chosen.get("proto", "").lower()
+    return client, proto if proto in ("http", "https") else None, chosen.get("host")
 
 
 def forwardedScheme(forwardedProto: Sequence[bytes]) -> Optional[str]:

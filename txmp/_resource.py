@@ -14,6 +14,7 @@ from typing import Any, Callable, List, Optional, Sequence, Set, Tuple
 from zope.interface import implementer
 
 from twisted.internet.abstract import FileDescriptor
+from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IPushProducer
 from twisted.internet.error import ConnectionDone
@@ -43,8 +44,10 @@ from txmp._http import (
     RequestHead,
     errorResponse,
     forwardedClient,
+    forwardedFromElements,
     forwardedScheme,
     isTrusted,
+    parseForwarded,
 )
 from txmp.protocol import Frame
 
@@ -692,7 +695,7 @@ _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}\Z")
 
 
 def _withRequestId(
-    request: Request, peer: str, newRequestId: Callable[[], bytes]
+    request: Request, trusted: bool, newRequestId: Callable[[], bytes]
 ) -> Tuple[List[Tuple[bytes, bytes]], bytes, bool]:
     """
     The request's header pairs for the handler with its C{X-Request-Id}:
@@ -705,41 +708,73 @@ def _withRequestId(
     pairs = _headerPairs(request)
     given = request.requestHeaders.getRawHeaders(b"x-request-id")
     if given is not None:
-        rules = getattr(getattr(request, "site", None), "httpRules", DEFAULT_RULES)
-        if (
-            len(given) == 1
-            and _REQUEST_ID.match(given[0])
-            and isTrusted(peer, rules.trustedProxies)
-        ):
+        if trusted and len(given) == 1 and _REQUEST_ID.match(given[0]):
             return pairs, given[0], True
         pairs = [pair for pair in pairs if pair[0].lower() != b"x-request-id"]
     requestId = newRequestId()
     return [*pairs, (b"X-Request-Id", requestId)], requestId, False
 
 
-def _client(request: Request, peer: str) -> Tuple[str, str]:
+def _peer(request: Request) -> Tuple[str, bool]:
     """
-    The client's address and the scheme it used: the peer's, unless the
-    peer is a trusted proxy (the site's C{httpRules.trustedProxies}) and
-    says otherwise in C{X-Forwarded-For} and C{X-Forwarded-Proto}.
+    The peer's address as text (empty on a UNIX socket), and whether it is
+    a trusted proxy (the site's C{httpRules}).
+    """
+    rules = getattr(getattr(request, "site", None), "httpRules", DEFAULT_RULES)
+    peer = request.getClientAddress()
+    host = getattr(peer, "host", None)
+    if host is None:
+        return "", rules.trustUnixPeers and isinstance(peer, UNIXAddress)
+    return host, isTrusted(host, rules.trustedProxies)
+
+
+def _client(request: Request, peer: str, trusted: bool) -> Tuple[str, str, Optional[str]]:
+    """
+    The client's address and the scheme it used, and the host it asked
+    for if a proxy says: the peer's, unless the peer is a trusted proxy and
+    says otherwise in C{Forwarded} (RFC 7239), or else in
+    C{X-Forwarded-For}, C{X-Forwarded-Proto} and C{X-Forwarded-Host}.
     """
     scheme = "https" if request.isSecure() else "http"
+    if not trusted:
+        return peer, scheme, None
     rules = getattr(getattr(request, "site", None), "httpRules", DEFAULT_RULES)
-    trusted = rules.trustedProxies
-    if not isTrusted(peer, trusted):
-        return peer, scheme
+    forwarded: List[bytes] = []
     forwardedFor: List[bytes] = []
     forwardedProto: List[bytes] = []
+    forwardedHost: List[bytes] = []
     for name, value in _headerPairs(request):
         lower = name.lower()
-        if lower == b"x-forwarded-for":
+        if not lower.startswith(b"x-forwarded-") and lower != b"forwarded":
+            continue
+        if lower == b"forwarded":
+            forwarded.append(value)
+        elif lower == b"x-forwarded-for":
             forwardedFor.append(value)
         elif lower == b"x-forwarded-proto":
             forwardedProto.append(value)
+        elif lower == b"x-forwarded-host":
+            forwardedHost.append(value)
+    if forwarded:
+        client, proto, host = forwardedFromElements(
+            peer, parseForwarded(forwarded), rules.trustedProxies
+        )
+        return client, proto or scheme, host
     return (
-        forwardedClient(peer, forwardedFor, trusted),
+        forwardedClient(peer, forwardedFor, rules.trustedProxies),
         forwardedScheme(forwardedProto) or scheme,
+        forwardedHost[-1].decode("latin-1").split(",")[-1].strip() if forwardedHost else None,
     )
+
+
+def _hostName(host: str) -> bytes:
+    """
+    The name in a C{host[:port]} authority (an IPv6 address keeps its
+    brackets off).
+    """
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0].encode("latin-1")
+    return host.rsplit(":", 1)[0].encode("latin-1") if host.count(":") == 1 else host.encode("latin-1")
 
 
 def _readBody(request: Request) -> List[bytes]:
@@ -969,19 +1004,21 @@ class FrontResource(Resource):
         request.defaultContentType = None
         peer = request.getClientAddress()
         local = _localAddress(request)
-        remoteAddr, scheme = _client(request, getattr(peer, "host", ""))
+        peerHost, trusted = _peer(request)
+        remoteAddr, scheme, forwardedHost = _client(request, peerHost, trusted)
         meta = [
             (b"method", request.method),
             (b"target", request.uri),
             (b"version", request.clientproto),
             (b"remote_addr", remoteAddr.encode("ascii")),
             (b"remote_port", b"%d" % (getattr(peer, "port", 0),)),
-            (b"server_name", request.getRequestHostname()),
+            (b"server_name", request.getRequestHostname() if not forwardedHost
+             else _hostName(forwardedHost)),
             (b"server_port", b"%d" % (getattr(local, "port", 0),)),
             (b"scheme", scheme.encode("ascii")),
         ]
         headers, requestId, given = _withRequestId(
-            request, getattr(peer, "host", ""), self._dispatcher.newRequestId
+            request, trusted, self._dispatcher.newRequestId
         )
         request.requestId = requestId  # type: ignore[attr-defined]
         responseBody = _ResponseBody(request)
@@ -1169,8 +1206,7 @@ class FrontSite(Site):
         accessLog = self.accessLog
         if accessLog is None:
             return
-        peer = request.getClientAddress()
-        client = _client(request, getattr(peer, "host", ""))[0]
+        client = _client(request, *_peer(request))[0]
         requestId = getattr(request, "requestId", None)
         accessLog.write(
             request, client, duration,

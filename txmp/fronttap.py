@@ -207,6 +207,7 @@ class Options(TxmpOptions):
         TxmpOptions.__init__(self)
         self["listen"] = []
         self["trusted-proxy"] = []
+        self["trust-unix"] = False
 
     def opt_listen(self, description: str) -> None:
         """
@@ -218,9 +219,13 @@ class Options(TxmpOptions):
 
     def opt_trusted_proxy(self, description: str) -> None:
         """
-        Believe X-Forwarded-For and X-Forwarded-Proto from this address or
-        CIDR network (e.g. 10.0.0.0/8); repeatable; default none.
+        Believe Forwarded, X-Forwarded-For, -Proto and -Host, and
+        X-Request-Id from this address or CIDR network (e.g. 10.0.0.0/8), or
+        with "unix" from peers on a UNIX socket; repeatable; default none.
         """
+        if description.strip() == "unix":
+            self["trust-unix"] = True
+            return
         try:
             self["trusted-proxy"].append(parseNetwork(description))
         except ValueError:
@@ -574,6 +579,7 @@ def httpRules(options: Options) -> HTTPRules:
         maxHeaderBytes=options["max-header-bytes"],
         rejectUnderscoreHeaders=bool(options["reject-underscore-headers"]),
         trustedProxies=tuple(options["trusted-proxy"]),
+        trustUnixPeers=bool(options.get("trust-unix")),
     )
 
 

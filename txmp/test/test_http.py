@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import List
 
+from twisted.internet.address import UNIXAddress
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -26,6 +27,7 @@ from txmp._http import (
     forwardedClient,
     forwardedScheme,
     isTrusted,
+    parseForwarded,
     parseNetwork,
     splitFieldLine,
 )
@@ -639,6 +641,104 @@ class TrustedProxyTests(RulesTestCase):
         """
         request = self.assertAccepted(head(b"X-Forwarded-Proto: gopher"))
         self.assertEqual(request.head.scheme, "http")
+
+
+    def test_forwardedHost(self) -> None:
+        """
+        C{X-Forwarded-Host} names the server: C{server_name}, port left
+        off; the C{Host} field is passed on as sent.
+        """
+        request = self.assertAccepted(head(b"X-Forwarded-Host: shop.example:8443"))
+        self.assertEqual(request.head.serverName, "shop.example")
+        self.assertIn(("Host", "h"), request.head.headers)
+
+    def test_forwarded(self) -> None:
+        """
+        C{Forwarded} (RFC 7239) is read as C{X-Forwarded-*} is, and wins
+        over them: the client walked from the right, and the C{proto} and
+        C{host} of its element.
+        """
+        request = self.assertAccepted(head(
+            b'Forwarded: for="[2001:db8::7]:4711";proto=https;host=shop.example',
+            b"Forwarded: for=10.0.0.1;proto=http",
+            b"X-Forwarded-For: 203.0.113.9",
+        ))
+        self.assertEqual(request.head.remoteAddr, "2001:db8::7")
+        self.assertEqual(request.head.scheme, "https")
+        self.assertEqual(request.head.serverName, "shop.example")
+
+    def test_forwardedUnknown(self) -> None:
+        """
+        A C{for=} that is no address (C{unknown}, an obfuscated node) ends
+        the walk, keeping the peer.
+        """
+        request = self.assertAccepted(head(b"Forwarded: for=unknown;proto=https"))
+        self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
+        self.assertEqual(request.head.scheme, "http")
+
+
+class ForwardedParsingTests(SynchronousTestCase):
+    """
+    Tests for L{parseForwarded}.
+    """
+
+    def test_elements(self) -> None:
+        """
+        Elements are split on commas and parameters on semicolons, outside
+        quoted strings; names are lower-cased and quotes removed; a
+        malformed element is empty.
+        """
+        self.assertEqual(
+            parseForwarded([b'For="[::1]:80";Proto=https, for=192.0.2.1;by="a,b"',
+                            b"garbage, for=10.0.0.1"]),
+            [{"for": "[::1]:80", "proto": "https"},
+             {"for": "192.0.2.1", "by": "a,b"},
+             {},
+             {"for": "10.0.0.1"}],
+        )
+
+
+class UnixPeerTests(RulesTestCase):
+    """
+    A proxy on the same host over a UNIX socket, trusted with
+    C{--trusted-proxy unix}.
+    """
+
+    rules = HTTPRules(trustUnixPeers=True)
+
+    def test_trusted(self) -> None:
+        """
+        From a UNIX-socket peer, the forwarded client and scheme are
+        believed.
+        """
+        channel = self.site.buildProtocol(None)
+        transport = StringTransport(hostAddress=UNIXAddress(b"/run/http.sock"),
+                                    peerAddress=UNIXAddress(None))
+        channel.makeConnection(transport)
+        self.addCleanup(self.disconnect, channel)
+        channel.dataReceived(
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9\r\n"
+            b"X-Forwarded-Proto: https\r\n\r\n"
+        )
+        request = self.lastRequest()
+        self.assertEqual(request.head.remoteAddr, "203.0.113.9")
+        self.assertEqual(request.head.scheme, "https")
+
+    def test_notTrustedByDefault(self) -> None:
+        """
+        Without C{trustUnixPeers}, a UNIX-socket peer's headers change
+        nothing: there is no client address.
+        """
+        self.site.httpRules = HTTPRules()
+        channel = self.site.buildProtocol(None)
+        transport = StringTransport(hostAddress=UNIXAddress(b"/run/http.sock"),
+                                    peerAddress=UNIXAddress(None))
+        channel.makeConnection(transport)
+        self.addCleanup(self.disconnect, channel)
+        channel.dataReceived(
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n"
+        )
+        self.assertEqual(self.lastRequest().head.remoteAddr, "")
 
 
 class UntrustedProxyTests(RulesTestCase):
