@@ -1,0 +1,101 @@
+# -*- test-case-name: tests.test_nginx -*-
+"""
+The recipe of docs/deployment.md, "nginx in front", run as written: nginx
+on TCP proxying to a front on a UNIX socket with C{--trusted-proxy unix}.
+Needs nginx (C{.ci/run} installs it); paths and the port are this test's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from twisted.internet import reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import deferLater
+
+from ._harness import PROJECT_ROOT, SystemTestCase, TwistdProcess, asyncTest
+
+DEPLOYMENT = PROJECT_ROOT.child("docs").child("deployment.md")
+NGINX = shutil.which("nginx") or next(
+    (path for path in ["/usr/sbin/nginx"] if os.path.exists(path)), None
+)
+
+
+def recipe() -> str:
+    """
+    The nginx configuration of the recipe, unindented.
+    """
+    text = DEPLOYMENT.getContent().decode("utf-8")
+    block = text.split("<!-- nginx recipe: tests/test_nginx.py runs this block -->", 1)[1]
+    block = block.split("<!-- end of nginx recipe -->", 1)[0]
+    return "\n".join(line[4:] for line in block.splitlines() if line.startswith("    "))
+
+
+class NginxTests(SystemTestCase):
+    """
+    nginx in front of a front on a UNIX socket.
+    """
+
+    if NGINX is None:
+        skip = "nginx is not installed (.ci/run installs it)"
+
+    async def listening(self, port: int, process: TwistdProcess) -> None:
+        """
+        Wait until something accepts connections on C{port}: nginx says
+        nothing when it is ready, so try every 50 ms, for 10 s at most.
+        """
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
+        for _ in range(200):
+            try:
+                connected = await endpoint.connect(Factory.forProtocol(Protocol))
+            except ConnectionRefusedError:
+                await deferLater(reactor, 0.05)
+            else:
+                connected.transport.loseConnection()
+                return
+        self.fail(f"nothing listens on port {port}" + self.transcript())
+
+    @asyncTest
+    async def test_recipe(self) -> None:
+        """
+        Through nginx, the application sees the client's address (from a
+        trusted UNIX-socket peer) and nginx's request id, which the
+        response carries back.
+        """
+        socket = self.workdir.child("http.sock").path
+        front = self.startTwistd("front", [
+            "mpfront", "--listen", f"unix:{socket}:mode=666", "--trusted-proxy", "unix",
+            "--send", self.sendAddress, "--return", self.returnAddress,
+        ])
+        await front.waitForLine("mpfront ready")
+        await self.startHandler("h1", "tests.apps.recorder:app", front=front)
+        site = recipe().replace("/run/txmp/http.sock", socket).replace(
+            "listen 80;", f"listen 127.0.0.1:{self.httpPort};"
+        )
+        prefix = self.workdir.child("nginx")
+        prefix.makedirs()
+        prefix.child("nginx.conf").setContent(
+            (
+                "daemon off;\nmaster_process off;\nerror_log stderr warn;\n"
+                f"pid {prefix.path}/nginx.pid;\n"
+                "events { worker_connections 64; }\n"
+                "http {\n    access_log off;\n"
+                f"    client_body_temp_path {prefix.path}/body;\n"
+                f"    proxy_temp_path {prefix.path}/proxy;\n"
+                + site + "\n}\n"
+            ).encode("utf-8")
+        )
+        nginx = self.startProcess(
+            "nginx", [NGINX, "-p", prefix.path, "-c", prefix.child("nginx.conf").path]
+        )
+        await self.listening(self.httpPort, nginx)
+        result = await self.get("/through")
+        self.assertEqual(result.code, 200, self.transcript())
+        lines = result.body.decode("latin-1").splitlines()
+        self.assertEqual(lines[0], "127.0.0.1 http", self.transcript())
+        self.assertIn("HTTP_X_REQUEST_ID", lines)
+        requestId = result.header("x-request-id")
+        self.assertRegex(requestId or "", r"^[0-9a-f]{32}$")
