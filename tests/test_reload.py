@@ -81,3 +81,37 @@ class SpawnSignalTests(SystemTestCase):
         self.assertEqual(end.exitCode, 3, self.transcript())
         self.assertEqual(front.countLines("failed to boot 3 times in a row"), 1,
                          self.transcript())
+
+
+DEVAPP = """\
+VERSION = b"%s"
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Length", str(len(VERSION)))])
+    return [VERSION]
+"""
+
+
+class DevelopmentReloadTests(SystemTestCase):
+    """
+    C{mpfront --reload}, as a developer uses it.
+    """
+
+    timeout = 120
+
+    @asyncTest
+    async def test_editReloads(self) -> None:
+        """
+        Editing the application's source makes the spawned handler reload:
+        the next requests get the new code.
+        """
+        package = self.workdir.child("devapp")
+        package.makedirs()
+        package.child("__init__.py").setContent((DEVAPP % ("one",)).encode("ascii"))
+        front = await self.startFront("--spawn", "1", "--app", "devapp:app", "--reload")
+        await front.waitForLine("joined")
+        self.assertEqual((await self.get("/")).body, b"one")
+        package.child("__init__.py").setContent((DEVAPP % ("two",)).encode("ascii"))
+        await front.waitForLine("reload: done", timeout=60)
+        self.assertEqual((await self.get("/")).body, b"two", self.transcript())

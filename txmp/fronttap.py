@@ -195,6 +195,9 @@ class Options(TxmpOptions):
          positive(int, "--max-message")],
     ]
     optFlags = [
+        ["reload", None,
+         "Development: reload the --spawn handlers (as SIGHUP does) when a "
+         ".py file of the --app's package changes."],
         ["reject-underscore-headers", None,
          "Answer 400 to a header name containing '_' instead of dropping "
          "the header."],
@@ -244,6 +247,8 @@ class Options(TxmpOptions):
             raise usage.UsageError("--app is only for --spawn")
         if self["spawn"]:
             checkApplicationModule(self["app"])
+        if self["reload"] and not self["spawn"]:
+            raise usage.UsageError("--reload is for --spawn handlers")
         # Only its own handlers need reach a front that spawns them and
         # was given no address: ipc:// in its private directory, which
         # L{PrivateLinks} makes at start, not the default TCP ports that
@@ -1004,4 +1009,17 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
             signal.SIGTERM: spawned.frontStopping,
         }
         spawned.setServiceParent(top)
+        if options["reload"]:
+            from txmp._reload import CodeWatcher, sourceRoot
+
+            root = sourceRoot(options["app"], os.getcwd())
+            if root is not None:
+
+                def changed(paths: List[str]) -> None:
+                    Logger(namespace="txmp.fronttap").info(
+                        "mpfront --reload: {paths} changed", paths=" ".join(paths)
+                    )
+                    spawned.reload()
+
+                CodeWatcher(reactor, root, changed).setServiceParent(top)
     return top

@@ -1,0 +1,114 @@
+# -*- test-case-name: txmp.test.test_reload -*-
+"""
+C{mpfront --reload}, for development: watch the application's source
+files, and reload the spawned handlers when one changes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from typing import Callable, Dict, Iterator, List, Optional
+
+from twisted.application.service import Service
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+#: Seconds between two looks at the files.
+INTERVAL = 1.0
+
+
+def sourceRoot(spec: str, directory: str) -> Optional[str]:
+    """
+    The directory of the top-level package of C{--app}'s module (or the
+    module's file, for a module that is not in a package), looked up as
+    spawned handlers will (C{directory} first on C{sys.path}); L{None} if
+    it cannot be found.
+    """
+    top = spec.partition(":")[0].split(".")[0]
+    path = list(sys.path)
+    sys.path.insert(0, directory)
+    try:
+        found = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    finally:
+        sys.path[:] = path
+    if found is None or not found.origin or found.origin in ("built-in", "frozen"):
+        return None
+    if found.submodule_search_locations:
+        return list(found.submodule_search_locations)[0]
+    return found.origin
+
+
+def pythonFiles(root: str) -> Iterator[str]:
+    """
+    The C{.py} files under C{root} (or C{root} itself, if it is a file).
+    """
+    if os.path.isfile(root):
+        yield root
+        return
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = [d for d in subdirectories if not d.startswith((".", "__pycache__"))]
+        for name in files:
+            if name.endswith(".py"):
+                yield os.path.join(directory, name)
+
+
+class CodeWatcher(Service):
+    """
+    Calls C{changed} with the files that changed (added, removed or
+    modified) since the last look, every L{INTERVAL} seconds.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        root: str,
+        changed: Callable[[List[str]], None],
+        mtimes: Optional[Callable[[str], Dict[str, float]]] = None,
+    ) -> None:
+        self._root = root
+        self._changed = changed
+        self._mtimes = mtimes or _mtimes
+        self._loop = LoopingCall(self._look)
+        self._loop.clock = clock
+        self._seen: Dict[str, float] = {}
+
+    def startService(self) -> None:
+        Service.startService(self)
+        self._seen = self._mtimes(self._root)
+        self._log.info(
+            "mpfront --reload: watching {count} files under {root}",
+            count=len(self._seen), root=self._root,
+        )
+        self._loop.start(INTERVAL, now=False)
+
+    def stopService(self) -> None:
+        Service.stopService(self)
+        if self._loop.running:
+            self._loop.stop()
+
+    def _look(self) -> None:
+        now = self._mtimes(self._root)
+        changed = sorted(
+            path for path in now.keys() | self._seen.keys()
+            if now.get(path) != self._seen.get(path)
+        )
+        self._seen = now
+        if changed:
+            self._changed(changed)
+
+
+def _mtimes(root: str) -> Dict[str, float]:
+    result = {}
+    for path in pythonFiles(root):
+        try:
+            result[path] = os.stat(path).st_mtime
+        except OSError:
+            pass
+    return result
