@@ -16,7 +16,7 @@ from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 
-from ._harness import PROJECT_ROOT, SystemTestCase, TwistdProcess, asyncTest
+from ._harness import PROJECT_ROOT, SystemTestCase, TwistdProcess, asyncTest, freePort
 
 DEPLOYMENT = PROJECT_ROOT.child("docs").child("deployment.md")
 NGINX = shutil.which("nginx") or next(
@@ -66,13 +66,33 @@ class NginxTests(SystemTestCase):
         response carries back.
         """
         socket = self.workdir.child("http.sock").path
+        await self.throughNginx(
+            f"unix:{socket}:mode=666", "unix", f"unix:{socket}"
+        )
+
+    @asyncTest
+    async def test_recipeOverTCP(self) -> None:
+        """
+        The same with the front on TCP, trusting nginx's address.
+        """
+        port = freePort()
+        await self.throughNginx(
+            f"tcp:{port}:interface=127.0.0.1", "127.0.0.1", f"127.0.0.1:{port}"
+        )
+
+    async def throughNginx(self, listen: str, trusted: str, upstream: str) -> None:
+        """
+        Run the recipe with the front on C{listen} trusting C{trusted}, and
+        nginx's upstream server C{upstream}; check what the application
+        sees.
+        """
         front = self.startTwistd("front", [
-            "mpfront", "--listen", f"unix:{socket}:mode=666", "--trusted-proxy", "unix",
+            "mpfront", "--listen", listen, "--trusted-proxy", trusted,
             "--send", self.sendAddress, "--return", self.returnAddress,
         ])
         await front.waitForLine("mpfront ready")
         await self.startHandler("h1", "tests.apps.recorder:app", front=front)
-        site = recipe().replace("/run/txmp/http.sock", socket).replace(
+        site = recipe().replace("unix:/run/txmp/http.sock", upstream).replace(
             "listen 80;", f"listen 127.0.0.1:{self.httpPort};"
         )
         prefix = self.workdir.child("nginx")

@@ -139,6 +139,18 @@ class StartupErrorTests(SystemTestCase):
         self.assertEqual(len(handler.lines), 1, self.transcript())
 
     @asyncTest
+    async def test_spawnAppTypo(self) -> None:
+        """
+        C{--spawn} with an C{--app} whose module does not exist (a typo) is
+        refused before any handler is spawned, in one line.
+        """
+        front = self.startTwistd(
+            "front", self.frontArguments("--spawn", "2", "--app", "txmp.dmeo:app")
+        )
+        await self.assertFailsToStart(front, "twistd mpfront:", "--app txmp.dmeo:app")
+        self.assertEqual(front.countLines("spawn-1"), 0, self.transcript())
+
+    @asyncTest
     async def test_portFreeStarts(self) -> None:
         """
         The same front, given a free port, starts: the failures above are
