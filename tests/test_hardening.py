@@ -98,7 +98,8 @@ class BadRequestTests(SystemTestCase):
             self.rawRequest("GET", "/", headers=[("X_User", "admin"), ("X-Other", "1")])
         )
         self.assertEqual(response.code, 200)
-        self.assertEqual(response.body, b"127.0.0.1 http\nHTTP_X_OTHER\n")
+        self.assertEqual(response.body,
+                         b"127.0.0.1 http\nHTTP_X_OTHER\nHTTP_X_REQUEST_ID\n")
 
 
 class ProxyTests(SystemTestCase):
@@ -134,7 +135,8 @@ class ProxyTests(SystemTestCase):
         client = await self.rawConnection()
         response = await client.request(self.rawRequest("GET", "/", headers=self.forwarded))
         self.assertEqual(
-            response.body, b"127.0.0.1 http\nHTTP_X_FORWARDED_FOR\nHTTP_X_FORWARDED_PROTO\n"
+            response.body,
+            b"127.0.0.1 http\nHTTP_X_FORWARDED_FOR\nHTTP_X_FORWARDED_PROTO\nHTTP_X_REQUEST_ID\n",
         )
 
 

@@ -7,19 +7,24 @@ put back when it stops, each running its action in the reactor thread.
 from __future__ import annotations
 
 import signal
-from typing import Any, Callable, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, Optional, Set
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorCore, IReactorFromThreads
 from twisted.logger import Logger
 
 
+#: The signals the reactor handles itself once it runs.
+_REACTORS = {signal.SIGINT, signal.SIGTERM}
+
+
 class SignalActions(Service):
     """
     Runs an action in the reactor thread when the process gets a signal.
 
-    The handlers are installed once the reactor runs, after the reactor's
-    own (SIGINT, SIGTERM); a previous handler that is a Python function
+    The handlers are installed when the service starts, or for SIGINT and
+    SIGTERM once the reactor runs, after the reactor's own; a previous
+    handler that is a Python function
     (the reactor's, twistd's) is called too, after the action.
 
     @ivar actions: what to do in the reactor thread, by signal number.
@@ -53,12 +58,17 @@ class SignalActions(Service):
 
     def startService(self) -> None:
         Service.startService(self)
-        self._core.callWhenRunning(self._install)
+        signals = {*self.actions, *self.immediate, *self.once}
+        # At once, so that a signal sent as soon as the process has started
+        # finds its handler; but the reactor installs its own for these when
+        # it starts running, so ours go after.
+        self._install(signals - _REACTORS)
+        self._core.callWhenRunning(lambda: self._install(signals & _REACTORS))
 
-    def _install(self) -> None:
+    def _install(self, signals: Set[int]) -> None:
         if not self.running:
             return
-        for number in {*self.actions, *self.immediate, *self.once}:
+        for number in signals:
             previous = signal.getsignal(number)
             self._previous[number] = previous
             signal.signal(number, self._handler)

@@ -59,16 +59,24 @@ class SignalActionsTests(SynchronousTestCase):
 
     def test_installedWhenRunning(self) -> None:
         """
-        The handlers are installed once the reactor runs (after its own
-        SIGINT and SIGTERM handlers), not when the service starts.
+        SIGINT and SIGTERM handlers are installed once the reactor runs
+        (after its own), others when the service starts.
         """
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self.addCleanup(signal.signal, number, signal.getsignal(number))
+            signal.signal(number, signal.SIG_IGN)
         signal.signal(signal.SIGUSR2, signal.SIG_IGN)
         reactor = FromThreadsReactor()
-        service = SignalActions(reactor, {signal.SIGUSR2: lambda: None})
+        service = SignalActions(reactor, {signal.SIGUSR2: lambda: None},
+                                once=[signal.SIGINT, signal.SIGTERM])
         service.startService()
-        self.assertEqual(signal.getsignal(signal.SIGUSR2), signal.SIG_IGN)
-        reactor.run()
         self.assertNotEqual(signal.getsignal(signal.SIGUSR2), signal.SIG_IGN)
+        self.assertEqual(signal.getsignal(signal.SIGTERM), signal.SIG_IGN)
+        reactor.run()
+        self.assertNotEqual(signal.getsignal(signal.SIGTERM), signal.SIG_IGN)
+        self.assertNotEqual(signal.getsignal(signal.SIGINT), signal.SIG_IGN)
+        service.stopService()
+        self.assertEqual(signal.getsignal(signal.SIGTERM), signal.SIG_IGN)
 
     def test_immediate(self) -> None:
         """
