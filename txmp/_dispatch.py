@@ -791,18 +791,7 @@ class Dispatcher:
             return
         self._heard(handler)
         if isinstance(message, protocol.Credit):
-            if handler.credits + message.credits > protocol.MAX_CREDITS:
-                # More than it could ever have been given back: a bug or
-                # a peer claiming the traffic.  Granted, it would grow
-                # without bound, one capped CREDIT after another.
-                self._bad(
-                    identity,
-                    "CREDIT %d would give handler %s more than %d credits"
-                    % (message.credits, handler.name, protocol.MAX_CREDITS),
-                )
-                return
-            handler.credits += message.credits
-            self._drainQueue()
+            self._credit(handler, message.credits)
         elif isinstance(message, protocol.Ping):
             pass
         elif isinstance(message, protocol.Window):
@@ -816,6 +805,24 @@ class Dispatcher:
             self._draining(handler)
         else:
             self._bad(identity, "unexpected message on the send socket")
+
+    def _credit(self, handler: HandlerState, credits: int) -> None:
+        """
+        C{handler} gives C{credits} back (C{CREDIT}, or a C{RESP} with
+        C{credit=1}): dispatch what waits.
+        """
+        if handler.credits + credits > protocol.MAX_CREDITS:
+            # More than it could ever have been given back: a bug or a peer
+            # claiming the traffic.  Granted, it would grow without bound,
+            # one capped CREDIT after another.
+            self._bad(
+                handler.identity,
+                "CREDIT %d would give handler %s more than %d credits"
+                % (credits, handler.name, protocol.MAX_CREDITS),
+            )
+            return
+        handler.credits += credits
+        self._drainQueue()
 
     def _draining(self, handler: HandlerState) -> None:
         """
@@ -876,7 +883,10 @@ class Dispatcher:
         if joined:
             for observer in self.joinObservers:
                 observer(hello.name)
-        welcome = {"front": self.instance, "heartbeat": repr(self.heartbeat)}
+        # credit_in_reply: a complete RESP may carry its request's credit
+        # (docs/protocol.md), one message fewer per request each way.
+        welcome = {"front": self.instance, "heartbeat": repr(self.heartbeat),
+                   "credit_in_reply": "1"}
         if self.maxMessage is not None:
             welcome["max_message"] = "%d" % (self.maxMessage,)
         self._sendControl(handler, protocol.encodeWelcome(welcome))
@@ -928,7 +938,12 @@ class Dispatcher:
                 pending.state = STREAMING
             else:
                 self._release(pending)
+            handler = pending.handler
             pending.deferred.callback(Reply(pending, message.head, message.body))
+            if message.head.credit and not handler.draining:
+                # After the response is on its way: the next request waits
+                # for this one's write less than this one waited.
+                self._credit(handler, 1)
         elif isinstance(message, protocol.Body):
             if pending.state != STREAMING:
                 self._bad(identity, "BODY before RESP")

@@ -117,20 +117,26 @@ class _ReplySink:
         self._link = link
         self._requestId = requestId
         self._refused = False
+        # Whether the request's credit went back with its reply.
+        self.credited = False
 
     def _split(self, chunks: List[bytes]) -> List[bytes]:
         return splitChunks(chunks, min(MAX_FRAME, self._link.maxMessage))
 
     def sendHead(self, status: int, reason: bytes, headers: List[Any],
                  body: List[bytes], more: bool) -> None:
+        # A complete reply, sent as the request ends, gives its credit back
+        # itself, if the front said it takes that (WELCOME credit_in_reply).
+        credit = not more and self._link.creditInReply and not self._link.draining
         frames = protocol.encodeResponse(
-            self._requestId, status, reason, headers, self._split(body), more
+            self._requestId, status, reason, headers, self._split(body), more, credit
         )
         # Frames 3 and 4: the meta (with the reason) and the headers.
         size = max(len(frames[3]), len(frames[4]))
         if size > self._link.maxMessage:
             self._headTooLarge(size)
             return
+        self.credited = credit
         self._link._reply(frames)
 
     def _headTooLarge(self, size: int) -> None:
@@ -176,7 +182,7 @@ class _ReplySink:
         self._link._send.send(protocol.encodeWindow(self._requestId, size))
 
     def finished(self) -> None:
-        self._link._finished(self._requestId)
+        self._link._finished(self._requestId, self.credited)
 
 
 class FrontLink:
@@ -226,6 +232,9 @@ class FrontLink:
         # The largest frame the front accepts: its WELCOME says; until
         # then, mpfront's default --max-message.
         self.maxMessage = DEFAULT_MAX_MESSAGE
+        # Whether the front takes credits back in complete replies (its
+        # WELCOME says credit_in_reply); until it says, CREDIT.
+        self.creditInReply = False
         # The instance id of the front that last welcomed this link, kept
         # while the front is silent, to tell a restarted front.
         self._welcomedBy: Optional[str] = None
@@ -327,6 +336,7 @@ class FrontLink:
                     address=self.address,
                 )
                 self.front = None
+                self.creditInReply = False
                 if self.draining:
                     # Its acknowledgement will not come: the front is gone.
                     self._byeAcknowledged = True
@@ -341,14 +351,17 @@ class FrontLink:
     def _reply(self, frames: List[bytes]) -> None:
         self._return.send(frames)
 
-    def _finished(self, requestId: bytes) -> None:
+    def _finished(self, requestId: bytes, credited: bool = False) -> None:
+        """
+        A request ended; C{credited} if its reply gave its credit back.
+        """
         # The entry is None while the runner's run() has not returned yet.
         if requestId not in self.running:
             return
         del self.running[requestId]
         if self.draining:
             self._checkDrained()
-        else:
+        elif not credited:
             self._send.send(protocol.encodeCredit(1))
 
     def controlReceived(self, frames: List[bytes]) -> None:
@@ -421,6 +434,7 @@ class FrontLink:
                 if self._beat is not None and self._beat.active():
                     self._beat.reset(frontBeat)
             self.maxMessage = _maxMessage(message.meta.get("max_message", ""))
+            self.creditInReply = message.meta.get("credit_in_reply") == "1"
         elif isinstance(message, protocol.Bye):
             if self.draining:
                 # The acknowledgement of ours: no REQ can follow it.
@@ -431,6 +445,7 @@ class FrontLink:
                 # dead) or is going away: either way it has forgotten our
                 # requests.
                 self.front = None
+                self.creditInReply = False
                 self._cancelAll("the front does not know this handler")
                 self._hello()
         else:

@@ -143,6 +143,9 @@ class ResponseHead:
 
     @ivar contentLength: the value of its C{Content-Length} header, or
         L{None} if it has none (see L{contentLength}).
+    @ivar credit: whether this complete reply gives its request's credit
+        back, in place of a C{CREDIT} (only to a front whose C{WELCOME}
+        said C{credit_in_reply}).
     """
 
     status: int
@@ -151,6 +154,7 @@ class ResponseHead:
     more: bool = False
     extra: Dict[str, str] = field(default_factory=dict)
     contentLength: Optional[int] = None
+    credit: bool = False
 
 
 @dataclass
@@ -277,18 +281,21 @@ def encodeResponse(
     headers: BytesPairs,
     body: Sequence[bytes] = (),
     more: bool = False,
+    credit: bool = False,
 ) -> List[bytes]:
     """
     Frames of a C{RESP} message.  C{more} says whether C{BODY}/C{END}
-    messages follow.
+    messages follow; C{credit}, for a complete reply (not C{more}), that it
+    gives the request's credit back.
     """
-    meta = encodePairs(
-        [
-            (b"status", b"%d" % (status,)),
-            (b"reason", reason),
-            (b"more", b"1" if more else b"0"),
-        ]
-    )
+    pairs = [
+        (b"status", b"%d" % (status,)),
+        (b"reason", reason),
+        (b"more", b"1" if more else b"0"),
+    ]
+    if credit and not more:
+        pairs.append((b"credit", b"1"))
+    meta = encodePairs(pairs)
     return [VERSION, RESP, requestId, meta, encodePairs(headers), *body]
 
 
@@ -467,13 +474,16 @@ def _decodeResponse(frames: Sequence[bytes]) -> Response:
         more = _flag(meta.pop("more"))
     except KeyError as e:
         raise ProtocolError(f"RESP meta lacks {e.args[0]}") from None
+    credit = _flag(meta.pop("credit", "0"))
+    if credit and more:
+        raise ProtocolError("RESP with credit=1 must have more=0")
     # A reply is the final response: 1xx (interim) statuses are the
     # front's business, never a handler's.
     if not 200 <= status <= 999:
         raise ProtocolError("status out of range 200-999")
     headers = decodePairs(frames[4])
     _checkResponseHead(reason, headers)
-    head = ResponseHead(status, reason, headers, more, meta, contentLength(headers))
+    head = ResponseHead(status, reason, headers, more, meta, contentLength(headers), credit)
     return Response(frames[2], head, list(frames[5:]))
 
 

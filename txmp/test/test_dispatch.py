@@ -215,7 +215,7 @@ class RegistrationTests(DispatcherTestCase):
         handler = self.dispatcher.handlers[A]
         self.assertEqual((handler.name, handler.credits), ("host:1", 4))
         self.assertEqual(
-            self.sent(A), [protocol.Welcome({"front": "front1", "heartbeat": "1.0"})]
+            self.sent(A), [protocol.Welcome({"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1"})]
         )
         self.assertEqual(self.dispatcher.counts()["credits"], 4)
 
@@ -230,7 +230,8 @@ class RegistrationTests(DispatcherTestCase):
         self.assertEqual(
             self.sent(A),
             [protocol.Welcome(
-                {"front": "front1", "heartbeat": "1.0", "max_message": "100000"}
+                {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1",
+                 "max_message": "100000"}
             )],
         )
 
@@ -878,6 +879,33 @@ class ReplyTests(DispatcherTestCase):
         self.reply(A, protocol.encodeBody(self.requestId, [b"late"], True))
         self.assertEqual(self.consumer.chunks, [])
         self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
+
+
+class CreditInReplyTests(DispatcherTestCase):
+    """
+    A complete C{RESP} with C{credit=1} gives its handler's credit back, as
+    a C{CREDIT} would.
+    """
+
+    def test_creditInReply(self) -> None:
+        """
+        The credit dispatches the next queued request to that handler; a
+        reply without it gives nothing back.
+        """
+        self.hello(A, 1)
+        self.submit()
+        self.submit()
+        self.submit()
+        first, = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        self.reply(A, protocol.encodeResponse(first.requestId, 200, b"OK", [], [b"x"],
+                                              credit=True))
+        requests = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        self.assertEqual(len(requests), 2)
+        self.reply(A, protocol.encodeResponse(requests[1].requestId, 200, b"OK", [], []))
+        self.assertEqual(
+            len([m for m in self.sent(A) if isinstance(m, protocol.Request)]), 2
+        )
+        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
 
 
 class CancelTests(DispatcherTestCase):

@@ -455,6 +455,47 @@ class RequestTests(FrontLinkTestCase):
         run.sink.finished()
         self.assertEqual(self.control(), [protocol.Credit(1)])
 
+    def test_creditInReply(self) -> None:
+        """
+        Once the front's C{WELCOME} says C{credit_in_reply}, a complete
+        reply carries its request's credit (C{credit=1}) and no C{CREDIT}
+        follows; a streamed reply and an error still give it back with
+        C{CREDIT}.
+        """
+        self.fromFront(protocol.encodeWelcome(
+            {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1"}))
+        self.sendSocket.clear()
+        self.request(b"front1.1")
+        self.runner.runs[0].respond()
+        [reply] = self.replies()
+        assert isinstance(reply, protocol.Response)
+        self.assertTrue(reply.head.credit)
+        self.assertEqual(self.control(), [])
+        self.request(b"front1.2")
+        run = self.runner.runs[1]
+        run.sink.sendHead(200, b"OK", [], [b"a"], True)
+        run.sink.sendBody([b"b"], True)
+        run.sink.finished()
+        self.request(b"front1.3")
+        self.runner.runs[2].fail()
+        self.assertEqual(self.control(), [protocol.Credit(1), protocol.Credit(1)])
+        streamed = self.replies()[1]
+        assert isinstance(streamed, protocol.Response)
+        self.assertFalse(streamed.head.credit)
+
+    def test_noCreditInReplyUnlessSaid(self) -> None:
+        """
+        A front that does not say C{credit_in_reply} (an older one) gets
+        C{CREDIT}s only; so does one whose handler drains.
+        """
+        self.welcome()
+        self.request(b"front1.1")
+        self.runner.runs[0].respond()
+        reply = self.replies()[-1]
+        assert isinstance(reply, protocol.Response)
+        self.assertFalse(reply.head.credit)
+        self.assertEqual(self.control()[-1], protocol.Credit(1))
+
     def test_synchronousRunner(self) -> None:
         """
         A runner that finishes inside C{run} leaves nothing running.

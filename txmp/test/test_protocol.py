@@ -388,6 +388,23 @@ class ResponseTests(SynchronousTestCase):
     Tests for C{RESP} messages.
     """
 
+    def test_credit(self) -> None:
+        """
+        A complete C{RESP} may carry C{credit=1}; none does by default; one
+        with C{more=1} may not.
+        """
+        frames = protocol.encodeResponse(b"r.1", 200, b"OK", [], [b"x"], credit=True)
+        decoded = protocol.decode(frames)
+        assert isinstance(decoded, protocol.Response)
+        self.assertTrue(decoded.head.credit)
+        self.assertNotIn("credit", decoded.head.extra)
+        plain = protocol.decode(protocol.encodeResponse(b"r.1", 200, b"OK", []))
+        assert isinstance(plain, protocol.Response)
+        self.assertFalse(plain.head.credit)
+        bad = protocol.encodeResponse(b"r.1", 200, b"OK", [], more=True)
+        bad[3] = bad[3] + b"\0credit\x001"
+        self.assertRaises(protocol.ProtocolError, protocol.decode, bad)
+
     def test_frames(self) -> None:
         """
         L{encodeResponse} puts status, reason and more in the meta frame,
