@@ -45,3 +45,32 @@ class StatsEndpointTests(SystemTestCase):
         self.assertEqual(values[("txmp_request_duration_seconds_count", ())], 3)
         for probe in ["healthz", "readyz", "metrics"]:
             self.assertEqual(front.countLines(probe), 0, self.transcript())
+
+
+class CreditTests(SystemTestCase):
+    """
+    Credits come back to the front however requests end.
+    """
+
+    @asyncTest
+    async def test_clientsVanish(self) -> None:
+        """
+        After a burst of requests whose clients close their connections at
+        once (as a load generator does when it stops), the front still has
+        all of its handler's credits, and serves.
+        """
+        statsPort = freePort()
+        front = await self.startFront("--queue-timeout", "3", statsPort=statsPort)
+        await self.startHandler("h1", "tests.apps.hello:app", front=front)
+        for _ in range(5):
+            clients = [await self.rawConnection() for _ in range(50)]
+            for client in clients:
+                client.transport.write(self.rawRequest("GET", "/") * 5)
+            # Some answers are on their way back as their clients leave.
+            await self.get("/")
+            for client in clients:
+                client.transport.abortConnection()
+        for _ in range(10):
+            self.assertResponse(await self.get("/"), 200, hello.BODY)
+        stats = await self.assertIdle(statsPort)
+        self.assertEqual(stats["counts"]["credits"], 4, stats)

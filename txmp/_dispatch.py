@@ -925,6 +925,12 @@ class Dispatcher:
         ):
             # Late (after a timeout or cancel), or not this peer's to answer.
             self.stats["droppedReplies"] += 1
+            if isinstance(message, protocol.Response) and message.head.credit:
+                # The credit it carries is owed all the same: the
+                # handler's slot is free.
+                handler = self.handlers.get(identity)
+                if handler is not None and not handler.draining:
+                    self._credit(handler, 1)
             return
         self._heard(pending.handler)
         if pending.timer is not None:

@@ -908,6 +908,23 @@ class CreditInReplyTests(DispatcherTestCase):
         self.assertEqual(self.dispatcher.handlers[A].credits, 0)
 
 
+    def test_lateReplyStillCredits(self) -> None:
+        """
+        A reply with C{credit=1} to a request the front gave up on (the
+        client left) still gives the credit back: the handler's slot is
+        free all the same.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        request, = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        d.cancel()
+        self.failureResultOf(d)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
+        self.reply(A, protocol.encodeResponse(request.requestId, 200, b"OK", [], [],
+                                              credit=True))
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+
+
 class CancelTests(DispatcherTestCase):
     """
     The client going away: cancelling the Deferred or the L{Reply}.
