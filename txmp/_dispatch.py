@@ -933,7 +933,10 @@ class Dispatcher:
                     self._credit(handler, 1)
             return
         self._heard(pending.handler)
-        if pending.timer is not None:
+        if pending.timer is not None and not (
+            isinstance(message, protocol.Response) and not message.head.more
+        ):
+            # (A complete reply's timer is cancelled next, not reset.)
             pending.timer.reset(self.timeout)
         if isinstance(message, protocol.Response):
             if pending.state != DISPATCHED:

@@ -1187,7 +1187,8 @@ class FrontSite(Site):
 
     def getResourceFor(self, request: Request) -> Any:
         # Called once a request's head is in: where its duration starts.
-        request.startedAt = self.reactor.seconds()  # type: ignore[attr-defined]
+        if self.metrics is not None or self.accessLog is not None:
+            request.startedAt = self.reactor.seconds()  # type: ignore[attr-defined]
         return Site.getResourceFor(self, request)
 
     def log(self, request: Request) -> None:
