@@ -706,21 +706,29 @@ class UnixPeerTests(RulesTestCase):
 
     rules = HTTPRules(trustUnixPeers=True)
 
-    def test_trusted(self) -> None:
+    def fromUnixPeer(self, data: bytes) -> protocol.Request:
         """
-        From a UNIX-socket peer, the forwarded client and scheme are
-        believed.
+        Send C{data} on a connection from a peer on a UNIX socket.
+
+        @return: the C{REQ} the handler got.
         """
         channel = self.site.buildProtocol(None)
         transport = StringTransport(hostAddress=UNIXAddress(b"/run/http.sock"),
                                     peerAddress=UNIXAddress(None))
         channel.makeConnection(transport)
         self.addCleanup(self.disconnect, channel)
-        channel.dataReceived(
+        channel.dataReceived(data)
+        return self.lastRequest()
+
+    def test_trusted(self) -> None:
+        """
+        From a UNIX-socket peer, the forwarded client and scheme are
+        believed.
+        """
+        request = self.fromUnixPeer(
             b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9\r\n"
             b"X-Forwarded-Proto: https\r\n\r\n"
         )
-        request = self.lastRequest()
         self.assertEqual(request.head.remoteAddr, "203.0.113.9")
         self.assertEqual(request.head.scheme, "https")
 
@@ -730,15 +738,10 @@ class UnixPeerTests(RulesTestCase):
         nothing: there is no client address.
         """
         self.site.httpRules = HTTPRules()
-        channel = self.site.buildProtocol(None)
-        transport = StringTransport(hostAddress=UNIXAddress(b"/run/http.sock"),
-                                    peerAddress=UNIXAddress(None))
-        channel.makeConnection(transport)
-        self.addCleanup(self.disconnect, channel)
-        channel.dataReceived(
+        request = self.fromUnixPeer(
             b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n"
         )
-        self.assertEqual(self.lastRequest().head.remoteAddr, "")
+        self.assertEqual(request.head.remoteAddr, "")
 
 
 class UntrustedProxyTests(RulesTestCase):
