@@ -364,7 +364,12 @@ class FrontChannel(HTTPChannel):
         self._rejected = True
         started = any(getattr(r, "startedWriting", False) for r in self.requests)
         if not started:
-            self.transport.write(errorResponse(status))
+            response = errorResponse(status)
+            self.transport.write(response)
+            # Counted as the requests Twisted Web finishes are (FrontSite.log).
+            metrics = getattr(getattr(self, "site", None), "metrics", None)
+            if metrics is not None:
+                metrics.requestFinished(status, 0.0, 0, len(response))
         self._abandonRequests()
         if started:
             self._cancelTimers()

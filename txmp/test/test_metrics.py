@@ -9,7 +9,9 @@ from typing import Any, Dict, Tuple
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import getChildForRequest
 from twisted.web.test.requesthelper import DummyRequest
@@ -18,7 +20,7 @@ from txmp import protocol
 from txmp._dispatch import Dispatcher
 from txmp._memory import MemorySocket
 from txmp._metrics import FrontMetrics, Histogram, exposition
-from txmp._resource import StatsRoot
+from txmp._resource import StatsRoot, makeSite
 
 META = [(b"method", b"GET"), (b"target", b"/"), (b"version", b"HTTP/1.1")]
 
@@ -169,3 +171,26 @@ class StatsRootTests(SynchronousTestCase):
         code, body, _ = self.get(b"/")
         self.assertEqual(code, 200)
         self.assertIn(b'"counts"', body)
+
+
+class RefusalCountTests(SynchronousTestCase):
+    """
+    Requests the front refuses itself, before any handler, are counted.
+    """
+
+    def test_refusalCounted(self) -> None:
+        """
+        A request line too long (414) is counted by status.
+        """
+        metrics = FrontMetrics()
+        dispatcher = Dispatcher(
+            Clock(), MemorySocket(router=True), timeout=30.0, queueTimeout=10.0,
+            maxQueue=10, heartbeat=1.0, instance="front1",
+        )
+        site = makeSite(dispatcher, Clock(), metrics=metrics)
+        channel = site.buildProtocol(None)
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.1", 1))
+        channel.makeConnection(transport)
+        channel.dataReceived(b"GET /" + b"x" * 9000 + b" HTTP/1.1\r\n")
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 414 "))
+        self.assertEqual(metrics.statuses, {414: 1})
