@@ -12,9 +12,10 @@ from typing import Any
 
 from zope.interface import implementer
 
-from twisted.internet import reactor, ssl
+from twisted.internet import reactor
 
 try:
+    from twisted.internet import ssl
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
