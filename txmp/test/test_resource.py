@@ -20,12 +20,14 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.http import HTTPChannel
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
 
 from txmp import protocol
+from txmp._access import AccessLog
 from txmp._dispatch import Dispatcher
 from txmp._http import HTTPRules, parseNetwork
 from txmp._memory import MemorySocket
@@ -487,6 +489,32 @@ class RequestIdTests(ResourceTestCase):
         )
         self.assertIn(("X-Request-Id", self.lastRequest().requestId.decode("ascii")),
                       self.lastRequest().head.headers)
+
+
+class AccessLogLineTests(ResourceTestCase):
+    """
+    What L{FrontSite} writes in its access log.
+    """
+
+    def test_forwardedClient(self) -> None:
+        """
+        Behind a trusted proxy, the line names the forwarded client, and
+        carries the request id the response carried.
+        """
+        path = FilePath(self.mktemp())
+        self.site.accessLog = AccessLog(path.path)
+        self.site.accessLog.open()
+        self.addCleanup(self.site.accessLog.close)
+        self.site.httpRules = HTTPRules(trustedProxies=(parseNetwork("192.0.2.0/24"),))
+        self.sendRequest(
+            b"GET /x HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n"
+        )
+        request = self.lastRequest()
+        self.respond(request.requestId, headers=[(b"Content-Length", b"2")], body=[b"ok"])
+        line = path.getContent().decode("ascii")
+        self.assertTrue(line.startswith('203.0.113.9 - - ['), line)
+        self.assertIn('"GET /x HTTP/1.1" 200 2 ', line)
+        self.assertTrue(line.endswith(" %s\n" % (request.requestId.decode("ascii"),)), line)
 
 
 class ReplyTests(ResourceTestCase):
