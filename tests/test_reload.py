@@ -120,4 +120,6 @@ class DevelopmentReloadTests(SystemTestCase):
         self.assertEqual((await self.get("/")).body, b"one")
         package.child("__init__.py").setContent((DEVAPP % ("two",)).encode("ascii"))
         await front.waitForLine("reload: done", timeout=60)
+        # The old handler takes requests until its BYE reaches the front.
+        await front.waitForLine("spawn-1 is draining")
         self.assertEqual((await self.get("/")).body, b"two", self.transcript())
