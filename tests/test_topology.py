@@ -157,6 +157,18 @@ class SpawnTests(SystemTestCase):
         await front.waitForLine(JOINED, count=2)
         return front
 
+    @asyncTest
+    async def test_sequentialRequestsSpread(self) -> None:
+        """
+        Sequential requests, each answered before the next, reach both
+        spawned handlers in turn (round-robin among handlers with as much
+        free capacity), so that recycling wears them evenly.
+        """
+        await self.startSpawningFront()
+        pids = [(await self.get("/")).body for _ in range(6)]
+        self.assertEqual(len(set(pids)), 2, pids)
+        self.assertNotEqual(pids[0], pids[1], pids)
+
     async def concurrentPids(self, front: TwistdProcess) -> Counter[int]:
         """
         Make 16 concurrent requests that each take 0.1 seconds, assert they

@@ -530,6 +530,10 @@ class Dispatcher:
     # -- dispatch ----------------------------------------------------------------
 
     def _pickHandler(self) -> Optional[HandlerState]:
+        """
+        The handler with the most credit; among equals, the one dispatched
+        to longest ago (see L{_dispatch}).
+        """
         best: Optional[HandlerState] = None
         for handler in self.handlers.values():
             if handler.credits > 0 and not handler.draining:
@@ -556,6 +560,10 @@ class Dispatcher:
                 self._removeHandler(handler, drain=False)
                 continue
             handler.credits -= 1
+            # Last in the order _pickHandler looks in: among handlers with as
+            # much credit, the one used longest ago wins (round-robin among
+            # ties), so that sequential requests reach every handler.
+            self.handlers[handler.identity] = self.handlers.pop(handler.identity)
             handler.inFlight[pending.requestId] = pending
             pending.handler = handler
             pending.state = DISPATCHED

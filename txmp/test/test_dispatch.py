@@ -881,6 +881,32 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
 
 
+class TieTests(DispatcherTestCase):
+    """
+    Among handlers with as much credit, requests are spread.
+    """
+
+    def test_roundRobinAmongTies(self) -> None:
+        """
+        Sequential requests (each answered before the next) to handlers
+        with equal credit go to each in turn.
+        """
+        self.hello(A, 2)
+        self.hello(B, 2)
+        served = []
+        for _ in range(4):
+            d, _ = self.submit()
+            [(identity, request)] = [
+                (peer, m) for peer, m in self.socket.routedMessages()
+                if isinstance(m, protocol.Request)
+            ][-1:]
+            served.append(identity)
+            self.respond(identity, request.requestId)
+            self.credit(identity)
+            self.successResultOf(d)
+        self.assertEqual(served, [A, B, A, B])
+
+
 class CreditInReplyTests(DispatcherTestCase):
     """
     A complete C{RESP} with C{credit=1} gives its handler's credit back, as
@@ -1052,7 +1078,8 @@ class UnreachableTests(DispatcherTestCase):
         waiting in the queue.
         """
         self.hello(A, 5)
-        self.hello(B, 4)
+        # Fewer than A has after its first request: the next goes to A.
+        self.hello(B, 3)
         earlier, _ = self.submit()
         [earlierId] = self.requestIds(A)
         self.socket.unreachable.add(A)
@@ -1073,7 +1100,8 @@ class UnreachableTests(DispatcherTestCase):
         are not idempotent fail with L{HandlerFailed}.
         """
         self.hello(A, 5)
-        self.hello(B, 4)
+        # Fewer than A has after its first request: the next goes to A.
+        self.hello(B, 3)
         earlier, _ = self.submit(idempotent=False)
         self.socket.unreachable.add(A)
         later, _ = self.submit()
