@@ -205,6 +205,11 @@ class HandlerState:
         self.credits = credits
         self.inputWindow = inputWindow
         self.inFlight: Dict[bytes, PendingRequest] = {}
+        # Requests of this registration the front gave up on while the
+        # handler had them: a late RESP with credit=1 for one of them still
+        # frees a slot (and only for these: a RESP from before the handler
+        # registered again must not credit the new registration).
+        self.abandoned: "OrderedDict[bytes, None]" = OrderedDict()
         self.draining = False
         self.lastHeard = 0.0
 
@@ -715,6 +720,10 @@ class Dispatcher:
         active = pending.state in (DISPATCHED, STREAMING)
         self._release(pending)
         if active and handler is not None and handler.identity in self.handlers:
+            handler.abandoned[pending.requestId] = None
+            if len(handler.abandoned) > protocol.MAX_CREDITS:
+                # More than it can have had: the oldest got no RESP.
+                handler.abandoned.popitem(last=False)
             self._sendControl(handler, protocol.encodeCancel(pending.requestId))
 
     def _timedOut(self, pending: PendingRequest) -> None:
@@ -869,7 +878,9 @@ class Dispatcher:
         joined = handler is None or handler.draining
         if handler is None:
             handler = HandlerState(identity, hello.name, hello.credits, inputWindow)
-            self.handlers[identity] = handler
+            # First in the order _pickHandler looks in: never dispatched to,
+            # it wins ties with the others.
+            self.handlers = {identity: handler, **self.handlers}
         else:
             handler.name = hello.name
             if handler.draining:
@@ -934,10 +945,14 @@ class Dispatcher:
             # Late (after a timeout or cancel), or not this peer's to answer.
             self.stats["droppedReplies"] += 1
             if isinstance(message, protocol.Response) and message.head.credit:
-                # The credit it carries is owed all the same: the
-                # handler's slot is free.
+                # The credit it carries is owed all the same, if this
+                # registration of the handler had the request.
                 handler = self.handlers.get(identity)
-                if handler is not None and not handler.draining:
+                if (
+                    handler is not None
+                    and handler.abandoned.pop(message.requestId, False) is None
+                    and not handler.draining
+                ):
                     self._credit(handler, 1)
             return
         self._heard(pending.handler)

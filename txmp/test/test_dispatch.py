@@ -557,8 +557,9 @@ class DispatchTests(DispatcherTestCase):
         A request that handler A is slow to answer does not hold back a new
         request while handler B has credit: B gets it and answers first.
         """
-        self.hello(A, 1)
         self.hello(B, 1)
+        self.hello(A, 1)
+        # (The handler that joined last wins the first tie.)
         slow, _ = self.submit()
         fast, _ = self.submit()
         [slowId] = self.requestIds(A)
@@ -889,7 +890,7 @@ class TieTests(DispatcherTestCase):
     def test_roundRobinAmongTies(self) -> None:
         """
         Sequential requests (each answered before the next) to handlers
-        with equal credit go to each in turn.
+        with equal credit go to each in turn, the newest first.
         """
         self.hello(A, 2)
         self.hello(B, 2)
@@ -904,7 +905,20 @@ class TieTests(DispatcherTestCase):
             self.respond(identity, request.requestId)
             self.credit(identity)
             self.successResultOf(d)
-        self.assertEqual(served, [A, B, A, B])
+        self.assertEqual(served, [B, A, B, A])
+
+    def test_newHandlerFirstAmongTies(self) -> None:
+        """
+        A handler that joins wins ties with handlers already dispatched to.
+        """
+        self.hello(A, 2)
+        d, _ = self.submit()
+        [request] = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        self.respond(A, request.requestId)
+        self.credit(A)
+        self.hello(B, 2)
+        self.submit()
+        self.assertEqual(len([m for m in self.sent(B) if isinstance(m, protocol.Request)]), 1)
 
 
 class CreditInReplyTests(DispatcherTestCase):
@@ -949,6 +963,27 @@ class CreditInReplyTests(DispatcherTestCase):
         self.reply(A, protocol.encodeResponse(request.requestId, 200, b"OK", [], [],
                                               credit=True))
         self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+
+    def test_lateReplyAfterRegisteringAgain(self) -> None:
+        """
+        A late reply with C{credit=1} from before its handler registered
+        anew (the front had forgotten it) gives the new registration
+        nothing: that HELLO counted the slot already.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit(idempotent=False)
+        request, = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        self.dispatcher.start()
+        self.addCleanup(self.dispatcher.stop)
+        for _ in range(5):
+            self.clock.advance(self.heartbeat)
+        # Silent for 3 heartbeats: declared dead, its request failed.
+        self.assertNotIn(A, self.dispatcher.handlers)
+        self.hello(A, 1)
+        self.reply(A, protocol.encodeResponse(request.requestId, 200, b"OK", [], [],
+                                              credit=True))
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+        self.failureResultOf(d)
 
 
 class CancelTests(DispatcherTestCase):
