@@ -14,6 +14,7 @@ from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.protocol import Factory, Protocol
+from twisted.web.client import ResponseNeverReceived
 
 from ._harness import SystemTestCase, TwistdProcess, asyncTest
 
@@ -70,6 +71,32 @@ class FrontStopTests(SystemTestCase):
         front = await self.startFront("--spawn", "1", "--app", "tests.apps.slow:app")
         await front.waitForLine("joined")
         await self.assertDrains(front, front)
+
+
+class GracefulTimeoutTests(SystemTestCase):
+    """
+    A request still running when C{--graceful-timeout} passes.
+    """
+
+    @asyncTest
+    async def test_gaveUp(self) -> None:
+        """
+        The front stops after C{--graceful-timeout}, saying how many
+        connections it closed unfinished, and does not wait for the
+        request.
+        """
+        front, handler = await self.startFrontAndHandler(
+            "tests.apps.slow:app", "--graceful-timeout", "1",
+            frontArguments=["--graceful-timeout", "1"],
+        )
+        slow = self.get("/slow?seconds=20")
+        await handler.waitForLine("slow request started: GET")
+        front.signal("TERM")
+        await front.waitForLine("1 connections not done within --graceful-timeout 1.0 s")
+        await front.whenEnded()
+        self.assertStoppedCleanly(front)
+        with self.assertRaises(ResponseNeverReceived):
+            await slow
 
 
 class CtrlCTests(SystemTestCase):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from importlib.machinery import ModuleSpec, PathFinder
 from typing import Callable, Dict, Iterator, List, Optional
 
 from twisted.application.service import Service
@@ -20,22 +21,43 @@ from twisted.logger import Logger
 INTERVAL = 1.0
 
 
+def findSpec(moduleName: str, directory: str) -> Optional[ModuleSpec]:
+    """
+    Find C{moduleName} as a spawned handler will (it runs C{python -c},
+    which puts its working directory first on C{sys.path}), importing
+    nothing: a package's submodules are looked for in its directory, not
+    by importing the package (whose code is the application's, and is for
+    the handlers to run).
+
+    @param directory: the handlers' working directory.
+    @return: its spec, or L{None} if there is no such module.
+    @raise ValueError: for a name that is not a module name.
+    """
+    if not moduleName or any(not part.isidentifier() for part in moduleName.split(".")):
+        raise ValueError(f"{moduleName!r} is not a module name")
+    parts = moduleName.split(".")
+    found = PathFinder.find_spec(parts[0], [directory, *sys.path])
+    if found is None and parts[0] in sys.builtin_module_names:
+        found = importlib.util.find_spec(parts[0])
+    for index in range(1, len(parts)):
+        if found is None or not found.submodule_search_locations:
+            return None
+        found = PathFinder.find_spec(
+            ".".join(parts[: index + 1]), list(found.submodule_search_locations)
+        )
+    return found
+
+
 def sourceRoot(spec: str, directory: str) -> Optional[str]:
     """
     The directory of the top-level package of C{--app}'s module (or the
     module's file, for a module that is not in a package), looked up as
-    spawned handlers will (C{directory} first on C{sys.path}); L{None} if
-    it cannot be found.
+    spawned handlers will (L{findSpec}); L{None} if it cannot be found.
     """
-    top = spec.partition(":")[0].split(".")[0]
-    path = list(sys.path)
-    sys.path.insert(0, directory)
     try:
-        found = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
+        found = findSpec(spec.partition(":")[0].split(".")[0], directory)
+    except ValueError:
         return None
-    finally:
-        sys.path[:] = path
     if found is None or not found.origin or found.origin in ("built-in", "frozen"):
         return None
     if found.submodule_search_locations:

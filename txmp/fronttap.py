@@ -5,7 +5,6 @@ C{twistd mpfront}: options and the service tree of the front.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
 import shutil
@@ -16,7 +15,8 @@ import tempfile
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Set, Tuple
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import CancelledError, Deferred, gatherResults, succeed
+from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger, globalLogPublisher
 from twisted.python import usage
@@ -35,6 +35,7 @@ from txmp._http import (
 )
 from txmp._logs import ChildLog, reopenLogFiles
 from txmp._options import TxmpOptions, nonNegative, positive
+from txmp._reload import findSpec
 from txmp._security import DEFAULT_MAX_MESSAGE, checkFrontSecurity
 from txmp.protocol import MAX_CREDITS
 
@@ -76,8 +77,8 @@ def connectableAddress(address: str) -> str:
 def checkApplicationModule(spec: str) -> None:
     """
     Check that the module of C{--app} can be found where spawned handlers
-    will look for it (C{sys.path} and the current directory), without
-    importing it: a typo is refused at once instead of by handlers that fail
+    will look for it (C{sys.path} and the current directory), importing
+    nothing (L{findSpec}): a typo is refused at once instead of by handlers that fail
     to boot over and over.  An app that is found but fails to import is
     caught by L{SpawnedHandlers} when its handlers fail to boot.
 
@@ -88,16 +89,10 @@ def checkApplicationModule(spec: str) -> None:
         raise usage.UsageError(
             f"--app must look like module:app or module:make_app(), not {spec!r}"
         )
-    path = list(sys.path)
-    # Spawned handlers run "python -c", which puts the current directory
-    # first on sys.path.
-    sys.path.insert(0, os.getcwd())
     try:
-        found = importlib.util.find_spec(moduleName)
-    except (ImportError, ValueError) as e:
-        raise usage.UsageError(f"--app {spec}: cannot import {moduleName}: {e}") from None
-    finally:
-        sys.path[:] = path
+        found = findSpec(moduleName, os.getcwd())
+    except ValueError as e:
+        raise usage.UsageError(f"--app {spec}: {e}") from None
     if found is None:
         raise usage.UsageError(f"--app {spec}: no module named {moduleName!r}")
 
@@ -267,13 +262,18 @@ class Options(TxmpOptions):
                 f"{', '.join(ACCESS_LOG_FORMATS)}, not {self['access-log-format']!r}"
             )
         if self["access-log"] not in (None, "-"):
-            try:
-                with open(self["access-log"], "ab"):
-                    pass
-            except OSError as e:
-                raise usage.UsageError(
-                    f"--access-log {self['access-log']}: {e.strerror}"
-                ) from None
+            # Checked, not created: under twistd --uid the file is opened,
+            # and so created, as that user, once the front starts.
+            path = self["access-log"]
+            directory = os.path.dirname(os.path.abspath(path))
+            if os.path.exists(path):
+                why = None if os.access(path, os.W_OK) else "Permission denied"
+            elif not os.path.isdir(directory):
+                why = "No such file or directory"
+            else:
+                why = None if os.access(directory, os.W_OK) else "Permission denied"
+            if why is not None:
+                raise usage.UsageError(f"--access-log {path}: {why}")
 
 
 class ListenError(Exception):
@@ -292,10 +292,19 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _exitNow(status: int) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+def _stopAndExit(reactor: Any, status: int) -> None:
+    """
+    Stop the reactor (gracefully, as on SIGTERM), then exit with C{status}
+    (twistd would exit 0).
+    """
+
+    def exitNow() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+    reactor.addSystemEventTrigger("after", "shutdown", exitNow)
+    reactor.stop()
 
 
 class FrontService(Service):
@@ -477,8 +486,7 @@ class FrontService(Service):
         # An endpoint that failed once the reactor ran: stop, and exit
         # non-zero once the reactor has stopped.
         self._log.critical("mpfront: {error}", error=error)
-        self._reactor.addSystemEventTrigger("after", "shutdown", _exitNow, 1)
-        self._reactor.stop()
+        _stopAndExit(self._reactor, 1)
         return failure
 
     def reopenLogs(self) -> None:
@@ -538,7 +546,8 @@ class FrontService(Service):
             drained.addTimeout(graceful, self._reactor)
 
             def gaveUp(failure: Failure) -> None:
-                failure.trap(CancelledError)
+                # (addTimeout turns the cancellation into a TimeoutError.)
+                failure.trap(DeferredTimeoutError)
                 self._log.warn(
                     "mpfront stopping: {count} connections not done within "
                     "--graceful-timeout {graceful} s: closed",
@@ -909,17 +918,14 @@ class SpawnedHandlers(MultiService):
         self._retiring.clear()
 
     def _exitBootFailed(self) -> None:
+        if self._stopping:
+            return
         self._log.critical(
             "mpfront: spawned handlers failed to boot {count} times in a row "
             "(see their lines above): exiting",
             count=BOOT_FAILURES,
         )
-        if self._stopping:
-            return
-        self._reactor.addSystemEventTrigger(
-            "after", "shutdown", _exitNow, BOOT_FAILED_STATUS
-        )
-        self._reactor.stop()
+        _stopAndExit(self._reactor, BOOT_FAILED_STATUS)
 
     def reload(self) -> None:
         """

@@ -564,15 +564,19 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         signal.SIGUSR1: handler.reopenLogs,
         signal.SIGUSR2: handler.profileFor,
     }
+    watch = None
     if options["parent-pid"]:
         watch = ParentWatch(
             reactor, options["parent-pid"], options["name"], options["heartbeat"]
         )
-        watch.setServiceParent(top)
         # What Linux sends when the front exits (see dieWithParent).
         actions[signal.SIGHUP] = watch.parentGone
     # Ctrl-C reaches a spawned handler, then its front's SIGTERM: stop once.
     SignalActions(
         reactor, actions, once=[signal.SIGINT, signal.SIGTERM]
     ).setServiceParent(top)
+    if watch is not None:
+        # After the signal actions: the parent-death signal it asks for must
+        # find our handler, not SIGHUP's default (which kills undrained).
+        watch.setServiceParent(top)
     return top

@@ -173,7 +173,8 @@ class FrontOptionsTests(SynchronousTestCase):
         """
         C{--spawn} with an C{--app} whose module cannot be found (a typo) is
         a usage error naming the module, before any handler is spawned; a
-        module that is found is not imported.
+        module that is found is not imported, nor is its package (its code
+        would raise here).
         """
         for spec, name in [("txmp.dmeo:app", "txmp.dmeo"),
                            ("nosuchpackage.wsgi:app", "nosuchpackage")]:
@@ -182,9 +183,31 @@ class FrontOptionsTests(SynchronousTestCase):
             )
             self.assertIn("--app %s" % (spec,), str(error))
             self.assertIn(name, str(error))
-        sys.modules.pop("json.tool", None)
-        self.parse("--spawn", "1", "--app", "json.tool:main")
-        self.assertNotIn("json.tool", sys.modules)
+        directory = FilePath(self.mktemp())
+        package = directory.child("txmp_unimported_pkg")
+        package.makedirs()
+        package.child("__init__.py").setContent(b"raise RuntimeError('imported')\n")
+        package.child("wsgi.py").setContent(b"app = None\n")
+        self.patch(os, "getcwd", lambda: directory.path)
+        self.parse("--spawn", "1", "--app", "txmp_unimported_pkg.wsgi:app")
+        self.assertNotIn("txmp_unimported_pkg", sys.modules)
+        self.assertRaises(usage.UsageError, self.parse, "--spawn", "1",
+                          "--app", "txmp_unimported_pkg.nosuch:app")
+
+    def test_accessLogCheckedNotCreated(self) -> None:
+        """
+        C{--access-log} in a directory that does not exist is a usage
+        error; one that can be created is not created while parsing (under
+        C{twistd --uid} it must be the user's file, opened once started).
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        path = directory.child("access.log")
+        self.parse("--access-log", path.path)
+        self.assertFalse(path.exists())
+        error = self.assertRaises(usage.UsageError, self.parse, "--access-log",
+                                  directory.child("no").child("access.log").path)
+        self.assertIn("No such file or directory", str(error))
 
     def test_spawnAppInCurrentDirectory(self) -> None:
         """
@@ -716,9 +739,9 @@ class ParentWatchTests(SynchronousTestCase):
         services = list(IServiceCollection(handlertap.makeService(options, self.reactor)))
         self.assertEqual(
             [type(service) for service in services],
-            [handlertap.HandlerService, handlertap.ParentWatch, SignalActions],
+            [handlertap.HandlerService, SignalActions, handlertap.ParentWatch],
         )
-        handler, watch, actions = services
+        handler, actions, watch = services
         assert isinstance(actions, SignalActions) and isinstance(watch, handlertap.ParentWatch)
         assert isinstance(handler, handlertap.HandlerService)
         self.assertEqual(actions.actions, {signal.SIGHUP: watch.parentGone,
