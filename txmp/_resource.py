@@ -1026,6 +1026,8 @@ class FrontResource(Resource):
             request, trusted, self._dispatcher.newRequestId
         )
         request.requestId = requestId  # type: ignore[attr-defined]
+        # For the access log, which would otherwise parse the headers again.
+        request.remoteAddr = remoteAddr  # type: ignore[attr-defined]
         responseBody = _ResponseBody(request)
         streaming = isinstance(request, FrontRequest) and request.streamingBody
         d = self._dispatcher.submit(
@@ -1212,7 +1214,10 @@ class FrontSite(Site):
         accessLog = self.accessLog
         if accessLog is None:
             return
-        client = _client(request, *_peer(request))[0]
+        client = getattr(request, "remoteAddr", None)
+        if client is None:
+            # Refused or failed before render saw it.
+            client = _client(request, *_peer(request))[0]
         requestId = getattr(request, "requestId", None)
         accessLog.write(
             request, client, duration,
