@@ -337,7 +337,7 @@ class RawHandlerFramingTests(SystemTestCase):
         raw = self.startProcess(
             "rawframing", [sys.executable, script, self.sendAddress, self.returnAddress]
         )
-        await raw.waitForLine("raw framing handler ready")
+        await raw.waitForLine("rawframing handler ready")
         await self.joined(front, "rawframing")
 
     @asyncTest

@@ -14,30 +14,32 @@ docs/protocol.md says the front must catch (section RESP):
 
 Usage: python rawframing.py SEND_ADDRESS RETURN_ADDRESS
 
-It prints "raw framing handler ready" once it has sent HELLO, takes one
-request at a time, and exits on SIGTERM.
+It is txmp/test/rawhandler.py (loaded by its path: neither imports txmp)
+answering with L{reply}: it prints "rawframing handler ready" once it has
+sent HELLO, takes one request at a time, and exits on SIGTERM.
 """
 
+import importlib.util
 import os
 import sys
 
-import zmq
-
-VERSION = b"TXMP1"
 LONG = b"hello, and a forged response: HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
 SHORT = b"hello"
 OK = b"ok\n"
 
 
-def pairs(frame):
-    if not frame:
-        return []
-    fields = frame.split(b"\0")
-    return list(zip(fields[0::2], fields[1::2]))
+def _rawhandler():
+    path = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "txmp", "test", "rawhandler.py"
+    )
+    spec = importlib.util.spec_from_file_location("rawhandler", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def encodePairs(items):
-    return b"\0".join(field for pair in items for field in pair)
+rawhandler = _rawhandler()
+encodePairs = rawhandler.encodePairs
 
 
 def head(status, headers, more):
@@ -45,11 +47,12 @@ def head(status, headers, more):
     return [meta, encodePairs(headers)]
 
 
-def reply(target):
+def reply(requestId, meta, headers, body):
     """
-    The messages (each a list of frames after the request id) answering
-    C{target}.
+    The messages (each a list of frames after the request id) answering the
+    request's target.
     """
+    target = meta[b"target"]
     length5 = [(b"Content-Length", b"5")]
     length50 = [(b"Content-Length", b"50")]
     if target == b"/long":
@@ -74,36 +77,5 @@ def reply(target):
     return [(b"RESP", head(b"200", [(b"Content-Length", b"%d" % len(OK))], b"0") + [OK])]
 
 
-def main(sendAddress, returnAddress):
-    context = zmq.Context()
-    routingId = os.urandom(16).hex().encode("ascii")
-    send = context.socket(zmq.DEALER)
-    ret = context.socket(zmq.DEALER)
-    for sock, address in ((send, sendAddress), (ret, returnAddress)):
-        sock.setsockopt(zmq.ROUTING_ID, routingId)
-        sock.setsockopt(zmq.SNDHWM, 1000)
-        sock.setsockopt(zmq.RCVHWM, 1000)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(address)
-    hello = [VERSION, b"HELLO", encodePairs([(b"name", b"rawframing"), (b"credits", b"1")])]
-    send.send_multipart(hello)
-    print("raw framing handler ready", flush=True)
-    while True:
-        frames = send.recv_multipart()
-        if len(frames) < 2 or frames[0] != VERSION:
-            continue
-        kind = frames[1]
-        if kind == b"PING":
-            send.send_multipart([VERSION, b"PING"])
-        elif kind == b"BYE":
-            send.send_multipart(hello)
-        elif kind == b"REQ":
-            requestId = frames[2]
-            target = dict(pairs(frames[3]))[b"target"]
-            for messageType, rest in reply(target):
-                ret.send_multipart([VERSION, messageType, requestId, *rest])
-            send.send_multipart([VERSION, b"CREDIT", b"1"])
-
-
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    rawhandler.main(sys.argv[1], sys.argv[2], reply, b"rawframing")

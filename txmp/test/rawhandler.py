@@ -30,7 +30,36 @@ def encodePairs(items):
     return b"\0".join(field for pair in items for field in pair)
 
 
-def main(sendAddress, returnAddress):
+def echo(requestId, meta, headers, body):
+    """
+    This handler's answer: 200 and a text body echoing the method, the
+    target, the header count and the request body length.
+
+    @return: the messages answering the request, each as its type and the
+        frames after the request id.
+    """
+    text = b"%s %s headers=%d body=%d\n" % (
+        meta[b"method"],
+        meta[b"target"],
+        len(headers),
+        len(body),
+    )
+    responseMeta = encodePairs([(b"status", b"200"), (b"reason", b"OK"), (b"more", b"0")])
+    responseHeaders = encodePairs(
+        [
+            (b"Content-Type", b"text/plain"),
+            (b"Content-Length", b"%d" % (len(text),)),
+            (b"X-Handler", b"raw"),
+        ]
+    )
+    return [(b"RESP", [responseMeta, responseHeaders, text])]
+
+
+def main(sendAddress, returnAddress, answer=echo, name=b"raw"):
+    """
+    Register with the front at C{sendAddress} and C{returnAddress} and
+    answer each request with C{answer(requestId, meta, headers, body)}.
+    """
     context = zmq.Context()
     routingId = os.urandom(16).hex().encode("ascii")
     send = context.socket(zmq.DEALER)
@@ -41,10 +70,9 @@ def main(sendAddress, returnAddress):
         sock.setsockopt(zmq.RCVHWM, 1000)
         sock.setsockopt(zmq.LINGER, 0)
         sock.connect(address)
-    send.send_multipart(
-        [VERSION, b"HELLO", encodePairs([(b"name", b"raw"), (b"credits", b"1")])]
-    )
-    print("raw handler ready", flush=True)
+    hello = [VERSION, b"HELLO", encodePairs([(b"name", name), (b"credits", b"1")])]
+    send.send_multipart(hello)
+    print("%s handler ready" % (name.decode("ascii"),), flush=True)
     while True:
         frames = send.recv_multipart()
         if len(frames) < 2 or frames[0] != VERSION:
@@ -53,9 +81,7 @@ def main(sendAddress, returnAddress):
         if kind == b"PING":
             send.send_multipart([VERSION, b"PING"])
         elif kind == b"BYE":
-            send.send_multipart(
-                [VERSION, b"HELLO", encodePairs([(b"name", b"raw"), (b"credits", b"1")])]
-            )
+            send.send_multipart(hello)
         elif kind == b"REQ":
             requestId = frames[2]
             meta = dict(pairs(frames[3]))
@@ -72,25 +98,8 @@ def main(sendAddress, returnAddress):
                             break
                     elif more[1] == b"PING":
                         send.send_multipart([VERSION, b"PING"])
-            text = b"%s %s headers=%d body=%d\n" % (
-                meta[b"method"],
-                meta[b"target"],
-                len(headers),
-                len(body),
-            )
-            responseMeta = encodePairs(
-                [(b"status", b"200"), (b"reason", b"OK"), (b"more", b"0")]
-            )
-            responseHeaders = encodePairs(
-                [
-                    (b"Content-Type", b"text/plain"),
-                    (b"Content-Length", b"%d" % (len(text),)),
-                    (b"X-Handler", b"raw"),
-                ]
-            )
-            ret.send_multipart(
-                [VERSION, b"RESP", requestId, responseMeta, responseHeaders, text]
-            )
+            for messageType, rest in answer(requestId, meta, headers, body):
+                ret.send_multipart([VERSION, messageType, requestId, *rest])
             send.send_multipart([VERSION, b"CREDIT", b"1"])
 
 
