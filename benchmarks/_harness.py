@@ -9,6 +9,7 @@ only, so that it runs on any interpreter the benchmarks are run with.
 
 from __future__ import annotations
 
+import argparse
 import collections
 import os
 import platform
@@ -895,3 +896,16 @@ def moduleVersion(python: str, module: str) -> str:
         ).stdout.strip()
     except Exception:
         return "?"
+
+
+def positiveNumbers(text: str) -> List[int]:
+    """
+    An C{argparse} type: positive integers separated by commas.
+    """
+    try:
+        values = [int(part) for part in text.split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected numbers separated by commas")
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("expected positive numbers")
+    return values

@@ -29,6 +29,7 @@ import sys
 from typing import List, Optional, Tuple
 
 from _harness import (
+    positiveNumbers,
     addInterpreterArguments,
     HERE,
     BenchmarkError,
@@ -54,23 +55,13 @@ APPS = {
 }
 
 
-def numbers(text: str) -> List[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected numbers separated by commas")
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("expected positive numbers")
-    return values
-
-
 def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Throughput of one mphandler at several --threads."
     )
     parser.add_argument("--apps", default="hello,cpu,io",
                         help="applications, of: %s (default: all)" % (", ".join(APPS),))
-    parser.add_argument("--threads", type=numbers, default=[1, 2, 4, 10],
+    parser.add_argument("--threads", type=positiveNumbers, default=[1, 2, 4, 10],
                         help="--threads values to measure (default 1,2,4,10)")
     parser.add_argument("--processes", type=int, default=4, metavar="K",
                         help="also measure K handlers of 1 thread each (0: don't; default 4)")

@@ -53,6 +53,7 @@ import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from _harness import (
+    positiveNumbers,
     HERE,
     BenchmarkError,
     ProcessGroup,
@@ -156,19 +157,6 @@ def names(text: str) -> List[str]:
     return chosen
 
 
-def connectionCounts(text: str) -> List[int]:
-    """
-    The numbers of C{--sweep-connections}, separated by commas.
-    """
-    try:
-        values = [int(part) for part in text.split(",") if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected numbers separated by commas")
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("expected positive numbers")
-    return values
-
-
 def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Hello-world req/s, latency and CPU per request of txmp, "
@@ -200,7 +188,7 @@ def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument("--sweep", action="store_true",
                         help="then measure every server once at each of "
                         "--sweep-connections and plot it")
-    parser.add_argument("--sweep-connections", type=connectionCounts, default=SWEEP,
+    parser.add_argument("--sweep-connections", type=positiveNumbers, default=SWEEP,
                         metavar="C,C,...",
                         help="connections of the sweep (default %s)"
                         % (",".join(map(str, SWEEP)),))
