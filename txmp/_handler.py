@@ -119,6 +119,9 @@ class _ReplySink:
         self._refused = False
         # Whether the request's credit went back with its reply.
         self.credited = False
+        # The link's HELLOs so far: one more since, and the credit goes by
+        # CREDIT (see FrontLink._hello).
+        self._hellos = link.hellos
 
     def _split(self, chunks: List[bytes]) -> List[bytes]:
         return splitChunks(chunks, min(MAX_FRAME, self._link.maxMessage))
@@ -127,7 +130,11 @@ class _ReplySink:
                  body: List[bytes], more: bool) -> None:
         # A complete reply, sent as the request ends, gives its credit back
         # itself, if the front said it takes that (WELCOME credit_in_reply).
-        credit = not more and self._link.creditInReply and not self._link.draining
+        link = self._link
+        credit = (
+            not more and link.creditInReply and not link.draining
+            and link.hellos == self._hellos
+        )
         frames = protocol.encodeResponse(
             self._requestId, status, reason, headers, self._split(body), more, credit
         )
@@ -235,6 +242,8 @@ class FrontLink:
         # Whether the front takes credits back in complete replies (its
         # WELCOME says credit_in_reply); until it says, CREDIT.
         self.creditInReply = False
+        # How many HELLOs this link has sent.
+        self.hellos = 0
         # The instance id of the front that last welcomed this link, kept
         # while the front is silent, to tell a restarted front.
         self._welcomedBy: Optional[str] = None
@@ -306,6 +315,10 @@ class FrontLink:
             self._drained.callback(None)
 
     def _hello(self) -> None:
+        # A HELLO counts the requests running now as busy: their credits
+        # must come after it, so by CREDIT on this same socket, not in a
+        # RESP on the other one, which could reach the front first.
+        self.hellos += 1
         self._send.send(
             protocol.encodeHello(self.name, self.free, {"window": str(INPUT_WINDOW)})
         )

@@ -483,6 +483,25 @@ class RequestTests(FrontLinkTestCase):
         assert isinstance(streamed, protocol.Response)
         self.assertFalse(streamed.head.credit)
 
+    def test_noCreditInReplyAcrossHello(self) -> None:
+        """
+        A request running when the link says C{HELLO} again (the front
+        forgot it) gives its credit back by C{CREDIT}, which comes after
+        that C{HELLO} on the same socket: a C{RESP} could overtake it.
+        """
+        welcome = protocol.encodeWelcome(
+            {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1"})
+        self.fromFront(welcome)
+        self.request(b"front1.1")
+        self.fromFront(protocol.encodeBye())
+        self.fromFront(welcome)
+        self.sendSocket.clear()
+        self.runner.runs[0].respond()
+        reply = self.replies()[-1]
+        assert isinstance(reply, protocol.Response)
+        self.assertFalse(reply.head.credit)
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+
     def test_noCreditInReplyUnlessSaid(self) -> None:
         """
         A front that does not say C{credit_in_reply} (an older one) gets
