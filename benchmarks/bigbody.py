@@ -133,7 +133,7 @@ def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
         "--variant", type=parseVariant, action="append", default=[],
         metavar="LABEL:MODULE.NAME=VALUE[,MODULE.NAME=VALUE...]",
         help="also start a txmp (default window) whose front and handler set "
-        "these constants first, e.g. send-128K:txmp._resource.SEND_LIMIT=128K; "
+        "these constants first, e.g. send-128K:txmp._front.SEND_LIMIT=128K; "
         "VALUE is a size (K, M suffixes) or None; may be repeated",
     )
     parser.add_argument("--rounds", type=int, default=5, metavar="R",

@@ -5,7 +5,7 @@ bodies are refused, with which status, before any handler sees them; how a
 chunked body is decoded; and whose C{X-Forwarded-For}/C{X-Forwarded-Proto}
 are believed.
 
-Pure: no I/O, no reactor.  L{txmp._resource.FrontChannel} feeds a
+Pure: no I/O, no reactor.  L{txmp._front.FrontConnection} feeds a
 L{RequestHead} the lines of each request head, and a L{ChunkedDecoder} the
 bytes of a chunked body, and answers a refusal.
 """
@@ -210,16 +210,37 @@ class RequestHead:
 
     Each method returns the status refusing the request, or L{None}.
 
+    It also keeps what the front needs of an accepted head, as bytes.
+
+    @ivar method: the method of the request line.
+    @ivar target: its request-target.
+    @ivar version: its HTTP version (C{HTTP/1.0} or C{HTTP/1.1}).
     @ivar authority: the authority of an absolute-form target, which
         replaces the C{Host} field (RFC 9112 section 3.2.2); L{None} for
         the other forms.
     @ivar hasHost: whether the head has a C{Host} field.
+    @ivar host: the host (without port) the request is for: the
+        authority's for an absolute-form target, else C{Host}'s; L{None}
+        if neither names one.
+    @ivar fields: the field lines kept, in order, as C{(name, value)} with
+        names as sent; C{Host} is the target's authority for an
+        absolute-form target (added if the head had none).
+    @ivar contentLength: the C{Content-Length}, if one was given.
     @ivar chunked: whether the body is chunked (known at L{end}).
+    @ivar close: whether C{Connection} lists C{close}.
+    @ivar expectContinue: whether C{Expect} is C{100-continue}.
     """
 
     def __init__(self, rules: HTTPRules) -> None:
         self._rules = rules
-        self._version = b""
+        self.method = b""
+        self.target = b""
+        self.version = b""
+        self.host: Optional[bytes] = None
+        self.fields: List[Tuple[bytes, bytes]] = []
+        self.contentLength: Optional[int] = None
+        self.close = False
+        self.expectContinue = False
         self._fields = 0
         self._bytes = 0
         self._lengths = 0
@@ -236,13 +257,15 @@ class RequestHead:
         status = checkRequestLine(line, self._rules.maxRequestLine)
         if status is not None:
             return status
-        self._version = line.rsplit(b" ", 1)[-1]
-        authority = targetAuthority(line.split(b" ")[1])
+        self.method, self.target, self.version = line.split(b" ")
+        authority = targetAuthority(self.target)
         if authority is not None:
             # No userinfo, and a host: RFC 9110 section 4.2.
-            if not checkHost(authority):
+            host = checkHost(authority)
+            if not host:
                 return 400
             self.authority = authority
+            self.host = host
         return None
 
     def fieldLine(self, line: bytes) -> Tuple[Optional[int], bool]:
@@ -265,13 +288,20 @@ class RequestHead:
             return (400 if self._rules.rejectUnderscoreHeaders else None), False
         lower = name.lower()
         if lower == b"host":
-            if self.hasHost or checkHost(value) is None:
+            host = checkHost(value)
+            if self.hasHost or host is None:
                 return 400, False
             self.hasHost = True
+            if self.authority is not None:
+                # RFC 9112 section 3.2.2: the target's authority, not Host.
+                value = self.authority
+            else:
+                self.host = host or None
         elif lower == b"content-length":
             self._lengths += 1
             if self._lengths > 1 or not _DIGITS.match(value):
                 return 400, False
+            self.contentLength = int(value)
         elif lower == b"transfer-encoding":
             # Several field lines make one list (RFC 9110 section 5.3).
             self._encoded = True
@@ -279,23 +309,32 @@ class RequestHead:
                 coding for coding in (c.strip(b" \t").lower() for c in value.split(b","))
                 if coding
             )
+        elif lower == b"connection":
+            if b"close" in [t.strip(b" \t").lower() for t in value.split(b",")]:
+                self.close = True
+        elif lower == b"expect":
+            self.expectContinue = value.lower() == b"100-continue"
         if self._lengths and self._encoded:
             # The request smuggling pair (RFC 9112 section 6.1).
             return 400, False
+        self.fields.append((name, value))
         return None, True
 
     def end(self) -> Optional[int]:
         """
         The empty line ending the head came.
         """
-        if self._version == b"HTTP/1.1" and not self.hasHost:
+        if self.version == b"HTTP/1.1" and not self.hasHost:
             return 400
+        if self.authority is not None and not self.hasHost:
+            # An HTTP/1.0 request in absolute-form: its Host is the target's.
+            self.fields.append((b"Host", self.authority))
         if self._encoded:
             codings = self._codings
             # RFC 9112 section 6.1: Transfer-Encoding is HTTP/1.1 only; a
             # list that does not end in chunked leaves the length unknown.
             if (
-                self._version != b"HTTP/1.1"
+                self.version != b"HTTP/1.1"
                 or not codings
                 or codings[-1] != b"chunked"
                 or b"chunked" in codings[:-1]

@@ -4,7 +4,7 @@ The front's metrics, and their Prometheus text exposition (format 0.0.4).
 
 Counting costs the request path a few additions per request: a request's
 status, duration and bytes are counted once, when its access-log line would
-be written (L{txmp._resource.FrontSite.log}), and its queue wait when it is
+be written (L{txmp._front.FrontFactory.requestDone}), and its queue wait when it is
 dispatched.  Everything else (queue length, handlers, credits) is read from
 the dispatcher when scraped.
 """

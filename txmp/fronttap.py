@@ -345,7 +345,8 @@ class FrontService(Service):
 
         from txmp._dispatch import Dispatcher
         from txmp._metrics import FrontMetrics
-        from txmp._resource import makeSite, makeStatsSite
+        from txmp._front import makeSite
+        from txmp._stats import makeStatsSite
         from txmp._zmq import AddressError, ZmqContext
 
         Service.startService(self)
@@ -533,14 +534,14 @@ class FrontService(Service):
         def drain(result: object) -> Deferred[None]:
             # The ports are closed: no connection can come in any more.
             site = self._site
-            if site is None or not site.channels:
+            if site is None or not site.connections:
                 return succeed(None)
             graceful = self._options["graceful-timeout"]
-            busy = sum(1 for channel in site.channels if channel.busy)
+            busy = sum(1 for connection in site.connections if connection.busy)
             self._log.info(
                 "mpfront stopping: finishing {busy} requests, closing {idle} idle "
                 "connections (at most {graceful} s)",
-                busy=busy, idle=len(site.channels) - busy, graceful=graceful,
+                busy=busy, idle=len(site.connections) - busy, graceful=graceful,
             )
             drained = site.drain()
             drained.addTimeout(graceful, self._reactor)
@@ -551,7 +552,7 @@ class FrontService(Service):
                 self._log.warn(
                     "mpfront stopping: {count} connections not done within "
                     "--graceful-timeout {graceful} s: closed",
-                    count=len(site.channels), graceful=graceful,
+                    count=len(site.connections), graceful=graceful,
                 )
 
             return drained.addErrback(gaveUp)

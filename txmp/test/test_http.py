@@ -1,9 +1,9 @@
 # -*- test-case-name: txmp.test.test_http -*-
 """
-Tests for L{txmp._http} and the rules L{txmp._resource.FrontChannel}
+Tests for L{txmp._http} and the rules L{txmp._front.FrontConnection}
 enforces with it: bad request heads refused before any handler sees them,
 the head deadline and the idle timeout, the head limits, and trusted
-proxies.  Driven as in L{txmp.test.test_resource}: a real L{Dispatcher} on
+proxies.  Driven as in L{txmp.test.test_front}: a real L{Dispatcher} on
 a L{MemorySocket}, a L{Clock}, raw bytes over a L{StringTransport}.
 """
 
@@ -31,8 +31,8 @@ from txmp._http import (
     parseNetwork,
     splitFieldLine,
 )
-from txmp._resource import makeSite
-from txmp.test.test_resource import ParsedResponse, ResourceTestCase
+from txmp._front import makeSite
+from txmp.test.test_front import ParsedResponse, ResourceTestCase
 
 
 class RulesTestCase(ResourceTestCase):

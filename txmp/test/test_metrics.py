@@ -1,6 +1,6 @@
 """
 Tests for L{txmp._metrics} and the C{--stats} resources that serve them
-(L{txmp._resource.StatsRoot}).
+(L{txmp._stats.StatsRoot}).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from txmp import protocol
 from txmp._dispatch import Dispatcher
 from txmp._memory import MemorySocket
 from txmp._metrics import FrontMetrics, Histogram, exposition
-from txmp._resource import StatsRoot, makeSite
+from txmp._front import makeSite
+from txmp._stats import StatsRoot
 
 META = [(b"method", b"GET"), (b"target", b"/"), (b"version", b"HTTP/1.1")]
 

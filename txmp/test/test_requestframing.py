@@ -1,6 +1,6 @@
 # -*- test-case-name: txmp.test.test_requestframing -*-
 """
-Tests for the request framing of L{txmp._resource.FrontChannel} and
+Tests for the request framing of L{txmp._front.FrontConnection} and
 L{txmp._http} (RFC 9112 sections 3.2, 6 and 7.1): C{Transfer-Encoding}
 judged on the whole head, chunked bodies decoded strictly, C{Host} and an
 absolute-form authority; the lingering close after a refusal or an early
@@ -15,7 +15,7 @@ from typing import List, Tuple
 
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.http import HTTPChannel
+from txmp._front import FrontConnection
 
 from txmp import protocol
 from txmp._http import (
@@ -28,7 +28,7 @@ from txmp._http import (
     targetAuthority,
 )
 from txmp.test.test_http import RulesTestCase, head
-from txmp.test.test_resource import HANDLER, ParsedResponse
+from txmp.test.test_front import HANDLER, ParsedResponse
 
 CHUNKED = b"Transfer-Encoding: chunked"
 
@@ -46,7 +46,7 @@ class FramingTestCase(RulesTestCase):
     the handler.
     """
 
-    def assertBodyRefused(self, channel: HTTPChannel, transport: StringTransport,
+    def assertBodyRefused(self, channel: FrontConnection, transport: StringTransport,
                           status: int) -> ParsedResponse:
         """
         Assert that the request sent on C{channel} got C{status} with
@@ -63,7 +63,7 @@ class FramingTestCase(RulesTestCase):
         self.assertClosed(transport)
         return response
 
-    def chunked(self, body: bytes) -> Tuple[HTTPChannel, StringTransport]:
+    def chunked(self, body: bytes) -> Tuple[FrontConnection, StringTransport]:
         """
         Send a chunked C{POST} with C{body} (already chunked).
         """
@@ -485,9 +485,10 @@ class LingerTests(FramingTestCase):
         request.
         """
         channel, transport = self.chunked(b"3\r\nabc\r\n")
-        [request] = channel.requests
-        request.write(b"early")
-        request.finish()
+        requestId = self.requestsSent()[0].requestId
+        self.dispatcher.replyReceived(
+            [HANDLER, *protocol.encodeResponse(requestId, 200, b"OK", [], [b"early"], False)]
+        )
         self.assertTrue(channel.lingering)
         channel.dataReceived(b"0\r\n\r\n" + head(line=b"GET /after HTTP/1.1"))
         self.assertEqual(len(self.requestsSent()), 1)
@@ -495,7 +496,7 @@ class LingerTests(FramingTestCase):
 
     def test_drainClosesAtOnce(self) -> None:
         """
-        A stopping front (L{FrontSite.drain}) closes a lingering connection
+        A stopping front (L{FrontFactory.drain}) closes a lingering connection
         at once: it has no request in progress.
         """
         channel, transport = self.sendRequest(head(b"X : 1"))

@@ -1210,7 +1210,7 @@ class PluginTests(SynchronousTestCase):
         """
         self.forgetTaps()
         forbidden = ["txmp._zmq", "txzmq", "zmq", "txmp._wsgi", "txmp._dispatch",
-                     "txmp._resource", "txmp._handler", "twisted.internet.reactor"]
+                     "txmp._front", "txmp._stats", "txmp._handler", "twisted.internet.reactor"]
         saved = {name: sys.modules.get(name) for name in forbidden}
 
         def restore() -> None:

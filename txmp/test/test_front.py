@@ -1,8 +1,8 @@
-# -*- test-case-name: txmp.test.test_resource -*-
+# -*- test-case-name: txmp.test.test_front -*-
 """
-Tests for L{txmp._resource}: the front's Twisted Web resource, driven with a
+Tests for L{txmp._front}: the front's HTTP server, driven with a
 real L{Dispatcher} on a L{MemorySocket}, a L{Clock}, and HTTP requests fed
-as raw bytes to a L{FrontChannel} over a L{StringTransport}.
+as raw bytes to a L{FrontConnection} over a L{StringTransport}.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from zope.interface import directlyProvides
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.task import Clock
@@ -22,22 +23,17 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.http import HTTPChannel
-from twisted.web.server import NOT_DONE_YET
-from twisted.web.test.requesthelper import DummyRequest
 
 from txmp import protocol
 from txmp._access import AccessLog
 from txmp._dispatch import Dispatcher
-from txmp._http import HTTPRules, parseNetwork
+from txmp._http import HTTPRules, RequestHead, parseNetwork
 from txmp._memory import MemorySocket
-from txmp._resource import (
+from txmp._front import (
     SEND_LIMIT,
     SMALL_BODY,
-    FrontChannel,
-    FrontRequest,
-    FrontResource,
-    _ResponseBody,
+    Exchange,
+    FrontConnection,
     makeSite,
 )
 
@@ -130,7 +126,7 @@ class ResourceTestCase(SynchronousTestCase):
                 )
         self.socket.clear()
 
-    def connect(self, secure: bool = False) -> Tuple[HTTPChannel, StringTransport]:
+    def connect(self, secure: bool = False) -> Tuple[FrontConnection, StringTransport]:
         """
         Connect a client to the site.
         """
@@ -143,7 +139,7 @@ class ResourceTestCase(SynchronousTestCase):
         self.addCleanup(self.disconnect, channel)
         return channel, transport
 
-    def disconnect(self, channel: HTTPChannel) -> None:
+    def disconnect(self, channel: FrontConnection) -> None:
         """
         Tell C{channel} its connection is gone (if not told already).
         """
@@ -152,7 +148,7 @@ class ResourceTestCase(SynchronousTestCase):
             channel.connectionLost(Failure(ConnectionDone()))
 
     def sendRequest(self, data: bytes,
-                    secure: bool = False) -> Tuple[HTTPChannel, StringTransport]:
+                    secure: bool = False) -> Tuple[FrontConnection, StringTransport]:
         """
         Connect and send C{data}.
         """
@@ -160,7 +156,7 @@ class ResourceTestCase(SynchronousTestCase):
         channel.dataReceived(data)
         return channel, transport
 
-    def get(self, target: bytes = b"/path") -> Tuple[HTTPChannel, StringTransport]:
+    def get(self, target: bytes = b"/path") -> Tuple[FrontConnection, StringTransport]:
         """
         Send a simple C{GET}.
         """
@@ -250,22 +246,6 @@ class RequestTests(ResourceTestCase):
     What the resource sends to handlers.
     """
 
-    def test_renderNotDoneYet(self) -> None:
-        """
-        L{FrontResource.render} submits the request and returns
-        C{NOT_DONE_YET}.
-        """
-        request = DummyRequest([b"x"])
-        request.content = io.BytesIO(b"")  # type: ignore[attr-defined]
-        request.isSecure = lambda: False  # type: ignore[attr-defined]
-        request.client = CLIENT  # type: ignore[assignment]
-        request.uri = b"/x"
-        result = FrontResource(self.dispatcher).render(request)  # type: ignore[arg-type]
-        self.assertIs(result, NOT_DONE_YET)
-        self.assertEqual(self.lastRequest().head.target, "/x")
-        self.assertEqual(self.dispatcher.counts()["pending"], 1)
-        self.assertFalse(request.finished)
-
     def test_requestMeta(self) -> None:
         """
         The C{REQ} carries the method, the target exactly as sent, the
@@ -336,15 +316,15 @@ class RequestTests(ResourceTestCase):
 
     def test_channelRecordsPairs(self) -> None:
         """
-        L{makeSite} makes L{FrontChannel}s and L{FrontRequest}s, and the
-        request records its raw header pairs.
+        L{makeSite} makes L{FrontConnection}s, and a request's exchange
+        keeps its header fields in order, with their names as sent.
         """
         channel, _ = self.connect()
-        self.assertIsInstance(channel, FrontChannel)
+        self.assertIsInstance(channel, FrontConnection)
         channel.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n")
-        request = channel.requests[-1]
-        self.assertIsInstance(request, FrontRequest)
-        self.assertEqual(request.rawHeaderPairs, [(b"Host", b"h"), (b"A", b"1")])
+        exchange = channel.exchange
+        self.assertIsInstance(exchange, Exchange)
+        self.assertEqual(exchange.headers, [(b"Host", b"h"), (b"A", b"1")])
 
     def test_badHeaderNotRecorded(self) -> None:
         """
@@ -407,23 +387,6 @@ class RequestTests(ResourceTestCase):
         """
         self.get()
         self.assertEqual(self.lastRequest().body, [])
-
-    def test_bodyFromFile(self) -> None:
-        """
-        A body held in a file (Twisted keeps large bodies in one) is read
-        from the start, in chunks of at most 1 MiB.
-        """
-        data = b"x" * (1 << 20) + b"y" * (1 << 20) + b"z" * 10
-        request = DummyRequest([b""])
-        content = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
-        content.read(5)
-        request.content = content  # type: ignore[attr-defined]
-        request.isSecure = lambda: False  # type: ignore[attr-defined]
-        request.method = b"PUT"
-        FrontResource(self.dispatcher).render(request)  # type: ignore[arg-type]
-        body = self.lastRequest().body
-        self.assertEqual([len(chunk) for chunk in body], [1 << 20, 1 << 20, 10])
-        self.assertEqual(b"".join(body), data)
 
     def test_idempotence(self) -> None:
         """
@@ -493,7 +456,7 @@ class RequestIdTests(ResourceTestCase):
 
 class AccessLogLineTests(ResourceTestCase):
     """
-    What L{FrontSite} writes in its access log.
+    What L{FrontFactory} writes in its access log.
     """
 
     def test_forwardedClient(self) -> None:
@@ -647,6 +610,8 @@ class ReplyTests(ResourceTestCase):
         call instead of Twisted's 128 KiB.
         """
         transport = FileDescriptor(Clock())  # type: ignore[arg-type]
+        transport.getPeer = lambda: CLIENT  # type: ignore[method-assign]
+        transport.getHost = lambda: SERVER  # type: ignore[method-assign]
         self.assertGreater(SEND_LIMIT, FileDescriptor.SEND_LIMIT)
         channel = self.site.buildProtocol(CLIENT)
         channel.makeConnection(transport)
@@ -964,10 +929,10 @@ class UnexpectedTests(ResourceTestCase):
         written, gets 500 and is logged; the handler is told C{CANCEL}.
         """
 
-        def broken(body: _ResponseBody, reply: object) -> None:
+        def broken(exchange: Exchange, reply: object, hasBody: bool) -> bytes:
             raise ZeroDivisionError("bug")
 
-        self.patch(_ResponseBody, "started", broken)
+        self.patch(Exchange, "_head", broken)
         _, transport = self.get()
         requestId = self.lastRequest().requestId
         self.respond(requestId, body=[b"a"], more=True)
@@ -984,11 +949,11 @@ class UnexpectedTests(ResourceTestCase):
         that the response cannot look complete.
         """
 
-        def broken(body: _ResponseBody, chunks: object) -> None:
-            body._request.write(b"part")
+        def broken(exchange: Exchange, chunks: object) -> None:
+            exchange.connection.write(b"4\r\npart\r\n")
             raise ZeroDivisionError("bug")
 
-        self.patch(_ResponseBody, "writeBody", broken)
+        self.patch(Exchange, "writeBody", broken)
         _, transport = self.get()
         requestId = self.lastRequest().requestId
         self.respond(requestId, body=[b"a"], more=True)
@@ -1045,21 +1010,6 @@ class DisconnectTests(ResourceTestCase):
         self.reply(protocol.encodeBody(requestId, [b"b"], True))
         self.assertEqual(ParsedResponse(transport.value()).body, b"a")
 
-    def test_processingFailed(self) -> None:
-        """
-        The request's finish notification failing (as L{DummyRequest}'s
-        C{processingFailed} does) cancels the request.
-        """
-        request = DummyRequest([b""])
-        request.content = io.BytesIO(b"")  # type: ignore[attr-defined]
-        request.isSecure = lambda: False  # type: ignore[attr-defined]
-        FrontResource(self.dispatcher).render(request)  # type: ignore[arg-type]
-        requestId = self.lastRequest().requestId
-        request.processingFailed(Failure(ConnectionDone()))
-        self.assertNoLeak()
-        self.assertEqual(self.cancels(), [requestId])
-        self.assertEqual(request.written, [])
-
     def test_disconnectAfterReply(self) -> None:
         """
         A client that disconnects after a complete reply causes no
@@ -1074,7 +1024,7 @@ class DisconnectTests(ResourceTestCase):
 
 class DrainTests(ResourceTestCase):
     """
-    Tests for L{FrontSite.drain}, what a stopping front waits for.
+    Tests for L{FrontFactory.drain}, what a stopping front waits for.
     """
 
     def test_idleClosedAtOnce(self) -> None:
@@ -1132,7 +1082,7 @@ class StreamingTests(ResourceTestCase):
         )
         self.socket.clear()
 
-    def post(self, size: int) -> Tuple[HTTPChannel, StringTransport]:
+    def post(self, size: int) -> Tuple[FrontConnection, StringTransport]:
         """
         Send the head of a C{POST} with a C{Content-Length} of C{size}.
         """
@@ -1186,14 +1136,15 @@ class StreamingTests(ResourceTestCase):
 
     def test_noTemporaryFile(self) -> None:
         """
-        The front keeps no copy of a streamed body: the request's content
-        stays empty.
+        The front keeps no copy of a streamed body: what came went to the
+        handler.
         """
         channel, transport = self.post(SMALL_BODY + 10)
         channel.dataReceived(b"x" * 100)
-        [request] = channel.requests
-        self.assertIsInstance(request.content, io.BytesIO)
-        self.assertEqual(request.content.getvalue(), b"")
+        exchange = channel.exchange
+        assert exchange is not None
+        self.assertEqual(exchange.bodyBytes, 100)
+        self.assertEqual(self.streamedBody(self.lastRequest().requestId)[0], b"x" * 100)
 
     def test_contentLengthTooLarge(self) -> None:
         """
@@ -1283,51 +1234,103 @@ class StreamingTests(ResourceTestCase):
         self.assertClosed(transport)
 
 
-class _WritesRequest:
+class _FakeDispatcher:
     """
-    The part of a Twisted request that L{_ResponseBody} uses, with a
-    transport that pauses its producer when a write brings what it holds
-    to C{pauseAt} bytes, as a real one does past its buffer size.
+    The part of a L{Dispatcher} an L{Exchange} uses: L{submit} returns a
+    Deferred the test fires with a reply.
     """
 
-    method = b"GET"
+    def __init__(self) -> None:
+        self.deferred: Deferred[object] = Deferred()
+
+    def newRequestId(self) -> bytes:
+        return b"r1"
+
+    def submit(self, *args: object, **kwargs: object) -> Deferred[object]:
+        return self.deferred
+
+
+class _FakeFactory:
+    retryAfter = 1
+
+    def __init__(self) -> None:
+        self.dispatcher = _FakeDispatcher()
+
+    def seconds(self) -> float:
+        return 0.0
+
+    def date(self) -> bytes:
+        return b"Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+class _WritingConnection:
+    """
+    The part of a L{FrontConnection} an L{Exchange} uses, with a transport
+    that pauses the exchange when a write of C{pauseAt} bytes or more
+    comes, as a real one does past its buffer size.  The first write (the
+    response head) is not recorded.
+    """
+
+    trusted = False
+    bodyPending = False
+    persistent = True
+    localHost = b"example.com"
+    localPort = b"80"
+    peerPort = b"40000"
 
     def __init__(self, pauseAt: int = 0) -> None:
+        self.factory = _FakeFactory()
         self.writes: List[bytes] = []
         self.events: List[object] = []
-        self.producer = None
         self.finished = False
-        self.channel = None
+        self.aborted = False
+        self.exchange: Optional[Exchange] = None
         self._pauseAt = pauseAt
+        self._head = True
 
-    def registerProducer(self, producer: object, streaming: bool) -> None:
-        self.producer = producer
+    def client(self, headers: object) -> Tuple[str, bytes, None]:
+        return "192.0.2.5", b"http", None
 
-    def unregisterProducer(self) -> None:
-        self.producer = None
+    def keepAlive(self, exchange: Exchange) -> bool:
+        return True
+
+    def readingChanged(self) -> None:
+        pass
 
     def write(self, data: bytes) -> None:
         assert type(data) is bytes, data
+        if self._head:
+            self._head = False
+            return
         self.writes.append(data)
         self.events.append(("write", len(data)))
-        if self._pauseAt and len(data) >= self._pauseAt:
-            self.producer.pauseProducing()  # type: ignore[attr-defined]
+        if self._pauseAt and len(data) >= self._pauseAt and self.exchange is not None:
+            self.exchange.pauseProducing()
 
-    def finish(self) -> None:
+    def exchangeDone(self, exchange: Exchange) -> None:
         self.finished = True
+
+    def abort(self) -> None:
+        self.aborted = True
 
 
 class _RecordingReply:
     """
-    What L{_ResponseBody} tells a L{txmp._dispatch.Reply}, in order.
+    What an L{Exchange} tells a L{txmp._dispatch.Reply}, in order.
     """
 
     more = True
     status = 200
+    reason = b"OK"
 
     def __init__(self, events: List[object], contentLength: Optional[int] = None) -> None:
         self.events = events
         self.contentLength = contentLength
+        self.headers: List[Tuple[bytes, bytes]] = []
+        self.body: List[bytes] = []
+
+    def cancel(self) -> None:
+        self.events.append("cancel")
 
     def invalid(self, why: str, status: Optional[int] = None) -> None:
         self.events.append(("invalid", why, status))
@@ -1339,17 +1342,33 @@ class _RecordingReply:
         self.events.append("clientReady")
 
 
+def _streamingExchange(
+    pauseAt: int, contentLength: Optional[int] = None
+) -> Tuple[Exchange, _WritingConnection, _RecordingReply]:
+    """
+    An L{Exchange} for an HTTP/1.0 C{GET} (its body is not chunked) whose
+    streamed reply has started.
+    """
+    connection = _WritingConnection(pauseAt)
+    head = RequestHead(HTTPRules())
+    head.requestLine(b"GET / HTTP/1.0")
+    head.end()
+    exchange = Exchange(connection, head)  # type: ignore[arg-type]
+    connection.exchange = exchange
+    exchange.start(False)
+    reply = _RecordingReply(connection.events, contentLength)
+    connection.factory.dispatcher.deferred.callback(reply)
+    return exchange, connection, reply
+
+
 class ResponseBodyTests(SynchronousTestCase):
     """
-    L{_ResponseBody}: a streamed reply's body, written as the client's
+    An L{Exchange} writing a streamed reply's body as the client's
     transport takes it.
     """
 
     def setUp(self) -> None:
-        self.request = _WritesRequest(pauseAt=100)
-        self.body = _ResponseBody(self.request)  # type: ignore[arg-type]
-        self.reply = _RecordingReply(self.request.events)
-        self.body.started(self.reply)  # type: ignore[arg-type]
+        self.body, self.request, self.reply = _streamingExchange(pauseAt=100)
 
     def test_writtenAtOnce(self) -> None:
         """
@@ -1391,14 +1410,13 @@ class ResponseBodyTests(SynchronousTestCase):
     def test_finishWritesHeld(self) -> None:
         """
         The end of the body writes what is held before finishing the
-        request.
+        response.
         """
         self.body.writeBody([b"x" * 100])
         self.body.writeBody([b"tail"])
         self.body.finishBody()
         self.assertEqual(self.request.writes, [b"x" * 100, b"tail"])
         self.assertTrue(self.request.finished)
-        self.assertIsNone(self.request.producer)
 
     def test_stopDropsHeld(self) -> None:
         """
@@ -1417,16 +1435,12 @@ class ResponseBodyTests(SynchronousTestCase):
         what is held and what still fits are written in order, the reply
         is reported invalid, and the response finished there.
         """
-        request = _WritesRequest(pauseAt=100)
-        body = _ResponseBody(request)  # type: ignore[arg-type]
-        reply = _RecordingReply(request.events, contentLength=115)
-        body.started(reply)  # type: ignore[arg-type]
+        body, request, reply = _streamingExchange(pauseAt=100, contentLength=115)
         body.writeBody([b"x" * 100])
         body.writeBody([b"a" * 10])
         body.writeBody([memoryview(b"b" * 10), b"c"])
         self.assertEqual(request.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
         self.assertTrue(request.finished)
-        self.assertIsNone(request.producer)
         self.assertIn(
             ("invalid", "body longer than its Content-Length of 115 bytes: cut", None),
             request.events,
@@ -1434,4 +1448,3 @@ class ResponseBodyTests(SynchronousTestCase):
         body.writeBody([b"late"])
         body.finishBody()
         self.assertEqual(request.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
-

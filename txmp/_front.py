@@ -1,0 +1,1415 @@
+# -*- test-case-name: txmp.test.test_front,txmp.test.test_requestframing,txmp.test.test_http -*-
+"""
+The front's HTTP/1.1 server: a connection protocol that reads request
+heads and bodies by the rules of L{txmp._http}, and one L{Exchange} per
+request that carries it to a handler through the L{Dispatcher} and writes
+its response.
+
+This replaces Twisted Web's C{HTTPChannel}, C{Request}, C{Site} and
+C{Resource} on the front's request path: they cost a third of the front's
+CPU per request (docs/benchmarks.md, "Where the time goes now"), and the
+front needs none of what they offer beyond reading and writing HTTP/1.1.
+Header fields stay bytes from the client's head to the C{REQ}, and from
+the C{RESP} to the client.
+
+Every method runs in the reactor thread.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, List, Optional, Sequence, Set, Tuple
+
+from zope.interface import implementer
+
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.address import UNIXAddress
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, ISSLTransport
+from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.http import NO_BODY_CODES, datetimeToString
+from twisted.web.http import RESPONSES as _REASONS
+from twisted.web.server import version as _SERVER
+
+from txmp._access import AccessLog
+from txmp._dispatch import IDEMPOTENT_METHODS, Dispatcher, FrontError, NoCapacity, Reply
+from txmp._http import (
+    ChunkedDecoder,
+    FramingError,
+    HTTPRules,
+    RequestHead,
+    checkHost,
+    errorResponse,
+    forwardedClient,
+    forwardedFromElements,
+    forwardedScheme,
+    isTrusted,
+    parseForwarded,
+)
+from txmp._metrics import FrontMetrics
+from txmp.protocol import Frame
+
+# The most a client connection sends in one send() call (Twisted's default
+# is 128 KiB), for plain TCP connections.  Every call is a turn of the
+# reactor: a large response, which reaches the front in messages of up to
+# 256 KiB, costs fewer turns this way (docs/benchmarks.md, "Fewer messages,
+# fewer copies, larger sends", with the commands that measure it).
+SEND_LIMIT = 512 * 1024
+
+DEFAULT_MAX_BODY = 1 << 30
+
+# A body of known length up to this size is read whole and sent with the
+# request, in one message; larger ones, and chunked ones, are streamed.
+SMALL_BODY = 64 * 1024
+
+# Seconds a closing connection may take to send what it holds before it is
+# aborted (a client that reads nothing must not keep it): Twisted's
+# HTTPChannel.abortTimeout.
+ABORT_TIMEOUT = 15.0
+
+DEFAULT_RULES = HTTPRules()
+
+# Hop-by-hop headers belong to one connection: PEP 3333 forbids
+# applications to set them, and the front frames the body itself.
+_HOP_BY_HOP = frozenset(
+    [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    ]
+)
+
+# What OPTIONS * is told the server allows.
+_ALLOW = b"GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
+
+_REQUEST_ID_CHARS = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@/+=-"
+)
+
+
+def plausibleRequestId(value: bytes) -> bool:
+    """
+    Whether a proxy's C{X-Request-Id} is used as it is: one to 128
+    characters of a safe set.
+    """
+    return 0 < len(value) <= 128 and _REQUEST_ID_CHARS.issuperset(value)
+
+
+class _DateCache:
+    """
+    The C{Date} header value, formatted once a second.
+    """
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = b""
+
+    def value(self, now: float) -> bytes:
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._value = datetimeToString(second)
+        return self._value
+
+
+class ResponseState(enum.Enum):
+    """
+    Where an exchange's response is.
+    """
+
+    # Submitted: waiting for the reply's head (or an error).
+    WAITING = "waiting"
+    # The head went to the client; body follows.
+    WRITING = "writing"
+    # Finished, aborted, or abandoned: nothing more is written.
+    DONE = "done"
+
+
+class BodyState(enum.Enum):
+    """
+    Where an exchange's request body is.
+    """
+
+    # None, or all of it read.
+    COMPLETE = "complete"
+    # A small body, read whole before the request is submitted.
+    READING = "reading"
+    # A large or chunked body, streamed to the handler within its window.
+    STREAMING = "streaming"
+
+
+@implementer(IPushProducer)
+class Exchange:
+    """
+    One request at the front, from its head to the end of its response:
+    it submits the request to the L{Dispatcher}, forwards a streamed body
+    (the dispatcher's C{RequestBodySource}), and writes the reply (the
+    dispatcher's C{BodyConsumer}) framed by its C{Content-Length}.
+
+    The front owns the framing (docs/protocol.md, RESP): whatever a handler
+    sends, no more body than the C{Content-Length} reaches the client (the
+    response ends there and the connection is closed after it), and a body
+    that ends short of it aborts the connection, so that neither can be
+    taken for, or swallow, the next response on the connection.
+
+    While the client's transport is full (L{pauseProducing}), the chunks
+    that come are kept as they are (within the handler's window, so
+    bounded) and written in one piece when it has sent what it had.
+
+    For the access log it has the attributes of a Twisted Web request that
+    L{AccessLog.write} reads: C{method}, C{uri}, C{clientproto}, C{code},
+    C{sentLength}, C{getHeader}.
+
+    @ivar state: where the response is (L{ResponseState}).
+    @ivar body: where the request body is (L{BodyState}).
+    @ivar requestId: the id of the request (its C{X-Request-Id}).
+    @ivar bodyBytes: how many bytes of body the client has sent so far.
+    @ivar sentLength: how many bytes of response body were written.
+    """
+
+    _log = Logger()
+
+    def __init__(self, connection: "FrontConnection", head: RequestHead) -> None:
+        self.connection = connection
+        self.method = head.method
+        self.uri = head.target
+        self.clientproto = head.version
+        self.headers = head.fields
+        self.code = 0
+        self.sentLength = 0
+        self.bodyBytes = 0
+        self.state = ResponseState.WAITING
+        self.body = BodyState.COMPLETE
+        self.requestId = b""
+        self.remoteAddr = ""
+        self.startedAt = 0.0
+        self._host = head.host
+        self._small: List[bytes] = []
+        self._deferred: Optional[Deferred[Reply]] = None
+        self._reply: Optional[Reply] = None
+        # The dispatcher's side of a streamed body, once it reads it.
+        self._sink: Any = None
+        self._buffered: List[bytes] = []
+        # Whether the handler's window is used up.
+        self._windowClosed = False
+        # Whether the client's transport is full.
+        self._paused = False
+        self._held: List[Frame] = []
+        self._chunked = False
+        # Body bytes the Content-Length still allows (None: not framed by one).
+        self._remaining: Optional[int] = None
+
+    def getHeader(self, name: bytes) -> Optional[bytes]:
+        """
+        The last value of the request's header field C{name}, if any.
+        """
+        found = None
+        for key, value in self.headers:
+            if key.lower() == name:
+                found = value
+        return found
+
+    # The request body, from the connection.
+
+    @property
+    def readingWanted(self) -> bool:
+        """
+        Whether the connection may read more of the request body now: not
+        before the handler has the request, nor while its window is used up.
+        """
+        if self.body is BodyState.READING:
+            return True
+        return self.body is BodyState.STREAMING and self._sink is not None and not self._windowClosed
+
+    def bodyData(self, data: bytes) -> None:
+        """
+        More of the request body came.
+        """
+        self.bodyBytes += len(data)
+        if self.body is BodyState.READING:
+            self._small.append(data)
+        elif self._sink is not None:
+            self._sink.bodyData(data)
+        elif self.state is ResponseState.WAITING:
+            self._buffered.append(data)
+
+    def bodyEnd(self) -> None:
+        """
+        The whole request body came.
+        """
+        reading = self.body is BodyState.READING
+        self.body = BodyState.COMPLETE
+        if reading:
+            self.submit()
+        elif self._sink is not None:
+            sink, self._sink = self._sink, None
+            sink.bodyEnd()
+
+    # RequestBodySource: the dispatcher reads a streamed body.
+
+    def startReading(self, sink: Any) -> None:
+        buffered, self._buffered = self._buffered, []
+        for data in buffered:
+            sink.bodyData(data)
+        if self.body is BodyState.COMPLETE:
+            sink.bodyEnd()
+        else:
+            self._sink = sink
+            self.connection.readingChanged()
+
+    def pauseReading(self) -> None:
+        self._windowClosed = True
+        self.connection.readingChanged()
+
+    def resumeReading(self) -> None:
+        self._windowClosed = False
+        self.connection.readingChanged()
+
+    def stopReading(self) -> None:
+        self._sink = None
+        self._buffered = []
+
+    # Submitting, and the reply.
+
+    def start(self, streaming: bool) -> None:
+        """
+        The head is in: submit the request now if its body is streamed or
+        empty, else once the body is read (L{bodyEnd}).
+        """
+        self.startedAt = self.connection.factory.seconds()
+        if self.uri == b"*":
+            # OPTIONS * asks about the server, not a resource: answered
+            # here, as Twisted Web did.
+            self.answer(200, b"OK", b"", [b"Allow: " + _ALLOW])
+        elif streaming:
+            self.body = BodyState.STREAMING
+            self.submit()
+        elif self.connection.bodyPending:
+            self.body = BodyState.READING
+        else:
+            self.submit()
+
+    def submit(self) -> None:
+        connection = self.connection
+        factory = connection.factory
+        dispatcher = factory.dispatcher
+        remoteAddr, scheme, forwardedHost = connection.client(self.headers)
+        self.remoteAddr = remoteAddr
+        host = self._host
+        if forwardedHost is not None:
+            host = checkHost(forwardedHost.encode("latin-1")) or host
+        if host:
+            serverName = host[1:-1] if host.startswith(b"[") else host
+        else:
+            serverName = connection.localHost
+        headers, self.requestId, given = self._withRequestId(
+            connection.trusted, dispatcher.newRequestId
+        )
+        meta = [
+            (b"method", self.method),
+            (b"target", self.uri),
+            (b"version", self.clientproto),
+            (b"remote_addr", remoteAddr.encode("ascii")),
+            (b"remote_port", connection.peerPort),
+            (b"server_name", serverName),
+            (b"server_port", connection.localPort),
+            (b"scheme", scheme),
+        ]
+        streaming = self.body is BodyState.STREAMING
+        small, self._small = self._small, []
+        d = self._deferred = dispatcher.submit(
+            meta,
+            headers,
+            [] if streaming else ([b"".join(small)] if small else []),
+            self,
+            idempotent=self.method in IDEMPOTENT_METHODS,
+            bodySource=self if streaming else None,
+            requestId=None if given else self.requestId,
+        )
+        d.addCallbacks(self._respond, self._failed)
+        d.addErrback(self._unexpected)
+
+    def _withRequestId(
+        self, trusted: bool, newRequestId: Any
+    ) -> Tuple[List[Tuple[bytes, bytes]], bytes, bool]:
+        """
+        The header pairs for the handler with the request's
+        C{X-Request-Id}: the one it came with if the peer is a trusted
+        proxy and the value is plausible (L{plausibleRequestId}), else a
+        new one (any the client sent is dropped).
+
+        @return: the pairs, the id, and whether it was the proxy's.
+        """
+        pairs = self.headers
+        given = [value for name, value in pairs if name.lower() == b"x-request-id"]
+        if given:
+            if trusted and len(given) == 1 and plausibleRequestId(given[0]):
+                return pairs, given[0], True
+            pairs = [pair for pair in pairs if pair[0].lower() != b"x-request-id"]
+        requestId = newRequestId()
+        return [*pairs, (b"X-Request-Id", requestId)], requestId, False
+
+    def _respond(self, reply: Reply) -> None:
+        self._deferred = None
+        if self.state is not ResponseState.WAITING:
+            reply.cancel()
+            return
+        self._reply = reply
+        hasBody = self.method != b"HEAD" and reply.status not in NO_BODY_CODES
+        if reply.contentLength is not None and hasBody:
+            self._remaining = reply.contentLength
+        if not reply.more:
+            missing = self._missing(reply.body)
+            if missing:
+                # Nothing was written yet: the client can still be told.
+                reply.invalid("body %d bytes short of its Content-Length" % (missing,), 502)
+                self.errorPage(502, b"Bad Gateway")
+                return
+        self.code = reply.status
+        head = self._head(reply, hasBody)
+        if reply.more:
+            self.state = ResponseState.WRITING
+            self.connection.write(head)
+            self.writeBody(reply.body)
+        else:
+            self._writeWhole(head, reply.body)
+
+    def _head(self, reply: Reply, hasBody: bool) -> bytes:
+        """
+        The response head: the reply's fields without hop-by-hop ones,
+        C{Server} and C{Date} unless the application set them, the
+        request's C{X-Request-Id} unless it did, and the framing.
+        """
+        connection = self.connection
+        lines = [b"%s %d %s" % (self.clientproto, reply.status, reply.reason)]
+        seen: Set[bytes] = set()
+        for name, value in reply.headers:
+            lower = name.lower()
+            if lower in _HOP_BY_HOP:
+                continue
+            seen.add(lower)
+            lines.append(name + b": " + value)
+        if b"server" not in seen:
+            lines.append(b"Server: " + _SERVER)
+        if b"date" not in seen:
+            lines.append(b"Date: " + connection.factory.date())
+        if b"x-request-id" not in seen:
+            lines.append(b"X-Request-Id: " + self.requestId)
+        if (
+            hasBody
+            and reply.contentLength is None
+            and self.clientproto == b"HTTP/1.1"
+        ):
+            self._chunked = True
+            lines.append(b"Transfer-Encoding: chunked")
+        if not connection.keepAlive(self):
+            lines.append(b"Connection: close")
+        lines.append(b"\r\n")
+        return b"\r\n".join(lines)
+
+    def _missing(self, chunks: Sequence[Frame]) -> int:
+        """
+        How many bytes the whole body C{chunks} lacks to be as long as the
+        C{Content-Length}; 0 if it is not framed by one.
+        """
+        if self._remaining is None:
+            return 0
+        return max(0, self._remaining - sum(len(chunk) for chunk in chunks))
+
+    def _fit(self, chunks: Sequence[Frame]) -> Tuple[Sequence[Frame], bool]:
+        """
+        The part of C{chunks} the C{Content-Length} still allows (counted
+        against it), and whether there was more.
+        """
+        remaining = self._remaining
+        if remaining is None:
+            return chunks, False
+        fitting: List[Frame] = []
+        for chunk in chunks:
+            size = len(chunk)
+            if size > remaining:
+                if remaining:
+                    fitting.append(chunk[:remaining])
+                self._remaining = 0
+                return fitting, True
+            fitting.append(chunk)
+            remaining -= size
+        self._remaining = remaining
+        return fitting, False
+
+    def _framed(self, chunks: Sequence[Frame]) -> List[Frame]:
+        """
+        C{chunks} as written to the client: as they are, or as one chunk
+        of a chunked body; nothing for a response without a body.
+        """
+        if self.method == b"HEAD" or self.code in NO_BODY_CODES:
+            return []
+        size = sum(len(chunk) for chunk in chunks)
+        if not size:
+            return []
+        self.sentLength += size
+        if self._chunked:
+            return [b"%x\r\n" % (size,), *chunks, b"\r\n"]
+        return list(chunks)
+
+    def _writeWhole(self, head: bytes, chunks: Sequence[Frame]) -> None:
+        """
+        Write the whole response of a complete reply, in one piece.
+        """
+        chunks, overrun = self._fit(chunks)
+        data = [head, *self._framed(chunks)]
+        if self._chunked and not overrun:
+            data.append(b"0\r\n\r\n")
+        self.connection.write(b"".join(data))
+        if overrun:
+            self._overrun()
+        else:
+            self._end()
+
+    # BodyConsumer: the rest of a streamed reply.
+
+    def writeBody(self, chunks: Sequence[Frame]) -> None:
+        if self.state is not ResponseState.WRITING:
+            return
+        chunks, overrun = self._fit(chunks)
+        if overrun:
+            self._writeHeld()
+            self._write(chunks)
+            self._overrun()
+        elif self._paused:
+            self._held.extend(chunks)
+        else:
+            self._write(chunks)
+
+    def finishBody(self) -> None:
+        if self.state is not ResponseState.WRITING:
+            return
+        self._writeHeld()
+        if self._remaining:
+            if self._reply is not None:
+                self._reply.invalid(
+                    "body ended %d bytes short of its Content-Length: "
+                    "connection aborted" % (self._remaining,)
+                )
+            self.abortBody()
+            return
+        if self._chunked:
+            self.connection.write(b"0\r\n\r\n")
+        self._end()
+
+    def abortBody(self) -> None:
+        # A truncated response must not look complete: abort, don't finish.
+        if self.state is ResponseState.DONE:
+            return
+        self.state = ResponseState.DONE
+        self._held = []
+        self.connection.abort()
+
+    def _write(self, chunks: Sequence[Frame]) -> None:
+        size = sum(len(chunk) for chunk in chunks)
+        if not size:
+            return
+        framed = self._framed(chunks)
+        if framed:
+            # One bytes, as the transport wants (a single bytes is not copied).
+            first = framed[0]
+            self.connection.write(
+                first if len(framed) == 1 and type(first) is bytes else b"".join(framed)
+            )
+        if self._reply is not None:
+            # (Writing may have paused this producer.)
+            self._reply.written(size, not self._paused)
+
+    def _writeHeld(self) -> None:
+        held, self._held = self._held, []
+        if held:
+            self._write(held)
+
+    def _overrun(self) -> None:
+        """
+        The handler sent more body than its C{Content-Length}, and all that
+        it allows was written: end the response there, close the
+        connection after it (what came after cannot be trusted to be the
+        next response's), and stop the handler.
+        """
+        if self._reply is not None:
+            self._reply.invalid(
+                "body longer than its Content-Length of %d bytes: cut"
+                % (self._reply.contentLength or 0,)
+            )
+        self.connection.persistent = False
+        self._end()
+
+    def _end(self) -> None:
+        self.state = ResponseState.DONE
+        self._held = []
+        self.connection.exchangeDone(self)
+
+    # IPushProducer: the client's transport, while the response streams.
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        # Grant what the transport has sent before giving it more.
+        if self._reply is not None and self.state is ResponseState.WRITING:
+            self._reply.clientReady()
+        self._writeHeld()
+
+    def stopProducing(self) -> None:
+        self._paused = True
+        self._held = []
+
+    # Errors, and the client going away.
+
+    def _failed(self, failure: Failure) -> None:
+        self._deferred = None
+        if failure.check(CancelledError):
+            return
+        error = failure.value
+        if not isinstance(error, FrontError):
+            # Not one of the dispatcher's answers: a bug, for _unexpected.
+            failure.raiseException()
+        extra = []
+        if isinstance(error, NoCapacity):
+            extra.append(b"Retry-After: %d" % (self.connection.factory.retryAfter,))
+        self.errorPage(error.status, error.reason, extra)
+
+    def _unexpected(self, failure: Failure) -> None:
+        """
+        Answering the request failed in a way nothing else handles: log it,
+        stop the handler's reply if there is one, and give the client a
+        500, or, if its response has started, an aborted connection (never
+        one that looks complete).
+        """
+        self._log.failure(
+            "unexpected failure answering {method} {uri}",
+            failure,
+            method=self.method.decode("latin-1"),
+            uri=self.uri.decode("latin-1"),
+        )
+        if self._reply is not None:
+            self._reply.cancel()
+        if self.state is ResponseState.WAITING:
+            self.connection.factory.dispatcher.countStatus(500)
+            self.errorPage(500, b"Internal Server Error")
+        elif self.state is ResponseState.WRITING:
+            self.abortBody()
+
+    def errorPage(self, status: int, reason: bytes, extra: Sequence[bytes] = ()) -> None:
+        """
+        Answer the request with C{status} and a short plain text body, if
+        its response has not started.
+        """
+        self.answer(status, reason, b"%d %s\n" % (status, reason), extra)
+
+    def answer(
+        self, status: int, reason: bytes, body: bytes, extra: Sequence[bytes] = ()
+    ) -> None:
+        """
+        Answer the request here, with C{status} and C{body} (plain text),
+        if its response has not started.
+
+        @param extra: more header lines.
+        """
+        if self.state is not ResponseState.WAITING:
+            return
+        self.code = status
+        self.sentLength = len(body) if self.method != b"HEAD" else 0
+        lines = [
+            b"%s %d %s" % (self.clientproto, status, reason),
+            *extra,
+            b"Server: " + _SERVER,
+            b"Date: " + self.connection.factory.date(),
+        ]
+        if self.requestId:
+            lines.append(b"X-Request-Id: " + self.requestId)
+        lines.append(b"Content-Type: text/plain; charset=utf-8")
+        lines.append(b"Content-Length: %d" % (len(body),))
+        if not self.connection.keepAlive(self):
+            lines.append(b"Connection: close")
+        lines.append(b"\r\n")
+        self.connection.write(
+            b"\r\n".join(lines) + (body if self.method != b"HEAD" else b"")
+        )
+        self._end()
+
+    def abandon(self) -> None:
+        """
+        The client is gone, or the request was refused: stop the handler's
+        work on it, and write nothing more.
+        """
+        state, self.state = self.state, ResponseState.DONE
+        self._sink = None
+        self._buffered = []
+        self._small = []
+        self._held = []
+        if state is ResponseState.DONE:
+            return
+        if self._reply is not None:
+            self._reply.cancel()
+        elif self._deferred is not None:
+            self._deferred.cancel()
+
+
+class FrontConnection(Protocol):
+    """
+    One client connection: HTTP/1.1 with pipelining, one request at a time
+    (the next one is read once the response to this one is complete).
+
+    Each request head is checked line by line (L{RequestHead}) and a bad
+    one is answered (400, 414, 431, 501) before any handler sees the
+    request; a head must be complete within C{headerTimeout} of its first
+    byte (else 408), however slowly its bytes come; a body within
+    C{bodyTimeout} of reading time (else 408, and the handler's request is
+    cancelled); and a connection carrying no request is closed after
+    C{idleTimeout}.  A C{Content-Length} over C{maxBody} is refused with
+    413 before any C{100 Continue}.
+
+    After a refusal, or after a response sent while the request body is
+    still coming, the connection is closed with a lingering close: the
+    front half-closes it (on TCP and UNIX connections), then reads and
+    discards what the client still sends, within C{lingerTime},
+    C{lingerTimeout} and C{lingerBytes}, so that a client still sending
+    reads the answer instead of a reset.
+
+    It is the transport's producer: while the client's transport is full
+    it reads nothing more, and pauses the response being streamed.
+
+    @ivar exchange: the request in progress, from the end of its head to
+        the end of its response.
+    @ivar persistent: whether another request may follow on the connection.
+    @ivar bodyPending: whether the body of the request in progress is still
+        coming.
+    """
+
+    _log = Logger()
+    factory: "FrontFactory"
+
+    def __init__(self, factory: "FrontFactory") -> None:
+        self.factory = factory
+        self.rules = factory.httpRules
+        self.exchange: Optional[Exchange] = None
+        self.persistent = True
+        self.bodyPending = False
+        self._buffer = b""
+        self._head: Optional[RequestHead] = None
+        # Whether an empty line came where a request line was expected
+        # (one is forgiven, RFC 9112 section 2.2).
+        self._emptyLine = False
+        self._decoder: Optional[ChunkedDecoder] = None
+        self._bodyLeft = 0
+        self._parsing = False
+        self._readingPaused = False
+        self._transportFull = False
+        self._draining = False
+        # Refused or closing: read nothing more (but discard it, lingering).
+        self._closing = False
+        self._lost = False
+        self._headerCall: Optional[IDelayedCall] = None
+        self._idleCall: Optional[IDelayedCall] = None
+        self._bodyCall: Optional[IDelayedCall] = None
+        self._bodyBudget = 0.0
+        self._bodyStarted = 0.0
+        self._lingerCall: Optional[IDelayedCall] = None
+        self._lingerEndCall: Optional[IDelayedCall] = None
+        self._lingered = 0
+        self._abortCall: Optional[IDelayedCall] = None
+        self._registered = False
+        self.trusted = False
+        self.peerHost = ""
+        self.peerPort = b"0"
+        self.localHost = b""
+        self.localPort = b"0"
+        self.scheme = b"http"
+
+    # Connection facts, once per connection.
+
+    def connectionMade(self) -> None:
+        transport = self.transport
+        if isinstance(transport, FileDescriptor):
+            transport.SEND_LIMIT = SEND_LIMIT
+        peer = transport.getPeer()
+        host = getattr(peer, "host", None)
+        if host is None:
+            self.trusted = self.rules.trustUnixPeers and isinstance(peer, UNIXAddress)
+        else:
+            self.peerHost = host
+            self.trusted = isTrusted(host, self.rules.trustedProxies)
+        self.peerPort = b"%d" % (getattr(peer, "port", 0),)
+        local = transport.getHost()
+        self.localHost = getattr(local, "host", "").encode("latin-1")
+        self.localPort = b"%d" % (getattr(local, "port", 0),)
+        if ISSLTransport.providedBy(transport):
+            self.scheme = b"https"
+        transport.registerProducer(self, True)
+        self._registered = True
+        self.factory.connections.add(self)
+        self._startIdle()
+
+    def client(
+        self, headers: Sequence[Tuple[bytes, bytes]]
+    ) -> Tuple[str, bytes, Optional[str]]:
+        """
+        The client's address and the scheme it used, and the host it asked
+        for if a proxy says: the peer's, unless the peer is a trusted proxy
+        and says otherwise in C{Forwarded} (RFC 7239), or else in
+        C{X-Forwarded-For}, C{X-Forwarded-Proto} and C{X-Forwarded-Host}.
+        """
+        if not self.trusted:
+            return self.peerHost, self.scheme, None
+        rules = self.rules
+        forwarded: List[bytes] = []
+        forwardedFor: List[bytes] = []
+        forwardedProto: List[bytes] = []
+        forwardedHost: List[bytes] = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"forwarded":
+                forwarded.append(value)
+            elif lower == b"x-forwarded-for":
+                forwardedFor.append(value)
+            elif lower == b"x-forwarded-proto":
+                forwardedProto.append(value)
+            elif lower == b"x-forwarded-host":
+                forwardedHost.append(value)
+        scheme = self.scheme.decode("ascii")
+        if forwarded:
+            client, proto, host = forwardedFromElements(
+                self.peerHost, parseForwarded(forwarded), rules.trustedProxies
+            )
+            return client, (proto or scheme).encode("ascii"), host
+        return (
+            forwardedClient(self.peerHost, forwardedFor, rules.trustedProxies),
+            (forwardedScheme(forwardedProto) or scheme).encode("ascii"),
+            forwardedHost[-1].decode("latin-1").split(",")[-1].strip()
+            if forwardedHost else None,
+        )
+
+    @property
+    def busy(self) -> bool:
+        """
+        Whether a request is in progress (from its first byte to the end of
+        its response).
+        """
+        return self.exchange is not None or self._headerCall is not None
+
+    @property
+    def lingering(self) -> bool:
+        """
+        Whether the connection is in its lingering close.
+        """
+        return self._lingerEndCall is not None
+
+    # Reading.
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closing:
+            self._discard(data)
+            return
+        self._buffer += data
+        self._parse()
+
+    def _parse(self) -> None:
+        """
+        Read what the buffer holds: heads, and the body of the request in
+        progress.  Not re-entered: a response finished while this runs
+        lets the loop go on to the next request.
+        """
+        if self._parsing:
+            return
+        self._parsing = True
+        try:
+            while self._buffer and not self._closing:
+                if self.bodyPending:
+                    if not self._readBody():
+                        break
+                elif self.exchange is not None:
+                    # Pipelined: read once this response is complete.
+                    break
+                elif not self._readHead():
+                    break
+        finally:
+            self._parsing = False
+        self._updateReading()
+
+    def _readHead(self) -> bool:
+        """
+        Read head lines from the buffer.
+
+        @return: whether the head ended (or was refused).
+        """
+        buffer = self._buffer
+        if self._head is None and self._headerCall is None:
+            # The first byte of a request: its head has headerTimeout from
+            # now, however the rest of it is paced.
+            self._cancelIdle()
+            self._headerCall = self.factory.reactor.callLater(
+                self.rules.headerTimeout, self._headerTimedOut
+            )
+        position = 0
+        end = len(buffer)
+        while position < end:
+            newline = buffer.find(b"\n", position)
+            if newline < 0:
+                self._buffer = buffer[position:]
+                if self._head is None:
+                    if end - position > self.rules.maxRequestLine:
+                        self.refuse(414)
+                elif end - position > self.rules.maxHeaderBytes:
+                    self.refuse(431)
+                return False
+            line = buffer[position:newline]
+            position = newline + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            head = self._head
+            if head is None:
+                if not line and not self._emptyLine:
+                    self._emptyLine = True
+                    continue
+                head = self._head = RequestHead(self.rules)
+                status = head.requestLine(line)
+            elif line:
+                status = head.fieldLine(line)[0]
+            else:
+                self._buffer = buffer[position:]
+                status = head.end()
+                if status is None:
+                    self._headReceived(head)
+                else:
+                    self.refuse(status)
+                return True
+            if status is not None:
+                self._buffer = b""
+                self.refuse(status)
+                return True
+        self._buffer = b""
+        return False
+
+    def _headReceived(self, head: RequestHead) -> None:
+        self._head = None
+        self._emptyLine = False
+        self._cancelHeaderCall()
+        if head.close or head.version != b"HTTP/1.1":
+            # HTTP/1.0 responses end with the connection, as Twisted's.
+            self.persistent = False
+        length = head.contentLength
+        if head.chunked:
+            length = None
+            self._decoder = ChunkedDecoder(
+                self._chunkData, self._chunkedEnd, self.factory.maxBody, self.rules
+            )
+        elif length is None:
+            length = 0
+        if length is not None and length > self.factory.maxBody:
+            self.refuse(413)
+            return
+        if length != 0 and head.expectContinue and head.version == b"HTTP/1.1":
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        exchange = self.exchange = Exchange(self, head)
+        if length != 0:
+            self.bodyPending = True
+            self._bodyLeft = length or 0
+            self._bodyBudget = self.rules.bodyTimeout
+        exchange.start(length is None or length > SMALL_BODY)
+
+    def _readBody(self) -> bool:
+        """
+        Read body bytes from the buffer, as far as the request allows.
+
+        @return: whether to go on reading the buffer.
+        """
+        # What came is read even while the handler's window is used up
+        # (reading from the client is paused then, so little comes): a
+        # framing error in it is answered at once.
+        exchange = self.exchange
+        if exchange is None:
+            return False
+        data, self._buffer = self._buffer, b""
+        decoder = self._decoder
+        if decoder is not None:
+            try:
+                decoder.dataReceived(data)
+            except FramingError as error:
+                self._log.info(
+                    "bad request body from {peer}: {why}",
+                    peer=str(self.transport.getPeer()),
+                    why=str(error),
+                )
+                self.refuse(error.status)
+            return True
+        left = self._bodyLeft
+        if len(data) > left:
+            data, self._buffer = data[:left], data[left:]
+        self._bodyLeft = left - len(data)
+        exchange.bodyData(data)
+        if not self._bodyLeft:
+            self._bodyDone()
+        return True
+
+    def _chunkData(self, data: bytes) -> None:
+        if self.exchange is not None:
+            self.exchange.bodyData(data)
+
+    def _chunkedEnd(self, rest: bytes) -> None:
+        self._decoder = None
+        self._buffer = rest + self._buffer
+        self._bodyDone()
+
+    def _bodyDone(self) -> None:
+        self.bodyPending = False
+        self._stopBodyClock()
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.bodyEnd()
+
+    def readingChanged(self) -> None:
+        """
+        What the request in progress wants read has changed (the handler
+        has it, or its window closed or opened): read what is buffered, and
+        pause or resume reading from the client.
+        """
+        if self._buffer and not self._parsing:
+            self._parse()
+        else:
+            self._updateReading()
+
+    def _updateReading(self) -> None:
+        """
+        Pause or resume reading from the client, as the request in progress
+        needs: read while a head is being read or the body is wanted, not
+        while the handler's window is used up or a response is awaited, nor
+        while the client's transport is full.
+        """
+        if self._lost or self._closing:
+            return
+        exchange = self.exchange
+        if exchange is None:
+            wanted = True
+        elif self.bodyPending:
+            wanted = exchange.readingWanted
+        else:
+            wanted = False
+        if self.bodyPending and wanted and not self._transportFull:
+            self._startBodyClock()
+        else:
+            self._stopBodyClock()
+        wanted = wanted and not self._transportFull
+        if wanted == self._readingPaused:
+            self._readingPaused = not wanted
+            if wanted:
+                self.transport.resumeProducing()
+            else:
+                self.transport.pauseProducing()
+
+    # Writing.
+
+    def write(self, data: bytes) -> None:
+        """
+        Write response bytes to the client.
+        """
+        if not self._lost:
+            self.transport.write(data)
+
+    def keepAlive(self, exchange: Exchange) -> bool:
+        """
+        Whether the connection carries another request after C{exchange}'s
+        response: not if the client or the front said close, nor while the
+        request's body is still coming (it must never be read as a next
+        request).
+        """
+        if self.bodyPending or self._draining:
+            self.persistent = False
+        return self.persistent
+
+    def exchangeDone(self, exchange: Exchange) -> None:
+        """
+        C{exchange}'s response is complete: log it, and read the next
+        request, or close.
+        """
+        if self.exchange is not exchange:
+            return
+        self.exchange = None
+        self.factory.requestDone(exchange)
+        if not self.persistent or self._draining:
+            self.persistent = False
+            if self.bodyPending:
+                # Answered before its body ended: linger.
+                self._linger()
+            else:
+                self._close()
+            return
+        self._startIdle()
+        self.readingChanged()
+
+    def abort(self) -> None:
+        """
+        Abort the connection: a response that cannot be completed.
+        """
+        self._closing = True
+        self._cancelTimers()
+        if not self._lost:
+            self.transport.abortConnection()
+
+    # IPushProducer, for the transport.
+
+    def pauseProducing(self) -> None:
+        self._transportFull = True
+        if self.exchange is not None and self.exchange.state is ResponseState.WRITING:
+            self.exchange.pauseProducing()
+        self.readingChanged()
+
+    def resumeProducing(self) -> None:
+        self._transportFull = False
+        if self.exchange is not None and self.exchange.state is ResponseState.WRITING:
+            self.exchange.resumeProducing()
+        self.readingChanged()
+
+    def stopProducing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.stopProducing()
+
+    # Refusing, closing, lingering.
+
+    def refuse(self, status: int) -> None:
+        """
+        Answer C{status} (see L{errorResponse}), abandon the request in
+        progress (its handler gets C{CANCEL}) and close the connection,
+        reading nothing more from it: with a lingering close, or, if the
+        request's response had started (it cannot be followed by another,
+        and must not look complete), by aborting it.
+        """
+        if self._closing:
+            return
+        exchange = self.exchange
+        started = exchange is not None and exchange.state is not ResponseState.WAITING
+        self._closing = True
+        self._head = None
+        self._buffer = b""
+        self.exchange = None
+        if exchange is not None:
+            exchange.abandon()
+        if started:
+            self.abort()
+            return
+        response = errorResponse(status)
+        self.transport.write(response)
+        # Counted as the requests answered by handlers are.
+        self.factory.refused(self, status, len(response))
+        self._linger()
+
+    def _close(self) -> None:
+        """
+        Close the connection once what was written is sent.
+        """
+        self._closing = True
+        self._cancelTimers()
+        self._cancelLinger()
+        if self._lost:
+            return
+        self._unregister()
+        if self._readingPaused:
+            # Read again, to see the client close (TLS waits for its
+            # close_notify); what comes is discarded.
+            self._readingPaused = False
+            self.transport.resumeProducing()
+        self.transport.loseConnection()
+        if self._abortCall is None:
+            # A client that reads nothing must not keep the connection.
+            self._abortCall = self.factory.reactor.callLater(ABORT_TIMEOUT, self._abortNow)
+
+    def _unregister(self) -> None:
+        if self._registered:
+            self._registered = False
+            self.transport.unregisterProducer()
+
+    def _abortNow(self) -> None:
+        self._abortCall = None
+        if not self._lost:
+            self.transport.abortConnection()
+
+    def _linger(self) -> None:
+        """
+        Start the lingering close: half-close the connection after what was
+        written (on TCP and UNIX connections; the TLS layer cannot), and
+        read and discard until the client closes its side or a bound of
+        the rules passes; then close.
+        """
+        self._closing = True
+        self.bodyPending = False
+        self._decoder = None
+        self._cancelTimers()
+        if self._lost:
+            return
+        rules = self.rules
+        transport = self.transport
+        # Twisted pauses reading when writes back up, and stops closing
+        # while a producer is registered: neither may hold the close up.
+        self._unregister()
+        if isinstance(transport, FileDescriptor):
+            transport.loseWriteConnection()
+        # Read what comes, to discard it (even if reading was paused).
+        self._readingPaused = False
+        transport.resumeProducing()
+        self._lingered = 0
+        reactor = self.factory.reactor
+        self._lingerCall = reactor.callLater(rules.lingerTimeout, self._lingerDone)
+        self._lingerEndCall = reactor.callLater(rules.lingerTime, self._lingerDone)
+
+    def _discard(self, data: bytes) -> None:
+        """
+        Data came after a refusal: during a lingering close, count it.
+        """
+        if self._lingerCall is None:
+            return
+        self._lingered += len(data)
+        if self._lingered > self.rules.lingerBytes:
+            self._lingerDone()
+        else:
+            self._lingerCall.reset(self.rules.lingerTimeout)
+
+    def _lingerDone(self) -> None:
+        self._cancelLinger()
+        self.exchange = None
+        self._close()
+
+    def drain(self) -> None:
+        """
+        The front is stopping: close now if no request is in progress,
+        else once its response is complete (sent with C{Connection:
+        close}).
+        """
+        self._draining = True
+        self.persistent = False
+        if not self.busy:
+            # (A lingering close too: it has no request in progress.)
+            self._cancelLinger()
+            self._close()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._lost = True
+        self._closing = True
+        self._cancelTimers()
+        self._cancelLinger()
+        if self._abortCall is not None:
+            call, self._abortCall = self._abortCall, None
+            if call.active():
+                call.cancel()
+        exchange, self.exchange = self.exchange, None
+        if exchange is not None:
+            exchange.abandon()
+        self.factory.connectionClosed(self)
+
+    # Timers.
+
+    def _headerTimedOut(self) -> None:
+        self._headerCall = None
+        self._log.info(
+            "request head not complete within {timeout}s: closing {peer}",
+            timeout=self.rules.headerTimeout,
+            peer=str(self.transport.getPeer()),
+        )
+        self.refuse(408)
+
+    def _startIdle(self) -> None:
+        if self._closing or self._lost:
+            return
+        self._cancelIdle()
+        self._idleCall = self.factory.reactor.callLater(
+            self.rules.idleTimeout, self._idleTimedOut
+        )
+
+    def _idleTimedOut(self) -> None:
+        self._idleCall = None
+        self._close()
+
+    def _cancelIdle(self) -> None:
+        if self._idleCall is not None:
+            call, self._idleCall = self._idleCall, None
+            if call.active():
+                call.cancel()
+
+    def _cancelHeaderCall(self) -> None:
+        if self._headerCall is not None:
+            call, self._headerCall = self._headerCall, None
+            if call.active():
+                call.cancel()
+
+    def _cancelTimers(self) -> None:
+        self._cancelIdle()
+        self._cancelHeaderCall()
+        self._stopBodyClock()
+
+    # The body deadline: a budget of reading time, spent only while the
+    # front reads the body, so that neither a trickle (its bytes do not
+    # restart it) nor a wait for a handler's window (not the client's
+    # doing) moves it.
+
+    def _startBodyClock(self) -> None:
+        if self.bodyPending and self._bodyCall is None and not self._closing:
+            reactor = self.factory.reactor
+            self._bodyStarted = reactor.seconds()
+            self._bodyCall = reactor.callLater(max(self._bodyBudget, 0.0), self._bodyTimedOut)
+
+    def _stopBodyClock(self) -> None:
+        if self._bodyCall is not None:
+            call, self._bodyCall = self._bodyCall, None
+            if call.active():
+                call.cancel()
+            self._bodyBudget -= self.factory.reactor.seconds() - self._bodyStarted
+
+    def _bodyTimedOut(self) -> None:
+        self._bodyCall = None
+        self._log.info(
+            "request body not complete within {timeout}s: closing {peer}",
+            timeout=self.rules.bodyTimeout,
+            peer=str(self.transport.getPeer()),
+        )
+        self.refuse(408)
+
+    def _cancelLinger(self) -> None:
+        for call in (self._lingerCall, self._lingerEndCall):
+            if call is not None and call.active():
+                call.cancel()
+        self._lingerCall = self._lingerEndCall = None
+
+
+class FrontFactory(ServerFactory):
+    """
+    The front's HTTP server: a L{FrontConnection} per client connection,
+    serving every request through the dispatcher.
+
+    @ivar accessLog: the access log, if any: the default, a line per
+        request in the twistd log, costs throughput that most deployments
+        spend on the proxy in front instead.
+    @ivar metrics: where finished requests are counted, if anywhere.
+    @ivar maxBody: the largest request body accepted, in bytes.
+    @ivar httpRules: the limits, timeouts and trusted proxies.
+    @ivar retryAfter: the C{Retry-After} seconds sent with 503.
+    @ivar connections: the open connections.
+    """
+
+    noisy = False
+    retryAfter = 1
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        reactor: Any,
+        accessLog: Optional[AccessLog] = None,
+        maxBody: int = DEFAULT_MAX_BODY,
+        rules: HTTPRules = DEFAULT_RULES,
+        metrics: Optional[FrontMetrics] = None,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.reactor = reactor
+        self.accessLog = accessLog
+        self.metrics = metrics
+        self.maxBody = maxBody
+        self.httpRules = rules
+        self.connections: Set[FrontConnection] = set()
+        self._drainWaiters: List[Deferred[None]] = []
+        self._dates = _DateCache()
+
+    def buildProtocol(self, addr: Any) -> FrontConnection:
+        return FrontConnection(self)
+
+    def seconds(self) -> float:
+        return self.reactor.seconds()  # type: ignore[no-any-return]
+
+    def date(self) -> bytes:
+        """
+        The C{Date} header value for now.
+        """
+        return self._dates.value(self.reactor.seconds())
+
+    def requestDone(self, exchange: Exchange) -> None:
+        """
+        A request's response is complete: count it, and write its
+        access-log line.
+        """
+        metrics, accessLog = self.metrics, self.accessLog
+        if metrics is None and accessLog is None:
+            return
+        duration = self.reactor.seconds() - exchange.startedAt
+        if metrics is not None:
+            metrics.requestFinished(
+                exchange.code, duration, exchange.bodyBytes, exchange.sentLength
+            )
+        if accessLog is not None:
+            accessLog.write(
+                exchange, exchange.remoteAddr, duration,  # type: ignore[arg-type]
+                exchange.requestId.decode("ascii") or None,
+            )
+
+    def refused(self, connection: FrontConnection, status: int, size: int) -> None:
+        """
+        The front refused a request on C{connection} with C{status}, in a
+        response of C{size} bytes.
+        """
+        if self.metrics is not None:
+            self.metrics.requestFinished(status, 0.0, 0, size)
+
+    def drain(self) -> Deferred[None]:
+        """
+        Close every connection once its request in progress, if any, is
+        answered (L{FrontConnection.drain}).
+
+        @return: fires once every connection is closed.
+        """
+        waiter: Deferred[None] = Deferred()
+        self._drainWaiters.append(waiter)
+        for connection in list(self.connections):
+            connection.drain()
+        self._checkDrained()
+        return waiter
+
+    def connectionClosed(self, connection: FrontConnection) -> None:
+        """
+        C{connection} is closed.
+        """
+        self.connections.discard(connection)
+        self._checkDrained()
+
+    def _checkDrained(self) -> None:
+        if not self.connections and self._drainWaiters:
+            waiters, self._drainWaiters = self._drainWaiters, []
+            for waiter in waiters:
+                waiter.callback(None)
+
+    def startFactory(self) -> None:
+        if self.accessLog is not None:
+            self.accessLog.open()
+
+    def stopFactory(self) -> None:
+        if self.accessLog is not None:
+            self.accessLog.close()
+
+
+def makeSite(
+    dispatcher: Dispatcher,
+    reactor: Any,
+    accessLog: Optional[AccessLog] = None,
+    maxBody: int = DEFAULT_MAX_BODY,
+    rules: HTTPRules = DEFAULT_RULES,
+    metrics: Optional[FrontMetrics] = None,
+) -> FrontFactory:
+    """
+    The front's HTTP server, serving everything through C{dispatcher}.
+
+    @param accessLog: the access log, if any.
+    @param maxBody: the largest request body accepted, in bytes: a larger
+        one gets 413.
+    @param rules: the limits, timeouts and trusted proxies of its
+        connections.
+    @param metrics: where to count finished requests, if anywhere.
+    """
+    return FrontFactory(dispatcher, reactor, accessLog, maxBody, rules, metrics)

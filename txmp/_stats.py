@@ -1,0 +1,129 @@
+# -*- test-case-name: txmp.test.test_metrics,txmp.test.test_tap -*-
+"""
+The front's C{--stats} site (Twisted Web): its counts as JSON, liveness and
+readiness probes, and the Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Optional, Tuple
+
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
+
+from txmp._dispatch import Dispatcher
+from txmp._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from txmp._metrics import FrontMetrics, exposition
+
+
+class StatsResource(Resource):
+    """
+    The front's counts and statistics as JSON: what must return to its
+    steady size when traffic stops, and what happened so far.
+    """
+
+    isLeaf = True
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        Resource.__init__(self)
+        self._dispatcher = dispatcher
+
+    def render_GET(self, request: Request) -> bytes:
+        dispatcher = self._dispatcher
+        body = {
+            "front": dispatcher.instance,
+            "counts": dispatcher.counts(),
+            "stats": dispatcher.stats,
+            "handlers": [
+                {
+                    "name": handler.name,
+                    "credits": handler.credits,
+                    "inFlight": len(handler.inFlight),
+                    "draining": handler.draining,
+                }
+                for handler in dispatcher.handlers.values()
+            ],
+        }
+        request.setHeader(b"Content-Type", b"application/json")
+        return json.dumps(body, sort_keys=True).encode("utf-8") + b"\n"
+
+
+_TEXT = b"text/plain; charset=utf-8"
+
+
+class _TextResource(Resource):
+    isLeaf = True
+
+    def __init__(self, render: Callable[[], Tuple[int, bytes, bytes]]) -> None:
+        Resource.__init__(self)
+        self._render = render
+
+    def render_GET(self, request: Request) -> bytes:
+        code, contentType, body = self._render()
+        request.setResponseCode(code)
+        request.setHeader(b"Content-Type", contentType)
+        request.setHeader(b"Cache-Control", b"no-store")
+        return body
+
+
+class StatsRoot(Resource):
+    """
+    The C{--stats} endpoint: the JSON counts at C{/} (L{StatsResource}),
+    and for orchestrators and Prometheus:
+
+      - C{/healthz}: 200 while the front runs (liveness);
+      - C{/readyz}: 200 while a handler that is not draining is
+        registered, 503 otherwise (readiness: take the front out of a load
+        balancer's rotation while it cannot serve);
+      - C{/metrics}: the Prometheus text exposition (L{txmp._metrics}).
+    """
+
+    def __init__(self, dispatcher: Dispatcher, metrics: FrontMetrics) -> None:
+        Resource.__init__(self)
+        self._dispatcher = dispatcher
+        self._json = StatsResource(dispatcher)
+        self.putChild(b"healthz", _TextResource(lambda: (200, _TEXT, b"ok\n")))
+        self.putChild(b"readyz", _TextResource(self._ready))
+        self.putChild(
+            b"metrics",
+            _TextResource(
+                lambda: (200, METRICS_CONTENT_TYPE, exposition(dispatcher, metrics))
+            ),
+        )
+
+    def _ready(self) -> Tuple[int, bytes, bytes]:
+        serving = [h for h in self._dispatcher.handlers.values() if not h.draining]
+        if serving:
+            return 200, _TEXT, b"ready: %d handlers\n" % (len(serving),)
+        return 503, _TEXT, b"not ready: no handler registered\n"
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        if path == b"":
+            return self._json
+        return Resource.getChild(self, path, request)
+
+
+class _QuietSite(Site):
+    """
+    A site that logs nothing per request: probes every few seconds would
+    fill the front's log.
+    """
+
+    noisy = False
+
+    def log(self, request: Request) -> None:
+        pass
+
+
+def makeStatsSite(
+    dispatcher: Dispatcher, reactor: Any, metrics: Optional[FrontMetrics] = None
+) -> Site:
+    """
+    A site serving L{StatsRoot} (for --stats).
+
+    @param metrics: what the front's site counts (L{txmp._front.FrontFactory.metrics}).
+    """
+    site = _QuietSite(StatsRoot(dispatcher, metrics or FrontMetrics()), reactor=reactor)
+    site.displayTracebacks = False
+    return site
