@@ -71,6 +71,10 @@ ABORT_TIMEOUT = 15.0
 
 DEFAULT_RULES = HTTPRules()
 
+# The most bytes of pipelined requests kept while a response is awaited:
+# past this, reading from the client pauses.
+PIPELINE_BUFFER = 64 * 1024
+
 # Hop-by-hop headers belong to one connection: PEP 3333 forbids
 # applications to set them, and the front frames the body itself.
 _HOP_BY_HOP = frozenset(
@@ -997,7 +1001,11 @@ class FrontConnection(Protocol):
         elif self.bodyPending:
             wanted = exchange.readingWanted
         else:
-            wanted = False
+            # Awaiting the response: keep reading (pausing and resuming
+            # costs two epoll_ctl calls per request), so that a client
+            # that goes away is seen at once, and its request cancelled;
+            # pipelined requests are kept, up to a bound.
+            wanted = len(self._buffer) < PIPELINE_BUFFER
         if self.bodyPending and wanted and not self._transportFull:
             self._startBodyClock()
         else:

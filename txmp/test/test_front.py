@@ -30,6 +30,7 @@ from txmp._dispatch import Dispatcher
 from txmp._http import HTTPRules, RequestHead, parseNetwork
 from txmp._memory import MemorySocket
 from txmp._front import (
+    PIPELINE_BUFFER,
     SEND_LIMIT,
     SMALL_BODY,
     Exchange,
@@ -962,6 +963,58 @@ class UnexpectedTests(ResourceTestCase):
         self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
         self.assertEqual(self.cancels(), [requestId])
         self.assertNoLeak()
+
+
+class PipelineTests(ResourceTestCase):
+    """
+    Requests pipelined on one connection, read one at a time.
+    """
+
+    def test_inOrder(self) -> None:
+        """
+        Of two requests sent in one piece, the second goes to a handler
+        once the response to the first is complete, and the responses come
+        in order.
+        """
+        channel, transport = self.sendRequest(
+            b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n"
+        )
+        first = self.lastRequest()
+        self.assertEqual(first.head.target, "/1")
+        self.respond(first.requestId, headers=[(b"Content-Length", b"1")], body=[b"1"])
+        second = self.lastRequest()
+        self.assertEqual(second.head.target, "/2")
+        self.respond(second.requestId, headers=[(b"Content-Length", b"1")], body=[b"2"])
+        data = transport.value()
+        self.assertEqual(data.count(b"HTTP/1.1 200 OK"), 2)
+        self.assertTrue(data.endswith(b"\r\n\r\n2"), data)
+        self.assertFalse(transport.disconnecting)
+
+    def test_readingWhileAwaiting(self) -> None:
+        """
+        While a response is awaited the connection goes on reading, so
+        that a client that goes away is seen at once.
+        """
+        channel, transport = self.get()
+        self.assertEqual(transport.producerState, "producing")
+
+    def test_bounded(self) -> None:
+        """
+        Past L{PIPELINE_BUFFER} bytes of pipelined requests, reading
+        pauses until the response in progress is complete; then the
+        requests kept are read.
+        """
+        channel, transport = self.get()
+        pipelined = b"GET /next HTTP/1.1\r\nHost: h\r\nX: " + b"x" * 1000 + b"\r\n\r\n"
+        sent = 0
+        while transport.producerState == "producing":
+            channel.dataReceived(pipelined)
+            sent += len(pipelined)
+        self.assertGreaterEqual(sent, PIPELINE_BUFFER)
+        self.assertLess(sent, PIPELINE_BUFFER + 2 * len(pipelined))
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"0")])
+        self.assertEqual(self.lastRequest().head.target, "/next")
+        self.assertEqual(transport.producerState, "producing")
 
 
 class DisconnectTests(ResourceTestCase):

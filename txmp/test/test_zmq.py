@@ -7,14 +7,14 @@ and a L{Clock}: no socket is made.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, List
+from typing import Any, List, Optional
 
 import zmq
 
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._zmq import ZmqSocket
+from txmp._zmq import _NOBLOCK, _SNDMORE, ZmqSocket
 
 
 class FakeRawSocket:
@@ -27,15 +27,27 @@ class FakeRawSocket:
     def __init__(self, room: int) -> None:
         self.room = room
         self.sent: List[List[bytes]] = []
+        self._partial: Optional[List[bytes]] = None
 
     def getsockopt(self, option: int) -> int:
         assert option == zmq.EVENTS
         return zmq.POLLOUT if len(self.sent) < self.room else 0
 
-    def send_multipart(self, frames: List[bytes], flags: int, copy: bool) -> None:
-        if len(self.sent) >= self.room:
-            raise zmq.Again()
-        self.sent.append(frames)
+    def send(self, frame: bytes, flags: int, copy: bool) -> None:
+        """
+        One frame, as ZeroMQ takes it: a message is refused (C{zmq.Again},
+        with C{NOBLOCK}) only at its first frame, and ends at the first
+        frame sent without C{SNDMORE}.
+        """
+        assert flags & zmq.NOBLOCK and copy
+        if self._partial is None:
+            if len(self.sent) >= self.room:
+                raise zmq.Again()
+            self._partial = []
+        self._partial.append(frame)
+        if not flags & zmq.SNDMORE:
+            self.sent.append(self._partial)
+            self._partial = None
 
 
 class FakeConnection:
@@ -103,3 +115,24 @@ class BacklogTests(SynchronousTestCase):
         socket._flush()
         self.assertEqual(clock.getDelayedCalls(), [])
         self.assertEqual(socket.backlog, 1)
+
+
+class FlagTests(SynchronousTestCase):
+    """
+    The flags L{ZmqSocket} sends with, as plain integers.
+    """
+
+    def test_libzmqValues(self) -> None:
+        """
+        They are libzmq's C{ZMQ_DONTWAIT} and C{ZMQ_SNDMORE}.
+        """
+        self.assertEqual((_NOBLOCK, _SNDMORE), (int(zmq.NOBLOCK), int(zmq.SNDMORE)))
+
+    def test_multipart(self) -> None:
+        """
+        A message of several frames goes out whole, in order.
+        """
+        raw = FakeRawSocket(room=1)
+        socket = socketWithBacklog(Clock(), raw)
+        socket.send([b"peer", b"REQ", b"body"])
+        self.assertEqual(raw.sent, [[b"peer", b"REQ", b"body"]])
