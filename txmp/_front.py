@@ -34,6 +34,7 @@ from twisted.web.http import RESPONSES as _REASONS
 from twisted.web.server import version as _SERVER
 
 from txmp._access import AccessLog
+from txmp._eager import eagerWrite
 from txmp._dispatch import IDEMPOTENT_METHODS, Dispatcher, FrontError, NoCapacity, Reply
 from txmp._http import (
     ChunkedDecoder,
@@ -719,6 +720,9 @@ class FrontConnection(Protocol):
         self._lost = False
         self._headerCall: Optional[IDelayedCall] = None
         self._idleCall: Optional[IDelayedCall] = None
+        self._idleSince = 0.0
+        # From the first byte of a request to the end of its response.
+        self._inRequest = False
         self._bodyCall: Optional[IDelayedCall] = None
         self._bodyBudget = 0.0
         self._bodyStarted = 0.0
@@ -803,7 +807,7 @@ class FrontConnection(Protocol):
         Whether a request is in progress (from its first byte to the end of
         its response).
         """
-        return self.exchange is not None or self._headerCall is not None
+        return self._inRequest
 
     @property
     def lingering(self) -> bool:
@@ -851,19 +855,20 @@ class FrontConnection(Protocol):
         @return: whether the head ended (or was refused).
         """
         buffer = self._buffer
-        if self._head is None and self._headerCall is None:
-            # The first byte of a request: its head has headerTimeout from
-            # now, however the rest of it is paced.
-            self._cancelIdle()
-            self._headerCall = self.factory.reactor.callLater(
-                self.rules.headerTimeout, self._headerTimedOut
-            )
+        # The first byte of a request: from now it is in progress, and its
+        # head has headerTimeout, however the rest of it is paced (the
+        # timer starts only if the head is not all here: see below).
+        self._inRequest = True
         position = 0
         end = len(buffer)
         while position < end:
             newline = buffer.find(b"\n", position)
             if newline < 0:
                 self._buffer = buffer[position:]
+                if self._headerCall is None:
+                    self._headerCall = self.factory.reactor.callLater(
+                        self.rules.headerTimeout, self._headerTimedOut
+                    )
                 if self._head is None:
                     if end - position > self.rules.maxRequestLine:
                         self.refuse(414)
@@ -896,6 +901,13 @@ class FrontConnection(Protocol):
                 self.refuse(status)
                 return True
         self._buffer = b""
+        if self._head is None:
+            # Only the empty line forgiven before a request line.
+            self._inRequest = False
+        elif self._headerCall is None:
+            self._headerCall = self.factory.reactor.callLater(
+                self.rules.headerTimeout, self._headerTimedOut
+            )
         return False
 
     def _headReceived(self, head: RequestHead) -> None:
@@ -1025,7 +1037,7 @@ class FrontConnection(Protocol):
         Write response bytes to the client.
         """
         if not self._lost:
-            self.transport.write(data)
+            eagerWrite(self.transport, data)
 
     def keepAlive(self, exchange: Exchange) -> bool:
         """
@@ -1046,6 +1058,7 @@ class FrontConnection(Protocol):
         if self.exchange is not exchange:
             return
         self.exchange = None
+        self._inRequest = False
         self.factory.requestDone(exchange)
         if not self.persistent or self._draining:
             self.persistent = False
@@ -1152,6 +1165,7 @@ class FrontConnection(Protocol):
         the rules passes; then close.
         """
         self._closing = True
+        self._inRequest = False
         self.bodyPending = False
         self._decoder = None
         self._cancelTimers()
@@ -1227,17 +1241,31 @@ class FrontConnection(Protocol):
         )
         self.refuse(408)
 
+    # The idle timer is armed once, not per request: when it fires it
+    # closes the connection if it has been idle for idleTimeout, and else
+    # waits for the rest of that time (or, while a request is in
+    # progress, for the next idle time).
+
     def _startIdle(self) -> None:
         if self._closing or self._lost:
             return
-        self._cancelIdle()
-        self._idleCall = self.factory.reactor.callLater(
-            self.rules.idleTimeout, self._idleTimedOut
-        )
+        self._idleSince = self.factory.reactor.seconds()
+        if self._idleCall is None:
+            self._idleCall = self.factory.reactor.callLater(
+                self.rules.idleTimeout, self._idleTimedOut
+            )
 
     def _idleTimedOut(self) -> None:
         self._idleCall = None
-        self._close()
+        if self._inRequest:
+            return
+        idle = self.factory.reactor.seconds() - self._idleSince
+        if idle >= self.rules.idleTimeout:
+            self._close()
+        else:
+            self._idleCall = self.factory.reactor.callLater(
+                self.rules.idleTimeout - idle, self._idleTimedOut
+            )
 
     def _cancelIdle(self) -> None:
         if self._idleCall is not None:

@@ -523,6 +523,21 @@ class TimeoutTests(RulesTestCase):
         self.clock.advance(0.1)
         self.assertTrue(transport.disconnecting)
 
+    def test_idleCountedFromLastResponse(self) -> None:
+        """
+        The idle time is counted from the end of the last response, not
+        from when the connection was made: a request served in between
+        keeps the connection for C{idleTimeout} after it.
+        """
+        channel, transport = self.connect()
+        self.clock.advance(3.0)
+        channel.dataReceived(head())
+        self.respond(self.lastRequest().requestId, body=[b"ok"])
+        self.clock.advance(6.9)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.disconnecting)
+
     def test_nextRequestStopsIdle(self) -> None:
         """
         The first byte of the next request on a kept-alive connection stops

@@ -1,0 +1,58 @@
+# -*- test-case-name: txmp.test.test_eager -*-
+"""
+Writing to a client connection at once, without a turn of the reactor.
+
+Twisted's TCP transport buffers every write and sends it when the reactor
+next finds the socket writable: per response, an C{epoll_ctl} to watch for
+writability, a turn of the reactor, the C{send}, and an C{epoll_ctl} to stop
+watching.  When the transport holds nothing, L{eagerWrite} sends at once and
+gives the transport only what the socket did not take.
+
+This is the one module of txmp that reads private attributes of Twisted's
+transports (L{twisted.internet.abstract.FileDescriptor}'s C{dataBuffer},
+C{offset} and C{_tempDataLen}: what it holds unsent; C{socket}), and it
+only does so for the transport classes it was checked against; every other
+transport (TLS, a test's) gets a plain C{write}.  C{txmp.test.test_eager}
+pins what it relies on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import tcp, unix
+
+# The transports whose buffers eagerWrite knows.
+EAGER_TYPES = (tcp.Server, unix.Server)
+
+
+def holdsNothing(transport: Any) -> bool:
+    """
+    Whether a TCP or UNIX transport has nothing buffered to send.
+    """
+    return not transport._tempDataLen and transport.offset == len(transport.dataBuffer)
+
+
+def eagerWrite(transport: Any, data: bytes) -> None:
+    """
+    C{transport.write(data)}; but if C{transport} is one of L{EAGER_TYPES},
+    is connected and not closing, and holds nothing unsent, first send what
+    its socket takes at once, and give the transport only the rest.
+
+    A failed send (the client reset the connection, say) is left for the
+    transport to find on its own write, as it would have.
+    """
+    if (
+        type(transport) in EAGER_TYPES
+        and transport.connected
+        and not transport.disconnecting
+        and holdsNothing(transport)
+    ):
+        try:
+            sent = transport.socket.send(data)
+        except OSError:
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)

@@ -1,0 +1,138 @@
+# -*- test-case-name: txmp.test.test_eager -*-
+"""
+Tests for L{txmp._eager}, on real TCP and UNIX connections (127.0.0.1 and
+a socket in a temporary directory): what it relies on in Twisted's
+transports, and that what it writes arrives whole and in order.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any, List
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import (
+    TCP4ClientEndpoint,
+    TCP4ServerEndpoint,
+    UNIXClientEndpoint,
+    UNIXServerEndpoint,
+)
+from twisted.internet.protocol import Factory, Protocol
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import TestCase
+
+from txmp._eager import EAGER_TYPES, eagerWrite, holdsNothing
+
+
+class _Server(Protocol):
+    def __init__(self, ready: "Deferred[Any]") -> None:
+        self.ready = ready
+
+    def connectionMade(self) -> None:
+        self.ready.callback(self)
+
+
+class _Client(Protocol):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.received: List[bytes] = []
+        self.count = 0
+        self.done: "Deferred[bytes]" = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received.append(data)
+        self.count += len(data)
+        if self.count >= self.size and not self.done.called:
+            self.done.callback(b"".join(self.received))
+
+
+class EagerWriteTests(TestCase):
+    timeout = 10
+    """
+    L{eagerWrite} on the transports of L{EAGER_TYPES}.
+    """
+
+    @inlineCallbacks
+    def pair(self, unixSocket: bool, size: int) -> Any:
+        """
+        A server transport and a client expecting C{size} bytes.
+        """
+        connected: "Deferred[Any]" = Deferred()
+        factory = Factory.forProtocol(lambda: _Server(connected))
+        if unixSocket:
+            path = FilePath(tempfile.mkdtemp()).child("s")
+            port = yield UNIXServerEndpoint(reactor, path.path).listen(factory)
+            client = UNIXClientEndpoint(reactor, path.path)
+        else:
+            port = yield TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(factory)
+            client = TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port)
+        self.addCleanup(port.stopListening)
+        receiver = _Client(size)
+        clientProtocol = yield client.connect(Factory.forProtocol(lambda: receiver))
+        self.addCleanup(clientProtocol.transport.loseConnection)
+        server = yield connected
+        self.addCleanup(server.transport.loseConnection)
+        return server.transport, receiver
+
+    @inlineCallbacks
+    def check(self, unixSocket: bool) -> Any:
+        """
+        Pieces written eagerly, some too large for the socket to take at
+        once and some while the transport still holds data, all arrive in
+        order; the transport is one of L{EAGER_TYPES} and holds nothing at
+        first.
+        """
+        pieces = [b"a" * 100, b"b" * (8 << 20), b"c" * 100, b"d" * (1 << 20), b"e"]
+        size = sum(len(piece) for piece in pieces)
+        transport, receiver = yield self.pair(unixSocket, size)
+        self.assertIn(type(transport), EAGER_TYPES)
+        self.assertTrue(holdsNothing(transport))
+        for piece in pieces:
+            eagerWrite(transport, piece)
+        # 8 MiB does not fit a socket buffer: the rest waits in the transport.
+        self.assertFalse(holdsNothing(transport))
+        data = yield receiver.done
+        self.assertEqual(data, b"".join(pieces))
+        self.assertTrue(holdsNothing(transport))
+
+    def test_tcp(self) -> Any:
+        """
+        On TCP.
+        """
+        return self.check(False)
+
+    def test_unix(self) -> Any:
+        """
+        On a UNIX socket.
+        """
+        return self.check(True)
+
+    def test_heldDataFirst(self) -> None:
+        """
+        L{holdsNothing} is false as soon as a transport buffers a write,
+        before the reactor has had a turn.
+        """
+        from twisted.internet.tcp import Server
+
+        transport = Server.__new__(Server)
+        transport.dataBuffer = b""
+        transport.offset = 0
+        transport._tempDataLen = 0
+        self.assertTrue(holdsNothing(transport))
+        transport._tempDataLen = 5
+        self.assertFalse(holdsNothing(transport))
+        transport._tempDataLen = 0
+        transport.dataBuffer = b"abc"
+        transport.offset = 1
+        self.assertFalse(holdsNothing(transport))
+
+    def test_otherTransports(self) -> None:
+        """
+        A transport of another type gets a plain C{write}.
+        """
+        from twisted.internet.testing import StringTransport
+
+        transport = StringTransport()
+        eagerWrite(transport, b"abc")
+        self.assertEqual(transport.value(), b"abc")
