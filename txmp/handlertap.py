@@ -200,6 +200,16 @@ def _daemonThread(*args: Any, **kwargs: Any) -> threading.Thread:
     return threading.Thread(*args, daemon=True, **kwargs)
 
 
+def newPool(threads: int) -> Any:
+    """
+    The handler's WSGI thread pool: C{threads} daemon threads, named
+    C{PoolThread-wsgi-N}, not started.
+    """
+    from txmp._pool import WorkerPool
+
+    return WorkerPool(threads, "wsgi", _daemonThread)
+
+
 class HandlerService(Service):
     """
     Owns a handler's thread pool, its ZeroMQ sockets and its links to the
@@ -235,8 +245,6 @@ class HandlerService(Service):
         return self.links[0] if self.links else None
 
     def startService(self) -> None:
-        from twisted.python.threadpool import ThreadPool
-
         from txmp._handler import FrontLink
         from txmp._wsgi import WSGIRunner
         from txmp._zmq import AddressError, ZmqContext, newRoutingId
@@ -244,8 +252,7 @@ class HandlerService(Service):
         Service.startService(self)
         options = self._options
         threads = options["threads"]
-        self._pool = ThreadPool(minthreads=threads, maxthreads=threads, name="wsgi")
-        self._pool.threadFactory = _daemonThread
+        self._pool = newPool(threads)
         runner = WSGIRunner(self._reactor, self._pool, options["application"])
         runner.profiler = self.profiler
         if options["profile"]:
