@@ -21,7 +21,9 @@ it runs in:
   - An I{application thread} of the pool calls the application, its
     C{start_response} and C{write} callables, iterates the response and
     calls its C{close()}.  Everything it has for the sink goes through
-    C{reactor.callFromThread}.
+    the runner's L{txmp._pool.ReactorCalls}: one FIFO for every request,
+    which wakes the reactor (C{reactor.callFromThread}) only when it was
+    empty, so that calls handed back together cost one wake-up.
 
 Flow control
 ============
@@ -128,6 +130,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
 from txmp._handler import INPUT_WINDOW
+from txmp._pool import ReactorCalls
 from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
 
@@ -1347,7 +1350,10 @@ class WSGIRunner:
             application thread waits on (for window or request body); for
             tests.
         """
-        self._reactor = reactor
+        # Every request's calls back to the reactor thread go through one
+        # FIFO, which wakes the reactor once for the calls made together
+        # (by one request, or several).
+        self._reactor: IReactorFromThreads = ReactorCalls(reactor)  # type: ignore[assignment]
         self._threadpool = threadpool
         self._application = application
         self._newCondition = newCondition

@@ -1422,7 +1422,9 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
     def test_threadBoundary(self) -> None:
         """
-        The sink is called only through C{reactor.callFromThread}.
+        The sink is called only through C{reactor.callFromThread}: one
+        call, a single wake-up of the reactor, for the head, the end and
+        the finish that the application thread handed back together.
         """
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
@@ -1435,8 +1437,44 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             b"r", makeHead(), [], sink
         )
         self.assertEqual(sink.calls, [])
-        self.assertEqual(reactor.flush(), 3)
+        self.assertEqual(reactor.flush(), 1)
         self.assertEqual(len(sink.calls), 3)
+
+    def test_requestsShareWakeUp(self) -> None:
+        """
+        Requests that finish before the reactor thread runs share its
+        wake-up: their sink calls come in one C{reactor.callFromThread},
+        each request's in order, the requests in the order they finished.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [environ["PATH_INFO"].encode("ascii")]
+
+        reactor = FakeReactorFromThreads()
+        pool = ManualThreadPool()
+        runner = WSGIRunner(reactor, pool, app, self.logger)
+        sinks = [RecordingSink(), RecordingSink()]
+        runner.run(b"r1", makeHead(target="/1"), [], sinks[0])
+        runner.run(b"r2", makeHead(target="/2"), [], sinks[1])
+        order: List[str] = []
+        sinks[0].onHead = lambda: order.append("r1")
+        sinks[1].onHead = lambda: order.append("r2")
+        pool.runAll()
+        self.assertEqual(reactor.flush(), 1)
+        self.assertEqual(order, ["r1", "r2"])
+        for n, sink in enumerate(sinks, 1):
+            self.assertEqual(
+                sink.calls,
+                [
+                    (
+                        "sendHead", 200, b"OK",
+                        BTEXT + [(b"Content-Length", b"2")],
+                        [b"/%d" % (n,)], False,
+                    ),
+                    FINISHED,
+                ],
+            )
 
 
 class FileWrapperTests(RunnerMixin, SynchronousTestCase):
