@@ -18,6 +18,9 @@ it runs in:
     and is the only thread that calls the L{ResponseSink}, because the sink
     touches ZeroMQ.
 
+    It does no more than it must: the C{environ} is built, and the id
+    logged worked out, in the application thread.
+
   - An I{application thread} of the pool calls the application, its
     C{start_response} and C{write} callables, iterates the response and
     calls its C{close()}.  Everything it has for the sink goes through
@@ -418,6 +421,19 @@ class InputStream:
         self._aborted = False
         self._unreported = 0
 
+    def preload(self, chunks: List[bytes], end: bool) -> None:
+        """
+        Add the body data that came with the request head, and mark the end
+        of the body if C{end}.  Called in the reactor thread, before any
+        other thread has the stream: no lock to take, and no reader to
+        wake.
+        """
+        for chunk in chunks:
+            if chunk:
+                self._chunks.append(chunk)
+                self._available += len(chunk)
+        self._finished = end
+
     def feed(self, data: bytes) -> None:
         """
         Add body data.  Called in the reactor thread.
@@ -753,6 +769,8 @@ class RunningRequest:
     until L{ResponseSink.finished}.
 
     @ivar input: the request's C{wsgi.input}.
+    @ivar _errors: the request's C{wsgi.errors}, made in the application
+        thread when it starts running the request.
     @ivar _condition: what the application thread waits on, for response
         window and for request body; guards C{_window} and C{_cancelled}
         (and, being the condition of C{input}, the request body).
@@ -807,9 +825,12 @@ class RunningRequest:
         self._reactor = reactor
         self._application = application
         self._log = log
-        # Logged as its X-Request-Id, which the client gets back (the front
-        # makes one if no trusted proxy gave one), else as the front's id.
-        self._requestId = _xRequestId(head) or requestIdText(requestId)
+        # The environ and the id logged are made in the application thread
+        # (_respond, _requestId): the reactor thread only receives and
+        # sends.
+        self._requestHead = head
+        self._rawId = requestId
+        self._idText: Optional[str] = None
         self._method = head.method
         self._sink = sink
         self._condition = threading.Condition() if condition is None else condition
@@ -820,8 +841,7 @@ class RunningRequest:
             self._inputConsumed if head.more else None,
             INPUT_WINDOW // 4,
         )
-        self._errors = ErrorStream(log, self._requestId)
-        self._environ = buildEnviron(requestId, head, self.input, self._errors)
+        self._errors: Optional[ErrorStream] = None
         self._window = self._initialWindow(head)
         self._cancelled = False
         self._done = False
@@ -856,7 +876,31 @@ class RunningRequest:
             return None
         return int(value)
 
+    @property
+    def _requestId(self) -> str:
+        """
+        The id of the request in logs: its X-Request-Id, which the client
+        gets back (the front makes one if no trusted proxy gave one), else
+        the front's id as text.  Worked out when first needed, in either
+        thread (the same value in both: a race only computes it twice).
+        """
+        text = self._idText
+        if text is None:
+            text = self._idText = _xRequestId(self._requestHead) or requestIdText(
+                self._rawId
+            )
+        return text
+
     # Reactor thread.
+
+    def _firstBody(self, chunks: List[bytes], end: bool) -> None:
+        """
+        The body frames that came with the request head; C{end} if they
+        are the whole body.  Called in the reactor thread, before the
+        request is handed to the pool.
+        """
+        self.input.preload(chunks, end)
+        self._bodyEnded = end
 
     def cancel(self) -> None:
         """
@@ -1002,11 +1046,12 @@ class RunningRequest:
         Run the application and send its response.  Called in the
         application thread.
         """
+        errors = self._errors = ErrorStream(self._log, self._requestId)
         try:
             if not self._cancelled:
                 self._respond()
         finally:
-            self._errors.flush()
+            errors.flush()
             self._reactor.callFromThread(self._finish)
 
     def _respond(self) -> None:
@@ -1016,7 +1061,10 @@ class RunningRequest:
         thread.
         """
         try:
-            result = self._application(self._environ, self._startResponse)
+            environ = buildEnviron(
+                self._rawId, self._requestHead, self.input, self._errors  # type: ignore[arg-type]
+            )
+            result = self._application(environ, self._startResponse)
         except BaseException:
             self._fail()
             return
@@ -1396,7 +1444,7 @@ class WSGIRunner:
             sink,
             self._newCondition(),
         )
-        running.bodyReceived(body, not head.more)
+        running._firstBody(body, not head.more)
         profiler = self.profiler
         if profiler is not None and profiler.active:
             self._threadpool.callInThread(profiler.runProfiled, running._run)

@@ -1477,6 +1477,135 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             )
 
 
+class CountingCondition(threading.Condition):
+    """
+    A L{threading.Condition} that counts how often it was taken and
+    notified.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = 0
+        self.notified = 0
+
+    def __enter__(self) -> bool:
+        self.entered += 1
+        return super().__enter__()
+
+    def notify_all(self) -> None:
+        self.notified += 1
+        super().notify_all()
+
+
+class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
+    """
+    What can run in the application thread does: the reactor thread only
+    receives and sends.
+    """
+
+    def test_environBuiltInApplicationThread(self) -> None:
+        """
+        L{WSGIRunner.run} neither builds the environ nor looks for the
+        request's X-Request-Id: the application thread does, when it runs
+        the request.
+        """
+        import txmp._wsgi
+
+        built: List[str] = []
+        searched: List[str] = []
+        buildEnviron = txmp._wsgi.buildEnviron
+        xRequestId = txmp._wsgi._xRequestId
+        self.patch(
+            txmp._wsgi, "buildEnviron",
+            lambda *a: built.append("built") or buildEnviron(*a),
+        )
+        self.patch(
+            txmp._wsgi, "_xRequestId",
+            lambda *a: searched.append("searched") or xRequestId(*a),
+        )
+        environs: List[Dict[str, Any]] = []
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            environs.append(environ)
+            startResponse("200 OK", TEXT)
+            return [b"ok"]
+
+        pool = ManualThreadPool()
+        WSGIRunner(FakeReactorFromThreads(), pool, app, self.logger).run(
+            b"r", makeHead(headers=[("X-Request-Id", "abc")]), [], RecordingSink()
+        )
+        self.assertEqual((built, searched), ([], []))
+        pool.runAll()
+        self.assertEqual((built, searched), (["built"], ["searched"]))
+        self.assertEqual(environs[0]["PATH_INFO"], "/")
+
+    def test_environFailure(self) -> None:
+        """
+        A failure building the environ is the application's: logged, and
+        answered 500.
+        """
+        import txmp._wsgi
+
+        def broken(*args: object) -> Dict[str, Any]:
+            raise ValueError("broken")
+
+        self.patch(txmp._wsgi, "buildEnviron", broken)
+        calls = self.runApp(lambda environ, startResponse: [])
+        self.assertEqual(calls[0][:2], ("sendHead", 500))
+        self.assertEqual(calls[-1], FINISHED)
+        [failure] = [e["log_failure"] for e in self.events if "log_failure" in e]
+        self.assertIsInstance(failure.value, ValueError)
+
+    def test_wholeBodyTakesNoLock(self) -> None:
+        """
+        The body that came with the head is given to C{wsgi.input} without
+        taking its lock or notifying it: no application thread has the
+        request yet.  The application reads it all.
+        """
+        conditions: List[CountingCondition] = []
+
+        def newCondition() -> CountingCondition:
+            conditions.append(CountingCondition())
+            return conditions[-1]
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [environ["wsgi.input"].read()]
+
+        pool = ManualThreadPool()
+        reactor = FakeReactorFromThreads()
+        sink = RecordingSink()
+        WSGIRunner(
+            reactor, pool, app, self.logger, newCondition  # type: ignore[arg-type]
+        ).run(b"r", makeHead(method="POST"), [b"ab", b"", b"cd"], sink)
+        self.assertEqual((conditions[0].entered, conditions[0].notified), (0, 0))
+        pool.runAll()
+        reactor.flush()
+        self.assertEqual(sink.calls[0][4], [b"abcd"])
+
+    def test_streamedBodyEndsLater(self) -> None:
+        """
+        A request whose body is streamed (C{more}) is not at its end with
+        the body frames of the head: reads wait for L{bodyReceived}.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [environ["wsgi.input"].read()]
+
+        pool = ManualThreadPool()
+        reactor = FakeReactorFromThreads()
+        sink = RecordingSink()
+        running = WSGIRunner(reactor, pool, app, self.logger).run(
+            b"r", makeHead(method="POST", more=True), [b"ab"], sink
+        )
+        self.assertFalse(running.input._finished)
+        running.bodyReceived([b"cd"], True)
+        pool.runAll()
+        reactor.flush()
+        self.assertEqual(sink.calls[-2][4], [b"abcd"])
+
+
 class FileWrapperTests(RunnerMixin, SynchronousTestCase):
     """
     C{wsgi.file_wrapper}.
