@@ -112,6 +112,7 @@ import re
 import sys
 import threading
 from collections import deque
+from functools import lru_cache
 from types import TracebackType
 from typing import (
     IO,
@@ -291,7 +292,10 @@ def _splitTarget(target: str) -> Tuple[str, str]:
     return decoded, query
 
 
+@lru_cache(maxsize=512)
 def _headerKey(name: str) -> str:
+    # Cached: requests repeat the same few names, and this is per header
+    # per request.  (A client sending made-up names only churns the cache.)
     # bytes.upper() only changes ASCII letters, so the key stays ISO-8859-1
     # (str.upper() would turn "\xff" into "\u0178").
     upper = name.encode("latin-1").upper().decode("latin-1")
@@ -330,6 +334,17 @@ def buildEnviron(
         "SERVER_PROTOCOL": head.version,
         "REMOTE_ADDR": head.remoteAddr,
         "REMOTE_PORT": str(head.remotePort),
+        # No header makes a key of these (they have no HTTP_ prefix).
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": head.scheme,
+        "wsgi.input": input,
+        "wsgi.errors": errors,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.file_wrapper": FileWrapper,
+        "wsgi.input_terminated": True,
+        "txmp.request_id": requestIdText(requestId),
     }
     for name, value in head.headers:
         if "_" in name:
@@ -342,20 +357,6 @@ def buildEnviron(
             environ[key] = previous + "; " + value
         else:
             environ[key] = previous + ", " + value
-    environ.update(
-        {
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": head.scheme,
-            "wsgi.input": input,
-            "wsgi.errors": errors,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-            "wsgi.file_wrapper": FileWrapper,
-            "wsgi.input_terminated": True,
-            "txmp.request_id": requestIdText(requestId),
-        }
-    )
     return environ
 
 

@@ -254,6 +254,20 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
     The environ given to the application.
     """
 
+    def test_headerKeysCached(self) -> None:
+        """
+        The environ key of a header name is worked out once, not for every
+        request that has the header.
+        """
+        from txmp._wsgi import _headerKey
+
+        head = makeHead(headers=[("X-Cached-Name", "1")])
+        self.environFor(head)
+        before = _headerKey.cache_info().hits
+        environ = self.environFor(head)
+        self.assertEqual(_headerKey.cache_info().hits, before + 1)
+        self.assertEqual(environ["HTTP_X_CACHED_NAME"], "1")
+
     def test_cgiKeys(self) -> None:
         """
         The CGI keys have native string values taken from the request head;
