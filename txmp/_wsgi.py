@@ -237,6 +237,19 @@ class ResponseSink(Protocol):
         """
 
 
+class SupportsCallFromThread(Protocol):
+    """
+    What brings calls back to the reactor thread: the runner's
+    L{txmp._pool.ReactorCalls}, or any L{IReactorFromThreads}.
+    """
+
+    def callFromThread(self, callable: Callable[..., object], /, *args: Any) -> None:
+        """
+        Have the reactor thread call C{callable(*args)}, after the calls made
+        before.
+        """
+
+
 class SupportsCallInThread(Protocol):
     """
     The part of L{twisted.python.threadpool.ThreadPool} that the runner
@@ -807,7 +820,7 @@ class RunningRequest:
 
     def __init__(
         self,
-        reactor: IReactorFromThreads,
+        reactor: SupportsCallFromThread,
         application: Application,
         log: Logger,
         requestId: bytes,
@@ -1402,7 +1415,7 @@ class WSGIRunner:
         # Every request's calls back to the reactor thread go through one
         # FIFO, which wakes the reactor once for the calls made together
         # (by one request, or several).
-        self._reactor: IReactorFromThreads = ReactorCalls(reactor)  # type: ignore[assignment]
+        self._reactor = ReactorCalls(reactor)
         self._threadpool = threadpool
         self._application = application
         self._newCondition = newCondition
