@@ -296,17 +296,29 @@ class HandlerService(Service):
                 except AddressError as e:
                     self._context.shutdown()
                     raise SystemExit(f"mphandler: {option}: {e}") from None
-        for link in self.links:
-            link.start()
-        # Last: threads left running by a failure above would keep the
-        # process from exiting.
+        # After the sockets: threads left running by a failure above would
+        # keep the process from exiting.
         self._pool.start()
+        # HELLO once the reactor runs, when every service has started: a
+        # front that has our HELLO says we joined, and whoever reads that
+        # may signal us (SIGUSR2 to profile) at once, so the signal
+        # handlers (SignalActions, started after this service) must be
+        # there already.
+        self._reactor.callWhenRunning(self._startLinks)
         self._log.info(
             "mphandler {name} started: app {app}, {threads} threads, "
             "fronts {fronts}",
             name=options["name"], app=options["app"], threads=threads,
             fronts=" ".join("%s,%s" % pair for pair in options["fronts"]),
         )
+
+    def _startLinks(self) -> None:
+        """
+        Register with the fronts, unless stopping already.
+        """
+        if self.running:
+            for link in self.links:
+                link.start()
 
     def _handshake(self, event: str, value: int, address: str) -> None:
         """
