@@ -37,7 +37,10 @@ def splitChunks(chunks: List[bytes], size: int = MAX_FRAME) -> List[bytes]:
     C{chunks}, with every chunk longer than C{size} split into pieces of
     at most C{size} bytes.
     """
-    if all(len(chunk) <= size for chunk in chunks):
+    for chunk in chunks:
+        if len(chunk) > size:
+            break
+    else:
         return chunks
     result: List[bytes] = []
     for chunk in chunks:

@@ -18,10 +18,15 @@ it runs in:
     and is the only thread that calls the L{ResponseSink}, because the sink
     touches ZeroMQ.
 
+    It does no more than it must: the C{environ} is built, and the id
+    logged worked out, in the application thread.
+
   - An I{application thread} of the pool calls the application, its
     C{start_response} and C{write} callables, iterates the response and
     calls its C{close()}.  Everything it has for the sink goes through
-    C{reactor.callFromThread}.
+    the runner's L{txmp._pool.ReactorCalls}: one FIFO for every request,
+    which wakes the reactor (C{reactor.callFromThread}) only when it was
+    empty, so that calls handed back together cost one wake-up.
 
 Flow control
 ============
@@ -107,6 +112,7 @@ import re
 import sys
 import threading
 from collections import deque
+from functools import lru_cache
 from types import TracebackType
 from typing import (
     IO,
@@ -128,6 +134,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
 from txmp._handler import INPUT_WINDOW
+from txmp._pool import ReactorCalls
 from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
 
@@ -230,6 +237,19 @@ class ResponseSink(Protocol):
         """
 
 
+class SupportsCallFromThread(Protocol):
+    """
+    What brings calls back to the reactor thread: the runner's
+    L{txmp._pool.ReactorCalls}, or any L{IReactorFromThreads}.
+    """
+
+    def callFromThread(self, callable: Callable[..., object], /, *args: Any) -> None:
+        """
+        Have the reactor thread call C{callable(*args)}, after the calls made
+        before.
+        """
+
+
 class SupportsCallInThread(Protocol):
     """
     The part of L{twisted.python.threadpool.ThreadPool} that the runner
@@ -285,7 +305,10 @@ def _splitTarget(target: str) -> Tuple[str, str]:
     return decoded, query
 
 
+@lru_cache(maxsize=512)
 def _headerKey(name: str) -> str:
+    # Cached: requests repeat the same few names, and this is per header
+    # per request.  (A client sending made-up names only churns the cache.)
     # bytes.upper() only changes ASCII letters, so the key stays ISO-8859-1
     # (str.upper() would turn "\xff" into "\u0178").
     upper = name.encode("latin-1").upper().decode("latin-1")
@@ -324,6 +347,17 @@ def buildEnviron(
         "SERVER_PROTOCOL": head.version,
         "REMOTE_ADDR": head.remoteAddr,
         "REMOTE_PORT": str(head.remotePort),
+        # No header makes a key of these (they have no HTTP_ prefix).
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": head.scheme,
+        "wsgi.input": input,
+        "wsgi.errors": errors,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.file_wrapper": FileWrapper,
+        "wsgi.input_terminated": True,
+        "txmp.request_id": requestIdText(requestId),
     }
     for name, value in head.headers:
         if "_" in name:
@@ -336,20 +370,6 @@ def buildEnviron(
             environ[key] = previous + "; " + value
         else:
             environ[key] = previous + ", " + value
-    environ.update(
-        {
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": head.scheme,
-            "wsgi.input": input,
-            "wsgi.errors": errors,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-            "wsgi.file_wrapper": FileWrapper,
-            "wsgi.input_terminated": True,
-            "txmp.request_id": requestIdText(requestId),
-        }
-    )
     return environ
 
 
@@ -414,6 +434,19 @@ class InputStream:
         self._finished = False
         self._aborted = False
         self._unreported = 0
+
+    def preload(self, chunks: List[bytes], end: bool) -> None:
+        """
+        Add the body data that came with the request head, and mark the end
+        of the body if C{end}.  Called in the reactor thread, before any
+        other thread has the stream: no lock to take, and no reader to
+        wake.
+        """
+        for chunk in chunks:
+            if chunk:
+                self._chunks.append(chunk)
+                self._available += len(chunk)
+        self._finished = end
 
     def feed(self, data: bytes) -> None:
         """
@@ -750,6 +783,8 @@ class RunningRequest:
     until L{ResponseSink.finished}.
 
     @ivar input: the request's C{wsgi.input}.
+    @ivar _errors: the request's C{wsgi.errors}, made in the application
+        thread when it starts running the request.
     @ivar _condition: what the application thread waits on, for response
         window and for request body; guards C{_window} and C{_cancelled}
         (and, being the condition of C{input}, the request body).
@@ -785,7 +820,7 @@ class RunningRequest:
 
     def __init__(
         self,
-        reactor: IReactorFromThreads,
+        reactor: SupportsCallFromThread,
         application: Application,
         log: Logger,
         requestId: bytes,
@@ -804,9 +839,12 @@ class RunningRequest:
         self._reactor = reactor
         self._application = application
         self._log = log
-        # Logged as its X-Request-Id, which the client gets back (the front
-        # makes one if no trusted proxy gave one), else as the front's id.
-        self._requestId = _xRequestId(head) or requestIdText(requestId)
+        # The environ and the id logged are made in the application thread
+        # (_respond, _requestId): the reactor thread only receives and
+        # sends.
+        self._requestHead = head
+        self._rawId = requestId
+        self._idText: Optional[str] = None
         self._method = head.method
         self._sink = sink
         self._condition = threading.Condition() if condition is None else condition
@@ -817,8 +855,7 @@ class RunningRequest:
             self._inputConsumed if head.more else None,
             INPUT_WINDOW // 4,
         )
-        self._errors = ErrorStream(log, self._requestId)
-        self._environ = buildEnviron(requestId, head, self.input, self._errors)
+        self._errors: Optional[ErrorStream] = None
         self._window = self._initialWindow(head)
         self._cancelled = False
         self._done = False
@@ -853,7 +890,31 @@ class RunningRequest:
             return None
         return int(value)
 
+    @property
+    def _requestId(self) -> str:
+        """
+        The id of the request in logs: its X-Request-Id, which the client
+        gets back (the front makes one if no trusted proxy gave one), else
+        the front's id as text.  Worked out when first needed, in either
+        thread (the same value in both: a race only computes it twice).
+        """
+        text = self._idText
+        if text is None:
+            text = self._idText = _xRequestId(self._requestHead) or requestIdText(
+                self._rawId
+            )
+        return text
+
     # Reactor thread.
+
+    def _firstBody(self, chunks: List[bytes], end: bool) -> None:
+        """
+        The body frames that came with the request head; C{end} if they
+        are the whole body.  Called in the reactor thread, before the
+        request is handed to the pool.
+        """
+        self.input.preload(chunks, end)
+        self._bodyEnded = end
 
     def cancel(self) -> None:
         """
@@ -999,11 +1060,12 @@ class RunningRequest:
         Run the application and send its response.  Called in the
         application thread.
         """
+        errors = self._errors = ErrorStream(self._log, self._requestId)
         try:
             if not self._cancelled:
                 self._respond()
         finally:
-            self._errors.flush()
+            errors.flush()
             self._reactor.callFromThread(self._finish)
 
     def _respond(self) -> None:
@@ -1013,7 +1075,10 @@ class RunningRequest:
         thread.
         """
         try:
-            result = self._application(self._environ, self._startResponse)
+            environ = buildEnviron(
+                self._rawId, self._requestHead, self.input, self._errors  # type: ignore[arg-type]
+            )
+            result = self._application(environ, self._startResponse)
         except BaseException:
             self._fail()
             return
@@ -1347,7 +1412,10 @@ class WSGIRunner:
             application thread waits on (for window or request body); for
             tests.
         """
-        self._reactor = reactor
+        # Every request's calls back to the reactor thread go through one
+        # FIFO, which wakes the reactor once for the calls made together
+        # (by one request, or several).
+        self._reactor = ReactorCalls(reactor)
         self._threadpool = threadpool
         self._application = application
         self._newCondition = newCondition
@@ -1390,7 +1458,7 @@ class WSGIRunner:
             sink,
             self._newCondition(),
         )
-        running.bodyReceived(body, not head.more)
+        running._firstBody(body, not head.more)
         profiler = self.profiler
         if profiler is not None and profiler.active:
             self._threadpool.callInThread(profiler.runProfiled, running._run)

@@ -200,6 +200,16 @@ def _daemonThread(*args: Any, **kwargs: Any) -> threading.Thread:
     return threading.Thread(*args, daemon=True, **kwargs)
 
 
+def newPool(threads: int) -> Any:
+    """
+    The handler's WSGI thread pool: C{threads} daemon threads, named
+    C{PoolThread-wsgi-N}, not started.
+    """
+    from txmp._pool import WorkerPool
+
+    return WorkerPool(threads, "wsgi", _daemonThread)
+
+
 class HandlerService(Service):
     """
     Owns a handler's thread pool, its ZeroMQ sockets and its links to the
@@ -235,8 +245,6 @@ class HandlerService(Service):
         return self.links[0] if self.links else None
 
     def startService(self) -> None:
-        from twisted.python.threadpool import ThreadPool
-
         from txmp._handler import FrontLink
         from txmp._wsgi import WSGIRunner
         from txmp._zmq import AddressError, ZmqContext, newRoutingId
@@ -244,8 +252,7 @@ class HandlerService(Service):
         Service.startService(self)
         options = self._options
         threads = options["threads"]
-        self._pool = ThreadPool(minthreads=threads, maxthreads=threads, name="wsgi")
-        self._pool.threadFactory = _daemonThread
+        self._pool = newPool(threads)
         runner = WSGIRunner(self._reactor, self._pool, options["application"])
         runner.profiler = self.profiler
         if options["profile"]:
@@ -289,17 +296,29 @@ class HandlerService(Service):
                 except AddressError as e:
                     self._context.shutdown()
                     raise SystemExit(f"mphandler: {option}: {e}") from None
-        for link in self.links:
-            link.start()
-        # Last: threads left running by a failure above would keep the
-        # process from exiting.
+        # After the sockets: threads left running by a failure above would
+        # keep the process from exiting.
         self._pool.start()
+        # HELLO once the reactor runs, when every service has started: a
+        # front that has our HELLO says we joined, and whoever reads that
+        # may signal us (SIGUSR2 to profile) at once, so the signal
+        # handlers (SignalActions, started after this service) must be
+        # there already.
+        self._reactor.callWhenRunning(self._startLinks)
         self._log.info(
             "mphandler {name} started: app {app}, {threads} threads, "
             "fronts {fronts}",
             name=options["name"], app=options["app"], threads=threads,
             fronts=" ".join("%s,%s" % pair for pair in options["fronts"]),
         )
+
+    def _startLinks(self) -> None:
+        """
+        Register with the fronts, unless stopping already.
+        """
+        if self.running:
+            for link in self.links:
+                link.start()
 
     def _handshake(self, event: str, value: int, address: str) -> None:
         """

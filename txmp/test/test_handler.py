@@ -836,3 +836,41 @@ class HandlerServiceStopTests(SynchronousTestCase):
         self.assertFalse(clock.stopped)
         link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
         self.assertTrue(clock.stopped)
+
+
+class HandlerServiceStartLinksTests(SynchronousTestCase):
+    """
+    L{handlertap.HandlerService} registers with its fronts only once the
+    reactor runs, after every service (the signal handlers too) started.
+    """
+
+    def test_helloWhenRunning(self) -> None:
+        """
+        C{_startLinks}, which C{startService} leaves to the reactor's
+        start, sends each link's C{HELLO}.
+        """
+        from txmp.handlertap import HandlerService
+
+        service = HandlerService(Clock(), {})  # type: ignore[arg-type]
+        sendSocket = MemorySocket()
+        link = FrontLink(Clock(), MemoryRunner(), sendSocket, MemorySocket(), "h",
+                         capacity=2)
+        self.addCleanup(link.stop)
+        service.links = [link]
+        service.running = True
+        service._startLinks()
+        self.assertEqual(protocol.decode(sendSocket.sent[0]).name, "h")  # type: ignore[union-attr]
+
+    def test_notWhenStopped(self) -> None:
+        """
+        A service stopped before the reactor ran sends no C{HELLO}.
+        """
+        from txmp.handlertap import HandlerService
+
+        service = HandlerService(Clock(), {})  # type: ignore[arg-type]
+        sendSocket = MemorySocket()
+        link = FrontLink(Clock(), MemoryRunner(), sendSocket, MemorySocket(), "h",
+                         capacity=2)
+        service.links = [link]
+        service._startLinks()
+        self.assertEqual(sendSocket.sent, [])

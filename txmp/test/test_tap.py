@@ -869,6 +869,33 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.assertEqual(self.signals(self.name(1)), [])
 
 
+class NewPoolTests(SynchronousTestCase):
+    """
+    Tests for L{handlertap.newPool}, the handler's WSGI thread pool.
+    """
+
+    def test_pool(self) -> None:
+        """
+        The pool is a L{txmp._pool.WorkerPool} of C{--threads} threads
+        named C{PoolThread-wsgi-N}, not started.
+        """
+        from txmp._pool import WorkerPool
+
+        pool = handlertap.newPool(3)
+        self.assertIsInstance(pool, WorkerPool)
+        self.assertEqual((pool.size, pool.name, pool.threads), (3, "wsgi", []))
+
+    def test_daemonThreads(self) -> None:
+        """
+        Its threads are daemons: an application stuck past
+        C{--graceful-timeout} does not keep the process alive.
+        """
+        pool = handlertap.newPool(1)
+        thread = pool.threadFactory(target=lambda: None, name="t")
+        self.assertTrue(thread.daemon)
+        self.assertEqual(thread.name, "t")
+
+
 class LoadApplicationTests(SynchronousTestCase):
     """
     Tests for L{handlertap.loadApplication}.

@@ -254,6 +254,20 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
     The environ given to the application.
     """
 
+    def test_headerKeysCached(self) -> None:
+        """
+        The environ key of a header name is worked out once, not for every
+        request that has the header.
+        """
+        from txmp._wsgi import _headerKey
+
+        head = makeHead(headers=[("X-Cached-Name", "1")])
+        self.environFor(head)
+        before = _headerKey.cache_info().hits
+        environ = self.environFor(head)
+        self.assertEqual(_headerKey.cache_info().hits, before + 1)
+        self.assertEqual(environ["HTTP_X_CACHED_NAME"], "1")
+
     def test_cgiKeys(self) -> None:
         """
         The CGI keys have native string values taken from the request head;
@@ -1422,7 +1436,9 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
     def test_threadBoundary(self) -> None:
         """
-        The sink is called only through C{reactor.callFromThread}.
+        The sink is called only through C{reactor.callFromThread}: one
+        call, a single wake-up of the reactor, for the head, the end and
+        the finish that the application thread handed back together.
         """
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
@@ -1435,8 +1451,173 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             b"r", makeHead(), [], sink
         )
         self.assertEqual(sink.calls, [])
-        self.assertEqual(reactor.flush(), 3)
+        self.assertEqual(reactor.flush(), 1)
         self.assertEqual(len(sink.calls), 3)
+
+    def test_requestsShareWakeUp(self) -> None:
+        """
+        Requests that finish before the reactor thread runs share its
+        wake-up: their sink calls come in one C{reactor.callFromThread},
+        each request's in order, the requests in the order they finished.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [environ["PATH_INFO"].encode("ascii")]
+
+        reactor = FakeReactorFromThreads()
+        pool = ManualThreadPool()
+        runner = WSGIRunner(reactor, pool, app, self.logger)
+        sinks = [RecordingSink(), RecordingSink()]
+        runner.run(b"r1", makeHead(target="/1"), [], sinks[0])
+        runner.run(b"r2", makeHead(target="/2"), [], sinks[1])
+        order: List[str] = []
+        sinks[0].onHead = lambda: order.append("r1")
+        sinks[1].onHead = lambda: order.append("r2")
+        pool.runAll()
+        self.assertEqual(reactor.flush(), 1)
+        self.assertEqual(order, ["r1", "r2"])
+        for n, sink in enumerate(sinks, 1):
+            self.assertEqual(
+                sink.calls,
+                [
+                    (
+                        "sendHead", 200, b"OK",
+                        BTEXT + [(b"Content-Length", b"2")],
+                        [b"/%d" % (n,)], False,
+                    ),
+                    FINISHED,
+                ],
+            )
+
+
+class CountingCondition(threading.Condition):
+    """
+    A L{threading.Condition} that counts how often it was taken and
+    notified.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = 0
+        self.notified = 0
+
+    def __enter__(self) -> bool:
+        self.entered += 1
+        return super().__enter__()
+
+    def notify_all(self) -> None:
+        self.notified += 1
+        super().notify_all()
+
+
+class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
+    """
+    What can run in the application thread does: the reactor thread only
+    receives and sends.
+    """
+
+    def test_environBuiltInApplicationThread(self) -> None:
+        """
+        L{WSGIRunner.run} neither builds the environ nor looks for the
+        request's X-Request-Id: the application thread does, when it runs
+        the request.
+        """
+        import txmp._wsgi
+
+        built: List[str] = []
+        searched: List[str] = []
+        buildEnviron = txmp._wsgi.buildEnviron
+        xRequestId = txmp._wsgi._xRequestId
+        self.patch(
+            txmp._wsgi, "buildEnviron",
+            lambda *a: built.append("built") or buildEnviron(*a),
+        )
+        self.patch(
+            txmp._wsgi, "_xRequestId",
+            lambda *a: searched.append("searched") or xRequestId(*a),
+        )
+        environs: List[Dict[str, Any]] = []
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            environs.append(environ)
+            startResponse("200 OK", TEXT)
+            return [b"ok"]
+
+        pool = ManualThreadPool()
+        WSGIRunner(FakeReactorFromThreads(), pool, app, self.logger).run(
+            b"r", makeHead(headers=[("X-Request-Id", "abc")]), [], RecordingSink()
+        )
+        self.assertEqual((built, searched), ([], []))
+        pool.runAll()
+        self.assertEqual((built, searched), (["built"], ["searched"]))
+        self.assertEqual(environs[0]["PATH_INFO"], "/")
+
+    def test_environFailure(self) -> None:
+        """
+        A failure building the environ is the application's: logged, and
+        answered 500.
+        """
+        import txmp._wsgi
+
+        def broken(*args: object) -> Dict[str, Any]:
+            raise ValueError("broken")
+
+        self.patch(txmp._wsgi, "buildEnviron", broken)
+        calls = self.runApp(lambda environ, startResponse: [])
+        self.assertEqual(calls[0][:2], ("sendHead", 500))
+        self.assertEqual(calls[-1], FINISHED)
+        [failure] = [e["log_failure"] for e in self.events if "log_failure" in e]
+        self.assertIsInstance(failure.value, ValueError)
+
+    def test_wholeBodyTakesNoLock(self) -> None:
+        """
+        The body that came with the head is given to C{wsgi.input} without
+        taking its lock or notifying it: no application thread has the
+        request yet.  The application reads it all.
+        """
+        conditions: List[CountingCondition] = []
+
+        def newCondition() -> CountingCondition:
+            conditions.append(CountingCondition())
+            return conditions[-1]
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [environ["wsgi.input"].read()]
+
+        pool = ManualThreadPool()
+        reactor = FakeReactorFromThreads()
+        sink = RecordingSink()
+        WSGIRunner(
+            reactor, pool, app, self.logger, newCondition  # type: ignore[arg-type]
+        ).run(b"r", makeHead(method="POST"), [b"ab", b"", b"cd"], sink)
+        self.assertEqual((conditions[0].entered, conditions[0].notified), (0, 0))
+        pool.runAll()
+        reactor.flush()
+        self.assertEqual(sink.calls[0][4], [b"abcd"])
+
+    def test_streamedBodyEndsLater(self) -> None:
+        """
+        A request whose body is streamed (C{more}) is not at its end with
+        the body frames of the head: reads wait for L{bodyReceived}.
+        """
+
+        def app(environ: Any, startResponse: Any) -> List[bytes]:
+            startResponse("200 OK", TEXT)
+            return [environ["wsgi.input"].read()]
+
+        pool = ManualThreadPool()
+        reactor = FakeReactorFromThreads()
+        sink = RecordingSink()
+        running = WSGIRunner(reactor, pool, app, self.logger).run(
+            b"r", makeHead(method="POST", more=True), [b"ab"], sink
+        )
+        self.assertFalse(running.input._finished)
+        running.bodyReceived([b"cd"], True)
+        pool.runAll()
+        reactor.flush()
+        self.assertEqual(sink.calls[-2][4], [b"abcd"])
 
 
 class FileWrapperTests(RunnerMixin, SynchronousTestCase):

@@ -1,0 +1,225 @@
+"""
+Tests for L{txmp._pool}: no threads are started; a fake thread runs its
+target when joined, and L{FakeReactorFromThreads} stands for the reactor.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp._pool import ReactorCalls, WorkerPool
+from txmp.testing import FakeReactorFromThreads
+
+
+class FakeThread:
+    """
+    A thread that runs its target only when joined, in the joining thread.
+    """
+
+    def __init__(self, target: Callable[[], object], name: str) -> None:
+        self.target = target
+        self.name = name
+        self.started = False
+        self.joined = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        self.joined = True
+        self.target()
+
+
+class WorkerPoolTests(SynchronousTestCase):
+    """
+    L{WorkerPool} runs work in its threads, in order, and logs failures.
+    """
+
+    def setUp(self) -> None:
+        self.made: List[FakeThread] = []
+
+        def factory(**kw: Any) -> FakeThread:
+            thread = FakeThread(**kw)
+            self.made.append(thread)
+            return thread
+
+        self.pool = WorkerPool(3, "wsgi", factory)
+
+    def test_startMakesNamedThreads(self) -> None:
+        """
+        L{WorkerPool.start} starts C{size} threads from the factory, named
+        as Twisted's pool names them.
+        """
+        self.pool.start()
+        self.assertEqual(
+            [t.name for t in self.made],
+            ["PoolThread-wsgi-0", "PoolThread-wsgi-1", "PoolThread-wsgi-2"],
+        )
+        self.assertTrue(all(t.started for t in self.made))
+        self.assertEqual(self.pool.threads, self.made)
+        self.assertTrue(self.pool.started)
+
+    def test_startTwice(self) -> None:
+        """
+        Starting a started pool makes no more threads.
+        """
+        self.pool.start()
+        self.pool.start()
+        self.assertEqual(len(self.made), 3)
+
+    def test_runsInOrder(self) -> None:
+        """
+        Work given before and after L{WorkerPool.start} runs, in the order
+        it was given, with its positional and keyword arguments, before
+        L{WorkerPool.stop} returns.
+        """
+        calls: List[Any] = []
+        self.pool.callInThread(calls.append, 1)
+        self.pool.start()
+        self.pool.callInThread(lambda x, y: calls.append((x, y)), 2, y=3)
+        self.assertEqual(calls, [])
+        self.pool.stop()
+        self.assertEqual(calls, [1, (2, 3)])
+        self.assertTrue(all(t.joined for t in self.made))
+
+    def test_failureLogged(self) -> None:
+        """
+        An exception escaping a call is logged, and the thread goes on with
+        the next call.
+        """
+        calls: List[int] = []
+        self.pool.start()
+        self.pool.callInThread(lambda: 1 // 0)
+        self.pool.callInThread(calls.append, 1)
+        self.pool.stop()
+        self.assertEqual(calls, [1])
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+    def test_stopDropsLaterWork(self) -> None:
+        """
+        After L{WorkerPool.stop}, work is dropped, and the pool has no
+        thread; L{WorkerPool.start} makes new ones.
+        """
+        calls: List[int] = []
+        self.pool.start()
+        self.pool.stop()
+        self.pool.callInThread(calls.append, 1)
+        self.assertEqual(self.pool.threads, [])
+        self.assertFalse(self.pool.started)
+        self.pool.start()
+        self.assertEqual(len(self.made), 6)
+        self.pool.callInThread(calls.append, 2)
+        self.pool.stop()
+        self.assertEqual(calls, [2])
+
+    def test_stopUnstarted(self) -> None:
+        """
+        Stopping a pool that never started does nothing.
+        """
+        self.pool.stop()
+        self.assertEqual(self.made, [])
+
+
+class ReactorCallsTests(SynchronousTestCase):
+    """
+    L{ReactorCalls} runs calls in the reactor thread in order, waking the
+    reactor once for calls made together.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = FakeReactorFromThreads()
+        self.calls = ReactorCalls(self.reactor)
+
+    def test_oneWakeUp(self) -> None:
+        """
+        Calls made before the reactor runs any are run in order by one
+        reactor call.
+        """
+        done: List[Any] = []
+        self.calls.callFromThread(done.append, 1)
+        self.calls.callFromThread(lambda a, b: done.append((a, b)), 2, 3)
+        self.calls.callFromThread(done.append, 4)
+        self.assertEqual(len(self.reactor.pending), 1)
+        self.assertEqual(done, [])
+        self.assertEqual(self.reactor.flush(), 1)
+        self.assertEqual(done, [1, (2, 3), 4])
+
+    def test_wakesAgainOnceDrained(self) -> None:
+        """
+        A call made after a drain emptied the queue wakes the reactor
+        again.
+        """
+        done: List[int] = []
+        self.calls.callFromThread(done.append, 1)
+        self.reactor.flush()
+        self.calls.callFromThread(done.append, 2)
+        self.assertEqual(len(self.reactor.pending), 1)
+        self.reactor.flush()
+        self.assertEqual(done, [1, 2])
+
+    def test_callsMadeWhileDraining(self) -> None:
+        """
+        A call made while a drain runs (by another thread, or by a call
+        being run) is not run by that drain, but by another one, scheduled
+        once, after what the reactor has queued meanwhile.
+        """
+        done: List[str] = []
+
+        def first() -> None:
+            done.append("first")
+            self.calls.callFromThread(done.append, "later")
+            self.calls.callFromThread(done.append, "later2")
+            self.reactor.callFromThread(done.append, "reactor")
+
+        self.calls.callFromThread(first)
+        self.calls.callFromThread(done.append, "second")
+        self.assertEqual(self.reactor.flush(), 3)
+        self.assertEqual(done, ["first", "second", "reactor", "later", "later2"])
+
+    def test_failureLogged(self) -> None:
+        """
+        A call that raises is logged, and the calls after it run.
+        """
+        done: List[int] = []
+        self.calls.callFromThread(lambda: 1 // 0)
+        self.calls.callFromThread(done.append, 1)
+        self.reactor.flush()
+        self.assertEqual(done, [1])
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.calls.callFromThread(done.append, 2)
+        self.reactor.flush()
+        self.assertEqual(done, [1, 2])
+
+    def test_raceWithDrain(self) -> None:
+        """
+        The race that could lose a wake-up: a call appended by another
+        thread after a drain ran the calls it found, before it checks the
+        queue to clear its flag.  The caller, finding the flag set, wakes
+        nobody; the drain finds the call, schedules itself again, and the
+        call runs.
+        """
+        done: List[int] = []
+        self.calls.callFromThread(done.append, 1)
+        # The racing thread appends when the drain checks whether the
+        # queue is empty (len() then): the latest moment it can.
+        original = self.calls._calls
+        calls = self.calls
+
+        class Racing(type(original)):  # type: ignore[misc]
+            raced = False
+
+            def __len__(self) -> int:
+                n = super().__len__()
+                if not Racing.raced and calls._scheduled and n == 0:
+                    Racing.raced = True
+                    self.append((done.append, (2,)))
+                    return super().__len__()
+                return n
+
+        self.calls._calls = Racing(original)
+        self.reactor.flush()
+        self.assertTrue(Racing.raced)
+        self.assertEqual(done, [1, 2])
+        self.assertFalse(self.calls._scheduled)
