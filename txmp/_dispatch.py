@@ -487,7 +487,8 @@ class Dispatcher:
         """
         Send a request to a handler as soon as one has capacity.
 
-        @param meta: the C{REQ} meta pairs, without C{more} and C{window}.
+        @param meta: the C{REQ} meta pairs (see L{protocol.encodeRequest}),
+            without C{more} and C{window}, which this adds.
         @param requestId: its id, from L{newRequestId}; a new one if not
             given.
         @param body: the whole request body, if not streamed.
@@ -499,10 +500,10 @@ class Dispatcher:
         """
         if requestId is None:
             requestId = self.newRequestId()
-        meta = list(meta)
-        meta.append((b"more", b"1" if bodySource is not None else b"0"))
-        meta.append((b"window", b"%d" % (self.window,)))
-        frames = protocol.encodeRequest(requestId, meta, headers, body)
+        frames = protocol.encodeRequest(
+            requestId, meta, headers, body,
+            more=bodySource is not None, window=self.window,
+        )
         pending = PendingRequest(self, requestId, frames, idempotent, consumer)
         pending.bodySource = bodySource
         self.pending[requestId] = pending
@@ -868,10 +869,8 @@ class Dispatcher:
 
     def _hello(self, identity: bytes, hello: protocol.Hello) -> None:
         handler = self.handlers.get(identity)
-        try:
-            inputWindow: Optional[int] = int(hello.meta["window"])
-        except (KeyError, ValueError):
-            inputWindow = None  # No flow control: send bodies as they come.
+        # None: no flow control, bodies are sent as they come.
+        inputWindow = hello.window
         # A handler repeats HELLO at every heartbeat until WELCOME reaches
         # it, and a handler started before its front has queued several:
         # it joined once.
@@ -904,11 +903,13 @@ class Dispatcher:
                 observer(hello.name)
         # credit_in_reply: a complete RESP may carry its request's credit
         # (docs/protocol.md), one message fewer per request each way.
-        welcome = {"front": self.instance, "heartbeat": repr(self.heartbeat),
-                   "credit_in_reply": "1"}
-        if self.maxMessage is not None:
-            welcome["max_message"] = "%d" % (self.maxMessage,)
-        self._sendControl(handler, protocol.encodeWelcome(welcome))
+        welcome = protocol.encodeWelcome(
+            front=self.instance,
+            heartbeat=self.heartbeat,
+            maxMessage=self.maxMessage,
+            creditInReply=True,
+        )
+        self._sendControl(handler, welcome)
         self._drainQueue()
 
     def replyReceived(self, frames: Sequence[protocol.Frame]) -> None:

@@ -33,6 +33,7 @@ from twisted.web.http import NO_BODY_CODES, datetimeToString
 from twisted.web.http import RESPONSES as _REASONS
 from twisted.web.server import version as _SERVER
 
+from txmp import protocol
 from txmp._access import AccessLog
 from txmp._eager import eagerWrite
 from txmp._dispatch import IDEMPOTENT_METHODS, Dispatcher, FrontError, NoCapacity, Reply
@@ -751,10 +752,10 @@ class FrontConnection(Protocol):
         else:
             self.peerHost = host
             self.trusted = isTrusted(host, self.rules.trustedProxies)
-        self.peerPort = b"%d" % (getattr(peer, "port", 0),)
+        self.peerPort = protocol.encodeInt(getattr(peer, "port", 0))
         local = transport.getHost()
         self.localHost = getattr(local, "host", "").encode("latin-1")
-        self.localPort = b"%d" % (getattr(local, "port", 0),)
+        self.localPort = protocol.encodeInt(getattr(local, "port", 0))
         if ISSLTransport.providedBy(transport):
             self.scheme = b"https"
         transport.registerProducer(self, True)

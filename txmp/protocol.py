@@ -88,13 +88,43 @@ def decodePairs(frame: bytes) -> Pairs:
     return list(zip(fields[0::2], fields[1::2]))
 
 
+# The integer rule (docs/protocol.md, 3.3): every integer on the wire
+# (ports, status, credits, windows, sizes) is 1 to 18 ASCII digits, which any
+# language parses into a signed 64-bit integer.  encodeInt writes it and
+# _int reads it; nothing else in txmp does either.
+_INT_LIMIT = 10**18
+
+
+def encodeInt(value: int) -> bytes:
+    """
+    An integer attribute or frame as the wire format writes it.
+
+    @param value: 0 to 10**18 - 1.
+    @return: its decimal digits, in ASCII.
+    @raise ValueError: if C{value} is negative or has more than 18 digits.
+    """
+    if not 0 <= value < _INT_LIMIT:
+        raise ValueError(f"{value} is not an integer of 1 to 18 digits")
+    return b"%d" % (value,)
+
+
 def _int(value: str, what: str) -> int:
     # int() alone would also take a sign, spaces, underscores and non-ASCII
-    # digits ("\u0661"); the wire format is 1 to 18 ASCII digits, which any
-    # language parses into a signed 64-bit integer.
+    # digits ("\u0661").
     if not (0 < len(value) <= 18 and value.isascii() and value.isdigit()):
         raise ProtocolError(f"{what} is not a decimal integer of 1 to 18 digits")
     return int(value)
+
+
+def _decimal(value: float) -> bytes:
+    # A decimal number, with or without a fraction (WELCOME's heartbeat):
+    # repr() is exact and short, but would write 1e-05.
+    text = repr(float(value))
+    if "e" in text or "n" in text:
+        if not 0 <= value < _INT_LIMIT:
+            raise ValueError(f"{value} is not a decimal number")
+        text = format(value, "f")
+    return text.encode("ascii")
 
 
 def _credits(value: str) -> int:
@@ -205,11 +235,14 @@ class Hello:
 
     @ivar credits: how many requests the handler can take now.
     @ivar meta: all attributes, including C{name} and C{credits}.
+    @ivar window: its C{window} attribute (the request-body window), or
+        L{None} if it has none.
     """
 
     name: str
     credits: int
     meta: Dict[str, str]
+    window: Optional[int] = None
 
 
 @dataclass
@@ -265,13 +298,32 @@ def encodeRequest(
     meta: BytesPairs,
     headers: BytesPairs,
     body: Sequence[bytes] = (),
+    more: bool = False,
+    window: Optional[int] = None,
 ) -> List[bytes]:
     """
-    Frames of a C{REQ} message.  C{meta} must hold C{method}, C{target},
-    C{version}, C{remote_addr}, C{remote_port}, C{server_name},
-    C{server_port}, C{scheme} and C{more}.
+    Frames of a C{REQ} message.
+
+    @param meta: the attributes of the request line and connection, in
+        this order: C{method}, C{target}, C{version}, C{remote_addr},
+        C{remote_port}, C{server_name}, C{server_port}, C{scheme} (the
+        ports written with L{encodeInt}); others after them, if any.
+    @param headers: the request's header fields.
+    @param body: the body frames (the whole body unless C{more}).
+    @param more: whether the body continues in C{BODY} messages, ended by
+        C{END} (the C{more} attribute).
+    @param window: the response window (the C{window} attribute), or
+        L{None} for no limit.
     """
-    return [VERSION, REQ, requestId, encodePairs(meta), encodePairs(headers), *body]
+    tail = _MORE if more else _NO_MORE
+    if window is not None:
+        tail += b"\0window\0" + encodeInt(window)
+    encoded = encodePairs(meta) + tail if meta else tail[1:]
+    return [VERSION, REQ, requestId, encoded, encodePairs(headers), *body]
+
+
+_MORE = b"\0more\x001"
+_NO_MORE = b"\0more\x000"
 
 
 def encodeResponse(
@@ -289,7 +341,7 @@ def encodeResponse(
     gives the request's credit back.
     """
     pairs = [
-        (b"status", b"%d" % (status,)),
+        (b"status", encodeInt(status)),
         (b"reason", reason),
         (b"more", b"1" if more else b"0"),
     ]
@@ -320,20 +372,54 @@ def encodeCancel(requestId: bytes) -> List[bytes]:
     return [VERSION, CANCEL, requestId]
 
 
-def encodeHello(name: str, credits: int, meta: Mapping[str, str] = {}) -> List[bytes]:
+def encodeHello(
+    name: str,
+    credits: int,
+    meta: Mapping[str, str] = {},
+    window: Optional[int] = None,
+) -> List[bytes]:
     """
     Frames of a C{HELLO} message.
+
+    @param meta: further attributes, written as given after C{name},
+        C{credits} and C{window}.
+    @param window: the request-body window, or L{None} for none.
     """
-    pairs = [(b"name", name.encode("utf-8")), (b"credits", b"%d" % (credits,))]
+    pairs = [(b"name", name.encode("utf-8")), (b"credits", encodeInt(credits))]
+    if window is not None:
+        pairs.append((b"window", encodeInt(window)))
     pairs.extend((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
     return [VERSION, HELLO, encodePairs(pairs)]
 
 
-def encodeWelcome(meta: Mapping[str, str]) -> List[bytes]:
+def encodeWelcome(
+    meta: Mapping[str, str] = {},
+    front: Optional[str] = None,
+    heartbeat: Optional[float] = None,
+    maxMessage: Optional[int] = None,
+    creditInReply: bool = False,
+) -> List[bytes]:
     """
-    Frames of a C{WELCOME} message.
+    Frames of a C{WELCOME} message.  Every attribute is optional to the
+    encoder (a front MUST send C{front} and C{heartbeat}).
+
+    @param meta: further attributes, written as given after the others.
+    @param front: the front's instance id.
+    @param heartbeat: its heartbeat interval, in seconds.
+    @param maxMessage: the largest frame it accepts.
+    @param creditInReply: whether it takes a request's credit back from
+        a complete C{RESP} (C{credit_in_reply=1}).
     """
-    pairs = [(k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items()]
+    pairs = []
+    if front is not None:
+        pairs.append((b"front", front.encode("utf-8")))
+    if heartbeat is not None:
+        pairs.append((b"heartbeat", _decimal(heartbeat)))
+    if creditInReply:
+        pairs.append((b"credit_in_reply", b"1"))
+    if maxMessage is not None:
+        pairs.append((b"max_message", encodeInt(maxMessage)))
+    pairs.extend((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
     return [VERSION, WELCOME, encodePairs(pairs)]
 
 
@@ -341,14 +427,14 @@ def encodeCredit(credits: int) -> List[bytes]:
     """
     Frames of a C{CREDIT} message.
     """
-    return [VERSION, CREDIT, b"%d" % (credits,)]
+    return [VERSION, CREDIT, encodeInt(credits)]
 
 
 def encodeWindow(requestId: bytes, size: int) -> List[bytes]:
     """
     Frames of a C{WINDOW} message.
     """
-    return [VERSION, WINDOW, requestId, b"%d" % (size,)]
+    return [VERSION, WINDOW, requestId, encodeInt(size)]
 
 
 def encodePing() -> List[bytes]:
@@ -549,7 +635,13 @@ def decode(frames: Sequence[Frame]) -> Message:
         meta = _utf8Pairs(frames[2])
         if "name" not in meta or "credits" not in meta:
             raise ProtocolError("HELLO needs name and credits")
-        return Hello(meta["name"], _credits(meta["credits"]), meta)
+        window = meta.get("window")
+        return Hello(
+            meta["name"],
+            _credits(meta["credits"]),
+            meta,
+            None if window is None else _int(window, "window"),
+        )
     if kind == WELCOME:
         _needs(frames, 3, kind)
         return Welcome(_utf8Pairs(frames[2]))

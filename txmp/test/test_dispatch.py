@@ -235,6 +235,17 @@ class RegistrationTests(DispatcherTestCase):
             )],
         )
 
+    def test_helloBadWindow(self) -> None:
+        """
+        A C{HELLO} whose C{window} is not an integer (by the wire format's
+        one rule) is a bad message: dropped and counted, the handler not
+        registered (it was once registered without flow control).
+        """
+        self.control(A, protocol.encodeHello("a", 1, {"window": " 10"}))
+        self.assertEqual(self.dispatcher.handlers, {})
+        self.assertEqual(self.sent(A), [])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+
     def test_helloAgainResetsCredits(self) -> None:
         """
         A second C{HELLO} from a known handler is welcomed again but leaves
@@ -468,6 +479,30 @@ class DispatchTests(DispatcherTestCase):
         self.assertEqual(first.head.headers, [("Host", "example.com")])
         self.assertEqual(first.body, [b"part1", b"part2"])
         self.assertEqual(self.dispatcher.stats["requests"], 2)
+
+    def test_requestWireBytes(self) -> None:
+        """
+        The C{REQ} meta frame is the meta given, then C{more} and the
+        response C{window} (docs/protocol.md, REQ): byte for byte what the
+        front has always sent.
+        """
+        self.hello(A, 2)
+        self.socket.clear()
+        self.dispatcher.submit(META, [(b"Host", b"example.com")], [b"x"],
+                               RecordingConsumer())
+        [frames] = self.socket.sent
+        self.assertEqual(frames[0:3], [A, protocol.VERSION, b"REQ"])
+        self.assertEqual(
+            frames[4:],
+            [
+                b"method\0GET\0target\0/path?q=1\0version\0HTTP/1.1\0"
+                b"remote_addr\x00192.0.2.1\0remote_port\x0040000\0"
+                b"server_name\0example.com\0server_port\x008080\0scheme\0http\0"
+                b"more\x000\0window\x00262144",
+                b"Host\0example.com",
+                b"x",
+            ],
+        )
 
     def test_mostCredit(self) -> None:
         """

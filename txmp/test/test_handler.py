@@ -29,7 +29,6 @@ META: List[Tuple[bytes, bytes]] = [
     (b"server_name", b"example.com"),
     (b"server_port", b"8080"),
     (b"scheme", b"https"),
-    (b"more", b"0"),
 ]
 
 
@@ -551,8 +550,7 @@ class RequestTests(FrontLinkTestCase):
         C{BODY} and C{END} from the front for a running request (whose head
         had C{more} set) feed the run more of the request body.
         """
-        meta = [(n, b"1" if n == b"more" else v) for n, v in META]
-        self.fromFront(protocol.encodeRequest(b"r", meta, [], [b"first"]))
+        self.fromFront(protocol.encodeRequest(b"r", META, [], [b"first"], more=True))
         self.fromFront(protocol.encodeBody(b"r", [b"a", b"b"], False))
         self.fromFront(protocol.encodeBody(b"r", [b"c"], True))
         [run] = self.runner.runs
@@ -591,7 +589,7 @@ class RequestTests(FrontLinkTestCase):
         C{REQ}, reaches the runner in the head's C{extra}.
         """
         self.fromFront(
-            protocol.encodeRequest(b"r", [*META, (b"window", b"65536")], [], [])
+            protocol.encodeRequest(b"r", META, [], [], window=65536)
         )
         self.assertEqual(self.runner.runs[0].head.extra, {"window": "65536"})
 
@@ -621,8 +619,7 @@ class RequestTests(FrontLinkTestCase):
         sendSocket, returnSocket = MemorySocket(), MemorySocket()
         link = FrontLink(self.clock, WSGIRunner(reactor, pool, app), sendSocket,
                          returnSocket, "h", capacity=1)
-        meta = [(n, b"1" if n == b"more" else v) for n, v in META]
-        link.controlReceived(protocol.encodeRequest(b"r", meta, [], [b"ab"]))
+        link.controlReceived(protocol.encodeRequest(b"r", META, [], [b"ab"], more=True))
         link.controlReceived(protocol.encodeBody(b"r", [b"cd"], False))
         link.controlReceived(protocol.encodeBody(b"r", [b"ef"], True))
         pool.runAll()

@@ -136,7 +136,7 @@ class MemoryRunnerTests(SynchronousTestCase):
         Give the link a request.
         """
         self.link.controlReceived(
-            protocol.encodeRequest(requestId, [*META, (b"more", b"0")], [], [b"b"])
+            protocol.encodeRequest(requestId, META, [], [b"b"])
         )
 
     def test_records(self) -> None:

@@ -55,10 +55,11 @@ REQUEST_META: List[Tuple[bytes, bytes]] = [
     (b"server_name", b"example.com"),
     (b"server_port", b"8080"),
     (b"scheme", b"http"),
-    (b"more", b"0"),
 ]
 
-REQUEST_KEYS = [name for name, value in REQUEST_META]
+# The required attributes of REQ: those above, and more (an argument of
+# encodeRequest).
+REQUEST_KEYS = [name for name, value in REQUEST_META] + [b"more"]
 
 
 def requestMeta(**changes: bytes) -> List[Tuple[bytes, bytes]]:
@@ -66,6 +67,16 @@ def requestMeta(**changes: bytes) -> List[Tuple[bytes, bytes]]:
     L{REQUEST_META} with some values replaced.
     """
     return [(name, changes.get(name.decode(), value)) for name, value in REQUEST_META]
+
+
+def rawRequest(
+    requestId: bytes, meta: Sequence[Tuple[bytes, bytes]], headers: Sequence[Tuple[bytes, bytes]]
+) -> List[bytes]:
+    """
+    The frames of a C{REQ} with exactly the meta pairs C{meta}, valid or
+    not (L{encodeRequest} adds C{more} itself).
+    """
+    return [V, protocol.REQ, requestId, encodePairs(meta), encodePairs(headers)]
 
 
 def responseFrames(meta: bytes) -> List[bytes]:
@@ -218,8 +229,31 @@ class RequestTests(SynchronousTestCase):
             b"r.1", [(b"method", b"GET")], [(b"A", b"b")], [b"x", b"yz"]
         )
         self.assertEqual(
-            frames, [V, b"REQ", b"r.1", b"method\0GET", b"A\0b", b"x", b"yz"]
+            frames,
+            [V, b"REQ", b"r.1", b"method\0GET\0more\x000", b"A\0b", b"x", b"yz"],
         )
+
+    def test_moreAndWindow(self) -> None:
+        """
+        L{encodeRequest} writes C{more} after the meta it is given, then
+        C{window} if it is given, an integer; without meta, C{more} alone.
+        """
+        frames = encodeRequest(
+            b"r.1", REQUEST_META, [], [], more=True, window=262144
+        )
+        self.assertEqual(
+            frames[3],
+            b"method\0GET\0target\0/a/b?c=d\0version\0HTTP/1.1\0"
+            b"remote_addr\x00192.0.2.7\0remote_port\x0051234\0"
+            b"server_name\0example.com\0server_port\x008080\0scheme\0http\0"
+            b"more\x001\0window\x00262144",
+        )
+        message = decode(frames)
+        assert isinstance(message, Request)
+        self.assertTrue(message.head.more)
+        self.assertEqual(message.head.extra, {"window": "262144"})
+        self.assertEqual(encodeRequest(b"r", [], [])[3], b"more\x000")
+        self.assertRaises(ValueError, encodeRequest, b"r", [], [], window=-1)
 
     def test_roundTrip(self) -> None:
         """
@@ -263,7 +297,7 @@ class RequestTests(SynchronousTestCase):
         """
         C{more} set to C{1} means body messages follow.
         """
-        message = decode(encodeRequest(b"r.1", requestMeta(more=b"1"), []))
+        message = decode(encodeRequest(b"r.1", REQUEST_META, [], more=True))
         assert isinstance(message, Request)
         self.assertTrue(message.head.more)
 
@@ -271,7 +305,8 @@ class RequestTests(SynchronousTestCase):
         """
         Meta attributes may come in any order.
         """
-        message = decode(encodeRequest(b"r.1", list(reversed(REQUEST_META)), []))
+        meta = [(b"more", b"0"), *reversed(REQUEST_META)]
+        message = decode(rawRequest(b"r.1", meta, []))
         assert isinstance(message, Request)
         self.assertEqual(message.head.serverPort, 8080)
 
@@ -340,10 +375,8 @@ class RequestTests(SynchronousTestCase):
         L{ProtocolError}.
         """
         for key in REQUEST_KEYS:
-            meta = [(n, v) for n, v in REQUEST_META if n != key]
-            self.assertRaises(
-                ProtocolError, decode, encodeRequest(b"r.1", meta, [])
-            )
+            meta = [(n, v) for n, v in [*REQUEST_META, (b"more", b"0")] if n != key]
+            self.assertRaises(ProtocolError, decode, rawRequest(b"r.1", meta, []))
 
     def test_oddMeta(self) -> None:
         """
@@ -379,7 +412,9 @@ class RequestTests(SynchronousTestCase):
         """
         for bad in [b"", b"2", b"yes", b"true", b"01", b" 1"]:
             self.assertRaises(
-                ProtocolError, decode, encodeRequest(b"r.1", requestMeta(more=bad), [])
+                ProtocolError,
+                decode,
+                rawRequest(b"r.1", [*REQUEST_META, (b"more", bad)], []),
             )
 
 
@@ -807,6 +842,32 @@ class HelloTests(SynchronousTestCase):
         for bad in [protocol.MAX_CREDITS + 1, 999999999999999999]:
             self.assertRaises(ProtocolError, decode, encodeHello("h", bad))
 
+    def test_window(self) -> None:
+        """
+        C{window} is an integer attribute: L{encodeHello} writes it after
+        C{credits}, as a handler giving it in C{meta} did, and L{decode}
+        gives it as L{Hello.window}.
+        """
+        frames = encodeHello("h", 4, window=65536)
+        self.assertEqual(frames, encodeHello("h", 4, {"window": "65536"}))
+        self.assertEqual(frames[2], b"name\0h\0credits\x004\0window\x0065536")
+        hello = decode(frames)
+        assert isinstance(hello, Hello)
+        self.assertEqual(hello.window, 65536)
+        hello = decode(encodeHello("h", 4))
+        assert isinstance(hello, Hello)
+        self.assertIsNone(hello.window)
+
+    def test_badWindow(self) -> None:
+        """
+        A C{window} that is not an integer by the one rule of the wire
+        format (1 to 18 ASCII digits) makes the C{HELLO} invalid.
+        """
+        for bad in ["", "x", "-1", " 5", "5 ", "1_0", "1.5", "\N{FULLWIDTH DIGIT ONE}"]:
+            self.assertRaises(
+                ProtocolError, decode, encodeHello("h", 1, {"window": bad})
+            )
+
     def test_frameCount(self) -> None:
         """
         C{HELLO} has exactly three frames.
@@ -845,6 +906,33 @@ class WelcomeTests(SynchronousTestCase):
         The decoder does not require any attribute of C{WELCOME}.
         """
         self.assertEqual(decode([V, protocol.WELCOME, b""]), Welcome({}))
+
+    def test_frontAttributes(self) -> None:
+        """
+        L{encodeWelcome} writes the front's attributes in a fixed order,
+        C{heartbeat} as a decimal number (never with an exponent) and
+        C{max_message} as an integer, then any others given.
+        """
+        frames = encodeWelcome(
+            {"x": "y"}, front="f1", heartbeat=1.0, maxMessage=16777216,
+            creditInReply=True,
+        )
+        self.assertEqual(
+            frames,
+            [
+                V,
+                b"WELCOME",
+                b"front\0f1\0heartbeat\x001.0\0credit_in_reply\x001\0"
+                b"max_message\x0016777216\0x\0y",
+            ],
+        )
+        self.assertEqual(encodeWelcome(front="f", heartbeat=0.25)[2],
+                         b"front\0f\0heartbeat\x000.25")
+        self.assertEqual(encodeWelcome(heartbeat=0.00001)[2], b"heartbeat\x000.000010")
+        self.assertEqual(encodeWelcome(heartbeat=5)[2], b"heartbeat\x005.0")
+        for bad in [float("inf"), float("nan"), -1e-9]:
+            self.assertRaises(ValueError, encodeWelcome, heartbeat=bad)
+        self.assertRaises(ValueError, encodeWelcome, maxMessage=-1)
 
     def test_bad(self) -> None:
         """
@@ -933,6 +1021,56 @@ class WindowTests(SynchronousTestCase):
             [V, protocol.WINDOW, b"r.1", b"5", b""],
         ]:
             self.assertRaises(ProtocolError, decode, frames)
+
+
+class IntegerTests(SynchronousTestCase):
+    """
+    The one integer rule of the wire format: 1 to 18 ASCII digits.
+    """
+
+    def test_encodeInt(self) -> None:
+        """
+        L{protocol.encodeInt} writes an integer's decimal digits.
+        """
+        self.assertEqual(protocol.encodeInt(0), b"0")
+        self.assertEqual(protocol.encodeInt(8080), b"8080")
+        self.assertEqual(protocol.encodeInt(10**18 - 1), b"9" * 18)
+
+    def test_encodeIntRefuses(self) -> None:
+        """
+        L{protocol.encodeInt} refuses what the decoders would: a negative
+        integer, or one of more than 18 digits.
+        """
+        for bad in [-1, 10**18, -(10**20)]:
+            self.assertRaises(ValueError, protocol.encodeInt, bad)
+
+    def test_everyEncoderUsesIt(self) -> None:
+        """
+        Every encoder of an integer attribute or frame refuses what
+        L{protocol.encodeInt} refuses, rather than sending what no peer
+        would decode.
+        """
+        for encode in [
+            lambda: encodeCredit(-1),
+            lambda: encodeWindow(b"r", -1),
+            lambda: encodeHello("h", -1),
+            lambda: encodeHello("h", 1, window=-1),
+            lambda: encodeResponse(b"r", 10**18, b"OK", []),
+            lambda: encodeRequest(b"r", REQUEST_META, [], window=10**18),
+            lambda: encodeWelcome(maxMessage=-1),
+        ]:
+            self.assertRaises(ValueError, encode)
+
+    def test_decodersAgree(self) -> None:
+        """
+        What L{protocol.encodeInt} writes, every integer the decoders read
+        reads back.
+        """
+        for value in [0, 1, 1000, 10**18 - 1]:
+            frames = encodeWindow(b"r", value)
+            message = decode(frames)
+            assert isinstance(message, Window)
+            self.assertEqual(message.size, value)
 
 
 class EmptyMessageTests(SynchronousTestCase):
