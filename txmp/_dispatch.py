@@ -21,6 +21,7 @@ from twisted.logger import Logger
 
 from txmp import protocol
 from txmp._metrics import QUEUE_BUCKETS, Histogram
+from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import PeerUnreachable
 
 BytesPairs = Sequence[Tuple[bytes, bytes]]
@@ -190,30 +191,6 @@ class Reply:
         self._pending.clientReady()
 
 
-class HandlerState:
-    """
-    What the front knows of one handler.
-
-    @ivar credits: how many more requests it can take now.
-    @ivar inFlight: the requests it has and has not finished replying to.
-    """
-
-    def __init__(self, identity: bytes, name: str, credits: int,
-                 inputWindow: Optional[int] = None) -> None:
-        self.identity = identity
-        self.name = name
-        self.credits = credits
-        self.inputWindow = inputWindow
-        self.inFlight: Dict[bytes, PendingRequest] = {}
-        # Requests of this registration the front gave up on while the
-        # handler had them: a late RESP with credit=1 for one of them still
-        # frees a slot (and only for these: a RESP from before the handler
-        # registered again must not credit the new registration).
-        self.abandoned: "OrderedDict[bytes, None]" = OrderedDict()
-        self.draining = False
-        self.lastHeard = 0.0
-
-
 QUEUED, DISPATCHED, STREAMING, DONE = "queued", "dispatched", "streaming", "done"
 
 
@@ -236,7 +213,7 @@ class PendingRequest:
         self.idempotent = idempotent
         self.consumer = consumer
         self.state = QUEUED
-        self.handler: Optional[HandlerState] = None
+        self.handler: Optional[HandlerState[PendingRequest]] = None
         self.attempts = 0
         self.timer: Optional[IDelayedCall] = None
         self.queuedAt = 0.0
@@ -328,6 +305,15 @@ class Dispatcher:
     with C{CREDIT}.  A request goes to the handler with the most credit, or
     waits in a bounded FIFO queue until one has some.
 
+    The handlers themselves (registration, credits, the choice among them,
+    heartbeats and liveness) are its L{HandlerRegistry}'s; the dispatcher
+    keeps the requests (the pending table, the queue, timeouts, retries)
+    and decodes what comes on both sockets.
+
+    @ivar registry: the handlers.
+    @ivar drainObservers: see L{HandlerRegistry.drainObservers}.
+    @ivar joinObservers: see L{HandlerRegistry.joinObservers}.
+
     @param reactor: the clock for timeouts.
     @param sendSocket: the send socket (ROUTER), for requests and control.
     @param timeout: seconds to wait for each reply message after a request
@@ -359,29 +345,27 @@ class Dispatcher:
         maxMessage: Optional[int] = None,
     ) -> None:
         self.window = window
-        self.maxMessage = maxMessage
         self._reactor = reactor
         self._send = sendSocket
         self.timeout = timeout
         self.queueTimeout = queueTimeout
         self.maxQueue = maxQueue
-        self.heartbeat = heartbeat
         self.instance = instance if instance is not None else os.urandom(8).hex()
         self._prefix = self.instance.encode("ascii") + b"."
         self._counter = itertools.count(1)
-        self.handlers: Dict[bytes, HandlerState] = {}
+        self.registry: HandlerRegistry[PendingRequest] = HandlerRegistry(
+            reactor,
+            self._sendControl,
+            self._handlersLost,
+            heartbeat=heartbeat,
+            instance=self.instance,
+            maxMessage=maxMessage,
+        )
         self.pending: Dict[bytes, PendingRequest] = {}
         self.queue: "OrderedDict[bytes, PendingRequest]" = OrderedDict()
         self._queueTimer: Optional[IDelayedCall] = None
-        self._beat: Optional[IDelayedCall] = None
-        self._liveness: Optional[IDelayedCall] = None
-        self._running = False
-        # Called with a handler's name when it starts draining (for
-        # --spawn: start its replacement at once).
-        self.drainObservers: List[Callable[[str], None]] = []
-        # Called with a handler's name when it registers anew (for --spawn:
-        # a reload or a boot goes on).
-        self.joinObservers: List[Callable[[str], None]] = []
+        self.drainObservers: List[Callable[[str], None]] = self.registry.drainObservers
+        self.joinObservers: List[Callable[[str], None]] = self.registry.joinObservers
         # Seconds requests waited for a handler with capacity (metrics).
         self.queueWait = Histogram(QUEUE_BUCKETS)
         # A Counter: any status (a FrontError subclass may bring a new one)
@@ -403,6 +387,14 @@ class Dispatcher:
             )
         )
 
+    @property
+    def handlers(self) -> Dict[bytes, HandlerState[PendingRequest]]:
+        """
+        The registered handlers by routing id (L{HandlerRegistry.handlers}):
+        read only.
+        """
+        return self.registry.handlers
+
     # -- lifetime ------------------------------------------------------------
 
     def start(self) -> None:
@@ -410,60 +402,13 @@ class Dispatcher:
         Start heartbeats: a C{PING} to every handler each interval; a
         handler silent for three intervals is removed.
         """
-        self._running = True
-        self._beat = self._reactor.callLater(self.heartbeat, self._heartbeatTick)
-        self._armLiveness()
+        self.registry.start()
 
     def stop(self) -> None:
         """
         Stop heartbeats and tell every handler that this front is going.
         """
-        for call in (self._beat, self._liveness):
-            if call is not None and call.active():
-                call.cancel()
-        self._beat = self._liveness = None
-        self._running = False
-        for handler in list(self.handlers.values()):
-            self._sendControl(handler, protocol.encodeBye())
-
-    def _heartbeatTick(self) -> None:
-        self._beat = self._reactor.callLater(self.heartbeat, self._heartbeatTick)
-        for handler in list(self.handlers.values()):
-            self._sendControl(handler, protocol.encodePing())
-
-    def _heard(self, handler: HandlerState) -> None:
-        """
-        A message came from C{handler}: it is alive for three more
-        intervals.
-        """
-        handler.lastHeard = self._reactor.seconds()
-        if self._liveness is None and self._running:
-            self._armLiveness()
-
-    def _armLiveness(self) -> None:
-        # One timer for all handlers, at the earliest deadline; deadlines
-        # only move later, so a timer that fires early just re-arms.
-        self._liveness = None
-        if self.handlers:
-            earliest = min(h.lastHeard for h in self.handlers.values())
-            delay = max(0.0, earliest + 3 * self.heartbeat - self._reactor.seconds())
-            self._liveness = self._reactor.callLater(delay, self._checkLiveness)
-
-    def _checkLiveness(self) -> None:
-        self._liveness = None
-        deadline = self._reactor.seconds() - 3 * self.heartbeat
-        dead = [h for h in self.handlers.values() if h.lastHeard <= deadline]
-        # Remove every dead handler before retrying any of their requests,
-        # lest a retry go to a handler about to be declared dead too.
-        for handler in dead:
-            self._log.warn(
-                "handler {name} silent for 3 heartbeats: declared dead",
-                name=handler.name,
-            )
-            self._removeHandler(handler, drain=False)
-        self._armLiveness()
-        if dead:
-            self._drainQueue()
+        self.registry.stop()
 
     # -- the resource's side ------------------------------------------------
 
@@ -528,33 +473,22 @@ class Dispatcher:
         return {
             "pending": len(self.pending),
             "queued": len(self.queue),
-            "handlers": len(self.handlers),
-            "inFlight": sum(len(h.inFlight) for h in self.handlers.values()),
-            "credits": sum(h.credits for h in self.handlers.values()),
+            "handlers": len(self.registry.handlers),
+            "inFlight": sum(len(h.inFlight) for h in self.registry.handlers.values()),
+            "credits": sum(h.credits for h in self.registry.handlers.values()),
         }
 
     # -- dispatch ----------------------------------------------------------------
 
-    def _pickHandler(self) -> Optional[HandlerState]:
-        """
-        The handler with the most credit; among equals, the one dispatched
-        to longest ago (see L{_dispatch}).
-        """
-        best: Optional[HandlerState] = None
-        for handler in self.handlers.values():
-            if handler.credits > 0 and not handler.draining:
-                if best is None or handler.credits > best.credits:
-                    best = handler
-        return best
-
     def _dispatch(self, pending: PendingRequest) -> bool:
         """
-        Send C{pending} to the handler with the most credit, if any has some.
+        Send C{pending} to the handler the registry picks (the one with the
+        most credit, see L{HandlerRegistry.pick}), if any has some.
 
         @return: whether it was sent.
         """
         while True:
-            handler = self._pickHandler()
+            handler = self.registry.pick()
             if handler is None:
                 return False
             try:
@@ -565,12 +499,7 @@ class Dispatcher:
                 )
                 self._removeHandler(handler, drain=False)
                 continue
-            handler.credits -= 1
-            # Last in the order _pickHandler looks in: among handlers with as
-            # much credit, the one used longest ago wins (round-robin among
-            # ties), so that sequential requests reach every handler.
-            self.handlers[handler.identity] = self.handlers.pop(handler.identity)
-            handler.inFlight[pending.requestId] = pending
+            self.registry.took(handler, pending.requestId, pending)
             pending.handler = handler
             pending.state = DISPATCHED
             pending.attempts += 1
@@ -658,8 +587,7 @@ class Dispatcher:
         if self.queue.pop(pending.requestId, None) is not None:
             self._armQueueTimer()
         if pending.handler is not None:
-            pending.handler.inFlight.pop(pending.requestId, None)
-            self._forgetIfDrained(pending.handler)
+            self.registry.finished(pending.handler, pending.requestId)
         if pending.timer is not None and pending.timer.active():
             pending.timer.cancel()
         pending.timer = None
@@ -720,11 +648,11 @@ class Dispatcher:
         handler = pending.handler
         active = pending.state in (DISPATCHED, STREAMING)
         self._release(pending)
-        if active and handler is not None and handler.identity in self.handlers:
-            handler.abandoned[pending.requestId] = None
-            if len(handler.abandoned) > protocol.MAX_CREDITS:
-                # More than it can have had: the oldest got no RESP.
-                handler.abandoned.popitem(last=False)
+        if (
+            active
+            and handler is not None
+            and self.registry.abandon(handler, pending.requestId)
+        ):
             self._sendControl(handler, protocol.encodeCancel(pending.requestId))
 
     def _timedOut(self, pending: PendingRequest) -> None:
@@ -736,24 +664,52 @@ class Dispatcher:
         )
         self._fail(pending, ReplyTimeout("no reply in time"), cancel=True)
 
-    def _sendControl(self, handler: HandlerState, frames: List[bytes]) -> None:
+    def _sendControl(
+        self, handler: HandlerState[PendingRequest], frames: List[bytes]
+    ) -> None:
+        """
+        Send C{frames} to C{handler} on the send socket; a handler found
+        unreachable is removed.  (The registry's way of sending, too.)
+        """
         try:
             self._send.send([handler.identity, *frames])
         except PeerUnreachable:
             self._removeHandler(handler)
 
-    def _removeHandler(self, handler: HandlerState, drain: bool = True) -> None:
+    def _removeHandler(
+        self, handler: HandlerState[PendingRequest], drain: bool = True
+    ) -> None:
         """
-        Forget a handler that is gone.  Its in-flight requests are retried
-        once on another handler if they are idempotent and no byte of their
-        response has been sent, and fail with 502 otherwise.
+        Forget a handler that is gone, and retry or fail its requests (see
+        L{_requestsLost}).
+
+        @param drain: whether to dispatch what waits, after.
         """
-        if self.handlers.get(handler.identity) is not handler:
+        lost = self.registry.remove(handler)
+        if lost is None:
             return
-        del self.handlers[handler.identity]
-        self._log.info("handler {name} left", name=handler.name)
-        lost = list(handler.inFlight.values())
-        handler.inFlight.clear()
+        self._requestsLost(lost)
+        if drain:
+            self._drainQueue()
+
+    def _handlersLost(
+        self, lost: List[Tuple[HandlerState[PendingRequest], List[PendingRequest]]]
+    ) -> None:
+        """
+        The registry found handlers silent, and removed them all: retry or
+        fail their requests (see L{_requestsLost}), then dispatch what
+        waits.
+        """
+        for handler, requests in lost:
+            self._requestsLost(requests)
+        self._drainQueue()
+
+    def _requestsLost(self, lost: List[PendingRequest]) -> None:
+        """
+        The handler that had C{lost} is gone.  Each is retried once on
+        another handler if it is idempotent and no byte of its body was
+        sent, and fails with 502 otherwise.
+        """
         for pending in lost:
             if pending.timer is not None and pending.timer.active():
                 pending.timer.cancel()
@@ -769,8 +725,6 @@ class Dispatcher:
                 self._enqueue(pending, first=True)
             else:
                 self._fail(pending, HandlerFailed("handler lost"))
-        if drain:
-            self._drainQueue()
 
     # -- messages from handlers ----------------------------------------------
 
@@ -795,10 +749,11 @@ class Dispatcher:
         except protocol.ProtocolError as e:
             self._bad(identity, str(e))
             return
-        handler = self.handlers.get(identity)
         if isinstance(message, protocol.Hello):
-            self._hello(identity, message)
+            self.registry.hello(identity, message)
+            self._drainQueue()
             return
+        handler = self.registry.get(identity)
         if handler is None:
             # A peer this front does not know (it restarted, or declared the
             # peer dead): BYE asks it to HELLO again.
@@ -807,7 +762,7 @@ class Dispatcher:
             except PeerUnreachable:
                 pass
             return
-        self._heard(handler)
+        self.registry.heard(handler)
         if isinstance(message, protocol.Credit):
             self._credit(handler, message.credits)
         elif isinstance(message, protocol.Ping):
@@ -820,96 +775,23 @@ class Dispatcher:
                     pending.timer.reset(self.timeout)
                 pending._bodyWindowReceived(message.size)
         elif isinstance(message, protocol.Bye):
-            self._draining(handler)
+            self.registry.bye(handler)
         else:
             self._bad(identity, "unexpected message on the send socket")
 
-    def _credit(self, handler: HandlerState, credits: int) -> None:
+    def _credit(self, handler: HandlerState[PendingRequest], credits: int) -> None:
         """
         C{handler} gives C{credits} back (C{CREDIT}, or a C{RESP} with
-        C{credit=1}): dispatch what waits.
+        C{credit=1}): dispatch what waits.  Credits over the cap
+        (L{HandlerRegistry.credit}) are a bad message.
         """
-        if handler.credits + credits > protocol.MAX_CREDITS:
-            # More than it could ever have been given back: a bug or a peer
-            # claiming the traffic.  Granted, it would grow without bound,
-            # one capped CREDIT after another.
+        if not self.registry.credit(handler, credits):
             self._bad(
                 handler.identity,
                 "CREDIT %d would give handler %s more than %d credits"
                 % (credits, handler.name, protocol.MAX_CREDITS),
             )
             return
-        handler.credits += credits
-        self._drainQueue()
-
-    def _draining(self, handler: HandlerState) -> None:
-        """
-        C{handler} takes no new requests: dispatch nothing more to it, and
-        acknowledge with C{BYE}.  Every C{REQ} sent to it before that
-        acknowledgement reaches it first (one socket keeps order), so once
-        it has the acknowledgement and its requests are done, it may go.
-        """
-        if not handler.draining:
-            handler.draining = True
-            self._log.info(
-                "handler {name} is draining with {count} requests in flight",
-                name=handler.name,
-                count=len(handler.inFlight),
-            )
-            for callback in self.drainObservers:
-                callback(handler.name)
-        self._sendControl(handler, protocol.encodeBye())
-        self._forgetIfDrained(handler)
-
-    def _forgetIfDrained(self, handler: HandlerState) -> None:
-        if handler.draining and not handler.inFlight:
-            if self.handlers.get(handler.identity) is handler:
-                del self.handlers[handler.identity]
-                self._log.info("handler {name} drained and left", name=handler.name)
-
-    def _hello(self, identity: bytes, hello: protocol.Hello) -> None:
-        handler = self.handlers.get(identity)
-        # None: no flow control, bodies are sent as they come.
-        inputWindow = hello.window
-        # A handler repeats HELLO at every heartbeat until WELCOME reaches
-        # it, and a handler started before its front has queued several:
-        # it joined once.
-        joined = handler is None or handler.draining
-        if handler is None:
-            handler = HandlerState(identity, hello.name, hello.credits, inputWindow)
-            # First in the order _pickHandler looks in: never dispatched to,
-            # it wins ties with the others.
-            self.handlers = {identity: handler, **self.handlers}
-        else:
-            handler.name = hello.name
-            if handler.draining:
-                # A draining handler gives no credit back: start again from
-                # what it offers now.
-                handler.credits = hello.credits
-            # Otherwise the count is exact since the handler registered (its
-            # HELLO's credits, less the REQs sent, plus the CREDITs
-            # received), while a repeated HELLO's may be stale by REQs that
-            # crossed it: taking it would credit those twice, for good.
-            handler.inputWindow = inputWindow
-            handler.draining = False
-        self._heard(handler)
-        (self._log.info if joined else self._log.debug)(
-            "handler {name} joined with {credits} credits",
-            name=hello.name,
-            credits=handler.credits,
-        )
-        if joined:
-            for observer in self.joinObservers:
-                observer(hello.name)
-        # credit_in_reply: a complete RESP may carry its request's credit
-        # (docs/protocol.md), one message fewer per request each way.
-        welcome = protocol.encodeWelcome(
-            front=self.instance,
-            heartbeat=self.heartbeat,
-            maxMessage=self.maxMessage,
-            creditInReply=True,
-        )
-        self._sendControl(handler, welcome)
         self._drainQueue()
 
     def replyReceived(self, frames: Sequence[protocol.Frame]) -> None:
@@ -948,15 +830,11 @@ class Dispatcher:
             if isinstance(message, protocol.Response) and message.head.credit:
                 # The credit it carries is owed all the same, if this
                 # registration of the handler had the request.
-                handler = self.handlers.get(identity)
-                if (
-                    handler is not None
-                    and handler.abandoned.pop(message.requestId, False) is None
-                    and not handler.draining
-                ):
-                    self._credit(handler, 1)
+                owed = self.registry.lateCredit(identity, message.requestId)
+                if owed is not None:
+                    self._credit(owed, 1)
             return
-        self._heard(pending.handler)
+        self.registry.heard(pending.handler)
         if pending.timer is not None and not (
             isinstance(message, protocol.Response) and not message.head.more
         ):

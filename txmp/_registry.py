@@ -1,0 +1,394 @@
+# -*- test-case-name: txmp.test.test_registry -*-
+"""
+The front's handler registry: which handlers are registered, how much each
+can take, and whether each is still alive.
+
+The L{txmp._dispatch.Dispatcher} owns one L{HandlerRegistry} and keeps the
+requests (queue, pending table, timeouts, retries); the registry keeps the
+handlers: C{HELLO} and C{WELCOME}, C{BYE} and draining, credits, the choice
+of a handler for the next request, heartbeats and silence.  It never sends
+a request and never decides what becomes of one: the requests a handler had
+when it was lost are handed back to the dispatcher.
+
+Pure logic over a clock and a send function, both passed in, so that unit
+tests drive it with a L{twisted.internet.task.Clock}.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable, Dict, Generic, List, Optional, Tuple, TypeVar
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from txmp import protocol
+
+#: What the registry keeps for a handler's requests in flight: the
+#: dispatcher's own record of each, opaque here.
+T = TypeVar("T")
+
+
+class HandlerState(Generic[T]):
+    """
+    What the front knows of one registered handler.
+
+    @ivar identity: its routing id on both sockets.
+    @ivar name: the name it gave in C{HELLO}.
+    @ivar credits: how many more requests it can take now.
+    @ivar inputWindow: the request-body window of its C{HELLO}, or L{None}
+        (no flow control of request bodies).
+    @ivar inFlight: the requests it has and has not finished replying to,
+        by request id.
+    @ivar abandoned: the requests of this registration the front gave up on
+        while the handler had them: a late C{RESP} with C{credit=1} for one
+        of them still frees a slot (and only for these: a C{RESP} from before
+        the handler registered again must not credit the new registration).
+    @ivar draining: whether it said C{BYE}: it gets no new requests.
+    @ivar lastHeard: when the front last heard from it.
+    @ivar turn: when it last got a request, in the registry's count of
+        requests (negative, decreasing, for those that never did): among
+        handlers with as much credit, the lowest wins.
+    """
+
+    def __init__(
+        self,
+        identity: bytes,
+        name: str,
+        credits: int,
+        inputWindow: Optional[int] = None,
+    ) -> None:
+        self.identity = identity
+        self.name = name
+        self.credits = credits
+        self.inputWindow = inputWindow
+        self.inFlight: Dict[bytes, T] = {}
+        self.abandoned: "OrderedDict[bytes, None]" = OrderedDict()
+        self.draining = False
+        self.lastHeard = 0.0
+        self.turn = 0
+
+
+#: Sends frames to a handler.  A send that finds the handler unreachable is
+#: the sender's to deal with (it calls L{HandlerRegistry.remove}).
+Sender = Callable[[HandlerState[T], List[bytes]], None]
+
+#: Told the handlers found dead at one liveness check, each with the
+#: requests it had, once all of them are removed.
+LostHandlers = Callable[[List[Tuple[HandlerState[T], List[T]]]], None]
+
+
+class HandlerRegistry(Generic[T]):
+    """
+    The handlers registered with a front, and their liveness.
+
+    Every method must be called in the reactor thread.
+
+    @ivar handlers: the registered handlers by routing id (read only: the
+        registry's methods change it).
+    @ivar drainObservers: called with a handler's name when it starts
+        draining (for C{--spawn}: start its replacement at once).
+    @ivar joinObservers: called with a handler's name when it registers
+        anew (for C{--spawn}: a reload or a boot goes on).
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        send: Sender[T],
+        lost: LostHandlers[T],
+        heartbeat: float,
+        instance: str,
+        maxMessage: Optional[int] = None,
+    ) -> None:
+        """
+        @param clock: the clock of heartbeats and silence.
+        @param send: how to send a handler C{WELCOME}, C{PING} and C{BYE}.
+        @param lost: told of the handlers found silent for three
+            heartbeats, with their requests in flight (see L{start}).
+        @param heartbeat: seconds between heartbeats, told to handlers.
+        @param instance: the front's instance id, told to handlers.
+        @param maxMessage: the largest frame the front's sockets accept,
+            told to handlers, or L{None} not to tell them.
+        """
+        self._clock = clock
+        self._send = send
+        self._lost = lost
+        self.heartbeat = heartbeat
+        self.instance = instance
+        self.maxMessage = maxMessage
+        self.handlers: Dict[bytes, HandlerState[T]] = {}
+        self.drainObservers: List[Callable[[str], None]] = []
+        self.joinObservers: List[Callable[[str], None]] = []
+        self._turns = 0
+        self._beat: Optional[IDelayedCall] = None
+        self._liveness: Optional[IDelayedCall] = None
+        self._running = False
+
+    # -- lifetime ------------------------------------------------------------
+
+    def start(self) -> None:
+        """
+        Start heartbeats: a C{PING} to every handler each interval; a
+        handler silent for three intervals is removed then, and its
+        requests are given to C{lost}.
+        """
+        self._running = True
+        self._beat = self._clock.callLater(self.heartbeat, self._heartbeatTick)
+        self._armLiveness()
+
+    def stop(self) -> None:
+        """
+        Stop heartbeats and tell every handler C{BYE}: this front is going.
+        """
+        for call in (self._beat, self._liveness):
+            if call is not None and call.active():
+                call.cancel()
+        self._beat = self._liveness = None
+        self._running = False
+        for handler in list(self.handlers.values()):
+            self._send(handler, protocol.encodeBye())
+
+    # -- registration --------------------------------------------------------
+
+    def get(self, identity: bytes) -> Optional[HandlerState[T]]:
+        """
+        The handler registered with routing id C{identity}, if any.
+        """
+        return self.handlers.get(identity)
+
+    def hello(self, identity: bytes, hello: protocol.Hello) -> HandlerState[T]:
+        """
+        C{identity} sent C{HELLO}: register it (again), and answer
+        C{WELCOME}.
+
+        A handler repeats C{HELLO} at every heartbeat until C{WELCOME}
+        reaches it: that one joined once, and keeps the credits it has.
+
+        @return: its state (no longer registered if the C{WELCOME} found it
+            unreachable).
+        """
+        handler = self.handlers.get(identity)
+        inputWindow = hello.window
+        joined = handler is None or handler.draining
+        if handler is None:
+            handler = HandlerState(identity, hello.name, hello.credits, inputWindow)
+            # Never dispatched to: it wins ties with the others, the newest
+            # first.
+            self._turns += 1
+            handler.turn = -self._turns
+            self.handlers[identity] = handler
+        else:
+            handler.name = hello.name
+            if handler.draining:
+                # A draining handler gives no credit back: start again from
+                # what it offers now.
+                handler.credits = hello.credits
+            # Otherwise the count is exact since the handler registered (its
+            # HELLO's credits, less the REQs sent, plus the CREDITs
+            # received), while a repeated HELLO's may be stale by REQs that
+            # crossed it: taking it would credit those twice, for good.
+            handler.inputWindow = inputWindow
+            handler.draining = False
+        self.heard(handler)
+        (self._log.info if joined else self._log.debug)(
+            "handler {name} joined with {credits} credits",
+            name=hello.name,
+            credits=handler.credits,
+        )
+        if joined:
+            for observer in self.joinObservers:
+                observer(hello.name)
+        # creditInReply: a complete RESP may carry its request's credit
+        # (docs/protocol.md), one message fewer per request each way.
+        self._send(
+            handler,
+            protocol.encodeWelcome(
+                front=self.instance,
+                heartbeat=self.heartbeat,
+                maxMessage=self.maxMessage,
+                creditInReply=True,
+            ),
+        )
+        return handler
+
+    def bye(self, handler: HandlerState[T]) -> None:
+        """
+        C{handler} sent C{BYE}: it takes no new requests.  Acknowledge with
+        C{BYE}.  Every C{REQ} sent to it before that acknowledgement reaches
+        it first (one socket keeps order), so once it has the
+        acknowledgement and its requests are done, it may go, and is
+        forgotten.
+        """
+        if not handler.draining:
+            handler.draining = True
+            self._log.info(
+                "handler {name} is draining with {count} requests in flight",
+                name=handler.name,
+                count=len(handler.inFlight),
+            )
+            for callback in self.drainObservers:
+                callback(handler.name)
+        self._send(handler, protocol.encodeBye())
+        self._forgetIfDrained(handler)
+
+    def remove(self, handler: HandlerState[T]) -> Optional[List[T]]:
+        """
+        Forget C{handler}: it is gone (unreachable, or silent).
+
+        @return: the requests it had in flight, now the caller's; L{None}
+            if it was not registered (any more).
+        """
+        if self.handlers.get(handler.identity) is not handler:
+            return None
+        del self.handlers[handler.identity]
+        self._log.info("handler {name} left", name=handler.name)
+        lost = list(handler.inFlight.values())
+        handler.inFlight.clear()
+        return lost
+
+    def _forgetIfDrained(self, handler: HandlerState[T]) -> None:
+        if handler.draining and not handler.inFlight:
+            if self.handlers.get(handler.identity) is handler:
+                del self.handlers[handler.identity]
+                self._log.info("handler {name} drained and left", name=handler.name)
+
+    # -- credits and requests ------------------------------------------------
+
+    def pick(self) -> Optional[HandlerState[T]]:
+        """
+        The handler the next request should go to: the one with the most
+        credit; among equals, the one dispatched to longest ago (one never
+        dispatched to first, the newest of those first), so that
+        sequential requests reach every handler.  Draining handlers get
+        none.
+
+        @return: that handler, or L{None} if none has credit.
+        """
+        best: Optional[HandlerState[T]] = None
+        for handler in self.handlers.values():
+            if handler.credits > 0 and not handler.draining:
+                if (
+                    best is None
+                    or handler.credits > best.credits
+                    or (handler.credits == best.credits and handler.turn < best.turn)
+                ):
+                    best = handler
+        return best
+
+    def took(self, handler: HandlerState[T], requestId: bytes, request: T) -> None:
+        """
+        C{request} was sent to C{handler}: it took one credit.
+        """
+        handler.credits -= 1
+        self._turns += 1
+        handler.turn = self._turns
+        handler.inFlight[requestId] = request
+
+    def finished(self, handler: HandlerState[T], requestId: bytes) -> None:
+        """
+        The front is done with C{requestId} at C{handler} (its reply is
+        complete, or it was given up): a draining handler with nothing
+        left is forgotten.  (Its credit comes back by L{credit}.)
+        """
+        handler.inFlight.pop(requestId, None)
+        if handler.draining and not handler.inFlight:
+            self._forgetIfDrained(handler)
+
+    def abandon(self, handler: HandlerState[T], requestId: bytes) -> bool:
+        """
+        The front gave C{requestId} up while C{handler} had it: remember
+        it, so that a late C{RESP} carrying its credit still frees the
+        slot (L{lateCredit}).
+
+        @return: whether C{handler} is still registered, and so should be
+            told C{CANCEL}.
+        """
+        if self.handlers.get(handler.identity) is not handler:
+            return False
+        handler.abandoned[requestId] = None
+        if len(handler.abandoned) > protocol.MAX_CREDITS:
+            # More than it can have had: the oldest got no RESP.
+            handler.abandoned.popitem(last=False)
+        return True
+
+    def credit(self, handler: HandlerState[T], credits: int) -> bool:
+        """
+        C{handler} gives C{credits} back (C{CREDIT}, or a C{RESP} with
+        C{credit=1}).
+
+        @return: whether they were taken: not if the handler would then
+            hold more than L{protocol.MAX_CREDITS} (more than it could ever
+            have been given back: a bug, or a peer claiming the traffic;
+            granted, its count would grow without bound, one capped
+            C{CREDIT} after another).
+        """
+        if handler.credits + credits > protocol.MAX_CREDITS:
+            return False
+        handler.credits += credits
+        return True
+
+    def lateCredit(self, identity: bytes, requestId: bytes) -> Optional[HandlerState[T]]:
+        """
+        A C{RESP} with C{credit=1} came from C{identity} for C{requestId},
+        which the front no longer has.  Its credit is owed all the same if
+        this registration of the handler had the request (L{abandon}) and
+        the handler is not draining.
+
+        @return: the handler to give the credit to (with L{credit}), or
+            L{None}.
+        """
+        handler = self.handlers.get(identity)
+        if (
+            handler is not None
+            and handler.abandoned.pop(requestId, False) is None
+            and not handler.draining
+        ):
+            return handler
+        return None
+
+    # -- liveness ------------------------------------------------------------
+
+    def heard(self, handler: HandlerState[T]) -> None:
+        """
+        A message came from C{handler}: it is alive for three more
+        heartbeats.
+        """
+        handler.lastHeard = self._clock.seconds()
+        if self._liveness is None and self._running:
+            self._armLiveness()
+
+    def _heartbeatTick(self) -> None:
+        self._beat = self._clock.callLater(self.heartbeat, self._heartbeatTick)
+        for handler in list(self.handlers.values()):
+            self._send(handler, protocol.encodePing())
+
+    def _armLiveness(self) -> None:
+        # One timer for all handlers, at the earliest deadline; deadlines
+        # only move later, so a timer that fires early just re-arms.
+        self._liveness = None
+        if self.handlers:
+            earliest = min(h.lastHeard for h in self.handlers.values())
+            delay = max(0.0, earliest + 3 * self.heartbeat - self._clock.seconds())
+            self._liveness = self._clock.callLater(delay, self._checkLiveness)
+
+    def _checkLiveness(self) -> None:
+        self._liveness = None
+        deadline = self._clock.seconds() - 3 * self.heartbeat
+        dead = [h for h in self.handlers.values() if h.lastHeard <= deadline]
+        # Remove every dead handler before their requests are handed back,
+        # lest a retry go to a handler about to be declared dead too.
+        lost: List[Tuple[HandlerState[T], List[T]]] = []
+        for handler in dead:
+            self._log.warn(
+                "handler {name} silent for 3 heartbeats: declared dead",
+                name=handler.name,
+            )
+            requests = self.remove(handler)
+            if requests is not None:
+                lost.append((handler, requests))
+        self._armLiveness()
+        if lost:
+            self._lost(lost)

@@ -1,0 +1,331 @@
+# -*- test-case-name: txmp.test.test_registry -*-
+"""
+Tests for L{txmp._registry.HandlerRegistry}, the front's handlers and their
+liveness, driven by a L{Clock}, with what it sends recorded.
+"""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp import protocol
+from txmp._registry import HandlerRegistry, HandlerState
+
+A = b"handler-a"
+B = b"handler-b"
+C = b"handler-c"
+
+
+class RegistryTestCase(SynchronousTestCase):
+    """
+    A L{HandlerRegistry} of string "requests", sending into a list.
+    """
+
+    heartbeat = 1.0
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.sent: List[Tuple[bytes, protocol.Message]] = []
+        self.lost: List[List[Tuple[bytes, List[str]]]] = []
+        self.registry: HandlerRegistry[str] = HandlerRegistry(
+            self.clock,
+            self.send,
+            self.handlersLost,
+            heartbeat=self.heartbeat,
+            instance="front1",
+            maxMessage=1000,
+        )
+
+    def send(self, handler: HandlerState[str], frames: List[bytes]) -> None:
+        self.sent.append((handler.identity, protocol.decode(frames)))
+
+    def handlersLost(self, lost: List[Tuple[HandlerState[str], List[str]]]) -> None:
+        # Every handler is gone by the time any is reported.
+        for handler, requests in lost:
+            assert handler.identity not in self.registry.handlers
+        self.lost.append([(handler.identity, requests) for handler, requests in lost])
+
+    def hello(self, identity: bytes, credits: int, **meta: str) -> HandlerState[str]:
+        message = protocol.decode(protocol.encodeHello(identity.decode(), credits, meta))
+        assert isinstance(message, protocol.Hello)
+        return self.registry.hello(identity, message)
+
+    def dispatch(self, requestId: bytes) -> bytes:
+        """
+        Do what the dispatcher does to send a request: pick, and take.
+
+        @return: the identity of the handler picked.
+        """
+        handler = self.registry.pick()
+        assert handler is not None
+        self.registry.took(handler, requestId, requestId.decode())
+        return handler.identity
+
+
+class RegistrationTests(RegistryTestCase):
+    """
+    C{HELLO}, C{WELCOME}, C{BYE} and removal.
+    """
+
+    def test_helloRegistersAndWelcomes(self) -> None:
+        """
+        A C{HELLO} registers its sender with its credits and request window,
+        tells the join observers, and is answered C{WELCOME} with the
+        front's attributes.
+        """
+        joined: List[str] = []
+        self.registry.joinObservers.append(joined.append)
+        handler = self.hello(A, 3, window="100")
+        self.assertIs(self.registry.get(A), handler)
+        self.assertEqual((handler.name, handler.credits, handler.inputWindow),
+                         ("handler-a", 3, 100))
+        self.assertEqual(joined, ["handler-a"])
+        self.assertEqual(
+            self.sent,
+            [(A, protocol.Welcome({"front": "front1", "heartbeat": "1.0",
+                                   "credit_in_reply": "1", "max_message": "1000"}))],
+        )
+
+    def test_helloAgainKeepsCredits(self) -> None:
+        """
+        A repeated C{HELLO} is welcomed again but keeps the count the
+        registry holds (the repeat's may be stale), and is not a new join.
+        """
+        joined: List[str] = []
+        self.registry.joinObservers.append(joined.append)
+        self.hello(A, 2)
+        self.dispatch(b"r1")
+        handler = self.hello(A, 2)
+        self.assertEqual(handler.credits, 1)
+        self.assertEqual(joined, ["handler-a"])
+        self.assertEqual(len(self.sent), 2)
+
+    def test_byeDrains(self) -> None:
+        """
+        C{BYE} marks a handler draining (told to the drain observers once),
+        is acknowledged with C{BYE} each time, and the handler is forgotten
+        once its last request is finished.
+        """
+        drained: List[str] = []
+        self.registry.drainObservers.append(drained.append)
+        handler = self.hello(A, 2)
+        self.dispatch(b"r1")
+        self.registry.bye(handler)
+        self.registry.bye(handler)
+        self.assertEqual(drained, ["handler-a"])
+        self.assertEqual([m for _, m in self.sent[1:]], [protocol.Bye(), protocol.Bye()])
+        self.assertIsNone(self.registry.pick())
+        self.assertIs(self.registry.get(A), handler)
+        self.registry.finished(handler, b"r1")
+        self.assertIsNone(self.registry.get(A))
+
+    def test_helloAfterBye(self) -> None:
+        """
+        A draining handler that says C{HELLO} joins again, with the credits
+        it offers now.
+        """
+        joined: List[str] = []
+        self.registry.joinObservers.append(joined.append)
+        handler = self.hello(A, 1)
+        self.dispatch(b"r1")
+        self.registry.bye(handler)
+        self.assertIs(self.hello(A, 4), handler)
+        self.assertFalse(handler.draining)
+        self.assertEqual(handler.credits, 4)
+        self.assertEqual(joined, ["handler-a", "handler-a"])
+
+    def test_removeGivesRequestsBack(self) -> None:
+        """
+        L{HandlerRegistry.remove} forgets a handler and gives back the
+        requests it had; removing it again gives L{None}.
+        """
+        handler = self.hello(A, 2)
+        self.dispatch(b"r1")
+        self.dispatch(b"r2")
+        self.assertEqual(self.registry.remove(handler), ["r1", "r2"])
+        self.assertEqual(self.registry.handlers, {})
+        self.assertEqual(handler.inFlight, {})
+        self.assertIsNone(self.registry.remove(handler))
+
+
+class CreditTests(RegistryTestCase):
+    """
+    Credits, and the choice of a handler.
+    """
+
+    def test_mostCredit(self) -> None:
+        """
+        L{HandlerRegistry.pick} picks the handler with the most credit, and
+        L{HandlerRegistry.took} takes one of its credits.
+        """
+        self.hello(A, 1)
+        self.hello(B, 3)
+        self.assertEqual(self.dispatch(b"r1"), B)
+        self.assertEqual(self.registry.handlers[B].credits, 2)
+        self.assertEqual(self.registry.handlers[B].inFlight, {b"r1": "r1"})
+
+    def test_noCredit(self) -> None:
+        """
+        With no handler, or none with credit, L{HandlerRegistry.pick} gives
+        L{None}.
+        """
+        self.assertIsNone(self.registry.pick())
+        self.hello(A, 0)
+        self.assertIsNone(self.registry.pick())
+
+    def test_roundRobinAmongTies(self) -> None:
+        """
+        Among handlers with as much credit, one never dispatched to wins
+        (the newest first), then the one dispatched to longest ago.
+        """
+        for identity in (A, B, C):
+            self.hello(identity, 5)
+        served = []
+        for n in range(6):
+            identity = self.dispatch(b"r%d" % (n,))
+            served.append(identity)
+            handler = self.registry.handlers[identity]
+            self.registry.finished(handler, b"r%d" % (n,))
+            self.assertTrue(self.registry.credit(handler, 1))
+        self.assertEqual(served, [C, B, A, C, B, A])
+
+    def test_newHandlerWinsTies(self) -> None:
+        """
+        A handler that joins after others were dispatched to wins ties.
+        """
+        self.hello(A, 2)
+        self.hello(B, 2)
+        self.dispatch(b"r1")
+        self.dispatch(b"r2")
+        self.hello(C, 1)
+        self.hello(A, 1)  # Repeated: not new.
+        self.assertEqual(self.registry.pick(), self.registry.handlers[C])
+
+    def test_creditCap(self) -> None:
+        """
+        Credits that would take a handler over L{protocol.MAX_CREDITS} are
+        refused and leave its count as it was.
+        """
+        handler = self.hello(A, protocol.MAX_CREDITS - 1)
+        self.assertFalse(self.registry.credit(handler, 2))
+        self.assertEqual(handler.credits, protocol.MAX_CREDITS - 1)
+        self.assertTrue(self.registry.credit(handler, 1))
+        self.assertEqual(handler.credits, protocol.MAX_CREDITS)
+
+
+class AbandonTests(RegistryTestCase):
+    """
+    Requests the front gave up on, and the credit of their late replies.
+    """
+
+    def test_lateCreditOwedOnce(self) -> None:
+        """
+        A request abandoned while its handler had it leaves a credit owed
+        to that handler, once.
+        """
+        handler = self.hello(A, 1)
+        self.dispatch(b"r1")
+        self.registry.finished(handler, b"r1")
+        self.assertTrue(self.registry.abandon(handler, b"r1"))
+        self.assertIs(self.registry.lateCredit(A, b"r1"), handler)
+        self.assertIsNone(self.registry.lateCredit(A, b"r1"))
+        self.assertIsNone(self.registry.lateCredit(A, b"r2"))
+        self.assertIsNone(self.registry.lateCredit(B, b"r1"))
+
+    def test_notForAnotherRegistration(self) -> None:
+        """
+        A handler removed and registered again is owed nothing for the
+        requests of its earlier registration; abandoning one for a handler
+        no longer registered says so (no C{CANCEL} is due).
+        """
+        handler = self.hello(A, 1)
+        self.dispatch(b"r1")
+        self.registry.remove(handler)
+        self.assertFalse(self.registry.abandon(handler, b"r1"))
+        self.hello(A, 1)
+        self.assertIsNone(self.registry.lateCredit(A, b"r1"))
+
+    def test_notWhileDraining(self) -> None:
+        """
+        A draining handler is owed no credit: it gives none back.
+        """
+        handler = self.hello(A, 2)
+        self.dispatch(b"r1")
+        self.dispatch(b"r2")
+        self.registry.finished(handler, b"r1")
+        self.registry.abandon(handler, b"r1")
+        self.registry.bye(handler)
+        self.assertIsNone(self.registry.lateCredit(A, b"r1"))
+
+    def test_bounded(self) -> None:
+        """
+        A handler remembers at most L{protocol.MAX_CREDITS} abandoned
+        requests: the oldest goes first.
+        """
+        handler = self.hello(A, 1)
+        for n in range(protocol.MAX_CREDITS + 1):
+            self.registry.abandon(handler, b"r%d" % (n,))
+        self.assertEqual(len(handler.abandoned), protocol.MAX_CREDITS)
+        self.assertIsNone(self.registry.lateCredit(A, b"r0"))
+        self.assertIs(self.registry.lateCredit(A, b"r1"), handler)
+
+
+class LivenessTests(RegistryTestCase):
+    """
+    Heartbeats and silence.
+    """
+
+    def setUp(self) -> None:
+        RegistryTestCase.setUp(self)
+        self.registry.start()
+        self.addCleanup(self.registry.stop)
+
+    def test_pings(self) -> None:
+        """
+        Every handler gets a C{PING} each interval.
+        """
+        handler = self.hello(A, 1)
+        del self.sent[:]
+        self.registry.heard(handler)
+        self.clock.advance(self.heartbeat)
+        self.registry.heard(handler)
+        self.clock.advance(self.heartbeat)
+        self.assertEqual(self.sent, [(A, protocol.Ping()), (A, protocol.Ping())])
+
+    def test_silentRemoved(self) -> None:
+        """
+        Handlers silent for three intervals are removed at that moment, all
+        of them before C{lost} is told of any, with their requests; a
+        handler heard from is kept.
+        """
+        self.hello(A, 2)
+        self.hello(B, 2)
+        c = self.hello(C, 2)
+        self.dispatch(b"r1")
+        self.dispatch(b"r2")
+        for _ in range(2):
+            self.clock.advance(self.heartbeat)
+            self.registry.heard(c)
+        self.clock.advance(self.heartbeat * 0.99)
+        self.assertEqual(self.lost, [])
+        self.clock.advance(self.heartbeat * 0.01)
+        self.assertEqual(list(self.registry.handlers), [C])
+        self.assertEqual(len(self.lost), 1)
+        # r1 went to C, the newest, r2 to B.
+        self.assertEqual(self.lost, [[(A, []), (B, ["r2"])]])
+        self.assertEqual(self.registry.handlers[C].inFlight, {b"r1": "r1"})
+
+    def test_stop(self) -> None:
+        """
+        L{HandlerRegistry.stop} tells every handler C{BYE} and leaves no
+        timer.
+        """
+        self.hello(A, 1)
+        self.hello(B, 1)
+        del self.sent[:]
+        self.registry.stop()
+        self.assertEqual(self.sent, [(A, protocol.Bye()), (B, protocol.Bye())])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
