@@ -151,11 +151,11 @@ class Reply:
         head: protocol.ResponseHead,
         body: List[protocol.Frame],
     ) -> None:
+        # Bytes as they came (checked by the decoder): what the front
+        # writes to its client.
         self.status = head.status
-        self.reason = head.reason.encode("latin-1")
-        self.headers = [
-            (n.encode("latin-1"), v.encode("latin-1")) for n, v in head.headers
-        ]
+        self.reason = head.reason
+        self.headers = head.headers
         self.body = body
         self.more = head.more
         self.contentLength = head.contentLength

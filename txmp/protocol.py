@@ -108,9 +108,9 @@ def encodeInt(value: int) -> bytes:
     return b"%d" % (value,)
 
 
-def _int(value: str, what: str) -> int:
+def _int(value: Union[str, bytes], what: str) -> int:
     # int() alone would also take a sign, spaces, underscores and non-ASCII
-    # digits ("\u0661").
+    # digits ("\u0661"; bytes.isdigit() knows ASCII digits only).
     if not (0 < len(value) <= 18 and value.isascii() and value.isdigit()):
         raise ProtocolError(f"{what} is not a decimal integer of 1 to 18 digits")
     return int(value)
@@ -169,8 +169,12 @@ class Request:
 @dataclass
 class ResponseHead:
     """
-    The head of a response as a handler sends it.
+    The head of a response as a handler sends it, and as the front writes
+    it to its client: the reason phrase and header fields stay the bytes
+    they came as (checked: see L{decode}).
 
+    @ivar extra: meta attributes this version does not know, kept as is
+        (decoded from ISO-8859-1).
     @ivar contentLength: the value of its C{Content-Length} header, or
         L{None} if it has none (see L{contentLength}).
     @ivar credit: whether this complete reply gives its request's credit
@@ -179,8 +183,8 @@ class ResponseHead:
     """
 
     status: int
-    reason: str
-    headers: Pairs
+    reason: bytes
+    headers: List[Tuple[bytes, bytes]]
     more: bool = False
     extra: Dict[str, str] = field(default_factory=dict)
     contentLength: Optional[int] = None
@@ -464,12 +468,14 @@ def _utf8Pairs(frame: bytes) -> Dict[str, str]:
     return dict(zip(fields[0::2], fields[1::2]))
 
 
-def _flag(value: str) -> bool:
-    if value == "1":
-        return True
-    if value == "0":
-        return False
-    raise ProtocolError("flag is neither 0 nor 1")
+_FLAGS: Dict[Union[str, bytes], bool] = {"0": False, "1": True, b"0": False, b"1": True}
+
+
+def _flag(value: Union[str, bytes]) -> bool:
+    try:
+        return _FLAGS[value]
+    except KeyError:
+        raise ProtocolError("flag is neither 0 nor 1") from None
 
 
 _REQUEST_KEYS = (
@@ -514,62 +520,93 @@ def _decodeRequest(frames: Sequence[bytes]) -> Request:
 # no control character but HTAB (no CR, LF, NUL or DEL).  A front writes
 # these into the client's response, so a handler (or anyone who reached the
 # socket) must not be able to inject a header line or split the response.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN_CHARS = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_SAFE_CHARS = rb"[^\x00-\x08\x0a-\x1f\x7f]"
+_TOKEN = re.compile(_TOKEN_CHARS + rb"+\Z")
+_UNSAFE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+# A whole headers frame of valid fields, in one match: token NUL value,
+# joined by NUL (no field holds NUL, so this never backtracks).
+_FIELD = _TOKEN_CHARS + rb"+\x00" + _SAFE_CHARS + rb"*"
+_HEADERS = re.compile(rb"(?:" + _FIELD + rb"(?:\x00" + _FIELD + rb")*)?\Z")
 
 
-def contentLength(headers: Pairs) -> Optional[int]:
+def contentLength(
+    headers: Union[Sequence[Tuple[str, str]], Sequence[Tuple[bytes, bytes]]]
+) -> Optional[int]:
     """
     The C{Content-Length} of a response head, as the front frames the
     response with it.
 
-    @param headers: the response's header fields, native strings.
+    @param headers: the response's header fields, all native strings or all
+        bytes.
     @return: the length, or L{None} if there is no C{Content-Length}.
     @raise ProtocolError: if there is more than one C{Content-Length}
         field (even with equal values), or its value, without spaces and
         tabs around it, is not 1 to 18 ASCII digits.
     """
-    found: Optional[str] = None
+    found: Union[str, bytes, None] = None
     for name, value in headers:
-        if len(name) == 14 and name.lower() == "content-length":
+        if len(name) == 14 and name.lower() in _CONTENT_LENGTH:
             if found is not None:
                 raise ProtocolError("more than one Content-Length")
             found = value
     if found is None:
         return None
+    if isinstance(found, bytes):
+        return _int(found.strip(b" \t"), "Content-Length")
     return _int(found.strip(" \t"), "Content-Length")
 
 
-def _checkResponseHead(reason: str, headers: Pairs) -> None:
-    if _UNSAFE.search(reason):
-        raise ProtocolError("reason phrase holds a control character")
-    for name, value in headers:
-        if not _TOKEN.match(name):
-            raise ProtocolError("response header name is not a token")
-        if _UNSAFE.search(value):
-            raise ProtocolError("response header value holds a control character")
+_CONTENT_LENGTH = frozenset([b"content-length", "content-length"])
+
+
+def _responseHeaders(frame: bytes) -> List[Tuple[bytes, bytes]]:
+    """
+    The header fields of a C{RESP}, as bytes, checked: names are tokens,
+    values hold no control character but HTAB.
+    """
+    if not _HEADERS.match(frame):
+        # Say why (the pair list is odd, or a field is bad).
+        for name, value in decodePairs(frame):
+            if not _TOKEN.match(name.encode("latin-1")):
+                raise ProtocolError("response header name is not a token")
+        raise ProtocolError("response header value holds a control character")
+    if not frame:
+        return []
+    fields = iter(frame.split(b"\0"))
+    return list(zip(fields, fields))
 
 
 def _decodeResponse(frames: Sequence[bytes]) -> Response:
     if len(frames) < 5:
         raise ProtocolError("RESP needs at least 5 frames")
-    meta = dict(decodePairs(frames[3]))
+    fields = frames[3].split(b"\0")
+    if len(fields) % 2:
+        raise ProtocolError("pair list with an odd number of fields")
+    pairs = iter(fields)
+    meta = dict(zip(pairs, pairs))
     try:
-        status = _int(meta.pop("status"), "status")
-        reason = meta.pop("reason")
-        more = _flag(meta.pop("more"))
+        status = _int(meta.pop(b"status"), "status")
+        reason = meta.pop(b"reason")
+        more = _flag(meta.pop(b"more"))
     except KeyError as e:
-        raise ProtocolError(f"RESP meta lacks {e.args[0]}") from None
-    credit = _flag(meta.pop("credit", "0"))
+        raise ProtocolError(f"RESP meta lacks {e.args[0].decode()}") from None
+    credit = _flag(meta.pop(b"credit", b"0"))
     if credit and more:
         raise ProtocolError("RESP with credit=1 must have more=0")
     # A reply is the final response: 1xx (interim) statuses are the
     # front's business, never a handler's.
     if not 200 <= status <= 999:
         raise ProtocolError("status out of range 200-999")
-    headers = decodePairs(frames[4])
-    _checkResponseHead(reason, headers)
-    head = ResponseHead(status, reason, headers, more, meta, contentLength(headers), credit)
+    if _UNSAFE.search(reason):
+        raise ProtocolError("reason phrase holds a control character")
+    headers = _responseHeaders(frames[4])
+    extra = (
+        {k.decode("latin-1"): v.decode("latin-1") for k, v in meta.items()}
+        if meta
+        else {}
+    )
+    head = ResponseHead(status, reason, headers, more, extra, contentLength(headers), credit)
     return Response(frames[2], head, list(frames[5:]))
 
 
@@ -584,7 +621,10 @@ def _control(frames: Sequence[Frame], count: int) -> Sequence[bytes]:
     meaning is read from, as opposed to body chunks, which are passed on as
     they came.
     """
-    if all(type(frame) is bytes for frame in frames[:count]):
+    for frame in frames[:count]:
+        if type(frame) is not bytes:
+            break
+    else:
         return frames  # type: ignore[return-value]
     control: List[Any] = [bytes(frame) for frame in frames[:count]]
     return control + list(frames[count:])

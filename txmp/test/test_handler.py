@@ -319,7 +319,7 @@ class RequestTests(FrontLinkTestCase):
             protocol.Response(
                 b"front1.7",
                 protocol.ResponseHead(
-                    404, "Not Found", [("Set-Cookie", "a"), ("Set-Cookie", "b")],
+                    404, b"Not Found", [(b"Set-Cookie", b"a"), (b"Set-Cookie", b"b")],
                     False,
                 ),
                 [b"nope"],

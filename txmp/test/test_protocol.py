@@ -474,8 +474,8 @@ class ResponseTests(SynchronousTestCase):
                 b"r.1",
                 ResponseHead(
                     404,
-                    "Not Found",
-                    [("Content-Type", "text/plain"), ("Content-Length", "3")],
+                    b"Not Found",
+                    [(b"Content-Type", b"text/plain"), (b"Content-Length", b"3")],
                     False,
                     {},
                     3,
@@ -503,16 +503,56 @@ class ResponseTests(SynchronousTestCase):
         assert isinstance(message, Response)
         self.assertEqual(
             message.head.headers,
-            [("Set-Cookie", "a=1"), ("Vary", "x"), ("Set-Cookie", "b=2")],
+            [(b"Set-Cookie", b"a=1"), (b"Vary", b"x"), (b"Set-Cookie", b"b=2")],
         )
+
+    def test_headBytes(self) -> None:
+        """
+        A response head's reason phrase and header fields decode to bytes,
+        every octet kept, and L{protocol.contentLength} reads bytes fields
+        as it reads native strings.
+        """
+        headers = [(b"Content-Length", b" 13\t"), (b"X-A", b"\xe9\t\xff")]
+        message = decode(encodeResponse(b"r.1", 200, b"OK \x80", headers))
+        assert isinstance(message, Response)
+        self.assertEqual(message.head.reason, b"OK \x80")
+        self.assertEqual(message.head.headers, headers)
+        for name, value in message.head.headers:
+            self.assertIs(type(name), bytes)
+            self.assertIs(type(value), bytes)
+        self.assertEqual(message.head.contentLength, 13)
+        self.assertEqual(protocol.contentLength([("content-length", "7")]), 7)
+        self.assertEqual(protocol.contentLength([(b"CONTENT-LENGTH", b"7")]), 7)
+        self.assertRaises(
+            ProtocolError,
+            protocol.contentLength,
+            [(b"Content-Length", b"1"), (b"content-length", b"1")],
+        )
+
+    def test_headErrorsSayWhy(self) -> None:
+        """
+        A bad headers frame is refused with the reason: an odd pair list, a
+        name that is not a token, or a value with a control character.
+        """
+        for frame, why in [
+            (b"A\0b\0C", "odd number"),
+            (b"A\0b\0B C\0d", "not a token"),
+            (b"A\0b\x0dc", "control character"),
+            (b"\0b", "not a token"),
+        ]:
+            frames = encodeResponse(b"r.1", 200, b"OK", [])
+            frames[4] = frame
+            error = self.assertRaises(ProtocolError, decode, frames)
+            self.assertIn(why, str(error))
 
     def test_latin1Reason(self) -> None:
         """
-        The reason phrase is ISO-8859-1.
+        The reason phrase is ISO-8859-1 octets, kept as the bytes they
+        came as (the front writes them to its client so).
         """
         message = decode(encodeResponse(b"r.1", 200, b"Tr\xe8s bien", []))
         assert isinstance(message, Response)
-        self.assertEqual(message.head.reason, "Tr\xe8s bien")
+        self.assertEqual(message.head.reason, b"Tr\xe8s bien")
 
     def test_unknownMetaKept(self) -> None:
         """
@@ -617,7 +657,7 @@ class ResponseTests(SynchronousTestCase):
             encodeResponse(b"r.1", 200, b"O\tK \xe9", [(b"A", b"x\ty \xff")])
         )
         assert isinstance(message, Response)
-        self.assertEqual(message.head.headers, [("A", "x\ty \xff")])
+        self.assertEqual(message.head.headers, [(b"A", b"x\ty \xff")])
 
     def test_contentLength(self) -> None:
         """
@@ -1362,8 +1402,8 @@ class FuzzTests(SynchronousTestCase):
             again = encodeResponse(
                 message.requestId,
                 head.status,
-                head.reason.encode("latin-1"),
-                [(n.encode("latin-1"), v.encode("latin-1")) for n, v in head.headers],
+                head.reason,
+                head.headers,
                 [bytes(c) for c in message.body],
                 head.more,
             )
