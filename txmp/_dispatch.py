@@ -454,7 +454,7 @@ class Dispatcher:
         self.pending[requestId] = pending
         self.stats["requests"] += 1
         if not self.queue and self._dispatch(pending):
-            self.queueWait.observe(0.0)
+            self.queueWait.observeZero()
             if self.queue:
                 # A handler found unreachable left requests to retry.
                 self._drainQueue()

@@ -19,7 +19,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from txmp import protocol
 from txmp._dispatch import Dispatcher
 from txmp._memory import MemorySocket
-from txmp._metrics import FrontMetrics, Histogram, exposition
+from txmp._metrics import QUEUE_BUCKETS, FrontMetrics, Histogram, exposition
 from txmp._front import makeSite
 from txmp._stats import StatsRoot
 
@@ -56,6 +56,21 @@ class HistogramTests(SynchronousTestCase):
             histogram.cumulative(), [("0.1", 2), ("1.0", 3), ("+Inf", 4)]
         )
         self.assertEqual((histogram.count, histogram.sum), (4, 3.65))
+
+    def test_observeZero(self) -> None:
+        """
+        L{Histogram.observeZero} counts as C{observe(0.0)} does, whether 0
+        is a bound, below the first bound, or above the last.
+        """
+        for bounds in [QUEUE_BUCKETS, (0.1, 1.0), (-2.0, -1.0)]:
+            zero, observed = Histogram(bounds), Histogram(bounds)
+            for _ in range(2):
+                zero.observeZero()
+                observed.observe(0.0)
+            zero.observe(0.5)
+            observed.observe(0.5)
+            self.assertEqual(zero.cumulative(), observed.cumulative())
+            self.assertEqual((zero.count, zero.sum), (observed.count, observed.sum))
 
 
 class FrontMetricsTests(SynchronousTestCase):
