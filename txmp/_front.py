@@ -106,6 +106,17 @@ def plausibleRequestId(value: bytes) -> bool:
     return 0 < len(value) <= 128 and _REQUEST_ID_CHARS.issuperset(value)
 
 
+def lastField(fields: Sequence[Tuple[bytes, bytes]], name: bytes) -> Optional[bytes]:
+    """
+    The value of the last of C{fields} named C{name} (lower case), if any.
+    """
+    found = None
+    for key, value in fields:
+        if key.lower() == name:
+            found = value
+    return found
+
+
 class _DateCache:
     """
     The C{Date} header value, formatted once a second.
@@ -214,11 +225,7 @@ class Exchange:
         """
         The last value of the request's header field C{name}, if any.
         """
-        found = None
-        for key, value in self.headers:
-            if key.lower() == name:
-                found = value
-        return found
+        return lastField(self.headers, name)
 
     # The request body, from the connection.
 
@@ -662,6 +669,42 @@ class Exchange:
             self._reply.cancel()
         elif self._deferred is not None:
             self._deferred.cancel()
+
+
+class Refusal:
+    """
+    A request the front answered itself (L{FrontConnection.refuse}), with
+    what the access log reads of a request: what is known of it (a head
+    may have been refused before its request line was read).
+
+    @ivar sentLength: the size of the whole error response.
+    """
+
+    def __init__(self, code: int, request: "Exchange | RequestHead | None") -> None:
+        self.code = code
+        self.sentLength = 0
+        self.method: Optional[bytes] = None
+        self.uri: Optional[bytes] = None
+        self.clientproto: Optional[bytes] = None
+        self.requestId: Optional[str] = None
+        self.startedAt: Optional[float] = None
+        self.bodyBytes = 0
+        self._fields: Sequence[Tuple[bytes, bytes]] = ()
+        if isinstance(request, Exchange):
+            self.method, self.uri = request.method, request.uri
+            self.clientproto = request.clientproto
+            self._fields = request.headers
+            self.requestId = request.requestId.decode("ascii") or None
+            self.startedAt = request.startedAt
+            self.bodyBytes = request.bodyBytes
+        elif request is not None:
+            self.method = request.method or None
+            self.uri = request.target or None
+            self.clientproto = request.version or None
+            self._fields = request.fields
+
+    def getHeader(self, name: bytes) -> Optional[bytes]:
+        return lastField(self._fields, name)
 
 
 class FrontConnection(Protocol):
@@ -1112,6 +1155,7 @@ class FrontConnection(Protocol):
             return
         exchange = self.exchange
         started = exchange is not None and exchange.state is not ResponseState.WAITING
+        refusal = Refusal(status, exchange if exchange is not None else self._head)
         self._closing = True
         self._head = None
         self._buffer = b""
@@ -1123,8 +1167,9 @@ class FrontConnection(Protocol):
             return
         response = errorResponse(status)
         self.transport.write(response)
-        # Counted as the requests answered by handlers are.
-        self.factory.refused(self, status, len(response))
+        # Counted and logged as the requests answered by handlers are.
+        refusal.sentLength = len(response)
+        self.factory.refused(self, refusal)
         self._linger()
 
     def _close(self) -> None:
@@ -1386,13 +1431,23 @@ class FrontFactory(ServerFactory):
                 exchange.requestId.decode("ascii") or None,
             )
 
-    def refused(self, connection: FrontConnection, status: int, size: int) -> None:
+    def refused(self, connection: FrontConnection, refusal: "Refusal") -> None:
         """
-        The front refused a request on C{connection} with C{status}, in a
-        response of C{size} bytes.
+        The front refused a request on C{connection} itself: count it, and
+        write its access-log line, as nginx logs the 400s it answers.
         """
+        duration = 0.0
+        if refusal.startedAt is not None:
+            duration = self.reactor.seconds() - refusal.startedAt
         if self.metrics is not None:
-            self.metrics.requestFinished(status, 0.0, 0, size)
+            self.metrics.requestFinished(
+                refusal.code, duration, refusal.bodyBytes, refusal.sentLength
+            )
+        if self.accessLog is not None:
+            self.accessLog.write(
+                refusal, connection.peerHost, duration,  # type: ignore[arg-type]
+                refusal.requestId,
+            )
 
     def drain(self) -> Deferred[None]:
         """

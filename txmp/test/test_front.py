@@ -481,6 +481,56 @@ class AccessLogLineTests(ResourceTestCase):
         self.assertTrue(line.endswith(" %s\n" % (request.requestId.decode("ascii"),)), line)
 
 
+    def accessLog(self) -> FilePath:
+        """
+        Give the site an access log; return its path.
+        """
+        path = FilePath(self.mktemp())
+        self.site.accessLog = AccessLog(path.path)
+        self.site.accessLog.open()
+        self.addCleanup(self.site.accessLog.close)
+        return path
+
+    def test_refusedHead(self) -> None:
+        """
+        A head the front refuses itself is logged with its status, the
+        size of the answer, and what was read of the request line.
+        """
+        path = self.accessLog()
+        self.sendRequest(b"GET /x HTTP/1.1\r\nHost: a b\r\n\r\n")
+        line = path.getContent().decode("ascii")
+        self.assertTrue(line.startswith("192.0.2.5 - - ["), line)
+        self.assertIn('"GET /x HTTP/1.1" 400 ', line)
+
+    def test_refusedBeforeRequestLine(self) -> None:
+        """
+        A refusal before any request line was read logs C{-} for it.
+        """
+        path = self.accessLog()
+        self.sendRequest(b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n")
+        self.sendRequest(b"\x00\r\n\r\n")
+        lines = path.getContent().decode("ascii").splitlines()
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn('"GET / HTTP/1.1" 431 ', lines[0])
+        self.assertIn('"- - -" 400 ', lines[1])
+
+    def test_refusedBody(self) -> None:
+        """
+        A body refused after its request went to a handler is logged with
+        the request's id.
+        """
+        path = self.accessLog()
+        self.site.maxBody = 10
+        self.sendRequest(
+            b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n20\r\n"
+        )
+        requestId = self.lastRequest().requestId.decode("ascii")
+        line = path.getContent().decode("ascii")
+        self.assertIn('"POST /up HTTP/1.1" 413 ', line)
+        self.assertTrue(line.endswith(" %s\n" % (requestId,)), line)
+
+
 class ReplyTests(ResourceTestCase):
     """
     What the client gets.
