@@ -667,6 +667,19 @@ class TrustedProxyTests(RulesTestCase):
         self.assertEqual(request.head.serverName, "shop.example")
         self.assertIn(("Host", "h"), request.head.headers)
 
+    def test_forwardedHostMalformed(self) -> None:
+        """
+        A forwarded host that is no valid host (whitespace, a path,
+        userinfo) is ignored: C{server_name} comes from C{Host}.
+        """
+        for value in [b"a b", b"evil.example/x", b"user@evil.example"]:
+            self.socket.clear()
+            request = self.assertAccepted(head(b"X-Forwarded-Host: " + value))
+            self.assertEqual(request.head.serverName, "h", value)
+        self.socket.clear()
+        request = self.assertAccepted(head(b'Forwarded: host="a b"'))
+        self.assertEqual(request.head.serverName, "h")
+
     def test_forwarded(self) -> None:
         """
         C{Forwarded} (RFC 7239) is read as C{X-Forwarded-*} is, and wins
