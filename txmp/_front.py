@@ -246,6 +246,12 @@ class Exchange:
         self.bodyBytes += len(data)
         if self.body is BodyState.READING:
             self._small.append(data)
+            if self.bodyBytes > SMALL_BODY:
+                # A chunked body larger than a small one: stream it, what
+                # came first.
+                self.body = BodyState.STREAMING
+                self._buffered, self._small = self._small, []
+                self.submit()
         elif self._sink is not None:
             self._sink.bodyData(data)
         elif self.state is ResponseState.WAITING:
@@ -978,7 +984,12 @@ class FrontConnection(Protocol):
             self.bodyPending = True
             self._bodyLeft = length or 0
             self._bodyBudget = self.rules.bodyTimeout
-        exchange.start(length is None or length > SMALL_BODY)
+        # A body of up to SMALL_BODY bytes is read whole before the request
+        # goes to a handler: one message, and for a chunked body, its
+        # framing (chunk sizes, --max-body, trailers) checked before any
+        # application sees the request.  A larger one is streamed: at once
+        # if its length says so, else once it passes SMALL_BODY.
+        exchange.start(length is not None and length > SMALL_BODY)
 
     def _readBody(self) -> bool:
         """

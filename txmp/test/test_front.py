@@ -352,18 +352,41 @@ class RequestTests(ResourceTestCase):
 
     def test_chunkedBody(self) -> None:
         """
-        A chunked request body is streamed to the handler de-chunked: the
-        request goes with C{more} set, the body in C{BODY} messages, then
-        C{END}.
+        A chunked request body of up to L{SMALL_BODY} bytes is read whole
+        and de-chunked before the request goes to a handler, with it, in
+        one message.
         """
-        self.sendRequest(
+        channel, _ = self.sendRequest(
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+            b"3\r\nabc\r\n2\r\nde\r\n"
         )
+        self.assertEqual(self.socket.routedMessages(), [])
+        channel.dataReceived(b"0\r\n\r\n")
+        request = self.lastRequest()
+        self.assertFalse(request.head.more)
+        self.assertEqual(b"".join(request.body), b"abcde")
+
+    def test_largeChunkedBody(self) -> None:
+        """
+        A chunked request body that grows past L{SMALL_BODY} is streamed
+        to the handler de-chunked from then on: the request goes with
+        C{more} set, the body so far and the rest in C{BODY} messages,
+        then C{END}.
+        """
+        first = b"a" * SMALL_BODY
+        channel, _ = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % (len(first),) + first + b"\r\n"
+        )
+        self.assertEqual(self.socket.routedMessages(), [])
+        channel.dataReceived(b"3\r\nbcd\r\n")
         request = self.lastRequest()
         self.assertTrue(request.head.more)
         self.assertEqual(request.body, [])
-        self.assertEqual(self.streamedBody(request.requestId), (b"abcde", True))
+        channel.dataReceived(b"2\r\nef\r\n0\r\n\r\n")
+        self.assertEqual(
+            self.streamedBody(request.requestId), (first + b"bcdef", True)
+        )
 
     def test_nulNeverForwarded(self) -> None:
         """
@@ -520,10 +543,11 @@ class AccessLogLineTests(ResourceTestCase):
         the request's id.
         """
         path = self.accessLog()
-        self.site.maxBody = 10
+        big = b"a" * (SMALL_BODY + 1)
+        self.site.maxBody = len(big) + 10
         self.sendRequest(
             b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"5\r\nhello\r\n20\r\n"
+            + b"%x\r\n" % (len(big),) + big + b"\r\n20\r\n"
         )
         requestId = self.lastRequest().requestId.decode("ascii")
         line = path.getContent().decode("ascii")
@@ -1271,16 +1295,19 @@ class StreamingTests(ResourceTestCase):
         passes the limit; the handler gets C{CANCEL}; nothing is left
         pending.
         """
-        self.site.maxBody = 100
+        big = b"a" * (SMALL_BODY + 1)
+        self.site.maxBody = len(big) + 100
         channel, transport = self.sendRequest(
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"40\r\n" + b"a" * 64 + b"\r\n"
+            + b"%x\r\n" % (len(big),) + big + b"\r\n"
         )
         requestId = self.lastRequest().requestId
         self.dispatcher.controlReceived(
             [HANDLER, *protocol.encodeWindow(requestId, 1000)]
         )
         channel.dataReceived(b"40\r\n" + b"b" * 64 + b"\r\n")
+        self.assertEqual(transport.value(), b"")
+        channel.dataReceived(b"40\r\n" + b"c" * 64 + b"\r\n")
         response = ParsedResponse(transport.value())
         self.assertEqual(response.code, 413)
         self.assertEqual(self.cancels(), [requestId])
