@@ -31,8 +31,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES, datetimeToString
 from twisted.web.http import RESPONSES as _REASONS
-from twisted.web.server import version as _SERVER
 
+from txmp import __version__
 from txmp._access import AccessLog
 from txmp._eager import eagerWrite
 from txmp._dispatch import IDEMPOTENT_METHODS, Dispatcher, FrontError, NoCapacity, Reply
@@ -89,6 +89,9 @@ _HOP_BY_HOP = frozenset(
         b"upgrade",
     ]
 )
+
+# The Server header of responses whose application set none.
+_SERVER = b"txmp/" + __version__.encode("ascii")
 
 # What OPTIONS * is told the server allows.
 _ALLOW = b"GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"

@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp import protocol
+from txmp import __version__, protocol
 from txmp._access import AccessLog
 from txmp._dispatch import Dispatcher
 from txmp._http import HTTPRules, RequestHead, parseNetwork
@@ -559,6 +559,17 @@ class ReplyTests(ResourceTestCase):
     """
     What the client gets.
     """
+
+    def test_serverAndDate(self) -> None:
+        """
+        A response whose application set neither names the server as
+        C{txmp/VERSION} and carries the C{Date}.
+        """
+        _, transport = self.get()
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"0")])
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.header(b"server"), [b"txmp/" + __version__.encode("ascii")])
+        self.assertEqual(response.header(b"date"), [b"Thu, 01 Jan 1970 00:00:00 GMT"])
 
     def test_reply(self) -> None:
         """
