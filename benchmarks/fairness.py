@@ -201,14 +201,14 @@ async def _client(
     windowEnd: float, result: MixedResult,
 ) -> None:
     # Client `index` of `clients`: starts index/clients s after `start`,
-    # then asks for /slow every EVERY-th request (its first slow one after
-    # `index` fast ones) and / otherwise, one request at a time, until
-    # windowEnd; records the latency of those sent in the window.
+    # then asks for / EVERY - 1 times and /slow once, again and again, one
+    # request at a time, until windowEnd; records the latency of those sent
+    # from windowStart on.
     loop = asyncio.get_running_loop()
     await asyncio.sleep(max(0.0, start + index / clients - loop.time()))
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        n = index
+        n = 0
         while loop.time() < windowEnd:
             slow = n % EVERY == EVERY - 1
             n += 1
@@ -397,7 +397,6 @@ def printTargets(rows: List[Row]) -> None:
     """
     Each figure with its target and C{met} or C{NOT met}.
     """
-    print()
     print("Issue 12's no-regression targets (figures from this run):")
     for what, value, op, target, notJudged in rows:
         verdict = "target %s %g: " % (op, target)
