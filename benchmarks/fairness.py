@@ -279,7 +279,8 @@ def measureSlow(servers: Servers, args: argparse.Namespace, log: Log) -> Tuple[R
             " + ".join(str(c) for c in credits), clients, EVERY, benchapps.SLOW_PATH,
             benchapps.SLOW_SECONDS,
             "so one handler thread is always free" if premise
-            else "NOT fewer than the credits: the target is not judged"))
+            else "NOT fewer than the credits (or these are unknown): the target "
+            "is not judged"))
     checkResponse(txmp.url, benchapps.BODY, "txmp, fast")
     checkResponse(txmp.url + benchapps.SLOW_PATH.lstrip("/"), benchapps.BODY, "txmp, slow")
     fast: List[float] = []
@@ -312,7 +313,8 @@ def measureSlow(servers: Servers, args: argparse.Namespace, log: Log) -> Tuple[R
     print("load generator (this process): %.0f us of CPU per request, over the %d "
           "requests it made (warm-up included)" % (generatorCpu / sent * 1e6, sent))
     row: Row = ("slow: fast requests' p99 latency, ms", fastP99, "<=", FAST_P99_TARGET_MS,
-                None if premise else "as many clients as credits")
+                None if premise else "no thread always free: %d clients, %s credits"
+                % (clients, total if total is not None else "unknown"))
     summary = "slow | %d handlers %s credits, %d clients | fast p50 %s p99 %s | slow p50 %s" % (
         len(handlers), "+".join(map(str, credits)), clients, ms(percentile(fast, 50)),
         ms(fastP99), ms(percentile(slow, 50)))
