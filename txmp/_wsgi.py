@@ -45,13 +45,14 @@ with windows (C{WINDOW} messages), so that neither side holds a whole body:
 
   - Request (L{InputStream}): with C{more} set, the body comes in pieces
     (L{RunningRequest.bodyReceived}); reads of C{wsgi.input} wait for them.
-    The front sends at most L{txmp._handler.INPUT_WINDOW} bytes ahead of
+    The front sends at most L{txmp._defaults.INPUT_WINDOW} bytes ahead of
     what the handler granted; as the application reads, the runner grants
-    what was read, in batches of a quarter of that, and at the end of the
-    body (L{ResponseSink.sendWindow}).  A read that must wait for more
-    (one larger than the window, say) first grants everything it has
-    taken, so that the front sends the rest: a read of any size completes,
-    holding no more than it asked for.
+    what was read, in batches of a quarter of that
+    (L{txmp._defaults.INPUT_GRANT_DIVISOR}), and at the end of the body
+    (L{ResponseSink.sendWindow}).  A read that must wait for more (one
+    larger than the window, say) first grants everything it has taken, so
+    that the front sends the rest: a read of any size completes, holding
+    no more than it asked for.
 
 A cancellation wakes an application thread waiting for either, with
 L{RequestCancelled}.
@@ -133,7 +134,7 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
-from txmp._handler import INPUT_WINDOW
+from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
 from txmp._pool import ReactorCalls
 from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
@@ -143,9 +144,6 @@ Environ = Dict[str, Any]
 WriteCallable = Callable[[bytes], None]
 StartResponse = Callable[..., WriteCallable]
 Application = Callable[[Environ, StartResponse], Iterable[bytes]]
-
-# How much of a wsgi.file_wrapper file is read at once.
-FILE_CHUNK_SIZE = 64 * 1024
 
 INTERNAL_SERVER_ERROR_BODY = b"Internal Server Error\n"
 
@@ -769,14 +767,6 @@ class FileWrapper:
             close()
 
 
-# The most body bytes the handler puts in one BODY message when chunks the
-# application produced while the reactor thread was busy go out together:
-# bigger batches save per-message work on both sides, but past this size the
-# front waits longer for each and the pipeline stalls (1 MiB measured
-# slower: docs/benchmarks.md, "Fewer messages, fewer copies, larger sends").
-BODY_BATCH = 256 * 1024
-
-
 class ResponseStream:
     """
     The response body on its way to the front, paced by the window the
@@ -988,10 +978,10 @@ class RunningRequest:
         self.input = InputStream(
             condition,
             self._inputConsumed if head.more else None,
-            INPUT_WINDOW // 4,
+            INPUT_WINDOW // INPUT_GRANT_DIVISOR,
         )
         self.output = ResponseStream(
-            reactor, sink.sendBody, self._initialWindow(head), condition
+            reactor, sink.sendBody, self._initialWindow(head), condition, BODY_BATCH
         )
         self._errors: Optional[ErrorStream] = None
         self._cancelled = False

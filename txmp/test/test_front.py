@@ -26,13 +26,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
 from txmp._access import AccessLog
+from txmp._defaults import PIPELINE_BUFFER, SEND_LIMIT, SMALL_BODY
 from txmp._dispatch import Dispatcher
 from txmp._http import HTTPRules, RequestHead, parseNetwork
 from txmp._memory import MemorySocket
 from txmp._front import (
-    PIPELINE_BUFFER,
-    SEND_LIMIT,
-    SMALL_BODY,
     Exchange,
     FrontConnection,
     makeSite,

@@ -13,8 +13,8 @@ from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._handler import INPUT_WINDOW, FrontLink, _ReplySink
-from txmp._security import DEFAULT_MAX_MESSAGE
+from txmp._defaults import DEFAULT_MAX_MESSAGE, INPUT_WINDOW
+from txmp._handler import FrontLink, _ReplySink
 from txmp._memory import MemoryRunner, MemorySocket
 from txmp._wsgi import WSGIRunner
 from txmp.test.test_wsgi import ManualThreadPool

@@ -16,10 +16,12 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._http import (
+from txmp._defaults import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_REQUEST_LINE,
+)
+from txmp._http import (
     HTTPRules,
     RequestHead,
     checkRequestLine,

@@ -18,8 +18,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from txmp._front import FrontConnection
 
 from txmp import protocol
+from txmp._defaults import DEFAULT_BODY_TIMEOUT
 from txmp._http import (
-    DEFAULT_BODY_TIMEOUT,
     ChunkedDecoder,
     FramingError,
     HTTPRules,

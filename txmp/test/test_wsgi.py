@@ -29,10 +29,9 @@ from twisted.logger import ILogObserver, Logger
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._handler import INPUT_WINDOW
+from txmp._defaults import BODY_BATCH, INPUT_WINDOW
 from txmp._profile import Profiler
 from txmp._wsgi import (
-    BODY_BATCH,
     ErrorStream,
     FileWrapper,
     InputStream,
