@@ -1089,6 +1089,28 @@ class ResponseStreamTests(SynchronousTestCase):
             ],
         )
 
+    def test_batchReadPerRequest(self) -> None:
+        """
+        A request's stream takes L{txmp._wsgi.BODY_BATCH} as it is when the
+        request starts, so that setting the module's constant
+        (C{benchmarks/bigbody.py --variant LABEL:txmp._wsgi.BODY_BATCH=1})
+        changes the batches.
+        """
+        import txmp._wsgi
+
+        self.patch(txmp._wsgi, "BODY_BATCH", 1)
+        running = RunningRequest(
+            self.reactor, lambda e, s: [], Logger(), b"r", makeHead(),
+            RecordingSink(),
+        )
+        running.output.queue(b"a")
+        running.output.queue(b"b")
+        self.reactor.flush()
+        self.assertEqual(
+            running._sink.calls,  # type: ignore[attr-defined]
+            [("sendBody", [b"a"], False), ("sendBody", [b"b"], False)],
+        )
+
     def test_abortDropsQueued(self) -> None:
         """
         Chunks queued but not sent when the stream is aborted are dropped.
@@ -2946,7 +2968,9 @@ class PacedTestCase(RunnerMixin, SynchronousTestCase):
 
 class ResponseWindowTests(PacedTestCase):
     """
-    The front's response window paces what the application sends.
+    The front's response window paces what the application sends.  The
+    windows here are a few bytes (mpfront grants 2 MiB), so that a few
+    short chunks use them up.
     """
 
     def test_windowBlocksIteration(self) -> None:
