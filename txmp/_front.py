@@ -34,6 +34,13 @@ from twisted.web.http import RESPONSES as _REASONS
 
 from txmp import __version__
 from txmp._access import AccessLog
+from txmp._defaults import (
+    ABORT_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    PIPELINE_BUFFER,
+    SEND_LIMIT,
+    SMALL_BODY,
+)
 from txmp._eager import eagerWrite
 from txmp._dispatch import IDEMPOTENT_METHODS, Dispatcher, FrontError, NoCapacity, Reply
 from txmp._http import (
@@ -52,29 +59,7 @@ from txmp._http import (
 from txmp._metrics import FrontMetrics
 from txmp.protocol import Frame
 
-# The most a client connection sends in one send() call (Twisted's default
-# is 128 KiB), for plain TCP connections.  Every call is a turn of the
-# reactor: a large response, which reaches the front in messages of up to
-# 256 KiB, costs fewer turns this way (docs/benchmarks.md, "Fewer messages,
-# fewer copies, larger sends", with the commands that measure it).
-SEND_LIMIT = 512 * 1024
-
-DEFAULT_MAX_BODY = 1 << 30
-
-# A body of known length up to this size is read whole and sent with the
-# request, in one message; larger ones, and chunked ones, are streamed.
-SMALL_BODY = 64 * 1024
-
-# Seconds a closing connection may take to send what it holds before it is
-# aborted (a client that reads nothing must not keep it): Twisted's
-# HTTPChannel.abortTimeout.
-ABORT_TIMEOUT = 15.0
-
 DEFAULT_RULES = HTTPRules()
-
-# The most bytes of pipelined requests kept while a response is awaited:
-# past this, reading from the client pauses.
-PIPELINE_BUFFER = 64 * 1024
 
 # Hop-by-hop headers belong to one connection: PEP 3333 forbids
 # applications to set them, and the front frames the body itself.

@@ -17,6 +17,7 @@ from twisted.logger import LogLevel, Logger, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
+from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_QUEUE_TIMEOUT, DEFAULT_TIMEOUT
 from txmp._dispatch import (
     Dispatcher,
     FrontError,
@@ -71,12 +72,15 @@ class DispatcherTestCase(SynchronousTestCase):
     """
     A L{Dispatcher} sending on a L{MemorySocket}, timed by a L{Clock}, with
     helpers to play the handlers' part.
+
+    It has mpfront's defaults, but for C{maxQueue}: 3 instead of 1000, so
+    that a test can fill the queue.
     """
 
-    timeout = 30.0
-    queueTimeout = 10.0
+    timeout = DEFAULT_TIMEOUT
+    queueTimeout = DEFAULT_QUEUE_TIMEOUT
     maxQueue = 3
-    heartbeat = 1.0
+    heartbeat = DEFAULT_HEARTBEAT
 
     def setUp(self) -> None:
         self.clock = Clock()

@@ -26,13 +26,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import __version__, protocol
 from txmp._access import AccessLog
+from txmp._defaults import DEFAULT_MAX_QUEUE, PIPELINE_BUFFER, SEND_LIMIT, SMALL_BODY
 from txmp._dispatch import Dispatcher
 from txmp._http import HTTPRules, RequestHead, parseNetwork
 from txmp._memory import MemorySocket
 from txmp._front import (
-    PIPELINE_BUFFER,
-    SEND_LIMIT,
-    SMALL_BODY,
     Exchange,
     FrontConnection,
     makeSite,
@@ -94,16 +92,17 @@ class ParsedResponse:
 class ResourceTestCase(SynchronousTestCase):
     """
     A L{Dispatcher} with one registered handler, served by L{makeSite}.
+    It has mpfront's defaults; a subclass may set a smaller C{maxQueue}
+    (and say why).
     """
 
-    maxQueue = 10
+    maxQueue = DEFAULT_MAX_QUEUE
 
     def setUp(self) -> None:
         self.clock = Clock()
         self.socket = MemorySocket(router=True)
         self.dispatcher = Dispatcher(
-            self.clock, self.socket, timeout=30.0, queueTimeout=10.0,
-            maxQueue=self.maxQueue, heartbeat=1.0, instance="front1",
+            self.clock, self.socket, maxQueue=self.maxQueue, instance="front1",
         )
         self.hello(5)
         self.site = makeSite(self.dispatcher, self.clock)
@@ -736,7 +735,8 @@ class ReplyTests(ResourceTestCase):
 
 class ErrorTests(ResourceTestCase):
     """
-    Responses the front makes up itself.
+    Responses the front makes up itself.  A queue of one request, so that
+    the second one waiting is refused.
     """
 
     maxQueue = 1
@@ -1339,7 +1339,9 @@ class StreamingTests(ResourceTestCase):
         """
         Response body bytes written to a client that takes them are granted
         back to the handler with C{WINDOW}, half a window at a time; none
-        while the client's transport is paused, then all at once.
+        while the client's transport is paused, then all at once.  (A
+        window of 400 bytes instead of mpfront's 2 MiB, so that a few
+        short chunks cross half of it.)
         """
         self.dispatcher.window = 400
         channel, transport = self.get()

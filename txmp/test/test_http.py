@@ -16,10 +16,12 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._http import (
+from txmp._defaults import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_REQUEST_LINE,
+)
+from txmp._http import (
     HTTPRules,
     RequestHead,
     checkRequestLine,
@@ -198,7 +200,8 @@ class RequestLineTests(RulesTestCase):
 
 class SmallLimitsTests(RulesTestCase):
     """
-    The limits are configurable.
+    The limits are configurable.  Small ones, so that a test crosses them
+    with a few bytes.
     """
 
     rules = HTTPRules(maxRequestLine=20, maxHeaders=3, maxHeaderBytes=40)
@@ -435,7 +438,9 @@ class RejectUnderscoreTests(RulesTestCase):
 
 class TimeoutTests(RulesTestCase):
     """
-    The head deadline and the idle timeout, on the site's reactor.
+    The head deadline and the idle timeout, on the site's reactor.  They
+    differ here (5 and 7 seconds; both 15 by default), so that a test tells
+    which one fired.
     """
 
     rules = HTTPRules(headerTimeout=5.0, idleTimeout=7.0)

@@ -18,8 +18,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from txmp._front import SMALL_BODY, FrontConnection
 
 from txmp import protocol
+from txmp._defaults import DEFAULT_BODY_TIMEOUT
 from txmp._http import (
-    DEFAULT_BODY_TIMEOUT,
     ChunkedDecoder,
     FramingError,
     HTTPRules,
@@ -388,7 +388,9 @@ class LingerTests(FramingTestCase):
     """
     After a refusal, or a response sent while the request body is still
     coming, the front reads and discards what the client sends (never as
-    a request) and closes within the site's linger bounds.
+    a request) and closes within the site's linger bounds: small ones
+    here (1000 bytes instead of 16 MiB), and times unlike the defaults, so
+    that a test crosses each bound and tells which one closed.
     """
 
     rules = HTTPRules(lingerTime=20.0, lingerTimeout=3.0, lingerBytes=1000)
@@ -537,7 +539,9 @@ class BodyTimeoutTests(FramingTestCase):
     """
     A request body has C{bodyTimeout} seconds of reading time: a trickle
     does not extend it; time the front does not read (waiting for a
-    handler or its window) does not count.
+    handler or its window) does not count.  Ten seconds here (60 by
+    default, see L{test_default}): the tests' clock steps are counted in
+    it.
     """
 
     def setUp(self) -> None:
