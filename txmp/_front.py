@@ -396,6 +396,9 @@ class Exchange:
         head = self._head(reply, hasBody)
         if reply.more:
             self.state = ResponseState.WRITING
+            # The transport may be full already (a response before this
+            # one, pipelined): it tells no one again until it resumes.
+            self._paused = self.connection.transportFull
             self.connection.write(head)
             self.writeBody(reply.body)
         else:
@@ -860,6 +863,13 @@ class FrontConnection(Protocol):
         its response).
         """
         return self._inRequest
+
+    @property
+    def transportFull(self) -> bool:
+        """
+        Whether the client's transport has paused its producer (this).
+        """
+        return self._transportFull
 
     @property
     def lingering(self) -> bool:
