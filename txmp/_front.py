@@ -973,7 +973,6 @@ class FrontConnection(Protocol):
         return False
 
     def _headReceived(self, head: RequestHead) -> None:
-        self._head = None
         self._emptyLine = False
         self._cancelHeaderCall()
         if head.close or head.version != b"HTTP/1.1":
@@ -988,8 +987,10 @@ class FrontConnection(Protocol):
         elif length is None:
             length = 0
         if length is not None and length > self.factory.maxBody:
+            # (Logged with its request line: the head is still kept.)
             self.refuse(413)
             return
+        self._head = None
         if length != 0 and head.expectContinue and head.version == b"HTTP/1.1":
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         exchange = self.exchange = Exchange(self, head)

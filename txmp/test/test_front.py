@@ -525,6 +525,17 @@ class AccessLogLineTests(ResourceTestCase):
         self.assertTrue(line.startswith("192.0.2.5 - - ["), line)
         self.assertIn('"GET /x HTTP/1.1" 400 ', line)
 
+    def test_refusedLength(self) -> None:
+        """
+        A request refused with 413 for its C{Content-Length} is logged with
+        its request line.
+        """
+        path = self.accessLog()
+        self.site.maxBody = 10
+        self.sendRequest(b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n")
+        line = path.getContent().decode("ascii")
+        self.assertIn('"POST /up HTTP/1.1" 413 ', line)
+
     def test_refusedBeforeRequestLine(self) -> None:
         """
         A refusal before any request line was read logs C{-} for it.
