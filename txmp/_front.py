@@ -381,6 +381,9 @@ class Exchange:
         head = self._head(reply, hasBody)
         if reply.more:
             self.state = ResponseState.WRITING
+            # The transport may be full already (a response before this
+            # one, pipelined): it tells no one again until it resumes.
+            self._paused = self.connection.transportFull
             self.connection.write(head)
             self.writeBody(reply.body)
         else:
@@ -847,6 +850,13 @@ class FrontConnection(Protocol):
         return self._inRequest
 
     @property
+    def transportFull(self) -> bool:
+        """
+        Whether the client's transport has paused its producer (this).
+        """
+        return self._transportFull
+
+    @property
     def lingering(self) -> bool:
         """
         Whether the connection is in its lingering close.
@@ -948,7 +958,6 @@ class FrontConnection(Protocol):
         return False
 
     def _headReceived(self, head: RequestHead) -> None:
-        self._head = None
         self._emptyLine = False
         self._cancelHeaderCall()
         if head.close or head.version != b"HTTP/1.1":
@@ -963,8 +972,10 @@ class FrontConnection(Protocol):
         elif length is None:
             length = 0
         if length is not None and length > self.factory.maxBody:
+            # (Logged with its request line: the head is still kept.)
             self.refuse(413)
             return
+        self._head = None
         if length != 0 and head.expectContinue and head.version == b"HTTP/1.1":
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         exchange = self.exchange = Exchange(self, head)

@@ -52,6 +52,9 @@ _VERSION = re.compile(rb"HTTP/1\.[01]\Z")
 # Field values may hold HTAB and obs-text, but no other control character.
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]+\Z")
+# A Content-Length of more digits (without leading zeros) is too large for
+# any --max-body.
+_MAX_LENGTH_DIGITS = 18
 # RFC 9110 section 7.2 and RFC 3986 section 3.2.2: Host = uri-host [":"
 # port], uri-host = IP-literal / IPv4address / reg-name (no userinfo, no
 # path, no whitespace).
@@ -295,7 +298,11 @@ class RequestHead:
             self._lengths += 1
             if self._lengths > 1 or not _DIGITS.match(value):
                 return 400, False
-            self.contentLength = int(value)
+            digits = value.lstrip(b"0")
+            if len(digits) > _MAX_LENGTH_DIGITS:
+                # Larger than any limit, and int() refuses over 4300 digits.
+                return 413, False
+            self.contentLength = int(digits or b"0")
         elif lower == b"transfer-encoding":
             # Several field lines make one list (RFC 9110 section 5.3).
             self._encoded = True

@@ -524,6 +524,17 @@ class AccessLogLineTests(ResourceTestCase):
         self.assertTrue(line.startswith("192.0.2.5 - - ["), line)
         self.assertIn('"GET /x HTTP/1.1" 400 ', line)
 
+    def test_refusedLength(self) -> None:
+        """
+        A request refused with 413 for its C{Content-Length} is logged with
+        its request line.
+        """
+        path = self.accessLog()
+        self.site.maxBody = 10
+        self.sendRequest(b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n")
+        line = path.getContent().decode("ascii")
+        self.assertIn('"POST /up HTTP/1.1" 413 ', line)
+
     def test_refusedBeforeRequestLine(self) -> None:
         """
         A refusal before any request line was read logs C{-} for it.
@@ -1362,6 +1373,34 @@ class StreamingTests(ResourceTestCase):
         self.reply(protocol.encodeBody(requestId, [], True))
         self.assertNoLeak()
 
+    def test_responseStartsWhileTransportFull(self) -> None:
+        """
+        A streamed response that starts while the client's transport is
+        still full from the response before it (pipelined requests) is
+        paused from its start: nothing more of its body is written, and
+        nothing is granted to the handler, until the transport resumes.
+        """
+        self.dispatcher.window = 400
+        channel, transport = self.sendRequest(
+            b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n"
+        )
+        first = self.lastRequest().requestId
+        self.respond(first, headers=[(b"Content-Length", b"1")], body=[b"1"])
+        channel.pauseProducing()
+        second = self.lastRequest().requestId
+        self.assertNotEqual(first, second)
+        windows = lambda: [m.size for p, m in self.socket.routedMessages()
+                           if isinstance(m, protocol.Window)]
+        self.respond(second, body=[b"a" * 250], more=True)
+        self.reply(protocol.encodeBody(second, [b"b" * 250], False))
+        self.assertEqual(windows(), [])
+        self.assertNotIn(b"b" * 250, transport.value())
+        channel.resumeProducing()
+        self.assertEqual(sum(windows()), 500)
+        self.assertIn(b"b" * 250, transport.value())
+        self.reply(protocol.encodeBody(second, [], True))
+        self.assertNoLeak()
+
     def test_earlyResponseCloses(self) -> None:
         """
         A response that comes while the request body is still arriving
@@ -1417,6 +1456,7 @@ class _WritingConnection:
     trusted = False
     bodyPending = False
     persistent = True
+    transportFull = False
     localHost = b"example.com"
     localPort = b"80"
     peerPort = b"40000"

@@ -298,6 +298,20 @@ class HeaderTests(RulesTestCase):
                 head(b"Content-Length: " + value, line=b"POST / HTTP/1.1"), 400
             )
 
+    def test_hugeLength(self) -> None:
+        """
+        A C{Content-Length} of more digits than Python converts to an int
+        (4300) is refused with 413, as any length too large for the limit;
+        leading zeros do not count.
+        """
+        self.assertRefused(
+            head(b"Content-Length: " + b"1" * 5000, line=b"POST / HTTP/1.1"), 413
+        )
+        self.assertAccepted(
+            head(b"Content-Length: " + b"0" * 5000 + b"3", line=b"POST / HTTP/1.1")
+            + b"abc"
+        )
+
     def test_duplicateHost(self) -> None:
         """
         Two C{Host} fields are refused with 400.
