@@ -398,9 +398,11 @@ class Exchange:
         connection = self.connection
         lines = [b"%s %d %s" % (self.clientproto, reply.status, reply.reason)]
         seen: Set[bytes] = set()
+        noLength = reply.status == 204
         for name, value in reply.headers:
             lower = name.lower()
-            if lower in _HOP_BY_HOP:
+            if lower in _HOP_BY_HOP or (noLength and lower == b"content-length"):
+                # RFC 9110 section 8.6: no Content-Length in a 204.
                 continue
             seen.add(lower)
             lines.append(name + b": " + value)

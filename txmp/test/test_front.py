@@ -995,6 +995,9 @@ class FramingTests(ResourceTestCase):
             self.assertTrue(data.startswith(b"HTTP/1.1 %d " % (status,)), data)
             self.assertTrue(data.endswith(b"\r\n\r\n"), data)
             self.assertFalse(transport.disconnecting, method)
+            # RFC 9110 section 8.6: never a Content-Length in a 204.
+            length = ParsedResponse(data).header(b"content-length")
+            self.assertEqual(length, [] if status == 204 else [b"50"], status)
         self.assertEqual(self.invalidReplies(), [])
         self.assertNoLeak()
 
