@@ -8,7 +8,14 @@ The WSGI applications the benchmarks serve through txmp:
       C{threads.py} prints what it costs on the handler's interpreter),
       holding the GIL all along;
     - L{io}: C{time.sleep(0.01)} per request, standing in for a database
-      call or any other wait that releases the GIL.
+      call or any other wait that releases the GIL;
+    - L{mixed}: hello world, except on the path C{/slow}, which sleeps 1 s
+      first: the load generator chooses which requests are slow
+      (C{fairness.py}).
+
+C{BENCHAPPS_CPU_ITERATIONS} in the environment sets the iterations of
+L{cpu}'s loop (C{fairness.py} sets what takes about 5 ms on the machine it
+runs on; C{mpfront --spawn} passes its environment to its handlers).
 
 The handler finds this module because the benchmarks put this directory on
 its C{PYTHONPATH}: C{--app benchapps:hello}.  Standard library only.
@@ -16,16 +23,22 @@ its C{PYTHONPATH}: C{--app benchapps:hello}.  Standard library only.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable, Iterable, List
 
 BODY = b"Hello, world!"
 
-# Iterations of the loop in work(): about 4 ms on CPython 3.11 here.
-CPU_ITERATIONS = 60000
+# Iterations of the loop in work(): about 4 ms on CPython 3.11 here, unless
+# the environment says otherwise.
+CPU_ITERATIONS = int(os.environ.get("BENCHAPPS_CPU_ITERATIONS", "60000"))
 
 # Seconds the I/O-bound application waits per request.
 IO_SECONDS = 0.01
+
+# The path of mixed()'s slow requests, and how long they sleep.
+SLOW_PATH = "/slow"
+SLOW_SECONDS = 1.0
 
 _HEADERS = [
     ("Content-Type", "text/plain; charset=utf-8"),
@@ -65,5 +78,16 @@ def io(environ: dict, startResponse: Callable[..., Any]) -> List[bytes]:
     Wait 10 ms without holding the GIL, then say hello.
     """
     time.sleep(IO_SECONDS)
+    startResponse("200 OK", list(_HEADERS))
+    return [BODY]
+
+
+def mixed(environ: dict, startResponse: Callable[..., Any]) -> List[bytes]:
+    """
+    Say hello at once; on the path L{SLOW_PATH}, after L{SLOW_SECONDS} of
+    waiting without holding the GIL (a slow query, say).
+    """
+    if environ.get("PATH_INFO") == SLOW_PATH:
+        time.sleep(SLOW_SECONDS)
     startResponse("200 OK", list(_HEADERS))
     return [BODY]

@@ -17,7 +17,7 @@ from twisted.internet.interfaces import IProtocol, IProtocolFactory, IStreamClie
 from twisted.web.client import Agent
 from twisted.web.iweb import IAgentEndpointFactory
 
-from ._harness import RawResponse, SystemTestCase, asyncTest, reactor
+from ._harness import IncompleteResponse, RawResponse, SystemTestCase, asyncTest, reactor
 from .apps import hello, streaming
 
 HELLO = "tests.apps.hello:app"
@@ -189,3 +189,31 @@ class ChunkedTests(SystemTestCase):
         self.assertIsNone(response.header(b"transfer-encoding"), self.transcript())
         self.assertEqual(response.body, streaming.BODY, self.transcript())
         self.assertFalse(client.connected, self.transcript())
+
+
+class HalfCloseTests(SystemTestCase):
+    """
+    A client that half-closes its connection (C{shutdown(SHUT_WR)}) after
+    its request is taken to have gone, as nginx (without
+    C{proxy_ignore_client_abort}) and Twisted Web's C{HTTPChannel} before
+    the front's own connection did: a FIN is how almost every client that
+    leaves closes, and its request must not run on for no one.
+    """
+
+    @asyncTest
+    async def test_halfCloseCancels(self) -> None:
+        """
+        A request whose client half-closes while the application runs is
+        cancelled in the handler, and the front closes the connection
+        without an answer.
+        """
+        front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
+        client = await self.rawConnection()
+        response = client.request(self.rawRequest("GET", "/slow?seconds=2"))
+        await handler.waitForLine("slow request started: GET", timeout=10)
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        await self.withTimeout(client.closed, 10, "the front closing the connection")
+        self.assertFailure(response, IncompleteResponse)
+        await response
+        self.assertEqual(client.unparsed, b"", self.transcript())
+        await handler.waitForLine("cancelled by the front while running", timeout=10)

@@ -155,9 +155,10 @@ class FramingTests(SystemTestCase):
         A chunked body with a chunk size of 17 hex digits or more, or
         trailers that are not field lines (a missing final CRLF, which
         would take a pipelined request for trailers, or a NUL), gets 400
-        with C{Connection: close} and nothing after it.
+        with C{Connection: close} and nothing after it; a small body (up
+        to 64 KiB, read whole first) before the application is called.
         """
-        await self.startFrontAndHandler(ECHO)
+        front, handler = await self.startFrontAndHandler(RECORDER)
         for what, body in BAD_BODIES:
             client = await self.rawConnection()
             response = await self.withTimeout(
@@ -167,6 +168,9 @@ class FramingTests(SystemTestCase):
             self.assertEqual(response.header(b"connection"), b"close", what)
             await self.withTimeout(client.closed, 10, f"the front to close after {what}")
             self.assertEqual(client.unparsed, b"", what)
+        self.assertResponse(await self.get("/good"), 200)
+        await handler.waitForLine(f"{CALLED} GET /good")
+        self.assertEqual(handler.countLines(CALLED), 1, self.transcript())
 
     @asyncTest
     async def test_absoluteForm(self) -> None:

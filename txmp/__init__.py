@@ -1,5 +1,5 @@
 """
-txmp: a Twisted Web front and WSGI handler processes joined by ZeroMQ.
+txmp: a Twisted front and WSGI handler processes joined by ZeroMQ.
 """
 
 __version__ = "0.1.0"

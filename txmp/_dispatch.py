@@ -20,18 +20,20 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
+from txmp._defaults import (
+    DEFAULT_HEARTBEAT,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_QUEUE_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WINDOW,
+    GRANT_DIVISOR,
+    MAX_CREDITS,
+)
 from txmp._metrics import QUEUE_BUCKETS, Histogram
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import PeerUnreachable
 
 BytesPairs = Sequence[Tuple[bytes, bytes]]
-
-# Response-body window is granted back to a handler once this share of the
-# window (a half) is owed, while the other half keeps the pipe full.  Fewer
-# WINDOW messages than with quarters; alone, the difference is within this
-# machine's noise (docs/benchmarks.md, "Fewer messages, fewer copies, larger
-# sends" and "Held writes and a 2 MiB window", with the commands).
-GRANT_DIVISOR = 2
 
 IDEMPOTENT_METHODS = frozenset([b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"])
 
@@ -336,12 +338,12 @@ class Dispatcher:
         self,
         reactor: IReactorTime,
         sendSocket: MessageSender,
-        timeout: float = 30.0,
-        queueTimeout: float = 10.0,
-        maxQueue: int = 1000,
-        heartbeat: float = 1.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        queueTimeout: float = DEFAULT_QUEUE_TIMEOUT,
+        maxQueue: int = DEFAULT_MAX_QUEUE,
+        heartbeat: float = DEFAULT_HEARTBEAT,
         instance: Optional[str] = None,
-        window: int = 256 * 1024,
+        window: int = DEFAULT_WINDOW,
         maxMessage: Optional[int] = None,
     ) -> None:
         self.window = window
@@ -386,6 +388,20 @@ class Dispatcher:
                 0,
             )
         )
+
+    @property
+    def heartbeat(self) -> float:
+        """
+        Seconds between heartbeats (L{HandlerRegistry.heartbeat}).
+        """
+        return self.registry.heartbeat
+
+    @property
+    def maxMessage(self) -> Optional[int]:
+        """
+        The largest frame told to handlers (L{HandlerRegistry.maxMessage}).
+        """
+        return self.registry.maxMessage
 
     @property
     def handlers(self) -> Dict[bytes, HandlerState[PendingRequest]]:
@@ -789,7 +805,7 @@ class Dispatcher:
             self._bad(
                 handler.identity,
                 "CREDIT %d would give handler %s more than %d credits"
-                % (credits, handler.name, protocol.MAX_CREDITS),
+                % (credits, handler.name, MAX_CREDITS),
             )
             return
         self._drainQueue()

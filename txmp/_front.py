@@ -31,10 +31,16 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES, datetimeToString
 from twisted.web.http import RESPONSES as _REASONS
-from twisted.web.server import version as _SERVER
 
-from txmp import protocol
+from txmp import __version__, protocol
 from txmp._access import AccessLog
+from txmp._defaults import (
+    ABORT_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    PIPELINE_BUFFER,
+    SEND_LIMIT,
+    SMALL_BODY,
+)
 from txmp._eager import eagerWrite
 from txmp._dispatch import IDEMPOTENT_METHODS, Dispatcher, FrontError, NoCapacity, Reply
 from txmp._http import (
@@ -53,29 +59,7 @@ from txmp._http import (
 from txmp._metrics import FrontMetrics
 from txmp.protocol import Frame
 
-# The most a client connection sends in one send() call (Twisted's default
-# is 128 KiB), for plain TCP connections.  Every call is a turn of the
-# reactor: a large response, which reaches the front in messages of up to
-# 256 KiB, costs fewer turns this way (docs/benchmarks.md, "Fewer messages,
-# fewer copies, larger sends", with the commands that measure it).
-SEND_LIMIT = 512 * 1024
-
-DEFAULT_MAX_BODY = 1 << 30
-
-# A body of known length up to this size is read whole and sent with the
-# request, in one message; larger ones, and chunked ones, are streamed.
-SMALL_BODY = 64 * 1024
-
-# Seconds a closing connection may take to send what it holds before it is
-# aborted (a client that reads nothing must not keep it): Twisted's
-# HTTPChannel.abortTimeout.
-ABORT_TIMEOUT = 15.0
-
 DEFAULT_RULES = HTTPRules()
-
-# The most bytes of pipelined requests kept while a response is awaited:
-# past this, reading from the client pauses.
-PIPELINE_BUFFER = 64 * 1024
 
 # Hop-by-hop headers belong to one connection: PEP 3333 forbids
 # applications to set them, and the front frames the body itself.
@@ -91,6 +75,9 @@ _HOP_BY_HOP = frozenset(
     ]
 )
 
+# The Server header of responses whose application set none.
+_SERVER = b"txmp/" + __version__.encode("ascii")
+
 # What OPTIONS * is told the server allows.
 _ALLOW = b"GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
 
@@ -105,6 +92,17 @@ def plausibleRequestId(value: bytes) -> bool:
     characters of a safe set.
     """
     return 0 < len(value) <= 128 and _REQUEST_ID_CHARS.issuperset(value)
+
+
+def lastField(fields: Sequence[Tuple[bytes, bytes]], name: bytes) -> Optional[bytes]:
+    """
+    The value of the last of C{fields} named C{name} (lower case), if any.
+    """
+    found = None
+    for key, value in fields:
+        if key.lower() == name:
+            found = value
+    return found
 
 
 class _DateCache:
@@ -215,11 +213,7 @@ class Exchange:
         """
         The last value of the request's header field C{name}, if any.
         """
-        found = None
-        for key, value in self.headers:
-            if key.lower() == name:
-                found = value
-        return found
+        return lastField(self.headers, name)
 
     # The request body, from the connection.
 
@@ -240,6 +234,12 @@ class Exchange:
         self.bodyBytes += len(data)
         if self.body is BodyState.READING:
             self._small.append(data)
+            if self.bodyBytes > SMALL_BODY:
+                # A chunked body larger than a small one: stream it, what
+                # came first.
+                self.body = BodyState.STREAMING
+                self._buffered, self._small = self._small, []
+                self.submit()
         elif self._sink is not None:
             self._sink.bodyData(data)
         elif self.state is ResponseState.WAITING:
@@ -381,6 +381,9 @@ class Exchange:
         head = self._head(reply, hasBody)
         if reply.more:
             self.state = ResponseState.WRITING
+            # The transport may be full already (a response before this
+            # one, pipelined): it tells no one again until it resumes.
+            self._paused = self.connection.transportFull
             self.connection.write(head)
             self.writeBody(reply.body)
         else:
@@ -395,9 +398,11 @@ class Exchange:
         connection = self.connection
         lines = [b"%s %d %s" % (self.clientproto, reply.status, reply.reason)]
         seen: Set[bytes] = set()
+        noLength = reply.status == 204
         for name, value in reply.headers:
             lower = name.lower()
-            if lower in _HOP_BY_HOP:
+            if lower in _HOP_BY_HOP or (noLength and lower == b"content-length"):
+                # RFC 9110 section 8.6: no Content-Length in a 204.
                 continue
             seen.add(lower)
             lines.append(name + b": " + value)
@@ -665,6 +670,42 @@ class Exchange:
             self._deferred.cancel()
 
 
+class Refusal:
+    """
+    A request the front answered itself (L{FrontConnection.refuse}), with
+    what the access log reads of a request: what is known of it (a head
+    may have been refused before its request line was read).
+
+    @ivar sentLength: the size of the whole error response.
+    """
+
+    def __init__(self, code: int, request: "Exchange | RequestHead | None") -> None:
+        self.code = code
+        self.sentLength = 0
+        self.method: Optional[bytes] = None
+        self.uri: Optional[bytes] = None
+        self.clientproto: Optional[bytes] = None
+        self.requestId: Optional[str] = None
+        self.startedAt: Optional[float] = None
+        self.bodyBytes = 0
+        self._fields: Sequence[Tuple[bytes, bytes]] = ()
+        if isinstance(request, Exchange):
+            self.method, self.uri = request.method, request.uri
+            self.clientproto = request.clientproto
+            self._fields = request.headers
+            self.requestId = request.requestId.decode("ascii") or None
+            self.startedAt = request.startedAt
+            self.bodyBytes = request.bodyBytes
+        elif request is not None:
+            self.method = request.method or None
+            self.uri = request.target or None
+            self.clientproto = request.version or None
+            self._fields = request.fields
+
+    def getHeader(self, name: bytes) -> Optional[bytes]:
+        return lastField(self._fields, name)
+
+
 class FrontConnection(Protocol):
     """
     One client connection: HTTP/1.1 with pipelining, one request at a time
@@ -811,6 +852,13 @@ class FrontConnection(Protocol):
         return self._inRequest
 
     @property
+    def transportFull(self) -> bool:
+        """
+        Whether the client's transport has paused its producer (this).
+        """
+        return self._transportFull
+
+    @property
     def lingering(self) -> bool:
         """
         Whether the connection is in its lingering close.
@@ -912,7 +960,6 @@ class FrontConnection(Protocol):
         return False
 
     def _headReceived(self, head: RequestHead) -> None:
-        self._head = None
         self._emptyLine = False
         self._cancelHeaderCall()
         if head.close or head.version != b"HTTP/1.1":
@@ -927,8 +974,10 @@ class FrontConnection(Protocol):
         elif length is None:
             length = 0
         if length is not None and length > self.factory.maxBody:
+            # (Logged with its request line: the head is still kept.)
             self.refuse(413)
             return
+        self._head = None
         if length != 0 and head.expectContinue and head.version == b"HTTP/1.1":
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         exchange = self.exchange = Exchange(self, head)
@@ -936,7 +985,12 @@ class FrontConnection(Protocol):
             self.bodyPending = True
             self._bodyLeft = length or 0
             self._bodyBudget = self.rules.bodyTimeout
-        exchange.start(length is None or length > SMALL_BODY)
+        # A body of up to SMALL_BODY bytes is read whole before the request
+        # goes to a handler: one message, and for a chunked body, its
+        # framing (chunk sizes, --max-body, trailers) checked before any
+        # application sees the request.  A larger one is streamed: at once
+        # if its length says so, else once it passes SMALL_BODY.
+        exchange.start(length is not None and length > SMALL_BODY)
 
     def _readBody(self) -> bool:
         """
@@ -1113,6 +1167,7 @@ class FrontConnection(Protocol):
             return
         exchange = self.exchange
         started = exchange is not None and exchange.state is not ResponseState.WAITING
+        refusal = Refusal(status, exchange if exchange is not None else self._head)
         self._closing = True
         self._head = None
         self._buffer = b""
@@ -1124,8 +1179,9 @@ class FrontConnection(Protocol):
             return
         response = errorResponse(status)
         self.transport.write(response)
-        # Counted as the requests answered by handlers are.
-        self.factory.refused(self, status, len(response))
+        # Counted and logged as the requests answered by handlers are.
+        refusal.sentLength = len(response)
+        self.factory.refused(self, refusal)
         self._linger()
 
     def _close(self) -> None:
@@ -1387,13 +1443,23 @@ class FrontFactory(ServerFactory):
                 exchange.requestId.decode("ascii") or None,
             )
 
-    def refused(self, connection: FrontConnection, status: int, size: int) -> None:
+    def refused(self, connection: FrontConnection, refusal: "Refusal") -> None:
         """
-        The front refused a request on C{connection} with C{status}, in a
-        response of C{size} bytes.
+        The front refused a request on C{connection} itself: count it, and
+        write its access-log line, as nginx logs the 400s it answers.
         """
+        duration = 0.0
+        if refusal.startedAt is not None:
+            duration = self.reactor.seconds() - refusal.startedAt
         if self.metrics is not None:
-            self.metrics.requestFinished(status, 0.0, 0, size)
+            self.metrics.requestFinished(
+                refusal.code, duration, refusal.bodyBytes, refusal.sentLength
+            )
+        if self.accessLog is not None:
+            self.accessLog.write(
+                refusal, connection.peerHost, duration,  # type: ignore[arg-type]
+                refusal.requestId,
+            )
 
     def drain(self) -> Deferred[None]:
         """

@@ -13,20 +13,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
-from txmp._security import DEFAULT_MAX_MESSAGE
-
-# How many bytes of a streamed request body (a REQ with more=1: its body
-# frames, then BODY/END) the front may send for one request beyond what
-# the handler has granted with WINDOW; announced in HELLO.  The runner
-# grants what the application read in quarters of this, so a request's
-# unread body stays under it.
-INPUT_WINDOW = 256 * 1024
-
-# The largest body frame a handler sends: larger chunks (an application
-# may return a whole file as one string) are split, so that a front's
-# ZMQ_MAXMSGSIZE (--max-message, 16 MiB by default) never cuts a handler
-# off for a legitimate response.
-MAX_FRAME = 1024 * 1024
+from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW, MAX_FRAME
 
 # What a response head too large for the front becomes.
 _HEAD_TOO_LARGE_BODY = b"Internal Server Error\n"
@@ -226,7 +213,7 @@ class FrontLink:
         returnSocket: MessageSender,
         name: str,
         capacity: int,
-        heartbeat: float = 1.0,
+        heartbeat: float = DEFAULT_HEARTBEAT,
         address: str = "",
     ) -> None:
         self._reactor = reactor

@@ -18,26 +18,20 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+from txmp._defaults import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_LINGER_BYTES,
+    DEFAULT_LINGER_TIME,
+    DEFAULT_LINGER_TIMEOUT,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_REQUEST_LINE,
+    MAX_CHUNK_LINE,
+)
 
-DEFAULT_HEADER_TIMEOUT = 15.0
-DEFAULT_IDLE_TIMEOUT = 15.0
-DEFAULT_MAX_REQUEST_LINE = 8190
-DEFAULT_MAX_HEADERS = 100
-DEFAULT_MAX_HEADER_BYTES = 16 * 1024
-# A request body must be received within this many seconds of reading
-# time (R.U.D.Y.: a body trickled to hold a handler's thread).
-DEFAULT_BODY_TIMEOUT = 60.0
-# Lingering close, as nginx's lingering_time, lingering_timeout: after an
-# answer to a request whose body is still coming, what the client sends is
-# read and discarded for at most LINGER_TIME seconds in all, LINGER_TIMEOUT
-# seconds without a byte, and LINGER_BYTES bytes, so that a client still
-# sending reads the answer instead of a connection reset.
-DEFAULT_LINGER_TIME = 30.0
-DEFAULT_LINGER_TIMEOUT = 5.0
-DEFAULT_LINGER_BYTES = 16 * 1024 * 1024
-# The longest chunk-size line (with its extensions), as Twisted's.
-MAX_CHUNK_LINE = 1024
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 REASONS = {
     400: b"Bad Request",
@@ -58,6 +52,9 @@ _VERSION = re.compile(rb"HTTP/1\.[01]\Z")
 # Field values may hold HTAB and obs-text, but no other control character.
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]+\Z")
+# A Content-Length of more digits (without leading zeros) is too large for
+# any --max-body.
+_MAX_LENGTH_DIGITS = 18
 # RFC 9110 section 7.2 and RFC 3986 section 3.2.2: Host = uri-host [":"
 # port], uri-host = IP-literal / IPv4address / reg-name (no userinfo, no
 # path, no whitespace).
@@ -301,7 +298,11 @@ class RequestHead:
             self._lengths += 1
             if self._lengths > 1 or not _DIGITS.match(value):
                 return 400, False
-            self.contentLength = int(value)
+            digits = value.lstrip(b"0")
+            if len(digits) > _MAX_LENGTH_DIGITS:
+                # Larger than any limit, and int() refuses over 4300 digits.
+                return 413, False
+            self.contentLength = int(digits or b"0")
         elif lower == b"transfer-encoding":
             # Several field lines make one list (RFC 9110 section 5.3).
             self._encoded = True

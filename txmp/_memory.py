@@ -32,6 +32,7 @@ from typing import (
 from twisted.internet.interfaces import IReactorTime
 
 from txmp import protocol
+from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_THREADS
 from txmp._dispatch import Dispatcher
 from txmp._handler import FrontLink
 from txmp._zmq import PeerUnreachable
@@ -238,14 +239,16 @@ class MemoryNetwork:
         runner: Any,
         routingId: bytes,
         name: Optional[str] = None,
-        capacity: int = 1,
-        heartbeat: float = 1.0,
+        capacity: int = DEFAULT_THREADS,
+        heartbeat: float = DEFAULT_HEARTBEAT,
     ) -> FrontLink:
         """
         Make a L{FrontLink} on a new pair of DEALER sockets and attach it.
         It is not started: call its C{start} (and then L{flush}).
 
         @param name: its name; by default the routing id.
+        @param capacity: its credits, a handler's C{--threads}; by default
+            mphandler's.
         """
         sendSocket, returnSocket = self.dealerSockets(routingId)
         link = FrontLink(

@@ -18,6 +18,8 @@ else:  # Debian's PyPy is 3.9.
 import twisted
 from twisted.python import usage
 
+from txmp._defaults import DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL
+
 import txmp
 from txmp._logs import FORMATS, LEVELS, configureTwistd
 
@@ -121,10 +123,10 @@ class TxmpOptions(usage.Options):
     command = ""
 
     optParameters = [
-        ["log-format", None, "text",
+        ["log-format", None, DEFAULT_LOG_FORMAT,
          "Log format: text (twistd's) or json (one object per line, as "
          "twisted.logger writes it)."],
-        ["log-level", None, "info",
+        ["log-level", None, DEFAULT_LOG_LEVEL,
          "Least level logged: debug, info, warn, error or critical."],
         ["config", None, None,
          "TOML file of options, in a [mpfront] or [mphandler] table (keys "

@@ -23,6 +23,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
+from txmp._defaults import MAX_CREDITS
 
 #: What the registry keeps for a handler's requests in flight: the
 #: dispatcher's own record of each, opaque here.
@@ -309,7 +310,7 @@ class HandlerRegistry(Generic[T]):
         if self.handlers.get(handler.identity) is not handler:
             return False
         handler.abandoned[requestId] = None
-        if len(handler.abandoned) > protocol.MAX_CREDITS:
+        if len(handler.abandoned) > MAX_CREDITS:
             # More than it can have had: the oldest got no RESP.
             handler.abandoned.popitem(last=False)
         return True
@@ -320,12 +321,12 @@ class HandlerRegistry(Generic[T]):
         C{credit=1}).
 
         @return: whether they were taken: not if the handler would then
-            hold more than L{protocol.MAX_CREDITS} (more than it could ever
+            hold more than L{MAX_CREDITS} (more than it could ever
             have been given back: a bug, or a peer claiming the traffic;
             granted, its count would grow without bound, one capped
             C{CREDIT} after another).
         """
-        if handler.credits + credits > protocol.MAX_CREDITS:
+        if handler.credits + credits > MAX_CREDITS:
             return False
         handler.credits += credits
         return True

@@ -17,8 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-#: Seconds between two looks at the files.
-INTERVAL = 1.0
+from txmp._defaults import RELOAD_INTERVAL
 
 
 def findSpec(moduleName: str, directory: str) -> Optional[ModuleSpec]:
@@ -82,7 +81,7 @@ def pythonFiles(root: str) -> Iterator[str]:
 class CodeWatcher(Service):
     """
     Calls C{changed} with the files that changed (added, removed or
-    modified) since the last look, every L{INTERVAL} seconds.
+    modified) since the last look, every L{RELOAD_INTERVAL} seconds.
     """
 
     _log = Logger()
@@ -108,7 +107,7 @@ class CodeWatcher(Service):
             "mpfront --reload: watching {count} files under {root}",
             count=len(self._seen), root=self._root,
         )
-        self._loop.start(INTERVAL, now=False)
+        self._loop.start(RELOAD_INTERVAL, now=False)
 
     def stopService(self) -> None:
         Service.stopService(self)

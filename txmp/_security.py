@@ -12,12 +12,6 @@ from typing import Any, FrozenSet, Optional, Tuple
 
 from twisted.python import usage
 
-# The largest frame a front accepts from a peer (ZMQ_MAXMSGSIZE): a peer
-# that sends a larger one is disconnected instead of buffered.  Handlers
-# send body frames of at most txmp._handler.MAX_FRAME (1 MiB) and heads
-# bounded by the HTTP header limits, so this leaves a wide margin.
-DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
-
 
 def isLocalAddress(address: str) -> bool:
     """

@@ -34,24 +34,25 @@ Flow control
 Bodies are streamed both ways, and each way the receiver paces the sender
 with windows (C{WINDOW} messages), so that neither side holds a whole body:
 
-  - Response: the front grants a window with the request (its C{window}
-    meta attribute) and more as the client takes the body
-    (L{RunningRequest.windowReceived}).  Before handing a chunk to the
-    sink, the application thread waits while the window is used up; a
-    chunk bigger than what is left is sent whole.  A request without a
+  - Response (L{ResponseStream}): the front grants a window with the
+    request (its C{window} meta attribute) and more as the client takes
+    the body (L{RunningRequest.windowReceived}).  Before handing a chunk
+    to the sink, the application thread waits while the window is used
+    up; a chunk bigger than what is left is sent whole.  A request without a
     window is not paced (a front that does not pace responses).  A
     collected response (a list, see below) is sent whole: it is in memory
     already.
 
-  - Request: with C{more} set, the body comes in pieces
+  - Request (L{InputStream}): with C{more} set, the body comes in pieces
     (L{RunningRequest.bodyReceived}); reads of C{wsgi.input} wait for them.
-    The front sends at most L{txmp._handler.INPUT_WINDOW} bytes ahead of
+    The front sends at most L{txmp._defaults.INPUT_WINDOW} bytes ahead of
     what the handler granted; as the application reads, the runner grants
-    what was read, in batches of a quarter of that, and at the end of the
-    body (L{ResponseSink.sendWindow}).  A read that must wait for more
-    (one larger than the window, say) first grants everything it has
-    taken, so that the front sends the rest: a read of any size completes,
-    holding no more than it asked for.
+    what was read, in batches of a quarter of that
+    (L{txmp._defaults.INPUT_GRANT_DIVISOR}), and at the end of the body
+    (L{ResponseSink.sendWindow}).  A read that must wait for more (one
+    larger than the window, say) first grants everything it has taken, so
+    that the front sends the rest: a read of any size completes, holding
+    no more than it asked for.
 
 A cancellation wakes an application thread waiting for either, with
 L{RequestCancelled}.
@@ -133,7 +134,7 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
-from txmp._handler import INPUT_WINDOW
+from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
 from txmp._pool import ReactorCalls
 from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
@@ -143,9 +144,6 @@ Environ = Dict[str, Any]
 WriteCallable = Callable[[bytes], None]
 StartResponse = Callable[..., WriteCallable]
 Application = Callable[[Environ, StartResponse], Iterable[bytes]]
-
-# How much of a wsgi.file_wrapper file is read at once.
-FILE_CHUNK_SIZE = 64 * 1024
 
 INTERNAL_SERVER_ERROR_BODY = b"Internal Server Error\n"
 
@@ -769,12 +767,145 @@ class FileWrapper:
             close()
 
 
-# The most body bytes the handler puts in one BODY message when chunks the
-# application produced while the reactor thread was busy go out together:
-# bigger batches save per-message work on both sides, but past this size the
-# front waits longer for each and the pipeline stalls (1 MiB measured
-# slower: docs/benchmarks.md, "Fewer messages, fewer copies, larger sends").
-BODY_BATCH = 256 * 1024
+class ResponseStream:
+    """
+    The response body on its way to the front, paced by the window the
+    front grants: the twin of L{InputStream}, which paces the request body
+    the other way.
+
+    The front grants a window with the request and more with each
+    C{WINDOW} message, as its client takes the body.  Before each chunk
+    streamed, the application thread waits in L{awaitWindow} while the
+    window is used up; then it hands the chunk over with L{queue}.  The
+    reactor thread sends what was queued, in order, in C{BODY} messages of
+    at most C{batch} bytes: chunks queued while it was busy go out
+    together, and none waits for a later one.
+
+    Threads: L{windowReceived} and L{abort} are called in the reactor
+    thread, and so is the flush that L{queue} schedules, which alone calls
+    C{send}; L{awaitWindow} and L{queue} are called in the application
+    thread.
+
+    @ivar _condition: what the application thread waits on for window;
+        guards C{_window}, C{_aborted} and C{_outgoing}.  The request's
+        L{InputStream} shares it: one application thread waits for one of
+        the two at a time.
+    @ivar _window: how many more body bytes the front accepts now
+        (negative after a chunk bigger than what was left), or L{None} if
+        the front paces nothing.
+    @ivar _aborted: whether L{abort} was called.  Written only in the
+        reactor thread, with C{_condition} held.
+    @ivar _outgoing: the chunks queued and not sent yet.  L{queue}
+        schedules one flush when it finds it empty; the flush empties it.
+    """
+
+    def __init__(
+        self,
+        reactor: SupportsCallFromThread,
+        send: Callable[[List[bytes], bool], None],
+        window: Optional[int],
+        condition: Optional[threading.Condition] = None,
+        batch: int = BODY_BATCH,
+    ) -> None:
+        """
+        @param reactor: brings the flushes to the reactor thread.
+        @param send: sends body chunks, as L{ResponseSink.sendBody}, with
+            C{end} false; called in the reactor thread.
+        @param window: the window granted with the request, or L{None} if
+            the front paces nothing.
+        @param condition: the condition variable to wait on; a new
+            L{threading.Condition} by default.
+        @param batch: the most bytes C{send} is given at once, unless one
+            chunk is bigger (a chunk is never split).
+        """
+        self._reactor = reactor
+        self._send = send
+        self._window = window
+        self._condition = threading.Condition() if condition is None else condition
+        self._batch = batch
+        self._aborted = False
+        self._outgoing: List[bytes] = []
+
+    # Reactor thread.
+
+    def windowReceived(self, size: int) -> None:
+        """
+        The front accepts C{size} more bytes: wake the application thread
+        if it waits for window.  Ignored if the front paces nothing, or
+        once the stream was aborted.  Called in the reactor thread.
+        """
+        with self._condition:
+            if self._window is None or self._aborted:
+                return
+            self._window += size
+            self._condition.notify_all()
+
+    def abort(self) -> None:
+        """
+        Give up on the response: L{awaitWindow}, including a call blocked
+        now, raises L{RequestCancelled}, and nothing more is sent.  Called
+        in the reactor thread.
+        """
+        with self._condition:
+            self._aborted = True
+            self._condition.notify_all()
+
+    def _flush(self) -> None:
+        """
+        Send the chunks queued since the last flush, in order, at most
+        C{batch} bytes in each call to C{send}; nothing once aborted.
+        Called in the reactor thread.
+        """
+        with self._condition:
+            chunks, self._outgoing = self._outgoing, []
+        batch: List[bytes] = []
+        size = 0
+        for chunk in chunks:
+            if batch and size + len(chunk) > self._batch:
+                if self._aborted:
+                    return
+                self._send(batch, False)
+                batch, size = [], 0
+            batch.append(chunk)
+            size += len(chunk)
+        if batch and not self._aborted:
+            self._send(batch, False)
+
+    # Application thread.
+
+    def awaitWindow(self, size: int) -> None:
+        """
+        Wait until the front accepts more of the body, then count C{size}
+        bytes against its window.  The window may go below zero: a chunk
+        is never split.  Called in the application thread, before each
+        chunk is streamed (including one sent with the head).
+
+        @raise RequestCancelled: if the stream is or gets aborted.
+        """
+        with self._condition:
+            while (
+                self._window is not None
+                and self._window <= 0
+                and not self._aborted
+            ):
+                self._condition.wait()
+            if self._aborted:
+                raise RequestCancelled("request cancelled")
+            if self._window is not None:
+                self._window -= size
+
+    def queue(self, chunk: bytes) -> None:
+        """
+        Hand a chunk to the reactor thread, to be sent after those queued
+        before, and after the calls handed to C{reactor} before; schedule
+        a flush if none is scheduled.  Called in the application thread,
+        after L{awaitWindow}.
+        """
+        with self._condition:
+            schedule = not self._outgoing
+            self._outgoing.append(chunk)
+        if schedule:
+            self._reactor.callFromThread(self._flush)
 
 
 class RunningRequest:
@@ -783,17 +914,14 @@ class RunningRequest:
     until L{ResponseSink.finished}.
 
     @ivar input: the request's C{wsgi.input}.
+    @ivar output: the response body streamed, paced by the front's
+        window.  It shares its condition variable with C{input}: the one
+        the application thread waits on.
     @ivar _errors: the request's C{wsgi.errors}, made in the application
         thread when it starts running the request.
-    @ivar _condition: what the application thread waits on, for response
-        window and for request body; guards C{_window} and C{_cancelled}
-        (and, being the condition of C{input}, the request body).
-    @ivar _window: how many more response body bytes the front accepts
-        now (negative after a chunk bigger than what was left), or L{None}
-        if the front paces nothing.
     @ivar _cancelled: whether L{cancel} was called.  Written only in the
-        reactor thread, with C{_condition} held, and read in both; a
-        boolean assignment is atomic.
+        reactor thread, before C{input} and C{output} are aborted, and read
+        in both; a boolean assignment is atomic.
     @ivar _done: whether L{ResponseSink.finished} was called.  Reactor
         thread only.
     @ivar _bodyEnded: whether the whole request body was received.
@@ -811,11 +939,6 @@ class RunningRequest:
     @ivar _headSent: whether the head was handed to the reactor.
     @ivar _complete: whether the message completing the response (or
         reporting its failure) was handed to the reactor.
-    @ivar _outgoing: body chunks handed to the reactor and not sent yet;
-        guarded by C{_condition}.  The application thread appends to it
-        and schedules one L{_flush} if it was empty (a flush empties it):
-        chunks that come while the reactor thread is busy go out together,
-        in one C{BODY} message, and none waits for a later one.
     """
 
     def __init__(
@@ -834,7 +957,8 @@ class RunningRequest:
         @param head: the request head; its C{window} meta attribute, if any,
             is the response window the front grants to begin with.
         @param condition: the condition variable the application thread
-            waits on, for tests; a new L{threading.Condition} by default.
+            waits on (for response window or request body), for tests; a
+            new L{threading.Condition} by default.
         """
         self._reactor = reactor
         self._application = application
@@ -847,16 +971,19 @@ class RunningRequest:
         self._idText: Optional[str] = None
         self._method = head.method
         self._sink = sink
-        self._condition = threading.Condition() if condition is None else condition
+        if condition is None:
+            condition = threading.Condition()
         # Only a streamed request body is paced by the front; a body that
         # came whole in the REQ needs no grants.
         self.input = InputStream(
-            self._condition,
+            condition,
             self._inputConsumed if head.more else None,
-            INPUT_WINDOW // 4,
+            INPUT_WINDOW // INPUT_GRANT_DIVISOR,
+        )
+        self.output = ResponseStream(
+            reactor, sink.sendBody, self._initialWindow(head), condition, BODY_BATCH
         )
         self._errors: Optional[ErrorStream] = None
-        self._window = self._initialWindow(head)
         self._cancelled = False
         self._done = False
         self._bodyEnded = False
@@ -867,7 +994,6 @@ class RunningRequest:
         self._overran = False
         self._headSent = False
         self._complete = False
-        self._outgoing: List[bytes] = []
 
     def _initialWindow(self, head: RequestHead) -> Optional[int]:
         """
@@ -927,9 +1053,8 @@ class RunningRequest:
         """
         if self._done or self._cancelled:
             return
-        with self._condition:
-            self._cancelled = True
-            self._condition.notify_all()
+        self._cancelled = True
+        self.output.abort()
         self.input.abort()
 
     def windowReceived(self, size: int) -> None:
@@ -940,11 +1065,8 @@ class RunningRequest:
         front paces nothing), was cancelled or is finished.  Called in the
         reactor thread.
         """
-        with self._condition:
-            if self._window is None or self._cancelled or self._done:
-                return
-            self._window += size
-            self._condition.notify_all()
+        if not self._done:
+            self.output.windowReceived(size)
 
     def bodyReceived(self, chunks: List[bytes], end: bool) -> None:
         """
@@ -976,27 +1098,6 @@ class RunningRequest:
         if not self._cancelled:
             method(*args)
 
-    def _flush(self) -> None:
-        """
-        Send the body chunks handed over since the last flush, in order,
-        in C{BODY} messages of at most L{BODY_BATCH} bytes each (a larger
-        chunk goes alone).  Called in the reactor thread.
-        """
-        with self._condition:
-            chunks, self._outgoing = self._outgoing, []
-        batch: List[bytes] = []
-        size = 0
-        for chunk in chunks:
-            if batch and size + len(chunk) > BODY_BATCH:
-                if self._cancelled:
-                    return
-                self._sink.sendBody(batch, False)
-                batch, size = [], 0
-            batch.append(chunk)
-            size += len(chunk)
-        if batch and not self._cancelled:
-            self._sink.sendBody(batch, False)
-
     def _finish(self) -> None:
         """
         Tell the sink the request is finished.  Called in the reactor thread.
@@ -1021,39 +1122,6 @@ class RunningRequest:
         """
         if not self._cancelled:
             self._toReactor(self._sink.sendWindow, size)
-
-    def _queueChunk(self, chunk: bytes) -> None:
-        """
-        Hand a body chunk to the reactor thread: add it to the chunks
-        waiting for L{_flush}, and schedule one if none is.  Called in the
-        application thread.
-        """
-        with self._condition:
-            schedule = not self._outgoing
-            self._outgoing.append(chunk)
-        if schedule:
-            self._reactor.callFromThread(self._flush)
-
-    def _awaitWindow(self, size: int) -> None:
-        """
-        Wait until the front accepts more of the response body, then count
-        C{size} bytes against its window.  The window may go below zero:
-        a chunk is never split.  Called in the application thread, before
-        each chunk is streamed.
-
-        @raise RequestCancelled: if the request is or gets cancelled.
-        """
-        with self._condition:
-            while (
-                self._window is not None
-                and self._window <= 0
-                and not self._cancelled
-            ):
-                self._condition.wait()
-            if self._cancelled:
-                raise RequestCancelled("request cancelled")
-            if self._window is not None:
-                self._window -= size
 
     def _run(self) -> None:
         """
@@ -1253,9 +1321,9 @@ class RunningRequest:
             if not fitting:
                 return
             chunk = fitting[0]
-        self._awaitWindow(len(chunk))
+        self.output.awaitWindow(len(chunk))
         if self._headSent:
-            self._queueChunk(chunk)
+            self.output.queue(chunk)
         else:
             status, reason, headers = self._head()
             self._headSent = True
@@ -1473,6 +1541,7 @@ __all__ = [
     "ResponseSink",
     "RequestCancelled",
     "InputStream",
+    "ResponseStream",
     "ErrorStream",
     "FileWrapper",
     "buildEnviron",

@@ -21,6 +21,8 @@ from typing import AbstractSet, Dict, List, Optional, Protocol, Tuple
 
 from twisted.logger import Logger
 
+from txmp._defaults import MAX_DENIAL_KEYS
+
 ZAP_VERSION = b"1.0"
 
 # The ZAP domain of the front's sockets: with ZAP_ENFORCE_DOMAIN, a socket
@@ -68,8 +70,6 @@ def zapDecision(
     return b"200", b"OK", key
 
 
-# How many refused keys ZapHandler.denials remembers (for its log's pacing).
-MAX_DENIAL_KEYS = 10000
 
 
 class ZapHandler:

@@ -6,7 +6,6 @@ C{twistd mpfront}: options and the service tree of the front.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -23,45 +22,35 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 
 from txmp._access import FORMATS as ACCESS_LOG_FORMATS, AccessLog
-from txmp._http import (
+from txmp._defaults import (
+    BOOT_FAILURES,
+    DEFAULT_ACCESS_LOG_FORMAT,
     DEFAULT_BODY_TIMEOUT,
+    DEFAULT_GRACEFUL_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_HEARTBEAT,
     DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_MESSAGE,
+    DEFAULT_MAX_QUEUE,
     DEFAULT_MAX_REQUEST_LINE,
-    HTTPRules,
-    parseNetwork,
+    DEFAULT_QUEUE_TIMEOUT,
+    DEFAULT_RETURN,
+    DEFAULT_SEND,
+    DEFAULT_THREADS,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WINDOW,
+    HIGH_WATER_MARK,
+    LARGE_FRAME,
+    MAX_CREDITS,
 )
+from txmp._http import HTTPRules, parseNetwork
 from txmp._logs import ChildLog, reopenLogFiles
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._reload import findSpec
-from txmp._security import DEFAULT_MAX_MESSAGE, checkFrontSecurity
-from txmp.protocol import MAX_CREDITS
-
-DEFAULT_SEND = "tcp://127.0.0.1:5556"
-DEFAULT_RETURN = "tcp://127.0.0.1:5555"
-
-# See "Held writes and a 2 MiB window" in docs/benchmarks.md: measured with
-# benchmarks/bigbody.py.
-DEFAULT_WINDOW = 2 * 1024 * 1024
-DEFAULT_MAX_BODY = 1 << 30
-
-# Per-peer high-water marks, in messages.  Requests are bounded by credits
-# long before this; the mark only bounds memory if something goes wrong.
-HIGH_WATER_MARK = 10000
-
-# Reply frames at least this long (response body chunks) are received
-# without a copy: they are copied once, when the front joins the chunks it
-# has for a response into one write.  Not on PyPy: a frame received so is freed only
-# when its garbage collector runs, and that does not count ZeroMQ's memory
-# (a PyPy front's peak grew by 92 MiB for one 100 MiB download instead of
-# 53).  Figures and commands: docs/benchmarks.md, "Fewer messages, fewer
-# copies, larger sends".
-LARGE_FRAME: Optional[int] = (
-    16 * 1024 if platform.python_implementation() == "CPython" else None
-)
-
+from txmp._security import checkFrontSecurity
 
 def connectableAddress(address: str) -> str:
     """
@@ -117,14 +106,14 @@ class Options(TxmpOptions):
         ["return", None, None,
          "ZeroMQ address to bind for replies (default " + DEFAULT_RETURN
          + "; see --send)."],
-        ["timeout", None, 30.0, "Seconds to wait for a reply: then 504.",
+        ["timeout", None, DEFAULT_TIMEOUT, "Seconds to wait for a reply: then 504.",
          positive(float, "--timeout")],
-        ["queue-timeout", None, 10.0,
+        ["queue-timeout", None, DEFAULT_QUEUE_TIMEOUT,
          "Seconds a request may wait for a handler with capacity: then 503.",
          positive(float, "--queue-timeout")],
-        ["max-queue", None, 1000, "How many requests may wait: more get 503.",
+        ["max-queue", None, DEFAULT_MAX_QUEUE, "How many requests may wait: more get 503.",
          positive(int, "--max-queue")],
-        ["heartbeat", None, 1.0,
+        ["heartbeat", None, DEFAULT_HEARTBEAT,
          "Seconds between heartbeats; a handler silent for 3 is dead.",
          positive(float, "--heartbeat")],
         ["window", None, DEFAULT_WINDOW,
@@ -159,7 +148,7 @@ class Options(TxmpOptions):
         ["access-log", None, None,
          "Write an access log to this file, or to stdout with -; SIGUSR1 "
          "reopens the file (for logrotate)."],
-        ["access-log-format", None, "combined",
+        ["access-log-format", None, DEFAULT_ACCESS_LOG_FORMAT,
          "Access log format: combined (Apache's, then the duration in "
          "seconds and the request id) or json (an object per line)."],
         ["stats", None, None,
@@ -168,9 +157,10 @@ class Options(TxmpOptions):
          "/metrics, /healthz and /readyz."],
         ["spawn", None, 0, "Start and supervise this many local mphandlers.", int],
         ["app", None, None, "WSGI application (mod:app) for --spawn handlers."],
-        ["threads", None, None, "--threads of --spawn handlers (default: mphandler's, 4).",
+        ["threads", None, None, "--threads of --spawn handlers (default: mphandler's, "
+         f"{DEFAULT_THREADS}).",
          positive(int, "--threads", MAX_CREDITS)],
-        ["graceful-timeout", None, 30.0,
+        ["graceful-timeout", None, DEFAULT_GRACEFUL_TIMEOUT,
          "Seconds to finish the requests in progress when stopping (SIGTERM), "
          "for the front and its --spawn handlers.",
          positive(float, "--graceful-timeout")],
@@ -709,10 +699,6 @@ class PrivateLinks(Service):
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
 
-
-#: Spawned handlers that exit before they join, one after the other, this
-#: many times: the front gives up (as gunicorn's "Worker failed to boot").
-BOOT_FAILURES = 3
 
 #: The exit status of a front whose spawned handlers cannot boot (gunicorn's).
 BOOT_FAILED_STATUS = 3

@@ -21,19 +21,21 @@ from twisted.internet.defer import gatherResults
 from twisted.logger import Logger
 from twisted.python import usage
 
+from txmp._defaults import (
+    DEFAULT_GRACEFUL_TIMEOUT,
+    DEFAULT_HEARTBEAT,
+    DEFAULT_PROFILE_SECONDS,
+    DEFAULT_RETURN,
+    DEFAULT_SEND,
+    DEFAULT_THREADS,
+    HIGH_WATER_MARK,
+    MAX_CREDITS,
+    PARENT_CHECK_INTERVAL,
+)
 from txmp._logs import reopenLogFiles
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._profile import Profiler
 from txmp._security import checkHandlerSecurity
-from txmp.protocol import MAX_CREDITS
-from txmp.fronttap import DEFAULT_RETURN, DEFAULT_SEND
-
-# Replies are bounded by the front's credits; the mark bounds memory if a
-# front stops reading.
-HIGH_WATER_MARK = 10000
-
-# Measured with benchmarks/threads.py: see "Threads" in docs/benchmarks.md.
-DEFAULT_THREADS = 4
 
 
 def loadApplication(spec: str) -> Callable[..., Any]:
@@ -99,9 +101,9 @@ class Options(TxmpOptions):
          f"{MAX_CREDITS}, the credits a front accepts).",
          positive(int, "--threads", MAX_CREDITS)],
         ["name", None, None, "Name in logs and at the front (default host:pid)."],
-        ["heartbeat", None, 1.0, "Seconds between heartbeats.",
+        ["heartbeat", None, DEFAULT_HEARTBEAT, "Seconds between heartbeats.",
          positive(float, "--heartbeat")],
-        ["graceful-timeout", None, 30.0,
+        ["graceful-timeout", None, DEFAULT_GRACEFUL_TIMEOUT,
          "Seconds to finish running requests when stopping (SIGTERM).",
          positive(float, "--graceful-timeout")],
         ["max-requests", None, 0,
@@ -118,7 +120,7 @@ class Options(TxmpOptions):
         ["profile", None, None,
          "Profile this handler from start to stop (its reactor thread and "
          "every request) and write the profile to this file (pstats)."],
-        ["profile-seconds", None, 30.0,
+        ["profile-seconds", None, DEFAULT_PROFILE_SECONDS,
          "Seconds a profile started by SIGUSR2 lasts; it is written to "
          "mphandler-NAME-TIME.pstats in the working directory.",
          positive(float, "--profile-seconds")],
@@ -509,7 +511,7 @@ class ParentWatch(Service):
         reactor: Any,
         parentPid: int,
         name: str,
-        interval: float = 1.0,
+        interval: float = PARENT_CHECK_INTERVAL,
         getppid: Callable[[], int] = os.getppid,
         dieWithParent: Callable[[], bool] = dieWithParent,
     ) -> None:

@@ -21,15 +21,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-VERSION = b"TXMP1"
+from txmp._defaults import MAX_CREDITS
 
-# The most credits a handler may hold at a front: a HELLO or CREDIT
-# claiming more is an invalid message, and a front drops a CREDIT that
-# would take a handler's count beyond it (docs/protocol.md, section 5).
-# Far above any sensible thread pool (txmp's handler refuses a larger
-# --threads), it bounds what one peer on the send socket can claim, which
-# once was 10**18 credits: every request.
-MAX_CREDITS = 1000
+VERSION = b"TXMP1"
 
 # Message types.  Front -> handler (send socket, ROUTER -> DEALER):
 REQ = b"REQ"

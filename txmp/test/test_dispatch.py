@@ -17,6 +17,7 @@ from twisted.logger import LogLevel, Logger, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
+from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_QUEUE_TIMEOUT, DEFAULT_TIMEOUT
 from txmp._dispatch import (
     Dispatcher,
     FrontError,
@@ -71,12 +72,15 @@ class DispatcherTestCase(SynchronousTestCase):
     """
     A L{Dispatcher} sending on a L{MemorySocket}, timed by a L{Clock}, with
     helpers to play the handlers' part.
+
+    It has mpfront's defaults, but for C{maxQueue}: 3 instead of 1000, so
+    that a test can fill the queue.
     """
 
-    timeout = 30.0
-    queueTimeout = 10.0
+    timeout = DEFAULT_TIMEOUT
+    queueTimeout = DEFAULT_QUEUE_TIMEOUT
     maxQueue = 3
-    heartbeat = 1.0
+    heartbeat = DEFAULT_HEARTBEAT
 
     def setUp(self) -> None:
         self.clock = Clock()
@@ -498,7 +502,7 @@ class DispatchTests(DispatcherTestCase):
                 b"method\0GET\0target\0/path?q=1\0version\0HTTP/1.1\0"
                 b"remote_addr\x00192.0.2.1\0remote_port\x0040000\0"
                 b"server_name\0example.com\0server_port\x008080\0scheme\0http\0"
-                b"more\x000\0window\x00262144",
+                b"more\x000\0window\0" + b"%d" % (self.dispatcher.window,),
                 b"Host\0example.com",
                 b"x",
             ],

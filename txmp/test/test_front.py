@@ -24,15 +24,13 @@ from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp import protocol
+from txmp import __version__, protocol
 from txmp._access import AccessLog
+from txmp._defaults import DEFAULT_MAX_QUEUE, PIPELINE_BUFFER, SEND_LIMIT, SMALL_BODY
 from txmp._dispatch import Dispatcher
 from txmp._http import HTTPRules, RequestHead, parseNetwork
 from txmp._memory import MemorySocket
 from txmp._front import (
-    PIPELINE_BUFFER,
-    SEND_LIMIT,
-    SMALL_BODY,
     Exchange,
     FrontConnection,
     makeSite,
@@ -94,16 +92,17 @@ class ParsedResponse:
 class ResourceTestCase(SynchronousTestCase):
     """
     A L{Dispatcher} with one registered handler, served by L{makeSite}.
+    It has mpfront's defaults; a subclass may set a smaller C{maxQueue}
+    (and say why).
     """
 
-    maxQueue = 10
+    maxQueue = DEFAULT_MAX_QUEUE
 
     def setUp(self) -> None:
         self.clock = Clock()
         self.socket = MemorySocket(router=True)
         self.dispatcher = Dispatcher(
-            self.clock, self.socket, timeout=30.0, queueTimeout=10.0,
-            maxQueue=self.maxQueue, heartbeat=1.0, instance="front1",
+            self.clock, self.socket, maxQueue=self.maxQueue, instance="front1",
         )
         self.hello(5)
         self.site = makeSite(self.dispatcher, self.clock)
@@ -352,18 +351,41 @@ class RequestTests(ResourceTestCase):
 
     def test_chunkedBody(self) -> None:
         """
-        A chunked request body is streamed to the handler de-chunked: the
-        request goes with C{more} set, the body in C{BODY} messages, then
-        C{END}.
+        A chunked request body of up to L{SMALL_BODY} bytes is read whole
+        and de-chunked before the request goes to a handler, with it, in
+        one message.
         """
-        self.sendRequest(
+        channel, _ = self.sendRequest(
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+            b"3\r\nabc\r\n2\r\nde\r\n"
         )
+        self.assertEqual(self.socket.routedMessages(), [])
+        channel.dataReceived(b"0\r\n\r\n")
+        request = self.lastRequest()
+        self.assertFalse(request.head.more)
+        self.assertEqual(b"".join(request.body), b"abcde")
+
+    def test_largeChunkedBody(self) -> None:
+        """
+        A chunked request body that grows past L{SMALL_BODY} is streamed
+        to the handler de-chunked from then on: the request goes with
+        C{more} set, the body so far and the rest in C{BODY} messages,
+        then C{END}.
+        """
+        first = b"a" * SMALL_BODY
+        channel, _ = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % (len(first),) + first + b"\r\n"
+        )
+        self.assertEqual(self.socket.routedMessages(), [])
+        channel.dataReceived(b"3\r\nbcd\r\n")
         request = self.lastRequest()
         self.assertTrue(request.head.more)
         self.assertEqual(request.body, [])
-        self.assertEqual(self.streamedBody(request.requestId), (b"abcde", True))
+        channel.dataReceived(b"2\r\nef\r\n0\r\n\r\n")
+        self.assertEqual(
+            self.streamedBody(request.requestId), (first + b"bcdef", True)
+        )
 
     def test_nulNeverForwarded(self) -> None:
         """
@@ -481,10 +503,83 @@ class AccessLogLineTests(ResourceTestCase):
         self.assertTrue(line.endswith(" %s\n" % (request.requestId.decode("ascii"),)), line)
 
 
+    def accessLog(self) -> FilePath:
+        """
+        Give the site an access log; return its path.
+        """
+        path = FilePath(self.mktemp())
+        self.site.accessLog = AccessLog(path.path)
+        self.site.accessLog.open()
+        self.addCleanup(self.site.accessLog.close)
+        return path
+
+    def test_refusedHead(self) -> None:
+        """
+        A head the front refuses itself is logged with its status, the
+        size of the answer, and what was read of the request line.
+        """
+        path = self.accessLog()
+        self.sendRequest(b"GET /x HTTP/1.1\r\nHost: a b\r\n\r\n")
+        line = path.getContent().decode("ascii")
+        self.assertTrue(line.startswith("192.0.2.5 - - ["), line)
+        self.assertIn('"GET /x HTTP/1.1" 400 ', line)
+
+    def test_refusedLength(self) -> None:
+        """
+        A request refused with 413 for its C{Content-Length} is logged with
+        its request line.
+        """
+        path = self.accessLog()
+        self.site.maxBody = 10
+        self.sendRequest(b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n")
+        line = path.getContent().decode("ascii")
+        self.assertIn('"POST /up HTTP/1.1" 413 ', line)
+
+    def test_refusedBeforeRequestLine(self) -> None:
+        """
+        A refusal before any request line was read logs C{-} for it.
+        """
+        path = self.accessLog()
+        self.sendRequest(b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n")
+        self.sendRequest(b"\x00\r\n\r\n")
+        lines = path.getContent().decode("ascii").splitlines()
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn('"GET / HTTP/1.1" 431 ', lines[0])
+        self.assertIn('"- - -" 400 ', lines[1])
+
+    def test_refusedBody(self) -> None:
+        """
+        A body refused after its request went to a handler is logged with
+        the request's id.
+        """
+        path = self.accessLog()
+        big = b"a" * (SMALL_BODY + 1)
+        self.site.maxBody = len(big) + 10
+        self.sendRequest(
+            b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % (len(big),) + big + b"\r\n20\r\n"
+        )
+        requestId = self.lastRequest().requestId.decode("ascii")
+        line = path.getContent().decode("ascii")
+        self.assertIn('"POST /up HTTP/1.1" 413 ', line)
+        self.assertTrue(line.endswith(" %s\n" % (requestId,)), line)
+
+
 class ReplyTests(ResourceTestCase):
     """
     What the client gets.
     """
+
+    def test_serverAndDate(self) -> None:
+        """
+        A response whose application set neither names the server as
+        C{txmp/VERSION} and carries the C{Date}.
+        """
+        _, transport = self.get()
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"0")])
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.header(b"server"), [b"txmp/" + __version__.encode("ascii")])
+        self.assertEqual(response.header(b"date"), [b"Thu, 01 Jan 1970 00:00:00 GMT"])
 
     def test_reply(self) -> None:
         """
@@ -651,7 +746,8 @@ class ReplyTests(ResourceTestCase):
 
 class ErrorTests(ResourceTestCase):
     """
-    Responses the front makes up itself.
+    Responses the front makes up itself.  A queue of one request, so that
+    the second one waiting is refused.
     """
 
     maxQueue = 1
@@ -899,6 +995,9 @@ class FramingTests(ResourceTestCase):
             self.assertTrue(data.startswith(b"HTTP/1.1 %d " % (status,)), data)
             self.assertTrue(data.endswith(b"\r\n\r\n"), data)
             self.assertFalse(transport.disconnecting, method)
+            # RFC 9110 section 8.6: never a Content-Length in a 204.
+            length = ParsedResponse(data).header(b"content-length")
+            self.assertEqual(length, [] if status == 204 else [b"50"], status)
         self.assertEqual(self.invalidReplies(), [])
         self.assertNoLeak()
 
@@ -1221,16 +1320,19 @@ class StreamingTests(ResourceTestCase):
         passes the limit; the handler gets C{CANCEL}; nothing is left
         pending.
         """
-        self.site.maxBody = 100
+        big = b"a" * (SMALL_BODY + 1)
+        self.site.maxBody = len(big) + 100
         channel, transport = self.sendRequest(
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"40\r\n" + b"a" * 64 + b"\r\n"
+            + b"%x\r\n" % (len(big),) + big + b"\r\n"
         )
         requestId = self.lastRequest().requestId
         self.dispatcher.controlReceived(
             [HANDLER, *protocol.encodeWindow(requestId, 1000)]
         )
         channel.dataReceived(b"40\r\n" + b"b" * 64 + b"\r\n")
+        self.assertEqual(transport.value(), b"")
+        channel.dataReceived(b"40\r\n" + b"c" * 64 + b"\r\n")
         response = ParsedResponse(transport.value())
         self.assertEqual(response.code, 413)
         self.assertEqual(self.cancels(), [requestId])
@@ -1251,7 +1353,9 @@ class StreamingTests(ResourceTestCase):
         """
         Response body bytes written to a client that takes them are granted
         back to the handler with C{WINDOW}, half a window at a time; none
-        while the client's transport is paused, then all at once.
+        while the client's transport is paused, then all at once.  (A
+        window of 400 bytes instead of mpfront's 2 MiB, so that a few
+        short chunks cross half of it.)
         """
         self.dispatcher.window = 400
         channel, transport = self.get()
@@ -1270,6 +1374,34 @@ class StreamingTests(ResourceTestCase):
         channel.resumeProducing()
         self.assertEqual(windows(), [200, 250])
         self.reply(protocol.encodeBody(requestId, [], True))
+        self.assertNoLeak()
+
+    def test_responseStartsWhileTransportFull(self) -> None:
+        """
+        A streamed response that starts while the client's transport is
+        still full from the response before it (pipelined requests) is
+        paused from its start: nothing more of its body is written, and
+        nothing is granted to the handler, until the transport resumes.
+        """
+        self.dispatcher.window = 400
+        channel, transport = self.sendRequest(
+            b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n"
+        )
+        first = self.lastRequest().requestId
+        self.respond(first, headers=[(b"Content-Length", b"1")], body=[b"1"])
+        channel.pauseProducing()
+        second = self.lastRequest().requestId
+        self.assertNotEqual(first, second)
+        windows = lambda: [m.size for p, m in self.socket.routedMessages()
+                           if isinstance(m, protocol.Window)]
+        self.respond(second, body=[b"a" * 250], more=True)
+        self.reply(protocol.encodeBody(second, [b"b" * 250], False))
+        self.assertEqual(windows(), [])
+        self.assertNotIn(b"b" * 250, transport.value())
+        channel.resumeProducing()
+        self.assertEqual(sum(windows()), 500)
+        self.assertIn(b"b" * 250, transport.value())
+        self.reply(protocol.encodeBody(second, [], True))
         self.assertNoLeak()
 
     def test_earlyResponseCloses(self) -> None:
@@ -1327,6 +1459,7 @@ class _WritingConnection:
     trusted = False
     bodyPending = False
     persistent = True
+    transportFull = False
     localHost = b"example.com"
     localPort = b"80"
     peerPort = b"40000"

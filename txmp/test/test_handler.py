@@ -13,8 +13,8 @@ from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._handler import INPUT_WINDOW, FrontLink, _ReplySink
-from txmp._security import DEFAULT_MAX_MESSAGE
+from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW
+from txmp._handler import FrontLink, _ReplySink
 from txmp._memory import MemoryRunner, MemorySocket
 from txmp._wsgi import WSGIRunner
 from txmp.test.test_wsgi import ManualThreadPool
@@ -34,10 +34,11 @@ META: List[Tuple[bytes, bytes]] = [
 
 class FrontLinkTestCase(SynchronousTestCase):
     """
-    A L{FrontLink} with capacity 2 on fake sockets, not yet started.
+    A L{FrontLink} with capacity 2 on fake sockets, not yet started: 2
+    rather than mphandler's 4 threads, so that a test can use them all up.
     """
 
-    heartbeat = 1.0
+    heartbeat = DEFAULT_HEARTBEAT
 
     def setUp(self) -> None:
         self.clock = Clock()

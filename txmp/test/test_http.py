@@ -16,10 +16,12 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._http import (
+from txmp._defaults import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_REQUEST_LINE,
+)
+from txmp._http import (
     HTTPRules,
     RequestHead,
     checkRequestLine,
@@ -198,7 +200,8 @@ class RequestLineTests(RulesTestCase):
 
 class SmallLimitsTests(RulesTestCase):
     """
-    The limits are configurable.
+    The limits are configurable.  Small ones, so that a test crosses them
+    with a few bytes.
     """
 
     rules = HTTPRules(maxRequestLine=20, maxHeaders=3, maxHeaderBytes=40)
@@ -294,6 +297,20 @@ class HeaderTests(RulesTestCase):
             self.assertRefused(
                 head(b"Content-Length: " + value, line=b"POST / HTTP/1.1"), 400
             )
+
+    def test_hugeLength(self) -> None:
+        """
+        A C{Content-Length} of more digits than Python converts to an int
+        (4300) is refused with 413, as any length too large for the limit;
+        leading zeros do not count.
+        """
+        self.assertRefused(
+            head(b"Content-Length: " + b"1" * 5000, line=b"POST / HTTP/1.1"), 413
+        )
+        self.assertAccepted(
+            head(b"Content-Length: " + b"0" * 5000 + b"3", line=b"POST / HTTP/1.1")
+            + b"abc"
+        )
 
     def test_duplicateHost(self) -> None:
         """
@@ -435,7 +452,9 @@ class RejectUnderscoreTests(RulesTestCase):
 
 class TimeoutTests(RulesTestCase):
     """
-    The head deadline and the idle timeout, on the site's reactor.
+    The head deadline and the idle timeout, on the site's reactor.  They
+    differ here (5 and 7 seconds; both 15 by default), so that a test tells
+    which one fired.
     """
 
     rules = HTTPRules(headerTimeout=5.0, idleTimeout=7.0)
@@ -666,6 +685,19 @@ class TrustedProxyTests(RulesTestCase):
         request = self.assertAccepted(head(b"X-Forwarded-Host: shop.example:8443"))
         self.assertEqual(request.head.serverName, "shop.example")
         self.assertIn(("Host", "h"), request.head.headers)
+
+    def test_forwardedHostMalformed(self) -> None:
+        """
+        A forwarded host that is no valid host (whitespace, a path,
+        userinfo) is ignored: C{server_name} comes from C{Host}.
+        """
+        for value in [b"a b", b"evil.example/x", b"user@evil.example"]:
+            self.socket.clear()
+            request = self.assertAccepted(head(b"X-Forwarded-Host: " + value))
+            self.assertEqual(request.head.serverName, "h", value)
+        self.socket.clear()
+        request = self.assertAccepted(head(b'Forwarded: host="a b"'))
+        self.assertEqual(request.head.serverName, "h")
 
     def test_forwarded(self) -> None:
         """

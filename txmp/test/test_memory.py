@@ -213,8 +213,7 @@ class NetworkTestCase(SynchronousTestCase):
         self.clock = Clock()
         self.network = MemoryNetwork()
         self.dispatcher = self.network.makeDispatcher(
-            self.clock, timeout=30.0, queueTimeout=10.0, heartbeat=1.0,
-            instance="front1",
+            self.clock, instance="front1",
         )
         self.runnerA = MemoryRunner()
         self.runnerB = MemoryRunner()

@@ -81,8 +81,7 @@ class FrontMetricsTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.dispatcher = Dispatcher(
-            self.clock, MemorySocket(router=True), timeout=30.0, queueTimeout=10.0,
-            maxQueue=10, heartbeat=1.0, instance="front1",
+            self.clock, MemorySocket(router=True), instance="front1",
         )
         self.metrics = FrontMetrics()
 
@@ -139,8 +138,7 @@ class StatsRootTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.dispatcher = Dispatcher(
-            Clock(), MemorySocket(router=True), timeout=30.0, queueTimeout=10.0,
-            maxQueue=10, heartbeat=1.0, instance="front1",
+            Clock(), MemorySocket(router=True), instance="front1",
         )
         self.root = StatsRoot(self.dispatcher, FrontMetrics())
 
@@ -200,8 +198,7 @@ class RefusalCountTests(SynchronousTestCase):
         """
         metrics = FrontMetrics()
         dispatcher = Dispatcher(
-            Clock(), MemorySocket(router=True), timeout=30.0, queueTimeout=10.0,
-            maxQueue=10, heartbeat=1.0, instance="front1",
+            Clock(), MemorySocket(router=True), instance="front1",
         )
         site = makeSite(dispatcher, Clock(), metrics=metrics)
         channel = site.buildProtocol(None)

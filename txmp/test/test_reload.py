@@ -13,7 +13,8 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import fronttap
-from txmp._reload import INTERVAL, CodeWatcher, pythonFiles, sourceRoot
+from txmp._defaults import RELOAD_INTERVAL
+from txmp._reload import CodeWatcher, pythonFiles, sourceRoot
 
 
 class CodeWatcherTests(SynchronousTestCase):
@@ -24,7 +25,7 @@ class CodeWatcherTests(SynchronousTestCase):
 
     def test_changes(self) -> None:
         """
-        Every L{INTERVAL}, files modified, added or removed since the last
+        Every L{RELOAD_INTERVAL}, files modified, added or removed since the last
         look are reported, once; nothing is reported when nothing changed.
         """
         files: Dict[str, float] = {"a.py": 1.0, "b.py": 1.0}
@@ -32,14 +33,14 @@ class CodeWatcherTests(SynchronousTestCase):
         clock = Clock()
         watcher = CodeWatcher(clock, "root", reports.append, lambda root: dict(files))
         watcher.startService()
-        clock.advance(INTERVAL)
+        clock.advance(RELOAD_INTERVAL)
         self.assertEqual(reports, [])
         files["a.py"] = 2.0
         files["c.py"] = 1.0
         del files["b.py"]
-        clock.advance(INTERVAL)
+        clock.advance(RELOAD_INTERVAL)
         self.assertEqual(reports, [["a.py", "b.py", "c.py"]])
-        clock.advance(INTERVAL)
+        clock.advance(RELOAD_INTERVAL)
         self.assertEqual(len(reports), 1)
         watcher.stopService()
         self.assertEqual(clock.getDelayedCalls(), [])

@@ -15,11 +15,11 @@ from typing import List, Tuple
 
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
-from txmp._front import FrontConnection
+from txmp._front import SMALL_BODY, FrontConnection
 
 from txmp import protocol
+from txmp._defaults import DEFAULT_BODY_TIMEOUT
 from txmp._http import (
-    DEFAULT_BODY_TIMEOUT,
     ChunkedDecoder,
     FramingError,
     HTTPRules,
@@ -38,6 +38,12 @@ def post(*fields: bytes, version: bytes = b"HTTP/1.1") -> bytes:
     The head of a C{POST} with C{Host: h} and C{fields}.
     """
     return head(*fields, line=b"POST /up " + version)
+
+
+# The first chunk of a body larger than a small one: a request with it is
+# streamed to its handler at once (what a small body is not).
+BIG_DATA = b"z" * (SMALL_BODY + 1)
+BIG = b"%x\r\n" % (len(BIG_DATA),) + BIG_DATA + b"\r\n"
 
 
 class FramingTestCase(RulesTestCase):
@@ -68,6 +74,15 @@ class FramingTestCase(RulesTestCase):
         Send a chunked C{POST} with C{body} (already chunked).
         """
         return self.sendRequest(post(CHUNKED) + body)
+
+    def received(self) -> Tuple[bytes, bool]:
+        """
+        The body the handler of the last request sent got, whole with its
+        C{REQ} or streamed after it, and whether it ended.
+        """
+        request = self.requestsSent()[-1]
+        streamed, ended = self.streamedBody(request.requestId)
+        return b"".join(request.body) + streamed, ended or not request.head.more
 
 
 class TransferEncodingTests(FramingTestCase):
@@ -135,8 +150,7 @@ class TransferEncodingTests(FramingTestCase):
             channel, transport = self.sendRequest(
                 post(b"Transfer-Encoding: " + value) + b"3\r\nabc\r\n0\r\n\r\n"
             )
-            request = self.requestsSent()[-1]
-            self.assertEqual(self.streamedBody(request.requestId), (b"abc", True), value)
+            self.assertEqual(self.received(), (b"abc", True), value)
             self.assertEqual(transport.value(), b"")
 
 
@@ -153,7 +167,7 @@ class ChunkedBodyTests(FramingTestCase):
         """
         channel, transport = self.chunked(b"0000000000000003\r\nabc\r\n0\r\n\r\n")
         requestId = self.requestsSent()[-1].requestId
-        self.assertEqual(self.streamedBody(requestId), (b"abc", True))
+        self.assertEqual(self.received(), (b"abc", True))
         self.respond(requestId, body=[b"ok"])
         self.socket.clear()
         channel, transport = self.chunked(b"00000000000000003\r\nabc\r\n0\r\n\r\n")
@@ -178,12 +192,17 @@ class ChunkedBodyTests(FramingTestCase):
     def test_chunkSizesAddUp(self) -> None:
         """
         The limit is on the sum of the sizes: the size that passes it is
-        refused with 413, and its data is never forwarded.
+        refused with 413, and its data is never forwarded; in a small body,
+        before any handler sees the request.
         """
         self.site.maxBody = 100
         channel, transport = self.chunked(b"32\r\n" + b"a" * 50 + b"\r\n33\r\n" + b"b" * 51)
-        requestId = self.requestsSent()[-1].requestId
-        self.assertEqual(self.streamedBody(requestId), (b"a" * 50, False))
+        self.assertBodyRefused(channel, transport, 413)
+        self.assertEqual(self.requestsSent(), [])
+        self.socket.clear()
+        self.site.maxBody = len(BIG_DATA) + 100
+        channel, transport = self.chunked(BIG + b"32\r\n" + b"a" * 50 + b"\r\n33\r\n" + b"b" * 51)
+        self.assertEqual(self.received(), (BIG_DATA + b"a" * 50, False))
         self.assertBodyRefused(channel, transport, 413)
 
     def test_malformedSizeLine(self) -> None:
@@ -205,8 +224,7 @@ class ChunkedBodyTests(FramingTestCase):
         channel, transport = self.chunked(
             b"5;a\r\nhello\r\n1 ; b = c ;d=\"x \\\" y\"\r\n!\r\n0;e\r\n\r\n"
         )
-        requestId = self.requestsSent()[-1].requestId
-        self.assertEqual(self.streamedBody(requestId), (b"hello!", True))
+        self.assertEqual(self.received(), (b"hello!", True))
         self.assertEqual(transport.value(), b"")
 
     def test_bareLineFeed(self) -> None:
@@ -241,7 +259,7 @@ class ChunkedBodyTests(FramingTestCase):
             + head(line=b"GET /next HTTP/1.1")
         )
         first = self.requestsSent()[-1]
-        self.assertEqual(self.streamedBody(first.requestId), (b"abc", True))
+        self.assertEqual(self.received(), (b"abc", True))
         self.assertNotIn(("X-Checksum", "1"), first.head.headers)
         self.respond(first.requestId, body=[b"ok"])
         self.assertEqual([r.head.target for r in self.requestsSent()], ["/up", "/next"])
@@ -250,13 +268,13 @@ class ChunkedBodyTests(FramingTestCase):
         """
         Without the empty line that ends the trailer section, a pipelined
         request is not taken for trailers: its request line is not a field
-        line, and is refused with 400.
+        line, and is refused with 400, before any handler sees either.
         """
         channel, transport = self.chunked(
             b"3\r\nabc\r\n0\r\n" + head(line=b"GET /next HTTP/1.1")
         )
         self.assertBodyRefused(channel, transport, 400)
-        self.assertEqual([r.head.target for r in self.requestsSent()], ["/up"])
+        self.assertEqual(self.requestsSent(), [])
 
     def test_badTrailers(self) -> None:
         """
@@ -287,10 +305,9 @@ class ChunkedBodyTests(FramingTestCase):
         A chunked body that arrives a byte at a time is decoded the same.
         """
         channel, transport = self.sendRequest(post(CHUNKED))
-        requestId = self.requestsSent()[-1].requestId
         for byte in b"5;x=y\r\nhello\r\na\r\n0123456789\r\n0\r\nT: 1\r\n\r\n":
             channel.dataReceived(bytes([byte]))
-        self.assertEqual(self.streamedBody(requestId), (b"hello0123456789", True))
+        self.assertEqual(self.received(), (b"hello0123456789", True))
         self.assertEqual(transport.value(), b"")
 
 
@@ -371,7 +388,9 @@ class LingerTests(FramingTestCase):
     """
     After a refusal, or a response sent while the request body is still
     coming, the front reads and discards what the client sends (never as
-    a request) and closes within the site's linger bounds.
+    a request) and closes within the site's linger bounds: small ones
+    here (1000 bytes instead of 16 MiB), and times unlike the defaults, so
+    that a test crosses each bound and tells which one closed.
     """
 
     rules = HTTPRules(lingerTime=20.0, lingerTimeout=3.0, lingerBytes=1000)
@@ -426,10 +445,10 @@ class LingerTests(FramingTestCase):
         self.dispatcher.controlReceived(
             [HANDLER, *protocol.encodeHello("a", 1, {"window": "10"})]
         )
-        self.site.maxBody = 100
-        channel, transport = self.chunked(b"a\r\n0123456789\r\n")
+        self.site.maxBody = len(BIG_DATA) + 100
+        channel, transport = self.chunked(BIG)
         self.assertEqual(transport.producerState, "paused")
-        channel.dataReceived(b"5b\r\n")
+        channel.dataReceived(b"65\r\n")
         self.assertEqual(ParsedResponse(transport.value()).code, 413)
         self.assertEqual(transport.producerState, "producing")
 
@@ -448,8 +467,8 @@ class LingerTests(FramingTestCase):
         C{Connection: close}, its handler C{CANCEL}; the rest of the body,
         still coming, is discarded: no other response, no error.
         """
-        self.site.maxBody = 100
-        channel, transport = self.chunked(b"40\r\n" + b"a" * 64 + b"\r\n")
+        self.site.maxBody = len(BIG_DATA) + 100
+        channel, transport = self.chunked(BIG)
         requestId = self.requestsSent()[-1].requestId
         channel.dataReceived(b"40\r\n" + b"b" * 64 + b"\r\n")
         for i in range(5):
@@ -464,7 +483,7 @@ class LingerTests(FramingTestCase):
         C{Connection: close}; the rest of the body is discarded, never
         read as a request, and the connection closes when the client stops.
         """
-        channel, transport = self.chunked(b"3\r\nabc\r\n")
+        channel, transport = self.chunked(BIG)
         requestId = self.requestsSent()[-1].requestId
         self.respond(requestId, headers=[(b"Content-Length", b"2")], body=[b"no"])
         response = ParsedResponse(transport.value())
@@ -484,7 +503,7 @@ class LingerTests(FramingTestCase):
         in a lingering close: the rest of the body is never read as a next
         request.
         """
-        channel, transport = self.chunked(b"3\r\nabc\r\n")
+        channel, transport = self.chunked(BIG)
         requestId = self.requestsSent()[0].requestId
         self.dispatcher.replyReceived(
             [HANDLER, *protocol.encodeResponse(requestId, 200, b"OK", [], [b"early"], False)]
@@ -520,7 +539,9 @@ class BodyTimeoutTests(FramingTestCase):
     """
     A request body has C{bodyTimeout} seconds of reading time: a trickle
     does not extend it; time the front does not read (waiting for a
-    handler or its window) does not count.
+    handler or its window) does not count.  Ten seconds here (60 by
+    default, see L{test_default}): the tests' clock steps are counted in
+    it.
     """
 
     def setUp(self) -> None:
@@ -578,13 +599,12 @@ class BodyTimeoutTests(FramingTestCase):
         The time a request waits for a handler, unread, is not counted.
         """
         self.hello(0)
-        channel, transport = self.sendRequest(post(CHUNKED))
+        channel, transport = self.chunked(BIG)
         self.clock.advance(9.5)
         self.dispatcher.controlReceived([HANDLER, *protocol.encodeCredit(1)])
-        requestId = self.requestsSent()[-1].requestId
         self.clock.advance(9.5)
         channel.dataReceived(b"0\r\n\r\n")
-        self.assertEqual(self.streamedBody(requestId), (b"", True))
+        self.assertEqual(self.received(), (BIG_DATA, True))
         self.assertEqual(transport.value(), b"")
 
     def test_windowWaitNotCounted(self) -> None:
@@ -595,8 +615,12 @@ class BodyTimeoutTests(FramingTestCase):
         self.dispatcher.controlReceived(
             [HANDLER, *protocol.encodeHello("a", 1, {"window": "10"})]
         )
-        channel, transport = self.chunked(b"")
+        channel, transport = self.chunked(BIG)
         requestId = self.requestsSent()[-1].requestId
+        self.assertEqual(transport.producerState, "paused")
+        self.dispatcher.controlReceived(
+            [HANDLER, *protocol.encodeWindow(requestId, len(BIG_DATA))]
+        )
         self.clock.advance(6.0)
         channel.dataReceived(b"a\r\n0123456789\r\n")
         self.assertEqual(transport.producerState, "paused")
@@ -613,7 +637,7 @@ class BodyTimeoutTests(FramingTestCase):
         (a truncated response must not look complete) and cancels the
         request.
         """
-        channel, transport = self.chunked(b"3\r\nabc\r\n")
+        channel, transport = self.chunked(BIG)
         requestId = self.requestsSent()[-1].requestId
         self.respond(requestId, body=[b"partial"], more=True)
         self.assertIn(b"partial", transport.value())

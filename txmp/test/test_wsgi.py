@@ -29,14 +29,14 @@ from twisted.logger import ILogObserver, Logger
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._handler import INPUT_WINDOW
+from txmp._defaults import BODY_BATCH, INPUT_WINDOW
 from txmp._profile import Profiler
 from txmp._wsgi import (
-    BODY_BATCH,
     ErrorStream,
     FileWrapper,
     InputStream,
     RequestCancelled,
+    ResponseStream,
     RunningRequest,
     WSGIRunner,
     requestIdText,
@@ -946,6 +946,221 @@ class InputConsumedTests(SynchronousTestCase):
         stream.feed(b"ab\n")
         stream.read(1)
         stream.readline()
+        self.assertEqual(free, [True, True])
+
+
+class ResponseStreamTests(SynchronousTestCase):
+    """
+    L{ResponseStream}: the application thread waits for the front's window
+    and queues chunks; the reactor thread grants window and sends.  Each
+    C{wait()} of a L{ScriptedCondition} runs what the reactor thread would
+    do meanwhile; a L{FakeReactorFromThreads} holds the flushes until the
+    test runs them.
+    """
+
+    def setUp(self) -> None:
+        self.sent: List[Tuple[List[bytes], bool]] = []
+        self.reactor = FakeReactorFromThreads()
+
+    def streamWith(
+        self, window: Optional[int], *steps: Callable[[ResponseStream], object]
+    ) -> Tuple[ResponseStream, ScriptedCondition]:
+        """
+        A stream granted C{window} with the request, whose waits run
+        C{steps} on it in turn, sending to C{self.sent} through
+        C{self.reactor}.
+        """
+        condition = ScriptedCondition()
+        stream = ResponseStream(
+            self.reactor,
+            lambda chunks, end: self.sent.append((chunks, end)),
+            window,
+            condition,  # type: ignore[arg-type]
+        )
+        condition.steps = [partial(step, stream) for step in steps]
+        return stream, condition
+
+    def test_awaitWindowCounts(self) -> None:
+        """
+        L{ResponseStream.awaitWindow} returns at once while the window is
+        positive, counting the chunk against it, even past zero (a chunk
+        is never split); once it is not positive, it waits until
+        L{ResponseStream.windowReceived} makes it positive again.
+        """
+        stream, condition = self.streamWith(
+            5,
+            lambda s: s.windowReceived(1),
+            lambda s: s.windowReceived(2),
+        )
+        stream.awaitWindow(3)
+        stream.awaitWindow(3)
+        self.assertEqual(condition.waits, 0)
+        # 5 - 3 - 3 = -1; +1 = 0: waits again; +2: goes on.
+        stream.awaitWindow(1)
+        self.assertEqual(condition.waits, 2)
+        self.assertEqual(stream._window, 1)
+
+    def test_zeroWindowWaits(self) -> None:
+        """
+        With a window of zero, even the first chunk waits.
+        """
+        stream, condition = self.streamWith(0, lambda s: s.windowReceived(10))
+        stream.awaitWindow(4)
+        self.assertEqual(condition.waits, 1)
+
+    def test_unpaced(self) -> None:
+        """
+        Without a window (a front that paces nothing), nothing waits, and
+        windows granted are ignored: nobody is woken.
+        """
+        stream, condition = self.streamWith(None)
+        for _ in range(3):
+            stream.awaitWindow(1 << 30)
+        stream.windowReceived(5)
+        self.assertEqual((condition.waits, condition.notifies), (0, 0))
+
+    def test_windowReceivedWakes(self) -> None:
+        """
+        A window granted wakes the application thread.
+        """
+        stream, condition = self.streamWith(0)
+        stream.windowReceived(1)
+        self.assertEqual(condition.notifies, 1)
+
+    def test_abortWakesWaiter(self) -> None:
+        """
+        Aborted while the application thread waits for window,
+        L{ResponseStream.awaitWindow} raises L{RequestCancelled}, and so do
+        later calls, window or not.
+        """
+        stream, condition = self.streamWith(0, lambda s: s.abort())
+        self.assertRaises(RequestCancelled, stream.awaitWindow, 1)
+        self.assertEqual(condition.waits, 1)
+        stream, condition = self.streamWith(None)
+        stream.abort()
+        self.assertRaises(RequestCancelled, stream.awaitWindow, 1)
+
+    def test_windowAfterAbort(self) -> None:
+        """
+        A window granted after the abort is ignored: nobody is woken.
+        """
+        stream, condition = self.streamWith(0)
+        stream.abort()
+        notified = condition.notifies
+        stream.windowReceived(1)
+        self.assertEqual(condition.notifies, notified)
+
+    def test_queueSendsInReactorThread(self) -> None:
+        """
+        Chunks queued are sent only in the reactor thread, in order; those
+        queued before it runs go out together, in one call to C{send}
+        scheduled by the first of them.
+        """
+        stream, condition = self.streamWith(None)
+        stream.queue(b"a")
+        stream.queue(b"b")
+        self.assertEqual((self.sent, len(self.reactor.pending)), ([], 1))
+        self.reactor.flush()
+        self.assertEqual(self.sent, [([b"a", b"b"], False)])
+        stream.queue(b"c")
+        self.assertEqual(len(self.reactor.pending), 1)
+        self.reactor.flush()
+        self.assertEqual(self.sent[1:], [([b"c"], False)])
+
+    def test_batchesBounded(self) -> None:
+        """
+        Chunks flushed together are split into calls to C{send} of at most
+        L{BODY_BATCH} bytes each, in order; a chunk is never split, so a
+        larger one goes alone.
+        """
+        quarter = BODY_BATCH // 4
+        chunks = [b"a" * quarter] * 5 + [b"b" * (BODY_BATCH + 1), b"c"]
+        stream, condition = self.streamWith(None)
+        for chunk in chunks:
+            stream.queue(chunk)
+        self.reactor.flush()
+        self.assertEqual(
+            self.sent,
+            [
+                (chunks[:4], False),
+                (chunks[4:5], False),
+                (chunks[5:6], False),
+                (chunks[6:], False),
+            ],
+        )
+
+    def test_batchReadPerRequest(self) -> None:
+        """
+        A request's stream takes L{txmp._wsgi.BODY_BATCH} as it is when the
+        request starts, so that setting the module's constant
+        (C{benchmarks/bigbody.py --variant LABEL:txmp._wsgi.BODY_BATCH=1})
+        changes the batches.
+        """
+        import txmp._wsgi
+
+        self.patch(txmp._wsgi, "BODY_BATCH", 1)
+        running = RunningRequest(
+            self.reactor, lambda e, s: [], Logger(), b"r", makeHead(),
+            RecordingSink(),
+        )
+        running.output.queue(b"a")
+        running.output.queue(b"b")
+        self.reactor.flush()
+        self.assertEqual(
+            running._sink.calls,  # type: ignore[attr-defined]
+            [("sendBody", [b"a"], False), ("sendBody", [b"b"], False)],
+        )
+
+    def test_abortDropsQueued(self) -> None:
+        """
+        Chunks queued but not sent when the stream is aborted are dropped.
+        """
+        stream, condition = self.streamWith(None)
+        stream.queue(b"a")
+        stream.abort()
+        self.reactor.flush()
+        self.assertEqual(self.sent, [])
+
+    def test_abortBetweenBatches(self) -> None:
+        """
+        Aborted while a flush sends several batches (by what C{send} does,
+        say), the flush sends no more.
+        """
+        condition = ScriptedCondition()
+
+        def send(chunks: List[bytes], end: bool) -> None:
+            self.sent.append((chunks, end))
+            stream.abort()
+
+        stream = ResponseStream(self.reactor, send, None, condition)  # type: ignore[arg-type]
+        big = b"x" * BODY_BATCH
+        for chunk in [big, big, big]:
+            stream.queue(chunk)
+        self.reactor.flush()
+        self.assertEqual(self.sent, [([big], False)])
+
+    def test_outsideLock(self) -> None:
+        """
+        The flush is scheduled, and C{send} called, without the stream's
+        lock held: neither may block the other thread.
+        """
+        lock = threading.Condition(threading.Lock())
+        free: List[bool] = []
+
+        def check(*args: object) -> None:
+            free.append(lock.acquire(blocking=False))
+            lock.release()
+
+        class CheckingReactor(FakeReactorFromThreads):
+            def callFromThread(self, callable: Any, *args: Any, **kw: Any) -> None:
+                check()
+                super().callFromThread(callable, *args, **kw)
+
+        reactor = CheckingReactor()
+        stream = ResponseStream(reactor, check, 1, lock)
+        stream.awaitWindow(1)
+        stream.queue(b"a")
+        reactor.flush()
         self.assertEqual(free, [True, True])
 
 
@@ -2753,7 +2968,9 @@ class PacedTestCase(RunnerMixin, SynchronousTestCase):
 
 class ResponseWindowTests(PacedTestCase):
     """
-    The front's response window paces what the application sends.
+    The front's response window paces what the application sends.  The
+    windows here are a few bytes (mpfront grants 2 MiB), so that a few
+    short chunks use them up.
     """
 
     def test_windowBlocksIteration(self) -> None:

@@ -16,8 +16,9 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import fronttap, handlertap, keys
-from txmp._handler import MAX_FRAME, splitChunks
-from txmp._security import DEFAULT_MAX_MESSAGE, isLocalAddress, loadAllowList
+from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
+from txmp._handler import splitChunks
+from txmp._security import isLocalAddress, loadAllowList
 from txmp import _zap
 from txmp._zap import ZAP_DOMAIN, ZapHandler, zapDecision
 from txmp._zmq import PeerUnreachable, loadKeyPair

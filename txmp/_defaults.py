@@ -1,0 +1,224 @@
+# -*- test-case-name: txmp.test.test_defaults -*-
+"""
+Every default and tuning constant of txmp, each defined once: the defaults
+of the command-line options of C{twistd mpfront} and C{twistd mphandler}
+(their public interface: see C{docs/deployment.md}), and the sizes and
+times chosen inside the front and the handler.  Where a benchmark chose a
+value, its comment names the section of C{docs/benchmarks.md} with the
+figures and the commands that measure it.
+
+The modules that use a value import it from here, under the same name, so
+C{txmp._front.SEND_LIMIT} and C{txmp._defaults.SEND_LIMIT} are the same
+constant.  To measure another value without editing the code
+(C{benchmarks/bigbody.py --variant LABEL:txmp._defaults.NAME=VALUE}),
+set it here before the other modules are imported: this module imports
+nothing of txmp, so that every module then takes the value set.
+
+An option that is off by default (C{--spawn 0}, C{--max-requests 0}, an
+address or file not given) keeps its C{0} or L{None} where it is
+declared: there is nothing to tune.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Optional
+
+KiB = 1024
+MiB = 1024 * KiB
+
+# -- Addresses -----------------------------------------------------------
+
+# The ZeroMQ addresses a front binds and its handlers connect to, when
+# none is given (mpfront/mphandler --send, --return).
+DEFAULT_SEND = "tcp://127.0.0.1:5556"
+DEFAULT_RETURN = "tcp://127.0.0.1:5555"
+
+# -- The front: dispatching requests to handlers ---------------------------
+
+# Seconds to wait for a handler's reply before answering 504 (--timeout).
+DEFAULT_TIMEOUT = 30.0
+
+# Seconds a request may wait for a handler with capacity: then 503
+# (--queue-timeout).
+DEFAULT_QUEUE_TIMEOUT = 10.0
+
+# How many requests may wait for a handler: more get 503 (--max-queue).
+DEFAULT_MAX_QUEUE = 1000
+
+# Seconds between heartbeats, of the front and of a handler (mpfront and
+# mphandler --heartbeat); a peer silent for 3 is dead (docs/protocol.md,
+# section 6).
+DEFAULT_HEARTBEAT = 1.0
+
+# Response-body bytes a handler may send for one request before the client
+# has taken them (mpfront --window): docs/benchmarks.md, "Window" and then
+# "Held writes and a 2 MiB window", measured with benchmarks/bigbody.py.
+DEFAULT_WINDOW = 2 * MiB
+
+# Response-body window is granted back to a handler once this share of the
+# window (a half) is owed, while the other half keeps the pipe full.  Fewer
+# WINDOW messages than with quarters; alone, the difference is within this
+# machine's noise (docs/benchmarks.md, "Fewer messages, fewer copies, larger
+# sends" and "Held writes and a 2 MiB window", with the commands).
+GRANT_DIVISOR = 2
+
+# The most credits a handler may hold at a front: a HELLO or CREDIT
+# claiming more is an invalid message, and a front drops a CREDIT that
+# would take a handler's count beyond it (docs/protocol.md, section 5).
+# Far above any sensible thread pool (txmp's handler refuses a larger
+# --threads), it bounds what one peer on the send socket can claim, which
+# once was 10**18 credits: every request.
+MAX_CREDITS = 1000
+
+# Spawned handlers that exit before they join, one after the other, this
+# many times: the front gives up (as gunicorn's "Worker failed to boot").
+BOOT_FAILURES = 3
+
+# Seconds to finish the requests in progress when stopping (SIGTERM), for
+# a front and its --spawn handlers, and for a handler (--graceful-timeout).
+DEFAULT_GRACEFUL_TIMEOUT = 30.0
+
+# -- The front: HTTP ------------------------------------------------------
+
+# The largest request body, in bytes: a larger one gets 413 (--max-body).
+DEFAULT_MAX_BODY = 1 << 30
+
+# Seconds from the first byte of a request to the end of its head: then
+# 408 (--header-timeout).
+DEFAULT_HEADER_TIMEOUT = 15.0
+
+# Seconds a connection may stay open with no request (--idle-timeout).
+DEFAULT_IDLE_TIMEOUT = 15.0
+
+# The longest request line, in bytes: a longer one gets 414
+# (--max-request-line; Apache's LimitRequestLine).
+DEFAULT_MAX_REQUEST_LINE = 8190
+
+# The most header fields in a request: more get 431 (--max-headers).
+DEFAULT_MAX_HEADERS = 100
+
+# The most bytes of header fields in a request: more get 431
+# (--max-header-bytes).
+DEFAULT_MAX_HEADER_BYTES = 16 * KiB
+
+# A request body must be received within this many seconds of reading
+# time (R.U.D.Y.: a body trickled to hold a handler's thread;
+# --body-timeout).
+DEFAULT_BODY_TIMEOUT = 60.0
+
+# Lingering close, as nginx's lingering_time, lingering_timeout: after an
+# answer to a request whose body is still coming, what the client sends is
+# read and discarded for at most LINGER_TIME seconds in all, LINGER_TIMEOUT
+# seconds without a byte, and LINGER_BYTES bytes, so that a client still
+# sending reads the answer instead of a connection reset.
+DEFAULT_LINGER_TIME = 30.0
+DEFAULT_LINGER_TIMEOUT = 5.0
+DEFAULT_LINGER_BYTES = 16 * MiB
+
+# The longest chunk-size line (with its extensions), as Twisted's.
+MAX_CHUNK_LINE = 1024
+
+# A body of known length up to this size is read whole and sent with the
+# request, in one message; larger ones, and chunked ones, are streamed.
+SMALL_BODY = 64 * KiB
+
+# The most bytes of pipelined requests kept while a response is awaited:
+# past this, reading from the client pauses.
+PIPELINE_BUFFER = 64 * KiB
+
+# The most a client connection sends in one send() call (Twisted's default
+# is 128 KiB), for plain TCP connections.  Every call is a turn of the
+# reactor: a large response, which reaches the front in messages of up to
+# 256 KiB, costs fewer turns this way (docs/benchmarks.md, "Fewer messages,
+# fewer copies, larger sends", with the commands that measure it).
+SEND_LIMIT = 512 * KiB
+
+# Seconds a closing connection may take to send what it holds before it is
+# aborted (a client that reads nothing must not keep it): Twisted's
+# HTTPChannel.abortTimeout.
+ABORT_TIMEOUT = 15.0
+
+# The access log's format, combined or json (--access-log-format).
+DEFAULT_ACCESS_LOG_FORMAT = "combined"
+
+# -- ZeroMQ ---------------------------------------------------------------
+
+# Per-peer high-water marks, in messages, of the front's and the handler's
+# sockets.  Requests are bounded by credits, and replies by the front's
+# credits, long before this; the mark only bounds memory if something goes
+# wrong (a front that stops reading, say).
+HIGH_WATER_MARK = 10000
+
+# The largest frame a front accepts from a peer (ZMQ_MAXMSGSIZE,
+# --max-message): a peer that sends a larger one is disconnected instead of
+# buffered.  Handlers send body frames of at most MAX_FRAME (1 MiB) and
+# heads bounded by the HTTP header limits, so this leaves a wide margin.
+DEFAULT_MAX_MESSAGE = 16 * MiB
+
+# Reply frames at least this long (response body chunks) are received
+# without a copy: they are copied once, when the front joins the chunks it
+# has for a response into one write.  Not on PyPy: a frame received so is
+# freed only when its garbage collector runs, and that does not count
+# ZeroMQ's memory (a PyPy front's peak grew by 92 MiB for one 100 MiB
+# download instead of 53).  Figures and commands: docs/benchmarks.md,
+# "Fewer messages, fewer copies, larger sends".
+LARGE_FRAME: Optional[int] = (
+    16 * KiB if platform.python_implementation() == "CPython" else None
+)
+
+# How many refused CURVE keys the front's ZAP handler remembers, for its
+# log's pacing: a bound on memory whatever the peers try.
+MAX_DENIAL_KEYS = 10000
+
+# -- The handler ----------------------------------------------------------
+
+# The size of a handler's WSGI thread pool, and the credits it offers
+# (mphandler --threads): docs/benchmarks.md, "Threads", measured with
+# benchmarks/threads.py.
+DEFAULT_THREADS = 4
+
+# How many bytes of a streamed request body (a REQ with more=1: its body
+# frames, then BODY/END) the front may send for one request beyond what
+# the handler has granted with WINDOW; announced in HELLO.
+INPUT_WINDOW = 256 * KiB
+
+# What the application read of a streamed request body is granted back in
+# batches of this share of INPUT_WINDOW (a quarter), and the rest at the end
+# of the body, so a request's unread body stays under INPUT_WINDOW.
+INPUT_GRANT_DIVISOR = 4
+
+# The largest body frame a handler sends: larger chunks (an application
+# may return a whole file as one string) are split, so that a front's
+# ZMQ_MAXMSGSIZE (--max-message, DEFAULT_MAX_MESSAGE) never cuts a handler
+# off for a legitimate response.
+MAX_FRAME = 1 * MiB
+
+# The most body bytes the handler puts in one BODY message when chunks the
+# application produced while the reactor thread was busy go out together:
+# bigger batches save per-message work on both sides, but past this size the
+# front waits longer for each and the pipeline stalls (1 MiB measured
+# slower: docs/benchmarks.md, "Fewer messages, fewer copies, larger sends").
+BODY_BATCH = 256 * KiB
+
+# How much of a wsgi.file_wrapper file is read at once, unless its blksize
+# is larger.
+FILE_CHUNK_SIZE = 64 * KiB
+
+# Seconds a profile started by SIGUSR2 lasts (mphandler --profile-seconds).
+DEFAULT_PROFILE_SECONDS = 30.0
+
+# Seconds between two looks at whether a spawned handler's front (its
+# parent process) is still there (mphandler --parent-pid).
+PARENT_CHECK_INTERVAL = 1.0
+
+# -- Both processes -------------------------------------------------------
+
+# The log's format (text or json) and the least level logged (--log-format,
+# --log-level).
+DEFAULT_LOG_FORMAT = "text"
+DEFAULT_LOG_LEVEL = "info"
+
+# Seconds between two looks at the application's source files
+# (mpfront --reload).
+RELOAD_INTERVAL = 1.0
