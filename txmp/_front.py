@@ -30,7 +30,6 @@ from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES, datetimeToString
-from twisted.web.http import RESPONSES as _REASONS
 
 from txmp import __version__, protocol
 from txmp._access import AccessLog
