@@ -7,7 +7,6 @@ as raw bytes to a L{FrontConnection} over a L{StringTransport}.
 
 from __future__ import annotations
 
-import io
 from typing import List, Optional, Sequence, Tuple
 
 from zope.interface import directlyProvides

@@ -14,7 +14,7 @@ import socket
 import stat
 import sys
 import types
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
