@@ -476,11 +476,11 @@ class Exchange:
         data = [head, *self._framed(chunks)]
         if self._chunked and not overrun:
             data.append(b"0\r\n\r\n")
-        self.connection.write(b"".join(data))
         if overrun:
+            self.connection.write(b"".join(data))
             self._overrun()
         else:
-            self._end()
+            self._end(b"".join(data))
 
     # BodyConsumer: the rest of a streamed reply.
 
@@ -509,9 +509,7 @@ class Exchange:
                 )
             self.abortBody()
             return
-        if self._chunked:
-            self.connection.write(b"0\r\n\r\n")
-        self._end()
+        self._end(b"0\r\n\r\n" if self._chunked else b"")
 
     def abortBody(self) -> None:
         # A truncated response must not look complete: abort, don't finish.
@@ -556,9 +554,17 @@ class Exchange:
         self.connection.persistent = False
         self._end()
 
-    def _end(self) -> None:
+    def _end(self, last: bytes = b"") -> None:
+        """
+        The response is complete with C{last}, its last bytes: count and
+        log it before they go, so that a client that has the whole
+        response finds its access-log line, then let the connection go on.
+        """
         self.state = ResponseState.DONE
         self._held = []
+        self.connection.factory.requestDone(self)
+        if last:
+            self.connection.write(last)
         self.connection.exchangeDone(self)
 
     # IPushProducer: the client's transport, while the response streams.
@@ -646,10 +652,7 @@ class Exchange:
         if not self.connection.keepAlive(self):
             lines.append(b"Connection: close")
         lines.append(b"\r\n")
-        self.connection.write(
-            b"\r\n".join(lines) + (body if self.method != b"HEAD" else b"")
-        )
-        self._end()
+        self._end(b"\r\n".join(lines) + (body if self.method != b"HEAD" else b""))
 
     def abandon(self) -> None:
         """
@@ -1106,14 +1109,13 @@ class FrontConnection(Protocol):
 
     def exchangeDone(self, exchange: Exchange) -> None:
         """
-        C{exchange}'s response is complete: log it, and read the next
+        C{exchange}'s response is complete (and logged): read the next
         request, or close.
         """
         if self.exchange is not exchange:
             return
         self.exchange = None
         self._inRequest = False
-        self.factory.requestDone(exchange)
         if not self.persistent or self._draining:
             self.persistent = False
             if self.bodyPending:

@@ -512,6 +512,26 @@ class AccessLogLineTests(ResourceTestCase):
         self.addCleanup(self.site.accessLog.close)
         return path
 
+    def test_loggedBeforeLastBytes(self) -> None:
+        """
+        A request's line is written before the last bytes of its response
+        go to the client: a client that has the whole response finds it.
+        """
+        path = self.accessLog()
+        _, transport = self.get()
+        logged: List[bytes] = []
+        write = transport.write
+
+        def recordingWrite(data: bytes) -> None:
+            logged.append(path.getContent())
+            write(data)
+
+        transport.write = recordingWrite  # type: ignore[method-assign]
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"2")],
+                     body=[b"ok"])
+        self.assertTrue(ParsedResponse(transport.value()).complete)
+        self.assertIn(b'"GET /path HTTP/1.1" 200 2 ', logged[-1])
+
     def test_refusedHead(self) -> None:
         """
         A head the front refuses itself is logged with its status, the
@@ -1439,6 +1459,10 @@ class _FakeFactory:
 
     def __init__(self) -> None:
         self.dispatcher = _FakeDispatcher()
+        self.done: List[Exchange] = []
+
+    def requestDone(self, exchange: Exchange) -> None:
+        self.done.append(exchange)
 
     def seconds(self) -> float:
         return 0.0
