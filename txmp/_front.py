@@ -104,6 +104,14 @@ def lastField(fields: Sequence[Tuple[bytes, bytes]], name: bytes) -> Optional[by
     return found
 
 
+def _cancel(call: Optional[IDelayedCall]) -> None:
+    """
+    Cancel C{call}, if there is one and it has not run.
+    """
+    if call is not None and call.active():
+        call.cancel()
+
+
 class _DateCache:
     """
     The C{Date} header value, formatted once a second.
@@ -1279,10 +1287,8 @@ class FrontConnection(Protocol):
         self._closing = True
         self._cancelTimers()
         self._cancelLinger()
-        if self._abortCall is not None:
-            call, self._abortCall = self._abortCall, None
-            if call.active():
-                call.cancel()
+        _cancel(self._abortCall)
+        self._abortCall = None
         exchange, self.exchange = self.exchange, None
         if exchange is not None:
             exchange.abandon()
@@ -1292,9 +1298,16 @@ class FrontConnection(Protocol):
 
     def _headerTimedOut(self) -> None:
         self._headerCall = None
+        self._timedOut("head", self.rules.headerTimeout)
+
+    def _timedOut(self, what: str, timeout: float) -> None:
+        """
+        The request's C{what} did not come within C{timeout}: 408.
+        """
         self._log.info(
-            "request head not complete within {timeout}s: closing {peer}",
-            timeout=self.rules.headerTimeout,
+            "request {what} not complete within {timeout}s: closing {peer}",
+            what=what,
+            timeout=timeout,
             peer=str(self.transport.getPeer()),
         )
         self.refuse(408)
@@ -1326,16 +1339,12 @@ class FrontConnection(Protocol):
             )
 
     def _cancelIdle(self) -> None:
-        if self._idleCall is not None:
-            call, self._idleCall = self._idleCall, None
-            if call.active():
-                call.cancel()
+        _cancel(self._idleCall)
+        self._idleCall = None
 
     def _cancelHeaderCall(self) -> None:
-        if self._headerCall is not None:
-            call, self._headerCall = self._headerCall, None
-            if call.active():
-                call.cancel()
+        _cancel(self._headerCall)
+        self._headerCall = None
 
     def _cancelTimers(self) -> None:
         self._cancelIdle()
@@ -1355,24 +1364,17 @@ class FrontConnection(Protocol):
 
     def _stopBodyClock(self) -> None:
         if self._bodyCall is not None:
-            call, self._bodyCall = self._bodyCall, None
-            if call.active():
-                call.cancel()
+            _cancel(self._bodyCall)
+            self._bodyCall = None
             self._bodyBudget -= self.factory.reactor.seconds() - self._bodyStarted
 
     def _bodyTimedOut(self) -> None:
         self._bodyCall = None
-        self._log.info(
-            "request body not complete within {timeout}s: closing {peer}",
-            timeout=self.rules.bodyTimeout,
-            peer=str(self.transport.getPeer()),
-        )
-        self.refuse(408)
+        self._timedOut("body", self.rules.bodyTimeout)
 
     def _cancelLinger(self) -> None:
-        for call in (self._lingerCall, self._lingerEndCall):
-            if call is not None and call.active():
-                call.cancel()
+        _cancel(self._lingerCall)
+        _cancel(self._lingerEndCall)
         self._lingerCall = self._lingerEndCall = None
 
 
@@ -1496,24 +1498,3 @@ class FrontFactory(ServerFactory):
     def stopFactory(self) -> None:
         if self.accessLog is not None:
             self.accessLog.close()
-
-
-def makeSite(
-    dispatcher: Dispatcher,
-    reactor: Any,
-    accessLog: Optional[AccessLog] = None,
-    maxBody: int = DEFAULT_MAX_BODY,
-    rules: HTTPRules = DEFAULT_RULES,
-    metrics: Optional[FrontMetrics] = None,
-) -> FrontFactory:
-    """
-    The front's HTTP server, serving everything through C{dispatcher}.
-
-    @param accessLog: the access log, if any.
-    @param maxBody: the largest request body accepted, in bytes: a larger
-        one gets 413.
-    @param rules: the limits, timeouts and trusted proxies of its
-        connections.
-    @param metrics: where to count finished requests, if anywhere.
-    """
-    return FrontFactory(dispatcher, reactor, accessLog, maxBody, rules, metrics)

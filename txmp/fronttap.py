@@ -335,7 +335,7 @@ class FrontService(Service):
 
         from txmp._dispatch import Dispatcher
         from txmp._metrics import FrontMetrics
-        from txmp._front import makeSite
+        from txmp._front import FrontFactory
         from txmp._stats import makeStatsSite
         from txmp._zmq import AddressError, ZmqContext
 
@@ -379,7 +379,7 @@ class FrontService(Service):
         if options["access-log"] is not None:
             accessLog = AccessLog(options["access-log"], options["access-log-format"])
         metrics = FrontMetrics() if options["stats"] else None
-        site = makeSite(
+        site = FrontFactory(
             self.dispatcher, self._reactor, accessLog, options["max-body"],
             httpRules(options), metrics,
         )

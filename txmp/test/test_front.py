@@ -32,7 +32,7 @@ from txmp._memory import MemorySocket
 from txmp._front import (
     Exchange,
     FrontConnection,
-    makeSite,
+    FrontFactory,
 )
 
 HANDLER = b"handler-a"
@@ -90,7 +90,7 @@ class ParsedResponse:
 
 class ResourceTestCase(SynchronousTestCase):
     """
-    A L{Dispatcher} with one registered handler, served by L{makeSite}.
+    A L{Dispatcher} with one registered handler, served by L{FrontFactory}.
     It has mpfront's defaults; a subclass may set a smaller C{maxQueue}
     (and say why).
     """
@@ -104,7 +104,7 @@ class ResourceTestCase(SynchronousTestCase):
             self.clock, self.socket, maxQueue=self.maxQueue, instance="front1",
         )
         self.hello(5)
-        self.site = makeSite(self.dispatcher, self.clock)
+        self.site = FrontFactory(self.dispatcher, self.clock)
 
     def hello(self, credits: int) -> None:
         """
@@ -315,7 +315,7 @@ class RequestTests(ResourceTestCase):
 
     def test_channelRecordsPairs(self) -> None:
         """
-        L{makeSite} makes L{FrontConnection}s, and a request's exchange
+        L{FrontFactory} makes L{FrontConnection}s, and a request's exchange
         keeps its header fields in order, with their names as sent.
         """
         channel, _ = self.connect()

@@ -33,7 +33,7 @@ from txmp._http import (
     parseNetwork,
     splitFieldLine,
 )
-from txmp._front import makeSite
+from txmp._front import FrontFactory
 from txmp.test.test_front import ParsedResponse, ResourceTestCase
 
 
@@ -46,7 +46,7 @@ class RulesTestCase(ResourceTestCase):
 
     def setUp(self) -> None:
         ResourceTestCase.setUp(self)
-        self.site = makeSite(self.dispatcher, self.clock, rules=self.rules)
+        self.site = FrontFactory(self.dispatcher, self.clock, rules=self.rules)
 
     def requestsSent(self) -> List[protocol.Request]:
         """
@@ -816,7 +816,7 @@ class UntrustedProxyTests(RulesTestCase):
         """
         By default no peer is trusted.
         """
-        self.site = makeSite(self.dispatcher, self.clock)
+        self.site = FrontFactory(self.dispatcher, self.clock)
         request = self.assertAccepted(head(b"X-Forwarded-For: 203.0.113.9"))
         self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
 

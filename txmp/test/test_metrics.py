@@ -20,7 +20,7 @@ from txmp import protocol
 from txmp._dispatch import Dispatcher
 from txmp._memory import MemorySocket
 from txmp._metrics import QUEUE_BUCKETS, FrontMetrics, Histogram, exposition
-from txmp._front import makeSite
+from txmp._front import FrontFactory
 from txmp._stats import StatsRoot
 
 META = [(b"method", b"GET"), (b"target", b"/"), (b"version", b"HTTP/1.1")]
@@ -200,7 +200,7 @@ class RefusalCountTests(SynchronousTestCase):
         dispatcher = Dispatcher(
             Clock(), MemorySocket(router=True), instance="front1",
         )
-        site = makeSite(dispatcher, Clock(), metrics=metrics)
+        site = FrontFactory(dispatcher, Clock(), metrics=metrics)
         channel = site.buildProtocol(None)
         transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.1", 1))
         channel.makeConnection(transport)
