@@ -45,10 +45,11 @@ from txmp._dispatch import IDEMPOTENT_METHODS, Dispatcher, FrontError, NoCapacit
 from txmp._http import (
     ChunkedDecoder,
     FramingError,
+    HOP_BY_HOP,
+    REASONS,
     HTTPRules,
     RequestHead,
     checkHost,
-    errorResponse,
     forwardedClient,
     forwardedFromElements,
     forwardedScheme,
@@ -59,20 +60,6 @@ from txmp._metrics import FrontMetrics
 from txmp.protocol import Frame
 
 DEFAULT_RULES = HTTPRules()
-
-# Hop-by-hop headers belong to one connection: PEP 3333 forbids
-# applications to set them, and the front frames the body itself.
-_HOP_BY_HOP = frozenset(
-    [
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    ]
-)
 
 # The Server header of responses whose application set none.
 _SERVER = b"txmp/" + __version__.encode("ascii")
@@ -102,6 +89,49 @@ def lastField(fields: Sequence[Tuple[bytes, bytes]], name: bytes) -> Optional[by
         if key.lower() == name:
             found = value
     return found
+
+
+def errorBody(status: int, reason: bytes) -> bytes:
+    """
+    The body of an error the front answers itself.
+    """
+    return b"%d %s\n" % (status, reason)
+
+
+def plainResponse(
+    version: bytes,
+    status: int,
+    reason: bytes,
+    date: bytes,
+    extra: Sequence[bytes] = (),
+    close: bool = False,
+    withBody: bool = True,
+    body: Optional[bytes] = None,
+) -> bytes:
+    """
+    A whole response the front writes itself (a refusal, an error page, the
+    answer to C{OPTIONS *}): a plain text body, L{errorBody} unless C{body}
+    is given, with C{Server}, C{Date}, its C{Content-Length}, the C{extra}
+    header lines, and C{Connection: close} if C{close}.
+
+    @param withBody: whether the body is sent (not for C{HEAD}); its
+        C{Content-Length} is, either way.
+    """
+    if body is None:
+        body = errorBody(status, reason)
+    lines = [
+        b"%s %d %s" % (version, status, reason),
+        *extra,
+        b"Server: " + _SERVER,
+        b"Date: " + date,
+        b"Content-Type: text/plain; charset=utf-8",
+        b"Content-Length: %d" % (len(body),),
+    ]
+    if close:
+        lines.append(b"Connection: close")
+    lines.append(b"\r\n")
+    head = b"\r\n".join(lines)
+    return head + body if withBody else head
 
 
 def _cancel(call: Optional[IDelayedCall]) -> None:
@@ -155,7 +185,6 @@ class BodyState(enum.Enum):
     STREAMING = "streaming"
 
 
-@implementer(IPushProducer)
 class Exchange:
     """
     One request at the front, from its head to the end of its response:
@@ -169,9 +198,10 @@ class Exchange:
     that ends short of it aborts the connection, so that neither can be
     taken for, or swallow, the next response on the connection.
 
-    While the client's transport is full (L{pauseProducing}), the chunks
-    that come are kept as they are (within the handler's window, so
-    bounded) and written in one piece when it has sent what it had.
+    While the client's transport is full (its connection's
+    C{transportFull}), the chunks that come are kept as they are (within
+    the handler's window, so bounded) and written in one piece when it has
+    sent what it had (L{transportResumed}).
 
     For the access log it has the attributes of a Twisted Web request that
     L{AccessLog.write} reads: C{method}, C{uri}, C{clientproto}, C{code},
@@ -199,7 +229,7 @@ class Exchange:
         self.body = BodyState.COMPLETE
         self.requestId = b""
         self.remoteAddr = ""
-        self.startedAt = 0.0
+        self.startedAt: Optional[float] = None
         self._host = head.host
         self._small: List[bytes] = []
         self._deferred: Optional[Deferred[Reply]] = None
@@ -209,10 +239,10 @@ class Exchange:
         self._buffered: List[bytes] = []
         # Whether the handler's window is used up.
         self._windowClosed = False
-        # Whether the client's transport is full.
-        self._paused = False
         self._held: List[Frame] = []
         self._chunked = False
+        # Whether the response has a body (not for HEAD, 204, 304).
+        self._hasBody = True
         # Body bytes the Content-Length still allows (None: not framed by one).
         self._remaining: Optional[int] = None
 
@@ -295,11 +325,11 @@ class Exchange:
         The head is in: submit the request now if its body is streamed or
         empty, else once the body is read (L{bodyEnd}).
         """
-        self.startedAt = self.connection.factory.seconds()
+        self.startedAt = self.connection.factory.reactor.seconds()
         if self.uri == b"*":
             # OPTIONS * asks about the server, not a resource: answered
             # here, as Twisted Web did.
-            self.answer(200, b"OK", b"", [b"Allow: " + _ALLOW])
+            self.answer(200, b"OK", [b"Allow: " + _ALLOW], body=b"")
         elif streaming:
             self.body = BodyState.STREAMING
             self.submit()
@@ -374,7 +404,9 @@ class Exchange:
             reply.cancel()
             return
         self._reply = reply
-        hasBody = self.method != b"HEAD" and reply.status not in NO_BODY_CODES
+        hasBody = self._hasBody = (
+            self.method != b"HEAD" and reply.status not in NO_BODY_CODES
+        )
         if reply.contentLength is not None and hasBody:
             self._remaining = reply.contentLength
         if not reply.more:
@@ -382,15 +414,12 @@ class Exchange:
             if missing:
                 # Nothing was written yet: the client can still be told.
                 reply.invalid("body %d bytes short of its Content-Length" % (missing,), 502)
-                self.errorPage(502, b"Bad Gateway")
+                self.answer(502, b"Bad Gateway")
                 return
         self.code = reply.status
         head = self._head(reply, hasBody)
         if reply.more:
             self.state = ResponseState.WRITING
-            # The transport may be full already (a response before this
-            # one, pipelined): it tells no one again until it resumes.
-            self._paused = self.connection.transportFull
             self.connection.write(head)
             self.writeBody(reply.body)
         else:
@@ -408,7 +437,7 @@ class Exchange:
         noLength = reply.status == 204
         for name, value in reply.headers:
             lower = name.lower()
-            if lower in _HOP_BY_HOP or (noLength and lower == b"content-length"):
+            if lower in HOP_BY_HOP or (noLength and lower == b"content-length"):
                 # RFC 9110 section 8.6: no Content-Length in a 204.
                 continue
             seen.add(lower)
@@ -466,7 +495,7 @@ class Exchange:
         C{chunks} as written to the client: as they are, or as one chunk
         of a chunked body; nothing for a response without a body.
         """
-        if self.method == b"HEAD" or self.code in NO_BODY_CODES:
+        if not self._hasBody:
             return []
         size = sum(len(chunk) for chunk in chunks)
         if not size:
@@ -500,7 +529,7 @@ class Exchange:
             self._writeHeld()
             self._write(chunks)
             self._overrun()
-        elif self._paused:
+        elif self.connection.transportFull:
             self._held.extend(chunks)
         else:
             self._write(chunks)
@@ -539,8 +568,8 @@ class Exchange:
                 first if len(framed) == 1 and type(first) is bytes else b"".join(framed)
             )
         if self._reply is not None:
-            # (Writing may have paused this producer.)
-            self._reply.written(size, not self._paused)
+            # (Writing may have filled the transport.)
+            self._reply.written(size, not self.connection.transportFull)
 
     def _writeHeld(self) -> None:
         held, self._held = self._held, []
@@ -575,21 +604,14 @@ class Exchange:
             self.connection.write(last)
         self.connection.exchangeDone(self)
 
-    # IPushProducer: the client's transport, while the response streams.
-
-    def pauseProducing(self) -> None:
-        self._paused = True
-
-    def resumeProducing(self) -> None:
-        self._paused = False
-        # Grant what the transport has sent before giving it more.
+    def transportResumed(self) -> None:
+        """
+        The client's transport has sent what it held: grant that to the
+        handler, then write what was held meanwhile.
+        """
         if self._reply is not None and self.state is ResponseState.WRITING:
             self._reply.clientReady()
         self._writeHeld()
-
-    def stopProducing(self) -> None:
-        self._paused = True
-        self._held = []
 
     # Errors, and the client going away.
 
@@ -604,7 +626,7 @@ class Exchange:
         extra = []
         if isinstance(error, NoCapacity):
             extra.append(b"Retry-After: %d" % (self.connection.factory.retryAfter,))
-        self.errorPage(error.status, error.reason, extra)
+        self.answer(error.status, error.reason, extra)
 
     def _unexpected(self, failure: Failure) -> None:
         """
@@ -623,44 +645,38 @@ class Exchange:
             self._reply.cancel()
         if self.state is ResponseState.WAITING:
             self.connection.factory.dispatcher.countStatus(500)
-            self.errorPage(500, b"Internal Server Error")
+            self.answer(500, b"Internal Server Error")
         elif self.state is ResponseState.WRITING:
             self.abortBody()
 
-    def errorPage(self, status: int, reason: bytes, extra: Sequence[bytes] = ()) -> None:
-        """
-        Answer the request with C{status} and a short plain text body, if
-        its response has not started.
-        """
-        self.answer(status, reason, b"%d %s\n" % (status, reason), extra)
-
     def answer(
-        self, status: int, reason: bytes, body: bytes, extra: Sequence[bytes] = ()
+        self,
+        status: int,
+        reason: bytes,
+        extra: Sequence[bytes] = (),
+        body: Optional[bytes] = None,
     ) -> None:
         """
-        Answer the request here, with C{status} and C{body} (plain text),
-        if its response has not started.
+        Answer the request here (L{plainResponse}), if its response has
+        not started.
 
         @param extra: more header lines.
         """
         if self.state is not ResponseState.WAITING:
             return
         self.code = status
-        self.sentLength = len(body) if self.method != b"HEAD" else 0
-        lines = [
-            b"%s %d %s" % (self.clientproto, status, reason),
-            *extra,
-            b"Server: " + _SERVER,
-            b"Date: " + self.connection.factory.date(),
-        ]
+        withBody = self.method != b"HEAD"
+        if body is None:
+            body = errorBody(status, reason)
         if self.requestId:
-            lines.append(b"X-Request-Id: " + self.requestId)
-        lines.append(b"Content-Type: text/plain; charset=utf-8")
-        lines.append(b"Content-Length: %d" % (len(body),))
-        if not self.connection.keepAlive(self):
-            lines.append(b"Connection: close")
-        lines.append(b"\r\n")
-        self._end(b"\r\n".join(lines) + (body if self.method != b"HEAD" else b""))
+            extra = [*extra, b"X-Request-Id: " + self.requestId]
+        response = plainResponse(
+            self.clientproto, status, reason, self.connection.factory.date(),
+            extra, not self.connection.keepAlive(self), withBody, body,
+        )
+        if withBody:
+            self.sentLength = len(body)
+        self._end(response)
 
     def abandon(self) -> None:
         """
@@ -689,13 +705,16 @@ class Refusal:
     @ivar sentLength: the size of the whole error response.
     """
 
-    def __init__(self, code: int, request: "Exchange | RequestHead | None") -> None:
+    def __init__(
+        self, code: int, request: "Exchange | RequestHead | None", remoteAddr: str
+    ) -> None:
         self.code = code
         self.sentLength = 0
         self.method: Optional[bytes] = None
         self.uri: Optional[bytes] = None
         self.clientproto: Optional[bytes] = None
-        self.requestId: Optional[str] = None
+        self.requestId = b""
+        self.remoteAddr = remoteAddr
         self.startedAt: Optional[float] = None
         self.bodyBytes = 0
         self._fields: Sequence[Tuple[bytes, bytes]] = ()
@@ -703,7 +722,7 @@ class Refusal:
             self.method, self.uri = request.method, request.uri
             self.clientproto = request.clientproto
             self._fields = request.headers
-            self.requestId = request.requestId.decode("ascii") or None
+            self.requestId = request.requestId
             self.startedAt = request.startedAt
             self.bodyBytes = request.bodyBytes
         elif request is not None:
@@ -716,6 +735,7 @@ class Refusal:
         return lastField(self._fields, name)
 
 
+@implementer(IPushProducer)
 class FrontConnection(Protocol):
     """
     One client connection: HTTP/1.1 with pipelining, one request at a time
@@ -738,7 +758,8 @@ class FrontConnection(Protocol):
     reads the answer instead of a reset.
 
     It is the transport's producer: while the client's transport is full
-    it reads nothing more, and pauses the response being streamed.
+    (L{transportFull}) it reads nothing more, and the response being
+    streamed holds what comes.
 
     @ivar exchange: the request in progress, from the end of its head to
         the end of its response.
@@ -1148,25 +1169,23 @@ class FrontConnection(Protocol):
 
     def pauseProducing(self) -> None:
         self._transportFull = True
-        if self.exchange is not None and self.exchange.state is ResponseState.WRITING:
-            self.exchange.pauseProducing()
         self.readingChanged()
 
     def resumeProducing(self) -> None:
         self._transportFull = False
-        if self.exchange is not None and self.exchange.state is ResponseState.WRITING:
-            self.exchange.resumeProducing()
+        if self.exchange is not None:
+            self.exchange.transportResumed()
         self.readingChanged()
 
     def stopProducing(self) -> None:
-        if self.exchange is not None:
-            self.exchange.stopProducing()
+        # The connection is going: connectionLost abandons the exchange.
+        pass
 
     # Refusing, closing, lingering.
 
     def refuse(self, status: int) -> None:
         """
-        Answer C{status} (see L{errorResponse}), abandon the request in
+        Answer C{status} (L{plainResponse}), abandon the request in
         progress (its handler gets C{CANCEL}) and close the connection,
         reading nothing more from it: with a lingering close, or, if the
         request's response had started (it cannot be followed by another,
@@ -1176,7 +1195,9 @@ class FrontConnection(Protocol):
             return
         exchange = self.exchange
         started = exchange is not None and exchange.state is not ResponseState.WAITING
-        refusal = Refusal(status, exchange if exchange is not None else self._head)
+        refusal = Refusal(
+            status, exchange if exchange is not None else self._head, self.peerHost
+        )
         self._closing = True
         self._head = None
         self._buffer = b""
@@ -1186,11 +1207,14 @@ class FrontConnection(Protocol):
         if started:
             self.abort()
             return
-        response = errorResponse(status)
+        extra = [b"X-Request-Id: " + refusal.requestId] if refusal.requestId else []
+        response = plainResponse(
+            b"HTTP/1.1", status, REASONS[status], self.factory.date(), extra, close=True
+        )
         self.transport.write(response)
         # Counted and logged as the requests answered by handlers are.
         refusal.sentLength = len(response)
-        self.factory.refused(self, refusal)
+        self.factory.requestDone(refusal)
         self._linger()
 
     def _close(self) -> None:
@@ -1418,50 +1442,31 @@ class FrontFactory(ServerFactory):
     def buildProtocol(self, addr: Any) -> FrontConnection:
         return FrontConnection(self)
 
-    def seconds(self) -> float:
-        return self.reactor.seconds()  # type: ignore[no-any-return]
-
     def date(self) -> bytes:
         """
         The C{Date} header value for now.
         """
         return self._dates.value(self.reactor.seconds())
 
-    def requestDone(self, exchange: Exchange) -> None:
+    def requestDone(self, request: "Exchange | Refusal") -> None:
         """
-        A request's response is complete: count it, and write its
+        A request's response is complete, or the front refused the request
+        itself (as nginx logs the 400s it answers): count it, and write its
         access-log line.
         """
         metrics, accessLog = self.metrics, self.accessLog
         if metrics is None and accessLog is None:
             return
-        duration = self.reactor.seconds() - exchange.startedAt
+        started = request.startedAt
+        duration = 0.0 if started is None else self.reactor.seconds() - started
         if metrics is not None:
             metrics.requestFinished(
-                exchange.code, duration, exchange.bodyBytes, exchange.sentLength
+                request.code, duration, request.bodyBytes, request.sentLength
             )
         if accessLog is not None:
             accessLog.write(
-                exchange, exchange.remoteAddr, duration,  # type: ignore[arg-type]
-                exchange.requestId.decode("ascii") or None,
-            )
-
-    def refused(self, connection: FrontConnection, refusal: "Refusal") -> None:
-        """
-        The front refused a request on C{connection} itself: count it, and
-        write its access-log line, as nginx logs the 400s it answers.
-        """
-        duration = 0.0
-        if refusal.startedAt is not None:
-            duration = self.reactor.seconds() - refusal.startedAt
-        if self.metrics is not None:
-            self.metrics.requestFinished(
-                refusal.code, duration, refusal.bodyBytes, refusal.sentLength
-            )
-        if self.accessLog is not None:
-            self.accessLog.write(
-                refusal, connection.peerHost, duration,  # type: ignore[arg-type]
-                refusal.requestId,
+                request, request.remoteAddr, duration,  # type: ignore[arg-type]
+                request.requestId.decode("ascii") or None,
             )
 
     def drain(self) -> Deferred[None]:

@@ -33,6 +33,26 @@ from txmp._defaults import (
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
+# Hop-by-hop header fields (RFC 9110 section 7.6.1, and the older ones
+# RFC 2616 section 13.5.1 named) belong to one connection: PEP 3333 forbids
+# applications to set them (the handler refuses them), and the front, which
+# frames the body and manages the connection itself, drops any a handler
+# sends.
+HOP_BY_HOP = frozenset(
+    [
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+    ]
+)
+
 REASONS = {
     400: b"Bad Request",
     408: b"Request Timeout",
@@ -118,21 +138,6 @@ class HTTPRules:
     lingerTime: float = DEFAULT_LINGER_TIME
     lingerTimeout: float = DEFAULT_LINGER_TIMEOUT
     lingerBytes: int = DEFAULT_LINGER_BYTES
-
-
-def errorResponse(status: int) -> bytes:
-    """
-    A complete response refusing a request: status line, a plain text body
-    with its C{Content-Length}, and C{Connection: close}.
-    """
-    reason = REASONS[status]
-    body = b"%d %s\n" % (status, reason)
-    return (
-        b"HTTP/1.1 %d %s\r\n"
-        b"Content-Type: text/plain; charset=utf-8\r\n"
-        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-        % (status, reason, len(body), body)
-    )
 
 
 def checkRequestLine(line: bytes, maxLength: int) -> Optional[int]:

@@ -135,6 +135,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
 from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
+from txmp._http import HOP_BY_HOP
 from txmp._pool import ReactorCalls
 from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
@@ -147,19 +148,8 @@ Application = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 INTERNAL_SERVER_ERROR_BODY = b"Internal Server Error\n"
 
-_HOP_BY_HOP = frozenset(
-    [
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    ]
-)
+# As the front's list (the application's names are native strings).
+_HOP_BY_HOP = frozenset(name.decode("latin-1") for name in HOP_BY_HOP)
 
 # Final (non-1xx) status, a space, and a reason-phrase (RFC 9112 4).
 _STATUS = re.compile("([2-9][0-9][0-9]) ([\t\x20-\x7e\x80-\xff]*)\\Z")

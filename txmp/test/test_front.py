@@ -25,7 +25,13 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import __version__, protocol
 from txmp._access import AccessLog
-from txmp._defaults import DEFAULT_MAX_QUEUE, PIPELINE_BUFFER, SEND_LIMIT, SMALL_BODY
+from txmp._defaults import (
+    ABORT_TIMEOUT,
+    DEFAULT_MAX_QUEUE,
+    PIPELINE_BUFFER,
+    SEND_LIMIT,
+    SMALL_BODY,
+)
 from txmp._dispatch import Dispatcher
 from txmp._http import HTTPRules, RequestHead, parseNetwork
 from txmp._memory import MemorySocket
@@ -643,14 +649,15 @@ class ReplyTests(ResourceTestCase):
             headers=[(b"Connection", b"close"), (b"Keep-Alive", b"timeout=5"),
                      (b"Transfer-Encoding", b"gzip"), (b"Upgrade", b"h2c"),
                      (b"TE", b"trailers"), (b"Trailer", b"X"),
-                     (b"Proxy-Connection", b"close"),
+                     (b"Proxy-Connection", b"close"), (b"Proxy-Authenticate", b"x"),
                      (b"Content-Length", b"2")],
             body=[b"ok"],
         )
         response = ParsedResponse(transport.value())
         names = {name.lower() for name, value in response.headers}
         for name in [b"connection", b"keep-alive", b"transfer-encoding",
-                     b"upgrade", b"te", b"trailer", b"proxy-connection"]:
+                     b"upgrade", b"te", b"trailer", b"proxy-connection",
+                     b"proxy-authenticate"]:
             self.assertNotIn(name, names)
         self.assertEqual(response.body, b"ok")
         self.assertFalse(transport.disconnecting)
@@ -1193,6 +1200,51 @@ class DisconnectTests(ResourceTestCase):
         self.assertNoLeak()
 
 
+class _ClosingTransport(StringTransport):
+    """
+    A transport that, once asked to close, waits for its client to read
+    what it holds (never, here), and records an abort.
+    """
+
+    aborted = False
+
+    def abortConnection(self) -> None:
+        self.aborted = True
+        StringTransport.abortConnection(self)
+
+
+class AbortTimeoutTests(ResourceTestCase):
+    """
+    A connection the front closes is aborted if its client does not take
+    what it holds within L{ABORT_TIMEOUT}.
+    """
+
+    def test_abortedAfterTimeout(self) -> None:
+        """
+        An idle connection closed by the front, whose client reads nothing,
+        is aborted L{ABORT_TIMEOUT} seconds later, and not before.
+        """
+        channel = self.site.buildProtocol(CLIENT)
+        transport = _ClosingTransport(hostAddress=SERVER, peerAddress=CLIENT)
+        channel.makeConnection(transport)
+        self.addCleanup(self.disconnect, channel)
+        self.clock.advance(self.site.httpRules.idleTimeout)
+        self.assertTrue(transport.disconnecting)
+        self.clock.advance(ABORT_TIMEOUT - 0.1)
+        self.assertFalse(transport.aborted)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.aborted)
+
+    def test_noAbortOnceClosed(self) -> None:
+        """
+        A connection that closes in time leaves no abort timer.
+        """
+        channel, transport = self.connect()
+        self.clock.advance(self.site.httpRules.idleTimeout)
+        self.disconnect(channel)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
 class DrainTests(ResourceTestCase):
     """
     Tests for L{FrontFactory.drain}, what a stopping front waits for.
@@ -1459,13 +1511,11 @@ class _FakeFactory:
 
     def __init__(self) -> None:
         self.dispatcher = _FakeDispatcher()
+        self.reactor = Clock()
         self.done: List[Exchange] = []
 
     def requestDone(self, exchange: Exchange) -> None:
         self.done.append(exchange)
-
-    def seconds(self) -> float:
-        return 0.0
 
     def date(self) -> bytes:
         return b"Thu, 01 Jan 1970 00:00:00 GMT"
@@ -1474,8 +1524,8 @@ class _FakeFactory:
 class _WritingConnection:
     """
     The part of a L{FrontConnection} an L{Exchange} uses, with a transport
-    that pauses the exchange when a write of C{pauseAt} bytes or more
-    comes, as a real one does past its buffer size.  The first write (the
+    that is full once a write of C{pauseAt} bytes or more comes, as a real
+    one is past its buffer size, until L{resume}.  The first write (the
     response head) is not recorded.
     """
 
@@ -1513,8 +1563,16 @@ class _WritingConnection:
             return
         self.writes.append(data)
         self.events.append(("write", len(data)))
-        if self._pauseAt and len(data) >= self._pauseAt and self.exchange is not None:
-            self.exchange.pauseProducing()
+        if self._pauseAt and len(data) >= self._pauseAt:
+            self.transportFull = True
+
+    def resume(self) -> None:
+        """
+        The transport has sent what it held.
+        """
+        self.transportFull = False
+        if self.exchange is not None:
+            self.exchange.transportResumed()
 
     def exchangeDone(self, exchange: Exchange) -> None:
         self.finished = True
@@ -1610,7 +1668,7 @@ class ResponseBodyTests(SynchronousTestCase):
         self.body.writeBody([b"c" * 10])
         self.assertEqual(self.request.writes, [b"x" * 100])
         self.assertEqual(self.request.events, [])
-        self.body.resumeProducing()
+        self.request.resume()
         self.assertEqual(self.request.writes, [b"x" * 100, b"a" * 10 + b"b" * 10 + b"c" * 10])
         self.assertEqual(
             self.request.events, ["clientReady", ("write", 30), ("written", 30, True)]
@@ -1634,8 +1692,8 @@ class ResponseBodyTests(SynchronousTestCase):
         """
         self.body.writeBody([b"x" * 100])
         self.body.writeBody([b"held"])
-        self.body.stopProducing()
-        self.body.resumeProducing()
+        self.body.abandon()
+        self.request.resume()
         self.assertEqual(self.request.writes, [b"x" * 100])
 
     def test_overrunWhileHeld(self) -> None:

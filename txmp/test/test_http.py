@@ -25,7 +25,6 @@ from txmp._http import (
     HTTPRules,
     RequestHead,
     checkRequestLine,
-    errorResponse,
     forwardedClient,
     forwardedScheme,
     isTrusted,
@@ -76,6 +75,10 @@ class RulesTestCase(ResourceTestCase):
         self.assertEqual(response.code, status, transport.value())
         self.assertEqual(response.header(b"connection"), [b"close"])
         self.assertEqual(response.header(b"content-type"), [b"text/plain; charset=utf-8"])
+        # As every response of the front's: who answered, and when.
+        self.assertEqual(len(response.header(b"server")), 1)
+        self.assertEqual(len(response.header(b"date")), 1)
+        self.assertEqual(response.body, b"%d %s\n" % (status, response.reason))
         self.assertTrue(response.complete)
         self.assertClosed(transport)
         self.assertEqual(self.requestsSent(), [])
@@ -858,16 +861,6 @@ class PureRuleTests(SynchronousTestCase):
         self.assertEqual(checker.end(), 400)
         self.assertEqual(checker.fieldLine(b"Host: h"), (None, True))
         self.assertIsNone(checker.end())
-
-    def test_errorResponse(self) -> None:
-        """
-        L{errorResponse} is a complete response that closes.
-        """
-        response = ParsedResponse(errorResponse(431))
-        self.assertEqual((response.code, response.reason),
-                         (431, b"Request Header Fields Too Large"))
-        self.assertEqual(response.header(b"connection"), [b"close"])
-        self.assertTrue(response.complete)
 
     def test_trust(self) -> None:
         """

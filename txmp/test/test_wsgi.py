@@ -2017,9 +2017,11 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
 
     def test_hopByHop(self) -> None:
         """
-        Hop-by-hop headers raise L{ValueError}, as PEP 3333 asks.
+        Hop-by-hop headers raise L{ValueError}, as PEP 3333 asks (the same
+        list the front drops from any handler's reply).
         """
-        for name in ["Connection", "transfer-encoding", "Keep-Alive", "Upgrade"]:
+        for name in ["Connection", "transfer-encoding", "Keep-Alive", "Upgrade",
+                     "Proxy-Connection", "Proxy-Authenticate"]:
             self.assertIsInstance(
                 self.startResponseError("200 OK", [(name, "x")]), ValueError, name
             )
