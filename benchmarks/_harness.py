@@ -22,7 +22,8 @@ import tempfile
 import threading
 import time
 import urllib.request
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -53,12 +54,12 @@ class Server:
         self,
         label: str,
         args: Sequence[str],
-        env: Optional[Dict[str, str]] = None,
-        cwd: Optional[str] = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
     ) -> None:
         self.label = label
         self.args = list(args)
-        self._lines: Deque[str] = collections.deque(maxlen=200)
+        self._lines: collections.deque[str] = collections.deque(maxlen=200)
         self._condition = threading.Condition()
         self.process = subprocess.Popen(
             self.args,
@@ -73,10 +74,10 @@ class Server:
         )
         self.pid = self.process.pid
         # For a handler: the credits it offered the front when it joined.
-        self.credits: Optional[int] = None
+        self.credits: int | None = None
         # Processes it started itself (mpfront --spawn's handlers, gunicorn's
         # workers), stopped by their PIDs after it if still there.
-        self.children: List[ChildProcess] = []
+        self.children: list[ChildProcess] = []
         self._eof = False
         self._reader = threading.Thread(
             target=self._read, name="output of " + label, daemon=True
@@ -101,7 +102,7 @@ class Server:
             lines = list(self._lines)[-count:]
         return "\n".join("    " + line for line in lines)
 
-    def waitFor(self, pattern: str, timeout: float = READY_TIMEOUT) -> "re.Match[str]":
+    def waitFor(self, pattern: str, timeout: float = READY_TIMEOUT) -> re.Match[str]:
         """
         Wait until a line of output matches the regular expression
         C{pattern} (lines seen before the call count too).
@@ -135,14 +136,14 @@ class Server:
                     )
                 self._condition.wait(remaining)
 
-    def cpuSeconds(self) -> Optional[float]:
+    def cpuSeconds(self) -> float | None:
         """
         User and system CPU time used so far by the process (not its
         children), from C{/proc}; C{None} where that cannot be read.
         """
         return processCpuSeconds(self.pid)
 
-    def adoptChildren(self, count: int, timeout: float = READY_TIMEOUT) -> List["ChildProcess"]:
+    def adoptChildren(self, count: int, timeout: float = READY_TIMEOUT) -> list[ChildProcess]:
         """
         Find the C{count} processes this one started (their parent PID is
         its PID), wait for them if they are not all there yet, and keep them
@@ -198,7 +199,7 @@ class Server:
         self._reader.join(5)
 
 
-def _statFields(pid: int) -> Optional[List[str]]:
+def _statFields(pid: int) -> list[str] | None:
     # The fields of /proc/PID/stat after the command name (which may hold
     # spaces and brackets): index 0 is field 3 of proc(5), the state.
     try:
@@ -208,7 +209,7 @@ def _statFields(pid: int) -> Optional[List[str]]:
         return None
 
 
-def processCpuSeconds(pid: int) -> Optional[float]:
+def processCpuSeconds(pid: int) -> float | None:
     """
     User and system CPU time used so far by process C{pid} (all its
     threads, not its children), from C{/proc/PID/stat}; C{None} where that
@@ -221,7 +222,7 @@ def processCpuSeconds(pid: int) -> Optional[float]:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def childPids(pid: int) -> List[int]:
+def childPids(pid: int) -> list[int]:
     """
     The PIDs of the live (not zombie) processes whose parent is C{pid}.
     """
@@ -249,7 +250,7 @@ class ChildProcess:
         fields = _statFields(pid)
         self._started = fields[19] if fields is not None else None
 
-    def _fields(self) -> Optional[List[str]]:
+    def _fields(self) -> list[str] | None:
         fields = _statFields(self.pid)
         if fields is None or fields[19] != self._started or fields[0] == "Z":
             return None
@@ -261,7 +262,7 @@ class ChildProcess:
         """
         return self._fields() is not None
 
-    def cpuSeconds(self) -> Optional[float]:
+    def cpuSeconds(self) -> float | None:
         """
         See L{Server.cpuSeconds}.
         """
@@ -298,7 +299,7 @@ class ProcessGroup:
     def __init__(self, members: Sequence[Any]) -> None:
         self.members = list(members)
 
-    def cpuSeconds(self) -> Optional[float]:
+    def cpuSeconds(self) -> float | None:
         """
         The CPU time of all members; C{None} if any cannot be read (one
         exited: the sum would be wrong).
@@ -327,11 +328,11 @@ class Servers:
     """
 
     def __init__(self) -> None:
-        self._servers: List[Server] = []
+        self._servers: list[Server] = []
         self.directory = tempfile.mkdtemp(prefix="txmp-bench-")
         self._previousTerm: Any = None
 
-    def __enter__(self) -> "Servers":
+    def __enter__(self) -> Servers:
         self._previousTerm = signal.signal(signal.SIGTERM, _interrupt)
         return self
 
@@ -385,8 +386,8 @@ for _path, _value in {patches!r}:
 
 
 def twistdArgs(
-    python: str, *args: str, patches: Sequence[Tuple[str, object]] = ()
-) -> List[str]:
+    python: str, *args: str, patches: Sequence[tuple[str, object]] = ()
+) -> list[str]:
     """
     The command line of C{twistd -n --pidfile= ARGS} run by C{python}
     (which need not have a C{twistd} script of its own).
@@ -400,7 +401,7 @@ def twistdArgs(
     return [python, "-c", code, "--nodaemon", "--pidfile=", *args]
 
 
-def withPythonPath(*directories: str) -> Dict[str, str]:
+def withPythonPath(*directories: str) -> dict[str, str]:
     """
     This process's environment, with C{directories} first on
     C{PYTHONPATH}.
@@ -419,8 +420,8 @@ def startFront(
     send: str,
     ret: str,
     extra: Sequence[str] = (),
-    patches: Sequence[Tuple[str, object]] = (),
-) -> "tuple[Server, int]":
+    patches: Sequence[tuple[str, object]] = (),
+) -> tuple[Server, int]:
     """
     Start C{twistd mpfront} on an ephemeral loopback port and wait until it
     logs C{mpfront ready}.
@@ -455,8 +456,8 @@ def startHandler(
     send: str,
     ret: str,
     name: str,
-    threads: Optional[int] = None,
-    patches: Sequence[Tuple[str, object]] = (),
+    threads: int | None = None,
+    patches: Sequence[tuple[str, object]] = (),
 ) -> Server:
     """
     Start C{twistd mphandler} serving C{app} (from L{benchapps} or any
@@ -490,11 +491,11 @@ class Txmp:
         C{h1}, ...), for L{withCpu}.
     """
 
-    def __init__(self, front: Server, port: int, handlers: Dict[str, Server]) -> None:
+    def __init__(self, front: Server, port: int, handlers: dict[str, Server]) -> None:
         self.front = front
         self.port = port
         self.url = "http://127.0.0.1:%d/" % (port,)
-        self.servers: Dict[str, Server] = {"front": front}
+        self.servers: dict[str, Server] = {"front": front}
         self.servers.update(handlers)
 
 
@@ -504,7 +505,7 @@ def startTxmp(
     handlerPython: str,
     app: str,
     handlers: int,
-    threads: Optional[int],
+    threads: int | None,
     tag: str = "h",
 ) -> Txmp:
     """
@@ -515,7 +516,7 @@ def startTxmp(
     send = servers.ipc(tag + "-send")
     ret = servers.ipc(tag + "-return")
     front, port = startFront(servers, frontPython, send, ret)
-    started: Dict[str, Server] = {}
+    started: dict[str, Server] = {}
     for n in range(handlers):
         name = "%s%d" % (tag, n + 1)
         started[name] = startHandler(
@@ -524,7 +525,7 @@ def startTxmp(
     return Txmp(front, port, started)
 
 
-def checkResponse(url: str, body: Optional[bytes] = None, label: str = "") -> None:
+def checkResponse(url: str, body: bytes | None = None, label: str = "") -> None:
     """
     Get C{url} once and require a 200 (and C{body}, if given); C{label}
     names the server in the error.
@@ -565,34 +566,34 @@ class WrkResult:
         self.latency = match.group(1) if match else "?"
         # The latency distribution of wrk --latency, in milliseconds by
         # percentile (50, 75, 90, 99).
-        self.percentiles: Dict[int, float] = {
+        self.percentiles: dict[int, float] = {
             int(m.group(1)): durationMilliseconds(m.group(2))
             for m in re.finditer(r"^\s+(\d+)%\s+([0-9.]+[a-z]+)\s*$", output, re.M)
         }
         # Filled in by withCpu: CPU used by each server, in cores.
-        self.cpu: Dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         # Filled in by withCpu: CPU seconds (utime + stime) each server used
         # during the run.
-        self.cpuSeconds: Dict[str, float] = {}
+        self.cpuSeconds: dict[str, float] = {}
         # Filled in by withCpu: the fraction of all CPUs busy (with
         # anything: wrk, the servers, other users of the machine).
-        self.machineBusy: Optional[float] = None
+        self.machineBusy: float | None = None
 
     @property
-    def p50(self) -> Optional[float]:
+    def p50(self) -> float | None:
         """
         The median latency in milliseconds, if wrk printed it.
         """
         return self.percentiles.get(50)
 
     @property
-    def p99(self) -> Optional[float]:
+    def p99(self) -> float | None:
         """
         The 99th percentile of latency in milliseconds, if wrk printed it.
         """
         return self.percentiles.get(99)
 
-    def cpuPerRequest(self) -> Dict[str, float]:
+    def cpuPerRequest(self) -> dict[str, float]:
         """
         The CPU each server spent per request, in microseconds: its CPU
         time during the run divided by the requests wrk counted (a figure
@@ -603,7 +604,7 @@ class WrkResult:
         return {name: seconds / self.requests * 1e6
                 for name, seconds in self.cpuSeconds.items()}
 
-    def problems(self) -> List[str]:
+    def problems(self) -> list[str]:
         """
         Why this run's figure cannot be trusted, if it cannot.
         """
@@ -671,7 +672,7 @@ def wrk(
     return result
 
 
-def _machineTimes() -> Optional["tuple[float, float]"]:
+def _machineTimes() -> tuple[float, float] | None:
     # (busy, total) clock ticks of all CPUs since boot, from /proc/stat.
     try:
         with open("/proc/stat") as f:
@@ -683,7 +684,7 @@ def _machineTimes() -> Optional["tuple[float, float]"]:
 
 
 def withCpu(
-    measure: Callable[[], WrkResult], servers: Dict[str, Any]
+    measure: Callable[[], WrkResult], servers: dict[str, Any]
 ) -> Callable[[], WrkResult]:
     """
     Wrap C{measure} so that its result also tells how much CPU each of
@@ -767,7 +768,7 @@ def describeMachine() -> str:
     return "%d CPUs (%s), %s, %s" % (os.cpu_count() or 0, model, platform.system(), load)
 
 
-def medianCpuPerRequest(results: Sequence[WrkResult]) -> Dict[str, float]:
+def medianCpuPerRequest(results: Sequence[WrkResult]) -> dict[str, float]:
     """
     The median over C{results} of each server's CPU microseconds per
     request.
@@ -780,7 +781,7 @@ def medianCpuPerRequest(results: Sequence[WrkResult]) -> Dict[str, float]:
     }
 
 
-def describeCpuPerRequest(perRequest: Dict[str, float]) -> str:
+def describeCpuPerRequest(perRequest: dict[str, float]) -> str:
     """
     C{"front 250 + h1 300 = 550 us"}.
     """
@@ -804,13 +805,13 @@ def median(values: Sequence[float]) -> float:
 
 
 def interleaved(
-    targets: "Dict[str, Callable[[], WrkResult]]", rounds: int, log: Callable[[str], None]
-) -> Dict[str, List[WrkResult]]:
+    targets: dict[str, Callable[[], WrkResult]], rounds: int, log: Callable[[str], None]
+) -> dict[str, list[WrkResult]]:
     """
     Measure each target once per round, one after the other, so that a
     slow patch of a noisy machine falls on all of them alike.
     """
-    results: Dict[str, List[WrkResult]] = {name: [] for name in targets}
+    results: dict[str, list[WrkResult]] = {name: [] for name in targets}
     names = list(targets)
     for n in range(rounds):
         # Start each round with the next target, so that none is always
@@ -898,7 +899,7 @@ def moduleVersion(python: str, module: str) -> str:
         return "?"
 
 
-def positiveNumbers(text: str) -> List[int]:
+def positiveNumbers(text: str) -> list[int]:
     """
     An C{argparse} type: positive integers separated by commas.
     """

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Iterable, List
+from collections.abc import Iterable
+from typing import Any, Callable
 
 BODY = b"Hello, world!"
 
@@ -64,7 +65,7 @@ def work(iterations: int = CPU_ITERATIONS) -> int:
     return total
 
 
-def cpu(environ: dict, startResponse: Callable[..., Any]) -> List[bytes]:
+def cpu(environ: dict, startResponse: Callable[..., Any]) -> list[bytes]:
     """
     Compute for a few milliseconds, then say hello.
     """
@@ -73,7 +74,7 @@ def cpu(environ: dict, startResponse: Callable[..., Any]) -> List[bytes]:
     return [BODY]
 
 
-def io(environ: dict, startResponse: Callable[..., Any]) -> List[bytes]:
+def io(environ: dict, startResponse: Callable[..., Any]) -> list[bytes]:
     """
     Wait 10 ms without holding the GIL, then say hello.
     """
@@ -82,7 +83,7 @@ def io(environ: dict, startResponse: Callable[..., Any]) -> List[bytes]:
     return [BODY]
 
 
-def mixed(environ: dict, startResponse: Callable[..., Any]) -> List[bytes]:
+def mixed(environ: dict, startResponse: Callable[..., Any]) -> list[bytes]:
     """
     Say hello at once; on the path L{SLOW_PATH}, after L{SLOW_SECONDS} of
     waiting without holding the GIL (a slow query, say).

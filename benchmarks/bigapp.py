@@ -14,7 +14,8 @@ its C{PYTHONPATH}: C{--app bigapp:app}.  Standard library only.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any, Callable
 from urllib.parse import parse_qs
 
 CHUNK = 65536

@@ -47,14 +47,13 @@ import os
 import socket
 import sys
 import time
-from typing import Dict, List, Optional, Tuple
 
 from _harness import (
-    addInterpreterArguments,
     HERE,
     BenchmarkError,
     Server,
     Servers,
+    addInterpreterArguments,
     describeMachine,
     describePython,
     median,
@@ -71,7 +70,7 @@ MiB = 1024 * 1024
 TARGET = 1.2
 
 
-def parseSizes(text: str) -> List[int]:
+def parseSizes(text: str) -> list[int]:
     """
     C{"65536,1M,4MiB"} as a list of byte counts (K, M, G suffixes are
     powers of 1024).
@@ -87,7 +86,7 @@ def parseSizes(text: str) -> List[int]:
     return sizes
 
 
-def parseVariant(text: str) -> Tuple[str, List[Tuple[str, object]]]:
+def parseVariant(text: str) -> tuple[str, list[tuple[str, object]]]:
     """
     C{"LABEL:mod.NAME=VALUE,mod.NAME=VALUE"} as C{(LABEL, [(mod.NAME,
     value), ...])}, a value being a size (see L{parseSizes}) or L{None}.
@@ -95,7 +94,7 @@ def parseVariant(text: str) -> Tuple[str, List[Tuple[str, object]]]:
     label, sep, settings = text.partition(":")
     if not sep or not label or not settings:
         raise argparse.ArgumentTypeError("expected LABEL:MODULE.NAME=VALUE, got %r" % (text,))
-    patches: List[Tuple[str, object]] = []
+    patches: list[tuple[str, object]] = []
     for setting in settings.split(","):
         path, sep, value = setting.partition("=")
         if not sep or "." not in path:
@@ -117,7 +116,7 @@ def describeSize(size: int) -> str:
     return "%d B" % (size,)
 
 
-def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
+def parseArguments(argv: list | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Download a large body through txmp and Twisted Web alone."
     )
@@ -153,16 +152,16 @@ class Target:
     A server to download from, and the processes serving it.
     """
 
-    def __init__(self, name: str, port: int, processes: Dict[str, Server]) -> None:
+    def __init__(self, name: str, port: int, processes: dict[str, Server]) -> None:
         self.name = name
         self.port = port
         self.processes = processes
-        self.times: List[float] = []
-        self.cpu: Dict[str, List[float]] = {label: [] for label in processes}
-        self.idlePeak: Dict[str, int] = {}
+        self.times: list[float] = []
+        self.cpu: dict[str, list[float]] = {label: [] for label in processes}
+        self.idlePeak: dict[str, int] = {}
         # Whether this txmp runs with patched constants (--variant).
         self.variant = False
-        self.peak: Dict[str, int] = {}
+        self.peak: dict[str, int] = {}
 
 
 def peakRss(pid: int) -> int:
@@ -248,7 +247,7 @@ def measure(target: Target, size: int) -> float:
     return elapsed
 
 
-def startTargets(servers: Servers, args: argparse.Namespace) -> List[Target]:
+def startTargets(servers: Servers, args: argparse.Namespace) -> list[Target]:
     """
     Start the raw servers, one txmp per window and one per variant; wait
     until all are ready.
@@ -261,7 +260,7 @@ def startTargets(servers: Servers, args: argparse.Namespace) -> List[Target]:
         )
         port = int(raw.waitFor(r"rawbig ready: port (\d+)").group(1))
         targets.append(Target("raw " + mode, port, {"raw": raw}))
-    windows: List[Optional[int]] = list(args.window) if args.window else [None]
+    windows: list[int | None] = list(args.window) if args.window else [None]
     for n, window in enumerate(windows):
         tag = "w%d-" % (n,)
         send, ret = servers.ipc(tag + "send"), servers.ipc(tag + "return")
@@ -309,7 +308,7 @@ def describeMemory(target: Target) -> str:
     )
 
 
-def main(argv: Optional[list] = None) -> int:
+def main(argv: list | None = None) -> int:
     args = parseArguments(argv)
     try:
         frontName = describePython(args.front_python)

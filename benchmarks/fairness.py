@@ -42,8 +42,10 @@ import math
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, Callable, Optional
 
+import benchapps
 from _harness import (
     BenchmarkError,
     Servers,
@@ -66,8 +68,6 @@ from _harness import (
 from threads import workMilliseconds
 from throughput import fmtRatio, ms, ratio
 
-import benchapps
-
 PARTS = ["slow", "cpu"]
 
 # One request in EVERY is slow (issue 12: 10%).
@@ -85,12 +85,12 @@ HOW_TO_INSTALL = "see docs/benchmarks.md, 'Throughput': benchmarks/install"
 
 # One figure against its target: (what, value, ">=" or "<=", target, why it
 # is not judged in this run or None).
-Row = Tuple[str, Optional[float], str, float, Optional[str]]
+Row = tuple[str, Optional[float], str, float, Optional[str]]
 
 Log = Callable[[str], None]
 
 
-def parts(text: str) -> List[str]:
+def parts(text: str) -> list[str]:
     """
     The parts of one C{--only} argument, separated by commas.
     """
@@ -100,7 +100,7 @@ def parts(text: str) -> List[str]:
     return chosen
 
 
-def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
+def parseArguments(argv: list | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="No regression where txmp is already right: fast requests "
         "beside slow ones, and a CPU-bound application with --spawn 1 and 2."
@@ -135,7 +135,7 @@ def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
     return args
 
 
-def percentile(values: Sequence[float], p: float) -> Optional[float]:
+def percentile(values: Sequence[float], p: float) -> float | None:
     """
     The C{p}th percentile of C{values} by the nearest rank (the smallest
     value that at least C{p}% of them do not exceed), or C{None}.
@@ -153,16 +153,16 @@ class MixedResult:
     that L{withCpu} fills in.
     """
 
-    def __init__(self, fast: List[float], slow: List[float], generatorCpu: float) -> None:
+    def __init__(self, fast: list[float], slow: list[float], generatorCpu: float) -> None:
         self.fast = fast
         self.slow = slow
         # CPU seconds this process (the load generator) spent on the run,
         # and the requests it made, warm-up included.
         self.generatorCpu = generatorCpu
         self.sent = 0
-        self.cpu: Dict[str, float] = {}
-        self.cpuSeconds: Dict[str, float] = {}
-        self.machineBusy: Optional[float] = None
+        self.cpu: dict[str, float] = {}
+        self.cpuSeconds: dict[str, float] = {}
+        self.machineBusy: float | None = None
 
     @property
     def requests(self) -> int:
@@ -180,7 +180,7 @@ class MixedResult:
         )
 
 
-async def _readResponse(reader: asyncio.StreamReader) -> Tuple[int, bytes]:
+async def _readResponse(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     # The status and body of one response with a Content-Length (what the
     # front sends for benchapps.mixed); anything else fails the run.
     head = await reader.readuntil(b"\r\n\r\n")
@@ -256,7 +256,7 @@ def mixedLoad(port: int, clients: int, warmup: float, duration: float) -> MixedR
     return asyncio.run(_mixedLoad(port, clients, warmup, duration))
 
 
-def measureSlow(servers: Servers, args: argparse.Namespace, log: Log) -> Tuple[Row, str]:
+def measureSlow(servers: Servers, args: argparse.Namespace, log: Log) -> tuple[Row, str]:
     """
     Part 1: start a front and two handlers serving C{benchapps:mixed},
     load them L{mixedLoad}'s way C{args.rounds} times.
@@ -283,8 +283,8 @@ def measureSlow(servers: Servers, args: argparse.Namespace, log: Log) -> Tuple[R
             "is not judged"))
     checkResponse(txmp.url, benchapps.BODY, "txmp, fast")
     checkResponse(txmp.url + benchapps.SLOW_PATH.lstrip("/"), benchapps.BODY, "txmp, slow")
-    fast: List[float] = []
-    slow: List[float] = []
+    fast: list[float] = []
+    slow: list[float] = []
     generatorCpu = 0.0
     sent = 0
     for n in range(args.rounds):
@@ -321,7 +321,7 @@ def measureSlow(servers: Servers, args: argparse.Namespace, log: Log) -> Tuple[R
     return row, summary
 
 
-def startSpawn(servers: Servers, python: str, count: int) -> Tuple[str, Dict[str, Any]]:
+def startSpawn(servers: Servers, python: str, count: int) -> tuple[str, dict[str, Any]]:
     """
     Start C{mpfront --spawn COUNT --app benchapps:cpu} and wait until its
     handlers joined.
@@ -334,13 +334,13 @@ def startSpawn(servers: Servers, python: str, count: int) -> Tuple[str, Dict[str
                              extra=["--spawn", str(count), "--app", "benchapps:cpu"])
     for n in range(1, count + 1):
         front.waitFor(r"handler \S*:spawn-%d joined" % (n,))
-    processes: Dict[str, Any] = {"front": front}
+    processes: dict[str, Any] = {"front": front}
     for n, child in enumerate(front.adoptChildren(count)):
         processes["handler%d" % (n + 1,)] = child
     return "http://127.0.0.1:%d/" % (port,), processes
 
 
-def calibrate(python: str, target: float) -> Tuple[int, float]:
+def calibrate(python: str, target: float) -> tuple[int, float]:
     """
     Set C{BENCHAPPS_CPU_ITERATIONS} in this process's environment (which
     the servers inherit) to what makes C{benchapps.work()} take about
@@ -355,7 +355,7 @@ def calibrate(python: str, target: float) -> Tuple[int, float]:
     return iterations, workMilliseconds(python)
 
 
-def measureCpu(servers: Servers, args: argparse.Namespace, log: Log) -> Tuple[Row, str]:
+def measureCpu(servers: Servers, args: argparse.Namespace, log: Log) -> tuple[Row, str]:
     """
     Part 2: C{--spawn 1} and C{--spawn 2} serving C{benchapps:cpu}, loaded
     with wrk in alternate rounds.
@@ -395,7 +395,7 @@ def measureCpu(servers: Servers, args: argparse.Namespace, log: Log) -> Tuple[Ro
     return row, summary
 
 
-def printTargets(rows: List[Row]) -> None:
+def printTargets(rows: list[Row]) -> None:
     """
     Each figure with its target and C{met} or C{NOT met}.
     """
@@ -412,7 +412,7 @@ def printTargets(rows: List[Row]) -> None:
         print("  %-40s %8s   %s" % (what, fmtRatio(value), verdict))
 
 
-def main(argv: Optional[list] = None) -> int:
+def main(argv: list | None = None) -> int:
     args = parseArguments(argv)
 
     def log(line: str) -> None:
@@ -429,8 +429,8 @@ def main(argv: Optional[list] = None) -> int:
         log("handlers: %s (%s)" % (handlerName, args.handler_python))
         log("measure:  %s; %d round(s) of %g s, after %g s of warm-up" % (
             ", ".join(args.only), args.rounds, args.duration, args.warmup))
-        rows: List[Row] = []
-        summaries: List[str] = []
+        rows: list[Row] = []
+        summaries: list[str] = []
         with Servers() as servers:
             for part, measure in (("slow", measureSlow), ("cpu", measureCpu)):
                 if part in args.only:

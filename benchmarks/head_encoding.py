@@ -28,6 +28,7 @@ Usage::
 Each figure is the best of C{R} runs (default 50) of C{N} operations
 (default 10,000), in microseconds per operation.
 """
+from __future__ import annotations
 
 import argparse
 import json

@@ -21,10 +21,10 @@ Twisted only, so that it runs on the interpreter of the front under test.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from zope.interface import implementer
-
+from bigapp import chunks, requestedSize
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import IPushProducer
@@ -32,8 +32,7 @@ from twisted.internet.task import react
 from twisted.web.http import Request
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
-
-from bigapp import chunks, requestedSize
+from zope.interface import implementer
 
 
 @implementer(IPushProducer)

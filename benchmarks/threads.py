@@ -26,14 +26,12 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from typing import List, Optional, Tuple
 
 from _harness import (
-    positiveNumbers,
-    addInterpreterArguments,
     HERE,
     BenchmarkError,
     Servers,
+    addInterpreterArguments,
     checkResponse,
     describeCpuPerRequest,
     describeMachine,
@@ -41,6 +39,7 @@ from _harness import (
     interleaved,
     median,
     medianCpuPerRequest,
+    positiveNumbers,
     startTxmp,
     withCpu,
     wrk,
@@ -55,7 +54,7 @@ APPS = {
 }
 
 
-def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
+def parseArguments(argv: list | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Throughput of one mphandler at several --threads."
     )
@@ -111,7 +110,7 @@ def workMilliseconds(python: str) -> float:
     return float(completed.stdout)
 
 
-def configurations(args: argparse.Namespace) -> List[Tuple[str, int, int]]:
+def configurations(args: argparse.Namespace) -> list[tuple[str, int, int]]:
     """
     (label, handlers, threads) for every configuration, the baseline
     (one handler, one thread) first.
@@ -123,7 +122,7 @@ def configurations(args: argparse.Namespace) -> List[Tuple[str, int, int]]:
     return configs
 
 
-def measureApp(args: argparse.Namespace, app: str) -> List[str]:
+def measureApp(args: argparse.Namespace, app: str) -> list[str]:
     """
     Measure every configuration serving C{app}; print the table.
 
@@ -170,7 +169,7 @@ def measureApp(args: argparse.Namespace, app: str) -> List[str]:
     return summaries
 
 
-def main(argv: Optional[list] = None) -> int:
+def main(argv: list | None = None) -> int:
     args = parseArguments(argv)
     try:
         frontName = describePython(args.front_python)
@@ -186,7 +185,7 @@ def main(argv: Optional[list] = None) -> int:
                   % (workMilliseconds(args.handler_python),))
         if "io" in args.apps:
             print("io app:   time.sleep(0.01) per request")
-        summaries: List[str] = []
+        summaries: list[str] = []
         for app in args.apps:
             summaries += measureApp(args, app)
     except BenchmarkError as e:

@@ -50,10 +50,10 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, Callable
 
 from _harness import (
-    positiveNumbers,
     HERE,
     BenchmarkError,
     ProcessGroup,
@@ -67,6 +67,7 @@ from _harness import (
     median,
     medianCpuPerRequest,
     moduleVersion,
+    positiveNumbers,
     requireModules,
     startFront,
     startTxmp,
@@ -116,7 +117,7 @@ class Target:
     """
 
     def __init__(
-        self, name: str, label: str, port: int, processes: Dict[str, Any], pypy: bool
+        self, name: str, label: str, port: int, processes: dict[str, Any], pypy: bool
     ) -> None:
         self.name = name
         self.label = label
@@ -138,12 +139,12 @@ class Summary:
         self.cpu = medianCpuPerRequest(c50)
 
 
-def _medianOf(values: Sequence[Optional[float]]) -> Optional[float]:
+def _medianOf(values: Sequence[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return median(known) if known else None
 
 
-def names(text: str) -> List[str]:
+def names(text: str) -> list[str]:
     """
     The server names of one C{--only} argument, separated by commas.
     """
@@ -157,7 +158,7 @@ def names(text: str) -> List[str]:
     return chosen
 
 
-def parseArguments(argv: Optional[list] = None) -> argparse.Namespace:
+def parseArguments(argv: list | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Hello-world req/s, latency and CPU per request of txmp, "
         "Twisted Web alone, twistd web --wsgi and gunicorn, in one run."
@@ -243,7 +244,7 @@ def startTwistdWeb(servers: Servers, python: str, pypy: bool) -> Target:
     return Target("twistd-wsgi", "twistd web --wsgi", port, {"twistd": web}, pypy)
 
 
-def gunicornControlSocketOption(python: str) -> List[str]:
+def gunicornControlSocketOption(python: str) -> list[str]:
     """
     C{--no-control-socket} if this gunicorn has a control socket: it would
     be one path in C{~/.gunicorn} for both our gunicorns.
@@ -255,7 +256,7 @@ def gunicornControlSocketOption(python: str) -> List[str]:
 
 
 def startGunicorn(
-    servers: Servers, python: str, workerClass: str, extra: List[str], pypy: bool
+    servers: Servers, python: str, workerClass: str, extra: list[str], pypy: bool
 ) -> Target:
     """
     Start gunicorn with L{GUNICORN_WORKERS} workers of C{workerClass}
@@ -271,7 +272,7 @@ def startGunicorn(
     else:
         label = "gunicorn %d %s" % (GUNICORN_WORKERS, workerClass)
     name = "gunicorn-" + workerClass
-    master = servers.start(name, args + ["benchapps:hello"])
+    master = servers.start(name, [*args, "benchapps:hello"])
     port = int(master.waitFor(r"Listening at: http://127\.0\.0\.1:(\d+)").group(1))
     workers = master.adoptChildren(GUNICORN_WORKERS)
     return Target(name, label, port,
@@ -279,14 +280,14 @@ def startGunicorn(
 
 
 def startTargets(
-    servers: Servers, args: argparse.Namespace, chosen: List[str],
+    servers: Servers, args: argparse.Namespace, chosen: list[str],
     frontPyPy: bool, handlerPyPy: bool,
-) -> List[Target]:
+) -> list[Target]:
     """
     Start every server in C{chosen}, in the order of L{NAMES}.
     """
     front, handler = args.front_python, args.handler_python
-    gunicornExtra: List[str] = []
+    gunicornExtra: list[str] = []
     if any(name.startswith("gunicorn") for name in chosen):
         gunicornExtra = gunicornControlSocketOption(handler)
     targets = []
@@ -330,7 +331,7 @@ def describePids(target: Target) -> str:
     return ", ".join(parts)
 
 
-def describeCpu(perRequest: Dict[str, float]) -> str:
+def describeCpu(perRequest: dict[str, float]) -> str:
     """
     C{"front 250 + handler 300 = 550"} (microseconds per request).
     """
@@ -342,7 +343,7 @@ def describeCpu(perRequest: Dict[str, float]) -> str:
     return text
 
 
-def ms(value: Optional[float]) -> str:
+def ms(value: float | None) -> str:
     """
     A latency in milliseconds, to about three significant figures.
     """
@@ -351,17 +352,17 @@ def ms(value: Optional[float]) -> str:
     return ("%.3f ms" if value < 1 else "%.2f ms" if value < 100 else "%.0f ms") % (value,)
 
 
-def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+def ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or not b:
         return None
     return a / b
 
 
-def fmtRatio(value: Optional[float]) -> str:
+def fmtRatio(value: float | None) -> str:
     return "n/a" if value is None else "%.2f" % (value,)
 
 
-def printTable(targets: List[Target], summaries: Dict[str, Summary], connections: int) -> None:
+def printTable(targets: list[Target], summaries: dict[str, Summary], connections: int) -> None:
     """
     The main table, in Markdown, ratios against raw Twisted Web (the
     front's interpreter).
@@ -383,19 +384,19 @@ def printTable(targets: List[Target], summaries: Dict[str, Summary], connections
 
 
 def targetRatios(
-    summaries: Dict[str, Summary], frontPyPy: bool, handlersSeparate: bool
-) -> List[Tuple[str, Optional[float], str, Optional[float], bool]]:
+    summaries: dict[str, Summary], frontPyPy: bool, handlersSeparate: bool
+) -> list[tuple[str, float | None, str, float | None, bool]]:
     """
     Every ratio issue 12 sets a target for: (what, value, C{>=} or C{<=},
     target, whether the target applies to this run's front).
     """
-    def rps(name: str) -> Optional[float]:
+    def rps(name: str) -> float | None:
         return summaries[name].rps if name in summaries else None
 
-    def cpu(name: str, role: str) -> Optional[float]:
+    def cpu(name: str, role: str) -> float | None:
         return summaries[name].cpu.get(role) if name in summaries else None
 
-    def c1(name: str) -> Optional[float]:
+    def c1(name: str) -> float | None:
         return summaries[name].c1p50 if name in summaries else None
 
     handlerBase = "raw-handlers" if handlersSeparate else "raw"
@@ -415,7 +416,7 @@ def targetRatios(
 
 
 def printRatios(
-    ratios: List[Tuple[str, Optional[float], str, Optional[float], bool]], frontPyPy: bool
+    ratios: list[tuple[str, float | None, str, float | None, bool]], frontPyPy: bool
 ) -> None:
     print()
     print("Issue 12's targets (ratios of figures from this run):")
@@ -432,13 +433,13 @@ def printRatios(
 
 
 def runSweep(
-    targets: List[Target], args: argparse.Namespace, log: Callable[[str], None]
-) -> Dict[str, Dict[int, WrkResult]]:
+    targets: list[Target], args: argparse.Namespace, log: Callable[[str], None]
+) -> dict[str, dict[int, WrkResult]]:
     """
     Measure every target once at each of C{args.sweep_connections}, the
     targets in turn (each count starting with the next one).
     """
-    results: Dict[str, Dict[int, WrkResult]] = {t.name: {} for t in targets}
+    results: dict[str, dict[int, WrkResult]] = {t.name: {} for t in targets}
     for n, connections in enumerate(args.sweep_connections):
         order = targets[n % len(targets):] + targets[:n % len(targets)]
         for target in order:
@@ -453,7 +454,7 @@ def runSweep(
 
 
 def printSweep(
-    targets: List[Target], results: Dict[str, Dict[int, WrkResult]], counts: List[int]
+    targets: list[Target], results: dict[str, dict[int, WrkResult]], counts: list[int]
 ) -> None:
     print()
     print("Sweep (one measurement each; req/s, p50 / p99 latency; * = errors, see above):")
@@ -469,7 +470,7 @@ def printSweep(
 
 
 def plotSweep(
-    targets: List[Target], results: Dict[str, Dict[int, WrkResult]], counts: List[int],
+    targets: list[Target], results: dict[str, dict[int, WrkResult]], counts: list[int],
     path: str, title: str,
 ) -> None:
     """
@@ -515,7 +516,7 @@ def plotSweep(
     plt.close(figure)
 
 
-def main(argv: Optional[list] = None) -> int:
+def main(argv: list | None = None) -> int:
     args = parseArguments(argv)
     try:
         frontName = describePython(args.front_python)
@@ -563,7 +564,7 @@ def main(argv: Optional[list] = None) -> int:
     def load(target: Target, duration: float, connections: int, threads: int):
         return lambda: wrk(target.url, duration, connections=connections, threads=threads)
 
-    sweep: Optional[Dict[str, Dict[int, WrkResult]]] = None
+    sweep: dict[str, dict[int, WrkResult]] | None = None
     try:
         with Servers() as servers:
             targets = startTargets(servers, args, chosen, frontPyPy, handlerPyPy)

@@ -32,30 +32,26 @@ import socket
 import stat
 import sys
 from collections import Counter, deque
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import (
     Any,
     Callable,
-    Coroutine,
-    Iterable,
-    Iterator,
-    Optional,
-    Sequence,
     TypeVar,
     Union,
 )
-
-from zope.interface import implementer
 
 from twisted.internet import reactor as _globalReactor
 from twisted.internet.defer import (
     CancelledError,
     Deferred,
     DeferredList,
-    TimeoutError as DeferredTimeoutError,
     fail,
     succeed,
+)
+from twisted.internet.defer import (
+    TimeoutError as DeferredTimeoutError,
 )
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
@@ -74,6 +70,7 @@ from twisted.web.client import (
 )
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer, IResponse
+from zope.interface import implementer
 
 # System tests use the real reactor: that is what they test.  Only this
 # module touches it; everything below takes it from here.
@@ -252,9 +249,9 @@ class TwistdProcess(ProcessProtocol):
         self.label = label
         self.lines: list[str] = []
         self.lineTimes: list[float] = []
-        self.pid: Optional[int] = None
-        self.group: Optional[int] = None
-        self.end: Optional[ProcessEnd] = None
+        self.pid: int | None = None
+        self.group: int | None = None
+        self.end: ProcessEnd | None = None
         self.killed = False
         self._partial: dict[int, bytes] = {}
         self._lineWaiters: list[_LineWaiter] = []
@@ -577,11 +574,11 @@ class HTTPResult:
 
     code: int
     headers: Headers
-    length: Optional[int]
+    length: int | None
     body: bytes
     elapsed: float
 
-    def header(self, name: str) -> Optional[str]:
+    def header(self, name: str) -> str | None:
         """
         The last value of a response header.
 
@@ -605,9 +602,9 @@ class RawResponse:
     code: int = 0
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytes = b""
-    chunks: Optional[list[int]] = None
+    chunks: list[int] | None = None
 
-    def header(self, name: bytes) -> Optional[bytes]:
+    def header(self, name: bytes) -> bytes | None:
         """
         The last value of a response header.
 
@@ -633,7 +630,7 @@ class _PendingResponse:
 
     head: bool
     deferred: Deferred[RawResponse]
-    response: Optional[RawResponse] = None
+    response: RawResponse | None = None
     mode: str = "headers"
     remaining: int = 0
 
@@ -864,8 +861,8 @@ class PlannedRequest:
     method: bytes
     path: str
     token: str = ""
-    body: Optional[bytes] = None
-    port: Optional[int] = None
+    body: bytes | None = None
+    port: int | None = None
 
 
 @dataclass
@@ -882,12 +879,12 @@ class Outcome:
     index: int
     request: PlannedRequest
     started: float
-    ended: Optional[float] = None
-    result: Optional[HTTPResult] = None
-    failure: Optional[Failure] = None
+    ended: float | None = None
+    result: HTTPResult | None = None
+    failure: Failure | None = None
 
     @property
-    def code(self) -> Optional[int]:
+    def code(self) -> int | None:
         """
         The response status, or L{None} if there was no response.
         """
@@ -929,7 +926,7 @@ class BoundedLoad:
         plan: Callable[[int], PlannedRequest],
         inFlight: int,
         total: int,
-        duration: Optional[float] = None,
+        duration: float | None = None,
     ) -> None:
         """
         @param clock: The clock for L{Outcome} times and C{duration}.
@@ -944,7 +941,7 @@ class BoundedLoad:
         self._plan = plan
         self._inFlight = inFlight
         self._total = total
-        self._deadline: Optional[float] = None
+        self._deadline: float | None = None
         self._duration = duration
         self._stopped = False
         self._outstanding: dict[int, Deferred[HTTPResult]] = {}
@@ -1187,9 +1184,9 @@ class SystemTestCase(TestCase):
     def frontArguments(
         self,
         *extra: str,
-        port: Optional[int] = None,
-        addresses: Optional[tuple[str, str]] = None,
-        statsPort: Optional[int] = None,
+        port: int | None = None,
+        addresses: tuple[str, str] | None = None,
+        statsPort: int | None = None,
     ) -> list[str]:
         """
         The arguments for an C{mpfront} using this test's addresses.
@@ -1218,9 +1215,9 @@ class SystemTestCase(TestCase):
         self,
         *extra: str,
         label: str = "front",
-        port: Optional[int] = None,
-        addresses: Optional[tuple[str, str]] = None,
-        statsPort: Optional[int] = None,
+        port: int | None = None,
+        addresses: tuple[str, str] | None = None,
+        statsPort: int | None = None,
     ) -> TwistdProcess:
         """
         Start C{twistd mpfront} and wait until it says it is ready.
@@ -1245,7 +1242,7 @@ class SystemTestCase(TestCase):
         name: str,
         app: str,
         *extra: str,
-        fronts: Optional[Sequence[tuple[str, str]]] = None,
+        fronts: Sequence[tuple[str, str]] | None = None,
     ) -> TwistdProcess:
         """
         Start C{twistd mphandler} without waiting for anything.
@@ -1269,8 +1266,8 @@ class SystemTestCase(TestCase):
         name: str,
         app: str,
         *extra: str,
-        front: Optional[TwistdProcess] = None,
-        fronts: Optional[Sequence[tuple[str, str]]] = None,
+        front: TwistdProcess | None = None,
+        fronts: Sequence[tuple[str, str]] | None = None,
     ) -> TwistdProcess:
         """
         Start C{twistd mphandler} and wait until it has started and, if
@@ -1317,7 +1314,7 @@ class SystemTestCase(TestCase):
 
     # HTTP
 
-    def url(self, path: str, port: Optional[int] = None) -> bytes:
+    def url(self, path: str, port: int | None = None) -> bytes:
         """
         The URL of C{path} on the front.
 
@@ -1354,11 +1351,11 @@ class SystemTestCase(TestCase):
         self,
         method: bytes,
         path: str,
-        body: Optional[bytes] = None,
-        headers: Optional[dict[str, str]] = None,
-        agent: Optional[Agent] = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        agent: Agent | None = None,
         chunked: bool = False,
-        port: Optional[int] = None,
+        port: int | None = None,
         timeout: float = REQUEST_TIMEOUT,
     ) -> Deferred[HTTPResult]:
         """
@@ -1375,7 +1372,7 @@ class SystemTestCase(TestCase):
         @return: A L{Deferred} firing with an L{HTTPResult}.
         """
         started = reactor.seconds()
-        producer: Optional[IBodyProducer] = None
+        producer: IBodyProducer | None = None
         if body is not None:
             producer = (
                 _ChunkedBodyProducer(body) if chunked else FileBodyProducer(BytesIO(body))
@@ -1408,7 +1405,7 @@ class SystemTestCase(TestCase):
         self,
         result: HTTPResult,
         code: int,
-        body: Optional[bytes] = None,
+        body: bytes | None = None,
     ) -> None:
         """
         Assert a response's status and, if given, its exact body; the
@@ -1430,7 +1427,7 @@ class SystemTestCase(TestCase):
                 result.body, body, f"unexpected body in {description}" + self.transcript()
             )
 
-    async def rawConnection(self, port: Optional[int] = None) -> RawHTTPClient:
+    async def rawConnection(self, port: int | None = None) -> RawHTTPClient:
         """
         Open a TCP connection to the front with a L{RawHTTPClient}, closed
         when the test ends.
@@ -1457,7 +1454,7 @@ class SystemTestCase(TestCase):
         version: str = "HTTP/1.1",
         headers: Sequence[tuple[str, str]] = (),
         body: bytes = b"",
-        port: Optional[int] = None,
+        port: int | None = None,
     ) -> bytes:
         """
         Format a request for L{RawHTTPClient.request}.
@@ -1475,8 +1472,8 @@ class SystemTestCase(TestCase):
         plan: Callable[[int], PlannedRequest],
         inFlight: int,
         total: int,
-        duration: Optional[float] = None,
-        agent: Optional[Agent] = None,
+        duration: float | None = None,
+        agent: Agent | None = None,
         timeout: float = REQUEST_TIMEOUT,
     ) -> BoundedLoad:
         """
@@ -1634,8 +1631,8 @@ class GeneratedBody:
         self,
         chunks: Iterable[bytes],
         length: Any = UNKNOWN_LENGTH,
-        gate: Optional[tuple[int, Callable[[], Deferred[Any]]]] = None,
-        observe: Optional[Callable[[int], None]] = None,
+        gate: tuple[int, Callable[[], Deferred[Any]]] | None = None,
+        observe: Callable[[int], None] | None = None,
     ) -> None:
         """
         @param chunks: The body, in pieces.
@@ -1650,7 +1647,7 @@ class GeneratedBody:
         self._chunks = iter(chunks)
         self._gate = gate
         self._observe = observe
-        self._consumer: Optional[IConsumer] = None
+        self._consumer: IConsumer | None = None
         self._finished: Deferred[None] = Deferred()
         self._paused = False
         self._waiting = False
@@ -1752,10 +1749,10 @@ async def streamedRequest(
     case: SystemTestCase,
     method: bytes,
     path: str,
-    body: Optional[IBodyProducer] = None,
-    headers: Optional[dict[str, str]] = None,
+    body: IBodyProducer | None = None,
+    headers: dict[str, str] | None = None,
     timeout: float = REQUEST_TIMEOUT,
-    port: Optional[int] = None,
+    port: int | None = None,
 ) -> tuple[IResponse, BodyDigest]:
     """
     Make one HTTP request to the front with C{case}'s agent and receive the

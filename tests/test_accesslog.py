@@ -88,7 +88,7 @@ class RequestIdTests(SystemTestCase):
         the access log records it.
         """
         path = self.workdir.child("access.log")
-        front, handler = await self.startFrontAndHandler(
+        _front, handler = await self.startFrontAndHandler(
             "tests.apps.recorder:app",
             frontArguments=["--access-log", path.path, "--access-log-format", "json"],
         )

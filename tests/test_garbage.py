@@ -8,7 +8,6 @@ what it dropped.
 from __future__ import annotations
 
 import random
-from typing import List
 
 from twisted.internet.task import LoopingCall
 
@@ -20,7 +19,7 @@ from ._harness import PlannedRequest, SystemTestCase, asyncTest, freePort, react
 HELLO = "tests.apps.hello:app"
 
 
-def garbage(rng: random.Random) -> List[bytes]:
+def garbage(rng: random.Random) -> list[bytes]:
     """
     One bad message: random frames, or a valid envelope around nonsense, or
     a well-formed reply for a request this peer was never given.

@@ -8,7 +8,7 @@ a real C{twistd mpfront} and an application that records every call.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
@@ -59,7 +59,7 @@ class BadRequestTests(SystemTestCase):
         Each bad request gets its status and a closed connection; the
         application is called only for the good request sent after them.
         """
-        front, handler = await self.startFrontAndHandler(RECORDER)
+        _front, handler = await self.startFrontAndHandler(RECORDER)
         for what, data, status in BAD_REQUESTS:
             client = await self.rawConnection()
             response = await self.withTimeout(client.request(data), 10, f"a reply to {what}")
@@ -77,7 +77,7 @@ class BadRequestTests(SystemTestCase):
         A header with C{_} in its name is dropped by default, and refused
         with C{--reject-underscore-headers}.
         """
-        front, handler = await self.startFrontAndHandler(
+        _front, handler = await self.startFrontAndHandler(
             RECORDER, frontArguments=["--reject-underscore-headers"]
         )
         client = await self.rawConnection()
@@ -151,10 +151,10 @@ class _SlowClient(Protocol):
     def __init__(self, delay: float) -> None:
         self._delay = delay
         self._sent = 0
-        self._sending: Optional[LoopingCall] = None
+        self._sending: LoopingCall | None = None
         self.received = b""
-        self.firstByteAt: Optional[float] = None
-        self.closedAt: Optional[float] = None
+        self.firstByteAt: float | None = None
+        self.closedAt: float | None = None
         self.closed: Deferred[None] = Deferred()
 
     def connectionMade(self) -> None:
@@ -206,11 +206,11 @@ class SlowlorisTests(SystemTestCase):
         under a second; every slow connection gets 408 and is closed about
         5 seconds after its first byte; the application sees none of them.
         """
-        front, handler = await self.startFrontAndHandler(
+        _front, handler = await self.startFrontAndHandler(
             RECORDER, frontArguments=["--header-timeout", "5"]
         )
         endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.httpPort, timeout=10)
-        slow: List[_SlowClient] = []
+        slow: list[_SlowClient] = []
         stopAt = reactor.seconds() + self.duration
 
         def cleanup() -> None:

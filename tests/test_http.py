@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from zope.interface import implementer
-
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IProtocol, IProtocolFactory, IStreamClientEndpoint
 from twisted.web.client import Agent
 from twisted.web.iweb import IAgentEndpointFactory
+from zope.interface import implementer
 
 from ._harness import IncompleteResponse, RawResponse, SystemTestCase, asyncTest, reactor
 from .apps import hello, streaming
@@ -207,7 +206,7 @@ class HalfCloseTests(SystemTestCase):
         cancelled in the handler, and the front closes the connection
         without an answer.
         """
-        front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
+        _front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
         client = await self.rawConnection()
         response = client.request(self.rawRequest("GET", "/slow?seconds=2"))
         await handler.waitForLine("slow request started: GET", timeout=10)

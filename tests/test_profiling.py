@@ -36,7 +36,7 @@ class LiveProfilingTests(SystemTestCase):
         while it serves, then writes a pstats file holding the
         application's code.
         """
-        front, handler = await self.startFrontAndHandler(
+        _front, handler = await self.startFrontAndHandler(
             "tests.apps.whoami:app", "--profile-seconds", "1"
         )
         handler.signal("USR2")

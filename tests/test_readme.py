@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import List
 
 from ._harness import (
     PROJECT_ROOT,
@@ -31,7 +30,7 @@ def application(environ, start_response):
 '''
 
 
-def sectionCommands(title: str) -> List[str]:
+def sectionCommands(title: str) -> list[str]:
     """
     The indented command lines of the README section C{title} that start
     C{twistd}, or that run one after C{&&}.
@@ -54,19 +53,19 @@ class ReadmeTests(SystemTestCase):
     The README's commands work as written.
     """
 
-    def renumber(self, command: str, ports: dict[int, int]) -> List[str]:
+    def renumber(self, command: str, ports: dict[int, int]) -> list[str]:
         """
         C{command} as arguments, its port numbers replaced by C{ports}, and
         C{twistd} the one installed beside this Python.
         """
         for old, new in ports.items():
-            command = re.sub(r"(?<=[:/]){}\b|(?<=:){}(?=:)".format(old, old),
+            command = re.sub(rf"(?<=[:/]){old}\b|(?<=:){old}(?=:)",
                              str(new), command)
         words = shlex.split(command)
         words[0] = "twistd"
         return words
 
-    def startAsWritten(self, label: str, argv: List[str]) -> TwistdProcess:
+    def startAsWritten(self, label: str, argv: list[str]) -> TwistdProcess:
         """
         Start C{argv} in L{workdir} exactly as given (no options added),
         found on C{PATH} as a shell would.

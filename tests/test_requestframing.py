@@ -8,7 +8,7 @@ against a real C{twistd mpfront}.
 
 from __future__ import annotations
 
-from typing import List, Optional, TypeVar
+from typing import TypeVar
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
@@ -59,7 +59,7 @@ class _Recorder(Protocol):
 
     def __init__(self) -> None:
         self.received = b""
-        self.reason: Optional[Failure] = None
+        self.reason: Failure | None = None
         self.closed: Deferred[None] = Deferred()
 
     def dataReceived(self, data: bytes) -> None:
@@ -82,7 +82,7 @@ class _Trickler(_Recorder):
         self._sending = LoopingCall(self._sendByte)
         self._sending.clock = reactor
         self.bodyStartedAt = 0.0
-        self.answeredAt: Optional[float] = None
+        self.answeredAt: float | None = None
 
     def connectionMade(self) -> None:
         self.transport.write(CHUNKED_HEAD + b"ffff\r\n")  # type: ignore[union-attr]
@@ -135,7 +135,7 @@ class FramingTests(SystemTestCase):
         connection is closed, and the application sees neither the
         request nor the C{/smuggled} one after it.
         """
-        front, handler = await self.startFrontAndHandler(RECORDER)
+        _front, handler = await self.startFrontAndHandler(RECORDER)
         for what, data, status in BAD_HEADS:
             client = await self.rawConnection()
             response = await self.withTimeout(
@@ -158,7 +158,7 @@ class FramingTests(SystemTestCase):
         with C{Connection: close} and nothing after it; a small body (up
         to 64 KiB, read whole first) before the application is called.
         """
-        front, handler = await self.startFrontAndHandler(RECORDER)
+        _front, handler = await self.startFrontAndHandler(RECORDER)
         for what, body in BAD_BODIES:
             client = await self.rawConnection()
             response = await self.withTimeout(
@@ -202,7 +202,7 @@ class LingeringCloseTests(SystemTestCase):
         C{Connection: close}, then the end of the connection (not a reset,
         no other response), and the front logs no error.
         """
-        front, handler = await self.startFrontAndHandler(
+        front, _handler = await self.startFrontAndHandler(
             ECHO, frontArguments=["--max-body", "100000"]
         )
         chunk = b"4000\r\n" + b"x" * 0x4000 + b"\r\n"
@@ -260,7 +260,7 @@ class BodyTimeoutTests(SystemTestCase):
         await self.startFrontAndHandler(
             ECHO, "--threads", "2", frontArguments=["--body-timeout", "3"]
         )
-        tricklers: List[_Trickler] = [
+        tricklers: list[_Trickler] = [
             await connect(self, _Trickler(0.2)) for i in range(2)
         ]
         result = await self.get("/unrelated", timeout=15)

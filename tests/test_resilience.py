@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
@@ -54,7 +54,7 @@ BEGIN = re.compile(r"begin (GET|POST) (\S+)$")
 JOINED = re.compile(r"handler \S+ joined")
 
 
-def answeredBy(request: PlannedRequest, result: Optional[HTTPResult]) -> Optional[int]:
+def answeredBy(request: PlannedRequest, result: HTTPResult | None) -> int | None:
     """
     The PID of the handler that answered a request, if the response is the
     C{tagged} application's correct answer to that very request.
@@ -73,7 +73,7 @@ def answeredBy(request: PlannedRequest, result: Optional[HTTPResult]) -> Optiona
     return pid
 
 
-def servedBy(outcome: Outcome) -> Optional[int]:
+def servedBy(outcome: Outcome) -> int | None:
     """
     L{answeredBy} for a request of a L{BoundedLoad}.
     """
@@ -112,7 +112,7 @@ def childPids(parent: int) -> set[int]:
 
 
 def get(
-    token: str, sleep: float = 0, port: Optional[int] = None, log: bool = False
+    token: str, sleep: float = 0, port: int | None = None, log: bool = False
 ) -> PlannedRequest:
     """
     A C{GET} for the C{tagged} application.
@@ -203,7 +203,7 @@ class ResilienceTestCase(SystemTestCase):
         )
 
     async def startTaggedHandler(
-        self, name: str, front: Optional[TwistdProcess], threads: int = 2
+        self, name: str, front: TwistdProcess | None, threads: int = 2
     ) -> TwistdProcess:
         """
         Start a handler of the C{tagged} application with L{HEARTBEAT}, and
@@ -489,7 +489,7 @@ class HandlerLostTests(ResilienceTestCase):
         get 502, its C{GET}s are served by another handler, everything
         else succeeds, and everything is answered before C{--timeout}.
         """
-        front, handlers = await self.startThreeHandlers()
+        _front, handlers = await self.startThreeHandlers()
         victim = handlers[0]
         victimPid = victim.pid
         assert victimPid is not None

@@ -23,9 +23,7 @@ from __future__ import annotations
 import functools
 import platform
 import re
-from typing import Any, Optional
-
-from zope.interface import implementer
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
@@ -34,6 +32,7 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH
+from zope.interface import implementer
 
 from ._harness import (
     BodyDigest,
@@ -75,7 +74,7 @@ PYPY_ENVIRONMENT = (
 _log = Logger()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def expectedDigest(size: int) -> str:
     """
     L{bigbody.expectedDigest}, computed once per size for the whole run.
@@ -97,8 +96,8 @@ class StreamingTestCase(SystemTestCase):
     async def startServers(
         self,
         *frontArguments: str,
-        statsPort: Optional[int] = None,
-        frontEnvironment: Optional[dict[str, str]] = None,
+        statsPort: int | None = None,
+        frontEnvironment: dict[str, str] | None = None,
     ) -> tuple[TwistdProcess, TwistdProcess]:
         """
         Start a front and a handler serving L{bigbody}, have them answer one
@@ -294,8 +293,8 @@ class _SlowReader(Protocol):
     def __init__(self, request: bytes, rate: float) -> None:
         self._request = request
         self._rate = rate
-        self._started: Optional[float] = None
-        self._resume: Optional[IDelayedCall] = None
+        self._started: float | None = None
+        self._resume: IDelayedCall | None = None
         self._waiters: list[tuple[int, Deferred[None]]] = []
         self.received = 0
         self.closed: Deferred[None] = Deferred()
@@ -439,7 +438,7 @@ class BodyLimitTests(StreamingTestCase):
         called.
         """
         statsPort = freePort()
-        front, handler = await self.startServers(statsPort=statsPort)
+        _front, handler = await self.startServers(statsPort=statsPort)
         client = await self.rawConnection()
         response = await self.withTimeout(
             client.request(
@@ -475,7 +474,7 @@ class BodyLimitTests(StreamingTestCase):
         passes 1 MiB; the front then holds no request.
         """
         statsPort = freePort()
-        front, handler = await self.startServers(
+        _front, handler = await self.startServers(
             "--max-body", str(MiB), statsPort=statsPort
         )
         response, body = await streamedRequest(

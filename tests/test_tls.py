@@ -10,16 +10,15 @@ import datetime
 import importlib
 from typing import Any
 
+from twisted.internet import reactor
 from zope.interface import implementer
 
-from twisted.internet import reactor
-
 try:
-    from twisted.internet import ssl
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
+    from twisted.internet import ssl
     importlib.import_module("OpenSSL")  # what ssl: endpoints need
 except ImportError:
     # The tls extra is not installed: on Debian's PyPy 3.9 it cannot be

@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from datetime import datetime, timezone
-from typing import IO, Callable, Optional
+from typing import IO, Callable
 
 from twisted.web.http import datetimeToLogString
 from twisted.web.iweb import IRequest
@@ -18,14 +18,14 @@ from twisted.web.iweb import IRequest
 FORMATS = ("combined", "json")
 
 
-def _decoded(value: Optional[bytes]) -> Optional[str]:
+def _decoded(value: bytes | None) -> str | None:
     """
     A request's bytes as text, undecodable bytes escaped.
     """
     return None if value is None else value.decode("utf-8", "backslashreplace")
 
 
-def _text(value: Optional[bytes]) -> str:
+def _text(value: bytes | None) -> str:
     """
     A request's bytes as text for a combined line: undecodable bytes and
     characters that would end or fake a line or a quoted field escaped.
@@ -61,7 +61,7 @@ class AccessLog:
         self.path = path
         self._format = format
         self._now = now
-        self._file: Optional[IO[str]] = None
+        self._file: IO[str] | None = None
         self._stamp = (-1, "")
 
     def open(self) -> None:
@@ -108,7 +108,7 @@ class AccessLog:
         request: IRequest,
         client: str,
         duration: float,
-        requestId: Optional[str] = None,
+        requestId: str | None = None,
     ) -> None:
         """
         Write the line of a finished request.

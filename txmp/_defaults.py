@@ -22,7 +22,6 @@ declared: there is nothing to tune.
 from __future__ import annotations
 
 import platform
-from typing import Optional
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -163,7 +162,7 @@ DEFAULT_MAX_MESSAGE = 16 * MiB
 # ZeroMQ's memory (a PyPy front's peak grew by 92 MiB for one 100 MiB
 # download instead of 53).  Figures and commands: docs/benchmarks.md,
 # "Fewer messages, fewer copies, larger sends".
-LARGE_FRAME: Optional[int] = (
+LARGE_FRAME: int | None = (
     16 * KiB if platform.python_implementation() == "CPython" else None
 )
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import itertools
 import os
 from collections import Counter, OrderedDict
-from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
+from collections.abc import Iterator, Sequence
+from typing import Callable, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -33,7 +34,7 @@ from txmp._metrics import QUEUE_BUCKETS, Histogram
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import PeerUnreachable
 
-BytesPairs = Sequence[Tuple[bytes, bytes]]
+BytesPairs = Sequence[tuple[bytes, bytes]]
 
 IDEMPOTENT_METHODS = frozenset([b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"])
 
@@ -81,7 +82,7 @@ class MessageSender(Protocol):
     What the dispatcher sends with: a ROUTER socket (see L{txmp._zmq}).
     """
 
-    def send(self, frames: List[bytes]) -> None:
+    def send(self, frames: list[bytes]) -> None:
         ...
 
 
@@ -114,7 +115,7 @@ class RequestBodySource(Protocol):
     Called in the reactor thread.
     """
 
-    def startReading(self, sink: "PendingRequest") -> None:
+    def startReading(self, sink: PendingRequest) -> None:
         """
         The request was dispatched: deliver the body with
         C{sink.bodyData(data)} and C{sink.bodyEnd()} from now on (what was
@@ -149,9 +150,9 @@ class Reply:
 
     def __init__(
         self,
-        pending: "PendingRequest",
+        pending: PendingRequest,
         head: protocol.ResponseHead,
-        body: List[protocol.Frame],
+        body: list[protocol.Frame],
     ) -> None:
         # Bytes as they came (checked by the decoder): what the front
         # writes to its client.
@@ -169,7 +170,7 @@ class Reply:
         """
         self._pending.cancel()
 
-    def invalid(self, why: str, status: Optional[int] = None) -> None:
+    def invalid(self, why: str, status: int | None = None) -> None:
         """
         The front found this reply invalid where the decoder could not (its
         body does not match its C{Content-Length}): log and count it, and
@@ -203,9 +204,9 @@ class PendingRequest:
 
     def __init__(
         self,
-        dispatcher: "Dispatcher",
+        dispatcher: Dispatcher,
         requestId: bytes,
-        frames: List[bytes],
+        frames: list[bytes],
         idempotent: bool,
         consumer: BodyConsumer,
     ) -> None:
@@ -215,14 +216,14 @@ class PendingRequest:
         self.idempotent = idempotent
         self.consumer = consumer
         self.state = QUEUED
-        self.handler: Optional[HandlerState[PendingRequest]] = None
+        self.handler: HandlerState[PendingRequest] | None = None
         self.attempts = 0
-        self.timer: Optional[IDelayedCall] = None
+        self.timer: IDelayedCall | None = None
         self.queuedAt = 0.0
         self.deferred: Deferred[Reply] = Deferred(lambda d: self.cancel())
-        self.bodySource: Optional[RequestBodySource] = None
+        self.bodySource: RequestBodySource | None = None
         # Request-body bytes the handler lets us send (None: unlimited).
-        self.bodyWindow: Optional[int] = None
+        self.bodyWindow: int | None = None
         self.bodySent = False
         self._readingPaused = False
         # Response-body bytes written to the client, not yet granted back.
@@ -342,9 +343,9 @@ class Dispatcher:
         queueTimeout: float = DEFAULT_QUEUE_TIMEOUT,
         maxQueue: int = DEFAULT_MAX_QUEUE,
         heartbeat: float = DEFAULT_HEARTBEAT,
-        instance: Optional[str] = None,
+        instance: str | None = None,
         window: int = DEFAULT_WINDOW,
-        maxMessage: Optional[int] = None,
+        maxMessage: int | None = None,
     ) -> None:
         self.window = window
         self._reactor = reactor
@@ -363,16 +364,16 @@ class Dispatcher:
             instance=self.instance,
             maxMessage=maxMessage,
         )
-        self.pending: Dict[bytes, PendingRequest] = {}
-        self.queue: "OrderedDict[bytes, PendingRequest]" = OrderedDict()
-        self._queueTimer: Optional[IDelayedCall] = None
-        self.drainObservers: List[Callable[[str], None]] = self.registry.drainObservers
-        self.joinObservers: List[Callable[[str], None]] = self.registry.joinObservers
+        self.pending: dict[bytes, PendingRequest] = {}
+        self.queue: OrderedDict[bytes, PendingRequest] = OrderedDict()
+        self._queueTimer: IDelayedCall | None = None
+        self.drainObservers: list[Callable[[str], None]] = self.registry.drainObservers
+        self.joinObservers: list[Callable[[str], None]] = self.registry.joinObservers
         # Seconds requests waited for a handler with capacity (metrics).
         self.queueWait = Histogram(QUEUE_BUCKETS)
         # A Counter: any status (a FrontError subclass may bring a new one)
         # counts from 0, and the usual ones show in --stats at 0.
-        self.stats: Dict[str, int] = Counter(
+        self.stats: dict[str, int] = Counter(
             dict.fromkeys(
                 [
                     "requests",
@@ -397,14 +398,14 @@ class Dispatcher:
         return self.registry.heartbeat
 
     @property
-    def maxMessage(self) -> Optional[int]:
+    def maxMessage(self) -> int | None:
         """
         The largest frame told to handlers (L{HandlerRegistry.maxMessage}).
         """
         return self.registry.maxMessage
 
     @property
-    def handlers(self) -> Dict[bytes, HandlerState[PendingRequest]]:
+    def handlers(self) -> dict[bytes, HandlerState[PendingRequest]]:
         """
         The registered handlers by routing id (L{HandlerRegistry.handlers}):
         read only.
@@ -442,9 +443,9 @@ class Dispatcher:
         body: Sequence[bytes],
         consumer: BodyConsumer,
         idempotent: bool = False,
-        bodySource: Optional[RequestBodySource] = None,
-        requestId: Optional[bytes] = None,
-    ) -> "Deferred[Reply]":
+        bodySource: RequestBodySource | None = None,
+        requestId: bytes | None = None,
+    ) -> Deferred[Reply]:
         """
         Send a request to a handler as soon as one has capacity.
 
@@ -481,7 +482,7 @@ class Dispatcher:
             self._enqueue(pending)
         return pending.deferred
 
-    def counts(self) -> Dict[str, int]:
+    def counts(self) -> dict[str, int]:
         """
         The sizes of everything that must return to its steady size when
         traffic stops: for tests and metrics.
@@ -638,7 +639,7 @@ class Dispatcher:
         self.stats["status%d" % (status,)] += 1
 
     def _invalidReply(
-        self, pending: PendingRequest, why: str, status: Optional[int]
+        self, pending: PendingRequest, why: str, status: int | None
     ) -> None:
         """
         See L{Reply.invalid}.
@@ -681,7 +682,7 @@ class Dispatcher:
         self._fail(pending, ReplyTimeout("no reply in time"), cancel=True)
 
     def _sendControl(
-        self, handler: HandlerState[PendingRequest], frames: List[bytes]
+        self, handler: HandlerState[PendingRequest], frames: list[bytes]
     ) -> None:
         """
         Send C{frames} to C{handler} on the send socket; a handler found
@@ -709,18 +710,18 @@ class Dispatcher:
             self._drainQueue()
 
     def _handlersLost(
-        self, lost: List[Tuple[HandlerState[PendingRequest], List[PendingRequest]]]
+        self, lost: list[tuple[HandlerState[PendingRequest], list[PendingRequest]]]
     ) -> None:
         """
         The registry found handlers silent, and removed them all: retry or
         fail their requests (see L{_requestsLost}), then dispatch what
         waits.
         """
-        for handler, requests in lost:
+        for _handler, requests in lost:
             self._requestsLost(requests)
         self._drainQueue()
 
-    def _requestsLost(self, lost: List[PendingRequest]) -> None:
+    def _requestsLost(self, lost: list[PendingRequest]) -> None:
         """
         The handler that had C{lost} is gone.  Each is retried once on
         another handler if it is idempotent and no byte of its body was
@@ -752,7 +753,7 @@ class Dispatcher:
             why=why,
         )
 
-    def controlReceived(self, frames: List[bytes]) -> None:
+    def controlReceived(self, frames: list[bytes]) -> None:
         """
         A message arrived on the send socket.  C{frames[0]} is the sender's
         routing id.  Must be called in the reactor thread.

@@ -18,9 +18,8 @@ Every method runs in the reactor thread.
 from __future__ import annotations
 
 import enum
-from typing import Any, List, Optional, Sequence, Set, Tuple
-
-from zope.interface import implementer
+from collections.abc import Sequence
+from typing import Any
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import UNIXAddress
@@ -30,6 +29,7 @@ from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES, datetimeToString
+from zope.interface import implementer
 
 from txmp import __version__, protocol
 from txmp._access import AccessLog
@@ -40,13 +40,13 @@ from txmp._defaults import (
     SEND_LIMIT,
     SMALL_BODY,
 )
-from txmp._eager import eagerWrite
 from txmp._dispatch import IDEMPOTENT_METHODS, Dispatcher, FrontError, NoCapacity, Reply
+from txmp._eager import eagerWrite
 from txmp._http import (
-    ChunkedDecoder,
-    FramingError,
     HOP_BY_HOP,
     REASONS,
+    ChunkedDecoder,
+    FramingError,
     HTTPRules,
     RequestHead,
     checkHost,
@@ -80,7 +80,7 @@ def plausibleRequestId(value: bytes) -> bool:
     return 0 < len(value) <= 128 and _REQUEST_ID_CHARS.issuperset(value)
 
 
-def lastField(fields: Sequence[Tuple[bytes, bytes]], name: bytes) -> Optional[bytes]:
+def lastField(fields: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     """
     The value of the last of C{fields} named C{name} (lower case), if any.
     """
@@ -106,7 +106,7 @@ def plainResponse(
     extra: Sequence[bytes] = (),
     close: bool = False,
     withBody: bool = True,
-    body: Optional[bytes] = None,
+    body: bytes | None = None,
 ) -> bytes:
     """
     A whole response the front writes itself (a refusal, an error page, the
@@ -134,7 +134,7 @@ def plainResponse(
     return head + body if withBody else head
 
 
-def _cancel(call: Optional[IDelayedCall]) -> None:
+def _cancel(call: IDelayedCall | None) -> None:
     """
     Cancel C{call}, if there is one and it has not run.
     """
@@ -216,7 +216,7 @@ class Exchange:
 
     _log = Logger()
 
-    def __init__(self, connection: "FrontConnection", head: RequestHead) -> None:
+    def __init__(self, connection: FrontConnection, head: RequestHead) -> None:
         self.connection = connection
         self.method = head.method
         self.uri = head.target
@@ -229,24 +229,24 @@ class Exchange:
         self.body = BodyState.COMPLETE
         self.requestId = b""
         self.remoteAddr = ""
-        self.startedAt: Optional[float] = None
+        self.startedAt: float | None = None
         self._host = head.host
-        self._small: List[bytes] = []
-        self._deferred: Optional[Deferred[Reply]] = None
-        self._reply: Optional[Reply] = None
+        self._small: list[bytes] = []
+        self._deferred: Deferred[Reply] | None = None
+        self._reply: Reply | None = None
         # The dispatcher's side of a streamed body, once it reads it.
         self._sink: Any = None
-        self._buffered: List[bytes] = []
+        self._buffered: list[bytes] = []
         # Whether the handler's window is used up.
         self._windowClosed = False
-        self._held: List[Frame] = []
+        self._held: list[Frame] = []
         self._chunked = False
         # Whether the response has a body (not for HEAD, 204, 304).
         self._hasBody = True
         # Body bytes the Content-Length still allows (None: not framed by one).
-        self._remaining: Optional[int] = None
+        self._remaining: int | None = None
 
-    def getHeader(self, name: bytes) -> Optional[bytes]:
+    def getHeader(self, name: bytes) -> bytes | None:
         """
         The last value of the request's header field C{name}, if any.
         """
@@ -380,7 +380,7 @@ class Exchange:
 
     def _withRequestId(
         self, trusted: bool, newRequestId: Any
-    ) -> Tuple[List[Tuple[bytes, bytes]], bytes, bool]:
+    ) -> tuple[list[tuple[bytes, bytes]], bytes, bool]:
         """
         The header pairs for the handler with the request's
         C{X-Request-Id}: the one it came with if the peer is a trusted
@@ -433,7 +433,7 @@ class Exchange:
         """
         connection = self.connection
         lines = [b"%s %d %s" % (self.clientproto, reply.status, reply.reason)]
-        seen: Set[bytes] = set()
+        seen: set[bytes] = set()
         noLength = reply.status == 204
         for name, value in reply.headers:
             lower = name.lower()
@@ -469,7 +469,7 @@ class Exchange:
             return 0
         return max(0, self._remaining - sum(len(chunk) for chunk in chunks))
 
-    def _fit(self, chunks: Sequence[Frame]) -> Tuple[Sequence[Frame], bool]:
+    def _fit(self, chunks: Sequence[Frame]) -> tuple[Sequence[Frame], bool]:
         """
         The part of C{chunks} the C{Content-Length} still allows (counted
         against it), and whether there was more.
@@ -477,7 +477,7 @@ class Exchange:
         remaining = self._remaining
         if remaining is None:
             return chunks, False
-        fitting: List[Frame] = []
+        fitting: list[Frame] = []
         for chunk in chunks:
             size = len(chunk)
             if size > remaining:
@@ -490,7 +490,7 @@ class Exchange:
         self._remaining = remaining
         return fitting, False
 
-    def _framed(self, chunks: Sequence[Frame]) -> List[Frame]:
+    def _framed(self, chunks: Sequence[Frame]) -> list[Frame]:
         """
         C{chunks} as written to the client: as they are, or as one chunk
         of a chunked body; nothing for a response without a body.
@@ -654,7 +654,7 @@ class Exchange:
         status: int,
         reason: bytes,
         extra: Sequence[bytes] = (),
-        body: Optional[bytes] = None,
+        body: bytes | None = None,
     ) -> None:
         """
         Answer the request here (L{plainResponse}), if its response has
@@ -706,18 +706,18 @@ class Refusal:
     """
 
     def __init__(
-        self, code: int, request: "Exchange | RequestHead | None", remoteAddr: str
+        self, code: int, request: Exchange | RequestHead | None, remoteAddr: str
     ) -> None:
         self.code = code
         self.sentLength = 0
-        self.method: Optional[bytes] = None
-        self.uri: Optional[bytes] = None
-        self.clientproto: Optional[bytes] = None
+        self.method: bytes | None = None
+        self.uri: bytes | None = None
+        self.clientproto: bytes | None = None
         self.requestId = b""
         self.remoteAddr = remoteAddr
-        self.startedAt: Optional[float] = None
+        self.startedAt: float | None = None
         self.bodyBytes = 0
-        self._fields: Sequence[Tuple[bytes, bytes]] = ()
+        self._fields: Sequence[tuple[bytes, bytes]] = ()
         if isinstance(request, Exchange):
             self.method, self.uri = request.method, request.uri
             self.clientproto = request.clientproto
@@ -731,7 +731,7 @@ class Refusal:
             self.clientproto = request.version or None
             self._fields = request.fields
 
-    def getHeader(self, name: bytes) -> Optional[bytes]:
+    def getHeader(self, name: bytes) -> bytes | None:
         return lastField(self._fields, name)
 
 
@@ -769,20 +769,20 @@ class FrontConnection(Protocol):
     """
 
     _log = Logger()
-    factory: "FrontFactory"
+    factory: FrontFactory
 
-    def __init__(self, factory: "FrontFactory") -> None:
+    def __init__(self, factory: FrontFactory) -> None:
         self.factory = factory
         self.rules = factory.httpRules
-        self.exchange: Optional[Exchange] = None
+        self.exchange: Exchange | None = None
         self.persistent = True
         self.bodyPending = False
         self._buffer = b""
-        self._head: Optional[RequestHead] = None
+        self._head: RequestHead | None = None
         # Whether an empty line came where a request line was expected
         # (one is forgiven, RFC 9112 section 2.2).
         self._emptyLine = False
-        self._decoder: Optional[ChunkedDecoder] = None
+        self._decoder: ChunkedDecoder | None = None
         self._bodyLeft = 0
         self._parsing = False
         self._readingPaused = False
@@ -791,18 +791,18 @@ class FrontConnection(Protocol):
         # Refused or closing: read nothing more (but discard it, lingering).
         self._closing = False
         self._lost = False
-        self._headerCall: Optional[IDelayedCall] = None
-        self._idleCall: Optional[IDelayedCall] = None
+        self._headerCall: IDelayedCall | None = None
+        self._idleCall: IDelayedCall | None = None
         self._idleSince = 0.0
         # From the first byte of a request to the end of its response.
         self._inRequest = False
-        self._bodyCall: Optional[IDelayedCall] = None
+        self._bodyCall: IDelayedCall | None = None
         self._bodyBudget = 0.0
         self._bodyStarted = 0.0
-        self._lingerCall: Optional[IDelayedCall] = None
-        self._lingerEndCall: Optional[IDelayedCall] = None
+        self._lingerCall: IDelayedCall | None = None
+        self._lingerEndCall: IDelayedCall | None = None
         self._lingered = 0
-        self._abortCall: Optional[IDelayedCall] = None
+        self._abortCall: IDelayedCall | None = None
         self._registered = False
         self.trusted = False
         self.peerHost = ""
@@ -836,8 +836,8 @@ class FrontConnection(Protocol):
         self._startIdle()
 
     def client(
-        self, headers: Sequence[Tuple[bytes, bytes]]
-    ) -> Tuple[str, bytes, Optional[str]]:
+        self, headers: Sequence[tuple[bytes, bytes]]
+    ) -> tuple[str, bytes, str | None]:
         """
         The client's address and the scheme it used, and the host it asked
         for if a proxy says: the peer's, unless the peer is a trusted proxy
@@ -847,10 +847,10 @@ class FrontConnection(Protocol):
         if not self.trusted:
             return self.peerHost, self.scheme, None
         rules = self.rules
-        forwarded: List[bytes] = []
-        forwardedFor: List[bytes] = []
-        forwardedProto: List[bytes] = []
-        forwardedHost: List[bytes] = []
+        forwarded: list[bytes] = []
+        forwardedFor: list[bytes] = []
+        forwardedProto: list[bytes] = []
+        forwardedHost: list[bytes] = []
         for name, value in headers:
             lower = name.lower()
             if lower == b"forwarded":
@@ -1424,10 +1424,10 @@ class FrontFactory(ServerFactory):
         self,
         dispatcher: Dispatcher,
         reactor: Any,
-        accessLog: Optional[AccessLog] = None,
+        accessLog: AccessLog | None = None,
         maxBody: int = DEFAULT_MAX_BODY,
         rules: HTTPRules = DEFAULT_RULES,
-        metrics: Optional[FrontMetrics] = None,
+        metrics: FrontMetrics | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.reactor = reactor
@@ -1435,8 +1435,8 @@ class FrontFactory(ServerFactory):
         self.metrics = metrics
         self.maxBody = maxBody
         self.httpRules = rules
-        self.connections: Set[FrontConnection] = set()
-        self._drainWaiters: List[Deferred[None]] = []
+        self.connections: set[FrontConnection] = set()
+        self._drainWaiters: list[Deferred[None]] = []
         self._dates = _DateCache()
 
     def buildProtocol(self, addr: Any) -> FrontConnection:
@@ -1448,7 +1448,7 @@ class FrontFactory(ServerFactory):
         """
         return self._dates.value(self.reactor.seconds())
 
-    def requestDone(self, request: "Exchange | Refusal") -> None:
+    def requestDone(self, request: Exchange | Refusal) -> None:
         """
         A request's response is complete, or the front refused the request
         itself (as nginx logs the 400s it answers): count it, and write its

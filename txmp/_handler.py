@@ -6,7 +6,7 @@ requests, and sending the WSGI runner's output back.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Protocol, cast
+from typing import Any, Callable, Protocol, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -19,7 +19,7 @@ from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW,
 _HEAD_TOO_LARGE_BODY = b"Internal Server Error\n"
 
 
-def splitChunks(chunks: List[bytes], size: int = MAX_FRAME) -> List[bytes]:
+def splitChunks(chunks: list[bytes], size: int = MAX_FRAME) -> list[bytes]:
     """
     C{chunks}, with every chunk longer than C{size} split into pieces of
     at most C{size} bytes.
@@ -29,7 +29,7 @@ def splitChunks(chunks: List[bytes], size: int = MAX_FRAME) -> List[bytes]:
             break
     else:
         return chunks
-    result: List[bytes] = []
+    result: list[bytes] = []
     for chunk in chunks:
         if len(chunk) <= size:
             result.append(chunk)
@@ -56,7 +56,7 @@ class MessageSender(Protocol):
     A DEALER socket, or a fake of one.
     """
 
-    def send(self, frames: List[bytes]) -> None:
+    def send(self, frames: list[bytes]) -> None:
         ...
 
 
@@ -69,7 +69,7 @@ class Running(Protocol):
     def cancel(self) -> None:
         ...
 
-    def bodyReceived(self, chunks: List[bytes], end: bool) -> None:
+    def bodyReceived(self, chunks: list[bytes], end: bool) -> None:
         ...
 
     def windowReceived(self, size: int) -> None:
@@ -81,7 +81,7 @@ class Runner(Protocol):
     What runs a request through the application: L{txmp._wsgi.WSGIRunner}.
     """
 
-    def run(self, requestId: bytes, head: protocol.RequestHead, body: List[bytes],
+    def run(self, requestId: bytes, head: protocol.RequestHead, body: list[bytes],
             sink: Any) -> Running:
         ...
 
@@ -103,7 +103,7 @@ class _ReplySink:
 
     _log = Logger()
 
-    def __init__(self, link: "FrontLink", requestId: bytes) -> None:
+    def __init__(self, link: FrontLink, requestId: bytes) -> None:
         self._link = link
         self._requestId = requestId
         self._refused = False
@@ -113,11 +113,11 @@ class _ReplySink:
         # CREDIT (see FrontLink._hello).
         self._hellos = link.hellos
 
-    def _split(self, chunks: List[bytes]) -> List[bytes]:
+    def _split(self, chunks: list[bytes]) -> list[bytes]:
         return splitChunks(chunks, min(MAX_FRAME, self._link.maxMessage))
 
-    def sendHead(self, status: int, reason: bytes, headers: List[Any],
-                 body: List[bytes], more: bool) -> None:
+    def sendHead(self, status: int, reason: bytes, headers: list[Any],
+                 body: list[bytes], more: bool) -> None:
         # A complete reply, sent as the request ends, gives its credit back
         # itself, if the front said it takes that (WELCOME credit_in_reply).
         link = self._link
@@ -164,7 +164,7 @@ class _ReplySink:
         if running is not None:
             running.cancel()
 
-    def sendBody(self, chunks: List[bytes], end: bool) -> None:
+    def sendBody(self, chunks: list[bytes], end: bool) -> None:
         if not self._refused:
             self._link._reply(
                 protocol.encodeBody(self._requestId, self._split(chunks), end)
@@ -224,8 +224,8 @@ class FrontLink:
         self.capacity = capacity
         self.heartbeat = heartbeat
         self.address = address
-        self.running: Dict[bytes, Optional[Running]] = {}
-        self.front: Optional[str] = None
+        self.running: dict[bytes, Running | None] = {}
+        self.front: str | None = None
         # The largest frame the front accepts: its WELCOME says; until
         # then, mpfront's default --max-message.
         self.maxMessage = DEFAULT_MAX_MESSAGE
@@ -236,16 +236,16 @@ class FrontLink:
         self.hellos = 0
         # The instance id of the front that last welcomed this link, kept
         # while the front is silent, to tell a restarted front.
-        self._welcomedBy: Optional[str] = None
+        self._welcomedBy: str | None = None
         self.draining = False
         self._lastHeard = 0.0
-        self._beat: Optional[IDelayedCall] = None
+        self._beat: IDelayedCall | None = None
         self._byeAcknowledged = False
-        self._drained: Optional[Deferred[None]] = None
-        self.stats: Dict[str, int] = {"requests": 0, "badMessages": 0}
+        self._drained: Deferred[None] | None = None
+        self.stats: dict[str, int] = {"requests": 0, "badMessages": 0}
         # Called in the reactor thread when a request starts (for
         # --max-requests).
-        self.requestObservers: List[Callable[[], None]] = []
+        self.requestObservers: list[Callable[[], None]] = []
 
     @property
     def free(self) -> int:
@@ -269,7 +269,7 @@ class FrontLink:
             self._beat.cancel()
         self._beat = None
 
-    def drain(self) -> "Deferred[None]":
+    def drain(self) -> Deferred[None]:
         """
         Take no new requests: send C{BYE}, go on serving what the front sent
         before it saw the C{BYE}, and fire once the front has acknowledged
@@ -351,7 +351,7 @@ class FrontLink:
         else:
             self._send.send(protocol.encodePing())
 
-    def _reply(self, frames: List[bytes]) -> None:
+    def _reply(self, frames: list[bytes]) -> None:
         self._return.send(frames)
 
     def _finished(self, requestId: bytes, credited: bool = False) -> None:
@@ -367,7 +367,7 @@ class FrontLink:
         elif not credited:
             self._send.send(protocol.encodeCredit(1))
 
-    def controlReceived(self, frames: List[bytes]) -> None:
+    def controlReceived(self, frames: list[bytes]) -> None:
         """
         A message arrived from the front on the send socket.  Must be
         called in the reactor thread.
@@ -402,7 +402,7 @@ class FrontLink:
             running = self.running.get(message.requestId)
             if running is not None:
                 # The links' sockets receive every frame as bytes.
-                chunks = cast(List[bytes], message.chunks)
+                chunks = cast(list[bytes], message.chunks)
                 running.bodyReceived(chunks, message.end)
         elif isinstance(message, protocol.Window):
             # The client took more of the response; ignored for an id that

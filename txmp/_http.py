@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Union
 
 from txmp._defaults import (
     DEFAULT_BODY_TIMEOUT,
@@ -132,7 +133,7 @@ class HTTPRules:
     maxHeaders: int = DEFAULT_MAX_HEADERS
     maxHeaderBytes: int = DEFAULT_MAX_HEADER_BYTES
     rejectUnderscoreHeaders: bool = False
-    trustedProxies: Tuple[Network, ...] = ()
+    trustedProxies: tuple[Network, ...] = ()
     trustUnixPeers: bool = False
     bodyTimeout: float = DEFAULT_BODY_TIMEOUT
     lingerTime: float = DEFAULT_LINGER_TIME
@@ -140,7 +141,7 @@ class HTTPRules:
     lingerBytes: int = DEFAULT_LINGER_BYTES
 
 
-def checkRequestLine(line: bytes, maxLength: int) -> Optional[int]:
+def checkRequestLine(line: bytes, maxLength: int) -> int | None:
     """
     The status refusing a request line, or L{None} if it is acceptable:
     C{method SP request-target SP HTTP-version}, the method a token, the
@@ -161,7 +162,7 @@ def checkRequestLine(line: bytes, maxLength: int) -> Optional[int]:
     return 400
 
 
-def splitFieldLine(line: bytes) -> Optional[Tuple[bytes, bytes]]:
+def splitFieldLine(line: bytes) -> tuple[bytes, bytes] | None:
     """
     The name and value (without surrounding whitespace) of a header field
     line, or L{None} if it is malformed: an obs-fold continuation, no
@@ -178,7 +179,7 @@ def splitFieldLine(line: bytes) -> Optional[Tuple[bytes, bytes]]:
 
 
 @functools.lru_cache(maxsize=256)
-def checkHost(value: bytes) -> Optional[bytes]:
+def checkHost(value: bytes) -> bytes | None:
     """
     The host of a C{Host} field value or of an authority (RFC 9110 section
     7.2: C{uri-host [":" port]}), without its port; or L{None} if it is
@@ -189,12 +190,12 @@ def checkHost(value: bytes) -> Optional[bytes]:
     return None if match is None else match.group(1)
 
 
-def targetAuthority(target: bytes) -> Optional[bytes]:
+def targetAuthority(target: bytes) -> bytes | None:
     """
     The authority of an absolute-form request-target (C{scheme://authority
     [path]}), or L{None} for any other form.
     """
-    scheme, sep, rest = target.partition(b"://")
+    _scheme, sep, rest = target.partition(b"://")
     if not sep or target.startswith(b"/"):
         return None
     end = len(rest)
@@ -238,21 +239,21 @@ class RequestHead:
         self.method = b""
         self.target = b""
         self.version = b""
-        self.host: Optional[bytes] = None
-        self.fields: List[Tuple[bytes, bytes]] = []
-        self.contentLength: Optional[int] = None
+        self.host: bytes | None = None
+        self.fields: list[tuple[bytes, bytes]] = []
+        self.contentLength: int | None = None
         self.close = False
         self.expectContinue = False
         self._fields = 0
         self._bytes = 0
         self._lengths = 0
         self._encoded = False
-        self._codings: List[bytes] = []
-        self.authority: Optional[bytes] = None
+        self._codings: list[bytes] = []
+        self.authority: bytes | None = None
         self.hasHost = False
         self.chunked = False
 
-    def requestLine(self, line: bytes) -> Optional[int]:
+    def requestLine(self, line: bytes) -> int | None:
         """
         The request line came.
         """
@@ -270,7 +271,7 @@ class RequestHead:
             self.host = host
         return None
 
-    def fieldLine(self, line: bytes) -> Tuple[Optional[int], bool]:
+    def fieldLine(self, line: bytes) -> tuple[int | None, bool]:
         """
         A header field line came.
 
@@ -326,7 +327,7 @@ class RequestHead:
         self.fields.append((name, value))
         return None, True
 
-    def end(self) -> Optional[int]:
+    def end(self) -> int | None:
         """
         The empty line ending the head came.
         """
@@ -489,7 +490,7 @@ def parseNetwork(description: str) -> Network:
     return ipaddress.ip_network(description.strip(), strict=False)
 
 
-def _address(text: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError:
@@ -515,7 +516,7 @@ def forwardedClient(peer: str, forwardedFor: Iterable[bytes],
 
     @param forwardedFor: the values of the C{X-Forwarded-For} fields.
     """
-    hops: List[str] = []
+    hops: list[str] = []
     for value in forwardedFor:
         hops.extend(value.decode("latin-1").split(","))
     client = peer
@@ -540,17 +541,17 @@ def _forwardedNode(value: str) -> str:
     return value.split(":", 1)[0] if value.count(":") == 1 else value
 
 
-def parseForwarded(values: Iterable[bytes]) -> List[Dict[str, str]]:
+def parseForwarded(values: Iterable[bytes]) -> list[dict[str, str]]:
     """
     The elements of C{Forwarded} fields (RFC 7239), each a mapping of its
     lower-cased parameter names to their values (quotes removed), in order.
     A malformed element is an empty mapping.
     """
-    elements: List[Dict[str, str]] = []
+    elements: list[dict[str, str]] = []
     for value in values:
         text = value.decode("latin-1")
         for element in _splitOutsideQuotes(text, ","):
-            pairs: Dict[str, str] = {}
+            pairs: dict[str, str] = {}
             for pair in _splitOutsideQuotes(element, ";"):
                 name, sep, item = pair.strip().partition("=")
                 if not sep or not name:
@@ -564,7 +565,7 @@ def parseForwarded(values: Iterable[bytes]) -> List[Dict[str, str]]:
     return elements
 
 
-def _splitOutsideQuotes(text: str, separator: str) -> List[str]:
+def _splitOutsideQuotes(text: str, separator: str) -> list[str]:
     parts, current, quoted, escaped = [], [], False, False
     for char in text:
         if escaped:
@@ -583,8 +584,8 @@ def _splitOutsideQuotes(text: str, separator: str) -> List[str]:
 
 
 def forwardedFromElements(
-    peer: str, elements: Sequence[Dict[str, str]], trusted: Sequence[Network]
-) -> Tuple[str, Optional[str], Optional[str]]:
+    peer: str, elements: Sequence[dict[str, str]], trusted: Sequence[Network]
+) -> tuple[str, str | None, str | None]:
     """
     The client's address, scheme and host by C{Forwarded} elements from a
     trusted C{peer}: the address walked from the right as for
@@ -592,7 +593,7 @@ def forwardedFromElements(
     (C{proto=} C{http} or C{https}, C{host=}), if it says.
     """
     client = peer
-    chosen: Optional[Dict[str, str]] = None
+    chosen: dict[str, str] | None = None
     for element in reversed(elements):
         address = _address(_forwardedNode(element.get("for", "")))
         if address is None:
@@ -607,7 +608,7 @@ def forwardedFromElements(
     return client, proto if proto in ("http", "https") else None, chosen.get("host")
 
 
-def forwardedScheme(forwardedProto: Sequence[bytes]) -> Optional[str]:
+def forwardedScheme(forwardedProto: Sequence[bytes]) -> str | None:
     """
     The scheme a trusted proxy says the client used (the last
     C{X-Forwarded-Proto} value, if C{http} or C{https}), or L{None}.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any, Callable, Dict, List, Optional
+from typing import IO, Any, Callable
 
 from twisted.logger import (
     FilteringLogObserver,
@@ -58,7 +58,7 @@ class ReopenableFile:
 
 #: The log files opened by L{makeObserver} in this process, for
 #: L{reopenLogFiles}.
-_openFiles: List[ReopenableFile] = []
+_openFiles: list[ReopenableFile] = []
 
 
 def reopenLogFiles() -> None:
@@ -79,7 +79,7 @@ def _jsonObserver(out: Any) -> ILogObserver:
     """
 
     @implementer(ILogObserver)
-    def observe(event: Dict[str, Any]) -> None:
+    def observe(event: dict[str, Any]) -> None:
         if "text" not in event:
             event = dict(event, text=formatEvent(event))
         out.write(eventAsJSON(event) + "\n")
@@ -88,7 +88,7 @@ def _jsonObserver(out: Any) -> ILogObserver:
 
 
 def makeObserver(
-    format: str, level: str, logfile: Optional[str], nodaemon: bool
+    format: str, level: str, logfile: str | None, nodaemon: bool
 ) -> ILogObserver:
     """
     The observer of this process's log, in place of twistd's own.
@@ -114,10 +114,10 @@ def makeObserver(
 
 
 #: What L{twistdObserver} makes: set by L{configureTwistd}.
-_twistdSettings: Dict[str, Any] = {}
+_twistdSettings: dict[str, Any] = {}
 
 
-def configureTwistd(options: Dict[str, Any], format: str, level: str) -> None:
+def configureTwistd(options: dict[str, Any], format: str, level: str) -> None:
     """
     Make twistd log with L{makeObserver}, unless it was given its own
     C{--logger} or C{--syslog}.  Called while twistd parses our options,
@@ -153,7 +153,7 @@ class ChildLog:
     from stdout.
     """
 
-    def __init__(self, name: str, publish: Callable[[Dict[str, Any]], None]) -> None:
+    def __init__(self, name: str, publish: Callable[[dict[str, Any]], None]) -> None:
         self._name = name
         self._publish = publish
         self._partial = {1: b"", 2: b""}
@@ -179,7 +179,7 @@ class ChildLog:
         text = raw.decode("utf-8", "replace").strip("\r\x1e")
         if not text:
             return
-        event: Optional[Dict[str, Any]] = None
+        event: dict[str, Any] | None = None
         if text.startswith("{"):
             try:
                 event = eventFromJSON(text)

@@ -17,16 +17,10 @@ reactor.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import (
     Any,
     Callable,
-    Deque,
-    Dict,
-    List,
-    Optional,
-    Sequence,
-    Set,
-    Tuple,
 )
 
 from twisted.internet.interfaces import IReactorTime
@@ -37,7 +31,7 @@ from txmp._dispatch import Dispatcher
 from txmp._handler import FrontLink
 from txmp._zmq import PeerUnreachable
 
-FramesReceiver = Callable[[List[bytes]], None]
+FramesReceiver = Callable[[list[bytes]], None]
 
 
 class MemorySocket:
@@ -61,7 +55,7 @@ class MemorySocket:
     def __init__(
         self,
         router: bool = False,
-        deliver: Optional[FramesReceiver] = None,
+        deliver: FramesReceiver | None = None,
     ) -> None:
         """
         @param router: whether this is a ROUTER socket (see above).
@@ -70,12 +64,12 @@ class MemorySocket:
             L{PeerUnreachable}, and the message is then not recorded.
         """
         self.router = router
-        self.sent: List[List[bytes]] = []
-        self.unreachable: Set[bytes] = set()
+        self.sent: list[list[bytes]] = []
+        self.unreachable: set[bytes] = set()
         self.closed = False
         self._deliver = deliver
 
-    def send(self, frames: List[bytes]) -> None:
+    def send(self, frames: list[bytes]) -> None:
         """
         Record one multipart message.
 
@@ -104,7 +98,7 @@ class MemorySocket:
         """
         return 0
 
-    def messages(self) -> List[protocol.Message]:
+    def messages(self) -> list[protocol.Message]:
         """
         The messages sent on this DEALER, decoded.
 
@@ -112,7 +106,7 @@ class MemorySocket:
         """
         return [protocol.decode(frames) for frames in self.sent]
 
-    def routedMessages(self) -> List[Tuple[bytes, protocol.Message]]:
+    def routedMessages(self) -> list[tuple[bytes, protocol.Message]]:
         """
         The messages sent on this ROUTER, decoded, each with the id of the
         peer it was sent to.
@@ -135,10 +129,10 @@ class _Link:
 
     def __init__(self, routingId: bytes) -> None:
         self.routingId = routingId
-        self.receiver: Optional[FramesReceiver] = None
+        self.receiver: FramesReceiver | None = None
         self.connected = True
-        self.sendSocket: Optional[MemorySocket] = None
-        self.returnSocket: Optional[MemorySocket] = None
+        self.sendSocket: MemorySocket | None = None
+        self.returnSocket: MemorySocket | None = None
 
 
 class MemoryNetwork:
@@ -182,10 +176,10 @@ class MemoryNetwork:
     def __init__(self, immediate: bool = False) -> None:
         self.immediate = immediate
         self.frontSocket = MemorySocket(router=True, deliver=self._fromFront)
-        self.dispatcher: Optional[Dispatcher] = None
-        self.inTransit: Deque[Tuple[FramesReceiver, List[bytes]]] = deque()
+        self.dispatcher: Dispatcher | None = None
+        self.inTransit: deque[tuple[FramesReceiver, list[bytes]]] = deque()
         self.delivered = 0
-        self._links: Dict[bytes, _Link] = {}
+        self._links: dict[bytes, _Link] = {}
         self._flushing = False
 
     # -- wiring --------------------------------------------------------------
@@ -207,7 +201,7 @@ class MemoryNetwork:
         self.attachFront(dispatcher)
         return dispatcher
 
-    def dealerSockets(self, routingId: bytes) -> Tuple[MemorySocket, MemorySocket]:
+    def dealerSockets(self, routingId: bytes) -> tuple[MemorySocket, MemorySocket]:
         """
         The send and return DEALER sockets of a handler with C{routingId}.
         The front's sends to C{routingId} raise L{PeerUnreachable} until
@@ -238,7 +232,7 @@ class MemoryNetwork:
         reactor: IReactorTime,
         runner: Any,
         routingId: bytes,
-        name: Optional[str] = None,
+        name: str | None = None,
         capacity: int = DEFAULT_THREADS,
         heartbeat: float = DEFAULT_HEARTBEAT,
     ) -> FrontLink:
@@ -287,7 +281,7 @@ class MemoryNetwork:
             link.connected = True
 
     def _involves(self, routingId: bytes, receiver: FramesReceiver,
-                  frames: List[bytes]) -> bool:
+                  frames: list[bytes]) -> bool:
         link = self._links[routingId]
         if receiver == link.receiver:
             return True
@@ -298,28 +292,28 @@ class MemoryNetwork:
 
     # -- transport -----------------------------------------------------------
 
-    def _fromFront(self, frames: List[bytes]) -> None:
+    def _fromFront(self, frames: list[bytes]) -> None:
         routingId = frames[0]
         link = self._links.get(routingId)
         if link is None or not link.connected or link.receiver is None:
             raise PeerUnreachable(routingId)
         self._post(link.receiver, frames[1:])
 
-    def _fromHandler(self, link: _Link, frames: List[bytes], control: bool) -> None:
+    def _fromHandler(self, link: _Link, frames: list[bytes], control: bool) -> None:
         if not link.connected:
             return
         self._post(self._toControl if control else self._toReply,
                    [link.routingId, *frames])
 
-    def _toControl(self, frames: List[bytes]) -> None:
+    def _toControl(self, frames: list[bytes]) -> None:
         if self.dispatcher is not None:
             self.dispatcher.controlReceived(frames)
 
-    def _toReply(self, frames: List[bytes]) -> None:
+    def _toReply(self, frames: list[bytes]) -> None:
         if self.dispatcher is not None:
             self.dispatcher.replyReceived(frames)
 
-    def _post(self, receiver: FramesReceiver, frames: List[bytes]) -> None:
+    def _post(self, receiver: FramesReceiver, frames: list[bytes]) -> None:
         self.inTransit.append((receiver, frames))
         if self.immediate and not self._flushing:
             self.flush()
@@ -370,15 +364,15 @@ class MemoryRun:
     """
 
     def __init__(self, requestId: bytes, head: protocol.RequestHead,
-                 body: List[bytes], sink: Any) -> None:
+                 body: list[bytes], sink: Any) -> None:
         self.requestId = requestId
         self.head = head
         self.body = body
         self.sink = sink
         self.cancelled = False
-        self.bodyParts: List[List[bytes]] = []
+        self.bodyParts: list[list[bytes]] = []
         self.bodyEnded = False
-        self.windows: List[int] = []
+        self.windows: list[int] = []
 
     def cancel(self) -> None:
         """
@@ -386,7 +380,7 @@ class MemoryRun:
         """
         self.cancelled = True
 
-    def bodyReceived(self, chunks: List[bytes], end: bool) -> None:
+    def bodyReceived(self, chunks: list[bytes], end: bool) -> None:
         """
         Record more of the request body, as
         L{txmp._wsgi.RunningRequest.bodyReceived} takes it.
@@ -413,7 +407,7 @@ class MemoryRun:
         self,
         status: int = 200,
         reason: bytes = b"OK",
-        headers: Sequence[Tuple[bytes, bytes]] = (),
+        headers: Sequence[tuple[bytes, bytes]] = (),
         body: Sequence[bytes] = (),
     ) -> None:
         """
@@ -441,12 +435,10 @@ class MemoryRunner:
     """
 
     def __init__(self) -> None:
-        self.runs: List[MemoryRun] = []
-        self.respondWith: Optional[
-            Tuple[int, bytes, Sequence[Tuple[bytes, bytes]], Sequence[bytes]]
-        ] = None
+        self.runs: list[MemoryRun] = []
+        self.respondWith: tuple[int, bytes, Sequence[tuple[bytes, bytes]], Sequence[bytes]] | None = None
 
-    def run(self, requestId: bytes, head: protocol.RequestHead, body: List[bytes],
+    def run(self, requestId: bytes, head: protocol.RequestHead, body: list[bytes],
             sink: Any) -> MemoryRun:
         """
         Record a request.
@@ -461,4 +453,4 @@ class MemoryRunner:
         return run
 
 
-__all__ = ["MemorySocket", "MemoryNetwork", "MemoryRunner", "MemoryRun"]
+__all__ = ["MemoryNetwork", "MemoryRun", "MemoryRunner", "MemorySocket"]

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections import Counter
-from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 # Seconds: from well under a millisecond (hello world) to --timeout.
 DURATION_BUCKETS = (
@@ -58,7 +59,7 @@ class Histogram:
         self.counts[self._zeroBucket] += 1
         self.count += 1
 
-    def cumulative(self) -> List[Tuple[str, int]]:
+    def cumulative(self) -> list[tuple[str, int]]:
         """
         The C{le} label and cumulative count of every bucket, C{+Inf} last.
         """
@@ -110,7 +111,7 @@ def _labels(labels: Mapping[str, str]) -> str:
 
 class _Writer:
     def __init__(self) -> None:
-        self.lines: List[str] = []
+        self.lines: list[str] = []
 
     def family(self, name: str, kind: str, help: str) -> None:
         self.lines.append(f"# HELP {name} {help}")
@@ -152,7 +153,7 @@ def exposition(dispatcher: Any, metrics: FrontMetrics) -> bytes:
     w.family("txmp_response_body_bytes_total", "counter", "Response body bytes sent.")
     w.sample("txmp_response_body_bytes_total", metrics.bytesOut)
     counts = dispatcher.counts()
-    gauges: Iterable[Tuple[str, str, str]] = [
+    gauges: Iterable[tuple[str, str, str]] = [
         ("txmp_queue_length", "queued", "Requests waiting for a handler."),
         ("txmp_pending_requests", "pending", "Requests submitted and not yet ended."),
         ("txmp_in_flight_requests", "inFlight", "Requests sent to handlers, not answered."),
@@ -162,7 +163,7 @@ def exposition(dispatcher: Any, metrics: FrontMetrics) -> bytes:
     for name, key, help in gauges:
         w.family(name, "gauge", help)
         w.sample(name, counts[key])
-    stats: Dict[str, int] = dispatcher.stats
+    stats: dict[str, int] = dispatcher.stats
     w.family("txmp_retries_total", "counter", "Requests sent again to another handler.")
     w.sample("txmp_retries_total", stats.get("retried", 0))
     w.family("txmp_timeouts_total", "counter", "Requests answered 504 (--timeout).")

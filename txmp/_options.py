@@ -8,25 +8,25 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from typing import Any, Callable, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, NoReturn
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Debian's PyPy is 3.9.
     import tomli as tomllib
 
-import twisted
 from twisted.python import usage
 
-from txmp._defaults import DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL
-
+import twisted
 import txmp
+from txmp._defaults import DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL
 from txmp._logs import FORMATS, LEVELS, configureTwistd
 
 
 def _number(
     kind: Callable[[str], Any], what: str, zeroAllowed: bool,
-    most: Optional[int] = None,
+    most: int | None = None,
 ) -> Callable[[str], Any]:
     def check(value: str) -> Any:
         try:
@@ -48,7 +48,7 @@ def _number(
 
 
 def positive(
-    kind: Callable[[str], Any], what: str, most: Optional[int] = None
+    kind: Callable[[str], Any], what: str, most: int | None = None
 ) -> Callable[[str], Any]:
     """
     A coerce function for C{optParameters}: a positive number of C{kind},
@@ -64,7 +64,7 @@ def nonNegative(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
     return _number(kind, what, zeroAllowed=True)
 
 
-def _givenConfig(arguments: List[str]) -> Optional[str]:
+def _givenConfig(arguments: list[str]) -> str | None:
     for index, argument in enumerate(arguments):
         if argument == "--config" and index + 1 < len(arguments):
             return arguments[index + 1]
@@ -73,7 +73,7 @@ def _givenConfig(arguments: List[str]) -> Optional[str]:
     return None
 
 
-def _readConfig(path: str, command: str) -> Dict[str, Any]:
+def _readConfig(path: str, command: str) -> dict[str, Any]:
     """
     The table of C{command} in the TOML file C{path} (empty if it has none).
     """
@@ -116,7 +116,7 @@ class TxmpOptions(usage.Options):
     first.
     """
 
-    parent: Optional[usage.Options]
+    parent: usage.Options | None
 
     #: The command these options are for: its section in a C{--config}
     #: file, and its environment variables' prefix (C{TXMP_MPFRONT_}).
@@ -170,7 +170,7 @@ class TxmpOptions(usage.Options):
         if parent is not None:
             configureTwistd(parent, self["log-format"], self["log-level"])
 
-    def _configured(self, arguments: List[str], environ: Mapping[str, str]) -> List[str]:
+    def _configured(self, arguments: list[str], environ: Mapping[str, str]) -> list[str]:
         """
         The options of the C{--config} file and of the environment, as
         command-line arguments to put before C{arguments}: the environment
@@ -187,7 +187,7 @@ class TxmpOptions(usage.Options):
             if argument.startswith("--")
         }
         known = {name.rstrip("="): name.endswith("=") for name in self.longOpt}
-        settings: Dict[str, Tuple[str, Any]] = {}
+        settings: dict[str, tuple[str, Any]] = {}
         path = _givenConfig(arguments) or environ.get("TXMP_CONFIG")
         if path:
             for key, value in _readConfig(path, self.command).items():
@@ -197,7 +197,7 @@ class TxmpOptions(usage.Options):
             if variable.startswith(prefix):
                 name = variable[len(prefix):].lower().replace("_", "-")
                 settings[name] = (variable, value.split() if _repeatable(self, name) else value)
-        result: List[str] = []
+        result: list[str] = []
         for name, (source, value) in settings.items():
             if name not in known or name in ("config", "help", "version"):
                 raise usage.UsageError(f"{source}: unknown option {name!r}")
@@ -211,7 +211,7 @@ class TxmpOptions(usage.Options):
                 result.append(f"--{name}={item}")
         return result
 
-    def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
         try:
             arguments = list(sys.argv[1:] if options is None else options)
             usage.Options.parseOptions(

@@ -26,12 +26,12 @@ from __future__ import annotations
 import threading
 from collections import deque
 from queue import SimpleQueue
-from typing import Any, Callable, Deque, List, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
-_Job = Optional[Tuple[Callable[..., object], Tuple[Any, ...], dict]]
+_Job = Optional[tuple[Callable[..., object], tuple[Any, ...], dict]]
 
 
 class WorkerPool:
@@ -66,7 +66,7 @@ class WorkerPool:
         self.size = size
         self.name = name
         self.threadFactory = threadFactory
-        self.threads: List[Any] = []
+        self.threads: list[Any] = []
         self.started = False
         self.joined = False
         # None is the "stop" sentinel: one per thread.
@@ -168,7 +168,7 @@ class ReactorCalls:
         @param reactor: wakes the reactor thread up to run the calls.
         """
         self._reactor = reactor
-        self._calls: Deque[Tuple[Callable[..., object], Tuple[object, ...]]] = deque()
+        self._calls: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
         self._lock = threading.Lock()
         self._scheduled = False
 
@@ -205,4 +205,4 @@ class ReactorCalls:
         self._reactor.callFromThread(self._drain)
 
 
-__all__ = ["WorkerPool", "ReactorCalls"]
+__all__ = ["ReactorCalls", "WorkerPool"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cProfile
 import pstats
 import threading
-from typing import Callable, List, Optional
+from typing import Callable
 
 
 class Profiler:
@@ -32,9 +32,9 @@ class Profiler:
         self.active = False
         self._newProfile = newProfile
         self._lock = threading.Lock()
-        self._finished: List[cProfile.Profile] = []
+        self._finished: list[cProfile.Profile] = []
         self._generation = 0
-        self._reactorProfile: Optional[cProfile.Profile] = None
+        self._reactorProfile: cProfile.Profile | None = None
 
     def start(self) -> None:
         """

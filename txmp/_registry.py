@@ -17,7 +17,7 @@ tests drive it with a L{twisted.internet.task.Clock}.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Dict, Generic, List, Optional, Tuple, TypeVar
+from typing import Callable, Generic, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -57,14 +57,14 @@ class HandlerState(Generic[T]):
         identity: bytes,
         name: str,
         credits: int,
-        inputWindow: Optional[int] = None,
+        inputWindow: int | None = None,
     ) -> None:
         self.identity = identity
         self.name = name
         self.credits = credits
         self.inputWindow = inputWindow
-        self.inFlight: Dict[bytes, T] = {}
-        self.abandoned: "OrderedDict[bytes, None]" = OrderedDict()
+        self.inFlight: dict[bytes, T] = {}
+        self.abandoned: OrderedDict[bytes, None] = OrderedDict()
         self.draining = False
         self.lastHeard = 0.0
         self.turn = 0
@@ -72,11 +72,11 @@ class HandlerState(Generic[T]):
 
 #: Sends frames to a handler.  A send that finds the handler unreachable is
 #: the sender's to deal with (it calls L{HandlerRegistry.remove}).
-Sender = Callable[[HandlerState[T], List[bytes]], None]
+Sender = Callable[[HandlerState[T], list[bytes]], None]
 
 #: Told the handlers found dead at one liveness check, each with the
 #: requests it had, once all of them are removed.
-LostHandlers = Callable[[List[Tuple[HandlerState[T], List[T]]]], None]
+LostHandlers = Callable[[list[tuple[HandlerState[T], list[T]]]], None]
 
 
 class HandlerRegistry(Generic[T]):
@@ -102,7 +102,7 @@ class HandlerRegistry(Generic[T]):
         lost: LostHandlers[T],
         heartbeat: float,
         instance: str,
-        maxMessage: Optional[int] = None,
+        maxMessage: int | None = None,
     ) -> None:
         """
         @param clock: the clock of heartbeats and silence.
@@ -120,12 +120,12 @@ class HandlerRegistry(Generic[T]):
         self.heartbeat = heartbeat
         self.instance = instance
         self.maxMessage = maxMessage
-        self.handlers: Dict[bytes, HandlerState[T]] = {}
-        self.drainObservers: List[Callable[[str], None]] = []
-        self.joinObservers: List[Callable[[str], None]] = []
+        self.handlers: dict[bytes, HandlerState[T]] = {}
+        self.drainObservers: list[Callable[[str], None]] = []
+        self.joinObservers: list[Callable[[str], None]] = []
         self._turns = 0
-        self._beat: Optional[IDelayedCall] = None
-        self._liveness: Optional[IDelayedCall] = None
+        self._beat: IDelayedCall | None = None
+        self._liveness: IDelayedCall | None = None
         self._running = False
 
     # -- lifetime ------------------------------------------------------------
@@ -154,7 +154,7 @@ class HandlerRegistry(Generic[T]):
 
     # -- registration --------------------------------------------------------
 
-    def get(self, identity: bytes) -> Optional[HandlerState[T]]:
+    def get(self, identity: bytes) -> HandlerState[T] | None:
         """
         The handler registered with routing id C{identity}, if any.
         """
@@ -235,7 +235,7 @@ class HandlerRegistry(Generic[T]):
         self._send(handler, protocol.encodeBye())
         self._forgetIfDrained(handler)
 
-    def remove(self, handler: HandlerState[T]) -> Optional[List[T]]:
+    def remove(self, handler: HandlerState[T]) -> list[T] | None:
         """
         Forget C{handler}: it is gone (unreachable, or silent).
 
@@ -258,7 +258,7 @@ class HandlerRegistry(Generic[T]):
 
     # -- credits and requests ------------------------------------------------
 
-    def pick(self) -> Optional[HandlerState[T]]:
+    def pick(self) -> HandlerState[T] | None:
         """
         The handler the next request should go to: the one with the most
         credit; among equals, the one dispatched to longest ago (one never
@@ -268,15 +268,14 @@ class HandlerRegistry(Generic[T]):
 
         @return: that handler, or L{None} if none has credit.
         """
-        best: Optional[HandlerState[T]] = None
+        best: HandlerState[T] | None = None
         for handler in self.handlers.values():
-            if handler.credits > 0 and not handler.draining:
-                if (
-                    best is None
-                    or handler.credits > best.credits
-                    or (handler.credits == best.credits and handler.turn < best.turn)
-                ):
-                    best = handler
+            if handler.credits > 0 and not handler.draining and (
+                best is None
+                or handler.credits > best.credits
+                or (handler.credits == best.credits and handler.turn < best.turn)
+            ):
+                best = handler
         return best
 
     def took(self, handler: HandlerState[T], requestId: bytes, request: T) -> None:
@@ -331,7 +330,7 @@ class HandlerRegistry(Generic[T]):
         handler.credits += credits
         return True
 
-    def lateCredit(self, identity: bytes, requestId: bytes) -> Optional[HandlerState[T]]:
+    def lateCredit(self, identity: bytes, requestId: bytes) -> HandlerState[T] | None:
         """
         A C{RESP} with C{credit=1} came from C{identity} for C{requestId},
         which the front no longer has.  Its credit is owed all the same if
@@ -381,7 +380,7 @@ class HandlerRegistry(Generic[T]):
         dead = [h for h in self.handlers.values() if h.lastHeard <= deadline]
         # Remove every dead handler before their requests are handed back,
         # lest a retry go to a handler about to be declared dead too.
-        lost: List[Tuple[HandlerState[T], List[T]]] = []
+        lost: list[tuple[HandlerState[T], list[T]]] = []
         for handler in dead:
             self._log.warn(
                 "handler {name} silent for 3 heartbeats: declared dead",

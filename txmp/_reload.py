@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
 from importlib.machinery import ModuleSpec, PathFinder
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
@@ -20,7 +21,7 @@ from twisted.logger import Logger
 from txmp._defaults import RELOAD_INTERVAL
 
 
-def findSpec(moduleName: str, directory: str) -> Optional[ModuleSpec]:
+def findSpec(moduleName: str, directory: str) -> ModuleSpec | None:
     """
     Find C{moduleName} as a spawned handler will (it runs C{python -c},
     which puts its working directory first on C{sys.path}), importing
@@ -47,7 +48,7 @@ def findSpec(moduleName: str, directory: str) -> Optional[ModuleSpec]:
     return found
 
 
-def sourceRoot(spec: str, directory: str) -> Optional[str]:
+def sourceRoot(spec: str, directory: str) -> str | None:
     """
     The directory of the top-level package of C{--app}'s module (or the
     module's file, for a module that is not in a package), looked up as
@@ -60,7 +61,7 @@ def sourceRoot(spec: str, directory: str) -> Optional[str]:
     if found is None or not found.origin or found.origin in ("built-in", "frozen"):
         return None
     if found.submodule_search_locations:
-        return list(found.submodule_search_locations)[0]
+        return next(iter(found.submodule_search_locations))
     return found.origin
 
 
@@ -90,15 +91,15 @@ class CodeWatcher(Service):
         self,
         clock: IReactorTime,
         root: str,
-        changed: Callable[[List[str]], None],
-        mtimes: Optional[Callable[[str], Dict[str, float]]] = None,
+        changed: Callable[[list[str]], None],
+        mtimes: Callable[[str], dict[str, float]] | None = None,
     ) -> None:
         self._root = root
         self._changed = changed
         self._mtimes = mtimes or _mtimes
         self._loop = LoopingCall(self._look)
         self._loop.clock = clock
-        self._seen: Dict[str, float] = {}
+        self._seen: dict[str, float] = {}
 
     def startService(self) -> None:
         Service.startService(self)
@@ -125,7 +126,7 @@ class CodeWatcher(Service):
             self._changed(changed)
 
 
-def _mtimes(root: str) -> Dict[str, float]:
+def _mtimes(root: str) -> dict[str, float]:
     result = {}
     for path in pythonFiles(root):
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Any, FrozenSet, Optional, Tuple
+from typing import Any
 
 from twisted.python import usage
 
@@ -27,7 +27,7 @@ def isLocalAddress(address: str) -> bool:
         return True
     if scheme != "tcp":
         return False
-    host, sep, port = rest.rpartition(":")
+    host, sep, _port = rest.rpartition(":")
     if not sep:
         return False
     if host.startswith("[") and host.endswith("]"):
@@ -40,7 +40,7 @@ def isLocalAddress(address: str) -> bool:
         return False
 
 
-def loadSecretCertificate(path: str, option: str) -> Tuple[bytes, bytes]:
+def loadSecretCertificate(path: str, option: str) -> tuple[bytes, bytes]:
     """
     The key pair of a secret certificate (C{NAME.key_secret}), given as
     C{option}.
@@ -88,7 +88,7 @@ def loadPublicCertificate(path: str, option: str) -> bytes:
     return public
 
 
-def loadAllowList(directory: str, option: str = "--curve-allow") -> FrozenSet[bytes]:
+def loadAllowList(directory: str, option: str = "--curve-allow") -> frozenset[bytes]:
     """
     The public keys (Z85) of the public certificates, C{*.key}, in
     C{directory}; other files are ignored, pyzmq's and czmq's
@@ -139,8 +139,8 @@ def checkFrontSecurity(options: Any) -> None:
         key cannot be loaded, or an address is open to the network
         without CURVE and without C{--insecure}.
     """
-    secretFile: Optional[str] = options["curve-secret-key"]
-    allowDir: Optional[str] = options["curve-allow"]
+    secretFile: str | None = options["curve-secret-key"]
+    allowDir: str | None = options["curve-allow"]
     options["curve"] = options["curve-allowed"] = None
     if bool(secretFile) != bool(allowDir):
         raise usage.UsageError(
@@ -176,8 +176,8 @@ def checkHandlerSecurity(options: Any) -> None:
     @raise usage.UsageError: if only one of the options is given or a key
         cannot be loaded.
     """
-    secretFile: Optional[str] = options["curve-secret-key"]
-    serverFile: Optional[str] = options["curve-server-key"]
+    secretFile: str | None = options["curve-secret-key"]
+    serverFile: str | None = options["curve-server-key"]
     options["curve"] = None
     if bool(secretFile) != bool(serverFile):
         raise usage.UsageError(

@@ -7,12 +7,12 @@ put back when it stops, each running its action in the reactor thread.
 from __future__ import annotations
 
 import signal
-from typing import Any, Callable, Dict, Iterable, Optional, Set
+from collections.abc import Iterable
+from typing import Any, Callable
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorCore, IReactorFromThreads
 from twisted.logger import Logger
-
 
 #: The signals the reactor handles itself once it runs.
 _REACTORS = {signal.SIGINT, signal.SIGTERM}
@@ -44,8 +44,8 @@ class SignalActions(Service):
     def __init__(
         self,
         reactor: Any,
-        actions: Dict[int, Callable[[], None]],
-        immediate: Optional[Dict[int, Callable[[], None]]] = None,
+        actions: dict[int, Callable[[], None]],
+        immediate: dict[int, Callable[[], None]] | None = None,
         once: Iterable[int] = (),
     ) -> None:
         self._reactor: IReactorFromThreads = reactor
@@ -54,7 +54,7 @@ class SignalActions(Service):
         self.immediate = immediate or {}
         self.once = frozenset(once)
         self._onceDone = False
-        self._previous: Dict[int, Any] = {}
+        self._previous: dict[int, Any] = {}
 
     def startService(self) -> None:
         Service.startService(self)
@@ -65,7 +65,7 @@ class SignalActions(Service):
         self._install(signals - _REACTORS)
         self._core.callWhenRunning(lambda: self._install(signals & _REACTORS))
 
-    def _install(self, signals: Set[int]) -> None:
+    def _install(self, signals: set[int]) -> None:
         if not self.running:
             return
         for number in signals:

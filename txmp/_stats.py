@@ -7,7 +7,7 @@ readiness probes, and the Prometheus metrics.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable
 
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
@@ -55,7 +55,7 @@ _TEXT = b"text/plain; charset=utf-8"
 class _TextResource(Resource):
     isLeaf = True
 
-    def __init__(self, render: Callable[[], Tuple[int, bytes, bytes]]) -> None:
+    def __init__(self, render: Callable[[], tuple[int, bytes, bytes]]) -> None:
         Resource.__init__(self)
         self._render = render
 
@@ -92,7 +92,7 @@ class StatsRoot(Resource):
             ),
         )
 
-    def _ready(self) -> Tuple[int, bytes, bytes]:
+    def _ready(self) -> tuple[int, bytes, bytes]:
         serving = [h for h in self._dispatcher.handlers.values() if not h.draining]
         if serving:
             return 200, _TEXT, b"ready: %d handlers\n" % (len(serving),)
@@ -117,7 +117,7 @@ class _QuietSite(Site):
 
 
 def makeStatsSite(
-    dispatcher: Dispatcher, reactor: Any, metrics: Optional[FrontMetrics] = None
+    dispatcher: Dispatcher, reactor: Any, metrics: FrontMetrics | None = None
 ) -> Site:
     """
     A site serving L{StatsRoot} (for --stats).

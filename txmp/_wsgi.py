@@ -113,21 +113,15 @@ import re
 import sys
 import threading
 from collections import deque
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from types import TracebackType
 from typing import (
     IO,
     Any,
     Callable,
-    Deque,
-    Dict,
-    Iterable,
-    Iterator,
-    List,
     Optional,
     Protocol,
-    Tuple,
-    Type,
 )
 from urllib.parse import unquote_to_bytes
 
@@ -140,8 +134,8 @@ from txmp._pool import ReactorCalls
 from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
 
-ExcInfo = Tuple[Type[BaseException], BaseException, Optional[TracebackType]]
-Environ = Dict[str, Any]
+ExcInfo = tuple[type[BaseException], BaseException, Optional[TracebackType]]
+Environ = dict[str, Any]
 WriteCallable = Callable[[bytes], None]
 StartResponse = Callable[..., WriteCallable]
 Application = Callable[[Environ, StartResponse], Iterable[bytes]]
@@ -181,8 +175,8 @@ class ResponseSink(Protocol):
         self,
         status: int,
         reason: bytes,
-        headers: List[Tuple[bytes, bytes]],
-        body: List[bytes],
+        headers: list[tuple[bytes, bytes]],
+        body: list[bytes],
         more: bool,
     ) -> None:
         """
@@ -193,7 +187,7 @@ class ResponseSink(Protocol):
         @param more: whether L{sendBody} calls follow.
         """
 
-    def sendBody(self, chunks: List[bytes], end: bool) -> None:
+    def sendBody(self, chunks: list[bytes], end: bool) -> None:
         """
         Send more of the body.  Called only after C{sendHead(more=True)};
         the last call, and only it, has C{end} true.
@@ -252,7 +246,7 @@ class SupportsCallInThread(Protocol):
         """
 
 
-def _xRequestId(head: RequestHead) -> Optional[str]:
+def _xRequestId(head: RequestHead) -> str | None:
     for name, value in head.headers:
         if len(name) == 12 and name.lower() == "x-request-id":
             return value
@@ -271,7 +265,7 @@ def requestIdText(requestId: bytes) -> str:
     return requestId.hex()
 
 
-def _splitTarget(target: str) -> Tuple[str, str]:
+def _splitTarget(target: str) -> tuple[str, str]:
     """
     Split a request-target into the C{PATH_INFO} and C{QUERY_STRING}
     values.
@@ -361,7 +355,7 @@ def buildEnviron(
     return environ
 
 
-def _joined(pieces: List[bytes]) -> bytes:
+def _joined(pieces: list[bytes]) -> bytes:
     """
     The concatenation of C{pieces}, without a copy when there is one.
     """
@@ -399,8 +393,8 @@ class InputStream:
 
     def __init__(
         self,
-        condition: Optional[threading.Condition] = None,
-        consumed: Optional[Callable[[int], None]] = None,
+        condition: threading.Condition | None = None,
+        consumed: Callable[[int], None] | None = None,
         batch: int = 1,
     ) -> None:
         """
@@ -415,7 +409,7 @@ class InputStream:
         self._condition = threading.Condition() if condition is None else condition
         self._consumed = consumed
         self._batch = batch
-        self._chunks: Deque[bytes] = deque()
+        self._chunks: deque[bytes] = deque()
         self._offset = 0
         self._available = 0
         self._scanned = 0
@@ -423,7 +417,7 @@ class InputStream:
         self._aborted = False
         self._unreported = 0
 
-    def preload(self, chunks: List[bytes], end: bool) -> None:
+    def preload(self, chunks: list[bytes], end: bool) -> None:
         """
         Add the body data that came with the request head, and mark the end
         of the body if C{end}.  Called in the reactor thread, before any
@@ -497,7 +491,7 @@ class InputStream:
             return pieces[0]
         return b"".join(pieces)
 
-    def _lineLength(self, limit: Optional[int]) -> Optional[int]:
+    def _lineLength(self, limit: int | None) -> int | None:
         """
         How many bytes the next line has, if that is known yet.  Called with
         C{_condition} held.
@@ -555,7 +549,7 @@ class InputStream:
         if due and self._consumed is not None:
             self._consumed(due)
 
-    def read(self, size: Optional[int] = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         """
         Read up to C{size} bytes, or to the end of the body if C{size} is
         negative or L{None}.  Called in the application thread; blocks
@@ -569,7 +563,7 @@ class InputStream:
         @raise RequestCancelled: if the request was cancelled.
         """
         wanted = None if size is None or size < 0 else size
-        pieces: List[bytes] = []
+        pieces: list[bytes] = []
         got = 0
         while True:
             with self._condition:
@@ -592,7 +586,7 @@ class InputStream:
             if done:
                 return _joined(pieces)
 
-    def readline(self, size: Optional[int] = -1) -> bytes:
+    def readline(self, size: int | None = -1) -> bytes:
         """
         Read one line, newline included, or at most C{size} bytes of it if
         C{size} is not negative or L{None}.  Called in the application
@@ -604,7 +598,7 @@ class InputStream:
         @raise RequestCancelled: if the request was cancelled.
         """
         limit = None if size is None or size < 0 else size
-        pieces: List[bytes] = []
+        pieces: list[bytes] = []
         while True:
             with self._condition:
                 if self._aborted:
@@ -632,7 +626,7 @@ class InputStream:
             if done:
                 return _joined(pieces)
 
-    def readlines(self, hint: Optional[int] = -1) -> List[bytes]:
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
         """
         Read lines until the end of the body, or until they hold at least
         C{hint} bytes if C{hint} is positive.  Called in the application
@@ -671,7 +665,7 @@ class ErrorStream:
         """
         self._log = log
         self._requestId = requestId
-        self._partial: List[str] = []
+        self._partial: list[str] = []
 
     def _emit(self, line: str) -> None:
         self._log.error(
@@ -792,9 +786,9 @@ class ResponseStream:
     def __init__(
         self,
         reactor: SupportsCallFromThread,
-        send: Callable[[List[bytes], bool], None],
-        window: Optional[int],
-        condition: Optional[threading.Condition] = None,
+        send: Callable[[list[bytes], bool], None],
+        window: int | None,
+        condition: threading.Condition | None = None,
         batch: int = BODY_BATCH,
     ) -> None:
         """
@@ -814,7 +808,7 @@ class ResponseStream:
         self._condition = threading.Condition() if condition is None else condition
         self._batch = batch
         self._aborted = False
-        self._outgoing: List[bytes] = []
+        self._outgoing: list[bytes] = []
 
     # Reactor thread.
 
@@ -848,7 +842,7 @@ class ResponseStream:
         """
         with self._condition:
             chunks, self._outgoing = self._outgoing, []
-        batch: List[bytes] = []
+        batch: list[bytes] = []
         size = 0
         for chunk in chunks:
             if batch and size + len(chunk) > self._batch:
@@ -939,7 +933,7 @@ class RunningRequest:
         requestId: bytes,
         head: RequestHead,
         sink: ResponseSink,
-        condition: Optional[threading.Condition] = None,
+        condition: threading.Condition | None = None,
     ) -> None:
         """
         Called in the reactor thread.
@@ -958,7 +952,7 @@ class RunningRequest:
         # sends.
         self._requestHead = head
         self._rawId = requestId
-        self._idText: Optional[str] = None
+        self._idText: str | None = None
         self._method = head.method
         self._sink = sink
         if condition is None:
@@ -973,19 +967,19 @@ class RunningRequest:
         self.output = ResponseStream(
             reactor, sink.sendBody, self._initialWindow(head), condition, BODY_BATCH
         )
-        self._errors: Optional[ErrorStream] = None
+        self._errors: ErrorStream | None = None
         self._cancelled = False
         self._done = False
         self._bodyEnded = False
-        self._pending: Optional[Tuple[int, bytes, List[Tuple[bytes, bytes]]]] = None
+        self._pending: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
         self._hasLength = False
-        self._limit: Optional[int] = None
+        self._limit: int | None = None
         self._sent = 0
         self._overran = False
         self._headSent = False
         self._complete = False
 
-    def _initialWindow(self, head: RequestHead) -> Optional[int]:
+    def _initialWindow(self, head: RequestHead) -> int | None:
         """
         The response window granted with the request: its C{window} meta
         attribute, or L{None} (no pacing) if it has none, as from a front
@@ -1023,7 +1017,7 @@ class RunningRequest:
 
     # Reactor thread.
 
-    def _firstBody(self, chunks: List[bytes], end: bool) -> None:
+    def _firstBody(self, chunks: list[bytes], end: bool) -> None:
         """
         The body frames that came with the request head; C{end} if they
         are the whole body.  Called in the reactor thread, before the
@@ -1058,7 +1052,7 @@ class RunningRequest:
         if not self._done:
             self.output.windowReceived(size)
 
-    def bodyReceived(self, chunks: List[bytes], end: bool) -> None:
+    def bodyReceived(self, chunks: list[bytes], end: bool) -> None:
         """
         More of the request body arrived, for a request whose head had
         C{more} set.  Called in the reactor thread.
@@ -1140,7 +1134,7 @@ class RunningRequest:
         except BaseException:
             self._fail()
             return
-        produced: Optional[Tuple[List[bytes], Optional[int]]] = None
+        produced: tuple[list[bytes], int | None] | None = None
         try:
             produced = self._produce(result)
         except BaseException:
@@ -1158,7 +1152,7 @@ class RunningRequest:
             except BaseException:
                 self._fail()
 
-    def _produce(self, result: Iterable[bytes]) -> Tuple[List[bytes], Optional[int]]:
+    def _produce(self, result: Iterable[bytes]) -> tuple[list[bytes], int | None]:
         """
         Iterate over the application's result, streaming what is to be
         streamed.  Called in the application thread.
@@ -1166,7 +1160,7 @@ class RunningRequest:
         @return: the chunks collected to send when completing the response,
             and the C{len()} of the result, if it has one.
         """
-        length: Optional[int]
+        length: int | None
         if isinstance(result, (list, tuple)):
             length = len(result)
         else:
@@ -1180,7 +1174,7 @@ class RunningRequest:
             self._sendChunk(chunk)
         return [], length
 
-    def _completeResponse(self, body: List[bytes], length: Optional[int]) -> None:
+    def _completeResponse(self, body: list[bytes], length: int | None) -> None:
         """
         Send the message that completes the response, once the result is
         closed: the end of a streamed response, or the head of a collected
@@ -1207,10 +1201,10 @@ class RunningRequest:
             and status not in (204, 304)
         ):
             size = sum(len(chunk) for chunk in body)
-            headers = headers + [(b"Content-Length", b"%d" % (size,))]
+            headers = [*headers, (b"Content-Length", b"%d" % (size,))]
         self._sendLast(self._sink.sendHead, status, reason, headers, body, False)
 
-    def _fit(self, chunks: List[bytes]) -> List[bytes]:
+    def _fit(self, chunks: list[bytes]) -> list[bytes]:
         """
         The part of C{chunks} that fits in the application's
         C{Content-Length} after what was sent, counted as sent.  What does
@@ -1288,7 +1282,7 @@ class RunningRequest:
             if chunk:
                 yield chunk
 
-    def _head(self) -> Tuple[int, bytes, List[Tuple[bytes, bytes]]]:
+    def _head(self) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         """
         The head given to C{start_response}.
 
@@ -1322,8 +1316,8 @@ class RunningRequest:
     def _startResponse(
         self,
         status: str,
-        headers: List[Tuple[str, str]],
-        exc_info: Optional[ExcInfo] = None,
+        headers: list[tuple[str, str]],
+        exc_info: ExcInfo | None = None,
     ) -> WriteCallable:
         """
         The WSGI C{start_response} callable.  Called in the application
@@ -1456,7 +1450,7 @@ class WSGIRunner:
         reactor: IReactorFromThreads,
         threadpool: SupportsCallInThread,
         application: Application,
-        logger: Optional[Logger] = None,
+        logger: Logger | None = None,
         newCondition: Callable[[], threading.Condition] = threading.Condition,
     ) -> None:
         """
@@ -1479,7 +1473,7 @@ class WSGIRunner:
         self._newCondition = newCondition
         # While it is active, requests run profiled (mphandler --profile,
         # SIGUSR2).
-        self.profiler: Optional[Profiler] = None
+        self.profiler: Profiler | None = None
         # Bound once: reading a Logger class attribute makes a new Logger
         # each time, which costs on every request.
         self._log = logger if logger is not None else self._log
@@ -1488,7 +1482,7 @@ class WSGIRunner:
         self,
         requestId: bytes,
         head: RequestHead,
-        body: List[bytes],
+        body: list[bytes],
         sink: ResponseSink,
     ) -> RunningRequest:
         """
@@ -1526,14 +1520,14 @@ class WSGIRunner:
 
 
 __all__ = [
-    "WSGIRunner",
-    "RunningRequest",
-    "ResponseSink",
-    "RequestCancelled",
-    "InputStream",
-    "ResponseStream",
     "ErrorStream",
     "FileWrapper",
+    "InputStream",
+    "RequestCancelled",
+    "ResponseSink",
+    "ResponseStream",
+    "RunningRequest",
+    "WSGIRunner",
     "buildEnviron",
     "requestIdText",
 ]

@@ -17,7 +17,7 @@ the reactor thread.
 
 from __future__ import annotations
 
-from typing import AbstractSet, Dict, List, Optional, Protocol, Tuple
+from typing import AbstractSet, Protocol
 
 from twisted.logger import Logger
 
@@ -35,13 +35,13 @@ class MessageSender(Protocol):
     A ROUTER socket, or a fake of one.
     """
 
-    def send(self, frames: List[bytes]) -> None:
+    def send(self, frames: list[bytes]) -> None:
         ...
 
 
 def zapDecision(
-    request: List[bytes], allowed: AbstractSet[bytes], domain: bytes = ZAP_DOMAIN
-) -> Tuple[bytes, bytes, Optional[bytes]]:
+    request: list[bytes], allowed: AbstractSet[bytes], domain: bytes = ZAP_DOMAIN
+) -> tuple[bytes, bytes, bytes | None]:
     """
     Decide on a ZAP request.
 
@@ -56,7 +56,7 @@ def zapDecision(
     if len(request) < 6 or request[0] != ZAP_VERSION:
         return b"400", b"malformed ZAP request", None
     requestDomain, mechanism, credentials = request[2], request[5], request[6:]
-    key: Optional[bytes] = None
+    key: bytes | None = None
     if mechanism == b"CURVE" and len(credentials) == 1 and len(credentials[0]) == 32:
         key = z85Encode(credentials[0])
     if requestDomain != domain:
@@ -88,8 +88,8 @@ class ZapHandler:
     def __init__(self, allowed: AbstractSet[bytes], domain: bytes = ZAP_DOMAIN) -> None:
         self._allowed = allowed
         self._domain = domain
-        self._socket: Optional[MessageSender] = None
-        self.denials: Dict[bytes, int] = {}
+        self._socket: MessageSender | None = None
+        self.denials: dict[bytes, int] = {}
 
     def listen(self, socket: MessageSender) -> None:
         """
@@ -97,7 +97,7 @@ class ZapHandler:
         """
         self._socket = socket
 
-    def requestReceived(self, frames: List[bytes]) -> None:
+    def requestReceived(self, frames: list[bytes]) -> None:
         """
         A ZAP request: answer it.  Must be called in the reactor thread.
         """
@@ -118,7 +118,7 @@ class ZapHandler:
         except PeerUnreachable:
             pass
 
-    def _denied(self, request: List[bytes], why: bytes, key: Optional[bytes]) -> None:
+    def _denied(self, request: list[bytes], why: bytes, key: bytes | None) -> None:
         if len(self.denials) >= MAX_DENIAL_KEYS and (key or b"") not in self.denials:
             # A peer trying endless new keys must not grow this for ever.
             self.denials.clear()

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional, Tuple
+from typing import Any, Callable
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-FramesReceiver = Callable[[List[bytes]], None]
+FramesReceiver = Callable[[list[bytes]], None]
 
 # Where libzmq sends ZAP requests, in the context of the socket that
 # authenticates (RFC 27).
@@ -72,7 +72,7 @@ PUBLIC_SUFFIX = ".key"
 SECRET_SUFFIX = ".key_secret"
 
 
-def createKeyPair(directory: str, name: str) -> Tuple[str, str]:
+def createKeyPair(directory: str, name: str) -> tuple[str, str]:
     """
     Write a new CURVE key pair as pyzmq's C{create_certificates} does:
     C{NAME.key} (the public certificate) and C{NAME.key_secret} (both
@@ -124,7 +124,7 @@ def writePublicCertificate(path: str, publicKey: bytes) -> None:
         )
 
 
-def loadKeyPair(path: str) -> Tuple[bytes, Optional[bytes]]:
+def loadKeyPair(path: str) -> tuple[bytes, bytes | None]:
     """
     Read a certificate written by L{createKeyPair} (or by pyzmq's or
     czmq's tools).
@@ -181,9 +181,9 @@ class ZmqContext:
         kind: str,
         receiver: FramesReceiver,
         highWaterMark: int,
-        routingId: Optional[bytes] = None,
-        largeFrame: Optional[int] = None,
-    ) -> "ZmqSocket":
+        routingId: bytes | None = None,
+        largeFrame: int | None = None,
+    ) -> ZmqSocket:
         """
         Make a socket.
 
@@ -215,13 +215,13 @@ def _connectionClass() -> type:
     class _Connection(ZmqConnection):  # type: ignore[misc]
         socketType = None
 
-        def __init__(self, factory: Any, owner: "ZmqSocket", socketType: int,
-                     identity: Optional[bytes]) -> None:
+        def __init__(self, factory: Any, owner: ZmqSocket, socketType: int,
+                     identity: bytes | None) -> None:
             self.socketType = socketType
             self._owner = owner
             ZmqConnection.__init__(self, factory, None, identity)
 
-        def messageReceived(self, message: List[bytes]) -> None:
+        def messageReceived(self, message: list[bytes]) -> None:
             self._owner._receiver(message)
 
         def doRead(self) -> None:
@@ -262,7 +262,7 @@ _NOBLOCK = 1
 _SNDMORE = 2
 
 
-def _sendMultipart(socket: Any, frames: List[bytes]) -> None:
+def _sendMultipart(socket: Any, frames: list[bytes]) -> None:
     """
     C{socket.send_multipart(frames, NOBLOCK, copy=True)}, with the flags
     as plain integers: pyzmq's own combines enum flags for every frame,
@@ -289,8 +289,8 @@ class ZmqSocket:
         kind: str,
         receiver: FramesReceiver,
         highWaterMark: int,
-        routingId: Optional[bytes],
-        largeFrame: Optional[int] = None,
+        routingId: bytes | None,
+        largeFrame: int | None = None,
     ) -> None:
         import zmq
 
@@ -300,7 +300,7 @@ class ZmqSocket:
         self._receiver = receiver
         self._largeFrame = largeFrame
         self._reactor: IReactorTime = factory.reactor
-        self._backlog: Deque[List[bytes]] = deque()
+        self._backlog: deque[list[bytes]] = deque()
         self._flushCall: Any = None
         socketType = {"router": zmq.ROUTER, "dealer": zmq.DEALER, "pair": zmq.PAIR}[kind]
         self._router = socketType == zmq.ROUTER
@@ -310,7 +310,7 @@ class ZmqSocket:
         sock.setsockopt(zmq.RCVHWM, highWaterMark)
         sock.setsockopt(zmq.LINGER, 0)
         self._connected = False
-        self._monitor: Optional["ZmqSocket"] = None
+        self._monitor: ZmqSocket | None = None
         if self._router:
             sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
             # A handler that reconnects (after a network cut, say) takes its
@@ -369,7 +369,7 @@ class ZmqSocket:
         self._beforeEndpoints("MAXMSGSIZE")
         self._conn.socket.setsockopt(self._zmq.MAXMSGSIZE, size)
 
-    def monitorHandshakes(self, context: "ZmqContext", observer: HandshakeObserver) -> None:
+    def monitorHandshakes(self, context: ZmqContext, observer: HandshakeObserver) -> None:
         """
         Call C{observer} in the reactor thread with every failed (and
         succeeded) security handshake and every disconnection of this
@@ -398,7 +398,7 @@ class ZmqSocket:
         address = "inproc://txmp-monitor-" + newRoutingId().decode("ascii")
         self._conn.socket.monitor(address, events)
 
-        def received(frames: List[bytes]) -> None:
+        def received(frames: list[bytes]) -> None:
             try:
                 event = parse_monitor_message(frames)
             except Exception:
@@ -451,7 +451,7 @@ class ZmqSocket:
         # only once a read has found it empty: read once more.
         self._scheduleRead()
 
-    def send(self, frames: List[bytes]) -> None:
+    def send(self, frames: list[bytes]) -> None:
         """
         Send one multipart message; a ROUTER's first frame is the peer's id.
 
@@ -471,7 +471,7 @@ class ZmqSocket:
         self._sendNow(frames)
         self._scheduleRead()
 
-    def _sendNow(self, frames: List[bytes]) -> None:
+    def _sendNow(self, frames: list[bytes]) -> None:
         zmq = self._zmq
         try:
             # copy=True, measured (docs/benchmarks.md, "Large bodies"): a

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, Callable, Iterable
+from collections.abc import Iterable
+from typing import Any, Callable
 
 
 def app(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]:

@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 import tempfile
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Set, Tuple
+from typing import Any, Callable, NoReturn
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
@@ -21,7 +21,8 @@ from twisted.logger import Logger, globalLogPublisher
 from twisted.python import usage
 from twisted.python.failure import Failure
 
-from txmp._access import FORMATS as ACCESS_LOG_FORMATS, AccessLog
+from txmp._access import FORMATS as ACCESS_LOG_FORMATS
+from txmp._access import AccessLog
 from txmp._defaults import (
     BOOT_FAILURES,
     DEFAULT_ACCESS_LOG_FORMAT,
@@ -51,6 +52,7 @@ from txmp._logs import ChildLog, reopenLogFiles
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._reload import findSpec
 from txmp._security import checkFrontSecurity
+
 
 def connectableAddress(address: str) -> str:
     """
@@ -311,31 +313,31 @@ class FrontService(Service):
         self._reactor = reactor
         self._options = options
         self.dispatcher: Any = None
-        self._ports: List[Any] = []
-        self._sockets: List[Any] = []
-        self._drainWaiters: List[Deferred[None]] = []
+        self._ports: list[Any] = []
+        self._sockets: list[Any] = []
+        self._drainWaiters: list[Deferred[None]] = []
         # The HTTP site, once started.
         self._site: Any = None
         # The access log, if any, once started (see reopenLogs).
-        self.accessLog: Optional[AccessLog] = None
+        self.accessLog: AccessLog | None = None
         # While startService runs; the first endpoint error seen meanwhile.
         self._starting = False
-        self._startError: Optional[str] = None
+        self._startError: str | None = None
         self._context: Any = None
         # The ZAP handler (L{txmp._zap.ZapHandler}) with CURVE, once started.
         self.zap: Any = None
-        self.listening: Deferred[List[Any]] = Deferred()
+        self.listening: Deferred[list[Any]] = Deferred()
         # Called with a handler's name when it starts draining.
-        self.drainObservers: List[Callable[[str], None]] = []
+        self.drainObservers: list[Callable[[str], None]] = []
         # Called with a handler's name when it registers anew.
-        self.joinObservers: List[Callable[[str], None]] = []
+        self.joinObservers: list[Callable[[str], None]] = []
 
     def startService(self) -> None:
         from twisted.internet.endpoints import serverFromString
 
         from txmp._dispatch import Dispatcher
-        from txmp._metrics import FrontMetrics
         from txmp._front import FrontFactory
+        from txmp._metrics import FrontMetrics
         from txmp._stats import makeStatsSite
         from txmp._zmq import AddressError, ZmqContext
 
@@ -344,7 +346,7 @@ class FrontService(Service):
         self._context = ZmqContext(self._reactor)
         # The dispatcher and the sockets refer to each other: the sockets
         # deliver to the dispatcher, which sends on the send socket.
-        holder: List[Any] = []
+        holder: list[Any] = []
         sendSocket = self._context.socket(
             "router", lambda frames: holder[0].controlReceived(frames), HIGH_WATER_MARK
         )
@@ -423,7 +425,7 @@ class FrontService(Service):
             self._context = None
         raise SystemExit(f"mpfront: {error}")
 
-    def _secure(self, sockets: List[Any]) -> None:
+    def _secure(self, sockets: list[Any]) -> None:
         """
         Set the security options of the front's sockets, before they bind:
         the largest frame, and CURVE with our ZAP handler if configured.
@@ -454,7 +456,7 @@ class FrontService(Service):
         self._ports.append(port)
         return port
 
-    def _listening(self, ports: List[Any]) -> None:
+    def _listening(self, ports: list[Any]) -> None:
         self._log.info(
             "mpfront ready: front {instance}, http {listen}, send {send}, "
             "return {ret}",
@@ -501,7 +503,7 @@ class FrontService(Service):
             else:
                 self._log.info("mpfront: access log reopened")
 
-    def whenDrained(self) -> "Deferred[None]":
+    def whenDrained(self) -> Deferred[None]:
         """
         A L{Deferred} that fires once the front, stopping, has finished the
         requests it had or given up on them (C{--graceful-timeout}): the
@@ -591,9 +593,9 @@ def httpRules(options: Options) -> HTTPRules:
 def handlerCommand(
     options: Options,
     name: str,
-    parentPid: Optional[int] = None,
-    curveFiles: Optional[Tuple[str, str]] = None,
-) -> List[str]:
+    parentPid: int | None = None,
+    curveFiles: tuple[str, str] | None = None,
+) -> list[str]:
     """
     The command line of a local handler for C{--spawn}.
 
@@ -666,8 +668,8 @@ class PrivateLinks(Service):
 
     def __init__(self, options: Options) -> None:
         self._options = options
-        self.directory: Optional[str] = None
-        self.handlerCurve: Optional[Tuple[str, str]] = None
+        self.directory: str | None = None
+        self.handlerCurve: tuple[str, str] | None = None
 
     def startService(self) -> None:
         Service.startService(self)
@@ -707,7 +709,7 @@ BOOT_FAILED_STATUS = 3
 def _handlerMonitor(
     reactor: Any,
     started: Callable[[str], None],
-    publish: Callable[[Dict[str, Any]], None],
+    publish: Callable[[dict[str, Any]], None],
 ) -> Any:
     """
     A process monitor that calls C{started} with a process's name each time
@@ -771,8 +773,8 @@ class SpawnedHandlers(MultiService):
         self,
         reactor: Any,
         options: Options,
-        links: Optional[PrivateLinks] = None,
-        publish: Callable[[Dict[str, Any]], None] = globalLogPublisher,
+        links: PrivateLinks | None = None,
+        publish: Callable[[dict[str, Any]], None] = globalLogPublisher,
     ) -> None:
         MultiService.__init__(self)
         self._reactor = reactor
@@ -780,7 +782,7 @@ class SpawnedHandlers(MultiService):
         self._links = links
         # Called when stopping; the handlers are stopped once its result
         # fires (FrontService.whenDrained).
-        self.stopAfter: Optional[Callable[[], Deferred[None]]] = None
+        self.stopAfter: Callable[[], Deferred[None]] | None = None
         self.bootFailed: Callable[[], None] = self._exitBootFailed
         self._monitor = _handlerMonitor(reactor, self._processStarted, publish)
         # A draining handler gets its --graceful-timeout before SIGKILL.
@@ -790,10 +792,10 @@ class SpawnedHandlers(MultiService):
         self._count = 0
         self._stopping = False
         # Started (or restarted) and not joined since.
-        self._notJoined: Set[str] = set()
+        self._notJoined: set[str] = set()
         self._bootFailures = 0
         # During a reload: the old handler each new one retires once it joins.
-        self._retiring: Dict[str, str] = {}
+        self._retiring: dict[str, str] = {}
 
     def startService(self) -> None:
         # The commands are made now: the addresses and keys are known only
@@ -840,7 +842,7 @@ class SpawnedHandlers(MultiService):
         self._monitor.removeProcess(name)
 
     @property
-    def names(self) -> List[str]:
+    def names(self) -> list[str]:
         """
         The names of the handlers supervised now, oldest first.
         """
@@ -960,7 +962,7 @@ def _nothingToReload() -> None:
     )
 
 
-def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService:
+def makeService(options: Options, reactor: Any | None = None) -> MultiService:
     """
     The service tree of C{twistd mpfront}.
     """
@@ -971,7 +973,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     from txmp._signals import SignalActions
 
     top = MultiService()
-    links: Optional[PrivateLinks] = None
+    links: PrivateLinks | None = None
     if options["spawn"]:
         # Started before the front and its handlers, whose options it
         # completes.
@@ -1008,7 +1010,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
             root = sourceRoot(options["app"], os.getcwd())
             if root is not None:
 
-                def changed(paths: List[str]) -> None:
+                def changed(paths: list[str]) -> None:
                     Logger(namespace="txmp.fronttap").info(
                         "mpfront --reload: {paths} changed", paths=" ".join(paths)
                     )

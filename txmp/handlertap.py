@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable
 
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
@@ -187,7 +187,7 @@ class Options(TxmpOptions):
             self["name"] = "%s:%d" % (socket.gethostname(), os.getpid())
 
 
-def splitCapacity(threads: int, fronts: int) -> List[int]:
+def splitCapacity(threads: int, fronts: int) -> list[int]:
     """
     The credits each front gets: the threads shared out evenly, at least one
     each, so that a busy front cannot take every thread from another.
@@ -227,13 +227,13 @@ class HandlerService(Service):
     def __init__(self, reactor: Any, options: Options) -> None:
         self._reactor = reactor
         self._options = options
-        self.links: List[Any] = []
+        self.links: list[Any] = []
         self._context: Any = None
         self._pool: Any = None
         self._served = 0
         self._limit = 0
         # Failed CURVE handshakes in a row, by front address.
-        self._handshakeFailures: Dict[str, int] = {}
+        self._handshakeFailures: dict[str, int] = {}
         # Profiles this handler (--profile, profileFor).
         self.profiler = Profiler()
         self._profileCall: Any = None
@@ -271,7 +271,7 @@ class HandlerService(Service):
         capacities = splitCapacity(threads, len(options["fronts"]))
         for (send, ret), capacity in zip(options["fronts"], capacities):
             routingId = newRoutingId()
-            holder: List[Any] = []
+            holder: list[Any] = []
             sendSocket = self._context.socket(
                 "dealer", lambda frames, h=holder: h[0].controlReceived(frames),
                 HIGH_WATER_MARK, routingId,
@@ -376,7 +376,7 @@ class HandlerService(Service):
         except OSError as e:
             self._log.error("mphandler: cannot reopen its log file: {why}", why=e.strerror)
 
-    def profileFor(self, seconds: Optional[float] = None) -> None:
+    def profileFor(self, seconds: float | None = None) -> None:
         """
         Profile this handler for C{seconds} (by default C{--profile-seconds})
         while it goes on serving, then write the profile to
@@ -568,7 +568,7 @@ class ParentWatch(Service):
             self._loop.stop()
 
 
-def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService:
+def makeService(options: Options, reactor: Any | None = None) -> MultiService:
     """
     The service tree of C{twistd mphandler}.
     """
@@ -581,7 +581,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     top = MultiService()
     handler = HandlerService(reactor, options)
     handler.setServiceParent(top)
-    actions: Dict[int, Callable[[], None]] = {
+    actions: dict[int, Callable[[], None]] = {
         signal.SIGUSR1: handler.reopenLogs,
         signal.SIGUSR2: handler.profileFor,
     }

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import List, Optional
 
 USAGE = "usage: python -m txmp.keys [DIRECTORY] NAME"
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """
     Run the command; return its exit status.
     """

@@ -18,8 +18,9 @@ attributes can be added without a new protocol version.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Union
 
 from txmp._defaults import MAX_CREDITS
 
@@ -43,12 +44,12 @@ ERROR = b"ERROR"
 BODY = b"BODY"
 END = b"END"
 
-Pairs = List[Tuple[str, str]]
+Pairs = list[tuple[str, str]]
 
 # A frame as received: bytes, or a memoryview of a frame received without a
 # copy (see L{decode}).
 Frame = Union[bytes, memoryview]
-BytesPairs = Sequence[Tuple[bytes, bytes]]
+BytesPairs = Sequence[tuple[bytes, bytes]]
 
 
 class ProtocolError(Exception):
@@ -102,7 +103,7 @@ def encodeInt(value: int) -> bytes:
     return b"%d" % (value,)
 
 
-def _int(value: Union[str, bytes], what: str) -> int:
+def _int(value: str | bytes, what: str) -> int:
     # int() alone would also take a sign, spaces, underscores and non-ASCII
     # digits ("\u0661"; bytes.isdigit() knows ASCII digits only).
     if not (0 < len(value) <= 18 and value.isascii() and value.isdigit()):
@@ -146,7 +147,7 @@ class RequestHead:
     serverPort: int
     scheme: str
     more: bool = False
-    extra: Dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -157,7 +158,7 @@ class Request:
 
     requestId: bytes
     head: RequestHead
-    body: List[bytes]
+    body: list[bytes]
 
 
 @dataclass
@@ -178,10 +179,10 @@ class ResponseHead:
 
     status: int
     reason: bytes
-    headers: List[Tuple[bytes, bytes]]
+    headers: list[tuple[bytes, bytes]]
     more: bool = False
-    extra: Dict[str, str] = field(default_factory=dict)
-    contentLength: Optional[int] = None
+    extra: dict[str, str] = field(default_factory=dict)
+    contentLength: int | None = None
     credit: bool = False
 
 
@@ -193,7 +194,7 @@ class Response:
 
     requestId: bytes
     head: ResponseHead
-    body: List[Frame]
+    body: list[Frame]
 
 
 @dataclass
@@ -203,7 +204,7 @@ class Body:
     """
 
     requestId: bytes
-    chunks: List[Frame]
+    chunks: list[Frame]
     end: bool
 
 
@@ -239,8 +240,8 @@ class Hello:
 
     name: str
     credits: int
-    meta: Dict[str, str]
-    window: Optional[int] = None
+    meta: dict[str, str]
+    window: int | None = None
 
 
 @dataclass
@@ -249,7 +250,7 @@ class Welcome:
     A C{WELCOME} message: the front's answer to C{HELLO}.
     """
 
-    meta: Dict[str, str]
+    meta: dict[str, str]
 
 
 @dataclass
@@ -297,8 +298,8 @@ def encodeRequest(
     headers: BytesPairs,
     body: Sequence[bytes] = (),
     more: bool = False,
-    window: Optional[int] = None,
-) -> List[bytes]:
+    window: int | None = None,
+) -> list[bytes]:
     """
     Frames of a C{REQ} message.
 
@@ -332,7 +333,7 @@ def encodeResponse(
     body: Sequence[bytes] = (),
     more: bool = False,
     credit: bool = False,
-) -> List[bytes]:
+) -> list[bytes]:
     """
     Frames of a C{RESP} message.  C{more} says whether C{BODY}/C{END}
     messages follow; C{credit}, for a complete reply (not C{more}), that it
@@ -349,21 +350,21 @@ def encodeResponse(
     return [VERSION, RESP, requestId, meta, encodePairs(headers), *body]
 
 
-def encodeBody(requestId: bytes, chunks: Sequence[bytes], end: bool) -> List[bytes]:
+def encodeBody(requestId: bytes, chunks: Sequence[bytes], end: bool) -> list[bytes]:
     """
     Frames of a C{BODY} message, or of an C{END} message if C{end}.
     """
     return [VERSION, END if end else BODY, requestId, *chunks]
 
 
-def encodeError(requestId: bytes, message: str) -> List[bytes]:
+def encodeError(requestId: bytes, message: str) -> list[bytes]:
     """
     Frames of an C{ERROR} message.
     """
     return [VERSION, ERROR, requestId, message.encode("utf-8")]
 
 
-def encodeCancel(requestId: bytes) -> List[bytes]:
+def encodeCancel(requestId: bytes) -> list[bytes]:
     """
     Frames of a C{CANCEL} message.
     """
@@ -374,8 +375,8 @@ def encodeHello(
     name: str,
     credits: int,
     meta: Mapping[str, str] = {},
-    window: Optional[int] = None,
-) -> List[bytes]:
+    window: int | None = None,
+) -> list[bytes]:
     """
     Frames of a C{HELLO} message.
 
@@ -392,11 +393,11 @@ def encodeHello(
 
 def encodeWelcome(
     meta: Mapping[str, str] = {},
-    front: Optional[str] = None,
-    heartbeat: Optional[float] = None,
-    maxMessage: Optional[int] = None,
+    front: str | None = None,
+    heartbeat: float | None = None,
+    maxMessage: int | None = None,
     creditInReply: bool = False,
-) -> List[bytes]:
+) -> list[bytes]:
     """
     Frames of a C{WELCOME} message.  Every attribute is optional to the
     encoder (a front MUST send C{front} and C{heartbeat}).
@@ -421,35 +422,35 @@ def encodeWelcome(
     return [VERSION, WELCOME, encodePairs(pairs)]
 
 
-def encodeCredit(credits: int) -> List[bytes]:
+def encodeCredit(credits: int) -> list[bytes]:
     """
     Frames of a C{CREDIT} message.
     """
     return [VERSION, CREDIT, encodeInt(credits)]
 
 
-def encodeWindow(requestId: bytes, size: int) -> List[bytes]:
+def encodeWindow(requestId: bytes, size: int) -> list[bytes]:
     """
     Frames of a C{WINDOW} message.
     """
     return [VERSION, WINDOW, requestId, encodeInt(size)]
 
 
-def encodePing() -> List[bytes]:
+def encodePing() -> list[bytes]:
     """
     Frames of a C{PING} message.
     """
     return [VERSION, PING]
 
 
-def encodeBye() -> List[bytes]:
+def encodeBye() -> list[bytes]:
     """
     Frames of a C{BYE} message.
     """
     return [VERSION, BYE]
 
 
-def _utf8Pairs(frame: bytes) -> Dict[str, str]:
+def _utf8Pairs(frame: bytes) -> dict[str, str]:
     try:
         text = frame.decode("utf-8")
     except UnicodeDecodeError:
@@ -462,10 +463,10 @@ def _utf8Pairs(frame: bytes) -> Dict[str, str]:
     return dict(zip(fields[0::2], fields[1::2]))
 
 
-_FLAGS: Dict[Union[str, bytes], bool] = {"0": False, "1": True, b"0": False, b"1": True}
+_FLAGS: dict[str | bytes, bool] = {"0": False, "1": True, b"0": False, b"1": True}
 
 
-def _flag(value: Union[str, bytes]) -> bool:
+def _flag(value: str | bytes) -> bool:
     try:
         return _FLAGS[value]
     except KeyError:
@@ -525,8 +526,8 @@ _HEADERS = re.compile(rb"(?:" + _FIELD + rb"(?:\x00" + _FIELD + rb")*)?\Z")
 
 
 def contentLength(
-    headers: Union[Sequence[Tuple[str, str]], Sequence[Tuple[bytes, bytes]]]
-) -> Optional[int]:
+    headers: Sequence[tuple[str, str]] | Sequence[tuple[bytes, bytes]]
+) -> int | None:
     """
     The C{Content-Length} of a response head, as the front frames the
     response with it.
@@ -538,7 +539,7 @@ def contentLength(
         field (even with equal values), or its value, without spaces and
         tabs around it, is not 1 to 18 ASCII digits.
     """
-    found: Union[str, bytes, None] = None
+    found: str | bytes | None = None
     for name, value in headers:
         if len(name) == 14 and name.lower() in _CONTENT_LENGTH:
             if found is not None:
@@ -554,14 +555,14 @@ def contentLength(
 _CONTENT_LENGTH = frozenset([b"content-length", "content-length"])
 
 
-def _responseHeaders(frame: bytes) -> List[Tuple[bytes, bytes]]:
+def _responseHeaders(frame: bytes) -> list[tuple[bytes, bytes]]:
     """
     The header fields of a C{RESP}, as bytes, checked: names are tokens,
     values hold no control character but HTAB.
     """
     if not _HEADERS.match(frame):
         # Say why (the pair list is odd, or a field is bad).
-        for name, value in decodePairs(frame):
+        for name, _value in decodePairs(frame):
             if not _TOKEN.match(name.encode("latin-1")):
                 raise ProtocolError("response header name is not a token")
         raise ProtocolError("response header value holds a control character")
@@ -620,7 +621,7 @@ def _control(frames: Sequence[Frame], count: int) -> Sequence[bytes]:
             break
     else:
         return frames  # type: ignore[return-value]
-    control: List[Any] = [bytes(frame) for frame in frames[:count]]
+    control: list[Any] = [bytes(frame) for frame in frames[:count]]
     return control + list(frames[count:])
 
 
@@ -651,7 +652,7 @@ def decode(frames: Sequence[Frame]) -> Message:
         return _decodeRequest(frames)
     if kind == RESP:
         return _decodeResponse(frames)
-    if kind == BODY or kind == END:
+    if kind in (BODY, END):
         if len(frames) < 3:
             raise ProtocolError("BODY/END needs a request id")
         return Body(frames[2], list(frames[3:]), kind == END)

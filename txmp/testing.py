@@ -5,13 +5,12 @@ Test fakes for code that uses txmp: no sockets, no threads, no wall clock.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
-
-from zope.interface import implementer
+from typing import Any, Callable, TypeVar
 
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 _R = TypeVar("_R")
 
@@ -57,7 +56,7 @@ class SynchronousThreadPool:
 
     def callInThreadWithCallback(
         self,
-        onResult: Optional[Callable[[bool, Any], object]],
+        onResult: Callable[[bool, Any], object] | None,
         func: Callable[..., _R],
         *args: Any,
         **kw: Any,
@@ -100,8 +99,8 @@ class FakeReactorFromThreads:
     _log = Logger()
 
     def __init__(self) -> None:
-        self.pending: List[
-            Tuple[Callable[..., object], Tuple[object, ...], Dict[str, object]]
+        self.pending: list[
+            tuple[Callable[..., object], tuple[object, ...], dict[str, object]]
         ] = []
 
     def callFromThread(
@@ -136,10 +135,10 @@ class FakeReactorFromThreads:
 from txmp._memory import MemoryNetwork, MemoryRun, MemoryRunner, MemorySocket  # noqa: E402
 
 __all__ = [
-    "SynchronousThreadPool",
     "FakeReactorFromThreads",
-    "MemorySocket",
     "MemoryNetwork",
-    "MemoryRunner",
     "MemoryRun",
+    "MemoryRunner",
+    "MemorySocket",
+    "SynchronousThreadPool",
 ]

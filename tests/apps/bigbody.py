@@ -29,7 +29,8 @@ import hashlib
 import os
 import random
 import struct
-from typing import TYPE_CHECKING, Iterable, Iterator, List, Optional, Tuple
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def _upload(environ: WSGIEnvironment) -> bytes:
     stream = environ["wsgi.input"]
     errors = environ["wsgi.errors"]
     length = environ.get("CONTENT_LENGTH")
-    remaining: Optional[int] = int(length) if length else None
+    remaining: int | None = int(length) if length else None
     digest = hashlib.sha256()
     total = 0
     while remaining is None or remaining > 0:
@@ -126,7 +127,7 @@ def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[byte
     errors.write(f"app called: {environ['REQUEST_METHOD']} {path}\n")
     errors.flush()
     query = parse_qs(environ.get("QUERY_STRING", ""))
-    headers: List[Tuple[str, str]] = [("Content-Type", "application/octet-stream")]
+    headers: list[tuple[str, str]] = [("Content-Type", "application/octet-stream")]
     if path == "/download":
         size = int(query["size"][0])
         if query.get("length") == ["1"]:

@@ -16,7 +16,8 @@ applications get it wrong.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     # wsgiref.types is new in Python 3.11.

@@ -6,7 +6,8 @@ tests.apps.hello:makeApp()}.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     # wsgiref.types is new in Python 3.11.
@@ -43,4 +44,4 @@ def makeApp() -> WSGIApplication:
     return _helloApp(FACTORY_BODY)
 
 
-__all__ = ["app", "makeApp", "BODY", "FACTORY_BODY"]
+__all__ = ["BODY", "FACTORY_BODY", "app", "makeApp"]

@@ -6,7 +6,8 @@ C{"SERVER_NAME HTTP_HOST"} (C{-} for an absent C{HTTP_HOST}).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     # wsgiref.types is new in Python 3.11.

@@ -18,6 +18,7 @@ It is txmp/test/rawhandler.py (loaded by its path: neither imports txmp)
 answering with L{reply}: it prints "rawframing handler ready" once it has
 sent HELLO, takes one request at a time, and exits on SIGTERM.
 """
+from __future__ import annotations
 
 import importlib.util
 import os
@@ -56,25 +57,25 @@ def reply(requestId, meta, headers, body):
     length5 = [(b"Content-Length", b"5")]
     length50 = [(b"Content-Length", b"50")]
     if target == b"/long":
-        return [(b"RESP", head(b"200", length5, b"0") + [LONG])]
+        return [(b"RESP", [*head(b"200", length5, b"0"), LONG])]
     if target == b"/long-stream":
         return [
-            (b"RESP", head(b"200", length5, b"1") + [LONG[:3]]),
+            (b"RESP", [*head(b"200", length5, b"1"), LONG[:3]]),
             (b"BODY", [LONG[3:20]]),
             (b"BODY", [LONG[20:]]),
             (b"END", []),
         ]
     if target == b"/short":
-        return [(b"RESP", head(b"200", length50, b"0") + [SHORT])]
+        return [(b"RESP", [*head(b"200", length50, b"0"), SHORT])]
     if target == b"/short-stream":
-        return [(b"RESP", head(b"200", length50, b"1") + [SHORT]), (b"END", [])]
+        return [(b"RESP", [*head(b"200", length50, b"1"), SHORT]), (b"END", [])]
     if target == b"/duplicate":
-        return [(b"RESP", head(b"200", length5 + length50, b"0") + [SHORT])]
+        return [(b"RESP", [*head(b"200", length5 + length50, b"0"), SHORT])]
     if target == b"/interim":
         return [(b"RESP", head(b"100", [], b"0"))]
     if target == b"/control":
-        return [(b"RESP", head(b"200", length5 + [(b"X-A", b"a\x01b")], b"0") + [SHORT])]
-    return [(b"RESP", head(b"200", [(b"Content-Length", b"%d" % len(OK))], b"0") + [OK])]
+        return [(b"RESP", [*head(b"200", [*length5, (b"X-A", b"a\x01b")], b"0"), SHORT])]
+    return [(b"RESP", [*head(b"200", [(b"Content-Length", b"%d" % len(OK))], b"0"), OK])]
 
 
 if __name__ == "__main__":

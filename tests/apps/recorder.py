@@ -9,7 +9,8 @@ the names of the C{HTTP_X_*} variables, one per line.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     # wsgiref.types is new in Python 3.11.

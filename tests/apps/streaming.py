@@ -7,7 +7,8 @@ into the zero-length chunk that ends a chunked body.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     # wsgiref.types is new in Python 3.11.

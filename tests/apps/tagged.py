@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def body(token: str, method: str, pid: int) -> bytes:
     return f"{token} {method} {pid}\n".encode("ascii")
 
 
-def parseBody(data: bytes) -> Optional[tuple[str, str, int]]:
+def parseBody(data: bytes) -> tuple[str, str, int] | None:
     """
     Read back what L{body} wrote.
 

@@ -3,5 +3,6 @@
 A module that is found but cannot be imported: what a spawned handler with
 a broken application runs into at boot.
 """
+from __future__ import annotations
 
 raise RuntimeError("this application cannot start")

@@ -25,7 +25,8 @@ from __future__ import annotations
 import json
 import threading
 import warnings
-from typing import TYPE_CHECKING, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 from wsgiref.validate import WSGIWarning, validator
 

@@ -3,6 +3,7 @@ The twistd plugins of txmp: C{mpfront} and C{mphandler}.
 
 Lazy: C{twistd --help} imports neither the taps nor any application.
 """
+from __future__ import annotations
 
 from twisted.application.service import ServiceMaker
 

@@ -10,6 +10,7 @@ target, the header count and the request body length, one request at a time
 (one credit).  It prints "raw handler ready" once it has sent HELLO, and
 exits on SIGTERM.
 """
+from __future__ import annotations
 
 import os
 import sys

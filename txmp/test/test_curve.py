@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any, List
+from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import DeferredList, inlineCallbacks
@@ -88,10 +88,10 @@ class CurveTests(_Base):
     def key(self, name: str) -> str:
         return os.path.join(self.keys, name)
 
-    def frontCurve(self) -> List[str]:
+    def frontCurve(self) -> list[str]:
         return ["--curve-secret-key", self.key("front.key_secret"), "--curve-allow", self.allow]
 
-    def handlerCurve(self, name: str, server: str = "front") -> List[str]:
+    def handlerCurve(self, name: str, server: str = "front") -> list[str]:
         return ["--curve-secret-key", self.key(name + ".key_secret"),
                 "--curve-server-key", self.key(server + ".key")]
 
@@ -117,7 +117,7 @@ class CurveTests(_Base):
         rogue = self.startHandler("rogue", *self.handlerCurve("rogue"))
         self.startHandler("good", *self.handlerCurve("good"))
         for _ in range(4):
-            code, body = yield self.get()
+            code, _body = yield self.get()
             self.assertEqual(code, 200)
         yield wait(1.0)
         self.assertEqual([h.name for h in front.dispatcher.handlers.values()], ["good"])
@@ -183,7 +183,7 @@ class HostilePeerTests(_Base):
             [],
         ]
         requests = []
-        for round in range(5):
+        for _round in range(5):
             for frames in garbage:
                 if frames:
                     rawSend.send(frames)

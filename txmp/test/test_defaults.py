@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-from typing import Dict, Set
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -21,12 +20,12 @@ from txmp._memory import MemorySocket
 _PACKAGE = FilePath(txmp.__file__).parent()
 
 
-def _moduleLevelNames(path: FilePath) -> Set[str]:
+def _moduleLevelNames(path: FilePath) -> set[str]:
     """
     The names a module assigns at its top level (imports excluded).
     """
     tree = ast.parse(path.getContent())
-    names: Set[str] = set()
+    names: set[str] = set()
     for node in tree.body:
         targets = []
         if isinstance(node, ast.Assign):
@@ -39,7 +38,7 @@ def _moduleLevelNames(path: FilePath) -> Set[str]:
     return names
 
 
-def _constants() -> Dict[str, object]:
+def _constants() -> dict[str, object]:
     """
     The constants of L{txmp._defaults}, by name.
     """

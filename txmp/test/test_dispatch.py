@@ -9,11 +9,11 @@ that the dispatcher holds nothing of it afterwards.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
-from twisted.logger import LogLevel, Logger, capturedLogs, formatEvent
+from twisted.logger import Logger, LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
@@ -32,7 +32,7 @@ A = b"handler-a"
 B = b"handler-b"
 C = b"handler-c"
 
-META: List[Tuple[bytes, bytes]] = [
+META: list[tuple[bytes, bytes]] = [
     (b"method", b"GET"),
     (b"target", b"/path?q=1"),
     (b"version", b"HTTP/1.1"),
@@ -54,7 +54,7 @@ class RecordingConsumer:
     """
 
     def __init__(self) -> None:
-        self.chunks: List[protocol.Frame] = []
+        self.chunks: list[protocol.Frame] = []
         self.finished = 0
         self.aborted = 0
 
@@ -97,19 +97,19 @@ class DispatcherTestCase(SynchronousTestCase):
 
     # -- playing the handlers ------------------------------------------------
 
-    def control(self, identity: bytes, frames: List[bytes]) -> None:
+    def control(self, identity: bytes, frames: list[bytes]) -> None:
         """
         Deliver C{frames} from C{identity} on the send socket.
         """
         self.dispatcher.controlReceived([identity, *frames])
 
-    def reply(self, identity: bytes, frames: List[bytes]) -> None:
+    def reply(self, identity: bytes, frames: list[bytes]) -> None:
         """
         Deliver C{frames} from C{identity} on the return socket.
         """
         self.dispatcher.replyReceived([identity, *frames])
 
-    def hello(self, identity: bytes, credits: int, name: Optional[str] = None) -> None:
+    def hello(self, identity: bytes, credits: int, name: str | None = None) -> None:
         """
         Register a handler.
         """
@@ -129,7 +129,7 @@ class DispatcherTestCase(SynchronousTestCase):
         status: int = 200,
         body: Sequence[bytes] = (b"hello",),
         more: bool = False,
-        headers: Sequence[Tuple[bytes, bytes]] = ((b"Content-Type", b"text/plain"),),
+        headers: Sequence[tuple[bytes, bytes]] = ((b"Content-Type", b"text/plain"),),
     ) -> None:
         """
         Send a C{RESP} from C{identity}.
@@ -141,7 +141,7 @@ class DispatcherTestCase(SynchronousTestCase):
 
     def submit(
         self, idempotent: bool = True, body: Sequence[bytes] = ()
-    ) -> Tuple["Deferred[Reply]", RecordingConsumer]:
+    ) -> tuple[Deferred[Reply], RecordingConsumer]:
         """
         Submit a request.
         """
@@ -152,7 +152,7 @@ class DispatcherTestCase(SynchronousTestCase):
 
     # -- observing -----------------------------------------------------------
 
-    def sent(self, identity: Optional[bytes] = None) -> List[protocol.Message]:
+    def sent(self, identity: bytes | None = None) -> list[protocol.Message]:
         """
         The messages sent so far (to C{identity}, if given), decoded.
         """
@@ -162,7 +162,7 @@ class DispatcherTestCase(SynchronousTestCase):
             if identity is None or peer == identity
         ]
 
-    def requestIds(self, identity: bytes) -> List[bytes]:
+    def requestIds(self, identity: bytes) -> list[bytes]:
         """
         The ids of the requests sent to C{identity}, in order.
         """
@@ -170,7 +170,7 @@ class DispatcherTestCase(SynchronousTestCase):
             m.requestId for m in self.sent(identity) if isinstance(m, protocol.Request)
         ]
 
-    def cancels(self, identity: bytes) -> List[bytes]:
+    def cancels(self, identity: bytes) -> list[bytes]:
         """
         The ids of the C{CANCEL} messages sent to C{identity}, in order.
         """
@@ -195,7 +195,7 @@ class DispatcherTestCase(SynchronousTestCase):
         if timers:
             self.assertEqual(self.clock.getDelayedCalls(), [])
 
-    def assertFrontError(self, d: "Deferred[Reply]", kind: type, status: int) -> FrontError:
+    def assertFrontError(self, d: Deferred[Reply], kind: type, status: int) -> FrontError:
         """
         Assert that C{d} failed with a C{kind} L{FrontError} for C{status}.
         """
@@ -258,7 +258,7 @@ class RegistrationTests(DispatcherTestCase):
         is not duplicated.
         """
         self.hello(A, 4)
-        d, _ = self.submit()
+        _d, _ = self.submit()
         self.hello(A, 4)
         self.assertEqual(list(self.dispatcher.handlers), [A])
         self.assertEqual(self.dispatcher.handlers[A].credits, 3)
@@ -289,11 +289,11 @@ class RegistrationTests(DispatcherTestCase):
         requests again.
         """
         self.hello(A, 1)
-        d, _ = self.submit()
+        _d, _ = self.submit()
         self.control(A, protocol.encodeBye())
         self.hello(A, 2)
         self.assertFalse(self.dispatcher.handlers[A].draining)
-        d2, _ = self.submit()
+        _d2, _ = self.submit()
         self.assertEqual(len(self.requestIds(A)), 2)
 
     def test_byeAcknowledged(self) -> None:
@@ -312,7 +312,7 @@ class RegistrationTests(DispatcherTestCase):
         A draining handler stays registered while it has requests in flight,
         its replies are delivered, and it is forgotten once they are done.
         """
-        observed: List[str] = []
+        observed: list[str] = []
         self.dispatcher.drainObservers.append(observed.append)
         self.hello(A, 2)
         d, _ = self.submit()
@@ -434,7 +434,7 @@ class RegistrationTests(DispatcherTestCase):
         self.assertEqual(list(self.dispatcher.handlers), [A])
         self.assertEqual(self.dispatcher.stats["badMessages"], 2)
         self.assertEqual(self.sent(B), [])
-        d, _ = self.submit()
+        _d, _ = self.submit()
         self.assertEqual(len(self.requestIds(A)), 1)
 
     def test_creditOverCap(self) -> None:
@@ -864,7 +864,7 @@ class ReplyTests(DispatcherTestCase):
         (its body passed its C{Content-Length}) is logged and counted, and
         the handler is told C{CANCEL}; what it sends after is dropped.
         """
-        events: List[dict] = []
+        events: list[dict] = []
         self.dispatcher._log = Logger(observer=events.append)  # type: ignore[misc]
         self.respond(A, self.requestId, more=True)
         reply = self.successResultOf(self.d)
@@ -951,7 +951,7 @@ class TieTests(DispatcherTestCase):
         A handler that joins wins ties with handlers already dispatched to.
         """
         self.hello(A, 2)
-        d, _ = self.submit()
+        _d, _ = self.submit()
         [request] = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
         self.respond(A, request.requestId)
         self.credit(A)
@@ -1242,7 +1242,7 @@ class HeartbeatTests(DispatcherTestCase):
         A handler that sends replies is alive even if it sends no C{PING}.
         """
         self.hello(A, 1)
-        d, _ = self.submit()
+        _d, _ = self.submit()
         [requestId] = self.requestIds(A)
         self.respond(A, requestId, more=True)
         for _ in range(6):
@@ -1282,7 +1282,7 @@ class HeartbeatTests(DispatcherTestCase):
         d, _ = self.submit()
         for _ in range(4):
             self.keepAlive(B, C)
-        [requestId] = self.requestIds(B)
+        [_requestId] = self.requestIds(B)
         self.credit(C, 1)
         for _ in range(4):
             self.keepAlive(C)
@@ -1314,9 +1314,9 @@ class HeartbeatTests(DispatcherTestCase):
         """
         self.hello(A, 1)
         self.hello(B, 0)
-        retried, _ = self.submit()
+        _retried, _ = self.submit()
         [retriedId] = self.requestIds(A)
-        queued, _ = self.submit()
+        _queued, _ = self.submit()
         [queuedId] = list(self.dispatcher.queue)
         for _ in range(4):
             self.keepAlive(B)
@@ -1408,7 +1408,7 @@ class HeartbeatTests(DispatcherTestCase):
         self.credit(A, 1)
         self.assertEqual(self.sent(A), [protocol.Bye()])
         self.hello(A, 1)
-        d, _ = self.submit()
+        _d, _ = self.submit()
         self.assertEqual(len(self.requestIds(A)), 1)
 
     def test_stop(self) -> None:

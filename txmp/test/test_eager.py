@@ -8,7 +8,7 @@ transports, and that what it writes arrives whole and in order.
 from __future__ import annotations
 
 import tempfile
-from typing import Any, List
+from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -26,7 +26,7 @@ from txmp._eager import EAGER_TYPES, eagerWrite, holdsNothing
 
 
 class _Server(Protocol):
-    def __init__(self, ready: "Deferred[Any]") -> None:
+    def __init__(self, ready: Deferred[Any]) -> None:
         self.ready = ready
 
     def connectionMade(self) -> None:
@@ -36,9 +36,9 @@ class _Server(Protocol):
 class _Client(Protocol):
     def __init__(self, size: int) -> None:
         self.size = size
-        self.received: List[bytes] = []
+        self.received: list[bytes] = []
         self.count = 0
-        self.done: "Deferred[bytes]" = Deferred()
+        self.done: Deferred[bytes] = Deferred()
 
     def dataReceived(self, data: bytes) -> None:
         self.received.append(data)
@@ -58,7 +58,7 @@ class EagerWriteTests(TestCase):
         """
         A server transport and a client expecting C{size} bytes.
         """
-        connected: "Deferred[Any]" = Deferred()
+        connected: Deferred[Any] = Deferred()
         factory = Factory.forProtocol(lambda: _Server(connected))
         if unixSocket:
             path = FilePath(tempfile.mkdtemp()).child("s")

@@ -7,9 +7,7 @@ as raw bytes to a L{FrontConnection} over a L{StringTransport}.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
-
-from zope.interface import directlyProvides
+from collections.abc import Sequence
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
@@ -22,6 +20,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import directlyProvides
 
 from txmp import __version__, protocol
 from txmp._access import AccessLog
@@ -33,19 +32,19 @@ from txmp._defaults import (
     SMALL_BODY,
 )
 from txmp._dispatch import Dispatcher
-from txmp._http import HTTPRules, RequestHead, parseNetwork
-from txmp._memory import MemorySocket
 from txmp._front import (
     Exchange,
     FrontConnection,
     FrontFactory,
 )
+from txmp._http import HTTPRules, RequestHead, parseNetwork
+from txmp._memory import MemorySocket
 
 HANDLER = b"handler-a"
 CLIENT = IPv4Address("TCP", "192.0.2.5", 40000)
 SERVER = IPv4Address("TCP", "10.0.0.1", 8080)
 
-Pairs = List[Tuple[bytes, bytes]]
+Pairs = list[tuple[bytes, bytes]]
 
 
 class ParsedResponse:
@@ -76,7 +75,7 @@ class ParsedResponse:
             self.complete = bool(length) and len(rest) == int(length[0])
 
     @staticmethod
-    def _unchunk(data: bytes) -> Tuple[bytes, bool]:
+    def _unchunk(data: bytes) -> tuple[bytes, bool]:
         body = b""
         while data:
             sizeLine, _, data = data.partition(b"\r\n")
@@ -87,7 +86,7 @@ class ParsedResponse:
             data = data[size + 2:]
         return body, False
 
-    def header(self, name: bytes) -> List[bytes]:
+    def header(self, name: bytes) -> list[bytes]:
         """
         The values of the header C{name}, in order.
         """
@@ -131,7 +130,7 @@ class ResourceTestCase(SynchronousTestCase):
                 )
         self.socket.clear()
 
-    def connect(self, secure: bool = False) -> Tuple[FrontConnection, StringTransport]:
+    def connect(self, secure: bool = False) -> tuple[FrontConnection, StringTransport]:
         """
         Connect a client to the site.
         """
@@ -153,7 +152,7 @@ class ResourceTestCase(SynchronousTestCase):
             channel.connectionLost(Failure(ConnectionDone()))
 
     def sendRequest(self, data: bytes,
-                    secure: bool = False) -> Tuple[FrontConnection, StringTransport]:
+                    secure: bool = False) -> tuple[FrontConnection, StringTransport]:
         """
         Connect and send C{data}.
         """
@@ -161,7 +160,7 @@ class ResourceTestCase(SynchronousTestCase):
         channel.dataReceived(data)
         return channel, transport
 
-    def get(self, target: bytes = b"/path") -> Tuple[FrontConnection, StringTransport]:
+    def get(self, target: bytes = b"/path") -> tuple[FrontConnection, StringTransport]:
         """
         Send a simple C{GET}.
         """
@@ -181,7 +180,7 @@ class ResourceTestCase(SynchronousTestCase):
         self.assertTrue(requests, "no request was sent")
         return requests[-1]
 
-    def reply(self, frames: List[bytes]) -> None:
+    def reply(self, frames: list[bytes]) -> None:
         """
         Deliver a reply message from L{HANDLER}.
         """
@@ -192,7 +191,7 @@ class ResourceTestCase(SynchronousTestCase):
         requestId: bytes,
         status: int = 200,
         reason: bytes = b"OK",
-        headers: Sequence[Tuple[bytes, bytes]] = (),
+        headers: Sequence[tuple[bytes, bytes]] = (),
         body: Sequence[bytes] = (),
         more: bool = False,
     ) -> None:
@@ -203,13 +202,13 @@ class ResourceTestCase(SynchronousTestCase):
             protocol.encodeResponse(requestId, status, reason, headers, body, more)
         )
 
-    def streamedBody(self, requestId: bytes) -> Tuple[bytes, bool]:
+    def streamedBody(self, requestId: bytes) -> tuple[bytes, bool]:
         """
         The request body sent so far in C{BODY}/C{END} messages for
         C{requestId}, and whether C{END} was sent.
         """
         data, ended = b"", False
-        for peer, message in self.socket.routedMessages():
+        for _peer, message in self.socket.routedMessages():
             if isinstance(message, protocol.Body) and message.requestId == requestId:
                 data += b"".join(message.chunks)
                 ended = ended or message.end
@@ -235,7 +234,7 @@ class ResourceTestCase(SynchronousTestCase):
             counts,
         )
 
-    def cancels(self) -> List[bytes]:
+    def cancels(self) -> list[bytes]:
         """
         The ids of the C{CANCEL} messages sent so far.
         """
@@ -336,7 +335,7 @@ class RequestTests(ResourceTestCase):
         A header line that Twisted refuses is not recorded, and the request
         is answered with 400 without reaching a handler.
         """
-        channel, transport = self.sendRequest(
+        _channel, transport = self.sendRequest(
             b"GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n"
         )
         self.assertIn(b"400", transport.value().split(b"\r\n")[0])
@@ -525,7 +524,7 @@ class AccessLogLineTests(ResourceTestCase):
         """
         path = self.accessLog()
         _, transport = self.get()
-        logged: List[bytes] = []
+        logged: list[bytes] = []
         write = transport.write
 
         def recordingWrite(data: bytes) -> None:
@@ -870,10 +869,10 @@ class FramingTests(ResourceTestCase):
 
     def setUp(self) -> None:
         ResourceTestCase.setUp(self)
-        self.events: List[dict] = []
+        self.events: list[dict] = []
         self.dispatcher._log = Logger(observer=self.events.append)  # type: ignore[misc]
 
-    def invalidReplies(self) -> List[str]:
+    def invalidReplies(self) -> list[str]:
         """
         What the invalid replies logged so far were.
         """
@@ -992,7 +991,7 @@ class FramingTests(ResourceTestCase):
         more body than its C{Content-Length} gives the client exactly one
         response: the extra bytes never reach the client as another.
         """
-        channel, transport = self.sendRequest(
+        _channel, transport = self.sendRequest(
             b"GET /1 HTTP/1.1\r\nHost: example.com\r\n\r\n"
             b"GET /2 HTTP/1.1\r\nHost: example.com\r\n\r\n"
         )
@@ -1101,7 +1100,7 @@ class PipelineTests(ResourceTestCase):
         once the response to the first is complete, and the responses come
         in order.
         """
-        channel, transport = self.sendRequest(
+        _channel, transport = self.sendRequest(
             b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n"
         )
         first = self.lastRequest()
@@ -1120,7 +1119,7 @@ class PipelineTests(ResourceTestCase):
         While a response is awaited the connection goes on reading, so
         that a client that goes away is seen at once.
         """
-        channel, transport = self.get()
+        _channel, transport = self.get()
         self.assertEqual(transport.producerState, "producing")
 
     def test_bounded(self) -> None:
@@ -1239,7 +1238,7 @@ class AbortTimeoutTests(ResourceTestCase):
         """
         A connection that closes in time leaves no abort timer.
         """
-        channel, transport = self.connect()
+        channel, _transport = self.connect()
         self.clock.advance(self.site.httpRules.idleTimeout)
         self.disconnect(channel)
         self.assertEqual(self.clock.getDelayedCalls(), [])
@@ -1305,7 +1304,7 @@ class StreamingTests(ResourceTestCase):
         )
         self.socket.clear()
 
-    def post(self, size: int) -> Tuple[FrontConnection, StringTransport]:
+    def post(self, size: int) -> tuple[FrontConnection, StringTransport]:
         """
         Send the head of a C{POST} with a C{Content-Length} of C{size}.
         """
@@ -1332,7 +1331,7 @@ class StreamingTests(ResourceTestCase):
         is sent by the client.
         """
         size = SMALL_BODY + 10
-        channel, transport = self.post(size)
+        channel, _transport = self.post(size)
         request = self.lastRequest()
         self.assertTrue(request.head.more)
         channel.dataReceived(b"x" * 60)
@@ -1362,7 +1361,7 @@ class StreamingTests(ResourceTestCase):
         The front keeps no copy of a streamed body: what came went to the
         handler.
         """
-        channel, transport = self.post(SMALL_BODY + 10)
+        channel, _transport = self.post(SMALL_BODY + 10)
         channel.dataReceived(b"x" * 100)
         exchange = channel.exchange
         assert exchange is not None
@@ -1376,7 +1375,7 @@ class StreamingTests(ResourceTestCase):
         sees the request.
         """
         self.site.maxBody = 1000
-        channel, transport = self.sendRequest(
+        _channel, transport = self.sendRequest(
             b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n"
             b"Expect: 100-continue\r\n\r\n"
         )
@@ -1414,7 +1413,7 @@ class StreamingTests(ResourceTestCase):
         C{Expect: 100-continue} within the limit is answered with
         C{100 Continue}.
         """
-        channel, transport = self.sendRequest(
+        _channel, transport = self.sendRequest(
             b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n"
             b"Expect: 100-continue\r\n\r\n"
         )
@@ -1429,11 +1428,12 @@ class StreamingTests(ResourceTestCase):
         short chunks cross half of it.)
         """
         self.dispatcher.window = 400
-        channel, transport = self.get()
+        channel, _transport = self.get()
         requestId = self.lastRequest().requestId
         self.respond(requestId, body=[b"a" * 50], more=True)
-        windows = lambda: [m.size for p, m in self.socket.routedMessages()
-                           if isinstance(m, protocol.Window)]
+        def windows():
+            return [m.size for p, m in self.socket.routedMessages()
+                                   if isinstance(m, protocol.Window)]
         self.assertEqual(windows(), [])
         self.reply(protocol.encodeBody(requestId, [b"b" * 100], False))
         self.assertEqual(windows(), [])
@@ -1463,8 +1463,9 @@ class StreamingTests(ResourceTestCase):
         channel.pauseProducing()
         second = self.lastRequest().requestId
         self.assertNotEqual(first, second)
-        windows = lambda: [m.size for p, m in self.socket.routedMessages()
-                           if isinstance(m, protocol.Window)]
+        def windows():
+            return [m.size for p, m in self.socket.routedMessages()
+                                   if isinstance(m, protocol.Window)]
         self.respond(second, body=[b"a" * 250], more=True)
         self.reply(protocol.encodeBody(second, [b"b" * 250], False))
         self.assertEqual(windows(), [])
@@ -1481,7 +1482,7 @@ class StreamingTests(ResourceTestCase):
         closes the connection after it (the rest of the body cannot be told
         from a next request).
         """
-        channel, transport = self.post(SMALL_BODY + 10)
+        _channel, transport = self.post(SMALL_BODY + 10)
         requestId = self.lastRequest().requestId
         self.respond(requestId, headers=[(b"Content-Length", b"0")])
         response = ParsedResponse(transport.value())
@@ -1512,7 +1513,7 @@ class _FakeFactory:
     def __init__(self) -> None:
         self.dispatcher = _FakeDispatcher()
         self.reactor = Clock()
-        self.done: List[Exchange] = []
+        self.done: list[Exchange] = []
 
     def requestDone(self, exchange: Exchange) -> None:
         self.done.append(exchange)
@@ -1539,15 +1540,15 @@ class _WritingConnection:
 
     def __init__(self, pauseAt: int = 0) -> None:
         self.factory = _FakeFactory()
-        self.writes: List[bytes] = []
-        self.events: List[object] = []
+        self.writes: list[bytes] = []
+        self.events: list[object] = []
         self.finished = False
         self.aborted = False
-        self.exchange: Optional[Exchange] = None
+        self.exchange: Exchange | None = None
         self._pauseAt = pauseAt
         self._head = True
 
-    def client(self, headers: object) -> Tuple[str, bytes, None]:
+    def client(self, headers: object) -> tuple[str, bytes, None]:
         return "192.0.2.5", b"http", None
 
     def keepAlive(self, exchange: Exchange) -> bool:
@@ -1590,16 +1591,16 @@ class _RecordingReply:
     status = 200
     reason = b"OK"
 
-    def __init__(self, events: List[object], contentLength: Optional[int] = None) -> None:
+    def __init__(self, events: list[object], contentLength: int | None = None) -> None:
         self.events = events
         self.contentLength = contentLength
-        self.headers: List[Tuple[bytes, bytes]] = []
-        self.body: List[bytes] = []
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
 
     def cancel(self) -> None:
         self.events.append("cancel")
 
-    def invalid(self, why: str, status: Optional[int] = None) -> None:
+    def invalid(self, why: str, status: int | None = None) -> None:
         self.events.append(("invalid", why, status))
 
     def written(self, size: int, clientReady: bool) -> None:
@@ -1610,8 +1611,8 @@ class _RecordingReply:
 
 
 def _streamingExchange(
-    pauseAt: int, contentLength: Optional[int] = None
-) -> Tuple[Exchange, _WritingConnection, _RecordingReply]:
+    pauseAt: int, contentLength: int | None = None
+) -> tuple[Exchange, _WritingConnection, _RecordingReply]:
     """
     An L{Exchange} for an HTTP/1.0 C{GET} (its body is not chunked) whose
     streamed reply has started.
@@ -1702,7 +1703,7 @@ class ResponseBodyTests(SynchronousTestCase):
         what is held and what still fits are written in order, the reply
         is reported invalid, and the response finished there.
         """
-        body, request, reply = _streamingExchange(pauseAt=100, contentLength=115)
+        body, request, _reply = _streamingExchange(pauseAt=100, contentLength=115)
         body.writeBody([b"x" * 100])
         body.writeBody([b"a" * 10])
         body.writeBody([memoryview(b"b" * 10), b"c"])

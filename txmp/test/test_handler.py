@@ -6,7 +6,8 @@ driven by a L{Clock}, two L{MemorySocket}s and a L{MemoryRunner}.
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 from twisted.internet.task import Clock
 from twisted.logger import Logger
@@ -20,7 +21,7 @@ from txmp._wsgi import WSGIRunner
 from txmp.test.test_wsgi import ManualThreadPool
 from txmp.testing import FakeReactorFromThreads
 
-META: List[Tuple[bytes, bytes]] = [
+META: list[tuple[bytes, bytes]] = [
     (b"method", b"POST"),
     (b"target", b"/submit?x=1"),
     (b"version", b"HTTP/1.1"),
@@ -57,7 +58,7 @@ class FrontLinkTestCase(SynchronousTestCase):
         )
         self.addCleanup(self.link.stop)
 
-    def fromFront(self, frames: List[bytes]) -> None:
+    def fromFront(self, frames: list[bytes]) -> None:
         """
         Deliver C{frames} from the front on the send socket.
         """
@@ -72,7 +73,7 @@ class FrontLinkTestCase(SynchronousTestCase):
     def request(
         self,
         requestId: bytes = b"front1.1",
-        headers: Sequence[Tuple[bytes, bytes]] = ((b"Host", b"example.com"),),
+        headers: Sequence[tuple[bytes, bytes]] = ((b"Host", b"example.com"),),
         body: Sequence[bytes] = (b"a=1",),
     ) -> None:
         """
@@ -80,13 +81,13 @@ class FrontLinkTestCase(SynchronousTestCase):
         """
         self.fromFront(protocol.encodeRequest(requestId, META, headers, body))
 
-    def control(self) -> List[protocol.Message]:
+    def control(self) -> list[protocol.Message]:
         """
         The messages sent on the send socket so far, decoded.
         """
         return self.sendSocket.messages()
 
-    def replies(self) -> List[protocol.Message]:
+    def replies(self) -> list[protocol.Message]:
         """
         The messages sent on the return socket so far, decoded.
         """
@@ -367,7 +368,7 @@ class RequestTests(FrontLinkTestCase):
             (b"O" * 200, []),
         ]:
             del self.returnSocket.sent[:], self.sendSocket.sent[:]
-            events: List[dict] = []
+            events: list[dict] = []
             self.patch(_ReplySink, "_log", Logger(observer=events.append))
             self.request(b"front1.7")
             run = self.runner.runs[-1]
@@ -613,7 +614,7 @@ class RequestTests(FrontLinkTestCase):
         reactor = FakeReactorFromThreads()
         pool = ManualThreadPool()
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", [])
             return [environ["wsgi.input"].read()]
 
@@ -719,7 +720,7 @@ class DrainTests(FrontLinkTestCase):
         Each request that starts is reported to the request observers (the
         --max-requests counter).
         """
-        seen: List[int] = []
+        seen: list[int] = []
         self.link.requestObservers.append(lambda: seen.append(1))
         self.request(b"r.1")
         self.request(b"r.2")
@@ -773,7 +774,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
     C{--graceful-timeout}, and recycles after C{--max-requests}.
     """
 
-    def service(self, **options: Any) -> Tuple[Any, FrontLink, _StoppableClock]:
+    def service(self, **options: Any) -> tuple[Any, FrontLink, _StoppableClock]:
         """
         A started-looking service with one welcomed link on fake sockets.
         """
@@ -798,7 +799,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
         Stopping waits for the running request and the front's
         acknowledgement, then joins the thread pool.
         """
-        service, link, clock = self.service()
+        service, link, _clock = self.service()
         link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
         d = service.stopService()
         link.controlReceived(protocol.encodeBye())

@@ -9,8 +9,6 @@ a L{MemorySocket}, a L{Clock}, raw bytes over a L{StringTransport}.
 
 from __future__ import annotations
 
-from typing import List
-
 from twisted.internet.address import UNIXAddress
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
@@ -21,6 +19,7 @@ from txmp._defaults import (
     DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_REQUEST_LINE,
 )
+from txmp._front import FrontFactory
 from txmp._http import (
     HTTPRules,
     RequestHead,
@@ -32,7 +31,6 @@ from txmp._http import (
     parseNetwork,
     splitFieldLine,
 )
-from txmp._front import FrontFactory
 from txmp.test.test_front import ParsedResponse, ResourceTestCase
 
 
@@ -47,7 +45,7 @@ class RulesTestCase(ResourceTestCase):
         ResourceTestCase.setUp(self)
         self.site = FrontFactory(self.dispatcher, self.clock, rules=self.rules)
 
-    def requestsSent(self) -> List[protocol.Request]:
+    def requestsSent(self) -> list[protocol.Request]:
         """
         Every C{REQ} sent to a handler so far.
         """
@@ -63,7 +61,7 @@ class RulesTestCase(ResourceTestCase):
         and C{Connection: close}, the connection closed, and no request sent
         to a handler.
         """
-        channel, transport = self.sendRequest(data)
+        _channel, transport = self.sendRequest(data)
         return self.assertRefusedOn(transport, status)
 
     def assertRefusedOn(self, transport: StringTransport, status: int) -> ParsedResponse:
@@ -89,7 +87,7 @@ class RulesTestCase(ResourceTestCase):
         """
         Assert that C{data} reached a handler, and nothing was answered yet.
         """
-        channel, transport = self.sendRequest(data)
+        _channel, transport = self.sendRequest(data)
         self.assertEqual(transport.value(), b"")
         self.assertFalse(transport.disconnecting)
         requests = self.requestsSent()
@@ -150,7 +148,7 @@ class RequestLineTests(RulesTestCase):
         C{OPTIONS *} is not refused (Twisted Web answers it itself, about
         the server as a whole).
         """
-        channel, transport = self.sendRequest(head(line=b"OPTIONS * HTTP/1.1"))
+        _channel, transport = self.sendRequest(head(line=b"OPTIONS * HTTP/1.1"))
         self.assertEqual(ParsedResponse(transport.value()).code, 200)
         self.assertFalse(transport.disconnecting)
 
@@ -521,7 +519,7 @@ class TimeoutTests(RulesTestCase):
         A connection that sends nothing is closed after C{idleTimeout},
         without a response.
         """
-        channel, transport = self.connect()
+        _channel, transport = self.connect()
         self.clock.advance(6.9)
         self.assertFalse(transport.disconnecting)
         self.clock.advance(0.1)
@@ -600,7 +598,7 @@ class TimeoutTests(RulesTestCase):
         """
         No timer is left when the connection is lost.
         """
-        channel, transport = self.connect()
+        channel, _transport = self.connect()
         channel.dataReceived(b"GET")
         self.disconnect(channel)
         self.assertEqual(

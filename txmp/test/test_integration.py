@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from typing import Any, Callable, Iterable, List
+from collections.abc import Iterable
+from typing import Any, Callable
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -232,8 +233,8 @@ class ZmqAdapterTests(TestCase):
         context = ZmqContext(reactor)
         self.addCleanup(context.shutdown)
         address = self.ipcAddress()
-        atRouter: Deferred[List[bytes]] = Deferred()
-        atDealer: Deferred[List[bytes]] = Deferred()
+        atRouter: Deferred[list[bytes]] = Deferred()
+        atDealer: Deferred[list[bytes]] = Deferred()
         router = context.socket("router", atRouter.callback, 10)
         router.bind(address)
         dealer = context.socket("dealer", atDealer.callback, 10, b"dealer-1")
@@ -255,7 +256,7 @@ class ZmqAdapterTests(TestCase):
         context = ZmqContext(reactor)
         self.addCleanup(context.shutdown)
         address = self.ipcAddress()
-        atRouter: Deferred[List[Any]] = Deferred()
+        atRouter: Deferred[list[Any]] = Deferred()
         router = context.socket("router", atRouter.callback, 10, largeFrame=100)
         router.bind(address)
         dealer = context.socket("dealer", lambda f: None, 10, b"dealer-1")
@@ -284,10 +285,10 @@ class ZmqAdapterTests(TestCase):
         for n in range(5):
             dealer.send([b"%d" % (n,)])
         self.assertGreater(dealer.backlog, 0)
-        received: List[bytes] = []
+        received: list[bytes] = []
         allThere: Deferred[None] = Deferred()
 
-        def atRouter(frames: List[bytes]) -> None:
+        def atRouter(frames: list[bytes]) -> None:
             received.append(frames[1])
             if len(received) == 5:
                 allThere.callback(None)

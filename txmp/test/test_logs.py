@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Dict, List
+from typing import Any
 
 from twisted.logger import Logger, LogLevel, eventAsJSON, formatEvent
 from twisted.python.filepath import FilePath
@@ -72,7 +72,7 @@ class ObserverTests(SynchronousTestCase):
         twistd's C{--logger} becomes a factory of our observer, unless
         C{--logger} or C{--syslog} was given.
         """
-        options: Dict[str, Any] = {"logfile": "-", "nodaemon": True}
+        options: dict[str, Any] = {"logfile": "-", "nodaemon": True}
         self.patch(_logs, "_twistdSettings", {})
         configureTwistd(options, "json", "warn")
         self.assertEqual(options["logger"], "txmp._logs.twistdObserver")
@@ -81,10 +81,10 @@ class ObserverTests(SynchronousTestCase):
         Logger(namespace="t", observer=_logs.twistdObserver()).error("x")
         self.assertEqual(json.loads(out.getvalue())["log_level"]["name"], "error")
         mine = object()
-        given: Dict[str, Any] = {"logger": mine}
+        given: dict[str, Any] = {"logger": mine}
         configureTwistd(given, "json", "info")
         self.assertIs(given["logger"], mine)
-        syslog: Dict[str, Any] = {"syslog": True}
+        syslog: dict[str, Any] = {"syslog": True}
         configureTwistd(syslog, "json", "info")
         self.assertNotIn("logger", syslog)
 
@@ -95,7 +95,7 @@ class ChildLogTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.events: List[Dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
         self.child = ChildLog("h:spawn-1", self.events.append)
 
     def test_jsonEvents(self) -> None:

@@ -6,7 +6,7 @@ through them a L{Dispatcher} and L{FrontLink}s working together.
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from collections.abc import Sequence
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -18,7 +18,7 @@ from txmp._handler import FrontLink
 from txmp._memory import MemoryNetwork, MemoryRunner, MemorySocket
 from txmp._zmq import PeerUnreachable
 
-META: List[Tuple[bytes, bytes]] = [
+META: list[tuple[bytes, bytes]] = [
     (b"method", b"GET"),
     (b"target", b"/"),
     (b"version", b"HTTP/1.1"),
@@ -36,7 +36,7 @@ class NullConsumer:
     """
 
     def __init__(self) -> None:
-        self.chunks: List[protocol.Frame] = []
+        self.chunks: list[protocol.Frame] = []
         self.finished = False
         self.aborted = False
 
@@ -232,7 +232,7 @@ class NetworkTestCase(SynchronousTestCase):
         self.addCleanup(self.linkA.stop)
         self.addCleanup(self.linkB.stop)
 
-    def submit(self) -> Tuple["Deferred[Reply]", NullConsumer]:
+    def submit(self) -> tuple[Deferred[Reply], NullConsumer]:
         """
         Submit a request to the front.
         """
@@ -407,7 +407,7 @@ class MemoryNetworkTests(NetworkTestCase):
         """
         L{MemoryNetwork.flush} called while flushing raises.
         """
-        def reenter(frames: List[bytes]) -> None:
+        def reenter(frames: list[bytes]) -> None:
             self.network.flush()
 
         self.network.attachHandler(b"X", reenter)
@@ -420,7 +420,7 @@ class MemoryNetworkTests(NetworkTestCase):
         """
         self.patch(MemoryNetwork, "maxDeliveries", 10)
 
-        def echo(frames: List[bytes]) -> None:
+        def echo(frames: list[bytes]) -> None:
             self.network.frontSocket.send([b"X", *frames])
 
         self.network.attachHandler(b"X", echo)

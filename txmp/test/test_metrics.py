@@ -5,10 +5,9 @@ Tests for L{txmp._metrics} and the C{--stats} resources that serve them
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
-
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -18,15 +17,15 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from txmp import protocol
 from txmp._dispatch import Dispatcher
+from txmp._front import FrontFactory
 from txmp._memory import MemorySocket
 from txmp._metrics import QUEUE_BUCKETS, FrontMetrics, Histogram, exposition
-from txmp._front import FrontFactory
 from txmp._stats import StatsRoot
 
 META = [(b"method", b"GET"), (b"target", b"/"), (b"version", b"HTTP/1.1")]
 
 
-def samples(text: bytes) -> Dict[Tuple[str, Tuple[Tuple[str, str], ...]], float]:
+def samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """
     Parse a Prometheus exposition with C{prometheus_client}'s own parser.
 
@@ -142,7 +141,7 @@ class StatsRootTests(SynchronousTestCase):
         )
         self.root = StatsRoot(self.dispatcher, FrontMetrics())
 
-    def get(self, path: bytes) -> Tuple[int, bytes, Any]:
+    def get(self, path: bytes) -> tuple[int, bytes, Any]:
         request = DummyRequest(path.strip(b"/").split(b"/"))
         resource = getChildForRequest(self.root, request)
         body = resource.render(request)

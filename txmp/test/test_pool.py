@@ -5,7 +5,7 @@ target when joined, and L{FakeReactorFromThreads} stands for the reactor.
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -27,7 +27,7 @@ class FakeThread:
     def start(self) -> None:
         self.started = True
 
-    def join(self, timeout: Optional[float] = None) -> None:
+    def join(self, timeout: float | None = None) -> None:
         self.joined = True
         self.target()
 
@@ -38,7 +38,7 @@ class WorkerPoolTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.made: List[FakeThread] = []
+        self.made: list[FakeThread] = []
 
         def factory(**kw: Any) -> FakeThread:
             thread = FakeThread(**kw)
@@ -75,7 +75,7 @@ class WorkerPoolTests(SynchronousTestCase):
         it was given, with its positional and keyword arguments, before
         L{WorkerPool.stop} returns.
         """
-        calls: List[Any] = []
+        calls: list[Any] = []
         self.pool.callInThread(calls.append, 1)
         self.pool.start()
         self.pool.callInThread(lambda x, y: calls.append((x, y)), 2, y=3)
@@ -89,7 +89,7 @@ class WorkerPoolTests(SynchronousTestCase):
         An exception escaping a call is logged, and the thread goes on with
         the next call.
         """
-        calls: List[int] = []
+        calls: list[int] = []
         self.pool.start()
         self.pool.callInThread(lambda: 1 // 0)
         self.pool.callInThread(calls.append, 1)
@@ -102,7 +102,7 @@ class WorkerPoolTests(SynchronousTestCase):
         After L{WorkerPool.stop}, work is dropped, and the pool has no
         thread; L{WorkerPool.start} makes new ones.
         """
-        calls: List[int] = []
+        calls: list[int] = []
         self.pool.start()
         self.pool.stop()
         self.pool.callInThread(calls.append, 1)
@@ -137,7 +137,7 @@ class ReactorCallsTests(SynchronousTestCase):
         Calls made before the reactor runs any are run in order by one
         reactor call.
         """
-        done: List[Any] = []
+        done: list[Any] = []
         self.calls.callFromThread(done.append, 1)
         self.calls.callFromThread(lambda a, b: done.append((a, b)), 2, 3)
         self.calls.callFromThread(done.append, 4)
@@ -151,7 +151,7 @@ class ReactorCallsTests(SynchronousTestCase):
         A call made after a drain emptied the queue wakes the reactor
         again.
         """
-        done: List[int] = []
+        done: list[int] = []
         self.calls.callFromThread(done.append, 1)
         self.reactor.flush()
         self.calls.callFromThread(done.append, 2)
@@ -165,7 +165,7 @@ class ReactorCallsTests(SynchronousTestCase):
         being run) is not run by that drain, but by another one, scheduled
         once, after what the reactor has queued meanwhile.
         """
-        done: List[str] = []
+        done: list[str] = []
 
         def first() -> None:
             done.append("first")
@@ -182,7 +182,7 @@ class ReactorCallsTests(SynchronousTestCase):
         """
         A call that raises is logged, and the calls after it run.
         """
-        done: List[int] = []
+        done: list[int] = []
         self.calls.callFromThread(lambda: 1 // 0)
         self.calls.callFromThread(done.append, 1)
         self.reactor.flush()
@@ -200,7 +200,7 @@ class ReactorCallsTests(SynchronousTestCase):
         nobody; the drain finds the call, schedules itself again, and the
         call runs.
         """
-        done: List[int] = []
+        done: list[int] = []
         self.calls.callFromThread(done.append, 1)
         # The racing thread appends when the drain checks whether the
         # queue is empty (len() then): the latest moment it can.

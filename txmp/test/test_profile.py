@@ -5,7 +5,6 @@ Tests for L{txmp._profile}, and for the handler's use of it.
 from __future__ import annotations
 
 import pstats
-from typing import List
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -27,7 +26,7 @@ def otherWork() -> int:
     return sum(range(10))
 
 
-def functions(path: str) -> List[str]:
+def functions(path: str) -> list[str]:
     """
     The names of the functions a pstats file holds.
     """

@@ -5,11 +5,11 @@ Tests for L{txmp.protocol}, the txmp wire format.
 
 from __future__ import annotations
 
-from typing import Callable, List, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Callable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
@@ -46,7 +46,7 @@ from txmp.protocol import (
 
 V = protocol.VERSION
 
-REQUEST_META: List[Tuple[bytes, bytes]] = [
+REQUEST_META: list[tuple[bytes, bytes]] = [
     (b"method", b"GET"),
     (b"target", b"/a/b?c=d"),
     (b"version", b"HTTP/1.1"),
@@ -62,7 +62,7 @@ REQUEST_META: List[Tuple[bytes, bytes]] = [
 REQUEST_KEYS = [name for name, value in REQUEST_META] + [b"more"]
 
 
-def requestMeta(**changes: bytes) -> List[Tuple[bytes, bytes]]:
+def requestMeta(**changes: bytes) -> list[tuple[bytes, bytes]]:
     """
     L{REQUEST_META} with some values replaced.
     """
@@ -70,8 +70,8 @@ def requestMeta(**changes: bytes) -> List[Tuple[bytes, bytes]]:
 
 
 def rawRequest(
-    requestId: bytes, meta: Sequence[Tuple[bytes, bytes]], headers: Sequence[Tuple[bytes, bytes]]
-) -> List[bytes]:
+    requestId: bytes, meta: Sequence[tuple[bytes, bytes]], headers: Sequence[tuple[bytes, bytes]]
+) -> list[bytes]:
     """
     The frames of a C{REQ} with exactly the meta pairs C{meta}, valid or
     not (L{encodeRequest} adds C{more} itself).
@@ -79,7 +79,7 @@ def rawRequest(
     return [V, protocol.REQ, requestId, encodePairs(meta), encodePairs(headers)]
 
 
-def responseFrames(meta: bytes) -> List[bytes]:
+def responseFrames(meta: bytes) -> list[bytes]:
     """
     A C{RESP} message with the given meta frame and no headers.
     """
@@ -175,7 +175,7 @@ class PairsTests(SynchronousTestCase):
             )
         )
     )
-    def test_roundTrip(self, pairs: List[Tuple[bytes, bytes]]) -> None:
+    def test_roundTrip(self, pairs: list[tuple[bytes, bytes]]) -> None:
         """
         Any pairs of NUL-free byte strings decode to what was encoded, as
         ISO-8859-1 text.
@@ -315,7 +315,7 @@ class RequestTests(SynchronousTestCase):
         Meta attributes this version does not know are kept in C{extra}, not
         refused.
         """
-        meta = REQUEST_META + [(b"tls_version", b"TLSv1.3"), (b"x", b"")]
+        meta = [*REQUEST_META, (b"tls_version", b"TLSv1.3"), (b"x", b"")]
         message = decode(encodeRequest(b"r.1", meta, []))
         assert isinstance(message, Request)
         self.assertEqual(message.head.extra, {"tls_version": "TLSv1.3", "x": ""})
@@ -913,7 +913,7 @@ class HelloTests(SynchronousTestCase):
         C{HELLO} has exactly three frames.
         """
         good = encodeHello("h", 1)
-        for frames in [good[:2], good + [b""]]:
+        for frames in [good[:2], [*good, b""]]:
             self.assertRaises(ProtocolError, decode, frames)
 
 
@@ -1231,31 +1231,31 @@ validMessages = st.one_of(
 )
 
 
-def _dropFrame(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+def _dropFrame(frames: list[bytes], index: int, data: bytes) -> list[bytes]:
     if frames:
         del frames[index % len(frames)]
     return frames
 
 
-def _duplicateFrame(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+def _duplicateFrame(frames: list[bytes], index: int, data: bytes) -> list[bytes]:
     if frames:
         i = index % len(frames)
         frames.insert(i, frames[i])
     return frames
 
 
-def _replaceFrame(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+def _replaceFrame(frames: list[bytes], index: int, data: bytes) -> list[bytes]:
     if frames:
         frames[index % len(frames)] = data
     return frames
 
 
-def _appendFrame(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+def _appendFrame(frames: list[bytes], index: int, data: bytes) -> list[bytes]:
     frames.append(data)
     return frames
 
 
-def _spliceBytes(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+def _spliceBytes(frames: list[bytes], index: int, data: bytes) -> list[bytes]:
     if frames:
         i = index % len(frames)
         frame = frames[i]
@@ -1264,14 +1264,14 @@ def _spliceBytes(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
     return frames
 
 
-def _truncateFrame(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+def _truncateFrame(frames: list[bytes], index: int, data: bytes) -> list[bytes]:
     if frames:
         i = index % len(frames)
         frames[i] = frames[i][: len(data)]
     return frames
 
 
-def _xorByte(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
+def _xorByte(frames: list[bytes], index: int, data: bytes) -> list[bytes]:
     if frames and frames[index % len(frames)]:
         i = index % len(frames)
         frame = bytearray(frames[i])
@@ -1280,7 +1280,7 @@ def _xorByte(frames: List[bytes], index: int, data: bytes) -> List[bytes]:
     return frames
 
 
-Mutation = Callable[[List[bytes], int, bytes], List[bytes]]
+Mutation = Callable[[list[bytes], int, bytes], list[bytes]]
 
 MUTATIONS: Sequence[Mutation] = [
     _dropFrame,
@@ -1296,12 +1296,7 @@ MUTATIONS: Sequence[Mutation] = [
 interestingBytes = st.one_of(
     st.binary(max_size=8),
     st.sampled_from(
-        [b"\0", b"\xff", b"\xc3", b"\x80", b"-", b"+", b" ", b"_", b"0", b"9" * 4400]
-        + [
-            "\N{ARABIC-INDIC DIGIT ONE}".encode(),
-            "\N{SUPERSCRIPT TWO}".encode(),
-            b"\xb2",
-        ]
+        [b"\x00", b"\xff", b"\xc3", b"\x80", b"-", b"+", b" ", b"_", b"0", b"9" * 4400, "١".encode(), "²".encode(), b"\xb2"]
     ),
 )
 
@@ -1317,8 +1312,8 @@ mutatedMessages = st.builds(
 
 
 def _applyAll(
-    frames: List[bytes], steps: List[Tuple[Mutation, int, bytes]]
-) -> List[bytes]:
+    frames: list[bytes], steps: list[tuple[Mutation, int, bytes]]
+) -> list[bytes]:
     frames = list(frames)
     for mutation, index, data in steps:
         frames = mutation(frames, index, data)
@@ -1335,7 +1330,7 @@ class FuzzTests(SynchronousTestCase):
     Far longer runs (90,000 examples) found nothing more.
     """
 
-    def assertDecodesOrRefuses(self, frames: List[bytes]) -> None:
+    def assertDecodesOrRefuses(self, frames: list[bytes]) -> None:
         """
         Decode C{frames}; a L{ProtocolError} is fine, any other exception
         fails the test, and a result must be a message.
@@ -1348,7 +1343,7 @@ class FuzzTests(SynchronousTestCase):
 
     @settings(max_examples=500, deadline=None)
     @given(st.lists(st.binary(max_size=30), max_size=8))
-    def test_arbitraryFrames(self, frames: List[bytes]) -> None:
+    def test_arbitraryFrames(self, frames: list[bytes]) -> None:
         """
         Arbitrary lists of byte strings never raise anything but
         L{ProtocolError}.
@@ -1357,7 +1352,7 @@ class FuzzTests(SynchronousTestCase):
 
     @settings(max_examples=500, deadline=None)
     @given(st.sampled_from(KINDS), st.lists(interestingBytes, max_size=7))
-    def test_arbitraryFramesOfKnownType(self, kind: bytes, rest: List[bytes]) -> None:
+    def test_arbitraryFramesOfKnownType(self, kind: bytes, rest: list[bytes]) -> None:
         """
         Arbitrary frames after a valid version and a known type never raise
         anything but L{ProtocolError}.
@@ -1368,7 +1363,7 @@ class FuzzTests(SynchronousTestCase):
         max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]
     )
     @given(mutatedMessages)
-    def test_mutatedMessages(self, frames: List[bytes]) -> None:
+    def test_mutatedMessages(self, frames: list[bytes]) -> None:
         """
         Valid messages with frames dropped, repeated, replaced, added,
         spliced into, truncated or bit-flipped never raise anything but
@@ -1378,7 +1373,7 @@ class FuzzTests(SynchronousTestCase):
 
     @settings(max_examples=300, deadline=None)
     @given(validMessages)
-    def test_validMessagesDecode(self, frames: List[bytes]) -> None:
+    def test_validMessagesDecode(self, frames: list[bytes]) -> None:
         """
         Everything the encoders produce decodes, and re-encoding what was
         decoded gives the same frames where the message has one encoding.
@@ -1413,7 +1408,7 @@ class FuzzTests(SynchronousTestCase):
 
     @settings(max_examples=300, deadline=None)
     @given(validMessages)
-    def test_memoryviewsDecode(self, frames: List[bytes]) -> None:
+    def test_memoryviewsDecode(self, frames: list[bytes]) -> None:
         """
         Frames received without a copy, as memoryviews, decode to the same
         message as the same frames as L{bytes}: the request id is L{bytes},

@@ -6,8 +6,6 @@ liveness, driven by a L{Clock}, with what it sends recorded.
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -28,8 +26,8 @@ class RegistryTestCase(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
-        self.sent: List[Tuple[bytes, protocol.Message]] = []
-        self.lost: List[List[Tuple[bytes, List[str]]]] = []
+        self.sent: list[tuple[bytes, protocol.Message]] = []
+        self.lost: list[list[tuple[bytes, list[str]]]] = []
         self.registry: HandlerRegistry[str] = HandlerRegistry(
             self.clock,
             self.send,
@@ -39,12 +37,12 @@ class RegistryTestCase(SynchronousTestCase):
             maxMessage=1000,
         )
 
-    def send(self, handler: HandlerState[str], frames: List[bytes]) -> None:
+    def send(self, handler: HandlerState[str], frames: list[bytes]) -> None:
         self.sent.append((handler.identity, protocol.decode(frames)))
 
-    def handlersLost(self, lost: List[Tuple[HandlerState[str], List[str]]]) -> None:
+    def handlersLost(self, lost: list[tuple[HandlerState[str], list[str]]]) -> None:
         # Every handler is gone by the time any is reported.
-        for handler, requests in lost:
+        for handler, _requests in lost:
             assert handler.identity not in self.registry.handlers
         self.lost.append([(handler.identity, requests) for handler, requests in lost])
 
@@ -76,7 +74,7 @@ class RegistrationTests(RegistryTestCase):
         tells the join observers, and is answered C{WELCOME} with the
         front's attributes.
         """
-        joined: List[str] = []
+        joined: list[str] = []
         self.registry.joinObservers.append(joined.append)
         handler = self.hello(A, 3, window="100")
         self.assertIs(self.registry.get(A), handler)
@@ -94,7 +92,7 @@ class RegistrationTests(RegistryTestCase):
         A repeated C{HELLO} is welcomed again but keeps the count the
         registry holds (the repeat's may be stale), and is not a new join.
         """
-        joined: List[str] = []
+        joined: list[str] = []
         self.registry.joinObservers.append(joined.append)
         self.hello(A, 2)
         self.dispatch(b"r1")
@@ -109,7 +107,7 @@ class RegistrationTests(RegistryTestCase):
         is acknowledged with C{BYE} each time, and the handler is forgotten
         once its last request is finished.
         """
-        drained: List[str] = []
+        drained: list[str] = []
         self.registry.drainObservers.append(drained.append)
         handler = self.hello(A, 2)
         self.dispatch(b"r1")
@@ -127,7 +125,7 @@ class RegistrationTests(RegistryTestCase):
         A draining handler that says C{HELLO} joins again, with the credits
         it offers now.
         """
-        joined: List[str] = []
+        joined: list[str] = []
         self.registry.joinObservers.append(joined.append)
         handler = self.hello(A, 1)
         self.dispatch(b"r1")

@@ -5,7 +5,6 @@ Tests for L{txmp._reload}, C{mpfront --reload}.
 from __future__ import annotations
 
 import os
-from typing import Dict, List
 
 from twisted.internet.task import Clock
 from twisted.python import usage
@@ -28,8 +27,8 @@ class CodeWatcherTests(SynchronousTestCase):
         Every L{RELOAD_INTERVAL}, files modified, added or removed since the last
         look are reported, once; nothing is reported when nothing changed.
         """
-        files: Dict[str, float] = {"a.py": 1.0, "b.py": 1.0}
-        reports: List[List[str]] = []
+        files: dict[str, float] = {"a.py": 1.0, "b.py": 1.0}
+        reports: list[list[str]] = []
         clock = Clock()
         watcher = CodeWatcher(clock, "root", reports.append, lambda root: dict(files))
         watcher.startService()

@@ -11,14 +11,12 @@ L{Clock}, raw bytes over a L{StringTransport}.
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
-from txmp._front import SMALL_BODY, FrontConnection
 
 from txmp import protocol
 from txmp._defaults import DEFAULT_BODY_TIMEOUT
+from txmp._front import SMALL_BODY, FrontConnection
 from txmp._http import (
     ChunkedDecoder,
     FramingError,
@@ -27,8 +25,8 @@ from txmp._http import (
     checkHost,
     targetAuthority,
 )
-from txmp.test.test_http import RulesTestCase, head
 from txmp.test.test_front import HANDLER, ParsedResponse
+from txmp.test.test_http import RulesTestCase, head
 
 CHUNKED = b"Transfer-Encoding: chunked"
 
@@ -69,13 +67,13 @@ class FramingTestCase(RulesTestCase):
         self.assertClosed(transport)
         return response
 
-    def chunked(self, body: bytes) -> Tuple[FrontConnection, StringTransport]:
+    def chunked(self, body: bytes) -> tuple[FrontConnection, StringTransport]:
         """
         Send a chunked C{POST} with C{body} (already chunked).
         """
         return self.sendRequest(post(CHUNKED) + body)
 
-    def received(self) -> Tuple[bytes, bool]:
+    def received(self) -> tuple[bytes, bool]:
         """
         The body the handler of the last request sent got, whole with its
         C{REQ} or streamed after it, and whether it ended.
@@ -147,7 +145,7 @@ class TransferEncodingTests(FramingTestCase):
         C{chunked}.
         """
         for value in [b"Chunked", b", chunked", b"chunked ,", b"CHUNKED"]:
-            channel, transport = self.sendRequest(
+            _channel, transport = self.sendRequest(
                 post(b"Transfer-Encoding: " + value) + b"3\r\nabc\r\n0\r\n\r\n"
             )
             self.assertEqual(self.received(), (b"abc", True), value)
@@ -221,7 +219,7 @@ class ChunkedBodyTests(FramingTestCase):
         Chunk extensions, with or without values, tokens or quoted strings,
         are allowed and ignored.
         """
-        channel, transport = self.chunked(
+        _channel, transport = self.chunked(
             b"5;a\r\nhello\r\n1 ; b = c ;d=\"x \\\" y\"\r\n!\r\n0;e\r\n\r\n"
         )
         self.assertEqual(self.received(), (b"hello!", True))
@@ -254,7 +252,7 @@ class ChunkedBodyTests(FramingTestCase):
         Trailer fields are read, checked and dropped; a request pipelined
         after them is served next.
         """
-        channel, transport = self.chunked(
+        _channel, _transport = self.chunked(
             b"3\r\nabc\r\n0\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n"
             + head(line=b"GET /next HTTP/1.1")
         )
@@ -419,7 +417,7 @@ class LingerTests(FramingTestCase):
         A client that keeps sending is read for C{lingerTime} at most.
         """
         channel, transport = self.sendRequest(head(b"X : 1"))
-        for i in range(19):
+        for _i in range(19):
             self.clock.advance(1.0)
             channel.dataReceived(b"x")
         self.assertFalse(transport.disconnecting)
@@ -457,7 +455,7 @@ class LingerTests(FramingTestCase):
         When the client closes during the lingering close, no timer is
         left.
         """
-        channel, transport = self.sendRequest(head(b"X : 1"))
+        channel, _transport = self.sendRequest(head(b"X : 1"))
         self.disconnect(channel)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
@@ -471,7 +469,7 @@ class LingerTests(FramingTestCase):
         channel, transport = self.chunked(BIG)
         requestId = self.requestsSent()[-1].requestId
         channel.dataReceived(b"40\r\n" + b"b" * 64 + b"\r\n")
-        for i in range(5):
+        for _i in range(5):
             channel.dataReceived(b"40\r\n" + b"c" * 64 + b"\r\n")
         channel.dataReceived(b"0\r\n\r\n" + head(line=b"GET /after HTTP/1.1"))
         self.assertBodyRefused(channel, transport, 413)
@@ -530,7 +528,7 @@ class LingerTests(FramingTestCase):
         A connection closed after a complete request (C{Connection: close})
         is closed at once.
         """
-        channel, transport = self.sendRequest(head(b"Connection: close"))
+        _channel, transport = self.sendRequest(head(b"Connection: close"))
         self.respond(self.lastRequest().requestId, body=[b"ok"])
         self.assertTrue(transport.disconnecting)
 
@@ -577,7 +575,7 @@ class BodyTimeoutTests(FramingTestCase):
         A body with a small C{Content-Length}, read before the request is
         dispatched, has the same deadline: 408, and no handler sees it.
         """
-        channel, transport = self.sendRequest(post(b"Content-Length: 10") + b"abc")
+        _channel, transport = self.sendRequest(post(b"Content-Length: 10") + b"abc")
         self.clock.advance(9.9)
         self.assertEqual(transport.value(), b"")
         self.clock.advance(0.1)
@@ -637,7 +635,7 @@ class BodyTimeoutTests(FramingTestCase):
         (a truncated response must not look complete) and cancels the
         request.
         """
-        channel, transport = self.chunked(BIG)
+        _channel, transport = self.chunked(BIG)
         requestId = self.requestsSent()[-1].requestId
         self.respond(requestId, body=[b"partial"], more=True)
         self.assertIn(b"partial", transport.value())
@@ -662,13 +660,13 @@ class PureFramingTests(SynchronousTestCase):
     The framing functions and classes of L{txmp._http} on their own.
     """
 
-    def decode(self, pieces: List[bytes], maxBody: int = 1000) -> Tuple[bytes, List[bytes]]:
+    def decode(self, pieces: list[bytes], maxBody: int = 1000) -> tuple[bytes, list[bytes]]:
         """
         Feed C{pieces} to a L{ChunkedDecoder}: the body, and what came after
         it (one item, if it ended).
         """
-        body: List[bytes] = []
-        after: List[bytes] = []
+        body: list[bytes] = []
+        after: list[bytes] = []
         decoder = ChunkedDecoder(body.append, after.append, maxBody, HTTPRules())
         for piece in pieces:
             decoder.dataReceived(piece)
@@ -690,7 +688,7 @@ class PureFramingTests(SynchronousTestCase):
         """
         Chunk data that is a whole piece is delivered as it came.
         """
-        pieces: List[bytes] = []
+        pieces: list[bytes] = []
         decoder = ChunkedDecoder(pieces.append, lambda rest: None, 1 << 20, HTTPRules())
         decoder.dataReceived(b"10000\r\n")
         data = b"x" * 65536

@@ -5,7 +5,7 @@ Tests for L{txmp._signals}.
 from __future__ import annotations
 
 import signal
-from typing import Any, List
+from typing import Any
 
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
@@ -21,7 +21,7 @@ class FromThreadsReactor(MemoryReactorClock):
 
     def __init__(self) -> None:
         MemoryReactorClock.__init__(self)
-        self.fromThreads: List[Any] = []
+        self.fromThreads: list[Any] = []
 
     def callFromThread(self, f: Any, *args: Any, **kwargs: Any) -> None:
         self.fromThreads.append(f)
@@ -43,10 +43,10 @@ class SignalActionsTests(SynchronousTestCase):
         reactor thread (it does not run it in the handler); the previous
         Python handler is called too.
         """
-        called: List[int] = []
+        called: list[int] = []
         signal.signal(signal.SIGUSR2, lambda number, frame: called.append(number))
         reactor = FromThreadsReactor()
-        ran: List[str] = []
+        ran: list[str] = []
         service = SignalActions(reactor, {signal.SIGUSR2: lambda: ran.append("x")})
         service.startService()
         reactor.run()
@@ -84,7 +84,7 @@ class SignalActionsTests(SynchronousTestCase):
         scheduled one is even scheduled.
         """
         reactor = FromThreadsReactor()
-        order: List[str] = []
+        order: list[str] = []
         service = SignalActions(
             reactor, {signal.SIGUSR2: lambda: order.append("scheduled")},
             immediate={signal.SIGUSR2: lambda: order.append(
@@ -114,7 +114,7 @@ class SignalActionsTests(SynchronousTestCase):
         For the signals in C{once}, the previous handler runs for the first
         of them only: a second stop signal does not stop the reactor again.
         """
-        called: List[int] = []
+        called: list[int] = []
         for number in (signal.SIGUSR2, signal.SIGHUP):
             original = signal.getsignal(number)
             self.addCleanup(signal.signal, number, original)

@@ -14,12 +14,11 @@ import socket
 import stat
 import sys
 import types
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone
-from twisted.internet.error import ReactorNotRunning
+from twisted.internet.error import ProcessDone, ReactorNotRunning
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs, formatEvent
 from twisted.python import usage
@@ -36,7 +35,7 @@ from txmp._signals import SignalActions
 APPS = "txmp_test_tap_apps"
 
 
-def wsgiApp(environ: Dict[str, Any], startResponse: Any) -> List[bytes]:
+def wsgiApp(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
     """
     A WSGI application.
     """
@@ -385,7 +384,7 @@ class _FakeProcess:
     """
 
     def __init__(self) -> None:
-        self.signals: List[str] = []
+        self.signals: list[str] = []
         self.pid = 1
 
     def signalProcess(self, signal: str) -> None:
@@ -399,7 +398,7 @@ class _ProcessReactor(MemoryReactorClock):
 
     def __init__(self) -> None:
         MemoryReactorClock.__init__(self)
-        self.spawned: List[Tuple[List[str], _FakeProcess]] = []
+        self.spawned: list[tuple[list[str], _FakeProcess]] = []
 
     def spawnProcess(self, processProtocol: Any, executable: Any, args: Any = (),
                      env: Any = None, path: Any = None, uid: Any = None,
@@ -539,7 +538,7 @@ class PrivateLinksTests(SynchronousTestCase):
     that spawns its handlers.
     """
 
-    def start(self, *args: str) -> Tuple[fronttap.Options, fronttap.PrivateLinks]:
+    def start(self, *args: str) -> tuple[fronttap.Options, fronttap.PrivateLinks]:
         """
         Parse C{--spawn 1 --app txmp.demo:app} and C{args}, and start a
         L{fronttap.PrivateLinks} with these options.
@@ -605,7 +604,7 @@ class PrivateLinksTests(SynchronousTestCase):
         secretFile, serverFile = links.handlerCurve
         self.assertEqual(os.path.dirname(secretFile), links.directory)
         self.assertEqual(stat.S_IMODE(os.stat(secretFile).st_mode), 0o600)
-        frontPublic, frontSecret = options["curve"]
+        frontPublic, _frontSecret = options["curve"]
         self.assertEqual(loadKeyPair(serverFile), (frontPublic, None))
         spawnPublic, spawnSecret = loadKeyPair(secretFile)
         self.assertEqual(
@@ -776,13 +775,13 @@ class SpawnedHandlersTests(SynchronousTestCase):
     def name(self, number: int) -> str:
         return "%s:spawn-%d" % (self.host, number)
 
-    def started(self) -> List[str]:
+    def started(self) -> list[str]:
         """
         The names of the processes started so far, in order.
         """
         return [args[args.index("--name") + 1] for args, _ in self.reactor.spawned]
 
-    def signals(self, name: str) -> List[str]:
+    def signals(self, name: str) -> list[str]:
         """
         The signals sent to every process named C{name}.
         """
@@ -838,7 +837,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
         a row make the front give up; one that joined and later died is no
         boot failure.
         """
-        failed: List[bool] = []
+        failed: list[bool] = []
         self.spawned.bootFailed = lambda: failed.append(True)
         self.spawned.handlerJoined(self.name(2))
         self.exits(self.name(2))
@@ -856,7 +855,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
         A reload whose new handlers cannot boot is abandoned: the new ones
         are stopped, the old ones go on, and the front does not exit.
         """
-        failed: List[bool] = []
+        failed: list[bool] = []
         self.spawned.bootFailed = lambda: failed.append(True)
         self.spawned.handlerJoined(self.name(1))
         self.spawned.handlerJoined(self.name(2))
@@ -1282,7 +1281,9 @@ class TxmpOptionsTests(SynchronousTestCase):
         path.setContent(text.encode("utf-8"))
         return path.path
 
-    def parseFront(self, *args: str, environ: Dict[str, str] = {}) -> fronttap.Options:
+    def parseFront(self, *args: str, environ: dict[str, str] | None = None) -> fronttap.Options:
+        if environ is None:
+            environ = {}
         self.patch(os, "environ", dict(environ))
         options = fronttap.Options()
         options.parseOptions(list(args))

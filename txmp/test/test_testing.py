@@ -4,14 +4,13 @@ Tests for L{txmp.testing}.
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple
-
-from zope.interface.verify import verifyObject
+from typing import Any
 
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
 
 from txmp.testing import FakeReactorFromThreads, SynchronousThreadPool
 
@@ -26,7 +25,7 @@ class SynchronousThreadPoolTests(SynchronousTestCase):
         C{callInThread} calls the function before returning, with the
         arguments given.
         """
-        calls: List[Tuple[Any, ...]] = []
+        calls: list[tuple[Any, ...]] = []
         SynchronousThreadPool().callInThread(
             lambda *a, **kw: calls.append((a, kw)), 1, 2, x=3
         )
@@ -54,7 +53,7 @@ class SynchronousThreadPoolTests(SynchronousTestCase):
         """
         C{callInThreadWithCallback} reports the result, or the failure.
         """
-        results: List[Tuple[bool, Any]] = []
+        results: list[tuple[bool, Any]] = []
         pool = SynchronousThreadPool()
         pool.callInThreadWithCallback(
             lambda ok, r: results.append((ok, r)), lambda x: x + 1, 1
@@ -99,7 +98,7 @@ class FakeReactorFromThreadsTests(SynchronousTestCase):
         with their arguments, and those they queue, and says how many.
         """
         reactor = FakeReactorFromThreads()
-        calls: List[Tuple[Any, ...]] = []
+        calls: list[tuple[Any, ...]] = []
         reactor.callFromThread(calls.append, (1,))
         reactor.callFromThread(
             lambda: reactor.callFromThread(lambda **kw: calls.append((2, kw)), x=3)
@@ -116,7 +115,7 @@ class FakeReactorFromThreadsTests(SynchronousTestCase):
         A call that raises is logged, and the next ones still run.
         """
         reactor = FakeReactorFromThreads()
-        calls: List[int] = []
+        calls: list[int] = []
         reactor.callFromThread(lambda: 1 // 0)
         reactor.callFromThread(calls.append, 1)
         self.assertEqual(reactor.flush(), 2)

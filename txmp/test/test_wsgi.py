@@ -8,26 +8,20 @@ import io
 import pstats
 import sys
 import threading
+from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import (
     Any,
     Callable,
-    Dict,
-    Iterator,
-    List,
-    Optional,
-    Sequence,
-    Tuple,
     cast,
 )
 from wsgiref.validate import validator
-
-from zope.interface import implementer
 
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import ILogObserver, Logger
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
 from txmp._defaults import BODY_BATCH, INPUT_WINDOW
 from txmp._profile import Profiler
@@ -63,10 +57,10 @@ BTEXT = [(b"Content-Type", b"text/plain")]
 def makeHead(
     target: str = "/",
     method: str = "GET",
-    headers: Sequence[Tuple[str, str]] = (),
+    headers: Sequence[tuple[str, str]] = (),
     more: bool = False,
     scheme: str = "http",
-    window: Optional[str] = None,
+    window: str | None = None,
 ) -> RequestHead:
     """
     A request head with made-up addresses.
@@ -97,23 +91,23 @@ class RecordingSink:
     """
 
     def __init__(self) -> None:
-        self.calls: List[Tuple[Any, ...]] = []
-        self.onHead: Optional[Callable[[], None]] = None
-        self.onBody: Optional[Callable[[], None]] = None
+        self.calls: list[tuple[Any, ...]] = []
+        self.onHead: Callable[[], None] | None = None
+        self.onBody: Callable[[], None] | None = None
 
     def sendHead(
         self,
         status: int,
         reason: bytes,
-        headers: List[Tuple[bytes, bytes]],
-        body: List[bytes],
+        headers: list[tuple[bytes, bytes]],
+        body: list[bytes],
         more: bool,
     ) -> None:
         self.calls.append(("sendHead", status, reason, headers, body, more))
         if self.onHead is not None:
             self.onHead()
 
-    def sendBody(self, chunks: List[bytes], end: bool) -> None:
+    def sendBody(self, chunks: list[bytes], end: bool) -> None:
         self.calls.append(("sendBody", chunks, end))
         if self.onBody is not None:
             self.onBody()
@@ -135,7 +129,7 @@ class ManualThreadPool:
     """
 
     def __init__(self) -> None:
-        self.work: List[Callable[[], object]] = []
+        self.work: list[Callable[[], object]] = []
 
     def callInThread(self, f: Callable[..., object], *args: Any, **kw: Any) -> None:
         self.work.append(partial(f, *args, **kw))
@@ -183,7 +177,7 @@ class ClosingIterable:
         self.closes += 1
 
 
-def recordingLogger(events: List[Dict[str, Any]]) -> Logger:
+def recordingLogger(events: list[dict[str, Any]]) -> Logger:
     """
     A logger whose events are appended to C{events}.
     """
@@ -204,16 +198,16 @@ class RunnerMixin:
     """
 
     def setUp(self) -> None:
-        self.events: List[Dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
         self.logger = recordingLogger(self.events)
 
     def runApp(
         self,
         app: Callable[..., Any],
-        head: Optional[RequestHead] = None,
+        head: RequestHead | None = None,
         body: Sequence[bytes] = (),
         requestId: bytes = b"req-1",
-    ) -> List[Tuple[Any, ...]]:
+    ) -> list[tuple[Any, ...]]:
         """
         Run C{app} on one request to the end.
 
@@ -228,13 +222,13 @@ class RunnerMixin:
 
     def environFor(
         self, head: RequestHead, requestId: bytes = b"req-1"
-    ) -> Dict[str, Any]:
+    ) -> dict[str, Any]:
         """
         The environ an application gets for C{head}.
         """
         environs = []
 
-        def app(environ: Dict[str, Any], startResponse: Any) -> List[bytes]:
+        def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
             environs.append(environ)
             startResponse("204 No Content", [])
             return []
@@ -242,7 +236,7 @@ class RunnerMixin:
         self.runApp(app, head, requestId=requestId)
         return environs[0]
 
-    def failures(self) -> List[Dict[str, Any]]:
+    def failures(self) -> list[dict[str, Any]]:
         """
         The failures logged.
         """
@@ -742,7 +736,7 @@ class ScriptedCondition:
         self.waits = 0
         self.notifies = 0
 
-    def __enter__(self) -> "ScriptedCondition":
+    def __enter__(self) -> ScriptedCondition:
         return self
 
     def __exit__(self, *args: object) -> None:
@@ -751,7 +745,7 @@ class ScriptedCondition:
     def notify_all(self) -> None:
         self.notifies += 1
 
-    def wait(self, timeout: Optional[float] = None) -> bool:
+    def wait(self, timeout: float | None = None) -> bool:
         self.waits += 1
         self.steps.pop(0)()
         return True
@@ -764,7 +758,7 @@ class InputStreamTests(SynchronousTestCase):
 
     def streamWith(
         self, *steps: Callable[[InputStream], object]
-    ) -> Tuple[InputStream, ScriptedCondition]:
+    ) -> tuple[InputStream, ScriptedCondition]:
         """
         A stream whose waits run C{steps} on it in turn.
         """
@@ -800,7 +794,7 @@ class InputStreamTests(SynchronousTestCase):
         """
         C{read(n)} returns fewer bytes if the body ends first.
         """
-        stream, condition = self.streamWith(lambda s: s.finish())
+        stream, _condition = self.streamWith(lambda s: s.finish())
         stream.feed(b"ab")
         self.assertEqual(stream.read(5), b"ab")
 
@@ -831,7 +825,7 @@ class InputStreamTests(SynchronousTestCase):
         A read blocked when the request is cancelled raises
         L{RequestCancelled}, and so do later reads.
         """
-        stream, condition = self.streamWith(lambda s: s.abort())
+        stream, _condition = self.streamWith(lambda s: s.abort())
         stream.feed(b"ab")
         self.assertRaises(RequestCancelled, stream.read, 3)
         self.assertRaises(RequestCancelled, stream.readline)
@@ -873,7 +867,7 @@ class InputConsumedTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.reported: List[int] = []
+        self.reported: list[int] = []
 
     def test_batched(self) -> None:
         """
@@ -936,7 +930,7 @@ class InputConsumedTests(SynchronousTestCase):
         thread.
         """
         condition = threading.Condition(threading.Lock())
-        free: List[bool] = []
+        free: list[bool] = []
 
         def consumed(size: int) -> None:
             free.append(condition.acquire(blocking=False))
@@ -959,12 +953,12 @@ class ResponseStreamTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.sent: List[Tuple[List[bytes], bool]] = []
+        self.sent: list[tuple[list[bytes], bool]] = []
         self.reactor = FakeReactorFromThreads()
 
     def streamWith(
-        self, window: Optional[int], *steps: Callable[[ResponseStream], object]
-    ) -> Tuple[ResponseStream, ScriptedCondition]:
+        self, window: int | None, *steps: Callable[[ResponseStream], object]
+    ) -> tuple[ResponseStream, ScriptedCondition]:
         """
         A stream granted C{window} with the request, whose waits run
         C{steps} on it in turn, sending to C{self.sent} through
@@ -1056,7 +1050,7 @@ class ResponseStreamTests(SynchronousTestCase):
         queued before it runs go out together, in one call to C{send}
         scheduled by the first of them.
         """
-        stream, condition = self.streamWith(None)
+        stream, _condition = self.streamWith(None)
         stream.queue(b"a")
         stream.queue(b"b")
         self.assertEqual((self.sent, len(self.reactor.pending)), ([], 1))
@@ -1075,7 +1069,7 @@ class ResponseStreamTests(SynchronousTestCase):
         """
         quarter = BODY_BATCH // 4
         chunks = [b"a" * quarter] * 5 + [b"b" * (BODY_BATCH + 1), b"c"]
-        stream, condition = self.streamWith(None)
+        stream, _condition = self.streamWith(None)
         for chunk in chunks:
             stream.queue(chunk)
         self.reactor.flush()
@@ -1115,7 +1109,7 @@ class ResponseStreamTests(SynchronousTestCase):
         """
         Chunks queued but not sent when the stream is aborted are dropped.
         """
-        stream, condition = self.streamWith(None)
+        stream, _condition = self.streamWith(None)
         stream.queue(b"a")
         stream.abort()
         self.reactor.flush()
@@ -1128,7 +1122,7 @@ class ResponseStreamTests(SynchronousTestCase):
         """
         condition = ScriptedCondition()
 
-        def send(chunks: List[bytes], end: bool) -> None:
+        def send(chunks: list[bytes], end: bool) -> None:
             self.sent.append((chunks, end))
             stream.abort()
 
@@ -1145,7 +1139,7 @@ class ResponseStreamTests(SynchronousTestCase):
         lock held: neither may block the other thread.
         """
         lock = threading.Condition(threading.Lock())
-        free: List[bool] = []
+        free: list[bool] = []
 
         def check(*args: object) -> None:
             free.append(lock.acquire(blocking=False))
@@ -1170,10 +1164,10 @@ class ErrorStreamTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.events: List[Dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
         self.stream = ErrorStream(recordingLogger(self.events), "req-9")
 
-    def lines(self) -> List[str]:
+    def lines(self) -> list[str]:
         for event in self.events:
             self.assertEqual(event["requestId"], "req-9")
         return [event["line"] for event in self.events]
@@ -1215,9 +1209,9 @@ class ErrorStreamTests(SynchronousTestCase):
         What the application writes to C{wsgi.errors} is logged with its
         request id, an incomplete last line included.
         """
-        events: List[Dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
 
-        def app(environ: Dict[str, Any], startResponse: Any) -> List[bytes]:
+        def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
             print("oops", file=environ["wsgi.errors"])
             environ["wsgi.errors"].write("no newline")
             startResponse("200 OK", [])
@@ -1245,7 +1239,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         C{more} false.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [b"a", b"", b"b"]
 
@@ -1259,7 +1253,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         A tuple is sent like a list.
         """
 
-        def app(environ: Any, startResponse: Any) -> Tuple[bytes, ...]:
+        def app(environ: Any, startResponse: Any) -> tuple[bytes, ...]:
             startResponse("200 OK", TEXT)
             return (b"a", b"b")
 
@@ -1274,7 +1268,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         none.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [b"hello"]
 
@@ -1285,7 +1279,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
                     "sendHead",
                     200,
                     b"OK",
-                    BTEXT + [(b"Content-Length", b"5")],
+                    [*BTEXT, (b"Content-Length", b"5")],
                     [b"hello"],
                     False,
                 ),
@@ -1298,7 +1292,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         A list holding one empty chunk gets C{Content-Length: 0}.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [b""]
 
@@ -1309,7 +1303,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
                     "sendHead",
                     200,
                     b"OK",
-                    BTEXT + [(b"Content-Length", b"0")],
+                    [*BTEXT, (b"Content-Length", b"0")],
                     [],
                     False,
                 ),
@@ -1341,7 +1335,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
                     "sendHead",
                     200,
                     b"OK",
-                    BTEXT + [(b"Content-Length", b"3")],
+                    [*BTEXT, (b"Content-Length", b"3")],
                     [b"abc"],
                     False,
                 ),
@@ -1355,7 +1349,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         """
         headers = [("Content-Length", "5"), ("Content-Type", "text/plain")]
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", headers)
             return [b"hello"]
 
@@ -1380,7 +1374,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         knows the length of the body it would send.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [b""]
 
@@ -1395,7 +1389,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         """
         for status in ["204 No Content", "304 Not Modified"]:
 
-            def app(environ: Any, startResponse: Any) -> List[bytes]:
+            def app(environ: Any, startResponse: Any) -> list[bytes]:
                 startResponse(status, [])
                 return [b""]
 
@@ -1407,7 +1401,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         An empty list gives a head without body and C{more} false.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("204 No Content", [])
             return []
 
@@ -1553,7 +1547,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         without a C{Content-Length}, even if it has one item.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             write = startResponse("200 OK", TEXT)
             write(b"a")
             return [b"b"]
@@ -1573,7 +1567,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         in the application's order, repeated headers kept.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse(
                 "404 Pas trouv\xe9",
                 [("Set-Cookie", "a=1"), ("X-Name", "caf\xe9"), ("Set-Cookie", "b=2")],
@@ -1605,7 +1599,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         C{wsgi.input}, ending there.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [environ["wsgi.input"].read()]
 
@@ -1619,7 +1613,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         is granted back to the front at the end of the body.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [environ["wsgi.input"].read()]
 
@@ -1641,7 +1635,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
                     "sendHead",
                     200,
                     b"OK",
-                    BTEXT + [(b"Content-Length", b"6")],
+                    [*BTEXT, (b"Content-Length", b"6")],
                     [b"abcdef"],
                     False,
                 ),
@@ -1676,7 +1670,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         each request's in order, the requests in the order they finished.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [environ["PATH_INFO"].encode("ascii")]
 
@@ -1686,7 +1680,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         sinks = [RecordingSink(), RecordingSink()]
         runner.run(b"r1", makeHead(target="/1"), [], sinks[0])
         runner.run(b"r2", makeHead(target="/2"), [], sinks[1])
-        order: List[str] = []
+        order: list[str] = []
         sinks[0].onHead = lambda: order.append("r1")
         sinks[1].onHead = lambda: order.append("r2")
         pool.runAll()
@@ -1698,7 +1692,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
                 [
                     (
                         "sendHead", 200, b"OK",
-                        BTEXT + [(b"Content-Length", b"2")],
+                        [*BTEXT, (b"Content-Length", b"2")],
                         [b"/%d" % (n,)], False,
                     ),
                     FINISHED,
@@ -1740,8 +1734,8 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         """
         import txmp._wsgi
 
-        built: List[str] = []
-        searched: List[str] = []
+        built: list[str] = []
+        searched: list[str] = []
         buildEnviron = txmp._wsgi.buildEnviron
         xRequestId = txmp._wsgi._xRequestId
         self.patch(
@@ -1752,9 +1746,9 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
             txmp._wsgi, "_xRequestId",
             lambda *a: searched.append("searched") or xRequestId(*a),
         )
-        environs: List[Dict[str, Any]] = []
+        environs: list[dict[str, Any]] = []
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             environs.append(environ)
             startResponse("200 OK", TEXT)
             return [b"ok"]
@@ -1775,7 +1769,7 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         """
         import txmp._wsgi
 
-        def broken(*args: object) -> Dict[str, Any]:
+        def broken(*args: object) -> dict[str, Any]:
             raise ValueError("broken")
 
         self.patch(txmp._wsgi, "buildEnviron", broken)
@@ -1791,13 +1785,13 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         taking its lock or notifying it: no application thread has the
         request yet.  The application reads it all.
         """
-        conditions: List[CountingCondition] = []
+        conditions: list[CountingCondition] = []
 
         def newCondition() -> CountingCondition:
             conditions.append(CountingCondition())
             return conditions[-1]
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [environ["wsgi.input"].read()]
 
@@ -1818,7 +1812,7 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         the body frames of the head: reads wait for L{bodyReceived}.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [environ["wsgi.input"].read()]
 
@@ -1847,9 +1841,9 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
 
         def __init__(self, data: bytes) -> None:
             super().__init__(data)
-            self.sizes: List[Optional[int]] = []
+            self.sizes: list[int | None] = []
 
-        def read(self, size: Optional[int] = -1) -> bytes:
+        def read(self, size: int | None = -1) -> bytes:
             self.sizes.append(size)
             return super().read(size)
 
@@ -1885,7 +1879,7 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
         data = bytes(range(256)) * 1000
         f = self.RecordingFile(data)
 
-        def app(environ: Dict[str, Any], startResponse: Any) -> Any:
+        def app(environ: dict[str, Any], startResponse: Any) -> Any:
             startResponse("200 OK", TEXT)
             return environ["wsgi.file_wrapper"](f, 1024)
 
@@ -1915,7 +1909,7 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
         """
         f = self.RecordingFile(b"x" * 100000)
 
-        def app(environ: Dict[str, Any], startResponse: Any) -> Any:
+        def app(environ: dict[str, Any], startResponse: Any) -> Any:
             startResponse("200 OK", TEXT)
             return environ["wsgi.file_wrapper"](f, 100000)
 
@@ -1934,9 +1928,9 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         Call C{start_response} with C{args} in an application, and return
         what it raised.  The application then responds normally.
         """
-        raised: List[BaseException] = []
+        raised: list[BaseException] = []
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             try:
                 startResponse(*args)
             except BaseException as e:
@@ -1954,7 +1948,7 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         C{start_response} returns the C{write} callable.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)(b"x")
             return []
 
@@ -2031,9 +2025,9 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         Calling C{start_response} again without C{exc_info} raises
         L{RuntimeError}, and the first head stands.
         """
-        raised: List[BaseException] = []
+        raised: list[BaseException] = []
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             try:
                 startResponse("201 Created", TEXT)
@@ -2050,8 +2044,8 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         replaces the pending head.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
-            startResponse("200 OK", TEXT + [("Content-Length", "5")])
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            startResponse("200 OK", [*TEXT, ("Content-Length", "5")])
             try:
                 raise ValueError("boom")
             except ValueError:
@@ -2100,7 +2094,7 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         re-raises the exception; the response ends with C{sendError}.
         """
         error = ValueError("late")
-        raised: List[BaseException] = []
+        raised: list[BaseException] = []
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
             startResponse("200 OK", TEXT)
@@ -2133,7 +2127,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
     that ends short of it is an error, never a complete response.
     """
 
-    def overruns(self) -> List[Dict[str, Any]]:
+    def overruns(self) -> list[dict[str, Any]]:
         """
         The events that log a body longer than its C{Content-Length}.
         """
@@ -2161,9 +2155,9 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
             [("Content-Length", "0x5")],
             [("Content-Length", "\u0665")],
         ]:
-            raised: List[BaseException] = []
+            raised: list[BaseException] = []
 
-            def app(environ: Any, startResponse: Any) -> List[bytes]:
+            def app(environ: Any, startResponse: Any) -> list[bytes]:
                 try:
                     startResponse("200 OK", headers)
                 except ValueError as e:
@@ -2181,7 +2175,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         Spaces and tabs around the value are allowed, as HTTP allows them.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", [("Content-Length", " 5\t")])
             return [b"hello"]
 
@@ -2199,7 +2193,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         """
         text = "h\xe9llo w\xf6rld"
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", [("Content-Length", str(len(text)))])
             return [b"<", text.encode("utf-8"), b">"]
 
@@ -2241,7 +2235,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         does not raise.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             write = startResponse("200 OK", [("Content-Length", "4")])
             write(b"abc")
             write(b"def")
@@ -2279,7 +2273,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         client would wait for the rest of, is a 500, and is logged.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", [("Content-Length", "50")])
             return [b"hello"]
 
@@ -2331,7 +2325,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
             ("204 No Content", "GET", []),
         ]:
 
-            def app(environ: Any, startResponse: Any) -> List[bytes]:
+            def app(environ: Any, startResponse: Any) -> list[bytes]:
                 startResponse(status, [("Content-Length", "5")])
                 return body
 
@@ -2364,7 +2358,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
         failure is logged with the request id.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             raise ValueError("secret detail")
 
         calls = self.runApp(app)
@@ -2411,7 +2405,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
         An application that never calls C{start_response} gets a 500.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             return [b"x"]
 
         self.assertEqual(self.runApp(app), [ERROR_HEAD, FINISHED])
@@ -2423,7 +2417,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
         500.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", [("Connection", "close")])
             return [b"x"]
 
@@ -2435,7 +2429,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
         A list with a chunk that is not L{bytes} gets a 500.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[Any]:
+        def app(environ: Any, startResponse: Any) -> list[Any]:
             startResponse("200 OK", TEXT)
             return [b"a", "b"]
 
@@ -2468,7 +2462,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
         C{write()} of something other than L{bytes} raises L{TypeError}.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)("text")
             return []
 
@@ -2496,7 +2490,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
             def close(self) -> None:
                 raise ValueError("commit failed")
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return Failing([b"a"])
 
@@ -2537,7 +2531,7 @@ class CloseTests(RunnerMixin, SynchronousTestCase):
 
     def closes(
         self, items: Sequence[Any], startFirst: bool = True
-    ) -> Tuple[ClosingIterable, List[Tuple[Any, ...]]]:
+    ) -> tuple[ClosingIterable, list[tuple[Any, ...]]]:
         """
         Run an application returning a L{ClosingIterable} of C{items}.
         """
@@ -2565,7 +2559,7 @@ class CloseTests(RunnerMixin, SynchronousTestCase):
         """
         C{close()} is called when iterating raises.
         """
-        iterable, calls = self.closes([b"a", raiser(ValueError("boom"))])
+        _iterable, calls = self.closes([b"a", raiser(ValueError("boom"))])
         self.assertEqual(
             calls[-2:], [("sendError", "WSGI application error"), FINISHED]
         )
@@ -2582,7 +2576,7 @@ class CloseTests(RunnerMixin, SynchronousTestCase):
         C{close()} is called when C{start_response} is misused during
         iteration.
         """
-        holder: List[ClosingIterable] = []
+        holder: list[ClosingIterable] = []
 
         def misuse() -> bytes:
             holder[0].startResponse("200 OK", TEXT)  # type: ignore[attr-defined]
@@ -2636,8 +2630,8 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         self,
         app: Callable[..., Any],
         reactor: Any = None,
-        head: Optional[RequestHead] = None,
-    ) -> Tuple[RunningRequest, ManualThreadPool, RecordingSink]:
+        head: RequestHead | None = None,
+    ) -> tuple[RunningRequest, ManualThreadPool, RecordingSink]:
         """
         Start C{app} on a request, without running it yet.
         """
@@ -2717,7 +2711,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         """
         called = []
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             called.append(True)
             return []
 
@@ -2732,9 +2726,9 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         After the cancellation, C{write()} raises L{RequestCancelled}; this
         is not logged as a failure.
         """
-        raised: List[BaseException] = []
+        raised: list[BaseException] = []
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             write = startResponse("200 OK", TEXT)
             write(b"a")
             try:
@@ -2758,9 +2752,9 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         After the cancellation, reading C{wsgi.input} raises
         L{RequestCancelled}.
         """
-        raised: List[BaseException] = []
+        raised: list[BaseException] = []
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)(b"a")
             try:
                 environ["wsgi.input"].read()
@@ -2810,7 +2804,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         Cancelling a finished request does nothing.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return []
 
@@ -2832,14 +2826,14 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
     def runValidated(
         self,
         app: Callable[..., Any],
-        head: Optional[RequestHead] = None,
+        head: RequestHead | None = None,
         body: Sequence[bytes] = (),
-    ) -> List[Tuple[Any, ...]]:
+    ) -> list[tuple[Any, ...]]:
         """
         Run C{validator(app)}; check that nothing failed or warned, and
         that the iterable was closed.
         """
-        results: List[Any] = []
+        results: list[Any] = []
         checked = validator(app)
 
         def keeping(environ: Any, startResponse: Any) -> Any:
@@ -2858,7 +2852,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
         A C{GET} answered with a list.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [b"hello"]
 
@@ -2878,7 +2872,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
         A C{POST} whose body the application reads.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             length = int(environ["CONTENT_LENGTH"])
             data = environ["wsgi.input"].read(length)
             environ["wsgi.errors"].write("read body\n")
@@ -2918,7 +2912,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
         An application using C{write()}.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             write = startResponse("200 OK", TEXT)
             write(b"a")
             return []
@@ -2944,10 +2938,10 @@ class PacedTestCase(RunnerMixin, SynchronousTestCase):
         self,
         app: Callable[..., Any],
         *steps: Callable[[RunningRequest], object],
-        head: Optional[RequestHead] = None,
+        head: RequestHead | None = None,
         body: Sequence[bytes] = (),
         reactor: Any = None,
-    ) -> Tuple[RunningRequest, ManualThreadPool, RecordingSink, ScriptedCondition]:
+    ) -> tuple[RunningRequest, ManualThreadPool, RecordingSink, ScriptedCondition]:
         """
         Start C{app} on a request, without running it yet.
 
@@ -2983,7 +2977,7 @@ class ResponseWindowTests(PacedTestCase):
         again.
         """
         iterable = ClosingIterable([b"ab", b"cd", b"ef", b"gh"])
-        seen: List[Tuple[int, int]] = []
+        seen: list[tuple[int, int]] = []
 
         def app(environ: Any, startResponse: Any) -> ClosingIterable:
             startResponse("200 OK", TEXT)
@@ -2993,7 +2987,7 @@ class ResponseWindowTests(PacedTestCase):
             seen.append((iterable.nexts, len(sink.calls)))
             running.windowReceived(size)
 
-        running, pool, sink, condition = self.start(
+        _running, pool, sink, _condition = self.start(
             app, partial(grant, 1), partial(grant, 2), partial(grant, 1),
             head=makeHead(window="3"),
         )
@@ -3021,13 +3015,12 @@ class ResponseWindowTests(PacedTestCase):
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
             startResponse("200 OK", TEXT)
-            for chunk in [b"a", b"b", b"c"]:
-                yield chunk
+            yield from [b"a", b"b", b"c"]
 
         def grant(running: RunningRequest) -> None:
             running.windowReceived(1)
 
-        running, pool, sink, condition = self.start(
+        _running, pool, sink, condition = self.start(
             app, grant, grant, head=makeHead(window="1")
         )
         pool.runAll()
@@ -3047,7 +3040,7 @@ class ResponseWindowTests(PacedTestCase):
         """
         With a window of zero, even the head and first chunk wait.
         """
-        sent: List[int] = []
+        sent: list[int] = []
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
             startResponse("200 OK", TEXT)
@@ -3057,7 +3050,7 @@ class ResponseWindowTests(PacedTestCase):
             sent.append(len(sink.calls))
             running.windowReceived(10)
 
-        running, pool, sink, condition = self.start(
+        _running, pool, sink, _condition = self.start(
             app, grant, head=makeHead(window="0")
         )
         pool.runAll()
@@ -3080,7 +3073,7 @@ class ResponseWindowTests(PacedTestCase):
         def grant(size: int, running: RunningRequest) -> None:
             running.windowReceived(size)
 
-        running, pool, sink, condition = self.start(
+        _running, pool, sink, condition = self.start(
             app, partial(grant, 98), partial(grant, 1), partial(grant, 1),
             head=makeHead(window="1"),
         )
@@ -3096,9 +3089,9 @@ class ResponseWindowTests(PacedTestCase):
         """
         C{write()} waits for window like the iterable.
         """
-        sent: List[int] = []
+        sent: list[int] = []
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             write = startResponse("200 OK", TEXT)
             write(b"ab")
             write(b"c")
@@ -3108,7 +3101,7 @@ class ResponseWindowTests(PacedTestCase):
             sent.append(len(sink.calls))
             running.windowReceived(5)
 
-        running, pool, sink, condition = self.start(
+        _running, pool, sink, _condition = self.start(
             app, grant, head=makeHead(window="2")
         )
         pool.runAll()
@@ -3131,9 +3124,9 @@ class ResponseWindowTests(PacedTestCase):
         """
         data = b"z" * 200000
         f = FileWrapperTests.RecordingFile(data)
-        seen: List[Tuple[int, int]] = []
+        seen: list[tuple[int, int]] = []
 
-        def app(environ: Dict[str, Any], startResponse: Any) -> Any:
+        def app(environ: dict[str, Any], startResponse: Any) -> Any:
             startResponse("200 OK", TEXT)
             return environ["wsgi.file_wrapper"](f)
 
@@ -3141,7 +3134,7 @@ class ResponseWindowTests(PacedTestCase):
             seen.append((len(f.sizes), len(sink.calls)))
             running.windowReceived(65536)
 
-        running, pool, sink, condition = self.start(
+        _running, pool, sink, _condition = self.start(
             app, grant, grant, grant, head=makeHead(window="65536")
         )
         pool.runAll()
@@ -3161,11 +3154,11 @@ class ResponseWindowTests(PacedTestCase):
         memory already.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [b"a", b"b", b"c"]
 
-        running, pool, sink, condition = self.start(app, head=makeHead(window="1"))
+        _running, pool, sink, condition = self.start(app, head=makeHead(window="1"))
         pool.runAll()
         self.assertEqual(condition.waits, 0)
         self.assertEqual(
@@ -3205,7 +3198,7 @@ class ResponseWindowTests(PacedTestCase):
 
         for value in ["", "-1", "+1", "1.5", "1e3", " 1", "\u0661", "9" * 19]:
             del self.events[:]
-            running, pool, sink, condition = self.start(app, head=makeHead(window=value))
+            _running, pool, sink, condition = self.start(app, head=makeHead(window=value))
             pool.runAll()
             self.assertEqual(condition.waits, 0, value)
             self.assertEqual(len(sink.calls), 4, value)
@@ -3216,7 +3209,7 @@ class ResponseWindowTests(PacedTestCase):
         """
         L{RunningRequest.windowReceived} wakes the application thread.
         """
-        running, pool, sink, condition = self.start(
+        running, _pool, _sink, condition = self.start(
             lambda environ, startResponse: [], head=makeHead(window="0")
         )
         notified = condition.notifies
@@ -3235,7 +3228,7 @@ class ResponseWindowTests(PacedTestCase):
             startResponse("200 OK", TEXT)
             return iterable
 
-        running, pool, sink, condition = self.start(
+        _running, pool, sink, condition = self.start(
             app, lambda running: running.cancel(), head=makeHead(window="2")
         )
         pool.runAll()
@@ -3251,9 +3244,9 @@ class ResponseWindowTests(PacedTestCase):
         Cancelled while C{write()} waits for window, C{write()} raises
         L{RequestCancelled}.
         """
-        raised: List[BaseException] = []
+        raised: list[BaseException] = []
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             write = startResponse("200 OK", TEXT)
             write(b"a")
             try:
@@ -3263,7 +3256,7 @@ class ResponseWindowTests(PacedTestCase):
                 raise
             return []
 
-        running, pool, sink, condition = self.start(
+        _running, pool, sink, _condition = self.start(
             app, lambda running: running.cancel(), head=makeHead(window="1")
         )
         pool.runAll()
@@ -3277,7 +3270,7 @@ class ResponseWindowTests(PacedTestCase):
         """
         A window granted after the cancellation is ignored.
         """
-        running, pool, sink, condition = self.start(
+        running, _pool, _sink, condition = self.start(
             lambda environ, startResponse: [], head=makeHead(window="0")
         )
         running.cancel()
@@ -3292,7 +3285,7 @@ class RequestBodyFlowTests(PacedTestCase):
     application read is granted back to the front.
     """
 
-    def windows(self, calls: List[Tuple[Any, ...]]) -> List[int]:
+    def windows(self, calls: list[tuple[Any, ...]]) -> list[int]:
         """
         The windows granted in C{calls} to a sink.
         """
@@ -3306,7 +3299,7 @@ class RequestBodyFlowTests(PacedTestCase):
         """
         body = [b"q" * 40000] * 5
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             read = environ["wsgi.input"].read
             while read(10000):
                 pass
@@ -3314,7 +3307,7 @@ class RequestBodyFlowTests(PacedTestCase):
             return []
 
         reactor = FakeReactorFromThreads()
-        running, pool, sink, condition = self.start(
+        running, pool, sink, _condition = self.start(
             app, head=makeHead(method="POST", more=True), body=body[:1],
             reactor=reactor,
         )
@@ -3334,9 +3327,9 @@ class RequestBodyFlowTests(PacedTestCase):
         grants follow the reads.
         """
         chunk = b"r" * 65536
-        reads: List[bytes] = []
+        reads: list[bytes] = []
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             reads.append(environ["wsgi.input"].read(65536))
             reads.append(environ["wsgi.input"].read(65536))
             reads.append(environ["wsgi.input"].read(65536))
@@ -3346,7 +3339,7 @@ class RequestBodyFlowTests(PacedTestCase):
         def more(end: bool, running: RunningRequest) -> None:
             running.bodyReceived([chunk], end)
 
-        running, pool, sink, condition = self.start(
+        _running, pool, sink, condition = self.start(
             app, partial(more, False), partial(more, True),
             head=makeHead(method="POST", more=True),
         )
@@ -3361,7 +3354,7 @@ class RequestBodyFlowTests(PacedTestCase):
         it in the stream.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [b"".join(environ["wsgi.input"])]
 
@@ -3386,9 +3379,9 @@ class RequestBodyFlowTests(PacedTestCase):
             front may not send yet: a deadlock.
         """
         sent = min(INPUT_WINDOW, len(body))
-        result: List[bytes] = []
+        result: list[bytes] = []
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             result.append(read(environ["wsgi.input"]))
             startResponse("204 No Content", [])
             return []
@@ -3403,7 +3396,7 @@ class RequestBodyFlowTests(PacedTestCase):
             running.bodyReceived([body[sent:allowed]], allowed == len(body))
             sent = allowed
 
-        running, pool, sink, condition = self.start(
+        running, pool, sink, _condition = self.start(
             app, *[front] * (2 + 4 * len(body) // INPUT_WINDOW),
             head=makeHead(method="POST", more=True), body=[body[:sent]],
         )
@@ -3465,7 +3458,7 @@ class RequestBodyFlowTests(PacedTestCase):
         paced: nothing is granted.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [environ["wsgi.input"].read()]
 
@@ -3479,7 +3472,7 @@ class RequestBodyFlowTests(PacedTestCase):
         sink gets nothing but C{finished} after the grant of what the read
         had taken before it waited.
         """
-        raised: List[BaseException] = []
+        raised: list[BaseException] = []
         iterable = ClosingIterable([])
 
         def app(environ: Any, startResponse: Any) -> ClosingIterable:
@@ -3490,7 +3483,7 @@ class RequestBodyFlowTests(PacedTestCase):
             startResponse("200 OK", TEXT)
             return iterable
 
-        running, pool, sink, condition = self.start(
+        _running, pool, sink, _condition = self.start(
             app, lambda running: running.cancel(),
             head=makeHead(method="POST", more=True), body=[b"x" * 99],
         )
@@ -3506,13 +3499,13 @@ class RequestBodyFlowTests(PacedTestCase):
         cancelled is dropped.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             environ["wsgi.input"].read()
             startResponse("200 OK", TEXT)
             return []
 
         reactor = FakeReactorFromThreads()
-        running, pool, sink, condition = self.start(
+        running, pool, sink, _condition = self.start(
             app, head=makeHead(method="POST", more=True), body=[b"x" * 100000],
             reactor=reactor,
         )
@@ -3528,11 +3521,11 @@ class RequestBodyFlowTests(PacedTestCase):
         dropped.
         """
 
-        def app(environ: Any, startResponse: Any) -> List[bytes]:
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [environ["wsgi.input"].read()]
 
-        running, pool, sink, condition = self.start(
+        running, pool, sink, _condition = self.start(
             app, head=makeHead(method="POST", more=True), body=[b"a"]
         )
         running.bodyReceived([b"b"], True)
@@ -3555,12 +3548,12 @@ class ProfilingTests(SynchronousTestCase):
         A request run while the runner's profiler is active is in the
         profile; one run before it started is not.
         """
-        calls: List[str] = []
+        calls: list[str] = []
 
         def distinctiveRequestWork() -> None:
             calls.append("work")
 
-        def app(environ: Dict[str, Any], startResponse: Any) -> List[bytes]:
+        def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
             if len(calls) == 1:
                 distinctiveRequestWork()
             else:

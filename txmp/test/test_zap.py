@@ -10,16 +10,15 @@ import io
 import os
 import stat
 import sys
-from typing import Any, List, Tuple
+from typing import Any
 
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp import fronttap, handlertap, keys
+from txmp import _zap, fronttap, handlertap, keys
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._handler import splitChunks
 from txmp._security import isLocalAddress, loadAllowList
-from txmp import _zap
 from txmp._zap import ZAP_DOMAIN, ZapHandler, zapDecision
 from txmp._zmq import PeerUnreachable, loadKeyPair
 
@@ -41,7 +40,7 @@ def makeKeys(test: SynchronousTestCase, *names: str) -> str:
 
 
 def zapRequest(domain: bytes = ZAP_DOMAIN, mechanism: bytes = b"CURVE",
-               credentials: Tuple[bytes, ...] = (CLIENT,)) -> List[bytes]:
+               credentials: tuple[bytes, ...] = (CLIENT,)) -> list[bytes]:
     """
     The frames of a ZAP request, without libzmq's envelope.
     """
@@ -71,7 +70,7 @@ class ZapDecisionTests(SynchronousTestCase):
         """
         A key not in the allow-list gets 400.
         """
-        status, text, key = zapDecision(zapRequest(), {b"x" * 40})
+        status, _text, key = zapDecision(zapRequest(), {b"x" * 40})
         self.assertEqual((status, key), (b"400", self.key))
 
     def test_emptyAllowList(self) -> None:
@@ -115,10 +114,10 @@ class FakeSocket:
     """
 
     def __init__(self) -> None:
-        self.sent: List[List[bytes]] = []
+        self.sent: list[list[bytes]] = []
         self.unreachable = False
 
-    def send(self, frames: List[bytes]) -> None:
+    def send(self, frames: list[bytes]) -> None:
         if self.unreachable:
             raise PeerUnreachable(frames[0])
         self.sent.append(frames)
@@ -165,7 +164,7 @@ class ZapHandlerTests(SynchronousTestCase):
         """
         The log event of a denial names the address and the key in Z85.
         """
-        events: List[Any] = []
+        events: list[Any] = []
         from twisted.logger import globalLogPublisher
 
         globalLogPublisher.addObserver(events.append)
@@ -526,7 +525,7 @@ class KeysCommandTests(SynchronousTestCase):
     C{python -m txmp.keys [DIRECTORY] NAME}.
     """
 
-    def keys(self, *args: str) -> Tuple[int, str, str]:
+    def keys(self, *args: str) -> tuple[int, str, str]:
         """
         Run the command with C{args}.
 
@@ -574,7 +573,7 @@ class KeysCommandTests(SynchronousTestCase):
         here = os.getcwd()
         os.chdir(directory)
         self.addCleanup(os.chdir, here)
-        status, out, err = self.keys("h1")
+        status, _out, err = self.keys("h1")
         self.assertEqual(status, 0, err)
         self.assertIn("h1.key_secret", os.listdir(directory))
 
@@ -586,7 +585,7 @@ class KeysCommandTests(SynchronousTestCase):
         self.keys(directory, "h1")
         with open(os.path.join(directory, "h1.key_secret"), "rb") as f:
             before = f.read()
-        status, out, err = self.keys(directory, "h1")
+        status, _out, err = self.keys(directory, "h1")
         self.assertEqual(status, 1)
         self.assertIn("exists", err)
         with open(os.path.join(directory, "h1.key_secret"), "rb") as f:
@@ -597,7 +596,7 @@ class KeysCommandTests(SynchronousTestCase):
         Wrong arguments print the usage and exit 2.
         """
         for args in [(), ("d", "n", "x"), ("d", "a/b"), ("-h",), ("d/",)]:
-            status, out, err = self.keys(*args)
+            status, _out, _err = self.keys(*args)
             self.assertEqual(status, 2, args)
 
     def test_allowList(self) -> None:

@@ -7,10 +7,9 @@ and a L{Clock}: no socket is made.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, List, Optional
+from typing import Any
 
 import zmq
-
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -26,8 +25,8 @@ class FakeRawSocket:
 
     def __init__(self, room: int) -> None:
         self.room = room
-        self.sent: List[List[bytes]] = []
-        self._partial: Optional[List[bytes]] = None
+        self.sent: list[list[bytes]] = []
+        self._partial: list[bytes] | None = None
 
     def getsockopt(self, option: int) -> int:
         assert option == zmq.EVENTS
