@@ -10,12 +10,45 @@ import json
 import sys
 import time
 from datetime import datetime, timezone
-from typing import IO, Callable
+from typing import IO, Callable, Protocol
 
 from twisted.web.http import datetimeToLogString
-from twisted.web.iweb import IRequest
 
 FORMATS = ("combined", "json")
+
+
+class LoggedRequest(Protocol):
+    """
+    What the access log reads of a finished request: the attributes of a
+    Twisted Web request that the front's L{txmp._front.Exchange} and
+    L{txmp._front.Refusal} have too.
+    """
+
+    @property
+    def method(self) -> bytes | None: ...
+
+    @property
+    def uri(self) -> bytes | None: ...
+
+    @property
+    def clientproto(self) -> bytes | None: ...
+
+    @property
+    def code(self) -> int:
+        """
+        The response's status.
+        """
+
+    @property
+    def sentLength(self) -> int:
+        """
+        How many bytes of response body were written.
+        """
+
+    def getHeader(self, name: bytes) -> bytes | None:
+        """
+        The last value of the request's header field C{name}, if any.
+        """
 
 
 def _decoded(value: bytes | None) -> str | None:
@@ -105,7 +138,7 @@ class AccessLog:
 
     def write(
         self,
-        request: IRequest,
+        request: LoggedRequest,
         client: str,
         duration: float,
         requestId: str | None = None,
@@ -120,7 +153,7 @@ class AccessLog:
         if self._file is None:
             return
         now = self._now()
-        sent = request.sentLength  # type: ignore[attr-defined]
+        sent = request.sentLength
         if self._format == "json":
             line = json.dumps(
                 {
@@ -130,7 +163,7 @@ class AccessLog:
                     "remote_addr": client,
                     "method": _decoded(request.method),
                     "target": _decoded(request.uri),
-                    "protocol": _decoded(request.clientproto),  # type: ignore[attr-defined]
+                    "protocol": _decoded(request.clientproto),
                     "status": request.code,
                     "bytes": sent,
                     "referer": _decoded(request.getHeader(b"referer")),
@@ -146,7 +179,7 @@ class AccessLog:
                 self._timestamp(now),
                 _text(request.method),
                 _text(request.uri),
-                _text(request.clientproto),  # type: ignore[attr-defined]
+                _text(request.clientproto),
                 request.code,
                 sent or "-",
                 _text(request.getHeader(b"referer")),
@@ -155,5 +188,5 @@ class AccessLog:
                 requestId or "-",
             )
         self._file.write(line + "\n")
-        if self._file is sys.__stdout__:
+        if self.path == "-":
             self._file.flush()

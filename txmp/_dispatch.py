@@ -32,7 +32,7 @@ from txmp._defaults import (
 )
 from txmp._metrics import QUEUE_BUCKETS, Histogram
 from txmp._registry import HandlerRegistry, HandlerState
-from txmp._zmq import PeerUnreachable
+from txmp._zmq import MessageSender, PeerUnreachable
 
 BytesPairs = Sequence[tuple[bytes, bytes]]
 
@@ -75,15 +75,6 @@ class ReplyTimeout(FrontError):
 
     status = 504
     reason = b"Gateway Timeout"
-
-
-class MessageSender(Protocol):
-    """
-    What the dispatcher sends with: a ROUTER socket (see L{txmp._zmq}).
-    """
-
-    def send(self, frames: list[bytes]) -> None:
-        ...
 
 
 class BodyConsumer(Protocol):

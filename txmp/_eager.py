@@ -18,22 +18,21 @@ pins what it relies on.
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet import tcp, unix
+from twisted.internet.interfaces import ITransport
 
 # The transports whose buffers eagerWrite knows.
 EAGER_TYPES = (tcp.Server, unix.Server)
 
 
-def holdsNothing(transport: Any) -> bool:
+def holdsNothing(transport: tcp.Server | unix.Server) -> bool:
     """
     Whether a TCP or UNIX transport has nothing buffered to send.
     """
     return not transport._tempDataLen and transport.offset == len(transport.dataBuffer)
 
 
-def eagerWrite(transport: Any, data: bytes) -> None:
+def eagerWrite(transport: ITransport, data: bytes) -> None:
     """
     C{transport.write(data)}; but if C{transport} is one of L{EAGER_TYPES},
     is connected and not closing, and holds nothing unsent, first send what
@@ -43,7 +42,8 @@ def eagerWrite(transport: Any, data: bytes) -> None:
     transport to find on its own write, as it would have.
     """
     if (
-        type(transport) in EAGER_TYPES
+        # type(transport) in EAGER_TYPES, as mypy reads it.
+        (type(transport) is tcp.Server or type(transport) is unix.Server)
         and transport.connected
         and not transport.disconnecting
         and holdsNothing(transport)

@@ -19,12 +19,20 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Callable
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IDelayedCall, IPushProducer, ISSLTransport
+from twisted.internet.interfaces import (
+    IAddress,
+    IConsumer,
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+    ISSLTransport,
+    ITCPTransport,
+)
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -40,7 +48,14 @@ from txmp._defaults import (
     SEND_LIMIT,
     SMALL_BODY,
 )
-from txmp._dispatch import IDEMPOTENT_METHODS, Dispatcher, FrontError, NoCapacity, Reply
+from txmp._dispatch import (
+    IDEMPOTENT_METHODS,
+    Dispatcher,
+    FrontError,
+    NoCapacity,
+    PendingRequest,
+    Reply,
+)
 from txmp._eager import eagerWrite
 from txmp._http import (
     HOP_BY_HOP,
@@ -235,7 +250,7 @@ class Exchange:
         self._deferred: Deferred[Reply] | None = None
         self._reply: Reply | None = None
         # The dispatcher's side of a streamed body, once it reads it.
-        self._sink: Any = None
+        self._sink: PendingRequest | None = None
         self._buffered: list[bytes] = []
         # Whether the handler's window is used up.
         self._windowClosed = False
@@ -296,7 +311,7 @@ class Exchange:
 
     # RequestBodySource: the dispatcher reads a streamed body.
 
-    def startReading(self, sink: Any) -> None:
+    def startReading(self, sink: PendingRequest) -> None:
         buffered, self._buffered = self._buffered, []
         for data in buffered:
             sink.bodyData(data)
@@ -379,7 +394,7 @@ class Exchange:
         d.addErrback(self._unexpected)
 
     def _withRequestId(
-        self, trusted: bool, newRequestId: Any
+        self, trusted: bool, newRequestId: Callable[[], bytes]
     ) -> tuple[list[tuple[bytes, bytes]], bytes, bool]:
         """
         The header pairs for the handler with the request's
@@ -735,6 +750,14 @@ class Refusal:
         return lastField(self._fields, name)
 
 
+class IClientTransport(ITCPTransport, IConsumer, IPushProducer):
+    """
+    What a L{FrontConnection} needs of its client's transport: a TCP
+    transport's methods (which UNIX and TLS transports have too), to
+    register itself as its producer, and to pause and resume its reading.
+    """
+
+
 @implementer(IPushProducer)
 class FrontConnection(Protocol):
     """
@@ -770,6 +793,7 @@ class FrontConnection(Protocol):
 
     _log = Logger()
     factory: FrontFactory
+    transport: IClientTransport
 
     def __init__(self, factory: FrontFactory) -> None:
         self.factory = factory
@@ -1402,7 +1426,15 @@ class FrontConnection(Protocol):
         self._lingerCall = self._lingerEndCall = None
 
 
-class FrontFactory(ServerFactory):
+if TYPE_CHECKING:
+    # (Factory is generic in Twisted's types, but cannot be subscripted at
+    # run time in Twisted 23.10, the oldest supported.)
+    _ServerFactory = ServerFactory[FrontConnection]
+else:
+    _ServerFactory = ServerFactory
+
+
+class FrontFactory(_ServerFactory):
     """
     The front's HTTP server: a L{FrontConnection} per client connection,
     serving every request through the dispatcher.
@@ -1423,7 +1455,7 @@ class FrontFactory(ServerFactory):
     def __init__(
         self,
         dispatcher: Dispatcher,
-        reactor: Any,
+        reactor: IReactorTime,
         accessLog: AccessLog | None = None,
         maxBody: int = DEFAULT_MAX_BODY,
         rules: HTTPRules = DEFAULT_RULES,
@@ -1439,7 +1471,7 @@ class FrontFactory(ServerFactory):
         self._drainWaiters: list[Deferred[None]] = []
         self._dates = _DateCache()
 
-    def buildProtocol(self, addr: Any) -> FrontConnection:
+    def buildProtocol(self, addr: IAddress | None) -> FrontConnection:
         return FrontConnection(self)
 
     def date(self) -> bytes:
@@ -1465,7 +1497,7 @@ class FrontFactory(ServerFactory):
             )
         if accessLog is not None:
             accessLog.write(
-                request, request.remoteAddr, duration,  # type: ignore[arg-type]
+                request, request.remoteAddr, duration,
                 request.requestId.decode("ascii") or None,
             )
 

@@ -14,6 +14,7 @@ from twisted.logger import Logger
 
 from txmp import protocol
 from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW, MAX_FRAME
+from txmp._zmq import MessageSender
 
 # What a response head too large for the front becomes.
 _HEAD_TOO_LARGE_BODY = b"Internal Server Error\n"
@@ -49,15 +50,6 @@ def _maxMessage(value: str) -> int:
         if size > 0:
             return size
     return DEFAULT_MAX_MESSAGE
-
-
-class MessageSender(Protocol):
-    """
-    A DEALER socket, or a fake of one.
-    """
-
-    def send(self, frames: list[bytes]) -> None:
-        ...
 
 
 class Running(Protocol):

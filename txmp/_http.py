@@ -566,7 +566,9 @@ def parseForwarded(values: Iterable[bytes]) -> list[dict[str, str]]:
 
 
 def _splitOutsideQuotes(text: str, separator: str) -> list[str]:
-    parts, current, quoted, escaped = [], [], False, False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for char in text:
         if escaped:
             escaped = False

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any, Callable
+from typing import IO, Callable, Protocol, TypedDict, cast
 
 from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
+    LogEvent,
     LogLevel,
     LogLevelFilterPredicate,
     eventAsJSON,
@@ -23,6 +24,7 @@ from twisted.logger import (
     formatEvent,
     textFileLogObserver,
 )
+from twisted.python import usage
 from zope.interface import implementer
 
 FORMATS = ("text", "json")
@@ -71,7 +73,17 @@ def reopenLogFiles() -> None:
         f.reopen()
 
 
-def _jsonObserver(out: Any) -> ILogObserver:
+class _TextOutput(Protocol):
+    """
+    Where a log is written: standard output or a L{ReopenableFile}.
+    """
+
+    def write(self, text: str) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+def _jsonObserver(out: _TextOutput) -> ILogObserver:
     """
     Twisted's JSON observer (one object per line, which L{eventFromJSON}
     reads back), with the message as text too, under C{text}: what a
@@ -79,12 +91,14 @@ def _jsonObserver(out: Any) -> ILogObserver:
     """
 
     @implementer(ILogObserver)
-    def observe(event: dict[str, Any]) -> None:
+    def observe(event: LogEvent) -> None:
         if "text" not in event:
             event = dict(event, text=formatEvent(event))
         out.write(eventAsJSON(event) + "\n")
 
-    return observe
+    # (What implementer returns is not typed.)
+    observer: ILogObserver = observe
+    return observer
 
 
 def makeObserver(
@@ -97,7 +111,7 @@ def makeObserver(
         daemon) for standard output, else a path (C{twistd.log} if
         nothing is given to a daemon).
     """
-    out: Any
+    out: _TextOutput
     if logfile == "-" or (nodaemon and not logfile):
         out = sys.stdout
     else:
@@ -106,7 +120,8 @@ def makeObserver(
     if format == "json":
         observer = _jsonObserver(out)
     else:
-        observer = textFileLogObserver(out)
+        # (Typed as taking an IO, it only writes and flushes.)
+        observer = textFileLogObserver(cast(IO[str], out))
     return FilteringLogObserver(
         observer,
         [LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))],
@@ -114,10 +129,17 @@ def makeObserver(
 
 
 #: What L{twistdObserver} makes: set by L{configureTwistd}.
-_twistdSettings: dict[str, Any] = {}
+class _TwistdSettings(TypedDict, total=False):
+    format: str
+    level: str
+    logfile: str | None
+    nodaemon: bool
 
 
-def configureTwistd(options: dict[str, Any], format: str, level: str) -> None:
+_twistdSettings: _TwistdSettings = {}
+
+
+def configureTwistd(options: usage.Options, format: str, level: str) -> None:
     """
     Make twistd log with L{makeObserver}, unless it was given its own
     C{--logger} or C{--syslog}.  Called while twistd parses our options,
@@ -129,10 +151,10 @@ def configureTwistd(options: dict[str, Any], format: str, level: str) -> None:
     """
     if options.get("logger") or options.get("syslog"):
         return
-    _twistdSettings.update(
-        format=format, level=level, logfile=options.get("logfile"),
-        nodaemon=bool(options.get("nodaemon")),
-    )
+    _twistdSettings.update({
+        "format": format, "level": level, "logfile": options.get("logfile"),
+        "nodaemon": bool(options.get("nodaemon")),
+    })
     options["logger"] = "txmp._logs.twistdObserver"
 
 
@@ -153,7 +175,7 @@ class ChildLog:
     from stdout.
     """
 
-    def __init__(self, name: str, publish: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, name: str, publish: Callable[[LogEvent], None]) -> None:
         self._name = name
         self._publish = publish
         self._partial = {1: b"", 2: b""}
@@ -179,7 +201,7 @@ class ChildLog:
         text = raw.decode("utf-8", "replace").strip("\r\x1e")
         if not text:
             return
-        event: dict[str, Any] | None = None
+        event: LogEvent | None = None
         if text.startswith("{"):
             try:
                 event = eventFromJSON(text)

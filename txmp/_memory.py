@@ -18,10 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import (
-    Any,
-    Callable,
-)
+from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -29,9 +26,7 @@ from txmp import protocol
 from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_THREADS
 from txmp._dispatch import Dispatcher
 from txmp._handler import FrontLink
-from txmp._zmq import PeerUnreachable
-
-FramesReceiver = Callable[[list[bytes]], None]
+from txmp._zmq import FramesReceiver, PeerUnreachable
 
 
 class MemorySocket:

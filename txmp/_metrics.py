@@ -15,7 +15,12 @@ import math
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    # (Only for types: the dispatcher counts with this module's Histogram.)
+    from txmp._dispatch import Dispatcher, PendingRequest
+    from txmp._registry import HandlerState
 
 # Seconds: from well under a millisecond (hello world) to --timeout.
 DURATION_BUCKETS = (
@@ -128,7 +133,7 @@ class _Writer:
         self.sample(name + "_count", histogram.count)
 
 
-def exposition(dispatcher: Any, metrics: FrontMetrics) -> bytes:
+def exposition(dispatcher: Dispatcher, metrics: FrontMetrics) -> bytes:
     """
     The front's metrics in the Prometheus text format.
 
@@ -175,18 +180,19 @@ def exposition(dispatcher: Any, metrics: FrontMetrics) -> bytes:
     for key, value in sorted(stats.items()):
         w.sample("txmp_front_events_total", value, {"event": key})
     handlers = list(dispatcher.handlers.values())
-    for name, help, value in [
+    perHandler: list[tuple[str, str, Callable[[HandlerState[PendingRequest]], int]]] = [
         ("txmp_handler_credits", "Requests this handler can take now.",
          lambda h: h.credits),
         ("txmp_handler_in_flight_requests", "Requests this handler is running.",
          lambda h: len(h.inFlight)),
         ("txmp_handler_draining", "1 if this handler is draining.",
          lambda h: int(h.draining)),
-    ]:
+    ]
+    for name, help, measure in perHandler:
         w.family(name, "gauge", help)
         for handler in handlers:
             # Two handlers may share a --name: the routing id tells them apart.
-            w.sample(name, value(handler), {
+            w.sample(name, measure(handler), {
                 "handler": handler.name,
                 "id": handler.identity.decode("ascii", "replace"),
             })

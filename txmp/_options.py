@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable, NoReturn
+from typing import Callable, ClassVar, NoReturn, TypeVar, Union
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,12 +23,19 @@ import txmp
 from txmp._defaults import DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL
 from txmp._logs import FORMATS, LEVELS, configureTwistd
 
+#: What a number option holds.
+_Number = TypeVar("_Number", int, float)
+
+#: One of C{optParameters}: long name, short name, default, description and
+#: (optionally) the coerce function.
+OptParameter = list[Union[str, int, float, Callable[[str], object], None]]
+
 
 def _number(
-    kind: Callable[[str], Any], what: str, zeroAllowed: bool,
+    kind: Callable[[str], _Number], what: str, zeroAllowed: bool,
     most: int | None = None,
-) -> Callable[[str], Any]:
-    def check(value: str) -> Any:
+) -> Callable[[str], _Number]:
+    def check(value: str) -> _Number:
         try:
             result = kind(value)
         except ValueError:
@@ -48,8 +55,8 @@ def _number(
 
 
 def positive(
-    kind: Callable[[str], Any], what: str, most: int | None = None
-) -> Callable[[str], Any]:
+    kind: Callable[[str], _Number], what: str, most: int | None = None
+) -> Callable[[str], _Number]:
     """
     A coerce function for C{optParameters}: a positive number of C{kind},
     and at most C{most} if given.
@@ -57,7 +64,7 @@ def positive(
     return _number(kind, what, zeroAllowed=False, most=most)
 
 
-def nonNegative(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+def nonNegative(kind: Callable[[str], _Number], what: str) -> Callable[[str], _Number]:
     """
     A coerce function for C{optParameters}: a number of C{kind}, 0 or more.
     """
@@ -73,7 +80,7 @@ def _givenConfig(arguments: list[str]) -> str | None:
     return None
 
 
-def _readConfig(path: str, command: str) -> dict[str, Any]:
+def _readConfig(path: str, command: str) -> dict[str, object]:
     """
     The table of C{command} in the TOML file C{path} (empty if it has none).
     """
@@ -97,7 +104,7 @@ def _repeatable(options: usage.Options, name: str) -> bool:
     )
 
 
-def _truth(value: Any, what: str) -> bool:
+def _truth(value: object, what: str) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -122,7 +129,7 @@ class TxmpOptions(usage.Options):
     #: file, and its environment variables' prefix (C{TXMP_MPFRONT_}).
     command = ""
 
-    optParameters = [
+    optParameters: ClassVar[list[OptParameter]] = [
         ["log-format", None, DEFAULT_LOG_FORMAT,
          "Log format: text (twistd's) or json (one object per line, as "
          "twisted.logger writes it)."],
@@ -187,7 +194,7 @@ class TxmpOptions(usage.Options):
             if argument.startswith("--")
         }
         known = {name.rstrip("="): name.endswith("=") for name in self.longOpt}
-        settings: dict[str, tuple[str, Any]] = {}
+        settings: dict[str, tuple[str, object]] = {}
         path = _givenConfig(arguments) or environ.get("TXMP_CONFIG")
         if path:
             for key, value in _readConfig(path, self.command).items():

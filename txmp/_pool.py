@@ -26,12 +26,23 @@ from __future__ import annotations
 import threading
 from collections import deque
 from queue import SimpleQueue
-from typing import Any, Callable, Optional
+from typing import Callable, Optional, Protocol
 
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
-_Job = Optional[tuple[Callable[..., object], tuple[Any, ...], dict]]
+_Job = Optional[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]]
+
+
+class ThreadFactory(Protocol):
+    """
+    Makes a pool's threads, as L{threading.Thread} does.
+    """
+
+    def __call__(self, *, target: Callable[[], object], name: str) -> threading.Thread:
+        """
+        A thread, not started, that will run C{target}.
+        """
 
 
 class WorkerPool:
@@ -61,12 +72,12 @@ class WorkerPool:
         self,
         size: int,
         name: str = "wsgi",
-        threadFactory: Callable[..., Any] = threading.Thread,
+        threadFactory: ThreadFactory = threading.Thread,
     ) -> None:
         self.size = size
         self.name = name
         self.threadFactory = threadFactory
-        self.threads: list[Any] = []
+        self.threads: list[threading.Thread] = []
         self.started = False
         self.joined = False
         # None is the "stop" sentinel: one per thread.
@@ -86,7 +97,7 @@ class WorkerPool:
             thread.start()
 
     def callInThread(
-        self, func: Callable[..., object], /, *args: Any, **kw: Any
+        self, func: Callable[..., object], /, *args: object, **kw: object
     ) -> None:
         """
         Call C{func(*args, **kw)} in a thread of the pool, once one is free.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Any
 
 from twisted.python import usage
 
@@ -129,7 +128,7 @@ def _requireCurve() -> None:
         )
 
 
-def checkFrontSecurity(options: Any) -> None:
+def checkFrontSecurity(options: usage.Options) -> None:
     """
     Check and load the front's security options: C{curve} becomes the
     front's (public, secret) key pair and C{curve-allowed} the allowed
@@ -147,10 +146,10 @@ def checkFrontSecurity(options: Any) -> None:
             "--curve-secret-key and --curve-allow go together: the front's "
             "key, and the directory of the handler keys it accepts"
         )
-    if secretFile:
+    if secretFile and allowDir:  # (Both or neither, by now.)
         _requireCurve()
         options["curve"] = loadSecretCertificate(secretFile, "--curve-secret-key")
-        options["curve-allowed"] = loadAllowList(allowDir)  # type: ignore[arg-type]
+        options["curve-allowed"] = loadAllowList(allowDir)
         return
     if options["insecure"]:
         return
@@ -168,7 +167,7 @@ def checkFrontSecurity(options: Any) -> None:
             )
 
 
-def checkHandlerSecurity(options: Any) -> None:
+def checkHandlerSecurity(options: usage.Options) -> None:
     """
     Check and load the handler's CURVE options: C{curve} becomes the
     handler's (public, secret, server public) keys, or C{None}.
@@ -184,9 +183,9 @@ def checkHandlerSecurity(options: Any) -> None:
             "--curve-secret-key and --curve-server-key go together: the "
             "handler's key, and the front's public key"
         )
-    if not secretFile:
+    if not secretFile or not serverFile:  # (Both or neither, by now.)
         return
     _requireCurve()
     public, secret = loadSecretCertificate(secretFile, "--curve-secret-key")
-    server = loadPublicCertificate(serverFile, "--curve-server-key")  # type: ignore[arg-type]
+    server = loadPublicCertificate(serverFile, "--curve-server-key")
     options["curve"] = (public, secret, server)

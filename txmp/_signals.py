@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterable
-from typing import Any, Callable
+from types import FrameType
+from typing import Callable, Union
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorCore, IReactorFromThreads
 from twisted.logger import Logger
 
+#: A signal's handler, as L{signal.getsignal} returns it.
+_Handler = Union[Callable[[int, Union[FrameType, None]], object], int, signal.Handlers, None]
+
 #: The signals the reactor handles itself once it runs.
 _REACTORS = {signal.SIGINT, signal.SIGTERM}
+
+
+class ISignalReactor(IReactorCore, IReactorFromThreads):
+    """
+    What L{SignalActions} needs of the reactor: to know when it runs, and
+    to be called from a signal handler.
+    """
 
 
 class SignalActions(Service):
@@ -43,18 +54,17 @@ class SignalActions(Service):
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: ISignalReactor,
         actions: dict[int, Callable[[], None]],
         immediate: dict[int, Callable[[], None]] | None = None,
         once: Iterable[int] = (),
     ) -> None:
-        self._reactor: IReactorFromThreads = reactor
-        self._core: IReactorCore = reactor
+        self._reactor = reactor
         self.actions = actions
         self.immediate = immediate or {}
         self.once = frozenset(once)
         self._onceDone = False
-        self._previous: dict[int, Any] = {}
+        self._previous: dict[int, _Handler] = {}
 
     def startService(self) -> None:
         Service.startService(self)
@@ -63,7 +73,7 @@ class SignalActions(Service):
         # finds its handler; but the reactor installs its own for these when
         # it starts running, so ours go after.
         self._install(signals - _REACTORS)
-        self._core.callWhenRunning(lambda: self._install(signals & _REACTORS))
+        self._reactor.callWhenRunning(lambda: self._install(signals & _REACTORS))
 
     def _install(self, signals: set[int]) -> None:
         if not self.running:
@@ -73,7 +83,7 @@ class SignalActions(Service):
             self._previous[number] = previous
             signal.signal(number, self._handler)
 
-    def _handler(self, number: int, frame: Any) -> None:
+    def _handler(self, number: int, frame: FrameType | None) -> None:
         now = self.immediate.get(number)
         if now is not None:
             now()

@@ -7,8 +7,10 @@ readiness probes, and the Prometheus metrics.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Callable
 
+from twisted.internet.interfaces import IReactorTime
+from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
@@ -101,7 +103,9 @@ class StatsRoot(Resource):
     def getChild(self, path: bytes, request: Request) -> Resource:
         if path == b"":
             return self._json
-        return Resource.getChild(self, path, request)
+        # (Untyped in Twisted: a NoResource.)
+        child: Resource = Resource.getChild(self, path, request)
+        return child
 
 
 class _QuietSite(Site):
@@ -112,12 +116,12 @@ class _QuietSite(Site):
 
     noisy = False
 
-    def log(self, request: Request) -> None:
+    def log(self, request: http.Request) -> None:
         pass
 
 
 def makeStatsSite(
-    dispatcher: Dispatcher, reactor: Any, metrics: FrontMetrics | None = None
+    dispatcher: Dispatcher, reactor: IReactorTime, metrics: FrontMetrics | None = None
 ) -> Site:
     """
     A site serving L{StatsRoot} (for --stats).

@@ -17,26 +17,18 @@ the reactor thread.
 
 from __future__ import annotations
 
-from typing import AbstractSet, Protocol
+from typing import AbstractSet
 
 from twisted.logger import Logger
 
 from txmp._defaults import MAX_DENIAL_KEYS
+from txmp._zmq import MessageSender
 
 ZAP_VERSION = b"1.0"
 
 # The ZAP domain of the front's sockets: with ZAP_ENFORCE_DOMAIN, a socket
 # without a ZAP handler for it refuses every peer.
 ZAP_DOMAIN = b"txmp"
-
-
-class MessageSender(Protocol):
-    """
-    A ROUTER socket, or a fake of one.
-    """
-
-    def send(self, frames: list[bytes]) -> None:
-        ...
 
 
 def zapDecision(

@@ -18,12 +18,46 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, cast, overload
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorFDSet, IReactorTime
 from twisted.logger import Logger
 
+from txmp.protocol import Frame
+
+if TYPE_CHECKING:
+    import zmq
+
+# What a socket calls, in the reactor thread, with the frames of each
+# message it receives (a ROUTER's first frame is the sender's id).
 FramesReceiver = Callable[[list[bytes]], None]
+
+# The same for a socket made with C{largeFrame}: its large frames come as
+# read-only memoryviews.
+LargeFramesReceiver = Callable[[Sequence[Frame]], None]
+
+
+class IZmqReactor(IReactorFDSet, IReactorTime):
+    """
+    What ZeroMQ sockets need of the reactor: to watch their descriptor
+    (txzmq's connections), and to schedule reads.
+    """
+
+
+class MessageSender(Protocol):
+    """
+    What sends messages: a L{ZmqSocket} (ROUTER or DEALER), or a fake of
+    one.  Called in the reactor thread.
+    """
+
+    def send(self, frames: list[bytes]) -> None:
+        """
+        Send one multipart message; a ROUTER's first frame is the peer's id.
+
+        @raise PeerUnreachable: if this is a ROUTER and the peer is not
+            connected.
+        """
 
 # Where libzmq sends ZAP requests, in the context of the socket that
 # authenticates (RFC 27).
@@ -167,19 +201,40 @@ class ZmqContext:
     @param reactor: the reactor whose thread owns every socket made here.
     """
 
-    def __init__(self, reactor: Any) -> None:
+    def __init__(self, reactor: IZmqReactor) -> None:
         from txzmq import ZmqFactory
 
         self._reactor = reactor
-        self._factory = ZmqFactory()
+        self._factory: _Factory = ZmqFactory()
         # txzmq reads the reactor from its factory; never the global one.
         self._factory.reactor = reactor
         self._factory.lingerPeriod = 0
 
+    @overload
     def socket(
         self,
         kind: str,
         receiver: FramesReceiver,
+        highWaterMark: int,
+        routingId: bytes | None = None,
+        largeFrame: None = None,
+    ) -> ZmqSocket: ...
+
+    @overload
+    def socket(
+        self,
+        kind: str,
+        receiver: LargeFramesReceiver,
+        highWaterMark: int,
+        routingId: bytes | None = None,
+        *,
+        largeFrame: int,
+    ) -> ZmqSocket: ...
+
+    def socket(
+        self,
+        kind: str,
+        receiver: FramesReceiver | LargeFramesReceiver,
         highWaterMark: int,
         routingId: bytes | None = None,
         largeFrame: int | None = None,
@@ -209,19 +264,57 @@ class ZmqContext:
             self._factory.shutdown()
 
 
-def _connectionClass() -> type:
+class _Factory(Protocol):
+    """
+    What we use of txzmq's C{ZmqFactory} (txzmq has no types).
+    """
+
+    reactor: IZmqReactor
+    lingerPeriod: int
+    context: object
+
+    def shutdown(self) -> None: ...
+
+
+class _Endpoint(Protocol):
+    """
+    A txzmq C{ZmqEndpoint}.
+    """
+
+    @property
+    def address(self) -> str: ...
+
+
+class _Connection(Protocol):
+    """
+    What we use of a txzmq C{ZmqConnection}: our subclass of it, made by
+    L{_connectionClass}.
+    """
+
+    socket: zmq.Socket[bytes] | None
+
+    def addEndpoints(self, endpoints: list[_Endpoint]) -> None: ...
+
+    def doRead(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+def _connectionClass() -> Callable[[_Factory, ZmqSocket, int, bytes | None], _Connection]:
     from txzmq import ZmqConnection
 
-    class _Connection(ZmqConnection):  # type: ignore[misc]
+    # (txzmq has no types: its class is Any to mypy.)
+    class _TxmpConnection(ZmqConnection):  # type: ignore[misc]
         socketType = None
+        socket: zmq.Socket[bytes] | None
 
-        def __init__(self, factory: Any, owner: ZmqSocket, socketType: int,
+        def __init__(self, factory: _Factory, owner: ZmqSocket, socketType: int,
                      identity: bytes | None) -> None:
             self.socketType = socketType
             self._owner = owner
             ZmqConnection.__init__(self, factory, None, identity)
 
-        def messageReceived(self, message: list[bytes]) -> None:
+        def messageReceived(self, message: Sequence[Frame]) -> None:
             self._owner._receiver(message)
 
         def doRead(self) -> None:
@@ -232,11 +325,13 @@ def _connectionClass() -> type:
 
             receiver = self._owner._receiver
             largeFrame = self._owner._largeFrame
+            frames: Sequence[Frame]
             # Asking EVENTS first costs less than the zmq.Again that ends
             # the loop otherwise (getsockopt: get() makes an enum of it).
             while (
                 self.socket is not None
-                and self.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN
+                # (EVENTS is an int: pyzmq types every option int | bytes.)
+                and self.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN  # type: ignore[arg-type, operator]
             ):
                 try:
                     if largeFrame is None:
@@ -254,7 +349,7 @@ def _connectionClass() -> type:
                 receiver(frames)
             self._owner._flush()
 
-    return _Connection
+    return _TxmpConnection
 
 
 # ZMQ_DONTWAIT and ZMQ_SNDMORE, from zmq.h (part of libzmq's ABI).
@@ -262,7 +357,7 @@ _NOBLOCK = 1
 _SNDMORE = 2
 
 
-def _sendMultipart(socket: Any, frames: list[bytes]) -> None:
+def _sendMultipart(socket: zmq.Socket[bytes], frames: list[bytes]) -> None:
     """
     C{socket.send_multipart(frames, NOBLOCK, copy=True)}, with the flags
     as plain integers: pyzmq's own combines enum flags for every frame,
@@ -285,9 +380,9 @@ class ZmqSocket:
 
     def __init__(
         self,
-        factory: Any,
+        factory: _Factory,
         kind: str,
-        receiver: FramesReceiver,
+        receiver: FramesReceiver | LargeFramesReceiver,
         highWaterMark: int,
         routingId: bytes | None,
         largeFrame: int | None = None,
@@ -297,15 +392,16 @@ class ZmqSocket:
         if highWaterMark <= 0:
             raise ValueError("a high-water mark of 0 means unlimited memory")
         self._zmq = zmq
-        self._receiver = receiver
+        # (Only a socket with largeFrame receives memoryviews.)
+        self._receiver = cast(LargeFramesReceiver, receiver)
         self._largeFrame = largeFrame
         self._reactor: IReactorTime = factory.reactor
         self._backlog: deque[list[bytes]] = deque()
-        self._flushCall: Any = None
+        self._flushCall: IDelayedCall | None = None
         socketType = {"router": zmq.ROUTER, "dealer": zmq.DEALER, "pair": zmq.PAIR}[kind]
         self._router = socketType == zmq.ROUTER
         self._conn = _connectionClass()(factory, self, socketType, routingId)
-        sock = self._conn.socket
+        sock = self._socket()
         sock.setsockopt(zmq.SNDHWM, highWaterMark)
         sock.setsockopt(zmq.RCVHWM, highWaterMark)
         sock.setsockopt(zmq.LINGER, 0)
@@ -319,12 +415,23 @@ class ZmqSocket:
             sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
 
     @property
-    def rawSocket(self) -> Any:
+    def rawSocket(self) -> zmq.Socket[bytes] | None:
         """
         The C{zmq.Socket}, for options that must be set before
         L{bind}/L{connect} (CURVE, for instance).
         """
         return self._conn.socket
+
+    def _socket(self) -> zmq.Socket[bytes]:
+        """
+        The C{zmq.Socket}, to set an option.
+
+        @raise RuntimeError: if it is closed.
+        """
+        sock = self._conn.socket
+        if sock is None:
+            raise RuntimeError("the socket is closed")
+        return sock
 
     def _beforeEndpoints(self, what: str) -> None:
         # libzmq applies security options to connections made afterwards
@@ -342,7 +449,7 @@ class ZmqSocket:
         """
         zmq = self._zmq
         self._beforeEndpoints("CURVE")
-        sock = self._conn.socket
+        sock = self._socket()
         sock.setsockopt(zmq.CURVE_SERVER, 1)
         sock.setsockopt(zmq.CURVE_SECRETKEY, secretKey)
         sock.setsockopt(zmq.ZAP_DOMAIN, zapDomain)
@@ -356,7 +463,7 @@ class ZmqSocket:
         """
         zmq = self._zmq
         self._beforeEndpoints("CURVE")
-        sock = self._conn.socket
+        sock = self._socket()
         sock.setsockopt(zmq.CURVE_PUBLICKEY, publicKey)
         sock.setsockopt(zmq.CURVE_SECRETKEY, secretKey)
         sock.setsockopt(zmq.CURVE_SERVERKEY, serverKey)
@@ -367,7 +474,7 @@ class ZmqSocket:
         instead of buffering it.  Call before L{bind}/L{connect}.
         """
         self._beforeEndpoints("MAXMSGSIZE")
-        self._conn.socket.setsockopt(self._zmq.MAXMSGSIZE, size)
+        self._socket().setsockopt(self._zmq.MAXMSGSIZE, size)
 
     def monitorHandshakes(self, context: ZmqContext, observer: HandshakeObserver) -> None:
         """
@@ -396,7 +503,7 @@ class ZmqSocket:
         for value in names:
             events |= value
         address = "inproc://txmp-monitor-" + newRoutingId().decode("ascii")
-        self._conn.socket.monitor(address, events)
+        self._socket().monitor(address, events)
 
         def received(frames: list[bytes]) -> None:
             try:
@@ -425,7 +532,7 @@ class ZmqSocket:
         # only once a read has found it empty: read once more.
         self._scheduleRead()
 
-    def _addEndpoint(self, endpoint: Any, verb: str) -> None:
+    def _addEndpoint(self, endpoint: _Endpoint, verb: str) -> None:
         """
         Bind or connect to C{endpoint}.
 
@@ -463,22 +570,23 @@ class ZmqSocket:
 
         Sending on a closed socket does nothing.
         """
-        if self._conn.socket is None:
+        sock = self._conn.socket
+        if sock is None:
             return  # closed: the process is stopping
         if self._backlog:
             self._backlog.append(frames)
             return
-        self._sendNow(frames)
+        self._sendNow(sock, frames)
         self._scheduleRead()
 
-    def _sendNow(self, frames: list[bytes]) -> None:
+    def _sendNow(self, sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
         zmq = self._zmq
         try:
             # copy=True, measured (docs/benchmarks.md, "Large bodies"): a
             # zero-copy send of a 64 KiB body chunk costs more than the copy
             # (pyzmq's garbage-collector thread must release each frame) and,
             # on PyPy, holds the frames' memory until a collection.
-            _sendMultipart(self._conn.socket, frames)
+            _sendMultipart(sock, frames)
         except zmq.Again:
             self._backlog.append(frames)
         except zmq.ZMQError as e:
@@ -532,7 +640,7 @@ class ZmqSocket:
         When closed, try for this long to send what is queued (the last
         messages of a process that stops, such as C{BYE}).
         """
-        self._conn.socket.setsockopt(self._zmq.LINGER, milliseconds)
+        self._socket().setsockopt(self._zmq.LINGER, milliseconds)
 
     def close(self) -> None:
         """

@@ -8,10 +8,13 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable
-from typing import Any, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from txmp._wsgi import Environ, StartResponse
 
 
-def app(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]:
+def app(environ: Environ, startResponse: StartResponse) -> Iterable[bytes]:
     """
     Say hello, and which handler process answered.
     """

@@ -11,13 +11,21 @@ import signal
 import socket
 import sys
 import tempfile
-from typing import Any, Callable, NoReturn
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Callable, NoReturn, cast
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.error import CannotListenError
-from twisted.logger import Logger, globalLogPublisher
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorCore,
+    IReactorProcess,
+    IStreamServerEndpoint,
+)
+from twisted.logger import LogEvent, Logger, globalLogPublisher
 from twisted.python import usage
 from twisted.python.failure import Failure
 
@@ -52,6 +60,25 @@ from txmp._logs import ChildLog, reopenLogFiles
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._reload import findSpec
 from txmp._security import checkFrontSecurity
+
+if TYPE_CHECKING:
+    # (Only for types: these are imported when the front starts.)
+    from twisted.runner.procmon import LoggingProtocol, ProcessMonitor
+
+    from txmp._dispatch import Dispatcher
+    from txmp._front import FrontFactory
+    from txmp._signals import ISignalReactor
+    from txmp._zap import ZapHandler
+    from txmp._zmq import IZmqReactor, ZmqContext, ZmqSocket
+
+    class IFrontReactor(IZmqReactor, ISignalReactor, IReactorProcess):
+        """
+        What the front's services need of the reactor: sockets, time,
+        processes for C{--spawn}, and calls from signal handlers.  A type
+        only, as Twisted's own C{twisted.internet._IReactorCommon}: every
+        reactor of Twisted's with processes provides it all, but declares
+        the interfaces one by one.
+        """
 
 
 def connectableAddress(address: str) -> str:
@@ -275,7 +302,7 @@ class ListenError(Exception):
     """
 
 
-def _reason(error: BaseException) -> str:
+def _reason(error: BaseException | None) -> str:
     """
     One line saying why an endpoint could not be made or listen.
     """
@@ -284,7 +311,7 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _stopAndExit(reactor: Any, status: int) -> None:
+def _stopAndExit(reactor: IReactorCore, status: int) -> None:
     """
     Stop the reactor (gracefully, as on SIGTERM), then exit with C{status}
     (twistd would exit 0).
@@ -309,24 +336,24 @@ class FrontService(Service):
 
     _log = Logger()
 
-    def __init__(self, reactor: Any, options: Options) -> None:
+    def __init__(self, reactor: IFrontReactor, options: Options) -> None:
         self._reactor = reactor
         self._options = options
-        self.dispatcher: Any = None
-        self._ports: list[Any] = []
-        self._sockets: list[Any] = []
+        self.dispatcher: Dispatcher | None = None
+        self._ports: list[IListeningPort] = []
+        self._sockets: list[ZmqSocket] = []
         self._drainWaiters: list[Deferred[None]] = []
         # The HTTP site, once started.
-        self._site: Any = None
+        self._site: FrontFactory | None = None
         # The access log, if any, once started (see reopenLogs).
         self.accessLog: AccessLog | None = None
         # While startService runs; the first endpoint error seen meanwhile.
         self._starting = False
         self._startError: str | None = None
-        self._context: Any = None
+        self._context: ZmqContext | None = None
         # The ZAP handler (L{txmp._zap.ZapHandler}) with CURVE, once started.
-        self.zap: Any = None
-        self.listening: Deferred[list[Any]] = Deferred()
+        self.zap: ZapHandler | None = None
+        self.listening: Deferred[list[IListeningPort]] = Deferred()
         # Called with a handler's name when it starts draining.
         self.drainObservers: list[Callable[[str], None]] = []
         # Called with a handler's name when it registers anew.
@@ -343,20 +370,20 @@ class FrontService(Service):
 
         Service.startService(self)
         options = self._options
-        self._context = ZmqContext(self._reactor)
+        self._context = context = ZmqContext(self._reactor)
         # The dispatcher and the sockets refer to each other: the sockets
         # deliver to the dispatcher, which sends on the send socket.
-        holder: list[Any] = []
-        sendSocket = self._context.socket(
+        holder: list[Dispatcher] = []
+        sendSocket = context.socket(
             "router", lambda frames: holder[0].controlReceived(frames), HIGH_WATER_MARK
         )
-        returnSocket = self._context.socket(
+        returnSocket = context.socket(
             "router",
             lambda frames: holder[0].replyReceived(frames),
             HIGH_WATER_MARK,
             largeFrame=LARGE_FRAME,
         )
-        self.dispatcher = Dispatcher(
+        self.dispatcher = dispatcher = Dispatcher(
             self._reactor,
             sendSocket,
             timeout=options["timeout"],
@@ -366,40 +393,42 @@ class FrontService(Service):
             window=options["window"],
             maxMessage=options["max-message"],
         )
-        holder.append(self.dispatcher)
-        self.dispatcher.drainObservers.extend(self.drainObservers)
-        self.dispatcher.joinObservers.extend(self.joinObservers)
-        self._secure([sendSocket, returnSocket])
+        holder.append(dispatcher)
+        dispatcher.drainObservers.extend(self.drainObservers)
+        dispatcher.joinObservers.extend(self.joinObservers)
+        self._secure(context, [sendSocket, returnSocket])
         self._sockets = [sendSocket, returnSocket]
         for option, sock in [("--send", sendSocket), ("--return", returnSocket)]:
             try:
                 sock.bind(options[option[2:]])
             except AddressError as e:
                 self._abandon(f"{option}: {e}")
-        self.dispatcher.start()
+        dispatcher.start()
         accessLog = None
         if options["access-log"] is not None:
             accessLog = AccessLog(options["access-log"], options["access-log-format"])
         metrics = FrontMetrics() if options["stats"] else None
         site = FrontFactory(
-            self.dispatcher, self._reactor, accessLog, options["max-body"],
+            dispatcher, self._reactor, accessLog, options["max-body"],
             httpRules(options), metrics,
         )
         self.accessLog = accessLog
         self._site = site
-        endpoints = [("--listen", description, site) for description in options["listen"]]
+        endpoints: list[tuple[str, str, IProtocolFactory]] = [
+            ("--listen", description, site) for description in options["listen"]
+        ]
         if options["stats"]:
             endpoints.append(
-                ("--stats", options["stats"], makeStatsSite(self.dispatcher, self._reactor, metrics))
+                ("--stats", options["stats"], makeStatsSite(dispatcher, self._reactor, metrics))
             )
         # Ports fail synchronously (in use, no permission) while we start,
         # before the reactor runs: then we exit here with one line.
         self._starting = True
-        listening = []
+        listening: list[Deferred[IListeningPort]] = []
         for option, description, factory in endpoints:
             what = f"{option} {description}"
             try:
-                endpoint = serverFromString(self._reactor, description)
+                endpoint: IStreamServerEndpoint = serverFromString(self._reactor, description)
             except Exception as e:
                 self._abandon(f"{what}: {_reason(e)}")
             listening.append(
@@ -425,7 +454,7 @@ class FrontService(Service):
             self._context = None
         raise SystemExit(f"mpfront: {error}")
 
-    def _secure(self, sockets: list[Any]) -> None:
+    def _secure(self, context: ZmqContext, sockets: list[ZmqSocket]) -> None:
         """
         Set the security options of the front's sockets, before they bind:
         the largest frame, and CURVE with our ZAP handler if configured.
@@ -441,10 +470,10 @@ class FrontService(Service):
             return
         # Bound first, in the context of the front's sockets: libzmq asks
         # the ZAP handler of the socket's own context.
-        self.zap = ZapHandler(options["curve-allowed"])
-        zapSocket = self._context.socket("router", self.zap.requestReceived, 1000)
+        self.zap = zap = ZapHandler(options["curve-allowed"])
+        zapSocket = context.socket("router", zap.requestReceived, 1000)
         zapSocket.bind(ZAP_ADDRESS)
-        self.zap.listen(zapSocket)
+        zap.listen(zapSocket)
         for sock in sockets:
             sock.curveServer(curve[1], ZAP_DOMAIN)
         self._log.info(
@@ -452,15 +481,15 @@ class FrontService(Service):
             key=curve[0].decode("ascii"), count=len(options["curve-allowed"]),
         )
 
-    def _portListening(self, port: Any) -> Any:
+    def _portListening(self, port: IListeningPort) -> IListeningPort:
         self._ports.append(port)
         return port
 
-    def _listening(self, ports: list[Any]) -> None:
+    def _listening(self, ports: list[IListeningPort]) -> None:
         self._log.info(
             "mpfront ready: front {instance}, http {listen}, send {send}, "
             "return {ret}",
-            instance=self.dispatcher.instance,
+            instance=self.dispatcher.instance if self.dispatcher is not None else None,
             listen=" ".join(str(p.getHost()) for p in ports[: len(self._options["listen"])]),
             send=self._options["send"],
             ret=self._options["return"],
@@ -513,7 +542,7 @@ class FrontService(Service):
         self._drainWaiters.append(waiter)
         return waiter
 
-    def stopService(self) -> Any:
+    def stopService(self) -> Deferred[None]:
         """
         Stop: stop accepting connections, let the requests in progress
         finish for up to C{--graceful-timeout} seconds, then say C{BYE} to
@@ -553,13 +582,13 @@ class FrontService(Service):
             waiters, self._drainWaiters = self._drainWaiters, []
             for waiter in waiters:
                 waiter.callback(None)
-            if self._sockets:
+            if self._sockets and self.dispatcher is not None:
                 # Let the BYEs reach the handlers, so that they register again
                 # at once with the next front and a draining one stops waiting.
                 self._sockets[0].lingerOnClose(200)
                 self.dispatcher.stop()
 
-        def closeSockets(result: Any) -> Any:
+        def closeSockets(result: Failure | None) -> Failure | None:
             if self._context is not None:
                 self._context.shutdown()
                 self._context = None
@@ -707,10 +736,10 @@ BOOT_FAILED_STATUS = 3
 
 
 def _handlerMonitor(
-    reactor: Any,
+    reactor: IReactorProcess,
     started: Callable[[str], None],
-    publish: Callable[[dict[str, Any]], None],
-) -> Any:
+    publish: Callable[[LogEvent], None],
+) -> ProcessMonitor:
     """
     A process monitor that calls C{started} with a process's name each time
     it starts it, so that a handler restarted before it ever joined is seen
@@ -725,7 +754,7 @@ def _handlerMonitor(
             if name not in self.protocols:
                 started(name)
             # (started may have given up on it.)
-            if name in self.processes:
+            if name in _supervised(self):
                 ProcessMonitor.startProcess(self, name)
                 protocol = self.protocols.get(name)
                 if protocol is not None:
@@ -734,21 +763,30 @@ def _handlerMonitor(
     return HandlerMonitor(reactor=reactor)
 
 
-def _readChildLog(protocol: Any, childLog: ChildLog) -> None:
+def _readChildLog(protocol: LoggingProtocol, childLog: ChildLog) -> None:
     """
     Make procmon's protocol of a spawned handler hand its output to
     C{childLog} instead of logging each line as an C{info} event of its
     own, with a second time stamp.
     """
+    # (Replaced on this instance: procmon makes it, and has no hook.)
     ended = protocol.processEnded
-    protocol.outReceived = lambda data: childLog.dataReceived(1, data)
-    protocol.errReceived = lambda data: childLog.dataReceived(2, data)
+    protocol.outReceived = lambda data: childLog.dataReceived(1, data)  # type: ignore[method-assign]
+    protocol.errReceived = lambda data: childLog.dataReceived(2, data)  # type: ignore[method-assign]
 
-    def processEnded(reason: Any) -> None:
+    def processEnded(reason: Failure) -> None:
         childLog.ended()
         ended(reason)
 
-    protocol.processEnded = processEnded
+    protocol.processEnded = processEnded  # type: ignore[method-assign]
+
+
+def _supervised(monitor: ProcessMonitor) -> Mapping[str, object]:
+    """
+    The processes C{monitor} supervises now, by name.
+    """
+    # (A deprecatedProperty of procmon's, which mypy takes for a method.)
+    return monitor.processes  # type: ignore[return-value]
 
 
 class SpawnedHandlers(MultiService):
@@ -771,10 +809,10 @@ class SpawnedHandlers(MultiService):
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IFrontReactor,
         options: Options,
         links: PrivateLinks | None = None,
-        publish: Callable[[dict[str, Any]], None] = globalLogPublisher,
+        publish: Callable[[LogEvent], None] = globalLogPublisher,
     ) -> None:
         MultiService.__init__(self)
         self._reactor = reactor
@@ -814,14 +852,16 @@ class SpawnedHandlers(MultiService):
         self._stopping = True
         self._monitor.running = False
 
-    def stopService(self) -> Any:
+    def stopService(self) -> Deferred[object]:
         """
         Stop the handlers (SIGTERM: they drain), once L{stopAfter} has
         fired if set: the front's requests in progress need them.
         """
         self.frontStopping()
         if self.stopAfter is None:
-            return MultiService.stopService(self)
+            # (Not typed in Twisted: a DeferredList.)
+            stopped: Deferred[object] = MultiService.stopService(self)
+            return stopped
         return self.stopAfter().addCallback(lambda _: MultiService.stopService(self))
 
     def _add(self) -> str:
@@ -846,14 +886,14 @@ class SpawnedHandlers(MultiService):
         """
         The names of the handlers supervised now, oldest first.
         """
-        return sorted(self._monitor.processes, key=lambda n: int(n.rsplit("-", 1)[1]))
+        return sorted(_supervised(self._monitor), key=lambda n: int(n.rsplit("-", 1)[1]))
 
     def handlerDraining(self, name: str) -> None:
         """
         A handler is draining: if it is one of ours, start its replacement
         now, and stop supervising it (it exits when drained).
         """
-        if name not in self._monitor.processes or self._stopping:
+        if name not in _supervised(self._monitor) or self._stopping:
             return
         self._log.info("replacing draining handler {name}", name=name)
         self._add()
@@ -864,12 +904,12 @@ class SpawnedHandlers(MultiService):
         A handler registered with the front: if it is one of ours, it
         booted; if it replaces an old one in a reload, drain the old one.
         """
-        if name not in self._monitor.processes:
+        if name not in _supervised(self._monitor):
             return
         self._notJoined.discard(name)
         self._bootFailures = 0
         old = self._retiring.pop(name, None)
-        if old is not None and old in self._monitor.processes:
+        if old is not None and old in _supervised(self._monitor):
             self._log.info(
                 "reload: {new} joined, draining {old}", new=name, old=old
             )
@@ -902,7 +942,7 @@ class SpawnedHandlers(MultiService):
             "above); the old ones go on serving"
         )
         for new in list(self._retiring):
-            if new in self._monitor.processes:
+            if new in _supervised(self._monitor):
                 self._retire(new)
         self._retiring.clear()
 
@@ -962,14 +1002,16 @@ def _nothingToReload() -> None:
     )
 
 
-def makeService(options: Options, reactor: Any | None = None) -> MultiService:
+def makeService(options: Options, reactor: IFrontReactor | None = None) -> MultiService:
     """
     The service tree of C{twistd mpfront}.
     """
     if reactor is None:
         from twisted.internet import reactor as globalReactor
 
-        reactor = globalReactor
+        # (Typed by Twisted as its common interfaces, which leave out
+        # IReactorFromThreads: every reactor provides it.)
+        reactor = cast("IFrontReactor", globalReactor)
     from txmp._signals import SignalActions
 
     top = MultiService()

@@ -13,13 +13,15 @@ import signal
 import socket
 import sys
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable, cast
 
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
-from twisted.internet.defer import gatherResults
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from txmp._defaults import (
     DEFAULT_GRACEFUL_TIMEOUT,
@@ -37,8 +39,27 @@ from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._profile import Profiler
 from txmp._security import checkHandlerSecurity
 
+if TYPE_CHECKING:
+    # (Only for types: these are imported when the handler starts.)
+    from twisted.internet.task import LoopingCall
 
-def loadApplication(spec: str) -> Callable[..., Any]:
+    from txmp._handler import FrontLink
+    from txmp._pool import WorkerPool
+    from txmp._signals import ISignalReactor
+    from txmp._wsgi import Application
+    from txmp._zmq import IZmqReactor, ZmqContext
+
+    class IHandlerReactor(IZmqReactor, ISignalReactor):
+        """
+        What a handler's services need of the reactor: sockets, time, calls
+        from the WSGI threads and from signal handlers, and stopping.  A type
+        only, as Twisted's own C{twisted.internet._IReactorCommon}: every
+        reactor of Twisted's provides it all, but declares the interfaces one
+        by one.
+        """
+
+
+def loadApplication(spec: str) -> Application:
     """
     Load a WSGI application named C{module:attribute} or
     C{module:factory()}.
@@ -59,7 +80,7 @@ def loadApplication(spec: str) -> Callable[..., Any]:
         raise usage.UsageError(
             f"--app {spec}: cannot import {moduleName}: {type(e).__name__}: {e}"
         ) from None
-    target: Any = module
+    target: object = module
     for part in attribute.split("."):
         try:
             target = getattr(target, part)
@@ -78,7 +99,8 @@ def loadApplication(spec: str) -> Callable[..., Any]:
             ) from None
     if not callable(target):
         raise usage.UsageError(f"--app {spec}: not a callable WSGI application")
-    return target
+    # (Callable is all that can be checked before it is called.)
+    return cast("Application", target)
 
 
 class Options(TxmpOptions):
@@ -196,13 +218,13 @@ def splitCapacity(threads: int, fronts: int) -> list[int]:
     return [max(1, share + (1 if n < extra else 0)) for n in range(fronts)]
 
 
-def _daemonThread(*args: Any, **kwargs: Any) -> threading.Thread:
+def _daemonThread(*, target: Callable[[], object], name: str) -> threading.Thread:
     # An application stuck past --graceful-timeout must not keep the
     # process alive.
-    return threading.Thread(*args, daemon=True, **kwargs)
+    return threading.Thread(target=target, name=name, daemon=True)
 
 
-def newPool(threads: int) -> Any:
+def newPool(threads: int) -> WorkerPool:
     """
     The handler's WSGI thread pool: C{threads} daemon threads, named
     C{PoolThread-wsgi-N}, not started.
@@ -224,23 +246,23 @@ class HandlerService(Service):
 
     _log = Logger()
 
-    def __init__(self, reactor: Any, options: Options) -> None:
+    def __init__(self, reactor: IHandlerReactor, options: Options) -> None:
         self._reactor = reactor
         self._options = options
-        self.links: list[Any] = []
-        self._context: Any = None
-        self._pool: Any = None
+        self.links: list[FrontLink] = []
+        self._context: ZmqContext | None = None
+        self._pool: WorkerPool | None = None
         self._served = 0
         self._limit = 0
         # Failed CURVE handshakes in a row, by front address.
         self._handshakeFailures: dict[str, int] = {}
         # Profiles this handler (--profile, profileFor).
         self.profiler = Profiler()
-        self._profileCall: Any = None
+        self._profileCall: IDelayedCall | None = None
         self._profilePath = ""
 
     @property
-    def link(self) -> Any:
+    def link(self) -> FrontLink | None:
         """
         The link to the first front.
         """
@@ -254,8 +276,8 @@ class HandlerService(Service):
         Service.startService(self)
         options = self._options
         threads = options["threads"]
-        self._pool = newPool(threads)
-        runner = WSGIRunner(self._reactor, self._pool, options["application"])
+        self._pool = pool = newPool(threads)
+        runner = WSGIRunner(self._reactor, pool, options["application"])
         runner.profiler = self.profiler
         if options["profile"]:
             self.profiler.start()
@@ -267,16 +289,17 @@ class HandlerService(Service):
             self._limit = options["max-requests"] + random.randint(
                 0, options["max-requests-jitter"]
             )
-        self._context = ZmqContext(self._reactor)
+        self._context = context = ZmqContext(self._reactor)
         capacities = splitCapacity(threads, len(options["fronts"]))
         for (send, ret), capacity in zip(options["fronts"], capacities):
             routingId = newRoutingId()
-            holder: list[Any] = []
-            sendSocket = self._context.socket(
-                "dealer", lambda frames, h=holder: h[0].controlReceived(frames),
-                HIGH_WATER_MARK, routingId,
-            )
-            returnSocket = self._context.socket(
+            holder: list[FrontLink] = []
+
+            def received(frames: list[bytes], h: list[FrontLink] = holder) -> None:
+                h[0].controlReceived(frames)
+
+            sendSocket = context.socket("dealer", received, HIGH_WATER_MARK, routingId)
+            returnSocket = context.socket(
                 "dealer", lambda frames: None, HIGH_WATER_MARK, routingId
             )
             link = FrontLink(
@@ -290,17 +313,17 @@ class HandlerService(Service):
             if curve is not None:
                 for sock in (sendSocket, returnSocket):
                     sock.curveClient(*curve)
-                    sock.monitorHandshakes(self._context, self._handshake)
+                    sock.monitorHandshakes(context, self._handshake)
             for option, sock, address in [("--send", sendSocket, send),
                                           ("--return", returnSocket, ret)]:
                 try:
                     sock.connect(address)
                 except AddressError as e:
-                    self._context.shutdown()
+                    context.shutdown()
                     raise SystemExit(f"mphandler: {option}: {e}") from None
         # After the sockets: threads left running by a failure above would
         # keep the process from exiting.
-        self._pool.start()
+        pool.start()
         # HELLO once the reactor runs, when every service has started: a
         # front that has our HELLO says we joined, and whoever reads that
         # may signal us (SIGUSR2 to profile) at once, so the signal
@@ -418,7 +441,7 @@ class HandlerService(Service):
             name=self._options["name"], count=count, path=path,
         )
 
-    def stopService(self) -> Any:
+    def stopService(self) -> Deferred[None]:
         Service.stopService(self)
         drained = gatherResults(
             [link.drain() for link in self.links], consumeErrors=True
@@ -426,7 +449,7 @@ class HandlerService(Service):
         timeout = self._options["graceful-timeout"]
         drained.addTimeout(timeout, self._reactor)
 
-        def stuck(failure: Any) -> bool:
+        def stuck(failure: Failure) -> bool:
             failure.trap(defer.TimeoutError, defer.FirstError)
             running = [
                 requestId.decode("ascii", "replace")
@@ -460,9 +483,7 @@ class HandlerService(Service):
                 name=self._options["name"], count=self._served,
             )
 
-        drained.addCallbacks(lambda _: True, stuck)
-        drained.addCallback(close)
-        return drained
+        return drained.addCallbacks(lambda _: True, stuck).addCallback(close)
 
 
 # prctl(2): ask for a signal when the parent exits.
@@ -508,7 +529,7 @@ class ParentWatch(Service):
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IHandlerReactor,
         parentPid: int,
         name: str,
         interval: float = PARENT_CHECK_INTERVAL,
@@ -521,7 +542,7 @@ class ParentWatch(Service):
         self._interval = interval
         self._getppid = getppid
         self._dieWithParent = dieWithParent
-        self._loop: Any = None
+        self._loop: LoopingCall | None = None
         self.gone = False
 
     def startService(self) -> None:
@@ -533,9 +554,9 @@ class ParentWatch(Service):
         # send it.
         self._check()
         if not self.gone:
-            self._loop = LoopingCall(self._check)
-            self._loop.clock = self._reactor
-            self._loop.start(self._interval, now=False)
+            self._loop = loop = LoopingCall(self._check)
+            loop.clock = self._reactor
+            loop.start(self._interval, now=False)
 
     def _check(self) -> None:
         if self._getppid() != self._parentPid:
@@ -568,14 +589,16 @@ class ParentWatch(Service):
             self._loop.stop()
 
 
-def makeService(options: Options, reactor: Any | None = None) -> MultiService:
+def makeService(options: Options, reactor: IHandlerReactor | None = None) -> MultiService:
     """
     The service tree of C{twistd mphandler}.
     """
     if reactor is None:
         from twisted.internet import reactor as globalReactor
 
-        reactor = globalReactor
+        # (Typed by Twisted as its common interfaces, which leave out
+        # IReactorFromThreads: every reactor provides it.)
+        reactor = cast("IHandlerReactor", globalReactor)
     from txmp._signals import SignalActions
 
     top = MultiService()
