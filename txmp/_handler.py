@@ -6,7 +6,7 @@ requests, and sending the WSGI runner's output back.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, cast
+from typing import TYPE_CHECKING, Callable, Protocol, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -15,6 +15,9 @@ from twisted.logger import Logger
 from txmp import protocol
 from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW, MAX_FRAME
 from txmp._zmq import MessageSender
+
+if TYPE_CHECKING:
+    from txmp._wsgi import ResponseSink
 
 # What a response head too large for the front becomes.
 _HEAD_TOO_LARGE_BODY = b"Internal Server Error\n"
@@ -74,7 +77,7 @@ class Runner(Protocol):
     """
 
     def run(self, requestId: bytes, head: protocol.RequestHead, body: list[bytes],
-            sink: Any) -> Running:
+            sink: ResponseSink) -> Running:
         ...
 
 
@@ -108,7 +111,7 @@ class _ReplySink:
     def _split(self, chunks: list[bytes]) -> list[bytes]:
         return splitChunks(chunks, min(MAX_FRAME, self._link.maxMessage))
 
-    def sendHead(self, status: int, reason: bytes, headers: list[Any],
+    def sendHead(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
                  body: list[bytes], more: bool) -> None:
         # A complete reply, sent as the request ends, gives its credit back
         # itself, if the front said it takes that (WELCOME credit_in_reply).

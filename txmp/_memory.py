@@ -18,15 +18,33 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from twisted.internet.interfaces import IReactorTime
 
 from txmp import protocol
 from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_THREADS
 from txmp._dispatch import Dispatcher
-from txmp._handler import FrontLink
+from txmp._handler import FrontLink, Runner
 from txmp._zmq import FramesReceiver, PeerUnreachable
+
+if TYPE_CHECKING:
+    from typing_extensions import TypedDict, Unpack
+
+    from txmp._wsgi import ResponseSink
+
+    class DispatcherOptions(TypedDict, total=False):
+        """
+        A L{Dispatcher}'s arguments after its reactor and send socket.
+        """
+
+        timeout: float
+        queueTimeout: float
+        maxQueue: int
+        heartbeat: float
+        instance: str | None
+        window: int
+        maxMessage: int | None
 
 
 class MemorySocket:
@@ -186,7 +204,9 @@ class MemoryNetwork:
         """
         self.dispatcher = dispatcher
 
-    def makeDispatcher(self, reactor: IReactorTime, **kwargs: Any) -> Dispatcher:
+    def makeDispatcher(
+        self, reactor: IReactorTime, **kwargs: Unpack[DispatcherOptions]
+    ) -> Dispatcher:
         """
         Make a L{Dispatcher} sending with L{frontSocket} and attach it.
 
@@ -225,7 +245,7 @@ class MemoryNetwork:
     def makeLink(
         self,
         reactor: IReactorTime,
-        runner: Any,
+        runner: Runner,
         routingId: bytes,
         name: str | None = None,
         capacity: int = DEFAULT_THREADS,
@@ -359,7 +379,7 @@ class MemoryRun:
     """
 
     def __init__(self, requestId: bytes, head: protocol.RequestHead,
-                 body: list[bytes], sink: Any) -> None:
+                 body: list[bytes], sink: ResponseSink) -> None:
         self.requestId = requestId
         self.head = head
         self.body = body
@@ -434,7 +454,7 @@ class MemoryRunner:
         self.respondWith: tuple[int, bytes, Sequence[tuple[bytes, bytes]], Sequence[bytes]] | None = None
 
     def run(self, requestId: bytes, head: protocol.RequestHead, body: list[bytes],
-            sink: Any) -> MemoryRun:
+            sink: ResponseSink) -> MemoryRun:
         """
         Record a request.
 

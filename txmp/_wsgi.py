@@ -135,6 +135,7 @@ from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
 
 ExcInfo = tuple[type[BaseException], BaseException, Optional[TracebackType]]
+# (PEP 3333: the server's and the application's values, of any type.)
 Environ = dict[str, Any]
 WriteCallable = Callable[[bytes], None]
 StartResponse = Callable[..., WriteCallable]
@@ -225,7 +226,7 @@ class SupportsCallFromThread(Protocol):
     L{txmp._pool.ReactorCalls}, or any L{IReactorFromThreads}.
     """
 
-    def callFromThread(self, callable: Callable[..., object], /, *args: Any) -> None:
+    def callFromThread(self, callable: Callable[..., object], /, *args: object) -> None:
         """
         Have the reactor thread call C{callable(*args)}, after the calls made
         before.
@@ -239,7 +240,7 @@ class SupportsCallInThread(Protocol):
     """
 
     def callInThread(
-        self, func: Callable[..., object], /, *args: Any, **kw: Any
+        self, func: Callable[..., object], /, *args: object, **kw: object
     ) -> None:
         """
         Call C{func(*args, **kw)} in a thread of the pool.
@@ -1115,20 +1116,22 @@ class RunningRequest:
         errors = self._errors = ErrorStream(self._log, self._requestId)
         try:
             if not self._cancelled:
-                self._respond()
+                self._respond(errors)
         finally:
             errors.flush()
             self._reactor.callFromThread(self._finish)
 
-    def _respond(self) -> None:
+    def _respond(self, errors: ErrorStream) -> None:
         """
         Call the application, produce its response, close its iterable, and
         turn failures into an error response.  Called in the application
         thread.
+
+        @param errors: the request's C{wsgi.errors}.
         """
         try:
             environ = buildEnviron(
-                self._rawId, self._requestHead, self.input, self._errors  # type: ignore[arg-type]
+                self._rawId, self._requestHead, self.input, errors
             )
             result = self._application(environ, self._startResponse)
         except BaseException:
@@ -1165,6 +1168,7 @@ class RunningRequest:
             length = len(result)
         else:
             try:
+                # (Any iterable: a TypeError says it has no length.)
                 length = len(result)  # type: ignore[arg-type]
             except TypeError:
                 length = None

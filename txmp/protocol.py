@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Union
 
 from txmp._defaults import MAX_CREDITS
 
@@ -618,11 +618,11 @@ def _control(frames: Sequence[Frame], count: int) -> Sequence[bytes]:
     """
     for frame in frames[:count]:
         if type(frame) is not bytes:
+            frames = [*map(bytes, frames[:count]), *frames[count:]]
             break
-    else:
-        return frames  # type: ignore[return-value]
-    control: list[Any] = [bytes(frame) for frame in frames[:count]]
-    return control + list(frames[count:])
+    # (Typed as all bytes: the body chunks after them are only passed on, as
+    # the Frames the messages hold them as.)
+    return frames  # type: ignore[return-value]
 
 
 def decode(frames: Sequence[Frame]) -> Message:

@@ -5,7 +5,7 @@ Test fakes for code that uses txmp: no sockets, no threads, no wall clock.
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import Callable, TypeVar
 
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
@@ -45,7 +45,7 @@ class SynchronousThreadPool:
         """
         self.started = False
 
-    def callInThread(self, func: Callable[..., object], *args: Any, **kw: Any) -> None:
+    def callInThread(self, func: Callable[..., object], *args: object, **kw: object) -> None:
         """
         Call C{func(*args, **kw)} now, logging what it raises.
         """
@@ -56,10 +56,10 @@ class SynchronousThreadPool:
 
     def callInThreadWithCallback(
         self,
-        onResult: Callable[[bool, Any], object] | None,
+        onResult: Callable[[bool, _R | Failure], object] | None,
         func: Callable[..., _R],
-        *args: Any,
-        **kw: Any,
+        *args: object,
+        **kw: object,
     ) -> None:
         """
         Call C{func(*args, **kw)} now, then C{onResult(True, result)}, or
@@ -69,15 +69,16 @@ class SynchronousThreadPool:
         L{twisted.internet.threads.deferToThreadPool}.
         """
         try:
-            result: Any = func(*args, **kw)
-            ok = True
+            result = func(*args, **kw)
         except BaseException:
-            result = Failure()  # type: ignore[no-untyped-call]
-            ok = False
+            failure = Failure()
+            if onResult is not None:
+                onResult(False, failure)
+            else:
+                self._log.failure("work in a SynchronousThreadPool failed", failure)
+            return
         if onResult is not None:
-            onResult(ok, result)
-        elif not ok:
-            self._log.failure("work in a SynchronousThreadPool failed", result)
+            onResult(True, result)
 
 
 @implementer(IReactorFromThreads)
@@ -104,7 +105,7 @@ class FakeReactorFromThreads:
         ] = []
 
     def callFromThread(
-        self, callable: Callable[..., Any], *args: object, **kwargs: object
+        self, callable: Callable[..., object], *args: object, **kwargs: object
     ) -> None:
         """
         Queue C{callable(*args, **kwargs)} until L{flush}.
