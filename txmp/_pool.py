@@ -34,12 +34,22 @@ from twisted.logger import Logger
 _Job = Optional[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]]
 
 
+class PoolThread(Protocol):
+    """
+    One of a pool's threads: a L{threading.Thread}, or a fake of one.
+    """
+
+    def start(self) -> None: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+
 class ThreadFactory(Protocol):
     """
     Makes a pool's threads, as L{threading.Thread} does.
     """
 
-    def __call__(self, *, target: Callable[[], object], name: str) -> threading.Thread:
+    def __call__(self, *, target: Callable[[], object], name: str) -> PoolThread:
         """
         A thread, not started, that will run C{target}.
         """
@@ -77,7 +87,7 @@ class WorkerPool:
         self.size = size
         self.name = name
         self.threadFactory = threadFactory
-        self.threads: list[threading.Thread] = []
+        self.threads: list[PoolThread] = []
         self.started = False
         self.joined = False
         # None is the "stop" sentinel: one per thread.

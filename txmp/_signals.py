@@ -12,21 +12,15 @@ from types import FrameType
 from typing import Callable, Union
 
 from twisted.application.service import Service
-from twisted.internet.interfaces import IReactorCore, IReactorFromThreads
 from twisted.logger import Logger
+
+from txmp._interfaces import ISignalReactor
 
 #: A signal's handler, as L{signal.getsignal} returns it.
 _Handler = Union[Callable[[int, Union[FrameType, None]], object], int, signal.Handlers, None]
 
 #: The signals the reactor handles itself once it runs.
 _REACTORS = {signal.SIGINT, signal.SIGTERM}
-
-
-class ISignalReactor(IReactorCore, IReactorFromThreads):
-    """
-    What L{SignalActions} needs of the reactor: to know when it runs, and
-    to be called from a signal handler.
-    """
 
 
 class SignalActions(Service):

@@ -21,9 +21,10 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable, Protocol, cast, overload
 
-from twisted.internet.interfaces import IDelayedCall, IReactorFDSet, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from txmp._interfaces import IZmqReactor
 from txmp.protocol import Frame
 
 if TYPE_CHECKING:
@@ -36,13 +37,6 @@ FramesReceiver = Callable[[list[bytes]], None]
 # The same for a socket made with C{largeFrame}: its large frames come as
 # read-only memoryviews.
 LargeFramesReceiver = Callable[[Sequence[Frame]], None]
-
-
-class IZmqReactor(IReactorFDSet, IReactorTime):
-    """
-    What ZeroMQ sockets need of the reactor: to watch their descriptor
-    (txzmq's connections), and to schedule reads.
-    """
 
 
 class MessageSender(Protocol):

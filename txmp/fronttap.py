@@ -56,6 +56,7 @@ from txmp._defaults import (
     MAX_CREDITS,
 )
 from txmp._http import HTTPRules, parseNetwork
+from txmp._interfaces import IFrontReactor
 from txmp._logs import ChildLog, reopenLogFiles
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._reload import findSpec
@@ -67,18 +68,8 @@ if TYPE_CHECKING:
 
     from txmp._dispatch import Dispatcher
     from txmp._front import FrontFactory
-    from txmp._signals import ISignalReactor
     from txmp._zap import ZapHandler
-    from txmp._zmq import IZmqReactor, ZmqContext, ZmqSocket
-
-    class IFrontReactor(IZmqReactor, ISignalReactor, IReactorProcess):
-        """
-        What the front's services need of the reactor: sockets, time,
-        processes for C{--spawn}, and calls from signal handlers.  A type
-        only, as Twisted's own C{twisted.internet._IReactorCommon}: every
-        reactor of Twisted's with processes provides it all, but declares
-        the interfaces one by one.
-        """
+    from txmp._zmq import ZmqContext, ZmqSocket
 
 
 def connectableAddress(address: str) -> str:
@@ -1011,7 +1002,7 @@ def makeService(options: Options, reactor: IFrontReactor | None = None) -> Multi
 
         # (Typed by Twisted as its common interfaces, which leave out
         # IReactorFromThreads: every reactor provides it.)
-        reactor = cast("IFrontReactor", globalReactor)
+        reactor = cast(IFrontReactor, globalReactor)
     from txmp._signals import SignalActions
 
     top = MultiService()

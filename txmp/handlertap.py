@@ -34,6 +34,7 @@ from txmp._defaults import (
     MAX_CREDITS,
     PARENT_CHECK_INTERVAL,
 )
+from txmp._interfaces import IHandlerReactor
 from txmp._logs import reopenLogFiles
 from txmp._options import TxmpOptions, nonNegative, positive
 from txmp._profile import Profiler
@@ -45,18 +46,8 @@ if TYPE_CHECKING:
 
     from txmp._handler import FrontLink
     from txmp._pool import WorkerPool
-    from txmp._signals import ISignalReactor
     from txmp._wsgi import Application
-    from txmp._zmq import IZmqReactor, ZmqContext
-
-    class IHandlerReactor(IZmqReactor, ISignalReactor):
-        """
-        What a handler's services need of the reactor: sockets, time, calls
-        from the WSGI threads and from signal handlers, and stopping.  A type
-        only, as Twisted's own C{twisted.internet._IReactorCommon}: every
-        reactor of Twisted's provides it all, but declares the interfaces one
-        by one.
-        """
+    from txmp._zmq import ZmqContext
 
 
 def loadApplication(spec: str) -> Application:
@@ -598,7 +589,7 @@ def makeService(options: Options, reactor: IHandlerReactor | None = None) -> Mul
 
         # (Typed by Twisted as its common interfaces, which leave out
         # IReactorFromThreads: every reactor provides it.)
-        reactor = cast("IHandlerReactor", globalReactor)
+        reactor = cast(IHandlerReactor, globalReactor)
     from txmp._signals import SignalActions
 
     top = MultiService()

@@ -45,7 +45,7 @@ class SynchronousThreadPool:
         """
         self.started = False
 
-    def callInThread(self, func: Callable[..., object], *args: object, **kw: object) -> None:
+    def callInThread(self, func: Callable[..., object], /, *args: object, **kw: object) -> None:
         """
         Call C{func(*args, **kw)} now, logging what it raises.
         """

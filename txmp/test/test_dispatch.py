@@ -17,7 +17,7 @@ from twisted.logger import Logger, LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_QUEUE_TIMEOUT, DEFAULT_TIMEOUT
+from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_QUEUE_TIMEOUT, DEFAULT_TIMEOUT, MAX_CREDITS
 from txmp._dispatch import (
     Dispatcher,
     FrontError,
@@ -417,18 +417,18 @@ class RegistrationTests(DispatcherTestCase):
 
     def test_helloOverCreditCap(self) -> None:
         """
-        A C{HELLO} claiming more than L{protocol.MAX_CREDITS} credits (a
+        A C{HELLO} claiming more than L{MAX_CREDITS} credits (a
         local peer once claimed 10**18 and took every request) registers
         nothing: it is dropped, counted and logged, and requests go to the
         real handler.
         """
         self.hello(A, 2)
-        for credits in [b"%d" % (protocol.MAX_CREDITS + 1,), b"999999999999999999"]:
+        for credits in [b"%d" % (MAX_CREDITS + 1,), b"999999999999999999"]:
             meta = protocol.encodePairs([(b"name", b"greedy"), (b"credits", credits)])
             with capturedLogs() as events:
                 self.control(B, [protocol.VERSION, protocol.HELLO, meta])
             self.assertIn(
-                "over the cap of %d" % (protocol.MAX_CREDITS,),
+                "over the cap of %d" % (MAX_CREDITS,),
                 " ".join(formatEvent(e) for e in events),
             )
         self.assertEqual(list(self.dispatcher.handlers), [A])
@@ -440,23 +440,23 @@ class RegistrationTests(DispatcherTestCase):
     def test_creditOverCap(self) -> None:
         """
         A C{CREDIT} that would give a handler more than
-        L{protocol.MAX_CREDITS} credits in all is dropped, counted and
+        L{MAX_CREDITS} credits in all is dropped, counted and
         logged, never granted, so that capped C{CREDIT}s cannot add up
         without bound; up to the cap is granted.
         """
         self.hello(A, 4)
         with capturedLogs() as events:
-            self.credit(A, protocol.MAX_CREDITS)
+            self.credit(A, MAX_CREDITS)
         self.assertEqual(self.dispatcher.handlers[A].credits, 4)
         self.assertEqual(self.dispatcher.stats["badMessages"], 1)
         self.assertIn(
-            "more than %d credits" % (protocol.MAX_CREDITS,),
+            "more than %d credits" % (MAX_CREDITS,),
             " ".join(formatEvent(e) for e in events),
         )
-        self.credit(A, protocol.MAX_CREDITS - 4)
-        self.assertEqual(self.dispatcher.handlers[A].credits, protocol.MAX_CREDITS)
+        self.credit(A, MAX_CREDITS - 4)
+        self.assertEqual(self.dispatcher.handlers[A].credits, MAX_CREDITS)
         self.credit(A, 1)
-        self.assertEqual(self.dispatcher.handlers[A].credits, protocol.MAX_CREDITS)
+        self.assertEqual(self.dispatcher.handlers[A].credits, MAX_CREDITS)
         self.assertEqual(self.dispatcher.stats["badMessages"], 2)
 
 

@@ -6,14 +6,25 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from typing import Any
 
 from twisted.logger import Logger, LogLevel, eventAsJSON, formatEvent
+from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _logs
 from txmp._logs import ChildLog, configureTwistd, makeObserver
+
+
+def twistdOptions(**values: object) -> usage.Options:
+    """
+    twistd's options, as L{configureTwistd} is given them, holding C{values}.
+    """
+    options = usage.Options()
+    options.update(values)
+    return options
 
 
 class ObserverTests(SynchronousTestCase):
@@ -47,7 +58,7 @@ class ObserverTests(SynchronousTestCase):
         as twistd's do.
         """
         out = io.StringIO()
-        self.patch(_logs.sys, "stdout", out)
+        self.patch(sys, "stdout", out)
         for logfile in (None, "-"):
             Logger(namespace="t", observer=makeObserver("text", "warn", logfile, True)).warn("x")
         self.assertEqual(out.getvalue().count("[t#warn] x"), 2)
@@ -72,19 +83,19 @@ class ObserverTests(SynchronousTestCase):
         twistd's C{--logger} becomes a factory of our observer, unless
         C{--logger} or C{--syslog} was given.
         """
-        options: dict[str, Any] = {"logfile": "-", "nodaemon": True}
+        options = twistdOptions(logfile="-", nodaemon=True)
         self.patch(_logs, "_twistdSettings", {})
         configureTwistd(options, "json", "warn")
         self.assertEqual(options["logger"], "txmp._logs.twistdObserver")
         out = io.StringIO()
-        self.patch(_logs.sys, "stdout", out)
+        self.patch(sys, "stdout", out)
         Logger(namespace="t", observer=_logs.twistdObserver()).error("x")
         self.assertEqual(json.loads(out.getvalue())["log_level"]["name"], "error")
         mine = object()
-        given: dict[str, Any] = {"logger": mine}
+        given = twistdOptions(logger=mine)
         configureTwistd(given, "json", "info")
         self.assertIs(given["logger"], mine)
-        syslog: dict[str, Any] = {"syslog": True}
+        syslog = twistdOptions(syslog=True)
         configureTwistd(syslog, "json", "info")
         self.assertNotIn("logger", syslog)
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp import protocol
+from txmp import _defaults, protocol
 from txmp.protocol import (
     Body,
     Bye,
@@ -874,12 +874,12 @@ class HelloTests(SynchronousTestCase):
 
     def test_creditCap(self) -> None:
         """
-        C{credits} over L{protocol.MAX_CREDITS} is invalid.
+        C{credits} over L{_defaults.MAX_CREDITS} is invalid.
         """
-        hello = decode(encodeHello("h", protocol.MAX_CREDITS))
+        hello = decode(encodeHello("h", _defaults.MAX_CREDITS))
         assert isinstance(hello, Hello)
-        self.assertEqual(hello.credits, protocol.MAX_CREDITS)
-        for bad in [protocol.MAX_CREDITS + 1, 999999999999999999]:
+        self.assertEqual(hello.credits, _defaults.MAX_CREDITS)
+        for bad in [_defaults.MAX_CREDITS + 1, 999999999999999999]:
             self.assertRaises(ProtocolError, decode, encodeHello("h", bad))
 
     def test_window(self) -> None:
@@ -1022,9 +1022,9 @@ class CreditTests(SynchronousTestCase):
 
     def test_cap(self) -> None:
         """
-        A count over L{protocol.MAX_CREDITS} (1000) is invalid.
+        A count over L{_defaults.MAX_CREDITS} (1000) is invalid.
         """
-        self.assertEqual(protocol.MAX_CREDITS, 1000)
+        self.assertEqual(_defaults.MAX_CREDITS, 1000)
         self.assertEqual(decode(encodeCredit(1000)), Credit(1000))
         for bad in [b"1001", b"999999999999999999"]:
             self.assertRaises(ProtocolError, decode, [V, protocol.CREDIT, bad])
@@ -1218,13 +1218,13 @@ validMessages = st.one_of(
     st.builds(
         encodeHello,
         names,
-        st.integers(0, protocol.MAX_CREDITS),
+        st.integers(0, _defaults.MAX_CREDITS),
         st.dictionaries(
             names.filter(lambda s: s not in ("name", "credits")), names, max_size=3
         ),
     ),
     st.builds(encodeWelcome, st.dictionaries(names, names, max_size=3)),
-    st.builds(encodeCredit, st.integers(0, protocol.MAX_CREDITS)),
+    st.builds(encodeCredit, st.integers(0, _defaults.MAX_CREDITS)),
     st.builds(encodeWindow, st.binary(max_size=10), st.integers(0, 10**9)),
     st.just(encodePing()),
     st.just(encodeBye()),

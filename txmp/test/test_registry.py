@@ -9,7 +9,7 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp import protocol
+from txmp import _defaults, protocol
 from txmp._registry import HandlerRegistry, HandlerState
 
 A = b"handler-a"
@@ -204,14 +204,14 @@ class CreditTests(RegistryTestCase):
 
     def test_creditCap(self) -> None:
         """
-        Credits that would take a handler over L{protocol.MAX_CREDITS} are
+        Credits that would take a handler over L{_defaults.MAX_CREDITS} are
         refused and leave its count as it was.
         """
-        handler = self.hello(A, protocol.MAX_CREDITS - 1)
+        handler = self.hello(A, _defaults.MAX_CREDITS - 1)
         self.assertFalse(self.registry.credit(handler, 2))
-        self.assertEqual(handler.credits, protocol.MAX_CREDITS - 1)
+        self.assertEqual(handler.credits, _defaults.MAX_CREDITS - 1)
         self.assertTrue(self.registry.credit(handler, 1))
-        self.assertEqual(handler.credits, protocol.MAX_CREDITS)
+        self.assertEqual(handler.credits, _defaults.MAX_CREDITS)
 
 
 class AbandonTests(RegistryTestCase):
@@ -260,13 +260,13 @@ class AbandonTests(RegistryTestCase):
 
     def test_bounded(self) -> None:
         """
-        A handler remembers at most L{protocol.MAX_CREDITS} abandoned
+        A handler remembers at most L{_defaults.MAX_CREDITS} abandoned
         requests: the oldest goes first.
         """
         handler = self.hello(A, 1)
-        for n in range(protocol.MAX_CREDITS + 1):
+        for n in range(_defaults.MAX_CREDITS + 1):
             self.registry.abandon(handler, b"r%d" % (n,))
-        self.assertEqual(len(handler.abandoned), protocol.MAX_CREDITS)
+        self.assertEqual(len(handler.abandoned), _defaults.MAX_CREDITS)
         self.assertIsNone(self.registry.lateCredit(A, b"r0"))
         self.assertIs(self.registry.lateCredit(A, b"r1"), handler)
 

@@ -15,8 +15,8 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._defaults import DEFAULT_BODY_TIMEOUT
-from txmp._front import SMALL_BODY, FrontConnection
+from txmp._defaults import DEFAULT_BODY_TIMEOUT, SMALL_BODY
+from txmp._front import FrontConnection
 from txmp._http import (
     ChunkedDecoder,
     FramingError,

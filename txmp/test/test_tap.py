@@ -28,7 +28,7 @@ from twisted.runner.procmon import ProcessMonitor
 from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
-from txmp import demo, fronttap, handlertap, protocol
+from txmp import _defaults, demo, fronttap, handlertap
 from txmp._options import positive
 from txmp._signals import SignalActions
 
@@ -233,11 +233,11 @@ class FrontOptionsTests(SynchronousTestCase):
         options = self.parse(*spawn, "--send", "ipc:///tmp/s")
         self.assertFalse(options["private-addresses"])
         self.assertEqual(
-            (options["send"], options["return"]), ("ipc:///tmp/s", fronttap.DEFAULT_RETURN)
+            (options["send"], options["return"]), ("ipc:///tmp/s", _defaults.DEFAULT_RETURN)
         )
         options = self.parse(*spawn, "--return", "ipc:///tmp/r")
         self.assertFalse(options["private-addresses"])
-        self.assertEqual(options["send"], fronttap.DEFAULT_SEND)
+        self.assertEqual(options["send"], _defaults.DEFAULT_SEND)
 
     def test_spawnThreads(self) -> None:
         """
@@ -255,7 +255,7 @@ class FrontOptionsTests(SynchronousTestCase):
         self.assertRaises(
             usage.UsageError, self.parse,
             "--spawn", "1", "--app", "txmp.demo:app",
-            "--threads", str(protocol.MAX_CREDITS + 1),
+            "--threads", str(_defaults.MAX_CREDITS + 1),
         )
 
 
@@ -833,7 +833,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
 
     def test_bootFailures(self) -> None:
         """
-        Handlers that exit before joining L{fronttap.BOOT_FAILURES} times in
+        Handlers that exit before joining L{_defaults.BOOT_FAILURES} times in
         a row make the front give up; one that joined and later died is no
         boot failure.
         """
@@ -842,7 +842,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.spawned.handlerJoined(self.name(2))
         self.exits(self.name(2))
         self.reactor.advance(60)
-        for _ in range(fronttap.BOOT_FAILURES - 1):
+        for _ in range(_defaults.BOOT_FAILURES - 1):
             self.exits(self.name(1))
             self.reactor.advance(60)
         self.assertEqual(failed, [])
@@ -860,7 +860,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.spawned.handlerJoined(self.name(1))
         self.spawned.handlerJoined(self.name(2))
         self.spawned.reload()
-        for _ in range(fronttap.BOOT_FAILURES):
+        for _ in range(_defaults.BOOT_FAILURES):
             self.exits(self.name(3))
             self.reactor.advance(60)
         self.assertEqual(failed, [])
@@ -1053,7 +1053,7 @@ class HandlerOptionsTests(SynchronousTestCase):
     def test_defaults(self) -> None:
         """
         A handler connects to the front's default addresses, runs
-        L{handlertap.DEFAULT_THREADS} threads, and is named after its host
+        L{_defaults.DEFAULT_THREADS} threads, and is named after its host
         and process id.
         """
         options = self.parse("--app", "txmp.demo:app")
@@ -1061,12 +1061,12 @@ class HandlerOptionsTests(SynchronousTestCase):
             options["fronts"], [("tcp://127.0.0.1:5556", "tcp://127.0.0.1:5555")]
         )
         self.assertEqual(
-            options["fronts"], [(fronttap.DEFAULT_SEND, fronttap.DEFAULT_RETURN)]
+            options["fronts"], [(_defaults.DEFAULT_SEND, _defaults.DEFAULT_RETURN)]
         )
         self.assertEqual(options["graceful-timeout"], 30)
         self.assertEqual(options["max-requests"], 0)
         self.assertEqual(options["max-requests-jitter"], 0)
-        self.assertEqual(options["threads"], handlertap.DEFAULT_THREADS)
+        self.assertEqual(options["threads"], _defaults.DEFAULT_THREADS)
         self.assertEqual(options["heartbeat"], 1)
         self.assertEqual(options["name"], "%s:%d" % (socket.gethostname(), os.getpid()))
         self.assertIs(options["application"], demo.app)
@@ -1133,11 +1133,11 @@ class HandlerOptionsTests(SynchronousTestCase):
 
     def test_threadsCapped(self) -> None:
         """
-        C{--threads} is at most L{protocol.MAX_CREDITS}: the front refuses
+        C{--threads} is at most L{_defaults.MAX_CREDITS}: the front refuses
         a handler that claims more credits.
         """
         options = self.parse("--app", "txmp.demo:app", "--threads", "1000")
-        self.assertEqual(options["threads"], protocol.MAX_CREDITS)
+        self.assertEqual(options["threads"], _defaults.MAX_CREDITS)
         e = self.assertRaises(usage.UsageError, self.parse,
                               "--app", "txmp.demo:app", "--threads", "1001")
         self.assertEqual(str(e), "--threads must be at most 1000")

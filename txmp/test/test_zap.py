@@ -16,7 +16,7 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _zap, fronttap, handlertap, keys
-from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
+from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_DENIAL_KEYS, MAX_FRAME
 from txmp._handler import splitChunks
 from txmp._security import isLocalAddress, loadAllowList
 from txmp._zap import ZAP_DOMAIN, ZapHandler, zapDecision
@@ -639,9 +639,9 @@ class DenialMemoryTests(SynchronousTestCase):
     def test_bounded(self) -> None:
         """
         A peer trying ever new keys cannot grow the handler's record of
-        denials past L{_zap.MAX_DENIAL_KEYS}.
+        denials past L{MAX_DENIAL_KEYS}.
         """
         handler = _zap.ZapHandler(frozenset())
-        for n in range(_zap.MAX_DENIAL_KEYS + 5):
+        for n in range(MAX_DENIAL_KEYS + 5):
             handler._denied([], b"key not allowed", b"%040d" % (n,))
-        self.assertLessEqual(len(handler.denials), _zap.MAX_DENIAL_KEYS)
+        self.assertLessEqual(len(handler.denials), MAX_DENIAL_KEYS)

@@ -1,0 +1,54 @@
+# -*- test-case-name: txmp.test.test_tap -*-
+"""
+What txmp's services need of the reactor, as zope interfaces for the type
+checker.
+
+Twisted's reactors declare their interfaces one by one (L{IReactorTime},
+L{IReactorCore}, ...), and a parameter is typed with the narrowest of them
+that it uses.  The services that use several take one of these, each the
+union of Twisted's interfaces it names, as Twisted's own
+C{twisted.internet._IReactorCommon} does for the global reactor: no
+reactor class declares them, and every reactor of Twisted's provides them
+(the taps C{cast} the global reactor to theirs; tests cast their fakes).
+"""
+
+from __future__ import annotations
+
+from twisted.internet.interfaces import (
+    IReactorCore,
+    IReactorFDSet,
+    IReactorFromThreads,
+    IReactorProcess,
+    IReactorTime,
+)
+
+
+class IZmqReactor(IReactorFDSet, IReactorTime):
+    """
+    What ZeroMQ sockets need (L{txmp._zmq.ZmqContext}): to watch their
+    descriptor (txzmq's connections), and to schedule reads.
+    """
+
+
+class ISignalReactor(IReactorCore, IReactorFromThreads):
+    """
+    What L{txmp._signals.SignalActions} needs: to know when the reactor
+    runs, and to be called from a signal handler.
+    """
+
+
+class IHandlerReactor(IZmqReactor, ISignalReactor):
+    """
+    What a handler's services need (L{txmp.handlertap}): sockets, time,
+    calls from the WSGI threads and from signal handlers, and stopping.
+    """
+
+
+class IFrontReactor(IHandlerReactor, IReactorProcess):
+    """
+    What the front's services need (L{txmp.fronttap}): a handler's, and
+    processes for C{--spawn}.
+    """
+
+
+__all__ = ["IFrontReactor", "IHandlerReactor", "ISignalReactor", "IZmqReactor"]
