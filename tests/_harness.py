@@ -898,7 +898,7 @@ class Outcome:
         if self.result is not None:
             return f"{what}: {self.result.code} {self.result.body[:200]!r}"
         if self.failure is not None:
-            return f"{what}: {self.failure.type.__name__}: {self.failure.getErrorMessage()}"
+            return f"{what}: {type(self.failure.value).__name__}: {self.failure.getErrorMessage()}"
         return f"{what}: in flight"
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import signal
+from typing import cast
 
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.web.client import ResponseNeverReceived
 
@@ -43,7 +45,7 @@ class FrontStopTests(SystemTestCase):
         except ConnectionRefusedError:
             pass
         else:
-            connected.transport.abortConnection()
+            cast(ITCPTransport, cast(Protocol, connected).transport).abortConnection()
             self.fail("the stopping front accepted a connection" + self.transcript())
         try:
             result = await slow

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import cast
 
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 
@@ -54,7 +56,7 @@ class NginxTests(SystemTestCase):
             except ConnectionRefusedError:
                 await deferLater(reactor, 0.05)
             else:
-                connected.transport.loseConnection()
+                cast(ITCPTransport, cast(Protocol, connected).transport).loseConnection()
                 return
         self.fail(f"nothing listens on port {port}" + self.transcript())
 
@@ -108,6 +110,7 @@ class NginxTests(SystemTestCase):
                 + site + "\n}\n"
             ).encode("utf-8")
         )
+        assert NGINX is not None  # (Else skipped.)
         nginx = self.startProcess(
             "nginx", [NGINX, "-p", prefix.path, "-c", prefix.child("nginx.conf").path]
         )

@@ -34,6 +34,7 @@ def _rawhandler():
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "txmp", "test", "rawhandler.py"
     )
     spec = importlib.util.spec_from_file_location("rawhandler", path)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -18,16 +18,25 @@ from txmp._access import AccessLog
 NOW = 1796160605.25
 
 
-def finishedRequest() -> DummyRequest:
+class FinishedRequest(DummyRequest):
+    """
+    A L{DummyRequest} with what a finished Twisted Web request has too.
+    """
+
+    code = 200
+    sentLength = 0
+
+
+def finishedRequest() -> FinishedRequest:
     """
     A request as the access log sees it once finished.
     """
-    request = DummyRequest([b"x"])
+    request = FinishedRequest([b"x"])
     request.method = b"POST"
     request.uri = b'/a?b="c"'
-    request.clientproto = b"HTTP/1.1"  # type: ignore[attr-defined]
-    request.code = 201  # type: ignore[attr-defined]
-    request.sentLength = 13  # type: ignore[attr-defined]
+    request.clientproto = b"HTTP/1.1"
+    request.code = 201
+    request.sentLength = 13
     request.requestHeaders.setRawHeaders(b"referer", [b"http://r/"])
     request.requestHeaders.setRawHeaders(b"user-agent", [b"curl/8 \xff"])
     return request

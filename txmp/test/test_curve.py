@@ -9,17 +9,21 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any
+from typing import Any, cast
 
-from twisted.internet import reactor
-from twisted.internet.defer import DeferredList, inlineCallbacks
+from twisted.internet import reactor as globalReactor
+from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, readBody
 
 from txmp import fronttap, handlertap, protocol
+from txmp._interfaces import IFrontReactor
 from txmp._zmq import ZmqContext, createKeyPair, curveAvailable, loadKeyPair, newRoutingId
+
+# Every reactor provides what the services need (txmp._interfaces).
+reactor = cast(IFrontReactor, globalReactor)
 
 
 def wait(seconds: float) -> Any:
@@ -182,7 +186,7 @@ class HostilePeerTests(_Base):
             [b"9", protocol.PING],
             [],
         ]
-        requests = []
+        requests: list[Deferred[Any]] = []
         for _round in range(5):
             for frames in garbage:
                 if frames:

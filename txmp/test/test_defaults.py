@@ -75,7 +75,7 @@ class DefinedOnceTests(SynchronousTestCase):
         --variant}) is the value they all take.
         """
         tree = ast.parse(_PACKAGE.child("_defaults.py").getContent())
-        imported = []
+        imported: list[str] = []
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 imported.extend(alias.name for alias in node.names)

@@ -10,10 +10,11 @@ that the dispatcher holds nothing of it afterwards.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
-from twisted.logger import Logger, LogLevel, capturedLogs, formatEvent
+from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
@@ -864,8 +865,8 @@ class ReplyTests(DispatcherTestCase):
         (its body passed its C{Content-Length}) is logged and counted, and
         the handler is told C{CANCEL}; what it sends after is dropped.
         """
-        events: list[dict] = []
-        self.dispatcher._log = Logger(observer=events.append)  # type: ignore[misc]
+        events: list[LogEvent] = []
+        self.dispatcher._log = Logger(observer=cast(ILogObserver, events.append))
         self.respond(A, self.requestId, more=True)
         reply = self.successResultOf(self.d)
         reply.invalid("too long")

@@ -18,6 +18,7 @@ from twisted.internet.endpoints import (
     UNIXClientEndpoint,
     UNIXServerEndpoint,
 )
+from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
@@ -60,6 +61,7 @@ class EagerWriteTests(TestCase):
         """
         connected: Deferred[Any] = Deferred()
         factory = Factory.forProtocol(lambda: _Server(connected))
+        client: IStreamClientEndpoint
         if unixSocket:
             path = FilePath(tempfile.mkdtemp()).child("s")
             port = yield UNIXServerEndpoint(reactor, path.path).listen(factory)

@@ -8,6 +8,7 @@ as raw bytes to a L{FrontConnection} over a L{StringTransport}.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
@@ -16,7 +17,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, LogEvent, Logger
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -148,7 +149,7 @@ class ResourceTestCase(SynchronousTestCase):
         Tell C{channel} its connection is gone (if not told already).
         """
         if channel.transport is not None and not getattr(channel, "_lost", False):
-            channel._lost = True  # type: ignore[attr-defined]
+            channel._lost = True
             channel.connectionLost(Failure(ConnectionDone()))
 
     def sendRequest(self, data: bytes,
@@ -327,7 +328,7 @@ class RequestTests(ResourceTestCase):
         self.assertIsInstance(channel, FrontConnection)
         channel.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n")
         exchange = channel.exchange
-        self.assertIsInstance(exchange, Exchange)
+        assert isinstance(exchange, Exchange)
         self.assertEqual(exchange.headers, [(b"Host", b"h"), (b"A", b"1")])
 
     def test_badHeaderNotRecorded(self) -> None:
@@ -869,8 +870,8 @@ class FramingTests(ResourceTestCase):
 
     def setUp(self) -> None:
         ResourceTestCase.setUp(self)
-        self.events: list[dict] = []
-        self.dispatcher._log = Logger(observer=self.events.append)  # type: ignore[misc]
+        self.events: list[LogEvent] = []
+        self.dispatcher._log = Logger(observer=cast(ILogObserver, self.events.append))
 
     def invalidReplies(self) -> list[str]:
         """

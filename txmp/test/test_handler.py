@@ -7,16 +7,17 @@ driven by a L{Clock}, two L{MemorySocket}s and a L{MemoryRunner}.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.task import Clock
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, LogEvent, Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
 from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW
 from txmp._handler import FrontLink, _ReplySink
 from txmp._memory import MemoryRunner, MemorySocket
+from txmp._pool import WorkerPool
 from txmp._wsgi import WSGIRunner
 from txmp.test.test_wsgi import ManualThreadPool
 from txmp.testing import FakeReactorFromThreads
@@ -368,8 +369,8 @@ class RequestTests(FrontLinkTestCase):
             (b"O" * 200, []),
         ]:
             del self.returnSocket.sent[:], self.sendSocket.sent[:]
-            events: list[dict] = []
-            self.patch(_ReplySink, "_log", Logger(observer=events.append))
+            events: list[LogEvent] = []
+            self.patch(_ReplySink, "_log", Logger(observer=cast(ILogObserver, events.append)))
             self.request(b"front1.7")
             run = self.runner.runs[-1]
             run.sink.sendHead(200, reason, headers, [b"body"], True)
@@ -790,7 +791,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
         link.controlReceived(protocol.encodeWelcome({"front": "f", "heartbeat": "1"}))
         link.requestObservers.append(service._requestStarted)
         service.links = [link]
-        service._pool = _FakePool()
+        service._pool = cast(WorkerPool, _FakePool())
         service.running = True
         return service, link, clock
 

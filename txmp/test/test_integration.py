@@ -12,9 +12,9 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
-from twisted.internet import reactor
+from twisted.internet import reactor as globalReactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.filepath import FilePath
@@ -23,7 +23,11 @@ from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
 from txmp import fronttap, handlertap
+from txmp._interfaces import IFrontReactor
 from txmp._zmq import PeerUnreachable, ZmqContext, newRoutingId
+
+# Every reactor provides what the services need (txmp._interfaces).
+reactor = cast(IFrontReactor, globalReactor)
 
 
 def echoApp(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]:
@@ -257,7 +261,9 @@ class ZmqAdapterTests(TestCase):
         self.addCleanup(context.shutdown)
         address = self.ipcAddress()
         atRouter: Deferred[list[Any]] = Deferred()
-        router = context.socket("router", atRouter.callback, 10, largeFrame=100)
+        router = context.socket(
+            "router", lambda frames: atRouter.callback(list(frames)), 10, largeFrame=100
+        )
         router.bind(address)
         dealer = context.socket("dealer", lambda f: None, 10, b"dealer-1")
         dealer.connect(address)
@@ -271,7 +277,7 @@ class ZmqAdapterTests(TestCase):
         self.assertEqual(frames, [b"dealer-1", b"x" * 99, large])
 
     @inlineCallbacks
-    def test_backlogSentOnceConnected(self) -> None:
+    def test_backlogSentOnceConnected(self) -> Any:
         """
         Messages that a DEALER cannot queue in ZeroMQ (its high-water mark
         reached while no peer is there) wait in its backlog, and all arrive,

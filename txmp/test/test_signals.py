@@ -5,14 +5,26 @@ Tests for L{txmp._signals}.
 from __future__ import annotations
 
 import signal
-from typing import Any
+from typing import Any, Callable
 
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
+from txmp._interfaces import ISignalReactor
 from txmp._signals import SignalActions
 
 
+def callHandler(number: int) -> None:
+    """
+    Call the Python handler of signal C{number}, as the signal would.
+    """
+    handler = signal.getsignal(number)
+    assert callable(handler)
+    handler(number, None)
+
+
+@implementer(ISignalReactor)
 class FromThreadsReactor(MemoryReactorClock):
     """
     A memory reactor that records what is called from threads (as a signal
@@ -23,8 +35,10 @@ class FromThreadsReactor(MemoryReactorClock):
         MemoryReactorClock.__init__(self)
         self.fromThreads: list[Any] = []
 
-    def callFromThread(self, f: Any, *args: Any, **kwargs: Any) -> None:
-        self.fromThreads.append(f)
+    def callFromThread(
+        self, callable: Callable[..., Any], *args: object, **kwargs: object
+    ) -> None:
+        self.fromThreads.append(callable)
 
 
 class SignalActionsTests(SynchronousTestCase):
@@ -50,7 +64,7 @@ class SignalActionsTests(SynchronousTestCase):
         service = SignalActions(reactor, {signal.SIGUSR2: lambda: ran.append("x")})
         service.startService()
         reactor.run()
-        signal.getsignal(signal.SIGUSR2)(signal.SIGUSR2, None)  # type: ignore[operator]
+        callHandler(signal.SIGUSR2)
         self.assertEqual(ran, [])
         self.assertEqual(len(reactor.fromThreads), 1)
         reactor.fromThreads[0]()
@@ -92,7 +106,7 @@ class SignalActionsTests(SynchronousTestCase):
         )
         service.startService()
         reactor.run()
-        signal.getsignal(signal.SIGUSR2)(signal.SIGUSR2, None)  # type: ignore[operator]
+        callHandler(signal.SIGUSR2)
         self.assertEqual(order, ["now, 0 scheduled"])
         self.assertEqual(len(reactor.fromThreads), 1)
 
@@ -123,7 +137,7 @@ class SignalActionsTests(SynchronousTestCase):
         service = SignalActions(reactor, {}, once=[signal.SIGUSR2, signal.SIGHUP])
         service.startService()
         reactor.run()
-        signal.getsignal(signal.SIGUSR2)(signal.SIGUSR2, None)  # type: ignore[operator]
-        signal.getsignal(signal.SIGHUP)(signal.SIGHUP, None)  # type: ignore[operator]
-        signal.getsignal(signal.SIGUSR2)(signal.SIGUSR2, None)  # type: ignore[operator]
+        callHandler(signal.SIGUSR2)
+        callHandler(signal.SIGHUP)
+        callHandler(signal.SIGUSR2)
         self.assertEqual(called, [signal.SIGUSR2])

@@ -13,8 +13,9 @@ import signal
 import socket
 import stat
 import sys
+import threading
 import types
-from typing import Any
+from typing import Any, cast
 
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
@@ -29,6 +30,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
 from txmp import _defaults, demo, fronttap, handlertap
+from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import positive
 from txmp._signals import SignalActions
 
@@ -422,7 +424,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         """
         options = fronttap.Options()
         options.parseOptions([])
-        top = fronttap.makeService(options, MemoryReactorClock())
+        top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
         self.assertIsInstance(top, MultiService)
         [front, signals] = list(IServiceCollection(top))
         self.assertIsInstance(front, fronttap.FrontService)
@@ -440,7 +442,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         """
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
-        top = fronttap.makeService(options, MemoryReactorClock())
+        top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
         links, front, actions, spawned = list(IServiceCollection(top))
         self.assertIsInstance(links, fronttap.PrivateLinks)
         self.assertIsInstance(front, fronttap.FrontService)
@@ -465,7 +467,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         links.startService()
         self.addCleanup(links.stopService)
         reactor = _ProcessReactor()
-        spawned = fronttap.SpawnedHandlers(reactor, options, links)
+        spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, reactor), options, links)
         spawned.startService()
         self.addCleanup(spawned.stopService)
         host = socket.gethostname()
@@ -489,7 +491,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
         reactor = _ProcessReactor()
-        spawned = fronttap.SpawnedHandlers(reactor, options)
+        spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, reactor), options)
         spawned.startService()
         self.addCleanup(spawned.stopService)
         host = socket.gethostname()
@@ -515,7 +517,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
         reactor = _ProcessReactor()
-        spawned = fronttap.SpawnedHandlers(reactor, options)
+        spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, reactor), options)
         drained: Deferred[None] = Deferred()
         spawned.stopAfter = lambda: drained
         spawned.startService()
@@ -646,7 +648,7 @@ class ParentWatchTests(SynchronousTestCase):
             return True
 
         self.watch = handlertap.ParentWatch(
-            self.reactor, 100, "h:spawn-1", 1.0,
+            cast(IHandlerReactor, self.reactor), 100, "h:spawn-1", 1.0,
             getppid=lambda: self.parent, dieWithParent=dieWithParent,
         )
 
@@ -735,7 +737,8 @@ class ParentWatchTests(SynchronousTestCase):
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app", "--parent-pid", "1234"])
         self.assertEqual(options["parent-pid"], 1234)
-        services = list(IServiceCollection(handlertap.makeService(options, self.reactor)))
+        reactor = cast(IHandlerReactor, self.reactor)
+        services = list(IServiceCollection(handlertap.makeService(options, reactor)))
         self.assertEqual(
             [type(service) for service in services],
             [handlertap.HandlerService, SignalActions, handlertap.ParentWatch],
@@ -749,7 +752,8 @@ class ParentWatchTests(SynchronousTestCase):
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app"])
         self.assertIsNone(options["parent-pid"])
-        services = list(IServiceCollection(handlertap.makeService(options, self.reactor)))
+        reactor = cast(IHandlerReactor, self.reactor)
+        services = list(IServiceCollection(handlertap.makeService(options, reactor)))
         self.assertEqual(
             [type(service) for service in services],
             [handlertap.HandlerService, SignalActions],
@@ -768,7 +772,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
         self.reactor = _ProcessReactor()
-        self.spawned = fronttap.SpawnedHandlers(self.reactor, options)
+        self.spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, self.reactor), options)
         self.spawned.startService()
         self.host = socket.gethostname()
 
@@ -891,6 +895,7 @@ class NewPoolTests(SynchronousTestCase):
         """
         pool = handlertap.newPool(1)
         thread = pool.threadFactory(target=lambda: None, name="t")
+        assert isinstance(thread, threading.Thread)
         self.assertTrue(thread.daemon)
         self.assertEqual(thread.name, "t")
 
@@ -1149,7 +1154,7 @@ class HandlerOptionsTests(SynchronousTestCase):
         for SIGINT then SIGTERM.
         """
         options = self.parse("--app", "txmp.demo:app")
-        top = handlertap.makeService(options, MemoryReactorClock())
+        top = handlertap.makeService(options, cast(IHandlerReactor, MemoryReactorClock()))
         [handler, signals] = list(IServiceCollection(top))
         self.assertIsInstance(handler, handlertap.HandlerService)
         self.assertIsNone(handler.link)
@@ -1394,7 +1399,7 @@ class TxmpOptionsTests(SynchronousTestCase):
         """
         for module, name in [(fronttap, "mpfront"), (handlertap, "mphandler")]:
             options = module.Options()
-            options.parent = types.SimpleNamespace(subCommand=name)  # type: ignore[assignment]
+            options.parent = types.SimpleNamespace(subCommand=name)
             error = self.assertRaises(SystemExit, options.parseOptions,
                                       ["--heartbeat", "0"])
             self.assertIn("twistd %s:" % (name,), str(error.code))

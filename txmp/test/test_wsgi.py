@@ -131,7 +131,7 @@ class ManualThreadPool:
     def __init__(self) -> None:
         self.work: list[Callable[[], object]] = []
 
-    def callInThread(self, f: Callable[..., object], *args: Any, **kw: Any) -> None:
+    def callInThread(self, f: Callable[..., object], /, *args: Any, **kw: Any) -> None:
         self.work.append(partial(f, *args, **kw))
 
     def runAll(self) -> None:
@@ -1738,14 +1738,16 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         searched: list[str] = []
         buildEnviron = txmp._wsgi.buildEnviron
         xRequestId = txmp._wsgi._xRequestId
-        self.patch(
-            txmp._wsgi, "buildEnviron",
-            lambda *a: built.append("built") or buildEnviron(*a),
-        )
-        self.patch(
-            txmp._wsgi, "_xRequestId",
-            lambda *a: searched.append("searched") or xRequestId(*a),
-        )
+        def building(*a: Any) -> dict[str, Any]:
+            built.append("built")
+            return buildEnviron(*a)
+
+        def searching(*a: Any) -> str | None:
+            searched.append("searched")
+            return xRequestId(*a)
+
+        self.patch(txmp._wsgi, "buildEnviron", building)
+        self.patch(txmp._wsgi, "_xRequestId", searching)
         environs: list[dict[str, Any]] = []
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
@@ -1799,7 +1801,7 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         reactor = FakeReactorFromThreads()
         sink = RecordingSink()
         WSGIRunner(
-            reactor, pool, app, self.logger, newCondition  # type: ignore[arg-type]
+            reactor, pool, app, self.logger, newCondition
         ).run(b"r", makeHead(method="POST"), [b"ab", b"", b"cd"], sink)
         self.assertEqual((conditions[0].entered, conditions[0].notified), (0, 0))
         pool.runAll()
@@ -2486,7 +2488,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
         a failing C{close()} turns it into a 500.
         """
 
-        class Failing(list):  # type: ignore[type-arg]
+        class Failing(list):
             def close(self) -> None:
                 raise ValueError("commit failed")
 

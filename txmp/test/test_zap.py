@@ -10,8 +10,9 @@ import io
 import os
 import stat
 import sys
-from typing import Any
+from typing import Any, cast
 
+from twisted.logger import ILogObserver
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -167,8 +168,9 @@ class ZapHandlerTests(SynchronousTestCase):
         events: list[Any] = []
         from twisted.logger import globalLogPublisher
 
-        globalLogPublisher.addObserver(events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        observer = cast(ILogObserver, events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
         self.handler._allowed = frozenset()
         for _ in range(5):
             self.handler.requestReceived([b"peer", b"", *zapRequest()])

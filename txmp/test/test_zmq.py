@@ -7,13 +7,13 @@ and a L{Clock}: no socket is made.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 import zmq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._zmq import _NOBLOCK, _SNDMORE, ZmqSocket
+from txmp._zmq import _NOBLOCK, _SNDMORE, ZmqSocket, _Connection
 
 
 class FakeRawSocket:
@@ -72,7 +72,7 @@ def socketWithBacklog(clock: Clock, raw: FakeRawSocket, *messages: bytes) -> Any
     socket._reactor = clock
     socket._router = False
     socket._flushCall = None
-    socket._conn = FakeConnection(raw)
+    socket._conn = cast(_Connection, FakeConnection(raw))
     socket._backlog = deque([[message] for message in messages])
     return socket
 
