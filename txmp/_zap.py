@@ -17,7 +17,8 @@ the reactor thread.
 
 from __future__ import annotations
 
-from typing import AbstractSet, Protocol
+from collections.abc import Set as AbstractSet
+from typing import Protocol
 
 from twisted.logger import Logger
 

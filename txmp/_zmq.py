@@ -401,7 +401,9 @@ class ZmqSocket:
         def received(frames: list[bytes]) -> None:
             try:
                 event = parse_monitor_message(frames)
-            except Exception:
+            # A malformed message (RuntimeError) or an event this pyzmq
+            # does not know (ValueError from zmq.Event): not one we watch.
+            except (RuntimeError, ValueError):
                 return
             name = names.get(event["event"])
             if name is not None:

@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 import tempfile
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, ClassVar, NoReturn
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
@@ -100,7 +100,7 @@ class Options(TxmpOptions):
         "Accept HTTP and pass every request over ZeroMQ to mphandler "
         "processes, which connect to the --send and --return addresses."
     )
-    optParameters = [
+    optParameters: ClassVar[list[list[Any]]] = [
         ["send", None, None,
          "ZeroMQ address to bind for requests (default " + DEFAULT_SEND
          + "; with --spawn and neither --send nor --return, ipc:// in a "
@@ -181,7 +181,7 @@ class Options(TxmpOptions):
          "sends a larger one is disconnected.",
          positive(int, "--max-message")],
     ]
-    optFlags = [
+    optFlags: ClassVar[list[list[str | None]]] = [
         ["reload", None,
          "Development: reload the --spawn handlers (as SIGHUP does) when a "
          ".py file of the --app's package changes."],
@@ -221,7 +221,7 @@ class Options(TxmpOptions):
         except ValueError:
             raise usage.UsageError(
                 f"--trusted-proxy must be an IP address or network, not {description!r}"
-            )
+            ) from None
 
     def postOptions(self) -> None:
         if not self["listen"]:
@@ -389,9 +389,8 @@ class FrontService(Service):
         self._site = site
         endpoints = [("--listen", description, site) for description in options["listen"]]
         if options["stats"]:
-            endpoints.append(
-                ("--stats", options["stats"], makeStatsSite(self.dispatcher, self._reactor, metrics))
-            )
+            statsSite = makeStatsSite(self.dispatcher, self._reactor, metrics)
+            endpoints.append(("--stats", options["stats"], statsSite))
         # Ports fail synchronously (in use, no permission) while we start,
         # before the reactor runs: then we exit here with one line.
         self._starting = True
@@ -400,7 +399,9 @@ class FrontService(Service):
             what = f"{option} {description}"
             try:
                 endpoint = serverFromString(self._reactor, description)
-            except Exception as e:
+            # The operator's string, parsed by whichever endpoint plugin it
+            # names: any error is a one-line refusal to start.
+            except Exception as e:  # noqa: BLE001
                 self._abandon(f"{what}: {_reason(e)}")
             listening.append(
                 endpoint.listen(factory).addCallback(self._portListening).addErrback(

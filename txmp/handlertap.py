@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
@@ -55,7 +55,8 @@ def loadApplication(spec: str) -> Callable[..., Any]:
         attribute = attribute[:-2]
     try:
         module = importlib.import_module(moduleName)
-    except Exception as e:
+    # The user's module: whatever its import raises is a usage error.
+    except Exception as e:  # noqa: BLE001
         raise usage.UsageError(
             f"--app {spec}: cannot import {moduleName}: {type(e).__name__}: {e}"
         ) from None
@@ -72,7 +73,8 @@ def loadApplication(spec: str) -> Callable[..., Any]:
             raise usage.UsageError(f"--app {spec}: {attribute} is not callable")
         try:
             target = target()
-        except Exception as e:
+        # The user's factory: whatever it raises is a usage error.
+        except Exception as e:  # noqa: BLE001
             raise usage.UsageError(
                 f"--app {spec}: {attribute}() failed: {type(e).__name__}: {e}"
             ) from None
@@ -94,7 +96,7 @@ class Options(TxmpOptions):
         "one or more mpfronts over ZeroMQ.  To serve several fronts, repeat "
         "--send and --return: the n-th --send pairs with the n-th --return."
     )
-    optParameters = [
+    optParameters: ClassVar[list[list[Any]]] = [
         ["app", None, None, "The WSGI application: module:app or module:make_app()."],
         ["threads", None, DEFAULT_THREADS,
          "Size of the WSGI thread pool: requests run at once (at most "

@@ -1164,7 +1164,7 @@ class PluginTests(SynchronousTestCase):
     Tests for the twistd plugins in C{twisted/plugins/txmp_plugins.py}.
     """
 
-    taps = ["txmp.fronttap", "txmp.handlertap"]
+    taps = ("txmp.fronttap", "txmp.handlertap")
 
     def forgetTaps(self) -> None:
         """
@@ -1334,9 +1334,11 @@ class TxmpOptionsTests(SynchronousTestCase):
         usage errors saying where.
         """
         cases = [
-            (["--config", "/no/such.toml"], {}, "--config /no/such.toml: No such file or directory"),
+            (["--config", "/no/such.toml"], {},
+             "--config /no/such.toml: No such file or directory"),
             (["--config", self.config("[mpfront\n")], {}, "not TOML"),
-            (["--config", self.config("[mpfront]\ntimeuot = 3\n")], {}, "unknown option 'timeuot'"),
+            (["--config", self.config("[mpfront]\ntimeuot = 3\n")], {},
+             "unknown option 'timeuot'"),
             ([], {"TXMP_MPFRONT_NOPE": "1"}, "TXMP_MPFRONT_NOPE: unknown option 'nope'"),
             ([], {"TXMP_MPFRONT_INSECURE": "maybe"}, "must be true or false"),
             ([], {"TXMP_MPFRONT_TIMEOUT": "0"}, "--timeout must be positive"),

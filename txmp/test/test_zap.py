@@ -418,7 +418,8 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
             "--curve-secret-key", os.path.join(directory, "front.key_secret"),
             "--curve-allow", makeKeys(self),
         )
-        self.assertEqual(options["curve"], loadKeyPair(os.path.join(directory, "front.key_secret")))
+        secret = os.path.join(directory, "front.key_secret")
+        self.assertEqual(options["curve"], loadKeyPair(secret))
         self.assertEqual(options["curve-allowed"], frozenset())
 
     def test_maxMessage(self) -> None:
@@ -565,7 +566,7 @@ class KeysCommandTests(SynchronousTestCase):
         """
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
-        status, out, err = self.keys(os.path.join(directory, "front"))
+        status, _out, err = self.keys(os.path.join(directory, "front"))
         self.assertEqual(status, 0, err)
         self.assertEqual(
             sorted(os.listdir(directory)), ["front.key", "front.key_secret"]
