@@ -170,7 +170,6 @@ class ZmqContext:
     def __init__(self, reactor: Any) -> None:
         from txzmq import ZmqFactory
 
-        self._reactor = reactor
         self._factory = ZmqFactory()
         # txzmq reads the reactor from its factory; never the global one.
         self._factory.reactor = reactor
@@ -220,9 +219,6 @@ def _connectionClass() -> type:
             self.socketType = socketType
             self._owner = owner
             ZmqConnection.__init__(self, factory, None, identity)
-
-        def messageReceived(self, message: list[bytes]) -> None:
-            self._owner._receiver(message)
 
         def doRead(self) -> None:
             # What txzmq's doRead does (drain until ZeroMQ has nothing:
@@ -317,14 +313,6 @@ class ZmqSocket:
             # routing id over from its stale connection instead of being
             # ignored.
             sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
-
-    @property
-    def rawSocket(self) -> Any:
-        """
-        The C{zmq.Socket}, for options that must be set before
-        L{bind}/L{connect} (CURVE, for instance).
-        """
-        return self._conn.socket
 
     def _beforeEndpoints(self, what: str) -> None:
         # libzmq applies security options to connections made afterwards

@@ -241,13 +241,6 @@ class HandlerService(Service):
         self._profileCall: Any = None
         self._profilePath = ""
 
-    @property
-    def link(self) -> Any:
-        """
-        The link to the first front.
-        """
-        return self.links[0] if self.links else None
-
     def startService(self) -> None:
         from txmp._handler import FrontLink
         from txmp._wsgi import WSGIRunner

@@ -1152,7 +1152,8 @@ class HandlerOptionsTests(SynchronousTestCase):
         top = handlertap.makeService(options, MemoryReactorClock())
         [handler, signals] = list(IServiceCollection(top))
         self.assertIsInstance(handler, handlertap.HandlerService)
-        self.assertIsNone(handler.link)
+        self.assertFalse(handler.running)
+        self.assertEqual(handler.links, [])
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
         self.assertEqual(signals.actions, {signal.SIGUSR1: handler.reopenLogs,
