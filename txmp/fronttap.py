@@ -16,6 +16,7 @@ from typing import Any, Callable, ClassVar, NoReturn
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
+from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger, globalLogPublisher
 from twisted.python import usage
@@ -47,11 +48,25 @@ from txmp._defaults import (
     LARGE_FRAME,
     MAX_CREDITS,
 )
+from txmp._dispatch import Dispatcher
+from txmp._front import FrontFactory
 from txmp._http import HTTPRules, parseNetwork
 from txmp._logs import ChildLog, reopenLogFiles
+from txmp._metrics import FrontMetrics
 from txmp._options import TxmpOptions, nonNegative, positive
-from txmp._reload import findSpec
+from txmp._reload import CodeWatcher, findSpec, sourceRoot
 from txmp._security import checkFrontSecurity
+from txmp._signals import SignalActions
+from txmp._stats import makeStatsSite
+from txmp._zap import ZAP_DOMAIN, ZapHandler
+from txmp._zmq import (
+    ZAP_ADDRESS,
+    AddressError,
+    ZmqContext,
+    createKeyPair,
+    loadKeyPair,
+    writePublicCertificate,
+)
 
 
 def connectableAddress(address: str) -> str:
@@ -333,14 +348,6 @@ class FrontService(Service):
         self.joinObservers: list[Callable[[str], None]] = []
 
     def startService(self) -> None:
-        from twisted.internet.endpoints import serverFromString
-
-        from txmp._dispatch import Dispatcher
-        from txmp._front import FrontFactory
-        from txmp._metrics import FrontMetrics
-        from txmp._stats import makeStatsSite
-        from txmp._zmq import AddressError, ZmqContext
-
         Service.startService(self)
         options = self._options
         self._context = ZmqContext(self._reactor)
@@ -431,9 +438,6 @@ class FrontService(Service):
         Set the security options of the front's sockets, before they bind:
         the largest frame, and CURVE with our ZAP handler if configured.
         """
-        from txmp._zap import ZAP_DOMAIN, ZapHandler
-        from txmp._zmq import ZAP_ADDRESS
-
         options = self._options
         for sock in sockets:
             sock.maxMessageSize(options["max-message"])
@@ -682,8 +686,6 @@ class PrivateLinks(Service):
             options["send"] = "ipc://" + os.path.join(directory, "send")
             options["return"] = "ipc://" + os.path.join(directory, "return")
         if options["curve"] is not None:
-            from txmp._zmq import createKeyPair, loadKeyPair, writePublicCertificate
-
             secretFile, publicFile = createKeyPair(directory, "spawn")
             serverFile = os.path.join(directory, "front.key")
             writePublicCertificate(serverFile, options["curve"][0])
@@ -719,6 +721,7 @@ def _handlerMonitor(
     events and given to C{publish}.  (Made here: importing procmon installs
     the global reactor.)
     """
+    # Importing procmon installs the global reactor: only when made.
     from twisted.runner.procmon import ProcessMonitor
 
     class HandlerMonitor(ProcessMonitor):
@@ -968,11 +971,11 @@ def makeService(options: Options, reactor: Any | None = None) -> MultiService:
     The service tree of C{twistd mpfront}.
     """
     if reactor is None:
+        # Only here, when twistd makes the service: it has installed the
+        # reactor its --reactor option names by then.
         from twisted.internet import reactor as globalReactor
 
         reactor = globalReactor
-    from txmp._signals import SignalActions
-
     top = MultiService()
     links: PrivateLinks | None = None
     if options["spawn"]:
@@ -1006,8 +1009,6 @@ def makeService(options: Options, reactor: Any | None = None) -> MultiService:
         }
         spawned.setServiceParent(top)
         if options["reload"]:
-            from txmp._reload import CodeWatcher, sourceRoot
-
             root = sourceRoot(options["app"], os.getcwd())
             if root is not None:
 

@@ -5,6 +5,7 @@ C{twistd mphandler}: options and the service tree of a handler.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 import random
@@ -18,6 +19,8 @@ from typing import Any, Callable, ClassVar
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
 from twisted.internet.defer import gatherResults
+from twisted.internet.error import ReactorNotRunning
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -32,10 +35,15 @@ from txmp._defaults import (
     MAX_CREDITS,
     PARENT_CHECK_INTERVAL,
 )
+from txmp._handler import FrontLink
 from txmp._logs import reopenLogFiles
 from txmp._options import TxmpOptions, nonNegative, positive
+from txmp._pool import WorkerPool
 from txmp._profile import Profiler
 from txmp._security import checkHandlerSecurity
+from txmp._signals import SignalActions
+from txmp._wsgi import WSGIRunner
+from txmp._zmq import AddressError, ZmqContext, newRoutingId
 
 
 def loadApplication(spec: str) -> Callable[..., Any]:
@@ -209,8 +217,6 @@ def newPool(threads: int) -> Any:
     The handler's WSGI thread pool: C{threads} daemon threads, named
     C{PoolThread-wsgi-N}, not started.
     """
-    from txmp._pool import WorkerPool
-
     return WorkerPool(threads, "wsgi", _daemonThread)
 
 
@@ -242,10 +248,6 @@ class HandlerService(Service):
         self._profilePath = ""
 
     def startService(self) -> None:
-        from txmp._handler import FrontLink
-        from txmp._wsgi import WSGIRunner
-        from txmp._zmq import AddressError, ZmqContext, newRoutingId
-
         Service.startService(self)
         options = self._options
         threads = options["threads"]
@@ -476,8 +478,6 @@ def dieWithParent() -> bool:
 
     @return: whether the kernel took the request (only Linux does).
     """
-    import ctypes
-
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
@@ -520,8 +520,6 @@ class ParentWatch(Service):
         self.gone = False
 
     def startService(self) -> None:
-        from twisted.internet.task import LoopingCall
-
         Service.startService(self)
         self._dieWithParent()
         # After asking for the signal: a parent gone before would never
@@ -541,8 +539,6 @@ class ParentWatch(Service):
         The parent has exited: stop, as for C{SIGTERM} (drain, then exit),
         unless stopping already.  Must be called in the reactor thread.
         """
-        from twisted.internet.error import ReactorNotRunning
-
         if self.gone or not self.running:
             return
         self.gone = True
@@ -568,11 +564,11 @@ def makeService(options: Options, reactor: Any | None = None) -> MultiService:
     The service tree of C{twistd mphandler}.
     """
     if reactor is None:
+        # Only here, when twistd makes the service: it has installed the
+        # reactor its --reactor option names by then.
         from twisted.internet import reactor as globalReactor
 
         reactor = globalReactor
-    from txmp._signals import SignalActions
-
     top = MultiService()
     handler = HandlerService(reactor, options)
     handler.setServiceParent(top)
