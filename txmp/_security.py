@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_zap -*-
+# -*- test-case-name: txmp.test.test_security,txmp.test.test_keys -*-
 """
 The security options of C{twistd mpfront} and C{twistd mphandler}: CURVE
 keys, and which ZeroMQ addresses may go without them.

@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_zap -*-
+# -*- test-case-name: txmp.test.test_zap,txmp.test.test_curve -*-
 """
 The front's ZAP handler (ZeroMQ RFC 27): which handlers may connect.
 

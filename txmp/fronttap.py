@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_tap -*-
+# -*- test-case-name: txmp.test.test_tap,txmp.test.test_security -*-
 """
 C{twistd mpfront}: options and the service tree of the front.
 """

@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_zap -*-
+# -*- test-case-name: txmp.test.test_keys -*-
 """
 C{python -m txmp.keys [DIRECTORY] NAME}: make a CURVE key pair for a front
 or a handler.

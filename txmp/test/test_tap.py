@@ -30,6 +30,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
 from txmp import demo, fronttap, handlertap, protocol
+from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._options import positive
 from txmp._signals import SignalActions
 
@@ -258,6 +259,16 @@ class FrontOptionsTests(SynchronousTestCase):
             "--spawn", "1", "--app", "txmp.demo:app",
             "--threads", str(protocol.MAX_CREDITS + 1),
         )
+
+    def test_maxMessage(self) -> None:
+        """
+        --max-message defaults to 16 MiB, well above a handler's frames,
+        and must be positive.
+        """
+        self.assertEqual(self.parse()["max-message"], DEFAULT_MAX_MESSAGE)
+        self.assertGreaterEqual(DEFAULT_MAX_MESSAGE, 8 * MAX_FRAME)
+        self.assertEqual(self.parse("--max-message", "1000")["max-message"], 1000)
+        self.assertRaises(usage.UsageError, self.parse, "--max-message", "0")
 
 
 class ConnectableAddressTests(SynchronousTestCase):
