@@ -10,6 +10,7 @@ import os
 import stat
 import sys
 
+import zmq.auth
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import keys
@@ -40,8 +41,6 @@ class KeysCommandTests(SynchronousTestCase):
         public certificate), named and formatted as pyzmq's
         C{create_certificates} does, creating the directory.
         """
-        import zmq.auth
-
         directory = os.path.join(self.mktemp(), "keys")
         status, out, err = self.keys(directory, "h1")
         self.assertEqual(status, 0, err)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 
+import zmq.auth
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import fronttap, handlertap
 from txmp._security import isLocalAddress
-from txmp._zmq import loadKeyPair
+from txmp._zmq import createKeyPair, loadKeyPair
 
 
 def makeKeys(test: SynchronousTestCase, *names: str) -> str:
@@ -23,9 +24,6 @@ def makeKeys(test: SynchronousTestCase, *names: str) -> str:
     directory = test.mktemp()
     os.makedirs(directory)
     for name in names:
-
-        from txmp._zmq import createKeyPair
-
         createKeyPair(directory, name)
     return directory
 
@@ -131,8 +129,6 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
         directory of NAME.key files for --curve-allow (a NAME.key_secret
         beside them is ignored).
         """
-        import zmq.auth
-
         directory, allow = self.mktemp(), self.mktemp()
         os.makedirs(directory)
         os.makedirs(allow)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _zap
 from txmp._zap import ZAP_DOMAIN, ZapHandler, zapDecision
-from txmp._zmq import PeerUnreachable
+from txmp._zmq import PeerUnreachable, z85Encode
 
 CLIENT = bytes(range(32))
 
@@ -31,8 +32,6 @@ class ZapDecisionTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        from txmp._zmq import z85Encode
-
         self.key = z85Encode(CLIENT)
 
     def test_allowed(self) -> None:
@@ -106,8 +105,6 @@ class ZapHandlerTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        from txmp._zmq import z85Encode
-
         self.key = z85Encode(CLIENT)
         self.socket = FakeSocket()
         self.handler = ZapHandler({self.key})
@@ -142,8 +139,6 @@ class ZapHandlerTests(SynchronousTestCase):
         The log event of a denial names the address and the key in Z85.
         """
         events: list[Any] = []
-        from twisted.logger import globalLogPublisher
-
         globalLogPublisher.addObserver(events.append)
         self.addCleanup(globalLogPublisher.removeObserver, events.append)
         self.handler._allowed = frozenset()
