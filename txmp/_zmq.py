@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_integration -*-
+# -*- test-case-name: txmp.test.test_zmq,txmp.test.test_integration,txmp.test.test_curve -*-
 """
 The ZeroMQ adapter: the only module that imports C{zmq} and C{txzmq}.
 

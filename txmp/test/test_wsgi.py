@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_wsgi -*-
 """
 Tests for L{txmp._wsgi}.
 """
