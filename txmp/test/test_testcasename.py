@@ -51,7 +51,9 @@ def mentions(testModule: str, module: str) -> bool:
     its dotted name (as an C{--app} or a docstring does) or its file's name
     (as a script run in a child process is named).
     """
-    source = FilePath(importlib.import_module(testModule).__file__).getContent().decode()
+    path = importlib.import_module(testModule).__file__
+    assert path is not None
+    source = FilePath(path).getContent().decode()
     package, _, name = module.rpartition(".")
     patterns = [
         r"\b" + re.escape(module) + r"\b",
