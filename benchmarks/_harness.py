@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import http.client
 import os
 import platform
 import re
@@ -476,7 +477,9 @@ def startHandler(
             r"handler %s joined(?: with (\d+) credits)?" % (re.escape(name),)
         )
     except BenchmarkError as e:
-        raise BenchmarkError("%s\nand the handler's output:\n%s" % (e, handler.tail()))
+        raise BenchmarkError(
+            "%s\nand the handler's output:\n%s" % (e, handler.tail())
+        ) from None
     # The credits it offers: its --threads, whatever the default is.
     handler.credits = int(match.group(1)) if match.group(1) else None
     return handler
@@ -535,8 +538,8 @@ def checkResponse(url: str, body: bytes | None = None, label: str = "") -> None:
         with urllib.request.urlopen(url, timeout=30) as response:
             status = response.status
             data = response.read()
-    except Exception as e:
-        raise BenchmarkError("GET %s failed: %s" % (what, e))
+    except (OSError, http.client.HTTPException) as e:
+        raise BenchmarkError("GET %s failed: %s" % (what, e)) from None
     if status != 200 or (body is not None and data != body):
         raise BenchmarkError(
             "GET %s: expected 200 %r, got %d %r" % (what, body, status, data[:200])
@@ -660,7 +663,7 @@ def wrk(
             args, capture_output=True, text=True, timeout=duration + 60
         )
     except subprocess.TimeoutExpired:
-        raise BenchmarkError("wrk did not finish: " + " ".join(args))
+        raise BenchmarkError("wrk did not finish: " + " ".join(args)) from None
     output = completed.stdout + completed.stderr
     if completed.returncode != 0:
         raise BenchmarkError("wrk failed (%d):\n%s" % (completed.returncode, output))
@@ -736,7 +739,8 @@ def describePython(python: str) -> str:
         "impl = platform.python_implementation()\n"
         "if impl == 'PyPy':\n"
         "    v = sys.pypy_version_info\n"
-        "    print('PyPy %d.%d.%d (Python %s)' % (v.major, v.minor, v.micro, platform.python_version()))\n"
+        "    print('PyPy %d.%d.%d (Python %s)'\n"
+        "          % (v.major, v.minor, v.micro, platform.python_version()))\n"
         "else:\n"
         "    print('%s %s' % (impl, platform.python_version()))\n"
     )
@@ -744,8 +748,8 @@ def describePython(python: str) -> str:
         return subprocess.run(
             [python, "-c", code], capture_output=True, text=True, timeout=60, check=True
         ).stdout.strip()
-    except Exception as e:
-        raise BenchmarkError("cannot run %s: %s" % (python, e))
+    except (OSError, subprocess.SubprocessError) as e:
+        raise BenchmarkError("cannot run %s: %s" % (python, e)) from None
 
 
 def describeMachine() -> str:
@@ -877,7 +881,7 @@ def requireModules(python: str, modules: Sequence[str], hint: str) -> None:
             [python, "-c", code], capture_output=True, text=True, timeout=120
         )
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise BenchmarkError("cannot run %s: %s" % (python, e))
+        raise BenchmarkError("cannot run %s: %s" % (python, e)) from None
     if completed.returncode != 0:
         lines = completed.stderr.strip().splitlines()
         raise BenchmarkError(
@@ -895,7 +899,7 @@ def moduleVersion(python: str, module: str) -> str:
             [python, "-c", "import %s; print(%s.__version__)" % (module, module)],
             capture_output=True, text=True, timeout=120, check=True,
         ).stdout.strip()
-    except Exception:
+    except (OSError, subprocess.SubprocessError):
         return "?"
 
 
@@ -906,7 +910,7 @@ def positiveNumbers(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part]
     except ValueError:
-        raise argparse.ArgumentTypeError("expected numbers separated by commas")
+        raise argparse.ArgumentTypeError("expected numbers separated by commas") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError("expected positive numbers")
     return values

@@ -30,13 +30,14 @@ The body is C{--size} bytes (100 MiB by default).  Each server answers a
 64 KiB request, and its peak RSS (C{VmHWM}) is read then ("idle"); it is
 checked once with the whole body (status, length and SHA-256), warmed up
 with C{--warmup} downloads (1; 3 if the front runs on PyPy, for its JIT);
-then every server is timed once per round, C{--rounds} rounds (5), each round starting with the next server.
-The client is this script: one connection, C{recv_into} a 1 MiB buffer,
-discarding the bytes.  It prints, for each server, the median download time
-and throughput, the CPU each process used per download, the ratio to raw
-(both ways), each process's peak RSS before and after, and whether the
-fastest txmp is within L{TARGET} (1.2) times each raw server.  Every process
-started is stopped by its PID at the end, also on an error or a Ctrl-C.
+then every server is timed once per round, C{--rounds} rounds (5), each
+round starting with the next server.  The client is this script: one
+connection, C{recv_into} a 1 MiB buffer, discarding the bytes.  It prints,
+for each server, the median download time and throughput, the CPU each
+process used per download, the ratio to raw (both ways), each process's
+peak RSS before and after, and whether the fastest txmp is within
+L{TARGET} (1.2) times each raw server.  Every process started is stopped
+by its PID at the end, also on an error or a Ctrl-C.
 """
 
 from __future__ import annotations
@@ -320,7 +321,8 @@ def main(argv: list | None = None) -> int:
         args.warmup = 3 if frontName.startswith("PyPy") else 1
     print("machine:  " + describeMachine())
     print("front:    %s (%s); raw Twisted Web on the same" % (frontName, args.front_python))
-    print("handler:  1 x %s (%s), mphandler's default threads" % (handlerName, args.handler_python))
+    print("handler:  1 x %s (%s), mphandler's default threads"
+          % (handlerName, args.handler_python))
     print("body:     %s in 64 KiB chunks with Content-Length; %d round(s) after %d warm-up"
           " download(s) per server" % (describeSize(args.size), args.rounds, args.warmup))
     try:

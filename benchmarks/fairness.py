@@ -222,7 +222,7 @@ async def _client(
                 status, body = await asyncio.wait_for(_readResponse(reader), REQUEST_TIMEOUT)
             except (OSError, EOFError, asyncio.IncompleteReadError,
                     asyncio.LimitOverrunError, asyncio.TimeoutError) as e:
-                raise BenchmarkError("GET %s: %s: %s" % (path, type(e).__name__, e))
+                raise BenchmarkError("GET %s: %s: %s" % (path, type(e).__name__, e)) from None
             took = (time.perf_counter() - began) * 1e3
             if status != 200 or body != benchapps.BODY:
                 raise BenchmarkError("GET %s: %d %r" % (path, status, body[:200]))

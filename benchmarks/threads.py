@@ -151,7 +151,7 @@ def measureApp(args: argparse.Namespace, app: str) -> list[str]:
     baseline = median([r.rps for r in results[configs[0][0]]])
     summaries = []
     print("%-24s %9s %9s  %s" % ("configuration", "req/s", "ratio", "CPU per request"))
-    for label, handlers, threads in configs:
+    for label, handlers, _threads in configs:
         rps = median([r.rps for r in results[label]])
         cpu = medianCpuPerRequest(results[label])
         if handlers > 1:

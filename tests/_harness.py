@@ -56,7 +56,7 @@ from twisted.internet.defer import (
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
 from twisted.internet.interfaces import IConsumer, IReactorTime, IReadDescriptor
-from twisted.internet.protocol import ProcessProtocol, Protocol
+from twisted.internet.protocol import ProcessProtocol, Protocol, connectionDone
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
@@ -737,7 +737,7 @@ class RawHTTPClient(Protocol):
                 try:
                     p.remaining = int(line.split(b";")[0].strip(), 16)
                 except ValueError:
-                    raise ValueError(f"bad chunk size line: {line!r}")
+                    raise ValueError(f"bad chunk size line: {line!r}") from None
                 if p.remaining == 0:
                     p.mode = "trailers"
                 else:
@@ -754,7 +754,7 @@ class RawHTTPClient(Protocol):
                 p.mode = "chunk-size"
         return False
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.connected = False
         pending, self._pending = self._pending, deque()
         for p in pending:
@@ -1732,7 +1732,7 @@ class BodyDigest(Protocol):
             self.prefix += data[: self.keep - self.length]
         self.length += len(data)
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if reason.check(ResponseDone):
             self.done.callback(self)
         else:

@@ -12,7 +12,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.python.failure import Failure
 
@@ -108,7 +108,7 @@ class ProxyTests(SystemTestCase):
     is told only when the peer is a C{--trusted-proxy}.
     """
 
-    forwarded = [("X-Forwarded-For", "203.0.113.9, 127.0.0.1"), ("X-Forwarded-Proto", "https")]
+    forwarded = (("X-Forwarded-For", "203.0.113.9, 127.0.0.1"), ("X-Forwarded-Proto", "https"))
 
     @asyncTest
     async def test_trusted(self) -> None:
@@ -171,7 +171,7 @@ class _SlowClient(Protocol):
     def dataReceived(self, data: bytes) -> None:
         self.received += data
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.closedAt = reactor.seconds()
         if self._start.active():
             self._start.cancel()

@@ -49,7 +49,8 @@ class FrontStopTests(SystemTestCase):
             self.fail("the stopping front accepted a connection" + self.transcript())
         try:
             result = await slow
-        except Exception as e:
+        # Whatever the failure, the test fails saying so, with the transcript.
+        except Exception as e:  # noqa: BLE001
             self.fail(f"the request in progress failed: {e}" + self.transcript())
         self.assertResponse(result, 200, b"slow\n")
         await front.whenEnded()

@@ -13,7 +13,7 @@ from typing import TypeVar
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionDone
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
@@ -65,7 +65,7 @@ class _Recorder(Protocol):
     def dataReceived(self, data: bytes) -> None:
         self.received += data
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.reason = reason
         self.closed.callback(None)
 
@@ -97,7 +97,7 @@ class _Trickler(_Recorder):
             self.answeredAt = reactor.seconds()
         _Recorder.dataReceived(self, data)
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._sending.running:
             self._sending.stop()
         _Recorder.connectionLost(self, reason)

@@ -17,8 +17,9 @@ import re
 from typing import Any, Callable
 
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
 from ._harness import (
@@ -174,7 +175,7 @@ class _StreamReader(Protocol):
         self.dataReceived(b"")
         return d
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.connected = False
         waiters, self._waiters = self._waiters, []
         for marker, d in waiters:
@@ -420,9 +421,13 @@ class RollingRestartTests(ResilienceTestCase):
             new.append(await self.startTaggedHandler(f"new-{n}", front))
             self.assertEqual(load.inFlight, 50, "the load stopped early" + self.describe(load))
             since = reactor.seconds()
-            slow = await victim.waitForLine(
-                lambda line: self.startsSlow(victim, line, since), timeout=10
-            )
+
+            def startsSlow(
+                line: str, victim: TwistdProcess = victim, since: float = since
+            ) -> bool:
+                return self.startsSlow(victim, line, since)
+
+            slow = await victim.waitForLine(startsSlow, timeout=10)
             victimPid = victim.pid
             assert victimPid is not None
             finishing[slow.split()[-1]] = victimPid
@@ -785,7 +790,7 @@ class RecyclingTests(ResilienceTestCase):
         for pid in pids:
             try:
                 await whenExited(pid).addTimeout(10, reactor)
-            except Exception:
+            except DeferredTimeoutError:
                 os.kill(pid, 9)
                 await whenExited(pid)
 

@@ -11,6 +11,7 @@ import re
 import stat
 from collections import Counter
 
+from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.defer import gatherResults
 
 from ._harness import (
@@ -194,7 +195,7 @@ class SpawnTests(SystemTestCase):
         await front.stop()
         try:
             await whenExited(pid).addTimeout(5, reactor)
-        except Exception:
+        except DeferredTimeoutError:
             os.kill(pid, 9)
             await whenExited(pid)
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_integration -*-
+# -*- test-case-name: txmp.test.test_zmq,txmp.test.test_integration,txmp.test.test_curve -*-
 """
 The ZeroMQ adapter: the only module that imports C{zmq} and C{txzmq}.
 
@@ -17,18 +17,20 @@ All of this must be used in the reactor thread only.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Callable, Protocol, cast, overload
+from typing import Callable, Protocol, cast, overload
 
+import zmq
+import zmq.auth
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from zmq.utils import z85
+from zmq.utils.monitor import parse_monitor_message
 
 from txmp._interfaces import IZmqReactor
 from txmp.protocol import Frame
-
-if TYPE_CHECKING:
-    import zmq
 
 # What a socket calls, in the reactor thread, with the frames of each
 # message it receives (a ROUTER's first frame is the sender's id).
@@ -52,6 +54,11 @@ class MessageSender(Protocol):
         @raise PeerUnreachable: if this is a ROUTER and the peer is not
             connected.
         """
+
+# txzmq is imported in the functions that use it, never at the top: importing
+# it installs the global reactor, and importing this module must not (a tap
+# imports it, and twistd imports the tap to parse its options before it
+# installs the reactor that its --reactor option names).
 
 # Where libzmq sends ZAP requests, in the context of the socket that
 # authenticates (RFC 27).
@@ -88,8 +95,6 @@ def curveAvailable() -> bool:
     """
     Whether this libzmq was built with CURVE (libsodium).
     """
-    import zmq
-
     return bool(zmq.has("curve"))
 
 
@@ -109,10 +114,6 @@ def createKeyPair(directory: str, name: str) -> tuple[str, str]:
     @return: the paths of the secret and the public file.
     @raise FileExistsError: if either file exists (neither is replaced).
     """
-    import tempfile
-
-    import zmq.auth
-
     secretPath = os.path.join(directory, name + SECRET_SUFFIX)
     publicPath = os.path.join(directory, name + PUBLIC_SUFFIX)
     for path in (secretPath, publicPath):
@@ -162,8 +163,6 @@ def loadKeyPair(path: str) -> tuple[bytes, bytes | None]:
     @raise ValueError: if the file is missing, cannot be read or holds no
         key, with a one-line message that starts with the path.
     """
-    import zmq.auth
-
     if not os.path.exists(path):
         raise ValueError(f"{path}: no such file")
     try:
@@ -183,8 +182,6 @@ def z85Encode(key: bytes) -> bytes:
     """
     A 32-byte CURVE key (as ZAP gives it) in Z85.
     """
-    from zmq.utils import z85
-
     return z85.encode(key)
 
 
@@ -196,9 +193,9 @@ class ZmqContext:
     """
 
     def __init__(self, reactor: IZmqReactor) -> None:
+        # Installs the global reactor (see the top).
         from txzmq import ZmqFactory
 
-        self._reactor = reactor
         self._factory: _Factory = ZmqFactory()
         # txzmq reads the reactor from its factory; never the global one.
         self._factory.reactor = reactor
@@ -295,6 +292,7 @@ class _Connection(Protocol):
 
 
 def _connectionClass() -> Callable[[_Factory, ZmqSocket, int, bytes | None], _Connection]:
+    # Installs the global reactor (see the top).
     from txzmq import ZmqConnection
 
     # (txzmq has no types: its class is Any to mypy.)
@@ -308,15 +306,10 @@ def _connectionClass() -> Callable[[_Factory, ZmqSocket, int, bytes | None], _Co
             self._owner = owner
             ZmqConnection.__init__(self, factory, None, identity)
 
-        def messageReceived(self, message: Sequence[Frame]) -> None:
-            self._owner._receiver(message)
-
         def doRead(self) -> None:
             # What txzmq's doRead does (drain until ZeroMQ has nothing:
             # its descriptor is edge-triggered), a whole message per call
             # instead of a frame, checking EVENTS and RCVMORE, at a time.
-            import zmq
-
             receiver = self._owner._receiver
             largeFrame = self._owner._largeFrame
             frames: Sequence[Frame]
@@ -381,11 +374,8 @@ class ZmqSocket:
         routingId: bytes | None,
         largeFrame: int | None = None,
     ) -> None:
-        import zmq
-
         if highWaterMark <= 0:
             raise ValueError("a high-water mark of 0 means unlimited memory")
-        self._zmq = zmq
         # (Only a socket with largeFrame receives memoryviews.)
         self._receiver = cast(LargeFramesReceiver, receiver)
         self._largeFrame = largeFrame
@@ -407,14 +397,6 @@ class ZmqSocket:
             # routing id over from its stale connection instead of being
             # ignored.
             sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
-
-    @property
-    def rawSocket(self) -> zmq.Socket[bytes] | None:
-        """
-        The C{zmq.Socket}, for options that must be set before
-        L{bind}/L{connect} (CURVE, for instance).
-        """
-        return self._conn.socket
 
     def _socket(self) -> zmq.Socket[bytes]:
         """
@@ -441,7 +423,6 @@ class ZmqSocket:
         Without a ZAP handler, every client is refused
         (C{ZAP_ENFORCE_DOMAIN}).  Call before L{bind}.
         """
-        zmq = self._zmq
         self._beforeEndpoints("CURVE")
         sock = self._socket()
         sock.setsockopt(zmq.CURVE_SERVER, 1)
@@ -455,7 +436,6 @@ class ZmqSocket:
         to the server whose public key is C{serverKey} (all in Z85).  Call
         before L{connect}.
         """
-        zmq = self._zmq
         self._beforeEndpoints("CURVE")
         sock = self._socket()
         sock.setsockopt(zmq.CURVE_PUBLICKEY, publicKey)
@@ -468,7 +448,7 @@ class ZmqSocket:
         instead of buffering it.  Call before L{bind}/L{connect}.
         """
         self._beforeEndpoints("MAXMSGSIZE")
-        self._socket().setsockopt(self._zmq.MAXMSGSIZE, size)
+        self._socket().setsockopt(zmq.MAXMSGSIZE, size)
 
     def monitorHandshakes(self, context: ZmqContext, observer: HandshakeObserver) -> None:
         """
@@ -479,9 +459,6 @@ class ZmqSocket:
 
         @param context: the context this socket was made in.
         """
-        zmq = self._zmq
-        from zmq.utils.monitor import parse_monitor_message
-
         self._beforeEndpoints("the monitor")
         names = {
             getattr(zmq, name): name
@@ -502,7 +479,9 @@ class ZmqSocket:
         def received(frames: list[bytes]) -> None:
             try:
                 event = parse_monitor_message(frames)
-            except Exception:
+            # A malformed message (RuntimeError) or an event this pyzmq
+            # does not know (ValueError from zmq.Event): not one we watch.
+            except (RuntimeError, ValueError):
                 return
             name = names.get(event["event"])
             if name is not None:
@@ -519,6 +498,7 @@ class ZmqSocket:
         """
         Bind to a ZeroMQ address.
         """
+        # Installs the global reactor (see the top).
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
         self._addEndpoint(ZmqEndpoint(ZmqEndpointType.bind, address), "bind")
@@ -533,8 +513,6 @@ class ZmqSocket:
         @raise AddressError: ZeroMQ refused the address (in use, malformed,
             unknown transport).
         """
-        import zmq
-
         try:
             self._conn.addEndpoints([endpoint])
         except zmq.ZMQError as e:
@@ -545,6 +523,7 @@ class ZmqSocket:
         """
         Connect to a ZeroMQ address; ZeroMQ reconnects by itself.
         """
+        # Installs the global reactor (see the top).
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
         self._addEndpoint(ZmqEndpoint(ZmqEndpointType.connect, address), "connect to")
@@ -574,7 +553,6 @@ class ZmqSocket:
         self._scheduleRead()
 
     def _sendNow(self, sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
-        zmq = self._zmq
         try:
             # copy=True, measured (docs/benchmarks.md, "Large bodies"): a
             # zero-copy send of a 64 KiB body chunk costs more than the copy
@@ -600,10 +578,10 @@ class ZmqSocket:
             self._conn.doRead()
 
     def _flush(self) -> None:
-        zmq = self._zmq
         sent = False
         while self._backlog and self._conn.socket is not None:
-            events = self._conn.socket.getsockopt(zmq.EVENTS)
+            # (EVENTS is an int: pyzmq types every option int | bytes.)
+            events = cast(int, self._conn.socket.getsockopt(zmq.EVENTS))
             if not events & zmq.POLLOUT:
                 break
             frames = self._backlog.popleft()
@@ -634,7 +612,7 @@ class ZmqSocket:
         When closed, try for this long to send what is queued (the last
         messages of a process that stops, such as C{BYE}).
         """
-        self._socket().setsockopt(self._zmq.LINGER, milliseconds)
+        self._socket().setsockopt(zmq.LINGER, milliseconds)
 
     def close(self) -> None:
         """
@@ -647,7 +625,7 @@ class ZmqSocket:
             if self._conn.socket is not None:
                 try:
                     self._conn.socket.disable_monitor()
-                except self._zmq.ZMQError:
+                except zmq.ZMQError:
                     pass
             self._monitor.close()
             self._monitor = None

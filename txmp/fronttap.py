@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_tap -*-
+# -*- test-case-name: txmp.test.test_tap,txmp.test.test_security -*-
 """
 C{twistd mpfront}: options and the service tree of the front.
 """
@@ -12,11 +12,12 @@ import socket
 import sys
 import tempfile
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Callable, NoReturn, cast
+from typing import TYPE_CHECKING, Callable, ClassVar, NoReturn, cast
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
+from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IListeningPort,
@@ -55,21 +56,31 @@ from txmp._defaults import (
     LARGE_FRAME,
     MAX_CREDITS,
 )
+from txmp._dispatch import Dispatcher
+from txmp._front import FrontFactory
 from txmp._http import HTTPRules, parseNetwork
 from txmp._interfaces import IFrontReactor
 from txmp._logs import ChildLog, reopenLogFiles
-from txmp._options import TxmpOptions, nonNegative, positive
-from txmp._reload import findSpec
+from txmp._metrics import FrontMetrics
+from txmp._options import OptParameter, TxmpOptions, nonNegative, positive
+from txmp._reload import CodeWatcher, findSpec, sourceRoot
 from txmp._security import checkFrontSecurity
+from txmp._signals import SignalActions
+from txmp._stats import makeStatsSite
+from txmp._zap import ZAP_DOMAIN, ZapHandler
+from txmp._zmq import (
+    ZAP_ADDRESS,
+    AddressError,
+    ZmqContext,
+    ZmqSocket,
+    createKeyPair,
+    loadKeyPair,
+    writePublicCertificate,
+)
 
 if TYPE_CHECKING:
-    # (Only for types: these are imported when the front starts.)
+    # (Only for types: importing procmon installs the global reactor.)
     from twisted.runner.procmon import LoggingProtocol, ProcessMonitor
-
-    from txmp._dispatch import Dispatcher
-    from txmp._front import FrontFactory
-    from txmp._zap import ZapHandler
-    from txmp._zmq import ZmqContext, ZmqSocket
 
 
 def connectableAddress(address: str) -> str:
@@ -118,7 +129,7 @@ class Options(TxmpOptions):
         "Accept HTTP and pass every request over ZeroMQ to mphandler "
         "processes, which connect to the --send and --return addresses."
     )
-    optParameters = [
+    optParameters: ClassVar[list[OptParameter]] = [
         ["send", None, None,
          "ZeroMQ address to bind for requests (default " + DEFAULT_SEND
          + "; with --spawn and neither --send nor --return, ipc:// in a "
@@ -199,7 +210,7 @@ class Options(TxmpOptions):
          "sends a larger one is disconnected.",
          positive(int, "--max-message")],
     ]
-    optFlags = [
+    optFlags: ClassVar[list[list[str | None]]] = [
         ["reload", None,
          "Development: reload the --spawn handlers (as SIGHUP does) when a "
          ".py file of the --app's package changes."],
@@ -239,7 +250,7 @@ class Options(TxmpOptions):
         except ValueError:
             raise usage.UsageError(
                 f"--trusted-proxy must be an IP address or network, not {description!r}"
-            )
+            ) from None
 
     def postOptions(self) -> None:
         if not self["listen"]:
@@ -351,14 +362,6 @@ class FrontService(Service):
         self.joinObservers: list[Callable[[str], None]] = []
 
     def startService(self) -> None:
-        from twisted.internet.endpoints import serverFromString
-
-        from txmp._dispatch import Dispatcher
-        from txmp._front import FrontFactory
-        from txmp._metrics import FrontMetrics
-        from txmp._stats import makeStatsSite
-        from txmp._zmq import AddressError, ZmqContext
-
         Service.startService(self)
         options = self._options
         self._context = context = ZmqContext(self._reactor)
@@ -409,9 +412,8 @@ class FrontService(Service):
             ("--listen", description, site) for description in options["listen"]
         ]
         if options["stats"]:
-            endpoints.append(
-                ("--stats", options["stats"], makeStatsSite(dispatcher, self._reactor, metrics))
-            )
+            statsSite = makeStatsSite(dispatcher, self._reactor, metrics)
+            endpoints.append(("--stats", options["stats"], statsSite))
         # Ports fail synchronously (in use, no permission) while we start,
         # before the reactor runs: then we exit here with one line.
         self._starting = True
@@ -420,7 +422,9 @@ class FrontService(Service):
             what = f"{option} {description}"
             try:
                 endpoint: IStreamServerEndpoint = serverFromString(self._reactor, description)
-            except Exception as e:
+            # The operator's string, parsed by whichever endpoint plugin it
+            # names: any error is a one-line refusal to start.
+            except Exception as e:  # noqa: BLE001
                 self._abandon(f"{what}: {_reason(e)}")
             listening.append(
                 endpoint.listen(factory).addCallback(self._portListening).addErrback(
@@ -450,9 +454,6 @@ class FrontService(Service):
         Set the security options of the front's sockets, before they bind:
         the largest frame, and CURVE with our ZAP handler if configured.
         """
-        from txmp._zap import ZAP_DOMAIN, ZapHandler
-        from txmp._zmq import ZAP_ADDRESS
-
         options = self._options
         for sock in sockets:
             sock.maxMessageSize(options["max-message"])
@@ -701,8 +702,6 @@ class PrivateLinks(Service):
             options["send"] = "ipc://" + os.path.join(directory, "send")
             options["return"] = "ipc://" + os.path.join(directory, "return")
         if options["curve"] is not None:
-            from txmp._zmq import createKeyPair, loadKeyPair, writePublicCertificate
-
             secretFile, publicFile = createKeyPair(directory, "spawn")
             serverFile = os.path.join(directory, "front.key")
             writePublicCertificate(serverFile, options["curve"][0])
@@ -738,6 +737,7 @@ def _handlerMonitor(
     events and given to C{publish}.  (Made here: importing procmon installs
     the global reactor.)
     """
+    # Importing procmon installs the global reactor: only when made.
     from twisted.runner.procmon import ProcessMonitor
 
     class HandlerMonitor(ProcessMonitor):
@@ -998,13 +998,13 @@ def makeService(options: Options, reactor: IFrontReactor | None = None) -> Multi
     The service tree of C{twistd mpfront}.
     """
     if reactor is None:
+        # Only here, when twistd makes the service: it has installed the
+        # reactor its --reactor option names by then.
         from twisted.internet import reactor as globalReactor
 
         # (Typed by Twisted as its common interfaces, which leave out
         # IReactorFromThreads: every reactor provides it.)
         reactor = cast(IFrontReactor, globalReactor)
-    from txmp._signals import SignalActions
-
     top = MultiService()
     links: PrivateLinks | None = None
     if options["spawn"]:
@@ -1038,8 +1038,6 @@ def makeService(options: Options, reactor: IFrontReactor | None = None) -> Multi
         }
         spawned.setServiceParent(top)
         if options["reload"]:
-            from txmp._reload import CodeWatcher, sourceRoot
-
             root = sourceRoot(options["app"], os.getcwd())
             if root is not None:
 

@@ -1,10 +1,11 @@
-# -*- test-case-name: txmp.test.test_tap -*-
+# -*- test-case-name: txmp.test.test_tap,txmp.test.test_security -*-
 """
 C{twistd mphandler}: options and the service tree of a handler.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 import random
@@ -13,12 +14,14 @@ import signal
 import socket
 import sys
 import threading
-from typing import TYPE_CHECKING, Callable, cast
+from typing import Callable, ClassVar, cast
 
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.error import ReactorNotRunning
 from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
@@ -34,20 +37,16 @@ from txmp._defaults import (
     MAX_CREDITS,
     PARENT_CHECK_INTERVAL,
 )
+from txmp._handler import FrontLink
 from txmp._interfaces import IHandlerReactor
 from txmp._logs import reopenLogFiles
-from txmp._options import TxmpOptions, nonNegative, positive
+from txmp._options import OptParameter, TxmpOptions, nonNegative, positive
+from txmp._pool import WorkerPool
 from txmp._profile import Profiler
 from txmp._security import checkHandlerSecurity
-
-if TYPE_CHECKING:
-    # (Only for types: these are imported when the handler starts.)
-    from twisted.internet.task import LoopingCall
-
-    from txmp._handler import FrontLink
-    from txmp._pool import WorkerPool
-    from txmp._wsgi import Application
-    from txmp._zmq import ZmqContext
+from txmp._signals import SignalActions
+from txmp._wsgi import Application, WSGIRunner
+from txmp._zmq import AddressError, ZmqContext, newRoutingId
 
 
 def loadApplication(spec: str) -> Application:
@@ -67,7 +66,8 @@ def loadApplication(spec: str) -> Application:
         attribute = attribute[:-2]
     try:
         module = importlib.import_module(moduleName)
-    except Exception as e:
+    # The user's module: whatever its import raises is a usage error.
+    except Exception as e:  # noqa: BLE001
         raise usage.UsageError(
             f"--app {spec}: cannot import {moduleName}: {type(e).__name__}: {e}"
         ) from None
@@ -84,14 +84,15 @@ def loadApplication(spec: str) -> Application:
             raise usage.UsageError(f"--app {spec}: {attribute} is not callable")
         try:
             target = target()
-        except Exception as e:
+        # The user's factory: whatever it raises is a usage error.
+        except Exception as e:  # noqa: BLE001
             raise usage.UsageError(
                 f"--app {spec}: {attribute}() failed: {type(e).__name__}: {e}"
             ) from None
     if not callable(target):
         raise usage.UsageError(f"--app {spec}: not a callable WSGI application")
     # (Callable is all that can be checked before it is called.)
-    return cast("Application", target)
+    return cast(Application, target)
 
 
 class Options(TxmpOptions):
@@ -107,7 +108,7 @@ class Options(TxmpOptions):
         "one or more mpfronts over ZeroMQ.  To serve several fronts, repeat "
         "--send and --return: the n-th --send pairs with the n-th --return."
     )
-    optParameters = [
+    optParameters: ClassVar[list[OptParameter]] = [
         ["app", None, None, "The WSGI application: module:app or module:make_app()."],
         ["threads", None, DEFAULT_THREADS,
          "Size of the WSGI thread pool: requests run at once (at most "
@@ -220,8 +221,6 @@ def newPool(threads: int) -> WorkerPool:
     The handler's WSGI thread pool: C{threads} daemon threads, named
     C{PoolThread-wsgi-N}, not started.
     """
-    from txmp._pool import WorkerPool
-
     return WorkerPool(threads, "wsgi", _daemonThread)
 
 
@@ -252,18 +251,7 @@ class HandlerService(Service):
         self._profileCall: IDelayedCall | None = None
         self._profilePath = ""
 
-    @property
-    def link(self) -> FrontLink | None:
-        """
-        The link to the first front.
-        """
-        return self.links[0] if self.links else None
-
     def startService(self) -> None:
-        from txmp._handler import FrontLink
-        from txmp._wsgi import WSGIRunner
-        from txmp._zmq import AddressError, ZmqContext, newRoutingId
-
         Service.startService(self)
         options = self._options
         threads = options["threads"]
@@ -493,8 +481,6 @@ def dieWithParent() -> bool:
 
     @return: whether the kernel took the request (only Linux does).
     """
-    import ctypes
-
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
@@ -537,8 +523,6 @@ class ParentWatch(Service):
         self.gone = False
 
     def startService(self) -> None:
-        from twisted.internet.task import LoopingCall
-
         Service.startService(self)
         self._dieWithParent()
         # After asking for the signal: a parent gone before would never
@@ -558,8 +542,6 @@ class ParentWatch(Service):
         The parent has exited: stop, as for C{SIGTERM} (drain, then exit),
         unless stopping already.  Must be called in the reactor thread.
         """
-        from twisted.internet.error import ReactorNotRunning
-
         if self.gone or not self.running:
             return
         self.gone = True
@@ -585,13 +567,13 @@ def makeService(options: Options, reactor: IHandlerReactor | None = None) -> Mul
     The service tree of C{twistd mphandler}.
     """
     if reactor is None:
+        # Only here, when twistd makes the service: it has installed the
+        # reactor its --reactor option names by then.
         from twisted.internet import reactor as globalReactor
 
         # (Typed by Twisted as its common interfaces, which leave out
         # IReactorFromThreads: every reactor provides it.)
         reactor = cast(IHandlerReactor, globalReactor)
-    from txmp._signals import SignalActions
-
     top = MultiService()
     handler = HandlerService(reactor, options)
     handler.setServiceParent(top)
