@@ -40,12 +40,10 @@ from ._harness import (
     SystemTestCase,
     TwistdProcess,
     asyncTest,
-    extraEnvironment,
     freePort,
     memoryStatus,
     reactor,
     regularFilesOpen,
-    streamedRequest,
 )
 from .apps import bigbody
 
@@ -106,9 +104,9 @@ class StreamingTestCase(SystemTestCase):
         @param frontEnvironment: More environment variables for the front.
         @return: The front and the handler.
         """
-        with extraEnvironment(self, **PYPY_ENVIRONMENT, **(frontEnvironment or {})):
+        with self.extraEnvironment(**PYPY_ENVIRONMENT, **(frontEnvironment or {})):
             front = await self.startFront(*frontArguments, statsPort=statsPort)
-        with extraEnvironment(self, **PYPY_ENVIRONMENT):
+        with self.extraEnvironment(**PYPY_ENVIRONMENT):
             handler = await self.startHandler("h1", APP, front=front)
         await self.recordBaselines(front, handler)
         return front, handler
@@ -186,8 +184,8 @@ class DownloadTests(StreamingTestCase):
         expectedDigest(GiB)
         front, handler = await self.startServers()
         started = reactor.seconds()
-        response, body = await streamedRequest(
-            self, b"GET", f"/download?size={GiB}", timeout=100
+        response, body = await self.streamedRequest(
+            b"GET", f"/download?size={GiB}", timeout=100
         )
         _log.info("{test}: 1 GiB down in {s:.1f} s", test=self.id(),
                   s=reactor.seconds() - started)
@@ -238,8 +236,7 @@ class UploadTests(StreamingTestCase):
             bigbody.blocks(GiB), GiB, gate=(MiB, firstBytesRead), observe=observe
         )
         started = reactor.seconds()
-        response, body = await streamedRequest(
-            self,
+        response, body = await self.streamedRequest(
             b"POST",
             "/upload",
             producer,
@@ -270,8 +267,8 @@ class UploadTests(StreamingTestCase):
         """
         size = 5 * MiB + 1234
         await self.startServers()
-        response, body = await streamedRequest(
-            self, b"POST", "/upload", GeneratedBody(bigbody.blocks(size))
+        response, body = await self.streamedRequest(
+            b"POST", "/upload", GeneratedBody(bigbody.blocks(size))
         )
         self.assertEqual(response.code, 200, self.transcript())
         self.assertUploaded(body, size)
@@ -477,8 +474,8 @@ class BodyLimitTests(StreamingTestCase):
         _front, handler = await self.startServers(
             "--max-body", str(MiB), statsPort=statsPort
         )
-        response, body = await streamedRequest(
-            self, b"POST", "/upload", GeneratedBody(bigbody.blocks(MiB), MiB)
+        response, body = await self.streamedRequest(
+            b"POST", "/upload", GeneratedBody(bigbody.blocks(MiB), MiB)
         )
         self.assertEqual(response.code, 200, self.transcript())
         self.assertUploaded(body, MiB)
@@ -535,8 +532,8 @@ class FileWrapperTests(StreamingTestCase):
                 f.write(data)
         expectedDigest(size)
         front, handler = await self.startServers()
-        response, body = await streamedRequest(
-            self, b"GET", "/file?path=large.bin", timeout=60
+        response, body = await self.streamedRequest(
+            b"GET", "/file?path=large.bin", timeout=60
         )
         self.assertEqual(response.code, 200, self.transcript())
         self.assertEqual(response.length, size, self.transcript())
