@@ -12,7 +12,6 @@ handler with more requests than the handler offers it.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any, Callable
 
@@ -31,7 +30,7 @@ from ._harness import (
     asyncTest,
     freePort,
     reactor,
-    whenExited,
+    reap,
 )
 from .apps import tagged
 
@@ -91,24 +90,6 @@ def begun(handler: TwistdProcess) -> dict[str, float]:
         if match is not None:
             started[match.group(2)] = when
     return started
-
-
-def childPids(parent: int) -> set[int]:
-    """
-    The processes whose parent is C{parent}, from C{/proc}.
-    """
-    children: set[int] = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            children.add(int(entry))
-    return children
 
 
 def get(
@@ -774,21 +755,6 @@ class RecyclingTests(ResilienceTestCase):
 
     timeout = 90
 
-    async def reap(self, front: TwistdProcess, pids: set[int]) -> None:
-        """
-        Stop the front, which should stop the handlers it spawned, and
-        make sure each of C{pids} is gone, killing any still there 10
-        seconds later.
-        """
-        pids = pids | (childPids(front.pid) if front.pid is not None else set())
-        await front.stop()
-        for pid in pids:
-            try:
-                await whenExited(pid).addTimeout(10, reactor)
-            except Exception:
-                os.kill(pid, 9)
-                await whenExited(pid)
-
     @asyncTest
     async def test_recycledUnderLoad(self) -> None:
         """
@@ -812,7 +778,7 @@ class RecyclingTests(ResilienceTestCase):
             "10",
         )
         pids: set[int] = set()
-        self.addCleanup(lambda: self.reap(front, pids))
+        self.addCleanup(lambda: reap(front, pids))
         await front.waitForLine(JOINED, count=2)
         load = self.startLoad(lambda n: get(f"c{n}", 0.005), inFlight=10, total=300)
         await self.withTimeout(load.whenDone(), 60, "300 requests")

@@ -18,6 +18,7 @@ One module owns each part, and this package gives their names to the tests:
   - L{clients}: HTTP clients, with L{Agent} or raw bytes on a socket;
   - L{load}: L{BoundedLoad}, requests kept in flight, bounded in count and
     time, each one's outcome recorded;
+  - L{conditions}: waiting for a condition that events change;
   - L{addresses}: free ports and the address strings built from them;
   - L{procfs}: what C{/proc} says about a process (children, memory, files);
   - L{_reactor}: the global reactor, taken from here alone.
@@ -32,14 +33,17 @@ from .clients import (
     REQUEST_TIMEOUT,
     BodyDigest,
     ClientConnection,
+    ConnectionLostEarly,
     GeneratedBody,
     HTTPResult,
     IncompleteResponse,
     RawHTTPClient,
     RawResponse,
+    RecordingConnection,
     formatRequest,
 )
-from .load import BoundedLoad, LoadFinished, LoadGenerator, Outcome, PlannedRequest
+from .conditions import Conditions
+from .load import BoundedLoad, LoadFinished, Outcome, PlannedRequest
 from .processes import (
     PROJECT_ROOT,
     READY_TIMEOUT,
@@ -62,17 +66,19 @@ __all__ = [
     "BodyDigest",
     "BoundedLoad",
     "ClientConnection",
+    "Conditions",
+    "ConnectionLostEarly",
     "GeneratedBody",
     "HTTPResult",
     "IncompleteResponse",
     "LineTimeout",
     "LoadFinished",
-    "LoadGenerator",
     "Outcome",
     "PlannedRequest",
     "ProcessEndedEarly",
     "RawHTTPClient",
     "RawResponse",
+    "RecordingConnection",
     "SystemTestCase",
     "TwistdProcess",
     "asyncTest",

@@ -43,6 +43,7 @@ from .clients import (
     ClientConnection,
     HTTPResult,
     RawHTTPClient,
+    RawResponse,
     formatRequest,
     streamedExchange,
 )
@@ -458,6 +459,63 @@ class SystemTestCase(TestCase):
         @return: The request bytes, with a C{Host} header.
         """
         return formatRequest(method, path, self.host(port), version, headers, body)
+
+    async def assertRefused(self, data: bytes, status: int, what: str) -> RawResponse:
+        """
+        Send C{data} on a new connection and assert that the front answers
+        it with C{status} and C{Connection: close}, then closes the
+        connection having sent nothing after that response (so nothing
+        pipelined after C{data} was answered).
+
+        @param data: The request bytes, and whatever follows them.
+        @param status: The expected status code.
+        @param what: What C{data} is, for messages.
+        @return: The response.
+        """
+        client = await self.rawConnection()
+        response = await self.withTimeout(client.request(data), 10, f"a reply to {what}")
+        self.assertEqual(response.code, status, f"{what}: {response!r}" + self.transcript())
+        self.assertEqual(response.header(b"connection"), b"close", what)
+        await self.withTimeout(client.closed, 10, f"the front to close after {what}")
+        self.assertEqual(client.unparsed, b"", what)
+        return response
+
+    async def assertHeadResponse(self, length: int) -> RawResponse:
+        """
+        Assert that C{HEAD /}, on a connection it asks the front to close,
+        is answered 200 with a C{Content-Length} of C{length} and not a
+        byte of body.
+
+        @param length: The length of the body a C{GET} would have.
+        @return: The response.
+        """
+        client = await self.rawConnection()
+        response = await client.request(
+            self.rawRequest("HEAD", "/", headers=[("Connection", "close")]), head=True
+        )
+        await self.withTimeout(client.closed, 10, "the front to close the connection")
+        self.assertEqual(response.code, 200, self.transcript())
+        self.assertEqual(
+            response.header(b"content-length"), str(length).encode("ascii"), self.transcript()
+        )
+        self.assertEqual(client.unparsed, b"", "HEAD response had a body" + self.transcript())
+        return response
+
+    async def assertOnlyCalledFor(
+        self, handler: TwistdProcess, path: str, called: str = "app called"
+    ) -> None:
+        """
+        Get C{path} (a 200), and assert that the application, which logs
+        C{"CALLED METHOD PATH"} when it is called, was called for it and
+        for nothing before it.
+
+        @param handler: The handler whose log shows the calls.
+        @param path: The path of a good request.
+        @param called: What the application logs first when called.
+        """
+        self.assertResponse(await self.get(path), 200)
+        await handler.waitForLine(f"{called} GET {path}")
+        self.assertEqual(handler.countLines(called), 1, self.transcript())
 
     def startLoad(
         self,

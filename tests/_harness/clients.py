@@ -30,6 +30,8 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgent, IBodyProducer, IResponse
 from zope.interface import implementer
 
+from .conditions import Conditions
+
 #: How long a single HTTP request may take before the client gives up.
 REQUEST_TIMEOUT = 30.0
 
@@ -64,23 +66,26 @@ def _headers(headers: Mapping[str, str] | None) -> Headers:
 
 class ClientConnection(Protocol):
     """
-    A client connection that says when it is closed, and can be aborted
-    (as a test's cleanup does, see
+    A client connection that says when it is closed, and how, and can be
+    aborted (as a test's cleanup does, see
     L{tests._harness.case.SystemTestCase.connect}).
 
     @ivar closed: Fires when the connection is lost.
     @ivar connected: Whether the connection is open.
+    @ivar reason: Why the connection was lost, once it has been.
     """
 
     def __init__(self) -> None:
         self.closed: Deferred[None] = Deferred()
         self.connected = False
+        self.reason: Failure | None = None
 
     def connectionMade(self) -> None:
         self.connected = True
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.connected = False
+        self.reason = reason
         self.closed.callback(None)
 
     def abort(self) -> Deferred[None]:
@@ -92,6 +97,45 @@ class ClientConnection(Protocol):
         if self.connected:
             self.transport.abortConnection()  # type: ignore[union-attr]
         return self.closed
+
+
+class ConnectionLostEarly(Exception):
+    """
+    The connection was lost before what was waited for arrived.
+    """
+
+
+class RecordingConnection(ClientConnection):
+    """
+    A client connection that writes what it is told to and records every
+    byte that comes back, whole.
+
+    @ivar received: Everything received so far.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received = b""
+        self._arrivals = Conditions()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+        self._arrivals.check()
+
+    def until(self, marker: bytes) -> Deferred[None]:
+        """
+        Wait until C{marker} has been received.
+
+        @return: A L{Deferred} that fires once it has, or fails with
+            L{ConnectionLostEarly} if the connection is lost first.
+        """
+        return self._arrivals.wait(lambda: marker in self.received)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._arrivals.failAll(
+            ConnectionLostEarly(f"connection lost after receiving {self.received[:2000]!r}")
+        )
+        super().connectionLost(reason)
 
 
 @implementer(IBodyProducer)

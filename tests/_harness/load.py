@@ -10,88 +10,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from .clients import HTTPResult
-
-
-class LoadGenerator:
-    """
-    Keep a bounded number of requests in flight until told to stop.
-
-    @ivar results: Every response received, in order of arrival.
-    @ivar failures: Every request that failed without a response.
-    """
-
-    def __init__(self, issue: Callable[[], Deferred[HTTPResult]], inFlight: int) -> None:
-        """
-        @param issue: Start one request.
-        @param inFlight: How many requests to keep in flight.
-        """
-        self._issue = issue
-        self._inFlight = inFlight
-        self._outstanding = 0
-        self._running = False
-        self._watchers: list[tuple[Callable[[], bool], Deferred[None]]] = []
-        self._drained: list[Deferred[None]] = []
-        self.results: list[HTTPResult] = []
-        self.failures: list[Failure] = []
-
-    def start(self) -> None:
-        """
-        Start issuing requests.
-        """
-        self._running = True
-        for _ in range(self._inFlight):
-            self._issueOne()
-
-    def _issueOne(self) -> None:
-        self._outstanding += 1
-        d = self._issue()
-        d.addCallbacks(self.results.append, self.failures.append)
-        d.addBoth(self._completed)
-
-    def _completed(self, ignored: object) -> None:
-        self._outstanding -= 1
-        for watcher in list(self._watchers):
-            predicate, d = watcher
-            if predicate():
-                self._watchers.remove(watcher)
-                d.callback(None)
-        if self._running:
-            self._issueOne()
-        elif self._outstanding == 0:
-            drained, self._drained = self._drained, []
-            for d in drained:
-                d.callback(None)
-
-    def until(self, predicate: Callable[[], bool]) -> Deferred[None]:
-        """
-        Wait until C{predicate} is true after some request completes.
-
-        @param predicate: Checked after every completed request.
-        @return: A L{Deferred} that fires once C{predicate()} is true.
-        """
-        if predicate():
-            return succeed(None)
-        d: Deferred[None] = Deferred(lambda d: self._watchers.remove((predicate, d)))
-        self._watchers.append((predicate, d))
-        return d
-
-    def stop(self) -> Deferred[None]:
-        """
-        Stop issuing requests.
-
-        @return: A L{Deferred} that fires once no request is in flight.
-        """
-        self._running = False
-        if self._outstanding == 0:
-            return succeed(None)
-        d: Deferred[None] = Deferred()
-        self._drained.append(d)
-        return d
+from .conditions import Conditions
 
 
 @dataclass(frozen=True)
@@ -159,7 +83,8 @@ class BoundedLoad:
     """
     Keep a number of requests in flight until C{total} have been made,
     C{duration} seconds have passed or L{stop} is called, whichever comes
-    first, and record what becomes of every one.
+    first, and record what becomes of every one: when it started and
+    ended, and its response or failure.
 
     @ivar outcomes: Every request made, in the order made.
     @ivar completed: Every request that ended, in the order they ended.
@@ -183,16 +108,12 @@ class BoundedLoad:
         @param duration: The most seconds to go on making requests for.
         """
         self._clock = clock
-        self._send = send
-        self._plan = plan
-        self._inFlight = inFlight
-        self._total = total
+        self._send, self._plan = send, plan
+        self._bounds = (inFlight, total, duration)
         self._deadline: float | None = None
-        self._duration = duration
         self._stopped = False
         self._outstanding: dict[int, Deferred[HTTPResult]] = {}
-        self._watchers: list[tuple[Callable[[], bool], Deferred[None]]] = []
-        self._done: list[Deferred[None]] = []
+        self._conditions = Conditions()
         self.outcomes: list[Outcome] = []
         self.completed: list[Outcome] = []
 
@@ -210,19 +131,36 @@ class BoundedLoad:
         """
         return self._stopped and not self._outstanding
 
+    @property
+    def responses(self) -> list[HTTPResult]:
+        """
+        The response to every request that got one, in the order they
+        ended.
+        """
+        return [o.result for o in self.completed if o.result is not None]
+
+    @property
+    def failures(self) -> list[Failure]:
+        """
+        Every request that failed without a response (a connection error,
+        a timeout), in the order they failed.
+        """
+        return [o.failure for o in self.completed if o.failure is not None]
+
     def start(self) -> None:
         """
         Start making requests.
         """
-        if self._duration is not None:
-            self._deadline = self._clock.seconds() + self._duration
-        for _ in range(self._inFlight):
+        inFlight, _, duration = self._bounds
+        if duration is not None:
+            self._deadline = self._clock.seconds() + duration
+        for _ in range(inFlight):
             self._issueOne()
 
     def _issueOne(self) -> None:
         if (
             self._stopped
-            or len(self.outcomes) >= self._total
+            or len(self.outcomes) >= self._bounds[1]
             or (self._deadline is not None and self._clock.seconds() >= self._deadline)
         ):
             self._stopped = True
@@ -247,23 +185,11 @@ class BoundedLoad:
         self._outstanding.pop(outcome.index, None)
         self.completed.append(outcome)
         self._issueOne()
-        for watcher in list(self._watchers):
-            predicate, d = watcher
-            if predicate():
-                self._watchers.remove(watcher)
-                d.callback(None)
+        self._conditions.check()
         if self.finished:
-            watchers, self._watchers = self._watchers, []
-            for _, d in watchers:
-                d.errback(
-                    LoadFinished(
-                        f"the load finished before the condition was met: "
-                        f"{self.summary()}"
-                    )
-                )
-            done, self._done = self._done, []
-            for d in done:
-                d.callback(None)
+            self._conditions.failAll(
+                LoadFinished(f"the load finished before the condition was met: {self.summary()}")
+            )
 
     def until(self, predicate: Callable[[], bool]) -> Deferred[None]:
         """
@@ -273,24 +199,16 @@ class BoundedLoad:
         @return: A L{Deferred} that fires once C{predicate()} is true, or
             fails with L{LoadFinished} if the load finishes first.
         """
-        if predicate():
-            return succeed(None)
-        if self.finished:
+        if not predicate() and self.finished:
             return fail(LoadFinished(f"the load has finished: {self.summary()}"))
-        d: Deferred[None] = Deferred(lambda d: self._watchers.remove((predicate, d)))
-        self._watchers.append((predicate, d))
-        return d
+        return self._conditions.wait(predicate)
 
     def whenDone(self) -> Deferred[None]:
         """
         Wait until the load makes no more requests (C{total} made,
         C{duration} passed or L{stop} called) and none is in flight.
         """
-        if self.finished:
-            return succeed(None)
-        d: Deferred[None] = Deferred(lambda d: self._done.remove(d))
-        self._done.append(d)
-        return d
+        return self._conditions.wait(lambda: self.finished)
 
     def stop(self) -> Deferred[None]:
         """
