@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from twisted.internet.error import ProcessTerminated
 
-from ._harness import PlannedRequest, SystemTestCase, asyncTest
+from ._harness import SystemTestCase, asyncTest
 
 
 class SpawnSignalTests(SystemTestCase):
@@ -28,13 +28,7 @@ class SpawnSignalTests(SystemTestCase):
         self.workdir.child("version.txt").setContent(b"v1")
         front = await self.startFront("--spawn", "2", "--app", "tests.apps.versioned:app")
         await front.waitForLine("joined", count=2)
-        load = self.startLoad(
-            lambda n: PlannedRequest(b"GET", "/?sleep=0.01"),
-            inFlight=8,
-            total=20000,
-            duration=90,
-            agent=self.persistentAgent(8),
-        )
+        load = self.startSteadyLoad("/?sleep=0.01", inFlight=8, total=20000, duration=90)
         await self.withTimeout(load.until(lambda: len(load.completed) >= 20), 20, "20 answers")
         self.workdir.child("version.txt").setContent(b"v2")
         front.signal("HUP")

@@ -15,7 +15,6 @@ from twisted.internet.defer import gatherResults
 
 from ._harness import (
     HTTPResult,
-    PlannedRequest,
     SystemTestCase,
     TwistdProcess,
     asyncTest,
@@ -96,13 +95,7 @@ class JoiningUnderLoadTests(SystemTestCase):
         """
         front = await self.startFront()
         first = await self.startHandler("h1", WHOAMI, "--threads", "4", front=front)
-        load = self.startLoad(
-            lambda n: PlannedRequest(b"GET", "/?sleep=0.02"),
-            inFlight=20,
-            total=5000,
-            duration=40,
-            agent=self.persistentAgent(20),
-        )
+        load = self.startSteadyLoad("/?sleep=0.02", inFlight=20, total=5000, duration=40)
         await self.withTimeout(
             load.until(lambda: len(load.completed) >= 40), 20, "40 answers from the first handler"
         )

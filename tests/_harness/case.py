@@ -552,6 +552,23 @@ class SystemTestCase(TestCase):
         load.start()
         return load
 
+    def startSteadyLoad(
+        self, path: str, inFlight: int, total: int, duration: float
+    ) -> BoundedLoad:
+        """
+        Start a L{BoundedLoad} of C{GET path} over as many persistent
+        connections as requests in flight, aborted when the test ends.
+
+        @param path: Path and query, starting with C{/}.
+        @param inFlight: How many requests to keep in flight.
+        @param total: The most requests to make.
+        @param duration: The most seconds to go on making requests for.
+        """
+        planned = PlannedRequest(b"GET", path)
+        return self.startLoad(
+            lambda n: planned, inFlight, total, duration, agent=self.persistentAgent(inFlight)
+        )
+
     async def frontStats(self, statsPort: int) -> dict[str, Any]:
         """
         Read a front's C{--stats} JSON.
