@@ -26,7 +26,7 @@ class ValidatedApplicationTests(SystemTestCase):
     validated application, so requests run one after the other.
     """
 
-    BOOLEANS = {"wsgi.multithread", "wsgi.multiprocess"}
+    BOOLEANS = frozenset({"wsgi.multithread", "wsgi.multiprocess"})
 
     async def setUpProcesses(self) -> None:
         """
