@@ -87,7 +87,12 @@ class GarbageTests(SystemTestCase):
         sprayer = LoopingCall(spray)
         sprayer.clock = reactor
         sprayer.start(0.005)
-        self.addCleanup(lambda: sprayer.running and sprayer.stop())
+
+        def stopSpraying() -> None:
+            if sprayer.running:
+                sprayer.stop()
+
+        self.addCleanup(stopSpraying)
         load = self.startLoad(lambda n: PlannedRequest(b"GET", f"/?n={n}"), inFlight=10,
                               total=200)
         await self.withTimeout(load.whenDone(), 60, "200 requests")

@@ -60,7 +60,7 @@ class BadRequestTests(SystemTestCase):
         """
         _front, handler = await self.startFrontAndHandler(RECORDER)
         for what, data, status in BAD_REQUESTS:
-            await self.assertRefused(data, status, what)
+            await self.assertRejected(data, status, what)
         await self.assertOnlyCalledFor(handler, "/good", CALLED)
 
     @asyncTest
@@ -157,7 +157,7 @@ class _SlowClient(RecordingConnection):
     def _sendByte(self) -> None:
         if self.firstByteAt is None:
             self.firstByteAt = reactor.seconds()
-        self.transport.write(self.HEAD[self._sent:self._sent + 1])  # type: ignore[union-attr]
+        self.send(self.HEAD[self._sent:self._sent + 1])
         self._sent += 1
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:

@@ -64,12 +64,12 @@ class _Trickler(RecordingConnection):
 
     def connectionMade(self) -> None:
         super().connectionMade()
-        self.transport.write(CHUNKED_HEAD + b"ffff\r\n")  # type: ignore[union-attr]
+        self.send(CHUNKED_HEAD + b"ffff\r\n")
         self.bodyStartedAt = reactor.seconds()
         self._sending.start(self._interval)
 
     def _sendByte(self) -> None:
-        self.transport.write(b"x")  # type: ignore[union-attr]
+        self.send(b"x")
 
     def dataReceived(self, data: bytes) -> None:
         if self.answeredAt is None:
@@ -97,7 +97,7 @@ class FramingTests(SystemTestCase):
         """
         _front, handler = await self.startFrontAndHandler(RECORDER)
         for what, data, status in BAD_HEADS:
-            await self.assertRefused(data + SMUGGLED, status, what)
+            await self.assertRejected(data + SMUGGLED, status, what)
         await self.assertOnlyCalledFor(handler, "/good", CALLED)
 
     @asyncTest
@@ -111,7 +111,7 @@ class FramingTests(SystemTestCase):
         """
         _front, handler = await self.startFrontAndHandler(RECORDER)
         for what, body in BAD_BODIES:
-            await self.assertRefused(CHUNKED_HEAD + body + SMUGGLED, 400, what)
+            await self.assertRejected(CHUNKED_HEAD + body + SMUGGLED, 400, what)
         await self.assertOnlyCalledFor(handler, "/good", CALLED)
 
     @asyncTest
@@ -149,7 +149,7 @@ class LingeringCloseTests(SystemTestCase):
         )
         chunk = b"4000\r\n" + b"x" * 0x4000 + b"\r\n"
         client = await self.connect(RecordingConnection())
-        client.transport.write(  # type: ignore[union-attr]
+        client.send(
             CHUNKED_HEAD + chunk * 64 + b"0\r\n\r\n" + SMUGGLED
         )
         await self.withTimeout(client.closed, 10, "the front to close the connection")
@@ -172,7 +172,7 @@ class LingeringCloseTests(SystemTestCase):
         await self.startFrontAndHandler(ECHO, frontArguments=["--max-body", "100000"])
         size = 4 * 1024 * 1024
         client = await self.connect(RecordingConnection())
-        client.transport.write(  # type: ignore[union-attr]
+        client.send(
             b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % (size,)
             + b"x" * size
         )

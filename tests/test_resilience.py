@@ -686,7 +686,7 @@ class CancelTests(ResilienceTestCase):
         front = await self.startTaggedFront()
         handler = await self.startTaggedHandler("h1", front, threads=1)
         reader = await self.connect(RecordingConnection())
-        reader.transport.write(  # type: ignore[union-attr]
+        reader.send(
             self.rawRequest("GET", "/stream?token=s1&interval=0.1&count=600")
         )
         await self.withTimeout(reader.until(b"chunk 3\n"), 10, "the first chunks")

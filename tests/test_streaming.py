@@ -299,7 +299,7 @@ class _SlowReader(ClientConnection):
 
     def connectionMade(self) -> None:
         super().connectionMade()
-        self.transport.write(self._request)
+        self.send(self._request)
 
     def dataReceived(self, data: bytes) -> None:
         now = reactor.seconds()

@@ -28,7 +28,7 @@ from typing import Any, Callable, TypeVar
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.internet.error import ConnectionRefusedError, ProcessDone, ProcessTerminated
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
@@ -435,6 +435,20 @@ class SystemTestCase(TestCase):
         self.addCleanup(client.abort)
         return client
 
+    async def accepts(self, port: int | None = None) -> bool:
+        """
+        Whether something accepts a TCP connection on C{port} of the
+        loopback interface now; the connection, if any, is aborted at once.
+
+        @param port: By default L{httpPort}.
+        """
+        try:
+            client = await self.connect(ClientConnection(), port)
+        except ConnectionRefusedError:
+            return False
+        await client.abort()
+        return True
+
     async def rawConnection(self, port: int | None = None) -> RawHTTPClient:
         """
         Open a TCP connection to the front with a L{RawHTTPClient}, closed
@@ -460,7 +474,7 @@ class SystemTestCase(TestCase):
         """
         return formatRequest(method, path, self.host(port), version, headers, body)
 
-    async def assertRefused(self, data: bytes, status: int, what: str) -> RawResponse:
+    async def assertRejected(self, data: bytes, status: int, what: str) -> RawResponse:
         """
         Send C{data} on a new connection and assert that the front answers
         it with C{status} and C{Connection: close}, then closes the

@@ -88,6 +88,12 @@ class ClientConnection(Protocol):
         self.reason = reason
         self.closed.callback(None)
 
+    def send(self, data: bytes) -> None:
+        """
+        Write C{data} on the connection.
+        """
+        self.transport.write(data)  # type: ignore[union-attr]
+
     def abort(self) -> Deferred[None]:
         """
         Abort the connection if it is open.

@@ -29,9 +29,10 @@ class Conditions:
         """
         if predicate():
             return succeed(None)
-        entry = (predicate, Deferred(lambda d: self._waiting.remove(entry)))
+        waiter: Deferred[None] = Deferred(lambda d: self._waiting.remove(entry))
+        entry = (predicate, waiter)
         self._waiting.append(entry)
-        return entry[1]
+        return waiter
 
     def check(self) -> None:
         """
