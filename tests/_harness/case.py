@@ -151,6 +151,22 @@ class SystemTestCase(TestCase):
         self.addCleanup(self._stopInCleanup, process)
         return process
 
+    @contextlib.contextmanager
+    def extraEnvironment(self, **variables: str) -> Iterator[None]:
+        """
+        Add environment variables for the processes this test starts inside
+        the C{with} block (L{startProcess} reads the environment when it
+        spawns).
+
+        @param variables: The variables to add or replace.
+        """
+        saved = self._environment
+        self._environment = dict(saved, **variables)
+        try:
+            yield
+        finally:
+            self._environment = saved
+
     async def _stopInCleanup(self, process: TwistdProcess) -> None:
         await process.stop()
         process.killGroup()
@@ -393,6 +409,31 @@ class SystemTestCase(TestCase):
         """
         return self.request(b"GET", path, **kwargs)
 
+    async def streamedRequest(
+        self,
+        method: bytes,
+        path: str,
+        body: IBodyProducer | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+        port: int | None = None,
+    ) -> tuple[IResponse, BodyDigest]:
+        """
+        Make one HTTP request to the front with L{agent} and receive the
+        response body into a L{BodyDigest}, never holding either body whole.
+
+        @param body: The request body, if any (see L{GeneratedBody}).
+        @param timeout: Seconds the whole exchange may take.
+        @return: The response and the digest of its body.
+        """
+        return await self.withTimeout(
+            Deferred.fromCoroutine(
+                streamedExchange(self.agent, method, self.url(path, port), body, headers)
+            ),
+            timeout,
+            f"{method.decode()} {path}",
+        )
+
     def assertResponse(
         self,
         result: HTTPResult,
@@ -418,6 +459,8 @@ class SystemTestCase(TestCase):
             self.assertEqual(
                 result.body, body, f"unexpected body in {description}" + self.transcript()
             )
+
+    # Raw connections
 
     async def connect(self, client: _ClientT, port: int | None = None) -> _ClientT:
         """
@@ -531,6 +574,8 @@ class SystemTestCase(TestCase):
         await handler.waitForLine(f"{called} GET {path}")
         self.assertEqual(handler.countLines(called), 1, self.transcript())
 
+    # Load
+
     def startLoad(
         self,
         plan: Callable[[int], PlannedRequest],
@@ -583,6 +628,8 @@ class SystemTestCase(TestCase):
             lambda n: planned, inFlight, total, duration, agent=self.persistentAgent(inFlight)
         )
 
+    # The front's statistics, and waiting
+
     async def frontStats(self, statsPort: int) -> dict[str, Any]:
         """
         Read a front's C{--stats} JSON.
@@ -634,47 +681,6 @@ class SystemTestCase(TestCase):
             return await d.addTimeout(timeout, reactor)
         except DeferredTimeoutError:
             self.fail(f"timed out after {timeout} seconds waiting for {what}" + self.transcript())
-
-    async def streamedRequest(
-        self,
-        method: bytes,
-        path: str,
-        body: IBodyProducer | None = None,
-        headers: dict[str, str] | None = None,
-        timeout: float = REQUEST_TIMEOUT,
-        port: int | None = None,
-    ) -> tuple[IResponse, BodyDigest]:
-        """
-        Make one HTTP request to the front with L{agent} and receive the
-        response body into a L{BodyDigest}, never holding either body whole.
-
-        @param body: The request body, if any (see L{GeneratedBody}).
-        @param timeout: Seconds the whole exchange may take.
-        @return: The response and the digest of its body.
-        """
-        return await self.withTimeout(
-            Deferred.fromCoroutine(
-                streamedExchange(self.agent, method, self.url(path, port), body, headers)
-            ),
-            timeout,
-            f"{method.decode()} {path}",
-        )
-
-    @contextlib.contextmanager
-    def extraEnvironment(self, **variables: str) -> Iterator[None]:
-        """
-        Add environment variables for the processes this test starts inside
-        the C{with} block (L{startProcess} reads the environment when it
-        spawns).
-
-        @param variables: The variables to add or replace.
-        """
-        saved = self._environment
-        self._environment = dict(saved, **variables)
-        try:
-            yield
-        finally:
-            self._environment = saved
 
 
 def firstOf(ds: Sequence[Deferred[_T]]) -> Deferred[tuple[_T, int]]:
