@@ -14,7 +14,14 @@ from twisted.internet.task import LoopingCall
 from txmp import protocol
 from txmp._zmq import ZmqContext, newRoutingId
 
-from ._harness import PlannedRequest, SystemTestCase, asyncTest, freePort, reactor
+from ._harness import (
+    PlannedRequest,
+    SystemTestCase,
+    asyncTest,
+    freePort,
+    reactor,
+    zmqTCPAddresses,
+)
 
 HELLO = "tests.apps.hello:app"
 
@@ -47,8 +54,7 @@ class GarbageTests(SystemTestCase):
         SystemTestCase.setUp(self)
         # tcp on loopback: the test process connects too, from its own
         # directory, and ipc paths under trial's would be too long.
-        self.sendAddress = "tcp://127.0.0.1:%d" % (freePort(),)
-        self.returnAddress = "tcp://127.0.0.1:%d" % (freePort(),)
+        self.sendAddress, self.returnAddress = zmqTCPAddresses()
         self.statsPort = freePort()
 
     @asyncTest
@@ -81,6 +87,7 @@ class GarbageTests(SystemTestCase):
         sprayer = LoopingCall(spray)
         sprayer.clock = reactor
         sprayer.start(0.005)
+
         def stopSpraying() -> None:
             if sprayer.running:
                 sprayer.stop()

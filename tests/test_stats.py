@@ -6,10 +6,7 @@ C{/healthz}, C{/readyz} and C{/metrics}, none of them logged.
 
 from __future__ import annotations
 
-from typing import cast
-
 from prometheus_client.parser import text_string_to_metric_families
-from twisted.internet.interfaces import ITCPTransport
 
 from ._harness import SystemTestCase, asyncTest, freePort
 from .apps import hello
@@ -68,11 +65,11 @@ class CreditTests(SystemTestCase):
         for _ in range(5):
             clients = [await self.rawConnection() for _ in range(50)]
             for client in clients:
-                cast(ITCPTransport, client.transport).write(self.rawRequest("GET", "/") * 5)
+                client.send(self.rawRequest("GET", "/") * 5)
             # Some answers are on their way back as their clients leave.
             await self.get("/")
             for client in clients:
-                cast(ITCPTransport, client.transport).abortConnection()
+                client.abort()
         for _ in range(10):
             self.assertResponse(await self.get("/"), 200, hello.BODY)
         stats = await self.assertIdle(statsPort)
