@@ -43,11 +43,11 @@ class FrontError(Exception):
     """
     A request could not be answered by a handler.
 
-    @cvar status: the HTTP status the client gets.
+    @cvar status: the HTTP status the client gets (with its reason in
+        L{txmp._http.REASONS}).
     """
 
     status = 500
-    reason = b"Internal Server Error"
 
 
 class NoCapacity(FrontError):
@@ -56,7 +56,6 @@ class NoCapacity(FrontError):
     """
 
     status = 503
-    reason = b"Service Unavailable"
 
 
 class HandlerFailed(FrontError):
@@ -65,7 +64,6 @@ class HandlerFailed(FrontError):
     """
 
     status = 502
-    reason = b"Bad Gateway"
 
 
 class ReplyTimeout(FrontError):
@@ -74,7 +72,6 @@ class ReplyTimeout(FrontError):
     """
 
     status = 504
-    reason = b"Gateway Timeout"
 
 
 class MessageSender(Protocol):

@@ -14,9 +14,7 @@ from twisted.logger import Logger
 
 from txmp import protocol
 from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW, MAX_FRAME
-
-# What a response head too large for the front becomes.
-_HEAD_TOO_LARGE_BODY = b"Internal Server Error\n"
+from txmp._http import REASONS, plainPage
 
 
 def splitChunks(chunks: list[bytes], size: int = MAX_FRAME) -> list[bytes]:
@@ -147,17 +145,9 @@ class _ReplySink:
             address=self._link.address,
             limit=self._link.maxMessage,
         )
+        fields, body = plainPage(500)
         self._link._reply(
-            protocol.encodeResponse(
-                self._requestId,
-                500,
-                b"Internal Server Error",
-                [
-                    (b"Content-Type", b"text/plain; charset=utf-8"),
-                    (b"Content-Length", b"%d" % (len(_HEAD_TOO_LARGE_BODY),)),
-                ],
-                [_HEAD_TOO_LARGE_BODY],
-            )
+            protocol.encodeResponse(self._requestId, 500, REASONS[500], fields, [body])
         )
         # Stop the application: nothing more it produces can be sent.
         running = self._link.running.get(self._requestId)

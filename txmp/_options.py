@@ -64,6 +64,21 @@ def nonNegative(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
     return _number(kind, what, zeroAllowed=True)
 
 
+def splitApplication(spec: str) -> tuple[str, str]:
+    """
+    The module and the attribute of an C{--app} value: C{module:attribute},
+    or C{module:factory()} to call C{factory} (the attribute keeps its
+    C{()}).
+
+    @raise usage.UsageError: if C{spec} has neither form.
+    """
+    moduleName, sep, attribute = spec.partition(":")
+    if not sep or not moduleName or not attribute:
+        raise usage.UsageError(
+            f"--app must look like module:app or module:make_app(), not {spec!r}"
+        )
+    return moduleName, attribute
+
 def _givenConfig(arguments: list[str]) -> str | None:
     for index, argument in enumerate(arguments):
         if argument == "--config" and index + 1 < len(arguments):

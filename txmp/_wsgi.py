@@ -129,7 +129,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
 from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
-from txmp._http import HOP_BY_HOP
+from txmp._http import FIELD_CHARS, HOP_BY_HOP, NO_BODY_CODES, REASONS, TCHAR, plainPage
 from txmp._pool import ReactorCalls
 from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
@@ -140,16 +140,16 @@ WriteCallable = Callable[[bytes], None]
 StartResponse = Callable[..., WriteCallable]
 Application = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-INTERNAL_SERVER_ERROR_BODY = b"Internal Server Error\n"
-
 # As the front's list (the application's names are native strings).
 _HOP_BY_HOP = frozenset(name.decode("latin-1") for name in HOP_BY_HOP)
 
-# Final (non-1xx) status, a space, and a reason-phrase (RFC 9112 4).
-_STATUS = re.compile("([2-9][0-9][0-9]) ([\t\x20-\x7e\x80-\xff]*)\\Z")
-# A field name is a token; a value holds no CR, LF, NUL or other control.
-_TOKEN = re.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+\\Z")
-_FIELD_VALUE = re.compile("[\t\x20-\x7e\x80-\xff]*\\Z")
+# The front's rules (txmp._http), for the application's native strings: a
+# final (non-1xx) status, a space, and a reason-phrase (RFC 9112 section
+# 4); a field name is a token, a value holds no CR, LF, NUL or other control.
+_FIELD_CHARS = FIELD_CHARS.decode("latin-1")
+_STATUS = re.compile("([2-9][0-9][0-9]) ([" + _FIELD_CHARS + "]*)\\Z")
+_TOKEN = re.compile(TCHAR.decode("latin-1") + "+\\Z")
+_FIELD_VALUE = re.compile("[" + _FIELD_CHARS + "]*\\Z")
 
 
 class RequestCancelled(ConnectionAbortedError):
@@ -912,9 +912,10 @@ class RunningRequest:
         Reactor thread only.
     @ivar _pending: the status code, reason and headers given to
         C{start_response} and not sent yet, or L{None}.  Application thread
-        only, like C{_hasLength}, C{_limit}, C{_sent}, C{_headSent} and
+        only, like C{_addLength}, C{_limit}, C{_sent}, C{_headSent} and
         C{_complete}.
-    @ivar _hasLength: whether the application set a C{Content-Length}.
+    @ivar _addLength: whether a collected response gets a
+        C{Content-Length}: it has a body and the application set none.
     @ivar _limit: the application's C{Content-Length}, if the response
         has a body (not for C{HEAD}, C{204} or C{304}); else L{None}.  No
         more body than this is sent, and a body that ends short of it is
@@ -972,7 +973,7 @@ class RunningRequest:
         self._done = False
         self._bodyEnded = False
         self._pending: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
-        self._hasLength = False
+        self._addLength = False
         self._limit: int | None = None
         self._sent = 0
         self._overran = False
@@ -1194,12 +1195,7 @@ class RunningRequest:
         status, reason, headers = self._head()
         body = self._fit(body)
         self._checkComplete()
-        if (
-            length == 1
-            and not self._hasLength
-            and self._method != "HEAD"
-            and status not in (204, 304)
-        ):
+        if length == 1 and self._addLength:
             size = sum(len(chunk) for chunk in body)
             headers = [*headers, (b"Content-Length", b"%d" % (size,))]
         self._sendLast(self._sink.sendHead, status, reason, headers, body, False)
@@ -1376,8 +1372,8 @@ class RunningRequest:
             raise ValueError(f"{e}: {lengths!r}") from None
         code = int(match.group(1))
         self._pending = (code, match.group(2).encode("latin-1"), encoded)
-        self._hasLength = length is not None
-        hasBody = self._method != "HEAD" and code not in (204, 304)
+        hasBody = self._method != "HEAD" and code not in NO_BODY_CODES
+        self._addLength = hasBody and length is None
         self._limit = length if hasBody else None
         return self._write
 
@@ -1422,17 +1418,8 @@ class RunningRequest:
         if self._headSent:
             self._sendLast(self._sink.sendError, "WSGI application error")
         else:
-            self._sendLast(
-                self._sink.sendHead,
-                500,
-                b"Internal Server Error",
-                [
-                    (b"Content-Type", b"text/plain; charset=utf-8"),
-                    (b"Content-Length", b"%d" % (len(INTERNAL_SERVER_ERROR_BODY),)),
-                ],
-                [INTERNAL_SERVER_ERROR_BODY],
-                False,
-            )
+            fields, body = plainPage(500)
+            self._sendLast(self._sink.sendHead, 500, REASONS[500], fields, [body], False)
 
 
 class WSGIRunner:

@@ -31,6 +31,7 @@ from txmp._defaults import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_HEARTBEAT,
     DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_LISTEN,
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
@@ -49,7 +50,7 @@ from txmp._defaults import (
 )
 from txmp._http import HTTPRules, parseNetwork
 from txmp._logs import ChildLog, reopenLogFiles
-from txmp._options import TxmpOptions, nonNegative, positive
+from txmp._options import TxmpOptions, nonNegative, positive, splitApplication
 from txmp._reload import findSpec
 from txmp._security import checkFrontSecurity
 
@@ -67,19 +68,16 @@ def connectableAddress(address: str) -> str:
 
 def checkApplicationModule(spec: str) -> None:
     """
-    Check that the module of C{--app} can be found where spawned handlers
-    will look for it (C{sys.path} and the current directory), importing
+    Check that C{--app} has the form handlers take (L{splitApplication})
+    and that its module can be found where spawned handlers will look for
+    it (C{sys.path} and the current directory), importing
     nothing (L{findSpec}): a typo is refused at once instead of by handlers that fail
     to boot over and over.  An app that is found but fails to import is
     caught by L{SpawnedHandlers} when its handlers fail to boot.
 
     @raise usage.UsageError: if the module cannot be found.
     """
-    moduleName = spec.partition(":")[0]
-    if not moduleName:
-        raise usage.UsageError(
-            f"--app must look like module:app or module:make_app(), not {spec!r}"
-        )
+    moduleName = splitApplication(spec)[0]
     try:
         found = findSpec(moduleName, os.getcwd())
     except ValueError as e:
@@ -200,12 +198,13 @@ class Options(TxmpOptions):
         self["trust-unix"] = False
 
     def opt_listen(self, description: str) -> None:
-        """
+        self["listen"].append(description)
+
+    opt_listen.__doc__ = f"""
         Listen for HTTP on this endpoint (a strports description such as
         tcp:8080 or ssl:8443:privateKey=key.pem); repeatable; default
-        tcp:8080.
+        {DEFAULT_LISTEN}.
         """
-        self["listen"].append(description)
 
     def opt_trusted_proxy(self, description: str) -> None:
         """
@@ -225,7 +224,7 @@ class Options(TxmpOptions):
 
     def postOptions(self) -> None:
         if not self["listen"]:
-            self["listen"] = ["tcp:8080"]
+            self["listen"] = [DEFAULT_LISTEN]
         if self["spawn"] < 0:
             raise usage.UsageError("--spawn must not be negative")
         if self["spawn"] and not self["app"]:

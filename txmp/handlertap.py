@@ -33,7 +33,7 @@ from txmp._defaults import (
     PARENT_CHECK_INTERVAL,
 )
 from txmp._logs import reopenLogFiles
-from txmp._options import TxmpOptions, nonNegative, positive
+from txmp._options import TxmpOptions, nonNegative, positive, splitApplication
 from txmp._profile import Profiler
 from txmp._security import checkHandlerSecurity
 
@@ -45,11 +45,7 @@ def loadApplication(spec: str) -> Callable[..., Any]:
 
     @raise usage.UsageError: if it cannot be imported or is not callable.
     """
-    moduleName, sep, attribute = spec.partition(":")
-    if not sep or not moduleName or not attribute:
-        raise usage.UsageError(
-            f"--app must look like module:app or module:make_app(), not {spec!r}"
-        )
+    moduleName, attribute = splitApplication(spec)
     call = attribute.endswith("()")
     if call:
         attribute = attribute[:-2]
@@ -147,18 +143,20 @@ class Options(TxmpOptions):
         self["pythonpath"].extend(d for d in directories.split(",") if d)
 
     def opt_send(self, address: str) -> None:
-        """
-        A front's --send address to connect to; repeatable (default
-        tcp://127.0.0.1:5556).
-        """
         self["send"].append(address)
 
+    opt_send.__doc__ = f"""
+        A front's --send address to connect to; repeatable (default
+        {DEFAULT_SEND}).
+        """
+
     def opt_return(self, address: str) -> None:
-        """
-        A front's --return address to connect to; repeatable, paired with
-        --send in order (default tcp://127.0.0.1:5555).
-        """
         self["return"].append(address)
+
+    opt_return.__doc__ = f"""
+        A front's --return address to connect to; repeatable, paired with
+        --send in order (default {DEFAULT_RETURN}).
+        """
 
     def postOptions(self) -> None:
         if not self["app"]:

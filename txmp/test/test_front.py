@@ -540,13 +540,14 @@ class AccessLogLineTests(ResourceTestCase):
     def test_refusedHead(self) -> None:
         """
         A head the front refuses itself is logged with its status, the
-        size of the answer, and what was read of the request line.
+        size of the answer's body (as for every response: not its head),
+        and what was read of the request line.
         """
         path = self.accessLog()
         self.sendRequest(b"GET /x HTTP/1.1\r\nHost: a b\r\n\r\n")
         line = path.getContent().decode("ascii")
         self.assertTrue(line.startswith("192.0.2.5 - - ["), line)
-        self.assertIn('"GET /x HTTP/1.1" 400 ', line)
+        self.assertIn('"GET /x HTTP/1.1" 400 %d ' % (len(b"400 Bad Request\n"),), line)
 
     def test_refusedLength(self) -> None:
         """

@@ -381,7 +381,7 @@ class RequestTests(FrontLinkTestCase):
                 (response.requestId, response.head.status, response.head.more),
                 (b"front1.7", 500, False),
             )
-            self.assertEqual(b"".join(response.body), b"Internal Server Error\n")
+            self.assertEqual(b"".join(response.body), b"500 Internal Server Error\n")
             self.assertTrue(run.cancelled)
             [event] = events
             self.assertEqual((event["limit"], event["requestId"]), (200, "front1.7"))

@@ -13,7 +13,7 @@ from twisted.internet.address import UNIXAddress
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp import protocol
+from txmp import _wsgi, protocol
 from txmp._defaults import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
@@ -29,6 +29,7 @@ from txmp._http import (
     isTrusted,
     parseForwarded,
     parseNetwork,
+    plainPage,
     splitFieldLine,
 )
 from txmp.test.test_front import ParsedResponse, ResourceTestCase
@@ -887,6 +888,93 @@ class PureRuleTests(SynchronousTestCase):
         self.assertIsNone(forwardedScheme([b"https, http"]))
         self.assertIsNone(forwardedScheme([]))
 
+
+
+# RFC 9110 section 5.6.2, as written there: tchar = "!" / "#" / "$" / "%" /
+# "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT /
+# ALPHA.
+_RFC_TCHAR = frozenset(
+    b"!#$%&'*+-.^_`|~0123456789"
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+# RFC 9110 section 5.5: field-value characters are VCHAR, obs-text, SP and
+# HTAB.
+_RFC_FIELD_CHARS = frozenset([0x09, *range(0x20, 0x7F), *range(0x80, 0x100)])
+
+
+class SharedRuleTests(SynchronousTestCase):
+    """
+    The rules of L{txmp._http} that the front's request heads, a handler's
+    C{RESP} (L{txmp.protocol}) and an application's C{start_response}
+    (L{txmp._wsgi}) all follow, checked byte by byte against the RFC.
+    """
+
+    def accepted(self, name: bytes, value: bytes) -> list[bool]:
+        """
+        Whether a field C{name: value} passes each of the three checks: the
+        front's, the wire format's and the WSGI runner's.
+        """
+        front = splitFieldLine(name + b": " + value) is not None
+        try:
+            protocol.decode(
+                protocol.encodeResponse(b"id", 200, b"OK", [(name, value)])
+            )
+        except protocol.ProtocolError:
+            wire = False
+        else:
+            wire = True
+        text = (name.decode("latin-1"), value.decode("latin-1"))
+        wsgi = bool(_wsgi._TOKEN.match(text[0]) and _wsgi._FIELD_VALUE.match(text[1]))
+        return [front, wire, wsgi]
+
+    def test_token(self) -> None:
+        """
+        A field name of one byte is accepted by all three exactly when the
+        byte is an RFC 9110 C{tchar}.
+        """
+        for byte in range(256):
+            name = bytes([byte])
+            expected = byte in _RFC_TCHAR
+            self.assertEqual(self.accepted(name, b"v"), [expected] * 3, name)
+
+    def test_fieldValue(self) -> None:
+        """
+        A field value holding one byte (between two letters, as surrounding
+        whitespace is not part of a value) is accepted by all three exactly
+        when the byte may stand in an RFC 9110 field value; a reason phrase
+        follows the same rule.
+        """
+        for byte in range(256):
+            if byte == 0:
+                continue  # NUL separates the fields of a RESP.
+            value = b"a" + bytes([byte]) + b"b"
+            expected = byte in _RFC_FIELD_CHARS
+            self.assertEqual(self.accepted(b"N", value), [expected] * 3, value)
+            self.assertEqual(
+                _wsgi._STATUS.match("200 " + value.decode("latin-1")) is not None,
+                expected,
+            )
+            try:
+                protocol.decode(protocol.encodeResponse(b"id", 200, value, []))
+            except protocol.ProtocolError:
+                self.assertFalse(expected, value)
+            else:
+                self.assertTrue(expected, value)
+
+    def test_plainPage(self) -> None:
+        """
+        L{plainPage} is the page the front and a handler write themselves:
+        plain text, by default the status and its reason.
+        """
+        self.assertEqual(
+            plainPage(502),
+            (
+                [(b"Content-Type", b"text/plain; charset=utf-8"),
+                 (b"Content-Length", b"16")],
+                b"502 Bad Gateway\n",
+            ),
+        )
+        self.assertEqual(plainPage(200, b"")[0][1], (b"Content-Length", b"0"))
 
 class OptionsTests(SynchronousTestCase):
     """

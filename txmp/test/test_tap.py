@@ -193,6 +193,21 @@ class FrontOptionsTests(SynchronousTestCase):
         self.assertRaises(usage.UsageError, self.parse, "--spawn", "1",
                           "--app", "txmp_unimported_pkg.nosuch:app")
 
+    def test_spawnAppForm(self) -> None:
+        """
+        C{--spawn} with an C{--app} that is not C{module:attribute} (or
+        C{module:factory()}) is a usage error at once, with the words a
+        handler would use, not handlers that fail to boot over and over.
+        """
+        for spec in ["txmp.demo", "txmp.demo:", ":app"]:
+            error = self.assertRaises(
+                usage.UsageError, self.parse, "--spawn", "1", "--app", spec
+            )
+            self.assertEqual(
+                str(error),
+                f"--app must look like module:app or module:make_app(), not {spec!r}",
+            )
+
     def test_accessLogCheckedNotCreated(self) -> None:
         """
         C{--access-log} in a directory that does not exist is a usage

@@ -44,9 +44,10 @@ ERROR_HEAD = (
     b"Internal Server Error",
     [
         (b"Content-Type", b"text/plain; charset=utf-8"),
-        (b"Content-Length", b"22"),
+        (b"Content-Length", b"26"),
     ],
-    [b"Internal Server Error\n"],
+    # The front's error page (txmp._http.plainPage), from the handler too.
+    [b"500 Internal Server Error\n"],
     False,
 )
 FINISHED = ("finished",)
