@@ -562,29 +562,7 @@ class InputStream:
 
         @raise RequestCancelled: if the request was cancelled.
         """
-        wanted = None if size is None or size < 0 else size
-        pieces: list[bytes] = []
-        got = 0
-        while True:
-            with self._condition:
-                if self._aborted:
-                    raise RequestCancelled("request cancelled")
-                if wanted is None:
-                    count = self._available
-                    done = self._finished
-                else:
-                    count = min(wanted - got, self._available)
-                    done = self._finished or got + count == wanted
-                if count:
-                    pieces.append(self._take(count))
-                    got += count
-                due = self._due(not done)
-                if not (done or due):
-                    self._condition.wait()
-                    continue
-            self._report(due)
-            if done:
-                return _joined(pieces)
+        return self._collect(None if size is None or size < 0 else size, False)
 
     def readline(self, size: int | None = -1) -> bytes:
         """
@@ -597,17 +575,28 @@ class InputStream:
 
         @raise RequestCancelled: if the request was cancelled.
         """
-        limit = None if size is None or size < 0 else size
+        return self._collect(None if size is None or size < 0 else size, True)
+
+    def _collect(self, limit: int | None, line: bool) -> bytes:
+        """
+        Take the body's bytes until C{limit} of them are taken, the body
+        ends, or, if C{line}, a newline is taken; while waiting for more,
+        report what was taken first (see L{read}).  Called in the
+        application thread.
+
+        @param limit: the most bytes to take, or L{None}.
+        @raise RequestCancelled: if the request was cancelled.
+        """
         pieces: list[bytes] = []
         while True:
             with self._condition:
                 if self._aborted:
                     raise RequestCancelled("request cancelled")
-                length = self._lineLength(limit)
+                length = self._lineLength(limit) if line else None
                 done = length is not None or self._finished
                 if length is None:
-                    # No newline in what is here: take it all (the body is
-                    # complete, or the line goes on in what is to come).
+                    # No line end in what is here (or no line asked for):
+                    # take it all, as far as the limit.
                     length = (
                         self._available
                         if limit is None
@@ -615,9 +604,9 @@ class InputStream:
                     )
                 if length:
                     pieces.append(self._take(length))
-                    if limit is not None:
-                        limit -= length
-                        done = done or not limit
+                if limit is not None:
+                    limit -= length
+                    done = done or not limit
                 due = self._due(not done)
                 if not (done or due):
                     self._condition.wait()

@@ -821,6 +821,17 @@ class InputStreamTests(SynchronousTestCase):
         self.assertEqual(stream.readline(4), b"abcd")
         self.assertEqual(condition.waits, 0)
 
+    def test_zeroDoesNotWait(self) -> None:
+        """
+        C{read(0)} and C{readline(0)} return C{b""} at once while the body
+        is still coming, with data there or not.
+        """
+        stream, condition = self.streamWith()
+        self.assertEqual((stream.read(0), stream.readline(0)), (b"", b""))
+        stream.feed(b"ab")
+        self.assertEqual((stream.read(0), stream.readline(0)), (b"", b""))
+        self.assertEqual(condition.waits, 0)
+
     def test_abortWakesReader(self) -> None:
         """
         A read blocked when the request is cancelled raises
