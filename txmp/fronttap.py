@@ -50,7 +50,13 @@ from txmp._defaults import (
 )
 from txmp._http import HTTPRules, parseNetwork
 from txmp._logs import ChildLog, reopenLogFiles
-from txmp._options import TxmpOptions, nonNegative, positive, splitApplication
+from txmp._options import (
+    TxmpOptions,
+    nonNegative,
+    positive,
+    reactorOrGlobal,
+    splitApplication,
+)
 from txmp._reload import findSpec
 from txmp._security import checkFrontSecurity
 
@@ -93,7 +99,6 @@ class Options(TxmpOptions):
 
     command = "mpfront"
 
-    synopsis = "[mpfront options]"
     longdesc = (
         "Accept HTTP and pass every request over ZeroMQ to mphandler "
         "processes, which connect to the --send and --return addresses."
@@ -107,44 +112,44 @@ class Options(TxmpOptions):
          "ZeroMQ address to bind for replies (default " + DEFAULT_RETURN
          + "; see --send)."],
         ["timeout", None, DEFAULT_TIMEOUT, "Seconds to wait for a reply: then 504.",
-         positive(float, "--timeout")],
+         positive(float)],
         ["queue-timeout", None, DEFAULT_QUEUE_TIMEOUT,
          "Seconds a request may wait for a handler with capacity: then 503.",
-         positive(float, "--queue-timeout")],
+         positive(float)],
         ["max-queue", None, DEFAULT_MAX_QUEUE, "How many requests may wait: more get 503.",
-         positive(int, "--max-queue")],
+         positive(int)],
         ["heartbeat", None, DEFAULT_HEARTBEAT,
          "Seconds between heartbeats; a handler silent for 3 is dead.",
-         positive(float, "--heartbeat")],
+         positive(float)],
         ["window", None, DEFAULT_WINDOW,
          "Response-body bytes a handler may send for one request before the "
          "client has taken them (flow control).",
-         positive(int, "--window")],
+         positive(int)],
         ["max-body", None, DEFAULT_MAX_BODY,
          "Largest request body in bytes: a larger one gets 413.",
-         positive(int, "--max-body")],
+         positive(int)],
         ["header-timeout", None, DEFAULT_HEADER_TIMEOUT,
          "Seconds from the first byte of a request to the end of its head: "
          "then 408 (not extended by more bytes).",
-         positive(float, "--header-timeout")],
+         positive(float)],
         ["body-timeout", None, DEFAULT_BODY_TIMEOUT,
          "Seconds a request body may take to arrive, counted while the "
          "front reads it: then 408 and the request is cancelled (not "
          "extended by more bytes).",
-         positive(float, "--body-timeout")],
+         positive(float)],
         ["idle-timeout", None, DEFAULT_IDLE_TIMEOUT,
          "Seconds a connection may stay open with no request: then it is "
          "closed.",
-         positive(float, "--idle-timeout")],
+         positive(float)],
         ["max-request-line", None, DEFAULT_MAX_REQUEST_LINE,
          "Longest request line in bytes: a longer one gets 414.",
-         positive(int, "--max-request-line")],
+         positive(int)],
         ["max-headers", None, DEFAULT_MAX_HEADERS,
          "Most header fields in a request: more get 431.",
-         positive(int, "--max-headers")],
+         positive(int)],
         ["max-header-bytes", None, DEFAULT_MAX_HEADER_BYTES,
          "Most bytes of header fields in a request: more get 431.",
-         positive(int, "--max-header-bytes")],
+         positive(int)],
         ["access-log", None, None,
          "Write an access log to this file, or to stdout with -; SIGUSR1 "
          "reopens the file (for logrotate)."],
@@ -159,15 +164,15 @@ class Options(TxmpOptions):
         ["app", None, None, "WSGI application (mod:app) for --spawn handlers."],
         ["threads", None, None, "--threads of --spawn handlers (default: mphandler's, "
          f"{DEFAULT_THREADS}).",
-         positive(int, "--threads", MAX_CREDITS)],
+         positive(int, most=MAX_CREDITS)],
         ["graceful-timeout", None, DEFAULT_GRACEFUL_TIMEOUT,
          "Seconds to finish the requests in progress when stopping (SIGTERM), "
          "for the front and its --spawn handlers.",
-         positive(float, "--graceful-timeout")],
+         positive(float)],
         ["max-requests", None, 0, "--max-requests of --spawn handlers.",
-         nonNegative(int, "--max-requests")],
+         nonNegative(int)],
         ["max-requests-jitter", None, 0, "--max-requests-jitter of --spawn handlers.",
-         nonNegative(int, "--max-requests-jitter")],
+         nonNegative(int)],
         ["curve-secret-key", None, None,
          "CURVE: the front's secret certificate (NAME.key_secret, from "
          "python -m txmp.keys NAME); with --curve-allow."],
@@ -177,7 +182,7 @@ class Options(TxmpOptions):
         ["max-message", None, DEFAULT_MAX_MESSAGE,
          "Largest ZeroMQ frame accepted from a peer, in bytes: a peer that "
          "sends a larger one is disconnected.",
-         positive(int, "--max-message")],
+         positive(int)],
     ]
     optFlags = [
         ["reload", None,
@@ -965,10 +970,7 @@ def makeService(options: Options, reactor: Any | None = None) -> MultiService:
     """
     The service tree of C{twistd mpfront}.
     """
-    if reactor is None:
-        from twisted.internet import reactor as globalReactor
-
-        reactor = globalReactor
+    reactor = reactorOrGlobal(reactor)
     from txmp._signals import SignalActions
 
     top = MultiService()

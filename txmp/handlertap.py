@@ -33,7 +33,13 @@ from txmp._defaults import (
     PARENT_CHECK_INTERVAL,
 )
 from txmp._logs import reopenLogFiles
-from txmp._options import TxmpOptions, nonNegative, positive, splitApplication
+from txmp._options import (
+    TxmpOptions,
+    nonNegative,
+    positive,
+    reactorOrGlobal,
+    splitApplication,
+)
 from txmp._profile import Profiler
 from txmp._security import checkHandlerSecurity
 
@@ -84,7 +90,6 @@ class Options(TxmpOptions):
 
     command = "mphandler"
 
-    synopsis = "[mphandler options]"
     longdesc = (
         "Run a WSGI application in a thread pool, serving the requests of "
         "one or more mpfronts over ZeroMQ.  To serve several fronts, repeat "
@@ -95,19 +100,19 @@ class Options(TxmpOptions):
         ["threads", None, DEFAULT_THREADS,
          "Size of the WSGI thread pool: requests run at once (at most "
          f"{MAX_CREDITS}, the credits a front accepts).",
-         positive(int, "--threads", MAX_CREDITS)],
+         positive(int, most=MAX_CREDITS)],
         ["name", None, None, "Name in logs and at the front (default host:pid)."],
         ["heartbeat", None, DEFAULT_HEARTBEAT, "Seconds between heartbeats.",
-         positive(float, "--heartbeat")],
+         positive(float)],
         ["graceful-timeout", None, DEFAULT_GRACEFUL_TIMEOUT,
          "Seconds to finish running requests when stopping (SIGTERM).",
-         positive(float, "--graceful-timeout")],
+         positive(float)],
         ["max-requests", None, 0,
          "Drain and exit after about this many requests (0: never).",
-         nonNegative(int, "--max-requests")],
+         nonNegative(int)],
         ["max-requests-jitter", None, 0,
          "Add a random 0..J to --max-requests, so handlers recycle apart.",
-         nonNegative(int, "--max-requests-jitter")],
+         nonNegative(int)],
         ["curve-secret-key", None, None,
          "CURVE: this handler's secret certificate (NAME.key_secret, from "
          "python -m txmp.keys NAME); with --curve-server-key."],
@@ -119,14 +124,14 @@ class Options(TxmpOptions):
         ["profile-seconds", None, DEFAULT_PROFILE_SECONDS,
          "Seconds a profile started by SIGUSR2 lasts; it is written to "
          "mphandler-NAME-TIME.pstats in the working directory.",
-         positive(float, "--profile-seconds")],
+         positive(float)],
         ["chdir", None, None,
          "Change to this directory before loading the app [default: stay]; "
          "the working directory comes first on sys.path either way."],
         ["parent-pid", None, None,
          "Stop when process PID is no longer this handler's parent (mpfront "
          "--spawn gives its own: a spawned handler dies with its front).",
-         positive(int, "--parent-pid")],
+         positive(int)],
     ]
 
     def __init__(self) -> None:
@@ -570,10 +575,7 @@ def makeService(options: Options, reactor: Any | None = None) -> MultiService:
     """
     The service tree of C{twistd mphandler}.
     """
-    if reactor is None:
-        from twisted.internet import reactor as globalReactor
-
-        reactor = globalReactor
+    reactor = reactorOrGlobal(reactor)
     from txmp._signals import SignalActions
 
     top = MultiService()

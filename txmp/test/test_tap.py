@@ -29,7 +29,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
 from txmp import demo, fronttap, handlertap, protocol
-from txmp._options import positive
+from txmp._options import _Number, positive
 from txmp._signals import SignalActions
 
 APPS = "txmp_test_tap_apps"
@@ -1280,13 +1280,38 @@ class TxmpOptionsTests(SynchronousTestCase):
         numbers of its kind and refuses anything else with a usage error
         naming the option.
         """
-        check = positive(float, "--thing")
+        check = positive(float).named("--thing")
         self.assertEqual(check("0.5"), 0.5)
-        self.assertEqual(positive(int, "--n")("3"), 3)
+        self.assertEqual(positive(int)("3"), 3)
         for value in ["0", "-0.0", "-3", "nan", "inf", "-inf", "three", ""]:
             error = self.assertRaises(usage.UsageError, check, value)
             self.assertIn("--thing", str(error))
-        self.assertRaises(usage.UsageError, positive(int, "--n"), "2.5")
+        self.assertRaises(usage.UsageError, positive(int), "2.5")
+
+    def test_numberErrorsNameTheirOption(self) -> None:
+        """
+        Every number option of both commands, given a value below its
+        range, is refused with a usage error that names it: the row that
+        declares the option gives its check the name.
+        """
+        for options in [fronttap.Options, handlertap.Options]:
+            numbers = [
+                row[0] for row in options.optParameters
+                if isinstance(row[4] if len(row) > 4 else None, _Number)
+            ]
+            self.assertGreater(len(numbers), 5)
+            for name in numbers:
+                error = self.assertRaises(
+                    usage.UsageError, options().parseOptions, [f"--{name}=-1"]
+                )
+                self.assertTrue(str(error).startswith(f"--{name} must be "), str(error))
+
+    def test_synopsis(self) -> None:
+        """
+        The usage line of each command names it.
+        """
+        self.assertEqual(fronttap.Options().synopsis, "[mpfront options]")
+        self.assertEqual(handlertap.Options().synopsis, "[mphandler options]")
 
     def config(self, text: str) -> str:
         """
