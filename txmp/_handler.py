@@ -322,7 +322,8 @@ class FrontLink:
     def _heartbeat(self) -> None:
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
         if self.front is not None:
-            if self._reactor.seconds() - self._lastHeard > 3 * self.heartbeat:
+            silence = protocol.SILENT_INTERVALS * self.heartbeat
+            if self._reactor.seconds() - self._lastHeard > silence:
                 self._log.warn(
                     "front {front} at {address} is silent: registering again",
                     front=self.front,

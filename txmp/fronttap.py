@@ -21,6 +21,7 @@ from twisted.logger import Logger, globalLogPublisher
 from twisted.python import usage
 from twisted.python.failure import Failure
 
+from txmp import protocol
 from txmp._access import FORMATS as ACCESS_LOG_FORMATS
 from txmp._access import AccessLog
 from txmp._defaults import (
@@ -119,7 +120,8 @@ class Options(TxmpOptions):
         ["max-queue", None, DEFAULT_MAX_QUEUE, "How many requests may wait: more get 503.",
          positive(int)],
         ["heartbeat", None, DEFAULT_HEARTBEAT,
-         "Seconds between heartbeats; a handler silent for 3 is dead.",
+         "Seconds between heartbeats; a handler silent for "
+         f"{protocol.SILENT_INTERVALS} is dead.",
          positive(float)],
         ["window", None, DEFAULT_WINDOW,
          "Response-body bytes a handler may send for one request before the "

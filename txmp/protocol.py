@@ -45,6 +45,10 @@ ERROR = b"ERROR"
 BODY = b"BODY"
 END = b"END"
 
+# Heartbeats (docs/protocol.md, section 6): a peer that has heard nothing
+# from the other for this many of its heartbeat intervals takes it for dead.
+SILENT_INTERVALS = 3
+
 Pairs = list[tuple[str, str]]
 
 # A frame as received: bytes, or a memoryview of a frame received without a
