@@ -32,12 +32,18 @@ LEVELS = ("debug", "info", "warn", "error", "critical")
 class ReopenableFile:
     """
     A log file opened for appending by its path, line-buffered, that
-    L{reopen} opens again (after logrotate moved it).
+    L{reopen} opens again (after logrotate moved it): the log's, and the
+    front's access log (L{txmp._access.AccessLog}).
+
+    @raise OSError: if it cannot be opened.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._file: IO[str] = open(path, "a", 1, encoding="utf-8")
+        self._file = self._open()
+
+    def _open(self) -> IO[str]:
+        return open(self.path, "a", 1, encoding="utf-8", newline="\n")
 
     def write(self, text: str) -> int:
         return self._file.write(text)
@@ -51,9 +57,11 @@ class ReopenableFile:
 
         @raise OSError: if it cannot be opened; lines go on to the old one.
         """
-        new = open(self.path, "a", 1, encoding="utf-8")
-        old, self._file = self._file, new
+        old, self._file = self._file, self._open()
         old.close()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 #: The log files opened by L{makeObserver} in this process, for
