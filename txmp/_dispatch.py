@@ -1,7 +1,9 @@
 # -*- test-case-name: txmp.test.test_dispatch -*-
 """
-The front's dispatcher: which handler gets which request, and what becomes
-of every request until its reply has been delivered.
+The front's dispatcher: every request from its submission until its reply
+has been delivered (the pending table, the queue, timeouts, retries), and
+the decoding of what comes on both sockets.  The handlers, and the choice
+of one for a request, are its L{txmp._registry.HandlerRegistry}'s.
 
 Pure logic over two message channels and a clock: it never touches a socket
 or the global reactor, so that unit tests drive it with fakes and a

@@ -1,7 +1,8 @@
 # -*- test-case-name: txmp.test.test_handler -*-
 """
-The handler's side of the protocol: registering with a front, taking its
-requests, and sending the WSGI runner's output back.
+A handler's link to one front (L{FrontLink}): registering with it
+(C{HELLO}), credits and heartbeats, taking its requests for the WSGI
+runner, and sending the runner's output back (L{_ReplySink}).
 """
 
 from __future__ import annotations

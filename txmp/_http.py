@@ -1,9 +1,12 @@
 # -*- test-case-name: txmp.test.test_http,txmp.test.test_requestframing -*-
 """
-The front's HTTP/1.1 request rules (RFC 9110, RFC 9112): which heads and
+HTTP (RFC 9110, RFC 9112): the front's request rules (which heads and
 bodies are refused, with which status, before any handler sees them; how a
-chunked body is decoded; and whose C{X-Forwarded-For}/C{X-Forwarded-Proto}
-are believed.
+chunked body is decoded; whose C{X-Forwarded-For}/C{X-Forwarded-Proto} are
+believed), and the HTTP facts that both halves share, each once: tokens and
+field values (also checked by L{txmp.protocol} and L{txmp._wsgi}),
+hop-by-hop fields, reason phrases, and the plain pages txmp writes itself
+(L{plainPage}).
 
 Pure: no I/O, no reactor.  L{txmp._front.FrontConnection} feeds a
 L{RequestHead} the lines of each request head, and a L{ChunkedDecoder} the

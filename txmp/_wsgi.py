@@ -1,6 +1,7 @@
 # -*- test-case-name: txmp.test.test_wsgi -*-
 """
-Run one request through a WSGI (PEP 3333) application in a thread pool.
+A handler's WSGI runner: each request through a WSGI (PEP 3333)
+application in a thread of the pool, with its two flow-controlled streams.
 
 A handler process receives each request as a L{RequestHead} and a list of
 body frames.  L{WSGIRunner.run} turns them into a WSGI C{environ}, calls the

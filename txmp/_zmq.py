@@ -1,6 +1,8 @@
 # -*- test-case-name: txmp.test.test_integration -*-
 """
-The ZeroMQ adapter: the only module that imports C{zmq} and C{txzmq}.
+The ZeroMQ adapter, the only module that imports C{zmq} and C{txzmq}:
+contexts and ROUTER/DEALER sockets in the reactor (L{ZmqContext},
+L{ZmqSocket}), and CURVE keys and their certificate files.
 
 txzmq's L{ZmqConnection} is used for what it does well, draining ZeroMQ's
 edge-triggered descriptor in the reactor, and corrected where it does not

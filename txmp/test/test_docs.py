@@ -1,12 +1,13 @@
 # -*- test-case-name: txmp.test.test_docs -*-
 """
 The source tree's documents agree with the code: C{docs/architecture.md}
-names every module, and every changelog fragment is one towncrier gathers.
+lists every module, and every changelog fragment is one towncrier gathers.
 Skipped where txmp is installed without its source tree.
 """
 
 from __future__ import annotations
 
+import pkgutil
 import re
 import sys
 
@@ -30,6 +31,38 @@ def sourceTree(test: SynchronousTestCase) -> FilePath:
     if not ROOT.child("pyproject.toml").exists() or not ROOT.child("docs").isdir():
         test.skipTest("txmp is not run from its source tree")
     return ROOT
+
+
+def packageModules() -> set[str]:
+    """
+    The modules of txmp, its tests left out.
+    """
+    found = {"txmp"}
+    for module in pkgutil.walk_packages(txmp.__path__, "txmp."):
+        if module.name != "txmp.test" and not module.name.startswith("txmp.test."):
+            found.add(module.name)
+    return found
+
+
+class ArchitectureTests(SynchronousTestCase):
+    """
+    C{docs/architecture.md}'s list of modules.
+    """
+
+    def test_everyModuleListed(self) -> None:
+        """
+        The table of C{docs/architecture.md}'s "Modules" section has a row
+        for every module of txmp but its tests, and no row for a module
+        that does not exist: a module added, renamed or removed must be
+        written down there.
+        """
+        text = sourceTree(self).child("docs").child("architecture.md").getContent()
+        section = text.decode("utf-8").split("\n## Modules\n", 1)[1].split("\n## ", 1)[0]
+        listed = set(re.findall(r"^\| `(txmp[\w.]*)` \|", section, re.MULTILINE))
+        modules = packageModules()
+        self.assertEqual(
+            (sorted(modules - listed), sorted(listed - modules)), ([], [])
+        )
 
 
 class ChangelogFragmentTests(SynchronousTestCase):
