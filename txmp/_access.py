@@ -154,5 +154,6 @@ class AccessLog:
                 requestId or "-",
             )
         self._file.write(line + "\n")
-        if self._file is sys.__stdout__:
+        if not isinstance(self._file, ReopenableFile):
+            # Standard output, which is not line-buffered when not a tty.
             self._file.flush()

@@ -24,7 +24,7 @@ else:  # Debian's PyPy is 3.9.
 ROOT = FilePath(txmp.__file__).parent().parent()
 
 
-def sourceTree(test: SynchronousTestCase) -> FilePath:
+def sourceTree(test: SynchronousTestCase) -> FilePath[str]:
     """
     The root of txmp's source tree, or skip C{test} if it is not there.
     """
