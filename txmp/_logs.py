@@ -43,6 +43,8 @@ class ReopenableFile:
         self._file = self._open()
 
     def _open(self) -> IO[str]:
+        # Open for the file's life (until reopen or close): no block to
+        # close it in.
         return open(self.path, "a", 1, encoding="utf-8", newline="\n")
 
     def write(self, text: str) -> int:

@@ -436,7 +436,9 @@ class MemoryRunner:
 
     def __init__(self) -> None:
         self.runs: list[MemoryRun] = []
-        self.respondWith: tuple[int, bytes, Sequence[tuple[bytes, bytes]], Sequence[bytes]] | None = None
+        self.respondWith: (
+            tuple[int, bytes, Sequence[tuple[bytes, bytes]], Sequence[bytes]] | None
+        ) = None
 
     def run(self, requestId: bytes, head: protocol.RequestHead, body: list[bytes],
             sink: Any) -> MemoryRun:

@@ -12,7 +12,7 @@ import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Generic, NoReturn, TypeVar
+from typing import Any, Callable, ClassVar, Generic, NoReturn, TypeVar
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -174,7 +174,7 @@ class TxmpOptions(usage.Options):
     #: file, and its environment variables' prefix (C{TXMP_MPFRONT_}).
     command = ""
 
-    optParameters = [
+    optParameters: ClassVar[list[list[Any]]] = [
         ["log-format", None, DEFAULT_LOG_FORMAT,
          "Log format: text (twistd's) or json (one object per line, as "
          "twisted.logger writes it)."],

@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_integration -*-
+# -*- test-case-name: txmp.test.test_zmq,txmp.test.test_integration,txmp.test.test_curve -*-
 """
 The ZeroMQ adapter, the only module that imports C{zmq} and C{txzmq}:
 contexts and ROUTER/DEALER sockets in the reactor (L{ZmqContext},
@@ -19,13 +19,23 @@ All of this must be used in the reactor thread only.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import deque
 from typing import Any, Callable
 
+import zmq
+import zmq.auth
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from zmq.utils import z85
+from zmq.utils.monitor import parse_monitor_message
 
 FramesReceiver = Callable[[list[bytes]], None]
+
+# txzmq is imported in the functions that use it, never at the top: importing
+# it installs the global reactor, and importing this module must not (a tap
+# imports it, and twistd imports the tap to parse its options before it
+# installs the reactor that its --reactor option names).
 
 # Where libzmq sends ZAP requests, in the context of the socket that
 # authenticates (RFC 27).
@@ -62,8 +72,6 @@ def curveAvailable() -> bool:
     """
     Whether this libzmq was built with CURVE (libsodium).
     """
-    import zmq
-
     return bool(zmq.has("curve"))
 
 
@@ -83,10 +91,6 @@ def createKeyPair(directory: str, name: str) -> tuple[str, str]:
     @return: the paths of the secret and the public file.
     @raise FileExistsError: if either file exists (neither is replaced).
     """
-    import tempfile
-
-    import zmq.auth
-
     secretPath = os.path.join(directory, name + SECRET_SUFFIX)
     publicPath = os.path.join(directory, name + PUBLIC_SUFFIX)
     for path in (secretPath, publicPath):
@@ -136,8 +140,6 @@ def loadKeyPair(path: str) -> tuple[bytes, bytes | None]:
     @raise ValueError: if the file is missing, cannot be read or holds no
         key, with a one-line message that starts with the path.
     """
-    import zmq.auth
-
     if not os.path.exists(path):
         raise ValueError(f"{path}: no such file")
     try:
@@ -157,8 +159,6 @@ def z85Encode(key: bytes) -> bytes:
     """
     A 32-byte CURVE key (as ZAP gives it) in Z85.
     """
-    from zmq.utils import z85
-
     return z85.encode(key)
 
 
@@ -170,9 +170,9 @@ class ZmqContext:
     """
 
     def __init__(self, reactor: Any) -> None:
+        # Installs the global reactor (see the top).
         from txzmq import ZmqFactory
 
-        self._reactor = reactor
         self._factory = ZmqFactory()
         # txzmq reads the reactor from its factory; never the global one.
         self._factory.reactor = reactor
@@ -212,6 +212,7 @@ class ZmqContext:
 
 
 def _connectionClass() -> type:
+    # Installs the global reactor (see the top).
     from txzmq import ZmqConnection
 
     class _Connection(ZmqConnection):  # type: ignore[misc]
@@ -223,15 +224,10 @@ def _connectionClass() -> type:
             self._owner = owner
             ZmqConnection.__init__(self, factory, None, identity)
 
-        def messageReceived(self, message: list[bytes]) -> None:
-            self._owner._receiver(message)
-
         def doRead(self) -> None:
             # What txzmq's doRead does (drain until ZeroMQ has nothing:
             # its descriptor is edge-triggered), a whole message per call
             # instead of a frame, checking EVENTS and RCVMORE, at a time.
-            import zmq
-
             receiver = self._owner._receiver
             largeFrame = self._owner._largeFrame
             # Asking EVENTS first costs less than the zmq.Again that ends
@@ -294,11 +290,8 @@ class ZmqSocket:
         routingId: bytes | None,
         largeFrame: int | None = None,
     ) -> None:
-        import zmq
-
         if highWaterMark <= 0:
             raise ValueError("a high-water mark of 0 means unlimited memory")
-        self._zmq = zmq
         self._receiver = receiver
         self._largeFrame = largeFrame
         self._reactor: IReactorTime = factory.reactor
@@ -320,14 +313,6 @@ class ZmqSocket:
             # ignored.
             sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
 
-    @property
-    def rawSocket(self) -> Any:
-        """
-        The C{zmq.Socket}, for options that must be set before
-        L{bind}/L{connect} (CURVE, for instance).
-        """
-        return self._conn.socket
-
     def _beforeEndpoints(self, what: str) -> None:
         # libzmq applies security options to connections made afterwards
         # only: set late, they would leave the first link in clear text.
@@ -342,7 +327,6 @@ class ZmqSocket:
         Without a ZAP handler, every client is refused
         (C{ZAP_ENFORCE_DOMAIN}).  Call before L{bind}.
         """
-        zmq = self._zmq
         self._beforeEndpoints("CURVE")
         sock = self._conn.socket
         sock.setsockopt(zmq.CURVE_SERVER, 1)
@@ -356,7 +340,6 @@ class ZmqSocket:
         to the server whose public key is C{serverKey} (all in Z85).  Call
         before L{connect}.
         """
-        zmq = self._zmq
         self._beforeEndpoints("CURVE")
         sock = self._conn.socket
         sock.setsockopt(zmq.CURVE_PUBLICKEY, publicKey)
@@ -369,7 +352,7 @@ class ZmqSocket:
         instead of buffering it.  Call before L{bind}/L{connect}.
         """
         self._beforeEndpoints("MAXMSGSIZE")
-        self._conn.socket.setsockopt(self._zmq.MAXMSGSIZE, size)
+        self._conn.socket.setsockopt(zmq.MAXMSGSIZE, size)
 
     def monitorHandshakes(self, context: ZmqContext, observer: HandshakeObserver) -> None:
         """
@@ -380,9 +363,6 @@ class ZmqSocket:
 
         @param context: the context this socket was made in.
         """
-        zmq = self._zmq
-        from zmq.utils.monitor import parse_monitor_message
-
         self._beforeEndpoints("the monitor")
         names = {
             getattr(zmq, name): name
@@ -403,7 +383,9 @@ class ZmqSocket:
         def received(frames: list[bytes]) -> None:
             try:
                 event = parse_monitor_message(frames)
-            except Exception:
+            # A malformed message (RuntimeError) or an event this pyzmq
+            # does not know (ValueError from zmq.Event): not one we watch.
+            except (RuntimeError, ValueError):
                 return
             name = names.get(event["event"])
             if name is not None:
@@ -420,6 +402,7 @@ class ZmqSocket:
         """
         Bind to a ZeroMQ address.
         """
+        # Installs the global reactor (see the top).
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
         self._addEndpoint(ZmqEndpoint(ZmqEndpointType.bind, address), "bind")
@@ -434,8 +417,6 @@ class ZmqSocket:
         @raise AddressError: ZeroMQ refused the address (in use, malformed,
             unknown transport).
         """
-        import zmq
-
         try:
             self._conn.addEndpoints([endpoint])
         except zmq.ZMQError as e:
@@ -446,6 +427,7 @@ class ZmqSocket:
         """
         Connect to a ZeroMQ address; ZeroMQ reconnects by itself.
         """
+        # Installs the global reactor (see the top).
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
         self._addEndpoint(ZmqEndpoint(ZmqEndpointType.connect, address), "connect to")
@@ -474,7 +456,6 @@ class ZmqSocket:
         self._scheduleRead()
 
     def _sendNow(self, frames: list[bytes]) -> None:
-        zmq = self._zmq
         try:
             # copy=True, measured (docs/benchmarks.md, "Large bodies"): a
             # zero-copy send of a 64 KiB body chunk costs more than the copy
@@ -500,7 +481,6 @@ class ZmqSocket:
             self._conn.doRead()
 
     def _flush(self) -> None:
-        zmq = self._zmq
         sent = False
         while self._backlog and self._conn.socket is not None:
             events = self._conn.socket.getsockopt(zmq.EVENTS)
@@ -534,7 +514,7 @@ class ZmqSocket:
         When closed, try for this long to send what is queued (the last
         messages of a process that stops, such as C{BYE}).
         """
-        self._conn.socket.setsockopt(self._zmq.LINGER, milliseconds)
+        self._conn.socket.setsockopt(zmq.LINGER, milliseconds)
 
     def close(self) -> None:
         """
@@ -547,7 +527,7 @@ class ZmqSocket:
             if self._conn.socket is not None:
                 try:
                     self._conn.socket.disable_monitor()
-                except self._zmq.ZMQError:
+                except zmq.ZMQError:
                     pass
             self._monitor.close()
             self._monitor = None

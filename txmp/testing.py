@@ -51,7 +51,8 @@ class SynchronousThreadPool:
         """
         try:
             func(*args, **kw)
-        except BaseException:
+        # As txmp._pool.ThreadPool (and Twisted's) does: log anything.
+        except BaseException:  # noqa: BLE001
             self._log.failure("work in a SynchronousThreadPool failed")
 
     def callInThreadWithCallback(
@@ -71,7 +72,8 @@ class SynchronousThreadPool:
         try:
             result: Any = func(*args, **kw)
             ok = True
-        except BaseException:
+        # As Twisted's ThreadPool.callInThreadWithCallback: any failure.
+        except BaseException:  # noqa: BLE001
             result = Failure()  # type: ignore[no-untyped-call]
             ok = False
         if onResult is not None:
@@ -125,7 +127,8 @@ class FakeReactorFromThreads:
             count += 1
             try:
                 callable(*args, **kwargs)
-            except BaseException:
+            # As the reactor does with its calls: log anything and go on.
+            except BaseException:  # noqa: BLE001
                 self._log.failure("call from a thread failed")
         return count
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_testing -*-
 """
 Tests for L{txmp.testing}.
 """

@@ -68,7 +68,6 @@ def socketWithBacklog(clock: Clock, raw: FakeRawSocket, *messages: bytes) -> Any
     each, as if ZeroMQ had refused them.
     """
     socket = ZmqSocket.__new__(ZmqSocket)
-    socket._zmq = zmq
     socket._reactor = clock
     socket._router = False
     socket._flushCall = None
