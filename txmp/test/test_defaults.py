@@ -15,7 +15,7 @@ import txmp
 from txmp import _defaults, fronttap, handlertap
 from txmp._dispatch import Dispatcher
 from txmp._handler import FrontLink
-from txmp._memory import MemorySocket
+from txmp.testing import MemorySocket
 
 _PACKAGE = FilePath(txmp.__file__).parent()
 

@@ -26,46 +26,13 @@ from txmp._dispatch import (
     Reply,
     ReplyTimeout,
 )
-from txmp._memory import MemorySocket
+from txmp.testing import MemorySocket, RecordingConsumer, requestMeta
 
 A = b"handler-a"
 B = b"handler-b"
 C = b"handler-c"
 
-META: list[tuple[bytes, bytes]] = [
-    (b"method", b"GET"),
-    (b"target", b"/path?q=1"),
-    (b"version", b"HTTP/1.1"),
-    (b"remote_addr", b"192.0.2.1"),
-    (b"remote_port", b"40000"),
-    (b"server_name", b"example.com"),
-    (b"server_port", b"8080"),
-    (b"scheme", b"http"),
-]
-
-
-class RecordingConsumer:
-    """
-    A L{txmp._dispatch.BodyConsumer} that records what it is told.
-
-    @ivar chunks: every chunk written, in order.
-    @ivar finished: how many times L{finishBody} was called.
-    @ivar aborted: how many times L{abortBody} was called.
-    """
-
-    def __init__(self) -> None:
-        self.chunks: list[protocol.Frame] = []
-        self.finished = 0
-        self.aborted = 0
-
-    def writeBody(self, chunks: Sequence[protocol.Frame]) -> None:
-        self.chunks.extend(chunks)
-
-    def finishBody(self) -> None:
-        self.finished += 1
-
-    def abortBody(self) -> None:
-        self.aborted += 1
+META = requestMeta(target=b"/path?q=1")
 
 
 class DispatcherTestCase(SynchronousTestCase):

@@ -1,6 +1,6 @@
 """
 Tests for L{txmp._pool}: no threads are started; a fake thread runs its
-target when joined, and L{FakeReactorFromThreads} stands for the reactor.
+target when joined, and L{FakeReactor} stands for the reactor.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any, Callable
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._pool import ReactorCalls, WorkerPool
-from txmp.testing import FakeReactorFromThreads
+from txmp.testing import FakeReactor
 
 
 class FakeThread:
@@ -129,7 +129,7 @@ class ReactorCallsTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.reactor = FakeReactorFromThreads()
+        self.reactor = FakeReactor()
         self.calls = ReactorCalls(self.reactor)
 
     def test_oneWakeUp(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone, ReactorNotRunning
+from twisted.internet.error import ProcessDone
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs, formatEvent
 from twisted.python import usage
@@ -31,6 +31,7 @@ import txmp
 from txmp import demo, fronttap, handlertap, protocol
 from txmp._options import positive
 from txmp._signals import SignalActions
+from txmp.testing import FakeReactor
 
 APPS = "txmp_test_tap_apps"
 
@@ -618,18 +619,6 @@ class PrivateLinksTests(SynchronousTestCase):
         self.assertEqual(handlerOptions["fronts"], [(options["send"], options["return"])])
 
 
-class _StoppableReactor(MemoryReactorClock):
-    """
-    A memory reactor whose C{stop} raises L{ReactorNotRunning} once it has
-    been stopped, as a real reactor's does.
-    """
-
-    def stop(self) -> None:
-        if self.hasStopped:
-            raise ReactorNotRunning()
-        MemoryReactorClock.stop(self)
-
-
 class ParentWatchTests(SynchronousTestCase):
     """
     Tests for L{handlertap.ParentWatch}: a spawned handler stops when its
@@ -637,7 +626,7 @@ class ParentWatchTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.reactor = _StoppableReactor()
+        self.reactor = FakeReactor()
         self.parent = 100
         self.asked = 0
 

@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from txmp.testing import FakeReactorFromThreads, SynchronousThreadPool
+from txmp.testing import FakeReactor, SynchronousThreadPool
 
 
 class SynchronousThreadPoolTests(SynchronousTestCase):
@@ -68,11 +68,11 @@ class SynchronousThreadPoolTests(SynchronousTestCase):
 
     def test_deferToThreadPool(self) -> None:
         """
-        With L{FakeReactorFromThreads}, the pool serves
+        With L{FakeReactor}, the pool serves
         L{deferToThreadPool}: the result arrives when the reactor is
         flushed.
         """
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         d = deferToThreadPool(
             reactor, SynchronousThreadPool(), lambda: "done"  # type: ignore[arg-type]
         )
@@ -81,23 +81,23 @@ class SynchronousThreadPoolTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(d), "done")
 
 
-class FakeReactorFromThreadsTests(SynchronousTestCase):
+class FakeReactorTests(SynchronousTestCase):
     """
-    L{FakeReactorFromThreads} queues calls until flushed.
+    L{FakeReactor} queues calls until flushed.
     """
 
     def test_interface(self) -> None:
         """
         It provides L{IReactorFromThreads}.
         """
-        self.assertTrue(verifyObject(IReactorFromThreads, FakeReactorFromThreads()))
+        self.assertTrue(verifyObject(IReactorFromThreads, FakeReactor()))
 
     def test_queued(self) -> None:
         """
         C{callFromThread} runs nothing; C{flush} runs the calls in order,
         with their arguments, and those they queue, and says how many.
         """
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         calls: list[tuple[Any, ...]] = []
         reactor.callFromThread(calls.append, (1,))
         reactor.callFromThread(
@@ -114,7 +114,7 @@ class FakeReactorFromThreadsTests(SynchronousTestCase):
         """
         A call that raises is logged, and the next ones still run.
         """
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         calls: list[int] = []
         reactor.callFromThread(lambda: 1 // 0)
         reactor.callFromThread(calls.append, 1)

@@ -17,11 +17,9 @@ from typing import (
 )
 from wsgiref.validate import validator
 
-from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import ILogObserver, Logger
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
 
 from txmp._defaults import BODY_BATCH, INPUT_WINDOW
 from txmp._profile import Profiler
@@ -36,7 +34,7 @@ from txmp._wsgi import (
     requestIdText,
 )
 from txmp.protocol import RequestHead
-from txmp.testing import FakeReactorFromThreads, SynchronousThreadPool
+from txmp.testing import FakeReactor, RecordingSink, SynchronousThreadPool
 
 ERROR_HEAD = (
     "sendHead",
@@ -82,76 +80,6 @@ def makeHead(
     )
 
 
-class RecordingSink:
-    """
-    A L{txmp._wsgi.ResponseSink} that records its calls as tuples.
-
-    @ivar onHead: called after C{sendHead} is recorded, if not L{None}.
-    @ivar onBody: called after C{sendBody} is recorded, if not L{None}.
-    """
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        self.onHead: Callable[[], None] | None = None
-        self.onBody: Callable[[], None] | None = None
-
-    def sendHead(
-        self,
-        status: int,
-        reason: bytes,
-        headers: list[tuple[bytes, bytes]],
-        body: list[bytes],
-        more: bool,
-    ) -> None:
-        self.calls.append(("sendHead", status, reason, headers, body, more))
-        if self.onHead is not None:
-            self.onHead()
-
-    def sendBody(self, chunks: list[bytes], end: bool) -> None:
-        self.calls.append(("sendBody", chunks, end))
-        if self.onBody is not None:
-            self.onBody()
-
-    def sendError(self, message: str) -> None:
-        self.calls.append(("sendError", message))
-
-    def sendWindow(self, size: int) -> None:
-        self.calls.append(("sendWindow", size))
-
-    def finished(self) -> None:
-        self.calls.append(FINISHED)
-
-
-class ManualThreadPool:
-    """
-    A thread pool that keeps the work until L{runAll}, so that a test can
-    act between L{WSGIRunner.run} and the application.
-    """
-
-    def __init__(self) -> None:
-        self.work: list[Callable[[], object]] = []
-
-    def callInThread(self, f: Callable[..., object], *args: Any, **kw: Any) -> None:
-        self.work.append(partial(f, *args, **kw))
-
-    def runAll(self) -> None:
-        while self.work:
-            self.work.pop(0)()
-
-
-@implementer(IReactorFromThreads)
-class ImmediateReactor:
-    """
-    A reactor-from-threads that runs calls at once, so that the sink, and
-    whatever a test does in it, runs between two steps of the application.
-    """
-
-    def callFromThread(
-        self, callable: Callable[..., Any], *args: object, **kwargs: object
-    ) -> None:
-        callable(*args, **kwargs)
-
-
 class ClosingIterable:
     """
     A response iterable that counts C{next()} and C{close()} calls.  An
@@ -194,7 +122,7 @@ def raiser(exception: BaseException) -> Callable[[], Any]:
 class RunnerMixin:
     """
     Run applications with a L{SynchronousThreadPool} and a
-    L{FakeReactorFromThreads}, logging to C{self.events}.
+    L{FakeReactor}, logging to C{self.events}.
     """
 
     def setUp(self) -> None:
@@ -213,7 +141,7 @@ class RunnerMixin:
 
         @return: the sink calls.
         """
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         sink = RecordingSink()
         runner = WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger)
         runner.run(requestId, head or makeHead(), list(body), sink)
@@ -948,13 +876,13 @@ class ResponseStreamTests(SynchronousTestCase):
     L{ResponseStream}: the application thread waits for the front's window
     and queues chunks; the reactor thread grants window and sends.  Each
     C{wait()} of a L{ScriptedCondition} runs what the reactor thread would
-    do meanwhile; a L{FakeReactorFromThreads} holds the flushes until the
+    do meanwhile; a L{FakeReactor} holds the flushes until the
     test runs them.
     """
 
     def setUp(self) -> None:
         self.sent: list[tuple[list[bytes], bool]] = []
-        self.reactor = FakeReactorFromThreads()
+        self.reactor = FakeReactor()
 
     def streamWith(
         self, window: int | None, *steps: Callable[[ResponseStream], object]
@@ -1145,7 +1073,7 @@ class ResponseStreamTests(SynchronousTestCase):
             free.append(lock.acquire(blocking=False))
             lock.release()
 
-        class CheckingReactor(FakeReactorFromThreads):
+        class CheckingReactor(FakeReactor):
             def callFromThread(self, callable: Any, *args: Any, **kw: Any) -> None:
                 check()
                 super().callFromThread(callable, *args, **kw)
@@ -1217,7 +1145,7 @@ class ErrorStreamTests(SynchronousTestCase):
             startResponse("200 OK", [])
             return []
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         runner = WSGIRunner(
             reactor, SynchronousThreadPool(), app, recordingLogger(events)
         )
@@ -1495,7 +1423,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         has sent the previous ones go out together, in one C{sendBody}; a
         chunk produced after the reactor ran goes in a message of its own.
         """
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         sink = RecordingSink()
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
@@ -1617,15 +1545,15 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [environ["wsgi.input"].read()]
 
-        reactor = FakeReactorFromThreads()
-        pool = ManualThreadPool()
+        reactor = FakeReactor()
+        pool = SynchronousThreadPool(immediate=False)
         sink = RecordingSink()
         running = WSGIRunner(reactor, pool, app, self.logger).run(
             b"r", makeHead(method="POST", more=True), [b"ab"], sink
         )
         running.bodyReceived([b"cd"], False)
         running.bodyReceived([b"ef"], True)
-        pool.runAll()
+        pool.flush()
         reactor.flush()
         self.assertEqual(
             sink.calls,
@@ -1654,7 +1582,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             yield b"a"
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         sink = RecordingSink()
         WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger).run(
             b"r", makeHead(), [], sink
@@ -1674,8 +1602,8 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [environ["PATH_INFO"].encode("ascii")]
 
-        reactor = FakeReactorFromThreads()
-        pool = ManualThreadPool()
+        reactor = FakeReactor()
+        pool = SynchronousThreadPool(immediate=False)
         runner = WSGIRunner(reactor, pool, app, self.logger)
         sinks = [RecordingSink(), RecordingSink()]
         runner.run(b"r1", makeHead(target="/1"), [], sinks[0])
@@ -1683,7 +1611,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         order: list[str] = []
         sinks[0].onHead = lambda: order.append("r1")
         sinks[1].onHead = lambda: order.append("r2")
-        pool.runAll()
+        pool.flush()
         self.assertEqual(reactor.flush(), 1)
         self.assertEqual(order, ["r1", "r2"])
         for n, sink in enumerate(sinks, 1):
@@ -1753,12 +1681,12 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [b"ok"]
 
-        pool = ManualThreadPool()
-        WSGIRunner(FakeReactorFromThreads(), pool, app, self.logger).run(
+        pool = SynchronousThreadPool(immediate=False)
+        WSGIRunner(FakeReactor(), pool, app, self.logger).run(
             b"r", makeHead(headers=[("X-Request-Id", "abc")]), [], RecordingSink()
         )
         self.assertEqual((built, searched), ([], []))
-        pool.runAll()
+        pool.flush()
         self.assertEqual((built, searched), (["built"], ["searched"]))
         self.assertEqual(environs[0]["PATH_INFO"], "/")
 
@@ -1795,14 +1723,14 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [environ["wsgi.input"].read()]
 
-        pool = ManualThreadPool()
-        reactor = FakeReactorFromThreads()
+        pool = SynchronousThreadPool(immediate=False)
+        reactor = FakeReactor()
         sink = RecordingSink()
         WSGIRunner(
             reactor, pool, app, self.logger, newCondition  # type: ignore[arg-type]
         ).run(b"r", makeHead(method="POST"), [b"ab", b"", b"cd"], sink)
         self.assertEqual((conditions[0].entered, conditions[0].notified), (0, 0))
-        pool.runAll()
+        pool.flush()
         reactor.flush()
         self.assertEqual(sink.calls[0][4], [b"abcd"])
 
@@ -1816,15 +1744,15 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [environ["wsgi.input"].read()]
 
-        pool = ManualThreadPool()
-        reactor = FakeReactorFromThreads()
+        pool = SynchronousThreadPool(immediate=False)
+        reactor = FakeReactor()
         sink = RecordingSink()
         running = WSGIRunner(reactor, pool, app, self.logger).run(
             b"r", makeHead(method="POST", more=True), [b"ab"], sink
         )
         self.assertFalse(running.input._finished)
         running.bodyReceived([b"cd"], True)
-        pool.runAll()
+        pool.flush()
         reactor.flush()
         self.assertEqual(sink.calls[-2][4], [b"abcd"])
 
@@ -2631,13 +2559,13 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         app: Callable[..., Any],
         reactor: Any = None,
         head: RequestHead | None = None,
-    ) -> tuple[RunningRequest, ManualThreadPool, RecordingSink]:
+    ) -> tuple[RunningRequest, SynchronousThreadPool, RecordingSink]:
         """
         Start C{app} on a request, without running it yet.
         """
-        pool = ManualThreadPool()
+        pool = SynchronousThreadPool(immediate=False)
         sink = RecordingSink()
-        running = WSGIRunner(reactor or ImmediateReactor(), pool, app, self.logger).run(
+        running = WSGIRunner(reactor or FakeReactor(immediate=True), pool, app, self.logger).run(
             b"req-1", head or makeHead(), [], sink
         )
         return running, pool, sink
@@ -2656,7 +2584,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
 
         running, pool, sink = self.start(app)
         sink.onHead = running.cancel
-        pool.runAll()
+        pool.flush()
         self.assertEqual(
             sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
         )
@@ -2675,9 +2603,9 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             yield b"a"
             yield b"b"
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         running, pool, sink = self.start(app, reactor)
-        pool.runAll()
+        pool.flush()
         running.cancel()
         reactor.flush()
         self.assertEqual(sink.calls, [FINISHED])
@@ -2696,10 +2624,10 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             yield big
             yield big
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         running, pool, sink = self.start(app, reactor)
         sink.onBody = running.cancel
-        pool.runAll()
+        pool.flush()
         reactor.flush()
         self.assertEqual(
             [call[0] for call in sink.calls], ["sendHead", "sendBody", "finished"]
@@ -2717,7 +2645,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
 
         running, pool, sink = self.start(app)
         running.cancel()
-        pool.runAll()
+        pool.flush()
         self.assertEqual(called, [])
         self.assertEqual(sink.calls, [FINISHED])
 
@@ -2740,7 +2668,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
 
         running, pool, sink = self.start(app)
         sink.onHead = running.cancel
-        pool.runAll()
+        pool.flush()
         self.assertEqual(
             sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
         )
@@ -2764,7 +2692,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
 
         running, pool, sink = self.start(app, head=makeHead(method="POST", more=True))
         sink.onHead = running.cancel
-        pool.runAll()
+        pool.flush()
         self.assertEqual(len(raised), 1)
         self.assertEqual(
             sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
@@ -2793,7 +2721,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
 
         running, pool, sink = self.start(closingApp)
         sink.onHead = running.cancel
-        pool.runAll()
+        pool.flush()
         self.assertEqual(
             sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
         )
@@ -2809,7 +2737,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             return []
 
         running, pool, sink = self.start(app)
-        pool.runAll()
+        pool.flush()
         running.cancel()
         running.cancel()
         self.assertEqual(
@@ -2941,17 +2869,17 @@ class PacedTestCase(RunnerMixin, SynchronousTestCase):
         head: RequestHead | None = None,
         body: Sequence[bytes] = (),
         reactor: Any = None,
-    ) -> tuple[RunningRequest, ManualThreadPool, RecordingSink, ScriptedCondition]:
+    ) -> tuple[RunningRequest, SynchronousThreadPool, RecordingSink, ScriptedCondition]:
         """
         Start C{app} on a request, without running it yet.
 
         @param steps: what to do at each wait, given the running request.
         """
-        pool = ManualThreadPool()
+        pool = SynchronousThreadPool(immediate=False)
         sink = RecordingSink()
         condition = ScriptedCondition()
         runner = WSGIRunner(
-            reactor or ImmediateReactor(),
+            reactor or FakeReactor(immediate=True),
             pool,
             app,
             self.logger,
@@ -2991,7 +2919,7 @@ class ResponseWindowTests(PacedTestCase):
             app, partial(grant, 1), partial(grant, 2), partial(grant, 1),
             head=makeHead(window="3"),
         )
-        pool.runAll()
+        pool.flush()
         # 3 - 2 - 2 = -1: waits before "ef"; +1 = 0: waits again; +2: sends
         # "ef" (window 0) and waits before "gh"; +1: sends "gh".
         self.assertEqual(seen, [(3, 2), (3, 2), (4, 3)])
@@ -3023,7 +2951,7 @@ class ResponseWindowTests(PacedTestCase):
         _running, pool, sink, condition = self.start(
             app, grant, grant, head=makeHead(window="1")
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(condition.waits, 2)
         self.assertEqual(
             sink.calls,
@@ -3053,7 +2981,7 @@ class ResponseWindowTests(PacedTestCase):
         _running, pool, sink, _condition = self.start(
             app, grant, head=makeHead(window="0")
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(sent, [0])
         self.assertEqual(sink.calls[0], ("sendHead", 200, b"OK", BTEXT, [b"a"], True))
 
@@ -3077,7 +3005,7 @@ class ResponseWindowTests(PacedTestCase):
             app, partial(grant, 98), partial(grant, 1), partial(grant, 1),
             head=makeHead(window="1"),
         )
-        pool.runAll()
+        pool.flush()
         # 1 - 100 = -99; +98 = -1: waits again; +1 = 0: waits again; +1.
         self.assertEqual(condition.waits, 3)
         self.assertIs(sink.calls[0][4][0], big)
@@ -3104,7 +3032,7 @@ class ResponseWindowTests(PacedTestCase):
         _running, pool, sink, _condition = self.start(
             app, grant, head=makeHead(window="2")
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(sent, [1])
         self.assertEqual(
             sink.calls,
@@ -3137,7 +3065,7 @@ class ResponseWindowTests(PacedTestCase):
         _running, pool, sink, _condition = self.start(
             app, grant, grant, grant, head=makeHead(window="65536")
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(seen, [(2, 1), (3, 2), (4, 3)])
         self.assertEqual(f.sizes, [65536] * 5)
         self.assertEqual(
@@ -3159,7 +3087,7 @@ class ResponseWindowTests(PacedTestCase):
             return [b"a", b"b", b"c"]
 
         _running, pool, sink, condition = self.start(app, head=makeHead(window="1"))
-        pool.runAll()
+        pool.flush()
         self.assertEqual(condition.waits, 0)
         self.assertEqual(
             sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a", b"b", b"c"], False),
@@ -3181,7 +3109,7 @@ class ResponseWindowTests(PacedTestCase):
         notified = condition.notifies
         running.windowReceived(5)
         self.assertEqual(condition.notifies, notified)
-        pool.runAll()
+        pool.flush()
         self.assertEqual(condition.waits, 0)
         self.assertEqual(len(sink.calls), 12)
 
@@ -3199,7 +3127,7 @@ class ResponseWindowTests(PacedTestCase):
         for value in ["", "-1", "+1", "1.5", "1e3", " 1", "\u0661", "9" * 19]:
             del self.events[:]
             _running, pool, sink, condition = self.start(app, head=makeHead(window=value))
-            pool.runAll()
+            pool.flush()
             self.assertEqual(condition.waits, 0, value)
             self.assertEqual(len(sink.calls), 4, value)
             [event] = [e for e in self.events if e.get("window") == value]
@@ -3231,7 +3159,7 @@ class ResponseWindowTests(PacedTestCase):
         _running, pool, sink, condition = self.start(
             app, lambda running: running.cancel(), head=makeHead(window="2")
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(condition.waits, 1)
         self.assertEqual(
             sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"ab"], True), FINISHED]
@@ -3259,7 +3187,7 @@ class ResponseWindowTests(PacedTestCase):
         _running, pool, sink, _condition = self.start(
             app, lambda running: running.cancel(), head=makeHead(window="1")
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(len(raised), 1)
         self.assertEqual(
             sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
@@ -3306,13 +3234,13 @@ class RequestBodyFlowTests(PacedTestCase):
             startResponse("204 No Content", [])
             return []
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         running, pool, sink, _condition = self.start(
             app, head=makeHead(method="POST", more=True), body=body[:1],
             reactor=reactor,
         )
         running.bodyReceived(body[1:], True)
-        pool.runAll()
+        pool.flush()
         self.assertEqual(sink.calls, [])
         reactor.flush()
         self.assertEqual(INPUT_WINDOW // 4, 65536)
@@ -3343,7 +3271,7 @@ class RequestBodyFlowTests(PacedTestCase):
             app, partial(more, False), partial(more, True),
             head=makeHead(method="POST", more=True),
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(condition.waits, 2)
         self.assertEqual(reads, [chunk, chunk, b""])
         self.assertEqual(self.windows(sink.calls), [65536, 65536])
@@ -3363,7 +3291,7 @@ class RequestBodyFlowTests(PacedTestCase):
         )
         running.bodyReceived([b"b\n", b"c"], False)
         running.bodyReceived([], True)
-        pool.runAll()
+        pool.flush()
         self.assertEqual(condition.waits, 0)
         self.assertEqual(sink.calls[1][4], [b"a\nb\nc"])
 
@@ -3402,7 +3330,7 @@ class RequestBodyFlowTests(PacedTestCase):
         )
         if sent == len(body):
             running.bodyReceived([], True)
-        pool.runAll()
+        pool.flush()
         self.assertEqual(self.failures(), [])
         self.assertEqual(len(result), 1)
         return result[0]
@@ -3487,7 +3415,7 @@ class RequestBodyFlowTests(PacedTestCase):
             app, lambda running: running.cancel(),
             head=makeHead(method="POST", more=True), body=[b"x" * 99],
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(len(raised), 1)
         self.assertEqual(iterable.closes, 1)
         self.assertEqual(sink.calls, [("sendWindow", 99), FINISHED])
@@ -3504,13 +3432,13 @@ class RequestBodyFlowTests(PacedTestCase):
             startResponse("200 OK", TEXT)
             return []
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         running, pool, sink, _condition = self.start(
             app, head=makeHead(method="POST", more=True), body=[b"x" * 100000],
             reactor=reactor,
         )
         running.bodyReceived([], True)
-        pool.runAll()
+        pool.flush()
         running.cancel()
         reactor.flush()
         self.assertEqual(sink.calls, [FINISHED])
@@ -3531,7 +3459,7 @@ class RequestBodyFlowTests(PacedTestCase):
         running.bodyReceived([b"b"], True)
         running.bodyReceived([b"c"], False)
         running.bodyReceived([b"d"], True)
-        pool.runAll()
+        pool.flush()
         self.assertEqual(sink.calls[1][4], [b"ab"])
         self.assertEqual(
             len([e for e in self.events if "after its end" in e["log_format"]]), 2
@@ -3561,7 +3489,7 @@ class ProfilingTests(SynchronousTestCase):
             startResponse("204 No Content", [])
             return []
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         runner = WSGIRunner(reactor, SynchronousThreadPool(), app)
         runner.profiler = Profiler()
         runner.run(b"req-1", makeHead(), [], RecordingSink())

@@ -20,7 +20,8 @@ from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._handler import splitChunks
 from txmp._security import isLocalAddress, loadAllowList
 from txmp._zap import ZAP_DOMAIN, ZapHandler, zapDecision
-from txmp._zmq import PeerUnreachable, loadKeyPair
+from txmp._zmq import loadKeyPair
+from txmp.testing import MemorySocket
 
 CLIENT = bytes(range(32))
 
@@ -108,21 +109,6 @@ class ZapDecisionTests(SynchronousTestCase):
             self.assertEqual(zapDecision(frames, {self.key})[0], b"400")
 
 
-class FakeSocket:
-    """
-    Records what is sent.
-    """
-
-    def __init__(self) -> None:
-        self.sent: list[list[bytes]] = []
-        self.unreachable = False
-
-    def send(self, frames: list[bytes]) -> None:
-        if self.unreachable:
-            raise PeerUnreachable(frames[0])
-        self.sent.append(frames)
-
-
 class ZapHandlerTests(SynchronousTestCase):
     """
     L{ZapHandler} answers over its socket and logs denials.
@@ -132,7 +118,7 @@ class ZapHandlerTests(SynchronousTestCase):
         from txmp._zmq import z85Encode
 
         self.key = z85Encode(CLIENT)
-        self.socket = FakeSocket()
+        self.socket = MemorySocket(router=True)
         self.handler = ZapHandler({self.key})
         self.handler.listen(self.socket)
 
@@ -184,7 +170,7 @@ class ZapHandlerTests(SynchronousTestCase):
         """
         self.handler.requestReceived([b"peer", b"x", *zapRequest()])
         self.assertEqual(self.socket.sent, [])
-        self.socket.unreachable = True
+        self.socket.unreachable.add(b"peer")
         self.handler.requestReceived([b"peer", b"", *zapRequest()])
 
 
