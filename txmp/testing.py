@@ -128,7 +128,6 @@ class SynchronousThreadPool:
         self,
         onResult: Callable[[bool, Any], object] | None,
         func: Callable[..., _R],
-        /,
         *args: Any,
         **kw: Any,
     ) -> None:

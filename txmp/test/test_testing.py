@@ -1,76 +1,251 @@
+# -*- test-case-name: txmp.test.test_testing -*-
 """
-Tests for L{txmp.testing}.
+Tests for L{txmp.testing}: each fake against the suite it shares with the
+real thing it stands for (L{txmp.test.contracts}; the real side of the
+suites that need sockets, threads or the reactor is in
+L{txmp.test.test_integration}), and what only the fakes do.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
-from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
-from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import providedBy
 from zope.interface.verify import verifyObject
 
-from txmp.testing import FakeReactor, SynchronousThreadPool
+from txmp._front import Exchange
+from txmp._handler import _ReplySink
+from txmp._pool import ReactorCalls, WorkerPool
+from txmp._wsgi import RunningRequest, WSGIRunner
+from txmp._zmq import ZmqContext, ZmqSocket
+from txmp.test.contracts import (
+    CallbackThreadPoolTestsMixin,
+    FakeSide,
+    ReactorCallsTestsMixin,
+    ReactorStopTestsMixin,
+    ZmqContextTestsMixin,
+    signatureDifferences,
+)
+from txmp.testing import (
+    FakeReactor,
+    MemoryNetwork,
+    MemoryRun,
+    MemoryRunner,
+    MemorySocket,
+    RecordingConsumer,
+    RecordingSink,
+    SynchronousThreadPool,
+)
+
+_addresses = itertools.count()
+
+
+class MemoryNetworkContractTests(FakeSide, ZmqContextTestsMixin, SynchronousTestCase):
+    """
+    L{MemoryNetwork} does what L{ZmqContext} does.
+    """
+
+    def setUp(self) -> None:
+        self.network = self.context = MemoryNetwork()
+        self.addCleanup(self.network.shutdown)
+
+    def address(self) -> str:
+        return "inproc://memory-%d" % (next(_addresses),)
+
+    def delivered(self, d: Deferred[None]) -> Deferred[None]:
+        self.network.flush()
+        return d
+
+
+class SynchronousThreadPoolContractTests(CallbackThreadPoolTestsMixin, SynchronousTestCase):
+    """
+    L{SynchronousThreadPool} does what a pool of threads does, the work
+    having run by the time it is given.
+    """
+
+    def makePool(self) -> SynchronousThreadPool:
+        return SynchronousThreadPool()
+
+    def settle(self, pool: SynchronousThreadPool) -> None:
+        pass
+
+
+class HeldThreadPoolContractTests(CallbackThreadPoolTestsMixin, SynchronousTestCase):
+    """
+    L{SynchronousThreadPool} without C{immediate} does what a pool of
+    threads does, the work running when flushed.
+    """
+
+    def makePool(self) -> SynchronousThreadPool:
+        return SynchronousThreadPool(immediate=False)
+
+    def settle(self, pool: SynchronousThreadPool) -> None:
+        pool.flush()
+
+
+class FakeReactorContractTests(
+    FakeSide, ReactorCallsTestsMixin, ReactorStopTestsMixin, SynchronousTestCase
+):
+    """
+    L{FakeReactor} does what a reactor does, the calls from threads running
+    when flushed.
+    """
+
+    immediate = False
+
+    def setUp(self) -> None:
+        self.reactor = FakeReactor(immediate=self.immediate)
+
+    def makeCaller(self) -> FakeReactor:
+        return self.reactor
+
+    def ran(self, d: Deferred[None]) -> Deferred[None]:
+        self.reactor.flush()
+        return d
+
+    def stoppedReactor(self) -> FakeReactor:
+        # MemoryReactorClock.run returns stopped.
+        self.reactor.run()
+        return self.reactor
+
+
+class ImmediateFakeReactorContractTests(FakeReactorContractTests):
+    """
+    L{FakeReactor} with C{immediate} does what a reactor does, the calls
+    from threads running at once.
+    """
+
+    immediate = True
+
+    def ran(self, d: Deferred[None]) -> Deferred[None]:
+        return d
+
+
+class ReactorCallsOverFakeReactorTests(FakeSide, ReactorCallsTestsMixin, SynchronousTestCase):
+    """
+    L{ReactorCalls} over a L{FakeReactor} passes the suite its fake passes.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = FakeReactor()
+
+    def makeCaller(self) -> ReactorCalls:
+        return ReactorCalls(self.reactor)
+
+    def ran(self, d: Deferred[None]) -> Deferred[None]:
+        self.reactor.flush()
+        return d
+
+
+class SignatureTests(SynchronousTestCase):
+    """
+    Each fake's methods take what the real thing's take.
+    """
+
+    def assertSameSignatures(self, fake: type, real: type, names: str) -> None:
+        """
+        Assert that the methods C{names} (separated by spaces) of C{fake}
+        and C{real} have the same parameters.
+        """
+        self.assertEqual(signatureDifferences(fake, real, names.split()), [])
+
+    def test_zeroMQ(self) -> None:
+        """
+        L{MemoryNetwork} and L{MemorySocket} against L{ZmqContext} and
+        L{ZmqSocket}.
+        """
+        self.assertSameSignatures(MemoryNetwork, ZmqContext, "socket shutdown")
+        self.assertSameSignatures(MemorySocket, ZmqSocket, "bind connect send close backlog")
+
+    def test_threadPool(self) -> None:
+        """
+        L{SynchronousThreadPool} against L{WorkerPool} and Twisted's
+        L{ThreadPool}.
+        """
+        self.assertSameSignatures(SynchronousThreadPool, WorkerPool, "start stop callInThread")
+        self.assertSameSignatures(SynchronousThreadPool, ThreadPool, "callInThreadWithCallback")
+
+    def test_runner(self) -> None:
+        """
+        L{MemoryRunner} and L{MemoryRun} against L{WSGIRunner} and
+        L{RunningRequest}.
+        """
+        self.assertSameSignatures(MemoryRunner, WSGIRunner, "run")
+        self.assertSameSignatures(MemoryRun, RunningRequest, "cancel bodyReceived windowReceived")
+
+    def test_sink(self) -> None:
+        """
+        L{RecordingSink} against the handler's sink.
+        """
+        self.assertSameSignatures(
+            RecordingSink, _ReplySink, "sendHead sendBody sendError sendWindow finished"
+        )
+
+    def test_consumer(self) -> None:
+        """
+        L{RecordingConsumer} against the front's L{Exchange}.
+        """
+        self.assertSameSignatures(
+            RecordingConsumer, Exchange, "writeBody finishBody abortBody"
+        )
+
+    def test_differences(self) -> None:
+        """
+        L{signatureDifferences} names the methods that differ or are
+        missing.
+        """
+
+        class Real:
+            def same(self, a: int, b: int = 1) -> None: ...
+
+            def other(self, a: int) -> None: ...
+
+            @property
+            def value(self) -> int:
+                return 1
+
+        class Fake:
+            def same(self, a: str, b: int = 1) -> None: ...
+
+            def other(self, b: int) -> None: ...
+
+            value = 1
+
+        self.assertEqual(
+            [line.split(":")[0] for line in signatureDifferences(
+                Fake, Real, ["same", "other", "value", "missing"]
+            )],
+            ["other", "value", "missing"],
+        )
 
 
 class SynchronousThreadPoolTests(SynchronousTestCase):
     """
-    L{SynchronousThreadPool} runs work at once.
+    What only L{SynchronousThreadPool} does.
     """
 
-    def test_callInThread(self) -> None:
+    def test_held(self) -> None:
         """
-        C{callInThread} calls the function before returning, with the
-        arguments given.
+        Without C{immediate}, the work waits in C{pending} until C{flush},
+        which runs it, and the work it gives, and says how much it ran.
         """
-        calls: list[tuple[Any, ...]] = []
-        SynchronousThreadPool().callInThread(
-            lambda *a, **kw: calls.append((a, kw)), 1, 2, x=3
-        )
-        self.assertEqual(calls, [((1, 2), {"x": 3})])
-
-    def test_callInThreadLogs(self) -> None:
-        """
-        What the work raises is logged, not raised, as in a real pool.
-        """
-        SynchronousThreadPool().callInThread(lambda: 1 // 0)
-        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
-
-    def test_startStop(self) -> None:
-        """
-        C{start} and C{stop} only record that they were called.
-        """
-        pool = SynchronousThreadPool()
-        self.assertFalse(pool.started)
-        pool.start()
-        self.assertTrue(pool.started)
-        pool.stop()
-        self.assertFalse(pool.started)
-
-    def test_callInThreadWithCallback(self) -> None:
-        """
-        C{callInThreadWithCallback} reports the result, or the failure.
-        """
-        results: list[tuple[bool, Any]] = []
-        pool = SynchronousThreadPool()
-        pool.callInThreadWithCallback(
-            lambda ok, r: results.append((ok, r)), lambda x: x + 1, 1
-        )
-        pool.callInThreadWithCallback(
-            lambda ok, r: results.append((ok, r)), lambda: 1 // 0
-        )
-        self.assertEqual(results[0], (True, 2))
-        self.assertFalse(results[1][0])
-        self.assertIsInstance(results[1][1], Failure)
-        self.assertIsInstance(results[1][1].value, ZeroDivisionError)
+        calls: list[int] = []
+        pool = SynchronousThreadPool(immediate=False)
+        pool.callInThread(lambda: pool.callInThread(calls.append, 2))
+        pool.callInThread(calls.append, 1)
+        self.assertEqual((calls, len(pool.pending)), ([], 2))
+        self.assertEqual(pool.flush(), 3)
+        self.assertEqual((calls, pool.pending), ([1, 2], []))
 
     def test_deferToThreadPool(self) -> None:
         """
-        With L{FakeReactor}, the pool serves
-        L{deferToThreadPool}: the result arrives when the reactor is
-        flushed.
+        With L{FakeReactor}, the pool serves L{deferToThreadPool}: the
+        result arrives when the reactor is flushed.
         """
         reactor = FakeReactor()
         d = deferToThreadPool(
@@ -83,14 +258,19 @@ class SynchronousThreadPoolTests(SynchronousTestCase):
 
 class FakeReactorTests(SynchronousTestCase):
     """
-    L{FakeReactor} queues calls until flushed.
+    What only L{FakeReactor} does.
     """
 
-    def test_interface(self) -> None:
+    def test_interfaces(self) -> None:
         """
-        It provides L{IReactorFromThreads}.
+        It provides L{IReactorFromThreads}, and every interface it claims
+        in full.
         """
-        self.assertTrue(verifyObject(IReactorFromThreads, FakeReactor()))
+        reactor = FakeReactor()
+        interfaces = list(providedBy(reactor))
+        self.assertIn("IReactorFromThreads", [i.__name__ for i in interfaces])
+        for interface in interfaces:
+            self.assertTrue(verifyObject(interface, reactor), interface)
 
     def test_queued(self) -> None:
         """
@@ -121,3 +301,28 @@ class FakeReactorTests(SynchronousTestCase):
         self.assertEqual(reactor.flush(), 2)
         self.assertEqual(calls, [1])
         self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+    def test_immediate(self) -> None:
+        """
+        With C{immediate}, a call runs before C{callFromThread} returns;
+        one it makes runs after it, as the reactor runs calls one at a
+        time.
+        """
+        reactor = FakeReactor(immediate=True)
+        calls: list[str] = []
+
+        def first() -> None:
+            reactor.callFromThread(calls.append, "second")
+            calls.append("first")
+
+        reactor.callFromThread(first)
+        self.assertEqual((calls, reactor.pending), (["first", "second"], []))
+
+    def test_stopOnce(self) -> None:
+        """
+        A reactor that has not stopped stops once, as a running reactor.
+        """
+        reactor = FakeReactor()
+        reactor.stop()
+        self.assertTrue(reactor.hasStopped)
+
