@@ -39,7 +39,8 @@ The front:
     registered, served by a L{FrontFactory}) on a L{MemorySocket} and a
     L{Clock}, fed raw HTTP over L{StringTransport}s, and
     L{ParsedResponse} reads what it writes.
-  - L{requestMeta} and L{requestHead} make requests as the front sends them.
+  - L{requestMeta} and L{requestHead} make requests as the front sends
+    them, and L{httpHead} as a client sends them.
 
 Everything here runs in the calling thread and never touches the global
 reactor.
@@ -765,8 +766,8 @@ _REQUEST_META: list[tuple[bytes, bytes]] = [
     (b"method", b"GET"),
     (b"target", b"/"),
     (b"version", b"HTTP/1.1"),
-    (b"remote_addr", b"192.0.2.1"),
-    (b"remote_port", b"40000"),
+    (b"remote_addr", b"192.0.2.7"),
+    (b"remote_port", b"51234"),
     (b"server_name", b"example.com"),
     (b"server_port", b"8080"),
     (b"scheme", b"http"),
@@ -776,7 +777,7 @@ _REQUEST_META: list[tuple[bytes, bytes]] = [
 def requestMeta(**changes: bytes) -> list[tuple[bytes, bytes]]:
     """
     The required meta pairs of a C{REQ}, in the order the front sends them:
-    a C{GET /} over HTTP/1.1 from C{192.0.2.1:40000} to
+    a C{GET /} over HTTP/1.1 from C{192.0.2.7:51234} to
     C{example.com:8080}, over C{http}, but for C{changes}.
 
     @param changes: values by name (C{target=b"/a"}, C{remote_port=b"1"}).
@@ -787,7 +788,36 @@ def requestMeta(**changes: bytes) -> list[tuple[bytes, bytes]]:
     return [(name, changes.get(name.decode("ascii"), value)) for name, value in _REQUEST_META]
 
 
-def requestHead(*fields: bytes, line: bytes = b"GET / HTTP/1.1") -> bytes:
+def requestHead(
+    target: str = "/",
+    method: str = "GET",
+    headers: Sequence[tuple[str, str]] = (),
+    more: bool = False,
+    scheme: str = "http",
+    window: str | None = None,
+) -> protocol.RequestHead:
+    """
+    The head of a request as a handler gets it, with the addresses of
+    L{requestMeta}.
+
+    @param window: the C{window} meta attribute, if any.
+    """
+    return protocol.RequestHead(
+        method=method,
+        target=target,
+        version="HTTP/1.1",
+        headers=list(headers),
+        remoteAddr="192.0.2.7",
+        remotePort=51234,
+        serverName="example.com",
+        serverPort=8080,
+        scheme=scheme,
+        more=more,
+        extra={} if window is None else {"window": window},
+    )
+
+
+def httpHead(*fields: bytes, line: bytes = b"GET / HTTP/1.1") -> bytes:
     """
     The head of an HTTP request, as a client writes it: the request
     C{line}, C{Host: h}, then the header C{fields}.
@@ -1085,6 +1115,7 @@ __all__ = [
     "RecordingConsumer",
     "RecordingSink",
     "SynchronousThreadPool",
+    "httpHead",
     "requestHead",
     "requestMeta",
 ]

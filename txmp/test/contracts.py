@@ -30,6 +30,7 @@ from twisted.internet.error import ReactorNotRunning
 from twisted.python.failure import Failure
 
 from txmp._zmq import PeerUnreachable
+from txmp.testing import RecordingSink
 
 Scenario = Callable[[Any], Generator[Any, Any, None]]
 
@@ -514,3 +515,53 @@ def _parameters(function: Callable[..., object]) -> list[tuple[str, object, obje
         (parameter.name, parameter.kind, parameter.default)
         for parameter in inspect.signature(function).parameters.values()
     ]
+
+
+class RunnerTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.MemoryRunner} and L{txmp._wsgi.WSGIRunner} both
+    send to a request's sink, as L{txmp._handler.FrontLink} relies on:
+    the head, then body or an error, then C{finished}, once.
+
+    Hook: C{respond(sink, status, reason, headers, body, failAfterHead)}
+    runs a request whose application answers C{status}, C{reason},
+    C{headers} and C{body} (or, with C{failAfterHead}, fails after sending
+    the head and the body), to the end, with C{sink}; it returns the
+    request's L{txmp._handler.Running}.
+    """
+
+    respond: Callable[..., Any]
+
+    def test_response(self) -> None:
+        """
+        A complete response is one C{sendHead}, with the status, reason,
+        headers and body, that says no more follows, then C{finished}.
+        """
+        sink = RecordingSink()
+        self.respond(sink, 201, b"Created", [(b"A", b"1")], [b"x"])
+        [head, finished] = sink.calls
+        self.assertEqual((head[0], head[1], head[2]), ("sendHead", 201, b"Created"))
+        self.assertIn((b"A", b"1"), head[3])
+        self.assertEqual((head[4], head[5]), ([b"x"], False))
+        self.assertEqual(finished, ("finished",))
+
+    def test_failureAfterHead(self) -> None:
+        """
+        An application that fails once its head went gives a head that
+        says more follows, C{sendError}, and C{finished}.
+        """
+        sink = RecordingSink()
+        self.respond(sink, 200, b"OK", [], [b"a"], failAfterHead=True)
+        self.flushLoggedErrors()
+        self.assertEqual([call[0] for call in sink.calls], ["sendHead", "sendError", "finished"])
+        self.assertEqual(sink.calls[0][4:], ([b"a"], True))
+
+    def test_cancelFinished(self) -> None:
+        """
+        Cancelling a request that finished sends nothing more.
+        """
+        sink = RecordingSink()
+        running = self.respond(sink, 200, b"OK", [], [])
+        calls = list(sink.calls)
+        running.cancel()
+        self.assertEqual(sink.calls, calls)

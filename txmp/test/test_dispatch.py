@@ -32,7 +32,7 @@ A = b"handler-a"
 B = b"handler-b"
 C = b"handler-c"
 
-META = requestMeta(target=b"/path?q=1")
+META = requestMeta(target=b"/path?q=1", remote_addr=b"192.0.2.1", remote_port=b"40000")
 
 
 class DispatcherTestCase(SynchronousTestCase):

@@ -31,7 +31,7 @@ from txmp._http import (
     parseNetwork,
     splitFieldLine,
 )
-from txmp.testing import FrontTestCase, ParsedResponse, requestHead
+from txmp.testing import FrontTestCase, ParsedResponse, httpHead
 
 
 class RequestLineTests(FrontTestCase):
@@ -43,44 +43,44 @@ class RequestLineTests(FrontTestCase):
         """
         A method that is not a token is refused with 400.
         """
-        self.assertRefused(requestHead(line=b"GE(T / HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"GE(T / HTTP/1.1"), 400)
 
     def test_emptyMethod(self) -> None:
         """
         A request line starting with a space is refused with 400.
         """
-        self.assertRefused(requestHead(line=b" / HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b" / HTTP/1.1"), 400)
 
     def test_extraSpace(self) -> None:
         """
         Two spaces between the parts of a request line are refused with 400.
         """
-        self.assertRefused(requestHead(line=b"GET  / HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"GET  / HTTP/1.1"), 400)
 
     def test_relativeTarget(self) -> None:
         """
         A target not starting with C{/} (nor a scheme) is refused with 400.
         """
-        self.assertRefused(requestHead(line=b"GET foo HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"GET foo HTTP/1.1"), 400)
 
     def test_authorityForm(self) -> None:
         """
         The authority-form of C{CONNECT} is refused with 400.
         """
-        self.assertRefused(requestHead(line=b"CONNECT example.com:443 HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"CONNECT example.com:443 HTTP/1.1"), 400)
 
     def test_asteriskNotOptions(self) -> None:
         """
         C{*} is a target only for C{OPTIONS}.
         """
-        self.assertRefused(requestHead(line=b"GET * HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"GET * HTTP/1.1"), 400)
 
     def test_asteriskOptions(self) -> None:
         """
         C{OPTIONS *} is not refused (Twisted Web answers it itself, about
         the server as a whole).
         """
-        _channel, transport = self.sendRequest(requestHead(line=b"OPTIONS * HTTP/1.1"))
+        _channel, transport = self.sendRequest(httpHead(line=b"OPTIONS * HTTP/1.1"))
         self.assertEqual(ParsedResponse(transport.value()).code, 200)
         self.assertFalse(transport.disconnecting)
 
@@ -89,20 +89,20 @@ class RequestLineTests(FrontTestCase):
         An absolute-form target (which RFC 9112 requires a server to accept)
         is passed on as sent.
         """
-        request = self.assertAccepted(requestHead(line=b"GET http://h/a?b=1 HTTP/1.1"))
+        request = self.assertAccepted(httpHead(line=b"GET http://h/a?b=1 HTTP/1.1"))
         self.assertEqual(request.head.target, "http://h/a?b=1")
 
     def test_controlInTarget(self) -> None:
         """
         A control character in the target is refused with 400.
         """
-        self.assertRefused(requestHead(line=b"GET /a\x01b HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"GET /a\x01b HTTP/1.1"), 400)
 
     def test_badVersion(self) -> None:
         """
         A version other than HTTP/1.0 and HTTP/1.1 is refused with 400.
         """
-        self.assertRefused(requestHead(line=b"GET / HTTP/2.0"), 400)
+        self.assertRefused(httpHead(line=b"GET / HTTP/2.0"), 400)
 
     def test_atLimit(self) -> None:
         """
@@ -111,7 +111,7 @@ class RequestLineTests(FrontTestCase):
         prefix, suffix = b"GET /", b" HTTP/1.1"
         line = prefix + b"a" * (DEFAULT_MAX_REQUEST_LINE - len(prefix) - len(suffix)) + suffix
         self.assertEqual(len(line), DEFAULT_MAX_REQUEST_LINE)
-        self.assertAccepted(requestHead(line=line))
+        self.assertAccepted(httpHead(line=line))
 
     def test_overLimit(self) -> None:
         """
@@ -119,7 +119,7 @@ class RequestLineTests(FrontTestCase):
         """
         prefix, suffix = b"GET /", b" HTTP/1.1"
         line = prefix + b"a" * (DEFAULT_MAX_REQUEST_LINE + 1 - len(prefix) - len(suffix)) + suffix
-        self.assertRefused(requestHead(line=line), 414)
+        self.assertRefused(httpHead(line=line), 414)
 
     def test_endlessLine(self) -> None:
         """
@@ -143,26 +143,26 @@ class SmallLimitsTests(FrontTestCase):
         """
         C{maxRequestLine} bounds the request line: at the limit, accepted.
         """
-        self.assertAccepted(requestHead(line=b"GET /" + b"a" * 6 + b" HTTP/1.1"))
+        self.assertAccepted(httpHead(line=b"GET /" + b"a" * 6 + b" HTTP/1.1"))
 
     def test_requestLineOverLimit(self) -> None:
         """
         One byte over C{maxRequestLine}: 414.
         """
-        self.assertRefused(requestHead(line=b"GET /" + b"a" * 7 + b" HTTP/1.1"), 414)
+        self.assertRefused(httpHead(line=b"GET /" + b"a" * 7 + b" HTTP/1.1"), 414)
 
     def test_headersAtLimit(self) -> None:
         """
         C{maxHeaders} bounds the number of fields (Host included): at the
         limit, accepted.
         """
-        self.assertAccepted(requestHead(b"A: 1", b"B: 2"))
+        self.assertAccepted(httpHead(b"A: 1", b"B: 2"))
 
     def test_headersOverLimit(self) -> None:
         """
         One field over C{maxHeaders}: 431.
         """
-        self.assertRefused(requestHead(b"A: 1", b"B: 2", b"C: 3"), 431)
+        self.assertRefused(httpHead(b"A: 1", b"B: 2", b"C: 3"), 431)
 
     def test_headerBytesAtLimit(self) -> None:
         """
@@ -170,13 +170,13 @@ class SmallLimitsTests(FrontTestCase):
         at the limit, accepted.
         """
         # "Host: h\r\n" is 9 bytes; "X: " + 26 + CRLF make 40.
-        self.assertAccepted(requestHead(b"X: " + b"v" * 26))
+        self.assertAccepted(httpHead(b"X: " + b"v" * 26))
 
     def test_headerBytesOverLimit(self) -> None:
         """
         One byte over C{maxHeaderBytes}: 431.
         """
-        self.assertRefused(requestHead(b"X: " + b"v" * 27), 431)
+        self.assertRefused(httpHead(b"X: " + b"v" * 27), 431)
 
 
 class HeaderTests(FrontTestCase):
@@ -189,7 +189,7 @@ class HeaderTests(FrontTestCase):
         C{Content-Length} with C{Transfer-Encoding} is refused with 400.
         """
         self.assertRefused(
-            requestHead(
+            httpHead(
                 b"Content-Length: 5", b"Transfer-Encoding: chunked", line=b"POST / HTTP/1.1"
             )
             + b"0\r\n\r\n",
@@ -201,7 +201,7 @@ class HeaderTests(FrontTestCase):
         The same in the other order.
         """
         self.assertRefused(
-            requestHead(
+            httpHead(
                 b"Transfer-Encoding: chunked", b"Content-Length: 5", line=b"POST / HTTP/1.1"
             ),
             400,
@@ -213,7 +213,7 @@ class HeaderTests(FrontTestCase):
         C{identity}, which Twisted ignores.
         """
         self.assertRefused(
-            requestHead(
+            httpHead(
                 b"Transfer-Encoding: identity", b"Content-Length: 5", line=b"POST / HTTP/1.1"
             ),
             400,
@@ -224,7 +224,7 @@ class HeaderTests(FrontTestCase):
         Two C{Content-Length} fields are refused with 400, even if equal.
         """
         self.assertRefused(
-            requestHead(b"Content-Length: 1", b"content-length: 1", line=b"POST / HTTP/1.1")
+            httpHead(b"Content-Length: 1", b"content-length: 1", line=b"POST / HTTP/1.1")
             + b"a",
             400,
         )
@@ -235,7 +235,7 @@ class HeaderTests(FrontTestCase):
         """
         for value in [b"abc", b"-1", b"+1", b"1,1", b"1 1", b""]:
             self.assertRefused(
-                requestHead(b"Content-Length: " + value, line=b"POST / HTTP/1.1"), 400
+                httpHead(b"Content-Length: " + value, line=b"POST / HTTP/1.1"), 400
             )
 
     def test_hugeLength(self) -> None:
@@ -245,10 +245,10 @@ class HeaderTests(FrontTestCase):
         leading zeros do not count.
         """
         self.assertRefused(
-            requestHead(b"Content-Length: " + b"1" * 5000, line=b"POST / HTTP/1.1"), 413
+            httpHead(b"Content-Length: " + b"1" * 5000, line=b"POST / HTTP/1.1"), 413
         )
         self.assertAccepted(
-            requestHead(b"Content-Length: " + b"0" * 5000 + b"3", line=b"POST / HTTP/1.1")
+            httpHead(b"Content-Length: " + b"0" * 5000 + b"3", line=b"POST / HTTP/1.1")
             + b"abc"
         )
 
@@ -256,7 +256,7 @@ class HeaderTests(FrontTestCase):
         """
         Two C{Host} fields are refused with 400.
         """
-        self.assertRefused(requestHead(b"host: other"), 400)
+        self.assertRefused(httpHead(b"host: other"), 400)
 
     def test_noHost(self) -> None:
         """
@@ -274,48 +274,48 @@ class HeaderTests(FrontTestCase):
         """
         A control character in a field name is refused with 400.
         """
-        self.assertRefused(requestHead(b"X-\x01A: 1"), 400)
+        self.assertRefused(httpHead(b"X-\x01A: 1"), 400)
 
     def test_controlInValue(self) -> None:
         """
         A control character other than HTAB in a value is refused with 400.
         """
         for value in [b"a\x01b", b"a\x7fb", b"a\x00b", b"a\nb", b"a\rb"]:
-            self.assertRefused(requestHead(b"X-A: " + value), 400)
+            self.assertRefused(httpHead(b"X-A: " + value), 400)
 
     def test_tabInValue(self) -> None:
         """
         HTAB and obs-text are allowed in values.
         """
-        request = self.assertAccepted(requestHead(b"X-A: a\tb\xe9"))
+        request = self.assertAccepted(httpHead(b"X-A: a\tb\xe9"))
         self.assertIn(("X-A", "a\tb\xe9"), request.head.headers)
 
     def test_spaceBeforeColon(self) -> None:
         """
         Whitespace between a field name and its colon is refused with 400.
         """
-        self.assertRefused(requestHead(b"X-A : 1"), 400)
-        self.assertRefused(requestHead(b"X-A\t: 1"), 400)
+        self.assertRefused(httpHead(b"X-A : 1"), 400)
+        self.assertRefused(httpHead(b"X-A\t: 1"), 400)
 
     def test_obsFold(self) -> None:
         """
         A line folded onto the previous field (obs-fold) is refused.
         """
-        self.assertRefused(requestHead(b"X-A: 1", b" more"), 400)
-        self.assertRefused(requestHead(b"X-A: 1", b"\tmore"), 400)
+        self.assertRefused(httpHead(b"X-A: 1", b" more"), 400)
+        self.assertRefused(httpHead(b"X-A: 1", b"\tmore"), 400)
 
     def test_noColon(self) -> None:
         """
         A field line without a colon is refused with 400.
         """
-        self.assertRefused(requestHead(b"X-A 1"), 400)
+        self.assertRefused(httpHead(b"X-A 1"), 400)
 
     def test_underscoreDropped(self) -> None:
         """
         A field whose name contains C{_} is dropped at the front: the
         request goes on without it.
         """
-        request = self.assertAccepted(requestHead(b"X_Forwarded_User: admin", b"X-Other: 1"))
+        request = self.assertAccepted(httpHead(b"X_Forwarded_User: admin", b"X-Other: 1"))
         self.assertEqual(request.head.headers,
                          [("Host", "h"), ("X-Other", "1"), ("X-Request-Id", "front1.1")])
 
@@ -325,7 +325,7 @@ class HeaderTests(FrontTestCase):
         on with the front's C{X-Request-Id}).
         """
         fields = [b"X-%d: 1" % (i,) for i in range(DEFAULT_MAX_HEADERS - 1)]
-        request = self.assertAccepted(requestHead(*fields))
+        request = self.assertAccepted(httpHead(*fields))
         self.assertEqual(len(request.head.headers), DEFAULT_MAX_HEADERS + 1)
 
     def test_overHeaderCountLimit(self) -> None:
@@ -333,7 +333,7 @@ class HeaderTests(FrontTestCase):
         One more field is refused with 431.
         """
         fields = [b"X-%d: 1" % (i,) for i in range(DEFAULT_MAX_HEADERS)]
-        self.assertRefused(requestHead(*fields), 431)
+        self.assertRefused(httpHead(*fields), 431)
 
     def test_atHeaderBytesLimit(self) -> None:
         """
@@ -342,14 +342,14 @@ class HeaderTests(FrontTestCase):
         """
         # "Host: h\r\n" is 9 bytes, "X: " 3, the CRLF 2.
         value = b"v" * (DEFAULT_MAX_HEADER_BYTES - 9 - 3 - 2)
-        self.assertAccepted(requestHead(b"X: " + value))
+        self.assertAccepted(httpHead(b"X: " + value))
 
     def test_overHeaderBytesLimit(self) -> None:
         """
         One byte more is refused with 431.
         """
         value = b"v" * (DEFAULT_MAX_HEADER_BYTES - 9 - 3 - 2 + 1)
-        self.assertRefused(requestHead(b"X: " + value), 431)
+        self.assertRefused(httpHead(b"X: " + value), 431)
 
     def test_endlessHeaderLine(self) -> None:
         """
@@ -366,7 +366,7 @@ class HeaderTests(FrontTestCase):
         the same packet does not reach a handler.
         """
         self.assertRefused(
-            requestHead(b"X-A : 1") + requestHead(), 400
+            httpHead(b"X-A : 1") + httpHead(), 400
         )
 
 
@@ -381,13 +381,13 @@ class RejectUnderscoreTests(FrontTestCase):
         """
         A field name containing C{_} is refused with 400.
         """
-        self.assertRefused(requestHead(b"X_Forwarded_User: admin"), 400)
+        self.assertRefused(httpHead(b"X_Forwarded_User: admin"), 400)
 
     def test_dashAccepted(self) -> None:
         """
         Other names pass as before.
         """
-        self.assertAccepted(requestHead(b"X-Forwarded-User: admin"))
+        self.assertAccepted(httpHead(b"X-Forwarded-User: admin"))
 
 
 class TimeoutTests(FrontTestCase):
@@ -406,7 +406,7 @@ class TimeoutTests(FrontTestCase):
         its last byte came.
         """
         channel, transport = self.connect()
-        data = requestHead(b"X-Padding: " + b"p" * 40)
+        data = httpHead(b"X-Padding: " + b"p" * 40)
         for byte in data[:40]:
             channel.dataReceived(bytes([byte]))
             self.assertEqual(transport.value(), b"")
@@ -435,7 +435,7 @@ class TimeoutTests(FrontTestCase):
         request waits for its reply as long as the dispatcher allows.
         """
         channel, transport = self.connect()
-        channel.dataReceived(requestHead())
+        channel.dataReceived(httpHead())
         self.clock.advance(20.0)
         self.assertEqual(transport.value(), b"")
         self.assertFalse(transport.disconnecting)
@@ -446,7 +446,7 @@ class TimeoutTests(FrontTestCase):
         The deadline is for the head only: a body may come more slowly.
         """
         channel, transport = self.connect()
-        channel.dataReceived(requestHead(b"Content-Length: 3", line=b"POST / HTTP/1.1") + b"a")
+        channel.dataReceived(httpHead(b"Content-Length: 3", line=b"POST / HTTP/1.1") + b"a")
         self.clock.advance(6.0)
         channel.dataReceived(b"bc")
         self.assertEqual(transport.value(), b"")
@@ -472,7 +472,7 @@ class TimeoutTests(FrontTestCase):
         request waits for its reply.
         """
         channel, transport = self.connect()
-        channel.dataReceived(requestHead())
+        channel.dataReceived(httpHead())
         self.clock.advance(10.0)
         self.assertFalse(transport.disconnecting)
         self.respond(self.lastRequest().requestId, body=[b"ok"])
@@ -490,7 +490,7 @@ class TimeoutTests(FrontTestCase):
         """
         channel, transport = self.connect()
         self.clock.advance(3.0)
-        channel.dataReceived(requestHead())
+        channel.dataReceived(httpHead())
         self.respond(self.lastRequest().requestId, body=[b"ok"])
         self.clock.advance(6.9)
         self.assertFalse(transport.disconnecting)
@@ -503,7 +503,7 @@ class TimeoutTests(FrontTestCase):
         the idle timer and starts that request's deadline.
         """
         channel, transport = self.connect()
-        channel.dataReceived(requestHead())
+        channel.dataReceived(httpHead())
         self.respond(self.lastRequest().requestId, body=[b"ok"])
         transport.clear()
         self.clock.advance(6.0)
@@ -522,7 +522,7 @@ class TimeoutTests(FrontTestCase):
         its deadline when the front turns to it.
         """
         channel, transport = self.connect()
-        channel.dataReceived(requestHead() + b"GET /second HT")
+        channel.dataReceived(httpHead() + b"GET /second HT")
         self.clock.advance(10.0)
         self.assertFalse(transport.disconnecting)
         self.respond(self.lastRequest().requestId, body=[b"ok"])
@@ -565,7 +565,7 @@ class TrustedProxyTests(FrontTestCase):
         The client is the last untrusted address, walking from the right.
         """
         request = self.assertAccepted(
-            requestHead(b"X-Forwarded-For: 203.0.113.9, 198.51.100.7, 10.0.0.1")
+            httpHead(b"X-Forwarded-For: 203.0.113.9, 198.51.100.7, 10.0.0.1")
         )
         self.assertEqual(request.head.remoteAddr, "198.51.100.7")
         self.assertEqual(request.head.remotePort, 40000)
@@ -575,7 +575,7 @@ class TrustedProxyTests(FrontTestCase):
         Several C{X-Forwarded-For} fields form one list, in order.
         """
         request = self.assertAccepted(
-            requestHead(b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-For: 10.0.0.1")
+            httpHead(b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-For: 10.0.0.1")
         )
         self.assertEqual(request.head.remoteAddr, "203.0.113.9")
 
@@ -583,7 +583,7 @@ class TrustedProxyTests(FrontTestCase):
         """
         If every address is trusted, the leftmost one is the client.
         """
-        request = self.assertAccepted(requestHead(b"X-Forwarded-For: 10.0.0.1, 192.0.2.77"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-For: 10.0.0.1, 192.0.2.77"))
         self.assertEqual(request.head.remoteAddr, "10.0.0.1")
 
     def test_garbageStopsWalk(self) -> None:
@@ -591,14 +591,14 @@ class TrustedProxyTests(FrontTestCase):
         An entry that is not an address ends the walk at the address to
         its right.
         """
-        request = self.assertAccepted(requestHead(b"X-Forwarded-For: 203.0.113.9, junk, 10.0.0.1"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-For: 203.0.113.9, junk, 10.0.0.1"))
         self.assertEqual(request.head.remoteAddr, "10.0.0.1")
 
     def test_noHeader(self) -> None:
         """
         Without C{X-Forwarded-For}, the peer is the client.
         """
-        request = self.assertAccepted(requestHead())
+        request = self.assertAccepted(httpHead())
         self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
         self.assertEqual(request.head.scheme, "http")
 
@@ -606,14 +606,14 @@ class TrustedProxyTests(FrontTestCase):
         """
         C{X-Forwarded-Proto: https} makes the scheme C{https}.
         """
-        request = self.assertAccepted(requestHead(b"X-Forwarded-Proto: https"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-Proto: https"))
         self.assertEqual(request.head.scheme, "https")
 
     def test_protoOther(self) -> None:
         """
         A C{X-Forwarded-Proto} other than C{http} or C{https} is ignored.
         """
-        request = self.assertAccepted(requestHead(b"X-Forwarded-Proto: gopher"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-Proto: gopher"))
         self.assertEqual(request.head.scheme, "http")
 
 
@@ -622,7 +622,7 @@ class TrustedProxyTests(FrontTestCase):
         C{X-Forwarded-Host} names the server: C{server_name}, port left
         off; the C{Host} field is passed on as sent.
         """
-        request = self.assertAccepted(requestHead(b"X-Forwarded-Host: shop.example:8443"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-Host: shop.example:8443"))
         self.assertEqual(request.head.serverName, "shop.example")
         self.assertIn(("Host", "h"), request.head.headers)
 
@@ -633,10 +633,10 @@ class TrustedProxyTests(FrontTestCase):
         """
         for value in [b"a b", b"evil.example/x", b"user@evil.example"]:
             self.socket.clear()
-            request = self.assertAccepted(requestHead(b"X-Forwarded-Host: " + value))
+            request = self.assertAccepted(httpHead(b"X-Forwarded-Host: " + value))
             self.assertEqual(request.head.serverName, "h", value)
         self.socket.clear()
-        request = self.assertAccepted(requestHead(b'Forwarded: host="a b"'))
+        request = self.assertAccepted(httpHead(b'Forwarded: host="a b"'))
         self.assertEqual(request.head.serverName, "h")
 
     def test_forwarded(self) -> None:
@@ -645,7 +645,7 @@ class TrustedProxyTests(FrontTestCase):
         over them: the client walked from the right, and the C{proto} and
         C{host} of its element.
         """
-        request = self.assertAccepted(requestHead(
+        request = self.assertAccepted(httpHead(
             b'Forwarded: for="[2001:db8::7]:4711";proto=https;host=shop.example',
             b"Forwarded: for=10.0.0.1;proto=http",
             b"X-Forwarded-For: 203.0.113.9",
@@ -659,7 +659,7 @@ class TrustedProxyTests(FrontTestCase):
         A C{for=} that is no address (C{unknown}, an obfuscated node) ends
         the walk, keeping the peer.
         """
-        request = self.assertAccepted(requestHead(b"Forwarded: for=unknown;proto=https"))
+        request = self.assertAccepted(httpHead(b"Forwarded: for=unknown;proto=https"))
         self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
         self.assertEqual(request.head.scheme, "http")
 
@@ -745,7 +745,7 @@ class UntrustedProxyTests(FrontTestCase):
         the application as sent.
         """
         request = self.assertAccepted(
-            requestHead(b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-Proto: https")
+            httpHead(b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-Proto: https")
         )
         self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
         self.assertEqual(request.head.scheme, "http")
@@ -757,7 +757,7 @@ class UntrustedProxyTests(FrontTestCase):
         By default no peer is trusted.
         """
         self.site = FrontFactory(self.dispatcher, self.clock)
-        request = self.assertAccepted(requestHead(b"X-Forwarded-For: 203.0.113.9"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-For: 203.0.113.9"))
         self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
 
 
@@ -787,7 +787,7 @@ class PureRuleTests(SynchronousTestCase):
         self.assertIsNone(splitFieldLine(b"A b"))
         self.assertIsNone(splitFieldLine(b": b"))
 
-    def test_requestHead(self) -> None:
+    def test_httpHead(self) -> None:
         """
         L{RequestHead} keeps fields and drops the ones with C{_}.
         """

@@ -25,7 +25,7 @@ from txmp._http import (
     checkHost,
     targetAuthority,
 )
-from txmp.testing import FrontTestCase, ParsedResponse, requestHead
+from txmp.testing import FrontTestCase, ParsedResponse, httpHead
 
 CHUNKED = b"Transfer-Encoding: chunked"
 
@@ -34,7 +34,7 @@ def post(*fields: bytes, version: bytes = b"HTTP/1.1") -> bytes:
     """
     The head of a C{POST} with C{Host: h} and C{fields}.
     """
-    return requestHead(*fields, line=b"POST /up " + version)
+    return httpHead(*fields, line=b"POST /up " + version)
 
 
 # The first chunk of a body larger than a small one: a request with it is
@@ -96,7 +96,7 @@ class TransferEncodingTests(FramingTestCase):
         a handler.
         """
         self.assertRefused(
-            post(b"Transfer-Encoding: identity") + requestHead(line=b"GET /smuggled HTTP/1.1"), 400
+            post(b"Transfer-Encoding: identity") + httpHead(line=b"GET /smuggled HTTP/1.1"), 400
         )
 
     def test_notEndingInChunked(self) -> None:
@@ -253,7 +253,7 @@ class ChunkedBodyTests(FramingTestCase):
         """
         _channel, _transport = self.chunked(
             b"3\r\nabc\r\n0\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n"
-            + requestHead(line=b"GET /next HTTP/1.1")
+            + httpHead(line=b"GET /next HTTP/1.1")
         )
         first = self.requestsSent()[-1]
         self.assertEqual(self.received(), (b"abc", True))
@@ -268,7 +268,7 @@ class ChunkedBodyTests(FramingTestCase):
         line, and is refused with 400, before any handler sees either.
         """
         channel, transport = self.chunked(
-            b"3\r\nabc\r\n0\r\n" + requestHead(line=b"GET /next HTTP/1.1")
+            b"3\r\nabc\r\n0\r\n" + httpHead(line=b"GET /next HTTP/1.1")
         )
         self.assertBodyRefused(channel, transport, 400)
         self.assertEqual(self.requestsSent(), [])
@@ -398,12 +398,12 @@ class LingerTests(FramingTestCase):
         reaches a handler nor gets an answer, and it keeps the connection
         open no more than C{lingerTimeout} after its last byte.
         """
-        channel, transport = self.sendRequest(requestHead(b"X : 1"))
+        channel, transport = self.sendRequest(httpHead(b"X : 1"))
         self.assertEqual(ParsedResponse(transport.value()).code, 400)
         self.assertTrue(channel.lingering)
         response = transport.value()
         self.clock.advance(2.0)
-        channel.dataReceived(requestHead(line=b"GET /after HTTP/1.1"))
+        channel.dataReceived(httpHead(line=b"GET /after HTTP/1.1"))
         self.clock.advance(2.9)
         self.assertFalse(transport.disconnecting)
         self.clock.advance(0.1)
@@ -415,7 +415,7 @@ class LingerTests(FramingTestCase):
         """
         A client that keeps sending is read for C{lingerTime} at most.
         """
-        channel, transport = self.sendRequest(requestHead(b"X : 1"))
+        channel, transport = self.sendRequest(httpHead(b"X : 1"))
         for _i in range(19):
             self.clock.advance(1.0)
             channel.dataReceived(b"x")
@@ -428,7 +428,7 @@ class LingerTests(FramingTestCase):
         More than C{lingerBytes} after the refusal close the connection at
         once.
         """
-        channel, transport = self.sendRequest(requestHead(b"X : 1"))
+        channel, transport = self.sendRequest(httpHead(b"X : 1"))
         channel.dataReceived(b"x" * 1000)
         self.assertFalse(transport.disconnecting)
         channel.dataReceived(b"x")
@@ -454,7 +454,7 @@ class LingerTests(FramingTestCase):
         When the client closes during the lingering close, no timer is
         left.
         """
-        channel, _transport = self.sendRequest(requestHead(b"X : 1"))
+        channel, _transport = self.sendRequest(httpHead(b"X : 1"))
         self.disconnect(channel)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
@@ -470,7 +470,7 @@ class LingerTests(FramingTestCase):
         channel.dataReceived(b"40\r\n" + b"b" * 64 + b"\r\n")
         for _i in range(5):
             channel.dataReceived(b"40\r\n" + b"c" * 64 + b"\r\n")
-        channel.dataReceived(b"0\r\n\r\n" + requestHead(line=b"GET /after HTTP/1.1"))
+        channel.dataReceived(b"0\r\n\r\n" + httpHead(line=b"GET /after HTTP/1.1"))
         self.assertBodyRefused(channel, transport, 413)
         self.assertEqual(self.cancels(), [requestId])
 
@@ -487,7 +487,7 @@ class LingerTests(FramingTestCase):
         self.assertEqual((response.code, response.body), (200, b"no"))
         self.assertEqual(response.header(b"connection"), [b"close"])
         self.assertFalse(transport.disconnecting)
-        channel.dataReceived(b"xyz\r\n" + requestHead(line=b"GET /after HTTP/1.1"))
+        channel.dataReceived(b"xyz\r\n" + httpHead(line=b"GET /after HTTP/1.1"))
         self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
         self.assertEqual(len(self.requestsSent()), 1)
         self.assertNoLeak()
@@ -506,7 +506,7 @@ class LingerTests(FramingTestCase):
             protocol.encodeResponse(requestId, 200, b"OK", [], [b"early"], False)
         )
         self.assertTrue(channel.lingering)
-        channel.dataReceived(b"0\r\n\r\n" + requestHead(line=b"GET /after HTTP/1.1"))
+        channel.dataReceived(b"0\r\n\r\n" + httpHead(line=b"GET /after HTTP/1.1"))
         self.assertEqual(len(self.requestsSent()), 1)
         self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
 
@@ -515,7 +515,7 @@ class LingerTests(FramingTestCase):
         A stopping front (L{FrontFactory.drain}) closes a lingering connection
         at once: it has no request in progress.
         """
-        channel, transport = self.sendRequest(requestHead(b"X : 1"))
+        channel, transport = self.sendRequest(httpHead(b"X : 1"))
         drained = self.site.drain()
         self.assertTrue(transport.disconnecting)
         self.disconnect(channel)
@@ -527,7 +527,7 @@ class LingerTests(FramingTestCase):
         A connection closed after a complete request (C{Connection: close})
         is closed at once.
         """
-        _channel, transport = self.sendRequest(requestHead(b"Connection: close"))
+        _channel, transport = self.sendRequest(httpHead(b"Connection: close"))
         self.respond(self.lastRequest().requestId, body=[b"ok"])
         self.assertTrue(transport.disconnecting)
 
@@ -703,7 +703,7 @@ class PureFramingTests(SynchronousTestCase):
             error = self.assertRaises(FramingError, self.decode, [data], 16)
             self.assertEqual(error.status, status)
 
-    def test_requestHeadFraming(self) -> None:
+    def test_httpHeadFraming(self) -> None:
         """
         L{RequestHead} works out C{chunked} and the authority.
         """

@@ -9,7 +9,8 @@ L{txmp.test.test_integration}), and what only the fakes do.
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, Callable
 
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
@@ -28,6 +29,7 @@ from txmp.test.contracts import (
     FakeSide,
     ReactorCallsTestsMixin,
     ReactorStopTestsMixin,
+    RunnerTestsMixin,
     ZmqContextTestsMixin,
     signatureDifferences,
 )
@@ -40,6 +42,7 @@ from txmp.testing import (
     RecordingConsumer,
     RecordingSink,
     SynchronousThreadPool,
+    requestHead,
 )
 
 _addresses = itertools.count()
@@ -140,6 +143,56 @@ class ReactorCallsOverFakeReactorTests(FakeSide, ReactorCallsTestsMixin, Synchro
     def ran(self, d: Deferred[None]) -> Deferred[None]:
         self.reactor.flush()
         return d
+
+
+class MemoryRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
+    """
+    L{MemoryRunner} sends what L{WSGIRunner} sends, the test answering for
+    the application.
+    """
+
+    def respond(
+        self, sink: RecordingSink, status: int, reason: bytes,
+        headers: list[tuple[bytes, bytes]], body: list[bytes], failAfterHead: bool = False,
+    ) -> MemoryRun:
+        run = MemoryRunner().run(b"r1", requestHead(), [], sink)
+        if failAfterHead:
+            run.sink.sendHead(status, reason, headers, body, True)
+            run.fail("the application failed")
+        else:
+            run.respond(status, reason, headers, body)
+        return run
+
+
+class WSGIRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
+    """
+    L{WSGIRunner}, over L{SynchronousThreadPool} and L{FakeReactor}, sends
+    what L{MemoryRunner} sends.
+    """
+
+    def respond(
+        self, sink: RecordingSink, status: int, reason: bytes,
+        headers: list[tuple[bytes, bytes]], body: list[bytes], failAfterHead: bool = False,
+    ) -> RunningRequest:
+        def failing() -> Iterator[bytes]:
+            yield from body
+            raise RuntimeError("the application failed")
+
+        def application(
+            environ: dict[str, Any], startResponse: Callable[..., object]
+        ) -> Iterable[bytes]:
+            startResponse(
+                "%d %s" % (status, reason.decode("latin-1")),
+                [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers],
+            )
+            return failing() if failAfterHead else body
+
+        reactor = FakeReactor()
+        running = WSGIRunner(reactor, SynchronousThreadPool(), application).run(
+            b"r1", requestHead(), [], sink
+        )
+        reactor.flush()
+        return running
 
 
 class SignatureTests(SynchronousTestCase):

@@ -34,7 +34,7 @@ from txmp._wsgi import (
     requestIdText,
 )
 from txmp.protocol import RequestHead
-from txmp.testing import FakeReactor, RecordingSink, SynchronousThreadPool
+from txmp.testing import FakeReactor, RecordingSink, SynchronousThreadPool, requestHead
 
 ERROR_HEAD = (
     "sendHead",
@@ -50,34 +50,6 @@ ERROR_HEAD = (
 FINISHED = ("finished",)
 TEXT = [("Content-Type", "text/plain")]
 BTEXT = [(b"Content-Type", b"text/plain")]
-
-
-def makeHead(
-    target: str = "/",
-    method: str = "GET",
-    headers: Sequence[tuple[str, str]] = (),
-    more: bool = False,
-    scheme: str = "http",
-    window: str | None = None,
-) -> RequestHead:
-    """
-    A request head with made-up addresses.
-
-    @param window: the C{window} meta attribute, if any.
-    """
-    return RequestHead(
-        method=method,
-        target=target,
-        version="HTTP/1.1",
-        headers=list(headers),
-        remoteAddr="192.0.2.7",
-        remotePort=51234,
-        serverName="example.com",
-        serverPort=8080,
-        scheme=scheme,
-        more=more,
-        extra={} if window is None else {"window": window},
-    )
 
 
 class ClosingIterable:
@@ -144,7 +116,7 @@ class RunnerMixin:
         reactor = FakeReactor()
         sink = RecordingSink()
         runner = WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger)
-        runner.run(requestId, head or makeHead(), list(body), sink)
+        runner.run(requestId, head or requestHead(), list(body), sink)
         reactor.flush()
         return sink.calls
 
@@ -183,7 +155,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         from txmp._wsgi import _headerKey
 
-        head = makeHead(headers=[("X-Cached-Name", "1")])
+        head = requestHead(headers=[("X-Cached-Name", "1")])
         self.environFor(head)
         before = _headerKey.cache_info().hits
         environ = self.environFor(head)
@@ -195,7 +167,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         The CGI keys have native string values taken from the request head;
         C{SCRIPT_NAME} is empty; ports are strings.
         """
-        environ = self.environFor(makeHead("/a/b?x=1", method="PUT"))
+        environ = self.environFor(requestHead("/a/b?x=1", method="PUT"))
         expected = {
             "REQUEST_METHOD": "PUT",
             "SCRIPT_NAME": "",
@@ -218,7 +190,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         The C{wsgi.*} keys have the values PEP 3333 asks for; the environ
         says the application may run in several threads and processes.
         """
-        environ = self.environFor(makeHead(scheme="https"))
+        environ = self.environFor(requestHead(scheme="https"))
         self.assertEqual(environ["wsgi.version"], (1, 0))
         self.assertIs(type(environ["wsgi.version"]), tuple)
         self.assertEqual(environ["wsgi.url_scheme"], "https")
@@ -234,7 +206,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         C{txmp.request_id} is the request id as a native string.
         """
-        environ = self.environFor(makeHead(), requestId=b"abc-123")
+        environ = self.environFor(requestHead(), requestId=b"abc-123")
         self.assertEqual(environ["txmp.request_id"], "abc-123")
 
     def test_binaryRequestId(self) -> None:
@@ -250,7 +222,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         C{%2F}, and given as an ISO-8859-1 string; C{REQUEST_URI} keeps the
         raw target.
         """
-        environ = self.environFor(makeHead("/a%20b/c%2Fd/caf%C3%A9"))
+        environ = self.environFor(requestHead("/a%20b/c%2Fd/caf%C3%A9"))
         self.assertEqual(environ["PATH_INFO"], "/a b/c/d/caf\xc3\xa9")
         self.assertEqual(environ["REQUEST_URI"], "/a%20b/c%2Fd/caf%C3%A9")
 
@@ -258,14 +230,14 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         Octets that were not percent-encoded stay as they were.
         """
-        environ = self.environFor(makeHead("/caf\xe9/%41"))
+        environ = self.environFor(requestHead("/caf\xe9/%41"))
         self.assertEqual(environ["PATH_INFO"], "/caf\xe9/A")
 
     def test_queryStringRaw(self) -> None:
         """
         C{QUERY_STRING} is not decoded, and may itself contain C{?}.
         """
-        environ = self.environFor(makeHead("/p%20q?a=%20b&c=d+e?f"))
+        environ = self.environFor(requestHead("/p%20q?a=%20b&c=d+e?f"))
         self.assertEqual(environ["PATH_INFO"], "/p q")
         self.assertEqual(environ["QUERY_STRING"], "a=%20b&c=d+e?f")
 
@@ -273,15 +245,15 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         C{QUERY_STRING} is empty without a query, or with an empty one.
         """
-        self.assertEqual(self.environFor(makeHead("/p"))["QUERY_STRING"], "")
-        self.assertEqual(self.environFor(makeHead("/p?"))["QUERY_STRING"], "")
+        self.assertEqual(self.environFor(requestHead("/p"))["QUERY_STRING"], "")
+        self.assertEqual(self.environFor(requestHead("/p?"))["QUERY_STRING"], "")
 
     def test_absoluteForm(self) -> None:
         """
         For an absolute-form target, C{PATH_INFO} and C{QUERY_STRING} come
         from the path and query of the URI.
         """
-        environ = self.environFor(makeHead("http://example.com:8080/p%41th/?q=1"))
+        environ = self.environFor(requestHead("http://example.com:8080/p%41th/?q=1"))
         self.assertEqual(environ["PATH_INFO"], "/pAth/")
         self.assertEqual(environ["QUERY_STRING"], "q=1")
 
@@ -289,7 +261,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         An absolute-form target with an empty path has C{PATH_INFO} C{"/"}.
         """
-        environ = self.environFor(makeHead("https://example.com?q"))
+        environ = self.environFor(requestHead("https://example.com?q"))
         self.assertEqual(environ["PATH_INFO"], "/")
         self.assertEqual(environ["QUERY_STRING"], "q")
 
@@ -298,7 +270,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         C{OPTIONS *} has C{PATH_INFO} C{"*"}, as under gunicorn and
         waitress.
         """
-        environ = self.environFor(makeHead("*", method="OPTIONS"))
+        environ = self.environFor(requestHead("*", method="OPTIONS"))
         self.assertEqual(environ["PATH_INFO"], "*")
         self.assertEqual(environ["QUERY_STRING"], "")
 
@@ -306,7 +278,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         A fragment in the target is not part of the path or query.
         """
-        environ = self.environFor(makeHead("/p?q=1#frag"))
+        environ = self.environFor(requestHead("/p?q=1#frag"))
         self.assertEqual(environ["PATH_INFO"], "/p")
         self.assertEqual(environ["QUERY_STRING"], "q=1")
 
@@ -316,7 +288,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         C{CONTENT_TYPE} and C{CONTENT_LENGTH} and nothing else.
         """
         environ = self.environFor(
-            makeHead(
+            requestHead(
                 method="POST",
                 headers=[("content-TYPE", "text/plain"), ("Content-Length", "3")],
             )
@@ -331,7 +303,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         Without those headers, there is no C{CONTENT_TYPE} or
         C{CONTENT_LENGTH}.
         """
-        environ = self.environFor(makeHead())
+        environ = self.environFor(requestHead())
         self.assertNotIn("CONTENT_TYPE", environ)
         self.assertNotIn("CONTENT_LENGTH", environ)
 
@@ -341,7 +313,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         replaced by C{_}.
         """
         environ = self.environFor(
-            makeHead(headers=[("host", "example.com"), ("X-Forwarded-For", "a")])
+            requestHead(headers=[("host", "example.com"), ("X-Forwarded-For", "a")])
         )
         self.assertEqual(environ["HTTP_HOST"], "example.com")
         self.assertEqual(environ["HTTP_X_FORWARDED_FOR"], "a")
@@ -352,7 +324,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         non-ASCII name is upper-cased in ASCII only, so its key stays
         ISO-8859-1.
         """
-        environ = self.environFor(makeHead(headers=[("X-\xff\xe9", "caf\xe9 \xff")]))
+        environ = self.environFor(requestHead(headers=[("X-\xff\xe9", "caf\xe9 \xff")]))
         self.assertEqual(environ["HTTP_X_\xff\xe9"], "caf\xe9 \xff")
 
     def test_duplicateHeaders(self) -> None:
@@ -361,7 +333,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         case of their names.
         """
         environ = self.environFor(
-            makeHead(headers=[("Accept", "a"), ("X-Other", "o"), ("accept", "b")])
+            requestHead(headers=[("Accept", "a"), ("X-Other", "o"), ("accept", "b")])
         )
         self.assertEqual(environ["HTTP_ACCEPT"], "a, b")
 
@@ -370,7 +342,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         Repeated C{Cookie} headers are joined with C{"; "}.
         """
         environ = self.environFor(
-            makeHead(headers=[("Cookie", "a=1"), ("cookie", "b=2")])
+            requestHead(headers=[("Cookie", "a=1"), ("cookie", "b=2")])
         )
         self.assertEqual(environ["HTTP_COOKIE"], "a=1; b=2")
 
@@ -380,7 +352,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         for the C{-} header a proxy sets.
         """
         environ = self.environFor(
-            makeHead(headers=[("X-Real-IP", "192.0.2.1"), ("X_Real_IP", "spoof")])
+            requestHead(headers=[("X-Real-IP", "192.0.2.1"), ("X_Real_IP", "spoof")])
         )
         self.assertEqual(environ["HTTP_X_REAL_IP"], "192.0.2.1")
 
@@ -1022,7 +994,7 @@ class ResponseStreamTests(SynchronousTestCase):
 
         self.patch(txmp._wsgi, "BODY_BATCH", 1)
         running = RunningRequest(
-            self.reactor, lambda e, s: [], Logger(), b"r", makeHead(),
+            self.reactor, lambda e, s: [], Logger(), b"r", requestHead(),
             RecordingSink(),
         )
         running.output.queue(b"a")
@@ -1149,7 +1121,7 @@ class ErrorStreamTests(SynchronousTestCase):
         runner = WSGIRunner(
             reactor, SynchronousThreadPool(), app, recordingLogger(events)
         )
-        runner.run(b"req-5", makeHead(), [], RecordingSink())
+        runner.run(b"req-5", requestHead(), [], RecordingSink())
         self.assertEqual(
             [(e["requestId"], e["line"]) for e in events],
             [("req-5", "oops"), ("req-5", "no newline")],
@@ -1307,7 +1279,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             return [b""]
 
         self.assertEqual(
-            self.runApp(app, makeHead(method="HEAD")),
+            self.runApp(app, requestHead(method="HEAD")),
             [("sendHead", 200, b"OK", BTEXT, [], False), FINISHED],
         )
 
@@ -1435,7 +1407,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             yield b"d"
 
         runner = WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger)
-        runner.run(b"req-1", makeHead(), [], sink)
+        runner.run(b"req-1", requestHead(), [], sink)
         reactor.flush()
         self.assertEqual(
             sink.calls,
@@ -1531,7 +1503,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [environ["wsgi.input"].read()]
 
-        calls = self.runApp(app, makeHead(method="POST"), [b"ab", b"cd"])
+        calls = self.runApp(app, requestHead(method="POST"), [b"ab", b"cd"])
         self.assertEqual(calls[0][4], [b"abcd"])
 
     def test_bodyReceived(self) -> None:
@@ -1549,7 +1521,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         pool = SynchronousThreadPool(immediate=False)
         sink = RecordingSink()
         running = WSGIRunner(reactor, pool, app, self.logger).run(
-            b"r", makeHead(method="POST", more=True), [b"ab"], sink
+            b"r", requestHead(method="POST", more=True), [b"ab"], sink
         )
         running.bodyReceived([b"cd"], False)
         running.bodyReceived([b"ef"], True)
@@ -1585,7 +1557,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         reactor = FakeReactor()
         sink = RecordingSink()
         WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger).run(
-            b"r", makeHead(), [], sink
+            b"r", requestHead(), [], sink
         )
         self.assertEqual(sink.calls, [])
         self.assertEqual(reactor.flush(), 1)
@@ -1606,8 +1578,8 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         pool = SynchronousThreadPool(immediate=False)
         runner = WSGIRunner(reactor, pool, app, self.logger)
         sinks = [RecordingSink(), RecordingSink()]
-        runner.run(b"r1", makeHead(target="/1"), [], sinks[0])
-        runner.run(b"r2", makeHead(target="/2"), [], sinks[1])
+        runner.run(b"r1", requestHead(target="/1"), [], sinks[0])
+        runner.run(b"r2", requestHead(target="/2"), [], sinks[1])
         order: list[str] = []
         sinks[0].onHead = lambda: order.append("r1")
         sinks[1].onHead = lambda: order.append("r2")
@@ -1683,7 +1655,7 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
 
         pool = SynchronousThreadPool(immediate=False)
         WSGIRunner(FakeReactor(), pool, app, self.logger).run(
-            b"r", makeHead(headers=[("X-Request-Id", "abc")]), [], RecordingSink()
+            b"r", requestHead(headers=[("X-Request-Id", "abc")]), [], RecordingSink()
         )
         self.assertEqual((built, searched), ([], []))
         pool.flush()
@@ -1728,7 +1700,7 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         sink = RecordingSink()
         WSGIRunner(
             reactor, pool, app, self.logger, newCondition  # type: ignore[arg-type]
-        ).run(b"r", makeHead(method="POST"), [b"ab", b"", b"cd"], sink)
+        ).run(b"r", requestHead(method="POST"), [b"ab", b"", b"cd"], sink)
         self.assertEqual((conditions[0].entered, conditions[0].notified), (0, 0))
         pool.flush()
         reactor.flush()
@@ -1748,7 +1720,7 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         reactor = FakeReactor()
         sink = RecordingSink()
         running = WSGIRunner(reactor, pool, app, self.logger).run(
-            b"r", makeHead(method="POST", more=True), [b"ab"], sink
+            b"r", requestHead(method="POST", more=True), [b"ab"], sink
         )
         self.assertFalse(running.input._finished)
         running.bodyReceived([b"cd"], True)
@@ -2257,7 +2229,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
                 startResponse(status, [("Content-Length", "5")])
                 return body
 
-            calls = self.runApp(app, makeHead(method=method))
+            calls = self.runApp(app, requestHead(method=method))
             self.assertEqual(calls[0][0], "sendHead", (status, method))
             self.assertEqual(calls[0][4], body, (status, method))
         self.assertEqual(self.failures(), [])
@@ -2566,7 +2538,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         pool = SynchronousThreadPool(immediate=False)
         sink = RecordingSink()
         running = WSGIRunner(reactor or FakeReactor(immediate=True), pool, app, self.logger).run(
-            b"req-1", head or makeHead(), [], sink
+            b"req-1", head or requestHead(), [], sink
         )
         return running, pool, sink
 
@@ -2690,7 +2662,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
                 raised.append(e)
             return [b"b"]
 
-        running, pool, sink = self.start(app, head=makeHead(method="POST", more=True))
+        running, pool, sink = self.start(app, head=requestHead(method="POST", more=True))
         sink.onHead = running.cancel
         pool.flush()
         self.assertEqual(len(raised), 1)
@@ -2786,7 +2758,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runValidated(
-                app, makeHead("/p%20q?x=1", headers=[("Host", "example.com")])
+                app, requestHead("/p%20q?x=1", headers=[("Host", "example.com")])
             ),
             [
                 ("sendHead", 200, b"OK", BTEXT, [b"hello"], True),
@@ -2807,7 +2779,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [data.upper()]
 
-        head = makeHead(
+        head = requestHead(
             method="POST",
             headers=[("Content-Type", "text/plain"), ("Content-Length", "6")],
         )
@@ -2885,7 +2857,7 @@ class PacedTestCase(RunnerMixin, SynchronousTestCase):
             self.logger,
             newCondition=lambda: condition,  # type: ignore[arg-type,return-value]
         )
-        running = runner.run(b"req-1", head or makeHead(), list(body), sink)
+        running = runner.run(b"req-1", head or requestHead(), list(body), sink)
         condition.steps = [partial(step, running) for step in steps]
         return running, pool, sink, condition
 
@@ -2917,7 +2889,7 @@ class ResponseWindowTests(PacedTestCase):
 
         _running, pool, sink, _condition = self.start(
             app, partial(grant, 1), partial(grant, 2), partial(grant, 1),
-            head=makeHead(window="3"),
+            head=requestHead(window="3"),
         )
         pool.flush()
         # 3 - 2 - 2 = -1: waits before "ef"; +1 = 0: waits again; +2: sends
@@ -2949,7 +2921,7 @@ class ResponseWindowTests(PacedTestCase):
             running.windowReceived(1)
 
         _running, pool, sink, condition = self.start(
-            app, grant, grant, head=makeHead(window="1")
+            app, grant, grant, head=requestHead(window="1")
         )
         pool.flush()
         self.assertEqual(condition.waits, 2)
@@ -2979,7 +2951,7 @@ class ResponseWindowTests(PacedTestCase):
             running.windowReceived(10)
 
         _running, pool, sink, _condition = self.start(
-            app, grant, head=makeHead(window="0")
+            app, grant, head=requestHead(window="0")
         )
         pool.flush()
         self.assertEqual(sent, [0])
@@ -3003,7 +2975,7 @@ class ResponseWindowTests(PacedTestCase):
 
         _running, pool, sink, condition = self.start(
             app, partial(grant, 98), partial(grant, 1), partial(grant, 1),
-            head=makeHead(window="1"),
+            head=requestHead(window="1"),
         )
         pool.flush()
         # 1 - 100 = -99; +98 = -1: waits again; +1 = 0: waits again; +1.
@@ -3030,7 +3002,7 @@ class ResponseWindowTests(PacedTestCase):
             running.windowReceived(5)
 
         _running, pool, sink, _condition = self.start(
-            app, grant, head=makeHead(window="2")
+            app, grant, head=requestHead(window="2")
         )
         pool.flush()
         self.assertEqual(sent, [1])
@@ -3063,7 +3035,7 @@ class ResponseWindowTests(PacedTestCase):
             running.windowReceived(65536)
 
         _running, pool, sink, _condition = self.start(
-            app, grant, grant, grant, head=makeHead(window="65536")
+            app, grant, grant, grant, head=requestHead(window="65536")
         )
         pool.flush()
         self.assertEqual(seen, [(2, 1), (3, 2), (4, 3)])
@@ -3086,7 +3058,7 @@ class ResponseWindowTests(PacedTestCase):
             startResponse("200 OK", TEXT)
             return [b"a", b"b", b"c"]
 
-        _running, pool, sink, condition = self.start(app, head=makeHead(window="1"))
+        _running, pool, sink, condition = self.start(app, head=requestHead(window="1"))
         pool.flush()
         self.assertEqual(condition.waits, 0)
         self.assertEqual(
@@ -3126,7 +3098,7 @@ class ResponseWindowTests(PacedTestCase):
 
         for value in ["", "-1", "+1", "1.5", "1e3", " 1", "\u0661", "9" * 19]:
             del self.events[:]
-            _running, pool, sink, condition = self.start(app, head=makeHead(window=value))
+            _running, pool, sink, condition = self.start(app, head=requestHead(window=value))
             pool.flush()
             self.assertEqual(condition.waits, 0, value)
             self.assertEqual(len(sink.calls), 4, value)
@@ -3138,7 +3110,7 @@ class ResponseWindowTests(PacedTestCase):
         L{RunningRequest.windowReceived} wakes the application thread.
         """
         running, _pool, _sink, condition = self.start(
-            lambda environ, startResponse: [], head=makeHead(window="0")
+            lambda environ, startResponse: [], head=requestHead(window="0")
         )
         notified = condition.notifies
         running.windowReceived(1)
@@ -3157,7 +3129,7 @@ class ResponseWindowTests(PacedTestCase):
             return iterable
 
         _running, pool, sink, condition = self.start(
-            app, lambda running: running.cancel(), head=makeHead(window="2")
+            app, lambda running: running.cancel(), head=requestHead(window="2")
         )
         pool.flush()
         self.assertEqual(condition.waits, 1)
@@ -3185,7 +3157,7 @@ class ResponseWindowTests(PacedTestCase):
             return []
 
         _running, pool, sink, _condition = self.start(
-            app, lambda running: running.cancel(), head=makeHead(window="1")
+            app, lambda running: running.cancel(), head=requestHead(window="1")
         )
         pool.flush()
         self.assertEqual(len(raised), 1)
@@ -3199,7 +3171,7 @@ class ResponseWindowTests(PacedTestCase):
         A window granted after the cancellation is ignored.
         """
         running, _pool, _sink, condition = self.start(
-            lambda environ, startResponse: [], head=makeHead(window="0")
+            lambda environ, startResponse: [], head=requestHead(window="0")
         )
         running.cancel()
         notified = condition.notifies
@@ -3236,7 +3208,7 @@ class RequestBodyFlowTests(PacedTestCase):
 
         reactor = FakeReactor()
         running, pool, sink, _condition = self.start(
-            app, head=makeHead(method="POST", more=True), body=body[:1],
+            app, head=requestHead(method="POST", more=True), body=body[:1],
             reactor=reactor,
         )
         running.bodyReceived(body[1:], True)
@@ -3269,7 +3241,7 @@ class RequestBodyFlowTests(PacedTestCase):
 
         _running, pool, sink, condition = self.start(
             app, partial(more, False), partial(more, True),
-            head=makeHead(method="POST", more=True),
+            head=requestHead(method="POST", more=True),
         )
         pool.flush()
         self.assertEqual(condition.waits, 2)
@@ -3287,7 +3259,7 @@ class RequestBodyFlowTests(PacedTestCase):
             return [b"".join(environ["wsgi.input"])]
 
         running, pool, sink, condition = self.start(
-            app, head=makeHead(method="POST", more=True), body=[b"a\n"]
+            app, head=requestHead(method="POST", more=True), body=[b"a\n"]
         )
         running.bodyReceived([b"b\n", b"c"], False)
         running.bodyReceived([], True)
@@ -3326,7 +3298,7 @@ class RequestBodyFlowTests(PacedTestCase):
 
         running, pool, sink, _condition = self.start(
             app, *[front] * (2 + 4 * len(body) // INPUT_WINDOW),
-            head=makeHead(method="POST", more=True), body=[body[:sent]],
+            head=requestHead(method="POST", more=True), body=[body[:sent]],
         )
         if sent == len(body):
             running.bodyReceived([], True)
@@ -3390,7 +3362,7 @@ class RequestBodyFlowTests(PacedTestCase):
             startResponse("200 OK", TEXT)
             return [environ["wsgi.input"].read()]
 
-        calls = self.runApp(app, makeHead(method="POST"), [b"x" * 100000])
+        calls = self.runApp(app, requestHead(method="POST"), [b"x" * 100000])
         self.assertEqual(self.windows(calls), [])
 
     def test_cancelWakesReader(self) -> None:
@@ -3413,7 +3385,7 @@ class RequestBodyFlowTests(PacedTestCase):
 
         _running, pool, sink, _condition = self.start(
             app, lambda running: running.cancel(),
-            head=makeHead(method="POST", more=True), body=[b"x" * 99],
+            head=requestHead(method="POST", more=True), body=[b"x" * 99],
         )
         pool.flush()
         self.assertEqual(len(raised), 1)
@@ -3434,7 +3406,7 @@ class RequestBodyFlowTests(PacedTestCase):
 
         reactor = FakeReactor()
         running, pool, sink, _condition = self.start(
-            app, head=makeHead(method="POST", more=True), body=[b"x" * 100000],
+            app, head=requestHead(method="POST", more=True), body=[b"x" * 100000],
             reactor=reactor,
         )
         running.bodyReceived([], True)
@@ -3454,7 +3426,7 @@ class RequestBodyFlowTests(PacedTestCase):
             return [environ["wsgi.input"].read()]
 
         running, pool, sink, _condition = self.start(
-            app, head=makeHead(method="POST", more=True), body=[b"a"]
+            app, head=requestHead(method="POST", more=True), body=[b"a"]
         )
         running.bodyReceived([b"b"], True)
         running.bodyReceived([b"c"], False)
@@ -3492,9 +3464,9 @@ class ProfilingTests(SynchronousTestCase):
         reactor = FakeReactor()
         runner = WSGIRunner(reactor, SynchronousThreadPool(), app)
         runner.profiler = Profiler()
-        runner.run(b"req-1", makeHead(), [], RecordingSink())
+        runner.run(b"req-1", requestHead(), [], RecordingSink())
         runner.profiler.start()
-        runner.run(b"req-2", makeHead(), [], RecordingSink())
+        runner.run(b"req-2", requestHead(), [], RecordingSink())
         reactor.flush()
         path = FilePath(self.mktemp()).path
         self.assertEqual(runner.profiler.stop(path), 1)
