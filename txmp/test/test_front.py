@@ -23,11 +23,10 @@ from txmp._defaults import (
     SEND_LIMIT,
     SMALL_BODY,
 )
-from txmp._front import (
-    Exchange,
-    FrontConnection,
-)
+from txmp._dispatch import Dispatcher, Reply
+from txmp._front import Exchange, FrontConnection, FrontFactory
 from txmp._http import HTTPRules, RequestHead, parseNetwork
+from txmp.test.contracts import signatureDifferences
 from txmp.testing import FrontTestCase, ParsedResponse
 
 
@@ -1290,7 +1289,16 @@ class _FakeDispatcher:
     def newRequestId(self) -> bytes:
         return b"r1"
 
-    def submit(self, *args: object, **kwargs: object) -> Deferred[object]:
+    def submit(
+        self,
+        meta: object,
+        headers: object,
+        body: object,
+        consumer: object,
+        idempotent: bool = False,
+        bodySource: object = None,
+        requestId: bytes | None = None,
+    ) -> Deferred[object]:
         return self.deferred
 
 
@@ -1302,8 +1310,8 @@ class _FakeFactory:
         self.reactor = Clock()
         self.done: list[Exchange] = []
 
-    def requestDone(self, exchange: Exchange) -> None:
-        self.done.append(exchange)
+    def requestDone(self, request: Exchange) -> None:
+        self.done.append(request)
 
     def date(self) -> bytes:
         return b"Thu, 01 Jan 1970 00:00:00 GMT"
@@ -1503,3 +1511,26 @@ class ResponseBodyTests(SynchronousTestCase):
         body.writeBody([b"late"])
         body.finishBody()
         self.assertEqual(request.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
+
+
+class LocalFakesTests(SynchronousTestCase):
+    """
+    The fakes above, which stand for the parts of the front an L{Exchange}
+    talks to, take what the real ones take.
+    """
+
+    def test_signatures(self) -> None:
+        """
+        Each fake's methods have the parameters of the real class's.
+        """
+        for fake, real, names in [
+            (_FakeDispatcher, Dispatcher, "newRequestId submit"),
+            (_FakeFactory, FrontFactory, "requestDone date"),
+            (
+                _WritingConnection,
+                FrontConnection,
+                "client keepAlive readingChanged write exchangeDone abort",
+            ),
+            (_RecordingReply, Reply, "cancel invalid written clientReady"),
+        ]:
+            self.assertEqual(signatureDifferences(fake, real, names.split()), [], fake)
