@@ -52,16 +52,104 @@ TEXT = [("Content-Type", "text/plain")]
 BTEXT = [(b"Content-Type", b"text/plain")]
 
 
+def sentHead(
+    body: list[bytes],
+    more: bool = False,
+    headers: list[tuple[bytes, bytes]] = BTEXT,
+    status: int = 200,
+    reason: bytes = b"OK",
+) -> tuple[Any, ...]:
+    """
+    The sink call that sends a response head with the first C{body}
+    chunks; by default a whole C{200 OK} C{text/plain} response.
+    """
+    return ("sendHead", status, reason, headers, body, more)
+
+
+def whole(body: list[bytes], **kw: Any) -> list[tuple[Any, ...]]:
+    """
+    The sink calls of a response sent whole: its L{sentHead} with all its
+    C{body}, then C{finished}.
+    """
+    return [sentHead(body, False, **kw), FINISHED]
+
+
+def failedAfter(first: list[bytes], **kw: Any) -> list[tuple[Any, ...]]:
+    """
+    The sink calls of a response that failed once its L{sentHead}, with
+    the C{first} chunks, had gone: C{sendError}, then C{finished}.
+    """
+    return [sentHead(first, True, **kw), ("sendError", "WSGI application error"), FINISHED]
+
+
+def answering(body: Any) -> Callable[[Any, Any], Any]:
+    """
+    An application that answers C{200 OK}, C{text/plain}, with the
+    iterable C{body}.
+    """
+
+    def app(environ: Any, startResponse: Any) -> Any:
+        startResponse("200 OK", TEXT)
+        return body
+
+    return app
+
+
+def echoBody(environ: Any, startResponse: Any) -> list[bytes]:
+    """
+    An application that answers the request body, read whole.
+    """
+    startResponse("200 OK", TEXT)
+    return [environ["wsgi.input"].read()]
+
+
+def writingTwice(raised: list[BaseException]) -> Callable[[Any, Any], list[bytes]]:
+    """
+    An application that writes C{b"a"}, then C{b"b"}, with C{write()}; what
+    the second write raises it records in C{raised}, and raises again.
+    """
+
+    def app(environ: Any, startResponse: Any) -> list[bytes]:
+        write = startResponse("200 OK", TEXT)
+        write(b"a")
+        try:
+            write(b"b")
+        except RequestCancelled as e:
+            raised.append(e)
+            raise
+        return []
+
+    return app
+
+
+def streamed(first: list[bytes], *chunks: list[bytes], **kw: Any) -> list[tuple[Any, ...]]:
+    """
+    The sink calls of a streamed response: its L{sentHead} with the C{first}
+    chunks, a C{sendBody} for each of C{chunks}, the end (an empty
+    C{sendBody}), then C{finished}.
+    """
+    return [
+        sentHead(first, True, **kw),
+        *[("sendBody", more, False) for more in chunks],
+        ("sendBody", [], True),
+        FINISHED,
+    ]
+
+
 class ClosingIterable:
     """
     A response iterable that counts C{next()} and C{close()} calls.  An
     item that is callable is called, and its result yielded.
     """
 
-    def __init__(self, items: Sequence[Any]) -> None:
+    def __init__(self, items: Sequence[Any], closeError: BaseException | None = None) -> None:
+        """
+        @param closeError: if not L{None}, what C{close()} raises.
+        """
         self.items = list(items)
         self.nexts = 0
         self.closes = 0
+        self.closeError = closeError
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -75,6 +163,8 @@ class ClosingIterable:
 
     def close(self) -> None:
         self.closes += 1
+        if self.closeError is not None:
+            raise self.closeError
 
 
 def recordingLogger(events: list[dict[str, Any]]) -> Logger:
@@ -119,6 +209,28 @@ class RunnerMixin:
         runner.run(requestId, head or requestHead(), list(body), sink)
         reactor.flush()
         return sink.calls
+
+    def startRun(
+        self,
+        app: Callable[..., Any],
+        *,
+        head: RequestHead | None = None,
+        body: Sequence[bytes] = (),
+        reactor: Any = None,
+        newCondition: Callable[[], Any] = threading.Condition,
+    ) -> tuple[RunningRequest, SynchronousThreadPool, RecordingSink]:
+        """
+        Start C{app} on a request, without running it yet: its thread's
+        work waits in the pool until flushed, and its sink calls run at
+        once unless a C{reactor} is given.
+        """
+        pool = SynchronousThreadPool(immediate=False)
+        sink = RecordingSink()
+        runner = WSGIRunner(
+            reactor or FakeReactor(immediate=True), pool, app, self.logger, newCondition
+        )
+        running = runner.run(b"req-1", head or requestHead(), list(body), sink)
+        return running, pool, sink
 
     def environFor(
         self, head: RequestHead, requestId: bytes = b"req-1"
@@ -1145,7 +1257,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [("sendHead", 200, b"OK", BTEXT, [b"a", b"b"], False), FINISHED],
+            whole([b"a", b"b"]),
         )
 
     def test_tupleBatched(self) -> None:
@@ -1159,7 +1271,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [("sendHead", 200, b"OK", BTEXT, [b"a", b"b"], False), FINISHED],
+            whole([b"a", b"b"]),
         )
 
     def test_singleChunkContentLength(self) -> None:
@@ -1174,17 +1286,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    200,
-                    b"OK",
-                    [*BTEXT, (b"Content-Length", b"5")],
-                    [b"hello"],
-                    False,
-                ),
-                FINISHED,
-            ],
+            whole([b"hello"], headers=[*BTEXT, (b"Content-Length", b"5")]),
         )
 
     def test_singleEmptyChunkContentLength(self) -> None:
@@ -1198,17 +1300,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    200,
-                    b"OK",
-                    [*BTEXT, (b"Content-Length", b"0")],
-                    [],
-                    False,
-                ),
-                FINISHED,
-            ],
+            whole([], headers=[*BTEXT, (b"Content-Length", b"0")]),
         )
 
     def test_lenOneIterable(self) -> None:
@@ -1230,17 +1322,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    200,
-                    b"OK",
-                    [*BTEXT, (b"Content-Length", b"3")],
-                    [b"abc"],
-                    False,
-                ),
-                FINISHED,
-            ],
+            whole([b"abc"], headers=[*BTEXT, (b"Content-Length", b"3")]),
         )
 
     def test_contentLengthKept(self) -> None:
@@ -1255,17 +1337,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    200,
-                    b"OK",
-                    [(b"Content-Length", b"5"), (b"Content-Type", b"text/plain")],
-                    [b"hello"],
-                    False,
-                ),
-                FINISHED,
-            ],
+            whole([b"hello"], headers=[(b"Content-Length", b"5"), *BTEXT]),
         )
 
     def test_noContentLengthForHeadRequest(self) -> None:
@@ -1280,7 +1352,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app, requestHead(method="HEAD")),
-            [("sendHead", 200, b"OK", BTEXT, [], False), FINISHED],
+            whole([]),
         )
 
     def test_noContentLengthWithoutContent(self) -> None:
@@ -1307,7 +1379,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [("sendHead", 204, b"No Content", [], [], False), FINISHED],
+            whole([], headers=[], status=204, reason=b"No Content"),
         )
 
     def test_generatorStreamed(self) -> None:
@@ -1326,12 +1398,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendBody", [b"b"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+            streamed([b"a"], [b"b"]),
         )
 
     def test_emptyGenerator(self) -> None:
@@ -1345,7 +1412,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             yield b""
 
         self.assertEqual(
-            self.runApp(app), [("sendHead", 200, b"OK", BTEXT, [], False), FINISHED]
+            self.runApp(app), whole([])
         )
 
     def test_startResponseInGenerator(self) -> None:
@@ -1359,11 +1426,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                ("sendHead", 201, b"Created", BTEXT, [b"made"], True),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+            streamed([b"made"], status=201, reason=b"Created"),
         )
 
     def test_write(self) -> None:
@@ -1381,12 +1444,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"1"], True),
-                ("sendBody", [b"2", b"3"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+            streamed([b"1"], [b"2", b"3"]),
         )
 
     def test_chunksWhileReactorBusyBatched(self) -> None:
@@ -1411,13 +1469,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         reactor.flush()
         self.assertEqual(
             sink.calls,
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendBody", [b"b", b"c"], False),
-                ("sendBody", [b"d"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+            streamed([b"a"], [b"b", b"c"], [b"d"]),
         )
 
     def test_batchesBounded(self) -> None:
@@ -1455,7 +1507,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(
             self.runApp(app),
             [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                sentHead([b"a"], True),
                 ("sendBody", [b"b"], True),
                 FINISHED,
             ],
@@ -1476,21 +1528,11 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    404,
-                    b"Pas trouv\xe9",
-                    [
+            whole([], headers=[
                         (b"Set-Cookie", b"a=1"),
                         (b"X-Name", b"caf\xe9"),
                         (b"Set-Cookie", b"b=2"),
-                    ],
-                    [],
-                    False,
-                ),
-                FINISHED,
-            ],
+                    ], status=404, reason=b"Pas trouv\xe9"),
         )
 
     def test_postBody(self) -> None:
@@ -1499,11 +1541,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         C{wsgi.input}, ending there.
         """
 
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
-        calls = self.runApp(app, requestHead(method="POST"), [b"ab", b"cd"])
+        calls = self.runApp(echoBody, requestHead(method="POST"), [b"ab", b"cd"])
         self.assertEqual(calls[0][4], [b"abcd"])
 
     def test_bodyReceived(self) -> None:
@@ -1512,16 +1550,9 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         L{RunningRequest.bodyReceived} says so; what the application read
         is granted back to the front at the end of the body.
         """
-
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
         reactor = FakeReactor()
-        pool = SynchronousThreadPool(immediate=False)
-        sink = RecordingSink()
-        running = WSGIRunner(reactor, pool, app, self.logger).run(
-            b"r", requestHead(method="POST", more=True), [b"ab"], sink
+        running, pool, sink = self.startRun(
+            echoBody, head=requestHead(method="POST", more=True), body=[b"ab"], reactor=reactor
         )
         running.bodyReceived([b"cd"], False)
         running.bodyReceived([b"ef"], True)
@@ -1531,14 +1562,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             sink.calls,
             [
                 ("sendWindow", 6),
-                (
-                    "sendHead",
-                    200,
-                    b"OK",
-                    [*BTEXT, (b"Content-Length", b"6")],
-                    [b"abcdef"],
-                    False,
-                ),
+                sentHead([b"abcdef"], headers=[*BTEXT, (b"Content-Length", b"6")]),
                 FINISHED,
             ],
         )
@@ -1589,14 +1613,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         for n, sink in enumerate(sinks, 1):
             self.assertEqual(
                 sink.calls,
-                [
-                    (
-                        "sendHead", 200, b"OK",
-                        [*BTEXT, (b"Content-Length", b"2")],
-                        [b"/%d" % (n,)], False,
-                    ),
-                    FINISHED,
-                ],
+                whole([b"/%d" % (n,)], headers=[*BTEXT, (b"Content-Length", b"2")]),
             )
 
 
@@ -1653,9 +1670,8 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [b"ok"]
 
-        pool = SynchronousThreadPool(immediate=False)
-        WSGIRunner(FakeReactor(), pool, app, self.logger).run(
-            b"r", requestHead(headers=[("X-Request-Id", "abc")]), [], RecordingSink()
+        _running, pool, _sink = self.startRun(
+            app, head=requestHead(headers=[("X-Request-Id", "abc")]), reactor=FakeReactor()
         )
         self.assertEqual((built, searched), ([], []))
         pool.flush()
@@ -1691,16 +1707,11 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
             conditions.append(CountingCondition())
             return conditions[-1]
 
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
-        pool = SynchronousThreadPool(immediate=False)
         reactor = FakeReactor()
-        sink = RecordingSink()
-        WSGIRunner(
-            reactor, pool, app, self.logger, newCondition  # type: ignore[arg-type]
-        ).run(b"r", requestHead(method="POST"), [b"ab", b"", b"cd"], sink)
+        _running, pool, sink = self.startRun(
+            echoBody, head=requestHead(method="POST"), body=[b"ab", b"", b"cd"],
+            reactor=reactor, newCondition=newCondition,
+        )
         self.assertEqual((conditions[0].entered, conditions[0].notified), (0, 0))
         pool.flush()
         reactor.flush()
@@ -1711,16 +1722,9 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         A request whose body is streamed (C{more}) is not at its end with
         the body frames of the head: reads wait for L{bodyReceived}.
         """
-
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
-        pool = SynchronousThreadPool(immediate=False)
         reactor = FakeReactor()
-        sink = RecordingSink()
-        running = WSGIRunner(reactor, pool, app, self.logger).run(
-            b"r", requestHead(method="POST", more=True), [b"ab"], sink
+        running, pool, sink = self.startRun(
+            echoBody, head=requestHead(method="POST", more=True), body=[b"ab"], reactor=reactor
         )
         self.assertFalse(running.input._finished)
         running.bodyReceived([b"cd"], True)
@@ -1787,7 +1791,7 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
         # Four reads with data, one that finds the end.
         self.assertEqual(f.sizes, [65536] * 5)
         self.assertEqual(
-            calls[0], ("sendHead", 200, b"OK", BTEXT, [data[:65536]], True)
+            calls[0], sentHead([data[:65536]], True)
         )
         self.assertEqual(
             calls[1:],
@@ -1956,17 +1960,12 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    503,
-                    b"Unavailable",
-                    [(b"Content-Type", b"text/html"), (b"Content-Length", b"5")],
-                    [b"sorry"],
-                    False,
-                ),
-                FINISHED,
-            ],
+            whole(
+                [b"sorry"],
+                headers=[(b"Content-Type", b"text/html"), (b"Content-Length", b"5")],
+                status=503,
+                reason=b"Unavailable",
+            ),
         )
 
     def test_excInfoBeforeFirstChunk(self) -> None:
@@ -1985,7 +1984,7 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
             yield b"oops"
 
         self.assertEqual(
-            self.runApp(app)[0], ("sendHead", 500, b"Oops", BTEXT, [b"oops"], True)
+            self.runApp(app)[0], sentHead([b"oops"], True, status=500, reason=b"Oops")
         )
 
     def test_excInfoAfterHeadReraises(self) -> None:
@@ -2010,11 +2009,7 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendError", "WSGI application error"),
-                FINISHED,
-            ],
+            failedAfter([b"a"]),
         )
         self.assertEqual(raised, [error])
         self.assertIs(self.failures()[0]["log_failure"].value, error)
@@ -2081,8 +2076,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [("sendHead", 200, b"OK", [(b"Content-Length", b" 5\t")], [b"hello"], False),
-             FINISHED],
+            whole([b"hello"], headers=[(b"Content-Length", b" 5\t")]),
         )
 
     def test_collectedTruncated(self) -> None:
@@ -2099,9 +2093,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [("sendHead", 200, b"OK", [(b"Content-Length", b"11")],
-              [b"<", text.encode("utf-8")[:10]], False),
-             FINISHED],
+            whole([b"<", text.encode("utf-8")[:10]], headers=[(b"Content-Length", b"11")]),
         )
         self.assertEqual(len(self.overruns()), 1)
         self.assertEqual(self.overruns()[0]["length"], 11)
@@ -2121,7 +2113,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
         calls = self.runApp(app)
         self.assertEqual(
-            calls[0], ("sendHead", 200, b"OK", [(b"Content-Length", b"3")], [b"ab"], True)
+            calls[0], sentHead([b"ab"], True, headers=[(b"Content-Length", b"3")])
         )
         self.assertEqual(calls[-2:], [("sendBody", [], True), FINISHED])
         body = b"".join(b"".join(call[1]) for call in calls if call[0] == "sendBody")
@@ -2195,9 +2187,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [("sendHead", 200, b"OK", [(b"Content-Length", b"50")], [b"hello"], True),
-             ("sendError", "WSGI application error"),
-             FINISHED],
+            failedAfter([b"hello"], headers=[(b"Content-Length", b"50")]),
         )
         self.assertEqual(len(self.failures()), 1)
 
@@ -2292,11 +2282,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendError", "WSGI application error"),
-                FINISHED,
-            ],
+            failedAfter([b"a"]),
         )
         self.assertLogged(ValueError)
 
@@ -2349,11 +2335,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendError", "WSGI application error"),
-                FINISHED,
-            ],
+            failedAfter([b"a"]),
         )
         self.assertLogged(TypeError)
 
@@ -2402,25 +2384,13 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
         A streamed response is ended only once C{close()} has returned, so a
         failing C{close()} ends it with C{sendError}.
         """
-        iterable = ClosingIterable([b"a"])
-
-        def close() -> None:
-            raise ValueError("commit failed")
-
-        iterable.close = close  # type: ignore[method-assign]
+        iterable = ClosingIterable([b"a"], ValueError("commit failed"))
 
         def app(environ: Any, startResponse: Any) -> ClosingIterable:
             startResponse("200 OK", TEXT)
             return iterable
 
-        self.assertEqual(
-            self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendError", "WSGI application error"),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(self.runApp(app), failedAfter([b"a"]))
         self.assertLogged(ValueError)
 
 
@@ -2526,21 +2496,17 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
     L{RunningRequest.cancel}.
     """
 
-    def start(
-        self,
-        app: Callable[..., Any],
-        reactor: Any = None,
-        head: RequestHead | None = None,
-    ) -> tuple[RunningRequest, SynchronousThreadPool, RecordingSink]:
+    def cancelledAtHead(self, app: Callable[..., Any], **kw: Any) -> RecordingSink:
         """
-        Start C{app} on a request, without running it yet.
+        Run C{app} on a request (see L{startRun}) that is cancelled as soon
+        as its head reaches the sink.
+
+        @return: the sink.
         """
-        pool = SynchronousThreadPool(immediate=False)
-        sink = RecordingSink()
-        running = WSGIRunner(reactor or FakeReactor(immediate=True), pool, app, self.logger).run(
-            b"req-1", head or requestHead(), [], sink
-        )
-        return running, pool, sink
+        running, pool, sink = self.startRun(app, **kw)
+        sink.onHead = running.cancel
+        pool.flush()
+        return sink
 
     def test_betweenChunks(self) -> None:
         """
@@ -2549,17 +2515,8 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         failure is logged.
         """
         iterable = ClosingIterable([b"a", b"b"])
-
-        def app(environ: Any, startResponse: Any) -> ClosingIterable:
-            startResponse("200 OK", TEXT)
-            return iterable
-
-        running, pool, sink = self.start(app)
-        sink.onHead = running.cancel
-        pool.flush()
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
-        )
+        sink = self.cancelledAtHead(answering(iterable))
+        self.assertEqual(sink.calls, [sentHead([b"a"], True), FINISHED])
         self.assertEqual(iterable.nexts, 1)
         self.assertEqual(iterable.closes, 1)
         self.assertEqual(self.failures(), [])
@@ -2576,7 +2533,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             yield b"b"
 
         reactor = FakeReactor()
-        running, pool, sink = self.start(app, reactor)
+        running, pool, sink = self.startRun(app, reactor=reactor)
         pool.flush()
         running.cancel()
         reactor.flush()
@@ -2597,7 +2554,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             yield big
 
         reactor = FakeReactor()
-        running, pool, sink = self.start(app, reactor)
+        running, pool, sink = self.startRun(app, reactor=reactor)
         sink.onBody = running.cancel
         pool.flush()
         reactor.flush()
@@ -2615,7 +2572,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             called.append(True)
             return []
 
-        running, pool, sink = self.start(app)
+        running, pool, sink = self.startRun(app)
         running.cancel()
         pool.flush()
         self.assertEqual(called, [])
@@ -2627,23 +2584,8 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         is not logged as a failure.
         """
         raised: list[BaseException] = []
-
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            write = startResponse("200 OK", TEXT)
-            write(b"a")
-            try:
-                write(b"b")
-            except RequestCancelled as e:
-                raised.append(e)
-                raise
-            return []
-
-        running, pool, sink = self.start(app)
-        sink.onHead = running.cancel
-        pool.flush()
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
-        )
+        sink = self.cancelledAtHead(writingTwice(raised))
+        self.assertEqual(sink.calls, [sentHead([b"a"], True), FINISHED])
         self.assertEqual(len(raised), 1)
         self.assertEqual(self.failures(), [])
 
@@ -2662,41 +2604,19 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
                 raised.append(e)
             return [b"b"]
 
-        running, pool, sink = self.start(app, head=requestHead(method="POST", more=True))
-        sink.onHead = running.cancel
-        pool.flush()
+        sink = self.cancelledAtHead(app, head=requestHead(method="POST", more=True))
         self.assertEqual(len(raised), 1)
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
-        )
+        self.assertEqual(sink.calls, [sentHead([b"a"], True), FINISHED])
 
     def test_otherFailureLogged(self) -> None:
         """
         Another exception after the cancellation is logged, and still
         nothing but C{finished} reaches the sink.
         """
-
-        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
-            startResponse("200 OK", TEXT)
-            yield b"a"
-
-        iterable = ClosingIterable([b"a"])
-
-        def close() -> None:
-            raise ValueError("close failed")
-
-        iterable.close = close  # type: ignore[method-assign]
-
-        def closingApp(environ: Any, startResponse: Any) -> ClosingIterable:
-            startResponse("200 OK", TEXT)
-            return iterable
-
-        running, pool, sink = self.start(closingApp)
-        sink.onHead = running.cancel
-        pool.flush()
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
+        sink = self.cancelledAtHead(
+            answering(ClosingIterable([b"a"], ValueError("close failed")))
         )
+        self.assertEqual(sink.calls, [sentHead([b"a"], True), FINISHED])
         self.assertEqual(len(self.failures()), 1)
 
     def test_afterFinished(self) -> None:
@@ -2708,13 +2628,11 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return []
 
-        running, pool, sink = self.start(app)
+        running, pool, sink = self.startRun(app)
         pool.flush()
         running.cancel()
         running.cancel()
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [], False), FINISHED]
-        )
+        self.assertEqual(sink.calls, whole([]))
 
 
 class ValidatorTests(RunnerMixin, SynchronousTestCase):
@@ -2760,11 +2678,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
             self.runValidated(
                 app, requestHead("/p%20q?x=1", headers=[("Host", "example.com")])
             ),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"hello"], True),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+            streamed([b"hello"]),
         )
 
     def test_post(self) -> None:
@@ -2799,12 +2713,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runValidated(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendBody", [b"b"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+            streamed([b"a"], [b"b"]),
         )
 
     def test_write(self) -> None:
@@ -2819,11 +2728,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runValidated(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+            streamed([b"a"]),
         )
 
 
@@ -2835,29 +2740,16 @@ class PacedTestCase(RunnerMixin, SynchronousTestCase):
     """
 
     def start(
-        self,
-        app: Callable[..., Any],
-        *steps: Callable[[RunningRequest], object],
-        head: RequestHead | None = None,
-        body: Sequence[bytes] = (),
-        reactor: Any = None,
+        self, app: Callable[..., Any], *steps: Callable[[RunningRequest], object], **kw: Any
     ) -> tuple[RunningRequest, SynchronousThreadPool, RecordingSink, ScriptedCondition]:
         """
         Start C{app} on a request, without running it yet.
 
         @param steps: what to do at each wait, given the running request.
+        @param kw: L{startRun}'s keyword arguments.
         """
-        pool = SynchronousThreadPool(immediate=False)
-        sink = RecordingSink()
         condition = ScriptedCondition()
-        runner = WSGIRunner(
-            reactor or FakeReactor(immediate=True),
-            pool,
-            app,
-            self.logger,
-            newCondition=lambda: condition,  # type: ignore[arg-type,return-value]
-        )
-        running = runner.run(b"req-1", head or requestHead(), list(body), sink)
+        running, pool, sink = self.startRun(app, newCondition=lambda: condition, **kw)
         condition.steps = [partial(step, running) for step in steps]
         return running, pool, sink, condition
 
@@ -2897,14 +2789,7 @@ class ResponseWindowTests(PacedTestCase):
         self.assertEqual(seen, [(3, 2), (3, 2), (4, 3)])
         self.assertEqual(
             sink.calls,
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"ab"], True),
-                ("sendBody", [b"cd"], False),
-                ("sendBody", [b"ef"], False),
-                ("sendBody", [b"gh"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+            streamed([b"ab"], [b"cd"], [b"ef"], [b"gh"]),
         )
 
     def test_windowReopened(self) -> None:
@@ -2927,35 +2812,43 @@ class ResponseWindowTests(PacedTestCase):
         self.assertEqual(condition.waits, 2)
         self.assertEqual(
             sink.calls,
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendBody", [b"b"], False),
-                ("sendBody", [b"c"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+            streamed([b"a"], [b"b"], [b"c"]),
         )
+
+    def startGranting(
+        self, app: Callable[..., Any], window: str, size: int
+    ) -> tuple[SynchronousThreadPool, RecordingSink, list[int]]:
+        """
+        Start C{app} with a response window of C{window}, where the
+        application's first wait records how many sink calls were made
+        before it, and grants C{size} bytes.
+
+        @return: the pool, the sink and what the wait recorded.
+        """
+        sent: list[int] = []
+
+        def grant(running: RunningRequest) -> None:
+            sent.append(len(sink.calls))
+            running.windowReceived(size)
+
+        _running, pool, sink, _condition = self.start(
+            app, grant, head=requestHead(window=window)
+        )
+        return pool, sink, sent
 
     def test_firstChunkWaits(self) -> None:
         """
         With a window of zero, even the head and first chunk wait.
         """
-        sent: list[int] = []
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
             startResponse("200 OK", TEXT)
             yield b"a"
 
-        def grant(running: RunningRequest) -> None:
-            sent.append(len(sink.calls))
-            running.windowReceived(10)
-
-        _running, pool, sink, _condition = self.start(
-            app, grant, head=requestHead(window="0")
-        )
+        pool, sink, sent = self.startGranting(app, "0", 10)
         pool.flush()
         self.assertEqual(sent, [0])
-        self.assertEqual(sink.calls[0], ("sendHead", 200, b"OK", BTEXT, [b"a"], True))
+        self.assertEqual(sink.calls[0], sentHead([b"a"], True))
 
     def test_bigChunkWhole(self) -> None:
         """
@@ -2989,7 +2882,6 @@ class ResponseWindowTests(PacedTestCase):
         """
         C{write()} waits for window like the iterable.
         """
-        sent: list[int] = []
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
             write = startResponse("200 OK", TEXT)
@@ -2997,23 +2889,12 @@ class ResponseWindowTests(PacedTestCase):
             write(b"c")
             return []
 
-        def grant(running: RunningRequest) -> None:
-            sent.append(len(sink.calls))
-            running.windowReceived(5)
-
-        _running, pool, sink, _condition = self.start(
-            app, grant, head=requestHead(window="2")
-        )
+        pool, sink, sent = self.startGranting(app, "2", 5)
         pool.flush()
         self.assertEqual(sent, [1])
         self.assertEqual(
             sink.calls,
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"ab"], True),
-                ("sendBody", [b"c"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+            streamed([b"ab"], [b"c"]),
         )
 
     def test_fileWrapper(self) -> None:
@@ -3062,8 +2943,7 @@ class ResponseWindowTests(PacedTestCase):
         pool.flush()
         self.assertEqual(condition.waits, 0)
         self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a", b"b", b"c"], False),
-                         FINISHED]
+            sink.calls, whole([b"a", b"b", b"c"])
         )
 
     def test_unlimitedWithoutWindow(self) -> None:
@@ -3134,7 +3014,7 @@ class ResponseWindowTests(PacedTestCase):
         pool.flush()
         self.assertEqual(condition.waits, 1)
         self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"ab"], True), FINISHED]
+            sink.calls, [sentHead([b"ab"], True), FINISHED]
         )
         self.assertEqual((iterable.nexts, iterable.closes), (2, 1))
         self.assertEqual(self.failures(), [])
@@ -3145,24 +3025,13 @@ class ResponseWindowTests(PacedTestCase):
         L{RequestCancelled}.
         """
         raised: list[BaseException] = []
-
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            write = startResponse("200 OK", TEXT)
-            write(b"a")
-            try:
-                write(b"b")
-            except RequestCancelled as e:
-                raised.append(e)
-                raise
-            return []
-
         _running, pool, sink, _condition = self.start(
-            app, lambda running: running.cancel(), head=requestHead(window="1")
+            writingTwice(raised), lambda running: running.cancel(), head=requestHead(window="1")
         )
         pool.flush()
         self.assertEqual(len(raised), 1)
         self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
+            sink.calls, [sentHead([b"a"], True), FINISHED]
         )
         self.assertEqual(self.failures(), [])
 
@@ -3217,9 +3086,7 @@ class RequestBodyFlowTests(PacedTestCase):
         reactor.flush()
         self.assertEqual(INPUT_WINDOW // 4, 65536)
         self.assertEqual(self.windows(sink.calls), [70000, 70000, 60000])
-        self.assertEqual(sink.calls[-2:], [
-            ("sendHead", 204, b"No Content", [], [], False), FINISHED
-        ])
+        self.assertEqual(sink.calls[-2:], whole([], headers=[], status=204, reason=b"No Content"))
 
     def test_readWaitsForBody(self) -> None:
         """
@@ -3358,11 +3225,7 @@ class RequestBodyFlowTests(PacedTestCase):
         paced: nothing is granted.
         """
 
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
-        calls = self.runApp(app, requestHead(method="POST"), [b"x" * 100000])
+        calls = self.runApp(echoBody, requestHead(method="POST"), [b"x" * 100000])
         self.assertEqual(self.windows(calls), [])
 
     def test_cancelWakesReader(self) -> None:
@@ -3421,12 +3284,8 @@ class RequestBodyFlowTests(PacedTestCase):
         dropped.
         """
 
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
         running, pool, sink, _condition = self.start(
-            app, head=requestHead(method="POST", more=True), body=[b"a"]
+            echoBody, head=requestHead(method="POST", more=True), body=[b"a"]
         )
         running.bodyReceived([b"b"], True)
         running.bodyReceived([b"c"], False)
