@@ -1255,10 +1255,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [b"a", b"", b"b"]
 
-        self.assertEqual(
-            self.runApp(app),
-            whole([b"a", b"b"]),
-        )
+        self.assertEqual(self.runApp(app), whole([b"a", b"b"]))
 
     def test_tupleBatched(self) -> None:
         """
@@ -1269,10 +1266,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return (b"a", b"b")
 
-        self.assertEqual(
-            self.runApp(app),
-            whole([b"a", b"b"]),
-        )
+        self.assertEqual(self.runApp(app), whole([b"a", b"b"]))
 
     def test_singleChunkContentLength(self) -> None:
         """
@@ -1298,10 +1292,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [b""]
 
-        self.assertEqual(
-            self.runApp(app),
-            whole([], headers=[*BTEXT, (b"Content-Length", b"0")]),
-        )
+        self.assertEqual(self.runApp(app), whole([], headers=[*BTEXT, (b"Content-Length", b"0")]))
 
     def test_lenOneIterable(self) -> None:
         """
@@ -1350,10 +1341,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [b""]
 
-        self.assertEqual(
-            self.runApp(app, requestHead(method="HEAD")),
-            whole([]),
-        )
+        self.assertEqual(self.runApp(app, requestHead(method="HEAD")), whole([]))
 
     def test_noContentLengthWithoutContent(self) -> None:
         """
@@ -1377,10 +1365,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("204 No Content", [])
             return []
 
-        self.assertEqual(
-            self.runApp(app),
-            whole([], headers=[], status=204, reason=b"No Content"),
-        )
+        self.assertEqual(self.runApp(app), whole([], headers=[], status=204, reason=b"No Content"))
 
     def test_generatorStreamed(self) -> None:
         """
@@ -1396,10 +1381,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             yield b""
             yield b"b"
 
-        self.assertEqual(
-            self.runApp(app),
-            streamed([b"a"], [b"b"]),
-        )
+        self.assertEqual(self.runApp(app), streamed([b"a"], [b"b"]))
 
     def test_emptyGenerator(self) -> None:
         """
@@ -1411,9 +1393,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             yield b""
 
-        self.assertEqual(
-            self.runApp(app), whole([])
-        )
+        self.assertEqual(self.runApp(app), whole([]))
 
     def test_startResponseInGenerator(self) -> None:
         """
@@ -1424,10 +1404,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("201 Created", TEXT)
             yield b"made"
 
-        self.assertEqual(
-            self.runApp(app),
-            streamed([b"made"], status=201, reason=b"Created"),
-        )
+        self.assertEqual(self.runApp(app), streamed([b"made"], status=201, reason=b"Created"))
 
     def test_write(self) -> None:
         """
@@ -1442,10 +1419,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             write(b"2")
             return iter([b"3"])
 
-        self.assertEqual(
-            self.runApp(app),
-            streamed([b"1"], [b"2", b"3"]),
-        )
+        self.assertEqual(self.runApp(app), streamed([b"1"], [b"2", b"3"]))
 
     def test_chunksWhileReactorBusyBatched(self) -> None:
         """
@@ -1467,10 +1441,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         runner = WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger)
         runner.run(b"req-1", requestHead(), [], sink)
         reactor.flush()
-        self.assertEqual(
-            sink.calls,
-            streamed([b"a"], [b"b", b"c"], [b"d"]),
-        )
+        self.assertEqual(sink.calls, streamed([b"a"], [b"b", b"c"], [b"d"]))
 
     def test_batchesBounded(self) -> None:
         """
@@ -1790,9 +1761,7 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
         calls = self.runApp(app)
         # Four reads with data, one that finds the end.
         self.assertEqual(f.sizes, [65536] * 5)
-        self.assertEqual(
-            calls[0], sentHead([data[:65536]], True)
-        )
+        self.assertEqual(calls[0], sentHead([data[:65536]], True))
         self.assertEqual(
             calls[1:],
             [
@@ -2007,10 +1976,7 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
                     raised.append(e)
                     raise
 
-        self.assertEqual(
-            self.runApp(app),
-            failedAfter([b"a"]),
-        )
+        self.assertEqual(self.runApp(app), failedAfter([b"a"]))
         self.assertEqual(raised, [error])
         self.assertIs(self.failures()[0]["log_failure"].value, error)
 
@@ -2112,9 +2078,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
             return iterable
 
         calls = self.runApp(app)
-        self.assertEqual(
-            calls[0], sentHead([b"ab"], True, headers=[(b"Content-Length", b"3")])
-        )
+        self.assertEqual(calls[0], sentHead([b"ab"], True, headers=[(b"Content-Length", b"3")]))
         self.assertEqual(calls[-2:], [("sendBody", [], True), FINISHED])
         body = b"".join(b"".join(call[1]) for call in calls if call[0] == "sendBody")
         self.assertEqual(body, b"c")
@@ -2280,10 +2244,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
             yield b"a"
             raise ValueError("secret detail")
 
-        self.assertEqual(
-            self.runApp(app),
-            failedAfter([b"a"]),
-        )
+        self.assertEqual(self.runApp(app), failedAfter([b"a"]))
         self.assertLogged(ValueError)
 
     def test_noStartResponse(self) -> None:
@@ -2333,10 +2294,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
             yield b"a"
             yield "b"
 
-        self.assertEqual(
-            self.runApp(app),
-            failedAfter([b"a"]),
-        )
+        self.assertEqual(self.runApp(app), failedAfter([b"a"]))
         self.assertLogged(TypeError)
 
     def test_nonBytesWrite(self) -> None:
@@ -2711,10 +2669,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
             yield b"a"
             yield b"b"
 
-        self.assertEqual(
-            self.runValidated(app),
-            streamed([b"a"], [b"b"]),
-        )
+        self.assertEqual(self.runValidated(app), streamed([b"a"], [b"b"]))
 
     def test_write(self) -> None:
         """
@@ -2726,10 +2681,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
             write(b"a")
             return []
 
-        self.assertEqual(
-            self.runValidated(app),
-            streamed([b"a"]),
-        )
+        self.assertEqual(self.runValidated(app), streamed([b"a"]))
 
 
 class PacedTestCase(RunnerMixin, SynchronousTestCase):
@@ -2787,10 +2739,7 @@ class ResponseWindowTests(PacedTestCase):
         # 3 - 2 - 2 = -1: waits before "ef"; +1 = 0: waits again; +2: sends
         # "ef" (window 0) and waits before "gh"; +1: sends "gh".
         self.assertEqual(seen, [(3, 2), (3, 2), (4, 3)])
-        self.assertEqual(
-            sink.calls,
-            streamed([b"ab"], [b"cd"], [b"ef"], [b"gh"]),
-        )
+        self.assertEqual(sink.calls, streamed([b"ab"], [b"cd"], [b"ef"], [b"gh"]))
 
     def test_windowReopened(self) -> None:
         """
@@ -2810,10 +2759,7 @@ class ResponseWindowTests(PacedTestCase):
         )
         pool.flush()
         self.assertEqual(condition.waits, 2)
-        self.assertEqual(
-            sink.calls,
-            streamed([b"a"], [b"b"], [b"c"]),
-        )
+        self.assertEqual(sink.calls, streamed([b"a"], [b"b"], [b"c"]))
 
     def startGranting(
         self, app: Callable[..., Any], window: str, size: int
@@ -2892,10 +2838,7 @@ class ResponseWindowTests(PacedTestCase):
         pool, sink, sent = self.startGranting(app, "2", 5)
         pool.flush()
         self.assertEqual(sent, [1])
-        self.assertEqual(
-            sink.calls,
-            streamed([b"ab"], [b"c"]),
-        )
+        self.assertEqual(sink.calls, streamed([b"ab"], [b"c"]))
 
     def test_fileWrapper(self) -> None:
         """
@@ -2942,9 +2885,7 @@ class ResponseWindowTests(PacedTestCase):
         _running, pool, sink, condition = self.start(app, head=requestHead(window="1"))
         pool.flush()
         self.assertEqual(condition.waits, 0)
-        self.assertEqual(
-            sink.calls, whole([b"a", b"b", b"c"])
-        )
+        self.assertEqual(sink.calls, whole([b"a", b"b", b"c"]))
 
     def test_unlimitedWithoutWindow(self) -> None:
         """
@@ -3013,9 +2954,7 @@ class ResponseWindowTests(PacedTestCase):
         )
         pool.flush()
         self.assertEqual(condition.waits, 1)
-        self.assertEqual(
-            sink.calls, [sentHead([b"ab"], True), FINISHED]
-        )
+        self.assertEqual(sink.calls, [sentHead([b"ab"], True), FINISHED])
         self.assertEqual((iterable.nexts, iterable.closes), (2, 1))
         self.assertEqual(self.failures(), [])
 
@@ -3030,9 +2969,7 @@ class ResponseWindowTests(PacedTestCase):
         )
         pool.flush()
         self.assertEqual(len(raised), 1)
-        self.assertEqual(
-            sink.calls, [sentHead([b"a"], True), FINISHED]
-        )
+        self.assertEqual(sink.calls, [sentHead([b"a"], True), FINISHED])
         self.assertEqual(self.failures(), [])
 
     def test_windowAfterCancel(self) -> None:
