@@ -663,6 +663,24 @@ class FramingTests(FrontTestCase):
         """
         return [e["why"] for e in self.events if "invalid reply" in e["log_format"]]
 
+    def streamHello(
+        self, contentLength: bytes, rest: list[bytes], end: bool = True
+    ) -> tuple[StringTransport, bytes, ParsedResponse]:
+        """
+        Answer a C{GET} with a streamed reply of C{Content-Length}
+        C{contentLength}: C{b"hel"} with its head, then C{rest} in a
+        C{BODY} (its C{END} if C{end}).
+
+        @return: the client's transport, the request's id, and what the
+            client got.
+        """
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", contentLength)], body=[b"hel"],
+                     more=True)
+        self.reply(protocol.encodeBody(requestId, rest, end))
+        return transport, requestId, ParsedResponse(transport.value())
+
     def test_completeLonger(self) -> None:
         """
         A complete reply with more body than its C{Content-Length} gets only
@@ -704,12 +722,7 @@ class FramingTests(FrontTestCase):
         closed after it; the handler is told C{CANCEL}, and what it sends
         after is dropped.
         """
-        _, transport = self.get()
-        requestId = self.lastRequest().requestId
-        self.respond(requestId, headers=[(b"Content-Length", b"5")], body=[b"hel"],
-                     more=True)
-        self.reply(protocol.encodeBody(requestId, [b"lo", b" world"], False))
-        response = ParsedResponse(transport.value())
+        transport, requestId, response = self.streamHello(b"5", [b"lo", b" world"], False)
         self.assertEqual(response.body, b"hello")
         self.assertTrue(response.complete)
         self.assertTrue(transport.disconnecting)
@@ -724,12 +737,7 @@ class FramingTests(FrontTestCase):
         A body that passes its C{Content-Length} in its C{END} is cut the
         same way.
         """
-        _, transport = self.get()
-        requestId = self.lastRequest().requestId
-        self.respond(requestId, headers=[(b"Content-Length", b"5")], body=[b"hel"],
-                     more=True)
-        self.reply(protocol.encodeBody(requestId, [b"lo!"], True))
-        response = ParsedResponse(transport.value())
+        transport, _, response = self.streamHello(b"5", [b"lo!"])
         self.assertEqual(response.body, b"hello")
         self.assertTrue(response.complete)
         self.assertTrue(transport.disconnecting)
@@ -741,13 +749,8 @@ class FramingTests(FrontTestCase):
         A streamed body that ends short of its C{Content-Length} aborts the
         connection instead of finishing the response.
         """
-        _, transport = self.get()
-        requestId = self.lastRequest().requestId
-        self.respond(requestId, headers=[(b"Content-Length", b"50")], body=[b"hel"],
-                     more=True)
-        self.reply(protocol.encodeBody(requestId, [b"lo"], True))
+        transport, _, response = self.streamHello(b"50", [b"lo"])
         self.assertTrue(transport.disconnected)
-        response = ParsedResponse(transport.value())
         self.assertEqual(response.body, b"hello")
         self.assertFalse(response.complete)
         self.assertEqual(self.invalidReplies(),
@@ -759,12 +762,7 @@ class FramingTests(FrontTestCase):
         """
         A body as long as its C{Content-Length} keeps the connection.
         """
-        _, transport = self.get()
-        requestId = self.lastRequest().requestId
-        self.respond(requestId, headers=[(b"Content-Length", b"5")], body=[b"hel"],
-                     more=True)
-        self.reply(protocol.encodeBody(requestId, [b"lo"], True))
-        response = ParsedResponse(transport.value())
+        transport, _, response = self.streamHello(b"5", [b"lo"])
         self.assertEqual(response.body, b"hello")
         self.assertTrue(response.complete)
         self.assertFalse(transport.disconnecting)

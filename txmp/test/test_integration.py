@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from typing import Any, Callable
 
@@ -26,7 +25,6 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
-from txmp import fronttap, handlertap
 from txmp._pool import ReactorCalls, WorkerPool
 from txmp._zmq import ZmqContext, newRoutingId
 from txmp.test.contracts import (
@@ -38,6 +36,7 @@ from txmp.test.contracts import (
     ZmqContextTestsMixin,
     collector,
 )
+from txmp.test.services import ServicesTestCase, ipcDirectory
 
 
 def echoApp(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]:
@@ -75,45 +74,10 @@ class _Lines(ProcessProtocol):
         self.ended.callback(None)
 
 
-class FrontAndHandlerTests(TestCase):
+class FrontAndHandlerTests(ServicesTestCase):
     """
     L{fronttap.FrontService} and L{handlertap.HandlerService} over ipc.
     """
-
-    timeout = 30
-
-    def setUp(self) -> None:
-        # Not under trial's temporary directory: ZeroMQ refuses ipc paths
-        # longer than about 107 bytes.
-        base = FilePath(tempfile.mkdtemp(prefix="txmp-"))
-        self.addCleanup(base.remove)
-        self.send = "ipc://" + base.child("send").path
-        self.ret = "ipc://" + base.child("return").path
-
-    @inlineCallbacks
-    def startFront(self, *extra: str) -> Any:
-        options = fronttap.Options()
-        options.parseOptions(
-            ["--listen", "tcp:0:interface=127.0.0.1", "--send", self.send,
-             "--return", self.ret, *extra]
-        )
-        service = fronttap.FrontService(reactor, options)
-        service.startService()
-        self.addCleanup(service.stopService)
-        ports = yield service.listening
-        self.url = b"http://127.0.0.1:%d" % (ports[0].getHost().port,)
-        return service
-
-    def startHandler(self, app: str, name: str) -> Any:
-        options = handlertap.Options()
-        options.parseOptions(
-            ["--app", app, "--send", self.send, "--return", self.ret,
-             "--name", name, "--threads", "2"]
-        )
-        service = handlertap.HandlerService(reactor, options)
-        service.startService()
-        self.addCleanup(service.stopService)
-        return service
 
     @inlineCallbacks
     def test_wsgiOverZeroMQ(self) -> Any:
@@ -123,7 +87,7 @@ class FrontAndHandlerTests(TestCase):
         intact, and the front's tables are empty afterwards.
         """
         front = yield self.startFront()
-        self.startHandler("txmp.test.test_integration:echoApp", "h1")
+        self.startHandler("h1", app="txmp.test.test_integration:echoApp")
         payload = bytes(range(256)) * 1000
         response = yield Agent(reactor).request(
             b"POST", self.url + b"/some%20path", Headers({}),
@@ -142,11 +106,10 @@ class FrontAndHandlerTests(TestCase):
         A handler started before its front registers once the front binds,
         and serves.
         """
-        self.startHandler("txmp.demo:app", "early")
+        self.startHandler("early")
         yield self.startFront()
-        response = yield Agent(reactor).request(b"GET", self.url + b"/")
-        body = yield readBody(response)
-        self.assertEqual(response.code, 200)
+        code, body = yield self.get()
+        self.assertEqual(code, 200)
         self.assertTrue(body.startswith(b"Hello from txmp handler"))
 
     @inlineCallbacks
@@ -196,13 +159,9 @@ class FrontAndHandlerTests(TestCase):
 
 def ipcAddress(case: TestCase) -> str:
     """
-    A short ipc address in a directory removed after the test (not under
-    trial's temporary directory: ZeroMQ refuses ipc paths longer than about
-    107 bytes).
+    A new ipc address, removed after the test.
     """
-    base = FilePath(tempfile.mkdtemp(prefix="txmp-"))
-    case.addCleanup(base.remove)
-    return "ipc://" + base.child("s").path
+    return "ipc://" + ipcDirectory(case).child("s").path
 
 
 class ZmqAdapterTests(TestCase):
