@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable, TypeVar
 
@@ -614,6 +615,7 @@ class RecordingSink:
         self.calls.append(("finished",))
 
 
+@dataclass(eq=False)
 class MemoryRun:
     """
     One request given to a L{MemoryRunner}.
@@ -631,17 +633,14 @@ class MemoryRun:
         request's C{window} meta attribute (C{head.extra["window"]}).
     """
 
-    def __init__(
-        self, requestId: bytes, head: protocol.RequestHead, body: list[bytes], sink: Any
-    ) -> None:
-        self.requestId = requestId
-        self.head = head
-        self.body = body
-        self.sink = sink
-        self.cancelled = False
-        self.bodyParts: list[list[bytes]] = []
-        self.bodyEnded = False
-        self.windows: list[int] = []
+    requestId: bytes
+    head: protocol.RequestHead
+    body: list[bytes]
+    sink: Any
+    cancelled: bool = False
+    bodyParts: list[list[bytes]] = field(default_factory=list)
+    bodyEnded: bool = False
+    windows: list[int] = field(default_factory=list)
 
     def cancel(self) -> None:
         """

@@ -1179,6 +1179,14 @@ class HeartbeatTests(DispatcherTestCase):
             self.control(identity, protocol.encodePing())
         self.clock.advance(self.heartbeat)
 
+    def outlive(self, *identities: bytes) -> None:
+        """
+        Advance four heartbeats, with C{identities} sending C{PING} before
+        each: the other handlers, silent for three intervals, are dead.
+        """
+        for _ in range(4):
+            self.keepAlive(*identities)
+
     def test_pingsEachInterval(self) -> None:
         """
         Every handler gets a C{PING} each heartbeat interval.
@@ -1226,8 +1234,7 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(B, 1)
         d, _ = self.submit()
         [requestId] = self.requestIds(A)
-        for _ in range(4):
-            self.keepAlive(B)
+        self.outlive(B)
         self.assertNotIn(A, self.dispatcher.handlers)
         self.assertEqual(self.requestIds(B), [requestId])
         self.assertEqual(self.dispatcher.stats["retried"], 1)
@@ -1247,12 +1254,10 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(B, 1)
         self.hello(C, 0)
         d, _ = self.submit()
-        for _ in range(4):
-            self.keepAlive(B, C)
+        self.outlive(B, C)
         [_requestId] = self.requestIds(B)
         self.credit(C, 1)
-        for _ in range(4):
-            self.keepAlive(C)
+        self.outlive(C)
         self.assertNotIn(B, self.dispatcher.handlers)
         self.assertFrontError(d, HandlerFailed, 502)
         self.assertEqual(self.requestIds(C), [])
@@ -1266,8 +1271,7 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(A, 1)
         d, _ = self.submit()
         [requestId] = self.requestIds(A)
-        for _ in range(4):
-            self.clock.advance(self.heartbeat)
+        self.outlive()
         self.assertEqual(self.dispatcher.counts()["queued"], 1)
         self.hello(B, 1)
         self.assertEqual(self.requestIds(B), [requestId])
@@ -1285,8 +1289,7 @@ class HeartbeatTests(DispatcherTestCase):
         [retriedId] = self.requestIds(A)
         _queued, _ = self.submit()
         [queuedId] = list(self.dispatcher.queue)
-        for _ in range(4):
-            self.keepAlive(B)
+        self.outlive(B)
         self.assertEqual(list(self.dispatcher.queue), [retriedId, queuedId])
         self.credit(B, 1)
         self.assertEqual(self.requestIds(B), [retriedId])
@@ -1300,8 +1303,7 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(B, 0)
         retried, _ = self.submit()
         queued, _ = self.submit()
-        for _ in range(4):
-            self.keepAlive(B)
+        self.outlive(B)
         self.assertEqual(self.dispatcher.counts()["queued"], 2)
         self.clock.advance(self.queueTimeout - 4)
         self.assertFrontError(queued, NoCapacity, 503)
@@ -1318,8 +1320,7 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(A, 5)
         self.hello(B, 1)
         d, _ = self.submit(idempotent=False)
-        for _ in range(4):
-            self.keepAlive(B)
+        self.outlive(B)
         self.assertFrontError(d, HandlerFailed, 502)
         self.assertEqual(self.requestIds(B), [])
         self.assertEqual(self.dispatcher.stats["status502"], 1)
@@ -1336,8 +1337,7 @@ class HeartbeatTests(DispatcherTestCase):
         [requestId] = self.requestIds(A)
         self.respond(A, requestId, more=True)
         self.successResultOf(d)
-        for _ in range(4):
-            self.keepAlive(B)
+        self.outlive(B)
         self.assertEqual(consumer.aborted, 1)
         self.assertEqual(self.requestIds(B), [])
         self.assertNoLeak(timers=False)
@@ -1353,8 +1353,7 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(C, 1)
         d, _ = self.submit()
         [requestId] = self.requestIds(A)
-        for _ in range(4):
-            self.keepAlive(C)
+        self.outlive(C)
         self.assertEqual(list(self.dispatcher.handlers), [C])
         self.assertEqual(self.requestIds(B), [])
         self.assertEqual(self.requestIds(C), [requestId])
@@ -1369,8 +1368,7 @@ class HeartbeatTests(DispatcherTestCase):
         new C{HELLO} it gets requests again.
         """
         self.hello(A, 1)
-        for _ in range(4):
-            self.clock.advance(self.heartbeat)
+        self.outlive()
         self.socket.clear()
         self.credit(A, 1)
         self.assertEqual(self.sent(A), [protocol.Bye()])

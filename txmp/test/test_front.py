@@ -663,6 +663,20 @@ class FramingTests(FrontTestCase):
         """
         return [e["why"] for e in self.events if "invalid reply" in e["log_format"]]
 
+    def replyWhole(
+        self, contentLength: bytes, body: list[bytes]
+    ) -> tuple[StringTransport, ParsedResponse]:
+        """
+        Answer a C{GET} with a whole reply of C{Content-Length}
+        C{contentLength} and C{body}.
+
+        @return: the client's transport, and what the client got.
+        """
+        _, transport = self.get()
+        self.respond(self.lastRequest().requestId,
+                     headers=[(b"Content-Length", contentLength)], body=body)
+        return transport, ParsedResponse(transport.value())
+
     def streamHello(
         self, contentLength: bytes, rest: list[bytes], end: bool = True
     ) -> tuple[StringTransport, bytes, ParsedResponse]:
@@ -687,10 +701,7 @@ class FramingTests(FrontTestCase):
         that much to the client, as a complete response; the connection is
         closed after it, and the reply is logged and counted as invalid.
         """
-        _, transport = self.get()
-        self.respond(self.lastRequest().requestId,
-                     headers=[(b"Content-Length", b"5")], body=[b"hel", b"lo world"])
-        response = ParsedResponse(transport.value())
+        transport, response = self.replyWhole(b"5", [b"hel", b"lo world"])
         self.assertEqual((response.code, response.body), (200, b"hello"))
         self.assertTrue(response.complete)
         self.assertTrue(transport.disconnecting)
@@ -704,10 +715,7 @@ class FramingTests(FrontTestCase):
         A complete reply with less body than its C{Content-Length}, which
         the client would wait for the rest of, gets 502 instead.
         """
-        _, transport = self.get()
-        self.respond(self.lastRequest().requestId,
-                     headers=[(b"Content-Length", b"50")], body=[b"hello"])
-        response = ParsedResponse(transport.value())
+        _, response = self.replyWhole(b"50", [b"hello"])
         self.assertEqual((response.code, response.body), (502, b"502 Bad Gateway\n"))
         self.assertTrue(response.complete)
         self.assertEqual(self.dispatcher.stats["status502"], 1)

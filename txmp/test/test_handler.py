@@ -76,6 +76,14 @@ class FrontLinkTestCase(SynchronousTestCase):
         """
         self.fromFront(protocol.encodeRequest(requestId, META, headers, body))
 
+    def startWelcomed(self) -> None:
+        """
+        Start the link and let the front welcome it; forget what it sent.
+        """
+        self.link.start()
+        self.welcome()
+        self.sendSocket.clear()
+
     def control(self) -> list[protocol.Message]:
         """
         The messages sent on the send socket so far, decoded.
@@ -280,9 +288,7 @@ class RequestTests(FrontLinkTestCase):
 
     def setUp(self) -> None:
         FrontLinkTestCase.setUp(self)
-        self.link.start()
-        self.welcome()
-        self.sendSocket.clear()
+        self.startWelcomed()
 
     def test_requestRuns(self) -> None:
         """
@@ -656,9 +662,7 @@ class DrainTests(FrontLinkTestCase):
 
     def setUp(self) -> None:
         FrontLinkTestCase.setUp(self)
-        self.link.start()
-        self.welcome()
-        self.sendSocket.clear()
+        self.startWelcomed()
 
     def test_byeSent(self) -> None:
         """

@@ -5,6 +5,7 @@ target when joined, and L{FakeReactor} stands for the reactor.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -13,16 +14,16 @@ from txmp._pool import ReactorCalls, WorkerPool
 from txmp.testing import FakeReactor
 
 
+@dataclass
 class FakeThread:
     """
     A thread that runs its target only when joined, in the joining thread.
     """
 
-    def __init__(self, target: Callable[[], object], name: str) -> None:
-        self.target = target
-        self.name = name
-        self.started = False
-        self.joined = False
+    target: Callable[[], object]
+    name: str
+    started: bool = False
+    joined: bool = False
 
     def start(self) -> None:
         self.started = True

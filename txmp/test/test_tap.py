@@ -65,18 +65,28 @@ def makeNotCallable() -> Any:
     return 42
 
 
-class FrontOptionsTests(SynchronousTestCase):
+class OptionsTestCase(SynchronousTestCase):
+    """
+    Tests of a tap's options: L{optionsClass}.
+    """
+
+    optionsClass: type[usage.Options]
+
+    def parse(self, *args: str) -> Any:
+        """
+        Parse C{args} as C{twistd} would.
+        """
+        options = self.optionsClass()
+        options.parseOptions(list(args))
+        return options
+
+
+class FrontOptionsTests(OptionsTestCase):
     """
     Tests for L{fronttap.Options}.
     """
 
-    def parse(self, *args: str) -> fronttap.Options:
-        """
-        Parse C{args} as C{twistd mpfront} would.
-        """
-        options = fronttap.Options()
-        options.parseOptions(list(args))
-        return options
+    optionsClass = fronttap.Options
 
     def test_defaults(self) -> None:
         """
@@ -968,18 +978,12 @@ class LoadApplicationTests(SynchronousTestCase):
         self.assertUsageError(APPS + ":brokenFactory()", "RuntimeError", "no database")
 
 
-class HandlerOptionsTests(SynchronousTestCase):
+class HandlerOptionsTests(OptionsTestCase):
     """
     Tests for L{handlertap.Options}.
     """
 
-    def parse(self, *args: str) -> handlertap.Options:
-        """
-        Parse C{args} as C{twistd mphandler} would.
-        """
-        options = handlertap.Options()
-        options.parseOptions(list(args))
-        return options
+    optionsClass = handlertap.Options
 
     def keepPathAndDirectory(self) -> None:
         """

@@ -200,52 +200,26 @@ class SignatureTests(SynchronousTestCase):
     Each fake's methods take what the real thing's take.
     """
 
-    def assertSameSignatures(self, fake: type, real: type, names: str) -> None:
+    def test_signatures(self) -> None:
         """
-        Assert that the methods C{names} (separated by spaces) of C{fake}
-        and C{real} have the same parameters.
+        The methods of L{MemoryNetwork}, L{MemorySocket},
+        L{SynchronousThreadPool}, L{MemoryRunner}, L{MemoryRun},
+        L{RecordingSink} and L{RecordingConsumer} have the parameters of
+        those of L{ZmqContext}, L{ZmqSocket}, L{WorkerPool} (and Twisted's
+        L{ThreadPool}), L{WSGIRunner}, L{RunningRequest}, the handler's sink
+        and the front's L{Exchange}.
         """
-        self.assertEqual(signatureDifferences(fake, real, names.split()), [])
-
-    def test_zeroMQ(self) -> None:
-        """
-        L{MemoryNetwork} and L{MemorySocket} against L{ZmqContext} and
-        L{ZmqSocket}.
-        """
-        self.assertSameSignatures(MemoryNetwork, ZmqContext, "socket shutdown")
-        self.assertSameSignatures(MemorySocket, ZmqSocket, "bind connect send close backlog")
-
-    def test_threadPool(self) -> None:
-        """
-        L{SynchronousThreadPool} against L{WorkerPool} and Twisted's
-        L{ThreadPool}.
-        """
-        self.assertSameSignatures(SynchronousThreadPool, WorkerPool, "start stop callInThread")
-        self.assertSameSignatures(SynchronousThreadPool, ThreadPool, "callInThreadWithCallback")
-
-    def test_runner(self) -> None:
-        """
-        L{MemoryRunner} and L{MemoryRun} against L{WSGIRunner} and
-        L{RunningRequest}.
-        """
-        self.assertSameSignatures(MemoryRunner, WSGIRunner, "run")
-        self.assertSameSignatures(MemoryRun, RunningRequest, "cancel bodyReceived windowReceived")
-
-    def test_sink(self) -> None:
-        """
-        L{RecordingSink} against the handler's sink.
-        """
-        self.assertSameSignatures(
-            RecordingSink, _ReplySink, "sendHead sendBody sendError sendWindow finished"
-        )
-
-    def test_consumer(self) -> None:
-        """
-        L{RecordingConsumer} against the front's L{Exchange}.
-        """
-        self.assertSameSignatures(
-            RecordingConsumer, Exchange, "writeBody finishBody abortBody"
-        )
+        for fake, real, names in [
+            (MemoryNetwork, ZmqContext, "socket shutdown"),
+            (MemorySocket, ZmqSocket, "bind connect send close backlog"),
+            (SynchronousThreadPool, WorkerPool, "start stop callInThread"),
+            (SynchronousThreadPool, ThreadPool, "callInThreadWithCallback"),
+            (MemoryRunner, WSGIRunner, "run"),
+            (MemoryRun, RunningRequest, "cancel bodyReceived windowReceived"),
+            (RecordingSink, _ReplySink, "sendHead sendBody sendError sendWindow finished"),
+            (RecordingConsumer, Exchange, "writeBody finishBody abortBody"),
+        ]:
+            self.assertEqual(signatureDifferences(fake, real, names.split()), [], fake)
 
     def test_differences(self) -> None:
         """
