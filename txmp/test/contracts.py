@@ -565,3 +565,33 @@ class RunnerTestsMixin(_TestCase):
         calls = list(sink.calls)
         running.cancel()
         self.assertEqual(sink.calls, calls)
+
+
+class RawSocketTestsMixin(_TestCase):
+    """
+    What C{txmp.test.test_zmq}'s C{FakeRawSocket} and a C{zmq.Socket} both
+    do at their high-water mark, as L{txmp._zmq.ZmqSocket} sends to them.
+
+    Hook: C{rawSocket(room)} returns a socket that takes C{room} messages,
+    then is full.
+    """
+
+    rawSocket: Callable[[int], Any]
+
+    def test_fullAfterRoom(self) -> None:
+        """
+        The socket says it is writable (C{POLLOUT}) and takes whole
+        messages until it is full; then it says so, and refuses the next
+        message at its first frame, with C{zmq.Again}.
+        """
+        import zmq
+
+        from txmp._zmq import _sendMultipart
+
+        for room in (1, 3):
+            raw = self.rawSocket(room)
+            for _ in range(room):
+                self.assertTrue(raw.getsockopt(zmq.EVENTS) & zmq.POLLOUT)
+                _sendMultipart(raw, [b"a", b"b"])
+            self.assertFalse(raw.getsockopt(zmq.EVENTS) & zmq.POLLOUT)
+            self.assertRaises(zmq.Again, _sendMultipart, raw, [b"c", b"d"])

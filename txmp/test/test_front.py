@@ -663,6 +663,21 @@ class FramingTests(FrontTestCase):
         """
         return [e["why"] for e in self.events if "invalid reply" in e["log_format"]]
 
+    def assertInvalid(
+        self, response: ParsedResponse, code: int, body: bytes, counter: str, why: str
+    ) -> None:
+        """
+        Assert that the client got a complete C{response} with C{code} and
+        C{body}, that the front counted it in its C{counter} statistic and
+        logged the reply invalid (only) for C{why}, and that it holds no
+        request any more.
+        """
+        self.assertEqual((response.code, response.body), (code, body))
+        self.assertTrue(response.complete)
+        self.assertEqual(self.dispatcher.stats[counter], 1)
+        self.assertEqual(self.invalidReplies(), [why])
+        self.assertNoLeak()
+
     def replyWhole(
         self, contentLength: bytes, body: list[bytes]
     ) -> tuple[StringTransport, ParsedResponse]:
@@ -702,13 +717,9 @@ class FramingTests(FrontTestCase):
         closed after it, and the reply is logged and counted as invalid.
         """
         transport, response = self.replyWhole(b"5", [b"hel", b"lo world"])
-        self.assertEqual((response.code, response.body), (200, b"hello"))
-        self.assertTrue(response.complete)
         self.assertTrue(transport.disconnecting)
-        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
-        self.assertEqual(self.invalidReplies(),
-                         ["body longer than its Content-Length of 5 bytes: cut"])
-        self.assertNoLeak()
+        self.assertInvalid(response, 200, b"hello", "badMessages",
+                           "body longer than its Content-Length of 5 bytes: cut")
 
     def test_completeShorter(self) -> None:
         """
@@ -716,12 +727,8 @@ class FramingTests(FrontTestCase):
         the client would wait for the rest of, gets 502 instead.
         """
         _, response = self.replyWhole(b"50", [b"hello"])
-        self.assertEqual((response.code, response.body), (502, b"502 Bad Gateway\n"))
-        self.assertTrue(response.complete)
-        self.assertEqual(self.dispatcher.stats["status502"], 1)
-        self.assertEqual(self.invalidReplies(),
-                         ["body 45 bytes short of its Content-Length"])
-        self.assertNoLeak()
+        self.assertInvalid(response, 502, b"502 Bad Gateway\n", "status502",
+                           "body 45 bytes short of its Content-Length")
 
     def test_streamedLonger(self) -> None:
         """

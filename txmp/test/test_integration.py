@@ -29,6 +29,7 @@ from txmp._pool import ReactorCalls, WorkerPool
 from txmp._zmq import ZmqContext, newRoutingId
 from txmp.test.contracts import (
     CallbackThreadPoolTestsMixin,
+    RawSocketTestsMixin,
     ReactorCallsTestsMixin,
     ReactorStopTestsMixin,
     RealSide,
@@ -202,6 +203,24 @@ class ZmqAdapterTests(TestCase):
         yield allThere
         self.assertEqual([frames[1] for frames in received], [b"0", b"1", b"2", b"3", b"4"])
         self.assertEqual(dealer.backlog, 0)
+
+
+class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
+    """
+    A ZeroMQ DEALER, connected where no one listens, with a high-water mark
+    of C{room}, is full when L{txmp.test.test_zmq}'s C{FakeRawSocket} is.
+    """
+
+    def rawSocket(self, room: int) -> Any:
+        import zmq
+
+        context = zmq.Context()
+        self.addCleanup(context.term)
+        raw = context.socket(zmq.DEALER)
+        self.addCleanup(raw.close, 0)
+        raw.setsockopt(zmq.SNDHWM, room)
+        raw.connect(ipcAddress(self))
+        return raw
 
 
 class ZmqContextContractTests(RealSide, ZmqContextTestsMixin, TestCase):

@@ -11,6 +11,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._zmq import _NOBLOCK, _SNDMORE, ZmqSocket
+from txmp.test.contracts import RawSocketTestsMixin
 
 
 class FakeRawSocket:
@@ -76,6 +77,16 @@ def socketWithBacklog(
     clock.advance(0)
     connection.reads = 0
     return socket
+
+
+class FakeRawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
+    """
+    L{FakeRawSocket} is full when a C{zmq.Socket} is (the real side is in
+    L{txmp.test.test_integration}).
+    """
+
+    def rawSocket(self, room: int) -> FakeRawSocket:
+        return FakeRawSocket(room)
 
 
 class BacklogTests(SynchronousTestCase):
