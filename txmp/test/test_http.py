@@ -787,7 +787,7 @@ class PureRuleTests(SynchronousTestCase):
         self.assertIsNone(splitFieldLine(b"A b"))
         self.assertIsNone(splitFieldLine(b": b"))
 
-    def test_httpHead(self) -> None:
+    def test_requestHead(self) -> None:
         """
         L{RequestHead} keeps fields and drops the ones with C{_}.
         """

@@ -703,7 +703,7 @@ class PureFramingTests(SynchronousTestCase):
             error = self.assertRaises(FramingError, self.decode, [data], 16)
             self.assertEqual(error.status, status)
 
-    def test_httpHeadFraming(self) -> None:
+    def test_requestHeadFraming(self) -> None:
         """
         L{RequestHead} works out C{chunked} and the authority.
         """
