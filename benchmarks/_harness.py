@@ -476,7 +476,9 @@ def startHandler(
             r"handler %s joined(?: with (\d+) credits)?" % (re.escape(name),)
         )
     except BenchmarkError as e:
-        raise BenchmarkError("%s\nand the handler's output:\n%s" % (e, handler.tail()))
+        raise BenchmarkError(
+            "%s\nand the handler's output:\n%s" % (e, handler.tail())
+        ) from None
     # The credits it offers: its --threads, whatever the default is.
     handler.credits = int(match.group(1)) if match.group(1) else None
     return handler
@@ -536,7 +538,7 @@ def checkResponse(url: str, body: bytes | None = None, label: str = "") -> None:
             status = response.status
             data = response.read()
     except Exception as e:
-        raise BenchmarkError("GET %s failed: %s" % (what, e))
+        raise BenchmarkError("GET %s failed: %s" % (what, e)) from e
     if status != 200 or (body is not None and data != body):
         raise BenchmarkError(
             "GET %s: expected 200 %r, got %d %r" % (what, body, status, data[:200])
@@ -660,7 +662,7 @@ def wrk(
             args, capture_output=True, text=True, timeout=duration + 60
         )
     except subprocess.TimeoutExpired:
-        raise BenchmarkError("wrk did not finish: " + " ".join(args))
+        raise BenchmarkError("wrk did not finish: " + " ".join(args)) from None
     output = completed.stdout + completed.stderr
     if completed.returncode != 0:
         raise BenchmarkError("wrk failed (%d):\n%s" % (completed.returncode, output))
@@ -736,7 +738,8 @@ def describePython(python: str) -> str:
         "impl = platform.python_implementation()\n"
         "if impl == 'PyPy':\n"
         "    v = sys.pypy_version_info\n"
-        "    print('PyPy %d.%d.%d (Python %s)' % (v.major, v.minor, v.micro, platform.python_version()))\n"
+        "    print('PyPy %d.%d.%d (Python %s)'\n"
+        "          % (v.major, v.minor, v.micro, platform.python_version()))\n"
         "else:\n"
         "    print('%s %s' % (impl, platform.python_version()))\n"
     )
@@ -744,8 +747,8 @@ def describePython(python: str) -> str:
         return subprocess.run(
             [python, "-c", code], capture_output=True, text=True, timeout=60, check=True
         ).stdout.strip()
-    except Exception as e:
-        raise BenchmarkError("cannot run %s: %s" % (python, e))
+    except (OSError, subprocess.SubprocessError) as e:
+        raise BenchmarkError("cannot run %s: %s" % (python, e)) from e
 
 
 def describeMachine() -> str:
@@ -830,6 +833,81 @@ def interleaved(
     return results
 
 
+def argumentParser(
+    description: str,
+    interpretersOf: str,
+    rounds: int,
+    roundsHelp: str,
+    duration: bool = True,
+) -> argparse.ArgumentParser:
+    """
+    The parser of a benchmark's command line, with the options they all
+    take: C{--duration S} (seconds per measurement, default 10; unless not
+    C{duration}), C{--rounds R} and the interpreters (see
+    L{addInterpreterArguments}).
+
+    @param interpretersOf: what runs with the front's interpreter, for the
+        help.
+    @param rounds: the default of C{--rounds}.
+    @param roundsHelp: what C{--rounds} does, for the help (its default is
+        added).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    if duration:
+        parser.add_argument("--duration", type=float, default=10.0, metavar="S",
+                            help="seconds per measurement (default 10)")
+    parser.add_argument("--rounds", type=int, default=rounds, metavar="R",
+                        help="%s (default %d)" % (roundsHelp, rounds))
+    addInterpreterArguments(parser, interpretersOf)
+    return parser
+
+
+def requireAtLeastOne(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *names: str
+) -> None:
+    """
+    Stop with a usage error unless each option of C{args} named (as in
+    C{args}: C{"wrk_threads"}) is at least 1.
+    """
+    small = ["--" + name.replace("_", "-") for name in names if getattr(args, name) < 1]
+    if small:
+        parser.error("%s must be at least 1" % (" and ".join(small),))
+
+
+def describeInterpreters(args: argparse.Namespace) -> tuple[str, str]:
+    """
+    L{describePython} of C{--front-python} and of C{--handler-python}.
+
+    @raise BenchmarkError: if either cannot be run.
+    """
+    return describePython(args.front_python), describePython(args.handler_python)
+
+
+def runBenchmark(run: Callable[[], int]) -> int:
+    """
+    Run a benchmark and return its exit status: C{run}'s, or 1 (with the
+    reason) if it raised L{BenchmarkError}, or 130 if it was interrupted
+    (Ctrl-C, or SIGTERM inside L{Servers}), by which time L{Servers} has
+    stopped every server.
+    """
+    try:
+        return run()
+    except BenchmarkError as e:
+        print("FAILED: %s" % (e,), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; every server was stopped", file=sys.stderr)
+        return 130
+
+
+def medians(results: Sequence[WrkResult]) -> tuple[float, dict[str, float]]:
+    """
+    The median over C{results} of req/s, and of each server's CPU
+    microseconds per request (L{medianCpuPerRequest}).
+    """
+    return median([r.rps for r in results]), medianCpuPerRequest(results)
+
+
 def addInterpreterArguments(parser: Any, front: str) -> None:
     """
     Add C{--front-python} and C{--handler-python} to C{parser}.
@@ -877,7 +955,7 @@ def requireModules(python: str, modules: Sequence[str], hint: str) -> None:
             [python, "-c", code], capture_output=True, text=True, timeout=120
         )
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise BenchmarkError("cannot run %s: %s" % (python, e))
+        raise BenchmarkError("cannot run %s: %s" % (python, e)) from e
     if completed.returncode != 0:
         lines = completed.stderr.strip().splitlines()
         raise BenchmarkError(
@@ -895,7 +973,7 @@ def moduleVersion(python: str, module: str) -> str:
             [python, "-c", "import %s; print(%s.__version__)" % (module, module)],
             capture_output=True, text=True, timeout=120, check=True,
         ).stdout.strip()
-    except Exception:
+    except (OSError, subprocess.SubprocessError):
         return "?"
 
 
@@ -906,7 +984,7 @@ def positiveNumbers(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part]
     except ValueError:
-        raise argparse.ArgumentTypeError("expected numbers separated by commas")
+        raise argparse.ArgumentTypeError("expected numbers separated by commas") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError("expected positive numbers")
     return values

@@ -30,7 +30,8 @@ The body is C{--size} bytes (100 MiB by default).  Each server answers a
 64 KiB request, and its peak RSS (C{VmHWM}) is read then ("idle"); it is
 checked once with the whole body (status, length and SHA-256), warmed up
 with C{--warmup} downloads (1; 3 if the front runs on PyPy, for its JIT);
-then every server is timed once per round, C{--rounds} rounds (5), each round starting with the next server.
+then every server is timed once per round, C{--rounds} rounds (5), each
+round starting with the next server.
 The client is this script: one connection, C{recv_into} a 1 MiB buffer,
 discarding the bytes.  It prints, for each server, the median download time
 and throughput, the CPU each process used per download, the ratio to raw
@@ -53,10 +54,12 @@ from _harness import (
     BenchmarkError,
     Server,
     Servers,
-    addInterpreterArguments,
+    argumentParser,
+    describeInterpreters,
     describeMachine,
-    describePython,
     median,
+    requireAtLeastOne,
+    runBenchmark,
     startFront,
     startHandler,
 )
@@ -117,10 +120,11 @@ def describeSize(size: int) -> str:
 
 
 def parseArguments(argv: list | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Download a large body through txmp and Twisted Web alone."
+    parser = argumentParser(
+        "Download a large body through txmp and Twisted Web alone.",
+        "mpfront and of the raw Twisted Web baselines",
+        rounds=5, roundsHelp="time every server R times in turn; medians", duration=False,
     )
-    addInterpreterArguments(parser, "mpfront and of the raw Twisted Web baselines")
     parser.add_argument("--size", type=parseSizes, default=[100 * MiB], metavar="BYTES",
                         help="body size, e.g. 104857600 or 100M (default 100 MiB)")
     parser.add_argument(
@@ -135,15 +139,12 @@ def parseArguments(argv: list | None = None) -> argparse.Namespace:
         "these constants first, e.g. send-128K:txmp._front.SEND_LIMIT=128K; "
         "VALUE is a size (K, M suffixes) or None; may be repeated",
     )
-    parser.add_argument("--rounds", type=int, default=5, metavar="R",
-                        help="time every server R times in turn; medians (default 5)")
     parser.add_argument("--warmup", type=int, default=None, metavar="N",
                         help="unmeasured downloads per server first (default 1; "
                         "3 if the front runs on PyPy)")
     args = parser.parse_args(argv)
     args.size = args.size[0]
-    if args.rounds < 1 or args.size < 1:
-        parser.error("--rounds and --size must be at least 1")
+    requireAtLeastOne(parser, args, "rounds", "size")
     return args
 
 
@@ -310,53 +311,50 @@ def describeMemory(target: Target) -> str:
 
 def main(argv: list | None = None) -> int:
     args = parseArguments(argv)
-    try:
-        frontName = describePython(args.front_python)
-        handlerName = describePython(args.handler_python)
-    except BenchmarkError as e:
-        print("FAILED: %s" % (e,), file=sys.stderr)
-        return 1
+    return runBenchmark(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    """
+    Start the servers, time the downloads from each, and print the times,
+    the CPU and memory each server used, and the verdict on the target.
+    """
+    frontName, handlerName = describeInterpreters(args)
     if args.warmup is None:
         args.warmup = 3 if frontName.startswith("PyPy") else 1
     print("machine:  " + describeMachine())
     print("front:    %s (%s); raw Twisted Web on the same" % (frontName, args.front_python))
-    print("handler:  1 x %s (%s), mphandler's default threads" % (handlerName, args.handler_python))
+    print("handler:  1 x %s (%s), mphandler's default threads"
+          % (handlerName, args.handler_python))
     print("body:     %s in 64 KiB chunks with Content-Length; %d round(s) after %d warm-up"
           " download(s) per server" % (describeSize(args.size), args.rounds, args.warmup))
-    try:
-        with Servers() as servers:
-            targets = startTargets(servers, args)
-            print("pids:     " + "; ".join(
-                "%s: %s" % (t.name, ", ".join(
-                    "%s %d" % (label, p.pid) for label, p in t.processes.items()))
-                for t in targets), flush=True)
-            for target in targets:
-                # Peak RSS once the server has answered a small request.
-                download(target.port, 65536, verify=True)
-                target.idlePeak = {
-                    label: peakRss(p.pid) for label, p in target.processes.items()
-                }
-            for target in targets:
-                download(target.port, args.size, verify=True)
-                for _ in range(args.warmup):
-                    download(target.port, args.size)
-            for n in range(args.rounds):
-                order = targets[n % len(targets):] + targets[:n % len(targets)]
-                for target in order:
-                    elapsed = measure(target, args.size)
-                    print("  round %d/%d  %-22s %6.3f s  %7.0f MiB/s"
-                          % (n + 1, args.rounds, target.name, elapsed,
-                             args.size / MiB / elapsed), flush=True)
-            for target in targets:
-                target.peak = {
-                    label: peakRss(p.pid) for label, p in target.processes.items()
-                }
-    except BenchmarkError as e:
-        print("FAILED: %s" % (e,), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; every server was stopped", file=sys.stderr)
-        return 130
+    with Servers() as servers:
+        targets = startTargets(servers, args)
+        print("pids:     " + "; ".join(
+            "%s: %s" % (t.name, ", ".join(
+                "%s %d" % (label, p.pid) for label, p in t.processes.items()))
+            for t in targets), flush=True)
+        for target in targets:
+            # Peak RSS once the server has answered a small request.
+            download(target.port, 65536, verify=True)
+            target.idlePeak = {
+                label: peakRss(p.pid) for label, p in target.processes.items()
+            }
+        for target in targets:
+            download(target.port, args.size, verify=True)
+            for _ in range(args.warmup):
+                download(target.port, args.size)
+        for n in range(args.rounds):
+            order = targets[n % len(targets):] + targets[:n % len(targets)]
+            for target in order:
+                elapsed = measure(target, args.size)
+                print("  round %d/%d  %-22s %6.3f s  %7.0f MiB/s"
+                      % (n + 1, args.rounds, target.name, elapsed,
+                         args.size / MiB / elapsed), flush=True)
+        for target in targets:
+            target.peak = {
+                label: peakRss(p.pid) for label, p in target.processes.items()
+            }
 
     rawLoop = median(targets[0].times)
     rawProducer = median(targets[1].times)

@@ -50,16 +50,17 @@ from _harness import (
     BenchmarkError,
     Servers,
     WrkResult,
-    addInterpreterArguments,
+    argumentParser,
     checkResponse,
     describeCpu,
     describeCpuPerRequest,
+    describeInterpreters,
     describeMachine,
-    describePython,
     interleaved,
-    median,
-    medianCpuPerRequest,
+    medians,
+    requireAtLeastOne,
     requireModules,
+    runBenchmark,
     startFront,
     startTxmp,
     withCpu,
@@ -101,14 +102,11 @@ def parts(text: str) -> list[str]:
 
 
 def parseArguments(argv: list | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="No regression where txmp is already right: fast requests "
-        "beside slow ones, and a CPU-bound application with --spawn 1 and 2."
+    parser = argumentParser(
+        "No regression where txmp is already right: fast requests beside slow ones, "
+        "and a CPU-bound application with --spawn 1 and 2.",
+        "mpfront and of --spawn's handlers", rounds=3, roundsHelp="measurements of each",
     )
-    parser.add_argument("--duration", type=float, default=10.0, metavar="S",
-                        help="seconds per measurement (default 10)")
-    parser.add_argument("--rounds", type=int, default=3, metavar="R",
-                        help="measurements of each (default 3)")
     parser.add_argument("--only", type=parts, metavar="PART",
                         help="measure only these parts, of: " + ", ".join(PARTS))
     parser.add_argument("--clients", type=int, default=None, metavar="C",
@@ -122,12 +120,10 @@ def parseArguments(argv: list | None = None) -> argparse.Namespace:
                         help="seconds of unmeasured load before each measurement "
                         "of 'slow' (at least 1, for the clients to start) and "
                         "once per server of 'cpu' (default 2)")
-    addInterpreterArguments(parser, "mpfront and of --spawn's handlers")
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.duration < 1:
-        parser.error("--rounds and --duration must be at least 1")
-    if args.clients is not None and args.clients < 1:
-        parser.error("--clients must be at least 1")
+    requireAtLeastOne(parser, args, "rounds", "duration")
+    if args.clients is not None:
+        requireAtLeastOne(parser, args, "clients")
     if args.cpu_ms <= 0 or args.connections < 1:
         parser.error("--cpu-ms and --connections must be positive")
     args.warmup = max(args.warmup, 1.0)
@@ -222,7 +218,7 @@ async def _client(
                 status, body = await asyncio.wait_for(_readResponse(reader), REQUEST_TIMEOUT)
             except (OSError, EOFError, asyncio.IncompleteReadError,
                     asyncio.LimitOverrunError, asyncio.TimeoutError) as e:
-                raise BenchmarkError("GET %s: %s: %s" % (path, type(e).__name__, e))
+                raise BenchmarkError("GET %s: %s: %s" % (path, type(e).__name__, e)) from e
             took = (time.perf_counter() - began) * 1e3
             if status != 200 or body != benchapps.BODY:
                 raise BenchmarkError("GET %s: %d %r" % (path, status, body[:200]))
@@ -377,8 +373,9 @@ def measureCpu(servers: Servers, args: argparse.Namespace, log: Log) -> tuple[Ro
 
         load(duration=args.warmup)
         targets["spawn%d" % (count,)] = withCpu(load, processes)
-    results = interleaved(targets, args.rounds, log)
-    rps = {name: median([r.rps for r in rounds]) for name, rounds in results.items()}
+    results = {name: medians(rounds)
+               for name, rounds in interleaved(targets, args.rounds, log).items()}
+    rps = {name: figures[0] for name, figures in results.items()}
     print()
     print("cpu: benchapps:cpu, %.2f ms of computing per request; wrk -t1 -c%d, median of %d "
           "round(s):" % (took, args.connections, args.rounds))
@@ -386,7 +383,7 @@ def measureCpu(servers: Servers, args: argparse.Namespace, log: Log) -> tuple[Ro
     print("| --- | ---: | --- |")
     for name in targets:
         print("| mpfront --spawn %s | %.0f | %s |" % (
-            name[-1], rps[name], describeCpuPerRequest(medianCpuPerRequest(results[name]))))
+            name[-1], rps[name], describeCpuPerRequest(results[name][1])))
     value = ratio(rps["spawn2"], rps["spawn1"])
     row: Row = ("cpu: --spawn 2 req/s / --spawn 1 req/s", value, ">=", SPAWN_RATIO_TARGET,
                 None)
@@ -414,36 +411,36 @@ def printTargets(rows: list[Row]) -> None:
 
 def main(argv: list | None = None) -> int:
     args = parseArguments(argv)
+    return runBenchmark(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    """
+    Measure the parts of C{args.only}, print each figure against its
+    target and a summary line.
+    """
 
     def log(line: str) -> None:
         print(line, flush=True)
 
-    try:
-        frontName = describePython(args.front_python)
-        handlerName = describePython(args.handler_python)
-        requireModules(args.front_python, ["twisted", "txzmq"], HOW_TO_INSTALL)
-        requireModules(args.handler_python, ["twisted", "txzmq"], HOW_TO_INSTALL)
-        log("machine:  " + describeMachine())
-        log("front:    %s (%s); --spawn's handlers on the same" % (
-            frontName, args.front_python))
-        log("handlers: %s (%s)" % (handlerName, args.handler_python))
-        log("measure:  %s; %d round(s) of %g s, after %g s of warm-up" % (
-            ", ".join(args.only), args.rounds, args.duration, args.warmup))
-        rows: list[Row] = []
-        summaries: list[str] = []
-        with Servers() as servers:
-            for part, measure in (("slow", measureSlow), ("cpu", measureCpu)):
-                if part in args.only:
-                    row, summary = measure(servers, args, log)
-                    rows.append(row)
-                    summaries.append(summary)
-                    log("")
-    except BenchmarkError as e:
-        print("FAILED: %s" % (e,), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; every server was stopped", file=sys.stderr)
-        return 130
+    frontName, handlerName = describeInterpreters(args)
+    requireModules(args.front_python, ["twisted", "txzmq"], HOW_TO_INSTALL)
+    requireModules(args.handler_python, ["twisted", "txzmq"], HOW_TO_INSTALL)
+    log("machine:  " + describeMachine())
+    log("front:    %s (%s); --spawn's handlers on the same" % (
+        frontName, args.front_python))
+    log("handlers: %s (%s)" % (handlerName, args.handler_python))
+    log("measure:  %s; %d round(s) of %g s, after %g s of warm-up" % (
+        ", ".join(args.only), args.rounds, args.duration, args.warmup))
+    rows: list[Row] = []
+    summaries: list[str] = []
+    with Servers() as servers:
+        for part, measure in (("slow", measureSlow), ("cpu", measureCpu)):
+            if part in args.only:
+                row, summary = measure(servers, args, log)
+                rows.append(row)
+                summaries.append(summary)
+                log("")
     printTargets(rows)
     print("SUMMARY | front %s, handlers %s | %g s x%d | %s |" % (
         frontName, handlerName, args.duration, args.rounds, " | ".join(summaries)),

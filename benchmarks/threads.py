@@ -31,15 +31,16 @@ from _harness import (
     HERE,
     BenchmarkError,
     Servers,
-    addInterpreterArguments,
+    argumentParser,
     checkResponse,
     describeCpuPerRequest,
+    describeInterpreters,
     describeMachine,
-    describePython,
     interleaved,
-    median,
-    medianCpuPerRequest,
+    medians,
     positiveNumbers,
+    requireAtLeastOne,
+    runBenchmark,
     startTxmp,
     withCpu,
     wrk,
@@ -55,8 +56,9 @@ APPS = {
 
 
 def parseArguments(argv: list | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Throughput of one mphandler at several --threads."
+    parser = argumentParser(
+        "Throughput of one mphandler at several --threads.", "mpfront",
+        rounds=1, roundsHelp="measure every configuration R times in turn",
     )
     parser.add_argument("--apps", default="hello,cpu,io",
                         help="applications, of: %s (default: all)" % (", ".join(APPS),))
@@ -64,11 +66,6 @@ def parseArguments(argv: list | None = None) -> argparse.Namespace:
                         help="--threads values to measure (default 1,2,4,10)")
     parser.add_argument("--processes", type=int, default=4, metavar="K",
                         help="also measure K handlers of 1 thread each (0: don't; default 4)")
-    addInterpreterArguments(parser, "mpfront")
-    parser.add_argument("--duration", type=float, default=10.0, metavar="S",
-                        help="seconds per measurement (default 10)")
-    parser.add_argument("--rounds", type=int, default=1, metavar="R",
-                        help="measure every configuration R times in turn (default 1)")
     parser.add_argument("--warmup", type=float, default=2.0, metavar="S",
                         help="seconds of unmeasured load per configuration (default 2)")
     parser.add_argument("--connections", type=int, default=50,
@@ -80,8 +77,9 @@ def parseArguments(argv: list | None = None) -> argparse.Namespace:
     unknown = [name for name in args.apps if name not in APPS]
     if unknown or not args.apps:
         parser.error("unknown application(s): %s" % (", ".join(unknown),))
-    if args.rounds < 1 or args.duration < 1 or args.processes < 0:
-        parser.error("--rounds and --duration must be at least 1")
+    requireAtLeastOne(parser, args, "rounds", "duration")
+    if args.processes < 0:
+        parser.error("--processes must not be negative")
     return args
 
 
@@ -148,12 +146,12 @@ def measureApp(args: argparse.Namespace, app: str) -> list[str]:
                 load(duration=args.warmup)
             targets[label] = withCpu(load, txmp.servers)
         results = interleaved(targets, args.rounds, lambda line: print(line, flush=True))
-    baseline = median([r.rps for r in results[configs[0][0]]])
+    figures = {label: medians(rounds) for label, rounds in results.items()}
+    baseline = figures[configs[0][0]][0]
     summaries = []
     print("%-24s %9s %9s  %s" % ("configuration", "req/s", "ratio", "CPU per request"))
-    for label, handlers, threads in configs:
-        rps = median([r.rps for r in results[label]])
-        cpu = medianCpuPerRequest(results[label])
+    for label, handlers, _threads in configs:
+        rps, cpu = figures[label]
         if handlers > 1:
             # Per process figures of K alike handlers: give their sum.
             handlerCpu = sum(v for k, v in cpu.items() if k != "front")
@@ -171,29 +169,28 @@ def measureApp(args: argparse.Namespace, app: str) -> list[str]:
 
 def main(argv: list | None = None) -> int:
     args = parseArguments(argv)
-    try:
-        frontName = describePython(args.front_python)
-        handlerName = describePython(args.handler_python)
-        print("machine:  " + describeMachine())
-        print("front:    %s (%s)" % (frontName, args.front_python))
-        print("handlers: %s (%s)" % (handlerName, args.handler_python))
-        print("load:     wrk -t%d -c%d -d%ds, %d round(s), %ss warm-up per configuration"
-              % (args.wrk_threads, args.connections, args.duration, args.rounds,
-                 args.warmup))
-        if "cpu" in args.apps:
-            print("cpu app:  benchapps.work() takes %.1f ms on the handlers' interpreter"
-                  % (workMilliseconds(args.handler_python),))
-        if "io" in args.apps:
-            print("io app:   time.sleep(0.01) per request")
-        summaries: list[str] = []
-        for app in args.apps:
-            summaries += measureApp(args, app)
-    except BenchmarkError as e:
-        print("FAILED: %s" % (e,), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; every server was stopped", file=sys.stderr)
-        return 130
+    return runBenchmark(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    """
+    Measure every application of C{args.apps}, and print the summaries.
+    """
+    frontName, handlerName = describeInterpreters(args)
+    print("machine:  " + describeMachine())
+    print("front:    %s (%s)" % (frontName, args.front_python))
+    print("handlers: %s (%s)" % (handlerName, args.handler_python))
+    print("load:     wrk -t%d -c%d -d%ds, %d round(s), %ss warm-up per configuration"
+          % (args.wrk_threads, args.connections, args.duration, args.rounds,
+             args.warmup))
+    if "cpu" in args.apps:
+        print("cpu app:  benchapps.work() takes %.1f ms on the handlers' interpreter"
+              % (workMilliseconds(args.handler_python),))
+    if "io" in args.apps:
+        print("io app:   time.sleep(0.01) per request")
+    summaries: list[str] = []
+    for app in args.apps:
+        summaries += measureApp(args, app)
     print()
     for line in summaries:
         print(line)

@@ -59,16 +59,18 @@ from _harness import (
     ProcessGroup,
     Servers,
     WrkResult,
-    addInterpreterArguments,
+    argumentParser,
     checkResponse,
+    describeInterpreters,
     describeMachine,
-    describePython,
     interleaved,
     median,
-    medianCpuPerRequest,
+    medians,
     moduleVersion,
     positiveNumbers,
+    requireAtLeastOne,
     requireModules,
+    runBenchmark,
     startFront,
     startTxmp,
     twistdArgs,
@@ -132,11 +134,10 @@ class Summary:
     """
 
     def __init__(self, c50: Sequence[WrkResult], c1: Sequence[WrkResult]) -> None:
-        self.rps = median([r.rps for r in c50])
+        self.rps, self.cpu = medians(c50)
         self.p50 = _medianOf([r.p50 for r in c50])
         self.p99 = _medianOf([r.p99 for r in c50])
         self.c1p50 = _medianOf([r.p50 for r in c1])
-        self.cpu = medianCpuPerRequest(c50)
 
 
 def _medianOf(values: Sequence[float | None]) -> float | None:
@@ -159,21 +160,15 @@ def names(text: str) -> list[str]:
 
 
 def parseArguments(argv: list | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Hello-world req/s, latency and CPU per request of txmp, "
-        "Twisted Web alone, twistd web --wsgi and gunicorn, in one run."
+    parser = argumentParser(
+        "Hello-world req/s, latency and CPU per request of txmp, Twisted Web alone, "
+        "twistd web --wsgi and gunicorn, in one run.",
+        "mpfront (also --spawn's handlers) and of the raw Twisted Web baseline",
+        rounds=3, roundsHelp="measure every server R times in turn, at c50 and at c1; medians",
     )
-    parser.add_argument("--duration", type=float, default=10.0, metavar="S",
-                        help="seconds per measurement (default 10)")
-    parser.add_argument("--rounds", type=int, default=3, metavar="R",
-                        help="measure every server R times in turn, at c50 and "
-                        "at c1; medians (default 3)")
     parser.add_argument("--only", type=names, action="append", metavar="NAME",
                         help="measure only these servers (comma-separated or "
                         "repeated), of: " + ", ".join(NAMES))
-    addInterpreterArguments(
-        parser, "mpfront (also --spawn's handlers) and of the raw Twisted Web baseline"
-    )
     parser.add_argument("--handlers", type=int, default=1, metavar="K",
                         help="handler processes of 'txmp' (default 1)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
@@ -197,8 +192,7 @@ def parseArguments(argv: list | None = None) -> argparse.Namespace:
                         metavar="FILE",
                         help="the sweep's PNG (default benchmarks/results/throughput.png)")
     args = parser.parse_args(argv)
-    if args.handlers < 1 or args.rounds < 1 or args.duration < 1:
-        parser.error("--handlers, --rounds and --duration must be at least 1")
+    requireAtLeastOne(parser, args, "handlers", "rounds", "duration")
     if args.connections < args.wrk_threads:
         parser.error("wrk needs at least as many connections as threads")
     args.only = sorted({n for group in args.only for n in group}, key=NAMES.index) \
@@ -518,29 +512,33 @@ def plotSweep(
 
 def main(argv: list | None = None) -> int:
     args = parseArguments(argv)
-    try:
-        frontName = describePython(args.front_python)
-        handlerName = describePython(args.handler_python)
-        frontPyPy = frontName.startswith("PyPy")
-        handlerPyPy = handlerName.startswith("PyPy")
-        separate = frontName != handlerName
-        chosen = args.only or [n for n in NAMES if n != "raw-handlers" or separate]
-        if shutil.which("wrk") is None:
-            raise BenchmarkError("no wrk on PATH; " + HOW_TO_INSTALL)
-        frontNeeds = {"raw", "txmp", "spawn2"} & set(chosen)
-        if frontNeeds:
-            requireModules(args.front_python, ["twisted", "txzmq"],
-                           "the front's interpreter needs Twisted and txZMQ; for "
-                           "PyPy: pypy3 -m venv .venv-pypy3 && .venv-pypy3/bin/pip "
-                           "install twisted txzmq, then --front-python pypy3")
-        requireModules(args.handler_python, ["twisted", "txzmq"], HOW_TO_INSTALL)
-        if any(n.startswith("gunicorn") for n in chosen):
-            requireModules(args.handler_python, ["gunicorn"], HOW_TO_INSTALL)
-        if args.sweep:
-            requireModules(sys.executable, ["matplotlib"], HOW_TO_INSTALL)
-    except BenchmarkError as e:
-        print("FAILED: %s" % (e,), file=sys.stderr)
-        return 1
+    return runBenchmark(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    """
+    Check what the chosen servers need, start and measure them, print the
+    table, the ratios against their targets and, with C{--sweep}, the
+    sweep and its plot.
+    """
+    frontName, handlerName = describeInterpreters(args)
+    frontPyPy = frontName.startswith("PyPy")
+    handlerPyPy = handlerName.startswith("PyPy")
+    separate = frontName != handlerName
+    chosen = args.only or [n for n in NAMES if n != "raw-handlers" or separate]
+    if shutil.which("wrk") is None:
+        raise BenchmarkError("no wrk on PATH; " + HOW_TO_INSTALL)
+    frontNeeds = {"raw", "txmp", "spawn2"} & set(chosen)
+    if frontNeeds:
+        requireModules(args.front_python, ["twisted", "txzmq"],
+                       "the front's interpreter needs Twisted and txZMQ; for "
+                       "PyPy: pypy3 -m venv .venv-pypy3 && .venv-pypy3/bin/pip "
+                       "install twisted txzmq, then --front-python pypy3")
+    requireModules(args.handler_python, ["twisted", "txzmq"], HOW_TO_INSTALL)
+    if any(n.startswith("gunicorn") for n in chosen):
+        requireModules(args.handler_python, ["gunicorn"], HOW_TO_INSTALL)
+    if args.sweep:
+        requireModules(sys.executable, ["matplotlib"], HOW_TO_INSTALL)
 
     wrkVersion = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
     gunicornVersion = (
@@ -565,54 +563,47 @@ def main(argv: list | None = None) -> int:
         return lambda: wrk(target.url, duration, connections=connections, threads=threads)
 
     sweep: dict[str, dict[int, WrkResult]] | None = None
-    try:
-        with Servers() as servers:
-            targets = startTargets(servers, args, chosen, frontPyPy, handlerPyPy)
-            for target in targets:
-                log("pids:     %-18s %s" % (target.name, describePids(target)))
-                checkResponse(target.url, BODY, target.label)
-            for target in targets:
-                warmup = args.warmup
-                if warmup is None:
-                    warmup = WARMUP_PYPY if target.pypy else WARMUP
-                if warmup > 0:
-                    load(target, warmup, args.connections, args.wrk_threads)()
-            log("c%d:" % (args.connections,))
-            c50 = interleaved(
-                {t.name: withCpu(load(t, args.duration, args.connections, args.wrk_threads),
-                                 t.processes)
-                 for t in targets},
-                args.rounds, log,
-            )
-            log("c1:")
-            c1 = interleaved(
-                {t.name: load(t, args.duration, 1, 1) for t in targets}, args.rounds, log
-            )
-            summaries = {t.name: Summary(c50[t.name], c1[t.name]) for t in targets}
-            printTable(targets, summaries, args.connections)
-            ratios = targetRatios(summaries, frontPyPy, separate)
-            printRatios(ratios, frontPyPy)
-            print(
-                "SUMMARY | front %s, handlers %s | wrk -c%d %ds x%d | %s | %s |" % (
-                    frontName, handlerName, args.connections, args.duration, args.rounds,
-                    " | ".join("%s %.0f req/s" % (t.name, summaries[t.name].rps)
-                               for t in targets),
-                    " | ".join("%s %s" % (what, fmtRatio(value))
-                               for what, value, _, _, _ in ratios),
-                ), flush=True,
-            )
-            if args.sweep:
-                log("")
-                log("sweep: wrk -t%d -cC -d%ds, C in %s" % (
-                    args.wrk_threads, args.duration,
-                    ", ".join(map(str, args.sweep_connections))))
-                sweep = runSweep(targets, args, log)
-    except BenchmarkError as e:
-        print("FAILED: %s" % (e,), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; every server was stopped", file=sys.stderr)
-        return 130
+    with Servers() as servers:
+        targets = startTargets(servers, args, chosen, frontPyPy, handlerPyPy)
+        for target in targets:
+            log("pids:     %-18s %s" % (target.name, describePids(target)))
+            checkResponse(target.url, BODY, target.label)
+        for target in targets:
+            warmup = args.warmup
+            if warmup is None:
+                warmup = WARMUP_PYPY if target.pypy else WARMUP
+            if warmup > 0:
+                load(target, warmup, args.connections, args.wrk_threads)()
+        log("c%d:" % (args.connections,))
+        c50 = interleaved(
+            {t.name: withCpu(load(t, args.duration, args.connections, args.wrk_threads),
+                             t.processes)
+             for t in targets},
+            args.rounds, log,
+        )
+        log("c1:")
+        c1 = interleaved(
+            {t.name: load(t, args.duration, 1, 1) for t in targets}, args.rounds, log
+        )
+        summaries = {t.name: Summary(c50[t.name], c1[t.name]) for t in targets}
+        printTable(targets, summaries, args.connections)
+        ratios = targetRatios(summaries, frontPyPy, separate)
+        printRatios(ratios, frontPyPy)
+        print(
+            "SUMMARY | front %s, handlers %s | wrk -c%d %ds x%d | %s | %s |" % (
+                frontName, handlerName, args.connections, args.duration, args.rounds,
+                " | ".join("%s %.0f req/s" % (t.name, summaries[t.name].rps)
+                           for t in targets),
+                " | ".join("%s %s" % (what, fmtRatio(value))
+                           for what, value, _, _, _ in ratios),
+            ), flush=True,
+        )
+        if args.sweep:
+            log("")
+            log("sweep: wrk -t%d -cC -d%ds, C in %s" % (
+                args.wrk_threads, args.duration,
+                ", ".join(map(str, args.sweep_connections))))
+            sweep = runSweep(targets, args, log)
 
     if sweep is not None:
         printSweep(targets, sweep, args.sweep_connections)

@@ -15,7 +15,13 @@ import re
 import subprocess
 import sys
 
-from ._harness import SystemTestCase, asyncTest, childEnvironment, freePort
+from ._harness import (
+    SystemTestCase,
+    asyncTest,
+    childEnvironment,
+    freePort,
+    zmqTCPAddresses,
+)
 
 WHOAMI = "tests.apps.whoami:app"
 
@@ -35,8 +41,7 @@ class CurveTests(SystemTestCase):
             self.makeKeys(name)
         # Only the good handler's public key is allowed.
         self.keys.child("good.key").copyTo(self.allowed.child("good.key"))
-        self.sendAddress = "tcp://127.0.0.1:%d" % (freePort(),)
-        self.returnAddress = "tcp://127.0.0.1:%d" % (freePort(),)
+        self.sendAddress, self.returnAddress = zmqTCPAddresses()
 
     def makeKeys(self, name: str) -> None:
         """
@@ -182,12 +187,8 @@ class CurveTests(SystemTestCase):
         A front asked to bind a non-loopback address without CURVE refuses
         to start and says why.
         """
-        front = self.startTwistd(
-            "front",
-            ["mpfront", "--listen", "tcp:%d:interface=127.0.0.1" % (self.httpPort,),
-             "--send", "tcp://0.0.0.0:%d" % (freePort(),),
-             "--return", "tcp://0.0.0.0:%d" % (freePort(),)],
-        )
+        public = (f"tcp://0.0.0.0:{freePort()}", f"tcp://0.0.0.0:{freePort()}")
+        front = self.startTwistd("front", self.frontArguments(addresses=public))
         end = await front.whenEnded()
         self.assertNotEqual(getattr(end, "exitCode", None), 0, self.transcript())
         self.assertIn("--insecure", front.transcript(), self.transcript())

@@ -13,11 +13,13 @@ from email.utils import parsedate_to_datetime
 from twisted.python.filepath import FilePath
 
 from ._harness import (
+    READY_TIMEOUT,
     HTTPResult,
     IncompleteResponse,
     RawHTTPClient,
     RawResponse,
     SystemTestCase,
+    TwistdProcess,
     asyncTest,
     firstOf,
 )
@@ -27,6 +29,41 @@ HELLO = "tests.apps.hello:app"
 SLOW = "tests.apps.slow:app"
 FAILING = "tests.apps.failing:app"
 FRAMING = "tests.apps.framing:app"
+
+
+class _AnsweringTestCase(SystemTestCase):
+    """
+    What the front answers when a handler or its application fails, and
+    that the handler goes on serving.
+    """
+
+    async def assertCarriesOn(
+        self, handler: TwistdProcess, logged: str, ok: bytes, timeout: float = READY_TIMEOUT
+    ) -> None:
+        """
+        Wait until C{handler} logs C{logged}, then assert that it serves
+        C{/ok} with a 200 and the body C{ok}.
+
+        @param timeout: Seconds the log line may take.
+        """
+        await handler.waitForLine(logged, timeout=timeout)
+        self.assertResponse(await self.get("/ok"), 200, ok)
+
+    async def assertCutShort(self, path: str, what: str) -> None:
+        """
+        Get C{path} and C{/ok} pipelined on one connection, and assert that
+        the front closes the connection with neither response complete, so
+        that the second cannot be read as the rest of the first.
+
+        @param what: What the front does to the connection, for messages.
+        """
+        client = await self.rawConnection()
+        response = client.request(self.rawRequest("GET", path))
+        following = client.request(self.rawRequest("GET", "/ok"))
+        await self.withTimeout(client.closed, 20, f"the front to {what} the connection")
+        # (Aborted, the connection may lose the head as well, still unsent.)
+        self.failureResultOf(response, IncompleteResponse)
+        self.failureResultOf(following, IncompleteResponse)
 
 
 class UnavailableTests(SystemTestCase):
@@ -106,7 +143,7 @@ class GatewayTimeoutTests(SystemTestCase):
         self.assertResponse(await self.get("/fast"), 200, b"fast\n")
 
 
-class ApplicationErrorTests(SystemTestCase):
+class ApplicationErrorTests(_AnsweringTestCase):
     """
     An exception in the application is a 500 with a plain body that tells
     the client nothing about it; the handler logs it and carries on.
@@ -134,8 +171,7 @@ class ApplicationErrorTests(SystemTestCase):
         """
         _, handler = await self.startFrontAndHandler(FAILING)
         await self.assertInternalError("/call")
-        await handler.waitForLine("(from the application call)", timeout=10)
-        self.assertResponse(await self.get("/ok"), 200, b"ok\n")
+        await self.assertCarriesOn(handler, "(from the application call)", b"ok\n", 10)
 
     @asyncTest
     async def test_exceptionFromBody(self) -> None:
@@ -145,8 +181,7 @@ class ApplicationErrorTests(SystemTestCase):
         """
         _, handler = await self.startFrontAndHandler(FAILING)
         await self.assertInternalError("/iterate")
-        await handler.waitForLine("(from the body iterable)", timeout=10)
-        self.assertResponse(await self.get("/ok"), 200, b"ok\n")
+        await self.assertCarriesOn(handler, "(from the body iterable)", b"ok\n", 10)
 
     @asyncTest
     async def test_exceptionAfterHead(self) -> None:
@@ -171,8 +206,7 @@ class ApplicationErrorTests(SystemTestCase):
                 502,
                 f"a failed response arrived complete: {outcome!r}" + self.transcript(),
             )
-        await handler.waitForLine("(after the head was sent)", timeout=10)
-        self.assertResponse(await self.get("/ok"), 200, b"ok\n")
+        await self.assertCarriesOn(handler, "(after the head was sent)", b"ok\n", 10)
 
 
 class HandlerLostTests(SystemTestCase):
@@ -219,7 +253,7 @@ class HandlerLostTests(SystemTestCase):
         self.assertResponse(result, 502)
 
 
-class ResponseFramingTests(SystemTestCase):
+class ResponseFramingTests(_AnsweringTestCase):
     """
     An application's wrong C{Content-Length} never desynchronises a
     persistent connection: a body longer than it is cut (no forged
@@ -284,13 +318,7 @@ class ResponseFramingTests(SystemTestCase):
         A collected one, whose head was not sent, is a 500.
         """
         _, handler = await self.startFrontAndHandler(FRAMING)
-        client = await self.rawConnection()
-        response = client.request(self.rawRequest("GET", "/short"))
-        following = client.request(self.rawRequest("GET", "/ok"))
-        await self.withTimeout(client.closed, 20, "the front to close the connection")
-        # (Aborted, the connection may lose the head as well, still unsent.)
-        self.failureResultOf(response, IncompleteResponse)
-        self.failureResultOf(following, IncompleteResponse)
+        await self.assertCutShort("/short", "close")
         await handler.waitForLine("shorter than its Content-Length of 50")
         self.assertResponse(await self.get("/short-list"), 500)
 
@@ -302,8 +330,7 @@ class ResponseFramingTests(SystemTestCase):
         """
         _, handler = await self.startFrontAndHandler(FRAMING)
         self.assertResponse(await self.get("/duplicate"), 500)
-        await handler.waitForLine("more than one Content-Length")
-        self.assertResponse(await self.get("/ok"), 200, framing.OK)
+        await self.assertCarriesOn(handler, "more than one Content-Length", framing.OK)
 
     @asyncTest
     async def test_headLargerThanMaxMessage(self) -> None:
@@ -317,11 +344,10 @@ class ResponseFramingTests(SystemTestCase):
         )
         result = await self.get("/big-head", timeout=20)
         self.assertResponse(result, 500)
-        await handler.waitForLine("is larger than front")
-        self.assertResponse(await self.get("/ok"), 200, framing.OK)
+        await self.assertCarriesOn(handler, "is larger than front", framing.OK)
 
 
-class RawHandlerFramingTests(SystemTestCase):
+class RawHandlerFramingTests(_AnsweringTestCase):
     """
     The front frames responses itself, whatever a handler sends: checked
     with a handler written without txmp (C{tests/apps/rawframing.py}) that
@@ -369,12 +395,7 @@ class RawHandlerFramingTests(SystemTestCase):
         """
         await self.startFrontAndRawHandler()
         self.assertResponse(await self.get("/short"), 502)
-        client = await self.rawConnection()
-        response = client.request(self.rawRequest("GET", "/short-stream"))
-        following = client.request(self.rawRequest("GET", "/ok"))
-        await self.withTimeout(client.closed, 20, "the front to abort the connection")
-        self.failureResultOf(response, IncompleteResponse)
-        self.failureResultOf(following, IncompleteResponse)
+        await self.assertCutShort("/short-stream", "abort")
 
     @asyncTest
     async def test_invalidHeads(self) -> None:

@@ -14,7 +14,14 @@ from twisted.internet.task import LoopingCall
 from txmp import protocol
 from txmp._zmq import ZmqContext, newRoutingId
 
-from ._harness import PlannedRequest, SystemTestCase, asyncTest, freePort, reactor
+from ._harness import (
+    PlannedRequest,
+    SystemTestCase,
+    asyncTest,
+    freePort,
+    reactor,
+    zmqTCPAddresses,
+)
 
 HELLO = "tests.apps.hello:app"
 
@@ -47,8 +54,7 @@ class GarbageTests(SystemTestCase):
         SystemTestCase.setUp(self)
         # tcp on loopback: the test process connects too, from its own
         # directory, and ipc paths under trial's would be too long.
-        self.sendAddress = "tcp://127.0.0.1:%d" % (freePort(),)
-        self.returnAddress = "tcp://127.0.0.1:%d" % (freePort(),)
+        self.sendAddress, self.returnAddress = zmqTCPAddresses()
         self.statsPort = freePort()
 
     @asyncTest
@@ -81,7 +87,12 @@ class GarbageTests(SystemTestCase):
         sprayer = LoopingCall(spray)
         sprayer.clock = reactor
         sprayer.start(0.005)
-        self.addCleanup(lambda: sprayer.running and sprayer.stop())
+
+        def stopSpraying() -> None:
+            if sprayer.running:
+                sprayer.stop()
+
+        self.addCleanup(stopSpraying)
         load = self.startLoad(lambda n: PlannedRequest(b"GET", f"/?n={n}"), inFlight=10,
                               total=200)
         await self.withTimeout(load.whenDone(), 60, "200 requests")

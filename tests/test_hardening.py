@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import connectionDone
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.python.failure import Failure
 
-from ._harness import SystemTestCase, asyncTest, reactor
+from ._harness import RecordingConnection, SystemTestCase, asyncTest, reactor
 
 RECORDER = "tests.apps.recorder:app"
 CALLED = "app called"
@@ -61,15 +60,8 @@ class BadRequestTests(SystemTestCase):
         """
         _front, handler = await self.startFrontAndHandler(RECORDER)
         for what, data, status in BAD_REQUESTS:
-            client = await self.rawConnection()
-            response = await self.withTimeout(client.request(data), 10, f"a reply to {what}")
-            self.assertEqual(response.code, status, f"{what}: {response!r}" + self.transcript())
-            self.assertEqual(response.header(b"connection"), b"close", what)
-            await self.withTimeout(client.closed, 10, f"the front to close after {what}")
-        result = await self.get("/good")
-        self.assertResponse(result, 200)
-        await handler.waitForLine(f"{CALLED} GET /good")
-        self.assertEqual(handler.countLines(CALLED), 1, self.transcript())
+            await self.assertRejected(data, status, what)
+        await self.assertOnlyCalledFor(handler, "/good", CALLED)
 
     @asyncTest
     async def test_underscoreHeaders(self) -> None:
@@ -108,7 +100,7 @@ class ProxyTests(SystemTestCase):
     is told only when the peer is a C{--trusted-proxy}.
     """
 
-    forwarded = [("X-Forwarded-For", "203.0.113.9, 127.0.0.1"), ("X-Forwarded-Proto", "https")]
+    forwarded = (("X-Forwarded-For", "203.0.113.9, 127.0.0.1"), ("X-Forwarded-Proto", "https"))
 
     @asyncTest
     async def test_trusted(self) -> None:
@@ -140,7 +132,7 @@ class ProxyTests(SystemTestCase):
         )
 
 
-class _SlowClient(Protocol):
+class _SlowClient(RecordingConnection):
     """
     Sends a request head one byte a second, and records what the front
     answers and when it closes the connection.
@@ -149,15 +141,15 @@ class _SlowClient(Protocol):
     HEAD = b"GET /slow HTTP/1.1\r\nHost: h\r\nX-Padding: " + b"p" * 60 + b"\r\n\r\n"
 
     def __init__(self, delay: float) -> None:
+        super().__init__()
         self._delay = delay
         self._sent = 0
         self._sending: LoopingCall | None = None
-        self.received = b""
         self.firstByteAt: float | None = None
         self.closedAt: float | None = None
-        self.closed: Deferred[None] = Deferred()
 
     def connectionMade(self) -> None:
+        super().connectionMade()
         self._sending = LoopingCall(self._sendByte)
         self._sending.clock = reactor
         self._start = reactor.callLater(self._delay, self._sending.start, 1.0)
@@ -165,26 +157,16 @@ class _SlowClient(Protocol):
     def _sendByte(self) -> None:
         if self.firstByteAt is None:
             self.firstByteAt = reactor.seconds()
-        self.transport.write(self.HEAD[self._sent:self._sent + 1])  # type: ignore[union-attr]
+        self.send(self.HEAD[self._sent:self._sent + 1])
         self._sent += 1
 
-    def dataReceived(self, data: bytes) -> None:
-        self.received += data
-
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.closedAt = reactor.seconds()
         if self._start.active():
             self._start.cancel()
         if self._sending is not None and self._sending.running:
             self._sending.stop()
-        self.closed.callback(None)
-
-    def abort(self) -> None:
-        """
-        Close the connection now (at the end of the test).
-        """
-        if self.closedAt is None:
-            self.transport.abortConnection()  # type: ignore[union-attr]
+        super().connectionLost(reason)
 
 
 class SlowlorisTests(SystemTestCase):
@@ -209,20 +191,13 @@ class SlowlorisTests(SystemTestCase):
         _front, handler = await self.startFrontAndHandler(
             RECORDER, frontArguments=["--header-timeout", "5"]
         )
-        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.httpPort, timeout=10)
         slow: list[_SlowClient] = []
         stopAt = reactor.seconds() + self.duration
-
-        def cleanup() -> None:
-            for client in slow:
-                client.abort()
-
-        self.addCleanup(cleanup)
 
         async def connectSlow(delay: float) -> None:
             client = _SlowClient(delay)
             slow.append(client)
-            await connectProtocol(endpoint, client)
+            await self.connect(client)
 
             def replace(ignored: Any) -> None:
                 if reactor.seconds() < stopAt:

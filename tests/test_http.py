@@ -65,18 +65,7 @@ class HeadTests(SystemTestCase):
         including that length, and not a byte of body.
         """
         await self.startFrontAndHandler(HELLO)
-        client = await self.rawConnection()
-        response = await client.request(
-            self.rawRequest("HEAD", "/", headers=[("Connection", "close")]), head=True
-        )
-        await self.withTimeout(client.closed, 10, "the front to close the connection")
-        self.assertEqual(response.code, 200, self.transcript())
-        self.assertEqual(
-            response.header(b"content-length"),
-            str(len(hello.BODY)).encode("ascii"),
-            self.transcript(),
-        )
-        self.assertEqual(client.unparsed, b"", "HEAD response had a body" + self.transcript())
+        await self.assertHeadResponse(len(hello.BODY))
 
     @asyncTest
     async def test_headThenGet(self) -> None:

@@ -10,13 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 
-from twisted.internet import reactor
-from twisted.internet.endpoints import TCP4ClientEndpoint
-from twisted.internet.error import ConnectionRefusedError
-from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 
-from ._harness import PROJECT_ROOT, SystemTestCase, TwistdProcess, asyncTest, freePort
+from ._harness import PROJECT_ROOT, SystemTestCase, TwistdProcess, asyncTest, freePort, reactor
 
 DEPLOYMENT = PROJECT_ROOT.child("docs").child("deployment.md")
 NGINX = shutil.which("nginx") or next(
@@ -47,15 +43,10 @@ class NginxTests(SystemTestCase):
         Wait until something accepts connections on C{port}: nginx says
         nothing when it is ready, so try every 50 ms, for 10 s at most.
         """
-        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
         for _ in range(200):
-            try:
-                connected = await endpoint.connect(Factory.forProtocol(Protocol))
-            except ConnectionRefusedError:
-                await deferLater(reactor, 0.05)
-            else:
-                connected.transport.loseConnection()
+            if await self.accepts(port):
                 return
+            await deferLater(reactor, 0.05)
         self.fail(f"nothing listens on port {port}" + self.transcript())
 
     @asyncTest
@@ -108,6 +99,7 @@ class NginxTests(SystemTestCase):
                 + site + "\n}\n"
             ).encode("utf-8")
         )
+        assert NGINX is not None
         nginx = self.startProcess(
             "nginx", [NGINX, "-p", prefix.path, "-c", prefix.child("nginx.conf").path]
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from twisted.internet.error import ProcessTerminated
 
-from ._harness import LoadGenerator, SystemTestCase, asyncTest
+from ._harness import SystemTestCase, asyncTest
 
 
 class SpawnSignalTests(SystemTestCase):
@@ -28,31 +28,31 @@ class SpawnSignalTests(SystemTestCase):
         self.workdir.child("version.txt").setContent(b"v1")
         front = await self.startFront("--spawn", "2", "--app", "tests.apps.versioned:app")
         await front.waitForLine("joined", count=2)
-        agent = self.persistentAgent(8)
-        load = LoadGenerator(lambda: self.get("/?sleep=0.01", agent=agent), 8)
-        load.start()
-        try:
-            await load.until(lambda: len(load.results) + len(load.failures) >= 20)
-            self.workdir.child("version.txt").setContent(b"v2")
-            front.signal("HUP")
-            await front.waitForLine("reload: done", timeout=60)
-            # The old ones finish what they had, then leave.
-            await front.waitForLine("spawn-1 drained and left")
-            await front.waitForLine("spawn-2 drained and left")
-            # Their last responses may still be on their way to us: at
-            # most the 8 requests the load keeps in flight.
-            mark = len(load.results) + 8
-            await load.until(lambda: len(load.results) >= mark + 20 or bool(load.failures))
-        finally:
-            await load.stop()
+        load = self.startSteadyLoad("/?sleep=0.01", inFlight=8, total=20000, duration=90)
+        await self.withTimeout(load.until(lambda: len(load.completed) >= 20), 20, "20 answers")
+        self.workdir.child("version.txt").setContent(b"v2")
+        front.signal("HUP")
+        await front.waitForLine("reload: done", timeout=60)
+        # The old ones finish what they had, then leave.
+        await front.waitForLine("spawn-1 drained and left")
+        await front.waitForLine("spawn-2 drained and left")
+        # Their last responses may still be on their way to us: at most the
+        # 8 requests the load keeps in flight.
+        mark = len(load.completed) + 8
+        await self.withTimeout(
+            load.until(lambda: len(load.completed) >= mark + 20 or bool(load.failures)),
+            20,
+            "20 answers from the new handlers",
+        )
+        await self.withTimeout(load.stop(), 20, "the load to end")
         self.assertEqual([f.getErrorMessage() for f in load.failures], [], self.transcript())
-        self.assertEqual({r.code for r in load.results}, {200}, self.transcript())
-        versions = [r.body.split()[0] for r in load.results]
+        self.assertEqual({r.code for r in load.responses}, {200}, self.transcript())
+        versions = [r.body.split()[0] for r in load.responses]
         self.assertEqual(versions[:20], [b"v1"] * 20)
         # Since the old ones left and their last answers came: the new
         # code, from two new processes.
         self.assertEqual(set(versions[mark:]), {b"v2"}, self.transcript())
-        pids = {r.body.split()[1] for r in load.results[mark:]}
+        pids = {r.body.split()[1] for r in load.responses[mark:]}
         self.assertEqual(len(pids), 2, self.transcript())
 
     @asyncTest

@@ -8,16 +8,13 @@ against a real C{twistd mpfront}.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
-from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.defer import gatherResults
 from twisted.internet.error import ConnectionDone
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import connectionDone
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from ._harness import SystemTestCase, asyncTest, reactor
+from ._harness import RecordingConnection, SystemTestCase, asyncTest, reactor
 
 RECORDER = "tests.apps.recorder:app"
 ECHO = "tests.apps.echo:app"
@@ -51,33 +48,14 @@ SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
 CHUNKED_HEAD = b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
-class _Recorder(Protocol):
-    """
-    Writes what it is given and records what comes back, when the
-    connection closed and whether cleanly (the peer's FIN, not a reset).
-    """
-
-    def __init__(self) -> None:
-        self.received = b""
-        self.reason: Failure | None = None
-        self.closed: Deferred[None] = Deferred()
-
-    def dataReceived(self, data: bytes) -> None:
-        self.received += data
-
-    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:
-        self.reason = reason
-        self.closed.callback(None)
-
-
-class _Trickler(_Recorder):
+class _Trickler(RecordingConnection):
     """
     Sends a chunked request head, then one byte of body every C{interval}
     seconds for as long as the connection stays open (R.U.D.Y.).
     """
 
     def __init__(self, interval: float) -> None:
-        _Recorder.__init__(self)
+        super().__init__()
         self._interval = interval
         self._sending = LoopingCall(self._sendByte)
         self._sending.clock = reactor
@@ -85,41 +63,23 @@ class _Trickler(_Recorder):
         self.answeredAt: float | None = None
 
     def connectionMade(self) -> None:
-        self.transport.write(CHUNKED_HEAD + b"ffff\r\n")  # type: ignore[union-attr]
+        super().connectionMade()
+        self.send(CHUNKED_HEAD + b"ffff\r\n")
         self.bodyStartedAt = reactor.seconds()
         self._sending.start(self._interval)
 
     def _sendByte(self) -> None:
-        self.transport.write(b"x")  # type: ignore[union-attr]
+        self.send(b"x")
 
     def dataReceived(self, data: bytes) -> None:
         if self.answeredAt is None:
             self.answeredAt = reactor.seconds()
-        _Recorder.dataReceived(self, data)
+        super().dataReceived(data)
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._sending.running:
             self._sending.stop()
-        _Recorder.connectionLost(self, reason)
-
-
-_RecorderT = TypeVar("_RecorderT", bound=_Recorder)
-
-
-async def connect(case: SystemTestCase, client: _RecorderT) -> _RecorderT:
-    """
-    Connect C{client} to C{case}'s front; abort it when the test ends if
-    it is still connected.
-    """
-    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", case.httpPort, timeout=10)
-    await connectProtocol(endpoint, client)
-
-    def abort() -> None:
-        if client.reason is None:
-            client.transport.abortConnection()  # type: ignore[union-attr]
-
-    case.addCleanup(abort)
-    return client
+        super().connectionLost(reason)
 
 
 class FramingTests(SystemTestCase):
@@ -137,17 +97,8 @@ class FramingTests(SystemTestCase):
         """
         _front, handler = await self.startFrontAndHandler(RECORDER)
         for what, data, status in BAD_HEADS:
-            client = await self.rawConnection()
-            response = await self.withTimeout(
-                client.request(data + SMUGGLED), 10, f"a reply to {what}"
-            )
-            self.assertEqual(response.code, status, f"{what}: {response!r}" + self.transcript())
-            self.assertEqual(response.header(b"connection"), b"close", what)
-            await self.withTimeout(client.closed, 10, f"the front to close after {what}")
-            self.assertEqual(client.unparsed, b"", what)
-        self.assertResponse(await self.get("/good"), 200)
-        await handler.waitForLine(f"{CALLED} GET /good")
-        self.assertEqual(handler.countLines(CALLED), 1, self.transcript())
+            await self.assertRejected(data + SMUGGLED, status, what)
+        await self.assertOnlyCalledFor(handler, "/good", CALLED)
 
     @asyncTest
     async def test_badBodies(self) -> None:
@@ -160,17 +111,8 @@ class FramingTests(SystemTestCase):
         """
         _front, handler = await self.startFrontAndHandler(RECORDER)
         for what, body in BAD_BODIES:
-            client = await self.rawConnection()
-            response = await self.withTimeout(
-                client.request(CHUNKED_HEAD + body + SMUGGLED), 10, f"a reply to {what}"
-            )
-            self.assertEqual(response.code, 400, f"{what}: {response!r}" + self.transcript())
-            self.assertEqual(response.header(b"connection"), b"close", what)
-            await self.withTimeout(client.closed, 10, f"the front to close after {what}")
-            self.assertEqual(client.unparsed, b"", what)
-        self.assertResponse(await self.get("/good"), 200)
-        await handler.waitForLine(f"{CALLED} GET /good")
-        self.assertEqual(handler.countLines(CALLED), 1, self.transcript())
+            await self.assertRejected(CHUNKED_HEAD + body + SMUGGLED, 400, what)
+        await self.assertOnlyCalledFor(handler, "/good", CALLED)
 
     @asyncTest
     async def test_absoluteForm(self) -> None:
@@ -206,8 +148,8 @@ class LingeringCloseTests(SystemTestCase):
             ECHO, frontArguments=["--max-body", "100000"]
         )
         chunk = b"4000\r\n" + b"x" * 0x4000 + b"\r\n"
-        client = await connect(self, _Recorder())
-        client.transport.write(  # type: ignore[union-attr]
+        client = await self.connect(RecordingConnection())
+        client.send(
             CHUNKED_HEAD + chunk * 64 + b"0\r\n\r\n" + SMUGGLED
         )
         await self.withTimeout(client.closed, 10, "the front to close the connection")
@@ -229,8 +171,8 @@ class LingeringCloseTests(SystemTestCase):
         """
         await self.startFrontAndHandler(ECHO, frontArguments=["--max-body", "100000"])
         size = 4 * 1024 * 1024
-        client = await connect(self, _Recorder())
-        client.transport.write(  # type: ignore[union-attr]
+        client = await self.connect(RecordingConnection())
+        client.send(
             b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % (size,)
             + b"x" * size
         )
@@ -261,7 +203,7 @@ class BodyTimeoutTests(SystemTestCase):
             ECHO, "--threads", "2", frontArguments=["--body-timeout", "3"]
         )
         tricklers: list[_Trickler] = [
-            await connect(self, _Trickler(0.2)) for i in range(2)
+            await self.connect(_Trickler(0.2)) for i in range(2)
         ]
         result = await self.get("/unrelated", timeout=15)
         self.assertResponse(result, 200)

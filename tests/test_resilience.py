@@ -12,26 +12,25 @@ handler with more requests than the handler offers it.
 
 from __future__ import annotations
 
-import os
+import functools
 import re
+from dataclasses import dataclass
 from typing import Any, Callable
 
-from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
-from twisted.python.failure import Failure
+from twisted.internet.defer import gatherResults
 
 from ._harness import (
     BoundedLoad,
     HTTPResult,
     Outcome,
     PlannedRequest,
+    RecordingConnection,
     SystemTestCase,
     TwistdProcess,
     asyncTest,
     freePort,
     reactor,
-    whenExited,
+    reap,
 )
 from .apps import tagged
 
@@ -93,24 +92,6 @@ def begun(handler: TwistdProcess) -> dict[str, float]:
     return started
 
 
-def childPids(parent: int) -> set[int]:
-    """
-    The processes whose parent is C{parent}, from C{/proc}.
-    """
-    children: set[int] = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            children.add(int(entry))
-    return children
-
-
 def get(
     token: str, sleep: float = 0, port: int | None = None, log: bool = False
 ) -> PlannedRequest:
@@ -131,55 +112,19 @@ def post(token: str, sleep: float, log: bool = False) -> PlannedRequest:
     )
 
 
-class _StreamReader(Protocol):
+@dataclass
+class _Victim:
     """
-    Read a response as it arrives, and say when some bytes have.
+    A handler to be lost while it runs a C{GET} and a C{POST} of a load.
 
-    @ivar received: Everything received so far.
-    @ivar closed: Fires when the connection is lost.
+    @ivar chosen: The tokens of that C{GET} and that C{POST}.
     """
 
-    def __init__(self) -> None:
-        self.connected = False
-        self.received = b""
-        self.closed: Deferred[None] = Deferred()
-        self._waiters: list[tuple[bytes, Deferred[None]]] = []
-
-    def connectionMade(self) -> None:
-        self.connected = True
-
-    def abort(self) -> Deferred[None]:
-        """
-        Abort the connection if it is open.
-
-        @return: L{closed}.
-        """
-        if self.connected:
-            self.transport.abortConnection()  # type: ignore[union-attr]
-        return self.closed
-
-    def dataReceived(self, data: bytes) -> None:
-        self.received += data
-        for waiter in list(self._waiters):
-            if waiter[0] in self.received:
-                self._waiters.remove(waiter)
-                waiter[1].callback(None)
-
-    def until(self, marker: bytes) -> Deferred[None]:
-        """
-        Wait until C{marker} has been received.
-        """
-        d: Deferred[None] = Deferred()
-        self._waiters.append((marker, d))
-        self.dataReceived(b"")
-        return d
-
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
-        self.connected = False
-        waiters, self._waiters = self._waiters, []
-        for marker, d in waiters:
-            d.errback(Exception(f"connection lost before {marker!r}: {self.received!r}"))
-        self.closed.callback(None)
+    front: TwistdProcess
+    process: TwistdProcess
+    pid: int
+    load: BoundedLoad
+    chosen: tuple[str, str]
 
 
 class ResilienceTestCase(SystemTestCase):
@@ -421,7 +366,7 @@ class RollingRestartTests(ResilienceTestCase):
             self.assertEqual(load.inFlight, 50, "the load stopped early" + self.describe(load))
             since = reactor.seconds()
             slow = await victim.waitForLine(
-                lambda line: self.startsSlow(victim, line, since), timeout=10
+                functools.partial(self.startsSlow, victim, since=since), timeout=10
             )
             victimPid = victim.pid
             assert victimPid is not None
@@ -470,16 +415,48 @@ class HandlerLostTests(ResilienceTestCase):
 
     timeout = 60
 
-    async def startThreeHandlers(self) -> tuple[TwistdProcess, list[TwistdProcess]]:
+    async def busyVictim(self, total: int) -> _Victim:
         """
         Start a front with L{FRONT_TIMEOUT} and three handlers of two
-        threads.
-
-        @return: The front and the handlers.
+        threads, put them under L{startMixedLoad} of C{total} requests, and
+        wait until the first handler runs both a C{GET} and a C{POST}.
         """
         front = await self.startTaggedFront("--timeout", str(FRONT_TIMEOUT))
         handlers = [await self.startTaggedHandler(f"h{n}", front) for n in (1, 2, 3)]
-        return front, handlers
+        victim = handlers[0]
+        assert victim.pid is not None
+        load = self.startMixedLoad(total=total)
+        chosen = await self.waitForBusyVictim(victim, load)
+        return _Victim(front, victim, victim.pid, load, chosen)
+
+    async def chosenAnswered(self, victim: _Victim, after: str) -> None:
+        """
+        Wait until the C{GET} and the C{POST} the victim was running have
+        ended, within twice L{FRONT_TIMEOUT}.
+
+        @param after: What happened to the victim, for messages.
+        """
+        load = victim.load
+        await self.withTimeout(
+            load.until(
+                lambda: all(o.ended for o in load.outcomes if o.request.token in victim.chosen)
+            ),
+            FRONT_TIMEOUT * 2,
+            f"answers to {victim.chosen} after {after}",
+        )
+
+    async def assertLossContained(self, victim: _Victim) -> None:
+        """
+        Stop the load, then assert that the front holds no request, credits
+        no handler beyond its two threads, and that only the victim's
+        C{POST}s failed (L{assertOnlyVictimPostsFailed}).
+        """
+        await self.withTimeout(victim.load.stop(), FRONT_TIMEOUT * 2, "the load to end")
+        stats = await self.assertIdle(self.statsPort)
+        self.assertCreditsWithin(stats, 2)
+        self.assertOnlyVictimPostsFailed(
+            victim.load, victim.process, victim.pid, victim.chosen, stats
+        )
 
     @asyncTest
     async def test_killed(self) -> None:
@@ -489,22 +466,10 @@ class HandlerLostTests(ResilienceTestCase):
         get 502, its C{GET}s are served by another handler, everything
         else succeeds, and everything is answered before C{--timeout}.
         """
-        _front, handlers = await self.startThreeHandlers()
-        victim = handlers[0]
-        victimPid = victim.pid
-        assert victimPid is not None
-        load = self.startMixedLoad(total=300)
-        chosen = await self.waitForBusyVictim(victim, load)
-        victim.signal("KILL")
-        await self.withTimeout(
-            load.until(lambda: all(o.ended for o in load.outcomes if o.request.token in chosen)),
-            FRONT_TIMEOUT * 2,
-            f"answers to {chosen} after the handler was killed",
-        )
-        await self.withTimeout(load.stop(), FRONT_TIMEOUT * 2, "the load to end")
-        stats = await self.assertIdle(self.statsPort)
-        self.assertCreditsWithin(stats, 2)
-        self.assertOnlyVictimPostsFailed(load, victim, victimPid, chosen, stats)
+        victim = await self.busyVictim(total=300)
+        victim.process.signal("KILL")
+        await self.chosenAnswered(victim, "the handler was killed")
+        await self.assertLossContained(victim)
 
     @asyncTest
     async def test_frozen(self) -> None:
@@ -514,17 +479,13 @@ class HandlerLostTests(ResilienceTestCase):
         within three heartbeats (and not within one), its requests fare as
         a killed handler's; after SIGCONT it joins again and serves.
         """
-        front, handlers = await self.startThreeHandlers()
-        victim = handlers[0]
-        victimPid = victim.pid
-        assert victimPid is not None
-        load = self.startMixedLoad(total=400)
-        chosen = await self.waitForBusyVictim(victim, load)
+        victim = await self.busyVictim(total=400)
+        front, process, load = victim.front, victim.process, victim.load
         stoppedAt = reactor.seconds()
-        victim.signal("STOP")
-        self.addCleanup(victim.signal, "CONT")
+        process.signal("STOP")
+        self.addCleanup(process.signal, "CONT")
         deadAt = await front.timeOfLine(
-            f"handler {victim.label} silent for 3 heartbeats: declared dead", timeout=10
+            f"handler {process.label} silent for 3 heartbeats: declared dead", timeout=10
         )
         # The front must hear nothing for 3 intervals: at most 3 after the
         # SIGSTOP, and, as the handler sends something every interval, at
@@ -536,14 +497,10 @@ class HandlerLostTests(ResilienceTestCase):
             f" {HEARTBEAT} (allowing {LOG_LATENCY}s for the log line to arrive)"
             + self.transcript(),
         )
-        await self.withTimeout(
-            load.until(lambda: all(o.ended for o in load.outcomes if o.request.token in chosen)),
-            FRONT_TIMEOUT * 2,
-            f"answers to {chosen} after the handler was declared dead",
-        )
+        await self.chosenAnswered(victim, "the handler was declared dead")
         continuedAt = reactor.seconds()
-        victim.signal("CONT")
-        rejoinedAt = await front.timeOfLine(f"handler {victim.label} joined", count=2, timeout=10)
+        process.signal("CONT")
+        rejoinedAt = await front.timeOfLine(f"handler {process.label} joined", count=2, timeout=10)
         self.assertLessEqual(
             rejoinedAt - continuedAt,
             3 * HEARTBEAT + LOG_LATENCY,
@@ -552,16 +509,13 @@ class HandlerLostTests(ResilienceTestCase):
         await self.withTimeout(
             load.until(
                 lambda: any(
-                    servedBy(o) == victimPid and o.started >= rejoinedAt for o in load.completed
+                    servedBy(o) == victim.pid and o.started >= rejoinedAt for o in load.completed
                 )
             ),
             10,
             "the handler to serve again after SIGCONT",
         )
-        await self.withTimeout(load.stop(), FRONT_TIMEOUT * 2, "the load to end")
-        stats = await self.assertIdle(self.statsPort)
-        self.assertCreditsWithin(stats, 2)
-        self.assertOnlyVictimPostsFailed(load, victim, victimPid, chosen, stats)
+        await self.assertLossContained(victim)
 
 
 class FrontRestartTests(ResilienceTestCase):
@@ -731,10 +685,8 @@ class CancelTests(ResilienceTestCase):
         """
         front = await self.startTaggedFront()
         handler = await self.startTaggedHandler("h1", front, threads=1)
-        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.httpPort, timeout=10)
-        reader = await connectProtocol(endpoint, _StreamReader())
-        self.addCleanup(reader.abort)
-        reader.transport.write(
+        reader = await self.connect(RecordingConnection())
+        reader.send(
             self.rawRequest("GET", "/stream?token=s1&interval=0.1&count=600")
         )
         await self.withTimeout(reader.until(b"chunk 3\n"), 10, "the first chunks")
@@ -774,21 +726,6 @@ class RecyclingTests(ResilienceTestCase):
 
     timeout = 90
 
-    async def reap(self, front: TwistdProcess, pids: set[int]) -> None:
-        """
-        Stop the front, which should stop the handlers it spawned, and
-        make sure each of C{pids} is gone, killing any still there 10
-        seconds later.
-        """
-        pids = pids | (childPids(front.pid) if front.pid is not None else set())
-        await front.stop()
-        for pid in pids:
-            try:
-                await whenExited(pid).addTimeout(10, reactor)
-            except Exception:
-                os.kill(pid, 9)
-                await whenExited(pid)
-
     @asyncTest
     async def test_recycledUnderLoad(self) -> None:
         """
@@ -812,7 +749,7 @@ class RecyclingTests(ResilienceTestCase):
             "10",
         )
         pids: set[int] = set()
-        self.addCleanup(lambda: self.reap(front, pids))
+        self.addCleanup(lambda: reap(front, pids))
         await front.waitForLine(JOINED, count=2)
         load = self.startLoad(lambda n: get(f"c{n}", 0.005), inFlight=10, total=300)
         await self.withTimeout(load.whenDone(), 60, "300 requests")

@@ -65,11 +65,11 @@ class CreditTests(SystemTestCase):
         for _ in range(5):
             clients = [await self.rawConnection() for _ in range(50)]
             for client in clients:
-                client.transport.write(self.rawRequest("GET", "/") * 5)
+                client.send(self.rawRequest("GET", "/") * 5)
             # Some answers are on their way back as their clients leave.
             await self.get("/")
             for client in clients:
-                client.transport.abortConnection()
+                client.abort()
         for _ in range(10):
             self.assertResponse(await self.get("/"), 200, hello.BODY)
         stats = await self.assertIdle(statsPort)

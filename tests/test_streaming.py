@@ -26,9 +26,8 @@ import re
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IConsumer, IDelayedCall, IProducer, ITransport
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH
@@ -36,16 +35,17 @@ from zope.interface import implementer
 
 from ._harness import (
     BodyDigest,
+    ClientConnection,
+    Conditions,
+    ConnectionLostEarly,
     GeneratedBody,
     SystemTestCase,
     TwistdProcess,
     asyncTest,
-    extraEnvironment,
     freePort,
     memoryStatus,
     reactor,
     regularFilesOpen,
-    streamedRequest,
 )
 from .apps import bigbody
 
@@ -106,9 +106,9 @@ class StreamingTestCase(SystemTestCase):
         @param frontEnvironment: More environment variables for the front.
         @return: The front and the handler.
         """
-        with extraEnvironment(self, **PYPY_ENVIRONMENT, **(frontEnvironment or {})):
+        with self.extraEnvironment(**PYPY_ENVIRONMENT, **(frontEnvironment or {})):
             front = await self.startFront(*frontArguments, statsPort=statsPort)
-        with extraEnvironment(self, **PYPY_ENVIRONMENT):
+        with self.extraEnvironment(**PYPY_ENVIRONMENT):
             handler = await self.startHandler("h1", APP, front=front)
         await self.recordBaselines(front, handler)
         return front, handler
@@ -186,8 +186,8 @@ class DownloadTests(StreamingTestCase):
         expectedDigest(GiB)
         front, handler = await self.startServers()
         started = reactor.seconds()
-        response, body = await streamedRequest(
-            self, b"GET", f"/download?size={GiB}", timeout=100
+        response, body = await self.streamedRequest(
+            b"GET", f"/download?size={GiB}", timeout=100
         )
         _log.info("{test}: 1 GiB down in {s:.1f} s", test=self.id(),
                   s=reactor.seconds() - started)
@@ -238,8 +238,7 @@ class UploadTests(StreamingTestCase):
             bigbody.blocks(GiB), GiB, gate=(MiB, firstBytesRead), observe=observe
         )
         started = reactor.seconds()
-        response, body = await streamedRequest(
-            self,
+        response, body = await self.streamedRequest(
             b"POST",
             "/upload",
             producer,
@@ -270,47 +269,44 @@ class UploadTests(StreamingTestCase):
         """
         size = 5 * MiB + 1234
         await self.startServers()
-        response, body = await streamedRequest(
-            self, b"POST", "/upload", GeneratedBody(bigbody.blocks(size))
+        response, body = await self.streamedRequest(
+            b"POST", "/upload", GeneratedBody(bigbody.blocks(size))
         )
         self.assertEqual(response.code, 200, self.transcript())
         self.assertUploaded(body, size)
 
 
-class _SlowReader(Protocol):
+class _SlowReader(ClientConnection):
     """
     Send one request, then read the response no faster than C{rate} bytes
     a second, pausing the transport (so the kernel's buffers fill and TCP
     pushes back on the server) until it is due to read more.
 
     @ivar received: How many bytes were received so far.
-    @ivar closed: Fires when the connection is lost.
     """
 
     # A TCP transport: an ITCPTransport and an IPushProducer.
     transport: Any
 
     def __init__(self, request: bytes, rate: float) -> None:
+        super().__init__()
         self._request = request
         self._rate = rate
         self._started: float | None = None
         self._resume: IDelayedCall | None = None
-        self._waiters: list[tuple[int, Deferred[None]]] = []
+        self._arrivals = Conditions()
         self.received = 0
-        self.closed: Deferred[None] = Deferred()
 
     def connectionMade(self) -> None:
-        self.transport.write(self._request)
+        super().connectionMade()
+        self.send(self._request)
 
     def dataReceived(self, data: bytes) -> None:
         now = reactor.seconds()
         if self._started is None:
             self._started = now
         self.received += len(data)
-        for waiter in list(self._waiters):
-            if self.received >= waiter[0]:
-                self._waiters.remove(waiter)
-                waiter[1].callback(None)
+        self._arrivals.check()
         due = self._started + self.received / self._rate
         if due > now and self._resume is None:
             self.transport.pauseProducing()
@@ -324,18 +320,14 @@ class _SlowReader(Protocol):
         """
         Wait until at least C{size} bytes were received.
         """
-        d: Deferred[None] = Deferred()
-        if self.received >= size:
-            d.callback(None)
-        else:
-            self._waiters.append((size, d))
-        return d
+        return self._arrivals.wait(lambda: self.received >= size)
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._resume is not None:
             self._resume.cancel()
             self._resume = None
-        self.closed.callback(None)
+        self._arrivals.failAll(ConnectionLostEarly(f"lost after {self.received} bytes"))
+        super().connectionLost(reason)
 
 
 class SlowClientTests(StreamingTestCase):
@@ -360,11 +352,7 @@ class SlowClientTests(StreamingTestCase):
         reader = _SlowReader(
             self.rawRequest("GET", f"/download?size={size}&length=1"), MiB
         )
-        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.httpPort, timeout=10)
-        await connectProtocol(endpoint, reader)
-        self.addCleanup(
-            lambda: None if reader.closed.called else reader.transport.abortConnection()
-        )
+        await self.connect(reader)
         await self.withTimeout(reader.until(2 * MiB), 10, "the first 2 MiB")
         for n in range(5):
             result = await self.get("/small", timeout=5)
@@ -378,8 +366,7 @@ class SlowClientTests(StreamingTestCase):
             await self.withTimeout(reader.until((3 + n) * MiB), 10, "another MiB")
         await self.withTimeout(reader.until(8 * MiB), 10, "8 MiB")
         received = reader.received
-        reader.transport.abortConnection()
-        await reader.closed
+        await reader.abort()
         line = await handler.waitForLine("download closed after", timeout=10)
         match = re.search(r"download closed after (\d+) bytes", line)
         assert match is not None, line
@@ -477,8 +464,8 @@ class BodyLimitTests(StreamingTestCase):
         _front, handler = await self.startServers(
             "--max-body", str(MiB), statsPort=statsPort
         )
-        response, body = await streamedRequest(
-            self, b"POST", "/upload", GeneratedBody(bigbody.blocks(MiB), MiB)
+        response, body = await self.streamedRequest(
+            b"POST", "/upload", GeneratedBody(bigbody.blocks(MiB), MiB)
         )
         self.assertEqual(response.code, 200, self.transcript())
         self.assertUploaded(body, MiB)
@@ -535,8 +522,8 @@ class FileWrapperTests(StreamingTestCase):
                 f.write(data)
         expectedDigest(size)
         front, handler = await self.startServers()
-        response, body = await streamedRequest(
-            self, b"GET", "/file?path=large.bin", timeout=60
+        response, body = await self.streamedRequest(
+            b"GET", "/file?path=large.bin", timeout=60
         )
         self.assertEqual(response.code, 200, self.transcript())
         self.assertEqual(response.length, size, self.transcript())

@@ -10,7 +10,6 @@ import datetime
 import importlib
 from typing import Any
 
-from twisted.internet import reactor
 from zope.interface import implementer
 
 try:
@@ -27,7 +26,7 @@ except ImportError:
 from twisted.web.client import Agent, readBody
 from twisted.web.iweb import IPolicyForHTTPS
 
-from ._harness import SystemTestCase, asyncTest
+from ._harness import SystemTestCase, asyncTest, reactor
 
 
 def selfSigned(hostname: str) -> tuple[bytes, bytes]:

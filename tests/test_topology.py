@@ -15,11 +15,10 @@ from twisted.internet.defer import gatherResults
 
 from ._harness import (
     HTTPResult,
-    LoadGenerator,
     SystemTestCase,
     TwistdProcess,
     asyncTest,
-    reactor,
+    reap,
     whenExited,
 )
 from .apps import hello
@@ -96,44 +95,37 @@ class JoiningUnderLoadTests(SystemTestCase):
         """
         front = await self.startFront()
         first = await self.startHandler("h1", WHOAMI, "--threads", "4", front=front)
-        agent = self.persistentAgent(20)
-        load = LoadGenerator(lambda: self.get("/?sleep=0.02", agent=agent), 20)
-        load.start()
-        try:
-            await self.withTimeout(
-                load.until(lambda: len(load.results) + len(load.failures) >= 40),
-                20,
-                "40 responses from the first handler",
-            )
-            later = [
-                self.startHandlerProcess(name, WHOAMI, "--threads", "4")
-                for name in ["h2", "h3"]
-            ]
-            for handler in later:
-                await handler.waitForLine(f"mphandler {handler.label} started")
-                await self.joined(front, handler.label)
-            handlers: list[TwistdProcess] = [first, *later]
-            pids = {h.pid for h in handlers if h.pid is not None}
-            await self.withTimeout(
-                load.until(
-                    lambda: all(servedBy(load.results)[pid] >= 5 for pid in pids)
-                    or bool(load.failures)
-                ),
-                20,
-                f"every handler to serve 5 requests (served so far:"
-                f" {dict(servedBy(load.results))}, handler pids"
-                f" { {h.label: h.pid for h in handlers} })",
-            )
-        finally:
-            await load.stop()
+        load = self.startSteadyLoad("/?sleep=0.02", inFlight=20, total=5000, duration=40)
+        await self.withTimeout(
+            load.until(lambda: len(load.completed) >= 40), 20, "40 answers from the first handler"
+        )
+        later = [
+            self.startHandlerProcess(name, WHOAMI, "--threads", "4") for name in ["h2", "h3"]
+        ]
+        for handler in later:
+            await handler.waitForLine(f"mphandler {handler.label} started")
+            await self.joined(front, handler.label)
+        handlers: list[TwistdProcess] = [first, *later]
+        pids = {h.pid for h in handlers if h.pid is not None}
+        await self.withTimeout(
+            load.until(
+                lambda: all(servedBy(load.responses)[pid] >= 5 for pid in pids)
+                or bool(load.failures)
+            ),
+            20,
+            f"every handler to serve 5 requests (served so far:"
+            f" {dict(servedBy(load.responses))}, handler pids"
+            f" { {h.label: h.pid for h in handlers} })",
+        )
+        await self.withTimeout(load.stop(), 20, "the load to end")
         self.assertEqual(
             [f.getErrorMessage() for f in load.failures],
             [],
             "requests failed" + self.transcript(),
         )
-        codes = Counter(r.code for r in load.results)
+        codes = Counter(r.code for r in load.responses)
         self.assertEqual(set(codes), {200}, f"statuses {codes}" + self.transcript())
-        served = servedBy(load.results)
+        served = servedBy(load.responses)
         self.assertEqual(
             set(served),
             pids,
@@ -182,21 +174,8 @@ class SpawnTests(SystemTestCase):
         served = servedBy(results)
         self.assertNotIn(front.pid, served, "the front ran the application" + self.transcript())
         for pid in served:
-            self.addCleanup(self.reap, front, pid)
+            self.addCleanup(reap, front, [pid])
         return served
-
-    async def reap(self, front: TwistdProcess, pid: int) -> None:
-        """
-        Make sure a handler the front spawned is gone when the test ends:
-        stop the front, which should stop its handlers; kill the handler
-        if it is still there 5 seconds later.
-        """
-        await front.stop()
-        try:
-            await whenExited(pid).addTimeout(5, reactor)
-        except Exception:
-            os.kill(pid, 9)
-            await whenExited(pid)
 
     @asyncTest
     async def test_spawnedHandlersServe(self) -> None:
@@ -264,7 +243,7 @@ class SpawnTests(SystemTestCase):
         result = await self.get("/")
         self.assertResponse(result, 200)
         handler = int(result.body)
-        self.addCleanup(self.reap, front, handler)
+        self.addCleanup(reap, front, [handler])
         await front.stop()
         self.assertFalse(front.killed, "the front ignored SIGTERM" + self.transcript())
         self.assertFalse(os.path.exists(directory), f"{directory} left behind")

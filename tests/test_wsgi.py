@@ -26,7 +26,7 @@ class ValidatedApplicationTests(SystemTestCase):
     validated application, so requests run one after the other.
     """
 
-    BOOLEANS = {"wsgi.multithread", "wsgi.multiprocess"}
+    BOOLEANS = frozenset({"wsgi.multithread", "wsgi.multiprocess"})
 
     async def setUpProcesses(self) -> None:
         """
@@ -164,18 +164,7 @@ class ValidatedApplicationTests(SystemTestCase):
         with its headers and no body.
         """
         await self.setUpProcesses()
-        client = await self.rawConnection()
-        response = await client.request(
-            self.rawRequest("HEAD", "/", headers=[("Connection", "close")]), head=True
-        )
-        await self.withTimeout(client.closed, 10, "the front to close the connection")
-        self.assertEqual(response.code, 200, self.transcript())
-        self.assertEqual(
-            response.header(b"content-length"),
-            str(len(validated.HELLO)).encode("ascii"),
-            self.transcript(),
-        )
-        self.assertEqual(client.unparsed, b"", "HEAD response had a body" + self.transcript())
+        await self.assertHeadResponse(len(validated.HELLO))
 
     @asyncTest
     async def test_validatorNeverComplained(self) -> None:

@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_tap -*-
 """
 txmp: a Twisted front and WSGI handler processes joined by ZeroMQ.
 """

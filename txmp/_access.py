@@ -75,7 +75,10 @@ class AccessLog:
             # file that logs each line as an event of its log.
             self._file = sys.__stdout__
         else:
-            self._file = open(self.path, "a", 1, encoding="utf-8", newline="\n")
+            # Open for the log's life, not a block: close() closes it.
+            self._file = open(  # noqa: SIM115
+                self.path, "a", 1, encoding="utf-8", newline="\n"
+            )
 
     def reopen(self) -> None:
         """

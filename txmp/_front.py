@@ -262,7 +262,9 @@ class Exchange:
         """
         if self.body is BodyState.READING:
             return True
-        return self.body is BodyState.STREAMING and self._sink is not None and not self._windowClosed
+        return (
+            self.body is BodyState.STREAMING and self._sink is not None and not self._windowClosed
+        )
 
     def bodyData(self, data: bytes) -> None:
         """

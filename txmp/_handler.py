@@ -331,19 +331,21 @@ class FrontLink:
 
     def _heartbeat(self) -> None:
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
-        if self.front is not None:
-            if self._reactor.seconds() - self._lastHeard > 3 * self.heartbeat:
-                self._log.warn(
-                    "front {front} at {address} is silent: registering again",
-                    front=self.front,
-                    address=self.address,
-                )
-                self.front = None
-                self.creditInReply = False
-                if self.draining:
-                    # Its acknowledgement will not come: the front is gone.
-                    self._byeAcknowledged = True
-                    self._checkDrained()
+        if (
+            self.front is not None
+            and self._reactor.seconds() - self._lastHeard > 3 * self.heartbeat
+        ):
+            self._log.warn(
+                "front {front} at {address} is silent: registering again",
+                front=self.front,
+                address=self.address,
+            )
+            self.front = None
+            self.creditInReply = False
+            if self.draining:
+                # Its acknowledgement will not come: the front is gone.
+                self._byeAcknowledged = True
+                self._checkDrained()
         if self.draining:
             self._send.send(protocol.encodePing())
         elif self.front is None:

@@ -37,7 +37,8 @@ class ReopenableFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._file: IO[str] = open(path, "a", 1, encoding="utf-8")
+        # Open for the process's life (or until reopen): no block to close it in.
+        self._file: IO[str] = open(path, "a", 1, encoding="utf-8")  # noqa: SIM115
 
     def write(self, text: str) -> int:
         return self._file.write(text)
@@ -51,7 +52,7 @@ class ReopenableFile:
 
         @raise OSError: if it cannot be opened; lines go on to the old one.
         """
-        new = open(self.path, "a", 1, encoding="utf-8")
+        new = open(self.path, "a", 1, encoding="utf-8")  # noqa: SIM115 (kept open, as above)
         old, self._file = self._file, new
         old.close()
 

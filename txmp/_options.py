@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, ClassVar, NoReturn
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -122,7 +122,7 @@ class TxmpOptions(usage.Options):
     #: file, and its environment variables' prefix (C{TXMP_MPFRONT_}).
     command = ""
 
-    optParameters = [
+    optParameters: ClassVar[list[list[Any]]] = [
         ["log-format", None, DEFAULT_LOG_FORMAT,
          "Log format: text (twistd's) or json (one object per line, as "
          "twisted.logger writes it)."],

@@ -126,7 +126,9 @@ class WorkerPool:
             del job
             try:
                 func(*args, **kw)
-            except BaseException:
+            # As Twisted's ThreadPool: whatever the work raises (even
+            # SystemExit) is logged and the worker takes the next job.
+            except BaseException:  # noqa: BLE001
                 log.failure("work in thread pool {name} failed", name=self.name)
             del func, args, kw
 
@@ -194,7 +196,8 @@ class ReactorCalls:
             f, args = calls.popleft()
             try:
                 f(*args)
-            except BaseException:
+            # As the reactor does with its calls: log anything and go on.
+            except BaseException:  # noqa: BLE001
                 self._log.failure("call from a thread failed")
         with self._lock:
             if not calls:

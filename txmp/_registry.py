@@ -251,10 +251,13 @@ class HandlerRegistry(Generic[T]):
         return lost
 
     def _forgetIfDrained(self, handler: HandlerState[T]) -> None:
-        if handler.draining and not handler.inFlight:
-            if self.handlers.get(handler.identity) is handler:
-                del self.handlers[handler.identity]
-                self._log.info("handler {name} drained and left", name=handler.name)
+        if (
+            handler.draining
+            and not handler.inFlight
+            and self.handlers.get(handler.identity) is handler
+        ):
+            del self.handlers[handler.identity]
+            self._log.info("handler {name} drained and left", name=handler.name)
 
     # -- credits and requests ------------------------------------------------
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_zap -*-
+# -*- test-case-name: txmp.test.test_security,txmp.test.test_keys -*-
 """
 The security options of C{twistd mpfront} and C{twistd mphandler}: CURVE
 keys, and which ZeroMQ addresses may go without them.
@@ -11,6 +11,8 @@ import os
 from typing import Any
 
 from twisted.python import usage
+
+from txmp._zmq import PUBLIC_SUFFIX, curveAvailable, loadKeyPair
 
 
 def isLocalAddress(address: str) -> bool:
@@ -49,8 +51,6 @@ def loadSecretCertificate(path: str, option: str) -> tuple[bytes, bytes]:
     @raise usage.UsageError: with a one-line message if the file is
         missing, is no certificate, or is a public certificate.
     """
-    from txmp._zmq import loadKeyPair
-
     try:
         public, secret = loadKeyPair(path)
     except ValueError as e:
@@ -74,8 +74,6 @@ def loadPublicCertificate(path: str, option: str) -> bytes:
         certificate where a public one belongs is a secret on its way to
         another host.
     """
-    from txmp._zmq import loadKeyPair
-
     try:
         public, secret = loadKeyPair(path)
     except ValueError as e:
@@ -99,8 +97,6 @@ def loadAllowList(directory: str, option: str = "--curve-allow") -> frozenset[by
         one (C{*.key_public}), which would otherwise be ignored: a front
         that silently allowed no handler.
     """
-    from txmp._zmq import PUBLIC_SUFFIX
-
     try:
         names = sorted(os.listdir(directory))
     except FileNotFoundError:
@@ -121,8 +117,6 @@ def loadAllowList(directory: str, option: str = "--curve-allow") -> frozenset[by
 
 
 def _requireCurve() -> None:
-    from txmp._zmq import curveAvailable
-
     if not curveAvailable():
         raise usage.UsageError(
             "this libzmq has no CURVE support (built without libsodium)"

@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_metrics,txmp.test.test_tap -*-
+# -*- test-case-name: txmp.test.test_metrics -*-
 """
 The front's C{--stats} site (Twisted Web): its counts as JSON, liveness and
 readiness probes, and the Prometheus metrics.

@@ -1125,31 +1125,35 @@ class RunningRequest:
         Call the application, produce its response, close its iterable, and
         turn failures into an error response.  Called in the application
         thread.
+
+        Whatever the application (or its iterable, or its C{close}) raises,
+        even C{SystemExit}, becomes a 500 or an aborted response here: hence
+        the C{except BaseException} clauses.
         """
         try:
             environ = buildEnviron(
                 self._rawId, self._requestHead, self.input, self._errors  # type: ignore[arg-type]
             )
             result = self._application(environ, self._startResponse)
-        except BaseException:
+        except BaseException:  # noqa: BLE001 (the application's)
             self._fail()
             return
         produced: tuple[list[bytes], int | None] | None = None
         try:
             produced = self._produce(result)
-        except BaseException:
+        except BaseException:  # noqa: BLE001 (the application's)
             self._fail()
         try:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        except BaseException:
+        except BaseException:  # noqa: BLE001 (the application's)
             self._fail()
             return
         if produced is not None:
             try:
                 self._completeResponse(*produced)
-            except BaseException:
+            except BaseException:  # noqa: BLE001 (the application's)
                 self._fail()
 
     def _produce(self, result: Iterable[bytes]) -> tuple[list[bytes], int | None]:

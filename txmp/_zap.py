@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_zap -*-
+# -*- test-case-name: txmp.test.test_zap,txmp.test.test_curve -*-
 """
 The front's ZAP handler (ZeroMQ RFC 27): which handlers may connect.
 
@@ -17,11 +17,13 @@ the reactor thread.
 
 from __future__ import annotations
 
-from typing import AbstractSet, Protocol
+from collections.abc import Set as AbstractSet
+from typing import Protocol
 
 from twisted.logger import Logger
 
 from txmp._defaults import MAX_DENIAL_KEYS
+from txmp._zmq import PeerUnreachable, z85Encode
 
 ZAP_VERSION = b"1.0"
 
@@ -51,8 +53,6 @@ def zapDecision(
     @return: the status code (C{b"200"} or C{b"400"}), the status text, and
         the client's public key in Z85 if it gave one.
     """
-    from txmp._zmq import z85Encode
-
     if len(request) < 6 or request[0] != ZAP_VERSION:
         return b"400", b"malformed ZAP request", None
     requestDomain, mechanism, credentials = request[2], request[5], request[6:]
@@ -101,8 +101,6 @@ class ZapHandler:
         """
         A ZAP request: answer it.  Must be called in the reactor thread.
         """
-        from txmp._zmq import PeerUnreachable
-
         if len(frames) < 3 or frames[1] != b"" or self._socket is None:
             return  # Not from a libzmq REQ: nobody to answer.
         envelope, request = frames[:2], frames[2:]

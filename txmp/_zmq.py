@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_integration -*-
+# -*- test-case-name: txmp.test.test_zmq,txmp.test.test_integration,txmp.test.test_curve -*-
 """
 The ZeroMQ adapter: the only module that imports C{zmq} and C{txzmq}.
 
@@ -17,13 +17,23 @@ All of this must be used in the reactor thread only.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import deque
 from typing import Any, Callable
 
+import zmq
+import zmq.auth
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from zmq.utils import z85
+from zmq.utils.monitor import parse_monitor_message
 
 FramesReceiver = Callable[[list[bytes]], None]
+
+# txzmq is imported in the functions that use it, never at the top: importing
+# it installs the global reactor, and importing this module must not (a tap
+# imports it, and twistd imports the tap to parse its options before it
+# installs the reactor that its --reactor option names).
 
 # Where libzmq sends ZAP requests, in the context of the socket that
 # authenticates (RFC 27).
@@ -60,8 +70,6 @@ def curveAvailable() -> bool:
     """
     Whether this libzmq was built with CURVE (libsodium).
     """
-    import zmq
-
     return bool(zmq.has("curve"))
 
 
@@ -81,10 +89,6 @@ def createKeyPair(directory: str, name: str) -> tuple[str, str]:
     @return: the paths of the secret and the public file.
     @raise FileExistsError: if either file exists (neither is replaced).
     """
-    import tempfile
-
-    import zmq.auth
-
     secretPath = os.path.join(directory, name + SECRET_SUFFIX)
     publicPath = os.path.join(directory, name + PUBLIC_SUFFIX)
     for path in (secretPath, publicPath):
@@ -134,8 +138,6 @@ def loadKeyPair(path: str) -> tuple[bytes, bytes | None]:
     @raise ValueError: if the file is missing, cannot be read or holds no
         key, with a one-line message that starts with the path.
     """
-    import zmq.auth
-
     if not os.path.exists(path):
         raise ValueError(f"{path}: no such file")
     try:
@@ -155,8 +157,6 @@ def z85Encode(key: bytes) -> bytes:
     """
     A 32-byte CURVE key (as ZAP gives it) in Z85.
     """
-    from zmq.utils import z85
-
     return z85.encode(key)
 
 
@@ -168,9 +168,9 @@ class ZmqContext:
     """
 
     def __init__(self, reactor: Any) -> None:
+        # Installs the global reactor (see the top).
         from txzmq import ZmqFactory
 
-        self._reactor = reactor
         self._factory = ZmqFactory()
         # txzmq reads the reactor from its factory; never the global one.
         self._factory.reactor = reactor
@@ -210,6 +210,7 @@ class ZmqContext:
 
 
 def _connectionClass() -> type:
+    # Installs the global reactor (see the top).
     from txzmq import ZmqConnection
 
     class _Connection(ZmqConnection):  # type: ignore[misc]
@@ -221,15 +222,10 @@ def _connectionClass() -> type:
             self._owner = owner
             ZmqConnection.__init__(self, factory, None, identity)
 
-        def messageReceived(self, message: list[bytes]) -> None:
-            self._owner._receiver(message)
-
         def doRead(self) -> None:
             # What txzmq's doRead does (drain until ZeroMQ has nothing:
             # its descriptor is edge-triggered), a whole message per call
             # instead of a frame, checking EVENTS and RCVMORE, at a time.
-            import zmq
-
             receiver = self._owner._receiver
             largeFrame = self._owner._largeFrame
             # Asking EVENTS first costs less than the zmq.Again that ends
@@ -304,9 +300,6 @@ class ZmqSocket:
             C{socket} (a C{zmq.Socket}: C{send}, C{getsockopt},
             C{setsockopt}), C{doRead}, C{addEndpoints} and C{shutdown}.
         """
-        import zmq
-
-        self._zmq = zmq
         self._receiver = receiver
         self._largeFrame = largeFrame
         self._reactor = reactor
@@ -331,8 +324,6 @@ class ZmqSocket:
         Make a ZeroMQ socket of C{kind} in txzmq's C{factory}; the
         parameters are L{ZmqContext.socket}'s.
         """
-        import zmq
-
         if highWaterMark <= 0:
             raise ValueError("a high-water mark of 0 means unlimited memory")
         socketType = {"router": zmq.ROUTER, "dealer": zmq.DEALER, "pair": zmq.PAIR}[kind]
@@ -352,14 +343,6 @@ class ZmqSocket:
             sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
         return self
 
-    @property
-    def rawSocket(self) -> Any:
-        """
-        The C{zmq.Socket}, for options that must be set before
-        L{bind}/L{connect} (CURVE, for instance).
-        """
-        return self._conn.socket
-
     def _beforeEndpoints(self, what: str) -> None:
         # libzmq applies security options to connections made afterwards
         # only: set late, they would leave the first link in clear text.
@@ -374,7 +357,6 @@ class ZmqSocket:
         Without a ZAP handler, every client is refused
         (C{ZAP_ENFORCE_DOMAIN}).  Call before L{bind}.
         """
-        zmq = self._zmq
         self._beforeEndpoints("CURVE")
         sock = self._conn.socket
         sock.setsockopt(zmq.CURVE_SERVER, 1)
@@ -388,7 +370,6 @@ class ZmqSocket:
         to the server whose public key is C{serverKey} (all in Z85).  Call
         before L{connect}.
         """
-        zmq = self._zmq
         self._beforeEndpoints("CURVE")
         sock = self._conn.socket
         sock.setsockopt(zmq.CURVE_PUBLICKEY, publicKey)
@@ -401,7 +382,7 @@ class ZmqSocket:
         instead of buffering it.  Call before L{bind}/L{connect}.
         """
         self._beforeEndpoints("MAXMSGSIZE")
-        self._conn.socket.setsockopt(self._zmq.MAXMSGSIZE, size)
+        self._conn.socket.setsockopt(zmq.MAXMSGSIZE, size)
 
     def monitorHandshakes(self, context: ZmqContext, observer: HandshakeObserver) -> None:
         """
@@ -412,9 +393,6 @@ class ZmqSocket:
 
         @param context: the context this socket was made in.
         """
-        zmq = self._zmq
-        from zmq.utils.monitor import parse_monitor_message
-
         self._beforeEndpoints("the monitor")
         names = {
             getattr(zmq, name): name
@@ -435,7 +413,9 @@ class ZmqSocket:
         def received(frames: list[bytes]) -> None:
             try:
                 event = parse_monitor_message(frames)
-            except Exception:
+            # A malformed message (RuntimeError) or an event this pyzmq
+            # does not know (ValueError from zmq.Event): not one we watch.
+            except (RuntimeError, ValueError):
                 return
             name = names.get(event["event"])
             if name is not None:
@@ -452,6 +432,7 @@ class ZmqSocket:
         """
         Bind to a ZeroMQ address.
         """
+        # Installs the global reactor (see the top).
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
         self._addEndpoint(ZmqEndpoint(ZmqEndpointType.bind, address), "bind")
@@ -466,8 +447,6 @@ class ZmqSocket:
         @raise AddressError: ZeroMQ refused the address (in use, malformed,
             unknown transport).
         """
-        import zmq
-
         try:
             self._conn.addEndpoints([endpoint])
         except zmq.ZMQError as e:
@@ -478,6 +457,7 @@ class ZmqSocket:
         """
         Connect to a ZeroMQ address; ZeroMQ reconnects by itself.
         """
+        # Installs the global reactor (see the top).
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
         self._addEndpoint(ZmqEndpoint(ZmqEndpointType.connect, address), "connect to")
@@ -506,7 +486,6 @@ class ZmqSocket:
         self._scheduleRead()
 
     def _sendNow(self, frames: list[bytes]) -> None:
-        zmq = self._zmq
         try:
             # copy=True, measured (docs/benchmarks.md, "Large bodies"): a
             # zero-copy send of a 64 KiB body chunk costs more than the copy
@@ -532,7 +511,6 @@ class ZmqSocket:
             self._conn.doRead()
 
     def _flush(self) -> None:
-        zmq = self._zmq
         sent = False
         while self._backlog and self._conn.socket is not None:
             events = self._conn.socket.getsockopt(zmq.EVENTS)
@@ -566,7 +544,7 @@ class ZmqSocket:
         When closed, try for this long to send what is queued (the last
         messages of a process that stops, such as C{BYE}).
         """
-        self._conn.socket.setsockopt(self._zmq.LINGER, milliseconds)
+        self._conn.socket.setsockopt(zmq.LINGER, milliseconds)
 
     def close(self) -> None:
         """
@@ -579,7 +557,7 @@ class ZmqSocket:
             if self._conn.socket is not None:
                 try:
                     self._conn.socket.disable_monitor()
-                except self._zmq.ZMQError:
+                except zmq.ZMQError:
                     pass
             self._monitor.close()
             self._monitor = None

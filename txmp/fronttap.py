@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_tap -*-
+# -*- test-case-name: txmp.test.test_tap,txmp.test.test_security -*-
 """
 C{twistd mpfront}: options and the service tree of the front.
 """
@@ -11,11 +11,12 @@ import signal
 import socket
 import sys
 import tempfile
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, ClassVar, NoReturn
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
+from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger, globalLogPublisher
 from twisted.python import usage
@@ -47,11 +48,25 @@ from txmp._defaults import (
     LARGE_FRAME,
     MAX_CREDITS,
 )
+from txmp._dispatch import Dispatcher
+from txmp._front import FrontFactory
 from txmp._http import HTTPRules, parseNetwork
 from txmp._logs import ChildLog, reopenLogFiles
+from txmp._metrics import FrontMetrics
 from txmp._options import TxmpOptions, nonNegative, positive
-from txmp._reload import findSpec
+from txmp._reload import CodeWatcher, findSpec, sourceRoot
 from txmp._security import checkFrontSecurity
+from txmp._signals import SignalActions
+from txmp._stats import makeStatsSite
+from txmp._zap import ZAP_DOMAIN, ZapHandler
+from txmp._zmq import (
+    ZAP_ADDRESS,
+    AddressError,
+    ZmqContext,
+    createKeyPair,
+    loadKeyPair,
+    writePublicCertificate,
+)
 
 
 def connectableAddress(address: str) -> str:
@@ -100,7 +115,7 @@ class Options(TxmpOptions):
         "Accept HTTP and pass every request over ZeroMQ to mphandler "
         "processes, which connect to the --send and --return addresses."
     )
-    optParameters = [
+    optParameters: ClassVar[list[list[Any]]] = [
         ["send", None, None,
          "ZeroMQ address to bind for requests (default " + DEFAULT_SEND
          + "; with --spawn and neither --send nor --return, ipc:// in a "
@@ -181,7 +196,7 @@ class Options(TxmpOptions):
          "sends a larger one is disconnected.",
          positive(int, "--max-message")],
     ]
-    optFlags = [
+    optFlags: ClassVar[list[list[str | None]]] = [
         ["reload", None,
          "Development: reload the --spawn handlers (as SIGHUP does) when a "
          ".py file of the --app's package changes."],
@@ -221,7 +236,7 @@ class Options(TxmpOptions):
         except ValueError:
             raise usage.UsageError(
                 f"--trusted-proxy must be an IP address or network, not {description!r}"
-            )
+            ) from None
 
     def postOptions(self) -> None:
         if not self["listen"]:
@@ -333,14 +348,6 @@ class FrontService(Service):
         self.joinObservers: list[Callable[[str], None]] = []
 
     def startService(self) -> None:
-        from twisted.internet.endpoints import serverFromString
-
-        from txmp._dispatch import Dispatcher
-        from txmp._front import FrontFactory
-        from txmp._metrics import FrontMetrics
-        from txmp._stats import makeStatsSite
-        from txmp._zmq import AddressError, ZmqContext
-
         Service.startService(self)
         options = self._options
         self._context = ZmqContext(self._reactor)
@@ -389,9 +396,8 @@ class FrontService(Service):
         self._site = site
         endpoints = [("--listen", description, site) for description in options["listen"]]
         if options["stats"]:
-            endpoints.append(
-                ("--stats", options["stats"], makeStatsSite(self.dispatcher, self._reactor, metrics))
-            )
+            statsSite = makeStatsSite(self.dispatcher, self._reactor, metrics)
+            endpoints.append(("--stats", options["stats"], statsSite))
         # Ports fail synchronously (in use, no permission) while we start,
         # before the reactor runs: then we exit here with one line.
         self._starting = True
@@ -400,7 +406,9 @@ class FrontService(Service):
             what = f"{option} {description}"
             try:
                 endpoint = serverFromString(self._reactor, description)
-            except Exception as e:
+            # The operator's string, parsed by whichever endpoint plugin it
+            # names: any error is a one-line refusal to start.
+            except Exception as e:  # noqa: BLE001
                 self._abandon(f"{what}: {_reason(e)}")
             listening.append(
                 endpoint.listen(factory).addCallback(self._portListening).addErrback(
@@ -430,9 +438,6 @@ class FrontService(Service):
         Set the security options of the front's sockets, before they bind:
         the largest frame, and CURVE with our ZAP handler if configured.
         """
-        from txmp._zap import ZAP_DOMAIN, ZapHandler
-        from txmp._zmq import ZAP_ADDRESS
-
         options = self._options
         for sock in sockets:
             sock.maxMessageSize(options["max-message"])
@@ -681,8 +686,6 @@ class PrivateLinks(Service):
             options["send"] = "ipc://" + os.path.join(directory, "send")
             options["return"] = "ipc://" + os.path.join(directory, "return")
         if options["curve"] is not None:
-            from txmp._zmq import createKeyPair, loadKeyPair, writePublicCertificate
-
             secretFile, publicFile = createKeyPair(directory, "spawn")
             serverFile = os.path.join(directory, "front.key")
             writePublicCertificate(serverFile, options["curve"][0])
@@ -718,6 +721,7 @@ def _handlerMonitor(
     events and given to C{publish}.  (Made here: importing procmon installs
     the global reactor.)
     """
+    # Importing procmon installs the global reactor: only when made.
     from twisted.runner.procmon import ProcessMonitor
 
     class HandlerMonitor(ProcessMonitor):
@@ -967,11 +971,11 @@ def makeService(options: Options, reactor: Any | None = None) -> MultiService:
     The service tree of C{twistd mpfront}.
     """
     if reactor is None:
+        # Only here, when twistd makes the service: it has installed the
+        # reactor its --reactor option names by then.
         from twisted.internet import reactor as globalReactor
 
         reactor = globalReactor
-    from txmp._signals import SignalActions
-
     top = MultiService()
     links: PrivateLinks | None = None
     if options["spawn"]:
@@ -1005,8 +1009,6 @@ def makeService(options: Options, reactor: Any | None = None) -> MultiService:
         }
         spawned.setServiceParent(top)
         if options["reload"]:
-            from txmp._reload import CodeWatcher, sourceRoot
-
             root = sourceRoot(options["app"], os.getcwd())
             if root is not None:
 

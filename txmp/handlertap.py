@@ -1,10 +1,11 @@
-# -*- test-case-name: txmp.test.test_tap -*-
+# -*- test-case-name: txmp.test.test_tap,txmp.test.test_security -*-
 """
 C{twistd mphandler}: options and the service tree of a handler.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 import random
@@ -13,11 +14,13 @@ import signal
 import socket
 import sys
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
 from twisted.internet.defer import gatherResults
+from twisted.internet.error import ReactorNotRunning
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -32,10 +35,15 @@ from txmp._defaults import (
     MAX_CREDITS,
     PARENT_CHECK_INTERVAL,
 )
+from txmp._handler import FrontLink
 from txmp._logs import reopenLogFiles
 from txmp._options import TxmpOptions, nonNegative, positive
+from txmp._pool import WorkerPool
 from txmp._profile import Profiler
 from txmp._security import checkHandlerSecurity
+from txmp._signals import SignalActions
+from txmp._wsgi import WSGIRunner
+from txmp._zmq import AddressError, ZmqContext, newRoutingId
 
 
 def loadApplication(spec: str) -> Callable[..., Any]:
@@ -55,7 +63,8 @@ def loadApplication(spec: str) -> Callable[..., Any]:
         attribute = attribute[:-2]
     try:
         module = importlib.import_module(moduleName)
-    except Exception as e:
+    # The user's module: whatever its import raises is a usage error.
+    except Exception as e:  # noqa: BLE001
         raise usage.UsageError(
             f"--app {spec}: cannot import {moduleName}: {type(e).__name__}: {e}"
         ) from None
@@ -72,7 +81,8 @@ def loadApplication(spec: str) -> Callable[..., Any]:
             raise usage.UsageError(f"--app {spec}: {attribute} is not callable")
         try:
             target = target()
-        except Exception as e:
+        # The user's factory: whatever it raises is a usage error.
+        except Exception as e:  # noqa: BLE001
             raise usage.UsageError(
                 f"--app {spec}: {attribute}() failed: {type(e).__name__}: {e}"
             ) from None
@@ -94,7 +104,7 @@ class Options(TxmpOptions):
         "one or more mpfronts over ZeroMQ.  To serve several fronts, repeat "
         "--send and --return: the n-th --send pairs with the n-th --return."
     )
-    optParameters = [
+    optParameters: ClassVar[list[list[Any]]] = [
         ["app", None, None, "The WSGI application: module:app or module:make_app()."],
         ["threads", None, DEFAULT_THREADS,
          "Size of the WSGI thread pool: requests run at once (at most "
@@ -207,8 +217,6 @@ def newPool(threads: int) -> Any:
     The handler's WSGI thread pool: C{threads} daemon threads, named
     C{PoolThread-wsgi-N}, not started.
     """
-    from txmp._pool import WorkerPool
-
     return WorkerPool(threads, "wsgi", _daemonThread)
 
 
@@ -239,18 +247,7 @@ class HandlerService(Service):
         self._profileCall: Any = None
         self._profilePath = ""
 
-    @property
-    def link(self) -> Any:
-        """
-        The link to the first front.
-        """
-        return self.links[0] if self.links else None
-
     def startService(self) -> None:
-        from txmp._handler import FrontLink
-        from txmp._wsgi import WSGIRunner
-        from txmp._zmq import AddressError, ZmqContext, newRoutingId
-
         Service.startService(self)
         options = self._options
         threads = options["threads"]
@@ -481,8 +478,6 @@ def dieWithParent() -> bool:
 
     @return: whether the kernel took the request (only Linux does).
     """
-    import ctypes
-
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
@@ -525,8 +520,6 @@ class ParentWatch(Service):
         self.gone = False
 
     def startService(self) -> None:
-        from twisted.internet.task import LoopingCall
-
         Service.startService(self)
         self._dieWithParent()
         # After asking for the signal: a parent gone before would never
@@ -546,8 +539,6 @@ class ParentWatch(Service):
         The parent has exited: stop, as for C{SIGTERM} (drain, then exit),
         unless stopping already.  Must be called in the reactor thread.
         """
-        from twisted.internet.error import ReactorNotRunning
-
         if self.gone or not self.running:
             return
         self.gone = True
@@ -573,11 +564,11 @@ def makeService(options: Options, reactor: Any | None = None) -> MultiService:
     The service tree of C{twistd mphandler}.
     """
     if reactor is None:
+        # Only here, when twistd makes the service: it has installed the
+        # reactor its --reactor option names by then.
         from twisted.internet import reactor as globalReactor
 
         reactor = globalReactor
-    from txmp._signals import SignalActions
-
     top = MultiService()
     handler = HandlerService(reactor, options)
     handler.setServiceParent(top)

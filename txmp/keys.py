@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_zap -*-
+# -*- test-case-name: txmp.test.test_keys -*-
 """
 C{python -m txmp.keys [DIRECTORY] NAME}: make a CURVE key pair for a front
 or a handler.
@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import sys
 
+from txmp._zmq import PUBLIC_SUFFIX, SECRET_SUFFIX, createKeyPair, curveAvailable
+
 USAGE = "usage: python -m txmp.keys [DIRECTORY] NAME"
 
 
@@ -25,8 +27,6 @@ def main(argv: list[str] | None = None) -> int:
     """
     Run the command; return its exit status.
     """
-    from txmp._zmq import PUBLIC_SUFFIX, SECRET_SUFFIX, createKeyPair, curveAvailable
-
     args = sys.argv[1:] if argv is None else argv
     if not 1 <= len(args) <= 2 or any(arg.startswith("-") for arg in args):
         print(USAGE, file=sys.stderr)

@@ -145,7 +145,8 @@ class SynchronousThreadPool:
             try:
                 result: Any = func(*args, **kw)
                 ok = True
-            except BaseException:
+            # As Twisted's ThreadPool.callInThreadWithCallback: any failure.
+            except BaseException:  # noqa: BLE001
                 result = Failure()
                 ok = False
             if onResult is not None:
@@ -171,7 +172,8 @@ class SynchronousThreadPool:
     def _run(self, work: Callable[[], object]) -> None:
         try:
             work()
-        except BaseException:
+        # As txmp._pool.WorkerPool (and Twisted's pool) does: log anything.
+        except BaseException:  # noqa: BLE001
             self._log.failure("work in a SynchronousThreadPool failed")
 
 
@@ -240,7 +242,8 @@ class FakeReactor(MemoryReactorClock):
                 count += 1
                 try:
                     callable(*args, **kwargs)
-                except BaseException:
+                # As the reactor does with its calls: log anything and go on.
+                except BaseException:  # noqa: BLE001
                     self._log.failure("call from a thread failed")
         finally:
             self._flushing = False

@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_tap -*-
 """
 The twistd plugins of txmp: C{mpfront} and C{mphandler}.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_integration -*-
 """
 A minimal txmp handler written from docs/protocol.md alone, with raw pyzmq
 and no txmp imports: the proof that the spec is enough to write a handler in

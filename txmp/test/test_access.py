@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_access -*-
 """
 Tests for L{txmp._access}.
 """

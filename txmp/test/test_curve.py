@@ -1,7 +1,8 @@
 # -*- test-case-name: txmp.test.test_curve -*-
 """
-Integration tests of CURVE, ZAP and hostile peers: the front and handler
-services in this process over real ZeroMQ sockets on C{ipc://}.
+Integration tests of CURVE, ZAP (L{txmp._zap}) and hostile peers: the
+front and handler services in this process over real ZeroMQ sockets on
+C{ipc://}.
 """
 
 from __future__ import annotations

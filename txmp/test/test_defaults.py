@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_defaults -*-
 """
 Tests for L{txmp._defaults}: every default defined once, there, and the
 options' defaults, the public interface, as they are documented.

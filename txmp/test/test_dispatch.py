@@ -185,9 +185,8 @@ class RegistrationTests(DispatcherTestCase):
         self.hello(A, 4, name="host:1")
         handler = self.dispatcher.handlers[A]
         self.assertEqual((handler.name, handler.credits), ("host:1", 4))
-        self.assertEqual(
-            self.sent(A), [protocol.Welcome({"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1"})]
-        )
+        welcome = {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1"}
+        self.assertEqual(self.sent(A), [protocol.Welcome(welcome)])
         self.assertEqual(self.dispatcher.counts()["credits"], 4)
 
     def test_welcomeTellsMaxMessage(self) -> None:

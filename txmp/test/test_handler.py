@@ -14,8 +14,8 @@ from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW
-from txmp._handler import FrontLink, _ReplySink
+from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW, MAX_FRAME
+from txmp._handler import FrontLink, _ReplySink, splitChunks
 from txmp._wsgi import WSGIRunner
 from txmp.testing import (
     FakeReactor,
@@ -851,3 +851,23 @@ class HandlerServiceStartLinksTests(SynchronousTestCase):
         service.links = [link]
         service._startLinks()
         self.assertEqual(sendSocket.sent, [])
+
+
+class SplitChunksTests(SynchronousTestCase):
+    """
+    L{splitChunks} keeps every frame a handler sends under L{MAX_FRAME}.
+    """
+
+    def test_small(self) -> None:
+        """
+        Small chunks are kept as they are.
+        """
+        chunks = [b"a", b"b" * MAX_FRAME]
+        self.assertIs(splitChunks(chunks), chunks)
+
+    def test_large(self) -> None:
+        """
+        A large chunk is split, in order, into pieces of at most the size.
+        """
+        self.assertEqual(splitChunks([b"x", b"abcdefg", b"y"], 3),
+                         [b"x", b"abc", b"def", b"g", b"y"])

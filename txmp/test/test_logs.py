@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_logs -*-
 """
 Tests for L{txmp._logs}.
 """

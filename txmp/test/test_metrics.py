@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_metrics -*-
 """
 Tests for L{txmp._metrics} and the C{--stats} resources that serve them
 (L{txmp._stats.StatsRoot}).

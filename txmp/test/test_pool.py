@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_pool -*-
 """
 Tests for L{txmp._pool}: no threads are started; a fake thread runs its
 target when joined, and L{FakeReactor} stands for the reactor.

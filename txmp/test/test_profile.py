@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_profile -*-
 """
 Tests for L{txmp._profile}, and for the handler's use of it.
 """

@@ -1278,11 +1278,14 @@ MUTATIONS: Sequence[Mutation] = [
     _xorByte,
 ]
 
-# Bytes likely to matter to the decoders: NUL, non-ASCII, non-UTF-8, digits.
+# Bytes likely to matter to the decoders: NUL, non-ASCII, non-UTF-8, digits
+# (and characters Python's int() takes for digits: ARABIC-INDIC DIGIT ONE,
+# SUPERSCRIPT TWO).
 interestingBytes = st.one_of(
     st.binary(max_size=8),
     st.sampled_from(
-        [b"\x00", b"\xff", b"\xc3", b"\x80", b"-", b"+", b" ", b"_", b"0", b"9" * 4400, "١".encode(), "²".encode(), b"\xb2"]
+        [b"\x00", b"\xff", b"\xc3", b"\x80", b"-", b"+", b" ", b"_", b"0", b"9" * 4400,
+         "\u0661".encode(), "\u00b2".encode(), b"\xb2"]
     ),
 )
 

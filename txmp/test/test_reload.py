@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_reload -*-
 """
 Tests for L{txmp._reload}, C{mpfront --reload}.
 """

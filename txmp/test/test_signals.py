@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_signals -*-
 """
 Tests for L{txmp._signals}.
 """

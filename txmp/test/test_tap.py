@@ -16,6 +16,7 @@ import sys
 import types
 from typing import Any
 
+import twisted.internet
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone
@@ -29,6 +30,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
 from txmp import demo, fronttap, handlertap, protocol
+from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._options import positive
 from txmp._signals import SignalActions
 from txmp.testing import FakeReactor
@@ -268,6 +270,16 @@ class FrontOptionsTests(OptionsTestCase):
             "--spawn", "1", "--app", "txmp.demo:app",
             "--threads", str(protocol.MAX_CREDITS + 1),
         )
+
+    def test_maxMessage(self) -> None:
+        """
+        --max-message defaults to 16 MiB, well above a handler's frames,
+        and must be positive.
+        """
+        self.assertEqual(self.parse()["max-message"], DEFAULT_MAX_MESSAGE)
+        self.assertGreaterEqual(DEFAULT_MAX_MESSAGE, 8 * MAX_FRAME)
+        self.assertEqual(self.parse("--max-message", "1000")["max-message"], 1000)
+        self.assertRaises(usage.UsageError, self.parse, "--max-message", "0")
 
 
 class ConnectableAddressTests(SynchronousTestCase):
@@ -1145,7 +1157,8 @@ class HandlerOptionsTests(OptionsTestCase):
         top = handlertap.makeService(options, MemoryReactorClock())
         [handler, signals] = list(IServiceCollection(top))
         self.assertIsInstance(handler, handlertap.HandlerService)
-        self.assertIsNone(handler.link)
+        self.assertFalse(handler.running)
+        self.assertEqual(handler.links, [])
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
         self.assertEqual(signals.actions, {signal.SIGUSR1: handler.reopenLogs,
@@ -1157,7 +1170,7 @@ class PluginTests(SynchronousTestCase):
     Tests for the twistd plugins in C{twisted/plugins/txmp_plugins.py}.
     """
 
-    taps = ["txmp.fronttap", "txmp.handlertap"]
+    taps = ("txmp.fronttap", "txmp.handlertap")
 
     def forgetTaps(self) -> None:
         """
@@ -1221,15 +1234,15 @@ class PluginTests(SynchronousTestCase):
         self.assertIs(plugins.TxmpHandler.options,
                       sys.modules["txmp.handlertap"].Options)
 
-    def test_tapsImportNoZeroMQ(self) -> None:
+    def test_tapsImportNoReactor(self) -> None:
         """
-        Importing a tap imports neither ZeroMQ, nor the front's or the
-        handler's machinery, nor the global reactor: those wait for
-        C{makeService} or the service to start.
+        Importing a tap imports neither txzmq nor procmon nor the global
+        reactor (each of which installs the default reactor): twistd imports
+        the tap to parse its options, and only then installs the reactor its
+        C{--reactor} option names.
         """
         self.forgetTaps()
-        forbidden = ["txmp._zmq", "txzmq", "zmq", "txmp._wsgi", "txmp._dispatch",
-                     "txmp._front", "txmp._stats", "txmp._handler", "twisted.internet.reactor"]
+        forbidden = ["txzmq", "twisted.runner.procmon", "twisted.internet.reactor"]
         saved = {name: sys.modules.get(name) for name in forbidden}
 
         def restore() -> None:
@@ -1243,6 +1256,12 @@ class PluginTests(SynchronousTestCase):
         # None in sys.modules makes importing the name fail.
         for name in forbidden:
             sys.modules[name] = None  # type: ignore[assignment]
+        # And 'from twisted.internet import reactor' finds the installed
+        # reactor as an attribute of the package before it looks there:
+        # take it away for the test (patch puts it back).
+        if "reactor" in vars(twisted.internet):
+            self.patch(twisted.internet, "reactor", None)
+            del twisted.internet.reactor
         importlib.import_module("txmp.fronttap")
         importlib.import_module("txmp.handlertap")
 
@@ -1327,9 +1346,11 @@ class TxmpOptionsTests(SynchronousTestCase):
         usage errors saying where.
         """
         cases = [
-            (["--config", "/no/such.toml"], {}, "--config /no/such.toml: No such file or directory"),
+            (["--config", "/no/such.toml"], {},
+             "--config /no/such.toml: No such file or directory"),
             (["--config", self.config("[mpfront\n")], {}, "not TOML"),
-            (["--config", self.config("[mpfront]\ntimeuot = 3\n")], {}, "unknown option 'timeuot'"),
+            (["--config", self.config("[mpfront]\ntimeuot = 3\n")], {},
+             "unknown option 'timeuot'"),
             ([], {"TXMP_MPFRONT_NOPE": "1"}, "TXMP_MPFRONT_NOPE: unknown option 'nope'"),
             ([], {"TXMP_MPFRONT_INSECURE": "maybe"}, "must be true or false"),
             ([], {"TXMP_MPFRONT_TIMEOUT": "0"}, "--timeout must be positive"),

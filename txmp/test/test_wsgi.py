@@ -1,3 +1,4 @@
+# -*- test-case-name: txmp.test.test_wsgi -*-
 """
 Tests for L{txmp._wsgi}.
 """
@@ -1349,7 +1350,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         """
         for status in ["204 No Content", "304 Not Modified"]:
 
-            def app(environ: Any, startResponse: Any) -> list[bytes]:
+            def app(environ: Any, startResponse: Any, status: str = status) -> list[bytes]:
                 startResponse(status, [])
                 return [b""]
 
@@ -1806,7 +1807,8 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         def app(environ: Any, startResponse: Any) -> list[bytes]:
             try:
                 startResponse(*args)
-            except BaseException as e:
+            # Whatever it raises, for the caller to check.
+            except BaseException as e:  # noqa: BLE001
                 raised.append(e)
             startResponse("200 OK", TEXT)
             return [b"ok"]
@@ -2018,7 +2020,12 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         ]:
             raised: list[BaseException] = []
 
-            def app(environ: Any, startResponse: Any) -> list[bytes]:
+            def app(
+                environ: Any,
+                startResponse: Any,
+                headers: list[tuple[str, str]] = headers,
+                raised: list[BaseException] = raised,
+            ) -> list[bytes]:
                 try:
                     startResponse("200 OK", headers)
                 except ValueError as e:
@@ -2179,7 +2186,9 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
             ("204 No Content", "GET", []),
         ]:
 
-            def app(environ: Any, startResponse: Any) -> list[bytes]:
+            def app(
+                environ: Any, startResponse: Any, status: str = status, body: list[bytes] = body
+            ) -> list[bytes]:
                 startResponse(status, [("Content-Length", "5")])
                 return body
 

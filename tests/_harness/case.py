@@ -1,0 +1,693 @@
+# -*- test-case-name: tests -*-
+"""
+L{SystemTestCase}: a test that starts C{twistd mpfront} and C{twistd
+mphandler}, waits for the log lines those commands promise (C{mpfront
+ready}, C{handler NAME joined}, C{mphandler NAME started}) and talks HTTP
+to the front on C{127.0.0.1}; and L{asyncTest}, to write its methods as
+coroutines.
+
+Every process a test starts (see L{tests._harness.processes}) is stopped
+by its PID when the test ends, and what is left of its process group
+killed; every connection and load it opens is closed or aborted then.
+
+The ZeroMQ addresses are C{ipc://} paths relative to a per-test directory
+that is the working directory of every process the test starts: relative
+paths keep them short (a UNIX socket path has a limit of about 100 bytes,
+which trial's nested temporary directories exceed) and private to the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import signal as signals
+from collections.abc import Coroutine, Iterator, Sequence
+from typing import Any, Callable, TypeVar
+
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import TimeoutError as DeferredTimeoutError
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import ConnectionRefusedError, ProcessDone, ProcessTerminated
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.iweb import IBodyProducer, IResponse
+
+from . import clients
+from ._reactor import reactor
+from .addresses import LOOPBACK, freePort, loopbackEndpoint
+from .clients import (
+    REQUEST_TIMEOUT,
+    BodyDigest,
+    ClientConnection,
+    HTTPResult,
+    RawHTTPClient,
+    RawResponse,
+    formatRequest,
+    streamedExchange,
+)
+from .load import BoundedLoad, PlannedRequest
+from .processes import (
+    STOP_GRACE,
+    LineTimeout,
+    TwistdProcess,
+    childEnvironment,
+    inOwnSession,
+    twistdCommand,
+)
+
+_T = TypeVar("_T")
+_SelfT = TypeVar("_SelfT")
+_ClientT = TypeVar("_ClientT", bound=ClientConnection)
+
+
+def asyncTest(
+    method: Callable[[_SelfT], Coroutine[Any, Any, None]],
+) -> Callable[[_SelfT], Deferred[None]]:
+    """
+    Let a test method be written as a coroutine.
+
+    Trial runs test methods that return a L{Deferred}; this wraps a
+    coroutine function so it returns one, keeping its name and docstring.
+
+    @param method: An C{async def} test method.
+    @return: A test method returning a L{Deferred}.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: _SelfT) -> Deferred[None]:
+        return Deferred.fromCoroutine(method(self))
+
+    return wrapper
+
+
+class SystemTestCase(TestCase):
+    """
+    A test that starts a front and handlers and talks HTTP to the front.
+
+    @ivar workdir: The per-test directory that is every process's working
+        directory and holds the ZeroMQ C{ipc://} sockets.
+    @ivar sendAddress: The front's C{--send} address.
+    @ivar returnAddress: The front's C{--return} address.
+    @ivar httpPort: The TCP port the front listens on.
+    @ivar processes: Every process this test started, in order.
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        self.workdir = FilePath(self.mktemp())
+        self.workdir.makedirs()
+        self.sendAddress = "ipc://send.ipc"
+        self.returnAddress = "ipc://return.ipc"
+        self.httpPort = freePort()
+        self.processes: list[TwistdProcess] = []
+        self._environment = childEnvironment()
+        self.agent = Agent(reactor, pool=self.connectionPool(persistent=False))
+
+    # Processes
+
+    def transcript(self) -> str:
+        """
+        Every process's output, for assertion messages.
+
+        @return: The transcripts of all processes started by this test.
+        """
+        return "\nProcess output:\n" + "\n".join(p.transcript() for p in self.processes)
+
+    def startTwistd(self, label: str, arguments: Sequence[str]) -> TwistdProcess:
+        """
+        Start C{twistd -n} in the foreground, logging to stdout, without a
+        pidfile, in L{workdir}, in a session of its own; stop it, and kill
+        what is left of its process group, when the test ends.
+
+        @param label: A name for the process in transcripts.
+        @param arguments: The plugin name and its options.
+        @return: The started process.
+        """
+        return self.startProcess(
+            label,
+            [*twistdCommand(), "--nodaemon", "--logfile=-", "--pidfile=", *arguments],
+        )
+
+    def startProcess(self, label: str, argv: Sequence[str]) -> TwistdProcess:
+        """
+        Start a process in L{workdir}, with the test environment, in a
+        session of its own; stop it, and kill what is left of its process
+        group, when the test ends.
+
+        @param label: A name for the process in transcripts.
+        @param argv: The command line, the executable's path first.
+        @return: The started process.
+        """
+        argv = inOwnSession(argv)
+        process = TwistdProcess(reactor, label)
+        reactor.spawnProcess(
+            process, argv[0], list(argv), env=self._environment, path=self.workdir.path
+        )
+        process.group = process.pid
+        self.processes.append(process)
+        self.addCleanup(self._stopInCleanup, process)
+        return process
+
+    @contextlib.contextmanager
+    def extraEnvironment(self, **variables: str) -> Iterator[None]:
+        """
+        Add environment variables for the processes this test starts inside
+        the C{with} block (L{startProcess} reads the environment when it
+        spawns).
+
+        @param variables: The variables to add or replace.
+        """
+        saved = self._environment
+        self._environment = dict(saved, **variables)
+        try:
+            yield
+        finally:
+            self._environment = saved
+
+    async def _stopInCleanup(self, process: TwistdProcess) -> None:
+        await process.stop()
+        process.killGroup()
+        if process.killed:
+            self.fail(
+                f"{process.label} did not exit within {STOP_GRACE} seconds of"
+                f" SIGTERM and was killed" + self.transcript()
+            )
+
+    def assertStoppedCleanly(self, process: TwistdProcess) -> None:
+        """
+        Assert that a process that was asked to stop stopped by itself
+        after shutting down: with exit code 0 or, as twistd does when a
+        signal stopped its reactor, by raising that signal again (so that
+        its parent sees why it stopped) once it logged C{Server Shut Down}.
+
+        @param process: A process that has ended.
+        """
+        end = process.end
+        clean = isinstance(end, ProcessDone) or (
+            isinstance(end, ProcessTerminated)
+            and end.signal == signals.SIGTERM
+            and process.countLines("Server Shut Down.") == 1
+        )
+        self.assertTrue(
+            clean and not process.killed,
+            f"{process.label} did not stop cleanly" + self.transcript(),
+        )
+
+    def frontArguments(
+        self,
+        *extra: str,
+        port: int | None = None,
+        addresses: tuple[str, str] | None = None,
+        statsPort: int | None = None,
+    ) -> list[str]:
+        """
+        The arguments for an C{mpfront} using this test's addresses.
+
+        @param extra: More C{mpfront} options.
+        @param port: The HTTP port, by default L{httpPort}.
+        @param addresses: The C{--send} and C{--return} addresses, by
+            default L{sendAddress} and L{returnAddress}.
+        @param statsPort: A port on C{127.0.0.1} for C{--stats}, if any.
+        """
+        send, ret = addresses or (self.sendAddress, self.returnAddress)
+        stats = [] if statsPort is None else ["--stats", loopbackEndpoint(statsPort)]
+        return [
+            "mpfront",
+            "--listen",
+            loopbackEndpoint(self.httpPort if port is None else port),
+            "--send",
+            send,
+            "--return",
+            ret,
+            *stats,
+            *extra,
+        ]
+
+    async def startFront(
+        self,
+        *extra: str,
+        label: str = "front",
+        port: int | None = None,
+        addresses: tuple[str, str] | None = None,
+        statsPort: int | None = None,
+    ) -> TwistdProcess:
+        """
+        Start C{twistd mpfront} and wait until it says it is ready.
+
+        @param extra: More C{mpfront} options.
+        @param label: A name for the process in transcripts.
+        @param port: The HTTP port, by default L{httpPort}.
+        @param addresses: The C{--send} and C{--return} addresses, by
+            default L{sendAddress} and L{returnAddress}.
+        @param statsPort: A port on C{127.0.0.1} for C{--stats}, if any.
+        @return: The front, listening.
+        """
+        front = self.startTwistd(
+            label,
+            self.frontArguments(*extra, port=port, addresses=addresses, statsPort=statsPort),
+        )
+        await front.waitForLine("mpfront ready")
+        return front
+
+    def startHandlerProcess(
+        self,
+        name: str,
+        app: str,
+        *extra: str,
+        fronts: Sequence[tuple[str, str]] | None = None,
+    ) -> TwistdProcess:
+        """
+        Start C{twistd mphandler} without waiting for anything.
+
+        @param name: The handler's C{--name}, also its label.
+        @param app: The C{--app} to serve.
+        @param extra: More C{mphandler} options.
+        @param fronts: The C{--send} and C{--return} address pairs of the
+            fronts to serve, by default this test's one front.
+        @return: The process.
+        """
+        pairs = fronts or [(self.sendAddress, self.returnAddress)]
+        addresses = [a for (send, ret) in pairs for a in ("--send", send, "--return", ret)]
+        return self.startTwistd(
+            name,
+            ["mphandler", "--app", app, *addresses, "--name", name, *extra],
+        )
+
+    async def startHandler(
+        self,
+        name: str,
+        app: str,
+        *extra: str,
+        front: TwistdProcess | None = None,
+        fronts: Sequence[tuple[str, str]] | None = None,
+    ) -> TwistdProcess:
+        """
+        Start C{twistd mphandler} and wait until it has started and, if
+        C{front} is given, until that front says the handler joined.
+
+        @param name: The handler's C{--name}.
+        @param app: The C{--app} to serve.
+        @param extra: More C{mphandler} options.
+        @param front: The front it should join.
+        @param fronts: The C{--send} and C{--return} address pairs of the
+            fronts to serve, by default this test's one front.
+        @return: The handler.
+        """
+        handler = self.startHandlerProcess(name, app, *extra, fronts=fronts)
+        await handler.waitForLine(f"mphandler {name} started")
+        if front is not None:
+            await self.joined(front, name)
+        return handler
+
+    async def joined(self, front: TwistdProcess, name: str) -> None:
+        """
+        Wait until C{front} says the handler C{name} joined.
+
+        @param front: The front.
+        @param name: The handler's C{--name}.
+        """
+        try:
+            await front.waitForLine(f"handler {name} joined")
+        except LineTimeout as e:
+            self.fail(f"handler {name} never joined: {e}" + self.transcript())
+
+    async def startFrontAndHandler(
+        self, app: str, *handlerArguments: str, frontArguments: Sequence[str] = ()
+    ) -> tuple[TwistdProcess, TwistdProcess]:
+        """
+        Start a front, then one handler named C{h1} serving C{app}, and
+        wait until the handler joined.
+
+        @return: The front and the handler.
+        """
+        front = await self.startFront(*frontArguments)
+        handler = await self.startHandler("h1", app, *handlerArguments, front=front)
+        return front, handler
+
+    # HTTP
+
+    def url(self, path: str, port: int | None = None) -> bytes:
+        """
+        The URL of C{path} on the front.
+
+        @param path: Path and query, starting with C{/}.
+        @param port: The front's port, by default L{httpPort}.
+        """
+        return f"http://{self.host(port)}{path}".encode("ascii")
+
+    def host(self, port: int | None = None) -> str:
+        """
+        The front's address as a C{Host} header gives it.
+
+        @param port: The front's port, by default L{httpPort}.
+        """
+        return f"{LOOPBACK}:{self.httpPort if port is None else port}"
+
+    def connectionPool(self, persistent: bool, maxPerHost: int = 2) -> HTTPConnectionPool:
+        """
+        Make an HTTP connection pool whose cached connections are closed
+        when the test ends.
+
+        @param persistent: Whether to keep connections open between requests.
+        @param maxPerHost: How many idle connections to keep per host.
+        """
+        pool = HTTPConnectionPool(reactor, persistent=persistent)
+        pool.maxPersistentPerHost = maxPerHost
+        # A retried request would hide a connection the front broke.
+        pool.retryAutomatically = False
+        self.addCleanup(pool.closeCachedConnections)
+        return pool
+
+    def persistentAgent(self, connections: int) -> Agent:
+        """
+        Make an agent that keeps up to C{connections} connections open for
+        reuse.
+        """
+        return Agent(reactor, pool=self.connectionPool(True, connections))
+
+    def request(
+        self,
+        method: bytes,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        agent: Agent | None = None,
+        chunked: bool = False,
+        port: int | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> Deferred[HTTPResult]:
+        """
+        Make one HTTP request to the front and read the whole response.
+
+        @param method: C{b"GET"}, C{b"POST"}...
+        @param path: Path and query, starting with C{/}.
+        @param body: The request body, if any.
+        @param headers: Request headers.
+        @param agent: The agent to use, by default a non-persistent one.
+        @param chunked: Send C{body} with chunked transfer-encoding.
+        @param port: The front's port, by default L{httpPort}.
+        @param timeout: Seconds before the request is cancelled.
+        @return: A L{Deferred} firing with an L{HTTPResult}.
+        """
+        return clients.request(
+            agent or self.agent,
+            reactor,
+            method,
+            self.url(path, port),
+            body,
+            headers,
+            chunked,
+            timeout,
+        )
+
+    def get(self, path: str, **kwargs: Any) -> Deferred[HTTPResult]:
+        """
+        L{request} with C{GET}.
+        """
+        return self.request(b"GET", path, **kwargs)
+
+    async def streamedRequest(
+        self,
+        method: bytes,
+        path: str,
+        body: IBodyProducer | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+        port: int | None = None,
+    ) -> tuple[IResponse, BodyDigest]:
+        """
+        Make one HTTP request to the front with L{agent} and receive the
+        response body into a L{BodyDigest}, never holding either body whole.
+
+        @param body: The request body, if any (see L{GeneratedBody}).
+        @param timeout: Seconds the whole exchange may take.
+        @return: The response and the digest of its body.
+        """
+        return await self.withTimeout(
+            Deferred.fromCoroutine(
+                streamedExchange(self.agent, method, self.url(path, port), body, headers)
+            ),
+            timeout,
+            f"{method.decode()} {path}",
+        )
+
+    def assertResponse(
+        self,
+        result: HTTPResult,
+        code: int,
+        body: bytes | None = None,
+    ) -> None:
+        """
+        Assert a response's status and, if given, its exact body; the
+        message carries the response and every process's output.
+
+        @param result: The response.
+        @param code: The expected status code.
+        @param body: The expected body, or L{None} not to check it.
+        """
+        description = (
+            f"response {result.code} {dict(result.headers.getAllRawHeaders())!r}"
+            f" body {result.body[:2000]!r}"
+        )
+        self.assertEqual(
+            result.code, code, f"expected status {code}, got {description}" + self.transcript()
+        )
+        if body is not None:
+            self.assertEqual(
+                result.body, body, f"unexpected body in {description}" + self.transcript()
+            )
+
+    # Raw connections
+
+    async def connect(self, client: _ClientT, port: int | None = None) -> _ClientT:
+        """
+        Connect C{client} to the front over TCP; abort the connection when
+        the test ends, if it is still open, and wait until it is closed.
+
+        @param client: The protocol of the connection.
+        @param port: The front's port, by default L{httpPort}.
+        @return: C{client}, connected.
+        """
+        endpoint = TCP4ClientEndpoint(
+            reactor, LOOPBACK, self.httpPort if port is None else port, timeout=10
+        )
+        await connectProtocol(endpoint, client)
+        self.addCleanup(client.abort)
+        return client
+
+    async def accepts(self, port: int | None = None) -> bool:
+        """
+        Whether something accepts a TCP connection on C{port} of the
+        loopback interface now; the connection, if any, is aborted at once.
+
+        @param port: By default L{httpPort}.
+        """
+        try:
+            client = await self.connect(ClientConnection(), port)
+        except ConnectionRefusedError:
+            return False
+        await client.abort()
+        return True
+
+    async def rawConnection(self, port: int | None = None) -> RawHTTPClient:
+        """
+        Open a TCP connection to the front with a L{RawHTTPClient}, closed
+        when the test ends.
+
+        @param port: The front's port, by default L{httpPort}.
+        """
+        return await self.connect(RawHTTPClient(), port)
+
+    def rawRequest(
+        self,
+        method: str,
+        path: str,
+        version: str = "HTTP/1.1",
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+        port: int | None = None,
+    ) -> bytes:
+        """
+        Format a request for L{RawHTTPClient.request}.
+
+        @return: The request bytes, with a C{Host} header.
+        """
+        return formatRequest(method, path, self.host(port), version, headers, body)
+
+    async def assertRejected(self, data: bytes, status: int, what: str) -> RawResponse:
+        """
+        Send C{data} on a new connection and assert that the front answers
+        it with C{status} and C{Connection: close}, then closes the
+        connection having sent nothing after that response (so nothing
+        pipelined after C{data} was answered).
+
+        @param data: The request bytes, and whatever follows them.
+        @param status: The expected status code.
+        @param what: What C{data} is, for messages.
+        @return: The response.
+        """
+        client = await self.rawConnection()
+        response = await self.withTimeout(client.request(data), 10, f"a reply to {what}")
+        self.assertEqual(response.code, status, f"{what}: {response!r}" + self.transcript())
+        self.assertEqual(response.header(b"connection"), b"close", what)
+        await self.withTimeout(client.closed, 10, f"the front to close after {what}")
+        self.assertEqual(client.unparsed, b"", what)
+        return response
+
+    async def assertHeadResponse(self, length: int) -> RawResponse:
+        """
+        Assert that C{HEAD /}, on a connection it asks the front to close,
+        is answered 200 with a C{Content-Length} of C{length} and not a
+        byte of body.
+
+        @param length: The length of the body a C{GET} would have.
+        @return: The response.
+        """
+        client = await self.rawConnection()
+        response = await client.request(
+            self.rawRequest("HEAD", "/", headers=[("Connection", "close")]), head=True
+        )
+        await self.withTimeout(client.closed, 10, "the front to close the connection")
+        self.assertEqual(response.code, 200, self.transcript())
+        self.assertEqual(
+            response.header(b"content-length"), str(length).encode("ascii"), self.transcript()
+        )
+        self.assertEqual(client.unparsed, b"", "HEAD response had a body" + self.transcript())
+        return response
+
+    async def assertOnlyCalledFor(
+        self, handler: TwistdProcess, path: str, called: str = "app called"
+    ) -> None:
+        """
+        Get C{path} (a 200), and assert that the application, which logs
+        C{"CALLED METHOD PATH"} when it is called, was called for it and
+        for nothing before it.
+
+        @param handler: The handler whose log shows the calls.
+        @param path: The path of a good request.
+        @param called: What the application logs first when called.
+        """
+        self.assertResponse(await self.get(path), 200)
+        await handler.waitForLine(f"{called} GET {path}")
+        self.assertEqual(handler.countLines(called), 1, self.transcript())
+
+    # Load
+
+    def startLoad(
+        self,
+        plan: Callable[[int], PlannedRequest],
+        inFlight: int,
+        total: int,
+        duration: float | None = None,
+        agent: Agent | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> BoundedLoad:
+        """
+        Start a L{BoundedLoad} on the front(s), aborted when the test ends.
+
+        @param plan: Say what the C{n}-th request (from 0) is.
+        @param inFlight: How many requests to keep in flight.
+        @param total: The most requests to make.
+        @param duration: The most seconds to go on making requests for.
+        @param agent: The agent to use, by default a non-persistent one.
+        @param timeout: Seconds before a request is cancelled.
+        """
+
+        def send(planned: PlannedRequest) -> Deferred[HTTPResult]:
+            return self.request(
+                planned.method,
+                planned.path,
+                body=planned.body,
+                port=planned.port,
+                agent=agent,
+                timeout=timeout,
+            )
+
+        load = BoundedLoad(reactor, send, plan, inFlight, total, duration)
+        self.addCleanup(load.abort)
+        load.start()
+        return load
+
+    def startSteadyLoad(
+        self, path: str, inFlight: int, total: int, duration: float
+    ) -> BoundedLoad:
+        """
+        Start a L{BoundedLoad} of C{GET path} over as many persistent
+        connections as requests in flight, aborted when the test ends.
+
+        @param path: Path and query, starting with C{/}.
+        @param inFlight: How many requests to keep in flight.
+        @param total: The most requests to make.
+        @param duration: The most seconds to go on making requests for.
+        """
+        planned = PlannedRequest(b"GET", path)
+        return self.startLoad(
+            lambda n: planned, inFlight, total, duration, agent=self.persistentAgent(inFlight)
+        )
+
+    # The front's statistics, and waiting
+
+    async def frontStats(self, statsPort: int) -> dict[str, Any]:
+        """
+        Read a front's C{--stats} JSON.
+
+        @param statsPort: The front's C{--stats} port on C{127.0.0.1}.
+        @return: The decoded JSON object.
+        """
+        result = await self.withTimeout(
+            self.get("/", port=statsPort), REQUEST_TIMEOUT, "the front's --stats"
+        )
+        self.assertResponse(result, 200)
+        stats: dict[str, Any] = json.loads(result.body)
+        return stats
+
+    async def assertIdle(self, statsPort: int, label: str = "front") -> dict[str, Any]:
+        """
+        Assert that a front holds no request any more: nothing pending,
+        queued or in flight.  Call it once traffic has stopped and every
+        response has been read (a front forgets a request before it
+        answers it), or once the handler has logged the request's
+        cancellation (a front forgets the request before it sends
+        C{CANCEL}).
+
+        @param statsPort: The front's C{--stats} port on C{127.0.0.1}.
+        @param label: The front's name, for messages.
+        @return: The front's statistics.
+        """
+        stats = await self.frontStats(statsPort)
+        counts = stats["counts"]
+        self.assertEqual(
+            {name: counts.get(name) for name in ("pending", "queued", "inFlight")},
+            {"pending": 0, "queued": 0, "inFlight": 0},
+            f"{label} still holds requests after traffic stopped: {stats}"
+            + self.transcript(),
+        )
+        return stats
+
+    async def withTimeout(self, d: Deferred[_T], timeout: float, what: str) -> _T:
+        """
+        Wait for C{d}, failing the test with every process's output if it
+        takes longer than C{timeout} seconds.
+
+        @param d: What to wait for.
+        @param timeout: Seconds.
+        @param what: What C{d} is, for the failure message.
+        @return: The result of C{d}.
+        """
+        try:
+            return await d.addTimeout(timeout, reactor)
+        except DeferredTimeoutError:
+            self.fail(f"timed out after {timeout} seconds waiting for {what}" + self.transcript())
+
+
+def firstOf(ds: Sequence[Deferred[_T]]) -> Deferred[tuple[_T, int]]:
+    """
+    Wait for the first of several L{Deferred}s to succeed, without
+    cancelling the others (unlike L{twisted.internet.defer.race}).
+
+    @return: A L{Deferred} firing with the first result and its index.
+    """
+    return DeferredList(list(ds), fireOnOneCallback=True, consumeErrors=False)
