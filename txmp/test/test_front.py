@@ -1021,11 +1021,10 @@ class AbortTimeoutTests(FrontTestCase):
         An idle connection closed by the front, whose client reads nothing,
         is aborted L{ABORT_TIMEOUT} seconds later, and not before.
         """
-        _channel, transport = self.connect(
-            transport=_ClosingTransport(
-                hostAddress=self.serverAddress, peerAddress=self.clientAddress
-            )
+        transport = _ClosingTransport(
+            hostAddress=self.serverAddress, peerAddress=self.clientAddress
         )
+        self.connect(transport=transport)
         self.clock.advance(self.site.httpRules.idleTimeout)
         self.assertTrue(transport.disconnecting)
         self.clock.advance(ABORT_TIMEOUT - 0.1)
