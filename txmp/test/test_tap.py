@@ -19,7 +19,7 @@ from typing import Any
 import twisted.internet
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone, ReactorNotRunning
+from twisted.internet.error import ProcessDone
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs, formatEvent
 from twisted.python import usage
@@ -33,6 +33,7 @@ from txmp import demo, fronttap, handlertap, protocol
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._options import _Number, positive
 from txmp._signals import SignalActions
+from txmp.testing import FakeReactor
 
 APPS = "txmp_test_tap_apps"
 
@@ -66,18 +67,28 @@ def makeNotCallable() -> Any:
     return 42
 
 
-class FrontOptionsTests(SynchronousTestCase):
+class OptionsTestCase(SynchronousTestCase):
+    """
+    Tests of a tap's options: L{optionsClass}.
+    """
+
+    optionsClass: type[usage.Options]
+
+    def parse(self, *args: str) -> Any:
+        """
+        Parse C{args} as C{twistd} would.
+        """
+        options = self.optionsClass()
+        options.parseOptions(list(args))
+        return options
+
+
+class FrontOptionsTests(OptionsTestCase):
     """
     Tests for L{fronttap.Options}.
     """
 
-    def parse(self, *args: str) -> fronttap.Options:
-        """
-        Parse C{args} as C{twistd mpfront} would.
-        """
-        options = fronttap.Options()
-        options.parseOptions(list(args))
-        return options
+    optionsClass = fronttap.Options
 
     def test_defaults(self) -> None:
         """
@@ -645,18 +656,6 @@ class PrivateLinksTests(SynchronousTestCase):
         self.assertEqual(handlerOptions["fronts"], [(options["send"], options["return"])])
 
 
-class _StoppableReactor(MemoryReactorClock):
-    """
-    A memory reactor whose C{stop} raises L{ReactorNotRunning} once it has
-    been stopped, as a real reactor's does.
-    """
-
-    def stop(self) -> None:
-        if self.hasStopped:
-            raise ReactorNotRunning()
-        MemoryReactorClock.stop(self)
-
-
 class ParentWatchTests(SynchronousTestCase):
     """
     Tests for L{handlertap.ParentWatch}: a spawned handler stops when its
@@ -664,7 +663,7 @@ class ParentWatchTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.reactor = _StoppableReactor()
+        self.reactor = FakeReactor()
         self.parent = 100
         self.asked = 0
 
@@ -1006,18 +1005,12 @@ class LoadApplicationTests(SynchronousTestCase):
         self.assertUsageError(APPS + ":brokenFactory()", "RuntimeError", "no database")
 
 
-class HandlerOptionsTests(SynchronousTestCase):
+class HandlerOptionsTests(OptionsTestCase):
     """
     Tests for L{handlertap.Options}.
     """
 
-    def parse(self, *args: str) -> handlertap.Options:
-        """
-        Parse C{args} as C{twistd mphandler} would.
-        """
-        options = handlertap.Options()
-        options.parseOptions(list(args))
-        return options
+    optionsClass = handlertap.Options
 
     def keepPathAndDirectory(self) -> None:
         """

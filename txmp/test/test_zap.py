@@ -12,7 +12,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _zap
 from txmp._zap import ZAP_DOMAIN, ZapHandler, zapDecision
-from txmp._zmq import PeerUnreachable, z85Encode
+from txmp._zmq import z85Encode
+from txmp.testing import MemorySocket
 
 CLIENT = bytes(range(32))
 
@@ -84,21 +85,6 @@ class ZapDecisionTests(SynchronousTestCase):
             self.assertEqual(zapDecision(frames, {self.key})[0], b"400")
 
 
-class FakeSocket:
-    """
-    Records what is sent.
-    """
-
-    def __init__(self) -> None:
-        self.sent: list[list[bytes]] = []
-        self.unreachable = False
-
-    def send(self, frames: list[bytes]) -> None:
-        if self.unreachable:
-            raise PeerUnreachable(frames[0])
-        self.sent.append(frames)
-
-
 class ZapHandlerTests(SynchronousTestCase):
     """
     L{ZapHandler} answers over its socket and logs denials.
@@ -106,7 +92,7 @@ class ZapHandlerTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.key = z85Encode(CLIENT)
-        self.socket = FakeSocket()
+        self.socket = MemorySocket(router=True)
         self.handler = ZapHandler({self.key})
         self.handler.listen(self.socket)
 
@@ -156,7 +142,7 @@ class ZapHandlerTests(SynchronousTestCase):
         """
         self.handler.requestReceived([b"peer", b"x", *zapRequest()])
         self.assertEqual(self.socket.sent, [])
-        self.socket.unreachable = True
+        self.socket.unreachable.add(b"peer")
         self.handler.requestReceived([b"peer", b"", *zapRequest()])
 
 
