@@ -10,9 +10,11 @@ import json
 import sys
 import time
 from datetime import datetime, timezone
-from typing import IO, Callable, Protocol
+from typing import Callable, Protocol, TextIO
 
 from twisted.web.http import datetimeToLogString
+
+from txmp._logs import ReopenableFile
 
 FORMATS = ("combined", "json")
 
@@ -94,7 +96,7 @@ class AccessLog:
         self.path = path
         self._format = format
         self._now = now
-        self._file: IO[str] | None = None
+        self._file: ReopenableFile | TextIO | None = None
         self._stamp = (-1, "")
 
     def open(self) -> None:
@@ -108,10 +110,7 @@ class AccessLog:
             # file that logs each line as an event of its log.
             self._file = sys.__stdout__
         else:
-            # Open for the log's life, not a block: close() closes it.
-            self._file = open(  # noqa: SIM115
-                self.path, "a", 1, encoding="utf-8", newline="\n"
-            )
+            self._file = ReopenableFile(self.path)
 
     def reopen(self) -> None:
         """
@@ -119,17 +118,14 @@ class AccessLog:
         moved it, the next line goes to a new file.  If it cannot be
         opened, lines go on to the file open now.
         """
-        if self.path == "-" or self._file is None:
-            return
-        old = self._file
-        self.open()
-        old.close()
+        if isinstance(self._file, ReopenableFile):
+            self._file.reopen()
 
     def close(self) -> None:
         """
         Close the file (not stdout).
         """
-        if self._file is not None and self._file is not sys.__stdout__:
+        if isinstance(self._file, ReopenableFile):
             self._file.close()
         self._file = None
 
@@ -191,5 +187,6 @@ class AccessLog:
                 requestId or "-",
             )
         self._file.write(line + "\n")
-        if self.path == "-":
+        if not isinstance(self._file, ReopenableFile):
+            # Standard output, which is not line-buffered when not a tty.
             self._file.flush()

@@ -33,6 +33,9 @@ MiB = 1024 * KiB
 DEFAULT_SEND = "tcp://127.0.0.1:5556"
 DEFAULT_RETURN = "tcp://127.0.0.1:5555"
 
+# The HTTP endpoint a front listens on when none is given (mpfront --listen).
+DEFAULT_LISTEN = "tcp:8080"
+
 # -- The front: dispatching requests to handlers ---------------------------
 
 # Seconds to wait for a handler's reply before answering 504 (--timeout).

@@ -1,7 +1,9 @@
 # -*- test-case-name: txmp.test.test_dispatch -*-
 """
-The front's dispatcher: which handler gets which request, and what becomes
-of every request until its reply has been delivered.
+The front's dispatcher: every request from its submission until its reply
+has been delivered (the pending table, the queue, timeouts, retries), and
+the decoding of what comes on both sockets.  The handlers, and the choice
+of one for a request, are its L{txmp._registry.HandlerRegistry}'s.
 
 Pure logic over two message channels and a clock: it never touches a socket
 or the global reactor, so that unit tests drive it with fakes and a
@@ -43,11 +45,11 @@ class FrontError(Exception):
     """
     A request could not be answered by a handler.
 
-    @cvar status: the HTTP status the client gets.
+    @cvar status: the HTTP status the client gets (with its reason in
+        L{txmp._http.REASONS}).
     """
 
     status = 500
-    reason = b"Internal Server Error"
 
 
 class NoCapacity(FrontError):
@@ -56,7 +58,6 @@ class NoCapacity(FrontError):
     """
 
     status = 503
-    reason = b"Service Unavailable"
 
 
 class HandlerFailed(FrontError):
@@ -65,7 +66,6 @@ class HandlerFailed(FrontError):
     """
 
     status = 502
-    reason = b"Bad Gateway"
 
 
 class ReplyTimeout(FrontError):
@@ -74,7 +74,6 @@ class ReplyTimeout(FrontError):
     """
 
     status = 504
-    reason = b"Gateway Timeout"
 
 
 class BodyConsumer(Protocol):

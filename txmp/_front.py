@@ -36,7 +36,7 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http import NO_BODY_CODES, datetimeToString
+from twisted.web.http import datetimeToString
 from zope.interface import implementer
 
 from txmp import __version__, protocol
@@ -59,6 +59,7 @@ from txmp._dispatch import (
 from txmp._eager import eagerWrite
 from txmp._http import (
     HOP_BY_HOP,
+    NO_BODY_CODES,
     REASONS,
     ChunkedDecoder,
     FramingError,
@@ -70,6 +71,7 @@ from txmp._http import (
     forwardedScheme,
     isTrusted,
     parseForwarded,
+    plainPage,
 )
 from txmp._metrics import FrontMetrics
 from txmp.protocol import Frame
@@ -106,47 +108,41 @@ def lastField(fields: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | Non
     return found
 
 
-def errorBody(status: int, reason: bytes) -> bytes:
-    """
-    The body of an error the front answers itself.
-    """
-    return b"%d %s\n" % (status, reason)
-
-
 def plainResponse(
     version: bytes,
     status: int,
-    reason: bytes,
     date: bytes,
     extra: Sequence[bytes] = (),
     close: bool = False,
     withBody: bool = True,
     body: bytes | None = None,
-) -> bytes:
+) -> tuple[bytes, int]:
     """
     A whole response the front writes itself (a refusal, an error page, the
-    answer to C{OPTIONS *}): a plain text body, L{errorBody} unless C{body}
-    is given, with C{Server}, C{Date}, its C{Content-Length}, the C{extra}
-    header lines, and C{Connection: close} if C{close}.
+    answer to C{OPTIONS *}): its L{plainPage}, with C{Server}, C{Date}, the
+    C{extra} header lines, and C{Connection: close} if C{close}.
 
+    @param status: a status of L{REASONS}.
+    @param body: the body, if not the status and its reason.
     @param withBody: whether the body is sent (not for C{HEAD}); its
         C{Content-Length} is, either way.
+    @return: the response, and how many bytes of body it holds.
     """
-    if body is None:
-        body = errorBody(status, reason)
+    fields, page = plainPage(status, body)
     lines = [
-        b"%s %d %s" % (version, status, reason),
+        b"%s %d %s" % (version, status, REASONS[status]),
         *extra,
         b"Server: " + _SERVER,
         b"Date: " + date,
-        b"Content-Type: text/plain; charset=utf-8",
-        b"Content-Length: %d" % (len(body),),
+        *[name + b": " + value for name, value in fields],
     ]
     if close:
         lines.append(b"Connection: close")
     lines.append(b"\r\n")
     head = b"\r\n".join(lines)
-    return head + body if withBody else head
+    if not withBody:
+        return head, 0
+    return head + page, len(page)
 
 
 def _cancel(call: IDelayedCall | None) -> None:
@@ -346,7 +342,7 @@ class Exchange:
         if self.uri == b"*":
             # OPTIONS * asks about the server, not a resource: answered
             # here, as Twisted Web did.
-            self.answer(200, b"OK", [b"Allow: " + _ALLOW], body=b"")
+            self.answer(200, [b"Allow: " + _ALLOW], body=b"")
         elif streaming:
             self.body = BodyState.STREAMING
             self.submit()
@@ -431,7 +427,7 @@ class Exchange:
             if missing:
                 # Nothing was written yet: the client can still be told.
                 reply.invalid("body %d bytes short of its Content-Length" % (missing,), 502)
-                self.answer(502, b"Bad Gateway")
+                self.answer(502)
                 return
         self.code = reply.status
         head = self._head(reply, hasBody)
@@ -643,7 +639,7 @@ class Exchange:
         extra = []
         if isinstance(error, NoCapacity):
             extra.append(b"Retry-After: %d" % (self.connection.factory.retryAfter,))
-        self.answer(error.status, error.reason, extra)
+        self.answer(error.status, extra)
 
     def _unexpected(self, failure: Failure) -> None:
         """
@@ -662,14 +658,13 @@ class Exchange:
             self._reply.cancel()
         if self.state is ResponseState.WAITING:
             self.connection.factory.dispatcher.countStatus(500)
-            self.answer(500, b"Internal Server Error")
+            self.answer(500)
         elif self.state is ResponseState.WRITING:
             self.abortBody()
 
     def answer(
         self,
         status: int,
-        reason: bytes,
         extra: Sequence[bytes] = (),
         body: bytes | None = None,
     ) -> None:
@@ -677,22 +672,19 @@ class Exchange:
         Answer the request here (L{plainResponse}), if its response has
         not started.
 
+        @param status: a status of L{REASONS}.
         @param extra: more header lines.
+        @param body: the body, if not the status and its reason.
         """
         if self.state is not ResponseState.WAITING:
             return
         self.code = status
-        withBody = self.method != b"HEAD"
-        if body is None:
-            body = errorBody(status, reason)
         if self.requestId:
             extra = [*extra, b"X-Request-Id: " + self.requestId]
-        response = plainResponse(
-            self.clientproto, status, reason, self.connection.factory.date(),
-            extra, not self.connection.keepAlive(self), withBody, body,
+        response, self.sentLength = plainResponse(
+            self.clientproto, status, self.connection.factory.date(),
+            extra, not self.connection.keepAlive(self), self.method != b"HEAD", body,
         )
-        if withBody:
-            self.sentLength = len(body)
         self._end(response)
 
     def abandon(self) -> None:
@@ -719,7 +711,7 @@ class Refusal:
     what the access log reads of a request: what is known of it (a head
     may have been refused before its request line was read).
 
-    @ivar sentLength: the size of the whole error response.
+    @ivar sentLength: how many bytes of response body were written.
     """
 
     def __init__(
@@ -1234,12 +1226,11 @@ class FrontConnection(Protocol):
             self.abort()
             return
         extra = [b"X-Request-Id: " + refusal.requestId] if refusal.requestId else []
-        response = plainResponse(
-            b"HTTP/1.1", status, REASONS[status], self.factory.date(), extra, close=True
+        response, refusal.sentLength = plainResponse(
+            b"HTTP/1.1", status, self.factory.date(), extra, close=True
         )
         self.transport.write(response)
         # Counted and logged as the requests answered by handlers are.
-        refusal.sentLength = len(response)
         self.factory.requestDone(refusal)
         self._linger()
 

@@ -1,7 +1,8 @@
 # -*- test-case-name: txmp.test.test_handler -*-
 """
-The handler's side of the protocol: registering with a front, taking its
-requests, and sending the WSGI runner's output back.
+A handler's link to one front (L{FrontLink}): registering with it
+(C{HELLO}), credits and heartbeats, taking its requests for the WSGI
+runner, and sending the runner's output back (L{_ReplySink}).
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from twisted.logger import Logger
 
 from txmp import protocol
 from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW, MAX_FRAME
+from txmp._http import REASONS, plainPage
 from txmp._zmq import MessageSender
 
 if TYPE_CHECKING:
     from txmp._wsgi import ResponseSink
-
-# What a response head too large for the front becomes.
-_HEAD_TOO_LARGE_BODY = b"Internal Server Error\n"
 
 
 def splitChunks(chunks: list[bytes], size: int = MAX_FRAME) -> list[bytes]:
@@ -142,17 +141,9 @@ class _ReplySink:
             address=self._link.address,
             limit=self._link.maxMessage,
         )
+        fields, body = plainPage(500)
         self._link._reply(
-            protocol.encodeResponse(
-                self._requestId,
-                500,
-                b"Internal Server Error",
-                [
-                    (b"Content-Type", b"text/plain; charset=utf-8"),
-                    (b"Content-Length", b"%d" % (len(_HEAD_TOO_LARGE_BODY),)),
-                ],
-                [_HEAD_TOO_LARGE_BODY],
-            )
+            protocol.encodeResponse(self._requestId, 500, REASONS[500], fields, [body])
         )
         # Stop the application: nothing more it produces can be sent.
         running = self._link.running.get(self._requestId)
@@ -326,10 +317,8 @@ class FrontLink:
 
     def _heartbeat(self) -> None:
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
-        if (
-            self.front is not None
-            and self._reactor.seconds() - self._lastHeard > 3 * self.heartbeat
-        ):
+        silence = protocol.SILENT_INTERVALS * self.heartbeat
+        if self.front is not None and self._reactor.seconds() - self._lastHeard > silence:
             self._log.warn(
                 "front {front} at {address} is silent: registering again",
                 front=self.front,

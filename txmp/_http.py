@@ -1,9 +1,12 @@
 # -*- test-case-name: txmp.test.test_http,txmp.test.test_requestframing -*-
 """
-The front's HTTP/1.1 request rules (RFC 9110, RFC 9112): which heads and
+HTTP (RFC 9110, RFC 9112): the front's request rules (which heads and
 bodies are refused, with which status, before any handler sees them; how a
-chunked body is decoded; and whose C{X-Forwarded-For}/C{X-Forwarded-Proto}
-are believed.
+chunked body is decoded; whose C{X-Forwarded-For}/C{X-Forwarded-Proto} are
+believed), and the HTTP facts that both halves share, each once: tokens and
+field values (also checked by L{txmp.protocol} and L{txmp._wsgi}),
+hop-by-hop fields, reason phrases, and the plain pages txmp writes itself
+(L{plainPage}).
 
 Pure: no I/O, no reactor.  L{txmp._front.FrontConnection} feeds a
 L{RequestHead} the lines of each request head, and a L{ChunkedDecoder} the
@@ -54,24 +57,47 @@ HOP_BY_HOP = frozenset(
     ]
 )
 
+# RFC 9110 sections 15.3.5 and 15.4.5: a 204 or 304 response has no body
+# (1xx responses have none either, but neither a front nor a handler sends
+# one).
+NO_BODY_CODES = frozenset([204, 304])
+
+# The reason phrases of the statuses txmp writes itself: the front's
+# refusals and errors, and a handler's 500 when its application fails.
 REASONS = {
+    200: b"OK",
     400: b"Bad Request",
     408: b"Request Timeout",
     413: b"Content Too Large",
     414: b"URI Too Long",
     431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
     501: b"Not Implemented",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
 }
 
-# RFC 9110 section 5.6.2: token = 1*tchar.
-_TOKEN_CHARS = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_TOKEN = re.compile(_TOKEN_CHARS + rb"\Z")
+# The media type of the pages txmp writes itself.
+PLAIN_TEXT = b"text/plain; charset=utf-8"
+
+# RFC 9110 section 5.6.2: token = 1*tchar.  Methods and field names are
+# tokens: those of a request head (here), of a RESP (txmp.protocol) and of
+# an application's response (txmp._wsgi) are checked against this one set.
+TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+# RFC 9110 section 5.5 (field-value) and RFC 9112 section 4
+# (reason-phrase), inside a character class: HTAB, SP, visible ASCII and
+# obs-text.  No other control character (CR, LF, NUL, DEL...): one could
+# end a header line or split a response.
+FIELD_CHARS = rb"\t\x20-\x7e\x80-\xff"
+# The whole of a byte string is a token.
+TOKEN = re.compile(TCHAR + rb"+\Z")
+# Finds a byte no field value or reason phrase may hold.
+CONTROL = re.compile(rb"[^" + FIELD_CHARS + rb"]")
 # Visible ASCII only: no whitespace or control characters in a target.
 _ORIGIN_FORM = re.compile(rb"/[\x21-\x7e]*\Z")
 _ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*://[\x21-\x7e]*\Z")
 _VERSION = re.compile(rb"HTTP/1\.[01]\Z")
-# Field values may hold HTAB and obs-text, but no other control character.
-_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]+\Z")
 # A Content-Length of more digits (without leading zeros) is too large for
 # any --max-body.
@@ -89,11 +115,31 @@ _HOST = re.compile(rb"(" + _IP_LITERAL + rb"|" + _REG_NAME + rb")(?::[0-9]*)?\Z"
 # [ BWS "=" BWS chunk-ext-val ] ), a value a token or a quoted-string.
 _QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
 _CHUNK_EXT = (
-    rb"(?:[ \t]*;[ \t]*" + _TOKEN_CHARS
-    + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN_CHARS + rb"|" + _QUOTED + rb"))?)*"
+    rb"(?:[ \t]*;[ \t]*" + TCHAR
+    + rb"+(?:[ \t]*=[ \t]*(?:" + TCHAR + rb"+|" + _QUOTED + rb"))?)*"
 )
 # At most 16 hex digits: a size that fits in 64 bits.
 _CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})" + _CHUNK_EXT + rb"\Z")
+
+
+
+def plainPage(
+    status: int, body: bytes | None = None
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """
+    A page txmp writes itself, at the front (a refusal, a 502, 503 or 504,
+    the answer to C{OPTIONS *}) or at a handler (a 500 for an application
+    that failed): plain text, by default the status and its reason, as
+    C{b"502 Bad Gateway\\n"}.
+
+    @param status: a status of L{REASONS}.
+    @param body: the body, if not the default.
+    @return: the page's C{Content-Type} and C{Content-Length} fields, and
+        its body.
+    """
+    if body is None:
+        body = b"%d %s\n" % (status, REASONS[status])
+    return [(b"Content-Type", PLAIN_TEXT), (b"Content-Length", b"%d" % (len(body),))], body
 
 
 @dataclass(frozen=True)
@@ -153,7 +199,7 @@ def checkRequestLine(line: bytes, maxLength: int) -> int | None:
     if len(parts) != 3:
         return 400
     method, target, version = parts
-    if not _TOKEN.match(method) or not _VERSION.match(version):
+    if not TOKEN.match(method) or not _VERSION.match(version):
         return 400
     if _ORIGIN_FORM.match(target) or _ABSOLUTE_FORM.match(target):
         return None
@@ -170,10 +216,10 @@ def splitFieldLine(line: bytes) -> tuple[bytes, bytes] | None:
     characters), or a control character other than HTAB in the value.
     """
     name, colon, value = line.partition(b":")
-    if not colon or not _TOKEN.match(name):
+    if not colon or not TOKEN.match(name):
         return None
     value = value.strip(b" \t")
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         return None
     return name, value
 

@@ -9,7 +9,8 @@ that it uses.  The services that use several take one of these, each the
 union of Twisted's interfaces it names, as Twisted's own
 C{twisted.internet._IReactorCommon} does for the global reactor: no
 reactor class declares them, and every reactor of Twisted's provides them
-(the taps C{cast} the global reactor to theirs; tests cast their fakes).
+(L{txmp._options.reactorOrGlobal} casts the global reactor to the widest,
+for the taps; tests cast their fakes).
 """
 
 from __future__ import annotations

@@ -34,13 +34,20 @@ LEVELS = ("debug", "info", "warn", "error", "critical")
 class ReopenableFile:
     """
     A log file opened for appending by its path, line-buffered, that
-    L{reopen} opens again (after logrotate moved it).
+    L{reopen} opens again (after logrotate moved it): the log's, and the
+    front's access log (L{txmp._access.AccessLog}).
+
+    @raise OSError: if it cannot be opened.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        # Open for the process's life (or until reopen): no block to close it in.
-        self._file: IO[str] = open(path, "a", 1, encoding="utf-8")  # noqa: SIM115
+        self._file = self._open()
+
+    def _open(self) -> IO[str]:
+        # Open for the file's life (until reopen or close): no block to
+        # close it in.
+        return open(self.path, "a", 1, encoding="utf-8", newline="\n")
 
     def write(self, text: str) -> int:
         return self._file.write(text)
@@ -54,9 +61,11 @@ class ReopenableFile:
 
         @raise OSError: if it cannot be opened; lines go on to the old one.
         """
-        new = open(self.path, "a", 1, encoding="utf-8")  # noqa: SIM115 (kept open, as above)
-        old, self._file = self._file, new
+        old, self._file = self._file, self._open()
         old.close()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 #: The log files opened by L{makeObserver} in this process, for

@@ -1,6 +1,9 @@
 # -*- test-case-name: txmp.test.test_tap -*-
 """
-What the options of C{twistd mpfront} and C{twistd mphandler} share.
+What the options of C{twistd mpfront} and C{twistd mphandler} share:
+number checks, the form of C{--app}, C{--config} files and environment
+variables, one-line usage errors, and the global reactor for their
+C{makeService}.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Callable, ClassVar, NoReturn, TypeVar, Union
+from typing import Callable, ClassVar, Generic, NoReturn, TypeVar, Union, cast
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,55 +24,112 @@ from twisted.python import usage
 import twisted
 import txmp
 from txmp._defaults import DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL
+from txmp._interfaces import IFrontReactor
 from txmp._logs import FORMATS, LEVELS, configureTwistd
-
-#: What a number option holds.
-_Number = TypeVar("_Number", int, float)
 
 #: One of C{optParameters}: long name, short name, default, description and
 #: (optionally) the coerce function.
 OptParameter = list[Union[str, int, float, Callable[[str], object], None]]
 
+_N = TypeVar("_N", int, float)
 
-def _number(
-    kind: Callable[[str], _Number], what: str, zeroAllowed: bool,
-    most: int | None = None,
-) -> Callable[[str], _Number]:
-    def check(value: str) -> _Number:
+
+class _Number(Generic[_N]):
+    """
+    A coerce function for C{optParameters}: a number of C{kind}, positive
+    (or, with C{zeroAllowed}, 0 or more), finite, and at most C{most} if
+    given.  Its usage errors name the option, which L{TxmpOptions} gives
+    it from its row (L{named}), so that the name is written once.
+    """
+
+    def __init__(
+        self,
+        kind: Callable[[str], _N],
+        zeroAllowed: bool,
+        most: int | None = None,
+        option: str = "the value",
+    ) -> None:
+        self.kind: Callable[[str], _N] = kind
+        self.zeroAllowed = zeroAllowed
+        self.most = most
+        self.option = option
+
+    def named(self, option: str) -> _Number[_N]:
+        """
+        The same check, for the option C{option} (C{--name}).
+        """
+        return _Number(self.kind, self.zeroAllowed, self.most, option)
+
+    def __call__(self, value: str) -> _N:
+        what = self.option
         try:
-            result = kind(value)
+            result = self.kind(value)
         except ValueError:
             raise usage.UsageError(f"{what} must be a number, not {value!r}") from None
         # "not >" also refuses nan; neither nan nor inf is a duration or size.
-        inRange = result >= 0 if zeroAllowed else result > 0
+        inRange = result >= 0 if self.zeroAllowed else result > 0
         if not inRange or result == float("inf"):
             raise usage.UsageError(
-                f"{what} must be {'0 or more' if zeroAllowed else 'positive'} "
+                f"{what} must be {'0 or more' if self.zeroAllowed else 'positive'} "
                 "and finite"
             )
-        if most is not None and result > most:
-            raise usage.UsageError(f"{what} must be at most {most}")
+        if self.most is not None and result > self.most:
+            raise usage.UsageError(f"{what} must be at most {self.most}")
         return result
 
-    return check
 
-
-def positive(
-    kind: Callable[[str], _Number], what: str, most: int | None = None
-) -> Callable[[str], _Number]:
+def positive(kind: Callable[[str], _N], most: int | None = None) -> _Number[_N]:
     """
     A coerce function for C{optParameters}: a positive number of C{kind},
     and at most C{most} if given.
     """
-    return _number(kind, what, zeroAllowed=False, most=most)
+    return _Number(kind, zeroAllowed=False, most=most)
 
 
-def nonNegative(kind: Callable[[str], _Number], what: str) -> Callable[[str], _Number]:
+def nonNegative(kind: Callable[[str], _N]) -> _Number[_N]:
     """
     A coerce function for C{optParameters}: a number of C{kind}, 0 or more.
     """
-    return _number(kind, what, zeroAllowed=True)
+    return _Number(kind, zeroAllowed=True)
 
+
+def splitApplication(spec: str) -> tuple[str, str]:
+    """
+    The module and the attribute of an C{--app} value: C{module:attribute},
+    or C{module:factory()} to call C{factory} (the attribute keeps its
+    C{()}).
+
+    @raise usage.UsageError: if C{spec} has neither form.
+    """
+    moduleName, sep, attribute = spec.partition(":")
+    if not sep or not moduleName or not attribute:
+        raise usage.UsageError(
+            f"--app must look like module:app or module:make_app(), not {spec!r}"
+        )
+    return moduleName, attribute
+
+
+#: The reactor a tap's C{makeService} is given, if any.
+_Reactor = TypeVar("_Reactor")
+
+
+def reactorOrGlobal(reactor: _Reactor | None) -> _Reactor | IFrontReactor:
+    """
+    C{reactor}, or if it is L{None} the global reactor: what a tap's
+    C{makeService} builds on.  Only the taps touch the global reactor, and
+    only once twistd has installed its own: importing it before installs
+    the default one, so it is imported here, when called.
+
+    @return: C{reactor}, or the global reactor as an L{IFrontReactor}, the
+        widest of L{txmp._interfaces}: Twisted types it as its common
+        interfaces, which leave out C{IReactorFromThreads}, and every
+        reactor provides them all.
+    """
+    if reactor is not None:
+        return reactor
+    from twisted.internet import reactor as globalReactor
+
+    return cast(IFrontReactor, globalReactor)
 
 def _givenConfig(arguments: list[str]) -> str | None:
     for index, argument in enumerate(arguments):
@@ -141,6 +201,21 @@ class TxmpOptions(usage.Options):
          "variables TXMP_<COMMAND>_<OPTION> override it; the command line "
          "overrides both."],
     ]
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # A number option's row names it once; its check takes the name
+        # from there.
+        for row in cls.__dict__.get("optParameters", ()):
+            if len(row) > 4 and isinstance(row[4], _Number):
+                row[4] = row[4].named("--" + row[0])
+
+    @property
+    def synopsis(self) -> str:
+        """
+        The usage line after C{twistd}: C{[mpfront options]}.
+        """
+        return f"[{self.command} options]"
 
     def __init__(self) -> None:
         usage.Options.__init__(self)

@@ -374,20 +374,22 @@ class HandlerRegistry(Generic[T]):
         self._liveness = None
         if self.handlers:
             earliest = min(h.lastHeard for h in self.handlers.values())
-            delay = max(0.0, earliest + 3 * self.heartbeat - self._clock.seconds())
+            silence = protocol.SILENT_INTERVALS * self.heartbeat
+            delay = max(0.0, earliest + silence - self._clock.seconds())
             self._liveness = self._clock.callLater(delay, self._checkLiveness)
 
     def _checkLiveness(self) -> None:
         self._liveness = None
-        deadline = self._clock.seconds() - 3 * self.heartbeat
+        deadline = self._clock.seconds() - protocol.SILENT_INTERVALS * self.heartbeat
         dead = [h for h in self.handlers.values() if h.lastHeard <= deadline]
         # Remove every dead handler before their requests are handed back,
         # lest a retry go to a handler about to be declared dead too.
         lost: list[tuple[HandlerState[T], list[T]]] = []
         for handler in dead:
             self._log.warn(
-                "handler {name} silent for 3 heartbeats: declared dead",
+                "handler {name} silent for {count} heartbeats: declared dead",
                 name=handler.name,
+                count=protocol.SILENT_INTERVALS,
             )
             requests = self.remove(handler)
             if requests is not None:

@@ -15,6 +15,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from txmp._dispatch import Dispatcher
+from txmp._http import PLAIN_TEXT
 from txmp._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from txmp._metrics import FrontMetrics, exposition
 
@@ -51,9 +52,6 @@ class StatsResource(Resource):
         return json.dumps(body, sort_keys=True).encode("utf-8") + b"\n"
 
 
-_TEXT = b"text/plain; charset=utf-8"
-
-
 class _TextResource(Resource):
     isLeaf = True
 
@@ -85,7 +83,7 @@ class StatsRoot(Resource):
         Resource.__init__(self)
         self._dispatcher = dispatcher
         self._json = StatsResource(dispatcher)
-        self.putChild(b"healthz", _TextResource(lambda: (200, _TEXT, b"ok\n")))
+        self.putChild(b"healthz", _TextResource(lambda: (200, PLAIN_TEXT, b"ok\n")))
         self.putChild(b"readyz", _TextResource(self._ready))
         self.putChild(
             b"metrics",
@@ -97,8 +95,8 @@ class StatsRoot(Resource):
     def _ready(self) -> tuple[int, bytes, bytes]:
         serving = [h for h in self._dispatcher.handlers.values() if not h.draining]
         if serving:
-            return 200, _TEXT, b"ready: %d handlers\n" % (len(serving),)
-        return 503, _TEXT, b"not ready: no handler registered\n"
+            return 200, PLAIN_TEXT, b"ready: %d handlers\n" % (len(serving),)
+        return 503, PLAIN_TEXT, b"not ready: no handler registered\n"
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         if path == b"":

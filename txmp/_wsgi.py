@@ -1,6 +1,7 @@
 # -*- test-case-name: txmp.test.test_wsgi -*-
 """
-Run one request through a WSGI (PEP 3333) application in a thread pool.
+A handler's WSGI runner: each request through a WSGI (PEP 3333)
+application in a thread of the pool, with its two flow-controlled streams.
 
 A handler process receives each request as a L{RequestHead} and a list of
 body frames.  L{WSGIRunner.run} turns them into a WSGI C{environ}, calls the
@@ -129,7 +130,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
 from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
-from txmp._http import HOP_BY_HOP
+from txmp._http import FIELD_CHARS, HOP_BY_HOP, NO_BODY_CODES, REASONS, TCHAR, plainPage
 from txmp._pool import ReactorCalls
 from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
@@ -141,16 +142,16 @@ WriteCallable = Callable[[bytes], None]
 StartResponse = Callable[..., WriteCallable]
 Application = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-INTERNAL_SERVER_ERROR_BODY = b"Internal Server Error\n"
-
 # As the front's list (the application's names are native strings).
 _HOP_BY_HOP = frozenset(name.decode("latin-1") for name in HOP_BY_HOP)
 
-# Final (non-1xx) status, a space, and a reason-phrase (RFC 9112 4).
-_STATUS = re.compile("([2-9][0-9][0-9]) ([\t\x20-\x7e\x80-\xff]*)\\Z")
-# A field name is a token; a value holds no CR, LF, NUL or other control.
-_TOKEN = re.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+\\Z")
-_FIELD_VALUE = re.compile("[\t\x20-\x7e\x80-\xff]*\\Z")
+# The front's rules (txmp._http), for the application's native strings: a
+# final (non-1xx) status, a space, and a reason-phrase (RFC 9112 section
+# 4); a field name is a token, a value holds no CR, LF, NUL or other control.
+_FIELD_CHARS = FIELD_CHARS.decode("latin-1")
+_STATUS = re.compile("([2-9][0-9][0-9]) ([" + _FIELD_CHARS + "]*)\\Z")
+_TOKEN = re.compile(TCHAR.decode("latin-1") + "+\\Z")
+_FIELD_VALUE = re.compile("[" + _FIELD_CHARS + "]*\\Z")
 
 
 class RequestCancelled(ConnectionAbortedError):
@@ -563,29 +564,7 @@ class InputStream:
 
         @raise RequestCancelled: if the request was cancelled.
         """
-        wanted = None if size is None or size < 0 else size
-        pieces: list[bytes] = []
-        got = 0
-        while True:
-            with self._condition:
-                if self._aborted:
-                    raise RequestCancelled("request cancelled")
-                if wanted is None:
-                    count = self._available
-                    done = self._finished
-                else:
-                    count = min(wanted - got, self._available)
-                    done = self._finished or got + count == wanted
-                if count:
-                    pieces.append(self._take(count))
-                    got += count
-                due = self._due(not done)
-                if not (done or due):
-                    self._condition.wait()
-                    continue
-            self._report(due)
-            if done:
-                return _joined(pieces)
+        return self._collect(None if size is None or size < 0 else size, False)
 
     def readline(self, size: int | None = -1) -> bytes:
         """
@@ -598,17 +577,28 @@ class InputStream:
 
         @raise RequestCancelled: if the request was cancelled.
         """
-        limit = None if size is None or size < 0 else size
+        return self._collect(None if size is None or size < 0 else size, True)
+
+    def _collect(self, limit: int | None, line: bool) -> bytes:
+        """
+        Take the body's bytes until C{limit} of them are taken, the body
+        ends, or, if C{line}, a newline is taken; while waiting for more,
+        report what was taken first (see L{read}).  Called in the
+        application thread.
+
+        @param limit: the most bytes to take, or L{None}.
+        @raise RequestCancelled: if the request was cancelled.
+        """
         pieces: list[bytes] = []
         while True:
             with self._condition:
                 if self._aborted:
                     raise RequestCancelled("request cancelled")
-                length = self._lineLength(limit)
+                length = self._lineLength(limit) if line else None
                 done = length is not None or self._finished
                 if length is None:
-                    # No newline in what is here: take it all (the body is
-                    # complete, or the line goes on in what is to come).
+                    # No line end in what is here (or no line asked for):
+                    # take it all, as far as the limit.
                     length = (
                         self._available
                         if limit is None
@@ -616,9 +606,9 @@ class InputStream:
                     )
                 if length:
                     pieces.append(self._take(length))
-                    if limit is not None:
-                        limit -= length
-                        done = done or not limit
+                if limit is not None:
+                    limit -= length
+                    done = done or not limit
                 due = self._due(not done)
                 if not (done or due):
                     self._condition.wait()
@@ -913,9 +903,10 @@ class RunningRequest:
         Reactor thread only.
     @ivar _pending: the status code, reason and headers given to
         C{start_response} and not sent yet, or L{None}.  Application thread
-        only, like C{_hasLength}, C{_limit}, C{_sent}, C{_headSent} and
+        only, like C{_addLength}, C{_limit}, C{_sent}, C{_headSent} and
         C{_complete}.
-    @ivar _hasLength: whether the application set a C{Content-Length}.
+    @ivar _addLength: whether a collected response gets a
+        C{Content-Length}: it has a body and the application set none.
     @ivar _limit: the application's C{Content-Length}, if the response
         has a body (not for C{HEAD}, C{204} or C{304}); else L{None}.  No
         more body than this is sent, and a body that ends short of it is
@@ -973,7 +964,7 @@ class RunningRequest:
         self._done = False
         self._bodyEnded = False
         self._pending: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
-        self._hasLength = False
+        self._addLength = False
         self._limit: int | None = None
         self._sent = 0
         self._overran = False
@@ -1202,12 +1193,7 @@ class RunningRequest:
         status, reason, headers = self._head()
         body = self._fit(body)
         self._checkComplete()
-        if (
-            length == 1
-            and not self._hasLength
-            and self._method != "HEAD"
-            and status not in (204, 304)
-        ):
+        if length == 1 and self._addLength:
             size = sum(len(chunk) for chunk in body)
             headers = [*headers, (b"Content-Length", b"%d" % (size,))]
         self._sendLast(self._sink.sendHead, status, reason, headers, body, False)
@@ -1384,8 +1370,8 @@ class RunningRequest:
             raise ValueError(f"{e}: {lengths!r}") from None
         code = int(match.group(1))
         self._pending = (code, match.group(2).encode("latin-1"), encoded)
-        self._hasLength = length is not None
-        hasBody = self._method != "HEAD" and code not in (204, 304)
+        hasBody = self._method != "HEAD" and code not in NO_BODY_CODES
+        self._addLength = hasBody and length is None
         self._limit = length if hasBody else None
         return self._write
 
@@ -1430,17 +1416,8 @@ class RunningRequest:
         if self._headSent:
             self._sendLast(self._sink.sendError, "WSGI application error")
         else:
-            self._sendLast(
-                self._sink.sendHead,
-                500,
-                b"Internal Server Error",
-                [
-                    (b"Content-Type", b"text/plain; charset=utf-8"),
-                    (b"Content-Length", b"%d" % (len(INTERNAL_SERVER_ERROR_BODY),)),
-                ],
-                [INTERNAL_SERVER_ERROR_BODY],
-                False,
-            )
+            fields, body = plainPage(500)
+            self._sendLast(self._sink.sendHead, 500, REASONS[500], fields, [body], False)
 
 
 class WSGIRunner:

@@ -1,6 +1,8 @@
 # -*- test-case-name: txmp.test.test_zmq,txmp.test.test_integration,txmp.test.test_curve -*-
 """
-The ZeroMQ adapter: the only module that imports C{zmq} and C{txzmq}.
+The ZeroMQ adapter, the only module that imports C{zmq} and C{txzmq}:
+contexts and ROUTER/DEALER sockets in the reactor (L{ZmqContext},
+L{ZmqSocket}), and CURVE keys and their certificate files.
 
 txzmq's L{ZmqConnection} is used for what it does well, draining ZeroMQ's
 edge-triggered descriptor in the reactor, and corrected where it does not
@@ -243,7 +245,7 @@ class ZmqContext:
             read-only C{memoryview}s of ZeroMQ's buffer, and the others as
             L{bytes}.
         """
-        return ZmqSocket(
+        return ZmqSocket.open(
             self._factory, kind, receiver, highWaterMark, routingId, largeFrame
         )
 
@@ -365,38 +367,76 @@ class ZmqSocket:
 
     _log = Logger()
 
+    # The txzmq connection (set by L{__init__}, or by L{open} once this
+    # socket exists: the connection calls back into it).
+    _conn: _Connection
+
     def __init__(
         self,
+        reactor: IReactorTime,
+        receiver: FramesReceiver | LargeFramesReceiver,
+        router: bool = False,
+        largeFrame: int | None = None,
+        connection: _Connection | None = None,
+    ) -> None:
+        """
+        A socket over a txzmq connection, or over a fake of one in a test.
+        L{ZmqContext.socket} makes real ones (with L{open}).
+
+        @param reactor: schedules the reads that follow a send.
+        @param receiver: see L{ZmqContext.socket}.
+        @param router: whether this is a ROUTER socket (whose first frame
+            names the peer).
+        @param largeFrame: see L{ZmqContext.socket}.
+        @param connection: the txzmq connection, or any object with its
+            C{socket} (a C{zmq.Socket}: C{send}, C{getsockopt},
+            C{setsockopt}), C{doRead}, C{addEndpoints} and C{shutdown};
+            L{None} for L{open}, which sets it at once.
+        """
+        # (Only a socket with largeFrame receives memoryviews.)
+        self._receiver = cast(LargeFramesReceiver, receiver)
+        self._largeFrame = largeFrame
+        self._reactor = reactor
+        self._router = router
+        if connection is not None:
+            self._conn = connection
+        self._backlog: deque[list[bytes]] = deque()
+        self._flushCall: IDelayedCall | None = None
+        self._connected = False
+        self._monitor: ZmqSocket | None = None
+
+    @classmethod
+    def open(
+        cls,
         factory: _Factory,
         kind: str,
         receiver: FramesReceiver | LargeFramesReceiver,
         highWaterMark: int,
         routingId: bytes | None,
         largeFrame: int | None = None,
-    ) -> None:
+    ) -> ZmqSocket:
+        """
+        Make a ZeroMQ socket of C{kind} in txzmq's C{factory}; the
+        parameters are L{ZmqContext.socket}'s.
+        """
         if highWaterMark <= 0:
             raise ValueError("a high-water mark of 0 means unlimited memory")
-        # (Only a socket with largeFrame receives memoryviews.)
-        self._receiver = cast(LargeFramesReceiver, receiver)
-        self._largeFrame = largeFrame
-        self._reactor: IReactorTime = factory.reactor
-        self._backlog: deque[list[bytes]] = deque()
-        self._flushCall: IDelayedCall | None = None
         socketType = {"router": zmq.ROUTER, "dealer": zmq.DEALER, "pair": zmq.PAIR}[kind]
-        self._router = socketType == zmq.ROUTER
+        self = cls(factory.reactor, receiver, socketType == zmq.ROUTER, largeFrame)
+        # The connection reads (and so calls back into this socket) as soon
+        # as it is made: it is made once the socket is ready.
         self._conn = _connectionClass()(factory, self, socketType, routingId)
         sock = self._socket()
         sock.setsockopt(zmq.SNDHWM, highWaterMark)
         sock.setsockopt(zmq.RCVHWM, highWaterMark)
         sock.setsockopt(zmq.LINGER, 0)
-        self._connected = False
-        self._monitor: ZmqSocket | None = None
         if self._router:
             sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
             # A handler that reconnects (after a network cut, say) takes its
             # routing id over from its stale connection instead of being
             # ignored.
             sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        return self
 
     def _socket(self) -> zmq.Socket[bytes]:
         """

@@ -12,7 +12,7 @@ import socket
 import sys
 import tempfile
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Callable, ClassVar, NoReturn, cast
+from typing import TYPE_CHECKING, Callable, ClassVar, NoReturn
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
@@ -30,6 +30,7 @@ from twisted.logger import LogEvent, Logger, globalLogPublisher
 from twisted.python import usage
 from twisted.python.failure import Failure
 
+from txmp import protocol
 from txmp._access import FORMATS as ACCESS_LOG_FORMATS
 from txmp._access import AccessLog
 from txmp._defaults import (
@@ -40,6 +41,7 @@ from txmp._defaults import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_HEARTBEAT,
     DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_LISTEN,
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
@@ -62,7 +64,14 @@ from txmp._http import HTTPRules, parseNetwork
 from txmp._interfaces import IFrontReactor
 from txmp._logs import ChildLog, reopenLogFiles
 from txmp._metrics import FrontMetrics
-from txmp._options import OptParameter, TxmpOptions, nonNegative, positive
+from txmp._options import (
+    OptParameter,
+    TxmpOptions,
+    nonNegative,
+    positive,
+    reactorOrGlobal,
+    splitApplication,
+)
 from txmp._reload import CodeWatcher, findSpec, sourceRoot
 from txmp._security import checkFrontSecurity
 from txmp._signals import SignalActions
@@ -96,19 +105,16 @@ def connectableAddress(address: str) -> str:
 
 def checkApplicationModule(spec: str) -> None:
     """
-    Check that the module of C{--app} can be found where spawned handlers
-    will look for it (C{sys.path} and the current directory), importing
+    Check that C{--app} has the form handlers take (L{splitApplication})
+    and that its module can be found where spawned handlers will look for
+    it (C{sys.path} and the current directory), importing
     nothing (L{findSpec}): a typo is refused at once instead of by handlers that fail
     to boot over and over.  An app that is found but fails to import is
     caught by L{SpawnedHandlers} when its handlers fail to boot.
 
     @raise usage.UsageError: if the module cannot be found.
     """
-    moduleName = spec.partition(":")[0]
-    if not moduleName:
-        raise usage.UsageError(
-            f"--app must look like module:app or module:make_app(), not {spec!r}"
-        )
+    moduleName = splitApplication(spec)[0]
     try:
         found = findSpec(moduleName, os.getcwd())
     except ValueError as e:
@@ -124,7 +130,6 @@ class Options(TxmpOptions):
 
     command = "mpfront"
 
-    synopsis = "[mpfront options]"
     longdesc = (
         "Accept HTTP and pass every request over ZeroMQ to mphandler "
         "processes, which connect to the --send and --return addresses."
@@ -138,44 +143,45 @@ class Options(TxmpOptions):
          "ZeroMQ address to bind for replies (default " + DEFAULT_RETURN
          + "; see --send)."],
         ["timeout", None, DEFAULT_TIMEOUT, "Seconds to wait for a reply: then 504.",
-         positive(float, "--timeout")],
+         positive(float)],
         ["queue-timeout", None, DEFAULT_QUEUE_TIMEOUT,
          "Seconds a request may wait for a handler with capacity: then 503.",
-         positive(float, "--queue-timeout")],
+         positive(float)],
         ["max-queue", None, DEFAULT_MAX_QUEUE, "How many requests may wait: more get 503.",
-         positive(int, "--max-queue")],
+         positive(int)],
         ["heartbeat", None, DEFAULT_HEARTBEAT,
-         "Seconds between heartbeats; a handler silent for 3 is dead.",
-         positive(float, "--heartbeat")],
+         "Seconds between heartbeats; a handler silent for "
+         f"{protocol.SILENT_INTERVALS} is dead.",
+         positive(float)],
         ["window", None, DEFAULT_WINDOW,
          "Response-body bytes a handler may send for one request before the "
          "client has taken them (flow control).",
-         positive(int, "--window")],
+         positive(int)],
         ["max-body", None, DEFAULT_MAX_BODY,
          "Largest request body in bytes: a larger one gets 413.",
-         positive(int, "--max-body")],
+         positive(int)],
         ["header-timeout", None, DEFAULT_HEADER_TIMEOUT,
          "Seconds from the first byte of a request to the end of its head: "
          "then 408 (not extended by more bytes).",
-         positive(float, "--header-timeout")],
+         positive(float)],
         ["body-timeout", None, DEFAULT_BODY_TIMEOUT,
          "Seconds a request body may take to arrive, counted while the "
          "front reads it: then 408 and the request is cancelled (not "
          "extended by more bytes).",
-         positive(float, "--body-timeout")],
+         positive(float)],
         ["idle-timeout", None, DEFAULT_IDLE_TIMEOUT,
          "Seconds a connection may stay open with no request: then it is "
          "closed.",
-         positive(float, "--idle-timeout")],
+         positive(float)],
         ["max-request-line", None, DEFAULT_MAX_REQUEST_LINE,
          "Longest request line in bytes: a longer one gets 414.",
-         positive(int, "--max-request-line")],
+         positive(int)],
         ["max-headers", None, DEFAULT_MAX_HEADERS,
          "Most header fields in a request: more get 431.",
-         positive(int, "--max-headers")],
+         positive(int)],
         ["max-header-bytes", None, DEFAULT_MAX_HEADER_BYTES,
          "Most bytes of header fields in a request: more get 431.",
-         positive(int, "--max-header-bytes")],
+         positive(int)],
         ["access-log", None, None,
          "Write an access log to this file, or to stdout with -; SIGUSR1 "
          "reopens the file (for logrotate)."],
@@ -190,15 +196,15 @@ class Options(TxmpOptions):
         ["app", None, None, "WSGI application (mod:app) for --spawn handlers."],
         ["threads", None, None, "--threads of --spawn handlers (default: mphandler's, "
          f"{DEFAULT_THREADS}).",
-         positive(int, "--threads", MAX_CREDITS)],
+         positive(int, most=MAX_CREDITS)],
         ["graceful-timeout", None, DEFAULT_GRACEFUL_TIMEOUT,
          "Seconds to finish the requests in progress when stopping (SIGTERM), "
          "for the front and its --spawn handlers.",
-         positive(float, "--graceful-timeout")],
+         positive(float)],
         ["max-requests", None, 0, "--max-requests of --spawn handlers.",
-         nonNegative(int, "--max-requests")],
+         nonNegative(int)],
         ["max-requests-jitter", None, 0, "--max-requests-jitter of --spawn handlers.",
-         nonNegative(int, "--max-requests-jitter")],
+         nonNegative(int)],
         ["curve-secret-key", None, None,
          "CURVE: the front's secret certificate (NAME.key_secret, from "
          "python -m txmp.keys NAME); with --curve-allow."],
@@ -208,7 +214,7 @@ class Options(TxmpOptions):
         ["max-message", None, DEFAULT_MAX_MESSAGE,
          "Largest ZeroMQ frame accepted from a peer, in bytes: a peer that "
          "sends a larger one is disconnected.",
-         positive(int, "--max-message")],
+         positive(int)],
     ]
     optFlags: ClassVar[list[list[str | None]]] = [
         ["reload", None,
@@ -229,12 +235,13 @@ class Options(TxmpOptions):
         self["trust-unix"] = False
 
     def opt_listen(self, description: str) -> None:
-        """
+        self["listen"].append(description)
+
+    opt_listen.__doc__ = f"""
         Listen for HTTP on this endpoint (a strports description such as
         tcp:8080 or ssl:8443:privateKey=key.pem); repeatable; default
-        tcp:8080.
+        {DEFAULT_LISTEN}.
         """
-        self["listen"].append(description)
 
     def opt_trusted_proxy(self, description: str) -> None:
         """
@@ -254,7 +261,7 @@ class Options(TxmpOptions):
 
     def postOptions(self) -> None:
         if not self["listen"]:
-            self["listen"] = ["tcp:8080"]
+            self["listen"] = [DEFAULT_LISTEN]
         if self["spawn"] < 0:
             raise usage.UsageError("--spawn must not be negative")
         if self["spawn"] and not self["app"]:
@@ -997,14 +1004,7 @@ def makeService(options: Options, reactor: IFrontReactor | None = None) -> Multi
     """
     The service tree of C{twistd mpfront}.
     """
-    if reactor is None:
-        # Only here, when twistd makes the service: it has installed the
-        # reactor its --reactor option names by then.
-        from twisted.internet import reactor as globalReactor
-
-        # (Typed by Twisted as its common interfaces, which leave out
-        # IReactorFromThreads: every reactor provides it.)
-        reactor = cast(IFrontReactor, globalReactor)
+    reactor = reactorOrGlobal(reactor)
     top = MultiService()
     links: PrivateLinks | None = None
     if options["spawn"]:

@@ -40,7 +40,14 @@ from txmp._defaults import (
 from txmp._handler import FrontLink
 from txmp._interfaces import IHandlerReactor
 from txmp._logs import reopenLogFiles
-from txmp._options import OptParameter, TxmpOptions, nonNegative, positive
+from txmp._options import (
+    OptParameter,
+    TxmpOptions,
+    nonNegative,
+    positive,
+    reactorOrGlobal,
+    splitApplication,
+)
 from txmp._pool import WorkerPool
 from txmp._profile import Profiler
 from txmp._security import checkHandlerSecurity
@@ -56,11 +63,7 @@ def loadApplication(spec: str) -> Application:
 
     @raise usage.UsageError: if it cannot be imported or is not callable.
     """
-    moduleName, sep, attribute = spec.partition(":")
-    if not sep or not moduleName or not attribute:
-        raise usage.UsageError(
-            f"--app must look like module:app or module:make_app(), not {spec!r}"
-        )
+    moduleName, attribute = splitApplication(spec)
     call = attribute.endswith("()")
     if call:
         attribute = attribute[:-2]
@@ -102,7 +105,6 @@ class Options(TxmpOptions):
 
     command = "mphandler"
 
-    synopsis = "[mphandler options]"
     longdesc = (
         "Run a WSGI application in a thread pool, serving the requests of "
         "one or more mpfronts over ZeroMQ.  To serve several fronts, repeat "
@@ -113,19 +115,19 @@ class Options(TxmpOptions):
         ["threads", None, DEFAULT_THREADS,
          "Size of the WSGI thread pool: requests run at once (at most "
          f"{MAX_CREDITS}, the credits a front accepts).",
-         positive(int, "--threads", MAX_CREDITS)],
+         positive(int, most=MAX_CREDITS)],
         ["name", None, None, "Name in logs and at the front (default host:pid)."],
         ["heartbeat", None, DEFAULT_HEARTBEAT, "Seconds between heartbeats.",
-         positive(float, "--heartbeat")],
+         positive(float)],
         ["graceful-timeout", None, DEFAULT_GRACEFUL_TIMEOUT,
          "Seconds to finish running requests when stopping (SIGTERM).",
-         positive(float, "--graceful-timeout")],
+         positive(float)],
         ["max-requests", None, 0,
          "Drain and exit after about this many requests (0: never).",
-         nonNegative(int, "--max-requests")],
+         nonNegative(int)],
         ["max-requests-jitter", None, 0,
          "Add a random 0..J to --max-requests, so handlers recycle apart.",
-         nonNegative(int, "--max-requests-jitter")],
+         nonNegative(int)],
         ["curve-secret-key", None, None,
          "CURVE: this handler's secret certificate (NAME.key_secret, from "
          "python -m txmp.keys NAME); with --curve-server-key."],
@@ -137,14 +139,14 @@ class Options(TxmpOptions):
         ["profile-seconds", None, DEFAULT_PROFILE_SECONDS,
          "Seconds a profile started by SIGUSR2 lasts; it is written to "
          "mphandler-NAME-TIME.pstats in the working directory.",
-         positive(float, "--profile-seconds")],
+         positive(float)],
         ["chdir", None, None,
          "Change to this directory before loading the app [default: stay]; "
          "the working directory comes first on sys.path either way."],
         ["parent-pid", None, None,
          "Stop when process PID is no longer this handler's parent (mpfront "
          "--spawn gives its own: a spawned handler dies with its front).",
-         positive(int, "--parent-pid")],
+         positive(int)],
     ]
 
     def __init__(self) -> None:
@@ -161,18 +163,20 @@ class Options(TxmpOptions):
         self["pythonpath"].extend(d for d in directories.split(",") if d)
 
     def opt_send(self, address: str) -> None:
-        """
-        A front's --send address to connect to; repeatable (default
-        tcp://127.0.0.1:5556).
-        """
         self["send"].append(address)
 
+    opt_send.__doc__ = f"""
+        A front's --send address to connect to; repeatable (default
+        {DEFAULT_SEND}).
+        """
+
     def opt_return(self, address: str) -> None:
-        """
-        A front's --return address to connect to; repeatable, paired with
-        --send in order (default tcp://127.0.0.1:5555).
-        """
         self["return"].append(address)
+
+    opt_return.__doc__ = f"""
+        A front's --return address to connect to; repeatable, paired with
+        --send in order (default {DEFAULT_RETURN}).
+        """
 
     def postOptions(self) -> None:
         if not self["app"]:
@@ -566,14 +570,7 @@ def makeService(options: Options, reactor: IHandlerReactor | None = None) -> Mul
     """
     The service tree of C{twistd mphandler}.
     """
-    if reactor is None:
-        # Only here, when twistd makes the service: it has installed the
-        # reactor its --reactor option names by then.
-        from twisted.internet import reactor as globalReactor
-
-        # (Typed by Twisted as its common interfaces, which leave out
-        # IReactorFromThreads: every reactor provides it.)
-        reactor = cast(IHandlerReactor, globalReactor)
+    reactor = reactorOrGlobal(reactor)
     top = MultiService()
     handler = HandlerService(reactor, options)
     handler.setServiceParent(top)

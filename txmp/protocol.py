@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from txmp._defaults import MAX_CREDITS
+from txmp._http import CONTROL, FIELD_CHARS, TCHAR, TOKEN
 
 VERSION = b"TXMP1"
 
@@ -43,6 +44,10 @@ ERROR = b"ERROR"
 # Body continuation and end, in either direction, for one request id:
 BODY = b"BODY"
 END = b"END"
+
+# Heartbeats (docs/protocol.md, section 6): a peer that has heard nothing
+# from the other for this many of its heartbeat intervals takes it for dead.
+SILENT_INTERVALS = 3
 
 Pairs = list[tuple[str, str]]
 
@@ -515,13 +520,10 @@ def _decodeRequest(frames: Sequence[bytes]) -> Request:
 # no control character but HTAB (no CR, LF, NUL or DEL).  A front writes
 # these into the client's response, so a handler (or anyone who reached the
 # socket) must not be able to inject a header line or split the response.
-_TOKEN_CHARS = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
-_SAFE_CHARS = rb"[^\x00-\x08\x0a-\x1f\x7f]"
-_TOKEN = re.compile(_TOKEN_CHARS + rb"+\Z")
-_UNSAFE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-# A whole headers frame of valid fields, in one match: token NUL value,
-# joined by NUL (no field holds NUL, so this never backtracks).
-_FIELD = _TOKEN_CHARS + rb"+\x00" + _SAFE_CHARS + rb"*"
+# The characters are txmp._http's (TCHAR, FIELD_CHARS).  A whole headers
+# frame of valid fields, in one match: token NUL value, joined by NUL (no
+# field holds NUL, so this never backtracks).
+_FIELD = TCHAR + rb"+\x00[" + FIELD_CHARS + rb"]*"
 _HEADERS = re.compile(rb"(?:" + _FIELD + rb"(?:\x00" + _FIELD + rb")*)?\Z")
 
 
@@ -563,7 +565,7 @@ def _responseHeaders(frame: bytes) -> list[tuple[bytes, bytes]]:
     if not _HEADERS.match(frame):
         # Say why (the pair list is odd, or a field is bad).
         for name, _value in decodePairs(frame):
-            if not _TOKEN.match(name.encode("latin-1")):
+            if not TOKEN.match(name.encode("latin-1")):
                 raise ProtocolError("response header name is not a token")
         raise ProtocolError("response header value holds a control character")
     if not frame:
@@ -593,7 +595,7 @@ def _decodeResponse(frames: Sequence[bytes]) -> Response:
     # front's business, never a handler's.
     if not 200 <= status <= 999:
         raise ProtocolError("status out of range 200-999")
-    if _UNSAFE.search(reason):
+    if CONTROL.search(reason):
         raise ProtocolError("reason phrase holds a control character")
     headers = _responseHeaders(frames[4])
     extra = (

@@ -1,37 +1,108 @@
-# -*- test-case-name: txmp.test.test_testing,txmp.test.test_wsgi -*-
+# -*- test-case-name: txmp.test.test_testing -*-
 """
-Test fakes for code that uses txmp: no sockets, no threads, no wall clock.
+Fakes for testing txmp, and code that uses it: no sockets, no threads, no
+wall clock.  Each fake passes the same tests as the real thing it stands
+for (the mixins of C{txmp.test.contracts}, run against both), so that a
+test that passes with the fake says something about the real thing.
+
+Threads and the reactor:
+
+  - L{SynchronousThreadPool} stands for the handler's thread pool
+    (L{txmp._pool.WorkerPool}, or Twisted's
+    L{ThreadPool<twisted.python.threadpool.ThreadPool>}): the work runs in
+    the calling thread, at once or when the test says.
+  - L{FakeReactor} stands for the reactor, and for L{txmp._pool.ReactorCalls}:
+    a L{MemoryReactorClock} whose C{callFromThread} queues until the test
+    says, and whose C{stop} refuses a stopped reactor as a real one does.
+
+ZeroMQ:
+
+  - L{MemoryNetwork} stands for L{txmp._zmq.ZmqContext}: its sockets are
+    joined in memory, by address, as ROUTER and DEALER sockets are, and
+    messages travel when the test says.
+  - L{MemorySocket} stands for L{txmp._zmq.ZmqSocket}; on its own (not made
+    by a network) it only records what is sent on it.
+
+The handler:
+
+  - L{MemoryRunner} stands for L{txmp._wsgi.WSGIRunner}: it runs nothing,
+    and the test answers each request (a L{MemoryRun}, standing for
+    L{txmp._wsgi.RunningRequest}) through its sink.
+  - L{RecordingSink} stands for the handler's L{txmp._wsgi.ResponseSink}:
+    it records what a runner sends.
+
+The front:
+
+  - L{RecordingConsumer} stands for the front's body consumer
+    (L{txmp._dispatch.BodyConsumer}, an L{txmp._front.Exchange}).
+  - L{FrontTestCase} is a front (a L{Dispatcher} with one handler
+    registered, served by a L{FrontFactory}) on a L{MemorySocket} and a
+    L{Clock}, fed raw HTTP over L{StringTransport}s, and
+    L{ParsedResponse} reads what it writes.
+  - L{requestMeta} and L{requestHead} make requests as the front sends
+    them, and L{httpHead} as a client sends them.
+
+Everything here runs in the calling thread and never touches the global
+reactor.
 """
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Callable, TypeVar, cast
 
-from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone, ReactorNotRunning
+from twisted.internet.interfaces import IReactorFromThreads, ISSLTransport
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import directlyProvides, implementer
+
+from txmp import protocol
+from txmp._defaults import DEFAULT_MAX_QUEUE
+from txmp._dispatch import Dispatcher
+from txmp._front import DEFAULT_RULES, FrontConnection, FrontFactory
+from txmp._http import HTTPRules
+from txmp._zmq import AddressError, FramesReceiver, LargeFramesReceiver, PeerUnreachable
+
+if TYPE_CHECKING:
+    from txmp._wsgi import ResponseSink
 
 _R = TypeVar("_R")
 
 
+# -- threads and the reactor ---------------------------------------------------
+
+
 class SynchronousThreadPool:
     """
-    A stand-in for L{twisted.python.threadpool.ThreadPool} that runs the
-    work at once, in the calling thread, so the "thread" has finished when
-    L{callInThread} returns.
+    A thread pool with no threads: the work runs in the calling thread.
+
+    With C{immediate} (the default) it runs at once, so that the "thread"
+    has finished when L{callInThread} returns.  Otherwise it waits in
+    L{pending} until L{flush}, so that a test can act between handing work
+    to the pool and the work running.
 
     As in a real pool, an exception raised by the work is logged, not
     raised to the caller; trial fails the test that logged it unless the
     test flushes it.
 
     @ivar started: whether L{start} was called more recently than L{stop}.
+    @ivar pending: the work not run yet, in order (without C{immediate}).
     """
 
     _log = Logger()
 
-    def __init__(self) -> None:
+    def __init__(self, immediate: bool = True) -> None:
+        self.immediate = immediate
         self.started = False
+        self.pending: list[Callable[[], object]] = []
 
     def start(self) -> None:
         """
@@ -47,13 +118,14 @@ class SynchronousThreadPool:
 
     def callInThread(self, func: Callable[..., object], /, *args: object, **kw: object) -> None:
         """
-        Call C{func(*args, **kw)} now, logging what it raises.
+        Call C{func(*args, **kw)} now (or at the next L{flush}), logging
+        what it raises.
         """
-        try:
-            func(*args, **kw)
-        # As txmp._pool.ThreadPool (and Twisted's) does: log anything.
-        except BaseException:  # noqa: BLE001
-            self._log.failure("work in a SynchronousThreadPool failed")
+        work = partial(func, *args, **kw)
+        if self.immediate:
+            self._run(work)
+        else:
+            self.pending.append(work)
 
     def callInThreadWithCallback(
         self,
@@ -63,37 +135,69 @@ class SynchronousThreadPool:
         **kw: object,
     ) -> None:
         """
-        Call C{func(*args, **kw)} now, then C{onResult(True, result)}, or
+        Call C{func(*args, **kw)}, then C{onResult(True, result)}, or
         C{onResult(False, failure)} if it raised, as
         L{twisted.python.threadpool.ThreadPool.callInThreadWithCallback}
         does; this makes the pool usable with
         L{twisted.internet.threads.deferToThreadPool}.
         """
-        try:
-            result = func(*args, **kw)
-        # As Twisted's ThreadPool.callInThreadWithCallback: any failure.
-        except BaseException:  # noqa: BLE001
-            failure = Failure()
+
+        def work() -> None:
+            try:
+                result = func(*args, **kw)
+            # As Twisted's ThreadPool.callInThreadWithCallback: any failure.
+            except BaseException:  # noqa: BLE001
+                failure = Failure()
+                if onResult is not None:
+                    onResult(False, failure)
+                else:
+                    self._log.failure("work in a SynchronousThreadPool failed", failure)
+                return
             if onResult is not None:
-                onResult(False, failure)
-            else:
-                self._log.failure("work in a SynchronousThreadPool failed", failure)
-            return
-        if onResult is not None:
-            onResult(True, result)
+                onResult(True, result)
+
+        self.callInThread(work)
+
+    def flush(self) -> int:
+        """
+        Run the pending work in order, including the work it gives the
+        pool, until none is left.
+
+        @return: how much work was run.
+        """
+        count = 0
+        while self.pending:
+            count += 1
+            self._run(self.pending.pop(0))
+        return count
+
+    def _run(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        # As txmp._pool.WorkerPool (and Twisted's pool) does: log anything.
+        except BaseException:  # noqa: BLE001
+            self._log.failure("work in a SynchronousThreadPool failed")
 
 
 @implementer(IReactorFromThreads)
-class FakeReactorFromThreads:
+class FakeReactor(MemoryReactorClock):
     """
-    A fake of the reactor as seen from other threads: L{callFromThread}
-    queues the call, and L{flush} runs the queue, as the reactor thread
-    would on its next iteration.
+    A L{MemoryReactorClock} (time, listening, connecting, and the reactor's
+    life) that other threads can call into, and that stops as a real
+    reactor does.
 
-    Queueing, rather than calling at once, lets a test act in the reactor
-    thread between the moment a thread hands a call over and the moment
-    the reactor runs it (a request cancelled with a response on its way,
-    say).
+    L{callFromThread} queues the call in L{pending}, and L{flush} runs the
+    queue, as the reactor thread would on its next iteration.  Queueing,
+    rather than calling at once, lets a test act in the reactor thread
+    between the moment a thread hands a call over and the moment the
+    reactor runs it (a request cancelled with a response on its way, say).
+    With C{immediate}, calls run at once instead: the reactor thread
+    running them before the calling thread goes on, which a real reactor
+    may also do.
+
+    L{stop} raises L{ReactorNotRunning} once the reactor has stopped, as a
+    real reactor's does.  (A L{MemoryReactorClock} counts as running before
+    L{run}, since its C{run} returns stopped.)
 
     @ivar pending: the calls not run yet, in order, as C{(callable, args,
         kwargs)}.
@@ -101,48 +205,922 @@ class FakeReactorFromThreads:
 
     _log = Logger()
 
-    def __init__(self) -> None:
+    def __init__(self, immediate: bool = False) -> None:
+        MemoryReactorClock.__init__(self)
+        self.immediate = immediate
         self.pending: list[
             tuple[Callable[..., object], tuple[object, ...], dict[str, object]]
         ] = []
+        self._flushing = False
 
     def callFromThread(
         self, callable: Callable[..., object], *args: object, **kwargs: object
     ) -> None:
         """
-        Queue C{callable(*args, **kwargs)} until L{flush}.
+        Queue C{callable(*args, **kwargs)} until L{flush}, or call it now
+        with C{immediate}.
         """
         self.pending.append((callable, args, kwargs))
+        if self.immediate:
+            self.flush()
 
     def flush(self) -> int:
         """
         Run the queued calls in order, including those they queue, until
         none is left.  As the reactor does, log what a call raises and go on
-        with the next one.
+        with the next one.  Called while it runs (by a call, with
+        C{immediate}), it returns at once: the running flush goes on with
+        the queue.
 
         @return: how many calls were run.
         """
+        if self._flushing:
+            return 0
+        self._flushing = True
         count = 0
-        while self.pending:
-            callable, args, kwargs = self.pending.pop(0)
-            count += 1
-            try:
-                callable(*args, **kwargs)
-            # As the reactor does with its calls: log anything and go on.
-            except BaseException:  # noqa: BLE001
-                self._log.failure("call from a thread failed")
+        try:
+            while self.pending:
+                callable, args, kwargs = self.pending.pop(0)
+                count += 1
+                try:
+                    callable(*args, **kwargs)
+                # As the reactor does with its calls: log anything and go on.
+                except BaseException:  # noqa: BLE001
+                    self._log.failure("call from a thread failed")
+        finally:
+            self._flushing = False
         return count
 
+    def stop(self) -> None:
+        """
+        Stop the reactor.
 
-# The in-memory network that wires a front's dispatcher to handlers' links
-# without sockets, and a runner that tests complete by hand.
-from txmp._memory import MemoryNetwork, MemoryRun, MemoryRunner, MemorySocket  # noqa: E402
+        @raise ReactorNotRunning: if it has stopped already.
+        """
+        if self.hasStopped:
+            raise ReactorNotRunning()
+        MemoryReactorClock.stop(self)
+
+
+# -- ZeroMQ ---------------------------------------------------------------------
+
+
+class MemorySocket:
+    """
+    A fake L{txmp._zmq.ZmqSocket} that records every message sent on it.
+
+    Made by a L{MemoryNetwork}, it also carries them, as a ZeroMQ socket
+    does (see there).  On its own, it only records them: as a ROUTER
+    (C{router=True}) the first frame of every message names the peer it is
+    addressed to, and L{send} raises L{PeerUnreachable} for the peers in
+    L{unreachable}, as a C{ROUTER_MANDATORY} socket does for a peer that is
+    not connected; the message is then not recorded.
+
+    @ivar sent: the frames of every message sent, oldest first; a ROUTER's
+        messages include the peer id as their first frame.
+    @ivar unreachable: peer ids for which L{send} raises L{PeerUnreachable}.
+        Only consulted if this is a ROUTER.
+    @ivar router: whether this is a ROUTER.
+    @ivar closed: whether L{close} was called; L{send} on a closed socket
+        does nothing, like the real one.
+    @ivar routingId: a DEALER's routing id, given by the network.
+    @ivar address: the address it is bound or connected to, if any.
+    """
+
+    def __init__(
+        self,
+        router: bool = False,
+        receiver: FramesReceiver | LargeFramesReceiver | None = None,
+        routingId: bytes | None = None,
+        network: MemoryNetwork | None = None,
+    ) -> None:
+        """
+        @param router: whether this is a ROUTER socket (see above).
+        @param receiver: called with the frames of each message the
+            network delivers to this socket.
+        @param routingId: a DEALER's routing id, as the ROUTER it connects
+            to sees it.
+        @param network: the network carrying its messages, if any.
+        """
+        self.router = router
+        self.routingId = routingId
+        self.sent: list[list[bytes]] = []
+        self.unreachable: set[bytes] = set()
+        self.closed = False
+        self.address: str | None = None
+        # (Only a socket with largeFrame receives memoryviews.)
+        self._receiver = cast("LargeFramesReceiver | None", receiver)
+        self._network = network
+
+    def bind(self, address: str) -> None:
+        """
+        Bind to C{address}: the DEALERs connected to it are this ROUTER's
+        peers.
+
+        @raise AddressError: if another socket is bound there.
+        """
+        assert self._network is not None, "only a network's sockets bind"
+        self._network._bind(self, address)
+
+    def connect(self, address: str) -> None:
+        """
+        Connect to the ROUTER bound at C{address}, now or later.
+        """
+        assert self._network is not None, "only a network's sockets connect"
+        self.address = address
+        self._network._connected(self)
+
+    def send(self, frames: list[bytes]) -> None:
+        """
+        Send, and record, one multipart message.
+
+        @raise PeerUnreachable: if this is a ROUTER and the message's peer
+            is in L{unreachable} or (on a network) not connected to it; the
+            message is then not recorded.
+        """
+        if self.closed:
+            return
+        frames = list(frames)
+        if self.router and frames and frames[0] in self.unreachable:
+            raise PeerUnreachable(frames[0])
+        if self._network is not None:
+            self._network._send(self, list(frames))
+        self.sent.append(frames)
+
+    def close(self) -> None:
+        """
+        Close the socket: later messages are discarded, and those on their
+        way to it are lost.
+        """
+        self.closed = True
+        if self._network is not None:
+            self._network._closed(self)
+
+    @property
+    def backlog(self) -> int:
+        """
+        How many messages wait to be sent: always 0 here.
+        """
+        return 0
+
+    def messages(self) -> list[protocol.Message]:
+        """
+        The messages sent on this DEALER, decoded.
+
+        @raise protocol.ProtocolError: if one of them is not a valid message.
+        """
+        return [protocol.decode(frames) for frames in self.sent]
+
+    def routedMessages(self) -> list[tuple[bytes, protocol.Message]]:
+        """
+        The messages sent on this ROUTER, decoded, each with the id of the
+        peer it was sent to.
+
+        @raise protocol.ProtocolError: if one of them is not a valid message.
+        """
+        return [(frames[0], protocol.decode(frames[1:])) for frames in self.sent]
+
+    def clear(self) -> None:
+        """
+        Forget the messages sent so far.
+        """
+        del self.sent[:]
+
+
+class MemoryNetwork:
+    """
+    A fake L{txmp._zmq.ZmqContext}: its ROUTER and DEALER sockets
+    (L{MemorySocket}s) are joined in memory, by address.
+
+    What a DEALER sends arrives at the ROUTER bound at its address, with
+    the DEALER's routing id first; what a ROUTER sends to a routing id
+    arrives at the DEALER with that id connected to it (the one connected
+    last, as with C{ROUTER_HANDOVER}), without the id, and a ROUTER's send
+    to an id that no DEALER there has raises L{PeerUnreachable}.  What a
+    DEALER sends while no ROUTER is bound at its address waits for one, as
+    ZeroMQ queues it.  Frames of at least C{largeFrame} bytes arrive as
+    read-only C{memoryview}s, the others as L{bytes}.
+
+    Delivery is explicit: messages wait in L{inTransit} until L{flush}, so
+    that no message is ever delivered while its sender is still in the
+    middle of sending it, as with real sockets.  Tests may inspect, drop or
+    reorder the messages in L{inTransit} before flushing.
+
+    L{disconnect} cuts a DEALER's link, as a network failure or a process
+    that died does.
+
+    @ivar inTransit: messages sent and not yet delivered, oldest first, as
+        C{(socket, frames)}.
+    @ivar delivered: how many messages have been delivered so far.
+    """
+
+    # Flushing more than this many messages at once means two parties keep
+    # answering each other: a bug in the code under test.
+    maxDeliveries = 100000
+
+    def __init__(self) -> None:
+        self.inTransit: deque[tuple[MemorySocket, list[protocol.Frame]]] = deque()
+        self.delivered = 0
+        self._routers: dict[str, MemorySocket] = {}
+        self._dealers: list[MemorySocket] = []
+        self._waiting: dict[str, list[tuple[MemorySocket, list[bytes]]]] = {}
+        self._cut: set[bytes] = set()
+        self._largeFrames: dict[MemorySocket, int] = {}
+        self._flushing = False
+
+    def socket(
+        self,
+        kind: str,
+        receiver: FramesReceiver | LargeFramesReceiver,
+        highWaterMark: int,
+        routingId: bytes | None = None,
+        largeFrame: int | None = None,
+    ) -> MemorySocket:
+        """
+        Make a socket, as L{txmp._zmq.ZmqContext.socket} does.
+
+        @param kind: C{"router"} or C{"dealer"}.
+        @param highWaterMark: not used, but for refusing 0 (unlimited), as
+            the real one does.
+        @param routingId: a DEALER's routing id.
+        """
+        if highWaterMark <= 0:
+            raise ValueError("a high-water mark of 0 means unlimited memory")
+        if kind not in ("router", "dealer"):
+            raise ValueError(f"a MemoryNetwork has no {kind} sockets")
+        socket = MemorySocket(kind == "router", receiver, routingId, self)
+        if largeFrame is not None:
+            self._largeFrames[socket] = largeFrame
+        return socket
+
+    def shutdown(self) -> None:
+        """
+        Close every socket.
+        """
+        for socket in [*self._routers.values(), *self._dealers]:
+            socket.close()
+
+    def disconnect(self, routingId: bytes) -> None:
+        """
+        Cut the DEALERs with C{routingId} off, as if their process died: a
+        ROUTER's sends to them raise L{PeerUnreachable}, and what they send
+        (now or already in transit) is lost, as is what is in transit to
+        them.
+        """
+        self._cut.add(routingId)
+        for address, waiting in self._waiting.items():
+            self._waiting[address] = [
+                (dealer, frames) for dealer, frames in waiting if dealer.routingId != routingId
+            ]
+        self.inTransit = deque(
+            (socket, frames)
+            for socket, frames in self.inTransit
+            if socket.routingId != routingId
+            and not (socket.router and frames and frames[0] == routingId)
+        )
+
+    def reconnect(self, routingId: bytes) -> None:
+        """
+        Undo L{disconnect}.
+        """
+        self._cut.discard(routingId)
+
+    def flush(self) -> int:
+        """
+        Deliver every message in transit, and those sent while delivering
+        them, until none is left.
+
+        @return: how many messages were delivered.
+        @raise RuntimeError: if called while flushing, or if more than
+            L{maxDeliveries} are delivered.
+        """
+        if self._flushing:
+            raise RuntimeError("MemoryNetwork.flush() called while flushing")
+        self._flushing = True
+        count = 0
+        try:
+            while self.inTransit:
+                socket, frames = self.inTransit.popleft()
+                if socket.closed or socket._receiver is None:
+                    continue
+                count += 1
+                if count > self.maxDeliveries:
+                    raise RuntimeError("messages keep flowing: a loop?")
+                self.delivered += 1
+                socket._receiver(frames)
+        finally:
+            self._flushing = False
+        return count
+
+    # -- what the sockets tell it ---------------------------------------------
+
+    def _bind(self, router: MemorySocket, address: str) -> None:
+        if address in self._routers:
+            raise AddressError(f"cannot bind {address}: Address already in use")
+        self._routers[address] = router
+        router.address = address
+        for dealer, frames in self._waiting.pop(address, []):
+            self._post(router, [dealer.routingId, *frames])
+
+    def _connected(self, dealer: MemorySocket) -> None:
+        self._dealers.append(dealer)
+
+    def _closed(self, socket: MemorySocket) -> None:
+        if socket.router and socket.address is not None:
+            if self._routers.get(socket.address) is socket:
+                del self._routers[socket.address]
+        elif socket in self._dealers:
+            self._dealers.remove(socket)
+
+    def _send(self, socket: MemorySocket, frames: list[bytes]) -> None:
+        if socket.router:
+            peer = frames[0]
+            for dealer in reversed(self._dealers):
+                if dealer.routingId == peer and dealer.address == socket.address:
+                    break
+            else:
+                raise PeerUnreachable(peer)
+            if peer in self._cut:
+                raise PeerUnreachable(peer)
+            self._post(dealer, frames[1:])
+        elif socket.routingId not in self._cut and socket.address is not None:
+            router = self._routers.get(socket.address)
+            if router is None:
+                self._waiting.setdefault(socket.address, []).append((socket, frames))
+            else:
+                self._post(router, [socket.routingId, *frames])
+
+    def _post(self, socket: MemorySocket, frames: list[protocol.Frame]) -> None:
+        largeFrame = self._largeFrames.get(socket)
+        if largeFrame is not None:
+            frames = [
+                memoryview(frame).toreadonly() if len(frame) >= largeFrame else frame
+                for frame in frames
+            ]
+        self.inTransit.append((socket, frames))
+
+
+# -- the handler ----------------------------------------------------------------
+
+
+class RecordingSink:
+    """
+    A L{txmp._wsgi.ResponseSink} that records its calls as tuples, such as
+    C{("sendHead", status, reason, headers, body, more)} and
+    C{("finished",)}.
+
+    @ivar calls: the calls, in order.
+    @ivar onHead: called after C{sendHead} is recorded, if not L{None}.
+    @ivar onBody: called after C{sendBody} is recorded, if not L{None}.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.onHead: Callable[[], None] | None = None
+        self.onBody: Callable[[], None] | None = None
+
+    def sendHead(
+        self,
+        status: int,
+        reason: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: list[bytes],
+        more: bool,
+    ) -> None:
+        """
+        Record C{("sendHead", status, reason, headers, body, more)}.
+        """
+        self.calls.append(("sendHead", status, reason, headers, body, more))
+        if self.onHead is not None:
+            self.onHead()
+
+    def sendBody(self, chunks: list[bytes], end: bool) -> None:
+        """
+        Record C{("sendBody", chunks, end)}.
+        """
+        self.calls.append(("sendBody", chunks, end))
+        if self.onBody is not None:
+            self.onBody()
+
+    def sendError(self, message: str) -> None:
+        """
+        Record C{("sendError", message)}.
+        """
+        self.calls.append(("sendError", message))
+
+    def sendWindow(self, size: int) -> None:
+        """
+        Record C{("sendWindow", size)}.
+        """
+        self.calls.append(("sendWindow", size))
+
+    def finished(self) -> None:
+        """
+        Record C{("finished",)}.
+        """
+        self.calls.append(("finished",))
+
+
+@dataclass(eq=False)
+class MemoryRun:
+    """
+    One request given to a L{MemoryRunner}.
+
+    @ivar requestId: the request's id.
+    @ivar head: its L{protocol.RequestHead}.
+    @ivar body: its first body frames.
+    @ivar sink: where its response goes (a L{txmp._wsgi.ResponseSink}).
+    @ivar cancelled: whether the link called L{cancel}.
+    @ivar bodyParts: the chunks of each later part of the request body
+        (for a head with C{more} set), in order.
+    @ivar bodyEnded: whether the end of the request body was received.
+    @ivar windows: the size of each response window the front granted
+        after the request (C{WINDOW}), in order; the first window is the
+        request's C{window} meta attribute (C{head.extra["window"]}).
+    """
+
+    requestId: bytes
+    head: protocol.RequestHead
+    body: list[bytes]
+    sink: ResponseSink
+    cancelled: bool = False
+    bodyParts: list[list[bytes]] = field(default_factory=list)
+    bodyEnded: bool = False
+    windows: list[int] = field(default_factory=list)
+
+    def cancel(self) -> None:
+        """
+        Record that the front no longer wants this response.
+        """
+        self.cancelled = True
+
+    def bodyReceived(self, chunks: list[bytes], end: bool) -> None:
+        """
+        Record more of the request body, as
+        L{txmp._wsgi.RunningRequest.bodyReceived} takes it.
+        """
+        self.bodyParts.append(list(chunks))
+        if end:
+            self.bodyEnded = True
+
+    def windowReceived(self, size: int) -> None:
+        """
+        Record a response window, as
+        L{txmp._wsgi.RunningRequest.windowReceived} takes it.
+        """
+        self.windows.append(size)
+
+    def grantInput(self, size: int) -> None:
+        """
+        Let the front send C{size} more bytes of the request body, as the
+        WSGI runner does when the application has read that much.
+        """
+        self.sink.sendWindow(size)
+
+    def respond(
+        self,
+        status: int = 200,
+        reason: bytes = b"OK",
+        headers: Sequence[tuple[bytes, bytes]] = (),
+        body: Sequence[bytes] = (),
+    ) -> None:
+        """
+        Send a complete response in one message and finish the run.
+        """
+        self.sink.sendHead(status, reason, list(headers), list(body), False)
+        self.sink.finished()
+
+    def fail(self, message: str = "failed") -> None:
+        """
+        Send C{ERROR} and finish the run.
+        """
+        self.sink.sendError(message)
+        self.sink.finished()
+
+
+class MemoryRunner:
+    """
+    A runner for L{txmp._handler.FrontLink} that runs nothing: it records
+    each request as a L{MemoryRun}, which the test completes through its
+    sink.
+
+    @ivar runs: every request given to L{run}, oldest first.
+    @ivar respondWith: if not L{None}, every run is answered at once with
+        this C{(status, reason, headers, body)}, synchronously inside L{run}.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[MemoryRun] = []
+        self.respondWith: (
+            tuple[int, bytes, Sequence[tuple[bytes, bytes]], Sequence[bytes]] | None
+        ) = None
+
+    def run(
+        self, requestId: bytes, head: protocol.RequestHead, body: list[bytes], sink: ResponseSink
+    ) -> MemoryRun:
+        """
+        Record a request.
+
+        @return: its L{MemoryRun}, which the link cancels if the front
+            sends C{CANCEL}.
+        """
+        run = MemoryRun(requestId, head, body, sink)
+        self.runs.append(run)
+        if self.respondWith is not None:
+            run.respond(*self.respondWith)
+        return run
+
+
+# -- the front ------------------------------------------------------------------
+
+
+class RecordingConsumer:
+    """
+    A L{txmp._dispatch.BodyConsumer} that records what it is told.
+
+    @ivar chunks: every chunk written, in order.
+    @ivar finished: how many times L{finishBody} was called.
+    @ivar aborted: how many times L{abortBody} was called.
+    """
+
+    def __init__(self) -> None:
+        self.chunks: list[protocol.Frame] = []
+        self.finished = 0
+        self.aborted = 0
+
+    def writeBody(self, chunks: Sequence[protocol.Frame]) -> None:
+        """
+        Record C{chunks}.
+        """
+        self.chunks.extend(chunks)
+
+    def finishBody(self) -> None:
+        """
+        Count a call.
+        """
+        self.finished += 1
+
+    def abortBody(self) -> None:
+        """
+        Count a call.
+        """
+        self.aborted += 1
+
+
+_REQUEST_META: list[tuple[bytes, bytes]] = [
+    (b"method", b"GET"),
+    (b"target", b"/"),
+    (b"version", b"HTTP/1.1"),
+    (b"remote_addr", b"192.0.2.7"),
+    (b"remote_port", b"51234"),
+    (b"server_name", b"example.com"),
+    (b"server_port", b"8080"),
+    (b"scheme", b"http"),
+]
+
+
+def requestMeta(**changes: bytes) -> list[tuple[bytes, bytes]]:
+    """
+    The required meta pairs of a C{REQ}, in the order the front sends them:
+    a C{GET /} over HTTP/1.1 from C{192.0.2.7:51234} to
+    C{example.com:8080}, over C{http}, but for C{changes}.
+
+    @param changes: values by name (C{target=b"/a"}, C{remote_port=b"1"}).
+    """
+    unknown = set(changes) - {name.decode("ascii") for name, _ in _REQUEST_META}
+    if unknown:
+        raise TypeError(f"no such meta attribute: {sorted(unknown)}")
+    return [(name, changes.get(name.decode("ascii"), value)) for name, value in _REQUEST_META]
+
+
+def requestHead(
+    target: str = "/",
+    method: str = "GET",
+    headers: Sequence[tuple[str, str]] = (),
+    more: bool = False,
+    scheme: str = "http",
+    window: str | None = None,
+) -> protocol.RequestHead:
+    """
+    The head of a request as a handler gets it, with the addresses of
+    L{requestMeta}.
+
+    @param window: the C{window} meta attribute, if any.
+    """
+    return protocol.RequestHead(
+        method=method,
+        target=target,
+        version="HTTP/1.1",
+        headers=list(headers),
+        remoteAddr="192.0.2.7",
+        remotePort=51234,
+        serverName="example.com",
+        serverPort=8080,
+        scheme=scheme,
+        more=more,
+        extra={} if window is None else {"window": window},
+    )
+
+
+def httpHead(*fields: bytes, line: bytes = b"GET / HTTP/1.1") -> bytes:
+    """
+    The head of an HTTP request, as a client writes it: the request
+    C{line}, C{Host: h}, then the header C{fields}.
+    """
+    return b"\r\n".join([line, b"Host: h", *fields]) + b"\r\n\r\n"
+
+
+class ParsedResponse:
+    """
+    An HTTP/1.1 response as written to a transport.
+
+    @ivar statusLine: its status line.
+    @ivar version: its HTTP version, such as C{b"HTTP/1.1"}.
+    @ivar code: its status code.
+    @ivar reason: its reason phrase.
+    @ivar headers: its header fields, as C{(name, value)}, in order.
+    @ivar body: its body, de-chunked.
+    @ivar complete: whether the body was complete (its last chunk, or all
+        of its C{Content-Length}, was there).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        """
+        @raise ValueError: if C{data} does not hold a whole response head.
+        """
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            raise ValueError(f"no complete head in {data!r}")
+        lines = head.split(b"\r\n")
+        self.statusLine = lines[0]
+        self.version, code, self.reason = self.statusLine.split(b" ", 2)
+        self.code = int(code)
+        self.headers: list[tuple[bytes, bytes]] = []
+        for line in lines[1:]:
+            name, value = line.split(b":", 1)
+            self.headers.append((name, value.strip()))
+        if self.header(b"transfer-encoding") == [b"chunked"]:
+            self.body, self.complete = self._unchunk(rest)
+        else:
+            self.body = rest
+            length = self.header(b"content-length")
+            self.complete = bool(length) and len(rest) == int(length[0])
+
+    @staticmethod
+    def _unchunk(data: bytes) -> tuple[bytes, bool]:
+        body = b""
+        while data:
+            sizeLine, _, data = data.partition(b"\r\n")
+            size = int(sizeLine, 16)
+            if size == 0:
+                return body, True
+            body += data[:size]
+            data = data[size + 2 :]
+        return body, False
+
+    def header(self, name: bytes) -> list[bytes]:
+        """
+        The values of the header C{name}, in order.
+        """
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+
+class FrontTestCase(SynchronousTestCase):
+    """
+    A front: a L{Dispatcher} with one handler registered (L{handlerId}, with
+    5 credits), served by a L{FrontFactory} with L{rules}, sending on a
+    L{MemorySocket} (L{socket}) and timed by a L{Clock} (L{clock}).  Its
+    clients send raw bytes over L{StringTransport}s (L{sendRequest}); the
+    test answers as the handler (L{respond}).
+
+    It has mpfront's defaults; a subclass may set a smaller L{maxQueue} or
+    other L{rules} (and say why).
+
+    @ivar site: the L{FrontFactory}.
+    """
+
+    maxQueue = DEFAULT_MAX_QUEUE
+    rules: HTTPRules = DEFAULT_RULES
+    handlerId = b"handler-a"
+    clientAddress = IPv4Address("TCP", "192.0.2.5", 40000)
+    serverAddress = IPv4Address("TCP", "10.0.0.1", 8080)
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.socket = MemorySocket(router=True)
+        self.dispatcher = Dispatcher(
+            self.clock, self.socket, maxQueue=self.maxQueue, instance="front1",
+        )
+        self.hello(5)
+        self.site = FrontFactory(self.dispatcher, self.clock, rules=self.rules)
+        self._lost: set[FrontConnection] = set()
+
+    # -- playing the handler ----------------------------------------------------
+
+    def control(self, frames: list[bytes]) -> None:
+        """
+        Deliver a message from L{handlerId} on the send socket.
+        """
+        self.dispatcher.controlReceived([self.handlerId, *frames])
+
+    def reply(self, frames: list[bytes]) -> None:
+        """
+        Deliver a message from L{handlerId} on the return socket.
+        """
+        self.dispatcher.replyReceived([self.handlerId, *frames])
+
+    def hello(self, credits: int) -> None:
+        """
+        Register L{handlerId} with C{credits} credits or, if it is
+        registered, leave it exactly C{credits} (a repeated C{HELLO} does
+        not change them: the rest comes with C{CREDIT}).
+        """
+        handler = self.dispatcher.handlers.get(self.handlerId)
+        if handler is None:
+            self.control(protocol.encodeHello("a", credits))
+        else:
+            handler.credits = 0
+            if credits:
+                self.control(protocol.encodeCredit(credits))
+        self.socket.clear()
+
+    def respond(
+        self,
+        requestId: bytes,
+        status: int = 200,
+        reason: bytes = b"OK",
+        headers: Sequence[tuple[bytes, bytes]] = (),
+        body: Sequence[bytes] = (),
+        more: bool = False,
+    ) -> None:
+        """
+        Deliver a C{RESP} from L{handlerId}.
+        """
+        self.reply(protocol.encodeResponse(requestId, status, reason, headers, body, more))
+
+    # -- playing the clients ----------------------------------------------------
+
+    def connect(
+        self, secure: bool = False, transport: StringTransport | None = None
+    ) -> tuple[FrontConnection, StringTransport]:
+        """
+        Connect a client to the site, over C{transport} (by default a new
+        L{StringTransport} between L{clientAddress} and L{serverAddress}).
+
+        @param secure: whether the transport is TLS.
+        """
+        channel = self.site.buildProtocol(self.clientAddress)
+        if transport is None:
+            transport = StringTransport(
+                hostAddress=self.serverAddress, peerAddress=self.clientAddress
+            )
+        if secure:
+            directlyProvides(transport, ISSLTransport)
+            transport.setTcpNoDelay = lambda enabled: None  # type: ignore[attr-defined]
+        channel.makeConnection(transport)
+        self.addCleanup(self.disconnect, channel)
+        return channel, transport
+
+    def disconnect(self, channel: FrontConnection) -> None:
+        """
+        Tell C{channel} its connection is gone (if not told already).
+        """
+        if channel.transport is not None and channel not in self._lost:
+            self._lost.add(channel)
+            channel.connectionLost(Failure(ConnectionDone()))
+
+    def sendRequest(
+        self, data: bytes, secure: bool = False
+    ) -> tuple[FrontConnection, StringTransport]:
+        """
+        Connect and send C{data}.
+        """
+        channel, transport = self.connect(secure)
+        channel.dataReceived(data)
+        return channel, transport
+
+    def get(self, target: bytes = b"/path") -> tuple[FrontConnection, StringTransport]:
+        """
+        Send a simple C{GET}.
+        """
+        return self.sendRequest(
+            b"GET " + target + b" HTTP/1.1\r\nHost: example.com\r\n\r\n"
+        )
+
+    # -- observing --------------------------------------------------------------
+
+    def requestsSent(self) -> list[protocol.Request]:
+        """
+        Every C{REQ} sent to a handler so far.
+        """
+        return [
+            message
+            for peer, message in self.socket.routedMessages()
+            if isinstance(message, protocol.Request)
+        ]
+
+    def lastRequest(self) -> protocol.Request:
+        """
+        The last C{REQ} sent to a handler.
+        """
+        requests = self.requestsSent()
+        self.assertTrue(requests, "no request was sent")
+        return requests[-1]
+
+    def cancels(self) -> list[bytes]:
+        """
+        The ids of the C{CANCEL} messages sent so far.
+        """
+        return [
+            message.requestId
+            for peer, message in self.socket.routedMessages()
+            if isinstance(message, protocol.Cancel)
+        ]
+
+    def streamedBody(self, requestId: bytes) -> tuple[bytes, bool]:
+        """
+        The request body sent so far in C{BODY}/C{END} messages for
+        C{requestId}, and whether C{END} was sent.
+        """
+        data, ended = b"", False
+        for _peer, message in self.socket.routedMessages():
+            if isinstance(message, protocol.Body) and message.requestId == requestId:
+                data += b"".join(message.chunks)
+                ended = ended or message.end
+        return data, ended
+
+    def assertClosed(self, transport: StringTransport) -> None:
+        """
+        Assert that the front closes C{transport}: at once or, in a
+        lingering close, once the client has sent nothing for the site's
+        C{lingerTimeout} (the clock is advanced by that much).
+        """
+        if not transport.disconnecting:
+            self.clock.advance(self.site.httpRules.lingerTimeout)
+        self.assertTrue(transport.disconnecting)
+
+    def assertNoLeak(self) -> None:
+        """
+        Assert that the dispatcher holds no request any more.
+        """
+        counts = self.dispatcher.counts()
+        self.assertEqual(
+            (counts["pending"], counts["queued"], counts["inFlight"]), (0, 0, 0),
+            counts,
+        )
+
+    def assertRefused(self, data: bytes, status: int) -> ParsedResponse:
+        """
+        Assert that C{data} is answered with a complete plain-text C{status}
+        and C{Connection: close}, the connection closed, and no request sent
+        to a handler.
+        """
+        _channel, transport = self.sendRequest(data)
+        return self.assertRefusedOn(transport, status)
+
+    def assertRefusedOn(self, transport: StringTransport, status: int) -> ParsedResponse:
+        """
+        Assert that C{transport} got a complete refusal with C{status}, is
+        closing, and that no request was sent to a handler.
+        """
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.code, status, transport.value())
+        self.assertEqual(response.header(b"connection"), [b"close"])
+        self.assertEqual(response.header(b"content-type"), [b"text/plain; charset=utf-8"])
+        # As every response of the front's: who answered, and when.
+        self.assertEqual(len(response.header(b"server")), 1)
+        self.assertEqual(len(response.header(b"date")), 1)
+        self.assertEqual(response.body, b"%d %s\n" % (status, response.reason))
+        self.assertTrue(response.complete)
+        self.assertClosed(transport)
+        self.assertEqual(self.requestsSent(), [])
+        self.assertNoLeak()
+        return response
+
+    def assertAccepted(self, data: bytes) -> protocol.Request:
+        """
+        Assert that C{data} reached a handler, and nothing was answered yet.
+        """
+        _channel, transport = self.sendRequest(data)
+        self.assertEqual(transport.value(), b"")
+        self.assertFalse(transport.disconnecting)
+        requests = self.requestsSent()
+        self.assertEqual(len(requests), 1)
+        return requests[0]
+
 
 __all__ = [
-    "FakeReactorFromThreads",
+    "FakeReactor",
+    "FrontTestCase",
     "MemoryNetwork",
     "MemoryRun",
     "MemoryRunner",
     "MemorySocket",
+    "ParsedResponse",
+    "RecordingConsumer",
+    "RecordingSink",
     "SynchronousThreadPool",
+    "httpHead",
+    "requestHead",
+    "requestMeta",
 ]

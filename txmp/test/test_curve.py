@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from typing import Any, cast
 
 from twisted.internet import reactor as globalReactor
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.task import deferLater
-from twisted.python.filepath import FilePath
-from twisted.trial.unittest import TestCase
-from twisted.web.client import Agent, readBody
 
-from txmp import fronttap, handlertap, protocol
+from txmp import protocol
 from txmp._interfaces import IFrontReactor
 from txmp._zmq import ZmqContext, createKeyPair, curveAvailable, loadKeyPair, newRoutingId
+from txmp.test.services import ServicesTestCase
 
 # Every reactor provides what the services need (txmp._interfaces).
 reactor = cast(IFrontReactor, globalReactor)
@@ -31,58 +28,17 @@ def wait(seconds: float) -> Any:
     return deferLater(reactor, seconds, lambda: None)
 
 
-class _Base(TestCase):
-    timeout = 30
-
-    def setUp(self) -> None:
-        # Short ipc paths (see test_integration).
-        base = FilePath(tempfile.mkdtemp(prefix="txmp-"))
-        self.addCleanup(base.remove)
-        self.base = base.path
-        self.send = "ipc://" + base.child("s").path
-        self.ret = "ipc://" + base.child("r").path
-
-    @inlineCallbacks
-    def startFront(self, *extra: str) -> Any:
-        options = fronttap.Options()
-        options.parseOptions(
-            ["--listen", "tcp:0:interface=127.0.0.1", "--send", self.send,
-             "--return", self.ret, "--heartbeat", "0.2", *extra]
-        )
-        service = fronttap.FrontService(reactor, options)
-        service.startService()
-        self.addCleanup(service.stopService)
-        ports = yield service.listening
-        self.url = b"http://127.0.0.1:%d" % (ports[0].getHost().port,)
-        return service
-
-    def startHandler(self, name: str, *extra: str) -> Any:
-        options = handlertap.Options()
-        options.parseOptions(
-            ["--app", "txmp.demo:app", "--send", self.send, "--return", self.ret,
-             "--name", name, "--threads", "2", "--heartbeat", "0.2", *extra]
-        )
-        service = handlertap.HandlerService(reactor, options)
-        service.startService()
-        self.addCleanup(service.stopService)
-        return service
-
-    @inlineCallbacks
-    def get(self, path: bytes = b"/") -> Any:
-        response = yield Agent(reactor).request(b"GET", self.url + path)
-        body = yield readBody(response)
-        return response.code, body
-
-
-class CurveTests(_Base):
+class CurveTests(ServicesTestCase):
     """
     A front with CURVE serves allowed handlers only.
     """
 
+    heartbeat = "0.2"
+
     def setUp(self) -> None:
         if not curveAvailable():
             raise self.skipTest("no CURVE in this libzmq")
-        _Base.setUp(self)
+        ServicesTestCase.setUp(self)
         self.keys = os.path.join(self.base, "keys")
         self.allow = os.path.join(self.base, "allow")
         os.makedirs(self.allow)
@@ -157,11 +113,13 @@ class CurveTests(_Base):
         self.assertEqual(front.dispatcher.handlers, {})
 
 
-class HostilePeerTests(_Base):
+class HostilePeerTests(ServicesTestCase):
     """
     Garbage from a raw DEALER on both of the front's sockets while real
     requests flow: the front drops, counts and goes on serving.
     """
+
+    heartbeat = "0.2"
 
     @inlineCallbacks
     def test_garbage(self) -> Any:

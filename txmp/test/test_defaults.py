@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+from typing import Any, ClassVar
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -16,7 +17,7 @@ import txmp
 from txmp import _defaults, fronttap, handlertap
 from txmp._dispatch import Dispatcher
 from txmp._handler import FrontLink
-from txmp._memory import MemorySocket
+from txmp.testing import MemorySocket
 
 _PACKAGE = FilePath(txmp.__file__).parent()
 
@@ -125,18 +126,32 @@ class OptionDefaultsTests(SynchronousTestCase):
     interface.
     """
 
+    # The options both taps have, and their defaults.
+    shared: ClassVar[dict[str, object]] = {
+        "log-format": "text",
+        "log-level": "info",
+        "heartbeat": 1.0,
+        "graceful-timeout": 30.0,
+        "max-requests": 0,
+        "max-requests-jitter": 0,
+    }
+
+    def assertDefaults(self, options: Any, expected: dict[str, object]) -> None:
+        """
+        Assert that C{options} default to the L{shared} values and to
+        C{expected}.
+        """
+        expected = {**self.shared, **expected}
+        self.assertEqual({key: options[key] for key in expected}, expected)
+
     def test_front(self) -> None:
         """
         C{twistd mpfront}'s options default to these values.
         """
-        options = fronttap.Options()
-        expected = {
-            "log-format": "text",
-            "log-level": "info",
+        self.assertDefaults(fronttap.Options(), {
             "timeout": 30.0,
             "queue-timeout": 10.0,
             "max-queue": 1000,
-            "heartbeat": 1.0,
             "window": 2 * 1024 * 1024,
             "max-body": 1 << 30,
             "header-timeout": 15.0,
@@ -147,29 +162,14 @@ class OptionDefaultsTests(SynchronousTestCase):
             "max-header-bytes": 16384,
             "access-log-format": "combined",
             "spawn": 0,
-            "graceful-timeout": 30.0,
-            "max-requests": 0,
-            "max-requests-jitter": 0,
             "max-message": 16 * 1024 * 1024,
-        }
-        self.assertEqual({key: options[key] for key in expected}, expected)
+        })
 
     def test_handler(self) -> None:
         """
         C{twistd mphandler}'s options default to these values.
         """
-        options = handlertap.Options()
-        expected = {
-            "log-format": "text",
-            "log-level": "info",
-            "threads": 4,
-            "heartbeat": 1.0,
-            "graceful-timeout": 30.0,
-            "max-requests": 0,
-            "max-requests-jitter": 0,
-            "profile-seconds": 30.0,
-        }
-        self.assertEqual({key: options[key] for key in expected}, expected)
+        self.assertDefaults(handlertap.Options(), {"threads": 4, "profile-seconds": 30.0})
 
     def test_dispatcherAsFront(self) -> None:
         """

@@ -27,46 +27,13 @@ from txmp._dispatch import (
     Reply,
     ReplyTimeout,
 )
-from txmp._memory import MemorySocket
+from txmp.testing import MemorySocket, RecordingConsumer, requestMeta
 
 A = b"handler-a"
 B = b"handler-b"
 C = b"handler-c"
 
-META: list[tuple[bytes, bytes]] = [
-    (b"method", b"GET"),
-    (b"target", b"/path?q=1"),
-    (b"version", b"HTTP/1.1"),
-    (b"remote_addr", b"192.0.2.1"),
-    (b"remote_port", b"40000"),
-    (b"server_name", b"example.com"),
-    (b"server_port", b"8080"),
-    (b"scheme", b"http"),
-]
-
-
-class RecordingConsumer:
-    """
-    A L{txmp._dispatch.BodyConsumer} that records what it is told.
-
-    @ivar chunks: every chunk written, in order.
-    @ivar finished: how many times L{finishBody} was called.
-    @ivar aborted: how many times L{abortBody} was called.
-    """
-
-    def __init__(self) -> None:
-        self.chunks: list[protocol.Frame] = []
-        self.finished = 0
-        self.aborted = 0
-
-    def writeBody(self, chunks: Sequence[protocol.Frame]) -> None:
-        self.chunks.extend(chunks)
-
-    def finishBody(self) -> None:
-        self.finished += 1
-
-    def abortBody(self) -> None:
-        self.aborted += 1
+META = requestMeta(target=b"/path?q=1", remote_addr=b"192.0.2.1", remote_port=b"40000")
 
 
 class DispatcherTestCase(SynchronousTestCase):
@@ -1212,6 +1179,14 @@ class HeartbeatTests(DispatcherTestCase):
             self.control(identity, protocol.encodePing())
         self.clock.advance(self.heartbeat)
 
+    def outlive(self, *identities: bytes) -> None:
+        """
+        Advance four heartbeats, with C{identities} sending C{PING} before
+        each: the other handlers, silent for three intervals, are dead.
+        """
+        for _ in range(4):
+            self.keepAlive(*identities)
+
     def test_pingsEachInterval(self) -> None:
         """
         Every handler gets a C{PING} each heartbeat interval.
@@ -1259,8 +1234,7 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(B, 1)
         d, _ = self.submit()
         [requestId] = self.requestIds(A)
-        for _ in range(4):
-            self.keepAlive(B)
+        self.outlive(B)
         self.assertNotIn(A, self.dispatcher.handlers)
         self.assertEqual(self.requestIds(B), [requestId])
         self.assertEqual(self.dispatcher.stats["retried"], 1)
@@ -1280,12 +1254,10 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(B, 1)
         self.hello(C, 0)
         d, _ = self.submit()
-        for _ in range(4):
-            self.keepAlive(B, C)
+        self.outlive(B, C)
         [_requestId] = self.requestIds(B)
         self.credit(C, 1)
-        for _ in range(4):
-            self.keepAlive(C)
+        self.outlive(C)
         self.assertNotIn(B, self.dispatcher.handlers)
         self.assertFrontError(d, HandlerFailed, 502)
         self.assertEqual(self.requestIds(C), [])
@@ -1299,8 +1271,7 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(A, 1)
         d, _ = self.submit()
         [requestId] = self.requestIds(A)
-        for _ in range(4):
-            self.clock.advance(self.heartbeat)
+        self.outlive()
         self.assertEqual(self.dispatcher.counts()["queued"], 1)
         self.hello(B, 1)
         self.assertEqual(self.requestIds(B), [requestId])
@@ -1318,8 +1289,7 @@ class HeartbeatTests(DispatcherTestCase):
         [retriedId] = self.requestIds(A)
         _queued, _ = self.submit()
         [queuedId] = list(self.dispatcher.queue)
-        for _ in range(4):
-            self.keepAlive(B)
+        self.outlive(B)
         self.assertEqual(list(self.dispatcher.queue), [retriedId, queuedId])
         self.credit(B, 1)
         self.assertEqual(self.requestIds(B), [retriedId])
@@ -1333,8 +1303,7 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(B, 0)
         retried, _ = self.submit()
         queued, _ = self.submit()
-        for _ in range(4):
-            self.keepAlive(B)
+        self.outlive(B)
         self.assertEqual(self.dispatcher.counts()["queued"], 2)
         self.clock.advance(self.queueTimeout - 4)
         self.assertFrontError(queued, NoCapacity, 503)
@@ -1351,8 +1320,7 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(A, 5)
         self.hello(B, 1)
         d, _ = self.submit(idempotent=False)
-        for _ in range(4):
-            self.keepAlive(B)
+        self.outlive(B)
         self.assertFrontError(d, HandlerFailed, 502)
         self.assertEqual(self.requestIds(B), [])
         self.assertEqual(self.dispatcher.stats["status502"], 1)
@@ -1369,8 +1337,7 @@ class HeartbeatTests(DispatcherTestCase):
         [requestId] = self.requestIds(A)
         self.respond(A, requestId, more=True)
         self.successResultOf(d)
-        for _ in range(4):
-            self.keepAlive(B)
+        self.outlive(B)
         self.assertEqual(consumer.aborted, 1)
         self.assertEqual(self.requestIds(B), [])
         self.assertNoLeak(timers=False)
@@ -1386,8 +1353,7 @@ class HeartbeatTests(DispatcherTestCase):
         self.hello(C, 1)
         d, _ = self.submit()
         [requestId] = self.requestIds(A)
-        for _ in range(4):
-            self.keepAlive(C)
+        self.outlive(C)
         self.assertEqual(list(self.dispatcher.handlers), [C])
         self.assertEqual(self.requestIds(B), [])
         self.assertEqual(self.requestIds(C), [requestId])
@@ -1402,8 +1368,7 @@ class HeartbeatTests(DispatcherTestCase):
         new C{HELLO} it gets requests again.
         """
         self.hello(A, 1)
-        for _ in range(4):
-            self.clock.advance(self.heartbeat)
+        self.outlive()
         self.socket.clear()
         self.credit(A, 1)
         self.assertEqual(self.sent(A), [protocol.Bye()])

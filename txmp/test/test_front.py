@@ -7,246 +7,32 @@ as raw bytes to a L{FrontConnection} over a L{StringTransport}.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import cast
 
 from twisted.internet.abstract import FileDescriptor
-from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import ILogObserver, LogEvent, Logger
-from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import directlyProvides
 
 from txmp import __version__, protocol
 from txmp._access import AccessLog
 from txmp._defaults import (
     ABORT_TIMEOUT,
-    DEFAULT_MAX_QUEUE,
     PIPELINE_BUFFER,
     SEND_LIMIT,
     SMALL_BODY,
 )
-from txmp._dispatch import Dispatcher
-from txmp._front import (
-    Exchange,
-    FrontConnection,
-    FrontFactory,
-)
+from txmp._dispatch import Dispatcher, Reply
+from txmp._front import Exchange, FrontConnection, FrontFactory
 from txmp._http import HTTPRules, RequestHead, parseNetwork
-from txmp._memory import MemorySocket
-
-HANDLER = b"handler-a"
-CLIENT = IPv4Address("TCP", "192.0.2.5", 40000)
-SERVER = IPv4Address("TCP", "10.0.0.1", 8080)
-
-Pairs = list[tuple[bytes, bytes]]
+from txmp.test.contracts import signatureDifferences
+from txmp.testing import FrontTestCase, ParsedResponse
 
 
-class ParsedResponse:
-    """
-    An HTTP/1.1 response as written to a transport.
-
-    @ivar complete: whether the body was complete (its last chunk, or all
-        of its C{Content-Length}, was there).
-    """
-
-    def __init__(self, data: bytes) -> None:
-        head, sep, rest = data.partition(b"\r\n\r\n")
-        if not sep:
-            raise ValueError(f"no complete head in {data!r}")
-        lines = head.split(b"\r\n")
-        self.statusLine = lines[0]
-        self.version, code, self.reason = self.statusLine.split(b" ", 2)
-        self.code = int(code)
-        self.headers: Pairs = []
-        for line in lines[1:]:
-            name, value = line.split(b":", 1)
-            self.headers.append((name, value.strip()))
-        if self.header(b"transfer-encoding") == [b"chunked"]:
-            self.body, self.complete = self._unchunk(rest)
-        else:
-            self.body = rest
-            length = self.header(b"content-length")
-            self.complete = bool(length) and len(rest) == int(length[0])
-
-    @staticmethod
-    def _unchunk(data: bytes) -> tuple[bytes, bool]:
-        body = b""
-        while data:
-            sizeLine, _, data = data.partition(b"\r\n")
-            size = int(sizeLine, 16)
-            if size == 0:
-                return body, True
-            body += data[:size]
-            data = data[size + 2:]
-        return body, False
-
-    def header(self, name: bytes) -> list[bytes]:
-        """
-        The values of the header C{name}, in order.
-        """
-        return [v for n, v in self.headers if n.lower() == name.lower()]
-
-
-class ResourceTestCase(SynchronousTestCase):
-    """
-    A L{Dispatcher} with one registered handler, served by L{FrontFactory}.
-    It has mpfront's defaults; a subclass may set a smaller C{maxQueue}
-    (and say why).
-    """
-
-    maxQueue = DEFAULT_MAX_QUEUE
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.socket = MemorySocket(router=True)
-        self.dispatcher = Dispatcher(
-            self.clock, self.socket, maxQueue=self.maxQueue, instance="front1",
-        )
-        self.hello(5)
-        self.site = FrontFactory(self.dispatcher, self.clock)
-
-    def hello(self, credits: int) -> None:
-        """
-        Register L{HANDLER} with C{credits} credits or, if it is registered,
-        leave it exactly C{credits} (a repeated C{HELLO} does not change
-        them: the rest comes with C{CREDIT}).
-        """
-        handler = self.dispatcher.handlers.get(HANDLER)
-        if handler is None:
-            self.dispatcher.controlReceived(
-                [HANDLER, *protocol.encodeHello("a", credits)]
-            )
-        else:
-            handler.credits = 0
-            if credits:
-                self.dispatcher.controlReceived(
-                    [HANDLER, *protocol.encodeCredit(credits)]
-                )
-        self.socket.clear()
-
-    def connect(self, secure: bool = False) -> tuple[FrontConnection, StringTransport]:
-        """
-        Connect a client to the site.
-        """
-        channel = self.site.buildProtocol(CLIENT)
-        transport = StringTransport(hostAddress=SERVER, peerAddress=CLIENT)
-        if secure:
-            directlyProvides(transport, ISSLTransport)
-            transport.setTcpNoDelay = lambda enabled: None  # type: ignore[attr-defined]
-        channel.makeConnection(transport)
-        self.addCleanup(self.disconnect, channel)
-        return channel, transport
-
-    def disconnect(self, channel: FrontConnection) -> None:
-        """
-        Tell C{channel} its connection is gone (if not told already).
-        """
-        if channel.transport is not None and not getattr(channel, "_lost", False):
-            channel._lost = True
-            channel.connectionLost(Failure(ConnectionDone()))
-
-    def sendRequest(self, data: bytes,
-                    secure: bool = False) -> tuple[FrontConnection, StringTransport]:
-        """
-        Connect and send C{data}.
-        """
-        channel, transport = self.connect(secure)
-        channel.dataReceived(data)
-        return channel, transport
-
-    def get(self, target: bytes = b"/path") -> tuple[FrontConnection, StringTransport]:
-        """
-        Send a simple C{GET}.
-        """
-        return self.sendRequest(
-            b"GET " + target + b" HTTP/1.1\r\nHost: example.com\r\n\r\n"
-        )
-
-    def lastRequest(self) -> protocol.Request:
-        """
-        The last C{REQ} sent to L{HANDLER}.
-        """
-        requests = [
-            message
-            for peer, message in self.socket.routedMessages()
-            if isinstance(message, protocol.Request)
-        ]
-        self.assertTrue(requests, "no request was sent")
-        return requests[-1]
-
-    def reply(self, frames: list[bytes]) -> None:
-        """
-        Deliver a reply message from L{HANDLER}.
-        """
-        self.dispatcher.replyReceived([HANDLER, *frames])
-
-    def respond(
-        self,
-        requestId: bytes,
-        status: int = 200,
-        reason: bytes = b"OK",
-        headers: Sequence[tuple[bytes, bytes]] = (),
-        body: Sequence[bytes] = (),
-        more: bool = False,
-    ) -> None:
-        """
-        Deliver a C{RESP} from L{HANDLER}.
-        """
-        self.reply(
-            protocol.encodeResponse(requestId, status, reason, headers, body, more)
-        )
-
-    def streamedBody(self, requestId: bytes) -> tuple[bytes, bool]:
-        """
-        The request body sent so far in C{BODY}/C{END} messages for
-        C{requestId}, and whether C{END} was sent.
-        """
-        data, ended = b"", False
-        for _peer, message in self.socket.routedMessages():
-            if isinstance(message, protocol.Body) and message.requestId == requestId:
-                data += b"".join(message.chunks)
-                ended = ended or message.end
-        return data, ended
-
-    def assertClosed(self, transport: StringTransport) -> None:
-        """
-        Assert that the front closes C{transport}: at once or, in a
-        lingering close, once the client has sent nothing for the site's
-        C{lingerTimeout} (the clock is advanced by that much).
-        """
-        if not transport.disconnecting:
-            self.clock.advance(self.site.httpRules.lingerTimeout)
-        self.assertTrue(transport.disconnecting)
-
-    def assertNoLeak(self) -> None:
-        """
-        Assert that the dispatcher holds no request any more.
-        """
-        counts = self.dispatcher.counts()
-        self.assertEqual(
-            (counts["pending"], counts["queued"], counts["inFlight"]), (0, 0, 0),
-            counts,
-        )
-
-    def cancels(self) -> list[bytes]:
-        """
-        The ids of the C{CANCEL} messages sent so far.
-        """
-        return [
-            message.requestId
-            for peer, message in self.socket.routedMessages()
-            if isinstance(message, protocol.Cancel)
-        ]
-
-
-class RequestTests(ResourceTestCase):
+class RequestTests(FrontTestCase):
     """
     What the resource sends to handlers.
     """
@@ -433,7 +219,7 @@ class RequestTests(ResourceTestCase):
             )
 
 
-class RequestIdTests(ResourceTestCase):
+class RequestIdTests(FrontTestCase):
     """
     Every request carries an C{X-Request-Id}: the front makes one, or keeps
     a trusted proxy's; the handler gets it, and so does the client.
@@ -482,7 +268,7 @@ class RequestIdTests(ResourceTestCase):
                       self.lastRequest().head.headers)
 
 
-class AccessLogLineTests(ResourceTestCase):
+class AccessLogLineTests(FrontTestCase):
     """
     What L{FrontFactory} writes in its access log.
     """
@@ -541,13 +327,14 @@ class AccessLogLineTests(ResourceTestCase):
     def test_refusedHead(self) -> None:
         """
         A head the front refuses itself is logged with its status, the
-        size of the answer, and what was read of the request line.
+        size of the answer's body (as for every response: not its head),
+        and what was read of the request line.
         """
         path = self.accessLog()
         self.sendRequest(b"GET /x HTTP/1.1\r\nHost: a b\r\n\r\n")
         line = path.getContent().decode("ascii")
         self.assertTrue(line.startswith("192.0.2.5 - - ["), line)
-        self.assertIn('"GET /x HTTP/1.1" 400 ', line)
+        self.assertIn('"GET /x HTTP/1.1" 400 %d ' % (len(b"400 Bad Request\n"),), line)
 
     def test_refusedLength(self) -> None:
         """
@@ -590,7 +377,7 @@ class AccessLogLineTests(ResourceTestCase):
         self.assertTrue(line.endswith(" %s\n" % (requestId,)), line)
 
 
-class ReplyTests(ResourceTestCase):
+class ReplyTests(FrontTestCase):
     """
     What the client gets.
     """
@@ -718,7 +505,7 @@ class ReplyTests(ResourceTestCase):
         requestId = self.lastRequest().requestId
         self.respond(requestId, body=[b"a"], more=True)
         frames = protocol.encodeBody(requestId, [b"bc", b"de"], False)
-        self.dispatcher.replyReceived([memoryview(f) for f in [HANDLER, *frames]])
+        self.dispatcher.replyReceived([memoryview(f) for f in [self.handlerId, *frames]])
         self.reply(protocol.encodeBody(requestId, [], True))
         self.assertIn(b"\r\n4\r\nbcde\r\n", transport.value())
         response = ParsedResponse(transport.value())
@@ -732,10 +519,10 @@ class ReplyTests(ResourceTestCase):
         call instead of Twisted's 128 KiB.
         """
         transport = FileDescriptor(Clock())  # type: ignore[arg-type]
-        transport.getPeer = lambda: CLIENT  # type: ignore[method-assign]
-        transport.getHost = lambda: SERVER  # type: ignore[method-assign]
+        transport.getPeer = lambda: self.clientAddress  # type: ignore[method-assign]
+        transport.getHost = lambda: self.serverAddress  # type: ignore[method-assign]
         self.assertGreater(SEND_LIMIT, FileDescriptor.SEND_LIMIT)
-        channel = self.site.buildProtocol(CLIENT)
+        channel = self.site.buildProtocol(self.clientAddress)
         channel.makeConnection(transport)
         self.addCleanup(self.disconnect, channel)
         self.assertEqual(transport.SEND_LIMIT, SEND_LIMIT)
@@ -749,7 +536,7 @@ class ReplyTests(ResourceTestCase):
         frames = protocol.encodeResponse(
             self.lastRequest().requestId, 200, b"OK", [], [b"ab", b"cd"]
         )
-        self.dispatcher.replyReceived([memoryview(f) for f in [HANDLER, *frames]])
+        self.dispatcher.replyReceived([memoryview(f) for f in [self.handlerId, *frames]])
         response = ParsedResponse(transport.value())
         self.assertEqual((response.code, response.body), (200, b"abcd"))
         self.assertNoLeak()
@@ -770,7 +557,7 @@ class ReplyTests(ResourceTestCase):
         self.assertNoLeak()
 
 
-class ErrorTests(ResourceTestCase):
+class ErrorTests(FrontTestCase):
     """
     Responses the front makes up itself.  A queue of one request, so that
     the second one waiting is refused.
@@ -861,7 +648,7 @@ class ErrorTests(ResourceTestCase):
             self.assertIn(requestId, self.cancels())
 
 
-class FramingTests(ResourceTestCase):
+class FramingTests(FrontTestCase):
     """
     The front frames the response by the handler's C{Content-Length},
     whatever the handler sends: no more body than it says reaches the
@@ -869,7 +656,7 @@ class FramingTests(ResourceTestCase):
     """
 
     def setUp(self) -> None:
-        ResourceTestCase.setUp(self)
+        FrontTestCase.setUp(self)
         self.events: list[LogEvent] = []
         self.dispatcher._log = Logger(observer=cast(ILogObserver, self.events.append))
 
@@ -879,39 +666,72 @@ class FramingTests(ResourceTestCase):
         """
         return [e["why"] for e in self.events if "invalid reply" in e["log_format"]]
 
+    def assertInvalid(
+        self, response: ParsedResponse, code: int, body: bytes, counter: str, why: str
+    ) -> None:
+        """
+        Assert that the client got a complete C{response} with C{code} and
+        C{body}, that the front counted it in its C{counter} statistic and
+        logged the reply invalid (only) for C{why}, and that it holds no
+        request any more.
+        """
+        self.assertEqual((response.code, response.body), (code, body))
+        self.assertTrue(response.complete)
+        self.assertEqual(self.dispatcher.stats[counter], 1)
+        self.assertEqual(self.invalidReplies(), [why])
+        self.assertNoLeak()
+
+    def replyWhole(
+        self, contentLength: bytes, body: list[bytes]
+    ) -> tuple[StringTransport, ParsedResponse]:
+        """
+        Answer a C{GET} with a whole reply of C{Content-Length}
+        C{contentLength} and C{body}.
+
+        @return: the client's transport, and what the client got.
+        """
+        _, transport = self.get()
+        self.respond(self.lastRequest().requestId,
+                     headers=[(b"Content-Length", contentLength)], body=body)
+        return transport, ParsedResponse(transport.value())
+
+    def streamHello(
+        self, contentLength: bytes, rest: list[bytes], end: bool = True
+    ) -> tuple[StringTransport, bytes, ParsedResponse]:
+        """
+        Answer a C{GET} with a streamed reply of C{Content-Length}
+        C{contentLength}: C{b"hel"} with its head, then C{rest} in a
+        C{BODY} (its C{END} if C{end}).
+
+        @return: the client's transport, the request's id, and what the
+            client got.
+        """
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", contentLength)], body=[b"hel"],
+                     more=True)
+        self.reply(protocol.encodeBody(requestId, rest, end))
+        return transport, requestId, ParsedResponse(transport.value())
+
     def test_completeLonger(self) -> None:
         """
         A complete reply with more body than its C{Content-Length} gets only
         that much to the client, as a complete response; the connection is
         closed after it, and the reply is logged and counted as invalid.
         """
-        _, transport = self.get()
-        self.respond(self.lastRequest().requestId,
-                     headers=[(b"Content-Length", b"5")], body=[b"hel", b"lo world"])
-        response = ParsedResponse(transport.value())
-        self.assertEqual((response.code, response.body), (200, b"hello"))
-        self.assertTrue(response.complete)
+        transport, response = self.replyWhole(b"5", [b"hel", b"lo world"])
         self.assertTrue(transport.disconnecting)
-        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
-        self.assertEqual(self.invalidReplies(),
-                         ["body longer than its Content-Length of 5 bytes: cut"])
-        self.assertNoLeak()
+        self.assertInvalid(response, 200, b"hello", "badMessages",
+                           "body longer than its Content-Length of 5 bytes: cut")
 
     def test_completeShorter(self) -> None:
         """
         A complete reply with less body than its C{Content-Length}, which
         the client would wait for the rest of, gets 502 instead.
         """
-        _, transport = self.get()
-        self.respond(self.lastRequest().requestId,
-                     headers=[(b"Content-Length", b"50")], body=[b"hello"])
-        response = ParsedResponse(transport.value())
-        self.assertEqual((response.code, response.body), (502, b"502 Bad Gateway\n"))
-        self.assertTrue(response.complete)
-        self.assertEqual(self.dispatcher.stats["status502"], 1)
-        self.assertEqual(self.invalidReplies(),
-                         ["body 45 bytes short of its Content-Length"])
-        self.assertNoLeak()
+        _, response = self.replyWhole(b"50", [b"hello"])
+        self.assertInvalid(response, 502, b"502 Bad Gateway\n", "status502",
+                           "body 45 bytes short of its Content-Length")
 
     def test_streamedLonger(self) -> None:
         """
@@ -920,12 +740,7 @@ class FramingTests(ResourceTestCase):
         closed after it; the handler is told C{CANCEL}, and what it sends
         after is dropped.
         """
-        _, transport = self.get()
-        requestId = self.lastRequest().requestId
-        self.respond(requestId, headers=[(b"Content-Length", b"5")], body=[b"hel"],
-                     more=True)
-        self.reply(protocol.encodeBody(requestId, [b"lo", b" world"], False))
-        response = ParsedResponse(transport.value())
+        transport, requestId, response = self.streamHello(b"5", [b"lo", b" world"], False)
         self.assertEqual(response.body, b"hello")
         self.assertTrue(response.complete)
         self.assertTrue(transport.disconnecting)
@@ -940,12 +755,7 @@ class FramingTests(ResourceTestCase):
         A body that passes its C{Content-Length} in its C{END} is cut the
         same way.
         """
-        _, transport = self.get()
-        requestId = self.lastRequest().requestId
-        self.respond(requestId, headers=[(b"Content-Length", b"5")], body=[b"hel"],
-                     more=True)
-        self.reply(protocol.encodeBody(requestId, [b"lo!"], True))
-        response = ParsedResponse(transport.value())
+        transport, _, response = self.streamHello(b"5", [b"lo!"])
         self.assertEqual(response.body, b"hello")
         self.assertTrue(response.complete)
         self.assertTrue(transport.disconnecting)
@@ -957,13 +767,8 @@ class FramingTests(ResourceTestCase):
         A streamed body that ends short of its C{Content-Length} aborts the
         connection instead of finishing the response.
         """
-        _, transport = self.get()
-        requestId = self.lastRequest().requestId
-        self.respond(requestId, headers=[(b"Content-Length", b"50")], body=[b"hel"],
-                     more=True)
-        self.reply(protocol.encodeBody(requestId, [b"lo"], True))
+        transport, _, response = self.streamHello(b"50", [b"lo"])
         self.assertTrue(transport.disconnected)
-        response = ParsedResponse(transport.value())
         self.assertEqual(response.body, b"hello")
         self.assertFalse(response.complete)
         self.assertEqual(self.invalidReplies(),
@@ -975,12 +780,7 @@ class FramingTests(ResourceTestCase):
         """
         A body as long as its C{Content-Length} keeps the connection.
         """
-        _, transport = self.get()
-        requestId = self.lastRequest().requestId
-        self.respond(requestId, headers=[(b"Content-Length", b"5")], body=[b"hel"],
-                     more=True)
-        self.reply(protocol.encodeBody(requestId, [b"lo"], True))
-        response = ParsedResponse(transport.value())
+        transport, _, response = self.streamHello(b"5", [b"lo"])
         self.assertEqual(response.body, b"hello")
         self.assertTrue(response.complete)
         self.assertFalse(transport.disconnecting)
@@ -1028,7 +828,7 @@ class FramingTests(ResourceTestCase):
         self.assertNoLeak()
 
 
-class UnexpectedTests(ResourceTestCase):
+class UnexpectedTests(FrontTestCase):
     """
     A failure no part of the front expected still answers the client, and
     is logged.
@@ -1090,7 +890,7 @@ class UnexpectedTests(ResourceTestCase):
         self.assertNoLeak()
 
 
-class PipelineTests(ResourceTestCase):
+class PipelineTests(FrontTestCase):
     """
     Requests pipelined on one connection, read one at a time.
     """
@@ -1142,7 +942,7 @@ class PipelineTests(ResourceTestCase):
         self.assertEqual(transport.producerState, "producing")
 
 
-class DisconnectTests(ResourceTestCase):
+class DisconnectTests(FrontTestCase):
     """
     The client going away.
     """
@@ -1213,7 +1013,7 @@ class _ClosingTransport(StringTransport):
         StringTransport.abortConnection(self)
 
 
-class AbortTimeoutTests(ResourceTestCase):
+class AbortTimeoutTests(FrontTestCase):
     """
     A connection the front closes is aborted if its client does not take
     what it holds within L{ABORT_TIMEOUT}.
@@ -1224,10 +1024,10 @@ class AbortTimeoutTests(ResourceTestCase):
         An idle connection closed by the front, whose client reads nothing,
         is aborted L{ABORT_TIMEOUT} seconds later, and not before.
         """
-        channel = self.site.buildProtocol(CLIENT)
-        transport = _ClosingTransport(hostAddress=SERVER, peerAddress=CLIENT)
-        channel.makeConnection(transport)
-        self.addCleanup(self.disconnect, channel)
+        transport = _ClosingTransport(
+            hostAddress=self.serverAddress, peerAddress=self.clientAddress
+        )
+        self.connect(transport=transport)
         self.clock.advance(self.site.httpRules.idleTimeout)
         self.assertTrue(transport.disconnecting)
         self.clock.advance(ABORT_TIMEOUT - 0.1)
@@ -1245,7 +1045,7 @@ class AbortTimeoutTests(ResourceTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
 
-class DrainTests(ResourceTestCase):
+class DrainTests(FrontTestCase):
     """
     Tests for L{FrontFactory.drain}, what a stopping front waits for.
     """
@@ -1289,7 +1089,7 @@ class DrainTests(ResourceTestCase):
         self.successResultOf(self.site.drain())
 
 
-class StreamingTests(ResourceTestCase):
+class StreamingTests(FrontTestCase):
     """
     Request bodies streamed to the handler within its window, response
     bodies granted back as the client takes them, and the body limit.
@@ -1297,11 +1097,11 @@ class StreamingTests(ResourceTestCase):
 
     def hello(self, credits: int) -> None:
         """
-        Register L{HANDLER} with C{credits} credits and a request-body
+        Register L{handlerId} with C{credits} credits and a request-body
         window of 100 bytes.
         """
-        self.dispatcher.controlReceived(
-            [HANDLER, *protocol.encodeHello("a", credits, {"window": "100"})]
+        self.control(
+            protocol.encodeHello("a", credits, {"window": "100"})
         )
         self.socket.clear()
 
@@ -1349,8 +1149,8 @@ class StreamingTests(ResourceTestCase):
         requestId = self.lastRequest().requestId
         channel.dataReceived(b"x" * 100)
         self.assertEqual(transport.producerState, "paused")
-        self.dispatcher.controlReceived(
-            [HANDLER, *protocol.encodeWindow(requestId, 100)]
+        self.control(
+            protocol.encodeWindow(requestId, 100)
         )
         self.assertEqual(transport.producerState, "producing")
         channel.dataReceived(b"y" * (size - 100))
@@ -1398,8 +1198,8 @@ class StreamingTests(ResourceTestCase):
             + b"%x\r\n" % (len(big),) + big + b"\r\n"
         )
         requestId = self.lastRequest().requestId
-        self.dispatcher.controlReceived(
-            [HANDLER, *protocol.encodeWindow(requestId, 1000)]
+        self.control(
+            protocol.encodeWindow(requestId, 1000)
         )
         channel.dataReceived(b"40\r\n" + b"b" * 64 + b"\r\n")
         self.assertEqual(transport.value(), b"")
@@ -1504,7 +1304,16 @@ class _FakeDispatcher:
     def newRequestId(self) -> bytes:
         return b"r1"
 
-    def submit(self, *args: object, **kwargs: object) -> Deferred[object]:
+    def submit(
+        self,
+        meta: object,
+        headers: object,
+        body: object,
+        consumer: object,
+        idempotent: bool = False,
+        bodySource: object = None,
+        requestId: bytes | None = None,
+    ) -> Deferred[object]:
         return self.deferred
 
 
@@ -1516,8 +1325,8 @@ class _FakeFactory:
         self.reactor = Clock()
         self.done: list[Exchange] = []
 
-    def requestDone(self, exchange: Exchange) -> None:
-        self.done.append(exchange)
+    def requestDone(self, request: Exchange) -> None:
+        self.done.append(request)
 
     def date(self) -> bytes:
         return b"Thu, 01 Jan 1970 00:00:00 GMT"
@@ -1717,3 +1526,26 @@ class ResponseBodyTests(SynchronousTestCase):
         body.writeBody([b"late"])
         body.finishBody()
         self.assertEqual(request.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
+
+
+class LocalFakesTests(SynchronousTestCase):
+    """
+    The fakes above, which stand for the parts of the front an L{Exchange}
+    talks to, take what the real ones take.
+    """
+
+    def test_signatures(self) -> None:
+        """
+        Each fake's methods have the parameters of the real class's.
+        """
+        for fake, real, names in [
+            (_FakeDispatcher, Dispatcher, "newRequestId submit"),
+            (_FakeFactory, FrontFactory, "requestDone date"),
+            (
+                _WritingConnection,
+                FrontConnection,
+                "client keepAlive readingChanged write exchangeDone abort",
+            ),
+            (_RecordingReply, Reply, "cancel invalid written clientReady"),
+        ]:
+            self.assertEqual(signatureDifferences(fake, real, names.split()), [], fake)

@@ -16,22 +16,17 @@ from twisted.trial.unittest import SynchronousTestCase
 from txmp import protocol
 from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW, MAX_FRAME
 from txmp._handler import FrontLink, _ReplySink, splitChunks
-from txmp._memory import MemoryRunner, MemorySocket
 from txmp._pool import WorkerPool
 from txmp._wsgi import WSGIRunner
-from txmp.test.test_wsgi import ManualThreadPool
-from txmp.testing import FakeReactorFromThreads
+from txmp.testing import (
+    FakeReactor,
+    MemoryRunner,
+    MemorySocket,
+    SynchronousThreadPool,
+    requestMeta,
+)
 
-META: list[tuple[bytes, bytes]] = [
-    (b"method", b"POST"),
-    (b"target", b"/submit?x=1"),
-    (b"version", b"HTTP/1.1"),
-    (b"remote_addr", b"192.0.2.1"),
-    (b"remote_port", b"40000"),
-    (b"server_name", b"example.com"),
-    (b"server_port", b"8080"),
-    (b"scheme", b"https"),
-]
+META = requestMeta(method=b"POST", target=b"/submit?x=1", scheme=b"https")
 
 
 class FrontLinkTestCase(SynchronousTestCase):
@@ -81,6 +76,14 @@ class FrontLinkTestCase(SynchronousTestCase):
         Deliver a C{REQ} from the front.
         """
         self.fromFront(protocol.encodeRequest(requestId, META, headers, body))
+
+    def startWelcomed(self) -> None:
+        """
+        Start the link and let the front welcome it; forget what it sent.
+        """
+        self.link.start()
+        self.welcome()
+        self.sendSocket.clear()
 
     def control(self) -> list[protocol.Message]:
         """
@@ -286,9 +289,7 @@ class RequestTests(FrontLinkTestCase):
 
     def setUp(self) -> None:
         FrontLinkTestCase.setUp(self)
-        self.link.start()
-        self.welcome()
-        self.sendSocket.clear()
+        self.startWelcomed()
 
     def test_requestRuns(self) -> None:
         """
@@ -382,7 +383,7 @@ class RequestTests(FrontLinkTestCase):
                 (response.requestId, response.head.status, response.head.more),
                 (b"front1.7", 500, False),
             )
-            self.assertEqual(b"".join(response.body), b"Internal Server Error\n")
+            self.assertEqual(b"".join(response.body), b"500 Internal Server Error\n")
             self.assertTrue(run.cancelled)
             [event] = events
             self.assertEqual((event["limit"], event["requestId"]), (200, "front1.7"))
@@ -612,8 +613,8 @@ class RequestTests(FrontLinkTestCase):
         the runner's thread starts reaches the application whole, and what
         it reads is granted back with C{WINDOW}.
         """
-        reactor = FakeReactorFromThreads()
-        pool = ManualThreadPool()
+        reactor = FakeReactor()
+        pool = SynchronousThreadPool(immediate=False)
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", [])
@@ -625,7 +626,7 @@ class RequestTests(FrontLinkTestCase):
         link.controlReceived(protocol.encodeRequest(b"r", META, [], [b"ab"], more=True))
         link.controlReceived(protocol.encodeBody(b"r", [b"cd"], False))
         link.controlReceived(protocol.encodeBody(b"r", [b"ef"], True))
-        pool.runAll()
+        pool.flush()
         reactor.flush()
         self.assertEqual(
             sendSocket.messages(), [protocol.Window(b"r", 6), protocol.Credit(1)]
@@ -662,9 +663,7 @@ class DrainTests(FrontLinkTestCase):
 
     def setUp(self) -> None:
         FrontLinkTestCase.setUp(self)
-        self.link.start()
-        self.welcome()
-        self.sendSocket.clear()
+        self.startWelcomed()
 
     def test_byeSent(self) -> None:
         """
@@ -747,41 +746,19 @@ class DrainTests(FrontLinkTestCase):
         self.successResultOf(d)
 
 
-class _StoppableClock(Clock):
-    """
-    A clock that records C{stop()}, as a reactor.
-    """
-
-    stopped = False
-
-    def stop(self) -> None:
-        self.stopped = True
-
-
-class _FakePool:
-    """
-    Records whether the thread pool was stopped (joined).
-    """
-
-    stopped = False
-
-    def stop(self) -> None:
-        self.stopped = True
-
-
 class HandlerServiceStopTests(SynchronousTestCase):
     """
     L{handlertap.HandlerService} stops by draining, within
     C{--graceful-timeout}, and recycles after C{--max-requests}.
     """
 
-    def service(self, **options: Any) -> tuple[Any, FrontLink, _StoppableClock]:
+    def service(self, **options: Any) -> tuple[Any, FrontLink, FakeReactor]:
         """
         A started-looking service with one welcomed link on fake sockets.
         """
         from txmp.handlertap import HandlerService
 
-        clock = _StoppableClock()
+        clock = FakeReactor()
         opts = {"graceful-timeout": 30.0, "name": "h", "max-requests": 0}
         opts.update(options)
         service = HandlerService(clock, opts)  # type: ignore[arg-type]
@@ -791,7 +768,9 @@ class HandlerServiceStopTests(SynchronousTestCase):
         link.controlReceived(protocol.encodeWelcome({"front": "f", "heartbeat": "1"}))
         link.requestObservers.append(service._requestStarted)
         service.links = [link]
-        service._pool = cast(WorkerPool, _FakePool())
+        pool = SynchronousThreadPool()
+        pool.start()
+        service._pool = cast(WorkerPool, pool)
         service.running = True
         return service, link, clock
 
@@ -807,7 +786,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
         self.assertNoResult(d)
         link._runner.runs[0].respond()  # type: ignore[attr-defined]
         self.successResultOf(d)
-        self.assertTrue(service._pool.stopped)
+        self.assertFalse(service._pool.started)
 
     def test_gracefulTimeout(self) -> None:
         """
@@ -822,7 +801,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
         self.assertNoResult(d)
         clock.advance(0.1)
         self.successResultOf(d)
-        self.assertFalse(service._pool.stopped)
+        self.assertTrue(service._pool.started)
         self.assertIn(b"r.1", link.running)
 
     def test_maxRequests(self) -> None:
@@ -833,9 +812,9 @@ class HandlerServiceStopTests(SynchronousTestCase):
         service, link, clock = self.service(**{"max-requests": 2})
         service._limit = 2
         link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
-        self.assertFalse(clock.stopped)
+        self.assertFalse(clock.hasStopped)
         link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
-        self.assertTrue(clock.stopped)
+        self.assertTrue(clock.hasStopped)
 
 
 class HandlerServiceStartLinksTests(SynchronousTestCase):

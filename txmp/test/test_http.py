@@ -3,8 +3,8 @@
 Tests for L{txmp._http} and the rules L{txmp._front.FrontConnection}
 enforces with it: bad request heads refused before any handler sees them,
 the head deadline and the idle timeout, the head limits, and trusted
-proxies.  Driven as in L{txmp.test.test_front}: a real L{Dispatcher} on
-a L{MemorySocket}, a L{Clock}, raw bytes over a L{StringTransport}.
+proxies.  Driven by L{txmp.testing.FrontTestCase}: a real L{Dispatcher} on a
+L{MemorySocket}, a L{Clock}, raw bytes over a L{StringTransport}.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from twisted.internet.address import UNIXAddress
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp import protocol
+from txmp import _wsgi, protocol
 from txmp._defaults import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
@@ -29,80 +29,13 @@ from txmp._http import (
     isTrusted,
     parseForwarded,
     parseNetwork,
+    plainPage,
     splitFieldLine,
 )
-from txmp.test.test_front import ParsedResponse, ResourceTestCase
+from txmp.testing import FrontTestCase, ParsedResponse, httpHead
 
 
-class RulesTestCase(ResourceTestCase):
-    """
-    A front whose site has L{rules}.
-    """
-
-    rules = HTTPRules()
-
-    def setUp(self) -> None:
-        ResourceTestCase.setUp(self)
-        self.site = FrontFactory(self.dispatcher, self.clock, rules=self.rules)
-
-    def requestsSent(self) -> list[protocol.Request]:
-        """
-        Every C{REQ} sent to a handler so far.
-        """
-        return [
-            message
-            for peer, message in self.socket.routedMessages()
-            if isinstance(message, protocol.Request)
-        ]
-
-    def assertRefused(self, data: bytes, status: int) -> ParsedResponse:
-        """
-        Assert that C{data} is answered with a complete plain-text C{status}
-        and C{Connection: close}, the connection closed, and no request sent
-        to a handler.
-        """
-        _channel, transport = self.sendRequest(data)
-        return self.assertRefusedOn(transport, status)
-
-    def assertRefusedOn(self, transport: StringTransport, status: int) -> ParsedResponse:
-        """
-        Assert that C{transport} got a complete refusal with C{status}, is
-        closing, and that no request was sent to a handler.
-        """
-        response = ParsedResponse(transport.value())
-        self.assertEqual(response.code, status, transport.value())
-        self.assertEqual(response.header(b"connection"), [b"close"])
-        self.assertEqual(response.header(b"content-type"), [b"text/plain; charset=utf-8"])
-        # As every response of the front's: who answered, and when.
-        self.assertEqual(len(response.header(b"server")), 1)
-        self.assertEqual(len(response.header(b"date")), 1)
-        self.assertEqual(response.body, b"%d %s\n" % (status, response.reason))
-        self.assertTrue(response.complete)
-        self.assertClosed(transport)
-        self.assertEqual(self.requestsSent(), [])
-        self.assertNoLeak()
-        return response
-
-    def assertAccepted(self, data: bytes) -> protocol.Request:
-        """
-        Assert that C{data} reached a handler, and nothing was answered yet.
-        """
-        _channel, transport = self.sendRequest(data)
-        self.assertEqual(transport.value(), b"")
-        self.assertFalse(transport.disconnecting)
-        requests = self.requestsSent()
-        self.assertEqual(len(requests), 1)
-        return requests[0]
-
-
-def head(*fields: bytes, line: bytes = b"GET / HTTP/1.1") -> bytes:
-    """
-    A request head: C{line}, C{Host: h}, then C{fields}.
-    """
-    return b"\r\n".join([line, b"Host: h", *fields]) + b"\r\n\r\n"
-
-
-class RequestLineTests(RulesTestCase):
+class RequestLineTests(FrontTestCase):
     """
     Request lines the front refuses with 400 or 414, and the ones it takes.
     """
@@ -111,44 +44,44 @@ class RequestLineTests(RulesTestCase):
         """
         A method that is not a token is refused with 400.
         """
-        self.assertRefused(head(line=b"GE(T / HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"GE(T / HTTP/1.1"), 400)
 
     def test_emptyMethod(self) -> None:
         """
         A request line starting with a space is refused with 400.
         """
-        self.assertRefused(head(line=b" / HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b" / HTTP/1.1"), 400)
 
     def test_extraSpace(self) -> None:
         """
         Two spaces between the parts of a request line are refused with 400.
         """
-        self.assertRefused(head(line=b"GET  / HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"GET  / HTTP/1.1"), 400)
 
     def test_relativeTarget(self) -> None:
         """
         A target not starting with C{/} (nor a scheme) is refused with 400.
         """
-        self.assertRefused(head(line=b"GET foo HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"GET foo HTTP/1.1"), 400)
 
     def test_authorityForm(self) -> None:
         """
         The authority-form of C{CONNECT} is refused with 400.
         """
-        self.assertRefused(head(line=b"CONNECT example.com:443 HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"CONNECT example.com:443 HTTP/1.1"), 400)
 
     def test_asteriskNotOptions(self) -> None:
         """
         C{*} is a target only for C{OPTIONS}.
         """
-        self.assertRefused(head(line=b"GET * HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"GET * HTTP/1.1"), 400)
 
     def test_asteriskOptions(self) -> None:
         """
         C{OPTIONS *} is not refused (Twisted Web answers it itself, about
         the server as a whole).
         """
-        _channel, transport = self.sendRequest(head(line=b"OPTIONS * HTTP/1.1"))
+        _channel, transport = self.sendRequest(httpHead(line=b"OPTIONS * HTTP/1.1"))
         self.assertEqual(ParsedResponse(transport.value()).code, 200)
         self.assertFalse(transport.disconnecting)
 
@@ -157,20 +90,20 @@ class RequestLineTests(RulesTestCase):
         An absolute-form target (which RFC 9112 requires a server to accept)
         is passed on as sent.
         """
-        request = self.assertAccepted(head(line=b"GET http://h/a?b=1 HTTP/1.1"))
+        request = self.assertAccepted(httpHead(line=b"GET http://h/a?b=1 HTTP/1.1"))
         self.assertEqual(request.head.target, "http://h/a?b=1")
 
     def test_controlInTarget(self) -> None:
         """
         A control character in the target is refused with 400.
         """
-        self.assertRefused(head(line=b"GET /a\x01b HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"GET /a\x01b HTTP/1.1"), 400)
 
     def test_badVersion(self) -> None:
         """
         A version other than HTTP/1.0 and HTTP/1.1 is refused with 400.
         """
-        self.assertRefused(head(line=b"GET / HTTP/2.0"), 400)
+        self.assertRefused(httpHead(line=b"GET / HTTP/2.0"), 400)
 
     def test_atLimit(self) -> None:
         """
@@ -179,7 +112,7 @@ class RequestLineTests(RulesTestCase):
         prefix, suffix = b"GET /", b" HTTP/1.1"
         line = prefix + b"a" * (DEFAULT_MAX_REQUEST_LINE - len(prefix) - len(suffix)) + suffix
         self.assertEqual(len(line), DEFAULT_MAX_REQUEST_LINE)
-        self.assertAccepted(head(line=line))
+        self.assertAccepted(httpHead(line=line))
 
     def test_overLimit(self) -> None:
         """
@@ -187,7 +120,7 @@ class RequestLineTests(RulesTestCase):
         """
         prefix, suffix = b"GET /", b" HTTP/1.1"
         line = prefix + b"a" * (DEFAULT_MAX_REQUEST_LINE + 1 - len(prefix) - len(suffix)) + suffix
-        self.assertRefused(head(line=line), 414)
+        self.assertRefused(httpHead(line=line), 414)
 
     def test_endlessLine(self) -> None:
         """
@@ -199,7 +132,7 @@ class RequestLineTests(RulesTestCase):
         self.assertRefusedOn(transport, 414)
 
 
-class SmallLimitsTests(RulesTestCase):
+class SmallLimitsTests(FrontTestCase):
     """
     The limits are configurable.  Small ones, so that a test crosses them
     with a few bytes.
@@ -211,26 +144,26 @@ class SmallLimitsTests(RulesTestCase):
         """
         C{maxRequestLine} bounds the request line: at the limit, accepted.
         """
-        self.assertAccepted(head(line=b"GET /" + b"a" * 6 + b" HTTP/1.1"))
+        self.assertAccepted(httpHead(line=b"GET /" + b"a" * 6 + b" HTTP/1.1"))
 
     def test_requestLineOverLimit(self) -> None:
         """
         One byte over C{maxRequestLine}: 414.
         """
-        self.assertRefused(head(line=b"GET /" + b"a" * 7 + b" HTTP/1.1"), 414)
+        self.assertRefused(httpHead(line=b"GET /" + b"a" * 7 + b" HTTP/1.1"), 414)
 
     def test_headersAtLimit(self) -> None:
         """
         C{maxHeaders} bounds the number of fields (Host included): at the
         limit, accepted.
         """
-        self.assertAccepted(head(b"A: 1", b"B: 2"))
+        self.assertAccepted(httpHead(b"A: 1", b"B: 2"))
 
     def test_headersOverLimit(self) -> None:
         """
         One field over C{maxHeaders}: 431.
         """
-        self.assertRefused(head(b"A: 1", b"B: 2", b"C: 3"), 431)
+        self.assertRefused(httpHead(b"A: 1", b"B: 2", b"C: 3"), 431)
 
     def test_headerBytesAtLimit(self) -> None:
         """
@@ -238,16 +171,16 @@ class SmallLimitsTests(RulesTestCase):
         at the limit, accepted.
         """
         # "Host: h\r\n" is 9 bytes; "X: " + 26 + CRLF make 40.
-        self.assertAccepted(head(b"X: " + b"v" * 26))
+        self.assertAccepted(httpHead(b"X: " + b"v" * 26))
 
     def test_headerBytesOverLimit(self) -> None:
         """
         One byte over C{maxHeaderBytes}: 431.
         """
-        self.assertRefused(head(b"X: " + b"v" * 27), 431)
+        self.assertRefused(httpHead(b"X: " + b"v" * 27), 431)
 
 
-class HeaderTests(RulesTestCase):
+class HeaderTests(FrontTestCase):
     """
     Header sections the front refuses, and what it passes on.
     """
@@ -257,7 +190,9 @@ class HeaderTests(RulesTestCase):
         C{Content-Length} with C{Transfer-Encoding} is refused with 400.
         """
         self.assertRefused(
-            head(b"Content-Length: 5", b"Transfer-Encoding: chunked", line=b"POST / HTTP/1.1")
+            httpHead(
+                b"Content-Length: 5", b"Transfer-Encoding: chunked", line=b"POST / HTTP/1.1"
+            )
             + b"0\r\n\r\n",
             400,
         )
@@ -267,7 +202,9 @@ class HeaderTests(RulesTestCase):
         The same in the other order.
         """
         self.assertRefused(
-            head(b"Transfer-Encoding: chunked", b"Content-Length: 5", line=b"POST / HTTP/1.1"),
+            httpHead(
+                b"Transfer-Encoding: chunked", b"Content-Length: 5", line=b"POST / HTTP/1.1"
+            ),
             400,
         )
 
@@ -277,7 +214,9 @@ class HeaderTests(RulesTestCase):
         C{identity}, which Twisted ignores.
         """
         self.assertRefused(
-            head(b"Transfer-Encoding: identity", b"Content-Length: 5", line=b"POST / HTTP/1.1"),
+            httpHead(
+                b"Transfer-Encoding: identity", b"Content-Length: 5", line=b"POST / HTTP/1.1"
+            ),
             400,
         )
 
@@ -286,7 +225,8 @@ class HeaderTests(RulesTestCase):
         Two C{Content-Length} fields are refused with 400, even if equal.
         """
         self.assertRefused(
-            head(b"Content-Length: 1", b"content-length: 1", line=b"POST / HTTP/1.1") + b"a",
+            httpHead(b"Content-Length: 1", b"content-length: 1", line=b"POST / HTTP/1.1")
+            + b"a",
             400,
         )
 
@@ -296,7 +236,7 @@ class HeaderTests(RulesTestCase):
         """
         for value in [b"abc", b"-1", b"+1", b"1,1", b"1 1", b""]:
             self.assertRefused(
-                head(b"Content-Length: " + value, line=b"POST / HTTP/1.1"), 400
+                httpHead(b"Content-Length: " + value, line=b"POST / HTTP/1.1"), 400
             )
 
     def test_hugeLength(self) -> None:
@@ -306,10 +246,10 @@ class HeaderTests(RulesTestCase):
         leading zeros do not count.
         """
         self.assertRefused(
-            head(b"Content-Length: " + b"1" * 5000, line=b"POST / HTTP/1.1"), 413
+            httpHead(b"Content-Length: " + b"1" * 5000, line=b"POST / HTTP/1.1"), 413
         )
         self.assertAccepted(
-            head(b"Content-Length: " + b"0" * 5000 + b"3", line=b"POST / HTTP/1.1")
+            httpHead(b"Content-Length: " + b"0" * 5000 + b"3", line=b"POST / HTTP/1.1")
             + b"abc"
         )
 
@@ -317,7 +257,7 @@ class HeaderTests(RulesTestCase):
         """
         Two C{Host} fields are refused with 400.
         """
-        self.assertRefused(head(b"host: other"), 400)
+        self.assertRefused(httpHead(b"host: other"), 400)
 
     def test_noHost(self) -> None:
         """
@@ -335,48 +275,48 @@ class HeaderTests(RulesTestCase):
         """
         A control character in a field name is refused with 400.
         """
-        self.assertRefused(head(b"X-\x01A: 1"), 400)
+        self.assertRefused(httpHead(b"X-\x01A: 1"), 400)
 
     def test_controlInValue(self) -> None:
         """
         A control character other than HTAB in a value is refused with 400.
         """
         for value in [b"a\x01b", b"a\x7fb", b"a\x00b", b"a\nb", b"a\rb"]:
-            self.assertRefused(head(b"X-A: " + value), 400)
+            self.assertRefused(httpHead(b"X-A: " + value), 400)
 
     def test_tabInValue(self) -> None:
         """
         HTAB and obs-text are allowed in values.
         """
-        request = self.assertAccepted(head(b"X-A: a\tb\xe9"))
+        request = self.assertAccepted(httpHead(b"X-A: a\tb\xe9"))
         self.assertIn(("X-A", "a\tb\xe9"), request.head.headers)
 
     def test_spaceBeforeColon(self) -> None:
         """
         Whitespace between a field name and its colon is refused with 400.
         """
-        self.assertRefused(head(b"X-A : 1"), 400)
-        self.assertRefused(head(b"X-A\t: 1"), 400)
+        self.assertRefused(httpHead(b"X-A : 1"), 400)
+        self.assertRefused(httpHead(b"X-A\t: 1"), 400)
 
     def test_obsFold(self) -> None:
         """
         A line folded onto the previous field (obs-fold) is refused.
         """
-        self.assertRefused(head(b"X-A: 1", b" more"), 400)
-        self.assertRefused(head(b"X-A: 1", b"\tmore"), 400)
+        self.assertRefused(httpHead(b"X-A: 1", b" more"), 400)
+        self.assertRefused(httpHead(b"X-A: 1", b"\tmore"), 400)
 
     def test_noColon(self) -> None:
         """
         A field line without a colon is refused with 400.
         """
-        self.assertRefused(head(b"X-A 1"), 400)
+        self.assertRefused(httpHead(b"X-A 1"), 400)
 
     def test_underscoreDropped(self) -> None:
         """
         A field whose name contains C{_} is dropped at the front: the
         request goes on without it.
         """
-        request = self.assertAccepted(head(b"X_Forwarded_User: admin", b"X-Other: 1"))
+        request = self.assertAccepted(httpHead(b"X_Forwarded_User: admin", b"X-Other: 1"))
         self.assertEqual(request.head.headers,
                          [("Host", "h"), ("X-Other", "1"), ("X-Request-Id", "front1.1")])
 
@@ -386,7 +326,7 @@ class HeaderTests(RulesTestCase):
         on with the front's C{X-Request-Id}).
         """
         fields = [b"X-%d: 1" % (i,) for i in range(DEFAULT_MAX_HEADERS - 1)]
-        request = self.assertAccepted(head(*fields))
+        request = self.assertAccepted(httpHead(*fields))
         self.assertEqual(len(request.head.headers), DEFAULT_MAX_HEADERS + 1)
 
     def test_overHeaderCountLimit(self) -> None:
@@ -394,7 +334,7 @@ class HeaderTests(RulesTestCase):
         One more field is refused with 431.
         """
         fields = [b"X-%d: 1" % (i,) for i in range(DEFAULT_MAX_HEADERS)]
-        self.assertRefused(head(*fields), 431)
+        self.assertRefused(httpHead(*fields), 431)
 
     def test_atHeaderBytesLimit(self) -> None:
         """
@@ -403,14 +343,14 @@ class HeaderTests(RulesTestCase):
         """
         # "Host: h\r\n" is 9 bytes, "X: " 3, the CRLF 2.
         value = b"v" * (DEFAULT_MAX_HEADER_BYTES - 9 - 3 - 2)
-        self.assertAccepted(head(b"X: " + value))
+        self.assertAccepted(httpHead(b"X: " + value))
 
     def test_overHeaderBytesLimit(self) -> None:
         """
         One byte more is refused with 431.
         """
         value = b"v" * (DEFAULT_MAX_HEADER_BYTES - 9 - 3 - 2 + 1)
-        self.assertRefused(head(b"X: " + value), 431)
+        self.assertRefused(httpHead(b"X: " + value), 431)
 
     def test_endlessHeaderLine(self) -> None:
         """
@@ -427,11 +367,11 @@ class HeaderTests(RulesTestCase):
         the same packet does not reach a handler.
         """
         self.assertRefused(
-            head(b"X-A : 1") + head(), 400
+            httpHead(b"X-A : 1") + httpHead(), 400
         )
 
 
-class RejectUnderscoreTests(RulesTestCase):
+class RejectUnderscoreTests(FrontTestCase):
     """
     With C{rejectUnderscoreHeaders}, a field name with C{_} is refused.
     """
@@ -442,16 +382,16 @@ class RejectUnderscoreTests(RulesTestCase):
         """
         A field name containing C{_} is refused with 400.
         """
-        self.assertRefused(head(b"X_Forwarded_User: admin"), 400)
+        self.assertRefused(httpHead(b"X_Forwarded_User: admin"), 400)
 
     def test_dashAccepted(self) -> None:
         """
         Other names pass as before.
         """
-        self.assertAccepted(head(b"X-Forwarded-User: admin"))
+        self.assertAccepted(httpHead(b"X-Forwarded-User: admin"))
 
 
-class TimeoutTests(RulesTestCase):
+class TimeoutTests(FrontTestCase):
     """
     The head deadline and the idle timeout, on the site's reactor.  They
     differ here (5 and 7 seconds; both 15 by default), so that a test tells
@@ -467,7 +407,7 @@ class TimeoutTests(RulesTestCase):
         its last byte came.
         """
         channel, transport = self.connect()
-        data = head(b"X-Padding: " + b"p" * 40)
+        data = httpHead(b"X-Padding: " + b"p" * 40)
         for byte in data[:40]:
             channel.dataReceived(bytes([byte]))
             self.assertEqual(transport.value(), b"")
@@ -496,7 +436,7 @@ class TimeoutTests(RulesTestCase):
         request waits for its reply as long as the dispatcher allows.
         """
         channel, transport = self.connect()
-        channel.dataReceived(head())
+        channel.dataReceived(httpHead())
         self.clock.advance(20.0)
         self.assertEqual(transport.value(), b"")
         self.assertFalse(transport.disconnecting)
@@ -507,7 +447,7 @@ class TimeoutTests(RulesTestCase):
         The deadline is for the head only: a body may come more slowly.
         """
         channel, transport = self.connect()
-        channel.dataReceived(head(b"Content-Length: 3", line=b"POST / HTTP/1.1") + b"a")
+        channel.dataReceived(httpHead(b"Content-Length: 3", line=b"POST / HTTP/1.1") + b"a")
         self.clock.advance(6.0)
         channel.dataReceived(b"bc")
         self.assertEqual(transport.value(), b"")
@@ -533,7 +473,7 @@ class TimeoutTests(RulesTestCase):
         request waits for its reply.
         """
         channel, transport = self.connect()
-        channel.dataReceived(head())
+        channel.dataReceived(httpHead())
         self.clock.advance(10.0)
         self.assertFalse(transport.disconnecting)
         self.respond(self.lastRequest().requestId, body=[b"ok"])
@@ -551,7 +491,7 @@ class TimeoutTests(RulesTestCase):
         """
         channel, transport = self.connect()
         self.clock.advance(3.0)
-        channel.dataReceived(head())
+        channel.dataReceived(httpHead())
         self.respond(self.lastRequest().requestId, body=[b"ok"])
         self.clock.advance(6.9)
         self.assertFalse(transport.disconnecting)
@@ -564,7 +504,7 @@ class TimeoutTests(RulesTestCase):
         the idle timer and starts that request's deadline.
         """
         channel, transport = self.connect()
-        channel.dataReceived(head())
+        channel.dataReceived(httpHead())
         self.respond(self.lastRequest().requestId, body=[b"ok"])
         transport.clear()
         self.clock.advance(6.0)
@@ -583,7 +523,7 @@ class TimeoutTests(RulesTestCase):
         its deadline when the front turns to it.
         """
         channel, transport = self.connect()
-        channel.dataReceived(head() + b"GET /second HT")
+        channel.dataReceived(httpHead() + b"GET /second HT")
         self.clock.advance(10.0)
         self.assertFalse(transport.disconnecting)
         self.respond(self.lastRequest().requestId, body=[b"ok"])
@@ -611,7 +551,7 @@ class TimeoutTests(RulesTestCase):
 CLIENT_HOST = "192.0.2.5"
 
 
-class TrustedProxyTests(RulesTestCase):
+class TrustedProxyTests(FrontTestCase):
     """
     C{X-Forwarded-For} and C{X-Forwarded-Proto} from a trusted proxy (the
     test client, 192.0.2.5, is in 192.0.2.0/24).
@@ -626,7 +566,7 @@ class TrustedProxyTests(RulesTestCase):
         The client is the last untrusted address, walking from the right.
         """
         request = self.assertAccepted(
-            head(b"X-Forwarded-For: 203.0.113.9, 198.51.100.7, 10.0.0.1")
+            httpHead(b"X-Forwarded-For: 203.0.113.9, 198.51.100.7, 10.0.0.1")
         )
         self.assertEqual(request.head.remoteAddr, "198.51.100.7")
         self.assertEqual(request.head.remotePort, 40000)
@@ -636,7 +576,7 @@ class TrustedProxyTests(RulesTestCase):
         Several C{X-Forwarded-For} fields form one list, in order.
         """
         request = self.assertAccepted(
-            head(b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-For: 10.0.0.1")
+            httpHead(b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-For: 10.0.0.1")
         )
         self.assertEqual(request.head.remoteAddr, "203.0.113.9")
 
@@ -644,7 +584,7 @@ class TrustedProxyTests(RulesTestCase):
         """
         If every address is trusted, the leftmost one is the client.
         """
-        request = self.assertAccepted(head(b"X-Forwarded-For: 10.0.0.1, 192.0.2.77"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-For: 10.0.0.1, 192.0.2.77"))
         self.assertEqual(request.head.remoteAddr, "10.0.0.1")
 
     def test_garbageStopsWalk(self) -> None:
@@ -652,14 +592,14 @@ class TrustedProxyTests(RulesTestCase):
         An entry that is not an address ends the walk at the address to
         its right.
         """
-        request = self.assertAccepted(head(b"X-Forwarded-For: 203.0.113.9, junk, 10.0.0.1"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-For: 203.0.113.9, junk, 10.0.0.1"))
         self.assertEqual(request.head.remoteAddr, "10.0.0.1")
 
     def test_noHeader(self) -> None:
         """
         Without C{X-Forwarded-For}, the peer is the client.
         """
-        request = self.assertAccepted(head())
+        request = self.assertAccepted(httpHead())
         self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
         self.assertEqual(request.head.scheme, "http")
 
@@ -667,14 +607,14 @@ class TrustedProxyTests(RulesTestCase):
         """
         C{X-Forwarded-Proto: https} makes the scheme C{https}.
         """
-        request = self.assertAccepted(head(b"X-Forwarded-Proto: https"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-Proto: https"))
         self.assertEqual(request.head.scheme, "https")
 
     def test_protoOther(self) -> None:
         """
         A C{X-Forwarded-Proto} other than C{http} or C{https} is ignored.
         """
-        request = self.assertAccepted(head(b"X-Forwarded-Proto: gopher"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-Proto: gopher"))
         self.assertEqual(request.head.scheme, "http")
 
 
@@ -683,7 +623,7 @@ class TrustedProxyTests(RulesTestCase):
         C{X-Forwarded-Host} names the server: C{server_name}, port left
         off; the C{Host} field is passed on as sent.
         """
-        request = self.assertAccepted(head(b"X-Forwarded-Host: shop.example:8443"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-Host: shop.example:8443"))
         self.assertEqual(request.head.serverName, "shop.example")
         self.assertIn(("Host", "h"), request.head.headers)
 
@@ -694,10 +634,10 @@ class TrustedProxyTests(RulesTestCase):
         """
         for value in [b"a b", b"evil.example/x", b"user@evil.example"]:
             self.socket.clear()
-            request = self.assertAccepted(head(b"X-Forwarded-Host: " + value))
+            request = self.assertAccepted(httpHead(b"X-Forwarded-Host: " + value))
             self.assertEqual(request.head.serverName, "h", value)
         self.socket.clear()
-        request = self.assertAccepted(head(b'Forwarded: host="a b"'))
+        request = self.assertAccepted(httpHead(b'Forwarded: host="a b"'))
         self.assertEqual(request.head.serverName, "h")
 
     def test_forwarded(self) -> None:
@@ -706,7 +646,7 @@ class TrustedProxyTests(RulesTestCase):
         over them: the client walked from the right, and the C{proto} and
         C{host} of its element.
         """
-        request = self.assertAccepted(head(
+        request = self.assertAccepted(httpHead(
             b'Forwarded: for="[2001:db8::7]:4711";proto=https;host=shop.example',
             b"Forwarded: for=10.0.0.1;proto=http",
             b"X-Forwarded-For: 203.0.113.9",
@@ -720,7 +660,7 @@ class TrustedProxyTests(RulesTestCase):
         A C{for=} that is no address (C{unknown}, an obfuscated node) ends
         the walk, keeping the peer.
         """
-        request = self.assertAccepted(head(b"Forwarded: for=unknown;proto=https"))
+        request = self.assertAccepted(httpHead(b"Forwarded: for=unknown;proto=https"))
         self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
         self.assertEqual(request.head.scheme, "http")
 
@@ -746,7 +686,7 @@ class ForwardedParsingTests(SynchronousTestCase):
         )
 
 
-class UnixPeerTests(RulesTestCase):
+class UnixPeerTests(FrontTestCase):
     """
     A proxy on the same host over a UNIX socket, trusted with
     C{--trusted-proxy unix}.
@@ -792,7 +732,7 @@ class UnixPeerTests(RulesTestCase):
         self.assertEqual(request.head.remoteAddr, "")
 
 
-class UntrustedProxyTests(RulesTestCase):
+class UntrustedProxyTests(FrontTestCase):
     """
     From a peer that is not trusted, the headers change nothing but are
     passed on.
@@ -806,7 +746,7 @@ class UntrustedProxyTests(RulesTestCase):
         the application as sent.
         """
         request = self.assertAccepted(
-            head(b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-Proto: https")
+            httpHead(b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-Proto: https")
         )
         self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
         self.assertEqual(request.head.scheme, "http")
@@ -818,7 +758,7 @@ class UntrustedProxyTests(RulesTestCase):
         By default no peer is trusted.
         """
         self.site = FrontFactory(self.dispatcher, self.clock)
-        request = self.assertAccepted(head(b"X-Forwarded-For: 203.0.113.9"))
+        request = self.assertAccepted(httpHead(b"X-Forwarded-For: 203.0.113.9"))
         self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
 
 
@@ -887,6 +827,93 @@ class PureRuleTests(SynchronousTestCase):
         self.assertIsNone(forwardedScheme([b"https, http"]))
         self.assertIsNone(forwardedScheme([]))
 
+
+
+# RFC 9110 section 5.6.2, as written there: tchar = "!" / "#" / "$" / "%" /
+# "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT /
+# ALPHA.
+_RFC_TCHAR = frozenset(
+    b"!#$%&'*+-.^_`|~0123456789"
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+# RFC 9110 section 5.5: field-value characters are VCHAR, obs-text, SP and
+# HTAB.
+_RFC_FIELD_CHARS = frozenset([0x09, *range(0x20, 0x7F), *range(0x80, 0x100)])
+
+
+class SharedRuleTests(SynchronousTestCase):
+    """
+    The rules of L{txmp._http} that the front's request heads, a handler's
+    C{RESP} (L{txmp.protocol}) and an application's C{start_response}
+    (L{txmp._wsgi}) all follow, checked byte by byte against the RFC.
+    """
+
+    def accepted(self, name: bytes, value: bytes) -> list[bool]:
+        """
+        Whether a field C{name: value} passes each of the three checks: the
+        front's, the wire format's and the WSGI runner's.
+        """
+        front = splitFieldLine(name + b": " + value) is not None
+        try:
+            protocol.decode(
+                protocol.encodeResponse(b"id", 200, b"OK", [(name, value)])
+            )
+        except protocol.ProtocolError:
+            wire = False
+        else:
+            wire = True
+        text = (name.decode("latin-1"), value.decode("latin-1"))
+        wsgi = bool(_wsgi._TOKEN.match(text[0]) and _wsgi._FIELD_VALUE.match(text[1]))
+        return [front, wire, wsgi]
+
+    def test_token(self) -> None:
+        """
+        A field name of one byte is accepted by all three exactly when the
+        byte is an RFC 9110 C{tchar}.
+        """
+        for byte in range(256):
+            name = bytes([byte])
+            expected = byte in _RFC_TCHAR
+            self.assertEqual(self.accepted(name, b"v"), [expected] * 3, name)
+
+    def test_fieldValue(self) -> None:
+        """
+        A field value holding one byte (between two letters, as surrounding
+        whitespace is not part of a value) is accepted by all three exactly
+        when the byte may stand in an RFC 9110 field value; a reason phrase
+        follows the same rule.
+        """
+        for byte in range(256):
+            if byte == 0:
+                continue  # NUL separates the fields of a RESP.
+            value = b"a" + bytes([byte]) + b"b"
+            expected = byte in _RFC_FIELD_CHARS
+            self.assertEqual(self.accepted(b"N", value), [expected] * 3, value)
+            self.assertEqual(
+                _wsgi._STATUS.match("200 " + value.decode("latin-1")) is not None,
+                expected,
+            )
+            try:
+                protocol.decode(protocol.encodeResponse(b"id", 200, value, []))
+            except protocol.ProtocolError:
+                self.assertFalse(expected, value)
+            else:
+                self.assertTrue(expected, value)
+
+    def test_plainPage(self) -> None:
+        """
+        L{plainPage} is the page the front and a handler write themselves:
+        plain text, by default the status and its reason.
+        """
+        self.assertEqual(
+            plainPage(502),
+            (
+                [(b"Content-Type", b"text/plain; charset=utf-8"),
+                 (b"Content-Length", b"16")],
+                b"502 Bad Gateway\n",
+            ),
+        )
+        self.assertEqual(plainPage(200, b"")[0][1], (b"Content-Length", b"0"))
 
 class OptionsTests(SynchronousTestCase):
     """

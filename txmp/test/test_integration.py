@@ -2,29 +2,43 @@
 """
 Integration tests: the front and handler services in this process, joined
 by real ZeroMQ sockets on C{ipc://}, spoken to over real HTTP on loopback;
-and a handler written from the protocol document alone, with raw pyzmq, in
-a child process.
+a handler written from the protocol document alone, with raw pyzmq, in a
+child process; and the real side of the suites of L{txmp.test.contracts},
+with real sockets, threads and the reactor.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from typing import Any, Callable, cast
 
 from twisted.internet import reactor as globalReactor
 from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.selectreactor import SelectReactor
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import TestCase
+from twisted.python.threadpool import ThreadPool
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
-from txmp import fronttap, handlertap
 from txmp._interfaces import IFrontReactor
-from txmp._zmq import PeerUnreachable, ZmqContext, newRoutingId
+from txmp._pool import ReactorCalls, WorkerPool
+from txmp._zmq import ZmqContext, newRoutingId
+from txmp.test.contracts import (
+    CallbackThreadPoolTestsMixin,
+    RawSocketTestsMixin,
+    ReactorCallsTestsMixin,
+    ReactorStopTestsMixin,
+    RealSide,
+    ThreadPoolTestsMixin,
+    ZmqContextTestsMixin,
+    collector,
+)
+from txmp.test.services import ServicesTestCase, ipcDirectory
 
 # Every reactor provides what the services need (txmp._interfaces).
 reactor = cast(IFrontReactor, globalReactor)
@@ -65,45 +79,10 @@ class _Lines(ProcessProtocol):
         self.ended.callback(None)
 
 
-class FrontAndHandlerTests(TestCase):
+class FrontAndHandlerTests(ServicesTestCase):
     """
     L{fronttap.FrontService} and L{handlertap.HandlerService} over ipc.
     """
-
-    timeout = 30
-
-    def setUp(self) -> None:
-        # Not under trial's temporary directory: ZeroMQ refuses ipc paths
-        # longer than about 107 bytes.
-        base = FilePath(tempfile.mkdtemp(prefix="txmp-"))
-        self.addCleanup(base.remove)
-        self.send = "ipc://" + base.child("send").path
-        self.ret = "ipc://" + base.child("return").path
-
-    @inlineCallbacks
-    def startFront(self, *extra: str) -> Any:
-        options = fronttap.Options()
-        options.parseOptions(
-            ["--listen", "tcp:0:interface=127.0.0.1", "--send", self.send,
-             "--return", self.ret, *extra]
-        )
-        service = fronttap.FrontService(reactor, options)
-        service.startService()
-        self.addCleanup(service.stopService)
-        ports = yield service.listening
-        self.url = b"http://127.0.0.1:%d" % (ports[0].getHost().port,)
-        return service
-
-    def startHandler(self, app: str, name: str) -> Any:
-        options = handlertap.Options()
-        options.parseOptions(
-            ["--app", app, "--send", self.send, "--return", self.ret,
-             "--name", name, "--threads", "2"]
-        )
-        service = handlertap.HandlerService(reactor, options)
-        service.startService()
-        self.addCleanup(service.stopService)
-        return service
 
     @inlineCallbacks
     def test_wsgiOverZeroMQ(self) -> Any:
@@ -113,7 +92,7 @@ class FrontAndHandlerTests(TestCase):
         intact, and the front's tables are empty afterwards.
         """
         front = yield self.startFront()
-        self.startHandler("txmp.test.test_integration:echoApp", "h1")
+        self.startHandler("h1", app="txmp.test.test_integration:echoApp")
         payload = bytes(range(256)) * 1000
         response = yield Agent(reactor).request(
             b"POST", self.url + b"/some%20path", Headers({}),
@@ -132,11 +111,10 @@ class FrontAndHandlerTests(TestCase):
         A handler started before its front registers once the front binds,
         and serves.
         """
-        self.startHandler("txmp.demo:app", "early")
+        self.startHandler("early")
         yield self.startFront()
-        response = yield Agent(reactor).request(b"GET", self.url + b"/")
-        body = yield readBody(response)
-        self.assertEqual(response.code, 200)
+        code, body = yield self.get()
+        self.assertEqual(code, 200)
         self.assertTrue(body.startswith(b"Hello from txmp handler"))
 
     @inlineCallbacks
@@ -184,18 +162,18 @@ class FrontAndHandlerTests(TestCase):
         self.assertTrue(body.endswith(b" body=5\n"), body)
 
 
+def ipcAddress(case: TestCase) -> str:
+    """
+    A new ipc address, removed after the test.
+    """
+    return "ipc://" + ipcDirectory(case).child("s").path
+
+
 class ZmqAdapterTests(TestCase):
     """
-    L{ZmqContext} and its sockets.
+    What only L{ZmqContext} and its sockets do; what L{MemoryNetwork} does
+    too is in L{ZmqContextContractTests}.
     """
-
-    def ipcAddress(self) -> str:
-        """
-        A short ipc address in a directory removed after the test.
-        """
-        base = FilePath(tempfile.mkdtemp(prefix="txmp-"))
-        self.addCleanup(base.remove)
-        return "ipc://" + base.child("s").path
 
     def test_routingIds(self) -> None:
         """
@@ -208,74 +186,6 @@ class ZmqAdapterTests(TestCase):
             self.assertNotEqual(routingId[:1], b"\0")
             self.assertTrue(routingId.isalnum())
 
-    def test_unlimitedHighWaterMarkRefused(self) -> None:
-        """
-        A high-water mark of 0, which ZeroMQ takes as unlimited memory, is
-        refused.
-        """
-        context = ZmqContext(reactor)
-        self.addCleanup(context.shutdown)
-        self.assertRaises(ValueError, context.socket, "dealer", lambda f: None, 0)
-
-    def test_routerToUnknownPeer(self) -> None:
-        """
-        A ROUTER send to a peer that is not connected raises
-        L{PeerUnreachable} instead of dropping the message silently.
-        """
-        context = ZmqContext(reactor)
-        self.addCleanup(context.shutdown)
-        router = context.socket("router", lambda f: None, 10)
-        router.bind(self.ipcAddress())
-        self.assertRaises(PeerUnreachable, router.send, [b"nobody", b"x"])
-
-    @inlineCallbacks
-    def test_dealerToRouter(self) -> Any:
-        """
-        A DEALER's message arrives at the ROUTER with the DEALER's routing
-        id first, and the ROUTER's answer arrives back at the DEALER.
-        """
-        context = ZmqContext(reactor)
-        self.addCleanup(context.shutdown)
-        address = self.ipcAddress()
-        atRouter: Deferred[list[bytes]] = Deferred()
-        atDealer: Deferred[list[bytes]] = Deferred()
-        router = context.socket("router", atRouter.callback, 10)
-        router.bind(address)
-        dealer = context.socket("dealer", atDealer.callback, 10, b"dealer-1")
-        dealer.connect(address)
-        dealer.send([b"hello", b"world"])
-        frames = yield atRouter
-        self.assertEqual(frames, [b"dealer-1", b"hello", b"world"])
-        router.send([b"dealer-1", b"back"])
-        frames = yield atDealer
-        self.assertEqual(frames, [b"back"])
-
-    @inlineCallbacks
-    def test_largeFramesWithoutCopy(self) -> Any:
-        """
-        A socket made with C{largeFrame} gets frames of at least that many
-        bytes as read-only memoryviews of ZeroMQ's buffers, and shorter ones
-        as L{bytes}, with the same contents as were sent.
-        """
-        context = ZmqContext(reactor)
-        self.addCleanup(context.shutdown)
-        address = self.ipcAddress()
-        atRouter: Deferred[list[Any]] = Deferred()
-        router = context.socket(
-            "router", lambda frames: atRouter.callback(list(frames)), 10, largeFrame=100
-        )
-        router.bind(address)
-        dealer = context.socket("dealer", lambda f: None, 10, b"dealer-1")
-        dealer.connect(address)
-        large = bytes(range(100))
-        dealer.send([b"x" * 99, large])
-        frames = yield atRouter
-        self.assertEqual(
-            [type(frame) for frame in frames], [bytes, bytes, memoryview]
-        )
-        self.assertTrue(frames[2].readonly)
-        self.assertEqual(frames, [b"dealer-1", b"x" * 99, large])
-
     @inlineCallbacks
     def test_backlogSentOnceConnected(self) -> Any:
         """
@@ -285,22 +195,112 @@ class ZmqAdapterTests(TestCase):
         """
         context = ZmqContext(reactor)
         self.addCleanup(context.shutdown)
-        address = self.ipcAddress()
+        address = ipcAddress(self)
         dealer = context.socket("dealer", lambda f: None, 1, b"dealer-1")
         dealer.connect(address)
         for n in range(5):
             dealer.send([b"%d" % (n,)])
         self.assertGreater(dealer.backlog, 0)
-        received: list[bytes] = []
-        allThere: Deferred[None] = Deferred()
-
-        def atRouter(frames: list[bytes]) -> None:
-            received.append(frames[1])
-            if len(received) == 5:
-                allThere.callback(None)
-
+        received, allThere, atRouter = collector(5)
         router = context.socket("router", atRouter, 10)
         router.bind(address)
         yield allThere
-        self.assertEqual(received, [b"0", b"1", b"2", b"3", b"4"])
+        self.assertEqual([frames[1] for frames in received], [b"0", b"1", b"2", b"3", b"4"])
         self.assertEqual(dealer.backlog, 0)
+
+
+class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
+    """
+    A ZeroMQ DEALER, connected where no one listens, with a high-water mark
+    of C{room}, is full when L{txmp.test.test_zmq}'s C{FakeRawSocket} is.
+    """
+
+    def rawSocket(self, room: int) -> Any:
+        import zmq
+
+        context = zmq.Context()
+        self.addCleanup(context.term)
+        raw = context.socket(zmq.DEALER)
+        self.addCleanup(raw.close, 0)
+        raw.setsockopt(zmq.SNDHWM, room)
+        raw.connect(ipcAddress(self))
+        return raw
+
+
+class ZmqContextContractTests(RealSide, ZmqContextTestsMixin, TestCase):
+    """
+    L{ZmqContext} over C{ipc://} does what L{MemoryNetwork} does.
+    """
+
+    timeout = 10
+
+    def setUp(self) -> None:
+        self.context = ZmqContext(reactor)
+        self.addCleanup(self.context.shutdown)
+
+    def address(self) -> str:
+        return ipcAddress(self)
+
+    def delivered(self, d: Deferred[None]) -> Deferred[None]:
+        return d
+
+
+class WorkerPoolContractTests(ThreadPoolTestsMixin, SynchronousTestCase):
+    """
+    L{WorkerPool}, with one real thread, does what L{SynchronousThreadPool}
+    does.
+    """
+
+    def makePool(self) -> WorkerPool:
+        return WorkerPool(1)
+
+    def settle(self, pool: WorkerPool) -> None:
+        # Joins the thread, once it has run what it was given.
+        pool.stop()
+
+
+class ThreadPoolContractTests(CallbackThreadPoolTestsMixin, SynchronousTestCase):
+    """
+    Twisted's L{ThreadPool}, with one real thread, does what
+    L{SynchronousThreadPool} does.
+    """
+
+    def makePool(self) -> ThreadPool:
+        return ThreadPool(1, 1)
+
+    def settle(self, pool: ThreadPool) -> None:
+        pool.stop()
+
+
+class ReactorContractTests(RealSide, ReactorCallsTestsMixin, TestCase):
+    """
+    The reactor's C{callFromThread} does what L{FakeReactor}'s does.
+    """
+
+    def makeCaller(self) -> Any:
+        return reactor
+
+    def ran(self, d: Deferred[None]) -> Deferred[None]:
+        return d
+
+
+class ReactorCallsContractTests(ReactorContractTests):
+    """
+    L{ReactorCalls} over the reactor does what L{FakeReactor} does.
+    """
+
+    def makeCaller(self) -> ReactorCalls:
+        return ReactorCalls(IReactorFromThreads(reactor))
+
+
+class ReactorStopContractTests(ReactorStopTestsMixin, SynchronousTestCase):
+    """
+    A reactor (not the global one) stops as L{FakeReactor} does.
+    """
+
+    def stoppedReactor(self) -> SelectReactor:
+        stopped = SelectReactor()
+        self.addCleanup(stopped.waker.connectionLost, None)
+        stopped.callWhenRunning(stopped.stop)
+        stopped.run(installSignalHandlers=False)
+        return stopped

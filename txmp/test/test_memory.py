@@ -1,53 +1,33 @@
 # -*- test-case-name: txmp.test.test_memory -*-
 """
-Tests for L{txmp._memory}: the in-memory sockets, network and runner, and
-through them a L{Dispatcher} and L{FrontLink}s working together.
+Tests for the in-memory fakes of L{txmp.testing}: sockets, network and
+runner, and through them a L{Dispatcher} and L{FrontLink}s working together.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
+from txmp._defaults import HIGH_WATER_MARK, LARGE_FRAME
 from txmp._dispatch import Dispatcher, HandlerFailed, Reply
 from txmp._handler import FrontLink
-from txmp._memory import MemoryNetwork, MemoryRunner, MemorySocket
 from txmp._zmq import PeerUnreachable
+from txmp.testing import (
+    MemoryNetwork,
+    MemoryRunner,
+    MemorySocket,
+    RecordingConsumer,
+    requestMeta,
+)
 
-META: list[tuple[bytes, bytes]] = [
-    (b"method", b"GET"),
-    (b"target", b"/"),
-    (b"version", b"HTTP/1.1"),
-    (b"remote_addr", b"192.0.2.1"),
-    (b"remote_port", b"1"),
-    (b"server_name", b"example.com"),
-    (b"server_port", b"80"),
-    (b"scheme", b"http"),
-]
+META = requestMeta()
 
-
-class NullConsumer:
-    """
-    A body consumer that records what it is told.
-    """
-
-    def __init__(self) -> None:
-        self.chunks: list[protocol.Frame] = []
-        self.finished = False
-        self.aborted = False
-
-    def writeBody(self, chunks: Sequence[protocol.Frame]) -> None:
-        self.chunks.extend(chunks)
-
-    def finishBody(self) -> None:
-        self.finished = True
-
-    def abortBody(self) -> None:
-        self.aborted = True
+# Where the front binds, as mpfront's --send and --return.
+SEND = "inproc://send"
+RETURN = "inproc://return"
 
 
 class MemorySocketTests(SynchronousTestCase):
@@ -206,19 +186,56 @@ class MemoryRunnerTests(SynchronousTestCase):
 
 class NetworkTestCase(SynchronousTestCase):
     """
-    A front and two handlers on a L{MemoryNetwork}.
+    A front and two handlers on a L{MemoryNetwork}, wired as mpfront and
+    mphandler wire them to their ZeroMQ sockets.
     """
 
     def setUp(self) -> None:
         self.clock = Clock()
         self.network = MemoryNetwork()
-        self.dispatcher = self.network.makeDispatcher(
-            self.clock, instance="front1",
-        )
+        self.dispatcher = self.makeFront("front1")
         self.runnerA = MemoryRunner()
         self.runnerB = MemoryRunner()
-        self.linkA = self.network.makeLink(self.clock, self.runnerA, b"A", capacity=2)
-        self.linkB = self.network.makeLink(self.clock, self.runnerB, b"B", capacity=1)
+        self.linkA = self.makeLink(self.runnerA, b"A", capacity=2)
+        self.linkB = self.makeLink(self.runnerB, b"B", capacity=1)
+
+    def makeFront(self, instance: str) -> Dispatcher:
+        """
+        A L{Dispatcher} whose ROUTER sockets are bound at L{SEND} and
+        L{RETURN} (in L{frontSockets}).
+        """
+        dispatcher: Dispatcher
+        sendSocket = self.network.socket(
+            "router", lambda frames: dispatcher.controlReceived(frames), HIGH_WATER_MARK
+        )
+        returnSocket = self.network.socket(
+            "router", lambda frames: dispatcher.replyReceived(frames), HIGH_WATER_MARK,
+            largeFrame=LARGE_FRAME,
+        )
+        sendSocket.bind(SEND)
+        returnSocket.bind(RETURN)
+        self.frontSockets = [sendSocket, returnSocket]
+        dispatcher = Dispatcher(self.clock, sendSocket, instance=instance)
+        return dispatcher
+
+    def makeLink(self, runner: MemoryRunner, routingId: bytes, capacity: int) -> FrontLink:
+        """
+        A L{FrontLink} named after its C{routingId}, whose DEALER sockets are
+        connected to L{SEND} and L{RETURN}; not started.
+        """
+        link: FrontLink
+        sendSocket = self.network.socket(
+            "dealer", lambda frames: link.controlReceived(frames), HIGH_WATER_MARK, routingId
+        )
+        returnSocket = self.network.socket(
+            "dealer", lambda frames: None, HIGH_WATER_MARK, routingId
+        )
+        sendSocket.connect(SEND)
+        returnSocket.connect(RETURN)
+        link = FrontLink(
+            self.clock, runner, sendSocket, returnSocket, routingId.decode("ascii"), capacity
+        )
+        return link
 
     def startAll(self) -> None:
         """
@@ -232,11 +249,11 @@ class NetworkTestCase(SynchronousTestCase):
         self.addCleanup(self.linkA.stop)
         self.addCleanup(self.linkB.stop)
 
-    def submit(self) -> tuple[Deferred[Reply], NullConsumer]:
+    def submit(self) -> tuple[Deferred[Reply], RecordingConsumer]:
         """
         Submit a request to the front.
         """
-        consumer = NullConsumer()
+        consumer = RecordingConsumer()
         return self.dispatcher.submit(META, [], [], consumer, idempotent=True), consumer
 
     def assertNoLeak(self) -> None:
@@ -302,7 +319,7 @@ class MemoryNetworkTests(NetworkTestCase):
         sink.finished()
         self.network.flush()
         self.assertTrue(self.successResultOf(d).more)
-        self.assertEqual((consumer.chunks, consumer.finished), ([b"b", b"c"], True))
+        self.assertEqual((consumer.chunks, consumer.finished), ([b"b", b"c"], 1))
         self.assertNoLeak()
 
     def test_cancel(self) -> None:
@@ -322,7 +339,7 @@ class MemoryNetworkTests(NetworkTestCase):
         The front's sends to a routing id no handler has raise
         L{PeerUnreachable}.
         """
-        self.assertRaises(PeerUnreachable, self.network.frontSocket.send,
+        self.assertRaises(PeerUnreachable, self.frontSockets[0].send,
                           [b"nobody", *protocol.encodePing()])
 
     def test_disconnect(self) -> None:
@@ -385,8 +402,9 @@ class MemoryNetworkTests(NetworkTestCase):
         is told C{BYE} at its next heartbeat and registers with the new one.
         """
         self.startAll()
-        newFront = Dispatcher(self.clock, self.network.frontSocket, instance="front2")
-        self.network.attachFront(newFront)
+        for socket in self.frontSockets:
+            socket.close()
+        newFront = self.makeFront("front2")
         self.clock.advance(1)
         self.network.flush()
         self.assertEqual(sorted(newFront.handlers), [b"A", b"B"])
@@ -410,8 +428,8 @@ class MemoryNetworkTests(NetworkTestCase):
         def reenter(frames: list[bytes]) -> None:
             self.network.flush()
 
-        self.network.attachHandler(b"X", reenter)
-        self.network.frontSocket.send([b"X", *protocol.encodePing()])
+        self.network.socket("dealer", reenter, HIGH_WATER_MARK, b"X").connect(SEND)
+        self.frontSockets[0].send([b"X", *protocol.encodePing()])
         self.assertRaises(RuntimeError, self.network.flush)
 
     def test_endlessTraffic(self) -> None:
@@ -421,10 +439,10 @@ class MemoryNetworkTests(NetworkTestCase):
         self.patch(MemoryNetwork, "maxDeliveries", 10)
 
         def echo(frames: list[bytes]) -> None:
-            self.network.frontSocket.send([b"X", *frames])
+            self.frontSockets[0].send([b"X", *frames])
 
-        self.network.attachHandler(b"X", echo)
-        self.network.frontSocket.send([b"X", *protocol.encodePing()])
+        self.network.socket("dealer", echo, HIGH_WATER_MARK, b"X").connect(SEND)
+        self.frontSockets[0].send([b"X", *protocol.encodePing()])
         self.assertRaises(RuntimeError, self.network.flush)
 
     def test_errorAcrossNetwork(self) -> None:
@@ -438,24 +456,3 @@ class MemoryNetworkTests(NetworkTestCase):
         self.network.flush()
         self.failureResultOf(d, HandlerFailed)
         self.assertNoLeak()
-
-
-class ImmediateNetworkTests(SynchronousTestCase):
-    """
-    Tests for L{MemoryNetwork} with C{immediate=True}.
-    """
-
-    def test_immediate(self) -> None:
-        """
-        Messages are delivered before C{send} returns, including those sent
-        while delivering.
-        """
-        clock = Clock()
-        network = MemoryNetwork(immediate=True)
-        dispatcher = network.makeDispatcher(clock, instance="f")
-        link = network.makeLink(clock, MemoryRunner(), b"A", capacity=1)
-        link.start()
-        self.addCleanup(link.stop)
-        self.assertEqual(list(dispatcher.handlers), [b"A"])
-        self.assertEqual(link.front, "f")
-        self.assertEqual(len(network.inTransit), 0)

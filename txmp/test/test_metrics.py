@@ -19,9 +19,9 @@ from twisted.web.test.requesthelper import DummyRequest
 from txmp import protocol
 from txmp._dispatch import Dispatcher
 from txmp._front import FrontFactory
-from txmp._memory import MemorySocket
 from txmp._metrics import QUEUE_BUCKETS, FrontMetrics, Histogram, exposition
 from txmp._stats import StatsRoot
+from txmp.testing import MemorySocket
 
 META = [(b"method", b"GET"), (b"target", b"/"), (b"version", b"HTTP/1.1")]
 

@@ -1,29 +1,30 @@
 # -*- test-case-name: txmp.test.test_pool -*-
 """
 Tests for L{txmp._pool}: no threads are started; a fake thread runs its
-target when joined, and L{FakeReactorFromThreads} stands for the reactor.
+target when joined, and L{FakeReactor} stands for the reactor.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._pool import ReactorCalls, WorkerPool
-from txmp.testing import FakeReactorFromThreads
+from txmp.testing import FakeReactor
 
 
+@dataclass
 class FakeThread:
     """
     A thread that runs its target only when joined, in the joining thread.
     """
 
-    def __init__(self, target: Callable[[], object], name: str) -> None:
-        self.target = target
-        self.name = name
-        self.started = False
-        self.joined = False
+    target: Callable[[], object]
+    name: str
+    started: bool = False
+    joined: bool = False
 
     def start(self) -> None:
         self.started = True
@@ -130,7 +131,7 @@ class ReactorCallsTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.reactor = FakeReactorFromThreads()
+        self.reactor = FakeReactor()
         self.calls = ReactorCalls(self.reactor)
 
     def test_oneWakeUp(self) -> None:

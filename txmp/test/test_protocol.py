@@ -43,30 +43,24 @@ from txmp.protocol import (
     encodeWelcome,
     encodeWindow,
 )
+from txmp.testing import requestMeta
 
 V = protocol.VERSION
 
-REQUEST_META: list[tuple[bytes, bytes]] = [
-    (b"method", b"GET"),
-    (b"target", b"/a/b?c=d"),
-    (b"version", b"HTTP/1.1"),
-    (b"remote_addr", b"192.0.2.7"),
-    (b"remote_port", b"51234"),
-    (b"server_name", b"example.com"),
-    (b"server_port", b"8080"),
-    (b"scheme", b"http"),
-]
+REQUEST_META = requestMeta(target=b"/a/b?c=d")
 
 # The required attributes of REQ: those above, and more (an argument of
 # encodeRequest).
 REQUEST_KEYS = [name for name, value in REQUEST_META] + [b"more"]
 
 
-def requestMeta(**changes: bytes) -> list[tuple[bytes, bytes]]:
+def assertFrameCount(case: SynchronousTestCase, good: list[bytes], extra: bytes = b"") -> None:
     """
-    L{REQUEST_META} with some values replaced.
+    Assert that the message C{good} is refused with its last frame missing,
+    and with one frame more, C{extra}.
     """
-    return [(name, changes.get(name.decode(), value)) for name, value in REQUEST_META]
+    for frames in [good[:-1], [*good, extra]]:
+        case.assertRaises(ProtocolError, decode, frames)
 
 
 def rawRequest(
@@ -764,11 +758,7 @@ class ErrorTests(SynchronousTestCase):
         """
         C{ERROR} has exactly four frames.
         """
-        for frames in [
-            [V, protocol.ERROR, b"r.1"],
-            [V, protocol.ERROR, b"r.1", b"m", b"x"],
-        ]:
-            self.assertRaises(ProtocolError, decode, frames)
+        assertFrameCount(self, encodeError(b"r.1", "m"), b"x")
 
 
 class CancelTests(SynchronousTestCase):
@@ -787,8 +777,7 @@ class CancelTests(SynchronousTestCase):
         """
         C{CANCEL} has exactly three frames.
         """
-        for frames in [[V, protocol.CANCEL], [V, protocol.CANCEL, b"r.1", b""]]:
-            self.assertRaises(ProtocolError, decode, frames)
+        assertFrameCount(self, encodeCancel(b"r.1"))
 
 
 class HelloTests(SynchronousTestCase):
@@ -912,9 +901,7 @@ class HelloTests(SynchronousTestCase):
         """
         C{HELLO} has exactly three frames.
         """
-        good = encodeHello("h", 1)
-        for frames in [good[:2], [*good, b""]]:
-            self.assertRaises(ProtocolError, decode, frames)
+        assertFrameCount(self, encodeHello("h", 1))
 
 
 class WelcomeTests(SynchronousTestCase):
@@ -1033,8 +1020,7 @@ class CreditTests(SynchronousTestCase):
         """
         C{CREDIT} has exactly three frames.
         """
-        for frames in [[V, protocol.CREDIT], [V, protocol.CREDIT, b"1", b"1"]]:
-            self.assertRaises(ProtocolError, decode, frames)
+        assertFrameCount(self, encodeCredit(1), b"1")
 
 
 class WindowTests(SynchronousTestCase):

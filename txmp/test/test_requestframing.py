@@ -4,8 +4,8 @@ Tests for the request framing of L{txmp._front.FrontConnection} and
 L{txmp._http} (RFC 9112 sections 3.2, 6 and 7.1): C{Transfer-Encoding}
 judged on the whole head, chunked bodies decoded strictly, C{Host} and an
 absolute-form authority; the lingering close after a refusal or an early
-response; and the request-body deadline.  Driven as in
-L{txmp.test.test_http}: a real L{Dispatcher} on a L{MemorySocket}, a
+response; and the request-body deadline.  Driven by
+L{txmp.testing.FrontTestCase}: a real L{Dispatcher} on a L{MemorySocket}, a
 L{Clock}, raw bytes over a L{StringTransport}.
 """
 
@@ -25,8 +25,7 @@ from txmp._http import (
     checkHost,
     targetAuthority,
 )
-from txmp.test.test_front import HANDLER, ParsedResponse
-from txmp.test.test_http import RulesTestCase, head
+from txmp.testing import FrontTestCase, ParsedResponse, httpHead
 
 CHUNKED = b"Transfer-Encoding: chunked"
 
@@ -35,7 +34,7 @@ def post(*fields: bytes, version: bytes = b"HTTP/1.1") -> bytes:
     """
     The head of a C{POST} with C{Host: h} and C{fields}.
     """
-    return head(*fields, line=b"POST /up " + version)
+    return httpHead(*fields, line=b"POST /up " + version)
 
 
 # The first chunk of a body larger than a small one: a request with it is
@@ -44,7 +43,7 @@ BIG_DATA = b"z" * (SMALL_BODY + 1)
 BIG = b"%x\r\n" % (len(BIG_DATA),) + BIG_DATA + b"\r\n"
 
 
-class FramingTestCase(RulesTestCase):
+class FramingTestCase(FrontTestCase):
     """
     Helpers for requests whose body is refused after the request went to
     the handler.
@@ -97,7 +96,7 @@ class TransferEncodingTests(FramingTestCase):
         a handler.
         """
         self.assertRefused(
-            post(b"Transfer-Encoding: identity") + head(line=b"GET /smuggled HTTP/1.1"), 400
+            post(b"Transfer-Encoding: identity") + httpHead(line=b"GET /smuggled HTTP/1.1"), 400
         )
 
     def test_notEndingInChunked(self) -> None:
@@ -254,7 +253,7 @@ class ChunkedBodyTests(FramingTestCase):
         """
         _channel, _transport = self.chunked(
             b"3\r\nabc\r\n0\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n"
-            + head(line=b"GET /next HTTP/1.1")
+            + httpHead(line=b"GET /next HTTP/1.1")
         )
         first = self.requestsSent()[-1]
         self.assertEqual(self.received(), (b"abc", True))
@@ -269,7 +268,7 @@ class ChunkedBodyTests(FramingTestCase):
         line, and is refused with 400, before any handler sees either.
         """
         channel, transport = self.chunked(
-            b"3\r\nabc\r\n0\r\n" + head(line=b"GET /next HTTP/1.1")
+            b"3\r\nabc\r\n0\r\n" + httpHead(line=b"GET /next HTTP/1.1")
         )
         self.assertBodyRefused(channel, transport, 400)
         self.assertEqual(self.requestsSent(), [])
@@ -309,7 +308,7 @@ class ChunkedBodyTests(FramingTestCase):
         self.assertEqual(transport.value(), b"")
 
 
-class HostTests(RulesTestCase):
+class HostTests(FrontTestCase):
     """
     C{Host} must be a valid C{uri-host [":" port]} (RFC 9110 section 7.2);
     an absolute-form target's authority replaces it (RFC 9112 section
@@ -399,12 +398,12 @@ class LingerTests(FramingTestCase):
         reaches a handler nor gets an answer, and it keeps the connection
         open no more than C{lingerTimeout} after its last byte.
         """
-        channel, transport = self.sendRequest(head(b"X : 1"))
+        channel, transport = self.sendRequest(httpHead(b"X : 1"))
         self.assertEqual(ParsedResponse(transport.value()).code, 400)
         self.assertTrue(channel.lingering)
         response = transport.value()
         self.clock.advance(2.0)
-        channel.dataReceived(head(line=b"GET /after HTTP/1.1"))
+        channel.dataReceived(httpHead(line=b"GET /after HTTP/1.1"))
         self.clock.advance(2.9)
         self.assertFalse(transport.disconnecting)
         self.clock.advance(0.1)
@@ -416,7 +415,7 @@ class LingerTests(FramingTestCase):
         """
         A client that keeps sending is read for C{lingerTime} at most.
         """
-        channel, transport = self.sendRequest(head(b"X : 1"))
+        channel, transport = self.sendRequest(httpHead(b"X : 1"))
         for _i in range(19):
             self.clock.advance(1.0)
             channel.dataReceived(b"x")
@@ -429,7 +428,7 @@ class LingerTests(FramingTestCase):
         More than C{lingerBytes} after the refusal close the connection at
         once.
         """
-        channel, transport = self.sendRequest(head(b"X : 1"))
+        channel, transport = self.sendRequest(httpHead(b"X : 1"))
         channel.dataReceived(b"x" * 1000)
         self.assertFalse(transport.disconnecting)
         channel.dataReceived(b"x")
@@ -440,8 +439,8 @@ class LingerTests(FramingTestCase):
         A connection whose reading was paused (the handler's window used
         up) is read again while it lingers.
         """
-        self.dispatcher.controlReceived(
-            [HANDLER, *protocol.encodeHello("a", 1, {"window": "10"})]
+        self.control(
+            protocol.encodeHello("a", 1, {"window": "10"})
         )
         self.site.maxBody = len(BIG_DATA) + 100
         channel, transport = self.chunked(BIG)
@@ -455,7 +454,7 @@ class LingerTests(FramingTestCase):
         When the client closes during the lingering close, no timer is
         left.
         """
-        channel, _transport = self.sendRequest(head(b"X : 1"))
+        channel, _transport = self.sendRequest(httpHead(b"X : 1"))
         self.disconnect(channel)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
@@ -471,7 +470,7 @@ class LingerTests(FramingTestCase):
         channel.dataReceived(b"40\r\n" + b"b" * 64 + b"\r\n")
         for _i in range(5):
             channel.dataReceived(b"40\r\n" + b"c" * 64 + b"\r\n")
-        channel.dataReceived(b"0\r\n\r\n" + head(line=b"GET /after HTTP/1.1"))
+        channel.dataReceived(b"0\r\n\r\n" + httpHead(line=b"GET /after HTTP/1.1"))
         self.assertBodyRefused(channel, transport, 413)
         self.assertEqual(self.cancels(), [requestId])
 
@@ -488,7 +487,7 @@ class LingerTests(FramingTestCase):
         self.assertEqual((response.code, response.body), (200, b"no"))
         self.assertEqual(response.header(b"connection"), [b"close"])
         self.assertFalse(transport.disconnecting)
-        channel.dataReceived(b"xyz\r\n" + head(line=b"GET /after HTTP/1.1"))
+        channel.dataReceived(b"xyz\r\n" + httpHead(line=b"GET /after HTTP/1.1"))
         self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
         self.assertEqual(len(self.requestsSent()), 1)
         self.assertNoLeak()
@@ -503,11 +502,11 @@ class LingerTests(FramingTestCase):
         """
         channel, transport = self.chunked(BIG)
         requestId = self.requestsSent()[0].requestId
-        self.dispatcher.replyReceived(
-            [HANDLER, *protocol.encodeResponse(requestId, 200, b"OK", [], [b"early"], False)]
+        self.reply(
+            protocol.encodeResponse(requestId, 200, b"OK", [], [b"early"], False)
         )
         self.assertTrue(channel.lingering)
-        channel.dataReceived(b"0\r\n\r\n" + head(line=b"GET /after HTTP/1.1"))
+        channel.dataReceived(b"0\r\n\r\n" + httpHead(line=b"GET /after HTTP/1.1"))
         self.assertEqual(len(self.requestsSent()), 1)
         self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
 
@@ -516,7 +515,7 @@ class LingerTests(FramingTestCase):
         A stopping front (L{FrontFactory.drain}) closes a lingering connection
         at once: it has no request in progress.
         """
-        channel, transport = self.sendRequest(head(b"X : 1"))
+        channel, transport = self.sendRequest(httpHead(b"X : 1"))
         drained = self.site.drain()
         self.assertTrue(transport.disconnecting)
         self.disconnect(channel)
@@ -528,7 +527,7 @@ class LingerTests(FramingTestCase):
         A connection closed after a complete request (C{Connection: close})
         is closed at once.
         """
-        _channel, transport = self.sendRequest(head(b"Connection: close"))
+        _channel, transport = self.sendRequest(httpHead(b"Connection: close"))
         self.respond(self.lastRequest().requestId, body=[b"ok"])
         self.assertTrue(transport.disconnecting)
 
@@ -599,7 +598,7 @@ class BodyTimeoutTests(FramingTestCase):
         self.hello(0)
         channel, transport = self.chunked(BIG)
         self.clock.advance(9.5)
-        self.dispatcher.controlReceived([HANDLER, *protocol.encodeCredit(1)])
+        self.control(protocol.encodeCredit(1))
         self.clock.advance(9.5)
         channel.dataReceived(b"0\r\n\r\n")
         self.assertEqual(self.received(), (BIG_DATA, True))
@@ -610,20 +609,20 @@ class BodyTimeoutTests(FramingTestCase):
         The time the front waits for the handler's window is not counted;
         the reading time before and after it is.
         """
-        self.dispatcher.controlReceived(
-            [HANDLER, *protocol.encodeHello("a", 1, {"window": "10"})]
+        self.control(
+            protocol.encodeHello("a", 1, {"window": "10"})
         )
         channel, transport = self.chunked(BIG)
         requestId = self.requestsSent()[-1].requestId
         self.assertEqual(transport.producerState, "paused")
-        self.dispatcher.controlReceived(
-            [HANDLER, *protocol.encodeWindow(requestId, len(BIG_DATA))]
+        self.control(
+            protocol.encodeWindow(requestId, len(BIG_DATA))
         )
         self.clock.advance(6.0)
         channel.dataReceived(b"a\r\n0123456789\r\n")
         self.assertEqual(transport.producerState, "paused")
         self.clock.advance(20.0)
-        self.dispatcher.controlReceived([HANDLER, *protocol.encodeWindow(requestId, 10)])
+        self.control(protocol.encodeWindow(requestId, 10))
         self.clock.advance(3.9)
         self.assertEqual(transport.value(), b"")
         self.clock.advance(0.1)

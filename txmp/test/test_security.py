@@ -7,6 +7,7 @@ options of C{mpfront} and C{mphandler} it checks and loads.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import zmq.auth
 from twisted.python import usage
@@ -26,6 +27,13 @@ def makeKeys(test: SynchronousTestCase, *names: str) -> str:
     for name in names:
         createKeyPair(directory, name)
     return directory
+
+
+def usageError(case: Any, *args: str) -> str:
+    """
+    The message of the usage error that C{case.parse(*args)} raises.
+    """
+    return str(case.assertRaises(usage.UsageError, case.parse, *args))
 
 
 class LocalAddressTests(SynchronousTestCase):
@@ -61,6 +69,22 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(list(args))
         return options
+
+    def keysWithAllowed(
+        self, names: tuple[str, ...], keyFile: str, allowedName: str
+    ) -> tuple[str, str, str]:
+        """
+        Key pairs for C{names}, and an allow directory that holds their file
+        C{keyFile} as C{allowedName}.
+
+        @return: the directory of the keys, the allow directory, and the
+            path of the file there.
+        """
+        directory = makeKeys(self, *names)
+        allow = makeKeys(self)
+        path = os.path.join(allow, allowedName)
+        os.rename(os.path.join(directory, keyFile), path)
+        return directory, allow, path
 
     def test_networkRefused(self) -> None:
         """
@@ -154,12 +178,8 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
         """
         directory = makeKeys(self, "front")
         path = os.path.join(directory, "front.key")
-        e = self.assertRaises(
-            usage.UsageError, self.parse,
-            "--curve-secret-key", path, "--curve-allow", makeKeys(self),
-        )
         self.assertEqual(
-            str(e),
+            usageError(self, "--curve-secret-key", path, "--curve-allow", makeKeys(self)),
             f"--curve-secret-key {path}: a public certificate, with no "
             "secret-key; give the secret one, NAME.key_secret (python -m "
             "txmp.keys NAME writes both)",
@@ -171,16 +191,9 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
         allow directory is refused in one line, naming it: whoever copied
         it there handed over a handler's secret key.
         """
-        directory = makeKeys(self, "front")
-        allow = makeKeys(self)
-        stray = os.path.join(allow, "h1.key")
-        os.rename(os.path.join(directory, "front.key_secret"), stray)
-        e = self.assertRaises(
-            usage.UsageError, self.parse,
-            "--curve-secret-key", stray, "--curve-allow", allow,
-        )
+        _, allow, stray = self.keysWithAllowed(("front",), "front.key_secret", "h1.key")
         self.assertEqual(
-            str(e),
+            usageError(self, "--curve-secret-key", stray, "--curve-allow", allow),
             f"--curve-allow {stray}: holds a secret-key; give the public "
             "certificate NAME.key, and keep NAME.key_secret on the host it "
             "belongs to",
@@ -192,17 +205,13 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
         in the allow directory is refused, saying what to rename it, rather
         than ignored: the front would silently allow no one.
         """
-        directory = makeKeys(self, "front", "h1")
-        allow = makeKeys(self)
-        old = os.path.join(allow, "h1.key_public")
-        os.rename(os.path.join(directory, "h1.key"), old)
-        e = self.assertRaises(
-            usage.UsageError, self.parse,
-            "--curve-secret-key", os.path.join(directory, "front.key_secret"),
-            "--curve-allow", allow,
-        )
+        directory, allow, old = self.keysWithAllowed(("front", "h1"), "h1.key", "h1.key_public")
         self.assertEqual(
-            str(e),
+            usageError(
+                self,
+                "--curve-secret-key", os.path.join(directory, "front.key_secret"),
+                "--curve-allow", allow,
+            ),
             f"--curve-allow {old}: txmp's old name for a public certificate; "
             "rename it h1.key",
         )
@@ -323,13 +332,12 @@ class HandlerSecurityOptionsTests(SynchronousTestCase):
         """
         directory = makeKeys(self, "h", "front")
         path = os.path.join(directory, "front.key_secret")
-        e = self.assertRaises(
-            usage.UsageError, self.parse,
-            "--curve-secret-key", os.path.join(directory, "h.key_secret"),
-            "--curve-server-key", path,
-        )
         self.assertEqual(
-            str(e),
+            usageError(
+                self,
+                "--curve-secret-key", os.path.join(directory, "h.key_secret"),
+                "--curve-server-key", path,
+            ),
             f"--curve-server-key {path}: holds a secret-key; give the public "
             "certificate NAME.key, and keep NAME.key_secret on the host it "
             "belongs to",

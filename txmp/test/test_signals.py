@@ -6,14 +6,11 @@ Tests for L{txmp._signals}.
 from __future__ import annotations
 
 import signal
-from typing import Any, Callable
 
-from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
 
-from txmp._interfaces import ISignalReactor
 from txmp._signals import SignalActions
+from txmp.testing import FakeReactor
 
 
 def callHandler(number: int) -> None:
@@ -23,23 +20,6 @@ def callHandler(number: int) -> None:
     handler = signal.getsignal(number)
     assert callable(handler)
     handler(number, None)
-
-
-@implementer(ISignalReactor)
-class FromThreadsReactor(MemoryReactorClock):
-    """
-    A memory reactor that records what is called from threads (as a signal
-    handler does) instead of running it.
-    """
-
-    def __init__(self) -> None:
-        MemoryReactorClock.__init__(self)
-        self.fromThreads: list[Any] = []
-
-    def callFromThread(
-        self, callable: Callable[..., Any], *args: object, **kwargs: object
-    ) -> None:
-        self.fromThreads.append(callable)
 
 
 class SignalActionsTests(SynchronousTestCase):
@@ -60,15 +40,15 @@ class SignalActionsTests(SynchronousTestCase):
         """
         called: list[int] = []
         signal.signal(signal.SIGUSR2, lambda number, frame: called.append(number))
-        reactor = FromThreadsReactor()
+        reactor = FakeReactor()
         ran: list[str] = []
         service = SignalActions(reactor, {signal.SIGUSR2: lambda: ran.append("x")})
         service.startService()
         reactor.run()
         callHandler(signal.SIGUSR2)
         self.assertEqual(ran, [])
-        self.assertEqual(len(reactor.fromThreads), 1)
-        reactor.fromThreads[0]()
+        self.assertEqual(len(reactor.pending), 1)
+        reactor.flush()
         self.assertEqual(ran, ["x"])
         self.assertEqual(called, [signal.SIGUSR2])
 
@@ -81,7 +61,7 @@ class SignalActionsTests(SynchronousTestCase):
             self.addCleanup(signal.signal, number, signal.getsignal(number))
             signal.signal(number, signal.SIG_IGN)
         signal.signal(signal.SIGUSR2, signal.SIG_IGN)
-        reactor = FromThreadsReactor()
+        reactor = FakeReactor()
         service = SignalActions(reactor, {signal.SIGUSR2: lambda: None},
                                 once=[signal.SIGINT, signal.SIGTERM])
         service.startService()
@@ -98,25 +78,25 @@ class SignalActionsTests(SynchronousTestCase):
         An immediate action runs in the signal handler itself, before the
         scheduled one is even scheduled.
         """
-        reactor = FromThreadsReactor()
+        reactor = FakeReactor()
         order: list[str] = []
         service = SignalActions(
             reactor, {signal.SIGUSR2: lambda: order.append("scheduled")},
             immediate={signal.SIGUSR2: lambda: order.append(
-                "now, %d scheduled" % (len(reactor.fromThreads),))},
+                "now, %d scheduled" % (len(reactor.pending),))},
         )
         service.startService()
         reactor.run()
         callHandler(signal.SIGUSR2)
         self.assertEqual(order, ["now, 0 scheduled"])
-        self.assertEqual(len(reactor.fromThreads), 1)
+        self.assertEqual(len(reactor.pending), 1)
 
     def test_stopRestores(self) -> None:
         """
         Stopping puts the previous handler back.
         """
         signal.signal(signal.SIGUSR2, signal.SIG_IGN)
-        reactor = FromThreadsReactor()
+        reactor = FakeReactor()
         service = SignalActions(reactor, {signal.SIGUSR2: lambda: None})
         service.startService()
         reactor.run()
@@ -134,7 +114,7 @@ class SignalActionsTests(SynchronousTestCase):
             original = signal.getsignal(number)
             self.addCleanup(signal.signal, number, original)
             signal.signal(number, lambda number, frame: called.append(number))
-        reactor = FromThreadsReactor()
+        reactor = FakeReactor()
         service = SignalActions(reactor, {}, once=[signal.SIGUSR2, signal.SIGHUP])
         service.startService()
         reactor.run()

@@ -20,7 +20,7 @@ from typing import Any, cast
 import twisted.internet
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone, ReactorNotRunning
+from twisted.internet.error import ProcessDone
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs, formatEvent
 from twisted.python import usage
@@ -33,8 +33,9 @@ import txmp
 from txmp import _defaults, demo, fronttap, handlertap
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._interfaces import IFrontReactor, IHandlerReactor
-from txmp._options import positive
+from txmp._options import _Number, positive
 from txmp._signals import SignalActions
+from txmp.testing import FakeReactor
 
 APPS = "txmp_test_tap_apps"
 
@@ -68,18 +69,28 @@ def makeNotCallable() -> Any:
     return 42
 
 
-class FrontOptionsTests(SynchronousTestCase):
+class OptionsTestCase(SynchronousTestCase):
+    """
+    Tests of a tap's options: L{optionsClass}.
+    """
+
+    optionsClass: type[usage.Options]
+
+    def parse(self, *args: str) -> Any:
+        """
+        Parse C{args} as C{twistd} would.
+        """
+        options = self.optionsClass()
+        options.parseOptions(list(args))
+        return options
+
+
+class FrontOptionsTests(OptionsTestCase):
     """
     Tests for L{fronttap.Options}.
     """
 
-    def parse(self, *args: str) -> fronttap.Options:
-        """
-        Parse C{args} as C{twistd mpfront} would.
-        """
-        options = fronttap.Options()
-        options.parseOptions(list(args))
-        return options
+    optionsClass = fronttap.Options
 
     def test_defaults(self) -> None:
         """
@@ -196,6 +207,21 @@ class FrontOptionsTests(SynchronousTestCase):
         self.assertNotIn("txmp_unimported_pkg", sys.modules)
         self.assertRaises(usage.UsageError, self.parse, "--spawn", "1",
                           "--app", "txmp_unimported_pkg.nosuch:app")
+
+    def test_spawnAppForm(self) -> None:
+        """
+        C{--spawn} with an C{--app} that is not C{module:attribute} (or
+        C{module:factory()}) is a usage error at once, with the words a
+        handler would use, not handlers that fail to boot over and over.
+        """
+        for spec in ["txmp.demo", "txmp.demo:", ":app"]:
+            error = self.assertRaises(
+                usage.UsageError, self.parse, "--spawn", "1", "--app", spec
+            )
+            self.assertEqual(
+                str(error),
+                f"--app must look like module:app or module:make_app(), not {spec!r}",
+            )
 
     def test_accessLogCheckedNotCreated(self) -> None:
         """
@@ -632,18 +658,6 @@ class PrivateLinksTests(SynchronousTestCase):
         self.assertEqual(handlerOptions["fronts"], [(options["send"], options["return"])])
 
 
-class _StoppableReactor(MemoryReactorClock):
-    """
-    A memory reactor whose C{stop} raises L{ReactorNotRunning} once it has
-    been stopped, as a real reactor's does.
-    """
-
-    def stop(self) -> None:
-        if self.hasStopped:
-            raise ReactorNotRunning()
-        MemoryReactorClock.stop(self)
-
-
 class ParentWatchTests(SynchronousTestCase):
     """
     Tests for L{handlertap.ParentWatch}: a spawned handler stops when its
@@ -651,7 +665,7 @@ class ParentWatchTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.reactor = _StoppableReactor()
+        self.reactor = FakeReactor()
         self.parent = 100
         self.asked = 0
 
@@ -996,18 +1010,12 @@ class LoadApplicationTests(SynchronousTestCase):
         self.assertUsageError(APPS + ":brokenFactory()", "RuntimeError", "no database")
 
 
-class HandlerOptionsTests(SynchronousTestCase):
+class HandlerOptionsTests(OptionsTestCase):
     """
     Tests for L{handlertap.Options}.
     """
 
-    def parse(self, *args: str) -> handlertap.Options:
-        """
-        Parse C{args} as C{twistd mphandler} would.
-        """
-        options = handlertap.Options()
-        options.parseOptions(list(args))
-        return options
+    optionsClass = handlertap.Options
 
     def keepPathAndDirectory(self) -> None:
         """
@@ -1289,13 +1297,38 @@ class TxmpOptionsTests(SynchronousTestCase):
         numbers of its kind and refuses anything else with a usage error
         naming the option.
         """
-        check = positive(float, "--thing")
+        check = positive(float).named("--thing")
         self.assertEqual(check("0.5"), 0.5)
-        self.assertEqual(positive(int, "--n")("3"), 3)
+        self.assertEqual(positive(int)("3"), 3)
         for value in ["0", "-0.0", "-3", "nan", "inf", "-inf", "three", ""]:
             error = self.assertRaises(usage.UsageError, check, value)
             self.assertIn("--thing", str(error))
-        self.assertRaises(usage.UsageError, positive(int, "--n"), "2.5")
+        self.assertRaises(usage.UsageError, positive(int), "2.5")
+
+    def test_numberErrorsNameTheirOption(self) -> None:
+        """
+        Every number option of both commands, given a value below its
+        range, is refused with a usage error that names it: the row that
+        declares the option gives its check the name.
+        """
+        for options in [fronttap.Options, handlertap.Options]:
+            numbers = [
+                row[0] for row in options.optParameters
+                if isinstance(row[4] if len(row) > 4 else None, _Number)
+            ]
+            self.assertGreater(len(numbers), 5)
+            for name in numbers:
+                error = self.assertRaises(
+                    usage.UsageError, options().parseOptions, [f"--{name}=-1"]
+                )
+                self.assertTrue(str(error).startswith(f"--{name} must be "), str(error))
+
+    def test_synopsis(self) -> None:
+        """
+        The usage line of each command names it.
+        """
+        self.assertEqual(fronttap.Options().synopsis, "[mpfront options]")
+        self.assertEqual(handlertap.Options().synopsis, "[mphandler options]")
 
     def config(self, text: str) -> str:
         """

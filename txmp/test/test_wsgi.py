@@ -18,11 +18,9 @@ from typing import (
 )
 from wsgiref.validate import validator
 
-from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import ILogObserver, Logger
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
 
 from txmp._defaults import BODY_BATCH, INPUT_WINDOW
 from txmp._profile import Profiler
@@ -37,7 +35,7 @@ from txmp._wsgi import (
     requestIdText,
 )
 from txmp.protocol import RequestHead
-from txmp.testing import FakeReactorFromThreads, SynchronousThreadPool
+from txmp.testing import FakeReactor, RecordingSink, SynchronousThreadPool, requestHead
 
 ERROR_HEAD = (
     "sendHead",
@@ -45,9 +43,10 @@ ERROR_HEAD = (
     b"Internal Server Error",
     [
         (b"Content-Type", b"text/plain; charset=utf-8"),
-        (b"Content-Length", b"22"),
+        (b"Content-Length", b"26"),
     ],
-    [b"Internal Server Error\n"],
+    # The front's error page (txmp._http.plainPage), from the handler too.
+    [b"500 Internal Server Error\n"],
     False,
 )
 FINISHED = ("finished",)
@@ -55,102 +54,88 @@ TEXT = [("Content-Type", "text/plain")]
 BTEXT = [(b"Content-Type", b"text/plain")]
 
 
-def makeHead(
-    target: str = "/",
-    method: str = "GET",
-    headers: Sequence[tuple[str, str]] = (),
+def sentHead(
+    body: list[bytes],
     more: bool = False,
-    scheme: str = "http",
-    window: str | None = None,
-) -> RequestHead:
+    headers: list[tuple[bytes, bytes]] = BTEXT,
+    status: int = 200,
+    reason: bytes = b"OK",
+) -> tuple[Any, ...]:
     """
-    A request head with made-up addresses.
-
-    @param window: the C{window} meta attribute, if any.
+    The sink call that sends a response head with the first C{body}
+    chunks; by default a whole C{200 OK} C{text/plain} response.
     """
-    return RequestHead(
-        method=method,
-        target=target,
-        version="HTTP/1.1",
-        headers=list(headers),
-        remoteAddr="192.0.2.7",
-        remotePort=51234,
-        serverName="example.com",
-        serverPort=8080,
-        scheme=scheme,
-        more=more,
-        extra={} if window is None else {"window": window},
-    )
+    return ("sendHead", status, reason, headers, body, more)
 
 
-class RecordingSink:
+def whole(body: list[bytes], **kw: Any) -> list[tuple[Any, ...]]:
     """
-    A L{txmp._wsgi.ResponseSink} that records its calls as tuples.
-
-    @ivar onHead: called after C{sendHead} is recorded, if not L{None}.
-    @ivar onBody: called after C{sendBody} is recorded, if not L{None}.
+    The sink calls of a response sent whole: its L{sentHead} with all its
+    C{body}, then C{finished}.
     """
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        self.onHead: Callable[[], None] | None = None
-        self.onBody: Callable[[], None] | None = None
-
-    def sendHead(
-        self,
-        status: int,
-        reason: bytes,
-        headers: list[tuple[bytes, bytes]],
-        body: list[bytes],
-        more: bool,
-    ) -> None:
-        self.calls.append(("sendHead", status, reason, headers, body, more))
-        if self.onHead is not None:
-            self.onHead()
-
-    def sendBody(self, chunks: list[bytes], end: bool) -> None:
-        self.calls.append(("sendBody", chunks, end))
-        if self.onBody is not None:
-            self.onBody()
-
-    def sendError(self, message: str) -> None:
-        self.calls.append(("sendError", message))
-
-    def sendWindow(self, size: int) -> None:
-        self.calls.append(("sendWindow", size))
-
-    def finished(self) -> None:
-        self.calls.append(FINISHED)
+    return [sentHead(body, False, **kw), FINISHED]
 
 
-class ManualThreadPool:
+def failedAfter(first: list[bytes], **kw: Any) -> list[tuple[Any, ...]]:
     """
-    A thread pool that keeps the work until L{runAll}, so that a test can
-    act between L{WSGIRunner.run} and the application.
+    The sink calls of a response that failed once its L{sentHead}, with
+    the C{first} chunks, had gone: C{sendError}, then C{finished}.
+    """
+    return [sentHead(first, True, **kw), ("sendError", "WSGI application error"), FINISHED]
+
+
+def answering(body: Any) -> Callable[[Any, Any], Any]:
+    """
+    An application that answers C{200 OK}, C{text/plain}, with the
+    iterable C{body}.
     """
 
-    def __init__(self) -> None:
-        self.work: list[Callable[[], object]] = []
+    def app(environ: Any, startResponse: Any) -> Any:
+        startResponse("200 OK", TEXT)
+        return body
 
-    def callInThread(self, f: Callable[..., object], /, *args: Any, **kw: Any) -> None:
-        self.work.append(partial(f, *args, **kw))
-
-    def runAll(self) -> None:
-        while self.work:
-            self.work.pop(0)()
+    return app
 
 
-@implementer(IReactorFromThreads)
-class ImmediateReactor:
+def echoBody(environ: Any, startResponse: Any) -> list[bytes]:
     """
-    A reactor-from-threads that runs calls at once, so that the sink, and
-    whatever a test does in it, runs between two steps of the application.
+    An application that answers the request body, read whole.
+    """
+    startResponse("200 OK", TEXT)
+    return [environ["wsgi.input"].read()]
+
+
+def writingTwice(raised: list[BaseException]) -> Callable[[Any, Any], list[bytes]]:
+    """
+    An application that writes C{b"a"}, then C{b"b"}, with C{write()}; what
+    the second write raises it records in C{raised}, and raises again.
     """
 
-    def callFromThread(
-        self, callable: Callable[..., Any], *args: object, **kwargs: object
-    ) -> None:
-        callable(*args, **kwargs)
+    def app(environ: Any, startResponse: Any) -> list[bytes]:
+        write = startResponse("200 OK", TEXT)
+        write(b"a")
+        try:
+            write(b"b")
+        except RequestCancelled as e:
+            raised.append(e)
+            raise
+        return []
+
+    return app
+
+
+def streamed(first: list[bytes], *chunks: list[bytes], **kw: Any) -> list[tuple[Any, ...]]:
+    """
+    The sink calls of a streamed response: its L{sentHead} with the C{first}
+    chunks, a C{sendBody} for each of C{chunks}, the end (an empty
+    C{sendBody}), then C{finished}.
+    """
+    return [
+        sentHead(first, True, **kw),
+        *[("sendBody", more, False) for more in chunks],
+        ("sendBody", [], True),
+        FINISHED,
+    ]
 
 
 class ClosingIterable:
@@ -159,10 +144,14 @@ class ClosingIterable:
     item that is callable is called, and its result yielded.
     """
 
-    def __init__(self, items: Sequence[Any]) -> None:
+    def __init__(self, items: Sequence[Any], closeError: BaseException | None = None) -> None:
+        """
+        @param closeError: if not L{None}, what C{close()} raises.
+        """
         self.items = list(items)
         self.nexts = 0
         self.closes = 0
+        self.closeError = closeError
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -176,6 +165,8 @@ class ClosingIterable:
 
     def close(self) -> None:
         self.closes += 1
+        if self.closeError is not None:
+            raise self.closeError
 
 
 def recordingLogger(events: list[dict[str, Any]]) -> Logger:
@@ -195,7 +186,7 @@ def raiser(exception: BaseException) -> Callable[[], Any]:
 class RunnerMixin:
     """
     Run applications with a L{SynchronousThreadPool} and a
-    L{FakeReactorFromThreads}, logging to C{self.events}.
+    L{FakeReactor}, logging to C{self.events}.
     """
 
     def setUp(self) -> None:
@@ -214,12 +205,34 @@ class RunnerMixin:
 
         @return: the sink calls.
         """
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         sink = RecordingSink()
         runner = WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger)
-        runner.run(requestId, head or makeHead(), list(body), sink)
+        runner.run(requestId, head or requestHead(), list(body), sink)
         reactor.flush()
         return sink.calls
+
+    def startRun(
+        self,
+        app: Callable[..., Any],
+        *,
+        head: RequestHead | None = None,
+        body: Sequence[bytes] = (),
+        reactor: Any = None,
+        newCondition: Callable[[], Any] = threading.Condition,
+    ) -> tuple[RunningRequest, SynchronousThreadPool, RecordingSink]:
+        """
+        Start C{app} on a request, without running it yet: its thread's
+        work waits in the pool until flushed, and its sink calls run at
+        once unless a C{reactor} is given.
+        """
+        pool = SynchronousThreadPool(immediate=False)
+        sink = RecordingSink()
+        runner = WSGIRunner(
+            reactor or FakeReactor(immediate=True), pool, app, self.logger, newCondition
+        )
+        running = runner.run(b"req-1", head or requestHead(), list(body), sink)
+        return running, pool, sink
 
     def environFor(
         self, head: RequestHead, requestId: bytes = b"req-1"
@@ -256,7 +269,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         from txmp._wsgi import _headerKey
 
-        head = makeHead(headers=[("X-Cached-Name", "1")])
+        head = requestHead(headers=[("X-Cached-Name", "1")])
         self.environFor(head)
         before = _headerKey.cache_info().hits
         environ = self.environFor(head)
@@ -268,7 +281,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         The CGI keys have native string values taken from the request head;
         C{SCRIPT_NAME} is empty; ports are strings.
         """
-        environ = self.environFor(makeHead("/a/b?x=1", method="PUT"))
+        environ = self.environFor(requestHead("/a/b?x=1", method="PUT"))
         expected = {
             "REQUEST_METHOD": "PUT",
             "SCRIPT_NAME": "",
@@ -291,7 +304,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         The C{wsgi.*} keys have the values PEP 3333 asks for; the environ
         says the application may run in several threads and processes.
         """
-        environ = self.environFor(makeHead(scheme="https"))
+        environ = self.environFor(requestHead(scheme="https"))
         self.assertEqual(environ["wsgi.version"], (1, 0))
         self.assertIs(type(environ["wsgi.version"]), tuple)
         self.assertEqual(environ["wsgi.url_scheme"], "https")
@@ -307,7 +320,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         C{txmp.request_id} is the request id as a native string.
         """
-        environ = self.environFor(makeHead(), requestId=b"abc-123")
+        environ = self.environFor(requestHead(), requestId=b"abc-123")
         self.assertEqual(environ["txmp.request_id"], "abc-123")
 
     def test_binaryRequestId(self) -> None:
@@ -323,7 +336,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         C{%2F}, and given as an ISO-8859-1 string; C{REQUEST_URI} keeps the
         raw target.
         """
-        environ = self.environFor(makeHead("/a%20b/c%2Fd/caf%C3%A9"))
+        environ = self.environFor(requestHead("/a%20b/c%2Fd/caf%C3%A9"))
         self.assertEqual(environ["PATH_INFO"], "/a b/c/d/caf\xc3\xa9")
         self.assertEqual(environ["REQUEST_URI"], "/a%20b/c%2Fd/caf%C3%A9")
 
@@ -331,14 +344,14 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         Octets that were not percent-encoded stay as they were.
         """
-        environ = self.environFor(makeHead("/caf\xe9/%41"))
+        environ = self.environFor(requestHead("/caf\xe9/%41"))
         self.assertEqual(environ["PATH_INFO"], "/caf\xe9/A")
 
     def test_queryStringRaw(self) -> None:
         """
         C{QUERY_STRING} is not decoded, and may itself contain C{?}.
         """
-        environ = self.environFor(makeHead("/p%20q?a=%20b&c=d+e?f"))
+        environ = self.environFor(requestHead("/p%20q?a=%20b&c=d+e?f"))
         self.assertEqual(environ["PATH_INFO"], "/p q")
         self.assertEqual(environ["QUERY_STRING"], "a=%20b&c=d+e?f")
 
@@ -346,15 +359,15 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         C{QUERY_STRING} is empty without a query, or with an empty one.
         """
-        self.assertEqual(self.environFor(makeHead("/p"))["QUERY_STRING"], "")
-        self.assertEqual(self.environFor(makeHead("/p?"))["QUERY_STRING"], "")
+        self.assertEqual(self.environFor(requestHead("/p"))["QUERY_STRING"], "")
+        self.assertEqual(self.environFor(requestHead("/p?"))["QUERY_STRING"], "")
 
     def test_absoluteForm(self) -> None:
         """
         For an absolute-form target, C{PATH_INFO} and C{QUERY_STRING} come
         from the path and query of the URI.
         """
-        environ = self.environFor(makeHead("http://example.com:8080/p%41th/?q=1"))
+        environ = self.environFor(requestHead("http://example.com:8080/p%41th/?q=1"))
         self.assertEqual(environ["PATH_INFO"], "/pAth/")
         self.assertEqual(environ["QUERY_STRING"], "q=1")
 
@@ -362,7 +375,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         An absolute-form target with an empty path has C{PATH_INFO} C{"/"}.
         """
-        environ = self.environFor(makeHead("https://example.com?q"))
+        environ = self.environFor(requestHead("https://example.com?q"))
         self.assertEqual(environ["PATH_INFO"], "/")
         self.assertEqual(environ["QUERY_STRING"], "q")
 
@@ -371,7 +384,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         C{OPTIONS *} has C{PATH_INFO} C{"*"}, as under gunicorn and
         waitress.
         """
-        environ = self.environFor(makeHead("*", method="OPTIONS"))
+        environ = self.environFor(requestHead("*", method="OPTIONS"))
         self.assertEqual(environ["PATH_INFO"], "*")
         self.assertEqual(environ["QUERY_STRING"], "")
 
@@ -379,7 +392,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         """
         A fragment in the target is not part of the path or query.
         """
-        environ = self.environFor(makeHead("/p?q=1#frag"))
+        environ = self.environFor(requestHead("/p?q=1#frag"))
         self.assertEqual(environ["PATH_INFO"], "/p")
         self.assertEqual(environ["QUERY_STRING"], "q=1")
 
@@ -389,7 +402,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         C{CONTENT_TYPE} and C{CONTENT_LENGTH} and nothing else.
         """
         environ = self.environFor(
-            makeHead(
+            requestHead(
                 method="POST",
                 headers=[("content-TYPE", "text/plain"), ("Content-Length", "3")],
             )
@@ -404,7 +417,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         Without those headers, there is no C{CONTENT_TYPE} or
         C{CONTENT_LENGTH}.
         """
-        environ = self.environFor(makeHead())
+        environ = self.environFor(requestHead())
         self.assertNotIn("CONTENT_TYPE", environ)
         self.assertNotIn("CONTENT_LENGTH", environ)
 
@@ -414,7 +427,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         replaced by C{_}.
         """
         environ = self.environFor(
-            makeHead(headers=[("host", "example.com"), ("X-Forwarded-For", "a")])
+            requestHead(headers=[("host", "example.com"), ("X-Forwarded-For", "a")])
         )
         self.assertEqual(environ["HTTP_HOST"], "example.com")
         self.assertEqual(environ["HTTP_X_FORWARDED_FOR"], "a")
@@ -425,7 +438,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         non-ASCII name is upper-cased in ASCII only, so its key stays
         ISO-8859-1.
         """
-        environ = self.environFor(makeHead(headers=[("X-\xff\xe9", "caf\xe9 \xff")]))
+        environ = self.environFor(requestHead(headers=[("X-\xff\xe9", "caf\xe9 \xff")]))
         self.assertEqual(environ["HTTP_X_\xff\xe9"], "caf\xe9 \xff")
 
     def test_duplicateHeaders(self) -> None:
@@ -434,7 +447,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         case of their names.
         """
         environ = self.environFor(
-            makeHead(headers=[("Accept", "a"), ("X-Other", "o"), ("accept", "b")])
+            requestHead(headers=[("Accept", "a"), ("X-Other", "o"), ("accept", "b")])
         )
         self.assertEqual(environ["HTTP_ACCEPT"], "a, b")
 
@@ -443,7 +456,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         Repeated C{Cookie} headers are joined with C{"; "}.
         """
         environ = self.environFor(
-            makeHead(headers=[("Cookie", "a=1"), ("cookie", "b=2")])
+            requestHead(headers=[("Cookie", "a=1"), ("cookie", "b=2")])
         )
         self.assertEqual(environ["HTTP_COOKIE"], "a=1; b=2")
 
@@ -453,7 +466,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         for the C{-} header a proxy sets.
         """
         environ = self.environFor(
-            makeHead(headers=[("X-Real-IP", "192.0.2.1"), ("X_Real_IP", "spoof")])
+            requestHead(headers=[("X-Real-IP", "192.0.2.1"), ("X_Real_IP", "spoof")])
         )
         self.assertEqual(environ["HTTP_X_REAL_IP"], "192.0.2.1")
 
@@ -821,6 +834,17 @@ class InputStreamTests(SynchronousTestCase):
         self.assertEqual(stream.readline(4), b"abcd")
         self.assertEqual(condition.waits, 0)
 
+    def test_zeroDoesNotWait(self) -> None:
+        """
+        C{read(0)} and C{readline(0)} return C{b""} at once while the body
+        is still coming, with data there or not.
+        """
+        stream, condition = self.streamWith()
+        self.assertEqual((stream.read(0), stream.readline(0)), (b"", b""))
+        stream.feed(b"ab")
+        self.assertEqual((stream.read(0), stream.readline(0)), (b"", b""))
+        self.assertEqual(condition.waits, 0)
+
     def test_abortWakesReader(self) -> None:
         """
         A read blocked when the request is cancelled raises
@@ -949,13 +973,13 @@ class ResponseStreamTests(SynchronousTestCase):
     L{ResponseStream}: the application thread waits for the front's window
     and queues chunks; the reactor thread grants window and sends.  Each
     C{wait()} of a L{ScriptedCondition} runs what the reactor thread would
-    do meanwhile; a L{FakeReactorFromThreads} holds the flushes until the
+    do meanwhile; a L{FakeReactor} holds the flushes until the
     test runs them.
     """
 
     def setUp(self) -> None:
         self.sent: list[tuple[list[bytes], bool]] = []
-        self.reactor = FakeReactorFromThreads()
+        self.reactor = FakeReactor()
 
     def streamWith(
         self, window: int | None, *steps: Callable[[ResponseStream], object]
@@ -1095,7 +1119,7 @@ class ResponseStreamTests(SynchronousTestCase):
 
         self.patch(txmp._wsgi, "BODY_BATCH", 1)
         running = RunningRequest(
-            self.reactor, lambda e, s: [], Logger(), b"r", makeHead(),
+            self.reactor, lambda e, s: [], Logger(), b"r", requestHead(),
             RecordingSink(),
         )
         running.output.queue(b"a")
@@ -1146,7 +1170,7 @@ class ResponseStreamTests(SynchronousTestCase):
             free.append(lock.acquire(blocking=False))
             lock.release()
 
-        class CheckingReactor(FakeReactorFromThreads):
+        class CheckingReactor(FakeReactor):
             def callFromThread(self, callable: Any, *args: Any, **kw: Any) -> None:
                 check()
                 super().callFromThread(callable, *args, **kw)
@@ -1218,11 +1242,11 @@ class ErrorStreamTests(SynchronousTestCase):
             startResponse("200 OK", [])
             return []
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         runner = WSGIRunner(
             reactor, SynchronousThreadPool(), app, recordingLogger(events)
         )
-        runner.run(b"req-5", makeHead(), [], RecordingSink())
+        runner.run(b"req-5", requestHead(), [], RecordingSink())
         self.assertEqual(
             [(e["requestId"], e["line"]) for e in events],
             [("req-5", "oops"), ("req-5", "no newline")],
@@ -1244,10 +1268,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [b"a", b"", b"b"]
 
-        self.assertEqual(
-            self.runApp(app),
-            [("sendHead", 200, b"OK", BTEXT, [b"a", b"b"], False), FINISHED],
-        )
+        self.assertEqual(self.runApp(app), whole([b"a", b"b"]))
 
     def test_tupleBatched(self) -> None:
         """
@@ -1258,10 +1279,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return (b"a", b"b")
 
-        self.assertEqual(
-            self.runApp(app),
-            [("sendHead", 200, b"OK", BTEXT, [b"a", b"b"], False), FINISHED],
-        )
+        self.assertEqual(self.runApp(app), whole([b"a", b"b"]))
 
     def test_singleChunkContentLength(self) -> None:
         """
@@ -1275,17 +1293,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    200,
-                    b"OK",
-                    [*BTEXT, (b"Content-Length", b"5")],
-                    [b"hello"],
-                    False,
-                ),
-                FINISHED,
-            ],
+            whole([b"hello"], headers=[*BTEXT, (b"Content-Length", b"5")]),
         )
 
     def test_singleEmptyChunkContentLength(self) -> None:
@@ -1297,20 +1305,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [b""]
 
-        self.assertEqual(
-            self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    200,
-                    b"OK",
-                    [*BTEXT, (b"Content-Length", b"0")],
-                    [],
-                    False,
-                ),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(self.runApp(app), whole([], headers=[*BTEXT, (b"Content-Length", b"0")]))
 
     def test_lenOneIterable(self) -> None:
         """
@@ -1331,17 +1326,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    200,
-                    b"OK",
-                    [*BTEXT, (b"Content-Length", b"3")],
-                    [b"abc"],
-                    False,
-                ),
-                FINISHED,
-            ],
+            whole([b"abc"], headers=[*BTEXT, (b"Content-Length", b"3")]),
         )
 
     def test_contentLengthKept(self) -> None:
@@ -1356,17 +1341,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    200,
-                    b"OK",
-                    [(b"Content-Length", b"5"), (b"Content-Type", b"text/plain")],
-                    [b"hello"],
-                    False,
-                ),
-                FINISHED,
-            ],
+            whole([b"hello"], headers=[(b"Content-Length", b"5"), *BTEXT]),
         )
 
     def test_noContentLengthForHeadRequest(self) -> None:
@@ -1379,10 +1354,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [b""]
 
-        self.assertEqual(
-            self.runApp(app, makeHead(method="HEAD")),
-            [("sendHead", 200, b"OK", BTEXT, [], False), FINISHED],
-        )
+        self.assertEqual(self.runApp(app, requestHead(method="HEAD")), whole([]))
 
     def test_noContentLengthWithoutContent(self) -> None:
         """
@@ -1406,10 +1378,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("204 No Content", [])
             return []
 
-        self.assertEqual(
-            self.runApp(app),
-            [("sendHead", 204, b"No Content", [], [], False), FINISHED],
-        )
+        self.assertEqual(self.runApp(app), whole([], headers=[], status=204, reason=b"No Content"))
 
     def test_generatorStreamed(self) -> None:
         """
@@ -1425,15 +1394,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             yield b""
             yield b"b"
 
-        self.assertEqual(
-            self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendBody", [b"b"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(self.runApp(app), streamed([b"a"], [b"b"]))
 
     def test_emptyGenerator(self) -> None:
         """
@@ -1445,9 +1406,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             yield b""
 
-        self.assertEqual(
-            self.runApp(app), [("sendHead", 200, b"OK", BTEXT, [], False), FINISHED]
-        )
+        self.assertEqual(self.runApp(app), whole([]))
 
     def test_startResponseInGenerator(self) -> None:
         """
@@ -1458,14 +1417,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("201 Created", TEXT)
             yield b"made"
 
-        self.assertEqual(
-            self.runApp(app),
-            [
-                ("sendHead", 201, b"Created", BTEXT, [b"made"], True),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(self.runApp(app), streamed([b"made"], status=201, reason=b"Created"))
 
     def test_write(self) -> None:
         """
@@ -1480,15 +1432,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             write(b"2")
             return iter([b"3"])
 
-        self.assertEqual(
-            self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"1"], True),
-                ("sendBody", [b"2", b"3"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(self.runApp(app), streamed([b"1"], [b"2", b"3"]))
 
     def test_chunksWhileReactorBusyBatched(self) -> None:
         """
@@ -1496,7 +1440,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         has sent the previous ones go out together, in one C{sendBody}; a
         chunk produced after the reactor ran goes in a message of its own.
         """
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         sink = RecordingSink()
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
@@ -1508,18 +1452,9 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             yield b"d"
 
         runner = WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger)
-        runner.run(b"req-1", makeHead(), [], sink)
+        runner.run(b"req-1", requestHead(), [], sink)
         reactor.flush()
-        self.assertEqual(
-            sink.calls,
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendBody", [b"b", b"c"], False),
-                ("sendBody", [b"d"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(sink.calls, streamed([b"a"], [b"b", b"c"], [b"d"]))
 
     def test_batchesBounded(self) -> None:
         """
@@ -1556,7 +1491,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(
             self.runApp(app),
             [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
+                sentHead([b"a"], True),
                 ("sendBody", [b"b"], True),
                 FINISHED,
             ],
@@ -1577,21 +1512,11 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    404,
-                    b"Pas trouv\xe9",
-                    [
+            whole([], headers=[
                         (b"Set-Cookie", b"a=1"),
                         (b"X-Name", b"caf\xe9"),
                         (b"Set-Cookie", b"b=2"),
-                    ],
-                    [],
-                    False,
-                ),
-                FINISHED,
-            ],
+                    ], status=404, reason=b"Pas trouv\xe9"),
         )
 
     def test_postBody(self) -> None:
@@ -1600,11 +1525,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         C{wsgi.input}, ending there.
         """
 
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
-        calls = self.runApp(app, makeHead(method="POST"), [b"ab", b"cd"])
+        calls = self.runApp(echoBody, requestHead(method="POST"), [b"ab", b"cd"])
         self.assertEqual(calls[0][4], [b"abcd"])
 
     def test_bodyReceived(self) -> None:
@@ -1613,33 +1534,19 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         L{RunningRequest.bodyReceived} says so; what the application read
         is granted back to the front at the end of the body.
         """
-
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
-        reactor = FakeReactorFromThreads()
-        pool = ManualThreadPool()
-        sink = RecordingSink()
-        running = WSGIRunner(reactor, pool, app, self.logger).run(
-            b"r", makeHead(method="POST", more=True), [b"ab"], sink
+        reactor = FakeReactor()
+        running, pool, sink = self.startRun(
+            echoBody, head=requestHead(method="POST", more=True), body=[b"ab"], reactor=reactor
         )
         running.bodyReceived([b"cd"], False)
         running.bodyReceived([b"ef"], True)
-        pool.runAll()
+        pool.flush()
         reactor.flush()
         self.assertEqual(
             sink.calls,
             [
                 ("sendWindow", 6),
-                (
-                    "sendHead",
-                    200,
-                    b"OK",
-                    [*BTEXT, (b"Content-Length", b"6")],
-                    [b"abcdef"],
-                    False,
-                ),
+                sentHead([b"abcdef"], headers=[*BTEXT, (b"Content-Length", b"6")]),
                 FINISHED,
             ],
         )
@@ -1655,10 +1562,10 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             yield b"a"
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         sink = RecordingSink()
         WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger).run(
-            b"r", makeHead(), [], sink
+            b"r", requestHead(), [], sink
         )
         self.assertEqual(sink.calls, [])
         self.assertEqual(reactor.flush(), 1)
@@ -1675,29 +1582,22 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [environ["PATH_INFO"].encode("ascii")]
 
-        reactor = FakeReactorFromThreads()
-        pool = ManualThreadPool()
+        reactor = FakeReactor()
+        pool = SynchronousThreadPool(immediate=False)
         runner = WSGIRunner(reactor, pool, app, self.logger)
         sinks = [RecordingSink(), RecordingSink()]
-        runner.run(b"r1", makeHead(target="/1"), [], sinks[0])
-        runner.run(b"r2", makeHead(target="/2"), [], sinks[1])
+        runner.run(b"r1", requestHead(target="/1"), [], sinks[0])
+        runner.run(b"r2", requestHead(target="/2"), [], sinks[1])
         order: list[str] = []
         sinks[0].onHead = lambda: order.append("r1")
         sinks[1].onHead = lambda: order.append("r2")
-        pool.runAll()
+        pool.flush()
         self.assertEqual(reactor.flush(), 1)
         self.assertEqual(order, ["r1", "r2"])
         for n, sink in enumerate(sinks, 1):
             self.assertEqual(
                 sink.calls,
-                [
-                    (
-                        "sendHead", 200, b"OK",
-                        [*BTEXT, (b"Content-Length", b"2")],
-                        [b"/%d" % (n,)], False,
-                    ),
-                    FINISHED,
-                ],
+                whole([b"/%d" % (n,)], headers=[*BTEXT, (b"Content-Length", b"2")]),
             )
 
 
@@ -1756,12 +1656,11 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [b"ok"]
 
-        pool = ManualThreadPool()
-        WSGIRunner(FakeReactorFromThreads(), pool, app, self.logger).run(
-            b"r", makeHead(headers=[("X-Request-Id", "abc")]), [], RecordingSink()
+        _running, pool, _sink = self.startRun(
+            app, head=requestHead(headers=[("X-Request-Id", "abc")]), reactor=FakeReactor()
         )
         self.assertEqual((built, searched), ([], []))
-        pool.runAll()
+        pool.flush()
         self.assertEqual((built, searched), (["built"], ["searched"]))
         self.assertEqual(environs[0]["PATH_INFO"], "/")
 
@@ -1794,18 +1693,13 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
             conditions.append(CountingCondition())
             return conditions[-1]
 
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
-        pool = ManualThreadPool()
-        reactor = FakeReactorFromThreads()
-        sink = RecordingSink()
-        WSGIRunner(
-            reactor, pool, app, self.logger, newCondition
-        ).run(b"r", makeHead(method="POST"), [b"ab", b"", b"cd"], sink)
+        reactor = FakeReactor()
+        _running, pool, sink = self.startRun(
+            echoBody, head=requestHead(method="POST"), body=[b"ab", b"", b"cd"],
+            reactor=reactor, newCondition=newCondition,
+        )
         self.assertEqual((conditions[0].entered, conditions[0].notified), (0, 0))
-        pool.runAll()
+        pool.flush()
         reactor.flush()
         self.assertEqual(sink.calls[0][4], [b"abcd"])
 
@@ -1814,20 +1708,13 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         A request whose body is streamed (C{more}) is not at its end with
         the body frames of the head: reads wait for L{bodyReceived}.
         """
-
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
-        pool = ManualThreadPool()
-        reactor = FakeReactorFromThreads()
-        sink = RecordingSink()
-        running = WSGIRunner(reactor, pool, app, self.logger).run(
-            b"r", makeHead(method="POST", more=True), [b"ab"], sink
+        reactor = FakeReactor()
+        running, pool, sink = self.startRun(
+            echoBody, head=requestHead(method="POST", more=True), body=[b"ab"], reactor=reactor
         )
         self.assertFalse(running.input._finished)
         running.bodyReceived([b"cd"], True)
-        pool.runAll()
+        pool.flush()
         reactor.flush()
         self.assertEqual(sink.calls[-2][4], [b"abcd"])
 
@@ -1889,9 +1776,7 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
         calls = self.runApp(app)
         # Four reads with data, one that finds the end.
         self.assertEqual(f.sizes, [65536] * 5)
-        self.assertEqual(
-            calls[0], ("sendHead", 200, b"OK", BTEXT, [data[:65536]], True)
-        )
+        self.assertEqual(calls[0], sentHead([data[:65536]], True))
         self.assertEqual(
             calls[1:],
             [
@@ -2060,17 +1945,12 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [
-                (
-                    "sendHead",
-                    503,
-                    b"Unavailable",
-                    [(b"Content-Type", b"text/html"), (b"Content-Length", b"5")],
-                    [b"sorry"],
-                    False,
-                ),
-                FINISHED,
-            ],
+            whole(
+                [b"sorry"],
+                headers=[(b"Content-Type", b"text/html"), (b"Content-Length", b"5")],
+                status=503,
+                reason=b"Unavailable",
+            ),
         )
 
     def test_excInfoBeforeFirstChunk(self) -> None:
@@ -2089,7 +1969,7 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
             yield b"oops"
 
         self.assertEqual(
-            self.runApp(app)[0], ("sendHead", 500, b"Oops", BTEXT, [b"oops"], True)
+            self.runApp(app)[0], sentHead([b"oops"], True, status=500, reason=b"Oops")
         )
 
     def test_excInfoAfterHeadReraises(self) -> None:
@@ -2112,14 +1992,7 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
                     raised.append(e)
                     raise
 
-        self.assertEqual(
-            self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendError", "WSGI application error"),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(self.runApp(app), failedAfter([b"a"]))
         self.assertEqual(raised, [error])
         self.assertIs(self.failures()[0]["log_failure"].value, error)
 
@@ -2190,8 +2063,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [("sendHead", 200, b"OK", [(b"Content-Length", b" 5\t")], [b"hello"], False),
-             FINISHED],
+            whole([b"hello"], headers=[(b"Content-Length", b" 5\t")]),
         )
 
     def test_collectedTruncated(self) -> None:
@@ -2208,9 +2080,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [("sendHead", 200, b"OK", [(b"Content-Length", b"11")],
-              [b"<", text.encode("utf-8")[:10]], False),
-             FINISHED],
+            whole([b"<", text.encode("utf-8")[:10]], headers=[(b"Content-Length", b"11")]),
         )
         self.assertEqual(len(self.overruns()), 1)
         self.assertEqual(self.overruns()[0]["length"], 11)
@@ -2229,9 +2099,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
             return iterable
 
         calls = self.runApp(app)
-        self.assertEqual(
-            calls[0], ("sendHead", 200, b"OK", [(b"Content-Length", b"3")], [b"ab"], True)
-        )
+        self.assertEqual(calls[0], sentHead([b"ab"], True, headers=[(b"Content-Length", b"3")]))
         self.assertEqual(calls[-2:], [("sendBody", [], True), FINISHED])
         body = b"".join(b"".join(call[1]) for call in calls if call[0] == "sendBody")
         self.assertEqual(body, b"c")
@@ -2304,9 +2172,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            [("sendHead", 200, b"OK", [(b"Content-Length", b"50")], [b"hello"], True),
-             ("sendError", "WSGI application error"),
-             FINISHED],
+            failedAfter([b"hello"], headers=[(b"Content-Length", b"50")]),
         )
         self.assertEqual(len(self.failures()), 1)
 
@@ -2340,7 +2206,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
                 startResponse(status, [("Content-Length", "5")])
                 return body
 
-            calls = self.runApp(app, makeHead(method=method))
+            calls = self.runApp(app, requestHead(method=method))
             self.assertEqual(calls[0][0], "sendHead", (status, method))
             self.assertEqual(calls[0][4], body, (status, method))
         self.assertEqual(self.failures(), [])
@@ -2401,14 +2267,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
             yield b"a"
             raise ValueError("secret detail")
 
-        self.assertEqual(
-            self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendError", "WSGI application error"),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(self.runApp(app), failedAfter([b"a"]))
         self.assertLogged(ValueError)
 
     def test_noStartResponse(self) -> None:
@@ -2458,14 +2317,7 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
             yield b"a"
             yield "b"
 
-        self.assertEqual(
-            self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendError", "WSGI application error"),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(self.runApp(app), failedAfter([b"a"]))
         self.assertLogged(TypeError)
 
     def test_nonBytesWrite(self) -> None:
@@ -2513,25 +2365,13 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
         A streamed response is ended only once C{close()} has returned, so a
         failing C{close()} ends it with C{sendError}.
         """
-        iterable = ClosingIterable([b"a"])
-
-        def close() -> None:
-            raise ValueError("commit failed")
-
-        iterable.close = close  # type: ignore[method-assign]
+        iterable = ClosingIterable([b"a"], ValueError("commit failed"))
 
         def app(environ: Any, startResponse: Any) -> ClosingIterable:
             startResponse("200 OK", TEXT)
             return iterable
 
-        self.assertEqual(
-            self.runApp(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendError", "WSGI application error"),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(self.runApp(app), failedAfter([b"a"]))
         self.assertLogged(ValueError)
 
 
@@ -2637,21 +2477,17 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
     L{RunningRequest.cancel}.
     """
 
-    def start(
-        self,
-        app: Callable[..., Any],
-        reactor: Any = None,
-        head: RequestHead | None = None,
-    ) -> tuple[RunningRequest, ManualThreadPool, RecordingSink]:
+    def cancelledAtHead(self, app: Callable[..., Any], **kw: Any) -> RecordingSink:
         """
-        Start C{app} on a request, without running it yet.
+        Run C{app} on a request (see L{startRun}) that is cancelled as soon
+        as its head reaches the sink.
+
+        @return: the sink.
         """
-        pool = ManualThreadPool()
-        sink = RecordingSink()
-        running = WSGIRunner(reactor or ImmediateReactor(), pool, app, self.logger).run(
-            b"req-1", head or makeHead(), [], sink
-        )
-        return running, pool, sink
+        running, pool, sink = self.startRun(app, **kw)
+        sink.onHead = running.cancel
+        pool.flush()
+        return sink
 
     def test_betweenChunks(self) -> None:
         """
@@ -2660,17 +2496,8 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         failure is logged.
         """
         iterable = ClosingIterable([b"a", b"b"])
-
-        def app(environ: Any, startResponse: Any) -> ClosingIterable:
-            startResponse("200 OK", TEXT)
-            return iterable
-
-        running, pool, sink = self.start(app)
-        sink.onHead = running.cancel
-        pool.runAll()
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
-        )
+        sink = self.cancelledAtHead(answering(iterable))
+        self.assertEqual(sink.calls, [sentHead([b"a"], True), FINISHED])
         self.assertEqual(iterable.nexts, 1)
         self.assertEqual(iterable.closes, 1)
         self.assertEqual(self.failures(), [])
@@ -2686,9 +2513,9 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             yield b"a"
             yield b"b"
 
-        reactor = FakeReactorFromThreads()
-        running, pool, sink = self.start(app, reactor)
-        pool.runAll()
+        reactor = FakeReactor()
+        running, pool, sink = self.startRun(app, reactor=reactor)
+        pool.flush()
         running.cancel()
         reactor.flush()
         self.assertEqual(sink.calls, [FINISHED])
@@ -2707,10 +2534,10 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             yield big
             yield big
 
-        reactor = FakeReactorFromThreads()
-        running, pool, sink = self.start(app, reactor)
+        reactor = FakeReactor()
+        running, pool, sink = self.startRun(app, reactor=reactor)
         sink.onBody = running.cancel
-        pool.runAll()
+        pool.flush()
         reactor.flush()
         self.assertEqual(
             [call[0] for call in sink.calls], ["sendHead", "sendBody", "finished"]
@@ -2726,9 +2553,9 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             called.append(True)
             return []
 
-        running, pool, sink = self.start(app)
+        running, pool, sink = self.startRun(app)
         running.cancel()
-        pool.runAll()
+        pool.flush()
         self.assertEqual(called, [])
         self.assertEqual(sink.calls, [FINISHED])
 
@@ -2738,23 +2565,8 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         is not logged as a failure.
         """
         raised: list[BaseException] = []
-
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            write = startResponse("200 OK", TEXT)
-            write(b"a")
-            try:
-                write(b"b")
-            except RequestCancelled as e:
-                raised.append(e)
-                raise
-            return []
-
-        running, pool, sink = self.start(app)
-        sink.onHead = running.cancel
-        pool.runAll()
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
-        )
+        sink = self.cancelledAtHead(writingTwice(raised))
+        self.assertEqual(sink.calls, [sentHead([b"a"], True), FINISHED])
         self.assertEqual(len(raised), 1)
         self.assertEqual(self.failures(), [])
 
@@ -2773,41 +2585,19 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
                 raised.append(e)
             return [b"b"]
 
-        running, pool, sink = self.start(app, head=makeHead(method="POST", more=True))
-        sink.onHead = running.cancel
-        pool.runAll()
+        sink = self.cancelledAtHead(app, head=requestHead(method="POST", more=True))
         self.assertEqual(len(raised), 1)
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
-        )
+        self.assertEqual(sink.calls, [sentHead([b"a"], True), FINISHED])
 
     def test_otherFailureLogged(self) -> None:
         """
         Another exception after the cancellation is logged, and still
         nothing but C{finished} reaches the sink.
         """
-
-        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
-            startResponse("200 OK", TEXT)
-            yield b"a"
-
-        iterable = ClosingIterable([b"a"])
-
-        def close() -> None:
-            raise ValueError("close failed")
-
-        iterable.close = close  # type: ignore[method-assign]
-
-        def closingApp(environ: Any, startResponse: Any) -> ClosingIterable:
-            startResponse("200 OK", TEXT)
-            return iterable
-
-        running, pool, sink = self.start(closingApp)
-        sink.onHead = running.cancel
-        pool.runAll()
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
+        sink = self.cancelledAtHead(
+            answering(ClosingIterable([b"a"], ValueError("close failed")))
         )
+        self.assertEqual(sink.calls, [sentHead([b"a"], True), FINISHED])
         self.assertEqual(len(self.failures()), 1)
 
     def test_afterFinished(self) -> None:
@@ -2819,13 +2609,11 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return []
 
-        running, pool, sink = self.start(app)
-        pool.runAll()
+        running, pool, sink = self.startRun(app)
+        pool.flush()
         running.cancel()
         running.cancel()
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [], False), FINISHED]
-        )
+        self.assertEqual(sink.calls, whole([]))
 
 
 class ValidatorTests(RunnerMixin, SynchronousTestCase):
@@ -2869,13 +2657,9 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runValidated(
-                app, makeHead("/p%20q?x=1", headers=[("Host", "example.com")])
+                app, requestHead("/p%20q?x=1", headers=[("Host", "example.com")])
             ),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"hello"], True),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+            streamed([b"hello"]),
         )
 
     def test_post(self) -> None:
@@ -2890,7 +2674,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [data.upper()]
 
-        head = makeHead(
+        head = requestHead(
             method="POST",
             headers=[("Content-Type", "text/plain"), ("Content-Length", "6")],
         )
@@ -2908,15 +2692,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
             yield b"a"
             yield b"b"
 
-        self.assertEqual(
-            self.runValidated(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendBody", [b"b"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(self.runValidated(app), streamed([b"a"], [b"b"]))
 
     def test_write(self) -> None:
         """
@@ -2928,14 +2704,7 @@ class ValidatorTests(RunnerMixin, SynchronousTestCase):
             write(b"a")
             return []
 
-        self.assertEqual(
-            self.runValidated(app),
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(self.runValidated(app), streamed([b"a"]))
 
 
 class PacedTestCase(RunnerMixin, SynchronousTestCase):
@@ -2946,29 +2715,16 @@ class PacedTestCase(RunnerMixin, SynchronousTestCase):
     """
 
     def start(
-        self,
-        app: Callable[..., Any],
-        *steps: Callable[[RunningRequest], object],
-        head: RequestHead | None = None,
-        body: Sequence[bytes] = (),
-        reactor: Any = None,
-    ) -> tuple[RunningRequest, ManualThreadPool, RecordingSink, ScriptedCondition]:
+        self, app: Callable[..., Any], *steps: Callable[[RunningRequest], object], **kw: Any
+    ) -> tuple[RunningRequest, SynchronousThreadPool, RecordingSink, ScriptedCondition]:
         """
         Start C{app} on a request, without running it yet.
 
         @param steps: what to do at each wait, given the running request.
+        @param kw: L{startRun}'s keyword arguments.
         """
-        pool = ManualThreadPool()
-        sink = RecordingSink()
         condition = ScriptedCondition()
-        runner = WSGIRunner(
-            reactor or ImmediateReactor(),
-            pool,
-            app,
-            self.logger,
-            newCondition=lambda: condition,  # type: ignore[arg-type,return-value]
-        )
-        running = runner.run(b"req-1", head or makeHead(), list(body), sink)
+        running, pool, sink = self.startRun(app, newCondition=lambda: condition, **kw)
         condition.steps = [partial(step, running) for step in steps]
         return running, pool, sink, condition
 
@@ -3000,23 +2756,13 @@ class ResponseWindowTests(PacedTestCase):
 
         _running, pool, sink, _condition = self.start(
             app, partial(grant, 1), partial(grant, 2), partial(grant, 1),
-            head=makeHead(window="3"),
+            head=requestHead(window="3"),
         )
-        pool.runAll()
+        pool.flush()
         # 3 - 2 - 2 = -1: waits before "ef"; +1 = 0: waits again; +2: sends
         # "ef" (window 0) and waits before "gh"; +1: sends "gh".
         self.assertEqual(seen, [(3, 2), (3, 2), (4, 3)])
-        self.assertEqual(
-            sink.calls,
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"ab"], True),
-                ("sendBody", [b"cd"], False),
-                ("sendBody", [b"ef"], False),
-                ("sendBody", [b"gh"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(sink.calls, streamed([b"ab"], [b"cd"], [b"ef"], [b"gh"]))
 
     def test_windowReopened(self) -> None:
         """
@@ -3032,41 +2778,46 @@ class ResponseWindowTests(PacedTestCase):
             running.windowReceived(1)
 
         _running, pool, sink, condition = self.start(
-            app, grant, grant, head=makeHead(window="1")
+            app, grant, grant, head=requestHead(window="1")
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(condition.waits, 2)
-        self.assertEqual(
-            sink.calls,
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"a"], True),
-                ("sendBody", [b"b"], False),
-                ("sendBody", [b"c"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
+        self.assertEqual(sink.calls, streamed([b"a"], [b"b"], [b"c"]))
+
+    def startGranting(
+        self, app: Callable[..., Any], window: str, size: int
+    ) -> tuple[SynchronousThreadPool, RecordingSink, list[int]]:
+        """
+        Start C{app} with a response window of C{window}, where the
+        application's first wait records how many sink calls were made
+        before it, and grants C{size} bytes.
+
+        @return: the pool, the sink and what the wait recorded.
+        """
+        sent: list[int] = []
+
+        def grant(running: RunningRequest) -> None:
+            sent.append(len(sink.calls))
+            running.windowReceived(size)
+
+        _running, pool, sink, _condition = self.start(
+            app, grant, head=requestHead(window=window)
         )
+        return pool, sink, sent
 
     def test_firstChunkWaits(self) -> None:
         """
         With a window of zero, even the head and first chunk wait.
         """
-        sent: list[int] = []
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
             startResponse("200 OK", TEXT)
             yield b"a"
 
-        def grant(running: RunningRequest) -> None:
-            sent.append(len(sink.calls))
-            running.windowReceived(10)
-
-        _running, pool, sink, _condition = self.start(
-            app, grant, head=makeHead(window="0")
-        )
-        pool.runAll()
+        pool, sink, sent = self.startGranting(app, "0", 10)
+        pool.flush()
         self.assertEqual(sent, [0])
-        self.assertEqual(sink.calls[0], ("sendHead", 200, b"OK", BTEXT, [b"a"], True))
+        self.assertEqual(sink.calls[0], sentHead([b"a"], True))
 
     def test_bigChunkWhole(self) -> None:
         """
@@ -3086,9 +2837,9 @@ class ResponseWindowTests(PacedTestCase):
 
         _running, pool, sink, condition = self.start(
             app, partial(grant, 98), partial(grant, 1), partial(grant, 1),
-            head=makeHead(window="1"),
+            head=requestHead(window="1"),
         )
-        pool.runAll()
+        pool.flush()
         # 1 - 100 = -99; +98 = -1: waits again; +1 = 0: waits again; +1.
         self.assertEqual(condition.waits, 3)
         self.assertIs(sink.calls[0][4][0], big)
@@ -3100,7 +2851,6 @@ class ResponseWindowTests(PacedTestCase):
         """
         C{write()} waits for window like the iterable.
         """
-        sent: list[int] = []
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
             write = startResponse("200 OK", TEXT)
@@ -3108,24 +2858,10 @@ class ResponseWindowTests(PacedTestCase):
             write(b"c")
             return []
 
-        def grant(running: RunningRequest) -> None:
-            sent.append(len(sink.calls))
-            running.windowReceived(5)
-
-        _running, pool, sink, _condition = self.start(
-            app, grant, head=makeHead(window="2")
-        )
-        pool.runAll()
+        pool, sink, sent = self.startGranting(app, "2", 5)
+        pool.flush()
         self.assertEqual(sent, [1])
-        self.assertEqual(
-            sink.calls,
-            [
-                ("sendHead", 200, b"OK", BTEXT, [b"ab"], True),
-                ("sendBody", [b"c"], False),
-                ("sendBody", [], True),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(sink.calls, streamed([b"ab"], [b"c"]))
 
     def test_fileWrapper(self) -> None:
         """
@@ -3146,9 +2882,9 @@ class ResponseWindowTests(PacedTestCase):
             running.windowReceived(65536)
 
         _running, pool, sink, _condition = self.start(
-            app, grant, grant, grant, head=makeHead(window="65536")
+            app, grant, grant, grant, head=requestHead(window="65536")
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(seen, [(2, 1), (3, 2), (4, 3)])
         self.assertEqual(f.sizes, [65536] * 5)
         self.assertEqual(
@@ -3169,13 +2905,10 @@ class ResponseWindowTests(PacedTestCase):
             startResponse("200 OK", TEXT)
             return [b"a", b"b", b"c"]
 
-        _running, pool, sink, condition = self.start(app, head=makeHead(window="1"))
-        pool.runAll()
+        _running, pool, sink, condition = self.start(app, head=requestHead(window="1"))
+        pool.flush()
         self.assertEqual(condition.waits, 0)
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a", b"b", b"c"], False),
-                         FINISHED]
-        )
+        self.assertEqual(sink.calls, whole([b"a", b"b", b"c"]))
 
     def test_unlimitedWithoutWindow(self) -> None:
         """
@@ -3192,7 +2925,7 @@ class ResponseWindowTests(PacedTestCase):
         notified = condition.notifies
         running.windowReceived(5)
         self.assertEqual(condition.notifies, notified)
-        pool.runAll()
+        pool.flush()
         self.assertEqual(condition.waits, 0)
         self.assertEqual(len(sink.calls), 12)
 
@@ -3209,8 +2942,8 @@ class ResponseWindowTests(PacedTestCase):
 
         for value in ["", "-1", "+1", "1.5", "1e3", " 1", "\u0661", "9" * 19]:
             del self.events[:]
-            _running, pool, sink, condition = self.start(app, head=makeHead(window=value))
-            pool.runAll()
+            _running, pool, sink, condition = self.start(app, head=requestHead(window=value))
+            pool.flush()
             self.assertEqual(condition.waits, 0, value)
             self.assertEqual(len(sink.calls), 4, value)
             [event] = [e for e in self.events if e.get("window") == value]
@@ -3221,7 +2954,7 @@ class ResponseWindowTests(PacedTestCase):
         L{RunningRequest.windowReceived} wakes the application thread.
         """
         running, _pool, _sink, condition = self.start(
-            lambda environ, startResponse: [], head=makeHead(window="0")
+            lambda environ, startResponse: [], head=requestHead(window="0")
         )
         notified = condition.notifies
         running.windowReceived(1)
@@ -3240,13 +2973,11 @@ class ResponseWindowTests(PacedTestCase):
             return iterable
 
         _running, pool, sink, condition = self.start(
-            app, lambda running: running.cancel(), head=makeHead(window="2")
+            app, lambda running: running.cancel(), head=requestHead(window="2")
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(condition.waits, 1)
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"ab"], True), FINISHED]
-        )
+        self.assertEqual(sink.calls, [sentHead([b"ab"], True), FINISHED])
         self.assertEqual((iterable.nexts, iterable.closes), (2, 1))
         self.assertEqual(self.failures(), [])
 
@@ -3256,25 +2987,12 @@ class ResponseWindowTests(PacedTestCase):
         L{RequestCancelled}.
         """
         raised: list[BaseException] = []
-
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            write = startResponse("200 OK", TEXT)
-            write(b"a")
-            try:
-                write(b"b")
-            except RequestCancelled as e:
-                raised.append(e)
-                raise
-            return []
-
         _running, pool, sink, _condition = self.start(
-            app, lambda running: running.cancel(), head=makeHead(window="1")
+            writingTwice(raised), lambda running: running.cancel(), head=requestHead(window="1")
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(len(raised), 1)
-        self.assertEqual(
-            sink.calls, [("sendHead", 200, b"OK", BTEXT, [b"a"], True), FINISHED]
-        )
+        self.assertEqual(sink.calls, [sentHead([b"a"], True), FINISHED])
         self.assertEqual(self.failures(), [])
 
     def test_windowAfterCancel(self) -> None:
@@ -3282,7 +3000,7 @@ class ResponseWindowTests(PacedTestCase):
         A window granted after the cancellation is ignored.
         """
         running, _pool, _sink, condition = self.start(
-            lambda environ, startResponse: [], head=makeHead(window="0")
+            lambda environ, startResponse: [], head=requestHead(window="0")
         )
         running.cancel()
         notified = condition.notifies
@@ -3317,20 +3035,18 @@ class RequestBodyFlowTests(PacedTestCase):
             startResponse("204 No Content", [])
             return []
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         running, pool, sink, _condition = self.start(
-            app, head=makeHead(method="POST", more=True), body=body[:1],
+            app, head=requestHead(method="POST", more=True), body=body[:1],
             reactor=reactor,
         )
         running.bodyReceived(body[1:], True)
-        pool.runAll()
+        pool.flush()
         self.assertEqual(sink.calls, [])
         reactor.flush()
         self.assertEqual(INPUT_WINDOW // 4, 65536)
         self.assertEqual(self.windows(sink.calls), [70000, 70000, 60000])
-        self.assertEqual(sink.calls[-2:], [
-            ("sendHead", 204, b"No Content", [], [], False), FINISHED
-        ])
+        self.assertEqual(sink.calls[-2:], whole([], headers=[], status=204, reason=b"No Content"))
 
     def test_readWaitsForBody(self) -> None:
         """
@@ -3352,9 +3068,9 @@ class RequestBodyFlowTests(PacedTestCase):
 
         _running, pool, sink, condition = self.start(
             app, partial(more, False), partial(more, True),
-            head=makeHead(method="POST", more=True),
+            head=requestHead(method="POST", more=True),
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(condition.waits, 2)
         self.assertEqual(reads, [chunk, chunk, b""])
         self.assertEqual(self.windows(sink.calls), [65536, 65536])
@@ -3370,11 +3086,11 @@ class RequestBodyFlowTests(PacedTestCase):
             return [b"".join(environ["wsgi.input"])]
 
         running, pool, sink, condition = self.start(
-            app, head=makeHead(method="POST", more=True), body=[b"a\n"]
+            app, head=requestHead(method="POST", more=True), body=[b"a\n"]
         )
         running.bodyReceived([b"b\n", b"c"], False)
         running.bodyReceived([], True)
-        pool.runAll()
+        pool.flush()
         self.assertEqual(condition.waits, 0)
         self.assertEqual(sink.calls[1][4], [b"a\nb\nc"])
 
@@ -3409,11 +3125,11 @@ class RequestBodyFlowTests(PacedTestCase):
 
         running, pool, sink, _condition = self.start(
             app, *[front] * (2 + 4 * len(body) // INPUT_WINDOW),
-            head=makeHead(method="POST", more=True), body=[body[:sent]],
+            head=requestHead(method="POST", more=True), body=[body[:sent]],
         )
         if sent == len(body):
             running.bodyReceived([], True)
-        pool.runAll()
+        pool.flush()
         self.assertEqual(self.failures(), [])
         self.assertEqual(len(result), 1)
         return result[0]
@@ -3469,11 +3185,7 @@ class RequestBodyFlowTests(PacedTestCase):
         paced: nothing is granted.
         """
 
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
-        calls = self.runApp(app, makeHead(method="POST"), [b"x" * 100000])
+        calls = self.runApp(echoBody, requestHead(method="POST"), [b"x" * 100000])
         self.assertEqual(self.windows(calls), [])
 
     def test_cancelWakesReader(self) -> None:
@@ -3496,9 +3208,9 @@ class RequestBodyFlowTests(PacedTestCase):
 
         _running, pool, sink, _condition = self.start(
             app, lambda running: running.cancel(),
-            head=makeHead(method="POST", more=True), body=[b"x" * 99],
+            head=requestHead(method="POST", more=True), body=[b"x" * 99],
         )
-        pool.runAll()
+        pool.flush()
         self.assertEqual(len(raised), 1)
         self.assertEqual(iterable.closes, 1)
         self.assertEqual(sink.calls, [("sendWindow", 99), FINISHED])
@@ -3515,13 +3227,13 @@ class RequestBodyFlowTests(PacedTestCase):
             startResponse("200 OK", TEXT)
             return []
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         running, pool, sink, _condition = self.start(
-            app, head=makeHead(method="POST", more=True), body=[b"x" * 100000],
+            app, head=requestHead(method="POST", more=True), body=[b"x" * 100000],
             reactor=reactor,
         )
         running.bodyReceived([], True)
-        pool.runAll()
+        pool.flush()
         running.cancel()
         reactor.flush()
         self.assertEqual(sink.calls, [FINISHED])
@@ -3532,17 +3244,13 @@ class RequestBodyFlowTests(PacedTestCase):
         dropped.
         """
 
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", TEXT)
-            return [environ["wsgi.input"].read()]
-
         running, pool, sink, _condition = self.start(
-            app, head=makeHead(method="POST", more=True), body=[b"a"]
+            echoBody, head=requestHead(method="POST", more=True), body=[b"a"]
         )
         running.bodyReceived([b"b"], True)
         running.bodyReceived([b"c"], False)
         running.bodyReceived([b"d"], True)
-        pool.runAll()
+        pool.flush()
         self.assertEqual(sink.calls[1][4], [b"ab"])
         self.assertEqual(
             len([e for e in self.events if "after its end" in e["log_format"]]), 2
@@ -3572,12 +3280,12 @@ class ProfilingTests(SynchronousTestCase):
             startResponse("204 No Content", [])
             return []
 
-        reactor = FakeReactorFromThreads()
+        reactor = FakeReactor()
         runner = WSGIRunner(reactor, SynchronousThreadPool(), app)
         runner.profiler = Profiler()
-        runner.run(b"req-1", makeHead(), [], RecordingSink())
+        runner.run(b"req-1", requestHead(), [], RecordingSink())
         runner.profiler.start()
-        runner.run(b"req-2", makeHead(), [], RecordingSink())
+        runner.run(b"req-2", requestHead(), [], RecordingSink())
         reactor.flush()
         path = FilePath(self.mktemp()).path
         self.assertEqual(runner.profiler.stop(path), 1)

@@ -13,7 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from txmp import _zap
 from txmp._defaults import MAX_DENIAL_KEYS
 from txmp._zap import ZAP_DOMAIN, ZapHandler, zapDecision
-from txmp._zmq import PeerUnreachable, z85Encode
+from txmp._zmq import z85Encode
+from txmp.testing import MemorySocket
 
 CLIENT = bytes(range(32))
 
@@ -85,21 +86,6 @@ class ZapDecisionTests(SynchronousTestCase):
             self.assertEqual(zapDecision(frames, {self.key})[0], b"400")
 
 
-class FakeSocket:
-    """
-    Records what is sent.
-    """
-
-    def __init__(self) -> None:
-        self.sent: list[list[bytes]] = []
-        self.unreachable = False
-
-    def send(self, frames: list[bytes]) -> None:
-        if self.unreachable:
-            raise PeerUnreachable(frames[0])
-        self.sent.append(frames)
-
-
 class ZapHandlerTests(SynchronousTestCase):
     """
     L{ZapHandler} answers over its socket and logs denials.
@@ -107,7 +93,7 @@ class ZapHandlerTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.key = z85Encode(CLIENT)
-        self.socket = FakeSocket()
+        self.socket = MemorySocket(router=True)
         self.handler = ZapHandler({self.key})
         self.handler.listen(self.socket)
 
@@ -158,7 +144,7 @@ class ZapHandlerTests(SynchronousTestCase):
         """
         self.handler.requestReceived([b"peer", b"x", *zapRequest()])
         self.assertEqual(self.socket.sent, [])
-        self.socket.unreachable = True
+        self.socket.unreachable.add(b"peer")
         self.handler.requestReceived([b"peer", b"", *zapRequest()])
 
 

@@ -6,14 +6,14 @@ and a L{Clock}: no socket is made.
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Any, cast
+from typing import cast
 
 import zmq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._zmq import _NOBLOCK, _SNDMORE, ZmqSocket, _Connection
+from txmp.test.contracts import RawSocketTestsMixin
 
 
 class FakeRawSocket:
@@ -62,18 +62,33 @@ class FakeConnection:
         self.reads += 1
 
 
-def socketWithBacklog(clock: Clock, raw: FakeRawSocket, *messages: bytes) -> Any:
+def socketWithBacklog(
+    clock: Clock, connection: FakeConnection, *messages: bytes
+) -> ZmqSocket:
     """
-    A L{ZmqSocket} over C{raw} whose backlog holds C{messages}, one frame
-    each, as if ZeroMQ had refused them.
+    A L{ZmqSocket} over C{connection} whose backlog holds C{messages}, one
+    frame each: they were sent while ZeroMQ took none.  The read that
+    sending schedules has run, and is not counted.
     """
-    socket = ZmqSocket.__new__(ZmqSocket)
-    socket._reactor = clock
-    socket._router = False
-    socket._flushCall = None
-    socket._conn = cast(_Connection, FakeConnection(raw))
-    socket._backlog = deque([[message] for message in messages])
+    raw = connection.socket
+    socket = ZmqSocket(clock, lambda frames: None, connection=cast(_Connection, connection))
+    room, raw.room = raw.room, 0
+    for message in messages:
+        socket.send([message])
+    raw.room = room
+    clock.advance(0)
+    connection.reads = 0
     return socket
+
+
+class FakeRawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
+    """
+    L{FakeRawSocket} is full when a C{zmq.Socket} is (the real side is in
+    L{txmp.test.test_integration}).
+    """
+
+    def rawSocket(self, room: int) -> FakeRawSocket:
+        return FakeRawSocket(room)
 
 
 class BacklogTests(SynchronousTestCase):
@@ -87,7 +102,7 @@ class BacklogTests(SynchronousTestCase):
         the rest waits.
         """
         raw = FakeRawSocket(room=2)
-        socket = socketWithBacklog(Clock(), raw, b"a", b"b", b"c")
+        socket = socketWithBacklog(Clock(), FakeConnection(raw), b"a", b"b", b"c")
         socket._flush()
         self.assertEqual(raw.sent, [[b"a"], [b"b"]])
         self.assertEqual(socket.backlog, 1)
@@ -99,17 +114,18 @@ class BacklogTests(SynchronousTestCase):
         socket reads again on the next turn of the reactor.
         """
         clock = Clock()
-        socket = socketWithBacklog(clock, FakeRawSocket(room=1), b"a")
+        connection = FakeConnection(FakeRawSocket(room=1))
+        socket = socketWithBacklog(clock, connection, b"a")
         socket._flush()
         clock.advance(0)
-        self.assertEqual(socket._conn.reads, 1)
+        self.assertEqual(connection.reads, 1)
 
     def test_noReadWithoutSending(self) -> None:
         """
         While ZeroMQ takes nothing, no read is scheduled.
         """
         clock = Clock()
-        socket = socketWithBacklog(clock, FakeRawSocket(room=0), b"a")
+        socket = socketWithBacklog(clock, FakeConnection(FakeRawSocket(room=0)), b"a")
         socket._flush()
         self.assertEqual(clock.getDelayedCalls(), [])
         self.assertEqual(socket.backlog, 1)
@@ -131,6 +147,6 @@ class FlagTests(SynchronousTestCase):
         A message of several frames goes out whole, in order.
         """
         raw = FakeRawSocket(room=1)
-        socket = socketWithBacklog(Clock(), raw)
+        socket = socketWithBacklog(Clock(), FakeConnection(raw))
         socket.send([b"peer", b"REQ", b"body"])
         self.assertEqual(raw.sent, [[b"peer", b"REQ", b"body"]])

@@ -1,0 +1,597 @@
+# -*- test-case-name: txmp.test.test_testing,txmp.test.test_integration -*-
+"""
+What a fake of L{txmp.testing} and the real thing it stands for must both
+do, as mixins of tests (the pattern of Twisted's C{InputStreamTestMixin}):
+each is subclassed once for the fake, in L{txmp.test.test_testing}, and
+once for the real thing, in L{txmp.test.test_integration} where it needs
+real sockets, threads or the reactor.  A fake that drifts from the real
+thing fails its side.
+
+A test here is written once for both: a generator, run by
+L{inlineCallbacks}, that waits on the Deferreds of what it expects (a
+message received, a call run).  The case's C{wait} hook decides how: a
+fake's case (with L{FakeSide}) lets the fake deliver (C{network.flush()})
+and asserts that the test finished; the real thing's (with L{RealSide})
+returns the Deferred to trial, which waits for the reactor.
+
+This is not a test module: it holds no test case, and test modules import
+it (as they may not import each other).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Generator, Iterable
+from functools import wraps
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.error import ReactorNotRunning
+from twisted.python.failure import Failure
+
+from txmp._zmq import PeerUnreachable
+from txmp.testing import RecordingSink
+
+Scenario = Callable[[Any], Generator[Any, Any, None]]
+
+if TYPE_CHECKING:
+    # What the mixins are mixed into; at run time they are plain classes,
+    # so that trial finds no test in them.
+    from twisted.trial.unittest import SynchronousTestCase as _TestCase
+else:
+    _TestCase = object
+
+
+def bothSides(scenario: Scenario) -> Callable[[Any], object]:
+    """
+    Make a test method of a generator C{scenario}, run with
+    L{inlineCallbacks}, whose result the case's C{wait} hook takes.
+    """
+
+    @wraps(scenario)
+    def test(self: Any) -> object:
+        return self.wait(inlineCallbacks(scenario)(self))
+
+    return test
+
+
+class FakeSide:
+    """
+    For the fake's case (a L{SynchronousTestCase}): the test must have
+    finished when its generator returns, the fake having done at once
+    everything the test waited for.
+    """
+
+    def wait(self, d: Deferred[None]) -> None:
+        """
+        Assert that C{d}, the test, has finished, and raise what it raised.
+        """
+        results: list[object] = []
+        d.addBoth(results.append)
+        if not results:
+            raise AssertionError("the test waited for something the fake never did")
+        if isinstance(results[0], Failure):
+            results[0].raiseException()
+
+
+class RealSide:
+    """
+    For the real thing's case (a L{TestCase}): trial waits for the test.
+    """
+
+    def wait(self, d: Deferred[None]) -> Deferred[None]:
+        """
+        Return C{d}, the test, to trial.
+        """
+        return d
+
+
+def collector(count: int) -> tuple[list[list[Any]], Deferred[None], Callable[[list[Any]], None]]:
+    """
+    A receiver of messages that fires a Deferred once C{count} have come.
+
+    @return: the list the messages go to, the Deferred, the receiver.
+    """
+    received: list[list[Any]] = []
+    done: Deferred[None] = Deferred()
+
+    def receive(frames: list[Any]) -> None:
+        received.append(list(frames))
+        if len(received) == count:
+            done.callback(None)
+
+    return received, done, receive
+
+
+class _Context(Protocol):
+    def socket(
+        self,
+        kind: str,
+        receiver: Callable[[list[Any]], None],
+        highWaterMark: int,
+        routingId: bytes | None = None,
+        largeFrame: int | None = None,
+    ) -> Any: ...
+
+    def shutdown(self) -> None: ...
+
+
+class ZmqContextTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.MemoryNetwork} and L{txmp._zmq.ZmqContext} both
+    do: ROUTER and DEALER sockets joined by address.
+
+    Hooks: C{context}, the test's context (shut down after the test);
+    C{address()} returns a new address to bind; C{delivered(d)} lets
+    messages travel until C{d} has fired, and returns it.
+    """
+
+    context: _Context
+    address: Callable[[], str]
+    delivered: Callable[[Deferred[None]], Deferred[None]]
+
+    def pair(
+        self, atRouter: Callable[[list[Any]], None], atDealer: Callable[[list[Any]], None],
+        routingId: bytes = b"dealer-1", highWaterMark: int = 10,
+    ) -> tuple[Any, Any, str]:
+        """
+        A ROUTER bound to a new address, and a DEALER connected to it.
+
+        @return: the ROUTER, the DEALER and the address.
+        """
+        address = self.address()
+        router = self.context.socket("router", atRouter, highWaterMark)
+        router.bind(address)
+        dealer = self.context.socket("dealer", atDealer, highWaterMark, routingId)
+        dealer.connect(address)
+        return router, dealer, address
+
+    @bothSides
+    def test_dealerToRouter(self) -> Generator[Any, Any, None]:
+        """
+        A DEALER's message arrives at the ROUTER with the DEALER's routing
+        id first, and the ROUTER's answer arrives back at the DEALER.
+        """
+        atRouter, routerDone, toRouter = collector(1)
+        atDealer, dealerDone, toDealer = collector(1)
+        router, dealer, _ = self.pair(toRouter, toDealer)
+        dealer.send([b"hello", b"world"])
+        yield self.delivered(routerDone)
+        self.assertEqual(atRouter, [[b"dealer-1", b"hello", b"world"]])
+        router.send([b"dealer-1", b"back"])
+        yield self.delivered(dealerDone)
+        self.assertEqual(atDealer, [[b"back"]])
+
+    @bothSides
+    def test_inOrder(self) -> Generator[Any, Any, None]:
+        """
+        Messages arrive in the order they were sent, their frames intact,
+        empty and binary ones too.
+        """
+        messages = [[b"%d" % (n,), b"", bytes(range(256))] for n in range(5)]
+        atRouter, done, toRouter = collector(5)
+        _router, dealer, _ = self.pair(toRouter, lambda frames: None)
+        for message in messages:
+            dealer.send(message)
+        yield self.delivered(done)
+        self.assertEqual(atRouter, [[b"dealer-1", *message] for message in messages])
+
+    @bothSides
+    def test_sentBeforeBind(self) -> Generator[Any, Any, None]:
+        """
+        What a DEALER sends before a ROUTER binds its address waits, and
+        arrives, in order, once one does.
+        """
+        address = self.address()
+        dealer = self.context.socket("dealer", lambda frames: None, 10, b"early")
+        dealer.connect(address)
+        dealer.send([b"1"])
+        dealer.send([b"2"])
+        atRouter, done, toRouter = collector(2)
+        self.context.socket("router", toRouter, 10).bind(address)
+        yield self.delivered(done)
+        self.assertEqual(atRouter, [[b"early", b"1"], [b"early", b"2"]])
+
+    @bothSides
+    def test_routerToUnknownPeer(self) -> Generator[Any, Any, None]:
+        """
+        A ROUTER send to a peer that is not connected raises
+        L{PeerUnreachable} instead of dropping the message silently.
+        """
+        router = self.context.socket("router", lambda frames: None, 10)
+        router.bind(self.address())
+        exc = self.assertRaises(PeerUnreachable, router.send, [b"nobody", b"x"])
+        self.assertEqual(exc.args, (b"nobody",))
+        yield None
+
+    @bothSides
+    def test_sameRoutingIdTakesOver(self) -> Generator[Any, Any, None]:
+        """
+        A DEALER that connects with the routing id of one already connected
+        (a handler reconnecting) takes it over: the ROUTER's messages to
+        that id go to the newer one.
+        """
+        atRouter: list[list[Any]] = []
+        arrived = [Deferred[None](), Deferred[None]()]
+
+        def toRouter(frames: list[Any]) -> None:
+            atRouter.append(frames)
+            arrived[len(atRouter) - 1].callback(None)
+
+        atOld: list[list[Any]] = []
+        atNew, newDone, toNew = collector(1)
+        router, old, address = self.pair(toRouter, atOld.append, routingId=b"same")
+        old.send([b"old"])
+        yield self.delivered(arrived[0])
+        new = self.context.socket("dealer", toNew, 10, b"same")
+        new.connect(address)
+        new.send([b"new"])
+        yield self.delivered(arrived[1])
+        self.assertEqual(atRouter, [[b"same", b"old"], [b"same", b"new"]])
+        router.send([b"same", b"answer"])
+        yield self.delivered(newDone)
+        self.assertEqual((atOld, atNew), ([], [[b"answer"]]))
+
+    @bothSides
+    def test_largeFramesWithoutCopy(self) -> Generator[Any, Any, None]:
+        """
+        A socket made with C{largeFrame} gets frames of at least that many
+        bytes as read-only memoryviews, and shorter ones as L{bytes}, with
+        the same contents as were sent.
+        """
+        address = self.address()
+        atRouter, done, toRouter = collector(1)
+        router = self.context.socket("router", toRouter, 10, largeFrame=100)
+        router.bind(address)
+        dealer = self.context.socket("dealer", lambda frames: None, 10, b"dealer-1")
+        dealer.connect(address)
+        large = bytes(range(100))
+        dealer.send([b"x" * 99, large])
+        yield self.delivered(done)
+        [frames] = atRouter
+        self.assertEqual([type(frame) for frame in frames], [bytes, bytes, memoryview])
+        self.assertTrue(frames[2].readonly)
+        self.assertEqual(frames, [b"dealer-1", b"x" * 99, large])
+
+    @bothSides
+    def test_unlimitedHighWaterMarkRefused(self) -> Generator[Any, Any, None]:
+        """
+        A high-water mark of 0, which ZeroMQ takes as unlimited memory, is
+        refused.
+        """
+        self.assertRaises(
+            ValueError, self.context.socket, "dealer", lambda frames: None, 0
+        )
+        yield None
+
+    @bothSides
+    def test_closedSendsNothing(self) -> Generator[Any, Any, None]:
+        """
+        Sending on a closed socket does nothing, and raises nothing: the
+        process is stopping.
+        """
+        atRouter, done, toRouter = collector(1)
+        _router, dealer, address = self.pair(toRouter, lambda frames: None)
+        dealer.close()
+        dealer.send([b"lost"])
+        self.assertEqual(dealer.backlog, 0)
+        second = self.context.socket("dealer", lambda frames: None, 10, b"second")
+        second.connect(address)
+        second.send([b"after"])
+        yield self.delivered(done)
+        self.assertEqual(atRouter, [[b"second", b"after"]])
+
+
+class ThreadPoolTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.SynchronousThreadPool} and a pool of real threads
+    (L{txmp._pool.WorkerPool}, Twisted's C{ThreadPool}), each with one
+    thread, both do with the work they are given.
+
+    Hooks: C{makePool()} returns a new pool, not started; C{settle(pool)}
+    returns once the work given so far has run.
+    """
+
+    makePool: Callable[[], Any]
+    settle: Callable[[Any], None]
+
+    def startedPool(self) -> Any:
+        """
+        A new pool, started, stopped after the test if it is still running.
+        """
+        pool = self.makePool()
+        pool.start()
+        self.addCleanup(lambda: pool.stop() if pool.started else None)
+        return pool
+
+    def test_arguments(self) -> None:
+        """
+        The work is called with its positional and keyword arguments.
+        """
+        calls: list[object] = []
+        pool = self.startedPool()
+        pool.callInThread(lambda *a, **kw: calls.append((a, kw)), 1, 2, x=3)
+        self.settle(pool)
+        self.assertEqual(calls, [((1, 2), {"x": 3})])
+
+    def test_inOrder(self) -> None:
+        """
+        The work runs in the order it was given.
+        """
+        calls: list[int] = []
+        pool = self.startedPool()
+        for n in range(5):
+            pool.callInThread(calls.append, n)
+        self.settle(pool)
+        self.assertEqual(calls, [0, 1, 2, 3, 4])
+
+    def test_givenBeforeStart(self) -> None:
+        """
+        Work given before the pool starts runs once it has.
+        """
+        calls: list[int] = []
+        pool = self.makePool()
+        pool.callInThread(calls.append, 1)
+        pool.start()
+        self.addCleanup(lambda: pool.stop() if pool.started else None)
+        self.settle(pool)
+        self.assertEqual(calls, [1])
+
+    def test_failureLogged(self) -> None:
+        """
+        What the work raises is logged, not raised to the caller, and the
+        work given after it still runs.
+        """
+        calls: list[int] = []
+        pool = self.startedPool()
+        pool.callInThread(lambda: 1 // 0)
+        pool.callInThread(calls.append, 1)
+        self.settle(pool)
+        self.assertEqual(calls, [1])
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+    def test_startStop(self) -> None:
+        """
+        C{started} says whether L{start} was called more recently than
+        L{stop}.
+        """
+        pool = self.makePool()
+        self.assertFalse(pool.started)
+        pool.start()
+        self.assertTrue(pool.started)
+        pool.stop()
+        self.assertFalse(pool.started)
+
+
+class CallbackThreadPoolTestsMixin(ThreadPoolTestsMixin):
+    """
+    What L{txmp.testing.SynchronousThreadPool} and Twisted's C{ThreadPool}
+    both do, and L{txmp._pool.WorkerPool} does not:
+    C{callInThreadWithCallback}, which L{deferToThreadPool} uses.
+    """
+
+    def test_callbackResult(self) -> None:
+        """
+        C{onResult} gets C{True} and the result.
+        """
+        results: list[tuple[bool, object]] = []
+        pool = self.startedPool()
+        pool.callInThreadWithCallback(
+            lambda ok, result: results.append((ok, result)), lambda x, y: x + y, 1, y=2
+        )
+        self.settle(pool)
+        self.assertEqual(results, [(True, 3)])
+
+    def test_callbackFailure(self) -> None:
+        """
+        C{onResult} gets C{False} and a L{Failure} for what the work raised;
+        nothing is logged.
+        """
+        results: list[tuple[bool, Any]] = []
+        pool = self.startedPool()
+        pool.callInThreadWithCallback(
+            lambda ok, result: results.append((ok, result)), lambda: 1 // 0
+        )
+        self.settle(pool)
+        [(ok, failure)] = results
+        self.assertFalse(ok)
+        self.assertIsInstance(failure, Failure)
+        self.assertIsInstance(failure.value, ZeroDivisionError)
+        self.assertEqual(self.flushLoggedErrors(ZeroDivisionError), [])
+
+
+class ReactorCallsTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FakeReactor} and the real reactor's
+    C{callFromThread}, and L{txmp._pool.ReactorCalls} over either, all do:
+    run calls in the reactor thread, in order, logging failures.
+
+    Hooks: C{makeCaller()} returns what has C{callFromThread};
+    C{ran(d)} lets the calls made so far (and those they make) run until
+    C{d} has fired, and returns it.
+    """
+
+    makeCaller: Callable[[], Any]
+    ran: Callable[[Deferred[None]], Deferred[None]]
+
+    @bothSides
+    def test_inOrder(self) -> Generator[Any, Any, None]:
+        """
+        Calls run in the order they were made, with their arguments.
+        """
+        calls: list[object] = []
+        done: Deferred[None] = Deferred()
+        caller = self.makeCaller()
+        caller.callFromThread(calls.append, 1)
+        caller.callFromThread(lambda a, b: calls.append((a, b)), 2, 3)
+        caller.callFromThread(done.callback, None)
+        yield self.ran(done)
+        self.assertEqual(calls, [1, (2, 3)])
+
+    @bothSides
+    def test_callsMadeByCalls(self) -> Generator[Any, Any, None]:
+        """
+        A call made by a call that runs runs too, after it.  (Whether
+        before or after a call made meanwhile by another thread is the
+        reactor's choice.)
+        """
+        calls: list[str] = []
+        done: Deferred[None] = Deferred()
+        caller = self.makeCaller()
+
+        def first() -> None:
+            calls.append("first")
+            caller.callFromThread(calls.append, "third")
+            caller.callFromThread(done.callback, None)
+
+        caller.callFromThread(first)
+        caller.callFromThread(calls.append, "second")
+        yield self.ran(done)
+        self.assertEqual(calls[0], "first")
+        self.assertEqual(sorted(calls), ["first", "second", "third"])
+
+    @bothSides
+    def test_failureLogged(self) -> Generator[Any, Any, None]:
+        """
+        A call that raises is logged, and the calls after it run.
+        """
+        calls: list[int] = []
+        done: Deferred[None] = Deferred()
+        caller = self.makeCaller()
+        caller.callFromThread(lambda: 1 // 0)
+        caller.callFromThread(calls.append, 1)
+        caller.callFromThread(done.callback, None)
+        yield self.ran(done)
+        self.assertEqual(calls, [1])
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+
+class ReactorStopTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FakeReactor} and a real reactor both do when
+    stopped twice (a handler stopping on C{--max-requests} while a signal
+    stops it too).
+
+    Hook: C{stoppedReactor()} returns a reactor that ran and was stopped.
+    """
+
+    stoppedReactor: Callable[[], Any]
+
+    def test_stopStopped(self) -> None:
+        """
+        Stopping a stopped reactor raises L{ReactorNotRunning}.
+        """
+        self.assertRaises(ReactorNotRunning, self.stoppedReactor().stop)
+
+
+def signatureDifferences(fake: type, real: type, names: Iterable[str]) -> list[str]:
+    """
+    How the methods C{names} of C{fake} differ from those of C{real}, in
+    their parameters' names, kinds and defaults (not their annotations,
+    which may be spelled differently); a property must be one on both.
+
+    @return: one line per difference; none if they agree.
+    """
+    differences = []
+    for name in names:
+        fakeAttribute = inspect.getattr_static(fake, name, None)
+        realAttribute = inspect.getattr_static(real, name, None)
+        if realAttribute is None or fakeAttribute is None:
+            differences.append(f"{name}: missing from the {'real' if fakeAttribute else 'fake'}")
+            continue
+        if isinstance(realAttribute, property) or isinstance(fakeAttribute, property):
+            if type(realAttribute) is not type(fakeAttribute):
+                differences.append(f"{name}: a property on one side only")
+            continue
+        fakeSignature = _parameters(getattr(fake, name))
+        realSignature = _parameters(getattr(real, name))
+        if fakeSignature != realSignature:
+            differences.append(f"{name}: {fakeSignature} against {realSignature}")
+    return differences
+
+
+def _parameters(function: Callable[..., object]) -> list[tuple[str, object, object]]:
+    return [
+        (parameter.name, parameter.kind, parameter.default)
+        for parameter in inspect.signature(function).parameters.values()
+    ]
+
+
+class RunnerTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.MemoryRunner} and L{txmp._wsgi.WSGIRunner} both
+    send to a request's sink, as L{txmp._handler.FrontLink} relies on:
+    the head, then body or an error, then C{finished}, once.
+
+    Hook: C{respond(sink, status, reason, headers, body, failAfterHead)}
+    runs a request whose application answers C{status}, C{reason},
+    C{headers} and C{body} (or, with C{failAfterHead}, fails after sending
+    the head and the body), to the end, with C{sink}; it returns the
+    request's L{txmp._handler.Running}.
+    """
+
+    respond: Callable[..., Any]
+
+    def test_response(self) -> None:
+        """
+        A complete response is one C{sendHead}, with the status, reason,
+        headers and body, that says no more follows, then C{finished}.
+        """
+        sink = RecordingSink()
+        self.respond(sink, 201, b"Created", [(b"A", b"1")], [b"x"])
+        [head, finished] = sink.calls
+        self.assertEqual((head[0], head[1], head[2]), ("sendHead", 201, b"Created"))
+        self.assertIn((b"A", b"1"), head[3])
+        self.assertEqual((head[4], head[5]), ([b"x"], False))
+        self.assertEqual(finished, ("finished",))
+
+    def test_failureAfterHead(self) -> None:
+        """
+        An application that fails once its head went gives a head that
+        says more follows, C{sendError}, and C{finished}.
+        """
+        sink = RecordingSink()
+        self.respond(sink, 200, b"OK", [], [b"a"], failAfterHead=True)
+        self.flushLoggedErrors()
+        self.assertEqual([call[0] for call in sink.calls], ["sendHead", "sendError", "finished"])
+        self.assertEqual(sink.calls[0][4:], ([b"a"], True))
+
+    def test_cancelFinished(self) -> None:
+        """
+        Cancelling a request that finished sends nothing more.
+        """
+        sink = RecordingSink()
+        running = self.respond(sink, 200, b"OK", [], [])
+        calls = list(sink.calls)
+        running.cancel()
+        self.assertEqual(sink.calls, calls)
+
+
+class RawSocketTestsMixin(_TestCase):
+    """
+    What C{txmp.test.test_zmq}'s C{FakeRawSocket} and a C{zmq.Socket} both
+    do at their high-water mark, as L{txmp._zmq.ZmqSocket} sends to them.
+
+    Hook: C{rawSocket(room)} returns a socket that takes C{room} messages,
+    then is full.
+    """
+
+    rawSocket: Callable[[int], Any]
+
+    def test_fullAfterRoom(self) -> None:
+        """
+        The socket says it is writable (C{POLLOUT}) and takes whole
+        messages until it is full; then it says so, and refuses the next
+        message at its first frame, with C{zmq.Again}.
+        """
+        import zmq
+
+        from txmp._zmq import _sendMultipart
+
+        for room in (1, 3):
+            raw = self.rawSocket(room)
+            for _ in range(room):
+                self.assertTrue(raw.getsockopt(zmq.EVENTS) & zmq.POLLOUT)
+                _sendMultipart(raw, [b"a", b"b"])
+            self.assertFalse(raw.getsockopt(zmq.EVENTS) & zmq.POLLOUT)
+            self.assertRaises(zmq.Again, _sendMultipart, raw, [b"c", b"d"])
