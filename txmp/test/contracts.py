@@ -21,9 +21,9 @@ it (as they may not import each other).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from functools import wraps
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.error import ReactorNotRunning
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     # What the mixins are mixed into; at run time they are plain classes,
     # so that trial finds no test in them.
     from twisted.trial.unittest import SynchronousTestCase as _TestCase
+
+    from txmp._zmq import ZmqContext
+    from txmp.testing import MemoryNetwork
 else:
     _TestCase = object
 
@@ -86,7 +89,9 @@ class RealSide:
         return d
 
 
-def collector(count: int) -> tuple[list[list[Any]], Deferred[None], Callable[[list[Any]], None]]:
+def collector(
+    count: int,
+) -> tuple[list[list[Any]], Deferred[None], Callable[[Sequence[Any]], None]]:
     """
     A receiver of messages that fires a Deferred once C{count} have come.
 
@@ -95,25 +100,12 @@ def collector(count: int) -> tuple[list[list[Any]], Deferred[None], Callable[[li
     received: list[list[Any]] = []
     done: Deferred[None] = Deferred()
 
-    def receive(frames: list[Any]) -> None:
+    def receive(frames: Sequence[Any]) -> None:
         received.append(list(frames))
         if len(received) == count:
             done.callback(None)
 
     return received, done, receive
-
-
-class _Context(Protocol):
-    def socket(
-        self,
-        kind: str,
-        receiver: Callable[[list[Any]], None],
-        highWaterMark: int,
-        routingId: bytes | None = None,
-        largeFrame: int | None = None,
-    ) -> Any: ...
-
-    def shutdown(self) -> None: ...
 
 
 class ZmqContextTestsMixin(_TestCase):
@@ -126,7 +118,7 @@ class ZmqContextTestsMixin(_TestCase):
     messages travel until C{d} has fired, and returns it.
     """
 
-    context: _Context
+    context: ZmqContext | MemoryNetwork
     address: Callable[[], str]
     delivered: Callable[[Deferred[None]], Deferred[None]]
 

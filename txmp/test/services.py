@@ -10,18 +10,22 @@ This is not a test module: it holds no test, and test modules import it
 from __future__ import annotations
 
 import tempfile
-from typing import Any
+from typing import Any, cast
 
-from twisted.internet import reactor
+from twisted.internet import reactor as globalReactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, readBody
 
 from txmp import fronttap, handlertap
+from txmp._interfaces import IFrontReactor
+
+# Every reactor provides what the services need (txmp._interfaces).
+reactor = cast(IFrontReactor, globalReactor)
 
 
-def ipcDirectory(case: TestCase) -> FilePath[str]:
+def ipcDirectory(case: SynchronousTestCase) -> FilePath[str]:
     """
     A new directory for ipc sockets, removed after the test: not under
     trial's temporary directory, as ZeroMQ refuses ipc paths longer than

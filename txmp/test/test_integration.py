@@ -162,7 +162,7 @@ class FrontAndHandlerTests(ServicesTestCase):
         self.assertTrue(body.endswith(b" body=5\n"), body)
 
 
-def ipcAddress(case: TestCase) -> str:
+def ipcAddress(case: SynchronousTestCase) -> str:
     """
     A new ipc address, removed after the test.
     """
