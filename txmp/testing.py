@@ -69,6 +69,7 @@ from txmp._defaults import DEFAULT_MAX_QUEUE
 from txmp._dispatch import Dispatcher
 from txmp._front import DEFAULT_RULES, FrontConnection, FrontFactory
 from txmp._http import HTTPRules
+from txmp._interfaces import IHandlerReactor
 from txmp._zmq import AddressError, FramesReceiver, LargeFramesReceiver, PeerUnreachable
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ class SynchronousThreadPool:
             self._log.failure("work in a SynchronousThreadPool failed")
 
 
-@implementer(IReactorFromThreads)
+@implementer(IReactorFromThreads, IHandlerReactor)
 class FakeReactor(MemoryReactorClock):
     """
     A L{MemoryReactorClock} (time, listening, connecting, and the reactor's
@@ -194,6 +195,9 @@ class FakeReactor(MemoryReactorClock):
     With C{immediate}, calls run at once instead: the reactor thread
     running them before the calling thread goes on, which a real reactor
     may also do.
+
+    It provides what a handler's services take of a reactor
+    (L{txmp._interfaces.IHandlerReactor}), processes aside.
 
     L{stop} raises L{ReactorNotRunning} once the reactor has stopped, as a
     real reactor's does.  (A L{MemoryReactorClock} counts as running before

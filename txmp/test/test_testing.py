@@ -21,6 +21,7 @@ from zope.interface.verify import verifyObject
 
 from txmp._front import Exchange
 from txmp._handler import _ReplySink
+from txmp._interfaces import IHandlerReactor
 from txmp._pool import ReactorCalls, WorkerPool
 from txmp._wsgi import RunningRequest, WSGIRunner
 from txmp._zmq import ZmqContext, ZmqSocket
@@ -290,12 +291,14 @@ class FakeReactorTests(SynchronousTestCase):
 
     def test_interfaces(self) -> None:
         """
-        It provides L{IReactorFromThreads}, and every interface it claims
-        in full.
+        It provides L{IReactorFromThreads} and what a handler's services
+        take (L{IHandlerReactor}: a test gives it to them as it is), and
+        every interface it claims in full.
         """
         reactor = FakeReactor()
         interfaces = list(providedBy(reactor))
         self.assertIn("IReactorFromThreads", [i.__name__ for i in interfaces])
+        self.assertTrue(IHandlerReactor.providedBy(reactor))
         for interface in interfaces:
             self.assertTrue(verifyObject(interface, reactor), interface)
 
