@@ -431,6 +431,7 @@ class MemoryNetwork:
         self._cut: set[bytes] = set()
         self._largeFrames: dict[MemorySocket, int] = {}
         self._flushing = False
+        self._unnamed = 0
 
     def socket(
         self,
@@ -446,12 +447,16 @@ class MemoryNetwork:
         @param kind: C{"router"} or C{"dealer"}.
         @param highWaterMark: not used, but for refusing 0 (unlimited), as
             the real one does.
-        @param routingId: a DEALER's routing id.
+        @param routingId: a DEALER's routing id; without one, it gets one
+            as ZeroMQ's ROUTER names such a peer: five bytes, the first 0.
         """
         if highWaterMark <= 0:
             raise ValueError("a high-water mark of 0 means unlimited memory")
         if kind not in ("router", "dealer"):
             raise ValueError(f"a MemoryNetwork has no {kind} sockets")
+        if kind == "dealer" and routingId is None:
+            self._unnamed += 1
+            routingId = b"\0" + self._unnamed.to_bytes(4, "big")
         socket = MemorySocket(kind == "router", receiver, routingId, self)
         if largeFrame is not None:
             self._largeFrames[socket] = largeFrame
@@ -524,7 +529,7 @@ class MemoryNetwork:
         self._routers[address] = router
         router.address = address
         for dealer, frames in self._waiting.pop(address, []):
-            self._post(router, [dealer.routingId, *frames])
+            self._post(router, self._fromDealer(dealer, frames))
 
     def _connected(self, dealer: MemorySocket) -> None:
         self._dealers.append(dealer)
@@ -552,16 +557,28 @@ class MemoryNetwork:
             if router is None:
                 self._waiting.setdefault(socket.address, []).append((socket, frames))
             else:
-                self._post(router, [socket.routingId, *frames])
+                self._post(router, self._fromDealer(socket, frames))
 
-    def _post(self, socket: MemorySocket, frames: list[protocol.Frame]) -> None:
+    @staticmethod
+    def _fromDealer(dealer: MemorySocket, frames: list[bytes]) -> list[bytes]:
+        """
+        C{frames} as a ROUTER receives them from C{dealer}: its routing id
+        first (every DEALER of a network has one, see L{socket}).
+        """
+        assert dealer.routingId is not None, "a DEALER not made by the network"
+        return [dealer.routingId, *frames]
+
+    def _post(self, socket: MemorySocket, frames: list[bytes]) -> None:
         largeFrame = self._largeFrames.get(socket)
-        if largeFrame is not None:
-            frames = [
+        received: list[protocol.Frame]
+        if largeFrame is None:
+            received = list(frames)
+        else:
+            received = [
                 memoryview(frame).toreadonly() if len(frame) >= largeFrame else frame
                 for frame in frames
             ]
-        self.inTransit.append((socket, frames))
+        self.inTransit.append((socket, received))
 
 
 # -- the handler ----------------------------------------------------------------

@@ -169,6 +169,28 @@ class ZmqContextTestsMixin(_TestCase):
         self.assertEqual(atRouter, [[b"dealer-1", *message] for message in messages])
 
     @bothSides
+    def test_dealerWithoutRoutingId(self) -> Generator[Any, Any, None]:
+        """
+        A DEALER made without a routing id is named by the ROUTER as
+        ZeroMQ names it: five bytes, the first 0; the ROUTER answers it by
+        that name.
+        """
+        atRouter, routerDone, toRouter = collector(1)
+        atDealer, dealerDone, toDealer = collector(1)
+        address = self.address()
+        router = self.context.socket("router", toRouter, 10)
+        router.bind(address)
+        dealer = self.context.socket("dealer", toDealer, 10)
+        dealer.connect(address)
+        dealer.send([b"hello"])
+        yield self.delivered(routerDone)
+        [[peer, hello]] = atRouter
+        self.assertEqual((len(peer), peer[:1], hello), (5, b"\0", b"hello"))
+        router.send([peer, b"back"])
+        yield self.delivered(dealerDone)
+        self.assertEqual(atDealer, [[b"back"]])
+
+    @bothSides
     def test_sentBeforeBind(self) -> Generator[Any, Any, None]:
         """
         What a DEALER sends before a ROUTER binds its address waits, and
