@@ -138,6 +138,15 @@ def streamed(first: list[bytes], *chunks: list[bytes], **kw: Any) -> list[tuple[
     ]
 
 
+def sentChunks(call: tuple[object, ...]) -> list[bytes]:
+    """
+    The body chunks of a recorded C{sendHead} or C{sendBody} call.
+    """
+    chunks = call[4] if call[0] == "sendHead" else call[1]
+    assert isinstance(chunks, list), call
+    return chunks
+
+
 class ClosingIterable:
     """
     A response iterable that counts C{next()} and C{close()} calls.  An
@@ -2842,7 +2851,7 @@ class ResponseWindowTests(PacedTestCase):
         pool.flush()
         # 1 - 100 = -99; +98 = -1: waits again; +1 = 0: waits again; +1.
         self.assertEqual(condition.waits, 3)
-        self.assertIs(sink.calls[0][4][0], big)
+        self.assertIs(sentChunks(sink.calls[0])[0], big)
         self.assertEqual(sink.calls[1:], [
             ("sendBody", [b"y"], False), ("sendBody", [], True), FINISHED
         ])
@@ -2888,8 +2897,7 @@ class ResponseWindowTests(PacedTestCase):
         self.assertEqual(seen, [(2, 1), (3, 2), (4, 3)])
         self.assertEqual(f.sizes, [65536] * 5)
         self.assertEqual(
-            [len(call[4][0] if call[0] == "sendHead" else call[1][0])
-             for call in sink.calls[:4]],
+            [len(sentChunks(call)[0]) for call in sink.calls[:4]],
             [65536, 65536, 65536, 200000 - 3 * 65536],
         )
         self.assertEqual(sink.calls[4:], [("sendBody", [], True), FINISHED])
