@@ -41,19 +41,6 @@ def splitChunks(chunks: list[bytes], size: int = MAX_FRAME) -> list[bytes]:
     return result
 
 
-def _maxMessage(value: str) -> int:
-    """
-    The largest frame a front accepts, from the C{max_message} attribute of
-    its C{WELCOME}: L{DEFAULT_MAX_MESSAGE} if it has none, or one that is
-    not a positive wire-format integer (1 to 18 ASCII digits).
-    """
-    if 0 < len(value) <= 18 and value.isascii() and value.isdigit():
-        size = int(value)
-        if size > 0:
-            return size
-    return DEFAULT_MAX_MESSAGE
-
-
 class Running(Protocol):
     """
     A request being run: L{txmp._wsgi.RunningRequest}.  Every method is
@@ -296,7 +283,7 @@ class FrontLink:
         # RESP on the other one, which could reach the front first.
         self.hellos += 1
         self._send.send(
-            protocol.encodeHello(self.name, self.free, {"window": str(INPUT_WINDOW)})
+            protocol.encodeHello(self.name, self.free, window=INPUT_WINDOW)
         )
 
     def _cancelAll(self, why: str) -> None:
@@ -397,7 +384,7 @@ class FrontLink:
             if running is not None:
                 running.windowReceived(message.size)
         elif isinstance(message, protocol.Welcome):
-            front = message.meta.get("front", "?")
+            front = message.front or "?"
             if (
                 self._welcomedBy not in (None, "?")
                 and front not in ("?", self._welcomedBy)
@@ -414,16 +401,13 @@ class FrontLink:
             self.front = front
             # Beat at least as often as the front expects, or it would
             # declare this handler dead.
-            try:
-                frontBeat = float(message.meta.get("heartbeat", ""))
-            except ValueError:
-                frontBeat = 0.0
-            if 0 < frontBeat < self.heartbeat:
+            frontBeat = message.heartbeat
+            if frontBeat is not None and frontBeat < self.heartbeat:
                 self.heartbeat = frontBeat
                 if self._beat is not None and self._beat.active():
                     self._beat.reset(frontBeat)
-            self.maxMessage = _maxMessage(message.meta.get("max_message", ""))
-            self.creditInReply = message.meta.get("credit_in_reply") == "1"
+            self.maxMessage = message.maxMessage or DEFAULT_MAX_MESSAGE
+            self.creditInReply = message.creditInReply
         elif isinstance(message, protocol.Bye):
             if self.draining:
                 # The acknowledgement of ours: no REQ can follow it.

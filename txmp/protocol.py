@@ -116,6 +116,10 @@ def _int(value: str | bytes, what: str) -> int:
     return int(value)
 
 
+# WELCOME's heartbeat as _decimal writes it: digits, then a fraction or not.
+_DECIMAL = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18})?\Z")
+
+
 def _decimal(value: float) -> bytes:
     # A decimal number, with or without a fraction (WELCOME's heartbeat):
     # repr() is exact and short, but would write 1e-05.
@@ -253,9 +257,53 @@ class Hello:
 class Welcome:
     """
     A C{WELCOME} message: the front's answer to C{HELLO}.
+
+    Its attributes are all optional to a handler: one that is absent, or
+    that breaks its rule (section 4, WELCOME), reads as L{None} (C{False}
+    for L{creditInReply}), and the handler keeps what it had.
+
+    @ivar meta: all attributes, as sent.
     """
 
     meta: dict[str, str]
+
+    @property
+    def front(self) -> str | None:
+        """
+        The front's instance id.
+        """
+        return self.meta.get("front")
+
+    @property
+    def heartbeat(self) -> float | None:
+        """
+        The front's heartbeat interval in seconds: a positive decimal number,
+        with or without a fraction, as L{encodeWelcome} writes it.
+        """
+        value = self.meta.get("heartbeat", "")
+        if _DECIMAL.match(value) is None:
+            return None
+        seconds = float(value)
+        return seconds if seconds > 0 else None
+
+    @property
+    def maxMessage(self) -> int | None:
+        """
+        The largest frame the front accepts: a positive integer.
+        """
+        try:
+            size = _int(self.meta.get("max_message", ""), "max_message")
+        except ProtocolError:
+            return None
+        return size if size > 0 else None
+
+    @property
+    def creditInReply(self) -> bool:
+        """
+        Whether the front takes a request's credit back from its complete
+        C{RESP}.
+        """
+        return self.meta.get("credit_in_reply") == "1"
 
 
 @dataclass

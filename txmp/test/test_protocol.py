@@ -961,6 +961,52 @@ class WelcomeTests(SynchronousTestCase):
             self.assertRaises(ValueError, encodeWelcome, heartbeat=bad)
         self.assertRaises(ValueError, encodeWelcome, maxMessage=-1)
 
+    def test_readAttributes(self) -> None:
+        """
+        A decoded C{WELCOME} reads the attributes L{encodeWelcome} writes
+        back as it was given them.
+        """
+        welcome = decode(encodeWelcome(
+            front="f1", heartbeat=0.25, maxMessage=1000, creditInReply=True,
+        ))
+        assert isinstance(welcome, Welcome)
+        self.assertEqual(
+            (welcome.front, welcome.heartbeat, welcome.maxMessage,
+             welcome.creditInReply),
+            ("f1", 0.25, 1000, True),
+        )
+        for heartbeat in [0.00001, 5, 1e6]:
+            welcome = decode(encodeWelcome(heartbeat=heartbeat))
+            assert isinstance(welcome, Welcome)
+            self.assertEqual(welcome.heartbeat, heartbeat)
+
+    def test_attributesAbsent(self) -> None:
+        """
+        A C{WELCOME} without the front's attributes reads them as L{None},
+        and C{credit_in_reply} as C{False}.
+        """
+        welcome = Welcome({})
+        self.assertEqual(
+            (welcome.front, welcome.heartbeat, welcome.maxMessage,
+             welcome.creditInReply),
+            (None, None, None, False),
+        )
+
+    def test_badAttributes(self) -> None:
+        """
+        A C{heartbeat} that is not a positive decimal number (digits, then a
+        fraction or not: the form L{encodeWelcome} writes), a C{max_message}
+        that is not a positive integer of the wire format, and a
+        C{credit_in_reply} other than C{1}, read as absent.
+        """
+        for value in ["0", "0.0", "-1", "nan", "inf", "1e3", "1.", ".5", " 1",
+                      "1_0", "\u0661", "soon", ""]:
+            self.assertIsNone(Welcome({"heartbeat": value}).heartbeat, value)
+        for value in ["", "0", "-1", "1e6", "1" * 19, "\u0661", " 1"]:
+            self.assertIsNone(Welcome({"max_message": value}).maxMessage, value)
+        for value in ["0", "yes", "", "11"]:
+            self.assertFalse(Welcome({"credit_in_reply": value}).creditInReply, value)
+
     def test_bad(self) -> None:
         """
         Non-UTF-8 or odd meta, or a wrong frame count, is a
