@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from ._harness import SystemTestCase, asyncTest
+from ._harness import ClientConnection, SystemTestCase, asyncTest
 from .apps import hello
 
 COMBINED = re.compile(
@@ -73,6 +73,25 @@ class AccessLogTests(SystemTestCase):
             self.transcript(),
         )
         self.assertEqual(len(rotated.getContent().splitlines()), 1, self.transcript())
+
+    @asyncTest
+    async def test_clientGone(self) -> None:
+        """
+        A client that goes away while the application runs its request
+        leaves a line with 499 (nginx's "client closed request"), no body,
+        and the request's id.
+        """
+        front, handler = await self.startFrontAndHandler(
+            "tests.apps.slow:app", frontArguments=["--access-log", "-"]
+        )
+        client = await self.connect(ClientConnection())
+        client.send(b"GET /slow?seconds=2 HTTP/1.1\r\nHost: h\r\n\r\n")
+        await handler.waitForLine("slow request started: GET", timeout=10)
+        await client.abort()
+        await front.waitForLine(
+            re.compile(r'"GET /slow\?seconds=2 HTTP/1\.1" 499 - "-" "-" [0-9.]+ [0-9a-f]+\.1$'),
+            timeout=10,
+        )
 
 
 class RequestIdTests(SystemTestCase):

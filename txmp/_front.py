@@ -145,6 +145,11 @@ def plainResponse(
     return head + page, len(page)
 
 
+# The status logged for a request whose client went away before its
+# response started (nginx's 499, "client closed request"); never sent.
+CLIENT_CLOSED = 499
+
+
 def _cancel(call: IDelayedCall | None) -> None:
     """
     Cancel C{call}, if there is one and it has not run.
@@ -687,10 +692,16 @@ class Exchange:
         )
         self._end(response)
 
-    def abandon(self) -> None:
+    def abandon(self, logged: bool = True) -> None:
         """
         The client is gone, or the request was refused: stop the handler's
         work on it, and write nothing more.
+
+        @param logged: whether to count it and write its access-log line
+            (L{FrontFactory.requestDone}): with the status already sent if
+            its response had started, with the bytes of body sent so far,
+            or with L{CLIENT_CLOSED} if not.  A refusal written before any
+            response (L{FrontConnection.refuse}) logs itself instead.
         """
         state, self.state = self.state, ResponseState.DONE
         self._sink = None
@@ -703,6 +714,10 @@ class Exchange:
             self._reply.cancel()
         elif self._deferred is not None:
             self._deferred.cancel()
+        if logged:
+            if state is ResponseState.WAITING:
+                self.code = CLIENT_CLOSED
+            self.connection.factory.requestDone(self)
 
 
 class Refusal:
@@ -1221,7 +1236,8 @@ class FrontConnection(Protocol):
         self._buffer = b""
         self.exchange = None
         if exchange is not None:
-            exchange.abandon()
+            # Its response started: logged with what it sent, then cut.
+            exchange.abandon(logged=started)
         if started:
             self.abort()
             return

@@ -376,6 +376,64 @@ class AccessLogLineTests(FrontTestCase):
         self.assertIn('"POST /up HTTP/1.1" 413 ', line)
         self.assertTrue(line.endswith(" %s\n" % (requestId,)), line)
 
+    def test_clientGoneBeforeResponse(self) -> None:
+        """
+        A request whose client goes away before its response starts is
+        logged with 499 (nginx's "client closed request"), no body, and its
+        request id, once: its handler gets C{CANCEL}.
+        """
+        path = self.accessLog()
+        channel, _ = self.get(b"/slow")
+        requestId = self.lastRequest().requestId
+        self.disconnect(channel)
+        lines = path.getContent().decode("ascii").splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn('"GET /slow HTTP/1.1" 499 - ', lines[0])
+        self.assertTrue(lines[0].endswith(" " + requestId.decode("ascii")), lines[0])
+        self.assertIn(requestId, self.cancels())
+        self.respond(requestId, headers=[(b"Content-Length", b"2")], body=[b"ok"])
+        self.assertEqual(len(path.getContent().splitlines()), 1)
+
+    def test_clientGoneDuringResponse(self) -> None:
+        """
+        A request whose client goes away while its response is streamed is
+        logged with the status sent and the bytes of body sent so far.
+        """
+        path = self.accessLog()
+        channel, _ = self.get(b"/stream")
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"10")], body=[b"abc"],
+                     more=True)
+        self.assertEqual(path.getContent(), b"")
+        self.disconnect(channel)
+        lines = path.getContent().decode("ascii").splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn('"GET /stream HTTP/1.1" 200 3 ', lines[0])
+
+    def test_refusedDuringResponse(self) -> None:
+        """
+        A request refused while its response is streamed (here its body
+        trickles past C{bodyTimeout}) is logged once, with the status sent
+        and the bytes of body sent, and the connection is aborted.
+        """
+        path = self.accessLog()
+        self.site.httpRules = HTTPRules(bodyTimeout=10.0)
+        size = SMALL_BODY + 10
+        self.site.maxBody = size
+        _, transport = self.sendRequest(
+            b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % (size,)
+            + b"a" * (SMALL_BODY + 1)
+        )
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"10")], body=[b"abcd"],
+                     more=True)
+        self.clock.advance(10.0)
+        self.assertTrue(transport.disconnecting)
+        lines = path.getContent().decode("ascii").splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn('"POST /up HTTP/1.1" 200 4 ', lines[0])
+        self.assertIn(requestId, self.cancels())
+
 
 class ReplyTests(FrontTestCase):
     """
