@@ -12,6 +12,7 @@ L{twisted.internet.task.Clock}.
 
 from __future__ import annotations
 
+import enum
 import itertools
 import os
 from collections import Counter, OrderedDict
@@ -184,7 +185,24 @@ class Reply:
         self._pending.clientReady()
 
 
-QUEUED, DISPATCHED, STREAMING, DONE = "queued", "dispatched", "streaming", "done"
+class RequestState(enum.Enum):
+    """
+    Where a L{PendingRequest} is.
+    """
+
+    # Waiting in the dispatcher's queue for a handler with credit.
+    QUEUED = "queued"
+    # Sent to a handler, which has not begun its reply.
+    DISPATCHED = "dispatched"
+    # The handler's reply has begun and more of it is coming.
+    STREAMING = "streaming"
+    # Answered, failed or abandoned: nothing more happens to it.
+    DONE = "done"
+
+
+# The members as module names: the per-request checks read a global, not
+# an attribute of the enum class.
+QUEUED, DISPATCHED, STREAMING, DONE = RequestState
 
 
 class PendingRequest:
@@ -272,7 +290,7 @@ class PendingRequest:
         The client's transport accepts data again: grant what was written.
         """
         window = self.dispatcher.window
-        if self._owed and self._owed * GRANT_DIVISOR >= window and self.state == STREAMING:
+        if self._owed and self._owed * GRANT_DIVISOR >= window and self.state is STREAMING:
             owed, self._owed = self._owed, 0
             if self.handler is not None:
                 self.dispatcher._sendControl(
@@ -284,7 +302,7 @@ class PendingRequest:
         Abandon this request (the client went away): free its entry and tell
         the handler that has it, if any.
         """
-        if self.state != DONE:
+        if self.state is not DONE:
             self.dispatcher._abandon(self)
             self.dispatcher.stats["cancelled"] += 1
 
@@ -611,7 +629,7 @@ class Dispatcher:
 
         @param cancel: whether to tell the handler that has it to stop.
         """
-        wasStreaming = pending.state == STREAMING
+        wasStreaming = pending.state is STREAMING
         if cancel:
             self._abandon(pending)
         else:
@@ -643,7 +661,7 @@ class Dispatcher:
             requestId=pending.requestId.decode("ascii", "replace"),
             why=why,
         )
-        if pending.state != DONE:
+        if pending.state is not DONE:
             self._abandon(pending)
 
     def _abandon(self, pending: PendingRequest) -> None:
@@ -723,7 +741,7 @@ class Dispatcher:
             pending.timer = None
             pending.handler = None
             if (
-                pending.state == DISPATCHED
+                pending.state is DISPATCHED
                 and pending.idempotent
                 and not pending.bodySent
                 and pending.attempts < 2
@@ -848,7 +866,7 @@ class Dispatcher:
             # (A complete reply's timer is cancelled next, not reset.)
             pending.timer.reset(self.timeout)
         if isinstance(message, protocol.Response):
-            if pending.state != DISPATCHED:
+            if pending.state is not DISPATCHED:
                 self._bad(identity, "a second RESP for one request")
                 return
             self.stats["replies"] += 1
@@ -863,7 +881,7 @@ class Dispatcher:
                 # for this one's write less than this one waited.
                 self._credit(handler, 1)
         elif isinstance(message, protocol.Body):
-            if pending.state != STREAMING:
+            if pending.state is not STREAMING:
                 self._bad(identity, "BODY before RESP")
                 return
             if message.end:
