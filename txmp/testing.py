@@ -13,7 +13,14 @@ Threads and the reactor:
     the calling thread, at once or when the test says.
   - L{FakeReactor} stands for the reactor, and for L{txmp._pool.ReactorCalls}:
     a L{MemoryReactorClock} whose C{callFromThread} queues until the test
-    says, and whose C{stop} refuses a stopped reactor as a real one does.
+    says, whose C{stop} refuses a stopped reactor as a real one does, and
+    whose C{spawnProcess} records a L{FakeProcess} instead of running one.
+  - L{FakeThread} stands for a L{threading.Thread}: its target runs when
+    it is joined.  L{ScriptedCondition} stands for a
+    L{threading.Condition} in one thread: each C{wait} runs the next step
+    the test scripted; L{CountingCondition} is a real one that counts.
+  - L{ClosingTransport} stands for a client's TCP transport that, asked
+    to close, holds its data, and records an abort.
 
 ZeroMQ:
 
@@ -22,6 +29,8 @@ ZeroMQ:
     messages travel when the test says.
   - L{MemorySocket} stands for L{txmp._zmq.ZmqSocket}; on its own (not made
     by a network) it only records what is sent on it.
+  - L{FakeRawSocket} stands for a C{zmq.Socket} at its high-water mark,
+    and L{FakeZmqConnection} for the txzmq connection that holds it.
 
 The handler:
 
@@ -30,11 +39,19 @@ The handler:
     L{txmp._wsgi.RunningRequest}) through its sink.
   - L{RecordingSink} stands for the handler's L{txmp._wsgi.ResponseSink}:
     it records what a runner sends.
+  - L{ClosingIterable} stands for an application's response iterable,
+    and L{RecordingFile} for a file it gives C{wsgi.file_wrapper}.
 
 The front:
 
   - L{RecordingConsumer} stands for the front's body consumer
     (L{txmp._dispatch.BodyConsumer}, an L{txmp._front.Exchange}).
+  - L{FakeDispatcher}, L{FakeFrontFactory}, L{WritingConnection} and
+    L{RecordingReply} stand for what an L{txmp._front.Exchange} talks to:
+    the L{Dispatcher}, the L{FrontFactory}, its L{FrontConnection} (with a
+    transport that fills) and a L{txmp._dispatch.Reply}.
+  - L{FinishedRequest} stands for a finished Twisted Web request, as an
+    access log reads it.
   - L{FrontTestCase} is a front (a L{Dispatcher} with one handler
     registered, served by a L{FrontFactory}) on a L{MemorySocket} and a
     L{Clock}, fed raw HTTP over L{StringTransport}s, and
@@ -48,20 +65,30 @@ reactor.
 
 from __future__ import annotations
 
+import io
+import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Callable, TypeVar, cast
+from typing import TYPE_CHECKING, AnyStr, Callable, TypeVar, cast
 
+import zmq
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone, ReactorNotRunning
-from twisted.internet.interfaces import IReactorFromThreads, ISSLTransport
+from twisted.internet.interfaces import (
+    IProcessProtocol,
+    IProcessTransport,
+    IReactorFromThreads,
+    ISSLTransport,
+)
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.test.requesthelper import DummyRequest
 from zope.interface import directlyProvides, implementer
 
 from txmp import protocol
@@ -69,10 +96,11 @@ from txmp._defaults import DEFAULT_MAX_QUEUE
 from txmp._dispatch import Dispatcher
 from txmp._front import DEFAULT_RULES, FrontConnection, FrontFactory
 from txmp._http import HTTPRules
-from txmp._interfaces import IHandlerReactor
+from txmp._interfaces import IFrontReactor
 from txmp._zmq import AddressError, FramesReceiver, LargeFramesReceiver, PeerUnreachable
 
 if TYPE_CHECKING:
+    from txmp._front import Exchange
     from txmp._wsgi import ResponseSink
 
 _R = TypeVar("_R")
@@ -180,7 +208,118 @@ class SynchronousThreadPool:
             self._log.failure("work in a SynchronousThreadPool failed")
 
 
-@implementer(IReactorFromThreads, IHandlerReactor)
+@dataclass
+class FakeThread:
+    """
+    A L{threading.Thread} (as L{txmp._pool.WorkerPool}'s thread factory
+    makes it) that runs its target only when joined, in the joining thread.
+
+    @ivar started: whether L{start} was called.
+    @ivar joined: whether L{join} was called.
+    """
+
+    target: Callable[[], object]
+    name: str
+    started: bool = False
+    joined: bool = False
+
+    def start(self) -> None:
+        """
+        Record that the thread was started; its target waits for L{join}.
+        """
+        self.started = True
+
+    def join(self, timeout: float | None = None) -> None:
+        """
+        Run the target, in the calling thread.
+        """
+        self.joined = True
+        self.target()
+
+
+class ScriptedCondition:
+    """
+    A single-threaded stand-in for L{threading.Condition}: each C{wait()}
+    runs the next scripted step, as another thread (the reactor's) would
+    while the waiting thread (an application's) waits.
+
+    @ivar steps: the steps not run yet, in order.
+    @ivar waits: how many times C{wait} was called.
+    @ivar notifies: how many times C{notify_all} was called.
+    """
+
+    def __init__(self, *steps: Callable[[], object]) -> None:
+        self.steps = list(steps)
+        self.waits = 0
+        self.notifies = 0
+
+    def __enter__(self) -> ScriptedCondition:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def notify_all(self) -> None:
+        """
+        Count a call: nobody else waits.
+        """
+        self.notifies += 1
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """
+        Run the next step.
+
+        @return: C{True}, as a real condition's when notified.
+        """
+        self.waits += 1
+        self.steps.pop(0)()
+        return True
+
+
+class CountingCondition(threading.Condition):
+    """
+    A real L{threading.Condition} that counts how often it was taken and
+    notified.
+
+    @ivar entered: how many times it was entered (C{with condition}).
+    @ivar notified: how many times C{notify_all} was called.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = 0
+        self.notified = 0
+
+    def __enter__(self) -> bool:
+        self.entered += 1
+        return super().__enter__()
+
+    def notify_all(self) -> None:
+        self.notified += 1
+        super().notify_all()
+
+
+class FakeProcess:
+    """
+    The transport of a process that L{FakeReactor.spawnProcess} pretends to
+    spawn (a L{twisted.internet.process.Process}): it records the signals
+    sent to it.
+
+    @ivar signals: the signals sent, in order.
+    """
+
+    def __init__(self) -> None:
+        self.signals: list[str] = []
+        self.pid = 1
+
+    def signalProcess(self, signalID: str | int) -> None:
+        """
+        Record C{signalID}.
+        """
+        self.signals.append(str(signalID))
+
+
+@implementer(IReactorFromThreads, IFrontReactor)
 class FakeReactor(MemoryReactorClock):
     """
     A L{MemoryReactorClock} (time, listening, connecting, and the reactor's
@@ -196,8 +335,9 @@ class FakeReactor(MemoryReactorClock):
     running them before the calling thread goes on, which a real reactor
     may also do.
 
-    It provides what a handler's services take of a reactor
-    (L{txmp._interfaces.IHandlerReactor}), processes aside.
+    It provides what a front's and a handler's services take of a reactor
+    (L{txmp._interfaces.IFrontReactor}): L{spawnProcess} records the
+    process in L{spawned} instead of running it.
 
     L{stop} raises L{ReactorNotRunning} once the reactor has stopped, as a
     real reactor's does.  (A L{MemoryReactorClock} counts as running before
@@ -205,6 +345,7 @@ class FakeReactor(MemoryReactorClock):
 
     @ivar pending: the calls not run yet, in order, as C{(callable, args,
         kwargs)}.
+    @ivar spawned: the processes spawned, in order, as C{(args, process)}.
     """
 
     _log = Logger()
@@ -216,6 +357,7 @@ class FakeReactor(MemoryReactorClock):
             tuple[Callable[..., object], tuple[object, ...], dict[str, object]]
         ] = []
         self._flushing = False
+        self.spawned: list[tuple[list[bytes | str], FakeProcess]] = []
 
     def callFromThread(
         self, callable: Callable[..., object], *args: object, **kwargs: object
@@ -264,6 +406,46 @@ class FakeReactor(MemoryReactorClock):
         if self.hasStopped:
             raise ReactorNotRunning()
         MemoryReactorClock.stop(self)
+
+    def spawnProcess(
+        self,
+        processProtocol: IProcessProtocol,
+        executable: bytes | str,
+        args: Sequence[bytes | str],
+        env: Mapping[AnyStr, AnyStr] | None = None,
+        path: bytes | str | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        usePTY: bool = False,
+        childFDs: Mapping[int, int | str] | None = None,
+    ) -> IProcessTransport:
+        """
+        Record the process in L{spawned} instead of running it, and connect
+        C{processProtocol} to its L{FakeProcess}.
+        """
+        process = FakeProcess()
+        # A FakeProcess has only what a process monitor uses of a process's
+        # transport: its pid, and signalProcess.
+        transport = cast(IProcessTransport, process)
+        processProtocol.makeConnection(transport)
+        self.spawned.append((list(args), process))
+        return transport
+
+
+class ClosingTransport(StringTransport):
+    """
+    A client's TCP transport (a L{StringTransport}) that, once asked to
+    close, waits for its client to read what it holds (never, here), and
+    records an abort.
+
+    @ivar aborted: whether C{abortConnection} was called.
+    """
+
+    aborted = False
+
+    def abortConnection(self) -> None:
+        self.aborted = True
+        StringTransport.abortConnection(self)
 
 
 # -- ZeroMQ ---------------------------------------------------------------------
@@ -581,6 +763,63 @@ class MemoryNetwork:
         self.inTransit.append((socket, received))
 
 
+class FakeRawSocket:
+    """
+    A C{zmq.Socket}, as L{txmp._zmq.ZmqSocket} sends on it, that takes
+    C{room} messages, then is full.
+
+    @ivar room: how many messages it takes before it is full.
+    @ivar sent: the messages taken, in order.
+    """
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.sent: list[list[bytes]] = []
+        self._partial: list[bytes] | None = None
+
+    def getsockopt(self, option: int) -> int:
+        """
+        C{zmq.EVENTS}: C{POLLOUT} until it is full.
+        """
+        assert option == zmq.EVENTS
+        return zmq.POLLOUT if len(self.sent) < self.room else 0
+
+    def send(self, frame: bytes, flags: int, copy: bool) -> None:
+        """
+        One frame, as ZeroMQ takes it: a message is refused (C{zmq.Again},
+        with C{NOBLOCK}) only at its first frame, and ends at the first
+        frame sent without C{SNDMORE}.
+        """
+        assert flags & zmq.NOBLOCK and copy
+        if self._partial is None:
+            if len(self.sent) >= self.room:
+                raise zmq.Again()
+            self._partial = []
+        self._partial.append(frame)
+        if not flags & zmq.SNDMORE:
+            self.sent.append(self._partial)
+            self._partial = None
+
+
+class FakeZmqConnection:
+    """
+    The txzmq connection of a L{txmp._zmq.ZmqSocket} (a
+    C{txmp._zmq._Connection}) over a L{FakeRawSocket}: it counts its reads.
+
+    @ivar reads: how many times C{doRead} was called.
+    """
+
+    def __init__(self, socket: FakeRawSocket) -> None:
+        self.socket = socket
+        self.reads = 0
+
+    def doRead(self) -> None:
+        """
+        Count a read.
+        """
+        self.reads += 1
+
+
 # -- the handler ----------------------------------------------------------------
 
 
@@ -752,6 +991,68 @@ class MemoryRunner:
         return run
 
 
+class ClosingIterable:
+    """
+    A WSGI application's response iterable (a generator, say) that counts
+    C{next()} and C{close()} calls.  An item that is callable is called,
+    and its result yielded.
+
+    @ivar nexts: how many times C{next()} was called.
+    @ivar closes: how many times C{close()} was called.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[bytes | Callable[[], bytes]],
+        closeError: BaseException | None = None,
+    ) -> None:
+        """
+        @param closeError: if not L{None}, what C{close()} raises.
+        """
+        self.items = list(items)
+        self.nexts = 0
+        self.closes = 0
+        self.closeError = closeError
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        self.nexts += 1
+        if not self.items:
+            raise StopIteration
+        item = self.items.pop(0)
+        return item() if callable(item) else item
+
+    def close(self) -> None:
+        """
+        Count a call; raise C{closeError} if there is one.
+        """
+        self.closes += 1
+        if self.closeError is not None:
+            raise self.closeError
+
+
+class RecordingFile(io.BytesIO):
+    """
+    A file (an L{io.BytesIO}), as an application gives
+    C{wsgi.file_wrapper}, that records the sizes asked of C{read}.
+
+    @ivar sizes: the sizes asked, in order.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.sizes: list[int | None] = []
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        """
+        Record C{size}, and read.
+        """
+        self.sizes.append(size)
+        return super().read(size)
+
+
 # -- the front ------------------------------------------------------------------
 
 
@@ -786,6 +1087,204 @@ class RecordingConsumer:
         Count a call.
         """
         self.aborted += 1
+
+
+class FakeDispatcher:
+    """
+    The part of a L{Dispatcher} an L{txmp._front.Exchange} uses:
+    L{submit} returns L{deferred}, which the test fires with a reply.
+
+    @ivar deferred: what every L{submit} returns.
+    """
+
+    def __init__(self) -> None:
+        self.deferred: Deferred[object] = Deferred()
+
+    def newRequestId(self) -> bytes:
+        """
+        Always C{b"r1"}.
+        """
+        return b"r1"
+
+    def submit(
+        self,
+        meta: object,
+        headers: object,
+        body: object,
+        consumer: object,
+        idempotent: bool = False,
+        bodySource: object = None,
+        requestId: bytes | None = None,
+    ) -> Deferred[object]:
+        """
+        Return L{deferred}.
+        """
+        return self.deferred
+
+
+class FakeFrontFactory:
+    """
+    The part of a L{FrontFactory} an L{txmp._front.Exchange} uses, with a
+    L{FakeDispatcher} and a L{Clock}.
+
+    @ivar done: the exchanges that told it they were done, in order.
+    """
+
+    retryAfter = 1
+
+    def __init__(self) -> None:
+        self.dispatcher = FakeDispatcher()
+        self.reactor = Clock()
+        self.done: list[Exchange] = []
+
+    def requestDone(self, request: Exchange) -> None:
+        """
+        Record C{request}.
+        """
+        self.done.append(request)
+
+    def date(self) -> bytes:
+        """
+        The epoch, as an HTTP date.
+        """
+        return b"Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+class WritingConnection:
+    """
+    The part of a L{FrontConnection} an L{txmp._front.Exchange} uses, with a
+    transport that is full once a write of C{pauseAt} bytes or more comes,
+    as a real one is past its buffer size, until L{resume}.  The first
+    write (the response head) is not recorded.
+
+    @ivar writes: the writes after the first, in order.
+    @ivar events: C{("write", size)} for each of them, in order; a
+        L{RecordingReply} made with this list adds its own.
+    @ivar finished: whether the exchange said it was done.
+    @ivar aborted: whether the connection was aborted.
+    @ivar exchange: the exchange told of a L{resume}, if any.
+    """
+
+    trusted = False
+    bodyPending = False
+    persistent = True
+    transportFull = False
+    localHost = b"example.com"
+    localPort = b"80"
+    peerPort = b"40000"
+
+    def __init__(self, pauseAt: int = 0) -> None:
+        self.factory = FakeFrontFactory()
+        self.writes: list[bytes] = []
+        self.events: list[object] = []
+        self.finished = False
+        self.aborted = False
+        self.exchange: Exchange | None = None
+        self._pauseAt = pauseAt
+        self._head = True
+
+    def client(self, headers: object) -> tuple[str, bytes, None]:
+        """
+        Always C{192.0.2.5}, over C{http}.
+        """
+        return "192.0.2.5", b"http", None
+
+    def keepAlive(self, exchange: Exchange) -> bool:
+        """
+        Always keep the connection.
+        """
+        return True
+
+    def readingChanged(self) -> None:
+        """
+        Nothing to do.
+        """
+
+    def write(self, data: bytes) -> None:
+        """
+        Record C{data} (but the first write), and fill the transport if it
+        is C{pauseAt} bytes or more.
+        """
+        assert type(data) is bytes, data
+        if self._head:
+            self._head = False
+            return
+        self.writes.append(data)
+        self.events.append(("write", len(data)))
+        if self._pauseAt and len(data) >= self._pauseAt:
+            self.transportFull = True
+
+    def resume(self) -> None:
+        """
+        The transport has sent what it held.
+        """
+        self.transportFull = False
+        if self.exchange is not None:
+            self.exchange.transportResumed()
+
+    def exchangeDone(self, exchange: Exchange) -> None:
+        """
+        Record that the exchange is done.
+        """
+        self.finished = True
+
+    def abort(self) -> None:
+        """
+        Record an abort.
+        """
+        self.aborted = True
+
+
+class RecordingReply:
+    """
+    A L{txmp._dispatch.Reply} that records what an L{txmp._front.Exchange}
+    tells it, in order, in C{events}.
+    """
+
+    more = True
+    status = 200
+    reason = b"OK"
+
+    def __init__(self, events: list[object], contentLength: int | None = None) -> None:
+        self.events = events
+        self.contentLength = contentLength
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+
+    def cancel(self) -> None:
+        """
+        Record C{"cancel"}.
+        """
+        self.events.append("cancel")
+
+    def invalid(self, why: str, status: int | None = None) -> None:
+        """
+        Record C{("invalid", why, status)}.
+        """
+        self.events.append(("invalid", why, status))
+
+    def written(self, size: int, clientReady: bool) -> None:
+        """
+        Record C{("written", size, clientReady)}.
+        """
+        self.events.append(("written", size, clientReady))
+
+    def clientReady(self) -> None:
+        """
+        Record C{"clientReady"}.
+        """
+        self.events.append("clientReady")
+
+
+class FinishedRequest(DummyRequest):
+    """
+    A Twisted Web request (L{twisted.web.server.Request}) once finished, as
+    an access log reads it: a L{DummyRequest} with the C{code} and
+    C{sentLength} a real one has too.
+    """
+
+    code = 200
+    sentLength = 0
 
 
 _REQUEST_META: list[tuple[bytes, bytes]] = [
@@ -1131,7 +1630,17 @@ class FrontTestCase(SynchronousTestCase):
 
 
 __all__ = [
+    "ClosingIterable",
+    "ClosingTransport",
+    "CountingCondition",
+    "FakeDispatcher",
+    "FakeFrontFactory",
+    "FakeProcess",
+    "FakeRawSocket",
     "FakeReactor",
+    "FakeThread",
+    "FakeZmqConnection",
+    "FinishedRequest",
     "FrontTestCase",
     "MemoryNetwork",
     "MemoryRun",
@@ -1139,8 +1648,12 @@ __all__ = [
     "MemorySocket",
     "ParsedResponse",
     "RecordingConsumer",
+    "RecordingFile",
+    "RecordingReply",
     "RecordingSink",
+    "ScriptedCondition",
     "SynchronousThreadPool",
+    "WritingConnection",
     "httpHead",
     "requestHead",
     "requestMeta",

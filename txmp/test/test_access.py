@@ -11,21 +11,12 @@ import sys
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.test.requesthelper import DummyRequest
 
 from txmp._access import AccessLog
+from txmp.testing import FinishedRequest
 
 # 2026-12-01 21:30:05.250 UTC
 NOW = 1796160605.25
-
-
-class FinishedRequest(DummyRequest):
-    """
-    A L{DummyRequest} with what a finished Twisted Web request has too.
-    """
-
-    code = 200
-    sentLength = 0
 
 
 def finishedRequest() -> FinishedRequest:

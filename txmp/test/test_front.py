@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import cast
 
 from twisted.internet.abstract import FileDescriptor
-from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import ILogObserver, LogEvent, Logger
@@ -25,11 +24,15 @@ from txmp._defaults import (
     SEND_LIMIT,
     SMALL_BODY,
 )
-from txmp._dispatch import Dispatcher, Reply
-from txmp._front import Exchange, FrontConnection, FrontFactory
+from txmp._front import Exchange, FrontConnection
 from txmp._http import HTTPRules, RequestHead, parseNetwork
-from txmp.test.contracts import signatureDifferences
-from txmp.testing import FrontTestCase, ParsedResponse
+from txmp.testing import (
+    ClosingTransport,
+    FrontTestCase,
+    ParsedResponse,
+    RecordingReply,
+    WritingConnection,
+)
 
 
 class RequestTests(FrontTestCase):
@@ -1058,19 +1061,6 @@ class DisconnectTests(FrontTestCase):
         self.assertNoLeak()
 
 
-class _ClosingTransport(StringTransport):
-    """
-    A transport that, once asked to close, waits for its client to read
-    what it holds (never, here), and records an abort.
-    """
-
-    aborted = False
-
-    def abortConnection(self) -> None:
-        self.aborted = True
-        StringTransport.abortConnection(self)
-
-
 class AbortTimeoutTests(FrontTestCase):
     """
     A connection the front closes is aborted if its client does not take
@@ -1082,7 +1072,7 @@ class AbortTimeoutTests(FrontTestCase):
         An idle connection closed by the front, whose client reads nothing,
         is aborted L{ABORT_TIMEOUT} seconds later, and not before.
         """
-        transport = _ClosingTransport(
+        transport = ClosingTransport(
             hostAddress=self.serverAddress, peerAddress=self.clientAddress
         )
         self.connect(transport=transport)
@@ -1350,149 +1340,21 @@ class StreamingTests(FrontTestCase):
         self.assertClosed(transport)
 
 
-class _FakeDispatcher:
-    """
-    The part of a L{Dispatcher} an L{Exchange} uses: L{submit} returns a
-    Deferred the test fires with a reply.
-    """
-
-    def __init__(self) -> None:
-        self.deferred: Deferred[object] = Deferred()
-
-    def newRequestId(self) -> bytes:
-        return b"r1"
-
-    def submit(
-        self,
-        meta: object,
-        headers: object,
-        body: object,
-        consumer: object,
-        idempotent: bool = False,
-        bodySource: object = None,
-        requestId: bytes | None = None,
-    ) -> Deferred[object]:
-        return self.deferred
-
-
-class _FakeFactory:
-    retryAfter = 1
-
-    def __init__(self) -> None:
-        self.dispatcher = _FakeDispatcher()
-        self.reactor = Clock()
-        self.done: list[Exchange] = []
-
-    def requestDone(self, request: Exchange) -> None:
-        self.done.append(request)
-
-    def date(self) -> bytes:
-        return b"Thu, 01 Jan 1970 00:00:00 GMT"
-
-
-class _WritingConnection:
-    """
-    The part of a L{FrontConnection} an L{Exchange} uses, with a transport
-    that is full once a write of C{pauseAt} bytes or more comes, as a real
-    one is past its buffer size, until L{resume}.  The first write (the
-    response head) is not recorded.
-    """
-
-    trusted = False
-    bodyPending = False
-    persistent = True
-    transportFull = False
-    localHost = b"example.com"
-    localPort = b"80"
-    peerPort = b"40000"
-
-    def __init__(self, pauseAt: int = 0) -> None:
-        self.factory = _FakeFactory()
-        self.writes: list[bytes] = []
-        self.events: list[object] = []
-        self.finished = False
-        self.aborted = False
-        self.exchange: Exchange | None = None
-        self._pauseAt = pauseAt
-        self._head = True
-
-    def client(self, headers: object) -> tuple[str, bytes, None]:
-        return "192.0.2.5", b"http", None
-
-    def keepAlive(self, exchange: Exchange) -> bool:
-        return True
-
-    def readingChanged(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        assert type(data) is bytes, data
-        if self._head:
-            self._head = False
-            return
-        self.writes.append(data)
-        self.events.append(("write", len(data)))
-        if self._pauseAt and len(data) >= self._pauseAt:
-            self.transportFull = True
-
-    def resume(self) -> None:
-        """
-        The transport has sent what it held.
-        """
-        self.transportFull = False
-        if self.exchange is not None:
-            self.exchange.transportResumed()
-
-    def exchangeDone(self, exchange: Exchange) -> None:
-        self.finished = True
-
-    def abort(self) -> None:
-        self.aborted = True
-
-
-class _RecordingReply:
-    """
-    What an L{Exchange} tells a L{txmp._dispatch.Reply}, in order.
-    """
-
-    more = True
-    status = 200
-    reason = b"OK"
-
-    def __init__(self, events: list[object], contentLength: int | None = None) -> None:
-        self.events = events
-        self.contentLength = contentLength
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
-
-    def cancel(self) -> None:
-        self.events.append("cancel")
-
-    def invalid(self, why: str, status: int | None = None) -> None:
-        self.events.append(("invalid", why, status))
-
-    def written(self, size: int, clientReady: bool) -> None:
-        self.events.append(("written", size, clientReady))
-
-    def clientReady(self) -> None:
-        self.events.append("clientReady")
-
-
 def _streamingExchange(
     pauseAt: int, contentLength: int | None = None
-) -> tuple[Exchange, _WritingConnection, _RecordingReply]:
+) -> tuple[Exchange, WritingConnection, RecordingReply]:
     """
     An L{Exchange} for an HTTP/1.0 C{GET} (its body is not chunked) whose
     streamed reply has started.
     """
-    connection = _WritingConnection(pauseAt)
+    connection = WritingConnection(pauseAt)
     head = RequestHead(HTTPRules())
     head.requestLine(b"GET / HTTP/1.0")
     head.end()
     exchange = Exchange(connection, head)  # type: ignore[arg-type]
     connection.exchange = exchange
     exchange.start(False)
-    reply = _RecordingReply(connection.events, contentLength)
+    reply = RecordingReply(connection.events, contentLength)
     connection.factory.dispatcher.deferred.callback(reply)
     return exchange, connection, reply
 
@@ -1585,25 +1447,3 @@ class ResponseBodyTests(SynchronousTestCase):
         body.finishBody()
         self.assertEqual(request.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
 
-
-class LocalFakesTests(SynchronousTestCase):
-    """
-    The fakes above, which stand for the parts of the front an L{Exchange}
-    talks to, take what the real ones take.
-    """
-
-    def test_signatures(self) -> None:
-        """
-        Each fake's methods have the parameters of the real class's.
-        """
-        for fake, real, names in [
-            (_FakeDispatcher, Dispatcher, "newRequestId submit"),
-            (_FakeFactory, FrontFactory, "requestDone date"),
-            (
-                _WritingConnection,
-                FrontConnection,
-                "client keepAlive readingChanged write exchangeDone abort",
-            ),
-            (_RecordingReply, Reply, "cancel invalid written clientReady"),
-        ]:
-            self.assertEqual(signatureDifferences(fake, real, names.split()), [], fake)

@@ -6,32 +6,12 @@ target when joined, and L{FakeReactor} stands for the reactor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._pool import ReactorCalls, WorkerPool
-from txmp.testing import FakeReactor
-
-
-@dataclass
-class FakeThread:
-    """
-    A thread that runs its target only when joined, in the joining thread.
-    """
-
-    target: Callable[[], object]
-    name: str
-    started: bool = False
-    joined: bool = False
-
-    def start(self) -> None:
-        self.started = True
-
-    def join(self, timeout: float | None = None) -> None:
-        self.joined = True
-        self.target()
+from txmp.testing import FakeReactor, FakeThread
 
 
 class WorkerPoolTests(SynchronousTestCase):

@@ -418,38 +418,6 @@ class HandlerCommandTests(SynchronousTestCase):
         )
 
 
-class _FakeProcess:
-    """
-    The transport of a process that L{_ProcessReactor} pretends to spawn.
-    """
-
-    def __init__(self) -> None:
-        self.signals: list[str] = []
-        self.pid = 1
-
-    def signalProcess(self, signal: str) -> None:
-        self.signals.append(signal)
-
-
-class _ProcessReactor(MemoryReactorClock):
-    """
-    A memory reactor that records spawned processes instead of running them.
-    """
-
-    def __init__(self) -> None:
-        MemoryReactorClock.__init__(self)
-        self.spawned: list[tuple[list[str], _FakeProcess]] = []
-
-    def spawnProcess(self, processProtocol: Any, executable: Any, args: Any = (),
-                     env: Any = None, path: Any = None, uid: Any = None,
-                     gid: Any = None, usePTY: Any = False,
-                     childFDs: Any = None) -> _FakeProcess:
-        transport = _FakeProcess()
-        processProtocol.makeConnection(transport)
-        self.spawned.append((list(args), transport))
-        return transport
-
-
 class FrontMakeServiceTests(SynchronousTestCase):
     """
     Tests for L{fronttap.makeService}, without starting anything.
@@ -504,7 +472,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         links = fronttap.PrivateLinks(options)
         links.startService()
         self.addCleanup(links.stopService)
-        reactor = _ProcessReactor()
+        reactor = FakeReactor()
         spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, reactor), options, links)
         spawned.startService()
         self.addCleanup(spawned.stopService)
@@ -528,7 +496,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         """
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
-        reactor = _ProcessReactor()
+        reactor = FakeReactor()
         spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, reactor), options)
         spawned.startService()
         self.addCleanup(spawned.stopService)
@@ -554,7 +522,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         """
         options = fronttap.Options()
         options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
-        reactor = _ProcessReactor()
+        reactor = FakeReactor()
         spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, reactor), options)
         drained: Deferred[None] = Deferred()
         spawned.stopAfter = lambda: drained
@@ -797,7 +765,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
     def setUp(self) -> None:
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
-        self.reactor = _ProcessReactor()
+        self.reactor = FakeReactor()
         self.spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, self.reactor), options)
         self.spawned.startService()
         self.host = socket.gethostname()
@@ -805,7 +773,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
     def name(self, number: int) -> str:
         return "%s:spawn-%d" % (self.host, number)
 
-    def started(self) -> list[str]:
+    def started(self) -> list[bytes | str]:
         """
         The names of the processes started so far, in order.
         """

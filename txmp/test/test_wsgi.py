@@ -35,7 +35,16 @@ from txmp._wsgi import (
     requestIdText,
 )
 from txmp.protocol import RequestHead
-from txmp.testing import FakeReactor, RecordingSink, SynchronousThreadPool, requestHead
+from txmp.testing import (
+    ClosingIterable,
+    CountingCondition,
+    FakeReactor,
+    RecordingFile,
+    RecordingSink,
+    ScriptedCondition,
+    SynchronousThreadPool,
+    requestHead,
+)
 
 ERROR_HEAD = (
     "sendHead",
@@ -145,37 +154,6 @@ def sentChunks(call: tuple[object, ...]) -> list[bytes]:
     chunks = call[4] if call[0] == "sendHead" else call[1]
     assert isinstance(chunks, list), call
     return chunks
-
-
-class ClosingIterable:
-    """
-    A response iterable that counts C{next()} and C{close()} calls.  An
-    item that is callable is called, and its result yielded.
-    """
-
-    def __init__(self, items: Sequence[Any], closeError: BaseException | None = None) -> None:
-        """
-        @param closeError: if not L{None}, what C{close()} raises.
-        """
-        self.items = list(items)
-        self.nexts = 0
-        self.closes = 0
-        self.closeError = closeError
-
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        self.nexts += 1
-        if not self.items:
-            raise StopIteration
-        item = self.items.pop(0)
-        return item() if callable(item) else item
-
-    def close(self) -> None:
-        self.closes += 1
-        if self.closeError is not None:
-            raise self.closeError
 
 
 def recordingLogger(events: list[dict[str, Any]]) -> Logger:
@@ -745,33 +723,6 @@ class BytewiseInputStreamTests(InputStreamTestMixin, SynchronousTestCase):
             stream.feed(content[i : i + 1])
         stream.finish()
         return stream
-
-
-class ScriptedCondition:
-    """
-    A single-threaded stand-in for L{threading.Condition}: each C{wait()}
-    runs the next scripted step, as the reactor thread would while the
-    application thread waits.
-    """
-
-    def __init__(self, *steps: Callable[[], object]) -> None:
-        self.steps = list(steps)
-        self.waits = 0
-        self.notifies = 0
-
-    def __enter__(self) -> ScriptedCondition:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        return None
-
-    def notify_all(self) -> None:
-        self.notifies += 1
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.waits += 1
-        self.steps.pop(0)()
-        return True
 
 
 class InputStreamTests(SynchronousTestCase):
@@ -1610,26 +1561,6 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             )
 
 
-class CountingCondition(threading.Condition):
-    """
-    A L{threading.Condition} that counts how often it was taken and
-    notified.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered = 0
-        self.notified = 0
-
-    def __enter__(self) -> bool:
-        self.entered += 1
-        return super().__enter__()
-
-    def notify_all(self) -> None:
-        self.notified += 1
-        super().notify_all()
-
-
 class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
     """
     What can run in the application thread does: the reactor thread only
@@ -1733,25 +1664,12 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
     C{wsgi.file_wrapper}.
     """
 
-    class RecordingFile(io.BytesIO):
-        """
-        A file that records the sizes asked of C{read}.
-        """
-
-        def __init__(self, data: bytes) -> None:
-            super().__init__(data)
-            self.sizes: list[int | None] = []
-
-        def read(self, size: int | None = -1) -> bytes:
-            self.sizes.append(size)
-            return super().read(size)
-
     def test_iteration(self) -> None:
         """
         Iterating over a L{FileWrapper} reads C{blksize} bytes at a time;
         C{close()} closes the file.
         """
-        f = self.RecordingFile(b"abcdefg")
+        f = RecordingFile(b"abcdefg")
         wrapper = FileWrapper(f, 3)
         self.assertEqual(list(wrapper), [b"abc", b"def", b"g"])
         self.assertEqual(f.sizes, [3, 3, 3, 3])
@@ -1776,7 +1694,7 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
         not run go out together, in one C{BODY} message.
         """
         data = bytes(range(256)) * 1000
-        f = self.RecordingFile(data)
+        f = RecordingFile(data)
 
         def app(environ: dict[str, Any], startResponse: Any) -> Any:
             startResponse("200 OK", TEXT)
@@ -1804,7 +1722,7 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
         """
         A C{blksize} above 64 KiB is kept.
         """
-        f = self.RecordingFile(b"x" * 100000)
+        f = RecordingFile(b"x" * 100000)
 
         def app(environ: dict[str, Any], startResponse: Any) -> Any:
             startResponse("200 OK", TEXT)
@@ -2879,7 +2797,7 @@ class ResponseWindowTests(PacedTestCase):
         chunk ahead of what the window lets through.
         """
         data = b"z" * 200000
-        f = FileWrapperTests.RecordingFile(data)
+        f = RecordingFile(data)
         seen: list[tuple[int, int]] = []
 
         def app(environ: dict[str, Any], startResponse: Any) -> Any:

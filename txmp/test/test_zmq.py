@@ -13,57 +13,11 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._zmq import _NOBLOCK, _SNDMORE, ZmqSocket, _Connection
-from txmp.test.contracts import RawSocketTestsMixin
-
-
-class FakeRawSocket:
-    """
-    A C{zmq.Socket} that takes C{room} messages, then is full.
-
-    @ivar sent: the messages taken, in order.
-    """
-
-    def __init__(self, room: int) -> None:
-        self.room = room
-        self.sent: list[list[bytes]] = []
-        self._partial: list[bytes] | None = None
-
-    def getsockopt(self, option: int) -> int:
-        assert option == zmq.EVENTS
-        return zmq.POLLOUT if len(self.sent) < self.room else 0
-
-    def send(self, frame: bytes, flags: int, copy: bool) -> None:
-        """
-        One frame, as ZeroMQ takes it: a message is refused (C{zmq.Again},
-        with C{NOBLOCK}) only at its first frame, and ends at the first
-        frame sent without C{SNDMORE}.
-        """
-        assert flags & zmq.NOBLOCK and copy
-        if self._partial is None:
-            if len(self.sent) >= self.room:
-                raise zmq.Again()
-            self._partial = []
-        self._partial.append(frame)
-        if not flags & zmq.SNDMORE:
-            self.sent.append(self._partial)
-            self._partial = None
-
-
-class FakeConnection:
-    """
-    The txzmq connection of a L{ZmqSocket}: counts its reads.
-    """
-
-    def __init__(self, socket: FakeRawSocket) -> None:
-        self.socket = socket
-        self.reads = 0
-
-    def doRead(self) -> None:
-        self.reads += 1
+from txmp.testing import FakeRawSocket, FakeZmqConnection
 
 
 def socketWithBacklog(
-    clock: Clock, connection: FakeConnection, *messages: bytes
+    clock: Clock, connection: FakeZmqConnection, *messages: bytes
 ) -> ZmqSocket:
     """
     A L{ZmqSocket} over C{connection} whose backlog holds C{messages}, one
@@ -81,16 +35,6 @@ def socketWithBacklog(
     return socket
 
 
-class FakeRawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
-    """
-    L{FakeRawSocket} is full when a C{zmq.Socket} is (the real side is in
-    L{txmp.test.test_integration}).
-    """
-
-    def rawSocket(self, room: int) -> FakeRawSocket:
-        return FakeRawSocket(room)
-
-
 class BacklogTests(SynchronousTestCase):
     """
     Messages that wait for ZeroMQ to take them.
@@ -102,7 +46,7 @@ class BacklogTests(SynchronousTestCase):
         the rest waits.
         """
         raw = FakeRawSocket(room=2)
-        socket = socketWithBacklog(Clock(), FakeConnection(raw), b"a", b"b", b"c")
+        socket = socketWithBacklog(Clock(), FakeZmqConnection(raw), b"a", b"b", b"c")
         socket._flush()
         self.assertEqual(raw.sent, [[b"a"], [b"b"]])
         self.assertEqual(socket.backlog, 1)
@@ -114,7 +58,7 @@ class BacklogTests(SynchronousTestCase):
         socket reads again on the next turn of the reactor.
         """
         clock = Clock()
-        connection = FakeConnection(FakeRawSocket(room=1))
+        connection = FakeZmqConnection(FakeRawSocket(room=1))
         socket = socketWithBacklog(clock, connection, b"a")
         socket._flush()
         clock.advance(0)
@@ -125,7 +69,7 @@ class BacklogTests(SynchronousTestCase):
         While ZeroMQ takes nothing, no read is scheduled.
         """
         clock = Clock()
-        socket = socketWithBacklog(clock, FakeConnection(FakeRawSocket(room=0)), b"a")
+        socket = socketWithBacklog(clock, FakeZmqConnection(FakeRawSocket(room=0)), b"a")
         socket._flush()
         self.assertEqual(clock.getDelayedCalls(), [])
         self.assertEqual(socket.backlog, 1)
@@ -147,6 +91,6 @@ class FlagTests(SynchronousTestCase):
         A message of several frames goes out whole, in order.
         """
         raw = FakeRawSocket(room=1)
-        socket = socketWithBacklog(Clock(), FakeConnection(raw))
+        socket = socketWithBacklog(Clock(), FakeZmqConnection(raw))
         socket.send([b"peer", b"REQ", b"body"])
         self.assertEqual(raw.sent, [[b"peer", b"REQ", b"body"]])
