@@ -502,7 +502,8 @@ def signatureDifferences(fake: type, real: type, names: Iterable[str]) -> list[s
     """
     How the methods C{names} of C{fake} differ from those of C{real}, in
     their parameters' names, kinds and defaults (not their annotations,
-    which may be spelled differently); a property must be one on both.
+    which may be spelled differently); a property must be one on both, and
+    a plain attribute (such as C{Request.code}) an attribute on both.
 
     @return: one line per difference; none if they agree.
     """
@@ -516,6 +517,10 @@ def signatureDifferences(fake: type, real: type, names: Iterable[str]) -> list[s
         if isinstance(realAttribute, property) or isinstance(fakeAttribute, property):
             if type(realAttribute) is not type(fakeAttribute):
                 differences.append(f"{name}: a property on one side only")
+            continue
+        if not callable(realAttribute) or not callable(fakeAttribute):
+            if callable(realAttribute) or callable(fakeAttribute):
+                differences.append(f"{name}: a method on one side only")
             continue
         fakeSignature = _parameters(getattr(fake, name))
         realSignature = _parameters(getattr(real, name))
@@ -583,7 +588,7 @@ class RunnerTestsMixin(_TestCase):
 
 class RawSocketTestsMixin(_TestCase):
     """
-    What C{txmp.test.test_zmq}'s C{FakeRawSocket} and a C{zmq.Socket} both
+    What L{txmp.testing.FakeRawSocket} and a C{zmq.Socket} both
     do at their high-water mark, as L{txmp._zmq.ZmqSocket} sends to them.
 
     Hook: C{rawSocket(room)} returns a socket that takes C{room} messages,
@@ -609,3 +614,100 @@ class RawSocketTestsMixin(_TestCase):
                 _sendMultipart(raw, [b"a", b"b"])
             self.assertFalse(raw.getsockopt(zmq.EVENTS) & zmq.POLLOUT)
             self.assertRaises(zmq.Again, _sendMultipart, raw, [b"c", b"d"])
+
+
+class ThreadTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FakeThread} and a L{threading.Thread} both do, as
+    L{txmp._pool.WorkerPool} uses them: once started and joined, the
+    thread has run its target, once, and it keeps its name.
+
+    Hook: C{makeThread(target, name)} returns an unstarted thread.
+    """
+
+    makeThread: Callable[..., Any]
+
+    def test_startJoin(self) -> None:
+        """
+        After C{start} and C{join}, the target has run once; the thread has
+        the name it was given.
+        """
+        calls: list[str] = []
+        thread = self.makeThread(target=lambda: calls.append("ran"), name="PoolThread-x-0")
+        thread.start()
+        thread.join()
+        self.assertEqual((calls, thread.name), (["ran"], "PoolThread-x-0"))
+
+
+class ConditionTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.ScriptedCondition} and a L{threading.Condition}
+    (and L{txmp.testing.CountingCondition}) both do, as
+    L{txmp._wsgi.InputStream} and L{txmp._wsgi.ResponseStream} use them:
+    a thread holding the condition waits until another, taking it in
+    turn, changes what it waits for and notifies it.
+
+    Hooks: C{makeCondition()} returns a condition; C{meanwhile(condition,
+    action)} has C{action} run by another thread (a step of the fake's
+    script, or a real thread) while this one waits.
+    """
+
+    makeCondition: Callable[[], Any]
+    meanwhile: Callable[[Any, Callable[[], object]], None]
+
+    def test_waitUntilNotified(self) -> None:
+        """
+        C{wait()}, with the condition held, lets the other thread take it,
+        and returns C{True} once notified; the waiter then sees the
+        change.
+        """
+        condition = self.makeCondition()
+        changed: list[bool] = []
+
+        def other() -> None:
+            with condition:
+                changed.append(True)
+                condition.notify_all()
+
+        with condition:
+            self.meanwhile(condition, other)
+            while not changed:
+                self.assertTrue(condition.wait(10))
+        self.assertEqual(changed, [True])
+
+    def test_notifyWithoutWaiter(self) -> None:
+        """
+        C{notify_all()}, with the condition held and no thread waiting,
+        does nothing.
+        """
+        condition = self.makeCondition()
+        with condition:
+            condition.notify_all()
+
+
+class ResponseIterableTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.ClosingIterable} and a generator, as a WSGI
+    application returns them, both do as L{txmp._wsgi.WSGIRunner} uses
+    them: iterated, they yield their items in order; C{close()} may be
+    called after a part of them was read, and again.
+
+    Hook: C{makeIterable(items)} returns an iterable of C{items}.
+    """
+
+    makeIterable: Callable[[list[bytes]], Any]
+
+    def test_items(self) -> None:
+        """
+        Iterating yields the items, in order, then stops.
+        """
+        self.assertEqual(list(self.makeIterable([b"a", b"b", b"c"])), [b"a", b"b", b"c"])
+
+    def test_closeEarly(self) -> None:
+        """
+        C{close()} after the first item, and again, raises nothing.
+        """
+        iterable = self.makeIterable([b"a", b"b"])
+        self.assertEqual(next(iter(iterable)), b"a")
+        iterable.close()
+        iterable.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterable
 from typing import Any, Callable, cast
 
@@ -30,15 +31,18 @@ from txmp._pool import ReactorCalls, WorkerPool
 from txmp._zmq import ZmqContext, newRoutingId
 from txmp.test.contracts import (
     CallbackThreadPoolTestsMixin,
+    ConditionTestsMixin,
     RawSocketTestsMixin,
     ReactorCallsTestsMixin,
     ReactorStopTestsMixin,
     RealSide,
     ThreadPoolTestsMixin,
+    ThreadTestsMixin,
     ZmqContextTestsMixin,
     collector,
 )
 from txmp.test.services import ServicesTestCase, ipcDirectory
+from txmp.testing import CountingCondition
 
 # Every reactor provides what the services need (txmp._interfaces).
 reactor = cast(IFrontReactor, globalReactor)
@@ -212,7 +216,7 @@ class ZmqAdapterTests(TestCase):
 class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
     """
     A ZeroMQ DEALER, connected where no one listens, with a high-water mark
-    of C{room}, is full when L{txmp.test.test_zmq}'s C{FakeRawSocket} is.
+    of C{room}, is full when L{txmp.testing.FakeRawSocket} is.
     """
 
     def rawSocket(self, room: int) -> Any:
@@ -225,6 +229,39 @@ class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
         raw.setsockopt(zmq.SNDHWM, room)
         raw.connect(ipcAddress(self))
         return raw
+
+
+class ThreadContractTests(ThreadTestsMixin, SynchronousTestCase):
+    """
+    A L{threading.Thread} runs its target as L{FakeThread} does.
+    """
+
+    def makeThread(self, target: Callable[[], object], name: str) -> threading.Thread:
+        return threading.Thread(target=target, name=name)
+
+
+class ConditionContractTests(ConditionTestsMixin, SynchronousTestCase):
+    """
+    A L{threading.Condition}, with a real thread, does what
+    L{ScriptedCondition} does.
+    """
+
+    def makeCondition(self) -> threading.Condition:
+        return threading.Condition()
+
+    def meanwhile(self, condition: threading.Condition, action: Callable[[], object]) -> None:
+        thread = threading.Thread(target=action)
+        thread.start()
+        self.addCleanup(thread.join, 10)
+
+
+class CountingConditionContractTests(ConditionContractTests):
+    """
+    L{CountingCondition} is a L{threading.Condition} still.
+    """
+
+    def makeCondition(self) -> CountingCondition:
+        return CountingCondition()
 
 
 class ZmqContextContractTests(RealSide, ZmqContextTestsMixin, TestCase):

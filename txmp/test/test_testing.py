@@ -8,41 +8,67 @@ L{txmp.test.test_integration}), and what only the fakes do.
 
 from __future__ import annotations
 
+import io
 import itertools
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any, Callable
 
+import zmq
+from twisted.internet import tcp
 from twisted.internet.defer import Deferred
+from twisted.internet.process import Process
+from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.server import Request
 from zope.interface import providedBy
 from zope.interface.verify import verifyObject
 
-from txmp._front import Exchange
+from txmp._dispatch import Dispatcher, Reply
+from txmp._front import Exchange, FrontConnection, FrontFactory
 from txmp._handler import _ReplySink
 from txmp._interfaces import IHandlerReactor
 from txmp._pool import ReactorCalls, WorkerPool
 from txmp._wsgi import RunningRequest, WSGIRunner
-from txmp._zmq import ZmqContext, ZmqSocket
+from txmp._zmq import ZmqContext, ZmqSocket, _Connection
 from txmp.test.contracts import (
     CallbackThreadPoolTestsMixin,
+    ConditionTestsMixin,
     FakeSide,
+    RawSocketTestsMixin,
     ReactorCallsTestsMixin,
     ReactorStopTestsMixin,
+    ResponseIterableTestsMixin,
     RunnerTestsMixin,
+    ThreadTestsMixin,
     ZmqContextTestsMixin,
     signatureDifferences,
 )
 from txmp.testing import (
+    ClosingIterable,
+    ClosingTransport,
+    CountingCondition,
+    FakeDispatcher,
+    FakeFrontFactory,
+    FakeProcess,
+    FakeRawSocket,
     FakeReactor,
+    FakeThread,
+    FakeZmqConnection,
+    FinishedRequest,
     MemoryNetwork,
     MemoryRun,
     MemoryRunner,
     MemorySocket,
     RecordingConsumer,
+    RecordingFile,
+    RecordingReply,
     RecordingSink,
+    ScriptedCondition,
     SynchronousThreadPool,
+    WritingConnection,
     requestHead,
 )
 
@@ -64,6 +90,56 @@ class MemoryNetworkContractTests(FakeSide, ZmqContextTestsMixin, SynchronousTest
     def delivered(self, d: Deferred[None]) -> Deferred[None]:
         self.network.flush()
         return d
+
+
+class FakeRawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
+    """
+    L{FakeRawSocket} is full when a C{zmq.Socket} is.
+    """
+
+    def rawSocket(self, room: int) -> FakeRawSocket:
+        return FakeRawSocket(room)
+
+
+class FakeThreadContractTests(ThreadTestsMixin, SynchronousTestCase):
+    """
+    L{FakeThread} runs its target as a L{threading.Thread} does.
+    """
+
+    def makeThread(self, target: Callable[[], object], name: str) -> FakeThread:
+        return FakeThread(target=target, name=name)
+
+
+class ScriptedConditionContractTests(ConditionTestsMixin, SynchronousTestCase):
+    """
+    L{ScriptedCondition} does what a L{threading.Condition} does, the
+    other thread's action being the next step of its script.
+    """
+
+    def makeCondition(self) -> ScriptedCondition:
+        return ScriptedCondition()
+
+    def meanwhile(self, condition: ScriptedCondition, action: Callable[[], object]) -> None:
+        condition.steps.append(action)
+
+
+class ClosingIterableContractTests(ResponseIterableTestsMixin, SynchronousTestCase):
+    """
+    L{ClosingIterable} does what a generator does.
+    """
+
+    def makeIterable(self, items: list[bytes]) -> ClosingIterable:
+        return ClosingIterable(items)
+
+
+class GeneratorContractTests(ResponseIterableTestsMixin, SynchronousTestCase):
+    """
+    A generator (the real side, needing no thread) does what
+    L{ClosingIterable} does.
+    """
+
+    def makeIterable(self, items: list[bytes]) -> Generator[bytes, None, None]:
+        return (item for item in items)
 
 
 class SynchronousThreadPoolContractTests(CallbackThreadPoolTestsMixin, SynchronousTestCase):
@@ -203,14 +279,38 @@ class SignatureTests(SynchronousTestCase):
 
     def test_signatures(self) -> None:
         """
-        The methods of L{MemoryNetwork}, L{MemorySocket},
-        L{SynchronousThreadPool}, L{MemoryRunner}, L{MemoryRun},
-        L{RecordingSink} and L{RecordingConsumer} have the parameters of
-        those of L{ZmqContext}, L{ZmqSocket}, L{WorkerPool} (and Twisted's
-        L{ThreadPool}), L{WSGIRunner}, L{RunningRequest}, the handler's sink
-        and the front's L{Exchange}.
+        Each fake's methods have the parameters of those of the real class
+        it stands for (and its attributes are attributes there too): the
+        front's parts an L{Exchange} talks to (L{Dispatcher},
+        L{FrontFactory}, L{FrontConnection}, L{Reply}, a TCP transport, a
+        finished L{Request}); ZeroMQ's (L{ZmqContext}, L{ZmqSocket}, its
+        txzmq connection, a C{zmq.Socket}, whose C{send} the contract
+        L{RawSocketTestsMixin} checks); threads (L{threading.Thread},
+        L{threading.Condition}, L{WorkerPool} and Twisted's L{ThreadPool});
+        a spawned L{Process}; the handler's (L{WSGIRunner},
+        L{RunningRequest}, its sink, a file).  (L{FakeReactor}'s
+        C{spawnProcess} is checked against L{IReactorProcess} by
+        L{FakeReactorTests.test_interfaces}; a response iterable's C{close}
+        by L{ResponseIterableTestsMixin}.)
         """
         for fake, real, names in [
+            (ClosingTransport, tcp.Connection, "abortConnection"),
+            (FakeDispatcher, Dispatcher, "newRequestId submit"),
+            (FakeFrontFactory, FrontFactory, "requestDone date"),
+            (
+                WritingConnection,
+                FrontConnection,
+                "client keepAlive readingChanged write exchangeDone abort",
+            ),
+            (RecordingReply, Reply, "cancel invalid written clientReady"),
+            (FinishedRequest, Request, "code sentLength"),
+            (FakeRawSocket, zmq.Socket, "getsockopt"),
+            (FakeZmqConnection, _Connection, "doRead"),
+            (FakeThread, threading.Thread, "start join"),
+            (ScriptedCondition, threading.Condition, "__enter__ __exit__ wait notify_all"),
+            (CountingCondition, threading.Condition, "__enter__ notify_all"),
+            (FakeProcess, Process, "signalProcess"),
+            (RecordingFile, io.BytesIO, "read"),
             (MemoryNetwork, ZmqContext, "socket shutdown"),
             (MemorySocket, ZmqSocket, "bind connect send close backlog"),
             (SynchronousThreadPool, WorkerPool, "start stop callInThread"),
@@ -225,7 +325,8 @@ class SignatureTests(SynchronousTestCase):
     def test_differences(self) -> None:
         """
         L{signatureDifferences} names the methods that differ or are
-        missing.
+        missing, and a method that is a plain attribute on the other side;
+        a plain attribute on both sides is no difference.
         """
 
         class Real:
@@ -243,12 +344,17 @@ class SignatureTests(SynchronousTestCase):
             def other(self, b: int) -> None: ...
 
             value = 1
+            code = 1
 
+            def attribute(self) -> None: ...
+
+        Real.code = 2  # type: ignore[attr-defined]
+        Real.attribute = 3  # type: ignore[attr-defined]
         self.assertEqual(
             [line.split(":")[0] for line in signatureDifferences(
-                Fake, Real, ["same", "other", "value", "missing"]
+                Fake, Real, ["same", "other", "value", "missing", "code", "attribute"]
             )],
-            ["other", "value", "missing"],
+            ["other", "value", "missing", "attribute"],
         )
 
 
@@ -356,3 +462,71 @@ class FakeReactorTests(SynchronousTestCase):
         reactor.stop()
         self.assertTrue(reactor.hasStopped)
 
+
+
+class FakeThreadTests(SynchronousTestCase):
+    """
+    What only L{FakeThread} does.
+    """
+
+    def test_runsWhenJoined(self) -> None:
+        """
+        C{start} runs nothing; C{join} runs the target, in the joining
+        thread.
+        """
+        calls: list[int] = []
+        thread = FakeThread(target=lambda: calls.append(1), name="t")
+        thread.start()
+        self.assertEqual((calls, thread.started, thread.joined), ([], True, False))
+        thread.join()
+        self.assertEqual((calls, thread.joined), ([1], True))
+
+
+class ConditionFakesTests(SynchronousTestCase):
+    """
+    What only L{ScriptedCondition} and L{CountingCondition} do.
+    """
+
+    def test_scriptedCounts(self) -> None:
+        """
+        L{ScriptedCondition} runs a step per C{wait}, in order, and counts
+        waits and notifications.
+        """
+        calls: list[int] = []
+        condition = ScriptedCondition(lambda: calls.append(1), lambda: calls.append(2))
+        with condition:
+            condition.wait()
+            condition.notify_all()
+            condition.wait()
+        self.assertEqual((calls, condition.waits, condition.notifies), ([1, 2], 2, 1))
+
+    def test_countingCounts(self) -> None:
+        """
+        L{CountingCondition} counts how often it is entered and notified.
+        """
+        condition = CountingCondition()
+        with condition:
+            condition.notify_all()
+        with condition:
+            pass
+        self.assertEqual((condition.entered, condition.notified), (2, 1))
+
+
+class FakeProcessTests(SynchronousTestCase):
+    """
+    L{FakeReactor.spawnProcess} and L{FakeProcess}.
+    """
+
+    def test_spawned(self) -> None:
+        """
+        A spawned process is recorded with its arguments, not run; its
+        protocol is connected to a L{FakeProcess}, which records signals.
+        """
+        reactor = FakeReactor()
+        protocol = ProcessProtocol()
+        reactor.spawnProcess(protocol, "/bin/x", ["x", "--y"])
+        [(args, process)] = reactor.spawned
+        self.assertEqual(args, ["x", "--y"])
+        self.assertIs(protocol.transport, process)
+        process.signalProcess("TERM")
+        self.assertEqual(process.signals, ["TERM"])
