@@ -8,8 +8,10 @@ L{txmp.test.test_integration}), and what only the fakes do.
 
 from __future__ import annotations
 
+import ast
 import io
 import itertools
+import re
 import threading
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any, Callable
@@ -20,12 +22,14 @@ from twisted.internet.defer import Deferred
 from twisted.internet.process import Process
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.threads import deferToThreadPool
+from twisted.python.filepath import FilePath
 from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.server import Request
 from zope.interface import providedBy
 from zope.interface.verify import verifyObject
 
+import txmp
 from txmp._dispatch import Dispatcher, Reply
 from txmp._front import Exchange, FrontConnection, FrontFactory
 from txmp._handler import _ReplySink
@@ -338,7 +342,7 @@ class SignatureTests(SynchronousTestCase):
             def value(self) -> int:
                 return 1
 
-        class Fake:
+        class StandIn:
             def same(self, a: str, b: int = 1) -> None: ...
 
             def other(self, b: int) -> None: ...
@@ -352,7 +356,7 @@ class SignatureTests(SynchronousTestCase):
         Real.attribute = 3  # type: ignore[attr-defined]
         self.assertEqual(
             [line.split(":")[0] for line in signatureDifferences(
-                Fake, Real, ["same", "other", "value", "missing", "code", "attribute"]
+                StandIn, Real, ["same", "other", "value", "missing", "code", "attribute"]
             )],
             ["other", "value", "missing", "attribute"],
         )
@@ -530,3 +534,88 @@ class FakeProcessTests(SynchronousTestCase):
         self.assertIs(protocol.transport, process)
         process.signalProcess("TERM")
         self.assertEqual(process.signals, ["TERM"])
+
+
+_FAKE_NAME = re.compile(r"_*(Fake|Recording|Stub|Dummy|Memory|Null)")
+
+# Classes of the test modules that match the rule but are not fakes.
+_NOT_FAKES = {
+    # The fake's side of a shared suite, a mixin of txmp.test.contracts.
+    ("txmp/test/contracts.py", "FakeSide"),
+    # A real HTTP client over real TCP for the system tests, which records
+    # what it reads: it stands in for nothing.
+    ("tests/_harness/clients.py", "RecordingConnection"),
+}
+
+
+def fakesDefined(source: str) -> list[str]:
+    """
+    The names of the classes defined in C{source}, at any depth, that look
+    like fakes: named C{Fake...}, C{Recording...}, C{Stub...},
+    C{Dummy...}, C{Memory...} or C{Null...} (with or without leading
+    underscores), but for test cases and suites (C{...Tests},
+    C{...TestCase}, C{...Mixin}).
+    """
+    return [
+        node.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ClassDef)
+        and _FAKE_NAME.match(node.name)
+        and not node.name.endswith(("Tests", "TestCase", "Mixin"))
+    ]
+
+
+class NoFakesInTestsTests(SynchronousTestCase):
+    """
+    Fakes live in L{txmp.testing}, checked against the real things, and
+    nowhere else.
+    """
+
+    def test_noFakeInTests(self) -> None:
+        """
+        No module under C{txmp/test} or C{tests/} (the system tests, with
+        their harness and applications, where the source tree has them)
+        defines a class named as a fake (see L{fakesDefined}).  The
+        exceptions, in C{_NOT_FAKES}, are classes so named that stand for
+        nothing: the fake's side of a shared suite (C{FakeSide}) and the
+        system tests' recording HTTP client (C{RecordingConnection}).
+        """
+        root = FilePath(txmp.__file__).parent().parent()
+        found: list[tuple[str, str]] = []
+        for top in (root.descendant(["txmp", "test"]), root.child("tests")):
+            if not top.isdir():
+                continue
+            for module in top.walk():
+                if module.path.endswith(".py"):
+                    relative = "/".join(module.segmentsFrom(root))
+                    found.extend(
+                        (relative, name)
+                        for name in fakesDefined(module.getContent().decode("utf-8"))
+                        if (relative, name) not in _NOT_FAKES
+                    )
+        self.assertEqual(found, [])
+
+    def test_rule(self) -> None:
+        """
+        L{fakesDefined} finds classes named as fakes, nested ones too, and
+        not test cases, suites or other classes.
+        """
+        source = (
+            "class FakeThing: pass\n"
+            "class _RecordingReply: pass\n"
+            "class Helper:\n"
+            "    class NullConsumer: pass\n"
+            "def f():\n"
+            "    class StubClock: pass\n"
+            "class DummyApp: pass\n"
+            "class MemoryStore: pass\n"
+            "class MemorySocketTests: pass\n"
+            "class FakeTestCase: pass\n"
+            "class FakeSuiteMixin: pass\n"
+            "class Recorder: pass\n"
+        )
+        self.assertEqual(
+            sorted(fakesDefined(source)),
+            ["DummyApp", "FakeThing", "MemoryStore", "NullConsumer", "StubClock",
+             "_RecordingReply"],
+        )
