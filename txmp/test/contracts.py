@@ -711,3 +711,27 @@ class ResponseIterableTestsMixin(_TestCase):
         self.assertEqual(next(iter(iterable)), b"a")
         iterable.close()
         iterable.close()
+
+
+class FileReadTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.RecordingFile} and an L{io.BytesIO} both do as
+    L{txmp._wsgi.FileWrapper} reads them: C{read(size)} gives at most
+    C{size} bytes, C{read()} the rest, then C{b""}.
+
+    Hook: C{makeFile(data)} returns a file that holds C{data}.
+    """
+
+    makeFile: Callable[[bytes], Any]
+
+    def test_read(self) -> None:
+        """
+        Reads of a size, then of the rest, then at the end.
+        """
+        f = self.makeFile(b"abcdefg")
+        self.assertEqual(
+            [f.read(3), f.read(3), f.read(), f.read(3), f.read(None), f.read(-1)],
+            [b"abc", b"def", b"g", b"", b"", b""],
+        )
+        f.close()
+        self.assertTrue(f.closed)

@@ -41,6 +41,7 @@ from txmp.test.contracts import (
     CallbackThreadPoolTestsMixin,
     ConditionTestsMixin,
     FakeSide,
+    FileReadTestsMixin,
     RawSocketTestsMixin,
     ReactorCallsTestsMixin,
     ReactorStopTestsMixin,
@@ -144,6 +145,25 @@ class GeneratorContractTests(ResponseIterableTestsMixin, SynchronousTestCase):
 
     def makeIterable(self, items: list[bytes]) -> Generator[bytes, None, None]:
         return (item for item in items)
+
+
+class RecordingFileContractTests(FileReadTestsMixin, SynchronousTestCase):
+    """
+    L{RecordingFile} reads as an L{io.BytesIO} does.
+    """
+
+    def makeFile(self, data: bytes) -> RecordingFile:
+        return RecordingFile(data)
+
+
+class BytesIOContractTests(FileReadTestsMixin, SynchronousTestCase):
+    """
+    An L{io.BytesIO} (the real side, needing no thread) reads as
+    L{RecordingFile} does.
+    """
+
+    def makeFile(self, data: bytes) -> io.BytesIO:
+        return io.BytesIO(data)
 
 
 class SynchronousThreadPoolContractTests(CallbackThreadPoolTestsMixin, SynchronousTestCase):
@@ -295,7 +315,9 @@ class SignatureTests(SynchronousTestCase):
         L{RunningRequest}, its sink, a file).  (L{FakeReactor}'s
         C{spawnProcess} is checked against L{IReactorProcess} by
         L{FakeReactorTests.test_interfaces}; a response iterable's C{close}
-        by L{ResponseIterableTestsMixin}.)
+        by L{ResponseIterableTestsMixin}; L{RecordingFile}'s C{read} by
+        L{FileReadTestsMixin}, as C{BytesIO.read} is built in, with
+        another signature on PyPy than on CPython.)
         """
         for fake, real, names in [
             (ClosingTransport, tcp.Connection, "abortConnection"),
@@ -314,7 +336,6 @@ class SignatureTests(SynchronousTestCase):
             (ScriptedCondition, threading.Condition, "__enter__ __exit__ wait notify_all"),
             (CountingCondition, threading.Condition, "__enter__ notify_all"),
             (FakeProcess, Process, "signalProcess"),
-            (RecordingFile, io.BytesIO, "read"),
             (MemoryNetwork, ZmqContext, "socket shutdown"),
             (MemorySocket, ZmqSocket, "bind connect send close backlog"),
             (SynchronousThreadPool, WorkerPool, "start stop callInThread"),
