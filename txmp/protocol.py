@@ -121,13 +121,17 @@ _DECIMAL = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18})?\Z")
 
 
 def _decimal(value: float) -> bytes:
-    # A decimal number, with or without a fraction (WELCOME's heartbeat):
-    # repr() is exact and short, but would write 1e-05.
+    # A positive decimal number, with or without a fraction (WELCOME's
+    # heartbeat), in the form Welcome.heartbeat reads (_DECIMAL): repr() is
+    # exact and short, but would write 1e-05, and 0.0003333333333333333 has
+    # more than 18 digits after its point: those are rounded to 18.
     text = repr(float(value))
-    if "e" in text or "n" in text:
-        if not 0 <= value < _INT_LIMIT:
-            raise ValueError(f"{value} is not a decimal number")
-        text = format(value, "f")
+    if _DECIMAL.match(text) is None and 0 < value < _INT_LIMIT:
+        text = format(value, ".18f").rstrip("0")
+        if text.endswith("."):
+            text += "0"
+    if _DECIMAL.match(text) is None or float(text) <= 0:
+        raise ValueError(f"{value} is not a positive decimal number")
     return text.encode("ascii")
 
 

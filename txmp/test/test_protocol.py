@@ -955,9 +955,9 @@ class WelcomeTests(SynchronousTestCase):
         )
         self.assertEqual(encodeWelcome(front="f", heartbeat=0.25)[2],
                          b"front\0f\0heartbeat\x000.25")
-        self.assertEqual(encodeWelcome(heartbeat=0.00001)[2], b"heartbeat\x000.000010")
+        self.assertEqual(encodeWelcome(heartbeat=0.00001)[2], b"heartbeat\x000.00001")
         self.assertEqual(encodeWelcome(heartbeat=5)[2], b"heartbeat\x005.0")
-        for bad in [float("inf"), float("nan"), -1e-9]:
+        for bad in [float("inf"), float("nan"), -1e-9, 0, 1e-19, 1e18]:
             self.assertRaises(ValueError, encodeWelcome, heartbeat=bad)
         self.assertRaises(ValueError, encodeWelcome, maxMessage=-1)
 
@@ -979,6 +979,32 @@ class WelcomeTests(SynchronousTestCase):
             welcome = decode(encodeWelcome(heartbeat=heartbeat))
             assert isinstance(welcome, Welcome)
             self.assertEqual(welcome.heartbeat, heartbeat)
+
+    @given(st.floats(min_value=1e-12, max_value=1e17))
+    def test_heartbeatReadBack(self, heartbeat: float) -> None:
+        """
+        Every positive heartbeat L{encodeWelcome} writes is one that
+        L{Welcome.heartbeat} reads back (to 18 digits after the point), even
+        one whose C{repr} has more than 18 digits after it
+        (C{0.0003333333333333333}) or an exponent (C{2e-07}); else a
+        handler would ignore the front's heartbeat and keep a longer one of
+        its own, and the front would find it silent.
+        """
+        welcome = decode(encodeWelcome(heartbeat=heartbeat))
+        assert isinstance(welcome, Welcome)
+        read = welcome.heartbeat
+        assert read is not None, heartbeat
+        self.assertLessEqual(abs(read - heartbeat), max(heartbeat * 1e-6, 1e-18))
+
+    def test_heartbeatLongFraction(self) -> None:
+        """
+        A heartbeat whose C{repr} has more than 18 digits after its point
+        is written rounded to 18, and read back.
+        """
+        for heartbeat in [0.0003333333333333333, 0.00012345678901234567, 2e-7]:
+            welcome = decode(encodeWelcome(heartbeat=heartbeat))
+            assert isinstance(welcome, Welcome)
+            self.assertIsNotNone(welcome.heartbeat, heartbeat)
 
     def test_attributesAbsent(self) -> None:
         """
