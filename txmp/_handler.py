@@ -7,7 +7,7 @@ runner, and sending the runner's output back (L{_ReplySink}).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Protocol, cast
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -374,9 +374,9 @@ class FrontLink:
             # that is not running (docs/protocol.md, section 8).
             running = self.running.get(message.requestId)
             if running is not None:
-                # The links' sockets receive every frame as bytes.
-                chunks = cast(list[bytes], message.chunks)
-                running.bodyReceived(chunks, message.end)
+                # The links' sockets receive every frame as bytes.  (Not
+                # typing.cast: a call, and a list[bytes] made, per BODY.)
+                running.bodyReceived(message.chunks, message.end)  # type: ignore[arg-type]
         elif isinstance(message, protocol.Window):
             # The client took more of the response; ignored for an id that
             # is not running.

@@ -620,9 +620,10 @@ class ZmqSocket:
     def _flush(self) -> None:
         sent = False
         while self._backlog and self._conn.socket is not None:
-            # (EVENTS is an int: pyzmq types every option int | bytes.)
-            events = cast(int, self._conn.socket.getsockopt(zmq.EVENTS))
-            if not events & zmq.POLLOUT:
+            # (EVENTS is an int: pyzmq types every option int | bytes.  Not
+            # typing.cast: a call per message sent from the backlog.)
+            events = self._conn.socket.getsockopt(zmq.EVENTS)
+            if not events & zmq.POLLOUT:  # type: ignore[arg-type, operator]
                 break
             frames = self._backlog.popleft()
             try:
