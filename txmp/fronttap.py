@@ -272,6 +272,14 @@ class Options(TxmpOptions):
             checkApplicationModule(self["app"])
         if self["reload"] and not self["spawn"]:
             raise usage.UsageError("--reload is for --spawn handlers")
+        try:
+            # Told to every handler in WELCOME, which writes at most 18
+            # digits after the point: refused now, not at the first HELLO.
+            protocol.encodeWelcome(heartbeat=self["heartbeat"])
+        except ValueError:
+            raise usage.UsageError(
+                f"--heartbeat {self['heartbeat']!r} is too small to tell handlers"
+            ) from None
         # Only its own handlers need reach a front that spawns them and
         # was given no address: ipc:// in its private directory, which
         # L{PrivateLinks} makes at start, not the default TCP ports that

@@ -157,6 +157,14 @@ class FrontOptionsTests(OptionsTestCase):
             for value in ["nan", "inf"]:
                 self.assertRaises(usage.UsageError, self.parse, option, value)
 
+    def test_heartbeatTooSmall(self) -> None:
+        """
+        A C{--heartbeat} too small for C{WELCOME}'s 18 digits after the
+        point is refused at once, rather than when a handler says C{HELLO}.
+        """
+        self.assertRaises(usage.UsageError, self.parse, "--heartbeat", "1e-19")
+        self.assertEqual(self.parse("--heartbeat", "1e-9")["heartbeat"], 1e-9)
+
     def test_maxQueueInteger(self) -> None:
         """
         C{--max-queue} must be a whole number.
