@@ -88,7 +88,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.test.requesthelper import DummyRequest
+from twisted.web.http_headers import Headers
 from zope.interface import directlyProvides, implementer
 
 from txmp import protocol
@@ -1276,15 +1276,35 @@ class RecordingReply:
         self.events.append("clientReady")
 
 
-class FinishedRequest(DummyRequest):
+class FinishedRequest:
     """
     A Twisted Web request (L{twisted.web.server.Request}) once finished, as
-    an access log reads it: a L{DummyRequest} with the C{code} and
-    C{sentLength} a real one has too.
+    an access log reads it (L{txmp._access.LoggedRequest}): its method,
+    target, protocol, request headers, C{code} and C{sentLength}.
+
+    (Not Twisted's C{DummyRequest}: importing C{twisted.web.test.requesthelper}
+    installs the global reactor, which importing this module must not.)
     """
 
     code = 200
     sentLength = 0
+
+    def __init__(self, postpath: Sequence[bytes] = ()) -> None:
+        """
+        @param postpath: the segments of the request's path.
+        """
+        self.method = b"GET"
+        self.uri = b"/" + b"/".join(postpath)
+        self.clientproto = b"HTTP/1.0"
+        self.requestHeaders = Headers()
+
+    def getHeader(self, name: bytes) -> bytes | None:
+        """
+        The value of the request header C{name} (compared without case), or
+        L{None}.
+        """
+        values = self.requestHeaders.getRawHeaders(name)
+        return None if values is None else values[0]
 
 
 _REQUEST_META: list[tuple[bytes, bytes]] = [

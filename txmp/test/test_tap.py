@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import threading
 import types
@@ -1159,6 +1160,33 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
         self.assertEqual(signals.actions, {signal.SIGUSR1: handler.reopenLogs,
                                            signal.SIGUSR2: handler.profileFor})
+
+
+class LazyImportTests(SynchronousTestCase):
+    """
+    twistd imports the plugin and a tap to parse its options before it
+    installs the reactor its C{--reactor} names: neither they, nor
+    L{txmp.testing} (which tests import before they pick a reactor), may
+    import the global reactor, or txzmq or procmon, which install it.
+    """
+
+    def test_noReactorInstalled(self) -> None:
+        """
+        A fresh interpreter that imports the plugin, both taps and
+        L{txmp.testing} has not imported C{twisted.internet.reactor},
+        C{txzmq} or C{twisted.runner.procmon}.
+        """
+        script = (
+            "import sys\n"
+            "import twisted.plugins.txmp_plugins, txmp.fronttap, txmp.handlertap, txmp.testing\n"
+            "print(' '.join(name for name in ('twisted.internet.reactor', 'txzmq',\n"
+            "    'twisted.runner.procmon') if name in sys.modules))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+        )
+        self.assertEqual(result.stdout.strip(), "", result.stderr)
 
 
 class PluginTests(SynchronousTestCase):
