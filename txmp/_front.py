@@ -7,7 +7,7 @@ its response.
 
 This replaces Twisted Web's C{HTTPChannel}, C{Request}, C{Site} and
 C{Resource} on the front's request path: they cost a third of the front's
-CPU per request (docs/benchmarks.md, "Where the time goes now"), and the
+CPU per request (docs/benchmarks.md, "Where the time went before the rebuild"), and the
 front needs none of what they offer beyond reading and writing HTTP/1.1.
 Header fields stay bytes from the client's head to the C{REQ}, and from
 the C{RESP} to the client.
@@ -567,11 +567,13 @@ class Exchange:
         self._end(b"0\r\n\r\n" if self._chunked else b"")
 
     def abortBody(self) -> None:
-        # A truncated response must not look complete: abort, don't finish.
+        # A truncated response must not look complete: abort, don't finish;
+        # logged with its status and the body bytes that went.
         if self.state is ResponseState.DONE:
             return
         self.state = ResponseState.DONE
         self._held = []
+        self.connection.factory.requestDone(self)
         self.connection.abort()
 
     def _write(self, chunks: Sequence[Frame]) -> None:

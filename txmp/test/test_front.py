@@ -413,6 +413,23 @@ class AccessLogLineTests(FrontTestCase):
         self.assertEqual(len(lines), 1, lines)
         self.assertIn('"GET /stream HTTP/1.1" 200 3 ', lines[0])
 
+    def test_abortedResponse(self) -> None:
+        """
+        A response the front cuts itself (here its handler sends C{ERROR}
+        after the head) is logged once, with the status and the bytes of
+        body sent, and the connection is aborted.
+        """
+        path = self.accessLog()
+        _, transport = self.get(b"/cut")
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"10")], body=[b"abc"],
+                     more=True)
+        self.reply(protocol.encodeError(requestId, "failed"))
+        self.assertTrue(transport.disconnecting)
+        lines = path.getContent().decode("ascii").splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn('"GET /cut HTTP/1.1" 200 3 ', lines[0])
+
     def test_refusedDuringResponse(self) -> None:
         """
         A request refused while its response is streamed (here its body
