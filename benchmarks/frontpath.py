@@ -1,0 +1,116 @@
+"""
+The front's own Python per request, without ZeroMQ, sockets or a running
+reactor: keep-alive GETs fed as bytes to one L{FrontConnection} on a
+L{StringTransport}, each answered at once by a one-frame C{RESP} (with its
+credit) delivered to the L{Dispatcher} as its return socket would.
+
+What it leaves out is what the front pays for I/O: ZeroMQ's calls and
+I/O thread, the client's C{recv}/C{send}, epoll.  Timers are the real
+reactor's (not running: each round trip ends with its C{runUntilCurrent},
+as a turn of the reactor does).  Set beside the front's
+CPU per request in C{benchmarks/throughput.py}, it says how much of that is
+txmp's Python.  Prints the median and best of five runs, in CPU
+microseconds per request (the thread's own CPU time).
+
+    .venv/bin/python benchmarks/frontpath.py [--requests N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+from typing import Callable
+
+from twisted.internet import reactor
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+
+from txmp import protocol
+from txmp._dispatch import Dispatcher
+from txmp._front import FrontFactory
+
+HANDLER = b"handler-a"
+REQUEST = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\n\r\n"
+HEADERS = [(b"Content-Type", b"text/plain"), (b"Content-Length", b"13")]
+
+
+class _Router:
+    """
+    The front's send socket: keeps the last message sent.
+    """
+
+    def __init__(self) -> None:
+        self.last: list[bytes] = []
+
+    def send(self, frames: list[bytes]) -> None:
+        self.last = frames
+
+
+def makeFront() -> Callable[[], None]:
+    """
+    A front with one handler of 4 credits; return one request's round trip
+    as a function.
+    """
+    router = _Router()
+    dispatcher = Dispatcher(reactor, router, instance="front1")
+    dispatcher.controlReceived([HANDLER, *protocol.encodeHello("a", 4)])
+    site = FrontFactory(dispatcher, reactor)
+    connection = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    transport = StringTransport(
+        hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
+        peerAddress=IPv4Address("TCP", "127.0.0.1", 40000),
+    )
+    connection.makeConnection(transport)
+    # The reply, encoded once: only its request id changes.
+    reply = [HANDLER, *protocol.encodeResponse(
+        b"", 200, b"OK", HEADERS, [b"Hello, world!"], False, True
+    )]
+
+    def roundTrip() -> None:
+        connection.dataReceived(REQUEST)
+        reply[3] = router.last[3]
+        dispatcher.replyReceived(reply)
+        transport.clear()
+        reactor.runUntilCurrent()
+
+    return roundTrip
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=20000, metavar="N",
+                        help="requests per run (default 20000)")
+    parser.add_argument("--profile", action="store_true",
+                        help="one run under cProfile; print the top functions")
+    options = parser.parse_args(argv)
+    roundTrip = makeFront()
+    for _ in range(2000):
+        roundTrip()
+    if options.profile:
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(options.requests):
+            roundTrip()
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(20)
+        return 0
+    runs = []
+    for _ in range(5):
+        started = time.thread_time()
+        for _ in range(options.requests):
+            roundTrip()
+        runs.append((time.thread_time() - started) / options.requests * 1e6)
+    print(
+        f"front Python per request ({sys.implementation.name}): "
+        f"median {statistics.median(runs):.1f} us, best {min(runs):.1f} us "
+        f"({options.requests} requests x 5)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
