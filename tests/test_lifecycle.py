@@ -53,6 +53,23 @@ class FrontStopTests(SystemTestCase):
         await self.assertDrains(front, handler)
 
     @asyncTest
+    async def test_drainedRequestLogged(self) -> None:
+        """
+        The request a stopping front finishes has its access-log line: the
+        log stays open until the front has answered everything it had, not
+        only until its listening ports are closed.
+        """
+        path = self.workdir.child("access.log")
+        front, handler = await self.startFrontAndHandler(
+            "tests.apps.slow:app", frontArguments=["--access-log", path.path]
+        )
+        await self.assertDrains(front, handler)
+        self.assertIn(
+            b'"GET /slow?seconds=2 HTTP/1.1" 200 5 ', path.getContent(),
+            self.transcript(),
+        )
+
+    @asyncTest
     async def test_spawnedHandlersStopAfter(self) -> None:
         """
         With C{--spawn}, the spawned handler is stopped only once the front

@@ -1479,6 +1479,8 @@ class FrontFactory(_ServerFactory):
         self.maxBody = maxBody
         self.httpRules = rules
         self.connections: set[FrontConnection] = set()
+        # Whether its listening ports are all closed (stopFactory).
+        self._stopped = False
         self._drainWaiters: list[Deferred[None]] = []
         self._dates = _DateCache()
 
@@ -1532,6 +1534,8 @@ class FrontFactory(_ServerFactory):
         """
         self.connections.discard(connection)
         self._checkDrained()
+        if self._stopped:
+            self._closeAccessLog()
 
     def _checkDrained(self) -> None:
         if not self.connections and self._drainWaiters:
@@ -1540,9 +1544,17 @@ class FrontFactory(_ServerFactory):
                 waiter.callback(None)
 
     def startFactory(self) -> None:
+        self._stopped = False
         if self.accessLog is not None:
             self.accessLog.open()
 
     def stopFactory(self) -> None:
-        if self.accessLog is not None:
+        # The ports are closed, but the connections they accepted may still
+        # be answering (a stopping front drains them): the access log stays
+        # open until the last of them is closed.
+        self._stopped = True
+        self._closeAccessLog()
+
+    def _closeAccessLog(self) -> None:
+        if not self.connections and self.accessLog is not None:
             self.accessLog.close()

@@ -413,6 +413,22 @@ class AccessLogLineTests(FrontTestCase):
         self.assertEqual(len(lines), 1, lines)
         self.assertIn('"GET /stream HTTP/1.1" 200 3 ', lines[0])
 
+    def test_loggedAfterPortsClosed(self) -> None:
+        """
+        A request answered after the factory's ports are all closed (a
+        stopping front drains its connections) still has its line: the log
+        is closed only once the last connection is.
+        """
+        path = self.accessLog()
+        assert self.site.accessLog is not None
+        self.site.accessLog.close()
+        self.site.doStart()
+        self.get(b"/draining")
+        self.site.doStop()
+        self.respond(self.lastRequest().requestId,
+                     headers=[(b"Content-Length", b"2")], body=[b"ok"])
+        self.assertIn(b'"GET /draining HTTP/1.1" 200 2 ', path.getContent())
+
     def test_abortedResponse(self) -> None:
         """
         A response the front cuts itself (here its handler sends C{ERROR}
