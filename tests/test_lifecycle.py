@@ -90,11 +90,13 @@ class GracefulTimeoutTests(SystemTestCase):
         """
         The front stops after C{--graceful-timeout}, saying how many
         connections it closed unfinished, and does not wait for the
-        request.
+        request, which its access log records as closed without an answer
+        (444).
         """
+        path = self.workdir.child("access.log")
         front, handler = await self.startFrontAndHandler(
             "tests.apps.slow:app", "--graceful-timeout", "1",
-            frontArguments=["--graceful-timeout", "1"],
+            frontArguments=["--graceful-timeout", "1", "--access-log", path.path],
         )
         slow = self.get("/slow?seconds=20")
         await handler.waitForLine("slow request started: GET")
@@ -104,6 +106,9 @@ class GracefulTimeoutTests(SystemTestCase):
         self.assertStoppedCleanly(front)
         with self.assertRaises(ResponseNeverReceived):
             await slow
+        self.assertIn(
+            b'"GET /slow?seconds=20 HTTP/1.1" 444 - ', path.getContent(), self.transcript()
+        )
 
 
 class CtrlCTests(SystemTestCase):

@@ -145,9 +145,12 @@ def plainResponse(
     return head + page, len(page)
 
 
-# The status logged for a request whose client went away before its
-# response started (nginx's 499, "client closed request"); never sent.
+# The statuses logged, never sent, for a request whose response had not
+# started when its connection ended: its client went away (nginx's 499,
+# "client closed request"), or the front closed it without an answer, as
+# a stopping front does past --graceful-timeout (nginx's 444).
 CLIENT_CLOSED = 499
+CLOSED_UNANSWERED = 444
 
 
 def _cancel(call: IDelayedCall | None) -> None:
@@ -694,7 +697,7 @@ class Exchange:
         )
         self._end(response)
 
-    def abandon(self, logged: bool = True) -> None:
+    def abandon(self, logged: bool = True, unstarted: int = CLIENT_CLOSED) -> None:
         """
         The client is gone, or the request was refused: stop the handler's
         work on it, and write nothing more.
@@ -702,8 +705,10 @@ class Exchange:
         @param logged: whether to count it and write its access-log line
             (L{FrontFactory.requestDone}): with the status already sent if
             its response had started, with the bytes of body sent so far,
-            or with L{CLIENT_CLOSED} if not.  A refusal written before any
+            or with C{unstarted} if not.  A refusal written before any
             response (L{FrontConnection.refuse}) logs itself instead.
+        @param unstarted: the status logged if the response had not
+            started: L{CLIENT_CLOSED} or L{CLOSED_UNANSWERED}.
         """
         state, self.state = self.state, ResponseState.DONE
         self._sink = None
@@ -718,7 +723,7 @@ class Exchange:
             self._deferred.cancel()
         if logged:
             if state is ResponseState.WAITING:
-                self.code = CLIENT_CLOSED
+                self.code = unstarted
             self.connection.factory.requestDone(self)
 
 
@@ -1191,6 +1196,16 @@ class FrontConnection(Protocol):
         self._startIdle()
         self.readingChanged()
 
+    def cut(self) -> None:
+        """
+        Abort the connection and the request in progress, if any, without
+        an answer: a stopping front that waited long enough for it.
+        """
+        exchange, self.exchange = self.exchange, None
+        if exchange is not None:
+            exchange.abandon(unstarted=CLOSED_UNANSWERED)
+        self.abort()
+
     def abort(self) -> None:
         """
         Abort the connection: a response that cannot be completed.
@@ -1527,6 +1542,14 @@ class FrontFactory(_ServerFactory):
             connection.drain()
         self._checkDrained()
         return waiter
+
+    def cutAll(self) -> None:
+        """
+        Abort every connection (L{FrontConnection.cut}): a stopping front
+        gives up on what they have not finished.
+        """
+        for connection in list(self.connections):
+            connection.cut()
 
     def connectionClosed(self, connection: FrontConnection) -> None:
         """

@@ -582,6 +582,7 @@ class FrontService(Service):
                     "--graceful-timeout {graceful} s: closed",
                     count=len(site.connections), graceful=graceful,
                 )
+                site.cutAll()
 
             return drained.addErrback(gaveUp)
 

@@ -429,6 +429,29 @@ class AccessLogLineTests(FrontTestCase):
                      headers=[(b"Content-Length", b"2")], body=[b"ok"])
         self.assertIn(b'"GET /draining HTTP/1.1" 200 2 ', path.getContent())
 
+    def test_cutByStoppingFront(self) -> None:
+        """
+        The connections a stopping front cuts (L{FrontFactory.cutAll}, past
+        C{--graceful-timeout}) are aborted, their handlers get C{CANCEL},
+        and their requests are logged: 444 (nginx's "closed without an
+        answer") if no response had started, else the status and the bytes
+        of body sent.
+        """
+        path = self.accessLog()
+        _, waiting = self.get(b"/waiting")
+        waitingId = self.lastRequest().requestId
+        _, streaming = self.get(b"/streaming")
+        streamingId = self.lastRequest().requestId
+        self.respond(streamingId, headers=[(b"Content-Length", b"10")], body=[b"abc"],
+                     more=True)
+        self.site.cutAll()
+        self.assertTrue(waiting.disconnecting and streaming.disconnecting)
+        lines = sorted(path.getContent().decode("ascii").splitlines())
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn('"GET /streaming HTTP/1.1" 200 3 ', lines[0])
+        self.assertIn('"GET /waiting HTTP/1.1" 444 - ', lines[1])
+        self.assertEqual(set(self.cancels()), {waitingId, streamingId})
+
     def test_abortedResponse(self) -> None:
         """
         A response the front cuts itself (here its handler sends C{ERROR}
