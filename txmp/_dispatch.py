@@ -17,7 +17,7 @@ import itertools
 import os
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Callable, Protocol
+from typing import Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -322,8 +322,6 @@ class Dispatcher:
     and decodes what comes on both sockets.
 
     @ivar registry: the handlers.
-    @ivar drainObservers: see L{HandlerRegistry.drainObservers}.
-    @ivar joinObservers: see L{HandlerRegistry.joinObservers}.
 
     @param reactor: the clock for timeouts.
     @param sendSocket: the send socket (ROUTER), for requests and control.
@@ -375,8 +373,6 @@ class Dispatcher:
         self.pending: dict[bytes, PendingRequest] = {}
         self.queue: OrderedDict[bytes, PendingRequest] = OrderedDict()
         self._queueTimer: IDelayedCall | None = None
-        self.drainObservers: list[Callable[[str], None]] = self.registry.drainObservers
-        self.joinObservers: list[Callable[[str], None]] = self.registry.joinObservers
         # Seconds requests waited for a handler with capacity (metrics).
         self.queueWait = Histogram(QUEUE_BUCKETS)
         # A Counter: any status (a FrontError subclass may bring a new one)
@@ -397,20 +393,6 @@ class Dispatcher:
                 0,
             )
         )
-
-    @property
-    def heartbeat(self) -> float:
-        """
-        Seconds between heartbeats (L{HandlerRegistry.heartbeat}).
-        """
-        return self.registry.heartbeat
-
-    @property
-    def maxMessage(self) -> int | None:
-        """
-        The largest frame told to handlers (L{HandlerRegistry.maxMessage}).
-        """
-        return self.registry.maxMessage
 
     @property
     def handlers(self) -> dict[bytes, HandlerState[PendingRequest]]:

@@ -957,7 +957,7 @@ class RunningRequest:
             INPUT_WINDOW // INPUT_GRANT_DIVISOR,
         )
         self.output = ResponseStream(
-            reactor, sink.sendBody, self._initialWindow(head), condition, BODY_BATCH
+            reactor, sink.sendBody, head.window, condition, BODY_BATCH
         )
         self._errors: ErrorStream | None = None
         self._cancelled = False
@@ -970,27 +970,6 @@ class RunningRequest:
         self._overran = False
         self._headSent = False
         self._complete = False
-
-    def _initialWindow(self, head: RequestHead) -> int | None:
-        """
-        The response window granted with the request: its C{window} meta
-        attribute, or L{None} (no pacing) if it has none, as from a front
-        that does not pace responses, or a malformed one.  Called in the
-        reactor thread.
-        """
-        value = head.extra.get("window")
-        if value is None:
-            return None
-        # As the wire format's integers: 1 to 18 ASCII digits.
-        if not (0 < len(value) <= 18 and value.isascii() and value.isdigit()):
-            self._log.warn(
-                "request {requestId}: malformed response window {window!r} "
-                "from the front; the response is not paced",
-                requestId=self._requestId,
-                window=value,
-            )
-            return None
-        return int(value)
 
     @property
     def _requestId(self) -> str:

@@ -60,8 +60,6 @@ def zapDecision(
     return b"200", b"OK", key
 
 
-
-
 class ZapHandler:
     """
     Answers ZAP requests arriving on a ROUTER socket (C{frames[0]} is

@@ -275,7 +275,7 @@ class Options(TxmpOptions):
         try:
             # Told to every handler in WELCOME, which writes at most 18
             # digits after the point: refused now, not at the first HELLO.
-            protocol.encodeWelcome(heartbeat=self["heartbeat"])
+            protocol.encodeDecimal(self["heartbeat"])
         except ValueError:
             raise usage.UsageError(
                 f"--heartbeat {self['heartbeat']!r} is too small to tell handlers"
@@ -403,8 +403,8 @@ class FrontService(Service):
             maxMessage=options["max-message"],
         )
         holder.append(dispatcher)
-        dispatcher.drainObservers.extend(self.drainObservers)
-        dispatcher.joinObservers.extend(self.joinObservers)
+        dispatcher.registry.drainObservers.extend(self.drainObservers)
+        dispatcher.registry.joinObservers.extend(self.joinObservers)
         self._secure(context, [sendSocket, returnSocket])
         self._sockets = [sendSocket, returnSocket]
         for option, sock in [("--send", sendSocket), ("--return", returnSocket)]:

@@ -116,11 +116,18 @@ def _int(value: str | bytes, what: str) -> int:
     return int(value)
 
 
-# WELCOME's heartbeat as _decimal writes it: digits, then a fraction or not.
+# WELCOME's heartbeat as encodeDecimal writes it: digits, then a fraction or not.
 _DECIMAL = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18})?\Z")
 
 
-def _decimal(value: float) -> bytes:
+def encodeDecimal(value: float) -> bytes:
+    """
+    A positive decimal number as the wire format writes it (WELCOME's
+    C{heartbeat}).
+
+    @raise ValueError: if C{value} cannot be written so: not positive, not
+        finite, too large, or zero once rounded to 18 digits after the point.
+    """
     # A positive decimal number, with or without a fraction (WELCOME's
     # heartbeat), in the form Welcome.heartbeat reads (_DECIMAL): repr() is
     # exact and short, but would write 1e-05, and 0.0003333333333333333 has
@@ -147,6 +154,8 @@ class RequestHead:
     """
     The head of an HTTP request as a handler sees it, all native strings.
 
+    @ivar window: the response window the front grants with the request
+        (its C{window} attribute), or L{None} if it has none: no pacing.
     @ivar extra: meta attributes this version does not know, kept as is.
     """
 
@@ -160,6 +169,7 @@ class RequestHead:
     serverPort: int
     scheme: str
     more: bool = False
+    window: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -470,7 +480,7 @@ def encodeWelcome(
     if front is not None:
         pairs.append((b"front", front.encode("utf-8")))
     if heartbeat is not None:
-        pairs.append((b"heartbeat", _decimal(heartbeat)))
+        pairs.append((b"heartbeat", encodeDecimal(heartbeat)))
     if creditInReply:
         pairs.append((b"credit_in_reply", b"1"))
     if maxMessage is not None:
@@ -552,6 +562,7 @@ def _decodeRequest(frames: Sequence[bytes]) -> Request:
     except KeyError as e:
         raise ProtocolError(f"REQ meta lacks {e.args[0]}") from None
     method, target, version, addr, port, name, sport, scheme, more = values
+    window = meta.pop("window", None)
     head = RequestHead(
         method=method,
         target=target,
@@ -563,6 +574,7 @@ def _decodeRequest(frames: Sequence[bytes]) -> Request:
         serverPort=_int(sport, "server_port"),
         scheme=scheme,
         more=_flag(more),
+        window=None if window is None else _int(window, "window"),
         extra=meta,
     )
     return Request(frames[2], head, list(frames[5:]))

@@ -896,7 +896,7 @@ class MemoryRun:
     @ivar bodyEnded: whether the end of the request body was received.
     @ivar windows: the size of each response window the front granted
         after the request (C{WINDOW}), in order; the first window is the
-        request's C{window} meta attribute (C{head.extra["window"]}).
+        request's C{window} meta attribute (C{head.window}).
     """
 
     requestId: bytes
@@ -1339,7 +1339,7 @@ def requestHead(
     headers: Sequence[tuple[str, str]] = (),
     more: bool = False,
     scheme: str = "http",
-    window: str | None = None,
+    window: int | None = None,
 ) -> protocol.RequestHead:
     """
     The head of a request as a handler gets it, with the addresses of
@@ -1358,7 +1358,7 @@ def requestHead(
         serverPort=8080,
         scheme=scheme,
         more=more,
-        extra={} if window is None else {"window": window},
+        window=window,
     )
 
 

@@ -183,7 +183,7 @@ class OptionDefaultsTests(SynchronousTestCase):
                 dispatcher.timeout,
                 dispatcher.queueTimeout,
                 dispatcher.maxQueue,
-                dispatcher.heartbeat,
+                dispatcher.registry.heartbeat,
                 dispatcher.window,
             ),
             (

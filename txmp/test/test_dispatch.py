@@ -280,7 +280,7 @@ class RegistrationTests(DispatcherTestCase):
         its replies are delivered, and it is forgotten once they are done.
         """
         observed: list[str] = []
-        self.dispatcher.drainObservers.append(observed.append)
+        self.dispatcher.registry.drainObservers.append(observed.append)
         self.hello(A, 2)
         d, _ = self.submit()
         [requestId] = self.requestIds(A)

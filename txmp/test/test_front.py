@@ -58,7 +58,7 @@ class RequestTests(FrontTestCase):
         self.assertEqual((head.serverName, head.serverPort), ("example.com", 8080))
         self.assertEqual(head.scheme, "http")
         self.assertFalse(head.more)
-        self.assertEqual(head.extra, {"window": str(self.dispatcher.window)})
+        self.assertEqual((head.window, head.extra), (self.dispatcher.window, {}))
 
     def test_https(self) -> None:
         """

@@ -590,12 +590,12 @@ class RequestTests(FrontLinkTestCase):
     def test_responseWindowMeta(self) -> None:
         """
         The front's initial response window, its C{window} attribute in
-        C{REQ}, reaches the runner in the head's C{extra}.
+        C{REQ}, reaches the runner in the head (L{protocol.RequestHead.window}).
         """
         self.fromFront(
             protocol.encodeRequest(b"r", META, [], [], window=65536)
         )
-        self.assertEqual(self.runner.runs[0].head.extra, {"window": "65536"})
+        self.assertEqual(self.runner.runs[0].head.window, 65536)
 
     def test_sendWindow(self) -> None:
         """

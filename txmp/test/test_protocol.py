@@ -227,6 +227,19 @@ class RequestTests(SynchronousTestCase):
             [V, b"REQ", b"r.1", b"method\0GET\0more\x000", b"A\0b", b"x", b"yz"],
         )
 
+    def test_badWindow(self) -> None:
+        """
+        A C{REQ} whose C{window} breaks the integer rule is invalid, as
+        docs/protocol.md section 3.3 says: L{decode} raises
+        L{ProtocolError}, and no handler reads it some other way.
+        """
+        for bad in ["", "-1", "+1", "1.5", "1e3", " 1", "\u0661", "9" * 19]:
+            meta = encodePairs([*REQUEST_META, (b"more", b"0"),
+                                (b"window", bad.encode("utf-8"))])
+            self.assertRaises(
+                ProtocolError, decode, [V, protocol.REQ, b"r", meta, b""]
+            )
+
     def test_moreAndWindow(self) -> None:
         """
         L{encodeRequest} writes C{more} after the meta it is given, then
@@ -245,7 +258,7 @@ class RequestTests(SynchronousTestCase):
         message = decode(frames)
         assert isinstance(message, Request)
         self.assertTrue(message.head.more)
-        self.assertEqual(message.head.extra, {"window": "262144"})
+        self.assertEqual((message.head.window, message.head.extra), (262144, {}))
         self.assertEqual(encodeRequest(b"r", [], [])[3], b"more\x000")
         self.assertRaises(ValueError, encodeRequest, b"r", [], [], window=-1)
 
