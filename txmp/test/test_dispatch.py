@@ -217,7 +217,7 @@ class RegistrationTests(DispatcherTestCase):
         self.assertEqual(self.sent(A), [])
         self.assertEqual(self.dispatcher.stats["badMessages"], 1)
 
-    def test_helloAgainResetsCredits(self) -> None:
+    def test_helloAgainKeepsCredits(self) -> None:
         """
         A second C{HELLO} from a known handler is welcomed again but leaves
         the front's count of its credits alone: a request that crossed the
@@ -870,6 +870,19 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual(self.consumer.aborted, 0)
         self.reply(A, protocol.encodeBody(self.requestId, [], True))
         self.assertEqual(self.consumer.finished, 1)
+        self.assertNoLeak()
+
+    def test_timeoutRestartsOnWindow(self) -> None:
+        """
+        A C{WINDOW} from the handler (its application reading the request
+        body) is progress too: the timeout counts from it.
+        """
+        self.clock.advance(self.timeout - 1)
+        self.control(A, protocol.encodeWindow(self.requestId, 10))
+        self.clock.advance(self.timeout - 1)
+        self.assertNoResult(self.d)
+        self.clock.advance(1)
+        self.assertFrontError(self.d, ReplyTimeout, 504)
         self.assertNoLeak()
 
     def test_timeoutWhileStreaming(self) -> None:
