@@ -103,8 +103,12 @@ class AccessLog:
         """
         Open the file (in append mode, line-buffered), or take stdout.
 
+        Nothing if it is open already.
+
         @raise OSError: if the file cannot be opened.
         """
+        if self._file is not None:
+            return
         if self.path == "-":
             # The process's own stdout: twistd replaces sys.stdout with a
             # file that logs each line as an event of its log.

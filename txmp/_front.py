@@ -264,6 +264,8 @@ class Exchange:
         self._hasBody = True
         # Body bytes the Content-Length still allows (None: not framed by one).
         self._remaining: int | None = None
+        # Whether it was counted and logged (_logDone).
+        self._logged = False
 
     def getHeader(self, name: bytes) -> bytes | None:
         """
@@ -535,6 +537,8 @@ class Exchange:
         if self._chunked and not overrun:
             data.append(b"0\r\n\r\n")
         if overrun:
+            # All the Content-Length allows: the response is complete.
+            self._logDone()
             self.connection.write(b"".join(data))
             self._overrun()
         else:
@@ -576,7 +580,7 @@ class Exchange:
             return
         self.state = ResponseState.DONE
         self._held = []
-        self.connection.factory.requestDone(self)
+        self._logDone()
         self.connection.abort()
 
     def _write(self, chunks: Sequence[Frame]) -> None:
@@ -584,6 +588,9 @@ class Exchange:
         if not size:
             return
         framed = self._framed(chunks)
+        if self._remaining == 0:
+            # The last bytes its Content-Length allows: logged before they go.
+            self._logDone()
         if framed:
             # One bytes, as the transport wants (a single bytes is not copied).
             first = framed[0]
@@ -622,10 +629,20 @@ class Exchange:
         """
         self.state = ResponseState.DONE
         self._held = []
-        self.connection.factory.requestDone(self)
+        self._logDone()
         if last:
             self.connection.write(last)
         self.connection.exchangeDone(self)
+
+    def _logDone(self) -> None:
+        """
+        Count the request and write its access-log line
+        (L{FrontFactory.requestDone}), once: before the last bytes of its
+        response go, or when it is abandoned or cut.
+        """
+        if not self._logged:
+            self._logged = True
+            self.connection.factory.requestDone(self)
 
     def transportResumed(self) -> None:
         """
@@ -724,7 +741,7 @@ class Exchange:
         if logged:
             if state is ResponseState.WAITING:
                 self.code = unstarted
-            self.connection.factory.requestDone(self)
+            self._logDone()
 
 
 class Refusal:
@@ -1494,7 +1511,8 @@ class FrontFactory(_ServerFactory):
         self.maxBody = maxBody
         self.httpRules = rules
         self.connections: set[FrontConnection] = set()
-        # Whether its listening ports are all closed (stopFactory).
+        # Whether its listening ports are all closed (stopFactory); not
+        # numPorts == 0, which is so before the first one listens too.
         self._stopped = False
         self._drainWaiters: list[Deferred[None]] = []
         self._dates = _DateCache()

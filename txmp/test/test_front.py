@@ -327,6 +327,31 @@ class AccessLogLineTests(FrontTestCase):
         self.assertTrue(ParsedResponse(transport.value()).complete)
         self.assertIn(b'"GET /path HTTP/1.1" 200 2 ', logged[-1])
 
+    def test_streamedLoggedBeforeLastBytes(self) -> None:
+        """
+        A streamed response framed by its C{Content-Length} is logged before
+        the bytes that complete it go, once, even though the handler's
+        C{END} comes after them.
+        """
+        path = self.accessLog()
+        _, transport = self.get()
+        logged: list[bytes] = []
+        write = transport.write
+
+        def recordingWrite(data: bytes) -> None:
+            logged.append(path.getContent())
+            write(data)
+
+        transport.write = recordingWrite  # type: ignore[method-assign]
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"4")], body=[b"ab"],
+                     more=True)
+        self.reply(protocol.encodeBody(requestId, [b"cd"], False))
+        self.assertIn(b'"GET /path HTTP/1.1" 200 4 ', logged[-1])
+        self.reply(protocol.encodeBody(requestId, [], True))
+        self.assertTrue(ParsedResponse(transport.value()).complete)
+        self.assertEqual(len(path.getContent().splitlines()), 1)
+
     def test_refusedHead(self) -> None:
         """
         A head the front refuses itself is logged with its status, the
@@ -420,8 +445,6 @@ class AccessLogLineTests(FrontTestCase):
         is closed only once the last connection is.
         """
         path = self.accessLog()
-        assert self.site.accessLog is not None
-        self.site.accessLog.close()
         self.site.doStart()
         self.get(b"/draining")
         self.site.doStop()
