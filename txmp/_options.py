@@ -131,6 +131,7 @@ def reactorOrGlobal(reactor: _Reactor | None) -> _Reactor | IFrontReactor:
 
     return cast(IFrontReactor, globalReactor)
 
+
 def _givenConfig(arguments: list[str]) -> str | None:
     for index, argument in enumerate(arguments):
         if argument == "--config" and index + 1 < len(arguments):
