@@ -14,9 +14,8 @@ from typing import Callable, Protocol, TextIO
 
 from twisted.web.http import datetimeToLogString
 
+from txmp._defaults import ACCESS_LOG_FORMATS
 from txmp._logs import ReopenableFile
-
-FORMATS = ("combined", "json")
 
 
 class LoggedRequest(Protocol):
@@ -91,8 +90,10 @@ class AccessLog:
         format: str = "combined",
         now: Callable[[], float] = time.time,
     ) -> None:
-        if format not in FORMATS:
-            raise ValueError(f"access log format must be one of {FORMATS}, not {format!r}")
+        if format not in ACCESS_LOG_FORMATS:
+            raise ValueError(
+                f"access log format must be one of {ACCESS_LOG_FORMATS}, not {format!r}"
+            )
         self.path = path
         self._format = format
         self._now = now

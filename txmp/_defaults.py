@@ -141,7 +141,8 @@ SEND_LIMIT = 512 * KiB
 # HTTPChannel.abortTimeout.
 ABORT_TIMEOUT = 15.0
 
-# The access log's format, combined or json (--access-log-format).
+# The access log's formats, and the default one (--access-log-format).
+ACCESS_LOG_FORMATS = ("combined", "json")
 DEFAULT_ACCESS_LOG_FORMAT = "combined"
 
 # -- ZeroMQ ---------------------------------------------------------------

@@ -8,10 +8,12 @@ C{makeService}.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
+from importlib.machinery import ModuleSpec, PathFinder
 from typing import Callable, ClassVar, Generic, NoReturn, TypeVar, Union, cast
 
 if sys.version_info >= (3, 11):
@@ -107,6 +109,33 @@ def splitApplication(spec: str) -> tuple[str, str]:
             f"--app must look like module:app or module:make_app(), not {spec!r}"
         )
     return moduleName, attribute
+
+
+def findSpec(moduleName: str, directory: str) -> ModuleSpec | None:
+    """
+    Find C{moduleName} as a spawned handler will (it runs C{python -c},
+    which puts its working directory first on C{sys.path}), importing
+    nothing: a package's submodules are looked for in its directory, not
+    by importing the package (whose code is the application's, and is for
+    the handlers to run).
+
+    @param directory: the handlers' working directory.
+    @return: its spec, or L{None} if there is no such module.
+    @raise ValueError: for a name that is not a module name.
+    """
+    if not moduleName or any(not part.isidentifier() for part in moduleName.split(".")):
+        raise ValueError(f"{moduleName!r} is not a module name")
+    parts = moduleName.split(".")
+    found = PathFinder.find_spec(parts[0], [directory, *sys.path])
+    if found is None and parts[0] in sys.builtin_module_names:
+        found = importlib.util.find_spec(parts[0])
+    for index in range(1, len(parts)):
+        if found is None or not found.submodule_search_locations:
+            return None
+        found = PathFinder.find_spec(
+            ".".join(parts[: index + 1]), list(found.submodule_search_locations)
+        )
+    return found
 
 
 #: The reactor a tap's C{makeService} is given, if any.

@@ -11,7 +11,10 @@ import os
 
 from twisted.python import usage
 
-from txmp._zmq import PUBLIC_SUFFIX, curveAvailable, loadKeyPair
+# txmp._zmq, and so ZeroMQ, is imported by the functions that read CURVE
+# certificates, not here: the taps import this module to parse their
+# options, and only the CURVE options need ZeroMQ (--help and a usage error
+# do without it: "Start-up" in docs/benchmarks.md).
 
 
 def isLocalAddress(address: str) -> bool:
@@ -50,6 +53,8 @@ def loadSecretCertificate(path: str, option: str) -> tuple[bytes, bytes]:
     @raise usage.UsageError: with a one-line message if the file is
         missing, is no certificate, or is a public certificate.
     """
+    from txmp._zmq import loadKeyPair  # (Not at the top: see there.)
+
     try:
         public, secret = loadKeyPair(path)
     except ValueError as e:
@@ -73,6 +78,8 @@ def loadPublicCertificate(path: str, option: str) -> bytes:
         certificate where a public one belongs is a secret on its way to
         another host.
     """
+    from txmp._zmq import loadKeyPair  # (Not at the top: see there.)
+
     try:
         public, secret = loadKeyPair(path)
     except ValueError as e:
@@ -96,6 +103,8 @@ def loadAllowList(directory: str, option: str = "--curve-allow") -> frozenset[by
         one (C{*.key_public}), which would otherwise be ignored: a front
         that silently allowed no handler.
     """
+    from txmp._zmq import PUBLIC_SUFFIX  # (Not at the top: see there.)
+
     try:
         names = sorted(os.listdir(directory))
     except FileNotFoundError:
@@ -116,6 +125,8 @@ def loadAllowList(directory: str, option: str = "--curve-allow") -> frozenset[by
 
 
 def _requireCurve() -> None:
+    from txmp._zmq import curveAvailable  # (Not at the top: see there.)
+
     if not curveAvailable():
         raise usage.UsageError(
             "this libzmq has no CURVE support (built without libsodium)"

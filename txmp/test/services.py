@@ -18,7 +18,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, readBody
 
-from txmp import fronttap, handlertap
+from txmp import _frontservice, _handlerservice, fronttap, handlertap
 from txmp._interfaces import IFrontReactor
 
 # Every reactor provides what the services need (txmp._interfaces).
@@ -38,8 +38,8 @@ def ipcDirectory(case: SynchronousTestCase) -> FilePath[str]:
 
 class ServicesTestCase(TestCase):
     """
-    Starts a front (L{fronttap.FrontService}) and handlers
-    (L{handlertap.HandlerService}) joined by the ipc addresses L{send} and
+    Starts a front (L{txmp._frontservice.FrontService}) and handlers
+    (L{txmp._handlerservice.HandlerService}) joined by the ipc addresses L{send} and
     L{ret}, each stopped after the test.
 
     @ivar heartbeat: their C{--heartbeat}, if not mpfront's.
@@ -73,7 +73,7 @@ class ServicesTestCase(TestCase):
         options.parseOptions(
             ["--listen", "tcp:0:interface=127.0.0.1", *self._common(), *extra]
         )
-        service = fronttap.FrontService(reactor, options)
+        service = _frontservice.FrontService(reactor, options)
         service.startService()
         self.addCleanup(service.stopService)
         ports = yield service.listening
@@ -91,7 +91,7 @@ class ServicesTestCase(TestCase):
         options.parseOptions(
             ["--app", app, *self._common(), "--name", name, "--threads", "2", *extra]
         )
-        service = handlertap.HandlerService(reactor, options)
+        service = _handlerservice.HandlerService(reactor, options)
         service.startService()
         self.addCleanup(service.stopService)
         return service

@@ -108,11 +108,11 @@ class DefinedOnceTests(SynchronousTestCase):
             "txmp.fronttap.DEFAULT_WINDOW",
             "txmp.fronttap.DEFAULT_SEND",
             "txmp.fronttap.DEFAULT_RETURN",
-            "txmp.fronttap.HIGH_WATER_MARK",
-            "txmp.fronttap.LARGE_FRAME",
-            "txmp.fronttap.BOOT_FAILURES",
+            "txmp._frontservice.HIGH_WATER_MARK",
+            "txmp._frontservice.LARGE_FRAME",
+            "txmp._frontservice.BOOT_FAILURES",
             "txmp.handlertap.DEFAULT_THREADS",
-            "txmp.handlertap.HIGH_WATER_MARK",
+            "txmp._handlerservice.HIGH_WATER_MARK",
         ]:
             moduleName, _, name = path.rpartition(".")
             module = importlib.import_module(moduleName)

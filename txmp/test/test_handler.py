@@ -748,7 +748,7 @@ class DrainTests(FrontLinkTestCase):
 
 class HandlerServiceStopTests(SynchronousTestCase):
     """
-    L{handlertap.HandlerService} stops by draining, within
+    L{txmp._handlerservice.HandlerService} stops by draining, within
     C{--graceful-timeout}, and recycles after C{--max-requests}.
     """
 
@@ -756,7 +756,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
         """
         A started-looking service with one welcomed link on fake sockets.
         """
-        from txmp.handlertap import HandlerService
+        from txmp._handlerservice import HandlerService
 
         clock = FakeReactor()
         opts = {"graceful-timeout": 30.0, "name": "h", "max-requests": 0}
@@ -819,7 +819,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
 
 class HandlerServiceStartLinksTests(SynchronousTestCase):
     """
-    L{handlertap.HandlerService} registers with its fronts only once the
+    L{txmp._handlerservice.HandlerService} registers with its fronts only once the
     reactor runs, after every service (the signal handlers too) started.
     """
 
@@ -828,7 +828,7 @@ class HandlerServiceStartLinksTests(SynchronousTestCase):
         C{_startLinks}, which C{startService} leaves to the reactor's
         start, sends each link's C{HELLO}.
         """
-        from txmp.handlertap import HandlerService
+        from txmp._handlerservice import HandlerService
 
         service = HandlerService(Clock(), {})  # type: ignore[arg-type]
         sendSocket = MemorySocket()
@@ -844,7 +844,7 @@ class HandlerServiceStartLinksTests(SynchronousTestCase):
         """
         A service stopped before the reactor ran sends no C{HELLO}.
         """
-        from txmp.handlertap import HandlerService
+        from txmp._handlerservice import HandlerService
 
         service = HandlerService(Clock(), {})  # type: ignore[arg-type]
         sendSocket = MemorySocket()

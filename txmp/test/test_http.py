@@ -924,7 +924,8 @@ class OptionsTests(SynchronousTestCase):
         """
         By default the rules are L{HTTPRules}' defaults.
         """
-        from txmp.fronttap import Options, httpRules
+        from txmp._frontservice import httpRules
+        from txmp.fronttap import Options
 
         options = Options()
         options.parseOptions([])
@@ -935,7 +936,8 @@ class OptionsTests(SynchronousTestCase):
         Each option sets its rule; C{--trusted-proxy} is repeatable and
         takes addresses and networks.
         """
-        from txmp.fronttap import Options, httpRules
+        from txmp._frontservice import httpRules
+        from txmp.fronttap import Options
 
         options = Options()
         options.parseOptions([

@@ -85,7 +85,7 @@ class _Lines(ProcessProtocol):
 
 class FrontAndHandlerTests(ServicesTestCase):
     """
-    L{fronttap.FrontService} and L{handlertap.HandlerService} over ipc.
+    L{txmp._frontservice.FrontService} and L{txmp._handlerservice.HandlerService} over ipc.
     """
 
     @inlineCallbacks

@@ -647,7 +647,8 @@ class BodyTimeoutTests(FramingTestCase):
         """
         C{--body-timeout} sets the rule.
         """
-        from txmp.fronttap import Options, httpRules
+        from txmp._frontservice import httpRules
+        from txmp.fronttap import Options
 
         options = Options()
         options.parseOptions(["--body-timeout", "7.5"])

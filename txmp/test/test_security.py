@@ -257,7 +257,7 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
         """
         --spawn works with CURVE (it was refused): the spawned handlers get
         an ephemeral key pair when the front starts (see
-        L{fronttap.PrivateLinks}).
+        L{txmp._frontservice.PrivateLinks}).
         """
         directory = makeKeys(self, "front")
         options = self.parse(

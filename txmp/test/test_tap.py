@@ -31,7 +31,7 @@ from twisted.runner.procmon import ProcessMonitor
 from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
-from txmp import _defaults, demo, fronttap, handlertap
+from txmp import _defaults, _frontservice, _handlerservice, demo, fronttap, handlertap
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import _Number, positive
@@ -262,7 +262,7 @@ class FrontOptionsTests(OptionsTestCase):
     def test_privateAddresses(self) -> None:
         """
         With C{--spawn} and neither C{--send} nor C{--return}, the front's
-        addresses are to be private ones (made by L{fronttap.PrivateLinks}
+        addresses are to be private ones (made by L{_frontservice.PrivateLinks}
         at start); given either address, or without C{--spawn}, they are
         not, and the defaults stand for what is not given.
         """
@@ -310,16 +310,16 @@ class FrontOptionsTests(OptionsTestCase):
 
 class ConnectableAddressTests(SynchronousTestCase):
     """
-    Tests for L{fronttap.connectableAddress}.
+    Tests for L{_frontservice.connectableAddress}.
     """
 
     def test_wildcards(self) -> None:
         """
         Wildcard TCP hosts become the loopback address.
         """
-        self.assertEqual(fronttap.connectableAddress("tcp://*:5556"),
+        self.assertEqual(_frontservice.connectableAddress("tcp://*:5556"),
                          "tcp://127.0.0.1:5556")
-        self.assertEqual(fronttap.connectableAddress("tcp://0.0.0.0:5555"),
+        self.assertEqual(_frontservice.connectableAddress("tcp://0.0.0.0:5555"),
                          "tcp://127.0.0.1:5555")
 
     def test_others(self) -> None:
@@ -328,12 +328,12 @@ class ConnectableAddressTests(SynchronousTestCase):
         """
         for address in ["tcp://127.0.0.1:5556", "tcp://10.1.2.3:1", "ipc:///tmp/x",
                         "inproc://front", "tcp://eth0:5556"]:
-            self.assertEqual(fronttap.connectableAddress(address), address)
+            self.assertEqual(_frontservice.connectableAddress(address), address)
 
 
 class HandlerCommandTests(SynchronousTestCase):
     """
-    Tests for L{fronttap.handlerCommand}, the command line of C{--spawn}
+    Tests for L{_frontservice.handlerCommand}, the command line of C{--spawn}
     handlers.
     """
 
@@ -352,7 +352,7 @@ class HandlerCommandTests(SynchronousTestCase):
         and the front's heartbeat; it logs JSON, at the front's level,
         which the front reads back as events.
         """
-        command = fronttap.handlerCommand(
+        command = _frontservice.handlerCommand(
             self.options("--send", "tcp://*:6000", "--return", "tcp://0.0.0.0:6001",
                          "--insecure",
                          "--heartbeat", "0.5", "--log-level", "warn"),
@@ -372,7 +372,7 @@ class HandlerCommandTests(SynchronousTestCase):
         """
         C{--threads} is passed on, as a string.
         """
-        command = fronttap.handlerCommand(self.options("--threads", "3"), "n")
+        command = _frontservice.handlerCommand(self.options("--threads", "3"), "n")
         self.assertEqual(command[-2:], ["--threads", "3"])
 
     def test_recycling(self) -> None:
@@ -380,7 +380,7 @@ class HandlerCommandTests(SynchronousTestCase):
         C{--max-requests}, C{--max-requests-jitter} and
         C{--graceful-timeout} are passed on.
         """
-        command = fronttap.handlerCommand(
+        command = _frontservice.handlerCommand(
             self.options("--max-requests", "50", "--max-requests-jitter", "5",
                          "--graceful-timeout", "7"),
             "n",
@@ -399,7 +399,7 @@ class HandlerCommandTests(SynchronousTestCase):
         passed on as C{--parent-pid}, C{--curve-secret-key} and
         C{--curve-server-key}: file names, never keys.
         """
-        command = fronttap.handlerCommand(
+        command = _frontservice.handlerCommand(
             self.options(), "n", 4321, ("/p/spawn.key_secret", "/p/front.key")
         )
         self.assertEqual(
@@ -407,14 +407,14 @@ class HandlerCommandTests(SynchronousTestCase):
             ["--parent-pid", "4321", "--curve-secret-key", "/p/spawn.key_secret",
              "--curve-server-key", "/p/front.key"],
         )
-        self.assertNotIn("--parent-pid", fronttap.handlerCommand(self.options(), "n"))
+        self.assertNotIn("--parent-pid", _frontservice.handlerCommand(self.options(), "n"))
 
     def test_commandParses(self) -> None:
         """
         What follows C{mphandler} in the command is valid C{mphandler}
         options, meaning the same as the front's.
         """
-        command = fronttap.handlerCommand(
+        command = _frontservice.handlerCommand(
             self.options("--threads", "3", "--heartbeat", "0.5"), "h:spawn-2"
         )
         options = handlertap.Options()
@@ -442,10 +442,10 @@ class FrontMakeServiceTests(SynchronousTestCase):
         top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
         self.assertIsInstance(top, MultiService)
         [front, signals] = list(IServiceCollection(top))
-        self.assertIsInstance(front, fronttap.FrontService)
+        self.assertIsInstance(front, _frontservice.FrontService)
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.actions, {signal.SIGUSR1: front.reopenLogs,
-                                           signal.SIGHUP: fronttap._nothingToReload})
+                                           signal.SIGHUP: _frontservice._nothingToReload})
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
 
     def test_spawn(self) -> None:
@@ -459,10 +459,10 @@ class FrontMakeServiceTests(SynchronousTestCase):
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
         top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
         links, front, actions, spawned = list(IServiceCollection(top))
-        self.assertIsInstance(links, fronttap.PrivateLinks)
-        self.assertIsInstance(front, fronttap.FrontService)
+        self.assertIsInstance(links, _frontservice.PrivateLinks)
+        self.assertIsInstance(front, _frontservice.FrontService)
         self.assertIsInstance(actions, SignalActions)
-        self.assertIsInstance(spawned, fronttap.SpawnedHandlers)
+        self.assertIsInstance(spawned, _frontservice.SpawnedHandlers)
         self.assertEqual(actions.immediate, {signal.SIGINT: spawned.frontStopping,
                                              signal.SIGTERM: spawned.frontStopping})
         [monitor] = [s for s in IServiceCollection(spawned)
@@ -473,22 +473,22 @@ class FrontMakeServiceTests(SynchronousTestCase):
     def test_spawnedCommands(self) -> None:
         """
         Started after the private directory, the spawned handlers run
-        L{fronttap.handlerCommand} with the front's PID and the private
+        L{_frontservice.handlerCommand} with the front's PID and the private
         C{ipc://} addresses.
         """
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
-        links = fronttap.PrivateLinks(options)
+        links = _frontservice.PrivateLinks(options)
         links.startService()
         self.addCleanup(links.stopService)
         reactor = FakeReactor()
-        spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, reactor), options, links)
+        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options, links)
         spawned.startService()
         self.addCleanup(spawned.stopService)
         host = socket.gethostname()
         self.assertEqual(
             [args for args, _ in reactor.spawned],
-            [fronttap.handlerCommand(options, host + ":spawn-%d" % (n,), os.getpid())
+            [_frontservice.handlerCommand(options, host + ":spawn-%d" % (n,), os.getpid())
              for n in (1, 2)],
         )
         args = reactor.spawned[0][0]
@@ -506,7 +506,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
         reactor = FakeReactor()
-        spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, reactor), options)
+        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options)
         spawned.startService()
         self.addCleanup(spawned.stopService)
         host = socket.gethostname()
@@ -532,7 +532,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
         reactor = FakeReactor()
-        spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, reactor), options)
+        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options)
         drained: Deferred[None] = Deferred()
         spawned.stopAfter = lambda: drained
         spawned.startService()
@@ -551,18 +551,18 @@ class FrontMakeServiceTests(SynchronousTestCase):
 
 class PrivateLinksTests(SynchronousTestCase):
     """
-    Tests for L{fronttap.PrivateLinks}, the private directory of a front
+    Tests for L{_frontservice.PrivateLinks}, the private directory of a front
     that spawns its handlers.
     """
 
-    def start(self, *args: str) -> tuple[fronttap.Options, fronttap.PrivateLinks]:
+    def start(self, *args: str) -> tuple[fronttap.Options, _frontservice.PrivateLinks]:
         """
         Parse C{--spawn 1 --app txmp.demo:app} and C{args}, and start a
-        L{fronttap.PrivateLinks} with these options.
+        L{_frontservice.PrivateLinks} with these options.
         """
         options = fronttap.Options()
         options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app", *args])
-        links = fronttap.PrivateLinks(options)
+        links = _frontservice.PrivateLinks(options)
         links.startService()
         self.addCleanup(links.stopService)
         return options, links
@@ -628,7 +628,7 @@ class PrivateLinksTests(SynchronousTestCase):
             options["curve-allowed"],
             {spawnPublic, loadKeyPair(os.path.join(allow, "other.key"))[0]},
         )
-        command = fronttap.handlerCommand(options, "n", 1, links.handlerCurve)
+        command = _frontservice.handlerCommand(options, "n", 1, links.handlerCurve)
         handlerOptions = handlertap.Options()
         handlerOptions.parseOptions(command[command.index("mphandler") + 1:])
         self.assertEqual(handlerOptions["curve"], (spawnPublic, spawnSecret, frontPublic))
@@ -637,7 +637,7 @@ class PrivateLinksTests(SynchronousTestCase):
 
 class ParentWatchTests(SynchronousTestCase):
     """
-    Tests for L{handlertap.ParentWatch}: a spawned handler stops when its
+    Tests for L{_handlerservice.ParentWatch}: a spawned handler stops when its
     front is gone.
     """
 
@@ -650,7 +650,7 @@ class ParentWatchTests(SynchronousTestCase):
             self.asked += 1
             return True
 
-        self.watch = handlertap.ParentWatch(
+        self.watch = _handlerservice.ParentWatch(
             cast(IHandlerReactor, self.reactor), 100, "h:spawn-1", 1.0,
             getppid=lambda: self.parent, dieWithParent=dieWithParent,
         )
@@ -668,7 +668,7 @@ class ParentWatchTests(SynchronousTestCase):
     def test_parentGone(self) -> None:
         """
         When the kernel says the parent exited (C{SIGHUP} calls
-        L{handlertap.ParentWatch.parentGone}), the reactor is stopped (the
+        L{_handlerservice.ParentWatch.parentGone}), the reactor is stopped (the
         handler drains and exits, as for C{SIGTERM}), and the reason is
         logged.
         """
@@ -734,7 +734,7 @@ class ParentWatchTests(SynchronousTestCase):
     def test_makeService(self) -> None:
         """
         C{mphandler --parent-pid PID} adds a watch of that parent, whose
-        L{handlertap.ParentWatch.parentGone} C{SIGHUP} calls; without it,
+        L{_handlerservice.ParentWatch.parentGone} C{SIGHUP} calls; without it,
         there is no watch and no C{SIGHUP} action.
         """
         options = handlertap.Options()
@@ -744,11 +744,12 @@ class ParentWatchTests(SynchronousTestCase):
         services = list(IServiceCollection(handlertap.makeService(options, reactor)))
         self.assertEqual(
             [type(service) for service in services],
-            [handlertap.HandlerService, SignalActions, handlertap.ParentWatch],
+            [_handlerservice.HandlerService, SignalActions, _handlerservice.ParentWatch],
         )
         handler, actions, watch = services
-        assert isinstance(actions, SignalActions) and isinstance(watch, handlertap.ParentWatch)
-        assert isinstance(handler, handlertap.HandlerService)
+        assert isinstance(actions, SignalActions)
+        assert isinstance(watch, _handlerservice.ParentWatch)
+        assert isinstance(handler, _handlerservice.HandlerService)
         self.assertEqual(actions.actions, {signal.SIGHUP: watch.parentGone,
                                            signal.SIGUSR1: handler.reopenLogs,
                                            signal.SIGUSR2: handler.profileFor})
@@ -759,7 +760,7 @@ class ParentWatchTests(SynchronousTestCase):
         services = list(IServiceCollection(handlertap.makeService(options, reactor)))
         self.assertEqual(
             [type(service) for service in services],
-            [handlertap.HandlerService, SignalActions],
+            [_handlerservice.HandlerService, SignalActions],
         )
         assert isinstance(services[1], SignalActions)
         self.assertEqual(sorted(services[1].actions), [signal.SIGUSR1, signal.SIGUSR2])
@@ -767,7 +768,7 @@ class ParentWatchTests(SynchronousTestCase):
 
 class SpawnedHandlersTests(SynchronousTestCase):
     """
-    Tests for L{fronttap.SpawnedHandlers}' reload, resizing and boot
+    Tests for L{_frontservice.SpawnedHandlers}' reload, resizing and boot
     failures, with processes that a memory reactor pretends to spawn.
     """
 
@@ -775,7 +776,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
         self.reactor = FakeReactor()
-        self.spawned = fronttap.SpawnedHandlers(cast(IFrontReactor, self.reactor), options)
+        self.spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, self.reactor), options)
         self.spawned.startService()
         self.host = socket.gethostname()
 
@@ -877,7 +878,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
 
 class NewPoolTests(SynchronousTestCase):
     """
-    Tests for L{handlertap.newPool}, the handler's WSGI thread pool.
+    Tests for L{_handlerservice.newPool}, the handler's WSGI thread pool.
     """
 
     def test_pool(self) -> None:
@@ -887,7 +888,7 @@ class NewPoolTests(SynchronousTestCase):
         """
         from txmp._pool import WorkerPool
 
-        pool = handlertap.newPool(3)
+        pool = _handlerservice.newPool(3)
         self.assertIsInstance(pool, WorkerPool)
         self.assertEqual((pool.size, pool.name, pool.threads), (3, "wsgi", []))
 
@@ -896,7 +897,7 @@ class NewPoolTests(SynchronousTestCase):
         Its threads are daemons: an application stuck past
         C{--graceful-timeout} does not keep the process alive.
         """
-        pool = handlertap.newPool(1)
+        pool = _handlerservice.newPool(1)
         thread = pool.threadFactory(target=lambda: None, name="t")
         assert isinstance(thread, threading.Thread)
         self.assertTrue(thread.daemon)
@@ -1106,10 +1107,10 @@ class HandlerOptionsTests(OptionsTestCase):
         Each front gets an even share of the threads as credits, at least
         one.
         """
-        self.assertEqual(handlertap.splitCapacity(4, 1), [4])
-        self.assertEqual(handlertap.splitCapacity(4, 2), [2, 2])
-        self.assertEqual(handlertap.splitCapacity(5, 2), [3, 2])
-        self.assertEqual(handlertap.splitCapacity(1, 3), [1, 1, 1])
+        self.assertEqual(_handlerservice.splitCapacity(4, 1), [4])
+        self.assertEqual(_handlerservice.splitCapacity(4, 2), [2, 2])
+        self.assertEqual(_handlerservice.splitCapacity(5, 2), [3, 2])
+        self.assertEqual(_handlerservice.splitCapacity(1, 3), [1, 1, 1])
 
     def test_appRequired(self) -> None:
         """
@@ -1153,7 +1154,7 @@ class HandlerOptionsTests(OptionsTestCase):
         options = self.parse("--app", "txmp.demo:app")
         top = handlertap.makeService(options, cast(IHandlerReactor, MemoryReactorClock()))
         [handler, signals] = list(IServiceCollection(top))
-        self.assertIsInstance(handler, handlertap.HandlerService)
+        self.assertIsInstance(handler, _handlerservice.HandlerService)
         self.assertFalse(handler.running)
         self.assertEqual(handler.links, [])
         self.assertIsInstance(signals, SignalActions)
@@ -1170,23 +1171,55 @@ class LazyImportTests(SynchronousTestCase):
     import the global reactor, or txzmq or procmon, which install it.
     """
 
+    def assertNotImported(self, script: str, names: tuple[str, ...]) -> None:
+        """
+        Assert that a fresh interpreter (on this one's C{sys.path}) that
+        runs C{script} has imported none of the modules C{names}.
+        """
+        script += f"import sys\nprint(' '.join(n for n in {names!r} if n in sys.modules))\n"
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+        )
+        self.assertEqual(result.stdout.strip(), "", result.stderr)
+
     def test_noReactorInstalled(self) -> None:
         """
         A fresh interpreter that imports the plugin, both taps and
         L{txmp.testing} has not imported C{twisted.internet.reactor},
         C{txzmq} or C{twisted.runner.procmon}.
         """
-        script = (
-            "import sys\n"
-            "import twisted.plugins.txmp_plugins, txmp.fronttap, txmp.handlertap, txmp.testing\n"
-            "print(' '.join(name for name in ('twisted.internet.reactor', 'txzmq',\n"
-            "    'twisted.runner.procmon') if name in sys.modules))\n"
+        self.assertNotImported(
+            "import twisted.plugins.txmp_plugins, txmp.fronttap, txmp.handlertap, txmp.testing\n",
+            ("twisted.internet.reactor", "txzmq", "twisted.runner.procmon"),
         )
-        result = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, check=True,
-            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+
+    def test_optionsImportLittle(self) -> None:
+        """
+        A fresh interpreter that imports the plugin and both taps, prints
+        their help and parses their options, valid or not (what
+        C{twistd mpfront --help} or C{twistd mpfront --send bogus} does),
+        has imported neither ZeroMQ, pyOpenSSL, Twisted's endpoints nor
+        Twisted Web, nor the taps' service trees: those wait for
+        C{makeService}.
+        """
+        self.assertNotImported(
+            "from twisted.python import usage\n"
+            "import twisted.plugins.txmp_plugins\n"
+            "from txmp import fronttap, handlertap\n"
+            "for tap, argv in [(fronttap, ['--listen', 'tcp:0']),\n"
+            "                  (fronttap, ['--send', 'bogus']),\n"
+            "                  (handlertap, ['--app', 'txmp.demo:app']),\n"
+            "                  (handlertap, ['--app', 'txmp.demo:app', '--threads', 'x'])]:\n"
+            "    options = tap.Options()\n"
+            "    options.getUsage()\n"
+            "    try:\n"
+            "        options.parseOptions(argv)\n"
+            "    except usage.UsageError:\n"
+            "        pass\n",
+            ("zmq", "OpenSSL", "twisted.internet.endpoints", "twisted.web.http",
+             "txmp._frontservice", "txmp._handlerservice", "txmp._wsgi"),
         )
-        self.assertEqual(result.stdout.strip(), "", result.stderr)
 
 
 class PluginTests(SynchronousTestCase):

@@ -1,0 +1,823 @@
+# -*- test-case-name: txmp.test.test_tap,txmp.test.test_security -*-
+"""
+The service tree of C{twistd mpfront}: the front's sockets, dispatcher and
+ports (L{FrontService}), its private directory (L{PrivateLinks}) and its
+spawned handlers (L{SpawnedHandlers}).
+
+Imported by L{txmp.fronttap.makeService} only, once the options are
+parsed: this is what loads ZeroMQ, Twisted Web and (through Twisted's
+endpoints) pyOpenSSL, which C{twistd mpfront --help} and a usage error do
+without.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Callable, NoReturn
+
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import TimeoutError as DeferredTimeoutError
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorCore,
+    IReactorProcess,
+    IStreamServerEndpoint,
+)
+from twisted.logger import LogEvent, Logger, globalLogPublisher
+from twisted.python.failure import Failure
+
+from txmp._access import AccessLog
+from txmp._defaults import BOOT_FAILURES, HIGH_WATER_MARK, LARGE_FRAME
+from txmp._dispatch import Dispatcher
+from txmp._front import FrontFactory
+from txmp._http import HTTPRules
+from txmp._interfaces import IFrontReactor
+from txmp._logs import ChildLog, reopenLogFiles
+from txmp._metrics import FrontMetrics
+from txmp._reload import CodeWatcher, sourceRoot
+from txmp._signals import SignalActions
+from txmp._stats import makeStatsSite
+from txmp._zap import ZAP_DOMAIN, ZapHandler
+from txmp._zmq import (
+    ZAP_ADDRESS,
+    AddressError,
+    ZmqContext,
+    ZmqSocket,
+    createKeyPair,
+    loadKeyPair,
+    writePublicCertificate,
+)
+
+if TYPE_CHECKING:
+    # (Only for types: importing procmon installs the global reactor.)
+    from twisted.runner.procmon import LoggingProtocol, ProcessMonitor
+
+    from txmp.fronttap import Options
+
+
+def connectableAddress(address: str) -> str:
+    """
+    The address a local handler connects to for a front bound to
+    C{address}: wildcard TCP hosts become the loopback address.
+    """
+    for wildcard in ("tcp://*:", "tcp://0.0.0.0:"):
+        if address.startswith(wildcard):
+            return "tcp://127.0.0.1:" + address[len(wildcard):]
+    return address
+
+
+
+class ListenError(Exception):
+    """
+    The front cannot listen on one of its endpoints; the message names the
+    option and the endpoint.
+    """
+
+
+def _reason(error: BaseException | None) -> str:
+    """
+    One line saying why an endpoint could not be made or listen.
+    """
+    if isinstance(error, CannotListenError):
+        return str(error.socketError) if error.socketError else str(error)
+    return str(error) or type(error).__name__
+
+
+def _stopAndExit(reactor: IReactorCore, status: int) -> None:
+    """
+    Stop the reactor (gracefully, as on SIGTERM), then exit with C{status}
+    (twistd would exit 0).
+    """
+
+    def exitNow() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+    reactor.addSystemEventTrigger("after", "shutdown", exitNow)
+    reactor.stop()
+
+
+class FrontService(Service):
+    """
+    Owns the front's ZeroMQ sockets, its dispatcher and its HTTP ports.
+
+    @ivar dispatcher: the L{Dispatcher}, once started.
+    @ivar listening: fires with the listening ports once they all listen.
+    """
+
+    _log = Logger()
+
+    def __init__(self, reactor: IFrontReactor, options: Options) -> None:
+        self._reactor = reactor
+        self._options = options
+        self.dispatcher: Dispatcher | None = None
+        self._ports: list[IListeningPort] = []
+        self._sockets: list[ZmqSocket] = []
+        self._drainWaiters: list[Deferred[None]] = []
+        # The HTTP site, once started.
+        self._site: FrontFactory | None = None
+        # The access log, if any, once started (see reopenLogs).
+        self.accessLog: AccessLog | None = None
+        # While startService runs; the first endpoint error seen meanwhile.
+        self._starting = False
+        self._startError: str | None = None
+        self._context: ZmqContext | None = None
+        # The ZAP handler (L{txmp._zap.ZapHandler}) with CURVE, once started.
+        self.zap: ZapHandler | None = None
+        self.listening: Deferred[list[IListeningPort]] = Deferred()
+        # Called with a handler's name when it starts draining.
+        self.drainObservers: list[Callable[[str], None]] = []
+        # Called with a handler's name when it registers anew.
+        self.joinObservers: list[Callable[[str], None]] = []
+
+    def startService(self) -> None:
+        Service.startService(self)
+        options = self._options
+        self._context = context = ZmqContext(self._reactor)
+        # The dispatcher and the sockets refer to each other: the sockets
+        # deliver to the dispatcher, which sends on the send socket.
+        holder: list[Dispatcher] = []
+        sendSocket = context.socket(
+            "router", lambda frames: holder[0].controlReceived(frames), HIGH_WATER_MARK
+        )
+        returnSocket = context.socket(
+            "router",
+            lambda frames: holder[0].replyReceived(frames),
+            HIGH_WATER_MARK,
+            largeFrame=LARGE_FRAME,
+        )
+        self.dispatcher = dispatcher = Dispatcher(
+            self._reactor,
+            sendSocket,
+            timeout=options["timeout"],
+            queueTimeout=options["queue-timeout"],
+            maxQueue=options["max-queue"],
+            heartbeat=options["heartbeat"],
+            window=options["window"],
+            maxMessage=options["max-message"],
+        )
+        holder.append(dispatcher)
+        dispatcher.registry.drainObservers.extend(self.drainObservers)
+        dispatcher.registry.joinObservers.extend(self.joinObservers)
+        self._secure(context, [sendSocket, returnSocket])
+        self._sockets = [sendSocket, returnSocket]
+        for option, sock in [("--send", sendSocket), ("--return", returnSocket)]:
+            try:
+                sock.bind(options[option[2:]])
+            except AddressError as e:
+                self._abandon(f"{option}: {e}")
+        dispatcher.start()
+        accessLog = None
+        if options["access-log"] is not None:
+            accessLog = AccessLog(options["access-log"], options["access-log-format"])
+        metrics = FrontMetrics() if options["stats"] else None
+        site = FrontFactory(
+            dispatcher, self._reactor, accessLog, options["max-body"],
+            httpRules(options), metrics,
+        )
+        self.accessLog = accessLog
+        self._site = site
+        endpoints: list[tuple[str, str, IProtocolFactory]] = [
+            ("--listen", description, site) for description in options["listen"]
+        ]
+        if options["stats"]:
+            statsSite = makeStatsSite(dispatcher, self._reactor, metrics)
+            endpoints.append(("--stats", options["stats"], statsSite))
+        # Ports fail synchronously (in use, no permission) while we start,
+        # before the reactor runs: then we exit here with one line.
+        self._starting = True
+        listening: list[Deferred[IListeningPort]] = []
+        for option, description, factory in endpoints:
+            what = f"{option} {description}"
+            try:
+                endpoint: IStreamServerEndpoint = serverFromString(self._reactor, description)
+            # The operator's string, parsed by whichever endpoint plugin it
+            # names: any error is a one-line refusal to start.
+            except Exception as e:  # noqa: BLE001
+                self._abandon(f"{what}: {_reason(e)}")
+            listening.append(
+                endpoint.listen(factory).addCallback(self._portListening).addErrback(
+                    self._cannotListen, what
+                )
+            )
+        gatherResults(listening, consumeErrors=True).addCallbacks(
+            self._listening, lambda failure: None
+        )
+        self._starting = False
+        if self._startError is not None:
+            self._abandon(self._startError)
+
+    def _abandon(self, error: str) -> NoReturn:
+        """
+        Give up starting: close what is open, and exit with one line.
+        """
+        self.stopService()
+        if self._context is not None:
+            # The ports close in the reactor, which will not run.
+            self._context.shutdown()
+            self._context = None
+        raise SystemExit(f"mpfront: {error}")
+
+    def _secure(self, context: ZmqContext, sockets: list[ZmqSocket]) -> None:
+        """
+        Set the security options of the front's sockets, before they bind:
+        the largest frame, and CURVE with our ZAP handler if configured.
+        """
+        options = self._options
+        for sock in sockets:
+            sock.maxMessageSize(options["max-message"])
+        curve = options.get("curve")
+        if curve is None:
+            return
+        # Bound first, in the context of the front's sockets: libzmq asks
+        # the ZAP handler of the socket's own context.
+        self.zap = zap = ZapHandler(options["curve-allowed"])
+        zapSocket = context.socket("router", zap.requestReceived, 1000)
+        zapSocket.bind(ZAP_ADDRESS)
+        zap.listen(zapSocket)
+        for sock in sockets:
+            sock.curveServer(curve[1], ZAP_DOMAIN)
+        self._log.info(
+            "mpfront: CURVE on, public key {key}, {count} handler keys allowed",
+            key=curve[0].decode("ascii"), count=len(options["curve-allowed"]),
+        )
+
+    def _portListening(self, port: IListeningPort) -> IListeningPort:
+        self._ports.append(port)
+        return port
+
+    def _listening(self, ports: list[IListeningPort]) -> None:
+        self._log.info(
+            "mpfront ready: front {instance}, http {listen}, send {send}, "
+            "return {ret}",
+            instance=self.dispatcher.instance if self.dispatcher is not None else None,
+            listen=" ".join(str(p.getHost()) for p in ports[: len(self._options["listen"])]),
+            send=self._options["send"],
+            ret=self._options["return"],
+        )
+        self.listening.callback(ports)
+
+    def _cannotListen(self, failure: Failure, what: str) -> Failure:
+        error = f"{what}: {_reason(failure.value)}"
+        if self._starting:
+            # startService exits with it.
+            if self._startError is None:
+                self._startError = error
+            return failure
+        if not self.listening.called:
+            self.listening.errback(Failure(ListenError(error)))
+        # An endpoint that failed once the reactor ran: stop, and exit
+        # non-zero once the reactor has stopped.
+        self._log.critical("mpfront: {error}", error=error)
+        _stopAndExit(self._reactor, 1)
+        return failure
+
+    def reopenLogs(self) -> None:
+        """
+        Reopen the log file and the access log file (SIGUSR1): after
+        logrotate moved them, the next lines go to new files.  Must be
+        called in the reactor thread.
+        """
+        try:
+            reopenLogFiles()
+        except OSError as e:
+            self._log.error("mpfront: cannot reopen its log file: {why}", why=e.strerror)
+        if self.accessLog is not None:
+            try:
+                self.accessLog.reopen()
+            except OSError as e:
+                self._log.error(
+                    "mpfront: cannot reopen the access log {path}: {why}",
+                    path=self.accessLog.path, why=e.strerror,
+                )
+            else:
+                self._log.info("mpfront: access log reopened")
+
+    def whenDrained(self) -> Deferred[None]:
+        """
+        A L{Deferred} that fires once the front, stopping, has finished the
+        requests it had or given up on them (C{--graceful-timeout}): the
+        spawned handlers stop only then, so that those requests are served.
+        """
+        waiter: Deferred[None] = Deferred()
+        self._drainWaiters.append(waiter)
+        return waiter
+
+    def stopService(self) -> Deferred[None]:
+        """
+        Stop: stop accepting connections, let the requests in progress
+        finish for up to C{--graceful-timeout} seconds, then say C{BYE} to
+        the handlers and close the sockets.
+        """
+        Service.stopService(self)
+        stopping = [port.stopListening() for port in self._ports]
+        self._ports = []
+
+        def drain(result: object) -> Deferred[None]:
+            # The ports are closed: no connection can come in any more.
+            site = self._site
+            if site is None or not site.connections:
+                return succeed(None)
+            graceful = self._options["graceful-timeout"]
+            busy = sum(1 for connection in site.connections if connection.busy)
+            self._log.info(
+                "mpfront stopping: finishing {busy} requests, closing {idle} idle "
+                "connections (at most {graceful} s)",
+                busy=busy, idle=len(site.connections) - busy, graceful=graceful,
+            )
+            drained = site.drain()
+            drained.addTimeout(graceful, self._reactor)
+
+            def gaveUp(failure: Failure) -> None:
+                # (addTimeout turns the cancellation into a TimeoutError.)
+                failure.trap(DeferredTimeoutError)
+                self._log.warn(
+                    "mpfront stopping: {count} connections not done within "
+                    "--graceful-timeout {graceful} s: closed",
+                    count=len(site.connections), graceful=graceful,
+                )
+                site.cutAll()
+
+            return drained.addErrback(gaveUp)
+
+        def drainedNow(result: None) -> None:
+            waiters, self._drainWaiters = self._drainWaiters, []
+            for waiter in waiters:
+                waiter.callback(None)
+            if self._sockets and self.dispatcher is not None:
+                # Let the BYEs reach the handlers, so that they register again
+                # at once with the next front and a draining one stops waiting.
+                self._sockets[0].lingerOnClose(200)
+                self.dispatcher.stop()
+
+        def closeSockets(result: Failure | None) -> Failure | None:
+            if self._context is not None:
+                self._context.shutdown()
+                self._context = None
+            return result
+
+        return (
+            gatherResults([d for d in stopping if d is not None])
+            .addCallback(drain)
+            .addCallback(drainedNow)
+            .addBoth(closeSockets)
+        )
+
+
+def httpRules(options: Options) -> HTTPRules:
+    """
+    The front's HTTP limits, timeouts and trusted proxies from C{options}.
+    """
+    return HTTPRules(
+        headerTimeout=options["header-timeout"],
+        idleTimeout=options["idle-timeout"],
+        bodyTimeout=options["body-timeout"],
+        maxRequestLine=options["max-request-line"],
+        maxHeaders=options["max-headers"],
+        maxHeaderBytes=options["max-header-bytes"],
+        rejectUnderscoreHeaders=bool(options["reject-underscore-headers"]),
+        trustedProxies=tuple(options["trusted-proxy"]),
+        trustUnixPeers=bool(options.get("trust-unix")),
+    )
+
+
+def handlerCommand(
+    options: Options,
+    name: str,
+    parentPid: int | None = None,
+    curveFiles: tuple[str, str] | None = None,
+) -> list[str]:
+    """
+    The command line of a local handler for C{--spawn}.
+
+    @param parentPid: the front's PID, which the handler dies with.
+    @param curveFiles: with CURVE, the handler's secret certificate and the
+        front's public one (files in L{PrivateLinks}'s directory: no key is
+        on a command line, which every local user can read).
+    """
+    args = [
+        sys.executable,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--nodaemon",
+        "--pidfile=",
+        "mphandler",
+        "--app",
+        options["app"],
+        "--name",
+        name,
+        "--send",
+        connectableAddress(options["send"]),
+        "--return",
+        connectableAddress(options["return"]),
+        "--heartbeat",
+        repr(options["heartbeat"]),
+        "--graceful-timeout",
+        repr(options["graceful-timeout"]),
+        # Read back as events by the front (txmp._logs.ChildLog): one log.
+        "--log-format",
+        "json",
+        "--log-level",
+        options["log-level"],
+    ]
+    if options["threads"]:
+        args.extend(["--threads", str(options["threads"])])
+    if options["max-requests"]:
+        args.extend(["--max-requests", str(options["max-requests"])])
+        args.extend(["--max-requests-jitter", str(options["max-requests-jitter"])])
+    if parentPid is not None:
+        args.extend(["--parent-pid", str(parentPid)])
+    if curveFiles is not None:
+        args.extend(
+            ["--curve-secret-key", curveFiles[0], "--curve-server-key", curveFiles[1]]
+        )
+    return args
+
+
+class PrivateLinks(Service):
+    """
+    The private directory of a front with C{--spawn}, if it needs one:
+    made, mode 0700 (so that no other local user can reach what is in it),
+    when the front starts, and removed when it stops.  It holds:
+
+      - with neither C{--send} nor C{--return} given, the C{ipc://} sockets
+        the front binds, so that only its own handlers can join it;
+      - with CURVE, an ephemeral key pair for the spawned handlers
+        (C{spawn.key_secret}, C{spawn.key}), whose public key the front
+        allows besides those of C{--curve-allow}, and the front's public
+        certificate (C{front.key}).
+
+    It completes the options that the L{FrontService} and the
+    L{SpawnedHandlers} read when they start, so it must start before them.
+
+    @ivar directory: the directory, while running.
+    @ivar handlerCurve: with CURVE, the spawned handlers'
+        C{--curve-secret-key} and C{--curve-server-key} files.
+    """
+
+    _log = Logger()
+
+    def __init__(self, options: Options) -> None:
+        self._options = options
+        self.directory: str | None = None
+        self.handlerCurve: tuple[str, str] | None = None
+
+    def startService(self) -> None:
+        Service.startService(self)
+        options = self._options
+        if not options["private-addresses"] and options["curve"] is None:
+            return  # Nothing to keep private.
+        self.directory = directory = tempfile.mkdtemp(prefix="txmp-front-")
+        if options["private-addresses"]:
+            options["send"] = "ipc://" + os.path.join(directory, "send")
+            options["return"] = "ipc://" + os.path.join(directory, "return")
+        if options["curve"] is not None:
+            secretFile, publicFile = createKeyPair(directory, "spawn")
+            serverFile = os.path.join(directory, "front.key")
+            writePublicCertificate(serverFile, options["curve"][0])
+            options["curve-allowed"] = options["curve-allowed"] | {
+                loadKeyPair(publicFile)[0]
+            }
+            self.handlerCurve = (secretFile, serverFile)
+
+    def stopService(self) -> None:
+        Service.stopService(self)
+        if self.directory is not None:
+            # At once, while the front may drain for a while: the handlers
+            # read their keys at start, their connections are made, no
+            # handler is started any more, and no socket needs its file to
+            # close.
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+
+#: The exit status of a front whose spawned handlers cannot boot (gunicorn's).
+BOOT_FAILED_STATUS = 3
+
+
+def _handlerMonitor(
+    reactor: IReactorProcess,
+    started: Callable[[str], None],
+    publish: Callable[[LogEvent], None],
+) -> ProcessMonitor:
+    """
+    A process monitor that calls C{started} with a process's name each time
+    it starts it, so that a handler restarted before it ever joined is seen
+    as failing to boot, and whose processes' log lines are read back as
+    events and given to C{publish}.  (Made here: importing procmon installs
+    the global reactor.)
+    """
+    # Importing procmon installs the global reactor: only when made.
+    from twisted.runner.procmon import ProcessMonitor
+
+    class HandlerMonitor(ProcessMonitor):
+        def startProcess(self, name: str) -> None:
+            if name not in self.protocols:
+                started(name)
+            # (started may have given up on it.)
+            if name in _supervised(self):
+                ProcessMonitor.startProcess(self, name)
+                protocol = self.protocols.get(name)
+                if protocol is not None:
+                    _readChildLog(protocol, ChildLog(name, publish))
+
+    return HandlerMonitor(reactor=reactor)
+
+
+def _readChildLog(protocol: LoggingProtocol, childLog: ChildLog) -> None:
+    """
+    Make procmon's protocol of a spawned handler hand its output to
+    C{childLog} instead of logging each line as an C{info} event of its
+    own, with a second time stamp.
+    """
+    # (Replaced on this instance: procmon makes it, and has no hook.)
+    ended = protocol.processEnded
+    protocol.outReceived = lambda data: childLog.dataReceived(1, data)  # type: ignore[method-assign]
+    protocol.errReceived = lambda data: childLog.dataReceived(2, data)  # type: ignore[method-assign]
+
+    def processEnded(reason: Failure) -> None:
+        childLog.ended()
+        ended(reason)
+
+    protocol.processEnded = processEnded  # type: ignore[method-assign]
+
+
+def _supervised(monitor: ProcessMonitor) -> Mapping[str, object]:
+    """
+    The processes C{monitor} supervises now, by name.
+    """
+    # (A deprecatedProperty of procmon's, which mypy takes for a method.)
+    return monitor.processes  # type: ignore[return-value]
+
+
+class SpawnedHandlers(MultiService):
+    """
+    The local handlers of C{--spawn}: started, restarted when they die (by
+    a L{ProcessMonitor}), and replaced as soon as one starts draining (it was
+    recycled by --max-requests, or stopped by hand), so that capacity never
+    drops while it finishes its requests.
+
+    Signals to the front act on them (see L{serviceTree}): SIGHUP reloads
+    them (L{reload}), SIGTTIN adds one (L{increase}), SIGTTOU drains one
+    (L{decrease}).  If they exit before joining L{BOOT_FAILURES} times in a
+    row, the front exits (L{bootFailed}).
+
+    @ivar bootFailed: called when spawned handlers cannot boot, outside a
+        reload; stops the front.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        reactor: IFrontReactor,
+        options: Options,
+        links: PrivateLinks | None = None,
+        publish: Callable[[LogEvent], None] = globalLogPublisher,
+    ) -> None:
+        MultiService.__init__(self)
+        self._reactor = reactor
+        self._options = options
+        self._links = links
+        # Called when stopping; the handlers are stopped once its result
+        # fires (FrontService.whenDrained).
+        self.stopAfter: Callable[[], Deferred[None]] | None = None
+        self.bootFailed: Callable[[], None] = self._exitBootFailed
+        self._monitor = _handlerMonitor(reactor, self._processStarted, publish)
+        # A draining handler gets its --graceful-timeout before SIGKILL.
+        self._monitor.killTime = options["graceful-timeout"] + 5
+        self._monitor.setServiceParent(self)
+        self._host = socket.gethostname()
+        self._count = 0
+        self._stopping = False
+        # Started (or restarted) and not joined since.
+        self._notJoined: set[str] = set()
+        self._bootFailures = 0
+        # During a reload: the old handler each new one retires once it joins.
+        self._retiring: dict[str, str] = {}
+
+    def startService(self) -> None:
+        # The commands are made now: the addresses and keys are known only
+        # once L{PrivateLinks} has started, and our PID once twistd has
+        # daemonised.
+        for _ in range(self._options["spawn"]):
+            self._add()
+        MultiService.startService(self)
+
+    def frontStopping(self) -> None:
+        """
+        The front is stopping: from now on, a handler that drains or exits
+        (Ctrl-C reaches the whole process group) is neither replaced nor
+        restarted.  Only sets flags: called from a signal handler.
+        """
+        self._stopping = True
+        self._monitor.running = False
+
+    def stopService(self) -> Deferred[object]:
+        """
+        Stop the handlers (SIGTERM: they drain), once L{stopAfter} has
+        fired if set: the front's requests in progress need them.
+        """
+        self.frontStopping()
+        if self.stopAfter is None:
+            # (Not typed in Twisted: a DeferredList.)
+            stopped: Deferred[object] = MultiService.stopService(self)
+            return stopped
+        return self.stopAfter().addCallback(lambda _: MultiService.stopService(self))
+
+    def _add(self) -> str:
+        self._count += 1
+        name = "%s:spawn-%d" % (self._host, self._count)
+        curveFiles = self._links.handlerCurve if self._links is not None else None
+        self._monitor.addProcess(
+            name,
+            handlerCommand(self._options, name, os.getpid(), curveFiles),
+            env=dict(os.environ),
+        )
+        return name
+
+    def _retire(self, name: str) -> None:
+        # SIGTERM: it drains; SIGKILLed only if still there after its
+        # graceful timeout.  No longer supervised, so not replaced.
+        self._notJoined.discard(name)
+        self._monitor.removeProcess(name)
+
+    @property
+    def names(self) -> list[str]:
+        """
+        The names of the handlers supervised now, oldest first.
+        """
+        return sorted(_supervised(self._monitor), key=lambda n: int(n.rsplit("-", 1)[1]))
+
+    def handlerDraining(self, name: str) -> None:
+        """
+        A handler is draining: if it is one of ours, start its replacement
+        now, and stop supervising it (it exits when drained).
+        """
+        if name not in _supervised(self._monitor) or self._stopping:
+            return
+        self._log.info("replacing draining handler {name}", name=name)
+        self._add()
+        self._retire(name)
+
+    def handlerJoined(self, name: str) -> None:
+        """
+        A handler registered with the front: if it is one of ours, it
+        booted; if it replaces an old one in a reload, drain the old one.
+        """
+        if name not in _supervised(self._monitor):
+            return
+        self._notJoined.discard(name)
+        self._bootFailures = 0
+        old = self._retiring.pop(name, None)
+        if old is not None and old in _supervised(self._monitor):
+            self._log.info(
+                "reload: {new} joined, draining {old}", new=name, old=old
+            )
+            self._retire(old)
+            if not self._retiring:
+                self._log.info("reload: done, handlers {names}",
+                               names=" ".join(self.names))
+
+    def _processStarted(self, name: str) -> None:
+        if name in self._notJoined:
+            # Restarted without ever joining.
+            self._bootFailures += 1
+            self._log.error(
+                "spawned handler {name} exited before joining ({count} in a row)",
+                name=name, count=self._bootFailures,
+            )
+            if self._bootFailures >= BOOT_FAILURES:
+                self._bootFailures = 0
+                if self._retiring:
+                    self._abandonReload()
+                else:
+                    self._notJoined.clear()
+                    self.bootFailed()
+                    return
+        self._notJoined.add(name)
+
+    def _abandonReload(self) -> None:
+        self._log.error(
+            "reload failed: the new handlers do not boot (see their lines "
+            "above); the old ones go on serving"
+        )
+        for new in list(self._retiring):
+            if new in _supervised(self._monitor):
+                self._retire(new)
+        self._retiring.clear()
+
+    def _exitBootFailed(self) -> None:
+        if self._stopping:
+            return
+        self._log.critical(
+            "mpfront: spawned handlers failed to boot {count} times in a row "
+            "(see their lines above): exiting",
+            count=BOOT_FAILURES,
+        )
+        _stopAndExit(self._reactor, BOOT_FAILED_STATUS)
+
+    def reload(self) -> None:
+        """
+        Replace every handler by a new one, which loads the application's
+        code anew, draining each old one once its replacement has joined:
+        no request is refused or lost meanwhile (SIGHUP).
+        """
+        if self._stopping:
+            return
+        if self._retiring:
+            self._log.warn("reload: already reloading; ignored")
+            return
+        old = self.names
+        self._log.info("reload: starting {count} new handlers", count=len(old))
+        for name in old:
+            self._retiring[self._add()] = name
+
+    def increase(self) -> None:
+        """
+        Start one more handler (SIGTTIN).
+        """
+        if self._stopping:
+            return
+        name = self._add()
+        self._log.info("adding handler {name}: {count} now",
+                       name=name, count=len(self.names))
+
+    def decrease(self) -> None:
+        """
+        Drain the oldest handler, unless it is the last one (SIGTTOU).
+        """
+        names = self.names
+        if self._stopping or len(names) <= 1:
+            self._log.info("not removing the last handler")
+            return
+        self._log.info("removing handler {name}: {count} now",
+                       name=names[0], count=len(names) - 1)
+        self._retire(names[0])
+
+
+def _nothingToReload() -> None:
+    Logger(namespace="txmp.fronttap").info(
+        "SIGHUP: no --spawn handlers to reload; handlers started apart are "
+        "reloaded by starting new ones and stopping the old (docs/deployment.md)"
+    )
+
+def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
+    """
+    The service tree of C{twistd mpfront}, for L{txmp.fronttap.makeService}.
+    """
+    top = MultiService()
+    links: PrivateLinks | None = None
+    if options["spawn"]:
+        # Started before the front and its handlers, whose options it
+        # completes.
+        links = PrivateLinks(options)
+        links.setServiceParent(top)
+    front = FrontService(reactor, options)
+    front.setServiceParent(top)
+    signals = SignalActions(
+        reactor,
+        {signal.SIGUSR1: front.reopenLogs, signal.SIGHUP: _nothingToReload},
+        once=[signal.SIGINT, signal.SIGTERM],
+    )
+    signals.setServiceParent(top)
+    if options["spawn"]:
+        spawned = SpawnedHandlers(reactor, options, links)
+        front.drainObservers.append(spawned.handlerDraining)
+        front.joinObservers.append(spawned.handlerJoined)
+        signals.actions.update({
+            signal.SIGHUP: spawned.reload,
+            signal.SIGTTIN: spawned.increase,
+            signal.SIGTTOU: spawned.decrease,
+        })
+        spawned.stopAfter = front.whenDrained
+        # Ctrl-C reaches the spawned handlers too, which drain at once: the
+        # front must know it is stopping before it reads their BYEs.
+        signals.immediate = {
+            signal.SIGINT: spawned.frontStopping,
+            signal.SIGTERM: spawned.frontStopping,
+        }
+        spawned.setServiceParent(top)
+        if options["reload"]:
+            root = sourceRoot(options["app"], os.getcwd())
+            if root is not None:
+
+                def changed(paths: list[str]) -> None:
+                    Logger(namespace="txmp.fronttap").info(
+                        "mpfront --reload: {paths} changed", paths=" ".join(paths)
+                    )
+                    spawned.reload()
+
+                CodeWatcher(reactor, root, changed).setServiceParent(top)
+    return top
