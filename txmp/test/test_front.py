@@ -1216,6 +1216,67 @@ class DrainTests(FrontTestCase):
         self.successResultOf(self.site.drain())
 
 
+class _CountedAccessLog(AccessLog):
+    """
+    An L{AccessLog} that counts its L{close} calls.
+    """
+
+    closes = 0
+
+    def close(self) -> None:
+        self.closes += 1
+        AccessLog.close(self)
+
+
+class AccessLogLifetimeTests(FrontTestCase):
+    """
+    L{FrontFactory} opens its access log when it starts, and closes it once
+    it has stopped and its last connection is closed: a stopping front
+    still logs the requests it drains.
+    """
+
+    def setUp(self) -> None:
+        FrontTestCase.setUp(self)
+        self.path = FilePath(self.mktemp())
+        self.log = _CountedAccessLog(self.path.path)
+        self.site.accessLog = self.log
+        self.site.startFactory()
+        self.addCleanup(self.log.close)
+
+    def test_closedAfterLastConnection(self) -> None:
+        """
+        Stopped (its ports closed) with connections open, the factory keeps
+        the log open: the request they finish is logged; it closes the log
+        when the last of them closes, not before.
+        """
+        idle, _ = self.connect()
+        busy, _ = self.get()
+        self.site.stopFactory()
+        self.disconnect(idle)
+        self.assertEqual(self.log.closes, 0)
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"2")],
+                     body=[b"ok"])
+        self.assertIn(b'"GET /path HTTP/1.1" 200 2 ', self.path.getContent())
+        self.disconnect(busy)
+        self.assertEqual(self.log.closes, 1)
+
+    def test_closedAtStopWithoutConnections(self) -> None:
+        """
+        Stopped with no connection open, the factory closes the log at once.
+        """
+        self.site.stopFactory()
+        self.assertEqual(self.log.closes, 1)
+
+    def test_openWhileRunning(self) -> None:
+        """
+        While the factory runs, its last connection closing leaves the log
+        open.
+        """
+        channel, _ = self.connect()
+        self.disconnect(channel)
+        self.assertEqual(self.log.closes, 0)
+
+
 class StreamingTests(FrontTestCase):
     """
     Request bodies streamed to the handler within its window, response
