@@ -20,6 +20,8 @@ from txmp import __version__, protocol
 from txmp._access import AccessLog
 from txmp._defaults import (
     ABORT_TIMEOUT,
+    DEFAULT_WINDOW,
+    GRANT_DIVISOR,
     PIPELINE_BUFFER,
     SEND_LIMIT,
     SMALL_BODY,
@@ -1435,6 +1437,32 @@ class StreamingTests(FrontTestCase):
         self.assertEqual(windows(), [200, 250])
         self.reply(protocol.encodeBody(requestId, [], True))
         self.assertNoLeak()
+
+    def test_responseWindowAtDefaults(self) -> None:
+        """
+        At mpfront's defaults, a request goes to its handler with a window
+        of L{DEFAULT_WINDOW} (2 MiB), and the response body written to the
+        client is granted back once half of it (L{GRANT_DIVISOR}) is owed,
+        not a byte before.
+        """
+        _channel, _transport = self.get()
+        request = self.lastRequest()
+        self.assertEqual(request.head.window, DEFAULT_WINDOW)
+        half = DEFAULT_WINDOW // GRANT_DIVISOR
+        self.assertEqual(half, 1024 * 1024)
+        self.respond(request.requestId, body=[b"a" * (half - 1)], more=True)
+        self.assertEqual(self.windows(), [])
+        self.reply(protocol.encodeBody(request.requestId, [b"b"], False))
+        self.assertEqual(self.windows(), [half])
+        self.reply(protocol.encodeBody(request.requestId, [], True))
+        self.assertNoLeak()
+
+    def windows(self) -> list[int]:
+        """
+        The sizes of the C{WINDOW}s sent to handlers so far.
+        """
+        return [m.size for _peer, m in self.socket.routedMessages()
+                if isinstance(m, protocol.Window)]
 
     def test_responseStartsWhileTransportFull(self) -> None:
         """

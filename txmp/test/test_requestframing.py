@@ -15,7 +15,13 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._defaults import DEFAULT_BODY_TIMEOUT, SMALL_BODY
+from txmp._defaults import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_LINGER_BYTES,
+    DEFAULT_LINGER_TIME,
+    DEFAULT_LINGER_TIMEOUT,
+    SMALL_BODY,
+)
 from txmp._front import FrontConnection
 from txmp._http import (
     ChunkedDecoder,
@@ -379,6 +385,61 @@ class HostTests(FrontTestCase):
         """
         for target in [b"http://user@h/", b"http:///p", b"http://h:x/", b"http://evil.com@h/"]:
             self.assertRefused(b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n", 400)
+
+
+class DefaultLingerTests(FrontTestCase):
+    """
+    The lingering close at mpfront's defaults (L{DEFAULT_LINGER_TIME},
+    L{DEFAULT_LINGER_TIMEOUT}, L{DEFAULT_LINGER_BYTES}): L{LingerTests}
+    checks each bound with small ones.
+    """
+
+    def refused(self) -> tuple[FrontConnection, StringTransport]:
+        """
+        A connection whose request was refused (400): it lingers.
+        """
+        channel, transport = self.sendRequest(httpHead(b"X : 1"))
+        self.assertEqual(ParsedResponse(transport.value()).code, 400)
+        self.assertTrue(channel.lingering)
+        return channel, transport
+
+    def test_timeout(self) -> None:
+        """
+        A silent client is closed L{DEFAULT_LINGER_TIMEOUT} (5) seconds
+        after the refusal, not before.
+        """
+        _channel, transport = self.refused()
+        self.clock.advance(DEFAULT_LINGER_TIMEOUT - 0.1)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.disconnecting)
+
+    def test_time(self) -> None:
+        """
+        A client that keeps sending is read for L{DEFAULT_LINGER_TIME} (30)
+        seconds, then closed.
+        """
+        channel, transport = self.refused()
+        step = DEFAULT_LINGER_TIMEOUT / 2
+        while self.clock.seconds() + step < DEFAULT_LINGER_TIME:
+            self.clock.advance(step)
+            channel.dataReceived(b"x")
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(DEFAULT_LINGER_TIME - self.clock.seconds())
+        self.assertTrue(transport.disconnecting)
+
+    def test_bytes(self) -> None:
+        """
+        L{DEFAULT_LINGER_BYTES} (16 MiB) after the refusal are read and
+        discarded; one more closes the connection.
+        """
+        channel, transport = self.refused()
+        response = transport.value()
+        channel.dataReceived(b"x" * DEFAULT_LINGER_BYTES)
+        self.assertFalse(transport.disconnecting)
+        channel.dataReceived(b"x")
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(transport.value(), response)
 
 
 class LingerTests(FramingTestCase):

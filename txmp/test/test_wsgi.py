@@ -22,7 +22,7 @@ from twisted.logger import ILogObserver, Logger
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._defaults import BODY_BATCH, INPUT_WINDOW
+from txmp._defaults import BODY_BATCH, INPUT_GRANT_DIVISOR, INPUT_WINDOW
 from txmp._profile import Profiler
 from txmp._wsgi import (
     ErrorStream,
@@ -2950,7 +2950,7 @@ class RequestBodyFlowTests(PacedTestCase):
         pool.flush()
         self.assertEqual(sink.calls, [])
         reactor.flush()
-        self.assertEqual(INPUT_WINDOW // 4, 65536)
+        self.assertEqual(INPUT_WINDOW // INPUT_GRANT_DIVISOR, 65536)
         self.assertEqual(self.windows(sink.calls), [70000, 70000, 60000])
         self.assertEqual(sink.calls[-2:], whole([], headers=[], status=204, reason=b"No Content"))
 
