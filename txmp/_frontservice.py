@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Container
 from typing import TYPE_CHECKING, Callable, NoReturn
 
 from twisted.application.service import MultiService, Service
@@ -510,6 +510,7 @@ def _handlerMonitor(
     reactor: IReactorProcess,
     started: Callable[[str], None],
     publish: Callable[[LogEvent], None],
+    supervised: Container[str],
 ) -> ProcessMonitor:
     """
     A process monitor that calls C{started} with a process's name each time
@@ -517,6 +518,10 @@ def _handlerMonitor(
     as failing to boot, and whose processes' log lines are read back as
     events and given to C{publish}.  (Made here: importing procmon installs
     the global reactor.)
+
+    @param supervised: the names of the processes it supervises, kept by
+        its owner (procmon's own record, its C{processes} property, is
+        deprecated, and Twisted says to keep one).
     """
     # Importing procmon installs the global reactor: only when made.
     from twisted.runner.procmon import ProcessMonitor
@@ -526,7 +531,7 @@ def _handlerMonitor(
             if name not in self.protocols:
                 started(name)
             # (started may have given up on it.)
-            if name in _supervised(self):
+            if name in supervised:
                 ProcessMonitor.startProcess(self, name)
                 protocol = self.protocols.get(name)
                 if protocol is not None:
@@ -551,14 +556,6 @@ def _readChildLog(protocol: LoggingProtocol, childLog: ChildLog) -> None:
         ended(reason)
 
     protocol.processEnded = processEnded  # type: ignore[method-assign]
-
-
-def _supervised(monitor: ProcessMonitor) -> Mapping[str, object]:
-    """
-    The processes C{monitor} supervises now, by name.
-    """
-    # (A deprecatedProperty of procmon's, which mypy takes for a method.)
-    return monitor.processes  # type: ignore[return-value]
 
 
 class SpawnedHandlers(MultiService):
@@ -594,7 +591,12 @@ class SpawnedHandlers(MultiService):
         # fires (FrontService.whenDrained).
         self.stopAfter: Callable[[], Deferred[None]] | None = None
         self.bootFailed: Callable[[], None] = self._exitBootFailed
-        self._monitor = _handlerMonitor(reactor, self._processStarted, publish)
+        # The names of the handlers supervised now: added before the
+        # monitor starts one, removed when it stops supervising it.
+        self._supervised: set[str] = set()
+        self._monitor = _handlerMonitor(
+            reactor, self._processStarted, publish, self._supervised
+        )
         # A draining handler gets its --graceful-timeout before SIGKILL.
         self._monitor.killTime = options["graceful-timeout"] + 5
         self._monitor.setServiceParent(self)
@@ -640,6 +642,8 @@ class SpawnedHandlers(MultiService):
         self._count += 1
         name = "%s:spawn-%d" % (self._host, self._count)
         curveFiles = self._links.handlerCurve if self._links is not None else None
+        # Before addProcess, which starts it at once if the monitor runs.
+        self._supervised.add(name)
         self._monitor.addProcess(
             name,
             handlerCommand(self._options, name, os.getpid(), curveFiles),
@@ -651,6 +655,7 @@ class SpawnedHandlers(MultiService):
         # SIGTERM: it drains; SIGKILLed only if still there after its
         # graceful timeout.  No longer supervised, so not replaced.
         self._notJoined.discard(name)
+        self._supervised.discard(name)
         self._monitor.removeProcess(name)
 
     @property
@@ -658,14 +663,14 @@ class SpawnedHandlers(MultiService):
         """
         The names of the handlers supervised now, oldest first.
         """
-        return sorted(_supervised(self._monitor), key=lambda n: int(n.rsplit("-", 1)[1]))
+        return sorted(self._supervised, key=lambda n: int(n.rsplit("-", 1)[1]))
 
     def handlerDraining(self, name: str) -> None:
         """
         A handler is draining: if it is one of ours, start its replacement
         now, and stop supervising it (it exits when drained).
         """
-        if name not in _supervised(self._monitor) or self._stopping:
+        if name not in self._supervised or self._stopping:
             return
         self._log.info("replacing draining handler {name}", name=name)
         self._add()
@@ -676,12 +681,12 @@ class SpawnedHandlers(MultiService):
         A handler registered with the front: if it is one of ours, it
         booted; if it replaces an old one in a reload, drain the old one.
         """
-        if name not in _supervised(self._monitor):
+        if name not in self._supervised:
             return
         self._notJoined.discard(name)
         self._bootFailures = 0
         old = self._retiring.pop(name, None)
-        if old is not None and old in _supervised(self._monitor):
+        if old is not None and old in self._supervised:
             self._log.info(
                 "reload: {new} joined, draining {old}", new=name, old=old
             )
@@ -714,7 +719,7 @@ class SpawnedHandlers(MultiService):
             "above); the old ones go on serving"
         )
         for new in list(self._retiring):
-            if new in _supervised(self._monitor):
+            if new in self._supervised:
                 self._retire(new)
         self._retiring.clear()
 

@@ -823,6 +823,28 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.spawned.handlerDraining(self.name(1))
         self.assertEqual(len(self.started()), 4)
 
+    def test_noDeprecatedProcmon(self) -> None:
+        """
+        Starting, reloading, resizing and replacing handlers uses none of
+        procmon's deprecated API (its C{processes} property, which warns):
+        L{_frontservice.SpawnedHandlers} keeps its own record of the
+        handlers it supervises.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.reload()
+        self.spawned.handlerJoined(self.name(3))
+        self.spawned.handlerJoined(self.name(4))
+        self.spawned.increase()
+        self.spawned.decrease()
+        self.spawned.handlerDraining(self.name(4))
+        self.assertEqual(self.spawned.names, [self.name(5), self.name(6)])
+        self.assertEqual(
+            [str(w["message"]) for w in self.flushWarnings()
+             if w["category"] is DeprecationWarning],
+            [],
+        )
+
     def test_increaseDecrease(self) -> None:
         """
         SIGTTIN starts one more handler; SIGTTOU drains the oldest, but
