@@ -15,6 +15,7 @@ from twisted.internet.defer import gatherResults
 
 from ._harness import (
     HTTPResult,
+    ProcessHandle,
     SystemTestCase,
     TwistdProcess,
     asyncTest,
@@ -277,8 +278,10 @@ class SpawnTests(SystemTestCase):
         front = await self.startSpawningFront()
         served = await self.concurrentPids(front)
         victim = next(iter(served))
-        os.kill(victim, 9)
-        await self.withTimeout(whenExited(victim), 10, f"handler {victim} to die")
+        handle = ProcessHandle(victim)
+        self.addCleanup(handle.close)
+        handle.signal(9)
+        await self.withTimeout(handle.whenExited(), 10, f"handler {victim} to die")
         await front.waitForLine(JOINED, count=3)
         served = await self.concurrentPids(front)
         self.assertNotIn(victim, served, self.transcript())

@@ -10,7 +10,8 @@ its PID (C{SIGTERM}, then C{SIGKILL}), L{TwistdProcess.killGroup} kills what
 is left of its group (the handlers a front spawned, say).  Processes a test
 did not start itself (a front's spawned handlers) are waited for by
 L{whenExited}, on a Linux pidfd rather than by polling, and made sure of by
-L{reap}.
+L{reap}, which signals them by pidfd too (L{ProcessHandle}), never a
+process that took a PID after them.
 """
 
 from __future__ import annotations
@@ -407,27 +408,85 @@ class _ExitWatcher:
             self._fd = -1
 
 
+class ProcessHandle:
+    """
+    A process that this process did not start (a handler a front spawned),
+    to signal and to wait for.  Where Python and Linux have pidfds
+    (C{os.pidfd_open} and C{signal.pidfd_send_signal}: CPython 3.9+ on Linux
+    5.3+; not Debian's PyPy 3.9) it is held by one, opened when the handle
+    is made, so that its signals and the wait for its exit reach that
+    process and never a later one that was given its PID once it was gone
+    and reaped; elsewhere, by its PID.
+
+    @ivar pid: The process ID.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._fd = -1
+        self._gone = False
+        if hasattr(os, "pidfd_open") and hasattr(signals, "pidfd_send_signal"):
+            try:
+                self._fd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                self._gone = True
+
+    def signal(self, signum: int) -> None:
+        """
+        Send C{signum} to the process, unless it is gone.
+        """
+        try:
+            if self._fd >= 0:
+                signals.pidfd_send_signal(self._fd, signum)
+            elif not self._gone:
+                os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def whenExited(self) -> Deferred[None]:
+        """
+        Wait for the process to exit, without polling where there are
+        pidfds: one becomes readable when its process exits.
+
+        @return: A cancellable L{Deferred} that fires when the process has
+            exited (at once if it had when the handle was made).
+        """
+        if self._gone:
+            return succeed(None)
+        if self._fd < 0:
+            return _pollForExit(self.pid)
+        watcher: _ExitWatcher
+        exited: Deferred[None] = Deferred(lambda d: watcher._close())
+        # The watcher closes its descriptor when done: a copy of ours.
+        watcher = _ExitWatcher(os.dup(self._fd), exited)
+        reactor.addReader(watcher)
+        return exited
+
+    def close(self) -> None:
+        """
+        Let go of the pidfd, if any.
+        """
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 def whenExited(pid: int) -> Deferred[None]:
     """
     Wait for a process that this process did not start (so gets no
-    C{SIGCHLD} for) to exit, without polling: a Linux pidfd becomes
-    readable when its process exits.
+    C{SIGCHLD} for) to exit (L{ProcessHandle.whenExited}).
 
     @param pid: The process ID.
     @return: A cancellable L{Deferred} that fires when the process has
         exited (at once if there is no such process).
     """
-    if not hasattr(os, "pidfd_open"):
-        return _pollForExit(pid)
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return succeed(None)
-    watcher: _ExitWatcher
-    exited: Deferred[None] = Deferred(lambda d: watcher._close())
-    watcher = _ExitWatcher(fd, exited)
-    reactor.addReader(watcher)
-    return exited
+    handle = ProcessHandle(pid)
+
+    def closed(result: object) -> object:
+        handle.close()
+        return result
+
+    return handle.whenExited().addBoth(closed)
 
 
 def _pollForExit(pid: int) -> Deferred[None]:
@@ -473,15 +532,20 @@ async def reap(parent: TwistdProcess, pids: Iterable[int] = (), grace: float = S
     waitFor = set(pids)
     if parent.pid is not None:
         waitFor |= childPids(parent.pid)
-    await parent.stop()
-    for pid in sorted(waitFor):
-        try:
-            await whenExited(pid).addTimeout(grace, reactor)
-        except DeferredTimeoutError:
+    # Held before C{parent} stops: its children cannot have been reaped
+    # yet, so none of their PIDs has gone to another process (those of
+    # C{pids}, found earlier, are as safe as that was).
+    handles = [ProcessHandle(pid) for pid in sorted(waitFor)]
+    try:
+        await parent.stop()
+        for handle in handles:
             try:
-                os.kill(pid, signals.SIGKILL)
-            except ProcessLookupError:
-                pass
-            await whenExited(pid)
+                await handle.whenExited().addTimeout(grace, reactor)
+            except DeferredTimeoutError:
+                handle.signal(signals.SIGKILL)
+                await handle.whenExited()
+    finally:
+        for handle in handles:
+            handle.close()
 
 
