@@ -757,8 +757,10 @@ class Dispatcher:
             self._bad(identity, str(e))
             return
         if isinstance(message, protocol.Hello):
-            self.registry.hello(identity, message)
-            self._drainQueue()
+            # (One the WELCOME finds unreachable is removed by the send,
+            # which dispatches what waits.)
+            if self.registry.hello(identity, message) is not None:
+                self._drainQueue()
             return
         handler = self.registry.get(identity)
         if handler is None:

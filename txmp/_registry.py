@@ -90,7 +90,7 @@ class HandlerRegistry(Generic[T]):
     @ivar drainObservers: called with a handler's name when it starts
         draining (for C{--spawn}: start its replacement at once).
     @ivar joinObservers: called with a handler's name when it registers
-        anew (for C{--spawn}: a reload or a boot goes on).
+        anew and is welcomed (for C{--spawn}: a reload or a boot goes on).
     """
 
     _log = Logger()
@@ -160,16 +160,17 @@ class HandlerRegistry(Generic[T]):
         """
         return self.handlers.get(identity)
 
-    def hello(self, identity: bytes, hello: protocol.Hello) -> HandlerState[T]:
+    def hello(self, identity: bytes, hello: protocol.Hello) -> HandlerState[T] | None:
         """
         C{identity} sent C{HELLO}: register it (again), and answer
-        C{WELCOME}.
+        C{WELCOME}; once that is sent, it has joined (the join observers
+        are told of a handler new or draining until now).
 
         A handler repeats C{HELLO} at every heartbeat until C{WELCOME}
         reaches it: that one joined once, and keeps the credits it has.
 
-        @return: its state (no longer registered if the C{WELCOME} found it
-            unreachable).
+        @return: its state; L{None} if the C{WELCOME} found it unreachable
+            (the sender removed it: it did not join).
         """
         handler = self.handlers.get(identity)
         inputWindow = hello.window
@@ -194,14 +195,6 @@ class HandlerRegistry(Generic[T]):
             handler.inputWindow = inputWindow
             handler.draining = False
         self.heard(handler)
-        (self._log.info if joined else self._log.debug)(
-            "handler {name} joined with {credits} credits",
-            name=hello.name,
-            credits=handler.credits,
-        )
-        if joined:
-            for observer in self.joinObservers:
-                observer(hello.name)
         # creditInReply: a complete RESP may carry its request's credit
         # (docs/protocol.md), one message fewer per request each way.
         self._send(
@@ -213,6 +206,16 @@ class HandlerRegistry(Generic[T]):
                 creditInReply=True,
             ),
         )
+        if self.handlers.get(identity) is not handler:
+            return None
+        (self._log.info if joined else self._log.debug)(
+            "handler {name} joined with {credits} credits",
+            name=hello.name,
+            credits=handler.credits,
+        )
+        if joined:
+            for observer in self.joinObservers:
+                observer(hello.name)
         return handler
 
     def bye(self, handler: HandlerState[T]) -> None:

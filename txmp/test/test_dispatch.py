@@ -1173,6 +1173,26 @@ class UnreachableTests(DispatcherTestCase):
         self.hello(A, 5)
         self.assertEqual(self.dispatcher.handlers, {})
 
+    def test_welcomeUnreachableNotJoined(self) -> None:
+        """
+        A handler that cannot be welcomed did not join: the join observers
+        are not told of it, and what waits is dispatched once, when it is
+        removed (not again for its C{HELLO}).
+        """
+        joined: list[str] = []
+        self.dispatcher.registry.joinObservers.append(joined.append)
+        drains: list[None] = []
+        drainQueue = self.dispatcher._drainQueue
+
+        def countingDrain() -> None:
+            drains.append(None)
+            drainQueue()
+
+        self.patch(self.dispatcher, "_drainQueue", countingDrain)
+        self.socket.unreachable.add(A)
+        self.hello(A, 5)
+        self.assertEqual((joined, len(drains)), ([], 1))
+
 
 class HeartbeatTests(DispatcherTestCase):
     """
