@@ -71,8 +71,9 @@ class HandlerState(Generic[T]):
 
 
 #: Sends frames to a handler.  A send that finds the handler unreachable is
-#: the sender's to deal with (it calls L{HandlerRegistry.remove}).
-Sender = Callable[[HandlerState[T], list[bytes]], None]
+#: the sender's to deal with (it calls L{HandlerRegistry.remove}).  What it
+#: returns is not read.
+Sender = Callable[[HandlerState[T], list[bytes]], object]
 
 #: Told the handlers found dead at one liveness check, each with the
 #: requests it had, once all of them are removed.

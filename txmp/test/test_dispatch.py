@@ -1165,6 +1165,30 @@ class UnreachableTests(DispatcherTestCase):
         self.successResultOf(later)
         self.assertNoLeak()
 
+    def test_unreachableLogged(self) -> None:
+        """
+        A handler that any message finds unreachable, a request or control
+        (here C{CANCEL}), is logged as removed, and its requests are
+        retried or failed.
+        """
+        self.hello(A, 3)
+        self.hello(B, 1)
+        first, _ = self.submit()
+        second, _ = self.submit()
+        self.assertEqual(len(self.requestIds(A)), 2)
+        self.socket.unreachable.add(A)
+        with capturedLogs() as events:
+            first.cancel()
+        self.failureResultOf(first, CancelledError)
+        self.assertIn(
+            "handler handler-a is unreachable: removed",
+            [formatEvent(e) for e in events],
+        )
+        [retriedId] = self.requestIds(B)
+        self.respond(B, retriedId)
+        self.successResultOf(second)
+        self.assertNoLeak()
+
     def test_welcomeUnreachable(self) -> None:
         """
         A handler that cannot be welcomed is forgotten again.
