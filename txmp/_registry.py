@@ -255,6 +255,9 @@ class HandlerRegistry(Generic[T]):
         return lost
 
     def _forgetIfDrained(self, handler: HandlerState[T]) -> None:
+        """
+        Forget C{handler} if it is draining and has no request left.
+        """
         if (
             handler.draining
             and not handler.inFlight
@@ -301,8 +304,7 @@ class HandlerRegistry(Generic[T]):
         left is forgotten.  (Its credit comes back by L{credit}.)
         """
         handler.inFlight.pop(requestId, None)
-        if handler.draining and not handler.inFlight:
-            self._forgetIfDrained(handler)
+        self._forgetIfDrained(handler)
 
     def abandon(self, handler: HandlerState[T], requestId: bytes) -> bool:
         """
