@@ -33,6 +33,7 @@ from txmp._defaults import (
     GRANT_DIVISOR,
     MAX_CREDITS,
 )
+from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import MessageSender, PeerUnreachable
@@ -542,8 +543,7 @@ class Dispatcher:
         itself again.  Only an empty queue cancels it.
         """
         if not self.queue:
-            if self._queueTimer is not None and self._queueTimer.active():
-                self._queueTimer.cancel()
+            cancelCall(self._queueTimer)
             self._queueTimer = None
             return
         if self._queueTimer is not None and self._queueTimer.active():
@@ -591,8 +591,7 @@ class Dispatcher:
             self._armQueueTimer()
         if pending.handler is not None:
             self.registry.finished(pending.handler, pending.requestId)
-        if pending.timer is not None and pending.timer.active():
-            pending.timer.cancel()
+        cancelCall(pending.timer)
         pending.timer = None
         if pending.bodySource is not None:
             source, pending.bodySource = pending.bodySource, None
@@ -725,8 +724,7 @@ class Dispatcher:
         sent, and fails with 502 otherwise.
         """
         for pending in lost:
-            if pending.timer is not None and pending.timer.active():
-                pending.timer.cancel()
+            cancelCall(pending.timer)
             pending.timer = None
             pending.handler = None
             if (

@@ -24,6 +24,7 @@ from twisted.logger import Logger
 
 from txmp import protocol
 from txmp._defaults import MAX_CREDITS
+from txmp._interfaces import cancelCall
 
 #: What the registry keeps for a handler's requests in flight: the
 #: dispatcher's own record of each, opaque here.
@@ -145,9 +146,8 @@ class HandlerRegistry(Generic[T]):
         """
         Stop heartbeats and tell every handler C{BYE}: this front is going.
         """
-        for call in (self._beat, self._liveness):
-            if call is not None and call.active():
-                call.cancel()
+        cancelCall(self._beat)
+        cancelCall(self._liveness)
         self._beat = self._liveness = None
         self._running = False
         for handler in list(self.handlers.values()):
