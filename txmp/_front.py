@@ -73,6 +73,7 @@ from txmp._http import (
     parseForwarded,
     plainPage,
 )
+from txmp._interfaces import cancelCall
 from txmp._metrics import FrontMetrics
 from txmp.protocol import Frame
 
@@ -151,14 +152,6 @@ def plainResponse(
 # a stopping front does past --graceful-timeout (nginx's 444).
 CLIENT_CLOSED = 499
 CLOSED_UNANSWERED = 444
-
-
-def _cancel(call: IDelayedCall | None) -> None:
-    """
-    Cancel C{call}, if there is one and it has not run.
-    """
-    if call is not None and call.active():
-        call.cancel()
 
 
 class _DateCache:
@@ -1378,7 +1371,7 @@ class FrontConnection(Protocol):
         self._closing = True
         self._cancelTimers()
         self._cancelLinger()
-        _cancel(self._abortCall)
+        cancelCall(self._abortCall)
         self._abortCall = None
         exchange, self.exchange = self.exchange, None
         if exchange is not None:
@@ -1430,11 +1423,11 @@ class FrontConnection(Protocol):
             )
 
     def _cancelIdle(self) -> None:
-        _cancel(self._idleCall)
+        cancelCall(self._idleCall)
         self._idleCall = None
 
     def _cancelHeaderCall(self) -> None:
-        _cancel(self._headerCall)
+        cancelCall(self._headerCall)
         self._headerCall = None
 
     def _cancelTimers(self) -> None:
@@ -1455,7 +1448,7 @@ class FrontConnection(Protocol):
 
     def _stopBodyClock(self) -> None:
         if self._bodyCall is not None:
-            _cancel(self._bodyCall)
+            cancelCall(self._bodyCall)
             self._bodyCall = None
             self._bodyBudget -= self.factory.reactor.seconds() - self._bodyStarted
 
@@ -1464,8 +1457,8 @@ class FrontConnection(Protocol):
         self._timedOut("body", self.rules.bodyTimeout)
 
     def _cancelLinger(self) -> None:
-        _cancel(self._lingerCall)
-        _cancel(self._lingerEndCall)
+        cancelCall(self._lingerCall)
+        cancelCall(self._lingerEndCall)
         self._lingerCall = self._lingerEndCall = None
 
 
