@@ -705,16 +705,21 @@ class ErrorStream:
 
 class FileWrapper:
     """
-    The C{wsgi.file_wrapper}: iterates over a file in blocks.  The runner
-    recognizes it and reads L{FILE_CHUNK_SIZE} bytes at a time if that is
-    more than C{blksize}.
+    The C{wsgi.file_wrapper}: iterates over a file in blocks of C{blksize}
+    bytes.  PEP 3333 makes the application's block size an optional
+    "suggestion" that the server need not use, and sets no default (the
+    8192 of its example wrapper is the example's): the runner recognizes a
+    wrapper and reads L{FILE_CHUNK_SIZE} bytes at a time unless C{blksize}
+    is larger, and a wrapper given no block size has that one, so
+    iterating it elsewhere (in middleware) reads as much at a time.
     """
 
-    def __init__(self, filelike: IO[bytes], blksize: int = 8192) -> None:
+    def __init__(self, filelike: IO[bytes], blksize: int = FILE_CHUNK_SIZE) -> None:
         """
         @param filelike: an object with a C{read(size)} method returning
             bytes, and maybe a C{close()} method.
-        @param blksize: how many bytes to read at a time.
+        @param blksize: how many bytes to read at a time when iterated; the
+            runner reads at least L{FILE_CHUNK_SIZE}.
         """
         self.filelike = filelike
         self.blksize = blksize
