@@ -743,6 +743,9 @@ class Refusal:
     what the access log reads of a request: what is known of it (a head
     may have been refused before its request line was read).
 
+    @param remoteAddr: the peer's address: the client logged unless the
+        request was submitted, which named its client (the one a trusted
+        proxy forwarded).
     @ivar sentLength: how many bytes of response body were written.
     """
 
@@ -762,6 +765,8 @@ class Refusal:
         if isinstance(request, Exchange):
             self.method, self.uri = request.method, request.uri
             self.clientproto = request.clientproto
+            # The forwarded client, once the request was submitted.
+            self.remoteAddr = request.remoteAddr or remoteAddr
             self._fields = request.headers
             self.requestId = request.requestId
             self.startedAt = request.startedAt
@@ -1255,7 +1260,7 @@ class FrontConnection(Protocol):
             return
         exchange = self.exchange
         started = exchange is not None and exchange.state is not ResponseState.WAITING
-        refusal = Refusal(
+        refusal = None if started else Refusal(
             status, exchange if exchange is not None else self._head, self.peerHost
         )
         self._closing = True
@@ -1265,7 +1270,7 @@ class FrontConnection(Protocol):
         if exchange is not None:
             # Its response started: logged with what it sent, then cut.
             exchange.abandon(logged=started)
-        if started:
+        if refusal is None:
             self.abort()
             return
         extra = [b"X-Request-Id: " + refusal.requestId] if refusal.requestId else []

@@ -404,6 +404,25 @@ class AccessLogLineTests(FrontTestCase):
         self.assertIn('"POST /up HTTP/1.1" 413 ', line)
         self.assertTrue(line.endswith(" %s\n" % (requestId,)), line)
 
+    def test_refusedBodyForwardedClient(self) -> None:
+        """
+        Behind a trusted proxy, a request refused after it went to a
+        handler is logged with the forwarded client, as its answer would
+        have been, not with the proxy.
+        """
+        path = self.accessLog()
+        self.site.httpRules = HTTPRules(trustedProxies=(parseNetwork("192.0.2.0/24"),))
+        big = b"a" * (SMALL_BODY + 1)
+        self.site.maxBody = len(big) + 10
+        self.sendRequest(
+            b"POST /up HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % (len(big),) + big + b"\r\n20\r\n"
+        )
+        line = path.getContent().decode("ascii")
+        self.assertIn('"POST /up HTTP/1.1" 413 ', line)
+        self.assertTrue(line.startswith("203.0.113.9 - - ["), line)
+
     def test_clientGoneBeforeResponse(self) -> None:
         """
         A request whose client goes away before its response starts is
