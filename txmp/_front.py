@@ -635,6 +635,10 @@ class Exchange:
         """
         if not self._logged:
             self._logged = True
+            if not self.remoteAddr:
+                # Never submitted (OPTIONS *, or a client gone while its
+                # small body was read): the address submit would have sent.
+                self.remoteAddr = self.connection.client(self.headers)[0]
             self.connection.factory.requestDone(self)
 
     def transportResumed(self) -> None:
