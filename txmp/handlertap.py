@@ -566,6 +566,14 @@ class ParentWatch(Service):
             self._loop.stop()
 
 
+def _nothingToReload() -> None:
+    Logger(namespace="txmp.handlertap").info(
+        "SIGHUP: a handler has nothing to reload; to run new code, start a new "
+        "mphandler and stop this one with SIGTERM, which drains it "
+        "(docs/deployment.md)"
+    )
+
+
 def makeService(options: Options, reactor: IHandlerReactor | None = None) -> MultiService:
     """
     The service tree of C{twistd mphandler}.
@@ -577,6 +585,8 @@ def makeService(options: Options, reactor: IHandlerReactor | None = None) -> Mul
     actions: dict[int, Callable[[], None]] = {
         signal.SIGUSR1: handler.reopenLogs,
         signal.SIGUSR2: handler.profileFor,
+        # Not SIGHUP's default, which kills with requests running.
+        signal.SIGHUP: _nothingToReload,
     }
     watch = None
     if options["parent-pid"]:

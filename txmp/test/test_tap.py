@@ -762,7 +762,7 @@ class ParentWatchTests(SynchronousTestCase):
             [handlertap.HandlerService, SignalActions],
         )
         assert isinstance(services[1], SignalActions)
-        self.assertEqual(sorted(services[1].actions), [signal.SIGUSR1, signal.SIGUSR2])
+        self.assertEqual(services[1].actions[signal.SIGHUP], handlertap._nothingToReload)
 
 
 class SpawnedHandlersTests(SynchronousTestCase):
@@ -1159,7 +1159,19 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
         self.assertEqual(signals.actions, {signal.SIGUSR1: handler.reopenLogs,
-                                           signal.SIGUSR2: handler.profileFor})
+                                           signal.SIGUSR2: handler.profileFor,
+                                           signal.SIGHUP: handlertap._nothingToReload})
+
+    def test_hangupLogged(self) -> None:
+        """
+        SIGHUP's action for a handler started apart says, in one line, that
+        there is nothing to reload and how to run new code.
+        """
+        with capturedLogs() as events:
+            handlertap._nothingToReload()
+        [event] = events
+        self.assertIn("SIGHUP: a handler has nothing to reload", formatEvent(event))
+        self.assertIn("SIGTERM", formatEvent(event))
 
 
 class LazyImportTests(SynchronousTestCase):
