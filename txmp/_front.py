@@ -800,7 +800,7 @@ class FrontConnection(Protocol):
     (the next one is read once the response to this one is complete).
 
     Each request head is checked line by line (L{RequestHead}) and a bad
-    one is answered (400, 414, 431, 501) before any handler sees the
+    one is answered (400, 414, 431, 501, 505) before any handler sees the
     request; a head must be complete within C{headerTimeout} of its first
     byte (else 408), however slowly its bytes come; a body within
     C{bodyTimeout} of reading time (else 408, and the handler's request is
