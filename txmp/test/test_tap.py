@@ -168,9 +168,13 @@ class FrontOptionsTests(OptionsTestCase):
 
     def test_maxQueueInteger(self) -> None:
         """
-        C{--max-queue} must be a whole number.
+        C{--max-queue} must be a whole number, and the error says so (1.5
+        is a number); a seconds option says "a number".
         """
-        self.assertRaises(usage.UsageError, self.parse, "--max-queue", "1.5")
+        e = self.assertRaises(usage.UsageError, self.parse, "--max-queue", "1.5")
+        self.assertEqual(str(e), "--max-queue must be a whole number, not '1.5'")
+        e = self.assertRaises(usage.UsageError, self.parse, "--timeout", "soon")
+        self.assertEqual(str(e), "--timeout must be a number, not 'soon'")
 
     def test_negativeSpawn(self) -> None:
         """
