@@ -135,3 +135,25 @@ class CtrlCTests(SystemTestCase):
         self.assertNotIn("Traceback", output, self.transcript())
         self.assertNotIn("replacing draining handler", output, self.transcript())
         self.assertEqual(front.countLines("spawn-3"), 0, self.transcript())
+
+
+class HandlerHangupTests(SystemTestCase):
+    """
+    SIGHUP to a handler started apart (not by a front's C{--spawn}).
+    """
+
+    @asyncTest
+    async def test_hangupKeepsServing(self) -> None:
+        """
+        A standalone handler has nothing to reload: SIGHUP (what systemd's
+        C{ExecReload} or a closing terminal sends) is logged and changes
+        nothing.  The request it was running is answered, and it serves the
+        next one.
+        """
+        _front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
+        slow = self.get("/slow?seconds=1")
+        await handler.waitForLine("slow request started: GET")
+        handler.signal("HUP")
+        await handler.waitForLine("SIGHUP: a handler has nothing to reload")
+        self.assertResponse(await slow, 200, b"slow\n")
+        self.assertResponse(await self.get("/slow?seconds=0"), 200, b"slow\n")

@@ -33,6 +33,7 @@ from txmp._defaults import (
     GRANT_DIVISOR,
     MAX_CREDITS,
 )
+from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import MessageSender, PeerUnreachable
@@ -245,7 +246,7 @@ class PendingRequest:
         if self.state not in (DISPATCHED, STREAMING) or self.handler is None:
             return
         self.bodySent = True
-        self.dispatcher._sendControl(
+        self.dispatcher._sendTo(
             self.handler, protocol.encodeBody(self.requestId, [data], False)
         )
         if self.bodyWindow is not None:
@@ -260,7 +261,7 @@ class PendingRequest:
         The request body is complete.
         """
         if self.state in (DISPATCHED, STREAMING) and self.handler is not None:
-            self.dispatcher._sendControl(
+            self.dispatcher._sendTo(
                 self.handler, protocol.encodeBody(self.requestId, [], True)
             )
         self.bodySource = None
@@ -293,7 +294,7 @@ class PendingRequest:
         if self._owed and self._owed * GRANT_DIVISOR >= window and self.state is STREAMING:
             owed, self._owed = self._owed, 0
             if self.handler is not None:
-                self.dispatcher._sendControl(
+                self.dispatcher._sendTo(
                     self.handler, protocol.encodeWindow(self.requestId, owed)
                 )
 
@@ -364,7 +365,7 @@ class Dispatcher:
         self._counter = itertools.count(1)
         self.registry: HandlerRegistry[PendingRequest] = HandlerRegistry(
             reactor,
-            self._sendControl,
+            self._sendTo,
             self._handlersLost,
             heartbeat=heartbeat,
             instance=self.instance,
@@ -414,6 +415,12 @@ class Dispatcher:
     def stop(self) -> None:
         """
         Stop heartbeats and tell every handler that this front is going.
+
+        The front calls this once it holds no request: its stop
+        (L{txmp.fronttap.FrontService.stopService}) first lets every
+        connection finish, and abandons the requests of those still busy
+        past C{--graceful-timeout}, so a handler found unreachable here
+        has nothing left to retry or fail.
         """
         self.registry.stop()
 
@@ -498,25 +505,21 @@ class Dispatcher:
             handler = self.registry.pick()
             if handler is None:
                 return False
-            try:
-                self._send.send([handler.identity, *pending.frames])
-            except PeerUnreachable:
-                self._log.warn(
-                    "handler {name} is unreachable: removed", name=handler.name
-                )
-                self._removeHandler(handler, drain=False)
-                continue
-            self.registry.took(handler, pending.requestId, pending)
-            pending.handler = handler
-            pending.state = DISPATCHED
-            pending.attempts += 1
-            pending.timer = self._reactor.callLater(
-                self.timeout, self._timedOut, pending
-            )
-            if pending.bodySource is not None:
-                pending.bodyWindow = handler.inputWindow
-                pending.bodySource.startReading(pending)
-            return True
+            # One found unreachable is removed, and the next one tried; the
+            # caller dispatches what that removal queued.
+            if self._sendTo(handler, pending.frames, drain=False):
+                break
+        self.registry.took(handler, pending.requestId, pending)
+        pending.handler = handler
+        pending.state = DISPATCHED
+        pending.attempts += 1
+        pending.timer = self._reactor.callLater(
+            self.timeout, self._timedOut, pending
+        )
+        if pending.bodySource is not None:
+            pending.bodyWindow = handler.inputWindow
+            pending.bodySource.startReading(pending)
+        return True
 
     def _enqueue(self, pending: PendingRequest, first: bool = False) -> None:
         pending.state = QUEUED
@@ -546,8 +549,7 @@ class Dispatcher:
         itself again.  Only an empty queue cancels it.
         """
         if not self.queue:
-            if self._queueTimer is not None and self._queueTimer.active():
-                self._queueTimer.cancel()
+            cancelCall(self._queueTimer)
             self._queueTimer = None
             return
         if self._queueTimer is not None and self._queueTimer.active():
@@ -595,8 +597,7 @@ class Dispatcher:
             self._armQueueTimer()
         if pending.handler is not None:
             self.registry.finished(pending.handler, pending.requestId)
-        if pending.timer is not None and pending.timer.active():
-            pending.timer.cancel()
+        cancelCall(pending.timer)
         pending.timer = None
         if pending.bodySource is not None:
             source, pending.bodySource = pending.bodySource, None
@@ -660,7 +661,7 @@ class Dispatcher:
             and handler is not None
             and self.registry.abandon(handler, pending.requestId)
         ):
-            self._sendControl(handler, protocol.encodeCancel(pending.requestId))
+            self._sendTo(handler, protocol.encodeCancel(pending.requestId))
 
     def _timedOut(self, pending: PendingRequest) -> None:
         pending.timer = None
@@ -671,33 +672,44 @@ class Dispatcher:
         )
         self._fail(pending, ReplyTimeout("no reply in time"), cancel=True)
 
-    def _sendControl(
-        self, handler: HandlerState[PendingRequest], frames: list[bytes]
-    ) -> None:
+    def _sendTo(
+        self,
+        handler: HandlerState[PendingRequest],
+        frames: list[bytes],
+        drain: bool = True,
+    ) -> bool:
         """
-        Send C{frames} to C{handler} on the send socket; a handler found
-        unreachable is removed.  (The registry's way of sending, too.)
+        Send C{frames} (a request, or control) to C{handler} on the send
+        socket.  (The registry's way of sending, too.)  A handler found
+        unreachable is gone: it is removed, and its requests retried or
+        failed (see L{_requestsLost}).
+
+        @param drain: whether to dispatch what waits after such a removal
+            (not from within a dispatch, which goes on by itself).
+        @return: whether it was sent.
+        """
+        if self._sendPeer(handler.identity, frames):
+            return True
+        lost = self.registry.remove(handler)
+        if lost is not None:
+            self._log.warn("handler {name} is unreachable: removed", name=handler.name)
+            self._requestsLost(lost)
+            if drain:
+                self._drainQueue()
+        return False
+
+    def _sendPeer(self, identity: bytes, frames: list[bytes]) -> bool:
+        """
+        Send C{frames} to the peer C{identity} on the send socket.
+
+        @return: whether it was sent: not if ZeroMQ found the peer
+            unreachable (L{PeerUnreachable}).
         """
         try:
-            self._send.send([handler.identity, *frames])
+            self._send.send([identity, *frames])
         except PeerUnreachable:
-            self._removeHandler(handler)
-
-    def _removeHandler(
-        self, handler: HandlerState[PendingRequest], drain: bool = True
-    ) -> None:
-        """
-        Forget a handler that is gone, and retry or fail its requests (see
-        L{_requestsLost}).
-
-        @param drain: whether to dispatch what waits, after.
-        """
-        lost = self.registry.remove(handler)
-        if lost is None:
-            return
-        self._requestsLost(lost)
-        if drain:
-            self._drainQueue()
+            return False
+        return True
 
     def _handlersLost(
         self, lost: list[tuple[HandlerState[PendingRequest], list[PendingRequest]]]
@@ -718,8 +730,7 @@ class Dispatcher:
         sent, and fails with 502 otherwise.
         """
         for pending in lost:
-            if pending.timer is not None and pending.timer.active():
-                pending.timer.cancel()
+            cancelCall(pending.timer)
             pending.timer = None
             pending.handler = None
             if (
@@ -757,17 +768,16 @@ class Dispatcher:
             self._bad(identity, str(e))
             return
         if isinstance(message, protocol.Hello):
-            self.registry.hello(identity, message)
-            self._drainQueue()
+            # (One the WELCOME finds unreachable is removed by the send,
+            # which dispatches what waits.)
+            if self.registry.hello(identity, message) is not None:
+                self._drainQueue()
             return
         handler = self.registry.get(identity)
         if handler is None:
             # A peer this front does not know (it restarted, or declared the
             # peer dead): BYE asks it to HELLO again.
-            try:
-                self._send.send([identity, *protocol.encodeBye()])
-            except PeerUnreachable:
-                pass
+            self._sendPeer(identity, protocol.encodeBye())
             return
         self.registry.heard(handler)
         if isinstance(message, protocol.Credit):

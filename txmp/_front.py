@@ -73,6 +73,7 @@ from txmp._http import (
     parseForwarded,
     plainPage,
 )
+from txmp._interfaces import cancelCall
 from txmp._metrics import FrontMetrics
 from txmp.protocol import Frame
 
@@ -151,14 +152,6 @@ def plainResponse(
 # a stopping front does past --graceful-timeout (nginx's 444).
 CLIENT_CLOSED = 499
 CLOSED_UNANSWERED = 444
-
-
-def _cancel(call: IDelayedCall | None) -> None:
-    """
-    Cancel C{call}, if there is one and it has not run.
-    """
-    if call is not None and call.active():
-        call.cancel()
 
 
 class _DateCache:
@@ -642,6 +635,10 @@ class Exchange:
         """
         if not self._logged:
             self._logged = True
+            if not self.remoteAddr:
+                # Never submitted (OPTIONS *, or a client gone while its
+                # small body was read): the address submit would have sent.
+                self.remoteAddr = self.connection.client(self.headers)[0]
             self.connection.factory.requestDone(self)
 
     def transportResumed(self) -> None:
@@ -750,6 +747,9 @@ class Refusal:
     what the access log reads of a request: what is known of it (a head
     may have been refused before its request line was read).
 
+    @param remoteAddr: the peer's address: the client logged unless the
+        request was submitted, which named its client (the one a trusted
+        proxy forwarded).
     @ivar sentLength: how many bytes of response body were written.
     """
 
@@ -769,6 +769,8 @@ class Refusal:
         if isinstance(request, Exchange):
             self.method, self.uri = request.method, request.uri
             self.clientproto = request.clientproto
+            # The forwarded client, once the request was submitted.
+            self.remoteAddr = request.remoteAddr or remoteAddr
             self._fields = request.headers
             self.requestId = request.requestId
             self.startedAt = request.startedAt
@@ -798,7 +800,7 @@ class FrontConnection(Protocol):
     (the next one is read once the response to this one is complete).
 
     Each request head is checked line by line (L{RequestHead}) and a bad
-    one is answered (400, 414, 431, 501) before any handler sees the
+    one is answered (400, 414, 431, 501, 505) before any handler sees the
     request; a head must be complete within C{headerTimeout} of its first
     byte (else 408), however slowly its bytes come; a body within
     C{bodyTimeout} of reading time (else 408, and the handler's request is
@@ -1262,7 +1264,7 @@ class FrontConnection(Protocol):
             return
         exchange = self.exchange
         started = exchange is not None and exchange.state is not ResponseState.WAITING
-        refusal = Refusal(
+        refusal = None if started else Refusal(
             status, exchange if exchange is not None else self._head, self.peerHost
         )
         self._closing = True
@@ -1272,7 +1274,7 @@ class FrontConnection(Protocol):
         if exchange is not None:
             # Its response started: logged with what it sent, then cut.
             exchange.abandon(logged=started)
-        if started:
+        if refusal is None:
             self.abort()
             return
         extra = [b"X-Request-Id: " + refusal.requestId] if refusal.requestId else []
@@ -1378,7 +1380,7 @@ class FrontConnection(Protocol):
         self._closing = True
         self._cancelTimers()
         self._cancelLinger()
-        _cancel(self._abortCall)
+        cancelCall(self._abortCall)
         self._abortCall = None
         exchange, self.exchange = self.exchange, None
         if exchange is not None:
@@ -1430,11 +1432,11 @@ class FrontConnection(Protocol):
             )
 
     def _cancelIdle(self) -> None:
-        _cancel(self._idleCall)
+        cancelCall(self._idleCall)
         self._idleCall = None
 
     def _cancelHeaderCall(self) -> None:
-        _cancel(self._headerCall)
+        cancelCall(self._headerCall)
         self._headerCall = None
 
     def _cancelTimers(self) -> None:
@@ -1455,7 +1457,7 @@ class FrontConnection(Protocol):
 
     def _stopBodyClock(self) -> None:
         if self._bodyCall is not None:
-            _cancel(self._bodyCall)
+            cancelCall(self._bodyCall)
             self._bodyCall = None
             self._bodyBudget -= self.factory.reactor.seconds() - self._bodyStarted
 
@@ -1464,8 +1466,8 @@ class FrontConnection(Protocol):
         self._timedOut("body", self.rules.bodyTimeout)
 
     def _cancelLinger(self) -> None:
-        _cancel(self._lingerCall)
-        _cancel(self._lingerEndCall)
+        cancelCall(self._lingerCall)
+        cancelCall(self._lingerEndCall)
         self._lingerCall = self._lingerEndCall = None
 
 

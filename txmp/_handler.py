@@ -16,6 +16,7 @@ from twisted.logger import Logger
 from txmp import protocol
 from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW, MAX_FRAME
 from txmp._http import REASONS, plainPage
+from txmp._interfaces import cancelCall
 from txmp._zmq import MessageSender
 
 if TYPE_CHECKING:
@@ -238,8 +239,7 @@ class FrontLink:
         """
         Stop heartbeats.
         """
-        if self._beat is not None and self._beat.active():
-            self._beat.cancel()
+        cancelCall(self._beat)
         self._beat = None
 
     def drain(self) -> Deferred[None]:

@@ -403,6 +403,14 @@ class ParentWatch(Service):
             self._loop.stop()
 
 
+def _nothingToReload() -> None:
+    Logger(namespace="txmp.handlertap").info(
+        "SIGHUP: a handler has nothing to reload; to run new code, start a new "
+        "mphandler and stop this one with SIGTERM, which drains it "
+        "(docs/deployment.md)"
+    )
+
+
 def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
     """
     The service tree of C{twistd mphandler}, for
@@ -414,6 +422,8 @@ def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
     actions: dict[int, Callable[[], None]] = {
         signal.SIGUSR1: handler.reopenLogs,
         signal.SIGUSR2: handler.profileFor,
+        # Not SIGHUP's default, which kills with requests running.
+        signal.SIGHUP: _nothingToReload,
     }
     watch = None
     if options["parent-pid"]:

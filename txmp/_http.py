@@ -76,6 +76,7 @@ REASONS = {
     502: b"Bad Gateway",
     503: b"Service Unavailable",
     504: b"Gateway Timeout",
+    505: b"HTTP Version Not Supported",
 }
 
 # The media type of the pages txmp writes itself.
@@ -97,7 +98,8 @@ CONTROL = re.compile(rb"[^" + FIELD_CHARS + rb"]")
 # Visible ASCII only: no whitespace or control characters in a target.
 _ORIGIN_FORM = re.compile(rb"/[\x21-\x7e]*\Z")
 _ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*://[\x21-\x7e]*\Z")
-_VERSION = re.compile(rb"HTTP/1\.[01]\Z")
+# HTTP-version (RFC 9112 section 2.3): one digit each side of the dot.
+_VERSION = re.compile(rb"HTTP/([0-9])\.[0-9]\Z")
 _DIGITS = re.compile(rb"[0-9]+\Z")
 # A Content-Length of more digits (without leading zeros) is too large for
 # any --max-body.
@@ -199,8 +201,12 @@ def checkRequestLine(line: bytes, maxLength: int) -> int | None:
     if len(parts) != 3:
         return 400
     method, target, version = parts
-    if not TOKEN.match(method) or not _VERSION.match(version):
+    match = _VERSION.match(version)
+    if not TOKEN.match(method) or match is None:
         return 400
+    if match.group(1) != b"1":
+        # RFC 9110 section 15.6.6: the major version is refused.
+        return 505
     if _ORIGIN_FORM.match(target) or _ABSOLUTE_FORM.match(target):
         return None
     if target == b"*" and method == b"OPTIONS":
@@ -263,7 +269,8 @@ class RequestHead:
 
     @ivar method: the method of the request line.
     @ivar target: its request-target.
-    @ivar version: its HTTP version (C{HTTP/1.0} or C{HTTP/1.1}).
+    @ivar version: its HTTP version: C{HTTP/1.0}, or C{HTTP/1.1} for 1.1 and
+        any higher minor version.
     @ivar authority: the authority of an absolute-form target, which
         replaces the C{Host} field (RFC 9112 section 3.2.2); L{None} for
         the other forms.
@@ -307,6 +314,10 @@ class RequestHead:
         if status is not None:
             return status
         self.method, self.target, self.version = line.split(b" ")
+        if self.version != b"HTTP/1.0":
+            # HTTP/1.1, or a higher minor version, processed as 1.1: RFC
+            # 9110 section 2.5.
+            self.version = b"HTTP/1.1"
         authority = targetAuthority(self.target)
         if authority is not None:
             # No userinfo, and a host: RFC 9110 section 4.2.

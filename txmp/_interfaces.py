@@ -11,11 +11,14 @@ C{twisted.internet._IReactorCommon} does for the global reactor: no
 reactor class declares them, and every reactor of Twisted's provides them
 (L{txmp._options.reactorOrGlobal} casts the global reactor to the widest,
 for the taps; tests cast their fakes).
+
+And L{cancelCall}, the one way txmp cancels a timer that may have run.
 """
 
 from __future__ import annotations
 
 from twisted.internet.interfaces import (
+    IDelayedCall,
     IReactorCore,
     IReactorFDSet,
     IReactorFromThreads,
@@ -52,4 +55,19 @@ class IFrontReactor(IHandlerReactor, IReactorProcess):
     """
 
 
-__all__ = ["IFrontReactor", "IHandlerReactor", "ISignalReactor", "IZmqReactor"]
+def cancelCall(call: IDelayedCall | None) -> None:
+    """
+    Cancel C{call}, if there is one and it has neither run nor been
+    cancelled.  (The caller then forgets it.)
+    """
+    if call is not None and call.active():
+        call.cancel()
+
+
+__all__ = [
+    "IFrontReactor",
+    "IHandlerReactor",
+    "ISignalReactor",
+    "IZmqReactor",
+    "cancelCall",
+]

@@ -9,6 +9,7 @@ handler event keeps its own time, level and source.
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from typing import IO, Callable, Protocol, TypedDict, cast
@@ -25,6 +26,8 @@ from twisted.logger import (
     textFileLogObserver,
 )
 from twisted.python import usage
+from twisted.python.failure import Failure
+from twisted.python.reflect import safe_str
 from zope.interface import implementer
 
 FORMATS = ("text", "json")
@@ -93,17 +96,37 @@ class _TextOutput(Protocol):
     def flush(self) -> None: ...
 
 
+def _portableFailure(failure: Failure) -> Failure:
+    """
+    A copy of C{failure} whose exception is its text.
+
+    Twisted's JSON writes an exception object as C{{"unpersistable":
+    true}}, so a traceback read back from a JSON line (the front's, of a
+    spawned handler's event) would end in C{{'unpersistable': True}}
+    instead of the exception's message; the text is what a traceback shows
+    of it anyway.
+    """
+    portable = copy.copy(failure)
+    # (Failure types its value as an exception; Twisted reads any value.)
+    portable.value = safe_str(failure.value)  # type: ignore[assignment]
+    return portable
+
+
 def _jsonObserver(out: _TextOutput) -> ILogObserver:
     """
     Twisted's JSON observer (one object per line, which L{eventFromJSON}
     reads back), with the message as text too, under C{text}: what a
-    person or C{jq} looks for first.
+    person or C{jq} looks for first; a failure's exception is written as
+    its text (L{_portableFailure}).
     """
 
     @implementer(ILogObserver)
     def observe(event: LogEvent) -> None:
         if "text" not in event:
             event = dict(event, text=formatEvent(event))
+        failure = event.get("log_failure")
+        if isinstance(failure, Failure) and not isinstance(failure.value, str):
+            event = dict(event, log_failure=_portableFailure(failure))
         out.write(eventAsJSON(event) + "\n")
 
     # (What implementer returns is not typed.)

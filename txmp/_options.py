@@ -67,7 +67,8 @@ class _Number(Generic[_N]):
         try:
             result = self.kind(value)
         except ValueError:
-            raise usage.UsageError(f"{what} must be a number, not {value!r}") from None
+            number = "a whole number" if self.kind is int else "a number"
+            raise usage.UsageError(f"{what} must be {number}, not {value!r}") from None
         # "not >" also refuses nan; neither nan nor inf is a duration or size.
         inRange = result >= 0 if self.zeroAllowed else result > 0
         if not inRange or result == float("inf"):

@@ -24,6 +24,7 @@ from twisted.logger import Logger
 
 from txmp import protocol
 from txmp._defaults import MAX_CREDITS
+from txmp._interfaces import cancelCall
 
 #: What the registry keeps for a handler's requests in flight: the
 #: dispatcher's own record of each, opaque here.
@@ -71,8 +72,9 @@ class HandlerState(Generic[T]):
 
 
 #: Sends frames to a handler.  A send that finds the handler unreachable is
-#: the sender's to deal with (it calls L{HandlerRegistry.remove}).
-Sender = Callable[[HandlerState[T], list[bytes]], None]
+#: the sender's to deal with (it calls L{HandlerRegistry.remove}).  What it
+#: returns is not read.
+Sender = Callable[[HandlerState[T], list[bytes]], object]
 
 #: Told the handlers found dead at one liveness check, each with the
 #: requests it had, once all of them are removed.
@@ -90,7 +92,7 @@ class HandlerRegistry(Generic[T]):
     @ivar drainObservers: called with a handler's name when it starts
         draining (for C{--spawn}: start its replacement at once).
     @ivar joinObservers: called with a handler's name when it registers
-        anew (for C{--spawn}: a reload or a boot goes on).
+        anew and is welcomed (for C{--spawn}: a reload or a boot goes on).
     """
 
     _log = Logger()
@@ -144,9 +146,8 @@ class HandlerRegistry(Generic[T]):
         """
         Stop heartbeats and tell every handler C{BYE}: this front is going.
         """
-        for call in (self._beat, self._liveness):
-            if call is not None and call.active():
-                call.cancel()
+        cancelCall(self._beat)
+        cancelCall(self._liveness)
         self._beat = self._liveness = None
         self._running = False
         for handler in list(self.handlers.values()):
@@ -160,16 +161,17 @@ class HandlerRegistry(Generic[T]):
         """
         return self.handlers.get(identity)
 
-    def hello(self, identity: bytes, hello: protocol.Hello) -> HandlerState[T]:
+    def hello(self, identity: bytes, hello: protocol.Hello) -> HandlerState[T] | None:
         """
         C{identity} sent C{HELLO}: register it (again), and answer
-        C{WELCOME}.
+        C{WELCOME}; once that is sent, it has joined (the join observers
+        are told of a handler new or draining until now).
 
         A handler repeats C{HELLO} at every heartbeat until C{WELCOME}
         reaches it: that one joined once, and keeps the credits it has.
 
-        @return: its state (no longer registered if the C{WELCOME} found it
-            unreachable).
+        @return: its state; L{None} if the C{WELCOME} found it unreachable
+            (the sender removed it: it did not join).
         """
         handler = self.handlers.get(identity)
         inputWindow = hello.window
@@ -194,14 +196,6 @@ class HandlerRegistry(Generic[T]):
             handler.inputWindow = inputWindow
             handler.draining = False
         self.heard(handler)
-        (self._log.info if joined else self._log.debug)(
-            "handler {name} joined with {credits} credits",
-            name=hello.name,
-            credits=handler.credits,
-        )
-        if joined:
-            for observer in self.joinObservers:
-                observer(hello.name)
         # creditInReply: a complete RESP may carry its request's credit
         # (docs/protocol.md), one message fewer per request each way.
         self._send(
@@ -213,6 +207,16 @@ class HandlerRegistry(Generic[T]):
                 creditInReply=True,
             ),
         )
+        if self.handlers.get(identity) is not handler:
+            return None
+        (self._log.info if joined else self._log.debug)(
+            "handler {name} joined with {credits} credits",
+            name=hello.name,
+            credits=handler.credits,
+        )
+        if joined:
+            for observer in self.joinObservers:
+                observer(hello.name)
         return handler
 
     def bye(self, handler: HandlerState[T]) -> None:
@@ -251,6 +255,9 @@ class HandlerRegistry(Generic[T]):
         return lost
 
     def _forgetIfDrained(self, handler: HandlerState[T]) -> None:
+        """
+        Forget C{handler} if it is draining and has no request left.
+        """
         if (
             handler.draining
             and not handler.inFlight
@@ -297,8 +304,7 @@ class HandlerRegistry(Generic[T]):
         left is forgotten.  (Its credit comes back by L{credit}.)
         """
         handler.inFlight.pop(requestId, None)
-        if handler.draining and not handler.inFlight:
-            self._forgetIfDrained(handler)
+        self._forgetIfDrained(handler)
 
     def abandon(self, handler: HandlerState[T], requestId: bytes) -> bool:
         """

@@ -705,16 +705,21 @@ class ErrorStream:
 
 class FileWrapper:
     """
-    The C{wsgi.file_wrapper}: iterates over a file in blocks.  The runner
-    recognizes it and reads L{FILE_CHUNK_SIZE} bytes at a time if that is
-    more than C{blksize}.
+    The C{wsgi.file_wrapper}: iterates over a file in blocks of C{blksize}
+    bytes.  PEP 3333 makes the application's block size an optional
+    "suggestion" that the server need not use, and sets no default (the
+    8192 of its example wrapper is the example's): the runner recognizes a
+    wrapper and reads L{FILE_CHUNK_SIZE} bytes at a time unless C{blksize}
+    is larger, and a wrapper given no block size has that one, so
+    iterating it elsewhere (in middleware) reads as much at a time.
     """
 
-    def __init__(self, filelike: IO[bytes], blksize: int = 8192) -> None:
+    def __init__(self, filelike: IO[bytes], blksize: int = FILE_CHUNK_SIZE) -> None:
         """
         @param filelike: an object with a C{read(size)} method returning
             bytes, and maybe a C{close()} method.
-        @param blksize: how many bytes to read at a time.
+        @param blksize: how many bytes to read at a time when iterated; the
+            runner reads at least L{FILE_CHUNK_SIZE}.
         """
         self.filelike = filelike
         self.blksize = blksize
@@ -762,14 +767,16 @@ class ResponseStream:
     thread.
 
     @ivar _condition: what the application thread waits on for window;
-        guards C{_window}, C{_aborted} and C{_outgoing}.  The request's
+        guards C{_window}, C{aborted} and C{_outgoing}.  The request's
         L{InputStream} shares it: one application thread waits for one of
         the two at a time.
     @ivar _window: how many more body bytes the front accepts now
         (negative after a chunk bigger than what was left), or L{None} if
         the front paces nothing.
-    @ivar _aborted: whether L{abort} was called.  Written only in the
-        reactor thread, with C{_condition} held.
+    @ivar aborted: whether L{abort} was called.  Written only in the
+        reactor thread, with C{_condition} held; read in both threads
+        without it (a boolean assignment is atomic).  For a running
+        request, this is whether it was cancelled (L{RunningRequest}).
     @ivar _outgoing: the chunks queued and not sent yet.  L{queue}
         schedules one flush when it finds it empty; the flush empties it.
     """
@@ -798,7 +805,7 @@ class ResponseStream:
         self._window = window
         self._condition = threading.Condition() if condition is None else condition
         self._batch = batch
-        self._aborted = False
+        self.aborted = False
         self._outgoing: list[bytes] = []
 
     # Reactor thread.
@@ -810,7 +817,7 @@ class ResponseStream:
         once the stream was aborted.  Called in the reactor thread.
         """
         with self._condition:
-            if self._window is None or self._aborted:
+            if self._window is None or self.aborted:
                 return
             self._window += size
             self._condition.notify_all()
@@ -822,7 +829,7 @@ class ResponseStream:
         in the reactor thread.
         """
         with self._condition:
-            self._aborted = True
+            self.aborted = True
             self._condition.notify_all()
 
     def _flush(self) -> None:
@@ -837,13 +844,13 @@ class ResponseStream:
         size = 0
         for chunk in chunks:
             if batch and size + len(chunk) > self._batch:
-                if self._aborted:
+                if self.aborted:
                     return
                 self._send(batch, False)
                 batch, size = [], 0
             batch.append(chunk)
             size += len(chunk)
-        if batch and not self._aborted:
+        if batch and not self.aborted:
             self._send(batch, False)
 
     # Application thread.
@@ -861,10 +868,10 @@ class ResponseStream:
             while (
                 self._window is not None
                 and self._window <= 0
-                and not self._aborted
+                and not self.aborted
             ):
                 self._condition.wait()
-            if self._aborted:
+            if self.aborted:
                 raise RequestCancelled("request cancelled")
             if self._window is not None:
                 self._window -= size
@@ -891,12 +898,11 @@ class RunningRequest:
     @ivar input: the request's C{wsgi.input}.
     @ivar output: the response body streamed, paced by the front's
         window.  It shares its condition variable with C{input}: the one
-        the application thread waits on.
+        the application thread waits on.  Its C{aborted} flag says whether
+        the request was cancelled (L{cancel} aborts both streams): read in
+        both threads, it is not kept a second time here.
     @ivar _errors: the request's C{wsgi.errors}, made in the application
         thread when it starts running the request.
-    @ivar _cancelled: whether L{cancel} was called.  Written only in the
-        reactor thread, before C{input} and C{output} are aborted, and read
-        in both; a boolean assignment is atomic.
     @ivar _done: whether L{ResponseSink.finished} was called.  Reactor
         thread only.
     @ivar _bodyEnded: whether the whole request body was received.
@@ -960,7 +966,6 @@ class RunningRequest:
             reactor, sink.sendBody, head.window, condition, BODY_BATCH
         )
         self._errors: ErrorStream | None = None
-        self._cancelled = False
         self._done = False
         self._bodyEnded = False
         self._pending: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
@@ -1006,9 +1011,8 @@ class RunningRequest:
         advanced any more, and is closed.  Does nothing once the request is
         finished.  Called in the reactor thread.
         """
-        if self._done or self._cancelled:
+        if self._done or self.output.aborted:
             return
-        self._cancelled = True
         self.output.abort()
         self.input.abort()
 
@@ -1030,7 +1034,7 @@ class RunningRequest:
 
         @param end: whether this is the end of the body.
         """
-        if self._cancelled:
+        if self.output.aborted:
             return
         if self._bodyEnded:
             self._log.warn(
@@ -1050,7 +1054,7 @@ class RunningRequest:
         Call a sink method, unless the request was cancelled.  Called in the
         reactor thread.
         """
-        if not self._cancelled:
+        if not self.output.aborted:
             method(*args)
 
     def _finish(self) -> None:
@@ -1075,7 +1079,7 @@ class RunningRequest:
         body: let the front send as many more.  Called in the application
         thread, by L{InputStream}.
         """
-        if not self._cancelled:
+        if not self.output.aborted:
             self._toReactor(self._sink.sendWindow, size)
 
     def _run(self) -> None:
@@ -1085,7 +1089,7 @@ class RunningRequest:
         """
         errors = self._errors = ErrorStream(self._log, self._requestId)
         try:
-            if not self._cancelled:
+            if not self.output.aborted:
                 self._respond(errors)
         finally:
             errors.flush()
@@ -1241,8 +1245,9 @@ class RunningRequest:
             iterator = result.chunks(max(result.blksize, FILE_CHUNK_SIZE))
         else:
             iterator = iter(result)
+        output = self.output
         while True:
-            if self._cancelled:
+            if output.aborted:
                 raise RequestCancelled("request cancelled")
             try:
                 chunk = next(iterator)
@@ -1364,7 +1369,7 @@ class RunningRequest:
         @raise RequestCancelled: if the request was cancelled.
         @raise TypeError: if C{data} is not L{bytes}.
         """
-        if self._cancelled:
+        if self.output.aborted:
             raise RequestCancelled("request cancelled")
         if not isinstance(data, bytes):
             raise TypeError(
@@ -1383,14 +1388,14 @@ class RunningRequest:
         the response was complete.  Called in the application thread, in an
         C{except} block.
         """
-        if self._cancelled and isinstance(sys.exc_info()[1], RequestCancelled):
+        if self.output.aborted and isinstance(sys.exc_info()[1], RequestCancelled):
             self._log.debug("request {requestId} cancelled", requestId=self._requestId)
             return
         self._log.failure(
             "WSGI application failed on request {requestId}",
             requestId=self._requestId,
         )
-        if self._cancelled or self._complete:
+        if self.output.aborted or self._complete:
             return
         if self._headSent:
             self._sendLast(self._sink.sendError, "WSGI application error")

@@ -18,7 +18,7 @@ attributes can be added without a new protocol version.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -621,31 +621,38 @@ def contentLength(
 _CONTENT_LENGTH = frozenset([b"content-length", "content-length"])
 
 
-def _responseHeaders(frame: bytes) -> list[tuple[bytes, bytes]]:
+def _bytePairs(frame: bytes) -> Iterator[tuple[bytes, bytes]]:
     """
-    The header fields of a C{RESP}, as bytes, checked: names are tokens,
-    values hold no control character but HTAB.
+    The pairs of a pair list, as bytes: a C{RESP}'s meta and header
+    fields.
+
+    @raise ProtocolError: if the frame holds an odd number of fields.
     """
-    if not _HEADERS.match(frame):
-        # Say why (the pair list is odd, or a field is bad).
-        for name, _value in decodePairs(frame):
-            if not TOKEN.match(name.encode("latin-1")):
-                raise ProtocolError("response header name is not a token")
-        raise ProtocolError("response header value holds a control character")
     if not frame:
-        return []
-    fields = iter(frame.split(b"\0"))
-    return list(zip(fields, fields))
+        return zip()
+    fields = frame.split(b"\0")
+    if len(fields) % 2:
+        raise ProtocolError("pair list with an odd number of fields")
+    pairs = iter(fields)
+    return zip(pairs, pairs)
+
+
+def _badHeaders(frame: bytes) -> ProtocolError:
+    """
+    Why a C{RESP}'s headers frame that L{_HEADERS} refused is bad: its pair
+    list is odd, a name is not a token, or a value holds a control
+    character but HTAB.
+    """
+    for name, _value in _bytePairs(frame):
+        if not TOKEN.match(name):
+            return ProtocolError("response header name is not a token")
+    return ProtocolError("response header value holds a control character")
 
 
 def _decodeResponse(frames: Sequence[bytes]) -> Response:
     if len(frames) < 5:
         raise ProtocolError("RESP needs at least 5 frames")
-    fields = frames[3].split(b"\0")
-    if len(fields) % 2:
-        raise ProtocolError("pair list with an odd number of fields")
-    pairs = iter(fields)
-    meta = dict(zip(pairs, pairs))
+    meta = dict(_bytePairs(frames[3]))
     try:
         status = _int(meta.pop(b"status"), "status")
         reason = meta.pop(b"reason")
@@ -661,7 +668,12 @@ def _decodeResponse(frames: Sequence[bytes]) -> Response:
         raise ProtocolError("status out of range 200-999")
     if CONTROL.search(reason):
         raise ProtocolError("reason phrase holds a control character")
-    headers = _responseHeaders(frames[4])
+    # The header fields, checked: names are tokens, values hold no control
+    # character but HTAB.
+    headersFrame = frames[4]
+    if not _HEADERS.match(headersFrame):
+        raise _badHeaders(headersFrame)
+    headers = list(_bytePairs(headersFrame))
     extra = (
         {k.decode("latin-1"): v.decode("latin-1") for k, v in meta.items()}
         if meta

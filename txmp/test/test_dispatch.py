@@ -1165,6 +1165,30 @@ class UnreachableTests(DispatcherTestCase):
         self.successResultOf(later)
         self.assertNoLeak()
 
+    def test_unreachableLogged(self) -> None:
+        """
+        A handler that any message finds unreachable, a request or control
+        (here C{CANCEL}), is logged as removed, and its requests are
+        retried or failed.
+        """
+        self.hello(A, 3)
+        self.hello(B, 1)
+        first, _ = self.submit()
+        second, _ = self.submit()
+        self.assertEqual(len(self.requestIds(A)), 2)
+        self.socket.unreachable.add(A)
+        with capturedLogs() as events:
+            first.cancel()
+        self.failureResultOf(first, CancelledError)
+        self.assertIn(
+            "handler handler-a is unreachable: removed",
+            [formatEvent(e) for e in events],
+        )
+        [retriedId] = self.requestIds(B)
+        self.respond(B, retriedId)
+        self.successResultOf(second)
+        self.assertNoLeak()
+
     def test_welcomeUnreachable(self) -> None:
         """
         A handler that cannot be welcomed is forgotten again.
@@ -1172,6 +1196,26 @@ class UnreachableTests(DispatcherTestCase):
         self.socket.unreachable.add(A)
         self.hello(A, 5)
         self.assertEqual(self.dispatcher.handlers, {})
+
+    def test_welcomeUnreachableNotJoined(self) -> None:
+        """
+        A handler that cannot be welcomed did not join: the join observers
+        are not told of it, and what waits is dispatched once, when it is
+        removed (not again for its C{HELLO}).
+        """
+        joined: list[str] = []
+        self.dispatcher.registry.joinObservers.append(joined.append)
+        drains: list[None] = []
+        drainQueue = self.dispatcher._drainQueue
+
+        def countingDrain() -> None:
+            drains.append(None)
+            drainQueue()
+
+        self.patch(self.dispatcher, "_drainQueue", countingDrain)
+        self.socket.unreachable.add(A)
+        self.hello(A, 5)
+        self.assertEqual((joined, len(drains)), ([], 1))
 
 
 class HeartbeatTests(DispatcherTestCase):

@@ -406,6 +406,25 @@ class AccessLogLineTests(FrontTestCase):
         self.assertIn('"POST /up HTTP/1.1" 413 ', line)
         self.assertTrue(line.endswith(" %s\n" % (requestId,)), line)
 
+    def test_refusedBodyForwardedClient(self) -> None:
+        """
+        Behind a trusted proxy, a request refused after it went to a
+        handler is logged with the forwarded client, as its answer would
+        have been, not with the proxy.
+        """
+        path = self.accessLog()
+        self.site.httpRules = HTTPRules(trustedProxies=(parseNetwork("192.0.2.0/24"),))
+        big = b"a" * (SMALL_BODY + 1)
+        self.site.maxBody = len(big) + 10
+        self.sendRequest(
+            b"POST /up HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % (len(big),) + big + b"\r\n20\r\n"
+        )
+        line = path.getContent().decode("ascii")
+        self.assertIn('"POST /up HTTP/1.1" 413 ', line)
+        self.assertTrue(line.startswith("203.0.113.9 - - ["), line)
+
     def test_clientGoneBeforeResponse(self) -> None:
         """
         A request whose client goes away before its response starts is
@@ -423,6 +442,34 @@ class AccessLogLineTests(FrontTestCase):
         self.assertIn(requestId, self.cancels())
         self.respond(requestId, headers=[(b"Content-Length", b"2")], body=[b"ok"])
         self.assertEqual(len(path.getContent().splitlines()), 1)
+
+    def test_clientGoneDuringSmallBody(self) -> None:
+        """
+        A request whose client goes away while its small body is read
+        (before it goes to a handler) is logged with 499 and the client's
+        address, as every request is.
+        """
+        path = self.accessLog()
+        channel, _ = self.sendRequest(
+            b"POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc"
+        )
+        self.assertEqual(self.requestsSent(), [])
+        self.disconnect(channel)
+        lines = path.getContent().decode("ascii").splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertTrue(lines[0].startswith("192.0.2.5 - - ["), lines[0])
+        self.assertIn('"POST /form HTTP/1.1" 499 - ', lines[0])
+
+    def test_optionsAsteriskLogged(self) -> None:
+        """
+        C{OPTIONS *}, which the front answers itself, is logged with the
+        client's address.
+        """
+        path = self.accessLog()
+        self.sendRequest(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")
+        line = path.getContent().decode("ascii")
+        self.assertTrue(line.startswith("192.0.2.5 - - ["), line)
+        self.assertIn('"OPTIONS * HTTP/1.1" 200 ', line)
 
     def test_clientGoneDuringResponse(self) -> None:
         """

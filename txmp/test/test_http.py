@@ -101,9 +101,34 @@ class RequestLineTests(FrontTestCase):
 
     def test_badVersion(self) -> None:
         """
-        A version other than HTTP/1.0 and HTTP/1.1 is refused with 400.
+        A version that is not C{HTTP/DIGIT.DIGIT} (RFC 9112 section 2.3) is
+        refused with 400.
         """
-        self.assertRefused(httpHead(line=b"GET / HTTP/2.0"), 400)
+        for version in [b"HTTP/1", b"HTTP/1.1.1", b"http/1.1", b"HTTP/11", b"HTTP/1.x",
+                        b"HTTP/\xd9\xa1.1", b"HTTP/1.1 "]:
+            self.assertRefused(httpHead(line=b"GET / " + version), 400)
+
+    def test_otherMajorVersion(self) -> None:
+        """
+        A well-formed version of another major version than 1 is refused
+        with 505 (HTTP Version Not Supported, RFC 9110 section 15.6.6).
+        """
+        for version in [b"HTTP/2.0", b"HTTP/3.0", b"HTTP/0.9"]:
+            self.assertRefused(httpHead(line=b"GET / " + version), 505)
+
+    def test_higherMinorVersion(self) -> None:
+        """
+        A request of a higher minor version than 1.1 is processed as an
+        HTTP/1.1 one (RFC 9110 section 2.5): passed on as HTTP/1.1, and
+        answered so, keeping the connection.
+        """
+        _, transport = self.sendRequest(httpHead(line=b"GET / HTTP/1.9"))
+        [request] = self.requestsSent()
+        self.assertEqual(request.head.version, "HTTP/1.1")
+        self.respond(request.requestId, headers=[(b"Content-Length", b"2")], body=[b"ok"])
+        response = ParsedResponse(transport.value())
+        self.assertEqual((response.version, response.code), (b"HTTP/1.1", 200))
+        self.assertFalse(transport.disconnecting)
 
     def test_atLimit(self) -> None:
         """

@@ -12,6 +12,7 @@ from typing import Any
 
 from twisted.logger import Logger, LogLevel, eventAsJSON, formatEvent
 from twisted.python import usage
+from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -52,6 +53,31 @@ class ObserverTests(SynchronousTestCase):
         self.assertEqual([e["log_level"]["name"] for e in events], ["info", "error"])
         self.assertEqual(events[0]["requestId"], "abc.1")
         self.assertEqual(events[0]["log_namespace"], "t")
+
+    def test_jsonFailureKeepsMessage(self) -> None:
+        """
+        A failure logged as JSON keeps its exception's message: read back
+        (as the front reads a spawned handler's lines), its traceback ends
+        with the exception's type and message, not with what JSON makes of
+        an exception object (C{{'unpersistable': True}}); the failure the
+        other observers see is left as it was.
+        """
+        path = FilePath(self.mktemp())
+        observer = makeObserver("json", "info", path.path, nodaemon=True)
+        try:
+            raise RuntimeError("close failed: caf\xe9")
+        except RuntimeError:
+            failure = Failure()
+        Logger(namespace="t", observer=observer).failure("app failed", failure)
+        events: list[dict[str, Any]] = []
+        child = ChildLog("h:spawn-1", events.append)
+        child.dataReceived(1, path.getContent())
+        [event] = events
+        traceback = event["log_failure"].getTraceback()
+        self.assertTrue(
+            traceback.endswith("builtins.RuntimeError: close failed: caf\xe9\n"), traceback
+        )
+        self.assertIsInstance(failure.value, RuntimeError)
 
     def test_textToStdout(self) -> None:
         """

@@ -7,6 +7,7 @@ liveness, driven by a L{Clock}, with what it sends recorded.
 from __future__ import annotations
 
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _defaults, protocol
@@ -20,6 +21,9 @@ C = b"handler-c"
 class RegistryTestCase(SynchronousTestCase):
     """
     A L{HandlerRegistry} of string "requests", sending into a list.
+
+    @ivar unreachable: the handlers a send finds unreachable: the send
+        removes them, as the dispatcher's does.
     """
 
     heartbeat = 1.0
@@ -28,6 +32,7 @@ class RegistryTestCase(SynchronousTestCase):
         self.clock = Clock()
         self.sent: list[tuple[bytes, protocol.Message]] = []
         self.lost: list[list[tuple[bytes, list[str]]]] = []
+        self.unreachable: set[bytes] = set()
         self.registry: HandlerRegistry[str] = HandlerRegistry(
             self.clock,
             self.send,
@@ -38,7 +43,10 @@ class RegistryTestCase(SynchronousTestCase):
         )
 
     def send(self, handler: HandlerState[str], frames: list[bytes]) -> None:
-        self.sent.append((handler.identity, protocol.decode(frames)))
+        if handler.identity in self.unreachable:
+            self.registry.remove(handler)
+        else:
+            self.sent.append((handler.identity, protocol.decode(frames)))
 
     def handlersLost(self, lost: list[tuple[HandlerState[str], list[str]]]) -> None:
         # Every handler is gone by the time any is reported.
@@ -46,10 +54,18 @@ class RegistryTestCase(SynchronousTestCase):
             assert handler.identity not in self.registry.handlers
         self.lost.append([(handler.identity, requests) for handler, requests in lost])
 
-    def hello(self, identity: bytes, credits: int, **meta: str) -> HandlerState[str]:
+    def helloMessage(self, identity: bytes, credits: int, **meta: str) -> protocol.Hello:
         message = protocol.decode(protocol.encodeHello(identity.decode(), credits, meta))
         assert isinstance(message, protocol.Hello)
-        return self.registry.hello(identity, message)
+        return message
+
+    def hello(self, identity: bytes, credits: int, **meta: str) -> HandlerState[str]:
+        """
+        Register a reachable handler.
+        """
+        handler = self.registry.hello(identity, self.helloMessage(identity, credits, **meta))
+        assert handler is not None
+        return handler
 
     def dispatch(self, requestId: bytes) -> bytes:
         """
@@ -100,6 +116,21 @@ class RegistrationTests(RegistryTestCase):
         self.assertEqual(handler.credits, 1)
         self.assertEqual(joined, ["handler-a"])
         self.assertEqual(len(self.sent), 2)
+
+    def test_helloUnreachable(self) -> None:
+        """
+        A handler that the C{WELCOME} finds unreachable (the send removes
+        it) did not join: L{HandlerRegistry.hello} gives L{None}, the join
+        observers are not told, and no join is logged.
+        """
+        joined: list[str] = []
+        self.registry.joinObservers.append(joined.append)
+        self.unreachable.add(A)
+        with capturedLogs() as events:
+            self.assertIsNone(self.registry.hello(A, self.helloMessage(A, 3)))
+        self.assertEqual(joined, [])
+        self.assertIsNone(self.registry.get(A))
+        self.assertNotIn("joined", " ".join(formatEvent(e) for e in events))
 
     def test_byeDrains(self) -> None:
         """

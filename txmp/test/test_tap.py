@@ -168,9 +168,13 @@ class FrontOptionsTests(OptionsTestCase):
 
     def test_maxQueueInteger(self) -> None:
         """
-        C{--max-queue} must be a whole number.
+        C{--max-queue} must be a whole number, and the error says so (1.5
+        is a number); a seconds option says "a number".
         """
-        self.assertRaises(usage.UsageError, self.parse, "--max-queue", "1.5")
+        e = self.assertRaises(usage.UsageError, self.parse, "--max-queue", "1.5")
+        self.assertEqual(str(e), "--max-queue must be a whole number, not '1.5'")
+        e = self.assertRaises(usage.UsageError, self.parse, "--timeout", "soon")
+        self.assertEqual(str(e), "--timeout must be a number, not 'soon'")
 
     def test_negativeSpawn(self) -> None:
         """
@@ -763,7 +767,7 @@ class ParentWatchTests(SynchronousTestCase):
             [_handlerservice.HandlerService, SignalActions],
         )
         assert isinstance(services[1], SignalActions)
-        self.assertEqual(sorted(services[1].actions), [signal.SIGUSR1, signal.SIGUSR2])
+        self.assertEqual(services[1].actions[signal.SIGHUP], _handlerservice._nothingToReload)
 
 
 class SpawnedHandlersTests(SynchronousTestCase):
@@ -1182,7 +1186,19 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
         self.assertEqual(signals.actions, {signal.SIGUSR1: handler.reopenLogs,
-                                           signal.SIGUSR2: handler.profileFor})
+                                           signal.SIGUSR2: handler.profileFor,
+                                           signal.SIGHUP: _handlerservice._nothingToReload})
+
+    def test_hangupLogged(self) -> None:
+        """
+        SIGHUP's action for a handler started apart says, in one line, that
+        there is nothing to reload and how to run new code.
+        """
+        with capturedLogs() as events:
+            _handlerservice._nothingToReload()
+        [event] = events
+        self.assertIn("SIGHUP: a handler has nothing to reload", formatEvent(event))
+        self.assertIn("SIGTERM", formatEvent(event))
 
 
 class LazyImportTests(SynchronousTestCase):

@@ -22,7 +22,7 @@ from twisted.logger import ILogObserver, Logger
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._defaults import BODY_BATCH, INPUT_GRANT_DIVISOR, INPUT_WINDOW
+from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
 from txmp._profile import Profiler
 from txmp._wsgi import (
     ErrorStream,
@@ -1675,6 +1675,19 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(f.sizes, [3, 3, 3, 3])
         wrapper.close()
         self.assertTrue(f.closed)
+
+    def test_defaultBlockSize(self) -> None:
+        """
+        A L{FileWrapper} given no block size (PEP 3333 makes it optional)
+        reads L{FILE_CHUNK_SIZE} bytes at a time when iterated, as the
+        runner reads one.
+        """
+        data = b"x" * (FILE_CHUNK_SIZE + 1)
+        f = RecordingFile(data)
+        wrapper = FileWrapper(f)
+        self.assertEqual(wrapper.blksize, FILE_CHUNK_SIZE)
+        self.assertEqual(b"".join(wrapper), data)
+        self.assertEqual(f.sizes, [FILE_CHUNK_SIZE] * 3)
 
     def test_closeOptional(self) -> None:
         """
