@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from importlib.machinery import ModuleSpec, PathFinder
@@ -110,6 +111,29 @@ def splitApplication(spec: str) -> tuple[str, str]:
             f"--app must look like module:app or module:make_app(), not {spec!r}"
         )
     return moduleName, attribute
+
+
+# The ZeroMQ transports on which a front and its handlers, in other
+# processes, can meet (zmq_bind(3), zmq_connect(3)), each with its
+# address after "://".
+_ZMQ_ADDRESS = re.compile(r"(tcp|ipc|tipc|vmci|ws|wss)://.", re.ASCII)
+
+
+def checkAddresses(option: str, addresses: Sequence[str]) -> None:
+    """
+    Refuse, with a usage error, any of C{addresses} that is not a ZeroMQ
+    address another process can reach (a Twisted endpoint string such as
+    C{tcp:5555} is a likely slip: C{--listen} takes those).
+
+    @param option: the option given them, such as C{--send}.
+    """
+    for address in addresses:
+        if _ZMQ_ADDRESS.match(address) is None:
+            raise usage.UsageError(
+                f"{option} {address} is not a ZeroMQ address such as "
+                "tcp://127.0.0.1:5556 or ipc:///run/txmp/send (--listen takes "
+                "Twisted's endpoints, --send and --return ZeroMQ's)"
+            )
 
 
 def findSpec(moduleName: str, directory: str) -> ModuleSpec | None:

@@ -43,6 +43,7 @@ from txmp._http import parseNetwork
 from txmp._options import (
     OptParameter,
     TxmpOptions,
+    checkAddresses,
     findSpec,
     nonNegative,
     positive,
@@ -246,6 +247,8 @@ class Options(TxmpOptions):
             self["send"] = DEFAULT_SEND
         if self["return"] is None:
             self["return"] = DEFAULT_RETURN
+        checkAddresses("--send", [self["send"]])
+        checkAddresses("--return", [self["return"]])
         checkFrontSecurity(self)
         if self["access-log-format"] not in ACCESS_LOG_FORMATS:
             raise usage.UsageError(

@@ -31,6 +31,7 @@ from txmp._defaults import (
 from txmp._options import (
     OptParameter,
     TxmpOptions,
+    checkAddresses,
     nonNegative,
     positive,
     reactorOrGlobal,
@@ -176,6 +177,8 @@ class Options(TxmpOptions):
             raise usage.UsageError(
                 "give one --return for each --send (one pair per front)"
             )
+        checkAddresses("--send", self["send"])
+        checkAddresses("--return", self["return"])
         self["fronts"] = list(zip(self["send"], self["return"]))
         checkHandlerSecurity(self)
         if self["chdir"] is not None:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import types
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 import twisted.internet
 from twisted.application.service import IServiceCollection, MultiService
@@ -310,6 +310,52 @@ class FrontOptionsTests(OptionsTestCase):
         self.assertGreaterEqual(DEFAULT_MAX_MESSAGE, 8 * MAX_FRAME)
         self.assertEqual(self.parse("--max-message", "1000")["max-message"], 1000)
         self.assertRaises(usage.UsageError, self.parse, "--max-message", "0")
+
+
+class AddressOptionTests(SynchronousTestCase):
+    """
+    The ZeroMQ addresses C{--send} and C{--return} take, on both commands.
+    """
+
+    def parsers(self) -> list[Callable[..., None]]:
+        """
+        Parse the arguments given as each command would.
+        """
+
+        def front(*args: str) -> None:
+            fronttap.Options().parseOptions(list(args))
+
+        def handler(*args: str) -> None:
+            handlertap.Options().parseOptions(["--app", "txmp.demo:app", *args])
+
+        return [front, handler]
+
+    def test_notZeroMQ(self) -> None:
+        """
+        An address that is not a ZeroMQ one (a Twisted endpoint string, a
+        bare host and port, inproc://, which no other process reaches) is
+        refused in one line naming the option and the forms it takes,
+        before anything is bound or connected.
+        """
+        for parse in self.parsers():
+            for option, other in [("--send", "--return"), ("--return", "--send")]:
+                for bad in ["bogus", "tcp:5556", "127.0.0.1:5556", "inproc://front",
+                            "tcp://", "TCP://127.0.0.1:5556"]:
+                    e = self.assertRaises(
+                        usage.UsageError, parse, option, bad, other, "ipc:///tmp/txmp-x"
+                    )
+                    self.assertTrue(
+                        str(e).startswith(f"{option} {bad} is not a ZeroMQ address"), str(e)
+                    )
+                    self.assertIn("tcp://", str(e))
+
+    def test_zeroMQ(self) -> None:
+        """
+        TCP and IPC addresses are taken.
+        """
+        for parse in self.parsers():
+            parse("--send", "tcp://127.0.0.1:7001", "--return", "ipc:///tmp/txmp-r")
+            parse("--send", "tcp://[::1]:7001", "--return", "tcp://localhost:7002")
 
 
 class ConnectableAddressTests(SynchronousTestCase):
