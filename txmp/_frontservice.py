@@ -399,7 +399,9 @@ def handlerCommand(
     curveFiles: tuple[str, str] | None = None,
 ) -> list[str]:
     """
-    The command line of a local handler for C{--spawn}.
+    The command line of a local handler for C{--spawn}: with the front's
+    C{--config} file, if it was given one, whose C{[mphandler]} table the
+    handler reads.
 
     @param parentPid: the front's PID, which the handler dies with.
     @param curveFiles: with CURVE, the handler's secret certificate and the
@@ -431,6 +433,11 @@ def handlerCommand(
         "--log-level",
         options["log-level"],
     ]
+    if options["config"]:
+        # Its [mphandler] table is for them; what the front passes on
+        # (--threads, --graceful-timeout...) overrides it, being given on
+        # their command line.
+        args.extend(["--config", os.path.abspath(options["config"])])
     if options["threads"]:
         args.extend(["--threads", str(options["threads"])])
     if options["max-requests"]:

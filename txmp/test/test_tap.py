@@ -425,6 +425,26 @@ class HandlerCommandTests(SynchronousTestCase):
         command = _frontservice.handlerCommand(self.options("--threads", "3"), "n")
         self.assertEqual(command[-2:], ["--threads", "3"])
 
+    def test_configPassedOn(self) -> None:
+        """
+        The front's C{--config} file is passed on by its absolute path, so
+        that its C{[mphandler]} table reaches the spawned handlers; an
+        option the front passes on itself (C{--threads}) wins over the
+        file's.
+        """
+        path = FilePath(self.mktemp())
+        path.setContent(b'[mpfront]\nspawn = 2\n[mphandler]\nthreads = 8\nheartbeat = 2\n')
+        relative = os.path.relpath(path.path)
+        for extra, threads in [((), 8), (("--threads", "3"), 3)]:
+            command = _frontservice.handlerCommand(
+                self.options("--config", relative, *extra), "n"
+            )
+            self.assertEqual(command[command.index("--config") + 1], path.path)
+            options = handlertap.Options()
+            options.parseOptions(command[command.index("mphandler") + 1:])
+            # (The front passes its own --heartbeat on.)
+            self.assertEqual((options["threads"], options["heartbeat"]), (threads, 1.0))
+
     def test_recycling(self) -> None:
         """
         C{--max-requests}, C{--max-requests-jitter} and

@@ -1,0 +1,213 @@
+# -*- test-case-name: tests.test_deployment -*-
+"""
+Recipes of docs/deployment.md run as written, with this test's paths and
+ports (on 127.0.0.1) in place of the document's: "One host, one command"
+as a daemon with its pidfile and log file, rotated as the logrotate recipe
+of "Logs" does it; and the configuration file and environment of
+"Configuration file and environment".
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+
+from twisted.internet.defer import TimeoutError as DeferredTimeoutError
+from twisted.internet.error import ProcessDone
+
+from ._harness import (
+    PROJECT_ROOT,
+    STOP_GRACE,
+    ProcessHandle,
+    SystemTestCase,
+    TwistdProcess,
+    asyncTest,
+    childPids,
+    freePort,
+    reactor,
+)
+
+DEPLOYMENT = PROJECT_ROOT.child("docs").child("deployment.md")
+
+PROJECT_APP = b'''\
+def application(environ, start_response):
+    body = b"myproject says hello\\n"
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+'''
+
+
+def codeBlocks(title: str) -> list[str]:
+    """
+    The indented blocks of the section C{title} of docs/deployment.md (a
+    C{##} or C{###} heading), unindented, backslash-continued lines joined.
+    """
+    text = DEPLOYMENT.getContent().decode("utf-8")
+    section = re.split(r"\n#+ " + re.escape(title) + "\n", text, maxsplit=1)[1]
+    section = re.split(r"\n#+ ", section, maxsplit=1)[0]
+    blocks: list[list[str]] = []
+    current: list[str] | None = None
+    for line in section.splitlines():
+        if line.startswith("    "):
+            if current is None:
+                current = []
+                blocks.append(current)
+            current.append(line[4:])
+        elif line.strip():
+            current = None
+    return ["\n".join(block).replace("\\\n", "") for block in blocks]
+
+
+class DeploymentRecipeTests(SystemTestCase):
+    """
+    The commands and files of docs/deployment.md, in this test's directory.
+    """
+
+    timeout = 90
+
+    def setUp(self) -> None:
+        super().setUp()
+        package = self.workdir.child("myproject")
+        package.makedirs()
+        package.child("__init__.py").setContent(b"")
+        package.child("wsgi.py").setContent(PROJECT_APP)
+
+    def adapt(self, text: str, ports: dict[int, int], paths: dict[str, str]) -> str:
+        """
+        C{text} with its ports and paths replaced: a bare C{tcp:PORT}
+        listens on 127.0.0.1 only.
+        """
+        for path, replacement in paths.items():
+            text = text.replace(path, replacement)
+        for port, new in ports.items():
+            text = re.sub(rf"\btcp:{port}\b(?!:interface)", f"tcp:{new}:interface=127.0.0.1",
+                          text)
+            text = re.sub(rf"(?<=[:/]){port}\b", str(new), text)
+        return text
+
+    async def stopDaemon(self, processes: list[ProcessHandle]) -> None:
+        """
+        Stop processes that this test did not start directly (a daemon and
+        the handlers it spawned), in order: C{SIGTERM}, then C{SIGKILL} to
+        any still there after L{STOP_GRACE} seconds.
+        """
+        try:
+            for process in processes:
+                process.signal(signal.SIGTERM)
+                try:
+                    await process.whenExited().addTimeout(STOP_GRACE, reactor)
+                except DeferredTimeoutError:
+                    process.signal(signal.SIGKILL)
+                    await process.whenExited()
+        finally:
+            for process in processes:
+                process.close()
+
+    @asyncTest
+    async def test_daemonPidfileAndLogrotate(self) -> None:
+        """
+        "One host, one command", with an access log, daemonizes: the
+        command returns with status 0 once the front runs, whose PID is in
+        the pidfile it was given; the front serves; after logrotate's moves
+        of the log file and the access log, the recipe's C{postrotate}
+        command (C{kill -USR1 $(cat PIDFILE)}) makes the front write both
+        to new files of the same names, and twistd renames nothing itself
+        (no C{FILE.1} of its own); C{kill -TERM} then stops the front and
+        its handlers, and the pidfile is removed.
+        """
+        command = codeBlocks("One host, one command")[0]
+        [rotation] = [block for block in codeBlocks("Logs") if "postrotate" in block]
+        run, logs = self.workdir.child("run"), self.workdir.child("log")
+        run.makedirs()
+        logs.makedirs()
+        paths = {"/run/txmp/": run.path + "/", "/var/log/txmp/": logs.path + "/"}
+        command = self.adapt(command, {8080: self.httpPort}, paths)
+        words = shlex.split(command)
+        self.assertNotIn("-n", words)
+        words += ["--access-log", logs.child("access.log").path]
+        starter = self.startProcess("twistd", ["/usr/bin/env", *words])
+        end = await self.withTimeout(starter.whenEnded(), 30, "twistd to daemonize")
+        self.assertIsInstance(end, ProcessDone, self.transcript())
+        pidfile = run.child("front.pid")
+        pid = int(pidfile.getContent())
+        processes = [ProcessHandle(pid)]
+        self.addCleanup(self.stopDaemon, processes)
+        # (Waits in the front's queue until a handler joins, by when the
+        # front has spawned all four.)
+        self.assertResponse(await self.get("/before"), 200, b"myproject says hello\n")
+        processes += [ProcessHandle(child) for child in sorted(childPids(pid))]
+        self.assertEqual(len(processes), 5, self.transcript())
+
+        logfile, access = logs.child("front.log"), logs.child("access.log")
+        logfile.moveTo(logs.child("front.log.1"))
+        access.moveTo(logs.child("access.log.1"))
+        postrotate = re.search(r"postrotate\n\s*(.*)\n\s*endscript", rotation)
+        assert postrotate is not None, rotation
+        kill = self.startProcess(
+            "postrotate",
+            ["/bin/sh", "-c", self.adapt(postrotate.group(1), {}, paths)],
+        )
+        self.assertIsInstance(await kill.whenEnded(), ProcessDone, self.transcript())
+        self.assertResponse(await self.get("/after"), 200, b"myproject says hello\n")
+
+        self.assertIn(b'"GET /before HTTP/1.1" 200', logs.child("access.log.1").getContent())
+        [line] = access.getContent().splitlines()
+        self.assertIn(b'"GET /after HTTP/1.1" 200', line)
+        self.assertIn(b"mpfront ready", logs.child("front.log.1").getContent())
+        self.assertIn(b"access log reopened", logfile.getContent())
+        self.assertEqual(
+            sorted(logs.listdir()),
+            ["access.log", "access.log.1", "front.log", "front.log.1"],
+        )
+
+        processes[0].signal(signal.SIGTERM)
+        for process in processes:
+            await self.withTimeout(process.whenExited(), 20, f"process {process.pid} to exit")
+        self.assertFalse(pidfile.exists())
+        self.assertIn(b"Server Shut Down.", logfile.getContent())
+
+    async def startConfigured(self, environment: str, command: str) -> TwistdProcess:
+        """
+        Run C{command}, a shell command line, with the variables
+        C{environment} sets.
+        """
+        variables = dict(
+            (name, value) for name, _, value in
+            (word.partition("=") for word in shlex.split(environment))
+        )
+        with self.extraEnvironment(**variables):
+            return self.startProcess("front", ["/usr/bin/env", *shlex.split(command)])
+
+    @asyncTest
+    async def test_configurationFile(self) -> None:
+        """
+        The configuration file of "Configuration file and environment",
+        used by its command line: the environment's C{TXMP_MPFRONT_LISTEN}
+        replaces the file's C{listen}, the file's other front options hold
+        (C{--spawn 4}, the access log to stdout, C{--stats}), and its
+        C{[mphandler]} table reaches the spawned handlers: they offer 8
+        credits each, as their 8 threads.
+        """
+        blocks = codeBlocks("Configuration file and environment")
+        toml = next(block for block in blocks if block.startswith("# /etc/txmp/txmp.toml"))
+        [line] = [block for block in blocks if "twistd" in block]
+        statsPort = freePort()
+        paths = {"/run/txmp/http.sock": "http.sock",
+                 "/etc/txmp/txmp.toml": self.workdir.child("txmp.toml").path}
+        self.workdir.child("txmp.toml").setContent(
+            self.adapt(toml, {8080: freePort(), 8081: statsPort}, paths).encode("utf-8")
+        )
+        environment, _, command = line.partition(" twistd ")
+        front = await self.startConfigured(
+            self.adapt(environment, {8080: self.httpPort}, paths),
+            "twistd " + self.adapt(command, {}, paths),
+        )
+        await front.waitForLine("mpfront ready")
+        await front.waitForLine("joined", count=4)
+        self.assertEqual(front.countLines("joined with 8 credits"), 4, self.transcript())
+        self.assertResponse(await self.get("/"), 200, b"myproject says hello\n")
+        await front.waitForLine('"GET / HTTP/1.1" 200')
+        stats = await self.frontStats(statsPort)
+        self.assertEqual(stats["counts"]["credits"], 32, stats)
