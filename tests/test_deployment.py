@@ -119,6 +119,11 @@ class DeploymentRecipeTests(SystemTestCase):
         """
         command = codeBlocks("One host, one command")[0]
         [rotation] = [block for block in codeBlocks("Logs") if "postrotate" in block]
+        # The rule rotates the command's --logfile and the access log.
+        self.assertEqual(
+            rotation.splitlines()[0].split()[:2],
+            ["/var/log/txmp/front.log", "/var/log/txmp/access.log"],
+        )
         run, logs = self.workdir.child("run"), self.workdir.child("log")
         run.makedirs()
         logs.makedirs()
