@@ -10,6 +10,7 @@ from __future__ import annotations
 import pkgutil
 import re
 import sys
+from typing import Any
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -90,3 +91,121 @@ class ChangelogFragmentTests(SynchronousTestCase):
         for fragment in fragments:
             self.assertTrue(name.match(fragment), fragment)
             self.assertTrue(directory.child(fragment).getContent().strip(), fragment)
+
+
+#: What an option table's default cell may say besides a value.
+_NO_VALUE = {"none", "off", "required", "as the front", "stay"}
+
+#: Binary units of the tables' defaults.
+_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "s": 1}
+
+
+def optionRows(text: str, header: str | None = None) -> list[tuple[list[str], list[str], str]]:
+    """
+    The rows of the Markdown tables of C{text} whose first cell names
+    options (C{`--name ARG`}), as the options' names, the values of the
+    default cell (one per name where the cell lists as many, else one),
+    and the whole row; only in the table whose header row starts with
+    C{header}, if given.
+    """
+    rows = []
+    inTable = header is None
+    for line in text.splitlines():
+        if header is not None and line.startswith("| "):
+            if line.startswith(header):
+                inTable = True
+                continue
+            if not line.startswith("| `--") and not line.startswith("| ---"):
+                inTable = False
+        elif not line.startswith("|"):
+            inTable = header is None
+        if not (inTable and line.startswith("| `--")):
+            continue
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        names = re.findall(r"`(--[a-z-]+)", cells[0]) + re.findall(
+            r"(?<=\s)(--[a-z-]+)", cells[0]
+        )
+        names = list(dict.fromkeys(names))
+        defaults = [value.strip().strip("`") for value in cells[1].split(",")]
+        if len(defaults) != len(names):
+            defaults = [cells[1].strip("`")]
+        rows.append((names, defaults, line))
+    return rows
+
+
+class OptionTableTests(SynchronousTestCase):
+    """
+    The option tables of the README and of C{docs/deployment.md} agree
+    with C{twistd mpfront --help} and C{twistd mphandler --help}: every
+    option named exists, every option is in its command's table, and the
+    defaults are the options' own.
+    """
+
+    def assertDefault(self, options: Any, name: str, documented: str) -> None:
+        """
+        Assert that C{documented}, a table's default for C{--name}, is the
+        option's default or the default its help text states.
+        """
+        name = name[2:]
+        documented = re.sub(r" \(.*\)$", "", documented)
+        if documented in _NO_VALUE:
+            value = options.defaults.get(name)
+            self.assertTrue(value in (None, 0, []), (name, documented, value))
+            return
+        number = re.fullmatch(r"([0-9.]+)(?: (%s))?" % "|".join(_UNITS), documented)
+        if number is not None:
+            expected = float(number.group(1)) * _UNITS.get(number.group(2) or "s", 1)
+            self.assertEqual(float(options.defaults[name]), expected, name)
+            return
+        value = options.defaults.get(name)
+        if value is not None:
+            self.assertEqual(value, documented, name)
+        else:
+            self.assertIn("default " + documented, options.docs[name], name)
+
+    def checkTable(
+        self, options: Any, rows: list[tuple[list[str], list[str], str]], complete: bool
+    ) -> None:
+        """
+        Check the rows of one command's table against its C{options};
+        with C{complete}, assert that they name every option.
+        """
+        known = {name.rstrip("=") for name in options.longOpt}
+        mentioned: set[str] = set()
+        for names, defaults, line in rows:
+            for name in names:
+                self.assertIn(name[2:], known, line)
+            for name, default in zip(names, defaults):
+                self.assertDefault(options, name, default)
+            mentioned.update(name[2:] for name in names + re.findall(r"`(--[a-z-]+)", line))
+        if complete:
+            # (--parent-pid is mpfront's, not an operator's.)
+            self.assertEqual(
+                sorted(known - mentioned - {"help", "version", "parent-pid"}), [],
+                options.synopsis,
+            )
+
+    def test_readme(self) -> None:
+        """
+        The README's two tables, C{mpfront}'s and C{mphandler}'s.
+        """
+        from txmp import fronttap, handlertap
+
+        text = sourceTree(self).child("README.md").getContent().decode("utf-8")
+        for command, options in [("mpfront", fronttap.Options()),
+                                 ("mphandler", handlertap.Options())]:
+            rows = optionRows(text, f"| `{command}` option |")
+            self.assertGreater(len(rows), 10, command)
+            self.checkTable(options, rows, complete=True)
+
+    def test_deployment(self) -> None:
+        """
+        The tables of C{docs/deployment.md} (timeouts and limits, all
+        C{mpfront}'s).
+        """
+        from txmp import fronttap
+
+        text = sourceTree(self).child("docs").child("deployment.md").getContent()
+        rows = optionRows(text.decode("utf-8"))
+        self.assertGreater(len(rows), 8)
+        self.checkTable(fronttap.Options(), rows, complete=False)
