@@ -132,7 +132,8 @@ class Options(TxmpOptions):
          positive(float)],
         ["chdir", None, None,
          "Change to this directory before loading the app [default: stay]; "
-         "the working directory comes first on sys.path either way."],
+         "the working directory comes first on sys.path either way, after "
+         "--pythonpath."],
         ["parent-pid", None, None,
          "Stop when process PID is no longer this handler's parent (mpfront "
          "--spawn gives its own: a spawned handler dies with its front).",
