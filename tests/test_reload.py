@@ -88,6 +88,27 @@ class SpawnSignalTests(SystemTestCase):
         self.assertEqual(front.countLines("failed to boot 3 times in a row"), 1,
                          self.transcript())
 
+    @asyncTest
+    async def test_reloadThatCannotBoot(self) -> None:
+        """
+        SIGHUP after the application was broken (what C{systemctl reload}
+        does after a bad deployment) starts new handlers, which cannot
+        boot: the reload is abandoned, the front does not exit, and the
+        old handlers go on serving the old code.
+        """
+        package = self.workdir.child("devapp")
+        package.makedirs()
+        package.child("__init__.py").setContent((DEVAPP % ("one",)).encode("ascii"))
+        front = await self.startFront("--spawn", "2", "--app", "devapp:app")
+        await front.waitForLine("joined", count=2)
+        package.child("__init__.py").setContent(b"def app(:\n")
+        front.signal("HUP")
+        await front.waitForLine("reload failed", timeout=60)
+        for _ in range(4):
+            self.assertResponse(await self.get("/"), 200, b"one")
+        self.assertIsNone(front.end, self.transcript())
+        self.assertEqual(front.countLines("drained and left"), 0, self.transcript())
+
 
 DEVAPP = """\
 VERSION = b"%s"
