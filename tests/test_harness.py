@@ -13,6 +13,7 @@ import sys
 from twisted.trial.unittest import TestCase
 
 from ._harness import ProcessHandle, asyncTest
+from ._harness.processes import _pollForExit
 
 
 class ProcessHandleTests(TestCase):
@@ -55,4 +56,16 @@ class ProcessHandleTests(TestCase):
             self.patch(os, "kill", byPid)
         handle.signal(signal.SIGKILL)
         await handle.whenExited()
+        self.assertEqual(child.wait(), -signal.SIGKILL)
+
+    @asyncTest
+    async def test_pollSeesZombie(self) -> None:
+        """
+        Without pidfds, the wait polls: a process that has exited counts as
+        exited even while it is a zombie its parent has not reaped yet
+        (C{kill(pid, 0)} still finds it), as a child of the test is here.
+        """
+        child = self.sleeper()
+        child.send_signal(signal.SIGKILL)
+        await _pollForExit(child.pid)
         self.assertEqual(child.wait(), -signal.SIGKILL)

@@ -42,7 +42,7 @@ from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
 from ._reactor import reactor
-from .procfs import childPids
+from .procfs import childPids, hasExited
 
 #: The checkout: first on the C{PYTHONPATH} of every process a test starts.
 PROJECT_ROOT = FilePath(__file__).parent().parent().parent()
@@ -501,9 +501,7 @@ def _pollForExit(pid: int) -> Deferred[None]:
     exited: Deferred[None] = Deferred(lambda d: poller.stop())
 
     def check() -> None:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if hasExited(pid):
             poller.stop()
             exited.callback(None)
 

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests -*-
 """
 What Linux's C{/proc} says about a process that a test cannot ask itself:
-its children, its memory, the files it has open.
+its children, whether it has exited, its memory, the files it has open.
 """
 
 from __future__ import annotations
@@ -29,6 +29,21 @@ def childPids(parent: int) -> set[int]:
         if int(fields[1]) == parent:
             children.add(int(entry))
     return children
+
+
+def hasExited(pid: int) -> bool:
+    """
+    Whether process C{pid} has exited: it is gone, or a zombie that its
+    parent has not reaped yet (whose PID C{kill(pid, 0)} still finds).
+
+    @param pid: A process ID.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as status:
+            fields = status.read().rpartition(")")[2].split()
+    except OSError:
+        return True
+    return fields[0] in ("Z", "X")
 
 
 def memoryStatus(pid: int, field: str = "VmHWM") -> int:
