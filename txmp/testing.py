@@ -770,25 +770,19 @@ class FakeRawSocket:
 
     @ivar room: how many messages it takes before it is full.
     @ivar sent: the messages taken, in order.
-    @ivar waiting: whether a message waits to be received.
     """
 
     def __init__(self, room: int) -> None:
         self.room = room
         self.sent: list[list[bytes]] = []
-        self.waiting = False
         self._partial: list[bytes] | None = None
 
     def getsockopt(self, option: int) -> int:
         """
-        C{zmq.EVENTS}: C{POLLOUT} until it is full, C{POLLIN} while a
-        message waits.
+        C{zmq.EVENTS}: C{POLLOUT} until it is full.
         """
         assert option == zmq.EVENTS
-        return (
-            (zmq.POLLOUT if len(self.sent) < self.room else 0)
-            | (zmq.POLLIN if self.waiting else 0)
-        )
+        return zmq.POLLOUT if len(self.sent) < self.room else 0
 
     def send(self, frame: bytes, flags: int, copy: bool) -> None:
         """

@@ -72,48 +72,6 @@ class BacklogTests(SynchronousTestCase):
         clock.advance(0)
         self.assertEqual(connection.reads, 1)
 
-    def test_noReadAfterSendingIfNothingWaits(self) -> None:
-        """
-        A send after which ZeroMQ has no message waiting schedules no read:
-        no turn of the reactor is spent on it.
-        """
-        clock = Clock()
-        connection = FakeZmqConnection(FakeRawSocket(room=1))
-        socket = socketWithBacklog(clock, connection)
-        socket.send([b"a"])
-        self.assertEqual(clock.getDelayedCalls(), [])
-        self.assertEqual(connection.socket.sent, [[b"a"]])
-
-    def test_readAfterSendingIfMessageWaits(self) -> None:
-        """
-        A send after which a message waits (whose readiness, signalled once,
-        the send may have consumed) reads on the next turn of the reactor,
-        once for several sends.
-        """
-        clock = Clock()
-        connection = FakeZmqConnection(FakeRawSocket(room=2))
-        socket = socketWithBacklog(clock, connection)
-        connection.socket.waiting = True
-        socket.send([b"a"])
-        socket.send([b"b"])
-        self.assertEqual(connection.reads, 0)
-        clock.advance(0)
-        self.assertEqual(connection.reads, 1)
-
-    def test_readAfterSendingIntoBacklog(self) -> None:
-        """
-        A send that ZeroMQ refuses (its high-water mark) schedules a read:
-        the refusal may have consumed the readiness that says it can take
-        messages again.
-        """
-        clock = Clock()
-        connection = FakeZmqConnection(FakeRawSocket(room=0))
-        socket = socketWithBacklog(clock, connection)
-        socket.send([b"a"])
-        self.assertEqual(socket.backlog, 1)
-        clock.advance(0)
-        self.assertEqual(connection.reads, 1)
-
     def test_noReadWithoutSending(self) -> None:
         """
         While ZeroMQ takes nothing, no read is scheduled.
