@@ -320,7 +320,7 @@ def _connectionClass() -> Callable[[_Factory, ZmqSocket, int, bytes | None], _Co
             while (
                 self.socket is not None
                 # (EVENTS is an int: pyzmq types every option int | bytes.)
-                and self.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN  # type: ignore[arg-type, operator]
+                and self.socket.getsockopt(_EVENTS) & _POLLIN  # type: ignore[operator]
             ):
                 try:
                     if largeFrame is None:
@@ -341,9 +341,15 @@ def _connectionClass() -> Callable[[_Factory, ZmqSocket, int, bytes | None], _Co
     return _TxmpConnection
 
 
-# ZMQ_DONTWAIT and ZMQ_SNDMORE, from zmq.h (part of libzmq's ABI).
+# ZMQ_DONTWAIT and ZMQ_SNDMORE, ZMQ_EVENTS and its ZMQ_POLLIN and
+# ZMQ_POLLOUT, from zmq.h (part of libzmq's ABI): pyzmq's enums cost a
+# call each time they are used (getsockopt(zmq.EVENTS) & zmq.POLLIN, 4.0
+# microseconds, against 2.5 with integers; timeit on this machine).
 _NOBLOCK = 1
 _SNDMORE = 2
+_EVENTS = 15
+_POLLIN = 1
+_POLLOUT = 2
 
 
 def _sendMultipart(socket: zmq.Socket[bytes], frames: list[bytes]) -> None:
@@ -608,7 +614,9 @@ class ZmqSocket:
 
     def _scheduleRead(self) -> None:
         # Sending consumes ZeroMQ's edge-triggered readiness: read again soon
-        # (what txzmq does, but on our reactor, once per turn at most).
+        # (what txzmq does, but on our reactor, once per turn at most).  Not
+        # EVENTS at once, measured: docs/benchmarks.md, "A read after every
+        # send".
         if self._flushCall is None:
             self._flushCall = self._reactor.callLater(0, self._readSoon)
 
@@ -622,8 +630,8 @@ class ZmqSocket:
         while self._backlog and self._conn.socket is not None:
             # (EVENTS is an int: pyzmq types every option int | bytes.  Not
             # typing.cast: a call per message sent from the backlog.)
-            events = self._conn.socket.getsockopt(zmq.EVENTS)
-            if not events & zmq.POLLOUT:  # type: ignore[arg-type, operator]
+            events = self._conn.socket.getsockopt(_EVENTS)
+            if not events & _POLLOUT:  # type: ignore[operator]
                 break
             frames = self._backlog.popleft()
             try:

@@ -12,7 +12,15 @@ import zmq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._zmq import _NOBLOCK, _SNDMORE, ZmqSocket, _Connection
+from txmp._zmq import (
+    _EVENTS,
+    _NOBLOCK,
+    _POLLIN,
+    _POLLOUT,
+    _SNDMORE,
+    ZmqSocket,
+    _Connection,
+)
 from txmp.testing import FakeRawSocket, FakeZmqConnection
 
 
@@ -82,9 +90,14 @@ class FlagTests(SynchronousTestCase):
 
     def test_libzmqValues(self) -> None:
         """
-        They are libzmq's C{ZMQ_DONTWAIT} and C{ZMQ_SNDMORE}.
+        They are libzmq's C{ZMQ_DONTWAIT} and C{ZMQ_SNDMORE}, C{ZMQ_EVENTS},
+        C{ZMQ_POLLIN} and C{ZMQ_POLLOUT}.
         """
-        self.assertEqual((_NOBLOCK, _SNDMORE), (int(zmq.NOBLOCK), int(zmq.SNDMORE)))
+        self.assertEqual(
+            (_NOBLOCK, _SNDMORE, _EVENTS, _POLLIN, _POLLOUT),
+            (int(zmq.NOBLOCK), int(zmq.SNDMORE), int(zmq.EVENTS), int(zmq.POLLIN),
+             int(zmq.POLLOUT)),
+        )
 
     def test_multipart(self) -> None:
         """
