@@ -636,10 +636,20 @@ class Exchange:
         if not self._logged:
             self._logged = True
             if not self.remoteAddr:
-                # Never submitted (OPTIONS *, or a client gone while its
-                # small body was read): the address submit would have sent.
-                self.remoteAddr = self.connection.client(self.headers)[0]
+                # Never submitted: no call on the path of those that were.
+                self.clientAddress()
             self.connection.factory.requestDone(self)
+
+    def clientAddress(self) -> str:
+        """
+        The client's address, which the access log reads as C{remoteAddr}:
+        the one L{submit} sent, or for a request never submitted (C{OPTIONS
+        *}, or one ended while its small body was read), the one it would
+        have sent (a trusted proxy's forwarded client).
+        """
+        if not self.remoteAddr:
+            self.remoteAddr = self.connection.client(self.headers)[0]
+        return self.remoteAddr
 
     def transportResumed(self) -> None:
         """
@@ -747,9 +757,10 @@ class Refusal:
     what the access log reads of a request: what is known of it (a head
     may have been refused before its request line was read).
 
-    @param remoteAddr: the peer's address: the client logged unless the
-        request was submitted, which named its client (the one a trusted
-        proxy forwarded).
+    @param remoteAddr: the peer's address: the client logged for a head
+        refused (whose forwarding headers are not believed); a request
+        whose head was read names its client (L{Exchange.clientAddress}:
+        the one a trusted proxy forwarded).
     @ivar sentLength: how many bytes of response body were written.
     """
 
@@ -769,8 +780,8 @@ class Refusal:
         if isinstance(request, Exchange):
             self.method, self.uri = request.method, request.uri
             self.clientproto = request.clientproto
-            # The forwarded client, once the request was submitted.
-            self.remoteAddr = request.remoteAddr or remoteAddr
+            # Its head was whole: the forwarded client, submitted or not.
+            self.remoteAddr = request.clientAddress()
             self._fields = request.headers
             self.requestId = request.requestId
             self.startedAt = request.startedAt

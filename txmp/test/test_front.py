@@ -425,6 +425,24 @@ class AccessLogLineTests(FrontTestCase):
         self.assertIn('"POST /up HTTP/1.1" 413 ', line)
         self.assertTrue(line.startswith("203.0.113.9 - - ["), line)
 
+    def test_refusedSmallBodyForwardedClient(self) -> None:
+        """
+        Behind a trusted proxy, a request refused while its small body was
+        read, before it went to a handler (here a bad chunk size), is
+        logged with the forwarded client too, as it would be had its client
+        gone away then (L{test_clientGoneDuringSmallBody}).
+        """
+        path = self.accessLog()
+        self.site.httpRules = HTTPRules(trustedProxies=(parseNetwork("192.0.2.0/24"),))
+        self.sendRequest(
+            b"POST /up HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n"
+        )
+        self.assertEqual(self.requestsSent(), [])
+        line = path.getContent().decode("ascii")
+        self.assertIn('"POST /up HTTP/1.1" 400 ', line)
+        self.assertTrue(line.startswith("203.0.113.9 - - ["), line)
+
     def test_clientGoneBeforeResponse(self) -> None:
         """
         A request whose client goes away before its response starts is
