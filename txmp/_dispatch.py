@@ -417,7 +417,7 @@ class Dispatcher:
         Stop heartbeats and tell every handler that this front is going.
 
         The front calls this once it holds no request: its stop
-        (L{txmp.fronttap.FrontService.stopService}) first lets every
+        (L{txmp._frontservice.FrontService.stopService}) first lets every
         connection finish, and abandons the requests of those still busy
         past C{--graceful-timeout}, so a handler found unreachable here
         has nothing left to retry or fail.

@@ -76,7 +76,6 @@ def connectableAddress(address: str) -> str:
     return address
 
 
-
 class ListenError(Exception):
     """
     The front cannot listen on one of its endpoints; the message names the
@@ -784,6 +783,7 @@ def _nothingToReload() -> None:
         "SIGHUP: no --spawn handlers to reload; handlers started apart are "
         "reloaded by starting new ones and stopping the old (docs/deployment.md)"
     )
+
 
 def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
     """

@@ -43,14 +43,14 @@ class ISignalReactor(IReactorCore, IReactorFromThreads):
 
 class IHandlerReactor(IZmqReactor, ISignalReactor):
     """
-    What a handler's services need (L{txmp.handlertap}): sockets, time,
+    What a handler's services need (L{txmp._handlerservice}): sockets, time,
     calls from the WSGI threads and from signal handlers, and stopping.
     """
 
 
 class IFrontReactor(IHandlerReactor, IReactorProcess):
     """
-    What the front's services need (L{txmp.fronttap}): a handler's, and
+    What the front's services need (L{txmp._frontservice}): a handler's, and
     processes for C{--spawn}.
     """
 
