@@ -436,7 +436,7 @@ def handlerCommand(
         # Its [mphandler] table is for them; what the front passes on
         # (--threads, --graceful-timeout...) overrides it, being given on
         # their command line.
-        args.extend(["--config", os.path.abspath(options["config"])])
+        args.extend(["--config", options["config"]])
     if options["threads"]:
         args.extend(["--threads", str(options["threads"])])
     if options["max-requests"]:

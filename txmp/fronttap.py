@@ -243,6 +243,10 @@ class Options(TxmpOptions):
         self["private-addresses"] = bool(self["spawn"]) and (
             self["send"] is None and self["return"] is None
         )
+        if self["config"]:
+            # The file read, for the --spawn handlers: resolved now, since
+            # twistd --rundir changes directory before they are started.
+            self["config"] = os.path.abspath(self["config"])
         if self["send"] is None:
             self["send"] = DEFAULT_SEND
         if self["return"] is None:

@@ -445,6 +445,23 @@ class HandlerCommandTests(SynchronousTestCase):
             # (The front passes its own --heartbeat on.)
             self.assertEqual((options["threads"], options["heartbeat"]), (threads, 1.0))
 
+    def test_configResolvedWhenParsed(self) -> None:
+        """
+        A relative C{--config} is passed on as the file the front read: its
+        absolute path from the directory the options were parsed in, not
+        from the one the handlers start in (C{twistd --rundir} changes
+        directory between the two).
+        """
+        path = FilePath(self.mktemp())
+        path.setContent(b"[mphandler]\nthreads = 8\n")
+        options = self.options("--config", os.path.relpath(path.path))
+        rundir = FilePath(self.mktemp())
+        rundir.makedirs()
+        self.addCleanup(os.chdir, os.getcwd())
+        os.chdir(rundir.path)
+        command = _frontservice.handlerCommand(options, "n")
+        self.assertEqual(command[command.index("--config") + 1], path.path)
+
     def test_recycling(self) -> None:
         """
         C{--max-requests}, C{--max-requests-jitter} and
