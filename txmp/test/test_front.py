@@ -183,6 +183,35 @@ class RequestTests(FrontTestCase):
             self.streamedBody(request.requestId), (first + b"bcdef", True)
         )
 
+    def test_tinyChunksOneMessagePerRead(self) -> None:
+        """
+        A streamed chunked body of 1-byte chunks goes to the handler in
+        one C{BODY} message per read from the client, not one per chunk:
+        the body buffered before the handler had the request in one, and
+        each later read in one (1-byte chunks would otherwise cost the
+        front, the socket and the handler a message for each 6 bytes a
+        client sends: 200,000 of them kept a handler's reactor from its
+        heartbeats until it was declared dead).
+        """
+        tiny = b"1\r\na\r\n"
+        count = SMALL_BODY + 1
+        channel, _ = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + tiny * count
+        )
+        request = self.lastRequest()
+        self.assertTrue(request.head.more)
+        channel.dataReceived(tiny * 1000 + b"0\r\n\r\n")
+        bodies = [
+            message
+            for _peer, message in self.socket.routedMessages()
+            if isinstance(message, protocol.Body)
+        ]
+        self.assertEqual(
+            [(len(b"".join(message.chunks)), message.end) for message in bodies],
+            [(count, False), (1000, False), (0, True)],
+        )
+
     def test_nulNeverForwarded(self) -> None:
         """
         A NUL byte anywhere in the request head, which would corrupt the
