@@ -1514,6 +1514,51 @@ class StreamingTests(FrontTestCase):
         self.reply(protocol.encodeBody(requestId, [], True))
         self.assertNoLeak()
 
+    def test_responseWindowOverrun(self) -> None:
+        """
+        A handler that sends more response body once its window is used
+        up, without a C{WINDOW} from the front (docs/protocol.md: it MUST
+        wait), is not buffered without bound while the client does not
+        read: the message that breaks the rule is a bad message, the
+        client's connection is aborted and the handler gets C{CANCEL}.  A
+        message that begins within the window may overshoot it.
+        """
+        self.dispatcher.window = 400
+        channel, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a" * 50], more=True)
+        channel.pauseProducing()
+        self.reply(protocol.encodeBody(requestId, [b"b" * 349], False))
+        self.reply(protocol.encodeBody(requestId, [b"c" * 100], False))
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(self.cancels(), [])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 0)
+        self.reply(protocol.encodeBody(requestId, [b"d"], False))
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertTrue(transport.disconnecting)
+        self.assertNotIn(b"d", transport.value().split(b"\r\n\r\n", 1)[1])
+        self.assertNoLeak()
+
+    def test_responseWindowOverrunByEnd(self) -> None:
+        """
+        The C{END} of a response may carry body past the window: it is the
+        last message (txmp's handler sends a result it collected in it,
+        after C{write()} used the window up), and the response completes.
+        """
+        self.dispatcher.window = 400
+        channel, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a" * 400], more=True)
+        channel.pauseProducing()
+        self.reply(protocol.encodeBody(requestId, [b"b" * 100], True))
+        channel.resumeProducing()
+        response = ParsedResponse(transport.value())
+        self.assertTrue(response.complete)
+        self.assertEqual(response.body, b"a" * 400 + b"b" * 100)
+        self.assertEqual(self.dispatcher.stats["badMessages"], 0)
+        self.assertNoLeak()
+
     def test_responseWindowAtDefaults(self) -> None:
         """
         At mpfront's defaults, a request goes to its handler with a window
