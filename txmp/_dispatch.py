@@ -237,6 +237,11 @@ class PendingRequest:
         self._readingPaused = False
         # Response-body bytes written to the client, not yet granted back.
         self._owed = 0
+        # Response-body bytes received, and the window granted so far (the
+        # REQ's, plus every WINDOW sent): a handler whose window is used up
+        # must wait for a WINDOW (docs/protocol.md).
+        self.responseBytes = 0
+        self.granted = dispatcher.window
 
     def bodyData(self, data: bytes) -> None:
         """
@@ -293,6 +298,7 @@ class PendingRequest:
         window = self.dispatcher.window
         if self._owed and self._owed * GRANT_DIVISOR >= window and self.state is STREAMING:
             owed, self._owed = self._owed, 0
+            self.granted += owed
             if self.handler is not None:
                 self.dispatcher._sendTo(
                     self.handler, protocol.encodeWindow(self.requestId, owed)
@@ -864,6 +870,7 @@ class Dispatcher:
             self.stats["replies"] += 1
             if message.head.more:
                 pending.state = STREAMING
+                pending.responseBytes = sum(map(len, message.body))
             else:
                 self._release(pending)
             handler = pending.handler
@@ -876,6 +883,17 @@ class Dispatcher:
             if pending.state is not STREAMING:
                 self._bad(identity, "BODY before RESP")
                 return
+            if message.chunks and not message.end:
+                if pending.responseBytes >= pending.granted:
+                    # Body past the window, not held for a client that
+                    # does not read: the front would hold all a handler
+                    # sent.  (An END may overshoot: the last message,
+                    # which txmp's handler sends with the chunks of a
+                    # result it collected, after write() used the window.)
+                    self._bad(identity, "response body sent past its window")
+                    self._fail(pending, HandlerFailed("window overrun"), cancel=True)
+                    return
+                pending.responseBytes += sum(map(len, message.chunks))
             if message.end:
                 self._release(pending)
             if message.chunks:

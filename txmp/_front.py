@@ -314,8 +314,9 @@ class Exchange:
 
     def startReading(self, sink: PendingRequest) -> None:
         buffered, self._buffered = self._buffered, []
-        for data in buffered:
-            sink.bodyData(data)
+        if buffered:
+            # One message for what came before the handler had the request.
+            sink.bodyData(buffered[0] if len(buffered) == 1 else b"".join(buffered))
         if self.body is BodyState.COMPLETE:
             sink.bodyEnd()
         else:

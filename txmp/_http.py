@@ -435,10 +435,13 @@ class ChunkedDecoder:
     trailer lines are field lines checked as those of a head, within the
     same limits.  Trailer fields are checked, then dropped.
 
-    L{dataReceived} raises L{FramingError} for a body to refuse; it must not
-    be called again after that, nor after the body ended.
+    L{dataReceived} raises L{FramingError} for a body to refuse (once the
+    data before the error is delivered); it must not be called again after
+    that, nor after the body ended.
 
-    @param dataCallback: called with each piece of body data.
+    @param dataCallback: called with the body data of each
+        L{dataReceived}, all its chunks in one piece (none, if it held no
+        chunk data).
     @param finishCallback: called once, at the end of the body, with the
         bytes received after it (the start of a next request).
     """
@@ -470,34 +473,58 @@ class ChunkedDecoder:
         """
         position = 0
         size = len(data)
-        while position < size:
-            if self._state == _DATA:
-                take = min(self._remaining, size - position)
-                self._dataCallback(
-                    data if take == size else data[position:position + take]
-                )
-                position += take
-                self._remaining -= take
-                if not self._remaining:
-                    self._state = _DATA_END
-                continue
-            if self._state == _DONE:
-                raise RuntimeError("chunked body already ended")
-            newline = data.find(b"\n", position)
-            if newline < 0:
-                self._partial += data[position:]
-                self._checkLineLength(len(self._partial))
-                return
-            line = self._partial + data[position:newline + 1]
-            self._partial = b""
-            position = newline + 1
-            self._checkLineLength(len(line) - 2)
-            if not line.endswith(b"\r\n"):
-                raise FramingError(400, "a line of a chunked body ends without CR")
-            self._lineReceived(line[:-2])
-            if self._state == _DONE:
-                self._finishCallback(data[position:])
-                return
+        # The chunk data of this call, delivered at its end in one piece:
+        # one call per read, however small the chunks (a body of 1-byte
+        # chunks would otherwise cost a BODY message per 6 bytes sent).
+        pieces: list[bytes] = []
+        ended = False
+        try:
+            while position < size:
+                if self._state == _DATA:
+                    take = min(self._remaining, size - position)
+                    pieces.append(
+                        data if take == size else data[position:position + take]
+                    )
+                    position += take
+                    self._remaining -= take
+                    if not self._remaining:
+                        self._state = _DATA_END
+                    continue
+                if self._state == _DONE:
+                    raise RuntimeError("chunked body already ended")
+                newline = data.find(b"\n", position)
+                if newline < 0:
+                    self._partial += data[position:]
+                    self._checkLineLength(len(self._partial))
+                    break
+                line = self._partial + data[position:newline + 1]
+                self._partial = b""
+                position = newline + 1
+                self._checkLineLength(len(line) - 2)
+                if not line.endswith(b"\r\n"):
+                    raise FramingError(400, "a line of a chunked body ends without CR")
+                self._lineReceived(line[:-2])
+                if self._state == _DONE:
+                    ended = True
+                    break
+        except FramingError:
+            # What came before the error goes on, as it would have in a
+            # read of its own.
+            self._deliver(pieces)
+            raise
+        self._deliver(pieces)
+        if ended:
+            self._finishCallback(data[position:])
+
+    def _deliver(self, pieces: list[bytes]) -> None:
+        """
+        Give C{pieces} of chunk data to the data callback, in one call: a
+        single piece as it is, several joined.
+        """
+        if len(pieces) == 1:
+            self._dataCallback(pieces[0])
+        elif pieces:
+            self._dataCallback(b"".join(pieces))
 
     def _checkLineLength(self, length: int) -> None:
         if self._state == _TRAILER:

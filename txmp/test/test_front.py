@@ -183,6 +183,35 @@ class RequestTests(FrontTestCase):
             self.streamedBody(request.requestId), (first + b"bcdef", True)
         )
 
+    def test_tinyChunksOneMessagePerRead(self) -> None:
+        """
+        A streamed chunked body of 1-byte chunks goes to the handler in
+        one C{BODY} message per read from the client, not one per chunk:
+        the body buffered before the handler had the request in one, and
+        each later read in one (1-byte chunks would otherwise cost the
+        front, the socket and the handler a message for each 6 bytes a
+        client sends: 200,000 of them kept a handler's reactor from its
+        heartbeats until it was declared dead).
+        """
+        tiny = b"1\r\na\r\n"
+        count = SMALL_BODY + 1
+        channel, _ = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + tiny * count
+        )
+        request = self.lastRequest()
+        self.assertTrue(request.head.more)
+        channel.dataReceived(tiny * 1000 + b"0\r\n\r\n")
+        bodies = [
+            message
+            for _peer, message in self.socket.routedMessages()
+            if isinstance(message, protocol.Body)
+        ]
+        self.assertEqual(
+            [(len(b"".join(message.chunks)), message.end) for message in bodies],
+            [(count, False), (1000, False), (0, True)],
+        )
+
     def test_nulNeverForwarded(self) -> None:
         """
         A NUL byte anywhere in the request head, which would corrupt the
@@ -1501,6 +1530,51 @@ class StreamingTests(FrontTestCase):
         channel.resumeProducing()
         self.assertEqual(windows(), [200, 250])
         self.reply(protocol.encodeBody(requestId, [], True))
+        self.assertNoLeak()
+
+    def test_responseWindowOverrun(self) -> None:
+        """
+        A handler that sends more response body once its window is used
+        up, without a C{WINDOW} from the front (docs/protocol.md: it MUST
+        wait), is not buffered without bound while the client does not
+        read: the message that breaks the rule is a bad message, the
+        client's connection is aborted and the handler gets C{CANCEL}.  A
+        message that begins within the window may overshoot it.
+        """
+        self.dispatcher.window = 400
+        channel, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a" * 50], more=True)
+        channel.pauseProducing()
+        self.reply(protocol.encodeBody(requestId, [b"b" * 349], False))
+        self.reply(protocol.encodeBody(requestId, [b"c" * 100], False))
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(self.cancels(), [])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 0)
+        self.reply(protocol.encodeBody(requestId, [b"d"], False))
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertTrue(transport.disconnecting)
+        self.assertNotIn(b"d", transport.value().split(b"\r\n\r\n", 1)[1])
+        self.assertNoLeak()
+
+    def test_responseWindowOverrunByEnd(self) -> None:
+        """
+        The C{END} of a response may carry body past the window: it is the
+        last message (txmp's handler sends a result it collected in it,
+        after C{write()} used the window up), and the response completes.
+        """
+        self.dispatcher.window = 400
+        channel, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a" * 400], more=True)
+        channel.pauseProducing()
+        self.reply(protocol.encodeBody(requestId, [b"b" * 100], True))
+        channel.resumeProducing()
+        response = ParsedResponse(transport.value())
+        self.assertTrue(response.complete)
+        self.assertEqual(response.body, b"a" * 400 + b"b" * 100)
+        self.assertEqual(self.dispatcher.stats["badMessages"], 0)
         self.assertNoLeak()
 
     def test_responseWindowAtDefaults(self) -> None:

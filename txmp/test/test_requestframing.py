@@ -756,6 +756,22 @@ class PureFramingTests(SynchronousTestCase):
         decoder.dataReceived(data)
         self.assertIs(pieces[0], data)
 
+    def test_decoderOneCallPerRead(self) -> None:
+        """
+        L{ChunkedDecoder} delivers the data of all the chunks one
+        C{dataReceived} holds in one call: a body of 1-byte chunks costs
+        one delivery (one C{BODY} message, at the front) per read from the
+        client, not one per byte.
+        """
+        pieces: list[bytes] = []
+        after: list[bytes] = []
+        decoder = ChunkedDecoder(pieces.append, after.append, 1 << 20, HTTPRules())
+        decoder.dataReceived(b"1\r\na\r\n" * 1000 + b"1;ext=" + b"e" * 1000 + b"\r\nb\r\n")
+        self.assertEqual(pieces, [b"a" * 1000 + b"b"])
+        decoder.dataReceived(b"2\r\ncd\r\n1\r\ne\r\n0\r\n\r\nNEXT")
+        self.assertEqual(pieces, [b"a" * 1000 + b"b", b"cde"])
+        self.assertEqual(after, [b"NEXT"])
+
     def test_decoderErrors(self) -> None:
         """
         L{ChunkedDecoder} raises L{FramingError} with the status.
