@@ -13,10 +13,10 @@ import re
 import shlex
 import signal
 
-from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.error import ProcessDone
 
 from ._harness import (
+    PROJECT_APP,
     PROJECT_ROOT,
     STOP_GRACE,
     ProcessHandle,
@@ -24,19 +24,11 @@ from ._harness import (
     TwistdProcess,
     asyncTest,
     childPids,
+    endProcesses,
     freePort,
-    reactor,
 )
 
 DEPLOYMENT = PROJECT_ROOT.child("docs").child("deployment.md")
-
-PROJECT_APP = b'''\
-def application(environ, start_response):
-    body = b"myproject says hello\\n"
-    start_response("200 OK", [("Content-Type", "text/plain"),
-                              ("Content-Length", str(len(body)))])
-    return [body]
-'''
 
 
 def codeBlocks(title: str) -> list[str]:
@@ -93,17 +85,7 @@ class DeploymentRecipeTests(SystemTestCase):
         the handlers it spawned), in order: C{SIGTERM}, then C{SIGKILL} to
         any still there after L{STOP_GRACE} seconds.
         """
-        try:
-            for process in processes:
-                process.signal(signal.SIGTERM)
-                try:
-                    await process.whenExited().addTimeout(STOP_GRACE, reactor)
-                except DeferredTimeoutError:
-                    process.signal(signal.SIGKILL)
-                    await process.whenExited()
-        finally:
-            for process in processes:
-                process.close()
+        await endProcesses(processes, STOP_GRACE, first=signal.SIGTERM)
 
     @asyncTest
     async def test_daemonPidfileAndLogrotate(self) -> None:

@@ -12,6 +12,7 @@ import re
 import shlex
 
 from ._harness import (
+    PROJECT_APP,
     PROJECT_ROOT,
     SystemTestCase,
     TwistdProcess,
@@ -20,14 +21,6 @@ from ._harness import (
 )
 
 README = PROJECT_ROOT.child("README.md")
-
-PROJECT_APP = b'''\
-def application(environ, start_response):
-    body = b"myproject says hello\\n"
-    start_response("200 OK", [("Content-Type", "text/plain"),
-                              ("Content-Length", str(len(body)))])
-    return [body]
-'''
 
 
 def sectionCommands(title: str) -> list[str]:

@@ -45,6 +45,7 @@ from .clients import (
 from .conditions import Conditions
 from .load import BoundedLoad, LoadFinished, Outcome, PlannedRequest
 from .processes import (
+    PROJECT_APP,
     PROJECT_ROOT,
     READY_TIMEOUT,
     STOP_GRACE,
@@ -53,6 +54,7 @@ from .processes import (
     ProcessHandle,
     TwistdProcess,
     childEnvironment,
+    endProcesses,
     reap,
     whenExited,
 )
@@ -60,6 +62,7 @@ from .procfs import childPids, memoryStatus, regularFilesOpen
 
 __all__ = [
     "LOOPBACK",
+    "PROJECT_APP",
     "PROJECT_ROOT",
     "READY_TIMEOUT",
     "REQUEST_TIMEOUT",
@@ -86,6 +89,7 @@ __all__ = [
     "asyncTest",
     "childEnvironment",
     "childPids",
+    "endProcesses",
     "firstOf",
     "formatRequest",
     "freePort",

@@ -47,6 +47,17 @@ from .procfs import childPids, hasExited
 #: The checkout: first on the C{PYTHONPATH} of every process a test starts.
 PROJECT_ROOT = FilePath(__file__).parent().parent().parent()
 
+# The application of the documents' C{myproject.wsgi:application}, as the
+# source of its module: the tests that run the README's and
+# docs/deployment.md's commands as written put it in their directory.
+PROJECT_APP = b'''\
+def application(environ, start_response):
+    body = b"myproject says hello\\n"
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+'''
+
 #: How long a process may take to write a log line we wait for.
 READY_TIMEOUT = 30.0
 
@@ -536,7 +547,25 @@ async def reap(parent: TwistdProcess, pids: Iterable[int] = (), grace: float = S
     handles = [ProcessHandle(pid) for pid in sorted(waitFor)]
     try:
         await parent.stop()
+    finally:
+        await endProcesses(handles, grace)
+
+
+async def endProcesses(
+    handles: Sequence[ProcessHandle], grace: float = STOP_GRACE, first: int | None = None
+) -> None:
+    """
+    See each of C{handles}' processes exit, in order: send it C{first}, if
+    given, and C{SIGKILL} if it is still there C{grace} seconds later; then
+    let go of the handles.
+
+    @param first: The signal that asks it to stop (C{SIGTERM}), if it has
+        not been asked already.
+    """
+    try:
         for handle in handles:
+            if first is not None:
+                handle.signal(first)
             try:
                 await handle.whenExited().addTimeout(grace, reactor)
             except DeferredTimeoutError:
