@@ -179,11 +179,12 @@ class Reply:
         """
         self._pending.bodyWritten(size, clientReady)
 
-    def clientReady(self) -> None:
+    def clientReady(self, grant: bool = True) -> None:
         """
-        The client's transport accepts data again.
+        The client's transport accepts data again; see
+        L{PendingRequest.clientReady}.
         """
-        self._pending.clientReady()
+        self._pending.clientReady(grant)
 
 
 class RequestState(enum.Enum):
@@ -291,10 +292,22 @@ class PendingRequest:
         if clientReady:
             self.clientReady()
 
-    def clientReady(self) -> None:
+    def clientReady(self, grant: bool = True) -> None:
         """
         The client's transport accepts data again: grant what was written.
+        The client took some of the response: as a message from the
+        handler does, that restarts the reply timeout (a handler waiting
+        for window sends nothing while a slow client reads).
+
+        @param grant: whether to grant now; not while the front still
+            holds more for the client than it writes at once, so that the
+            window goes back in large grants (docs/benchmarks.md, "Held
+            writes and a 2 MiB window").
         """
+        if self.timer is not None and self.timer.active():
+            self.timer.reset(self.dispatcher.timeout)
+        if not grant:
+            return
         window = self.dispatcher.window
         if self._owed and self._owed * GRANT_DIVISOR >= window and self.state is STREAMING:
             owed, self._owed = self._owed, 0

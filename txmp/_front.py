@@ -655,11 +655,27 @@ class Exchange:
     def transportResumed(self) -> None:
         """
         The client's transport has sent what it held: grant that to the
-        handler, then write what was held meanwhile.
+        handler (the client's progress, which restarts the reply timeout),
+        then write what was held meanwhile, a piece of about L{SEND_LIMIT}
+        bytes (what the transport sends at a turn) at a time while the
+        transport takes it.  A client that reads slowly so shows its
+        progress at every piece, not only once it has taken a whole window.
         """
+        held = self._held
         if self._reply is not None and self.state is ResponseState.WRITING:
-            self._reply.clientReady()
-        self._writeHeld()
+            # Granted once the rest goes out with this piece: in grants as
+            # large as when all that was held went at once.
+            self._reply.clientReady(sum(map(len, held)) <= SEND_LIMIT)
+        while held and not self.connection.transportFull:
+            size = count = 0
+            for frame in held:
+                size += len(frame)
+                count += 1
+                if size >= SEND_LIMIT:
+                    break
+            self._held = held[count:]
+            self._write(held[:count])
+            held = self._held
 
     # Errors, and the client going away.
 

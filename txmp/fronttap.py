@@ -98,7 +98,9 @@ class Options(TxmpOptions):
         ["return", None, None,
          "ZeroMQ address to bind for replies (default " + DEFAULT_RETURN
          + "; see --send)."],
-        ["timeout", None, DEFAULT_TIMEOUT, "Seconds to wait for a reply: then 504.",
+        ["timeout", None, DEFAULT_TIMEOUT,
+         "Seconds to wait for a reply: then 504 (mid-body, an abort, once "
+         "neither the handler sends nor the client reads for that long).",
          positive(float)],
         ["queue-timeout", None, DEFAULT_QUEUE_TIMEOUT,
          "Seconds a request may wait for a handler with capacity: then 503.",

@@ -1269,11 +1269,11 @@ class RecordingReply:
         """
         self.events.append(("written", size, clientReady))
 
-    def clientReady(self) -> None:
+    def clientReady(self, grant: bool = True) -> None:
         """
-        Record C{"clientReady"}.
+        Record C{"clientReady"}, or C{"clientProgress"} if not C{grant}.
         """
-        self.events.append("clientReady")
+        self.events.append("clientReady" if grant else "clientProgress")
 
 
 class FinishedRequest:

@@ -1577,6 +1577,64 @@ class StreamingTests(FrontTestCase):
         self.assertEqual(self.dispatcher.stats["badMessages"], 0)
         self.assertNoLeak()
 
+    def test_slowClientNotCut(self) -> None:
+        """
+        A client that takes its response slowly, but takes some of it
+        within every C{--timeout}, keeps it: what the front held for it
+        while its transport was full goes out a piece (L{SEND_LIMIT}
+        bytes) at a time as the transport drains, and each piece the
+        client takes restarts the reply timeout, as the handler's messages
+        do.  (The handler, waiting for window, sends nothing meanwhile.)
+        """
+        timeout = self.dispatcher.timeout
+        frame = 256 * 1024
+        channel, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a" * 100], more=True)
+        # A transport whose buffer is full after every write, until it has
+        # sent it (resumeProducing).
+        write = transport.write
+
+        def writeAndFill(data: bytes) -> None:
+            write(data)
+            channel.pauseProducing()
+
+        transport.write = writeAndFill  # type: ignore[method-assign]
+        channel.pauseProducing()
+        self.reply(protocol.encodeBody(requestId, [b"b" * frame] * 6, False))
+        sent = len(transport.value())
+        for _ in range(3):
+            self.clock.advance(timeout - 1)
+            self.assertFalse(transport.disconnecting)
+            channel.resumeProducing()
+            # One piece written (its frames, chunk-framed).
+            self.assertEqual(len(transport.value()) - sent, 2 * frame + len(b"80000\r\n\r\n"))
+            sent = len(transport.value())
+        self.assertEqual(self.cancels(), [])
+        transport.write = write  # type: ignore[method-assign]
+        channel.resumeProducing()
+        self.reply(protocol.encodeBody(requestId, [], True))
+        response = ParsedResponse(transport.value())
+        self.assertTrue(response.complete)
+        self.assertEqual(len(response.body), 100 + 6 * frame)
+        self.assertNoLeak()
+
+    def test_stalledClientCut(self) -> None:
+        """
+        A client that takes nothing of its response for C{--timeout}, while
+        the handler waits for window, has it cut: the connection aborted,
+        the handler told C{CANCEL}.
+        """
+        channel, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a" * 100], more=True)
+        channel.pauseProducing()
+        self.reply(protocol.encodeBody(requestId, [b"b" * 1024], False))
+        self.clock.advance(self.dispatcher.timeout)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertNoLeak()
+
     def test_responseWindowAtDefaults(self) -> None:
         """
         At mpfront's defaults, a request goes to its handler with a window
