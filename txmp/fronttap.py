@@ -100,7 +100,8 @@ class Options(TxmpOptions):
          + "; see --send)."],
         ["timeout", None, DEFAULT_TIMEOUT,
          "Seconds to wait for a reply: then 504 (mid-body, an abort, once "
-         "neither the handler sends nor the client reads for that long).",
+         "neither the handler sends nor the client takes what the front "
+         "holds for it for that long).",
          positive(float)],
         ["queue-timeout", None, DEFAULT_QUEUE_TIMEOUT,
          "Seconds a request may wait for a handler with capacity: then 503.",
