@@ -312,10 +312,7 @@ class AccessLogLineTests(FrontTestCase):
         Behind a trusted proxy, the line names the forwarded client, and
         carries the request id the response carried.
         """
-        path = FilePath(self.mktemp())
-        self.site.accessLog = AccessLog(path.path)
-        self.site.accessLog.open()
-        self.addCleanup(self.site.accessLog.close)
+        path = self.accessLog()
         self.site.httpRules = HTTPRules(trustedProxies=(parseNetwork("192.0.2.0/24"),))
         self.sendRequest(
             b"GET /x HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n"
@@ -327,7 +324,6 @@ class AccessLogLineTests(FrontTestCase):
         self.assertIn('"GET /x HTTP/1.1" 200 2 ', line)
         self.assertTrue(line.endswith(" %s\n" % (request.requestId.decode("ascii"),)), line)
 
-
     def accessLog(self) -> FilePath:
         """
         Give the site an access log; return its path.
@@ -338,13 +334,11 @@ class AccessLogLineTests(FrontTestCase):
         self.addCleanup(self.site.accessLog.close)
         return path
 
-    def test_loggedBeforeLastBytes(self) -> None:
+    def logAtEachWrite(self, path: FilePath, transport: StringTransport) -> list[bytes]:
         """
-        A request's line is written before the last bytes of its response
-        go to the client: a client that has the whole response finds it.
+        Record what the access log at C{path} holds each time something is
+        written to C{transport}.
         """
-        path = self.accessLog()
-        _, transport = self.get()
         logged: list[bytes] = []
         write = transport.write
 
@@ -353,6 +347,16 @@ class AccessLogLineTests(FrontTestCase):
             write(data)
 
         transport.write = recordingWrite  # type: ignore[method-assign]
+        return logged
+
+    def test_loggedBeforeLastBytes(self) -> None:
+        """
+        A request's line is written before the last bytes of its response
+        go to the client: a client that has the whole response finds it.
+        """
+        path = self.accessLog()
+        _, transport = self.get()
+        logged = self.logAtEachWrite(path, transport)
         self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"2")],
                      body=[b"ok"])
         self.assertTrue(ParsedResponse(transport.value()).complete)
@@ -366,14 +370,7 @@ class AccessLogLineTests(FrontTestCase):
         """
         path = self.accessLog()
         _, transport = self.get()
-        logged: list[bytes] = []
-        write = transport.write
-
-        def recordingWrite(data: bytes) -> None:
-            logged.append(path.getContent())
-            write(data)
-
-        transport.write = recordingWrite  # type: ignore[method-assign]
+        logged = self.logAtEachWrite(path, transport)
         requestId = self.lastRequest().requestId
         self.respond(requestId, headers=[(b"Content-Length", b"4")], body=[b"ab"],
                      more=True)
@@ -1532,6 +1529,22 @@ class StreamingTests(FrontTestCase):
         self.reply(protocol.encodeBody(requestId, [], True))
         self.assertNoLeak()
 
+    def pausedStream(
+        self, first: int
+    ) -> tuple[FrontConnection, StringTransport, bytes]:
+        """
+        With a response window of 400 bytes, start a streamed response of
+        C{first} bytes to a client whose transport is then full.
+
+        @return: the client's connection, its transport, and the request id.
+        """
+        self.dispatcher.window = 400
+        channel, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a" * first], more=True)
+        channel.pauseProducing()
+        return channel, transport, requestId
+
     def test_responseWindowOverrun(self) -> None:
         """
         A handler that sends more response body once its window is used
@@ -1541,11 +1554,7 @@ class StreamingTests(FrontTestCase):
         client's connection is aborted and the handler gets C{CANCEL}.  A
         message that begins within the window may overshoot it.
         """
-        self.dispatcher.window = 400
-        channel, transport = self.get()
-        requestId = self.lastRequest().requestId
-        self.respond(requestId, body=[b"a" * 50], more=True)
-        channel.pauseProducing()
+        _channel, transport, requestId = self.pausedStream(50)
         self.reply(protocol.encodeBody(requestId, [b"b" * 349], False))
         self.reply(protocol.encodeBody(requestId, [b"c" * 100], False))
         self.assertFalse(transport.disconnecting)
@@ -1564,11 +1573,7 @@ class StreamingTests(FrontTestCase):
         last message (txmp's handler sends a result it collected in it,
         after C{write()} used the window up), and the response completes.
         """
-        self.dispatcher.window = 400
-        channel, transport = self.get()
-        requestId = self.lastRequest().requestId
-        self.respond(requestId, body=[b"a" * 400], more=True)
-        channel.pauseProducing()
+        channel, transport, requestId = self.pausedStream(400)
         self.reply(protocol.encodeBody(requestId, [b"b" * 100], True))
         channel.resumeProducing()
         response = ParsedResponse(transport.value())
