@@ -290,24 +290,31 @@ class PendingRequest:
         """
         self._owed += size
         if clientReady:
-            self.clientReady()
+            self._grant()
 
     def clientReady(self, grant: bool = True) -> None:
         """
-        The client's transport accepts data again: grant what was written.
-        The client took some of the response: as a message from the
-        handler does, that restarts the reply timeout (a handler waiting
-        for window sends nothing while a slow client reads).
+        The client's transport, which was full, has sent what it held: the
+        client took some of the response, which, as a message from the
+        handler does, restarts the reply timeout (a handler waiting for
+        window sends nothing while a slow client reads).  Grant what was
+        written.
 
         @param grant: whether to grant now; not while the front still
             holds more for the client than it writes at once, so that the
             window goes back in large grants (docs/benchmarks.md, "Held
-            writes and a 2 MiB window").
+            writes in pieces").
         """
         if self.timer is not None and self.timer.active():
             self.timer.reset(self.dispatcher.timeout)
-        if not grant:
-            return
+        if grant:
+            self._grant()
+
+    def _grant(self) -> None:
+        """
+        Grant the handler the response body written to the client, once it
+        is half the window (L{GRANT_DIVISOR}).
+        """
         window = self.dispatcher.window
         if self._owed and self._owed * GRANT_DIVISOR >= window and self.state is STREAMING:
             owed, self._owed = self._owed, 0

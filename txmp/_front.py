@@ -154,6 +154,19 @@ CLIENT_CLOSED = 499
 CLOSED_UNANSWERED = 444
 
 
+def _pieceLength(frames: Sequence[Frame]) -> int:
+    """
+    How many of C{frames}, from the first, make a piece to write at once:
+    about L{SEND_LIMIT} bytes, what the transport sends at a turn.
+    """
+    size = 0
+    for count, frame in enumerate(frames, 1):
+        size += len(frame)
+        if size >= SEND_LIMIT:
+            return count
+    return len(frames)
+
+
 class _DateCache:
     """
     The C{Date} header value, formatted once a second.
@@ -662,20 +675,16 @@ class Exchange:
         progress at every piece, not only once it has taken a whole window.
         """
         held = self._held
+        count = _pieceLength(held)
         if self._reply is not None and self.state is ResponseState.WRITING:
             # Granted once the rest goes out with this piece: in grants as
             # large as when all that was held went at once.
-            self._reply.clientReady(sum(map(len, held)) <= SEND_LIMIT)
+            self._reply.clientReady(count == len(held))
         while held and not self.connection.transportFull:
-            size = count = 0
-            for frame in held:
-                size += len(frame)
-                count += 1
-                if size >= SEND_LIMIT:
-                    break
             self._held = held[count:]
             self._write(held[:count])
             held = self._held
+            count = _pieceLength(held)
 
     # Errors, and the client going away.
 

@@ -1606,22 +1606,29 @@ class StreamingTests(FrontTestCase):
 
         transport.write = writeAndFill  # type: ignore[method-assign]
         channel.pauseProducing()
-        self.reply(protocol.encodeBody(requestId, [b"b" * frame] * 6, False))
+        # (Past the window, in one message begun within it.)
+        self.reply(protocol.encodeBody(requestId, [b"b" * frame] * 8, False))
         sent = len(transport.value())
-        for _ in range(3):
+        for _ in range(4):
+            # Nothing granted while more than a piece is held: the window
+            # goes back in large grants.
+            self.assertEqual(self.windows(), [])
             self.clock.advance(timeout - 1)
             self.assertFalse(transport.disconnecting)
             channel.resumeProducing()
             # One piece written (its frames, chunk-framed).
             self.assertEqual(len(transport.value()) - sent, 2 * frame + len(b"80000\r\n\r\n"))
             sent = len(transport.value())
+        # The last piece took the rest: what the client took before it
+        # (the first 100 bytes and three pieces) is granted.
+        self.assertEqual(self.windows(), [100 + 6 * frame])
         self.assertEqual(self.cancels(), [])
         transport.write = write  # type: ignore[method-assign]
         channel.resumeProducing()
         self.reply(protocol.encodeBody(requestId, [], True))
         response = ParsedResponse(transport.value())
         self.assertTrue(response.complete)
-        self.assertEqual(len(response.body), 100 + 6 * frame)
+        self.assertEqual(len(response.body), 100 + 8 * frame)
         self.assertNoLeak()
 
     def test_stalledClientCut(self) -> None:
