@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import cast
 
 from twisted.internet.abstract import FileDescriptor
+from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import ILogObserver, LogEvent, Logger
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
 from txmp import __version__, protocol
 from txmp._access import AccessLog
@@ -35,6 +37,49 @@ from txmp.testing import (
     RecordingReply,
     WritingConnection,
 )
+
+
+@implementer(ITCPTransport)
+class TCPStringTransport(StringTransport):
+    """
+    A L{StringTransport} that says it is a TCP connection and records its
+    C{TCP_NODELAY} setting.
+    """
+
+    noDelay = False
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        self.noDelay = enabled
+
+    def getTcpNoDelay(self) -> bool:
+        return self.noDelay
+
+    def setTcpKeepAlive(self, enabled: bool) -> None:
+        pass
+
+    def getTcpKeepAlive(self) -> bool:
+        return False
+
+    def loseWriteConnection(self) -> None:
+        self.loseConnection()
+
+
+class NoDelayTests(FrontTestCase):
+    """
+    The front turns Nagle's algorithm off on TCP connections.
+    """
+
+    def test_tcpNoDelay(self) -> None:
+        """
+        A TCP client connection gets C{TCP_NODELAY}: a response's head and
+        body, written apart, go at once, not the body after the client's
+        delayed ACK of the head (40 ms at every kept-alive request).
+        """
+        transport = TCPStringTransport(
+            hostAddress=self.serverAddress, peerAddress=self.clientAddress
+        )
+        self.connect(transport=transport)
+        self.assertTrue(transport.noDelay)
 
 
 class RequestTests(FrontTestCase):
