@@ -94,6 +94,24 @@ class FrameworkTestsMixin(_MixinBase):
         self.assertResponse(result, 200, summary(body))
 
     @asyncTest
+    async def test_smallChunkedBody(self) -> None:
+        """
+        The framework reads a chunked body of a few KiB whole (Django's
+        C{request.body} reads C{CONTENT_LENGTH} bytes, which the handler
+        gives such a body: it came whole).
+        """
+        await self.startFrontAndHandler(self.app)
+        body = os.urandom(10000)
+        result = await self.request(
+            b"POST",
+            "/data",
+            body,
+            headers={"Content-Type": "application/octet-stream"},
+            chunked=True,
+        )
+        self.assertResponse(result, 200, summary(body))
+
+    @asyncTest
     async def test_largeUpload(self) -> None:
         """
         A 3 MiB file uploaded as C{multipart/form-data} reaches the route

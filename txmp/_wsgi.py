@@ -357,6 +357,23 @@ def buildEnviron(
     return environ
 
 
+def _dechunked(environ: Environ, length: int) -> None:
+    """
+    Show a chunked request body that came whole with its head (the front
+    reads one of up to 64 KiB before sending the request) as a body of
+    known length: C{CONTENT_LENGTH} in place of C{HTTP_TRANSFER_ENCODING},
+    as a proxy that buffers request bodies (nginx) or waitress sends it.
+    Applications that read C{CONTENT_LENGTH} alone, not
+    C{wsgi.input_terminated} (Django's C{request.body}), would read such a
+    body as empty.
+
+    @param environ: the request's environ, changed in place.
+    @param length: the length of the whole body.
+    """
+    if "CONTENT_LENGTH" not in environ and environ.pop("HTTP_TRANSFER_ENCODING", None):
+        environ["CONTENT_LENGTH"] = str(length)
+
+
 def _joined(pieces: list[bytes]) -> bytes:
     """
     The concatenation of C{pieces}, without a copy when there is one.
@@ -968,6 +985,7 @@ class RunningRequest:
         self._errors: ErrorStream | None = None
         self._done = False
         self._bodyEnded = False
+        self._wholeLength: int | None = None
         self._pending: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
         self._addLength = False
         self._limit: int | None = None
@@ -1001,6 +1019,8 @@ class RunningRequest:
         """
         self.input.preload(chunks, end)
         self._bodyEnded = end
+        if end:
+            self._wholeLength = sum(len(chunk) for chunk in chunks)
 
     def cancel(self) -> None:
         """
@@ -1111,6 +1131,8 @@ class RunningRequest:
             environ = buildEnviron(
                 self._rawId, self._requestHead, self.input, errors
             )
+            if self._wholeLength is not None:
+                _dechunked(environ, self._wholeLength)
             result = self._application(environ, self._startResponse)
         except BaseException:  # noqa: BLE001 (the application's)
             self._fail()

@@ -408,6 +408,62 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         self.assertNotIn("CONTENT_TYPE", environ)
         self.assertNotIn("CONTENT_LENGTH", environ)
 
+    def environWithBody(self, head: RequestHead, body: Sequence[bytes]) -> dict[str, Any]:
+        """
+        The environ an application gets for C{head} with the body frames
+        C{body} in the C{REQ}, and the body it reads.
+        """
+        environs = []
+
+        def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
+            environs.append(environ)
+            if not head.more:
+                environ["read"] = environ["wsgi.input"].read()
+            startResponse("204 No Content", [])
+            return []
+
+        self.runApp(app, head, body)
+        return environs[0]
+
+    def test_wholeChunkedBodyLength(self) -> None:
+        """
+        A chunked body that came whole with the request (the front reads
+        one of up to 64 KiB before sending it) has its length as
+        C{CONTENT_LENGTH}, and no C{HTTP_TRANSFER_ENCODING}: Django reads
+        C{CONTENT_LENGTH} bytes of C{wsgi.input}, none without it.
+        """
+        environ = self.environWithBody(
+            requestHead(method="POST", headers=[("Transfer-Encoding", "chunked")]),
+            [b"abc", b"de"],
+        )
+        self.assertEqual(environ["CONTENT_LENGTH"], "5")
+        self.assertNotIn("HTTP_TRANSFER_ENCODING", environ)
+        self.assertEqual(environ["read"], b"abcde")
+
+    def test_emptyChunkedBodyLength(self) -> None:
+        """
+        An empty chunked body that came with the request has a
+        C{CONTENT_LENGTH} of C{0}.
+        """
+        environ = self.environWithBody(
+            requestHead(method="POST", headers=[("Transfer-Encoding", "chunked")]), []
+        )
+        self.assertEqual(environ["CONTENT_LENGTH"], "0")
+
+    def test_streamedChunkedBodyNoLength(self) -> None:
+        """
+        A chunked body still coming (C{more}) has no C{CONTENT_LENGTH}, and
+        its C{HTTP_TRANSFER_ENCODING} is kept: its length is not known.
+        """
+        environ = self.environWithBody(
+            requestHead(
+                method="POST", headers=[("Transfer-Encoding", "chunked")], more=True
+            ),
+            [b"abc"],
+        )
+        self.assertNotIn("CONTENT_LENGTH", environ)
+        self.assertEqual(environ["HTTP_TRANSFER_ENCODING"], "chunked")
+
     def test_httpHeaders(self) -> None:
         """
         Other headers become C{HTTP_} keys: the name upper-cased, C{-}
