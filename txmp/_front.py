@@ -918,7 +918,7 @@ class FrontConnection(Protocol):
             # often apart: with Nagle's algorithm, the second waits for the
             # client's delayed ACK of the first, 40 ms on Linux, at every
             # request of a kept-alive connection.  (Twisted's HTTPChannel
-            # does the same; a UNIX socket's refusal is ignored there.)
+            # does the same; a UNIX transport ignores it.)
             transport.setTcpNoDelay(True)
         peer = transport.getPeer()
         host = getattr(peer, "host", None)
