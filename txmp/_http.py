@@ -95,9 +95,14 @@ FIELD_CHARS = rb"\t\x20-\x7e\x80-\xff"
 TOKEN = re.compile(TCHAR + rb"+\Z")
 # Finds a byte no field value or reason phrase may hold.
 CONTROL = re.compile(rb"[^" + FIELD_CHARS + rb"]")
-# Visible ASCII only: no whitespace or control characters in a target.
-_ORIGIN_FORM = re.compile(rb"/[\x21-\x7e]*\Z")
-_ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*://[\x21-\x7e]*\Z")
+# Visible ASCII and obs-text: no whitespace or control characters in a
+# target.  RFC 3986 has no bytes over 0x7f, but clients send them raw (curl
+# sends "?q=\xc3\xa9" as typed), and nginx, Werkzeug and waitress take them;
+# the application sees them as PEP 3333 says, ISO-8859-1 in PATH_INFO and
+# QUERY_STRING.
+_TARGET_CHARS = rb"[\x21-\x7e\x80-\xff]*\Z"
+_ORIGIN_FORM = re.compile(rb"/" + _TARGET_CHARS)
+_ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*://" + _TARGET_CHARS)
 # HTTP-version (RFC 9112 section 2.3): one digit each side of the dot.
 _VERSION = re.compile(rb"HTTP/([0-9])\.[0-9]\Z")
 _DIGITS = re.compile(rb"[0-9]+\Z")

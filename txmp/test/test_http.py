@@ -99,6 +99,30 @@ class RequestLineTests(FrontTestCase):
         """
         self.assertRefused(httpHead(line=b"GET /a\x01b HTTP/1.1"), 400)
 
+    def test_delInTarget(self) -> None:
+        """
+        DEL, the control character above visible ASCII, in the target is
+        refused with 400.
+        """
+        self.assertRefused(httpHead(line=b"GET /a\x7fb HTTP/1.1"), 400)
+
+    def test_obsTextInTarget(self) -> None:
+        """
+        Bytes over 0x7f in the target (a client's unencoded UTF-8, as curl
+        sends a query typed so) are taken, as nginx takes them, and passed
+        on as their ISO-8859-1 characters.
+        """
+        request = self.assertAccepted(httpHead(line=b"GET /caf\xc3\xa9?q=\xc3\xa9 HTTP/1.1"))
+        self.assertEqual(request.head.target, "/caf\xc3\xa9?q=\xc3\xa9")
+
+    def test_obsTextInAbsoluteTarget(self) -> None:
+        """
+        An absolute-form target takes bytes over 0x7f after its authority
+        too.
+        """
+        request = self.assertAccepted(httpHead(line=b"GET http://h/\xff HTTP/1.1"))
+        self.assertEqual(request.head.target, "http://h/\xff")
+
     def test_badVersion(self) -> None:
         """
         A version that is not C{HTTP/DIGIT.DIGIT} (RFC 9112 section 2.3) is
