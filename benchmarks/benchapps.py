@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
 BODY = b"Hello, world!"
@@ -53,6 +53,17 @@ def hello(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]:
     """
     startResponse("200 OK", list(_HEADERS))
     return [BODY]
+
+
+def helloGenerator(
+    environ: dict, startResponse: Callable[..., Any]
+) -> Iterator[bytes]:
+    """
+    The same hello, world from a generator: an iterable without C{len()},
+    as Flask's and Django's responses are (throughput.py C{--app}).
+    """
+    startResponse("200 OK", list(_HEADERS))
+    yield BODY
 
 
 def work(iterations: int = CPU_ITERATIONS) -> int:

@@ -5,6 +5,7 @@ Web alone, Twisted's own WSGI server and gunicorn, all in the same run.
     python benchmarks/throughput.py [--duration S] [--rounds R]
         [--only NAME[,NAME...]] [--front-python PATH|pypy3]
         [--handler-python PATH] [--handlers K] [--threads N]
+        [--app hello|helloGenerator]
         [--sweep [--plot FILE.png]]
 
 Starts, on 127.0.0.1 only, every server below (or those named by
@@ -94,6 +95,9 @@ NAMES = [
 # Connections of the --sweep, as issue 12 asks for its plot.
 SWEEP = [1, 10, 50, 200]
 
+# The applications of --app, in benchmarks/benchapps.py.
+APPS = ["hello", "helloGenerator"]
+
 # Warm-up per server, in seconds: a PyPy process needs longer for its JIT
 # (after 1 s, a 2-handler PyPy run measured 0.03 of raw instead of 0.07).
 WARMUP = 3.0
@@ -169,6 +173,11 @@ def parseArguments(argv: list | None = None) -> argparse.Namespace:
     parser.add_argument("--only", type=names, action="append", metavar="NAME",
                         help="measure only these servers (comma-separated or "
                         "repeated), of: " + ", ".join(NAMES))
+    parser.add_argument("--app", choices=APPS, default="hello",
+                        help="the WSGI application every server but raw runs, of "
+                        "benchmarks/benchapps.py: hello (a list, the default) or "
+                        "helloGenerator (the same 13 bytes from a generator, which "
+                        "has no len(), as Flask's and Django's responses)")
     parser.add_argument("--handlers", type=int, default=1, metavar="K",
                         help="handler processes of 'txmp' (default 1)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
@@ -209,13 +218,13 @@ def startRaw(servers: Servers, name: str, label: str, python: str, pypy: bool) -
     return Target(name, label, port, {"raw": raw}, pypy)
 
 
-def startSpawn(servers: Servers, python: str, pypy: bool) -> Target:
+def startSpawn(servers: Servers, python: str, pypy: bool, app: str) -> Target:
     """
     Start C{mpfront --spawn 2} and wait until both its handlers joined.
     """
     front, port = startFront(
         servers, python, servers.ipc("s-send"), servers.ipc("s-return"),
-        extra=["--spawn", "2", "--app", "benchapps:hello"],
+        extra=["--spawn", "2", "--app", "benchapps:" + app],
     )
     for n in (1, 2):
         front.waitFor(r"handler \S*:spawn-%d joined" % (n,))
@@ -224,14 +233,14 @@ def startSpawn(servers: Servers, python: str, pypy: bool) -> Target:
                   {"front": front, "handlers": ProcessGroup(handlers)}, pypy)
 
 
-def startTwistdWeb(servers: Servers, python: str, pypy: bool) -> Target:
+def startTwistdWeb(servers: Servers, python: str, pypy: bool, app: str) -> Target:
     """
-    Start C{twistd web --wsgi benchapps.hello}.  Twisted Web logs every
+    Start C{twistd web --wsgi benchapps.APP}.  Twisted Web logs every
     request by default and has no option not to: the log goes to
     C{/dev/null}, not through our pipe.
     """
     web = servers.start("twistd web", twistdArgs(
-        python, "web", "--wsgi", "benchapps.hello",
+        python, "web", "--wsgi", "benchapps." + app,
         "--listen", "tcp:0:interface=127.0.0.1", "--logfile", os.devnull,
     ))
     port = int(web.waitFor(r"Site starting on (\d+)").group(1))
@@ -250,7 +259,8 @@ def gunicornControlSocketOption(python: str) -> list[str]:
 
 
 def startGunicorn(
-    servers: Servers, python: str, workerClass: str, extra: list[str], pypy: bool
+    servers: Servers, python: str, workerClass: str, extra: list[str], pypy: bool,
+    app: str,
 ) -> Target:
     """
     Start gunicorn with L{GUNICORN_WORKERS} workers of C{workerClass}
@@ -266,7 +276,7 @@ def startGunicorn(
     else:
         label = "gunicorn %d %s" % (GUNICORN_WORKERS, workerClass)
     name = "gunicorn-" + workerClass
-    master = servers.start(name, [*args, "benchapps:hello"])
+    master = servers.start(name, [*args, "benchapps:" + app])
     port = int(master.waitFor(r"Listening at: http://127\.0\.0\.1:(\d+)").group(1))
     workers = master.adoptChildren(GUNICORN_WORKERS)
     return Target(name, label, port,
@@ -292,7 +302,7 @@ def startTargets(
             target = startRaw(servers, "raw-handlers", "raw Twisted Web, handlers' Python",
                               handler, handlerPyPy)
         elif name == "txmp":
-            txmp = startTxmp(servers, front, handler, "benchapps:hello",
+            txmp = startTxmp(servers, front, handler, "benchapps:" + args.app,
                              args.handlers, args.threads)
             handlers = [s for n, s in txmp.servers.items() if n != "front"]
             label = "txmp 1 front + %d handler%s" % (
@@ -303,13 +313,15 @@ def startTargets(
                             {"front": txmp.front, "handler": ProcessGroup(handlers)},
                             frontPyPy or handlerPyPy)
         elif name == "spawn2":
-            target = startSpawn(servers, front, frontPyPy)
+            target = startSpawn(servers, front, frontPyPy, args.app)
         elif name == "twistd-wsgi":
-            target = startTwistdWeb(servers, handler, handlerPyPy)
+            target = startTwistdWeb(servers, handler, handlerPyPy, args.app)
         elif name == "gunicorn-sync":
-            target = startGunicorn(servers, handler, "sync", gunicornExtra, handlerPyPy)
+            target = startGunicorn(servers, handler, "sync", gunicornExtra, handlerPyPy,
+                                   args.app)
         else:
-            target = startGunicorn(servers, handler, "gthread", gunicornExtra, handlerPyPy)
+            target = startGunicorn(servers, handler, "gthread", gunicornExtra, handlerPyPy,
+                                   args.app)
         targets.append(target)
     return targets
 
