@@ -202,10 +202,19 @@ def makeService(options: Options, reactor: IHandlerReactor | None = None) -> Mul
     """
     The service tree of C{twistd mphandler}
     (L{txmp._handlerservice.serviceTree}).
+
+    @param reactor: the reactor to build on; L{None} (as twistd calls it)
+        for the global one, in which case this process is the handler's
+        and will exit once stopped without waiting for threads the
+        application left running (L{txmp._handlerservice.ExitWithoutThreads}).
     """
     # Imported here, not at the top: twistd imports this module to parse
     # the options, and --help or a usage error must not pay for what only a
     # running handler needs (ZeroMQ, the WSGI runner).
-    from txmp._handlerservice import serviceTree
+    from txmp._handlerservice import ExitWithoutThreads, serviceTree
 
+    if reactor is None:
+        # twistd's, in a process of its own: it must exit once stopped,
+        # whatever threads the application left running.
+        ExitWithoutThreads(reactorOrGlobal(None), options["name"]).install()
     return serviceTree(options, reactorOrGlobal(reactor))
