@@ -8,7 +8,7 @@ whose front is gone, exits within a bound.
 
 from __future__ import annotations
 
-from twisted.internet.error import ProcessDone
+from twisted.internet.error import ProcessDone, ProcessTerminated
 
 from ._harness import SystemTestCase, asyncTest, reap, whenExited
 
@@ -66,3 +66,25 @@ class LingeringThreadTests(SystemTestCase):
         handler.signal("TERM")
         await self.withTimeout(handler.whenEnded(), 10, "the handler to exit")
         self.assertStoppedCleanly(handler)
+
+    @asyncTest
+    async def test_unbootableExits(self) -> None:
+        """
+        A handler whose application started such a thread, then failed to
+        import, exits with status 1 after its one-line error, as without
+        the thread (so a front's C{--spawn} counts a boot failure rather
+        than wait for ever).
+        """
+        handler = self.startHandlerProcess("h1", "tests.apps.unbootablethread:app")
+        end = await self.withTimeout(handler.whenEnded(), 10, "the handler to exit")
+        self.assertIsInstance(end, ProcessTerminated, self.transcript())
+        assert isinstance(end, ProcessTerminated)
+        self.assertEqual(end.exitCode, 1, self.transcript())
+        self.assertEqual(
+            handler.countLines(
+                "--app tests.apps.unbootablethread:app: cannot import"
+                " tests.apps.unbootablethread: RuntimeError: this application cannot start"
+            ),
+            1,
+            self.transcript(),
+        )

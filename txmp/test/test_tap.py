@@ -31,7 +31,7 @@ from twisted.runner.procmon import ProcessMonitor
 from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
-from txmp import _defaults, _frontservice, _handlerservice, demo, fronttap, handlertap
+from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import _Number, positive
@@ -855,7 +855,7 @@ class ParentWatchTests(SynchronousTestCase):
 
 class ExitWithoutThreadsTests(SynchronousTestCase):
     """
-    Tests for L{_handlerservice.ExitWithoutThreads}: a handler process
+    Tests for L{_exit.ExitWithoutThreads}: a handler process
     leaves once twistd is done, whatever threads the application left
     running.
     """
@@ -865,13 +865,13 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         self.lingering: list[str] = []
         self.registered: list[Callable[[], None]] = []
         self.exits: list[int] = []
-        self.hook = _handlerservice.ExitWithoutThreads(
-            self.reactor, "h1",
+        self.hook = _exit.ExitWithoutThreads(
             lingering=lambda: self.lingering,
             exit=self.exits.append,
             registerBeforeJoin=self.registered.append,
         )
         self.hook.install()
+        self.hook.watch(self.reactor, "h1")
 
     def stopReactor(self) -> list[str]:
         """
@@ -920,7 +920,7 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
 
     def test_lingeringThreads(self) -> None:
         """
-        L{_handlerservice.lingeringThreads} are the threads that are alive,
+        L{_exit.lingeringThreads} are the threads that are alive,
         not daemons, and not the main thread.
         """
         alive = threading.current_thread()
@@ -928,18 +928,19 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         daemon = threading.Thread(target=lambda: None, daemon=True)
         main = threading.Thread(target=lambda: None)
         self.assertEqual(
-            _handlerservice.lingeringThreads([alive, notStarted, daemon, main], main),
+            _exit.lingeringThreads([alive, notStarted, daemon, main], main),
             [alive],
         )
-        self.assertEqual(_handlerservice.lingeringThreads([alive], alive), [])
+        self.assertEqual(_exit.lingeringThreads([alive], alive), [])
 
     def test_onlyTwistdsProcess(self) -> None:
         """
-        L{handlertap.makeService} given a reactor (a test's) changes
+        Options parsed alone (by a test, not as twistd's subcommand) change
         nothing about how the process exits.
         """
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app"])
+        self.assertNotIn("exiting", options)
         reactor = MemoryReactorClock()
         handlertap.makeService(options, cast(IHandlerReactor, reactor))
         self.assertNotIn("after", reactor.triggers)
