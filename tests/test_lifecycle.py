@@ -157,3 +157,46 @@ class HandlerHangupTests(SystemTestCase):
         await handler.waitForLine("SIGHUP: a handler has nothing to reload")
         self.assertResponse(await slow, 200, b"slow\n")
         self.assertResponse(await self.get("/slow?seconds=0"), 200, b"slow\n")
+
+
+class SignalsWhileStoppingTests(SystemTestCase):
+    """
+    Signals that do not stop a process, sent while it stops: logrotate's
+    C{SIGUSR1}, a reload's C{SIGHUP}, C{SIGUSR2} to profile.
+    """
+
+    @asyncTest
+    async def test_frontReopensWhileDraining(self) -> None:
+        """
+        C{SIGUSR1} (logrotate) and C{SIGHUP} to a front finishing a request
+        after C{SIGTERM} neither kill it nor cut the request: the request is
+        answered and the front stops cleanly.
+        """
+        front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
+        slow = self.get("/slow?seconds=2")
+        await handler.waitForLine("slow request started: GET")
+        front.signal("TERM")
+        await front.waitForLine("mpfront stopping: finishing 1 requests")
+        front.signal("USR1")
+        front.signal("HUP")
+        self.assertResponse(await slow, 200, b"slow\n")
+        await front.whenEnded()
+        self.assertStoppedCleanly(front)
+
+    @asyncTest
+    async def test_handlerSignalledWhileDraining(self) -> None:
+        """
+        C{SIGUSR1}, C{SIGUSR2} and C{SIGHUP} to a handler draining a request
+        after C{SIGTERM} neither kill it nor cut the request: the request is
+        answered and the handler stops cleanly.
+        """
+        _front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
+        slow = self.get("/slow?seconds=2")
+        await handler.waitForLine("slow request started: GET")
+        handler.signal("TERM")
+        await handler.waitForLine("draining from front")
+        for name in ("USR1", "USR2", "HUP"):
+            handler.signal(name)
+        self.assertResponse(await slow, 200, b"slow\n")
+        await handler.whenEnded()
+        self.assertStoppedCleanly(handler)

@@ -1,7 +1,8 @@
 # -*- test-case-name: txmp.test.test_signals -*-
 """
 Signal handlers as a service: installed when it starts, the previous ones
-put back when it stops, each running its action in the reactor thread.
+put back once the reactor has stopped, each running its action in the
+reactor thread.
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ class SignalActions(Service):
     SIGTERM once the reactor runs, after the reactor's own; a previous
     handler that is a Python function
     (the reactor's, twistd's) is called too, after the action.
+
+    They stay while the process stops (the service is stopped when the
+    reactor begins to, and a front or handler then drains for up to
+    C{--graceful-timeout}), and the previous ones are put back only once
+    the reactor has stopped: put back earlier, the default action of
+    C{SIGUSR1}, C{SIGUSR2} or C{SIGHUP} (logrotate, a reload) would kill
+    the process with its requests running, and C{SIGTTIN}'s would freeze
+    it.
 
     @ivar actions: what to do in the reactor thread, by signal number.
     @ivar immediate: what to do in the signal handler itself, by signal
@@ -68,6 +77,7 @@ class SignalActions(Service):
         # it starts running, so ours go after.
         self._install(signals - _REACTORS)
         self._reactor.callWhenRunning(lambda: self._install(signals & _REACTORS))
+        self._reactor.addSystemEventTrigger("after", "shutdown", self.restore)
 
     def _install(self, signals: set[int]) -> None:
         if not self.running:
@@ -98,8 +108,10 @@ class SignalActions(Service):
         if callable(previous):
             previous(number, frame)
 
-    def stopService(self) -> None:
-        Service.stopService(self)
+    def restore(self) -> None:
+        """
+        Put the previous handlers back: the reactor has stopped.
+        """
         for number, previous in self._previous.items():
             signal.signal(number, previous if previous is not None else signal.SIG_DFL)
         self._previous = {}

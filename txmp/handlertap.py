@@ -28,6 +28,7 @@ from txmp._defaults import (
     DEFAULT_THREADS,
     MAX_CREDITS,
 )
+from txmp._exit import ExitWithoutThreads
 from txmp._options import (
     OptParameter,
     TxmpOptions,
@@ -193,6 +194,13 @@ class Options(TxmpOptions):
             if directory in sys.path:
                 sys.path.remove(directory)
             sys.path.insert(0, directory)
+        if self.parent is not None:
+            # Parsed by twistd (a test parses these options alone): this
+            # process is the handler's, and must exit once stopped, or
+            # once the application failed to load, whatever threads the
+            # application left running.
+            self["exiting"] = ExitWithoutThreads()
+            self["exiting"].install()
         self["application"] = loadApplication(self["app"])
         if not self["name"]:
             self["name"] = "%s:%d" % (socket.gethostname(), os.getpid())
@@ -202,10 +210,17 @@ def makeService(options: Options, reactor: IHandlerReactor | None = None) -> Mul
     """
     The service tree of C{twistd mphandler}
     (L{txmp._handlerservice.serviceTree}).
+
+    @param reactor: the reactor to build on; L{None} (as twistd calls it)
+        for the global one.
     """
     # Imported here, not at the top: twistd imports this module to parse
     # the options, and --help or a usage error must not pay for what only a
     # running handler needs (ZeroMQ, the WSGI runner).
     from txmp._handlerservice import serviceTree
 
-    return serviceTree(options, reactorOrGlobal(reactor))
+    top = reactorOrGlobal(reactor)
+    exiting = options.get("exiting")
+    if exiting is not None:
+        exiting.watch(top, options["name"])
+    return serviceTree(options, top)

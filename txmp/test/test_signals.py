@@ -22,6 +22,15 @@ def callHandler(number: int) -> None:
     handler(number, None)
 
 
+def reactorStopped(reactor: FakeReactor) -> None:
+    """
+    Run the triggers that follow the reactor's shutdown, as a real reactor
+    does once it has stopped.
+    """
+    for call, args, kw in reactor.triggers.get("after", {}).get("shutdown", []):
+        call(*args, **kw)
+
+
 class SignalActionsTests(SynchronousTestCase):
     """
     Tests for L{SignalActions}.  The handlers are called directly, as the
@@ -71,6 +80,7 @@ class SignalActionsTests(SynchronousTestCase):
         self.assertNotEqual(signal.getsignal(signal.SIGTERM), signal.SIG_IGN)
         self.assertNotEqual(signal.getsignal(signal.SIGINT), signal.SIG_IGN)
         service.stopService()
+        reactorStopped(reactor)
         self.assertEqual(signal.getsignal(signal.SIGTERM), signal.SIG_IGN)
 
     def test_immediate(self) -> None:
@@ -93,7 +103,7 @@ class SignalActionsTests(SynchronousTestCase):
 
     def test_stopRestores(self) -> None:
         """
-        Stopping puts the previous handler back.
+        Once the reactor has stopped, the previous handler is back.
         """
         signal.signal(signal.SIGUSR2, signal.SIG_IGN)
         reactor = FakeReactor()
@@ -102,7 +112,26 @@ class SignalActionsTests(SynchronousTestCase):
         reactor.run()
         self.assertNotEqual(signal.getsignal(signal.SIGUSR2), signal.SIG_IGN)
         service.stopService()
+        reactorStopped(reactor)
         self.assertEqual(signal.getsignal(signal.SIGUSR2), signal.SIG_IGN)
+
+    def test_handledWhileStopping(self) -> None:
+        """
+        While the process stops (the service stopped, the reactor not yet:
+        a front or handler draining), the handler stays and the action still
+        runs, rather than the previous handler, the default action of which
+        (for C{SIGUSR1}, C{SIGUSR2}, C{SIGHUP}) would kill the process.
+        """
+        signal.signal(signal.SIGUSR2, signal.SIG_DFL)
+        reactor = FakeReactor()
+        ran: list[str] = []
+        service = SignalActions(reactor, {signal.SIGUSR2: lambda: ran.append("x")})
+        service.startService()
+        reactor.run()
+        service.stopService()
+        callHandler(signal.SIGUSR2)
+        reactor.flush()
+        self.assertEqual(ran, ["x"])
 
     def test_once(self) -> None:
         """

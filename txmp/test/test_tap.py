@@ -31,7 +31,7 @@ from twisted.runner.procmon import ProcessMonitor
 from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
-from txmp import _defaults, _frontservice, _handlerservice, demo, fronttap, handlertap
+from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import _Number, positive
@@ -851,6 +851,99 @@ class ParentWatchTests(SynchronousTestCase):
         )
         assert isinstance(services[1], SignalActions)
         self.assertEqual(services[1].actions[signal.SIGHUP], _handlerservice._nothingToReload)
+
+
+class ExitWithoutThreadsTests(SynchronousTestCase):
+    """
+    Tests for L{_exit.ExitWithoutThreads}: a handler process
+    leaves once twistd is done, whatever threads the application left
+    running.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = MemoryReactorClock()
+        self.lingering: list[str] = []
+        self.registered: list[Callable[[], None]] = []
+        self.exits: list[int] = []
+        self.hook = _exit.ExitWithoutThreads(
+            lingering=lambda: self.lingering,
+            exit=self.exits.append,
+            registerBeforeJoin=self.registered.append,
+        )
+        self.hook.install()
+        self.hook.watch(self.reactor, "h1")
+
+    def stopReactor(self) -> list[str]:
+        """
+        Run the triggers that follow the reactor's shutdown.
+
+        @return: what they logged.
+        """
+        with capturedLogs() as events:
+            for call, args, kw in self.reactor.triggers["after"]["shutdown"]:
+                call(*args, **kw)
+        return [formatEvent(e) for e in events]
+
+    def test_noThreadsLeft(self) -> None:
+        """
+        With no thread left but the main one and daemons, the process exits
+        as Python makes it: nothing is logged and nothing forced.
+        """
+        self.assertEqual(self.registered, [self.hook.interpreterExiting])
+        self.assertEqual(self.stopReactor(), [])
+        self.hook.interpreterExiting()
+        self.assertEqual(self.exits, [])
+
+    def test_lingeringAfterStop(self) -> None:
+        """
+        Threads that are not daemons, alive once the reactor has stopped,
+        are named in the log, and the process exits with status 0 when the
+        interpreter would wait for them.
+        """
+        self.lingering.append("flusher")
+        self.assertEqual(
+            self.stopReactor(),
+            ["mphandler h1: exiting without waiting for 1 threads the application"
+             " left running: flusher"],
+        )
+        self.hook.interpreterExiting()
+        self.assertEqual(self.exits, [0])
+
+    def test_lingeringBeforeRun(self) -> None:
+        """
+        If twistd exits before the reactor ran (the handler could not
+        start), the exit status is 1, twistd's.
+        """
+        self.lingering.append("flusher")
+        self.hook.interpreterExiting()
+        self.assertEqual(self.exits, [1])
+
+    def test_lingeringThreads(self) -> None:
+        """
+        L{_exit.lingeringThreads} are the threads that are alive,
+        not daemons, and not the main thread.
+        """
+        alive = threading.current_thread()
+        notStarted = threading.Thread(target=lambda: None)
+        daemon = threading.Thread(target=lambda: None, daemon=True)
+        main = threading.Thread(target=lambda: None)
+        self.assertEqual(
+            _exit.lingeringThreads([alive, notStarted, daemon, main], main),
+            [alive],
+        )
+        self.assertEqual(_exit.lingeringThreads([alive], alive), [])
+
+    def test_onlyTwistdsProcess(self) -> None:
+        """
+        Options parsed alone (by a test, not as twistd's subcommand) change
+        nothing about how the process exits.
+        """
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app"])
+        self.assertNotIn("exiting", options)
+        reactor = MemoryReactorClock()
+        handlertap.makeService(options, cast(IHandlerReactor, reactor))
+        self.assertNotIn("after", reactor.triggers)
 
 
 class SpawnedHandlersTests(SynchronousTestCase):

@@ -1,0 +1,38 @@
+# -*- test-case-name: tests.test_misbehaving -*-
+"""
+An application that leaves threads running: it starts a thread that is
+not a daemon and never ends when it is imported, and another for every
+request to C{/thread} (not a daemon either, which it would be by default,
+as the thread starting it is).  Every request is answered with the handler's PID.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # wsgiref.types is new in Python 3.11.
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+_never = threading.Event()
+
+
+def _forever() -> None:
+    _never.wait()
+
+
+threading.Thread(target=_forever, name="started-at-import").start()
+
+
+def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
+    if environ.get("PATH_INFO") == "/thread":
+        threading.Thread(target=_forever, name="started-by-request", daemon=False).start()
+    body = b"%d" % (os.getpid(),)
+    startResponse(
+        "200 OK",
+        [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))],
+    )
+    return [body]

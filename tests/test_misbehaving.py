@@ -1,0 +1,90 @@
+# -*- test-case-name: tests.test_misbehaving -*-
+"""
+Applications that misbehave as operators of gunicorn and uWSGI know them
+to: ones that leave threads running, ones that never return.  Whatever
+the application does, a handler that is told to stop, or recycled, or
+whose front is gone, exits within a bound.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.error import ProcessDone, ProcessTerminated
+
+from ._harness import SystemTestCase, asyncTest, reap, whenExited
+
+LINGERING = "tests.apps.lingering:app"
+
+
+class LingeringThreadTests(SystemTestCase):
+    """
+    An application that starts threads that are not daemons and never end
+    (L{tests.apps.lingering}): Python's exit would wait for them for ever.
+    """
+
+    @asyncTest
+    async def test_recycledExits(self) -> None:
+        """
+        A handler recycled by C{--max-requests} exits with status 0 once it
+        has answered, saying which threads it did not wait for, instead of
+        staying alive for ever.
+        """
+        _front, handler = await self.startFrontAndHandler(LINGERING, "--max-requests", "1")
+        result = await self.get("/thread")
+        self.assertResponse(result, 200, str(handler.pid).encode("ascii"))
+        await self.withTimeout(handler.whenEnded(), 10, "the recycled handler to exit")
+        self.assertIsInstance(handler.end, ProcessDone, self.transcript())
+        self.assertEqual(
+            handler.countLines(
+                "exiting without waiting for 2 threads the application left running:"
+                " started-at-import started-by-request"
+            ),
+            1,
+            self.transcript(),
+        )
+
+    @asyncTest
+    async def test_frontGoneExits(self) -> None:
+        """
+        A spawned handler whose front was killed (C{SIGKILL}) exits.
+        """
+        front = await self.startFront("--spawn", "1", "--app", LINGERING)
+        await front.waitForLine("joined")
+        result = await self.get("/thread")
+        self.assertEqual(result.code, 200, self.transcript())
+        pid = int(result.body)
+        self.addCleanup(reap, front, [pid])
+        front.signal("KILL")
+        await self.withTimeout(whenExited(pid), 10, "the spawned handler to exit")
+
+    @asyncTest
+    async def test_terminatedExits(self) -> None:
+        """
+        A handler sent C{SIGTERM} exits (twistd ends it with the signal).
+        """
+        _front, handler = await self.startFrontAndHandler(LINGERING)
+        self.assertEqual((await self.get("/thread")).code, 200, self.transcript())
+        handler.signal("TERM")
+        await self.withTimeout(handler.whenEnded(), 10, "the handler to exit")
+        self.assertStoppedCleanly(handler)
+
+    @asyncTest
+    async def test_unbootableExits(self) -> None:
+        """
+        A handler whose application started such a thread, then failed to
+        import, exits with status 1 after its one-line error, as without
+        the thread (so a front's C{--spawn} counts a boot failure rather
+        than wait for ever).
+        """
+        handler = self.startHandlerProcess("h1", "tests.apps.unbootablethread:app")
+        end = await self.withTimeout(handler.whenEnded(), 10, "the handler to exit")
+        self.assertIsInstance(end, ProcessTerminated, self.transcript())
+        assert isinstance(end, ProcessTerminated)
+        self.assertEqual(end.exitCode, 1, self.transcript())
+        self.assertEqual(
+            handler.countLines(
+                "--app tests.apps.unbootablethread:app: cannot import"
+                " tests.apps.unbootablethread: RuntimeError: this application cannot start"
+            ),
+            1,
+            self.transcript(),
+        )

@@ -1,0 +1,137 @@
+# -*- test-case-name: txmp.test.test_tap -*-
+"""
+How a C{twistd mphandler} process exits: without waiting for threads the
+application left running (L{ExitWithoutThreads}).
+
+Imported by L{txmp.handlertap} when it parses the options, so as light as
+that module.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Callable
+
+from twisted.internet.interfaces import IReactorCore
+from twisted.logger import Logger
+
+
+def lingeringThreads(
+    threads: Iterable[threading.Thread], main: threading.Thread
+) -> list[threading.Thread]:
+    """
+    The threads that Python's exit would wait for: alive, not daemons, not
+    C{main}.
+
+    @param threads: every thread (L{threading.enumerate}).
+    @param main: the main thread (L{threading.main_thread}).
+    """
+    return [t for t in threads if t is not main and not t.daemon and t.is_alive()]
+
+
+def _lingeringNames() -> list[str]:
+    return [t.name for t in lingeringThreads(threading.enumerate(), threading.main_thread())]
+
+
+def _registerBeforeJoin(call: Callable[[], None]) -> None:
+    """
+    Have C{call} called when the interpreter exits, before it joins the
+    threads that are not daemons (where L{atexit} would be too late: it
+    runs after).  Private in L{threading} (what L{concurrent.futures} uses),
+    present in CPython 3.9+ and PyPy 3.9; elsewhere, nothing is done.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(call)
+
+
+class ExitWithoutThreads:
+    """
+    Lets a C{twistd mphandler} process exit once twistd is done with it,
+    without waiting for threads the application started and left running.
+
+    Python's exit waits for every thread that is not a daemon, so one that
+    never ends (a background thread started at import or per request)
+    would keep a handler that stopped in order (recycled by
+    C{--max-requests}, or whose front is gone) alive for ever, deaf to
+    C{SIGTERM}.  gunicorn's and uWSGI's workers exit regardless, and so does
+    a handler stopped by C{SIGTERM} (twistd kills itself with the signal).
+    So, if such threads are left once the interpreter exits, the process
+    leaves with L{os._exit}, after twistd has shut down (its log written,
+    its pidfile removed).
+
+    @ivar status: the exit status then: 0 once the reactor has run and
+        stopped (twistd returns normally), 1 before (the application could
+        not be loaded, or twistd failed to start: its message is printed
+        already).
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        lingering: Callable[[], list[str]] | None = None,
+        exit: Callable[[int], object] = os._exit,
+        registerBeforeJoin: Callable[[Callable[[], None]], None] = _registerBeforeJoin,
+    ) -> None:
+        """
+        @param lingering: the names of the threads Python's exit would wait
+            for (by default, L{lingeringThreads} of this process's).
+        @param exit: L{os._exit}, or a fake.
+        @param registerBeforeJoin: registers a call for the interpreter's
+            exit, before it joins threads.
+        """
+        self._name = ""
+        self._lingering = lingering or _lingeringNames
+        self._exit = exit
+        self._registerBeforeJoin = registerBeforeJoin
+        self.status = 1
+
+    def install(self) -> None:
+        """
+        Watch for the interpreter's exit.  Called before the application is
+        imported: one that starts a thread, then fails to import, leaves it.
+        """
+        self._registerBeforeJoin(self.interpreterExiting)
+
+    def watch(self, reactor: IReactorCore, name: str) -> None:
+        """
+        Watch for the end of C{reactor}, the handler's, which serves as
+        C{name}.
+        """
+        self._name = name
+        reactor.addSystemEventTrigger("after", "shutdown", self.reactorStopped)
+
+    def reactorStopped(self) -> None:
+        """
+        The reactor has stopped: log the threads the process will not wait
+        for, while the log is still open.  Called in the reactor thread.
+        """
+        self.status = 0
+        lingering = self._lingering()
+        if lingering:
+            self._log.warn(
+                "mphandler {name}: exiting without waiting for {count} threads "
+                "the application left running: {threads}",
+                name=self._name, count=len(lingering), threads=" ".join(lingering),
+            )
+
+    def interpreterExiting(self) -> None:
+        """
+        The interpreter is exiting and about to wait for the threads that
+        are not daemons: if there are any, exit now instead.  Called in the
+        main thread.
+        """
+        if self._lingering():
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass  # Closed, or its reader gone: nothing to save.
+            self._exit(self.status)
+
+
+__all__ = ["ExitWithoutThreads", "lingeringThreads"]
