@@ -450,8 +450,17 @@ class Exchange:
         head = self._head(reply, hasBody)
         if reply.more:
             self.state = ResponseState.WRITING
-            self.connection.write(head)
-            self.writeBody(reply.body)
+            if self.connection.transportFull:
+                # (A pipelined response before it is still going out.)
+                self.connection.write(head)
+                self.writeBody(reply.body)
+                return
+            # The head and the first chunks in one write: one send, one
+            # packet.
+            chunks, overrun = self._fit(reply.body)
+            self._write(chunks, head)
+            if overrun:
+                self._overrun()
         else:
             self._writeWhole(head, reply.body)
 
@@ -590,21 +599,25 @@ class Exchange:
         self._logDone()
         self.connection.abort()
 
-    def _write(self, chunks: Sequence[Frame]) -> None:
+    def _write(self, chunks: Sequence[Frame], head: bytes = b"") -> None:
+        """
+        Write C{chunks} of the body, framed, after C{head} (the response
+        head, when they are its first), in one write.
+        """
         size = sum(len(chunk) for chunk in chunks)
-        if not size:
-            return
-        framed = self._framed(chunks)
-        if self._remaining == 0:
+        framed = self._framed(chunks) if size else []
+        if size and self._remaining == 0:
             # The last bytes its Content-Length allows: logged before they go.
             self._logDone()
+        if head:
+            framed.insert(0, head)
         if framed:
             # One bytes, as the transport wants (a single bytes is not copied).
             first = framed[0]
             self.connection.write(
                 first if len(framed) == 1 and type(first) is bytes else b"".join(framed)
             )
-        if self._reply is not None:
+        if size and self._reply is not None:
             # (Writing may have filled the transport.)
             self._reply.written(size, not self.connection.transportFull)
 

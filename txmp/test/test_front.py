@@ -7,7 +7,7 @@ as raw bytes to a L{FrontConnection} over a L{StringTransport}.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.interfaces import ITCPTransport
@@ -62,6 +62,22 @@ class TCPStringTransport(StringTransport):
 
     def loseWriteConnection(self) -> None:
         self.loseConnection()
+
+
+class WriteRecordingTransport(StringTransport):
+    """
+    A L{StringTransport} that records what each C{write} call wrote.
+
+    @ivar writes: the data of each call, in order.
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        super().write(data)
 
 
 class NoDelayTests(FrontTestCase):
@@ -773,6 +789,29 @@ class ReplyTests(FrontTestCase):
         self.assertFalse(transport.disconnecting)
         self.assertNoLeak()
 
+    def test_streamedHeadWithFirstChunks(self) -> None:
+        """
+        A streamed reply's head and the body chunks of its first message go
+        to the client in one write (one send, one packet), the next chunks
+        in one write each.
+        """
+        transport = WriteRecordingTransport(
+            hostAddress=self.serverAddress, peerAddress=self.clientAddress
+        )
+        channel, _ = self.connect(transport=transport)
+        channel.dataReceived(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"first ", b"part "], more=True)
+        [head] = transport.writes
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "))
+        self.assertTrue(head.endswith(b"\r\n\r\nb\r\nfirst part \r\n"), head)
+        self.reply(protocol.encodeBody(requestId, [b"end"], True))
+        self.assertEqual(len(transport.writes), 3)
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.body, b"first part end")
+        self.assertTrue(response.complete)
+        self.assertNoLeak()
+
     def test_memoryviewChunks(self) -> None:
         """
         Reply frames received without a copy, as memoryviews, are read as
@@ -1153,11 +1192,11 @@ class UnexpectedTests(FrontTestCase):
         that the response cannot look complete.
         """
 
-        def broken(exchange: Exchange, chunks: object) -> None:
-            exchange.connection.write(b"4\r\npart\r\n")
+        def broken(exchange: Exchange, chunks: object, head: bytes = b"") -> None:
+            exchange.connection.write(head + b"4\r\npart\r\n")
             raise ZeroDivisionError("bug")
 
-        self.patch(Exchange, "writeBody", broken)
+        self.patch(Exchange, "_write", broken)
         _, transport = self.get()
         requestId = self.lastRequest().requestId
         self.respond(requestId, body=[b"a"], more=True)
