@@ -335,7 +335,15 @@ def _connectionClass() -> Callable[[_Factory, ZmqSocket, int, bytes | None], _Co
                         ]
                 except zmq.Again:
                     break
-                receiver(frames)
+                try:
+                    receiver(frames)
+                except Exception:  # noqa: BLE001 (any bug: logged, and reading goes on)
+                    # Raised out of doRead, it would make the reactor drop
+                    # this connection: the socket would never be read
+                    # again, and a front would answer nothing but 504.
+                    self._owner._log.failure(
+                        "handling a received ZeroMQ message failed; reading on"
+                    )
             self._owner._flush()
 
     return _TxmpConnection

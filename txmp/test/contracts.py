@@ -191,6 +191,29 @@ class ZmqContextTestsMixin(_TestCase):
         self.assertEqual(atDealer, [[b"back"]])
 
     @bothSides
+    def test_receiverFailureLogged(self) -> Generator[Any, Any, None]:
+        """
+        A receiver that raises for one message (a bug, a full disk under
+        the access log) does not stop its socket: the failure is logged,
+        and the messages after it, sent with it, are received.
+        """
+        failing = [True]
+        atRouter, done, collect = collector(2)
+
+        def receive(frames: list[Any]) -> None:
+            if failing:
+                del failing[:]
+                raise ZeroDivisionError("bug")
+            collect(frames)
+
+        _router, dealer, _ = self.pair(receive, lambda frames: None)
+        for name in [b"first", b"second", b"third"]:
+            dealer.send([name])
+        yield self.delivered(done)
+        self.assertEqual(atRouter, [[b"dealer-1", b"second"], [b"dealer-1", b"third"]])
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+    @bothSides
     def test_sentBeforeBind(self) -> Generator[Any, Any, None]:
         """
         What a DEALER sends before a ROUTER binds its address waits, and
