@@ -75,6 +75,24 @@ class AccessLogTests(SystemTestCase):
         self.assertEqual(len(rotated.getContent().splitlines()), 1, self.transcript())
 
     @asyncTest
+    async def test_fullDisk(self) -> None:
+        """
+        An access log on a full disk (C{/dev/full}) loses its lines, and
+        the front serves on: every request is answered, the handler's
+        credits come back, and the front's log says once why the lines
+        are lost.
+        """
+        front, _ = await self.startFrontAndHandler(
+            "tests.apps.hello:app", frontArguments=["--access-log", "/dev/full"]
+        )
+        for n in range(8):
+            self.assertResponse(await self.get("/full/%d" % (n,)), 200, hello.BODY)
+        await front.waitForLine("access log /dev/full: cannot write")
+        self.assertEqual(
+            front.countLines("access log /dev/full: cannot write"), 1, self.transcript()
+        )
+
+    @asyncTest
     async def test_clientGone(self) -> None:
         """
         A client that goes away while the application runs its request

@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, Protocol, TextIO
 
+from twisted.logger import Logger
 from twisted.web.http import datetimeToLogString
 
 from txmp._defaults import ACCESS_LOG_FORMATS
@@ -81,8 +82,15 @@ class AccessLog:
     and its request id (C{-} if none).  C{json} is one object per line with
     the same facts under names.
 
+    A line that cannot be written (a full disk, standard output's reader
+    gone) is lost, not raised to the request it logs: the front serves on,
+    as nginx and gunicorn do, and says so once in its log, and once again
+    when lines are written again.
+
     @ivar path: the file written, or C{-} for standard output.
     """
+
+    _log = Logger()
 
     def __init__(
         self,
@@ -99,6 +107,7 @@ class AccessLog:
         self._now = now
         self._file: ReopenableFile | TextIO | None = None
         self._stamp = (-1, "")
+        self._failing = False
 
     def open(self) -> None:
         """
@@ -191,7 +200,21 @@ class AccessLog:
                 duration,
                 requestId or "-",
             )
-        self._file.write(line + "\n")
-        if not isinstance(self._file, ReopenableFile):
-            # Standard output, which is not line-buffered when not a tty.
-            self._file.flush()
+        try:
+            self._file.write(line + "\n")
+            if not isinstance(self._file, ReopenableFile):
+                # Standard output, which is not line-buffered when not a tty.
+                self._file.flush()
+        except (OSError, ValueError) as e:
+            # (ValueError: the file was closed.)
+            if not self._failing:
+                self._failing = True
+                self._log.error(
+                    "access log {path}: cannot write ({error}); its lines are "
+                    "lost until it can",
+                    path=self.path, error=str(e),
+                )
+            return
+        if self._failing:
+            self._failing = False
+            self._log.info("access log {path}: written again", path=self.path)

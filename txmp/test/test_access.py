@@ -5,10 +5,13 @@ Tests for L{txmp._access}.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import sys
+from typing import Any
 
+from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -17,6 +20,19 @@ from txmp.testing import FinishedRequest
 
 # 2026-12-01 21:30:05.250 UTC
 NOW = 1796160605.25
+
+
+class FailingFile(io.StringIO):
+    """
+    A file whose writes raise C{error}, unless it is L{None}.
+    """
+
+    error: Exception | None = None
+
+    def write(self, text: str) -> int:
+        if self.error is not None:
+            raise self.error
+        return super().write(text)
 
 
 def finishedRequest() -> FinishedRequest:
@@ -99,6 +115,32 @@ class AccessLogTests(SynchronousTestCase):
         self.assertFalse(out.closed)
         self.assertTrue(out.getvalue().startswith("127.0.0.1 - - [01/Dec/2026"))
         self.assertFalse(self.path.exists())
+
+    def test_writeFailureLoggedOnce(self) -> None:
+        """
+        A line that cannot be written (a full disk) is lost without an
+        exception to the request it logs; the front's log says so once,
+        not at every line, and once again when lines are written again.
+        """
+        out = FailingFile()
+        self.patch(sys, "__stdout__", out)
+        events: list[dict[str, Any]] = []
+        self.patch(AccessLog, "_log", Logger(observer=events.append))
+        log = AccessLog("-", now=lambda: NOW)
+        log.open()
+        out.error = OSError(errno.ENOSPC, "No space left on device")
+        for client in ["a", "b"]:
+            log.write(finishedRequest(), client, 0.0)
+        self.assertEqual(out.getvalue(), "")
+        [failed] = events
+        self.assertEqual(failed["log_level"], LogLevel.error)
+        self.assertIn("No space left on device", formatEvent(failed))
+        out.error = None
+        log.write(finishedRequest(), "c", 0.0)
+        log.write(finishedRequest(), "d", 0.0)
+        self.assertEqual([line[:1] for line in out.getvalue().splitlines()], ["c", "d"])
+        self.assertEqual(len(events), 2)
+        self.assertIn("written again", formatEvent(events[1]))
 
     def test_reopen(self) -> None:
         """
