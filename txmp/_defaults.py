@@ -153,6 +153,13 @@ DEFAULT_ACCESS_LOG_FORMAT = "combined"
 # wrong (a front that stops reading, say).
 HIGH_WATER_MARK = 10000
 
+# How many messages a front's ROUTER keeps for one peer whose ZeroMQ pipe is
+# full (EAGAIN), beyond the high-water marks of both ends: past this, the
+# peer counts as unreachable (it does not read its socket), and the front
+# forgets it.  An honest handler reads at once; one that stopped reading
+# must not hold the front's memory without bound.
+PEER_BACKLOG = 1000
+
 # The largest frame a front accepts from a peer (ZMQ_MAXMSGSIZE,
 # --max-message): a peer that sends a larger one is disconnected instead of
 # buffered.  Handlers send body frames of at most MAX_FRAME (1 MiB) and

@@ -794,6 +794,18 @@ class Dispatcher:
             self._bad(identity, str(e))
             return
         if isinstance(message, protocol.Hello):
+            if identity[:1] == b"\0":
+                # An id libzmq made up, for a socket that set none: the
+                # peer's return socket has another, so its every reply
+                # would be dropped and every request it took would time
+                # out (docs/protocol.md, 2.1).  Not answered: a BYE would
+                # bring the next HELLO at once.
+                self._bad(
+                    identity,
+                    "HELLO from a routing id that starts with a zero byte"
+                    " (the peer set no ZMQ_ROUTING_ID): not registered",
+                )
+                return
             # (One the WELCOME finds unreachable is removed by the send,
             # which dispatches what waits.)
             if self.registry.hello(identity, message) is not None:

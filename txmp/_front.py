@@ -571,7 +571,9 @@ class Exchange:
             self._write(chunks)
             self._overrun()
         elif self.connection.transportFull:
-            self._held.extend(chunks)
+            # Not empty chunks: they pass the handler's window, so nothing
+            # else would bound how many of them are held.
+            self._held.extend([chunk for chunk in chunks if len(chunk)])
         else:
             self._write(chunks)
 

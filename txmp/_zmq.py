@@ -11,7 +11,9 @@ fit: it schedules on the global reactor, defaults every high-water mark to
 Here the reactor is the one passed in, high-water marks are explicit,
 ROUTER sockets are C{ROUTER_MANDATORY}, and a message that ZeroMQ cannot
 take now (C{EAGAIN}) waits in a local queue until the socket is writable
-again instead of being lost.
+again instead of being lost: a ROUTER keeps one queue per peer, so that a
+peer that does not read holds up no other, and a bounded one (a peer
+whose queue is full is unreachable, L{PeerUnreachable}).
 
 All of this must be used in the reactor thread only.
 """
@@ -31,6 +33,7 @@ from twisted.logger import Logger
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
+from txmp._defaults import PEER_BACKLOG
 from txmp._interfaces import IZmqReactor
 from txmp.protocol import Frame
 
@@ -80,7 +83,8 @@ class AddressError(Exception):
 
 class PeerUnreachable(Exception):
     """
-    A ROUTER socket has no connection to the peer a message is addressed to.
+    A ROUTER socket has no connection to the peer a message is addressed to,
+    or the peer takes no more messages (see L{ZmqSocket.send}).
     """
 
 
@@ -392,6 +396,7 @@ class ZmqSocket:
         router: bool = False,
         largeFrame: int | None = None,
         connection: _Connection | None = None,
+        peerBacklog: int = PEER_BACKLOG,
     ) -> None:
         """
         A socket over a txzmq connection, or over a fake of one in a test.
@@ -406,6 +411,8 @@ class ZmqSocket:
             C{socket} (a C{zmq.Socket}: C{send}, C{getsockopt},
             C{setsockopt}), C{doRead}, C{addEndpoints} and C{shutdown};
             L{None} for L{open}, which sets it at once.
+        @param peerBacklog: for a ROUTER, how many messages may wait for
+            one peer (see L{send}).
         """
         # (Only a socket with largeFrame receives memoryviews.)
         self._receiver = cast(LargeFramesReceiver, receiver)
@@ -414,7 +421,11 @@ class ZmqSocket:
         self._router = router
         if connection is not None:
             self._conn = connection
-        self._backlog: deque[list[bytes]] = deque()
+        # The messages that wait for ZeroMQ, by peer (a DEALER's all under
+        # b""): a ROUTER's peers each have a pipe of their own, and one
+        # whose pipe is full must not hold up the others.
+        self._backlogs: dict[bytes, deque[list[bytes]]] = {}
+        self._peerBacklog = peerBacklog
         self._flushCall: IDelayedCall | None = None
         self._connected = False
         self._monitor: ZmqSocket | None = None
@@ -590,23 +601,39 @@ class ZmqSocket:
         Send one multipart message; a ROUTER's first frame is the peer's id.
 
         Messages ZeroMQ cannot take now wait here, in order, until the socket
-        is writable again.
+        is writable again.  A ROUTER keeps them per peer: a peer whose pipe
+        is full (it does not read) holds up no message to another.  At most
+        C{peerBacklog} wait for one peer: past that, the peer counts as
+        unreachable, and what waited for it is discarded (it is as good as
+        gone, and would otherwise cost memory without bound).
 
         @raise PeerUnreachable: if this is a ROUTER and the peer is not
-            connected (the message is not sent).
+            connected, or has C{peerBacklog} messages waiting already (the
+            message is not sent).
 
         Sending on a closed socket does nothing.
         """
         sock = self._conn.socket
         if sock is None:
             return  # closed: the process is stopping
-        if self._backlog:
-            self._backlog.append(frames)
+        peer = frames[0] if self._router else b""
+        backlog = self._backlogs.get(peer)
+        if backlog is not None:
+            if self._router and len(backlog) >= self._peerBacklog:
+                del self._backlogs[peer]
+                self._log.warn(
+                    "peer {peer} takes no messages: {count} discarded, and"
+                    " it counts as unreachable",
+                    peer=peer.hex(),
+                    count=len(backlog),
+                )
+                raise PeerUnreachable(peer)
+            backlog.append(frames)
             return
-        self._sendNow(sock, frames)
+        self._sendNow(sock, frames, peer)
         self._scheduleRead()
 
-    def _sendNow(self, sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
+    def _sendNow(self, sock: zmq.Socket[bytes], frames: list[bytes], peer: bytes) -> None:
         try:
             # copy=True, measured (docs/benchmarks.md, "Large bodies"): a
             # zero-copy send of a 64 KiB body chunk costs more than the copy
@@ -614,10 +641,10 @@ class ZmqSocket:
             # on PyPy, holds the frames' memory until a collection.
             _sendMultipart(sock, frames)
         except zmq.Again:
-            self._backlog.append(frames)
+            self._backlogs[peer] = deque([frames])
         except zmq.ZMQError as e:
             if e.errno == zmq.EHOSTUNREACH:
-                raise PeerUnreachable(frames[0] if self._router else b"") from None
+                raise PeerUnreachable(peer) from None
             raise
 
     def _scheduleRead(self) -> None:
@@ -635,23 +662,33 @@ class ZmqSocket:
 
     def _flush(self) -> None:
         sent = False
-        while self._backlog and self._conn.socket is not None:
-            # (EVENTS is an int: pyzmq types every option int | bytes.  Not
-            # typing.cast: a call per message sent from the backlog.)
-            events = self._conn.socket.getsockopt(_EVENTS)
-            if not events & _POLLOUT:  # type: ignore[operator]
-                break
-            frames = self._backlog.popleft()
-            try:
-                _sendMultipart(self._conn.socket, frames)
-            except zmq.Again:
-                self._backlog.appendleft(frames)
-                break
-            except zmq.ZMQError as e:
-                self._log.warn(
-                    "dropped a queued message: {error}", error=e.strerror
-                )
-            sent = True
+        for peer in list(self._backlogs):
+            backlog = self._backlogs[peer]
+            while backlog and self._conn.socket is not None:
+                # (EVENTS is an int: pyzmq types every option int | bytes.
+                # Not typing.cast: a call per message sent from the
+                # backlog.)  A ROUTER is writable if any of its pipes is.
+                events = self._conn.socket.getsockopt(_EVENTS)
+                if not events & _POLLOUT:  # type: ignore[operator]
+                    break
+                frames = backlog.popleft()
+                try:
+                    _sendMultipart(self._conn.socket, frames)
+                except zmq.Again:
+                    backlog.appendleft(frames)
+                    break
+                except zmq.ZMQError as e:
+                    # Its peer is gone (EHOSTUNREACH): so is the rest.
+                    self._log.warn(
+                        "dropped {count} queued messages to peer {peer}: {error}",
+                        count=len(backlog) + 1,
+                        peer=peer.hex(),
+                        error=e.strerror,
+                    )
+                    backlog.clear()
+                sent = True
+            if not backlog:
+                del self._backlogs[peer]
         if sent:
             # As after any send: a message that came meanwhile may have
             # consumed the descriptor's edge.
@@ -662,7 +699,7 @@ class ZmqSocket:
         """
         How many messages wait for ZeroMQ to take them.
         """
-        return len(self._backlog)
+        return sum(map(len, self._backlogs.values()))
 
     def lingerOnClose(self, milliseconds: int) -> None:
         """

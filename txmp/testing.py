@@ -788,13 +788,22 @@ class FakeRawSocket:
     A C{zmq.Socket}, as L{txmp._zmq.ZmqSocket} sends on it, that takes
     C{room} messages, then is full.
 
+    As a C{ROUTER_MANDATORY} socket, it also refuses messages addressed (by
+    their first frame) to a peer in L{full}, whose pipe is full, with
+    C{zmq.Again}, and to a peer in L{gone} with C{EHOSTUNREACH}, both at
+    the first frame, as libzmq does.
+
     @ivar room: how many messages it takes before it is full.
     @ivar sent: the messages taken, in order.
+    @ivar full: the peers whose pipes are full.
+    @ivar gone: the peers not connected.
     """
 
     def __init__(self, room: int) -> None:
         self.room = room
         self.sent: list[list[bytes]] = []
+        self.full: set[bytes] = set()
+        self.gone: set[bytes] = set()
         self._partial: list[bytes] | None = None
 
     def getsockopt(self, option: int) -> int:
@@ -812,8 +821,10 @@ class FakeRawSocket:
         """
         assert flags & zmq.NOBLOCK and copy
         if self._partial is None:
-            if len(self.sent) >= self.room:
+            if len(self.sent) >= self.room or frame in self.full:
                 raise zmq.Again()
+            if frame in self.gone:
+                raise zmq.ZMQError(zmq.EHOSTUNREACH)
             self._partial = []
         self._partial.append(frame)
         if not flags & zmq.SNDMORE:

@@ -639,6 +639,48 @@ class RawSocketTestsMixin(_TestCase):
             self.assertRaises(zmq.Again, _sendMultipart, raw, [b"c", b"d"])
 
 
+class RawRouterTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FakeRawSocket} and a C{ROUTER_MANDATORY}
+    C{zmq.Socket} both do for a peer whose pipe is full and for a peer
+    that is not connected, as L{txmp._zmq.ZmqSocket} sends to them.
+
+    Hook: C{rawRouter()} returns a socket and three peer ids: one whose
+    pipe is full, one connected with room, one not connected.
+    """
+
+    rawRouter: Callable[[], tuple[Any, bytes, bytes, bytes]]
+
+    def test_fullPeerOnly(self) -> None:
+        """
+        A message to the full peer is refused at its first frame with
+        C{zmq.Again}; one to another peer is taken, and the socket says it
+        is writable (C{POLLOUT}: some pipe has room).
+        """
+        import zmq
+
+        from txmp._zmq import _sendMultipart
+
+        raw, full, other, _gone = self.rawRouter()
+        self.assertRaises(zmq.Again, _sendMultipart, raw, [full, b"x"])
+        self.assertTrue(raw.getsockopt(zmq.EVENTS) & zmq.POLLOUT)
+        _sendMultipart(raw, [other, b"y"])
+
+    def test_gone(self) -> None:
+        """
+        A message to a peer that is not connected is refused at its first
+        frame with C{EHOSTUNREACH}.
+        """
+        import zmq
+
+        from txmp._zmq import _sendMultipart
+
+        raw, _full, other, gone = self.rawRouter()
+        error = self.assertRaises(zmq.ZMQError, _sendMultipart, raw, [gone, b"x"])
+        self.assertEqual(error.errno, zmq.EHOSTUNREACH)
+        _sendMultipart(raw, [other, b"y"])
+
+
 class ThreadTestsMixin(_TestCase):
     """
     What L{txmp.testing.FakeThread} and a L{threading.Thread} both do, as

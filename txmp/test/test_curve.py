@@ -14,8 +14,10 @@ from typing import Any, cast
 from twisted.internet import reactor as globalReactor
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.task import deferLater
+from twisted.logger import capturedLogs
 
 from txmp import protocol
+from txmp._defaults import PEER_BACKLOG
 from txmp._interfaces import IFrontReactor
 from txmp._zmq import ZmqContext, createKeyPair, curveAvailable, loadKeyPair, newRoutingId
 from txmp.test.services import ServicesTestCase
@@ -167,3 +169,47 @@ class HostilePeerTests(ServicesTestCase):
         yield wait(0.2)
         code, _ = yield self.get()
         self.assertEqual(code, 200)
+
+    @inlineCallbacks
+    def test_peerThatDoesNotRead(self) -> Any:
+        """
+        A peer that sends on the send socket and never reads what the
+        front answers (a C{BYE} to each message: it is not registered)
+        fills its pipe; what the front keeps for it is bounded, and holds
+        up no message to the real handler, which goes on serving.
+        """
+        import zmq
+
+        front = yield self.startFront("--timeout", "2")
+        self.startHandler("real")
+        code, _ = yield self.get()
+        self.assertEqual(code, 200)
+        context = zmq.Context()
+        self.addCleanup(context.term)
+        raw = context.socket(zmq.DEALER)
+        self.addCleanup(raw.close, 0)
+        raw.setsockopt(zmq.ROUTING_ID, newRoutingId())
+        raw.setsockopt(zmq.RCVHWM, 1)
+        raw.setsockopt(zmq.RCVBUF, 4096)
+        raw.setsockopt(zmq.SNDHWM, 100000)
+        raw.connect(self.send)
+        sendSocket = front._sockets[0]
+        full = False
+        with capturedLogs() as events:
+            for _round in range(200):
+                for _ in range(2000):
+                    try:
+                        raw.send_multipart(protocol.encodeCredit(0), zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                yield wait(0.02)
+                self.assertLessEqual(sendSocket.backlog, PEER_BACKLOG)
+                full = sendSocket.backlog > 0 or any(
+                    "takes no messages" in e["log_format"] for e in events
+                )
+                if full:
+                    break
+        self.assertTrue(full, "the peer's pipe never filled")
+        code, _ = yield self.get()
+        self.assertEqual(code, 200)
+

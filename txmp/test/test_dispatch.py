@@ -217,6 +217,25 @@ class RegistrationTests(DispatcherTestCase):
         self.assertEqual(self.sent(A), [])
         self.assertEqual(self.dispatcher.stats["badMessages"], 1)
 
+    def test_helloWithoutRoutingId(self) -> None:
+        """
+        A C{HELLO} from a routing id that starts with a zero byte, which
+        libzmq makes up for a socket that set no C{ZMQ_ROUTING_ID}, is a
+        bad message: dropped, counted and logged, the peer not registered
+        nor answered.  Its return socket has another made-up id, so its
+        every reply would be dropped and every request it took would wait
+        for the timeout, while a real handler idled.
+        """
+        self.hello(A, 1)
+        with capturedLogs() as events:
+            self.control(b"\x00\x80\x00\x41\xa7", protocol.encodeHello("noid", 1000))
+        self.assertIn("ZMQ_ROUTING_ID", " ".join(formatEvent(e) for e in events))
+        self.assertEqual(list(self.dispatcher.handlers), [A])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.sent(b"\x00\x80\x00\x41\xa7"), [])
+        _d, _ = self.submit()
+        self.assertEqual(len(self.requestIds(A)), 1)
+
     def test_helloAgainKeepsCredits(self) -> None:
         """
         A second C{HELLO} from a known handler is welcomed again but leaves

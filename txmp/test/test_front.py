@@ -1866,6 +1866,21 @@ class ResponseBodyTests(SynchronousTestCase):
             self.request.events, ["clientReady", ("write", 30), ("written", 30, True)]
         )
 
+    def test_emptyChunksNotHeld(self) -> None:
+        """
+        Empty chunks that come while the transport is paused are not held:
+        they pass the handler's window (they hold no byte), so a handler
+        sending C{BODY} after C{BODY} of empty frames to a client that does
+        not read would otherwise grow what the front holds without bound.
+        """
+        self.body.writeBody([b"x" * 100])
+        for _ in range(1000):
+            self.body.writeBody([b"", memoryview(b"")])
+        self.body.writeBody([b"y"])
+        self.assertEqual(len(self.body._held), 1)
+        self.request.resume()
+        self.assertEqual(self.request.writes, [b"x" * 100, b"y"])
+
     def test_finishWritesHeld(self) -> None:
         """
         The end of the body writes what is held before finishing the

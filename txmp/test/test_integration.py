@@ -32,6 +32,7 @@ from txmp._zmq import ZmqContext, newRoutingId
 from txmp.test.contracts import (
     CallbackThreadPoolTestsMixin,
     ConditionTestsMixin,
+    RawRouterTestsMixin,
     RawSocketTestsMixin,
     ReactorCallsTestsMixin,
     ReactorStopTestsMixin,
@@ -229,6 +230,40 @@ class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
         raw.setsockopt(zmq.SNDHWM, room)
         raw.connect(ipcAddress(self))
         return raw
+
+
+class RawRouterContractTests(RawRouterTestsMixin, SynchronousTestCase):
+    """
+    A ZeroMQ C{ROUTER_MANDATORY} socket with two DEALERs on C{inproc}, one
+    of which reads nothing until its pipe is full, refuses as
+    L{txmp.testing.FakeRawSocket} does.
+    """
+
+    def rawRouter(self) -> tuple[Any, bytes, bytes, bytes]:
+        import zmq
+
+        context = zmq.Context()
+        self.addCleanup(context.term)
+        router = context.socket(zmq.ROUTER)
+        self.addCleanup(router.close, 0)
+        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        router.setsockopt(zmq.SNDHWM, 1)
+        address = "inproc://raw-router"
+        router.bind(address)
+        for peer in (b"full", b"other"):
+            dealer = context.socket(zmq.DEALER)
+            self.addCleanup(dealer.close, 0)
+            dealer.setsockopt(zmq.ROUTING_ID, peer)
+            dealer.setsockopt(zmq.RCVHWM, 1)
+            dealer.connect(address)
+        for _ in range(100):
+            try:
+                router.send_multipart([b"full", b"fill"], zmq.NOBLOCK)
+            except zmq.Again:
+                break
+        else:
+            self.fail("the pipe never filled")
+        return router, b"full", b"other", b"gone"
 
 
 class ThreadContractTests(ThreadTestsMixin, SynchronousTestCase):

@@ -42,6 +42,7 @@ from txmp.test.contracts import (
     ConditionTestsMixin,
     FakeSide,
     FileReadTestsMixin,
+    RawRouterTestsMixin,
     RawSocketTestsMixin,
     ReactorCallsTestsMixin,
     ReactorStopTestsMixin,
@@ -104,6 +105,19 @@ class FakeRawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
 
     def rawSocket(self, room: int) -> FakeRawSocket:
         return FakeRawSocket(room)
+
+
+class FakeRawRouterContractTests(RawRouterTestsMixin, SynchronousTestCase):
+    """
+    L{FakeRawSocket}, as a ROUTER, refuses a full peer and a gone one as a
+    C{zmq.Socket} does.
+    """
+
+    def rawRouter(self) -> tuple[FakeRawSocket, bytes, bytes, bytes]:
+        raw = FakeRawSocket(room=10)
+        raw.full.add(b"full")
+        raw.gone.add(b"gone")
+        return raw, b"full", b"other", b"gone"
 
 
 class FakeThreadContractTests(ThreadTestsMixin, SynchronousTestCase):

@@ -10,6 +10,7 @@ from typing import cast
 
 import zmq
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._zmq import (
@@ -18,6 +19,7 @@ from txmp._zmq import (
     _POLLIN,
     _POLLOUT,
     _SNDMORE,
+    PeerUnreachable,
     ZmqSocket,
     _Connection,
 )
@@ -81,6 +83,105 @@ class BacklogTests(SynchronousTestCase):
         socket._flush()
         self.assertEqual(clock.getDelayedCalls(), [])
         self.assertEqual(socket.backlog, 1)
+
+
+class PeerBacklogTests(SynchronousTestCase):
+    """
+    A ROUTER's messages that wait for ZeroMQ, per peer: one peer that does
+    not read holds up no other, and costs bounded memory.
+    """
+
+    def router(self, raw: FakeRawSocket, peerBacklog: int = 3) -> ZmqSocket:
+        """
+        A ROUTER L{ZmqSocket} over C{raw}.
+        """
+        return ZmqSocket(
+            Clock(), lambda frames: None, router=True,
+            connection=cast(_Connection, FakeZmqConnection(raw)),
+            peerBacklog=peerBacklog,
+        )
+
+    def test_fullPeerHoldsUpNoOther(self) -> None:
+        """
+        Messages to a peer whose pipe is full wait; those to another peer
+        go at once.
+        """
+        raw = FakeRawSocket(room=100)
+        raw.full.add(b"slow")
+        socket = self.router(raw)
+        socket.send([b"slow", b"1"])
+        socket.send([b"fast", b"2"])
+        socket.send([b"slow", b"3"])
+        socket.send([b"fast", b"4"])
+        self.assertEqual(raw.sent, [[b"fast", b"2"], [b"fast", b"4"]])
+        self.assertEqual(socket.backlog, 2)
+
+    def test_peerFlushedInOrder(self) -> None:
+        """
+        Once the peer's pipe has room, what waited for it goes out, in
+        order, and nothing waits any more.
+        """
+        raw = FakeRawSocket(room=100)
+        raw.full.add(b"slow")
+        socket = self.router(raw)
+        socket.send([b"slow", b"1"])
+        socket.send([b"slow", b"2"])
+        raw.full.clear()
+        socket._flush()
+        self.assertEqual(raw.sent, [[b"slow", b"1"], [b"slow", b"2"]])
+        self.assertEqual(socket.backlog, 0)
+
+    def test_fullBacklogUnreachable(self) -> None:
+        """
+        A peer with C{peerBacklog} messages waiting is unreachable: the
+        next send to it raises L{PeerUnreachable}, and what waited is
+        discarded, so that it costs bounded memory.
+        """
+        raw = FakeRawSocket(room=100)
+        raw.full.add(b"slow")
+        socket = self.router(raw, peerBacklog=3)
+        for n in range(3):
+            socket.send([b"slow", b"%d" % (n,)])
+        self.assertRaises(PeerUnreachable, socket.send, [b"slow", b"x"])
+        self.assertEqual(socket.backlog, 0)
+        self.assertEqual(raw.sent, [])
+
+    def test_goneWhileWaiting(self) -> None:
+        """
+        A peer found gone (C{EHOSTUNREACH}) while messages wait for it: they
+        are all dropped, and logged once.
+        """
+        raw = FakeRawSocket(room=100)
+        raw.full.add(b"slow")
+        socket = self.router(raw)
+        for n in range(3):
+            socket.send([b"slow", b"%d" % (n,)])
+        raw.full.clear()
+        raw.gone.add(b"slow")
+        with capturedLogs() as events:
+            socket._flush()
+        self.assertEqual(socket.backlog, 0)
+        self.assertEqual(
+            [e["log_format"] for e in events if e["log_level"] is LogLevel.warn],
+            ["dropped {count} queued messages to peer {peer}: {error}"],
+        )
+
+    def test_dealerUnbounded(self) -> None:
+        """
+        A DEALER has one peer, its front: its messages all wait, in order,
+        however many (replies are back-pressure, never loss).
+        """
+        raw = FakeRawSocket(room=0)
+        socket = ZmqSocket(
+            Clock(), lambda frames: None,
+            connection=cast(_Connection, FakeZmqConnection(raw)), peerBacklog=2,
+        )
+        for n in range(5):
+            socket.send([b"%d" % (n,)])
+        self.assertEqual(socket.backlog, 5)
+        raw.room = 5
+        socket._flush()
+        self.assertEqual(raw.sent, [[b"%d" % (n,)] for n in range(5)])
 
 
 class FlagTests(SynchronousTestCase):
