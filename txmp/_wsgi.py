@@ -1160,16 +1160,8 @@ class RunningRequest:
         Iterate over the application's result, streaming what is to be
         streamed.  Called in the application thread.
 
-        A result without a length whose first chunk is the whole body its
-        C{Content-Length} allows (what Flask and Django return, a generator
-        or an object with C{__iter__} alone) is collected as a list is: sent
-        whole, with the head, once the iteration ends, in one message
-        instead of a head with the body and an end.  Nothing more could be
-        sent before the end anyway.
-
         @return: the chunks collected to send when completing the response,
-            counted against the C{Content-Length}, and the C{len()} of the
-            result, if it has one.
+            and the C{len()} of the result, if it has one.
         """
         length: int | None
         if isinstance(result, (list, tuple)):
@@ -1181,16 +1173,8 @@ class RunningRequest:
             except TypeError:
                 length = None
         if isinstance(result, (list, tuple)) or length == 1:
-            return self._fit(list(self._chunks(result))), length
-        limit = self._limit
-        chunks = self._chunks(result)
-        for chunk in chunks:
-            if limit is not None and not self._headSent and len(chunk) >= limit:
-                body = self._fit([chunk])
-                for extra in chunks:
-                    # Past the Content-Length: dropped, and logged once.
-                    self._fit([extra])
-                return body, length
+            return list(self._chunks(result)), length
+        for chunk in self._chunks(result):
             self._sendChunk(chunk)
         return [], length
 
@@ -1200,18 +1184,19 @@ class RunningRequest:
         closed: the end of a streamed response, or the head of a collected
         one, with its body.  Called in the application thread.
 
-        @param body: the chunks not sent yet, already counted against the
-            C{Content-Length} (L{_fit}).
+        @param body: the chunks not sent yet.
         @param length: the C{len()} of the result, if it has one.
         @raise RuntimeError: if C{start_response} was not called.
         @raise ValueError: if the body is shorter than the application's
             C{Content-Length}.
         """
         if self._headSent:
+            body = self._fit(body)
             self._checkComplete()
             self._sendLast(self._sink.sendBody, body, True)
             return
         status, reason, headers = self._head()
+        body = self._fit(body)
         self._checkComplete()
         if length == 1 and self._addLength:
             size = sum(len(chunk) for chunk in body)

@@ -2140,60 +2140,6 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(self.overruns(), [])
         self.assertEqual(self.failures(), [])
 
-    def test_wholeFirstChunkCollected(self) -> None:
-        """
-        A result without a length (Flask's and Django's) whose first chunk
-        is its whole C{Content-Length} goes whole, in one C{sendHead} with
-        C{more} false, once the iteration has ended and the result is
-        closed: not as a head with the body and then an end.
-        """
-        iterable = ClosingIterable([b"hello"])
-
-        def app(environ: Any, startResponse: Any) -> ClosingIterable:
-            startResponse("200 OK", [("Content-Length", "5")])
-            return iterable
-
-        self.assertEqual(
-            self.runApp(app), whole([b"hello"], headers=[(b"Content-Length", b"5")])
-        )
-        self.assertEqual((iterable.nexts, iterable.closes), (2, 1))
-        self.assertEqual(self.overruns(), [])
-
-    def test_wholeFirstChunkThenMore(self) -> None:
-        """
-        What such a result yields after its first chunk filled the
-        C{Content-Length} is asked for and dropped, and the overrun logged
-        once: the response still goes whole.
-        """
-        iterable = ClosingIterable([b"hello world", b"more", b"again"])
-
-        def app(environ: Any, startResponse: Any) -> ClosingIterable:
-            startResponse("200 OK", [("Content-Length", "5")])
-            return iterable
-
-        self.assertEqual(
-            self.runApp(app), whole([b"hello"], headers=[(b"Content-Length", b"5")])
-        )
-        self.assertEqual((iterable.nexts, iterable.closes), (4, 1))
-        self.assertEqual(len(self.overruns()), 1)
-
-    def test_partFirstChunkStreamed(self) -> None:
-        """
-        A result without a length whose first chunk is less than its
-        C{Content-Length} is streamed: the first chunk goes with the head at
-        once, as an application that yields slowly needs.
-        """
-
-        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
-            startResponse("200 OK", [("Content-Length", "5")])
-            yield b"hel"
-            yield b"lo"
-
-        self.assertEqual(
-            self.runApp(app),
-            streamed([b"hel"], [b"lo"], headers=[(b"Content-Length", b"5")]),
-        )
-
     def test_collectedShort(self) -> None:
         """
         A collected body shorter than its C{Content-Length}, which the
