@@ -165,6 +165,29 @@ class SignalsWhileStoppingTests(SystemTestCase):
     C{SIGUSR1}, a reload's C{SIGHUP}, C{SIGUSR2} to profile.
     """
 
+    async def assertSignalsWhileDraining(
+        self, which: str, draining: str, signals: list[str]
+    ) -> None:
+        """
+        Start a front and a handler, and while a slow request runs, send
+        C{SIGTERM} then C{signals} to one of them: the request is answered
+        and the process stops cleanly.
+
+        @param which: C{"front"} or C{"handler"}, the process signalled.
+        @param draining: the line it logs once draining.
+        """
+        front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
+        process = front if which == "front" else handler
+        slow = self.get("/slow?seconds=2")
+        await handler.waitForLine("slow request started: GET")
+        process.signal("TERM")
+        await process.waitForLine(draining)
+        for name in signals:
+            process.signal(name)
+        self.assertResponse(await slow, 200, b"slow\n")
+        await process.whenEnded()
+        self.assertStoppedCleanly(process)
+
     @asyncTest
     async def test_frontReopensWhileDraining(self) -> None:
         """
@@ -172,16 +195,9 @@ class SignalsWhileStoppingTests(SystemTestCase):
         after C{SIGTERM} neither kill it nor cut the request: the request is
         answered and the front stops cleanly.
         """
-        front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
-        slow = self.get("/slow?seconds=2")
-        await handler.waitForLine("slow request started: GET")
-        front.signal("TERM")
-        await front.waitForLine("mpfront stopping: finishing 1 requests")
-        front.signal("USR1")
-        front.signal("HUP")
-        self.assertResponse(await slow, 200, b"slow\n")
-        await front.whenEnded()
-        self.assertStoppedCleanly(front)
+        await self.assertSignalsWhileDraining(
+            "front", "mpfront stopping: finishing 1 requests", ["USR1", "HUP"]
+        )
 
     @asyncTest
     async def test_handlerSignalledWhileDraining(self) -> None:
@@ -190,13 +206,6 @@ class SignalsWhileStoppingTests(SystemTestCase):
         after C{SIGTERM} neither kill it nor cut the request: the request is
         answered and the handler stops cleanly.
         """
-        _front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
-        slow = self.get("/slow?seconds=2")
-        await handler.waitForLine("slow request started: GET")
-        handler.signal("TERM")
-        await handler.waitForLine("draining from front")
-        for name in ("USR1", "USR2", "HUP"):
-            handler.signal(name)
-        self.assertResponse(await slow, 200, b"slow\n")
-        await handler.whenEnded()
-        self.assertStoppedCleanly(handler)
+        await self.assertSignalsWhileDraining(
+            "handler", "draining from front", ["USR1", "USR2", "HUP"]
+        )

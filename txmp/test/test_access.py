@@ -9,9 +9,9 @@ import errno
 import io
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 
-from twisted.logger import Logger, LogLevel, formatEvent
+from twisted.logger import ILogObserver, Logger, LogLevel, formatEvent
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -125,7 +125,7 @@ class AccessLogTests(SynchronousTestCase):
         out = FailingFile()
         self.patch(sys, "__stdout__", out)
         events: list[dict[str, Any]] = []
-        self.patch(AccessLog, "_log", Logger(observer=events.append))
+        self.patch(AccessLog, "_log", Logger(observer=cast(ILogObserver, events.append)))
         log = AccessLog("-", now=lambda: NOW)
         log.open()
         out.error = OSError(errno.ENOSPC, "No space left on device")
