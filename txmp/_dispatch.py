@@ -109,19 +109,21 @@ class RequestBodySource(Protocol):
 
     def startReading(self, sink: PendingRequest) -> None:
         """
-        The request was dispatched: deliver the body with
-        C{sink.bodyData(data)} and C{sink.bodyEnd()} from now on (what was
-        received before, first).
+        The request was dispatched (again, if it was retried): deliver
+        the body with C{sink.bodyData(data)} and C{sink.bodyEnd()} from
+        now on (what was received before, first).
         """
 
     def pauseReading(self) -> None:
         """
-        The handler's window is used up: read no more from the client.
+        The handler's window is used up, or body is held: read no more from
+        the client.  (What comes meanwhile may still be delivered: it is
+        held.)
         """
 
     def resumeReading(self) -> None:
         """
-        The handler granted more window.
+        The handler granted more window, and nothing is held.
         """
 
     def stopReading(self) -> None:
@@ -210,7 +212,19 @@ QUEUED, DISPATCHED, STREAMING, DONE = RequestState
 class PendingRequest:
     """
     One request from submission until its reply is complete or abandoned.
+
+    @ivar streamed: whether its body follows the C{REQ} in C{BODY}/C{END}
+        messages, read from its C{bodySource}.
     """
+
+    # The state of a streamed request body, set on the instance only for
+    # one (nothing per request for the others).
+    streamed = False
+    # Request body read from the client that the handler's window does not
+    # let the front send yet (at most about a read: reading stops while any
+    # is held), and whether its END waits behind it.
+    _heldBody = b""
+    _heldEnd = False
 
     def __init__(
         self,
@@ -234,6 +248,7 @@ class PendingRequest:
         self.bodySource: RequestBodySource | None = None
         # Request-body bytes the handler lets us send (None: unlimited).
         self.bodyWindow: int | None = None
+        # Whether a BODY or END was sent: if so, it is never retried.
         self.bodySent = False
         self._readingPaused = False
         # Response-body bytes written to the client, not yet granted back.
@@ -246,40 +261,108 @@ class PendingRequest:
 
     def bodyData(self, data: bytes) -> None:
         """
-        More request body from the client: pass it to the handler, and stop
-        reading from the client when the handler's window is used up.
+        More request body from the client: pass it to the handler within
+        its window (docs/protocol.md, "Streamed bodies and window").  A
+        read that fits goes in one C{BODY}; one that passes the window's
+        edge is split there, the rest held, and reading from the client
+        stops until C{WINDOW}s have let all of it go.  While the request
+        waits for another handler (retried), everything is held.
         """
-        if self.state not in (DISPATCHED, STREAMING) or self.handler is None:
+        state = self.state
+        if state is DONE:
             return
-        self.bodySent = True
-        self.dispatcher._sendTo(
-            self.handler, protocol.encodeBody(self.requestId, [data], False)
-        )
-        if self.bodyWindow is not None:
-            self.bodyWindow -= len(data)
-            if self.bodyWindow <= 0 and not self._readingPaused:
-                self._readingPaused = True
-                if self.bodySource is not None:
-                    self.bodySource.pauseReading()
+        window = self.bodyWindow
+        if self._heldBody or state is QUEUED or (
+            window is not None and len(data) >= window
+        ):
+            self._heldBody += data
+            self._sendHeldBody()
+            return
+        if window is not None:
+            self.bodyWindow = window - len(data)
+        self._sendBody(data, False)
 
     def bodyEnd(self) -> None:
         """
-        The request body is complete.
+        The request body is complete: C{END}, after what is held.
         """
-        if self.state in (DISPATCHED, STREAMING) and self.handler is not None:
-            self.dispatcher._sendTo(
-                self.handler, protocol.encodeBody(self.requestId, [], True)
-            )
         self.bodySource = None
+        if self.state is not DONE:
+            self._heldEnd = True
+            self._sendHeldBody()
+
+    def _bodyDispatched(self, window: int | None) -> None:
+        """
+        The request was dispatched to a handler whose request-body window
+        is C{window}: send what waited for it, within the window, and read
+        the rest.
+        """
+        self.bodyWindow = window
+        self._sendHeldBody()
+        if self.bodySource is not None:
+            self.bodySource.startReading(self)
+
+    def _sendHeldBody(self) -> None:
+        """
+        Send what is held, as far as the window allows, in one C{BODY}, and
+        the C{END} once the body ended and nothing is held; then read from
+        the client only if nothing is held and window is left.
+        """
+        if self.state is DISPATCHED or self.state is STREAMING:
+            held = self._heldBody
+            window = self.bodyWindow
+            if held and (window is None or window > 0):
+                if window is None or window >= len(held):
+                    self._heldBody = b""
+                else:
+                    held, self._heldBody = held[:window], held[window:]
+                if window is not None:
+                    self.bodyWindow = window - len(held)
+                self._sendBody(held, False)
+            if self._heldEnd and not self._heldBody and (
+                self.state is DISPATCHED or self.state is STREAMING
+            ):
+                self._heldEnd = False
+                self._sendBody(b"", True)
+        window = self.bodyWindow
+        self._setReading(
+            self.state is not QUEUED
+            and not self._heldBody
+            and (window is None or window > 0)
+        )
+
+    def _sendBody(self, data: bytes, end: bool) -> None:
+        """
+        Send C{data} to the handler in a C{BODY}, or in an C{END} if C{end}
+        (with no data).  From then on the request is not retried.
+        """
+        if self.handler is not None:
+            self.bodySent = True
+            self.dispatcher._sendTo(
+                self.handler,
+                protocol.encodeBody(self.requestId, [data] if data else [], end),
+            )
+
+    def _setReading(self, wanted: bool) -> None:
+        """
+        Have the body source read from the client, or not.
+        """
+        if wanted is self._readingPaused:
+            self._readingPaused = not wanted
+            source = self.bodySource
+            if source is not None:
+                if wanted:
+                    source.resumeReading()
+                else:
+                    source.pauseReading()
 
     def _bodyWindowReceived(self, size: int) -> None:
-        if self.bodyWindow is None:
-            return
-        self.bodyWindow += size
-        if self.bodyWindow > 0 and self._readingPaused:
-            self._readingPaused = False
-            if self.bodySource is not None:
-                self.bodySource.resumeReading()
+        """
+        The handler grants C{size} more bytes of request body.
+        """
+        if self.bodyWindow is not None:
+            self.bodyWindow += size
+            self._sendHeldBody()
 
     def bodyWritten(self, size: int, clientReady: bool) -> None:
         """
@@ -490,7 +573,9 @@ class Dispatcher:
             more=bodySource is not None, window=self.window,
         )
         pending = PendingRequest(self, requestId, frames, idempotent, consumer)
-        pending.bodySource = bodySource
+        if bodySource is not None:
+            pending.bodySource = bodySource
+            pending.streamed = True
         self.pending[requestId] = pending
         self.stats["requests"] += 1
         if not self.queue and self._dispatch(pending):
@@ -542,9 +627,8 @@ class Dispatcher:
         pending.timer = self._reactor.callLater(
             self.timeout, self._timedOut, pending
         )
-        if pending.bodySource is not None:
-            pending.bodyWindow = handler.inputWindow
-            pending.bodySource.startReading(pending)
+        if pending.streamed:
+            pending._bodyDispatched(handler.inputWindow)
         return True
 
     def _enqueue(self, pending: PendingRequest, first: bool = False) -> None:

@@ -1507,7 +1507,7 @@ class StreamingTests(FrontTestCase):
         """
         When the handler's window is used up the front stops reading from
         the client; a C{WINDOW} from the handler resumes it; the rest of the
-        body and C{END} follow.
+        body and C{END} follow, within the windows granted.
         """
         size = SMALL_BODY + 10
         channel, transport = self.post(size)
@@ -1520,7 +1520,132 @@ class StreamingTests(FrontTestCase):
         self.assertEqual(transport.producerState, "producing")
         channel.dataReceived(b"y" * (size - 100))
         data, ended = self.streamedBody(requestId)
+        self.assertEqual((len(data), ended), (200, False))
+        self.control(protocol.encodeWindow(requestId, size - 200))
+        data, ended = self.streamedBody(requestId)
         self.assertEqual((len(data), ended), (size, True))
+
+    def bodyMessages(self, requestId: bytes) -> list[tuple[int, bool]]:
+        """
+        The body size and end flag of each C{BODY}/C{END} message sent for
+        C{requestId} so far.
+        """
+        return [
+            (sum(map(len, message.chunks)), message.end)
+            for _peer, message in self.socket.routedMessages()
+            if isinstance(message, protocol.Body) and message.requestId == requestId
+        ]
+
+    def test_windowSplitsRead(self) -> None:
+        """
+        A read from the client that passes the handler's window is split at
+        the window's edge (docs/protocol.md: the front sends at most C{R}
+        bytes plus what the handler grants): what fits goes in one C{BODY},
+        the rest is held and reading from the client stops; each C{WINDOW}
+        sends as much of what is held as it allows, in one C{BODY}, and
+        reading resumes once nothing is held and window is left.
+        """
+        channel, transport = self.post(SMALL_BODY + 1000)
+        requestId = self.lastRequest().requestId
+        channel.dataReceived(b"x" * 160)
+        self.assertEqual(self.bodyMessages(requestId), [(100, False)])
+        self.assertEqual(transport.producerState, "paused")
+        self.control(protocol.encodeWindow(requestId, 30))
+        self.assertEqual(self.bodyMessages(requestId), [(100, False), (30, False)])
+        self.assertEqual(transport.producerState, "paused")
+        self.control(protocol.encodeWindow(requestId, 100))
+        self.assertEqual(
+            self.bodyMessages(requestId), [(100, False), (30, False), (30, False)]
+        )
+        self.assertEqual(transport.producerState, "producing")
+        # A read within the window left (70 bytes) is one message, whole.
+        channel.dataReceived(b"y" * 50)
+        self.assertEqual(
+            self.bodyMessages(requestId),
+            [(100, False), (30, False), (30, False), (50, False)],
+        )
+        self.assertEqual(self.streamedBody(requestId)[0], b"x" * 160 + b"y" * 50)
+
+    def test_windowZero(self) -> None:
+        """
+        A handler whose C{HELLO} says C{window=0} gets no byte of a streamed
+        body before it grants some with C{WINDOW}, and the front does not
+        read from the client meanwhile.
+        """
+        self.control(protocol.encodeHello("a", 5, {"window": "0"}))
+        channel, transport = self.post(SMALL_BODY + 10)
+        requestId = self.lastRequest().requestId
+        self.assertEqual(transport.producerState, "paused")
+        channel.dataReceived(b"x" * 50)
+        self.assertEqual(self.bodyMessages(requestId), [])
+        self.control(protocol.encodeWindow(requestId, 20))
+        self.assertEqual(self.bodyMessages(requestId), [(20, False)])
+        self.assertEqual(transport.producerState, "paused")
+
+    def test_chunkedFirstBodyWithinWindow(self) -> None:
+        """
+        A chunked body streamed once it passes L{SMALL_BODY}: what came so
+        far goes to the handler within its window too, the rest once it
+        grants more.
+        """
+        big = b"a" * (SMALL_BODY + 1)
+        channel, transport = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % (len(big),) + big + b"\r\n"
+        )
+        requestId = self.lastRequest().requestId
+        self.assertEqual(self.bodyMessages(requestId), [(100, False)])
+        self.assertEqual(transport.producerState, "paused")
+        self.control(protocol.encodeWindow(requestId, len(big)))
+        channel.dataReceived(b"0\r\n\r\n")
+        self.assertEqual(
+            self.bodyMessages(requestId),
+            [(100, False), (len(big) - 100, False), (0, True)],
+        )
+
+    def test_endWaitsForHeld(self) -> None:
+        """
+        When the body ends while part of it is held past the window, the
+        C{END} follows that part, once the handler's grants let it go.
+        """
+        size = SMALL_BODY + 10
+        channel, _transport = self.post(size)
+        requestId = self.lastRequest().requestId
+        channel.dataReceived(b"x" * size)
+        self.assertEqual(self.bodyMessages(requestId), [(100, False)])
+        self.control(protocol.encodeWindow(requestId, size - 150))
+        self.assertEqual(
+            self.bodyMessages(requestId), [(100, False), (size - 150, False)]
+        )
+        self.control(protocol.encodeWindow(requestId, 100))
+        self.assertEqual(
+            self.bodyMessages(requestId),
+            [(100, False), (size - 150, False), (50, False), (0, True)],
+        )
+
+    def test_retriedStreamedBodyKept(self) -> None:
+        """
+        A streamed request whose handler is lost before any byte of its
+        body was sent is retried on another handler with its whole body:
+        what the client sent while the request waited for one is held, not
+        dropped, and its C{END} follows.
+        """
+        size = SMALL_BODY + 10
+        channel, _transport = self.sendRequest(
+            b"PUT /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % size
+        )
+        self.assertEqual(len(self.requestsSent()), 1)
+        # Handler a is gone: the next request's send finds it unreachable,
+        # and the PUT waits for another handler.
+        self.socket.unreachable.add(self.handlerId)
+        self.get()
+        self.assertEqual(self.dispatcher.counts()["queued"], 2)
+        channel.dataReceived(b"x" * size)
+        self.socket.clear()
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeHello("b", 1)])
+        request = self.lastRequest()
+        self.assertTrue(request.head.more)
+        self.assertEqual(self.streamedBody(request.requestId), (b"x" * size, True))
 
     def test_noTemporaryFile(self) -> None:
         """
