@@ -181,6 +181,13 @@ LARGE_FRAME: int | None = (
 # log's pacing: a bound on memory whatever the peers try.
 MAX_DENIAL_KEYS = 10000
 
+# How many routing ids the front's dispatcher remembers as having
+# registered, or as having had their replies dropped and logged (a handler
+# whose two sockets have different routing ids: docs/protocol.md, 2.1), so
+# that each unregistered one is logged once: a bound on memory whatever ids
+# the peers use.
+MAX_PEER_IDS = 10000
+
 # -- The handler ----------------------------------------------------------
 
 # The size of a handler's WSGI thread pool, and the credits it offers

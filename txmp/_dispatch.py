@@ -32,6 +32,7 @@ from txmp._defaults import (
     DEFAULT_WINDOW,
     GRANT_DIVISOR,
     MAX_CREDITS,
+    MAX_PEER_IDS,
 )
 from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
@@ -482,6 +483,10 @@ class Dispatcher:
         )
         self.pending: dict[bytes, PendingRequest] = {}
         self.queue: OrderedDict[bytes, PendingRequest] = OrderedDict()
+        # Routing ids that registered, or whose dropped replies were
+        # logged: a reply dropped from any other is logged, once per id
+        # (at most MAX_PEER_IDS of them, see _peerSeen).
+        self._peersSeen: set[bytes] = set()
         self._queueTimer: IDelayedCall | None = None
         # Seconds requests waited for a handler with capacity (metrics).
         self.queueWait = Histogram(QUEUE_BUCKETS)
@@ -890,6 +895,7 @@ class Dispatcher:
                     " (the peer set no ZMQ_ROUTING_ID): not registered",
                 )
                 return
+            self._peerSeen(identity)
             # (One the WELCOME finds unreachable is removed by the send,
             # which dispatches what waits.)
             if self.registry.hello(identity, message) is not None:
@@ -917,6 +923,40 @@ class Dispatcher:
             self.registry.bye(handler)
         else:
             self._bad(identity, "unexpected message on the send socket")
+
+    def _peerSeen(self, identity: bytes) -> None:
+        """
+        Remember C{identity} as a routing id that registered, or whose
+        dropped replies were logged.  At most L{MAX_PEER_IDS} are kept:
+        past that, all are forgotten, whatever ids peers use.
+        """
+        peers = self._peersSeen
+        if len(peers) >= MAX_PEER_IDS and identity not in peers:
+            peers.clear()
+        peers.add(identity)
+
+    def _unregisteredReply(self, identity: bytes) -> None:
+        """
+        A reply came on the return socket from C{identity}, a routing id
+        that never registered: log it, once per id.  A handler whose return
+        socket has another routing id than its send socket (or libzmq's,
+        for none) has every reply dropped, and the front answers its
+        requests 504 (docs/protocol.md, 2.1): without this line, only
+        C{droppedReplies} would say why.
+        """
+        self._peerSeen(identity)
+        self._log.warn(
+            "dropped replies from peer {peer}: that routing id did not"
+            " register{why}; each of a handler's two sockets must set the"
+            " same ZMQ_ROUTING_ID (docs/protocol.md, 2.1), or every reply"
+            " it sends is dropped and its requests time out"
+            " (logged once per routing id)",
+            peer=identity.hex(),
+            why=" (it starts with a zero byte: the peer set no"
+            " ZMQ_ROUTING_ID on its return socket)"
+            if identity[:1] == b"\0"
+            else "",
+        )
 
     def _credit(self, handler: HandlerState[PendingRequest], credits: int) -> None:
         """
@@ -966,6 +1006,8 @@ class Dispatcher:
         ):
             # Late (after a timeout or cancel), or not this peer's to answer.
             self.stats["droppedReplies"] += 1
+            if identity not in self._peersSeen and identity not in self.handlers:
+                self._unregisteredReply(identity)
             if isinstance(message, protocol.Response) and message.head.credit:
                 # The credit it carries is owed all the same, if this
                 # registration of the handler had the request.

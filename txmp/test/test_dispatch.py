@@ -18,7 +18,13 @@ from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, capturedLog
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_QUEUE_TIMEOUT, DEFAULT_TIMEOUT, MAX_CREDITS
+from txmp._defaults import (
+    DEFAULT_HEARTBEAT,
+    DEFAULT_QUEUE_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    MAX_CREDITS,
+    MAX_PEER_IDS,
+)
 from txmp._dispatch import (
     Dispatcher,
     FrontError,
@@ -740,6 +746,79 @@ class ReplyTests(DispatcherTestCase):
         self.respond(A, self.requestId)
         self.successResultOf(self.d)
         self.assertNoLeak()
+
+    def test_replyFromUnregisteredPeerLogged(self) -> None:
+        """
+        Replies from a routing id that never registered (a handler whose
+        return socket's C{ZMQ_ROUTING_ID} differs from its send socket's,
+        or is unset: docs/protocol.md, 2.1) are dropped and counted, and
+        logged once per routing id as a warning naming it, saying why all
+        of them are dropped.  A registered handler's dropped replies (late,
+        or for another's request) are not logged.
+        """
+        other = b"return-of-a"
+        with capturedLogs() as events:
+            self.respond(other, self.requestId)
+            self.reply(other, protocol.encodeError(self.requestId, "again"))
+            self.respond(B, self.requestId)
+            self.respond(A, b"front1.ffff")
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 4)
+        warnings = [e for e in events if e["log_level"] >= LogLevel.warn]
+        self.assertEqual(len(warnings), 1, events)
+        text = formatEvent(warnings[0])
+        self.assertIn(other.hex(), text)
+        self.assertIn("did not register", text)
+        self.assertIn("ZMQ_ROUTING_ID", text)
+        self.assertNoResult(self.d)
+
+    def test_replyFromFormerHandlerNotLogged(self) -> None:
+        """
+        Late replies from a handler the front forgot (drained, or declared
+        dead) are dropped and counted without a warning: that routing id
+        did register.
+        """
+        self.control(B, protocol.encodeBye())
+        self.assertNotIn(B, self.dispatcher.handlers)
+        with capturedLogs() as events:
+            self.respond(B, self.requestId)
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
+        self.assertEqual(
+            [e for e in events if e["log_level"] >= LogLevel.warn], []
+        )
+
+    def test_replyFromMadeUpIdLogged(self) -> None:
+        """
+        Replies from a routing id that starts with a zero byte (libzmq's,
+        for a return socket that set no C{ZMQ_ROUTING_ID}) are logged once
+        per id, saying so; each new connection of such a socket has a new
+        id, logged again.
+        """
+        with capturedLogs() as events:
+            for identity in [b"\x00\x80\x00\x41\xa7", b"\x00\x80\x00\x41\xa7",
+                             b"\x00\x80\x00\x41\xa8"]:
+                self.respond(identity, self.requestId)
+        texts = [formatEvent(e) for e in events if e["log_level"] >= LogLevel.warn]
+        self.assertEqual(len(texts), 2, texts)
+        self.assertIn("00800041a7", texts[0])
+        self.assertIn("set no ZMQ_ROUTING_ID", texts[0])
+
+    def test_unregisteredPeerMemoryBounded(self) -> None:
+        """
+        The routing ids remembered so (that registered, or whose replies
+        were logged) are at most L{MAX_PEER_IDS}, whatever ids a peer
+        makes up: past that they are forgotten, and logged again.
+        """
+        with capturedLogs() as events:
+            for n in range(MAX_PEER_IDS + 5):
+                self.respond(b"peer%d" % (n,), self.requestId)
+        self.assertLessEqual(len(self.dispatcher._peersSeen), MAX_PEER_IDS)
+        self.assertEqual(
+            len([e for e in events if e["log_level"] >= LogLevel.warn]),
+            MAX_PEER_IDS + 5,
+        )
+        with capturedLogs() as events:
+            self.respond(A, b"front1.ffff")
+        self.assertEqual(events, [])
 
     def test_unknownRequestId(self) -> None:
         """
