@@ -593,8 +593,6 @@ class SpawnedProcess:
         transport = protocol.transport
         self.pid: int | None = getattr(transport, "pid", None)
         self.ended = False
-        self._childLog = childLog
-        self._clock = clock
         self._waiters: list[Deferred[None]] = []
         self._outputCall: IDelayedCall | None = None
         # (Replaced on this instance: procmon makes it, and has no hook.)
