@@ -8,11 +8,13 @@ its spawned handlers exit.
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 from twisted.web.client import ResponseNeverReceived
 
-from ._harness import SystemTestCase, TwistdProcess, asyncTest
+from ._harness import SystemTestCase, TwistdProcess, asyncTest, childPids, reap
+from ._harness.procfs import hasExited
 
 
 class FrontStopTests(SystemTestCase):
@@ -108,6 +110,45 @@ class GracefulTimeoutTests(SystemTestCase):
             await slow
         self.assertIn(
             b'"GET /slow?seconds=20 HTTP/1.1" 444 - ', path.getContent(), self.transcript()
+        )
+
+
+class SpawnedHandlersExitFirstTests(SystemTestCase):
+    """
+    A front with C{--spawn} exits only after its handlers, as gunicorn's
+    arbiter waits for its workers.
+    """
+
+    @asyncTest
+    async def test_handlersExitBeforeFront(self) -> None:
+        """
+        SIGTERM to a front whose spawned handler is still running a request
+        the front gave up on (504): when the front has exited, both its
+        handlers have too, their stop lines are in its output, and it said
+        that it waited for them.
+        """
+        front = await self.startFront(
+            "--spawn", "2", "--app", "tests.apps.slow:app", "--timeout", "1"
+        )
+        await front.waitForLine("joined", count=2)
+        assert front.pid is not None
+        pids = sorted(childPids(front.pid))
+        self.addCleanup(reap, front, pids)
+        self.assertEqual(len(pids), 2, self.transcript())
+        result = await self.get("/slow?seconds=4")
+        self.assertEqual(result.code, 504, self.transcript())
+        front.signal("TERM")
+        await front.whenEnded()
+        self.assertStoppedCleanly(front)
+        self.assertEqual([pid for pid in pids if not hasExited(pid)], [], self.transcript())
+        stopLine = re.compile(r"mphandler \S+:spawn-[12] stopped after \d+ requests")
+        self.assertEqual(front.countLines(stopLine), 2, self.transcript())
+        self.assertEqual(
+            front.countLines(
+                re.compile(r"mpfront stopping: waited [\d.]+ s for 2 spawned handlers to exit")
+            ),
+            1,
+            self.transcript(),
         )
 
 

@@ -81,6 +81,20 @@ BOOT_FAILURES = 3
 # a front and its --spawn handlers, and for a handler (--graceful-timeout).
 DEFAULT_GRACEFUL_TIMEOUT = 30.0
 
+# A --spawn handler sent SIGTERM is sent SIGKILL this many seconds after its
+# --graceful-timeout, if it is still there (its own bound on its drain is
+# --graceful-timeout: this is for one that does not keep it).
+SPAWN_KILL_MARGIN = 5.0
+
+# A front stopping waits for its --spawn handlers to exit: for at most this
+# many seconds after SIGKILL (a process the kernel has not reaped by then,
+# stuck in an uninterruptible wait, is left behind, and said so) ...
+SPAWN_REAP_MARGIN = 5.0
+
+# ... and, once one has exited, for at most this many seconds more for the
+# rest of its output, unless a process it started still holds its pipes.
+SPAWN_OUTPUT_GRACE = 1.0
+
 # -- The front: HTTP ------------------------------------------------------
 
 # The largest request body, in bytes: a larger one gets 413 (--max-body).

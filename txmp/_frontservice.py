@@ -27,21 +27,29 @@ from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
+    IDelayedCall,
     IListeningPort,
     IProtocolFactory,
     IReactorCore,
-    IReactorProcess,
+    IReactorTime,
     IStreamServerEndpoint,
 )
 from twisted.logger import LogEvent, Logger, globalLogPublisher
 from twisted.python.failure import Failure
 
 from txmp._access import AccessLog
-from txmp._defaults import BOOT_FAILURES, HIGH_WATER_MARK, LARGE_FRAME
+from txmp._defaults import (
+    BOOT_FAILURES,
+    HIGH_WATER_MARK,
+    LARGE_FRAME,
+    SPAWN_KILL_MARGIN,
+    SPAWN_OUTPUT_GRACE,
+    SPAWN_REAP_MARGIN,
+)
 from txmp._dispatch import Dispatcher
 from txmp._front import FrontFactory
 from txmp._http import HTTPRules
-from txmp._interfaces import IFrontReactor
+from txmp._interfaces import IFrontReactor, cancelCall
 from txmp._logs import ChildLog, reopenLogFiles
 from txmp._metrics import FrontMetrics
 from txmp._reload import CodeWatcher, sourceRoot
@@ -513,10 +521,11 @@ BOOT_FAILED_STATUS = 3
 
 
 def _handlerMonitor(
-    reactor: IReactorProcess,
+    reactor: IFrontReactor,
     started: Callable[[str], None],
     publish: Callable[[LogEvent], None],
     supervised: Container[str],
+    running: dict[str, SpawnedProcess],
 ) -> ProcessMonitor:
     """
     A process monitor that calls C{started} with a process's name each time
@@ -528,6 +537,9 @@ def _handlerMonitor(
     @param supervised: the names of the processes it supervises, kept by
         its owner (procmon's own record, its C{processes} property, is
         deprecated, and Twisted says to keep one).
+    @param running: filled with a L{SpawnedProcess} for each process it
+        starts, by name, until that process has ended: those it supervises,
+        and those it no longer does (removed) that have not exited yet.
     """
     # Importing procmon installs the global reactor: only when made.
     from twisted.runner.procmon import ProcessMonitor
@@ -541,27 +553,86 @@ def _handlerMonitor(
                 ProcessMonitor.startProcess(self, name)
                 protocol = self.protocols.get(name)
                 if protocol is not None:
-                    _readChildLog(protocol, ChildLog(name, publish))
+                    process = SpawnedProcess(
+                        name, protocol, ChildLog(name, publish), reactor
+                    )
+                    running[name] = process
+                    process.whenEnded().addCallback(
+                        lambda _: running.pop(name, None)
+                        if running.get(name) is process else None
+                    )
 
     return HandlerMonitor(reactor=reactor)
 
 
-def _readChildLog(protocol: LoggingProtocol, childLog: ChildLog) -> None:
+class SpawnedProcess:
     """
-    Make procmon's protocol of a spawned handler hand its output to
-    C{childLog} instead of logging each line as an C{info} event of its
-    own, with a second time stamp.
+    One run of a spawned handler's process, from its start to its end: it
+    hands the process's output to a L{ChildLog} instead of procmon's
+    logging each line as an C{info} event of its own, with a second time
+    stamp; and it says when the process has ended.
+
+    The process has ended once it has exited and all it wrote has been
+    read, or L{SPAWN_OUTPUT_GRACE} seconds after it exited if its output is
+    still open then (a process it started, which inherited its standard
+    output, holds it).
+
+    @ivar name: the handler's name.
+    @ivar pid: its process ID.
+    @ivar ended: whether it has ended.
     """
-    # (Replaced on this instance: procmon makes it, and has no hook.)
-    ended = protocol.processEnded
-    protocol.outReceived = lambda data: childLog.dataReceived(1, data)  # type: ignore[method-assign]
-    protocol.errReceived = lambda data: childLog.dataReceived(2, data)  # type: ignore[method-assign]
 
-    def processEnded(reason: Failure) -> None:
-        childLog.ended()
-        ended(reason)
+    def __init__(
+        self,
+        name: str,
+        protocol: LoggingProtocol,
+        childLog: ChildLog,
+        clock: IReactorTime,
+    ) -> None:
+        self.name = name
+        transport = protocol.transport
+        self.pid: int | None = getattr(transport, "pid", None)
+        self.ended = False
+        self._waiters: list[Deferred[None]] = []
+        self._outputCall: IDelayedCall | None = None
+        # (Replaced on this instance: procmon makes it, and has no hook.)
+        ended = protocol.processEnded
+        protocol.outReceived = lambda data: childLog.dataReceived(1, data)  # type: ignore[method-assign]
+        protocol.errReceived = lambda data: childLog.dataReceived(2, data)  # type: ignore[method-assign]
 
-    protocol.processEnded = processEnded  # type: ignore[method-assign]
+        def processExited(reason: Failure) -> None:
+            # Reaped: its PID is gone, its pipes may still hold lines.
+            if not self.ended:
+                self._outputCall = clock.callLater(SPAWN_OUTPUT_GRACE, self._end)
+
+        def processEnded(reason: Failure) -> None:
+            childLog.ended()
+            ended(reason)
+            self._end()
+
+        protocol.processExited = processExited  # type: ignore[method-assign]
+        protocol.processEnded = processEnded  # type: ignore[method-assign]
+
+    def whenEnded(self) -> Deferred[None]:
+        """
+        A L{Deferred} that fires once the process has ended (at once if it
+        has), and that may be cancelled.
+        """
+        if self.ended:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred(self._waiters.remove)
+        self._waiters.append(waiter)
+        return waiter
+
+    def _end(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        cancelCall(self._outputCall)
+        self._outputCall = None
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
 
 
 class SpawnedHandlers(MultiService):
@@ -600,11 +671,13 @@ class SpawnedHandlers(MultiService):
         # The names of the handlers supervised now: added before the
         # monitor starts one, removed when it stops supervising it.
         self._supervised: set[str] = set()
+        # The processes started and not ended yet, supervised or retiring.
+        self._running: dict[str, SpawnedProcess] = {}
         self._monitor = _handlerMonitor(
-            reactor, self._processStarted, publish, self._supervised
+            reactor, self._processStarted, publish, self._supervised, self._running
         )
         # A draining handler gets its --graceful-timeout before SIGKILL.
-        self._monitor.killTime = options["graceful-timeout"] + 5
+        self._monitor.killTime = options["graceful-timeout"] + SPAWN_KILL_MARGIN
         self._monitor.setServiceParent(self)
         self._host = socket.gethostname()
         self._count = 0
@@ -632,17 +705,78 @@ class SpawnedHandlers(MultiService):
         self._stopping = True
         self._monitor.running = False
 
-    def stopService(self) -> Deferred[object]:
+    def stopService(self) -> Deferred[None]:
         """
         Stop the handlers (SIGTERM: they drain), once L{stopAfter} has
-        fired if set: the front's requests in progress need them.
+        fired if set: the front's requests in progress need them.  Fire
+        once every handler process has ended (L{_waitForHandlers}), as
+        gunicorn's arbiter waits for its workers, so that the front exits
+        after them, with their last lines in its log.
         """
         self.frontStopping()
-        if self.stopAfter is None:
-            # (Not typed in Twisted: a DeferredList.)
-            stopped: Deferred[object] = MultiService.stopService(self)
-            return stopped
-        return self.stopAfter().addCallback(lambda _: MultiService.stopService(self))
+        drained = succeed(None) if self.stopAfter is None else self.stopAfter()
+        return drained.addCallback(lambda _: self._stopHandlers())
+
+    def _stopHandlers(self) -> Deferred[None]:
+        began = self._reactor.seconds()
+        # The monitor sends SIGTERM to those it supervises, and SIGKILL to
+        # any still there killTime seconds later.  Those retiring (drained
+        # by SIGTTOU, a reload, --max-requests) got theirs when they were
+        # removed, so earlier.
+        MultiService.stopService(self)
+        return self._waitForHandlers(
+            list(self._running.values()),
+            began,
+            self._monitor.killTime + SPAWN_REAP_MARGIN,
+        )
+
+    def _waitForHandlers(
+        self, processes: list[SpawnedProcess], began: float, bound: float
+    ) -> Deferred[None]:
+        """
+        Wait until each of C{processes} has ended, for at most C{bound}
+        seconds: every one of them has been sent SIGKILL by then, and one
+        still not reaped (stuck in the kernel) must not keep the front
+        from exiting.  Log how many were waited for, and for how long.
+        """
+        done: Deferred[None] = Deferred()
+        count = len(processes)
+
+        def elapsed() -> float:
+            return round(self._reactor.seconds() - began, 1)
+
+        def allEnded(result: object) -> None:
+            cancelCall(timer)
+            if done.called:
+                return
+            self._log.info(
+                "mpfront stopping: waited {seconds} s for {count} spawned "
+                "handlers to exit",
+                seconds=elapsed(), count=count,
+            )
+            done.callback(None)
+
+        def timedOut() -> None:
+            left = [process for process in processes if not process.ended]
+            self._log.warn(
+                "mpfront stopping: {left} of {count} spawned handlers still "
+                "there {seconds} s after SIGTERM, SIGKILL included: {names}; "
+                "exiting without them",
+                left=len(left), count=count, seconds=elapsed(),
+                names=" ".join(
+                    "%s (PID %s)" % (process.name, process.pid) for process in left
+                ),
+            )
+            waiting.cancel()
+            done.callback(None)
+
+        timer = self._reactor.callLater(bound, timedOut)
+        waiting = gatherResults(
+            [process.whenEnded() for process in processes], consumeErrors=True
+        )
+        # (Cancelled when timed out: then it fails, and done has fired.)
+        waiting.addCallbacks(allEnded, lambda failure: None)
+        return done
 
     def _add(self) -> str:
         self._count += 1

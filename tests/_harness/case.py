@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 import signal as signals
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, Callable, TypeVar
@@ -60,6 +61,11 @@ from .processes import (
 _T = TypeVar("_T")
 _SelfT = TypeVar("_SelfT")
 _ClientT = TypeVar("_ClientT", bound=ClientConnection)
+
+#: twistd's last line, as the process itself logs it in text: not one of a
+#: front's spawned handlers, whose lines it logs as C{[NAME namespace#level]}
+#: (and, since it waits for them to exit, before its own).
+_SHUT_DOWN = re.compile(r"\[[^\] ]+\] Server Shut Down\.$")
 
 
 def asyncTest(
@@ -181,7 +187,8 @@ class SystemTestCase(TestCase):
         Assert that a process that was asked to stop stopped by itself
         after shutting down: with exit code 0 or, as twistd does when a
         signal stopped its reactor, by raising that signal again (so that
-        its parent sees why it stopped) once it logged C{Server Shut Down}.
+        its parent sees why it stopped) once it logged C{Server Shut Down}
+        (itself: its spawned handlers' are in its output too).
 
         @param process: A process that has ended.
         """
@@ -189,7 +196,7 @@ class SystemTestCase(TestCase):
         clean = isinstance(end, ProcessDone) or (
             isinstance(end, ProcessTerminated)
             and end.signal == signals.SIGTERM
-            and process.countLines("Server Shut Down.") == 1
+            and process.countLines(_SHUT_DOWN) == 1
         )
         self.assertTrue(
             clean and not process.killed,

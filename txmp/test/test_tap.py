@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import types
+from collections.abc import Sequence
 from typing import Any, Callable, cast
 
 import twisted.internet
@@ -23,7 +24,7 @@ from twisted.application.service import IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import capturedLogs, formatEvent
+from twisted.logger import LogEvent, capturedLogs, formatEvent
 from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
@@ -978,10 +979,139 @@ class SpawnedHandlersTests(SynchronousTestCase):
 
     def exits(self, name: str) -> None:
         """
-        The process C{name} exits by itself.
+        The process C{name} exits by itself, and its output closes.
         """
         protocol = self.spawned._monitor.protocols[name]
+        protocol.processExited(Failure(ProcessDone(0)))
         protocol.processEnded(Failure(ProcessDone(0)))
+
+    def stopping(self, events: Sequence[LogEvent]) -> list[str]:
+        """
+        The lines that C{events} hold about the front's stopping.
+        """
+        return [line for line in (formatEvent(event) for event in events)
+                if line.startswith("mpfront stopping")]
+
+    def test_stopWaitsForHandlers(self) -> None:
+        """
+        Stopping sends C{SIGTERM} to every handler, and fires only once
+        each has exited, as gunicorn's arbiter waits for its workers: the
+        front exits after them, with all they logged.  It says how many it
+        waited for, and how long.
+        """
+        with capturedLogs() as events:
+            stopped = self.spawned.stopService()
+            self.assertEqual(self.signals(self.name(1)), ["TERM"])
+            self.assertEqual(self.signals(self.name(2)), ["TERM"])
+            self.reactor.advance(2)
+            self.exits(self.name(1))
+            self.assertNoResult(stopped)
+            self.reactor.advance(1.5)
+            self.exits(self.name(2))
+            self.successResultOf(stopped)
+        self.assertEqual(
+            self.stopping(events),
+            ["mpfront stopping: waited 3.5 s for 2 spawned handlers to exit"],
+        )
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_stopWaitsForRetiring(self) -> None:
+        """
+        A handler still draining when the front stops, retired earlier
+        (by SIGTTOU here), is waited for too, though no longer supervised.
+        """
+        with capturedLogs() as events:
+            self.spawned.decrease()
+            self.reactor.advance(10)
+            stopped = self.spawned.stopService()
+            self.assertEqual(self.signals(self.name(1)), ["TERM"])
+            self.assertEqual(self.signals(self.name(2)), ["TERM"])
+            self.exits(self.name(2))
+            self.assertNoResult(stopped)
+            self.exits(self.name(1))
+            self.successResultOf(stopped)
+        self.assertEqual(
+            self.stopping(events),
+            ["mpfront stopping: waited 0.0 s for 2 spawned handlers to exit"],
+        )
+
+    def test_stopDuringReload(self) -> None:
+        """
+        Stopped during a reload, the front waits for the old handlers, the
+        one already draining and the one not yet, and for the new ones,
+        joined or not: all get C{SIGTERM}, and no handler is started.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.reload()
+        self.spawned.handlerJoined(self.name(3))
+        stopped = self.spawned.stopService()
+        names = [self.name(n) for n in (1, 2, 3, 4)]
+        self.assertEqual([self.signals(name) for name in names], [["TERM"]] * 4)
+        for name in names[:3]:
+            self.exits(name)
+            self.reactor.advance(1)
+            self.assertNoResult(stopped)
+        self.exits(names[3])
+        self.successResultOf(stopped)
+        self.assertEqual(self.started(), names)
+
+    def test_stopBounded(self) -> None:
+        """
+        A handler still there after C{--graceful-timeout} is sent
+        C{SIGKILL} (5 s later); one that is not gone even then (the kernel
+        has not reaped it) keeps the front at most 5 s more, and is named.
+        """
+        with capturedLogs() as events:
+            stopped = self.spawned.stopService()
+            self.reactor.advance(34.9)
+            self.assertEqual(self.signals(self.name(1)), ["TERM"])
+            self.reactor.advance(0.1)
+            self.assertEqual(self.signals(self.name(1)), ["TERM", "KILL"])
+            self.assertEqual(self.signals(self.name(2)), ["TERM", "KILL"])
+            self.exits(self.name(1))
+            self.reactor.advance(4.9)
+            self.assertNoResult(stopped)
+            self.reactor.advance(0.1)
+            self.successResultOf(stopped)
+        self.assertEqual(
+            self.stopping(events),
+            ["mpfront stopping: 1 of 2 spawned handlers still there 40.0 s after "
+             "SIGTERM, SIGKILL included: %s (PID 1); exiting without them"
+             % (self.name(2),)],
+        )
+
+    def test_outputHeldOpen(self) -> None:
+        """
+        A handler that has exited while a process it started holds its
+        output open is waited for 1 s more, not until that process ends.
+        """
+        stopped = self.spawned.stopService()
+        for name in (self.name(1), self.name(2)):
+            self.spawned._monitor.protocols[name].processExited(
+                Failure(ProcessDone(0))
+            )
+        self.reactor.advance(0.9)
+        self.assertNoResult(stopped)
+        self.reactor.advance(0.1)
+        self.successResultOf(stopped)
+
+    def test_stopWithHandlersGone(self) -> None:
+        """
+        Handlers that exited before the front stopped (Ctrl-C reaches them
+        too) are neither restarted nor waited for.
+        """
+        with capturedLogs() as events:
+            self.spawned.frontStopping()
+            self.exits(self.name(1))
+            self.exits(self.name(2))
+            self.reactor.advance(60)
+            self.successResultOf(self.spawned.stopService())
+        self.assertEqual(len(self.started()), 2)
+        self.assertEqual(
+            self.stopping(events),
+            ["mpfront stopping: waited 0.0 s for 0 spawned handlers to exit"],
+        )
 
     def test_reload(self) -> None:
         """
@@ -1005,10 +1135,10 @@ class SpawnedHandlersTests(SynchronousTestCase):
 
     def test_noDeprecatedProcmon(self) -> None:
         """
-        Starting, reloading, resizing and replacing handlers uses none of
-        procmon's deprecated API (its C{processes} property, which warns):
-        L{_frontservice.SpawnedHandlers} keeps its own record of the
-        handlers it supervises.
+        Starting, reloading, resizing, replacing and stopping handlers, and
+        waiting for them to exit, uses none of procmon's deprecated API (its
+        C{processes} property, which warns): L{_frontservice.SpawnedHandlers}
+        keeps its own record of the handlers it supervises and runs.
         """
         self.spawned.handlerJoined(self.name(1))
         self.spawned.handlerJoined(self.name(2))
@@ -1019,6 +1149,10 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.spawned.decrease()
         self.spawned.handlerDraining(self.name(4))
         self.assertEqual(self.spawned.names, [self.name(5), self.name(6)])
+        stopped = self.spawned.stopService()
+        for name in list(self.spawned._monitor.protocols):
+            self.exits(name)
+        self.successResultOf(stopped)
         self.assertEqual(
             [str(w["message"]) for w in self.flushWarnings()
              if w["category"] is DeprecationWarning],
