@@ -43,6 +43,29 @@ class LingeringThreadTests(SystemTestCase):
         )
 
     @asyncTest
+    async def test_recycledExitsWithExecutorTask(self) -> None:
+        """
+        A handler recycled by C{--max-requests} exits with status 0 once it
+        has answered, even if a L{concurrent.futures.ThreadPoolExecutor} of
+        the application's (imported after the handler began, as an
+        application imports one) runs a task that never ends: Python's exit
+        would join its thread for ever, daemon though it is.
+        """
+        _front, handler = await self.startFrontAndHandler(LINGERING, "--max-requests", "1")
+        result = await self.get("/executor")
+        self.assertResponse(result, 200, str(handler.pid).encode("ascii"))
+        await self.withTimeout(handler.whenEnded(), 10, "the recycled handler to exit")
+        self.assertIsInstance(handler.end, ProcessDone, self.transcript())
+        self.assertEqual(
+            handler.countLines(
+                "exiting without waiting for 2 threads the application left running:"
+                " started-at-import executor_0"
+            ),
+            1,
+            self.transcript(),
+        )
+
+    @asyncTest
     async def test_frontGoneExits(self) -> None:
         """
         A spawned handler whose front was killed (C{SIGKILL}) exits.

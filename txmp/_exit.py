@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Callable
 
 from twisted.internet.interfaces import IReactorCore
@@ -20,20 +20,45 @@ from twisted.logger import Logger
 
 
 def lingeringThreads(
-    threads: Iterable[threading.Thread], main: threading.Thread
+    threads: Iterable[threading.Thread],
+    main: threading.Thread,
+    joined: Container[threading.Thread] = (),
 ) -> list[threading.Thread]:
     """
-    The threads that Python's exit would wait for: alive, not daemons, not
-    C{main}.
+    The threads that Python's exit would wait for: alive, not C{main}, and
+    not daemons unless in C{joined}.
 
     @param threads: every thread (L{threading.enumerate}).
     @param main: the main thread (L{threading.main_thread}).
+    @param joined: daemon threads that Python's exit joins all the same
+        (L{_executorThreads}).
     """
-    return [t for t in threads if t is not main and not t.daemon and t.is_alive()]
+    return [
+        t for t in threads
+        if t is not main and (not t.daemon or t in joined) and t.is_alive()
+    ]
+
+
+def _executorThreads() -> Container[threading.Thread]:
+    """
+    The worker threads of the L{concurrent.futures.ThreadPoolExecutor}s of
+    this process: daemons, but the exit hook of L{concurrent.futures}
+    joins each, so one running a task that never ends would keep the
+    process alive for ever.
+    """
+    module = sys.modules.get("concurrent.futures.thread")
+    # (Private: a weak mapping of its threads to their queues, 3.9+.)
+    threads = getattr(module, "_threads_queues", None)
+    return set(threads.keys()) if threads is not None else ()
 
 
 def _lingeringNames() -> list[str]:
-    return [t.name for t in lingeringThreads(threading.enumerate(), threading.main_thread())]
+    return [
+        t.name
+        for t in lingeringThreads(
+            threading.enumerate(), threading.main_thread(), _executorThreads()
+        )
+    ]
 
 
 def _registerBeforeJoin(call: Callable[[], None]) -> None:
@@ -45,6 +70,12 @@ def _registerBeforeJoin(call: Callable[[], None]) -> None:
     """
     register = getattr(threading, "_register_atexit", None)
     if register is not None:
+        # Registered first, concurrent.futures's hook (which joins its
+        # executors' threads, C{_python_exit}) runs after C{call}: the hooks
+        # run in the reverse order.  Imported later (by the application),
+        # it would run first, and wait for a task that never ends.
+        import concurrent.futures.thread  # noqa: F401
+
         register(call)
 
 
@@ -61,7 +92,9 @@ class ExitWithoutThreads:
     a handler stopped by C{SIGTERM} (twistd kills itself with the signal).
     So, if such threads are left once the interpreter exits, the process
     leaves with L{os._exit}, after twistd has shut down (its log written,
-    its pidfile removed).
+    its pidfile removed).  The threads of a
+    L{concurrent.futures.ThreadPoolExecutor} count too: daemons, but
+    joined by that module's own exit hook, which runs after this one.
 
     @ivar status: the exit status then: 0 once the reactor has run and
         stopped (twistd returns normally), 1 before (the application could

@@ -3,7 +3,10 @@
 An application that leaves threads running: it starts a thread that is
 not a daemon and never ends when it is imported, and another for every
 request to C{/thread} (not a daemon either, which it would be by default,
-as the thread starting it is).  Every request is answered with the handler's PID.
+as the thread starting it is); a request to C{/executor} gives a
+L{concurrent.futures.ThreadPoolExecutor} a task that never ends (its
+threads are daemons, but Python's exit joins them).  Every request is
+answered with the handler's PID.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
 _never = threading.Event()
+_executors: list[object] = []
 
 
 def _forever() -> None:
@@ -30,6 +34,13 @@ threading.Thread(target=_forever, name="started-at-import").start()
 def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
     if environ.get("PATH_INFO") == "/thread":
         threading.Thread(target=_forever, name="started-by-request", daemon=False).start()
+    elif environ.get("PATH_INFO") == "/executor":
+        # (Imported here: the handler must exit whenever the application
+        # imports it, after txmp's hook too.)
+        from concurrent.futures import ThreadPoolExecutor
+
+        _executors.append(ThreadPoolExecutor(1, thread_name_prefix="executor"))
+        _executors[-1].submit(_forever)
     body = b"%d" % (os.getpid(),)
     startResponse(
         "200 OK",

@@ -934,6 +934,52 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         )
         self.assertEqual(_exit.lingeringThreads([alive], alive), [])
 
+    def test_executorThreadsJoined(self) -> None:
+        """
+        A daemon thread that Python's exit joins all the same (an
+        executor's, given as C{joined}) lingers; another daemon does not.
+        """
+
+        class AliveDaemon(threading.Thread):
+            # (Alive without running: a unit test starts no thread.)
+            def is_alive(self) -> bool:
+                return True
+
+        worker = AliveDaemon(daemon=True)
+        other = AliveDaemon(daemon=True)
+        main = threading.Thread(target=lambda: None)
+        self.assertEqual(
+            _exit.lingeringThreads([worker, other], main, joined={worker}), [worker]
+        )
+
+    def test_executorsJoinedAfter(self) -> None:
+        """
+        The hook is registered after L{concurrent.futures}' own (which
+        joins its executors' threads), so that it runs before it: the
+        hooks run in the reverse order, and an application imports
+        L{concurrent.futures} after the hook is installed.
+        """
+        import concurrent.futures
+
+        registered: list[Callable[[], None]] = []
+        self.patch(threading, "_register_atexit", registered.append)
+        name = "concurrent.futures.thread"
+        old = sys.modules.pop(name, None)
+
+        def restore() -> None:
+            if old is not None:
+                sys.modules[name] = old
+                concurrent.futures.thread = old
+            else:
+                sys.modules.pop(name, None)
+
+        self.addCleanup(restore)
+        hook = _exit.ExitWithoutThreads()
+        hook.install()
+        self.assertEqual(
+            registered, [sys.modules[name]._python_exit, hook.interpreterExiting]
+        )
+
     def test_onlyTwistdsProcess(self) -> None:
         """
         Options parsed alone (by a test, not as twistd's subcommand) change
