@@ -21,6 +21,26 @@ class LingeringThreadTests(SystemTestCase):
     (L{tests.apps.lingering}): Python's exit would wait for them for ever.
     """
 
+    async def assertRecycledExits(self, path: str, threads: str) -> None:
+        """
+        Start a handler of L{LINGERING} recycled after one request, and
+        request C{path}: the handler answers, then exits with status 0,
+        saying once which C{threads} it did not wait for.
+        """
+        _front, handler = await self.startFrontAndHandler(LINGERING, "--max-requests", "1")
+        result = await self.get(path)
+        self.assertResponse(result, 200, str(handler.pid).encode("ascii"))
+        await self.withTimeout(handler.whenEnded(), 10, "the recycled handler to exit")
+        self.assertIsInstance(handler.end, ProcessDone, self.transcript())
+        self.assertEqual(
+            handler.countLines(
+                "exiting without waiting for 2 threads the application left running: "
+                + threads
+            ),
+            1,
+            self.transcript(),
+        )
+
     @asyncTest
     async def test_recycledExits(self) -> None:
         """
@@ -28,19 +48,7 @@ class LingeringThreadTests(SystemTestCase):
         has answered, saying which threads it did not wait for, instead of
         staying alive for ever.
         """
-        _front, handler = await self.startFrontAndHandler(LINGERING, "--max-requests", "1")
-        result = await self.get("/thread")
-        self.assertResponse(result, 200, str(handler.pid).encode("ascii"))
-        await self.withTimeout(handler.whenEnded(), 10, "the recycled handler to exit")
-        self.assertIsInstance(handler.end, ProcessDone, self.transcript())
-        self.assertEqual(
-            handler.countLines(
-                "exiting without waiting for 2 threads the application left running:"
-                " started-at-import started-by-request"
-            ),
-            1,
-            self.transcript(),
-        )
+        await self.assertRecycledExits("/thread", "started-at-import started-by-request")
 
     @asyncTest
     async def test_recycledExitsWithExecutorTask(self) -> None:
@@ -51,19 +59,7 @@ class LingeringThreadTests(SystemTestCase):
         application imports one) runs a task that never ends: Python's exit
         would join its thread for ever, daemon though it is.
         """
-        _front, handler = await self.startFrontAndHandler(LINGERING, "--max-requests", "1")
-        result = await self.get("/executor")
-        self.assertResponse(result, 200, str(handler.pid).encode("ascii"))
-        await self.withTimeout(handler.whenEnded(), 10, "the recycled handler to exit")
-        self.assertIsInstance(handler.end, ProcessDone, self.transcript())
-        self.assertEqual(
-            handler.countLines(
-                "exiting without waiting for 2 threads the application left running:"
-                " started-at-import executor_0"
-            ),
-            1,
-            self.transcript(),
-        )
+        await self.assertRecycledExits("/executor", "started-at-import executor_0")
 
     @asyncTest
     async def test_frontGoneExits(self) -> None:

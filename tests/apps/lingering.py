@@ -39,8 +39,9 @@ def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[byte
         # imports it, after txmp's hook too.)
         from concurrent.futures import ThreadPoolExecutor
 
-        _executors.append(ThreadPoolExecutor(1, thread_name_prefix="executor"))
-        _executors[-1].submit(_forever)
+        executor = ThreadPoolExecutor(1, thread_name_prefix="executor")
+        _executors.append(executor)
+        executor.submit(_forever)
     body = b"%d" % (os.getpid(),)
     startResponse(
         "200 OK",
