@@ -450,17 +450,7 @@ class Exchange:
         head = self._head(reply, hasBody)
         if reply.more:
             self.state = ResponseState.WRITING
-            if self.connection.transportFull:
-                # (A pipelined response before it is still going out.)
-                self.connection.write(head)
-                self.writeBody(reply.body)
-                return
-            # The head and the first chunks in one write: one send, one
-            # packet.
-            chunks, overrun = self._fit(reply.body)
-            self._write(chunks, head)
-            if overrun:
-                self._overrun()
+            self._writeBody(reply.body, head)
         else:
             self._writeWhole(head, reply.body)
 
@@ -563,19 +553,29 @@ class Exchange:
     # BodyConsumer: the rest of a streamed reply.
 
     def writeBody(self, chunks: Sequence[Frame]) -> None:
-        if self.state is not ResponseState.WRITING:
-            return
+        if self.state is ResponseState.WRITING:
+            self._writeBody(chunks)
+
+    def _writeBody(self, chunks: Sequence[Frame], head: bytes = b"") -> None:
+        """
+        Write C{chunks} of a streamed body, after C{head} if they are the
+        first (then in one write: one send, one packet), or hold them while
+        the client's transport is full.
+        """
         chunks, overrun = self._fit(chunks)
         if overrun:
             self._writeHeld()
-            self._write(chunks)
+            self._write(chunks, head)
             self._overrun()
         elif self.connection.transportFull:
+            # (A pipelined response before it is still going out.)
+            if head:
+                self.connection.write(head)
             # Not empty chunks: they pass the handler's window, so nothing
             # else would bound how many of them are held.
             self._held.extend([chunk for chunk in chunks if len(chunk)])
         else:
-            self._write(chunks)
+            self._write(chunks, head)
 
     def finishBody(self) -> None:
         if self.state is not ResponseState.WRITING:
