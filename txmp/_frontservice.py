@@ -739,44 +739,35 @@ class SpawnedHandlers(MultiService):
         still not reaped (stuck in the kernel) must not keep the front
         from exiting.  Log how many were waited for, and for how long.
         """
-        done: Deferred[None] = Deferred()
         count = len(processes)
 
-        def elapsed() -> float:
-            return round(self._reactor.seconds() - began, 1)
-
-        def allEnded(result: object) -> None:
-            cancelCall(timer)
-            if done.called:
-                return
-            self._log.info(
-                "mpfront stopping: waited {seconds} s for {count} spawned "
-                "handlers to exit",
-                seconds=elapsed(), count=count,
-            )
-            done.callback(None)
-
-        def timedOut() -> None:
+        def ended(result: object) -> None:
+            # Whether all ended, or the bound came first (then the wait
+            # was cancelled): what is left says which.
+            seconds = round(self._reactor.seconds() - began, 1)
             left = [process for process in processes if not process.ended]
+            if not left:
+                self._log.info(
+                    "mpfront stopping: waited {seconds} s for {count} spawned "
+                    "handlers to exit",
+                    seconds=seconds, count=count,
+                )
+                return
             self._log.warn(
                 "mpfront stopping: {left} of {count} spawned handlers still "
                 "there {seconds} s after SIGTERM, SIGKILL included: {names}; "
                 "exiting without them",
-                left=len(left), count=count, seconds=elapsed(),
+                left=len(left), count=count, seconds=seconds,
                 names=" ".join(
                     "%s (PID %s)" % (process.name, process.pid) for process in left
                 ),
             )
-            waiting.cancel()
-            done.callback(None)
 
-        timer = self._reactor.callLater(bound, timedOut)
         waiting = gatherResults(
             [process.whenEnded() for process in processes], consumeErrors=True
         )
-        # (Cancelled when timed out: then it fails, and done has fired.)
-        waiting.addCallbacks(allEnded, lambda failure: None)
-        return done
+        waiting.addTimeout(bound, self._reactor, onTimeoutCancel=lambda result, timeout: None)
+        return waiting.addCallback(ended)
 
     def _add(self) -> str:
         self._count += 1
