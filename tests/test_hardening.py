@@ -232,3 +232,39 @@ class SlowlorisTests(SystemTestCase):
             held = client.closedAt - client.firstByteAt
             self.assertTrue(4.5 < held < 8, f"a slow connection closed after {held:.2f}s")
         self.assertEqual(handler.countLines(f"{CALLED} GET /slow"), 0)
+
+
+class ConnectionLimitTests(SystemTestCase):
+    """
+    At C{--max-connections} open client connections the front stops
+    accepting: a new client waits in the listen backlog, is neither reset
+    nor lost, and is served once a connection closes.
+    """
+
+    @asyncTest
+    async def test_waitsInBacklog(self) -> None:
+        """
+        With C{--max-connections 2} and two kept-alive clients, a third
+        client's request is not answered while both stay open (the front
+        warns that it is at the limit), and is answered 200 as soon as one
+        of them closes.
+        """
+        front, _handler = await self.startFrontAndHandler(
+            "txmp.demo:app", frontArguments=["--max-connections", "2"]
+        )
+        first = await self.rawConnection()
+        second = await self.rawConnection()
+        for client in (first, second):
+            response = await client.request(self.rawRequest("GET", "/"))
+            self.assertEqual(response.code, 200)
+        await front.waitForLine("the most allowed (--max-connections 2)")
+        third = await self.rawConnection()
+        waiting = third.request(self.rawRequest("GET", "/"))
+        # A round trip through the front's reactor, which would have
+        # accepted the third connection meanwhile if it were accepting.
+        response = await first.request(self.rawRequest("GET", "/"))
+        self.assertEqual(response.code, 200)
+        self.assertFalse(waiting.called)
+        await first.abort()
+        response = await self.withTimeout(waiting, 10, "the waiting client's response")
+        self.assertEqual(response.code, 200)

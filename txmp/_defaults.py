@@ -118,6 +118,21 @@ DEFAULT_MAX_HEADERS = 100
 # (--max-header-bytes).
 DEFAULT_MAX_HEADER_BYTES = 16 * KiB
 
+# The most client connections open at once (--max-connections): at this
+# many the front stops accepting, and clients wait in the listen backlog.
+# 0: the file descriptor limit (whose soft value the front raises to the
+# hard one) less FD_RESERVE, or half of it if that is more
+# (txmp._accept.defaultMaxConnections).
+DEFAULT_MAX_CONNECTIONS = 0
+
+# File descriptors kept, below the limit, for what is not a client
+# connection: ZeroMQ's sockets and its handlers' connections, the logs,
+# the stats port's clients, spawned handlers' pipes.
+FD_RESERVE = 256
+
+# Seconds between two warnings that the front is at --max-connections.
+MAX_CONNECTIONS_LOG_INTERVAL = 60.0
+
 # A request body must be received within this many seconds of reading
 # time (R.U.D.Y.: a body trickled to hold a handler's thread;
 # --body-timeout).

@@ -40,6 +40,7 @@ from twisted.web.http import datetimeToString
 from zope.interface import implementer
 
 from txmp import __version__, protocol
+from txmp._accept import AcceptLimit
 from txmp._access import AccessLog
 from txmp._defaults import (
     ABORT_TIMEOUT,
@@ -950,7 +951,7 @@ class FrontConnection(Protocol):
             self.scheme = b"https"
         transport.registerProducer(self, True)
         self._registered = True
-        self.factory.connections.add(self)
+        self.factory.connectionOpened(self)
         self._startIdle()
 
     def client(
@@ -1551,10 +1552,13 @@ class FrontFactory(_ServerFactory):
     @ivar httpRules: the limits, timeouts and trusted proxies.
     @ivar retryAfter: the C{Retry-After} seconds sent with 503.
     @ivar connections: the open connections.
+    @ivar acceptLimit: what stops the ports from accepting at
+        C{--max-connections} open connections, if anything.
     """
 
     noisy = False
     retryAfter = 1
+    acceptLimit: AcceptLimit | None = None
 
     def __init__(
         self,
@@ -1630,11 +1634,21 @@ class FrontFactory(_ServerFactory):
         for connection in list(self.connections):
             connection.cut()
 
+    def connectionOpened(self, connection: FrontConnection) -> None:
+        """
+        C{connection} is open.
+        """
+        self.connections.add(connection)
+        if self.acceptLimit is not None:
+            self.acceptLimit.connectionsChanged(len(self.connections))
+
     def connectionClosed(self, connection: FrontConnection) -> None:
         """
         C{connection} is closed.
         """
         self.connections.discard(connection)
+        if self.acceptLimit is not None:
+            self.acceptLimit.connectionsChanged(len(self.connections))
         self._checkDrained()
         if self._stopped:
             self._closeAccessLog()

@@ -37,6 +37,7 @@ from twisted.internet.interfaces import (
 from twisted.logger import LogEvent, Logger, globalLogPublisher
 from twisted.python.failure import Failure
 
+from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit
 from txmp._access import AccessLog
 from txmp._defaults import (
     BOOT_FAILURES,
@@ -134,6 +135,8 @@ class FrontService(Service):
         self._drainWaiters: list[Deferred[None]] = []
         # The HTTP site, once started.
         self._site: FrontFactory | None = None
+        # What pauses the HTTP ports at --max-connections, once started.
+        self.acceptLimit: AcceptLimit | None = None
         # The access log, if any, once started (see reopenLogs).
         self.accessLog: AccessLog | None = None
         # While startService runs; the first endpoint error seen meanwhile.
@@ -193,6 +196,17 @@ class FrontService(Service):
             dispatcher, self._reactor, accessLog, options["max-body"],
             httpRules(options), metrics,
         )
+        # Before any port listens, and before --spawn handlers start (they
+        # inherit it).
+        before, fileLimit = raiseFileLimit()
+        if fileLimit != before:
+            self._log.info(
+                "mpfront: open files limit raised from {before} to {after}",
+                before=before, after=fileLimit,
+            )
+        site.acceptLimit = self.acceptLimit = AcceptLimit(
+            self._reactor, options["max-connections"] or defaultMaxConnections(fileLimit)
+        )
         self.accessLog = accessLog
         self._site = site
         endpoints: list[tuple[str, str, IProtocolFactory]] = [
@@ -214,9 +228,9 @@ class FrontService(Service):
             except Exception as e:  # noqa: BLE001
                 self._abandon(f"{what}: {_reason(e)}")
             listening.append(
-                endpoint.listen(factory).addCallback(self._portListening).addErrback(
-                    self._cannotListen, what
-                )
+                endpoint.listen(factory)
+                .addCallback(self._portListening, factory)
+                .addErrback(self._cannotListen, what)
             )
         gatherResults(listening, consumeErrors=True).addCallbacks(
             self._listening, lambda failure: None
@@ -260,8 +274,11 @@ class FrontService(Service):
             key=curve[0].decode("ascii"), count=len(options["curve-allowed"]),
         )
 
-    def _portListening(self, port: IListeningPort) -> IListeningPort:
+    def _portListening(self, port: IListeningPort, factory: IProtocolFactory) -> IListeningPort:
         self._ports.append(port)
+        site = self._site
+        if factory is site and site is not None and site.acceptLimit is not None:
+            site.acceptLimit.addPort(port)
         return port
 
     def _listening(self, ports: list[IListeningPort]) -> None:

@@ -26,6 +26,7 @@ from txmp._defaults import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_LISTEN,
     DEFAULT_MAX_BODY,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_MESSAGE,
@@ -37,6 +38,7 @@ from txmp._defaults import (
     DEFAULT_THREADS,
     DEFAULT_TIMEOUT,
     DEFAULT_WINDOW,
+    FD_RESERVE,
     MAX_CREDITS,
 )
 from txmp._http import parseNetwork
@@ -141,6 +143,11 @@ class Options(TxmpOptions):
         ["max-header-bytes", None, DEFAULT_MAX_HEADER_BYTES,
          "Most bytes of header fields in a request: more get 431.",
          positive(int)],
+        ["max-connections", None, DEFAULT_MAX_CONNECTIONS,
+         "Most client connections open at once: at this many the front "
+         "stops accepting, and new clients wait in the listen backlog "
+         f"(0: the file descriptor limit less {FD_RESERVE}).",
+         nonNegative(int)],
         ["access-log", None, None,
          "Write an access log to this file, or to stdout with -; SIGUSR1 "
          "reopens the file (for logrotate)."],

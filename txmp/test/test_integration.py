@@ -20,12 +20,15 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.selectreactor import SelectReactor
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
 from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
+from txmp import _frontservice
+from txmp._defaults import FD_RESERVE
 from txmp._interfaces import IFrontReactor
 from txmp._pool import ReactorCalls, WorkerPool
 from txmp._zmq import ZmqContext, newRoutingId
@@ -134,6 +137,30 @@ class FrontAndHandlerTests(ServicesTestCase):
         self.assertEqual(response.code, 503)
         self.assertEqual(response.headers.getRawHeaders(b"retry-after"), [b"1"])
         self.assertEqual(front.dispatcher.counts()["pending"], 0)
+
+    @inlineCallbacks
+    def test_fileLimitRaised(self) -> Any:
+        """
+        A front raises its open files limit before it listens, says so, and
+        pauses its HTTP port at the limit less L{FD_RESERVE} connections
+        by default.
+        """
+        self.patch(_frontservice, "raiseFileLimit", lambda: (1024, 4096))
+        with capturedLogs() as events:
+            front = yield self.startFront()
+        self.assertIn(
+            "mpfront: open files limit raised from 1024 to 4096", map(formatEvent, events)
+        )
+        self.assertEqual(front.acceptLimit.limit, 4096 - FD_RESERVE)
+        self.assertEqual(len(front.acceptLimit._ports), 1)
+
+    @inlineCallbacks
+    def test_maxConnections(self) -> Any:
+        """
+        C{--max-connections} sets the front's limit of open connections.
+        """
+        front = yield self.startFront("--max-connections", "7")
+        self.assertEqual(front.acceptLimit.limit, 7)
 
     @inlineCallbacks
     def test_rawHandlerFromSpec(self) -> Any:

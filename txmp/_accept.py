@@ -1,0 +1,123 @@
+# -*- test-case-name: txmp.test.test_accept -*-
+"""
+How many client connections the front holds open at once: at
+C{--max-connections} its HTTP ports stop accepting, and new clients wait in
+the kernel's listen backlog (as behind nginx's C{worker_connections}) until
+a connection closes, instead of being accepted and reset for want of a file
+descriptor.  The default follows the process's file descriptor limit,
+whose soft value the front first raises to the hard one, as systemd
+advises programs that do not use C{select()}.
+"""
+
+from __future__ import annotations
+
+import resource
+from typing import Callable
+
+from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.logger import Logger
+
+from txmp._defaults import FD_RESERVE, MAX_CONNECTIONS_LOG_INTERVAL
+
+_Limits = tuple[int, int]
+
+
+def raiseFileLimit(
+    getrlimit: Callable[[int], _Limits] = resource.getrlimit,
+    setrlimit: Callable[[int, _Limits], None] = resource.setrlimit,
+) -> tuple[int, int]:
+    """
+    Raise this process's soft limit on open files (C{RLIMIT_NOFILE}) to
+    its hard limit.  systemd keeps the soft limit at 1,024 for programs
+    that use C{select()}, and raises the hard one (to 524,288), for the
+    others to raise their own: the front's reactor (epoll) is one.
+
+    @return: the soft limit before and after; the same if it could not be
+        raised (the hard limit is unlimited, or the kernel refused).
+    """
+    soft, hard = getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == resource.RLIM_INFINITY or soft >= hard:
+        return soft, soft
+    try:
+        setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        return soft, soft
+    return soft, hard
+
+
+def defaultMaxConnections(fileLimit: int) -> int:
+    """
+    The most client connections for a process that may have C{fileLimit}
+    files open: what is left once L{FD_RESERVE} descriptors are kept for
+    ZeroMQ, handlers' connections, logs and spawned handlers' pipes, and
+    at least half of the limit.
+    """
+    return max(fileLimit - FD_RESERVE, fileLimit // 2, 1)
+
+
+class AcceptLimit:
+    """
+    Stops the front's HTTP ports from accepting while C{limit} connections
+    are open, and starts them again when one closes.  Must be called in the
+    reactor thread.
+
+    @ivar limit: the most connections open at once (C{--max-connections}).
+    @ivar paused: whether the ports have stopped accepting.
+    """
+
+    _log = Logger()
+
+    def __init__(self, reactor: IReactorTime, limit: int) -> None:
+        self._reactor = reactor
+        self.limit = limit
+        self.paused = False
+        self._ports: list[IPushProducer] = []
+        # When the last warning was logged, and the pauses since.
+        self._warnedAt: float | None = None
+        self._pauses = 0
+
+    def addPort(self, port: object) -> None:
+        """
+        Pause and resume C{port} with the others: a listening port of
+        Twisted's (TCP, TLS, UNIX) is a push producer of connections.  A
+        port that is not one is not limited.
+        """
+        if IPushProducer.providedBy(port):
+            producer = IPushProducer(port)
+            self._ports.append(producer)
+            if self.paused:
+                producer.pauseProducing()
+
+    def connectionsChanged(self, count: int) -> None:
+        """
+        C{count} connections are open now: pause the ports at the limit,
+        resume them below it.
+        """
+        if count >= self.limit:
+            if not self.paused:
+                self.paused = True
+                for port in self._ports:
+                    port.pauseProducing()
+                self._pauses += 1
+                self._warn(count)
+        elif self.paused:
+            self.paused = False
+            for port in self._ports:
+                port.resumeProducing()
+
+    def _warn(self, count: int) -> None:
+        # A front at its limit pauses at nearly every connection accepted:
+        # one line per interval says so, with how often.
+        now = self._reactor.seconds()
+        if self._warnedAt is not None and now - self._warnedAt < MAX_CONNECTIONS_LOG_INTERVAL:
+            return
+        self._log.warn(
+            "{open} client connections open, the most allowed (--max-connections"
+            " {limit}): new ones wait in the listen backlog; pauses since the"
+            " last such line: {pauses}",
+            open=count,
+            limit=self.limit,
+            pauses=self._pauses,
+        )
+        self._warnedAt = now
+        self._pauses = 0

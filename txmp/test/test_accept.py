@@ -1,0 +1,219 @@
+# -*- test-case-name: txmp.test.test_accept -*-
+"""
+Tests for L{txmp._accept}: the front's limit on open client connections.
+"""
+
+from __future__ import annotations
+
+import resource
+
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+
+from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit
+from txmp._defaults import FD_RESERVE, MAX_CONNECTIONS_LOG_INTERVAL
+from txmp.testing import FrontTestCase
+
+NOFILE = resource.RLIMIT_NOFILE
+INFINITY = resource.RLIM_INFINITY
+
+
+class _Limits:
+    """
+    A process's limits on open files, for L{raiseFileLimit}.
+
+    @ivar set: the limits set, in order.
+    """
+
+    def __init__(self, soft: int, hard: int, refuse: type[Exception] | None = None) -> None:
+        self.limits = (soft, hard)
+        self.refuse = refuse
+        self.set: list[tuple[int, int]] = []
+
+    def getrlimit(self, which: int) -> tuple[int, int]:
+        assert which == NOFILE
+        return self.limits
+
+    def setrlimit(self, which: int, limits: tuple[int, int]) -> None:
+        assert which == NOFILE
+        if self.refuse is not None:
+            raise self.refuse("refused")
+        self.set.append(limits)
+        self.limits = limits
+
+
+class RaiseFileLimitTests(SynchronousTestCase):
+    """
+    Tests for L{raiseFileLimit}.
+    """
+
+    def test_raised(self) -> None:
+        """
+        A soft limit below the hard one is raised to it.
+        """
+        limits = _Limits(1024, 524288)
+        self.assertEqual(raiseFileLimit(limits.getrlimit, limits.setrlimit), (1024, 524288))
+        self.assertEqual(limits.set, [(524288, 524288)])
+
+    def test_alreadyAtHard(self) -> None:
+        """
+        A soft limit at the hard one is left alone.
+        """
+        limits = _Limits(4096, 4096)
+        self.assertEqual(raiseFileLimit(limits.getrlimit, limits.setrlimit), (4096, 4096))
+        self.assertEqual(limits.set, [])
+
+    def test_unlimited(self) -> None:
+        """
+        No limit is set to infinity: the soft limit stays.
+        """
+        limits = _Limits(1024, INFINITY)
+        self.assertEqual(raiseFileLimit(limits.getrlimit, limits.setrlimit), (1024, 1024))
+        self.assertEqual(limits.set, [])
+
+    def test_refused(self) -> None:
+        """
+        If the kernel refuses the new limit, the soft limit stays.
+        """
+        for error in (ValueError, OSError):
+            limits = _Limits(1024, 4096, refuse=error)
+            self.assertEqual(raiseFileLimit(limits.getrlimit, limits.setrlimit), (1024, 1024))
+
+
+class DefaultMaxConnectionsTests(SynchronousTestCase):
+    """
+    Tests for L{defaultMaxConnections}.
+    """
+
+    def test_reserve(self) -> None:
+        """
+        L{FD_RESERVE} descriptors are kept for what is not a client.
+        """
+        self.assertEqual(defaultMaxConnections(524288), 524288 - FD_RESERVE)
+        self.assertEqual(defaultMaxConnections(1024), 1024 - FD_RESERVE)
+
+    def test_half(self) -> None:
+        """
+        Under a small limit, half of it is for clients.
+        """
+        self.assertEqual(defaultMaxConnections(300), 150)
+        self.assertEqual(defaultMaxConnections(1), 1)
+
+
+@implementer(IPushProducer)
+class _Port:
+    """
+    A listening port: a push producer of connections.
+
+    @ivar calls: C{"pause"} and C{"resume"}, in order.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def pauseProducing(self) -> None:
+        self.calls.append("pause")
+
+    def resumeProducing(self) -> None:
+        self.calls.append("resume")
+
+    def stopProducing(self) -> None:
+        self.calls.append("stop")
+
+
+class AcceptLimitTests(SynchronousTestCase):
+    """
+    Tests for L{AcceptLimit}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.limit = AcceptLimit(self.clock, 3)
+        self.ports = [_Port(), _Port()]
+        for port in self.ports:
+            self.limit.addPort(port)
+
+    def test_pausedAtLimit(self) -> None:
+        """
+        Below the limit the ports accept; at it, every port is paused,
+        once.
+        """
+        self.limit.connectionsChanged(1)
+        self.limit.connectionsChanged(2)
+        self.assertEqual([port.calls for port in self.ports], [[], []])
+        self.limit.connectionsChanged(3)
+        self.limit.connectionsChanged(4)
+        self.assertTrue(self.limit.paused)
+        self.assertEqual([port.calls for port in self.ports], [["pause"], ["pause"]])
+
+    def test_resumedBelow(self) -> None:
+        """
+        When a connection closes below the limit, every port resumes.
+        """
+        self.limit.connectionsChanged(3)
+        self.limit.connectionsChanged(2)
+        self.limit.connectionsChanged(1)
+        self.assertFalse(self.limit.paused)
+        self.assertEqual(
+            [port.calls for port in self.ports], [["pause", "resume"]] * 2
+        )
+
+    def test_portAddedWhilePaused(self) -> None:
+        """
+        A port that starts listening while the others are paused is paused
+        too.
+        """
+        self.limit.connectionsChanged(3)
+        late = _Port()
+        self.limit.addPort(late)
+        self.assertEqual(late.calls, ["pause"])
+
+    def test_notAProducer(self) -> None:
+        """
+        A port that is not a push producer is left out.
+        """
+        self.limit.addPort(object())
+        self.limit.connectionsChanged(3)
+        self.assertTrue(self.limit.paused)
+
+    def test_warnedOncePerInterval(self) -> None:
+        """
+        The first pause is logged as a warning with the limit; later ones
+        within L{MAX_CONNECTIONS_LOG_INTERVAL} are counted into the next
+        warning, not logged each.
+        """
+        with capturedLogs() as events:
+            for _ in range(3):
+                self.limit.connectionsChanged(3)
+                self.limit.connectionsChanged(2)
+            self.clock.advance(MAX_CONNECTIONS_LOG_INTERVAL)
+            self.limit.connectionsChanged(3)
+        warnings = [e for e in events if e["log_level"] is LogLevel.warn]
+        self.assertEqual(
+            [(e["open"], e["limit"], e["pauses"]) for e in warnings], [(3, 3, 1), (3, 3, 3)]
+        )
+
+
+class FrontFactoryLimitTests(FrontTestCase):
+    """
+    L{txmp._front.FrontFactory} tells its L{AcceptLimit} how many
+    connections are open.
+    """
+
+    def test_countsConnections(self) -> None:
+        """
+        The ports pause when the factory's connections reach the limit, and
+        resume when one of them closes.
+        """
+        port = _Port()
+        self.site.acceptLimit = limit = AcceptLimit(self.clock, 2)
+        limit.addPort(port)
+        first, _ = self.connect()
+        self.assertEqual(port.calls, [])
+        self.connect()
+        self.assertEqual(port.calls, ["pause"])
+        self.disconnect(first)
+        self.assertEqual(port.calls, ["pause", "resume"])
