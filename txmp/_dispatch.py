@@ -1016,10 +1016,19 @@ class Dispatcher:
                     self._credit(owed, 1)
             return
         self.registry.heard(pending.handler)
-        if pending.timer is not None and not (
-            isinstance(message, protocol.Response) and not message.head.more
+        if pending.timer is not None and (
+            message.head.more
+            if isinstance(message, protocol.Response)
+            else (
+                not isinstance(message, protocol.Body)
+                or message.end
+                or any(message.chunks)
+            )
         ):
-            # (A complete reply's timer is cancelled next, not reset.)
+            # Progress restarts the timeout.  (A complete reply's timer is
+            # cancelled next, not reset; a BODY without a body byte is no
+            # progress: a handler sending nothing else must not hold the
+            # client past --timeout.)
             pending.timer.reset(self.timeout)
         if isinstance(message, protocol.Response):
             if pending.state is not DISPATCHED:

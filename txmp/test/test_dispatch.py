@@ -970,6 +970,27 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual(self.consumer.finished, 1)
         self.assertNoLeak()
 
+    def test_emptyBodyNoProgress(self) -> None:
+        """
+        A C{BODY} without a body byte (no frame, or empty frames) is no
+        progress: a handler that sends nothing else for C{timeout} seconds
+        has its stream aborted and gets C{CANCEL}, however many such
+        messages it sends.
+        """
+        self.respond(A, self.requestId, more=True)
+        self.successResultOf(self.d)
+        self.clock.advance(1)
+        self.reply(A, protocol.encodeBody(self.requestId, [b"."], False))
+        for chunks in ([], [b""], [b"", b""]) * 3:
+            self.clock.advance(self.timeout / 10)
+            self.reply(A, protocol.encodeBody(self.requestId, chunks, False))
+        self.clock.advance(self.timeout / 10 - 0.5)
+        self.assertEqual(self.consumer.aborted, 0)
+        self.clock.advance(0.5)
+        self.assertEqual((self.consumer.finished, self.consumer.aborted), (0, 1))
+        self.assertEqual(self.cancels(A), [self.requestId])
+        self.assertNoLeak()
+
     def test_timeoutRestartsOnWindow(self) -> None:
         """
         A C{WINDOW} from the handler (its application reading the request
