@@ -339,10 +339,13 @@ class PendingRequest:
         """
         if self.handler is not None:
             self.bodySent = True
-            self.dispatcher._sendTo(
-                self.handler,
-                protocol.encodeBody(self.requestId, [data] if data else [], end),
-            )
+            try:
+                self.dispatcher._sendTo(
+                    self.handler,
+                    protocol.encodeBody(self.requestId, [data] if data else [], end),
+                )
+            except Exception:  # noqa: BLE001 (any bug: the client must not wait)
+                self.dispatcher._bodyFailed(self)
 
     def _setReading(self, wanted: bool) -> None:
         """
@@ -633,7 +636,10 @@ class Dispatcher:
             self.timeout, self._timedOut, pending
         )
         if pending.streamed:
-            pending._bodyDispatched(handler.inputWindow)
+            try:
+                pending._bodyDispatched(handler.inputWindow)
+            except Exception:  # noqa: BLE001 (any bug: the client must not wait)
+                self._bodyFailed(pending)
         return True
 
     def _enqueue(self, pending: PendingRequest, first: bool = False) -> None:
@@ -737,6 +743,40 @@ class Dispatcher:
             pending.consumer.abortBody()
         else:
             pending.deferred.errback(error)
+
+    def _bodyFailed(self, pending: PendingRequest) -> None:
+        """
+        Forwarding C{pending}'s streamed request body failed unexpectedly
+        (a bug): log it, and end the request with 500 (or, if its response
+        has started, an aborted connection), telling the handler C{CANCEL},
+        rather than leave the client and the handler waiting for a body
+        that will not come until the timeout.  Called from within the
+        C{except} clause.
+        """
+        self._log.failure(
+            "forwarding the body of request {requestId} failed",
+            requestId=pending.requestId.decode("ascii", "replace"),
+        )
+        if pending.state is not DONE:
+            self._fail(pending, FrontError("forwarding the body failed"), cancel=True)
+
+    def _consumerFailed(self, pending: PendingRequest) -> None:
+        """
+        Writing C{pending}'s reply body to the client failed unexpectedly
+        (a bug): log it, tell the handler C{CANCEL} if it is still replying,
+        and abort the client's connection (the response cannot be completed,
+        and must not look complete) instead of leaving it waiting until the
+        timeout, or for ever after the C{END}.  Called from within the
+        C{except} clause.
+        """
+        self._log.failure(
+            "writing the reply to request {requestId} failed",
+            requestId=pending.requestId.decode("ascii", "replace"),
+        )
+        if pending.state is not DONE:
+            self._abandon(pending)
+        self.countStatus(FrontError.status)
+        pending.consumer.abortBody()
 
     def countStatus(self, status: int) -> None:
         """
@@ -1063,10 +1103,13 @@ class Dispatcher:
                 pending.responseBytes += sum(map(len, message.chunks))
             if message.end:
                 self._release(pending)
-            if message.chunks:
-                pending.consumer.writeBody(message.chunks)
-            if message.end:
-                pending.consumer.finishBody()
+            try:
+                if message.chunks:
+                    pending.consumer.writeBody(message.chunks)
+                if message.end:
+                    pending.consumer.finishBody()
+            except Exception:  # noqa: BLE001 (any bug: the client must not wait)
+                self._consumerFailed(pending)
         else:
             self._log.warn(
                 "handler {name} failed request {requestId}: {message}",

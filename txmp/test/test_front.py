@@ -1207,6 +1207,124 @@ class UnexpectedTests(FrontTestCase):
         self.assertNoLeak()
 
 
+    def test_failureWritingBody(self) -> None:
+        """
+        An exception while writing a C{BODY} of the reply to the client
+        aborts the connection at once (not at the timeout), and the handler
+        is told C{CANCEL}.
+        """
+
+        def broken(exchange: Exchange, chunks: object) -> None:
+            raise ZeroDivisionError("bug")
+
+        self.patch(Exchange, "writeBody", broken)
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"2")], body=[b"a"],
+                     more=True)
+        self.reply(protocol.encodeBody(requestId, [b"b"], False))
+        self.assertTrue(transport.disconnected)
+        self.assertFalse(ParsedResponse(transport.value()).complete)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertNoLeak()
+
+    def test_failureFinishingBody(self) -> None:
+        """
+        An exception while finishing the reply (its C{END}) aborts the
+        connection, instead of leaving the client waiting for the rest of
+        a response that nothing will complete.
+        """
+
+        def broken(exchange: Exchange) -> None:
+            raise ZeroDivisionError("bug")
+
+        self.patch(Exchange, "finishBody", broken)
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a"], more=True)
+        self.reply(protocol.encodeBody(requestId, [b"b"], True))
+        self.assertTrue(transport.disconnected)
+        self.assertFalse(ParsedResponse(transport.value()).complete)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertNoLeak()
+
+    def failBodySends(self) -> None:
+        """
+        Make every C{BODY} or C{END} sent on L{socket} fail with an
+        unexpected exception; other messages go.
+        """
+        send = self.socket.send
+
+        def brokenSend(frames: list[bytes]) -> None:
+            if frames[2:3] in ([protocol.BODY], [protocol.END]):
+                raise ZeroDivisionError("bug")
+            send(frames)
+
+        self.patch(self.socket, "send", brokenSend)
+
+    def post(self, size: int) -> tuple[FrontConnection, StringTransport]:
+        """
+        Send the head of a C{POST} with a streamed body of C{size} bytes.
+        """
+        return self.sendRequest(
+            b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % size
+        )
+
+    def test_failureForwardingBody(self) -> None:
+        """
+        An exception while forwarding a streamed request body to the handler
+        answers the client 500 at once (not 504 at the timeout), and the
+        handler is told C{CANCEL}.
+        """
+        self.failBodySends()
+        channel, transport = self.post(SMALL_BODY + 10)
+        requestId = self.lastRequest().requestId
+        channel.dataReceived(b"x" * 10)
+        self.assertEqual(ParsedResponse(transport.value()).code, 500)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertEqual(self.dispatcher.stats["status500"], 1)
+        self.assertNoLeak()
+
+    def test_failureForwardingHeldBody(self) -> None:
+        """
+        An exception while forwarding the body held for a handler's
+        C{WINDOW} answers the client 500 at once.
+        """
+        self.control(protocol.encodeHello("a", 5, {"window": "0"}))
+        channel, transport = self.post(SMALL_BODY + 10)
+        requestId = self.lastRequest().requestId
+        channel.dataReceived(b"x" * 10)
+        self.failBodySends()
+        self.control(protocol.encodeWindow(requestId, 100))
+        self.assertEqual(ParsedResponse(transport.value()).code, 500)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertNoLeak()
+
+    def test_failureForwardingBodyOnDispatch(self) -> None:
+        """
+        An exception while forwarding the body that came while a streamed
+        request waited for a handler, when one takes it, answers the client
+        500 at once; the requests queued behind it are dispatched all the
+        same.
+        """
+        self.hello(0)
+        channel, transport = self.post(SMALL_BODY + 10)
+        channel.dataReceived(b"x" * 10)
+        _, otherTransport = self.get()
+        self.failBodySends()
+        self.control(protocol.encodeCredit(2))
+        [streamed, other] = self.requestsSent()
+        self.assertEqual(ParsedResponse(transport.value()).code, 500)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [streamed.requestId])
+        self.respond(other.requestId)
+        self.assertEqual(ParsedResponse(otherTransport.value()).code, 200)
+        self.assertNoLeak()
+
+
 class PipelineTests(FrontTestCase):
     """
     Requests pipelined on one connection, read one at a time.
