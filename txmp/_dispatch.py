@@ -335,17 +335,28 @@ class PendingRequest:
     def _sendBody(self, data: bytes, end: bool) -> None:
         """
         Send C{data} to the handler in a C{BODY}, or in an C{END} if C{end}
-        (with no data).  From then on the request is not retried.
+        (with no data).  Once one is sent the request is not retried: the
+        front keeps no copy of the body.  If the first one finds the handler
+        unreachable, nothing of the body left the front: it is held again,
+        so that a retry (see L{Dispatcher._requestsLost}) sends it whole.
         """
-        if self.handler is not None:
-            self.bodySent = True
-            try:
-                self.dispatcher._sendTo(
-                    self.handler,
-                    protocol.encodeBody(self.requestId, [data] if data else [], end),
-                )
-            except Exception:  # noqa: BLE001 (any bug: the client must not wait)
-                self.dispatcher._bodyFailed(self)
+        handler = self.handler
+        if handler is None:
+            return
+        dispatcher = self.dispatcher
+        try:
+            if dispatcher._sendPeer(
+                handler.identity,
+                protocol.encodeBody(self.requestId, [data] if data else [], end),
+            ):
+                self.bodySent = True
+                return
+            if not self.bodySent:
+                self._heldBody = data + self._heldBody
+                self._heldEnd = self._heldEnd or end
+            dispatcher._unreachable(handler)
+        except Exception:  # noqa: BLE001 (any bug: the client must not wait)
+            dispatcher._bodyFailed(self)
 
     def _setReading(self, wanted: bool) -> None:
         """
@@ -845,13 +856,24 @@ class Dispatcher:
         """
         if self._sendPeer(handler.identity, frames):
             return True
+        self._unreachable(handler, drain)
+        return False
+
+    def _unreachable(
+        self, handler: HandlerState[PendingRequest], drain: bool = True
+    ) -> None:
+        """
+        A send found C{handler} unreachable: it is gone.  Remove it, and
+        retry or fail its requests (see L{_requestsLost}).
+
+        @param drain: see L{_sendTo}.
+        """
         lost = self.registry.remove(handler)
         if lost is not None:
             self._log.warn("handler {name} is unreachable: removed", name=handler.name)
             self._requestsLost(lost)
             if drain:
                 self._drainQueue()
-        return False
 
     def _sendPeer(self, identity: bytes, frames: list[bytes]) -> bool:
         """
@@ -881,8 +903,12 @@ class Dispatcher:
     def _requestsLost(self, lost: list[PendingRequest]) -> None:
         """
         The handler that had C{lost} is gone.  Each is retried once on
-        another handler if it is idempotent and no byte of its body was
-        sent, and fails with 502 otherwise.
+        another handler if it is idempotent, its response has not begun
+        and no byte of its body was sent (so the front holds all of it, or
+        the client has yet to send it), and fails with 502 otherwise.  As
+        nginx's C{proxy_next_upstream} does, a non-idempotent request is
+        not retried once its C{REQ} was sent: the application may have
+        acted on it, even before reading its body.
         """
         for pending in lost:
             cancelCall(pending.timer)

@@ -1765,6 +1765,93 @@ class StreamingTests(FrontTestCase):
         self.assertTrue(request.head.more)
         self.assertEqual(self.streamedBody(request.requestId), (b"x" * size, True))
 
+    def streamedTo(
+        self, method: bytes, size: int
+    ) -> tuple[FrontConnection, StringTransport, bytes]:
+        """
+        Send the head of a request with a streamed body of C{size} bytes to
+        L{handlerId}, with C{handler-b} registered too but without credit,
+        and make L{handlerId} unreachable, as if it went away after it took
+        the C{REQ}.
+
+        @return: the channel, the transport and the request id.
+        """
+        channel, transport = self.sendRequest(
+            method + b" /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % size
+        )
+        requestId = self.lastRequest().requestId
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeHello("b", 0)])
+        self.socket.unreachable.add(self.handlerId)
+        self.socket.clear()
+        return channel, transport, requestId
+
+    def test_firstBodyUnreachableRetried(self) -> None:
+        """
+        An idempotent request whose handler is found gone by its first
+        C{BODY} is retried on another handler with its whole body: no byte
+        of it had left the front, so nothing is lost.
+        """
+        size = SMALL_BODY + 10
+        channel, transport, requestId = self.streamedTo(b"PUT", size)
+        channel.dataReceived(b"x" * 60)
+        self.assertNotIn(self.handlerId, self.dispatcher.handlers)
+        self.assertEqual(self.dispatcher.counts()["queued"], 1)
+        self.assertEqual(transport.value(), b"")
+        channel.dataReceived(b"y" * (size - 60))
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
+        request = self.lastRequest()
+        self.assertEqual(request.requestId, requestId)
+        self.assertEqual(
+            self.streamedBody(requestId), (b"x" * 60 + b"y" * (size - 60), True)
+        )
+        self.assertEqual(self.dispatcher.stats["retried"], 1)
+
+    def test_firstBodyUnreachableEndRetried(self) -> None:
+        """
+        So is one whose whole body was held for the handler's window, and
+        whose C{END} finds the handler gone.
+        """
+        self.control(protocol.encodeHello("a", 5, {"window": "0"}))
+        size = SMALL_BODY + 10
+        channel, _transport, requestId = self.streamedTo(b"PUT", size)
+        channel.dataReceived(b"x" * size)
+        self.assertEqual(self.bodyMessages(requestId), [])
+        self.control(protocol.encodeWindow(requestId, size))
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
+        self.assertEqual(self.streamedBody(requestId), (b"x" * size, True))
+        self.assertEqual(self.dispatcher.stats["retried"], 1)
+
+    def test_firstBodyUnreachableNotIdempotent(self) -> None:
+        """
+        A request that is not idempotent is not retried when its first
+        C{BODY} finds the handler gone: its C{REQ} may have reached the
+        application, which may have acted on it before reading the body.
+        The client gets 502.
+        """
+        channel, transport, _requestId = self.streamedTo(b"POST", SMALL_BODY + 10)
+        channel.dataReceived(b"x" * 60)
+        self.assertEqual(ParsedResponse(transport.value()).code, 502)
+        self.assertEqual(self.dispatcher.stats["retried"], 0)
+        self.assertNoLeak()
+
+    def test_laterBodyUnreachableNotRetried(self) -> None:
+        """
+        An idempotent request whose handler is found gone after a C{BODY}
+        was sent is not retried: the front keeps no copy of what it sent.
+        The client gets 502.
+        """
+        channel, transport = self.sendRequest(
+            b"PUT /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n"
+            % (SMALL_BODY + 10,)
+        )
+        channel.dataReceived(b"x" * 60)
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeHello("b", 1)])
+        self.socket.unreachable.add(self.handlerId)
+        channel.dataReceived(b"x" * 10)
+        self.assertEqual(ParsedResponse(transport.value()).code, 502)
+        self.assertEqual(self.dispatcher.stats["retried"], 0)
+        self.assertNoLeak()
+
     def test_noTemporaryFile(self) -> None:
         """
         The front keeps no copy of a streamed body: what came went to the
