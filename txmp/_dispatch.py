@@ -37,7 +37,7 @@ from txmp._defaults import (
 from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
 from txmp._registry import HandlerRegistry, HandlerState
-from txmp._zmq import MessageSender, PeerUnreachable
+from txmp._zmq import PeerSender, PeerUnreachable
 
 BytesPairs = Sequence[tuple[bytes, bytes]]
 
@@ -336,25 +336,29 @@ class PendingRequest:
         """
         Send C{data} to the handler in a C{BODY}, or in an C{END} if C{end}
         (with no data).  Once one is sent the request is not retried: the
-        front keeps no copy of the body.  If the first one finds the handler
-        unreachable, nothing of the body left the front: it is held again,
-        so that a retry (see L{Dispatcher._requestsLost}) sends it whole.
+        front keeps no copy of the body.  One that finds the handler
+        unreachable is held again: if nothing of the body reached the
+        handler (this was the first, or all before it were dropped unsent),
+        a retry (see L{Dispatcher._requestsLost}) sends the body whole.
         """
         handler = self.handler
         if handler is None:
             return
         dispatcher = self.dispatcher
         try:
-            if dispatcher._sendPeer(
-                handler.identity,
-                protocol.encodeBody(self.requestId, [data] if data else [], end),
-            ):
-                self.bodySent = True
-                return
-            if not self.bodySent:
+            try:
+                dispatcher._send.send([
+                    handler.identity,
+                    *protocol.encodeBody(self.requestId, [data] if data else [], end),
+                ])
+            except PeerUnreachable as e:
+                # Held again: kept if the request is retried (as what was
+                # dropped with it is, see Dispatcher._requestsLost).
                 self._heldBody = data + self._heldBody
                 self._heldEnd = self._heldEnd or end
-            dispatcher._unreachable(handler)
+                dispatcher._unreachable(handler, e.dropped)
+            else:
+                self.bodySent = True
         except Exception:  # noqa: BLE001 (any bug: the client must not wait)
             dispatcher._bodyFailed(self)
 
@@ -432,6 +436,26 @@ class PendingRequest:
             self.dispatcher.stats["cancelled"] += 1
 
 
+def _unsentBodies(
+    dropped: Sequence[list[bytes]],
+) -> dict[bytes, tuple[list[protocol.Frame], bool]]:
+    """
+    The requests whose C{REQ} is among C{dropped} (messages to a handler,
+    each with its id first, dropped unsent), each with the body chunks of
+    its C{BODY}s among them and whether its C{END} is.
+    """
+    unsent: dict[bytes, tuple[list[protocol.Frame], bool]] = {}
+    for frames in dropped:
+        message = protocol.decode(frames[1:])
+        if isinstance(message, protocol.Request):
+            unsent[message.requestId] = ([], False)
+        elif isinstance(message, protocol.Body) and message.requestId in unsent:
+            chunks, end = unsent[message.requestId]
+            chunks.extend(message.chunks)
+            unsent[message.requestId] = (chunks, end or message.end)
+    return unsent
+
+
 class Dispatcher:
     """
     Load-aware dispatch of requests to handlers.
@@ -469,7 +493,7 @@ class Dispatcher:
     def __init__(
         self,
         reactor: IReactorTime,
-        sendSocket: MessageSender,
+        sendSocket: PeerSender,
         timeout: float = DEFAULT_TIMEOUT,
         queueTimeout: float = DEFAULT_QUEUE_TIMEOUT,
         maxQueue: int = DEFAULT_MAX_QUEUE,
@@ -854,24 +878,45 @@ class Dispatcher:
             (not from within a dispatch, which goes on by itself).
         @return: whether it was sent.
         """
-        if self._sendPeer(handler.identity, frames):
-            return True
-        self._unreachable(handler, drain)
-        return False
+        try:
+            self._send.send([handler.identity, *frames])
+        except PeerUnreachable as e:
+            self._unreachable(handler, e.dropped, drain)
+            return False
+        return True
+
+    def messagesDropped(self, identity: bytes, dropped: list[list[bytes]]) -> None:
+        """
+        The send socket found the peer C{identity} gone while C{dropped}
+        (its messages, each with the peer's id first) waited for it, and
+        dropped them (L{txmp._zmq.ZmqSocket.peerLost}): if it is a
+        registered handler, it is gone, as if a send had found it
+        unreachable (L{_unreachable}), at once rather than at the next
+        send or heartbeat.  Must be called in the reactor thread.
+        """
+        handler = self.registry.get(identity)
+        if handler is not None:
+            self._unreachable(handler, dropped)
 
     def _unreachable(
-        self, handler: HandlerState[PendingRequest], drain: bool = True
+        self,
+        handler: HandlerState[PendingRequest],
+        dropped: Sequence[list[bytes]] = (),
+        drain: bool = True,
     ) -> None:
         """
-        A send found C{handler} unreachable: it is gone.  Remove it, and
-        retry or fail its requests (see L{_requestsLost}).
+        C{handler} was found unreachable: it is gone.  Remove it, and retry
+        or fail its requests (see L{_requestsLost}).
 
+        @param dropped: the messages to it that were dropped unsent.
         @param drain: see L{_sendTo}.
         """
         lost = self.registry.remove(handler)
         if lost is not None:
             self._log.warn("handler {name} is unreachable: removed", name=handler.name)
-            self._requestsLost(lost)
+            self._requestsLost(
+                lost, [*dropped, *self._send.forget(handler.identity)]
+            )
             if drain:
                 self._drainQueue()
 
@@ -896,11 +941,15 @@ class Dispatcher:
         fail their requests (see L{_requestsLost}), then dispatch what
         waits.
         """
-        for _handler, requests in lost:
-            self._requestsLost(requests)
+        for handler, requests in lost:
+            # What waits to be sent to it must not reach it if it comes
+            # back: its requests are retried or failed now.
+            self._requestsLost(requests, self._send.forget(handler.identity))
         self._drainQueue()
 
-    def _requestsLost(self, lost: list[PendingRequest]) -> None:
+    def _requestsLost(
+        self, lost: list[PendingRequest], dropped: Sequence[list[bytes]] = ()
+    ) -> None:
         """
         The handler that had C{lost} is gone.  Each is retried once on
         another handler if it is idempotent, its response has not begun
@@ -909,14 +958,29 @@ class Dispatcher:
         nginx's C{proxy_next_upstream} does, a non-idempotent request is
         not retried once its C{REQ} was sent: the application may have
         acted on it, even before reading its body.
+
+        But a request whose C{REQ} is among C{dropped}, messages to the
+        handler that were dropped unsent, never reached it: it is retried
+        whatever its method, with the body of its C{BODY}s among them held
+        again.
+
+        @param dropped: the messages to the handler dropped unsent (each
+            with its id first), oldest first.
         """
+        unsent = _unsentBodies(dropped)
         for pending in lost:
             cancelCall(pending.timer)
             pending.timer = None
             pending.handler = None
+            body = unsent.get(pending.requestId)
+            if body is not None:
+                # All its BODYs came after its REQ: they are all here.
+                pending._heldBody = b"".join(body[0]) + pending._heldBody
+                pending._heldEnd = pending._heldEnd or body[1]
+                pending.bodySent = False
             if (
                 pending.state is DISPATCHED
-                and pending.idempotent
+                and (pending.idempotent or body is not None)
                 and not pending.bodySent
                 and pending.attempts < 2
             ):

@@ -30,6 +30,7 @@ from txmp._defaults import (
 )
 from txmp._front import Exchange, FrontConnection
 from txmp._http import HTTPRules, RequestHead, parseNetwork
+from txmp._zmq import PeerUnreachable
 from txmp.testing import (
     ClosingTransport,
     FrontTestCase,
@@ -1851,6 +1852,60 @@ class StreamingTests(FrontTestCase):
         self.assertEqual(ParsedResponse(transport.value()).code, 502)
         self.assertEqual(self.dispatcher.stats["retried"], 0)
         self.assertNoLeak()
+
+    def test_droppedStreamedRequestRetried(self) -> None:
+        """
+        A streamed request whose C{REQ} and C{BODY} were dropped unsent, the
+        handler gone, is retried on another handler with its whole body,
+        even if it is not idempotent: none of it reached the first.
+        """
+        size = SMALL_BODY + 10
+        channel, transport = self.post(size)
+        requestId = self.lastRequest().requestId
+        channel.dataReceived(b"x" * 60)
+        dropped = [frames for frames in self.socket.sent if frames[3:4] == [requestId]]
+        self.assertEqual(len(dropped), 2)
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeHello("b", 0)])
+        self.socket.clear()
+        self.dispatcher.messagesDropped(self.handlerId, dropped)
+        channel.dataReceived(b"y" * (size - 60))
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
+        self.assertEqual(self.lastRequest().requestId, requestId)
+        self.assertEqual(
+            self.streamedBody(requestId), (b"x" * 60 + b"y" * (size - 60), True)
+        )
+        self.assertEqual(transport.value(), b"")
+
+    def test_fullBacklogStreamedRequestRetried(self) -> None:
+        """
+        So is one whose C{BODY} finds the handler's queue full, which
+        dropped its C{REQ} and first C{BODY} unsent: the body goes whole,
+        in order, to the next handler.
+        """
+        size = SMALL_BODY + 10
+        channel, _transport = self.post(size)
+        requestId = self.lastRequest().requestId
+        channel.dataReceived(b"x" * 60)
+        backlog = [frames for frames in self.socket.sent if frames[3:4] == [requestId]]
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeHello("b", 0)])
+        self.socket.clear()
+        send = self.socket.send
+
+        def fullBacklog(frames: list[bytes]) -> None:
+            if frames[0] == self.handlerId:
+                raise PeerUnreachable(self.handlerId, backlog)
+            send(frames)
+
+        self.patch(self.socket, "send", fullBacklog)
+        self.control(protocol.encodeWindow(requestId, 100))
+        channel.dataReceived(b"y" * 30)
+        self.assertNotIn(self.handlerId, self.dispatcher.handlers)
+        channel.dataReceived(b"z" * (size - 90))
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
+        self.assertEqual(
+            self.streamedBody(requestId),
+            (b"x" * 60 + b"y" * 30 + b"z" * (size - 90), True),
+        )
 
     def test_noTemporaryFile(self) -> None:
         """
