@@ -37,7 +37,7 @@ from txmp._defaults import (
 from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
 from txmp._registry import HandlerRegistry, HandlerState
-from txmp._zmq import MessageSender, PeerUnreachable
+from txmp._zmq import PeerSender, PeerUnreachable
 
 BytesPairs = Sequence[tuple[bytes, bytes]]
 
@@ -335,14 +335,32 @@ class PendingRequest:
     def _sendBody(self, data: bytes, end: bool) -> None:
         """
         Send C{data} to the handler in a C{BODY}, or in an C{END} if C{end}
-        (with no data).  From then on the request is not retried.
+        (with no data).  Once one is sent the request is not retried: the
+        front keeps no copy of the body.  One that finds the handler
+        unreachable is held again: if nothing of the body reached the
+        handler (this was the first, or all before it were dropped unsent),
+        a retry (see L{Dispatcher._requestsLost}) sends the body whole.
         """
-        if self.handler is not None:
-            self.bodySent = True
-            self.dispatcher._sendTo(
-                self.handler,
-                protocol.encodeBody(self.requestId, [data] if data else [], end),
-            )
+        handler = self.handler
+        if handler is None:
+            return
+        dispatcher = self.dispatcher
+        try:
+            try:
+                dispatcher._send.send([
+                    handler.identity,
+                    *protocol.encodeBody(self.requestId, [data] if data else [], end),
+                ])
+            except PeerUnreachable as e:
+                # Held again: kept if the request is retried (as what was
+                # dropped with it is, see Dispatcher._requestsLost).
+                self._heldBody = data + self._heldBody
+                self._heldEnd = self._heldEnd or end
+                dispatcher._unreachable(handler, e.dropped)
+            else:
+                self.bodySent = True
+        except Exception:  # noqa: BLE001 (any bug: the client must not wait)
+            dispatcher._bodyFailed(self)
 
     def _setReading(self, wanted: bool) -> None:
         """
@@ -418,6 +436,26 @@ class PendingRequest:
             self.dispatcher.stats["cancelled"] += 1
 
 
+def _unsentBodies(
+    dropped: Sequence[list[bytes]],
+) -> dict[bytes, tuple[list[protocol.Frame], bool]]:
+    """
+    The requests whose C{REQ} is among C{dropped} (messages to a handler,
+    each with its id first, dropped unsent), each with the body chunks of
+    its C{BODY}s among them and whether its C{END} is.
+    """
+    unsent: dict[bytes, tuple[list[protocol.Frame], bool]] = {}
+    for frames in dropped:
+        message = protocol.decode(frames[1:])
+        if isinstance(message, protocol.Request):
+            unsent[message.requestId] = ([], False)
+        elif isinstance(message, protocol.Body) and message.requestId in unsent:
+            chunks, end = unsent[message.requestId]
+            chunks.extend(message.chunks)
+            unsent[message.requestId] = (chunks, end or message.end)
+    return unsent
+
+
 class Dispatcher:
     """
     Load-aware dispatch of requests to handlers.
@@ -455,7 +493,7 @@ class Dispatcher:
     def __init__(
         self,
         reactor: IReactorTime,
-        sendSocket: MessageSender,
+        sendSocket: PeerSender,
         timeout: float = DEFAULT_TIMEOUT,
         queueTimeout: float = DEFAULT_QUEUE_TIMEOUT,
         maxQueue: int = DEFAULT_MAX_QUEUE,
@@ -633,7 +671,10 @@ class Dispatcher:
             self.timeout, self._timedOut, pending
         )
         if pending.streamed:
-            pending._bodyDispatched(handler.inputWindow)
+            try:
+                pending._bodyDispatched(handler.inputWindow)
+            except Exception:  # noqa: BLE001 (any bug: the client must not wait)
+                self._bodyFailed(pending)
         return True
 
     def _enqueue(self, pending: PendingRequest, first: bool = False) -> None:
@@ -738,6 +779,40 @@ class Dispatcher:
         else:
             pending.deferred.errback(error)
 
+    def _bodyFailed(self, pending: PendingRequest) -> None:
+        """
+        Forwarding C{pending}'s streamed request body failed unexpectedly
+        (a bug): log it, and end the request with 500 (or, if its response
+        has started, an aborted connection), telling the handler C{CANCEL},
+        rather than leave the client and the handler waiting for a body
+        that will not come until the timeout.  Called from within the
+        C{except} clause.
+        """
+        self._log.failure(
+            "forwarding the body of request {requestId} failed",
+            requestId=pending.requestId.decode("ascii", "replace"),
+        )
+        if pending.state is not DONE:
+            self._fail(pending, FrontError("forwarding the body failed"), cancel=True)
+
+    def _consumerFailed(self, pending: PendingRequest) -> None:
+        """
+        Writing C{pending}'s reply body to the client failed unexpectedly
+        (a bug): log it, tell the handler C{CANCEL} if it is still replying,
+        and abort the client's connection (the response cannot be completed,
+        and must not look complete) instead of leaving it waiting until the
+        timeout, or for ever after the C{END}.  Called from within the
+        C{except} clause.
+        """
+        self._log.failure(
+            "writing the reply to request {requestId} failed",
+            requestId=pending.requestId.decode("ascii", "replace"),
+        )
+        if pending.state is not DONE:
+            self._abandon(pending)
+        self.countStatus(FrontError.status)
+        pending.consumer.abortBody()
+
     def countStatus(self, status: int) -> None:
         """
         Count a response the front made up itself, with C{status}.
@@ -803,15 +878,47 @@ class Dispatcher:
             (not from within a dispatch, which goes on by itself).
         @return: whether it was sent.
         """
-        if self._sendPeer(handler.identity, frames):
-            return True
+        try:
+            self._send.send([handler.identity, *frames])
+        except PeerUnreachable as e:
+            self._unreachable(handler, e.dropped, drain)
+            return False
+        return True
+
+    def messagesDropped(self, identity: bytes, dropped: list[list[bytes]]) -> None:
+        """
+        The send socket found the peer C{identity} gone while C{dropped}
+        (its messages, each with the peer's id first) waited for it, and
+        dropped them (L{txmp._zmq.ZmqSocket.peerLost}): if it is a
+        registered handler, it is gone, as if a send had found it
+        unreachable (L{_unreachable}), at once rather than at the next
+        send or heartbeat.  Must be called in the reactor thread.
+        """
+        handler = self.registry.get(identity)
+        if handler is not None:
+            self._unreachable(handler, dropped)
+
+    def _unreachable(
+        self,
+        handler: HandlerState[PendingRequest],
+        dropped: Sequence[list[bytes]] = (),
+        drain: bool = True,
+    ) -> None:
+        """
+        C{handler} was found unreachable: it is gone.  Remove it, and retry
+        or fail its requests (see L{_requestsLost}).
+
+        @param dropped: the messages to it that were dropped unsent.
+        @param drain: see L{_sendTo}.
+        """
         lost = self.registry.remove(handler)
         if lost is not None:
             self._log.warn("handler {name} is unreachable: removed", name=handler.name)
-            self._requestsLost(lost)
+            self._requestsLost(
+                lost, [*dropped, *self._send.forget(handler.identity)]
+            )
             if drain:
                 self._drainQueue()
-        return False
 
     def _sendPeer(self, identity: bytes, frames: list[bytes]) -> bool:
         """
@@ -834,23 +941,46 @@ class Dispatcher:
         fail their requests (see L{_requestsLost}), then dispatch what
         waits.
         """
-        for _handler, requests in lost:
-            self._requestsLost(requests)
+        for handler, requests in lost:
+            # What waits to be sent to it must not reach it if it comes
+            # back: its requests are retried or failed now.
+            self._requestsLost(requests, self._send.forget(handler.identity))
         self._drainQueue()
 
-    def _requestsLost(self, lost: list[PendingRequest]) -> None:
+    def _requestsLost(
+        self, lost: list[PendingRequest], dropped: Sequence[list[bytes]] = ()
+    ) -> None:
         """
         The handler that had C{lost} is gone.  Each is retried once on
-        another handler if it is idempotent and no byte of its body was
-        sent, and fails with 502 otherwise.
+        another handler if it is idempotent, its response has not begun
+        and no byte of its body was sent (so the front holds all of it, or
+        the client has yet to send it), and fails with 502 otherwise.  As
+        nginx's C{proxy_next_upstream} does, a non-idempotent request is
+        not retried once its C{REQ} was sent: the application may have
+        acted on it, even before reading its body.
+
+        But a request whose C{REQ} is among C{dropped}, messages to the
+        handler that were dropped unsent, never reached it: it is retried
+        whatever its method, with the body of its C{BODY}s among them held
+        again.
+
+        @param dropped: the messages to the handler dropped unsent (each
+            with its id first), oldest first.
         """
+        unsent = _unsentBodies(dropped)
         for pending in lost:
             cancelCall(pending.timer)
             pending.timer = None
             pending.handler = None
+            body = unsent.get(pending.requestId)
+            if body is not None:
+                # All its BODYs came after its REQ: they are all here.
+                pending._heldBody = b"".join(body[0]) + pending._heldBody
+                pending._heldEnd = pending._heldEnd or body[1]
+                pending.bodySent = False
             if (
                 pending.state is DISPATCHED
-                and pending.idempotent
+                and (pending.idempotent or body is not None)
                 and not pending.bodySent
                 and pending.attempts < 2
             ):
@@ -1016,10 +1146,19 @@ class Dispatcher:
                     self._credit(owed, 1)
             return
         self.registry.heard(pending.handler)
-        if pending.timer is not None and not (
-            isinstance(message, protocol.Response) and not message.head.more
+        if pending.timer is not None and (
+            message.head.more
+            if isinstance(message, protocol.Response)
+            else (
+                not isinstance(message, protocol.Body)
+                or message.end
+                or any(message.chunks)
+            )
         ):
-            # (A complete reply's timer is cancelled next, not reset.)
+            # Progress restarts the timeout.  (A complete reply's timer is
+            # cancelled next, not reset; a BODY without a body byte is no
+            # progress: a handler sending nothing else must not hold the
+            # client past --timeout.)
             pending.timer.reset(self.timeout)
         if isinstance(message, protocol.Response):
             if pending.state is not DISPATCHED:
@@ -1054,10 +1193,13 @@ class Dispatcher:
                 pending.responseBytes += sum(map(len, message.chunks))
             if message.end:
                 self._release(pending)
-            if message.chunks:
-                pending.consumer.writeBody(message.chunks)
-            if message.end:
-                pending.consumer.finishBody()
+            try:
+                if message.chunks:
+                    pending.consumer.writeBody(message.chunks)
+                if message.end:
+                    pending.consumer.finishBody()
+            except Exception:  # noqa: BLE001 (any bug: the client must not wait)
+                self._consumerFailed(pending)
         else:
             self._log.warn(
                 "handler {name} failed request {requestId}: {message}",

@@ -178,6 +178,7 @@ class FrontService(Service):
             maxMessage=options["max-message"],
         )
         holder.append(dispatcher)
+        sendSocket.peerLost = dispatcher.messagesDropped
         dispatcher.registry.drainObservers.extend(self.drainObservers)
         dispatcher.registry.joinObservers.extend(self.joinObservers)
         self._secure(context, [sendSocket, returnSocket])

@@ -60,6 +60,21 @@ class MessageSender(Protocol):
             connected.
         """
 
+
+class PeerSender(MessageSender, Protocol):
+    """
+    A ROUTER's L{MessageSender}, which keeps what a peer cannot take yet
+    (see L{ZmqSocket.send}).
+    """
+
+    def forget(self, peer: bytes) -> list[list[bytes]]:
+        """
+        Discard the messages that wait to be sent to C{peer}, which is gone:
+        if it came back (the same routing id), they must not reach it.
+
+        @return: the messages discarded, oldest first.
+        """
+
 # txzmq is imported in the functions that use it, never at the top: importing
 # it installs the global reactor, and importing this module must not (a tap
 # imports it, and twistd imports the tap to parse its options before it
@@ -85,7 +100,21 @@ class PeerUnreachable(Exception):
     """
     A ROUTER socket has no connection to the peer a message is addressed to,
     or the peer takes no more messages (see L{ZmqSocket.send}).
+
+    @ivar dropped: the messages to that peer that waited to be sent and
+        were discarded with it (each with the peer's id first), oldest
+        first: none of them reached it.
     """
+
+    def __init__(self, peer: bytes, dropped: Sequence[list[bytes]] = ()) -> None:
+        Exception.__init__(self, peer)
+        self.dropped = list(dropped)
+
+
+#: Told, in the reactor thread, of a peer found gone while messages waited
+#: for it, with those messages (each with the peer's id first), oldest
+#: first: none of them reached it.
+PeerLost = Callable[[bytes, list[list[bytes]]], None]
 
 
 def newRoutingId() -> bytes:
@@ -381,9 +410,15 @@ def _sendMultipart(socket: zmq.Socket[bytes], frames: list[bytes]) -> None:
 class ZmqSocket:
     """
     One ROUTER or DEALER socket in the reactor.
+
+    @ivar peerLost: for a ROUTER, told when messages that waited for a
+        peer are dropped because it is gone (L{PeerLost}); L{None} to
+        tell no one.  (A send that finds a peer gone raises
+        L{PeerUnreachable} instead.)
     """
 
     _log = Logger()
+    peerLost: PeerLost | None = None
 
     # The txzmq connection (set by L{__init__}, or by L{open} once this
     # socket exists: the connection calls back into it).
@@ -627,7 +662,7 @@ class ZmqSocket:
                     peer=peer.hex(),
                     count=len(backlog),
                 )
-                raise PeerUnreachable(peer)
+                raise PeerUnreachable(peer, backlog)
             backlog.append(frames)
             return
         self._sendNow(sock, frames, peer)
@@ -660,8 +695,15 @@ class ZmqSocket:
         if self._conn.socket is not None:
             self._conn.doRead()
 
+    def forget(self, peer: bytes) -> list[list[bytes]]:
+        """
+        Discard what waits to be sent to C{peer} (see L{PeerSender}).
+        """
+        return list(self._backlogs.pop(peer, ()))
+
     def _flush(self) -> None:
         sent = False
+        lost: list[tuple[bytes, list[list[bytes]]]] = []
         for peer in list(self._backlogs):
             backlog = self._backlogs[peer]
             while backlog and self._conn.socket is not None:
@@ -685,6 +727,7 @@ class ZmqSocket:
                         peer=peer.hex(),
                         error=e.strerror,
                     )
+                    lost.append((peer, [frames, *backlog]))
                     backlog.clear()
                 sent = True
             if not backlog:
@@ -693,6 +736,13 @@ class ZmqSocket:
             # As after any send: a message that came meanwhile may have
             # consumed the descriptor's edge.
             self._scheduleRead()
+        # Told once the backlogs are consistent: the observer may send.
+        for peer, dropped in lost:
+            if self.peerLost is not None:
+                try:
+                    self.peerLost(peer, dropped)
+                except Exception:  # noqa: BLE001 (as a receiver's: see doRead)
+                    self._log.failure("handling dropped messages failed")
 
     @property
     def backlog(self) -> int:

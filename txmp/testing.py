@@ -471,6 +471,7 @@ class MemorySocket:
         does nothing, like the real one.
     @ivar routingId: a DEALER's routing id, given by the network.
     @ivar address: the address it is bound or connected to, if any.
+    @ivar forgotten: the peers L{forget} was called for, in order.
     """
 
     _log = Logger()
@@ -496,6 +497,7 @@ class MemorySocket:
         self.unreachable: set[bytes] = set()
         self.closed = False
         self.address: str | None = None
+        self.forgotten: list[bytes] = []
         # (Only a socket with largeFrame receives memoryviews.)
         self._receiver = cast("LargeFramesReceiver | None", receiver)
         self._network = network
@@ -534,6 +536,18 @@ class MemorySocket:
         if self._network is not None:
             self._network._send(self, list(frames))
         self.sent.append(frames)
+
+    def forget(self, peer: bytes) -> list[list[bytes]]:
+        """
+        Record C{peer} in L{forgotten}.  Nothing waits to be sent here (a
+        message is sent or refused at once), so nothing is discarded:
+        messages in transit (L{MemoryNetwork.inTransit}) are ZeroMQ's, as
+        those in a real socket's pipe, and still arrive.
+
+        @return: an empty list.
+        """
+        self.forgotten.append(peer)
+        return []
 
     def close(self) -> None:
         """

@@ -33,7 +33,14 @@ from txmp._dispatch import (
     Reply,
     ReplyTimeout,
 )
-from txmp.testing import MemorySocket, RecordingConsumer, requestMeta
+from txmp._zmq import PeerUnreachable, ZmqSocket, _Connection
+from txmp.testing import (
+    FakeRawSocket,
+    FakeZmqConnection,
+    MemorySocket,
+    RecordingConsumer,
+    requestMeta,
+)
 
 A = b"handler-a"
 B = b"handler-b"
@@ -970,6 +977,27 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual(self.consumer.finished, 1)
         self.assertNoLeak()
 
+    def test_emptyBodyNoProgress(self) -> None:
+        """
+        A C{BODY} without a body byte (no frame, or empty frames) is no
+        progress: a handler that sends nothing else for C{timeout} seconds
+        has its stream aborted and gets C{CANCEL}, however many such
+        messages it sends.
+        """
+        self.respond(A, self.requestId, more=True)
+        self.successResultOf(self.d)
+        self.clock.advance(1)
+        self.reply(A, protocol.encodeBody(self.requestId, [b"."], False))
+        for chunks in ([], [b""], [b"", b""]) * 3:
+            self.clock.advance(self.timeout / 10)
+            self.reply(A, protocol.encodeBody(self.requestId, chunks, False))
+        self.clock.advance(self.timeout / 10 - 0.5)
+        self.assertEqual(self.consumer.aborted, 0)
+        self.clock.advance(0.5)
+        self.assertEqual((self.consumer.finished, self.consumer.aborted), (0, 1))
+        self.assertEqual(self.cancels(A), [self.requestId])
+        self.assertNoLeak()
+
     def test_timeoutRestartsOnWindow(self) -> None:
         """
         A C{WINDOW} from the handler (its application reading the request
@@ -1314,6 +1342,150 @@ class UnreachableTests(DispatcherTestCase):
         self.socket.unreachable.add(A)
         self.hello(A, 5)
         self.assertEqual((joined, len(drains)), ([], 1))
+
+
+class DroppedTests(DispatcherTestCase):
+    """
+    Messages to a handler that the send socket dropped unsent: the handler
+    is gone, and the requests whose C{REQ} never reached it may go
+    elsewhere whatever their method.
+    """
+
+    def sentFrames(self, identity: bytes, requestId: bytes) -> list[list[bytes]]:
+        """
+        The messages sent to C{identity} for C{requestId}, as the socket
+        was given them (with the peer's id first).
+        """
+        return [
+            frames for frames in self.socket.sent
+            if frames[0] == identity and frames[3:4] == [requestId]
+        ]
+
+    def test_droppedRequestRetriedAtOnce(self) -> None:
+        """
+        A handler whose queued messages were dropped (it is gone) is
+        removed at once, not at the next send or heartbeat, and a request
+        whose C{REQ} was among them goes to another handler, even if it is
+        not idempotent: no application saw it.
+        """
+        self.hello(A, 5)
+        self.hello(B, 0)
+        d, _ = self.submit(idempotent=False)
+        [requestId] = self.requestIds(A)
+        self.dispatcher.messagesDropped(A, self.sentFrames(A, requestId))
+        self.assertNotIn(A, self.dispatcher.handlers)
+        self.assertNoResult(d)
+        self.credit(B)
+        self.assertEqual(self.requestIds(B), [requestId])
+        self.assertEqual(self.dispatcher.stats["retried"], 1)
+        self.respond(B, requestId)
+        self.successResultOf(d)
+        self.assertNoLeak()
+
+    def test_onlyDroppedRequestsRetried(self) -> None:
+        """
+        Of the lost handler's requests that are not idempotent, only those
+        whose C{REQ} was dropped are retried: the others may have run, and
+        get 502.
+        """
+        self.hello(A, 5)
+        self.hello(B, 0)
+        delivered, _ = self.submit(idempotent=False)
+        dropped, _ = self.submit(idempotent=False)
+        [_deliveredId, droppedId] = self.requestIds(A)
+        self.dispatcher.messagesDropped(A, self.sentFrames(A, droppedId))
+        self.assertFrontError(delivered, FrontError, 502)
+        self.credit(B)
+        self.assertEqual(self.requestIds(B), [droppedId])
+        self.assertNoResult(dropped)
+
+    def test_fullBacklogRetried(self) -> None:
+        """
+        The same holds for the messages dropped when a send finds the
+        handler's backlog full (L{PeerUnreachable} carries them).
+        """
+        self.hello(A, 5)
+        self.hello(B, 0)
+        delivered, _ = self.submit(idempotent=False)
+        dropped, _ = self.submit(idempotent=False)
+        [_deliveredId, droppedId] = self.requestIds(A)
+        backlog = self.sentFrames(A, droppedId)
+        send = self.socket.send
+
+        def fullBacklog(frames: list[bytes]) -> None:
+            if frames[0] == A:
+                raise PeerUnreachable(A, backlog)
+            send(frames)
+
+        self.patch(self.socket, "send", fullBacklog)
+        self.submit(idempotent=False)
+        self.assertNotIn(A, self.dispatcher.handlers)
+        self.assertFrontError(delivered, FrontError, 502)
+        self.credit(B)
+        self.assertEqual(self.requestIds(B), [droppedId])
+        self.assertNoResult(dropped)
+
+    def test_unknownPeer(self) -> None:
+        """
+        Messages dropped for a peer that is not a registered handler change
+        nothing.
+        """
+        self.hello(A, 1)
+        self.dispatcher.messagesDropped(C, [[C, *protocol.encodeBye()]])
+        self.assertEqual(list(self.dispatcher.handlers), [A])
+
+
+
+class ForgottenBacklogTests(SynchronousTestCase):
+    """
+    A handler declared dead, over a real L{ZmqSocket} (on a fake ZeroMQ
+    socket) that holds messages for it.
+    """
+
+    def test_staleRequestsNotDelivered(self) -> None:
+        """
+        What waited in the send socket for a handler declared dead (silent)
+        is forgotten: if it comes back with the same routing id, none of
+        the C{REQ}s that the front has retried elsewhere reaches it.  Those
+        requests never reached it, so they are all retried, whatever their
+        method.
+        """
+        clock = Clock()
+        raw = FakeRawSocket(room=1000)
+        socket = ZmqSocket(
+            clock, lambda frames: None, router=True,
+            connection=cast(_Connection, FakeZmqConnection(raw)),
+        )
+        dispatcher = Dispatcher(clock, socket, instance="front1")
+        dispatcher.start()
+        dispatcher.controlReceived([A, *protocol.encodeHello("a", 5)])
+        dispatcher.controlReceived([B, *protocol.encodeHello("b", 0)])
+        raw.full.add(A)
+        meta, headers = META, [(b"Host", b"example.com")]
+        get = dispatcher.submit(meta, headers, [], RecordingConsumer(), idempotent=True)
+        post = dispatcher.submit(meta, headers, [], RecordingConsumer(), idempotent=False)
+        self.assertEqual(socket.backlog, 2)
+        for _ in range(4):
+            dispatcher.controlReceived([B, *protocol.encodePing()])
+            clock.advance(DEFAULT_HEARTBEAT)
+        self.assertEqual(list(dispatcher.handlers), [B])
+        self.assertNoResult(get)
+        self.assertNoResult(post)
+        raw.full.clear()
+        socket._flush()
+        self.assertEqual(
+            [protocol.decode(frames[1:]) for frames in raw.sent if frames[0] == A],
+            [protocol.Welcome({"front": "front1", "heartbeat": "1.0",
+                               "credit_in_reply": "1"})],
+        )
+        dispatcher.controlReceived([B, *protocol.encodeCredit(2)])
+        self.assertEqual(
+            [type(protocol.decode(frames[1:])) for frames in raw.sent if frames[0] == B],
+            [protocol.Welcome, protocol.Ping, protocol.Ping, protocol.Ping,
+             protocol.Ping, protocol.Request, protocol.Request],
+        )
+        dispatcher.stop()
+
 
 
 class HeartbeatTests(DispatcherTestCase):

@@ -30,6 +30,7 @@ from txmp._defaults import (
 )
 from txmp._front import Exchange, FrontConnection
 from txmp._http import HTTPRules, RequestHead, parseNetwork
+from txmp._zmq import PeerUnreachable
 from txmp.testing import (
     ClosingTransport,
     FrontTestCase,
@@ -1207,6 +1208,124 @@ class UnexpectedTests(FrontTestCase):
         self.assertNoLeak()
 
 
+    def test_failureWritingBody(self) -> None:
+        """
+        An exception while writing a C{BODY} of the reply to the client
+        aborts the connection at once (not at the timeout), and the handler
+        is told C{CANCEL}.
+        """
+
+        def broken(exchange: Exchange, chunks: object) -> None:
+            raise ZeroDivisionError("bug")
+
+        self.patch(Exchange, "writeBody", broken)
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"2")], body=[b"a"],
+                     more=True)
+        self.reply(protocol.encodeBody(requestId, [b"b"], False))
+        self.assertTrue(transport.disconnected)
+        self.assertFalse(ParsedResponse(transport.value()).complete)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertNoLeak()
+
+    def test_failureFinishingBody(self) -> None:
+        """
+        An exception while finishing the reply (its C{END}) aborts the
+        connection, instead of leaving the client waiting for the rest of
+        a response that nothing will complete.
+        """
+
+        def broken(exchange: Exchange) -> None:
+            raise ZeroDivisionError("bug")
+
+        self.patch(Exchange, "finishBody", broken)
+        _, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a"], more=True)
+        self.reply(protocol.encodeBody(requestId, [b"b"], True))
+        self.assertTrue(transport.disconnected)
+        self.assertFalse(ParsedResponse(transport.value()).complete)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertNoLeak()
+
+    def failBodySends(self) -> None:
+        """
+        Make every C{BODY} or C{END} sent on L{socket} fail with an
+        unexpected exception; other messages go.
+        """
+        send = self.socket.send
+
+        def brokenSend(frames: list[bytes]) -> None:
+            if frames[2:3] in ([protocol.BODY], [protocol.END]):
+                raise ZeroDivisionError("bug")
+            send(frames)
+
+        self.patch(self.socket, "send", brokenSend)
+
+    def post(self, size: int) -> tuple[FrontConnection, StringTransport]:
+        """
+        Send the head of a C{POST} with a streamed body of C{size} bytes.
+        """
+        return self.sendRequest(
+            b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % size
+        )
+
+    def test_failureForwardingBody(self) -> None:
+        """
+        An exception while forwarding a streamed request body to the handler
+        answers the client 500 at once (not 504 at the timeout), and the
+        handler is told C{CANCEL}.
+        """
+        self.failBodySends()
+        channel, transport = self.post(SMALL_BODY + 10)
+        requestId = self.lastRequest().requestId
+        channel.dataReceived(b"x" * 10)
+        self.assertEqual(ParsedResponse(transport.value()).code, 500)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertEqual(self.dispatcher.stats["status500"], 1)
+        self.assertNoLeak()
+
+    def test_failureForwardingHeldBody(self) -> None:
+        """
+        An exception while forwarding the body held for a handler's
+        C{WINDOW} answers the client 500 at once.
+        """
+        self.control(protocol.encodeHello("a", 5, {"window": "0"}))
+        channel, transport = self.post(SMALL_BODY + 10)
+        requestId = self.lastRequest().requestId
+        channel.dataReceived(b"x" * 10)
+        self.failBodySends()
+        self.control(protocol.encodeWindow(requestId, 100))
+        self.assertEqual(ParsedResponse(transport.value()).code, 500)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertNoLeak()
+
+    def test_failureForwardingBodyOnDispatch(self) -> None:
+        """
+        An exception while forwarding the body that came while a streamed
+        request waited for a handler, when one takes it, answers the client
+        500 at once; the requests queued behind it are dispatched all the
+        same.
+        """
+        self.hello(0)
+        channel, transport = self.post(SMALL_BODY + 10)
+        channel.dataReceived(b"x" * 10)
+        _, otherTransport = self.get()
+        self.failBodySends()
+        self.control(protocol.encodeCredit(2))
+        [streamed, other] = self.requestsSent()
+        self.assertEqual(ParsedResponse(transport.value()).code, 500)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [streamed.requestId])
+        self.respond(other.requestId)
+        self.assertEqual(ParsedResponse(otherTransport.value()).code, 200)
+        self.assertNoLeak()
+
+
 class PipelineTests(FrontTestCase):
     """
     Requests pipelined on one connection, read one at a time.
@@ -1646,6 +1765,147 @@ class StreamingTests(FrontTestCase):
         request = self.lastRequest()
         self.assertTrue(request.head.more)
         self.assertEqual(self.streamedBody(request.requestId), (b"x" * size, True))
+
+    def streamedTo(
+        self, method: bytes, size: int
+    ) -> tuple[FrontConnection, StringTransport, bytes]:
+        """
+        Send the head of a request with a streamed body of C{size} bytes to
+        L{handlerId}, with C{handler-b} registered too but without credit,
+        and make L{handlerId} unreachable, as if it went away after it took
+        the C{REQ}.
+
+        @return: the channel, the transport and the request id.
+        """
+        channel, transport = self.sendRequest(
+            method + b" /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % size
+        )
+        requestId = self.lastRequest().requestId
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeHello("b", 0)])
+        self.socket.unreachable.add(self.handlerId)
+        self.socket.clear()
+        return channel, transport, requestId
+
+    def test_firstBodyUnreachableRetried(self) -> None:
+        """
+        An idempotent request whose handler is found gone by its first
+        C{BODY} is retried on another handler with its whole body: no byte
+        of it had left the front, so nothing is lost.
+        """
+        size = SMALL_BODY + 10
+        channel, transport, requestId = self.streamedTo(b"PUT", size)
+        channel.dataReceived(b"x" * 60)
+        self.assertNotIn(self.handlerId, self.dispatcher.handlers)
+        self.assertEqual(self.dispatcher.counts()["queued"], 1)
+        self.assertEqual(transport.value(), b"")
+        channel.dataReceived(b"y" * (size - 60))
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
+        request = self.lastRequest()
+        self.assertEqual(request.requestId, requestId)
+        self.assertEqual(
+            self.streamedBody(requestId), (b"x" * 60 + b"y" * (size - 60), True)
+        )
+        self.assertEqual(self.dispatcher.stats["retried"], 1)
+
+    def test_firstBodyUnreachableEndRetried(self) -> None:
+        """
+        So is one whose whole body was held for the handler's window, and
+        whose C{END} finds the handler gone.
+        """
+        self.control(protocol.encodeHello("a", 5, {"window": "0"}))
+        size = SMALL_BODY + 10
+        channel, _transport, requestId = self.streamedTo(b"PUT", size)
+        channel.dataReceived(b"x" * size)
+        self.assertEqual(self.bodyMessages(requestId), [])
+        self.control(protocol.encodeWindow(requestId, size))
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
+        self.assertEqual(self.streamedBody(requestId), (b"x" * size, True))
+        self.assertEqual(self.dispatcher.stats["retried"], 1)
+
+    def test_firstBodyUnreachableNotIdempotent(self) -> None:
+        """
+        A request that is not idempotent is not retried when its first
+        C{BODY} finds the handler gone: its C{REQ} may have reached the
+        application, which may have acted on it before reading the body.
+        The client gets 502.
+        """
+        channel, transport, _requestId = self.streamedTo(b"POST", SMALL_BODY + 10)
+        channel.dataReceived(b"x" * 60)
+        self.assertEqual(ParsedResponse(transport.value()).code, 502)
+        self.assertEqual(self.dispatcher.stats["retried"], 0)
+        self.assertNoLeak()
+
+    def test_laterBodyUnreachableNotRetried(self) -> None:
+        """
+        An idempotent request whose handler is found gone after a C{BODY}
+        was sent is not retried: the front keeps no copy of what it sent.
+        The client gets 502.
+        """
+        channel, transport = self.sendRequest(
+            b"PUT /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n"
+            % (SMALL_BODY + 10,)
+        )
+        channel.dataReceived(b"x" * 60)
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeHello("b", 1)])
+        self.socket.unreachable.add(self.handlerId)
+        channel.dataReceived(b"x" * 10)
+        self.assertEqual(ParsedResponse(transport.value()).code, 502)
+        self.assertEqual(self.dispatcher.stats["retried"], 0)
+        self.assertNoLeak()
+
+    def test_droppedStreamedRequestRetried(self) -> None:
+        """
+        A streamed request whose C{REQ} and C{BODY} were dropped unsent, the
+        handler gone, is retried on another handler with its whole body,
+        even if it is not idempotent: none of it reached the first.
+        """
+        size = SMALL_BODY + 10
+        channel, transport = self.post(size)
+        requestId = self.lastRequest().requestId
+        channel.dataReceived(b"x" * 60)
+        dropped = [frames for frames in self.socket.sent if frames[3:4] == [requestId]]
+        self.assertEqual(len(dropped), 2)
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeHello("b", 0)])
+        self.socket.clear()
+        self.dispatcher.messagesDropped(self.handlerId, dropped)
+        channel.dataReceived(b"y" * (size - 60))
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
+        self.assertEqual(self.lastRequest().requestId, requestId)
+        self.assertEqual(
+            self.streamedBody(requestId), (b"x" * 60 + b"y" * (size - 60), True)
+        )
+        self.assertEqual(transport.value(), b"")
+
+    def test_fullBacklogStreamedRequestRetried(self) -> None:
+        """
+        So is one whose C{BODY} finds the handler's queue full, which
+        dropped its C{REQ} and first C{BODY} unsent: the body goes whole,
+        in order, to the next handler.
+        """
+        size = SMALL_BODY + 10
+        channel, _transport = self.post(size)
+        requestId = self.lastRequest().requestId
+        channel.dataReceived(b"x" * 60)
+        backlog = [frames for frames in self.socket.sent if frames[3:4] == [requestId]]
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeHello("b", 0)])
+        self.socket.clear()
+        send = self.socket.send
+
+        def fullBacklog(frames: list[bytes]) -> None:
+            if frames[0] == self.handlerId:
+                raise PeerUnreachable(self.handlerId, backlog)
+            send(frames)
+
+        self.patch(self.socket, "send", fullBacklog)
+        self.control(protocol.encodeWindow(requestId, 100))
+        channel.dataReceived(b"y" * 30)
+        self.assertNotIn(self.handlerId, self.dispatcher.handlers)
+        channel.dataReceived(b"z" * (size - 90))
+        self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
+        self.assertEqual(
+            self.streamedBody(requestId),
+            (b"x" * 60 + b"y" * 30 + b"z" * (size - 90), True),
+        )
 
     def test_noTemporaryFile(self) -> None:
         """

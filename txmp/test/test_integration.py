@@ -114,6 +114,15 @@ class FrontAndHandlerTests(ServicesTestCase):
         self.assertEqual((counts["pending"], counts["queued"], counts["inFlight"]), (0, 0, 0))
 
     @inlineCallbacks
+    def test_droppedMessagesReachDispatcher(self) -> Any:
+        """
+        The front's send socket tells its dispatcher of the messages it
+        drops for a peer found gone (L{txmp._zmq.ZmqSocket.peerLost}).
+        """
+        front = yield self.startFront()
+        self.assertEqual(front._sockets[0].peerLost, front.dispatcher.messagesDropped)
+
+    @inlineCallbacks
     def test_handlerBeforeFront(self) -> Any:
         """
         A handler started before its front registers once the front binds,

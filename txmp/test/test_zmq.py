@@ -166,6 +166,83 @@ class PeerBacklogTests(SynchronousTestCase):
             ["dropped {count} queued messages to peer {peer}: {error}"],
         )
 
+    def test_goneWhileWaitingReported(self) -> None:
+        """
+        A peer found gone while messages wait for it is reported to
+        C{peerLost} with all of them, in order, once the backlogs are
+        consistent (it may send: here, to another peer); the others' are
+        kept.
+        """
+        raw = FakeRawSocket(room=100)
+        raw.full.update([b"slow", b"other"])
+        socket = self.router(raw, peerBacklog=10)
+        for n in range(3):
+            socket.send([b"slow", b"%d" % (n,)])
+        socket.send([b"other", b"x"])
+        reported: list[tuple[bytes, list[list[bytes]]]] = []
+
+        def peerLost(peer: bytes, dropped: list[list[bytes]]) -> None:
+            reported.append((peer, dropped))
+            socket.send([b"fast", b"y"])
+
+        socket.peerLost = peerLost
+        raw.full.discard(b"slow")
+        raw.gone.add(b"slow")
+        socket._flush()
+        self.assertEqual(
+            reported, [(b"slow", [[b"slow", b"0"], [b"slow", b"1"], [b"slow", b"2"]])]
+        )
+        self.assertEqual(raw.sent, [[b"fast", b"y"]])
+        self.assertEqual(socket.backlog, 1)
+
+    def test_peerLostFailureLogged(self) -> None:
+        """
+        An exception from C{peerLost} is logged, not raised out of the read
+        that flushed the backlog (the reactor would drop the socket).
+        """
+        raw = FakeRawSocket(room=100)
+        raw.full.add(b"slow")
+        socket = self.router(raw)
+        socket.send([b"slow", b"0"])
+
+        def peerLost(peer: bytes, dropped: list[list[bytes]]) -> None:
+            raise ZeroDivisionError("bug")
+
+        socket.peerLost = peerLost
+        raw.full.clear()
+        raw.gone.add(b"slow")
+        socket._flush()
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+    def test_fullBacklogDropped(self) -> None:
+        """
+        The L{PeerUnreachable} raised for a peer whose backlog is full
+        carries the messages discarded, in order.
+        """
+        raw = FakeRawSocket(room=100)
+        raw.full.add(b"slow")
+        socket = self.router(raw, peerBacklog=2)
+        socket.send([b"slow", b"0"])
+        socket.send([b"slow", b"1"])
+        error = self.assertRaises(PeerUnreachable, socket.send, [b"slow", b"x"])
+        self.assertEqual(error.dropped, [[b"slow", b"0"], [b"slow", b"1"]])
+
+    def test_forget(self) -> None:
+        """
+        L{ZmqSocket.forget} discards, and returns, what waits for a peer:
+        if the peer comes back, none of it reaches it.  Other peers' wait.
+        """
+        raw = FakeRawSocket(room=100)
+        raw.full.update([b"slow", b"other"])
+        socket = self.router(raw)
+        socket.send([b"slow", b"0"])
+        socket.send([b"other", b"1"])
+        self.assertEqual(socket.forget(b"slow"), [[b"slow", b"0"]])
+        self.assertEqual(socket.forget(b"slow"), [])
+        raw.full.clear()
+        socket._flush()
+        self.assertEqual(raw.sent, [[b"other", b"1"]])
+
     def test_dealerUnbounded(self) -> None:
         """
         A DEALER has one peer, its front: its messages all wait, in order,
