@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Callable, Generic, TypeVar
 
+from attrs import define, field
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -31,6 +32,7 @@ from txmp._interfaces import cancelCall
 T = TypeVar("T")
 
 
+@define(slots=False, eq=False, repr=False)
 class HandlerState(Generic[T]):
     """
     What the front knows of one registered handler.
@@ -53,22 +55,15 @@ class HandlerState(Generic[T]):
         handlers with as much credit, the lowest wins.
     """
 
-    def __init__(
-        self,
-        identity: bytes,
-        name: str,
-        credits: int,
-        inputWindow: int | None = None,
-    ) -> None:
-        self.identity = identity
-        self.name = name
-        self.credits = credits
-        self.inputWindow = inputWindow
-        self.inFlight: dict[bytes, T] = {}
-        self.abandoned: OrderedDict[bytes, None] = OrderedDict()
-        self.draining = False
-        self.lastHeard = 0.0
-        self.turn = 0
+    identity: bytes
+    name: str
+    credits: int
+    inputWindow: int | None = None
+    inFlight: dict[bytes, T] = field(init=False, factory=dict)
+    abandoned: OrderedDict[bytes, None] = field(init=False, factory=OrderedDict)
+    draining: bool = field(init=False, default=False)
+    lastHeard: float = field(init=False, default=0.0)
+    turn: int = field(init=False, default=0)
 
 
 #: Sends frames to a handler.  A send that finds the handler unreachable is
