@@ -21,6 +21,7 @@ import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable
 
+from attrs import define, field
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import CancelledError, Deferred
@@ -1538,6 +1539,7 @@ else:
     _ServerFactory = ServerFactory
 
 
+@define(slots=False, eq=False, repr=False)
 class FrontFactory(_ServerFactory):
     """
     The front's HTTP server: a L{FrontConnection} per client connection,
@@ -1556,27 +1558,18 @@ class FrontFactory(_ServerFactory):
     noisy = False
     retryAfter = 1
 
-    def __init__(
-        self,
-        dispatcher: Dispatcher,
-        reactor: IReactorTime,
-        accessLog: AccessLog | None = None,
-        maxBody: int = DEFAULT_MAX_BODY,
-        rules: HTTPRules = DEFAULT_RULES,
-        metrics: FrontMetrics | None = None,
-    ) -> None:
-        self.dispatcher = dispatcher
-        self.reactor = reactor
-        self.accessLog = accessLog
-        self.metrics = metrics
-        self.maxBody = maxBody
-        self.httpRules = rules
-        self.connections: set[FrontConnection] = set()
-        # Whether its listening ports are all closed (stopFactory); not
-        # numPorts == 0, which is so before the first one listens too.
-        self._stopped = False
-        self._drainWaiters: list[Deferred[None]] = []
-        self._dates = _DateCache()
+    dispatcher: Dispatcher
+    reactor: IReactorTime
+    accessLog: AccessLog | None = None
+    maxBody: int = DEFAULT_MAX_BODY
+    httpRules: HTTPRules = field(default=DEFAULT_RULES, alias="rules")
+    metrics: FrontMetrics | None = None
+    connections: set[FrontConnection] = field(init=False, factory=set)
+    # Whether its listening ports are all closed (stopFactory); not
+    # numPorts == 0, which is so before the first one listens too.
+    _stopped: bool = field(init=False, default=False)
+    _drainWaiters: list[Deferred[None]] = field(init=False, factory=list)
+    _dates: _DateCache = field(init=False, factory=_DateCache)
 
     def buildProtocol(self, addr: IAddress | None) -> FrontConnection:
         return FrontConnection(self)
