@@ -40,8 +40,6 @@ from txmp._metrics import QUEUE_BUCKETS, Histogram
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import MessageSender, PeerUnreachable
 
-BytesPairs = Sequence[tuple[bytes, bytes]]
-
 IDEMPOTENT_METHODS = frozenset([b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"])
 
 
@@ -547,8 +545,8 @@ class Dispatcher:
 
     def submit(
         self,
-        meta: BytesPairs,
-        headers: BytesPairs,
+        meta: protocol.BytesPairs,
+        headers: protocol.BytesPairs,
         body: Sequence[bytes],
         consumer: BodyConsumer,
         idempotent: bool = False,
