@@ -19,6 +19,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from attrs import define
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -38,8 +39,6 @@ from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import PeerSender, PeerUnreachable
-
-BytesPairs = Sequence[tuple[bytes, bytes]]
 
 IDEMPOTENT_METHODS = frozenset([b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"])
 
@@ -210,6 +209,7 @@ class RequestState(enum.Enum):
 QUEUED, DISPATCHED, STREAMING, DONE = RequestState
 
 
+@define(slots=False, eq=False, repr=False)
 class PendingRequest:
     """
     One request from submission until its reply is complete or abandoned.
@@ -227,19 +227,15 @@ class PendingRequest:
     _heldBody = b""
     _heldEnd = False
 
-    def __init__(
-        self,
-        dispatcher: Dispatcher,
-        requestId: bytes,
-        frames: list[bytes],
-        idempotent: bool,
-        consumer: BodyConsumer,
-    ) -> None:
-        self.dispatcher = dispatcher
-        self.requestId = requestId
-        self.frames = frames
-        self.idempotent = idempotent
-        self.consumer = consumer
+    dispatcher: Dispatcher
+    requestId: bytes
+    frames: list[bytes]
+    idempotent: bool
+    consumer: BodyConsumer
+
+    def __attrs_post_init__(self) -> None:
+        # Its state is set here, not declared as fields: attrs' __init__
+        # would fetch each default from its table, slower on every request.
         self.state = QUEUED
         self.handler: HandlerState[PendingRequest] | None = None
         self.attempts = 0
@@ -258,7 +254,7 @@ class PendingRequest:
         # REQ's, plus every WINDOW sent): a handler whose window is used up
         # must wait for a WINDOW (docs/protocol.md).
         self.responseBytes = 0
-        self.granted = dispatcher.window
+        self.granted = self.dispatcher.window
 
     def bodyData(self, data: bytes) -> None:
         """
@@ -587,8 +583,8 @@ class Dispatcher:
 
     def submit(
         self,
-        meta: BytesPairs,
-        headers: BytesPairs,
+        meta: protocol.BytesPairs,
+        headers: protocol.BytesPairs,
         body: Sequence[bytes],
         consumer: BodyConsumer,
         idempotent: bool = False,

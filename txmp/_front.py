@@ -21,6 +21,7 @@ import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable
 
+from attrs import define, field
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import CancelledError, Deferred
@@ -883,45 +884,49 @@ class FrontConnection(Protocol):
     factory: FrontFactory
     transport: IClientTransport
 
+    # The state every connection starts in, as class attributes (as
+    # Twisted's HTTPChannel keeps its own): a connection sets its own value
+    # of one when it changes.
+    exchange: Exchange | None = None
+    persistent = True
+    bodyPending = False
+    _buffer = b""
+    _head: RequestHead | None = None
+    # Whether an empty line came where a request line was expected (one is
+    # forgiven, RFC 9112 section 2.2).
+    _emptyLine = False
+    _decoder: ChunkedDecoder | None = None
+    _bodyLeft = 0
+    _parsing = False
+    _readingPaused = False
+    _transportFull = False
+    _draining = False
+    # Refused or closing: read nothing more (but discard it, lingering).
+    _closing = False
+    _lost = False
+    _headerCall: IDelayedCall | None = None
+    _idleCall: IDelayedCall | None = None
+    _idleSince = 0.0
+    # From the first byte of a request to the end of its response.
+    _inRequest = False
+    _bodyCall: IDelayedCall | None = None
+    _bodyBudget = 0.0
+    _bodyStarted = 0.0
+    _lingerCall: IDelayedCall | None = None
+    _lingerEndCall: IDelayedCall | None = None
+    _lingered = 0
+    _abortCall: IDelayedCall | None = None
+    _registered = False
+    trusted = False
+    peerHost = ""
+    peerPort = b"0"
+    localHost = b""
+    localPort = b"0"
+    scheme = b"http"
+
     def __init__(self, factory: FrontFactory) -> None:
         self.factory = factory
         self.rules = factory.httpRules
-        self.exchange: Exchange | None = None
-        self.persistent = True
-        self.bodyPending = False
-        self._buffer = b""
-        self._head: RequestHead | None = None
-        # Whether an empty line came where a request line was expected
-        # (one is forgiven, RFC 9112 section 2.2).
-        self._emptyLine = False
-        self._decoder: ChunkedDecoder | None = None
-        self._bodyLeft = 0
-        self._parsing = False
-        self._readingPaused = False
-        self._transportFull = False
-        self._draining = False
-        # Refused or closing: read nothing more (but discard it, lingering).
-        self._closing = False
-        self._lost = False
-        self._headerCall: IDelayedCall | None = None
-        self._idleCall: IDelayedCall | None = None
-        self._idleSince = 0.0
-        # From the first byte of a request to the end of its response.
-        self._inRequest = False
-        self._bodyCall: IDelayedCall | None = None
-        self._bodyBudget = 0.0
-        self._bodyStarted = 0.0
-        self._lingerCall: IDelayedCall | None = None
-        self._lingerEndCall: IDelayedCall | None = None
-        self._lingered = 0
-        self._abortCall: IDelayedCall | None = None
-        self._registered = False
-        self.trusted = False
-        self.peerHost = ""
-        self.peerPort = b"0"
-        self.localHost = b""
-        self.localPort = b"0"
-        self.scheme = b"http"
 
     # Connection facts, once per connection.
 
@@ -1539,6 +1544,7 @@ else:
     _ServerFactory = ServerFactory
 
 
+@define(slots=False, eq=False, repr=False)
 class FrontFactory(_ServerFactory):
     """
     The front's HTTP server: a L{FrontConnection} per client connection,
@@ -1560,27 +1566,18 @@ class FrontFactory(_ServerFactory):
     retryAfter = 1
     acceptLimit: AcceptLimit | None = None
 
-    def __init__(
-        self,
-        dispatcher: Dispatcher,
-        reactor: IReactorTime,
-        accessLog: AccessLog | None = None,
-        maxBody: int = DEFAULT_MAX_BODY,
-        rules: HTTPRules = DEFAULT_RULES,
-        metrics: FrontMetrics | None = None,
-    ) -> None:
-        self.dispatcher = dispatcher
-        self.reactor = reactor
-        self.accessLog = accessLog
-        self.metrics = metrics
-        self.maxBody = maxBody
-        self.httpRules = rules
-        self.connections: set[FrontConnection] = set()
-        # Whether its listening ports are all closed (stopFactory); not
-        # numPorts == 0, which is so before the first one listens too.
-        self._stopped = False
-        self._drainWaiters: list[Deferred[None]] = []
-        self._dates = _DateCache()
+    dispatcher: Dispatcher
+    reactor: IReactorTime
+    accessLog: AccessLog | None = None
+    maxBody: int = DEFAULT_MAX_BODY
+    httpRules: HTTPRules = field(default=DEFAULT_RULES, alias="rules")
+    metrics: FrontMetrics | None = None
+    connections: set[FrontConnection] = field(init=False, factory=set)
+    # Whether its listening ports are all closed (stopFactory); not
+    # numPorts == 0, which is so before the first one listens too.
+    _stopped: bool = field(init=False, default=False)
+    _drainWaiters: list[Deferred[None]] = field(init=False, factory=list)
+    _dates: _DateCache = field(init=False, factory=_DateCache)
 
     def buildProtocol(self, addr: IAddress | None) -> FrontConnection:
         return FrontConnection(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Protocol
 
+from attrs import define, field
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -156,6 +157,7 @@ class _ReplySink:
         self._link._finished(self._requestId, self.credited)
 
 
+@define(slots=False, eq=False, repr=False)
 class FrontLink:
     """
     A handler's link to one front: its send socket (control plane) and its
@@ -179,47 +181,38 @@ class FrontLink:
 
     _log = Logger()
 
-    def __init__(
-        self,
-        reactor: IReactorTime,
-        runner: Runner,
-        sendSocket: MessageSender,
-        returnSocket: MessageSender,
-        name: str,
-        capacity: int,
-        heartbeat: float = DEFAULT_HEARTBEAT,
-        address: str = "",
-    ) -> None:
-        self._reactor = reactor
-        self._runner = runner
-        self._send = sendSocket
-        self._return = returnSocket
-        self.name = name
-        self.capacity = capacity
-        self.heartbeat = heartbeat
-        self.address = address
-        self.running: dict[bytes, Running | None] = {}
-        self.front: str | None = None
-        # The largest frame the front accepts: its WELCOME says; until
-        # then, mpfront's default --max-message.
-        self.maxMessage = DEFAULT_MAX_MESSAGE
-        # Whether the front takes credits back in complete replies (its
-        # WELCOME says credit_in_reply); until it says, CREDIT.
-        self.creditInReply = False
-        # How many HELLOs this link has sent.
-        self.hellos = 0
-        # The instance id of the front that last welcomed this link, kept
-        # while the front is silent, to tell a restarted front.
-        self._welcomedBy: str | None = None
-        self.draining = False
-        self._lastHeard = 0.0
-        self._beat: IDelayedCall | None = None
-        self._byeAcknowledged = False
-        self._drained: Deferred[None] | None = None
-        self.stats: dict[str, int] = {"requests": 0, "badMessages": 0}
-        # Called in the reactor thread when a request starts (for
-        # --max-requests).
-        self.requestObservers: list[Callable[[], None]] = []
+    _reactor: IReactorTime
+    _runner: Runner
+    _send: MessageSender = field(alias="sendSocket")
+    _return: MessageSender = field(alias="returnSocket")
+    name: str
+    capacity: int
+    heartbeat: float = DEFAULT_HEARTBEAT
+    address: str = ""
+    running: dict[bytes, Running | None] = field(init=False, factory=dict)
+    front: str | None = field(init=False, default=None)
+    # The largest frame the front accepts: its WELCOME says; until then,
+    # mpfront's default --max-message.
+    maxMessage: int = field(init=False, default=DEFAULT_MAX_MESSAGE)
+    # Whether the front takes credits back in complete replies (its
+    # WELCOME says credit_in_reply); until it says, CREDIT.
+    creditInReply: bool = field(init=False, default=False)
+    # How many HELLOs this link has sent.
+    hellos: int = field(init=False, default=0)
+    # The instance id of the front that last welcomed this link, kept while
+    # the front is silent, to tell a restarted front.
+    _welcomedBy: str | None = field(init=False, default=None)
+    draining: bool = field(init=False, default=False)
+    _lastHeard: float = field(init=False, default=0.0)
+    _beat: IDelayedCall | None = field(init=False, default=None)
+    _byeAcknowledged: bool = field(init=False, default=False)
+    _drained: Deferred[None] | None = field(init=False, default=None)
+    stats: dict[str, int] = field(
+        init=False, factory=lambda: {"requests": 0, "badMessages": 0}
+    )
+    # Called in the reactor thread when a request starts (for
+    # --max-requests).
+    requestObservers: list[Callable[[], None]] = field(init=False, factory=list)
 
     @property
     def free(self) -> int:

@@ -19,6 +19,7 @@ import signal
 import threading
 from typing import TYPE_CHECKING, Callable
 
+from attrs import define, field
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, gatherResults
@@ -329,6 +330,7 @@ def dieWithParent() -> bool:
     return bool(prctl(PR_SET_PDEATHSIG, int(signal.SIGHUP), 0, 0, 0) == 0)
 
 
+@define(slots=False, eq=False, repr=False)
 class ParentWatch(Service):
     """
     Stops a handler whose parent, the front that spawned it, is gone: such
@@ -345,23 +347,14 @@ class ParentWatch(Service):
 
     _log = Logger()
 
-    def __init__(
-        self,
-        reactor: IHandlerReactor,
-        parentPid: int,
-        name: str,
-        interval: float = PARENT_CHECK_INTERVAL,
-        getppid: Callable[[], int] = os.getppid,
-        dieWithParent: Callable[[], bool] = dieWithParent,
-    ) -> None:
-        self._reactor = reactor
-        self._parentPid = parentPid
-        self._name = name
-        self._interval = interval
-        self._getppid = getppid
-        self._dieWithParent = dieWithParent
-        self._loop: LoopingCall | None = None
-        self.gone = False
+    _reactor: IHandlerReactor
+    _parentPid: int
+    _name: str
+    _interval: float = PARENT_CHECK_INTERVAL
+    _getppid: Callable[[], int] = os.getppid
+    _dieWithParent: Callable[[], bool] = dieWithParent
+    _loop: LoopingCall | None = field(init=False, default=None)
+    gone: bool = field(init=False, default=False)
 
     def startService(self) -> None:
         Service.startService(self)

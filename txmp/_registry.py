@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Callable, Generic, TypeVar
 
+from attrs import define, field
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -31,6 +32,7 @@ from txmp._interfaces import cancelCall
 T = TypeVar("T")
 
 
+@define(slots=False, eq=False, repr=False)
 class HandlerState(Generic[T]):
     """
     What the front knows of one registered handler.
@@ -53,22 +55,15 @@ class HandlerState(Generic[T]):
         handlers with as much credit, the lowest wins.
     """
 
-    def __init__(
-        self,
-        identity: bytes,
-        name: str,
-        credits: int,
-        inputWindow: int | None = None,
-    ) -> None:
-        self.identity = identity
-        self.name = name
-        self.credits = credits
-        self.inputWindow = inputWindow
-        self.inFlight: dict[bytes, T] = {}
-        self.abandoned: OrderedDict[bytes, None] = OrderedDict()
-        self.draining = False
-        self.lastHeard = 0.0
-        self.turn = 0
+    identity: bytes
+    name: str
+    credits: int
+    inputWindow: int | None = None
+    inFlight: dict[bytes, T] = field(init=False, factory=dict)
+    abandoned: OrderedDict[bytes, None] = field(init=False, factory=OrderedDict)
+    draining: bool = field(init=False, default=False)
+    lastHeard: float = field(init=False, default=0.0)
+    turn: int = field(init=False, default=0)
 
 
 #: Sends frames to a handler.  A send that finds the handler unreachable is
@@ -81,6 +76,7 @@ Sender = Callable[[HandlerState[T], list[bytes]], object]
 LostHandlers = Callable[[list[tuple[HandlerState[T], list[T]]]], None]
 
 
+@define(slots=False, eq=False, repr=False)
 class HandlerRegistry(Generic[T]):
     """
     The handlers registered with a front, and their liveness.
@@ -93,42 +89,32 @@ class HandlerRegistry(Generic[T]):
         draining (for C{--spawn}: start its replacement at once).
     @ivar joinObservers: called with a handler's name when it registers
         anew and is welcomed (for C{--spawn}: a reload or a boot goes on).
+
+    @param clock: the clock of heartbeats and silence.
+    @param send: how to send a handler C{WELCOME}, C{PING} and C{BYE}.
+    @param lost: told of the handlers found silent for three heartbeats,
+        with their requests in flight (see L{start}).
+    @param heartbeat: seconds between heartbeats, told to handlers.
+    @param instance: the front's instance id, told to handlers.
+    @param maxMessage: the largest frame the front's sockets accept, told
+        to handlers, or L{None} not to tell them.
     """
 
     _log = Logger()
 
-    def __init__(
-        self,
-        clock: IReactorTime,
-        send: Sender[T],
-        lost: LostHandlers[T],
-        heartbeat: float,
-        instance: str,
-        maxMessage: int | None = None,
-    ) -> None:
-        """
-        @param clock: the clock of heartbeats and silence.
-        @param send: how to send a handler C{WELCOME}, C{PING} and C{BYE}.
-        @param lost: told of the handlers found silent for three
-            heartbeats, with their requests in flight (see L{start}).
-        @param heartbeat: seconds between heartbeats, told to handlers.
-        @param instance: the front's instance id, told to handlers.
-        @param maxMessage: the largest frame the front's sockets accept,
-            told to handlers, or L{None} not to tell them.
-        """
-        self._clock = clock
-        self._send = send
-        self._lost = lost
-        self.heartbeat = heartbeat
-        self.instance = instance
-        self.maxMessage = maxMessage
-        self.handlers: dict[bytes, HandlerState[T]] = {}
-        self.drainObservers: list[Callable[[str], None]] = []
-        self.joinObservers: list[Callable[[str], None]] = []
-        self._turns = 0
-        self._beat: IDelayedCall | None = None
-        self._liveness: IDelayedCall | None = None
-        self._running = False
+    _clock: IReactorTime
+    _send: Sender[T]
+    _lost: LostHandlers[T]
+    heartbeat: float
+    instance: str
+    maxMessage: int | None = None
+    handlers: dict[bytes, HandlerState[T]] = field(init=False, factory=dict)
+    drainObservers: list[Callable[[str], None]] = field(init=False, factory=list)
+    joinObservers: list[Callable[[str], None]] = field(init=False, factory=list)
+    _turns: int = field(init=False, default=0)
+    _beat: IDelayedCall | None = field(init=False, default=None)
+    _liveness: IDelayedCall | None = field(init=False, default=None)
+    _running: bool = field(init=False, default=False)
 
     # -- lifetime ------------------------------------------------------------
 
