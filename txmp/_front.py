@@ -1564,7 +1564,6 @@ class FrontFactory(_ServerFactory):
 
     noisy = False
     retryAfter = 1
-    acceptLimit: AcceptLimit | None = None
 
     dispatcher: Dispatcher
     reactor: IReactorTime
@@ -1573,6 +1572,7 @@ class FrontFactory(_ServerFactory):
     httpRules: HTTPRules = field(default=DEFAULT_RULES, alias="rules")
     metrics: FrontMetrics | None = None
     connections: set[FrontConnection] = field(init=False, factory=set)
+    acceptLimit: AcceptLimit | None = field(init=False, default=None)
     # Whether its listening ports are all closed (stopFactory); not
     # numPorts == 0, which is so before the first one listens too.
     _stopped: bool = field(init=False, default=False)
