@@ -1361,6 +1361,33 @@ class DroppedTests(DispatcherTestCase):
             if frames[0] == identity and frames[3:4] == [requestId]
         ]
 
+    def twoNotIdempotent(self) -> tuple[Deferred[Reply], Deferred[Reply], bytes]:
+        """
+        Register handler A with 5 credits and B with none, and submit two
+        requests that are not idempotent, both to A.
+
+        @return: the first request's and the second's results, and the
+            second's id.
+        """
+        self.hello(A, 5)
+        self.hello(B, 0)
+        delivered, _ = self.submit(idempotent=False)
+        dropped, _ = self.submit(idempotent=False)
+        [_deliveredId, droppedId] = self.requestIds(A)
+        return delivered, dropped, droppedId
+
+    def assertOnlyDroppedRetried(
+        self, delivered: Deferred[Reply], dropped: Deferred[Reply], droppedId: bytes
+    ) -> None:
+        """
+        The request delivered to the lost handler got 502; the dropped one
+        goes to B once it has a credit.
+        """
+        self.assertFrontError(delivered, FrontError, 502)
+        self.credit(B)
+        self.assertEqual(self.requestIds(B), [droppedId])
+        self.assertNoResult(dropped)
+
     def test_droppedRequestRetriedAtOnce(self) -> None:
         """
         A handler whose queued messages were dropped (it is gone) is
@@ -1388,27 +1415,16 @@ class DroppedTests(DispatcherTestCase):
         whose C{REQ} was dropped are retried: the others may have run, and
         get 502.
         """
-        self.hello(A, 5)
-        self.hello(B, 0)
-        delivered, _ = self.submit(idempotent=False)
-        dropped, _ = self.submit(idempotent=False)
-        [_deliveredId, droppedId] = self.requestIds(A)
+        delivered, dropped, droppedId = self.twoNotIdempotent()
         self.dispatcher.messagesDropped(A, self.sentFrames(A, droppedId))
-        self.assertFrontError(delivered, FrontError, 502)
-        self.credit(B)
-        self.assertEqual(self.requestIds(B), [droppedId])
-        self.assertNoResult(dropped)
+        self.assertOnlyDroppedRetried(delivered, dropped, droppedId)
 
     def test_fullBacklogRetried(self) -> None:
         """
         The same holds for the messages dropped when a send finds the
         handler's backlog full (L{PeerUnreachable} carries them).
         """
-        self.hello(A, 5)
-        self.hello(B, 0)
-        delivered, _ = self.submit(idempotent=False)
-        dropped, _ = self.submit(idempotent=False)
-        [_deliveredId, droppedId] = self.requestIds(A)
+        delivered, dropped, droppedId = self.twoNotIdempotent()
         backlog = self.sentFrames(A, droppedId)
         send = self.socket.send
 
@@ -1420,10 +1436,7 @@ class DroppedTests(DispatcherTestCase):
         self.patch(self.socket, "send", fullBacklog)
         self.submit(idempotent=False)
         self.assertNotIn(A, self.dispatcher.handlers)
-        self.assertFrontError(delivered, FrontError, 502)
-        self.credit(B)
-        self.assertEqual(self.requestIds(B), [droppedId])
-        self.assertNoResult(dropped)
+        self.assertOnlyDroppedRetried(delivered, dropped, droppedId)
 
     def test_unknownPeer(self) -> None:
         """

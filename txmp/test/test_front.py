@@ -1152,6 +1152,18 @@ class UnexpectedTests(FrontTestCase):
     is logged.
     """
 
+    def assertAbortedAndCancelled(self, transport: StringTransport, requestId: bytes) -> None:
+        """
+        The client's connection was aborted with its response incomplete,
+        the C{ZeroDivisionError} logged once, the handler told C{CANCEL},
+        and nothing of the request is left.
+        """
+        self.assertTrue(transport.disconnected)
+        self.assertFalse(ParsedResponse(transport.value()).complete)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertNoLeak()
+
     def test_failureFromDispatcher(self) -> None:
         """
         A request failed with an exception that is not a L{FrontError} gets
@@ -1201,11 +1213,7 @@ class UnexpectedTests(FrontTestCase):
         _, transport = self.get()
         requestId = self.lastRequest().requestId
         self.respond(requestId, body=[b"a"], more=True)
-        self.assertTrue(transport.disconnected)
-        self.assertFalse(ParsedResponse(transport.value()).complete)
-        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
-        self.assertEqual(self.cancels(), [requestId])
-        self.assertNoLeak()
+        self.assertAbortedAndCancelled(transport, requestId)
 
 
     def test_failureWritingBody(self) -> None:
@@ -1224,11 +1232,7 @@ class UnexpectedTests(FrontTestCase):
         self.respond(requestId, headers=[(b"Content-Length", b"2")], body=[b"a"],
                      more=True)
         self.reply(protocol.encodeBody(requestId, [b"b"], False))
-        self.assertTrue(transport.disconnected)
-        self.assertFalse(ParsedResponse(transport.value()).complete)
-        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
-        self.assertEqual(self.cancels(), [requestId])
-        self.assertNoLeak()
+        self.assertAbortedAndCancelled(transport, requestId)
 
     def test_failureFinishingBody(self) -> None:
         """
