@@ -28,8 +28,11 @@ class LingeringThreadTests(SystemTestCase):
         saying once which C{threads} it did not wait for.
         """
         _front, handler = await self.startFrontAndHandler(LINGERING, "--max-requests", "1")
+        # Read now: the process may have exited (its pid forgotten) by the
+        # time the response is read.
+        pid = handler.pid
         result = await self.get(path)
-        self.assertResponse(result, 200, str(handler.pid).encode("ascii"))
+        self.assertResponse(result, 200, str(pid).encode("ascii"))
         await self.withTimeout(handler.whenEnded(), 10, "the recycled handler to exit")
         self.assertIsInstance(handler.end, ProcessDone, self.transcript())
         self.assertEqual(
