@@ -910,9 +910,34 @@ def _nothingToReload() -> None:
     )
 
 
+def _profileElsewhere() -> None:
+    Logger(namespace="txmp.fronttap").info(
+        "SIGUSR2: ignored; a front has nothing to profile or upgrade (SIGUSR2 "
+        "to an mphandler profiles it; SIGHUP reloads --spawn handlers)"
+    )
+
+
+def _noHandlersToAdd() -> None:
+    Logger(namespace="txmp.fronttap").info(
+        "SIGTTIN: ignored; no --spawn handlers to add to: start another mphandler"
+    )
+
+
+def _noHandlersToRemove() -> None:
+    Logger(namespace="txmp.fronttap").info(
+        "SIGTTOU: ignored; no --spawn handlers to remove: send SIGTERM to an "
+        "mphandler, which drains it"
+    )
+
+
 def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
     """
     The service tree of C{twistd mpfront}, for L{txmp.fronttap.makeService}.
+
+    Every signal of the table in docs/deployment.md ("Signals") has an
+    action, if only to log that it changes nothing: the default actions of
+    C{SIGUSR2}, C{SIGTTIN} and C{SIGTTOU} (which operators of gunicorn send
+    to its master) would kill or freeze the front.
     """
     top = MultiService()
     links: PrivateLinks | None = None
@@ -925,7 +950,13 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
     front.setServiceParent(top)
     signals = SignalActions(
         reactor,
-        {signal.SIGUSR1: front.reopenLogs, signal.SIGHUP: _nothingToReload},
+        {
+            signal.SIGUSR1: front.reopenLogs,
+            signal.SIGHUP: _nothingToReload,
+            signal.SIGUSR2: _profileElsewhere,
+            signal.SIGTTIN: _noHandlersToAdd,
+            signal.SIGTTOU: _noHandlersToRemove,
+        },
         once=[signal.SIGINT, signal.SIGTERM],
     )
     signals.setServiceParent(top)

@@ -532,14 +532,38 @@ class FrontMakeServiceTests(SynchronousTestCase):
         [front, signals] = list(IServiceCollection(top))
         self.assertIsInstance(front, _frontservice.FrontService)
         self.assertIsInstance(signals, SignalActions)
-        self.assertEqual(signals.actions, {signal.SIGUSR1: front.reopenLogs,
-                                           signal.SIGHUP: _frontservice._nothingToReload})
+        self.assertEqual(signals.actions, {
+            signal.SIGUSR1: front.reopenLogs,
+            signal.SIGHUP: _frontservice._nothingToReload,
+            signal.SIGUSR2: _frontservice._profileElsewhere,
+            signal.SIGTTIN: _frontservice._noHandlersToAdd,
+            signal.SIGTTOU: _frontservice._noHandlersToRemove,
+        })
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
+
+    def test_straySignalsLogged(self) -> None:
+        """
+        A front's actions for C{SIGUSR2}, and without C{--spawn} for
+        C{SIGTTIN} and C{SIGTTOU}, each log one line naming the signal,
+        saying it is ignored and what to do instead.
+        """
+        for action, name, advice in [
+            (_frontservice._profileElsewhere, "SIGUSR2", "mphandler"),
+            (_frontservice._noHandlersToAdd, "SIGTTIN", "start another mphandler"),
+            (_frontservice._noHandlersToRemove, "SIGTTOU", "SIGTERM"),
+        ]:
+            with capturedLogs() as events:
+                action()
+            [event] = events
+            text = formatEvent(event)
+            self.assertTrue(text.startswith(name + ": ignored; "), text)
+            self.assertIn(advice, text)
 
     def test_spawn(self) -> None:
         """
         With C{--spawn N}, the tree holds, in the order they start, the
-        front's private directory, the front (and its signal actions), and
+        front's private directory, the front (and its signal actions, where
+        C{SIGTTIN} adds a handler and C{SIGUSR2} is still only logged), and
         the spawned handlers, whose process monitor is given nothing to run
         before it starts (their command lines need the directory).
         """
@@ -553,6 +577,8 @@ class FrontMakeServiceTests(SynchronousTestCase):
         self.assertIsInstance(spawned, _frontservice.SpawnedHandlers)
         self.assertEqual(actions.immediate, {signal.SIGINT: spawned.frontStopping,
                                              signal.SIGTERM: spawned.frontStopping})
+        self.assertEqual(actions.actions[signal.SIGTTIN], spawned.increase)
+        self.assertEqual(actions.actions[signal.SIGUSR2], _frontservice._profileElsewhere)
         [monitor] = [s for s in IServiceCollection(spawned)
                      if isinstance(s, ProcessMonitor)]
         self.assertEqual(monitor.processes, {})
@@ -840,7 +866,9 @@ class ParentWatchTests(SynchronousTestCase):
         assert isinstance(handler, _handlerservice.HandlerService)
         self.assertEqual(actions.actions, {signal.SIGHUP: watch.parentGone,
                                            signal.SIGUSR1: handler.reopenLogs,
-                                           signal.SIGUSR2: handler.profileFor})
+                                           signal.SIGUSR2: handler.profileFor,
+                                           signal.SIGTTIN: _handlerservice._noWorkersToAdd,
+                                           signal.SIGTTOU: _handlerservice._noWorkersToRemove})
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app"])
         self.assertIsNone(options["parent-pid"])
@@ -1541,9 +1569,29 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertEqual(handler.links, [])
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
-        self.assertEqual(signals.actions, {signal.SIGUSR1: handler.reopenLogs,
-                                           signal.SIGUSR2: handler.profileFor,
-                                           signal.SIGHUP: _handlerservice._nothingToReload})
+        self.assertEqual(signals.actions, {
+            signal.SIGUSR1: handler.reopenLogs,
+            signal.SIGUSR2: handler.profileFor,
+            signal.SIGHUP: _handlerservice._nothingToReload,
+            signal.SIGTTIN: _handlerservice._noWorkersToAdd,
+            signal.SIGTTOU: _handlerservice._noWorkersToRemove,
+        })
+
+    def test_jobControlLogged(self) -> None:
+        """
+        A handler's actions for C{SIGTTIN} and C{SIGTTOU} each log one line
+        naming the signal, saying it is ignored and what to do instead.
+        """
+        for action, name in [
+            (_handlerservice._noWorkersToAdd, "SIGTTIN"),
+            (_handlerservice._noWorkersToRemove, "SIGTTOU"),
+        ]:
+            with capturedLogs() as events:
+                action()
+            [event] = events
+            text = formatEvent(event)
+            self.assertTrue(text.startswith(name + ": ignored; "), text)
+            self.assertIn("--spawn front", text)
 
     def test_hangupLogged(self) -> None:
         """
