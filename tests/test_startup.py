@@ -94,25 +94,38 @@ class StartupErrorTests(SystemTestCase):
     @asyncTest
     async def test_zmqAddressInUse(self) -> None:
         """
-        A front whose C{--send} address is in use exits, naming C{--send}.
+        A front whose C{--send} address is in use exits, naming C{--send}
+        and the address once, as docs/deployment.md shows.
         """
         address = f"tcp://127.0.0.1:{self.occupiedPort()}"
         front = self.startTwistd(
             "front", self.frontArguments(addresses=(address, self.returnAddress))
         )
-        await self.assertFailsToStart(front, "mpfront:", "--send", address, "in use")
+        line = await self.assertFailsToStart(front, "mpfront:", "--send", address, "in use")
+        self.assertTrue(
+            line.endswith(f"mpfront: --send: cannot bind {address}: Address already in use"),
+            line,
+        )
 
     @asyncTest
     async def test_badHandlerAddress(self) -> None:
         """
         A handler given a C{--return} address ZeroMQ cannot use exits,
-        naming C{--return}.
+        naming C{--return} and the address once, as docs/deployment.md
+        shows.
         """
         handler = self.startHandlerProcess(
             "h1", "tests.apps.hello:app",
             fronts=[(self.sendAddress, "tcp://127.0.0.1:notaport")],
         )
-        await self.assertFailsToStart(handler, "mphandler:", "--return")
+        line = await self.assertFailsToStart(handler, "mphandler:", "--return")
+        self.assertTrue(
+            line.endswith(
+                "mphandler: --return: cannot connect to tcp://127.0.0.1:notaport: "
+                "Invalid argument"
+            ),
+            line,
+        )
 
     @asyncTest
     async def test_unwritableAccessLog(self) -> None:

@@ -581,7 +581,11 @@ class ZmqSocket:
         try:
             self._conn.addEndpoints([endpoint])
         except zmq.ZMQError as e:
-            raise AddressError(f"cannot {verb} {endpoint.address}: {e.strerror}") from None
+            # Not e.strerror, which pyzmq 26 and later end with the address
+            # again ("(addr='tcp://...')").
+            raise AddressError(
+                f"cannot {verb} {endpoint.address}: {zmq.strerror(e.errno)}"
+            ) from None
         self._connected = True
 
     def connect(self, address: str) -> None:
