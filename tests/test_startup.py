@@ -83,6 +83,22 @@ class StartupErrorTests(SystemTestCase):
         await self.assertFailsToStart(front, "mpfront:", "--listen tpc:8080", "tpc")
 
     @asyncTest
+    async def test_noSystemdSocket(self) -> None:
+        """
+        A C{systemd:} endpoint with no socket passed by systemd (the unit's
+        command run by hand, or without its C{.socket} unit) is refused
+        with a line that says so, not Python's C{list index out of range}.
+        """
+        arguments = self.frontArguments()
+        arguments[arguments.index("--listen") + 1] = "systemd:domain=INET:index=0"
+        front = self.startTwistd("front", arguments)
+        line = await self.assertFailsToStart(
+            front, "mpfront:", "--listen systemd:domain=INET:index=0",
+            "no socket passed by systemd",
+        )
+        self.assertNotIn("out of range", line)
+
+    @asyncTest
     async def test_badStats(self) -> None:
         """
         A C{--stats} description with a port that is not a number is

@@ -36,6 +36,7 @@ from twisted.internet.interfaces import (
 )
 from twisted.logger import LogEvent, Logger, globalLogPublisher
 from twisted.python.failure import Failure
+from twisted.python.systemd import ListenFDs
 
 from txmp._access import AccessLog
 from txmp._defaults import (
@@ -98,6 +99,24 @@ def _reason(error: BaseException | None) -> str:
     if isinstance(error, CannotListenError):
         return str(error.socketError) if error.socketError else str(error)
     return str(error) or type(error).__name__
+
+
+def _endpointError(description: str, error: Exception) -> str:
+    """
+    One line saying why C{description} could not be made into an endpoint.
+
+    Twisted's C{systemd:} endpoint raises C{IndexError} or C{KeyError} for
+    an index or a name among no socket, or too few: say what is missing.
+    """
+    if description.startswith("systemd:") and isinstance(error, LookupError):
+        count = len(ListenFDs.fromEnvironment().inheritedDescriptors())
+        return (
+            f"no socket passed by systemd at that index or name ({count} passed): "
+            "run mpfront from its .socket unit (Twisted needs LISTEN_FDS, "
+            "LISTEN_PID and LISTEN_FDNAMES; systemd-socket-activate sets the "
+            "last with --fdname)"
+        )
+    return _reason(error)
 
 
 def _stopAndExit(reactor: IReactorCore, status: int) -> None:
@@ -212,7 +231,7 @@ class FrontService(Service):
             # The operator's string, parsed by whichever endpoint plugin it
             # names: any error is a one-line refusal to start.
             except Exception as e:  # noqa: BLE001
-                self._abandon(f"{what}: {_reason(e)}")
+                self._abandon(f"{what}: {_endpointError(description, e)}")
             listening.append(
                 endpoint.listen(factory).addCallback(self._portListening).addErrback(
                     self._cannotListen, what
