@@ -583,9 +583,8 @@ class ZmqSocket:
         except zmq.ZMQError as e:
             # Not e.strerror, which pyzmq 26 and later end with the address
             # again ("(addr='tcp://...')").
-            raise AddressError(
-                f"cannot {verb} {endpoint.address}: {zmq.strerror(e.errno)}"
-            ) from None
+            reason = e.strerror if e.errno is None else zmq.strerror(e.errno)
+            raise AddressError(f"cannot {verb} {endpoint.address}: {reason}") from None
         self._connected = True
 
     def connect(self, address: str) -> None:
