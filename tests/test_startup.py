@@ -8,10 +8,12 @@ traceback.
 from __future__ import annotations
 
 import socket
+import tempfile
 
 from twisted.internet.error import ProcessTerminated
+from twisted.python.filepath import FilePath
 
-from ._harness import SystemTestCase, TwistdProcess, asyncTest, freePort
+from ._harness import SystemTestCase, TwistdProcess, asyncTest, freePort, loopbackEndpoint
 
 
 class StartupErrorTests(SystemTestCase):
@@ -142,6 +144,25 @@ class StartupErrorTests(SystemTestCase):
             ),
             line,
         )
+
+    @asyncTest
+    async def test_spawnPrivateDirectoryRemoved(self) -> None:
+        """
+        A C{--spawn} front that cannot start (its port in use) removes the
+        private directory it made for its C{ipc://} sockets: a service
+        manager restarting it on failure leaves no directory behind.
+        """
+        # Not under the test's directory: an ipc:// path has at most 107
+        # bytes.
+        temporary = FilePath(tempfile.mkdtemp(prefix="txmp-test-"))
+        self.addCleanup(temporary.remove)
+        with self.extraEnvironment(TMPDIR=temporary.path):
+            front = self.startTwistd("front", [
+                "mpfront", "--listen", loopbackEndpoint(self.occupiedPort()),
+                "--spawn", "1", "--app", "tests.apps.hello:app",
+            ])
+        await self.assertFailsToStart(front, "mpfront:", "--listen", "in use")
+        self.assertEqual(temporary.listdir(), [], self.transcript())
 
     @asyncTest
     async def test_unwritableAccessLog(self) -> None:

@@ -949,6 +949,25 @@ def _noHandlersToRemove() -> None:
     )
 
 
+class _FrontTree(MultiService):
+    """
+    The services of C{twistd mpfront}: those that started are stopped when
+    one of the next cannot start (it raises C{SystemExit}, with its one
+    line), so that what they made (the C{--spawn} front's private
+    directory) is not left behind; twistd exits without running the
+    reactor, and so without stopping them.
+    """
+
+    def startService(self) -> None:
+        try:
+            MultiService.startService(self)
+        except SystemExit:
+            for service in reversed(list(self)):
+                if service.running:
+                    service.stopService()
+            raise
+
+
 def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
     """
     The service tree of C{twistd mpfront}, for L{txmp.fronttap.makeService}.
@@ -958,7 +977,7 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
     C{SIGUSR2}, C{SIGTTIN} and C{SIGTTOU} (which operators of gunicorn send
     to its master) would kill or freeze the front.
     """
-    top = MultiService()
+    top = _FrontTree()
     links: PrivateLinks | None = None
     if options["spawn"]:
         # Started before the front and its handlers, whose options it

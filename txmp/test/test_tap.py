@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Callable, cast
 
 import twisted.internet
-from twisted.application.service import IServiceCollection, MultiService
+from twisted.application.service import IServiceCollection, MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone
 from twisted.internet.testing import MemoryReactorClock
@@ -661,6 +661,64 @@ class FrontMakeServiceTests(SynchronousTestCase):
         drained.callback(None)
         self.assertEqual(process.signals, ["TERM"])
         self.assertEqual(len(reactor.spawned), 1)
+
+
+class FrontTreeTests(SynchronousTestCase):
+    """
+    Tests for L{_frontservice._FrontTree}, the service tree of C{mpfront}.
+    """
+
+    def test_startFailureStopsStarted(self) -> None:
+        """
+        When a service cannot start (C{SystemExit}, the one-line refusal),
+        those started before it are stopped, last first, and the
+        C{SystemExit} goes on to twistd; those after it never start.
+        """
+        stopped: list[str] = []
+
+        class Recording(Service):
+            def __init__(self, name: str) -> None:
+                self.label = name
+
+            def stopService(self) -> None:
+                Service.stopService(self)
+                stopped.append(self.label)
+
+        class Refusing(Service):
+            def startService(self) -> None:
+                raise SystemExit("mpfront: --listen tcp:80: in use")
+
+        tree = _frontservice._FrontTree()
+        first, second, after = Recording("first"), Recording("second"), Recording("after")
+        for service in [first, second, Refusing(), after]:
+            service.setServiceParent(tree)
+        error = self.assertRaises(SystemExit, tree.startService)
+        self.assertEqual(str(error), "mpfront: --listen tcp:80: in use")
+        self.assertEqual(stopped, ["second", "first"])
+        self.assertFalse(after.running)
+
+    def test_spawnDirectoryRemoved(self) -> None:
+        """
+        A C{--spawn} front whose front service cannot start leaves no
+        private directory: the tree stops the L{_frontservice.PrivateLinks}
+        that made it.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
+        top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
+        links, front = list(IServiceCollection(top))[:2]
+        assert isinstance(links, _frontservice.PrivateLinks)
+        made: list[str] = []
+
+        def refuse() -> None:
+            assert links.directory is not None
+            made.append(links.directory)
+            raise SystemExit("mpfront: --listen tcp:80: in use")
+
+        front.startService = refuse
+        self.assertRaises(SystemExit, top.startService)
+        self.assertEqual(len(made), 1)
+        self.assertFalse(os.path.exists(made[0]))
 
 
 class PrivateLinksTests(SynchronousTestCase):
