@@ -395,7 +395,17 @@ class ParentWatch(Service):
         try:
             self._reactor.stop()
         except ReactorNotRunning:
-            pass  # Stopping, and the services not told yet.
+            # Stopping, and the services not told yet; or not running yet
+            # (the front died while the application was imported, and
+            # twistd starts the services before it runs the reactor):
+            # then stop it as soon as it runs, or it would run for ever.
+            self._reactor.callWhenRunning(self._stopWhenRunning)
+
+    def _stopWhenRunning(self) -> None:
+        try:
+            self._reactor.stop()
+        except ReactorNotRunning:
+            pass  # Stopping already.
 
     def stopService(self) -> None:
         Service.stopService(self)

@@ -22,7 +22,7 @@ from typing import Any, Callable, cast
 import twisted.internet
 from twisted.application.service import IServiceCollection, MultiService, Service
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone
+from twisted.internet.error import ProcessDone, ReactorNotRunning
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogEvent, capturedLogs, formatEvent
 from twisted.python import usage
@@ -876,6 +876,33 @@ class ParentWatchTests(SynchronousTestCase):
         self.watch.startService()
         self.assertTrue(self.reactor.hasStopped)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_goneBeforeReactorRuns(self) -> None:
+        """
+        A parent that died while the handler imported its application,
+        before its reactor runs (whose C{stop} then raises
+        L{ReactorNotRunning}), stops the handler as soon as the reactor
+        runs, instead of leaving it running for ever.
+        """
+
+        class NotRunYet(FakeReactor):
+            def stop(self) -> None:
+                if not self.running:
+                    raise ReactorNotRunning()
+                FakeReactor.stop(self)
+
+        reactor = NotRunYet()
+        reactor.running = False
+        watch = _handlerservice.ParentWatch(
+            cast(IHandlerReactor, reactor), 100, "h:spawn-1", 1.0,
+            getppid=lambda: 1, dieWithParent=lambda: True,
+        )
+        watch.startService()
+        self.assertFalse(reactor.hasStopped)
+        reactor.running = True
+        for hook, args, kwargs in reactor.whenRunningHooks:
+            hook(*args, **kwargs)
+        self.assertTrue(reactor.hasStopped)
 
     def test_alreadyStopping(self) -> None:
         """
