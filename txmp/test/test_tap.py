@@ -676,7 +676,7 @@ class FrontTreeTests(SynchronousTestCase):
         """
         stopped: list[str] = []
 
-        class Recording(Service):
+        class Started(Service):
             def __init__(self, name: str) -> None:
                 self.label = name
 
@@ -689,7 +689,7 @@ class FrontTreeTests(SynchronousTestCase):
                 raise SystemExit("mpfront: --listen tcp:80: in use")
 
         tree = _frontservice._FrontTree()
-        first, second, after = Recording("first"), Recording("second"), Recording("after")
+        first, second, after = Started("first"), Started("second"), Started("after")
         for service in [first, second, Refusing(), after]:
             service.setServiceParent(tree)
         error = self.assertRaises(SystemExit, tree.startService)
