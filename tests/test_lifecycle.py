@@ -200,6 +200,66 @@ class HandlerHangupTests(SystemTestCase):
         self.assertResponse(await self.get("/slow?seconds=0"), 200, b"slow\n")
 
 
+class StraySignalsTests(SystemTestCase):
+    """
+    Signals an operator of gunicorn or uWSGI may send out of habit to a
+    process that has no use for them: C{SIGUSR2} (gunicorn's binary
+    upgrade) to a front, C{SIGTTIN} and C{SIGTTOU} to a front without
+    C{--spawn} or to a handler.  Their default actions would kill the
+    process (C{SIGUSR2}) or freeze it (C{SIGTTIN}, C{SIGTTOU}).
+    """
+
+    async def assertIgnored(
+        self, process: TwistdProcess, signals: list[str], handler: TwistdProcess
+    ) -> None:
+        """
+        While a slow request runs, send C{signals} to C{process}: each is
+        logged as ignored, the request is answered, and the next one too.
+
+        @param handler: the process whose output shows the application's
+            lines.
+        """
+        slow = self.get("/slow?seconds=1")
+        await handler.waitForLine("slow request started: GET")
+        for name in signals:
+            process.signal(name)
+            await process.waitForLine(f"SIG{name}: ")
+        self.assertResponse(await slow, 200, b"slow\n")
+        self.assertResponse(
+            await self.withTimeout(self.get("/slow?seconds=0"), 5, "the next request"),
+            200, b"slow\n",
+        )
+        self.assertIsNone(process.end, self.transcript())
+
+    @asyncTest
+    async def test_frontIgnores(self) -> None:
+        """
+        A front without C{--spawn} logs C{SIGUSR2}, C{SIGTTIN} and
+        C{SIGTTOU} and goes on serving: none kills or stops it.
+        """
+        front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
+        await self.assertIgnored(front, ["USR2", "TTIN", "TTOU"], handler)
+
+    @asyncTest
+    async def test_spawnFrontIgnoresUsr2(self) -> None:
+        """
+        A C{--spawn} front logs C{SIGUSR2} and goes on serving, its
+        handlers with it.
+        """
+        front = await self.startFront("--spawn", "1", "--app", "tests.apps.slow:app")
+        await front.waitForLine("joined")
+        await self.assertIgnored(front, ["USR2"], front)
+
+    @asyncTest
+    async def test_handlerIgnores(self) -> None:
+        """
+        A handler logs C{SIGTTIN} and C{SIGTTOU} and goes on serving,
+        instead of being stopped by them and declared dead.
+        """
+        _front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
+        await self.assertIgnored(handler, ["TTIN", "TTOU"], handler)
+
+
 class SignalsWhileStoppingTests(SystemTestCase):
     """
     Signals that do not stop a process, sent while it stops: logrotate's

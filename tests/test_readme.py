@@ -1,9 +1,11 @@
 # -*- test-case-name: tests.test_readme -*-
 """
 The README's commands, run as a newcomer runs them: the demo's C{twistd}
-command, and the three commands that run the halves separately from one
-project directory.  Port numbers are renumbered so that the test never
-collides with anything else on the machine; nothing else is changed.
+command, the three commands that run the halves separately from one
+project directory, and those that make CURVE keys and run a front and a
+handler with them (from one directory, with the loopback address).
+Port numbers are renumbered so that the test never collides with
+anything else on the machine; nothing else is changed.
 """
 
 from __future__ import annotations
@@ -39,6 +41,21 @@ def sectionCommands(title: str) -> list[str]:
             if part.split(" ", 1)[0].endswith("twistd") and "10.0.0.1" not in part:
                 commands.append(part)
     return commands
+
+
+def curveCommands() -> list[str]:
+    """
+    The README's commands for handlers on other hosts, with CURVE: the
+    line that makes the keys, then the front's and the handler's commands,
+    each with its continuation lines joined.
+    """
+    text = README.getContent().decode("utf-8")
+    section = text.split("\n## Running the halves separately\n", 1)[1].split("\n## ", 1)[0]
+    joined = re.sub(r"\\\n\s*", "", section)
+    return [
+        line.strip() for line in joined.splitlines()
+        if line.startswith("    ") and ("10.0.0.1" in line or "txmp.keys" in line)
+    ]
 
 
 class ReadmeTests(SystemTestCase):
@@ -92,6 +109,36 @@ class ReadmeTests(SystemTestCase):
             handler = self.startAsWritten(label, argv)
             await handler.waitForLine("started")
         await front.waitForLine("joined", count=2)
+        result = await self.get("/")
+        self.assertResponse(result, 200, b"myproject says hello\n")
+
+    @asyncTest
+    async def test_curve(self) -> None:
+        """
+        The README's CURVE commands, run one after the other in one
+        directory (the front's and the handler's name the same C{keys/}),
+        give a front that the handler joins and that serves its
+        application; only the host's address and the ports are changed.
+        """
+        package = self.workdir.child("myproject")
+        package.makedirs()
+        package.child("__init__.py").setContent(b"")
+        package.child("wsgi.py").setContent(PROJECT_APP)
+        keys, frontCommand, handlerCommand = curveCommands()
+        made = self.startProcess("keys", ["/bin/sh", "-c", keys])
+        await made.whenEnded()
+        self.assertTrue(self.workdir.descendant(["allowed", "b.key"]).exists(),
+                        self.transcript())
+        ports = {80: self.httpPort, 5556: freePort(), 5555: freePort()}
+        front = self.startAsWritten(
+            "front", self.renumber(frontCommand.replace("10.0.0.1", "127.0.0.1"), ports)
+        )
+        await front.waitForLine("mpfront ready")
+        handler = self.startAsWritten(
+            "handler", self.renumber(handlerCommand.replace("10.0.0.1", "127.0.0.1"), ports)
+        )
+        await handler.waitForLine("registered with front")
+        await front.waitForLine("joined")
         result = await self.get("/")
         self.assertResponse(result, 200, b"myproject says hello\n")
 

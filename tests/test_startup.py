@@ -8,10 +8,12 @@ traceback.
 from __future__ import annotations
 
 import socket
+import tempfile
 
 from twisted.internet.error import ProcessTerminated
+from twisted.python.filepath import FilePath
 
-from ._harness import SystemTestCase, TwistdProcess, asyncTest, freePort
+from ._harness import SystemTestCase, TwistdProcess, asyncTest, freePort, loopbackEndpoint
 
 
 class StartupErrorTests(SystemTestCase):
@@ -83,6 +85,22 @@ class StartupErrorTests(SystemTestCase):
         await self.assertFailsToStart(front, "mpfront:", "--listen tpc:8080", "tpc")
 
     @asyncTest
+    async def test_noSystemdSocket(self) -> None:
+        """
+        A C{systemd:} endpoint with no socket passed by systemd (the unit's
+        command run by hand, or without its C{.socket} unit) is refused
+        with a line that says so, not Python's C{list index out of range}.
+        """
+        arguments = self.frontArguments()
+        arguments[arguments.index("--listen") + 1] = "systemd:domain=INET:index=0"
+        front = self.startTwistd("front", arguments)
+        line = await self.assertFailsToStart(
+            front, "mpfront:", "--listen systemd:domain=INET:index=0",
+            "no socket passed by systemd",
+        )
+        self.assertNotIn("out of range", line)
+
+    @asyncTest
     async def test_badStats(self) -> None:
         """
         A C{--stats} description with a port that is not a number is
@@ -94,25 +112,57 @@ class StartupErrorTests(SystemTestCase):
     @asyncTest
     async def test_zmqAddressInUse(self) -> None:
         """
-        A front whose C{--send} address is in use exits, naming C{--send}.
+        A front whose C{--send} address is in use exits, naming C{--send}
+        and the address once, as docs/deployment.md shows.
         """
         address = f"tcp://127.0.0.1:{self.occupiedPort()}"
         front = self.startTwistd(
             "front", self.frontArguments(addresses=(address, self.returnAddress))
         )
-        await self.assertFailsToStart(front, "mpfront:", "--send", address, "in use")
+        line = await self.assertFailsToStart(front, "mpfront:", "--send", address, "in use")
+        self.assertTrue(
+            line.endswith(f"mpfront: --send: cannot bind {address}: Address already in use"),
+            line,
+        )
 
     @asyncTest
     async def test_badHandlerAddress(self) -> None:
         """
         A handler given a C{--return} address ZeroMQ cannot use exits,
-        naming C{--return}.
+        naming C{--return} and the address once, as docs/deployment.md
+        shows.
         """
         handler = self.startHandlerProcess(
             "h1", "tests.apps.hello:app",
             fronts=[(self.sendAddress, "tcp://127.0.0.1:notaport")],
         )
-        await self.assertFailsToStart(handler, "mphandler:", "--return")
+        line = await self.assertFailsToStart(handler, "mphandler:", "--return")
+        self.assertTrue(
+            line.endswith(
+                "mphandler: --return: cannot connect to tcp://127.0.0.1:notaport: "
+                "Invalid argument"
+            ),
+            line,
+        )
+
+    @asyncTest
+    async def test_spawnPrivateDirectoryRemoved(self) -> None:
+        """
+        A C{--spawn} front that cannot start (its port in use) removes the
+        private directory it made for its C{ipc://} sockets: a service
+        manager restarting it on failure leaves no directory behind.
+        """
+        # Not under the test's directory: an ipc:// path has at most 107
+        # bytes.
+        temporary = FilePath(tempfile.mkdtemp(prefix="txmp-test-"))
+        self.addCleanup(temporary.remove)
+        with self.extraEnvironment(TMPDIR=temporary.path):
+            front = self.startTwistd("front", [
+                "mpfront", "--listen", loopbackEndpoint(self.occupiedPort()),
+                "--spawn", "1", "--app", "tests.apps.hello:app",
+            ])
+        await self.assertFailsToStart(front, "mpfront:", "--listen", "in use")
+        self.assertEqual(temporary.listdir(), [], self.transcript())
 
     @asyncTest
     async def test_unwritableAccessLog(self) -> None:

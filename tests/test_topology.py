@@ -19,6 +19,7 @@ from ._harness import (
     SystemTestCase,
     TwistdProcess,
     asyncTest,
+    childPids,
     reap,
     whenExited,
 )
@@ -217,6 +218,28 @@ class SpawnTests(SystemTestCase):
             await self.withTimeout(
                 whenExited(pid), 15, f"spawned handler {pid} to exit after its front was killed"
             )
+
+    @asyncTest
+    async def test_frontKilledWhileHandlerImports(self) -> None:
+        """
+        When the front is killed while its spawned handler still imports
+        the application (before the handler's reactor runs, so before the
+        kernel can be asked to signal the parent's death), the handler
+        exits once it has started, instead of running for ever.
+        """
+        front = self.startTwistd(
+            "front", self.frontArguments("--spawn", "1", "--app", "tests.apps.slowimport:app")
+        )
+        await front.waitForLine("spawn-1 twisted.scripts._twistd_unix.UnixAppLogger#info")
+        assert front.pid is not None
+        [handler] = childPids(front.pid)
+        front.signal("KILL")
+        await front.whenEnded()
+        await self.withTimeout(
+            # Importing tests.apps.slowimport here would sleep as long.
+            whenExited(handler), 3 + 10,
+            f"spawned handler {handler} to exit after its front was killed",
+        )
 
     @asyncTest
     async def test_privateAddresses(self) -> None:

@@ -36,6 +36,7 @@ from twisted.internet.interfaces import (
 )
 from twisted.logger import LogEvent, Logger, globalLogPublisher
 from twisted.python.failure import Failure
+from twisted.python.systemd import ListenFDs
 
 from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit
 from txmp._access import AccessLog
@@ -99,6 +100,24 @@ def _reason(error: BaseException | None) -> str:
     if isinstance(error, CannotListenError):
         return str(error.socketError) if error.socketError else str(error)
     return str(error) or type(error).__name__
+
+
+def _endpointError(description: str, error: Exception) -> str:
+    """
+    One line saying why C{description} could not be made into an endpoint.
+
+    Twisted's C{systemd:} endpoint raises C{IndexError} or C{KeyError} for
+    an index or a name among no socket, or too few: say what is missing.
+    """
+    if description.startswith("systemd:") and isinstance(error, LookupError):
+        count = len(ListenFDs.fromEnvironment().inheritedDescriptors())
+        return (
+            f"no socket passed by systemd at that index or name ({count} passed): "
+            "run mpfront from its .socket unit (Twisted needs LISTEN_FDS, "
+            "LISTEN_PID and LISTEN_FDNAMES; systemd-socket-activate sets the "
+            "last with --fdname)"
+        )
+    return _reason(error)
 
 
 def _stopAndExit(reactor: IReactorCore, status: int) -> None:
@@ -227,7 +246,7 @@ class FrontService(Service):
             # The operator's string, parsed by whichever endpoint plugin it
             # names: any error is a one-line refusal to start.
             except Exception as e:  # noqa: BLE001
-                self._abandon(f"{what}: {_reason(e)}")
+                self._abandon(f"{what}: {_endpointError(description, e)}")
             listening.append(
                 endpoint.listen(factory)
                 .addCallback(self._portListening, factory)
@@ -928,11 +947,55 @@ def _nothingToReload() -> None:
     )
 
 
+def _profileElsewhere() -> None:
+    Logger(namespace="txmp.fronttap").info(
+        "SIGUSR2: ignored; a front has nothing to profile or upgrade (SIGUSR2 "
+        "to an mphandler profiles it; SIGHUP reloads --spawn handlers)"
+    )
+
+
+def _noHandlersToAdd() -> None:
+    Logger(namespace="txmp.fronttap").info(
+        "SIGTTIN: ignored; no --spawn handlers to add to: start another mphandler"
+    )
+
+
+def _noHandlersToRemove() -> None:
+    Logger(namespace="txmp.fronttap").info(
+        "SIGTTOU: ignored; no --spawn handlers to remove: send SIGTERM to an "
+        "mphandler, which drains it"
+    )
+
+
+class _FrontTree(MultiService):
+    """
+    The services of C{twistd mpfront}: those that started are stopped when
+    one of the next cannot start (it raises C{SystemExit}, with its one
+    line), so that what they made (the C{--spawn} front's private
+    directory) is not left behind; twistd exits without running the
+    reactor, and so without stopping them.
+    """
+
+    def startService(self) -> None:
+        try:
+            MultiService.startService(self)
+        except SystemExit:
+            for service in reversed(list(self)):
+                if service.running:
+                    service.stopService()
+            raise
+
+
 def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
     """
     The service tree of C{twistd mpfront}, for L{txmp.fronttap.makeService}.
+
+    Every signal of the table in docs/deployment.md ("Signals") has an
+    action, if only to log that it changes nothing: the default actions of
+    C{SIGUSR2}, C{SIGTTIN} and C{SIGTTOU} (which operators of gunicorn send
+    to its master) would kill or freeze the front.
     """
-    top = MultiService()
+    top = _FrontTree()
     links: PrivateLinks | None = None
     if options["spawn"]:
         # Started before the front and its handlers, whose options it
@@ -943,7 +1006,13 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
     front.setServiceParent(top)
     signals = SignalActions(
         reactor,
-        {signal.SIGUSR1: front.reopenLogs, signal.SIGHUP: _nothingToReload},
+        {
+            signal.SIGUSR1: front.reopenLogs,
+            signal.SIGHUP: _nothingToReload,
+            signal.SIGUSR2: _profileElsewhere,
+            signal.SIGTTIN: _noHandlersToAdd,
+            signal.SIGTTOU: _noHandlersToRemove,
+        },
         once=[signal.SIGINT, signal.SIGTERM],
     )
     signals.setServiceParent(top)

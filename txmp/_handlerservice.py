@@ -388,7 +388,17 @@ class ParentWatch(Service):
         try:
             self._reactor.stop()
         except ReactorNotRunning:
-            pass  # Stopping, and the services not told yet.
+            # Stopping, and the services not told yet; or not running yet
+            # (the front died while the application was imported, and
+            # twistd starts the services before it runs the reactor):
+            # then stop it as soon as it runs, or it would run for ever.
+            self._reactor.callWhenRunning(self._stopWhenRunning)
+
+    def _stopWhenRunning(self) -> None:
+        try:
+            self._reactor.stop()
+        except ReactorNotRunning:
+            pass  # Stopping already.
 
     def stopService(self) -> None:
         Service.stopService(self)
@@ -404,10 +414,27 @@ def _nothingToReload() -> None:
     )
 
 
+def _noWorkersToAdd() -> None:
+    Logger(namespace="txmp.handlertap").info(
+        "SIGTTIN: ignored; a handler has no workers to add: send it to a "
+        "--spawn front, or start another mphandler"
+    )
+
+
+def _noWorkersToRemove() -> None:
+    Logger(namespace="txmp.handlertap").info(
+        "SIGTTOU: ignored; a handler has no workers to remove: send it to a "
+        "--spawn front, or SIGTERM to an mphandler, which drains it"
+    )
+
+
 def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
     """
     The service tree of C{twistd mphandler}, for
     L{txmp.handlertap.makeService}.
+
+    C{SIGTTIN} and C{SIGTTOU}, which a handler has no use for, are logged:
+    their default action would freeze it, and its front declare it dead.
     """
     top = MultiService()
     handler = HandlerService(reactor, options)
@@ -417,6 +444,8 @@ def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
         signal.SIGUSR2: handler.profileFor,
         # Not SIGHUP's default, which kills with requests running.
         signal.SIGHUP: _nothingToReload,
+        signal.SIGTTIN: _noWorkersToAdd,
+        signal.SIGTTOU: _noWorkersToRemove,
     }
     watch = None
     if options["parent-pid"]:

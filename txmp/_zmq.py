@@ -616,7 +616,10 @@ class ZmqSocket:
         try:
             self._conn.addEndpoints([endpoint])
         except zmq.ZMQError as e:
-            raise AddressError(f"cannot {verb} {endpoint.address}: {e.strerror}") from None
+            # Not e.strerror, which pyzmq 26 and later end with the address
+            # again ("(addr='tcp://...')").
+            reason = e.strerror if e.errno is None else zmq.strerror(e.errno)
+            raise AddressError(f"cannot {verb} {endpoint.address}: {reason}") from None
         self._connected = True
 
     def connect(self, address: str) -> None:

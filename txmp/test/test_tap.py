@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from typing import Any, Callable, cast
 
 import twisted.internet
-from twisted.application.service import IServiceCollection, MultiService
+from twisted.application.service import IServiceCollection, MultiService, Service
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone
+from twisted.internet.error import ProcessDone, ReactorNotRunning
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogEvent, capturedLogs, formatEvent
 from twisted.python import usage
@@ -532,14 +532,38 @@ class FrontMakeServiceTests(SynchronousTestCase):
         [front, signals] = list(IServiceCollection(top))
         self.assertIsInstance(front, _frontservice.FrontService)
         self.assertIsInstance(signals, SignalActions)
-        self.assertEqual(signals.actions, {signal.SIGUSR1: front.reopenLogs,
-                                           signal.SIGHUP: _frontservice._nothingToReload})
+        self.assertEqual(signals.actions, {
+            signal.SIGUSR1: front.reopenLogs,
+            signal.SIGHUP: _frontservice._nothingToReload,
+            signal.SIGUSR2: _frontservice._profileElsewhere,
+            signal.SIGTTIN: _frontservice._noHandlersToAdd,
+            signal.SIGTTOU: _frontservice._noHandlersToRemove,
+        })
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
+
+    def test_straySignalsLogged(self) -> None:
+        """
+        A front's actions for C{SIGUSR2}, and without C{--spawn} for
+        C{SIGTTIN} and C{SIGTTOU}, each log one line naming the signal,
+        saying it is ignored and what to do instead.
+        """
+        for action, name, advice in [
+            (_frontservice._profileElsewhere, "SIGUSR2", "mphandler"),
+            (_frontservice._noHandlersToAdd, "SIGTTIN", "start another mphandler"),
+            (_frontservice._noHandlersToRemove, "SIGTTOU", "SIGTERM"),
+        ]:
+            with capturedLogs() as events:
+                action()
+            [event] = events
+            text = formatEvent(event)
+            self.assertTrue(text.startswith(name + ": ignored; "), text)
+            self.assertIn(advice, text)
 
     def test_spawn(self) -> None:
         """
         With C{--spawn N}, the tree holds, in the order they start, the
-        front's private directory, the front (and its signal actions), and
+        front's private directory, the front (and its signal actions, where
+        C{SIGTTIN} adds a handler and C{SIGUSR2} is still only logged), and
         the spawned handlers, whose process monitor is given nothing to run
         before it starts (their command lines need the directory).
         """
@@ -553,6 +577,8 @@ class FrontMakeServiceTests(SynchronousTestCase):
         self.assertIsInstance(spawned, _frontservice.SpawnedHandlers)
         self.assertEqual(actions.immediate, {signal.SIGINT: spawned.frontStopping,
                                              signal.SIGTERM: spawned.frontStopping})
+        self.assertEqual(actions.actions[signal.SIGTTIN], spawned.increase)
+        self.assertEqual(actions.actions[signal.SIGUSR2], _frontservice._profileElsewhere)
         [monitor] = [s for s in IServiceCollection(spawned)
                      if isinstance(s, ProcessMonitor)]
         self.assertEqual(monitor.processes, {})
@@ -635,6 +661,64 @@ class FrontMakeServiceTests(SynchronousTestCase):
         drained.callback(None)
         self.assertEqual(process.signals, ["TERM"])
         self.assertEqual(len(reactor.spawned), 1)
+
+
+class FrontTreeTests(SynchronousTestCase):
+    """
+    Tests for L{_frontservice._FrontTree}, the service tree of C{mpfront}.
+    """
+
+    def test_startFailureStopsStarted(self) -> None:
+        """
+        When a service cannot start (C{SystemExit}, the one-line refusal),
+        those started before it are stopped, last first, and the
+        C{SystemExit} goes on to twistd; those after it never start.
+        """
+        stopped: list[str] = []
+
+        class Started(Service):
+            def __init__(self, name: str) -> None:
+                self.label = name
+
+            def stopService(self) -> None:
+                Service.stopService(self)
+                stopped.append(self.label)
+
+        class Refusing(Service):
+            def startService(self) -> None:
+                raise SystemExit("mpfront: --listen tcp:80: in use")
+
+        tree = _frontservice._FrontTree()
+        first, second, after = Started("first"), Started("second"), Started("after")
+        for service in [first, second, Refusing(), after]:
+            service.setServiceParent(tree)
+        error = self.assertRaises(SystemExit, tree.startService)
+        self.assertEqual(str(error), "mpfront: --listen tcp:80: in use")
+        self.assertEqual(stopped, ["second", "first"])
+        self.assertFalse(after.running)
+
+    def test_spawnDirectoryRemoved(self) -> None:
+        """
+        A C{--spawn} front whose front service cannot start leaves no
+        private directory: the tree stops the L{_frontservice.PrivateLinks}
+        that made it.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
+        top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
+        links, front = list(IServiceCollection(top))[:2]
+        assert isinstance(links, _frontservice.PrivateLinks)
+        made: list[str] = []
+
+        def refuse() -> None:
+            assert links.directory is not None
+            made.append(links.directory)
+            raise SystemExit("mpfront: --listen tcp:80: in use")
+
+        front.startService = refuse
+        self.assertRaises(SystemExit, top.startService)
+        self.assertEqual(len(made), 1)
+        self.assertFalse(os.path.exists(made[0]))
 
 
 class PrivateLinksTests(SynchronousTestCase):
@@ -793,6 +877,33 @@ class ParentWatchTests(SynchronousTestCase):
         self.assertTrue(self.reactor.hasStopped)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
+    def test_goneBeforeReactorRuns(self) -> None:
+        """
+        A parent that died while the handler imported its application,
+        before its reactor runs (whose C{stop} then raises
+        L{ReactorNotRunning}), stops the handler as soon as the reactor
+        runs, instead of leaving it running for ever.
+        """
+
+        class NotRunYet(FakeReactor):
+            def stop(self) -> None:
+                if not self.running:
+                    raise ReactorNotRunning()
+                FakeReactor.stop(self)
+
+        reactor = NotRunYet()
+        reactor.running = False
+        watch = _handlerservice.ParentWatch(
+            cast(IHandlerReactor, reactor), 100, "h:spawn-1", 1.0,
+            getppid=lambda: 1, dieWithParent=lambda: True,
+        )
+        watch.startService()
+        self.assertFalse(reactor.hasStopped)
+        reactor.running = True
+        for hook, args, kwargs in reactor.whenRunningHooks:
+            hook(*args, **kwargs)
+        self.assertTrue(reactor.hasStopped)
+
     def test_alreadyStopping(self) -> None:
         """
         A front that stops in good order sends C{SIGTERM} before it exits:
@@ -840,7 +951,9 @@ class ParentWatchTests(SynchronousTestCase):
         assert isinstance(handler, _handlerservice.HandlerService)
         self.assertEqual(actions.actions, {signal.SIGHUP: watch.parentGone,
                                            signal.SIGUSR1: handler.reopenLogs,
-                                           signal.SIGUSR2: handler.profileFor})
+                                           signal.SIGUSR2: handler.profileFor,
+                                           signal.SIGTTIN: _handlerservice._noWorkersToAdd,
+                                           signal.SIGTTOU: _handlerservice._noWorkersToRemove})
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app"])
         self.assertIsNone(options["parent-pid"])
@@ -1541,9 +1654,29 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertEqual(handler.links, [])
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
-        self.assertEqual(signals.actions, {signal.SIGUSR1: handler.reopenLogs,
-                                           signal.SIGUSR2: handler.profileFor,
-                                           signal.SIGHUP: _handlerservice._nothingToReload})
+        self.assertEqual(signals.actions, {
+            signal.SIGUSR1: handler.reopenLogs,
+            signal.SIGUSR2: handler.profileFor,
+            signal.SIGHUP: _handlerservice._nothingToReload,
+            signal.SIGTTIN: _handlerservice._noWorkersToAdd,
+            signal.SIGTTOU: _handlerservice._noWorkersToRemove,
+        })
+
+    def test_jobControlLogged(self) -> None:
+        """
+        A handler's actions for C{SIGTTIN} and C{SIGTTOU} each log one line
+        naming the signal, saying it is ignored and what to do instead.
+        """
+        for action, name in [
+            (_handlerservice._noWorkersToAdd, "SIGTTIN"),
+            (_handlerservice._noWorkersToRemove, "SIGTTOU"),
+        ]:
+            with capturedLogs() as events:
+                action()
+            [event] = events
+            text = formatEvent(event)
+            self.assertTrue(text.startswith(name + ": ignored; "), text)
+            self.assertIn("--spawn front", text)
 
     def test_hangupLogged(self) -> None:
         """
