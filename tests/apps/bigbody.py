@@ -106,6 +106,14 @@ def _upload(environ: WSGIEnvironment) -> bytes:
     length = environ.get("CONTENT_LENGTH")
     remaining: int | None = int(length) if length else None
     digest = hashlib.sha256()
+    # What is hashed is copied into one buffer first: PyPy 7.3's hashlib
+    # keeps a raw copy of each new bytes object it hashes until its next
+    # major collection, which the collector does not count (a 1 GiB
+    # upload grew the PyPy handler's peak by 88 to 98 MiB, 13 with the
+    # buffer): a cost of this application, not of txmp, whose memory the
+    # tests measure.
+    # (The whole bytearray: a memoryview of part of it is copied again.)
+    scratch = bytearray(BLOCK)
     total = 0
     while remaining is None or remaining > 0:
         data = stream.read(BLOCK if remaining is None else min(BLOCK, remaining))
@@ -114,8 +122,13 @@ def _upload(environ: WSGIEnvironment) -> bytes:
         if not total:
             errors.write("first bytes read\n")
             errors.flush()
-        digest.update(data)
-        total += len(data)
+        size = len(data)
+        if size == BLOCK:
+            scratch[:] = data
+            digest.update(scratch)
+        else:
+            digest.update(data)
+        total += size
         if remaining is not None:
             remaining -= len(data)
     return f"{digest.hexdigest()} {total}\n".encode("ascii")
