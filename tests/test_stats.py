@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from txmp._accept import defaultMaxConnections, raiseFileLimit
+
 from ._harness import SystemTestCase, asyncTest, freePort
 from .apps import hello
 
@@ -43,6 +45,12 @@ class StatsEndpointTests(SystemTestCase):
         self.assertEqual(values[("txmp_requests_total", (("status", "200"),))], 3)
         self.assertEqual(values[("txmp_handlers", ())], 1)
         self.assertEqual(values[("txmp_request_duration_seconds_count", ())], 3)
+        # The front raised its open files limit as far as this process could
+        # (it inherits this process's limits), and follows it.
+        _, fileLimit = raiseFileLimit(setrlimit=lambda which, limits: None)
+        self.assertEqual(
+            values[("txmp_client_connections_limit", ())], defaultMaxConnections(fileLimit)
+        )
         for probe in ["healthz", "readyz", "metrics"]:
             self.assertEqual(front.countLines(probe), 0, self.transcript())
 

@@ -1636,19 +1636,24 @@ class FrontFactory(_ServerFactory):
         C{connection} is open.
         """
         self.connections.add(connection)
-        if self.acceptLimit is not None:
-            self.acceptLimit.connectionsChanged(len(self.connections))
+        self._connectionsChanged()
 
     def connectionClosed(self, connection: FrontConnection) -> None:
         """
         C{connection} is closed.
         """
         self.connections.discard(connection)
-        if self.acceptLimit is not None:
-            self.acceptLimit.connectionsChanged(len(self.connections))
+        self._connectionsChanged()
         self._checkDrained()
         if self._stopped:
             self._closeAccessLog()
+
+    def _connectionsChanged(self) -> None:
+        count = len(self.connections)
+        if self.acceptLimit is not None:
+            self.acceptLimit.connectionsChanged(count)
+        if self.metrics is not None:
+            self.metrics.connections = count
 
     def _checkDrained(self) -> None:
         if not self.connections and self._drainWaiters:

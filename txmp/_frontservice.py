@@ -224,9 +224,10 @@ class FrontService(Service):
                 "mpfront: open files limit raised from {before} to {after}",
                 before=before, after=fileLimit,
             )
-        site.acceptLimit = self.acceptLimit = AcceptLimit(
-            self._reactor, options["max-connections"] or defaultMaxConnections(fileLimit)
-        )
+        maxConnections = options["max-connections"] or defaultMaxConnections(fileLimit)
+        site.acceptLimit = self.acceptLimit = AcceptLimit(self._reactor, maxConnections)
+        if metrics is not None:
+            metrics.connectionLimit = maxConnections
         self.accessLog = accessLog
         self._site = site
         endpoints: list[tuple[str, str, IProtocolFactory]] = [

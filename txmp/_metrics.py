@@ -84,6 +84,8 @@ class FrontMetrics:
     @ivar duration: seconds from a request's head to its end.
     @ivar bytesIn: request body bytes received.
     @ivar bytesOut: response body bytes sent.
+    @ivar connections: client connections open now.
+    @ivar connectionLimit: the C{--max-connections} in force, once known.
     """
 
     def __init__(self) -> None:
@@ -91,6 +93,8 @@ class FrontMetrics:
         self.duration = Histogram(DURATION_BUCKETS)
         self.bytesIn = 0
         self.bytesOut = 0
+        self.connections = 0
+        self.connectionLimit: int | None = None
 
     def requestFinished(
         self, status: int, duration: float, bytesIn: int, bytesOut: int
@@ -157,6 +161,14 @@ def exposition(dispatcher: Dispatcher, metrics: FrontMetrics) -> bytes:
     w.sample("txmp_request_body_bytes_total", metrics.bytesIn)
     w.family("txmp_response_body_bytes_total", "counter", "Response body bytes sent.")
     w.sample("txmp_response_body_bytes_total", metrics.bytesOut)
+    w.family("txmp_client_connections", "gauge", "Client connections open.")
+    w.sample("txmp_client_connections", metrics.connections)
+    if metrics.connectionLimit is not None:
+        w.family(
+            "txmp_client_connections_limit", "gauge",
+            "Client connections at which the front stops accepting (--max-connections).",
+        )
+        w.sample("txmp_client_connections_limit", metrics.connectionLimit)
     counts = dispatcher.counts()
     gauges: Iterable[tuple[str, str, str]] = [
         ("txmp_queue_length", "queued", "Requests waiting for a handler."),

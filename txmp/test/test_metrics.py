@@ -10,8 +10,10 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import getChildForRequest
 from twisted.web.test.requesthelper import DummyRequest
@@ -185,6 +187,38 @@ class StatsRootTests(SynchronousTestCase):
         code, body, _ = self.get(b"/")
         self.assertEqual(code, 200)
         self.assertIn(b'"counts"', body)
+
+
+class ConnectionGaugeTests(SynchronousTestCase):
+    """
+    The open client connections, and the limit on them.
+    """
+
+    def test_counted(self) -> None:
+        """
+        L{FrontMetrics.connections} follows the site's connections as they
+        open and close, and the exposition shows it with the limit once it
+        is known.
+        """
+        metrics = FrontMetrics()
+        dispatcher = Dispatcher(Clock(), MemorySocket(router=True), instance="front1")
+        site = FrontFactory(dispatcher, Clock(), metrics=metrics)
+        channels = []
+        for port in (1, 2):
+            channel = site.buildProtocol(None)
+            channel.makeConnection(
+                StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.1", port))
+            )
+            channels.append(channel)
+        self.assertEqual(metrics.connections, 2)
+        found = samples(exposition(dispatcher, metrics))
+        self.assertEqual(found[("txmp_client_connections", ())], 2)
+        self.assertNotIn(("txmp_client_connections_limit", ()), found)
+        channels[0].connectionLost(Failure(ConnectionDone()))
+        metrics.connectionLimit = 768
+        found = samples(exposition(dispatcher, metrics))
+        self.assertEqual(found[("txmp_client_connections", ())], 1)
+        self.assertEqual(found[("txmp_client_connections_limit", ())], 768)
 
 
 class RefusalCountTests(SynchronousTestCase):
