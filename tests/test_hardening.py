@@ -15,7 +15,14 @@ from twisted.internet.protocol import connectionDone
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.python.failure import Failure
 
-from ._harness import RecordingConnection, SystemTestCase, asyncTest, reactor
+from ._harness import (
+    RawHTTPClient,
+    RecordingConnection,
+    SystemTestCase,
+    asyncTest,
+    firstOf,
+    reactor,
+)
 
 RECORDER = "tests.apps.recorder:app"
 CALLED = "app called"
@@ -268,3 +275,53 @@ class ConnectionLimitTests(SystemTestCase):
         await first.abort()
         response = await self.withTimeout(waiting, 10, "the waiting client's response")
         self.assertEqual(response.code, 200)
+
+    @asyncTest
+    async def test_burstAfterResumeWaits(self) -> None:
+        """
+        When a connection closes at the limit, the front takes one client
+        from the backlog, not all it holds: with C{--max-connections 2},
+        two kept-alive clients and three waiting, each close lets exactly
+        one waiting client in, and the others wait on, neither answered
+        nor reset, until the next close.  (Twisted's ports accept a batch
+        of connections each time they are readable, which a pause does not
+        stop, and which grows after a full one.)
+        """
+        front, _handler = await self.startFrontAndHandler(
+            "txmp.demo:app", frontArguments=["--max-connections", "2"]
+        )
+        first = await self.rawConnection()
+        second = await self.rawConnection()
+        for client in (first, second):
+            response = await client.request(self.rawRequest("GET", "/"))
+            self.assertEqual(response.code, 200)
+        await front.waitForLine("the most allowed (--max-connections 2)")
+        waiters = [await self.rawConnection() for _ in range(3)]
+        answers = [waiter.request(self.rawRequest("GET", "/")) for waiter in waiters]
+        response = await second.request(self.rawRequest("GET", "/"))
+        self.assertEqual(response.code, 200)
+        self.assertEqual([answer.called for answer in answers], [False] * 3)
+        toClose = [first, second]
+        closed: list[RawHTTPClient] = []
+        for expected in (1, 2, 3):
+            client = toClose.pop(0)
+            await client.abort()
+            closed.append(client)
+            await self.withTimeout(
+                firstOf([answer for answer in answers if not answer.called]),
+                10, "a waiting client's response",
+            )
+            # A round trip through the front on each client let in: one
+            # wrongly accepted with it would have been answered meanwhile.
+            for waiter, answer in zip(waiters, answers):
+                if answer.called and waiter not in closed:
+                    response = await waiter.request(self.rawRequest("GET", "/"))
+                    self.assertEqual(response.code, 200)
+                    if waiter not in toClose:
+                        toClose.append(waiter)
+            self.assertEqual(sum(answer.called for answer in answers), expected)
+            # None reset: only those the test closed are.
+            self.assertEqual(
+                [waiter for waiter in waiters if not waiter.connected],
+                [waiter for waiter in waiters if waiter in closed],
+            )

@@ -12,9 +12,9 @@ advises programs that do not use C{select()}.
 from __future__ import annotations
 
 import resource
-from typing import Callable
+from typing import Callable, Protocol, cast
 
-from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
 
 from txmp._defaults import FD_RESERVE, MAX_CONNECTIONS_LOG_INTERVAL
@@ -45,6 +45,18 @@ def raiseFileLimit(
     return soft, hard
 
 
+class _BatchAccepting(Protocol):
+    """
+    A port of Twisted's (TCP, TLS, UNIX: C{twisted.internet.tcp.Port}):
+    each time its socket is readable it accepts up to C{numberAccepts}
+    connections in one loop, which pausing it does not stop, and then sets
+    C{numberAccepts} itself (20 more after a full loop, else the number
+    accepted).
+    """
+
+    numberAccepts: int
+
+
 def defaultMaxConnections(fileLimit: int) -> int:
     """
     The most client connections for a process that may have C{fileLimit}
@@ -61,6 +73,14 @@ class AcceptLimit:
     are open, and starts them again when one closes.  Must be called in the
     reactor thread.
 
+    A port of Twisted's accepts a batch of connections each time it is
+    readable (L{_BatchAccepting}), and pausing it stops the next batch,
+    not the one under way: its batch is kept within the room left below
+    the limit, so that a port resumed for one connection does not take
+    the whole listen backlog.  A connection accepted over the limit all
+    the same (by a port that batches otherwise) is refused
+    (L{admits}).
+
     @ivar limit: the most connections open at once (C{--max-connections}).
     @ivar paused: whether the ports have stopped accepting.
     """
@@ -72,9 +92,15 @@ class AcceptLimit:
         self.limit = limit
         self.paused = False
         self._ports: list[IPushProducer] = []
-        # When the last warning was logged, and the pauses since.
+        self._batching: list[_BatchAccepting] = []
+        self._count = 0
+        # Set after a port's batch, which resets its size when it ends.
+        self._batchCall: IDelayedCall | None = None
+        # When the last warning was logged, and the pauses and refusals
+        # since.
         self._warnedAt: float | None = None
         self._pauses = 0
+        self._refused = 0
 
     def addPort(self, port: object) -> None:
         """
@@ -87,12 +113,17 @@ class AcceptLimit:
             self._ports.append(producer)
             if self.paused:
                 producer.pauseProducing()
+            if isinstance(getattr(port, "numberAccepts", None), int):
+                self._batching.append(cast(_BatchAccepting, port))
+                self._limitBatches()
 
     def connectionsChanged(self, count: int) -> None:
         """
         C{count} connections are open now: pause the ports at the limit,
         resume them below it.
         """
+        opened = count > self._count
+        self._count = count
         if count >= self.limit:
             if not self.paused:
                 self.paused = True
@@ -104,6 +135,34 @@ class AcceptLimit:
             self.paused = False
             for port in self._ports:
                 port.resumeProducing()
+        self._limitBatches()
+        if opened and self._batching and self._batchCall is None:
+            # Opened within a port's batch, whose end sets the batch size
+            # again: limit it once that is over, before the ports are
+            # read again.
+            self._batchCall = self._reactor.callLater(0, self._batchEnded)
+
+    def admits(self, count: int) -> bool:
+        """
+        Whether a connection just accepted may open while C{count} are
+        open: not at the limit.  One refused is counted into the next
+        warning.
+        """
+        if count < self.limit:
+            return True
+        self._refused += 1
+        self._warn(count)
+        return False
+
+    def _batchEnded(self) -> None:
+        self._batchCall = None
+        self._limitBatches()
+
+    def _limitBatches(self) -> None:
+        room = max(self.limit - self._count, 1)
+        for port in self._batching:
+            if port.numberAccepts > room:
+                port.numberAccepts = room
 
     def _warn(self, count: int) -> None:
         # A front at its limit pauses at nearly every connection accepted:
@@ -114,10 +173,12 @@ class AcceptLimit:
         self._log.warn(
             "{open} client connections open, the most allowed (--max-connections"
             " {limit}): new ones wait in the listen backlog; pauses since the"
-            " last such line: {pauses}",
+            " last such line: {pauses}, connections closed at once: {refused}",
             open=count,
             limit=self.limit,
             pauses=self._pauses,
+            refused=self._refused,
         )
         self._warnedAt = now
         self._pauses = 0
+        self._refused = 0

@@ -932,6 +932,12 @@ class FrontConnection(Protocol):
 
     def connectionMade(self) -> None:
         transport = self.transport
+        if not self.factory.admits():
+            # Accepted over --max-connections (see AcceptLimit): closed at
+            # once, never counted.
+            self._closing = True
+            transport.abortConnection()
+            return
         if isinstance(transport, FileDescriptor):
             transport.SEND_LIMIT = SEND_LIMIT
         if ITCPTransport.providedBy(transport):
@@ -1630,6 +1636,14 @@ class FrontFactory(_ServerFactory):
         """
         for connection in list(self.connections):
             connection.cut()
+
+    def admits(self) -> bool:
+        """
+        Whether a connection just accepted may open: not if
+        C{--max-connections} are open already (L{AcceptLimit.admits}).
+        """
+        limit = self.acceptLimit
+        return limit is None or limit.admits(len(self.connections))
 
     def connectionOpened(self, connection: FrontConnection) -> None:
         """

@@ -124,6 +124,18 @@ class _Port:
         self.calls.append("stop")
 
 
+class _BatchPort(_Port):
+    """
+    A listening port of Twisted's: it accepts up to C{numberAccepts}
+    connections each time it is readable, and sets that number itself
+    after each batch (see L{txmp._accept._BatchAccepting}).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.numberAccepts = 100
+
+
 class AcceptLimitTests(SynchronousTestCase):
     """
     Tests for L{AcceptLimit}.
@@ -179,6 +191,41 @@ class AcceptLimitTests(SynchronousTestCase):
         self.limit.connectionsChanged(3)
         self.assertTrue(self.limit.paused)
 
+    def test_batchWithinRoom(self) -> None:
+        """
+        A port that accepts connections in batches, which a pause does not
+        stop, is kept to batches no larger than the room left below the
+        limit (at least one): when it is added, when connections open or
+        close, and once a batch is over (the port resets its batch size as
+        it ends one, after the connections it opened were counted).
+        """
+        port = _BatchPort()
+        self.limit.addPort(port)
+        self.assertEqual(port.numberAccepts, 3)
+        self.limit.connectionsChanged(1)
+        self.assertEqual(port.numberAccepts, 2)
+        # The end of the batch that opened it: a full one grows by 20.
+        port.numberAccepts = 23
+        self.clock.advance(0)
+        self.assertEqual(port.numberAccepts, 2)
+        self.limit.connectionsChanged(3)
+        self.assertEqual(port.numberAccepts, 1)
+        self.limit.connectionsChanged(2)
+        self.assertEqual((port.calls, port.numberAccepts), (["pause", "resume"], 1))
+        self.limit.connectionsChanged(0)
+        self.assertEqual(port.numberAccepts, 1)
+
+    def test_admits(self) -> None:
+        """
+        A connection is admitted below the limit; one accepted at it is
+        not, and is counted into the next warning.
+        """
+        self.assertTrue(self.limit.admits(2))
+        with capturedLogs() as events:
+            self.assertFalse(self.limit.admits(3))
+        warnings = [e for e in events if e["log_level"] is LogLevel.warn]
+        self.assertEqual([(e["open"], e["refused"]) for e in warnings], [(3, 1)])
+
     def test_warnedOncePerInterval(self) -> None:
         """
         The first pause is logged as a warning with the limit; later ones
@@ -214,6 +261,25 @@ class FrontFactoryLimitTests(FrontTestCase):
         first, _ = self.connect()
         self.assertEqual(port.calls, [])
         self.connect()
+        self.assertEqual(port.calls, ["pause"])
+        self.disconnect(first)
+        self.assertEqual(port.calls, ["pause", "resume"])
+
+    def test_overLimitClosed(self) -> None:
+        """
+        A connection accepted while the limit's worth are open (in the
+        batch under way when the ports paused) is aborted at once and not
+        counted: the ports stay paused, and resume only when one of those
+        counted closes.
+        """
+        port = _Port()
+        self.site.acceptLimit = limit = AcceptLimit(self.clock, 1)
+        limit.addPort(port)
+        first, _ = self.connect()
+        extra, transport = self.connect()
+        self.assertTrue(transport.disconnected)
+        self.assertEqual(self.site.connections, {first})
+        self.disconnect(extra)
         self.assertEqual(port.calls, ["pause"])
         self.disconnect(first)
         self.assertEqual(port.calls, ["pause", "resume"])
