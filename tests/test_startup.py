@@ -165,6 +165,28 @@ class StartupErrorTests(SystemTestCase):
         self.assertEqual(temporary.listdir(), [], self.transcript())
 
     @asyncTest
+    async def test_spawnTemporaryDirectoryTooLong(self) -> None:
+        """
+        A C{--spawn} front given no address, whose C{TMPDIR} is too long for
+        the C{ipc://} paths it would bind there (107 bytes at most), is
+        refused in one line that says so and what to do (where ZeroMQ said
+        only "File name too long"), and makes no directory.
+        """
+        temporary = self.workdir.child("t" * 100)
+        temporary.makedirs()
+        with self.extraEnvironment(TMPDIR=temporary.path):
+            front = self.startTwistd("front", [
+                "mpfront", "--listen", loopbackEndpoint(freePort()),
+                "--spawn", "1", "--app", "tests.apps.hello:app",
+            ])
+        line = await self.assertFailsToStart(
+            front, "twistd mpfront: --spawn:", temporary.path, "at most 107",
+            "set TMPDIR to a shorter one, or give --send and --return",
+        )
+        self.assertNotIn("File name too long", line)
+        self.assertEqual(temporary.listdir(), [], self.transcript())
+
+    @asyncTest
     async def test_unwritableAccessLog(self) -> None:
         """
         An access log the front cannot write is refused before it starts,
