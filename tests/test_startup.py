@@ -8,10 +8,8 @@ traceback.
 from __future__ import annotations
 
 import socket
-import tempfile
 
 from twisted.internet.error import ProcessTerminated
-from twisted.python.filepath import FilePath
 
 from ._harness import SystemTestCase, TwistdProcess, asyncTest, freePort, loopbackEndpoint
 
@@ -152,17 +150,13 @@ class StartupErrorTests(SystemTestCase):
         private directory it made for its C{ipc://} sockets: a service
         manager restarting it on failure leaves no directory behind.
         """
-        # Not under the test's directory: an ipc:// path has at most 107
-        # bytes.
-        temporary = FilePath(tempfile.mkdtemp(prefix="txmp-test-"))
-        self.addCleanup(temporary.remove)
-        with self.extraEnvironment(TMPDIR=temporary.path):
-            front = self.startTwistd("front", [
-                "mpfront", "--listen", loopbackEndpoint(self.occupiedPort()),
-                "--spawn", "1", "--app", "tests.apps.hello:app",
-            ])
+        front = self.startTwistd("front", [
+            "mpfront", "--listen", loopbackEndpoint(self.occupiedPort()),
+            "--spawn", "1", "--app", "tests.apps.hello:app",
+        ])
         await self.assertFailsToStart(front, "mpfront:", "--listen", "in use")
-        self.assertEqual(temporary.listdir(), [], self.transcript())
+        # The front's TMPDIR.
+        self.assertEqual(self.tmpdir.listdir(), [], self.transcript())
 
     @asyncTest
     async def test_spawnTemporaryDirectoryTooLong(self) -> None:
