@@ -303,7 +303,12 @@ class FrontService(Service):
         return port
 
     def _listening(self, ports: list[IListeningPort]) -> None:
-        self._log.info(
+        # Said once the reactor runs, when its SIGTERM and SIGINT handlers
+        # are in place: whoever reads it may stop the front at once, and
+        # before, SIGTERM's default action would kill it undrained, leaving
+        # a --spawn front's private directory behind.
+        self._reactor.callWhenRunning(
+            self._log.info,
             "mpfront ready: front {instance}, http {listen}, send {send}, "
             "return {ret}",
             instance=self.dispatcher.instance if self.dispatcher is not None else None,

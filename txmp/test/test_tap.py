@@ -781,6 +781,34 @@ class FrontTreeTests(SynchronousTestCase):
         self.assertFalse(os.path.exists(made[0]))
 
 
+class ReadyLineTests(SynchronousTestCase):
+    """
+    L{_frontservice.FrontService} says C{mpfront ready} once it can be
+    stopped in good order.
+    """
+
+    def test_readyOnceRunning(self) -> None:
+        """
+        Its ports listening before the reactor runs (as twistd starts the
+        services), the front says C{mpfront ready} only once the reactor
+        runs, when the reactor's C{SIGTERM} and C{SIGINT} handlers are in
+        place: whoever reads the line may stop the front at once, which
+        before would kill it undrained (C{SIGTERM}'s default action).  Its
+        C{listening} fires at once.
+        """
+        reactor = MemoryReactorClock()
+        options = fronttap.Options()
+        options.parseOptions([])
+        front = _frontservice.FrontService(cast(IFrontReactor, reactor), options)
+        with capturedLogs() as events:
+            front._listening([])
+            self.assertEqual(self.successResultOf(front.listening), [])
+            self.assertEqual(events, [])
+            reactor.run()
+        [ready] = events
+        self.assertTrue(formatEvent(ready).startswith("mpfront ready: "), formatEvent(ready))
+
+
 class PrivateLinksTests(SynchronousTestCase):
     """
     Tests for L{_frontservice.PrivateLinks}, the private directory of a front
