@@ -6,13 +6,16 @@ The harness's own promises, where no front is needed to check them.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 
 from twisted.trial.unittest import TestCase
 
-from ._harness import ProcessHandle, asyncTest
+from txmp._options import IPC_PATH_MAX, PRIVATE_PREFIX, ipcPathLength, privateAddresses
+
+from ._harness import ProcessHandle, SystemTestCase, asyncTest, loopbackEndpoint
 from ._harness.processes import _pollForExit
 
 
@@ -69,3 +72,51 @@ class ProcessHandleTests(TestCase):
         child.send_signal(signal.SIGKILL)
         await _pollForExit(child.pid)
         self.assertEqual(child.wait(), -signal.SIGKILL)
+
+
+class TemporaryDirectoryTests(SystemTestCase):
+    """
+    Every process a system test starts has a C{TMPDIR} of the test's own,
+    so that what they leave there (a killed C{--spawn} front's private
+    directory) goes with the test.
+    """
+
+    @asyncTest
+    async def test_processTemporaryDirectory(self) -> None:
+        """
+        A process's temporary directory is the test's
+        L{SystemTestCase.tmpdir}, a directory of its own in C{/tmp}, short
+        enough for the C{ipc://} addresses a C{--spawn} front makes there.
+        """
+        process = self.startProcess("tmp", [
+            sys.executable, "-c", "import tempfile; print('TMP', tempfile.gettempdir())",
+        ])
+        line = await process.waitForLine("TMP ")
+        await process.whenEnded()
+        self.assertEqual(line, f"TMP {self.tmpdir.path}")
+        self.assertTrue(self.tmpdir.basename().startswith("txmp-test-"))
+        self.assertEqual(self.tmpdir.dirname(), "/tmp")
+        directory = self.tmpdir.child(PRIVATE_PREFIX + "XXXXXXXX").path
+        for address in privateAddresses(directory):
+            self.assertLessEqual(ipcPathLength(address), IPC_PATH_MAX, address)
+
+    @asyncTest
+    async def test_killedSpawnFront(self) -> None:
+        """
+        A C{--spawn} front given no addresses makes its private directory
+        in the test's L{SystemTestCase.tmpdir}: killed with C{SIGKILL}, it
+        leaves the directory there, removed with the test's, not in
+        C{/tmp}.
+        """
+        front = self.startTwistd("front", [
+            "mpfront", "--listen", loopbackEndpoint(self.httpPort),
+            "--spawn", "1", "--app", "tests.apps.hello:app",
+        ])
+        ready = await front.waitForLine("mpfront ready")
+        match = re.search(r"send ipc://(\S+)/send", ready)
+        assert match is not None, ready + self.transcript()
+        directory = match.group(1)
+        self.assertEqual(os.path.dirname(directory), self.tmpdir.path, self.transcript())
+        front.signal("KILL")
+        await front.whenEnded()
+        self.assertEqual(self.tmpdir.listdir(), [os.path.basename(directory)])

@@ -13,7 +13,14 @@ import signal
 
 from twisted.web.client import ResponseNeverReceived
 
-from ._harness import SystemTestCase, TwistdProcess, asyncTest, childPids, reap
+from ._harness import (
+    SystemTestCase,
+    TwistdProcess,
+    asyncTest,
+    childPids,
+    loopbackEndpoint,
+    reap,
+)
 from ._harness.procfs import hasExited
 
 
@@ -80,6 +87,31 @@ class FrontStopTests(SystemTestCase):
         front = await self.startFront("--spawn", "1", "--app", "tests.apps.slow:app")
         await front.waitForLine("joined")
         await self.assertDrains(front, front)
+
+
+class StoppedWhenReadyTests(SystemTestCase):
+    """
+    A front may be stopped as soon as it says it is ready.
+    """
+
+    @asyncTest
+    async def test_spawnFrontStoppedAtReady(self) -> None:
+        """
+        A C{--spawn} front sent C{SIGTERM} as soon as it logs C{mpfront
+        ready} stops cleanly and removes its private directory: the line
+        comes once its signal handlers are in place, where before
+        C{SIGTERM}'s default action could kill it, leaving the directory.
+        """
+        front = self.startTwistd("front", [
+            "mpfront", "--listen", loopbackEndpoint(self.httpPort),
+            "--spawn", "1", "--app", "tests.apps.hello:app",
+        ])
+        await front.waitForLine("mpfront ready")
+        front.signal("TERM")
+        await front.whenEnded()
+        self.assertStoppedCleanly(front)
+        # The front's TMPDIR, where it made its private directory.
+        self.assertEqual(self.tmpdir.listdir(), [], self.transcript())
 
 
 class GracefulTimeoutTests(SystemTestCase):

@@ -8,10 +8,8 @@ traceback.
 from __future__ import annotations
 
 import socket
-import tempfile
 
 from twisted.internet.error import ProcessTerminated
-from twisted.python.filepath import FilePath
 
 from ._harness import SystemTestCase, TwistdProcess, asyncTest, freePort, loopbackEndpoint
 
@@ -152,16 +150,34 @@ class StartupErrorTests(SystemTestCase):
         private directory it made for its C{ipc://} sockets: a service
         manager restarting it on failure leaves no directory behind.
         """
-        # Not under the test's directory: an ipc:// path has at most 107
-        # bytes.
-        temporary = FilePath(tempfile.mkdtemp(prefix="txmp-test-"))
-        self.addCleanup(temporary.remove)
+        front = self.startTwistd("front", [
+            "mpfront", "--listen", loopbackEndpoint(self.occupiedPort()),
+            "--spawn", "1", "--app", "tests.apps.hello:app",
+        ])
+        await self.assertFailsToStart(front, "mpfront:", "--listen", "in use")
+        # The front's TMPDIR.
+        self.assertEqual(self.tmpdir.listdir(), [], self.transcript())
+
+    @asyncTest
+    async def test_spawnTemporaryDirectoryTooLong(self) -> None:
+        """
+        A C{--spawn} front given no address, whose C{TMPDIR} is too long for
+        the C{ipc://} paths it would bind there (107 bytes at most), is
+        refused in one line that says so and what to do (where ZeroMQ said
+        only "File name too long"), and makes no directory.
+        """
+        temporary = self.workdir.child("t" * 100)
+        temporary.makedirs()
         with self.extraEnvironment(TMPDIR=temporary.path):
             front = self.startTwistd("front", [
-                "mpfront", "--listen", loopbackEndpoint(self.occupiedPort()),
+                "mpfront", "--listen", loopbackEndpoint(freePort()),
                 "--spawn", "1", "--app", "tests.apps.hello:app",
             ])
-        await self.assertFailsToStart(front, "mpfront:", "--listen", "in use")
+        line = await self.assertFailsToStart(
+            front, "twistd mpfront: --spawn:", temporary.path, "at most 107",
+            "set TMPDIR to a shorter one, or give --send and --return",
+        )
+        self.assertNotIn("File name too long", line)
         self.assertEqual(temporary.listdir(), [], self.transcript())
 
     @asyncTest

@@ -58,6 +58,28 @@ class StartingOrderTests(SystemTestCase):
         self.assertResponse(await self.get("/"), 200, hello.BODY)
 
     @asyncTest
+    async def test_noFrontWarned(self) -> None:
+        """
+        A handler that no front has welcomed 10 seconds after it started
+        (txmp's default, L{txmp._defaults.NO_FRONT_WARNING}) logs a warning
+        naming the front's addresses; once a front is up it joins it, and
+        says after how long.
+        """
+        handler = self.startHandlerProcess("h1", HELLO)
+        line = await handler.waitForLine("no front has answered", timeout=20)
+        self.assertIn(
+            f"mphandler h1: no front has answered at --send {self.sendAddress} "
+            f"(--return {self.returnAddress}) for 10 s",
+            line,
+        )
+        self.assertIn("#warn]", line)
+        front = await self.startFront()
+        await self.joined(front, "h1")
+        await handler.waitForLine(re.compile(r"registered with front .* after \d+ s"))
+        self.assertResponse(await self.get("/"), 200, hello.BODY)
+        self.assertEqual(handler.countLines("no front has answered"), 1, self.transcript())
+
+    @asyncTest
     async def test_frontFirst(self) -> None:
         """
         A handler started after the front joins it.

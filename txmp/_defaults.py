@@ -258,6 +258,19 @@ DEFAULT_PROFILE_SECONDS = 30.0
 # parent process) is still there (mphandler --parent-pid).
 PARENT_CHECK_INTERVAL = 1.0
 
+# A handler that no front has welcomed for this many seconds, since it
+# started or since its front went silent or said BYE, logs a warning naming
+# the front's addresses, and again every NO_FRONT_WARNING_INTERVAL seconds
+# until one does (then an info line says after how long).  ZeroMQ retries a
+# connection silently for ever: without it, a front that is not running or
+# a wrong --send looks like an idle handler.  A front binds before it
+# imports anything, so 10 s is well past a front's start or restart (a
+# handler started first warns only if the front is not there by then); a
+# minute between the warnings keeps a long outage to 60 lines an hour.
+# Checked at each heartbeat (so up to one --heartbeat later).
+NO_FRONT_WARNING = 10.0
+NO_FRONT_WARNING_INTERVAL = 60.0
+
 # -- Both processes -------------------------------------------------------
 
 # The log's format (text or json) and the least level logged (--log-format,

@@ -54,6 +54,7 @@ from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor, cancelCall
 from txmp._logs import ChildLog, reopenLogFiles
 from txmp._metrics import FrontMetrics
+from txmp._options import PRIVATE_PREFIX, privateAddresses
 from txmp._reload import CodeWatcher, sourceRoot
 from txmp._signals import SignalActions
 from txmp._stats import makeStatsSite
@@ -303,7 +304,12 @@ class FrontService(Service):
         return port
 
     def _listening(self, ports: list[IListeningPort]) -> None:
-        self._log.info(
+        # Said once the reactor runs, when its SIGTERM and SIGINT handlers
+        # are in place: whoever reads it may stop the front at once, and
+        # before, SIGTERM's default action would kill it undrained, leaving
+        # a --spawn front's private directory behind.
+        self._reactor.callWhenRunning(
+            self._log.info,
             "mpfront ready: front {instance}, http {listen}, send {send}, "
             "return {ret}",
             instance=self.dispatcher.instance if self.dispatcher is not None else None,
@@ -530,10 +536,10 @@ class PrivateLinks(Service):
         options = self._options
         if not options["private-addresses"] and options["curve"] is None:
             return  # Nothing to keep private.
-        self.directory = directory = tempfile.mkdtemp(prefix="txmp-front-")
+        self.directory = directory = tempfile.mkdtemp(prefix=PRIVATE_PREFIX)
         if options["private-addresses"]:
-            options["send"] = "ipc://" + os.path.join(directory, "send")
-            options["return"] = "ipc://" + os.path.join(directory, "return")
+            # (Not too long: fronttap's checkPrivateDirectory.)
+            options["send"], options["return"] = privateAddresses(directory)
         if options["curve"] is not None:
             secretFile, publicFile = createKeyPair(directory, "spawn")
             serverFile = os.path.join(directory, "front.key")

@@ -15,7 +15,14 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
-from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW, MAX_FRAME
+from txmp._defaults import (
+    DEFAULT_HEARTBEAT,
+    DEFAULT_MAX_MESSAGE,
+    INPUT_WINDOW,
+    MAX_FRAME,
+    NO_FRONT_WARNING,
+    NO_FRONT_WARNING_INTERVAL,
+)
 from txmp._http import REASONS, plainPage
 from txmp._interfaces import cancelCall
 from txmp._zmq import MessageSender
@@ -175,8 +182,17 @@ class FrontLink:
     or a new front instance answers C{HELLO}) will never send the window or
     body they may be waiting for: they are cancelled.
 
+    ZeroMQ retries its connections silently: a link that no front has
+    welcomed for L{NO_FRONT_WARNING} seconds (since it started, or since
+    its front went silent or said C{BYE}) logs a warning naming the
+    front's addresses, again every L{NO_FRONT_WARNING_INTERVAL} seconds,
+    and says after how long once a front welcomes it.  Checked at each
+    heartbeat; not while draining.
+
     @param capacity: how many requests this link may have running at once:
         the credits it announces.
+    @param address: the front's C{--send} address, for the log.
+    @param returnAddress: the front's C{--return} address, for the log.
     """
 
     _log = Logger()
@@ -189,6 +205,7 @@ class FrontLink:
     capacity: int
     heartbeat: float = DEFAULT_HEARTBEAT
     address: str = ""
+    returnAddress: str = ""
     running: dict[bytes, Running | None] = field(init=False, factory=dict)
     front: str | None = field(init=False, default=None)
     # The largest frame the front accepts: its WELCOME says; until then,
@@ -206,6 +223,11 @@ class FrontLink:
     _lastHeard: float = field(init=False, default=0.0)
     _beat: IDelayedCall | None = field(init=False, default=None)
     _byeAcknowledged: bool = field(init=False, default=False)
+    # While no front has welcomed the link: since when; when it next warns
+    # of it; whether it has warned since then.
+    _frontlessSince: float | None = field(init=False, default=None)
+    _nextWarning: float = field(init=False, default=0.0)
+    _warned: bool = field(init=False, default=False)
     _drained: Deferred[None] | None = field(init=False, default=None)
     stats: dict[str, int] = field(
         init=False, factory=lambda: {"requests": 0, "badMessages": 0}
@@ -225,6 +247,7 @@ class FrontLink:
         """
         Register with the front and start heartbeats.
         """
+        self._frontLost(self._reactor.seconds())
         self._hello()
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
 
@@ -279,6 +302,66 @@ class FrontLink:
             protocol.encodeHello(self.name, self.free, window=INPUT_WINDOW)
         )
 
+    def _frontLost(self, since: float) -> None:
+        """
+        No front has welcomed this link since C{since} (it starts, or its
+        front went silent or said C{BYE}): warn if none does before
+        L{NO_FRONT_WARNING} seconds have passed.
+        """
+        if self._frontlessSince is None:
+            self._frontlessSince = since
+            self._nextWarning = since + NO_FRONT_WARNING
+            self._warned = False
+
+    def _warnIfFrontless(self) -> None:
+        """
+        Warn, at most every L{NO_FRONT_WARNING_INTERVAL} seconds, that no
+        front has welcomed this link for L{NO_FRONT_WARNING} seconds or more.
+        """
+        now = self._reactor.seconds()
+        if self._frontlessSince is None or now < self._nextWarning:
+            return
+        self._warned = True
+        self._nextWarning = now + NO_FRONT_WARNING_INTERVAL
+        self._log.warn(
+            "mphandler {name}: no front has answered at --send {address} "
+            "(--return {returnAddress}) for {seconds} s; still trying: is "
+            "the front running, and are these its addresses?",
+            name=self.name,
+            address=self.address,
+            returnAddress=self.returnAddress,
+            seconds=round(now - self._frontlessSince),
+        )
+
+    def _frontFound(self, front: str, welcomed: bool = True) -> None:
+        """
+        The front C{front} welcomed this link, or if not C{welcomed} sent
+        it a request, which proves it knows the link (its C{WELCOME} was
+        lost): logged only after a warning then.
+        """
+        since = self._frontlessSince
+        self._frontlessSince = None
+        if front == self.front:
+            return
+        if self._warned and since is not None:
+            self._log.info(
+                "mphandler {name} registered with front {front} at {address}, "
+                "after {seconds} s without one",
+                name=self.name,
+                front=front,
+                address=self.address,
+                seconds=round(self._reactor.seconds() - since),
+            )
+        elif welcomed:
+            self._log.info(
+                "mphandler {name} registered with front {front} at {address}",
+                name=self.name,
+                front=front,
+                address=self.address,
+            )
+        self._warned = False
+        self.front = front
+
     def _cancelAll(self, why: str) -> None:
         """
         Cancel every running request: the front will send nothing more for
@@ -306,6 +389,8 @@ class FrontLink:
             )
             self.front = None
             self.creditInReply = False
+            # Silent since it was last heard.
+            self._frontLost(self._lastHeard)
             if self.draining:
                 # Its acknowledgement will not come: the front is gone.
                 self._byeAcknowledged = True
@@ -314,6 +399,7 @@ class FrontLink:
             self._send.send(protocol.encodePing())
         elif self.front is None:
             self._hello()
+            self._warnIfFrontless()
         else:
             self._send.send(protocol.encodePing())
 
@@ -384,14 +470,7 @@ class FrontLink:
             ):
                 self._cancelAll(f"front {self._welcomedBy} was replaced by {front}")
             self._welcomedBy = front
-            if front != self.front:
-                self._log.info(
-                    "mphandler {name} registered with front {front} at {address}",
-                    name=self.name,
-                    front=front,
-                    address=self.address,
-                )
-            self.front = front
+            self._frontFound(front)
             # Beat at least as often as the front expects, or it would
             # declare this handler dead.
             frontBeat = message.heartbeat
@@ -410,6 +489,7 @@ class FrontLink:
                 # The front does not know us (it restarted or declared us
                 # dead) or is going away: either way it has forgotten our
                 # requests.
+                self._frontLost(self._reactor.seconds())
                 self.front = None
                 self.creditInReply = False
                 self._cancelAll("the front does not know this handler")
@@ -432,7 +512,7 @@ class FrontLink:
             return
         if self.front is None:
             # A request proves the front knows us, even if WELCOME was lost.
-            self.front = "?"
+            self._frontFound("?", welcomed=False)
         self.stats["requests"] += 1
         for observer in self.requestObservers:
             observer()

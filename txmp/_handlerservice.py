@@ -126,6 +126,7 @@ class HandlerService(Service):
             link = FrontLink(
                 self._reactor, runner, sendSocket, returnSocket, options["name"],
                 capacity=capacity, heartbeat=options["heartbeat"], address=send,
+                returnAddress=ret,
             )
             link.requestObservers.append(self._requestStarted)
             holder.append(link)

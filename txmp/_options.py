@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import Callable, ClassVar, Generic, NoReturn, TypeVar, Union, cast
@@ -119,11 +120,42 @@ def splitApplication(spec: str) -> tuple[str, str]:
 _ZMQ_ADDRESS = re.compile(r"(tcp|ipc|tipc|vmci|ws|wss)://.", re.ASCII)
 
 
+#: The longest path an C{ipc://} address may have, in bytes: a Unix
+#: socket's (C{sockaddr_un.sun_path} holds 108 on Linux, with the
+#: terminating NUL).  ZeroMQ refuses a longer one with C{ENAMETOOLONG},
+#: "File name too long", which does not say that or why.
+IPC_PATH_MAX = 107
+
+#: The name of a C{--spawn} front's private directory, in C{$TMPDIR}:
+#: this prefix, then the 8 characters L{tempfile.mkdtemp} adds.
+PRIVATE_PREFIX = "txmp-front-"
+
+
+def privateAddresses(directory: str) -> tuple[str, str]:
+    """
+    The C{--send} and C{--return} addresses a C{--spawn} front binds in
+    its private directory C{directory}.
+    """
+    return (
+        "ipc://" + os.path.join(directory, "send"),
+        "ipc://" + os.path.join(directory, "return"),
+    )
+
+
+def ipcPathLength(address: str) -> int:
+    """
+    The length in bytes of the path of C{address}, an C{ipc://} address,
+    as ZeroMQ counts it (for L{IPC_PATH_MAX}).
+    """
+    return len(os.fsencode(address[len("ipc://"):]))
+
+
 def checkAddresses(option: str, addresses: Sequence[str]) -> None:
     """
     Refuse, with a usage error, any of C{addresses} that is not a ZeroMQ
     address another process can reach (a Twisted endpoint string such as
-    C{tcp:5555} is a likely slip: C{--listen} takes those).
+    C{tcp:5555} is a likely slip: C{--listen} takes those), and an
+    C{ipc://} address whose path is longer than L{IPC_PATH_MAX}.
 
     @param option: the option given them, such as C{--send}.
     """
@@ -134,6 +166,35 @@ def checkAddresses(option: str, addresses: Sequence[str]) -> None:
                 "tcp://127.0.0.1:5556 or ipc:///run/txmp/send (--listen takes "
                 "Twisted's endpoints, --send and --return ZeroMQ's)"
             )
+        if address.startswith("ipc://"):
+            length = ipcPathLength(address)
+            if length > IPC_PATH_MAX:
+                raise usage.UsageError(
+                    f"{option} {address}: the path is {length} bytes long, and "
+                    f"an ipc:// path (a Unix socket's) may have at most "
+                    f"{IPC_PATH_MAX}: give a shorter one"
+                )
+
+
+def checkPrivateDirectory() -> None:
+    """
+    Refuse, with a usage error, a C{$TMPDIR} too long for the C{ipc://}
+    addresses a C{--spawn} front given no C{--send} nor C{--return} makes
+    in it (L{privateAddresses}): checked before anything starts, where
+    ZeroMQ would refuse to bind them with "File name too long".
+    """
+    temporary = tempfile.gettempdir()
+    directory = os.path.join(temporary, PRIVATE_PREFIX + "X" * 8)
+    longest = max(privateAddresses(directory), key=ipcPathLength)
+    length = ipcPathLength(longest)
+    if length > IPC_PATH_MAX:
+        raise usage.UsageError(
+            f"--spawn: the private addresses it would bind, such as {longest}, "
+            f"are {length} bytes long, and an ipc:// path (a Unix socket's) may "
+            f"have at most {IPC_PATH_MAX}: the temporary directory {temporary} "
+            "($TMPDIR) is too long; set TMPDIR to a shorter one, or give "
+            "--send and --return"
+        )
 
 
 def findSpec(moduleName: str, directory: str) -> ModuleSpec | None:

@@ -46,6 +46,7 @@ from txmp._options import (
     OptParameter,
     TxmpOptions,
     checkAddresses,
+    checkPrivateDirectory,
     findSpec,
     nonNegative,
     positive,
@@ -253,6 +254,8 @@ class Options(TxmpOptions):
         self["private-addresses"] = bool(self["spawn"]) and (
             self["send"] is None and self["return"] is None
         )
+        if self["private-addresses"]:
+            checkPrivateDirectory()
         if self["config"]:
             # The file read, for the --spawn handlers: resolved now, since
             # twistd --rundir changes directory before they are started.

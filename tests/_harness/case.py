@@ -12,8 +12,14 @@ killed; every connection and load it opens is closed or aborted then.
 
 The ZeroMQ addresses are C{ipc://} paths relative to a per-test directory
 that is the working directory of every process the test starts: relative
-paths keep them short (a UNIX socket path has a limit of about 100 bytes,
-which trial's nested temporary directories exceed) and private to the test.
+paths keep them short (a UNIX socket path has a limit of 107 bytes, which
+trial's nested temporary directories exceed) and private to the test.
+
+Every process a test starts has a C{TMPDIR} of the test's own, a short
+directory in C{/tmp} removed when the test ends: a C{--spawn} front makes
+its private C{ipc://} directory there (a path that must stay under 107
+bytes too), and one the test kills with C{SIGKILL}, which cannot remove it,
+leaves nothing behind in C{/tmp}.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ import contextlib
 import functools
 import json
 import re
+import shutil
 import signal as signals
+import tempfile
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, Callable, TypeVar
 
@@ -94,6 +102,10 @@ class SystemTestCase(TestCase):
 
     @ivar workdir: The per-test directory that is every process's working
         directory and holds the ZeroMQ C{ipc://} sockets.
+    @ivar tmpdir: The per-test directory that is every process's
+        C{TMPDIR}: short, in C{/tmp} (a C{--spawn} front's C{ipc://} paths
+        in it must fit in 107 bytes), and removed, with
+        whatever is in it, once the test's processes have been stopped.
     @ivar sendAddress: The front's C{--send} address.
     @ivar returnAddress: The front's C{--return} address.
     @ivar httpPort: The TCP port the front listens on.
@@ -105,11 +117,15 @@ class SystemTestCase(TestCase):
     def setUp(self) -> None:
         self.workdir = FilePath(self.mktemp())
         self.workdir.makedirs()
+        # Not in workdir, whose path trial makes long; removed after the
+        # processes are stopped (cleanups run last first).
+        self.tmpdir = FilePath(tempfile.mkdtemp(prefix="txmp-test-", dir="/tmp"))
+        self.addCleanup(shutil.rmtree, self.tmpdir.path)
         self.sendAddress = "ipc://send.ipc"
         self.returnAddress = "ipc://return.ipc"
         self.httpPort = freePort()
         self.processes: list[TwistdProcess] = []
-        self._environment = childEnvironment()
+        self._environment = dict(childEnvironment(), TMPDIR=self.tmpdir.path)
         self.agent = Agent(reactor, pool=self.connectionPool(persistent=False))
 
     # Processes

@@ -10,11 +10,18 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from twisted.internet.task import Clock
-from twisted.logger import ILogObserver, LogEvent, Logger
+from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._defaults import DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE, INPUT_WINDOW, MAX_FRAME
+from txmp._defaults import (
+    DEFAULT_HEARTBEAT,
+    DEFAULT_MAX_MESSAGE,
+    INPUT_WINDOW,
+    MAX_FRAME,
+    NO_FRONT_WARNING,
+    NO_FRONT_WARNING_INTERVAL,
+)
 from txmp._handler import FrontLink, _ReplySink, splitChunks
 from txmp._pool import WorkerPool
 from txmp._wsgi import WSGIRunner
@@ -744,6 +751,161 @@ class DrainTests(FrontLinkTestCase):
         for _ in range(4):
             self.clock.advance(self.heartbeat)
         self.successResultOf(d)
+
+
+class NoFrontWarningTests(FrontLinkTestCase):
+    """
+    A link that no front welcomes says so: ZeroMQ retries a connection
+    silently, so a front that is not running, or a wrong C{--send}, would
+    otherwise look like an idle handler.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.link.returnAddress = "tcp://front:5555"
+        self.events: list[LogEvent] = []
+        self.patch(FrontLink, "_log", Logger(observer=cast(ILogObserver, self.events.append)))
+
+    def warnings(self) -> list[LogEvent]:
+        """
+        The warnings that no front answers, logged so far.
+        """
+        return [e for e in self.events if "no front has answered" in e["log_format"]]
+
+    def advance(self, seconds: float) -> None:
+        """
+        Let C{seconds} pass, a heartbeat at a time.
+        """
+        for _ in range(round(seconds / self.heartbeat)):
+            self.clock.advance(self.heartbeat)
+
+    def test_defaults(self) -> None:
+        """
+        The first warning comes after 10 seconds, the next ones every
+        minute.
+        """
+        self.assertEqual((NO_FRONT_WARNING, NO_FRONT_WARNING_INTERVAL), (10.0, 60.0))
+
+    def test_warnedAtBoundedRate(self) -> None:
+        """
+        A link that no front has welcomed L{NO_FRONT_WARNING} seconds after
+        it started logs a warning naming its name, the front's C{--send}
+        and C{--return} addresses and how long it has waited; then again
+        every L{NO_FRONT_WARNING_INTERVAL} seconds, and only then.
+        """
+        self.link.start()
+        self.advance(NO_FRONT_WARNING - self.heartbeat)
+        self.assertEqual(self.warnings(), [])
+        self.advance(self.heartbeat)
+        [warning] = self.warnings()
+        self.assertEqual(warning["log_level"], LogLevel.warn)
+        self.assertEqual(
+            formatEvent(warning),
+            "mphandler host:123: no front has answered at --send tcp://front:5556 "
+            "(--return tcp://front:5555) for 10 s; still trying: is the front "
+            "running, and are these its addresses?",
+        )
+        self.advance(NO_FRONT_WARNING_INTERVAL - self.heartbeat)
+        self.assertEqual(len(self.warnings()), 1)
+        self.advance(self.heartbeat)
+        self.advance(NO_FRONT_WARNING_INTERVAL)
+        self.assertEqual(
+            [w["seconds"] for w in self.warnings()],
+            [10, 10 + NO_FRONT_WARNING_INTERVAL, 10 + 2 * NO_FRONT_WARNING_INTERVAL],
+        )
+
+    def test_registeredAfterWarning(self) -> None:
+        """
+        A link welcomed after such a warning logs, at C{info}, that it
+        registered and after how long; then warns no more while its front
+        answers.
+        """
+        self.link.start()
+        self.advance(25)
+        self.welcome()
+        [registered] = [e for e in self.events if "registered" in e["log_format"]]
+        self.assertEqual(registered["log_level"], LogLevel.info)
+        self.assertEqual(
+            formatEvent(registered),
+            "mphandler host:123 registered with front front1 at tcp://front:5556, "
+            "after 25 s without one",
+        )
+        for _ in range(200):
+            self.fromFront(protocol.encodePing())
+            self.clock.advance(self.heartbeat)
+        self.assertEqual(len(self.warnings()), 1)
+
+    def test_welcomedInTime(self) -> None:
+        """
+        A link welcomed within L{NO_FRONT_WARNING} seconds warns of nothing,
+        and its registration line does not say how long it waited.
+        """
+        self.link.start()
+        self.advance(NO_FRONT_WARNING - self.heartbeat)
+        self.welcome()
+        for _ in range(100):
+            self.fromFront(protocol.encodePing())
+            self.clock.advance(self.heartbeat)
+        self.assertEqual(self.warnings(), [])
+        self.assertEqual(
+            [formatEvent(e) for e in self.events],
+            ["mphandler host:123 registered with front front1 at tcp://front:5556"],
+        )
+
+    def test_requestAfterWarning(self) -> None:
+        """
+        A request from the front (whose C{WELCOME} was lost) ends the
+        warnings as a C{WELCOME} does, and says so.
+        """
+        self.link.start()
+        self.advance(NO_FRONT_WARNING)
+        self.request()
+        self.assertEqual(
+            formatEvent(self.events[-1]),
+            "mphandler host:123 registered with front ? at tcp://front:5556, "
+            "after 10 s without one",
+        )
+        for _ in range(100):
+            self.fromFront(protocol.encodePing())
+            self.clock.advance(self.heartbeat)
+        self.assertEqual(len(self.warnings()), 1)
+
+    def test_silentFront(self) -> None:
+        """
+        A front that falls silent counts from when it was last heard: the
+        warning comes L{NO_FRONT_WARNING} seconds after that.
+        """
+        self.link.start()
+        self.welcome()
+        self.advance(NO_FRONT_WARNING - self.heartbeat)
+        self.assertIsNone(self.link.front)
+        self.assertEqual(self.warnings(), [])
+        self.advance(self.heartbeat)
+        [warning] = self.warnings()
+        self.assertEqual(warning["seconds"], 10)
+
+    def test_bye(self) -> None:
+        """
+        A C{BYE} from the front starts the wait anew: the warning comes
+        L{NO_FRONT_WARNING} seconds later unless a front welcomes the link.
+        """
+        self.link.start()
+        self.advance(5)
+        self.welcome()
+        self.fromFront(protocol.encodeBye())
+        self.advance(NO_FRONT_WARNING - self.heartbeat)
+        self.assertEqual(self.warnings(), [])
+        self.advance(self.heartbeat)
+        self.assertEqual(len(self.warnings()), 1)
+
+    def test_notWhileDraining(self) -> None:
+        """
+        A draining link, which no longer registers, does not warn.
+        """
+        self.link.start()
+        self.link.drain()
+        self.advance(2 * NO_FRONT_WARNING)
+        self.assertEqual(self.warnings(), [])
 
 
 class HandlerServiceStopTests(SynchronousTestCase):

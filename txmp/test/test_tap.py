@@ -14,6 +14,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import types
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ import txmp
 from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._interfaces import IFrontReactor, IHandlerReactor
-from txmp._options import _Number, positive
+from txmp._options import IPC_PATH_MAX, _Number, positive
 from txmp._signals import SignalActions
 from txmp.testing import FakeReactor
 
@@ -283,6 +284,34 @@ class FrontOptionsTests(OptionsTestCase):
         self.assertFalse(options["private-addresses"])
         self.assertEqual(options["send"], _defaults.DEFAULT_SEND)
 
+    def test_temporaryDirectoryTooLong(self) -> None:
+        """
+        With C{--spawn} and neither C{--send} nor C{--return}, a temporary
+        directory (C{$TMPDIR}) too long for the C{ipc://} paths of the
+        private directory made in it (at most 107 bytes, a Unix socket's) is
+        refused before anything starts, in one line that says so and what
+        to do; the longest that fits is taken, and a too long one is no
+        matter with addresses given.
+        """
+        spawn = ["--spawn", "1", "--app", "txmp.demo:app"]
+        # /d...d/txmp-front-XXXXXXXX/return: 1 + N + 27 bytes.
+        fits = "/" + "d" * (107 - 28)
+        self.patch(tempfile, "tempdir", fits)
+        self.assertTrue(self.parse(*spawn)["private-addresses"])
+        tooLong = fits + "d"
+        self.patch(tempfile, "tempdir", tooLong)
+        e = self.assertRaises(usage.UsageError, self.parse, *spawn)
+        self.assertEqual(
+            str(e),
+            f"--spawn: the private addresses it would bind, such as "
+            f"ipc://{tooLong}/txmp-front-XXXXXXXX/return, are 108 bytes long, and "
+            f"an ipc:// path (a Unix socket's) may have at most 107: the temporary "
+            f"directory {tooLong} ($TMPDIR) is too long; set TMPDIR to a shorter "
+            "one, or give --send and --return",
+        )
+        self.parse(*spawn, "--send", "ipc:///tmp/s", "--return", "ipc:///tmp/r")
+        self.parse("--send", "ipc:///tmp/s", "--return", "ipc:///tmp/r")
+
     def test_spawnThreads(self) -> None:
         """
         C{--threads} for spawned handlers must be a positive number, checked
@@ -349,6 +378,37 @@ class AddressOptionTests(SynchronousTestCase):
                         str(e).startswith(f"{option} {bad} is not a ZeroMQ address"), str(e)
                     )
                     self.assertIn("tcp://", str(e))
+
+    def test_ipcPathTooLong(self) -> None:
+        """
+        An C{ipc://} address whose path is longer than a Unix socket's
+        (107 bytes, counted encoded) is refused in one line naming the
+        option, its length and the limit, before anything is bound or
+        connected; one of 107 bytes is taken.
+        """
+        longest = "ipc:///tmp/" + "s" * (107 - len("/tmp/"))
+        # 57 characters, 109 bytes.
+        tooLong = "ipc:///tmp/" + "\N{LATIN SMALL LETTER E WITH ACUTE}" * 52
+        for parse in self.parsers():
+            parse("--send", longest, "--return", "ipc:///tmp/r")
+            for option, other in [("--send", "--return"), ("--return", "--send")]:
+                e = self.assertRaises(
+                    usage.UsageError, parse, option, tooLong, other, "ipc:///tmp/r"
+                )
+                self.assertEqual(
+                    str(e),
+                    f"{option} {tooLong}: the path is 109 bytes long, and an ipc:// "
+                    "path (a Unix socket's) may have at most 107: give a shorter one",
+                )
+
+    def test_ipcPathMax(self) -> None:
+        """
+        L{txmp._options.IPC_PATH_MAX} is the limit pyzmq states for the
+        libzmq it runs with.
+        """
+        import zmq
+
+        self.assertEqual(IPC_PATH_MAX, getattr(zmq, "IPC_PATH_MAX_LEN", 107))
 
     def test_zeroMQ(self) -> None:
         """
@@ -719,6 +779,34 @@ class FrontTreeTests(SynchronousTestCase):
         self.assertRaises(SystemExit, top.startService)
         self.assertEqual(len(made), 1)
         self.assertFalse(os.path.exists(made[0]))
+
+
+class ReadyLineTests(SynchronousTestCase):
+    """
+    L{_frontservice.FrontService} says C{mpfront ready} once it can be
+    stopped in good order.
+    """
+
+    def test_readyOnceRunning(self) -> None:
+        """
+        Its ports listening before the reactor runs (as twistd starts the
+        services), the front says C{mpfront ready} only once the reactor
+        runs, when the reactor's C{SIGTERM} and C{SIGINT} handlers are in
+        place: whoever reads the line may stop the front at once, which
+        before would kill it undrained (C{SIGTERM}'s default action).  Its
+        C{listening} fires at once.
+        """
+        reactor = MemoryReactorClock()
+        options = fronttap.Options()
+        options.parseOptions([])
+        front = _frontservice.FrontService(cast(IFrontReactor, reactor), options)
+        with capturedLogs() as events:
+            front._listening([])
+            self.assertEqual(self.successResultOf(front.listening), [])
+            self.assertEqual(events, [])
+            reactor.run()
+        [ready] = events
+        self.assertTrue(formatEvent(ready).startswith("mpfront ready: "), formatEvent(ready))
 
 
 class PrivateLinksTests(SynchronousTestCase):
