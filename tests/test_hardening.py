@@ -248,13 +248,13 @@ class ConnectionLimitTests(SystemTestCase):
     nor lost, and is served once a connection closes.
     """
 
-    @asyncTest
-    async def test_waitsInBacklog(self) -> None:
+    async def atLimit(self) -> tuple[RawHTTPClient, RawHTTPClient]:
         """
-        With C{--max-connections 2} and two kept-alive clients, a third
-        client's request is not answered while both stay open (the front
-        warns that it is at the limit), and is answered 200 as soon as one
-        of them closes.
+        Start a front with C{--max-connections 2} and a handler, and open
+        two kept-alive connections, each answered once: the front is at its
+        limit, and has said so.
+
+        @return: the two clients.
         """
         front, _handler = await self.startFrontAndHandler(
             "txmp.demo:app", frontArguments=["--max-connections", "2"]
@@ -265,6 +265,17 @@ class ConnectionLimitTests(SystemTestCase):
             response = await client.request(self.rawRequest("GET", "/"))
             self.assertEqual(response.code, 200)
         await front.waitForLine("the most allowed (--max-connections 2)")
+        return first, second
+
+    @asyncTest
+    async def test_waitsInBacklog(self) -> None:
+        """
+        With C{--max-connections 2} and two kept-alive clients, a third
+        client's request is not answered while both stay open (the front
+        warns that it is at the limit), and is answered 200 as soon as one
+        of them closes.
+        """
+        first, _second = await self.atLimit()
         third = await self.rawConnection()
         waiting = third.request(self.rawRequest("GET", "/"))
         # A round trip through the front's reactor, which would have
@@ -287,15 +298,7 @@ class ConnectionLimitTests(SystemTestCase):
         of connections each time they are readable, which a pause does not
         stop, and which grows after a full one.)
         """
-        front, _handler = await self.startFrontAndHandler(
-            "txmp.demo:app", frontArguments=["--max-connections", "2"]
-        )
-        first = await self.rawConnection()
-        second = await self.rawConnection()
-        for client in (first, second):
-            response = await client.request(self.rawRequest("GET", "/"))
-            self.assertEqual(response.code, 200)
-        await front.waitForLine("the most allowed (--max-connections 2)")
+        first, second = await self.atLimit()
         waiters = [await self.rawConnection() for _ in range(3)]
         answers = [waiter.request(self.rawRequest("GET", "/")) for waiter in waiters]
         response = await second.request(self.rawRequest("GET", "/"))

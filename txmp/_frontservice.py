@@ -56,7 +56,7 @@ from txmp._logs import ChildLog, reopenLogFiles
 from txmp._metrics import FrontMetrics
 from txmp._options import PRIVATE_PREFIX, privateAddresses
 from txmp._reload import CodeWatcher, sourceRoot
-from txmp._signals import SignalActions
+from txmp._signals import SignalActions, explanation
 from txmp._stats import makeStatsSite
 from txmp._zap import ZAP_DOMAIN, ZapHandler
 from txmp._zmq import (
@@ -947,31 +947,31 @@ class SpawnedHandlers(MultiService):
         self._retire(names[0])
 
 
-def _nothingToReload() -> None:
-    Logger(namespace="txmp.fronttap").info(
-        "SIGHUP: no --spawn handlers to reload; handlers started apart are "
-        "reloaded by starting new ones and stopping the old (docs/deployment.md)"
-    )
+_nothingToReload = explanation(
+    "txmp.fronttap",
+    "SIGHUP: no --spawn handlers to reload; handlers started apart are "
+    "reloaded by starting new ones and stopping the old (docs/deployment.md)"
+)
 
 
-def _profileElsewhere() -> None:
-    Logger(namespace="txmp.fronttap").info(
-        "SIGUSR2: ignored; a front has nothing to profile or upgrade (SIGUSR2 "
-        "to an mphandler profiles it; SIGHUP reloads --spawn handlers)"
-    )
+_profileElsewhere = explanation(
+    "txmp.fronttap",
+    "SIGUSR2: ignored; a front has nothing to profile or upgrade (SIGUSR2 "
+    "to an mphandler profiles it; SIGHUP reloads --spawn handlers)"
+)
 
 
-def _noHandlersToAdd() -> None:
-    Logger(namespace="txmp.fronttap").info(
-        "SIGTTIN: ignored; no --spawn handlers to add to: start another mphandler"
-    )
+_noHandlersToAdd = explanation(
+    "txmp.fronttap",
+    "SIGTTIN: ignored; no --spawn handlers to add to: start another mphandler"
+)
 
 
-def _noHandlersToRemove() -> None:
-    Logger(namespace="txmp.fronttap").info(
-        "SIGTTOU: ignored; no --spawn handlers to remove: send SIGTERM to an "
-        "mphandler, which drains it"
-    )
+_noHandlersToRemove = explanation(
+    "txmp.fronttap",
+    "SIGTTOU: ignored; no --spawn handlers to remove: send SIGTERM to an "
+    "mphandler, which drains it"
+)
 
 
 class _FrontTree(MultiService):

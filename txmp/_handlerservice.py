@@ -35,7 +35,7 @@ from txmp._interfaces import IHandlerReactor
 from txmp._logs import reopenLogFiles
 from txmp._pool import WorkerPool
 from txmp._profile import Profiler
-from txmp._signals import SignalActions
+from txmp._signals import SignalActions, explanation
 from txmp._wsgi import WSGIRunner
 from txmp._zmq import AddressError, ZmqContext, newRoutingId
 
@@ -407,26 +407,26 @@ class ParentWatch(Service):
             self._loop.stop()
 
 
-def _nothingToReload() -> None:
-    Logger(namespace="txmp.handlertap").info(
-        "SIGHUP: a handler has nothing to reload; to run new code, start a new "
-        "mphandler and stop this one with SIGTERM, which drains it "
-        "(docs/deployment.md)"
-    )
+_nothingToReload = explanation(
+    "txmp.handlertap",
+    "SIGHUP: a handler has nothing to reload; to run new code, start a new "
+    "mphandler and stop this one with SIGTERM, which drains it "
+    "(docs/deployment.md)"
+)
 
 
-def _noWorkersToAdd() -> None:
-    Logger(namespace="txmp.handlertap").info(
-        "SIGTTIN: ignored; a handler has no workers to add: send it to a "
-        "--spawn front, or start another mphandler"
-    )
+_noWorkersToAdd = explanation(
+    "txmp.handlertap",
+    "SIGTTIN: ignored; a handler has no workers to add: send it to a "
+    "--spawn front, or start another mphandler"
+)
 
 
-def _noWorkersToRemove() -> None:
-    Logger(namespace="txmp.handlertap").info(
-        "SIGTTOU: ignored; a handler has no workers to remove: send it to a "
-        "--spawn front, or SIGTERM to an mphandler, which drains it"
-    )
+_noWorkersToRemove = explanation(
+    "txmp.handlertap",
+    "SIGTTOU: ignored; a handler has no workers to remove: send it to a "
+    "--spawn front, or SIGTERM to an mphandler, which drains it"
+)
 
 
 def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:

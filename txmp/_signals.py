@@ -24,6 +24,20 @@ _Handler = Union[Callable[[int, Union[FrameType, None]], object], int, signal.Ha
 _REACTORS = {signal.SIGINT, signal.SIGTERM}
 
 
+def explanation(namespace: str, line: str) -> Callable[[], None]:
+    """
+    A signal action that only logs C{line} (at info, in C{namespace}): what
+    a signal this process has no use for did, which is nothing, and what
+    would do what the operator meant.
+    """
+    log = Logger(namespace=namespace)
+
+    def explain() -> None:
+        log.info(line)
+
+    return explain
+
+
 class SignalActions(Service):
     """
     Runs an action in the reactor thread when the process gets a signal.

@@ -13,15 +13,7 @@ from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp import protocol
-from txmp._defaults import (
-    DEFAULT_HEARTBEAT,
-    DEFAULT_MAX_MESSAGE,
-    INPUT_WINDOW,
-    MAX_FRAME,
-    NO_FRONT_WARNING,
-    NO_FRONT_WARNING_INTERVAL,
-)
+from txmp import _defaults, protocol
 from txmp._handler import FrontLink, _ReplySink, splitChunks
 from txmp._pool import WorkerPool
 from txmp._wsgi import WSGIRunner
@@ -42,7 +34,7 @@ class FrontLinkTestCase(SynchronousTestCase):
     rather than mphandler's 4 threads, so that a test can use them all up.
     """
 
-    heartbeat = DEFAULT_HEARTBEAT
+    heartbeat = _defaults.DEFAULT_HEARTBEAT
 
     def setUp(self) -> None:
         self.clock = Clock()
@@ -66,6 +58,15 @@ class FrontLinkTestCase(SynchronousTestCase):
         Deliver C{frames} from the front on the send socket.
         """
         self.link.controlReceived(frames)
+
+    def frontAnswers(self, beats: int) -> None:
+        """
+        Let C{beats} heartbeat intervals pass, the front sending C{PING}
+        before each.
+        """
+        for _ in range(beats):
+            self.fromFront(protocol.encodePing())
+            self.clock.advance(self.heartbeat)
 
     def welcome(self, front: str = "front1") -> None:
         """
@@ -133,8 +134,8 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertEqual(len(hellos), 2)
         for hello in hellos:
             assert isinstance(hello, protocol.Hello)
-            self.assertEqual(hello.meta["window"], str(INPUT_WINDOW))
-        self.assertEqual(INPUT_WINDOW, 262144)
+            self.assertEqual(hello.meta["window"], str(_defaults.INPUT_WINDOW))
+        self.assertEqual(_defaults.INPUT_WINDOW, 262144)
 
     def test_helloUntilWelcomed(self) -> None:
         """
@@ -157,9 +158,7 @@ class RegistrationTests(FrontLinkTestCase):
         self.welcome()
         self.assertEqual(self.link.front, "front1")
         self.sendSocket.clear()
-        for _ in range(3):
-            self.fromFront(protocol.encodePing())
-            self.clock.advance(self.heartbeat)
+        self.frontAnswers(3)
         self.assertEqual(self.control(), [protocol.Ping()] * 3)
 
     def test_fasterFrontHeartbeat(self) -> None:
@@ -352,16 +351,16 @@ class RequestTests(FrontLinkTestCase):
         C{max_message} of its C{WELCOME}; without one, or with one that is
         not a positive integer, it assumes C{mpfront}'s default.
         """
-        self.assertEqual(self.link.maxMessage, DEFAULT_MAX_MESSAGE)
+        self.assertEqual(self.link.maxMessage, _defaults.DEFAULT_MAX_MESSAGE)
         self.welcomeWithMaxMessage("1000")
         self.assertEqual(self.link.maxMessage, 1000)
         for bad in ["", "0", "-1", "1e6", "1" * 19, "\u0661"]:
             self.welcomeWithMaxMessage("1000")
             self.welcomeWithMaxMessage(bad)
-            self.assertEqual(self.link.maxMessage, DEFAULT_MAX_MESSAGE, bad)
+            self.assertEqual(self.link.maxMessage, _defaults.DEFAULT_MAX_MESSAGE, bad)
         self.welcomeWithMaxMessage("1000")
         self.welcome()
-        self.assertEqual(self.link.maxMessage, DEFAULT_MAX_MESSAGE)
+        self.assertEqual(self.link.maxMessage, _defaults.DEFAULT_MAX_MESSAGE)
 
     def test_headTooLarge(self) -> None:
         """
@@ -784,7 +783,9 @@ class NoFrontWarningTests(FrontLinkTestCase):
         The first warning comes after 10 seconds, the next ones every
         minute.
         """
-        self.assertEqual((NO_FRONT_WARNING, NO_FRONT_WARNING_INTERVAL), (10.0, 60.0))
+        self.assertEqual(
+            (_defaults.NO_FRONT_WARNING, _defaults.NO_FRONT_WARNING_INTERVAL), (10.0, 60.0)
+        )
 
     def test_warnedAtBoundedRate(self) -> None:
         """
@@ -794,7 +795,7 @@ class NoFrontWarningTests(FrontLinkTestCase):
         every L{NO_FRONT_WARNING_INTERVAL} seconds, and only then.
         """
         self.link.start()
-        self.advance(NO_FRONT_WARNING - self.heartbeat)
+        self.advance(_defaults.NO_FRONT_WARNING - self.heartbeat)
         self.assertEqual(self.warnings(), [])
         self.advance(self.heartbeat)
         [warning] = self.warnings()
@@ -805,13 +806,13 @@ class NoFrontWarningTests(FrontLinkTestCase):
             "(--return tcp://front:5555) for 10 s; still trying: is the front "
             "running, and are these its addresses?",
         )
-        self.advance(NO_FRONT_WARNING_INTERVAL - self.heartbeat)
+        self.advance(_defaults.NO_FRONT_WARNING_INTERVAL - self.heartbeat)
         self.assertEqual(len(self.warnings()), 1)
         self.advance(self.heartbeat)
-        self.advance(NO_FRONT_WARNING_INTERVAL)
+        self.advance(_defaults.NO_FRONT_WARNING_INTERVAL)
         self.assertEqual(
             [w["seconds"] for w in self.warnings()],
-            [10, 10 + NO_FRONT_WARNING_INTERVAL, 10 + 2 * NO_FRONT_WARNING_INTERVAL],
+            [10 + i * _defaults.NO_FRONT_WARNING_INTERVAL for i in range(3)],
         )
 
     def test_registeredAfterWarning(self) -> None:
@@ -830,9 +831,7 @@ class NoFrontWarningTests(FrontLinkTestCase):
             "mphandler host:123 registered with front front1 at tcp://front:5556, "
             "after 25 s without one",
         )
-        for _ in range(200):
-            self.fromFront(protocol.encodePing())
-            self.clock.advance(self.heartbeat)
+        self.frontAnswers(200)
         self.assertEqual(len(self.warnings()), 1)
 
     def test_welcomedInTime(self) -> None:
@@ -841,11 +840,9 @@ class NoFrontWarningTests(FrontLinkTestCase):
         and its registration line does not say how long it waited.
         """
         self.link.start()
-        self.advance(NO_FRONT_WARNING - self.heartbeat)
+        self.advance(_defaults.NO_FRONT_WARNING - self.heartbeat)
         self.welcome()
-        for _ in range(100):
-            self.fromFront(protocol.encodePing())
-            self.clock.advance(self.heartbeat)
+        self.frontAnswers(100)
         self.assertEqual(self.warnings(), [])
         self.assertEqual(
             [formatEvent(e) for e in self.events],
@@ -858,16 +855,14 @@ class NoFrontWarningTests(FrontLinkTestCase):
         warnings as a C{WELCOME} does, and says so.
         """
         self.link.start()
-        self.advance(NO_FRONT_WARNING)
+        self.advance(_defaults.NO_FRONT_WARNING)
         self.request()
         self.assertEqual(
             formatEvent(self.events[-1]),
             "mphandler host:123 registered with front ? at tcp://front:5556, "
             "after 10 s without one",
         )
-        for _ in range(100):
-            self.fromFront(protocol.encodePing())
-            self.clock.advance(self.heartbeat)
+        self.frontAnswers(100)
         self.assertEqual(len(self.warnings()), 1)
 
     def test_silentFront(self) -> None:
@@ -877,7 +872,7 @@ class NoFrontWarningTests(FrontLinkTestCase):
         """
         self.link.start()
         self.welcome()
-        self.advance(NO_FRONT_WARNING - self.heartbeat)
+        self.advance(_defaults.NO_FRONT_WARNING - self.heartbeat)
         self.assertIsNone(self.link.front)
         self.assertEqual(self.warnings(), [])
         self.advance(self.heartbeat)
@@ -893,7 +888,7 @@ class NoFrontWarningTests(FrontLinkTestCase):
         self.advance(5)
         self.welcome()
         self.fromFront(protocol.encodeBye())
-        self.advance(NO_FRONT_WARNING - self.heartbeat)
+        self.advance(_defaults.NO_FRONT_WARNING - self.heartbeat)
         self.assertEqual(self.warnings(), [])
         self.advance(self.heartbeat)
         self.assertEqual(len(self.warnings()), 1)
@@ -904,7 +899,7 @@ class NoFrontWarningTests(FrontLinkTestCase):
         """
         self.link.start()
         self.link.drain()
-        self.advance(2 * NO_FRONT_WARNING)
+        self.advance(2 * _defaults.NO_FRONT_WARNING)
         self.assertEqual(self.warnings(), [])
 
 
@@ -1026,7 +1021,7 @@ class SplitChunksTests(SynchronousTestCase):
         """
         Small chunks are kept as they are.
         """
-        chunks = [b"a", b"b" * MAX_FRAME]
+        chunks = [b"a", b"b" * _defaults.MAX_FRAME]
         self.assertIs(splitChunks(chunks), chunks)
 
     def test_large(self) -> None:
