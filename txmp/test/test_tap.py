@@ -30,7 +30,7 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.runner.procmon import ProcessMonitor
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 import txmp
 from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
@@ -408,7 +408,11 @@ class AddressOptionTests(SynchronousTestCase):
         """
         import zmq
 
-        self.assertEqual(IPC_PATH_MAX, getattr(zmq, "IPC_PATH_MAX_LEN", 107))
+        stated = getattr(zmq, "IPC_PATH_MAX_LEN", 0)
+        if not stated:
+            # pyzmq's CFFI backend (PyPy's) says 0: it does not know.
+            raise SkipTest("this pyzmq does not state libzmq's limit")
+        self.assertEqual(IPC_PATH_MAX, stated)
 
     def test_zeroMQ(self) -> None:
         """
