@@ -124,7 +124,9 @@ class _ReplySink:
             self._headTooLarge(size)
             return
         self.credited = credit
-        self._link._reply(frames)
+        if credit:
+            link.creditReturned.add(self._requestId)
+        link._reply(frames)
 
     def _headTooLarge(self, size: int) -> None:
         self._refused = True
@@ -207,6 +209,9 @@ class FrontLink:
     address: str = ""
     returnAddress: str = ""
     running: dict[bytes, Running | None] = field(init=False, factory=dict)
+    # The running requests whose complete RESP gave their credit back: free
+    # for a HELLO (see free).
+    creditReturned: set[bytes] = field(init=False, factory=set)
     front: str | None = field(init=False, default=None)
     # The largest frame the front accepts: its WELCOME says; until then,
     # mpfront's default --max-message.
@@ -239,9 +244,13 @@ class FrontLink:
     @property
     def free(self) -> int:
         """
-        How many more requests this link can take now.
+        How many more requests this link can take now, as a C{HELLO} says:
+        a request still running whose complete C{RESP} gave its credit
+        back counts as free.  (A front that registers the link anew from
+        that C{HELLO} does not take the C{RESP}'s credit, which belongs to
+        the registration it forgot, and no C{CREDIT} follows it.)
         """
-        return max(0, self.capacity - len(self.running))
+        return max(0, self.capacity - len(self.running) + len(self.creditReturned))
 
     def start(self) -> None:
         """
@@ -414,6 +423,7 @@ class FrontLink:
         if requestId not in self.running:
             return
         del self.running[requestId]
+        self.creditReturned.discard(requestId)
         if self.draining:
             self._checkDrained()
         elif not credited:

@@ -511,6 +511,28 @@ class RequestTests(FrontLinkTestCase):
         self.assertFalse(reply.head.credit)
         self.assertEqual(self.control(), [protocol.Credit(1)])
 
+    def test_creditInReplyBeforeHello(self) -> None:
+        """
+        A request whose complete C{RESP} gave its credit back, and which is
+        still running (its iterable being closed) when the link says
+        C{HELLO} again, counts as free in that C{HELLO}: the front that
+        registers the link anew drops that C{RESP}'s credit (it belongs to
+        the registration the front forgot), and no C{CREDIT} follows.
+        Counted busy, its slot would be lost for good (seen with a handler
+        stopped by SIGSTOP past its front's liveness check, and continued).
+        """
+        self.fromFront(protocol.encodeWelcome(
+            {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1"}))
+        self.request(b"front1.1")
+        run = self.runner.runs[0]
+        run.sink.sendHead(200, b"OK", [], [b"done"], False)
+        self.fromFront(protocol.encodeBye())
+        run.sink.finished()
+        self.assertEqual(self.link.free, 2)
+        hello, *rest = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.assertEqual((hello.credits, rest), (2, []))
+
     def test_noCreditInReplyUnlessSaid(self) -> None:
         """
         A front that does not say C{credit_in_reply} (an older one) gets
