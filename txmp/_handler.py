@@ -97,11 +97,13 @@ class _ReplySink:
         self._link = link
         self._requestId = requestId
         self._refused = False
-        # Whether the request's credit went back with its reply.
+        # Whether no CREDIT must give the request's credit back: it went
+        # with its reply, or the front forgot the registration that
+        # counted it (FrontLink._registeredAnew).
         self.credited = False
-        # The link's HELLOs so far: one more since, and the credit goes by
-        # CREDIT (see FrontLink._hello).
-        self._hellos = link.hellos
+        # The link's HELLOs when the request came: one more since, and the
+        # credit goes by CREDIT (see FrontLink._hello).
+        self.hellos = link.hellos
 
     def _split(self, chunks: list[bytes]) -> list[bytes]:
         return splitChunks(chunks, min(MAX_FRAME, self._link.maxMessage))
@@ -113,7 +115,7 @@ class _ReplySink:
         link = self._link
         credit = (
             not more and link.creditInReply and not link.draining
-            and link.hellos == self._hellos
+            and link.hellos == self.hellos
         )
         frames = protocol.encodeResponse(
             self._requestId, status, reason, headers, self._split(body), more, credit
@@ -124,7 +126,7 @@ class _ReplySink:
             self._headTooLarge(size)
             return
         self.credited = credit
-        self._link._reply(frames)
+        link._reply(frames)
 
     def _headTooLarge(self, size: int) -> None:
         self._refused = True
@@ -207,6 +209,8 @@ class FrontLink:
     address: str = ""
     returnAddress: str = ""
     running: dict[bytes, Running | None] = field(init=False, factory=dict)
+    # The reply sinks of the running requests (see free).
+    _sinks: dict[bytes, _ReplySink] = field(init=False, factory=dict)
     front: str | None = field(init=False, default=None)
     # The largest frame the front accepts: its WELCOME says; until then,
     # mpfront's default --max-message.
@@ -239,9 +243,16 @@ class FrontLink:
     @property
     def free(self) -> int:
         """
-        How many more requests this link can take now.
+        How many more requests this link can take now, as a C{HELLO} says:
+        a request still running whose credit no C{CREDIT} will give back
+        counts as free.  That is one whose complete C{RESP} gave it back (a
+        front that registers the link anew from the C{HELLO} does not take
+        the C{RESP}'s credit, which belongs to the registration it forgot),
+        or one that a registration the front forgot had (see
+        L{_registeredAnew}).
         """
-        return max(0, self.capacity - len(self.running))
+        credited = sum(1 for sink in self._sinks.values() if sink.credited)
+        return max(0, self.capacity - len(self.running) + credited)
 
     def start(self) -> None:
         """
@@ -299,7 +310,9 @@ class FrontLink:
         # RESP on the other one, which could reach the front first.
         self.hellos += 1
         self._send.send(
-            protocol.encodeHello(self.name, self.free, window=INPUT_WINDOW)
+            protocol.encodeHello(
+                self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos
+            )
         )
 
     def _frontLost(self, since: float) -> None:
@@ -378,6 +391,22 @@ class FrontLink:
         for request in running:
             request.cancel()
 
+    def _registeredAnew(self, sequence: int) -> None:
+        """
+        The front registered this link anew from its C{HELLO} number
+        C{sequence}: it knows none of the requests running here (it
+        declared the link dead, or forgot it otherwise, and retried or
+        failed them), and will send none of the body or window they may
+        wait for.  Cancel them all; a C{REQ} of the new registration comes
+        after the C{WELCOME}.  Those that came after that C{HELLO} (sent
+        before the front forgot the link, and delivered late) were counted
+        free by it: no C{CREDIT} must follow them.
+        """
+        for sink in self._sinks.values():
+            if sink.hellos >= sequence:
+                sink.credited = True
+        self._cancelAll("the front registered this handler anew: it forgot them")
+
     def _heartbeat(self) -> None:
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
         silence = protocol.SILENT_INTERVALS * self.heartbeat
@@ -414,6 +443,7 @@ class FrontLink:
         if requestId not in self.running:
             return
         del self.running[requestId]
+        self._sinks.pop(requestId, None)
         if self.draining:
             self._checkDrained()
         elif not credited:
@@ -470,6 +500,8 @@ class FrontLink:
             ):
                 self._cancelAll(f"front {self._welcomedBy} was replaced by {front}")
             self._welcomedBy = front
+            if message.registered is not None:
+                self._registeredAnew(message.registered)
             self._frontFound(front)
             # Beat at least as often as the front expects, or it would
             # declare this handler dead.
@@ -517,6 +549,7 @@ class FrontLink:
         for observer in self.requestObservers:
             observer()
         sink = _ReplySink(self, requestId)
+        self._sinks[requestId] = sink
         self.running[requestId] = None
         running = self._runner.run(requestId, request.head, request.body, sink)
         # A synchronous runner (in tests) may have finished already.

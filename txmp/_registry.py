@@ -162,6 +162,10 @@ class HandlerRegistry(Generic[T]):
         handler = self.handlers.get(identity)
         inputWindow = hello.window
         joined = handler is None or handler.draining
+        # Registered anew, the handler must cancel what it still runs of a
+        # registration this front forgot (declared dead, say): its WELCOME
+        # names the HELLO it answers (docs/protocol.md, 5.1).
+        registered = hello.sequence if handler is None else None
         if handler is None:
             handler = HandlerState(identity, hello.name, hello.credits, inputWindow)
             # Never dispatched to: it wins ties with the others, the newest
@@ -191,6 +195,7 @@ class HandlerRegistry(Generic[T]):
                 heartbeat=self.heartbeat,
                 maxMessage=self.maxMessage,
                 creditInReply=True,
+                registered=registered,
             ),
         )
         if self.handlers.get(identity) is not handler:

@@ -142,6 +142,16 @@ def encodeDecimal(value: float) -> bytes:
     return text.encode("ascii")
 
 
+def _optionalPositive(value: str, what: str) -> int | None:
+    # An optional attribute that must be a positive integer: one absent or
+    # breaking that rule reads as None.
+    try:
+        number = _int(value, what)
+    except ProtocolError:
+        return None
+    return number if number > 0 else None
+
+
 def _credits(value: str) -> int:
     credits = _int(value, "credits")
     if credits > MAX_CREDITS:
@@ -266,6 +276,14 @@ class Hello:
     meta: dict[str, str]
     window: int | None = None
 
+    @property
+    def sequence(self) -> int | None:
+        """
+        Its C{hello} attribute: which of its link's C{HELLO}s this is,
+        from 1; L{None} if absent or not a positive integer.
+        """
+        return _optionalPositive(self.meta.get("hello", ""), "hello")
+
 
 @dataclass
 class Welcome:
@@ -305,11 +323,15 @@ class Welcome:
         """
         The largest frame the front accepts: a positive integer.
         """
-        try:
-            size = _int(self.meta.get("max_message", ""), "max_message")
-        except ProtocolError:
-            return None
-        return size if size > 0 else None
+        return _optionalPositive(self.meta.get("max_message", ""), "max_message")
+
+    @property
+    def registered(self) -> int | None:
+        """
+        The C{hello} of the C{HELLO} from which the front registered the
+        handler anew, knowing none of its requests: present only then.
+        """
+        return _optionalPositive(self.meta.get("registered", ""), "registered")
 
     @property
     def creditInReply(self) -> bool:
@@ -443,17 +465,22 @@ def encodeHello(
     credits: int,
     meta: Mapping[str, str] = {},
     window: int | None = None,
+    sequence: int | None = None,
 ) -> list[bytes]:
     """
     Frames of a C{HELLO} message.
 
     @param meta: further attributes, written as given after C{name},
-        C{credits} and C{window}.
+        C{credits}, C{window} and C{hello}.
     @param window: the request-body window, or L{None} for none.
+    @param sequence: which of its link's C{HELLO}s this is (C{hello}), or
+        L{None} not to say.
     """
     pairs = [(b"name", name.encode("utf-8")), (b"credits", encodeInt(credits))]
     if window is not None:
         pairs.append((b"window", encodeInt(window)))
+    if sequence is not None:
+        pairs.append((b"hello", encodeInt(sequence)))
     pairs.extend((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
     return [VERSION, HELLO, encodePairs(pairs)]
 
@@ -464,6 +491,7 @@ def encodeWelcome(
     heartbeat: float | None = None,
     maxMessage: int | None = None,
     creditInReply: bool = False,
+    registered: int | None = None,
 ) -> list[bytes]:
     """
     Frames of a C{WELCOME} message.  Every attribute is optional to the
@@ -475,6 +503,9 @@ def encodeWelcome(
     @param maxMessage: the largest frame it accepts.
     @param creditInReply: whether it takes a request's credit back from
         a complete C{RESP} (C{credit_in_reply=1}).
+    @param registered: the C{hello} of the C{HELLO} it registered the
+        handler anew from, knowing none of its requests; L{None} if the
+        handler was registered already.
     """
     pairs = []
     if front is not None:
@@ -485,6 +516,8 @@ def encodeWelcome(
         pairs.append((b"credit_in_reply", b"1"))
     if maxMessage is not None:
         pairs.append((b"max_message", encodeInt(maxMessage)))
+    if registered is not None:
+        pairs.append((b"registered", encodeInt(registered)))
     pairs.extend((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
     return [VERSION, WELCOME, encodePairs(pairs)]
 

@@ -254,6 +254,47 @@ class RegistrationTests(FrontLinkTestCase):
         self.welcome("front2")
         self.assertTrue(self.runner.runs[0].cancelled)
 
+    def test_registeredAnewCancelsRequests(self) -> None:
+        """
+        A C{WELCOME} saying that the front registered the link anew
+        (C{registered}: the front forgot it, say declared it dead while
+        this process was stopped, and retried or failed its requests)
+        cancels every request still running, which would otherwise wait
+        for ever for a body or window the front will not send, holding
+        their threads and credits.  The one that was running when the
+        C{HELLO} the front registered from was sent (counted busy by it)
+        gives its credit back by C{CREDIT}; the one that came after it
+        (sent before the front forgot the link) was counted free, and
+        gives none: the front counts the link's capacity, no more.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        while self.link.hellos < 2:
+            self.clock.advance(self.heartbeat)
+        self.request(b"front1.2")
+        hello = self.control()[-1]
+        assert isinstance(hello, protocol.Hello)
+        self.assertEqual((hello.credits, hello.sequence), (1, 2))
+        self.sendSocket.clear()
+        self.fromFront(protocol.encodeWelcome(front="front1", registered=2))
+        self.assertEqual([run.cancelled for run in self.runner.runs], [True, True])
+        for run in self.runner.runs:
+            run.sink.finished()
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+        self.assertEqual(self.link.running, {})
+
+    def test_welcomedAgainKeepsRequests(self) -> None:
+        """
+        A C{WELCOME} without C{registered} (the front answers a repeated
+        C{HELLO} of a link it still knows) cancels nothing.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        while self.link.hellos < 2:
+            self.clock.advance(self.heartbeat)
+        self.welcome()
+        self.assertFalse(self.runner.runs[0].cancelled)
+
     def test_requestMeansWelcomed(self) -> None:
         """
         A request proves that the front knows the link, even if its
@@ -510,6 +551,28 @@ class RequestTests(FrontLinkTestCase):
         assert isinstance(reply, protocol.Response)
         self.assertFalse(reply.head.credit)
         self.assertEqual(self.control(), [protocol.Credit(1)])
+
+    def test_creditInReplyBeforeHello(self) -> None:
+        """
+        A request whose complete C{RESP} gave its credit back, and which is
+        still running (its iterable being closed) when the link says
+        C{HELLO} again, counts as free in that C{HELLO}: the front that
+        registers the link anew drops that C{RESP}'s credit (it belongs to
+        the registration the front forgot), and no C{CREDIT} follows.
+        Counted busy, its slot would be lost for good (seen with a handler
+        stopped by SIGSTOP past its front's liveness check, and continued).
+        """
+        self.fromFront(protocol.encodeWelcome(
+            {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1"}))
+        self.request(b"front1.1")
+        run = self.runner.runs[0]
+        run.sink.sendHead(200, b"OK", [], [b"done"], False)
+        self.fromFront(protocol.encodeBye())
+        run.sink.finished()
+        self.assertEqual(self.link.free, 2)
+        hello, *rest = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.assertEqual((hello.credits, rest), (2, []))
 
     def test_noCreditInReplyUnlessSaid(self) -> None:
         """

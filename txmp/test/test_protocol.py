@@ -900,6 +900,23 @@ class HelloTests(SynchronousTestCase):
         assert isinstance(hello, Hello)
         self.assertIsNone(hello.window)
 
+    def test_sequence(self) -> None:
+        """
+        C{hello} is an optional integer attribute, written after
+        C{window} and read as L{Hello.sequence}; one absent, 0 or not an
+        integer reads as L{None}, and leaves the C{HELLO} valid.
+        """
+        frames = encodeHello("h", 4, window=10, sequence=7)
+        self.assertEqual(frames[2], b"name\0h\0credits\x004\0window\x0010\0hello\x007")
+        hello = decode(frames)
+        assert isinstance(hello, Hello)
+        self.assertEqual(hello.sequence, 7)
+        for bad in [None, "", "0", "x", "-1", "1.5"]:
+            meta = {} if bad is None else {"hello": bad}
+            hello = decode(encodeHello("h", 4, meta))
+            assert isinstance(hello, Hello)
+            self.assertIsNone(hello.sequence)
+
     def test_badWindow(self) -> None:
         """
         A C{window} that is not an integer by the one rule of the wire
@@ -992,6 +1009,22 @@ class WelcomeTests(SynchronousTestCase):
             welcome = decode(encodeWelcome(heartbeat=heartbeat))
             assert isinstance(welcome, Welcome)
             self.assertEqual(welcome.heartbeat, heartbeat)
+
+    def test_registered(self) -> None:
+        """
+        C{registered} is an optional integer attribute, written last of
+        the front's and read as L{Welcome.registered}; one absent, 0 or
+        not an integer reads as L{None}.
+        """
+        frames = encodeWelcome(front="f", registered=3)
+        self.assertEqual(frames[2], b"front\0f\0registered\x003")
+        welcome = decode(frames)
+        assert isinstance(welcome, Welcome)
+        self.assertEqual(welcome.registered, 3)
+        for meta in [{}, {"registered": "0"}, {"registered": "x"}]:
+            welcome = decode(encodeWelcome(meta))
+            assert isinstance(welcome, Welcome)
+            self.assertIsNone(welcome.registered)
 
     @given(st.floats(min_value=1e-12, max_value=1e17))
     def test_heartbeatReadBack(self, heartbeat: float) -> None:

@@ -117,6 +117,23 @@ class RegistrationTests(RegistryTestCase):
         self.assertEqual(joined, ["handler-a"])
         self.assertEqual(len(self.sent), 2)
 
+    def test_welcomeNamesNewRegistration(self) -> None:
+        """
+        The C{WELCOME} that answers a C{HELLO} from a handler not
+        registered says C{registered}, with that C{HELLO}'s C{hello}: the
+        handler must cancel what it runs of a registration the front
+        forgot.  One answering a repeated C{HELLO}, or one without
+        C{hello}, does not say it.
+        """
+        self.hello(A, 2, hello="3")
+        self.hello(A, 2, hello="4")
+        self.hello(B, 2)
+        self.assertEqual(
+            [(identity, message.registered) for identity, message in self.sent
+             if isinstance(message, protocol.Welcome)],
+            [(A, 3), (A, None), (B, None)],
+        )
+
     def test_helloUnreachable(self) -> None:
         """
         A handler that the C{WELCOME} finds unreachable (the send removes
