@@ -1323,13 +1323,14 @@ class FrontConnection(Protocol):
 
     # Refusing, closing, lingering.
 
-    def refuse(self, status: int) -> None:
+    def refuse(self, status: int, linger: bool = True) -> None:
         """
         Answer C{status} (L{plainResponse}), abandon the request in
         progress (its handler gets C{CANCEL}) and close the connection,
-        reading nothing more from it: with a lingering close, or, if the
-        request's response had started (it cannot be followed by another,
-        and must not look complete), by aborting it.
+        reading nothing more from it: with a lingering close (unless not
+        C{linger}: then at once), or, if the request's response had started
+        (it cannot be followed by another, and must not look complete), by
+        aborting it.
         """
         if self._closing:
             return
@@ -1355,7 +1356,10 @@ class FrontConnection(Protocol):
         self.transport.write(response)
         # Counted and logged as the requests answered by handlers are.
         self.factory.requestDone(refusal)
-        self._linger()
+        if linger:
+            self._linger()
+        else:
+            self._close()
 
     def _close(self) -> None:
         """
@@ -1466,7 +1470,12 @@ class FrontConnection(Protocol):
 
     def _timedOut(self, what: str, timeout: float) -> None:
         """
-        The request's C{what} did not come within C{timeout}: 408.
+        The request's C{what} did not come within C{timeout}: 408, and the
+        connection closed at once, not lingering (as nginx, which closes
+        it without an answer): a client too slow for the timeout would
+        otherwise hold the connection through the lingering close too
+        (up to C{lingerTime} more, a byte every C{lingerTimeout}), its
+        slot of C{--max-connections} with it.
         """
         self._log.info(
             "request {what} not complete within {timeout}s: closing {peer}",
@@ -1474,7 +1483,7 @@ class FrontConnection(Protocol):
             timeout=timeout,
             peer=str(self.transport.getPeer()),
         )
-        self.refuse(408)
+        self.refuse(408, linger=False)
 
     # The idle timer is armed once, not per request: when it fires it
     # closes the connection if it has been idle for idleTimeout, and else

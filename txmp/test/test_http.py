@@ -465,6 +465,19 @@ class TimeoutTests(FrontTestCase):
         self.assertEqual(self.clock.seconds(), 5.0)
         self.assertRefusedOn(transport, 408)
 
+    def test_closedWithoutLinger(self) -> None:
+        """
+        After the 408, the connection is closed at once, not in a lingering
+        close that a client trickling bytes could keep open for up to
+        C{lingerTime} more.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET / HTTP/1.1\r\n")
+        self.clock.advance(5.0)
+        self.assertRefusedOn(transport, 408)
+        self.assertFalse(channel.lingering)
+        self.assertTrue(transport.disconnecting)
+
     def test_deadlineFromFirstByte(self) -> None:
         """
         The deadline starts with the first byte, not at connection time: a
