@@ -23,6 +23,7 @@ from txmp.testing import (
     MemorySocket,
     SynchronousThreadPool,
     requestMeta,
+    runningReactor,
 )
 
 META = requestMeta(method=b"POST", target=b"/submit?x=1", scheme=b"https")
@@ -619,7 +620,7 @@ class RequestTests(FrontLinkTestCase):
         the runner's thread starts reaches the application whole, and what
         it reads is granted back with C{WINDOW}.
         """
-        reactor = FakeReactor()
+        reactor = runningReactor()
         pool = SynchronousThreadPool(immediate=False)
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
@@ -911,11 +912,12 @@ class HandlerServiceStopTests(SynchronousTestCase):
 
     def service(self, **options: Any) -> tuple[Any, FrontLink, FakeReactor]:
         """
-        A started-looking service with one welcomed link on fake sockets.
+        A started-looking service with one welcomed link on fake sockets,
+        its reactor running.
         """
         from txmp._handlerservice import HandlerService
 
-        clock = FakeReactor()
+        clock = runningReactor()
         opts = {"graceful-timeout": 30.0, "name": "h", "max-requests": 0}
         opts.update(options)
         service = HandlerService(clock, opts)  # type: ignore[arg-type]
