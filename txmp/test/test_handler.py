@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from twisted.internet.task import Clock
-from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, formatEvent
+from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _defaults, protocol
@@ -974,6 +974,38 @@ class HandlerServiceStopTests(SynchronousTestCase):
         self.assertFalse(clock.hasStopped)
         link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
         self.assertTrue(clock.hasStopped)
+
+    def test_maxRequestsWhileDraining(self) -> None:
+        """
+        The last of C{--max-requests} requests, arriving while the handler
+        drains (SIGTERM, or its front gone: the front sent it before it saw
+        the C{BYE}), runs as any other; the reactor, stopping already, is
+        not stopped again (it would refuse, failing the request before it
+        ran, and the front would wait for its answer).
+        """
+        service, link, clock = self.service(**{"max-requests": 2})
+        service._limit = 2
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        clock.stop()
+        service.stopService()
+        with capturedLogs() as events:
+            link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
+        self.assertEqual(set(link.running), {b"r.1", b"r.2"})
+        self.assertNotIn("recycling", " ".join(formatEvent(e) for e in events))
+
+    def test_maxRequestsWhileStoppingUntold(self) -> None:
+        """
+        The last of C{--max-requests} requests, arriving once the reactor
+        was asked to stop but before the services were told (in the same
+        iteration as a signal's stop), runs: the reactor's refusal to stop
+        twice is no error.
+        """
+        service, link, clock = self.service(**{"max-requests": 2})
+        service._limit = 2
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        clock.stop()
+        link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
+        self.assertEqual(set(link.running), {b"r.1", b"r.2"})
 
 
 class HandlerServiceStartLinksTests(SynchronousTestCase):
