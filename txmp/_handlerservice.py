@@ -152,7 +152,11 @@ class HandlerService(Service):
         # handlers (SignalActions, started after this service) must be
         # there already.
         self._reactor.callWhenRunning(self._startLinks)
-        self._log.info(
+        # Said once the reactor runs, when its SIGTERM and SIGINT handlers
+        # are in place: whoever reads it may stop the handler at once, and
+        # before, SIGTERM's default action would kill it undrained.
+        self._reactor.callWhenRunning(
+            self._log.info,
             "mphandler {name} started: app {app}, {threads} threads, "
             "fronts {fronts}",
             name=options["name"], app=options["app"], threads=threads,

@@ -38,7 +38,7 @@ from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, positive
 from txmp._signals import SignalActions
-from txmp.testing import FakeReactor
+from txmp.testing import FakeReactor, MemoryNetwork, SynchronousThreadPool
 
 APPS = "txmp_test_tap_apps"
 
@@ -807,6 +807,33 @@ class ReadyLineTests(SynchronousTestCase):
             reactor.run()
         [ready] = events
         self.assertTrue(formatEvent(ready).startswith("mpfront ready: "), formatEvent(ready))
+
+    def test_handlerStartedOnceRunning(self) -> None:
+        """
+        Its services started before the reactor runs (as twistd starts
+        them), a handler says C{mphandler NAME started} only once the
+        reactor runs, when the reactor's C{SIGTERM} and C{SIGINT} handlers
+        are in place: whoever reads the line may stop the handler at once,
+        which before would kill it undrained (C{SIGTERM}'s default action).
+        """
+        network = MemoryNetwork()
+        self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
+        self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app", "--name", "h1"])
+        reactor = FakeReactor()
+        handler = _handlerservice.HandlerService(cast(IHandlerReactor, reactor), options)
+
+        def startedLines() -> list[str]:
+            return [line for line in (formatEvent(event) for event in events)
+                    if line.startswith("mphandler h1 started: ")]
+
+        with capturedLogs() as events:
+            handler.startService()
+            self.addCleanup(handler.stopService)
+            self.assertEqual(startedLines(), [])
+            reactor.run()
+        self.assertEqual(len(startedLines()), 1, events)
 
 
 class PrivateLinksTests(SynchronousTestCase):
