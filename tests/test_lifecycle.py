@@ -91,7 +91,8 @@ class FrontStopTests(SystemTestCase):
 
 class StoppedWhenReadyTests(SystemTestCase):
     """
-    A front may be stopped as soon as it says it is ready.
+    A front may be stopped as soon as it says it is ready, and a handler
+    as soon as it says it started.
     """
 
     @asyncTest
@@ -112,6 +113,19 @@ class StoppedWhenReadyTests(SystemTestCase):
         self.assertStoppedCleanly(front)
         # The front's TMPDIR, where it made its private directory.
         self.assertEqual(self.tmpdir.listdir(), [], self.transcript())
+
+    @asyncTest
+    async def test_handlerStoppedAtStarted(self) -> None:
+        """
+        A handler sent C{SIGTERM} as soon as it logs C{mphandler NAME
+        started} stops cleanly: the line comes once its signal handlers are
+        in place, where before C{SIGTERM}'s default action could kill it.
+        """
+        handler = self.startHandlerProcess("h1", "tests.apps.hello:app")
+        await handler.waitForLine("mphandler h1 started")
+        handler.signal("TERM")
+        await handler.whenEnded()
+        self.assertStoppedCleanly(handler)
 
 
 class GracefulTimeoutTests(SystemTestCase):

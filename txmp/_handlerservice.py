@@ -152,7 +152,11 @@ class HandlerService(Service):
         # handlers (SignalActions, started after this service) must be
         # there already.
         self._reactor.callWhenRunning(self._startLinks)
-        self._log.info(
+        # Said once the reactor runs, when its SIGTERM and SIGINT handlers
+        # are in place: whoever reads it may stop the handler at once, and
+        # before, SIGTERM's default action would kill it undrained.
+        self._reactor.callWhenRunning(
+            self._log.info,
             "mphandler {name} started: app {app}, {threads} threads, "
             "fronts {fronts}",
             name=options["name"], app=options["app"], threads=threads,
@@ -205,12 +209,18 @@ class HandlerService(Service):
 
     def _requestStarted(self) -> None:
         self._served += 1
-        if self._limit and self._served == self._limit:
+        # Not while draining: a request the front sent before it saw our
+        # BYE still runs, and the reactor, stopping, would refuse to stop
+        # again, failing the request before it starts.
+        if self._limit and self._served == self._limit and self.running:
             self._log.info(
                 "mphandler {name} served {count} requests: recycling",
                 name=self._options["name"], count=self._served,
             )
-            self._reactor.stop()
+            try:
+                self._reactor.stop()
+            except ReactorNotRunning:
+                pass  # Stopping (a signal, its front gone), the services not told yet.
 
     def reopenLogs(self) -> None:
         """

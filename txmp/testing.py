@@ -12,9 +12,11 @@ Threads and the reactor:
     L{ThreadPool<twisted.python.threadpool.ThreadPool>}): the work runs in
     the calling thread, at once or when the test says.
   - L{FakeReactor} stands for the reactor, and for L{txmp._pool.ReactorCalls}:
-    a L{MemoryReactorClock} whose C{callFromThread} queues until the test
-    says, whose C{stop} refuses a stopped reactor as a real one does, and
-    whose C{spawnProcess} records a L{FakeProcess} instead of running one.
+    a L{MemoryReactorClock} that runs only once the test runs it, and
+    stops as a real one does (its C{stop} refusing a reactor not running,
+    its system event triggers fired), whose C{callFromThread} queues until
+    the test says, and whose C{spawnProcess} records a L{FakeProcess}
+    instead of running one; L{runningReactor} makes one that runs.
   - L{FakeThread} stands for a L{threading.Thread}: its target runs when
     it is joined.  L{ScriptedCondition} stands for a
     L{threading.Condition} in one thread: each C{wait} runs the next step
@@ -75,8 +77,13 @@ from typing import TYPE_CHECKING, AnyStr, Callable, TypeVar, cast
 
 import zmq
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred
-from twisted.internet.error import ConnectionDone, ReactorNotRunning
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.error import (
+    ConnectionDone,
+    ReactorAlreadyRunning,
+    ReactorNotRestartable,
+    ReactorNotRunning,
+)
 from twisted.internet.interfaces import (
     IProcessProtocol,
     IProcessTransport,
@@ -322,30 +329,60 @@ class FakeProcess:
 @implementer(IReactorFromThreads, IFrontReactor)
 class FakeReactor(MemoryReactorClock):
     """
-    A L{MemoryReactorClock} (time, listening, connecting, and the reactor's
-    life) that other threads can call into, and that stops as a real
-    reactor does.
+    A L{MemoryReactorClock} (time, listening, connecting) that other
+    threads can call into, and that starts and stops as a real reactor
+    does (as L{txmp.test.contracts.ReactorLifeTestsMixin} checks of both).
+
+    Its life, as a real reactor's, as twistd drives it:
+
+      - Made, it is not running: the services start (twistd starts them
+        before it runs the reactor), C{callWhenRunning} waits for L{run},
+        calls from threads wait in L{pending}, and L{stop} raises
+        L{ReactorNotRunning}.
+      - L{run} fires the C{startup} event: its C{before} triggers, then
+        C{running} is true, then its C{during} and C{after} triggers (the
+        C{callWhenRunning} calls, in the order they were made).  A real
+        reactor's C{run} then loops until stopped; this one returns, still
+        running, and the test plays its iterations: L{flush} runs the calls
+        from threads, C{advance} the timed calls.  It runs once only:
+        again, L{run} raises L{ReactorAlreadyRunning} or
+        L{ReactorNotRestartable}.
+      - L{stop} asks it to stop: a second L{stop} raises
+        L{ReactorNotRunning}, and the C{shutdown} event fires at the end of
+        its next iteration (L{flush} or C{advance}), as a real reactor's
+        does.  Its C{before} triggers may return Deferreds (twistd's
+        C{stopService}, a drain), for which the reactor waits, running
+        still (calls from threads and time go on); then C{running} is
+        false, and the C{during} and C{after} triggers run.  Calls from
+        threads never run again.
+
+    Time is the test's, whatever the reactor's life: C{advance} runs the
+    timed calls due even before L{run} or after L{stop} (a real reactor
+    would not, and no service here schedules one that must wait).
 
     L{callFromThread} queues the call in L{pending}, and L{flush} runs the
     queue, as the reactor thread would on its next iteration.  Queueing,
     rather than calling at once, lets a test act in the reactor thread
     between the moment a thread hands a call over and the moment the
     reactor runs it (a request cancelled with a response on its way, say).
-    With C{immediate}, calls run at once instead: the reactor thread
-    running them before the calling thread goes on, which a real reactor
-    may also do.
+    With C{immediate}, calls run at once instead (from L{run} on): the
+    reactor thread running them before the calling thread goes on, which a
+    real reactor may also do.
 
     It provides what a front's and a handler's services take of a reactor
     (L{txmp._interfaces.IFrontReactor}): L{spawnProcess} records the
     process in L{spawned} instead of running it.
 
-    L{stop} raises L{ReactorNotRunning} once the reactor has stopped, as a
-    real reactor's does.  (A L{MemoryReactorClock} counts as running before
-    L{run}, since its C{run} returns stopped.)
-
     @ivar pending: the calls not run yet, in order, as C{(callable, args,
         kwargs)}.
     @ivar spawned: the processes spawned, in order, as C{(args, process)}.
+    @ivar running: whether it runs: from L{run} until the C{shutdown}
+        event's C{during} phase, as L{IReactorCore.running}.
+    @ivar hasRun: whether L{run} was called.
+    @ivar hasStopped: whether L{stop} was called (and did not raise).
+    @ivar triggers: the system event triggers not run yet, as
+        C{triggers[phase][eventType]}, a list of C{(callable, args,
+        kwargs)}.
     """
 
     _log = Logger()
@@ -357,14 +394,110 @@ class FakeReactor(MemoryReactorClock):
             tuple[Callable[..., object], tuple[object, ...], dict[str, object]]
         ] = []
         self._flushing = False
+        # Stopped, and the shutdown event not fired yet: it fires at the
+        # end of the next iteration.
+        self._stopAsked = False
         self.spawned: list[tuple[list[bytes | str], FakeProcess]] = []
+
+    # -- its life ---------------------------------------------------------------
+
+    def run(self) -> None:
+        """
+        Start running: fire the C{startup} event, and return running (the
+        test plays the iterations).  With C{immediate}, run the calls from
+        threads made before.
+
+        @raise ReactorAlreadyRunning: if it runs already.
+        @raise ReactorNotRestartable: if it was stopped.
+        """
+        if self.running:
+            raise ReactorAlreadyRunning()
+        if self.hasStopped:
+            raise ReactorNotRestartable()
+        self.hasRun = True
+        self._fireSystemEvent("startup", self._started)
+        if self.immediate:
+            self.flush()
+
+    def _started(self) -> None:
+        self.running = True
+
+    def stop(self) -> None:
+        """
+        Ask the reactor to stop: the C{shutdown} event fires at the end of
+        its next iteration (L{flush} or C{advance}).
+
+        @raise ReactorNotRunning: if it is not running (not yet, or not any
+            more), or was asked to stop already.
+        """
+        if not self.running or self.hasStopped:
+            raise ReactorNotRunning()
+        self.hasStopped = True
+        self._stopAsked = True
+
+    def _iterated(self) -> None:
+        """
+        End of an iteration: fire the C{shutdown} event if asked to stop.
+        """
+        if self._stopAsked:
+            self._stopAsked = False
+            self._fireSystemEvent("shutdown", self._stopped)
+
+    def _stopped(self) -> None:
+        self.running = False
+
+    def callWhenRunning(
+        self, callable: Callable[..., object], *args: object, **kw: object
+    ) -> None:
+        """
+        Call C{callable(*args, **kw)} now if the reactor runs, or else as
+        an C{after startup} trigger: once it runs, if it ever does.
+        """
+        if self.running:
+            callable(*args, **kw)
+        else:
+            self.addSystemEventTrigger("after", "startup", callable, *args, **kw)
+
+    def _fireSystemEvent(self, eventType: str, between: Callable[[], None]) -> None:
+        """
+        Fire C{eventType}'s triggers, as a real reactor does: the C{before}
+        ones, then (once the Deferreds they returned have fired) C{between},
+        then the C{during} and C{after} ones.  What a trigger raises is
+        logged.  Triggers added meanwhile to a phase not over yet run too.
+        """
+        waits: list[Deferred[object]] = []
+        for result in self._runTriggers("before", eventType):
+            if isinstance(result, Deferred):
+                waits.append(result)
+
+        def rest(_: object) -> None:
+            between()
+            for phase in ("during", "after"):
+                self._runTriggers(phase, eventType)
+
+        DeferredList(waits).addCallback(rest)
+
+    def _runTriggers(self, phase: str, eventType: str) -> list[object]:
+        triggers = self.triggers.get(phase, {}).get(eventType, [])
+        results = []
+        while triggers:
+            callable, args, kwargs = triggers.pop(0)
+            try:
+                results.append(callable(*args, **kwargs))
+            # As the reactor does with its triggers: log anything and go on.
+            except BaseException:  # noqa: BLE001
+                self._log.failure("{phase} {event} trigger failed", phase=phase,
+                                  event=eventType)
+        return results
+
+    # -- its iterations ---------------------------------------------------------
 
     def callFromThread(
         self, callable: Callable[..., object], *args: object, **kwargs: object
     ) -> None:
         """
         Queue C{callable(*args, **kwargs)} until L{flush}, or call it now
-        with C{immediate}.
+        with C{immediate} (if the reactor runs).
         """
         self.pending.append((callable, args, kwargs))
         if self.immediate:
@@ -372,40 +505,47 @@ class FakeReactor(MemoryReactorClock):
 
     def flush(self) -> int:
         """
-        Run the queued calls in order, including those they queue, until
-        none is left.  As the reactor does, log what a call raises and go on
-        with the next one.  Called while it runs (by a call, with
-        C{immediate}), it returns at once: the running flush goes on with
-        the queue.
+        Iterate, as the reactor does while it runs, until no call from a
+        thread is left: run the queued calls in order, including those they
+        queue; then, if asked to stop, fire the C{shutdown} event, and run
+        the calls that its triggers queue while the reactor still runs.  As
+        the reactor does, log what a call raises and go on with the next
+        one.  Called while it runs (by a call, with C{immediate}), it
+        returns at once: the running flush goes on with the queue.
+
+        A reactor that does not run runs no call: they wait for L{run},
+        or for ever once it has stopped.
 
         @return: how many calls were run.
         """
         if self._flushing:
             return 0
-        self._flushing = True
         count = 0
-        try:
-            while self.pending:
-                callable, args, kwargs = self.pending.pop(0)
-                count += 1
-                try:
-                    callable(*args, **kwargs)
-                # As the reactor does with its calls: log anything and go on.
-                except BaseException:  # noqa: BLE001
-                    self._log.failure("call from a thread failed")
-        finally:
-            self._flushing = False
+        while self.running and (self.pending or self._stopAsked):
+            self._flushing = True
+            try:
+                while self.pending:
+                    callable, args, kwargs = self.pending.pop(0)
+                    count += 1
+                    try:
+                        callable(*args, **kwargs)
+                    # As the reactor does with its calls: log anything and go on.
+                    except BaseException:  # noqa: BLE001
+                        self._log.failure("call from a thread failed")
+            finally:
+                self._flushing = False
+            self._iterated()
         return count
 
-    def stop(self) -> None:
+    def advance(self, amount: float) -> None:
         """
-        Stop the reactor.
+        Move time on by C{amount} seconds, running the timed calls due;
+        then, if asked to stop, fire the C{shutdown} event.
+        """
+        MemoryReactorClock.advance(self, amount)
+        self._iterated()
 
-        @raise ReactorNotRunning: if it has stopped already.
-        """
-        if self.hasStopped:
-            raise ReactorNotRunning()
-        MemoryReactorClock.stop(self)
+    # -- processes --------------------------------------------------------------
 
     def spawnProcess(
         self,
@@ -430,6 +570,17 @@ class FakeReactor(MemoryReactorClock):
         processProtocol.makeConnection(transport)
         self.spawned.append((list(args), process))
         return transport
+
+
+def runningReactor(immediate: bool = False) -> FakeReactor:
+    """
+    A L{FakeReactor} that runs, as the reactor of a process that serves
+    does (twistd has run it): calls from threads run when flushed (or at
+    once, with C{immediate}), and it can be stopped.
+    """
+    reactor = FakeReactor(immediate=immediate)
+    reactor.run()
+    return reactor
 
 
 class ClosingTransport(StringTransport):
@@ -1723,4 +1874,5 @@ __all__ = [
     "httpHead",
     "requestHead",
     "requestMeta",
+    "runningReactor",
 ]

@@ -26,7 +26,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.error import ReactorNotRunning
+from twisted.internet.error import ReactorNotRestartable, ReactorNotRunning
 from twisted.python.failure import Failure
 
 from txmp._zmq import PeerUnreachable
@@ -503,22 +503,156 @@ class ReactorCallsTestsMixin(_TestCase):
         self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
 
 
-class ReactorStopTestsMixin(_TestCase):
+class ReactorLifeTestsMixin(_TestCase):
     """
-    What L{txmp.testing.FakeReactor} and a real reactor both do when
-    stopped twice (a handler stopping on C{--max-requests} while a signal
-    stops it too).
+    What L{txmp.testing.FakeReactor} and a real reactor both do as they
+    start and stop, as twistd drives them and the services rely on: the
+    services start before the reactor runs (a front dead meanwhile, a
+    signal sent meanwhile), and stop as the reactor stops (a handler
+    stopping on C{--max-requests} while a signal stops it too).
 
-    Hook: C{stoppedReactor()} returns a reactor that ran and was stopped.
+    Hooks: C{newReactor()} returns a reactor that has not run;
+    C{runReactor(reactor)} runs it, and lets it go on (its calls from
+    threads, its shutdown) until it has stopped: something the test
+    arranged before stops it.
     """
 
-    stoppedReactor: Callable[[], Any]
+    newReactor: Callable[[], Any]
+    runReactor: Callable[[Any], None]
+
+    def stoppedReactor(self) -> Any:
+        """
+        A reactor that ran and was stopped.
+        """
+        reactor = self.newReactor()
+        reactor.callWhenRunning(reactor.stop)
+        self.runReactor(reactor)
+        return reactor
+
+    def test_notRunningBeforeRun(self) -> None:
+        """
+        Before it runs, a reactor is not running, and stopping it raises
+        L{ReactorNotRunning} (where it would be lost: nothing would stop
+        the reactor once it runs).
+        """
+        reactor = self.newReactor()
+        self.assertFalse(reactor.running)
+        self.assertRaises(ReactorNotRunning, reactor.stop)
+
+    def test_callWhenRunning(self) -> None:
+        """
+        C{callWhenRunning} before the reactor runs calls nothing yet; the
+        calls are made once it runs, in order, with their arguments; made
+        while it runs, a call is made at once.
+        """
+        reactor = self.newReactor()
+        calls: list[object] = []
+
+        def whenRunning(a: object, b: object = None) -> None:
+            calls.append((a, b, reactor.running))
+
+        def atOnce() -> None:
+            before = list(calls)
+            reactor.callWhenRunning(calls.append, "at once")
+            calls.append(calls[len(before):] == ["at once"])
+            reactor.stop()
+
+        reactor.callWhenRunning(whenRunning, 1, b=2)
+        reactor.callWhenRunning(whenRunning, 3)
+        reactor.callWhenRunning(atOnce)
+        self.assertEqual(calls, [])
+        self.runReactor(reactor)
+        self.assertEqual(calls, [(1, 2, True), (3, None, True), "at once", True])
+
+    def test_callFromThreadOnceRunning(self) -> None:
+        """
+        A call from another thread (or a signal handler) made before the
+        reactor runs waits for it to run, after its C{callWhenRunning}
+        calls.
+        """
+        reactor = self.newReactor()
+        calls: list[str] = []
+        reactor.callFromThread(calls.append, "from a thread")
+
+        def running() -> None:
+            calls.append("running")
+            reactor.stop()
+
+        reactor.callWhenRunning(running)
+        self.assertEqual(calls, [])
+        self.runReactor(reactor)
+        self.assertEqual(calls, ["running", "from a thread"])
+
+    def test_stopWhileStopping(self) -> None:
+        """
+        Stopping a reactor asked to stop already raises
+        L{ReactorNotRunning}, even while it still runs (its shutdown
+        event not fired yet, or waiting for a service to drain).
+        """
+        reactor = self.newReactor()
+        seen: list[object] = []
+
+        def stopTwice() -> None:
+            reactor.stop()
+            seen.append(reactor.running)
+            self.assertRaises(ReactorNotRunning, reactor.stop)
+
+        def beforeShutdown() -> None:
+            seen.append(reactor.running)
+            self.assertRaises(ReactorNotRunning, reactor.stop)
+
+        reactor.callWhenRunning(stopTwice)
+        reactor.addSystemEventTrigger("before", "shutdown", beforeShutdown)
+        self.runReactor(reactor)
+        self.assertEqual(seen, [True, True])
 
     def test_stopStopped(self) -> None:
         """
         Stopping a stopped reactor raises L{ReactorNotRunning}.
         """
         self.assertRaises(ReactorNotRunning, self.stoppedReactor().stop)
+
+    def test_notRestartable(self) -> None:
+        """
+        A stopped reactor does not run again, nor does it make the calls
+        asked of it once it runs.
+        """
+        reactor = self.stoppedReactor()
+        calls: list[int] = []
+        reactor.callWhenRunning(calls.append, 1)
+        self.assertRaises(ReactorNotRestartable, reactor.run)
+        self.assertEqual(calls, [])
+
+    def test_shutdownEvent(self) -> None:
+        """
+        Stopping fires the C{shutdown} event: its C{before} triggers while
+        the reactor still runs, waiting for the Deferreds they return (a
+        service draining: calls from threads still run meanwhile); then
+        its C{during} and C{after} triggers, the reactor no longer running.
+        """
+        reactor = self.newReactor()
+        events: list[tuple[str, bool]] = []
+        drained: Deferred[None] = Deferred()
+
+        def drain() -> Deferred[None]:
+            events.append(("before", reactor.running))
+            reactor.callFromThread(drained.callback, None)
+            return drained
+
+        def record(phase: str) -> None:
+            events.append((phase, reactor.running))
+
+        drained.addCallback(lambda _: record("drained"))
+        reactor.addSystemEventTrigger("after", "shutdown", record, "after")
+        reactor.addSystemEventTrigger("during", "shutdown", record, "during")
+        reactor.addSystemEventTrigger("before", "shutdown", drain)
+        reactor.callWhenRunning(reactor.stop)
+        self.runReactor(reactor)
+        self.assertEqual(
+            events,
+            [("before", True), ("drained", True), ("during", False), ("after", False)],
+        )
+        self.assertFalse(reactor.running)
 
 
 def signatureDifferences(fake: type, real: type, names: Iterable[str]) -> list[str]:

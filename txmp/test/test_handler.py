@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from twisted.internet.task import Clock
-from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, formatEvent
+from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _defaults, protocol
@@ -23,6 +23,7 @@ from txmp.testing import (
     MemorySocket,
     SynchronousThreadPool,
     requestMeta,
+    runningReactor,
 )
 
 META = requestMeta(method=b"POST", target=b"/submit?x=1", scheme=b"https")
@@ -682,7 +683,7 @@ class RequestTests(FrontLinkTestCase):
         the runner's thread starts reaches the application whole, and what
         it reads is granted back with C{WINDOW}.
         """
-        reactor = FakeReactor()
+        reactor = runningReactor()
         pool = SynchronousThreadPool(immediate=False)
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
@@ -974,11 +975,12 @@ class HandlerServiceStopTests(SynchronousTestCase):
 
     def service(self, **options: Any) -> tuple[Any, FrontLink, FakeReactor]:
         """
-        A started-looking service with one welcomed link on fake sockets.
+        A started-looking service with one welcomed link on fake sockets,
+        its reactor running.
         """
         from txmp._handlerservice import HandlerService
 
-        clock = FakeReactor()
+        clock = runningReactor()
         opts = {"graceful-timeout": 30.0, "name": "h", "max-requests": 0}
         opts.update(options)
         service = HandlerService(clock, opts)  # type: ignore[arg-type]
@@ -1035,6 +1037,38 @@ class HandlerServiceStopTests(SynchronousTestCase):
         self.assertFalse(clock.hasStopped)
         link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
         self.assertTrue(clock.hasStopped)
+
+    def test_maxRequestsWhileDraining(self) -> None:
+        """
+        The last of C{--max-requests} requests, arriving while the handler
+        drains (SIGTERM, or its front gone: the front sent it before it saw
+        the C{BYE}), runs as any other; the reactor, stopping already, is
+        not stopped again (it would refuse, failing the request before it
+        ran, and the front would wait for its answer).
+        """
+        service, link, clock = self.service(**{"max-requests": 2})
+        service._limit = 2
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        clock.stop()
+        service.stopService()
+        with capturedLogs() as events:
+            link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
+        self.assertEqual(set(link.running), {b"r.1", b"r.2"})
+        self.assertNotIn("recycling", " ".join(formatEvent(e) for e in events))
+
+    def test_maxRequestsWhileStoppingUntold(self) -> None:
+        """
+        The last of C{--max-requests} requests, arriving once the reactor
+        was asked to stop but before the services were told (in the same
+        iteration as a signal's stop), runs: the reactor's refusal to stop
+        twice is no error.
+        """
+        service, link, clock = self.service(**{"max-requests": 2})
+        service._limit = 2
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        clock.stop()
+        link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
+        self.assertEqual(set(link.running), {b"r.1", b"r.2"})
 
 
 class HandlerServiceStartLinksTests(SynchronousTestCase):

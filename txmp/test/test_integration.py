@@ -38,7 +38,7 @@ from txmp.test.contracts import (
     RawRouterTestsMixin,
     RawSocketTestsMixin,
     ReactorCallsTestsMixin,
-    ReactorStopTestsMixin,
+    ReactorLifeTestsMixin,
     RealSide,
     ThreadPoolTestsMixin,
     ThreadTestsMixin,
@@ -401,14 +401,15 @@ class ReactorCallsContractTests(ReactorContractTests):
         return ReactorCalls(IReactorFromThreads(reactor))
 
 
-class ReactorStopContractTests(ReactorStopTestsMixin, SynchronousTestCase):
+class ReactorLifeContractTests(ReactorLifeTestsMixin, SynchronousTestCase):
     """
-    A reactor (not the global one) stops as L{FakeReactor} does.
+    A reactor (not the global one) starts and stops as L{FakeReactor} does.
     """
 
-    def stoppedReactor(self) -> SelectReactor:
-        stopped = SelectReactor()
-        self.addCleanup(stopped.waker.connectionLost, None)
-        stopped.callWhenRunning(stopped.stop)
-        stopped.run(installSignalHandlers=False)
-        return stopped
+    def newReactor(self) -> SelectReactor:
+        reactor = SelectReactor()
+        self.addCleanup(reactor.waker.connectionLost, None)
+        return reactor
+
+    def runReactor(self, reactor: SelectReactor) -> None:
+        reactor.run(installSignalHandlers=False)

@@ -11,7 +11,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._pool import ReactorCalls, WorkerPool
-from txmp.testing import FakeReactor, FakeThread
+from txmp.testing import FakeThread, runningReactor
 
 
 class WorkerPoolTests(SynchronousTestCase):
@@ -111,7 +111,7 @@ class ReactorCallsTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.reactor = FakeReactor()
+        self.reactor = runningReactor()
         self.calls = ReactorCalls(self.reactor)
 
     def test_oneWakeUp(self) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Callable, cast
 import twisted.internet
 from twisted.application.service import IServiceCollection, MultiService, Service
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone, ReactorNotRunning
+from twisted.internet.error import ProcessDone
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogEvent, capturedLogs, formatEvent
 from twisted.python import usage
@@ -38,7 +38,7 @@ from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, positive
 from txmp._signals import SignalActions
-from txmp.testing import FakeReactor
+from txmp.testing import FakeReactor, MemoryNetwork, SynchronousThreadPool
 
 APPS = "txmp_test_tap_apps"
 
@@ -812,6 +812,33 @@ class ReadyLineTests(SynchronousTestCase):
         [ready] = events
         self.assertTrue(formatEvent(ready).startswith("mpfront ready: "), formatEvent(ready))
 
+    def test_handlerStartedOnceRunning(self) -> None:
+        """
+        Its services started before the reactor runs (as twistd starts
+        them), a handler says C{mphandler NAME started} only once the
+        reactor runs, when the reactor's C{SIGTERM} and C{SIGINT} handlers
+        are in place: whoever reads the line may stop the handler at once,
+        which before would kill it undrained (C{SIGTERM}'s default action).
+        """
+        network = MemoryNetwork()
+        self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
+        self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app", "--name", "h1"])
+        reactor = FakeReactor()
+        handler = _handlerservice.HandlerService(cast(IHandlerReactor, reactor), options)
+
+        def startedLines() -> list[str]:
+            return [line for line in (formatEvent(event) for event in events)
+                    if line.startswith("mphandler h1 started: ")]
+
+        with capturedLogs() as events:
+            handler.startService()
+            self.addCleanup(handler.stopService)
+            self.assertEqual(startedLines(), [])
+            reactor.run()
+        self.assertEqual(len(startedLines()), 1, events)
+
 
 class PrivateLinksTests(SynchronousTestCase):
     """
@@ -902,7 +929,8 @@ class PrivateLinksTests(SynchronousTestCase):
 class ParentWatchTests(SynchronousTestCase):
     """
     Tests for L{_handlerservice.ParentWatch}: a spawned handler stops when its
-    front is gone.
+    front is gone.  Its reactor runs once the watch has started, as twistd
+    runs it once every service has.
     """
 
     def setUp(self) -> None:
@@ -919,12 +947,19 @@ class ParentWatchTests(SynchronousTestCase):
             getppid=lambda: self.parent, dieWithParent=dieWithParent,
         )
 
+    def start(self) -> None:
+        """
+        Start the watch, then run the reactor, as twistd does.
+        """
+        self.watch.startService()
+        self.reactor.run()
+
     def test_parentAlive(self) -> None:
         """
         While the parent lives, the handler runs on; at start, the kernel
         was asked to say when the parent exits.
         """
-        self.watch.startService()
+        self.start()
         self.assertEqual(self.asked, 1)
         self.reactor.advance(10)
         self.assertFalse(self.reactor.hasStopped)
@@ -936,7 +971,7 @@ class ParentWatchTests(SynchronousTestCase):
         handler drains and exits, as for C{SIGTERM}), and the reason is
         logged.
         """
-        self.watch.startService()
+        self.start()
         with capturedLogs() as events:
             self.watch.parentGone()
         self.assertTrue(self.reactor.hasStopped)
@@ -951,7 +986,7 @@ class ParentWatchTests(SynchronousTestCase):
         Where the kernel does not say so, the handler notices within one
         interval that its parent process changed (it was re-parented).
         """
-        self.watch.startService()
+        self.start()
         self.parent = 1
         self.reactor.advance(0.9)
         self.assertFalse(self.reactor.hasStopped)
@@ -962,12 +997,15 @@ class ParentWatchTests(SynchronousTestCase):
     def test_goneBeforeStart(self) -> None:
         """
         A parent that died before the watch started (the kernel would never
-        say so) stops the handler at once.
+        say so) is found gone at once: no check is scheduled, and the
+        reason is logged once.
         """
         self.parent = 1
-        self.watch.startService()
+        with capturedLogs() as events:
+            self.start()
         self.assertTrue(self.reactor.hasStopped)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertEqual(len(events), 1)
 
     def test_goneBeforeReactorRuns(self) -> None:
         """
@@ -976,25 +1014,13 @@ class ParentWatchTests(SynchronousTestCase):
         L{ReactorNotRunning}), stops the handler as soon as the reactor
         runs, instead of leaving it running for ever.
         """
-
-        class NotRunYet(FakeReactor):
-            def stop(self) -> None:
-                if not self.running:
-                    raise ReactorNotRunning()
-                FakeReactor.stop(self)
-
-        reactor = NotRunYet()
-        reactor.running = False
-        watch = _handlerservice.ParentWatch(
-            cast(IHandlerReactor, reactor), 100, "h:spawn-1", 1.0,
-            getppid=lambda: 1, dieWithParent=lambda: True,
-        )
-        watch.startService()
-        self.assertFalse(reactor.hasStopped)
-        reactor.running = True
-        for hook, args, kwargs in reactor.whenRunningHooks:
-            hook(*args, **kwargs)
-        self.assertTrue(reactor.hasStopped)
+        self.parent = 1
+        self.watch.startService()
+        self.assertFalse(self.reactor.hasStopped)
+        self.reactor.run()
+        self.assertTrue(self.reactor.hasStopped)
+        self.reactor.flush()
+        self.assertFalse(self.reactor.running)
 
     def test_alreadyStopping(self) -> None:
         """
@@ -1002,7 +1028,7 @@ class ParentWatchTests(SynchronousTestCase):
         when its exit is noticed the handler is stopping already, and
         nothing happens, not even a log line.
         """
-        self.watch.startService()
+        self.start()
         self.reactor.stop()
         self.watch.stopService()
         with capturedLogs() as events:
@@ -1015,7 +1041,7 @@ class ParentWatchTests(SynchronousTestCase):
         reactor's refusal to stop twice is no error; the parent is gone
         once only.
         """
-        self.watch.startService()
+        self.start()
         self.reactor.stop()
         with capturedLogs() as events:
             self.watch.parentGone()
@@ -1067,7 +1093,7 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.reactor = MemoryReactorClock()
+        self.reactor = FakeReactor()
         self.lingering: list[str] = []
         self.registered: list[Callable[[], None]] = []
         self.exits: list[int] = []
@@ -1078,16 +1104,17 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         )
         self.hook.install()
         self.hook.watch(self.reactor, "h1")
+        self.reactor.run()
 
     def stopReactor(self) -> list[str]:
         """
-        Run the triggers that follow the reactor's shutdown.
+        Stop the reactor, which fires its shutdown triggers.
 
         @return: what they logged.
         """
         with capturedLogs() as events:
-            for call, args, kw in self.reactor.triggers["after"]["shutdown"]:
-                call(*args, **kw)
+            self.reactor.stop()
+            self.reactor.flush()
         return [formatEvent(e) for e in events]
 
     def test_noThreadsLeft(self) -> None:

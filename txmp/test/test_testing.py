@@ -19,6 +19,7 @@ from typing import Any, Callable
 import zmq
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ReactorAlreadyRunning
 from twisted.internet.process import Process
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.threads import deferToThreadPool
@@ -45,7 +46,7 @@ from txmp.test.contracts import (
     RawRouterTestsMixin,
     RawSocketTestsMixin,
     ReactorCallsTestsMixin,
-    ReactorStopTestsMixin,
+    ReactorLifeTestsMixin,
     ResponseIterableTestsMixin,
     RunnerTestsMixin,
     ThreadTestsMixin,
@@ -76,6 +77,7 @@ from txmp.testing import (
     SynchronousThreadPool,
     WritingConnection,
     requestHead,
+    runningReactor,
 )
 
 _addresses = itertools.count()
@@ -207,7 +209,7 @@ class HeldThreadPoolContractTests(CallbackThreadPoolTestsMixin, SynchronousTestC
 
 
 class FakeReactorContractTests(
-    FakeSide, ReactorCallsTestsMixin, ReactorStopTestsMixin, SynchronousTestCase
+    FakeSide, ReactorCallsTestsMixin, ReactorLifeTestsMixin, SynchronousTestCase
 ):
     """
     L{FakeReactor} does what a reactor does, the calls from threads running
@@ -220,16 +222,19 @@ class FakeReactorContractTests(
         self.reactor = FakeReactor(immediate=self.immediate)
 
     def makeCaller(self) -> FakeReactor:
+        self.reactor.run()
         return self.reactor
 
     def ran(self, d: Deferred[None]) -> Deferred[None]:
         self.reactor.flush()
         return d
 
-    def stoppedReactor(self) -> FakeReactor:
-        # MemoryReactorClock.run returns stopped.
-        self.reactor.run()
-        return self.reactor
+    def newReactor(self) -> FakeReactor:
+        return FakeReactor(immediate=self.immediate)
+
+    def runReactor(self, reactor: FakeReactor) -> None:
+        reactor.run()
+        reactor.flush()
 
 
 class ImmediateFakeReactorContractTests(FakeReactorContractTests):
@@ -251,6 +256,7 @@ class ReactorCallsOverFakeReactorTests(FakeSide, ReactorCallsTestsMixin, Synchro
 
     def setUp(self) -> None:
         self.reactor = FakeReactor()
+        self.reactor.run()
 
     def makeCaller(self) -> ReactorCalls:
         return ReactorCalls(self.reactor)
@@ -302,7 +308,7 @@ class WSGIRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
             )
             return failing() if failAfterHead else body
 
-        reactor = FakeReactor()
+        reactor = runningReactor()
         running = WSGIRunner(reactor, SynchronousThreadPool(), application).run(
             b"r1", requestHead(), [], sink
         )
@@ -420,7 +426,7 @@ class SynchronousThreadPoolTests(SynchronousTestCase):
         With L{FakeReactor}, the pool serves L{deferToThreadPool}: the
         result arrives when the reactor is flushed.
         """
-        reactor = FakeReactor()
+        reactor = runningReactor()
         d = deferToThreadPool(
             reactor, SynchronousThreadPool(), lambda: "done"  # type: ignore[arg-type]
         )
@@ -452,7 +458,7 @@ class FakeReactorTests(SynchronousTestCase):
         C{callFromThread} runs nothing; C{flush} runs the calls in order,
         with their arguments, and those they queue, and says how many.
         """
-        reactor = FakeReactor()
+        reactor = runningReactor()
         calls: list[tuple[Any, ...]] = []
         reactor.callFromThread(calls.append, (1,))
         reactor.callFromThread(
@@ -469,7 +475,7 @@ class FakeReactorTests(SynchronousTestCase):
         """
         A call that raises is logged, and the next ones still run.
         """
-        reactor = FakeReactor()
+        reactor = runningReactor()
         calls: list[int] = []
         reactor.callFromThread(lambda: 1 // 0)
         reactor.callFromThread(calls.append, 1)
@@ -483,7 +489,7 @@ class FakeReactorTests(SynchronousTestCase):
         one it makes runs after it, as the reactor runs calls one at a
         time.
         """
-        reactor = FakeReactor(immediate=True)
+        reactor = runningReactor(immediate=True)
         calls: list[str] = []
 
         def first() -> None:
@@ -493,14 +499,72 @@ class FakeReactorTests(SynchronousTestCase):
         reactor.callFromThread(first)
         self.assertEqual((calls, reactor.pending), (["first", "second"], []))
 
-    def test_stopOnce(self) -> None:
+    def test_heldUntilRun(self) -> None:
         """
-        A reactor that has not stopped stops once, as a running reactor.
+        Before L{FakeReactor.run}, a flush runs no call from a thread, nor
+        does C{immediate}: they wait for the reactor to run, then run (with
+        C{immediate}, as it starts).
+        """
+        for immediate in (False, True):
+            reactor = FakeReactor(immediate=immediate)
+            calls: list[int] = []
+            reactor.callFromThread(calls.append, 1)
+            self.assertEqual((reactor.flush(), calls), (0, []))
+            reactor.run()
+            if not immediate:
+                self.assertEqual(reactor.flush(), 1)
+            self.assertEqual((calls, reactor.pending), ([1], []))
+
+    def test_notRunningBeforeRun(self) -> None:
+        """
+        Made, it is not running; C{callWhenRunning} waits for
+        L{FakeReactor.run}, which makes the calls as it starts, the
+        reactor running, and returns with it running.
         """
         reactor = FakeReactor()
-        reactor.stop()
-        self.assertTrue(reactor.hasStopped)
+        calls: list[bool] = []
+        reactor.callWhenRunning(lambda: calls.append(reactor.running))
+        self.assertEqual((reactor.running, reactor.hasRun, calls), (False, False, []))
+        reactor.run()
+        self.assertEqual((reactor.running, reactor.hasRun, calls), (True, True, [True]))
+        self.assertRaises(ReactorAlreadyRunning, reactor.run)
 
+    def test_shutdownAtNextIteration(self) -> None:
+        """
+        Stopped, it still runs, as a real reactor does until its next
+        iteration: the C{shutdown} event fires at the end of the next
+        C{flush} or C{advance}, after the calls and timed calls due.
+        """
+        for iterate in ("flush", "advance"):
+            reactor = runningReactor()
+            events: list[str] = []
+            reactor.callFromThread(events.append, "call")
+            reactor.callLater(0, events.append, "timed")
+            reactor.addSystemEventTrigger("after", "shutdown", events.append, "after")
+            reactor.stop()
+            self.assertTrue(reactor.hasStopped)
+            self.assertTrue(reactor.running)
+            self.assertEqual(events, [])
+            if iterate == "flush":
+                reactor.flush()
+                self.assertEqual(events, ["call", "after"])
+            else:
+                reactor.advance(0)
+                self.assertEqual(events, ["timed", "after"])
+            self.assertFalse(reactor.running)
+
+    def test_triggerFailureLogged(self) -> None:
+        """
+        A system event trigger that raises is logged, and the next ones
+        still run.
+        """
+        reactor = FakeReactor()
+        calls: list[int] = []
+        reactor.callWhenRunning(lambda: 1 // 0)
+        reactor.callWhenRunning(calls.append, 1)
+        reactor.run()
+        self.assertEqual(calls, [1])
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
 
 
 class FakeThreadTests(SynchronousTestCase):

@@ -44,6 +44,7 @@ from txmp.testing import (
     ScriptedCondition,
     SynchronousThreadPool,
     requestHead,
+    runningReactor,
 )
 
 ERROR_HEAD = (
@@ -192,7 +193,7 @@ class RunnerMixin:
 
         @return: the sink calls.
         """
-        reactor = FakeReactor()
+        reactor = runningReactor()
         sink = RecordingSink()
         runner = WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger)
         runner.run(requestId, head or requestHead(), list(body), sink)
@@ -216,7 +217,7 @@ class RunnerMixin:
         pool = SynchronousThreadPool(immediate=False)
         sink = RecordingSink()
         runner = WSGIRunner(
-            reactor or FakeReactor(immediate=True), pool, app, self.logger, newCondition
+            reactor or runningReactor(immediate=True), pool, app, self.logger, newCondition
         )
         running = runner.run(b"req-1", head or requestHead(), list(body), sink)
         return running, pool, sink
@@ -995,7 +996,7 @@ class ResponseStreamTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.sent: list[tuple[list[bytes], bool]] = []
-        self.reactor = FakeReactor()
+        self.reactor = runningReactor()
 
     def streamWith(
         self, window: int | None, *steps: Callable[[ResponseStream], object]
@@ -1192,6 +1193,7 @@ class ResponseStreamTests(SynchronousTestCase):
                 super().callFromThread(callable, *args, **kw)
 
         reactor = CheckingReactor()
+        reactor.run()
         stream = ResponseStream(reactor, check, 1, lock)
         stream.awaitWindow(1)
         stream.queue(b"a")
@@ -1258,7 +1260,7 @@ class ErrorStreamTests(SynchronousTestCase):
             startResponse("200 OK", [])
             return []
 
-        reactor = FakeReactor()
+        reactor = runningReactor()
         runner = WSGIRunner(
             reactor, SynchronousThreadPool(), app, recordingLogger(events)
         )
@@ -1456,7 +1458,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         has sent the previous ones go out together, in one C{sendBody}; a
         chunk produced after the reactor ran goes in a message of its own.
         """
-        reactor = FakeReactor()
+        reactor = runningReactor()
         sink = RecordingSink()
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
@@ -1550,7 +1552,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         L{RunningRequest.bodyReceived} says so; what the application read
         is granted back to the front at the end of the body.
         """
-        reactor = FakeReactor()
+        reactor = runningReactor()
         running, pool, sink = self.startRun(
             echoBody, head=requestHead(method="POST", more=True), body=[b"ab"], reactor=reactor
         )
@@ -1578,7 +1580,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             yield b"a"
 
-        reactor = FakeReactor()
+        reactor = runningReactor()
         sink = RecordingSink()
         WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger).run(
             b"r", requestHead(), [], sink
@@ -1598,7 +1600,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return [environ["PATH_INFO"].encode("ascii")]
 
-        reactor = FakeReactor()
+        reactor = runningReactor()
         pool = SynchronousThreadPool(immediate=False)
         runner = WSGIRunner(reactor, pool, app, self.logger)
         sinks = [RecordingSink(), RecordingSink()]
@@ -1653,7 +1655,7 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
             return [b"ok"]
 
         _running, pool, _sink = self.startRun(
-            app, head=requestHead(headers=[("X-Request-Id", "abc")]), reactor=FakeReactor()
+            app, head=requestHead(headers=[("X-Request-Id", "abc")]), reactor=runningReactor()
         )
         self.assertEqual((built, searched), ([], []))
         pool.flush()
@@ -1689,7 +1691,7 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
             conditions.append(CountingCondition())
             return conditions[-1]
 
-        reactor = FakeReactor()
+        reactor = runningReactor()
         _running, pool, sink = self.startRun(
             echoBody, head=requestHead(method="POST"), body=[b"ab", b"", b"cd"],
             reactor=reactor, newCondition=newCondition,
@@ -1704,7 +1706,7 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         A request whose body is streamed (C{more}) is not at its end with
         the body frames of the head: reads wait for L{bodyReceived}.
         """
-        reactor = FakeReactor()
+        reactor = runningReactor()
         running, pool, sink = self.startRun(
             echoBody, head=requestHead(method="POST", more=True), body=[b"ab"], reactor=reactor
         )
@@ -2509,7 +2511,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             yield b"a"
             yield b"b"
 
-        reactor = FakeReactor()
+        reactor = runningReactor()
         running, pool, sink = self.startRun(app, reactor=reactor)
         pool.flush()
         running.cancel()
@@ -2530,7 +2532,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
             yield big
             yield big
 
-        reactor = FakeReactor()
+        reactor = runningReactor()
         running, pool, sink = self.startRun(app, reactor=reactor)
         sink.onBody = running.cancel
         pool.flush()
@@ -3010,7 +3012,7 @@ class RequestBodyFlowTests(PacedTestCase):
             startResponse("204 No Content", [])
             return []
 
-        reactor = FakeReactor()
+        reactor = runningReactor()
         running, pool, sink, _condition = self.start(
             app, head=requestHead(method="POST", more=True), body=body[:1],
             reactor=reactor,
@@ -3202,7 +3204,7 @@ class RequestBodyFlowTests(PacedTestCase):
             startResponse("200 OK", TEXT)
             return []
 
-        reactor = FakeReactor()
+        reactor = runningReactor()
         running, pool, sink, _condition = self.start(
             app, head=requestHead(method="POST", more=True), body=[b"x" * 100000],
             reactor=reactor,
@@ -3255,7 +3257,7 @@ class ProfilingTests(SynchronousTestCase):
             startResponse("204 No Content", [])
             return []
 
-        reactor = FakeReactor()
+        reactor = runningReactor()
         runner = WSGIRunner(reactor, SynchronousThreadPool(), app)
         runner.profiler = Profiler()
         runner.run(b"req-1", requestHead(), [], RecordingSink())
