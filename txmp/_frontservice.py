@@ -25,7 +25,7 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.error import CannotListenError
+from twisted.internet.error import CannotListenError, ReactorNotRunning
 from twisted.internet.interfaces import (
     IDelayedCall,
     IListeningPort,
@@ -133,7 +133,11 @@ def _stopAndExit(reactor: IReactorCore, status: int) -> None:
         os._exit(status)
 
     reactor.addSystemEventTrigger("after", "shutdown", exitNow)
-    reactor.stop()
+    try:
+        reactor.stop()
+    except ReactorNotRunning:
+        # Already stopping (SIGTERM came first): it exits so once stopped.
+        pass
 
 
 class FrontService(Service):

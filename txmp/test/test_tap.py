@@ -785,6 +785,42 @@ class FrontTreeTests(SynchronousTestCase):
         self.assertFalse(os.path.exists(made[0]))
 
 
+class StopAndExitTests(SynchronousTestCase):
+    """
+    Tests for L{_frontservice._stopAndExit}, how a front that cannot go on
+    exits non-zero.
+    """
+
+    def stoppedWith(self, reactor: FakeReactor) -> list[int]:
+        """
+        The statuses the process exits with once C{reactor} has stopped.
+        """
+        exits: list[int] = []
+        self.patch(os, "_exit", exits.append)
+        reactor.flush()
+        return exits
+
+    def test_stopsThenExits(self) -> None:
+        """
+        The reactor stops, then the process exits with the status.
+        """
+        reactor = FakeReactor()
+        reactor.run()
+        _frontservice._stopAndExit(reactor, 3)
+        self.assertEqual(self.stoppedWith(reactor), [3])
+
+    def test_alreadyStopping(self) -> None:
+        """
+        A front already stopping (SIGTERM came first) exits with the status
+        once stopped, and nothing raises.
+        """
+        reactor = FakeReactor()
+        reactor.run()
+        reactor.stop()
+        _frontservice._stopAndExit(reactor, 3)
+        self.assertEqual(self.stoppedWith(reactor), [3])
+
+
 class ReadyLineTests(SynchronousTestCase):
     """
     L{_frontservice.FrontService} says C{mpfront ready} once it can be
