@@ -184,6 +184,11 @@ class FrontLink:
     or a new front instance answers C{HELLO}) will never send the window or
     body they may be waiting for: they are cancelled.
 
+    While a C{HELLO} is unanswered, a request that came after it and ends
+    holds its credit until a C{WELCOME} says whether the front registered
+    the link anew from that C{HELLO}, which counted the slot free (see
+    L{_settle}).
+
     ZeroMQ retries its connections silently: a link that no front has
     welcomed for L{NO_FRONT_WARNING} seconds (since it started, or since
     its front went silent or said C{BYE}) logs a warning naming the
@@ -220,6 +225,12 @@ class FrontLink:
     creditInReply: bool = field(init=False, default=False)
     # How many HELLOs this link has sent.
     hellos: int = field(init=False, default=0)
+    # The number of the first HELLO sent since the last WELCOME, or None.
+    _unanswered: int | None = field(init=False, default=None)
+    # The credits held until a WELCOME answers: for each request that came
+    # after an unanswered HELLO and ended, the link's HELLOs when it came
+    # and when it ended (see _settle).
+    _withheld: list[tuple[int, int]] = field(init=False, factory=list)
     # The instance id of the front that last welcomed this link, kept while
     # the front is silent, to tell a restarted front.
     _welcomedBy: str | None = field(init=False, default=None)
@@ -280,6 +291,8 @@ class FrontLink:
         if self._drained is None:
             self._drained = Deferred()
             self.draining = True
+            # A draining handler gives no credit back.
+            self._withheld.clear()
             if self.front is None:
                 # Not registered (no front yet, or it went): no front is
                 # sending us anything to wait for.
@@ -309,6 +322,8 @@ class FrontLink:
         # must come after it, so by CREDIT on this same socket, not in a
         # RESP on the other one, which could reach the front first.
         self.hellos += 1
+        if self._unanswered is None:
+            self._unanswered = self.hellos
         self._send.send(
             protocol.encodeHello(
                 self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos
@@ -407,6 +422,36 @@ class FrontLink:
                 sink.credited = True
         self._cancelAll("the front registered this handler anew: it forgot them")
 
+    def _settle(self, registered: int | None) -> None:
+        """
+        A C{WELCOME} answered this link's C{HELLO}s: give back, by one
+        C{CREDIT}, the credits held for that answer which the front's
+        count lacks; drop the others.
+
+        A request that came after an unanswered C{HELLO} was not counted
+        busy by it: if the front registers the link anew from that
+        C{HELLO}, its count has the slot free already, and a C{CREDIT}
+        would give it one more credit than the link has threads; if the
+        front knew the link (a repeated C{HELLO}: it keeps its count, which
+        the request took), the credit is owed.  Only the C{WELCOME} tells,
+        so the credit waits for it.
+
+        @param registered: the C{hello} of the C{HELLO} the front
+            registered this link anew from (C{WELCOME}'s C{registered}).
+            Of the requests whose credits are held, that C{HELLO} counted
+            busy only those that came before it and ended after it was
+            sent: only theirs are owed.  L{None}: the front kept its
+            count, and every credit held is owed.
+        """
+        withheld, self._withheld = self._withheld, []
+        self._unanswered = None
+        if registered is None:
+            owed = len(withheld)
+        else:
+            owed = sum(1 for came, ended in withheld if came < registered <= ended)
+        if owed and not self.draining:
+            self._send.send(protocol.encodeCredit(owed))
+
     def _heartbeat(self) -> None:
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
         silence = protocol.SILENT_INTERVALS * self.heartbeat
@@ -429,6 +474,11 @@ class FrontLink:
         elif self.front is None:
             self._hello()
             self._warnIfFrontless()
+        elif self._withheld:
+            # Credits wait for a WELCOME that a REQ made the link stop
+            # waiting for (taken for proof of registration): it may have
+            # been lost, and the answer to this HELLO settles them.
+            self._hello()
         else:
             self._send.send(protocol.encodePing())
 
@@ -443,10 +493,20 @@ class FrontLink:
         if requestId not in self.running:
             return
         del self.running[requestId]
-        self._sinks.pop(requestId, None)
+        sink = self._sinks.pop(requestId, None)
         if self.draining:
             self._checkDrained()
-        elif not credited:
+        elif credited:
+            pass
+        elif (
+            self._unanswered is not None
+            and sink is not None
+            and sink.hellos >= self._unanswered
+        ):
+            # It came after an unanswered HELLO: whether its credit is owed
+            # depends on the answer (see _settle).
+            self._withheld.append((sink.hellos, self.hellos))
+        else:
             self._send.send(protocol.encodeCredit(1))
 
     def controlReceived(self, frames: list[bytes]) -> None:
@@ -502,6 +562,7 @@ class FrontLink:
             self._welcomedBy = front
             if message.registered is not None:
                 self._registeredAnew(message.registered)
+            self._settle(message.registered)
             self._frontFound(front)
             # Beat at least as often as the front expects, or it would
             # declare this handler dead.
@@ -525,6 +586,9 @@ class FrontLink:
                 self.front = None
                 self.creditInReply = False
                 self._cancelAll("the front does not know this handler")
+                # Its next registration comes from a HELLO after this
+                # one, which counts their slots free.
+                self._withheld.clear()
                 self._hello()
         else:
             self.stats["badMessages"] += 1

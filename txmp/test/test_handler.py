@@ -284,6 +284,123 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertEqual(self.control(), [protocol.Credit(1)])
         self.assertEqual(self.link.running, {})
 
+    def lateRequest(self) -> protocol.Hello:
+        """
+        Let the welcomed link's front fall silent until the link says
+        C{HELLO} again (its second), then deliver a C{REQ} sent before that
+        C{HELLO} reached the front, and let it end before any answer comes.
+
+        @return: that C{HELLO}, which counted the request's slot free.
+        """
+        self.startWelcomed()
+        while self.link.hellos < 2:
+            self.clock.advance(self.heartbeat)
+        hello = self.control()[-1]
+        assert isinstance(hello, protocol.Hello)
+        self.sendSocket.clear()
+        self.request(b"front1.1")
+        self.runner.runs[0].sink.sendHead(200, b"OK", [], [b"done"], False)
+        self.runner.runs[0].sink.finished()
+        return hello
+
+    def test_lateRequestRegisteredAnew(self) -> None:
+        """
+        A request that came after the link's unanswered C{HELLO} and ended
+        before its C{WELCOME} gives no C{CREDIT} if that C{WELCOME} says
+        the front registered the link anew from that C{HELLO}: the
+        C{HELLO} counted its slot free already (a C{CREDIT} would give the
+        front more credits than the link has threads; a soak left a
+        handler of 3 threads with 4).
+        """
+        hello = self.lateRequest()
+        self.assertEqual((hello.credits, hello.sequence), (2, 2))
+        self.assertEqual(self.control(), [])
+        self.fromFront(protocol.encodeWelcome(front="front1", registered=2))
+        self.assertEqual(self.control(), [])
+        self.assertEqual(self.link.free, 2)
+
+    def test_lateRequestWelcomedAgain(self) -> None:
+        """
+        A request that came after the link's unanswered C{HELLO} and ended
+        before its C{WELCOME} gives its credit back by C{CREDIT} once a
+        C{WELCOME} without C{registered} comes: the front kept its count
+        (the C{HELLO} was a repeat), which the request took.
+        """
+        self.lateRequest()
+        self.assertEqual(self.control(), [])
+        self.welcome()
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+
+    def test_lateRequestWelcomeLost(self) -> None:
+        """
+        While a credit waits for the answer to a C{HELLO} (the link took
+        the request for proof that it is registered, so says C{PING} at
+        its heartbeats), the link says C{HELLO} again at every heartbeat
+        instead, so that the loss of a C{WELCOME} leaves no credit held
+        for good: the next C{WELCOME} settles it.
+        """
+        self.lateRequest()
+        self.frontAnswers(1)
+        hello, = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.assertEqual((hello.credits, hello.sequence), (2, 3))
+        self.sendSocket.clear()
+        self.welcome()
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+        self.sendSocket.clear()
+        self.frontAnswers(1)
+        self.assertEqual(self.control(), [protocol.Ping()])
+
+    def test_lateRequestWelcomeLostRegisteredAnew(self) -> None:
+        """
+        A credit held for the answer to a C{HELLO} whose C{WELCOME} was
+        lost is not given back if the front registered the link anew from
+        the C{HELLO} it said next: that one counted the slot free.
+        """
+        self.lateRequest()
+        self.frontAnswers(1)
+        self.fromFront(protocol.encodeWelcome(front="front1", registered=3))
+        self.assertEqual([type(m) for m in self.control()], [protocol.Hello])
+
+    def test_requestBeforeHelloCreditsAtOnce(self) -> None:
+        """
+        A request that was running when the link said C{HELLO} again
+        (counted busy by it) gives its credit back by C{CREDIT} as soon as
+        it ends, before any answer to that C{HELLO}: whether the front
+        registers the link anew from that C{HELLO} or kept its count, the
+        credit is owed.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        while self.link.hellos < 2:
+            self.clock.advance(self.heartbeat)
+        self.sendSocket.clear()
+        self.runner.runs[0].sink.finished()
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+        self.fromFront(protocol.encodeWelcome(front="front1", registered=2))
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+
+    def test_lateRequestDraining(self) -> None:
+        """
+        A credit held for the answer to a C{HELLO} is not given back if the
+        link starts draining meanwhile: a draining handler gives none back.
+        """
+        self.lateRequest()
+        self.link.drain()
+        self.welcome()
+        self.assertEqual(self.control(), [protocol.Bye()])
+
+    def test_lateRequestBye(self) -> None:
+        """
+        A credit held for the answer to a C{HELLO} is dropped by a C{BYE}:
+        the front forgot the link, and the C{HELLO} that answers the
+        C{BYE} counts the slot free.
+        """
+        self.lateRequest()
+        self.fromFront(protocol.encodeBye())
+        self.welcome()
+        self.assertEqual([type(m) for m in self.control()], [protocol.Hello])
+
     def test_welcomedAgainKeepsRequests(self) -> None:
         """
         A C{WELCOME} without C{registered} (the front answers a repeated
