@@ -9,7 +9,6 @@ handler event keeps its own time, level and source.
 
 from __future__ import annotations
 
-import copy
 import sys
 import time
 from typing import IO, Callable, Protocol, TypedDict, cast
@@ -106,7 +105,10 @@ def _portableFailure(failure: Failure) -> Failure:
     instead of the exception's message; the text is what a traceback shows
     of it anyway.
     """
-    portable = copy.copy(failure)
+    # Not copy.copy: Twisted 23.10's Failure (the oldest supported) cannot
+    # be copied so (its __init__ wants a current exception).
+    portable = Failure.__new__(Failure)
+    portable.__dict__.update(failure.__dict__)
     # (Failure types its value as an exception; Twisted reads any value.)
     portable.value = safe_str(failure.value)  # type: ignore[assignment]
     return portable

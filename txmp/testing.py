@@ -389,6 +389,12 @@ class FakeReactor(MemoryReactorClock):
 
     def __init__(self, immediate: bool = False) -> None:
         MemoryReactorClock.__init__(self)
+        # Not run, not stopped: said here, since Twisted 23.10's
+        # MemoryReactor (the oldest supported) starts with hasRun and
+        # hasStopped true.
+        self.running = False
+        self.hasRun = False
+        self.hasStopped = False
         self.immediate = immediate
         self.pending: list[
             tuple[Callable[..., object], tuple[object, ...], dict[str, object]]
