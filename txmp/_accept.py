@@ -57,6 +57,11 @@ class _BatchAccepting(Protocol):
     numberAccepts: int
 
 
+#: How much a Twisted port grows its batch after a full one
+#: (C{twisted.internet.tcp.Port.doRead}).
+_BATCH_GROWTH = 20
+
+
 def defaultMaxConnections(fileLimit: int) -> int:
     """
     The most client connections for a process that may have C{fileLimit}
@@ -135,11 +140,12 @@ class AcceptLimit:
             self.paused = False
             for port in self._ports:
                 port.resumeProducing()
-        self._limitBatches()
-        if opened and self._batching and self._batchCall is None:
+        near = self._limitBatches()
+        if opened and near and self._batchCall is None:
             # Opened within a port's batch, whose end sets the batch size
-            # again: limit it once that is over, before the ports are
-            # read again.
+            # again (up to _BATCH_GROWTH more): limit it once that is
+            # over, before the ports are read again.  Far from the limit
+            # (the default, the open files limit), no call per connection.
             self._batchCall = self._reactor.callLater(0, self._batchEnded)
 
     def admits(self, count: int) -> bool:
@@ -158,11 +164,21 @@ class AcceptLimit:
         self._batchCall = None
         self._limitBatches()
 
-    def _limitBatches(self) -> None:
+    def _limitBatches(self) -> bool:
+        """
+        Keep each port's batch within the room left below the limit.
+
+        @return: whether a port's batch, grown as a port grows it when a
+            batch ends, could pass the room left.
+        """
         room = max(self.limit - self._count, 1)
+        near = False
         for port in self._batching:
             if port.numberAccepts > room:
                 port.numberAccepts = room
+            if port.numberAccepts + _BATCH_GROWTH >= room:
+                near = True
+        return near
 
     def _warn(self, count: int) -> None:
         # A front at its limit pauses at nearly every connection accepted:

@@ -215,6 +215,21 @@ class AcceptLimitTests(SynchronousTestCase):
         self.limit.connectionsChanged(0)
         self.assertEqual(port.numberAccepts, 1)
 
+    def test_noCallFarFromLimit(self) -> None:
+        """
+        Far from the limit (more room than a batch can grow to), opening a
+        connection schedules nothing: the default limit, the open files
+        limit, costs no timed call per connection.  Near it, the batch is
+        limited again once it is over.
+        """
+        limit = AcceptLimit(self.clock, 1000)
+        port = _BatchPort()
+        limit.addPort(port)
+        limit.connectionsChanged(1)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        limit.connectionsChanged(880)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+
     def test_admits(self) -> None:
         """
         A connection is admitted below the limit; one accepted at it is
