@@ -16,7 +16,7 @@ import enum
 import itertools
 import os
 from collections import Counter, OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from attrs import define
@@ -340,20 +340,19 @@ class PendingRequest:
         handler = self.handler
         if handler is None:
             return
+        def holdAgain() -> None:
+            # Kept if the request is retried (as what was dropped with it
+            # is, see Dispatcher._requestsLost).
+            self._heldBody = data + self._heldBody
+            self._heldEnd = self._heldEnd or end
+
         dispatcher = self.dispatcher
         try:
-            try:
-                dispatcher._send.send([
-                    handler.identity,
-                    *protocol.encodeBody(self.requestId, [data] if data else [], end),
-                ])
-            except PeerUnreachable as e:
-                # Held again: kept if the request is retried (as what was
-                # dropped with it is, see Dispatcher._requestsLost).
-                self._heldBody = data + self._heldBody
-                self._heldEnd = self._heldEnd or end
-                dispatcher._unreachable(handler, e.dropped)
-            else:
+            if dispatcher._sendTo(
+                handler,
+                protocol.encodeBody(self.requestId, [data] if data else [], end),
+                unsent=holdAgain,
+            ):
                 self.bodySent = True
         except Exception:  # noqa: BLE001 (any bug: the client must not wait)
             dispatcher._bodyFailed(self)
@@ -863,20 +862,25 @@ class Dispatcher:
         handler: HandlerState[PendingRequest],
         frames: list[bytes],
         drain: bool = True,
+        unsent: Callable[[], object] | None = None,
     ) -> bool:
         """
-        Send C{frames} (a request, or control) to C{handler} on the send
-        socket.  (The registry's way of sending, too.)  A handler found
+        Send C{frames} (a request, a body, or control) to C{handler} on the
+        send socket.  (The registry's way of sending, too.)  A handler found
         unreachable is gone: it is removed, and its requests retried or
         failed (see L{_requestsLost}).
 
         @param drain: whether to dispatch what waits after such a removal
             (not from within a dispatch, which goes on by itself).
+        @param unsent: called if the handler is unreachable, before its
+            requests are retried or failed (a body takes its data back).
         @return: whether it was sent.
         """
         try:
             self._send.send([handler.identity, *frames])
         except PeerUnreachable as e:
+            if unsent is not None:
+                unsent()
             self._unreachable(handler, e.dropped, drain)
             return False
         return True
