@@ -127,7 +127,11 @@ DEFAULT_MAX_CONNECTIONS = 0
 
 # File descriptors kept, below the limit, for what is not a client
 # connection: ZeroMQ's sockets and its handlers' connections, the logs,
-# the stats port's clients, spawned handlers' pipes.
+# the stats port's clients, spawned handlers' pipes.  Counted in
+# /proc/PID/fd of an idle `mpfront --spawn 4 --stats ... --access-log FILE`
+# (2026-12-02): 44 in all, of which each spawned handler takes 5 (3 pipes,
+# its 2 ZeroMQ connections) and a handler started apart 2: 256 leaves room
+# for about 40 spawned handlers or 100 remote ones.
 FD_RESERVE = 256
 
 # Seconds between two warnings that the front is at --max-connections.
