@@ -226,6 +226,9 @@ class PendingRequest:
     # is held), and whether its END waits behind it.
     _heldBody = b""
     _heldEnd = False
+    # Whether the front is reading its streamed body from the client (the
+    # client's body timeout runs, and the reply timeout does not).
+    _readingBody = False
 
     dispatcher: Dispatcher
     requestId: bytes
@@ -369,6 +372,26 @@ class PendingRequest:
                     source.resumeReading()
                 else:
                     source.pauseReading()
+
+    def readingBody(self, reading: bool) -> None:
+        """
+        The front is now reading this request's streamed body from the
+        client (C{reading}: the handler has it and window is left, so the
+        client's C{--body-timeout} runs), or no longer is (the body ended,
+        the handler's window is used up, or the client's transport is
+        full).  The reply timeout runs only while it is not: a handler
+        waiting for a body the client stopped sending is not late, and the
+        client gets 408 at its body timeout, not 504; the handler gets the
+        whole reply timeout once the front waits for it again.
+        """
+        if reading is self._readingBody:
+            return
+        self._readingBody = reading
+        if reading:
+            cancelCall(self.timer)
+            self.timer = None
+        elif self.state is DISPATCHED or self.state is STREAMING:
+            self.dispatcher._startTimer(self)
 
     def _bodyWindowReceived(self, size: int) -> None:
         """
@@ -662,9 +685,8 @@ class Dispatcher:
         pending.handler = handler
         pending.state = DISPATCHED
         pending.attempts += 1
-        pending.timer = self._reactor.callLater(
-            self.timeout, self._timedOut, pending
-        )
+        if not pending._readingBody:
+            self._startTimer(pending)
         if pending.streamed:
             try:
                 pending._bodyDispatched(handler.inputWindow)
@@ -847,6 +869,14 @@ class Dispatcher:
             and self.registry.abandon(handler, pending.requestId)
         ):
             self._sendTo(handler, protocol.encodeCancel(pending.requestId))
+
+    def _startTimer(self, pending: PendingRequest) -> None:
+        """
+        Give C{pending}'s handler L{timeout} seconds, from now, for its
+        next reply message.
+        """
+        cancelCall(pending.timer)
+        pending.timer = self._reactor.callLater(self.timeout, self._timedOut, pending)
 
     def _timedOut(self, pending: PendingRequest) -> None:
         pending.timer = None

@@ -337,6 +337,18 @@ class Exchange:
         else:
             self._sink = sink
             self.connection.readingChanged()
+            # (The body deadline may have run already, for what came before.)
+            self.readingBodyChanged()
+
+    def readingBodyChanged(self) -> None:
+        """
+        The connection started or stopped reading the request body (its
+        body deadline runs while it reads): tell the handler's side, whose
+        reply timeout runs while it does not (L{PendingRequest.readingBody}).
+        """
+        sink = self._sink
+        if sink is not None:
+            sink.readingBody(self.connection.readingBody)
 
     def pauseReading(self) -> None:
         self._windowClosed = True
@@ -1529,17 +1541,31 @@ class FrontConnection(Protocol):
     # restart it) nor a wait for a handler's window (not the client's
     # doing) moves it.
 
+    # The reply timeout of a streamed body's request runs while this one
+    # does not: the exchange tells its handler's side of each change.
+
+    @property
+    def readingBody(self) -> bool:
+        """
+        Whether the body deadline runs: the front is reading the body.
+        """
+        return self._bodyCall is not None
+
     def _startBodyClock(self) -> None:
         if self.bodyPending and self._bodyCall is None and not self._closing:
             reactor = self.factory.reactor
             self._bodyStarted = reactor.seconds()
             self._bodyCall = reactor.callLater(max(self._bodyBudget, 0.0), self._bodyTimedOut)
+            if self.exchange is not None:
+                self.exchange.readingBodyChanged()
 
     def _stopBodyClock(self) -> None:
         if self._bodyCall is not None:
             cancelCall(self._bodyCall)
             self._bodyCall = None
             self._bodyBudget -= self.factory.reactor.seconds() - self._bodyStarted
+            if self.exchange is not None:
+                self.exchange.readingBodyChanged()
 
     def _bodyTimedOut(self) -> None:
         self._bodyCall = None

@@ -104,7 +104,8 @@ class Options(TxmpOptions):
         ["timeout", None, DEFAULT_TIMEOUT,
          "Seconds to wait for a reply: then 504 (mid-body, an abort, once "
          "neither the handler sends nor the client takes what the front "
-         "holds for it for that long).",
+         "holds for it for that long); not counted while the client's "
+         "request body is awaited (--body-timeout).",
          positive(float)],
         ["queue-timeout", None, DEFAULT_QUEUE_TIMEOUT,
          "Seconds a request may wait for a handler with capacity: then 503.",

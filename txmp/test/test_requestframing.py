@@ -20,6 +20,7 @@ from txmp._defaults import (
     DEFAULT_LINGER_BYTES,
     DEFAULT_LINGER_TIME,
     DEFAULT_LINGER_TIMEOUT,
+    DEFAULT_TIMEOUT,
     SMALL_BODY,
 )
 from txmp._front import FrontConnection
@@ -714,6 +715,81 @@ class BodyTimeoutTests(FramingTestCase):
         options = Options()
         options.parseOptions(["--body-timeout", "7.5"])
         self.assertEqual(httpRules(options).bodyTimeout, 7.5)
+
+
+class StalledBodyTests(FramingTestCase):
+    """
+    A client that stops sending a streamed request body is answered 408 at
+    its body timeout: the reply timeout (C{--timeout}, the handler's)
+    does not run while the front waits for the client's body, only while
+    it waits for the handler (its reply, or its window).  mpfront's
+    defaults: 30 seconds for a reply, 60 for a body.
+    """
+
+    def test_stalledBodyNotGatewayTimeout(self) -> None:
+        """
+        A body the client stops sending gets 408 C{bodyTimeout} seconds
+        after reading began, not 504 at the reply timeout: the handler,
+        waiting for the body, is not late.
+        """
+        self.assertEqual(
+            (self.dispatcher.timeout, self.rules.bodyTimeout),
+            (DEFAULT_TIMEOUT, DEFAULT_BODY_TIMEOUT),
+        )
+        channel, transport = self.chunked(BIG)
+        self.clock.advance(DEFAULT_BODY_TIMEOUT - 0.1)
+        self.assertEqual(transport.value(), b"")
+        self.clock.advance(0.1)
+        self.assertBodyRefused(channel, transport, 408)
+        self.assertEqual(self.dispatcher.stats["status504"], 0)
+
+    def test_timeoutAfterBodyEnds(self) -> None:
+        """
+        Once the body is whole, the handler has the reply timeout, counted
+        from its end, to answer: 504 after it.
+        """
+        channel, transport = self.chunked(BIG)
+        self.clock.advance(50.0)
+        channel.dataReceived(b"0\r\n\r\n")
+        self.assertEqual(self.received(), (BIG_DATA, True))
+        self.clock.advance(DEFAULT_TIMEOUT - 0.1)
+        self.assertEqual(transport.value(), b"")
+        self.clock.advance(0.1)
+        self.assertEqual(ParsedResponse(transport.value()).code, 504)
+        self.assertEqual(self.cancels(), [self.requestsSent()[0].requestId])
+        self.assertNoLeak()
+
+    def test_timeoutWhileWindowClosed(self) -> None:
+        """
+        While the handler's window is used up the front waits for the
+        handler, not for the client: the reply timeout runs, and a handler
+        that grants no more window gets the request cancelled, with 504.
+        """
+        self.control(protocol.encodeHello("a", 1, {"window": "10"}))
+        _channel, transport = self.chunked(BIG)
+        self.assertEqual(transport.producerState, "paused")
+        self.clock.advance(DEFAULT_TIMEOUT - 0.1)
+        self.assertEqual(transport.value(), b"")
+        self.clock.advance(0.1)
+        self.assertEqual(ParsedResponse(transport.value()).code, 504)
+        self.assertNoLeak()
+
+    def test_timeoutRestartsWhenReadingStops(self) -> None:
+        """
+        The reply timeout starts again, whole, when the front stops
+        reading the body for the handler's window: time spent waiting for
+        the client before is not counted against the handler.
+        """
+        self.control(protocol.encodeHello("a", 1, {"window": "%d" % (len(BIG_DATA) + 10)}))
+        channel, transport = self.chunked(BIG)
+        self.assertEqual(transport.producerState, "producing")
+        self.clock.advance(40.0)
+        channel.dataReceived(b"a\r\n0123456789\r\n")
+        self.assertEqual(transport.producerState, "paused")
+        self.clock.advance(DEFAULT_TIMEOUT - 0.1)
+        self.assertEqual(transport.value(), b"")
+        self.clock.advance(0.1)
+        self.assertEqual(ParsedResponse(transport.value()).code, 504)
 
 
 class PureFramingTests(SynchronousTestCase):
