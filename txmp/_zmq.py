@@ -33,7 +33,7 @@ from twisted.logger import Logger
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
-from txmp._defaults import PEER_BACKLOG
+from txmp._defaults import PEER_BACKLOG, READ_BATCH
 from txmp._interfaces import IZmqReactor
 from txmp.protocol import Frame
 
@@ -342,42 +342,8 @@ def _connectionClass() -> Callable[[_Factory, ZmqSocket, int, bytes | None], _Co
             ZmqConnection.__init__(self, factory, None, identity)
 
         def doRead(self) -> None:
-            # What txzmq's doRead does (drain until ZeroMQ has nothing:
-            # its descriptor is edge-triggered), a whole message per call
-            # instead of a frame, checking EVENTS and RCVMORE, at a time.
-            receiver = self._owner._receiver
-            largeFrame = self._owner._largeFrame
-            frames: Sequence[Frame]
-            # Asking EVENTS first costs less than the zmq.Again that ends
-            # the loop otherwise (getsockopt: get() makes an enum of it).
-            while (
-                self.socket is not None
-                # (EVENTS is an int: pyzmq types every option int | bytes.)
-                and self.socket.getsockopt(_EVENTS) & _POLLIN  # type: ignore[operator]
-            ):
-                try:
-                    if largeFrame is None:
-                        frames = self.socket.recv_multipart(zmq.NOBLOCK)
-                    else:
-                        frames = [
-                            frame.bytes if len(frame) < largeFrame
-                            else frame.buffer.toreadonly()
-                            for frame in self.socket.recv_multipart(
-                                zmq.NOBLOCK, copy=False
-                            )
-                        ]
-                except zmq.Again:
-                    break
-                try:
-                    receiver(frames)
-                except Exception:  # noqa: BLE001 (any bug: logged, and reading goes on)
-                    # Raised out of doRead, it would make the reactor drop
-                    # this connection: the socket would never be read
-                    # again, and a front would answer nothing but 504.
-                    self._owner._log.failure(
-                        "handling a received ZeroMQ message failed; reading on"
-                    )
-            self._owner._flush()
+            # (Called by txzmq's __init__ too: before open() sets _conn.)
+            self._owner._read(self)
 
     return _TxmpConnection
 
@@ -697,6 +663,55 @@ class ZmqSocket:
         self._flushCall = None
         if self._conn.socket is not None:
             self._conn.doRead()
+
+    def _read(self, conn: _Connection) -> None:
+        """
+        Hand the messages ZeroMQ has for C{conn}, this socket's connection,
+        to the receiver, then send what waits (L{_flush}).  The
+        connection's C{doRead}: what txzmq's does (drain until ZeroMQ has
+        nothing: its descriptor is edge-triggered), a whole message per
+        call instead of a frame, checking EVENTS and RCVMORE, at a time;
+        but at most L{READ_BATCH} messages in a turn of the reactor, the
+        rest at the next, so that a peer sending faster than its messages
+        are handled cannot keep the reactor from everything else.
+        Must be called in the reactor thread.
+        """
+        receiver = self._receiver
+        largeFrame = self._largeFrame
+        frames: Sequence[Frame]
+        budget = READ_BATCH
+        # Asking EVENTS first costs less than the zmq.Again that ends the
+        # loop otherwise (getsockopt: get() makes an enum of it).
+        while (
+            conn.socket is not None
+            # (EVENTS is an int: pyzmq types every option int | bytes.)
+            and conn.socket.getsockopt(_EVENTS) & _POLLIN  # type: ignore[operator]
+        ):
+            if not budget:
+                # More waits: ZeroMQ signals no edge for what is already
+                # there, so read again at the next turn.
+                self._scheduleRead()
+                break
+            budget -= 1
+            try:
+                if largeFrame is None:
+                    frames = conn.socket.recv_multipart(zmq.NOBLOCK)
+                else:
+                    frames = [
+                        frame.bytes if len(frame) < largeFrame
+                        else frame.buffer.toreadonly()
+                        for frame in conn.socket.recv_multipart(zmq.NOBLOCK, copy=False)
+                    ]
+            except zmq.Again:
+                break
+            try:
+                receiver(frames)
+            except Exception:  # noqa: BLE001 (any bug: logged, and reading goes on)
+                # Raised out of doRead, it would make the reactor drop this
+                # connection: the socket would never be read again, and a
+                # front would answer nothing but 504.
+                self._log.failure("handling a received ZeroMQ message failed; reading on")
+        self._flush()
 
     def forget(self, peer: bytes) -> list[list[bytes]]:
         """

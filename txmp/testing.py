@@ -964,10 +964,14 @@ class FakeRawSocket:
     C{zmq.Again}, and to a peer in L{gone} with C{EHOSTUNREACH}, both at
     the first frame, as libzmq does.
 
+    It receives the messages put in L{incoming}, as one that peers sent
+    them to.
+
     @ivar room: how many messages it takes before it is full.
     @ivar sent: the messages taken, in order.
     @ivar full: the peers whose pipes are full.
     @ivar gone: the peers not connected.
+    @ivar incoming: the messages waiting to be received, in order.
     """
 
     def __init__(self, room: int) -> None:
@@ -975,14 +979,28 @@ class FakeRawSocket:
         self.sent: list[list[bytes]] = []
         self.full: set[bytes] = set()
         self.gone: set[bytes] = set()
+        self.incoming: deque[list[bytes]] = deque()
         self._partial: list[bytes] | None = None
 
     def getsockopt(self, option: int) -> int:
         """
-        C{zmq.EVENTS}: C{POLLOUT} until it is full.
+        C{zmq.EVENTS}: C{POLLOUT} until it is full, and C{POLLIN} while a
+        message waits in L{incoming}.
         """
         assert option == zmq.EVENTS
-        return zmq.POLLOUT if len(self.sent) < self.room else 0
+        return (zmq.POLLOUT if len(self.sent) < self.room else 0) | (
+            zmq.POLLIN if self.incoming else 0
+        )
+
+    def recv_multipart(self, flags: int, copy: bool = True) -> list[bytes]:
+        """
+        The next message of L{incoming}, whole; C{zmq.Again} if there is
+        none (with C{NOBLOCK}, as L{txmp._zmq.ZmqSocket} asks).
+        """
+        assert flags & zmq.NOBLOCK and copy
+        if not self.incoming:
+            raise zmq.Again()
+        return self.incoming.popleft()
 
     def send(self, frame: bytes, flags: int, copy: bool) -> None:
         """

@@ -748,11 +748,31 @@ class RawSocketTestsMixin(_TestCase):
     What L{txmp.testing.FakeRawSocket} and a C{zmq.Socket} both
     do at their high-water mark, as L{txmp._zmq.ZmqSocket} sends to them.
 
-    Hook: C{rawSocket(room)} returns a socket that takes C{room} messages,
-    then is full.
+    Hooks: C{rawSocket(room)} returns a socket that takes C{room} messages,
+    then is full; C{rawSocketReceiving(messages)} one to which a peer has
+    sent C{messages}.
     """
 
     rawSocket: Callable[[int], Any]
+    rawSocketReceiving: Callable[[list[list[bytes]]], Any]
+
+    def test_receives(self) -> None:
+        """
+        The socket says it is readable (C{POLLIN}) while messages wait, and
+        gives them whole, in order; then it says it is not, and refuses
+        to receive, with C{zmq.Again}.
+        """
+        import zmq
+
+        messages = [[b"a", b"b"], [b"c"]]
+        raw = self.rawSocketReceiving(messages)
+        received = []
+        for _ in messages:
+            self.assertTrue(raw.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+            received.append(raw.recv_multipart(zmq.NOBLOCK))
+        self.assertEqual(received, messages)
+        self.assertFalse(raw.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+        self.assertRaises(zmq.Again, raw.recv_multipart, zmq.NOBLOCK)
 
     def test_fullAfterRoom(self) -> None:
         """

@@ -28,7 +28,7 @@ from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
 from txmp import _frontservice
-from txmp._defaults import FD_RESERVE
+from txmp._defaults import FD_RESERVE, READ_BATCH
 from txmp._interfaces import IFrontReactor
 from txmp._pool import ReactorCalls, WorkerPool
 from txmp._zmq import ZmqContext, newRoutingId
@@ -249,6 +249,46 @@ class ZmqAdapterTests(TestCase):
         self.assertEqual([frames[1] for frames in received], [b"0", b"1", b"2", b"3", b"4"])
         self.assertEqual(dealer.backlog, 0)
 
+    @inlineCallbacks
+    def test_floodDoesNotStarveReactor(self) -> Any:
+        """
+        A peer that has sent many messages at once does not hold the
+        reactor until the socket has read them all: what the reactor has
+        to do meanwhile (here a call scheduled when the first message
+        came; for a front, its HTTP clients) runs after at most
+        L{READ_BATCH} of them, and every message still arrives, in order.
+        """
+        import zmq
+
+        count = READ_BATCH * 3
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        address = ipcAddress(self)
+        turns: list[int] = []
+        received, allThere, collect = collector(count)
+
+        def atRouter(frames: list[Any]) -> None:
+            if not received:
+                reactor.callLater(0, lambda: turns.append(len(received)))
+            collect(frames)
+
+        router = context.socket("router", atRouter, count)
+        router.bind(address)
+        rawContext = zmq.Context()
+        self.addCleanup(rawContext.term)
+        raw: zmq.Socket[bytes] = rawContext.socket(zmq.DEALER)
+        self.addCleanup(raw.close, 0)
+        raw.setsockopt(zmq.ROUTING_ID, b"flood")
+        raw.setsockopt(zmq.SNDHWM, count)
+        raw.connect(address)
+        # Sent while the reactor waits: they pile up at the ROUTER.
+        for n in range(count):
+            raw.send_multipart([b"%d" % (n,)])
+        yield allThere
+        self.assertEqual(len(turns), 1)
+        self.assertLessEqual(turns[0], READ_BATCH)
+        self.assertEqual([frames[1] for frames in received], [b"%d" % (n,) for n in range(count)])
+
 
 class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
     """
@@ -265,6 +305,20 @@ class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
         self.addCleanup(raw.close, 0)
         raw.setsockopt(zmq.SNDHWM, room)
         raw.connect(ipcAddress(self))
+        return raw
+
+    def rawSocketReceiving(self, messages: list[list[bytes]]) -> Any:
+        import zmq
+
+        context = zmq.Context()
+        self.addCleanup(context.term)
+        raw, peer = context.socket(zmq.DEALER), context.socket(zmq.DEALER)
+        for sock in (raw, peer):
+            self.addCleanup(sock.close, 0)
+        raw.bind("inproc://receiving")
+        peer.connect("inproc://receiving")
+        for message in messages:
+            peer.send_multipart(message)
         return raw
 
 

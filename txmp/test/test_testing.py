@@ -102,11 +102,17 @@ class MemoryNetworkContractTests(FakeSide, ZmqContextTestsMixin, SynchronousTest
 
 class FakeRawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
     """
-    L{FakeRawSocket} is full when a C{zmq.Socket} is.
+    L{FakeRawSocket} is full when a C{zmq.Socket} is, and receives as
+    one does.
     """
 
     def rawSocket(self, room: int) -> FakeRawSocket:
         return FakeRawSocket(room)
+
+    def rawSocketReceiving(self, messages: list[list[bytes]]) -> FakeRawSocket:
+        raw = FakeRawSocket(0)
+        raw.incoming.extend(messages)
+        return raw
 
 
 class FakeRawRouterContractTests(RawRouterTestsMixin, SynchronousTestCase):

@@ -13,6 +13,7 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from txmp._defaults import READ_BATCH
 from txmp._zmq import (
     _EVENTS,
     _NOBLOCK,
@@ -259,6 +260,58 @@ class PeerBacklogTests(SynchronousTestCase):
         raw.room = 5
         socket._flush()
         self.assertEqual(raw.sent, [[b"%d" % (n,)] for n in range(5)])
+
+
+class ReadBatchTests(SynchronousTestCase):
+    """
+    A socket hands at most L{READ_BATCH} messages to its receiver in a turn
+    of the reactor: a peer that sends faster than the front handles its
+    messages cannot starve the front's clients.
+    """
+
+    def reading(
+        self, count: int
+    ) -> tuple[Clock, _Connection, ZmqSocket, list[bytes]]:
+        """
+        A socket to which a peer has sent C{count} messages, and the
+        messages its receiver got.
+        """
+        clock = Clock()
+        raw = FakeRawSocket(room=0)
+        raw.incoming.extend([b"%d" % (n,)] for n in range(count))
+        received: list[bytes] = []
+        connection = cast(_Connection, FakeZmqConnection(raw))
+        socket = ZmqSocket(
+            clock, lambda frames: received.append(frames[0]), connection=connection
+        )
+        return clock, connection, socket, received
+
+    def test_batch(self) -> None:
+        """
+        Past L{READ_BATCH} messages the socket stops, and reads on at the
+        next turn of the reactor (ZeroMQ signals no new edge for what is
+        already there), until it has read every message, in order.
+        """
+        count = READ_BATCH * 2 + 5
+        clock, connection, socket, received = self.reading(count)
+        socket._read(connection)
+        self.assertEqual(len(received), READ_BATCH)
+        reads = cast(FakeZmqConnection, connection)
+        self.assertEqual(reads.reads, 0)
+        clock.advance(0)
+        self.assertEqual(reads.reads, 1)
+        socket._read(connection)
+        socket._read(connection)
+        self.assertEqual(received, [b"%d" % (n,) for n in range(count)])
+
+    def test_noReadScheduledWhenDrained(self) -> None:
+        """
+        A read that takes every message waiting schedules no other.
+        """
+        clock, connection, socket, received = self.reading(READ_BATCH)
+        socket._read(connection)
+        self.assertEqual(len(received), READ_BATCH)
+        self.assertEqual(clock.getDelayedCalls(), [])
 
 
 class FlagTests(SynchronousTestCase):
