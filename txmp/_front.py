@@ -957,8 +957,14 @@ class FrontConnection(Protocol):
             # often apart: with Nagle's algorithm, the second waits for the
             # client's delayed ACK of the first, 40 ms on Linux, at every
             # request of a kept-alive connection.  (Twisted's HTTPChannel
-            # does the same; a UNIX transport ignores it.)
-            transport.setTcpNoDelay(True)
+            # does the same.)  Refused, it is only slower: Twisted 23.10's
+            # UNIX server transport says it is TCP and raises EOPNOTSUPP
+            # (later ones ignore the call), and Twisted's TCP transports
+            # now swallow such errors too.
+            try:
+                transport.setTcpNoDelay(True)
+            except OSError:
+                pass
         peer = transport.getPeer()
         host = getattr(peer, "host", None)
         if host is None:

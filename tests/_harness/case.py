@@ -114,6 +114,33 @@ class SystemTestCase(TestCase):
 
     timeout = 60
 
+    def addCleanup(  # type: ignore[override]
+        self, f: Callable[..., object], *args: object, **kwargs: object
+    ) -> None:
+        """
+        Add a cleanup, which may be a coroutine function: trial awaits the
+        L{Deferred} made of the coroutine it returns.
+
+        Recent trial (26.10's, which runs each cleanup through
+        C{maybeDeferred}) does this itself; Twisted 23.10's, the oldest
+        that C{setup.cfg} allows, yields the coroutine from its cleanup
+        loop without awaiting it, so that the processes a test started
+        were never stopped (and their pipes left the reactor dirty).
+
+        @param f: The cleanup; its result, if a coroutine, is awaited.
+        @param args: Its positional arguments.
+        @param kwargs: Its keyword arguments.
+        """
+
+        @functools.wraps(f)
+        def cleanup() -> object:
+            result = f(*args, **kwargs)
+            if isinstance(result, Coroutine):
+                return Deferred.fromCoroutine(result)
+            return result
+
+        super().addCleanup(cleanup)
+
     def setUp(self) -> None:
         self.workdir = FilePath(self.mktemp())
         self.workdir.makedirs()

@@ -7,6 +7,7 @@ as raw bytes to a L{FrontConnection} over a L{StringTransport}.
 
 from __future__ import annotations
 
+import errno
 from typing import Any, cast
 
 from twisted.internet.abstract import FileDescriptor
@@ -97,6 +98,23 @@ class NoDelayTests(FrontTestCase):
         )
         self.connect(transport=transport)
         self.assertTrue(transport.noDelay)
+
+    def test_noDelayRefused(self) -> None:
+        """
+        A connection whose transport says it is TCP but refuses
+        C{TCP_NODELAY} (Twisted 23.10's UNIX server transport raises
+        C{EOPNOTSUPP} from C{setTcpNoDelay}) is served all the same.
+        """
+
+        class Refusing(TCPStringTransport):
+            def setTcpNoDelay(self, enabled: bool) -> None:
+                raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+        transport = Refusing(hostAddress=self.serverAddress, peerAddress=self.clientAddress)
+        channel, _ = self.connect(transport=transport)
+        channel.dataReceived(b"GET /x HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        self.assertEqual(self.lastRequest().head.target, "/x")
+        self.assertFalse(transport.disconnecting)
 
 
 class RequestTests(FrontTestCase):
