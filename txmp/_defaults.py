@@ -233,6 +233,22 @@ MAX_DENIAL_KEYS = 10000
 # the peers use.
 MAX_PEER_IDS = 10000
 
+# The front's warnings about one peer (a bad message, a CREDIT over the
+# cap, an invalid reply, a peer that takes no messages): at most
+# PEER_LOG_BURST lines of one kind per peer in PEER_LOG_INTERVAL seconds,
+# then one line at the interval's end saying how many more were not
+# written (txmp._peerlog.PacedLog), as nginx and HAProxy pace theirs.  A
+# peer flooding 100,000 bad CREDITs wrote 100,000 lines, one that never
+# read wrote "takes no messages" 189 times.  10 lines show what is wrong
+# (an honest but buggy handler rarely makes more than a few kinds of
+# mistake); 10 s makes a flood one line per peer and kind every 10 s
+# (360 an hour) while a new problem is seen within seconds.  The counters
+# (badMessages) count every one.  At most PEER_LOG_KEYS pairs of peer and
+# kind are remembered, as MAX_PEER_IDS: past that, new peers share one.
+PEER_LOG_BURST = 10
+PEER_LOG_INTERVAL = 10.0
+PEER_LOG_KEYS = 10000
+
 # -- The handler ----------------------------------------------------------
 
 # The size of a handler's WSGI thread pool, and the credits it offers

@@ -37,6 +37,7 @@ from txmp._defaults import (
 )
 from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
+from txmp._peerlog import PacedLog
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import PeerSender, PeerUnreachable
 
@@ -543,6 +544,10 @@ class Dispatcher:
         # logged: a reply dropped from any other is logged, once per id
         # (at most MAX_PEER_IDS of them, see _peerSeen).
         self._peersSeen: set[bytes] = set()
+        # What peers do wrong, logged at a bounded rate per peer and kind
+        # (a peer may send bad messages as fast as it likes); counted in
+        # stats all the same.
+        self._paced = PacedLog(reactor)
         self._queueTimer: IDelayedCall | None = None
         # Seconds requests waited for a handler with capacity (metrics).
         self.queueWait = Histogram(QUEUE_BUCKETS)
@@ -593,6 +598,7 @@ class Dispatcher:
         has nothing left to retry or fail.
         """
         self.registry.stop()
+        self._paced.flush()
 
     # -- the resource's side ------------------------------------------------
 
@@ -845,7 +851,10 @@ class Dispatcher:
         self.stats["badMessages"] += 1
         if status is not None:
             self.countStatus(status)
-        self._log.warn(
+        self._paced.warn(
+            self._log,
+            pending.handler.identity if pending.handler else b"",
+            "invalid replies",
             "handler {name} sent an invalid reply to request {requestId}: {why}",
             name=pending.handler.name if pending.handler else "?",
             requestId=pending.requestId.decode("ascii", "replace"),
@@ -943,7 +952,13 @@ class Dispatcher:
         """
         lost = self.registry.remove(handler)
         if lost is not None:
-            self._log.warn("handler {name} is unreachable: removed", name=handler.name)
+            self._paced.warn(
+                self._log,
+                handler.identity,
+                "removals as unreachable",
+                "handler {name} is unreachable: removed",
+                name=handler.name,
+            )
             self._requestsLost(
                 lost, [*dropped, *self._send.forget(handler.identity)]
             )
@@ -1023,7 +1038,10 @@ class Dispatcher:
 
     def _bad(self, identity: bytes, why: str) -> None:
         self.stats["badMessages"] += 1
-        self._log.warn(
+        self._paced.warn(
+            self._log,
+            identity,
+            "bad messages",
             "dropped a bad message from peer {peer}: {why}",
             peer=identity.hex(),
             why=why,

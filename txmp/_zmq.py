@@ -35,6 +35,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from txmp._defaults import PEER_BACKLOG, READ_BATCH
 from txmp._interfaces import IZmqReactor
+from txmp._peerlog import PacedLog
 from txmp.protocol import Frame
 
 # What a socket calls, in the reactor thread, with the frames of each
@@ -427,6 +428,9 @@ class ZmqSocket:
         # whose pipe is full must not hold up the others.
         self._backlogs: dict[bytes, deque[list[bytes]]] = {}
         self._peerBacklog = peerBacklog
+        # Peers' trouble, logged at a bounded rate per peer: a ROUTER's
+        # peer that never reads may come back again and again.
+        self._paced = PacedLog(reactor)
         self._flushCall: IDelayedCall | None = None
         self._connected = False
         self._monitor: ZmqSocket | None = None
@@ -625,7 +629,10 @@ class ZmqSocket:
         if backlog is not None:
             if self._router and len(backlog) >= self._peerBacklog:
                 del self._backlogs[peer]
-                self._log.warn(
+                self._paced.warn(
+                    self._log,
+                    peer,
+                    "peers taking no messages",
                     "peer {peer} takes no messages: {count} discarded, and"
                     " it counts as unreachable",
                     peer=peer.hex(),
@@ -739,7 +746,10 @@ class ZmqSocket:
                     break
                 except zmq.ZMQError as e:
                     # Its peer is gone (EHOSTUNREACH): so is the rest.
-                    self._log.warn(
+                    self._paced.warn(
+                        self._log,
+                        peer,
+                        "queued messages dropped",
                         "dropped {count} queued messages to peer {peer}: {error}",
                         count=len(backlog) + 1,
                         peer=peer.hex(),
@@ -783,6 +793,7 @@ class ZmqSocket:
         if self._flushCall is not None:
             self._flushCall.cancel()
             self._flushCall = None
+        self._paced.flush()
         if self._monitor is not None:
             if self._conn.socket is not None:
                 try:

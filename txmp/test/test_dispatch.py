@@ -24,6 +24,8 @@ from txmp._defaults import (
     DEFAULT_TIMEOUT,
     MAX_CREDITS,
     MAX_PEER_IDS,
+    PEER_LOG_BURST,
+    PEER_LOG_INTERVAL,
 )
 from txmp._dispatch import (
     Dispatcher,
@@ -413,6 +415,57 @@ class RegistrationTests(DispatcherTestCase):
         self.reply(A, [b"garbage"])
         self.assertEqual(self.dispatcher.stats["badMessages"], 2)
         self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+
+    def test_badMessageFloodPaced(self) -> None:
+        """
+        A peer flooding bad messages (C{CREDIT}s over the cap, and
+        messages that do not decode) has the first L{PEER_LOG_BURST} of
+        each kind logged, then, once L{PEER_LOG_INTERVAL} has passed, one
+        line saying how many more came, naming the peer; every one is
+        counted in C{badMessages}.
+        """
+        self.hello(A, 4)
+        with capturedLogs() as events:
+            for _ in range(1000):
+                self.credit(A, MAX_CREDITS)
+            for _ in range(500):
+                self.control(A, [protocol.VERSION, b"NONSENSE"])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1500)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 4)
+        warnings = [e for e in events if e["log_level"] is LogLevel.warn]
+        self.assertEqual(len(warnings), PEER_LOG_BURST)
+        with capturedLogs() as events:
+            self.clock.advance(PEER_LOG_INTERVAL)
+        [summary] = [e for e in events if e["log_level"] is LogLevel.warn]
+        self.assertEqual(summary["count"], 1500 - PEER_LOG_BURST)
+        self.assertIn("peer " + A.hex(), formatEvent(summary))
+        self.assertIn("unknown message type", formatEvent(summary))
+
+    def test_pacedPerPeer(self) -> None:
+        """
+        One peer's flood of bad messages does not hide another's first.
+        """
+        self.hello(A, 1)
+        self.hello(B, 1)
+        with capturedLogs() as events:
+            for _ in range(100):
+                self.credit(A, MAX_CREDITS)
+            self.credit(B, MAX_CREDITS)
+        self.assertEqual(len(events), PEER_LOG_BURST + 1)
+        self.assertIn(B.hex(), formatEvent(events[-1]))
+
+    def test_stopWritesSummaries(self) -> None:
+        """
+        A front that stops writes the summaries pending at once, and leaves
+        no timer of them.
+        """
+        self.hello(A, 1)
+        for _ in range(PEER_LOG_BURST + 2):
+            self.credit(A, MAX_CREDITS)
+        with capturedLogs() as events:
+            self.dispatcher.stop()
+        self.assertEqual([e.get("count") for e in events if "kind" in e], [2])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_helloOverCreditCap(self) -> None:
         """

@@ -10,10 +10,10 @@ from typing import cast
 
 import zmq
 from twisted.internet.task import Clock
-from twisted.logger import LogLevel, capturedLogs
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._defaults import READ_BATCH
+from txmp._defaults import PEER_LOG_BURST, PEER_LOG_INTERVAL, READ_BATCH
 from txmp._zmq import (
     _EVENTS,
     _NOBLOCK,
@@ -146,6 +146,30 @@ class PeerBacklogTests(SynchronousTestCase):
         self.assertRaises(PeerUnreachable, socket.send, [b"slow", b"x"])
         self.assertEqual(socket.backlog, 0)
         self.assertEqual(raw.sent, [])
+
+    def test_unreachableLogPaced(self) -> None:
+        """
+        A peer found unreachable again and again (it comes back with the
+        same routing id, and again reads nothing) has its first
+        L{PEER_LOG_BURST} discards logged, then one summary per
+        L{PEER_LOG_INTERVAL}: a peer that never read made 189 lines.
+        """
+        raw = FakeRawSocket(room=100)
+        raw.full.add(b"slow")
+        clock = Clock()
+        socket = ZmqSocket(
+            clock, lambda frames: None, router=True,
+            connection=cast(_Connection, FakeZmqConnection(raw)), peerBacklog=1,
+        )
+        with capturedLogs() as events:
+            for _ in range(189):
+                socket.send([b"slow", b"1"])
+                self.assertRaises(PeerUnreachable, socket.send, [b"slow", b"2"])
+            clock.advance(PEER_LOG_INTERVAL)
+        warnings = [e for e in events if e["log_level"] is LogLevel.warn]
+        self.assertEqual(len(warnings), PEER_LOG_BURST + 1)
+        self.assertEqual(warnings[-1]["count"], 189 - PEER_LOG_BURST)
+        self.assertIn(b"slow".hex(), formatEvent(warnings[-1]))
 
     def test_goneWhileWaiting(self) -> None:
         """

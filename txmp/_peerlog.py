@@ -1,0 +1,172 @@
+# -*- test-case-name: txmp.test.test_peerlog -*-
+"""
+What the front logs about its ZeroMQ peers, made safe against a peer that
+misbehaves on purpose: a bounded rate of lines per peer and kind of
+trouble (L{PacedLog}).
+
+It is for error paths only: nothing here runs for a request that goes
+well.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from attrs import define, field
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger, formatEvent
+
+from txmp._defaults import (
+    PEER_LOG_BURST,
+    PEER_LOG_INTERVAL,
+    PEER_LOG_KEYS,
+)
+from txmp._interfaces import cancelCall
+
+#: The peer L{PacedLog} files lines under once it keeps L{PEER_LOG_KEYS}
+#: others.
+OTHER_PEERS = b""
+
+
+@define(slots=False, eq=False, repr=False)
+class _Window:
+    """
+    One peer's lines of one kind in the current interval.
+
+    @ivar start: when the interval began.
+    @ivar logged: lines written in it.
+    @ivar suppressed: lines not written in it, for the summary.
+    @ivar last: the last of those, as a log event's format and fields.
+    @ivar log: the logger of the last line, for the summary.
+    @ivar summary: the call that writes the summary at the interval's end.
+    """
+
+    start: float
+    logged: int = 0
+    suppressed: int = 0
+    last: dict[str, object] = field(factory=dict)
+    log: Logger | None = None
+    summary: IDelayedCall | None = None
+
+
+class PacedLog:
+    """
+    Warnings about peers, at most L{burst} lines per peer and kind of
+    trouble in an interval of L{interval} seconds, as nginx and HAProxy
+    limit theirs: the first ones are written, the rest counted, and at the
+    interval's end one line says how many were not written (with the last
+    of them).  While a peer keeps on, each later interval writes that one
+    summary line only; an interval without any of its lines starts the
+    count again.
+
+    Whatever is counted elsewhere (C{badMessages}) is counted by its
+    caller, before and whatever this writes.  It remembers at most
+    L{maxPeers} pairs of peer and kind, whatever ids peers make up: past
+    that, new peers share one count, as L{OTHER_PEERS}.
+
+    Must be called in the reactor thread.
+
+    @param clock: the time, and the timer of summaries.
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        burst: int = PEER_LOG_BURST,
+        interval: float = PEER_LOG_INTERVAL,
+        maxPeers: int = PEER_LOG_KEYS,
+    ) -> None:
+        self._clock = clock
+        self.burst = burst
+        self.interval = interval
+        self.maxPeers = maxPeers
+        # Oldest interval first: the first is the one to forget.
+        self._windows: OrderedDict[tuple[bytes, str], _Window] = OrderedDict()
+
+    def warn(
+        self, log: Logger, peer: bytes, kind: str, format: str, /, **fields: object
+    ) -> None:
+        """
+        Write a warning about C{peer} to C{log}, unless its C{kind} of
+        lines has had its L{burst} in this interval.
+
+        @param log: the caller's logger (the line keeps its namespace);
+            the summary goes to the last one given.
+
+        @param peer: the peer's routing id.
+        @param kind: what went wrong, as a plural for the summary
+            (C{"bad messages"}): lines of one kind are counted together.
+        @param format: the line's PEP 3101 format, as for L{Logger.warn}.
+        @param fields: its fields (which may be named C{peer}, C{kind} or
+            C{format}: the four before are positional only).
+        """
+        now = self._clock.seconds()
+        key = (peer, kind)
+        window = self._windows.get(key)
+        if window is None:
+            key = self._room(key, now)
+            window = self._windows.get(key)
+            if window is None:
+                window = self._windows[key] = _Window(now)
+        elif window.summary is None and now - window.start >= self.interval:
+            # Quiet for an interval: the count starts again.
+            window.start, window.logged = now, 0
+            self._windows.move_to_end(key)
+        if window.logged < self.burst:
+            window.logged += 1
+            log.warn(format, **fields)
+            return
+        window.suppressed += 1
+        window.log = log
+        window.last = dict(fields, log_format=format)
+        if window.summary is None:
+            window.summary = self._clock.callLater(
+                max(0.0, window.start + self.interval - now), self._summarise, key
+            )
+
+    def _room(self, key: tuple[bytes, str], now: float) -> tuple[bytes, str]:
+        """
+        Make room for C{key}, new: forget the oldest intervals that ended
+        without a summary pending.
+
+        @return: C{key}, or L{OTHER_PEERS}'s for its kind if none could be
+            forgotten.
+        """
+        windows = self._windows
+        while len(windows) >= self.maxPeers:
+            oldest = next(iter(windows.values()))
+            if oldest.summary is not None or now - oldest.start < self.interval:
+                return (OTHER_PEERS, key[1])
+            windows.popitem(last=False)
+        return key
+
+    def _summarise(self, key: tuple[bytes, str]) -> None:
+        """
+        The interval of C{key} ended with lines not written: say how many.
+        Its next interval starts now, and writes no line but its summary.
+        """
+        window = self._windows[key]
+        now = self._clock.seconds()
+        assert window.log is not None  # (set with the first not written)
+        window.log.warn(
+            "... and {count} more {kind} from {peer} in the last {seconds:.0f} s"
+            " (not logged; the last: {last})",
+            count=window.suppressed,
+            kind=key[1],
+            peer="peer " + key[0].hex() if key[0] else "other peers",
+            seconds=now - window.start,
+            last=formatEvent(window.last),
+        )
+        window.start, window.suppressed, window.summary = now, 0, None
+        window.last, window.log = {}, None
+        self._windows.move_to_end(key)
+
+    def flush(self) -> None:
+        """
+        Write every summary now, and forget every count: the front stops.
+        """
+        for key, window in list(self._windows.items()):
+            if window.summary is not None:
+                cancelCall(window.summary)
+                self._summarise(key)
+        self._windows.clear()

@@ -1,0 +1,173 @@
+# -*- test-case-name: txmp.test.test_peerlog -*-
+"""
+Tests for L{txmp._peerlog}: paced warnings about peers.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from twisted.internet.task import Clock
+from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, formatEvent
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp._defaults import PEER_LOG_BURST, PEER_LOG_INTERVAL
+from txmp._peerlog import PacedLog
+
+P = b"\x01peer"
+Q = b"\x02peer"
+
+
+class PacedLogTests(SynchronousTestCase):
+    """
+    L{PacedLog} writes the first lines of a peer's kind of trouble, then
+    one summary per interval.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.events: list[LogEvent] = []
+        self.logger = Logger(observer=cast(ILogObserver, self.events.append))
+        self.log = PacedLog(self.clock)
+
+    def lines(self) -> list[str]:
+        """
+        The lines written so far, formatted.
+        """
+        return [formatEvent(e) for e in self.events]
+
+    def flood(self, count: int, peer: bytes = P, kind: str = "bad messages") -> None:
+        """
+        Warn C{count} times about C{peer}.
+        """
+        for i in range(count):
+            self.log.warn(
+                self.logger, peer, kind, "bad message {i} from {peer}", i=i, peer=peer.hex()
+            )
+
+    def test_defaults(self) -> None:
+        """
+        By default, L{PEER_LOG_BURST} lines per L{PEER_LOG_INTERVAL}.
+        """
+        self.assertEqual(
+            (self.log.burst, self.log.interval), (PEER_LOG_BURST, PEER_LOG_INTERVAL)
+        )
+
+    def test_firstLogged(self) -> None:
+        """
+        The first L{PEER_LOG_BURST} warnings about a peer are written as
+        given, at the warn level; the rest are not, and no summary comes
+        before the interval has passed.
+        """
+        self.flood(PEER_LOG_BURST + 5)
+        self.assertEqual(
+            self.lines(),
+            ["bad message %d from %s" % (i, P.hex()) for i in range(PEER_LOG_BURST)],
+        )
+        self.assertEqual({e["log_level"] for e in self.events}, {LogLevel.warn})
+        self.clock.advance(PEER_LOG_INTERVAL - 0.001)
+        self.assertEqual(len(self.events), PEER_LOG_BURST)
+
+    def test_summary(self) -> None:
+        """
+        Once the interval has passed, one line says how many were not
+        written, from which peer, in how long, and what the last said; the
+        count is exact.
+        """
+        self.flood(100000)
+        self.clock.advance(PEER_LOG_INTERVAL)
+        self.assertEqual(len(self.events), PEER_LOG_BURST + 1)
+        summary = self.events[-1]
+        self.assertEqual(summary["count"], 100000 - PEER_LOG_BURST)
+        self.assertEqual(summary["log_level"], LogLevel.warn)
+        self.assertEqual(
+            self.lines()[-1],
+            "... and 99990 more bad messages from peer %s in the last 10 s"
+            " (not logged; the last: bad message 99999 from %s)" % (P.hex(), P.hex()),
+        )
+
+    def test_floodGoesOn(self) -> None:
+        """
+        While a peer keeps on, each later interval writes its summary
+        only, with that interval's exact count; an interval without any
+        of its lines starts the count again, with L{PEER_LOG_BURST} lines.
+        """
+        self.flood(50)
+        self.clock.advance(PEER_LOG_INTERVAL)
+        self.flood(7)
+        self.clock.advance(PEER_LOG_INTERVAL / 2)
+        self.flood(3)
+        self.assertEqual(len(self.events), PEER_LOG_BURST + 1)
+        self.clock.advance(PEER_LOG_INTERVAL / 2)
+        self.assertEqual(len(self.events), PEER_LOG_BURST + 2)
+        self.assertEqual(self.events[-1]["count"], 10)
+        # Nothing for an interval: no summary, and the count starts again.
+        self.clock.advance(PEER_LOG_INTERVAL)
+        self.assertEqual(len(self.events), PEER_LOG_BURST + 2)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.flood(PEER_LOG_BURST)
+        self.assertEqual(len(self.events), 2 * PEER_LOG_BURST + 2)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_fewNoSummary(self) -> None:
+        """
+        A peer with no more than L{PEER_LOG_BURST} lines in an interval has
+        them all written, and no summary or timer.
+        """
+        self.flood(PEER_LOG_BURST)
+        self.clock.advance(PEER_LOG_INTERVAL)
+        self.flood(PEER_LOG_BURST)
+        self.assertEqual(len(self.events), 2 * PEER_LOG_BURST)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_perPeerAndKind(self) -> None:
+        """
+        Each peer, and each kind of line about a peer, has its own count.
+        """
+        self.flood(20, P)
+        self.flood(20, Q)
+        self.flood(20, P, "credits over the cap")
+        self.assertEqual(len(self.events), 3 * PEER_LOG_BURST)
+        self.clock.advance(PEER_LOG_INTERVAL)
+        summaries = sorted(
+            (e["peer"], e["kind"], e["count"]) for e in self.events[3 * PEER_LOG_BURST:]
+        )
+        self.assertEqual(
+            summaries,
+            [
+                ("peer " + P.hex(), "bad messages", 10),
+                ("peer " + P.hex(), "credits over the cap", 10),
+                ("peer " + Q.hex(), "bad messages", 10),
+            ],
+        )
+
+    def test_boundedPeers(self) -> None:
+        """
+        At most C{maxPeers} peers are counted apart: past that, a new peer
+        shares the count of other peers, while the old ones' intervals run;
+        one whose interval ended without a summary pending is forgotten to
+        make room.
+        """
+        log = PacedLog(self.clock, burst=1, maxPeers=2)
+        for peer in [P, Q, b"\x03", b"\x04", b"\x05"]:
+            log.warn(self.logger, peer, "bad", "from {peer}", peer=peer.hex())
+        self.assertEqual(self.lines(), ["from " + P.hex(), "from " + Q.hex(), "from 03"])
+        self.clock.advance(PEER_LOG_INTERVAL)
+        self.assertEqual(self.events[-1]["peer"], "other peers")
+        self.assertEqual(self.events[-1]["count"], 2)
+        # Every interval has ended: P's is forgotten for the new one's.
+        log.warn(self.logger, b"\x06", "bad", "from {peer}", peer="06")
+        self.assertEqual(self.lines()[-1], "from 06")
+        self.assertEqual(len(log._windows), 2)
+
+    def test_flush(self) -> None:
+        """
+        L{PacedLog.flush} writes the summaries pending, cancels their
+        timers and forgets every count.
+        """
+        self.flood(PEER_LOG_BURST + 3)
+        self.log.flush()
+        self.assertEqual(self.events[-1]["count"], 3)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.flood(1)
+        self.assertEqual(self.lines()[-1], "bad message 0 from %s" % (P.hex(),))
