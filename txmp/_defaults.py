@@ -249,6 +249,12 @@ PEER_LOG_BURST = 10
 PEER_LOG_INTERVAL = 10.0
 PEER_LOG_KEYS = 10000
 
+# How much of a label a peer chose (a HELLO's name, docs/protocol.md:
+# "a label for logs", of any length) a log line shows: 64 characters, then
+# "...".  Enough for host:pid, a container or pod name (63 at most in
+# Kubernetes) or a UUID; a peer cannot make every line about it 1000 bytes.
+LOG_NAME_LENGTH = 64
+
 # -- The handler ----------------------------------------------------------
 
 # The size of a handler's WSGI thread pool, and the credits it offers

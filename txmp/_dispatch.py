@@ -856,7 +856,7 @@ class Dispatcher:
             pending.handler.identity if pending.handler else b"",
             "invalid replies",
             "handler {name} sent an invalid reply to request {requestId}: {why}",
-            name=pending.handler.name if pending.handler else "?",
+            name=pending.handler.label if pending.handler else "?",
             requestId=pending.requestId.decode("ascii", "replace"),
             why=why,
         )
@@ -892,7 +892,7 @@ class Dispatcher:
         self._log.warn(
             "request {requestId} timed out on handler {name}",
             requestId=pending.requestId.decode("ascii"),
-            name=pending.handler.name if pending.handler else "?",
+            name=pending.handler.label if pending.handler else "?",
         )
         self._fail(pending, ReplyTimeout("no reply in time"), cancel=True)
 
@@ -957,7 +957,7 @@ class Dispatcher:
                 handler.identity,
                 "removals as unreachable",
                 "handler {name} is unreachable: removed",
-                name=handler.name,
+                name=handler.label,
             )
             self._requestsLost(
                 lost, [*dropped, *self._send.forget(handler.identity)]
@@ -1146,7 +1146,7 @@ class Dispatcher:
             self._bad(
                 handler.identity,
                 "CREDIT %d would give handler %s more than %d credits"
-                % (credits, handler.name, MAX_CREDITS),
+                % (credits, handler.label, MAX_CREDITS),
             )
             return
         self._drainQueue()
@@ -1251,7 +1251,7 @@ class Dispatcher:
         else:
             self._log.warn(
                 "handler {name} failed request {requestId}: {message}",
-                name=pending.handler.name,
+                name=pending.handler.label,
                 requestId=message.requestId.decode("ascii", "replace"),
                 message=message.message,
             )

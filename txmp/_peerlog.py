@@ -2,9 +2,10 @@
 """
 What the front logs about its ZeroMQ peers, made safe against a peer that
 misbehaves on purpose: a bounded rate of lines per peer and kind of
-trouble (L{PacedLog}).
+trouble (L{PacedLog}), and text a peer chose (a handler's C{HELLO} name)
+cut short and stripped of control characters (L{printable}).
 
-It is for error paths only: nothing here runs for a request that goes
+Both are for error paths only: nothing here runs for a request that goes
 well.
 """
 
@@ -17,15 +18,42 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger, formatEvent
 
 from txmp._defaults import (
+    LOG_NAME_LENGTH,
     PEER_LOG_BURST,
     PEER_LOG_INTERVAL,
     PEER_LOG_KEYS,
 )
 from txmp._interfaces import cancelCall
 
+# C0 controls, DEL and C1 controls: what a terminal or a log reader may
+# take for a line break or an escape sequence.  Each is written as \xNN.
+_CONTROLS = {
+    **{c: "\\x%02x" % (c,) for c in range(0x20)},
+    **{c: "\\x%02x" % (c,) for c in range(0x7F, 0xA0)},
+    # Unicode's line and paragraph separators.
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
 #: The peer L{PacedLog} files lines under once it keeps L{PEER_LOG_KEYS}
 #: others.
 OTHER_PEERS = b""
+
+
+def printable(text: str, length: int = LOG_NAME_LENGTH) -> str:
+    """
+    C{text}, a label a peer chose, as the front writes it in a log line: at
+    most C{length} characters of it, then C{...} if there was more, each
+    control character written as C{\\xNN}, so that it can neither make a
+    line as long as it likes nor start one that looks like the front's.
+
+    @param text: the text the peer sent (a C{HELLO}'s C{name}).
+    @return: text the same as C{text} when C{text} is short and has no
+        control character.
+    """
+    if len(text) > length:
+        text = text[:length] + "..."
+    return text.translate(_CONTROLS)
 
 
 @define(slots=False, eq=False, repr=False)

@@ -26,6 +26,7 @@ from twisted.logger import Logger
 from txmp import protocol
 from txmp._defaults import MAX_CREDITS
 from txmp._interfaces import cancelCall
+from txmp._peerlog import printable
 
 #: What the registry keeps for a handler's requests in flight: the
 #: dispatcher's own record of each, opaque here.
@@ -38,7 +39,9 @@ class HandlerState(Generic[T]):
     What the front knows of one registered handler.
 
     @ivar identity: its routing id on both sockets.
-    @ivar name: the name it gave in C{HELLO}.
+    @ivar name: the name it gave in C{HELLO}, as sent (for C{--stats}).
+    @ivar label: that name as log lines show it (L{printable}): a peer
+        chooses it, of any length.
     @ivar credits: how many more requests it can take now.
     @ivar inputWindow: the request-body window of its C{HELLO}, or L{None}
         (no flow control of request bodies).
@@ -59,11 +62,16 @@ class HandlerState(Generic[T]):
     name: str
     credits: int
     inputWindow: int | None = None
+    label: str = field(init=False)
     inFlight: dict[bytes, T] = field(init=False, factory=dict)
     abandoned: OrderedDict[bytes, None] = field(init=False, factory=OrderedDict)
     draining: bool = field(init=False, default=False)
     lastHeard: float = field(init=False, default=0.0)
     turn: int = field(init=False, default=0)
+
+    @label.default
+    def _label(self) -> str:
+        return printable(self.name)
 
 
 #: Sends frames to a handler.  A send that finds the handler unreachable is
@@ -175,6 +183,7 @@ class HandlerRegistry(Generic[T]):
             self.handlers[identity] = handler
         else:
             handler.name = hello.name
+            handler.label = printable(hello.name)
             if handler.draining:
                 # A draining handler gives no credit back: start again from
                 # what it offers now.
@@ -202,7 +211,7 @@ class HandlerRegistry(Generic[T]):
             return None
         (self._log.info if joined else self._log.debug)(
             "handler {name} joined with {credits} credits",
-            name=hello.name,
+            name=handler.label,
             credits=handler.credits,
         )
         if joined:
@@ -222,7 +231,7 @@ class HandlerRegistry(Generic[T]):
             handler.draining = True
             self._log.info(
                 "handler {name} is draining with {count} requests in flight",
-                name=handler.name,
+                name=handler.label,
                 count=len(handler.inFlight),
             )
             for callback in self.drainObservers:
@@ -240,7 +249,7 @@ class HandlerRegistry(Generic[T]):
         if self.handlers.get(handler.identity) is not handler:
             return None
         del self.handlers[handler.identity]
-        self._log.info("handler {name} left", name=handler.name)
+        self._log.info("handler {name} left", name=handler.label)
         lost = list(handler.inFlight.values())
         handler.inFlight.clear()
         return lost
@@ -255,7 +264,7 @@ class HandlerRegistry(Generic[T]):
             and self.handlers.get(handler.identity) is handler
         ):
             del self.handlers[handler.identity]
-            self._log.info("handler {name} drained and left", name=handler.name)
+            self._log.info("handler {name} drained and left", name=handler.label)
 
     # -- credits and requests ------------------------------------------------
 
@@ -385,7 +394,7 @@ class HandlerRegistry(Generic[T]):
         for handler in dead:
             self._log.warn(
                 "handler {name} silent for {count} heartbeats: declared dead",
-                name=handler.name,
+                name=handler.label,
                 count=protocol.SILENT_INTERVALS,
             )
             requests = self.remove(handler)

@@ -22,6 +22,7 @@ from txmp._defaults import (
     DEFAULT_HEARTBEAT,
     DEFAULT_QUEUE_TIMEOUT,
     DEFAULT_TIMEOUT,
+    LOG_NAME_LENGTH,
     MAX_CREDITS,
     MAX_PEER_IDS,
     PEER_LOG_BURST,
@@ -466,6 +467,33 @@ class RegistrationTests(DispatcherTestCase):
             self.dispatcher.stop()
         self.assertEqual([e.get("count") for e in events if "kind" in e], [2])
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_longNameLogged(self) -> None:
+        """
+        A handler's C{HELLO} name, of any length and any characters but
+        NUL (docs/protocol.md: a label for logs), is registered as sent,
+        but every log line about the handler shows at most
+        L{LOG_NAME_LENGTH} characters of it, then C{...}, with its control
+        characters escaped: a peer cannot make each line 1000 bytes long,
+        nor write one that looks like the front's own.
+        """
+        name = "\r\n2026-01-01T00:00:00+0000 [-] forged" + "x" * 1000
+        self.hello(A, 1, name=name)
+        self.assertEqual(self.dispatcher.handlers[A].name, name)
+        with capturedLogs() as events:
+            self.hello(A, 1, name=name)
+            self.credit(A, MAX_CREDITS)
+            self.dispatcher.registry.stop()
+            self.dispatcher.registry.start()
+            self.clock.advance(10 * DEFAULT_HEARTBEAT)
+        lines = [formatEvent(e) for e in events]
+        self.assertEqual(len(lines), 4, lines)
+        shown = "\\x0d\\x0a2026-01-01T00:00:00+0000 [-] forged" + "x" * 27 + "..."
+        for line in lines:
+            self.assertIn(shown, line)
+            self.assertNotIn("x" * (LOG_NAME_LENGTH + 1), line)
+            self.assertNotIn("\n", line)
+            self.assertNotIn("\r", line)
 
     def test_helloOverCreditCap(self) -> None:
         """

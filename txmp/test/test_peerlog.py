@@ -1,6 +1,7 @@
 # -*- test-case-name: txmp.test.test_peerlog -*-
 """
-Tests for L{txmp._peerlog}: paced warnings about peers.
+Tests for L{txmp._peerlog}: paced warnings about peers, and labels peers
+chose made safe for a log line.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._defaults import PEER_LOG_BURST, PEER_LOG_INTERVAL
-from txmp._peerlog import PacedLog
+from txmp._defaults import LOG_NAME_LENGTH, PEER_LOG_BURST, PEER_LOG_INTERVAL
+from txmp._peerlog import PacedLog, printable
 
 P = b"\x01peer"
 Q = b"\x02peer"
@@ -171,3 +172,34 @@ class PacedLogTests(SynchronousTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.flood(1)
         self.assertEqual(self.lines()[-1], "bad message 0 from %s" % (P.hex(),))
+
+
+class PrintableTests(SynchronousTestCase):
+    """
+    L{printable} makes a label a peer chose safe for a log line.
+    """
+
+    def test_unchanged(self) -> None:
+        """
+        A short label of printable characters, non-ASCII ones included, is
+        unchanged.
+        """
+        for name in ["web1:4242", "h\u00e9", "x" * LOG_NAME_LENGTH]:
+            self.assertEqual(printable(name), name)
+
+    def test_long(self) -> None:
+        """
+        A label longer than L{LOG_NAME_LENGTH} is cut there, with C{...}.
+        """
+        self.assertEqual(printable("y" * 1000), "y" * LOG_NAME_LENGTH + "...")
+
+    def test_controls(self) -> None:
+        """
+        Control characters (C0, DEL, C1, and Unicode's line separators) are
+        written as escapes: a name cannot start a log line of its own, nor
+        move a terminal's cursor.
+        """
+        self.assertEqual(
+            printable("a\nb\r\x1b[2J\x7f\x85\u2028"),
+            "a\\x0ab\\x0d\\x1b[2J\\x7f\\x85\\u2028",
+        )
