@@ -61,6 +61,7 @@ from txmp._dispatch import (
 from txmp._eager import eagerWrite
 from txmp._http import (
     HOP_BY_HOP,
+    LINE_START,
     NO_BODY_CODES,
     REASONS,
     ChunkedDecoder,
@@ -1092,6 +1093,12 @@ class FrontConnection(Protocol):
         while position < end:
             newline = buffer.find(b"\n", position)
             if newline < 0:
+                if self._head is None and buffer[position] not in LINE_START:
+                    # Not HTTP (a TLS ClientHello begins with 0x16): no
+                    # line end need come, so no waiting for one (408).
+                    self._buffer = b""
+                    self.refuse(400)
+                    return True
                 self._buffer = buffer[position:]
                 if self._headerCall is None:
                     self._headerCall = self.factory.reactor.callLater(

@@ -95,6 +95,14 @@ TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 FIELD_CHARS = rb"\t\x20-\x7e\x80-\xff"
 # The whole of a byte string is a token.
 TOKEN = re.compile(TCHAR + rb"+\Z")
+# The bytes that may begin a request's first line: a method's first
+# character (a tchar), or the CR of the empty line a server may ignore
+# before it (RFC 9112 section 2.2).  Any other is refused at once, without
+# waiting for a line end: a TLS ClientHello (0x16) sent to a plain port
+# never sends one.
+LINE_START = frozenset(
+    i for i in range(256) if re.fullmatch(TCHAR, bytes([i]))
+) | frozenset(b"\r")
 # Finds a byte no field value or reason phrase may hold.
 CONTROL = re.compile(rb"[^" + FIELD_CHARS + rb"]")
 # Visible ASCII and obs-text: no whitespace or control characters in a

@@ -46,6 +46,35 @@ class RequestLineTests(FrontTestCase):
         """
         self.assertRefused(httpHead(line=b"GE(T / HTTP/1.1"), 400)
 
+    def test_tlsHandshake(self) -> None:
+        """
+        A TLS ClientHello sent to a plain HTTP port is refused with 400 as
+        soon as its first byte (0x16) is seen, which cannot begin a
+        method: not 408 at the head deadline, waiting for a line end that
+        a TLS client never sends.
+        """
+        self.assertRefused(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400)
+
+    def test_firstByteNotToken(self) -> None:
+        """
+        Any first byte that cannot begin a method (a control character, a
+        space, a byte over 0x7f, a separator) is refused with 400 at once,
+        also after the one empty line forgiven before a request line.
+        """
+        for data in [b"\x00", b"\x80abc", b"(", b" ", b"\r\n\x16\x03"]:
+            self.assertRefused(data, 400)
+
+    def test_partialLineWaits(self) -> None:
+        """
+        A request line begun with a byte that may begin a method, or a CR
+        (the start of a forgiven empty line), waits for the rest.
+        """
+        for data in [b"G", b"GET / HT", b"\r", b"\r\nG"]:
+            channel, transport = self.sendRequest(data)
+            self.assertEqual(transport.value(), b"")
+            self.assertFalse(transport.disconnecting)
+            self.disconnect(channel)
+
     def test_emptyMethod(self) -> None:
         """
         A request line starting with a space is refused with 400.
