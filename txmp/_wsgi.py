@@ -96,6 +96,10 @@ Choices left open by PEP 3333
     and 1xx statuses are refused by C{start_response}: framing the
     response is the front's business.
 
+  - Spaces and tabs around a response header value are not part of it
+    (RFC 9110 section 5.5): C{start_response} drops them, as gunicorn
+    does (Django gives every C{Set-Cookie} a leading space).
+
   - The application's C{Content-Length} frames the response at the front,
     so it must be right.  C{start_response} refuses two of them, or one
     that is not a number (L{ValueError}: a 500, as for any bad head).  No
@@ -1362,6 +1366,9 @@ class RunningRequest:
                 raise TypeError(f"header must be a (str, str) tuple, not {header!r}")
             if not _TOKEN.match(name) or not _FIELD_VALUE.match(value):
                 raise ValueError(f"invalid header {header!r}")
+            # Whitespace around a field value is not part of it (RFC 9110
+            # section 5.5): Django's Set-Cookie values start with a space.
+            value = value.strip(" \t")
             lowered = name.lower()
             if lowered in _HOP_BY_HOP:
                 raise ValueError(f"hop-by-hop header {name!r} is not allowed")

@@ -1896,6 +1896,37 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
                 self.startResponseError("200 OK", [header]), ValueError, header
             )
 
+    def test_headerValueWhitespace(self) -> None:
+        """
+        Spaces and tabs around a header value are not part of it (RFC 9110
+        section 5.5) and are not sent: Django gives every C{Set-Cookie} a
+        leading space, which gunicorn strips too.  Whitespace inside a value
+        stays.
+        """
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            startResponse(
+                "200 OK",
+                [
+                    ("Set-Cookie", " a=1; Path=/"),
+                    ("X-Padded", "\t a  b \t"),
+                    ("Content-Length", " 2 "),
+                ],
+            )
+            return [b"ok"]
+
+        self.assertEqual(
+            self.runApp(app),
+            whole(
+                [b"ok"],
+                headers=[
+                    (b"Set-Cookie", b"a=1; Path=/"),
+                    (b"X-Padded", b"a  b"),
+                    (b"Content-Length", b"2"),
+                ],
+            ),
+        )
+
     def test_hopByHop(self) -> None:
         """
         Hop-by-hop headers raise L{ValueError}, as PEP 3333 asks (the same
@@ -2052,7 +2083,8 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
     def test_spacesAroundValue(self) -> None:
         """
-        Spaces and tabs around the value are allowed, as HTTP allows them.
+        Spaces and tabs around the value are allowed, as HTTP allows them,
+        and are not sent.
         """
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
@@ -2061,7 +2093,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            whole([b"hello"], headers=[(b"Content-Length", b" 5\t")]),
+            whole([b"hello"], headers=[(b"Content-Length", b"5")]),
         )
 
     def test_collectedTruncated(self) -> None:
