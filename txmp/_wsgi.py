@@ -85,7 +85,11 @@ Choices left open by PEP 3333
     with the head in one message; a C{Content-Length} is added when the
     C{len()} is 1 and the application set none (except for C{HEAD}
     requests and C{204}/C{304} responses).  Other iterables, and
-    C{write()}, are streamed chunk by chunk.
+    C{write()}, are streamed chunk by chunk.  A response without a body
+    (to C{HEAD}, or C{204}/C{304}) sends its head alone: its iterable is
+    not advanced past the chunk that makes the head final, and what
+    C{write()} is given is dropped, as the front would drop it (an
+    endless stream asked for with C{HEAD} would otherwise never end).
 
   - The message that completes the response (the head of a collected
     response, or the end of a streamed one) is sent only once the
@@ -930,8 +934,12 @@ class RunningRequest:
         Reactor thread only.
     @ivar _pending: the status code, reason and headers given to
         C{start_response} and not sent yet, or L{None}.  Application thread
-        only, like C{_addLength}, C{_limit}, C{_sent}, C{_headSent} and
-        C{_complete}.
+        only, like C{_hasBody}, C{_addLength}, C{_limit}, C{_sent},
+        C{_headSent} and C{_complete}.
+    @ivar _hasBody: whether the response has a body: not for C{HEAD}, nor
+        with status C{204} or C{304}.  Without one, a streamed iterable is
+        not advanced past the chunk that makes the head final, and what
+        C{write()} is given is dropped.
     @ivar _addLength: whether a collected response gets a
         C{Content-Length}: it has a body and the application set none.
     @ivar _limit: the application's C{Content-Length}, if the response
@@ -991,6 +999,7 @@ class RunningRequest:
         self._bodyEnded = False
         self._wholeLength: int | None = None
         self._pending: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
+        self._hasBody = True
         self._addLength = False
         self._limit: int | None = None
         self._sent = 0
@@ -1179,6 +1188,11 @@ class RunningRequest:
         if isinstance(result, (list, tuple)) or length == 1:
             return list(self._chunks(result)), length
         for chunk in self._chunks(result):
+            if self._pending is not None and not self._hasBody:
+                # The head is final at the first non-empty chunk, and a
+                # response without a body needs nothing more: the front
+                # would drop it, and an endless stream would never end.
+                break
             self._sendChunk(chunk)
         return [], length
 
@@ -1194,6 +1208,8 @@ class RunningRequest:
         @raise ValueError: if the body is shorter than the application's
             C{Content-Length}.
         """
+        if self._pending is not None and not self._hasBody:
+            body = []
         if self._headSent:
             body = self._fit(body)
             self._checkComplete()
@@ -1304,6 +1320,13 @@ class RunningRequest:
         @raise RequestCancelled: if the request is or gets cancelled while
             waiting for window.
         """
+        if not self._hasBody and self._pending is not None:
+            # (From write(): a response without a body sends its head alone.)
+            if not self._headSent:
+                status, reason, headers = self._pending
+                self._headSent = True
+                self._toReactor(self._sink.sendHead, status, reason, headers, [], True)
+            return
         if self._limit is not None:
             fitting = self._fit([chunk])
             if not fitting:
@@ -1383,7 +1406,7 @@ class RunningRequest:
             raise ValueError(f"{e}: {lengths!r}") from None
         code = int(match.group(1))
         self._pending = (code, match.group(2).encode("latin-1"), encoded)
-        hasBody = self._method != "HEAD" and code not in NO_BODY_CODES
+        hasBody = self._hasBody = self._method != "HEAD" and code not in NO_BODY_CODES
         self._addLength = hasBody and length is None
         self._limit = length if hasBody else None
         return self._write

@@ -2220,8 +2220,8 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
     def test_noBodyResponses(self) -> None:
         """
         The response to C{HEAD}, and C{204} and C{304} responses, have no
-        body whatever their C{Content-Length} says: nothing is cut, and no
-        body is missing.
+        body whatever their C{Content-Length} says: nothing is cut, no body
+        is missing, and none is sent.
         """
         for status, method, body in [
             ("200 OK", "HEAD", []),
@@ -2238,9 +2238,117 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
             calls = self.runApp(app, requestHead(method=method))
             self.assertEqual(calls[0][0], "sendHead", (status, method))
-            self.assertEqual(calls[0][4], body, (status, method))
+            self.assertEqual(calls[0][4], [], (status, method))
         self.assertEqual(self.failures(), [])
         self.assertEqual(self.overruns(), [])
+
+
+class NoBodyTests(RunnerMixin, SynchronousTestCase):
+    """
+    A response without a body (to C{HEAD}, or with status C{204} or C{304})
+    is not produced past its head, which is final at the first non-empty
+    chunk (PEP 3333): the front would drop the rest.
+    """
+
+    def test_headStopsStream(self) -> None:
+        """
+        For C{HEAD}, a streamed iterable (an endless event stream, a large
+        download from a generator) is advanced to its first non-empty
+        chunk, then closed, and the head is sent complete, alone.
+        """
+        body = ClosingIterable([b"", b"first", b"second", b"third"])
+        calls = self.runApp(answering(body), requestHead(method="HEAD"))
+        self.assertEqual(calls, whole([]))
+        self.assertEqual((body.nexts, body.closes), (2, 1))
+
+    def test_headStopsFileWrapper(self) -> None:
+        """
+        For C{HEAD}, a C{wsgi.file_wrapper} (Django's C{FileResponse}) is
+        read once, then closed.
+        """
+        file = RecordingFile(b"x" * (FILE_CHUNK_SIZE * 3))
+
+        def app(environ: Any, startResponse: Any) -> Any:
+            startResponse("200 OK", TEXT)
+            return environ["wsgi.file_wrapper"](file)
+
+        calls = self.runApp(app, requestHead(method="HEAD"))
+        self.assertEqual(calls, whole([]))
+        self.assertEqual((len(file.sizes), file.closed), (1, True))
+
+    def test_noBodyStatusStopsStream(self) -> None:
+        """
+        A C{204} or C{304} response's streamed iterable is advanced to its
+        first non-empty chunk, then closed.
+        """
+        for code, reason in [(204, "No Content"), (304, "Not Modified")]:
+            body = ClosingIterable([b"first", b"second"])
+
+            def app(
+                environ: Any,
+                startResponse: Any,
+                status: str = f"{code} {reason}",
+                body: ClosingIterable = body,
+            ) -> ClosingIterable:
+                startResponse(status, [])
+                return body
+
+            self.assertEqual(
+                self.runApp(app),
+                whole([], headers=[], status=code, reason=reason.encode("ascii")),
+                code,
+            )
+            self.assertEqual((body.nexts, body.closes), (1, 1), code)
+
+    def test_headReplacedBeforeFirstChunk(self) -> None:
+        """
+        For C{HEAD} too, the head can be replaced (with C{exc_info}) until
+        the first non-empty chunk, and that chunk ends the iteration.
+        """
+        reached = []
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b""
+            try:
+                raise ValueError("boom")
+            except ValueError:
+                startResponse("503 Unavailable", TEXT, sys.exc_info())
+            yield b"sorry"
+            reached.append(True)
+            yield b"more"
+
+        calls = self.runApp(app, requestHead(method="HEAD"))
+        self.assertEqual(calls, whole([], status=503, reason=b"Unavailable"))
+        self.assertEqual(reached, [])
+
+    def test_headWrite(self) -> None:
+        """
+        For C{HEAD}, what the application gives C{write()} is dropped: the
+        head goes at the first write, and the response ends when the
+        application returns.
+        """
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            write = startResponse("200 OK", TEXT)
+            write(b"a")
+            write(b"b")
+            return [b"c"]
+
+        self.assertEqual(
+            self.runApp(app, requestHead(method="HEAD")),
+            [sentHead([], True), ("sendBody", [], True), FINISHED],
+        )
+
+    def test_getStreamed(self) -> None:
+        """
+        A C{GET} response with a body is streamed whole, as before.
+        """
+        body = ClosingIterable([b"first", b"second"])
+        self.assertEqual(
+            self.runApp(answering(body)), streamed([b"first"], [b"second"])
+        )
+        self.assertEqual((body.nexts, body.closes), (3, 1))
 
 
 class ErrorTests(RunnerMixin, SynchronousTestCase):
