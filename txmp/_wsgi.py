@@ -107,7 +107,8 @@ Choices left open by PEP 3333
   - The application's C{Content-Length} frames the response at the front,
     so it must be right.  C{start_response} refuses two of them, or one
     that is not a number (L{ValueError}: a 500, as for any bad head).  No
-    more body than it says is sent: the rest is dropped and logged, and
+    more body than it says is sent: the rest is dropped and logged, a
+    streamed iterable is not advanced past the chunk that passes it, and
     the response ends normally (PEP 3333).  A body that ends short of it
     is an application error: a 500 if the head was not sent yet, else
     L{ResponseSink.sendError}, so that the front aborts the client's
@@ -1194,6 +1195,10 @@ class RunningRequest:
                 # would drop it, and an endless stream would never end.
                 break
             self._sendChunk(chunk)
+            if self._overran:
+                # Past the application's Content-Length: PEP 3333 says to
+                # stop iterating (an endless stream would never end).
+                break
         return [], length
 
     def _completeResponse(self, body: list[bytes], length: int | None) -> None:

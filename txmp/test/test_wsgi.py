@@ -2136,6 +2136,44 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(iterable.closes, 1)
         self.assertEqual(len(self.overruns()), 1)
 
+    def test_streamedOverrunStopsIterating(self) -> None:
+        """
+        A streamed iterable that passes its C{Content-Length} is not
+        advanced further (PEP 3333: the server "should stop iterating over
+        the response when enough data has been sent"): an endless one would
+        never end the response, and the next request on the client's
+        connection would wait for it.
+        """
+        iterable = ClosingIterable([b"ab", b"cdef", b"never", b"reached"])
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            startResponse("200 OK", [("Content-Length", "3")])
+            return iterable
+
+        self.assertEqual(
+            self.runApp(app),
+            streamed([b"ab"], [b"c"], headers=[(b"Content-Length", b"3")]),
+        )
+        self.assertEqual((iterable.nexts, iterable.closes), (2, 1))
+
+    def test_streamedExactLengthIteratedToEnd(self) -> None:
+        """
+        A streamed iterable as long as its C{Content-Length} is iterated to
+        its end, so that what a generator does after its last C{yield}
+        still runs.
+        """
+        iterable = ClosingIterable([b"ab", b"c"])
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            startResponse("200 OK", [("Content-Length", "3")])
+            return iterable
+
+        self.assertEqual(
+            self.runApp(app),
+            streamed([b"ab"], [b"c"], headers=[(b"Content-Length", b"3")]),
+        )
+        self.assertEqual((iterable.nexts, iterable.closes), (3, 1))
+
     def test_writeTruncated(self) -> None:
         """
         C{write()} past the C{Content-Length} sends only what fits, and
