@@ -298,6 +298,19 @@ class ResponseFramingTests(_AnsweringTestCase):
         await handler.waitForLine("longer than its Content-Length of 5 bytes")
 
     @asyncTest
+    async def test_longerEndlessStream(self) -> None:
+        """
+        A generator that never ends, under a C{Content-Length} of 5: the
+        client gets the 5 bytes, and the next request on the connection is
+        answered at once, because the handler stops iterating at the
+        overrun (PEP 3333) and ends the response.
+        """
+        await self.startFrontAndHandler(FRAMING)
+        [result], client = await self.pipelined("/long-endless")
+        self.assertEqual((result.code, result.body), (200, framing.LONG[:5]))
+        self.assertTrue(client.connected)
+
+    @asyncTest
     async def test_nonAsciiLength(self) -> None:
         """
         C{Content-Length: str(len(text))} for a non-ASCII text gets the

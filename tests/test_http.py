@@ -21,6 +21,7 @@ from .apps import hello, streaming
 
 HELLO = "tests.apps.hello:app"
 STREAMING = "tests.apps.streaming:app"
+ENDLESS = "tests.apps.streaming:endless"
 
 
 @implementer(IStreamClientEndpoint)
@@ -80,6 +81,27 @@ class HeadTests(SystemTestCase):
         self.assertEqual(head.code, 200, self.transcript())
         get = await client.request(self.rawRequest("GET", "/"))
         self.assertEqual((get.code, get.body), (200, streaming.BODY), self.transcript())
+
+    @asyncTest
+    async def test_headOfEndlessStreamKeepsConnection(self) -> None:
+        """
+        C{HEAD} on an endless stream (an event stream, say) is answered
+        with its head alone and ends there, so a request that follows on
+        the same connection is answered: the handler stopped the stream
+        instead of making a body for the front to drop, for ever.
+        """
+        await self.startFrontAndHandler(ENDLESS)
+        client = await self.rawConnection()
+        head = await self.withTimeout(
+            client.request(self.rawRequest("HEAD", "/"), head=True), 10, "the HEAD response"
+        )
+        self.assertEqual(head.code, 200, self.transcript())
+        second = await self.withTimeout(
+            client.request(self.rawRequest("HEAD", "/"), head=True),
+            10,
+            "a second HEAD response on the connection",
+        )
+        self.assertEqual(second.code, 200, self.transcript())
 
 
 class PersistentConnectionTests(SystemTestCase):

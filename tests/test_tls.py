@@ -60,14 +60,18 @@ def selfSigned(hostname: str) -> tuple[bytes, bytes]:
 @implementer(IPolicyForHTTPS)
 class TrustOnly:
     """
-    Trust one certificate, checking the host name against it.
+    Trust one certificate, checking the host name against it, and offer
+    C{protocols} in ALPN.
     """
 
-    def __init__(self, certificate: bytes) -> None:
+    def __init__(self, certificate: bytes, protocols: tuple[bytes, ...] = ()) -> None:
         self._root = ssl.Certificate.loadPEM(certificate)
+        self._protocols = list(protocols) or None
 
     def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
-        return ssl.optionsForClientTLS("localhost", trustRoot=self._root)
+        return ssl.optionsForClientTLS(
+            "localhost", trustRoot=self._root, acceptableProtocols=self._protocols
+        )
 
 
 class TLSTests(SystemTestCase):
@@ -85,6 +89,23 @@ class TLSTests(SystemTestCase):
         the application over TLS with that certificate, and the
         application sees C{https}.
         """
+        await self.assertServedOverTLS(())
+
+    @asyncTest
+    async def test_clientOfferingProtocols(self) -> None:
+        """
+        A client that offers C{h2} and C{http/1.1} in ALPN, as browsers,
+        curl and Python's C{http.client} do, is served too (Twisted 26.10
+        failed its handshake when the front named no protocol).
+        """
+        await self.assertServedOverTLS((b"h2", b"http/1.1"))
+
+    async def assertServedOverTLS(self, protocols: tuple[bytes, ...]) -> None:
+        """
+        Start a front listening with C{ssl:} and a handler, and check that
+        a client offering C{protocols} in ALPN gets its response over TLS,
+        the application seeing C{https}.
+        """
         certificate, key = selfSigned("localhost")
         self.workdir.child("cert.pem").setContent(certificate)
         self.workdir.child("key.pem").setContent(key)
@@ -98,7 +119,7 @@ class TLSTests(SystemTestCase):
         )
         await front.waitForLine("mpfront ready")
         await self.startHandler("h1", "tests.apps.recorder:app", front=front)
-        agent = Agent(reactor, contextFactory=TrustOnly(certificate))
+        agent = Agent(reactor, contextFactory=TrustOnly(certificate, protocols))
         response = await agent.request(
             b"GET", b"https://127.0.0.1:%d/" % (self.httpPort,)
         )

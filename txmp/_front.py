@@ -29,6 +29,7 @@ from twisted.internet.interfaces import (
     IAddress,
     IConsumer,
     IDelayedCall,
+    IProtocolNegotiationFactory,
     IPushProducer,
     IReactorTime,
     ISSLTransport,
@@ -1598,6 +1599,7 @@ else:
     _ServerFactory = ServerFactory
 
 
+@implementer(IProtocolNegotiationFactory)
 @define(slots=False, eq=False, repr=False)
 class FrontFactory(_ServerFactory):
     """
@@ -1635,6 +1637,15 @@ class FrontFactory(_ServerFactory):
 
     def buildProtocol(self, addr: IAddress | None) -> FrontConnection:
         return FrontConnection(self)
+
+    def acceptableProtocols(self) -> list[bytes]:
+        """
+        The protocols the front speaks, for TLS's ALPN (C{--listen ssl:}):
+        HTTP/1.1 alone.  Without them, Twisted 26.10's TLS fails the
+        handshake of every client that offers protocols (browsers, curl and
+        Python's C{http.client} do).
+        """
+        return [b"http/1.1"]
 
     def date(self) -> bytes:
         """

@@ -85,7 +85,11 @@ Choices left open by PEP 3333
     with the head in one message; a C{Content-Length} is added when the
     C{len()} is 1 and the application set none (except for C{HEAD}
     requests and C{204}/C{304} responses).  Other iterables, and
-    C{write()}, are streamed chunk by chunk.
+    C{write()}, are streamed chunk by chunk.  A response without a body
+    (to C{HEAD}, or C{204}/C{304}) sends its head alone: its iterable is
+    not advanced past the chunk that makes the head final, and what
+    C{write()} is given is dropped, as the front would drop it (an
+    endless stream asked for with C{HEAD} would otherwise never end).
 
   - The message that completes the response (the head of a collected
     response, or the end of a streamed one) is sent only once the
@@ -96,10 +100,15 @@ Choices left open by PEP 3333
     and 1xx statuses are refused by C{start_response}: framing the
     response is the front's business.
 
+  - Spaces and tabs around a response header value are not part of it
+    (RFC 9110 section 5.5): C{start_response} drops them, as gunicorn
+    does (Django gives every C{Set-Cookie} a leading space).
+
   - The application's C{Content-Length} frames the response at the front,
     so it must be right.  C{start_response} refuses two of them, or one
     that is not a number (L{ValueError}: a 500, as for any bad head).  No
-    more body than it says is sent: the rest is dropped and logged, and
+    more body than it says is sent: the rest is dropped and logged, a
+    streamed iterable is not advanced past the chunk that passes it, and
     the response ends normally (PEP 3333).  A body that ends short of it
     is an application error: a 500 if the head was not sent yet, else
     L{ResponseSink.sendError}, so that the front aborts the client's
@@ -926,8 +935,12 @@ class RunningRequest:
         Reactor thread only.
     @ivar _pending: the status code, reason and headers given to
         C{start_response} and not sent yet, or L{None}.  Application thread
-        only, like C{_addLength}, C{_limit}, C{_sent}, C{_headSent} and
-        C{_complete}.
+        only, like C{_hasBody}, C{_addLength}, C{_limit}, C{_sent},
+        C{_headSent} and C{_complete}.
+    @ivar _hasBody: whether the response has a body: not for C{HEAD}, nor
+        with status C{204} or C{304}.  Without one, a streamed iterable is
+        not advanced past the chunk that makes the head final, and what
+        C{write()} is given is dropped.
     @ivar _addLength: whether a collected response gets a
         C{Content-Length}: it has a body and the application set none.
     @ivar _limit: the application's C{Content-Length}, if the response
@@ -987,6 +1000,7 @@ class RunningRequest:
         self._bodyEnded = False
         self._wholeLength: int | None = None
         self._pending: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
+        self._hasBody = True
         self._addLength = False
         self._limit: int | None = None
         self._sent = 0
@@ -1175,7 +1189,16 @@ class RunningRequest:
         if isinstance(result, (list, tuple)) or length == 1:
             return list(self._chunks(result)), length
         for chunk in self._chunks(result):
+            if self._pending is not None and not self._hasBody:
+                # The head is final at the first non-empty chunk, and a
+                # response without a body needs nothing more: the front
+                # would drop it, and an endless stream would never end.
+                break
             self._sendChunk(chunk)
+            if self._overran:
+                # Past the application's Content-Length: PEP 3333 says to
+                # stop iterating (an endless stream would never end).
+                break
         return [], length
 
     def _completeResponse(self, body: list[bytes], length: int | None) -> None:
@@ -1190,6 +1213,8 @@ class RunningRequest:
         @raise ValueError: if the body is shorter than the application's
             C{Content-Length}.
         """
+        if self._pending is not None and not self._hasBody:
+            body = []
         if self._headSent:
             body = self._fit(body)
             self._checkComplete()
@@ -1300,6 +1325,13 @@ class RunningRequest:
         @raise RequestCancelled: if the request is or gets cancelled while
             waiting for window.
         """
+        if not self._hasBody and self._pending is not None:
+            # (From write(): a response without a body sends its head alone.)
+            if not self._headSent:
+                status, reason, headers = self._pending
+                self._headSent = True
+                self._toReactor(self._sink.sendHead, status, reason, headers, [], True)
+            return
         if self._limit is not None:
             fitting = self._fit([chunk])
             if not fitting:
@@ -1362,6 +1394,9 @@ class RunningRequest:
                 raise TypeError(f"header must be a (str, str) tuple, not {header!r}")
             if not _TOKEN.match(name) or not _FIELD_VALUE.match(value):
                 raise ValueError(f"invalid header {header!r}")
+            # Whitespace around a field value is not part of it (RFC 9110
+            # section 5.5): Django's Set-Cookie values start with a space.
+            value = value.strip(" \t")
             lowered = name.lower()
             if lowered in _HOP_BY_HOP:
                 raise ValueError(f"hop-by-hop header {name!r} is not allowed")
@@ -1376,7 +1411,7 @@ class RunningRequest:
             raise ValueError(f"{e}: {lengths!r}") from None
         code = int(match.group(1))
         self._pending = (code, match.group(2).encode("latin-1"), encoded)
-        hasBody = self._method != "HEAD" and code not in NO_BODY_CODES
+        hasBody = self._hasBody = self._method != "HEAD" and code not in NO_BODY_CODES
         self._addLength = hasBody and length is None
         self._limit = length if hasBody else None
         return self._write

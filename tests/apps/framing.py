@@ -5,6 +5,7 @@ applications get it wrong.
 
   - C{/long}: C{Content-Length: 5} and the body L{LONG} (a list).
   - C{/long-stream}: the same, yielded in pieces by a generator.
+  - C{/long-endless}: C{Content-Length: 5} and a generator that never ends.
   - C{/nonascii}: the everyday C{str(len(text))} of a non-ASCII L{TEXT},
     whose UTF-8 encoding is longer.
   - C{/short}: C{Content-Length: 50} and a generator yielding L{SHORT}.
@@ -36,6 +37,11 @@ def _pieces(data: bytes) -> Iterator[bytes]:
         yield data[start:start + 3]
 
 
+def _endless() -> Iterator[bytes]:
+    while True:
+        yield LONG
+
+
 def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
     path = environ["PATH_INFO"]
     plain = ("Content-Type", "text/plain; charset=utf-8")
@@ -45,6 +51,9 @@ def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[byte
     if path == "/long-stream":
         startResponse("200 OK", [plain, ("Content-Length", "5")])
         return _pieces(LONG)
+    if path == "/long-endless":
+        startResponse("200 OK", [plain, ("Content-Length", "5")])
+        return _endless()
     if path == "/nonascii":
         startResponse("200 OK", [plain, ("Content-Length", str(len(TEXT)))])
         return [TEXT.encode("utf-8")]

@@ -26,3 +26,17 @@ def _body() -> Iterator[bytes]:
 def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
     startResponse("200 OK", [("Content-Type", "text/plain")])
     return _body()
+
+
+def endless(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
+    """
+    An endless stream, as an event stream is: it ends only when the client
+    goes away.
+    """
+    startResponse("200 OK", [("Content-Type", "application/octet-stream")])
+    return _endless()
+
+
+def _endless() -> Iterator[bytes]:
+    while True:
+        yield b"x" * 65536

@@ -7,11 +7,13 @@ as raw bytes to a L{FrontConnection} over a L{StringTransport}.
 
 from __future__ import annotations
 
+import datetime
 import errno
 from typing import Any, cast
 
 from twisted.internet.abstract import FileDescriptor
-from twisted.internet.interfaces import ITCPTransport
+from twisted.internet.interfaces import IProtocolNegotiationFactory, ITCPTransport
+from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import ILogObserver, LogEvent, Logger
@@ -39,6 +41,18 @@ from txmp.testing import (
     RecordingReply,
     WritingConnection,
 )
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    from twisted.internet import ssl
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+    from twisted.test.iosim import connectedServerAndClient
+except ImportError:
+    # The tls extra is not installed (Debian's PyPy 3.9: setup.cfg).
+    ssl = None  # type: ignore[assignment]
 
 
 @implementer(ITCPTransport)
@@ -2330,3 +2344,84 @@ class ResponseBodyTests(SynchronousTestCase):
         body.finishBody()
         self.assertEqual(request.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
 
+
+
+def _selfSigned(hostname: str) -> tuple[bytes, bytes]:
+    """
+    A new self-signed certificate for C{hostname}, and its key, as PEM.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), False)
+        .sign(key, hashes.SHA256())
+    )
+    return (
+        certificate.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
+class ProtocolNegotiationTests(FrontTestCase):
+    """
+    Over TLS (C{--listen ssl:}), the front agrees on HTTP/1.1 with clients
+    that offer protocols in ALPN.
+    """
+
+    if ssl is None:
+        skip = "the tls extra (pyOpenSSL, cryptography) is not installed"
+
+    def test_acceptableProtocols(self) -> None:
+        """
+        L{FrontFactory} names HTTP/1.1 alone to TLS
+        (L{IProtocolNegotiationFactory}): the front speaks no other.
+        """
+        self.assertTrue(IProtocolNegotiationFactory.providedBy(self.site))
+        self.assertEqual(self.site.acceptableProtocols(), [b"http/1.1"])
+
+    def test_clientOfferingProtocols(self) -> None:
+        """
+        A client that offers C{h2} and C{http/1.1} in ALPN, as browsers,
+        curl and Python's C{http.client} do, completes its TLS handshake
+        with the front on C{http/1.1}, and its request goes to a handler.
+        Twisted 26.10's TLS fails such a handshake (an C{internal_error}
+        alert) when the server's factory names no protocol.
+        """
+        certificate, key = _selfSigned("localhost")
+        server = TLSMemoryBIOFactory(
+            ssl.PrivateCertificate.loadPEM(key + certificate).options(),
+            False,
+            self.site,
+            self.clock,
+        )
+        client = TLSMemoryBIOFactory(
+            ssl.optionsForClientTLS(
+                "localhost",
+                trustRoot=ssl.Certificate.loadPEM(certificate),
+                acceptableProtocols=[b"h2", b"http/1.1"],
+            ),
+            True,
+            ClientFactory.forProtocol(Protocol),
+            self.clock,
+        )
+        clientProtocol, _, pump = connectedServerAndClient(
+            lambda: server.buildProtocol(self.clientAddress),
+            lambda: client.buildProtocol(self.serverAddress),
+            clock=self.clock,
+        )
+        clientProtocol.write(b"GET /path HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        pump.flush()
+        self.assertEqual(clientProtocol.negotiatedProtocol, b"http/1.1")
+        self.assertEqual([request.head.target for request in self.requestsSent()], ["/path"])

@@ -1896,6 +1896,37 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
                 self.startResponseError("200 OK", [header]), ValueError, header
             )
 
+    def test_headerValueWhitespace(self) -> None:
+        """
+        Spaces and tabs around a header value are not part of it (RFC 9110
+        section 5.5) and are not sent: Django gives every C{Set-Cookie} a
+        leading space, which gunicorn strips too.  Whitespace inside a value
+        stays.
+        """
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            startResponse(
+                "200 OK",
+                [
+                    ("Set-Cookie", " a=1; Path=/"),
+                    ("X-Padded", "\t a  b \t"),
+                    ("Content-Length", " 2 "),
+                ],
+            )
+            return [b"ok"]
+
+        self.assertEqual(
+            self.runApp(app),
+            whole(
+                [b"ok"],
+                headers=[
+                    (b"Set-Cookie", b"a=1; Path=/"),
+                    (b"X-Padded", b"a  b"),
+                    (b"Content-Length", b"2"),
+                ],
+            ),
+        )
+
     def test_hopByHop(self) -> None:
         """
         Hop-by-hop headers raise L{ValueError}, as PEP 3333 asks (the same
@@ -2052,7 +2083,8 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
     def test_spacesAroundValue(self) -> None:
         """
-        Spaces and tabs around the value are allowed, as HTTP allows them.
+        Spaces and tabs around the value are allowed, as HTTP allows them,
+        and are not sent.
         """
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
@@ -2061,7 +2093,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(
             self.runApp(app),
-            whole([b"hello"], headers=[(b"Content-Length", b" 5\t")]),
+            whole([b"hello"], headers=[(b"Content-Length", b"5")]),
         )
 
     def test_collectedTruncated(self) -> None:
@@ -2103,6 +2135,44 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(body, b"c")
         self.assertEqual(iterable.closes, 1)
         self.assertEqual(len(self.overruns()), 1)
+
+    def test_streamedOverrunStopsIterating(self) -> None:
+        """
+        A streamed iterable that passes its C{Content-Length} is not
+        advanced further (PEP 3333: the server "should stop iterating over
+        the response when enough data has been sent"): an endless one would
+        never end the response, and the next request on the client's
+        connection would wait for it.
+        """
+        iterable = ClosingIterable([b"ab", b"cdef", b"never", b"reached"])
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            startResponse("200 OK", [("Content-Length", "3")])
+            return iterable
+
+        self.assertEqual(
+            self.runApp(app),
+            streamed([b"ab"], [b"c"], headers=[(b"Content-Length", b"3")]),
+        )
+        self.assertEqual((iterable.nexts, iterable.closes), (2, 1))
+
+    def test_streamedExactLengthIteratedToEnd(self) -> None:
+        """
+        A streamed iterable as long as its C{Content-Length} is iterated to
+        its end, so that what a generator does after its last C{yield}
+        still runs.
+        """
+        iterable = ClosingIterable([b"ab", b"c"])
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            startResponse("200 OK", [("Content-Length", "3")])
+            return iterable
+
+        self.assertEqual(
+            self.runApp(app),
+            streamed([b"ab"], [b"c"], headers=[(b"Content-Length", b"3")]),
+        )
+        self.assertEqual((iterable.nexts, iterable.closes), (3, 1))
 
     def test_writeTruncated(self) -> None:
         """
@@ -2188,8 +2258,8 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
     def test_noBodyResponses(self) -> None:
         """
         The response to C{HEAD}, and C{204} and C{304} responses, have no
-        body whatever their C{Content-Length} says: nothing is cut, and no
-        body is missing.
+        body whatever their C{Content-Length} says: nothing is cut, no body
+        is missing, and none is sent.
         """
         for status, method, body in [
             ("200 OK", "HEAD", []),
@@ -2206,9 +2276,117 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
             calls = self.runApp(app, requestHead(method=method))
             self.assertEqual(calls[0][0], "sendHead", (status, method))
-            self.assertEqual(calls[0][4], body, (status, method))
+            self.assertEqual(calls[0][4], [], (status, method))
         self.assertEqual(self.failures(), [])
         self.assertEqual(self.overruns(), [])
+
+
+class NoBodyTests(RunnerMixin, SynchronousTestCase):
+    """
+    A response without a body (to C{HEAD}, or with status C{204} or C{304})
+    is not produced past its head, which is final at the first non-empty
+    chunk (PEP 3333): the front would drop the rest.
+    """
+
+    def test_headStopsStream(self) -> None:
+        """
+        For C{HEAD}, a streamed iterable (an endless event stream, a large
+        download from a generator) is advanced to its first non-empty
+        chunk, then closed, and the head is sent complete, alone.
+        """
+        body = ClosingIterable([b"", b"first", b"second", b"third"])
+        calls = self.runApp(answering(body), requestHead(method="HEAD"))
+        self.assertEqual(calls, whole([]))
+        self.assertEqual((body.nexts, body.closes), (2, 1))
+
+    def test_headStopsFileWrapper(self) -> None:
+        """
+        For C{HEAD}, a C{wsgi.file_wrapper} (Django's C{FileResponse}) is
+        read once, then closed.
+        """
+        file = RecordingFile(b"x" * (FILE_CHUNK_SIZE * 3))
+
+        def app(environ: Any, startResponse: Any) -> Any:
+            startResponse("200 OK", TEXT)
+            return environ["wsgi.file_wrapper"](file)
+
+        calls = self.runApp(app, requestHead(method="HEAD"))
+        self.assertEqual(calls, whole([]))
+        self.assertEqual((len(file.sizes), file.closed), (1, True))
+
+    def test_noBodyStatusStopsStream(self) -> None:
+        """
+        A C{204} or C{304} response's streamed iterable is advanced to its
+        first non-empty chunk, then closed.
+        """
+        for code, reason in [(204, "No Content"), (304, "Not Modified")]:
+            body = ClosingIterable([b"first", b"second"])
+
+            def app(
+                environ: Any,
+                startResponse: Any,
+                status: str = f"{code} {reason}",
+                body: ClosingIterable = body,
+            ) -> ClosingIterable:
+                startResponse(status, [])
+                return body
+
+            self.assertEqual(
+                self.runApp(app),
+                whole([], headers=[], status=code, reason=reason.encode("ascii")),
+                code,
+            )
+            self.assertEqual((body.nexts, body.closes), (1, 1), code)
+
+    def test_headReplacedBeforeFirstChunk(self) -> None:
+        """
+        For C{HEAD} too, the head can be replaced (with C{exc_info}) until
+        the first non-empty chunk, and that chunk ends the iteration.
+        """
+        reached = []
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b""
+            try:
+                raise ValueError("boom")
+            except ValueError:
+                startResponse("503 Unavailable", TEXT, sys.exc_info())
+            yield b"sorry"
+            reached.append(True)
+            yield b"more"
+
+        calls = self.runApp(app, requestHead(method="HEAD"))
+        self.assertEqual(calls, whole([], status=503, reason=b"Unavailable"))
+        self.assertEqual(reached, [])
+
+    def test_headWrite(self) -> None:
+        """
+        For C{HEAD}, what the application gives C{write()} is dropped: the
+        head goes at the first write, and the response ends when the
+        application returns.
+        """
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            write = startResponse("200 OK", TEXT)
+            write(b"a")
+            write(b"b")
+            return [b"c"]
+
+        self.assertEqual(
+            self.runApp(app, requestHead(method="HEAD")),
+            [sentHead([], True), ("sendBody", [], True), FINISHED],
+        )
+
+    def test_getStreamed(self) -> None:
+        """
+        A C{GET} response with a body is streamed whole, as before.
+        """
+        body = ClosingIterable([b"first", b"second"])
+        self.assertEqual(
+            self.runApp(answering(body)), streamed([b"first"], [b"second"])
+        )
+        self.assertEqual((body.nexts, body.closes), (3, 1))
 
 
 class ErrorTests(RunnerMixin, SynchronousTestCase):
