@@ -2144,16 +2144,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         never end the response, and the next request on the client's
         connection would wait for it.
         """
-        iterable = ClosingIterable([b"ab", b"cdef", b"never", b"reached"])
-
-        def app(environ: Any, startResponse: Any) -> ClosingIterable:
-            startResponse("200 OK", [("Content-Length", "3")])
-            return iterable
-
-        self.assertEqual(
-            self.runApp(app),
-            streamed([b"ab"], [b"c"], headers=[(b"Content-Length", b"3")]),
-        )
+        iterable = self.assertStreamsThree([b"ab", b"cdef", b"never", b"reached"])
         self.assertEqual((iterable.nexts, iterable.closes), (2, 1))
 
     def test_streamedExactLengthIteratedToEnd(self) -> None:
@@ -2162,7 +2153,18 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         its end, so that what a generator does after its last C{yield}
         still runs.
         """
-        iterable = ClosingIterable([b"ab", b"c"])
+        iterable = self.assertStreamsThree([b"ab", b"c"])
+        self.assertEqual((iterable.nexts, iterable.closes), (3, 1))
+
+    def assertStreamsThree(self, chunks: list[bytes]) -> ClosingIterable:
+        """
+        Run an application that declares a C{Content-Length} of 3 and
+        returns C{chunks} as a L{ClosingIterable}, and assert that the
+        handler streams C{b"ab"}, then C{b"c"}.
+
+        @return: The iterable, to check how far it was iterated.
+        """
+        iterable = ClosingIterable(chunks)
 
         def app(environ: Any, startResponse: Any) -> ClosingIterable:
             startResponse("200 OK", [("Content-Length", "3")])
@@ -2172,7 +2174,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
             self.runApp(app),
             streamed([b"ab"], [b"c"], headers=[(b"Content-Length", b"3")]),
         )
-        self.assertEqual((iterable.nexts, iterable.closes), (3, 1))
+        return iterable
 
     def test_writeTruncated(self) -> None:
         """
