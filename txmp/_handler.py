@@ -530,7 +530,10 @@ class FrontLink:
         elif isinstance(message, protocol.Cancel):
             running = self.running.get(message.requestId)
             if running is not None:
-                self._log.warn(
+                # Info, not a warning: most often the client went away, no
+                # fault of the handler's, and the front warns of a
+                # --timeout itself.
+                self._log.info(
                     "request {requestId} cancelled by the front while running "
                     "(client gone or --timeout passed)",
                     requestId=message.requestId.decode("ascii", "replace"),

@@ -717,12 +717,25 @@ class RequestTests(FrontLinkTestCase):
 
     def test_cancel(self) -> None:
         """
-        C{CANCEL} cancels the running request with that id, and only it.
+        C{CANCEL} cancels the running request with that id, and only it,
+        and says so at level info: a client that goes away is no fault of
+        the handler's (the front warns of a C{--timeout} itself).
         """
         self.request(b"front1.1")
         self.request(b"front1.2")
-        self.fromFront(protocol.encodeCancel(b"front1.2"))
+        with capturedLogs() as events:
+            self.fromFront(protocol.encodeCancel(b"front1.2"))
         self.assertEqual([r.cancelled for r in self.runner.runs], [False, True])
+        self.assertEqual(
+            [(e["log_level"], formatEvent(e)) for e in events],
+            [
+                (
+                    LogLevel.info,
+                    "request front1.2 cancelled by the front while running "
+                    "(client gone or --timeout passed)",
+                )
+            ],
+        )
 
     def test_cancelUnknown(self) -> None:
         """
