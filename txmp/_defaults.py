@@ -255,6 +255,12 @@ PEER_LOG_KEYS = 10000
 # Kubernetes) or a UUID; a peer cannot make every line about it 1000 bytes.
 LOG_NAME_LENGTH = 64
 
+# How much of an ERROR's message (docs/protocol.md: "what went wrong, for
+# the log", text the handler chose) a front's log line shows: 300
+# characters, then "...".  txmp's handler sends "WSGI application error";
+# another's may carry an exception's text, which 300 characters keep.
+LOG_MESSAGE_LENGTH = 300
+
 # -- The handler ----------------------------------------------------------
 
 # The size of a handler's WSGI thread pool, and the credits it offers

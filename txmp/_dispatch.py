@@ -32,12 +32,13 @@ from txmp._defaults import (
     DEFAULT_TIMEOUT,
     DEFAULT_WINDOW,
     GRANT_DIVISOR,
+    LOG_MESSAGE_LENGTH,
     MAX_CREDITS,
     MAX_PEER_IDS,
 )
 from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
-from txmp._peerlog import PacedLog
+from txmp._peerlog import PacedLog, printable
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import PeerSender, PeerUnreachable
 
@@ -1250,9 +1251,11 @@ class Dispatcher:
                 self._consumerFailed(pending)
         else:
             self._log.warn(
-                "handler {name} failed request {requestId}: {message}",
+                "handler {name} failed request {requestId}: {why}",
                 name=pending.handler.label,
                 requestId=message.requestId.decode("ascii", "replace"),
-                message=message.message,
+                # (Not "message": a legacy log observer, as trial installs,
+                # replaces a "message" that is not a tuple with ().)
+                why=printable(message.message, LOG_MESSAGE_LENGTH),
             )
             self._fail(pending, HandlerFailed(message.message))

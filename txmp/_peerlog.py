@@ -47,7 +47,9 @@ def printable(text: str, length: int = LOG_NAME_LENGTH) -> str:
     control character written as C{\\xNN}, so that it can neither make a
     line as long as it likes nor start one that looks like the front's.
 
-    @param text: the text the peer sent (a C{HELLO}'s C{name}).
+    @param text: the text the peer sent (a C{HELLO}'s C{name}, an
+        C{ERROR}'s message).
+    @param length: how many of its characters to show.
     @return: text the same as C{text} when C{text} is short and has no
         control character.
     """

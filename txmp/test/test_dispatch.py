@@ -22,6 +22,7 @@ from txmp._defaults import (
     DEFAULT_HEARTBEAT,
     DEFAULT_QUEUE_TIMEOUT,
     DEFAULT_TIMEOUT,
+    LOG_MESSAGE_LENGTH,
     LOG_NAME_LENGTH,
     MAX_CREDITS,
     MAX_PEER_IDS,
@@ -811,6 +812,23 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual(str(error), "boom")
         self.assertEqual(self.dispatcher.stats["status502"], 1)
         self.assertNoLeak()
+
+    def test_errorMessageLogged(self) -> None:
+        """
+        C{ERROR}'s message, text the handler chose, is logged with its
+        control characters escaped and cut after L{LOG_MESSAGE_LENGTH}
+        characters, as a C{HELLO}'s name is: a handler cannot write a line
+        that looks like the front's own, nor one as long as it likes.
+        """
+        message = "boom\r\n2026-01-01T00:00:00+0000 [-] forged" + "x" * 1000
+        with capturedLogs() as events:
+            self.reply(A, protocol.encodeError(self.requestId, message))
+        [line] = [formatEvent(e) for e in events if "failed request" in formatEvent(e)]
+        self.assertIn("boom\\x0d\\x0a2026-01-01T00:00:00+0000 [-] forged", line)
+        self.assertNotIn("\n", line)
+        self.assertNotIn("x" * (LOG_MESSAGE_LENGTH + 1), line)
+        self.assertTrue(line.endswith("..."), line)
+        self.assertEqual(str(self.assertFrontError(self.d, HandlerFailed, 502)), message)
 
     def test_errorAfterHead(self) -> None:
         """
