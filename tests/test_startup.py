@@ -11,7 +11,14 @@ import socket
 
 from twisted.internet.error import ProcessTerminated
 
-from ._harness import SystemTestCase, TwistdProcess, asyncTest, freePort, loopbackEndpoint
+from ._harness import (
+    SystemTestCase,
+    TwistdProcess,
+    asyncTest,
+    freePort,
+    loopbackEndpoint,
+    twistdCommand,
+)
 
 
 class StartupErrorTests(SystemTestCase):
@@ -191,6 +198,38 @@ class StartupErrorTests(SystemTestCase):
             "front", self.frontArguments("--access-log", path)
         )
         await self.assertFailsToStart(front, "--access-log", path)
+
+    @asyncTest
+    async def test_unwritableLogfileAndPidfile(self) -> None:
+        """
+        A twistd C{--logfile} or C{--pidfile} in a directory that does not
+        exist is refused before anything starts, in one line naming the
+        option, for a daemon and in the foreground, where twistd failed
+        with a traceback (the pidfile's after the start-up lines, then
+        another one for the pidfile it could not remove).
+        """
+        missing = self.workdir.child("no-such-dir")
+        logfile, pidfile = missing.child("front.log").path, missing.child("front.pid").path
+        for label, twistd, option, path in [
+            ("logfile", ["--nodaemon", f"--logfile={logfile}", "--pidfile="],
+             "--logfile", logfile),
+            ("pidfile", ["--nodaemon", "--logfile=-", f"--pidfile={pidfile}"],
+             "--pidfile", pidfile),
+            ("daemon", [f"--logfile={logfile}", f"--pidfile={pidfile}"],
+             "--logfile", logfile),
+        ]:
+            front = self.startProcess(
+                label, [*twistdCommand(), *twistd, *self.frontArguments()]
+            )
+            line = await self.assertFailsToStart(front, "twistd mpfront:", option, path)
+            self.assertIn("No such file or directory", line)
+            self.assertEqual(len(front.lines), 1, self.transcript())
+        handler = self.startProcess("handler", [
+            *twistdCommand(), "--nodaemon", "--logfile=-", f"--pidfile={pidfile}",
+            "mphandler", "--app", "tests.apps.hello:app",
+        ])
+        await self.assertFailsToStart(handler, "twistd mphandler:", "--pidfile", pidfile)
+        self.assertFalse(missing.exists())
 
     @asyncTest
     async def test_usageErrorOneLine(self) -> None:

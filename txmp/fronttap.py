@@ -47,6 +47,7 @@ from txmp._options import (
     TxmpOptions,
     checkAddresses,
     checkPrivateDirectory,
+    checkWritable,
     findSpec,
     nonNegative,
     positive,
@@ -275,16 +276,7 @@ class Options(TxmpOptions):
         if self["access-log"] not in (None, "-"):
             # Checked, not created: under twistd --uid the file is opened,
             # and so created, as that user, once the front starts.
-            path = self["access-log"]
-            directory = os.path.dirname(os.path.abspath(path))
-            if os.path.exists(path):
-                why = None if os.access(path, os.W_OK) else "Permission denied"
-            elif not os.path.isdir(directory):
-                why = "No such file or directory"
-            else:
-                why = None if os.access(directory, os.W_OK) else "Permission denied"
-            if why is not None:
-                raise usage.UsageError(f"--access-log {path}: {why}")
+            checkWritable("--access-log", self["access-log"])
 
 
 def makeService(options: Options, reactor: IFrontReactor | None = None) -> MultiService:

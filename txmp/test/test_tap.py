@@ -33,7 +33,16 @@ from twisted.runner.procmon import ProcessMonitor
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 import txmp
-from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
+from txmp import (
+    _defaults,
+    _exit,
+    _frontservice,
+    _handlerservice,
+    _logs,
+    demo,
+    fronttap,
+    handlertap,
+)
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, positive
@@ -1676,6 +1685,25 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertTrue(callable(options["application"]))
         self.assertEqual(sys.path[0], directory.path)
 
+    def test_profileCheckedNotCreated(self) -> None:
+        """
+        C{--profile FILE} that the handler could not write (its directory
+        does not exist) is a usage error when it starts, not a line in its
+        log when it stops, the whole run's profile lost; one it can write
+        is not created while parsing.
+        """
+        self.keepPathAndDirectory()
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        path = directory.child("run.pstats")
+        self.parse("--app", "txmp.demo:app", "--profile", path.path)
+        self.assertFalse(path.exists())
+        missing = directory.child("no").child("run.pstats").path
+        error = self.assertRaises(
+            usage.UsageError, self.parse, "--app", "txmp.demo:app", "--profile", missing
+        )
+        self.assertEqual(str(error), f"--profile {missing}: No such file or directory")
+
     def test_chdir(self) -> None:
         """
         C{--chdir DIR} changes to DIR before loading the application from
@@ -2164,6 +2192,76 @@ class TxmpOptionsTests(SynchronousTestCase):
         """
         self.assertRaises(usage.UsageError, fronttap.Options().parseOptions,
                           ["--timeout", "0"])
+
+    def underTwistd(self, **twistd: object) -> tuple[dict[str, object], Callable[..., None]]:
+        """
+        twistd's options C{twistd} (its C{subCommand} C{mpfront}), and a
+        function that parses C{mpfront}'s arguments as their subcommand,
+        as twistd does: its usage errors exit.
+        """
+
+        class TwistdOptions(dict[str, object]):
+            subCommand = "mpfront"
+
+        parent = TwistdOptions(twistd)
+        # (configureTwistd records the settings of the log it makes.)
+        self.patch(_logs, "_twistdSettings", {})
+
+        def parse(*args: str) -> None:
+            options = fronttap.Options()
+            options.parent = cast(usage.Options, parent)
+            options.parseOptions(list(args))
+
+        return parent, parse
+
+    def test_twistdFilesUnwritable(self) -> None:
+        """
+        A C{--logfile} or C{--pidfile} of twistd's own that the process
+        could not write (its directory does not exist, or it is a
+        directory) makes it exit at once with one line naming the option,
+        where twistd would fail with a traceback once started.
+        """
+        missing = FilePath(self.mktemp()).child("front")
+        cases: list[tuple[dict[str, object], str]] = [
+            ({"nodaemon": True, "logfile": missing.path + ".log", "pidfile": ""},
+             f"--logfile {missing.path}.log: No such file or directory"),
+            ({"nodaemon": False, "logfile": missing.path + ".log", "pidfile": ""},
+             f"--logfile {missing.path}.log: No such file or directory"),
+            ({"nodaemon": True, "logfile": "-", "pidfile": missing.path + ".pid"},
+             f"--pidfile {missing.path}.pid: No such file or directory"),
+            ({"nodaemon": True, "logfile": "-", "pidfile": os.getcwd()},
+             f"--pidfile {os.getcwd()}: Is a directory"),
+        ]
+        for twistd, line in cases:
+            _, parse = self.underTwistd(**twistd)
+            error = self.assertRaises(SystemExit, parse)
+            self.assertEqual(
+                str(error.code), f"twistd mpfront: {line} (see twistd mpfront --help)"
+            )
+
+    def test_twistdFilesWritable(self) -> None:
+        """
+        A log file and a pidfile that can be written are neither refused
+        nor created while parsing; standard output (C{--logfile -}, or no
+        C{--logfile} in the foreground) is no file, and neither is a
+        C{--logfile} that twistd's C{--syslog} or C{--logger} leaves
+        unused.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        missing = directory.child("no").child("front.log").path
+        cases: list[dict[str, object]] = [
+            {"nodaemon": False, "logfile": directory.child("front.log").path,
+             "pidfile": directory.child("front.pid").path},
+            {"nodaemon": True, "logfile": "-", "pidfile": ""},
+            {"nodaemon": True, "logfile": None, "pidfile": ""},
+            {"nodaemon": True, "logfile": missing, "pidfile": "", "syslog": True},
+            {"nodaemon": True, "logfile": missing, "pidfile": "", "logger": "a.b"},
+        ]
+        for twistd in cases:
+            _, parse = self.underTwistd(**twistd)
+            parse()
+        self.assertEqual(directory.listdir(), [])
 
     def test_usageErrorUnderTwistd(self) -> None:
         """
