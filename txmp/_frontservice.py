@@ -735,6 +735,8 @@ class SpawnedHandlers(MultiService):
         self._bootFailures = 0
         # During a reload: the old handler each new one retires once it joins.
         self._retiring: dict[str, str] = {}
+        # A reload asked for during one, to start once that one is over.
+        self._reloadAgain = False
 
     def startService(self) -> None:
         # The commands are made now: the addresses and keys are known only
@@ -873,6 +875,7 @@ class SpawnedHandlers(MultiService):
             if not self._retiring:
                 self._log.info("reload: done, handlers {names}",
                                names=" ".join(self.names))
+                self._reloadIfAsked()
 
     def _processStarted(self, name: str) -> None:
         if name in self._notJoined:
@@ -901,6 +904,17 @@ class SpawnedHandlers(MultiService):
             if new in self._supervised:
                 self._retire(new)
         self._retiring.clear()
+        self._reloadIfAsked()
+
+    def _reloadIfAsked(self) -> None:
+        """
+        A reload is over: start the one asked for meanwhile, if any (in
+        the next iteration, not inside the process monitor's call that
+        ended this one).
+        """
+        if self._reloadAgain:
+            self._reloadAgain = False
+            self._reactor.callLater(0, self.reload)
 
     def _exitBootFailed(self) -> None:
         if self._stopping:
@@ -917,11 +931,20 @@ class SpawnedHandlers(MultiService):
         Replace every handler by a new one, which loads the application's
         code anew, draining each old one once its replacement has joined:
         no request is refused or lost meanwhile (SIGHUP).
+
+        Asked again during a reload (the code changed again: a second
+        deployment, or C{--reload} seeing another edit), it starts another
+        once this one is over, since the new handlers may have imported
+        the code before the change; asked several times, only one.
         """
         if self._stopping:
             return
         if self._retiring:
-            self._log.warn("reload: already reloading; ignored")
+            if not self._reloadAgain:
+                self._reloadAgain = True
+                self._log.info(
+                    "reload: already reloading; another will follow once it is done"
+                )
             return
         old = self.names
         self._log.info("reload: starting {count} new handlers", count=len(old))

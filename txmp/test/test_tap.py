@@ -1456,6 +1456,56 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.spawned.handlerDraining(self.name(1))
         self.assertEqual(len(self.started()), 4)
 
+    def test_reloadDuringReload(self) -> None:
+        """
+        SIGHUP during a reload (the code changed again) starts one more
+        reload once the first is over, since its new handlers may have
+        imported the code before the change: however many came meanwhile,
+        one.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        with capturedLogs() as events:
+            self.spawned.reload()
+            self.spawned.reload()
+            self.spawned.reload()
+        self.assertIn(
+            "reload: already reloading; another will follow once it is done",
+            [formatEvent(event) for event in events],
+        )
+        self.assertEqual(len(self.started()), 4)
+        self.spawned.handlerJoined(self.name(3))
+        self.spawned.handlerJoined(self.name(4))
+        self.reactor.advance(0)
+        self.assertEqual(self.started(), [self.name(n) for n in range(1, 7)])
+        self.spawned.handlerJoined(self.name(5))
+        self.assertEqual(self.signals(self.name(3)), ["TERM"])
+        self.spawned.handlerJoined(self.name(6))
+        self.assertEqual(self.signals(self.name(4)), ["TERM"])
+        self.assertEqual(self.spawned.names, [self.name(5), self.name(6)])
+        self.reactor.advance(0)
+        self.assertEqual(len(self.started()), 6)
+
+    def test_reloadAfterAbandonedReload(self) -> None:
+        """
+        SIGHUP during a reload whose new handlers cannot boot (the second
+        deployment fixes the first, say) starts another reload once the
+        first is abandoned.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.reload()
+        self.spawned.reload()
+        for _ in range(_defaults.BOOT_FAILURES):
+            self.exits(self.name(3))
+            self.reactor.advance(60)
+        self.assertEqual(self.started()[-2:], [self.name(5), self.name(6)])
+        self.spawned.handlerJoined(self.name(5))
+        self.spawned.handlerJoined(self.name(6))
+        self.assertEqual(self.signals(self.name(1)), ["TERM"])
+        self.assertEqual(self.signals(self.name(2)), ["TERM"])
+        self.assertEqual(self.spawned.names, [self.name(5), self.name(6)])
+
     def test_noDeprecatedProcmon(self) -> None:
         """
         Starting, reloading, resizing, replacing and stopping handlers, and
