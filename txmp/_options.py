@@ -197,6 +197,20 @@ def checkPrivateDirectory() -> None:
         )
 
 
+def checkJitter(options: Mapping[str, object]) -> None:
+    """
+    Refuse C{--max-requests-jitter} without C{--max-requests}: it is added
+    to that limit, and without one it would do nothing, silently (gunicorn
+    recycles every 0 to J requests then).
+
+    @raise usage.UsageError: if so.
+    """
+    if options["max-requests-jitter"] and not options["max-requests"]:
+        raise usage.UsageError(
+            "--max-requests-jitter is added to --max-requests, which is not given"
+        )
+
+
 def checkWritable(option: str, path: str) -> None:
     """
     Refuse, with a usage error naming C{option}, a file this process could

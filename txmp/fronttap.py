@@ -46,6 +46,7 @@ from txmp._options import (
     OptParameter,
     TxmpOptions,
     checkAddresses,
+    checkJitter,
     checkPrivateDirectory,
     checkWritable,
     findSpec,
@@ -240,6 +241,15 @@ class Options(TxmpOptions):
             checkApplicationModule(self["app"])
         if self["reload"] and not self["spawn"]:
             raise usage.UsageError("--reload is for --spawn handlers")
+        if not self["spawn"]:
+            # Passed to the handlers the front spawns, and to nothing else:
+            # without --spawn they would change nothing, silently.
+            for name in ("threads", "max-requests", "max-requests-jitter"):
+                if self[name]:
+                    raise usage.UsageError(
+                        f"--{name} is for --spawn handlers (give it to mphandler)"
+                    )
+        checkJitter(self)
         try:
             # Told to every handler in WELCOME, which writes at most 18
             # digits after the point: refused now, not at the first HELLO.

@@ -33,6 +33,7 @@ from txmp._options import (
     OptParameter,
     TxmpOptions,
     checkAddresses,
+    checkJitter,
     checkWritable,
     nonNegative,
     positive,
@@ -182,6 +183,7 @@ class Options(TxmpOptions):
             )
         checkAddresses("--send", self["send"])
         checkAddresses("--return", self["return"])
+        checkJitter(self)
         self["fronts"] = list(zip(self["send"], self["return"]))
         checkHandlerSecurity(self)
         if self["chdir"] is not None:

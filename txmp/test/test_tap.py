@@ -207,6 +207,38 @@ class FrontOptionsTests(OptionsTestCase):
         """
         self.assertRaises(usage.UsageError, self.parse, "--app", "txmp.demo:app")
 
+    def test_handlerOptionsNeedSpawn(self) -> None:
+        """
+        C{--threads}, C{--max-requests} and C{--max-requests-jitter}, which
+        the front passes to its C{--spawn} handlers, are usage errors
+        without C{--spawn}, naming the option: they would change nothing.
+        """
+        for args in [["--threads", "8"], ["--max-requests", "100"],
+                     ["--max-requests", "100", "--max-requests-jitter", "10"]]:
+            error = self.assertRaises(usage.UsageError, self.parse, *args)
+            self.assertEqual(
+                str(error), f"{args[0]} is for --spawn handlers (give it to mphandler)"
+            )
+        options = self.parse("--spawn", "1", "--app", "txmp.demo:app", "--threads", "8",
+                             "--max-requests", "100", "--max-requests-jitter", "10")
+        self.assertEqual(
+            (options["threads"], options["max-requests"], options["max-requests-jitter"]),
+            (8, 100, 10),
+        )
+
+    def test_jitterNeedsMaxRequests(self) -> None:
+        """
+        C{--max-requests-jitter} without C{--max-requests} is a usage error:
+        it is added to that limit, and the front would not even pass it on.
+        """
+        error = self.assertRaises(
+            usage.UsageError, self.parse,
+            "--spawn", "1", "--app", "txmp.demo:app", "--max-requests-jitter", "10",
+        )
+        self.assertEqual(
+            str(error), "--max-requests-jitter is added to --max-requests, which is not given"
+        )
+
     def test_spawnAppNotFound(self) -> None:
         """
         C{--spawn} with an C{--app} whose module cannot be found (a typo) is
@@ -1734,6 +1766,22 @@ class HandlerOptionsTests(OptionsTestCase):
         options = self.parse("--app", "txmp_cwd_app:app")
         self.assertTrue(callable(options["application"]))
         self.assertEqual(sys.path[0], directory.path)
+
+    def test_jitterNeedsMaxRequests(self) -> None:
+        """
+        C{--max-requests-jitter} without C{--max-requests} is a usage error:
+        it is added to that limit, and without one it would do nothing.
+        """
+        error = self.assertRaises(
+            usage.UsageError, self.parse, "--app", "txmp.demo:app",
+            "--max-requests-jitter", "10",
+        )
+        self.assertEqual(
+            str(error), "--max-requests-jitter is added to --max-requests, which is not given"
+        )
+        options = self.parse("--app", "txmp.demo:app", "--max-requests", "5",
+                             "--max-requests-jitter", "10")
+        self.assertEqual(options["max-requests-jitter"], 10)
 
     def test_profileCheckedNotCreated(self) -> None:
         """
