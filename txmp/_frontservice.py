@@ -1048,6 +1048,9 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
             signal.SIGTTOU: _noHandlersToRemove,
         },
         once=[signal.SIGINT, signal.SIGTERM],
+        # Its default action would kill the front at once (and dump core),
+        # leaving its pidfile, private directory and requests in progress.
+        aliases={signal.SIGQUIT: signal.SIGTERM},
     )
     signals.setServiceParent(top)
     if options["spawn"]:

@@ -467,7 +467,9 @@ def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
         actions[signal.SIGHUP] = watch.parentGone
     # Ctrl-C reaches a spawned handler, then its front's SIGTERM: stop once.
     SignalActions(
-        reactor, actions, once=[signal.SIGINT, signal.SIGTERM]
+        reactor, actions, once=[signal.SIGINT, signal.SIGTERM],
+        # Its default action would kill the handler with requests running.
+        aliases={signal.SIGQUIT: signal.SIGTERM},
     ).setServiceParent(top)
     if watch is not None:
         # After the signal actions: the parent-death signal it asks for must

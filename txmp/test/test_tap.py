@@ -645,6 +645,8 @@ class FrontMakeServiceTests(SynchronousTestCase):
             signal.SIGTTOU: _frontservice._noHandlersToRemove,
         })
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
+        # (Its default action would kill the front at once.)
+        self.assertEqual(signals.aliases, {signal.SIGQUIT: signal.SIGTERM})
 
     def test_straySignalsLogged(self) -> None:
         """
@@ -1935,6 +1937,7 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertEqual(handler.links, [])
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
+        self.assertEqual(signals.aliases, {signal.SIGQUIT: signal.SIGTERM})
         self.assertEqual(signals.actions, {
             signal.SIGUSR1: handler.reopenLogs,
             signal.SIGUSR2: handler.profileFor,
