@@ -232,6 +232,40 @@ class StartupErrorTests(SystemTestCase):
         self.assertFalse(missing.exists())
 
     @asyncTest
+    async def test_daemonCannotStart(self) -> None:
+        """
+        A daemon (twistd without C{-n}, as in docs/deployment.md's "One
+        host, one command") that cannot start, a front whose port is in use
+        or a handler given a bad address, makes the C{twistd} command that
+        launched it exit at once with status 1, printing the line, and
+        leaves no pidfile; that command waited for ever (twistd tells it
+        of an exception, not of the C{SystemExit} carrying the line), and
+        the pidfile named a dead process.
+        """
+        run = self.workdir.child("run")
+        run.makedirs()
+        for label, arguments, words in [
+            ("front", self.frontArguments(port=self.occupiedPort()),
+             ["mpfront: --listen", "Address already in use"]),
+            ("handler", ["mphandler", "--app", "tests.apps.hello:app",
+                         "--send", self.sendAddress, "--return", "tcp://127.0.0.1:x"],
+             ["mphandler: --return: cannot connect to tcp://127.0.0.1:x"]),
+        ]:
+            pidfile = run.child(label + ".pid")
+            launcher = self.startProcess(label, [
+                *twistdCommand(), f"--pidfile={pidfile.path}",
+                f"--logfile={run.child(label + '.log').path}", *arguments,
+            ])
+            end = await self.withTimeout(launcher.whenEnded(), 30, f"the {label}'s twistd")
+            self.assertIsInstance(end, ProcessTerminated, self.transcript())
+            assert isinstance(end, ProcessTerminated)
+            self.assertEqual(end.exitCode, 1, self.transcript())
+            [said] = [line for line in launcher.lines if "An error has occurred" in line]
+            for word in words:
+                self.assertIn(word, said, self.transcript())
+            self.assertFalse(pidfile.exists(), self.transcript())
+
+    @asyncTest
     async def test_usageErrorOneLine(self) -> None:
         """
         A usage error is one line naming the option, not the usage text.

@@ -49,6 +49,7 @@ from txmp._defaults import (
     SPAWN_REAP_MARGIN,
 )
 from txmp._dispatch import Dispatcher
+from txmp._exit import leaveTwistd
 from txmp._front import FrontFactory
 from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor, cancelCall
@@ -121,13 +122,17 @@ def _endpointError(description: str, error: Exception) -> str:
     return _reason(error)
 
 
-def _stopAndExit(reactor: IReactorCore, status: int) -> None:
+def _stopAndExit(reactor: IReactorCore, status: int, options: object = None) -> None:
     """
     Stop the reactor (gracefully, as on SIGTERM), then exit with C{status}
     (twistd would exit 0).
+
+    @param options: the front's options: their twistd's pidfile is
+        removed, as twistd would once its reactor returned (L{leaveTwistd}).
     """
 
     def exitNow() -> None:
+        leaveTwistd(options)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
@@ -335,7 +340,7 @@ class FrontService(Service):
         # An endpoint that failed once the reactor ran: stop, and exit
         # non-zero once the reactor has stopped.
         self._log.critical("mpfront: {error}", error=error)
-        _stopAndExit(self._reactor, 1)
+        _stopAndExit(self._reactor, 1, self._options)
         return failure
 
     def reopenLogs(self) -> None:
@@ -924,7 +929,7 @@ class SpawnedHandlers(MultiService):
             "(see their lines above): exiting",
             count=BOOT_FAILURES,
         )
-        _stopAndExit(self._reactor, BOOT_FAILED_STATUS)
+        _stopAndExit(self._reactor, BOOT_FAILED_STATUS, self._options)
 
     def reload(self) -> None:
         """
@@ -1007,16 +1012,24 @@ class _FrontTree(MultiService):
     one of the next cannot start (it raises C{SystemExit}, with its one
     line), so that what they made (the C{--spawn} front's private
     directory) is not left behind; twistd exits without running the
-    reactor, and so without stopping them.
+    reactor, and so without stopping them, nor removing its pidfile or
+    telling the twistd that launched it as a daemon (L{leaveTwistd}).
+
+    @ivar options: the front's options.
     """
+
+    def __init__(self, options: object = None) -> None:
+        MultiService.__init__(self)
+        self.options = options
 
     def startService(self) -> None:
         try:
             MultiService.startService(self)
-        except SystemExit:
+        except SystemExit as e:
             for service in reversed(list(self)):
                 if service.running:
                     service.stopService()
+            leaveTwistd(self.options, str(e.code))
             raise
 
 
@@ -1029,7 +1042,7 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
     C{SIGUSR2}, C{SIGTTIN} and C{SIGTTOU} (which operators of gunicorn send
     to its master) would kill or freeze the front.
     """
-    top = _FrontTree()
+    top = _FrontTree(options)
     links: PrivateLinks | None = None
     if options["spawn"]:
         # Started before the front and its handlers, whose options it

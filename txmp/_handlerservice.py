@@ -30,6 +30,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txmp._defaults import HIGH_WATER_MARK, PARENT_CHECK_INTERVAL
+from txmp._exit import leaveTwistd
 from txmp._handler import FrontLink
 from txmp._interfaces import IHandlerReactor
 from txmp._logs import reopenLogFiles
@@ -142,7 +143,9 @@ class HandlerService(Service):
                     sock.connect(address)
                 except AddressError as e:
                     context.shutdown()
-                    raise SystemExit(f"mphandler: {option}: {e}") from None
+                    line = f"mphandler: {option}: {e}"
+                    leaveTwistd(options, line)
+                    raise SystemExit(line) from None
         # After the sockets: threads left running by a failure above would
         # keep the process from exiting.
         pool.start()

@@ -827,6 +827,103 @@ class FrontTreeTests(SynchronousTestCase):
         self.assertEqual(len(made), 1)
         self.assertFalse(os.path.exists(made[0]))
 
+    def test_startFailureLeavesTwistd(self) -> None:
+        """
+        A front that cannot start removes its twistd's pidfile and tells
+        the twistd that launched it as a daemon why (L{_exit.leaveTwistd}):
+        twistd does so for an exception, not for the C{SystemExit} that
+        carries the one line, and its launcher waited for ever.
+        """
+        options, pidfile, read = underTwistdDaemon(self)
+
+        class Refusing(Service):
+            def startService(self) -> None:
+                raise SystemExit("mpfront: --listen tcp:80: in use")
+
+        tree = _frontservice._FrontTree(options)
+        Refusing().setServiceParent(tree)
+        self.assertRaises(SystemExit, tree.startService)
+        self.assertFalse(pidfile.exists())
+        self.assertEqual(os.read(read, 200), b"1 mpfront: --listen tcp:80: in use")
+
+
+def underTwistdDaemon(case: SynchronousTestCase) -> tuple[Any, FilePath[str], int]:
+    """
+    Options whose C{parent} is twistd's, as a daemon that twistd has
+    started: its pidfile, which holds this process's PID, and its status
+    pipe to the launching C{twistd}, whose reading end is returned.
+    """
+    pidfile = FilePath(case.mktemp())
+    pidfile.setContent(b"%d" % (os.getpid(),))
+    read, write = os.pipe()
+    case.addCleanup(os.close, read)
+    # (Closed by the code under test, unless it fails.)
+    case.addCleanup(lambda: os.close(write) if twistd["statusPipe"] is not None else None)
+    twistd = {"pidfile": pidfile.path, "statusPipe": write}
+    options = types.SimpleNamespace(parent=twistd)
+    return options, pidfile, read
+
+
+class LeaveTwistdTests(SynchronousTestCase):
+    """
+    Tests for L{_exit.leaveTwistd}, what twistd does for a process that
+    cannot start, done for the one-line C{SystemExit} txmp raises.
+    """
+
+    def test_startFailed(self) -> None:
+        """
+        Given the line saying why it could not start, it removes the
+        pidfile, and writes C{1} and the line to the launching C{twistd}'s
+        status pipe, then closes it, as twistd does for an exception
+        (that C{twistd} prints it and exits with status 1).
+        """
+        options, pidfile, read = underTwistdDaemon(self)
+        _exit.leaveTwistd(options, "mpfront: --listen tcp:80: in use")
+        self.assertFalse(pidfile.exists())
+        self.assertEqual(os.read(read, 200), b"1 mpfront: --listen tcp:80: in use")
+        self.assertEqual(os.read(read, 200), b"")
+
+    def test_longLine(self) -> None:
+        """
+        At most 100 bytes go down the pipe, as twistd writes: its launcher
+        reads 100.
+        """
+        options, _, read = underTwistdDaemon(self)
+        _exit.leaveTwistd(options, "x" * 200)
+        self.assertEqual(os.read(read, 200), b"1 " + b"x" * 98)
+
+    def test_exiting(self) -> None:
+        """
+        Without a line (exiting once started, when twistd has written to
+        the pipe already and closed it), only the pidfile is removed.
+        """
+        options, pidfile, _ = underTwistdDaemon(self)
+        write = options.parent["statusPipe"]
+        _exit.leaveTwistd(options)
+        self.assertFalse(pidfile.exists())
+        self.assertEqual(options.parent["statusPipe"], write)
+
+    def test_othersPidfile(self) -> None:
+        """
+        A pidfile that names another process (another twistd's, written
+        over ours) is left alone.
+        """
+        options, pidfile, _ = underTwistdDaemon(self)
+        pidfile.setContent(b"1")
+        _exit.leaveTwistd(options, "why")
+        self.assertEqual(pidfile.getContent(), b"1")
+
+    def test_notUnderTwistd(self) -> None:
+        """
+        Options parsed alone (no twistd parent), or under a twistd in the
+        foreground without a pidfile, are no error.
+        """
+        _exit.leaveTwistd(object(), "why")
+        _exit.leaveTwistd(types.SimpleNamespace(parent=None), "why")
+        _exit.leaveTwistd(
+            types.SimpleNamespace(parent={"pidfile": "", "statusPipe": None}), "why"
+        )
+
 
 class StopAndExitTests(SynchronousTestCase):
     """
@@ -851,6 +948,19 @@ class StopAndExitTests(SynchronousTestCase):
         reactor.run()
         _frontservice._stopAndExit(reactor, 3)
         self.assertEqual(self.stoppedWith(reactor), [3])
+
+    def test_pidfileRemoved(self) -> None:
+        """
+        Given the front's options, it removes their twistd's pidfile before
+        the exit, which skips twistd's own removal.
+        """
+        options, pidfile, _ = underTwistdDaemon(self)
+        reactor = FakeReactor()
+        reactor.run()
+        _frontservice._stopAndExit(reactor, 3, options)
+        self.assertTrue(os.path.exists(pidfile.path))
+        self.assertEqual(self.stoppedWith(reactor), [3])
+        self.assertFalse(os.path.exists(pidfile.path))
 
     def test_alreadyStopping(self) -> None:
         """
