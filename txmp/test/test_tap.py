@@ -33,16 +33,8 @@ from twisted.runner.procmon import ProcessMonitor
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 import txmp
-from txmp import (
-    _defaults,
-    _exit,
-    _frontservice,
-    _handlerservice,
-    _logs,
-    demo,
-    fronttap,
-    handlertap,
-)
+from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
+from txmp import _logs as logs
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, positive
@@ -2416,7 +2408,7 @@ class TxmpOptionsTests(SynchronousTestCase):
 
         parent = TwistdOptions(twistd)
         # (configureTwistd records the settings of the log it makes.)
-        self.patch(_logs, "_twistdSettings", {})
+        self.patch(logs, "_twistdSettings", {})
 
         def parse(*args: str) -> None:
             options = fronttap.Options()
