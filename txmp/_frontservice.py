@@ -25,7 +25,7 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.error import CannotListenError, ReactorNotRunning
+from twisted.internet.error import CannotListenError, ProcessTerminated, ReactorNotRunning
 from twisted.internet.interfaces import (
     IDelayedCall,
     IListeningPort,
@@ -618,6 +618,12 @@ def _handlerMonitor(
     return HandlerMonitor(reactor=reactor)
 
 
+#: The signals by which a handler that stopped as asked exits: twistd
+#: raises again the one that stopped its reactor (SIGQUIT is taken as
+#: SIGTERM).
+_STOPPING_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
 class SpawnedProcess:
     """
     One run of a spawned handler's process, from its start to its end: it
@@ -634,6 +640,8 @@ class SpawnedProcess:
     @ivar pid: its process ID.
     @ivar ended: whether it has ended.
     """
+
+    _log = Logger()
 
     def __init__(
         self,
@@ -655,6 +663,7 @@ class SpawnedProcess:
 
         def processExited(reason: Failure) -> None:
             # Reaped: its PID is gone, its pipes may still hold lines.
+            self._logAbnormalExit(reason)
             if not self.ended:
                 self._outputCall = clock.callLater(SPAWN_OUTPUT_GRACE, self._end)
 
@@ -665,6 +674,32 @@ class SpawnedProcess:
 
         protocol.processExited = processExited  # type: ignore[method-assign]
         protocol.processEnded = processEnded  # type: ignore[method-assign]
+
+    def _logAbnormalExit(self, reason: Failure) -> None:
+        """
+        Say how the process exited, if not as a handler stops: with a
+        status other than 0, or killed by a signal other than those that
+        stop it (twistd raises again the one that stopped its reactor).
+        Its own log says nothing of a SIGKILL (the kernel's OOM killer, an
+        operator) or a crash, and procmon restarts it without a word.
+        """
+        value = reason.value
+        if not isinstance(value, ProcessTerminated):
+            return
+        if value.signal is not None:
+            if value.signal in _STOPPING_SIGNALS:
+                return
+            try:
+                name = signal.Signals(value.signal).name
+            except ValueError:
+                name = str(value.signal)
+            how = f"killed by signal {value.signal} ({name})"
+        else:
+            how = f"exited with status {value.exitCode}"
+        self._log.warn(
+            "spawned handler {name} (PID {pid}) {how}",
+            name=self.name, pid=self.pid, how=how,
+        )
 
     def whenEnded(self) -> Deferred[None]:
         """

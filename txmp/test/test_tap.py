@@ -23,9 +23,9 @@ from typing import Any, Callable, cast
 import twisted.internet
 from twisted.application.service import IServiceCollection, MultiService, Service
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone
+from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import LogEvent, capturedLogs, formatEvent
+from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
@@ -1571,6 +1571,43 @@ class SpawnedHandlersTests(SynchronousTestCase):
             self.stopping(events),
             ["mpfront stopping: waited 0.0 s for 0 spawned handlers to exit"],
         )
+
+    def test_abnormalExitLogged(self) -> None:
+        """
+        A handler that exits with a status other than 0, or is killed by a
+        signal other than SIGTERM or SIGINT (which twistd raises again once
+        stopped), is named in a warning with its PID and how it ended:
+        procmon restarts it without a word, and a SIGKILL (the OOM killer)
+        or a crash leaves nothing in its own log.
+        """
+        for name in (self.name(1), self.name(2)):
+            self.spawned.handlerJoined(name)
+        pid = self.spawned._running[self.name(1)].pid
+        endings = [
+            (self.name(1), ProcessTerminated(signal=signal.SIGKILL)),
+            (self.name(2), ProcessTerminated(exitCode=2)),
+            (self.name(1), ProcessDone(0)),
+            (self.name(2), ProcessTerminated(signal=signal.SIGTERM)),
+            (self.name(1), ProcessTerminated(signal=signal.SIGINT)),
+        ]
+        lines = []
+        for name, how in endings:
+            protocol = self.spawned._monitor.protocols[name]
+            with capturedLogs() as events:
+                protocol.processExited(Failure(how))
+                protocol.processEnded(Failure(how))
+            lines.append([(formatEvent(e), e["log_level"]) for e in events
+                          if e.get("log_namespace") == "txmp._frontservice.SpawnedProcess"])
+            # (Restarted by procmon; joined again.)
+            self.reactor.advance(60)
+            self.spawned.handlerJoined(name)
+        self.assertEqual(lines, [
+            [(f"spawned handler {self.name(1)} (PID {pid}) killed by signal 9 (SIGKILL)",
+              LogLevel.warn)],
+            [(f"spawned handler {self.name(2)} (PID {pid}) exited with status 2",
+              LogLevel.warn)],
+            [], [], [],
+        ])
 
     def test_reload(self) -> None:
         """
