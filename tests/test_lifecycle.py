@@ -29,7 +29,9 @@ class FrontStopTests(SystemTestCase):
     SIGTERM to a front with a slow request in progress.
     """
 
-    async def assertDrains(self, front: TwistdProcess, handlerOutput: TwistdProcess) -> None:
+    async def assertDrains(
+        self, front: TwistdProcess, handlerOutput: TwistdProcess, signal: str = "TERM"
+    ) -> None:
         """
         Start a 2-second request, SIGTERM C{front} once the application
         runs it, and assert that new connections are refused while the
@@ -37,10 +39,11 @@ class FrontStopTests(SystemTestCase):
 
         @param handlerOutput: the process whose output shows the
             application's lines.
+        @param signal: the signal sent instead of C{SIGTERM}.
         """
         slow = self.get("/slow?seconds=2")
         await handlerOutput.waitForLine("slow request started: GET")
-        front.signal("TERM")
+        front.signal(signal)
         await front.waitForLine("mpfront stopping: finishing 1 requests")
         if await self.accepts():
             self.fail("the stopping front accepted a connection" + self.transcript())
@@ -60,6 +63,35 @@ class FrontStopTests(SystemTestCase):
         """
         front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
         await self.assertDrains(front, handler)
+
+    @asyncTest
+    async def test_quitDrains(self) -> None:
+        """
+        SIGQUIT (gunicorn's quick shutdown, nginx's graceful one; Ctrl-\\ in
+        a terminal) stops a C{--spawn} front as SIGTERM does, its handler
+        too: its default action killed the front at once, dumping core, the
+        request cut and the front's private directory left behind.
+        """
+        front = await self.startFront("--spawn", "1", "--app", "tests.apps.slow:app")
+        await front.waitForLine("joined")
+        await self.assertDrains(front, front, "QUIT")
+        await front.waitForLine("SIGQUIT: handled as SIGTERM")
+        self.assertEqual(self.tmpdir.listdir(), [], self.transcript())
+
+    @asyncTest
+    async def test_handlerQuitDrains(self) -> None:
+        """
+        SIGQUIT drains a handler as SIGTERM does: the request it runs is
+        answered, and it stops cleanly.
+        """
+        _front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
+        slow = self.get("/slow?seconds=1")
+        await handler.waitForLine("slow request started: GET")
+        handler.signal("QUIT")
+        await handler.waitForLine("draining from front")
+        self.assertResponse(await slow, 200, b"slow\n")
+        await handler.whenEnded()
+        self.assertStoppedCleanly(handler)
 
     @asyncTest
     async def test_drainedRequestLogged(self) -> None:

@@ -11,7 +11,14 @@ import socket
 
 from twisted.internet.error import ProcessTerminated
 
-from ._harness import SystemTestCase, TwistdProcess, asyncTest, freePort, loopbackEndpoint
+from ._harness import (
+    SystemTestCase,
+    TwistdProcess,
+    asyncTest,
+    freePort,
+    loopbackEndpoint,
+    twistdCommand,
+)
 
 
 class StartupErrorTests(SystemTestCase):
@@ -191,6 +198,72 @@ class StartupErrorTests(SystemTestCase):
             "front", self.frontArguments("--access-log", path)
         )
         await self.assertFailsToStart(front, "--access-log", path)
+
+    @asyncTest
+    async def test_unwritableLogfileAndPidfile(self) -> None:
+        """
+        A twistd C{--logfile} or C{--pidfile} in a directory that does not
+        exist is refused before anything starts, in one line naming the
+        option, for a daemon and in the foreground, where twistd failed
+        with a traceback (the pidfile's after the start-up lines, then
+        another one for the pidfile it could not remove).
+        """
+        missing = self.workdir.child("no-such-dir")
+        logfile, pidfile = missing.child("front.log").path, missing.child("front.pid").path
+        for label, twistd, option, path in [
+            ("logfile", ["--nodaemon", f"--logfile={logfile}", "--pidfile="],
+             "--logfile", logfile),
+            ("pidfile", ["--nodaemon", "--logfile=-", f"--pidfile={pidfile}"],
+             "--pidfile", pidfile),
+            ("daemon", [f"--logfile={logfile}", f"--pidfile={pidfile}"],
+             "--logfile", logfile),
+        ]:
+            front = self.startProcess(
+                label, [*twistdCommand(), *twistd, *self.frontArguments()]
+            )
+            line = await self.assertFailsToStart(front, "twistd mpfront:", option, path)
+            self.assertIn("No such file or directory", line)
+            self.assertEqual(len(front.lines), 1, self.transcript())
+        handler = self.startProcess("handler", [
+            *twistdCommand(), "--nodaemon", "--logfile=-", f"--pidfile={pidfile}",
+            "mphandler", "--app", "tests.apps.hello:app",
+        ])
+        await self.assertFailsToStart(handler, "twistd mphandler:", "--pidfile", pidfile)
+        self.assertFalse(missing.exists())
+
+    @asyncTest
+    async def test_daemonCannotStart(self) -> None:
+        """
+        A daemon (twistd without C{-n}, as in docs/deployment.md's "One
+        host, one command") that cannot start, a front whose port is in use
+        or a handler given a bad address, makes the C{twistd} command that
+        launched it exit at once with status 1, printing the line, and
+        leaves no pidfile; that command waited for ever (twistd tells it
+        of an exception, not of the C{SystemExit} carrying the line), and
+        the pidfile named a dead process.
+        """
+        run = self.workdir.child("run")
+        run.makedirs()
+        for label, arguments, words in [
+            ("front", self.frontArguments(port=self.occupiedPort()),
+             ["mpfront: --listen", "Address already in use"]),
+            ("handler", ["mphandler", "--app", "tests.apps.hello:app",
+                         "--send", self.sendAddress, "--return", "tcp://127.0.0.1:x"],
+             ["mphandler: --return: cannot connect to tcp://127.0.0.1:x"]),
+        ]:
+            pidfile = run.child(label + ".pid")
+            launcher = self.startProcess(label, [
+                *twistdCommand(), f"--pidfile={pidfile.path}",
+                f"--logfile={run.child(label + '.log').path}", *arguments,
+            ])
+            end = await self.withTimeout(launcher.whenEnded(), 30, f"the {label}'s twistd")
+            self.assertIsInstance(end, ProcessTerminated, self.transcript())
+            assert isinstance(end, ProcessTerminated)
+            self.assertEqual(end.exitCode, 1, self.transcript())
+            [said] = [line for line in launcher.lines if "An error has occurred" in line]
+            for word in words:
+                self.assertIn(word, said, self.transcript())
+            self.assertFalse(pidfile.exists(), self.transcript())
 
     @asyncTest
     async def test_usageErrorOneLine(self) -> None:

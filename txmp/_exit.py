@@ -19,6 +19,48 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
 
 
+def leaveTwistd(options: object, line: str | None = None) -> None:
+    """
+    Do what twistd does for a process that fails to start with an
+    exception, which it does not do for C{SystemExit} (how txmp gives up
+    with one line), nor for an exit by L{os._exit}: remove its pidfile,
+    and, given the C{line} saying why it could not start, pass it to the
+    C{twistd} that launched this daemon.  Without that, that C{twistd}
+    waited for ever for word of the start, and a pidfile naming a dead
+    process was left behind.
+
+    @param options: the command's options, whose C{parent} is twistd's
+        (none when they were parsed alone, as by a test: then nothing is
+        done).
+    @param line: why this process could not start; L{None} once it has
+        started, when twistd has told its launcher already (and closed the
+        pipe, whose number may since name another file).
+    """
+    twistd = getattr(options, "parent", None)
+    if not isinstance(twistd, dict):
+        return
+    pipe = twistd.get("statusPipe")
+    if line is not None and isinstance(pipe, int):
+        # As twistd writes an exception: "1 " and the line, 100 bytes at
+        # most (its launcher prints them, then exits with status 1).
+        message = ("1 " + line).encode("ascii", "backslashreplace")[:100]
+        twistd["statusPipe"] = None
+        try:
+            os.write(pipe, message)
+            os.close(pipe)
+        except OSError:
+            pass
+    pidfile = twistd.get("pidfile")
+    if isinstance(pidfile, str) and pidfile:
+        try:
+            with open(pidfile, "rb") as f:
+                ours = f.read().strip() == b"%d" % (os.getpid(),)
+            if ours:
+                os.unlink(pidfile)
+        except OSError:
+            pass
+
+
 def lingeringThreads(
     threads: Iterable[threading.Thread],
     main: threading.Thread,

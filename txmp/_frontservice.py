@@ -25,7 +25,7 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.error import CannotListenError, ReactorNotRunning
+from twisted.internet.error import CannotListenError, ProcessTerminated, ReactorNotRunning
 from twisted.internet.interfaces import (
     IDelayedCall,
     IListeningPort,
@@ -49,6 +49,7 @@ from txmp._defaults import (
     SPAWN_REAP_MARGIN,
 )
 from txmp._dispatch import Dispatcher
+from txmp._exit import leaveTwistd
 from txmp._front import FrontFactory
 from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor, cancelCall
@@ -121,13 +122,17 @@ def _endpointError(description: str, error: Exception) -> str:
     return _reason(error)
 
 
-def _stopAndExit(reactor: IReactorCore, status: int) -> None:
+def _stopAndExit(reactor: IReactorCore, status: int, options: object = None) -> None:
     """
     Stop the reactor (gracefully, as on SIGTERM), then exit with C{status}
     (twistd would exit 0).
+
+    @param options: the front's options: their twistd's pidfile is
+        removed, as twistd would once its reactor returned (L{leaveTwistd}).
     """
 
     def exitNow() -> None:
+        leaveTwistd(options)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
@@ -335,7 +340,7 @@ class FrontService(Service):
         # An endpoint that failed once the reactor ran: stop, and exit
         # non-zero once the reactor has stopped.
         self._log.critical("mpfront: {error}", error=error)
-        _stopAndExit(self._reactor, 1)
+        _stopAndExit(self._reactor, 1, self._options)
         return failure
 
     def reopenLogs(self) -> None:
@@ -613,6 +618,12 @@ def _handlerMonitor(
     return HandlerMonitor(reactor=reactor)
 
 
+#: The signals by which a handler that stopped as asked exits: twistd
+#: raises again the one that stopped its reactor (SIGQUIT is taken as
+#: SIGTERM).
+_STOPPING_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
 class SpawnedProcess:
     """
     One run of a spawned handler's process, from its start to its end: it
@@ -629,6 +640,8 @@ class SpawnedProcess:
     @ivar pid: its process ID.
     @ivar ended: whether it has ended.
     """
+
+    _log = Logger()
 
     def __init__(
         self,
@@ -650,6 +663,7 @@ class SpawnedProcess:
 
         def processExited(reason: Failure) -> None:
             # Reaped: its PID is gone, its pipes may still hold lines.
+            self._logAbnormalExit(reason)
             if not self.ended:
                 self._outputCall = clock.callLater(SPAWN_OUTPUT_GRACE, self._end)
 
@@ -660,6 +674,32 @@ class SpawnedProcess:
 
         protocol.processExited = processExited  # type: ignore[method-assign]
         protocol.processEnded = processEnded  # type: ignore[method-assign]
+
+    def _logAbnormalExit(self, reason: Failure) -> None:
+        """
+        Say how the process exited, if not as a handler stops: with a
+        status other than 0, or killed by a signal other than those that
+        stop it (twistd raises again the one that stopped its reactor).
+        Its own log says nothing of a SIGKILL (the kernel's OOM killer, an
+        operator) or a crash, and procmon restarts it without a word.
+        """
+        value = reason.value
+        if not isinstance(value, ProcessTerminated):
+            return
+        if value.signal is not None:
+            if value.signal in _STOPPING_SIGNALS:
+                return
+            try:
+                name = signal.Signals(value.signal).name
+            except ValueError:
+                name = str(value.signal)
+            how = f"killed by signal {value.signal} ({name})"
+        else:
+            how = f"exited with status {value.exitCode}"
+        self._log.warn(
+            "spawned handler {name} (PID {pid}) {how}",
+            name=self.name, pid=self.pid, how=how,
+        )
 
     def whenEnded(self) -> Deferred[None]:
         """
@@ -735,6 +775,8 @@ class SpawnedHandlers(MultiService):
         self._bootFailures = 0
         # During a reload: the old handler each new one retires once it joins.
         self._retiring: dict[str, str] = {}
+        # A reload asked for during one, to start once that one is over.
+        self._reloadAgain = False
 
     def startService(self) -> None:
         # The commands are made now: the addresses and keys are known only
@@ -873,6 +915,7 @@ class SpawnedHandlers(MultiService):
             if not self._retiring:
                 self._log.info("reload: done, handlers {names}",
                                names=" ".join(self.names))
+                self._reloadIfAsked()
 
     def _processStarted(self, name: str) -> None:
         if name in self._notJoined:
@@ -901,6 +944,17 @@ class SpawnedHandlers(MultiService):
             if new in self._supervised:
                 self._retire(new)
         self._retiring.clear()
+        self._reloadIfAsked()
+
+    def _reloadIfAsked(self) -> None:
+        """
+        A reload is over: start the one asked for meanwhile, if any (in
+        the next iteration, not inside the process monitor's call that
+        ended this one).
+        """
+        if self._reloadAgain:
+            self._reloadAgain = False
+            self._reactor.callLater(0, self.reload)
 
     def _exitBootFailed(self) -> None:
         if self._stopping:
@@ -910,18 +964,27 @@ class SpawnedHandlers(MultiService):
             "(see their lines above): exiting",
             count=BOOT_FAILURES,
         )
-        _stopAndExit(self._reactor, BOOT_FAILED_STATUS)
+        _stopAndExit(self._reactor, BOOT_FAILED_STATUS, self._options)
 
     def reload(self) -> None:
         """
         Replace every handler by a new one, which loads the application's
         code anew, draining each old one once its replacement has joined:
         no request is refused or lost meanwhile (SIGHUP).
+
+        Asked again during a reload (the code changed again: a second
+        deployment, or C{--reload} seeing another edit), it starts another
+        once this one is over, since the new handlers may have imported
+        the code before the change; asked several times, only one.
         """
         if self._stopping:
             return
         if self._retiring:
-            self._log.warn("reload: already reloading; ignored")
+            if not self._reloadAgain:
+                self._reloadAgain = True
+                self._log.info(
+                    "reload: already reloading; another will follow once it is done"
+                )
             return
         old = self.names
         self._log.info("reload: starting {count} new handlers", count=len(old))
@@ -984,16 +1047,24 @@ class _FrontTree(MultiService):
     one of the next cannot start (it raises C{SystemExit}, with its one
     line), so that what they made (the C{--spawn} front's private
     directory) is not left behind; twistd exits without running the
-    reactor, and so without stopping them.
+    reactor, and so without stopping them, nor removing its pidfile or
+    telling the twistd that launched it as a daemon (L{leaveTwistd}).
+
+    @ivar options: the front's options.
     """
+
+    def __init__(self, options: object = None) -> None:
+        MultiService.__init__(self)
+        self.options = options
 
     def startService(self) -> None:
         try:
             MultiService.startService(self)
-        except SystemExit:
+        except SystemExit as e:
             for service in reversed(list(self)):
                 if service.running:
                     service.stopService()
+            leaveTwistd(self.options, str(e.code))
             raise
 
 
@@ -1006,7 +1077,7 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
     C{SIGUSR2}, C{SIGTTIN} and C{SIGTTOU} (which operators of gunicorn send
     to its master) would kill or freeze the front.
     """
-    top = _FrontTree()
+    top = _FrontTree(options)
     links: PrivateLinks | None = None
     if options["spawn"]:
         # Started before the front and its handlers, whose options it
@@ -1025,6 +1096,9 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
             signal.SIGTTOU: _noHandlersToRemove,
         },
         once=[signal.SIGINT, signal.SIGTERM],
+        # Its default action would kill the front at once (and dump core),
+        # leaving its pidfile, private directory and requests in progress.
+        aliases={signal.SIGQUIT: signal.SIGTERM},
     )
     signals.setServiceParent(top)
     if options["spawn"]:

@@ -30,6 +30,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txmp._defaults import HIGH_WATER_MARK, PARENT_CHECK_INTERVAL
+from txmp._exit import leaveTwistd
 from txmp._handler import FrontLink
 from txmp._interfaces import IHandlerReactor
 from txmp._logs import reopenLogFiles
@@ -142,7 +143,9 @@ class HandlerService(Service):
                     sock.connect(address)
                 except AddressError as e:
                     context.shutdown()
-                    raise SystemExit(f"mphandler: {option}: {e}") from None
+                    line = f"mphandler: {option}: {e}"
+                    leaveTwistd(options, line)
+                    raise SystemExit(line) from None
         # After the sockets: threads left running by a failure above would
         # keep the process from exiting.
         pool.start()
@@ -467,7 +470,9 @@ def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
         actions[signal.SIGHUP] = watch.parentGone
     # Ctrl-C reaches a spawned handler, then its front's SIGTERM: stop once.
     SignalActions(
-        reactor, actions, once=[signal.SIGINT, signal.SIGTERM]
+        reactor, actions, once=[signal.SIGINT, signal.SIGTERM],
+        # Its default action would kill the handler with requests running.
+        aliases={signal.SIGQUIT: signal.SIGTERM},
     ).setServiceParent(top)
     if watch is not None:
         # After the signal actions: the parent-death signal it asks for must

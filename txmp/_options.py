@@ -197,6 +197,68 @@ def checkPrivateDirectory() -> None:
         )
 
 
+def checkJitter(options: Mapping[str, object]) -> None:
+    """
+    Refuse C{--max-requests-jitter} without C{--max-requests}: it is added
+    to that limit, and without one it would do nothing, silently (gunicorn
+    recycles every 0 to J requests then).
+
+    @raise usage.UsageError: if so.
+    """
+    if options["max-requests-jitter"] and not options["max-requests"]:
+        raise usage.UsageError(
+            "--max-requests-jitter is added to --max-requests, which is not given"
+        )
+
+
+def checkWritable(option: str, path: str) -> None:
+    """
+    Refuse, with a usage error naming C{option}, a file this process could
+    not open for appending: one that exists and is not writable, or that
+    does not exist in a directory that does not exist or is not writable.
+    Checked, not created: the file is opened later (under twistd C{--uid},
+    as that user; a log file only once the process runs), and a failure
+    then is a traceback, or a whole run lost (C{--profile}).
+
+    @raise usage.UsageError: if it could not be opened.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        why: str | None = "Is a directory"
+    elif os.path.exists(path):
+        why = None if os.access(path, os.W_OK) else "Permission denied"
+    elif not os.path.isdir(directory):
+        why = "No such file or directory"
+    else:
+        why = None if os.access(directory, os.W_OK) else "Permission denied"
+    if why is not None:
+        raise usage.UsageError(f"{option} {path}: {why}")
+
+
+def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:
+    """
+    Refuse, with a usage error, a C{--logfile} or C{--pidfile} of twistd's
+    own options that this process could not write (L{checkWritable}):
+    twistd would open them only once it has started, and fail with a
+    traceback (the log file's, in the foreground, before any line; the
+    pidfile's after the start-up lines, leaving another traceback for the
+    pidfile it then cannot remove).
+
+    @param twistd: twistd's options, the parent of ours.
+    @param logsOurs: whether this process writes the log file itself
+        (L{configureTwistd}: not under twistd's C{--logger} or
+        C{--syslog}, which do not open it).
+    """
+    logfile = twistd.get("logfile")
+    if logsOurs and logfile != "-" and (logfile or not twistd.get("nodaemon")):
+        # (A daemon given none writes twistd.log.)
+        checkWritable("--logfile", str(logfile or "twistd.log"))
+    pidfile = twistd.get("pidfile")
+    # Under --chroot it is written inside the new root.
+    if pidfile and not twistd.get("chroot"):
+        checkWritable("--pidfile", str(pidfile))
+
+
 def findSpec(moduleName: str, directory: str) -> ModuleSpec | None:
     """
     Find C{moduleName} as a spawned handler will (it runs C{python -c},
@@ -366,7 +428,9 @@ class TxmpOptions(usage.Options):
                 )
         parent = getattr(self, "parent", None)
         if parent is not None:
+            logsOurs = not (parent.get("logger") or parent.get("syslog"))
             configureTwistd(parent, self["log-format"], self["log-level"])
+            checkTwistdFiles(parent, logsOurs)
 
     def _configured(self, arguments: list[str], environ: Mapping[str, str]) -> list[str]:
         """

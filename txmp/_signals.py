@@ -65,6 +65,10 @@ class SignalActions(Service):
         only: the reactor's SIGINT and SIGTERM handlers stop it, and a
         second stop raises C{ReactorNotRunning} (a Ctrl-C that reaches a
         spawned handler is followed by its front's SIGTERM).
+    @ivar aliases: signals handled as another, by signal number: C{{SIGQUIT:
+        SIGTERM}} makes SIGQUIT do all SIGTERM does (its actions, its place
+        in C{once}, the reactor's handler), saying so first.  Installed
+        with the reactor's, once it runs.
     """
 
     _log = Logger()
@@ -75,22 +79,26 @@ class SignalActions(Service):
         actions: dict[int, Callable[[], None]],
         immediate: dict[int, Callable[[], None]] | None = None,
         once: Iterable[int] = (),
+        aliases: dict[int, int] | None = None,
     ) -> None:
         self._reactor = reactor
         self.actions = actions
         self.immediate = immediate or {}
         self.once = frozenset(once)
+        self.aliases = aliases or {}
         self._onceDone = False
         self._previous: dict[int, _Handler] = {}
 
     def startService(self) -> None:
         Service.startService(self)
-        signals = {*self.actions, *self.immediate, *self.once}
+        signals = {*self.actions, *self.immediate, *self.once, *self.aliases}
         # At once, so that a signal sent as soon as the process has started
         # finds its handler; but the reactor installs its own for these when
-        # it starts running, so ours go after.
-        self._install(signals - _REACTORS)
-        self._reactor.callWhenRunning(lambda: self._install(signals & _REACTORS))
+        # it starts running, so ours go after (and an alias of one of them
+        # with them: before, it would find no reactor's handler to call).
+        late = _REACTORS | set(self.aliases)
+        self._install(signals - late)
+        self._reactor.callWhenRunning(lambda: self._install(signals & late))
         self._reactor.addSystemEventTrigger("after", "shutdown", self.restore)
 
     def _install(self, signals: set[int]) -> None:
@@ -102,6 +110,14 @@ class SignalActions(Service):
             signal.signal(number, self._handler)
 
     def _handler(self, number: int, frame: FrameType | None) -> None:
+        received = number
+        if number in self.aliases:
+            number = self.aliases[number]
+            self._reactor.callFromThread(
+                self._log.info, "{received}: handled as {number}",
+                received=signal.Signals(received).name,
+                number=signal.Signals(number).name,
+            )
         now = self.immediate.get(number)
         if now is not None:
             now()
@@ -114,7 +130,7 @@ class SignalActions(Service):
             if self._onceDone:
                 self._reactor.callFromThread(
                     self._log.info, "signal {number} ignored: already stopping",
-                    number=number,
+                    number=received,
                 )
                 return
             self._onceDone = True

@@ -46,7 +46,9 @@ from txmp._options import (
     OptParameter,
     TxmpOptions,
     checkAddresses,
+    checkJitter,
     checkPrivateDirectory,
+    checkWritable,
     findSpec,
     nonNegative,
     positive,
@@ -240,6 +242,15 @@ class Options(TxmpOptions):
             checkApplicationModule(self["app"])
         if self["reload"] and not self["spawn"]:
             raise usage.UsageError("--reload is for --spawn handlers")
+        if not self["spawn"]:
+            # Passed to the handlers the front spawns, and to nothing else:
+            # without --spawn they would change nothing, silently.
+            for name in ("threads", "max-requests", "max-requests-jitter"):
+                if self[name]:
+                    raise usage.UsageError(
+                        f"--{name} is for --spawn handlers (give it to mphandler)"
+                    )
+        checkJitter(self)
         try:
             # Told to every handler in WELCOME, which writes at most 18
             # digits after the point: refused now, not at the first HELLO.
@@ -276,16 +287,7 @@ class Options(TxmpOptions):
         if self["access-log"] not in (None, "-"):
             # Checked, not created: under twistd --uid the file is opened,
             # and so created, as that user, once the front starts.
-            path = self["access-log"]
-            directory = os.path.dirname(os.path.abspath(path))
-            if os.path.exists(path):
-                why = None if os.access(path, os.W_OK) else "Permission denied"
-            elif not os.path.isdir(directory):
-                why = "No such file or directory"
-            else:
-                why = None if os.access(directory, os.W_OK) else "Permission denied"
-            if why is not None:
-                raise usage.UsageError(f"--access-log {path}: {why}")
+            checkWritable("--access-log", self["access-log"])
 
 
 def makeService(options: Options, reactor: IFrontReactor | None = None) -> MultiService:

@@ -33,6 +33,8 @@ from txmp._options import (
     OptParameter,
     TxmpOptions,
     checkAddresses,
+    checkJitter,
+    checkWritable,
     nonNegative,
     positive,
     reactorOrGlobal,
@@ -181,6 +183,7 @@ class Options(TxmpOptions):
             )
         checkAddresses("--send", self["send"])
         checkAddresses("--return", self["return"])
+        checkJitter(self)
         self["fronts"] = list(zip(self["send"], self["return"]))
         checkHandlerSecurity(self)
         if self["chdir"] is not None:
@@ -188,6 +191,10 @@ class Options(TxmpOptions):
                 os.chdir(self["chdir"])
             except OSError as e:
                 raise usage.UsageError(f"--chdir {self['chdir']}: {e.strerror}") from None
+        if self["profile"]:
+            # Written when the handler stops: refused now, not after a
+            # whole run profiled for nothing.
+            checkWritable("--profile", self["profile"])
         # As gunicorn does: --pythonpath first, then the directory it runs
         # in (twistd's script would put only its own bin directory first).
         for directory in reversed([*map(os.path.abspath, self["pythonpath"]), os.getcwd()]):

@@ -56,6 +56,7 @@ from .processes import (
     childEnvironment,
     endProcesses,
     reap,
+    twistdCommand,
     whenExited,
 )
 from .procfs import childPids, memoryStatus, regularFilesOpen
@@ -98,6 +99,7 @@ __all__ = [
     "reactor",
     "reap",
     "regularFilesOpen",
+    "twistdCommand",
     "whenExited",
     "zmqTCPAddresses",
 ]

@@ -46,6 +46,7 @@ from txmp.test.contracts import (
     collector,
 )
 from txmp.test.services import ServicesTestCase, ipcDirectory
+from txmp.test.test_docs import sourceTree
 from txmp.testing import CountingCondition
 
 # Every reactor provides what the services need (txmp._interfaces).
@@ -201,6 +202,44 @@ class FrontAndHandlerTests(ServicesTestCase):
         self.assertEqual(response.headers.getRawHeaders(b"x-handler"), [b"raw"])
         self.assertTrue(body.startswith(b"POST /raw?x=1 headers="), body)
         self.assertTrue(body.endswith(b" body=5\n"), body)
+
+
+    @inlineCallbacks
+    def test_minimalHandlerOfProtocolDoc(self) -> Any:
+        """
+        The Python handler of docs/protocol.md section 10, copied from the
+        document into C{minimal_handler.py} and run as it says
+        (C{python minimal_handler.py SEND RETURN}), registers with the
+        front and answers a request with its method and target.
+        """
+        text = sourceTree(self).child("docs").child("protocol.md").getContent()
+        section = text.decode("utf-8").split("\n## 10. ", 1)[1].split("\n## ", 1)[0]
+        code = section.split("```python\n", 1)[1].split("```", 1)[0]
+        self.assertIn("python minimal_handler.py tcp://FRONT:5556 tcp://FRONT:5555", section)
+        script = FilePath(self.mktemp())
+        script.makedirs()
+        script = script.child("minimal_handler.py")
+        script.setContent(code.encode("utf-8"))
+        yield self.startFront()
+        # (It prints nothing: its output, if any, is for the failure message.)
+        lines = _Lines(b"\n")
+        lines.ready.addErrback(lambda reason: None)
+        process = reactor.spawnProcess(
+            lines, sys.executable, [sys.executable, script.path, self.send, self.ret],
+            env=dict(os.environ),
+        )
+
+        def stop() -> Deferred[None]:
+            if process.pid is not None:
+                process.signalProcess("KILL")
+            return lines.ended
+
+        self.addCleanup(stop)
+        # The request waits in the front's queue until the handler registers.
+        response = yield Agent(reactor).request(b"GET", self.url + b"/minimal?x=1")
+        body = yield readBody(response)
+        self.assertEqual(response.code, 200, lines.output)
+        self.assertEqual(body, b"GET /minimal?x=1\n")
 
 
 def ipcAddress(case: SynchronousTestCase) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._signals import SignalActions
@@ -150,3 +151,39 @@ class SignalActionsTests(SynchronousTestCase):
         callHandler(signal.SIGHUP)
         callHandler(signal.SIGUSR2)
         self.assertEqual(called, [signal.SIGUSR2])
+
+    def test_alias(self) -> None:
+        """
+        A signal in C{aliases} does all the signal it names does (its
+        immediate action, its previous handler, its place in C{once}),
+        saying so first; its handler is installed once the reactor runs,
+        with the reactor's.
+        """
+        called: list[int] = []
+        for number in (signal.SIGTERM, signal.SIGQUIT):
+            self.addCleanup(signal.signal, number, signal.getsignal(number))
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+        reactor = FakeReactor()
+        stopping: list[str] = []
+        service = SignalActions(
+            reactor, {}, immediate={signal.SIGTERM: lambda: stopping.append("now")},
+            once=[signal.SIGTERM], aliases={signal.SIGQUIT: signal.SIGTERM},
+        )
+        service.startService()
+        self.assertEqual(signal.getsignal(signal.SIGQUIT), signal.SIG_DFL)
+        # The reactor's own handler, which it installs as it starts.
+        signal.signal(signal.SIGTERM, lambda number, frame: called.append(number))
+        with capturedLogs() as events:
+            reactor.run()
+            callHandler(signal.SIGQUIT)
+            callHandler(signal.SIGQUIT)
+            callHandler(signal.SIGTERM)
+            reactor.flush()
+        self.assertEqual((stopping, called), (["now"] * 3, [signal.SIGTERM]))
+        self.assertEqual(
+            [formatEvent(event) for event in events],
+            ["SIGQUIT: handled as SIGTERM",
+             "SIGQUIT: handled as SIGTERM",
+             f"signal {int(signal.SIGQUIT)} ignored: already stopping",
+             f"signal {int(signal.SIGTERM)} ignored: already stopping"],
+        )

@@ -23,9 +23,9 @@ from typing import Any, Callable, cast
 import twisted.internet
 from twisted.application.service import IServiceCollection, MultiService, Service
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone
+from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import LogEvent, capturedLogs, formatEvent
+from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
@@ -34,6 +34,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 import txmp
 from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
+from txmp import _logs as logs
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, positive
@@ -197,6 +198,38 @@ class FrontOptionsTests(OptionsTestCase):
         no application.
         """
         self.assertRaises(usage.UsageError, self.parse, "--app", "txmp.demo:app")
+
+    def test_handlerOptionsNeedSpawn(self) -> None:
+        """
+        C{--threads}, C{--max-requests} and C{--max-requests-jitter}, which
+        the front passes to its C{--spawn} handlers, are usage errors
+        without C{--spawn}, naming the option: they would change nothing.
+        """
+        for args in [["--threads", "8"], ["--max-requests", "100"],
+                     ["--max-requests", "100", "--max-requests-jitter", "10"]]:
+            error = self.assertRaises(usage.UsageError, self.parse, *args)
+            self.assertEqual(
+                str(error), f"{args[0]} is for --spawn handlers (give it to mphandler)"
+            )
+        options = self.parse("--spawn", "1", "--app", "txmp.demo:app", "--threads", "8",
+                             "--max-requests", "100", "--max-requests-jitter", "10")
+        self.assertEqual(
+            (options["threads"], options["max-requests"], options["max-requests-jitter"]),
+            (8, 100, 10),
+        )
+
+    def test_jitterNeedsMaxRequests(self) -> None:
+        """
+        C{--max-requests-jitter} without C{--max-requests} is a usage error:
+        it is added to that limit, and the front would not even pass it on.
+        """
+        error = self.assertRaises(
+            usage.UsageError, self.parse,
+            "--spawn", "1", "--app", "txmp.demo:app", "--max-requests-jitter", "10",
+        )
+        self.assertEqual(
+            str(error), "--max-requests-jitter is added to --max-requests, which is not given"
+        )
 
     def test_spawnAppNotFound(self) -> None:
         """
@@ -604,6 +637,8 @@ class FrontMakeServiceTests(SynchronousTestCase):
             signal.SIGTTOU: _frontservice._noHandlersToRemove,
         })
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
+        # (Its default action would kill the front at once.)
+        self.assertEqual(signals.aliases, {signal.SIGQUIT: signal.SIGTERM})
 
     def test_straySignalsLogged(self) -> None:
         """
@@ -784,6 +819,103 @@ class FrontTreeTests(SynchronousTestCase):
         self.assertEqual(len(made), 1)
         self.assertFalse(os.path.exists(made[0]))
 
+    def test_startFailureLeavesTwistd(self) -> None:
+        """
+        A front that cannot start removes its twistd's pidfile and tells
+        the twistd that launched it as a daemon why (L{_exit.leaveTwistd}):
+        twistd does so for an exception, not for the C{SystemExit} that
+        carries the one line, and its launcher waited for ever.
+        """
+        options, pidfile, read = underTwistdDaemon(self)
+
+        class Refusing(Service):
+            def startService(self) -> None:
+                raise SystemExit("mpfront: --listen tcp:80: in use")
+
+        tree = _frontservice._FrontTree(options)
+        Refusing().setServiceParent(tree)
+        self.assertRaises(SystemExit, tree.startService)
+        self.assertFalse(pidfile.exists())
+        self.assertEqual(os.read(read, 200), b"1 mpfront: --listen tcp:80: in use")
+
+
+def underTwistdDaemon(case: SynchronousTestCase) -> tuple[Any, FilePath[str], int]:
+    """
+    Options whose C{parent} is twistd's, as a daemon that twistd has
+    started: its pidfile, which holds this process's PID, and its status
+    pipe to the launching C{twistd}, whose reading end is returned.
+    """
+    pidfile = FilePath(case.mktemp())
+    pidfile.setContent(b"%d" % (os.getpid(),))
+    read, write = os.pipe()
+    case.addCleanup(os.close, read)
+    # (Closed by the code under test, unless it fails.)
+    case.addCleanup(lambda: os.close(write) if twistd["statusPipe"] is not None else None)
+    twistd = {"pidfile": pidfile.path, "statusPipe": write}
+    options = types.SimpleNamespace(parent=twistd)
+    return options, pidfile, read
+
+
+class LeaveTwistdTests(SynchronousTestCase):
+    """
+    Tests for L{_exit.leaveTwistd}, what twistd does for a process that
+    cannot start, done for the one-line C{SystemExit} txmp raises.
+    """
+
+    def test_startFailed(self) -> None:
+        """
+        Given the line saying why it could not start, it removes the
+        pidfile, and writes C{1} and the line to the launching C{twistd}'s
+        status pipe, then closes it, as twistd does for an exception
+        (that C{twistd} prints it and exits with status 1).
+        """
+        options, pidfile, read = underTwistdDaemon(self)
+        _exit.leaveTwistd(options, "mpfront: --listen tcp:80: in use")
+        self.assertFalse(pidfile.exists())
+        self.assertEqual(os.read(read, 200), b"1 mpfront: --listen tcp:80: in use")
+        self.assertEqual(os.read(read, 200), b"")
+
+    def test_longLine(self) -> None:
+        """
+        At most 100 bytes go down the pipe, as twistd writes: its launcher
+        reads 100.
+        """
+        options, _, read = underTwistdDaemon(self)
+        _exit.leaveTwistd(options, "x" * 200)
+        self.assertEqual(os.read(read, 200), b"1 " + b"x" * 98)
+
+    def test_exiting(self) -> None:
+        """
+        Without a line (exiting once started, when twistd has written to
+        the pipe already and closed it), only the pidfile is removed.
+        """
+        options, pidfile, _ = underTwistdDaemon(self)
+        write = options.parent["statusPipe"]
+        _exit.leaveTwistd(options)
+        self.assertFalse(pidfile.exists())
+        self.assertEqual(options.parent["statusPipe"], write)
+
+    def test_othersPidfile(self) -> None:
+        """
+        A pidfile that names another process (another twistd's, written
+        over ours) is left alone.
+        """
+        options, pidfile, _ = underTwistdDaemon(self)
+        pidfile.setContent(b"1")
+        _exit.leaveTwistd(options, "why")
+        self.assertEqual(pidfile.getContent(), b"1")
+
+    def test_notUnderTwistd(self) -> None:
+        """
+        Options parsed alone (no twistd parent), or under a twistd in the
+        foreground without a pidfile, are no error.
+        """
+        _exit.leaveTwistd(object(), "why")
+        _exit.leaveTwistd(types.SimpleNamespace(parent=None), "why")
+        _exit.leaveTwistd(
+            types.SimpleNamespace(parent={"pidfile": "", "statusPipe": None}), "why"
+        )
+
 
 class StopAndExitTests(SynchronousTestCase):
     """
@@ -808,6 +940,19 @@ class StopAndExitTests(SynchronousTestCase):
         reactor.run()
         _frontservice._stopAndExit(reactor, 3)
         self.assertEqual(self.stoppedWith(reactor), [3])
+
+    def test_pidfileRemoved(self) -> None:
+        """
+        Given the front's options, it removes their twistd's pidfile before
+        the exit, which skips twistd's own removal.
+        """
+        options, pidfile, _ = underTwistdDaemon(self)
+        reactor = FakeReactor()
+        reactor.run()
+        _frontservice._stopAndExit(reactor, 3, options)
+        self.assertTrue(os.path.exists(pidfile.path))
+        self.assertEqual(self.stoppedWith(reactor), [3])
+        self.assertFalse(os.path.exists(pidfile.path))
 
     def test_alreadyStopping(self) -> None:
         """
@@ -1427,6 +1572,43 @@ class SpawnedHandlersTests(SynchronousTestCase):
             ["mpfront stopping: waited 0.0 s for 0 spawned handlers to exit"],
         )
 
+    def test_abnormalExitLogged(self) -> None:
+        """
+        A handler that exits with a status other than 0, or is killed by a
+        signal other than SIGTERM or SIGINT (which twistd raises again once
+        stopped), is named in a warning with its PID and how it ended:
+        procmon restarts it without a word, and a SIGKILL (the OOM killer)
+        or a crash leaves nothing in its own log.
+        """
+        for name in (self.name(1), self.name(2)):
+            self.spawned.handlerJoined(name)
+        pid = self.spawned._running[self.name(1)].pid
+        endings = [
+            (self.name(1), ProcessTerminated(signal=signal.SIGKILL)),
+            (self.name(2), ProcessTerminated(exitCode=2)),
+            (self.name(1), ProcessDone(0)),
+            (self.name(2), ProcessTerminated(signal=signal.SIGTERM)),
+            (self.name(1), ProcessTerminated(signal=signal.SIGINT)),
+        ]
+        lines = []
+        for name, how in endings:
+            protocol = self.spawned._monitor.protocols[name]
+            with capturedLogs() as events:
+                protocol.processExited(Failure(how))
+                protocol.processEnded(Failure(how))
+            lines.append([(formatEvent(e), e["log_level"]) for e in events
+                          if e.get("log_namespace") == "txmp._frontservice.SpawnedProcess"])
+            # (Restarted by procmon; joined again.)
+            self.reactor.advance(60)
+            self.spawned.handlerJoined(name)
+        self.assertEqual(lines, [
+            [(f"spawned handler {self.name(1)} (PID {pid}) killed by signal 9 (SIGKILL)",
+              LogLevel.warn)],
+            [(f"spawned handler {self.name(2)} (PID {pid}) exited with status 2",
+              LogLevel.warn)],
+            [], [], [],
+        ])
+
     def test_reload(self) -> None:
         """
         SIGHUP starts a new handler for each, and drains each old one (by
@@ -1446,6 +1628,56 @@ class SpawnedHandlersTests(SynchronousTestCase):
         # The old ones draining are not replaced again.
         self.spawned.handlerDraining(self.name(1))
         self.assertEqual(len(self.started()), 4)
+
+    def test_reloadDuringReload(self) -> None:
+        """
+        SIGHUP during a reload (the code changed again) starts one more
+        reload once the first is over, since its new handlers may have
+        imported the code before the change: however many came meanwhile,
+        one.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        with capturedLogs() as events:
+            self.spawned.reload()
+            self.spawned.reload()
+            self.spawned.reload()
+        self.assertIn(
+            "reload: already reloading; another will follow once it is done",
+            [formatEvent(event) for event in events],
+        )
+        self.assertEqual(len(self.started()), 4)
+        self.spawned.handlerJoined(self.name(3))
+        self.spawned.handlerJoined(self.name(4))
+        self.reactor.advance(0)
+        self.assertEqual(self.started(), [self.name(n) for n in range(1, 7)])
+        self.spawned.handlerJoined(self.name(5))
+        self.assertEqual(self.signals(self.name(3)), ["TERM"])
+        self.spawned.handlerJoined(self.name(6))
+        self.assertEqual(self.signals(self.name(4)), ["TERM"])
+        self.assertEqual(self.spawned.names, [self.name(5), self.name(6)])
+        self.reactor.advance(0)
+        self.assertEqual(len(self.started()), 6)
+
+    def test_reloadAfterAbandonedReload(self) -> None:
+        """
+        SIGHUP during a reload whose new handlers cannot boot (the second
+        deployment fixes the first, say) starts another reload once the
+        first is abandoned.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.reload()
+        self.spawned.reload()
+        for _ in range(_defaults.BOOT_FAILURES):
+            self.exits(self.name(3))
+            self.reactor.advance(60)
+        self.assertEqual(self.started()[-2:], [self.name(5), self.name(6)])
+        self.spawned.handlerJoined(self.name(5))
+        self.spawned.handlerJoined(self.name(6))
+        self.assertEqual(self.signals(self.name(1)), ["TERM"])
+        self.assertEqual(self.signals(self.name(2)), ["TERM"])
+        self.assertEqual(self.spawned.names, [self.name(5), self.name(6)])
 
     def test_noDeprecatedProcmon(self) -> None:
         """
@@ -1676,6 +1908,41 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertTrue(callable(options["application"]))
         self.assertEqual(sys.path[0], directory.path)
 
+    def test_jitterNeedsMaxRequests(self) -> None:
+        """
+        C{--max-requests-jitter} without C{--max-requests} is a usage error:
+        it is added to that limit, and without one it would do nothing.
+        """
+        error = self.assertRaises(
+            usage.UsageError, self.parse, "--app", "txmp.demo:app",
+            "--max-requests-jitter", "10",
+        )
+        self.assertEqual(
+            str(error), "--max-requests-jitter is added to --max-requests, which is not given"
+        )
+        options = self.parse("--app", "txmp.demo:app", "--max-requests", "5",
+                             "--max-requests-jitter", "10")
+        self.assertEqual(options["max-requests-jitter"], 10)
+
+    def test_profileCheckedNotCreated(self) -> None:
+        """
+        C{--profile FILE} that the handler could not write (its directory
+        does not exist) is a usage error when it starts, not a line in its
+        log when it stops, the whole run's profile lost; one it can write
+        is not created while parsing.
+        """
+        self.keepPathAndDirectory()
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        path = directory.child("run.pstats")
+        self.parse("--app", "txmp.demo:app", "--profile", path.path)
+        self.assertFalse(path.exists())
+        missing = directory.child("no").child("run.pstats").path
+        error = self.assertRaises(
+            usage.UsageError, self.parse, "--app", "txmp.demo:app", "--profile", missing
+        )
+        self.assertEqual(str(error), f"--profile {missing}: No such file or directory")
+
     def test_chdir(self) -> None:
         """
         C{--chdir DIR} changes to DIR before loading the application from
@@ -1809,6 +2076,7 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertEqual(handler.links, [])
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
+        self.assertEqual(signals.aliases, {signal.SIGQUIT: signal.SIGTERM})
         self.assertEqual(signals.actions, {
             signal.SIGUSR1: handler.reopenLogs,
             signal.SIGUSR2: handler.profileFor,
@@ -2164,6 +2432,76 @@ class TxmpOptionsTests(SynchronousTestCase):
         """
         self.assertRaises(usage.UsageError, fronttap.Options().parseOptions,
                           ["--timeout", "0"])
+
+    def underTwistd(self, **twistd: object) -> tuple[dict[str, object], Callable[..., None]]:
+        """
+        twistd's options C{twistd} (its C{subCommand} C{mpfront}), and a
+        function that parses C{mpfront}'s arguments as their subcommand,
+        as twistd does: its usage errors exit.
+        """
+
+        class TwistdOptions(dict[str, object]):
+            subCommand = "mpfront"
+
+        parent = TwistdOptions(twistd)
+        # (configureTwistd records the settings of the log it makes.)
+        self.patch(logs, "_twistdSettings", {})
+
+        def parse(*args: str) -> None:
+            options = fronttap.Options()
+            options.parent = cast(usage.Options, parent)
+            options.parseOptions(list(args))
+
+        return parent, parse
+
+    def test_twistdFilesUnwritable(self) -> None:
+        """
+        A C{--logfile} or C{--pidfile} of twistd's own that the process
+        could not write (its directory does not exist, or it is a
+        directory) makes it exit at once with one line naming the option,
+        where twistd would fail with a traceback once started.
+        """
+        missing = FilePath(self.mktemp()).child("front")
+        cases: list[tuple[dict[str, object], str]] = [
+            ({"nodaemon": True, "logfile": missing.path + ".log", "pidfile": ""},
+             f"--logfile {missing.path}.log: No such file or directory"),
+            ({"nodaemon": False, "logfile": missing.path + ".log", "pidfile": ""},
+             f"--logfile {missing.path}.log: No such file or directory"),
+            ({"nodaemon": True, "logfile": "-", "pidfile": missing.path + ".pid"},
+             f"--pidfile {missing.path}.pid: No such file or directory"),
+            ({"nodaemon": True, "logfile": "-", "pidfile": os.getcwd()},
+             f"--pidfile {os.getcwd()}: Is a directory"),
+        ]
+        for twistd, line in cases:
+            _, parse = self.underTwistd(**twistd)
+            error = self.assertRaises(SystemExit, parse)
+            self.assertEqual(
+                str(error.code), f"twistd mpfront: {line} (see twistd mpfront --help)"
+            )
+
+    def test_twistdFilesWritable(self) -> None:
+        """
+        A log file and a pidfile that can be written are neither refused
+        nor created while parsing; standard output (C{--logfile -}, or no
+        C{--logfile} in the foreground) is no file, and neither is a
+        C{--logfile} that twistd's C{--syslog} or C{--logger} leaves
+        unused.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        missing = directory.child("no").child("front.log").path
+        cases: list[dict[str, object]] = [
+            {"nodaemon": False, "logfile": directory.child("front.log").path,
+             "pidfile": directory.child("front.pid").path},
+            {"nodaemon": True, "logfile": "-", "pidfile": ""},
+            {"nodaemon": True, "logfile": None, "pidfile": ""},
+            {"nodaemon": True, "logfile": missing, "pidfile": "", "syslog": True},
+            {"nodaemon": True, "logfile": missing, "pidfile": "", "logger": "a.b"},
+        ]
+        for twistd in cases:
+            _, parse = self.underTwistd(**twistd)
+            parse()
+        self.assertEqual(directory.listdir(), [])
 
     def test_usageErrorUnderTwistd(self) -> None:
         """
