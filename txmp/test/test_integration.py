@@ -93,6 +93,27 @@ class FrontAndHandlerTests(ServicesTestCase):
     L{txmp._frontservice.FrontService} and L{txmp._handlerservice.HandlerService} over ipc.
     """
 
+    def runHandlerScript(self, path: str, lines: _Lines) -> None:
+        """
+        Run the Python script at C{path} as a handler of this test's front,
+        with the front's C{--send} and C{--return} addresses as its
+        arguments; killed when the test ends.
+
+        @param lines: the script's process protocol, which collects its
+            output.
+        """
+        process = reactor.spawnProcess(
+            lines, sys.executable, [sys.executable, path, self.send, self.ret],
+            env=dict(os.environ),
+        )
+
+        def stop() -> Deferred[None]:
+            if process.pid is not None:
+                process.signalProcess("KILL")
+            return lines.ended
+
+        self.addCleanup(stop)
+
     @inlineCallbacks
     def test_wsgiOverZeroMQ(self) -> Any:
         """
@@ -181,17 +202,7 @@ class FrontAndHandlerTests(ServicesTestCase):
         yield self.startFront()
         script = FilePath(__file__).sibling("rawhandler.py").path
         lines = _Lines(b"raw handler ready")
-        process = reactor.spawnProcess(
-            lines, sys.executable, [sys.executable, script, self.send, self.ret],
-            env=dict(os.environ),
-        )
-
-        def stop() -> Deferred[None]:
-            if process.pid is not None:
-                process.signalProcess("KILL")
-            return lines.ended
-
-        self.addCleanup(stop)
+        self.runHandlerScript(script, lines)
         # The request waits in the front's queue until the handler registers.
         response = yield Agent(reactor).request(
             b"POST", self.url + b"/raw?x=1", Headers({b"X-A": [b"1"]}),
@@ -224,17 +235,7 @@ class FrontAndHandlerTests(ServicesTestCase):
         # (It prints nothing: its output, if any, is for the failure message.)
         lines = _Lines(b"\n")
         lines.ready.addErrback(lambda reason: None)
-        process = reactor.spawnProcess(
-            lines, sys.executable, [sys.executable, script.path, self.send, self.ret],
-            env=dict(os.environ),
-        )
-
-        def stop() -> Deferred[None]:
-            if process.pid is not None:
-                process.signalProcess("KILL")
-            return lines.ended
-
-        self.addCleanup(stop)
+        self.runHandlerScript(script.path, lines)
         # The request waits in the front's queue until the handler registers.
         response = yield Agent(reactor).request(b"GET", self.url + b"/minimal?x=1")
         body = yield readBody(response)

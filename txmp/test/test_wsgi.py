@@ -134,6 +134,30 @@ def writingTwice(raised: list[BaseException]) -> Callable[[Any, Any], list[bytes
     return app
 
 
+def replacesHeadAfterEmptyChunk(
+    status: str, chunks: list[bytes], reached: list[bytes]
+) -> Callable[[Any, Any], Iterator[bytes]]:
+    """
+    An application that starts a C{200 OK}, yields an empty chunk, then
+    replaces the head with C{status} (with C{exc_info}) and yields
+    C{chunks}, recording in C{reached} each chunk after whose C{yield} it
+    was resumed.
+    """
+
+    def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+        startResponse("200 OK", TEXT)
+        yield b""
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            startResponse(status, TEXT, sys.exc_info())
+        for chunk in chunks:
+            yield chunk
+            reached.append(chunk)
+
+    return app
+
+
 def streamed(first: list[bytes], *chunks: list[bytes], **kw: Any) -> list[tuple[Any, ...]]:
     """
     The sink calls of a streamed response: its L{sentHead} with the C{first}
@@ -1988,15 +2012,7 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         can still replace it after yielding empty chunks.
         """
 
-        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
-            startResponse("200 OK", TEXT)
-            yield b""
-            try:
-                raise ValueError("boom")
-            except ValueError:
-                startResponse("500 Oops", TEXT, sys.exc_info())
-            yield b"oops"
-
+        app = replacesHeadAfterEmptyChunk("500 Oops", [b"oops"], [])
         self.assertEqual(
             self.runApp(app)[0], sentHead([b"oops"], True, status=500, reason=b"Oops")
         )
@@ -2345,19 +2361,8 @@ class NoBodyTests(RunnerMixin, SynchronousTestCase):
         For C{HEAD} too, the head can be replaced (with C{exc_info}) until
         the first non-empty chunk, and that chunk ends the iteration.
         """
-        reached = []
-
-        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
-            startResponse("200 OK", TEXT)
-            yield b""
-            try:
-                raise ValueError("boom")
-            except ValueError:
-                startResponse("503 Unavailable", TEXT, sys.exc_info())
-            yield b"sorry"
-            reached.append(True)
-            yield b"more"
-
+        reached: list[bytes] = []
+        app = replacesHeadAfterEmptyChunk("503 Unavailable", [b"sorry", b"more"], reached)
         calls = self.runApp(app, requestHead(method="HEAD"))
         self.assertEqual(calls, whole([], status=503, reason=b"Unavailable"))
         self.assertEqual(reached, [])
