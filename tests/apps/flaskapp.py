@@ -5,10 +5,16 @@ A Flask application, served by txmp unchanged.
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+import hashlib
+import io
+
+from flask import Flask, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
 from tests.apps.wholebody import summary
+
+#: What C{/blob} serves: 1000 bytes, each its index modulo 256.
+BLOB = bytes(i % 256 for i in range(1000))
 
 app = Flask(__name__)
 # The tests post form fields of several MiB; Flask's default refuses
@@ -46,3 +52,25 @@ def field() -> ResponseReturnValue:
 @app.route("/upload", methods=["POST"])
 def upload() -> ResponseReturnValue:
     return summary(request.files["upload"].read())
+
+
+@app.route("/multipart", methods=["POST"])
+def multipart() -> ResponseReturnValue:
+    files = {}
+    for key, upload in request.files.items():
+        data = upload.read()
+        files[key] = {
+            "filename": upload.filename,
+            "contentType": upload.content_type,
+            "length": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+    return jsonify({"files": files, "fields": request.form.to_dict()})
+
+
+@app.route("/blob")
+def blob() -> ResponseReturnValue:
+    # Werkzeug answers a Range header with 206 and the part asked for.
+    return send_file(
+        io.BytesIO(BLOB), mimetype="application/octet-stream", conditional=True
+    )
