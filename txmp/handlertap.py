@@ -15,6 +15,7 @@ import importlib
 import os
 import socket
 import sys
+import traceback
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from twisted.python import usage
@@ -49,6 +50,29 @@ if TYPE_CHECKING:
     from txmp._wsgi import Application
 
 
+def _raisedAt(error: BaseException) -> str:
+    """
+    Say where in the application's code C{error} was raised, for the one
+    line that reports it: the innermost frame of its traceback that is
+    neither importlib's nor this module's.
+
+    @return: C{" (at FILE, line N)"}, or C{""} if no frame is the
+        application's (a module that does not exist) or the error names
+        its place itself (a L{SyntaxError}).
+    """
+    if isinstance(error, SyntaxError):
+        return ""
+    ours = {importlib.__file__, __file__}
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith("<") and frame.filename not in ours
+    ]
+    if not frames:
+        return ""
+    return f" (at {frames[-1].filename}, line {frames[-1].lineno})"
+
+
 def loadApplication(spec: str) -> Application:
     """
     Load a WSGI application named C{module:attribute} or
@@ -66,6 +90,7 @@ def loadApplication(spec: str) -> Application:
     except Exception as e:  # noqa: BLE001
         raise usage.UsageError(
             f"--app {spec}: cannot import {moduleName}: {type(e).__name__}: {e}"
+            + _raisedAt(e)
         ) from None
     target: object = module
     for part in attribute.split("."):
@@ -84,6 +109,7 @@ def loadApplication(spec: str) -> Application:
         except Exception as e:  # noqa: BLE001
             raise usage.UsageError(
                 f"--app {spec}: {attribute}() failed: {type(e).__name__}: {e}"
+                + _raisedAt(e)
             ) from None
     if not callable(target):
         raise usage.UsageError(f"--app {spec}: not a callable WSGI application")

@@ -1847,6 +1847,38 @@ class LoadApplicationTests(SynchronousTestCase):
         self.addCleanup(sys.modules.pop, "txmp_test_tap_broken", None)
         self.assertUsageError("txmp_test_tap_broken:app", "cannot import")
 
+    def test_importFailureNamesItsPlace(self) -> None:
+        """
+        A module whose import raises is a usage error that says where in
+        the application's code: the file and line of the innermost frame
+        that is the application's (gunicorn prints the whole traceback;
+        the error stays one line).  A missing module, and a syntax error
+        (whose message names its place), say nothing more.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        broken = directory.child("txmp_test_tap_raises.py")
+        broken.setContent(b"import os\n\nvalue = undefinedName\n")
+        bad = directory.child("txmp_test_tap_syntax.py")
+        bad.setContent(b"def f(:\n")
+        sys.path.insert(0, directory.path)
+        self.addCleanup(sys.path.remove, directory.path)
+        for name in ["txmp_test_tap_raises", "txmp_test_tap_syntax"]:
+            self.addCleanup(sys.modules.pop, name, None)
+        self.assertUsageError(
+            "txmp_test_tap_raises:app",
+            "NameError",
+            f"(at {broken.path}, line 3)",
+        )
+        error = self.assertRaises(
+            usage.UsageError, handlertap.loadApplication, "txmp_test_tap_syntax:app"
+        )
+        self.assertEqual(str(error).count("line 1"), 1, str(error))
+        error = self.assertRaises(
+            usage.UsageError, handlertap.loadApplication, "txmp.test.no_such_module_here:app"
+        )
+        self.assertNotIn("(at ", str(error))
+
     def test_missingAttribute(self) -> None:
         """
         An attribute the module lacks is a usage error.
@@ -1867,7 +1899,9 @@ class LoadApplicationTests(SynchronousTestCase):
         """
         A factory that raises is a usage error that says what it raised.
         """
-        self.assertUsageError(APPS + ":brokenFactory()", "RuntimeError", "no database")
+        self.assertUsageError(
+            APPS + ":brokenFactory()", "RuntimeError", "no database", f"(at {__file__}, line"
+        )
 
 
 class HandlerOptionsTests(OptionsTestCase):
