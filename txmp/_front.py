@@ -39,8 +39,9 @@ from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import datetimeToString
-from zope.interface import implementer
+from zope.interface import classImplements, implementer
 
+import twisted
 from txmp import __version__, protocol
 from txmp._accept import AcceptLimit
 from txmp._access import AccessLog
@@ -1599,7 +1600,25 @@ else:
     _ServerFactory = ServerFactory
 
 
-@implementer(IProtocolNegotiationFactory)
+def negotiatesOnContext(twistedVersion: str) -> bool:
+    """
+    Whether this release of Twisted sets TLS's ALPN up on each context
+    once, asking the server's factory for its protocols at every handshake
+    (26.4 and later), so that the factory must name them: such a Twisted
+    fails the handshake of every client that offers protocols when it names
+    none.  Earlier releases set the factory's protocols on the shared
+    context as each connection is made (C{TLSMemoryBIOFactory}'s
+    C{_applyProtocolNegotiation}), which pyOpenSSL 26 refuses ("Context
+    has already been used to create a Connection"), failing every
+    connection; there the factory names none, and clients fall back to
+    HTTP/1.1 without ALPN.
+
+    @param twistedVersion: Twisted's version, C{twisted.__version__}.
+    """
+    major, minor = twistedVersion.split(".")[:2]
+    return (int(major), int(minor)) >= (26, 4)
+
+
 @define(slots=False, eq=False, repr=False)
 class FrontFactory(_ServerFactory):
     """
@@ -1643,7 +1662,9 @@ class FrontFactory(_ServerFactory):
         The protocols the front speaks, for TLS's ALPN (C{--listen ssl:}):
         HTTP/1.1 alone.  Without them, Twisted 26.10's TLS fails the
         handshake of every client that offers protocols (browsers, curl and
-        Python's C{http.client} do).
+        Python's C{http.client} do).  Declared (L{IProtocolNegotiationFactory})
+        only where Twisted asks for them without mutating a shared context:
+        L{negotiatesOnContext}.
         """
         return [b"http/1.1"]
 
@@ -1749,3 +1770,7 @@ class FrontFactory(_ServerFactory):
     def _closeAccessLog(self) -> None:
         if not self.connections and self.accessLog is not None:
             self.accessLog.close()
+
+
+if negotiatesOnContext(twisted.__version__):
+    classImplements(FrontFactory, IProtocolNegotiationFactory)

@@ -21,6 +21,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
+import twisted
 from txmp import __version__, protocol
 from txmp._access import AccessLog
 from txmp._defaults import (
@@ -31,7 +32,7 @@ from txmp._defaults import (
     SEND_LIMIT,
     SMALL_BODY,
 )
-from txmp._front import Exchange, FrontConnection
+from txmp._front import Exchange, FrontConnection, negotiatesOnContext
 from txmp._http import HTTPRules, RequestHead, parseNetwork
 from txmp._zmq import PeerUnreachable
 from txmp.testing import (
@@ -2374,6 +2375,25 @@ def _selfSigned(hostname: str) -> tuple[bytes, bytes]:
     )
 
 
+class NegotiatesOnContextTests(SynchronousTestCase):
+    """
+    L{negotiatesOnContext} tells the Twisted releases whose TLS asks the
+    server's factory for its ALPN protocols at each handshake (26.4 and
+    later) from those that set them on the shared context as each
+    connection is made.
+    """
+
+    def test_releases(self) -> None:
+        """
+        Twisted 26.4 and later negotiate on the context; earlier releases,
+        down to the oldest supported, do not.
+        """
+        for version in ["26.4.0", "26.4.0rc1", "26.10.0", "27.1.0", "30.0.0"]:
+            self.assertTrue(negotiatesOnContext(version), version)
+        for version in ["23.10.0", "24.11.0", "25.5.0", "26.3.0"]:
+            self.assertFalse(negotiatesOnContext(version), version)
+
+
 class ProtocolNegotiationTests(FrontTestCase):
     """
     Over TLS (C{--listen ssl:}), the front agrees on HTTP/1.1 with clients
@@ -2388,8 +2408,11 @@ class ProtocolNegotiationTests(FrontTestCase):
         L{FrontFactory} names HTTP/1.1 alone to TLS
         (L{IProtocolNegotiationFactory}): the front speaks no other.
         """
-        self.assertTrue(IProtocolNegotiationFactory.providedBy(self.site))
         self.assertEqual(self.site.acceptableProtocols(), [b"http/1.1"])
+        self.assertEqual(
+            IProtocolNegotiationFactory.providedBy(self.site),
+            negotiatesOnContext(twisted.__version__),
+        )
 
     def test_clientOfferingProtocols(self) -> None:
         """
@@ -2423,5 +2446,8 @@ class ProtocolNegotiationTests(FrontTestCase):
         )
         clientProtocol.write(b"GET /path HTTP/1.1\r\nHost: localhost\r\n\r\n")
         pump.flush()
-        self.assertEqual(clientProtocol.negotiatedProtocol, b"http/1.1")
+        # Before Twisted 26.4 the front names no protocol (negotiatesOnContext)
+        # and the client goes on without ALPN, on HTTP/1.1 all the same.
+        negotiated = b"http/1.1" if negotiatesOnContext(twisted.__version__) else None
+        self.assertEqual(clientProtocol.negotiatedProtocol, negotiated)
         self.assertEqual([request.head.target for request in self.requestsSent()], ["/path"])
