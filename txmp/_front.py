@@ -119,16 +119,17 @@ def plainResponse(
     status: int,
     date: bytes,
     extra: Sequence[bytes] = (),
-    close: bool = False,
+    connection: bytes | None = None,
     withBody: bool = True,
     body: bytes | None = None,
 ) -> tuple[bytes, int]:
     """
     A whole response the front writes itself (a refusal, an error page, the
     answer to C{OPTIONS *}): its L{plainPage}, with C{Server}, C{Date}, the
-    C{extra} header lines, and C{Connection: close} if C{close}.
+    C{extra} header lines, and C{Connection} if C{connection} is given.
 
     @param status: a status of L{REASONS}.
+    @param connection: the value of C{Connection} (L{Exchange.connectionOption}).
     @param body: the body, if not the status and its reason.
     @param withBody: whether the body is sent (not for C{HEAD}); its
         C{Content-Length} is, either way.
@@ -142,8 +143,8 @@ def plainResponse(
         b"Date: " + date,
         *[name + b": " + value for name, value in fields],
     ]
-    if close:
-        lines.append(b"Connection: close")
+    if connection is not None:
+        lines.append(b"Connection: " + connection)
     lines.append(b"\r\n")
     head = b"\r\n".join(lines)
     if not withBody:
@@ -494,17 +495,39 @@ class Exchange:
             lines.append(b"Date: " + connection.factory.date())
         if b"x-request-id" not in seen:
             lines.append(b"X-Request-Id: " + self.requestId)
-        if (
-            hasBody
-            and reply.contentLength is None
-            and self.clientproto == b"HTTP/1.1"
-        ):
-            self._chunked = True
-            lines.append(b"Transfer-Encoding: chunked")
-        if not connection.keepAlive(self):
-            lines.append(b"Connection: close")
+        delimited = True
+        if hasBody and reply.contentLength is None:
+            if self.clientproto == b"HTTP/1.1":
+                self._chunked = True
+                lines.append(b"Transfer-Encoding: chunked")
+            else:
+                # HTTP/1.0 has no chunked coding: the body ends with the
+                # connection.
+                delimited = False
+        option = self.connectionOption(delimited)
+        if option is not None:
+            lines.append(b"Connection: " + option)
         lines.append(b"\r\n")
         return b"\r\n".join(lines)
+
+    def connectionOption(self, delimited: bool = True) -> bytes | None:
+        """
+        The C{Connection} field of the response, as the connection decides
+        whether another request may follow it (L{FrontConnection.keepAlive}):
+        C{close} if none may; C{keep-alive} if one may and the client
+        speaks HTTP/1.0, whose connection would otherwise end with the
+        response (RFC 9112 section 9.3); none for HTTP/1.1, whose
+        connections persist unless one side says C{close}.
+
+        @param delimited: whether the end of the response is known without
+            the connection's close (a C{Content-Length}, chunked framing,
+            or no body).
+        """
+        if not self.connection.keepAlive(self, delimited):
+            return b"close"
+        if self.clientproto == b"HTTP/1.0":
+            return b"keep-alive"
+        return None
 
     def _missing(self, chunks: Sequence[Frame]) -> int:
         """
@@ -775,7 +798,7 @@ class Exchange:
             extra = [*extra, b"X-Request-Id: " + self.requestId]
         response, self.sentLength = plainResponse(
             self.clientproto, status, self.connection.factory.date(),
-            extra, not self.connection.keepAlive(self), self.method != b"HEAD", body,
+            extra, self.connectionOption(), self.method != b"HEAD", body,
         )
         self._end(response)
 
@@ -1150,8 +1173,12 @@ class FrontConnection(Protocol):
     def _headReceived(self, head: RequestHead) -> None:
         self._emptyLine = False
         self._cancelHeaderCall()
-        if head.close or head.version != b"HTTP/1.1":
-            # HTTP/1.0 responses end with the connection, as Twisted's.
+        if head.close or (head.version != b"HTTP/1.1" and not head.keepAlive):
+            # An HTTP/1.0 connection ends with the response unless the
+            # client asked to keep it with the keep-alive option (RFC 9112
+            # section 9.3), as ApacheBench's -k does; even then, only a
+            # response whose end is known without the close keeps it
+            # (keepAlive).
             self.persistent = False
         length = head.contentLength
         if head.chunked:
@@ -1282,14 +1309,20 @@ class FrontConnection(Protocol):
         if not self._lost:
             eagerWrite(self.transport, data)
 
-    def keepAlive(self, exchange: Exchange) -> bool:
+    def keepAlive(self, exchange: Exchange, delimited: bool = True) -> bool:
         """
         Whether the connection carries another request after C{exchange}'s
-        response: not if the client or the front said close, nor while the
+        response: not if the client or the front said close (an HTTP/1.0
+        client says close unless it asks for keep-alive), nor while the
         request's body is still coming (it must never be read as a next
-        request).
+        request), nor if the response ends only with the connection.
+
+        @param delimited: whether the end of the response is known without
+            the connection's close: not for a body without
+            C{Content-Length} to an HTTP/1.0 client, which cannot be
+            chunked.
         """
-        if self.bodyPending or self._draining:
+        if self.bodyPending or self._draining or not delimited:
             self.persistent = False
         return self.persistent
 
@@ -1378,7 +1411,7 @@ class FrontConnection(Protocol):
             return
         extra = [b"X-Request-Id: " + refusal.requestId] if refusal.requestId else []
         response, refusal.sentLength = plainResponse(
-            b"HTTP/1.1", status, self.factory.date(), extra, close=True
+            b"HTTP/1.1", status, self.factory.date(), extra, connection=b"close"
         )
         self.transport.write(response)
         # Counted and logged as the requests answered by handlers are.

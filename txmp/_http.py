@@ -299,6 +299,8 @@ class RequestHead:
     @ivar contentLength: the C{Content-Length}, if one was given.
     @ivar chunked: whether the body is chunked (known at L{end}).
     @ivar close: whether C{Connection} lists C{close}.
+    @ivar keepAlive: whether C{Connection} lists C{keep-alive}: an HTTP/1.0
+        client asking to keep the connection (RFC 9112 section 9.3).
     @ivar expectContinue: whether C{Expect} is C{100-continue}.
     """
 
@@ -311,6 +313,7 @@ class RequestHead:
         self.fields: list[tuple[bytes, bytes]] = []
         self.contentLength: int | None = None
         self.close = False
+        self.keepAlive = False
         self.expectContinue = False
         self._fields = 0
         self._bytes = 0
@@ -389,8 +392,12 @@ class RequestHead:
                 if coding
             )
         elif lower == b"connection":
-            if b"close" in [t.strip(b" \t").lower() for t in value.split(b",")]:
+            # A list of options, case-insensitive, over every field line.
+            options = [option.strip(b" \t").lower() for option in value.split(b",")]
+            if b"close" in options:
                 self.close = True
+            if b"keep-alive" in options:
+                self.keepAlive = True
         elif lower == b"expect":
             self.expectContinue = value.lower() == b"100-continue"
         if self._lengths and self._encoded:

@@ -1409,11 +1409,12 @@ class WritingConnection:
         """
         return "192.0.2.5", b"http", None
 
-    def keepAlive(self, exchange: Exchange) -> bool:
+    def keepAlive(self, exchange: Exchange, delimited: bool = True) -> bool:
         """
-        Always keep the connection.
+        Keep the connection if the response's end is C{delimited}, as a
+        L{txmp._front.FrontConnection} that nothing else closes does.
         """
-        return True
+        return delimited
 
     def readingChanged(self) -> None:
         """

@@ -34,6 +34,7 @@ from txmp._defaults import (
 )
 from txmp._front import Exchange, FrontConnection, negotiatesOnContext
 from txmp._http import HTTPRules, RequestHead, parseNetwork
+from txmp._metrics import FrontMetrics
 from txmp._zmq import PeerUnreachable
 from txmp.testing import (
     ClosingTransport,
@@ -1413,6 +1414,224 @@ class PipelineTests(FrontTestCase):
         self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"0")])
         self.assertEqual(self.lastRequest().head.target, "/next")
         self.assertEqual(transport.producerState, "producing")
+
+
+def http10(*fields: bytes, line: bytes = b"GET / HTTP/1.0") -> bytes:
+    """
+    The head of an HTTP/1.0 request: the request C{line} and the header
+    C{fields}, without C{Host} (HTTP/1.0 needs none).
+    """
+    return b"\r\n".join([line, *fields]) + b"\r\n\r\n"
+
+
+KEEP_ALIVE = b"Connection: keep-alive"
+
+
+class HTTP10KeepAliveTests(FrontTestCase):
+    """
+    An HTTP/1.0 connection ends with its response, unless the client asks
+    to keep it with the C{keep-alive} option of C{Connection} (RFC 9112
+    section 9.3, ApacheBench's C{-k}) and the response's end is known
+    without the close: then the response says C{Connection: keep-alive}
+    and the connection carries the next request, as gunicorn's, nginx's
+    and Apache's do.
+    """
+
+    def assertKeptAlive(self, transport: StringTransport, response: ParsedResponse) -> None:
+        """
+        Assert that C{response} says the connection is kept, unchunked, and
+        that it is.
+        """
+        self.assertEqual(response.version, b"HTTP/1.0")
+        self.assertEqual(response.header(b"connection"), [b"keep-alive"])
+        self.assertEqual(response.header(b"transfer-encoding"), [])
+        self.assertFalse(transport.disconnecting)
+
+    def assertClosedAfter(self, transport: StringTransport, response: ParsedResponse) -> None:
+        """
+        Assert that C{response} says the connection ends with it, unchunked,
+        and that it does.
+        """
+        self.assertEqual(response.version, b"HTTP/1.0")
+        self.assertEqual(response.header(b"connection"), [b"close"])
+        self.assertEqual(response.header(b"transfer-encoding"), [])
+        self.assertTrue(transport.disconnecting)
+
+    def test_keptWithLength(self) -> None:
+        """
+        Asked for keep-alive, a response with a C{Content-Length} says
+        C{Connection: keep-alive} and the connection carries the next
+        request.
+        """
+        channel, transport = self.sendRequest(http10(KEEP_ALIVE))
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"5")],
+                     body=[b"hello"])
+        response = ParsedResponse(transport.value())
+        self.assertEqual((response.code, response.body), (200, b"hello"))
+        self.assertTrue(response.complete)
+        self.assertKeptAlive(transport, response)
+        channel.dataReceived(http10(KEEP_ALIVE, line=b"GET /next HTTP/1.0"))
+        self.assertEqual(len(self.requestsSent()), 2)
+        self.assertEqual(self.lastRequest().head.target, "/next")
+
+    def test_keepAliveAmongOptions(self) -> None:
+        """
+        C{keep-alive} is found in any case, among other options, on any of
+        several C{Connection} field lines.
+        """
+        for fields in [
+            [b"Connection: Keep-Alive"],
+            [b"Connection: TE,KEEP-ALIVE , foo"],
+            [b"Connection: te", b"Connection: keep-alive"],
+        ]:
+            _, transport = self.sendRequest(http10(*fields))
+            self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"0")])
+            self.assertKeptAlive(transport, ParsedResponse(transport.value()))
+
+    def test_closedWithoutKeepAlive(self) -> None:
+        """
+        Without C{keep-alive} (no C{Connection}, another option, or
+        C{close} beside it), the response says C{Connection: close} and the
+        connection ends with it, as before.
+        """
+        for fields in [
+            [],
+            [b"Connection: te"],
+            [b"Connection: keep-alive, close"],
+            [b"Connection: close", KEEP_ALIVE],
+        ]:
+            _, transport = self.sendRequest(http10(*fields))
+            self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"2")],
+                         body=[b"ok"])
+            response = ParsedResponse(transport.value())
+            self.assertEqual(response.body, b"ok")
+            self.assertClosedAfter(transport, response)
+
+    def test_streamedWithoutLengthCloses(self) -> None:
+        """
+        Asked for keep-alive, a streamed response without C{Content-Length}
+        (which HTTP/1.0 cannot chunk) is sent as it comes, says
+        C{Connection: close}, and ends with the connection.
+        """
+        _, transport = self.sendRequest(http10(KEEP_ALIVE))
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"first "], more=True)
+        self.assertFalse(transport.disconnecting)
+        self.reply(protocol.encodeBody(requestId, [b"second"], True))
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.body, b"first second")
+        self.assertClosedAfter(transport, response)
+        self.assertNoLeak()
+
+    def test_wholeWithoutLengthCloses(self) -> None:
+        """
+        So does a whole reply without C{Content-Length}.
+        """
+        _, transport = self.sendRequest(http10(KEEP_ALIVE))
+        self.respond(self.lastRequest().requestId, body=[b"hello"])
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.body, b"hello")
+        self.assertClosedAfter(transport, response)
+
+    def test_noBodyKeptAlive(self) -> None:
+        """
+        A response without a body (to C{HEAD}, a 204 or a 304) ends with
+        its head: the connection is kept, with or without a
+        C{Content-Length}.
+        """
+        for method, status, headers in [
+            (b"HEAD", 200, []),
+            (b"HEAD", 200, [(b"Content-Length", b"50")]),
+            (b"GET", 204, []),
+            (b"GET", 304, []),
+        ]:
+            _, transport = self.sendRequest(http10(KEEP_ALIVE, line=method + b" / HTTP/1.0"))
+            self.respond(self.lastRequest().requestId, status, headers=headers,
+                         body=[b"not sent"])
+            data = transport.value()
+            self.assertTrue(data.endswith(b"\r\n\r\n"), data)
+            response = ParsedResponse(data)
+            self.assertEqual(response.code, status)
+            self.assertKeptAlive(transport, response)
+
+    def test_pipelined(self) -> None:
+        """
+        Two keep-alive requests sent in one piece are answered in order on
+        the one connection, each with C{Connection: keep-alive}, each
+        counted and logged once.
+        """
+        path = FilePath(self.mktemp())
+        self.site.accessLog = AccessLog(path.path)
+        self.site.accessLog.open()
+        self.addCleanup(self.site.accessLog.close)
+        metrics = self.site.metrics = FrontMetrics()
+        _, transport = self.sendRequest(
+            http10(KEEP_ALIVE, line=b"GET /1 HTTP/1.0")
+            + http10(KEEP_ALIVE, line=b"GET /2 HTTP/1.0")
+        )
+        self.assertEqual([r.head.target for r in self.requestsSent()], ["/1"])
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"1")],
+                     body=[b"1"])
+        self.assertEqual([r.head.target for r in self.requestsSent()], ["/1", "/2"])
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"2")],
+                     body=[b"22"])
+        data = transport.value()
+        second = data.index(b"HTTP/1.0 ", 1)
+        responses = [ParsedResponse(data[:second]), ParsedResponse(data[second:])]
+        self.assertEqual([r.body for r in responses], [b"1", b"22"])
+        for response in responses:
+            self.assertTrue(response.complete)
+            self.assertKeptAlive(transport, response)
+        lines = path.getContent().decode("ascii").splitlines()
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn('"GET /1 HTTP/1.0" 200 1 ', lines[0])
+        self.assertIn('"GET /2 HTTP/1.0" 200 2 ', lines[1])
+        self.assertEqual((metrics.statuses[200], metrics.bytesOut), (2, 3))
+        self.assertEqual(metrics.connections, 1)
+        self.assertNoLeak()
+
+    def test_pipelinedThenClose(self) -> None:
+        """
+        After a kept-alive response, a request without C{keep-alive} is
+        the connection's last: its response says C{Connection: close}, and
+        a request pipelined after it never reaches a handler.
+        """
+        _, transport = self.sendRequest(
+            http10(KEEP_ALIVE, line=b"GET /1 HTTP/1.0")
+            + http10(line=b"GET /2 HTTP/1.0")
+            + http10(KEEP_ALIVE, line=b"GET /3 HTTP/1.0")
+        )
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"1")],
+                     body=[b"1"])
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"1")],
+                     body=[b"2"])
+        data = transport.value()
+        second = data.index(b"HTTP/1.0 ", 1)
+        self.assertEqual(ParsedResponse(data[:second]).header(b"connection"), [b"keep-alive"])
+        self.assertClosedAfter(transport, ParsedResponse(data[second:]))
+        self.assertEqual([r.head.target for r in self.requestsSent()], ["/1", "/2"])
+        self.assertNoLeak()
+
+    def test_frontsOwnAnswerKeptAlive(self) -> None:
+        """
+        An answer the front writes itself, with its length (here to
+        C{OPTIONS *}), keeps an HTTP/1.0 connection that asked.
+        """
+        _, transport = self.sendRequest(http10(KEEP_ALIVE, line=b"OPTIONS * HTTP/1.0"))
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.code, 200)
+        self.assertKeptAlive(transport, response)
+
+    def test_drainCloses(self) -> None:
+        """
+        A stopping front closes a kept-alive HTTP/1.0 connection after the
+        response in progress, which says C{Connection: close}.
+        """
+        _, transport = self.sendRequest(http10(KEEP_ALIVE))
+        self.site.drain()
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"2")],
+                     body=[b"ok"])
+        self.assertClosedAfter(transport, ParsedResponse(transport.value()))
 
 
 class DisconnectTests(FrontTestCase):
