@@ -298,7 +298,7 @@ class DjangoTests(FrameworkTestsMixin, FrameworkCase):
 class DjangoSiteTests(FrameworkCase):
     """
     A Django site as C{startproject} sets one up (L{djangosite}): its
-    middleware and its default limits.
+    middleware, its default limits and its console logging.
     """
 
     app = "tests.apps.djangosite:app"
@@ -456,3 +456,40 @@ class DjangoSiteTests(FrameworkCase):
             b"POST", "/form", small, headers=dict([URLENCODED])
         )
         self.assertResponse(result, 200, summary(b"x" * 1000))
+
+    @asyncTest
+    async def test_errorLogged(self) -> None:
+        """
+        A view that raises gets Django's 500 page; what Django logs of it
+        (the C{Internal Server Error} line and its traceback) and what
+        the view logged before are in the handler's log, as twistd logs
+        what is written to standard error: Django's console handler, made
+        as the handler imported the application (before twistd began
+        logging), writes to the log twistd redirected standard error to,
+        not to the process's own standard error (C{/dev/null} in a
+        daemon).  The handler serves the next request.
+        """
+        _, handler = await self.startFrontAndHandler(self.app)
+        client = await self.rawConnection()
+        response = await self.exchange(client, "GET", "/boom")
+        self.assertEqual(response.code, 500, self.transcript())
+        self.assertIn(b"Server Error (500)", response.body)
+        logged = [
+            "the boom view is about to raise",
+            "Internal Server Error: /boom",
+            # (Not djangosite.BOOM: importing it would set Django up here.)
+            "RuntimeError: djangosite boom",
+        ]
+        for line in logged:
+            await handler.waitForLine(f"[stderr#error] {line}", timeout=10)
+        self.assertEqual(
+            [
+                line
+                for line in handler.lines
+                if line.startswith("(stderr) ") and any(text in line for text in logged)
+            ],
+            [],
+            self.transcript(),
+        )
+        after = await self.exchange(client, "GET", "/finished")
+        self.assertEqual(after.code, 200, self.transcript())

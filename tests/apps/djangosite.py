@@ -1,9 +1,10 @@
 # -*- test-case-name: tests.test_frameworks -*-
 """
 A Django site set up as C{django-admin startproject} leaves one, as far as
-the tests need: C{CommonMiddleware} and C{CsrfViewMiddleware}, and
-Django's default request size limits.  Served by txmp unchanged through
-C{django.core.wsgi.get_wsgi_application()}.
+the tests need: C{CommonMiddleware} and C{CsrfViewMiddleware}, Django's
+default request size limits, and logging to the console, as Django's
+documentation shows it (a C{StreamHandler}, on standard error).  Served
+by txmp unchanged through C{django.core.wsgi.get_wsgi_application()}.
 
   - C{/csrf}: a form with Django's CSRF token to a C{GET}, which sets the
     C{csrftoken} cookie; C{posted NAME} to a C{POST} of it that passes
@@ -13,10 +14,13 @@ C{django.core.wsgi.get_wsgi_application()}.
     handler's working directory);
   - C{/stream?count=N}: a C{StreamingHttpResponse} of N lines C{%05d};
   - C{/finished}: how many responses Django has seen closed so far;
-  - C{/form}: the C{summary} of the C{blob} field of a posted form.
+  - C{/form}: the C{summary} of the C{blob} field of a posted form;
+  - C{/boom}: logs a warning, then raises C{RuntimeError(BOOM)}.
 """
 
 from __future__ import annotations
+
+import logging
 
 from django.conf import settings
 
@@ -31,6 +35,12 @@ settings.configure(
         "django.middleware.csrf.CsrfViewMiddleware",
     ],
     USE_TZ=True,
+    LOGGING={
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"console": {"class": "logging.StreamHandler"}},
+        "root": {"handlers": ["console"], "level": "WARNING"},
+    },
 )
 
 from django.core.signals import request_finished  # noqa: E402
@@ -46,6 +56,11 @@ from django.urls import path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 
 from tests.apps.wholebody import summary  # noqa: E402
+
+#: The message of the exception C{/boom} raises.
+BOOM = "djangosite boom"
+
+_log = logging.getLogger(__name__)
 
 # How many responses Django has seen closed: it sends request_finished
 # from the response's close(), and closes its database connections then.
@@ -95,6 +110,11 @@ def form(request: HttpRequest) -> HttpResponse:
     return HttpResponse(summary(request.POST["blob"].encode("latin-1")))
 
 
+def boom(request: HttpRequest) -> HttpResponse:
+    _log.warning("the boom view is about to raise")
+    raise RuntimeError(BOOM)
+
+
 urlpatterns = [
     path("csrf", csrfForm),
     path("cookies", cookies),
@@ -102,6 +122,7 @@ urlpatterns = [
     path("stream", stream),
     path("finished", finished),
     path("form", csrf_exempt(form)),
+    path("boom", boom),
 ]
 
 app = get_wsgi_application()
