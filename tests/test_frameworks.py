@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import time
 import uuid
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from ._harness import SystemTestCase, asyncTest
+from twisted.internet.error import ConnectionDone
+
+from ._harness import (
+    RawHTTPClient,
+    RawResponse,
+    RecordingConnection,
+    SystemTestCase,
+    asyncTest,
+)
 from .apps.wholebody import summary
 
 # Many times the handler's input window.
@@ -25,9 +34,39 @@ DELAYED_ACK = 0.040
 
 FORM = [("name", "Grace Hopper"), ("language", "COBOL"), ("language", "FLOW-MATIC"), ("empty", "")]
 
+URLENCODED = ("Content-Type", "application/x-www-form-urlencoded")
+
+
+class FrameworkCase(SystemTestCase):
+    """
+    A test of an application written for a framework.
+    """
+
+    async def exchange(
+        self,
+        client: RawHTTPClient,
+        method: str,
+        path: str,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+    ) -> RawResponse:
+        """
+        Make one request on C{client}'s connection and read its response.
+
+        @param path: The request-target, as ISO-8859-1 text.
+        """
+        return await self.withTimeout(
+            client.request(
+                self.rawRequest(method, path, headers=headers or [], body=body),
+                head=method == "HEAD",
+            ),
+            10,
+            f"the response to {method} {path}",
+        )
+
 
 if TYPE_CHECKING:
-    _MixinBase = SystemTestCase
+    _MixinBase = FrameworkCase
 else:
     _MixinBase = object
 
@@ -35,7 +74,8 @@ else:
 class FrameworkTestsMixin(_MixinBase):
     """
     Tests run against each framework's application, which both implement
-    C{/greet} and C{/form} alike.
+    C{/greet}, C{/form}, C{/data}, C{/upload}, C{/conditional},
+    C{/caf\xe9} and C{/word/WORD} alike.
 
     @cvar app: The C{--app} to serve.
     """
@@ -172,8 +212,58 @@ class FrameworkTestsMixin(_MixinBase):
         self.assertResponse(result, 404)
         self.assertIn(b"Not Found", result.body, self.transcript())
 
+    @asyncTest
+    async def test_conditionalGet(self) -> None:
+        """
+        A C{GET} whose C{If-None-Match} or C{If-Modified-Since} matches
+        what the route serves gets the framework's 304 (Flask's
+        C{send_file(conditional=True)}, Django's C{@condition}), which
+        has no body and no framing for one (RFC 9110 section 15.4.5, RFC
+        9112 section 6.3): the next request on the connection is answered
+        whole.
+        """
+        await self.startFrontAndHandler(self.app)
+        client = await self.rawConnection()
+        first = await self.exchange(client, "GET", "/conditional")
+        self.assertEqual(first.code, 200, self.transcript())
+        etag, modified = first.header(b"etag"), first.header(b"last-modified")
+        assert etag is not None and modified is not None, first
+        for name, value in [("If-None-Match", etag), ("If-Modified-Since", modified)]:
+            response = await self.exchange(
+                client, "GET", "/conditional", [(name, value.decode("latin-1"))]
+            )
+            self.assertEqual((response.code, response.body), (304, b""), name)
+            self.assertIsNone(response.header(b"transfer-encoding"), name)
+        again = await self.exchange(client, "GET", "/conditional")
+        self.assertEqual((again.code, again.body), (200, first.body), self.transcript())
+        self.assertEqual(client.unparsed, b"")
 
-class FlaskTests(FrameworkTestsMixin, SystemTestCase):
+    @asyncTest
+    async def test_nonAsciiPath(self) -> None:
+        """
+        A route whose path is not ASCII (C{/caf\xe9}) matches it asked
+        for percent-encoded in UTF-8, as browsers send it, or in raw
+        UTF-8, as curl sends it; a route's parameter and a query
+        parameter are the text encoded: the application gets
+        C{PATH_INFO} and C{QUERY_STRING} as PEP 3333 says, bytes as
+        ISO-8859-1 text, which the framework encodes back to bytes and
+        decodes as UTF-8.
+        """
+        await self.startFrontAndHandler(self.app)
+        client = await self.rawConnection()
+        cafe, ete = "/caf\xe9", "\xe9t\xe9"
+        for target, expected in [
+            ("/caf%C3%A9?name=%C3%A9t%C3%A9", {"path": cafe, "word": "", "name": ete}),
+            (f"{cafe}?name={ete}".encode().decode("latin-1"),
+             {"path": cafe, "word": "", "name": ete}),
+            ("/word/%C3%A9t%C3%A9", {"path": "/word/" + ete, "word": ete, "name": ""}),
+        ]:
+            response = await self.exchange(client, "GET", target)
+            self.assertEqual(response.code, 200, f"{target}: {response!r}" + self.transcript())
+            self.assertEqual(json.loads(response.body), expected, target)
+
+
+class FlaskTests(FrameworkTestsMixin, FrameworkCase):
     """
     A Flask application is served unchanged.
     """
@@ -197,9 +287,209 @@ class FlaskTests(FrameworkTestsMixin, SystemTestCase):
         self.assertResponse(result, 200, summary(value))
 
 
-class DjangoTests(FrameworkTestsMixin, SystemTestCase):
+class DjangoTests(FrameworkTestsMixin, FrameworkCase):
     """
     A Django application is served unchanged.
     """
 
     app = "tests.apps.djangoapp:app"
+
+
+class DjangoSiteTests(FrameworkCase):
+    """
+    A Django site as C{startproject} sets one up (L{djangosite}): its
+    middleware, its default limits and its console logging.
+    """
+
+    app = "tests.apps.djangosite:app"
+
+    async def csrfForm(self, client: RawHTTPClient) -> tuple[str, str]:
+        """
+        Get Django's form on C{client}'s connection, as a browser does.
+
+        @return: The value of the C{csrftoken} cookie Django set, and the
+            token in the form.
+        """
+        response = await self.exchange(client, "GET", "/csrf")
+        self.assertEqual(response.code, 200, self.transcript())
+        cookies = [value for name, value in response.headers if name == b"set-cookie"]
+        self.assertEqual(len(cookies), 1, response)
+        cookie = re.match(rb"csrftoken=([^;]+);", cookies[0])
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', response.body)
+        assert cookie is not None and token is not None, response
+        return cookie.group(1).decode("ascii"), token.group(1).decode("ascii")
+
+    def formPost(
+        self, token: str, *headers: tuple[str, str]
+    ) -> tuple[list[tuple[str, str]], bytes]:
+        """
+        The headers and body of the form posted back with C{token} in it,
+        and C{headers} besides.
+        """
+        fields = [("csrfmiddlewaretoken", token), ("name", "Ada")]
+        return [URLENCODED, *headers], urlencode(fields).encode("ascii")
+
+    @asyncTest
+    async def test_csrf(self) -> None:
+        """
+        Django's CSRF protection as a browser meets it, on one connection:
+        a C{GET} of a form sets the C{csrftoken} cookie; the form posted
+        back with the cookie and the form's token is accepted, and
+        without the cookie refused with Django's 403.  The cookie reaches
+        Django from a client that splits its C{Cookie} field in two (as
+        an HTTP/2 client may, RFC 9113 section 8.2.3): the handler joins
+        them with C{"; "}, the separator of the one C{Cookie} field a
+        server expects (RFC 6265 section 5.4), not the C{", "} that joins
+        other fields.
+        """
+        await self.startFrontAndHandler(self.app)
+        client = await self.rawConnection()
+        cookie, token = await self.csrfForm(client)
+        headers, body = self.formPost(
+            token, ("Cookie", "sessionid=s3ss10n"), ("Cookie", f"csrftoken={cookie}")
+        )
+        accepted = await self.exchange(client, "POST", "/csrf", headers, body)
+        self.assertEqual((accepted.code, accepted.body), (200, b"posted Ada"), self.transcript())
+        headers, body = self.formPost(token)
+        refused = await self.exchange(client, "POST", "/csrf", headers, body)
+        self.assertEqual(refused.code, 403, self.transcript())
+
+    @asyncTest
+    async def test_csrfBehindTLSProxy(self) -> None:
+        """
+        Behind a C{--trusted-proxy} that terminates TLS, a form posted from
+        the site's C{https} origin passes Django's C{Origin} check (Django
+        4.0 and later compare C{Origin} with the scheme the application is
+        told and the C{Host}): Django is told C{https}, from the proxy's
+        C{X-Forwarded-Proto}, with no C{SECURE_PROXY_SSL_HEADER}
+        setting.  The same post from the C{http} origin is refused.
+        """
+        await self.startFrontAndHandler(
+            self.app, frontArguments=["--trusted-proxy", "127.0.0.1"]
+        )
+        client = await self.rawConnection()
+        cookie, token = await self.csrfForm(client)
+        proxied = [("X-Forwarded-Proto", "https"), ("Cookie", f"csrftoken={cookie}")]
+        for origin, code in [("https", 200), ("http", 403)]:
+            headers, body = self.formPost(
+                token, *proxied, ("Origin", f"{origin}://{self.host()}")
+            )
+            response = await self.exchange(client, "POST", "/csrf", headers, body)
+            self.assertEqual(
+                response.code, code, f"Origin {origin}: {response!r}" + self.transcript()
+            )
+
+    @asyncTest
+    async def test_setCookies(self) -> None:
+        """
+        Each cookie Django sets reaches the client in a C{Set-Cookie}
+        field of its own, whole: such fields cannot be joined into one
+        (RFC 9110 section 5.3; an C{Expires} date has a comma).
+        """
+        await self.startFrontAndHandler(self.app)
+        client = await self.rawConnection()
+        response = await self.exchange(client, "GET", "/cookies")
+        self.assertEqual(response.code, 200, self.transcript())
+        cookies = [value for name, value in response.headers if name == b"set-cookie"]
+        self.assertEqual(cookies[:2], [b"first=1; Path=/", b"second=2; HttpOnly; Path=/"])
+        self.assertRegex(
+            cookies[2],
+            rb"^third=3; expires=\w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT; Max-Age=60;"
+            rb" Path=/; SameSite=Strict$",
+        )
+        self.assertEqual(len(cookies), 3, response)
+
+    @asyncTest
+    async def test_responsesClosed(self) -> None:
+        """
+        Django's C{FileResponse} (a file through C{wsgi.file_wrapper},
+        with its C{Content-Length}) and C{StreamingHttpResponse} (20000
+        small chunks, sent chunked) reach the client whole and in order
+        to a C{GET}, their heads alone to a C{HEAD}, and each is closed,
+        as PEP 3333 says: Django's C{request_finished} signal, on which it
+        closes its database connections, came for every one.
+        """
+        content = os.urandom(LARGE)
+        self.workdir.child("data.bin").setContent(content)
+        count = 20000
+        lines = b"".join(b"%05d\n" % (n,) for n in range(count))
+        await self.startFrontAndHandler(self.app)
+        client = await self.rawConnection()
+        for method in ["GET", "HEAD"]:
+            file = await self.exchange(client, method, "/file?path=data.bin")
+            self.assertEqual(file.code, 200, self.transcript())
+            self.assertEqual(file.header(b"content-length"), str(LARGE).encode("ascii"))
+            self.assertEqual(
+                summary(file.body), summary(content if method == "GET" else b""), method
+            )
+            stream = await self.exchange(client, method, f"/stream?count={count}")
+            self.assertEqual(stream.code, 200, self.transcript())
+            self.assertEqual(stream.body, lines if method == "GET" else b"", method)
+        self.assertEqual(client.unparsed, b"")
+        finished = await self.exchange(client, "GET", "/finished")
+        self.assertEqual((finished.code, finished.body), (200, b"4"), self.transcript())
+
+    @asyncTest
+    async def test_requestDataTooBig(self) -> None:
+        """
+        A form larger than Django's C{DATA_UPLOAD_MAX_MEMORY_SIZE} (2.5
+        MB), sent whole at once as a browser sends it, gets Django's own
+        400, which Django answers without reading the body: the client
+        reads it, with C{Connection: close}, then a clean end of the
+        connection, the rest of the body never taken for a request (RFC
+        9112 section 9.6); the handler serves the next request.
+        """
+        await self.startFrontAndHandler(self.app)
+        client = await self.connect(RecordingConnection())
+        body = urlencode({"blob": "x" * LARGE}).encode("ascii")
+        client.send(self.rawRequest("POST", "/form", headers=[URLENCODED], body=body))
+        await self.withTimeout(client.closed, 10, "the front to close the connection")
+        self.assertTrue(
+            client.received.startswith(b"HTTP/1.1 400 "), client.received[:300]
+        )
+        self.assertIn(b"\r\nConnection: close\r\n", client.received)
+        self.assertIn(b"<h1>Bad Request (400)</h1>", client.received)
+        assert client.reason is not None
+        self.assertTrue(client.reason.check(ConnectionDone), client.reason)
+        small = urlencode({"blob": "x" * 1000}).encode("ascii")
+        result = await self.request(
+            b"POST", "/form", small, headers=dict([URLENCODED])
+        )
+        self.assertResponse(result, 200, summary(b"x" * 1000))
+
+    @asyncTest
+    async def test_errorLogged(self) -> None:
+        """
+        A view that raises gets Django's 500 page; what Django logs of it
+        (the C{Internal Server Error} line and its traceback) and what
+        the view logged before are in the handler's log, as twistd logs
+        what is written to standard error: Django's console handler, made
+        as the handler imported the application (before twistd began
+        logging), writes to the log twistd redirected standard error to,
+        not to the process's own standard error (C{/dev/null} in a
+        daemon).  The handler serves the next request.
+        """
+        _, handler = await self.startFrontAndHandler(self.app)
+        client = await self.rawConnection()
+        response = await self.exchange(client, "GET", "/boom")
+        self.assertEqual(response.code, 500, self.transcript())
+        self.assertIn(b"Server Error (500)", response.body)
+        logged = [
+            "the boom view is about to raise",
+            "Internal Server Error: /boom",
+            # (Not djangosite.BOOM: importing it would set Django up here.)
+            "RuntimeError: djangosite boom",
+        ]
+        for line in logged:
+            await handler.waitForLine(f"[stderr#error] {line}", timeout=10)
+        self.assertEqual(
+            [
+                line
+                for line in handler.lines
+                if line.startswith("(stderr) ") and any(text in line for text in logged)
+            ],
+            [],
+            self.transcript(),
+        )
+        after = await self.exchange(client, "GET", "/finished")
+        self.assertEqual(after.code, 200, self.transcript())

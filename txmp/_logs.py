@@ -4,19 +4,24 @@ The logs of C{twistd mpfront} and C{twistd mphandler}: text or JSON (one
 object per line), filtered by level, to twistd's C{--logfile} (never
 rotated by us: reopened on SIGUSR1); and the log lines of spawned handlers
 read back as events, so that the front's log is one stream in which each
-handler event keeps its own time, level and source.
+handler event keeps its own time, level and source.  And the standard
+streams an application takes while it is imported
+(L{standardStreamsLateBound}), which follow twistd's into the log.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Callable, Protocol, TypedDict, cast
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any, Callable, Protocol, TextIO, TypedDict, cast
 
 from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
     LogEvent,
+    LoggingFile,
     LogLevel,
     LogLevelFilterPredicate,
     eventAsJSON,
@@ -31,6 +36,81 @@ from zope.interface import implementer
 
 FORMATS = ("text", "json")
 LEVELS = ("debug", "info", "warn", "error", "critical")
+
+
+class LateBoundStream:
+    """
+    What an application finds as C{sys.stdout} or C{sys.stderr} while it is
+    imported (L{standardStreamsLateBound}): a stream that writes, at each
+    write, to twistd's redirection of that stream into the log, once
+    twistd has made it, and to the stream it stood for until then.
+
+    The handler imports its application while twistd parses the options,
+    before twistd begins logging and redirects C{sys.stdout} and
+    C{sys.stderr} into the log.  What the import keeps of them (Django's
+    C{LOGGING} console handler, C{logging.basicConfig()}: a
+    C{StreamHandler} holds the stream it was made with) would otherwise
+    write to the process's own standard error for ever: to a terminal
+    instead of C{--logfile}, to C{/dev/null} in a daemon.  Python's own
+    C{logging.lastResort} handler takes C{sys.stderr} at each write, for
+    the same reason.
+
+    Only a redirection of twistd's (a L{LoggingFile}) is followed, and only
+    if the import left this stream in place: an application that put a
+    stream of its own there may wrap this one, and the log's observer,
+    made after the import, could then write through it into the log again.
+
+    @ivar following: whether writes may follow twistd's redirection.
+    """
+
+    def __init__(self, name: str, original: TextIO) -> None:
+        """
+        @param name: C{"stdout"} or C{"stderr"}: the attribute of L{sys}.
+        @param original: the stream it stands for.
+        """
+        self._name = name
+        self._original = original
+        self.following = True
+
+    def _target(self) -> TextIO:
+        current = getattr(sys, self._name)
+        if self.following and isinstance(current, LoggingFile):
+            return cast(TextIO, current)
+        return self._original
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        # The rest of a text stream (encoding, isatty, fileno...): the
+        # target's.
+        return getattr(self._target(), name)
+
+
+@contextmanager
+def standardStreamsLateBound() -> Iterator[None]:
+    """
+    Make C{sys.stdout} and C{sys.stderr} L{LateBoundStream}s for the
+    duration: what is written to them goes where it went, and what keeps
+    them follows twistd's redirection into the log later.  Each is put back
+    after, unless the code that ran replaced it (then its own stays, and
+    the late-bound one never follows: see L{LateBoundStream}).
+    """
+    saved = [(name, cast(TextIO, getattr(sys, name))) for name in ("stdout", "stderr")]
+    streams = [(name, LateBoundStream(name, stream)) for name, stream in saved]
+    for name, stream in streams:
+        setattr(sys, name, stream)
+    try:
+        yield
+    finally:
+        for (name, original), (_, stream) in zip(saved, streams):
+            if getattr(sys, name) is stream:
+                setattr(sys, name, original)
+            else:
+                stream.following = False
 
 
 class ReopenableFile:

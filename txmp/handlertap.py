@@ -30,6 +30,7 @@ from txmp._defaults import (
     MAX_CREDITS,
 )
 from txmp._exit import ExitWithoutThreads
+from txmp._logs import standardStreamsLateBound
 from txmp._options import (
     OptParameter,
     TxmpOptions,
@@ -76,10 +77,17 @@ def _raisedAt(error: BaseException) -> str:
 def loadApplication(spec: str) -> Application:
     """
     Load a WSGI application named C{module:attribute} or
-    C{module:factory()}.
+    C{module:factory()}, with C{sys.stdout} and C{sys.stderr} late-bound
+    (L{standardStreamsLateBound}): what the application keeps of them
+    writes into the handler's log once twistd has begun it.
 
     @raise usage.UsageError: if it cannot be imported or is not callable.
     """
+    with standardStreamsLateBound():
+        return _load(spec)
+
+
+def _load(spec: str) -> Application:
     moduleName, attribute = splitApplication(spec)
     call = attribute.endswith("()")
     if call:

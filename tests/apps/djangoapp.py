@@ -6,6 +6,8 @@ unchanged through C{django.core.wsgi.get_wsgi_application()}.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from django.conf import settings
 
 settings.configure(
@@ -30,8 +32,12 @@ from django.http import (  # noqa: E402
 )
 from django.urls import path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
+from django.views.decorators.http import condition  # noqa: E402
 
 from tests.apps.wholebody import summary  # noqa: E402
+
+#: When what C{/conditional} serves last changed.
+CHANGED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
 def greet(request: HttpRequest) -> HttpResponse:
@@ -59,11 +65,30 @@ def upload(request: HttpRequest) -> HttpResponse:
     return HttpResponse(summary(request.FILES["upload"].read()), content_type="text/plain")
 
 
+def unchanged(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("a resource that has not changed", content_type="text/plain")
+
+
+def word(request: HttpRequest, word: str = "") -> JsonResponse:
+    return JsonResponse(
+        {"path": request.path, "word": word, "name": request.GET.get("name", "")}
+    )
+
+
 urlpatterns = [
     path("greet", greet),
     path("form", form),
     path("data", csrf_exempt(body)),
     path("upload", csrf_exempt(upload)),
+    # Django answers 304 to a request that matches the ETag or the date.
+    path(
+        "conditional",
+        condition(etag_func=lambda request: '"v1"', last_modified_func=lambda request: CHANGED)(
+            unchanged
+        ),
+    ),
+    path("caf\xe9", word),
+    path("word/<str:word>", word),
 ]
 
 app = get_wsgi_application()

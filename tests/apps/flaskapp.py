@@ -68,6 +68,19 @@ def multipart() -> ResponseReturnValue:
     return jsonify({"files": files, "fields": request.form.to_dict()})
 
 
+@app.route("/conditional")
+def conditional() -> ResponseReturnValue:
+    # This module's own file: Werkzeug makes its ETag and Last-Modified
+    # from the file's, and answers 304 to a request that matches either.
+    return send_file(__file__, mimetype="text/plain", conditional=True)
+
+
+@app.route("/caf\xe9")
+@app.route("/word/<word>")
+def word(word: str = "") -> ResponseReturnValue:
+    return jsonify({"path": request.path, "word": word, "name": request.args.get("name", "")})
+
+
 @app.route("/blob")
 def blob() -> ResponseReturnValue:
     # Werkzeug answers a Range header with 206 and the part asked for.

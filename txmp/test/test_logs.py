@@ -7,17 +7,27 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
+from collections.abc import Sequence
 from typing import Any
 
-from twisted.logger import Logger, LogLevel, eventAsJSON, formatEvent
+from twisted.logger import (
+    LogEvent,
+    Logger,
+    LoggingFile,
+    LogLevel,
+    capturedLogs,
+    eventAsJSON,
+    formatEvent,
+)
 from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _logs
-from txmp._logs import ChildLog, configureTwistd, makeObserver
+from txmp._logs import ChildLog, configureTwistd, makeObserver, standardStreamsLateBound
 
 
 def twistdOptions(**values: object) -> usage.Options:
@@ -171,3 +181,89 @@ class ChildLogTests(SynchronousTestCase):
              ("plain", LogLevel.info), ("partial", LogLevel.info)],
         )
         self.assertTrue(all(e["log_system"].startswith("h:spawn-1 ") for e in self.events))
+
+
+class StandardStreamsLateBoundTests(SynchronousTestCase):
+    """
+    Tests for L{standardStreamsLateBound}: what code run under it keeps of
+    C{sys.stdout} and C{sys.stderr} writes where they go, and follows
+    twistd's redirection of them into the log once it is made.
+    """
+
+    def setUp(self) -> None:
+        self.out = io.StringIO()
+        self.err = io.StringIO()
+        self.patch(sys, "stdout", self.out)
+        self.patch(sys, "stderr", self.err)
+
+    def redirect(self) -> None:
+        """
+        Do what twistd does when it begins logging: make C{sys.stdout} and
+        C{sys.stderr} L{LoggingFile}s.
+        """
+        sys.stdout = LoggingFile(Logger(namespace="stdout"))
+        sys.stderr = LoggingFile(Logger(namespace="stderr"), LogLevel.error)
+
+    def logged(self, events: Sequence[LogEvent]) -> list[tuple[str, str, str]]:
+        """
+        The namespace, level name and text of each of C{events}.
+        """
+        return [(e["log_namespace"], e["log_level"].name, formatEvent(e)) for e in events]
+
+    def test_streamHandlerFollowsRedirection(self) -> None:
+        """
+        A L{logging.StreamHandler} made under it (Django's C{LOGGING}
+        console handler) writes to the process's standard error while it
+        runs and after, and into the log once twistd has redirected
+        standard error, line by line, at C{error} level, as twistd logs
+        any line written there.
+        """
+        with standardStreamsLateBound():
+            handler = logging.StreamHandler()
+            handler.emit(logging.makeLogRecord({"msg": "while importing"}))
+        handler.emit(logging.makeLogRecord({"msg": "before logging began"}))
+        self.assertIs(sys.stderr, self.err)
+        self.assertEqual(self.err.getvalue(), "while importing\nbefore logging began\n")
+        self.redirect()
+        with capturedLogs() as events:
+            handler.emit(logging.makeLogRecord({"msg": "Internal Server Error: /\nTraceback"}))
+        self.assertEqual(
+            self.logged(events),
+            [("stderr", "error", "Internal Server Error: /"),
+             ("stderr", "error", "Traceback")],
+        )
+        self.assertEqual(self.err.getvalue(), "while importing\nbefore logging began\n")
+
+    def test_stdout(self) -> None:
+        """
+        Standard output kept under it follows twistd's redirection too, at
+        C{info} level; other attributes are the current stream's.
+        """
+        with standardStreamsLateBound():
+            kept = sys.stdout
+        kept.write("printed early\n")
+        self.assertEqual(self.out.getvalue(), "printed early\n")
+        self.redirect()
+        with capturedLogs() as events:
+            print("printed late", file=kept)
+        self.assertEqual(self.logged(events), [("stdout", "info", "printed late")])
+        self.assertEqual(kept.encoding, sys.stdout.encoding)
+
+    def test_replacedStreamKept(self) -> None:
+        """
+        A stream that the code run under it put in place of C{sys.stderr}
+        stays there, and the late-bound stream it may wrap never follows
+        twistd's redirection: the log's observer, made after, might write
+        through it.
+        """
+        mine = io.StringIO()
+        with standardStreamsLateBound():
+            kept = sys.stderr
+            sys.stderr = mine
+        self.assertIs(sys.stderr, mine)
+        self.assertIs(sys.stdout, self.out)
+        self.redirect()
+        with capturedLogs() as events:
+            kept.write("still to standard error\n")
+        self.assertEqual(self.err.getvalue(), "still to standard error\n")
+        self.assertEqual(events, [])

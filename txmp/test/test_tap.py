@@ -25,7 +25,7 @@ from twisted.application.service import IServiceCollection, MultiService, Servic
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
+from twisted.logger import LogEvent, Logger, LoggingFile, LogLevel, capturedLogs, formatEvent
 from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
@@ -1904,6 +1904,31 @@ class LoadApplicationTests(SynchronousTestCase):
         self.assertUsageError(
             APPS + ":brokenFactory()", "RuntimeError", "no database", f"(at {__file__}, line"
         )
+
+    def test_standardStreamsLateBound(self) -> None:
+        """
+        The application is loaded with C{sys.stderr} late-bound: a stream
+        it keeps while loading (a C{logging.StreamHandler}'s) writes into
+        the log once twistd has redirected standard error there, instead of
+        to the process's standard error, which twistd does not redirect
+        (C{/dev/null} in a daemon).
+        """
+        kept: list[Any] = []
+
+        def keepingFactory() -> Any:
+            kept.append(sys.stderr)
+            return wsgiApp
+
+        sys.modules[APPS].keepingFactory = keepingFactory  # type: ignore[attr-defined]
+        err = io.StringIO()
+        self.patch(sys, "stderr", err)
+        self.assertIs(handlertap.loadApplication(APPS + ":keepingFactory()"), wsgiApp)
+        self.assertIs(sys.stderr, err)
+        self.patch(sys, "stderr", LoggingFile(Logger(namespace="stderr")))
+        with capturedLogs() as events:
+            kept[0].write("Internal Server Error: /\n")
+        self.assertEqual([formatEvent(e) for e in events], ["Internal Server Error: /"])
+        self.assertEqual(err.getvalue(), "")
 
 
 class HandlerOptionsTests(OptionsTestCase):
