@@ -70,14 +70,28 @@ class ApacheBenchTests(SystemTestCase):
                 summary[name.strip()] = value.strip()
         return summary
 
-    def assertSummary(self, summary: dict[str, str], expected: dict[str, str]) -> None:
+    async def assertServed(self, app: str, path: str, body: bytes, keptAlive: int) -> None:
         """
-        Assert that ab's C{summary} has the C{expected} values, and no
-        response that was not 2xx.
+        Start a front (its access log on standard output) and a handler of
+        C{app}, run ab on C{path}, and assert that all its requests
+        completed, none failed and none had another status than 2xx, with
+        C{body} each (the bytes exactly the application's: no chunked
+        framing), C{keptAlive} of them on a kept connection; and that the
+        front logged each, as HTTP/1.0.
         """
+        front, _ = await self.startFrontAndHandler(app, frontArguments=["--access-log", "-"])
+        summary = await self.ab(path)
+        expected = {
+            "Complete requests": str(REQUESTS),
+            "Failed requests": "0",
+            "Keep-Alive requests": str(keptAlive),
+            "Document Length": f"{len(body)} bytes",
+            "HTML transferred": f"{REQUESTS * len(body)} bytes",
+        }
         message = f"ab reported {summary}" + self.transcript()
         self.assertEqual({name: summary.get(name) for name in expected}, expected, message)
         self.assertNotIn("Non-2xx responses", summary, message)
+        await front.waitForLine(f'"GET {path} HTTP/1.0" 200 {len(body)} ', REQUESTS)
 
     @asyncTest
     async def test_keepAlive(self) -> None:
@@ -86,21 +100,7 @@ class ApacheBenchTests(SystemTestCase):
         all the requests complete, none fails, and every one is counted as
         kept alive; the front logs each one, as HTTP/1.0.
         """
-        front, _ = await self.startFrontAndHandler(
-            "tests.apps.hello:app", frontArguments=["--access-log", "-"]
-        )
-        summary = await self.ab("/ab")
-        self.assertSummary(
-            summary,
-            {
-                "Complete requests": str(REQUESTS),
-                "Failed requests": "0",
-                "Keep-Alive requests": str(REQUESTS),
-                "Document Length": f"{len(hello.BODY)} bytes",
-                "HTML transferred": f"{REQUESTS * len(hello.BODY)} bytes",
-            },
-        )
-        await front.waitForLine(f'"GET /ab HTTP/1.0" 200 {len(hello.BODY)} ', REQUESTS)
+        await self.assertServed("tests.apps.hello:app", "/ab", hello.BODY, REQUESTS)
 
     @asyncTest
     async def test_streamedWithoutLength(self) -> None:
@@ -110,20 +110,4 @@ class ApacheBenchTests(SystemTestCase):
         unchunked (the body bytes are exactly the application's), none
         fails, and none is counted as kept alive.
         """
-        front, _ = await self.startFrontAndHandler(
-            "tests.apps.streaming:app", frontArguments=["--access-log", "-"]
-        )
-        summary = await self.ab("/stream")
-        self.assertSummary(
-            summary,
-            {
-                "Complete requests": str(REQUESTS),
-                "Failed requests": "0",
-                "Keep-Alive requests": "0",
-                "Document Length": f"{len(streaming.BODY)} bytes",
-                "HTML transferred": f"{REQUESTS * len(streaming.BODY)} bytes",
-            },
-        )
-        await front.waitForLine(
-            f'"GET /stream HTTP/1.0" 200 {len(streaming.BODY)} ', REQUESTS
-        )
+        await self.assertServed("tests.apps.streaming:app", "/stream", streaming.BODY, 0)

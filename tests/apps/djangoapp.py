@@ -10,14 +10,12 @@ from datetime import datetime, timezone
 
 from django.conf import settings
 
+from tests.apps import DJANGO_SETTINGS
+
 settings.configure(
-    DEBUG=False,
-    SECRET_KEY="txmp-system-tests-only",
+    **DJANGO_SETTINGS,
     ROOT_URLCONF=__name__,
-    ALLOWED_HOSTS=["127.0.0.1"],
-    INSTALLED_APPS=[],
     MIDDLEWARE=[],
-    USE_TZ=True,
     # The tests post bodies of several MiB; Django's default refuses a
     # request.body over 2.5 MB, which is not what they test.
     DATA_UPLOAD_MAX_MEMORY_SIZE=None,

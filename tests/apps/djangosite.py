@@ -24,17 +24,15 @@ import logging
 
 from django.conf import settings
 
+from tests.apps import DJANGO_SETTINGS
+
 settings.configure(
-    DEBUG=False,
-    SECRET_KEY="txmp-system-tests-only",
+    **DJANGO_SETTINGS,
     ROOT_URLCONF=__name__,
-    ALLOWED_HOSTS=["127.0.0.1"],
-    INSTALLED_APPS=[],
     MIDDLEWARE=[
         "django.middleware.common.CommonMiddleware",
         "django.middleware.csrf.CsrfViewMiddleware",
     ],
-    USE_TZ=True,
     LOGGING={
         "version": 1,
         "disable_existing_loggers": False,
