@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.test_daemon -*-
 """
 Handlers run as daemons (twistd without C{-n}, with C{--pidfile} and
-C{--logfile}), as docs/deployment.md allows: the name a handler goes by at
-its front.
+C{--logfile}), as docs/deployment.md allows ("Daemons"): the name a handler
+goes by at its front, and the threads its application starts.
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ from ._harness import (
     childPids,
     endProcesses,
     freePort,
+    loopbackEndpoint,
     twistdCommand,
 )
+
+BACKGROUND = "tests.apps.background:app"
 
 
 class DaemonTests(SystemTestCase):
     """
-    C{twistd mphandler} as a daemon.
+    C{twistd mphandler} and C{twistd mpfront --spawn} as daemons.
     """
 
     async def startDaemon(self, label: str, arguments: Sequence[str]) -> tuple[int, FilePath[str]]:
@@ -84,3 +87,44 @@ class DaemonTests(SystemTestCase):
         stats = await self.frontStats(statsPort)
         self.assertEqual([h["name"] for h in stats["handlers"]], [name], stats)
         self.assertIn(f"mphandler {name} started".encode(), logfile.getContent())
+
+    @asyncTest
+    async def test_threadStartedAtImport(self) -> None:
+        """
+        A daemonized handler imports the application when its options are
+        parsed, before it forks (so that an application that cannot be
+        imported is one line from the command, see docs/deployment.md): a
+        thread the application started at import is not running in the
+        daemon, and one it starts lazily, on the first request, is, as
+        "Daemons" in docs/deployment.md says.
+        """
+        front = await self.startFront()
+        await self.startDaemon("handler", [
+            "mphandler", "--app", BACKGROUND,
+            "--send", self.sendAddress, "--return", self.returnAddress,
+        ])
+        await front.waitForLine("joined")
+        self.assertResponse(await self.get("/"), 200, b"at-import dead\nlazy alive\n")
+
+    @asyncTest
+    async def test_threadStartedAtImportForeground(self) -> None:
+        """
+        In the foreground (twistd C{-n}, as under systemd), the same
+        handler runs both threads.
+        """
+        await self.startFrontAndHandler(BACKGROUND)
+        self.assertResponse(await self.get("/"), 200, b"at-import alive\nlazy alive\n")
+
+    @asyncTest
+    async def test_spawnedByDaemon(self) -> None:
+        """
+        The handlers of a daemonized C{mpfront --spawn} ("One host, one
+        command") import the application after the front has forked, in
+        processes of their own: the thread started at import runs.
+        """
+        await self.startDaemon("front", [
+            "mpfront", "--listen", loopbackEndpoint(self.httpPort),
+            "--spawn", "1", "--app", BACKGROUND,
+        ])
+        # (Waits in the front's queue until the handler joins.)
+        self.assertResponse(await self.get("/"), 200, b"at-import alive\nlazy alive\n")
