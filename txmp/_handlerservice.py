@@ -1,8 +1,9 @@
 # -*- test-case-name: txmp.test.test_tap,txmp.test.test_handler -*-
 """
-The service tree of C{twistd mphandler}: the handler's thread pool, sockets
-and links to its fronts (L{HandlerService}), and the watch on the front
-that spawned it (L{ParentWatch}).
+The service tree of C{twistd mphandler} (L{HandlerTree}, which names the
+handler): the handler's thread pool, sockets and links to its fronts
+(L{HandlerService}), and the watch on the front that spawned it
+(L{ParentWatch}).
 
 Imported by L{txmp.handlertap.makeService} only, once the options are
 parsed: this is what loads ZeroMQ and the WSGI runner, which
@@ -16,6 +17,7 @@ import os
 import random
 import re
 import signal
+import socket
 import threading
 from typing import TYPE_CHECKING, Callable
 
@@ -42,6 +44,14 @@ from txmp._zmq import AddressError, ZmqContext, newRoutingId
 
 if TYPE_CHECKING:
     from txmp.handlertap import Options
+
+
+def defaultName() -> str:
+    """
+    The name of a handler given no C{--name}: C{HOST:PID}, with this
+    process's PID.
+    """
+    return "%s:%d" % (socket.gethostname(), os.getpid())
 
 
 def splitCapacity(threads: int, fronts: int) -> list[int]:
@@ -354,6 +364,7 @@ class ParentWatch(Service):
     every C{interval} seconds.
 
     @param parentPid: the PID of the parent this handler must die with.
+    @param name: returns the handler's name (known once it has started).
     @param getppid: L{os.getppid}, or a fake.
     @param dieWithParent: L{dieWithParent}, or a fake.
     @ivar gone: whether the parent is known to be gone.
@@ -363,7 +374,7 @@ class ParentWatch(Service):
 
     _reactor: IHandlerReactor
     _parentPid: int
-    _name: str
+    _name: Callable[[], str]
     _interval: float = PARENT_CHECK_INTERVAL
     _getppid: Callable[[], int] = os.getppid
     _dieWithParent: Callable[[], bool] = dieWithParent
@@ -397,7 +408,7 @@ class ParentWatch(Service):
             self._loop.stop()
         self._log.warn(
             "mphandler {name}: its front (parent process {pid}) is gone: stopping",
-            name=self._name, pid=self._parentPid,
+            name=self._name(), pid=self._parentPid,
         )
         try:
             self._reactor.stop()
@@ -442,6 +453,33 @@ _noWorkersToRemove = explanation(
 )
 
 
+class HandlerTree(MultiService):
+    """
+    The services of C{twistd mphandler}.  Made while twistd parses the
+    options and makes the application, and started once it has forked if
+    it runs as a daemon: so a handler given no C{--name} is named when this
+    starts (L{defaultName}), after the process that serves, whose PID is in
+    twistd's pidfile, not after the one that parsed the options and is gone.
+
+    @ivar options: the handler's options, whose C{name} the services read
+        once started.
+    """
+
+    def __init__(self, options: Options, reactor: IHandlerReactor) -> None:
+        MultiService.__init__(self)
+        self.options = options
+        self._reactor = reactor
+
+    def startService(self) -> None:
+        options = self.options
+        if not options["name"]:
+            options["name"] = defaultName()
+        exiting = options.get("exiting")
+        if exiting is not None:
+            exiting.watch(self._reactor, options["name"])
+        MultiService.startService(self)
+
+
 def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
     """
     The service tree of C{twistd mphandler}, for
@@ -450,7 +488,7 @@ def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
     C{SIGTTIN} and C{SIGTTOU}, which a handler has no use for, are logged:
     their default action would freeze it, and its front declare it dead.
     """
-    top = MultiService()
+    top = HandlerTree(options, reactor)
     handler = HandlerService(reactor, options)
     handler.setServiceParent(top)
     actions: dict[int, Callable[[], None]] = {
@@ -464,7 +502,7 @@ def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
     watch = None
     if options["parent-pid"]:
         watch = ParentWatch(
-            reactor, options["parent-pid"], options["name"], options["heartbeat"]
+            reactor, options["parent-pid"], lambda: options["name"], options["heartbeat"]
         )
         # What Linux sends when the front exits (see dieWithParent).
         actions[signal.SIGHUP] = watch.parentGone

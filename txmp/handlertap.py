@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import socket
 import sys
 import traceback
 from typing import TYPE_CHECKING, ClassVar, cast
@@ -143,7 +142,9 @@ class Options(TxmpOptions):
          "Size of the WSGI thread pool: requests run at once (at most "
          f"{MAX_CREDITS}, the credits a front accepts).",
          positive(int, most=MAX_CREDITS)],
-        ["name", None, None, "Name in logs and at the front (default host:pid)."],
+        ["name", None, None,
+         "Name in logs and at the front (default host:pid, the PID of the "
+         "process that serves: a daemon's, not the command's)."],
         ["heartbeat", None, DEFAULT_HEARTBEAT, "Seconds between heartbeats.",
          positive(float)],
         ["graceful-timeout", None, DEFAULT_GRACEFUL_TIMEOUT,
@@ -243,8 +244,9 @@ class Options(TxmpOptions):
             self["exiting"] = ExitWithoutThreads()
             self["exiting"].install()
         self["application"] = loadApplication(self["app"])
-        if not self["name"]:
-            self["name"] = "%s:%d" % (socket.gethostname(), os.getpid())
+        # Without --name, the handler is named when it starts
+        # (L{txmp._handlerservice.HandlerTree}): after twistd has forked, if
+        # it runs as a daemon, so the name holds the daemon's PID.
 
 
 def makeService(options: Options, reactor: IHandlerReactor | None = None) -> MultiService:
@@ -260,8 +262,4 @@ def makeService(options: Options, reactor: IHandlerReactor | None = None) -> Mul
     # running handler needs (ZeroMQ, the WSGI runner).
     from txmp._handlerservice import serviceTree
 
-    top = reactorOrGlobal(reactor)
-    exiting = options.get("exiting")
-    if exiting is not None:
-        exiting.watch(top, options["name"])
-    return serviceTree(options, top)
+    return serviceTree(options, reactorOrGlobal(reactor))

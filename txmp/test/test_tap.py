@@ -6,6 +6,7 @@ twistd plugins that name the taps.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import os
@@ -1124,7 +1125,7 @@ class ParentWatchTests(SynchronousTestCase):
             return True
 
         self.watch = _handlerservice.ParentWatch(
-            cast(IHandlerReactor, self.reactor), 100, "h:spawn-1", 1.0,
+            cast(IHandlerReactor, self.reactor), 100, lambda: "h:spawn-1", 1.0,
             getppid=lambda: self.parent, dieWithParent=dieWithParent,
         )
 
@@ -1404,6 +1405,100 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         reactor = MemoryReactorClock()
         handlertap.makeService(options, cast(IHandlerReactor, reactor))
         self.assertNotIn("after", reactor.triggers)
+
+
+class HandlerNameTests(SynchronousTestCase):
+    """
+    A handler given no C{--name} is named C{HOST:PID} after the process
+    that starts its services (L{_handlerservice.HandlerTree}).  twistd
+    parses the options and makes the services (L{handlertap.makeService}),
+    then, as a daemon, forks, and only then starts them: the process that
+    parsed the options has exited by then.
+    """
+
+    def setUp(self) -> None:
+        network = MemoryNetwork()
+        self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
+        self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
+        for number in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGTTIN,
+                       signal.SIGTTOU, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+            self.addCleanup(signal.signal, number, signal.getsignal(number))
+        self.reactor = FakeReactor()
+        self.lingering: list[str] = []
+        self.daemon = os.getpid() + 1
+
+    def startForked(self, *arguments: str) -> tuple[Any, list[str]]:
+        """
+        Parse C{mphandler}'s options C{arguments} and make its services as
+        twistd does, with an L{_exit.ExitWithoutThreads} for its exit; then,
+        as the daemon twistd forked (whose PID is L{daemon}), start them
+        and run the reactor; then stop it.
+
+        @return: the options, and the lines logged meanwhile.
+        """
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app", *arguments])
+        options["exiting"] = _exit.ExitWithoutThreads(
+            lingering=lambda: ["worker"], exit=lambda status: None,
+            registerBeforeJoin=lambda call: None,
+        )
+        top = handlertap.makeService(options, cast(IHandlerReactor, self.reactor))
+        self.patch(os, "getpid", lambda: self.daemon)
+        with capturedLogs() as events:
+            # As twistd starts and stops the services.
+            top.startService()
+            self.reactor.addSystemEventTrigger("before", "shutdown", top.stopService)
+            self.reactor.run()
+            self.reactor.stop()
+            self.reactor.flush()
+        return options, [formatEvent(event) for event in events]
+
+    def test_namedWhenStarted(self) -> None:
+        """
+        Given no C{--name}, the handler's name holds the PID of the process
+        that started its services, the daemon's: in its lines, in the
+        C{HELLO} its front reads, and in what its exit logs.
+        """
+        options, lines = self.startForked()
+        name = "%s:%d" % (socket.gethostname(), self.daemon)
+        self.assertEqual(options["name"], name)
+        self.assertIn(f"mphandler {name} started", " ".join(lines))
+        self.assertIn(f"mphandler {name} stopped", " ".join(lines))
+        self.assertIn(f"mphandler {name}: exiting without waiting for 1 threads",
+                      " ".join(lines))
+
+    def test_nameGiven(self) -> None:
+        """
+        A C{--name} given is the handler's name, whatever its PID.
+        """
+        options, lines = self.startForked("--name", "web-3")
+        self.assertEqual(options["name"], "web-3")
+        self.assertIn("mphandler web-3 started", " ".join(lines))
+
+    def test_parentWatchNamed(self) -> None:
+        """
+        The watch of a spawned handler's front logs the name given when the
+        handler started.
+        """
+        watchClass = _handlerservice.ParentWatch
+        self.patch(_handlerservice, "ParentWatch", functools.partial(
+            watchClass, getppid=lambda: 1234, dieWithParent=lambda: True
+        ))
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app", "--parent-pid", "1234"])
+        top = handlertap.makeService(options, cast(IHandlerReactor, self.reactor))
+        [_, _, watch] = list(IServiceCollection(top))
+        assert isinstance(watch, watchClass)
+        self.patch(os, "getpid", lambda: self.daemon)
+        top.startService()
+        self.reactor.run()
+        with capturedLogs() as events:
+            watch.parentGone()
+            self.reactor.flush()
+        self.assertIn(
+            "mphandler %s:%d: its front" % (socket.gethostname(), self.daemon),
+            " ".join(formatEvent(event) for event in events),
+        )
 
 
 class SpawnedHandlersTests(SynchronousTestCase):
@@ -2033,9 +2128,9 @@ class HandlerOptionsTests(OptionsTestCase):
 
     def test_defaults(self) -> None:
         """
-        A handler connects to the front's default addresses, runs
-        L{_defaults.DEFAULT_THREADS} threads, and is named after its host
-        and process id.
+        A handler connects to the front's default addresses and runs
+        L{_defaults.DEFAULT_THREADS} threads; given no name, it is named
+        when it starts (L{HandlerNameTests}).
         """
         options = self.parse("--app", "txmp.demo:app")
         self.assertEqual(
@@ -2049,7 +2144,7 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertEqual(options["max-requests-jitter"], 0)
         self.assertEqual(options["threads"], _defaults.DEFAULT_THREADS)
         self.assertEqual(options["heartbeat"], 1)
-        self.assertEqual(options["name"], "%s:%d" % (socket.gethostname(), os.getpid()))
+        self.assertIsNone(options["name"])
         self.assertIs(options["application"], demo.app)
 
     def test_values(self) -> None:
@@ -2131,6 +2226,7 @@ class HandlerOptionsTests(OptionsTestCase):
         """
         options = self.parse("--app", "txmp.demo:app")
         top = handlertap.makeService(options, cast(IHandlerReactor, MemoryReactorClock()))
+        self.assertIsInstance(top, _handlerservice.HandlerTree)
         [handler, signals] = list(IServiceCollection(top))
         self.assertIsInstance(handler, _handlerservice.HandlerService)
         self.assertFalse(handler.running)
