@@ -191,9 +191,11 @@ class SlowlorisTests(SystemTestCase):
         """
         With C{--header-timeout 5}, while 200 connections at a time trickle
         a byte a second (each one replaced by a new one when the front
-        closes it) for 25 seconds, a normal client gets every answer in
-        under a second; every slow connection gets 408 and is closed about
-        5 seconds after its first byte; the application sees none of them.
+        closes it) for 25 seconds, a normal client gets every answer well
+        within the header timeout (a front that the slow connections held
+        up would answer only as they are closed, 5 seconds on); every slow
+        connection gets 408 and is closed about 5 seconds after its first
+        byte; the application sees none of them.
         """
         _front, handler = await self.startFrontAndHandler(
             RECORDER, frontArguments=["--header-timeout", "5"]
@@ -221,7 +223,9 @@ class SlowlorisTests(SystemTestCase):
         while reactor.seconds() < stopAt:
             result = await self.get("/normal", timeout=5)
             self.assertResponse(result, 200)
-            self.assertLess(result.elapsed, 1.0, f"a normal request took {result.elapsed:.2f}s")
+            # (Not a speed check: under 1 s on a quiet machine, 1.15 s once
+            # on PyPy beside another suite.)
+            self.assertLess(result.elapsed, 2.5, f"a normal request took {result.elapsed:.2f}s")
             elapsed.append(result.elapsed)
             await deferLater(reactor, 0.2, lambda: None)
         await self.withTimeout(
