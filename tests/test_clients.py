@@ -1,10 +1,12 @@
 # -*- test-case-name: tests.test_clients -*-
 """
 The Python HTTP clients people use against a front and a handler:
-requests (on urllib3's connection pool) and the standard library's
-C{urllib.request} (which asks for C{Connection: close}), with a habit the
-suite's Twisted and raw clients do not have: a reader slower than the
-front.
+requests (on urllib3's connection pool), httpx (on h11, the strictest
+parser of them) and the standard library's C{urllib.request} (which asks
+for C{Connection: close}), with habits the suite's Twisted and raw clients
+do not have: a pool that reuses a connection whose socket shows nothing,
+and drops one that shows its end; a parser that takes no byte out of
+place; a reader slower than the front.
 
 The clients block: each runs in a thread of the reactor's pool
 (L{inThread}), with timeouts of its own, while the test waits on the
@@ -18,12 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import select
 import socket
 import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
+import httpx
 import requests
 from requests.adapters import HTTPAdapter
 from twisted.internet.defer import Deferred
@@ -242,3 +246,120 @@ class SlowReaderTests(ClientTestCase):
         self.assertEqual(again.status_code, 200)
         self.assertNotEqual(localPort(again), port)
         self.assertEqual(again.content, clientele.OK)
+
+
+class KeepAliveTests(ClientTestCase):
+    """
+    A requests session's pooled connection that the front closed as idle.
+
+    (A request sent in the instant the front closes one cannot be tested
+    on an event: urllib3 then raises for a C{POST} rather than send it
+    again, unless told to, and requests retries nothing by default;
+    docs/deployment.md, "HTTP limits".)
+    """
+
+    @asyncTest
+    async def test_postAfterIdleClose(self) -> None:
+        """
+        The front closes a kept-alive connection C{--idle-timeout} after its
+        response (the client sees its end, not before a second); the
+        session then sends a C{POST} on a new connection, and the
+        application has it once.
+        """
+        _, handler = await self.startFrontAndHandler(
+            CLIENTELE, frontArguments=["--idle-timeout", "1"]
+        )
+        session = self.session()
+
+        def first() -> tuple[bytes, socket.socket, float]:
+            response = session.get(self.address("/first"), stream=True, timeout=CLIENT_TIMEOUT)
+            sock = response.raw.connection.sock
+            return response.content, sock, time.monotonic()
+
+        def post() -> tuple[int, bytes, int]:
+            response = session.post(
+                self.address("/form"), data=b"hello", stream=True, timeout=CLIENT_TIMEOUT
+            )
+            port = localPort(response)
+            return response.status_code, response.content, port
+
+        def closedAfter(sock: socket.socket, since: float) -> float | None:
+            readable, _, _ = select.select([sock], [], [], 10)
+            if not readable or sock.recv(1, socket.MSG_PEEK) != b"":
+                return None
+            return time.monotonic() - since
+
+        content, sock, since = await inThread(first)
+        self.assertEqual(content, clientele.OK)
+        closed = await inThread(closedAfter, sock, since)
+        self.assertIsNotNone(closed, "the front never closed the idle connection")
+        assert closed is not None
+        self.assertTrue(0.9 <= closed < 5, f"closed {closed:.2f}s after the response")
+        port = sock.getsockname()[1]
+        status, body, postPort = await inThread(post)
+        self.assertEqual((status, body), (200, b"posted 5\n"))
+        self.assertNotEqual(postPort, port)
+        await handler.waitForLine("posted /form 5")
+        self.assertEqual(handler.countLines("posted /form"), 1, self.transcript())
+
+
+class StrictParserTests(ClientTestCase):
+    """
+    httpx, whose h11 refuses what HTTP/1.1 does not allow, on one
+    connection.
+    """
+
+    @asyncTest
+    async def test_responsesWithoutBodies(self) -> None:
+        """
+        On one connection, a chunked C{200}, the C{304} of a conditional
+        C{GET} and a C{204} (whose applications yield a body all the same),
+        and C{HEAD} of each: no byte of body after the responses that have
+        none, or h11 would read it as the next response (or httpx, seeing
+        the socket readable, take a new connection).
+        """
+        await self.startFrontAndHandler(CLIENTELE)
+        connects: list[str] = []
+
+        def trace(name: str, info: object) -> None:
+            if name == "connection.connect_tcp.complete":
+                connects.append(name)
+
+        def exchanges() -> list[tuple[int, bytes, str | None, str | None]]:
+            results = []
+            with httpx.Client(timeout=CLIENT_TIMEOUT) as client:
+                for method, path, headers in [
+                    ("GET", "/etag", {}),
+                    ("GET", "/etag", {"If-None-Match": clientele.ETAG}),
+                    ("HEAD", "/etag", {}),
+                    ("GET", "/nocontent", {}),
+                    ("HEAD", "/nocontent", {}),
+                    ("GET", "/etag", {}),
+                ]:
+                    response = client.request(
+                        method, self.address(path), headers=headers, extensions={"trace": trace}
+                    )
+                    results.append(
+                        (
+                            response.status_code,
+                            response.content,
+                            response.headers.get("transfer-encoding"),
+                            response.headers.get("content-length"),
+                        )
+                    )
+            return results
+
+        results = await inThread(exchanges)
+        self.assertEqual(
+            results,
+            [
+                (200, clientele.ETAG_BODY, "chunked", None),
+                (304, b"", None, None),
+                (200, b"", None, None),
+                (204, b"", None, None),
+                (204, b"", None, None),
+                (200, clientele.ETAG_BODY, "chunked", None),
+            ],
+            self.transcript(),
+        )
+        self.assertEqual(len(connects), 1, self.transcript())
