@@ -60,7 +60,7 @@ from txmp._dispatch import (
     PendingRequest,
     Reply,
 )
-from txmp._eager import eagerWrite
+from txmp._eager import eagerWrite, unsentBytes
 from txmp._http import (
     HOP_BY_HOP,
     LINE_START,
@@ -897,7 +897,9 @@ class FrontConnection(Protocol):
     byte (else 408), however slowly its bytes come; a body within
     C{bodyTimeout} of reading time (else 408, and the handler's request is
     cancelled); and a connection carrying no request is closed after
-    C{idleTimeout}.  A C{Content-Length} over C{maxBody} is refused with
+    C{idleTimeout}, counted from when its last response was all sent: the
+    end of a response still going out to a slow client is watched instead
+    (L{_watchSending}).  A C{Content-Length} over C{maxBody} is refused with
     413 before any C{100 Continue}.
 
     After a refusal, or after a response sent while the request body is
@@ -953,7 +955,10 @@ class FrontConnection(Protocol):
     _lingerCall: IDelayedCall | None = None
     _lingerEndCall: IDelayedCall | None = None
     _lingered = 0
-    _abortCall: IDelayedCall | None = None
+    # Watching the client take what the transport holds (_watchSending).
+    _sendCall: IDelayedCall | None = None
+    _unsentSeen: int | None = None
+    _sendPeriod = 0.0
     _registered = False
     trusted = False
     peerHost = ""
@@ -1343,6 +1348,10 @@ class FrontConnection(Protocol):
             else:
                 self._close()
             return
+        if self._transportFull:
+            # Its end is still going out: not idle until it is sent
+            # (resumeProducing), and the client is watched taking it.
+            self._watchSending(self.factory.dispatcher.timeout)
         self._startIdle()
         self.readingChanged()
 
@@ -1375,6 +1384,10 @@ class FrontConnection(Protocol):
         self._transportFull = False
         if self.exchange is not None:
             self.exchange.transportResumed()
+        elif not self._inRequest:
+            # The last response is all sent: idle from now.
+            self._stopWatching()
+            self._startIdle()
         self.readingChanged()
 
     def stopProducing(self) -> None:
@@ -1437,19 +1450,58 @@ class FrontConnection(Protocol):
             self._readingPaused = False
             self.transport.resumeProducing()
         self.transport.loseConnection()
-        if self._abortCall is None:
-            # A client that reads nothing must not keep the connection.
-            self._abortCall = self.factory.reactor.callLater(ABORT_TIMEOUT, self._abortNow)
+        # A client that reads nothing must not keep the connection; one
+        # still taking the end of a response is given the time a response
+        # gets (--timeout) for each piece it takes.
+        self._watchSending(
+            self.factory.dispatcher.timeout if self._transportFull else ABORT_TIMEOUT
+        )
 
     def _unregister(self) -> None:
         if self._registered:
             self._registered = False
             self.transport.unregisterProducer()
 
-    def _abortNow(self) -> None:
-        self._abortCall = None
-        if not self._lost:
-            self.transport.abortConnection()
+    def _watchSending(self, period: float) -> None:
+        """
+        Watch the client take what the transport holds for it, after a
+        response (or while the connection closes): unless it takes some
+        within C{period} seconds, and again within the front's C{--timeout}
+        after each time it did, abort the connection (L{_sendWatchFired}).
+        Mid-response, the reply timeout watches the client so (see
+        L{PendingRequest.clientReady}); this goes on from the response's
+        end, which a transport may hold for long, when the client is slow.
+        """
+        if self._sendCall is None and not self._lost:
+            self._unsentSeen = unsentBytes(self.transport)
+            self._sendPeriod = period
+            self._sendCall = self.factory.reactor.callLater(period, self._sendWatchFired)
+
+    def _stopWatching(self) -> None:
+        cancelCall(self._sendCall)
+        self._sendCall = None
+
+    def _sendWatchFired(self) -> None:
+        self._sendCall = None
+        if self._lost or (self.exchange is not None and not self._closing):
+            # A request in progress: its own timeouts watch the client.
+            return
+        seen, left = self._unsentSeen, unsentBytes(self.transport)
+        if left and (seen is None or left < seen):
+            # The client took some: slow, not gone.
+            self._watchSending(self.factory.dispatcher.timeout)
+            return
+        if left or (left is None and self._transportFull):
+            self._log.info(
+                "client {peer} took nothing of its response for {timeout}s:"
+                " connection aborted",
+                peer=str(self.transport.getPeer()),
+                timeout=self._sendPeriod,
+            )
+        elif not self._closing:
+            # All sent (resumeProducing comes, if it has not).
+            return
+        self.abort()
 
     def _linger(self) -> None:
         """
@@ -1515,8 +1567,7 @@ class FrontConnection(Protocol):
         self._closing = True
         self._cancelTimers()
         self._cancelLinger()
-        cancelCall(self._abortCall)
-        self._abortCall = None
+        self._stopWatching()
         exchange, self.exchange = self.exchange, None
         if exchange is not None:
             exchange.abandon()
@@ -1561,7 +1612,9 @@ class FrontConnection(Protocol):
 
     def _idleTimedOut(self) -> None:
         self._idleCall = None
-        if self._inRequest:
+        if self._inRequest or self._transportFull:
+            # Not idle: a request is in progress, or the last response is
+            # still going out (resumeProducing starts the idle time then).
             return
         idle = self.factory.reactor.seconds() - self._idleSince
         if idle >= self.rules.idleTimeout:

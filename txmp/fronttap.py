@@ -106,8 +106,10 @@ class Options(TxmpOptions):
         ["timeout", None, DEFAULT_TIMEOUT,
          "Seconds to wait for a reply: then 504 (mid-body, an abort, once "
          "neither the handler sends nor the client takes what the front "
-         "holds for it for that long); not counted while the client's "
-         "request body is awaited (--body-timeout).",
+         "holds for it for that long; after the reply, once the client "
+         "takes none of what the front still holds for it for that long); "
+         "not counted while the client's request body is awaited "
+         "(--body-timeout).",
          positive(float)],
         ["queue-timeout", None, DEFAULT_QUEUE_TIMEOUT,
          "Seconds a request may wait for a handler with capacity: then 503.",
@@ -135,8 +137,8 @@ class Options(TxmpOptions):
          "extended by more bytes).",
          positive(float)],
         ["idle-timeout", None, DEFAULT_IDLE_TIMEOUT,
-         "Seconds a connection may stay open with no request: then it is "
-         "closed.",
+         "Seconds a connection may stay open with no request, counted from "
+         "when its last response was all sent: then it is closed.",
          positive(float)],
         ["max-request-line", None, DEFAULT_MAX_REQUEST_LINE,
          "Longest request line in bytes: a longer one gets 414.",

@@ -23,7 +23,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
-from txmp._eager import EAGER_TYPES, eagerWrite, holdsNothing
+from txmp._eager import EAGER_TYPES, eagerWrite, holdsNothing, unsentBytes
 
 
 class _Server(Protocol):
@@ -83,20 +83,26 @@ class EagerWriteTests(TestCase):
         Pieces written eagerly, some too large for the socket to take at
         once and some while the transport still holds data, all arrive in
         order; the transport is one of L{EAGER_TYPES} and holds nothing at
-        first.
+        first; L{unsentBytes} says how much it holds, which is nothing
+        again once the client has all.
         """
         pieces = [b"a" * 100, b"b" * (8 << 20), b"c" * 100, b"d" * (1 << 20), b"e"]
         size = sum(len(piece) for piece in pieces)
         transport, receiver = yield self.pair(unixSocket, size)
         self.assertIn(type(transport), EAGER_TYPES)
         self.assertTrue(holdsNothing(transport))
+        self.assertEqual(unsentBytes(transport), 0)
         for piece in pieces:
             eagerWrite(transport, piece)
         # 8 MiB does not fit a socket buffer: the rest waits in the transport.
         self.assertFalse(holdsNothing(transport))
+        held = unsentBytes(transport)
+        assert held is not None
+        self.assertTrue(0 < held < size, held)
         data = yield receiver.done
         self.assertEqual(data, b"".join(pieces))
         self.assertTrue(holdsNothing(transport))
+        self.assertEqual(unsentBytes(transport), 0)
 
     def test_tcp(self) -> Any:
         """
@@ -113,7 +119,8 @@ class EagerWriteTests(TestCase):
     def test_heldDataFirst(self) -> None:
         """
         L{holdsNothing} is false as soon as a transport buffers a write,
-        before the reactor has had a turn.
+        before the reactor has had a turn, and L{unsentBytes} counts what
+        it buffered, sent or not yet joined.
         """
         from twisted.internet.tcp import Server
 
@@ -124,17 +131,23 @@ class EagerWriteTests(TestCase):
         self.assertTrue(holdsNothing(transport))
         transport._tempDataLen = 5
         self.assertFalse(holdsNothing(transport))
+        self.assertEqual(unsentBytes(transport), 5)
         transport._tempDataLen = 0
         transport.dataBuffer = b"abc"
         transport.offset = 1
         self.assertFalse(holdsNothing(transport))
+        self.assertEqual(unsentBytes(transport), 2)
+        transport._tempDataLen = 5
+        self.assertEqual(unsentBytes(transport), 7)
 
     def test_otherTransports(self) -> None:
         """
-        A transport of another type gets a plain C{write}.
+        A transport of another type gets a plain C{write}, and what it
+        holds is not known.
         """
         from twisted.internet.testing import StringTransport
 
         transport = StringTransport()
         eagerWrite(transport, b"abc")
         self.assertEqual(transport.value(), b"abc")
+        self.assertIsNone(unsentBytes(transport))

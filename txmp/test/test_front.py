@@ -22,7 +22,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 import twisted
-from txmp import __version__, protocol
+from txmp import __version__, _front, protocol
 from txmp._access import AccessLog
 from txmp._defaults import (
     ABORT_TIMEOUT,
@@ -42,6 +42,7 @@ from txmp.testing import (
     ParsedResponse,
     RecordingReply,
     WritingConnection,
+    httpHead,
 )
 
 try:
@@ -1722,6 +1723,140 @@ class AbortTimeoutTests(FrontTestCase):
         self.clock.advance(self.site.httpRules.idleTimeout)
         self.disconnect(channel)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class SlowClientTests(FrontTestCase):
+    """
+    The end of a response that the client's transport still holds once the
+    response is complete (a slow client): a client that takes some of it
+    within the front's C{--timeout}, each time, is given the time it needs,
+    on a kept-alive connection or a closing one; one that takes nothing for
+    that long has its connection aborted.  What the transport holds is
+    L{unsent} here (L{txmp._eager.unsentBytes} reads a real transport's).
+    """
+
+    def setUp(self) -> None:
+        FrontTestCase.setUp(self)
+        # Neither the idle timeout nor ABORT_TIMEOUT (15): a test tells
+        # which one fired.
+        self.dispatcher.timeout = 11.0
+        self.unsent: int | None = 0
+        self.patch(_front, "unsentBytes", lambda transport: self.unsent)
+        self.events: list[LogEvent] = []
+        self.patch(
+            FrontConnection, "_log", Logger(observer=cast(ILogObserver, self.events.append))
+        )
+
+    def slowResponse(self, *fields: bytes) -> tuple[FrontConnection, ClosingTransport]:
+        """
+        Send a request with header C{fields}, and answer it while the
+        client's transport is full, holding 1 MB of it.
+        """
+        transport = ClosingTransport(
+            hostAddress=self.serverAddress, peerAddress=self.clientAddress
+        )
+        channel, _ = self.connect(transport=transport)
+        channel.dataReceived(httpHead(*fields))
+        channel.pauseProducing()
+        self.unsent = 1_000_000
+        self.respond(
+            self.lastRequest().requestId, headers=[(b"Content-Length", b"2")], body=[b"ok"]
+        )
+        self.assertEqual(ParsedResponse(transport.value()).code, 200)
+        return channel, transport
+
+    def takeSlowly(self, transport: ClosingTransport, periods: int) -> None:
+        """
+        For C{periods} times the front's C{--timeout}, the client takes
+        some of what its transport holds in each: nothing is aborted.
+        """
+        for _ in range(periods):
+            self.clock.advance(10.0)
+            assert self.unsent is not None
+            self.unsent -= 1000
+            self.clock.advance(1.0)
+            self.assertFalse(transport.aborted)
+
+    def aborts(self) -> list[LogEvent]:
+        return [e for e in self.events if "took nothing" in e["log_format"]]
+
+    def test_keptAliveSlowClient(self) -> None:
+        """
+        On a kept-alive connection, a client taking the end of its response
+        slowly keeps it however long that takes (past the idle timeout, 15
+        seconds): the connection is not idle until all is sent, and then
+        closed C{idleTimeout} later, not aborted.
+        """
+        channel, transport = self.slowResponse()
+        self.takeSlowly(transport, 4)
+        self.assertFalse(transport.disconnecting)
+        self.unsent = 0
+        channel.resumeProducing()
+        self.clock.advance(self.site.httpRules.idleTimeout - 0.1)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.disconnecting)
+        self.assertFalse(transport.aborted)
+        self.assertEqual(self.aborts(), [])
+
+    def test_keptAliveClientGone(self) -> None:
+        """
+        A client that takes nothing of the end of its response for the
+        front's C{--timeout} has its connection aborted, and the front
+        says so.
+        """
+        _channel, transport = self.slowResponse()
+        self.takeSlowly(transport, 1)
+        self.clock.advance(10.9)
+        self.assertFalse(transport.aborted)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.aborted)
+        self.assertEqual(len(self.aborts()), 1)
+        self.assertEqual(self.aborts()[0]["timeout"], 11.0)
+
+    def test_closingSlowClient(self) -> None:
+        """
+        After a response with C{Connection: close}, the connection closes
+        once its client has taken all of it, however long that takes
+        (past L{ABORT_TIMEOUT}); it is aborted once the client takes
+        nothing for the front's C{--timeout}.
+        """
+        _channel, transport = self.slowResponse(b"Connection: close")
+        self.assertIn(b"\r\nConnection: close\r\n", transport.value())
+        self.assertTrue(transport.disconnecting)
+        self.takeSlowly(transport, 4)
+        self.assertGreater(self.clock.seconds(), ABORT_TIMEOUT)
+        self.clock.advance(10.9)
+        self.assertFalse(transport.aborted)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.aborted)
+        self.assertEqual(len(self.aborts()), 1)
+
+    def test_unknownTransport(self) -> None:
+        """
+        A transport that cannot say what it holds (TLS) gives a client
+        taking the end of its response the front's C{--timeout} in all,
+        on a kept-alive connection as on a closing one.
+        """
+        for fields in [(), (b"Connection: close",)]:
+            _channel, transport = self.slowResponse(*fields)
+            self.unsent = None
+            self.clock.advance(10.9)
+            self.assertFalse(transport.aborted)
+            self.clock.advance(0.1)
+            self.assertTrue(transport.aborted)
+
+    def test_pipelinedRequestWatchedByItsOwn(self) -> None:
+        """
+        A request that starts while the end of the response before it is
+        still going out is watched by its own timeouts (the reply timeout
+        here), not aborted for the client being slow with the last one.
+        """
+        channel, transport = self.slowResponse()
+        channel.dataReceived(httpHead(line=b"GET /second HTTP/1.1"))
+        self.assertEqual(self.lastRequest().head.target, "/second")
+        self.clock.advance(11.0)
+        self.assertFalse(transport.aborted)
 
 
 class DrainTests(FrontTestCase):

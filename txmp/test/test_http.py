@@ -589,6 +589,26 @@ class TimeoutTests(FrontTestCase):
         self.clock.advance(0.1)
         self.assertTrue(transport.disconnecting)
 
+    def test_idleCountedFromSent(self) -> None:
+        """
+        A response whose end the client's transport still holds (full: a
+        slow client) leaves the connection busy, not idle, however long
+        the client takes it; the idle time is counted from when the
+        transport has sent it all.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(httpHead())
+        channel.pauseProducing()
+        self.respond(self.lastRequest().requestId, body=[b"ok"])
+        self.assertEqual(ParsedResponse(transport.value()).code, 200)
+        self.clock.advance(20.0)
+        self.assertFalse(transport.disconnecting)
+        channel.resumeProducing()
+        self.clock.advance(6.9)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.disconnecting)
+
     def test_nextRequestStopsIdle(self) -> None:
         """
         The first byte of the next request on a kept-alive connection stops
