@@ -19,6 +19,10 @@ C{--only}), all serving the same 13 bytes with the same two headers:
       ZeroMQ addresses in a temporary directory;
     - B{spawn2}: C{twistd mpfront --spawn 2 --app benchapps:hello}, the
       README's demo (mpfront starts its handlers with its own interpreter);
+    - B{split}: C{split.py}, the bare split issue 12 cites as its
+      prototype (Twisted Web and pyzmq PUSH/PULL, one handler calling the
+      application inline, no credits), front and handler on their
+      interpreters;
     - B{twistd-wsgi}: C{twistd web --wsgi benchapps.hello} (Twisted's
       in-process WSGI), handlers' interpreter, access log to /dev/null;
     - B{gunicorn-sync}: gunicorn, 2 sync workers, handlers' interpreter;
@@ -87,6 +91,7 @@ NAMES = [
     "raw-handlers",
     "txmp",
     "spawn2",
+    "split",
     "twistd-wsgi",
     "gunicorn-sync",
     "gunicorn-gthread",
@@ -233,6 +238,26 @@ def startSpawn(servers: Servers, python: str, pypy: bool, app: str) -> Target:
                   {"front": front, "handlers": ProcessGroup(handlers)}, pypy)
 
 
+def startSplit(
+    servers: Servers, frontPython: str, handlerPython: str, pypy: bool, app: str
+) -> Target:
+    """
+    Start C{split.py}'s front (front's interpreter) and one handler
+    (handlers' interpreter): the bare split, without txmp.
+    """
+    send, ret = servers.ipc("split-send"), servers.ipc("split-return")
+    script = os.path.join(HERE, "split.py")
+    front = servers.start("split front", [
+        frontPython, script, "front", "--send", send, "--return", ret])
+    port = int(front.waitFor(r"split front ready: port (\d+)").group(1))
+    handler = servers.start("split handler", [
+        handlerPython, script, "handler", "--send", send, "--return", ret,
+        "--app", "benchapps:" + app])
+    handler.waitFor(r"split handler ready")
+    return Target("split", "bare split (split.py)", port,
+                  {"front": front, "handler": handler}, pypy)
+
+
 def startTwistdWeb(servers: Servers, python: str, pypy: bool, app: str) -> Target:
     """
     Start C{twistd web --wsgi benchapps.APP}.  Twisted Web logs every
@@ -314,6 +339,8 @@ def startTargets(
                             frontPyPy or handlerPyPy)
         elif name == "spawn2":
             target = startSpawn(servers, front, frontPyPy, args.app)
+        elif name == "split":
+            target = startSplit(servers, front, handler, frontPyPy or handlerPyPy, args.app)
         elif name == "twistd-wsgi":
             target = startTwistdWeb(servers, handler, handlerPyPy, args.app)
         elif name == "gunicorn-sync":
@@ -390,11 +417,15 @@ def printTable(targets: list[Target], summaries: dict[str, Summary], connections
 
 
 def targetRatios(
-    summaries: dict[str, Summary], frontPyPy: bool, handlersSeparate: bool
+    summaries: dict[str, Summary], frontPyPy: bool, handlersSeparate: bool,
+    subject: str = "txmp",
 ) -> list[tuple[str, float | None, str, float | None, bool]]:
     """
     Every ratio issue 12 sets a target for: (what, value, C{>=} or C{<=},
     target, whether the target applies to this run's front).
+
+    @param subject: the server the ratios are of: C{txmp}, or C{split} to
+        see which targets the bare split itself meets.
     """
     def rps(name: str) -> float | None:
         return summaries[name].rps if name in summaries else None
@@ -407,25 +438,26 @@ def targetRatios(
 
     handlerBase = "raw-handlers" if handlersSeparate else "raw"
     return [
-        ("txmp req/s / raw Twisted Web req/s", ratio(rps("txmp"), rps("raw")),
+        (subject + " req/s / raw Twisted Web req/s", ratio(rps(subject), rps("raw")),
          ">=", 0.85, not frontPyPy),
-        ("txmp req/s / gunicorn 2 sync req/s", ratio(rps("txmp"), rps("gunicorn-sync")),
+        (subject + " req/s / gunicorn 2 sync req/s", ratio(rps(subject), rps("gunicorn-sync")),
          ">=", 1.0, not frontPyPy),
-        ("txmp req/s / gunicorn 2 gthread x 4 req/s",
-         ratio(rps("txmp"), rps("gunicorn-gthread")), ">=", 1.0, frontPyPy),
-        ("txmp p50 / raw p50, c1", ratio(c1("txmp"), c1("raw")), "<=", 2.0, True),
-        ("txmp front CPU/req / raw CPU/req", ratio(cpu("txmp", "front"), cpu("raw", "raw")),
+        (subject + " req/s / gunicorn 2 gthread x 4 req/s",
+         ratio(rps(subject), rps("gunicorn-gthread")), ">=", 1.0, frontPyPy),
+        (subject + " p50 / raw p50, c1", ratio(c1(subject), c1("raw")), "<=", 2.0, True),
+        (subject + " front CPU/req / raw CPU/req", ratio(cpu(subject, "front"), cpu("raw", "raw")),
          "<=", 2.0 if frontPyPy else 1.5, True),
-        ("txmp handler CPU/req / %s CPU/req" % (handlerBase,),
-         ratio(cpu("txmp", "handler"), cpu(handlerBase, "raw")), "<=", 1.0, True),
+        (subject + " handler CPU/req / %s CPU/req" % (handlerBase,),
+         ratio(cpu(subject, "handler"), cpu(handlerBase, "raw")), "<=", 1.0, True),
     ]
 
 
 def printRatios(
-    ratios: list[tuple[str, float | None, str, float | None, bool]], frontPyPy: bool
+    ratios: list[tuple[str, float | None, str, float | None, bool]], frontPyPy: bool,
+    heading: str = "Issue 12's targets (ratios of figures from this run):",
 ) -> None:
     print()
-    print("Issue 12's targets (ratios of figures from this run):")
+    print(heading)
     for what, value, op, target, applies in ratios:
         if value is None:
             verdict = "not measured (see --only)"
@@ -540,7 +572,7 @@ def run(args: argparse.Namespace) -> int:
     chosen = args.only or [n for n in NAMES if n != "raw-handlers" or separate]
     if shutil.which("wrk") is None:
         raise BenchmarkError("no wrk on PATH; " + HOW_TO_INSTALL)
-    frontNeeds = {"raw", "txmp", "spawn2"} & set(chosen)
+    frontNeeds = {"raw", "txmp", "spawn2", "split"} & set(chosen)
     if frontNeeds:
         requireModules(args.front_python, ["twisted", "txzmq"],
                        "the front's interpreter needs Twisted and txZMQ; for "
@@ -601,6 +633,10 @@ def run(args: argparse.Namespace) -> int:
         printTable(targets, summaries, args.connections)
         ratios = targetRatios(summaries, frontPyPy, separate)
         printRatios(ratios, frontPyPy)
+        if "split" in summaries:
+            printRatios(targetRatios(summaries, frontPyPy, separate, "split"), frontPyPy,
+                        "The same targets, of the bare split (split.py), the floor "
+                        "of the split's cost:")
         print(
             "SUMMARY | front %s, handlers %s | wrk -c%d %ds x%d | %s | %s |" % (
                 frontName, handlerName, args.connections, args.duration, args.rounds,
