@@ -906,7 +906,8 @@ class Dispatcher:
     ) -> bool:
         """
         Send C{frames} (a request, a body, or control) to C{handler} on the
-        send socket.  (The registry's way of sending, too.)  A handler found
+        send socket, packed if it takes that.  (The registry's way of
+        sending, too.)  A handler found
         unreachable is gone: it is removed, and its requests retried or
         failed (see L{_requestsLost}).
 
@@ -916,6 +917,8 @@ class Dispatcher:
             requests are retried or failed (a body takes its data back).
         @return: whether it was sent.
         """
+        if handler.packed:
+            frames = protocol.pack(frames)
         try:
             self._send.send([handler.identity, *frames])
         except PeerUnreachable as e:

@@ -223,6 +223,9 @@ class FrontLink:
     # Whether the front takes credits back in complete replies (its
     # WELCOME says credit_in_reply); until it says, CREDIT.
     creditInReply: bool = field(init=False, default=False)
+    # Whether the front takes packed messages (its WELCOME says packed=1):
+    # replies go packed (protocol.pack) once it said so.
+    packed: bool = field(init=False, default=False)
     # How many HELLOs this link has sent.
     hellos: int = field(init=False, default=0)
     # The number of the first HELLO sent since the last WELCOME, or None.
@@ -326,7 +329,8 @@ class FrontLink:
             self._unanswered = self.hellos
         self._send.send(
             protocol.encodeHello(
-                self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos
+                self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos,
+                packed=True,
             )
         )
 
@@ -462,7 +466,7 @@ class FrontLink:
                 address=self.address,
             )
             self.front = None
-            self.creditInReply = False
+            self.creditInReply = self.packed = False
             # Silent since it was last heard.
             self._frontLost(self._lastHeard)
             if self.draining:
@@ -483,7 +487,7 @@ class FrontLink:
             self._send.send(protocol.encodePing())
 
     def _reply(self, frames: list[bytes]) -> None:
-        self._return.send(frames)
+        self._return.send(protocol.pack(frames) if self.packed else frames)
 
     def _finished(self, requestId: bytes, credited: bool = False) -> None:
         """
@@ -576,6 +580,7 @@ class FrontLink:
                     self._beat.reset(frontBeat)
             self.maxMessage = message.maxMessage or DEFAULT_MAX_MESSAGE
             self.creditInReply = message.creditInReply
+            self.packed = message.packed
         elif isinstance(message, protocol.Bye):
             if self.draining:
                 # The acknowledgement of ours: no REQ can follow it.
@@ -587,7 +592,7 @@ class FrontLink:
                 # requests.
                 self._frontLost(self._reactor.seconds())
                 self.front = None
-                self.creditInReply = False
+                self.creditInReply = self.packed = False
                 self._cancelAll("the front does not know this handler")
                 # Its next registration comes from a HELLO after this
                 # one, which counts their slots free.

@@ -52,6 +52,8 @@ class HandlerState(Generic[T]):
         of them still frees a slot (and only for these: a C{RESP} from before
         the handler registered again must not credit the new registration).
     @ivar draining: whether it said C{BYE}: it gets no new requests.
+    @ivar packed: whether its latest C{HELLO} said it takes packed messages
+        (C{packed=1}): what is sent to it then is packed (L{protocol.pack}).
     @ivar lastHeard: when the front last heard from it.
     @ivar turn: when it last got a request, in the registry's count of
         requests (negative, decreasing, for those that never did): among
@@ -66,6 +68,7 @@ class HandlerState(Generic[T]):
     inFlight: dict[bytes, T] = field(init=False, factory=dict)
     abandoned: OrderedDict[bytes, None] = field(init=False, factory=OrderedDict)
     draining: bool = field(init=False, default=False)
+    packed: bool = field(init=False, default=False)
     lastHeard: float = field(init=False, default=0.0)
     turn: int = field(init=False, default=0)
 
@@ -194,9 +197,11 @@ class HandlerRegistry(Generic[T]):
             # crossed it: taking it would credit those twice, for good.
             handler.inputWindow = inputWindow
             handler.draining = False
+        handler.packed = hello.packed
         self.heard(handler)
         # creditInReply: a complete RESP may carry its request's credit
-        # (docs/protocol.md), one message fewer per request each way.
+        # (docs/protocol.md), one message fewer per request each way;
+        # packed: this front takes packed messages.
         self._send(
             handler,
             protocol.encodeWelcome(
@@ -205,6 +210,7 @@ class HandlerRegistry(Generic[T]):
                 maxMessage=self.maxMessage,
                 creditInReply=True,
                 registered=registered,
+                packed=True,
             ),
         )
         if self.handlers.get(identity) is not handler:

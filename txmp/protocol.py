@@ -4,8 +4,10 @@ The txmp wire format: pure encoding and decoding, no I/O.
 
 Every message is a ZeroMQ multipart message whose first frame is
 L{VERSION} and whose second frame names its type; the frames after that
-depend on the type.  C{docs/protocol.md} is the normative description; this
-module is its reference implementation.
+depend on the type.  Between peers that agreed to it, the first ZeroMQ
+frame may hold the message's leading frames packed (L{pack}, L{unpack}).
+C{docs/protocol.md} is the normative description; this module is its
+reference implementation.
 
 Request and response heads are I{pair lists}: a sequence of strings
 joined by single NUL bytes, alternating name and value.  Fields are
@@ -18,11 +20,12 @@ attributes can be added without a new protocol version.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
-from txmp._defaults import MAX_CREDITS
+from txmp._defaults import MAX_CREDITS, PACK_LIMIT
 from txmp._http import CONTROL, FIELD_CHARS, TCHAR, TOKEN
 
 VERSION = b"TXMP1"
@@ -284,6 +287,13 @@ class Hello:
         """
         return _optionalPositive(self.meta.get("hello", ""), "hello")
 
+    @property
+    def packed(self) -> bool:
+        """
+        Whether the handler takes packed messages (C{packed=1}).
+        """
+        return self.meta.get("packed") == "1"
+
 
 @dataclass
 class Welcome:
@@ -340,6 +350,13 @@ class Welcome:
         C{RESP}.
         """
         return self.meta.get("credit_in_reply") == "1"
+
+    @property
+    def packed(self) -> bool:
+        """
+        Whether the front takes packed messages (C{packed=1}).
+        """
+        return self.meta.get("packed") == "1"
 
 
 @dataclass
@@ -466,6 +483,7 @@ def encodeHello(
     meta: Mapping[str, str] = {},
     window: int | None = None,
     sequence: int | None = None,
+    packed: bool = False,
 ) -> list[bytes]:
     """
     Frames of a C{HELLO} message.
@@ -475,12 +493,15 @@ def encodeHello(
     @param window: the request-body window, or L{None} for none.
     @param sequence: which of its link's C{HELLO}s this is (C{hello}), or
         L{None} not to say.
+    @param packed: whether the handler takes packed messages (C{packed=1}).
     """
     pairs = [(b"name", name.encode("utf-8")), (b"credits", encodeInt(credits))]
     if window is not None:
         pairs.append((b"window", encodeInt(window)))
     if sequence is not None:
         pairs.append((b"hello", encodeInt(sequence)))
+    if packed:
+        pairs.append((b"packed", b"1"))
     pairs.extend((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
     return [VERSION, HELLO, encodePairs(pairs)]
 
@@ -492,6 +513,7 @@ def encodeWelcome(
     maxMessage: int | None = None,
     creditInReply: bool = False,
     registered: int | None = None,
+    packed: bool = False,
 ) -> list[bytes]:
     """
     Frames of a C{WELCOME} message.  Every attribute is optional to the
@@ -506,6 +528,7 @@ def encodeWelcome(
     @param registered: the C{hello} of the C{HELLO} it registered the
         handler anew from, knowing none of its requests; L{None} if the
         handler was registered already.
+    @param packed: whether the front takes packed messages (C{packed=1}).
     """
     pairs = []
     if front is not None:
@@ -518,6 +541,8 @@ def encodeWelcome(
         pairs.append((b"max_message", encodeInt(maxMessage)))
     if registered is not None:
         pairs.append((b"registered", encodeInt(registered)))
+    if packed:
+        pairs.append((b"packed", b"1"))
     pairs.extend((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
     return [VERSION, WELCOME, encodePairs(pairs)]
 
@@ -716,6 +741,62 @@ def _decodeResponse(frames: Sequence[bytes]) -> Response:
     return Response(frames[2], head, list(frames[5:]))
 
 
+_LENGTH = struct.Struct("!I")
+
+
+def pack(frames: list[bytes]) -> list[bytes]:
+    """
+    The frames of one message (L{VERSION} first) for a peer that takes
+    packed messages: the first ZeroMQ frame is L{VERSION} followed by as
+    many of the next frames as fit in L{PACK_LIMIT} bytes in all, each
+    preceded by its length (4 bytes, big-endian); the frames that do not
+    fit follow as frames of their own (docs/protocol.md, 3.1).
+    """
+    parts = [VERSION]
+    size = len(VERSION)
+    index = 1
+    count = len(frames)
+    toLength = _LENGTH.pack
+    while index < count:
+        frame = frames[index]
+        size += 4 + len(frame)
+        if size > PACK_LIMIT:
+            break
+        parts.append(toLength(len(frame)))
+        parts.append(frame)
+        index += 1
+    return [b"".join(parts), *frames[index:]]
+
+
+def unpack(frames: Sequence[Frame]) -> Sequence[Frame]:
+    """
+    The frames of one message as L{pack} was given them: C{frames} as they
+    are, unless the first is a packed one (longer than L{VERSION}).
+
+    @raise ProtocolError: if a packed first frame is not one.
+    """
+    if not frames or len(frames[0]) == len(VERSION):
+        return frames
+    first = bytes(frames[0])
+    if not first.startswith(VERSION):
+        raise ProtocolError("unknown protocol version")
+    unpacked: list[Frame] = [VERSION]
+    position = len(VERSION)
+    end = len(first)
+    fromLength = _LENGTH.unpack_from
+    while position < end:
+        if position + 4 > end:
+            raise ProtocolError("a packed frame ends inside a length")
+        (length,) = fromLength(first, position)
+        position += 4
+        if position + length > end:
+            raise ProtocolError("a packed frame ends inside a frame")
+        unpacked.append(first[position:position + length])
+        position += length
+    unpacked.extend(frames[1:])
+    return unpacked
+
+
 def _needs(frames: Sequence[bytes], count: int, what: bytes) -> None:
     if len(frames) != count:
         raise ProtocolError(f"{what.decode()} needs exactly {count} frames")
@@ -748,6 +829,7 @@ def decode(frames: Sequence[Frame]) -> Message:
     @raise ProtocolError: if the frames are not a valid message of a type
         this version knows.
     """
+    frames = unpack(frames)
     if len(frames) < 2:
         raise ProtocolError("a message needs at least 2 frames")
     kind = bytes(frames[1])

@@ -203,7 +203,8 @@ class RegistrationTests(DispatcherTestCase):
         self.hello(A, 4, name="host:1")
         handler = self.dispatcher.handlers[A]
         self.assertEqual((handler.name, handler.credits), ("host:1", 4))
-        welcome = {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1"}
+        welcome = {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1",
+                   "packed": "1"}
         self.assertEqual(self.sent(A), [protocol.Welcome(welcome)])
         self.assertEqual(self.dispatcher.counts()["credits"], 4)
 
@@ -219,7 +220,7 @@ class RegistrationTests(DispatcherTestCase):
             self.sent(A),
             [protocol.Welcome(
                 {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1",
-                 "max_message": "100000"}
+                 "max_message": "100000", "packed": "1"}
             )],
         )
 
@@ -564,6 +565,40 @@ class DispatchTests(DispatcherTestCase):
         self.assertEqual(first.head.headers, [("Host", "example.com")])
         self.assertEqual(first.body, [b"part1", b"part2"])
         self.assertEqual(self.dispatcher.stats["requests"], 2)
+
+    def test_packedToHandlersThatTakeIt(self) -> None:
+        """
+        A handler whose C{HELLO} says C{packed=1} gets its messages packed
+        (L{protocol.pack}: a C{REQ} without a body is one ZeroMQ frame
+        after its id); one that does not say so gets plain C{TXMP1} frames,
+        as handlers written before packing expect.  Each decodes the same.
+        """
+        self.control(A, protocol.encodeHello("a", 1, packed=True))
+        self.hello(B, 1)
+        self.socket.clear()
+        self.submit()
+        self.submit()
+        framesTo = {frames[0]: frames[1:] for frames in self.socket.sent}
+        self.assertEqual(len(framesTo[A]), 1)
+        self.assertEqual(framesTo[B][:2], [protocol.VERSION, protocol.REQ])
+        toA, toB = protocol.decode(framesTo[A]), protocol.decode(framesTo[B])
+        assert isinstance(toA, protocol.Request) and isinstance(toB, protocol.Request)
+        self.assertEqual(toA.head, toB.head)
+
+    def test_packedDroppedRequestRetried(self) -> None:
+        """
+        A packed C{REQ} that ZeroMQ dropped unsent for a gone handler is
+        known for one that never left, and retried on another handler.
+        """
+        self.control(A, protocol.encodeHello("a", 1, packed=True))
+        self.socket.clear()
+        d, _ = self.submit(idempotent=False)
+        [frames] = self.socket.sent
+        self.hello(B, 1)
+        self.socket.clear()
+        self.dispatcher.messagesDropped(A, [frames])
+        self.assertEqual(len(self.requestIds(B)), 1)
+        self.assertNoResult(d)
 
     def test_requestWireBytes(self) -> None:
         """
@@ -1588,7 +1623,7 @@ class ForgottenBacklogTests(SynchronousTestCase):
         self.assertEqual(
             [protocol.decode(frames[1:]) for frames in raw.sent if frames[0] == A],
             [protocol.Welcome({"front": "front1", "heartbeat": "1.0",
-                               "credit_in_reply": "1"})],
+                               "credit_in_reply": "1", "packed": "1"})],
         )
         dispatcher.controlReceived([B, *protocol.encodeCredit(2)])
         self.assertEqual(

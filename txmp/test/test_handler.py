@@ -138,6 +138,48 @@ class RegistrationTests(FrontLinkTestCase):
             self.assertEqual(hello.meta["window"], str(_defaults.INPUT_WINDOW))
         self.assertEqual(_defaults.INPUT_WINDOW, 262144)
 
+    def test_helloTakesPacked(self) -> None:
+        """
+        Every C{HELLO} says C{packed=1}: the link takes packed messages.
+        """
+        self.link.start()
+        [hello] = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.assertTrue(hello.packed)
+
+    def test_repliesPackedOnceFrontSays(self) -> None:
+        """
+        Replies are plain C{TXMP1} frames until the front's C{WELCOME}
+        says C{packed=1} (a front written before packing does not), packed
+        (L{protocol.pack}) from then on, and plain again once a C{BYE}
+        says the front forgot the link, until a C{WELCOME} says again.
+        """
+        def lastReplyFrames() -> list[bytes]:
+            return self.returnSocket.sent[-1]
+
+        packedWelcome = protocol.encodeWelcome(
+            {"front": "front1", "heartbeat": "1.0"}, packed=True)
+        self.welcome()
+        self.request(b"front1.1")
+        self.runner.runs[0].respond()
+        self.assertEqual(lastReplyFrames()[:2], [protocol.VERSION, protocol.RESP])
+        self.fromFront(packedWelcome)
+        self.request(b"front1.2")
+        self.runner.runs[1].respond()
+        self.assertEqual(len(lastReplyFrames()), 1)
+        self.fromFront(protocol.encodeBye())
+        self.request(b"front1.3")
+        self.runner.runs[2].respond()
+        self.assertEqual(lastReplyFrames()[:2], [protocol.VERSION, protocol.RESP])
+        self.fromFront(packedWelcome)
+        self.request(b"front1.4")
+        self.runner.runs[3].respond()
+        self.assertEqual(len(lastReplyFrames()), 1)
+        self.assertEqual(
+            [r.requestId for r in self.replies() if isinstance(r, protocol.Response)],
+            [b"front1.1", b"front1.2", b"front1.3", b"front1.4"],
+        )
+
     def test_helloUntilWelcomed(self) -> None:
         """
         Until the front answers with C{WELCOME}, the link sends C{HELLO}

@@ -136,6 +136,21 @@ class FrontAndHandlerTests(ServicesTestCase):
         self.assertEqual((counts["pending"], counts["queued"], counts["inFlight"]), (0, 0, 0))
 
     @inlineCallbacks
+    def test_packedBetweenTxmpPeers(self) -> Any:
+        """
+        A txmp front and a txmp handler each say they take packed messages,
+        and each packs what it sends to the other (docs/protocol.md, 3.1):
+        a request and its response travel so.
+        """
+        front = yield self.startFront()
+        handler = self.startHandler("h1")
+        code, body = yield self.get(b"/")
+        self.assertEqual(code, 200, body)
+        [state] = front.dispatcher.registry.handlers.values()
+        [link] = handler.links
+        self.assertEqual((state.packed, link.packed), (True, True))
+
+    @inlineCallbacks
     def test_droppedMessagesReachDispatcher(self) -> Any:
         """
         The front's send socket tells its dispatcher of the messages it
@@ -199,7 +214,7 @@ class FrontAndHandlerTests(ServicesTestCase):
         A handler written from docs/protocol.md with raw pyzmq and no txmp
         import serves requests behind the front.
         """
-        yield self.startFront()
+        front = yield self.startFront()
         script = FilePath(__file__).sibling("rawhandler.py").path
         lines = _Lines(b"raw handler ready")
         self.runHandlerScript(script, lines)
@@ -213,6 +228,9 @@ class FrontAndHandlerTests(ServicesTestCase):
         self.assertEqual(response.headers.getRawHeaders(b"x-handler"), [b"raw"])
         self.assertTrue(body.startswith(b"POST /raw?x=1 headers="), body)
         self.assertTrue(body.endswith(b" body=5\n"), body)
+        # It does not say packed=1: it is sent the plain layout it reads.
+        [state] = front.dispatcher.registry.handlers.values()
+        self.assertFalse(state.packed)
 
 
     @inlineCallbacks

@@ -209,6 +209,101 @@ class DecodeEnvelopeTests(SynchronousTestCase):
             self.assertRaises(ProtocolError, decode, [V, kind, b"x"])
 
 
+class PackTests(SynchronousTestCase):
+    """
+    Tests for L{protocol.pack} and L{protocol.unpack}: a message's leading
+    frames in its first ZeroMQ frame, between peers that agreed to it.
+    """
+
+    def test_helloWorldInOneFrame(self) -> None:
+        """
+        A C{REQ} without a body and a small C{RESP} are one ZeroMQ frame
+        each, packed, and decode as the message itself.
+        """
+        request = encodeRequest(b"r.1", REQUEST_META, [(b"Host", b"x")])
+        response = encodeResponse(b"r.1", 200, b"OK", [(b"Content-Length", b"13")],
+                                  [b"Hello, world!"], credit=True)
+        for frames in [request, response]:
+            packed = protocol.pack(frames)
+            self.assertEqual(len(packed), 1)
+            self.assertEqual(decode(packed), decode(frames))
+
+    def test_layout(self) -> None:
+        """
+        The packed frame is the version, then each frame after it preceded
+        by its length in 4 bytes, big-endian.
+        """
+        self.assertEqual(
+            protocol.pack([V, b"BODY", b"r.1", b""]),
+            [V + b"\0\0\0\x04BODY" + b"\0\0\0\x03r.1" + b"\0\0\0\0"],
+        )
+
+    def test_largeFramesApart(self) -> None:
+        """
+        Frames go into the packed frame while it stays within
+        C{PACK_LIMIT} bytes; the first that would not fit, and every frame
+        after it, are frames of their own, not copied.
+        """
+        limit = _defaults.PACK_LIMIT
+        # Version, then BODY and the id with their lengths: 5 + 8 + 7.
+        fits = b"x" * (limit - 20 - 4)
+        self.assertEqual(len(protocol.pack([V, b"BODY", b"r.1", fits])), 1)
+        large = fits + b"x"
+        after = b"small"
+        packed = protocol.pack([V, b"BODY", b"r.1", large, after])
+        self.assertEqual(len(packed), 3)
+        self.assertIs(packed[1], large)
+        self.assertIs(packed[2], after)
+        self.assertEqual(decode(packed), Body(b"r.1", [large, after], False))
+
+    def test_plainUnchanged(self) -> None:
+        """
+        Frames whose first is the version alone are not packed: C{unpack}
+        gives them back as they are, body chunks received without a copy
+        included.
+        """
+        frames: list[protocol.Frame] = [V, b"BODY", b"r.1", memoryview(b"chunk")]
+        self.assertIs(protocol.unpack(frames), frames)
+
+    def test_bodyAfterPackedFrame(self) -> None:
+        """
+        Frames after a packed one follow its frames, as they came.
+        """
+        chunk = memoryview(b"chunk")
+        received: list[protocol.Frame] = [V + b"\0\0\0\x04BODY\0\0\0\x03r.1", chunk]
+        frames = protocol.unpack(received)
+        self.assertEqual(frames[:3], [V, b"BODY", b"r.1"])
+        self.assertIs(frames[3], chunk)
+
+    def test_truncated(self) -> None:
+        """
+        A packed frame that ends inside a length or inside a frame is a
+        L{ProtocolError}, as is one that does not start with the version.
+        """
+        packed = protocol.pack([V, b"BODY", b"r.1", b"abc"])[0]
+        for bad in [packed[:-1], packed[:-5], packed[:7], b"TXMP2" + packed[5:]]:
+            self.assertRaises(ProtocolError, decode, [bad])
+
+    @given(st.lists(st.binary(max_size=3000), max_size=8))
+    def test_roundTrip(self, frames: list[bytes]) -> None:
+        """
+        Any frames after the version unpack to what was packed.
+        """
+        message = [V, *frames]
+        self.assertEqual(list(protocol.unpack(protocol.pack(message))), message)
+
+    def test_negotiated(self) -> None:
+        """
+        C{HELLO} and C{WELCOME} say C{packed=1} when told to; a peer that
+        does not say so takes plain messages only.
+        """
+        for packed in [True, False]:
+            hello = decode(encodeHello("h", 1, packed=packed))
+            welcome = decode(encodeWelcome(packed=packed))
+            assert isinstance(hello, Hello) and isinstance(welcome, Welcome)
+            self.assertEqual((hello.packed, welcome.packed), (packed, packed))
+
+
 class RequestTests(SynchronousTestCase):
     """
     Tests for C{REQ} messages.

@@ -100,7 +100,8 @@ class RegistrationTests(RegistryTestCase):
         self.assertEqual(
             self.sent,
             [(A, protocol.Welcome({"front": "front1", "heartbeat": "1.0",
-                                   "credit_in_reply": "1", "max_message": "1000"}))],
+                                   "credit_in_reply": "1", "max_message": "1000",
+                                   "packed": "1"}))],
         )
 
     def test_helloAgainKeepsCredits(self) -> None:
