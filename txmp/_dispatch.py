@@ -1171,7 +1171,8 @@ class Dispatcher:
             self._bad(identity, str(e))
             # A garbled reply to a request this peer has: 502 now, not 504
             # later.
-            pending = self.pending.get(bytes(frames[3])) if len(frames) > 3 else None
+            requestId = protocol.requestIdOf(frames[1:])
+            pending = self.pending.get(requestId) if requestId is not None else None
             if pending is not None and pending.handler is not None and (
                 pending.handler.identity == identity
             ):

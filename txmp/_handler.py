@@ -22,6 +22,7 @@ from txmp._defaults import (
     MAX_FRAME,
     NO_FRONT_WARNING,
     NO_FRONT_WARNING_INTERVAL,
+    PACK_LIMIT,
 )
 from txmp._http import REASONS, plainPage
 from txmp._interfaces import cancelCall
@@ -487,7 +488,10 @@ class FrontLink:
             self._send.send(protocol.encodePing())
 
     def _reply(self, frames: list[bytes]) -> None:
-        self._return.send(protocol.pack(frames) if self.packed else frames)
+        if self.packed:
+            # The packed frame too must fit in the front's --max-message.
+            frames = protocol.pack(frames, min(PACK_LIMIT, self.maxMessage))
+        self._return.send(frames)
 
     def _finished(self, requestId: bytes, credited: bool = False) -> None:
         """

@@ -744,13 +744,16 @@ def _decodeResponse(frames: Sequence[bytes]) -> Response:
 _LENGTH = struct.Struct("!I")
 
 
-def pack(frames: list[bytes]) -> list[bytes]:
+def pack(frames: list[bytes], limit: int = PACK_LIMIT) -> list[bytes]:
     """
     The frames of one message (L{VERSION} first) for a peer that takes
     packed messages: the first ZeroMQ frame is L{VERSION} followed by as
-    many of the next frames as fit in L{PACK_LIMIT} bytes in all, each
+    many of the next frames as fit in C{limit} bytes in all, each
     preceded by its length (4 bytes, big-endian); the frames that do not
     fit follow as frames of their own (docs/protocol.md, 3.1).
+
+    @param limit: the most bytes of the packed frame: L{PACK_LIMIT}, or
+        less to keep under a peer's frame limit.
     """
     parts = [VERSION]
     size = len(VERSION)
@@ -760,12 +763,26 @@ def pack(frames: list[bytes]) -> list[bytes]:
     while index < count:
         frame = frames[index]
         size += 4 + len(frame)
-        if size > PACK_LIMIT:
+        if size > limit:
             break
         parts.append(toLength(len(frame)))
         parts.append(frame)
         index += 1
     return [b"".join(parts), *frames[index:]]
+
+
+def requestIdOf(frames: Sequence[Frame]) -> bytes | None:
+    """
+    The request id that the frames of a message name, plain or packed,
+    read as its frame 2 whatever its type, even if the message is not
+    valid otherwise (to fail the request it garbles at once); L{None} if
+    there is no frame 2 to read.
+    """
+    try:
+        frames = unpack(frames)
+    except ProtocolError:
+        return None
+    return bytes(frames[2]) if len(frames) > 2 else None
 
 
 def unpack(frames: Sequence[Frame]) -> Sequence[Frame]:

@@ -1004,6 +1004,28 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual(str(error), "invalid reply")
         self.assertNoLeak()
 
+    def test_badPackedReply(self) -> None:
+        """
+        A garbled packed reply (docs/protocol.md, 3.1) to a request the
+        sender has fails it at once too: its id is read from the packed
+        frame.
+        """
+        garbled = [protocol.VERSION, protocol.RESP, self.requestId, b"status\x00x", b""]
+        self.reply(A, protocol.pack(garbled))
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertFrontError(self.d, HandlerFailed, 502)
+        self.assertNoLeak()
+
+    def test_badPackingCounted(self) -> None:
+        """
+        A packed frame whose lengths run past its end is a bad message,
+        counted, failing no request.
+        """
+        [packed] = protocol.pack([protocol.VERSION, protocol.BODY, self.requestId])
+        self.reply(A, [packed[:-1]])
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertNoResult(self.d)
+
     def test_badReplyFramesMidStream(self) -> None:
         """
         A garbled message in the middle of a streamed reply aborts it.

@@ -180,6 +180,23 @@ class RegistrationTests(FrontLinkTestCase):
             [b"front1.1", b"front1.2", b"front1.3", b"front1.4"],
         )
 
+    def test_packedWithinMaxMessage(self) -> None:
+        """
+        A packed reply keeps within the front's C{max_message}: frames that
+        would take the packed frame past it go as frames of their own, as
+        they would plain.
+        """
+        self.fromFront(protocol.encodeWelcome(
+            {"front": "front1", "heartbeat": "1.0", "max_message": "1000"}, packed=True))
+        self.request(b"front1.1")
+        self.runner.runs[0].respond(body=[b"x" * 950])
+        frames = self.returnSocket.sent[-1]
+        self.assertEqual(len(frames), 2)
+        self.assertLessEqual(max(map(len, frames)), 1000)
+        [reply] = self.replies()
+        assert isinstance(reply, protocol.Response)
+        self.assertEqual(reply.body, [b"x" * 950])
+
     def test_helloUntilWelcomed(self) -> None:
         """
         Until the front answers with C{WELCOME}, the link sends C{HELLO}

@@ -256,6 +256,25 @@ class PackTests(SynchronousTestCase):
         self.assertIs(packed[2], after)
         self.assertEqual(decode(packed), Body(b"r.1", [large, after], False))
 
+    def test_limit(self) -> None:
+        """
+        Given a C{limit}, the packed frame keeps within it instead.
+        """
+        frames = [V, b"BODY", b"r.1", b"x" * 100]
+        self.assertEqual(len(protocol.pack(frames, limit=120)), 2)
+        self.assertEqual(len(protocol.pack(frames, limit=124)), 1)
+
+    def test_requestIdOf(self) -> None:
+        """
+        L{protocol.requestIdOf} reads frame 2 of a message, plain or
+        packed, valid or not; L{None} where there is none to read.
+        """
+        garbled = [V, protocol.RESP, b"r.1", b"status\x00x", b""]
+        self.assertEqual(protocol.requestIdOf(garbled), b"r.1")
+        self.assertEqual(protocol.requestIdOf(protocol.pack(garbled)), b"r.1")
+        self.assertIsNone(protocol.requestIdOf([V, protocol.RESP]))
+        self.assertIsNone(protocol.requestIdOf([V + b"\0\0"]))
+
     def test_plainUnchanged(self) -> None:
         """
         Frames whose first is the version alone are not packed: C{unpack}
