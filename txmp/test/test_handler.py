@@ -154,30 +154,23 @@ class RegistrationTests(FrontLinkTestCase):
         (L{protocol.pack}) from then on, and plain again once a C{BYE}
         says the front forgot the link, until a C{WELCOME} says again.
         """
-        def lastReplyFrames() -> list[bytes]:
-            return self.returnSocket.sent[-1]
-
         packedWelcome = protocol.encodeWelcome(
             {"front": "front1", "heartbeat": "1.0"}, packed=True)
-        self.welcome()
-        self.request(b"front1.1")
-        self.runner.runs[0].respond()
-        self.assertEqual(lastReplyFrames()[:2], [protocol.VERSION, protocol.RESP])
-        self.fromFront(packedWelcome)
-        self.request(b"front1.2")
-        self.runner.runs[1].respond()
-        self.assertEqual(len(lastReplyFrames()), 1)
-        self.fromFront(protocol.encodeBye())
-        self.request(b"front1.3")
-        self.runner.runs[2].respond()
-        self.assertEqual(lastReplyFrames()[:2], [protocol.VERSION, protocol.RESP])
-        self.fromFront(packedWelcome)
-        self.request(b"front1.4")
-        self.runner.runs[3].respond()
-        self.assertEqual(len(lastReplyFrames()), 1)
+        plainWelcome = protocol.encodeWelcome({"front": "front1", "heartbeat": "1.0"})
+        steps = [(plainWelcome, False), (packedWelcome, True),
+                 (protocol.encodeBye(), False), (packedWelcome, True)]
+        for n, (fromFront, packed) in enumerate(steps):
+            self.fromFront(fromFront)
+            self.request(b"front1.%d" % (n,))
+            self.runner.runs[n].respond()
+            frames = self.returnSocket.sent[-1]
+            self.assertEqual(
+                (len(frames), frames[:2]),
+                (1, frames[:1]) if packed else (5, [protocol.VERSION, protocol.RESP]),
+            )
         self.assertEqual(
             [r.requestId for r in self.replies() if isinstance(r, protocol.Response)],
-            [b"front1.1", b"front1.2", b"front1.3", b"front1.4"],
+            [b"front1.0", b"front1.1", b"front1.2", b"front1.3"],
         )
 
     def test_packedWithinMaxMessage(self) -> None:
