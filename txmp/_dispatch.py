@@ -907,9 +907,8 @@ class Dispatcher:
         """
         Send C{frames} (a request, a body, or control) to C{handler} on the
         send socket, packed if it takes that.  (The registry's way of
-        sending, too.)  A handler found
-        unreachable is gone: it is removed, and its requests retried or
-        failed (see L{_requestsLost}).
+        sending, too.)  A handler found unreachable is gone: it is removed,
+        and its requests retried or failed (see L{_requestsLost}).
 
         @param drain: whether to dispatch what waits after such a removal
             (not from within a dispatch, which goes on by itself).

@@ -585,6 +585,19 @@ class DispatchTests(DispatcherTestCase):
         assert isinstance(toA, protocol.Request) and isinstance(toB, protocol.Request)
         self.assertEqual(toA.head, toB.head)
 
+    def test_packedAsLatestHelloSays(self) -> None:
+        """
+        Whether a handler is sent packed messages follows its latest
+        C{HELLO}: one that comes back under the same routing id without
+        C{packed=1} (an older handler) is sent plain ones again.
+        """
+        self.control(A, protocol.encodeHello("a", 2, packed=True))
+        self.control(A, protocol.encodeHello("a", 2))
+        self.socket.clear()
+        self.submit()
+        [frames] = self.socket.sent
+        self.assertEqual(frames[1:3], [protocol.VERSION, protocol.REQ])
+
     def test_packedDroppedRequestRetried(self) -> None:
         """
         A packed C{REQ} that ZeroMQ dropped unsent for a gone handler is
