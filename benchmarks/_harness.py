@@ -199,14 +199,27 @@ class Server:
         self._reader.join(5)
 
 
-def _statFields(pid: int) -> list[str] | None:
-    # The fields of /proc/PID/stat after the command name (which may hold
-    # spaces and brackets): index 0 is field 3 of proc(5), the state.
+def statFields(path: str) -> tuple[str, list[str]] | None:
+    """
+    The command name and the fields after it of a C{stat} file of
+    C{/proc} (C{/proc/PID/stat}, C{/proc/PID/task/TID/stat}): index 0 of
+    the fields is field 3 of proc(5), the state; 11 and 12 are utime and
+    stime.  C{None} if it cannot be read (the process or thread is gone).
+    """
     try:
-        with open("/proc/%d/stat" % (pid,)) as f:
-            return f.read().rpartition(")")[2].split()
+        with open(path) as f:
+            stat = f.read()
     except OSError:
         return None
+    # The name is between the first "(" and the last ")": it may hold
+    # spaces and brackets.
+    head, _, rest = stat.rpartition(")")
+    return head.partition("(")[2], rest.split()
+
+
+def _statFields(pid: int) -> list[str] | None:
+    found = statFields("/proc/%d/stat" % (pid,))
+    return None if found is None else found[1]
 
 
 def processCpuSeconds(pid: int) -> float | None:

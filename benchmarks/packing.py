@@ -9,9 +9,11 @@ its C{REQ} and its C{RESP}.
 One process, a DEALER and a ROUTER on an C{ipc://} address in a temporary
 directory, as a handler and its front are joined.  Each run sends N
 messages (20,000) of one kind in batches of 100, the sender's way
-(C{txmp._zmq._sendMultipart}), and receives and decodes each the
+(packed by L{protocol.pack} for each message, when packed, and sent by
+C{txmp._zmq._sendMultipart}), and receives and decodes each the
 receiver's way (C{recv_multipart}, L{protocol.decode}); it prints the
-median and best of R runs (5) in µs per message, of this thread's CPU
+median and best of R runs (5) in µs per message, the runs of plain and
+packed interleaved,, of this thread's CPU
 time (C{time.thread_time}: ZeroMQ's I/O thread is not counted), and
 packed ÷ plain.  The machine should be otherwise idle.
 """
@@ -44,14 +46,16 @@ RESPONSE = protocol.encodeResponse(
 
 
 def run(sender: zmq.Socket[bytes], receiver: zmq.Socket[bytes],
-        frames: list[bytes], messages: int) -> float:
+        frames: list[bytes], packed: bool, messages: int) -> float:
     """
-    µs of this thread's CPU per message sent, received and decoded.
+    µs of this thread's CPU per message packed (if C{packed}, as the
+    sender packs each message it sends), sent, received and decoded.
     """
+    pack = protocol.pack
     started = time.thread_time()
     for _ in range(messages // BATCH):
         for _ in range(BATCH):
-            _sendMultipart(sender, frames)
+            _sendMultipart(sender, pack(frames) if packed else frames)
         for _ in range(BATCH):
             protocol.decode(receiver.recv_multipart()[1:])
     return (time.thread_time() - started) / messages * 1e6
@@ -73,15 +77,21 @@ def main() -> None:
         print("µs of CPU per message sent, received and decoded (median, best of %d runs "
               "of %d)" % (args.runs, args.messages))
         for name, frames in [("REQ (GET /)", REQUEST), ("RESP (hello)", RESPONSE)]:
-            figures = {}
-            for kind, message in [("plain", frames), ("packed", protocol.pack(frames))]:
-                run(sender, receiver, message, args.messages // 10)  # warm-up
-                times = [run(sender, receiver, message, args.messages)
-                         for _ in range(args.runs)]
-                figures[kind] = statistics.median(times)
+            times: dict[bool, list[float]] = {False: [], True: []}
+            for packed in times:
+                run(sender, receiver, frames, packed, args.messages // 10)  # warm-up
+            # Interleaved, each round starting with the other kind, so that
+            # a slow patch of a shared machine falls on both alike.
+            for n in range(args.runs):
+                for packed in ((False, True) if n % 2 else (True, False)):
+                    times[packed].append(run(sender, receiver, frames, packed, args.messages))
+            figures = {packed: statistics.median(found) for packed, found in times.items()}
+            for packed in times:
                 print("  %-13s %-6s %d ZeroMQ frames: %6.2f µs, best %6.2f" % (
-                    name, kind, len(message), figures[kind], min(times)))
-            print("  %-13s packed / plain: %.2f" % (name, figures["packed"] / figures["plain"]))
+                    name, "packed" if packed else "plain",
+                    len(protocol.pack(frames) if packed else frames),
+                    figures[packed], min(times[packed])))
+            print("  %-13s packed / plain: %.2f" % (name, figures[True] / figures[False]))
     finally:
         sender.close(linger=0)
         receiver.close(linger=0)

@@ -32,6 +32,8 @@ import zmq
 
 
 def serveFront(send: str, ret: str, port: int) -> None:
+    # Here, not at the top: importing the reactor installs it, and the
+    # handler runs none.
     from twisted.internet import reactor
     from twisted.web.resource import Resource
     from twisted.web.server import NOT_DONE_YET, Site

@@ -208,9 +208,10 @@ READ_BATCH = 1000
 # The most bytes of a message's leading frames that a peer which agreed to
 # (HELLO and WELCOME packed=1) packs into its first ZeroMQ frame
 # (docs/protocol.md, 3.1): every frame costs its own pyzmq call, libzmq
-# part and a release of the GIL; packing a hello-world request's REQ and
-# RESP saves about 24 us of CPU on CPython, sending and receiving
-# (docs/benchmarks.md, "Packed heads").  Far below any --max-message.
+# part and a release of the GIL; packed (pack itself included), a
+# hello-world request's REQ and RESP cost a quarter to a third less to
+# send, receive and decode (benchmarks/packing.py; docs/benchmarks.md,
+# "Packed heads").  Far below any --max-message.
 PACK_LIMIT = 8 * KiB
 
 # The largest frame a front accepts from a peer (ZMQ_MAXMSGSIZE,
