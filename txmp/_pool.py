@@ -229,4 +229,13 @@ class ReactorCalls:
         self._reactor.callFromThread(self._drain)
 
 
-__all__ = ["ReactorCalls", "WorkerPool"]
+def inThisThread() -> Callable[[], bool]:
+    """
+    A function that tells whether it is called in the thread that called
+    this one: made in the reactor thread, whether a call comes from it.
+    """
+    ident = threading.get_ident()
+    return lambda: threading.get_ident() == ident
+
+
+__all__ = ["ReactorCalls", "WorkerPool", "inThisThread"]

@@ -15,20 +15,23 @@ again instead of being lost: a ROUTER keeps one queue per peer, so that a
 peer that does not read holds up no other, and a bounded one (a peer
 whose queue is full is unreachable, L{PeerUnreachable}).
 
-All of this must be used in the reactor thread only.
+All of this must be used in the reactor thread only, but for the sends of
+a socket made for it (L{ZmqSocket.shareWithThreads}): a handler's
+application threads send their replies themselves.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Sequence
 from typing import Callable, Protocol, cast, overload
 
 import zmq
 import zmq.auth
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorFromThreads, IReactorTime
 from twisted.logger import Logger
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
@@ -36,6 +39,7 @@ from zmq.utils.monitor import parse_monitor_message
 from txmp._defaults import PEER_BACKLOG, READ_BATCH
 from txmp._interfaces import IZmqReactor
 from txmp._peerlog import PacedLog
+from txmp._pool import inThisThread
 from txmp.protocol import Frame
 
 # What a socket calls, in the reactor thread, with the frames of each
@@ -236,6 +240,9 @@ class ZmqContext:
         # txzmq reads the reactor from its factory; never the global one.
         self._factory.reactor = reactor
         self._factory.lingerPeriod = 0
+        # The sockets made here, to close those shared with threads first
+        # (see shutdown).
+        self._sockets: list[ZmqSocket] = []
 
     @overload
     def socket(
@@ -279,14 +286,24 @@ class ZmqContext:
             read-only C{memoryview}s of ZeroMQ's buffer, and the others as
             L{bytes}.
         """
-        return ZmqSocket.open(
+        sock = ZmqSocket.open(
             self._factory, kind, receiver, highWaterMark, routingId, largeFrame
         )
+        self._sockets.append(sock)
+        return sock
 
     def shutdown(self) -> None:
         """
-        Close every socket and terminate the context.
+        Close every socket and terminate the context.  A socket shared
+        with threads (L{ZmqSocket.shareWithThreads}) is closed holding its
+        lock, so that a thread still sending on it (a handler's application
+        thread past its C{--graceful-timeout}) finds it closed instead of
+        using it as it closes.
         """
+        for sock in self._sockets:
+            if sock.shared:
+                sock.close()
+        self._sockets.clear()
         if self._factory.context is not None:
             self._factory.shutdown()
 
@@ -390,6 +407,9 @@ class ZmqSocket:
     # The txzmq connection (set by L{__init__}, or by L{open} once this
     # socket exists: the connection calls back into it).
     _conn: _Connection
+    # Whether a call comes from the reactor thread (set by
+    # shareWithThreads).
+    _inReactorThread: Callable[[], bool]
 
     def __init__(
         self,
@@ -434,6 +454,10 @@ class ZmqSocket:
         self._flushCall: IDelayedCall | None = None
         self._connected = False
         self._monitor: ZmqSocket | None = None
+        # Set by shareWithThreads: held around every use of the ZeroMQ
+        # socket once other threads send on it.
+        self._lock: threading.RLock | None = None
+        self._wake: IReactorFromThreads | None = None
 
     @classmethod
     def open(
@@ -604,6 +628,45 @@ class ZmqSocket:
         # only once a read has found it empty: read once more.
         self._scheduleRead()
 
+    def shareWithThreads(
+        self,
+        reactor: IReactorFromThreads,
+        inReactorThread: Callable[[], bool] | None = None,
+    ) -> None:
+        """
+        Let any thread call L{send} from now on, not only the reactor's:
+        ZeroMQ sockets are not thread-safe, but may pass from thread to
+        thread across a full memory barrier, so every use of this one is
+        then made holding a lock.  Call it before other threads use the
+        socket.
+
+        For a socket that only sends (a handler's return socket): a send
+        from another thread schedules no read, as one in the reactor thread
+        does (L{_scheduleRead}), unless ZeroMQ could not take the message
+        (then the reactor is woken, to send it once it can).
+
+        @param reactor: the reactor that owns the socket, woken with
+            C{callFromThread}.
+        @param inReactorThread: tells whether a call comes from the reactor
+            thread; by default, from the thread that calls this method.
+        @raise ValueError: for a ROUTER, whose sends name a peer and may
+            raise L{PeerUnreachable}: only DEALERs are shared.
+        """
+        if self._router:
+            raise ValueError("only a DEALER socket can be shared with threads")
+        self._lock = threading.RLock()
+        self._wake = reactor
+        self._inReactorThread = (
+            inThisThread() if inReactorThread is None else inReactorThread
+        )
+
+    @property
+    def shared(self) -> bool:
+        """
+        Whether L{shareWithThreads} was called.
+        """
+        return self._lock is not None
+
     def send(self, frames: list[bytes]) -> None:
         """
         Send one multipart message; a ROUTER's first frame is the peer's id.
@@ -620,6 +683,31 @@ class ZmqSocket:
             message is not sent).
 
         Sending on a closed socket does nothing.
+
+        Called in the reactor thread, or in any thread once
+        L{shareWithThreads} was called.
+        """
+        lock = self._lock
+        if lock is None:
+            self._send(frames)
+            return
+        with lock:
+            if self._inReactorThread():
+                self._send(frames)
+                return
+            # Messages waiting already have a flush to come.
+            waiting = bool(self._backlogs)
+            self._send(frames, read=False)
+            full = not waiting and bool(self._backlogs)
+        if full and self._wake is not None:
+            # ZeroMQ is full: its descriptor signals when it can take more,
+            # if the reactor reads it again (see _scheduleRead).
+            self._wake.callFromThread(self._scheduleRead)
+
+    def _send(self, frames: list[bytes], read: bool = True) -> None:
+        """
+        L{send}, in the reactor thread or holding the lock; C{read}: read
+        again soon after sending (see L{_scheduleRead}).
         """
         sock = self._conn.socket
         if sock is None:
@@ -642,7 +730,8 @@ class ZmqSocket:
             backlog.append(frames)
             return
         self._sendNow(sock, frames, peer)
-        self._scheduleRead()
+        if read:
+            self._scheduleRead()
 
     def _sendNow(self, sock: zmq.Socket[bytes], frames: list[bytes], peer: bytes) -> None:
         try:
@@ -672,6 +761,18 @@ class ZmqSocket:
             self._conn.doRead()
 
     def _read(self, conn: _Connection) -> None:
+        """
+        L{_readShared}, holding the lock if the socket is shared with
+        threads (L{shareWithThreads}).
+        """
+        lock = self._lock
+        if lock is None:
+            self._readShared(conn)
+        else:
+            with lock:
+                self._readShared(conn)
+
+    def _readShared(self, conn: _Connection) -> None:
         """
         Hand the messages ZeroMQ has for C{conn}, this socket's connection,
         to the receiver, then send what waits (L{_flush}).  The
@@ -790,6 +891,14 @@ class ZmqSocket:
         """
         Close the socket at once, discarding what is unsent.
         """
+        lock = self._lock
+        if lock is None:
+            self._close()
+        else:
+            with lock:
+                self._close()
+
+    def _close(self) -> None:
         if self._flushCall is not None:
             self._flushCall.cancel()
             self._flushCall = None

@@ -629,6 +629,7 @@ class MemorySocket:
     @ivar routingId: a DEALER's routing id, given by the network.
     @ivar address: the address it is bound or connected to, if any.
     @ivar forgotten: the peers L{forget} was called for, in order.
+    @ivar shared: whether L{shareWithThreads} was called.
     """
 
     _log = Logger()
@@ -655,6 +656,7 @@ class MemorySocket:
         self.closed = False
         self.address: str | None = None
         self.forgotten: list[bytes] = []
+        self.shared = False
         # (Only a socket with largeFrame receives memoryviews.)
         self._receiver = cast("LargeFramesReceiver | None", receiver)
         self._network = network
@@ -676,6 +678,22 @@ class MemorySocket:
         assert self._network is not None, "only a network's sockets connect"
         self.address = address
         self._network._connected(self)
+
+    def shareWithThreads(
+        self,
+        reactor: IReactorFromThreads,
+        inReactorThread: Callable[[], bool] | None = None,
+    ) -> None:
+        """
+        Let any thread send, as L{txmp._zmq.ZmqSocket.shareWithThreads}
+        does; this one sends from any thread already (in tests, there is
+        only one).
+
+        @raise ValueError: for a ROUTER.
+        """
+        if self.router:
+            raise ValueError("only a DEALER socket can be shared with threads")
+        self.shared = True
 
     def send(self, frames: list[bytes]) -> None:
         """

@@ -30,7 +30,7 @@ from twisted.internet.error import ReactorNotRestartable, ReactorNotRunning
 from twisted.python.failure import Failure
 
 from txmp._zmq import PeerUnreachable
-from txmp.testing import RecordingSink
+from txmp.testing import RecordingSink, runningReactor
 
 Scenario = Callable[[Any], Generator[Any, Any, None]]
 
@@ -317,6 +317,24 @@ class ZmqContextTestsMixin(_TestCase):
         second.send([b"after"])
         yield self.delivered(done)
         self.assertEqual(atRouter, [[b"second", b"after"]])
+
+
+    @bothSides
+    def test_sharedWithThreads(self) -> Generator[Any, Any, None]:
+        """
+        A DEALER shared with threads says so, and sends as before; a ROUTER
+        cannot be shared (its sends name a peer and may raise).
+        """
+        atRouter, done, toRouter = collector(1)
+        router, dealer, _address = self.pair(toRouter, lambda frames: None)
+        reactor = runningReactor()
+        self.assertRaises(ValueError, router.shareWithThreads, reactor)
+        self.assertFalse(dealer.shared)
+        dealer.shareWithThreads(reactor)
+        self.assertTrue(dealer.shared)
+        dealer.send([b"a"])
+        yield self.delivered(done)
+        self.assertEqual(atRouter, [[b"dealer-1", b"a"]])
 
 
 class ThreadPoolTestsMixin(_TestCase):

@@ -308,6 +308,65 @@ class ZmqAdapterTests(TestCase):
         self.assertEqual(dealer.backlog, 0)
 
     @inlineCallbacks
+    def test_sharedWithThreads(self) -> Any:
+        """
+        A DEALER shared with threads (as a handler's return socket, on
+        which its application threads send their replies) takes messages
+        from several threads at once: all arrive whole, each thread's in
+        the order it sent them.
+        """
+        threads, count = 4, 200
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        address = ipcAddress(self)
+        received, allThere, atRouter = collector(threads * count)
+        router = context.socket("router", atRouter, threads * count)
+        router.bind(address)
+        dealer = context.socket("dealer", lambda f: None, threads * count, b"dealer-1")
+        dealer.shareWithThreads(reactor)
+        dealer.connect(address)
+
+        def sendAll(name: bytes) -> None:
+            for n in range(count):
+                dealer.send([name, b"%d" % (n,), b"x" * 100])
+
+        senders = [
+            threading.Thread(target=sendAll, args=(b"t%d" % (t,),)) for t in range(threads)
+        ]
+        for sender in senders:
+            sender.start()
+        yield allThere
+        for sender in senders:
+            sender.join()
+        for t in range(threads):
+            mine = [frames[2] for frames in received if frames[1] == b"t%d" % (t,)]
+            self.assertEqual(mine, [b"%d" % (n,) for n in range(count)])
+        self.assertTrue(all(frames[3] == b"x" * 100 for frames in received))
+
+    def test_shutdownClosesSharedFirst(self) -> None:
+        """
+        L{ZmqContext.shutdown} closes a socket shared with threads through
+        its L{ZmqSocket.close}, which holds its lock: a thread still sending
+        on it finds it closed instead of using it as it closes.
+        """
+        context = ZmqContext(reactor)
+        shared = context.socket("dealer", lambda f: None, 1, b"dealer-1")
+        shared.shareWithThreads(reactor)
+        other = context.socket("dealer", lambda f: None, 1, b"dealer-2")
+        closed: list[str] = []
+        close = shared.close
+
+        def recordingClose() -> None:
+            closed.append("shared")
+            close()
+
+        shared.close = recordingClose  # type: ignore[method-assign]
+        context.shutdown()
+        self.assertEqual(closed, ["shared"])
+        shared.send([b"late"])
+        other.send([b"late"])
+
+    @inlineCallbacks
     def test_floodDoesNotStarveReactor(self) -> Any:
         """
         A peer that has sent many messages at once does not hold the

@@ -24,7 +24,7 @@ from txmp._zmq import (
     ZmqSocket,
     _Connection,
 )
-from txmp.testing import FakeRawSocket, FakeZmqConnection
+from txmp.testing import FakeRawSocket, FakeZmqConnection, runningReactor
 
 
 def socketWithBacklog(
@@ -284,6 +284,105 @@ class PeerBacklogTests(SynchronousTestCase):
         raw.room = 5
         socket._flush()
         self.assertEqual(raw.sent, [[b"%d" % (n,)] for n in range(5)])
+
+
+class SharedSocketTests(SynchronousTestCase):
+    """
+    A socket shared with other threads (L{ZmqSocket.shareWithThreads}), as
+    a handler's return socket, on which its application threads send their
+    replies.  The thread a call comes from is faked, with C{inThread}.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = runningReactor()
+        self.raw = FakeRawSocket(room=2)
+        self.connection = FakeZmqConnection(self.raw)
+        self.socket = ZmqSocket(
+            self.reactor, lambda frames: None,
+            connection=cast(_Connection, self.connection),
+        )
+        self.inReactor = True
+        self.socket.shareWithThreads(self.reactor, lambda: self.inReactor)
+
+    def inThread(self, *messages: bytes) -> None:
+        """
+        Send C{messages}, one frame each, as an application thread does.
+        """
+        self.inReactor = False
+        try:
+            for message in messages:
+                self.socket.send([message])
+        finally:
+            self.inReactor = True
+
+    def test_sendFromThread(self) -> None:
+        """
+        A send from another thread goes to ZeroMQ at once, and neither
+        schedules a read nor wakes the reactor: the socket receives
+        nothing that a read could be owed for.
+        """
+        self.inThread(b"a")
+        self.assertEqual(self.raw.sent, [[b"a"]])
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertEqual(self.reactor.pending, [])
+
+    def test_sendFromReactorThread(self) -> None:
+        """
+        A send from the reactor thread reads again soon, as on a socket
+        that is not shared.
+        """
+        self.socket.send([b"a"])
+        self.assertEqual(self.raw.sent, [[b"a"]])
+        self.reactor.advance(0)
+        self.assertEqual(self.connection.reads, 1)
+
+    def test_fullFromThread(self) -> None:
+        """
+        A message that ZeroMQ cannot take now, sent from another thread,
+        waits in the backlog, and the reactor is woken up to read the
+        socket, whose readiness then sends it once ZeroMQ can take it.
+        """
+        self.raw.room = 0
+        self.inThread(b"a")
+        self.assertEqual((self.raw.sent, self.socket.backlog), ([], 1))
+        self.assertEqual(len(self.reactor.pending), 1)
+        self.reactor.flush()
+        self.reactor.advance(0)
+        self.assertEqual(self.connection.reads, 1)
+        self.raw.room = 1
+        self.socket._read(cast(_Connection, self.connection))
+        self.assertEqual((self.raw.sent, self.socket.backlog), ([[b"a"]], 0))
+
+    def test_behindBacklog(self) -> None:
+        """
+        While messages wait, one sent from another thread waits behind them,
+        in order, without waking the reactor again: the flush that the first
+        one asked for sends them all.
+        """
+        self.raw.room = 0
+        self.inThread(b"a", b"b")
+        self.assertEqual(len(self.reactor.pending), 1)
+        self.raw.room = 2
+        self.socket._read(cast(_Connection, self.connection))
+        self.assertEqual(self.raw.sent, [[b"a"], [b"b"]])
+
+    def test_closedFromThread(self) -> None:
+        """
+        A send from another thread on a closed socket does nothing.
+        """
+        self.connection.socket = None  # type: ignore[assignment]
+        self.inThread(b"a")
+        self.assertEqual(self.reactor.pending, [])
+
+    def test_routerNotShared(self) -> None:
+        """
+        A ROUTER cannot be shared: its sends name a peer and may raise.
+        """
+        router = ZmqSocket(
+            self.reactor, lambda frames: None, router=True,
+            connection=cast(_Connection, FakeZmqConnection(FakeRawSocket(room=1))),
+        )
+        self.assertRaises(ValueError, router.shareWithThreads, self.reactor)
 
 
 class ReadBatchTests(SynchronousTestCase):
