@@ -1190,7 +1190,11 @@ class Dispatcher:
             self.stats["droppedReplies"] += 1
             if identity not in self._peersSeen and identity not in self.handlers:
                 self._unregisteredReply(identity)
-            if isinstance(message, protocol.Response) and message.head.credit:
+            if (
+                message.head.credit
+                if isinstance(message, protocol.Response)
+                else isinstance(message, protocol.Body) and message.credit
+            ):
                 # The credit it carries is owed all the same, if this
                 # registration of the handler had the request.
                 owed = self.registry.lateCredit(identity, message.requestId)
@@ -1243,6 +1247,7 @@ class Dispatcher:
                     self._fail(pending, HandlerFailed("window overrun"), cancel=True)
                     return
                 pending.responseBytes += sum(map(len, message.chunks))
+            handler = pending.handler
             if message.end:
                 self._release(pending)
             try:
@@ -1252,6 +1257,9 @@ class Dispatcher:
                     pending.consumer.finishBody()
             except Exception:  # noqa: BLE001 (any bug: the client must not wait)
                 self._consumerFailed(pending)
+            if message.credit and not handler.draining:
+                # A LAST: as a complete RESP's, once the end is on its way.
+                self._credit(handler, 1)
         else:
             self._log.warn(
                 "handler {name} failed request {requestId}: {why}",

@@ -200,8 +200,9 @@ class HandlerRegistry(Generic[T]):
         handler.packed = hello.packed
         self.heard(handler)
         # creditInReply: a complete RESP may carry its request's credit
-        # (docs/protocol.md), one message fewer per request each way;
-        # packed: this front takes packed messages.
+        # (docs/protocol.md), one message fewer per request each way, and
+        # creditInEnd: so may the END of a streamed one (as LAST); packed:
+        # this front takes packed messages.
         self._send(
             handler,
             protocol.encodeWelcome(
@@ -211,6 +212,7 @@ class HandlerRegistry(Generic[T]):
                 creditInReply=True,
                 registered=registered,
                 packed=True,
+                creditInEnd=True,
             ),
         )
         if self.handlers.get(identity) is not handler:

@@ -47,6 +47,9 @@ ERROR = b"ERROR"
 # Body continuation and end, in either direction, for one request id:
 BODY = b"BODY"
 END = b"END"
+# An END (handler -> front) that gives its request's credit back, to a
+# front whose WELCOME said credit_in_end=1:
+LAST = b"LAST"
 
 # Heartbeats (docs/protocol.md, section 6): a peer that has heard nothing
 # from the other for this many of its heartbeat intervals takes it for dead.
@@ -236,12 +239,15 @@ class Response:
 @dataclass
 class Body:
     """
-    A C{BODY} (C{end} false) or C{END} (C{end} true) message.
+    A C{BODY} (C{end} false) or C{END} (C{end} true) message, or a
+    C{LAST} (C{end} and C{credit} true): an C{END} that gives the
+    request's credit back.
     """
 
     requestId: bytes
     chunks: list[Frame]
     end: bool
+    credit: bool = False
 
 
 @dataclass
@@ -352,6 +358,14 @@ class Welcome:
         return self.meta.get("credit_in_reply") == "1"
 
     @property
+    def creditInEnd(self) -> bool:
+        """
+        Whether the front takes a request's credit back from C{LAST}, the
+        C{END} that says so.
+        """
+        return self.meta.get("credit_in_end") == "1"
+
+    @property
     def packed(self) -> bool:
         """
         Whether the front takes packed messages (C{packed=1}).
@@ -456,11 +470,15 @@ def encodeResponse(
     return [VERSION, RESP, requestId, meta, encodePairs(headers), *body]
 
 
-def encodeBody(requestId: bytes, chunks: Sequence[bytes], end: bool) -> list[bytes]:
+def encodeBody(
+    requestId: bytes, chunks: Sequence[bytes], end: bool, credit: bool = False
+) -> list[bytes]:
     """
-    Frames of a C{BODY} message, or of an C{END} message if C{end}.
+    Frames of a C{BODY} message, or of an C{END} message if C{end}, or of
+    a C{LAST} message if C{end} and C{credit}.
     """
-    return [VERSION, END if end else BODY, requestId, *chunks]
+    kind = (LAST if credit else END) if end else BODY
+    return [VERSION, kind, requestId, *chunks]
 
 
 def encodeError(requestId: bytes, message: str) -> list[bytes]:
@@ -514,6 +532,7 @@ def encodeWelcome(
     creditInReply: bool = False,
     registered: int | None = None,
     packed: bool = False,
+    creditInEnd: bool = False,
 ) -> list[bytes]:
     """
     Frames of a C{WELCOME} message.  Every attribute is optional to the
@@ -529,6 +548,8 @@ def encodeWelcome(
         handler anew from, knowing none of its requests; L{None} if the
         handler was registered already.
     @param packed: whether the front takes packed messages (C{packed=1}).
+    @param creditInEnd: whether it takes a request's credit back from
+        C{LAST} (C{credit_in_end=1}).
     """
     pairs = []
     if front is not None:
@@ -543,6 +564,8 @@ def encodeWelcome(
         pairs.append((b"registered", encodeInt(registered)))
     if packed:
         pairs.append((b"packed", b"1"))
+    if creditInEnd:
+        pairs.append((b"credit_in_end", b"1"))
     pairs.extend((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
     return [VERSION, WELCOME, encodePairs(pairs)]
 
@@ -852,7 +875,7 @@ def decode(frames: Sequence[Frame]) -> Message:
     kind = bytes(frames[1])
     if kind in (REQ, RESP):
         frames = _control(frames, 5)
-    elif kind in (BODY, END):
+    elif kind in (BODY, END, LAST):
         frames = _control(frames, 3)
     else:
         frames = _control(frames, len(frames))
@@ -862,10 +885,10 @@ def decode(frames: Sequence[Frame]) -> Message:
         return _decodeRequest(frames)
     if kind == RESP:
         return _decodeResponse(frames)
-    if kind in (BODY, END):
+    if kind in (BODY, END, LAST):
         if len(frames) < 3:
             raise ProtocolError("BODY/END needs a request id")
-        return Body(frames[2], list(frames[3:]), kind == END)
+        return Body(frames[2], list(frames[3:]), kind != BODY, kind == LAST)
     if kind == CREDIT:
         _needs(frames, 3, kind)
         return Credit(_credits(frames[2].decode("latin-1")))

@@ -204,7 +204,7 @@ class RegistrationTests(DispatcherTestCase):
         handler = self.dispatcher.handlers[A]
         self.assertEqual((handler.name, handler.credits), ("host:1", 4))
         welcome = {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1",
-                   "packed": "1"}
+                   "packed": "1", "credit_in_end": "1"}
         self.assertEqual(self.sent(A), [protocol.Welcome(welcome)])
         self.assertEqual(self.dispatcher.counts()["credits"], 4)
 
@@ -220,7 +220,7 @@ class RegistrationTests(DispatcherTestCase):
             self.sent(A),
             [protocol.Welcome(
                 {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1",
-                 "max_message": "100000", "packed": "1"}
+                 "max_message": "100000", "packed": "1", "credit_in_end": "1"}
             )],
         )
 
@@ -1300,6 +1300,69 @@ class CreditInReplyTests(DispatcherTestCase):
         self.failureResultOf(d)
 
 
+class CreditInEndTests(DispatcherTestCase):
+    """
+    A C{LAST}, the C{END} of a streamed response with the request's credit,
+    gives its handler's credit back, as a C{CREDIT} would.
+    """
+
+    def streaming(self) -> tuple[bytes, RecordingConsumer]:
+        """
+        Register handler A with one credit, submit two requests, and start
+        streaming the response to the first: its id and its consumer.
+        """
+        self.hello(A, 1)
+        _, consumer = self.submit()
+        self.submit()
+        first, = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        self.reply(A, protocol.encodeResponse(first.requestId, 200, b"OK", [], [b"a"],
+                                              more=True))
+        return first.requestId, consumer
+
+    def requests(self) -> int:
+        return len([m for m in self.sent(A) if isinstance(m, protocol.Request)])
+
+    def test_lastCredits(self) -> None:
+        """
+        C{LAST} ends the response, then dispatches the next queued request
+        to the handler; an C{END} gives nothing back.
+        """
+        requestId, consumer = self.streaming()
+        self.reply(A, protocol.encodeBody(requestId, [b"b"], True, credit=True))
+        self.assertEqual((consumer.chunks, consumer.finished), ([b"b"], 1))
+        self.assertEqual(self.requests(), 2)
+        second = [m for m in self.sent(A) if isinstance(m, protocol.Request)][1]
+        self.reply(A, protocol.encodeResponse(second.requestId, 200, b"OK", [], [],
+                                              more=True))
+        self.reply(A, protocol.encodeBody(second.requestId, [], True))
+        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
+
+    def test_noCreditWhileDraining(self) -> None:
+        """
+        A C{LAST} from a draining handler sends it no new request: it is
+        gone once its last request ended.
+        """
+        requestId, _ = self.streaming()
+        self.control(A, protocol.encodeBye())
+        self.reply(A, protocol.encodeBody(requestId, [], True, credit=True))
+        self.assertEqual(self.requests(), 1)
+
+    def test_lateLastStillCredits(self) -> None:
+        """
+        A C{LAST} for a request the front gave up on (the client left)
+        still gives the credit back, as a late C{RESP} with C{credit=1}
+        does.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        request, = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        d.cancel()
+        self.failureResultOf(d)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
+        self.reply(A, protocol.encodeBody(request.requestId, [], True, credit=True))
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+
+
 class CancelTests(DispatcherTestCase):
     """
     The client going away: cancelling the Deferred or the L{Reply}.
@@ -1658,7 +1721,7 @@ class ForgottenBacklogTests(SynchronousTestCase):
         self.assertEqual(
             [protocol.decode(frames[1:]) for frames in raw.sent if frames[0] == A],
             [protocol.Welcome({"front": "front1", "heartbeat": "1.0",
-                               "credit_in_reply": "1", "packed": "1"})],
+                               "credit_in_reply": "1", "packed": "1", "credit_in_end": "1"})],
         )
         dispatcher.controlReceived([B, *protocol.encodeCredit(2)])
         self.assertEqual(

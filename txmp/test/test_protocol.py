@@ -841,6 +841,23 @@ class BodyTests(SynchronousTestCase):
         self.assertEqual(frames, [V, b"END", b"r.1", b"z"])
         self.assertEqual(decode(frames), Body(b"r.1", [b"z"], True))
 
+    def test_last(self) -> None:
+        """
+        A C{LAST} message is an C{END} that gives the request's credit
+        back: L{encodeBody} writes one for C{end} and C{credit}, and it
+        decodes as an end with C{credit} set.  C{credit} without C{end}
+        writes a C{BODY}: only the end may carry it.
+        """
+        frames = encodeBody(b"r.1", [b"z"], end=True, credit=True)
+        self.assertEqual(frames, [V, b"LAST", b"r.1", b"z"])
+        self.assertEqual(decode(frames), Body(b"r.1", [b"z"], True, True))
+        self.assertEqual(decode(encodeBody(b"r.1", [], True, True)),
+                         Body(b"r.1", [], True, True))
+        self.assertEqual(encodeBody(b"r.1", [b"a"], end=False, credit=True)[1], b"BODY")
+        end = decode(encodeBody(b"r.1", [b"z"], end=True))
+        assert isinstance(end, Body)
+        self.assertFalse(end.credit)
+
     def test_noChunks(self) -> None:
         """
         C{BODY} and C{END} may carry no chunks at all.
@@ -852,9 +869,10 @@ class BodyTests(SynchronousTestCase):
 
     def test_noRequestId(self) -> None:
         """
-        C{BODY} or C{END} without a request id is a L{ProtocolError}.
+        C{BODY}, C{END} or C{LAST} without a request id is a
+        L{ProtocolError}.
         """
-        for kind in [protocol.BODY, protocol.END]:
+        for kind in [protocol.BODY, protocol.END, protocol.LAST]:
             self.assertRaises(ProtocolError, decode, [V, kind])
 
 
@@ -1112,13 +1130,17 @@ class WelcomeTests(SynchronousTestCase):
         """
         welcome = decode(encodeWelcome(
             front="f1", heartbeat=0.25, maxMessage=1000, creditInReply=True,
+            creditInEnd=True,
         ))
         assert isinstance(welcome, Welcome)
         self.assertEqual(
             (welcome.front, welcome.heartbeat, welcome.maxMessage,
-             welcome.creditInReply),
-            ("f1", 0.25, 1000, True),
+             welcome.creditInReply, welcome.creditInEnd),
+            ("f1", 0.25, 1000, True, True),
         )
+        welcome = decode(encodeWelcome(front="f1", creditInReply=True))
+        assert isinstance(welcome, Welcome)
+        self.assertFalse(welcome.creditInEnd)
         for heartbeat in [0.00001, 5, 1e6]:
             welcome = decode(encodeWelcome(heartbeat=heartbeat))
             assert isinstance(welcome, Welcome)
@@ -1192,6 +1214,7 @@ class WelcomeTests(SynchronousTestCase):
             self.assertIsNone(Welcome({"max_message": value}).maxMessage, value)
         for value in ["0", "yes", "", "11"]:
             self.assertFalse(Welcome({"credit_in_reply": value}).creditInReply, value)
+            self.assertFalse(Welcome({"credit_in_end": value}).creditInEnd, value)
 
     def test_bad(self) -> None:
         """
