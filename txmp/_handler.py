@@ -7,11 +7,13 @@ runner, and sending the runner's output back (L{_ReplySink}).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Protocol
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Callable, Protocol, cast
 
 from attrs import define, field
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorFromThreads, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
@@ -26,6 +28,7 @@ from txmp._defaults import (
 )
 from txmp._http import REASONS, plainPage
 from txmp._interfaces import cancelCall
+from txmp._pool import inThisThread
 from txmp._zmq import MessageSender
 
 if TYPE_CHECKING:
@@ -79,7 +82,10 @@ class Runner(Protocol):
 
 class _ReplySink:
     """
-    Sends one request's response to the front it came from.  Every method
+    Sends one request's response to the front it came from.  L{sendHead},
+    L{sendBody}, L{sendError} and L{finished} are called in the application
+    thread that runs the request (or in the reactor thread); the first
+    three send holding the link's lock (L{FrontLink._lock}).  L{sendWindow}
     is called in the reactor thread.
 
     No frame may be larger than the front accepts (its C{--max-message},
@@ -114,20 +120,23 @@ class _ReplySink:
         # A complete reply, sent as the request ends, gives its credit back
         # itself, if the front said it takes that (WELCOME credit_in_reply).
         link = self._link
-        credit = (
-            not more and link.creditInReply and not link.draining
-            and link.hellos == self.hellos
-        )
-        frames = protocol.encodeResponse(
-            self._requestId, status, reason, headers, self._split(body), more, credit
-        )
-        # Frames 3 and 4: the meta (with the reason) and the headers.
-        size = max(len(frames[3]), len(frames[4]))
-        if size > self._link.maxMessage:
-            self._headTooLarge(size)
-            return
-        self.credited = credit
-        link._reply(frames)
+        # Holding the lock, the link's state cannot change between the
+        # choice of credit and the send (see FrontLink._hello).
+        with link._lock:
+            credit = not more and link.creditInReply and self._mayCredit()
+            frames = protocol.encodeResponse(
+                self._requestId, status, reason, headers, self._split(body), more,
+                credit,
+            )
+            # Frames 3 and 4: the meta (with the reason) and the headers.
+            size = max(len(frames[3]), len(frames[4]))
+            if size > link.maxMessage:
+                self._headTooLarge(size)
+                return
+            # (Set already if the front forgot the registration that
+            # counted the request: see FrontLink._registeredAnew.)
+            self.credited = self.credited or credit
+            link._reply(frames)
 
     def _headTooLarge(self, size: int) -> None:
         self._refused = True
@@ -149,22 +158,40 @@ class _ReplySink:
         if running is not None:
             running.cancel()
 
+    def _mayCredit(self) -> bool:
+        """
+        Whether the message that completes the response may give the
+        request's credit back (to a front that takes it so): not while
+        draining, nor once the link said C{HELLO} again since the request
+        came (that C{HELLO} counted it busy: its credit must follow by
+        C{CREDIT}, on the same socket).  Called holding the link's lock.
+        """
+        link = self._link
+        return not link.draining and link.hellos == self.hellos
+
     def sendBody(self, chunks: list[bytes], end: bool) -> None:
-        if not self._refused:
-            self._link._reply(
-                protocol.encodeBody(self._requestId, self._split(chunks), end)
-            )
+        link = self._link
+        with link._lock:
+            if not self._refused:
+                credit = end and link.creditInEnd and self._mayCredit()
+                link._reply(
+                    protocol.encodeBody(
+                        self._requestId, self._split(chunks), end, credit
+                    )
+                )
+                self.credited = self.credited or credit
 
     def sendError(self, message: str) -> None:
-        if not self._refused:
-            self._link._reply(protocol.encodeError(self._requestId, message))
+        with self._link._lock:
+            if not self._refused:
+                self._link._reply(protocol.encodeError(self._requestId, message))
 
     def sendWindow(self, size: int) -> None:
         # Steering the front, so the control plane: the send socket.
         self._link._send.send(protocol.encodeWindow(self._requestId, size))
 
     def finished(self) -> None:
-        self._link._finished(self._requestId, self.credited)
+        self._link._ended(self)
 
 
 @define(slots=False, eq=False, repr=False)
@@ -189,6 +216,19 @@ class FrontLink:
     holds its credit until a C{WELCOME} says whether the front registered
     the link anew from that C{HELLO}, which counted the slot free (see
     L{_settle}).
+
+    The application threads send their replies themselves, on the return
+    socket (shared with them: L{ZmqSocket.shareWithThreads}), holding
+    C{_lock}; the reactor thread holds it whenever it changes what a reply
+    depends on (C{hellos}, C{draining}, what C{WELCOME} says, a sink's
+    C{credited}).  A request that ends in an application thread is noted
+    (L{_ended}) and finished by the reactor thread at the next thing it
+    does for the link (a message from the front, a heartbeat, a C{HELLO}):
+    its credit went back with its reply already, and the next request is
+    that thing, so a loaded link is woken up once per request, not twice.
+    The reactor is woken up for it only when its credit must go by
+    C{CREDIT}, or while the link drains; a link that gets no more requests
+    finishes it at its next heartbeat.
 
     ZeroMQ retries its connections silently: a link that no front has
     welcomed for L{NO_FRONT_WARNING} seconds (since it started, or since
@@ -224,6 +264,9 @@ class FrontLink:
     # Whether the front takes credits back in complete replies (its
     # WELCOME says credit_in_reply); until it says, CREDIT.
     creditInReply: bool = field(init=False, default=False)
+    # Whether the front takes credits back in a streamed reply's end (its
+    # WELCOME says credit_in_end): the END is then a LAST.
+    creditInEnd: bool = field(init=False, default=False)
     # Whether the front takes packed messages (its WELCOME says packed=1):
     # replies go packed (protocol.pack) once it said so.
     packed: bool = field(init=False, default=False)
@@ -250,6 +293,21 @@ class FrontLink:
     _drained: Deferred[None] | None = field(init=False, default=None)
     stats: dict[str, int] = field(
         init=False, factory=lambda: {"requests": 0, "badMessages": 0}
+    )
+    # Held by an application thread sending a reply, and by the reactor
+    # thread changing what a reply depends on (see the class docstring).
+    _lock: threading.RLock = field(init=False, factory=threading.RLock)
+    # The sinks of the requests that ended in an application thread and
+    # are not finished yet (see _ended): appended in those threads, taken
+    # in the reactor thread (deque's append and popleft are atomic).
+    _endedSinks: deque[_ReplySink] = field(init=False, factory=deque)
+    # Whether an application thread woke the reactor to finish the ended
+    # requests, and it has not begun to (see _collect).
+    _wakeAsked: bool = field(init=False, default=False)
+    # Whether a call comes from the reactor thread: by default, from the
+    # thread that made the link.  (Tests pass a fake.)
+    _inReactorThread: Callable[[], bool] = field(
+        alias="inReactorThread", kw_only=True, factory=inThisThread
     )
     # Called in the reactor thread when a request starts (for
     # --max-requests).
@@ -294,7 +352,10 @@ class FrontLink:
         """
         if self._drained is None:
             self._drained = Deferred()
-            self.draining = True
+            with self._lock:
+                # From now on, a request that ends wakes the reactor up.
+                self.draining = True
+            self._collect()
             # A draining handler gives no credit back.
             self._withheld.clear()
             if self.front is None:
@@ -324,16 +385,21 @@ class FrontLink:
     def _hello(self) -> None:
         # A HELLO counts the requests running now as busy: their credits
         # must come after it, so by CREDIT on this same socket, not in a
-        # RESP on the other one, which could reach the front first.
-        self.hellos += 1
-        if self._unanswered is None:
-            self._unanswered = self.hellos
-        self._send.send(
-            protocol.encodeHello(
-                self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos,
-                packed=True,
+        # RESP on the other one, which could reach the front first.  Under
+        # the lock, every request whose RESP went before it (with its
+        # credit, as hellos was then) is finished first, and counted free;
+        # every other sees hellos changed, and sends no credit in its RESP.
+        with self._lock:
+            self._collect()
+            self.hellos += 1
+            if self._unanswered is None:
+                self._unanswered = self.hellos
+            self._send.send(
+                protocol.encodeHello(
+                    self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos,
+                    packed=True,
+                )
             )
-        )
 
     def _frontLost(self, since: float) -> None:
         """
@@ -422,10 +488,11 @@ class FrontLink:
         before the front forgot the link, and delivered late) were counted
         free by it: no C{CREDIT} must follow them.
         """
-        for sink in self._sinks.values():
-            if sink.hellos >= sequence:
-                sink.credited = True
-        self._cancelAll("the front registered this handler anew: it forgot them")
+        with self._lock:
+            for sink in self._sinks.values():
+                if sink.hellos >= sequence:
+                    sink.credited = True
+            self._cancelAll("the front registered this handler anew: it forgot them")
 
     def _settle(self, registered: int | None) -> None:
         """
@@ -459,6 +526,7 @@ class FrontLink:
 
     def _heartbeat(self) -> None:
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
+        self._collect()
         silence = protocol.SILENT_INTERVALS * self.heartbeat
         if self.front is not None and self._reactor.seconds() - self._lastHeard > silence:
             self._log.warn(
@@ -467,7 +535,8 @@ class FrontLink:
                 address=self.address,
             )
             self.front = None
-            self.creditInReply = self.packed = False
+            with self._lock:
+                self.creditInReply = self.creditInEnd = self.packed = False
             # Silent since it was last heard.
             self._frontLost(self._lastHeard)
             if self.draining:
@@ -493,9 +562,46 @@ class FrontLink:
             frames = protocol.pack(frames, min(PACK_LIMIT, self.maxMessage))
         self._return.send(frames)
 
+    def _ended(self, sink: _ReplySink) -> None:
+        """
+        The request of C{sink} ended (L{_ReplySink.finished}), in the
+        reactor thread or in an application thread.  In the reactor thread
+        it is finished at once; in another, noted for the reactor thread
+        (see the class docstring), which is woken up for it only if its
+        credit did not go with its reply (a C{CREDIT} must give it back) or
+        the link drains.
+        """
+        if self._inReactorThread():
+            self._finished(sink._requestId, sink.credited)
+            return
+        # Appended first, then the flag read: if it is set, the collection
+        # it asked for has not cleared it yet, and so takes this one too
+        # (see _collect).  A race between two threads only wakes the
+        # reactor twice.  The link need not be locked: a request whose
+        # credit went with its reply counts free already (see free).
+        self._endedSinks.append(sink)
+        if not self._wakeAsked and (not sink.credited or self.draining):
+            self._wakeAsked = True
+            # (Handler services pass a real reactor.)
+            cast(IReactorFromThreads, self._reactor).callFromThread(self._collect)
+
+    def _collect(self) -> None:
+        """
+        Finish the requests that ended in application threads (L{_ended}).
+        Called in the reactor thread.
+        """
+        # Cleared before taking them: a request that ends meanwhile and
+        # finds it clear wakes the reactor again.
+        self._wakeAsked = False
+        ended = self._endedSinks
+        while ended:
+            sink = ended.popleft()
+            self._finished(sink._requestId, sink.credited)
+
     def _finished(self, requestId: bytes, credited: bool = False) -> None:
         """
         A request ended; C{credited} if its reply gave its credit back.
+        Called in the reactor thread.
         """
         # The entry is None while the runner's run() has not returned yet.
         if requestId not in self.running:
@@ -522,6 +628,8 @@ class FrontLink:
         A message arrived from the front on the send socket.  Must be
         called in the reactor thread.
         """
+        if self._endedSinks:
+            self._collect()
         try:
             message = protocol.decode(frames)
         except protocol.ProtocolError as e:
@@ -549,7 +657,7 @@ class FrontLink:
                 running.cancel()
         elif isinstance(message, protocol.Ping):
             pass
-        elif isinstance(message, protocol.Body):
+        elif isinstance(message, protocol.Body) and not message.credit:
             # More request body, for a REQ with more=1; ignored for an id
             # that is not running (docs/protocol.md, section 8).
             running = self.running.get(message.requestId)
@@ -564,27 +672,32 @@ class FrontLink:
             if running is not None:
                 running.windowReceived(message.size)
         elif isinstance(message, protocol.Welcome):
-            front = message.front or "?"
-            if (
-                self._welcomedBy not in (None, "?")
-                and front not in ("?", self._welcomedBy)
-            ):
-                self._cancelAll(f"front {self._welcomedBy} was replaced by {front}")
-            self._welcomedBy = front
-            if message.registered is not None:
-                self._registeredAnew(message.registered)
-            self._settle(message.registered)
-            self._frontFound(front)
-            # Beat at least as often as the front expects, or it would
-            # declare this handler dead.
-            frontBeat = message.heartbeat
-            if frontBeat is not None and frontBeat < self.heartbeat:
-                self.heartbeat = frontBeat
-                if self._beat is not None and self._beat.active():
-                    self._beat.reset(frontBeat)
-            self.maxMessage = message.maxMessage or DEFAULT_MAX_MESSAGE
-            self.creditInReply = message.creditInReply
-            self.packed = message.packed
+            # Holding the lock: replies depend on what it changes.
+            with self._lock:
+                front = message.front or "?"
+                if (
+                    self._welcomedBy not in (None, "?")
+                    and front not in ("?", self._welcomedBy)
+                ):
+                    self._cancelAll(
+                        f"front {self._welcomedBy} was replaced by {front}"
+                    )
+                self._welcomedBy = front
+                if message.registered is not None:
+                    self._registeredAnew(message.registered)
+                self._settle(message.registered)
+                self._frontFound(front)
+                # Beat at least as often as the front expects, or it would
+                # declare this handler dead.
+                frontBeat = message.heartbeat
+                if frontBeat is not None and frontBeat < self.heartbeat:
+                    self.heartbeat = frontBeat
+                    if self._beat is not None and self._beat.active():
+                        self._beat.reset(frontBeat)
+                self.maxMessage = message.maxMessage or DEFAULT_MAX_MESSAGE
+                self.creditInReply = message.creditInReply
+                self.creditInEnd = message.creditInEnd
+                self.packed = message.packed
         elif isinstance(message, protocol.Bye):
             if self.draining:
                 # The acknowledgement of ours: no REQ can follow it.
@@ -594,14 +707,15 @@ class FrontLink:
                 # The front does not know us (it restarted or declared us
                 # dead) or is going away: either way it has forgotten our
                 # requests.
-                self._frontLost(self._reactor.seconds())
-                self.front = None
-                self.creditInReply = self.packed = False
-                self._cancelAll("the front does not know this handler")
-                # Its next registration comes from a HELLO after this
-                # one, which counts their slots free.
-                self._withheld.clear()
-                self._hello()
+                with self._lock:
+                    self._frontLost(self._reactor.seconds())
+                    self.front = None
+                    self.creditInReply = self.creditInEnd = self.packed = False
+                    self._cancelAll("the front does not know this handler")
+                    # Its next registration comes from a HELLO after this
+                    # one, which counts their slots free.
+                    self._withheld.clear()
+                    self._hello()
         else:
             self.stats["badMessages"] += 1
             self._log.warn(

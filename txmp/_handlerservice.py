@@ -134,6 +134,8 @@ class HandlerService(Service):
             returnSocket = context.socket(
                 "dealer", lambda frames: None, HIGH_WATER_MARK, routingId
             )
+            # The application threads send their replies on it themselves.
+            returnSocket.shareWithThreads(self._reactor)
             link = FrontLink(
                 self._reactor, runner, sendSocket, returnSocket, options["name"],
                 capacity=capacity, heartbeat=options["heartbeat"], address=send,

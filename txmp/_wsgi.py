@@ -15,19 +15,29 @@ Two kinds of thread are involved, and every method below says which one
 it runs in:
 
   - The I{reactor thread} calls L{WSGIRunner.run}, L{RunningRequest.cancel},
-    L{RunningRequest.bodyReceived} and L{RunningRequest.windowReceived},
-    and is the only thread that calls the L{ResponseSink}, because the sink
-    touches ZeroMQ.
+    L{RunningRequest.bodyReceived} and L{RunningRequest.windowReceived}.
 
     It does no more than it must: the C{environ} is built, and the id
     logged worked out, in the application thread.
 
   - An I{application thread} of the pool calls the application, its
     C{start_response} and C{write} callables, iterates the response and
-    calls its C{close()}.  Everything it has for the sink goes through
-    the runner's L{txmp._pool.ReactorCalls}: one FIFO for every request,
-    which wakes the reactor (C{reactor.callFromThread}) only when it was
-    empty, so that calls handed back together cost one wake-up.
+    calls its C{close()}.  It sends the response's messages itself, with
+    L{ResponseSink.sendHead}, L{ResponseSink.sendBody} and
+    L{ResponseSink.sendError}, and ends the request with
+    L{ResponseSink.finished}: the handler's sink is thread-safe, and a
+    request that needs nothing else from the reactor thread does not wake
+    it up (measured: docs/benchmarks.md, "Replies from the application
+    threads").
+
+    Two things go through the runner's L{txmp._pool.ReactorCalls} instead
+    (one FIFO for every request, which wakes the reactor only when it was
+    empty, so that calls handed back together cost one wake-up): the
+    grants of a streamed request body (L{ResponseSink.sendWindow}, on the
+    handler's control socket, which only the reactor thread uses), and
+    body chunks streamed after the first, which the reactor thread batches
+    (see L{ResponseStream}).  Once a chunk went that way, the rest of the
+    response and the finish follow it there, in order.
 
 Flow control
 ============
@@ -177,9 +187,13 @@ class RequestCancelled(ConnectionAbortedError):
 
 class ResponseSink(Protocol):
     """
-    Where the response to one request goes.  Every method is called in the
-    reactor thread, and, once L{RunningRequest.cancel} has been called,
-    none but L{finished}.
+    Where the response to one request goes.  L{sendHead}, L{sendBody},
+    L{sendError} and L{finished} are called in the application thread that
+    runs the request, or, after body chunks went there, in the reactor
+    thread; never two at once.  L{sendWindow} is called in the reactor
+    thread.  Once L{RunningRequest.cancel} has been called, none but
+    L{finished} is called, except one that the application thread was
+    making already.
     """
 
     def sendHead(
@@ -219,8 +233,9 @@ class ResponseSink(Protocol):
         """
         The application has read C{size} more bytes of the request body:
         the front may send that many more.  Called only for a request whose
-        head had C{more} set (a streamed request body), at any time before
-        L{finished}.
+        head had C{more} set (a streamed request body), in the reactor
+        thread: a grant handed over just before the application thread
+        finished the request may come after L{finished}.
         """
 
     def finished(self) -> None:
@@ -929,8 +944,9 @@ class RunningRequest:
         both threads, it is not kept a second time here.
     @ivar _errors: the request's C{wsgi.errors}, made in the application
         thread when it starts running the request.
-    @ivar _done: whether L{ResponseSink.finished} was called.  Reactor
-        thread only.
+    @ivar _done: whether L{ResponseSink.finished} was called: written in
+        the thread that calls it, read in the reactor thread (a boolean
+        assignment is atomic).
     @ivar _bodyEnded: whether the whole request body was received.
         Reactor thread only.
     @ivar _pending: the status code, reason and headers given to
@@ -951,6 +967,10 @@ class RunningRequest:
     @ivar _headSent: whether the head was handed to the reactor.
     @ivar _complete: whether the message completing the response (or
         reporting its failure) was handed to the reactor.
+    @ivar _viaReactor: whether body chunks were handed to the reactor
+        thread (L{ResponseStream}): every later message of the response,
+        and the end of the request, follows them there, in order.
+        Application thread only.
     """
 
     def __init__(
@@ -1007,6 +1027,7 @@ class RunningRequest:
         self._overran = False
         self._headSent = False
         self._complete = False
+        self._viaReactor = False
 
     @property
     def _requestId(self) -> str:
@@ -1093,7 +1114,8 @@ class RunningRequest:
 
     def _finish(self) -> None:
         """
-        Tell the sink the request is finished.  Called in the reactor thread.
+        Tell the sink the request is finished.  Called in the application
+        thread, or in the reactor thread after the messages handed to it.
         """
         self._done = True
         self._sink.finished()
@@ -1106,6 +1128,18 @@ class RunningRequest:
         application thread.
         """
         self._reactor.callFromThread(self._deliver, method, *args)
+
+    def _toSink(self, method: Callable[..., None], *args: object) -> None:
+        """
+        Send a message of the response: from this thread, unless body
+        chunks went through the reactor thread (then after them, through
+        it).  Nothing once the request is cancelled.  Called in the
+        application thread.
+        """
+        if self._viaReactor:
+            self._toReactor(method, *args)
+        elif not self.output.aborted:
+            method(*args)
 
     def _inputConsumed(self, size: int) -> None:
         """
@@ -1127,7 +1161,10 @@ class RunningRequest:
                 self._respond(errors)
         finally:
             errors.flush()
-            self._reactor.callFromThread(self._finish)
+            if self._viaReactor:
+                self._reactor.callFromThread(self._finish)
+            else:
+                self._finish()
 
     def _respond(self, errors: ErrorStream) -> None:
         """
@@ -1277,7 +1314,7 @@ class RunningRequest:
         failure.  Called in the application thread.
         """
         self._headSent = self._complete = True
-        self._toReactor(method, *args)
+        self._toSink(method, *args)
 
     def _chunks(self, result: Iterable[bytes]) -> Iterator[bytes]:
         """
@@ -1330,7 +1367,7 @@ class RunningRequest:
             if not self._headSent:
                 status, reason, headers = self._pending
                 self._headSent = True
-                self._toReactor(self._sink.sendHead, status, reason, headers, [], True)
+                self._toSink(self._sink.sendHead, status, reason, headers, [], True)
             return
         if self._limit is not None:
             fitting = self._fit([chunk])
@@ -1339,11 +1376,14 @@ class RunningRequest:
             chunk = fitting[0]
         self.output.awaitWindow(len(chunk))
         if self._headSent:
+            # Batched in the reactor thread (BODY_BATCH): what follows must
+            # not overtake it.
+            self._viaReactor = True
             self.output.queue(chunk)
         else:
             status, reason, headers = self._head()
             self._headSent = True
-            self._toReactor(self._sink.sendHead, status, reason, headers, [chunk], True)
+            self._toSink(self._sink.sendHead, status, reason, headers, [chunk], True)
 
     def _startResponse(
         self,
@@ -1480,7 +1520,8 @@ class WSGIRunner:
         newCondition: Callable[[], threading.Condition] = threading.Condition,
     ) -> None:
         """
-        @param reactor: brings the response back to the reactor thread.
+        @param reactor: brings body chunks, window grants and what follows
+            them to the reactor thread.
         @param threadpool: runs the application; the caller starts and
             stops it.
         @param application: the WSGI application.
@@ -1514,7 +1555,7 @@ class WSGIRunner:
         """
         Start running a request.  Called in the reactor thread: the
         application is run with C{threadpool.callInThread}, and the sink is
-        called in the reactor thread, ending with
+        called as L{ResponseSink} says, ending with
         L{ResponseSink.finished}.
 
         @param requestId: the id of the request, for logs and for

@@ -880,7 +880,9 @@ class RequestTests(FrontLinkTestCase):
         link.controlReceived(protocol.encodeBody(b"r", [b"ef"], True))
         pool.flush()
         reactor.flush()
-        self.assertEqual(
+        # (The credit goes as the request ends, the grant through the
+        # reactor thread: either may come first.)
+        self.assertCountEqual(
             sendSocket.messages(), [protocol.Window(b"r", 6), protocol.Credit(1)]
         )
         [response] = returnSocket.messages()
@@ -906,6 +908,217 @@ class RequestTests(FrontLinkTestCase):
         self.runner.runs[0].respond()
         self.request(b"front1.1")
         self.assertEqual(len(self.runner.runs), 2)
+
+
+class ApplicationThreadTests(FrontLinkTestCase):
+    """
+    Requests that end in an application thread: their replies go out at
+    once, and the reactor thread finishes them when it next does something
+    for the link, woken up only when a C{CREDIT} must go or the link
+    drains.  Which thread a call comes from is faked (C{inThread}).
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.reactor = runningReactor()
+        self.inReactor = True
+        self.link = FrontLink(
+            self.reactor, self.runner, self.sendSocket, self.returnSocket,
+            "host:123", capacity=2, heartbeat=self.heartbeat,
+            inReactorThread=lambda: self.inReactor,
+        )
+        self.addCleanup(self.link.stop)
+
+    def inThread(self, call: Any, *args: Any) -> None:
+        """
+        Call C{call(*args)} as an application thread does.
+        """
+        self.inReactor = False
+        try:
+            call(*args)
+        finally:
+            self.inReactor = True
+
+    def welcomed(self, **meta: str) -> None:
+        """
+        Start the link, let the front welcome it with C{meta} as well, and
+        forget what the link sent.
+        """
+        self.link.start()
+        self.fromFront(protocol.encodeWelcome(
+            {"front": "front1", "heartbeat": "1.0", **meta}))
+        self.sendSocket.clear()
+
+    def test_creditedEndWaits(self) -> None:
+        """
+        A request whose reply gave its credit back and that ended in an
+        application thread wakes nothing up: it is finished by the next
+        message from the front, with no C{CREDIT}.
+        """
+        self.welcomed(credit_in_reply="1")
+        self.request(b"front1.1")
+        self.inThread(self.runner.runs[0].respond)
+        [reply] = self.replies()
+        assert isinstance(reply, protocol.Response)
+        self.assertTrue(reply.head.credit)
+        self.assertEqual(self.reactor.pending, [])
+        self.assertIn(b"front1.1", self.link.running)
+        self.fromFront(protocol.encodePing())
+        self.assertEqual(self.link.running, {})
+        self.assertEqual(self.control(), [])
+
+    def test_heartbeatFinishes(self) -> None:
+        """
+        A link that gets no more messages finishes the requests that ended
+        at its next heartbeat.
+        """
+        self.welcomed(credit_in_reply="1")
+        self.request(b"front1.1")
+        self.inThread(self.runner.runs[0].respond)
+        self.reactor.advance(self.heartbeat)
+        self.assertEqual(self.link.running, {})
+
+    def test_uncreditedEndWakes(self) -> None:
+        """
+        A request whose credit must go by C{CREDIT} (the front takes none in
+        replies) wakes the reactor up once, which sends it.
+        """
+        self.welcomed()
+        self.request(b"front1.1")
+        self.request(b"front1.2")
+        self.inThread(self.runner.runs[0].respond)
+        self.inThread(self.runner.runs[1].respond)
+        self.assertEqual(self.control(), [])
+        self.assertEqual(len(self.reactor.pending), 1)
+        self.reactor.flush()
+        self.assertEqual(self.control(), [protocol.Credit(1), protocol.Credit(1)])
+        self.assertEqual(self.link.running, {})
+
+    def test_wakesAgainAfterCollecting(self) -> None:
+        """
+        Once the reactor has finished the requests that woke it, the next
+        one to end wakes it up again.
+        """
+        self.welcomed()
+        self.request(b"front1.1")
+        self.request(b"front1.2")
+        self.inThread(self.runner.runs[0].respond)
+        self.reactor.flush()
+        self.inThread(self.runner.runs[1].respond)
+        self.assertEqual(len(self.reactor.pending), 1)
+        self.reactor.flush()
+        self.assertEqual(self.control(), [protocol.Credit(1), protocol.Credit(1)])
+
+    def test_drainingWakes(self) -> None:
+        """
+        While the link drains, a request that ends wakes the reactor up:
+        the drain waits for it.
+        """
+        self.welcomed(credit_in_reply="1")
+        self.request(b"front1.1")
+        drained = self.link.drain()
+        self.fromFront(protocol.encodeBye())
+        self.assertNoResult(drained)
+        self.inThread(self.runner.runs[0].respond)
+        self.assertEqual(len(self.reactor.pending), 1)
+        self.reactor.flush()
+        self.successResultOf(drained)
+
+    def test_helloFinishesEndedFirst(self) -> None:
+        """
+        A C{HELLO} finishes the requests that ended first: one whose reply
+        gave its credit back counts free, and no C{CREDIT} follows it.
+        """
+        self.welcomed(credit_in_reply="1")
+        self.request(b"front1.1")
+        self.inThread(self.runner.runs[0].respond)
+        self.fromFront(protocol.encodeBye())
+        hello, *rest = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.assertEqual((hello.credits, rest), (2, []))
+        self.assertEqual(self.link.running, {})
+
+    def test_lastCarriesCredit(self) -> None:
+        """
+        To a front that says C{credit_in_end}, a streamed response ends with
+        C{LAST}, which gives the request's credit back: no C{CREDIT}
+        follows, and nothing wakes the reactor.
+        """
+        self.welcomed(credit_in_reply="1", credit_in_end="1")
+        self.request(b"front1.1")
+        sink = self.runner.runs[0].sink
+        self.inThread(sink.sendHead, 200, b"OK", [], [b"a"], True)
+        self.inThread(sink.sendBody, [b"b"], True)
+        self.inThread(sink.finished)
+        _head, end = self.replies()
+        assert isinstance(end, protocol.Body)
+        self.assertEqual((end.end, end.credit, end.chunks), (True, True, [b"b"]))
+        self.assertEqual(self.reactor.pending, [])
+        self.fromFront(protocol.encodePing())
+        self.assertEqual((self.link.running, self.control()), ({}, []))
+
+    def test_endWithoutCreditUnlessSaid(self) -> None:
+        """
+        To a front that does not say C{credit_in_end} (an older one), a
+        streamed response ends with C{END}, and C{CREDIT} follows.
+        """
+        self.welcomed(credit_in_reply="1")
+        self.request(b"front1.1")
+        sink = self.runner.runs[0].sink
+        sink.sendHead(200, b"OK", [], [b"a"], True)
+        sink.sendBody([], True)
+        sink.finished()
+        _head, end = self.replies()
+        assert isinstance(end, protocol.Body)
+        self.assertEqual((end.end, end.credit), (True, False))
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+
+    def test_noLastAcrossHello(self) -> None:
+        """
+        A request running when the link says C{HELLO} again ends with
+        C{END}: its credit goes by C{CREDIT}, after that C{HELLO}.
+        """
+        welcome = protocol.encodeWelcome(
+            {"front": "front1", "heartbeat": "1.0", "credit_in_end": "1"})
+        self.fromFront(welcome)
+        self.request(b"front1.1")
+        self.fromFront(protocol.encodeBye())
+        self.fromFront(welcome)
+        self.sendSocket.clear()
+        sink = self.runner.runs[0].sink
+        sink.sendHead(200, b"OK", [], [b"a"], True)
+        sink.sendBody([], True)
+        sink.finished()
+        end = self.replies()[-1]
+        assert isinstance(end, protocol.Body)
+        self.assertFalse(end.credit)
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+
+    def test_noLastWhileDraining(self) -> None:
+        """
+        A draining link gives no credit back, not in C{LAST} either.
+        """
+        self.welcomed(credit_in_end="1")
+        self.request(b"front1.1")
+        self.link.drain()
+        sink = self.runner.runs[0].sink
+        sink.sendHead(200, b"OK", [], [b"a"], True)
+        sink.sendBody([], True)
+        end = self.replies()[-1]
+        assert isinstance(end, protocol.Body)
+        self.assertFalse(end.credit)
+
+    def test_lastFromFrontDropped(self) -> None:
+        """
+        C{LAST} goes from handler to front only: one from the front is
+        dropped and counted, not taken for the end of a request body.
+        """
+        self.welcomed()
+        self.fromFront(protocol.encodeRequest(
+            b"front1.1", META, [], [b"ab"], more=True))
+        self.fromFront(protocol.encodeBody(b"front1.1", [b"cd"], True, credit=True))
+        self.assertEqual(self.runner.runs[0].bodyParts, [])
+        self.assertEqual(self.link.stats["badMessages"], 1)
 
 
 class DrainTests(FrontLinkTestCase):

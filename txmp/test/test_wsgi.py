@@ -1574,7 +1574,9 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         """
         With C{more} set in the head, the body is complete only once
         L{RunningRequest.bodyReceived} says so; what the application read
-        is granted back to the front at the end of the body.
+        is granted back to the front at the end of the body, through the
+        reactor thread (the send socket's), while the application thread
+        sends the response itself.
         """
         reactor = runningReactor()
         running, pool, sink = self.startRun(
@@ -1583,21 +1585,18 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         running.bodyReceived([b"cd"], False)
         running.bodyReceived([b"ef"], True)
         pool.flush()
+        response = [
+            sentHead([b"abcdef"], headers=[*BTEXT, (b"Content-Length", b"6")]),
+            FINISHED,
+        ]
+        self.assertEqual(sink.calls, response)
         reactor.flush()
-        self.assertEqual(
-            sink.calls,
-            [
-                ("sendWindow", 6),
-                sentHead([b"abcdef"], headers=[*BTEXT, (b"Content-Length", b"6")]),
-                FINISHED,
-            ],
-        )
+        self.assertEqual(sink.calls, [*response, ("sendWindow", 6)])
 
-    def test_threadBoundary(self) -> None:
+    def test_sentFromApplicationThread(self) -> None:
         """
-        The sink is called only through C{reactor.callFromThread}: one
-        call, a single wake-up of the reactor, for the head, the end and
-        the finish that the application thread handed back together.
+        The application thread sends the head, the end and the finish
+        itself: the reactor is not woken up for them.
         """
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
@@ -1609,20 +1608,49 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger).run(
             b"r", requestHead(), [], sink
         )
-        self.assertEqual(sink.calls, [])
+        self.assertEqual(
+            sink.calls, [sentHead([b"a"], True), ("sendBody", [], True), FINISHED]
+        )
+        self.assertEqual(reactor.flush(), 0)
+
+    def test_threadBoundary(self) -> None:
+        """
+        Once body chunks went to the reactor thread (to be batched), the
+        rest of the response and the finish follow them there, in order:
+        one wake-up of the reactor for the chunk, the end and the finish
+        that the application thread handed back together.
+        """
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", TEXT)
+            yield b"a"
+            yield b"b"
+
+        reactor = runningReactor()
+        sink = RecordingSink()
+        WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger).run(
+            b"r", requestHead(), [], sink
+        )
+        self.assertEqual(sink.calls, [sentHead([b"a"], True)])
         self.assertEqual(reactor.flush(), 1)
-        self.assertEqual(len(sink.calls), 3)
+        self.assertEqual(
+            sink.calls,
+            [sentHead([b"a"], True), ("sendBody", [b"b"], False),
+             ("sendBody", [], True), FINISHED],
+        )
 
     def test_requestsShareWakeUp(self) -> None:
         """
-        Requests that finish before the reactor thread runs share its
-        wake-up: their sink calls come in one C{reactor.callFromThread},
-        each request's in order, the requests in the order they finished.
+        Requests whose calls go to the reactor thread and that finish
+        before it runs share its wake-up: their sink calls come in one
+        C{reactor.callFromThread}, each request's in order, the requests in
+        the order they finished.
         """
 
-        def app(environ: Any, startResponse: Any) -> list[bytes]:
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
             startResponse("200 OK", TEXT)
-            return [environ["PATH_INFO"].encode("ascii")]
+            yield b"/"
+            yield environ["PATH_INFO"][1:].encode("ascii")
 
         reactor = runningReactor()
         pool = SynchronousThreadPool(immediate=False)
@@ -1631,15 +1659,16 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         runner.run(b"r1", requestHead(target="/1"), [], sinks[0])
         runner.run(b"r2", requestHead(target="/2"), [], sinks[1])
         order: list[str] = []
-        sinks[0].onHead = lambda: order.append("r1")
-        sinks[1].onHead = lambda: order.append("r2")
+        sinks[0].onBody = lambda: order.append("r1")
+        sinks[1].onBody = lambda: order.append("r2")
         pool.flush()
         self.assertEqual(reactor.flush(), 1)
-        self.assertEqual(order, ["r1", "r2"])
+        self.assertEqual(order, ["r1", "r1", "r2", "r2"])
         for n, sink in enumerate(sinks, 1):
             self.assertEqual(
                 sink.calls,
-                whole([b"/%d" % (n,)], headers=[*BTEXT, (b"Content-Length", b"2")]),
+                [sentHead([b"/"], True), ("sendBody", [b"%d" % (n,)], False),
+                 ("sendBody", [], True), FINISHED],
             )
 
 
@@ -1738,7 +1767,8 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         running.bodyReceived([b"cd"], True)
         pool.flush()
         reactor.flush()
-        self.assertEqual(sink.calls[-2][4], [b"abcd"])
+        [head] = [call for call in sink.calls if call[0] == "sendHead"]
+        self.assertEqual(head[4], [b"abcd"])
 
 
 class FileWrapperTests(RunnerMixin, SynchronousTestCase):
@@ -2701,7 +2731,9 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         pool.flush()
         running.cancel()
         reactor.flush()
-        self.assertEqual(sink.calls, [FINISHED])
+        # The head went from the application thread, before the
+        # cancellation; the second chunk and the end were dropped.
+        self.assertEqual(sink.calls, [sentHead([b"a"], True), FINISHED])
 
     def test_betweenBatches(self) -> None:
         """
@@ -3204,11 +3236,12 @@ class RequestBodyFlowTests(PacedTestCase):
         )
         running.bodyReceived(body[1:], True)
         pool.flush()
-        self.assertEqual(sink.calls, [])
+        response = whole([], headers=[], status=204, reason=b"No Content")
+        self.assertEqual(sink.calls, response)
         reactor.flush()
         self.assertEqual(INPUT_WINDOW // INPUT_GRANT_DIVISOR, 65536)
         self.assertEqual(self.windows(sink.calls), [70000, 70000, 60000])
-        self.assertEqual(sink.calls[-2:], whole([], headers=[], status=204, reason=b"No Content"))
+        self.assertEqual(sink.calls[:2], response)
 
     def test_readWaitsForBody(self) -> None:
         """
@@ -3384,8 +3417,13 @@ class RequestBodyFlowTests(PacedTestCase):
         cancelled is dropped.
         """
 
+        started: list[RunningRequest] = []
+
         def app(environ: Any, startResponse: Any) -> list[bytes]:
             environ["wsgi.input"].read()
+            # The reactor thread cancels the request now, the grant for
+            # what was read not sent yet.
+            started[0].cancel()
             startResponse("200 OK", TEXT)
             return []
 
@@ -3394,9 +3432,9 @@ class RequestBodyFlowTests(PacedTestCase):
             app, head=requestHead(method="POST", more=True), body=[b"x" * 100000],
             reactor=reactor,
         )
+        started.append(running)
         running.bodyReceived([], True)
         pool.flush()
-        running.cancel()
         reactor.flush()
         self.assertEqual(sink.calls, [FINISHED])
 
