@@ -355,12 +355,13 @@ class Servers:
         finally:
             signal.signal(signal.SIGTERM, self._previousTerm)
 
-    def start(self, label: str, args: Sequence[str]) -> Server:
+    def start(self, label: str, args: Sequence[str], checkout: str = CHECKOUT) -> Server:
         """
         Start a server in the temporary directory, with this directory
-        (for C{benchapps}) and the checkout first on its C{PYTHONPATH}.
+        (for C{benchapps}) and C{checkout} (this one by default: its txmp,
+        and its twistd plugins) first on its C{PYTHONPATH}.
         """
-        server = Server(label, args, withPythonPath(HERE, CHECKOUT), self.directory)
+        server = Server(label, args, withPythonPath(HERE, checkout), self.directory)
         self._servers.append(server)
         return server
 
@@ -471,18 +472,21 @@ def startHandler(
     name: str,
     threads: int | None = None,
     patches: Sequence[tuple[str, object]] = (),
+    checkout: str = CHECKOUT,
 ) -> Server:
     """
     Start C{twistd mphandler} serving C{app} (from L{benchapps} or any
     importable module) and wait until the front logs that it joined.
 
     @param patches: see L{twistdArgs}.
+    @param checkout: the txmp checkout the handler runs (see
+        L{Servers.start}).
     """
     args = ["mphandler", "--app", app, "--send", send, "--return", ret, "--name", name]
     if threads is not None:
         args += ["--threads", str(threads)]
     handler = servers.start(
-        "mphandler " + name, twistdArgs(python, *args, patches=patches)
+        "mphandler " + name, twistdArgs(python, *args, patches=patches), checkout
     )
     try:
         match = front.waitFor(

@@ -11,7 +11,10 @@ The WSGI applications the benchmarks serve through txmp:
       call or any other wait that releases the GIL;
     - L{mixed}: hello world, except on the path C{/slow}, which sleeps 1 s
       first: the load generator chooses which requests are slow
-      (C{fairness.py}).
+      (C{fairness.py});
+    - L{counted}: the application C{BENCHAPPS_COUNTED} names (L{hello} by
+      default), counting the requests of its process in a file
+      (C{handlerab.py}, which tells two handlers of one front apart).
 
 C{BENCHAPPS_CPU_ITERATIONS} in the environment sets the iterations of
 L{cpu}'s loop (C{fairness.py} sets what takes about 5 ms on the machine it
@@ -23,6 +26,7 @@ its C{PYTHONPATH}: C{--app benchapps:hello}.  Standard library only.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -103,3 +107,30 @@ def mixed(environ: dict, startResponse: Callable[..., Any]) -> list[bytes]:
         time.sleep(SLOW_SECONDS)
     startResponse("200 OK", list(_HEADERS))
     return [BODY]
+
+
+# counted(): how often it writes its count, and where (a file named after
+# the process's PID in this directory).
+COUNT_EVERY = 50
+COUNT_DIRECTORY = os.environ.get("BENCHAPPS_COUNT_DIR", "")
+_counter = itertools.count(1)
+
+
+def counted(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]:
+    """
+    The application of this module that C{BENCHAPPS_COUNTED} names
+    (L{hello} by default); every L{COUNT_EVERY} requests the count so far
+    is written to C{BENCHAPPS_COUNT_DIR/PID}.  (C{next} on an
+    C{itertools.count} holds the GIL: no two threads get the same number.)
+    """
+    n = next(_counter)
+    if n % COUNT_EVERY == 0 and COUNT_DIRECTORY:
+        path = os.path.join(COUNT_DIRECTORY, str(os.getpid()))
+        temporary = "%s.%d.tmp" % (path, n)
+        with open(temporary, "w") as f:
+            f.write(str(n))
+        os.replace(temporary, path)
+    return _COUNTED(environ, startResponse)
+
+
+_COUNTED = globals()[os.environ.get("BENCHAPPS_COUNTED", "hello")]
