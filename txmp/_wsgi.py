@@ -499,7 +499,8 @@ class InputStream:
     def abort(self) -> None:
         """
         Give up on the body: reads, including those blocked now, raise
-        L{RequestCancelled}.  Called in the reactor thread.
+        L{RequestCancelled}.  Called in the reactor thread (or, through
+        L{RunningRequest.cancel}, in the application thread).
         """
         with self._condition:
             self._aborted = True
@@ -814,9 +815,9 @@ class ResponseStream:
     @ivar _window: how many more body bytes the front accepts now
         (negative after a chunk bigger than what was left), or L{None} if
         the front paces nothing.
-    @ivar aborted: whether L{abort} was called.  Written only in the
-        reactor thread, with C{_condition} held; read in both threads
-        without it (a boolean assignment is atomic).  For a running
+    @ivar aborted: whether L{abort} was called.  Written with
+        C{_condition} held; read in both threads without it (a boolean
+        assignment is atomic).  For a running
         request, this is whether it was cancelled (L{RunningRequest}).
     @ivar _outgoing: the chunks queued and not sent yet.  L{queue}
         schedules one flush when it finds it empty; the flush empties it.
@@ -867,7 +868,8 @@ class ResponseStream:
         """
         Give up on the response: L{awaitWindow}, including a call blocked
         now, raises L{RequestCancelled}, and nothing more is sent.  Called
-        in the reactor thread.
+        in the reactor thread (or, through L{RunningRequest.cancel}, in the
+        application thread).
         """
         with self._condition:
             self.aborted = True
@@ -1064,7 +1066,8 @@ class RunningRequest:
         application sees L{RequestCancelled} from C{write()} and from
         C{wsgi.input}, also if it is blocked in them; its iterable is not
         advanced any more, and is closed.  Does nothing once the request is
-        finished.  Called in the reactor thread.
+        finished.  Called in the reactor thread, or by the sink in the
+        application thread (a response head too large to send).
         """
         if self._done or self.output.aborted:
             return

@@ -762,17 +762,17 @@ class ZmqSocket:
 
     def _read(self, conn: _Connection) -> None:
         """
-        L{_readShared}, holding the lock if the socket is shared with
-        threads (L{shareWithThreads}).
+        L{_readNow}, holding the lock if the socket is shared with threads
+        (L{shareWithThreads}).
         """
         lock = self._lock
         if lock is None:
-            self._readShared(conn)
+            self._readNow(conn)
         else:
             with lock:
-                self._readShared(conn)
+                self._readNow(conn)
 
-    def _readShared(self, conn: _Connection) -> None:
+    def _readNow(self, conn: _Connection) -> None:
         """
         Hand the messages ZeroMQ has for C{conn}, this socket's connection,
         to the receiver, then send what waits (L{_flush}).  The
@@ -878,7 +878,12 @@ class ZmqSocket:
         """
         How many messages wait for ZeroMQ to take them.
         """
-        return sum(map(len, self._backlogs.values()))
+        lock = self._lock
+        if lock is None:
+            return sum(map(len, self._backlogs.values()))
+        # (Another thread may add a backlog meanwhile.)
+        with lock:
+            return sum(map(len, self._backlogs.values()))
 
     def lingerOnClose(self, milliseconds: int) -> None:
         """
