@@ -124,6 +124,19 @@ class DispatcherTestCase(SynchronousTestCase):
             protocol.encodeResponse(requestId, status, b"OK", headers, body, more),
         )
 
+    def abandoned(self) -> bytes:
+        """
+        Register handler A with one credit and send it a request that the
+        client then gives up on: its id.  The credit is still taken.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        request, = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        d.cancel()
+        self.failureResultOf(d)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
+        return request.requestId
+
     def submit(
         self, idempotent: bool = True, body: Sequence[bytes] = ()
     ) -> tuple[Deferred[Reply], RecordingConsumer]:
@@ -1268,13 +1281,8 @@ class CreditInReplyTests(DispatcherTestCase):
         client left) still gives the credit back: the handler's slot is
         free all the same.
         """
-        self.hello(A, 1)
-        d, _ = self.submit()
-        request, = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
-        d.cancel()
-        self.failureResultOf(d)
-        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
-        self.reply(A, protocol.encodeResponse(request.requestId, 200, b"OK", [], [],
+        requestId = self.abandoned()
+        self.reply(A, protocol.encodeResponse(requestId, 200, b"OK", [], [],
                                               credit=True))
         self.assertEqual(self.dispatcher.handlers[A].credits, 1)
 
@@ -1353,13 +1361,8 @@ class CreditInEndTests(DispatcherTestCase):
         still gives the credit back, as a late C{RESP} with C{credit=1}
         does.
         """
-        self.hello(A, 1)
-        d, _ = self.submit()
-        request, = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
-        d.cancel()
-        self.failureResultOf(d)
-        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
-        self.reply(A, protocol.encodeBody(request.requestId, [], True, credit=True))
+        requestId = self.abandoned()
+        self.reply(A, protocol.encodeBody(requestId, [], True, credit=True))
         self.assertEqual(self.dispatcher.handlers[A].credits, 1)
 
 

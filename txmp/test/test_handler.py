@@ -86,6 +86,20 @@ class FrontLinkTestCase(SynchronousTestCase):
         """
         self.fromFront(protocol.encodeRequest(requestId, META, headers, body))
 
+    def helloAgainWhileRunning(self, **meta: str) -> None:
+        """
+        Let the front welcome the link (with C{meta} as well), send it
+        request C{front1.1}, and forget it (C{BYE}), so that the link says
+        C{HELLO} again while the request runs; welcome it again, and forget
+        what the link sent.
+        """
+        welcome = protocol.encodeWelcome({"front": "front1", "heartbeat": "1.0", **meta})
+        self.fromFront(welcome)
+        self.request(b"front1.1")
+        self.fromFront(protocol.encodeBye())
+        self.fromFront(welcome)
+        self.sendSocket.clear()
+
     def startWelcomed(self) -> None:
         """
         Start the link and let the front welcome it; forget what it sent.
@@ -709,13 +723,7 @@ class RequestTests(FrontLinkTestCase):
         forgot it) gives its credit back by C{CREDIT}, which comes after
         that C{HELLO} on the same socket: a C{RESP} could overtake it.
         """
-        welcome = protocol.encodeWelcome(
-            {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1"})
-        self.fromFront(welcome)
-        self.request(b"front1.1")
-        self.fromFront(protocol.encodeBye())
-        self.fromFront(welcome)
-        self.sendSocket.clear()
+        self.helloAgainWhileRunning(credit_in_reply="1")
         self.runner.runs[0].respond()
         reply = self.replies()[-1]
         assert isinstance(reply, protocol.Response)
@@ -1078,13 +1086,7 @@ class ApplicationThreadTests(FrontLinkTestCase):
         A request running when the link says C{HELLO} again ends with
         C{END}: its credit goes by C{CREDIT}, after that C{HELLO}.
         """
-        welcome = protocol.encodeWelcome(
-            {"front": "front1", "heartbeat": "1.0", "credit_in_end": "1"})
-        self.fromFront(welcome)
-        self.request(b"front1.1")
-        self.fromFront(protocol.encodeBye())
-        self.fromFront(welcome)
-        self.sendSocket.clear()
+        self.helloAgainWhileRunning(credit_in_end="1")
         sink = self.runner.runs[0].sink
         sink.sendHead(200, b"OK", [], [b"a"], True)
         sink.sendBody([], True)
