@@ -1190,11 +1190,7 @@ class Dispatcher:
             self.stats["droppedReplies"] += 1
             if identity not in self._peersSeen and identity not in self.handlers:
                 self._unregisteredReply(identity)
-            if (
-                message.head.credit
-                if isinstance(message, protocol.Response)
-                else isinstance(message, protocol.Body) and message.credit
-            ):
+            if not isinstance(message, protocol.Error) and message.credit:
                 # The credit it carries is owed all the same, if this
                 # registration of the handler had the request.
                 owed = self.registry.lateCredit(identity, message.requestId)
@@ -1216,6 +1212,7 @@ class Dispatcher:
             # progress: a handler sending nothing else must not hold the
             # client past --timeout.)
             pending.timer.reset(self.timeout)
+        handler = pending.handler
         if isinstance(message, protocol.Response):
             if pending.state is not DISPATCHED:
                 self._bad(identity, "a second RESP for one request")
@@ -1226,12 +1223,7 @@ class Dispatcher:
                 pending.responseBytes = sum(map(len, message.body))
             else:
                 self._release(pending)
-            handler = pending.handler
             pending.deferred.callback(Reply(pending, message.head, message.body))
-            if message.head.credit and not handler.draining:
-                # After the response is on its way: the next request waits
-                # for this one's write less than this one waited.
-                self._credit(handler, 1)
         elif isinstance(message, protocol.Body):
             if pending.state is not STREAMING:
                 self._bad(identity, "BODY before RESP")
@@ -1247,7 +1239,6 @@ class Dispatcher:
                     self._fail(pending, HandlerFailed("window overrun"), cancel=True)
                     return
                 pending.responseBytes += sum(map(len, message.chunks))
-            handler = pending.handler
             if message.end:
                 self._release(pending)
             try:
@@ -1257,9 +1248,6 @@ class Dispatcher:
                     pending.consumer.finishBody()
             except Exception:  # noqa: BLE001 (any bug: the client must not wait)
                 self._consumerFailed(pending)
-            if message.credit and not handler.draining:
-                # A LAST: as a complete RESP's, once the end is on its way.
-                self._credit(handler, 1)
         else:
             self._log.warn(
                 "handler {name} failed request {requestId}: {why}",
@@ -1270,3 +1258,9 @@ class Dispatcher:
                 why=printable(message.message, LOG_MESSAGE_LENGTH),
             )
             self._fail(pending, HandlerFailed(message.message))
+            return
+        if message.credit and not handler.draining:
+            # A complete RESP's credit, or a LAST's, once the response is on
+            # its way: the next request waits for this one's write less
+            # than this one waited.
+            self._credit(handler, 1)

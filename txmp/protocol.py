@@ -235,6 +235,14 @@ class Response:
     head: ResponseHead
     body: list[Frame]
 
+    @property
+    def credit(self) -> bool:
+        """
+        Whether it gives its request's credit back (C{credit=1}), as a
+        L{Body} that is a C{LAST} does.
+        """
+        return self.head.credit
+
 
 @dataclass
 class Body:

@@ -1347,13 +1347,20 @@ class CreditInEndTests(DispatcherTestCase):
 
     def test_noCreditWhileDraining(self) -> None:
         """
-        A C{LAST} from a draining handler sends it no new request: it is
-        gone once its last request ended.
+        A C{LAST} from a draining handler gives nothing back, as its
+        complete C{RESP} would not: its credit count stays at 0 while its
+        other request runs.
         """
-        requestId, _ = self.streaming()
+        self.hello(A, 2)
+        self.submit()
+        self.submit()
+        first, _second = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        self.reply(A, protocol.encodeResponse(first.requestId, 200, b"OK", [], [b"a"],
+                                              more=True))
         self.control(A, protocol.encodeBye())
-        self.reply(A, protocol.encodeBody(requestId, [], True, credit=True))
-        self.assertEqual(self.requests(), 1)
+        self.reply(A, protocol.encodeBody(first.requestId, [], True, credit=True))
+        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
+        self.assertEqual(self.dispatcher.counts()["credits"], 0)
 
     def test_lateLastStillCredits(self) -> None:
         """

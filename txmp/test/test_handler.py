@@ -33,12 +33,20 @@ class FrontLinkTestCase(SynchronousTestCase):
     """
     A L{FrontLink} with capacity 2 on fake sockets, not yet started: 2
     rather than mphandler's 4 threads, so that a test can use them all up.
+    Every call comes from the reactor thread, but in L{inThread}.
     """
 
     heartbeat = _defaults.DEFAULT_HEARTBEAT
 
+    def makeClock(self) -> Clock:
+        """
+        The link's reactor: a L{Clock}, which takes no calls from threads.
+        """
+        return Clock()
+
     def setUp(self) -> None:
-        self.clock = Clock()
+        self.clock = self.makeClock()
+        self.inReactor = True
         self.sendSocket = MemorySocket()
         self.returnSocket = MemorySocket()
         self.runner = MemoryRunner()
@@ -51,8 +59,19 @@ class FrontLinkTestCase(SynchronousTestCase):
             capacity=2,
             heartbeat=self.heartbeat,
             address="tcp://front:5556",
+            inReactorThread=lambda: self.inReactor,
         )
         self.addCleanup(self.link.stop)
+
+    def inThread(self, call: Any, *args: Any) -> None:
+        """
+        Call C{call(*args)} as an application thread does.
+        """
+        self.inReactor = False
+        try:
+            call(*args)
+        finally:
+            self.inReactor = True
 
     def fromFront(self, frames: list[bytes]) -> None:
         """
@@ -69,11 +88,14 @@ class FrontLinkTestCase(SynchronousTestCase):
             self.fromFront(protocol.encodePing())
             self.clock.advance(self.heartbeat)
 
-    def welcome(self, front: str = "front1") -> None:
+    def welcome(self, front: str = "front1", **meta: str) -> None:
         """
-        Deliver C{WELCOME} from the front named C{front}.
+        Deliver C{WELCOME} from the front named C{front}, with C{meta} as
+        well.
         """
-        self.fromFront(protocol.encodeWelcome({"front": front, "heartbeat": "1.0"}))
+        self.fromFront(
+            protocol.encodeWelcome({"front": front, "heartbeat": "1.0", **meta})
+        )
 
     def request(
         self,
@@ -93,19 +115,19 @@ class FrontLinkTestCase(SynchronousTestCase):
         C{HELLO} again while the request runs; welcome it again, and forget
         what the link sent.
         """
-        welcome = protocol.encodeWelcome({"front": "front1", "heartbeat": "1.0", **meta})
-        self.fromFront(welcome)
+        self.welcome(**meta)
         self.request(b"front1.1")
         self.fromFront(protocol.encodeBye())
-        self.fromFront(welcome)
+        self.welcome(**meta)
         self.sendSocket.clear()
 
-    def startWelcomed(self) -> None:
+    def startWelcomed(self, **meta: str) -> None:
         """
-        Start the link and let the front welcome it; forget what it sent.
+        Start the link and let the front welcome it (with C{meta} as well);
+        forget what it sent.
         """
         self.link.start()
-        self.welcome()
+        self.welcome(**meta)
         self.sendSocket.clear()
 
     def control(self) -> list[protocol.Message]:
@@ -566,9 +588,7 @@ class RequestTests(FrontLinkTestCase):
         """
         Deliver a C{WELCOME} whose C{max_message} is C{size}.
         """
-        self.fromFront(protocol.encodeWelcome(
-            {"front": "front1", "heartbeat": "1.0", "max_message": size}
-        ))
+        self.welcome(max_message=size)
 
     def test_maxMessageFromWelcome(self) -> None:
         """
@@ -696,8 +716,7 @@ class RequestTests(FrontLinkTestCase):
         follows; a streamed reply and an error still give it back with
         C{CREDIT}.
         """
-        self.fromFront(protocol.encodeWelcome(
-            {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1"}))
+        self.welcome(credit_in_reply="1")
         self.sendSocket.clear()
         self.request(b"front1.1")
         self.runner.runs[0].respond()
@@ -740,8 +759,7 @@ class RequestTests(FrontLinkTestCase):
         Counted busy, its slot would be lost for good (seen with a handler
         stopped by SIGSTOP past its front's liveness check, and continued).
         """
-        self.fromFront(protocol.encodeWelcome(
-            {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1"}))
+        self.welcome(credit_in_reply="1")
         self.request(b"front1.1")
         run = self.runner.runs[0]
         run.sink.sendHead(200, b"OK", [], [b"done"], False)
@@ -926,36 +944,13 @@ class ApplicationThreadTests(FrontLinkTestCase):
     drains.  Which thread a call comes from is faked (C{inThread}).
     """
 
-    def setUp(self) -> None:
-        super().setUp()
-        self.reactor = runningReactor()
-        self.inReactor = True
-        self.link = FrontLink(
-            self.reactor, self.runner, self.sendSocket, self.returnSocket,
-            "host:123", capacity=2, heartbeat=self.heartbeat,
-            inReactorThread=lambda: self.inReactor,
-        )
-        self.addCleanup(self.link.stop)
+    clock: FakeReactor
 
-    def inThread(self, call: Any, *args: Any) -> None:
+    def makeClock(self) -> FakeReactor:
         """
-        Call C{call(*args)} as an application thread does.
+        A reactor that takes calls from threads: the link wakes it up.
         """
-        self.inReactor = False
-        try:
-            call(*args)
-        finally:
-            self.inReactor = True
-
-    def welcomed(self, **meta: str) -> None:
-        """
-        Start the link, let the front welcome it with C{meta} as well, and
-        forget what the link sent.
-        """
-        self.link.start()
-        self.fromFront(protocol.encodeWelcome(
-            {"front": "front1", "heartbeat": "1.0", **meta}))
-        self.sendSocket.clear()
+        return runningReactor()
 
     def test_creditedEndWaits(self) -> None:
         """
@@ -963,13 +958,13 @@ class ApplicationThreadTests(FrontLinkTestCase):
         application thread wakes nothing up: it is finished by the next
         message from the front, with no C{CREDIT}.
         """
-        self.welcomed(credit_in_reply="1")
+        self.startWelcomed(credit_in_reply="1")
         self.request(b"front1.1")
         self.inThread(self.runner.runs[0].respond)
         [reply] = self.replies()
         assert isinstance(reply, protocol.Response)
         self.assertTrue(reply.head.credit)
-        self.assertEqual(self.reactor.pending, [])
+        self.assertEqual(self.clock.pending, [])
         self.assertIn(b"front1.1", self.link.running)
         self.fromFront(protocol.encodePing())
         self.assertEqual(self.link.running, {})
@@ -980,10 +975,10 @@ class ApplicationThreadTests(FrontLinkTestCase):
         A link that gets no more messages finishes the requests that ended
         at its next heartbeat.
         """
-        self.welcomed(credit_in_reply="1")
+        self.startWelcomed(credit_in_reply="1")
         self.request(b"front1.1")
         self.inThread(self.runner.runs[0].respond)
-        self.reactor.advance(self.heartbeat)
+        self.clock.advance(self.heartbeat)
         self.assertEqual(self.link.running, {})
 
     def test_uncreditedEndWakes(self) -> None:
@@ -991,14 +986,14 @@ class ApplicationThreadTests(FrontLinkTestCase):
         A request whose credit must go by C{CREDIT} (the front takes none in
         replies) wakes the reactor up once, which sends it.
         """
-        self.welcomed()
+        self.startWelcomed()
         self.request(b"front1.1")
         self.request(b"front1.2")
         self.inThread(self.runner.runs[0].respond)
         self.inThread(self.runner.runs[1].respond)
         self.assertEqual(self.control(), [])
-        self.assertEqual(len(self.reactor.pending), 1)
-        self.reactor.flush()
+        self.assertEqual(len(self.clock.pending), 1)
+        self.clock.flush()
         self.assertEqual(self.control(), [protocol.Credit(1), protocol.Credit(1)])
         self.assertEqual(self.link.running, {})
 
@@ -1007,14 +1002,14 @@ class ApplicationThreadTests(FrontLinkTestCase):
         Once the reactor has finished the requests that woke it, the next
         one to end wakes it up again.
         """
-        self.welcomed()
+        self.startWelcomed()
         self.request(b"front1.1")
         self.request(b"front1.2")
         self.inThread(self.runner.runs[0].respond)
-        self.reactor.flush()
+        self.clock.flush()
         self.inThread(self.runner.runs[1].respond)
-        self.assertEqual(len(self.reactor.pending), 1)
-        self.reactor.flush()
+        self.assertEqual(len(self.clock.pending), 1)
+        self.clock.flush()
         self.assertEqual(self.control(), [protocol.Credit(1), protocol.Credit(1)])
 
     def test_drainingWakes(self) -> None:
@@ -1022,14 +1017,14 @@ class ApplicationThreadTests(FrontLinkTestCase):
         While the link drains, a request that ends wakes the reactor up:
         the drain waits for it.
         """
-        self.welcomed(credit_in_reply="1")
+        self.startWelcomed(credit_in_reply="1")
         self.request(b"front1.1")
         drained = self.link.drain()
         self.fromFront(protocol.encodeBye())
         self.assertNoResult(drained)
         self.inThread(self.runner.runs[0].respond)
-        self.assertEqual(len(self.reactor.pending), 1)
-        self.reactor.flush()
+        self.assertEqual(len(self.clock.pending), 1)
+        self.clock.flush()
         self.successResultOf(drained)
 
     def test_helloFinishesEndedFirst(self) -> None:
@@ -1037,7 +1032,7 @@ class ApplicationThreadTests(FrontLinkTestCase):
         A C{HELLO} finishes the requests that ended first: one whose reply
         gave its credit back counts free, and no C{CREDIT} follows it.
         """
-        self.welcomed(credit_in_reply="1")
+        self.startWelcomed(credit_in_reply="1")
         self.request(b"front1.1")
         self.inThread(self.runner.runs[0].respond)
         self.fromFront(protocol.encodeBye())
@@ -1052,7 +1047,7 @@ class ApplicationThreadTests(FrontLinkTestCase):
         C{LAST}, which gives the request's credit back: no C{CREDIT}
         follows, and nothing wakes the reactor.
         """
-        self.welcomed(credit_in_reply="1", credit_in_end="1")
+        self.startWelcomed(credit_in_reply="1", credit_in_end="1")
         self.request(b"front1.1")
         sink = self.runner.runs[0].sink
         self.inThread(sink.sendHead, 200, b"OK", [], [b"a"], True)
@@ -1061,7 +1056,7 @@ class ApplicationThreadTests(FrontLinkTestCase):
         _head, end = self.replies()
         assert isinstance(end, protocol.Body)
         self.assertEqual((end.end, end.credit, end.chunks), (True, True, [b"b"]))
-        self.assertEqual(self.reactor.pending, [])
+        self.assertEqual(self.clock.pending, [])
         self.fromFront(protocol.encodePing())
         self.assertEqual((self.link.running, self.control()), ({}, []))
 
@@ -1070,7 +1065,7 @@ class ApplicationThreadTests(FrontLinkTestCase):
         To a front that does not say C{credit_in_end} (an older one), a
         streamed response ends with C{END}, and C{CREDIT} follows.
         """
-        self.welcomed(credit_in_reply="1")
+        self.startWelcomed(credit_in_reply="1")
         self.request(b"front1.1")
         sink = self.runner.runs[0].sink
         sink.sendHead(200, b"OK", [], [b"a"], True)
@@ -1100,7 +1095,7 @@ class ApplicationThreadTests(FrontLinkTestCase):
         """
         A draining link gives no credit back, not in C{LAST} either.
         """
-        self.welcomed(credit_in_end="1")
+        self.startWelcomed(credit_in_end="1")
         self.request(b"front1.1")
         self.link.drain()
         sink = self.runner.runs[0].sink
@@ -1115,7 +1110,7 @@ class ApplicationThreadTests(FrontLinkTestCase):
         C{LAST} goes from handler to front only: one from the front is
         dropped and counted, not taken for the end of a request body.
         """
-        self.welcomed()
+        self.startWelcomed()
         self.fromFront(protocol.encodeRequest(
             b"front1.1", META, [], [b"ab"], more=True))
         self.fromFront(protocol.encodeBody(b"front1.1", [b"cd"], True, credit=True))

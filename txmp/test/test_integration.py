@@ -27,7 +27,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
-from txmp import _frontservice
+from txmp import _frontservice, protocol
 from txmp._defaults import FD_RESERVE, READ_BATCH
 from txmp._interfaces import IFrontReactor
 from txmp._pool import ReactorCalls, WorkerPool
@@ -63,6 +63,15 @@ def echoApp(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]
     yield environ["REQUEST_METHOD"].encode("ascii") + b" "
     yield environ["PATH_INFO"].encode("latin-1") + b" "
     yield body
+
+
+def oneChunkApp(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]:
+    """
+    Hello, from a generator of one chunk, as Flask's and Django's
+    responses are.
+    """
+    startResponse("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    yield b"hello"
 
 
 class _Lines(ProcessProtocol):
@@ -149,6 +158,38 @@ class FrontAndHandlerTests(ServicesTestCase):
         [state] = front.dispatcher.registry.handlers.values()
         [link] = handler.links
         self.assertEqual((state.packed, link.packed), (True, True))
+
+    @inlineCallbacks
+    def test_creditsComeBackWithReplies(self) -> Any:
+        """
+        Between a txmp front and handler, a one-chunk generator's credit
+        comes back with its C{LAST}, sent from the application thread: the
+        handler sends no C{CREDIT}, and the front's credits and requests in
+        flight always add up to the handler's two threads.
+
+        (The client may have its response before the C{LAST} reaches the
+        front: the first chunk completes its C{Content-Length}.  The
+        C{CREDIT}s of requests 1 to 4, had there been any, would have been
+        sent when request 5 came, before its response.)
+        """
+        front = yield self.startFront()
+        handler = self.startHandler("h1", app="txmp.test.test_integration:oneChunkApp")
+        [link] = handler.links
+        control: list[bytes] = []
+        send = link._send.send
+
+        def recording(frames: list[bytes]) -> None:
+            control.append(bytes(protocol.unpack(frames)[1]))
+            send(frames)
+
+        link._send.send = recording
+        for _ in range(5):
+            code, body = yield self.get(b"/")
+            self.assertEqual((code, body), (200, b"hello"))
+            counts = front.dispatcher.counts()
+            self.assertEqual(counts["credits"] + counts["inFlight"], 2, counts)
+        self.assertTrue(link.creditInEnd)
+        self.assertNotIn(protocol.CREDIT, control)
 
     @inlineCallbacks
     def test_droppedMessagesReachDispatcher(self) -> Any:
