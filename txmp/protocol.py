@@ -277,8 +277,24 @@ class Cancel:
     requestId: bytes
 
 
+class _Registration:
+    """
+    What C{HELLO} and C{WELCOME} both say: the sender's capabilities, as
+    flags of its C{meta}.
+    """
+
+    meta: dict[str, str]
+
+    @property
+    def packed(self) -> bool:
+        """
+        Whether the sender takes packed messages (C{packed=1}).
+        """
+        return self.meta.get("packed") == "1"
+
+
 @dataclass
-class Hello:
+class Hello(_Registration):
     """
     A C{HELLO} message: a handler registers with the front.
 
@@ -301,16 +317,9 @@ class Hello:
         """
         return _optionalPositive(self.meta.get("hello", ""), "hello")
 
-    @property
-    def packed(self) -> bool:
-        """
-        Whether the handler takes packed messages (C{packed=1}).
-        """
-        return self.meta.get("packed") == "1"
-
 
 @dataclass
-class Welcome:
+class Welcome(_Registration):
     """
     A C{WELCOME} message: the front's answer to C{HELLO}.
 
@@ -372,13 +381,6 @@ class Welcome:
         C{END} that says so.
         """
         return self.meta.get("credit_in_end") == "1"
-
-    @property
-    def packed(self) -> bool:
-        """
-        Whether the front takes packed messages (C{packed=1}).
-        """
-        return self.meta.get("packed") == "1"
 
 
 @dataclass
