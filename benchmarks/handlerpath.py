@@ -1,0 +1,190 @@
+"""
+The handler's own Python per request, without ZeroMQ, sockets, threads or
+a running reactor: C{REQ} messages as a front sends them (packed, made by
+the front's own L{Dispatcher} from keep-alive GETs) delivered to one
+L{FrontLink}, whose L{WSGIRunner} runs the application at once in the
+calling thread, as an application thread would, and whose reply goes to
+a return socket that keeps it.
+
+What it leaves out is what the handler pays for I/O and threads: ZeroMQ's
+calls and I/O thread, epoll, the reactor's turns, the hand-off to a pool
+thread and the GIL passing.  Set beside the handler's CPU per request in
+C{benchmarks/throughput.py} or C{benchmarks/threadcpu.py}, it says how much
+of that is txmp's Python, and C{--profile} says where it goes.  Prints the
+median and best of five runs, in CPU microseconds per request (the
+thread's own CPU time).
+
+    .venv/bin/python benchmarks/handlerpath.py [--app hello|helloGenerator]
+        [--requests N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+import benchapps
+from twisted.internet import reactor
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+
+from txmp import protocol
+from txmp._dispatch import Dispatcher
+from txmp._front import FrontFactory
+from txmp._handler import FrontLink
+from txmp._wsgi import WSGIRunner
+
+HANDLER = b"handler-a"
+REQUEST = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\n\r\n"
+
+
+class _Socket:
+    """
+    A handler's socket: keeps the last message sent.
+    """
+
+    def __init__(self) -> None:
+        self.last: list[bytes] = []
+        self.sent = 0
+
+    def send(self, frames: list[bytes]) -> None:
+        self.last = frames
+        self.sent += 1
+
+
+class _Router:
+    """
+    The front's send socket: keeps every message sent.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[list[bytes]] = []
+
+    def send(self, frames: list[bytes]) -> None:
+        self.messages.append(frames)
+
+
+def requests(count: int) -> list[list[bytes]]:
+    """
+    C{count} C{REQ} messages (without the handler's routing id), as a front
+    sends them to a handler that says C{packed=1}: GETs of C{/} on one
+    keep-alive connection, each answered so that the next can go.
+    """
+    router = _Router()
+    dispatcher = Dispatcher(reactor, router, instance="front1")
+    dispatcher.controlReceived(
+        [HANDLER, *protocol.encodeHello("a", 4, packed=True)]
+    )
+    connection = FrontFactory(dispatcher, reactor).buildProtocol(
+        IPv4Address("TCP", "127.0.0.1", 40000)
+    )
+    connection.makeConnection(StringTransport(
+        hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
+        peerAddress=IPv4Address("TCP", "127.0.0.1", 40000),
+    ))
+    reply = [HANDLER, *protocol.encodeResponse(
+        b"", 200, b"OK", [(b"Content-Length", b"13")], [b"Hello, world!"],
+        False, True,
+    )]
+    messages = []
+    for _ in range(count):
+        connection.dataReceived(REQUEST)
+        sent = router.messages[-1]
+        messages.append(sent[1:])
+        reply[3] = protocol.unpack(sent[1:])[2]
+        dispatcher.replyReceived(reply)
+        reactor.runUntilCurrent()
+    connection.transport.loseConnection()
+    return messages
+
+
+class _InlinePool:
+    """
+    A thread pool that runs each call at once, with the link told that the
+    call comes from an application thread.
+    """
+
+    def __init__(self) -> None:
+        self.inReactor = True
+
+    def callInThread(self, f: Callable[..., object], *args: Any, **kw: Any) -> None:
+        self.inReactor = False
+        try:
+            f(*args, **kw)
+        finally:
+            self.inReactor = True
+
+
+def makeHandler(app: str) -> tuple[FrontLink, _Socket]:
+    """
+    A welcomed link with 4 credits to a front that takes packed messages
+    and credits in replies, serving C{benchapps.<app>}; and its return
+    socket.
+    """
+    pool = _InlinePool()
+    runner = WSGIRunner(reactor, pool, getattr(benchapps, app))
+    sendSocket, returnSocket = _Socket(), _Socket()
+    link = FrontLink(
+        reactor, runner, sendSocket, returnSocket, "bench",
+        capacity=4, address="ipc://front", returnAddress="ipc://return",
+        inReactorThread=lambda: pool.inReactor,
+    )
+    link.start()
+    link.controlReceived(protocol.encodeWelcome({
+        "front": "front1", "heartbeat": "1.0", "packed": "1",
+        "credit_in_reply": "1", "credit_in_end": "1",
+    }))
+    return link, returnSocket
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--app", default="hello", choices=["hello", "helloGenerator"],
+                        help="the benchapps application (default hello)")
+    parser.add_argument("--requests", type=int, default=20000, metavar="N",
+                        help="requests per run (default 20000)")
+    parser.add_argument("--runs", type=int, default=5, metavar="R",
+                        help="timed runs (default 5)")
+    parser.add_argument("--profile", action="store_true",
+                        help="one run under cProfile; print the top functions")
+    options = parser.parse_args(argv)
+    messages = requests(options.requests)
+    link, returnSocket = makeHandler(options.app)
+    deliver = link.controlReceived
+    warmUp = messages[:2000]
+    for message in warmUp:
+        deliver(message)
+    if link.stats["requests"] != len(warmUp) or returnSocket.sent < len(warmUp):
+        raise SystemExit(
+            f"handlerpath: {returnSocket.sent} replies to {len(warmUp)} requests"
+        )
+    if options.profile:
+        profile = cProfile.Profile()
+        profile.enable()
+        for message in messages:
+            deliver(message)
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+        return 0
+    runs = []
+    for _ in range(options.runs):
+        started = time.thread_time()
+        for message in messages:
+            deliver(message)
+        runs.append((time.thread_time() - started) / len(messages) * 1e6)
+    print(
+        f"handler Python per request ({sys.implementation.name}, {options.app}): "
+        f"median {statistics.median(runs):.1f} us, best {min(runs):.1f} us "
+        f"({len(messages)} requests x {options.runs})"
+    )
+    link.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
