@@ -84,6 +84,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20000, metavar="N",
                         help="requests per run (default 20000)")
+    parser.add_argument("--runs", type=int, default=5, metavar="R",
+                        help="timed runs (default 5)")
     parser.add_argument("--profile", action="store_true",
                         help="one run under cProfile; print the top functions")
     options = parser.parse_args(argv)
@@ -99,7 +101,7 @@ def main(argv: list[str]) -> int:
         pstats.Stats(profile).sort_stats("tottime").print_stats(20)
         return 0
     runs = []
-    for _ in range(5):
+    for _ in range(options.runs):
         started = time.thread_time()
         for _ in range(options.requests):
             roundTrip()
@@ -107,7 +109,7 @@ def main(argv: list[str]) -> int:
     print(
         f"front Python per request ({sys.implementation.name}): "
         f"median {statistics.median(runs):.1f} us, best {min(runs):.1f} us "
-        f"({options.requests} requests x 5)"
+        f"({options.requests} requests x {options.runs})"
     )
     return 0
 

@@ -309,6 +309,8 @@ def _splitTarget(target: str) -> tuple[str, str]:
             return path, query
         slash = rest.find("/")
         path = rest[slash:] if slash >= 0 else "/"
+    if "%" not in path:
+        return path, query
     decoded = unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
     return decoded, query
 
@@ -325,6 +327,34 @@ def _headerKey(name: str) -> str:
     if upper == "CONTENT-LENGTH":
         return "CONTENT_LENGTH"
     return "HTTP_" + upper.replace("-", "_")
+
+
+def _checkField(name: str, value: str) -> tuple[tuple[bytes, bytes], bool]:
+    """
+    A response header field as C{start_response} was given it, checked
+    and encoded.
+
+    @return: the field as bytes, and whether it is C{Content-Length}.
+    @raise ValueError: if the field is malformed or hop-by-hop.
+    """
+    if not _TOKEN.match(name) or not _FIELD_VALUE.match(value):
+        raise ValueError(f"invalid header {(name, value)!r}")
+    lowered = name.lower()
+    if lowered in _HOP_BY_HOP:
+        raise ValueError(f"hop-by-hop header {name!r} is not allowed")
+    # Whitespace around a field value is not part of it (RFC 9110 section
+    # 5.5): Django's Set-Cookie values start with a space.
+    encoded = (name.encode("latin-1"), value.strip(" \t").encode("latin-1"))
+    return encoded, lowered == "content-length"
+
+
+# _checkField, cached for fields of up to _CACHED_FIELD characters:
+# responses repeat the same few fields, and the check is per field per
+# response (docs/benchmarks.md, "The handler's own Python").  Fields made
+# anew for each response, a session cookie say, only churn the cache; the
+# size limit bounds what it holds.
+_checkedField = lru_cache(maxsize=512)(_checkField)
+_CACHED_FIELD = 256
 
 
 def buildEnviron(
@@ -1433,19 +1463,18 @@ class RunningRequest:
             if not isinstance(header, (tuple, list)) or len(header) != 2:
                 raise TypeError(f"header must be a (str, str) tuple, not {header!r}")
             name, value = header
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise TypeError(f"header must be a (str, str) tuple, not {header!r}")
-            if not _TOKEN.match(name) or not _FIELD_VALUE.match(value):
-                raise ValueError(f"invalid header {header!r}")
-            # Whitespace around a field value is not part of it (RFC 9110
-            # section 5.5): Django's Set-Cookie values start with a space.
-            value = value.strip(" \t")
-            lowered = name.lower()
-            if lowered in _HOP_BY_HOP:
-                raise ValueError(f"hop-by-hop header {name!r} is not allowed")
-            if lowered == "content-length":
+            if type(name) is not str or type(value) is not str:
+                if not isinstance(name, str) or not isinstance(value, str):
+                    raise TypeError(f"header must be a (str, str) tuple, not {header!r}")
+                # (A subclass of str is checked as the str it holds.)
+                name, value = str(name), str(value)
+            if len(value) <= _CACHED_FIELD:
+                field, isLength = _checkedField(name, value)
+            else:
+                field, isLength = _checkField(name, value)
+            if isLength:
                 lengths.append(header)
-            encoded.append((name.encode("latin-1"), value.encode("latin-1")))
+            encoded.append(field)
         # The front frames the response with it (docs/protocol.md, RESP):
         # one valid Content-Length, or none.
         try:

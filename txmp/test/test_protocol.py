@@ -431,6 +431,18 @@ class RequestTests(SynchronousTestCase):
         assert isinstance(message, Request)
         self.assertEqual(message.head.serverPort, 8080)
 
+    def test_repeatedMetaLastValue(self) -> None:
+        """
+        A meta attribute repeated after the attributes every C{REQ} has, in
+        the order L{encodeRequest} writes them, takes its last value, as
+        section 3 says of any repeated name.
+        """
+        meta = [*REQUEST_META, (b"more", b"0"), (b"method", b"POST")]
+        message = decode(rawRequest(b"r.1", meta, []))
+        assert isinstance(message, Request)
+        self.assertEqual(message.head.method, "POST")
+        self.assertEqual(message.head.extra, {})
+
     def test_unknownMetaKept(self) -> None:
         """
         Meta attributes this version does not know are kept in C{extra}, not

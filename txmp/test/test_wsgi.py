@@ -1981,6 +1981,72 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
             ),
         )
 
+    def test_headerFieldsCached(self) -> None:
+        """
+        A response header field is checked and encoded once, not for every
+        response that has it; a field that fails the check is not kept, and
+        fails again.
+        """
+        from txmp._wsgi import _checkedField
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            startResponse("200 OK", [("X-Cached-Field", "1")])
+            return [b"ok"]
+
+        self.runApp(app)
+        before = _checkedField.cache_info().hits
+        calls = self.runApp(app)
+        self.assertEqual(_checkedField.cache_info().hits, before + 1)
+        self.assertEqual(calls, whole([b"ok"], headers=[
+            (b"X-Cached-Field", b"1"), (b"Content-Length", b"2"),
+        ]))
+        for _ in range(2):
+            self.assertIsInstance(
+                self.startResponseError("200 OK", [("X-A", "a\r\nB: c")]), ValueError
+            )
+
+    def test_longHeaderFieldsNotCached(self) -> None:
+        """
+        A response header field with a value longer than C{_CACHED_FIELD}
+        is checked and sent, but not kept in the cache, whose size is
+        bounded in entries only.
+        """
+        from txmp._wsgi import _CACHED_FIELD, _checkedField
+
+        value = "v" * (_CACHED_FIELD + 1)
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            startResponse("200 OK", [("X-Long", value)])
+            return [b"ok"]
+
+        before = _checkedField.cache_info()
+        calls = self.runApp(app)
+        self.assertEqual(_checkedField.cache_info(), before)
+        self.assertEqual(calls, whole([b"ok"], headers=[
+            (b"X-Long", value.encode("ascii")), (b"Content-Length", b"2"),
+        ]))
+        self.assertIsInstance(
+            self.startResponseError("200 OK", [("X-Long", value + "\n")]), ValueError
+        )
+
+    def test_headerStrSubclass(self) -> None:
+        """
+        A header name or value of a subclass of L{str} is sent as the
+        string it holds.
+        """
+
+        class Text(str):
+            def encode(self, *args: Any) -> bytes:
+                return b"not this"
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            startResponse("200 OK", [(Text("X-Sub"), Text("value"))])
+            return [b"ok"]
+
+        self.assertEqual(self.runApp(app), whole([b"ok"], headers=[
+            (b"X-Sub", b"value"), (b"Content-Length", b"2"),
+        ]))
+
     def test_hopByHop(self) -> None:
         """
         Hop-by-hop headers raise L{ValueError}, as PEP 3333 asks (the same
