@@ -9,10 +9,11 @@ I/O thread, the client's C{recv}/C{send}, epoll.  Timers are the real
 reactor's (not running: each round trip ends with its C{runUntilCurrent},
 as a turn of the reactor does).  Set beside the front's
 CPU per request in C{benchmarks/throughput.py}, it says how much of that is
-txmp's Python.  Prints the median and best of five runs, in CPU
+txmp's Python.  Prints the median and best of the runs (five by default), in CPU
 microseconds per request (the thread's own CPU time).
 
-    .venv/bin/python benchmarks/frontpath.py [--requests N] [--profile]
+    .venv/bin/python benchmarks/frontpath.py [--head wrk|browser] [--requests N]
+        [--runs R] [--profile]
 """
 
 from __future__ import annotations
@@ -34,7 +35,19 @@ from txmp._dispatch import Dispatcher
 from txmp._front import FrontFactory
 
 HANDLER = b"handler-a"
-REQUEST = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\n\r\n"
+# The request heads: as wrk sends them, and as a browser asks for a
+# stylesheet (Firefox 128's fields).
+HEADS = {
+    "wrk": b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\n\r\n",
+    "browser": (
+        b"GET /static/app.css HTTP/1.1\r\nHost: localhost:8080\r\n"
+        b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+        b"Accept: text/css,*/*;q=0.1\r\nAccept-Language: en-US,en;q=0.5\r\n"
+        b"Accept-Encoding: gzip, deflate, br, zstd\r\nConnection: keep-alive\r\n"
+        b"Referer: http://localhost:8080/\r\nSec-Fetch-Dest: style\r\n"
+        b"Sec-Fetch-Mode: no-cors\r\nSec-Fetch-Site: same-origin\r\nPriority: u=2\r\n\r\n"
+    ),
+}
 HEADERS = [(b"Content-Type", b"text/plain"), (b"Content-Length", b"13")]
 
 
@@ -50,10 +63,10 @@ class _Router:
         self.last = frames
 
 
-def makeFront() -> Callable[[], None]:
+def makeFront(request: bytes) -> Callable[[], None]:
     """
-    A front with one handler of 4 credits; return one request's round trip
-    as a function.
+    A front with one handler of 4 credits; return one round trip of
+    C{request} as a function.
     """
     router = _Router()
     dispatcher = Dispatcher(reactor, router, instance="front1")
@@ -71,7 +84,7 @@ def makeFront() -> Callable[[], None]:
     )]
 
     def roundTrip() -> None:
-        connection.dataReceived(REQUEST)
+        connection.dataReceived(request)
         reply[3] = router.last[3]
         dispatcher.replyReceived(reply)
         transport.clear()
@@ -84,12 +97,15 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20000, metavar="N",
                         help="requests per run (default 20000)")
+    parser.add_argument("--head", choices=sorted(HEADS), default="wrk",
+                        help="the request head: wrk's (2 fields, the default) or "
+                        "a browser's (11 fields)")
     parser.add_argument("--runs", type=int, default=5, metavar="R",
                         help="timed runs (default 5)")
     parser.add_argument("--profile", action="store_true",
                         help="one run under cProfile; print the top functions")
     options = parser.parse_args(argv)
-    roundTrip = makeFront()
+    roundTrip = makeFront(HEADS[options.head])
     for _ in range(2000):
         roundTrip()
     if options.profile:
@@ -107,7 +123,7 @@ def main(argv: list[str]) -> int:
             roundTrip()
         runs.append((time.thread_time() - started) / options.requests * 1e6)
     print(
-        f"front Python per request ({sys.implementation.name}): "
+        f"front Python per request ({sys.implementation.name}, {options.head}): "
         f"median {statistics.median(runs):.1f} us, best {min(runs):.1f} us "
         f"({options.requests} requests x {options.runs})"
     )

@@ -11,11 +11,11 @@ calls and I/O thread, epoll, the reactor's turns, the hand-off to a pool
 thread and the GIL passing.  Set beside the handler's CPU per request in
 C{benchmarks/throughput.py} or C{benchmarks/threadcpu.py}, it says how much
 of that is txmp's Python, and C{--profile} says where it goes.  Prints the
-median and best of five runs, in CPU microseconds per request (the
+median and best of the runs (five by default), in CPU microseconds per request (the
 thread's own CPU time).
 
     .venv/bin/python benchmarks/handlerpath.py [--app hello|helloGenerator]
-        [--requests N] [--profile]
+        [--requests N] [--runs R] [--profile]
 """
 
 from __future__ import annotations

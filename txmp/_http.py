@@ -245,6 +245,16 @@ def splitFieldLine(line: bytes) -> tuple[bytes, bytes] | None:
     return name, value
 
 
+# splitFieldLine, cached for lines of up to _CACHED_LINE bytes: a client
+# sends the same field lines with every request of a connection, and a
+# browser's are its User-Agent, Accept, Accept-Language... (a tenth of the
+# front's Python for a browser's head of 11 fields: docs/benchmarks.md, "The
+# front's field lines").  Lines made anew for each request only churn the
+# cache; the size limit bounds what it holds.
+_splitCached = functools.lru_cache(maxsize=512)(splitFieldLine)
+_CACHED_LINE = 256
+
+
 @functools.lru_cache(maxsize=256)
 def checkHost(value: bytes) -> bytes | None:
     """
@@ -357,7 +367,7 @@ class RequestHead:
         self._bytes += len(line) + 2
         if self._fields > self._rules.maxHeaders or self._bytes > self._rules.maxHeaderBytes:
             return 431, False
-        split = splitFieldLine(line)
+        split = _splitCached(line) if len(line) <= _CACHED_LINE else splitFieldLine(line)
         if split is None:
             return 400, False
         name, value = split

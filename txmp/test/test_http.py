@@ -911,6 +911,31 @@ class PureRuleTests(SynchronousTestCase):
         self.assertEqual(checker.fieldLine(b"Host: h"), (None, True))
         self.assertIsNone(checker.end())
 
+    def test_fieldLinesCached(self) -> None:
+        """
+        A field line of up to C{_CACHED_LINE} bytes is split and checked
+        once, not for every head that has it (clients repeat the same lines
+        on every request); a malformed one is refused every time; a longer
+        one is checked each time, and not kept.
+        """
+        from txmp._http import _CACHED_LINE, _splitCached
+
+        def fields(*lines: bytes) -> list[tuple[int | None, bool]]:
+            head = RequestHead(HTTPRules())
+            head.requestLine(b"GET / HTTP/1.1")
+            return [head.fieldLine(line) for line in lines]
+
+        fields(b"X-Cached-Line: a")
+        before = _splitCached.cache_info()
+        self.assertEqual(fields(b"X-Cached-Line: a"), [(None, True)])
+        self.assertEqual(_splitCached.cache_info().hits, before.hits + 1)
+        for _ in range(2):
+            self.assertEqual(fields(b"X-Cached-Line : a"), [(400, False)])
+        long = b"X-Long: " + b"v" * _CACHED_LINE
+        before = _splitCached.cache_info()
+        self.assertEqual(fields(long, long + b"\x01"), [(None, True), (400, False)])
+        self.assertEqual(_splitCached.cache_info(), before)
+
     def test_trust(self) -> None:
         """
         L{isTrusted} checks addresses against networks; nothing is trusted
