@@ -348,7 +348,8 @@ def _checkField(name: str, value: str) -> tuple[tuple[bytes, bytes], bool]:
     return encoded, lowered == "content-length"
 
 
-# _checkField, cached for fields of up to _CACHED_FIELD characters:
+# _checkField, cached for fields of up to _CACHED_FIELD characters (name
+# and value):
 # responses repeat the same few fields, and the check is per field per
 # response (docs/benchmarks.md, "The handler's own Python").  Fields made
 # anew for each response, a session cookie say, only churn the cache; the
@@ -1468,7 +1469,7 @@ class RunningRequest:
                     raise TypeError(f"header must be a (str, str) tuple, not {header!r}")
                 # (A subclass of str is checked as the str it holds.)
                 name, value = str(name), str(value)
-            if len(value) <= _CACHED_FIELD:
+            if len(name) + len(value) <= _CACHED_FIELD:
                 field, isLength = _checkedField(name, value)
             else:
                 field, isLength = _checkField(name, value)

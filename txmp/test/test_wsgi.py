@@ -2007,23 +2007,25 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
 
     def test_longHeaderFieldsNotCached(self) -> None:
         """
-        A response header field with a value longer than C{_CACHED_FIELD}
-        is checked and sent, but not kept in the cache, whose size is
-        bounded in entries only.
+        A response header field longer than C{_CACHED_FIELD} (name and
+        value) is checked and sent, but not kept in the cache, whose size
+        is bounded in entries only.
         """
         from txmp._wsgi import _CACHED_FIELD, _checkedField
 
-        value = "v" * (_CACHED_FIELD + 1)
+        value = "v" * (_CACHED_FIELD - len("X-Long") + 1)
+        name = "X-" + "n" * _CACHED_FIELD
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
-            startResponse("200 OK", [("X-Long", value)])
+            startResponse("200 OK", [("X-Long", value), (name, "v")])
             return [b"ok"]
 
         before = _checkedField.cache_info()
         calls = self.runApp(app)
         self.assertEqual(_checkedField.cache_info(), before)
         self.assertEqual(calls, whole([b"ok"], headers=[
-            (b"X-Long", value.encode("ascii")), (b"Content-Length", b"2"),
+            (b"X-Long", value.encode("ascii")), (name.encode("ascii"), b"v"),
+            (b"Content-Length", b"2"),
         ]))
         self.assertIsInstance(
             self.startResponseError("200 OK", [("X-Long", value + "\n")]), ValueError
