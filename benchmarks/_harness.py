@@ -824,6 +824,37 @@ def median(values: Sequence[float]) -> float:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def timePythonPath(
+    label: str, run: Callable[[], None], count: int, runs: int, profile: bool
+) -> None:
+    """
+    Time one half's own Python (C{frontpath.py}, C{handlerpath.py}): call
+    C{run}, which serves C{count} requests in this thread, C{runs} times, and
+    print the median and best CPU time of this thread per request, in µs;
+    or, with C{profile}, call it once under cProfile and print the
+    functions that took the most time.
+    """
+    import cProfile
+    import pstats
+
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        return
+    perRequest = []
+    for _ in range(runs):
+        started = time.thread_time()
+        run()
+        perRequest.append((time.thread_time() - started) / count * 1e6)
+    print(
+        f"{label} ({sys.implementation.name}): median {median(perRequest):.1f} us, "
+        f"best {min(perRequest):.1f} us ({count} requests x {runs})"
+    )
+
+
 def interleaved(
     targets: dict[str, Callable[[], WrkResult]], rounds: int, log: Callable[[str], None]
 ) -> dict[str, list[WrkResult]]:

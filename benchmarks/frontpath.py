@@ -19,13 +19,10 @@ microseconds per request (the thread's own CPU time).
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
-import statistics
 import sys
-import time
 from typing import Callable
 
+from _harness import timePythonPath
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
@@ -108,24 +105,14 @@ def main(argv: list[str]) -> int:
     roundTrip = makeFront(HEADS[options.head])
     for _ in range(2000):
         roundTrip()
-    if options.profile:
-        profile = cProfile.Profile()
-        profile.enable()
+
+    def run() -> None:
         for _ in range(options.requests):
             roundTrip()
-        profile.disable()
-        pstats.Stats(profile).sort_stats("tottime").print_stats(20)
-        return 0
-    runs = []
-    for _ in range(options.runs):
-        started = time.thread_time()
-        for _ in range(options.requests):
-            roundTrip()
-        runs.append((time.thread_time() - started) / options.requests * 1e6)
-    print(
-        f"front Python per request ({sys.implementation.name}, {options.head}): "
-        f"median {statistics.median(runs):.1f} us, best {min(runs):.1f} us "
-        f"({options.requests} requests x {options.runs})"
+
+    timePythonPath(
+        f"front Python per request, {options.head}'s head", run, options.requests,
+        options.runs, options.profile,
     )
     return 0
 

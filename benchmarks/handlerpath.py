@@ -21,14 +21,11 @@ thread's own CPU time).
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
-import statistics
 import sys
-import time
 from typing import Any, Callable
 
 import benchapps
+from _harness import timePythonPath
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
@@ -163,24 +160,14 @@ def main(argv: list[str]) -> int:
         raise SystemExit(
             f"handlerpath: {returnSocket.sent} replies to {len(warmUp)} requests"
         )
-    if options.profile:
-        profile = cProfile.Profile()
-        profile.enable()
+
+    def run() -> None:
         for message in messages:
             deliver(message)
-        profile.disable()
-        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
-        return 0
-    runs = []
-    for _ in range(options.runs):
-        started = time.thread_time()
-        for message in messages:
-            deliver(message)
-        runs.append((time.thread_time() - started) / len(messages) * 1e6)
-    print(
-        f"handler Python per request ({sys.implementation.name}, {options.app}): "
-        f"median {statistics.median(runs):.1f} us, best {min(runs):.1f} us "
-        f"({len(messages)} requests x {options.runs})"
+
+    timePythonPath(
+        f"handler Python per request, {options.app}", run, len(messages),
+        options.runs, options.profile,
     )
     link.stop()
     return 0
