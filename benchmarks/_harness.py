@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import cProfile
 import os
 import platform
+import pstats
 import re
 import shutil
 import signal
@@ -834,9 +836,6 @@ def timePythonPath(
     or, with C{profile}, call it once under cProfile and print the
     functions that took the most time.
     """
-    import cProfile
-    import pstats
-
     if profile:
         profiler = cProfile.Profile()
         profiler.enable()

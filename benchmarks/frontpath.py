@@ -29,7 +29,7 @@ from twisted.internet.testing import StringTransport
 
 from txmp import protocol
 from txmp._dispatch import Dispatcher
-from txmp._front import FrontFactory
+from txmp._front import FrontConnection, FrontFactory
 
 HANDLER = b"handler-a"
 # The request heads: as wrk sends them, and as a browser asks for a
@@ -45,10 +45,14 @@ HEADS = {
         b"Sec-Fetch-Mode: no-cors\r\nSec-Fetch-Site: same-origin\r\nPriority: u=2\r\n\r\n"
     ),
 }
-HEADERS = [(b"Content-Type", b"text/plain"), (b"Content-Length", b"13")]
+# The reply, encoded once: only its request id (frame 3) changes.
+REPLY = protocol.encodeResponse(
+    b"", 200, b"OK", [(b"Content-Type", b"text/plain"), (b"Content-Length", b"13")],
+    [b"Hello, world!"], False, True,
+)
 
 
-class _Router:
+class Router:
     """
     The front's send socket: keeps the last message sent.
     """
@@ -60,25 +64,35 @@ class _Router:
         self.last = frames
 
 
-def makeFront(request: bytes) -> Callable[[], None]:
+def frontConnection(
+    router: Router, packed: bool = False
+) -> tuple[Dispatcher, FrontConnection, StringTransport]:
     """
-    A front with one handler of 4 credits; return one round trip of
-    C{request} as a function.
+    A front sending on C{router}, with one handler of 4 credits (that takes
+    packed messages, if C{packed}), and one client connection to it on a
+    L{StringTransport}.
     """
-    router = _Router()
     dispatcher = Dispatcher(reactor, router, instance="front1")
-    dispatcher.controlReceived([HANDLER, *protocol.encodeHello("a", 4)])
-    site = FrontFactory(dispatcher, reactor)
-    connection = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    dispatcher.controlReceived([HANDLER, *protocol.encodeHello("a", 4, packed=packed)])
+    connection = FrontFactory(dispatcher, reactor).buildProtocol(
+        IPv4Address("TCP", "127.0.0.1", 40000)
+    )
     transport = StringTransport(
         hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
         peerAddress=IPv4Address("TCP", "127.0.0.1", 40000),
     )
     connection.makeConnection(transport)
-    # The reply, encoded once: only its request id changes.
-    reply = [HANDLER, *protocol.encodeResponse(
-        b"", 200, b"OK", HEADERS, [b"Hello, world!"], False, True
-    )]
+    return dispatcher, connection, transport
+
+
+def makeFront(request: bytes) -> Callable[[], None]:
+    """
+    A front with one handler of 4 credits; return one round trip of
+    C{request} as a function.
+    """
+    router = Router()
+    dispatcher, connection, transport = frontConnection(router)
+    reply = [HANDLER, *REPLY]
 
     def roundTrip() -> None:
         connection.dataReceived(request)

@@ -1,7 +1,8 @@
 """
 The handler's own Python per request, without ZeroMQ, sockets, threads or
 a running reactor: C{REQ} messages as a front sends them (packed, made by
-the front's own L{Dispatcher} from keep-alive GETs) delivered to one
+the front's own L{Dispatcher} from keep-alive GETs, set up as
+C{frontpath.py} sets it up) delivered to one
 L{FrontLink}, whose L{WSGIRunner} runs the application at once in the
 calling thread, as an application thread would, and whose reply goes to
 a return socket that keeps it.
@@ -26,74 +27,40 @@ from typing import Any, Callable
 
 import benchapps
 from _harness import timePythonPath
+from frontpath import HANDLER, HEADS, REPLY, Router, frontConnection
 from twisted.internet import reactor
-from twisted.internet.address import IPv4Address
-from twisted.internet.testing import StringTransport
 
 from txmp import protocol
-from txmp._dispatch import Dispatcher
-from txmp._front import FrontFactory
 from txmp._handler import FrontLink
 from txmp._wsgi import WSGIRunner
-
-HANDLER = b"handler-a"
-REQUEST = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\n\r\n"
 
 
 class _Socket:
     """
-    A handler's socket: keeps the last message sent.
+    A handler's socket: counts the messages sent.
     """
 
     def __init__(self) -> None:
-        self.last: list[bytes] = []
         self.sent = 0
 
     def send(self, frames: list[bytes]) -> None:
-        self.last = frames
         self.sent += 1
-
-
-class _Router:
-    """
-    The front's send socket: keeps every message sent.
-    """
-
-    def __init__(self) -> None:
-        self.messages: list[list[bytes]] = []
-
-    def send(self, frames: list[bytes]) -> None:
-        self.messages.append(frames)
 
 
 def requests(count: int) -> list[list[bytes]]:
     """
     C{count} C{REQ} messages (without the handler's routing id), as a front
-    sends them to a handler that says C{packed=1}: GETs of C{/} on one
+    sends them to a handler that says C{packed=1}: wrk's GETs of C{/} on one
     keep-alive connection, each answered so that the next can go.
     """
-    router = _Router()
-    dispatcher = Dispatcher(reactor, router, instance="front1")
-    dispatcher.controlReceived(
-        [HANDLER, *protocol.encodeHello("a", 4, packed=True)]
-    )
-    connection = FrontFactory(dispatcher, reactor).buildProtocol(
-        IPv4Address("TCP", "127.0.0.1", 40000)
-    )
-    connection.makeConnection(StringTransport(
-        hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
-        peerAddress=IPv4Address("TCP", "127.0.0.1", 40000),
-    ))
-    reply = [HANDLER, *protocol.encodeResponse(
-        b"", 200, b"OK", [(b"Content-Length", b"13")], [b"Hello, world!"],
-        False, True,
-    )]
+    router = Router()
+    dispatcher, connection, _transport = frontConnection(router, packed=True)
+    reply = [HANDLER, *REPLY]
     messages = []
     for _ in range(count):
-        connection.dataReceived(REQUEST)
-        sent = router.messages[-1]
-        messages.append(sent[1:])
-        reply[3] = protocol.unpack(sent[1:])[2]
+        connection.dataReceived(HEADS["wrk"])
+        messages.append(router.last[1:])
+        reply[3] = protocol.unpack(router.last[1:])[2]
         dispatcher.replyReceived(reply)
         reactor.runUntilCurrent()
     connection.transport.loseConnection()

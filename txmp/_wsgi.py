@@ -348,12 +348,11 @@ def _checkField(name: str, value: str) -> tuple[tuple[bytes, bytes], bool]:
     return encoded, lowered == "content-length"
 
 
-# _checkField, cached for fields of up to _CACHED_FIELD characters (name
-# and value):
-# responses repeat the same few fields, and the check is per field per
-# response (docs/benchmarks.md, "The handler's own Python").  Fields made
-# anew for each response, a session cookie say, only churn the cache; the
-# size limit bounds what it holds.
+# _checkField, cached for fields of up to _CACHED_FIELD characters (name and
+# value): responses repeat the same few fields, and the check is per field
+# per response (docs/benchmarks.md, "The handler's own Python").  Fields
+# made anew for each response, a session cookie say, only churn the cache;
+# the size limit bounds what it holds.
 _checkedField = lru_cache(maxsize=512)(_checkField)
 _CACHED_FIELD = 256
 

@@ -285,12 +285,18 @@ class _Registration:
 
     meta: dict[str, str]
 
+    def _says(self, flag: str) -> bool:
+        """
+        Whether C{meta} sets C{flag} (C{flag=1}).
+        """
+        return self.meta.get(flag) == "1"
+
     @property
     def packed(self) -> bool:
         """
         Whether the sender takes packed messages (C{packed=1}).
         """
-        return self.meta.get("packed") == "1"
+        return self._says("packed")
 
 
 @dataclass
@@ -372,7 +378,7 @@ class Welcome(_Registration):
         Whether the front takes a request's credit back from its complete
         C{RESP}.
         """
-        return self.meta.get("credit_in_reply") == "1"
+        return self._says("credit_in_reply")
 
     @property
     def creditInEnd(self) -> bool:
@@ -380,7 +386,7 @@ class Welcome(_Registration):
         Whether the front takes a request's credit back from C{LAST}, the
         C{END} that says so.
         """
-        return self.meta.get("credit_in_end") == "1"
+        return self._says("credit_in_end")
 
 
 @dataclass
