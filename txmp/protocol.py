@@ -511,6 +511,33 @@ def encodeCancel(requestId: bytes) -> list[bytes]:
     return [VERSION, CANCEL, requestId]
 
 
+def _attributes(
+    given: Sequence[tuple[bytes, bytes | None]], meta: Mapping[str, str]
+) -> bytes:
+    """
+    The attribute frame of a C{HELLO} or C{WELCOME}: the attributes of
+    C{given} whose value is not L{None}, in order, then those of C{meta}, as
+    given.
+    """
+    pairs = [(name, value) for name, value in given if value is not None]
+    pairs.extend((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
+    return encodePairs(pairs)
+
+
+def _optionalInt(value: int | None) -> bytes | None:
+    """
+    An integer attribute's value (L{encodeInt}), or L{None} for one not sent.
+    """
+    return None if value is None else encodeInt(value)
+
+
+def _flagValue(on: bool) -> bytes | None:
+    """
+    A flag attribute's value: C{1} if it is on; L{None} (not sent) if not.
+    """
+    return b"1" if on else None
+
+
 def encodeHello(
     name: str,
     credits: int,
@@ -529,15 +556,17 @@ def encodeHello(
         L{None} not to say.
     @param packed: whether the handler takes packed messages (C{packed=1}).
     """
-    pairs = [(b"name", name.encode("utf-8")), (b"credits", encodeInt(credits))]
-    if window is not None:
-        pairs.append((b"window", encodeInt(window)))
-    if sequence is not None:
-        pairs.append((b"hello", encodeInt(sequence)))
-    if packed:
-        pairs.append((b"packed", b"1"))
-    pairs.extend((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
-    return [VERSION, HELLO, encodePairs(pairs)]
+    attributes = _attributes(
+        [
+            (b"name", name.encode("utf-8")),
+            (b"credits", encodeInt(credits)),
+            (b"window", _optionalInt(window)),
+            (b"hello", _optionalInt(sequence)),
+            (b"packed", _flagValue(packed)),
+        ],
+        meta,
+    )
+    return [VERSION, HELLO, attributes]
 
 
 def encodeWelcome(
@@ -567,23 +596,19 @@ def encodeWelcome(
     @param creditInEnd: whether it takes a request's credit back from
         C{LAST} (C{credit_in_end=1}).
     """
-    pairs = []
-    if front is not None:
-        pairs.append((b"front", front.encode("utf-8")))
-    if heartbeat is not None:
-        pairs.append((b"heartbeat", encodeDecimal(heartbeat)))
-    if creditInReply:
-        pairs.append((b"credit_in_reply", b"1"))
-    if maxMessage is not None:
-        pairs.append((b"max_message", encodeInt(maxMessage)))
-    if registered is not None:
-        pairs.append((b"registered", encodeInt(registered)))
-    if packed:
-        pairs.append((b"packed", b"1"))
-    if creditInEnd:
-        pairs.append((b"credit_in_end", b"1"))
-    pairs.extend((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
-    return [VERSION, WELCOME, encodePairs(pairs)]
+    attributes = _attributes(
+        [
+            (b"front", None if front is None else front.encode("utf-8")),
+            (b"heartbeat", None if heartbeat is None else encodeDecimal(heartbeat)),
+            (b"credit_in_reply", _flagValue(creditInReply)),
+            (b"max_message", _optionalInt(maxMessage)),
+            (b"registered", _optionalInt(registered)),
+            (b"packed", _flagValue(packed)),
+            (b"credit_in_end", _flagValue(creditInEnd)),
+        ],
+        meta,
+    )
+    return [VERSION, WELCOME, attributes]
 
 
 def encodeCredit(credits: int) -> list[bytes]:
