@@ -22,7 +22,12 @@ Threads and the reactor:
     L{threading.Condition} in one thread: each C{wait} runs the next step
     the test scripted; L{CountingCondition} is a real one that counts.
   - L{ClosingTransport} stands for a client's TCP transport that, asked
-    to close, holds its data, and records an abort.
+    to close, holds its data, and records an abort;
+    L{TCPStringTransport} for one that records its C{TCP_NODELAY};
+    L{WriteRecordingTransport} for one that records each write.
+  - L{FakePort} and L{FakeTCPPort} stand for listening ports, and
+    L{FakeFileLimits} for the process's limits on open files, as the
+    front's limit on connections (L{txmp._accept}) sees them.
 
 ZeroMQ:
 
@@ -53,7 +58,8 @@ The front:
     the L{Dispatcher}, the L{FrontFactory}, its L{FrontConnection} (with a
     transport that fills) and a L{txmp._dispatch.Reply}.
   - L{FinishedRequest} stands for a finished Twisted Web request, as an
-    access log reads it.
+    access log reads it, and L{FailingFile} for a file it cannot write
+    to (a full disk).
   - L{FrontTestCase} is a front (a L{Dispatcher} with one handler
     registered, served by a L{FrontFactory}) on a L{MemorySocket} and a
     L{Clock}, fed raw HTTP over L{StringTransport}s, and
@@ -68,6 +74,7 @@ reactor.
 from __future__ import annotations
 
 import io
+import resource
 import threading
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -85,10 +92,13 @@ from twisted.internet.error import (
     ReactorNotRunning,
 )
 from twisted.internet.interfaces import (
+    IAddress,
     IProcessProtocol,
     IProcessTransport,
+    IPushProducer,
     IReactorFromThreads,
     ISSLTransport,
+    ITCPTransport,
 )
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -603,6 +613,117 @@ class ClosingTransport(StringTransport):
     def abortConnection(self) -> None:
         self.aborted = True
         StringTransport.abortConnection(self)
+
+
+@implementer(ITCPTransport)
+class TCPStringTransport(StringTransport):
+    """
+    A client's TCP transport: a L{StringTransport} that provides
+    L{ITCPTransport}, as the front's connections do (Twisted's
+    C{tcp.Server}), and records its C{TCP_NODELAY} setting.
+
+    @ivar noDelay: what C{setTcpNoDelay} set last.
+    """
+
+    noDelay = False
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        self.noDelay = enabled
+
+    def getTcpNoDelay(self) -> bool:
+        return self.noDelay
+
+    def setTcpKeepAlive(self, enabled: bool) -> None:
+        pass
+
+    def getTcpKeepAlive(self) -> bool:
+        return False
+
+    def loseWriteConnection(self) -> None:
+        self.loseConnection()
+
+
+class WriteRecordingTransport(StringTransport):
+    """
+    A client's transport (a L{StringTransport}) that records what each
+    C{write} call wrote.
+
+    @ivar writes: the data of each call, in order.
+    """
+
+    def __init__(
+        self, hostAddress: IAddress | None = None, peerAddress: IAddress | None = None
+    ) -> None:
+        StringTransport.__init__(self, hostAddress, peerAddress)
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        StringTransport.write(self, data)
+
+
+@implementer(IPushProducer)
+class FakePort:
+    """
+    A listening port, as the front's L{txmp._accept.AcceptLimit} sees one:
+    a push producer of connections.
+
+    @ivar calls: C{"pause"}, C{"resume"} and C{"stop"}, in order.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def pauseProducing(self) -> None:
+        self.calls.append("pause")
+
+    def resumeProducing(self) -> None:
+        self.calls.append("resume")
+
+    def stopProducing(self) -> None:
+        self.calls.append("stop")
+
+
+class FakeTCPPort(FakePort):
+    """
+    A listening TCP port of Twisted's (C{tcp.Port}): it accepts up to
+    C{numberAccepts} connections each time it is readable, and sets that
+    number itself after each batch (see L{txmp._accept._BatchAccepting});
+    it starts at Twisted's.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.numberAccepts = 100
+
+
+class FakeFileLimits:
+    """
+    A process's limits on open files, as L{resource.getrlimit} and
+    L{resource.setrlimit} give and set them, for
+    L{txmp._accept.raiseFileLimit}.
+
+    @ivar limits: the soft and hard limits.
+    @ivar refuse: an exception type that C{setrlimit} raises, as the kernel
+        refuses a limit, or L{None}.
+    @ivar set: the limits set, in order.
+    """
+
+    def __init__(self, soft: int, hard: int, refuse: type[Exception] | None = None) -> None:
+        self.limits = (soft, hard)
+        self.refuse = refuse
+        self.set: list[tuple[int, int]] = []
+
+    def getrlimit(self, which: int, /) -> tuple[int, int]:
+        assert which == resource.RLIMIT_NOFILE
+        return self.limits
+
+    def setrlimit(self, which: int, limits: tuple[int, int], /) -> None:
+        assert which == resource.RLIMIT_NOFILE
+        if self.refuse is not None:
+            raise self.refuse("refused")
+        self.set.append(limits)
+        self.limits = limits
 
 
 # -- ZeroMQ ---------------------------------------------------------------------
@@ -1289,6 +1410,21 @@ class RecordingFile(io.BytesIO):
         """
         self.sizes.append(size)
         return super().read(size)
+
+
+class FailingFile(io.StringIO):
+    """
+    A text file, as the access log writes to, whose writes raise C{error},
+    unless it is L{None}: set it to C{OSError(errno.ENOSPC, ...)} for a
+    full disk.
+    """
+
+    error: Exception | None = None
+
+    def write(self, text: str, /) -> int:
+        if self.error is not None:
+            raise self.error
+        return super().write(text)
 
 
 # -- the front ------------------------------------------------------------------

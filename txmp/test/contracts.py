@@ -20,7 +20,9 @@ it (as they may not import each other).
 
 from __future__ import annotations
 
+import errno
 import inspect
+import resource
 from collections.abc import Generator, Iterable, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Callable
@@ -972,3 +974,56 @@ class FileReadTestsMixin(_TestCase):
         )
         f.close()
         self.assertTrue(f.closed)
+
+
+class FileLimitsTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FakeFileLimits} and the L{resource} module both do
+    as L{txmp._accept.raiseFileLimit} uses them: C{getrlimit} of
+    C{RLIMIT_NOFILE} gives the soft and hard limits on open files, two
+    integers, the soft one at most the hard one; C{setrlimit} sets them.
+
+    Hook: C{makeLimits()} returns an object with C{getrlimit} and
+    C{setrlimit}, whose limits the test may change (and the case puts back).
+    """
+
+    makeLimits: Callable[[], Any]
+
+    def test_setAndGet(self) -> None:
+        """
+        The limits are two integers, soft first; a lower soft limit set is
+        the one got.
+        """
+        limits = self.makeLimits()
+        soft, hard = limits.getrlimit(resource.RLIMIT_NOFILE)
+        self.assertEqual((type(soft), type(hard)), (int, int))
+        self.assertTrue(hard == resource.RLIM_INFINITY or soft <= hard)
+        lower = max(1, soft - 1)
+        limits.setrlimit(resource.RLIMIT_NOFILE, (lower, hard))
+        self.assertEqual(limits.getrlimit(resource.RLIMIT_NOFILE), (lower, hard))
+
+
+class FullFileTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FailingFile}, its C{error} a full disk's, and a
+    file on a full disk both do as L{txmp._access.AccessLog} writes a line
+    and flushes it: raise C{OSError} with C{ENOSPC}.
+
+    Hook: C{makeFullFile()} returns a text file open for writing, on a full
+    disk.
+    """
+
+    makeFullFile: Callable[[], Any]
+
+    def test_full(self) -> None:
+        """
+        Writing a line and flushing it raises C{ENOSPC}.
+        """
+        f = self.makeFullFile()
+
+        def writeLine() -> None:
+            f.write("a line\n")
+            f.flush()
+
+        error = self.assertRaises(OSError, writeLine)
+        self.assertEqual(error.errno, errno.ENOSPC)

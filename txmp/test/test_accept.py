@@ -7,42 +7,16 @@ from __future__ import annotations
 
 import resource
 
-from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
 
 from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit
 from txmp._defaults import FD_RESERVE, MAX_CONNECTIONS_LOG_INTERVAL
-from txmp.testing import FrontTestCase
+from txmp.testing import FakeFileLimits, FakePort, FakeTCPPort, FrontTestCase
 
 NOFILE = resource.RLIMIT_NOFILE
 INFINITY = resource.RLIM_INFINITY
-
-
-class _Limits:
-    """
-    A process's limits on open files, for L{raiseFileLimit}.
-
-    @ivar set: the limits set, in order.
-    """
-
-    def __init__(self, soft: int, hard: int, refuse: type[Exception] | None = None) -> None:
-        self.limits = (soft, hard)
-        self.refuse = refuse
-        self.set: list[tuple[int, int]] = []
-
-    def getrlimit(self, which: int) -> tuple[int, int]:
-        assert which == NOFILE
-        return self.limits
-
-    def setrlimit(self, which: int, limits: tuple[int, int]) -> None:
-        assert which == NOFILE
-        if self.refuse is not None:
-            raise self.refuse("refused")
-        self.set.append(limits)
-        self.limits = limits
 
 
 class RaiseFileLimitTests(SynchronousTestCase):
@@ -54,7 +28,7 @@ class RaiseFileLimitTests(SynchronousTestCase):
         """
         A soft limit below the hard one is raised to it.
         """
-        limits = _Limits(1024, 524288)
+        limits = FakeFileLimits(1024, 524288)
         self.assertEqual(raiseFileLimit(limits.getrlimit, limits.setrlimit), (1024, 524288))
         self.assertEqual(limits.set, [(524288, 524288)])
 
@@ -62,7 +36,7 @@ class RaiseFileLimitTests(SynchronousTestCase):
         """
         A soft limit at the hard one is left alone.
         """
-        limits = _Limits(4096, 4096)
+        limits = FakeFileLimits(4096, 4096)
         self.assertEqual(raiseFileLimit(limits.getrlimit, limits.setrlimit), (4096, 4096))
         self.assertEqual(limits.set, [])
 
@@ -70,7 +44,7 @@ class RaiseFileLimitTests(SynchronousTestCase):
         """
         No limit is set to infinity: the soft limit stays.
         """
-        limits = _Limits(1024, INFINITY)
+        limits = FakeFileLimits(1024, INFINITY)
         self.assertEqual(raiseFileLimit(limits.getrlimit, limits.setrlimit), (1024, 1024))
         self.assertEqual(limits.set, [])
 
@@ -79,7 +53,7 @@ class RaiseFileLimitTests(SynchronousTestCase):
         If the kernel refuses the new limit, the soft limit stays.
         """
         for error in (ValueError, OSError):
-            limits = _Limits(1024, 4096, refuse=error)
+            limits = FakeFileLimits(1024, 4096, refuse=error)
             self.assertEqual(raiseFileLimit(limits.getrlimit, limits.setrlimit), (1024, 1024))
 
 
@@ -103,39 +77,6 @@ class DefaultMaxConnectionsTests(SynchronousTestCase):
         self.assertEqual(defaultMaxConnections(1), 1)
 
 
-@implementer(IPushProducer)
-class _Port:
-    """
-    A listening port: a push producer of connections.
-
-    @ivar calls: C{"pause"} and C{"resume"}, in order.
-    """
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def pauseProducing(self) -> None:
-        self.calls.append("pause")
-
-    def resumeProducing(self) -> None:
-        self.calls.append("resume")
-
-    def stopProducing(self) -> None:
-        self.calls.append("stop")
-
-
-class _BatchPort(_Port):
-    """
-    A listening port of Twisted's: it accepts up to C{numberAccepts}
-    connections each time it is readable, and sets that number itself
-    after each batch (see L{txmp._accept._BatchAccepting}).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.numberAccepts = 100
-
-
 class AcceptLimitTests(SynchronousTestCase):
     """
     Tests for L{AcceptLimit}.
@@ -144,7 +85,7 @@ class AcceptLimitTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.limit = AcceptLimit(self.clock, 3)
-        self.ports = [_Port(), _Port()]
+        self.ports = [FakePort(), FakePort()]
         for port in self.ports:
             self.limit.addPort(port)
 
@@ -179,7 +120,7 @@ class AcceptLimitTests(SynchronousTestCase):
         too.
         """
         self.limit.connectionsChanged(3)
-        late = _Port()
+        late = FakePort()
         self.limit.addPort(late)
         self.assertEqual(late.calls, ["pause"])
 
@@ -199,7 +140,7 @@ class AcceptLimitTests(SynchronousTestCase):
         close, and once a batch is over (the port resets its batch size as
         it ends one, after the connections it opened were counted).
         """
-        port = _BatchPort()
+        port = FakeTCPPort()
         self.limit.addPort(port)
         self.assertEqual(port.numberAccepts, 3)
         self.limit.connectionsChanged(1)
@@ -223,7 +164,7 @@ class AcceptLimitTests(SynchronousTestCase):
         limited again once it is over.
         """
         limit = AcceptLimit(self.clock, 1000)
-        port = _BatchPort()
+        port = FakeTCPPort()
         limit.addPort(port)
         limit.connectionsChanged(1)
         self.assertEqual(self.clock.getDelayedCalls(), [])
@@ -270,7 +211,7 @@ class FrontFactoryLimitTests(FrontTestCase):
         The ports pause when the factory's connections reach the limit, and
         resume when one of them closes.
         """
-        port = _Port()
+        port = FakePort()
         self.site.acceptLimit = limit = AcceptLimit(self.clock, 2)
         limit.addPort(port)
         first, _ = self.connect()
@@ -287,7 +228,7 @@ class FrontFactoryLimitTests(FrontTestCase):
         counted: the ports stay paused, and resume only when one of those
         counted closes.
         """
-        port = _Port()
+        port = FakePort()
         self.site.acceptLimit = limit = AcceptLimit(self.clock, 1)
         limit.addPort(port)
         first, _ = self.connect()

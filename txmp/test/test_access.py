@@ -16,23 +16,10 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._access import AccessLog
-from txmp.testing import FinishedRequest
+from txmp.testing import FailingFile, FinishedRequest
 
 # 2026-12-01 21:30:05.250 UTC
 NOW = 1796160605.25
-
-
-class FailingFile(io.StringIO):
-    """
-    A file whose writes raise C{error}, unless it is L{None}.
-    """
-
-    error: Exception | None = None
-
-    def write(self, text: str) -> int:
-        if self.error is not None:
-            raise self.error
-        return super().write(text)
 
 
 def finishedRequest() -> FinishedRequest:

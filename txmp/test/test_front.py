@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import datetime
 import errno
-from typing import Any, cast
+from typing import cast
 
 from twisted.internet.abstract import FileDescriptor
-from twisted.internet.interfaces import IProtocolNegotiationFactory, ITCPTransport
+from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import ILogObserver, LogEvent, Logger
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
 
 import twisted
 from txmp import __version__, _front, protocol
@@ -41,6 +40,8 @@ from txmp.testing import (
     FrontTestCase,
     ParsedResponse,
     RecordingReply,
+    TCPStringTransport,
+    WriteRecordingTransport,
     WritingConnection,
     httpHead,
 )
@@ -56,47 +57,6 @@ try:
 except ImportError:
     # The tls extra is not installed (Debian's PyPy 3.9: setup.cfg).
     ssl = None  # type: ignore[assignment]
-
-
-@implementer(ITCPTransport)
-class TCPStringTransport(StringTransport):
-    """
-    A L{StringTransport} that says it is a TCP connection and records its
-    C{TCP_NODELAY} setting.
-    """
-
-    noDelay = False
-
-    def setTcpNoDelay(self, enabled: bool) -> None:
-        self.noDelay = enabled
-
-    def getTcpNoDelay(self) -> bool:
-        return self.noDelay
-
-    def setTcpKeepAlive(self, enabled: bool) -> None:
-        pass
-
-    def getTcpKeepAlive(self) -> bool:
-        return False
-
-    def loseWriteConnection(self) -> None:
-        self.loseConnection()
-
-
-class WriteRecordingTransport(StringTransport):
-    """
-    A L{StringTransport} that records what each C{write} call wrote.
-
-    @ivar writes: the data of each call, in order.
-    """
-
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.writes: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-        super().write(data)
 
 
 class NoDelayTests(FrontTestCase):

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from typing import Any, Callable, cast
 
 from twisted.internet import reactor as globalReactor
+from twisted.internet import tcp
 from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.interfaces import IReactorFromThreads
-from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.interfaces import IPushProducer, IReactorFromThreads, IReactorTCP
+from twisted.internet.protocol import ProcessProtocol, ServerFactory
 from twisted.internet.selectreactor import SelectReactor
 from twisted.logger import capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
@@ -47,7 +48,7 @@ from txmp.test.contracts import (
 )
 from txmp.test.services import ServicesTestCase, ipcDirectory
 from txmp.test.test_docs import sourceTree
-from txmp.testing import CountingCondition
+from txmp.testing import CountingCondition, FakePort, FakeTCPPort
 
 # Every reactor provides what the services need (txmp._interfaces).
 reactor = cast(IFrontReactor, globalReactor)
@@ -625,3 +626,25 @@ class ReactorLifeContractTests(ReactorLifeTestsMixin, SynchronousTestCase):
 
     def runReactor(self, reactor: SelectReactor) -> None:
         reactor.run(installSignalHandlers=False)
+
+
+class ListeningPortContractTests(TestCase):
+    """
+    A listening TCP port of Twisted's is what L{FakeTCPPort} stands for.
+    """
+
+    def test_port(self) -> None:
+        """
+        It is a push producer (as L{FakePort} is), and accepts
+        C{numberAccepts} connections a batch, from L{FakeTCPPort}'s number.
+        """
+        # (Twisted types it as an IListeningPort: it is a tcp.Port.)
+        port = cast(
+            tcp.Port,
+            IReactorTCP(globalReactor).listenTCP(0, ServerFactory(), interface="127.0.0.1"),
+        )
+        self.addCleanup(port.stopListening)
+        self.assertTrue(IPushProducer.providedBy(port))
+        self.assertTrue(IPushProducer.providedBy(FakePort()))
+        self.assertEqual(port.numberAccepts, FakeTCPPort().numberAccepts)
+

@@ -9,9 +9,12 @@ L{txmp.test.test_integration}), and what only the fakes do.
 from __future__ import annotations
 
 import ast
+import errno
 import io
 import itertools
+import os
 import re
+import resource
 import threading
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any, Callable
@@ -20,6 +23,7 @@ import zmq
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ReactorAlreadyRunning
+from twisted.internet.interfaces import ITCPTransport, ITransport
 from twisted.internet.process import Process
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.threads import deferToThreadPool
@@ -42,7 +46,9 @@ from txmp.test.contracts import (
     CallbackThreadPoolTestsMixin,
     ConditionTestsMixin,
     FakeSide,
+    FileLimitsTestsMixin,
     FileReadTestsMixin,
+    FullFileTestsMixin,
     RawRouterTestsMixin,
     RawSocketTestsMixin,
     ReactorCallsTestsMixin,
@@ -57,8 +63,11 @@ from txmp.testing import (
     ClosingIterable,
     ClosingTransport,
     CountingCondition,
+    FailingFile,
     FakeDispatcher,
+    FakeFileLimits,
     FakeFrontFactory,
+    FakePort,
     FakeProcess,
     FakeRawSocket,
     FakeReactor,
@@ -75,6 +84,8 @@ from txmp.testing import (
     RecordingSink,
     ScriptedCondition,
     SynchronousThreadPool,
+    TCPStringTransport,
+    WriteRecordingTransport,
     WritingConnection,
     requestHead,
     runningReactor,
@@ -186,6 +197,63 @@ class BytesIOContractTests(FileReadTestsMixin, SynchronousTestCase):
 
     def makeFile(self, data: bytes) -> io.BytesIO:
         return io.BytesIO(data)
+
+
+class FakeFileLimitsContractTests(FileLimitsTestsMixin, SynchronousTestCase):
+    """
+    L{FakeFileLimits} gets and sets limits as the L{resource} module does.
+    """
+
+    def makeLimits(self) -> FakeFileLimits:
+        return FakeFileLimits(1024, 4096)
+
+
+class ResourceContractTests(FileLimitsTestsMixin, SynchronousTestCase):
+    """
+    The L{resource} module (the real side: a system call, no socket or
+    thread) gets and sets this process's limits as L{FakeFileLimits} does.
+    """
+
+    def makeLimits(self) -> Any:
+        before = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, before)
+        return resource
+
+
+class FailingFileContractTests(FullFileTestsMixin, SynchronousTestCase):
+    """
+    L{FailingFile}, its error a full disk's, fails as a file on a full disk
+    does.
+    """
+
+    def makeFullFile(self) -> FailingFile:
+        f = FailingFile()
+        f.error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return f
+
+
+class DevFullContractTests(FullFileTestsMixin, SynchronousTestCase):
+    """
+    C{/dev/full} (the real side: Linux's full disk) fails as L{FailingFile}
+    does.
+    """
+
+    if not os.path.exists("/dev/full"):
+        skip = "no /dev/full"
+
+    def makeFullFile(self) -> io.TextIOWrapper:
+        # Closed by the cleanup, which outlives the test's failed flush.
+        f = open("/dev/full", "w")  # noqa: SIM115
+
+        def close() -> None:
+            # Closing flushes what the failed flush kept, and fails again.
+            try:
+                f.close()
+            except OSError:
+                pass
+
+        self.addCleanup(close)
+        return f
 
 
 class SynchronousThreadPoolContractTests(CallbackThreadPoolTestsMixin, SynchronousTestCase):
@@ -347,6 +415,13 @@ class SignatureTests(SynchronousTestCase):
         """
         for fake, real, names in [
             (ClosingTransport, tcp.Connection, "abortConnection"),
+            (
+                TCPStringTransport,
+                tcp.Server,
+                "setTcpNoDelay getTcpNoDelay setTcpKeepAlive getTcpKeepAlive "
+                "loseWriteConnection",
+            ),
+            (FakePort, tcp.Port, "pauseProducing resumeProducing stopProducing"),
             (FakeDispatcher, Dispatcher, "newRequestId submit"),
             (FakeFrontFactory, FrontFactory, "requestDone date"),
             (
@@ -439,6 +514,24 @@ class SynchronousThreadPoolTests(SynchronousTestCase):
         self.assertNoResult(d)
         reactor.flush()
         self.assertEqual(self.successResultOf(d), "done")
+
+
+class TransportInterfacesTests(SynchronousTestCase):
+    """
+    The transports of L{txmp.testing} provide the interfaces of those they
+    stand for.
+    """
+
+    def test_interfaces(self) -> None:
+        """
+        L{TCPStringTransport} provides L{ITCPTransport}, as Twisted's
+        C{tcp.Server} does; L{WriteRecordingTransport} and
+        L{ClosingTransport} provide L{ITransport}.
+        """
+        self.assertTrue(ITCPTransport.implementedBy(tcp.Server))
+        self.assertTrue(verifyObject(ITCPTransport, TCPStringTransport()))
+        self.assertTrue(verifyObject(ITransport, WriteRecordingTransport()))
+        self.assertTrue(verifyObject(ITransport, ClosingTransport()))
 
 
 class FakeReactorTests(SynchronousTestCase):
@@ -653,6 +746,22 @@ _NOT_FAKES = {
 }
 
 
+# Classes at the top level of the unit tests' modules that are neither test
+# cases nor suites, and stand for nothing.
+_NOT_TESTS = {
+    # The two sides of a shared suite (txmp.test.contracts).
+    ("contracts.py", "FakeSide"),
+    ("contracts.py", "RealSide"),
+    # The two ends of a real TCP or UNIX connection.
+    ("test_eager.py", "_Server"),
+    ("test_eager.py", "_Client"),
+    # The real AccessLog, counting its close calls.
+    ("test_front.py", "_CountedAccessLog"),
+    # Reads the lines of a real twistd process.
+    ("test_integration.py", "_Lines"),
+}
+
+
 def fakesDefined(source: str) -> list[str]:
     """
     The names of the classes defined in C{source}, at any depth, that look
@@ -698,6 +807,25 @@ class NoFakesInTestsTests(SynchronousTestCase):
                         for name in fakesDefined(module.getContent().decode("utf-8"))
                         if (relative, name) not in _NOT_FAKES
                     )
+        self.assertEqual(found, [])
+
+    def test_unitTestModulesDefineTests(self) -> None:
+        """
+        A module under C{txmp/test} defines, at its top level, test cases
+        and suites (C{...Tests}, C{...TestCase}, C{...Mixin}), and no other
+        class but those in C{_NOT_TESTS}, which stand for nothing: so a
+        fake named otherwise than L{fakesDefined} looks for is found too.
+        (A class made inside one test, for it alone, is that test's.)
+        """
+        directory = FilePath(txmp.__file__).parent().child("test")
+        found = [
+            (module.basename(), node.name)
+            for module in directory.globChildren("*.py")
+            for node in ast.parse(module.getContent().decode("utf-8")).body
+            if isinstance(node, ast.ClassDef)
+            and not node.name.endswith(("Tests", "TestCase", "Mixin"))
+            and (module.basename(), node.name) not in _NOT_TESTS
+        ]
         self.assertEqual(found, [])
 
     def test_rule(self) -> None:
