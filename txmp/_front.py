@@ -1423,8 +1423,11 @@ class FrontConnection(Protocol):
             self.abort()
             return
         extra = [b"X-Request-Id: " + refusal.requestId] if refusal.requestId else []
+        # No body to HEAD, as for any response to it (RFC 9110 section
+        # 9.3.2): its client would take one for the next response.
         response, refusal.sentLength = plainResponse(
-            b"HTTP/1.1", status, self.factory.date(), extra, connection=b"close"
+            b"HTTP/1.1", status, self.factory.date(), extra, connection=b"close",
+            withBody=refusal.method != b"HEAD",
         )
         self.transport.write(response)
         # Counted and logged as the requests answered by handlers are.

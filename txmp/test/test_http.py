@@ -449,6 +449,79 @@ class HeaderTests(FrontTestCase):
         )
 
 
+class HeadRefusalTests(FrontTestCase):
+    """
+    The front's refusal of a C{HEAD} request is its head alone, as every
+    other response to C{HEAD} is (RFC 9110 section 9.3.2): a client reads
+    no body after it, so one sent would be taken for the start of the next
+    response.
+    """
+
+    def assertHeadRefused(self, data: bytes, status: int) -> None:
+        """
+        Assert that C{data}, a C{HEAD} request, is refused with C{status}:
+        the refusal's head (with the C{Content-Length} of its page), no
+        body, and the connection closed.
+        """
+        _channel, transport = self.sendRequest(data)
+        self.assertRefusedHeadOn(transport, status)
+
+    def assertRefusedHeadOn(self, transport: StringTransport, status: int) -> None:
+        data = transport.value()
+        response = ParsedResponse(data)
+        self.assertEqual(response.code, status, data)
+        self.assertEqual(response.header(b"connection"), [b"close"])
+        self.assertEqual(
+            response.header(b"content-length"),
+            [b"%d" % (len(b"%d %s\n" % (status, response.reason)),)],
+        )
+        self.assertTrue(data.endswith(b"\r\n\r\n"), data)
+        self.assertEqual(response.body, b"")
+        self.assertClosed(transport)
+        self.assertNoLeak()
+
+    def test_refusedHead(self) -> None:
+        """
+        A C{HEAD} request whose head is refused (no C{Host}: 400; too many
+        fields: 431) gets no body.
+        """
+        self.assertHeadRefused(b"HEAD / HTTP/1.1\r\nX-A: 1\r\n\r\n", 400)
+        self.assertHeadRefused(
+            httpHead(*[b"X-%d: 1" % (i,) for i in range(DEFAULT_MAX_HEADERS)],
+                     line=b"HEAD / HTTP/1.1"),
+            431,
+        )
+
+    def test_refusedLength(self) -> None:
+        """
+        A C{HEAD} request whose C{Content-Length} passes C{maxBody} gets
+        413 and no body.
+        """
+        self.site.maxBody = 10
+        self.assertHeadRefused(httpHead(b"Content-Length: 11", line=b"HEAD / HTTP/1.1"), 413)
+
+    def test_refusedBody(self) -> None:
+        """
+        A C{HEAD} request whose chunked body breaks its framing gets 400
+        and no body.
+        """
+        self.assertHeadRefused(
+            httpHead(b"Transfer-Encoding: chunked", line=b"HEAD / HTTP/1.1") + b"zz\r\n",
+            400,
+        )
+
+    def test_bodyTimedOut(self) -> None:
+        """
+        A C{HEAD} request whose body does not come within C{bodyTimeout}
+        gets 408 and no body.
+        """
+        _channel, transport = self.sendRequest(
+            httpHead(b"Content-Length: 5", line=b"HEAD / HTTP/1.1") + b"ab"
+        )
+        self.clock.advance(self.rules.bodyTimeout)
+        self.assertRefusedHeadOn(transport, 408)
+
+
 class RejectUnderscoreTests(FrontTestCase):
     """
     With C{rejectUnderscoreHeaders}, a field name with C{_} is refused.
