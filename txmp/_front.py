@@ -1135,7 +1135,10 @@ class FrontConnection(Protocol):
                         self.rules.headerTimeout, self._headerTimedOut
                     )
                 if self._head is None:
-                    if end - position > self.rules.maxRequestLine:
+                    # (A CR at its end may be the start of the line's end,
+                    # which is not counted in it.)
+                    partial = end - position - (buffer[-1] == 13)
+                    if partial > self.rules.maxRequestLine:
                         self.refuse(414)
                 elif end - position > self.rules.maxHeaderBytes:
                     self.refuse(431)

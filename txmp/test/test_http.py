@@ -230,6 +230,21 @@ class SmallLimitsTests(FrontTestCase):
         """
         self.assertRefused(httpHead(line=b"GET /" + b"a" * 7 + b" HTTP/1.1"), 414)
 
+    def test_requestLineAtLimitSplitBeforeLF(self) -> None:
+        """
+        A request line of exactly C{maxRequestLine} bytes whose CR comes in
+        one read and LF in the next (a client writing byte by byte, or a
+        segment boundary there) is accepted, as it is in one read: the CR
+        that ends a line is not part of it.
+        """
+        data = httpHead(line=b"GET /" + b"a" * 6 + b" HTTP/1.1")
+        split = data.index(b"\n")
+        channel, transport = self.sendRequest(data[:split])
+        channel.dataReceived(data[split:])
+        self.assertEqual(transport.value(), b"")
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(len(self.requestsSent()), 1)
+
     def test_headersAtLimit(self) -> None:
         """
         C{maxHeaders} bounds the number of fields (Host included): at the
