@@ -455,15 +455,21 @@ class Exchange:
         hasBody = self._hasBody = (
             self.method != b"HEAD" and reply.status not in NO_BODY_CODES
         )
-        if reply.contentLength is not None and hasBody:
-            self._remaining = reply.contentLength
-        if not reply.more:
-            missing = self._missing(reply.body)
-            if missing:
+        remaining = reply.contentLength
+        if remaining is not None and hasBody:
+            self._remaining = remaining
+            size = sum(len(chunk) for chunk in reply.body)
+            if size < remaining and not reply.more:
                 # Nothing was written yet: the client can still be told.
-                reply.invalid("body %d bytes short of its Content-Length" % (missing,), 502)
+                reply.invalid(
+                    "body %d bytes short of its Content-Length" % (remaining - size,), 502
+                )
                 self.answer(502)
                 return
+            if size > remaining:
+                # It overruns its Content-Length already (_overrun): the
+                # head can still say that the connection closes after it.
+                self.connection.persistent = False
         self.code = reply.status
         head = self._head(reply, hasBody)
         if reply.more:
@@ -528,15 +534,6 @@ class Exchange:
         if self.clientproto == b"HTTP/1.0":
             return b"keep-alive"
         return None
-
-    def _missing(self, chunks: Sequence[Frame]) -> int:
-        """
-        How many bytes the whole body C{chunks} lacks to be as long as the
-        C{Content-Length}; 0 if it is not framed by one.
-        """
-        if self._remaining is None:
-            return 0
-        return max(0, self._remaining - sum(len(chunk) for chunk in chunks))
 
     def _fit(self, chunks: Sequence[Frame]) -> tuple[Sequence[Frame], bool]:
         """

@@ -1037,6 +1037,26 @@ class FramingTests(FrontTestCase):
         self.assertInvalid(response, 200, b"hello", "badMessages",
                            "body longer than its Content-Length of 5 bytes: cut")
 
+    def test_overrunSaysClose(self) -> None:
+        """
+        A reply whose first message already holds more body than its
+        C{Content-Length} (a whole reply, or the head of a streamed one)
+        gets a head that says C{Connection: close}, as the connection is
+        closed after the response: a client that pipelined another request,
+        or would send one, is told not to, instead of finding the
+        connection gone under it.
+        """
+        transport, response = self.replyWhole(b"5", [b"hel", b"lo world"])
+        self.assertEqual(response.header(b"connection"), [b"close"])
+        self.assertTrue(transport.disconnecting)
+        _, transport = self.get()
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"5")],
+                     body=[b"hello world"], more=True)
+        response = ParsedResponse(transport.value())
+        self.assertEqual((response.body, response.complete), (b"hello", True))
+        self.assertEqual(response.header(b"connection"), [b"close"])
+        self.assertTrue(transport.disconnecting)
+
     def test_completeShorter(self) -> None:
         """
         A complete reply with less body than its C{Content-Length}, which
