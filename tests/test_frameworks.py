@@ -286,6 +286,35 @@ class FlaskTests(FrameworkTestsMixin, FrameworkCase):
         )
         self.assertResponse(result, 200, summary(value))
 
+    @asyncTest
+    async def test_rangeOfFileSeeks(self) -> None:
+        """
+        A C{Range} request for the last 100 bytes of an 8 MiB file that
+        C{send_file} serves (as a browser asks for a part of a video it
+        seeks in) gets Werkzeug's C{206} with exactly those bytes, and the
+        file is read from where the range starts, not from its start:
+        Werkzeug seeks in a C{wsgi.file_wrapper} that says it can, as in
+        the one it uses without a server's (under the Werkzeug development
+        server the same request reads 100 bytes of the file).
+        """
+        await self.startFrontAndHandler(self.app)
+        client = await self.rawConnection()
+        size = 8 * 1024 * 1024
+        tail = bytes(n % 251 for n in range(size - 100, size))
+        response = await self.exchange(
+            client, "GET", f"/counted?size={size}", [("Range", f"bytes={size - 100}-")]
+        )
+        self.assertEqual((response.code, response.body), (206, tail), self.transcript())
+        self.assertEqual(
+            response.header(b"content-range"),
+            f"bytes {size - 100}-{size - 1}/{size}".encode("ascii"),
+        )
+        read = await self.exchange(client, "GET", "/counted/read")
+        self.assertEqual(read.code, 200, self.transcript())
+        # What the range holds, and at most one block more (Werkzeug reads
+        # the file 8 KiB at a time once it is there).
+        self.assertLessEqual(int(read.body), 100 + 8192, read.body)
+
 
 class DjangoTests(FrameworkTestsMixin, FrameworkCase):
     """

@@ -784,6 +784,12 @@ class FileWrapper:
     wrapper and reads L{FILE_CHUNK_SIZE} bytes at a time unless C{blksize}
     is larger, and a wrapper given no block size has that one, so
     iterating it elsewhere (in middleware) reads as much at a time.
+
+    It is its own iterator, and seeks in its file if the file can
+    (L{seekable}, L{seek}, L{tell}), as Werkzeug's own wrapper does:
+    Werkzeug answers a C{Range} request (Flask's C{send_file}) by seeking
+    to the range's start in a wrapper that can, and otherwise reads the
+    file up to it and throws that away.
     """
 
     def __init__(self, filelike: IO[bytes], blksize: int = FILE_CHUNK_SIZE) -> None:
@@ -807,8 +813,35 @@ class FileWrapper:
                 return
             yield data
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self.chunks(self.blksize)
+    def __iter__(self) -> FileWrapper:
+        return self
+
+    def __next__(self) -> bytes:
+        data = self.filelike.read(self.blksize)
+        if not data:
+            raise StopIteration
+        return data
+
+    def seekable(self) -> bool:
+        """
+        Whether the file can seek: not if it has no C{seekable} method.
+        """
+        seekable = getattr(self.filelike, "seekable", None)
+        return seekable is not None and bool(seekable())
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """
+        Move the file's position, as its C{seek} does.
+
+        @return: the new position.
+        """
+        return self.filelike.seek(offset, whence)
+
+    def tell(self) -> int:
+        """
+        The file's position.
+        """
+        return self.filelike.tell()
 
     def close(self) -> None:
         """

@@ -16,6 +16,21 @@ from tests.apps.wholebody import summary
 #: What C{/blob} serves: 1000 bytes, each its index modulo 256.
 BLOB = bytes(i % 256 for i in range(1000))
 
+
+class _CountedFile(io.BytesIO):
+    """
+    A file that counts the bytes read from it, in L{_readOfCounted}.
+    """
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        _readOfCounted[0] += len(data)
+        return data
+
+
+# How many bytes /counted read of the last file it served.
+_readOfCounted = [0]
+
 app = Flask(__name__)
 # The tests post form fields of several MiB; Flask's default refuses
 # fields over 500 kB (with 413), which is not what they test.
@@ -87,3 +102,20 @@ def blob() -> ResponseReturnValue:
     return send_file(
         io.BytesIO(BLOB), mimetype="application/octet-stream", conditional=True
     )
+
+
+@app.route("/counted")
+def counted() -> ResponseReturnValue:
+    # SIZE bytes, each its index modulo 251, served as send_file serves a
+    # video: Werkzeug answers a Range header with 206 and the part asked
+    # for, and moves the file to it if the file wrapper can seek.
+    size = int(request.args["size"])
+    _readOfCounted[0] = 0
+    content = _CountedFile(bytes(i % 251 for i in range(251)) * (size // 251 + 1))
+    content.truncate(size)
+    return send_file(content, mimetype="application/octet-stream", conditional=True)
+
+
+@app.route("/counted/read")
+def countedRead() -> ResponseReturnValue:
+    return str(_readOfCounted[0])

@@ -1801,6 +1801,40 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(b"".join(wrapper), data)
         self.assertEqual(f.sizes, [FILE_CHUNK_SIZE] * 3)
 
+    def test_seek(self) -> None:
+        """
+        A L{FileWrapper} of a file that can seek says it can, and is its
+        own iterator: seeking it (as Werkzeug does to answer a C{Range}
+        request) moves the file, and iterating it then reads from there,
+        C{blksize} bytes at a time.
+        """
+        f = RecordingFile(b"abcdefghij")
+        wrapper = FileWrapper(f, 3)
+        self.assertTrue(wrapper.seekable())
+        self.assertIs(iter(wrapper), wrapper)
+        self.assertEqual(wrapper.seek(6), 6)
+        self.assertEqual(wrapper.tell(), 6)
+        self.assertEqual(list(wrapper), [b"ghi", b"j"])
+        self.assertEqual(f.sizes, [3, 3, 3])
+        self.assertEqual(wrapper.seek(-2, io.SEEK_END), 8)
+
+    def test_notSeekable(self) -> None:
+        """
+        A L{FileWrapper} of a file that has no C{seekable} method, or says
+        it cannot seek, says it cannot.
+        """
+
+        class Reader:
+            def read(self, size: int) -> bytes:
+                return b""
+
+        class Pipe(io.BytesIO):
+            def seekable(self) -> bool:
+                return False
+
+        self.assertFalse(FileWrapper(Reader()).seekable())  # type: ignore[arg-type]
+        self.assertFalse(FileWrapper(Pipe()).seekable())
+
     def test_closeOptional(self) -> None:
         """
         A file-like object without C{close} can be wrapped and closed.
