@@ -144,3 +144,31 @@ class DevelopmentReloadTests(SystemTestCase):
         # The old handler takes requests until its BYE reaches the front.
         await front.waitForLine("spawn-1 is draining")
         self.assertEqual((await self.get("/")).body, b"two", self.transcript())
+
+    @asyncTest
+    async def test_editSiblingPackageReloads(self) -> None:
+        """
+        In a project laid out as Django's tutorial lays one out, run from
+        its own directory (C{--app devsite.wsgi:app}, whose views are in
+        C{devpolls}, a package beside C{devsite}), editing a view makes
+        the spawned handler reload: the project's code is watched, not
+        only the package that holds C{--app}.
+        """
+        site = self.workdir.child("devsite")
+        polls = self.workdir.child("devpolls")
+        site.makedirs()
+        polls.makedirs()
+        site.child("__init__.py").setContent(b"")
+        site.child("wsgi.py").setContent(
+            b"from devpolls.views import VERSION\n\n\n"
+            + DEVAPP.split("\n", 1)[1].encode("ascii")
+        )
+        polls.child("__init__.py").setContent(b"")
+        polls.child("views.py").setContent(b'VERSION = b"one"\n')
+        front = await self.startFront("--spawn", "1", "--app", "devsite.wsgi:app", "--reload")
+        await front.waitForLine("joined")
+        self.assertEqual((await self.get("/")).body, b"one", self.transcript())
+        polls.child("views.py").setContent(b'VERSION = b"two"\n')
+        await front.waitForLine("reload: done", timeout=60)
+        await front.waitForLine("spawn-1 is draining")
+        self.assertEqual((await self.get("/")).body, b"two", self.transcript())

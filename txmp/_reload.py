@@ -21,9 +21,17 @@ from txmp._options import findSpec
 
 def sourceRoot(spec: str, directory: str) -> str | None:
     """
-    The directory of the top-level package of C{--app}'s module (or the
-    module's file, for a module that is not in a package), looked up as
-    spawned handlers will (L{findSpec}); L{None} if it cannot be found.
+    What C{--reload} watches for C{--app}, whose top-level package (or
+    module, if it is not in a package) is looked up as spawned handlers
+    will (L{findSpec}): the working directory C{directory} if that is
+    where it is, as when a project is run from its own directory (a
+    Django project's other packages, such as the application beside its
+    C{mysite} package, and the modules a one-file Flask application
+    imports, are in it too); else the package's directory, or the
+    module's file.
+
+    @param directory: the handlers' working directory.
+    @return: a directory or a file; L{None} if the module cannot be found.
     """
     try:
         found = findSpec(spec.partition(":")[0].split(".")[0], directory)
@@ -32,19 +40,37 @@ def sourceRoot(spec: str, directory: str) -> str | None:
     if found is None or not found.origin or found.origin in ("built-in", "frozen"):
         return None
     if found.submodule_search_locations:
-        return next(iter(found.submodule_search_locations))
-    return found.origin
+        location = next(iter(found.submodule_search_locations))
+    else:
+        location = found.origin
+    if os.path.realpath(os.path.dirname(location)) == os.path.realpath(directory):
+        return directory
+    return location
+
+
+def _skipped(parent: str, name: str) -> bool:
+    """
+    Whether L{pythonFiles} leaves out the directory C{name} in C{parent}:
+    a hidden one (C{.git}, C{.venv}), a bytecode cache, or a virtual
+    environment (one with a C{pyvenv.cfg}: C{venv}, virtualenv, uv and
+    Poetry make one), whose installed packages are not the application's
+    code.
+    """
+    return name.startswith(".") or name == "__pycache__" or os.path.isfile(
+        os.path.join(parent, name, "pyvenv.cfg")
+    )
 
 
 def pythonFiles(root: str) -> Iterator[str]:
     """
-    The C{.py} files under C{root} (or C{root} itself, if it is a file).
+    The C{.py} files under C{root} (or C{root} itself, if it is a file),
+    but for those in directories L{_skipped}.
     """
     if os.path.isfile(root):
         yield root
         return
     for directory, subdirectories, files in os.walk(root):
-        subdirectories[:] = [d for d in subdirectories if not d.startswith((".", "__pycache__"))]
+        subdirectories[:] = [d for d in subdirectories if not _skipped(directory, d)]
         for name in files:
             if name.endswith(".py"):
                 yield os.path.join(directory, name)

@@ -191,7 +191,8 @@ class Options(TxmpOptions):
     optFlags: ClassVar[list[list[str | None]]] = [
         ["reload", None,
          "Development: reload the --spawn handlers (as SIGHUP does) when a "
-         ".py file of the --app's package changes."],
+         ".py file of the --app's package changes (of the working "
+         "directory, if the package is in it)."],
         ["reject-underscore-headers", None,
          "Answer 400 to a header name containing '_' instead of dropping "
          "the header."],

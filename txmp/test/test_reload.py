@@ -12,6 +12,7 @@ from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
+import txmp
 from txmp import fronttap
 from txmp._defaults import RELOAD_INTERVAL
 from txmp._reload import CodeWatcher, pythonFiles, sourceRoot
@@ -53,24 +54,59 @@ class SourceTests(SynchronousTestCase):
 
     def test_package(self) -> None:
         """
-        The root of C{--app} is its top-level package's directory, found
-        from the given directory; its C{.py} files are listed, caches and
-        hidden directories left out.
+        The root of an C{--app} found elsewhere than in the working
+        directory (installed, or on C{sys.path}) is its top-level
+        package's directory; a module that cannot be found has none.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        self.assertEqual(
+            sourceRoot("txmp.demo:app", directory.path), os.path.dirname(txmp.__file__)
+        )
+        self.assertIsNone(sourceRoot("no_such_module_here:app", directory.path))
+
+    def test_workingDirectory(self) -> None:
+        """
+        The root of an C{--app} whose top-level package, or module, is in
+        the working directory is that directory (the project's other
+        packages are the application's code too, as a Django
+        application is beside the project's package); its C{.py} files
+        are listed, caches, hidden directories and virtual environments
+        left out.
         """
         directory = FilePath(self.mktemp())
         package = directory.child("txmp_reload_pkg")
         package.child("sub").makedirs()
         package.child("__pycache__").makedirs()
-        for path in [package.child("__init__.py"), package.child("sub").child("wsgi.py"),
-                     package.child("__pycache__").child("x.py")]:
+        sibling = directory.child("txmp_reload_views")
+        sibling.makedirs()
+        venv = directory.child("venv")
+        venv.child("lib").makedirs()
+        venv.child("pyvenv.cfg").setContent(b"home = /usr/bin\n")
+        directory.child(".git").makedirs()
+        for path in [
+            package.child("__init__.py"),
+            package.child("sub").child("wsgi.py"),
+            package.child("__pycache__").child("x.py"),
+            sibling.child("__init__.py"),
+            sibling.child("views.py"),
+            directory.child("flatapp.py"),
+            venv.child("lib").child("installed.py"),
+            directory.child(".git").child("hook.py"),
+        ]:
             path.setContent(b"")
-        root = sourceRoot("txmp_reload_pkg.sub.wsgi:application", directory.path)
-        self.assertEqual(root, package.path)
+        for spec in ["txmp_reload_pkg.sub.wsgi:application", "flatapp:app"]:
+            self.assertEqual(sourceRoot(spec, directory.path), directory.path, spec)
         self.assertEqual(
-            sorted(os.path.relpath(p, package.path) for p in pythonFiles(package.path)),
-            ["__init__.py", os.path.join("sub", "wsgi.py")],
+            sorted(os.path.relpath(p, directory.path) for p in pythonFiles(directory.path)),
+            [
+                "flatapp.py",
+                os.path.join("txmp_reload_pkg", "__init__.py"),
+                os.path.join("txmp_reload_pkg", "sub", "wsgi.py"),
+                os.path.join("txmp_reload_views", "__init__.py"),
+                os.path.join("txmp_reload_views", "views.py"),
+            ],
         )
-        self.assertIsNone(sourceRoot("no_such_module_here:app", directory.path))
 
     def test_needsSpawn(self) -> None:
         """
