@@ -21,6 +21,7 @@ from ._harness import (
     SystemTestCase,
     asyncTest,
     firstOf,
+    freePort,
     reactor,
 )
 
@@ -121,6 +122,33 @@ class ProxyTests(SystemTestCase):
         client = await self.rawConnection()
         response = await client.request(self.rawRequest("GET", "/", headers=self.forwarded))
         self.assertEqual(response.body.split(b"\n")[0], b"203.0.113.9 https")
+
+    @asyncTest
+    async def test_trustedIPv4MappedPeer(self) -> None:
+        """
+        On a dual-stack listening port (an IPv6 socket that takes IPv4
+        connections too, as C{tcp6:8080:interface=\\:\\:} does), an IPv4
+        proxy's connection comes from its IPv4-mapped IPv6 address
+        (C{::ffff:127.0.0.1}): that is the address C{--trusted-proxy}
+        names (C{127.0.0.0/8}), so the proxy is trusted there as on an
+        IPv4 port.
+        """
+        mappedPort = freePort()
+        await self.startFrontAndHandler(
+            RECORDER,
+            frontArguments=[
+                "--trusted-proxy", "127.0.0.0/8",
+                # Dual-stack, but on the loopback interface alone.
+                "--listen", f"tcp6:{mappedPort}:interface=\\:\\:ffff\\:127.0.0.1",
+            ],
+        )
+        client = await self.rawConnection(mappedPort)
+        response = await client.request(
+            self.rawRequest("GET", "/", headers=self.forwarded, port=mappedPort)
+        )
+        self.assertEqual(
+            response.body.split(b"\n")[0], b"203.0.113.9 https", self.transcript()
+        )
 
     @asyncTest
     async def test_untrusted(self) -> None:

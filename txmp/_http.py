@@ -612,12 +612,29 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def _inAny(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Sequence[Network]
+) -> bool:
+    """
+    Whether C{address} is in one of C{networks}; an IPv4-mapped IPv6
+    address (C{::ffff:127.0.0.1}, the address a dual-stack socket gives an
+    IPv4 peer) is also the IPv4 address it maps.
+    """
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return any(
+        address in network or (mapped is not None and mapped in network)
+        for network in networks
+    )
+
+
 def isTrusted(host: str, trusted: Sequence[Network]) -> bool:
     """
-    Whether the peer address C{host} is in one of the C{trusted} networks.
+    Whether the peer address C{host} is in one of the C{trusted} networks
+    (an IPv4 peer of a dual-stack port, C{::ffff:a.b.c.d}, as
+    C{a.b.c.d}).
     """
     address = _address(host) if trusted else None
-    return address is not None and any(address in network for network in trusted)
+    return address is not None and _inAny(address, trusted)
 
 
 def forwardedClient(peer: str, forwardedFor: Iterable[bytes],
@@ -640,7 +657,7 @@ def forwardedClient(peer: str, forwardedFor: Iterable[bytes],
         if address is None:
             break
         client = str(address)
-        if not any(address in network for network in trusted):
+        if not _inAny(address, trusted):
             break
     return client
 

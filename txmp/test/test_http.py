@@ -1037,6 +1037,23 @@ class PureRuleTests(SynchronousTestCase):
         self.assertFalse(isTrusted("10.1.2.3", ()))
         self.assertRaises(ValueError, parseNetwork, "example.com")
 
+    def test_trustMapped(self) -> None:
+        """
+        An IPv4-mapped IPv6 address, which a dual-stack socket gives its
+        IPv4 peers, is trusted as the IPv4 address it maps, whether the
+        peer or a hop of C{X-Forwarded-For}; a network named in its
+        IPv6 form still matches it.
+        """
+        trusted = (parseNetwork("10.0.0.0/8"),)
+        self.assertTrue(isTrusted("::ffff:10.1.2.3", trusted))
+        self.assertFalse(isTrusted("::ffff:11.0.0.1", trusted))
+        self.assertFalse(isTrusted("::a01:203", trusted))
+        self.assertTrue(isTrusted("::ffff:10.1.2.3", (parseNetwork("::ffff:10.1.2.3"),)))
+        self.assertEqual(
+            forwardedClient("::ffff:10.0.0.1", [b"2.2.2.2, ::ffff:10.0.0.2"], trusted),
+            "2.2.2.2",
+        )
+
     def test_forwarded(self) -> None:
         """
         L{forwardedClient} walks from the right; L{forwardedScheme} takes
