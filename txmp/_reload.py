@@ -64,16 +64,26 @@ def _skipped(parent: str, name: str) -> bool:
 def pythonFiles(root: str) -> Iterator[str]:
     """
     The C{.py} files under C{root} (or C{root} itself, if it is a file),
-    but for those in directories L{_skipped}.
+    but for those in directories L{_skipped}, and in directories below
+    two levels without any (as Werkzeug's reloader, which looks at a
+    project's directory as often: the uploads of a C{media} directory, or
+    a C{node_modules}, are not walked through every second).
     """
     if os.path.isfile(root):
         yield root
         return
+    hasPython = {os.path.dirname(root): True}
     for directory, subdirectories, files in os.walk(root):
-        subdirectories[:] = [d for d in subdirectories if not _skipped(directory, d)]
+        found = False
         for name in files:
             if name.endswith(".py"):
+                found = True
                 yield os.path.join(directory, name)
+        hasPython[directory] = found
+        if found or hasPython.get(os.path.dirname(directory), False):
+            subdirectories[:] = [d for d in subdirectories if not _skipped(directory, d)]
+        else:
+            subdirectories[:] = []
 
 
 class CodeWatcher(Service):

@@ -71,8 +71,8 @@ class SourceTests(SynchronousTestCase):
         the working directory is that directory (the project's other
         packages are the application's code too, as a Django
         application is beside the project's package); its C{.py} files
-        are listed, caches, hidden directories and virtual environments
-        left out.
+        are listed, caches, hidden directories, virtual environments and
+        directories below two levels without any left out.
         """
         directory = FilePath(self.mktemp())
         package = directory.child("txmp_reload_pkg")
@@ -84,7 +84,11 @@ class SourceTests(SynchronousTestCase):
         venv.child("lib").makedirs()
         venv.child("pyvenv.cfg").setContent(b"home = /usr/bin\n")
         directory.child(".git").makedirs()
+        # No .py file in media, nor in media/uploads: below them is not
+        # looked at.
+        directory.child("media").child("uploads").child("2024").makedirs()
         for path in [
+            directory.child("media").child("uploads").child("2024").child("deep.py"),
             package.child("__init__.py"),
             package.child("sub").child("wsgi.py"),
             package.child("__pycache__").child("x.py"),
