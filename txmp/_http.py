@@ -734,7 +734,7 @@ def forwardedFromElements(
             break
         client = str(address)
         chosen = element
-        if not any(address in network for network in trusted):
+        if not _inAny(address, trusted):
             break
     if chosen is None:
         return client, None, None

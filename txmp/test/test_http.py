@@ -25,6 +25,7 @@ from txmp._http import (
     RequestHead,
     checkRequestLine,
     forwardedClient,
+    forwardedFromElements,
     forwardedScheme,
     isTrusted,
     parseForwarded,
@@ -1041,8 +1042,8 @@ class PureRuleTests(SynchronousTestCase):
         """
         An IPv4-mapped IPv6 address, which a dual-stack socket gives its
         IPv4 peers, is trusted as the IPv4 address it maps, whether the
-        peer or a hop of C{X-Forwarded-For}; a network named in its
-        IPv6 form still matches it.
+        peer or a hop of C{X-Forwarded-For} or C{Forwarded}; a network
+        named in its IPv6 form still matches it.
         """
         trusted = (parseNetwork("10.0.0.0/8"),)
         self.assertTrue(isTrusted("::ffff:10.1.2.3", trusted))
@@ -1052,6 +1053,10 @@ class PureRuleTests(SynchronousTestCase):
         self.assertEqual(
             forwardedClient("::ffff:10.0.0.1", [b"2.2.2.2, ::ffff:10.0.0.2"], trusted),
             "2.2.2.2",
+        )
+        elements = parseForwarded([b'for=2.2.2.2, for="[::ffff:10.0.0.2]";proto=https'])
+        self.assertEqual(
+            forwardedFromElements("::ffff:10.0.0.1", elements, trusted)[0], "2.2.2.2"
         )
 
     def test_forwarded(self) -> None:
