@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 
 from twisted.web.client import ResponseNeverReceived
 
@@ -20,6 +21,7 @@ from ._harness import (
     childPids,
     loopbackEndpoint,
     reap,
+    twistdCommand,
 )
 from ._harness.procfs import hasExited
 
@@ -119,6 +121,31 @@ class FrontStopTests(SystemTestCase):
         front = await self.startFront("--spawn", "1", "--app", "tests.apps.slow:app")
         await front.waitForLine("joined")
         await self.assertDrains(front, front)
+
+    @asyncTest
+    async def test_ignoredInterruptDrains(self) -> None:
+        """
+        A front started as a shell script's background job, which POSIX
+        shells start with SIGINT ignored (the reactor then installs no
+        SIGINT handler of its own): SIGINT drains it as SIGTERM does, as
+        the signal table says.  It used to mark the front as stopping and
+        stop nothing, and the SIGTERM sent next was ignored as a second
+        stop signal,
+        leaving the front and its handlers running until SIGKILL.
+        """
+        ignoring = (
+            "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "os.execv(sys.argv[1], sys.argv[1:])"
+        )
+        front = self.startProcess(
+            "front",
+            [sys.executable, "-c", ignoring, *twistdCommand(), "--nodaemon",
+             "--logfile=-", "--pidfile=",
+             *self.frontArguments("--spawn", "1", "--app", "tests.apps.slow:app")],
+        )
+        await front.waitForLine("joined")
+        await self.assertDrains(front, front, "INT")
+        await front.waitForLine("SIGINT: handled as SIGTERM")
 
 
 class StoppedWhenReadyTests(SystemTestCase):

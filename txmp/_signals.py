@@ -108,6 +108,19 @@ class SignalActions(Service):
             previous = signal.getsignal(number)
             self._previous[number] = previous
             signal.signal(number, self._handler)
+        # A process started with SIGINT ignored (a shell script's background
+        # job, as POSIX shells start them) gets no SIGINT handler from the
+        # reactor, which installs one only over Python's own: ours would
+        # then mark the process as stopping and stop nothing, and the
+        # SIGTERM that follows would be ignored as a second stop signal.
+        # Such a signal stops the process as the other stop signals do.
+        stoppers = sorted(
+            number for number in self.once & signals
+            if callable(self._previous.get(number)) and number not in self.aliases
+        )
+        for number in sorted(self.once & signals):
+            if not callable(self._previous.get(number)) and stoppers:
+                self.aliases.setdefault(number, stoppers[0])
 
     def _handler(self, number: int, frame: FrameType | None) -> None:
         received = number

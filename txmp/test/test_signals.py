@@ -187,3 +187,44 @@ class SignalActionsTests(SynchronousTestCase):
              f"signal {int(signal.SIGQUIT)} ignored: already stopping",
              f"signal {int(signal.SIGTERM)} ignored: already stopping"],
         )
+
+    def test_ignoredStopSignal(self) -> None:
+        """
+        A signal in C{once} that the process was started ignoring (SIGINT,
+        for a shell script's background job), and for which the reactor
+        so installed no handler, stops the process as the other signal in
+        C{once} does, saying so: it neither stops nothing while marking
+        the process as stopping, so that the SIGTERM sent next would be
+        ignored, nor is its handler left out.
+        """
+        called: list[int] = []
+        for number in (signal.SIGTERM, signal.SIGINT):
+            self.addCleanup(signal.signal, number, signal.getsignal(number))
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        reactor = FakeReactor()
+        stopping: list[str] = []
+        service = SignalActions(
+            reactor, {},
+            immediate={
+                signal.SIGINT: lambda: stopping.append("int"),
+                signal.SIGTERM: lambda: stopping.append("term"),
+            },
+            once=[signal.SIGINT, signal.SIGTERM],
+        )
+        service.startService()
+        # The reactor's own SIGTERM handler, which it installs as it
+        # starts; not one for SIGINT, which is ignored.
+        signal.signal(signal.SIGTERM, lambda number, frame: called.append(number))
+        with capturedLogs() as events:
+            reactor.run()
+            callHandler(signal.SIGINT)
+            callHandler(signal.SIGTERM)
+            reactor.flush()
+        self.assertEqual((stopping, called), (["term", "term"], [signal.SIGTERM]))
+        self.assertEqual(
+            [formatEvent(event) for event in events],
+            ["SIGINT: handled as SIGTERM",
+             f"signal {int(signal.SIGTERM)} ignored: already stopping"],
+        )
+        reactorStopped(reactor)
+        self.assertEqual(signal.getsignal(signal.SIGINT), signal.SIG_IGN)
