@@ -259,7 +259,9 @@ def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:
         checkWritable("--pidfile", str(pidfile))
 
 
-def findSpec(moduleName: str, directory: str) -> ModuleSpec | None:
+def findSpec(
+    moduleName: str, directory: str, pythonpath: Sequence[str] = ()
+) -> ModuleSpec | None:
     """
     Find C{moduleName} as a spawned handler will (it runs C{python -c},
     which puts its working directory first on C{sys.path}), importing
@@ -268,13 +270,15 @@ def findSpec(moduleName: str, directory: str) -> ModuleSpec | None:
     the handlers to run).
 
     @param directory: the handlers' working directory.
+    @param pythonpath: the handlers' C{--pythonpath}, absolute: searched
+        first.
     @return: its spec, or L{None} if there is no such module.
     @raise ValueError: for a name that is not a module name.
     """
     if not moduleName or any(not part.isidentifier() for part in moduleName.split(".")):
         raise ValueError(f"{moduleName!r} is not a module name")
     parts = moduleName.split(".")
-    found = PathFinder.find_spec(parts[0], [directory, *sys.path])
+    found = PathFinder.find_spec(parts[0], [*pythonpath, directory, *sys.path])
     if found is None and parts[0] in sys.builtin_module_names:
         found = importlib.util.find_spec(parts[0])
     for index in range(1, len(parts)):

@@ -63,21 +63,53 @@ if TYPE_CHECKING:
     from txmp._interfaces import IFrontReactor
 
 
-def checkApplicationModule(spec: str) -> None:
+def handlerSearchPath(config: str | None) -> tuple[list[str], str]:
+    """
+    Where spawned handlers will look for the application first: the
+    C{pythonpath} and C{chdir} that the C{[mphandler]} table of the
+    front's C{--config} file (or C{TXMP_CONFIG}'s) and the
+    C{TXMP_MPHANDLER_} variables give them, as the handlers read those.
+
+    @param config: the front's C{--config} file, if any.
+    @return: the C{--pythonpath} directories, absolute, and the handlers'
+        working directory.
+    @raise usage.UsageError: for a file or variable the handlers would
+        refuse.
+    """
+    from txmp.handlertap import Options as HandlerOptions
+
+    arguments = [] if config is None else ["--config", config]
+    pythonpath: list[str] = []
+    directory = os.getcwd()
+    for argument in HandlerOptions()._configured(arguments, os.environ):
+        name, _, value = argument.partition("=")
+        if name == "--pythonpath":
+            pythonpath.extend(d for d in value.split(",") if d)
+        elif name == "--chdir":
+            directory = os.path.join(directory, value)
+    # A handler changes directory before it makes --pythonpath absolute.
+    return [os.path.join(directory, d) for d in pythonpath], directory
+
+
+def checkApplicationModule(spec: str, config: str | None = None) -> None:
     """
     Check that C{--app} has the form handlers take (L{splitApplication})
     and that its module can be found where spawned handlers will look for
-    it (C{sys.path} and the current directory), importing
+    it (their C{pythonpath} and working directory, L{handlerSearchPath},
+    then C{sys.path}), importing
     nothing (L{findSpec}): a typo is refused at once instead of by handlers that fail
     to boot over and over.  An app that is found but fails to import is
     caught by L{txmp._frontservice.SpawnedHandlers} when its handlers fail
     to boot.
 
+    @param config: the front's C{--config} file, if any, whose
+        C{[mphandler]} table the handlers read.
     @raise usage.UsageError: if the module cannot be found.
     """
     moduleName = splitApplication(spec)[0]
+    pythonpath, directory = handlerSearchPath(config)
     try:
-        found = findSpec(moduleName, os.getcwd())
+        found = findSpec(moduleName, directory, pythonpath)
     except ValueError as e:
         raise usage.UsageError(f"--app {spec}: {e}") from None
     if found is None:
@@ -242,7 +274,7 @@ class Options(TxmpOptions):
         if self["app"] and not self["spawn"]:
             raise usage.UsageError("--app is only for --spawn")
         if self["spawn"]:
-            checkApplicationModule(self["app"])
+            checkApplicationModule(self["app"], self["config"])
         if self["reload"] and not self["spawn"]:
             raise usage.UsageError("--reload is for --spawn handlers")
         if not self["spawn"]:

@@ -299,6 +299,42 @@ class FrontOptionsTests(OptionsTestCase):
         self.parse("--spawn", "1", "--app", "cwdapp_for_test:app")
         self.assertNotIn(directory.path, sys.path)
 
+    def test_spawnAppOnHandlersPath(self) -> None:
+        """
+        A module found only where the spawned handlers will look for it,
+        on the C{pythonpath} (or in the C{chdir}) of the C{[mphandler]}
+        table of the front's C{--config} file, or of C{TXMP_MPHANDLER_}
+        variables, is found: C{mpfront} has no C{--pythonpath} of its own,
+        and refused such an C{--app} as not found although its handlers
+        would import it.  One found nowhere is still refused.
+        """
+        directory = FilePath(self.mktemp())
+        code = directory.child("code")
+        code.makedirs()
+        code.child("txmp_handlerpath_app.py").setContent(b"app = None\n")
+        elsewhere = directory.child("elsewhere")
+        elsewhere.makedirs()
+        self.patch(os, "getcwd", lambda: elsewhere.path)
+        self.patch(os, "environ", {})
+        spawn = ["--spawn", "1", "--app", "txmp_handlerpath_app:app"]
+        self.assertRaises(usage.UsageError, self.parse, *spawn)
+        for table in [f'pythonpath = "{code.path}"', 'pythonpath = "../code"',
+                      'chdir = ".."\npythonpath = "code"', f'chdir = "{code.path}"']:
+            config = directory.child("txmp.toml")
+            config.setContent(f"[mphandler]\n{table}\n".encode())
+            self.parse("--config", config.path, *spawn)
+            self.patch(os, "environ", {"TXMP_CONFIG": config.path})
+            self.parse(*spawn)
+            self.patch(os, "environ", {})
+        self.patch(os, "environ", {"TXMP_MPHANDLER_PYTHONPATH": code.path})
+        self.parse(*spawn)
+        self.patch(os, "environ", {"TXMP_MPHANDLER_CHDIR": code.path})
+        self.parse(*spawn)
+        self.patch(os, "environ", {"TXMP_MPHANDLER_PYTHONPATH": elsewhere.path})
+        self.assertRaises(usage.UsageError, self.parse, *spawn)
+        self.assertNotIn("txmp_handlerpath_app", sys.modules)
+        self.assertNotIn(code.path, sys.path)
+
     def test_privateAddresses(self) -> None:
         """
         With C{--spawn} and neither C{--send} nor C{--return}, the front's
