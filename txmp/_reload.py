@@ -7,7 +7,7 @@ files, and reload the spawned handlers when one changes.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Callable
 
 from twisted.application.service import Service
@@ -19,22 +19,23 @@ from txmp._defaults import RELOAD_INTERVAL
 from txmp._options import findSpec
 
 
-def sourceRoot(spec: str, directory: str) -> str | None:
+def sourceRoot(spec: str, directory: str, pythonpath: Sequence[str] = ()) -> str | None:
     """
     What C{--reload} watches for C{--app}, whose top-level package (or
     module, if it is not in a package) is looked up as spawned handlers
-    will (L{findSpec}): the working directory C{directory} if that is
-    where it is, as when a project is run from its own directory (a
-    Django project's other packages, such as the application beside its
-    C{mysite} package, and the modules a one-file Flask application
-    imports, are in it too); else the package's directory, or the
-    module's file.
+    will (L{findSpec}: on their C{pythonpath}, then in their working
+    C{directory}): that working directory if that is where it is, as when
+    a project is run from its own directory (a Django project's other
+    packages, such as the application beside its C{mysite} package, and
+    the modules a one-file Flask application imports, are in it too); else
+    the package's directory, or the module's file.
 
     @param directory: the handlers' working directory.
+    @param pythonpath: the handlers' C{--pythonpath}, absolute.
     @return: a directory or a file; L{None} if the module cannot be found.
     """
     try:
-        found = findSpec(spec.partition(":")[0].split(".")[0], directory)
+        found = findSpec(spec.partition(":")[0].split(".")[0], directory, pythonpath)
     except ValueError:
         return None
     if found is None or not found.origin or found.origin in ("built-in", "frozen"):

@@ -50,6 +50,7 @@ from txmp._options import (
     checkPrivateDirectory,
     checkWritable,
     findSpec,
+    handlerSearchPath,
     nonNegative,
     positive,
     reactorOrGlobal,
@@ -61,34 +62,6 @@ if TYPE_CHECKING:
     from twisted.application.service import MultiService
 
     from txmp._interfaces import IFrontReactor
-
-
-def handlerSearchPath(config: str | None) -> tuple[list[str], str]:
-    """
-    Where spawned handlers will look for the application first: the
-    C{pythonpath} and C{chdir} that the C{[mphandler]} table of the
-    front's C{--config} file (or C{TXMP_CONFIG}'s) and the
-    C{TXMP_MPHANDLER_} variables give them, as the handlers read those.
-
-    @param config: the front's C{--config} file, if any.
-    @return: the C{--pythonpath} directories, absolute, and the handlers'
-        working directory.
-    @raise usage.UsageError: for a file or variable the handlers would
-        refuse.
-    """
-    from txmp.handlertap import Options as HandlerOptions
-
-    arguments = [] if config is None else ["--config", config]
-    pythonpath: list[str] = []
-    directory = os.getcwd()
-    for argument in HandlerOptions()._configured(arguments, os.environ):
-        name, _, value = argument.partition("=")
-        if name == "--pythonpath":
-            pythonpath.extend(d for d in value.split(",") if d)
-        elif name == "--chdir":
-            directory = os.path.join(directory, value)
-    # A handler changes directory before it makes --pythonpath absolute.
-    return [os.path.join(directory, d) for d in pythonpath], directory
 
 
 def checkApplicationModule(spec: str, config: str | None = None) -> None:

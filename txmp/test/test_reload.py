@@ -6,8 +6,11 @@ Tests for L{txmp._reload}, C{mpfront --reload}.
 from __future__ import annotations
 
 import os
+from typing import cast
 
+from twisted.application.service import IServiceCollection
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -15,6 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 import txmp
 from txmp import fronttap
 from txmp._defaults import RELOAD_INTERVAL
+from txmp._interfaces import IFrontReactor
 from txmp._reload import CodeWatcher, pythonFiles, sourceRoot
 
 
@@ -120,3 +124,26 @@ class SourceTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--reload", "--spawn", "1", "--app", "txmp.demo:app"])
         self.assertTrue(options["reload"])
+
+    def test_handlersPythonpath(self) -> None:
+        """
+        An C{--app} found on the C{pythonpath} that the spawned handlers
+        get from the C{[mphandler]} table of the front's C{--config} file
+        is watched there: where they import it from.
+        """
+        directory = FilePath(self.mktemp())
+        package = directory.child("code").child("txmp_reload_elsewhere")
+        package.makedirs()
+        package.child("__init__.py").setContent(b"")
+        package.child("wsgi.py").setContent(b"app = None\n")
+        config = directory.child("txmp.toml")
+        config.setContent(
+            f'[mphandler]\npythonpath = "{directory.child("code").path}"\n'.encode()
+        )
+        self.patch(os, "environ", {})
+        options = fronttap.Options()
+        options.parseOptions(["--config", config.path, "--reload", "--spawn", "1",
+                              "--app", "txmp_reload_elsewhere.wsgi:app"])
+        top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
+        roots = [s._root for s in IServiceCollection(top) if isinstance(s, CodeWatcher)]
+        self.assertEqual(roots, [package.path])
