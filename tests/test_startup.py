@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import os
 import socket
 
 from twisted.internet.error import ProcessTerminated
@@ -230,6 +231,39 @@ class StartupErrorTests(SystemTestCase):
         ])
         await self.assertFailsToStart(handler, "twistd mphandler:", "--pidfile", pidfile)
         self.assertFalse(missing.exists())
+
+    @asyncTest
+    async def test_pidfileOfRunningProcess(self) -> None:
+        """
+        A C{--pidfile} that names a process still running (the same
+        service started twice) is refused in one line naming the option
+        and the process, as a daemon and in the foreground, by both
+        commands, and the pidfile is left as it was: twistd said so in
+        four lines, a blank one among them.
+        """
+        pidfile = self.workdir.child("front.pid")
+        running = b"%d" % (os.getpid(),)
+        pidfile.setContent(running)
+        for label, twistd in [
+            ("foreground", ["--nodaemon", "--logfile=-", f"--pidfile={pidfile.path}"]),
+            ("daemon", [f"--logfile={self.workdir.child('front.log').path}",
+                        f"--pidfile={pidfile.path}"]),
+        ]:
+            front = self.startProcess(
+                label, [*twistdCommand(), *twistd, *self.frontArguments()]
+            )
+            line = await self.assertFailsToStart(
+                front, "twistd mpfront:", "--pidfile", pidfile.path, running.decode()
+            )
+            self.assertEqual(
+                [line], [x for x in front.lines if x.strip()], self.transcript()
+            )
+        handler = self.startProcess("handler", [
+            *twistdCommand(), "--nodaemon", "--logfile=-", f"--pidfile={pidfile.path}",
+            "mphandler", "--app", "tests.apps.hello:app",
+        ])
+        await self.assertFailsToStart(handler, "twistd mphandler:", "--pidfile", pidfile.path)
+        self.assertEqual(pidfile.getContent(), running)
 
     @asyncTest
     async def test_daemonCannotStart(self) -> None:

@@ -257,6 +257,39 @@ def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:
     # Under --chroot it is written inside the new root.
     if pidfile and not twistd.get("chroot"):
         checkWritable("--pidfile", str(pidfile))
+        checkNotRunning(str(pidfile))
+
+
+def checkNotRunning(pidfile: str) -> None:
+    """
+    Refuse, with a usage error, a C{--pidfile} that names a process still
+    running: the same service started twice.  twistd refuses it too, but
+    later and in four lines; a pidfile that cannot be read, or names no
+    process (stale, after a crash or a reboot), is left to twistd, which
+    removes a stale one.
+
+    @raise usage.UsageError: if the process it names is running.
+    """
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read())
+    except (OSError, ValueError):
+        return
+    if pid <= 0 or pid == os.getpid():
+        # (This process's own PID, in a container restarted as PID 1, is
+        # no other process.)
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        # Someone else's process: running all the same.
+        pass
+    raise usage.UsageError(
+        f"--pidfile {pidfile}: another process (PID {pid}) is running with this "
+        "pidfile: stop it first, or give another --pidfile"
+    )
 
 
 def handlerSearchPath(config: str | None) -> tuple[list[str], str]:
