@@ -748,6 +748,9 @@ class Dispatcher:
             if not expired:
                 break
             for pending in expired:
+                # Its wait counts too: left out, the histogram showed no
+                # wait at all while every client got 503 after waiting.
+                self.queueWait.observe(self._reactor.seconds() - pending.queuedAt)
                 self._fail(pending, NoCapacity("no handler had capacity in time"))
         self._armQueueTimer()
 

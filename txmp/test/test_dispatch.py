@@ -787,6 +787,20 @@ class DispatchTests(DispatcherTestCase):
         self.assertEqual(self.dispatcher.stats["status503"], 2)
         self.assertNoLeak()
 
+    def test_queueTimeoutWaitObserved(self) -> None:
+        """
+        The wait of a request that got 503 after C{queueTimeout} seconds in
+        the queue is in the queue-wait histogram (C{txmp_queue_wait_seconds}),
+        as is that of one dispatched after waiting: the histogram showed no
+        wait at all while every request waited and failed.
+        """
+        first, _ = self.submit()
+        self.clock.advance(self.queueTimeout)
+        self.assertFrontError(first, NoCapacity, 503)
+        wait = self.dispatcher.queueWait
+        self.assertEqual((wait.count, wait.sum), (1, self.queueTimeout))
+        self.assertNoLeak()
+
     def test_dispatchedRequestsDoNotQueueTimeout(self) -> None:
         """
         A request taken from the queue no longer counts towards the queue
