@@ -169,7 +169,8 @@ class Options(TxmpOptions):
          "Serve the front's counts on this endpoint (e.g. "
          "tcp:8081:interface=127.0.0.1): JSON at /, Prometheus metrics at "
          "/metrics, /healthz and /readyz."],
-        ["spawn", None, 0, "Start and supervise this many local mphandlers.", int],
+        ["spawn", None, 0, "Start and supervise this many local mphandlers.",
+         nonNegative(int)],
         ["app", None, None, "WSGI application (mod:app) for --spawn handlers."],
         ["threads", None, None, "--threads of --spawn handlers (default: mphandler's, "
          f"{DEFAULT_THREADS}).",
@@ -240,8 +241,6 @@ class Options(TxmpOptions):
     def postOptions(self) -> None:
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
-        if self["spawn"] < 0:
-            raise usage.UsageError("--spawn must not be negative")
         if self["spawn"] and not self["app"]:
             raise usage.UsageError("--spawn needs --app")
         if self["app"] and not self["spawn"]:

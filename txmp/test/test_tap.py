@@ -2503,6 +2503,25 @@ class TxmpOptionsTests(SynchronousTestCase):
                 )
                 self.assertTrue(str(error).startswith(f"--{name} must be "), str(error))
 
+    def test_notNumbersNameTheirOption(self) -> None:
+        """
+        Every option of both commands that takes a number, given a word
+        (C{spawn = "two"} in a configuration file, say), is refused with a
+        usage error that names it: C{--spawn} said only "Parameter type
+        enforcement failed: invalid literal for int() with base 10".
+        """
+        for options in [fronttap.Options, handlertap.Options]:
+            numbers = [
+                row[0] for row in options.optParameters
+                if len(row) > 4 and row[4] is not None
+            ]
+            self.assertIn("threads", numbers)
+            for name in numbers:
+                error = self.assertRaises(
+                    usage.UsageError, options().parseOptions, [f"--{name}=two"]
+                )
+                self.assertTrue(str(error).startswith(f"--{name} must be "), str(error))
+
     def test_synopsis(self) -> None:
         """
         The usage line of each command names it.
