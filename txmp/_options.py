@@ -305,6 +305,7 @@ def handlerSearchPath(config: str | None) -> tuple[list[str], str]:
     @raise usage.UsageError: for a file or variable the handlers would
         refuse.
     """
+    # (Not at the top: txmp.handlertap imports this module.)
     from txmp.handlertap import Options as HandlerOptions
 
     arguments = [] if config is None else ["--config", config]
