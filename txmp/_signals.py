@@ -68,7 +68,9 @@ class SignalActions(Service):
     @ivar aliases: signals handled as another, by signal number: C{{SIGQUIT:
         SIGTERM}} makes SIGQUIT do all SIGTERM does (its actions, its place
         in C{once}, the reactor's handler), saying so first.  Installed
-        with the reactor's, once it runs.
+        with the reactor's, once it runs.  SIGINT in C{once} that the
+        process was started ignoring, and so has no reactor's handler, is
+        added as an alias of SIGTERM (see L{_install}).
     """
 
     _log = Logger()
@@ -85,7 +87,7 @@ class SignalActions(Service):
         self.actions = actions
         self.immediate = immediate or {}
         self.once = frozenset(once)
-        self.aliases = aliases or {}
+        self.aliases = dict(aliases or {})
         self._onceDone = False
         self._previous: dict[int, _Handler] = {}
 
@@ -110,17 +112,18 @@ class SignalActions(Service):
             signal.signal(number, self._handler)
         # A process started with SIGINT ignored (a shell script's background
         # job, as POSIX shells start them) gets no SIGINT handler from the
-        # reactor, which installs one only over Python's own: ours would
+        # reactor, which installs one only over Python's default: ours would
         # then mark the process as stopping and stop nothing, and the
         # SIGTERM that follows would be ignored as a second stop signal.
-        # Such a signal stops the process as the other stop signals do.
-        stoppers = sorted(
-            number for number in self.once & signals
-            if callable(self._previous.get(number)) and number not in self.aliases
-        )
-        for number in sorted(self.once & signals):
-            if not callable(self._previous.get(number)) and stoppers:
-                self.aliases.setdefault(number, stoppers[0])
+        # Such a SIGINT stops the process as SIGTERM does (as gunicorn's
+        # does), if the reactor handles SIGTERM.
+        if (
+            signal.SIGINT in self.once & signals
+            and signal.SIGINT not in self.aliases
+            and not callable(self._previous.get(signal.SIGINT))
+            and callable(self._previous.get(signal.SIGTERM))
+        ):
+            self.aliases[signal.SIGINT] = signal.SIGTERM
 
     def _handler(self, number: int, frame: FrameType | None) -> None:
         received = number

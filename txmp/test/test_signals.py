@@ -228,3 +228,30 @@ class SignalActionsTests(SynchronousTestCase):
         )
         reactorStopped(reactor)
         self.assertEqual(signal.getsignal(signal.SIGINT), signal.SIG_IGN)
+
+    def test_noAliasWithoutReactorHandlers(self) -> None:
+        """
+        Where the reactor installed no handlers (not under twistd:
+        C{installSignalHandlers=False}), no stop signal is made an alias of
+        another: SIGTERM, at its default, does not become one of SIGINT
+        (whose handler, Python's, would raise C{KeyboardInterrupt}), nor
+        SIGINT, ignored, one of SIGTERM.  The aliases given are not
+        changed.
+        """
+        for number in (signal.SIGTERM, signal.SIGINT):
+            self.addCleanup(signal.signal, number, signal.getsignal(number))
+        for interrupt in (signal.default_int_handler, signal.SIG_IGN):
+            signal.signal(signal.SIGINT, interrupt)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            given: dict[int, int] = {signal.SIGQUIT: signal.SIGTERM}
+            reactor = FakeReactor()
+            service = SignalActions(
+                reactor, {}, once=[signal.SIGINT, signal.SIGTERM], aliases=given
+            )
+            service.startService()
+            reactor.run()
+            reactor.flush()
+            self.assertEqual(service.aliases, {signal.SIGQUIT: signal.SIGTERM}, interrupt)
+            self.assertEqual(given, {signal.SIGQUIT: signal.SIGTERM})
+            service.stopService()
+            reactorStopped(reactor)
