@@ -260,14 +260,15 @@ def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:
         checkNotRunning(str(pidfile))
 
 
-def checkNotRunning(pidfile: str) -> None:
+def checkNotRunning(pidfile: str, kill: Callable[[int, int], None] = os.kill) -> None:
     """
     Refuse, with a usage error, a C{--pidfile} that names a process still
-    running: the same service started twice.  twistd refuses it too, but
-    later and in four lines; a pidfile that cannot be read, or names no
-    process (stale, after a crash or a reboot), is left to twistd, which
-    removes a stale one.
+    running: the same service started twice.  twistd refuses it too (this
+    process's own PID as well), but later and in four lines; a pidfile
+    that cannot be read, or names no process (stale, after a crash or a
+    reboot), is left to twistd, which removes a stale one.
 
+    @param kill: L{os.kill}, which this calls with signal 0.
     @raise usage.UsageError: if the process it names is running.
     """
     try:
@@ -275,20 +276,18 @@ def checkNotRunning(pidfile: str) -> None:
             pid = int(f.read())
     except (OSError, ValueError):
         return
-    if pid <= 0 or pid == os.getpid():
-        # (This process's own PID, in a container restarted as PID 1, is
-        # no other process.)
+    if pid <= 0:
         return
     try:
-        os.kill(pid, 0)
+        kill(pid, 0)
     except ProcessLookupError:
         return
     except PermissionError:
         # Someone else's process: running all the same.
         pass
     raise usage.UsageError(
-        f"--pidfile {pidfile}: another process (PID {pid}) is running with this "
-        "pidfile: stop it first, or give another --pidfile"
+        f"--pidfile {pidfile} names PID {pid}, which is running: this service, "
+        "started already, or a process that got its PID since (then remove the file)"
     )
 
 

@@ -38,7 +38,7 @@ from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, frontta
 from txmp import _logs as logs
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
 from txmp._interfaces import IFrontReactor, IHandlerReactor
-from txmp._options import IPC_PATH_MAX, _Number, positive
+from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
 from txmp._signals import SignalActions
 from txmp.testing import FakeReactor, MemoryNetwork, SynchronousThreadPool
 
@@ -2470,6 +2470,43 @@ class TxmpOptionsTests(SynchronousTestCase):
     """
     Tests for L{txmp._options}, what the options of both taps share.
     """
+
+    def test_pidfileRunning(self) -> None:
+        """
+        L{checkNotRunning} refuses a pidfile that names a running process
+        (this one's too, as twistd does), or one it may not signal
+        (another user's), naming the option, the file and the PID.
+        """
+        pidfile = FilePath(self.mktemp())
+        pidfile.setContent(b"%d\n" % (os.getpid(),))
+        error = self.assertRaises(usage.UsageError, checkNotRunning, pidfile.path)
+        self.assertIn(f"--pidfile {pidfile.path} names PID {os.getpid()}", str(error))
+
+        def refused(pid: int, signal: int) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+        pidfile.setContent(b"42")
+        error = self.assertRaises(
+            usage.UsageError, checkNotRunning, pidfile.path, refused
+        )
+        self.assertIn("names PID 42", str(error))
+
+    def test_pidfileLeftToTwistd(self) -> None:
+        """
+        L{checkNotRunning} leaves to twistd a pidfile that does not exist,
+        cannot be read as a PID, or names no process (stale).
+        """
+
+        def gone(pid: int, signal: int) -> None:
+            raise ProcessLookupError(3, "No such process")
+
+        pidfile = FilePath(self.mktemp())
+        checkNotRunning(pidfile.path)
+        for content in [b"", b"twistd", b"0", b"-1"]:
+            pidfile.setContent(content)
+            checkNotRunning(pidfile.path)
+        pidfile.setContent(b"42")
+        checkNotRunning(pidfile.path, gone)
 
     def test_positive(self) -> None:
         """
