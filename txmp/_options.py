@@ -316,6 +316,9 @@ def handlerSearchPath(config: str | None) -> tuple[list[str], str]:
             pythonpath.extend(d for d in value.split(",") if d)
         elif name == "--chdir":
             directory = os.path.join(directory, value)
+    if not os.path.isdir(directory):
+        # The handlers would refuse it: said here, not as an --app not found.
+        raise usage.UsageError(f"the --spawn handlers' --chdir {directory}: no such directory")
     # A handler changes directory before it makes --pythonpath absolute.
     return [os.path.join(directory, d) for d in pythonpath], directory
 

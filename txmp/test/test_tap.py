@@ -334,6 +334,11 @@ class FrontOptionsTests(OptionsTestCase):
         self.assertRaises(usage.UsageError, self.parse, *spawn)
         self.assertNotIn("txmp_handlerpath_app", sys.modules)
         self.assertNotIn(code.path, sys.path)
+        # A chdir the handlers could not make is said to be one, not an
+        # --app not found.
+        self.patch(os, "environ", {"TXMP_MPHANDLER_CHDIR": directory.child("gone").path})
+        error = self.assertRaises(usage.UsageError, self.parse, *spawn)
+        self.assertIn(f"--chdir {directory.child('gone').path}: no such directory", str(error))
 
     def test_privateAddresses(self) -> None:
         """
