@@ -647,4 +647,3 @@ class ListeningPortContractTests(TestCase):
         self.assertTrue(IPushProducer.providedBy(port))
         self.assertTrue(IPushProducer.providedBy(FakePort()))
         self.assertEqual(port.numberAccepts, FakeTCPPort().numberAccepts)
-
