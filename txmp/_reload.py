@@ -24,11 +24,12 @@ def sourceRoot(spec: str, directory: str, pythonpath: Sequence[str] = ()) -> str
     What C{--reload} watches for C{--app}, whose top-level package (or
     module, if it is not in a package) is looked up as spawned handlers
     will (L{findSpec}: on their C{pythonpath}, then in their working
-    C{directory}): that working directory if that is where it is, as when
-    a project is run from its own directory (a Django project's other
-    packages, such as the application beside its C{mysite} package, and
-    the modules a one-file Flask application imports, are in it too); else
-    the package's directory, or the module's file.
+    C{directory}): the directory of C{pythonpath}, or that working
+    directory, where it is, as when a project is run from its own
+    directory (a Django project's other packages, such as the application
+    beside its C{mysite} package, and the modules a one-file Flask
+    application imports, are in it too); else the package's directory, or
+    the module's file.
 
     @param directory: the handlers' working directory.
     @param pythonpath: the handlers' C{--pythonpath}, absolute.
@@ -44,8 +45,10 @@ def sourceRoot(spec: str, directory: str, pythonpath: Sequence[str] = ()) -> str
         location = next(iter(found.submodule_search_locations))
     else:
         location = found.origin
-    if os.path.realpath(os.path.dirname(location)) == os.path.realpath(directory):
-        return directory
+    parent = os.path.realpath(os.path.dirname(location))
+    for root in [*pythonpath, directory]:
+        if os.path.realpath(root) == parent:
+            return root
     return location
 
 
@@ -73,6 +76,9 @@ def pythonFiles(root: str) -> Iterator[str]:
     if os.path.isfile(root):
         yield root
         return
+    # (Without a trailing slash, which would make os.walk's directories
+    # one level deeper than they are below the root's parent.)
+    root = os.path.normpath(root)
     hasPython = {os.path.dirname(root): True}
     for directory, subdirectories, files in os.walk(root):
         found = False
@@ -91,6 +97,9 @@ class CodeWatcher(Service):
     """
     Calls C{changed} with the files that changed (added, removed or
     modified) since the last look, every L{RELOAD_INTERVAL} seconds.
+
+    @ivar root: what it watches: a directory's C{.py} files
+        (L{pythonFiles}), or one file.
     """
 
     _log = Logger()
@@ -102,7 +111,7 @@ class CodeWatcher(Service):
         changed: Callable[[list[str]], None],
         mtimes: Callable[[str], dict[str, float]] | None = None,
     ) -> None:
-        self._root = root
+        self.root = root
         self._changed = changed
         self._mtimes = mtimes or _mtimes
         self._loop = LoopingCall(self._look)
@@ -111,10 +120,10 @@ class CodeWatcher(Service):
 
     def startService(self) -> None:
         Service.startService(self)
-        self._seen = self._mtimes(self._root)
+        self._seen = self._mtimes(self.root)
         self._log.info(
             "mpfront --reload: watching {count} files under {root}",
-            count=len(self._seen), root=self._root,
+            count=len(self._seen), root=self.root,
         )
         self._loop.start(RELOAD_INTERVAL, now=False)
 
@@ -124,7 +133,7 @@ class CodeWatcher(Service):
             self._loop.stop()
 
     def _look(self) -> None:
-        now = self._mtimes(self._root)
+        now = self._mtimes(self.root)
         changed = sorted(
             path for path in now.keys() | self._seen.keys()
             if now.get(path) != self._seen.get(path)

@@ -105,16 +105,26 @@ class SourceTests(SynchronousTestCase):
             path.setContent(b"")
         for spec in ["txmp_reload_pkg.sub.wsgi:application", "flatapp:app"]:
             self.assertEqual(sourceRoot(spec, directory.path), directory.path, spec)
-        self.assertEqual(
-            sorted(os.path.relpath(p, directory.path) for p in pythonFiles(directory.path)),
-            [
-                "flatapp.py",
-                os.path.join("txmp_reload_pkg", "__init__.py"),
-                os.path.join("txmp_reload_pkg", "sub", "wsgi.py"),
-                os.path.join("txmp_reload_views", "__init__.py"),
-                os.path.join("txmp_reload_views", "views.py"),
-            ],
-        )
+        # The same with a trailing slash (a --chdir of "app/").
+        for root in [directory.path, directory.path + os.sep]:
+            self.assertEqual(
+                sorted(os.path.relpath(p, directory.path) for p in pythonFiles(root)),
+                [
+                    "flatapp.py",
+                    os.path.join("txmp_reload_pkg", "__init__.py"),
+                    os.path.join("txmp_reload_pkg", "sub", "wsgi.py"),
+                    os.path.join("txmp_reload_views", "__init__.py"),
+                    os.path.join("txmp_reload_views", "views.py"),
+                ],
+                root,
+            )
+        # A root without a .py file, and one below it: two levels down,
+        # not looked at, whether the root ends with a slash or not.
+        empty = FilePath(self.mktemp())
+        empty.child("a").child("b").makedirs()
+        empty.child("a").child("b").child("x.py").setContent(b"")
+        for root in [empty.path, empty.path + os.sep]:
+            self.assertEqual(list(pythonFiles(root)), [], root)
 
     def test_needsSpawn(self) -> None:
         """
@@ -129,7 +139,8 @@ class SourceTests(SynchronousTestCase):
         """
         An C{--app} found on the C{pythonpath} that the spawned handlers
         get from the C{[mphandler]} table of the front's C{--config} file
-        is watched there: where they import it from.
+        is watched there, with the whole of that directory, where they
+        import it from.
         """
         directory = FilePath(self.mktemp())
         package = directory.child("code").child("txmp_reload_elsewhere")
@@ -145,5 +156,5 @@ class SourceTests(SynchronousTestCase):
         options.parseOptions(["--config", config.path, "--reload", "--spawn", "1",
                               "--app", "txmp_reload_elsewhere.wsgi:app"])
         top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
-        roots = [s._root for s in IServiceCollection(top) if isinstance(s, CodeWatcher)]
-        self.assertEqual(roots, [package.path])
+        roots = [s.root for s in IServiceCollection(top) if isinstance(s, CodeWatcher)]
+        self.assertEqual(roots, [directory.child("code").path])
