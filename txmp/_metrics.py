@@ -154,7 +154,7 @@ def exposition(dispatcher: Dispatcher, metrics: FrontMetrics) -> bytes:
     )
     w.histogram(
         "txmp_queue_wait_seconds",
-        "Seconds a request waited for a handler with capacity.",
+        "Seconds each wait in the queue for a handler with capacity lasted.",
         dispatcher.queueWait,
     )
     w.family("txmp_request_body_bytes_total", "counter", "Request body bytes received.")
