@@ -23,7 +23,7 @@ import re
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Callable, TypeVar, Union
 
 from txmp._defaults import MAX_CREDITS, PACK_LIMIT
 from txmp._http import CONTROL, FIELD_CHARS, TCHAR, TOKEN
@@ -511,6 +511,9 @@ def encodeCancel(requestId: bytes) -> list[bytes]:
     return [VERSION, CANCEL, requestId]
 
 
+_T = TypeVar("_T")
+
+
 def _attributes(
     given: Sequence[tuple[bytes, bytes | None]], meta: Mapping[str, str]
 ) -> bytes:
@@ -524,11 +527,12 @@ def _attributes(
     return encodePairs(pairs)
 
 
-def _optionalInt(value: int | None) -> bytes | None:
+def _optional(encode: Callable[[_T], bytes], value: _T | None) -> bytes | None:
     """
-    An integer attribute's value (L{encodeInt}), or L{None} for one not sent.
+    An optional attribute's value, C{value} encoded, or L{None} (not sent)
+    if it is L{None}.
     """
-    return None if value is None else encodeInt(value)
+    return None if value is None else encode(value)
 
 
 def _flagValue(on: bool) -> bytes | None:
@@ -560,8 +564,8 @@ def encodeHello(
         [
             (b"name", name.encode("utf-8")),
             (b"credits", encodeInt(credits)),
-            (b"window", _optionalInt(window)),
-            (b"hello", _optionalInt(sequence)),
+            (b"window", _optional(encodeInt, window)),
+            (b"hello", _optional(encodeInt, sequence)),
             (b"packed", _flagValue(packed)),
         ],
         meta,
@@ -598,11 +602,11 @@ def encodeWelcome(
     """
     attributes = _attributes(
         [
-            (b"front", None if front is None else front.encode("utf-8")),
-            (b"heartbeat", None if heartbeat is None else encodeDecimal(heartbeat)),
+            (b"front", _optional(str.encode, front)),
+            (b"heartbeat", _optional(encodeDecimal, heartbeat)),
             (b"credit_in_reply", _flagValue(creditInReply)),
-            (b"max_message", _optionalInt(maxMessage)),
-            (b"registered", _optionalInt(registered)),
+            (b"max_message", _optional(encodeInt, maxMessage)),
+            (b"registered", _optional(encodeInt, registered)),
             (b"packed", _flagValue(packed)),
             (b"credit_in_end", _flagValue(creditInEnd)),
         ],
