@@ -31,6 +31,9 @@ def reactorStopped(reactor: FakeReactor) -> None:
     reactor.flush()
 
 
+_CHANGED = (signal.SIGUSR2, signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+
+
 class SignalActionsTests(SynchronousTestCase):
     """
     Tests for L{SignalActions}.  The handlers are called directly, as the
@@ -38,8 +41,9 @@ class SignalActionsTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        original = signal.getsignal(signal.SIGUSR2)
-        self.addCleanup(signal.signal, signal.SIGUSR2, original)
+        # The tests change these handlers: each gets this process's back.
+        for number in _CHANGED:
+            self.addCleanup(signal.signal, number, signal.getsignal(number))
 
     def test_actionScheduled(self) -> None:
         """
@@ -67,7 +71,6 @@ class SignalActionsTests(SynchronousTestCase):
         (after its own), others when the service starts.
         """
         for number in (signal.SIGINT, signal.SIGTERM):
-            self.addCleanup(signal.signal, number, signal.getsignal(number))
             signal.signal(number, signal.SIG_IGN)
         signal.signal(signal.SIGUSR2, signal.SIG_IGN)
         reactor = FakeReactor()
@@ -140,8 +143,6 @@ class SignalActionsTests(SynchronousTestCase):
         """
         called: list[int] = []
         for number in (signal.SIGUSR2, signal.SIGHUP):
-            original = signal.getsignal(number)
-            self.addCleanup(signal.signal, number, original)
             signal.signal(number, lambda number, frame: called.append(number))
         reactor = FakeReactor()
         service = SignalActions(reactor, {}, once=[signal.SIGUSR2, signal.SIGHUP])
@@ -160,8 +161,6 @@ class SignalActionsTests(SynchronousTestCase):
         with the reactor's.
         """
         called: list[int] = []
-        for number in (signal.SIGTERM, signal.SIGQUIT):
-            self.addCleanup(signal.signal, number, signal.getsignal(number))
         signal.signal(signal.SIGQUIT, signal.SIG_DFL)
         reactor = FakeReactor()
         stopping: list[str] = []
@@ -190,16 +189,14 @@ class SignalActionsTests(SynchronousTestCase):
 
     def test_ignoredStopSignal(self) -> None:
         """
-        A signal in C{once} that the process was started ignoring (SIGINT,
-        for a shell script's background job), and for which the reactor
-        so installed no handler, stops the process as the other signal in
-        C{once} does, saying so: it neither stops nothing while marking
-        the process as stopping, so that the SIGTERM sent next would be
-        ignored, nor is its handler left out.
+        SIGINT in C{once}, which the process was started ignoring (a shell
+        script's background job), and for which the reactor so installed
+        no handler, stops the process as SIGTERM does, saying so: it
+        neither stops nothing while marking the process as stopping, so
+        that the SIGTERM sent next would be ignored, nor is its handler
+        left out.
         """
         called: list[int] = []
-        for number in (signal.SIGTERM, signal.SIGINT):
-            self.addCleanup(signal.signal, number, signal.getsignal(number))
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         reactor = FakeReactor()
         stopping: list[str] = []
@@ -238,8 +235,6 @@ class SignalActionsTests(SynchronousTestCase):
         SIGINT, ignored, one of SIGTERM.  The aliases given are not
         changed.
         """
-        for number in (signal.SIGTERM, signal.SIGINT):
-            self.addCleanup(signal.signal, number, signal.getsignal(number))
         for interrupt in (signal.default_int_handler, signal.SIG_IGN):
             signal.signal(signal.SIGINT, interrupt)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
