@@ -89,6 +89,8 @@ class CurveTests(SystemTestCase):
             self.assertEqual(result.body, str(good.pid).encode("ascii"), self.transcript())
         self.assertEqual(front.countLines("handler rogue joined"), 0, self.transcript())
         self.assertEqual(rogue.countLines("registered with front"), 0, self.transcript())
+        # ZeroMQ will not try again: the handler says what to do instead.
+        await rogue.waitForLine("allow the key there, then restart this handler")
 
     @asyncTest
     async def test_wrongServerKey(self) -> None:

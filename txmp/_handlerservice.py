@@ -198,19 +198,22 @@ class HandlerService(Service):
             self._handshakeFailures[address] = failures + 1
             if failures == 0:
                 if event == "HANDSHAKE_FAILED_AUTH":
-                    why = "the front refused this handler's key (ZAP status %d)" % (
-                        value,
+                    # libzmq does not reconnect after a peer's ERROR (ZMTP
+                    # 3.1), which is how a ZAP denial reaches the handler.
+                    why = (
+                        "the front refused this handler's key (ZAP status %d); "
+                        "ZeroMQ does not try a front again after it refuses a key: "
+                        "allow the key there, then restart this handler" % (value,)
                     )
                 elif event == "HANDSHAKE_FAILED_PROTOCOL":
-                    why = "protocol error %d" % (value,)
+                    why = "protocol error %d; retrying" % (value,)
                 else:
                     why = (
                         "the front closed the connection: wrong "
-                        "--curve-server-key, or the front does not use CURVE"
+                        "--curve-server-key, or the front does not use CURVE; retrying"
                     )
                 self._log.error(
-                    "mphandler {name}: CURVE handshake with {address} failed: "
-                    "{why}; retrying",
+                    "mphandler {name}: CURVE handshake with {address} failed: {why}",
                     name=self._options["name"], address=address, why=why,
                 )
         elif event == "HANDSHAKE_SUCCEEDED":
