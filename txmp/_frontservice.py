@@ -55,7 +55,7 @@ from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor, cancelCall
 from txmp._logs import ChildLog, reopenLogFiles
 from txmp._metrics import FrontMetrics
-from txmp._options import PRIVATE_PREFIX, handlerSearchPath, privateAddresses
+from txmp._options import PRIVATE_PREFIX, privateAddresses
 from txmp._reload import CodeWatcher, sourceRoot
 from txmp._signals import SignalActions, explanation
 from txmp._stats import makeStatsSite
@@ -1118,8 +1118,8 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
             signal.SIGTERM: spawned.frontStopping,
         }
         spawned.setServiceParent(top)
-        if options["reload"]:
-            pythonpath, directory = handlerSearchPath(options["config"])
+        if options["reload"] and options.handlerPath is not None:
+            pythonpath, directory = options.handlerPath
             root = sourceRoot(options["app"], directory, pythonpath)
             if root is not None:
 

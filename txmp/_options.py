@@ -291,6 +291,14 @@ def checkNotRunning(pidfile: str, kill: Callable[[int, int], None] = os.kill) ->
     )
 
 
+def splitDirectories(value: str) -> list[str]:
+    """
+    The directories of a comma-separated C{--pythonpath} value, empty ones
+    left out.
+    """
+    return [d for d in value.split(",") if d]
+
+
 def handlerSearchPath(config: str | None) -> tuple[list[str], str]:
     """
     Where spawned handlers will look for the application first: the
@@ -313,7 +321,7 @@ def handlerSearchPath(config: str | None) -> tuple[list[str], str]:
     for argument in HandlerOptions()._configured(arguments, os.environ):
         name, _, value = argument.partition("=")
         if name == "--pythonpath":
-            pythonpath.extend(d for d in value.split(",") if d)
+            pythonpath.extend(splitDirectories(value))
         elif name == "--chdir":
             directory = os.path.join(directory, value)
     if not os.path.isdir(directory):

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from txmp._interfaces import IFrontReactor
 
 
-def checkApplicationModule(spec: str, config: str | None = None) -> None:
+def checkApplicationModule(spec: str, searchPath: tuple[list[str], str]) -> None:
     """
     Check that C{--app} has the form handlers take (L{splitApplication})
     and that its module can be found where spawned handlers will look for
@@ -75,12 +75,12 @@ def checkApplicationModule(spec: str, config: str | None = None) -> None:
     caught by L{txmp._frontservice.SpawnedHandlers} when its handlers fail
     to boot.
 
-    @param config: the front's C{--config} file, if any, whose
-        C{[mphandler]} table the handlers read.
+    @param searchPath: the handlers' C{pythonpath} and working directory
+        (L{handlerSearchPath}).
     @raise usage.UsageError: if the module cannot be found.
     """
     moduleName = splitApplication(spec)[0]
-    pythonpath, directory = handlerSearchPath(config)
+    pythonpath, directory = searchPath
     try:
         found = findSpec(moduleName, directory, pythonpath)
     except ValueError as e:
@@ -92,7 +92,12 @@ def checkApplicationModule(spec: str, config: str | None = None) -> None:
 class Options(TxmpOptions):
     """
     Options of C{twistd mpfront}.
+
+    @ivar handlerPath: with C{--spawn}, where the spawned handlers
+        will look for C{--app} (L{handlerSearchPath}); else L{None}.
     """
+
+    handlerPath: tuple[list[str], str] | None = None
 
     command = "mpfront"
 
@@ -246,7 +251,10 @@ class Options(TxmpOptions):
         if self["app"] and not self["spawn"]:
             raise usage.UsageError("--app is only for --spawn")
         if self["spawn"]:
-            checkApplicationModule(self["app"], self["config"])
+            # Read once, from the [mphandler] table and TXMP_MPHANDLER_
+            # variables: --reload watches there too (_frontservice).
+            self.handlerPath = handlerSearchPath(self["config"])
+            checkApplicationModule(self["app"], self.handlerPath)
         if self["reload"] and not self["spawn"]:
             raise usage.UsageError("--reload is for --spawn handlers")
         if not self["spawn"]:

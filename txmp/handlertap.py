@@ -40,6 +40,7 @@ from txmp._options import (
     positive,
     reactorOrGlobal,
     splitApplication,
+    splitDirectories,
 )
 from txmp._security import checkHandlerSecurity
 
@@ -189,7 +190,7 @@ class Options(TxmpOptions):
         Directories to put first on sys.path, comma-separated (as gunicorn's
         --pythonpath); repeatable; default none.
         """
-        self["pythonpath"].extend(d for d in directories.split(",") if d)
+        self["pythonpath"].extend(splitDirectories(directories))
 
     def opt_send(self, address: str) -> None:
         self["send"].append(address)
