@@ -202,8 +202,9 @@ class Options(TxmpOptions):
     optFlags: ClassVar[list[list[str | None]]] = [
         ["reload", None,
          "Development: reload the --spawn handlers (as SIGHUP does) when a "
-         ".py file of the --app's package changes (of the working "
-         "directory, if the package is in it)."],
+         ".py file of the --app's package changes (of the whole directory "
+         "it is in, if that is the handlers' working directory or one of "
+         "their pythonpath directories)."],
         ["reject-underscore-headers", None,
          "Answer 400 to a header name containing '_' instead of dropping "
          "the header."],
