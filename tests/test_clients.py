@@ -34,6 +34,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from urllib3.connection import HTTPConnection
 
+from txmp._defaults import ABORT_TIMEOUT
+
 from ._harness import SystemTestCase, asyncTest, reactor
 from .apps import bigbody, clientele
 
@@ -209,6 +211,61 @@ class SlowReaderTests(ClientTestCase):
         urllibResult = await self.withTimeout(urllibRead, 100, "urllib.request to read")
         self.assertEqual(sessionResult, (size, expected, 200), self.transcript())
         self.assertEqual(urllibResult, (size, expected, "close"), self.transcript())
+
+    @asyncTest
+    async def test_idleCloseWhileKernelHolds(self) -> None:
+        """
+        A kept-alive connection whose whole response the kernel took, so
+        that the front's transport holds nothing and the kernel's send
+        buffer most of it, is closed by C{--idle-timeout} while a slow
+        client still reads it (16 KB/s): the client gets all of it, then
+        the connection's end, and the front says nothing of a client that
+        took nothing.  (The front judged the client by its transport alone:
+        it aborted the connection L{ABORT_TIMEOUT} after closing it, the
+        kernel's buffer, not yet a third free, never letting the close go
+        on, and the client lost the rest.)
+        """
+        front, _ = await self.startFrontAndHandler(
+            CLIENTELE, frontArguments=["--idle-timeout", "1"]
+        )
+        # The kernel's send buffer (4 MiB, tcp_wmem's most on this machine
+        # type) takes it all (its transport then holds nothing, and the
+        # idle timeout runs), but is then more than two thirds full (with
+        # the overhead of its buffers): the socket is not writable, so the
+        # front's close (loseConnection) waits, until the client has read
+        # a third of it.
+        size = 2 * MiB + 3 * MiB // 4
+        request = b"GET /whole?size=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (size,)
+        slowFor = ABORT_TIMEOUT + 3
+        port = self.httpPort
+
+        def read() -> tuple[int, str, bytes]:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            with sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+                sock.settimeout(CLIENT_TIMEOUT)
+                sock.connect(("127.0.0.1", port))
+                sock.sendall(request)
+                received = []
+                start = time.monotonic()
+                # Slowly, then as fast as it comes.
+                while time.monotonic() - start < slowFor:
+                    piece = sock.recv(4096)
+                    if not piece:
+                        break
+                    received.append(piece)
+                    time.sleep(0.25)
+                while piece:
+                    piece = sock.recv(PIECE)
+                    received.append(piece)
+                data = b"".join(received)
+            head, _, body = data.partition(b"\r\n\r\n")
+            return len(body), hashlib.sha256(body).hexdigest(), head.split(b"\r\n")[0]
+
+        count, digest, status = await self.withTimeout(inThread(read), 60, "the client")
+        self.assertEqual(status, b"HTTP/1.1 200 OK", self.transcript())
+        self.assertEqual((count, digest), (size, bigbody.expectedDigest(size)))
+        self.assertEqual(front.countLines("took nothing"), 0, self.transcript())
 
     @asyncTest
     async def test_stalledClientCut(self) -> None:

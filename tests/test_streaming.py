@@ -389,6 +389,28 @@ class SlowClientTests(StreamingTestCase):
         self.assertMemoryBounded(front, handler)
 
 
+    @asyncTest
+    async def test_slowReaderOutlastsTimeout(self) -> None:
+        """
+        A client reading a streamed 6 MiB response at 1 MiB/s, so for
+        about 6 times the front's C{--timeout} of 1 second, gets all of it:
+        the front sees it take the response as the kernel sends it, though
+        its transport, behind the kernel's 4 MiB buffer, is full for longer
+        than that (the handler waiting for window meanwhile).  (The front
+        used to restart the reply timeout only when its transport emptied,
+        and aborted this client as a handler that timed out.)
+        """
+        front, _ = await self.startServers("--timeout", "1")
+        size = 6 * MiB
+        reader = _SlowReader(
+            self.rawRequest("GET", f"/download?size={size}&length=1"), MiB
+        )
+        await self.connect(reader)
+        await self.withTimeout(reader.until(size), 30, "the whole response")
+        self.assertEqual(front.countLines("took nothing"), 0, self.transcript())
+        self.assertEqual(front.countLines("timed out"), 0, self.transcript())
+
+
 @implementer(IConsumer)
 class _ChunkEncoder:
     """

@@ -102,6 +102,15 @@ class BodyConsumer(Protocol):
         The body cannot be completed: the client must not see it as complete.
         """
 
+    def clientTaking(self) -> bool | None:
+        """
+        The reply timeout passed: L{None} if the client's transport takes
+        what is written (the reply waits for its handler), else whether
+        the client took some of the response since its transport filled,
+        or since the last call (the handler may be waiting for window,
+        which the front grants as the client takes the response).
+        """
+
 
 class RequestBodySource(Protocol):
     """
@@ -893,6 +902,23 @@ class Dispatcher:
 
     def _timedOut(self, pending: PendingRequest) -> None:
         pending.timer = None
+        if pending.state is STREAMING:
+            taking = pending.consumer.clientTaking()
+            if taking:
+                # A slow client, taking the response: the handler waits
+                # for the window it frees.
+                self._startTimer(pending)
+                return
+            if taking is not None:
+                self._log.info(
+                    "request {requestId}: its client took nothing of the "
+                    "response for {timeout}s: connection aborted",
+                    requestId=pending.requestId.decode("ascii"),
+                    timeout=self.timeout,
+                )
+                self._abandon(pending)
+                pending.consumer.abortBody()
+                return
         self._log.warn(
             "request {requestId} timed out on handler {name}",
             requestId=pending.requestId.decode("ascii"),

@@ -8,8 +8,13 @@ writability, a turn of the reactor, the C{send}, and an C{epoll_ctl} to stop
 watching.  When the transport holds nothing, L{eagerWrite} sends at once and
 gives the transport only what the socket did not take.
 
-L{unsentBytes} says how much a transport still holds for its client: the
-front watches a slow client take the last of a response by it.
+L{unsentBytes} says how much of what was written to a transport its client
+has not made room for yet: what the transport holds, and what the kernel
+holds unsent in the socket's send buffer (up to C{tcp_wmem}'s 4 MiB on
+Linux, taken at once).  The front watches a slow client take a response by
+it: the kernel frees its buffer as the client reads, long before it lets
+the transport write again (epoll reports a TCP socket writable only once a
+third of its buffer is free).
 
 This is the one module of txmp that reads private attributes of Twisted's
 transports (L{twisted.internet.abstract.FileDescriptor}'s C{dataBuffer},
@@ -21,11 +26,26 @@ not known.  C{txmp.test.test_eager} pins what it relies on.
 
 from __future__ import annotations
 
+import socket
+import struct
+
 from twisted.internet import tcp, unix
 from twisted.internet.interfaces import ITransport
 
+try:
+    import fcntl
+    import termios
+except ImportError:  # pragma: no cover (not POSIX)
+    fcntl = termios = None  # type: ignore[assignment]
+
 # The transports whose buffers eagerWrite knows.
 EAGER_TYPES = (tcp.Server, unix.Server)
+
+# Linux's ioctl for the bytes of a TCP socket's send buffer not sent yet
+# (linux/sockios.h; since 3.12): those waiting for the client's window.
+# SIOCOUTQ (TIOCOUTQ) would count the sent bytes not yet acknowledged too,
+# which a client that has all may not have acknowledged yet.
+SIOCOUTQNSD = 0x894B
 
 
 def holdsNothing(transport: tcp.Server | unix.Server) -> bool:
@@ -35,13 +55,45 @@ def holdsNothing(transport: tcp.Server | unix.Server) -> bool:
     return not transport._tempDataLen and transport.offset == len(transport.dataBuffer)
 
 
+def heldBytes(transport: tcp.Server | unix.Server) -> int:
+    """
+    How many bytes a TCP or UNIX transport holds that its socket has not
+    taken yet.
+    """
+    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+
+def queuedBytes(skt: socket.socket) -> int:
+    """
+    How many bytes the kernel holds in C{skt}'s send buffer that its peer
+    has not made room for: on TCP, those not sent yet (L{SIOCOUTQNSD}); on
+    a UNIX socket, those its peer has not read (C{SIOCOUTQ}; with the
+    overhead of the kernel's buffers, a little more).  0 where the
+    kernel does not say (another system), or for a closed socket.
+    """
+    if fcntl is None:
+        return 0
+    request = termios.TIOCOUTQ if skt.family == socket.AF_UNIX else SIOCOUTQNSD
+    try:
+        answer = fcntl.ioctl(skt.fileno(), request, b"\0\0\0\0")
+    except (OSError, ValueError):
+        # (ValueError: closed, its descriptor -1.)
+        return 0
+    value: int = struct.unpack("i", answer)[0]
+    return value
+
+
 def unsentBytes(transport: ITransport) -> int | None:
     """
-    How many bytes C{transport} holds that its socket has not taken yet,
-    if it is one of L{EAGER_TYPES}; L{None} (not known) for any other.
+    How many bytes written to C{transport} its client has not made room
+    for yet, if it is one of L{EAGER_TYPES}: what the transport holds
+    (L{heldBytes}), and what the kernel holds of what its socket took
+    (L{queuedBytes}).  L{None} (not known) for any other.
+
+    It asks the kernel: for timers, not for every write.
     """
     if type(transport) is tcp.Server or type(transport) is unix.Server:
-        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        return heldBytes(transport) + queuedBytes(transport.socket)
     return None
 
 

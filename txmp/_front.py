@@ -717,6 +717,14 @@ class Exchange:
             self.remoteAddr = self.connection.client(self.headers)[0]
         return self.remoteAddr
 
+    def clientTaking(self) -> bool | None:
+        """
+        See L{BodyConsumer.clientTaking}.
+        """
+        if not self.connection.transportFull:
+            return None
+        return self.connection.clientTook()
+
     def transportResumed(self) -> None:
         """
         The client's transport has sent what it held: grant that to the
@@ -1378,6 +1386,8 @@ class FrontConnection(Protocol):
 
     def pauseProducing(self) -> None:
         self._transportFull = True
+        # Where the client is, for clientTook.
+        self._unsentSeen = unsentBytes(self.transport)
         self.readingChanged()
 
     def resumeProducing(self) -> None:
@@ -1479,6 +1489,19 @@ class FrontConnection(Protocol):
             self._unsentSeen = unsentBytes(self.transport)
             self._sendPeriod = period
             self._sendCall = self.factory.reactor.callLater(period, self._sendWatchFired)
+
+    def clientTook(self) -> bool:
+        """
+        Whether the client took some of what was written for it since its
+        transport filled (or since the last call): what it has not made
+        room for (L{unsentBytes}, the kernel's part too) went down.  For
+        timers that run while the transport is full: the transport, which
+        writes again only once the kernel's buffer is a third free, may
+        show nothing of a slow client's reading for long.
+        """
+        seen, left = self._unsentSeen, unsentBytes(self.transport)
+        self._unsentSeen = left
+        return left is not None and seen is not None and left < seen
 
     def _stopWatching(self) -> None:
         cancelCall(self._sendCall)

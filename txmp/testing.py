@@ -1437,12 +1437,16 @@ class RecordingConsumer:
     @ivar chunks: every chunk written, in order.
     @ivar finished: how many times L{finishBody} was called.
     @ivar aborted: how many times L{abortBody} was called.
+    @ivar taking: what L{clientTaking} answers: set it to play a client
+        whose transport is full, taking the response (C{True}) or not
+        (C{False}).
     """
 
     def __init__(self) -> None:
         self.chunks: list[protocol.Frame] = []
         self.finished = 0
         self.aborted = 0
+        self.taking: bool | None = None
 
     def writeBody(self, chunks: Sequence[protocol.Frame]) -> None:
         """
@@ -1461,6 +1465,12 @@ class RecordingConsumer:
         Count a call.
         """
         self.aborted += 1
+
+    def clientTaking(self) -> bool | None:
+        """
+        L{taking}.
+        """
+        return self.taking
 
 
 class FakeDispatcher:
@@ -1537,6 +1547,7 @@ class WritingConnection:
     @ivar finished: whether the exchange said it was done.
     @ivar aborted: whether the connection was aborted.
     @ivar exchange: the exchange told of a L{resume}, if any.
+    @ivar took: what L{clientTook} answers.
     """
 
     trusted = False
@@ -1556,6 +1567,7 @@ class WritingConnection:
         self.exchange: Exchange | None = None
         self._pauseAt = pauseAt
         self._head = True
+        self.took = False
 
     def client(self, headers: object) -> tuple[str, bytes, None]:
         """
@@ -1588,6 +1600,12 @@ class WritingConnection:
         self.events.append(("write", len(data)))
         if self._pauseAt and len(data) >= self._pauseAt:
             self.transportFull = True
+
+    def clientTook(self) -> bool:
+        """
+        L{took}.
+        """
+        return self.took
 
     def resume(self) -> None:
         """

@@ -1222,6 +1222,49 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual(self.consumer.chunks, [])
         self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
 
+    def test_slowClientNotTimedOut(self) -> None:
+        """
+        A stream whose client's transport is full when C{timeout} passes,
+        the client having taken some of the response meanwhile (the handler
+        waits for the window that frees), gets C{timeout} more: the stream
+        goes on, and is aborted, the handler told C{CANCEL}, only once a
+        timeout passes with the client full and taking nothing, which is
+        said as the client's doing, not the handler's, and counted as no
+        status of the front's.
+        """
+        events: list[LogEvent] = []
+        self.dispatcher._log = Logger(observer=cast(ILogObserver, events.append))
+        self.respond(A, self.requestId, more=True)
+        self.successResultOf(self.d)
+        self.consumer.taking = True
+        for _ in range(3):
+            self.clock.advance(self.timeout)
+        self.assertEqual(self.consumer.aborted, 0)
+        self.assertEqual(self.cancels(A), [])
+        self.consumer.taking = False
+        self.clock.advance(self.timeout - 0.5)
+        self.assertEqual(self.consumer.aborted, 0)
+        self.clock.advance(0.5)
+        self.assertEqual((self.consumer.finished, self.consumer.aborted), (0, 1))
+        self.assertEqual(self.cancels(A), [self.requestId])
+        self.assertEqual(self.dispatcher.stats["status504"], 0)
+        self.assertNoLeak()
+        [event] = [e for e in events if "took nothing" in e["log_format"]]
+        self.assertEqual(event["requestId"], self.requestId.decode("ascii"))
+        self.assertEqual(event["timeout"], self.timeout)
+        self.assertEqual([e for e in events if "timed out" in e["log_format"]], [])
+
+    def test_clientTakingOnlyWhileStreaming(self) -> None:
+        """
+        Before its reply has begun, a request times out on its handler
+        whatever its client's transport holds (a pipelined response before
+        it): the client is not asked.
+        """
+        self.consumer.taking = True
+        self.clock.advance(self.timeout)
+        self.assertFrontError(self.d, ReplyTimeout, 504)
+        self.assertEqual(self.cancels(A), [self.requestId])
+
 
 class TieTests(DispatcherTestCase):
     """

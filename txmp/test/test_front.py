@@ -1812,6 +1812,58 @@ class SlowClientTests(FrontTestCase):
         self.assertTrue(transport.aborted)
         self.assertEqual(len(self.aborts()), 1)
 
+    def test_kernelHoldsEndAtIdleClose(self) -> None:
+        """
+        A kept-alive connection whose transport took the whole response
+        (the kernel holds its end: its transport is not full) is closed at
+        the idle timeout; then, as after a C{Connection: close}, it is given
+        the time its client takes, and aborted, with a word, only once the
+        client takes nothing for the front's C{--timeout}, not at
+        L{ABORT_TIMEOUT} while the client still reads.
+        """
+        transport = ClosingTransport(
+            hostAddress=self.serverAddress, peerAddress=self.clientAddress
+        )
+        channel, _ = self.connect(transport=transport)
+        channel.dataReceived(httpHead())
+        self.respond(
+            self.lastRequest().requestId, headers=[(b"Content-Length", b"2")], body=[b"ok"]
+        )
+        self.unsent = 1_000_000
+        self.clock.advance(self.site.httpRules.idleTimeout)
+        self.assertTrue(transport.disconnecting)
+        self.clock.advance(ABORT_TIMEOUT - 1)
+        self.unsent -= 1000
+        self.clock.advance(1)
+        self.assertFalse(transport.aborted)
+        self.takeSlowly(transport, 3)
+        self.assertEqual(self.aborts(), [])
+        self.clock.advance(10.9)
+        self.assertFalse(transport.aborted)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.aborted)
+        self.assertEqual(len(self.aborts()), 1)
+
+    def test_clientTook(self) -> None:
+        """
+        L{FrontConnection.clientTook} says whether what the client has not
+        made room for went down since its transport filled, then since the
+        last call; where that is not known, it says no.
+        """
+        channel, _ = self.connect()
+        self.unsent = 5000
+        channel.pauseProducing()
+        self.assertFalse(channel.clientTook())
+        self.unsent = 4000
+        self.assertTrue(channel.clientTook())
+        self.assertFalse(channel.clientTook())
+        self.unsent = 0
+        self.assertTrue(channel.clientTook())
+        self.unsent = 100
+        channel.pauseProducing()
+        self.unsent = None
+        self.assertFalse(channel.clientTook())
+
     def test_unknownTransport(self) -> None:
         """
         A transport that cannot say what it holds (TLS) gives a client
@@ -2621,6 +2673,22 @@ class ResponseBodyTests(SynchronousTestCase):
         self.assertEqual(
             self.request.events, ["clientReady", ("write", 30), ("written", 30, True)]
         )
+
+    def test_clientTaking(self) -> None:
+        """
+        L{Exchange.clientTaking} is L{None} while the transport takes what
+        is written (the reply waits for its handler, not its client); while
+        it is full, whatever the connection says of the client's progress
+        (L{FrontConnection.clientTook}).
+        """
+        self.assertIsNone(self.body.clientTaking())
+        self.request.took = True
+        self.assertIsNone(self.body.clientTaking())
+        self.body.writeBody([b"x" * 100])
+        self.assertTrue(self.body.clientTaking())
+        self.request.took = False
+        self.assertFalse(self.body.clientTaking())
+        self.assertIsNotNone(self.body.clientTaking())
 
     def test_emptyChunksNotHeld(self) -> None:
         """

@@ -427,7 +427,7 @@ class SignatureTests(SynchronousTestCase):
             (
                 WritingConnection,
                 FrontConnection,
-                "client keepAlive readingChanged write exchangeDone abort",
+                "client keepAlive readingChanged write exchangeDone abort clientTook",
             ),
             (RecordingReply, Reply, "cancel invalid written clientReady"),
             (FinishedRequest, Request, "code sentLength"),
@@ -444,7 +444,7 @@ class SignatureTests(SynchronousTestCase):
             (MemoryRunner, WSGIRunner, "run"),
             (MemoryRun, RunningRequest, "cancel bodyReceived windowReceived"),
             (RecordingSink, _ReplySink, "sendHead sendBody sendError sendWindow finished"),
-            (RecordingConsumer, Exchange, "writeBody finishBody abortBody"),
+            (RecordingConsumer, Exchange, "writeBody finishBody abortBody clientTaking"),
         ]:
             self.assertEqual(signatureDifferences(fake, real, names.split()), [], fake)
 
