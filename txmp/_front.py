@@ -74,6 +74,7 @@ from txmp._http import (
     forwardedClient,
     forwardedFromElements,
     forwardedScheme,
+    hostPort,
     isTrusted,
     parseForwarded,
     plainPage,
@@ -409,7 +410,7 @@ class Exchange:
             (b"remote_addr", remoteAddr.encode("ascii")),
             (b"remote_port", connection.peerPort),
             (b"server_name", serverName),
-            (b"server_port", connection.localPort),
+            (b"server_port", connection.localPort or self._namedPort(scheme, forwardedHost)),
             (b"scheme", scheme),
         ]
         streaming = self.body is BodyState.STREAMING
@@ -425,6 +426,28 @@ class Exchange:
         )
         d.addCallbacks(self._respond, self._failed)
         d.addErrback(self._unexpected)
+
+    def _namedPort(self, scheme: bytes, forwardedHost: str | None) -> bytes:
+        """
+        The port the request was sent to, for a connection on a socket that
+        has none (UNIX): the port of the host it names, as C{server_name}
+        is that host (a trusted proxy's forwarded host, else C{Host}, which
+        carries an absolute-form target's authority), else the scheme's,
+        as gunicorn does.  WSGI applications read it as C{SERVER_PORT}
+        (Django's C{get_port}), and nginx in front on port 80 or 443 is
+        the usual reason for such a socket.
+        """
+        value = None
+        if forwardedHost is not None:
+            value = forwardedHost.encode("latin-1")
+            if not checkHost(value):
+                value = None
+        if value is None:
+            value = self.getHeader(b"host")
+        port = None if value is None else hostPort(value)
+        if port is None:
+            port = 443 if scheme == b"https" else 80
+        return protocol.encodeInt(port)
 
     def _withRequestId(
         self, trusted: bool, newRequestId: Callable[[], bytes]
@@ -969,7 +992,8 @@ class FrontConnection(Protocol):
     peerHost = ""
     peerPort = b"0"
     localHost = b""
-    localPort = b"0"
+    # None on a socket without ports (UNIX): see Exchange._namedPort.
+    localPort: bytes | None = None
     scheme = b"http"
 
     def __init__(self, factory: FrontFactory) -> None:
@@ -1011,7 +1035,8 @@ class FrontConnection(Protocol):
         self.peerPort = protocol.encodeInt(getattr(peer, "port", 0))
         local = transport.getHost()
         self.localHost = getattr(local, "host", "").encode("latin-1")
-        self.localPort = protocol.encodeInt(getattr(local, "port", 0))
+        port = getattr(local, "port", None)
+        self.localPort = None if port is None else protocol.encodeInt(port)
         if ISSLTransport.providedBy(transport):
             self.scheme = b"https"
         transport.registerProducer(self, True)

@@ -127,7 +127,7 @@ _REG_NAME = rb"(?:[A-Za-z0-9\-._~" + _SUB_DELIMS + rb"]|%[0-9A-Fa-f]{2})*"
 _IP_LITERAL = (
     rb"\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~:" + _SUB_DELIMS + rb"]+)\]"
 )
-_HOST = re.compile(rb"(" + _IP_LITERAL + rb"|" + _REG_NAME + rb")(?::[0-9]*)?\Z")
+_HOST = re.compile(rb"(" + _IP_LITERAL + rb"|" + _REG_NAME + rb")(?::([0-9]*))?\Z")
 # RFC 9112 section 7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name
 # [ BWS "=" BWS chunk-ext-val ] ), a value a token or a quoted-string.
 _QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
@@ -265,6 +265,22 @@ def checkHost(value: bytes) -> bytes | None:
     """
     match = _HOST.match(value)
     return None if match is None else match.group(1)
+
+
+def hostPort(value: bytes) -> int | None:
+    """
+    The port of a C{Host} field value or of an authority, if it names one
+    that a TCP port can be (1 to 65535); L{None} if it names none, or is
+    malformed.
+    """
+    match = _HOST.match(value)
+    if match is None:
+        return None
+    digits = match.group(2)
+    if not digits or len(digits) > 5:
+        return None
+    port = int(digits)
+    return port if 0 < port < 65536 else None
 
 
 def targetAuthority(target: bytes) -> bytes | None:

@@ -920,6 +920,59 @@ class UnixPeerTests(FrontTestCase):
         self.assertEqual(request.head.remoteAddr, "203.0.113.9")
         self.assertEqual(request.head.scheme, "https")
 
+    def test_serverPortFromHost(self) -> None:
+        """
+        A UNIX socket has no port: C{server_port} (WSGI C{SERVER_PORT}) is
+        the port the C{Host} field names, as under gunicorn, not C{0}.
+        """
+        request = self.fromUnixPeer(b"GET / HTTP/1.1\r\nHost: h:8443\r\n\r\n")
+        self.assertEqual((request.head.serverName, request.head.serverPort), ("h", 8443))
+
+    def test_serverPortOfScheme(self) -> None:
+        """
+        On a UNIX socket, a C{Host} without a port (nginx's C{$host}), or
+        with one that no TCP port can be, gives the port of the scheme:
+        C{443} for C{https} (a trusted proxy's C{X-Forwarded-Proto}), else
+        C{80}.
+        """
+        for fields, port in [
+            (b"Host: h\r\n", 80),
+            (b"Host: h:\r\n", 80),
+            (b"Host: h:99999\r\n", 80),
+            (b"Host: h:0\r\n", 80),
+            (b"Host: h\r\nX-Forwarded-Proto: https\r\n", 443),
+        ]:
+            request = self.fromUnixPeer(b"GET / HTTP/1.1\r\n" + fields + b"\r\n")
+            self.assertEqual(request.head.serverPort, port, fields)
+
+    def test_serverPortWithoutHost(self) -> None:
+        """
+        On a UNIX socket, an HTTP/1.0 request without C{Host} gets the
+        port of its scheme.
+        """
+        request = self.fromUnixPeer(b"GET / HTTP/1.0\r\n\r\n")
+        self.assertEqual(request.head.serverPort, 80)
+
+    def test_serverPortOfForwardedHost(self) -> None:
+        """
+        On a UNIX socket, the port comes from the host that
+        C{server_name} comes from: a trusted proxy's C{X-Forwarded-Host}
+        or C{Forwarded} C{host=}, else C{Host}, which carries an
+        absolute-form target's authority.
+        """
+        for data, port in [
+            (b"GET / HTTP/1.1\r\nX-Forwarded-Host: example.org:8080\r\n", 8080),
+            (b"GET / HTTP/1.1\r\nX-Forwarded-Host: example.org\r\n", 80),
+            (b"GET / HTTP/1.1\r\nForwarded: for=203.0.113.9;host=example.org:82\r\n", 82),
+            (b"GET http://example.org:83/ HTTP/1.1\r\n", 83),
+        ]:
+            request = self.fromUnixPeer(data + b"Host: h:81\r\n\r\n")
+            self.assertEqual(
+                (request.head.serverName, request.head.serverPort),
+                ("example.org", port),
+                data,
+            )
+
     def test_notTrustedByDefault(self) -> None:
         """
         Without C{trustUnixPeers}, a UNIX-socket peer's headers change
