@@ -77,7 +77,9 @@ Choices left open by PEP 3333
     (C{http://host/p?q}) gives the path of the URI (C{"/"} if it is empty).
     Any other target (the asterisk-form C{*} of C{OPTIONS *}, the
     authority-form of C{CONNECT}) is given as is, so C{OPTIONS *} has
-    C{PATH_INFO} C{"*"}, as under gunicorn and waitress.  C{QUERY_STRING}
+    C{PATH_INFO} C{"*"}, as under gunicorn and waitress, from a front that
+    sends such targets: txmp's front answers C{OPTIONS *} itself and
+    refuses C{CONNECT}, so its applications never see them.  C{QUERY_STRING}
     is the raw query (C{""} if none) and C{REQUEST_URI} the raw
     request-target, as under gunicorn and uWSGI, for applications that must
     tell C{%2F} from C{/}.  A fragment, which clients must not send, is
