@@ -22,11 +22,13 @@ application threads send their replies themselves.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 import threading
 from collections import deque
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Callable, Protocol, cast, overload
 
 import zmq
@@ -326,6 +328,9 @@ class _Endpoint(Protocol):
     """
 
     @property
+    def type(self) -> str: ...
+
+    @property
     def address(self) -> str: ...
 
 
@@ -339,6 +344,8 @@ class _Connection(Protocol):
 
     def addEndpoints(self, endpoints: list[_Endpoint]) -> None: ...
 
+    def removeEndpoint(self, address: str) -> None: ...
+
     def doRead(self) -> None: ...
 
     def shutdown(self) -> None: ...
@@ -346,12 +353,13 @@ class _Connection(Protocol):
 
 def _connectionClass() -> Callable[[_Factory, ZmqSocket, int, bytes | None], _Connection]:
     # Installs the global reactor (see the top).
-    from txzmq import ZmqConnection
+    from txzmq import ZmqConnection, ZmqEndpointType
 
     # (txzmq has no types: its class is Any to mypy.)
     class _TxmpConnection(ZmqConnection):  # type: ignore[misc]
         socketType = None
         socket: zmq.Socket[bytes] | None
+        endpoints: list[_Endpoint]
 
         def __init__(self, factory: _Factory, owner: ZmqSocket, socketType: int,
                      identity: bytes | None) -> None:
@@ -362,6 +370,17 @@ def _connectionClass() -> Callable[[_Factory, ZmqSocket, int, bytes | None], _Co
         def doRead(self) -> None:
             # (Called by txzmq's __init__ too: before open() sets _conn.)
             self._owner._read(self)
+
+        def removeEndpoint(self, address: str) -> None:
+            # What txzmq lacks to undo addEndpoints: disconnect, and forget
+            # the endpoint, which would otherwise be listed once more at
+            # every connect to the same address.
+            if self.socket is not None:
+                self.socket.disconnect(address)
+            self.endpoints = [
+                endpoint for endpoint in self.endpoints
+                if (endpoint.type, endpoint.address) != (ZmqEndpointType.connect, address)
+            ]
 
     return _TxmpConnection
 
@@ -375,6 +394,15 @@ _SNDMORE = 2
 _EVENTS = 15
 _POLLIN = 1
 _POLLOUT = 2
+
+
+def _reason(error: zmq.ZMQError) -> str:
+    """
+    Why ZeroMQ refused an address, for a one-line message: not
+    C{error.strerror}, which pyzmq 26 and later end with the address again
+    ("(addr='tcp://...')").
+    """
+    return error.strerror if error.errno is None else zmq.strerror(error.errno)
 
 
 def _sendMultipart(socket: zmq.Socket[bytes], frames: list[bytes]) -> None:
@@ -551,6 +579,12 @@ class ZmqSocket:
         socket, read from a ZeroMQ socket monitor.  Call before
         L{bind}/L{connect}, so that no event is missed.
 
+        After C{HANDSHAKE_FAILED_AUTH} (the peer's ZAP handler refused our
+        key) or C{HANDSHAKE_FAILED_PROTOCOL} (such as a peer that does not
+        use CURVE), libzmq does not connect to that address again, as it
+        does after any other failure: to try again, L{disconnect} and
+        L{connect}.
+
         @param context: the context this socket was made in.
         """
         self._beforeEndpoints("the monitor")
@@ -608,17 +642,17 @@ class ZmqSocket:
             unknown transport).
         """
         try:
-            self._conn.addEndpoints([endpoint])
+            with self._lockIfShared():
+                self._conn.addEndpoints([endpoint])
         except zmq.ZMQError as e:
-            # Not e.strerror, which pyzmq 26 and later end with the address
-            # again ("(addr='tcp://...')").
-            reason = e.strerror if e.errno is None else zmq.strerror(e.errno)
-            raise AddressError(f"cannot {verb} {endpoint.address}: {reason}") from None
+            raise AddressError(f"cannot {verb} {endpoint.address}: {_reason(e)}") from None
         self._connected = True
 
     def connect(self, address: str) -> None:
         """
-        Connect to a ZeroMQ address; ZeroMQ reconnects by itself.
+        Connect to a ZeroMQ address; ZeroMQ reconnects by itself, but not
+        after a peer ended the security handshake for good (see
+        L{monitorHandshakes}): then L{disconnect} and connect again.
         """
         # Installs the global reactor (see the top).
         from txzmq import ZmqEndpoint, ZmqEndpointType
@@ -627,6 +661,34 @@ class ZmqSocket:
         # A pipe attached now (inproc, at once) signals ZeroMQ's descriptor
         # only once a read has found it empty: read once more.
         self._scheduleRead()
+
+    def disconnect(self, address: str) -> None:
+        """
+        Undo L{connect}: ZeroMQ closes the connection to C{address},
+        discarding the messages in its pipe, and no longer reconnects
+        there.  What waits here for ZeroMQ to take it (L{backlog}) stays.
+        A closed socket does nothing.
+
+        Called in the reactor thread, holding the lock of a socket shared
+        with threads (L{shareWithThreads}).
+
+        @raise AddressError: if this socket is not connected to C{address}.
+        """
+        if self._conn.socket is None:
+            return
+        try:
+            with self._lockIfShared():
+                self._conn.removeEndpoint(address)
+        except zmq.ZMQError as e:
+            reason = "not connected to it" if e.errno == errno.ENOENT else _reason(e)
+            raise AddressError(f"cannot disconnect from {address}: {reason}") from None
+
+    def _lockIfShared(self) -> AbstractContextManager[object]:
+        """
+        The lock of a socket shared with threads, to connect or disconnect
+        while they send; otherwise nothing to hold.
+        """
+        return nullcontext() if self._lock is None else self._lock
 
     def shareWithThreads(
         self,

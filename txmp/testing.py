@@ -114,7 +114,13 @@ from txmp._dispatch import Dispatcher
 from txmp._front import DEFAULT_RULES, FrontConnection, FrontFactory
 from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor
-from txmp._zmq import AddressError, FramesReceiver, LargeFramesReceiver, PeerUnreachable
+from txmp._zmq import (
+    AddressError,
+    FramesReceiver,
+    HandshakeObserver,
+    LargeFramesReceiver,
+    PeerUnreachable,
+)
 
 if TYPE_CHECKING:
     from txmp._front import Exchange
@@ -749,8 +755,14 @@ class MemorySocket:
         does nothing, like the real one.
     @ivar routingId: a DEALER's routing id, given by the network.
     @ivar address: the address it is bound or connected to, if any.
+    @ivar connects: how many times L{connect} was called.
     @ivar forgotten: the peers L{forget} was called for, in order.
     @ivar shared: whether L{shareWithThreads} was called.
+    @ivar curve: the keys given to L{curveClient}, if it was called.
+    @ivar handshakeObserver: the observer given to L{monitorHandshakes}, if
+        it was called, for the test to tell it of a handshake as a real
+        socket's monitor does (C{("HANDSHAKE_FAILED_AUTH", 400,
+        address)}, say): a network makes no handshakes.
     """
 
     _log = Logger()
@@ -776,8 +788,11 @@ class MemorySocket:
         self.unreachable: set[bytes] = set()
         self.closed = False
         self.address: str | None = None
+        self.connects = 0
         self.forgotten: list[bytes] = []
         self.shared = False
+        self.curve: tuple[bytes, bytes, bytes] | None = None
+        self.handshakeObserver: HandshakeObserver | None = None
         # (Only a socket with largeFrame receives memoryviews.)
         self._receiver = cast("LargeFramesReceiver | None", receiver)
         self._network = network
@@ -798,7 +813,52 @@ class MemorySocket:
         """
         assert self._network is not None, "only a network's sockets connect"
         self.address = address
+        self.connects += 1
         self._network._connected(self)
+
+    def disconnect(self, address: str) -> None:
+        """
+        Undo L{connect}, as L{txmp._zmq.ZmqSocket.disconnect} does: the
+        messages in transit between this DEALER and the ROUTER at
+        C{address}, or waiting for one to bind there, are lost, as those in
+        ZeroMQ's pipe are; the ROUTER's sends to it raise
+        L{PeerUnreachable}; what it sends from now on waits for its next
+        L{connect}.  A closed socket does nothing.
+
+        @raise AddressError: if this socket is not connected to C{address}.
+        """
+        if self.closed:
+            return
+        if self.address != address or self.router:
+            raise AddressError(f"cannot disconnect from {address}: not connected to it")
+        assert self._network is not None, "only a network's sockets connect"
+        self._network._disconnected(self)
+        self.address = None
+
+    def _beforeEndpoints(self, what: str) -> None:
+        # As the real socket: security options apply to later connections.
+        if self.address is not None:
+            raise RuntimeError(f"{what} must be set before bind or connect")
+
+    def curveClient(self, publicKey: bytes, secretKey: bytes, serverKey: bytes) -> None:
+        """
+        Record the keys in L{curve}; refused once bound or connected, as
+        by L{txmp._zmq.ZmqSocket.curveClient}.
+
+        @raise RuntimeError: if bound or connected.
+        """
+        self._beforeEndpoints("CURVE")
+        self.curve = (publicKey, secretKey, serverKey)
+
+    def monitorHandshakes(self, context: MemoryNetwork, observer: HandshakeObserver) -> None:
+        """
+        Keep C{observer} in L{handshakeObserver}; refused once bound or
+        connected, as by L{txmp._zmq.ZmqSocket.monitorHandshakes}.
+
+        @raise RuntimeError: if bound or connected.
+        """
+        self._beforeEndpoints("the monitor")
+        self.handshakeObserver = observer
 
     def shareWithThreads(
         self,
@@ -903,7 +963,9 @@ class MemoryNetwork:
     last, as with C{ROUTER_HANDOVER}), without the id, and a ROUTER's send
     to an id that no DEALER there has raises L{PeerUnreachable}.  What a
     DEALER sends while no ROUTER is bound at its address waits for one, as
-    ZeroMQ queues it.  Frames of at least C{largeFrame} bytes arrive as
+    ZeroMQ queues it; what it sends while connected nowhere (after
+    L{MemorySocket.disconnect}) waits for its next connect, as a real
+    socket keeps it.  Frames of at least C{largeFrame} bytes arrive as
     read-only C{memoryview}s, the others as L{bytes}.
 
     Delivery is explicit: messages wait in L{inTransit} until L{flush}, so
@@ -929,6 +991,7 @@ class MemoryNetwork:
         self._routers: dict[str, MemorySocket] = {}
         self._dealers: list[MemorySocket] = []
         self._waiting: dict[str, list[tuple[MemorySocket, list[bytes]]]] = {}
+        self._unconnected: dict[MemorySocket, list[list[bytes]]] = {}
         self._cut: set[bytes] = set()
         self._largeFrames: dict[MemorySocket, int] = {}
         self._flushing = False
@@ -1045,8 +1108,28 @@ class MemoryNetwork:
 
     def _connected(self, dealer: MemorySocket) -> None:
         self._dealers.append(dealer)
+        for frames in self._unconnected.pop(dealer, []):
+            self._send(dealer, frames)
+
+    def _disconnected(self, dealer: MemorySocket) -> None:
+        address = dealer.address
+        if dealer in self._dealers:
+            self._dealers.remove(dealer)
+        if address in self._waiting:
+            self._waiting[address] = [
+                (sender, frames) for sender, frames in self._waiting[address]
+                if sender is not dealer
+            ]
+        router = self._routers.get(address) if address is not None else None
+        self.inTransit = deque(
+            (socket, frames)
+            for socket, frames in self.inTransit
+            if socket is not dealer
+            and not (socket is router and frames and frames[0] == dealer.routingId)
+        )
 
     def _closed(self, socket: MemorySocket) -> None:
+        self._unconnected.pop(socket, None)
         if socket.router and socket.address is not None:
             if self._routers.get(socket.address) is socket:
                 del self._routers[socket.address]
@@ -1064,7 +1147,13 @@ class MemoryNetwork:
             if peer in self._cut:
                 raise PeerUnreachable(peer)
             self._post(dealer, frames[1:])
-        elif socket.routingId not in self._cut and socket.address is not None:
+        elif socket.routingId in self._cut:
+            pass
+        elif socket.address is None:
+            # Connected nowhere (disconnected): it waits, as in a real
+            # socket's backlog, for the next connect.
+            self._unconnected.setdefault(socket, []).append(frames)
+        else:
             router = self._routers.get(socket.address)
             if router is None:
                 self._waiting.setdefault(socket.address, []).append((socket, frames))

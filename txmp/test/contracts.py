@@ -31,7 +31,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.error import ReactorNotRestartable, ReactorNotRunning
 from twisted.python.failure import Failure
 
-from txmp._zmq import PeerUnreachable
+from txmp._zmq import AddressError, PeerUnreachable
 from txmp.testing import RecordingSink, runningReactor
 
 Scenario = Callable[[Any], Generator[Any, Any, None]]
@@ -306,13 +306,14 @@ class ZmqContextTestsMixin(_TestCase):
     @bothSides
     def test_closedSendsNothing(self) -> Generator[Any, Any, None]:
         """
-        Sending on a closed socket does nothing, and raises nothing: the
-        process is stopping.
+        Sending on a closed socket, or disconnecting it, does nothing, and
+        raises nothing: the process is stopping.
         """
         atRouter, done, toRouter = collector(1)
         _router, dealer, address = self.pair(toRouter, lambda frames: None)
         dealer.close()
         dealer.send([b"lost"])
+        dealer.disconnect(address)
         self.assertEqual(dealer.backlog, 0)
         second = self.context.socket("dealer", lambda frames: None, 10, b"second")
         second.connect(address)
@@ -320,6 +321,67 @@ class ZmqContextTestsMixin(_TestCase):
         yield self.delivered(done)
         self.assertEqual(atRouter, [[b"second", b"after"]])
 
+    @bothSides
+    def test_disconnectAndConnectAgain(self) -> Generator[Any, Any, None]:
+        """
+        A DEALER that disconnects from the ROUTER's address and connects
+        to it again (a handler trying a front again after a refusal)
+        reaches it again under the same routing id: what it sent while
+        connected nowhere waits and arrives first, in order, and the
+        ROUTER's answer reaches it.
+        """
+        atRouter: list[list[Any]] = []
+        arrived = {1: Deferred[None](), 3: Deferred[None]()}
+
+        def toRouter(frames: list[Any]) -> None:
+            atRouter.append(frames)
+            if len(atRouter) in arrived:
+                arrived[len(atRouter)].callback(None)
+
+        atDealer, dealerDone, toDealer = collector(1)
+        router, dealer, address = self.pair(toRouter, toDealer)
+        dealer.send([b"before"])
+        yield self.delivered(arrived[1])
+        dealer.disconnect(address)
+        dealer.send([b"meanwhile"])
+        dealer.connect(address)
+        dealer.send([b"after"])
+        yield self.delivered(arrived[3])
+        self.assertEqual(
+            atRouter,
+            [[b"dealer-1", b"before"], [b"dealer-1", b"meanwhile"], [b"dealer-1", b"after"]],
+        )
+        router.send([b"dealer-1", b"back"])
+        yield self.delivered(dealerDone)
+        self.assertEqual(atDealer, [[b"back"]])
+
+    @bothSides
+    def test_disconnectNotConnected(self) -> Generator[Any, Any, None]:
+        """
+        Disconnecting from an address a socket is not connected to (any
+        more) raises L{AddressError}, which says so.
+        """
+        _router, dealer, address = self.pair(lambda frames: None, lambda frames: None)
+        other = self.address()
+        exc = self.assertRaises(AddressError, dealer.disconnect, other)
+        self.assertEqual(str(exc), f"cannot disconnect from {other}: not connected to it")
+        dealer.disconnect(address)
+        exc = self.assertRaises(AddressError, dealer.disconnect, address)
+        self.assertEqual(str(exc), f"cannot disconnect from {address}: not connected to it")
+        yield None
+
+    @bothSides
+    def test_securityBeforeConnect(self) -> Generator[Any, Any, None]:
+        """
+        CURVE and the handshake monitor apply to the connections made
+        after them only: a socket connected already refuses them.
+        """
+        _router, dealer, _address = self.pair(lambda frames: None, lambda frames: None)
+        self.assertRaises(RuntimeError, dealer.curveClient, b"p" * 40, b"s" * 40, b"f" * 40)
+        self.assertRaises(
+            RuntimeError, dealer.monitorHandshakes, self.context, lambda *event: None
+        )
+        yield None
 
     @bothSides
     def test_sharedWithThreads(self) -> Generator[Any, Any, None]:

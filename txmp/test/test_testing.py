@@ -438,7 +438,11 @@ class SignatureTests(SynchronousTestCase):
             (CountingCondition, threading.Condition, "__enter__ notify_all"),
             (FakeProcess, Process, "signalProcess"),
             (MemoryNetwork, ZmqContext, "socket shutdown"),
-            (MemorySocket, ZmqSocket, "bind connect send close backlog"),
+            (
+                MemorySocket,
+                ZmqSocket,
+                "bind connect disconnect curveClient monitorHandshakes send close backlog",
+            ),
             (SynchronousThreadPool, WorkerPool, "start stop callInThread"),
             (SynchronousThreadPool, ThreadPool, "callInThreadWithCallback"),
             (MemoryRunner, WSGIRunner, "run"),

@@ -6,7 +6,7 @@ and a L{Clock}: no socket is made.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Callable, cast
 
 import zmq
 from twisted.internet.task import Clock
@@ -383,6 +383,35 @@ class SharedSocketTests(SynchronousTestCase):
             connection=cast(_Connection, FakeZmqConnection(FakeRawSocket(room=1))),
         )
         self.assertRaises(ValueError, router.shareWithThreads, self.reactor)
+
+    def test_endpointsChangedHoldingLock(self) -> None:
+        """
+        Connecting and disconnecting, in the reactor thread while
+        application threads may send (a handler trying a front again after
+        a refusal), are done holding the socket's lock.
+        """
+        held: list[tuple[str, bool]] = []
+        lock = self.socket._lock
+        assert lock is not None
+
+        def record(what: str) -> Callable[[object], None]:
+            def call(argument: object) -> None:
+                # Owned by this thread: another's acquire would wait.
+                held.append((what, lock._is_owned()))  # type: ignore[attr-defined]
+            return call
+
+        self.connection.addEndpoints = record("connect")  # type: ignore[attr-defined]
+        self.connection.removeEndpoint = record("disconnect")  # type: ignore[attr-defined]
+        self.socket.connect("tcp://127.0.0.1:5556")
+        self.socket.disconnect("tcp://127.0.0.1:5556")
+        self.assertEqual(held, [("connect", True), ("disconnect", True)])
+
+    def test_disconnectClosed(self) -> None:
+        """
+        Disconnecting a closed socket (the handler stopping) does nothing.
+        """
+        self.connection.socket = None  # type: ignore[assignment]
+        self.socket.disconnect("tcp://127.0.0.1:5556")
 
 
 class ReadBatchTests(SynchronousTestCase):
