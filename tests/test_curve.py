@@ -74,8 +74,8 @@ class CurveTests(SystemTestCase):
     async def test_onlyAllowedHandlerServes(self) -> None:
         """
         With an allowed handler and a rogue one running, every request is
-        served by the allowed one; the rogue one never registers and its
-        refusal is logged by the front.
+        served by the allowed one; the rogue one never registers, its
+        refusal is logged by the front, and it tries again.
         """
         front = await self.startFront(*self.frontCurve())
         rogue = self.startHandlerProcess("rogue", WHOAMI, *self.handlerCurve("rogue"))
@@ -89,8 +89,13 @@ class CurveTests(SystemTestCase):
             self.assertEqual(result.body, str(good.pid).encode("ascii"), self.transcript())
         self.assertEqual(front.countLines("handler rogue joined"), 0, self.transcript())
         self.assertEqual(rogue.countLines("registered with front"), 0, self.transcript())
-        # ZeroMQ will not try again: the handler says what to do instead.
-        await rogue.waitForLine("allow the key there, then restart this handler")
+        # libzmq would never try again: the handler does, and says when;
+        # the front refuses each of its two sockets again (the front logs
+        # the 1st, 2nd, 4th... refusal of a key).
+        await rogue.waitForLine(
+            "the front refused this handler's key (ZAP status 400); trying again in 1 s"
+        )
+        await front.waitForLine("4 refused for this key")
 
     @asyncTest
     async def test_wrongServerKey(self) -> None:

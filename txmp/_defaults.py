@@ -324,6 +324,22 @@ PARENT_CHECK_INTERVAL = 1.0
 NO_FRONT_WARNING = 10.0
 NO_FRONT_WARNING_INTERVAL = 60.0
 
+# A handler's connection to a front that ended the CURVE handshake for good
+# (its ZAP handler refused the handler's key, or it does not use CURVE) is
+# never tried again by libzmq (checked with libzmq 4.3.5: after the refusal,
+# no connection at all, where a wrong --curve-server-key is retried every
+# 0.1 s): the handler connects again itself, REFUSED_RETRY seconds later,
+# then after twice as long at each refusal in a row, up to REFUSED_RETRY_MAX
+# seconds, and from REFUSED_RETRY again once a handshake succeeds.  So a
+# handler whose key is allowed while it runs (a rolling key change) joins a
+# second or two later if it was just refused, and at most 30 s later
+# however long it was; and one refused for good costs its front one CURVE
+# handshake per socket every 30 s (the front logs its refusals at doubling
+# counts, txmp._zap).  No jitter: the refusals of many handlers cost the
+# front little even in step, and the line that announces the delay is exact.
+REFUSED_RETRY = 1.0
+REFUSED_RETRY_MAX = 30.0
+
 # -- Both processes -------------------------------------------------------
 
 # The log's format (text or json) and the least level logged (--log-format,

@@ -2,7 +2,8 @@
 """
 The service tree of C{twistd mphandler} (L{HandlerTree}, which names the
 handler): the handler's thread pool, sockets and links to its fronts
-(L{HandlerService}), and the watch on the front that spawned it
+(L{HandlerService}, whose L{Redial}s try again a front that refused a
+socket's CURVE handshake), and the watch on the front that spawned it
 (L{ParentWatch}).
 
 Imported by L{txmp.handlertap.makeService} only, once the options are
@@ -19,28 +20,35 @@ import re
 import signal
 import socket
 import threading
-from typing import TYPE_CHECKING, Callable
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from attrs import define, field
+from twisted.application.internet import backoffPolicy
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.error import ReactorNotRunning
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from txmp._defaults import HIGH_WATER_MARK, PARENT_CHECK_INTERVAL
+from txmp._defaults import (
+    HIGH_WATER_MARK,
+    PARENT_CHECK_INTERVAL,
+    REFUSED_RETRY,
+    REFUSED_RETRY_MAX,
+)
 from txmp._exit import leaveTwistd
 from txmp._handler import FrontLink
-from txmp._interfaces import IHandlerReactor
+from txmp._interfaces import IHandlerReactor, cancelCall
 from txmp._logs import reopenLogFiles
 from txmp._pool import WorkerPool
 from txmp._profile import Profiler
 from txmp._signals import SignalActions, explanation
 from txmp._wsgi import WSGIRunner
-from txmp._zmq import AddressError, ZmqContext, newRoutingId
+from txmp._zmq import MECHANISM_MISMATCH, AddressError, ZmqContext, newRoutingId
 
 if TYPE_CHECKING:
     from txmp.handlertap import Options
@@ -77,6 +85,95 @@ def newPool(threads: int) -> WorkerPool:
     return WorkerPool(threads, "wsgi", _daemonThread)
 
 
+class Connecting(Protocol):
+    """
+    What L{Redial} connects: a L{txmp._zmq.ZmqSocket}, or a fake of one.
+    """
+
+    def connect(self, address: str) -> None: ...
+
+    def disconnect(self, address: str) -> None: ...
+
+
+# The handshake failures after which libzmq does not connect again: the
+# front's ZAP handler refused the key (its denial reaches the handler as a
+# ZMTP ERROR), or a protocol error, such as a front without CURVE.
+_FINAL_FAILURES = frozenset({"HANDSHAKE_FAILED_AUTH", "HANDSHAKE_FAILED_PROTOCOL"})
+
+
+def refusedPolicy() -> Callable[[int], float]:
+    """
+    The delay before a handler tries a front again after its N-th refusal
+    in a row (from 0): L{REFUSED_RETRY} seconds, doubled each time, up to
+    L{REFUSED_RETRY_MAX}.
+    """
+    return backoffPolicy(REFUSED_RETRY, REFUSED_RETRY_MAX, factor=2, jitter=lambda: 0.0)
+
+
+@define(slots=False, eq=False, repr=False)
+class Redial:
+    """
+    Connects a handler's socket to a front's address again when the front
+    ended a handshake in a way after which libzmq never tries again (see
+    L{txmp._zmq.ZmqSocket.monitorHandshakes}): a refused key, a protocol
+    error such as a front that does not use CURVE.  It waits first, longer
+    at each refusal in a row (C{policy}), and the shortest wait again once
+    a handshake succeeds.  Every method is called in the reactor thread.
+
+    @param socket: the socket connected to C{address}.
+    @param address: the front's address, as given to C{socket.connect}.
+    @param policy: the wait, in seconds, after the Nth refusal in a row,
+        counted from 0.
+    """
+
+    _reactor: IReactorTime
+    _socket: Connecting
+    address: str
+    _policy: Callable[[int], float] = field(factory=refusedPolicy)
+    # Refusals in a row, since the start or the last handshake that
+    # succeeded.
+    _refusals: int = field(init=False, default=0)
+    _call: IDelayedCall | None = field(init=False, default=None)
+    _stopped: bool = field(init=False, default=False)
+
+    def refused(self) -> float | None:
+        """
+        The front ended a handshake for good: connect again after a while.
+
+        @return: in how many seconds; L{None} once stopped, when it will
+            not.
+        """
+        if self._stopped:
+            return None
+        if self._call is not None and self._call.active():
+            # (libzmq ends a connection once: not expected.)
+            return self._call.getTime() - self._reactor.seconds()
+        delay = self._policy(self._refusals)
+        self._refusals += 1
+        self._call = self._reactor.callLater(delay, self._connectAgain)
+        return delay
+
+    def succeeded(self) -> None:
+        """
+        A handshake with the front succeeded: the next refusal waits the
+        shortest time again.
+        """
+        self._refusals = 0
+
+    def stop(self) -> None:
+        """
+        Connect no more (the handler stops).
+        """
+        self._stopped = True
+        cancelCall(self._call)
+        self._call = None
+
+    def _connectAgain(self) -> None:
+        self._call = None
+        self._socket.disconnect(self.address)
+        self._socket.connect(self.address)
+
+
 class HandlerService(Service):
     """
     Owns a handler's thread pool, its ZeroMQ sockets and its links to the
@@ -99,6 +196,8 @@ class HandlerService(Service):
         self._limit = 0
         # Failed CURVE handshakes in a row, by front address.
         self._handshakeFailures: dict[str, int] = {}
+        # With CURVE, one for each socket (see _handshake).
+        self._redials: list[Redial] = []
         # Profiles this handler (--profile, profileFor).
         self.profiler = Profiler()
         self._profileCall: IDelayedCall | None = None
@@ -146,9 +245,11 @@ class HandlerService(Service):
             self.links.append(link)
             curve = options.get("curve")
             if curve is not None:
-                for sock in (sendSocket, returnSocket):
+                for sock, address in [(sendSocket, send), (returnSocket, ret)]:
                     sock.curveClient(*curve)
-                    sock.monitorHandshakes(context, self._handshake)
+                    redial = Redial(self._reactor, sock, address)
+                    self._redials.append(redial)
+                    sock.monitorHandshakes(context, partial(self._handshake, redial))
             for option, sock, address in [("--send", sendSocket, send),
                                           ("--return", returnSocket, ret)]:
                 try:
@@ -186,37 +287,44 @@ class HandlerService(Service):
             for link in self.links:
                 link.start()
 
-    def _handshake(self, event: str, value: int, address: str) -> None:
+    def _handshake(self, redial: Redial, event: str, value: int, address: str) -> None:
         """
-        A security handshake with a front failed or succeeded, or a
-        connection was lost (from a socket monitor, in the reactor thread).
-        A failure is logged when a run of them begins, since ZeroMQ retries
-        several times a second; the success that ends it too.
+        A security handshake of a socket with its front failed or
+        succeeded, or its connection was lost (from the socket's monitor,
+        in the reactor thread).  After a failure that libzmq takes as final
+        (a refused key, a protocol error such as a front without CURVE),
+        C{redial}, the socket's, connects it again after a while, longer at
+        each refusal in a row.  A failure is logged when a run of them
+        begins, saying when it is tried again, since ZeroMQ (or C{redial})
+        tries again and again; the success that ends it too.
         """
         failures = self._handshakeFailures.get(address, 0)
         if event.startswith("HANDSHAKE_FAILED"):
             self._handshakeFailures[address] = failures + 1
+            if event in _FINAL_FAILURES:
+                delay = redial.refused()
+                retry = (
+                    "" if delay is None
+                    else "; trying again in %g s, then at doubling intervals up to %g s"
+                    % (delay, REFUSED_RETRY_MAX)
+                )
+            else:
+                retry = "; retrying"
             if failures == 0:
                 if event == "HANDSHAKE_FAILED_AUTH":
-                    # libzmq does not reconnect after a peer's ERROR (ZMTP
-                    # 3.1), which is how a ZAP denial reaches the handler.
-                    why = (
-                        "the front refused this handler's key (ZAP status %d); "
-                        "ZeroMQ does not try a front again after it refuses a key: "
-                        "allow the key there, then restart this handler" % (value,)
-                    )
+                    why = "the front refused this handler's key (ZAP status %d)" % (value,)
+                elif event == "HANDSHAKE_FAILED_PROTOCOL" and value == MECHANISM_MISMATCH:
+                    why = "the front does not use CURVE"
                 elif event == "HANDSHAKE_FAILED_PROTOCOL":
-                    why = "protocol error %d; retrying" % (value,)
+                    why = "protocol error %d" % (value,)
                 else:
-                    why = (
-                        "the front closed the connection: wrong "
-                        "--curve-server-key, or the front does not use CURVE; retrying"
-                    )
+                    why = "the front closed the connection (a wrong --curve-server-key?)"
                 self._log.error(
                     "mphandler {name}: CURVE handshake with {address} failed: {why}",
-                    name=self._options["name"], address=address, why=why,
+                    name=self._options["name"], address=address, why=why + retry,
                 )
         elif event == "HANDSHAKE_SUCCEEDED":
+            redial.succeeded()
             if failures:
                 self._log.info(
                     "mphandler {name}: CURVE handshake with {address} succeeded "
@@ -293,6 +401,9 @@ class HandlerService(Service):
 
     def stopService(self) -> Deferred[None]:
         Service.stopService(self)
+        # A front that refused us is not tried again: we take no new front.
+        for redial in self._redials:
+            redial.stop()
         drained = gatherResults(
             [link.drain() for link in self.links], consumeErrors=True
         )

@@ -92,8 +92,13 @@ class PeerSender(MessageSender, Protocol):
 ZAP_ADDRESS = "inproc://zeromq.zap.01"
 
 # Called with an event name (such as C{"HANDSHAKE_FAILED_AUTH"}), the
-# event's value (an errno or a ZAP status) and the peer's address.
+# event's value (an errno, a ZAP status or a protocol error) and the peer's
+# address.
 HandshakeObserver = Callable[[str, int, str], None]
+
+# The value of C{HANDSHAKE_FAILED_PROTOCOL} when the peer uses another
+# security mechanism: a CURVE client's front does not use CURVE.
+MECHANISM_MISMATCH = int(zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
 
 
 class AddressError(Exception):

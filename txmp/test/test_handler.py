@@ -19,6 +19,7 @@ from txmp._pool import WorkerPool
 from txmp._wsgi import WSGIRunner
 from txmp.testing import (
     FakeReactor,
+    MemoryNetwork,
     MemoryRunner,
     MemorySocket,
     SynchronousThreadPool,
@@ -1499,6 +1500,179 @@ class HandlerServiceStartLinksTests(SynchronousTestCase):
         service.links = [link]
         service._startLinks()
         self.assertEqual(sendSocket.sent, [])
+
+
+class HandlerServiceRefusedTests(SynchronousTestCase):
+    """
+    A handler whose CURVE handshake a front ends for good (a refused key, a
+    front without CURVE), after which libzmq never tries that front again,
+    tries again itself (L{txmp._handlerservice.HandlerService},
+    L{txmp._handlerservice.Redial}): one socket at a time, after
+    C{REFUSED_RETRY} seconds, doubled at each refusal in a row up to
+    C{REFUSED_RETRY_MAX}, and from C{REFUSED_RETRY} again once a handshake
+    succeeds.  Its sockets are a L{MemoryNetwork}'s, told of handshakes by
+    the test; time is a L{FakeReactor}'s.
+    """
+
+    def setUp(self) -> None:
+        from txmp import _handlerservice, handlertap
+        from txmp._interfaces import IHandlerReactor
+
+        network = MemoryNetwork()
+        self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
+        self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app", "--name", "h1"])
+        # Keys as parsed from --curve-secret-key and --curve-server-key.
+        options["curve"] = (b"p" * 40, b"s" * 40, b"f" * 40)
+        self.reactor = FakeReactor()
+        self.service = _handlerservice.HandlerService(
+            cast(IHandlerReactor, self.reactor), options
+        )
+        self.service.startService()
+        self.addCleanup(self.stop)
+        [link] = self.service.links
+        self.send, self.ret = link.address, link.returnAddress
+        self.sockets = {
+            self.send: cast(MemorySocket, link._send),
+            self.ret: cast(MemorySocket, link._return),
+        }
+
+    def stop(self) -> None:
+        if self.service.running:
+            self.successResultOf(self.service.stopService())
+
+    def handshake(self, address: str, event: str, value: int = 400) -> list[str]:
+        """
+        Tell the socket connected to C{address} that its handshake C{event}
+        happened, as its monitor does.
+
+        @return: the lines logged meanwhile.
+        """
+        sock = self.sockets[address]
+        assert sock.handshakeObserver is not None
+        with capturedLogs() as events:
+            sock.handshakeObserver(event, value, address)
+        return [formatEvent(event) for event in events]
+
+    def assertConnectsAfter(self, address: str, delay: float) -> None:
+        """
+        Assert that the socket connected to C{address} connects again
+        C{delay} seconds from now, and not before.
+        """
+        sock = self.sockets[address]
+        connects = sock.connects
+        self.reactor.advance(delay - 0.001)
+        self.assertEqual(sock.connects, connects, f"connected again before {delay} s")
+        self.reactor.advance(0.001)
+        self.assertEqual(
+            (sock.connects, sock.address), (connects + 1, address),
+            f"not connected again after {delay} s",
+        )
+
+    def test_curveSockets(self) -> None:
+        """
+        With CURVE, both sockets of a link are CURVE clients whose
+        handshakes are watched, each once connected to its front address.
+        """
+        for address, sock in self.sockets.items():
+            self.assertEqual(sock.curve, (b"p" * 40, b"s" * 40, b"f" * 40))
+            self.assertIsNotNone(sock.handshakeObserver)
+            self.assertEqual((sock.address, sock.connects), (address, 1))
+
+    def test_refusedTriesAgain(self) -> None:
+        """
+        A socket whose key the front refused (ZAP) is connected again a
+        second later, and says so; the other socket is left alone.
+        """
+        lines = self.handshake(self.send, "HANDSHAKE_FAILED_AUTH", 400)
+        self.assertEqual(lines, [
+            f"mphandler h1: CURVE handshake with {self.send} failed: the front "
+            "refused this handler's key (ZAP status 400); trying again in 1 s, "
+            "then at doubling intervals up to 30 s",
+        ])
+        self.assertConnectsAfter(self.send, _defaults.REFUSED_RETRY)
+        self.assertEqual(self.sockets[self.ret].connects, 1)
+
+    def test_backOff(self) -> None:
+        """
+        Refused again and again, a socket waits twice as long each time, up
+        to C{REFUSED_RETRY_MAX}; only the first refusal is logged.
+        """
+        self.assertEqual((_defaults.REFUSED_RETRY, _defaults.REFUSED_RETRY_MAX), (1.0, 30.0))
+        lines = []
+        for delay in [1, 2, 4, 8, 16, 30, 30]:
+            lines += self.handshake(self.ret, "HANDSHAKE_FAILED_AUTH")
+            self.assertConnectsAfter(self.ret, delay)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(self.service._handshakeFailures, {self.ret: 7})
+
+    def test_successResets(self) -> None:
+        """
+        A handshake that succeeds after refusals is logged, and a refusal
+        after it starts a run of its own: logged, and tried again after
+        C{REFUSED_RETRY}.
+        """
+        for delay in [1, 2, 4]:
+            self.handshake(self.send, "HANDSHAKE_FAILED_AUTH")
+            self.assertConnectsAfter(self.send, delay)
+        self.assertEqual(self.handshake(self.send, "HANDSHAKE_SUCCEEDED", 0), [
+            f"mphandler h1: CURVE handshake with {self.send} succeeded after 3 failures",
+        ])
+        [line] = self.handshake(self.send, "HANDSHAKE_FAILED_AUTH")
+        self.assertIn("trying again in 1 s", line)
+        self.assertConnectsAfter(self.send, 1)
+
+    def test_socketsApart(self) -> None:
+        """
+        Each socket of a link is tried again on its own schedule.
+        """
+        self.handshake(self.send, "HANDSHAKE_FAILED_AUTH")
+        self.assertConnectsAfter(self.send, 1)
+        self.handshake(self.send, "HANDSHAKE_FAILED_AUTH")
+        self.handshake(self.ret, "HANDSHAKE_FAILED_AUTH")
+        self.assertConnectsAfter(self.ret, 1)
+        self.assertConnectsAfter(self.send, 1)
+
+    def test_noCurve(self) -> None:
+        """
+        A front that does not use CURVE (a mechanism mismatch, which libzmq
+        takes as final too) is tried again as a refusal is.
+        """
+        from txmp._zmq import MECHANISM_MISMATCH
+
+        lines = self.handshake(self.send, "HANDSHAKE_FAILED_PROTOCOL", MECHANISM_MISMATCH)
+        self.assertEqual(lines, [
+            f"mphandler h1: CURVE handshake with {self.send} failed: the front "
+            "does not use CURVE; trying again in 1 s, then at doubling intervals "
+            "up to 30 s",
+        ])
+        self.assertConnectsAfter(self.send, 1)
+
+    def test_closedLeftToZeroMQ(self) -> None:
+        """
+        A front that closed the connection during the handshake (a wrong
+        server key) is left to ZeroMQ, which tries it again by itself.
+        """
+        lines = self.handshake(self.send, "HANDSHAKE_FAILED_NO_DETAIL", 32)
+        self.assertEqual(lines, [
+            f"mphandler h1: CURVE handshake with {self.send} failed: the front "
+            "closed the connection (a wrong --curve-server-key?); retrying",
+        ])
+        self.reactor.advance(_defaults.REFUSED_RETRY_MAX)
+        self.assertEqual(self.sockets[self.send].connects, 1)
+
+    def test_notWhileStopping(self) -> None:
+        """
+        Stopping cancels a retry to come, and a refusal after it is not
+        tried again.
+        """
+        self.handshake(self.send, "HANDSHAKE_FAILED_AUTH")
+        self.stop()
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        [line] = self.handshake(self.ret, "HANDSHAKE_FAILED_AUTH")
+        self.assertTrue(line.endswith("(ZAP status 400)"), line)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
 
 
 class SplitChunksTests(SynchronousTestCase):
