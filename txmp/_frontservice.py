@@ -59,7 +59,7 @@ from txmp._options import PRIVATE_PREFIX, privateAddresses
 from txmp._reload import CodeWatcher, sourceRoot
 from txmp._signals import SignalActions, explanation
 from txmp._stats import makeStatsSite
-from txmp._zap import ZAP_DOMAIN, ZapHandler
+from txmp._zap import ZAP_DOMAIN, AllowList, ZapHandler
 from txmp._zmq import (
     ZAP_ADDRESS,
     AddressError,
@@ -292,9 +292,14 @@ class FrontService(Service):
         curve = options.get("curve")
         if curve is None:
             return
+        spawnKey: bytes | None = options.get("curve-spawn-key")
+        allowed = AllowList(
+            options["curve-allow"], options["curve-allowed"],
+            fixed=frozenset() if spawnKey is None else {spawnKey},
+        )
         # Bound first, in the context of the front's sockets: libzmq asks
         # the ZAP handler of the socket's own context.
-        self.zap = zap = ZapHandler(options["curve-allowed"])
+        self.zap = zap = ZapHandler(allowed)
         zapSocket = context.socket("router", zap.requestReceived, 1000)
         zapSocket.bind(ZAP_ADDRESS)
         zap.listen(zapSocket)
@@ -302,7 +307,7 @@ class FrontService(Service):
             sock.curveServer(curve[1], ZAP_DOMAIN)
         self._log.info(
             "mpfront: CURVE on, public key {key}, {count} handler keys allowed",
-            key=curve[0].decode("ascii"), count=len(options["curve-allowed"]),
+            key=curve[0].decode("ascii"), count=len(allowed()),
         )
 
     def _portListening(self, port: IListeningPort, factory: IProtocolFactory) -> IListeningPort:
@@ -522,8 +527,9 @@ class PrivateLinks(Service):
         the front binds, so that only its own handlers can join it;
       - with CURVE, an ephemeral key pair for the spawned handlers
         (C{spawn.key_secret}, C{spawn.key}), whose public key the front
-        allows besides those of C{--curve-allow}, and the front's public
-        certificate (C{front.key}).
+        allows besides those of C{--curve-allow} (its option
+        C{curve-spawn-key}), and the front's public certificate
+        (C{front.key}).
 
     It completes the options that the L{FrontService} and the
     L{SpawnedHandlers} read when they start, so it must start before them.
@@ -553,9 +559,7 @@ class PrivateLinks(Service):
             secretFile, publicFile = createKeyPair(directory, "spawn")
             serverFile = os.path.join(directory, "front.key")
             writePublicCertificate(serverFile, options["curve"][0])
-            options["curve-allowed"] = options["curve-allowed"] | {
-                loadKeyPair(publicFile)[0]
-            }
+            options["curve-spawn-key"] = loadKeyPair(publicFile)[0]
             self.handlerCurve = (secretFile, serverFile)
 
     def stopService(self) -> None:

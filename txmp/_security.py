@@ -137,7 +137,8 @@ def checkFrontSecurity(options: usage.Options) -> None:
     """
     Check and load the front's security options: C{curve} becomes the
     front's (public, secret) key pair and C{curve-allowed} the allowed
-    client keys, or both C{None}.
+    client keys, or both C{None}; C{curve-allow}, if given, an absolute
+    path.
 
     @raise usage.UsageError: if only one of the CURVE options is given, a
         key cannot be loaded, or an address is open to the network
@@ -155,6 +156,9 @@ def checkFrontSecurity(options: usage.Options) -> None:
         _requireCurve()
         options["curve"] = loadSecretCertificate(secretFile, "--curve-secret-key")
         options["curve-allowed"] = loadAllowList(allowDir)
+        # Read again while the front runs (txmp._zap.AllowList): resolved
+        # now, since twistd --rundir changes directory before it starts.
+        options["curve-allow"] = os.path.abspath(allowDir)
         return
     if options["insecure"]:
         return

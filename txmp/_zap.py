@@ -12,17 +12,22 @@ A denied peer's connection never completes, so it never says C{HELLO}.
 
 The decision (L{zapDecision}) is pure; L{ZapHandler} speaks ZAP over a
 ROUTER socket bound to C{inproc://zeromq.zap.01} (see L{txmp._zmq}), in
-the reactor thread.
+the reactor thread, asking an L{AllowList} for the keys allowed at each
+request, which reads the directory again when it has changed.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Set as AbstractSet
+from typing import Callable, Union
 
 from twisted.logger import Logger
+from twisted.python.usage import UsageError
 
 from txmp._defaults import MAX_DENIAL_KEYS
-from txmp._zmq import MessageSender, PeerUnreachable, z85Encode
+from txmp._security import loadAllowList
+from txmp._zmq import PUBLIC_SUFFIX, MessageSender, PeerUnreachable, z85Encode
 
 ZAP_VERSION = b"1.0"
 
@@ -60,20 +65,130 @@ def zapDecision(
     return b"200", b"OK", key
 
 
+# What tells whether a directory's certificates have changed: the name,
+# inode, size and modification time of each, or why they cannot be listed.
+_Signature = Union[tuple[tuple[str, int, int, int], ...], str]
+
+
+def certificatesSignature(directory: str) -> _Signature:
+    """
+    What changes when a public certificate (C{*.key}, or one under txmp's
+    old name, C{*.key_public}, which L{loadAllowList} refuses) is added to
+    C{directory}, removed, replaced or written to; a symbolic link is
+    followed (as a Kubernetes secret's files are links).
+
+    @return: the name, inode, size and modification time of each, sorted;
+        or, if they cannot be listed, why.
+    """
+    try:
+        with os.scandir(directory) as entries:
+            found = []
+            for entry in entries:
+                if entry.name.endswith((PUBLIC_SUFFIX, ".key_public")):
+                    status = entry.stat()
+                    found.append(
+                        (entry.name, status.st_ino, status.st_size, status.st_mtime_ns)
+                    )
+    except OSError as e:
+        return f"{e.filename or directory}: {e.strerror}"
+    return tuple(sorted(found))
+
+
+class AllowList:
+    """
+    The keys a front allows: those of the public certificates in its
+    C{--curve-allow} directory, and C{fixed} ones besides (the ephemeral
+    key of a C{--spawn} front's handlers).  The directory is read again
+    (L{loadAllowList}) when its certificates have changed
+    (L{certificatesSignature}, a look at each certificate's metadata,
+    cheaper than a CURVE handshake): so a key allowed while the front runs
+    lets its handler in at its next try, and one removed keeps out its
+    handler's next connection (not one it has already).
+
+    A directory that no longer reads, or holds what the front would have
+    refused to start with (a secret key, a file that is no certificate),
+    leaves the keys allowed as they were; that is logged, once for each
+    change.  A change of the keys is logged.
+
+    Called in the reactor thread.
+
+    @param directory: the C{--curve-allow} directory.
+    @param keys: its keys, read when the options were checked.
+    @param fixed: keys allowed besides, whatever the directory holds.
+    @param load: L{loadAllowList}, or a fake.
+    @param signature: L{certificatesSignature}, or a fake.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        directory: str,
+        keys: AbstractSet[bytes],
+        fixed: AbstractSet[bytes] = frozenset(),
+        load: Callable[[str], AbstractSet[bytes]] = loadAllowList,
+        signature: Callable[[str], _Signature] = certificatesSignature,
+    ) -> None:
+        self.directory = directory
+        self._keys = frozenset(keys)
+        self._fixed = frozenset(fixed)
+        self._load = load
+        self._signatureOf = signature
+        # Unknown: the directory may have changed since the options read
+        # it (twistd forks in between), so the first call reads it again.
+        self._signature: _Signature | None = None
+
+    def __call__(self) -> AbstractSet[bytes]:
+        """
+        The keys allowed now, the directory read again if its certificates
+        have changed since it was last read.
+        """
+        signature = self._signatureOf(self.directory)
+        if signature != self._signature:
+            self._signature = signature
+            self._reload()
+        return self._keys | self._fixed
+
+    def _reload(self) -> None:
+        try:
+            keys = frozenset(self._load(self.directory))
+        except UsageError as e:
+            self._log.error(
+                "mpfront: --curve-allow not read again: {why}; the {count} handler "
+                "keys allowed before still are",
+                why=str(e), count=len(self._keys | self._fixed),
+            )
+            return
+        if keys != self._keys:
+            self._log.info(
+                "mpfront: --curve-allow {directory} changed: {count} handler keys "
+                "allowed ({added} added, {removed} removed)",
+                directory=self.directory,
+                count=len(keys | self._fixed),
+                added=len(keys - self._keys),
+                removed=len(self._keys - keys),
+            )
+            self._keys = keys
+
+
 class ZapHandler:
     """
     Answers ZAP requests arriving on a ROUTER socket (C{frames[0]} is
     libzmq's routing id, C{frames[1]} the empty delimiter of its REQ
     socket).  Denials are logged with the client's key and address: the
     first one for a key, then every time their count doubles (a denied
-    peer retries several times a second).
+    peer tries again: a handler after 1 s, then less often).
 
+    @param allowed: returns the keys allowed, asked at each request (an
+        L{AllowList}).
     @ivar denials: how many requests were denied, by key (C{b""} for none).
     """
 
     _log = Logger()
 
-    def __init__(self, allowed: AbstractSet[bytes], domain: bytes = ZAP_DOMAIN) -> None:
+    def __init__(
+        self, allowed: Callable[[], AbstractSet[bytes]], domain: bytes = ZAP_DOMAIN
+    ) -> None:
         self._allowed = allowed
         self._domain = domain
         self._socket: MessageSender | None = None
@@ -92,7 +207,7 @@ class ZapHandler:
         if len(frames) < 3 or frames[1] != b"" or self._socket is None:
             return  # Not from a libzmq REQ: nobody to answer.
         envelope, request = frames[:2], frames[2:]
-        status, text, key = zapDecision(request, self._allowed, self._domain)
+        status, text, key = zapDecision(request, self._allowed(), self._domain)
         if status != b"200":
             self._denied(request, text, key)
         requestId = request[1] if len(request) > 1 else b""

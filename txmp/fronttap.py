@@ -193,7 +193,8 @@ class Options(TxmpOptions):
          "python -m txmp.keys NAME); with --curve-allow."],
         ["curve-allow", None, None,
          "CURVE: directory of the public certificates (*.key) of the "
-         "handlers allowed to connect; every other peer is refused."],
+         "handlers allowed to connect, read again when it changes; every "
+         "other peer is refused."],
         ["max-message", None, DEFAULT_MAX_MESSAGE,
          "Largest ZeroMQ frame accepted from a peer, in bytes: a peer that "
          "sends a larger one is disconnected.",

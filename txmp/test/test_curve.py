@@ -96,8 +96,6 @@ class CurveTests(ServicesTestCase):
         it) and never registers; the ZAP handler is never even asked.
         """
         front = yield self.startFront(*self.frontCurve())
-        shutil.copy(os.path.join(self.keys, "other.key"), self.allow)
-        # Reload: the allow-list is read at start.
         wrong = self.startHandler("wrong", *self.handlerCurve("good", server="other"))
         yield wait(1.0)
         self.assertEqual(front.dispatcher.handlers, {})

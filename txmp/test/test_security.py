@@ -146,6 +146,19 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
             {loadKeyPair(os.path.join(allow, n + ".key"))[0] for n in ["h1", "h2"]},
         )
 
+    def test_allowDirectoryAbsolute(self) -> None:
+        """
+        A relative --curve-allow is made absolute: the front reads it again
+        while it runs, and twistd --rundir changes directory before that.
+        """
+        directory = makeKeys(self, "front")
+        allow = makeKeys(self, "h1")
+        options = self.parse(
+            "--curve-secret-key", os.path.join(directory, "front.key_secret"),
+            "--curve-allow", os.path.relpath(allow),
+        )
+        self.assertEqual(options["curve-allow"], os.path.abspath(allow))
+
     def test_pyzmqCertificates(self) -> None:
         """
         Certificates made by pyzmq's C{zmq.auth.create_certificates} are

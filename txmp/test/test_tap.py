@@ -1116,9 +1116,10 @@ class PrivateLinksTests(SynchronousTestCase):
         """
         With CURVE, the directory holds an ephemeral key pair for the
         spawned handlers, whose public key the front allows besides those
-        of C{--curve-allow}, and the front's public certificate (no secret
-        key in it); a spawned handler's command line names the files, and
-        C{mphandler} loads them into the keys of the front's pair.
+        of C{--curve-allow} (C{curve-spawn-key}), and the front's public
+        certificate (no secret key in it); a spawned handler's command line
+        names the files, and C{mphandler} loads them into the keys of the
+        front's pair.
         """
         from txmp._zmq import createKeyPair, loadKeyPair
 
@@ -1138,9 +1139,9 @@ class PrivateLinksTests(SynchronousTestCase):
         frontPublic, _frontSecret = options["curve"]
         self.assertEqual(loadKeyPair(serverFile), (frontPublic, None))
         spawnPublic, spawnSecret = loadKeyPair(secretFile)
+        self.assertEqual(options["curve-spawn-key"], spawnPublic)
         self.assertEqual(
-            options["curve-allowed"],
-            {spawnPublic, loadKeyPair(os.path.join(allow, "other.key"))[0]},
+            options["curve-allowed"], {loadKeyPair(os.path.join(allow, "other.key"))[0]}
         )
         command = _frontservice.handlerCommand(options, "n", 1, links.handlerCurve)
         handlerOptions = handlertap.Options()

@@ -1,19 +1,24 @@
 # -*- test-case-name: txmp.test.test_zap -*-
 """
-Tests for L{txmp._zap}: the ZAP decision and the front's ZAP handler.
+Tests for L{txmp._zap}: the ZAP decision, the front's ZAP handler, and its
+allow-list, read again when it changes.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+import os
+import shutil
+from collections.abc import Set as AbstractSet
+from typing import Any, Callable, cast
 
-from twisted.logger import ILogObserver, globalLogPublisher
+from twisted.logger import ILogObserver, capturedLogs, formatEvent, globalLogPublisher
+from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _zap
 from txmp._defaults import MAX_DENIAL_KEYS
-from txmp._zap import ZAP_DOMAIN, ZapHandler, zapDecision
-from txmp._zmq import z85Encode
+from txmp._zap import ZAP_DOMAIN, AllowList, ZapHandler, certificatesSignature, zapDecision
+from txmp._zmq import createKeyPair, z85Encode
 from txmp.testing import MemorySocket
 
 CLIENT = bytes(range(32))
@@ -94,7 +99,7 @@ class ZapHandlerTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.key = z85Encode(CLIENT)
         self.socket = MemorySocket(router=True)
-        self.handler = ZapHandler({self.key})
+        self.handler = ZapHandler(lambda: {self.key})
         self.handler.listen(self.socket)
 
     def test_reply(self) -> None:
@@ -113,7 +118,7 @@ class ZapHandlerTests(SynchronousTestCase):
         A denial is answered 400 and logged with the address and key, the
         first time and then when the count doubles.
         """
-        self.handler._allowed = frozenset()
+        self.handler._allowed = frozenset
         for _ in range(5):
             self.handler.requestReceived([b"peer", b"", *zapRequest()])
         self.assertEqual([f[4] for f in self.socket.sent], [b"400"] * 5)
@@ -129,7 +134,7 @@ class ZapHandlerTests(SynchronousTestCase):
         observer = cast(ILogObserver, events.append)
         globalLogPublisher.addObserver(observer)
         self.addCleanup(globalLogPublisher.removeObserver, observer)
-        self.handler._allowed = frozenset()
+        self.handler._allowed = frozenset
         for _ in range(5):
             self.handler.requestReceived([b"peer", b"", *zapRequest()])
         mine = [e for e in events if e.get("log_namespace", "").startswith("txmp._zap")]
@@ -158,7 +163,191 @@ class DenialMemoryTests(SynchronousTestCase):
         A peer trying ever new keys cannot grow the handler's record of
         denials past L{MAX_DENIAL_KEYS}.
         """
-        handler = _zap.ZapHandler(frozenset())
+        handler = _zap.ZapHandler(frozenset)
         for n in range(MAX_DENIAL_KEYS + 5):
             handler._denied([], b"key not allowed", b"%040d" % (n,))
         self.assertLessEqual(len(handler.denials), MAX_DENIAL_KEYS)
+
+
+class ZapHandlerAllowedTests(SynchronousTestCase):
+    """
+    L{ZapHandler} asks for the allowed keys at each request.
+    """
+
+    def test_askedEachTime(self) -> None:
+        """
+        A key refused once is allowed at the next request once the keys
+        allowed include it.
+        """
+        key = z85Encode(CLIENT)
+        allowed: set[bytes] = set()
+        socket = MemorySocket(router=True)
+        handler = ZapHandler(lambda: allowed)
+        handler.listen(socket)
+        handler.requestReceived([b"peer", b"", *zapRequest()])
+        allowed.add(key)
+        handler.requestReceived([b"peer", b"", *zapRequest()])
+        self.assertEqual([frames[4] for frames in socket.sent], [b"400", b"200"])
+
+
+class AllowListTests(SynchronousTestCase):
+    """
+    L{AllowList} reads the C{--curve-allow} directory again when its
+    certificates have changed, and only then; here with a fake directory:
+    its signature and keys are what the test says.
+    """
+
+    def setUp(self) -> None:
+        self.signature: object = ("one",)
+        self.keys: frozenset[bytes] | UsageError = frozenset({b"a"})
+        self.loads = 0
+        self.allowed = AllowList(
+            "/etc/txmp/handlers", {b"a"}, fixed={b"spawn"},
+            load=self.load, signature=lambda directory: self.signature,  # type: ignore[arg-type,return-value]
+        )
+
+    def load(self, directory: str) -> frozenset[bytes]:
+        self.assertEqual(directory, "/etc/txmp/handlers")
+        self.loads += 1
+        if isinstance(self.keys, UsageError):
+            raise self.keys
+        return self.keys
+
+    def call(self) -> tuple[AbstractSet[bytes], list[str]]:
+        """
+        Call the allow-list.
+
+        @return: its keys, and the lines logged meanwhile.
+        """
+        with capturedLogs() as events:
+            keys = self.allowed()
+        return keys, [formatEvent(event) for event in events]
+
+    def test_readAgainFirst(self) -> None:
+        """
+        The first call reads the directory again (it may have changed since
+        the options were checked); unchanged, it logs nothing.
+        """
+        self.assertEqual(self.call(), ({b"a", b"spawn"}, []))
+        self.assertEqual(self.loads, 1)
+
+    def test_unchangedNotRead(self) -> None:
+        """
+        While the certificates' signature stays, the directory is not read.
+        """
+        self.call()
+        self.keys = frozenset({b"b"})
+        self.assertEqual(self.call(), ({b"a", b"spawn"}, []))
+        self.assertEqual(self.loads, 1)
+
+    def test_changedRead(self) -> None:
+        """
+        A certificate added, removed or changed (the signature changed): the
+        directory is read again, and the change logged, with the fixed keys
+        still allowed.
+        """
+        self.call()
+        self.signature = ("two",)
+        self.keys = frozenset({b"a", b"b"})
+        self.assertEqual(self.call(), ({b"a", b"b", b"spawn"}, [
+            "mpfront: --curve-allow /etc/txmp/handlers changed: 3 handler keys "
+            "allowed (1 added, 0 removed)",
+        ]))
+        self.signature = ("three",)
+        self.keys = frozenset({b"b"})
+        self.assertEqual(self.call(), ({b"b", b"spawn"}, [
+            "mpfront: --curve-allow /etc/txmp/handlers changed: 2 handler keys "
+            "allowed (0 added, 1 removed)",
+        ]))
+
+    def test_unreadableKeepsKeys(self) -> None:
+        """
+        A directory that no longer reads as the front would start with it
+        leaves the keys as they were, and is logged once per change.
+        """
+        self.call()
+        self.signature = "/etc/txmp/handlers: Permission denied"
+        self.keys = UsageError("--curve-allow /etc/txmp/handlers: Permission denied")
+        self.assertEqual(self.call(), ({b"a", b"spawn"}, [
+            "mpfront: --curve-allow not read again: --curve-allow /etc/txmp/handlers: "
+            "Permission denied; the 2 handler keys allowed before still are",
+        ]))
+        self.assertEqual(self.call(), ({b"a", b"spawn"}, []))
+        self.signature = ("fixed",)
+        self.keys = frozenset({b"c"})
+        self.assertEqual(self.call()[0], {b"c", b"spawn"})
+
+
+class CertificatesSignatureTests(SynchronousTestCase):
+    """
+    L{certificatesSignature} changes with the public certificates of a
+    directory, and only with them.
+    """
+
+    def setUp(self) -> None:
+        self.directory = os.path.abspath(self.mktemp())
+        createKeyPair(self.directory, "h1")
+
+    def assertChanges(self, change: Callable[[], object], changes: bool = True) -> None:
+        """
+        Assert that C{change} changes the signature, or not.
+        """
+        before = certificatesSignature(self.directory)
+        change()
+        after = certificatesSignature(self.directory)
+        self.assertEqual(before != after, changes, (before, after))
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.directory, name)
+
+    def test_added(self) -> None:
+        """
+        A certificate copied in changes it.
+        """
+        self.assertChanges(lambda: shutil.copy(self.path("h1.key"), self.path("h2.key")))
+
+    def test_removed(self) -> None:
+        """
+        A certificate removed changes it.
+        """
+        self.assertChanges(lambda: os.unlink(self.path("h1.key")))
+
+    def test_replaced(self) -> None:
+        """
+        A certificate renamed over another changes it.
+        """
+        shutil.copy(self.path("h1.key"), self.path("new"))
+        self.assertChanges(lambda: os.rename(self.path("new"), self.path("h1.key")))
+
+    def test_rewritten(self) -> None:
+        """
+        A certificate written to in place changes it.
+        """
+        with open(self.path("h1.key"), "a") as f:
+            f.write("# more\n")
+        self.assertChanges(lambda: open(self.path("h1.key"), "w").close())
+
+    def test_oldName(self) -> None:
+        """
+        A certificate under txmp's old name, which refuses the directory,
+        changes it.
+        """
+        self.assertChanges(lambda: shutil.copy(self.path("h1.key"), self.path("h.key_public")))
+
+    def test_otherFiles(self) -> None:
+        """
+        Other files, a secret certificate among them, do not change it.
+        """
+        self.assertChanges(
+            lambda: shutil.copy(self.path("h1.key_secret"), self.path("h3.key_secret")),
+            changes=False,
+        )
+
+    def test_unreadable(self) -> None:
+        """
+        A directory that cannot be listed gives why.
+        """
+        self.assertEqual(
+            certificatesSignature(self.directory + "x"),
+            f"{self.directory}x: No such file or directory",
+        )
