@@ -2,10 +2,11 @@
 """
 CURVE between real C{twistd} processes on C{tcp://127.0.0.1}: a handler
 whose key the front allows serves; a rogue handler whose key it does not
-allow never gets a request; a handler given the wrong server key never
-talks to the front; certificates made by pyzmq work as they are; a secret
-certificate where a public one belongs is refused; and a front refuses a
-public bind without CURVE.
+allow never gets a request; a handler whose key is allowed while both run
+joins; a handler given the wrong server key never talks to the front;
+certificates made by pyzmq work as they are; a secret certificate where a
+public one belongs is refused; and a front refuses a public bind without
+CURVE.
 """
 
 from __future__ import annotations
@@ -96,6 +97,43 @@ class CurveTests(SystemTestCase):
             "the front refused this handler's key (ZAP status 400); trying again in 1 s"
         )
         await front.waitForLine("4 refused for this key")
+
+    @asyncTest
+    async def test_keyAllowedWhileRunning(self) -> None:
+        """
+        A rolling key change: a handler whose key the front does not allow
+        yet is refused and says when it tries again; once its public
+        certificate is put in the front's C{--curve-allow} directory, with
+        both running, the front reads it again and the handler joins by
+        itself, within the back-off, and serves.
+        """
+        self.makeKeys("late")
+        front = await self.startFront(*self.frontCurve())
+        late = self.startHandlerProcess("late", WHOAMI, *self.handlerCurve("late"))
+        await late.waitForLine(
+            "the front refused this handler's key (ZAP status 400); trying again in 1 s"
+        )
+        self.assertEqual(front.countLines("handler late joined"), 0, self.transcript())
+        # As docs/deployment.md says: under another name, then renamed.
+        scratch = self.allowed.child(".late.key.tmp")
+        self.keys.child("late.key").copyTo(scratch)
+        scratch.moveTo(self.allowed.child("late.key"))
+        # The next try is 1 s after the refusal just logged (2, 4... s
+        # later on a machine slow to get here), and its HELLO a heartbeat
+        # later: within the harness's wait for a line (30 s, the longest
+        # wait between two tries).  Before, never: the handler did not try
+        # again, and the front read the directory at start only.
+        await front.waitForLine("handler late joined")
+        await front.waitForLine(
+            f"mpfront: --curve-allow {self.allowed.path} changed: 2 handler keys "
+            "allowed (1 added, 0 removed)"
+        )
+        await late.waitForLine(
+            re.compile(r"CURVE handshake with \S+ succeeded after \d+ failures")
+        )
+        result = await self.get("/")
+        self.assertResponse(result, 200)
+        self.assertEqual(result.body, str(late.pid).encode("ascii"), self.transcript())
 
     @asyncTest
     async def test_wrongServerKey(self) -> None:
