@@ -290,6 +290,10 @@ class FrontLink:
     _frontlessSince: float | None = field(init=False, default=None)
     _nextWarning: float = field(init=False, default=0.0)
     _warned: bool = field(init=False, default=False)
+    # Why the CURVE handshake with this link's front fails, while it does
+    # (set by the handler's service, from its sockets' monitors): what the
+    # warning that no front answers then says, not a guess.
+    handshakeFailure: str | None = field(init=False, default=None)
     _drained: Deferred[None] | None = field(init=False, default=None)
     stats: dict[str, int] = field(
         init=False, factory=lambda: {"requests": 0, "badMessages": 0}
@@ -422,14 +426,18 @@ class FrontLink:
             return
         self._warned = True
         self._nextWarning = now + NO_FRONT_WARNING_INTERVAL
+        failure = self.handshakeFailure
         self._log.warn(
             "mphandler {name}: no front has answered at --send {address} "
-            "(--return {returnAddress}) for {seconds} s; still trying: is "
-            "the front running, and are these its addresses?",
+            "(--return {returnAddress}) for {seconds} s; still trying: {hint}",
             name=self.name,
             address=self.address,
             returnAddress=self.returnAddress,
             seconds=round(now - self._frontlessSince),
+            hint=(
+                "is the front running, and are these its addresses?" if failure is None
+                else "the CURVE handshake fails: " + failure
+            ),
         )
 
     def _frontFound(self, front: str, welcomed: bool = True) -> None:

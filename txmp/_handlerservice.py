@@ -249,7 +249,7 @@ class HandlerService(Service):
                     sock.curveClient(*curve)
                     redial = Redial(self._reactor, sock, address)
                     self._redials.append(redial)
-                    sock.monitorHandshakes(context, partial(self._handshake, redial))
+                    sock.monitorHandshakes(context, partial(self._handshake, link, redial))
             for option, sock, address in [("--send", sendSocket, send),
                                           ("--return", returnSocket, ret)]:
                 try:
@@ -287,7 +287,9 @@ class HandlerService(Service):
             for link in self.links:
                 link.start()
 
-    def _handshake(self, redial: Redial, event: str, value: int, address: str) -> None:
+    def _handshake(
+        self, link: FrontLink, redial: Redial, event: str, value: int, address: str
+    ) -> None:
         """
         A security handshake of a socket with its front failed or
         succeeded, or its connection was lost (from the socket's monitor,
@@ -296,7 +298,9 @@ class HandlerService(Service):
         C{redial}, the socket's, connects it again after a while, longer at
         each refusal in a row.  A failure is logged when a run of them
         begins, saying when it is tried again, since ZeroMQ (or C{redial})
-        tries again and again; the success that ends it too.
+        tries again and again; the success that ends it too.  C{link}, the
+        socket's, knows why while it fails, for its warning that no front
+        answers.
         """
         failures = self._handshakeFailures.get(address, 0)
         if event.startswith("HANDSHAKE_FAILED"):
@@ -310,21 +314,23 @@ class HandlerService(Service):
                 )
             else:
                 retry = "; retrying"
+            if event == "HANDSHAKE_FAILED_AUTH":
+                why = "the front refused this handler's key (ZAP status %d)" % (value,)
+            elif event == "HANDSHAKE_FAILED_PROTOCOL" and value == MECHANISM_MISMATCH:
+                why = "the front does not use CURVE"
+            elif event == "HANDSHAKE_FAILED_PROTOCOL":
+                why = "protocol error %d" % (value,)
+            else:
+                why = "the front closed the connection (a wrong --curve-server-key?)"
+            link.handshakeFailure = why
             if failures == 0:
-                if event == "HANDSHAKE_FAILED_AUTH":
-                    why = "the front refused this handler's key (ZAP status %d)" % (value,)
-                elif event == "HANDSHAKE_FAILED_PROTOCOL" and value == MECHANISM_MISMATCH:
-                    why = "the front does not use CURVE"
-                elif event == "HANDSHAKE_FAILED_PROTOCOL":
-                    why = "protocol error %d" % (value,)
-                else:
-                    why = "the front closed the connection (a wrong --curve-server-key?)"
                 self._log.error(
                     "mphandler {name}: CURVE handshake with {address} failed: {why}",
                     name=self._options["name"], address=address, why=why + retry,
                 )
         elif event == "HANDSHAKE_SUCCEEDED":
             redial.succeeded()
+            link.handshakeFailure = None
             if failures:
                 self._log.info(
                     "mphandler {name}: CURVE handshake with {address} succeeded "

@@ -1580,6 +1580,30 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
             self.assertIsNotNone(sock.handshakeObserver)
             self.assertEqual((sock.address, sock.connects), (address, 1))
 
+    def test_frontlessWarningSaysWhy(self) -> None:
+        """
+        While a front refuses the handler's key, the link's warning that no
+        front has answered says so, not that the front may not run or the
+        addresses be wrong; once a handshake succeeds, it says that again.
+        """
+        [link] = self.service.links
+        self.reactor.run()
+        self.handshake(self.ret, "HANDSHAKE_FAILED_AUTH")
+        with capturedLogs() as events:
+            self.reactor.advance(_defaults.NO_FRONT_WARNING + link.heartbeat)
+        [line] = [
+            formatEvent(e) for e in events if "no front has answered" in e["log_format"]
+        ]
+        self.assertTrue(
+            line.endswith(
+                "still trying: the CURVE handshake fails: the front refused this "
+                "handler's key (ZAP status 400)"
+            ),
+            line,
+        )
+        self.handshake(self.ret, "HANDSHAKE_SUCCEEDED")
+        self.assertIsNone(link.handshakeFailure)
+
     def test_refusedTriesAgain(self) -> None:
         """
         A socket whose key the front refused (ZAP) is connected again a
