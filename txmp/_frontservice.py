@@ -619,6 +619,33 @@ def _handlerMonitor(
                         if running.get(name) is process else None
                     )
 
+        # procmon keeps a record of every name it ever started (its
+        # delay, start time and restart call) after removeProcess, and
+        # every retired handler has a new name: a front recycling a
+        # handler a second (--max-requests) grew by the records of 86,400
+        # names a day.  A name no longer supervised is forgotten once its
+        # process has exited (procmon reads the record then), or at once
+        # if none runs.
+
+        def removeProcess(self, name: str) -> None:
+            ProcessMonitor.removeProcess(self, name)
+            if name not in self.protocols:
+                self._forget(name)
+
+        def _monitoredProcessExited(
+            self, name: str, reason: Failure | None = None
+        ) -> None:
+            ProcessMonitor._monitoredProcessExited(self, name, reason)
+            if name not in supervised:
+                self._forget(name)
+
+        def _forget(self, name: str) -> None:
+            self.delay.pop(name, None)
+            self.timeStarted.pop(name, None)
+            # A restart still due (it died, and was retired meanwhile)
+            # would start it again.
+            cancelCall(self.restart.pop(name, None))
+
     return HandlerMonitor(reactor=reactor)
 
 

@@ -1858,6 +1858,56 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.assertEqual(self.spawned.names, [self.name(3)])
         self.assertEqual(self.signals(self.name(3)), [])
 
+    def monitorRecords(self) -> set[str]:
+        """
+        The names the process monitor keeps a record of.
+        """
+        monitor = self.spawned._monitor
+        return (
+            set(monitor.delay) | set(monitor.timeStarted) | set(monitor.restart)
+            | set(monitor.murder) | set(monitor.protocols)
+        )
+
+    def test_recycledForgotten(self) -> None:
+        """
+        A handler recycled (it drains, by C{--max-requests}, and exits)
+        leaves no record in the process monitor once it has exited: each
+        has a new name, and a front recycling one a second would otherwise
+        keep 86,400 more a day.  One killed and restarted is remembered
+        under its name (its restart back-off) while it is supervised.
+        """
+        self.spawned.handlerJoined(self.name(2))
+        protocol = self.spawned._monitor.protocols[self.name(2)]
+        protocol.processExited(Failure(ProcessTerminated(signal=9)))
+        protocol.processEnded(Failure(ProcessTerminated(signal=9)))
+        self.reactor.advance(1)
+        for _ in range(100):
+            name = self.spawned.names[0]
+            self.spawned.handlerJoined(name)
+            self.spawned.handlerDraining(name)
+            self.reactor.advance(1)
+            self.exits(name)
+            self.reactor.advance(1)
+        self.assertEqual(len(self.reactor.spawned), 103)
+        self.assertEqual(self.monitorRecords(), set(self.spawned.names))
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_retiredWhileRestartDue(self) -> None:
+        """
+        A handler retired while its restart is due (it died at once, and
+        procmon backs off) is not started again: its restart is cancelled
+        and the monitor forgets it.
+        """
+        self.exits(self.name(1))
+        self.assertIn(self.name(1), self.spawned._monitor.restart)
+        self.spawned.decrease()
+        self.assertEqual(self.spawned.names, [self.name(2)])
+        self.reactor.advance(60)
+        self.assertEqual(self.started(), [self.name(1), self.name(2)])
+        self.assertEqual(self.monitorRecords(), {self.name(2)})
+        self.assertNotIn(self.name(1), self.spawned._notJoined)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
     def test_bootFailures(self) -> None:
         """
         Handlers that exit before joining L{_defaults.BOOT_FAILURES} times in
