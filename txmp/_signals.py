@@ -103,6 +103,19 @@ class SignalActions(Service):
         self._reactor.callWhenRunning(lambda: self._install(signals & late))
         self._reactor.addSystemEventTrigger("after", "shutdown", self.restore)
 
+    def stopService(self) -> None:
+        """
+        The process is stopping: whatever stopped it (a signal in C{once},
+        or the process itself: a handler's C{--max-requests}, its front
+        gone), a signal in C{once} from now on is the second, and the
+        reactor's handler must not stop it again (it raised
+        C{ReactorNotRunning}, logged as critical with a traceback, at every
+        recycled C{--spawn} handler, which its front sends C{SIGTERM} as
+        it drains).  The handlers stay (see above).
+        """
+        self._onceDone = True
+        Service.stopService(self)
+
     def _install(self, signals: set[int]) -> None:
         if not self.running:
             return

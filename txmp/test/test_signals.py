@@ -153,6 +153,30 @@ class SignalActionsTests(SynchronousTestCase):
         callHandler(signal.SIGUSR2)
         self.assertEqual(called, [signal.SIGUSR2])
 
+    def test_onceAfterStop(self) -> None:
+        """
+        Once the service has stopped (the process stops for a reason of
+        its own: a handler's C{--max-requests}), a signal in C{once} is
+        the second: the previous handler, the reactor's, which would stop
+        the stopping reactor again and raise, is not called; it is logged
+        as ignored.
+        """
+        called: list[int] = []
+        signal.signal(signal.SIGTERM, lambda number, frame: called.append(number))
+        reactor = FakeReactor()
+        service = SignalActions(reactor, {}, once=[signal.SIGINT, signal.SIGTERM])
+        service.startService()
+        reactor.run()
+        service.stopService()
+        with capturedLogs() as events:
+            callHandler(signal.SIGTERM)
+            reactor.flush()
+        self.assertEqual(called, [])
+        self.assertEqual(
+            [formatEvent(event) for event in events],
+            ["signal %d ignored: already stopping" % (signal.SIGTERM,)],
+        )
+
     def test_alias(self) -> None:
         """
         A signal in C{aliases} does all the signal it names does (its
