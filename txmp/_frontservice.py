@@ -924,8 +924,16 @@ class SpawnedHandlers(MultiService):
         """
         if name not in self._supervised or self._stopping:
             return
-        self._log.info("replacing draining handler {name}", name=name)
-        self._add()
+        if name in self._retiring.values():
+            # A reload's new handler replaces it already: another would
+            # leave one handler more after the reload, at every SIGHUP
+            # that finds one recycling (--max-requests).
+            self._log.info(
+                "draining handler {name} is replaced by the reload", name=name
+            )
+        else:
+            self._log.info("replacing draining handler {name}", name=name)
+            self._add()
         self._retire(name)
 
     def handlerJoined(self, name: str) -> None:
@@ -937,16 +945,19 @@ class SpawnedHandlers(MultiService):
             return
         self._notJoined.discard(name)
         self._bootFailures = 0
-        old = self._retiring.pop(name, None)
-        if old is not None and old in self._supervised:
+        if name not in self._retiring:
+            return
+        old = self._retiring.pop(name)
+        if old in self._supervised:
             self._log.info(
                 "reload: {new} joined, draining {old}", new=name, old=old
             )
             self._retire(old)
-            if not self._retiring:
-                self._log.info("reload: done, handlers {names}",
-                               names=" ".join(self.names))
-                self._reloadIfAsked()
+        # (An old one that drained by itself meanwhile is gone already.)
+        if not self._retiring:
+            self._log.info("reload: done, handlers {names}",
+                           names=" ".join(self.names))
+            self._reloadIfAsked()
 
     def _processStarted(self, name: str) -> None:
         if name in self._notJoined:
@@ -971,8 +982,11 @@ class SpawnedHandlers(MultiService):
             "reload failed: the new handlers do not boot (see their lines "
             "above); the old ones go on serving"
         )
-        for new in list(self._retiring):
-            if new in self._supervised:
+        for new, old in list(self._retiring.items()):
+            # One whose old handler drained meanwhile is its replacement,
+            # as it would be outside a reload: kept (its boot failures go
+            # on counting).
+            if new in self._supervised and old in self._supervised:
                 self._retire(new)
         self._retiring.clear()
         self._reloadIfAsked()

@@ -1766,6 +1766,48 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.spawned.handlerDraining(self.name(1))
         self.assertEqual(len(self.started()), 4)
 
+    def test_reloadWhileOldRecycles(self) -> None:
+        """
+        An old handler that drains by itself during a reload (it reached
+        C{--max-requests}) is not replaced again: the reload's new handler
+        replaces it, so that the reload ends with as many handlers as it
+        began with; the reload is done once every new one has joined, and
+        one asked for meanwhile follows.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.reload()
+        with capturedLogs() as events:
+            self.spawned.handlerDraining(self.name(1))
+            self.spawned.reload()
+            self.assertEqual(self.signals(self.name(1)), ["TERM"])
+            self.assertEqual(len(self.started()), 4)
+            self.spawned.handlerJoined(self.name(3))
+            self.spawned.handlerJoined(self.name(4))
+        self.assertEqual(self.spawned.names, [self.name(3), self.name(4)])
+        self.assertIn(
+            "reload: done, handlers %s %s" % (self.name(3), self.name(4)),
+            [formatEvent(event) for event in events],
+        )
+        self.reactor.advance(0)
+        self.assertEqual(self.started(), [self.name(n) for n in range(1, 7)])
+
+    def test_abandonedReloadKeepsReplacement(self) -> None:
+        """
+        A reload whose new handlers cannot boot is abandoned, but the new
+        handler of an old one that drained by itself meanwhile is kept, as
+        its replacement outside a reload would be: the front does not lose
+        that handler.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.reload()
+        self.spawned.handlerDraining(self.name(1))
+        for _ in range(_defaults.BOOT_FAILURES):
+            self.exits(self.name(3))
+            self.reactor.advance(60)
+        self.assertEqual(self.spawned.names, [self.name(2), self.name(3)])
+
     def test_reloadDuringReload(self) -> None:
         """
         SIGHUP during a reload (the code changed again) starts one more
