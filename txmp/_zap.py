@@ -90,7 +90,9 @@ def certificatesSignature(directory: str) -> _Signature:
                         (entry.name, status.st_ino, status.st_size, status.st_mtime_ns)
                     )
     except OSError as e:
-        return f"{e.filename or directory}: {e.strerror}"
+        # (PyPy's scandir names the directory in bytes.)
+        where = directory if e.filename is None else os.fsdecode(e.filename)
+        return f"{where}: {e.strerror}"
     return tuple(sorted(found))
 
 
