@@ -615,6 +615,13 @@ class Exchange:
     def writeBody(self, chunks: Sequence[Frame]) -> None:
         if self.state is ResponseState.WRITING:
             self._writeBody(chunks)
+        elif self._remaining == 0 and self._reply is not None and any(chunks):
+            # More than the Content-Length, after the response ended at it
+            # (_writeBody): dropped, and the handler told to stop.
+            self._reply.invalid(
+                "body longer than its Content-Length of %d bytes: cut"
+                % (self._reply.contentLength or 0,)
+            )
 
     def _writeBody(self, chunks: Sequence[Frame], head: bytes = b"") -> None:
         """
@@ -627,6 +634,15 @@ class Exchange:
             self._writeHeld()
             self._write(chunks, head)
             self._overrun()
+        elif self._remaining == 0:
+            # All its Content-Length: the response is complete for the
+            # client, which may read the next one, or leave, before the
+            # handler's END comes (that is no cancelled request, and its
+            # handler is not told to stop).  The END is then nothing to do
+            # (finishBody).
+            self._writeHeld()
+            self._write(chunks, head)
+            self._end()
         elif self.connection.transportFull:
             # (A pipelined response before it is still going out.)
             if head:
@@ -744,7 +760,9 @@ class Exchange:
         """
         See L{BodyConsumer.clientTaking}.
         """
-        if not self.connection.transportFull:
+        if self.state is not ResponseState.WRITING or not self.connection.transportFull:
+            # (Ended at its Content-Length: the transport may be another
+            # response's.)
             return None
         return self.connection.clientTook()
 

@@ -38,6 +38,7 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionRefusedError, ProcessDone, ProcessTerminated
+from twisted.internet.task import deferLater
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
@@ -74,6 +75,11 @@ _ClientT = TypeVar("_ClientT", bound=ClientConnection)
 #: front's spawned handlers, whose lines it logs as C{[NAME namespace#level]}
 #: (and, since it waits for them to exit, before its own).
 _SHUT_DOWN = re.compile(r"\[[^\] ]+\] Server Shut Down\.$")
+
+#: How long L{SystemTestCase.assertIdle} gives a front to forget the
+#: requests it has answered, and how often it asks meanwhile.
+IDLE_WAIT = 5.0
+IDLE_POLL = 0.05
 
 
 def asyncTest(
@@ -698,21 +704,35 @@ class SystemTestCase(TestCase):
         """
         Assert that a front holds no request any more: nothing pending,
         queued or in flight.  Call it once traffic has stopped and every
-        response has been read (a front forgets a request before it
-        answers it), or once the handler has logged the request's
-        cancellation (a front forgets the request before it sends
-        C{CANCEL}).
+        response has been read, or once the handler has logged the
+        request's cancellation (a front forgets the request before it
+        sends C{CANCEL}).
+
+        A front may answer a request before it forgets it: a streamed
+        response is complete for its client at its C{Content-Length}, and
+        the handler's C{END} follows.  So the statistics are asked again,
+        every L{IDLE_POLL} seconds, for up to L{IDLE_WAIT} seconds: the
+        front holds nothing then, or it is a leak.  (The front pushes no
+        event to wait for.)
 
         @param statsPort: The front's C{--stats} port on C{127.0.0.1}.
         @param label: The front's name, for messages.
         @return: The front's statistics.
         """
-        stats = await self.frontStats(statsPort)
-        counts = stats["counts"]
+        names = ("pending", "queued", "inFlight")
+        idle = {name: 0 for name in names}
+        deadline = reactor.seconds() + IDLE_WAIT
+        while True:
+            stats = await self.frontStats(statsPort)
+            counts = stats["counts"]
+            held = {name: counts.get(name) for name in names}
+            if held == idle or reactor.seconds() >= deadline:
+                break
+            await deferLater(reactor, IDLE_POLL)
         self.assertEqual(
-            {name: counts.get(name) for name in ("pending", "queued", "inFlight")},
-            {"pending": 0, "queued": 0, "inFlight": 0},
-            f"{label} still holds requests after traffic stopped: {stats}"
+            held,
+            idle,
+            f"{label} still holds requests {IDLE_WAIT} s after traffic stopped: {stats}"
             + self.transcript(),
         )
         return stats

@@ -1661,6 +1661,42 @@ class DisconnectTests(FrontTestCase):
         self.reply(protocol.encodeBody(requestId, [b"b"], True))
         self.assertEqual(ParsedResponse(transport.value()).body, b"a")
 
+    def test_disconnectAfterLengthBeforeEnd(self) -> None:
+        """
+        A streamed reply whose body reached its C{Content-Length} is
+        complete for the client, whose leaving before the handler's C{END}
+        comes is no cancelled request: its handler is not told C{CANCEL},
+        and the C{END} ends the request as it would have.
+        """
+        channel, transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(
+            requestId, headers=[(b"Content-Length", b"2")], body=[b"o"], more=True
+        )
+        self.reply(protocol.encodeBody(requestId, [b"k"], False))
+        self.assertEqual(ParsedResponse(transport.value()).body, b"ok")
+        self.disconnect(channel)
+        self.assertEqual(self.cancels(), [])
+        self.assertEqual(self.dispatcher.stats["cancelled"], 0)
+        self.reply(protocol.encodeBody(requestId, [], True))
+        self.assertNoLeak()
+
+    def test_nextRequestBeforeEnd(self) -> None:
+        """
+        A pipelined request after a streamed reply that reached its
+        C{Content-Length} goes to a handler at once, before that reply's
+        C{END}.
+        """
+        channel, _transport = self.get()
+        first = self.lastRequest().requestId
+        channel.dataReceived(b"GET /second HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        self.respond(first, headers=[(b"Content-Length", b"2")], body=[b"ok"], more=True)
+        self.assertEqual(self.lastRequest().head.target, "/second")
+        self.reply(protocol.encodeBody(first, [], True))
+        self.respond(self.lastRequest().requestId, headers=[(b"Content-Length", b"0")])
+        self.assertNoLeak()
+        self.assertEqual(self.cancels(), [])
+
     def test_disconnectAfterReply(self) -> None:
         """
         A client that disconnects after a complete reply causes no
@@ -2689,6 +2725,27 @@ class ResponseBodyTests(SynchronousTestCase):
         self.request.took = False
         self.assertFalse(self.body.clientTaking())
         self.assertIsNotNone(self.body.clientTaking())
+
+    def test_moreAfterLength(self) -> None:
+        """
+        A streamed reply is complete once its C{Content-Length} is written
+        (the connection told so, before the C{END}); body that comes after
+        is not written, and the reply is found invalid, so that its handler
+        stops; its C{END} is then nothing to do.
+        """
+        body, connection, reply = _streamingExchange(pauseAt=100, contentLength=4)
+        body.writeBody([b"ab"])
+        self.assertFalse(connection.finished)
+        body.writeBody([b"cd"])
+        self.assertTrue(connection.finished)
+        body.writeBody([b""])
+        self.assertNotIn("invalid", [e[0] for e in reply.events if type(e) is tuple])
+        body.writeBody([b"ef"])
+        body.finishBody()
+        self.assertEqual(connection.writes, [b"ab", b"cd"])
+        [invalid] = [e for e in reply.events if type(e) is tuple and e[0] == "invalid"]
+        self.assertEqual(invalid[1], "body longer than its Content-Length of 4 bytes: cut")
+        self.assertFalse(connection.aborted)
 
     def test_emptyChunksNotHeld(self) -> None:
         """
