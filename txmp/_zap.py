@@ -66,8 +66,9 @@ def zapDecision(
 
 
 # What tells whether a directory's certificates have changed: the name,
-# inode, size and modification time of each, or why they cannot be listed.
-_Signature = Union[tuple[tuple[str, int, int, int], ...], str]
+# inode, size, modification and change times of each, or why they cannot
+# be listed.
+_Signature = Union[tuple[tuple[str, int, int, int, int], ...], str]
 
 
 def certificatesSignature(directory: str) -> _Signature:
@@ -77,7 +78,10 @@ def certificatesSignature(directory: str) -> _Signature:
     C{directory}, removed, replaced or written to; a symbolic link is
     followed (as a Kubernetes secret's files are links).
 
-    @return: the name, inode, size and modification time of each, sorted;
+    @return: the name, inode, size, modification and change times of each
+        (a certificate rewritten with one of the same size, within the
+        file system's time resolution, changes its change time too),
+        sorted;
         or, if they cannot be listed, why.
     """
     try:
@@ -87,7 +91,10 @@ def certificatesSignature(directory: str) -> _Signature:
                 if entry.name.endswith((PUBLIC_SUFFIX, ".key_public")):
                     status = entry.stat()
                     found.append(
-                        (entry.name, status.st_ino, status.st_size, status.st_mtime_ns)
+                        (
+                            entry.name, status.st_ino, status.st_size,
+                            status.st_mtime_ns, status.st_ctime_ns,
+                        )
                     )
     except OSError as e:
         # (PyPy's scandir names the directory in bytes.)
@@ -139,6 +146,8 @@ class AllowList:
         # Unknown: the directory may have changed since the options read
         # it (twistd forks in between), so the first call reads it again.
         self._signature: _Signature | None = None
+        # Whether the last reading failed.
+        self._unreadable = False
 
     def __call__(self) -> AbstractSet[bytes]:
         """
@@ -155,12 +164,21 @@ class AllowList:
         try:
             keys = frozenset(self._load(self.directory))
         except UsageError as e:
+            self._unreadable = True
             self._log.error(
                 "mpfront: --curve-allow not read again: {why}; the {count} handler "
                 "keys allowed before still are",
                 why=str(e), count=len(self._keys | self._fixed),
             )
             return
+        if self._unreadable and keys == self._keys:
+            # Mended, without a change of the keys: say so.
+            self._log.info(
+                "mpfront: --curve-allow {directory} read again: {count} handler "
+                "keys allowed, as before",
+                directory=self.directory, count=len(keys | self._fixed),
+            )
+        self._unreadable = False
         if keys != self._keys:
             self._log.info(
                 "mpfront: --curve-allow {directory} changed: {count} handler keys "

@@ -277,6 +277,24 @@ class AllowListTests(SynchronousTestCase):
         self.keys = frozenset({b"c"})
         self.assertEqual(self.call()[0], {b"c", b"spawn"})
 
+    def test_mendedSaidOnce(self) -> None:
+        """
+        A directory that reads again after it did not is said to, once,
+        even when its keys are those allowed before.
+        """
+        self.call()
+        self.signature = "broken"
+        self.keys = UsageError("--curve-allow /etc/txmp/handlers: not a certificate")
+        self.call()
+        self.signature = ("mended",)
+        self.keys = frozenset({b"a"})
+        self.assertEqual(self.call(), ({b"a", b"spawn"}, [
+            "mpfront: --curve-allow /etc/txmp/handlers read again: 2 handler keys "
+            "allowed, as before",
+        ]))
+        self.signature = ("touched",)
+        self.assertEqual(self.call(), ({b"a", b"spawn"}, []))
+
 
 class CertificatesSignatureTests(SynchronousTestCase):
     """
@@ -326,6 +344,24 @@ class CertificatesSignatureTests(SynchronousTestCase):
         with open(self.path("h1.key"), "a") as f:
             f.write("# more\n")
         self.assertChanges(lambda: open(self.path("h1.key"), "w").close())
+
+    def test_rewrittenSameSizeAndTime(self) -> None:
+        """
+        A certificate rewritten in place with one of the same size, its
+        modification time kept (within a file system's time resolution, or
+        by a tool that keeps it), changes it: its change time moved.
+        """
+        path = self.path("h1.key")
+
+        def rewrite() -> None:
+            status = os.stat(path)
+            with open(path, "r+b") as f:
+                content = f.read()
+                f.seek(0)
+                f.write(content.swapcase())
+            os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+        self.assertChanges(rewrite)
 
     def test_oldName(self) -> None:
         """
