@@ -290,9 +290,10 @@ class FrontLink:
     _frontlessSince: float | None = field(init=False, default=None)
     _nextWarning: float = field(init=False, default=0.0)
     _warned: bool = field(init=False, default=False)
-    # Why the CURVE handshake with this link's front fails, while it does
-    # (set by the handler's service, from its sockets' monitors): what the
-    # warning that no front answers then says, not a guess.
+    # Why the last CURVE handshake of this link's sockets with its front
+    # failed, if it did (set by the handler's service, from its sockets'
+    # monitors; a success clears it): what the warning that no front
+    # answers then says, rather than a guess.
     handshakeFailure: str | None = field(init=False, default=None)
     _drained: Deferred[None] | None = field(init=False, default=None)
     stats: dict[str, int] = field(
@@ -436,7 +437,7 @@ class FrontLink:
             seconds=round(now - self._frontlessSince),
             hint=(
                 "is the front running, and are these its addresses?" if failure is None
-                else "the CURVE handshake fails: " + failure
+                else "its last CURVE handshake failed: " + failure
             ),
         )
 

@@ -1596,8 +1596,8 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
         ]
         self.assertTrue(
             line.endswith(
-                "still trying: the CURVE handshake fails: the front refused this "
-                "handler's key (ZAP status 400)"
+                "still trying: its last CURVE handshake failed: the front refused "
+                "this handler's key (ZAP status 400)"
             ),
             line,
         )
