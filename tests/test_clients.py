@@ -32,6 +32,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
+from twisted.trial.unittest import SkipTest
 from urllib3.connection import HTTPConnection
 
 from txmp._defaults import ABORT_TIMEOUT
@@ -130,6 +131,18 @@ def reads(read: Callable[[int], bytes]) -> Iterator[bytes]:
         yield piece
 
 
+def _largestSendBuffer() -> int:
+    """
+    How large Linux lets a TCP socket's send buffer grow (C{tcp_wmem}'s
+    last value), or 0 where it does not say.
+    """
+    try:
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            return int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def localPort(response: requests.Response) -> int:
     """
     The client's port of the connection that carries C{response}, made
@@ -220,11 +233,13 @@ class SlowReaderTests(ClientTestCase):
         buffer most of it, is closed by C{--idle-timeout} while a slow
         client still reads it (16 KB/s): the client gets all of it, then
         the connection's end, and the front says nothing of a client that
-        took nothing.  (The front judged the client by its transport alone:
+        took too little.  (The front judged the client by its transport alone:
         it aborted the connection L{ABORT_TIMEOUT} after closing it, the
         kernel's buffer, not yet a third free, never letting the close go
         on, and the client lost the rest.)
         """
+        if _largestSendBuffer() < 4 * MiB:
+            raise SkipTest("the kernel's send buffers grow to less than 4 MiB here")
         front, _ = await self.startFrontAndHandler(
             CLIENTELE, frontArguments=["--idle-timeout", "1"]
         )
@@ -265,7 +280,7 @@ class SlowReaderTests(ClientTestCase):
         count, digest, status = await self.withTimeout(inThread(read), 60, "the client")
         self.assertEqual(status, b"HTTP/1.1 200 OK", self.transcript())
         self.assertEqual((count, digest), (size, bigbody.expectedDigest(size)))
-        self.assertEqual(front.countLines("took nothing"), 0, self.transcript())
+        self.assertEqual(front.countLines("took too little"), 0, self.transcript())
 
     @asyncTest
     async def test_stalledClientCut(self) -> None:
@@ -290,7 +305,7 @@ class SlowReaderTests(ClientTestCase):
 
         response, port, pieces = await inThread(start)
         self.assertEqual(response.status_code, 200)
-        await front.waitForLine("took nothing of its response for 2.0s: connection aborted")
+        await front.waitForLine("took too little of its response in 2.0s")
 
         def rest() -> int:
             return sum(len(piece) for piece in pieces)

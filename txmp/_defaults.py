@@ -169,6 +169,17 @@ PIPELINE_BUFFER = 64 * KiB
 # fewer copies, larger sends", with the commands that measure it).
 SEND_LIMIT = 512 * KiB
 
+# The least a slow client must take of what the front holds for it (the
+# transport's buffer and the kernel's, txmp._eager.unsentBytes) within each
+# --timeout to count as taking it, mid-response (its handler's thread waits
+# for window meanwhile) and after (the connection is kept for it); or all
+# that is left, if less.  Half of a loopback segment (its MSS is 65,483
+# bytes: the kernel sends as the client's window opens, a segment or more at
+# a time), 22 Ethernet segments; at the default --timeout, about 1.1 KB/s.
+# A client slower than that, or trickling a few bytes per --timeout (a slow
+# read attack), holds a thread, or a connection, for --timeout at most.
+MIN_PROGRESS = 32 * KiB
+
 # Seconds a closing connection may take to send what it holds before it is
 # aborted (a client that reads nothing must not keep it): Twisted's
 # HTTPChannel.abortTimeout.

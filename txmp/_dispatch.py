@@ -35,6 +35,7 @@ from txmp._defaults import (
     LOG_MESSAGE_LENGTH,
     MAX_CREDITS,
     MAX_PEER_IDS,
+    MIN_PROGRESS,
 )
 from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
@@ -105,10 +106,11 @@ class BodyConsumer(Protocol):
     def clientTaking(self) -> bool | None:
         """
         The reply timeout passed: L{None} if the client's transport takes
-        what is written (the reply waits for its handler), else whether
-        the client took some of the response since its transport filled,
-        or since the last call (the handler may be waiting for window,
-        which the front grants as the client takes the response).
+        what is written (the reply waits for its handler), or what the
+        client took is not known; else whether the client took enough of
+        the response (L{MIN_PROGRESS} bytes, or all) since its transport
+        filled, or since the last call (the handler may be waiting for
+        window, which the front grants as the client takes the response).
         """
 
 
@@ -911,10 +913,12 @@ class Dispatcher:
                 return
             if taking is not None:
                 self._log.info(
-                    "request {requestId}: its client took nothing of the "
-                    "response for {timeout}s: connection aborted",
+                    "request {requestId}: its client took too little of the "
+                    "response in {timeout}s (less than {minimum} bytes): "
+                    "connection aborted",
                     requestId=pending.requestId.decode("ascii"),
                     timeout=self.timeout,
+                    minimum=MIN_PROGRESS,
                 )
                 self._abandon(pending)
                 pending.consumer.abortBody()

@@ -63,15 +63,16 @@ def heldBytes(transport: tcp.Server | unix.Server) -> int:
     return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
 
 
-def queuedBytes(skt: socket.socket) -> int:
+def queuedBytes(skt: socket.socket | None) -> int:
     """
     How many bytes the kernel holds in C{skt}'s send buffer that its peer
     has not made room for: on TCP, those not sent yet (L{SIOCOUTQNSD}); on
     a UNIX socket, those its peer has not read (C{SIOCOUTQ}; with the
     overhead of the kernel's buffers, a little more).  0 where the
-    kernel does not say (another system), or for a closed socket.
+    kernel does not say (another system), or for a closed socket, or none
+    (a transport whose connection is lost has no C{socket} any more).
     """
-    if fcntl is None:
+    if fcntl is None or skt is None:
         return 0
     request = termios.TIOCOUTQ if skt.family == socket.AF_UNIX else SIOCOUTQNSD
     try:
@@ -90,10 +91,11 @@ def unsentBytes(transport: ITransport) -> int | None:
     (L{heldBytes}), and what the kernel holds of what its socket took
     (L{queuedBytes}).  L{None} (not known) for any other.
 
-    It asks the kernel: for timers, not for every write.
+    It asks the kernel: for timers, and when a transport fills, not for
+    every write.
     """
     if type(transport) is tcp.Server or type(transport) is unix.Server:
-        return heldBytes(transport) + queuedBytes(transport.socket)
+        return heldBytes(transport) + queuedBytes(getattr(transport, "socket", None))
     return None
 
 

@@ -48,6 +48,7 @@ from txmp._access import AccessLog
 from txmp._defaults import (
     ABORT_TIMEOUT,
     DEFAULT_MAX_BODY,
+    MIN_PROGRESS,
     PIPELINE_BUFFER,
     SEND_LIMIT,
     SMALL_BODY,
@@ -923,6 +924,16 @@ class Refusal:
         return lastField(self._fields, name)
 
 
+def _tookEnough(seen: int, left: int) -> bool:
+    """
+    Whether a slow client took enough of what the front held for it, from
+    C{seen} bytes not taken to C{left}: L{MIN_PROGRESS} bytes, or all that
+    was left if less (a client trickling a few bytes per C{--timeout} must
+    not hold a thread or a connection for ever).
+    """
+    return seen - left >= min(MIN_PROGRESS, seen)
+
+
 class IClientTransport(ITCPTransport, IConsumer, IPushProducer):
     """
     What a L{FrontConnection} needs of its client's transport: a TCP
@@ -1004,6 +1015,10 @@ class FrontConnection(Protocol):
     # Watching the client take what the transport holds (_watchSending).
     _sendCall: IDelayedCall | None = None
     _unsentSeen: int | None = None
+    # What the client had not taken when clientTook last looked (or its
+    # transport filled): apart from the watch's, which may run meanwhile
+    # (the end of a response before a pipelined one).
+    _progressSeen: int | None = None
     _sendPeriod = 0.0
     _registered = False
     trusted = False
@@ -1430,7 +1445,7 @@ class FrontConnection(Protocol):
     def pauseProducing(self) -> None:
         self._transportFull = True
         # Where the client is, for clientTook.
-        self._unsentSeen = unsentBytes(self.transport)
+        self._progressSeen = unsentBytes(self.transport)
         self.readingChanged()
 
     def resumeProducing(self) -> None:
@@ -1533,18 +1548,25 @@ class FrontConnection(Protocol):
             self._sendPeriod = period
             self._sendCall = self.factory.reactor.callLater(period, self._sendWatchFired)
 
-    def clientTook(self) -> bool:
+    def clientTook(self) -> bool | None:
         """
-        Whether the client took some of what was written for it since its
-        transport filled (or since the last call): what it has not made
-        room for (L{unsentBytes}, the kernel's part too) went down.  For
-        timers that run while the transport is full: the transport, which
-        writes again only once the kernel's buffer is a third free, may
-        show nothing of a slow client's reading for long.
+        Whether the client took enough (L{_tookEnough}) of what was written
+        for it since its transport filled, or since the last call: of what
+        it has not made room for (L{unsentBytes}, the kernel's part too).
+        For timers that run while the transport is full: the transport,
+        which writes again only once the kernel's buffer is a third free,
+        may show nothing of a slow client's reading for long.
+
+        @return: L{None} if that is not known (a TLS connection), or the
+            connection is gone.
         """
-        seen, left = self._unsentSeen, unsentBytes(self.transport)
-        self._unsentSeen = left
-        return left is not None and seen is not None and left < seen
+        if self._lost:
+            return None
+        seen, left = self._progressSeen, unsentBytes(self.transport)
+        self._progressSeen = left
+        if seen is None or left is None:
+            return None
+        return _tookEnough(seen, left)
 
     def _stopWatching(self) -> None:
         cancelCall(self._sendCall)
@@ -1556,16 +1578,17 @@ class FrontConnection(Protocol):
             # A request in progress: its own timeouts watch the client.
             return
         seen, left = self._unsentSeen, unsentBytes(self.transport)
-        if left and (seen is None or left < seen):
+        if left and seen is not None and _tookEnough(seen, left):
             # The client took some: slow, not gone.
             self._watchSending(self.factory.dispatcher.timeout)
             return
         if left or (left is None and self._transportFull):
             self._log.info(
-                "client {peer} took nothing of its response for {timeout}s:"
-                " connection aborted",
+                "client {peer} took too little of its response in {timeout}s"
+                " (less than {minimum} bytes): connection aborted",
                 peer=str(self.transport.getPeer()),
                 timeout=self._sendPeriod,
+                minimum=MIN_PROGRESS,
             )
         elif not self._closing:
             # All sent (resumeProducing comes, if it has not).

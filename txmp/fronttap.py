@@ -115,9 +115,10 @@ class Options(TxmpOptions):
          + "; see --send)."],
         ["timeout", None, DEFAULT_TIMEOUT,
          "Seconds to wait for a reply: then 504 (mid-body, an abort, once "
-         "neither the handler sends nor the client takes what the front "
-         "holds for it for that long; after the reply, once the client "
-         "takes none of what the front still holds for it for that long); "
+         "neither the handler sends nor the client takes 32 KiB of what the "
+         "front holds for it in that long; after the reply, once the client "
+         "takes less than 32 KiB of what the front still holds for it in "
+         "that long); "
          "not counted while the client's request body is awaited "
          "(--body-timeout).",
          positive(float)],

@@ -1656,7 +1656,7 @@ class WritingConnection:
         self.exchange: Exchange | None = None
         self._pauseAt = pauseAt
         self._head = True
-        self.took = False
+        self.took: bool | None = False
 
     def client(self, headers: object) -> tuple[str, bytes, None]:
         """
@@ -1690,7 +1690,7 @@ class WritingConnection:
         if self._pauseAt and len(data) >= self._pauseAt:
             self.transportFull = True
 
-    def clientTook(self) -> bool:
+    def clientTook(self) -> bool | None:
         """
         L{took}.
         """

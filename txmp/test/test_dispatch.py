@@ -1249,7 +1249,7 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual(self.cancels(A), [self.requestId])
         self.assertEqual(self.dispatcher.stats["status504"], 0)
         self.assertNoLeak()
-        [event] = [e for e in events if "took nothing" in e["log_format"]]
+        [event] = [e for e in events if "took too little" in e["log_format"]]
         self.assertEqual(event["requestId"], self.requestId.decode("ascii"))
         self.assertEqual(event["timeout"], self.timeout)
         self.assertEqual([e for e in events if "timed out" in e["log_format"]], [])

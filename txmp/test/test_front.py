@@ -27,6 +27,7 @@ from txmp._defaults import (
     ABORT_TIMEOUT,
     DEFAULT_WINDOW,
     GRANT_DIVISOR,
+    MIN_PROGRESS,
     PIPELINE_BUFFER,
     SEND_LIMIT,
     SMALL_BODY,
@@ -1789,12 +1790,12 @@ class SlowClientTests(FrontTestCase):
         for _ in range(periods):
             self.clock.advance(10.0)
             assert self.unsent is not None
-            self.unsent -= 1000
+            self.unsent -= MIN_PROGRESS
             self.clock.advance(1.0)
             self.assertFalse(transport.aborted)
 
     def aborts(self) -> list[LogEvent]:
-        return [e for e in self.events if "took nothing" in e["log_format"]]
+        return [e for e in self.events if "took too little" in e["log_format"]]
 
     def test_keptAliveSlowClient(self) -> None:
         """
@@ -1869,7 +1870,7 @@ class SlowClientTests(FrontTestCase):
         self.clock.advance(self.site.httpRules.idleTimeout)
         self.assertTrue(transport.disconnecting)
         self.clock.advance(ABORT_TIMEOUT - 1)
-        self.unsent -= 1000
+        self.unsent -= MIN_PROGRESS
         self.clock.advance(1)
         self.assertFalse(transport.aborted)
         self.takeSlowly(transport, 3)
@@ -1883,22 +1884,100 @@ class SlowClientTests(FrontTestCase):
     def test_clientTook(self) -> None:
         """
         L{FrontConnection.clientTook} says whether what the client has not
-        made room for went down since its transport filled, then since the
-        last call; where that is not known, it says no.
+        made room for went down by L{MIN_PROGRESS} bytes, or to nothing,
+        since its transport filled, then since the last call; where that
+        is not known, or once the connection is lost, it says L{None}.
         """
         channel, _ = self.connect()
-        self.unsent = 5000
+        self.unsent = 10 * MIN_PROGRESS
         channel.pauseProducing()
         self.assertFalse(channel.clientTook())
-        self.unsent = 4000
-        self.assertTrue(channel.clientTook())
+        self.unsent -= MIN_PROGRESS - 1
         self.assertFalse(channel.clientTook())
+        self.unsent -= MIN_PROGRESS
+        self.assertTrue(channel.clientTook())
+        self.unsent = 100
+        self.assertTrue(channel.clientTook())
         self.unsent = 0
         self.assertTrue(channel.clientTook())
         self.unsent = 100
         channel.pauseProducing()
         self.unsent = None
-        self.assertFalse(channel.clientTook())
+        self.assertIsNone(channel.clientTook())
+        self.unsent = 100
+        channel.pauseProducing()
+        self.disconnect(channel)
+        self.assertIsNone(channel.clientTook())
+
+    def test_streamedReplyWaitsForSlowClient(self) -> None:
+        """
+        The reply timeout of a streamed response whose client's transport
+        is full (its handler waiting for window) restarts while the client
+        takes L{MIN_PROGRESS} bytes per C{--timeout}, and once it does not,
+        cuts the response: the handler told C{CANCEL}, the connection
+        aborted, logged as the client's doing.  (A L{FrontConnection}, its
+        L{Exchange} and the L{Dispatcher} together.)
+        """
+        events: list[LogEvent] = []
+        self.dispatcher._log = Logger(observer=cast(ILogObserver, events.append))
+        transport = ClosingTransport(
+            hostAddress=self.serverAddress, peerAddress=self.clientAddress
+        )
+        channel, _ = self.connect(transport=transport)
+        channel.dataReceived(httpHead())
+        requestId = self.lastRequest().requestId
+        self.respond(
+            requestId, headers=[(b"Content-Length", b"1000000")], body=[b"x" * 1000],
+            more=True,
+        )
+        self.unsent = 10 * MIN_PROGRESS
+        channel.pauseProducing()
+        self.takeSlowly(transport, 3)
+        self.assertEqual(self.cancels(), [])
+        self.clock.advance(10.9)
+        self.assertFalse(transport.aborted)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.aborted)
+        self.assertEqual(self.cancels(), [requestId])
+        [event] = [e for e in events if "took too little" in e["log_format"]]
+        self.assertEqual(event["requestId"], requestId.decode("ascii"))
+        self.assertEqual([e for e in events if "timed out" in e["log_format"]], [])
+
+    def test_streamedReplyUnknownProgress(self) -> None:
+        """
+        Where what the client took is not known (TLS), a streamed response
+        whose client's transport is full times out on its handler at
+        C{--timeout}, as before the kernel's buffer was counted: the front
+        does not say the client took too little.
+        """
+        events: list[LogEvent] = []
+        self.dispatcher._log = Logger(observer=cast(ILogObserver, events.append))
+        channel, _ = self.connect()
+        channel.dataReceived(httpHead())
+        self.respond(
+            self.lastRequest().requestId, headers=[(b"Content-Length", b"1000000")],
+            body=[b"x" * 1000], more=True,
+        )
+        self.unsent = None
+        channel.pauseProducing()
+        self.clock.advance(11.0)
+        self.assertEqual(len(self.cancels()), 1)
+        self.assertEqual([e for e in events if "took too little" in e["log_format"]], [])
+        self.assertEqual(len([e for e in events if "timed out" in e["log_format"]]), 1)
+
+    def test_tricklingClientCut(self) -> None:
+        """
+        A client that takes less than L{MIN_PROGRESS} bytes of the end of
+        its response in each C{--timeout} (a slow read attack) has its
+        connection aborted after one, however many bytes it takes.
+        """
+        _channel, transport = self.slowResponse()
+        self.clock.advance(10.0)
+        assert self.unsent is not None
+        self.unsent -= MIN_PROGRESS - 1
+        self.clock.advance(1.0)
+        self.assertTrue(transport.aborted)
+        self.assertEqual(len(self.aborts()), 1)
 
     def test_unknownTransport(self) -> None:
         """
