@@ -1794,6 +1794,16 @@ class SlowClientTests(FrontTestCase):
             self.clock.advance(1.0)
             self.assertFalse(transport.aborted)
 
+    def assertAbortedAtTimeout(self, transport: ClosingTransport) -> None:
+        """
+        Assert that C{transport} is aborted when the front's C{--timeout}
+        (11 s) has passed from now, not before.
+        """
+        self.clock.advance(10.9)
+        self.assertFalse(transport.aborted)
+        self.clock.advance(0.1)
+        self.assertTrue(transport.aborted)
+
     def aborts(self) -> list[LogEvent]:
         return [e for e in self.events if "took too little" in e["log_format"]]
 
@@ -1824,10 +1834,7 @@ class SlowClientTests(FrontTestCase):
         """
         _channel, transport = self.slowResponse()
         self.takeSlowly(transport, 1)
-        self.clock.advance(10.9)
-        self.assertFalse(transport.aborted)
-        self.clock.advance(0.1)
-        self.assertTrue(transport.aborted)
+        self.assertAbortedAtTimeout(transport)
         self.assertEqual(len(self.aborts()), 1)
         self.assertEqual(self.aborts()[0]["timeout"], 11.0)
 
@@ -1843,10 +1850,7 @@ class SlowClientTests(FrontTestCase):
         self.assertTrue(transport.disconnecting)
         self.takeSlowly(transport, 4)
         self.assertGreater(self.clock.seconds(), ABORT_TIMEOUT)
-        self.clock.advance(10.9)
-        self.assertFalse(transport.aborted)
-        self.clock.advance(0.1)
-        self.assertTrue(transport.aborted)
+        self.assertAbortedAtTimeout(transport)
         self.assertEqual(len(self.aborts()), 1)
 
     def test_kernelHoldsEndAtIdleClose(self) -> None:
@@ -1855,7 +1859,7 @@ class SlowClientTests(FrontTestCase):
         (the kernel holds its end: its transport is not full) is closed at
         the idle timeout; then, as after a C{Connection: close}, it is given
         the time its client takes, and aborted, with a word, only once the
-        client takes nothing for the front's C{--timeout}, not at
+        client takes too little in the front's C{--timeout}, not at
         L{ABORT_TIMEOUT} while the client still reads.
         """
         transport = ClosingTransport(
@@ -1875,10 +1879,7 @@ class SlowClientTests(FrontTestCase):
         self.assertFalse(transport.aborted)
         self.takeSlowly(transport, 3)
         self.assertEqual(self.aborts(), [])
-        self.clock.advance(10.9)
-        self.assertFalse(transport.aborted)
-        self.clock.advance(0.1)
-        self.assertTrue(transport.aborted)
+        self.assertAbortedAtTimeout(transport)
         self.assertEqual(len(self.aborts()), 1)
 
     def test_clientTook(self) -> None:
@@ -1934,10 +1935,7 @@ class SlowClientTests(FrontTestCase):
         channel.pauseProducing()
         self.takeSlowly(transport, 3)
         self.assertEqual(self.cancels(), [])
-        self.clock.advance(10.9)
-        self.assertFalse(transport.aborted)
-        self.clock.advance(0.1)
-        self.assertTrue(transport.aborted)
+        self.assertAbortedAtTimeout(transport)
         self.assertEqual(self.cancels(), [requestId])
         [event] = [e for e in events if "took too little" in e["log_format"]]
         self.assertEqual(event["requestId"], requestId.decode("ascii"))
@@ -1988,10 +1986,7 @@ class SlowClientTests(FrontTestCase):
         for fields in [(), (b"Connection: close",)]:
             _channel, transport = self.slowResponse(*fields)
             self.unsent = None
-            self.clock.advance(10.9)
-            self.assertFalse(transport.aborted)
-            self.clock.advance(0.1)
-            self.assertTrue(transport.aborted)
+            self.assertAbortedAtTimeout(transport)
 
     def test_pipelinedRequestWatchedByItsOwn(self) -> None:
         """
