@@ -126,6 +126,8 @@ class Redial:
         counted from 0.
     """
 
+    _log = Logger()
+
     _reactor: IReactorTime
     _socket: Connecting
     address: str
@@ -170,8 +172,18 @@ class Redial:
 
     def _connectAgain(self) -> None:
         self._call = None
-        self._socket.disconnect(self.address)
-        self._socket.connect(self.address)
+        try:
+            self._socket.disconnect(self.address)
+            self._socket.connect(self.address)
+        except AddressError as e:
+            # Not expected (it was connected to this address): said, and
+            # tried again, rather than left to end the retries.
+            delay = self.refused()
+            self._log.error(
+                "mphandler: connecting to {address} again failed: {error}{retry}",
+                address=self.address, error=str(e),
+                retry="" if delay is None else "; trying again in %g s" % (delay,),
+            )
 
 
 class HandlerService(Service):

@@ -17,6 +17,7 @@ from txmp import _defaults, protocol
 from txmp._handler import FrontLink, _ReplySink, splitChunks
 from txmp._pool import WorkerPool
 from txmp._wsgi import WSGIRunner
+from txmp._zmq import AddressError
 from txmp.testing import (
     FakeReactor,
     MemoryNetwork,
@@ -1617,6 +1618,31 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
         ])
         self.assertConnectsAfter(self.send, _defaults.REFUSED_RETRY)
         self.assertEqual(self.sockets[self.ret].connects, 1)
+
+    def test_connectAgainFails(self) -> None:
+        """
+        Connecting again that fails (not expected: the socket was connected
+        to the address) is logged and tried again after the next wait,
+        rather than ending the retries.
+        """
+        sock = self.sockets[self.send]
+        real = sock.disconnect
+        failures = [AddressError(f"cannot disconnect from {self.send}: not connected to it")]
+
+        def disconnect(address: str) -> None:
+            if failures:
+                raise failures.pop()
+            real(address)
+
+        self.patch(sock, "disconnect", disconnect)
+        self.handshake(self.send, "HANDSHAKE_FAILED_AUTH")
+        with capturedLogs() as events:
+            self.reactor.advance(_defaults.REFUSED_RETRY)
+        self.assertEqual([formatEvent(e) for e in events], [
+            f"mphandler: connecting to {self.send} again failed: cannot disconnect "
+            f"from {self.send}: not connected to it; trying again in 2 s",
+        ])
+        self.assertConnectsAfter(self.send, 2 * _defaults.REFUSED_RETRY)
 
     def test_backOff(self) -> None:
         """
