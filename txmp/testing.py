@@ -836,8 +836,10 @@ class MemorySocket:
         self.address = None
 
     def _beforeEndpoints(self, what: str) -> None:
-        # As the real socket: security options apply to later connections.
-        if self.address is not None:
+        # As the real socket: security options apply to later connections,
+        # and are refused once it was bound or connected (even if it has
+        # disconnected since).
+        if self.address is not None or self.connects:
             raise RuntimeError(f"{what} must be set before bind or connect")
 
     def curveClient(self, publicKey: bytes, secretKey: bytes, serverKey: bytes) -> None:

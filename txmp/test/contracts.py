@@ -374,13 +374,16 @@ class ZmqContextTestsMixin(_TestCase):
     def test_securityBeforeConnect(self) -> Generator[Any, Any, None]:
         """
         CURVE and the handshake monitor apply to the connections made
-        after them only: a socket connected already refuses them.
+        after them only: a socket connected already, or once, refuses them.
         """
-        _router, dealer, _address = self.pair(lambda frames: None, lambda frames: None)
+        _router, dealer, address = self.pair(lambda frames: None, lambda frames: None)
         self.assertRaises(RuntimeError, dealer.curveClient, b"p" * 40, b"s" * 40, b"f" * 40)
         self.assertRaises(
             RuntimeError, dealer.monitorHandshakes, self.context, lambda *event: None
         )
+        # Nor once it has disconnected: they would apply to no connection.
+        dealer.disconnect(address)
+        self.assertRaises(RuntimeError, dealer.curveClient, b"p" * 40, b"s" * 40, b"f" * 40)
         yield None
 
     @bothSides
