@@ -103,7 +103,7 @@ def loadAllowList(directory: str, option: str = "--curve-allow") -> frozenset[by
         one (C{*.key_public}), which would otherwise be ignored: a front
         that silently allowed no handler.
     """
-    from txmp._zmq import PUBLIC_SUFFIX  # (Not at the top: see there.)
+    from txmp._zmq import OLD_PUBLIC_SUFFIX, PUBLIC_SUFFIX  # (Not at the top: see there.)
 
     try:
         names = sorted(os.listdir(directory))
@@ -114,10 +114,10 @@ def loadAllowList(directory: str, option: str = "--curve-allow") -> frozenset[by
     keys = set()
     for name in names:
         path = os.path.join(directory, name)
-        if name.endswith(".key_public"):
+        if name.endswith(OLD_PUBLIC_SUFFIX):
             raise usage.UsageError(
                 f"{option} {path}: txmp's old name for a public certificate; "
-                f"rename it {name[:-len('.key_public')]}{PUBLIC_SUFFIX}"
+                f"rename it {name[:-len(OLD_PUBLIC_SUFFIX)]}{PUBLIC_SUFFIX}"
             )
         if name.endswith(PUBLIC_SUFFIX):
             keys.add(loadPublicCertificate(path, option))

@@ -27,7 +27,13 @@ from twisted.python.usage import UsageError
 
 from txmp._defaults import MAX_DENIAL_KEYS
 from txmp._security import loadAllowList
-from txmp._zmq import PUBLIC_SUFFIX, MessageSender, PeerUnreachable, z85Encode
+from txmp._zmq import (
+    OLD_PUBLIC_SUFFIX,
+    PUBLIC_SUFFIX,
+    MessageSender,
+    PeerUnreachable,
+    z85Encode,
+)
 
 ZAP_VERSION = b"1.0"
 
@@ -88,7 +94,7 @@ def certificatesSignature(directory: str) -> _Signature:
         with os.scandir(directory) as entries:
             found = []
             for entry in entries:
-                if entry.name.endswith((PUBLIC_SUFFIX, ".key_public")):
+                if entry.name.endswith((PUBLIC_SUFFIX, OLD_PUBLIC_SUFFIX)):
                     status = entry.stat()
                     found.append(
                         (

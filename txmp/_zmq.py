@@ -150,6 +150,9 @@ def curveAvailable() -> bool:
 # hand out; NAME.key_secret holds both keys, to keep.
 PUBLIC_SUFFIX = ".key"
 SECRET_SUFFIX = ".key_secret"
+# What txmp 0.1.0 and earlier named a public certificate: refused in an
+# allow directory, with a word on renaming it (txmp._security).
+OLD_PUBLIC_SUFFIX = ".key_public"
 
 
 def createKeyPair(directory: str, name: str) -> tuple[str, str]:
