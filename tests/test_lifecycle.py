@@ -98,6 +98,24 @@ class FrontStopTests(SystemTestCase):
         self.assertStoppedCleanly(handler)
 
     @asyncTest
+    async def test_answeredRequestEnded(self) -> None:
+        """
+        A request whose client has its whole response (complete at its
+        C{Content-Length}) while its application's C{close()} still runs
+        is let end when the front stops: the front waits for it before
+        its C{BYE}, and the handler cancels nothing.
+        """
+        front, handler = await self.startFrontAndHandler("tests.apps.slowclose:app")
+        self.assertResponse(await self.get("/?seconds=1"), 200, b"ok")
+        await handler.waitForLine("closing")
+        front.signal("TERM")
+        await front.whenEnded()
+        self.assertStoppedCleanly(front)
+        await handler.waitForLine("closed")
+        self.assertEqual(handler.countLines("cancel"), 0, self.transcript())
+        self.assertEqual(front.countLines("not ended"), 0, self.transcript())
+
+    @asyncTest
     async def test_drainedRequestLogged(self) -> None:
         """
         The request a stopping front finishes has its access-log line: the

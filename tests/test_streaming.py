@@ -434,7 +434,11 @@ class EndAtLengthTests(StreamingTestCase):
             result = await self.get("/download?size=100&length=1")
             self.assertEqual((result.code, len(result.body)), (200, 100))
         stats = await self.assertIdle(statsPort)
-        self.assertEqual(stats["stats"]["cancelled"], 0, f"statistics {stats}")
+        self.assertEqual(
+            {name: stats["stats"][name] for name in ("cancelled", "status502", "status504")},
+            {"cancelled": 0, "status502": 0, "status504": 0},
+            f"statistics {stats}",
+        )
         self.assertEqual(handler.countLines("cancelled by the front"), 0, self.transcript())
 
 

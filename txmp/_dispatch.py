@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from attrs import define
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -85,7 +85,14 @@ class BodyConsumer(Protocol):
     """
     Where the body of a reply goes once its head has been delivered.  Called
     in the reactor thread.
+
+    @ivar complete: whether the client has the whole response already (it
+        was complete at its C{Content-Length}, or its head was all of it),
+        before the handler's C{END}: a failure of the reply after that is
+        not the client's.
     """
+
+    complete: bool
 
     def writeBody(self, chunks: Sequence[protocol.Frame]) -> None:
         """
@@ -561,6 +568,8 @@ class Dispatcher:
         # stats all the same.
         self._paced = PacedLog(reactor)
         self._queueTimer: IDelayedCall | None = None
+        # Waiting for the pending table to empty (whenIdle).
+        self._idleWaiters: list[Deferred[None]] = []
         # Seconds requests waited for a handler with capacity (metrics).
         self.queueWait = Histogram(QUEUE_BUCKETS)
         # A Counter: any status (a FrontError subclass may bring a new one)
@@ -599,6 +608,31 @@ class Dispatcher:
         """
         self.registry.start()
 
+    def whenIdle(self) -> Deferred[None]:
+        """
+        A L{Deferred} that fires once no request is pending (at once if
+        none is).  A stopping front waits so for the requests whose
+        responses are complete but not yet ended by their handlers (a
+        streamed response complete at its C{Content-Length} before the
+        C{END}), so that its C{BYE} does not cancel them.  Cancelling it
+        stops the wait.
+        """
+        if not self.pending:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred(self._idleWaiters.remove)
+        self._idleWaiters.append(waiter)
+        return waiter
+
+    def abandonAll(self) -> None:
+        """
+        Abandon every pending request, telling the handlers that have them
+        C{CANCEL}: a stopping front that waited long enough for them.
+        Their clients have had what they will get (the front's connections
+        are closed by then).
+        """
+        for pending in list(self.pending.values()):
+            self._abandon(pending)
+
     def stop(self) -> None:
         """
         Stop heartbeats and tell every handler that this front is going.
@@ -606,8 +640,10 @@ class Dispatcher:
         The front calls this once it holds no request: its stop
         (L{txmp._frontservice.FrontService.stopService}) first lets every
         connection finish, and abandons the requests of those still busy
-        past C{--graceful-timeout}, so a handler found unreachable here
-        has nothing left to retry or fail.
+        past C{--graceful-timeout}, then waits for the requests whose
+        responses are complete to end (L{whenIdle}) for the rest of that
+        time and abandons those left (L{abandonAll}), so a handler found
+        unreachable here has nothing left to retry or fail.
         """
         self.registry.stop()
         self._paced.flush()
@@ -787,6 +823,10 @@ class Dispatcher:
         """
         pending.state = DONE
         self.pending.pop(pending.requestId, None)
+        if self._idleWaiters and not self.pending:
+            waiters, self._idleWaiters = self._idleWaiters, []
+            for waiter in waiters:
+                waiter.callback(None)
         if self.queue.pop(pending.requestId, None) is not None:
             self._armQueueTimer()
         if pending.handler is not None:
@@ -811,7 +851,9 @@ class Dispatcher:
             self._abandon(pending)
         else:
             self._release(pending)
-        self.countStatus(error.status)
+        if not (wasStreaming and pending.consumer.complete):
+            # (Not a status the client got: it had its response.)
+            self.countStatus(error.status)
         if wasStreaming:
             pending.consumer.abortBody()
         else:
@@ -904,6 +946,18 @@ class Dispatcher:
 
     def _timedOut(self, pending: PendingRequest) -> None:
         pending.timer = None
+        if pending.state is STREAMING and pending.consumer.complete:
+            # Its client has the whole response; the handler has not ended
+            # it (an application's close() that takes long): no 504.
+            self._log.info(
+                "request {requestId}: answered, but not ended by handler {name} "
+                "within {timeout}s: cancelled",
+                requestId=pending.requestId.decode("ascii"),
+                name=pending.handler.label if pending.handler else "?",
+                timeout=self.timeout,
+            )
+            self._abandon(pending)
+            return
         if pending.state is STREAMING:
             taking = pending.consumer.clientTaking()
             if taking:

@@ -245,9 +245,12 @@ class Exchange:
     @ivar requestId: the id of the request (its C{X-Request-Id}).
     @ivar bodyBytes: how many bytes of body the client has sent so far.
     @ivar sentLength: how many bytes of response body were written.
+    @ivar complete: whether a streamed response was complete for the client
+        before its handler's C{END} (L{BodyConsumer.complete}).
     """
 
     _log = Logger()
+    complete = False
 
     def __init__(self, connection: FrontConnection, head: RequestHead) -> None:
         self.connection = connection
@@ -635,14 +638,20 @@ class Exchange:
             self._writeHeld()
             self._write(chunks, head)
             self._overrun()
-        elif self._remaining == 0:
-            # All its Content-Length: the response is complete for the
-            # client, which may read the next one, or leave, before the
-            # handler's END comes (that is no cancelled request, and its
-            # handler is not told to stop).  The END is then nothing to do
-            # (finishBody).
+        elif (
+            (self._remaining == 0 or not self._hasBody)
+            and not self.connection.bodyPending
+        ):
+            # All its Content-Length (or a response without a body: its
+            # head): the response is complete for the client, which may
+            # read the next one, or leave, before the handler's END comes
+            # (that is no cancelled request, and its handler is not told to
+            # stop).  The END is then nothing to do (finishBody).  Not while
+            # the request's body still comes: the exchange forwards it to
+            # the handler, which would otherwise never have its END.
             self._writeHeld()
             self._write(chunks, head)
+            self.complete = True
             self._end()
         elif self.connection.transportFull:
             # (A pipelined response before it is still going out.)

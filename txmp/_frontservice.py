@@ -369,6 +369,31 @@ class FrontService(Service):
             else:
                 self._log.info("mpfront: access log reopened")
 
+    def _endPending(self, deadline: float) -> Deferred[None]:
+        """
+        The connections are done: wait until C{deadline} for the requests
+        whose responses are complete but which their handlers have not
+        ended yet (an C{END} after a response complete at its
+        C{Content-Length}), then abandon those left, so that the C{BYE}
+        that follows cancels nothing in a handler.
+        """
+        dispatcher = self.dispatcher
+        if dispatcher is None or not dispatcher.pending:
+            return succeed(None)
+        ended = dispatcher.whenIdle()
+        ended.addTimeout(max(0.0, deadline - self._reactor.seconds()), self._reactor)
+
+        def gaveUp(failure: Failure) -> None:
+            failure.trap(DeferredTimeoutError)
+            self._log.warn(
+                "mpfront stopping: {count} requests answered but not ended by "
+                "their handlers within --graceful-timeout: cancelled",
+                count=len(dispatcher.pending),
+            )
+            dispatcher.abandonAll()
+
+        return ended.addErrback(gaveUp)
+
     def whenDrained(self) -> Deferred[None]:
         """
         A L{Deferred} that fires once the front, stopping, has finished the
@@ -389,12 +414,17 @@ class FrontService(Service):
         stopping = [port.stopListening() for port in self._ports]
         self._ports = []
 
+        graceful = self._options["graceful-timeout"]
+
         def drain(result: object) -> Deferred[None]:
             # The ports are closed: no connection can come in any more.
+            deadline = self._reactor.seconds() + graceful
+            return drainConnections().addCallback(lambda _: self._endPending(deadline))
+
+        def drainConnections() -> Deferred[None]:
             site = self._site
             if site is None or not site.connections:
                 return succeed(None)
-            graceful = self._options["graceful-timeout"]
             busy = sum(1 for connection in site.connections if connection.busy)
             self._log.info(
                 "mpfront stopping: finishing {busy} requests, closing {idle} idle "

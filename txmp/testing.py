@@ -1531,7 +1531,11 @@ class RecordingConsumer:
     @ivar taking: what L{clientTaking} answers: set it to play a client
         whose transport is full, taking the response (C{True}) or not
         (C{False}).
+    @ivar complete: whether the client has the whole response: set it to
+        play one complete before the C{END}.
     """
+
+    complete = False
 
     def __init__(self) -> None:
         self.chunks: list[protocol.Frame] = []

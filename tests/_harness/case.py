@@ -713,17 +713,24 @@ class SystemTestCase(TestCase):
         the handler's C{END} follows.  So the statistics are asked again,
         every L{IDLE_POLL} seconds, for up to L{IDLE_WAIT} seconds: the
         front holds nothing then, or it is a leak.  (The front pushes no
-        event to wait for.)
+        event to wait for.)  No request may end in a timeout, a lost
+        handler or a cancellation meanwhile: a stuck request that a short
+        C{--timeout} reaps while the statistics are asked again would
+        otherwise pass for one that ended.
 
         @param statsPort: The front's C{--stats} port on C{127.0.0.1}.
         @param label: The front's name, for messages.
         @return: The front's statistics.
         """
         names = ("pending", "queued", "inFlight")
+        ends = ("status502", "status504", "cancelled")
         idle = {name: 0 for name in names}
         deadline = reactor.seconds() + IDLE_WAIT
+        first: dict[str, Any] | None = None
         while True:
             stats = await self.frontStats(statsPort)
+            if first is None:
+                first = stats
             counts = stats["counts"]
             held = {name: counts.get(name) for name in names}
             if held == idle or reactor.seconds() >= deadline:
@@ -734,6 +741,12 @@ class SystemTestCase(TestCase):
             idle,
             f"{label} still holds requests {IDLE_WAIT} s after traffic stopped: {stats}"
             + self.transcript(),
+        )
+        self.assertEqual(
+            {name: stats["stats"].get(name) for name in ends},
+            {name: first["stats"].get(name) for name in ends},
+            f"{label}'s requests ended in failures after traffic stopped: {first}, "
+            f"then {stats}" + self.transcript(),
         )
         return stats
 

@@ -1254,6 +1254,35 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual(event["timeout"], self.timeout)
         self.assertEqual([e for e in events if "timed out" in e["log_format"]], [])
 
+    def test_whenIdle(self) -> None:
+        """
+        L{Dispatcher.whenIdle} fires once no request is pending, at once
+        if none is; cancelled, it is forgotten (the last request's end
+        then fires nothing).
+        """
+        self.respond(A, self.requestId, more=True)
+        self.successResultOf(self.d)
+        idle = self.dispatcher.whenIdle()
+        forgotten = self.dispatcher.whenIdle()
+        forgotten.cancel()
+        self.failureResultOf(forgotten, CancelledError)
+        self.assertNoResult(idle)
+        self.reply(A, protocol.encodeBody(self.requestId, [], True))
+        self.successResultOf(idle)
+        self.successResultOf(self.dispatcher.whenIdle())
+
+    def test_abandonAll(self) -> None:
+        """
+        L{Dispatcher.abandonAll} tells the handler of every pending request
+        C{CANCEL} and frees them, counting none as cancelled by a client.
+        """
+        self.respond(A, self.requestId, more=True)
+        self.successResultOf(self.d)
+        self.dispatcher.abandonAll()
+        self.assertEqual(self.cancels(A), [self.requestId])
+        self.assertEqual(self.dispatcher.stats["cancelled"], 0)
+        self.assertNoLeak()
+
     def test_clientTakingOnlyWhileStreaming(self) -> None:
         """
         Before its reply has begun, a request times out on its handler

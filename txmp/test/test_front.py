@@ -1682,6 +1682,41 @@ class DisconnectTests(FrontTestCase):
         self.reply(protocol.encodeBody(requestId, [], True))
         self.assertNoLeak()
 
+    def test_headOnlyCompleteAtHead(self) -> None:
+        """
+        A streamed reply to C{HEAD} (its head is all of its response, as
+        for 204 and 304) is complete once its head is written: a client
+        that leaves then is no cancelled request.
+        """
+        channel, transport = self.sendRequest(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n")
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"20")], more=True)
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 OK\r\n"))
+        self.disconnect(channel)
+        self.assertEqual(self.cancels(), [])
+        self.reply(protocol.encodeBody(requestId, [], True))
+        self.assertNoLeak()
+
+    def test_lateEndNoTimeout(self) -> None:
+        """
+        A handler that does not end a response its client had whole within
+        C{--timeout} (an application's slow C{close()}) is told C{CANCEL},
+        without a 504 counted or a word of a timeout on the handler; a
+        handler lost then counts no 502 either.
+        """
+        events: list[LogEvent] = []
+        self.dispatcher._log = Logger(observer=cast(ILogObserver, events.append))
+        _channel, _transport = self.get()
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"2")], body=[b"ok"], more=True)
+        self.clock.advance(self.dispatcher.timeout)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertEqual(self.dispatcher.stats["status504"], 0)
+        self.assertEqual([e for e in events if "timed out" in e["log_format"]], [])
+        [event] = [e for e in events if "not ended by handler" in e["log_format"]]
+        self.assertEqual(event["requestId"], requestId.decode("ascii"))
+        self.assertNoLeak()
+
     def test_nextRequestBeforeEnd(self) -> None:
         """
         A pipelined request after a streamed reply that reached its
@@ -2703,6 +2738,27 @@ class StreamingTests(FrontTestCase):
         self.assertIn(b"b" * 250, transport.value())
         self.reply(protocol.encodeBody(second, [], True))
         self.assertNoLeak()
+
+    def test_atLengthWhileBodyComes(self) -> None:
+        """
+        A streamed response that reaches its C{Content-Length} while the
+        request body still comes is not complete there: the rest of the
+        body still goes to the handler, with its C{END}, and the response
+        ends at the handler's C{END}, as any does.
+        """
+        size = SMALL_BODY + 10
+        channel, transport = self.post(size)
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"2")], body=[b"ok"], more=True)
+        # The application reads the body.
+        self.control(protocol.encodeWindow(requestId, size))
+        channel.dataReceived(b"x" * size)
+        data, ended = self.streamedBody(requestId)
+        self.assertEqual((len(data), ended), (size, True))
+        self.reply(protocol.encodeBody(requestId, [], True))
+        self.assertEqual(ParsedResponse(transport.value()).body, b"ok")
+        self.assertNoLeak()
+        self.assertEqual(self.cancels(), [])
 
     def test_earlyResponseCloses(self) -> None:
         """
