@@ -1998,6 +1998,24 @@ class SlowClientTests(FrontTestCase):
         self.assertEqual([e for e in events if "took too little" in e["log_format"]], [])
         self.assertEqual(len([e for e in events if "timed out" in e["log_format"]]), 1)
 
+    def test_baselinesApart(self) -> None:
+        """
+        The reply timeout's look at the client (L{FrontConnection.clientTook},
+        for a pipelined request's streamed response) leaves the baseline of
+        the watch on the end of the response before it alone: a client that
+        took enough since the watch began is not aborted for having taken
+        little since that look.
+        """
+        channel, transport = self.slowResponse()
+        self.clock.advance(5.0)
+        assert self.unsent is not None
+        self.unsent -= MIN_PROGRESS
+        channel.clientTook()
+        # The watch's --timeout (11 s) passes.
+        self.clock.advance(6.1)
+        self.assertFalse(transport.aborted)
+        self.assertEqual(self.aborts(), [])
+
     def test_tricklingClientCut(self) -> None:
         """
         A client that takes less than L{MIN_PROGRESS} bytes of the end of
