@@ -946,19 +946,20 @@ class Dispatcher:
 
     def _timedOut(self, pending: PendingRequest) -> None:
         pending.timer = None
-        if pending.state is STREAMING and pending.consumer.complete:
-            # Its client has the whole response; the handler has not ended
-            # it (an application's close() that takes long): no 504.
-            self._log.info(
-                "request {requestId}: answered, but not ended by handler {name} "
-                "within {timeout}s: cancelled",
-                requestId=pending.requestId.decode("ascii"),
-                name=pending.handler.label if pending.handler else "?",
-                timeout=self.timeout,
-            )
-            self._abandon(pending)
-            return
         if pending.state is STREAMING:
+            if pending.consumer.complete:
+                # Its client has the whole response; the handler has not
+                # ended it (an application's close() that takes long): no
+                # 504.
+                self._log.info(
+                    "request {requestId}: answered, but not ended by handler "
+                    "{name} within {timeout}s: cancelled",
+                    requestId=pending.requestId.decode("ascii"),
+                    name=pending.handler.label if pending.handler else "?",
+                    timeout=self.timeout,
+                )
+                self._abandon(pending)
+                return
             taking = pending.consumer.clientTaking()
             if taking:
                 # A slow client, taking the response: the handler waits

@@ -40,6 +40,7 @@ from txmp._defaults import (
     DEFAULT_WINDOW,
     FD_RESERVE,
     MAX_CREDITS,
+    MIN_PROGRESS,
 )
 from txmp._http import parseNetwork
 from txmp._options import (
@@ -115,10 +116,10 @@ class Options(TxmpOptions):
          + "; see --send)."],
         ["timeout", None, DEFAULT_TIMEOUT,
          "Seconds to wait for a reply: then 504 (mid-body, an abort, once "
-         "neither the handler sends nor the client takes 32 KiB of what the "
+         "neither the handler sends nor the client takes %d KiB of what the "
          "front holds for it in that long; after the reply, once the client "
-         "takes less than 32 KiB of what the front still holds for it in "
-         "that long); "
+         "takes less than %d KiB of what the front still holds for it in "
+         "that long); " % (MIN_PROGRESS // 1024, MIN_PROGRESS // 1024) +
          "not counted while the client's request body is awaited "
          "(--body-timeout).",
          positive(float)],
