@@ -116,6 +116,28 @@ class FrontStopTests(SystemTestCase):
         self.assertEqual(front.countLines("not ended"), 0, self.transcript())
 
     @asyncTest
+    async def test_answeredRequestCancelledAtGracefulTimeout(self) -> None:
+        """
+        One whose application's C{close()} outlasts the front's
+        C{--graceful-timeout} is waited for that long only: then the front
+        says so and cancels it, and exits.
+        """
+        front, handler = await self.startFrontAndHandler(
+            "tests.apps.slowclose:app", frontArguments=["--graceful-timeout", "1"]
+        )
+        self.assertResponse(await self.get("/?seconds=5"), 200, b"ok")
+        await handler.waitForLine("closing")
+        front.signal("TERM")
+        await front.waitForLine(
+            "1 requests answered but not ended by their handlers within "
+            "--graceful-timeout: cancelled"
+        )
+        await handler.waitForLine("cancelled by the front while running")
+        await front.whenEnded()
+        self.assertStoppedCleanly(front)
+        self.assertEqual(handler.countLines("closed"), 0, self.transcript())
+
+    @asyncTest
     async def test_drainedRequestLogged(self) -> None:
         """
         The request a stopping front finishes has its access-log line: the
