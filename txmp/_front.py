@@ -398,8 +398,16 @@ class Exchange:
         remoteAddr, scheme, forwardedHost = connection.client(self.headers)
         self.remoteAddr = remoteAddr
         host = self._host
+        # The authority server_name comes from: a trusted proxy's forwarded
+        # host, if valid, else Host (None: the latter).
+        authority = None
         if forwardedHost is not None:
-            host = checkHost(forwardedHost.encode("latin-1")) or host
+            authority = forwardedHost.encode("latin-1")
+            forwarded = checkHost(authority)
+            if forwarded:
+                host = forwarded
+            else:
+                authority = None
         if host:
             serverName = host[1:-1] if host.startswith(b"[") else host
         else:
@@ -414,7 +422,7 @@ class Exchange:
             (b"remote_addr", remoteAddr.encode("ascii")),
             (b"remote_port", connection.peerPort),
             (b"server_name", serverName),
-            (b"server_port", connection.localPort or self._namedPort(scheme, forwardedHost)),
+            (b"server_port", connection.localPort or self._namedPort(scheme, authority)),
             (b"scheme", scheme),
         ]
         streaming = self.body is BodyState.STREAMING
@@ -431,23 +439,18 @@ class Exchange:
         d.addCallbacks(self._respond, self._failed)
         d.addErrback(self._unexpected)
 
-    def _namedPort(self, scheme: bytes, forwardedHost: str | None) -> bytes:
+    def _namedPort(self, scheme: bytes, authority: bytes | None) -> bytes:
         """
         The port the request was sent to, for a connection on a socket that
         has none (UNIX): the port of the host it names, as C{server_name}
-        is that host (a trusted proxy's forwarded host, else C{Host}, which
-        carries an absolute-form target's authority), else the scheme's,
-        as gunicorn does.  WSGI applications read it as C{SERVER_PORT}
-        (Django's C{get_port}), and nginx in front on port 80 or 443 is
-        the usual reason for such a socket.
+        is that host (C{authority}, a trusted proxy's forwarded host, which
+        L{submit} checked; else C{Host}, which carries an absolute-form
+        target's authority), else the scheme's, as gunicorn does.  WSGI
+        applications read it as C{SERVER_PORT} (Django's C{get_port}), and
+        nginx in front on port 80 or 443 is the usual reason for such a
+        socket.
         """
-        value = None
-        if forwardedHost is not None:
-            value = forwardedHost.encode("latin-1")
-            if not checkHost(value):
-                value = None
-        if value is None:
-            value = self.getHeader(b"host")
+        value = authority if authority is not None else self.getHeader(b"host")
         port = None if value is None else hostPort(value)
         if port is None:
             port = 443 if scheme == b"https" else 80
