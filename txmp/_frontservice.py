@@ -662,10 +662,21 @@ def _handlerMonitor(
             if name not in self.protocols:
                 self._forget(name)
 
+        # Each process's protocol tells the monitor it exited through
+        # _monitoredProcessExited since Twisted 25.5, and through
+        # connectionLost before: both are caught, and only one is called.
+
         def _monitoredProcessExited(
             self, name: str, reason: Failure | None = None
         ) -> None:
             ProcessMonitor._monitoredProcessExited(self, name, reason)
+            self._exited(name)
+
+        def connectionLost(self, name: str) -> None:
+            ProcessMonitor.connectionLost(self, name)
+            self._exited(name)
+
+        def _exited(self, name: str) -> None:
             if name not in supervised:
                 self._forget(name)
 
