@@ -113,8 +113,9 @@ def refusedPolicy() -> Callable[[int], float]:
 @define(slots=False, eq=False, repr=False)
 class Redial:
     """
-    Connects a handler's socket to a front's address again when the front
-    ended a handshake in a way after which libzmq never tries again (see
+    The record of a handler's socket's CURVE handshakes with a front: how
+    many failed in a row (L{failures}), and the connecting again when the
+    front ended one in a way after which libzmq never tries again (see
     L{txmp._zmq.ZmqSocket.monitorHandshakes}): a refused key, a protocol
     error such as a front that does not use CURVE.  It waits first, longer
     at each refusal in a row (C{policy}), and the shortest wait again once
@@ -124,6 +125,8 @@ class Redial:
     @param address: the front's address, as given to C{socket.connect}.
     @param policy: the wait, in seconds, after the Nth refusal in a row,
         counted from 0.
+    @ivar failures: the handshakes that failed in a row, since the start
+        or the last that succeeded, whether refused or not.
     """
 
     _log = Logger()
@@ -132,11 +135,19 @@ class Redial:
     _socket: Connecting
     address: str
     _policy: Callable[[int], float] = field(factory=refusedPolicy)
+    failures: int = field(init=False, default=0)
     # Refusals in a row, since the start or the last handshake that
     # succeeded.
     _refusals: int = field(init=False, default=0)
     _call: IDelayedCall | None = field(init=False, default=None)
     _stopped: bool = field(init=False, default=False)
+
+    def failed(self) -> None:
+        """
+        A handshake with the front failed (and, if the front ended it for
+        good, L{refused} follows).
+        """
+        self.failures += 1
 
     def refused(self) -> float | None:
         """
@@ -155,12 +166,15 @@ class Redial:
         self._call = self._reactor.callLater(delay, self._connectAgain)
         return delay
 
-    def succeeded(self) -> None:
+    def succeeded(self) -> int:
         """
         A handshake with the front succeeded: the next refusal waits the
         shortest time again.
+
+        @return: how many failed in a row before it.
         """
-        self._refusals = 0
+        failures, self.failures, self._refusals = self.failures, 0, 0
+        return failures
 
     def stop(self) -> None:
         """
@@ -194,6 +208,10 @@ class HandlerService(Service):
     Stopping (SIGTERM) drains: every front is told to send nothing more,
     running requests get up to --graceful-timeout to finish, then the
     process exits.
+
+    @ivar links: its links, one for each front.
+    @ivar redials: with CURVE, the record of each socket's handshakes (two
+        for each front, its send socket's first).
     """
 
     _log = Logger()
@@ -206,10 +224,7 @@ class HandlerService(Service):
         self._pool: WorkerPool | None = None
         self._served = 0
         self._limit = 0
-        # Failed CURVE handshakes in a row, by front address.
-        self._handshakeFailures: dict[str, int] = {}
-        # With CURVE, one for each socket (see _handshake).
-        self._redials: list[Redial] = []
+        self.redials: list[Redial] = []
         # Profiles this handler (--profile, profileFor).
         self.profiler = Profiler()
         self._profileCall: IDelayedCall | None = None
@@ -260,7 +275,7 @@ class HandlerService(Service):
                 for sock, address in [(sendSocket, send), (returnSocket, ret)]:
                     sock.curveClient(*curve)
                     redial = Redial(self._reactor, sock, address)
-                    self._redials.append(redial)
+                    self.redials.append(redial)
                     sock.monitorHandshakes(context, partial(self._handshake, link, redial))
             for option, sock, address in [("--send", sendSocket, send),
                                           ("--return", returnSocket, ret)]:
@@ -314,9 +329,8 @@ class HandlerService(Service):
         socket's, knows why while it fails, for its warning that no front
         answers.
         """
-        failures = self._handshakeFailures.get(address, 0)
         if event.startswith("HANDSHAKE_FAILED"):
-            self._handshakeFailures[address] = failures + 1
+            redial.failed()
             if event in _FINAL_FAILURES:
                 delay = redial.refused()
                 retry = (
@@ -335,13 +349,13 @@ class HandlerService(Service):
             else:
                 why = "the front closed the connection (a wrong --curve-server-key?)"
             link.handshakeFailure = why
-            if failures == 0:
+            if redial.failures == 1:
                 self._log.error(
                     "mphandler {name}: CURVE handshake with {address} failed: {why}",
                     name=self._options["name"], address=address, why=why + retry,
                 )
         elif event == "HANDSHAKE_SUCCEEDED":
-            redial.succeeded()
+            failures = redial.succeeded()
             link.handshakeFailure = None
             if failures:
                 self._log.info(
@@ -349,7 +363,6 @@ class HandlerService(Service):
                     "after {count} failures",
                     name=self._options["name"], address=address, count=failures,
                 )
-            self._handshakeFailures.pop(address, None)
 
     def _requestStarted(self) -> None:
         self._served += 1
@@ -420,7 +433,7 @@ class HandlerService(Service):
     def stopService(self) -> Deferred[None]:
         Service.stopService(self)
         # A front that refused us is not tried again: we take no new front.
-        for redial in self._redials:
+        for redial in self.redials:
             redial.stop()
         drained = gatherResults(
             [link.drain() for link in self.links], consumeErrors=True

@@ -1655,7 +1655,10 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
             lines += self.handshake(self.ret, "HANDSHAKE_FAILED_AUTH")
             self.assertConnectsAfter(self.ret, delay)
         self.assertEqual(len(lines), 1, lines)
-        self.assertEqual(self.service._handshakeFailures, {self.ret: 7})
+        self.assertEqual(
+            {redial.address: redial.failures for redial in self.service.redials},
+            {self.send: 0, self.ret: 7},
+        )
 
     def test_successResets(self) -> None:
         """
@@ -1672,6 +1675,23 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
         [line] = self.handshake(self.send, "HANDSHAKE_FAILED_AUTH")
         self.assertIn("trying again in 1 s", line)
         self.assertConnectsAfter(self.send, 1)
+
+    def test_failuresCounted(self) -> None:
+        """
+        A failure libzmq retries itself (the front closed the connection) is
+        counted in the run that the success ends, with the refusals, but
+        does not lengthen the next wait after a refusal; only the first of
+        the run is logged.
+        """
+        [line] = self.handshake(self.send, "HANDSHAKE_FAILED_NO_DETAIL")
+        self.assertIn("retrying", line)
+        self.assertEqual(self.handshake(self.send, "HANDSHAKE_FAILED_NO_DETAIL"), [])
+        self.assertEqual(self.handshake(self.send, "HANDSHAKE_FAILED_AUTH"), [])
+        self.assertConnectsAfter(self.send, 1)
+        self.assertEqual(self.handshake(self.send, "HANDSHAKE_SUCCEEDED", 0), [
+            f"mphandler h1: CURVE handshake with {self.send} succeeded after 3 failures",
+        ])
+        self.assertEqual([r.failures for r in self.service.redials], [0, 0])
 
     def test_socketsApart(self) -> None:
         """
