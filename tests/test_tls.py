@@ -6,55 +6,25 @@ with a certificate of the operator's.
 
 from __future__ import annotations
 
-import datetime
 import importlib
 from typing import Any
 
 from zope.interface import implementer
 
 try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    importlib.import_module("cryptography")  # what selfSignedCertificate needs
     from twisted.internet import ssl
     importlib.import_module("OpenSSL")  # what ssl: endpoints need
 except ImportError:
     # The tls extra is not installed: on Debian's PyPy 3.9 it cannot be
     # (setup.cfg).
-    x509 = None  # type: ignore[assignment]
+    ssl = None  # type: ignore[assignment]
 from twisted.web.client import Agent, readBody
 from twisted.web.iweb import IPolicyForHTTPS
 
+from txmp.testing import selfSignedCertificate
+
 from ._harness import SystemTestCase, asyncTest, reactor
-
-
-def selfSigned(hostname: str) -> tuple[bytes, bytes]:
-    """
-    A new self-signed certificate for C{hostname}, and its key, as PEM.
-    """
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), False)
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        certificate.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
 
 
 @implementer(IPolicyForHTTPS)
@@ -79,7 +49,7 @@ class TLSTests(SystemTestCase):
     HTTPS through the front.
     """
 
-    if x509 is None:
+    if ssl is None:
         skip = "the tls extra (pyOpenSSL, cryptography) is not installed"
 
     @asyncTest
@@ -106,7 +76,7 @@ class TLSTests(SystemTestCase):
         a client offering C{protocols} in ALPN gets its response over TLS,
         the application seeing C{https}.
         """
-        certificate, key = selfSigned("localhost")
+        certificate, key = selfSignedCertificate("localhost")
         self.workdir.child("cert.pem").setContent(certificate)
         self.workdir.child("key.pem").setContent(key)
         listen = (

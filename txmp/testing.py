@@ -1858,6 +1858,46 @@ def httpHead(*fields: bytes, line: bytes = b"GET / HTTP/1.1") -> bytes:
     return b"\r\n".join([line, b"Host: h", *fields]) + b"\r\n\r\n"
 
 
+def selfSignedCertificate(hostname: str) -> tuple[bytes, bytes]:
+    """
+    A new self-signed certificate for C{hostname}, and its key, as PEM:
+    what a test serving TLS listens with.
+
+    It needs cryptography, of the C{tls} extra, which Debian's PyPy cannot
+    install (setup.cfg): imported here, so that importing this module does
+    not need it.
+    """
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), False)
+        .sign(key, hashes.SHA256())
+    )
+    return (
+        certificate.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
 class ParsedResponse:
     """
     An HTTP/1.1 response as written to a transport.
@@ -2167,4 +2207,5 @@ __all__ = [
     "requestHead",
     "requestMeta",
     "runningReactor",
+    "selfSignedCertificate",
 ]

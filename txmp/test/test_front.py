@@ -7,7 +7,6 @@ as raw bytes to a L{FrontConnection} over a L{StringTransport}.
 
 from __future__ import annotations
 
-import datetime
 import errno
 from typing import cast
 
@@ -45,13 +44,10 @@ from txmp.testing import (
     WriteRecordingTransport,
     WritingConnection,
     httpHead,
+    selfSignedCertificate,
 )
 
 try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
     from twisted.internet import ssl
     from twisted.protocols.tls import TLSMemoryBIOFactory
     from twisted.test.iosim import connectedServerAndClient
@@ -2953,35 +2949,6 @@ class ResponseBodyTests(SynchronousTestCase):
         self.assertEqual(request.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
 
 
-
-def _selfSigned(hostname: str) -> tuple[bytes, bytes]:
-    """
-    A new self-signed certificate for C{hostname}, and its key, as PEM.
-    """
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), False)
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        certificate.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
-
-
 class NegotiatesOnContextTests(SynchronousTestCase):
     """
     L{negotiatesOnContext} tells the Twisted releases whose TLS asks the
@@ -3029,7 +2996,7 @@ class ProtocolNegotiationTests(FrontTestCase):
         Twisted 26.10's TLS fails such a handshake (an C{internal_error}
         alert) when the server's factory names no protocol.
         """
-        certificate, key = _selfSigned("localhost")
+        certificate, key = selfSignedCertificate("localhost")
         server = TLSMemoryBIOFactory(
             ssl.PrivateCertificate.loadPEM(key + certificate).options(),
             False,
