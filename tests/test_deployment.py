@@ -3,17 +3,20 @@
 Recipes of docs/deployment.md run as written, with this test's paths and
 ports (on 127.0.0.1) in place of the document's: "One host, one command"
 as a daemon with its pidfile and log file, rotated as the logrotate recipe
-of "Logs" does it; and the configuration file and environment of
-"Configuration file and environment".
+of "Logs" does it, and by logrotate itself where it is installed; and the
+configuration file and environment of "Configuration file and environment".
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 import signal
 
 from twisted.internet.error import ProcessDone
+from twisted.python.filepath import FilePath
 
 from ._harness import (
     PROJECT_APP,
@@ -29,6 +32,9 @@ from ._harness import (
 )
 
 DEPLOYMENT = PROJECT_ROOT.child("docs").child("deployment.md")
+LOGROTATE = shutil.which("logrotate") or next(
+    (path for path in ["/usr/sbin/logrotate"] if os.path.exists(path)), None
+)
 
 
 def codeBlocks(title: str) -> list[str]:
@@ -50,6 +56,14 @@ def codeBlocks(title: str) -> list[str]:
         elif line.strip():
             current = None
     return ["\n".join(block).replace("\\\n", "") for block in blocks]
+
+
+def rotationRule() -> str:
+    """
+    The logrotate rule of "Logs", unindented.
+    """
+    [rotation] = [block for block in codeBlocks("Logs") if "postrotate" in block]
+    return rotation
 
 
 class DeploymentRecipeTests(SystemTestCase):
@@ -79,6 +93,43 @@ class DeploymentRecipeTests(SystemTestCase):
             text = re.sub(rf"(?<=[:/]){port}\b", str(new), text)
         return text
 
+    def daemonPaths(self, run: FilePath, logs: FilePath) -> dict[str, str]:
+        """
+        Make C{run} and C{logs}, this test's C{/run/txmp} and
+        C{/var/log/txmp}.
+
+        @return: The document's paths, each with its replacement, for
+            L{adapt}.
+        """
+        run.makedirs()
+        logs.makedirs()
+        return {"/run/txmp/": run.path + "/", "/var/log/txmp/": logs.path + "/"}
+
+    async def startDaemon(self, paths: dict[str, str], extra: list[str]) -> list[ProcessHandle]:
+        """
+        Run the command of "One host, one command" with C{paths} for the
+        document's and C{extra} arguments after it: it daemonizes and
+        returns with status 0; then wait until the front serves, by when it
+        has spawned its four handlers. They are stopped when the test ends.
+
+        @return: The front (the PID in its pidfile), then its handlers.
+        """
+        command = self.adapt(codeBlocks("One host, one command")[0], {8080: self.httpPort}, paths)
+        words = shlex.split(command)
+        self.assertNotIn("-n", words)
+        starter = self.startProcess("twistd", ["/usr/bin/env", *words, *extra])
+        end = await self.withTimeout(starter.whenEnded(), 30, "twistd to daemonize")
+        self.assertIsInstance(end, ProcessDone, self.transcript())
+        pid = int(FilePath(paths["/run/txmp/"]).child("front.pid").getContent())
+        processes = [ProcessHandle(pid)]
+        self.addCleanup(self.stopDaemon, processes)
+        # (Waits in the front's queue until a handler joins, by when the
+        # front has spawned all four.)
+        self.assertResponse(await self.get("/before"), 200, b"myproject says hello\n")
+        processes += [ProcessHandle(child) for child in sorted(childPids(pid))]
+        self.assertEqual(len(processes), 5, self.transcript())
+        return processes
+
     async def stopDaemon(self, processes: list[ProcessHandle]) -> None:
         """
         Stop processes that this test did not start directly (a daemon and
@@ -99,33 +150,16 @@ class DeploymentRecipeTests(SystemTestCase):
         (no C{FILE.1} of its own); C{kill -TERM} then stops the front and
         its handlers, and the pidfile is removed.
         """
-        command = codeBlocks("One host, one command")[0]
-        [rotation] = [block for block in codeBlocks("Logs") if "postrotate" in block]
+        rotation = rotationRule()
         # The rule rotates the command's --logfile and the access log.
         self.assertEqual(
             rotation.splitlines()[0].split()[:2],
             ["/var/log/txmp/front.log", "/var/log/txmp/access.log"],
         )
         run, logs = self.workdir.child("run"), self.workdir.child("log")
-        run.makedirs()
-        logs.makedirs()
-        paths = {"/run/txmp/": run.path + "/", "/var/log/txmp/": logs.path + "/"}
-        command = self.adapt(command, {8080: self.httpPort}, paths)
-        words = shlex.split(command)
-        self.assertNotIn("-n", words)
-        words += ["--access-log", logs.child("access.log").path]
-        starter = self.startProcess("twistd", ["/usr/bin/env", *words])
-        end = await self.withTimeout(starter.whenEnded(), 30, "twistd to daemonize")
-        self.assertIsInstance(end, ProcessDone, self.transcript())
+        paths = self.daemonPaths(run, logs)
+        processes = await self.startDaemon(paths, ["--access-log", logs.child("access.log").path])
         pidfile = run.child("front.pid")
-        pid = int(pidfile.getContent())
-        processes = [ProcessHandle(pid)]
-        self.addCleanup(self.stopDaemon, processes)
-        # (Waits in the front's queue until a handler joins, by when the
-        # front has spawned all four.)
-        self.assertResponse(await self.get("/before"), 200, b"myproject says hello\n")
-        processes += [ProcessHandle(child) for child in sorted(childPids(pid))]
-        self.assertEqual(len(processes), 5, self.transcript())
 
         logfile, access = logs.child("front.log"), logs.child("access.log")
         logfile.moveTo(logs.child("front.log.1"))
@@ -154,6 +188,40 @@ class DeploymentRecipeTests(SystemTestCase):
             await self.withTimeout(process.whenExited(), 20, f"process {process.pid} to exit")
         self.assertFalse(pidfile.exists())
         self.assertIn(b"Server Shut Down.", logfile.getContent())
+
+    @asyncTest
+    async def test_logrotateRule(self) -> None:
+        """
+        logrotate itself, given the rule of "Logs", rotates the log of the
+        command of "One host, one command" as that section writes it, with
+        no access log: it exits with status 0, the log file is now
+        C{front.log.1}, and the front, told by the rule's C{postrotate},
+        writes on to a new C{front.log}. (logrotate stops at a file of its
+        rule that is missing, the access log here, unless told
+        C{missingok}.)
+        """
+        run, logs = self.workdir.child("run"), self.workdir.child("log")
+        paths = self.daemonPaths(run, logs)
+        processes = await self.startDaemon(paths, [])
+        config = self.workdir.child("logrotate.conf")
+        config.setContent(self.adapt(rotationRule(), {}, paths).encode("utf-8"))
+        assert LOGROTATE is not None
+        logrotate = self.startProcess("logrotate", [
+            LOGROTATE, "--force", "--state", self.workdir.child("logrotate.state").path,
+            config.path,
+        ])
+        end = await self.withTimeout(logrotate.whenEnded(), 30, "logrotate")
+        self.assertIsInstance(end, ProcessDone, self.transcript())
+        self.assertResponse(await self.get("/after"), 200, b"myproject says hello\n")
+        processes[0].signal(signal.SIGTERM)
+        for process in processes:
+            await self.withTimeout(process.whenExited(), 20, f"process {process.pid} to exit")
+        self.assertEqual(sorted(logs.listdir()), ["front.log", "front.log.1"])
+        self.assertIn(b"mpfront ready", logs.child("front.log.1").getContent())
+        self.assertIn(b"Server Shut Down.", logs.child("front.log").getContent())
+
+    if LOGROTATE is None:
+        test_logrotateRule.skip = "logrotate is not installed"  # type: ignore[attr-defined]
 
     async def startConfigured(self, environment: str, command: str) -> TwistdProcess:
         """
