@@ -10,10 +10,11 @@ This is not a test module: it holds no test, and test modules import it
 from __future__ import annotations
 
 import tempfile
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 from twisted.internet import reactor as globalReactor
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import deferLater
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, readBody
@@ -23,6 +24,9 @@ from txmp._interfaces import IFrontReactor
 
 # Every reactor provides what the services need (txmp._interfaces).
 reactor = cast(IFrontReactor, globalReactor)
+
+#: How often L{ServicesTestCase.until} looks again, in seconds.
+POLL = 0.01
 
 
 def ipcDirectory(case: SynchronousTestCase) -> FilePath[str]:
@@ -95,6 +99,24 @@ class ServicesTestCase(TestCase):
         service.startService()
         self.addCleanup(service.stopService)
         return service
+
+    @inlineCallbacks
+    def until(self, predicate: Callable[[], object], what: str, timeout: float = 10) -> Any:
+        """
+        Wait until C{predicate} is true.  What it reads changes as the
+        services' sockets report events (a handshake refused, a peer
+        connected), which no L{Deferred} announces: it is read again every
+        L{POLL} seconds, so the test waits for the event and no longer.
+
+        @param what: what is awaited, for the failure.
+        @return: a Deferred that fires once it is true, or fails the test
+            after C{timeout} seconds.
+        """
+        deadline = reactor.seconds() + timeout
+        while not predicate():
+            if reactor.seconds() > deadline:
+                self.fail(f"{what}: not within {timeout:g} s")
+            yield deferLater(reactor, POLL, lambda: None)
 
     @inlineCallbacks
     def get(self, path: bytes = b"/") -> Any:
