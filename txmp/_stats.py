@@ -11,8 +11,8 @@ from typing import Callable
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.web import http
-from twisted.web.resource import Resource
-from twisted.web.server import Request, Site
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from txmp._dispatch import Dispatcher
 from txmp._http import PLAIN_TEXT
@@ -106,13 +106,52 @@ class StatsRoot(Resource):
         return child
 
 
+class _Headless(Resource):
+    """
+    A resource rendered for a C{HEAD} request: the status and headers of
+    its C{GET}, C{Content-Length} included, and no body.
+
+    Twisted's request would otherwise write its body away itself, and log
+    a warning that says so for every C{HEAD} probe.
+    """
+
+    isLeaf = True
+
+    def __init__(self, resource: IResource) -> None:
+        Resource.__init__(self)
+        self._resource = resource
+
+    def render(self, request: Request) -> bytes | int:
+        body = self._resource.render(request)
+        if body is NOT_DONE_YET or not isinstance(body, bytes):
+            # (Neither happens here: every resource of this site answers at
+            # once, with bytes.)
+            return body
+        request.setHeader(b"Content-Length", b"%d" % (len(body),))
+        return b""
+
+
+class _QuietRequest(Request):
+    """
+    A request of the C{--stats} site, which answers a C{HEAD} request as
+    its C{GET} without a body (L{_Headless}).
+    """
+
+    def render(self, resrc: IResource) -> None:
+        if self.method == b"HEAD":
+            resrc = _Headless(resrc)
+        Request.render(self, resrc)
+
+
 class _QuietSite(Site):
     """
     A site that logs nothing per request: probes every few seconds would
-    fill the front's log.
+    fill the front's log.  A C{HEAD} probe, as some load balancers send,
+    writes nothing either (L{_QuietRequest}).
     """
 
     noisy = False
+    requestFactory = _QuietRequest
 
     def log(self, request: http.Request) -> None:
         pass

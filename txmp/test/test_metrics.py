@@ -13,6 +13,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import getChildForRequest
@@ -22,7 +23,7 @@ from txmp import protocol
 from txmp._dispatch import Dispatcher
 from txmp._front import FrontFactory
 from txmp._metrics import QUEUE_BUCKETS, FrontMetrics, Histogram, exposition
-from txmp._stats import StatsRoot
+from txmp._stats import StatsRoot, makeStatsSite
 from txmp.testing import MemorySocket
 
 META = [(b"method", b"GET"), (b"target", b"/"), (b"version", b"HTTP/1.1")]
@@ -187,6 +188,39 @@ class StatsRootTests(SynchronousTestCase):
         code, body, _ = self.get(b"/")
         self.assertEqual(code, 200)
         self.assertIn(b'"counts"', body)
+
+
+class StatsSiteTests(SynchronousTestCase):
+    """
+    Tests for L{makeStatsSite}: the C{--stats} site over HTTP.
+    """
+
+    def test_headProbes(self) -> None:
+        """
+        A C{HEAD} request (a load balancer's health check, such as
+        HAProxy's C{option httpchk HEAD /healthz}) gets the status and
+        headers of a C{GET}, its C{Content-Length} included, no body, and
+        writes nothing to the front's log, at every path (a missing one's
+        404 too).
+        """
+        dispatcher = Dispatcher(Clock(), MemorySocket(router=True), instance="front1")
+        site = makeStatsSite(dispatcher, Clock())
+        for path, status, length in [
+            (b"/healthz", b"200", b"3"),
+            (b"/readyz", b"503", b"%d" % len(b"not ready: no handler registered\n")),
+            (b"/nope", b"404", None),
+        ]:
+            channel = site.buildProtocol(None)
+            transport = StringTransport()
+            channel.makeConnection(transport)
+            with capturedLogs() as events:
+                channel.dataReceived(b"HEAD " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(events, [], path)
+            head, _, body = transport.value().partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 " + status + b" "), head)
+            self.assertEqual(body, b"", path)
+            if length is not None:
+                self.assertIn(b"\r\nContent-Length: " + length, head)
 
 
 class ConnectionGaugeTests(SynchronousTestCase):
