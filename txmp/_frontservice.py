@@ -996,9 +996,11 @@ class SpawnedHandlers(MultiService):
             self._retire(old)
         # (An old one that drained by itself meanwhile is gone already.)
         if not self._retiring:
-            self._log.info("reload: done, handlers {names}",
-                           names=" ".join(self.names))
-            self._reloadIfAsked()
+            self._reloadDone()
+
+    def _reloadDone(self) -> None:
+        self._log.info("reload: done, handlers {names}", names=" ".join(self.names))
+        self._reloadIfAsked()
 
     def _processStarted(self, name: str) -> None:
         if name in self._notJoined:
@@ -1090,14 +1092,37 @@ class SpawnedHandlers(MultiService):
     def decrease(self) -> None:
         """
         Drain the oldest handler, unless it is the last one (SIGTTOU).
+
+        During a reload, the new handler started to replace it is stopped
+        too: else it would take its place, and the reload end with as many
+        handlers as it began with.
         """
         names = self.names
-        if self._stopping or len(names) <= 1:
+        # During a reload, the old handlers that a new one replaces are on
+        # their way out: they do not count.
+        replacing = {
+            old: new for new, old in self._retiring.items() if old in self._supervised
+        }
+        count = len(names) - len(replacing)
+        if self._stopping or count <= 1:
             self._log.info("not removing the last handler")
             return
-        self._log.info("removing handler {name}: {count} now",
-                       name=names[0], count=len(names) - 1)
-        self._retire(names[0])
+        oldest = names[0]
+        replacement = replacing.get(oldest)
+        if replacement is None:
+            self._log.info("removing handler {name}: {count} now",
+                           name=oldest, count=count - 1)
+            self._retire(oldest)
+            return
+        self._log.info(
+            "removing handler {name}, and {new}, started to replace it: {count} now",
+            name=oldest, new=replacement, count=count - 1,
+        )
+        del self._retiring[replacement]
+        self._retire(replacement)
+        self._retire(oldest)
+        if not self._retiring:
+            self._reloadDone()
 
 
 _nothingToReload = explanation(

@@ -1900,6 +1900,36 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.assertEqual(self.spawned.names, [self.name(3)])
         self.assertEqual(self.signals(self.name(3)), [])
 
+    def test_decreaseDuringReload(self) -> None:
+        """
+        SIGTTOU during a reload drains the oldest handler and stops the new
+        one meant to replace it, so that the reload ends with one handler
+        fewer than it began with, as it would have after it; and it never
+        leaves none.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.reload()
+        with capturedLogs() as events:
+            self.spawned.decrease()
+            self.assertEqual(self.signals(self.name(1)), ["TERM"])
+            self.assertEqual(self.spawned.names, [self.name(2), self.name(4)])
+            self.spawned.decrease()
+            self.assertEqual(self.spawned.names, [self.name(2), self.name(4)])
+            self.spawned.handlerJoined(self.name(4))
+        self.assertEqual(self.signals(self.name(2)), ["TERM"])
+        self.assertEqual(self.spawned.names, [self.name(4)])
+        self.assertEqual(
+            [formatEvent(event) for event in events],
+            [
+                "removing handler %s, and %s, started to replace it: 1 now"
+                % (self.name(1), self.name(3)),
+                "not removing the last handler",
+                "reload: %s joined, draining %s" % (self.name(4), self.name(2)),
+                "reload: done, handlers %s" % (self.name(4),),
+            ],
+        )
+
     def monitorRecords(self) -> set[str]:
         """
         The names the process monitor keeps a record of.
