@@ -486,7 +486,7 @@ def dieWithParent() -> bool:
     """
     Ask Linux to send this process C{SIGHUP} when its parent exits, however
     it exits (C{SIGKILL} included); L{serviceTree} makes C{SIGHUP} call
-    L{ParentWatch.parentGone}.
+    L{ParentWatch.hangup}, which checks that the parent is gone.
 
     C{SIGHUP} rather than C{SIGTERM}: a front that stops in good order has
     sent C{SIGTERM} already, and exits after that; the handler should not
@@ -542,6 +542,25 @@ class ParentWatch(Service):
     def _check(self) -> None:
         if self._getppid() != self._parentPid:
             self.parentGone()
+
+    def hangup(self) -> None:
+        """
+        C{SIGHUP}: what Linux sends when the parent exits (L{dieWithParent}),
+        then stop (L{parentGone}).  But a terminal's hangup, or a C{SIGHUP}
+        sent to the front's whole process group, reaches the handler with
+        its front still running (which reloads its handlers, given one
+        too): then it is logged and ignored.  Must be called in the reactor
+        thread.
+        """
+        # Linux re-parents a child before it sends the parent-death signal.
+        if self._getppid() != self._parentPid:
+            self.parentGone()
+            return
+        self._log.info(
+            "mphandler {name}: SIGHUP ignored: its front (parent process {pid}) "
+            "is running; SIGHUP to the front alone reloads its handlers",
+            name=self._name(), pid=self._parentPid,
+        )
 
     def parentGone(self) -> None:
         """
@@ -652,7 +671,7 @@ def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
             reactor, options["parent-pid"], lambda: options["name"], options["heartbeat"]
         )
         # What Linux sends when the front exits (see dieWithParent).
-        actions[signal.SIGHUP] = watch.parentGone
+        actions[signal.SIGHUP] = watch.hangup
     # Ctrl-C reaches a spawned handler, then its front's SIGTERM: stop once.
     SignalActions(
         reactor, actions, once=[signal.SIGINT, signal.SIGTERM],

@@ -1205,6 +1205,34 @@ class ParentWatchTests(SynchronousTestCase):
         )
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
+    def test_hangupParentGone(self) -> None:
+        """
+        C{SIGHUP} (L{_handlerservice.ParentWatch.hangup}) once the parent
+        has exited, as Linux sends it then, stops the handler.
+        """
+        self.start()
+        self.parent = 1
+        self.watch.hangup()
+        self.assertTrue(self.reactor.hasStopped)
+
+    def test_hangupParentRunning(self) -> None:
+        """
+        C{SIGHUP} while the parent still runs (a terminal's hangup, or
+        C{kill -HUP} to the front's whole process group, reach the handlers
+        with their front) does not stop the handler, which logs that its
+        front is running and what reloads it.
+        """
+        self.start()
+        with capturedLogs() as events:
+            self.watch.hangup()
+        self.assertFalse(self.reactor.hasStopped)
+        self.assertFalse(self.watch.gone)
+        self.assertEqual(
+            [formatEvent(e) for e in events],
+            ["mphandler h:spawn-1: SIGHUP ignored: its front (parent process "
+             "100) is running; SIGHUP to the front alone reloads its handlers"],
+        )
+
     def test_watch(self) -> None:
         """
         Where the kernel does not say so, the handler notices within one
@@ -1275,7 +1303,7 @@ class ParentWatchTests(SynchronousTestCase):
     def test_makeService(self) -> None:
         """
         C{mphandler --parent-pid PID} adds a watch of that parent, whose
-        L{_handlerservice.ParentWatch.parentGone} C{SIGHUP} calls; without it,
+        L{_handlerservice.ParentWatch.hangup} C{SIGHUP} calls; without it,
         there is no watch and no C{SIGHUP} action.
         """
         options = handlertap.Options()
@@ -1291,7 +1319,7 @@ class ParentWatchTests(SynchronousTestCase):
         assert isinstance(actions, SignalActions)
         assert isinstance(watch, _handlerservice.ParentWatch)
         assert isinstance(handler, _handlerservice.HandlerService)
-        self.assertEqual(actions.actions, {signal.SIGHUP: watch.parentGone,
+        self.assertEqual(actions.actions, {signal.SIGHUP: watch.hangup,
                                            signal.SIGUSR1: handler.reopenLogs,
                                            signal.SIGUSR2: handler.profileFor,
                                            signal.SIGTTIN: _handlerservice._noWorkersToAdd,
