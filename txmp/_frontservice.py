@@ -1012,8 +1012,20 @@ class SpawnedHandlers(MultiService):
             )
             if self._bootFailures >= BOOT_FAILURES:
                 self._bootFailures = 0
+                # Those that joined and have not died since.
+                serving = self._supervised - self._notJoined - {name}
                 if self._retiring:
                     self._abandonReload()
+                elif serving:
+                    # (One added by SIGTTIN, or the replacement of one
+                    # recycled or crashed, once the code on disk is broken.)
+                    # Exiting would take the handlers that serve with it.
+                    self._log.error(
+                        "spawned handler {name} failed to boot {count} times in "
+                        "a row (see its lines above): started again, while "
+                        "{serving} other handlers serve",
+                        name=name, count=BOOT_FAILURES, serving=len(serving),
+                    )
                 else:
                     self._notJoined.clear()
                     self.bootFailed()

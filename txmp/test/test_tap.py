@@ -2027,6 +2027,43 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.reactor.advance(60)
         self.assertEqual(failed, [True])
 
+    def test_bootFailuresWhileOthersServe(self) -> None:
+        """
+        A handler that cannot boot while others serve (one added by
+        SIGTTIN, the replacement of one recycled or crashed, once the
+        application's code on disk is broken) does not make the front exit,
+        taking the handlers that serve with it: it is logged, and started
+        again.  Once none serves, the front gives up.
+        """
+        failed: list[bool] = []
+        self.spawned.bootFailed = lambda: failed.append(True)
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.increase()
+        with capturedLogs() as events:
+            for _ in range(_defaults.BOOT_FAILURES):
+                self.exits(self.name(3))
+                self.reactor.advance(60)
+        self.assertEqual(failed, [])
+        self.assertIn(
+            "spawned handler %s failed to boot %d times in a row (see its lines "
+            "above): started again, while 2 other handlers serve"
+            % (self.name(3), _defaults.BOOT_FAILURES),
+            [formatEvent(event) for event in events],
+        )
+        self.assertEqual(self.started().count(self.name(3)), _defaults.BOOT_FAILURES + 1)
+        self.assertEqual(
+            self.spawned.names, [self.name(1), self.name(2), self.name(3)]
+        )
+        # The two that served die, and come back unable to boot too.
+        self.exits(self.name(1))
+        self.exits(self.name(2))
+        self.reactor.advance(60)
+        for _ in range(_defaults.BOOT_FAILURES):
+            self.exits(self.name(3))
+            self.reactor.advance(60)
+        self.assertEqual(failed, [True])
+
     def test_reloadThatCannotBoot(self) -> None:
         """
         A reload whose new handlers cannot boot is abandoned: the new ones
