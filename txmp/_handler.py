@@ -257,6 +257,9 @@ class FrontLink:
     running: dict[bytes, Running | None] = field(init=False, factory=dict)
     # The reply sinks of the running requests (see free).
     _sinks: dict[bytes, _ReplySink] = field(init=False, factory=dict)
+    # The ids of the running requests cancelled because the front forgot
+    # them (_cancelAll), which it may send again (it retries some).
+    _forgotten: set[bytes] = field(init=False, factory=set)
     front: str | None = field(init=False, default=None)
     # The largest frame the front accepts: its WELCOME says; until then,
     # mpfront's default --max-message.
@@ -483,6 +486,7 @@ class FrontLink:
                 count=len(running),
                 why=why,
             )
+        self._forgotten.update(self.running)
         for request in running:
             request.cancel()
 
@@ -616,19 +620,24 @@ class FrontLink:
         if requestId not in self.running:
             return
         del self.running[requestId]
+        self._forgotten.discard(requestId)
         sink = self._sinks.pop(requestId, None)
         if self.draining:
             self._checkDrained()
-        elif credited:
-            pass
-        elif (
-            self._unanswered is not None
-            and sink is not None
-            and sink.hellos >= self._unanswered
-        ):
+        elif not credited:
+            self._creditBack(None if sink is None else sink.hellos)
+
+    def _creditBack(self, came: int | None) -> None:
+        """
+        Give back the credit of a request that ended and whose reply did
+        not: by C{CREDIT}, or once the front answers the link's C{HELLO}.
+
+        @param came: the link's C{HELLO}s when the request came.
+        """
+        if self._unanswered is not None and came is not None and came >= self._unanswered:
             # It came after an unanswered HELLO: whether its credit is owed
             # depends on the answer (see _settle).
-            self._withheld.append((sink.hellos, self.hellos))
+            self._withheld.append((came, self.hellos))
         else:
             self._send.send(protocol.encodeCredit(1))
 
@@ -734,6 +743,27 @@ class FrontLink:
 
     def _request(self, request: protocol.Request) -> None:
         requestId = request.requestId
+        if requestId in self._forgotten:
+            # The front forgot this request (it declared this handler dead,
+            # say, while this process was stopped) and retries it, here,
+            # while its first run, cancelled, still holds its thread: the
+            # front takes an ERROR for a 502 at once, where a REQ dropped
+            # would leave the client waiting for its --timeout and the
+            # front without that credit for good.
+            self._log.warn(
+                "request {requestId} sent again while its first run, cancelled "
+                "when the front forgot it, still runs: answered with an error",
+                requestId=requestId.decode("ascii", "replace"),
+            )
+            with self._lock:
+                self._reply(protocol.encodeError(
+                    requestId,
+                    "retried on the handler that still runs its first, "
+                    "cancelled, run",
+                ))
+            if not self.draining:
+                self._creditBack(self.hellos)
+            return
         if requestId in self.running:
             self.stats["badMessages"] += 1
             self._log.warn(

@@ -374,6 +374,35 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertEqual(self.control(), [protocol.Credit(1)])
         self.assertEqual(self.link.running, {})
 
+    def test_retriedWhileCancelledRuns(self) -> None:
+        """
+        A front that registered the link anew retries the requests it
+        forgot, with their ids, and may send one back to this same link
+        while its first run, cancelled, still holds its thread: that
+        C{REQ} is answered with C{ERROR} at once, and its credit given
+        back, rather than dropped as a duplicate, which left the client
+        waiting for the front's C{--timeout} and the front one credit short
+        for good.  The first run's credit follows when it ends, as before.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        while self.link.hellos < 2:
+            self.clock.advance(self.heartbeat)
+        self.fromFront(protocol.encodeWelcome(front="front1", registered=2))
+        self.sendSocket.clear()
+        self.request(b"front1.1")
+        self.assertEqual(len(self.runner.runs), 1)
+        [error] = self.replies()
+        assert isinstance(error, protocol.Error)
+        self.assertEqual(error.requestId, b"front1.1")
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+        self.runner.runs[0].sink.finished()
+        self.assertEqual(self.control(), [protocol.Credit(1), protocol.Credit(1)])
+        self.assertEqual(self.link.running, {})
+        # Its id is the front's again: a later REQ with it runs.
+        self.request(b"front1.1")
+        self.assertEqual(len(self.runner.runs), 2)
+
     def lateRequest(self) -> protocol.Hello:
         """
         Let the welcomed link's front fall silent until the link says
