@@ -107,7 +107,12 @@ def splitApplication(spec: str) -> tuple[str, str]:
     @raise usage.UsageError: if C{spec} has neither form.
     """
     moduleName, sep, attribute = spec.partition(":")
-    if not sep or not moduleName or not attribute:
+    # A dotted name, with () to call it: anything else (make_app(,
+    # make_app(1)) is refused here, before any import, by a front too.
+    name = attribute[:-2] if attribute.endswith("()") else attribute
+    if not sep or not moduleName or not all(
+        part.isidentifier() for part in name.split(".")
+    ):
         raise usage.UsageError(
             f"--app must look like module:app or module:make_app(), not {spec!r}"
         )

@@ -263,7 +263,13 @@ class FrontOptionsTests(OptionsTestCase):
         C{module:factory()}) is a usage error at once, with the words a
         handler would use, not handlers that fail to boot over and over.
         """
-        for spec in ["txmp.demo", "txmp.demo:", ":app"]:
+        for spec in [
+            "txmp.demo", "txmp.demo:", ":app",
+            # An attribute that is no Python name: a typo in the call, a
+            # call with arguments, a number.
+            "txmp.demo:app(", "txmp.demo:app)", "txmp.demo:make_app(1)",
+            "txmp.demo:1app", "txmp.demo:app.", "txmp.demo:()",
+        ]:
             error = self.assertRaises(
                 usage.UsageError, self.parse, "--spawn", "1", "--app", spec
             )
