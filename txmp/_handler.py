@@ -260,6 +260,8 @@ class FrontLink:
     # The ids of the running requests cancelled because the front forgot
     # them (_cancelAll), which it may send again (it retries some).
     _forgotten: set[bytes] = field(init=False, factory=set)
+    # Such requests sent again, each run once its first run has ended.
+    _retries: dict[bytes, protocol.Request] = field(init=False, factory=dict)
     front: str | None = field(init=False, default=None)
     # The largest frame the front accepts: its WELCOME says; until then,
     # mpfront's default --max-message.
@@ -487,6 +489,8 @@ class FrontLink:
                 why=why,
             )
         self._forgotten.update(self.running)
+        # (They never had a slot: the HELLO that follows counts them free.)
+        self._retries.clear()
         for request in running:
             request.cancel()
 
@@ -622,6 +626,11 @@ class FrontLink:
         del self.running[requestId]
         self._forgotten.discard(requestId)
         sink = self._sinks.pop(requestId, None)
+        retry = self._retries.pop(requestId, None)
+        if retry is not None:
+            # In the slot its first run leaves, whose credit goes back as
+            # usual: the front took one for the retry, which held none.
+            self._request(retry)
         if self.draining:
             self._checkDrained()
         elif not credited:
@@ -662,6 +671,12 @@ class FrontLink:
         if isinstance(message, protocol.Request):
             self._request(message)
         elif isinstance(message, protocol.Cancel):
+            if self._retries.pop(message.requestId, None) is not None:
+                # A retry waiting for its first run to end (see _request):
+                # it never had a slot.
+                if not self.draining:
+                    self._creditBack(self.hellos)
+                return
             running = self.running.get(message.requestId)
             if running is not None:
                 # Info, not a warning: most often the client went away, no
@@ -743,26 +758,36 @@ class FrontLink:
 
     def _request(self, request: protocol.Request) -> None:
         requestId = request.requestId
-        if requestId in self._forgotten:
+        if requestId in self._forgotten and requestId not in self._retries:
             # The front forgot this request (it declared this handler dead,
             # say, while this process was stopped) and retries it, here,
-            # while its first run, cancelled, still holds its thread: the
-            # front takes an ERROR for a 502 at once, where a REQ dropped
-            # would leave the client waiting for its --timeout and the
-            # front without that credit for good.
-            self._log.warn(
+            # while its first run, cancelled, still holds its thread.  A REQ
+            # dropped would leave the client waiting for the front's
+            # --timeout, and the front without that credit for good.
+            if request.head.more:
+                # Its body's BODYs would reach the first run: refused, as
+                # an ERROR (a 502), its credit given back.
+                self._log.warn(
+                    "request {requestId} sent again while its first run, "
+                    "cancelled when the front forgot it, still runs: answered "
+                    "with an error",
+                    requestId=requestId.decode("ascii", "replace"),
+                )
+                with self._lock:
+                    self._reply(protocol.encodeError(
+                        requestId,
+                        "retried on the handler that still runs its first, "
+                        "cancelled, run",
+                    ))
+                if not self.draining:
+                    self._creditBack(self.hellos)
+                return
+            self._log.info(
                 "request {requestId} sent again while its first run, cancelled "
-                "when the front forgot it, still runs: answered with an error",
+                "when the front forgot it, still runs: run once that one ends",
                 requestId=requestId.decode("ascii", "replace"),
             )
-            with self._lock:
-                self._reply(protocol.encodeError(
-                    requestId,
-                    "retried on the handler that still runs its first, "
-                    "cancelled, run",
-                ))
-            if not self.draining:
-                self._creditBack(self.hellos)
+            self._retries[requestId] = request
             return
         if requestId in self.running:
             self.stats["badMessages"] += 1

@@ -374,34 +374,72 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertEqual(self.control(), [protocol.Credit(1)])
         self.assertEqual(self.link.running, {})
 
-    def test_retriedWhileCancelledRuns(self) -> None:
+    def forgottenWhileRunning(self) -> None:
         """
-        A front that registered the link anew retries the requests it
-        forgot, with their ids, and may send one back to this same link
-        while its first run, cancelled, still holds its thread: that
-        C{REQ} is answered with C{ERROR} at once, and its credit given
-        back, rather than dropped as a duplicate, which left the client
-        waiting for the front's C{--timeout} and the front one credit short
-        for good.  The first run's credit follows when it ends, as before.
+        Run C{front1.1}, then have the front register the link anew (it
+        forgot the link, and so the request, which is cancelled but still
+        holds its thread), and clear what was sent.
         """
         self.startWelcomed()
         self.request(b"front1.1")
         while self.link.hellos < 2:
             self.clock.advance(self.heartbeat)
         self.fromFront(protocol.encodeWelcome(front="front1", registered=2))
+        self.assertTrue(self.runner.runs[0].cancelled)
         self.sendSocket.clear()
+
+    def test_retriedWhileCancelledRuns(self) -> None:
+        """
+        A front that registered the link anew retries the requests it
+        forgot, with their ids, and may send one back to this same link
+        while its first run, cancelled, still holds its thread: that
+        C{REQ} runs once the first run has ended, in its slot, rather than
+        being dropped as a duplicate, which left the client waiting for the
+        front's C{--timeout} and the front one credit short for good.  The
+        first run's credit goes back when it ends, the retry's when it
+        does.
+        """
+        self.forgottenWhileRunning()
         self.request(b"front1.1")
         self.assertEqual(len(self.runner.runs), 1)
+        self.assertEqual(self.replies(), [])
+        self.runner.runs[0].sink.finished()
+        self.assertEqual(len(self.runner.runs), 2)
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+        self.assertFalse(self.runner.runs[1].cancelled)
+        self.runner.runs[1].sink.finished()
+        self.assertEqual(self.control(), [protocol.Credit(1), protocol.Credit(1)])
+        self.assertEqual(self.link.running, {})
+
+    def test_retryCancelledWhileWaiting(self) -> None:
+        """
+        A retry waiting for its first run to end (see
+        L{test_retriedWhileCancelledRuns}) that the front cancels (its
+        C{--timeout}, or the client gone) never runs, and its credit goes
+        back at once.
+        """
+        self.forgottenWhileRunning()
+        self.request(b"front1.1")
+        self.fromFront(protocol.encodeCancel(b"front1.1"))
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+        self.runner.runs[0].sink.finished()
+        self.assertEqual(len(self.runner.runs), 1)
+        self.assertEqual(self.control(), [protocol.Credit(1), protocol.Credit(1)])
+
+    def test_retryWithBodyToComeRefused(self) -> None:
+        """
+        A retry whose body is to follow in C{BODY}s, which would reach the
+        first run, is answered with C{ERROR}, and its credit given back.
+        """
+        self.forgottenWhileRunning()
+        self.fromFront(
+            protocol.encodeRequest(b"front1.1", META, [], [b"a"], more=True)
+        )
         [error] = self.replies()
         assert isinstance(error, protocol.Error)
         self.assertEqual(error.requestId, b"front1.1")
         self.assertEqual(self.control(), [protocol.Credit(1)])
-        self.runner.runs[0].sink.finished()
-        self.assertEqual(self.control(), [protocol.Credit(1), protocol.Credit(1)])
-        self.assertEqual(self.link.running, {})
-        # Its id is the front's again: a later REQ with it runs.
-        self.request(b"front1.1")
-        self.assertEqual(len(self.runner.runs), 2)
+        self.assertEqual(len(self.runner.runs), 1)
 
     def lateRequest(self) -> protocol.Hello:
         """
