@@ -22,6 +22,7 @@ from ._harness import (
     TwistdProcess,
     asyncTest,
     firstOf,
+    freePort,
 )
 from .apps import failing, framing, hello, rawframing
 
@@ -251,6 +252,39 @@ class HandlerLostTests(SystemTestCase):
         """
         result = await self.requestOnDyingHandler(b"POST")
         self.assertResponse(result, 502)
+
+
+class FrozenFrontTests(SystemTestCase):
+    """
+    A front stopped (SIGSTOP) for longer than three heartbeats while its
+    one handler runs a request: the handler registers again, the front
+    declares it dead once it runs again, and retries the request on it
+    while its first run, which the handler cancelled, still holds a
+    thread.
+    """
+
+    @asyncTest
+    async def test_retriedOnTheSameHandler(self) -> None:
+        """
+        The retried C{GET} is served once its first run has ended, not
+        dropped as a duplicate (then the client waited for C{--timeout},
+        and got 504), and the handler's credits all come back.
+        """
+        statsPort = freePort()
+        front = await self.startFront("--timeout", "20", statsPort=statsPort)
+        handler = await self.startHandler("h1", SLOW, "--threads", "2", front=front)
+        response = self.get("/slow?seconds=6")
+        await handler.waitForLine("slow request started: GET", timeout=10)
+        front.signal("STOP")
+        self.addCleanup(front.signal, "CONT")
+        await handler.waitForLine("is silent: registering again", timeout=10)
+        front.signal("CONT")
+        result = await self.withTimeout(response, 15, "the response after the front ran again")
+        self.assertResponse(result, 200, b"slow\n")
+        stats = await self.assertIdle(statsPort)
+        self.assertEqual(
+            [h["credits"] for h in stats["handlers"]], [2], self.transcript()
+        )
 
 
 class ResponseFramingTests(_AnsweringTestCase):
