@@ -1099,7 +1099,16 @@ class SpawnedHandlers(MultiService):
             return
         name = self._add()
         self._log.info("adding handler {name}: {count} now",
-                       name=name, count=len(self.names))
+                       name=name, count=len(self.names) - len(self._replaced()))
+
+    def _replaced(self) -> dict[str, str]:
+        """
+        During a reload, the old handlers supervised still, each with the
+        new one that replaces it: on their way out, they do not count.
+        """
+        return {
+            old: new for new, old in self._retiring.items() if old in self._supervised
+        }
 
     def decrease(self) -> None:
         """
@@ -1110,11 +1119,7 @@ class SpawnedHandlers(MultiService):
         handlers as it began with.
         """
         names = self.names
-        # During a reload, the old handlers that a new one replaces are on
-        # their way out: they do not count.
-        replacing = {
-            old: new for new, old in self._retiring.items() if old in self._supervised
-        }
+        replacing = self._replaced()
         count = len(names) - len(replacing)
         if self._stopping or count <= 1:
             self._log.info("not removing the last handler")

@@ -1939,7 +1939,8 @@ class SpawnedHandlersTests(SynchronousTestCase):
         SIGTTOU during a reload drains the oldest handler and stops the new
         one meant to replace it, so that the reload ends with one handler
         fewer than it began with, as it would have after it; and it never
-        leaves none.
+        leaves none.  SIGTTIN meanwhile counts, in its line, the handlers
+        that the reload leaves.
         """
         self.spawned.handlerJoined(self.name(1))
         self.spawned.handlerJoined(self.name(2))
@@ -1950,17 +1951,19 @@ class SpawnedHandlersTests(SynchronousTestCase):
             self.assertEqual(self.spawned.names, [self.name(2), self.name(4)])
             self.spawned.decrease()
             self.assertEqual(self.spawned.names, [self.name(2), self.name(4)])
+            self.spawned.increase()
             self.spawned.handlerJoined(self.name(4))
         self.assertEqual(self.signals(self.name(2)), ["TERM"])
-        self.assertEqual(self.spawned.names, [self.name(4)])
+        self.assertEqual(self.spawned.names, [self.name(4), self.name(5)])
         self.assertEqual(
             [formatEvent(event) for event in events],
             [
                 "removing handler %s, and %s, started to replace it: 1 now"
                 % (self.name(1), self.name(3)),
                 "not removing the last handler",
+                "adding handler %s: 2 now" % (self.name(5),),
                 "reload: %s joined, draining %s" % (self.name(4), self.name(2)),
-                "reload: done, handlers %s" % (self.name(4),),
+                "reload: done, handlers %s %s" % (self.name(4), self.name(5)),
             ],
         )
 
