@@ -13,6 +13,8 @@ import re
 import signal
 import sys
 
+from twisted.internet.defer import gatherResults
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest
 from twisted.web.client import ResponseNeverReceived
 
@@ -21,7 +23,9 @@ from ._harness import (
     TwistdProcess,
     asyncTest,
     childPids,
+    freePort,
     loopbackEndpoint,
+    reactor,
     reap,
     twistdCommand,
 )
@@ -327,6 +331,39 @@ class CtrlCTests(SystemTestCase):
         self.assertNotIn("Traceback", output, self.transcript())
         self.assertNotIn("replacing draining handler", output, self.transcript())
         self.assertEqual(front.countLines("spawn-3"), 0, self.transcript())
+
+
+    @asyncTest
+    async def test_queuedAnsweredAtOnce(self) -> None:
+        """
+        Requests that wait in the front's queue when Ctrl-C comes get 503
+        as soon as the handlers, which drain at once, have all said so:
+        no handler can join a stopping front's private addresses, so
+        nothing could serve them, and waiting for C{--queue-timeout} (60 s
+        here) would only hold the front up.  The request running is served.
+        """
+        statsPort = freePort()
+        front = self.startTwistd("front", [
+            "mpfront", "--listen", loopbackEndpoint(self.httpPort),
+            "--stats", loopbackEndpoint(statsPort), "--spawn", "1", "--threads", "1",
+            "--app", "tests.apps.slow:app", "--queue-timeout", "60",
+        ])
+        await front.waitForLine("joined")
+        running = self.get("/slow?seconds=2")
+        await front.waitForLine("slow request started: GET")
+        queued = [self.get("/fast") for _ in range(2)]
+        # (The front pushes no event for a request it queued.)
+        while (await self.frontStats(statsPort))["counts"]["queued"] < 2:
+            await deferLater(reactor, 0.05)
+        assert front.group is not None
+        os.killpg(front.group, signal.SIGINT)
+        for result in await self.withTimeout(
+            gatherResults(queued), 20, "the queued requests' answers"
+        ):
+            self.assertResponse(result, 503)
+        self.assertResponse(await running, 200, b"slow\n")
+        await self.withTimeout(front.whenEnded(), 30, "the front to exit")
+        self.assertEqual(front.countLines("Traceback"), 0, self.transcript())
 
 
 class StraySignalsTests(SystemTestCase):

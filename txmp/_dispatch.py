@@ -570,6 +570,8 @@ class Dispatcher:
         self._queueTimer: IDelayedCall | None = None
         # Waiting for the pending table to empty (whenIdle).
         self._idleWaiters: list[Deferred[None]] = []
+        # Whether no handler will join any more (see lastHandlers).
+        self._noneToCome = False
         # Seconds requests waited for a handler with capacity (metrics).
         self.queueWait = Histogram(QUEUE_BUCKETS)
         # A Counter: any status (a FrontError subclass may bring a new one)
@@ -632,6 +634,37 @@ class Dispatcher:
         """
         for pending in list(self.pending.values()):
             self._abandon(pending)
+
+    def lastHandlers(self) -> None:
+        """
+        The handlers registered now are the last: none will join any more
+        (a stopping front whose only handlers are those it spawned, which
+        it does not start again).  From now on, once none of them takes
+        requests (each is draining, as Ctrl-C makes them, or gone), every
+        queued request fails at once with 503, as it would at
+        C{--queue-timeout}, rather than waiting for a handler that cannot
+        come.
+        """
+        self._noneToCome = True
+        self._failStranded()
+
+    def _failStranded(self) -> None:
+        """
+        Fail the queued requests if no handler can ever take them (see
+        L{lastHandlers}).
+        """
+        if not (self._noneToCome and self.queue) or any(
+            not handler.draining for handler in self.registry.handlers.values()
+        ):
+            return
+        now = self._reactor.seconds()
+        for pending in list(self.queue.values()):
+            # (A 503 may bring a pipelined request, failed by a call of its
+            # own, with those after it.)
+            if pending.requestId in self.queue:
+                self.queueWait.observe(now - pending.queuedAt)
+                self._fail(pending, NoCapacity("no handler is left to take it"))
+        self._armQueueTimer()
 
     def stop(self) -> None:
         """
@@ -703,6 +736,7 @@ class Dispatcher:
             self._fail(pending, NoCapacity("the queue is full"))
         else:
             self._enqueue(pending)
+            self._failStranded()
         return pending.deferred
 
     def counts(self) -> dict[str, int]:
@@ -814,6 +848,7 @@ class Dispatcher:
             dispatched = True
         if dispatched:
             self._armQueueTimer()
+        self._failStranded()
 
     # -- endings -------------------------------------------------------------
 
@@ -1190,6 +1225,7 @@ class Dispatcher:
                 pending._bodyWindowReceived(message.size)
         elif isinstance(message, protocol.Bye):
             self.registry.bye(handler)
+            self._failStranded()
         else:
             self._bad(identity, "unexpected message on the send socket")
 

@@ -1239,11 +1239,19 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
             signal.SIGTTOU: spawned.decrease,
         })
         spawned.stopAfter = front.whenDrained
+        def frontStopping() -> None:
+            spawned.frontStopping()
+            if options["private-addresses"] and front.dispatcher is not None:
+                # None but its own handlers can reach its private addresses,
+                # and it starts no more: once they drain, nothing can serve
+                # what waits in its queue (503 then, not at --queue-timeout).
+                front.dispatcher.lastHandlers()
+
         # Ctrl-C reaches the spawned handlers too, which drain at once: the
         # front must know it is stopping before it reads their BYEs.
         signals.immediate = {
-            signal.SIGINT: spawned.frontStopping,
-            signal.SIGTERM: spawned.frontStopping,
+            signal.SIGINT: frontStopping,
+            signal.SIGTERM: frontStopping,
         }
         spawned.setServiceParent(top)
         if options["reload"] and options.handlerPath is not None:

@@ -787,6 +787,64 @@ class DispatchTests(DispatcherTestCase):
         self.assertEqual(self.dispatcher.stats["status503"], 2)
         self.assertNoLeak()
 
+    def test_lastHandlersDraining(self) -> None:
+        """
+        After L{Dispatcher.lastHandlers}, the requests queued fail with 503
+        at once when the last handler that takes requests drains (its
+        C{BYE}), not at C{queueTimeout}: none can come to take them.  Its
+        requests in flight go on.
+        """
+        self.hello(A, 1)
+        self.hello(B, 1)
+        inFlight = [self.submit()[0] for _ in range(2)]
+        queued = [self.submit()[0] for _ in range(2)]
+        self.dispatcher.lastHandlers()
+        self.control(A, protocol.encodeBye())
+        for d in queued:
+            self.assertNoResult(d)
+        self.control(B, protocol.encodeBye())
+        for d in queued:
+            self.assertFrontError(d, NoCapacity, 503)
+        self.assertEqual(self.dispatcher.counts()["queued"], 0)
+        # Their waits are observed, as at --queue-timeout (with the two
+        # dispatched at once).
+        self.assertEqual(self.dispatcher.queueWait.count, 4)
+        for d in inFlight:
+            self.assertNoResult(d)
+        # And one that comes now fails at once too.
+        late, _ = self.submit()
+        self.assertFrontError(late, NoCapacity, 503)
+        self.assertEqual(self.dispatcher.stats["status503"], 3)
+
+    def test_lastHandlersBusy(self) -> None:
+        """
+        After L{Dispatcher.lastHandlers}, a request waits in the queue as
+        usual while a handler that takes requests is registered, without
+        credit for now: it will have some.
+        """
+        self.hello(A, 1)
+        self.submit()
+        second, _ = self.submit()
+        self.dispatcher.lastHandlers()
+        self.assertNoResult(second)
+        [request] = self.requestIds(A)
+        self.respond(A, request)
+        self.credit(A)
+        self.assertEqual(len(self.requestIds(A)), 2)
+        self.assertNoResult(second)
+
+    def test_lastHandlersGone(self) -> None:
+        """
+        After L{Dispatcher.lastHandlers}, with no handler registered, a
+        request submitted fails with 503 at once; before, it waits for one
+        to join.
+        """
+        waiting, _ = self.submit()
+        self.assertNoResult(waiting)
+        self.dispatcher.lastHandlers()
+        self.assertFrontError(waiting, NoCapacity, 503)
+        self.assertNoLeak()
+
     def test_queueTimeoutWaitObserved(self) -> None:
         """
         The wait of a request that got 503 after C{queueTimeout} seconds in

@@ -37,6 +37,7 @@ import txmp
 from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
 from txmp import _logs as logs
 from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
+from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
 from txmp._signals import SignalActions
@@ -722,14 +723,37 @@ class FrontMakeServiceTests(SynchronousTestCase):
         self.assertIsInstance(front, _frontservice.FrontService)
         self.assertIsInstance(actions, SignalActions)
         self.assertIsInstance(spawned, _frontservice.SpawnedHandlers)
-        self.assertEqual(actions.immediate, {signal.SIGINT: spawned.frontStopping,
-                                             signal.SIGTERM: spawned.frontStopping})
+        self.assertEqual(set(actions.immediate), {signal.SIGINT, signal.SIGTERM})
+        self.assertIs(actions.immediate[signal.SIGINT], actions.immediate[signal.SIGTERM])
         self.assertEqual(actions.actions[signal.SIGTTIN], spawned.increase)
         self.assertEqual(actions.actions[signal.SIGUSR2], _frontservice._profileElsewhere)
         [monitor] = [s for s in IServiceCollection(spawned)
                      if isinstance(s, ProcessMonitor)]
         self.assertEqual(monitor.processes, {})
         self.assertEqual(monitor.killTime, 35)
+
+    def test_stoppingWithPrivateAddresses(self) -> None:
+        """
+        With C{--spawn} and no C{--send} or C{--return}, SIGINT and SIGTERM
+        tell the spawned handlers' service that the front stops, and the
+        dispatcher that its handlers are the last (none can join its private
+        addresses): its queue is answered once they drain.  Given an
+        address, other handlers may join, and the dispatcher is not told.
+        """
+        for extra, last in [([], [True]), (["--send", "tcp://127.0.0.1:19999"], [])]:
+            options = fronttap.Options()
+            options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app", *extra])
+            top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
+            _links, front, actions, spawned = list(IServiceCollection(top))
+            assert isinstance(front, _frontservice.FrontService)
+            assert isinstance(spawned, _frontservice.SpawnedHandlers)
+            told: list[bool] = []
+            # The dispatcher a started front has, as far as this goes.
+            lastHandlers = functools.partial(told.append, True)
+            front.dispatcher = cast(Dispatcher, types.SimpleNamespace(lastHandlers=lastHandlers))
+            actions.immediate[signal.SIGTERM]()
+            self.assertTrue(spawned._stopping)
+            self.assertEqual(told, last)
 
     def test_spawnedCommands(self) -> None:
         """
