@@ -7,6 +7,7 @@ gives no length; checked byte by byte with L{RawHTTPClient}.
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -17,7 +18,7 @@ from twisted.web.iweb import IAgentEndpointFactory
 from zope.interface import implementer
 
 from ._harness import IncompleteResponse, RawResponse, SystemTestCase, asyncTest, reactor
-from .apps import hello, streaming
+from .apps import bigbody, hello, streaming
 
 HELLO = "tests.apps.hello:app"
 STREAMING = "tests.apps.streaming:app"
@@ -227,3 +228,48 @@ class HalfCloseTests(SystemTestCase):
         await response
         self.assertEqual(client.unparsed, b"", self.transcript())
         await handler.waitForLine("cancelled by the front while running", timeout=10)
+
+
+class PipelinedAfterCloseTests(SystemTestCase):
+    """
+    A connection the front ends after a response, while its client meant to
+    keep it, is closed in stages (half-closed, then what comes is read and
+    discarded): a request the client pipelined meanwhile, left unread in a
+    socket closed at once, would make the kernel reset the connection and
+    drop what it had not sent yet of the response (RFC 9112 section 9.6).
+    """
+
+    @asyncTest
+    async def test_pipelinedWhileResponseSent(self) -> None:
+        """
+        An HTTP/1.0 client that asked for keep-alive and gets a body
+        without C{Content-Length} (which ends with the connection), and
+        pipelines another request before it reads that response, reads it
+        whole.
+        """
+        size = 1024 * 1024
+        front, _handler = await self.startFrontAndHandler(
+            "tests.apps.bigbody:app", frontArguments=["--access-log", "-"]
+        )
+        client = await self.rawConnection()
+        handle = client.transport.getHandle()  # type: ignore[union-attr]
+        # Small, so that most of the response waits in the front's socket.
+        handle.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+        client.transport.pauseProducing()  # type: ignore[union-attr]
+        response = client.request(
+            self.rawRequest(
+                "GET",
+                f"/download?size={size}",
+                version="HTTP/1.0",
+                headers=[("Connection", "keep-alive")],
+            )
+        )
+        # The access-log line is written when the response is complete at
+        # the front: it has decided to close the connection after it.
+        await front.waitForLine(f'"GET /download?size={size} HTTP/1.0" 200', timeout=10)
+        client.send(self.rawRequest("GET", "/", version="HTTP/1.0"))
+        client.transport.resumeProducing()  # type: ignore[union-attr]
+        result = await self.withTimeout(response, 10, "the download")
+        self.assertEqual(result.header(b"connection"), b"close", self.transcript())
+        self.assertEqual(len(result.body), size, self.transcript())
+        self.assertEqual(result.body, b"".join(bigbody.blocks(size)))

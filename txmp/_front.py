@@ -1010,6 +1010,9 @@ class FrontConnection(Protocol):
     _readingPaused = False
     _transportFull = False
     _draining = False
+    # Whether the client said that its request is its last (Connection:
+    # close, or HTTP/1.0 without keep-alive): it sends nothing after it.
+    _clientCloses = False
     # Refused or closing: read nothing more (but discard it, lingering).
     _closing = False
     _lost = False
@@ -1263,6 +1266,7 @@ class FrontConnection(Protocol):
             # response whose end is known without the close keeps it
             # (keepAlive).
             self.persistent = False
+            self._clientCloses = True
         length = head.contentLength
         if head.chunked:
             length = None
@@ -1420,8 +1424,18 @@ class FrontConnection(Protocol):
         self._inRequest = False
         if not self.persistent or self._draining:
             self.persistent = False
-            if self.bodyPending:
-                # Answered before its body ended: linger.
+            if self.bodyPending or (
+                (self._buffer or not self._clientCloses)
+                and isinstance(self.transport, FileDescriptor)
+            ):
+                # Answered before its body ended; or the front ends a
+                # connection its client may have sent more on (requests
+                # pipelined after this one): a TCP socket closed with
+                # bytes unread is reset, which destroys what the kernel has
+                # not sent yet of the response (RFC 9112 section 9.6).
+                # Linger: half-close, and discard what comes.  (Only where
+                # it can half-close: elsewhere, TLS, the client would wait
+                # for the end of a response delimited by the close.)
                 self._linger()
             else:
                 self._close()
