@@ -198,6 +198,32 @@ class FrontStopTests(SystemTestCase):
         await front.waitForLine("SIGINT: handled as SIGTERM")
 
 
+class LastReplyTests(SystemTestCase):
+    """
+    A handler that stops sends what it has queued before it closes its
+    sockets: the end of its last replies, which its application threads
+    queued before its drain ended.
+    """
+
+    @asyncTest
+    async def test_recycledAfterLargeReply(self) -> None:
+        """
+        A handler recycled by C{--max-requests 1} right after a reply of
+        30 MiB in one message (L{tests.apps.echo} returns the body it read
+        as a list of one) delivers it: the client gets the whole body, not
+        a 502 for a handler gone with the reply unsent.
+        """
+        _front, handler = await self.startFrontAndHandler(
+            "tests.apps.echo:app", "--max-requests", "1"
+        )
+        body = os.urandom(30 * 1024 * 1024)
+        result = await self.request(b"POST", "/", body)
+        self.assertResponse(result, 200)
+        self.assertEqual(len(result.body), len(body), self.transcript())
+        self.assertTrue(result.body == body, "the body came back changed")
+        await self.withTimeout(handler.whenEnded(), 10, "the recycled handler to exit")
+
+
 class StoppedWhenReadyTests(SystemTestCase):
     """
     A front may be stopped as soon as it says it is ready, and a handler

@@ -39,6 +39,7 @@ from txmp._defaults import (
     PARENT_CHECK_INTERVAL,
     REFUSED_RETRY,
     REFUSED_RETRY_MAX,
+    STOP_LINGER,
 )
 from txmp._exit import leaveTwistd
 from txmp._handler import FrontLink
@@ -48,7 +49,7 @@ from txmp._pool import WorkerPool
 from txmp._profile import Profiler
 from txmp._signals import SignalActions, explanation
 from txmp._wsgi import WSGIRunner
-from txmp._zmq import MECHANISM_MISMATCH, AddressError, ZmqContext, newRoutingId
+from txmp._zmq import MECHANISM_MISMATCH, AddressError, ZmqContext, ZmqSocket, newRoutingId
 
 if TYPE_CHECKING:
     from txmp.handlertap import Options
@@ -220,6 +221,8 @@ class HandlerService(Service):
         self._reactor = reactor
         self._options = options
         self.links: list[FrontLink] = []
+        # Every link's two sockets.
+        self._sockets: list[ZmqSocket] = []
         self._context: ZmqContext | None = None
         self._pool: WorkerPool | None = None
         self._served = 0
@@ -270,6 +273,7 @@ class HandlerService(Service):
             link.requestObservers.append(self._requestStarted)
             holder.append(link)
             self.links.append(link)
+            self._sockets += [sendSocket, returnSocket]
             curve = options.get("curve")
             if curve is not None:
                 for sock, address in [(sendSocket, send), (returnSocket, ret)]:
@@ -468,6 +472,10 @@ class HandlerService(Service):
             if self._pool is not None and finished:
                 self._pool.stop()
             if self._context is not None:
+                # What the application threads queued last (the end of
+                # their replies) is sent, not dropped with the sockets.
+                for sock in self._sockets:
+                    sock.lingerOnClose(int(STOP_LINGER * 1000))
                 self._context.shutdown()
                 self._context = None
             self._log.info(

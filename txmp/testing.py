@@ -763,6 +763,8 @@ class MemorySocket:
         it was called, for the test to tell it of a handshake as a real
         socket's monitor does (C{("HANDSHAKE_FAILED_AUTH", 400,
         address)}, say): a network makes no handshakes.
+    @ivar linger: what L{lingerOnClose} was given last (milliseconds), if
+        it was called, and whether the socket was closed then.
     """
 
     _log = Logger()
@@ -793,6 +795,7 @@ class MemorySocket:
         self.shared = False
         self.curve: tuple[bytes, bytes, bytes] | None = None
         self.handshakeObserver: HandshakeObserver | None = None
+        self.linger: tuple[int, bool] | None = None
         # (Only a socket with largeFrame receives memoryviews.)
         self._receiver = cast("LargeFramesReceiver | None", receiver)
         self._network = network
@@ -906,6 +909,13 @@ class MemorySocket:
         """
         self.forgotten.append(peer)
         return []
+
+    def lingerOnClose(self, milliseconds: int) -> None:
+        """
+        Record how long L{close} is to try to send what is queued: a memory
+        socket has nothing queued.
+        """
+        self.linger = (milliseconds, self.closed)
 
     def close(self) -> None:
         """

@@ -1471,6 +1471,31 @@ class HandlerServiceStopTests(SynchronousTestCase):
         self.successResultOf(d)
         self.assertFalse(service._pool.started)
 
+    def test_lingersOnClose(self) -> None:
+        """
+        Once drained, the handler closes its links' sockets having set them
+        to send for up to L{_defaults.STOP_LINGER} what is still queued on
+        them (the end of the last replies, which the application threads
+        queued before the drain ended), instead of dropping it.
+        """
+        service, link, _clock = self.service()
+        sockets = [MemorySocket(), MemorySocket()]
+        lingers: list[list[tuple[int, bool] | None]] = []
+
+        class Context:
+            def shutdown(self) -> None:
+                lingers.append([sock.linger for sock in sockets])
+                for sock in sockets:
+                    sock.close()
+
+        service._context = Context()
+        service._sockets = sockets
+        d = service.stopService()
+        link.controlReceived(protocol.encodeBye())
+        self.successResultOf(d)
+        milliseconds = int(_defaults.STOP_LINGER * 1000)
+        self.assertEqual(lingers, [[(milliseconds, False), (milliseconds, False)]])
+
     def test_gracefulTimeout(self) -> None:
         """
         A request still running after C{--graceful-timeout} does not keep
