@@ -1073,9 +1073,21 @@ class Dispatcher:
         C{handler} was found unreachable: it is gone.  Remove it, and retry
         or fail its requests (see L{_requestsLost}).
 
+        A draining handler with requests in flight is kept for their
+        replies, unless one of them never reached it: it leaves only once
+        it holds the front's C{BYE} and runs nothing, so it has answered
+        every request it was sent, and closing its sockets can make a
+        message to it (a C{PING}) fail while its last replies are still on
+        their way on the return socket.  Should they not come (it died),
+        its silence removes it (L{HandlerRegistry}, three heartbeats).
+
         @param dropped: the messages to it that were dropped unsent.
         @param drain: see L{_sendTo}.
         """
+        if handler.draining and handler.inFlight:
+            dropped = [*dropped, *self._send.forget(handler.identity)]
+            if not _unsentBodies(dropped).keys() & handler.inFlight.keys():
+                return
         lost = self.registry.remove(handler)
         if lost is not None:
             self._paced.warn(

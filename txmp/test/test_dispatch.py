@@ -342,6 +342,45 @@ class RegistrationTests(DispatcherTestCase):
         self.assertEqual(self.dispatcher.handlers, {})
         self.assertNoLeak()
 
+    def test_drainedHandlerGoneBeforeItsReply(self) -> None:
+        """
+        A draining handler found unreachable (its sockets closed: a
+        C{PING} to it fails) while a request is in flight at the front has
+        answered it (it leaves only once it runs nothing), and the reply
+        that was still on its way is delivered, not replaced by a 502.
+        """
+        self.hello(A, 2)
+        d, _ = self.submit(idempotent=False)
+        [requestId] = self.requestIds(A)
+        self.control(A, protocol.encodeBye())
+        self.socket.unreachable.add(A)
+        self.dispatcher.registry.start()
+        self.clock.advance(self.heartbeat)
+        self.assertNoResult(d)
+        self.respond(A, requestId)
+        self.successResultOf(d)
+        self.assertEqual(self.dispatcher.handlers, {})
+        self.dispatcher.registry.stop()
+        self.assertNoLeak()
+
+    def test_drainedHandlerGoneSilent(self) -> None:
+        """
+        If the replies of such a handler never come (it died), its silence
+        removes it: its requests fail with 502 after three heartbeats.
+        """
+        self.hello(A, 2)
+        d, _ = self.submit(idempotent=False)
+        self.control(A, protocol.encodeBye())
+        self.socket.unreachable.add(A)
+        self.dispatcher.registry.start()
+        self.clock.advance(self.heartbeat)
+        self.assertNoResult(d)
+        self.clock.advance(protocol.SILENT_INTERVALS * self.heartbeat)
+        self.assertFrontError(d, HandlerFailed, 502)
+        self.assertEqual(self.dispatcher.handlers, {})
+        self.dispatcher.registry.stop()
+        self.assertNoLeak()
+
     def test_unknownPeerGetsBye(self) -> None:
         """
         A control message other than C{HELLO} from a peer this front does
