@@ -441,7 +441,8 @@ class SignatureTests(SynchronousTestCase):
             (
                 MemorySocket,
                 ZmqSocket,
-                "bind connect disconnect curveClient monitorHandshakes send close backlog",
+                "bind connect disconnect curveClient monitorHandshakes send close backlog "
+                "lingerOnClose",
             ),
             (SynchronousThreadPool, WorkerPool, "start stop callInThread"),
             (SynchronousThreadPool, ThreadPool, "callInThreadWithCallback"),
