@@ -494,6 +494,20 @@ def _unsentBodies(
     return unsent
 
 
+def _requestIds(dropped: Sequence[list[bytes]]) -> set[bytes]:
+    """
+    The ids of the requests that messages among C{dropped} (messages to a
+    handler, each with its id first, dropped unsent) were about: a C{REQ},
+    a C{BODY}, a C{WINDOW} or a C{CANCEL}.
+    """
+    ids = set()
+    for frames in dropped:
+        requestId = getattr(protocol.decode(frames[1:]), "requestId", None)
+        if requestId is not None:
+            ids.add(requestId)
+    return ids
+
+
 class Dispatcher:
     """
     Load-aware dispatch of requests to handlers.
@@ -570,8 +584,9 @@ class Dispatcher:
         self._queueTimer: IDelayedCall | None = None
         # Waiting for the pending table to empty (whenIdle).
         self._idleWaiters: list[Deferred[None]] = []
-        # Whether no handler will join any more (see lastHandlers).
-        self._noneToCome = False
+        # Whether a handler may still join, once told that no other will
+        # (see lastHandlers); None until then.
+        self._mayJoin: Callable[[], bool] | None = None
         # Seconds requests waited for a handler with capacity (metrics).
         self.queueWait = Histogram(QUEUE_BUCKETS)
         # A Counter: any status (a FrontError subclass may bring a new one)
@@ -635,25 +650,31 @@ class Dispatcher:
         for pending in list(self.pending.values()):
             self._abandon(pending)
 
-    def lastHandlers(self) -> None:
+    def lastHandlers(self, mayJoin: Callable[[], bool]) -> None:
         """
-        The handlers registered now are the last: none will join any more
-        (a stopping front whose only handlers are those it spawned, which
-        it does not start again).  From now on, once none of them takes
-        requests (each is draining, as Ctrl-C makes them, or gone), every
+        No handler will join any more but those for which C{mayJoin} says
+        so (a stopping front whose only handlers are those it spawned: it
+        starts no more, and C{mayJoin} says whether one it started has not
+        joined yet).  From then on, once no handler takes requests (each is
+        draining, as Ctrl-C makes them, or gone) and none may join, every
         queued request fails at once with 503, as it would at
         C{--queue-timeout}, rather than waiting for a handler that cannot
-        come.
+        come: at the next C{BYE}, dispatch or request, or L{failStranded}.
+
+        Only sets an attribute: may be called from a signal handler.
         """
-        self._noneToCome = True
+        self._mayJoin = mayJoin
+
+    def failStranded(self) -> None:
+        """
+        Fail the queued requests if no handler can ever take them (see
+        L{lastHandlers}).  Called in the reactor thread.
+        """
         self._failStranded()
 
     def _failStranded(self) -> None:
-        """
-        Fail the queued requests if no handler can ever take them (see
-        L{lastHandlers}).
-        """
-        if not (self._noneToCome and self.queue) or any(
+        mayJoin = self._mayJoin
+        if mayJoin is None or not self.queue or mayJoin() or any(
             not handler.draining for handler in self.registry.handlers.values()
         ):
             return
@@ -1086,7 +1107,7 @@ class Dispatcher:
         """
         if handler.draining and handler.inFlight:
             dropped = [*dropped, *self._send.forget(handler.identity)]
-            if not _unsentBodies(dropped).keys() & handler.inFlight.keys():
+            if not _requestIds(dropped) & handler.inFlight.keys():
                 return
         lost = self.registry.remove(handler)
         if lost is not None:

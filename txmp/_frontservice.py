@@ -858,6 +858,14 @@ class SpawnedHandlers(MultiService):
             self._add()
         MultiService.startService(self)
 
+    @property
+    def booting(self) -> bool:
+        """
+        Whether a handler it started, and still supervises, has not joined
+        the front yet.
+        """
+        return bool(self._notJoined & self._supervised)
+
     def frontStopping(self) -> None:
         """
         The front is stopping: from now on, a handler that drains or exits
@@ -1130,6 +1138,10 @@ class SpawnedHandlers(MultiService):
             self._log.info("removing handler {name}: {count} now",
                            name=oldest, count=count - 1)
             self._retire(oldest)
+            # It may be a reload's new handler whose old one has drained
+            # already (recycled): the reload waits for it no more.
+            if self._retiring.pop(oldest, None) is not None and not self._retiring:
+                self._reloadDone()
             return
         self._log.info(
             "removing handler {name}, and {new}, started to replace it: {count} now",
@@ -1240,12 +1252,16 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
         })
         spawned.stopAfter = front.whenDrained
         def frontStopping() -> None:
+            # (In the signal handler: flags, and a call scheduled.)
             spawned.frontStopping()
-            if options["private-addresses"] and front.dispatcher is not None:
+            dispatcher = front.dispatcher
+            if options["private-addresses"] and dispatcher is not None:
                 # None but its own handlers can reach its private addresses,
-                # and it starts no more: once they drain, nothing can serve
-                # what waits in its queue (503 then, not at --queue-timeout).
-                front.dispatcher.lastHandlers()
+                # and it starts no more: once they drain and none still
+                # boots, nothing can serve what waits in its queue (503
+                # then, not at --queue-timeout).
+                dispatcher.lastHandlers(lambda: spawned.booting)
+                reactor.callFromThread(dispatcher.failStranded)
 
         # Ctrl-C reaches the spawned handlers too, which drain at once: the
         # front must know it is stopping before it reads their BYEs.

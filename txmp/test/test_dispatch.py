@@ -381,6 +381,24 @@ class RegistrationTests(DispatcherTestCase):
         self.dispatcher.registry.stop()
         self.assertNoLeak()
 
+    def test_drainedHandlerBodyDropped(self) -> None:
+        """
+        A draining handler found unreachable is removed at once, and its
+        requests fail or are retried as any lost handler's, if a message
+        about one of them was dropped unsent (a C{BODY} of its streamed
+        body): kept, its application would read a body with a hole.
+        """
+        self.hello(A, 2)
+        d, _ = self.submit(idempotent=False)
+        [requestId] = self.requestIds(A)
+        self.control(A, protocol.encodeBye())
+        self.dispatcher.messagesDropped(
+            A, [[A, *protocol.encodeBody(requestId, [b"part"], False)]]
+        )
+        self.assertFrontError(d, HandlerFailed, 502)
+        self.assertEqual(self.dispatcher.handlers, {})
+        self.assertNoLeak()
+
     def test_unknownPeerGetsBye(self) -> None:
         """
         A control message other than C{HELLO} from a peer this front does
@@ -837,7 +855,7 @@ class DispatchTests(DispatcherTestCase):
         self.hello(B, 1)
         inFlight = [self.submit()[0] for _ in range(2)]
         queued = [self.submit()[0] for _ in range(2)]
-        self.dispatcher.lastHandlers()
+        self.dispatcher.lastHandlers(lambda: False)
         self.control(A, protocol.encodeBye())
         for d in queued:
             self.assertNoResult(d)
@@ -864,7 +882,8 @@ class DispatchTests(DispatcherTestCase):
         self.hello(A, 1)
         self.submit()
         second, _ = self.submit()
-        self.dispatcher.lastHandlers()
+        self.dispatcher.lastHandlers(lambda: False)
+        self.dispatcher.failStranded()
         self.assertNoResult(second)
         [request] = self.requestIds(A)
         self.respond(A, request)
@@ -880,9 +899,31 @@ class DispatchTests(DispatcherTestCase):
         """
         waiting, _ = self.submit()
         self.assertNoResult(waiting)
-        self.dispatcher.lastHandlers()
+        self.dispatcher.lastHandlers(lambda: False)
+        # (It only notes it: it may be called from a signal handler.)
+        self.assertNoResult(waiting)
+        self.dispatcher.failStranded()
         self.assertFrontError(waiting, NoCapacity, 503)
         self.assertNoLeak()
+
+    def test_lastHandlersBooting(self) -> None:
+        """
+        After L{Dispatcher.lastHandlers}, requests wait in the queue while
+        a handler may still join (one spawned still boots), though none
+        registered takes requests; once none may, they fail at the next
+        occasion.
+        """
+        self.hello(A, 1)
+        self.submit()
+        waiting, _ = self.submit()
+        booting = [True]
+        self.dispatcher.lastHandlers(lambda: booting[0])
+        self.control(A, protocol.encodeBye())
+        self.dispatcher.failStranded()
+        self.assertNoResult(waiting)
+        booting[0] = False
+        self.dispatcher.failStranded()
+        self.assertFrontError(waiting, NoCapacity, 503)
 
     def test_queueTimeoutWaitObserved(self) -> None:
         """

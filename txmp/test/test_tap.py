@@ -736,24 +736,38 @@ class FrontMakeServiceTests(SynchronousTestCase):
         """
         With C{--spawn} and no C{--send} or C{--return}, SIGINT and SIGTERM
         tell the spawned handlers' service that the front stops, and the
-        dispatcher that its handlers are the last (none can join its private
-        addresses): its queue is answered once they drain.  Given an
-        address, other handlers may join, and the dispatcher is not told.
+        dispatcher, from the signal handler, that no handler can join but
+        one of those that still boots (none other can reach its private
+        addresses), then, in the reactor thread, to answer its queue if no
+        handler can take it.  Given an address, other handlers may join,
+        and the dispatcher is not told.
         """
-        for extra, last in [([], [True]), (["--send", "tcp://127.0.0.1:19999"], [])]:
+        for extra, private in [([], True), (["--send", "tcp://127.0.0.1:19999"], False)]:
             options = fronttap.Options()
             options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app", *extra])
-            top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
+            reactor = FakeReactor()
+            top = fronttap.makeService(options, cast(IFrontReactor, reactor))
             _links, front, actions, spawned = list(IServiceCollection(top))
             assert isinstance(front, _frontservice.FrontService)
             assert isinstance(spawned, _frontservice.SpawnedHandlers)
-            told: list[bool] = []
+            told: list[object] = []
             # The dispatcher a started front has, as far as this goes.
-            lastHandlers = functools.partial(told.append, True)
-            front.dispatcher = cast(Dispatcher, types.SimpleNamespace(lastHandlers=lastHandlers))
+            front.dispatcher = cast(Dispatcher, types.SimpleNamespace(
+                lastHandlers=told.append,
+                failStranded=functools.partial(told.append, "failStranded"),
+            ))
             actions.immediate[signal.SIGTERM]()
             self.assertTrue(spawned._stopping)
-            self.assertEqual(told, last)
+            if not private:
+                reactor.run()
+                self.assertEqual((told, reactor.flush()), ([], 0))
+                continue
+            [mayJoin] = told
+            assert callable(mayJoin)
+            self.assertEqual(mayJoin(), spawned.booting)
+            reactor.run()
+            reactor.flush()
+            self.assertEqual(told[1:], ["failStranded"])
 
     def test_spawnedCommands(self) -> None:
         """
@@ -1646,6 +1660,22 @@ class SpawnedHandlersTests(SynchronousTestCase):
         return [line for line in (formatEvent(event) for event in events)
                 if line.startswith("mpfront stopping")]
 
+    def test_booting(self) -> None:
+        """
+        L{_frontservice.SpawnedHandlers.booting} says whether a handler it
+        started and supervises has not joined yet: one retired before it
+        joined does not count.
+        """
+        self.assertTrue(self.spawned.booting)
+        self.spawned.handlerJoined(self.name(1))
+        self.assertTrue(self.spawned.booting)
+        self.spawned.handlerJoined(self.name(2))
+        self.assertFalse(self.spawned.booting)
+        self.spawned.increase()
+        self.assertTrue(self.spawned.booting)
+        self.spawned._retire(self.name(3))
+        self.assertFalse(self.spawned.booting)
+
     def test_stopWaitsForHandlers(self) -> None:
         """
         Stopping sends C{SIGTERM} to every handler, and fires only once
@@ -1990,6 +2020,30 @@ class SpawnedHandlersTests(SynchronousTestCase):
                 "reload: done, handlers %s %s" % (self.name(4), self.name(5)),
             ],
         )
+
+    def test_decreaseNewDuringReload(self) -> None:
+        """
+        SIGTTOU during a reload whose old handlers have drained by
+        themselves (recycled) stops the oldest new one, and the reload no
+        longer waits for it: it ends once the other joins, and the next
+        reload starts.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.reload()
+        self.spawned.handlerDraining(self.name(1))
+        self.spawned.handlerDraining(self.name(2))
+        self.assertEqual(self.spawned.names, [self.name(3), self.name(4)])
+        with capturedLogs() as events:
+            self.spawned.decrease()
+            self.spawned.handlerJoined(self.name(4))
+        self.assertEqual(self.signals(self.name(3)), ["TERM"])
+        self.assertEqual(
+            [formatEvent(event) for event in events][-1],
+            "reload: done, handlers %s" % (self.name(4),),
+        )
+        self.spawned.reload()
+        self.assertEqual(self.spawned.names, [self.name(4), self.name(5)])
 
     def monitorRecords(self) -> set[str]:
         """
