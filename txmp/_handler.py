@@ -630,7 +630,7 @@ class FrontLink:
         if retry is not None:
             # In the slot its first run leaves, whose credit goes back as
             # usual: the front took one for the retry, which held none.
-            self._request(retry)
+            self._request(retry, held=True)
         if self.draining:
             self._checkDrained()
         elif not credited:
@@ -756,7 +756,11 @@ class FrontLink:
                 address=self.address,
             )
 
-    def _request(self, request: protocol.Request) -> None:
+    def _request(self, request: protocol.Request, held: bool = False) -> None:
+        """
+        Run C{request}, which the front sent now, or, if C{held}, earlier
+        (see C{_retries}).
+        """
         requestId = request.requestId
         if requestId in self._forgotten and requestId not in self._retries:
             # The front forgot this request (it declared this handler dead,
@@ -796,8 +800,9 @@ class FrontLink:
                 requestId=requestId.decode("ascii", "replace"),
             )
             return
-        if self.front is None:
-            # A request proves the front knows us, even if WELCOME was lost.
+        if self.front is None and not held:
+            # A request proves the front knows us, even if WELCOME was lost
+            # (but not one held since before the front went silent).
             self._frontFound("?", welcomed=False)
         self.stats["requests"] += 1
         for observer in self.requestObservers:

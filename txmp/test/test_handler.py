@@ -411,6 +411,23 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertEqual(self.control(), [protocol.Credit(1), protocol.Credit(1)])
         self.assertEqual(self.link.running, {})
 
+    def test_retryStartedWhileFrontSilent(self) -> None:
+        """
+        A retry that starts (its first run ended) after the front went
+        silent is no sign of a front: the link goes on saying C{HELLO},
+        not C{PING}, as a C{REQ} that came then would make it.
+        """
+        self.forgottenWhileRunning()
+        self.request(b"front1.1")
+        while self.link.front is not None:
+            self.clock.advance(self.heartbeat)
+        self.runner.runs[0].sink.finished()
+        self.assertEqual(len(self.runner.runs), 2)
+        self.assertIsNone(self.link.front)
+        self.sendSocket.clear()
+        self.clock.advance(self.heartbeat)
+        self.assertIsInstance(self.control()[-1], protocol.Hello)
+
     def test_retryCancelledWhileWaiting(self) -> None:
         """
         A retry waiting for its first run to end (see
