@@ -1675,10 +1675,11 @@ class FrontConnection(Protocol):
         """
         self._draining = True
         self.persistent = False
-        if not self.busy:
-            # (A lingering close too: it has no request in progress.)
-            self._cancelLinger()
+        if not self.busy and not self.lingering:
             self._close()
+        # A lingering close runs to its end, within its bounds: closed now
+        # with what the client sent unread, the socket would be reset under
+        # the end of the answer.
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._lost = True
