@@ -670,9 +670,6 @@ class Dispatcher:
         Fail the queued requests if no handler can ever take them (see
         L{lastHandlers}).  Called in the reactor thread.
         """
-        self._failStranded()
-
-    def _failStranded(self) -> None:
         mayJoin = self._mayJoin
         if mayJoin is None or not self.queue or mayJoin() or any(
             not handler.draining for handler in self.registry.handlers.values()
@@ -757,7 +754,7 @@ class Dispatcher:
             self._fail(pending, NoCapacity("the queue is full"))
         else:
             self._enqueue(pending)
-            self._failStranded()
+            self.failStranded()
         return pending.deferred
 
     def counts(self) -> dict[str, int]:
@@ -869,7 +866,7 @@ class Dispatcher:
             dispatched = True
         if dispatched:
             self._armQueueTimer()
-        self._failStranded()
+        self.failStranded()
 
     # -- endings -------------------------------------------------------------
 
@@ -1258,7 +1255,7 @@ class Dispatcher:
                 pending._bodyWindowReceived(message.size)
         elif isinstance(message, protocol.Bye):
             self.registry.bye(handler)
-            self._failStranded()
+            self.failStranded()
         else:
             self._bad(identity, "unexpected message on the send socket")
 
