@@ -96,6 +96,12 @@ class StatsRoot(Resource):
         serving = [h for h in self._dispatcher.handlers.values() if not h.draining]
         if serving:
             return 200, PLAIN_TEXT, b"ready: %d handlers\n" % (len(serving),)
+        draining = len(self._dispatcher.handlers)
+        if draining:
+            return (
+                503, PLAIN_TEXT,
+                b"not ready: no handler takes requests (%d draining)\n" % (draining,),
+            )
         return 503, PLAIN_TEXT, b"not ready: no handler registered\n"
 
     def getChild(self, path: bytes, request: Request) -> Resource:

@@ -163,11 +163,16 @@ class StatsRootTests(SynchronousTestCase):
         C{/readyz} is 503 while no handler is registered or every one is
         draining, 200 while one can serve.
         """
-        self.assertEqual(self.get(b"/readyz")[0], 503)
+        self.assertEqual(
+            self.get(b"/readyz")[:2], (503, b"not ready: no handler registered\n")
+        )
         self.dispatcher.controlReceived([b"A", *protocol.encodeHello("a", 2)])
-        self.assertEqual(self.get(b"/readyz")[0], 200)
+        self.assertEqual(self.get(b"/readyz")[:2], (200, b"ready: 1 handlers\n"))
         self.dispatcher.handlers[b"A"].draining = True
-        self.assertEqual(self.get(b"/readyz")[0], 503)
+        self.assertEqual(
+            self.get(b"/readyz")[:2],
+            (503, b"not ready: no handler takes requests (1 draining)\n"),
+        )
 
     def test_metrics(self) -> None:
         """
