@@ -207,6 +207,13 @@ HIGH_WATER_MARK = 10000
 # the wait for a front that is gone.
 STOP_LINGER = 2.0
 
+# How long a stopping front lets ZeroMQ send its last messages, the BYEs to
+# its handlers, before it closes its sockets: so that they register again at
+# once with the next front, and a draining one stops waiting.  Small
+# messages over links that are up take far less; the bound keeps a front
+# whose handlers are gone from waiting long.
+BYE_LINGER = 0.2
+
 # How many messages a front's ROUTER keeps for one peer whose ZeroMQ pipe is
 # full (EAGAIN), beyond the high-water marks of both ends: past this, the
 # peer counts as unreachable (it does not read its socket), and the front

@@ -42,6 +42,7 @@ from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit
 from txmp._access import AccessLog
 from txmp._defaults import (
     BOOT_FAILURES,
+    BYE_LINGER,
     HIGH_WATER_MARK,
     LARGE_FRAME,
     SPAWN_KILL_MARGIN,
@@ -450,15 +451,13 @@ class FrontService(Service):
             waiters, self._drainWaiters = self._drainWaiters, []
             for waiter in waiters:
                 waiter.callback(None)
-            if self._sockets and self.dispatcher is not None:
-                # Let the BYEs reach the handlers, so that they register again
-                # at once with the next front and a draining one stops waiting.
-                self._sockets[0].lingerOnClose(200)
+            if self.dispatcher is not None:
+                # (Its BYEs are sent as the sockets close: BYE_LINGER.)
                 self.dispatcher.stop()
 
         def closeSockets(result: Failure | None) -> Failure | None:
             if self._context is not None:
-                self._context.shutdown()
+                self._context.shutdown(BYE_LINGER)
                 self._context = None
             return result
 

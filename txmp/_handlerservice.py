@@ -49,7 +49,7 @@ from txmp._pool import WorkerPool
 from txmp._profile import Profiler
 from txmp._signals import SignalActions, explanation
 from txmp._wsgi import WSGIRunner
-from txmp._zmq import MECHANISM_MISMATCH, AddressError, ZmqContext, ZmqSocket, newRoutingId
+from txmp._zmq import MECHANISM_MISMATCH, AddressError, ZmqContext, newRoutingId
 
 if TYPE_CHECKING:
     from txmp.handlertap import Options
@@ -221,8 +221,6 @@ class HandlerService(Service):
         self._reactor = reactor
         self._options = options
         self.links: list[FrontLink] = []
-        # Every link's two sockets.
-        self._sockets: list[ZmqSocket] = []
         self._context: ZmqContext | None = None
         self._pool: WorkerPool | None = None
         self._served = 0
@@ -273,7 +271,6 @@ class HandlerService(Service):
             link.requestObservers.append(self._requestStarted)
             holder.append(link)
             self.links.append(link)
-            self._sockets += [sendSocket, returnSocket]
             curve = options.get("curve")
             if curve is not None:
                 for sock, address in [(sendSocket, send), (returnSocket, ret)]:
@@ -474,9 +471,7 @@ class HandlerService(Service):
             if self._context is not None:
                 # What the application threads queued last (the end of
                 # their replies) is sent, not dropped with the sockets.
-                for sock in self._sockets:
-                    sock.lingerOnClose(int(STOP_LINGER * 1000))
-                self._context.shutdown()
+                self._context.shutdown(STOP_LINGER)
                 self._context = None
             self._log.info(
                 "mphandler {name} stopped after {count} requests",
@@ -548,8 +543,12 @@ class ParentWatch(Service):
             loop.start(self._interval, now=False)
 
     def _check(self) -> None:
-        if self._getppid() != self._parentPid:
+        if not self._parentRuns():
             self.parentGone()
+
+    def _parentRuns(self) -> bool:
+        # Linux re-parents a child before it sends the parent-death signal.
+        return self._getppid() == self._parentPid
 
     def hangup(self) -> None:
         """
@@ -560,8 +559,7 @@ class ParentWatch(Service):
         too): then it is logged and ignored.  Must be called in the reactor
         thread.
         """
-        # Linux re-parents a child before it sends the parent-death signal.
-        if self._getppid() != self._parentPid:
+        if not self._parentRuns():
             self.parentGone()
             return
         self._log.info(

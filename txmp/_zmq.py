@@ -302,15 +302,21 @@ class ZmqContext:
         self._sockets.append(sock)
         return sock
 
-    def shutdown(self) -> None:
+    def shutdown(self, linger: float = 0.0) -> None:
         """
         Close every socket and terminate the context.  A socket shared
         with threads (L{ZmqSocket.shareWithThreads}) is closed holding its
         lock, so that a thread still sending on it (a handler's application
         thread past its C{--graceful-timeout}) finds it closed instead of
         using it as it closes.
+
+        @param linger: how long, in seconds, ZeroMQ may go on sending what
+            the sockets still have queued (a stopping process's last
+            messages); by default it is dropped.
         """
         for sock in self._sockets:
+            if linger and not sock.closed:
+                sock.lingerOnClose(int(linger * 1000))
             if sock.shared:
                 sock.close()
         self._sockets.clear()
@@ -954,6 +960,13 @@ class ZmqSocket:
         # (Another thread may add a backlog meanwhile.)
         with lock:
             return sum(map(len, self._backlogs.values()))
+
+    @property
+    def closed(self) -> bool:
+        """
+        Whether the socket is closed.
+        """
+        return self._conn.socket is None
 
     def lingerOnClose(self, milliseconds: int) -> None:
         """

@@ -1038,11 +1038,15 @@ class MemoryNetwork:
             self._largeFrames[socket] = largeFrame
         return socket
 
-    def shutdown(self) -> None:
+    def shutdown(self, linger: float = 0.0) -> None:
         """
-        Close every socket.
+        Close every socket, as L{txmp._zmq.ZmqContext.shutdown} does, each
+        told to linger for C{linger} seconds first if that is not 0 (a
+        memory socket has nothing to send then: see L{MemorySocket.linger}).
         """
         for socket in [*self._routers.values(), *self._dealers]:
+            if linger and not socket.closed:
+                socket.lingerOnClose(int(linger * 1000))
             socket.close()
 
     def disconnect(self, routingId: bytes) -> None:

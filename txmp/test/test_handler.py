@@ -1496,22 +1496,19 @@ class HandlerServiceStopTests(SynchronousTestCase):
         queued before the drain ended), instead of dropping it.
         """
         service, link, _clock = self.service()
-        sockets = [MemorySocket(), MemorySocket()]
-        lingers: list[list[tuple[int, bool] | None]] = []
-
-        class Context:
-            def shutdown(self) -> None:
-                lingers.append([sock.linger for sock in sockets])
-                for sock in sockets:
-                    sock.close()
-
-        service._context = Context()
-        service._sockets = sockets
+        network = MemoryNetwork()
+        sockets = [network.socket("dealer", lambda frames: None, 1, b"h") for _ in range(2)]
+        for sock in sockets:
+            sock.connect("inproc://front")
+        service._context = network
         d = service.stopService()
         link.controlReceived(protocol.encodeBye())
         self.successResultOf(d)
         milliseconds = int(_defaults.STOP_LINGER * 1000)
-        self.assertEqual(lingers, [[(milliseconds, False), (milliseconds, False)]])
+        self.assertEqual(
+            [(sock.linger, sock.closed) for sock in sockets],
+            [((milliseconds, False), True)] * 2,
+        )
 
     def test_gracefulTimeout(self) -> None:
         """
