@@ -111,6 +111,9 @@ class _ReplySink:
         # The link's HELLOs when the request came: one more since, and the
         # credit goes by CREDIT (see FrontLink._hello).
         self.hellos = link.hellos
+        # Whether the front forgot the request (FrontLink._cancelAll): it
+        # may send it again, to be run once this run has ended.
+        self.forgotten = False
 
     def _split(self, chunks: list[bytes]) -> list[bytes]:
         return splitChunks(chunks, min(MAX_FRAME, self._link.maxMessage))
@@ -257,10 +260,8 @@ class FrontLink:
     running: dict[bytes, Running | None] = field(init=False, factory=dict)
     # The reply sinks of the running requests (see free).
     _sinks: dict[bytes, _ReplySink] = field(init=False, factory=dict)
-    # The ids of the running requests cancelled because the front forgot
-    # them (_cancelAll), which it may send again (it retries some).
-    _forgotten: set[bytes] = field(init=False, factory=set)
-    # Such requests sent again, each run once its first run has ended.
+    # Running requests that the front forgot (their sinks' forgotten) and
+    # sent again: each is run once its first run has ended.
     _retries: dict[bytes, protocol.Request] = field(init=False, factory=dict)
     front: str | None = field(init=False, default=None)
     # The largest frame the front accepts: its WELCOME says; until then,
@@ -488,7 +489,8 @@ class FrontLink:
                 count=len(running),
                 why=why,
             )
-        self._forgotten.update(self.running)
+        for sink in self._sinks.values():
+            sink.forgotten = True
         # (They never had a slot: the HELLO that follows counts them free.)
         self._retries.clear()
         for request in running:
@@ -624,7 +626,6 @@ class FrontLink:
         if requestId not in self.running:
             return
         del self.running[requestId]
-        self._forgotten.discard(requestId)
         sink = self._sinks.pop(requestId, None)
         retry = self._retries.pop(requestId, None)
         if retry is not None:
@@ -762,7 +763,8 @@ class FrontLink:
         (see C{_retries}).
         """
         requestId = request.requestId
-        if requestId in self._forgotten and requestId not in self._retries:
+        first = self._sinks.get(requestId)
+        if first is not None and first.forgotten and requestId not in self._retries:
             # The front forgot this request (it declared this handler dead,
             # say, while this process was stopped) and retries it, here,
             # while its first run, cancelled, still holds its thread.  A REQ
