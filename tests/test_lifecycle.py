@@ -13,7 +13,7 @@ import re
 import signal
 import sys
 
-from twisted.internet.defer import gatherResults
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest
 from twisted.web.client import ResponseNeverReceived
@@ -29,6 +29,7 @@ from ._harness import (
     reap,
     twistdCommand,
 )
+from ._harness.case import IDLE_POLL
 from ._harness.procfs import hasExited
 
 
@@ -378,9 +379,15 @@ class CtrlCTests(SystemTestCase):
         running = self.get("/slow?seconds=2")
         await front.waitForLine("slow request started: GET")
         queued = [self.get("/fast") for _ in range(2)]
-        # (The front pushes no event for a request it queued.)
-        while (await self.frontStats(statsPort))["counts"]["queued"] < 2:
-            await deferLater(reactor, 0.05)
+
+        async def bothQueued() -> None:
+            # (The front pushes no event for a request it queued.)
+            while (await self.frontStats(statsPort))["counts"]["queued"] < 2:
+                await deferLater(reactor, IDLE_POLL)
+
+        await self.withTimeout(
+            Deferred.fromCoroutine(bothQueued()), 10, "both requests to be queued"
+        )
         assert front.group is not None
         os.killpg(front.group, signal.SIGINT)
         for result in await self.withTimeout(

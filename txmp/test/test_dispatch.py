@@ -2085,6 +2085,23 @@ class HeartbeatTests(DispatcherTestCase):
         self.successResultOf(d)
         self.assertNoLeak(timers=False)
 
+    def test_lastHandlerLost(self) -> None:
+        """
+        After L{Dispatcher.lastHandlers}, the last handler that takes
+        requests declared dead leaves its retried request, and those
+        queued, with no handler: they fail with 503 then, not at
+        C{queueTimeout}.
+        """
+        self.hello(A, 1)
+        sent, _ = self.submit()
+        queued, _ = self.submit()
+        self.dispatcher.lastHandlers(lambda: False)
+        self.outlive()
+        self.assertEqual(self.dispatcher.handlers, {})
+        self.assertFrontError(sent, NoCapacity, 503)
+        self.assertFrontError(queued, NoCapacity, 503)
+        self.assertNoLeak(timers=False)
+
     def test_retryGoesFirst(self) -> None:
         """
         A request to retry goes before requests that were already queued.
