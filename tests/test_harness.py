@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 
@@ -15,7 +16,15 @@ from twisted.trial.unittest import TestCase
 
 from txmp._options import IPC_PATH_MAX, PRIVATE_PREFIX, ipcPathLength, privateAddresses
 
-from ._harness import ProcessHandle, SystemTestCase, asyncTest, loopbackEndpoint
+from ._harness import (
+    LOOPBACK,
+    ProcessHandle,
+    SystemTestCase,
+    addresses,
+    asyncTest,
+    freePort,
+    loopbackEndpoint,
+)
 from ._harness.processes import _pollForExit
 
 
@@ -120,3 +129,34 @@ class TemporaryDirectoryTests(SystemTestCase):
         front.signal("KILL")
         await front.whenEnded()
         self.assertEqual(self.tmpdir.listdir(), [os.path.basename(directory)])
+
+
+class FreePortTests(TestCase):
+    """
+    Tests for L{freePort}, where a system test's processes listen.
+    """
+
+    def test_belowEphemeralRange(self) -> None:
+        """
+        L{freePort} gives ports below the kernel's ephemeral range, which no
+        outgoing connection can take between the test choosing one and its
+        process listening on it; and not the same port twice running.
+        """
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
+            low = int(ranges.read().split()[0])
+        ports = [freePort() for _ in range(3)]
+        self.assertEqual(len(set(ports)), 3)
+        for port in ports:
+            self.assertLess(port, low)
+            self.assertGreaterEqual(port, 1024)
+
+    def test_skipsListened(self) -> None:
+        """
+        A port something listens on is never given.
+        """
+        port = freePort()
+        addresses._next = port
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+            holder.bind((LOOPBACK, port))
+            holder.listen()
+            self.assertNotEqual(freePort(), port)

@@ -10,6 +10,7 @@ C{tcp://} ones here are for what needs TCP (CURVE, say).
 
 from __future__ import annotations
 
+import os
 import socket
 
 #: The interface every process of a test listens on, and the only one it
@@ -17,16 +18,50 @@ import socket
 LOOPBACK = "127.0.0.1"
 
 
+def _listeningRange() -> range:
+    """
+    The ports a test may listen on: those just below the kernel's ephemeral
+    range.
+
+    A port from the ephemeral range (what binding to port 0 hands out) may be
+    taken, between the test choosing it and its process listening on it, as
+    the local end of any outgoing connection on the machine: a ZeroMQ
+    socket's, a client's. CI saw exactly that (C{--listen} failing with
+    C{EADDRINUSE}). Nothing takes a port below the range unless it listens on
+    it.
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
+            low = int(ranges.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(max(1024, low - 12000), low)
+
+
+_LISTENING = _listeningRange()
+#: Where the next search for a free port starts: a different place in each
+#: process, and never the same port twice in one process while others remain.
+_next = _LISTENING.start + (os.getpid() * 7919) % len(_LISTENING)
+
+
 def freePort() -> int:
     """
-    Find a TCP port on C{127.0.0.1} that nothing listens on right now.
+    Find a TCP port on C{127.0.0.1} that nothing listens on right now, below
+    the kernel's ephemeral range (see L{_listeningRange}).
 
     @return: The port number.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-    return port
+    global _next
+    for _ in range(len(_LISTENING)):
+        port = _next
+        _next = port + 1 if port + 1 < _LISTENING.stop else _LISTENING.start
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port on {LOOPBACK} in {_LISTENING}")
 
 
 def loopbackEndpoint(port: int) -> str:
