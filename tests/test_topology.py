@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import stat
 from collections import Counter
 
@@ -164,12 +165,16 @@ class SpawnTests(SystemTestCase):
     of its own.
     """
 
-    async def startSpawningFront(self) -> TwistdProcess:
+    async def startSpawningFront(self, *extra: str) -> TwistdProcess:
         """
         Start a front that spawns two C{whoami} handlers, and wait until
         both joined.
+
+        @param extra: More C{mpfront} options.
         """
-        front = await self.startFront("--spawn", "2", "--app", WHOAMI, "--timeout", "5")
+        front = await self.startFront(
+            "--spawn", "2", "--app", WHOAMI, "--timeout", "5", *extra
+        )
         await front.waitForLine(JOINED, count=2)
         return front
 
@@ -326,6 +331,28 @@ class SpawnTests(SystemTestCase):
         handle = ProcessHandle(victim)
         self.addCleanup(handle.close)
         handle.signal(9)
+        await self.withTimeout(handle.whenExited(), 10, f"handler {victim} to die")
+        await front.waitForLine(JOINED, count=3)
+        served = await self.concurrentPids(front)
+        self.assertNotIn(victim, served, self.transcript())
+        self.assertEqual(len(served), 2, f"served by {served}" + self.transcript())
+
+    @asyncTest
+    async def test_frozenHandlerReplaced(self) -> None:
+        """
+        A spawned handler frozen (C{SIGSTOP}) is declared dead, and, not
+        having joined again C{--timeout} seconds later, killed and
+        replaced, as gunicorn replaces a silent worker: requests go to the
+        replacement, and capacity comes back.
+        """
+        front = await self.startSpawningFront("--heartbeat", "0.2", "--timeout", "2")
+        served = await self.concurrentPids(front)
+        victim = next(iter(served))
+        handle = ProcessHandle(victim)
+        self.addCleanup(handle.close)
+        handle.signal(signal.SIGSTOP)
+        await front.waitForLine(f"(PID {victim}) has not joined again 2.0 s after it was"
+                                " declared dead: killed (SIGKILL)", timeout=15)
         await self.withTimeout(handle.whenExited(), 10, f"handler {victim} to die")
         await front.waitForLine(JOINED, count=3)
         served = await self.concurrentPids(front)

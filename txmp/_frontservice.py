@@ -25,7 +25,12 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.error import CannotListenError, ProcessTerminated, ReactorNotRunning
+from twisted.internet.error import (
+    CannotListenError,
+    ProcessExitedAlready,
+    ProcessTerminated,
+    ReactorNotRunning,
+)
 from twisted.internet.interfaces import (
     IDelayedCall,
     IListeningPort,
@@ -180,6 +185,8 @@ class FrontService(Service):
         self.drainObservers: list[Callable[[str], None]] = []
         # Called with a handler's name when it registers anew.
         self.joinObservers: list[Callable[[str], None]] = []
+        # Called with a handler's name when it is declared dead for silence.
+        self.silenceObservers: list[Callable[[str], None]] = []
 
     def startService(self) -> None:
         Service.startService(self)
@@ -211,6 +218,7 @@ class FrontService(Service):
         sendSocket.peerLost = dispatcher.messagesDropped
         dispatcher.registry.drainObservers.extend(self.drainObservers)
         dispatcher.registry.joinObservers.extend(self.joinObservers)
+        dispatcher.registry.silenceObservers.extend(self.silenceObservers)
         self._secure(context, [sendSocket, returnSocket])
         self._sockets = [sendSocket, returnSocket]
         for option, sock in [("--send", sendSocket), ("--return", returnSocket)]:
@@ -723,6 +731,7 @@ class SpawnedProcess:
     ) -> None:
         self.name = name
         transport = protocol.transport
+        self._transport = transport
         self.pid: int | None = getattr(transport, "pid", None)
         self.ended = False
         self._waiters: list[Deferred[None]] = []
@@ -745,6 +754,18 @@ class SpawnedProcess:
 
         protocol.processExited = processExited  # type: ignore[method-assign]
         protocol.processEnded = processEnded  # type: ignore[method-assign]
+
+    def kill(self) -> None:
+        """
+        Send the process C{SIGKILL}, unless it has exited already (reaped:
+        its PID may be another process's by now).
+        """
+        if self._transport is None:
+            return
+        try:
+            self._transport.signalProcess("KILL")
+        except ProcessExitedAlready:
+            pass
 
     def _logAbnormalExit(self, reason: Failure) -> None:
         """
@@ -848,6 +869,9 @@ class SpawnedHandlers(MultiService):
         self._retiring: dict[str, str] = {}
         # A reload asked for during one, to start once that one is over.
         self._reloadAgain = False
+        # Handlers declared dead for their silence and not joined since:
+        # the call that kills each if it stays silent (L{handlerSilent}).
+        self._silent: dict[str, IDelayedCall] = {}
 
     def startService(self) -> None:
         # The commands are made now: the addresses and keys are known only
@@ -888,6 +912,9 @@ class SpawnedHandlers(MultiService):
 
     def _stopHandlers(self) -> Deferred[None]:
         began = self._reactor.seconds()
+        for call in self._silent.values():
+            cancelCall(call)
+        self._silent.clear()
         # The monitor sends SIGTERM to those it supervises, and SIGKILL to
         # any still there killTime seconds later.  Those retiring (drained
         # by SIGTTOU, a reload, --max-requests) got theirs when they were
@@ -955,6 +982,7 @@ class SpawnedHandlers(MultiService):
         # SIGTERM: it drains; SIGKILLed only if still there after its
         # graceful timeout.  No longer supervised, so not replaced.
         self._notJoined.discard(name)
+        cancelCall(self._silent.pop(name, None))
         self._supervised.discard(name)
         self._monitor.removeProcess(name)
 
@@ -984,11 +1012,51 @@ class SpawnedHandlers(MultiService):
             self._add()
         self._retire(name)
 
+    def handlerSilent(self, name: str) -> None:
+        """
+        A handler was declared dead for its silence (three heartbeats): if
+        it is one of ours and has not joined again C{--timeout} seconds
+        later, kill it (C{SIGKILL}), and the monitor starts another, as
+        gunicorn's arbiter kills a worker silent for its C{--timeout}.  A
+        handler that is frozen (C{SIGSTOP}), or stuck in its reactor thread,
+        would otherwise keep its place for ever, serving nothing.
+
+        One that lives joins again within a few heartbeats: after a
+        C{SIGCONT}, or after the front itself was frozen, which declares
+        every handler dead when it wakes.
+        """
+        process = self._running.get(name)
+        if name not in self._supervised or self._stopping or process is None:
+            return
+        cancelCall(self._silent.pop(name, None))
+        self._silent[name] = self._reactor.callLater(
+            self._options["timeout"], self._killSilent, name, process
+        )
+
+    def _killSilent(self, name: str, process: SpawnedProcess) -> None:
+        del self._silent[name]
+        # The same run of it, still supervised: one that died meanwhile
+        # and was restarted under its name is booting, not silent.
+        if (
+            self._stopping
+            or name not in self._supervised
+            or self._running.get(name) is not process
+            or process.ended
+        ):
+            return
+        self._log.warn(
+            "spawned handler {name} (PID {pid}) has not joined again {seconds} s "
+            "after it was declared dead: killed (SIGKILL), to be restarted",
+            name=name, pid=process.pid, seconds=self._options["timeout"],
+        )
+        process.kill()
+
     def handlerJoined(self, name: str) -> None:
         """
         A handler registered with the front: if it is one of ours, it
         booted; if it replaces an old one in a reload, drain the old one.
         """
+        cancelCall(self._silent.pop(name, None))
         if name not in self._supervised:
             return
         self._notJoined.discard(name)
@@ -1244,6 +1312,7 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
         spawned = SpawnedHandlers(reactor, options, links)
         front.drainObservers.append(spawned.handlerDraining)
         front.joinObservers.append(spawned.handlerJoined)
+        front.silenceObservers.append(spawned.handlerSilent)
         signals.actions.update({
             signal.SIGHUP: spawned.reload,
             signal.SIGTTIN: spawned.increase,

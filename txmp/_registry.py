@@ -100,6 +100,8 @@ class HandlerRegistry(Generic[T]):
         draining (for C{--spawn}: start its replacement at once).
     @ivar joinObservers: called with a handler's name when it registers
         anew and is welcomed (for C{--spawn}: a reload or a boot goes on).
+    @ivar silenceObservers: called with a handler's name when it is declared
+        dead for its silence (for C{--spawn}: kill it if it stays silent).
 
     @param clock: the clock of heartbeats and silence.
     @param send: how to send a handler C{WELCOME}, C{PING} and C{BYE}.
@@ -122,6 +124,7 @@ class HandlerRegistry(Generic[T]):
     handlers: dict[bytes, HandlerState[T]] = field(init=False, factory=dict)
     drainObservers: list[Callable[[str], None]] = field(init=False, factory=list)
     joinObservers: list[Callable[[str], None]] = field(init=False, factory=list)
+    silenceObservers: list[Callable[[str], None]] = field(init=False, factory=list)
     _turns: int = field(init=False, default=0)
     _beat: IDelayedCall | None = field(init=False, default=None)
     _liveness: IDelayedCall | None = field(init=False, default=None)
@@ -408,6 +411,8 @@ class HandlerRegistry(Generic[T]):
             requests = self.remove(handler)
             if requests is not None:
                 lost.append((handler, requests))
+            for observer in self.silenceObservers:
+                observer(handler.name)
         self._armLiveness()
         if lost:
             self._lost(lost)

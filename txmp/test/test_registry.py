@@ -365,6 +365,27 @@ class LivenessTests(RegistryTestCase):
         self.assertEqual(self.lost, [[(A, []), (B, ["r2"])]])
         self.assertEqual(self.registry.handlers[C].inFlight, {b"r1": "r1"})
 
+    def test_silenceObserved(self) -> None:
+        """
+        L{HandlerRegistry.silenceObservers} are told the name of each
+        handler declared dead for its silence, once it is removed; not of
+        one heard from, nor of one removed otherwise (found unreachable).
+        """
+        told: list[tuple[str, list[bytes]]] = []
+        self.registry.silenceObservers.append(
+            lambda name: told.append((name, sorted(self.registry.handlers)))
+        )
+        a = self.hello(A, 1)
+        self.hello(B, 1)
+        c = self.hello(C, 1)
+        self.registry.remove(a)
+        for _ in range(2):
+            self.clock.advance(self.heartbeat)
+            self.registry.heard(c)
+        self.assertEqual(told, [])
+        self.clock.advance(self.heartbeat)
+        self.assertEqual(told, [(B.decode(), [C])])
+
     def test_stop(self) -> None:
         """
         L{HandlerRegistry.stop} tells every handler C{BYE} and leaves no

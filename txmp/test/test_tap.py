@@ -36,7 +36,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 import txmp
 from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
 from txmp import _logs as logs
-from txmp._defaults import DEFAULT_MAX_MESSAGE, MAX_FRAME
+from txmp._defaults import DEFAULT_MAX_MESSAGE, DEFAULT_TIMEOUT, MAX_FRAME
 from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
@@ -1833,6 +1833,93 @@ class SpawnedHandlersTests(SynchronousTestCase):
               LogLevel.warn)],
             [], [], [],
         ])
+
+    def silentFor(self, name: str, seconds: float) -> list[str]:
+        """
+        The front declares handler C{name} dead for its silence, and
+        C{seconds} pass.
+
+        @return: the lines the spawned handlers' supervisor logged.
+        """
+        with capturedLogs() as events:
+            self.spawned.handlerSilent(name)
+            self.reactor.advance(seconds)
+        return [formatEvent(e) for e in events
+                if e.get("log_namespace") == "txmp._frontservice.SpawnedHandlers"]
+
+    def test_silentKilled(self) -> None:
+        """
+        A spawned handler declared dead for its silence that has not joined
+        again C{--timeout} seconds later (a frozen one: C{SIGSTOP}) is
+        killed with C{SIGKILL}, once, with a warning that names it and its
+        PID, as gunicorn kills a silent worker; the monitor restarts it.
+        The others are left alone.
+        """
+        for name in (self.name(1), self.name(2)):
+            self.spawned.handlerJoined(name)
+        self.spawned.handlerSilent(self.name(1))
+        self.reactor.advance(DEFAULT_TIMEOUT - 0.1)
+        self.assertEqual(self.signals(self.name(1)), [])
+        self.reactor.advance(0.1)
+        self.assertEqual(self.signals(self.name(1)), ["KILL"])
+        self.assertEqual(self.signals(self.name(2)), [])
+        self.reactor.advance(DEFAULT_TIMEOUT)
+        self.assertEqual(self.signals(self.name(1)), ["KILL"])
+
+    def test_silentKilledLogged(self) -> None:
+        """
+        Killing a silent handler is logged as a warning, with its name, its
+        PID and how long it was given.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        pid = self.spawned._running[self.name(1)].pid
+        self.assertEqual(self.silentFor(self.name(1), DEFAULT_TIMEOUT), [
+            f"spawned handler {self.name(1)} (PID {pid}) has not joined again"
+            f" {DEFAULT_TIMEOUT} s after it was declared dead: killed (SIGKILL),"
+            " to be restarted",
+        ])
+
+    def test_silentJoinsAgain(self) -> None:
+        """
+        A handler declared dead that joins again within C{--timeout} (it
+        was continued, or the front itself was frozen) is not killed.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerSilent(self.name(1))
+        self.reactor.advance(DEFAULT_TIMEOUT / 2)
+        self.spawned.handlerJoined(self.name(1))
+        self.reactor.advance(DEFAULT_TIMEOUT)
+        self.assertEqual(self.signals(self.name(1)), [])
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_silentRestartedMeanwhile(self) -> None:
+        """
+        A silent handler that dies by itself meanwhile is not killed: nor
+        is the new process that the monitor starts under its name, which
+        is booting, not silent.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerSilent(self.name(1))
+        self.exits(self.name(1))
+        self.reactor.advance(DEFAULT_TIMEOUT)
+        self.assertEqual(self.started().count(self.name(1)), 2)
+        self.assertEqual(self.signals(self.name(1)), [])
+
+    def test_silentRetiredOrStopping(self) -> None:
+        """
+        A silent handler retired meanwhile (SIGTTOU, a reload) is only
+        drained, and none is killed once the front stops: it stops them.
+        """
+        for name in (self.name(1), self.name(2)):
+            self.spawned.handlerJoined(name)
+            self.spawned.handlerSilent(name)
+        self.spawned.decrease()
+        self.spawned.stopService()
+        # (Before the monitor's own SIGKILL of those that outstay their
+        # --graceful-timeout.)
+        self.assertLess(DEFAULT_TIMEOUT, self.spawned._monitor.killTime)
+        self.reactor.advance(DEFAULT_TIMEOUT)
+        self.assertNotIn("KILL", self.signals(self.name(1)) + self.signals(self.name(2)))
 
     def test_reload(self) -> None:
         """
