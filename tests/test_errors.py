@@ -266,9 +266,9 @@ class FrozenFrontTests(SystemTestCase):
     @asyncTest
     async def test_retriedOnTheSameHandler(self) -> None:
         """
-        The retried C{GET} is served once its first run has ended, not
-        dropped as a duplicate (then the client waited for C{--timeout},
-        and got 504), and the handler's credits all come back.
+        The retried C{GET} is served (once it was dropped as a duplicate:
+        the client waited for C{--timeout}, and got 504), and the handler's
+        credits all come back.
         """
         statsPort = freePort()
         front = await self.startFront("--timeout", "20", statsPort=statsPort)

@@ -43,6 +43,11 @@ from txmp._peerlog import PacedLog, printable
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import PeerSender, PeerUnreachable
 
+#: What a request's id gets at its end for its second attempt (a retry):
+#: the first's replies, still on their way, are then told from the
+#: retry's (docs/protocol.md, 3.4).  No id of this front's has a C{/}.
+RETRY_SUFFIX = b"/2"
+
 IDEMPOTENT_METHODS = frozenset([b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"])
 
 
@@ -1186,9 +1191,23 @@ class Dispatcher:
                 and pending.attempts < 2
             ):
                 self.stats["retried"] += 1
+                self._renewRequestId(pending)
                 self._enqueue(pending, first=True)
             else:
                 self._fail(pending, HandlerFailed("handler lost"))
+
+    def _renewRequestId(self, pending: PendingRequest) -> None:
+        """
+        Give C{pending}, about to be retried, a request id of its own for
+        its second attempt: its first one's, then C{/2}.  The retry may go
+        to the same handler, registered anew, and replies of the first
+        attempt may still be on their way (sent before the handler heard
+        it was forgotten): with the first id, they are dropped as late,
+        never taken for the retry's (docs/protocol.md, 3.4).
+        """
+        del self.pending[pending.requestId]
+        pending.requestId = pending.frames[2] = pending.requestId + RETRY_SUFFIX
+        self.pending[pending.requestId] = pending
 
     # -- messages from handlers ----------------------------------------------
 

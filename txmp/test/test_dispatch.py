@@ -30,6 +30,7 @@ from txmp._defaults import (
     PEER_LOG_INTERVAL,
 )
 from txmp._dispatch import (
+    RETRY_SUFFIX,
     Dispatcher,
     FrontError,
     HandlerFailed,
@@ -1731,7 +1732,7 @@ class UnreachableTests(DispatcherTestCase):
         self.socket.unreachable.add(A)
         later, _ = self.submit()
         self.assertEqual(len(self.requestIds(B)), 2)
-        self.assertIn(earlierId, self.requestIds(B))
+        self.assertIn(earlierId + RETRY_SUFFIX, self.requestIds(B))
         self.assertEqual(self.dispatcher.counts()["queued"], 0)
         self.assertEqual(self.dispatcher.stats["retried"], 1)
         for requestId in self.requestIds(B):
@@ -1851,7 +1852,7 @@ class DroppedTests(DispatcherTestCase):
         """
         self.assertFrontError(delivered, FrontError, 502)
         self.credit(B)
-        self.assertEqual(self.requestIds(B), [droppedId])
+        self.assertEqual(self.requestIds(B), [droppedId + RETRY_SUFFIX])
         self.assertNoResult(dropped)
 
     def test_droppedRequestRetriedAtOnce(self) -> None:
@@ -1869,9 +1870,9 @@ class DroppedTests(DispatcherTestCase):
         self.assertNotIn(A, self.dispatcher.handlers)
         self.assertNoResult(d)
         self.credit(B)
-        self.assertEqual(self.requestIds(B), [requestId])
+        self.assertEqual(self.requestIds(B), [requestId + RETRY_SUFFIX])
         self.assertEqual(self.dispatcher.stats["retried"], 1)
-        self.respond(B, requestId)
+        self.respond(B, requestId + RETRY_SUFFIX)
         self.successResultOf(d)
         self.assertNoLeak()
 
@@ -2042,12 +2043,35 @@ class HeartbeatTests(DispatcherTestCase):
         [requestId] = self.requestIds(A)
         self.outlive(B)
         self.assertNotIn(A, self.dispatcher.handlers)
-        self.assertEqual(self.requestIds(B), [requestId])
+        self.assertEqual(self.requestIds(B), [requestId + RETRY_SUFFIX])
         self.assertEqual(self.dispatcher.stats["retried"], 1)
         self.respond(A, requestId)
         self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
         self.assertNoResult(d)
-        self.respond(B, requestId)
+        self.respond(B, requestId + RETRY_SUFFIX)
+        self.successResultOf(d)
+        self.assertNoLeak(timers=False)
+
+    def test_retryOnSameHandlerTellsLateReplies(self) -> None:
+        """
+        A request retried on the handler it was lost on, registered anew
+        (it was silent), has an id of its own: the first attempt's replies,
+        still on their way, are dropped as late, not taken for the retry's
+        (a first attempt's C{RESP} head, then the retry's, was a protocol
+        error, and the client got a truncated response).
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        [requestId] = self.requestIds(A)
+        self.outlive()
+        self.assertNotIn(A, self.dispatcher.handlers)
+        self.hello(A, 1)
+        [retryId] = self.requestIds(A)[1:]
+        self.assertEqual(retryId, requestId + RETRY_SUFFIX)
+        self.respond(A, requestId, more=True)
+        self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
+        self.assertNoResult(d)
+        self.respond(A, retryId)
         self.successResultOf(d)
         self.assertNoLeak(timers=False)
 
@@ -2080,8 +2104,8 @@ class HeartbeatTests(DispatcherTestCase):
         self.outlive()
         self.assertEqual(self.dispatcher.counts()["queued"], 1)
         self.hello(B, 1)
-        self.assertEqual(self.requestIds(B), [requestId])
-        self.respond(B, requestId)
+        self.assertEqual(self.requestIds(B), [requestId + RETRY_SUFFIX])
+        self.respond(B, requestId + RETRY_SUFFIX)
         self.successResultOf(d)
         self.assertNoLeak(timers=False)
 
@@ -2113,9 +2137,9 @@ class HeartbeatTests(DispatcherTestCase):
         _queued, _ = self.submit()
         [queuedId] = list(self.dispatcher.queue)
         self.outlive(B)
-        self.assertEqual(list(self.dispatcher.queue), [retriedId, queuedId])
+        self.assertEqual(list(self.dispatcher.queue), [retriedId + RETRY_SUFFIX, queuedId])
         self.credit(B, 1)
-        self.assertEqual(self.requestIds(B), [retriedId])
+        self.assertEqual(self.requestIds(B), [retriedId + RETRY_SUFFIX])
 
     def test_queueTimeoutBehindRetry(self) -> None:
         """
@@ -2179,9 +2203,9 @@ class HeartbeatTests(DispatcherTestCase):
         self.outlive(C)
         self.assertEqual(list(self.dispatcher.handlers), [C])
         self.assertEqual(self.requestIds(B), [])
-        self.assertEqual(self.requestIds(C), [requestId])
+        self.assertEqual(self.requestIds(C), [requestId + RETRY_SUFFIX])
         self.assertNoResult(d)
-        self.respond(C, requestId)
+        self.respond(C, requestId + RETRY_SUFFIX)
         self.successResultOf(d)
         self.assertNoLeak(timers=False)
 

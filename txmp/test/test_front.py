@@ -31,6 +31,7 @@ from txmp._defaults import (
     SEND_LIMIT,
     SMALL_BODY,
 )
+from txmp._dispatch import RETRY_SUFFIX
 from txmp._front import Exchange, FrontConnection, negotiatesOnContext
 from txmp._http import HTTPRules, RequestHead, parseNetwork
 from txmp._metrics import FrontMetrics
@@ -2383,9 +2384,9 @@ class StreamingTests(FrontTestCase):
         channel.dataReceived(b"y" * (size - 60))
         self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
         request = self.lastRequest()
-        self.assertEqual(request.requestId, requestId)
+        self.assertEqual(request.requestId, requestId + RETRY_SUFFIX)
         self.assertEqual(
-            self.streamedBody(requestId), (b"x" * 60 + b"y" * (size - 60), True)
+            self.streamedBody(requestId + RETRY_SUFFIX), (b"x" * 60 + b"y" * (size - 60), True)
         )
         self.assertEqual(self.dispatcher.stats["retried"], 1)
 
@@ -2401,7 +2402,7 @@ class StreamingTests(FrontTestCase):
         self.assertEqual(self.bodyMessages(requestId), [])
         self.control(protocol.encodeWindow(requestId, size))
         self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
-        self.assertEqual(self.streamedBody(requestId), (b"x" * size, True))
+        self.assertEqual(self.streamedBody(requestId + RETRY_SUFFIX), (b"x" * size, True))
         self.assertEqual(self.dispatcher.stats["retried"], 1)
 
     def test_firstBodyUnreachableNotIdempotent(self) -> None:
@@ -2452,9 +2453,9 @@ class StreamingTests(FrontTestCase):
         self.dispatcher.messagesDropped(self.handlerId, dropped)
         channel.dataReceived(b"y" * (size - 60))
         self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
-        self.assertEqual(self.lastRequest().requestId, requestId)
+        self.assertEqual(self.lastRequest().requestId, requestId + RETRY_SUFFIX)
         self.assertEqual(
-            self.streamedBody(requestId), (b"x" * 60 + b"y" * (size - 60), True)
+            self.streamedBody(requestId + RETRY_SUFFIX), (b"x" * 60 + b"y" * (size - 60), True)
         )
         self.assertEqual(transport.value(), b"")
 
@@ -2485,7 +2486,7 @@ class StreamingTests(FrontTestCase):
         channel.dataReceived(b"z" * (size - 90))
         self.dispatcher.controlReceived([b"handler-b", *protocol.encodeCredit(1)])
         self.assertEqual(
-            self.streamedBody(requestId),
+            self.streamedBody(requestId + RETRY_SUFFIX),
             (b"x" * 60 + b"y" * 30 + b"z" * (size - 90), True),
         )
 
