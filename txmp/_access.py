@@ -126,14 +126,19 @@ class AccessLog:
         else:
             self._file = ReopenableFile(self.path)
 
-    def reopen(self) -> None:
+    def reopen(self) -> bool:
         """
         Close the file and open it again by its path: after logrotate has
         moved it, the next line goes to a new file.  If it cannot be
         opened, lines go on to the file open now.
+
+        @return: whether there was a file to reopen (not so for standard
+            output).
         """
         if isinstance(self._file, ReopenableFile):
             self._file.reopen()
+            return True
+        return False
 
     def close(self) -> None:
         """

@@ -369,14 +369,16 @@ class FrontService(Service):
             self._log.error("mpfront: cannot reopen its log file: {why}", why=e.strerror)
         if self.accessLog is not None:
             try:
-                self.accessLog.reopen()
+                reopened = self.accessLog.reopen()
             except OSError as e:
                 self._log.error(
                     "mpfront: cannot reopen the access log {path}: {why}",
                     path=self.accessLog.path, why=e.strerror,
                 )
             else:
-                self._log.info("mpfront: access log reopened")
+                # (Standard output, --access-log -, has nothing to reopen.)
+                if reopened:
+                    self._log.info("mpfront: access log reopened")
 
     def _endPending(self, deadline: float) -> Deferred[None]:
         """

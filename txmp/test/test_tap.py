@@ -36,6 +36,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 import txmp
 from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
 from txmp import _logs as logs
+from txmp._access import AccessLog
 from txmp._defaults import DEFAULT_MAX_MESSAGE, DEFAULT_TIMEOUT, MAX_FRAME
 from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
@@ -688,6 +689,23 @@ class FrontMakeServiceTests(SynchronousTestCase):
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
         # (Its default action would kill the front at once.)
         self.assertEqual(signals.aliases, {signal.SIGQUIT: signal.SIGTERM})
+
+    def test_reopenLogsSaysWhatItReopened(self) -> None:
+        """
+        SIGUSR1 (L{FrontService.reopenLogs}) says it reopened the access
+        log only when that is a file: standard output (C{--access-log -})
+        has nothing to reopen.
+        """
+        options = fronttap.Options()
+        options.parseOptions([])
+        front = _frontservice.FrontService(cast(IFrontReactor, MemoryReactorClock()), options)
+        for path, said in [("-", []), (self.mktemp(), ["mpfront: access log reopened"])]:
+            front.accessLog = AccessLog(path)
+            front.accessLog.open()
+            self.addCleanup(front.accessLog.close)
+            with capturedLogs() as events:
+                front.reopenLogs()
+            self.assertEqual([formatEvent(e) for e in events], said)
 
     def test_straySignalsLogged(self) -> None:
         """
