@@ -103,6 +103,16 @@ class ApacheBenchTests(SystemTestCase):
         await self.assertServed("tests.apps.hello:app", "/ab", hello.BODY, REQUESTS)
 
     @asyncTest
+    async def test_listWithoutLength(self) -> None:
+        """
+        A body the application returns as a list, without a
+        C{Content-Length}, gets one (its length is known), so ab's
+        connections are kept, as with the application's own: it was
+        ended with the connection, every request a new one.
+        """
+        await self.assertServed("tests.apps.streaming:listed", "/list", streaming.BODY, REQUESTS)
+
+    @asyncTest
     async def test_streamedWithoutLength(self) -> None:
         """
         A response streamed without a C{Content-Length} ends with its

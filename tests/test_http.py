@@ -188,6 +188,22 @@ class ChunkedTests(SystemTestCase):
         self.assertEqual((again.code, again.body), (200, streaming.BODY), self.transcript())
 
     @asyncTest
+    async def test_listGetsLength(self) -> None:
+        """
+        On HTTP/1.1, a list body without C{Content-Length} gets one, and no
+        chunked framing: the front has all of it at once.
+        """
+        await self.startFrontAndHandler("tests.apps.streaming:listed")
+        client = await self.rawConnection()
+        response = await client.request(self.rawRequest("GET", "/"))
+        self.assertEqual(response.code, 200, self.transcript())
+        self.assertIsNone(response.header(b"transfer-encoding"), self.transcript())
+        self.assertEqual(
+            response.header(b"content-length"), b"%d" % (len(streaming.BODY),), self.transcript()
+        )
+        self.assertEqual(response.body, streaming.BODY, self.transcript())
+
+    @asyncTest
     async def test_http10(self) -> None:
         """
         On HTTP/1.0, the same body is sent unchunked and ends when the front

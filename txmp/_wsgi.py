@@ -94,9 +94,13 @@ Choices left open by PEP 3333
   - The response head goes to the sink with the first non-empty body
     chunk.  If the application returns a C{list} or C{tuple} (or any
     iterable whose C{len()} is 1), the whole body is collected and sent
-    with the head in one message; a C{Content-Length} is added when the
-    C{len()} is 1 and the application set none (except for C{HEAD}
-    requests and C{204}/C{304} responses).  Other iterables, and
+    with the head in one message.  A head sent with the whole body (so
+    also that of a generator that yields nothing) gets a C{Content-Length}
+    if the application set none, except for C{HEAD} requests and
+    C{204}/C{304} responses: the client then needs neither chunked framing
+    nor, with HTTP/1.0 (ApacheBench's C{-k}), the end of the connection to
+    tell where the body ends.  (waitress adds one only for a C{len()} of
+    1, as it streams longer lists; txmp sends them whole.)  Other iterables, and
     C{write()}, are streamed chunk by chunk.  A response without a body
     (to C{HEAD}, or C{204}/C{304}) sends its head alone: its iterable is
     not advanced past the chunk that makes the head final, and what
@@ -1256,7 +1260,7 @@ class RunningRequest:
         except BaseException:  # noqa: BLE001 (the application's)
             self._fail()
             return
-        produced: tuple[list[bytes], int | None] | None = None
+        produced: list[bytes] | None = None
         try:
             produced = self._produce(result)
         except BaseException:  # noqa: BLE001 (the application's)
@@ -1270,17 +1274,16 @@ class RunningRequest:
             return
         if produced is not None:
             try:
-                self._completeResponse(*produced)
+                self._completeResponse(produced)
             except BaseException:  # noqa: BLE001 (the application's)
                 self._fail()
 
-    def _produce(self, result: Iterable[bytes]) -> tuple[list[bytes], int | None]:
+    def _produce(self, result: Iterable[bytes]) -> list[bytes]:
         """
         Iterate over the application's result, streaming what is to be
         streamed.  Called in the application thread.
 
-        @return: the chunks collected to send when completing the response,
-            and the C{len()} of the result, if it has one.
+        @return: the chunks collected to send when completing the response.
         """
         length: int | None
         if isinstance(result, (list, tuple)):
@@ -1292,7 +1295,7 @@ class RunningRequest:
             except TypeError:
                 length = None
         if isinstance(result, (list, tuple)) or length == 1:
-            return list(self._chunks(result)), length
+            return list(self._chunks(result))
         for chunk in self._chunks(result):
             if self._pending is not None and not self._hasBody:
                 # The head is final at the first non-empty chunk, and a
@@ -1304,16 +1307,15 @@ class RunningRequest:
                 # Past the application's Content-Length: PEP 3333 says to
                 # stop iterating (an endless stream would never end).
                 break
-        return [], length
+        return []
 
-    def _completeResponse(self, body: list[bytes], length: int | None) -> None:
+    def _completeResponse(self, body: list[bytes]) -> None:
         """
         Send the message that completes the response, once the result is
         closed: the end of a streamed response, or the head of a collected
         one, with its body.  Called in the application thread.
 
         @param body: the chunks not sent yet.
-        @param length: the C{len()} of the result, if it has one.
         @raise RuntimeError: if C{start_response} was not called.
         @raise ValueError: if the body is shorter than the application's
             C{Content-Length}.
@@ -1328,7 +1330,7 @@ class RunningRequest:
         status, reason, headers = self._head()
         body = self._fit(body)
         self._checkComplete()
-        if length == 1 and self._addLength:
+        if self._addLength:
             size = sum(len(chunk) for chunk in body)
             headers = [*headers, (b"Content-Length", b"%d" % (size,))]
         self._sendLast(self._sink.sendHead, status, reason, headers, body, False)

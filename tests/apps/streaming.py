@@ -2,7 +2,8 @@
 """
 A body from a generator and no C{Content-Length}: HTTP/1.1 clients should
 get it chunked.  One of the pieces is empty, which a server must not turn
-into the zero-length chunk that ends a chunked body.
+into the zero-length chunk that ends a chunked body.  The same in a list
+(L{listed}).
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ def _body() -> Iterator[bytes]:
 def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
     startResponse("200 OK", [("Content-Type", "text/plain")])
     return _body()
+
+
+def listed(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
+    """
+    The same pieces in a list, still without a C{Content-Length}: the whole
+    body is known, and the response gets one.
+    """
+    startResponse("200 OK", [("Content-Type", "text/plain")])
+    return list(PIECES)
 
 
 def endless(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:

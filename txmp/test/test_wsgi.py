@@ -1303,14 +1303,17 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
     def test_listBatched(self) -> None:
         """
         A list is sent as one C{sendHead} with all its non-empty chunks and
-        C{more} false.
+        C{more} false, and a C{Content-Length} if the application set none
+        (not only for one chunk, as waitress: txmp sends the list whole).
         """
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", TEXT)
             return [b"a", b"", b"b"]
 
-        self.assertEqual(self.runApp(app), whole([b"a", b"b"]))
+        self.assertEqual(
+            self.runApp(app), whole([b"a", b"b"], headers=[*BTEXT, (b"Content-Length", b"2")])
+        )
 
     def test_tupleBatched(self) -> None:
         """
@@ -1321,7 +1324,9 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
             startResponse("200 OK", TEXT)
             return (b"a", b"b")
 
-        self.assertEqual(self.runApp(app), whole([b"a", b"b"]))
+        self.assertEqual(
+            self.runApp(app), whole([b"a", b"b"], headers=[*BTEXT, (b"Content-Length", b"2")])
+        )
 
     def test_singleChunkContentLength(self) -> None:
         """
@@ -1441,14 +1446,14 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
     def test_emptyGenerator(self) -> None:
         """
         A generator without non-empty chunks gives a head without body and
-        C{more} false.
+        C{more} false, and C{Content-Length: 0}.
         """
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
             startResponse("200 OK", TEXT)
             yield b""
 
-        self.assertEqual(self.runApp(app), whole([]))
+        self.assertEqual(self.runApp(app), whole([], headers=[*BTEXT, (b"Content-Length", b"0")]))
 
     def test_startResponseInGenerator(self) -> None:
         """
@@ -1558,6 +1563,7 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
                         (b"Set-Cookie", b"a=1"),
                         (b"X-Name", b"caf\xe9"),
                         (b"Set-Cookie", b"b=2"),
+                        (b"Content-Length", b"0"),
                     ], status=404, reason=b"Pas trouv\xe9"),
         )
 
@@ -2930,7 +2936,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         pool.flush()
         running.cancel()
         running.cancel()
-        self.assertEqual(sink.calls, whole([]))
+        self.assertEqual(sink.calls, whole([], headers=[*BTEXT, (b"Content-Length", b"0")]))
 
 
 class ValidatorTests(RunnerMixin, SynchronousTestCase):
@@ -3224,7 +3230,9 @@ class ResponseWindowTests(PacedTestCase):
         _running, pool, sink, condition = self.start(app, head=requestHead(window=1))
         pool.flush()
         self.assertEqual(condition.waits, 0)
-        self.assertEqual(sink.calls, whole([b"a", b"b", b"c"]))
+        self.assertEqual(
+            sink.calls, whole([b"a", b"b", b"c"], headers=[*BTEXT, (b"Content-Length", b"3")])
+        )
 
     def test_unlimitedWithoutWindow(self) -> None:
         """
