@@ -77,6 +77,15 @@ MAX_CREDITS = 1000
 # many times: the front gives up (as gunicorn's "Worker failed to boot").
 BOOT_FAILURES = 3
 
+# A --spawn handler that exits within this many seconds of its start is
+# restarted after a delay that doubles at each such exit (1 s, 2 s, 4 s ...
+# up to an hour: procmon's minRestartDelay and maxRestartDelay), not at once:
+# an application that takes seconds to import and then fails (a broken
+# deployment, while other handlers serve) would otherwise be started again
+# and again, taking a core.  procmon's own threshold, 1 s, let through any
+# that took longer than that to fail.
+SPAWN_RESTART_THRESHOLD = 30
+
 # Seconds to finish the requests in progress when stopping (SIGTERM), for
 # a front and its --spawn handlers, and for a handler (--graceful-timeout).
 DEFAULT_GRACEFUL_TIMEOUT = 30.0

@@ -53,6 +53,7 @@ from txmp._defaults import (
     SPAWN_KILL_MARGIN,
     SPAWN_OUTPUT_GRACE,
     SPAWN_REAP_MARGIN,
+    SPAWN_RESTART_THRESHOLD,
 )
 from txmp._dispatch import Dispatcher
 from txmp._exit import leaveTwistd
@@ -860,6 +861,9 @@ class SpawnedHandlers(MultiService):
         )
         # A draining handler gets its --graceful-timeout before SIGKILL.
         self._monitor.killTime = options["graceful-timeout"] + SPAWN_KILL_MARGIN
+        # One that dies soon after its start is restarted after a delay
+        # that grows: a crash loop backs off.
+        self._monitor.threshold = SPAWN_RESTART_THRESHOLD
         self._monitor.setServiceParent(self)
         self._host = socket.gethostname()
         self._count = 0

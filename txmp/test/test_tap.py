@@ -37,7 +37,12 @@ import txmp
 from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
 from txmp import _logs as logs
 from txmp._access import AccessLog
-from txmp._defaults import DEFAULT_MAX_MESSAGE, DEFAULT_TIMEOUT, MAX_FRAME
+from txmp._defaults import (
+    DEFAULT_MAX_MESSAGE,
+    DEFAULT_TIMEOUT,
+    MAX_FRAME,
+    SPAWN_RESTART_THRESHOLD,
+)
 from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
@@ -1851,6 +1856,34 @@ class SpawnedHandlersTests(SynchronousTestCase):
               LogLevel.warn)],
             [], [], [],
         ])
+
+    def test_quickExitsBackOff(self) -> None:
+        """
+        A handler that exits within L{SPAWN_RESTART_THRESHOLD} seconds of
+        its start (an application that takes seconds to import, then fails)
+        is restarted after a delay that doubles at each such exit, not at
+        once, again and again; one that ran longer is restarted at once.
+        """
+        name = self.name(1)
+        self.reactor.advance(5)
+        with capturedLogs():
+            self.exits(name)
+        self.reactor.advance(0.99)
+        self.assertEqual(self.started().count(name), 1)
+        self.reactor.advance(0.01)
+        self.assertEqual(self.started().count(name), 2)
+        self.reactor.advance(5)
+        with capturedLogs():
+            self.exits(name)
+        self.reactor.advance(1.99)
+        self.assertEqual(self.started().count(name), 2)
+        self.reactor.advance(0.01)
+        self.assertEqual(self.started().count(name), 3)
+        self.spawned.handlerJoined(name)
+        self.reactor.advance(SPAWN_RESTART_THRESHOLD)
+        self.exits(name)
+        self.reactor.advance(0)
+        self.assertEqual(self.started().count(name), 4)
 
     def silentFor(self, name: str, seconds: float) -> list[str]:
         """
