@@ -111,9 +111,6 @@ class _ReplySink:
         # The link's HELLOs when the request came: one more since, and the
         # credit goes by CREDIT (see FrontLink._hello).
         self.hellos = link.hellos
-        # Whether the front forgot the request (FrontLink._cancelAll): it
-        # may send it again, to be run once this run has ended.
-        self.forgotten = False
 
     def _split(self, chunks: list[bytes]) -> list[bytes]:
         return splitChunks(chunks, min(MAX_FRAME, self._link.maxMessage))
@@ -260,9 +257,6 @@ class FrontLink:
     running: dict[bytes, Running | None] = field(init=False, factory=dict)
     # The reply sinks of the running requests (see free).
     _sinks: dict[bytes, _ReplySink] = field(init=False, factory=dict)
-    # Running requests that the front forgot (their sinks' forgotten) and
-    # sent again: each is run once its first run has ended.
-    _retries: dict[bytes, protocol.Request] = field(init=False, factory=dict)
     front: str | None = field(init=False, default=None)
     # The largest frame the front accepts: its WELCOME says; until then,
     # mpfront's default --max-message.
@@ -489,10 +483,6 @@ class FrontLink:
                 count=len(running),
                 why=why,
             )
-        for sink in self._sinks.values():
-            sink.forgotten = True
-        # (They never had a slot: the HELLO that follows counts them free.)
-        self._retries.clear()
         for request in running:
             request.cancel()
 
@@ -627,11 +617,6 @@ class FrontLink:
             return
         del self.running[requestId]
         sink = self._sinks.pop(requestId, None)
-        retry = self._retries.pop(requestId, None)
-        if retry is not None:
-            # In the slot its first run leaves, whose credit goes back as
-            # usual: the front took one for the retry, which held none.
-            self._request(retry, held=True)
         if self.draining:
             self._checkDrained()
         elif not credited:
@@ -672,12 +657,6 @@ class FrontLink:
         if isinstance(message, protocol.Request):
             self._request(message)
         elif isinstance(message, protocol.Cancel):
-            if self._retries.pop(message.requestId, None) is not None:
-                # A retry waiting for its first run to end (see _request):
-                # it never had a slot.
-                if not self.draining:
-                    self._creditBack(self.hellos)
-                return
             running = self.running.get(message.requestId)
             if running is not None:
                 # Info, not a warning: most often the client went away, no
@@ -757,44 +736,11 @@ class FrontLink:
                 address=self.address,
             )
 
-    def _request(self, request: protocol.Request, held: bool = False) -> None:
+    def _request(self, request: protocol.Request) -> None:
         """
-        Run C{request}, which the front sent now, or, if C{held}, earlier
-        (see C{_retries}).
+        Run C{request}, which the front sent now.
         """
         requestId = request.requestId
-        first = self._sinks.get(requestId)
-        if first is not None and first.forgotten and requestId not in self._retries:
-            # The front forgot this request (it declared this handler dead,
-            # say, while this process was stopped) and retries it, here,
-            # while its first run, cancelled, still holds its thread.  A REQ
-            # dropped would leave the client waiting for the front's
-            # --timeout, and the front without that credit for good.
-            if request.head.more:
-                # Its body's BODYs would reach the first run: refused, as
-                # an ERROR (a 502), its credit given back.
-                self._log.warn(
-                    "request {requestId} sent again while its first run, "
-                    "cancelled when the front forgot it, still runs: answered "
-                    "with an error",
-                    requestId=requestId.decode("ascii", "replace"),
-                )
-                with self._lock:
-                    self._reply(protocol.encodeError(
-                        requestId,
-                        "retried on the handler that still runs its first, "
-                        "cancelled, run",
-                    ))
-                if not self.draining:
-                    self._creditBack(self.hellos)
-                return
-            self._log.info(
-                "request {requestId} sent again while its first run, cancelled "
-                "when the front forgot it, still runs: run once that one ends",
-                requestId=requestId.decode("ascii", "replace"),
-            )
-            self._retries[requestId] = request
-            return
         if requestId in self.running:
             self.stats["badMessages"] += 1
             self._log.warn(
@@ -802,9 +748,8 @@ class FrontLink:
                 requestId=requestId.decode("ascii", "replace"),
             )
             return
-        if self.front is None and not held:
-            # A request proves the front knows us, even if WELCOME was lost
-            # (but not one held since before the front went silent).
+        if self.front is None:
+            # A request proves the front knows us, even if WELCOME was lost.
             self._frontFound("?", welcomed=False)
         self.stats["requests"] += 1
         for observer in self.requestObservers:
