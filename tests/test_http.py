@@ -21,6 +21,7 @@ from ._harness import IncompleteResponse, RawResponse, SystemTestCase, asyncTest
 from .apps import bigbody, hello, streaming
 
 HELLO = "tests.apps.hello:app"
+UNSIZED = "tests.apps.hello:unsized"
 STREAMING = "tests.apps.streaming:app"
 ENDLESS = "tests.apps.streaming:endless"
 
@@ -68,6 +69,24 @@ class HeadTests(SystemTestCase):
         """
         await self.startFrontAndHandler(HELLO)
         await self.assertHeadResponse(len(hello.BODY))
+
+    @asyncTest
+    async def test_headOfOneItemList(self) -> None:
+        """
+        C{HEAD} on an application that returns its body as a one-item list
+        without C{Content-Length} gets the C{Content-Length} that C{GET}
+        gets (the handler adds it to both), and not a byte of body.
+        """
+        await self.startFrontAndHandler(UNSIZED)
+        client = await self.rawConnection()
+        head = await client.request(self.rawRequest("HEAD", "/"), head=True)
+        get = await client.request(self.rawRequest("GET", "/"))
+        self.assertEqual((get.code, get.body), (200, hello.BODY), self.transcript())
+        length = str(len(hello.BODY)).encode("ascii")
+        self.assertEqual(get.header(b"content-length"), length, self.transcript())
+        self.assertEqual(
+            (head.code, head.header(b"content-length")), (200, length), self.transcript()
+        )
 
     @asyncTest
     async def test_headThenGet(self) -> None:

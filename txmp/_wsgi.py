@@ -96,16 +96,19 @@ Choices left open by PEP 3333
     iterable whose C{len()} is 1), the whole body is collected and sent
     with the head in one message.  A head sent with the whole body (so
     also that of a generator that yields nothing) gets a C{Content-Length}
-    if the application set none, except for C{HEAD} requests and
-    C{204}/C{304} responses: the client then needs neither chunked framing
-    nor, with HTTP/1.0 (ApacheBench's C{-k}), the end of the connection to
-    tell where the body ends.  (waitress adds one only for a C{len()} of
-    1, as it streams longer lists; txmp sends them whole.)  Other iterables, and
-    C{write()}, are streamed chunk by chunk.  A response without a body
-    (to C{HEAD}, or C{204}/C{304}) sends its head alone: its iterable is
-    not advanced past the chunk that makes the head final, and what
-    C{write()} is given is dropped, as the front would drop it (an
-    endless stream asked for with C{HEAD} would otherwise never end).
+    if the application set none, except for C{204}/C{304} responses: the
+    client then needs neither chunked framing nor, with HTTP/1.0
+    (ApacheBench's C{-k}), the end of the connection to tell where the
+    body ends.  (waitress adds one only for a C{len()} of 1, as it streams
+    longer lists; txmp sends them whole.)  To C{HEAD}, the length of the
+    body the application made anyway, which C{GET} would have (RFC 9110
+    section 9.3.2: the same header fields), but none for an empty one,
+    which may be a body it left out (Werkzeug's, to C{HEAD}).  Other
+    iterables, and C{write()}, are streamed chunk by chunk.  A response
+    without a body (to C{HEAD}, or C{204}/C{304}) sends its head alone:
+    its iterable is not advanced past the chunk that makes the head final,
+    and what C{write()} is given is dropped, as the front would drop it
+    (an endless stream asked for with C{HEAD} would otherwise never end).
 
   - The message that completes the response (the head of a collected
     response, or the end of a streamed one) is sent only once the
@@ -1029,7 +1032,9 @@ class RunningRequest:
         not advanced past the chunk that makes the head final, and what
         C{write()} is given is dropped.
     @ivar _addLength: whether a collected response gets a
-        C{Content-Length}: it has a body and the application set none.
+        C{Content-Length}: its status allows a body (C{HEAD} included: its
+        response has the header fields of C{GET}'s) and the application
+        set none.
     @ivar _limit: the application's C{Content-Length}, if the response
         has a body (not for C{HEAD}, C{204} or C{304}); else L{None}.  No
         more body than this is sent, and a body that ends short of it is
@@ -1320,6 +1325,9 @@ class RunningRequest:
         @raise ValueError: if the body is shorter than the application's
             C{Content-Length}.
         """
+        # The body's length, taken before a response without a body drops
+        # it: a HEAD response has the Content-Length of GET's.
+        size = sum(len(chunk) for chunk in body) if self._addLength else 0
         if self._pending is not None and not self._hasBody:
             body = []
         if self._headSent:
@@ -1330,8 +1338,9 @@ class RunningRequest:
         status, reason, headers = self._head()
         body = self._fit(body)
         self._checkComplete()
-        if self._addLength:
-            size = sum(len(chunk) for chunk in body)
+        # To HEAD, an empty body may be one the application left out
+        # (Werkzeug does), not one of length 0: no length is made up then.
+        if self._addLength and (size or self._hasBody):
             headers = [*headers, (b"Content-Length", b"%d" % (size,))]
         self._sendLast(self._sink.sendHead, status, reason, headers, body, False)
 
@@ -1521,7 +1530,7 @@ class RunningRequest:
         code = int(match.group(1))
         self._pending = (code, match.group(2).encode("latin-1"), encoded)
         hasBody = self._hasBody = self._method != "HEAD" and code not in NO_BODY_CODES
-        self._addLength = hasBody and length is None
+        self._addLength = code not in NO_BODY_CODES and length is None
         self._limit = length if hasBody else None
         return self._write
 

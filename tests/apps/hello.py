@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_serving -*-
 """
-Hello, world, with a C{Content-Length}; and a factory for C{--app
+Hello, world, with a C{Content-Length}; the same without one, as a
+one-item list (L{unsized}); and a factory for C{--app
 tests.apps.hello:makeApp()}.
 """
 
@@ -35,6 +36,15 @@ def _helloApp(body: bytes) -> WSGIApplication:
 app: WSGIApplication = _helloApp(BODY)
 
 
+def unsized(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
+    """
+    L{BODY} as a one-item list, without a C{Content-Length}, whatever the
+    method: the server works the length out.
+    """
+    startResponse("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+    return [BODY]
+
+
 def makeApp() -> WSGIApplication:
     """
     Make an application that says it came from this factory.
@@ -44,4 +54,4 @@ def makeApp() -> WSGIApplication:
     return _helloApp(FACTORY_BODY)
 
 
-__all__ = ["BODY", "FACTORY_BODY", "app", "makeApp"]
+__all__ = ["BODY", "FACTORY_BODY", "app", "makeApp", "unsized"]

@@ -1403,6 +1403,22 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
         self.assertEqual(self.runApp(app, requestHead(method="HEAD")), whole([]))
 
+    def test_headContentLengthAsForGet(self) -> None:
+        """
+        A C{HEAD} request whose application makes its body anyway, as a
+        list, gets the C{Content-Length} a C{GET} would (RFC 9110 section
+        9.3.2: the same header fields), and no body.
+        """
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            startResponse("200 OK", TEXT)
+            return [b"hel", b"lo"]
+
+        self.assertEqual(
+            self.runApp(app, requestHead(method="HEAD")),
+            whole([], headers=[*BTEXT, (b"Content-Length", b"5")]),
+        )
+
     def test_noContentLengthWithoutContent(self) -> None:
         """
         No C{Content-Length} is added to a 204 or 304 response.
