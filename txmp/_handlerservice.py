@@ -236,7 +236,9 @@ class HandlerService(Service):
         options = self._options
         threads = options["threads"]
         self._pool = pool = newPool(threads)
-        runner = WSGIRunner(self._reactor, pool, options["application"])
+        runner = WSGIRunner(
+            self._reactor, pool, options["application"], multithread=threads > 1
+        )
         runner.profiler = self.profiler
         if options["profile"]:
             self.profiler.start()

@@ -371,6 +371,7 @@ def buildEnviron(
     head: RequestHead,
     input: InputStream,
     errors: ErrorStream,
+    multithread: bool = True,
 ) -> Environ:
     """
     Build the WSGI C{environ} for a request.  Pure: it may be called in any
@@ -380,6 +381,8 @@ def buildEnviron(
     @param head: the request head.
     @param input: the C{wsgi.input} stream.
     @param errors: the C{wsgi.errors} stream.
+    @param multithread: C{wsgi.multithread}: whether the application may
+        be running in another thread of the process at the same time.
     @return: a new C{environ} dictionary.
     """
     pathInfo, queryString = _splitTarget(head.target)
@@ -399,7 +402,7 @@ def buildEnviron(
         "wsgi.url_scheme": head.scheme,
         "wsgi.input": input,
         "wsgi.errors": errors,
-        "wsgi.multithread": True,
+        "wsgi.multithread": multithread,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
         "wsgi.file_wrapper": FileWrapper,
@@ -1058,6 +1061,7 @@ class RunningRequest:
         head: RequestHead,
         sink: ResponseSink,
         condition: threading.Condition | None = None,
+        multithread: bool = True,
     ) -> None:
         """
         Called in the reactor thread.
@@ -1067,8 +1071,10 @@ class RunningRequest:
         @param condition: the condition variable the application thread
             waits on (for response window or request body), for tests; a
             new L{threading.Condition} by default.
+        @param multithread: the environ's C{wsgi.multithread}.
         """
         self._reactor = reactor
+        self._multithread = multithread
         self._application = application
         self._log = log
         # The environ and the id logged are made in the application thread
@@ -1257,7 +1263,7 @@ class RunningRequest:
         """
         try:
             environ = buildEnviron(
-                self._rawId, self._requestHead, self.input, errors
+                self._rawId, self._requestHead, self.input, errors, self._multithread
             )
             if self._wholeLength is not None:
                 _dechunked(environ, self._wholeLength)
@@ -1596,6 +1602,7 @@ class WSGIRunner:
         application: Application,
         logger: Logger | None = None,
         newCondition: Callable[[], threading.Condition] = threading.Condition,
+        multithread: bool = True,
     ) -> None:
         """
         @param reactor: brings body chunks, window grants and what follows
@@ -1608,7 +1615,12 @@ class WSGIRunner:
         @param newCondition: makes the condition variable each request's
             application thread waits on (for window or request body); for
             tests.
+        @param multithread: whether C{threadpool} may run the application
+            in several threads at once (more than one thread): the
+            environ's C{wsgi.multithread}, which PEP 3333 wants false
+            otherwise (gunicorn's one-thread sync worker says false).
         """
+        self._multithread = multithread
         # Every request's calls back to the reactor thread go through one
         # FIFO, which wakes the reactor once for the calls made together
         # (by one request, or several).
@@ -1654,6 +1666,7 @@ class WSGIRunner:
             head,
             sink,
             self._newCondition(),
+            self._multithread,
         )
         running._firstBody(body, not head.more)
         profiler = self.profiler

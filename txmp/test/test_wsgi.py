@@ -328,6 +328,26 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         self.assertIs(environ["wsgi.file_wrapper"], FileWrapper)
         self.assertIs(environ["wsgi.input_terminated"], True)
 
+    def test_singleThread(self) -> None:
+        """
+        A runner told its application runs in one thread says
+        C{wsgi.multithread} false (PEP 3333: true only if the application
+        may be invoked by another thread of the process at the same time).
+        """
+        environs: list[dict[str, Any]] = []
+
+        def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
+            environs.append(environ)
+            startResponse("204 No Content", [])
+            return []
+
+        runner = WSGIRunner(
+            runningReactor(), SynchronousThreadPool(), app, self.logger, multithread=False
+        )
+        runner.run(b"req-1", requestHead(), [], RecordingSink())
+        self.assertIs(environs[0]["wsgi.multithread"], False)
+        self.assertIs(environs[0]["wsgi.multiprocess"], True)
+
     def test_requestId(self) -> None:
         """
         C{txmp.request_id} is the request id as a native string.
