@@ -175,6 +175,34 @@ class _TextOutput(Protocol):
     def flush(self) -> None: ...
 
 
+class _EscapingOutput:
+    """
+    A L{_TextOutput} that escapes what its stream's encoding cannot encode,
+    as a Python literal does (C{\\udcff}), instead of raising.
+
+    A lone surrogate (what C{os.fsdecode} makes of a file name that is not
+    UTF-8) in a line an application writes to C{wsgi.errors}, or in the
+    message of an exception it raises, cannot be encoded in UTF-8: an
+    observer that raised for it would lose the whole event, traceback and
+    all, as L{twisted.logger.LogPublisher} drops it and tells only the
+    other observers, of which the log has none.
+    """
+
+    def __init__(self, out: _TextOutput) -> None:
+        self._out = out
+        self._encoding = getattr(out, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        try:
+            return self._out.write(text)
+        except UnicodeEncodeError:
+            escaped = text.encode(self._encoding, "backslashreplace")
+            return self._out.write(escaped.decode(self._encoding))
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
 def _portableFailure(failure: Failure) -> Failure:
     """
     A copy of C{failure} whose exception is its text.
@@ -232,6 +260,7 @@ def makeObserver(
     else:
         out = ReopenableFile(logfile or "twistd.log")
         _openFiles.append(out)
+    out = _EscapingOutput(out)
     if format == "json":
         observer = _jsonObserver(out)
     else:

@@ -100,6 +100,34 @@ class ObserverTests(SynchronousTestCase):
             Logger(namespace="t", observer=makeObserver("text", "warn", logfile, True)).warn("x")
         self.assertEqual(out.getvalue().count("[t#warn] x"), 2)
 
+    def test_textUnencodable(self) -> None:
+        """
+        A text event holding what UTF-8 cannot encode (a lone surrogate, as
+        C{os.fsdecode} makes of a file name that is not UTF-8), written by
+        an application to C{wsgi.errors} or in an exception's message, is
+        written with that character escaped, to a log file and to a strict
+        stdout alike, instead of being lost: an observer that raises loses
+        the event (L{twisted.logger.LogPublisher} drops it, and tells only
+        the other observers, of which there are none).
+        """
+        path = FilePath(self.mktemp())
+        stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+        self.patch(sys, "stdout", stdout)
+        for logfile in (path.path, "-"):
+            log = Logger(namespace="t", observer=makeObserver("text", "info", logfile, True))
+            log.error("wsgi.errors: {line}", line="file \udcff.txt")
+            try:
+                raise ValueError("no \udcfe here")
+            except ValueError:
+                log.failure("app failed")
+        stdout.flush()
+        buffer = stdout.buffer
+        assert isinstance(buffer, io.BytesIO)
+        for written in (path.getContent(), buffer.getvalue()):
+            text = written.decode("utf-8")
+            self.assertIn("[t#error] wsgi.errors: file \\udcff.txt\n", text)
+            self.assertIn("builtins.ValueError: no \\udcfe here\n", text)
+
     def test_reopen(self) -> None:
         """
         L{_logs.reopenLogFiles} reopens the files by their path.
