@@ -17,13 +17,21 @@ from twisted.web.client import Agent
 from twisted.web.iweb import IAgentEndpointFactory
 from zope.interface import implementer
 
-from ._harness import IncompleteResponse, RawResponse, SystemTestCase, asyncTest, reactor
+from ._harness import (
+    IncompleteResponse,
+    RawResponse,
+    RecordingConnection,
+    SystemTestCase,
+    asyncTest,
+    reactor,
+)
 from .apps import bigbody, hello, streaming
 
 HELLO = "tests.apps.hello:app"
 UNSIZED = "tests.apps.hello:unsized"
 STREAMING = "tests.apps.streaming:app"
 ENDLESS = "tests.apps.streaming:endless"
+FLUSHED = "tests.apps.streaming:flushed"
 
 
 @implementer(IStreamClientEndpoint)
@@ -122,6 +130,32 @@ class HeadTests(SystemTestCase):
             "a second HEAD response on the connection",
         )
         self.assertEqual(second.code, 200, self.transcript())
+
+
+class FlushedHeadTests(SystemTestCase):
+    """
+    An application's first C{write()}, even of nothing, sends the head.
+    """
+
+    @asyncTest
+    async def test_emptyWriteSendsHead(self) -> None:
+        """
+        An application that flushes its head with an empty C{write()} and
+        then waits (a long poll) has its head reach the client at once,
+        before any body, as under wsgiref, gunicorn and Werkzeug's server;
+        the body follows when the application writes it.
+        """
+        await self.startFrontAndHandler(FLUSHED)
+        client = await self.connect(RecordingConnection())
+        client.send(self.rawRequest("GET", "/poll"))
+        await self.withTimeout(client.until(b"\r\n\r\n"), 10, "the head, before any body")
+        self.assertTrue(client.received.startswith(b"HTTP/1.1 200 OK\r\n"), self.transcript())
+        self.assertTrue(
+            client.received.endswith(b"Transfer-Encoding: chunked\r\n\r\n"),
+            repr(client.received) + self.transcript(),
+        )
+        self.assertResponse(await self.get("/release"), 200, b"released\n")
+        await self.withTimeout(client.until(b"5\r\ndone\n\r\n0\r\n\r\n"), 10, "the body")
 
 
 class PersistentConnectionTests(SystemTestCase):

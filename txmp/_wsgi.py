@@ -92,15 +92,17 @@ Choices left open by PEP 3333
     except C{Cookie}, joined with C{"; "}.
 
   - The response head goes to the sink with the first non-empty body
-    chunk.  If the application returns a C{list} or C{tuple} (or any
-    iterable whose C{len()} is 1), the whole body is collected and sent
-    with the head in one message.  A head sent with the whole body (so
-    also that of a generator that yields nothing) gets a C{Content-Length}
-    if the application set none, except for C{204}/C{304} responses: the
-    client then needs neither chunked framing nor, with HTTP/1.0
-    (ApacheBench's C{-k}), the end of the connection to tell where the
-    body ends.  (waitress adds one only for a C{len()} of 1, as it streams
-    longer lists; txmp sends them whole.)  To C{HEAD}, the length of the
+    chunk, or at the first call of C{write()}, even with nothing (PEP
+    3333; wsgiref, gunicorn, waitress and Werkzeug's server do so too).
+    If the application returns a C{list} or C{tuple} (or any iterable
+    whose C{len()} is 1), the whole body is collected and sent with the
+    head in one message.  A head sent with the whole body (so also that
+    of a generator that yields nothing) gets a C{Content-Length} if the
+    application set none, except for C{204}/C{304} responses: the client
+    then needs neither chunked framing nor, with HTTP/1.0 (ApacheBench's
+    C{-k}), the end of the connection to tell where the body ends.
+    (waitress adds one only for a C{len()} of 1, as it streams longer
+    lists; txmp sends them whole.)  To C{HEAD}, the length of the
     body the application made anyway, which C{GET} would have (RFC 9110
     section 9.3.2: the same header fields), but none for an empty one,
     which may be a body it left out (Werkzeug's, to C{HEAD}).  Other
@@ -1449,10 +1451,7 @@ class RunningRequest:
         """
         if not self._hasBody and self._pending is not None:
             # (From write(): a response without a body sends its head alone.)
-            if not self._headSent:
-                status, reason, headers = self._pending
-                self._headSent = True
-                self._toSink(self._sink.sendHead, status, reason, headers, [], True)
+            self._sendHeadAlone()
             return
         if self._limit is not None:
             fitting = self._fit([chunk])
@@ -1469,6 +1468,16 @@ class RunningRequest:
             status, reason, headers = self._head()
             self._headSent = True
             self._toSink(self._sink.sendHead, status, reason, headers, [chunk], True)
+
+    def _sendHeadAlone(self) -> None:
+        """
+        Send the head without body, the rest to follow, unless it was
+        sent.  Called in the application thread, after C{start_response}.
+        """
+        if not self._headSent:
+            status, reason, headers = self._head()
+            self._headSent = True
+            self._toSink(self._sink.sendHead, status, reason, headers, [], True)
 
     def _startResponse(
         self,
@@ -1545,7 +1554,11 @@ class RunningRequest:
         The WSGI C{write} callable.  Called in the application thread.  The
         data is handed to the reactor thread as soon as the front's window
         allows (blocking until then), before anything the application's
-        iterable yields.
+        iterable yields.  The first call sends the head if it was not
+        sent, even with no data (PEP 3333: "upon the application's first
+        invocation of the write() callable", as wsgiref, gunicorn, waitress
+        and Werkzeug's server send it): an application may so flush its
+        head before a long wait.
 
         @raise RequestCancelled: if the request was cancelled.
         @raise TypeError: if C{data} is not L{bytes}.
@@ -1560,6 +1573,8 @@ class RunningRequest:
             raise RuntimeError("write() after the response was completed")
         if data:
             self._sendChunk(data)
+        else:
+            self._sendHeadAlone()
 
     def _fail(self) -> None:
         """

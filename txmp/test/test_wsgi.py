@@ -1505,17 +1505,64 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
     def test_write(self) -> None:
         """
         What C{write()} is given is sent in order, before what the iterable
-        yields; empty writes are skipped.
+        yields.
         """
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
             write = startResponse("200 OK", TEXT)
-            write(b"")
             write(b"1")
             write(b"2")
             return iter([b"3"])
 
         self.assertEqual(self.runApp(app), streamed([b"1"], [b"2", b"3"]))
+
+    def test_emptyWriteSendsHead(self) -> None:
+        """
+        A first C{write()}, even of nothing, sends the head (PEP 3333: "upon
+        the application's first invocation of the write() callable"), as
+        wsgiref, gunicorn, waitress and Werkzeug's server do: an
+        application flushes its head so before a long wait.  Later empty
+        writes send nothing.
+        """
+        sink = RecordingSink()
+        written: list[list[tuple[Any, ...]]] = []
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            write = startResponse("200 OK", TEXT)
+            write(b"")
+            written.append(list(sink.calls))
+            write(b"")
+            write(b"1")
+            return iter([b"2"])
+
+        reactor = runningReactor()
+        runner = WSGIRunner(reactor, SynchronousThreadPool(), app, self.logger)
+        runner.run(b"req-1", requestHead(), [], sink)
+        reactor.flush()
+        self.assertEqual(written, [[sentHead([], True)]])
+        self.assertEqual(sink.calls, streamed([], [b"1", b"2"]))
+
+    def test_emptyWriteThenExcInfoReraises(self) -> None:
+        """
+        Once an empty C{write()} has sent the head, C{start_response} with
+        C{exc_info} raises that exception again, as after any write.
+        """
+        raised: list[BaseException] = []
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            write = startResponse("200 OK", TEXT)
+            write(b"")
+            try:
+                raise ValueError("late")
+            except ValueError:
+                try:
+                    startResponse("500 Oops", [], sys.exc_info())
+                except ValueError as e:
+                    raised.append(e)
+            return [b"x"]
+
+        self.runApp(app)
+        self.assertEqual([str(e) for e in raised], ["late"])
 
     def test_chunksWhileReactorBusyBatched(self) -> None:
         """
