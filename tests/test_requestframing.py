@@ -131,6 +131,22 @@ class FramingTests(SystemTestCase):
         )
 
 
+    @asyncTest
+    async def test_ipv6Host(self) -> None:
+        """
+        For a C{Host} that is an IPv6 address, the application's
+        C{SERVER_NAME} is that address in brackets, as C{Host} writes it
+        (RFC 3875 section 4.1.14), so that C{SERVER_NAME} and
+        C{SERVER_PORT} make an authority.
+        """
+        await self.startFrontAndHandler("tests.apps.host:app")
+        client = await self.rawConnection()
+        response = await client.request(b"GET /x HTTP/1.1\r\nHost: [::1]:8081\r\n\r\n")
+        self.assertEqual(
+            (response.code, response.body), (200, b"[::1] [::1]:8081"), self.transcript()
+        )
+
+
 class LingeringCloseTests(SystemTestCase):
     """
     A request answered while its body is still coming gets an answer the

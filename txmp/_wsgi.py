@@ -85,6 +85,11 @@ Choices left open by PEP 3333
     tell C{%2F} from C{/}.  A fragment, which clients must not send, is
     dropped.
 
+  - An IPv6 address as C{SERVER_NAME} is written in brackets, as C{Host}
+    and RFC 3875 (section 4.1.14) write it: PEP 3333 rebuilds a URL from
+    C{SERVER_NAME}, C{":"} and C{SERVER_PORT} when there is no
+    C{HTTP_HOST}, and Django's C{get_host} checks that authority.
+
   - Request headers whose names contain C{_} are dropped: C{X_Foo} would
     otherwise become C{HTTP_X_FOO} like C{X-Foo}, letting a client spoof
     headers that a proxy in front of us sets (nginx, waitress and
@@ -388,13 +393,18 @@ def buildEnviron(
     @return: a new C{environ} dictionary.
     """
     pathInfo, queryString = _splitTarget(head.target)
+    serverName = head.serverName
+    if ":" in serverName:
+        # An IPv6 address: in brackets, as in Host (RFC 3875 section
+        # 4.1.14), so that SERVER_NAME:SERVER_PORT is an authority.
+        serverName = "[" + serverName + "]"
     environ: Environ = {
         "REQUEST_METHOD": head.method,
         "SCRIPT_NAME": "",
         "PATH_INFO": pathInfo,
         "QUERY_STRING": queryString,
         "REQUEST_URI": head.target,
-        "SERVER_NAME": head.serverName,
+        "SERVER_NAME": serverName,
         "SERVER_PORT": str(head.serverPort),
         "SERVER_PROTOCOL": head.version,
         "REMOTE_ADDR": head.remoteAddr,

@@ -10,12 +10,14 @@ import pstats
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import (
     Any,
     Callable,
     cast,
 )
+from wsgiref.util import request_uri
 from wsgiref.validate import validator
 
 from twisted.logger import ILogObserver, Logger
@@ -310,6 +312,28 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         for key, value in environ.items():
             if "." not in key:
                 self.assertIs(type(value), str, key)
+
+    def test_ipv6ServerName(self) -> None:
+        """
+        An IPv6 address as C{SERVER_NAME} (from C{Host: [::1]:8080}, or
+        the server's address when the request has no C{Host}) is in
+        brackets, as RFC 3875 section 4.1.14 writes it and C{Host} does:
+        PEP 3333's URL reconstruction (C{SERVER_NAME}, C{:}, C{SERVER_PORT}
+        when there is no C{HTTP_HOST}) then gives a URL, and Django's
+        C{get_host} a host it can check; a name or IPv4 address is as
+        given.
+        """
+        for name, expected in [
+            ("::1", "[::1]"),
+            ("2001:db8::7", "[2001:db8::7]"),
+            ("192.0.2.1", "192.0.2.1"),
+            ("example.com", "example.com"),
+        ]:
+            environ = self.environFor(replace(requestHead(), serverName=name))
+            self.assertEqual(environ["SERVER_NAME"], expected)
+            self.assertEqual(
+                request_uri(environ, include_query=False), f"http://{expected}:8080/"
+            )
 
     def test_wsgiKeys(self) -> None:
         """
