@@ -34,6 +34,9 @@ BAD_HEADS = [
     ("Host with a path and userinfo", b"GET /bad HTTP/1.1\r\nHost: evil.com/x@y\r\n\r\n", 400),
     ("absolute-form with userinfo",
      b"GET http://user@h/bad HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("Content-Type twice",
+     b"POST /bad HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\n"
+     b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 0\r\n\r\n", 400),
 ]
 
 # A chunked POST whose body breaks the framing: (what, body bytes).

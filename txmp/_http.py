@@ -344,6 +344,7 @@ class RequestHead:
         self._fields = 0
         self._bytes = 0
         self._lengths = 0
+        self._typed = False
         self._encoded = False
         self._codings: list[bytes] = []
         self.authority: bytes | None = None
@@ -410,6 +411,15 @@ class RequestHead:
                 # Larger than any limit, and int() refuses over 4300 digits.
                 return 413, False
             self.contentLength = int(digits or b"0")
+        elif lower == b"content-type":
+            # A field of one member (RFC 9110 section 5.3): two cannot be
+            # combined, and their join (CONTENT_TYPE "a, b") is no media
+            # type, which the application would read otherwise than a
+            # proxy that took one of them.  gunicorn and waitress refuse
+            # it too.
+            if self._typed:
+                return 400, False
+            self._typed = True
         elif lower == b"transfer-encoding":
             # Several field lines make one list (RFC 9110 section 5.3).
             self._encoded = True

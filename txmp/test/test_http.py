@@ -353,6 +353,29 @@ class HeaderTests(FrontTestCase):
         """
         self.assertRefused(httpHead(b"host: other"), 400)
 
+    def test_duplicateContentType(self) -> None:
+        """
+        Two C{Content-Type} fields are refused with 400, even if equal:
+        joined, they would make a C{CONTENT_TYPE} that is no media type,
+        read by the application otherwise than by a proxy that took one of
+        them (RFC 9110 section 5.3: a field of one member cannot be
+        combined; gunicorn and waitress refuse it too).  One is accepted.
+        """
+        self.assertRefused(
+            httpHead(
+                b"Content-Type: text/plain",
+                b"content-type: text/plain",
+                b"Content-Length: 1",
+                line=b"POST / HTTP/1.1",
+            )
+            + b"a",
+            400,
+        )
+        self.assertAccepted(
+            httpHead(b"Content-Type: text/plain", b"Content-Length: 1", line=b"POST / HTTP/1.1")
+            + b"a"
+        )
+
     def test_noHost(self) -> None:
         """
         An HTTP/1.1 request without C{Host} is refused with 400.
