@@ -77,14 +77,19 @@ MAX_CREDITS = 1000
 # many times: the front gives up (as gunicorn's "Worker failed to boot").
 BOOT_FAILURES = 3
 
-# A --spawn handler that exits within this many seconds of its start is
-# restarted after a delay that doubles at each such exit (1 s, 2 s, 4 s ...
-# up to an hour: procmon's minRestartDelay and maxRestartDelay), not at once:
-# an application that takes seconds to import and then fails (a broken
-# deployment, while other handlers serve) would otherwise be started again
-# and again, taking a core.  procmon's own threshold, 1 s, let through any
-# that took longer than that to fail.
-SPAWN_RESTART_THRESHOLD = 30
+# A --spawn handler that exits before it joined (its application fails as it
+# loads, or soon after) is restarted after a delay that doubles at each such
+# exit in a row, from 1 s (procmon's minRestartDelay) up to this many
+# seconds: a broken deployment, while other handlers serve, would otherwise
+# be started again and again, taking a core.  One that exits after it joined
+# is restarted at once, as gunicorn restarts a worker.
+SPAWN_RESTART_MAX_DELAY = 60
+
+# A --spawn handler declared dead for its silence is killed (SIGKILL) if it
+# has not joined again --timeout seconds later, or this many heartbeats if
+# that is longer: a front whose reactor is starved for a while finds every
+# handler silent, and a short --timeout must not get them all killed.
+SILENT_KILL_HEARTBEATS = 10
 
 # Seconds to finish the requests in progress when stopping (SIGTERM), for
 # a front and its --spawn handlers, and for a handler (--graceful-timeout).

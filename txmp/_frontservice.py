@@ -50,10 +50,11 @@ from txmp._defaults import (
     BYE_LINGER,
     HIGH_WATER_MARK,
     LARGE_FRAME,
+    SILENT_KILL_HEARTBEATS,
     SPAWN_KILL_MARGIN,
     SPAWN_OUTPUT_GRACE,
     SPAWN_REAP_MARGIN,
-    SPAWN_RESTART_THRESHOLD,
+    SPAWN_RESTART_MAX_DELAY,
 )
 from txmp._dispatch import Dispatcher
 from txmp._exit import leaveTwistd
@@ -623,6 +624,7 @@ def _handlerMonitor(
     publish: Callable[[LogEvent], None],
     supervised: Container[str],
     running: dict[str, SpawnedProcess],
+    booting: Container[str],
 ) -> ProcessMonitor:
     """
     A process monitor that calls C{started} with a process's name each time
@@ -631,17 +633,30 @@ def _handlerMonitor(
     events and given to C{publish}.  (Made here: importing procmon installs
     the global reactor.)
 
+    A process that exits while C{booting} (it never joined) is restarted
+    after a delay that doubles at each such exit in a row, from procmon's
+    C{minRestartDelay} to its C{maxRestartDelay}; one that joined, at once.
+    procmon itself goes by how long the process ran (its C{threshold}, 1 s),
+    which lets through an application that takes longer than that to load
+    and fail, and backs off a handler that served and then crashed.
+
     @param supervised: the names of the processes it supervises, kept by
         its owner (procmon's own record, its C{processes} property, is
         deprecated, and Twisted says to keep one).
     @param running: filled with a L{SpawnedProcess} for each process it
         starts, by name, until that process has ended: those it supervises,
         and those it no longer does (removed) that have not exited yet.
+    @param booting: the names of the processes started and not joined
+        since, kept by its owner.
     """
     # Importing procmon installs the global reactor: only when made.
     from twisted.runner.procmon import ProcessMonitor
 
     class HandlerMonitor(ProcessMonitor):
+        # Never reached: every exit takes procmon's back-off path, whose
+        # delay _delayFor sets first.
+        threshold = 2**62
+
         def startProcess(self, name: str) -> None:
             if name not in self.protocols:
                 started(name)
@@ -679,16 +694,33 @@ def _handlerMonitor(
         def _monitoredProcessExited(
             self, name: str, reason: Failure | None = None
         ) -> None:
+            joined = self._delayFor(name)
             ProcessMonitor._monitoredProcessExited(self, name, reason)
-            self._exited(name)
+            self._exited(name, joined)
 
         def connectionLost(self, name: str) -> None:
+            joined = self._delayFor(name)
             ProcessMonitor.connectionLost(self, name)
-            self._exited(name)
+            self._exited(name, joined)
 
-        def _exited(self, name: str) -> None:
+        def _delayFor(self, name: str) -> bool:
+            """
+            Before procmon restarts C{name}, which exited: if it had
+            joined, make its restart immediate.
+
+            @return: whether it had joined.
+            """
+            joined = name not in booting
+            if joined and name in self.delay:
+                self.delay[name] = 0
+            return joined
+
+        def _exited(self, name: str, joined: bool) -> None:
             if name not in supervised:
                 self._forget(name)
+            elif joined:
+                # Its next exit before joining waits the least delay.
+                self.delay[name] = self.minRestartDelay
 
         def _forget(self, name: str) -> None:
             self.delay.pop(name, None)
@@ -758,17 +790,20 @@ class SpawnedProcess:
         protocol.processExited = processExited  # type: ignore[method-assign]
         protocol.processEnded = processEnded  # type: ignore[method-assign]
 
-    def kill(self) -> None:
+    def kill(self) -> bool:
         """
         Send the process C{SIGKILL}, unless it has exited already (reaped:
         its PID may be another process's by now).
+
+        @return: whether it was sent.
         """
         if self._transport is None:
-            return
+            return False
         try:
             self._transport.signalProcess("KILL")
         except ProcessExitedAlready:
-            pass
+            return False
+        return True
 
     def _logAbnormalExit(self, reason: Failure) -> None:
         """
@@ -856,20 +891,25 @@ class SpawnedHandlers(MultiService):
         self._supervised: set[str] = set()
         # The processes started and not ended yet, supervised or retiring.
         self._running: dict[str, SpawnedProcess] = {}
+        # Started (or restarted) and not joined since.
+        self._notJoined: set[str] = set()
         self._monitor = _handlerMonitor(
-            reactor, self._processStarted, publish, self._supervised, self._running
+            reactor, self._processStarted, publish, self._supervised, self._running,
+            self._notJoined,
         )
         # A draining handler gets its --graceful-timeout before SIGKILL.
         self._monitor.killTime = options["graceful-timeout"] + SPAWN_KILL_MARGIN
-        # One that dies soon after its start is restarted after a delay
-        # that grows: a crash loop backs off.
-        self._monitor.threshold = SPAWN_RESTART_THRESHOLD
+        # One that dies before it joined is restarted after a delay that
+        # doubles (see _handlerMonitor), up to this.
+        self._monitor.maxRestartDelay = SPAWN_RESTART_MAX_DELAY
+        # How long one declared dead for its silence has to join again.
+        self._silentKillDelay = max(
+            options["timeout"], SILENT_KILL_HEARTBEATS * options["heartbeat"]
+        )
         self._monitor.setServiceParent(self)
         self._host = socket.gethostname()
         self._count = 0
         self._stopping = False
-        # Started (or restarted) and not joined since.
-        self._notJoined: set[str] = set()
         self._bootFailures = 0
         # During a reload: the old handler each new one retires once it joins.
         self._retiring: dict[str, str] = {}
@@ -1022,8 +1062,9 @@ class SpawnedHandlers(MultiService):
         """
         A handler was declared dead for its silence (three heartbeats): if
         it is one of ours and has not joined again C{--timeout} seconds
-        later, kill it (C{SIGKILL}), and the monitor starts another, as
-        gunicorn's arbiter kills a worker silent for its C{--timeout}.  A
+        later (or L{SILENT_KILL_HEARTBEATS} heartbeats, if longer), kill it
+        (C{SIGKILL}), and the monitor starts another, as gunicorn's arbiter
+        kills a worker silent for its C{--timeout}.  A
         handler that is frozen (C{SIGSTOP}), or stuck in its reactor thread,
         would otherwise keep its place for ever, serving nothing.
 
@@ -1032,11 +1073,18 @@ class SpawnedHandlers(MultiService):
         every handler dead when it wakes.
         """
         process = self._running.get(name)
-        if name not in self._supervised or self._stopping or process is None:
+        if (
+            name not in self._supervised
+            or self._stopping
+            or process is None
+            # The process under its name now never joined: the silent one
+            # died, and this one, started since, is booting.
+            or name in self._notJoined
+        ):
             return
         cancelCall(self._silent.pop(name, None))
         self._silent[name] = self._reactor.callLater(
-            self._options["timeout"], self._killSilent, name, process
+            self._silentKillDelay, self._killSilent, name, process
         )
 
     def _killSilent(self, name: str, process: SpawnedProcess) -> None:
@@ -1050,12 +1098,12 @@ class SpawnedHandlers(MultiService):
             or process.ended
         ):
             return
-        self._log.warn(
-            "spawned handler {name} (PID {pid}) has not joined again {seconds} s "
-            "after it was declared dead: killed (SIGKILL), to be restarted",
-            name=name, pid=process.pid, seconds=self._options["timeout"],
-        )
-        process.kill()
+        if process.kill():
+            self._log.warn(
+                "spawned handler {name} (PID {pid}) has not joined again {seconds} s "
+                "after it was declared dead: killed (SIGKILL), to be restarted",
+                name=name, pid=process.pid, seconds=self._silentKillDelay,
+            )
 
     def handlerJoined(self, name: str) -> None:
         """

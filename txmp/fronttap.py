@@ -121,8 +121,9 @@ class Options(TxmpOptions):
          "takes less than %d KiB of what the front still holds for it in "
          "that long); " % (MIN_PROGRESS // 1024, MIN_PROGRESS // 1024) +
          "not counted while the client's request body is awaited "
-         "(--body-timeout). Also how long a --spawn handler declared dead may "
-         "take to join again before it is killed and restarted.",
+         "(--body-timeout). Also how long (at least 10 heartbeats) a --spawn "
+         "handler declared dead may take to join again before it is killed "
+         "and restarted.",
          positive(float)],
         ["queue-timeout", None, DEFAULT_QUEUE_TIMEOUT,
          "Seconds a request may wait for a handler with capacity: then 503.",

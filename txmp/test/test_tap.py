@@ -41,7 +41,8 @@ from txmp._defaults import (
     DEFAULT_MAX_MESSAGE,
     DEFAULT_TIMEOUT,
     MAX_FRAME,
-    SPAWN_RESTART_THRESHOLD,
+    SILENT_KILL_HEARTBEATS,
+    SPAWN_RESTART_MAX_DELAY,
 )
 from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
@@ -1857,33 +1858,43 @@ class SpawnedHandlersTests(SynchronousTestCase):
             [], [], [],
         ])
 
-    def test_quickExitsBackOff(self) -> None:
+    def test_bootFailuresBackOff(self) -> None:
         """
-        A handler that exits within L{SPAWN_RESTART_THRESHOLD} seconds of
-        its start (an application that takes seconds to import, then fails)
-        is restarted after a delay that doubles at each such exit, not at
-        once, again and again; one that ran longer is restarted at once.
+        A handler that exits before it joined (an application that takes
+        seconds to load, then fails) is restarted after a delay that
+        doubles at each such exit in a row, however long it ran, up to
+        L{SPAWN_RESTART_MAX_DELAY}; one that exits after it joined is
+        restarted at once, however soon, and its next boot failure waits
+        the least delay again.
         """
         name = self.name(1)
+        self.spawned.handlerJoined(self.name(2))
+        waited = []
+        for _ in range(8):
+            self.reactor.advance(45)
+            with capturedLogs():
+                self.exits(name)
+            starts = self.started().count(name)
+            delay = 0
+            while self.started().count(name) == starts:
+                self.reactor.advance(1)
+                delay += 1
+            waited.append(delay)
+        self.assertEqual(waited, [1, 2, 4, 8, 16, 32, SPAWN_RESTART_MAX_DELAY,
+                                  SPAWN_RESTART_MAX_DELAY])
+        self.spawned.handlerJoined(name)
+        self.reactor.advance(1)
+        starts = self.started().count(name)
+        self.exits(name)
+        self.reactor.advance(0)
+        self.assertEqual(self.started().count(name), starts + 1)
         self.reactor.advance(5)
         with capturedLogs():
             self.exits(name)
         self.reactor.advance(0.99)
-        self.assertEqual(self.started().count(name), 1)
+        self.assertEqual(self.started().count(name), starts + 1)
         self.reactor.advance(0.01)
-        self.assertEqual(self.started().count(name), 2)
-        self.reactor.advance(5)
-        with capturedLogs():
-            self.exits(name)
-        self.reactor.advance(1.99)
-        self.assertEqual(self.started().count(name), 2)
-        self.reactor.advance(0.01)
-        self.assertEqual(self.started().count(name), 3)
-        self.spawned.handlerJoined(name)
-        self.reactor.advance(SPAWN_RESTART_THRESHOLD)
-        self.exits(name)
-        self.reactor.advance(0)
-        self.assertEqual(self.started().count(name), 4)
+        self.assertEqual(self.started().count(name), starts + 2)
 
     def silentFor(self, name: str, seconds: float) -> list[str]:
         """
@@ -1956,21 +1967,71 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.assertEqual(self.started().count(self.name(1)), 2)
         self.assertEqual(self.signals(self.name(1)), [])
 
-    def test_silentRetiredOrStopping(self) -> None:
+    def test_silentRetired(self) -> None:
         """
         A silent handler retired meanwhile (SIGTTOU, a reload) is only
-        drained, and none is killed once the front stops: it stops them.
+        drained, not killed: it is no longer supervised.
         """
         for name in (self.name(1), self.name(2)):
             self.spawned.handlerJoined(name)
-            self.spawned.handlerSilent(name)
+        self.spawned.handlerSilent(self.name(1))
         self.spawned.decrease()
+        self.assertEqual(self.signals(self.name(1)), ["TERM"])
+        self.reactor.advance(DEFAULT_TIMEOUT)
+        self.assertEqual(self.signals(self.name(1)), ["TERM"])
+
+    def test_silentWhileStopping(self) -> None:
+        """
+        No silent handler is killed once the front stops: it stops them,
+        and its monitor kills those that outstay their --graceful-timeout.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerSilent(self.name(1))
         self.spawned.stopService()
         # (Before the monitor's own SIGKILL of those that outstay their
         # --graceful-timeout.)
         self.assertLess(DEFAULT_TIMEOUT, self.spawned._monitor.killTime)
         self.reactor.advance(DEFAULT_TIMEOUT)
-        self.assertNotIn("KILL", self.signals(self.name(1)) + self.signals(self.name(2)))
+        self.assertEqual(self.signals(self.name(1)), ["TERM"])
+
+    def test_silentThenRestartedBooting(self) -> None:
+        """
+        A handler found silent only after it died and was restarted (it
+        fell silent, then the kernel killed it) leaves the new process,
+        still booting, alone: its application may take longer than
+        C{--timeout} to load.
+        """
+        name = self.name(1)
+        self.spawned.handlerJoined(name)
+        self.reactor.advance(40)
+        self.exits(name)
+        self.reactor.advance(0)
+        self.assertEqual(self.started().count(name), 2)
+        self.spawned.handlerSilent(name)
+        self.reactor.advance(DEFAULT_TIMEOUT)
+        self.assertEqual(self.signals(name), [])
+
+    def test_silentKillDelayHeartbeats(self) -> None:
+        """
+        With a C{--timeout} shorter than L{SILENT_KILL_HEARTBEATS}
+        heartbeats, a silent handler has that many heartbeats to join
+        again: a front whose reactor was starved for a while finds every
+        handler silent, and must not kill them all.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app",
+                              "--timeout", "2", "--heartbeat", "0.5"])
+        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, self.reactor), options)
+        spawned.startService()
+        # (Its first handler has the name of the first of self.spawned,
+        # which is sent no signal.)
+        name = self.name(1)
+        spawned.handlerJoined(name)
+        spawned.handlerSilent(name)
+        self.reactor.advance(SILENT_KILL_HEARTBEATS * 0.5 - 0.01)
+        self.assertEqual(self.signals(name), [])
+        self.reactor.advance(0.01)
+        self.assertEqual(self.signals(name), ["KILL"])
 
     def test_reload(self) -> None:
         """
