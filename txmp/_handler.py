@@ -747,6 +747,10 @@ class FrontLink:
                 "dropped a duplicate request {requestId}",
                 requestId=requestId.decode("ascii", "replace"),
             )
+            # The front took a credit for it, and it took no slot: its
+            # credit goes back (no ERROR: that id's reply is the first's).
+            if not self.draining:
+                self._creditBack(self.hellos)
             return
         if self.front is None:
             # A request proves the front knows us, even if WELCOME was lost.

@@ -416,6 +416,7 @@ class RegistrationTests(FrontLinkTestCase):
         self.request(b"front1.1")
         self.assertEqual(len(self.runner.runs), 1)
         self.assertEqual(self.link.stats["badMessages"], 1)
+        self.assertEqual(self.control(), [protocol.Credit(1)])
 
     def lateRequest(self) -> protocol.Hello:
         """
@@ -963,13 +964,16 @@ class RequestTests(FrontLinkTestCase):
     def test_duplicateRequest(self) -> None:
         """
         A C{REQ} with the id of a request still running is dropped and
-        counted as a bad message.
+        counted as a bad message, and its credit given back.
         """
         self.request(b"front1.1")
+        self.sendSocket.clear()
         self.request(b"front1.1")
         self.assertEqual(len(self.runner.runs), 1)
         self.assertEqual(self.link.stats["badMessages"], 1)
         self.assertEqual(self.link.stats["requests"], 1)
+        # The front took a credit for the duplicate, which took no slot.
+        self.assertEqual(self.control(), [protocol.Credit(1)])
 
     def test_sameIdAfterFinish(self) -> None:
         """
