@@ -18,50 +18,57 @@ import socket
 LOOPBACK = "127.0.0.1"
 
 
-def _listeningRange() -> range:
+def _listeningPorts() -> list[int]:
     """
-    The ports a test may listen on: those just below the kernel's ephemeral
-    range.
+    The ports a test may listen on: those outside the kernel's ephemeral
+    range, below it and above it.
 
     A port from the ephemeral range (what binding to port 0 hands out) may be
     taken, between the test choosing it and its process listening on it, as
     the local end of any outgoing connection on the machine: a ZeroMQ
     socket's, a client's. CI saw exactly that (C{--listen} failing with
-    C{EADDRINUSE}). Nothing takes a port below the range unless it listens on
-    it.
+    C{EADDRINUSE}). Nothing takes a port outside the range unless it listens
+    on it. If the range leaves too few (C{1024 65535}, say), none: then
+    L{freePort} binds to port 0, as before.
     """
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
-            low = int(ranges.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    return range(max(1024, low - 12000), low)
+            low, high = (int(n) for n in ranges.read().split()[:2])
+    except (OSError, ValueError):
+        return []
+    ports = [*range(max(1024, low - 12000), low), *range(high + 1, 65536)]
+    return ports if len(ports) >= 1000 else []
 
 
-_LISTENING = _listeningRange()
-#: Where the next search for a free port starts: a different place in each
-#: process, and never the same port twice in one process while others remain.
-_next = _LISTENING.start + (os.getpid() * 7919) % len(_LISTENING)
+_PORTS = _listeningPorts()
+#: Where the next search for a free port starts in L{_PORTS}: a different
+#: place in each process, and never the same port twice in one process
+#: while others remain.
+_next = (os.getpid() * 7919) % len(_PORTS) if _PORTS else 0
 
 
 def freePort() -> int:
     """
-    Find a TCP port on C{127.0.0.1} that nothing listens on right now, below
-    the kernel's ephemeral range (see L{_listeningRange}).
+    Find a TCP port on C{127.0.0.1} that nothing listens on right now,
+    outside the kernel's ephemeral range if it leaves enough (see
+    L{_listeningPorts}).
 
     @return: The port number.
     """
     global _next
-    for _ in range(len(_LISTENING)):
-        port = _next
-        _next = port + 1 if port + 1 < _LISTENING.stop else _LISTENING.start
+    for _ in range(len(_PORTS)):
+        port = _PORTS[_next]
+        _next = (_next + 1) % len(_PORTS)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:
                 probe.bind((LOOPBACK, port))
             except OSError:
                 continue
         return port
-    raise RuntimeError(f"no free port on {LOOPBACK} in {_LISTENING}")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        found: int = probe.getsockname()[1]
+    return found
 
 
 def loopbackEndpoint(port: int) -> str:
