@@ -1179,6 +1179,15 @@ class FrontConnection(Protocol):
                 elif self.exchange is not None:
                     # Pipelined: read once this response is complete.
                     break
+                elif self._transportFull:
+                    # Pipelined behind a response the client has not taken
+                    # yet: read once the transport has sent it
+                    # (resumeProducing), as nginx reads a pipelined request
+                    # only once the response before it is sent.  Else a
+                    # client that reads nothing would have the front hold
+                    # the response to each of PIPELINE_BUFFER bytes of small
+                    # requests.
+                    break
                 elif not self._readHead():
                     break
         finally:

@@ -1394,6 +1394,26 @@ class PipelineTests(FrontTestCase):
         self.assertEqual(self.lastRequest().head.target, "/next")
         self.assertEqual(transport.producerState, "producing")
 
+    def test_notStartedWhileTransportFull(self) -> None:
+        """
+        A pipelined request is not read while the client's transport is
+        full, so that a client that sends many small requests and reads
+        none of their responses cannot have the front hold all those
+        responses: it is read, and goes to a handler, once the transport
+        has sent what it held (C{resumeProducing}).
+        """
+        channel, transport = self.sendRequest(
+            b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n"
+        )
+        channel.pauseProducing()
+        self.respond(
+            self.lastRequest().requestId, headers=[(b"Content-Length", b"1")], body=[b"1"]
+        )
+        self.assertEqual([r.head.target for r in self.requestsSent()], ["/1"])
+        self.assertEqual(transport.producerState, "paused")
+        channel.resumeProducing()
+        self.assertEqual([r.head.target for r in self.requestsSent()], ["/1", "/2"])
+
 
 def http10(*fields: bytes, line: bytes = b"GET / HTTP/1.0") -> bytes:
     """
@@ -2040,15 +2060,31 @@ class SlowClientTests(FrontTestCase):
 
     def test_pipelinedRequestWatchedByItsOwn(self) -> None:
         """
-        A request that starts while the end of the response before it is
-        still going out is watched by its own timeouts (the reply timeout
-        here), not aborted for the client being slow with the last one.
+        A request pipelined while the end of the response before it is
+        still going out starts once that end is sent, and is then watched
+        by its own timeouts (the reply timeout here), not aborted for the
+        client being slow with the last one.
         """
         channel, transport = self.slowResponse()
         channel.dataReceived(httpHead(line=b"GET /second HTTP/1.1"))
+        self.assertEqual(self.lastRequest().head.target, "/")
+        self.unsent = 0
+        channel.resumeProducing()
         self.assertEqual(self.lastRequest().head.target, "/second")
         self.clock.advance(11.0)
         self.assertFalse(transport.aborted)
+
+    def test_pipelinedBehindUntakenResponse(self) -> None:
+        """
+        A client that pipelines a request and takes nothing of the response
+        before it has its connection aborted at the front's C{--timeout},
+        as if it had sent nothing more: the request waiting behind does
+        not start.
+        """
+        channel, transport = self.slowResponse()
+        channel.dataReceived(httpHead(line=b"GET /second HTTP/1.1"))
+        self.assertAbortedAtTimeout(transport)
+        self.assertEqual([r.head.target for r in self.requestsSent()], ["/"])
 
 
 class DrainTests(FrontTestCase):
