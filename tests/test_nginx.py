@@ -111,3 +111,9 @@ class NginxTests(SystemTestCase):
         self.assertIn("HTTP_X_REQUEST_ID", lines)
         requestId = result.header("x-request-id")
         self.assertRegex(requestId or "", r"^[0-9a-f]{32}$")
+        # nginx passes a client's Forwarded on as it came, beside the
+        # X-Forwarded-For it sets: the client must not choose its address.
+        spoofed = await self.get(
+            "/spoofed", headers={"Forwarded": "for=198.51.100.7;proto=https"}
+        )
+        self.assertEqual(spoofed.code, 400, self.transcript())

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Optional
 
 from attrs import define, field
 from twisted.internet.abstract import FileDescriptor
@@ -95,6 +95,11 @@ _ALLOW = b"GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
 _REQUEST_ID_CHARS = frozenset(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@/+=-"
 )
+
+
+# What a proxy's fields say about its client: address, scheme, host, each
+# None if they do not say (FrontConnection._forwarding).
+_Forwarding = tuple[Optional[str], Optional[str], Optional[str]]
 
 
 def plausibleRequestId(value: bytes) -> bool:
@@ -1098,11 +1103,52 @@ class FrontConnection(Protocol):
         """
         The client's address and the scheme it used, and the host it asked
         for if a proxy says: the peer's, unless the peer is a trusted proxy
-        and says otherwise in C{Forwarded} (RFC 7239), or else in
-        C{X-Forwarded-For}, C{X-Forwarded-Proto} and C{X-Forwarded-Host}.
+        and says otherwise, each in C{Forwarded} (RFC 7239) if that names
+        it, else in C{X-Forwarded-For}, C{X-Forwarded-Proto} or
+        C{X-Forwarded-Host} (L{forwardingContradicts} refused a head in
+        which both name one, and differ).
         """
+        byForwarded, byX = self._forwarding(headers)
+        client, scheme, host = (
+            forwarded if forwarded is not None else other
+            for forwarded, other in zip(byForwarded, byX)
+        )
+        return (
+            self.peerHost if client is None else client,
+            self.scheme if scheme is None else scheme.encode("ascii"),
+            host,
+        )
+
+    def forwardingContradicts(self, headers: Sequence[tuple[bytes, bytes]]) -> bool:
+        """
+        Whether a trusted proxy's C{Forwarded} and C{X-Forwarded-*} fields
+        both name the client, its scheme or its host, and name another.  A
+        proxy that sets one kind passes the other on as its client sent it
+        (nginx sets C{X-Forwarded-For} and passes C{Forwarded} on):
+        believing the one the client wrote would let it choose its
+        C{REMOTE_ADDR}, and the front cannot tell which one the proxy
+        wrote.  gunicorn refuses contradictory scheme headers (400)
+        likewise; waitress makes its operator choose one kind.
+        """
+        byForwarded, byX = self._forwarding(headers)
+        return any(
+            forwarded is not None and other is not None
+            and forwarded.lower() != other.lower()
+            for forwarded, other in zip(byForwarded, byX)
+        )
+
+    def _forwarding(
+        self, headers: Sequence[tuple[bytes, bytes]]
+    ) -> tuple[_Forwarding, _Forwarding]:
+        """
+        What a trusted peer says about its client, by C{Forwarded} and by
+        C{X-Forwarded-*}: the client's address, scheme and host, each
+        L{None} if that kind of field does not name it (all L{None} if the
+        peer is not trusted).
+        """
+        nothing: _Forwarding = (None, None, None)
         if not self.trusted:
-            return self.peerHost, self.scheme, None
+            return nothing, nothing
         rules = self.rules
         forwarded: list[bytes] = []
         forwardedFor: list[bytes] = []
@@ -1118,18 +1164,24 @@ class FrontConnection(Protocol):
                 forwardedProto.append(value)
             elif lower == b"x-forwarded-host":
                 forwardedHost.append(value)
-        scheme = self.scheme.decode("ascii")
+        byForwarded = nothing
         if forwarded:
+            elements = parseForwarded(forwarded)
             client, proto, host = forwardedFromElements(
-                self.peerHost, parseForwarded(forwarded), rules.trustedProxies
+                self.peerHost, elements, rules.trustedProxies
             )
-            return client, (proto or scheme).encode("ascii"), host
-        return (
-            forwardedClient(self.peerHost, forwardedFor, rules.trustedProxies),
-            (forwardedScheme(forwardedProto) or scheme).encode("ascii"),
+            # Elements without for= (proto=https alone) name no client:
+            # X-Forwarded-For may.
+            named = any("for" in element for element in elements)
+            byForwarded = (client if named else None), proto, host
+        byX = (
+            forwardedClient(self.peerHost, forwardedFor, rules.trustedProxies)
+            if forwardedFor else None,
+            forwardedScheme(forwardedProto),
             forwardedHost[-1].decode("latin-1").split(",")[-1].strip()
             if forwardedHost else None,
         )
+        return byForwarded, byX
 
     @property
     def busy(self) -> bool:
@@ -1276,6 +1328,13 @@ class FrontConnection(Protocol):
             # (keepAlive).
             self.persistent = False
             self._clientCloses = True
+        if self.trusted and self.forwardingContradicts(head.fields):
+            self._log.info(
+                "contradictory Forwarded and X-Forwarded-* fields from {peer}",
+                peer=str(self.transport.getPeer()),
+            )
+            self.refuse(400)
+            return
         length = head.contentLength
         if head.chunked:
             length = None

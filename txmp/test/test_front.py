@@ -357,6 +357,88 @@ class RequestIdTests(FrontTestCase):
                       self.lastRequest().head.headers)
 
 
+class ForwardedTests(FrontTestCase):
+    """
+    What a trusted proxy says about the client, in C{Forwarded} (RFC 7239)
+    or in C{X-Forwarded-*}: a client behind a proxy that sets one and
+    passes the other on as the client sent it (nginx, in
+    docs/deployment.md's recipe, sets C{X-Forwarded-For} and passes
+    C{Forwarded} on) must not choose its C{REMOTE_ADDR}, scheme or host.
+    """
+
+    def setUp(self) -> None:
+        FrontTestCase.setUp(self)
+        self.site.httpRules = HTTPRules(trustedProxies=(parseNetwork("192.0.2.0/24"),))
+
+    def test_forwardedAlone(self) -> None:
+        """
+        C{Forwarded} alone names the client, its scheme and host.
+        """
+        self.sendRequest(httpHead(b"Forwarded: for=203.0.113.9;proto=https;host=example.org"))
+        head = self.lastRequest().head
+        self.assertEqual(
+            (head.remoteAddr, head.scheme, head.serverName),
+            ("203.0.113.9", "https", "example.org"),
+        )
+
+    def test_agreeing(self) -> None:
+        """
+        C{Forwarded} and C{X-Forwarded-*} that say the same (a proxy that
+        sets both) are believed.
+        """
+        self.sendRequest(httpHead(
+            b"Forwarded: for=203.0.113.9;proto=https",
+            b"X-Forwarded-For: 203.0.113.9",
+            b"X-Forwarded-Proto: https",
+        ))
+        head = self.lastRequest().head
+        self.assertEqual((head.remoteAddr, head.scheme), ("203.0.113.9", "https"))
+
+    def test_eachFromWhicheverNamesIt(self) -> None:
+        """
+        A fact one kind names and the other does not is taken from the one
+        that names it: C{Forwarded} without C{for=} (whose C{proto} and
+        C{host}, of no client's element, are not read) hides no
+        C{X-Forwarded-*} (the application saw the proxy's own address).
+        """
+        self.sendRequest(httpHead(
+            b"Forwarded: proto=http", b"X-Forwarded-For: 203.0.113.9",
+            b"X-Forwarded-Proto: https", b"X-Forwarded-Host: example.org",
+        ))
+        head = self.lastRequest().head
+        self.assertEqual(
+            (head.remoteAddr, head.scheme, head.serverName),
+            ("203.0.113.9", "https", "example.org"),
+        )
+
+    def test_contradictoryRefused(self) -> None:
+        """
+        C{Forwarded} and C{X-Forwarded-*} that name another client, scheme
+        or host get 400, as gunicorn refuses contradictory scheme headers:
+        one of them is the client's own, passed on by the proxy, and the
+        front cannot tell which.
+        """
+        for fields in [
+            # A client's Forwarded behind nginx's X-Forwarded-For.
+            (b"Forwarded: for=6.6.6.6", b"X-Forwarded-For: 6.6.6.6, 203.0.113.9"),
+            (b"Forwarded: for=unknown", b"X-Forwarded-For: 203.0.113.9"),
+            (b"Forwarded: for=203.0.113.9;proto=https",
+             b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-Proto: http"),
+            (b"Forwarded: for=203.0.113.9;host=admin.internal",
+             b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-Host: example.org"),
+        ]:
+            self.assertRefused(httpHead(*fields), 400)
+
+    def test_untrustedPeerIgnored(self) -> None:
+        """
+        From a peer that is not trusted, neither is read, contradictory or
+        not.
+        """
+        self.site.httpRules = HTTPRules()
+        self.sendRequest(httpHead(b"Forwarded: for=6.6.6.6", b"X-Forwarded-For: 7.7.7.7"))
+        self.assertEqual(self.lastRequest().head.remoteAddr, "192.0.2.5")
+
+
 class AccessLogLineTests(FrontTestCase):
     """
     What L{FrontFactory} writes in its access log.

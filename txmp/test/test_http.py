@@ -865,14 +865,14 @@ class TrustedProxyTests(FrontTestCase):
 
     def test_forwarded(self) -> None:
         """
-        C{Forwarded} (RFC 7239) is read as C{X-Forwarded-*} is, and wins
-        over them: the client walked from the right, and the C{proto} and
-        C{host} of its element.
+        C{Forwarded} (RFC 7239) is read as C{X-Forwarded-*} is: the client
+        walked from the right, and the C{proto} and C{host} of its element.
+        (With C{X-Forwarded-*} fields that say otherwise, it is refused:
+        L{txmp.test.test_front.ForwardedTests}.)
         """
         request = self.assertAccepted(httpHead(
             b'Forwarded: for="[2001:db8::7]:4711";proto=https;host=shop.example',
             b"Forwarded: for=10.0.0.1;proto=http",
-            b"X-Forwarded-For: 203.0.113.9",
         ))
         self.assertEqual(request.head.remoteAddr, "2001:db8::7")
         self.assertEqual(request.head.scheme, "https")
