@@ -638,6 +638,20 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def _forwardedAddress(
+    text: str,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """
+    The address a proxy names in C{X-Forwarded-For} or C{Forwarded}, or
+    L{None} if it names none.  Not an IPv6 address with a zone
+    (C{fe80::1%eth0}): a zone names an interface of the host that wrote
+    it, and L{ipaddress} takes any characters in one (quotes, spaces,
+    non-ASCII), which would reach C{REMOTE_ADDR} and the access log as the
+    client wrote them.  nginx's realip module takes no zone either.
+    """
+    return None if "%" in text else _address(text)
+
+
 def _inAny(
     address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Sequence[Network]
 ) -> bool:
@@ -679,7 +693,7 @@ def forwardedClient(peer: str, forwardedFor: Iterable[bytes],
         hops.extend(value.decode("latin-1").split(","))
     client = peer
     for hop in reversed(hops):
-        address = _address(hop)
+        address = _forwardedAddress(hop)
         if address is None:
             break
         client = str(address)
@@ -755,7 +769,7 @@ def forwardedFromElements(
     client = peer
     chosen: dict[str, str] | None = None
     for element in reversed(elements):
-        address = _address(_forwardedNode(element.get("for", "")))
+        address = _forwardedAddress(_forwardedNode(element.get("for", "")))
         if address is None:
             break
         client = str(address)

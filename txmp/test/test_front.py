@@ -429,6 +429,25 @@ class ForwardedTests(FrontTestCase):
         ]:
             self.assertRefused(httpHead(*fields), 400)
 
+    def test_scopedAddressNotAnAddress(self) -> None:
+        """
+        An IPv6 address with a zone (C{fe80::1%eth0}) is no client's
+        address in C{X-Forwarded-For} or C{Forwarded} (a zone names an
+        interface of the host that wrote it, and Python's L{ipaddress}
+        takes any characters in one, quotes, spaces and non-ASCII
+        included): the walk stops there, as at any entry that is not an
+        address, keeping the address after it.
+        """
+        for field in [
+            b"X-Forwarded-For: fe80::1%\xe9",
+            b'X-Forwarded-For: fe80::1%" x, 192.0.2.7',
+            b'Forwarded: for="[fe80::1%25 \\" x]"',
+        ]:
+            self.socket.clear()
+            _, transport = self.sendRequest(httpHead(field))
+            self.assertEqual(transport.value(), b"", field)
+            self.assertIn(self.lastRequest().head.remoteAddr, ("192.0.2.5", "192.0.2.7"), field)
+
     def test_untrustedPeerIgnored(self) -> None:
         """
         From a peer that is not trusted, neither is read, contradictory or
