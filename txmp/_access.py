@@ -7,6 +7,7 @@ or as JSON, to a file (reopened on demand, for logrotate) or to stdout.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -60,17 +61,39 @@ def _decoded(value: bytes | None) -> str | None:
     return None if value is None else value.decode("utf-8", "backslashreplace")
 
 
+# The characters of a decoded request field that a combined line escapes
+# besides backslash and quote: C0 and C1 controls (NEL, U+0085, is a line
+# end to str.splitlines and to log shippers; CSI, U+009B, a terminal's
+# escape), the line and paragraph separators, and the bidirectional
+# formatting characters, which reorder what a reader sees.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escapeUnsafe(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return "\\x%02x" % (code,) if code < 0x100 else "\\u%04x" % (code,)
+
+
 def _text(value: bytes | None) -> str:
     """
     A request's bytes as text for a combined line: undecodable bytes and
-    characters that would end or fake a line or a quoted field escaped.
+    characters that would end or fake a line or a quoted field, or rewrite
+    what a terminal shows (L{_UNSAFE}), escaped.
     """
     if value is None:
         return "-"
     text = value.decode("utf-8", "backslashreplace")
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace(
-        "\r", "\\r"
-    )
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    if text.isascii() and text.isprintable():
+        return text
+    return _UNSAFE.sub(_escapeUnsafe, text)
 
 
 class AccessLog:

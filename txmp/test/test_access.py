@@ -61,6 +61,31 @@ class AccessLogTests(SynchronousTestCase):
             '201 13 "http://r/" "curl/8 \\\\xff" 0.002100 abc123\n',
         )
 
+    def test_combinedUnicodeControls(self) -> None:
+        """
+        Characters that end or rewrite a line for what reads the log, but
+        that UTF-8 field values and targets may hold (a request's bytes
+        over 0x7f are taken): C1 controls (NEL, U+0085, which
+        C{str.splitlines} and log shippers take for a line end; CSI,
+        U+009B, a terminal's escape), the line and paragraph separators,
+        and bidirectional overrides, are escaped in a combined line, as
+        nginx escapes every byte over 0x7e in its access log.
+        """
+        request = finishedRequest()
+        request.uri = b"/a\xc2\x85127.0.0.1 - - [x] \xe2\x80\xa8b"
+        request.requestHeaders.setRawHeaders(
+            b"user-agent", [b"\xc2\x9b2J\xe2\x80\xaeevil \xc3\xa9t\xc3\xa9"]
+        )
+        log = AccessLog(self.path.path, now=lambda: NOW)
+        log.open()
+        log.write(request, "10.0.0.7", 0.0021, "abc123")
+        log.close()
+        text = self.path.getContent().decode("utf-8")
+        self.assertEqual(len(text.splitlines()), 1, text)
+        self.assertIn('"POST /a\\x85127.0.0.1 - - [x] \\u2028b HTTP/1.1"', text)
+        # Printable non-ASCII text stays as it is.
+        self.assertIn('"\\x9b2J\\u202eevil \u00e9t\u00e9"', text)
+
     def test_json(self) -> None:
         """
         A JSON line is one object with the same facts under names.
