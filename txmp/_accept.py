@@ -17,9 +17,28 @@ from typing import Callable, Protocol, cast
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
 
-from txmp._defaults import FD_RESERVE, MAX_CONNECTIONS_LOG_INTERVAL
+from txmp._defaults import DEFAULT_BACKLOG, FD_RESERVE, MAX_CONNECTIONS_LOG_INTERVAL
 
 _Limits = tuple[int, int]
+
+
+#: The endpoint types of Twisted's that take C{backlog=}.
+_BACKLOG_TYPES = frozenset(["tcp", "tcp6", "unix", "ssl"])
+
+
+def withBacklog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
+    """
+    An endpoint description that listens with C{backlog}, unless it says
+    its own (C{backlog=}) or is of a type that takes none (C{systemd:}, a
+    plugin's).
+
+    @param description: a server endpoint string, as C{--listen} takes.
+    @return: the same string, with C{:backlog=N} added if it fits.
+    """
+    kind = description.split(":", 1)[0].strip().lower()
+    if kind not in _BACKLOG_TYPES or "backlog=" in description or description.endswith("\\"):
+        return description
+    return f"{description}:backlog={backlog}"
 
 
 def raiseFileLimit(

@@ -151,6 +151,13 @@ FD_RESERVE = 256
 # Seconds between two warnings that the front is at --max-connections.
 MAX_CONNECTIONS_LOG_INTERVAL = 60.0
 
+# The listen backlog of a --listen or --stats endpoint that names none
+# (backlog= in the string): nginx's default (gunicorn's is 2,048), where
+# Twisted's is 50, which a burst of new connections overflows (the kernel
+# drops the rest, and their clients try again 1 s later, then 3 s).  The
+# kernel caps it at net.core.somaxconn (4,096 since Linux 5.4).
+DEFAULT_BACKLOG = 511
+
 # A request body must be received within this many seconds of reading
 # time (R.U.D.Y.: a body trickled to hold a handler's thread;
 # --body-timeout).

@@ -43,7 +43,7 @@ from twisted.logger import LogEvent, Logger, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.python.systemd import ListenFDs
 
-from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit
+from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit, withBacklog
 from txmp._access import AccessLog
 from txmp._defaults import (
     BOOT_FAILURES,
@@ -264,7 +264,9 @@ class FrontService(Service):
         for option, description, factory in endpoints:
             what = f"{option} {description}"
             try:
-                endpoint: IStreamServerEndpoint = serverFromString(self._reactor, description)
+                endpoint: IStreamServerEndpoint = serverFromString(
+                    self._reactor, withBacklog(description)
+                )
             # The operator's string, parsed by whichever endpoint plugin it
             # names: any error is a one-line refusal to start.
             except Exception as e:  # noqa: BLE001

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import resource
 
+from twisted.internet.endpoints import TCP4ServerEndpoint, serverFromString
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit
-from txmp._defaults import FD_RESERVE, MAX_CONNECTIONS_LOG_INTERVAL
+from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit, withBacklog
+from txmp._defaults import DEFAULT_BACKLOG, FD_RESERVE, MAX_CONNECTIONS_LOG_INTERVAL
 from txmp.testing import FakeFileLimits, FakePort, FakeTCPPort, FrontTestCase
 
 NOFILE = resource.RLIMIT_NOFILE
@@ -239,3 +241,47 @@ class FrontFactoryLimitTests(FrontTestCase):
         self.assertEqual(port.calls, ["pause"])
         self.disconnect(first)
         self.assertEqual(port.calls, ["pause", "resume"])
+
+
+class WithBacklogTests(SynchronousTestCase):
+    """
+    Tests for L{withBacklog}, the listen backlog of the front's endpoints.
+    """
+
+    def test_added(self) -> None:
+        """
+        A C{tcp:}, C{tcp6:}, C{unix:} or C{ssl:} endpoint that names no
+        backlog gets L{DEFAULT_BACKLOG} (nginx's), not Twisted's 50.
+        """
+        for description in [
+            "tcp:8080",
+            "tcp:8080:interface=127.0.0.1",
+            "TCP6:port=8080:interface=\\:\\:",
+            "unix:/run/txmp/http.sock:mode=666",
+            "ssl:443:privateKey=key.pem:certKey=cert.pem",
+        ]:
+            self.assertEqual(
+                withBacklog(description), f"{description}:backlog={DEFAULT_BACKLOG}"
+            )
+        self.assertEqual(DEFAULT_BACKLOG, 511)
+
+    def test_kept(self) -> None:
+        """
+        An endpoint that names its own backlog, one of a type that takes
+        none, and one that ends in an escaping backslash are left as given.
+        """
+        for description in [
+            "tcp:8080:backlog=10",
+            "systemd:domain=INET:index=0",
+            "le:/certs:tcp:443",
+            "unix:/tmp/odd\\",
+        ]:
+            self.assertEqual(withBacklog(description), description)
+
+    def test_parsed(self) -> None:
+        """
+        What it makes is an endpoint Twisted parses, with that backlog.
+        """
+        endpoint = serverFromString(MemoryReactorClock(), withBacklog("tcp:8080"))
+        assert isinstance(endpoint, TCP4ServerEndpoint)
+        self.assertEqual(endpoint._backlog, DEFAULT_BACKLOG)
