@@ -101,6 +101,10 @@ _REQUEST_ID_CHARS = frozenset(
 # None if they do not say (FrontConnection._forwarding).
 _Forwarding = tuple[Optional[str], Optional[str], Optional[str]]
 
+# Who a request's client is (FrontConnection.client): its address, the
+# scheme it used, and the host it asked for if a proxy says.
+Client = tuple[str, bytes, Optional[str]]
+
 
 def plausibleRequestId(value: bytes) -> bool:
     """
@@ -257,7 +261,9 @@ class Exchange:
     _log = Logger()
     complete = False
 
-    def __init__(self, connection: FrontConnection, head: RequestHead) -> None:
+    def __init__(
+        self, connection: FrontConnection, head: RequestHead, client: Client
+    ) -> None:
         self.connection = connection
         self.method = head.method
         self.uri = head.target
@@ -269,7 +275,10 @@ class Exchange:
         self.state = ResponseState.WAITING
         self.body = BodyState.COMPLETE
         self.requestId = b""
-        self.remoteAddr = ""
+        # Who the client is (FrontConnection.client), for submit.
+        self._client = client
+        # The client's address, which the access log reads.
+        self.remoteAddr = client[0]
         self.startedAt: float | None = None
         self._host = head.host
         self._small: list[bytes] = []
@@ -400,8 +409,7 @@ class Exchange:
         connection = self.connection
         factory = connection.factory
         dispatcher = factory.dispatcher
-        remoteAddr, scheme, forwardedHost = connection.client(self.headers)
-        self.remoteAddr = remoteAddr
+        remoteAddr, scheme, forwardedHost = self._client
         host = self._host
         # The authority server_name comes from: a trusted proxy's forwarded
         # host, if valid, else Host (None: the latter).
@@ -758,21 +766,7 @@ class Exchange:
         """
         if not self._logged:
             self._logged = True
-            if not self.remoteAddr:
-                # Never submitted: no call on the path of those that were.
-                self.clientAddress()
             self.connection.factory.requestDone(self)
-
-    def clientAddress(self) -> str:
-        """
-        The client's address, which the access log reads as C{remoteAddr}:
-        the one L{submit} sent, or for a request never submitted (C{OPTIONS
-        *}, or one ended while its small body was read), the one it would
-        have sent (a trusted proxy's forwarded client).
-        """
-        if not self.remoteAddr:
-            self.remoteAddr = self.connection.client(self.headers)[0]
-        return self.remoteAddr
 
     def clientTaking(self) -> bool | None:
         """
@@ -904,8 +898,8 @@ class Refusal:
 
     @param remoteAddr: the peer's address: the client logged for a head
         refused (whose forwarding headers are not believed); a request
-        whose head was read names its client (L{Exchange.clientAddress}:
-        the one a trusted proxy forwarded).
+        whose head was read names its client (L{Exchange.remoteAddr}: the
+        one a trusted proxy forwarded).
     @ivar sentLength: how many bytes of response body were written.
     """
 
@@ -926,7 +920,7 @@ class Refusal:
             self.method, self.uri = request.method, request.uri
             self.clientproto = request.clientproto
             # Its head was whole: the forwarded client, submitted or not.
-            self.remoteAddr = request.clientAddress()
+            self.remoteAddr = request.remoteAddr
             self._fields = request.headers
             self.requestId = request.requestId
             self.startedAt = request.startedAt
@@ -1097,44 +1091,40 @@ class FrontConnection(Protocol):
         self.factory.connectionOpened(self)
         self._startIdle()
 
-    def client(
-        self, headers: Sequence[tuple[bytes, bytes]]
-    ) -> tuple[str, bytes, str | None]:
+    def client(self, headers: Sequence[tuple[bytes, bytes]]) -> Client | None:
         """
         The client's address and the scheme it used, and the host it asked
         for if a proxy says: the peer's, unless the peer is a trusted proxy
         and says otherwise, each in C{Forwarded} (RFC 7239) if that names
         it, else in C{X-Forwarded-For}, C{X-Forwarded-Proto} or
-        C{X-Forwarded-Host} (L{forwardingContradicts} refused a head in
-        which both name one, and differ).
+        C{X-Forwarded-Host}.
+
+        @return: that, or L{None} if a trusted proxy's C{Forwarded} and
+            C{X-Forwarded-*} fields both name the client, its scheme or its
+            host, and name another.  A proxy that sets one kind passes the
+            other on as its client sent it (nginx sets C{X-Forwarded-For}
+            and passes C{Forwarded} on): believing the one the client wrote
+            would let it choose its C{REMOTE_ADDR}, and the front cannot
+            tell which one the proxy wrote.  gunicorn refuses contradictory
+            scheme headers (400) likewise; waitress makes its operator
+            choose one kind.
         """
-        byForwarded, byX = self._forwarding(headers)
+        if not self.trusted:
+            return self.peerHost, self.scheme, None
+        said = list(zip(*self._forwarding(headers)))
+        if any(
+            forwarded is not None and other is not None
+            and forwarded.lower() != other.lower()
+            for forwarded, other in said
+        ):
+            return None
         client, scheme, host = (
-            forwarded if forwarded is not None else other
-            for forwarded, other in zip(byForwarded, byX)
+            forwarded if forwarded is not None else other for forwarded, other in said
         )
         return (
             self.peerHost if client is None else client,
             self.scheme if scheme is None else scheme.encode("ascii"),
             host,
-        )
-
-    def forwardingContradicts(self, headers: Sequence[tuple[bytes, bytes]]) -> bool:
-        """
-        Whether a trusted proxy's C{Forwarded} and C{X-Forwarded-*} fields
-        both name the client, its scheme or its host, and name another.  A
-        proxy that sets one kind passes the other on as its client sent it
-        (nginx sets C{X-Forwarded-For} and passes C{Forwarded} on):
-        believing the one the client wrote would let it choose its
-        C{REMOTE_ADDR}, and the front cannot tell which one the proxy
-        wrote.  gunicorn refuses contradictory scheme headers (400)
-        likewise; waitress makes its operator choose one kind.
-        """
-        byForwarded, byX = self._forwarding(headers)
-        return any(
-            forwarded is not None and other is not None
-            and forwarded.lower() != other.lower()
-            for forwarded, other in zip(byForwarded, byX)
         )
 
     def _forwarding(
@@ -1143,12 +1133,9 @@ class FrontConnection(Protocol):
         """
         What a trusted peer says about its client, by C{Forwarded} and by
         C{X-Forwarded-*}: the client's address, scheme and host, each
-        L{None} if that kind of field does not name it (all L{None} if the
-        peer is not trusted).
+        L{None} if that kind of field does not name it.
         """
         nothing: _Forwarding = (None, None, None)
-        if not self.trusted:
-            return nothing, nothing
         rules = self.rules
         forwarded: list[bytes] = []
         forwardedFor: list[bytes] = []
@@ -1328,7 +1315,8 @@ class FrontConnection(Protocol):
             # (keepAlive).
             self.persistent = False
             self._clientCloses = True
-        if self.trusted and self.forwardingContradicts(head.fields):
+        client = self.client(head.fields)
+        if client is None:
             self._log.info(
                 "contradictory Forwarded and X-Forwarded-* fields from {peer}",
                 peer=str(self.transport.getPeer()),
@@ -1350,7 +1338,7 @@ class FrontConnection(Protocol):
         self._head = None
         if length != 0 and head.expectContinue and head.version == b"HTTP/1.1":
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        exchange = self.exchange = Exchange(self, head)
+        exchange = self.exchange = Exchange(self, head, client)
         if length != 0:
             self.bodyPending = True
             self._bodyLeft = length or 0

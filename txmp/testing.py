@@ -1678,12 +1678,6 @@ class WritingConnection:
         self._head = True
         self.took: bool | None = False
 
-    def client(self, headers: object) -> tuple[str, bytes, None]:
-        """
-        Always C{192.0.2.5}, over C{http}.
-        """
-        return "192.0.2.5", b"http", None
-
     def keepAlive(self, exchange: Exchange, delimited: bool = True) -> bool:
         """
         Keep the connection if the response's end is C{delimited}, as a

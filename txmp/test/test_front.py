@@ -2938,7 +2938,7 @@ def _streamingExchange(
     head = RequestHead(HTTPRules())
     head.requestLine(b"GET / HTTP/1.0")
     head.end()
-    exchange = Exchange(connection, head)  # type: ignore[arg-type]
+    exchange = Exchange(connection, head, ("192.0.2.5", b"http", None))  # type: ignore[arg-type]
     connection.exchange = exchange
     exchange.start(False)
     reply = RecordingReply(connection.events, contentLength)

@@ -427,7 +427,7 @@ class SignatureTests(SynchronousTestCase):
             (
                 WritingConnection,
                 FrontConnection,
-                "client keepAlive readingChanged write exchangeDone abort clientTook",
+                "keepAlive readingChanged write exchangeDone abort clientTook",
             ),
             (RecordingReply, Reply, "cancel invalid written clientReady"),
             (FinishedRequest, Request, "code sentLength"),
