@@ -1343,9 +1343,8 @@ class RunningRequest:
         @raise ValueError: if the body is shorter than the application's
             C{Content-Length}.
         """
-        # The body's length, taken before a response without a body drops
-        # it: a HEAD response has the Content-Length of GET's.
-        size = sum(len(chunk) for chunk in body) if self._addLength else 0
+        # (All of it, for a HEAD response's Content-Length, which is GET's.)
+        made = body
         if self._pending is not None and not self._hasBody:
             body = []
         if self._headSent:
@@ -1356,10 +1355,13 @@ class RunningRequest:
         status, reason, headers = self._head()
         body = self._fit(body)
         self._checkComplete()
-        # To HEAD, an empty body may be one the application left out
-        # (Werkzeug does), not one of length 0: no length is made up then.
-        if self._addLength and (size or self._hasBody):
-            headers = [*headers, (b"Content-Length", b"%d" % (size,))]
+        if self._addLength:
+            # (Not cut by _fit: the application set no Content-Length.)
+            size = sum(len(chunk) for chunk in made)
+            # To HEAD, an empty body may be one the application left out
+            # (Werkzeug does), not one of length 0: no length is made up.
+            if size or self._hasBody:
+                headers = [*headers, (b"Content-Length", b"%d" % (size,))]
         self._sendLast(self._sink.sendHead, status, reason, headers, body, False)
 
     def _fit(self, chunks: list[bytes]) -> list[bytes]:
@@ -1461,7 +1463,7 @@ class RunningRequest:
         """
         if not self._hasBody and self._pending is not None:
             # (From write(): a response without a body sends its head alone.)
-            self._sendHeadAlone()
+            self._sendHead([])
             return
         if self._limit is not None:
             fitting = self._fit([chunk])
@@ -1475,19 +1477,17 @@ class RunningRequest:
             self._viaReactor = True
             self.output.queue(chunk)
         else:
-            status, reason, headers = self._head()
-            self._headSent = True
-            self._toSink(self._sink.sendHead, status, reason, headers, [chunk], True)
+            self._sendHead([chunk])
 
-    def _sendHeadAlone(self) -> None:
+    def _sendHead(self, chunks: list[bytes]) -> None:
         """
-        Send the head without body, the rest to follow, unless it was
+        Send the head with C{chunks}, the rest to follow, unless it was
         sent.  Called in the application thread, after C{start_response}.
         """
         if not self._headSent:
             status, reason, headers = self._head()
             self._headSent = True
-            self._toSink(self._sink.sendHead, status, reason, headers, [], True)
+            self._toSink(self._sink.sendHead, status, reason, headers, chunks, True)
 
     def _startResponse(
         self,
@@ -1584,7 +1584,7 @@ class RunningRequest:
         if data:
             self._sendChunk(data)
         else:
-            self._sendHeadAlone()
+            self._sendHead([])
 
     def _fail(self) -> None:
         """
