@@ -29,7 +29,7 @@ from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
 from txmp import _frontservice, protocol
-from txmp._defaults import FD_RESERVE, READ_BATCH
+from txmp._defaults import DEFAULT_BACKLOG, FD_RESERVE, READ_BATCH
 from txmp._interfaces import IFrontReactor
 from txmp._pool import ReactorCalls, WorkerPool
 from txmp._zmq import ZmqContext, newRoutingId
@@ -123,6 +123,18 @@ class FrontAndHandlerTests(ServicesTestCase):
             return lines.ended
 
         self.addCleanup(stop)
+
+    @inlineCallbacks
+    def test_listenBacklog(self) -> Any:
+        """
+        A C{--listen} endpoint that names no backlog listens with
+        L{DEFAULT_BACKLOG} (nginx's), not Twisted's 50; one that names its
+        own keeps it.
+        """
+        front = yield self.startFront("--listen", "tcp:0:interface=127.0.0.1:backlog=7")
+        self.assertEqual(
+            [port.backlog for port in front._ports], [DEFAULT_BACKLOG, 7]
+        )
 
     @inlineCallbacks
     def test_wsgiOverZeroMQ(self) -> Any:
