@@ -319,6 +319,26 @@ class SpawnTests(SystemTestCase):
         end = await front.whenEnded()
         self.assertEqual(getattr(end, "signal", None), 9, self.transcript())
 
+    async def servingHandler(self, front: TwistdProcess) -> ProcessHandle:
+        """
+        One of the spawned handlers that serve C{front}'s concurrent
+        requests (L{concurrentPids}), to signal.
+        """
+        handle = ProcessHandle(next(iter(await self.concurrentPids(front))))
+        self.addCleanup(handle.close)
+        return handle
+
+    async def assertReplaced(self, front: TwistdProcess, victim: ProcessHandle) -> None:
+        """
+        C{victim} exits, a third handler joins, and concurrent requests are
+        served by two handlers, none of them C{victim}.
+        """
+        await self.withTimeout(victim.whenExited(), 10, f"handler {victim.pid} to die")
+        await front.waitForLine(JOINED, count=3)
+        served = await self.concurrentPids(front)
+        self.assertNotIn(victim.pid, served, self.transcript())
+        self.assertEqual(len(served), 2, f"served by {served}" + self.transcript())
+
     @asyncTest
     async def test_spawnedHandlerRestarted(self) -> None:
         """
@@ -326,16 +346,9 @@ class SpawnTests(SystemTestCase):
         replacement and not to the dead handler.
         """
         front = await self.startSpawningFront()
-        served = await self.concurrentPids(front)
-        victim = next(iter(served))
-        handle = ProcessHandle(victim)
-        self.addCleanup(handle.close)
-        handle.signal(9)
-        await self.withTimeout(handle.whenExited(), 10, f"handler {victim} to die")
-        await front.waitForLine(JOINED, count=3)
-        served = await self.concurrentPids(front)
-        self.assertNotIn(victim, served, self.transcript())
-        self.assertEqual(len(served), 2, f"served by {served}" + self.transcript())
+        victim = await self.servingHandler(front)
+        victim.signal(signal.SIGKILL)
+        await self.assertReplaced(front, victim)
 
     @asyncTest
     async def test_frozenHandlerReplaced(self) -> None:
@@ -346,15 +359,8 @@ class SpawnTests(SystemTestCase):
         replacement, and capacity comes back.
         """
         front = await self.startSpawningFront("--heartbeat", "0.2", "--timeout", "2")
-        served = await self.concurrentPids(front)
-        victim = next(iter(served))
-        handle = ProcessHandle(victim)
-        self.addCleanup(handle.close)
-        handle.signal(signal.SIGSTOP)
-        await front.waitForLine(f"(PID {victim}) has not joined again 2.0 s after it was"
-                                " declared dead: killed (SIGKILL)", timeout=15)
-        await self.withTimeout(handle.whenExited(), 10, f"handler {victim} to die")
-        await front.waitForLine(JOINED, count=3)
-        served = await self.concurrentPids(front)
-        self.assertNotIn(victim, served, self.transcript())
-        self.assertEqual(len(served), 2, f"served by {served}" + self.transcript())
+        victim = await self.servingHandler(front)
+        victim.signal(signal.SIGSTOP)
+        await front.waitForLine(f"(PID {victim.pid}) has not joined again 2.0 s after it"
+                                " was declared dead: killed (SIGKILL)", timeout=15)
+        await self.assertReplaced(front, victim)
