@@ -1091,13 +1091,13 @@ class SpawnedHandlers(MultiService):
 
     def _killSilent(self, name: str, process: SpawnedProcess) -> None:
         del self._silent[name]
-        # The same run of it, still supervised: one that died meanwhile
-        # and was restarted under its name is booting, not silent.
+        # The same run of it, not ended (then it would be gone from
+        # _running), still supervised: one that died meanwhile and was
+        # restarted under its name is booting, not silent.
         if (
             self._stopping
             or name not in self._supervised
             or self._running.get(name) is not process
-            or process.ended
         ):
             return
         if process.kill():
