@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import collections
 import cProfile
+import gc
 import os
 import platform
 import pstats
@@ -437,12 +438,14 @@ def startFront(
     ret: str,
     extra: Sequence[str] = (),
     patches: Sequence[tuple[str, object]] = (),
+    checkout: str = CHECKOUT,
 ) -> tuple[Server, int]:
     """
     Start C{twistd mpfront} on an ephemeral loopback port and wait until it
     logs C{mpfront ready}.
 
     @param patches: see L{twistdArgs}.
+    @param checkout: the txmp checkout the front runs (see L{Servers.start}).
     @return: the server and its HTTP port.
     """
     front = servers.start(
@@ -459,6 +462,7 @@ def startFront(
             *extra,
             patches=patches,
         ),
+        checkout,
     )
     match = front.waitFor(r"mpfront ready:.*port=(\d+)")
     return front, int(match.group(1))
@@ -852,6 +856,41 @@ def timePythonPath(
         f"{label} ({sys.implementation.name}): median {median(perRequest):.1f} us, "
         f"best {min(perRequest):.1f} us ({count} requests x {runs})"
     )
+    if platform.python_implementation() == "CPython":
+        perRequestLeft, kinds = garbage(run, count)
+        print(
+            f"  left to the garbage collector (in reference cycles): {perRequestLeft:.2f} "
+            "objects a request" + "".join(
+                f", {name} {number / count:.2f}" for name, number in kinds.most_common(6)
+            )
+        )
+
+
+def garbage(run: Callable[[], None], count: int) -> tuple[float, collections.Counter[str]]:
+    """
+    Call C{run}, which serves C{count} requests, with the garbage collector
+    stopped, then collect: the objects per request that only the collector
+    frees (reference cycles), and how many of each type in all.  On
+    CPython every other object is freed as soon as the last reference to
+    it goes; the collector's runs, which these objects bring about, cost a
+    process CPU that no function of its own shows (docs/benchmarks.md,
+    "Garbage").
+    """
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        run()
+        gc.collect()
+        left = list(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        del gc.garbage[:]
+        if enabled:
+            gc.enable()
+    kinds = collections.Counter(type(thing).__qualname__ for thing in left)
+    return len(left) / count, kinds
 
 
 def interleaved(

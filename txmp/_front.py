@@ -283,6 +283,11 @@ class Exchange:
         self._host = head.host
         self._small: list[bytes] = []
         self._deferred: Deferred[Reply] | None = None
+        # The reply, until nothing more of it can come.  It holds the
+        # dispatcher's request, which holds this exchange: the exchange lets
+        # go of it at the reply's end, so that reference counting frees the
+        # request's objects at once (a cycle would wait for the garbage
+        # collector: 16 objects a request, docs/benchmarks.md, "Garbage").
         self._reply: Reply | None = None
         # The dispatcher's side of a streamed body, once it reads it.
         self._sink: PendingRequest | None = None
@@ -520,6 +525,7 @@ class Exchange:
             self._writeBody(reply.body, head)
         else:
             self._writeWhole(head, reply.body)
+            self._reply = None
 
     def _head(self, reply: Reply, hasBody: bool) -> bytes:
         """
@@ -680,18 +686,19 @@ class Exchange:
             self._write(chunks, head)
 
     def finishBody(self) -> None:
-        if self.state is not ResponseState.WRITING:
-            return
-        self._writeHeld()
-        if self._remaining:
-            if self._reply is not None:
-                self._reply.invalid(
-                    "body ended %d bytes short of its Content-Length: "
-                    "connection aborted" % (self._remaining,)
-                )
-            self.abortBody()
-            return
-        self._end(b"0\r\n\r\n" if self._chunked else b"")
+        if self.state is ResponseState.WRITING:
+            self._writeHeld()
+            if self._remaining:
+                if self._reply is not None:
+                    self._reply.invalid(
+                        "body ended %d bytes short of its Content-Length: "
+                        "connection aborted" % (self._remaining,)
+                    )
+                self.abortBody()
+            else:
+                self._end(b"0\r\n\r\n" if self._chunked else b"")
+        # The reply's END: nothing more of it comes.
+        self._reply = None
 
     def abortBody(self) -> None:
         # A truncated response must not look complete: abort, don't finish;
@@ -700,6 +707,7 @@ class Exchange:
             return
         self.state = ResponseState.DONE
         self._held = []
+        self._reply = None
         self._logDone()
         self.connection.abort()
 
@@ -882,6 +890,7 @@ class Exchange:
             return
         if self._reply is not None:
             self._reply.cancel()
+            self._reply = None
         elif self._deferred is not None:
             self._deferred.cancel()
         if logged:
