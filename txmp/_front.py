@@ -287,7 +287,7 @@ class Exchange:
         # dispatcher's request, which holds this exchange: the exchange lets
         # go of it at the reply's end, so that reference counting frees the
         # request's objects at once (a cycle would wait for the garbage
-        # collector: 16 objects a request, docs/benchmarks.md, "Garbage").
+        # collector: 17 objects a request, docs/benchmarks.md, "Garbage").
         self._reply: Reply | None = None
         # The dispatcher's side of a streamed body, once it reads it.
         self._sink: PendingRequest | None = None

@@ -977,7 +977,7 @@ class ReferenceCycleTests(FrontTestCase):
     An exchange lets go of its reply at the reply's end, so that reference
     counting frees the exchange and the dispatcher's request at once: the
     reply holds the request, which holds the exchange, and a cycle of them
-    (16 objects a request) would wait for the garbage collector, whose runs
+    (17 objects a request) would wait for the garbage collector, whose runs
     cost the front about 7% of its CPU under load (docs/benchmarks.md,
     "Garbage").
     """
