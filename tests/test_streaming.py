@@ -410,6 +410,47 @@ class SlowClientTests(StreamingTestCase):
         self.assertEqual(front.countLines("timed out"), 0, self.transcript())
 
 
+class PipelineFloodTests(StreamingTestCase):
+    """
+    Responses to pipelined requests are made as the client reads them, not
+    all at once into the front's memory.
+    """
+
+    @asyncTest
+    async def test_floodReadSlowly(self) -> None:
+        """
+        A client that sends 64 KiB of pipelined requests for a 256 KiB
+        response in one piece, then reads at 1 MiB/s, gets them in order,
+        while the application is called for about as many as it has read;
+        another client is answered meanwhile, and the peak RSS of the front
+        and of the handler each grows by less than 64 MiB.  (The front
+        used to answer every pipelined request at once, into the client's
+        transport: with about 2,400 small requests, its RSS grew by 630 MB
+        in 3 seconds.)
+        """
+        front, handler = await self.startServers()
+        size = 256 * KiB
+        request = self.rawRequest("GET", f"/download?size={size}&length=1")
+        count = 64 * KiB // len(request)
+        reader = _SlowReader(request * count, MiB)
+        await self.connect(reader)
+        for mib in range(2, 8):
+            await self.withTimeout(reader.until(mib * MiB), 10, f"{mib} MiB")
+            called = handler.countLines("app called: GET /download")
+            # What the client did not read sits in the kernel's socket
+            # buffers and the front's transport buffer: a few MiB.
+            self.assertLess(
+                called * size,
+                reader.received + 16 * MiB,
+                f"{called} of {count} pipelined requests answered for a client that"
+                f" read {reader.received} bytes" + self.transcript(),
+            )
+        result = await self.get("/small", timeout=5)
+        self.assertResponse(result, 200, bigbody.SMALL_BODY)
+        await reader.abort()
+        self.assertMemoryBounded(front, handler)
+
+
 class EndAtLengthTests(StreamingTestCase):
     """
     A response streamed from a generator with a C{Content-Length}, as
