@@ -1090,7 +1090,9 @@ class FrontConnection(Protocol):
             self.trusted = isTrusted(host, self.rules.trustedProxies)
         self.peerPort = protocol.encodeInt(getattr(peer, "port", 0))
         local = transport.getHost()
-        self.localHost = getattr(local, "host", "").encode("latin-1")
+        # (A UNIX socket has no address to name: SERVER_NAME, never empty in
+        # WSGI, is then localhost for a request without Host, as waitress.)
+        self.localHost = getattr(local, "host", "localhost").encode("latin-1")
         port = getattr(local, "port", None)
         self.localPort = None if port is None else protocol.encodeInt(port)
         if ISSLTransport.providedBy(transport):

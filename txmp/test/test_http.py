@@ -968,13 +968,18 @@ class UnixPeerTests(FrontTestCase):
             request = self.fromUnixPeer(b"GET / HTTP/1.1\r\n" + fields + b"\r\n")
             self.assertEqual(request.head.serverPort, port, fields)
 
-    def test_serverPortWithoutHost(self) -> None:
+    def test_serverWithoutHost(self) -> None:
         """
-        On a UNIX socket, an HTTP/1.0 request without C{Host} gets the
-        port of its scheme.
+        On a UNIX socket, which has no address to name, an HTTP/1.0
+        request without C{Host} (or with an empty one) gets C{localhost} as
+        its C{server_name}, as under waitress (PEP 3333: C{SERVER_NAME} is
+        never empty), and the port of its scheme.
         """
-        request = self.fromUnixPeer(b"GET / HTTP/1.0\r\n\r\n")
-        self.assertEqual(request.head.serverPort, 80)
+        for data in [b"GET / HTTP/1.0\r\n\r\n", b"GET / HTTP/1.0\r\nHost:\r\n\r\n"]:
+            request = self.fromUnixPeer(data)
+            self.assertEqual(
+                (request.head.serverName, request.head.serverPort), ("localhost", 80), data
+            )
 
     def test_serverPortOfForwardedHost(self) -> None:
         """
