@@ -1932,13 +1932,15 @@ class FrontFactory(_ServerFactory):
     def acceptableProtocols(self) -> list[bytes]:
         """
         The protocols the front speaks, for TLS's ALPN (C{--listen ssl:}):
-        HTTP/1.1 alone.  Without them, Twisted 26.10's TLS fails the
-        handshake of every client that offers protocols (browsers, curl and
-        Python's C{http.client} do).  Declared (L{IProtocolNegotiationFactory})
-        only where Twisted asks for them without mutating a shared context:
-        L{negotiatesOnContext}.
+        HTTP/1.1, and HTTP/1.0 for clients that offer it alone (C{curl
+        --http1.0}), as nginx names both.  Twisted 26.10's TLS fails the
+        handshake (an C{internal_error} alert) of every client that offers
+        none of them, so of every client that offers protocols if there
+        are none (browsers, curl and Python's C{http.client} do).  Declared
+        (L{IProtocolNegotiationFactory}) only where Twisted asks for them
+        without mutating a shared context: L{negotiatesOnContext}.
         """
-        return [b"http/1.1"]
+        return [b"http/1.1", b"http/1.0"]
 
     def date(self) -> bytes:
         """

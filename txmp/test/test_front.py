@@ -3196,10 +3196,11 @@ class ProtocolNegotiationTests(FrontTestCase):
 
     def test_acceptableProtocols(self) -> None:
         """
-        L{FrontFactory} names HTTP/1.1 alone to TLS
-        (L{IProtocolNegotiationFactory}): the front speaks no other.
+        L{FrontFactory} names HTTP/1.1 and HTTP/1.0 to TLS
+        (L{IProtocolNegotiationFactory}), HTTP/1.1 first: the front speaks
+        no other.
         """
-        self.assertEqual(self.site.acceptableProtocols(), [b"http/1.1"])
+        self.assertEqual(self.site.acceptableProtocols(), [b"http/1.1", b"http/1.0"])
         self.assertEqual(
             IProtocolNegotiationFactory.providedBy(self.site),
             negotiatesOnContext(twisted.__version__),
@@ -3213,6 +3214,29 @@ class ProtocolNegotiationTests(FrontTestCase):
         Twisted 26.10's TLS fails such a handshake (an C{internal_error}
         alert) when the server's factory names no protocol.
         """
+        self.assertNegotiated([b"h2", b"http/1.1"], b"http/1.1", b"HTTP/1.1")
+
+    def test_clientOfferingHTTP10(self) -> None:
+        """
+        A client that offers C{http/1.0} alone in ALPN, as C{curl
+        --http1.0} does, completes its TLS handshake with the front on
+        C{http/1.0}, and its HTTP/1.0 request goes to a handler.  Twisted
+        26.10's TLS fails the handshake of a client that offers none of
+        the protocols the server's factory names (an C{internal_error}
+        alert), as it did while the front named C{http/1.1} alone.
+        """
+        self.assertNegotiated([b"http/1.0"], b"http/1.0", b"HTTP/1.0")
+
+    def assertNegotiated(
+        self, offered: list[bytes], negotiated: bytes, version: bytes
+    ) -> None:
+        """
+        Connect a TLS client that offers C{offered} in ALPN to the front
+        over memory, send a request with C{version}, and check that the
+        handshake agreed on C{negotiated} (or on nothing, before Twisted
+        26.4: L{negotiatesOnContext}) and that the request went to a
+        handler.
+        """
         certificate, key = selfSignedCertificate("localhost")
         server = TLSMemoryBIOFactory(
             ssl.PrivateCertificate.loadPEM(key + certificate).options(),
@@ -3224,7 +3248,7 @@ class ProtocolNegotiationTests(FrontTestCase):
             ssl.optionsForClientTLS(
                 "localhost",
                 trustRoot=ssl.Certificate.loadPEM(certificate),
-                acceptableProtocols=[b"h2", b"http/1.1"],
+                acceptableProtocols=offered,
             ),
             True,
             ClientFactory.forProtocol(Protocol),
@@ -3235,10 +3259,13 @@ class ProtocolNegotiationTests(FrontTestCase):
             lambda: client.buildProtocol(self.serverAddress),
             clock=self.clock,
         )
-        clientProtocol.write(b"GET /path HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        clientProtocol.write(b"GET /path " + version + b"\r\nHost: localhost\r\n\r\n")
         pump.flush()
         # Before Twisted 26.4 the front names no protocol (negotiatesOnContext)
-        # and the client goes on without ALPN, on HTTP/1.1 all the same.
-        negotiated = b"http/1.1" if negotiatesOnContext(twisted.__version__) else None
-        self.assertEqual(clientProtocol.negotiatedProtocol, negotiated)
-        self.assertEqual([request.head.target for request in self.requestsSent()], ["/path"])
+        # and the client goes on without ALPN all the same.
+        expected = negotiated if negotiatesOnContext(twisted.__version__) else None
+        self.assertEqual(clientProtocol.negotiatedProtocol, expected)
+        self.assertEqual(
+            [(request.head.target, request.head.version) for request in self.requestsSent()],
+            [("/path", version.decode("ascii"))],
+        )
