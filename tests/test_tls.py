@@ -6,7 +6,10 @@ with a certificate of the operator's.
 
 from __future__ import annotations
 
+import http.client
 import importlib
+import socket
+import ssl as stdssl
 from typing import Any
 
 from zope.interface import implementer
@@ -24,7 +27,9 @@ from twisted.web.iweb import IPolicyForHTTPS
 
 from txmp.testing import selfSignedCertificate
 
-from ._harness import SystemTestCase, asyncTest, reactor
+from ._harness import SystemTestCase, TwistdProcess, asyncTest, reactor
+from .apps import bigbody
+from .test_clients import CLIENT_TIMEOUT, SMALL_WINDOW, MiB, inThread, readAtRate, reads
 
 
 @implementer(IPolicyForHTTPS)
@@ -70,11 +75,51 @@ class TLSTests(SystemTestCase):
         """
         await self.assertServedOverTLS((b"h2", b"http/1.1"))
 
-    async def assertServedOverTLS(self, protocols: tuple[bytes, ...]) -> None:
+    @asyncTest
+    async def test_slowReaderOfWholeResponse(self) -> None:
         """
-        Start a front listening with C{ssl:} and a handler, and check that
-        a client offering C{protocols} in ALPN gets its response over TLS,
-        the application seeing C{https}.
+        A client that reads a 6 MiB response returned whole (as
+        frameworks return bodies) at 1 MiB/s through a small window, so
+        for about 6 seconds, most of it after the front has written it all
+        to its transport, gets all of it with C{--timeout 2}: over TLS, as
+        over TCP, the front sees the client take its response (the TLS
+        layer's TCP transport and the kernel hold what it has not taken),
+        and gives it the time it takes as long as it takes some in each
+        C{--timeout}.  (The front aborted the connection 2 seconds after
+        the response's end, as it did to any TLS client that had not
+        taken all of a response in a C{--timeout} after its end.)
+        """
+        front, certificate = await self.startTLSFront("--timeout", "2")
+        await self.startHandler("h1", "tests.apps.clientele:app", front=front)
+        size = 6 * MiB
+
+        def read() -> tuple[int, str]:
+            context = stdssl.create_default_context(cadata=certificate.decode("ascii"))
+            context.check_hostname = False
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_WINDOW)
+            sock.settimeout(CLIENT_TIMEOUT)
+            sock.connect(("127.0.0.1", self.httpPort))
+            connection = http.client.HTTPSConnection(
+                "localhost", self.httpPort, timeout=CLIENT_TIMEOUT, context=context
+            )
+            connection.sock = context.wrap_socket(sock, server_hostname="localhost")
+            try:
+                connection.request("GET", f"/whole?size={size}")
+                response = connection.getresponse()
+                return readAtRate(reads(response.read), MiB)
+            finally:
+                connection.close()
+
+        result = await self.withTimeout(inThread(read), 60, "the client to read")
+        self.assertEqual(result, (size, bigbody.expectedDigest(size)), self.transcript())
+
+    async def startTLSFront(self, *arguments: str) -> tuple[TwistdProcess, bytes]:
+        """
+        Start a front listening with C{ssl:}, with a self-signed
+        certificate for C{localhost}, and C{arguments}.
+
+        @return: The front, and the certificate in PEM.
         """
         certificate, key = selfSignedCertificate("localhost")
         self.workdir.child("cert.pem").setContent(certificate)
@@ -85,9 +130,18 @@ class TLSTests(SystemTestCase):
         front = self.startTwistd(
             "front",
             ["mpfront", "--listen", listen, "--send", self.sendAddress,
-             "--return", self.returnAddress],
+             "--return", self.returnAddress, *arguments],
         )
         await front.waitForLine("mpfront ready")
+        return front, certificate
+
+    async def assertServedOverTLS(self, protocols: tuple[bytes, ...]) -> None:
+        """
+        Start a front listening with C{ssl:} and a handler, and check that
+        a client offering C{protocols} in ALPN gets its response over TLS,
+        the application seeing C{https}.
+        """
+        front, certificate = await self.startTLSFront()
         await self.startHandler("h1", "tests.apps.recorder:app", front=front)
         agent = Agent(reactor, contextFactory=TrustOnly(certificate, protocols))
         response = await agent.request(

@@ -18,10 +18,12 @@ third of its buffer is free).
 
 This is the one module of txmp that reads private attributes of Twisted's
 transports (L{twisted.internet.abstract.FileDescriptor}'s C{dataBuffer},
-C{offset} and C{_tempDataLen}: what it holds unsent; C{socket}), and it
+C{offset} and C{_tempDataLen}: what it holds unsent; C{socket}; and
+L{twisted.protocols.tls.TLSMemoryBIOProtocol}'s C{_appSendBuffer}), and it
 only does so for the transport classes it was checked against; every other
-transport (TLS, a test's) gets a plain C{write}, and its unsent bytes are
-not known.  C{txmp.test.test_eager} pins what it relies on.
+transport (TLS, a test's) gets a plain C{write}, and what one holds unsent
+is not known unless it is TLS over one of those.  C{txmp.test.test_eager}
+pins what it relies on.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ import struct
 
 from twisted.internet import tcp, unix
 from twisted.internet.interfaces import ITransport
+
+try:
+    from twisted.protocols.tls import TLSMemoryBIOProtocol
+except ImportError:  # pragma: no cover (the tls extra is not installed)
+    TLSMemoryBIOProtocol = None  # type: ignore[assignment,misc]
 
 try:
     import fcntl
@@ -89,13 +96,26 @@ def unsentBytes(transport: ITransport) -> int | None:
     How many bytes written to C{transport} its client has not made room
     for yet, if it is one of L{EAGER_TYPES}: what the transport holds
     (L{heldBytes}), and what the kernel holds of what its socket took
-    (L{queuedBytes}).  L{None} (not known) for any other.
+    (L{queuedBytes}).  For a TLS connection over one of them
+    (C{--listen ssl:}), what its TCP transport and kernel hold of the
+    encrypted bytes, and what the TLS layer holds unencrypted while a
+    handshake is to end (C{_appSendBuffer}); otherwise it encrypts what it
+    is given and hands it to the TCP transport at once, or at the next
+    turn of the reactor (Twisted's C{BufferingTLSTransport} joins small
+    writes, up to 64 KB, for one turn).  L{None} (not known) for any
+    other.
 
     It asks the kernel: for timers, and when a transport fills, not for
     every write.
     """
     if type(transport) is tcp.Server or type(transport) is unix.Server:
         return heldBytes(transport) + queuedBytes(getattr(transport, "socket", None))
+    if TLSMemoryBIOProtocol is not None and isinstance(transport, TLSMemoryBIOProtocol):
+        tcpTransport = transport.transport
+        beneath = None if tcpTransport is None else unsentBytes(tcpTransport)
+        if beneath is None:
+            return None
+        return beneath + sum(len(data) for data in transport._appSendBuffer)
     return None
 
 

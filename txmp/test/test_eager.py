@@ -7,6 +7,7 @@ transports, and that what it writes arrives whole and in order.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import tempfile
 from typing import Any
@@ -14,10 +15,12 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import (
+    SSL4ServerEndpoint,
     TCP4ClientEndpoint,
     TCP4ServerEndpoint,
     UNIXClientEndpoint,
     UNIXServerEndpoint,
+    wrapClientTLS,
 )
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
@@ -25,6 +28,15 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
 from txmp._eager import EAGER_TYPES, eagerWrite, heldBytes, holdsNothing, unsentBytes
+from txmp.testing import selfSignedCertificate
+
+try:
+    importlib.import_module("cryptography")  # what selfSignedCertificate needs
+    from twisted.internet import ssl
+    importlib.import_module("OpenSSL")  # what TLS transports need
+except ImportError:
+    # The tls extra is not installed: on Debian's PyPy 3.9 it cannot be.
+    ssl = None  # type: ignore[assignment]
 
 
 class _Server(Protocol):
@@ -41,10 +53,13 @@ class _Client(Protocol):
         self.received: list[bytes] = []
         self.count = 0
         self.done: Deferred[bytes] = Deferred()
+        self.first: Deferred[None] = Deferred()
 
     def dataReceived(self, data: bytes) -> None:
         self.received.append(data)
         self.count += len(data)
+        if not self.first.called:
+            self.first.callback(None)
         if self.count >= self.size and not self.done.called:
             self.done.callback(b"".join(self.received))
 
@@ -56,14 +71,29 @@ class EagerWriteTests(TestCase):
     """
 
     @inlineCallbacks
-    def pair(self, unixSocket: bool, size: int) -> Any:
+    def pair(self, unixSocket: bool, size: int, tls: bool = False) -> Any:
         """
-        A server transport and a client expecting C{size} bytes.
+        A server transport and a client expecting C{size} bytes: over TCP
+        or a UNIX socket, and with C{tls}, TLS over TCP.
         """
         connected: Deferred[Any] = Deferred()
         factory = Factory.forProtocol(lambda: _Server(connected))
         client: IStreamClientEndpoint
-        if unixSocket:
+        if tls:
+            certificate, key = selfSignedCertificate("localhost")
+            port = yield SSL4ServerEndpoint(
+                reactor,
+                0,
+                ssl.PrivateCertificate.loadPEM(key + certificate).options(),
+                interface="127.0.0.1",
+            ).listen(factory)
+            client = wrapClientTLS(
+                ssl.optionsForClientTLS(
+                    "localhost", trustRoot=ssl.Certificate.loadPEM(certificate)
+                ),
+                TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port),
+            )
+        elif unixSocket:
             path = FilePath(tempfile.mkdtemp()).child("s")
             port = yield UNIXServerEndpoint(reactor, path.path).listen(factory)
             client = UNIXClientEndpoint(reactor, path.path)
@@ -157,6 +187,33 @@ class EagerWriteTests(TestCase):
         test_kernelTcp.skip = test_kernelUnix.skip = (  # type: ignore[attr-defined]
             "only Linux says what a socket's send buffer holds"
         )
+
+    @inlineCallbacks
+    def test_tls(self) -> Any:
+        """
+        Over TLS (C{--listen ssl:}), what the client has not made room for
+        is known too: the encrypted bytes that the TLS layer's TCP
+        transport and the kernel hold, so at least what was just written,
+        once the handshake is over; nothing once the client has read all.
+        """
+        size = 8 << 20
+        transport, receiver = yield self.pair(False, size + 1, tls=True)
+        self.assertNotIn(type(transport), EAGER_TYPES)
+        # The handshake is over once a first byte came.
+        transport.write(b"h")
+        yield receiver.first
+        receiver.transport.pauseProducing()
+        transport.write(b"t" * size)
+        unsent = unsentBytes(transport)
+        assert unsent is not None
+        self.assertGreaterEqual(unsent, size)
+        receiver.transport.resumeProducing()
+        data = yield receiver.done
+        self.assertEqual(len(data), size + 1)
+        self.assertEqual(unsentBytes(transport), 0)
+
+    if ssl is None:
+        test_tls.skip = "the tls extra (pyOpenSSL, cryptography) is not installed"
 
     def test_heldDataFirst(self) -> None:
         """
