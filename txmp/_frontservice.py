@@ -1206,11 +1206,21 @@ class SpawnedHandlers(MultiService):
         Asked again during a reload (the code changed again: a second
         deployment, or C{--reload} seeing another edit), it starts another
         once this one is over, since the new handlers may have imported
-        the code before the change; asked several times, only one.
+        the code before the change; asked several times, only one.  If
+        the new handlers have failed to boot already (a broken file saved,
+        then fixed), this one is abandoned at once for the next, rather
+        than after their restarts, with the process monitor's growing
+        delay, have failed L{BOOT_FAILURES} times: those would only import
+        the code again, which has changed since.
         """
         if self._stopping:
             return
         if self._retiring:
+            if self._bootFailures and self._notJoined & set(self._retiring):
+                self._bootFailures = 0
+                self._reloadAgain = True
+                self._abandonReload()
+                return
             if not self._reloadAgain:
                 self._reloadAgain = True
                 self._log.info(

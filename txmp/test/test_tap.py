@@ -2145,6 +2145,42 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.assertEqual(self.signals(self.name(2)), ["TERM"])
         self.assertEqual(self.spawned.names, [self.name(5), self.name(6)])
 
+    def test_reloadAfterFailedBoot(self) -> None:
+        """
+        SIGHUP during a reload whose new handlers have failed to boot
+        already (C{--reload} seeing a broken file saved, then fixed a
+        moment later) abandons that reload at once and starts another with
+        the code as it is now: waiting for those handlers' restarts, with
+        the process monitor's growing delay (1, 2, then 4 seconds), to
+        fail L{_defaults.BOOT_FAILURES} times would only delay the fixed
+        code by up to 7 seconds.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.reload()
+        self.exits(self.name(3))
+        # Restarted after the monitor's delay: it failed to boot once.
+        self.reactor.advance(1)
+        self.assertEqual(self.started().count(self.name(3)), 2)
+        with capturedLogs() as events:
+            self.spawned.reload()
+            self.reactor.advance(0)
+        self.assertIn(
+            "reload failed: the new handlers do not boot (see their lines "
+            "above); the old ones go on serving",
+            [formatEvent(event) for event in events],
+        )
+        self.assertEqual(self.started()[-2:], [self.name(5), self.name(6)])
+        self.assertEqual(self.signals(self.name(3))[-1:], ["TERM"])
+        self.assertEqual(self.signals(self.name(4)), ["TERM"])
+        self.spawned.handlerJoined(self.name(5))
+        self.spawned.handlerJoined(self.name(6))
+        self.assertEqual(self.signals(self.name(1)), ["TERM"])
+        self.assertEqual(self.signals(self.name(2)), ["TERM"])
+        self.assertEqual(self.spawned.names, [self.name(5), self.name(6)])
+        # The abandoned reload's failure is not counted against the next.
+        self.assertEqual(self.spawned._bootFailures, 0)
+
     def test_noDeprecatedProcmon(self) -> None:
         """
         Starting, reloading, resizing, replacing and stopping handlers, and
