@@ -25,7 +25,7 @@ except ImportError:
 from twisted.web.client import Agent, readBody
 from twisted.web.iweb import IPolicyForHTTPS
 
-from txmp.testing import selfSignedCertificate
+from txmp.testing import certificateChain, selfSignedCertificate
 
 from ._harness import SystemTestCase, TwistdProcess, asyncTest, reactor
 from .apps import bigbody
@@ -113,6 +113,46 @@ class TLSTests(SystemTestCase):
 
         result = await self.withTimeout(inThread(read), 60, "the client to read")
         self.assertEqual(result, (size, bigbody.expectedDigest(size)), self.transcript())
+
+    @asyncTest
+    async def test_fullChainCertificate(self) -> None:
+        """
+        With C{certKey} naming a file of the whole chain (the server's
+        certificate, then the intermediate authority's: Let's Encrypt's
+        C{fullchain.pem}, as docs/deployment.md's recipe has it), a client
+        that trusts only the root authority, as clients do, verifies the
+        front's certificate and is served.  (Twisted's C{ssl:} sent the
+        server's certificate alone: "unable to get local issuer
+        certificate".)
+        """
+        root, fullChain, key = certificateChain("localhost")
+        self.workdir.child("fullchain.pem").setContent(fullChain)
+        self.workdir.child("privkey.pem").setContent(key)
+        listen = (
+            f"ssl:{self.httpPort}:interface=127.0.0.1:privateKey=privkey.pem"
+            ":certKey=fullchain.pem"
+        )
+        front = self.startTwistd(
+            "front",
+            ["mpfront", "--listen", listen, "--send", self.sendAddress,
+             "--return", self.returnAddress],
+        )
+        await front.waitForLine("mpfront ready")
+        await self.startHandler("h1", "tests.apps.recorder:app", front=front)
+
+        def get() -> int:
+            context = stdssl.create_default_context(cadata=root.decode("ascii"))
+            connection = http.client.HTTPSConnection(
+                "localhost", self.httpPort, timeout=CLIENT_TIMEOUT, context=context
+            )
+            try:
+                connection.request("GET", "/")
+                return connection.getresponse().status
+            finally:
+                connection.close()
+
+        status = await self.withTimeout(inThread(get), 30, "the client's GET")
+        self.assertEqual(status, 200, self.transcript())
 
     async def startTLSFront(self, *arguments: str) -> tuple[TwistdProcess, bytes]:
         """

@@ -67,6 +67,7 @@ from txmp._options import PRIVATE_PREFIX, privateAddresses
 from txmp._reload import CodeWatcher, sourceRoot
 from txmp._signals import SignalActions, explanation
 from txmp._stats import makeStatsSite
+from txmp._tls import withCertificateChain
 from txmp._zap import ZAP_DOMAIN, AllowList, ZapHandler
 from txmp._zmq import (
     ZAP_ADDRESS,
@@ -267,6 +268,8 @@ class FrontService(Service):
                 endpoint: IStreamServerEndpoint = serverFromString(
                     self._reactor, withBacklog(description)
                 )
+                # A certKey of the whole chain (fullchain.pem) sends it all.
+                withCertificateChain(endpoint, description)
             # The operator's string, parsed by whichever endpoint plugin it
             # names: any error is a one-line refusal to start.
             except Exception as e:  # noqa: BLE001

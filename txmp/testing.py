@@ -1906,6 +1906,75 @@ def selfSignedCertificate(hostname: str) -> tuple[bytes, bytes]:
     )
 
 
+def certificateChain(hostname: str) -> tuple[bytes, bytes, bytes]:
+    """
+    A new certificate for C{hostname} signed by an intermediate authority
+    signed by a root one, as a public authority issues them: the root's
+    certificate (what clients trust), the full chain (the certificate,
+    then the intermediate's, as Let's Encrypt's C{fullchain.pem} has them)
+    and the certificate's key, as PEM.
+
+    It needs cryptography, of the C{tls} extra (see
+    L{selfSignedCertificate}).
+    """
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def issue(
+        subject: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: str,
+        signer: ec.EllipticCurvePrivateKey,
+        authority: bool,
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=authority, path_length=None), True)
+        )
+        if authority:
+            builder = builder.add_extension(
+                x509.KeyUsage(
+                    digital_signature=False, content_commitment=False,
+                    key_encipherment=False, data_encipherment=False,
+                    key_agreement=False, key_cert_sign=True, crl_sign=True,
+                    encipher_only=False, decipher_only=False,
+                ),
+                True,
+            )
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(hostname)]), False
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    rootKey, intermediateKey, key = (ec.generate_private_key(ec.SECP256R1()) for _ in "abc")
+    root = issue("txmp test root", rootKey, "txmp test root", rootKey, True)
+    intermediate = issue(
+        "txmp test intermediate", intermediateKey, "txmp test root", rootKey, True
+    )
+    leaf = issue(hostname, key, "txmp test intermediate", intermediateKey, False)
+    pem = serialization.Encoding.PEM
+    return (
+        root.public_bytes(pem),
+        leaf.public_bytes(pem) + intermediate.public_bytes(pem),
+        key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+
+
 class ParsedResponse:
     """
     An HTTP/1.1 response as written to a transport.

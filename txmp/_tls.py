@@ -1,0 +1,116 @@
+# -*- test-case-name: txmp.test.test_tls -*-
+"""
+What C{--listen ssl:} needs beyond Twisted's C{ssl:} endpoint: the
+intermediate certificates of a C{certKey} file that holds the whole chain,
+as a public authority's C{fullchain.pem} (Let's Encrypt's) does and as
+nginx's C{ssl_certificate} takes it.  Twisted's C{ssl:} reads only the
+first certificate of that file and sends no other unless
+C{extraCertChain=} names a file of them, so that clients which do not
+already hold the intermediate (curl, Python's C{ssl}, any program on
+OpenSSL) could not verify the front's certificate ("unable to get local
+issuer certificate").
+
+This is the one module of txmp that reads a private attribute of
+Twisted's endpoints: L{SSL4ServerEndpoint}'s C{_sslContextFactory}, the
+L{CertificateOptions} that C{ssl:} made, whose C{extraCertChain} it sets
+before any connection makes its context.  C{txmp.test.test_tls} pins it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from twisted.internet.interfaces import IStreamServerEndpoint
+from twisted.python.filepath import FilePath
+
+# A certificate in PEM, as Twisted's ssl: finds those of extraCertChain.
+_CERTIFICATE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
+)
+
+
+def descriptionParameters(description: str) -> tuple[list[str], dict[str, str]]:
+    """
+    The positional and keyword parameters of an endpoint description, as
+    Twisted's L{serverFromString} reads them: parameters separated by
+    C{:}, a keyword one's name and value by its first C{=}, and a
+    backslash escaping the character after it.
+    """
+    arguments: list[str] = []
+    keywords: dict[str, str] = {}
+    parts: list[str] = []
+    current = ""
+    separators = ":="
+    characters = iter(description)
+    for character in characters:
+        if character in separators:
+            parts.append(current)
+            current = ""
+            if character == ":":
+                _addParameter(parts, arguments, keywords)
+                parts = []
+                separators = ":="
+            else:
+                separators = ":"
+        elif character == "\\":
+            current += next(characters, "")
+        else:
+            current += character
+    parts.append(current)
+    _addParameter(parts, arguments, keywords)
+    return arguments, keywords
+
+
+def _addParameter(parts: list[str], arguments: list[str], keywords: dict[str, str]) -> None:
+    if len(parts) == 1:
+        arguments.append(parts[0])
+    else:
+        keywords[parts[0]] = parts[1]
+
+
+def chainInCertificateFile(
+    description: str, read: Callable[[str], bytes] = lambda path: FilePath(path).getContent()
+) -> list[bytes]:
+    """
+    The certificates, as PEM, that follow the first in the C{certKey} file
+    of an C{ssl:} description (in its C{privateKey} file if it names no
+    C{certKey}, as Twisted reads it then), unless it names an
+    C{extraCertChain}: none for any other description.
+
+    @param read: what reads a file's content.
+    @raise OSError: if that file cannot be read.
+    """
+    arguments, keywords = descriptionParameters(description)
+    if not arguments or arguments[0].lower() != "ssl" or "extraCertChain" in keywords:
+        return []
+    path = keywords.get("certKey", keywords.get("privateKey", "server.pem"))
+    return _CERTIFICATE.findall(read(path))[1:]
+
+
+def withCertificateChain(
+    endpoint: IStreamServerEndpoint,
+    description: str,
+    read: Callable[[str], bytes] = lambda path: FilePath(path).getContent(),
+) -> None:
+    """
+    Have the endpoint that C{description} made send the certificates that
+    follow the first in its C{certKey} file (L{chainInCertificateFile}),
+    after its own, in every TLS handshake: what C{extraCertChain=} would
+    have it send.  Any other endpoint is left as it is.
+
+    Call it before the endpoint listens.
+
+    @param read: what reads a file's content.
+    """
+    chain = chainInCertificateFile(description, read)
+    if not chain:
+        return
+    from twisted.internet.endpoints import SSL4ServerEndpoint
+    from twisted.internet.ssl import Certificate, CertificateOptions
+
+    if not isinstance(endpoint, SSL4ServerEndpoint):
+        return
+    options = endpoint._sslContextFactory
+    if isinstance(options, CertificateOptions) and not options.extraCertChain:
+        options.extraCertChain = [Certificate.loadPEM(pem).original for pem in chain]

@@ -1,0 +1,163 @@
+# -*- test-case-name: txmp.test.test_tls -*-
+"""
+Tests for L{txmp._tls}: the certificate chain of C{--listen ssl:}.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from twisted.internet.endpoints import _parse, serverFromString
+from twisted.internet.protocol import ClientFactory, Factory, Protocol
+from twisted.internet.testing import MemoryReactorClock
+from twisted.protocols.wire import Echo
+from twisted.python.filepath import FilePath
+from twisted.test.iosim import connectedServerAndClient
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp._tls import chainInCertificateFile, descriptionParameters, withCertificateChain
+from txmp.testing import certificateChain
+
+try:
+    importlib.import_module("cryptography")  # what certificateChain needs
+    from twisted.internet import ssl
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+except ImportError:
+    # The tls extra is not installed: on Debian's PyPy 3.9 it cannot be.
+    ssl = None  # type: ignore[assignment]
+
+
+class DescriptionParametersTests(SynchronousTestCase):
+    """
+    L{descriptionParameters} reads an endpoint description as Twisted does.
+    """
+
+    def test_asTwisted(self) -> None:
+        """
+        Positional and keyword parameters, values with C{=} and escaped
+        C{:}, C{=} and backslashes, and empty ones, come out as Twisted's
+        own parser gives them.
+        """
+        for description in [
+            "ssl:443:privateKey=key.pem:certKey=fullchain.pem",
+            "ssl:8443:interface=\\:\\:1:privateKey=/k\\=1.pem:certKey=c=2.pem",
+            "tcp:8080",
+            "unix:/run/txmp/http.sock:mode=666",
+            "ssl:443:certKey=a\\\\b.pem:",
+            "ssl",
+            "",
+        ]:
+            self.assertEqual(
+                descriptionParameters(description), _parse(description), description
+            )
+
+
+class CertificateChainTests(SynchronousTestCase):
+    """
+    C{--listen ssl:} sends the certificates that follow the server's in its
+    C{certKey} file (Let's Encrypt's C{fullchain.pem}), as
+    C{extraCertChain=} would have it send them.
+    """
+
+    if ssl is None:
+        skip = "the tls extra (pyOpenSSL, cryptography) is not installed"
+
+    def setUp(self) -> None:
+        self.root, self.fullChain, self.key = certificateChain("localhost")
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        self.keyPath = directory.child("privkey.pem")
+        self.keyPath.setContent(self.key)
+        self.chainPath = directory.child("fullchain.pem")
+        self.chainPath.setContent(self.fullChain)
+        self.certificatePath = directory.child("cert.pem")
+        self.certificatePath.setContent(self.fullChain.split(b"-----END CERTIFICATE-----")[0]
+                                        + b"-----END CERTIFICATE-----\n")
+
+    def description(self, certificate: FilePath[str], *extra: str) -> str:
+        return ":".join(
+            ["ssl:0", f"privateKey={self.keyPath.path}", f"certKey={certificate.path}", *extra]
+        )
+
+    def handshake(self, description: str) -> bytes:
+        """
+        Make the endpoint that C{description} describes (as the front does:
+        L{withCertificateChain} after L{serverFromString}), and connect to
+        it over memory a client that trusts the root authority alone and
+        checks the server's certificate, as curl does.
+
+        @return: what the server echoed of the client's C{ping}: nothing if
+            the handshake failed.
+        """
+        class Received(Protocol):
+            received = b""
+
+            def dataReceived(self, data: bytes) -> None:
+                self.received += data
+
+        reactor = MemoryReactorClock()
+        endpoint = serverFromString(reactor, description)
+        withCertificateChain(endpoint, description)
+        server = TLSMemoryBIOFactory(
+            endpoint._sslContextFactory,
+            False,
+            Factory.forProtocol(Echo),
+            reactor,
+        )
+        received = Received()
+        client = TLSMemoryBIOFactory(
+            ssl.optionsForClientTLS(
+                "localhost", trustRoot=ssl.Certificate.loadPEM(self.root)
+            ),
+            True,
+            ClientFactory.forProtocol(lambda: received),
+            reactor,
+        )
+        clientProtocol, _, pump = connectedServerAndClient(
+            lambda: server.buildProtocol(None),
+            lambda: client.buildProtocol(None),
+            clock=reactor,
+        )
+        clientProtocol.write(b"ping")
+        pump.flush()
+        return received.received
+
+    def test_fullChainInCertKey(self) -> None:
+        """
+        With C{certKey} naming a file of the server's certificate and the
+        intermediate one after it, a client that trusts only the root
+        authority verifies the server's certificate (Twisted's C{ssl:}
+        alone sends the server's, which such a client cannot verify).
+        """
+        self.assertEqual(self.handshake(self.description(self.chainPath)), b"ping")
+
+    def test_extraCertChainKept(self) -> None:
+        """
+        A description that names its own C{extraCertChain} is left to it:
+        the chain it names is sent.
+        """
+        description = self.description(
+            self.certificatePath, f"extraCertChain={self.chainPath.path}"
+        )
+        self.assertEqual(chainInCertificateFile(description), [])
+        self.assertEqual(self.handshake(description), b"ping")
+
+    def test_certificateAlone(self) -> None:
+        """
+        A C{certKey} of one certificate has no chain to send: a client that
+        trusts only the root authority cannot verify it (the operator must
+        name the chain).
+        """
+        description = self.description(self.certificatePath)
+        self.assertEqual(chainInCertificateFile(description), [])
+        self.assertEqual(self.handshake(description), b"")
+
+    def test_notTLS(self) -> None:
+        """
+        Other endpoints have no chain, and their files are not read.
+        """
+        def read(path: str) -> bytes:
+            raise AssertionError(path)
+
+        for description in ["tcp:8080", "unix:/run/txmp/http.sock", "systemd:domain=INET:index=0"]:
+            self.assertEqual(chainInCertificateFile(description, read), [], description)
