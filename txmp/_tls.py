@@ -10,10 +10,12 @@ already hold the intermediate (curl, Python's C{ssl}, any program on
 OpenSSL) could not verify the front's certificate ("unable to get local
 issuer certificate").
 
-This is the one module of txmp that reads a private attribute of
-Twisted's endpoints: L{SSL4ServerEndpoint}'s C{_sslContextFactory}, the
-L{CertificateOptions} that C{ssl:} made, whose C{extraCertChain} it sets
-before any connection makes its context.  C{txmp.test.test_tls} pins it.
+This is the one module of txmp that reads private names of Twisted's
+endpoints: their description parser, C{_parse} (what C{serverFromString}
+reads a description with, so that the file is the one Twisted reads), and
+L{SSL4ServerEndpoint}'s C{_sslContextFactory}, the L{CertificateOptions}
+that C{ssl:} made, whose C{extraCertChain} it sets before any connection
+makes its context.  C{txmp.test.test_tls} pins both.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from twisted.internet.endpoints import _parse
 from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.python.filepath import FilePath
 
@@ -28,45 +31,6 @@ from twisted.python.filepath import FilePath
 _CERTIFICATE = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
 )
-
-
-def descriptionParameters(description: str) -> tuple[list[str], dict[str, str]]:
-    """
-    The positional and keyword parameters of an endpoint description, as
-    Twisted's L{serverFromString} reads them: parameters separated by
-    C{:}, a keyword one's name and value by its first C{=}, and a
-    backslash escaping the character after it.
-    """
-    arguments: list[str] = []
-    keywords: dict[str, str] = {}
-    parts: list[str] = []
-    current = ""
-    separators = ":="
-    characters = iter(description)
-    for character in characters:
-        if character in separators:
-            parts.append(current)
-            current = ""
-            if character == ":":
-                _addParameter(parts, arguments, keywords)
-                parts = []
-                separators = ":="
-            else:
-                separators = ":"
-        elif character == "\\":
-            current += next(characters, "")
-        else:
-            current += character
-    parts.append(current)
-    _addParameter(parts, arguments, keywords)
-    return arguments, keywords
-
-
-def _addParameter(parts: list[str], arguments: list[str], keywords: dict[str, str]) -> None:
-    if len(parts) == 1:
-        arguments.append(parts[0])
-    else:
-        keywords[parts[0]] = parts[1]
 
 
 def chainInCertificateFile(
@@ -81,7 +45,7 @@ def chainInCertificateFile(
     @param read: what reads a file's content.
     @raise OSError: if that file cannot be read.
     """
-    arguments, keywords = descriptionParameters(description)
+    arguments, keywords = _parse(description)
     if not arguments or arguments[0].lower() != "ssl" or "extraCertChain" in keywords:
         return []
     path = keywords.get("certKey", keywords.get("privateKey", "server.pem"))
