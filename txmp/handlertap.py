@@ -74,6 +74,18 @@ def _raisedAt(error: BaseException) -> str:
     return f" (at {frames[-1].filename}, line {frames[-1].lineno})"
 
 
+def _described(error: BaseException) -> str:
+    """
+    Say what the application's code raised, for the one line that reports
+    it: C{"TYPE: MESSAGE"}, or for a L{SystemExit} the call that raised it
+    (C{sys.exit(4)}, C{sys.exit('no settings')}), whose bare message would
+    be a status or nothing.
+    """
+    if isinstance(error, SystemExit):
+        return f"it called sys.exit({error.code!r})"
+    return f"{type(error).__name__}: {error}"
+
+
 def loadApplication(spec: str) -> Application:
     """
     Load a WSGI application named C{module:attribute} or
@@ -94,10 +106,12 @@ def _load(spec: str) -> Application:
         attribute = attribute[:-2]
     try:
         module = importlib.import_module(moduleName)
-    # The user's module: whatever its import raises is a usage error.
-    except Exception as e:  # noqa: BLE001
+    # The user's module: whatever its import raises is a usage error, and
+    # so is its sys.exit(), which would end the handler without a word
+    # (with status 0 for none, a normal stop to a service manager).
+    except (Exception, SystemExit) as e:  # noqa: BLE001
         raise usage.UsageError(
-            f"--app {spec}: cannot import {moduleName}: {type(e).__name__}: {e}"
+            f"--app {spec}: cannot import {moduleName}: {_described(e)}"
             + _raisedAt(e)
         ) from None
     target: object = module
@@ -113,10 +127,11 @@ def _load(spec: str) -> Application:
             raise usage.UsageError(f"--app {spec}: {attribute} is not callable")
         try:
             target = target()
-        # The user's factory: whatever it raises is a usage error.
-        except Exception as e:  # noqa: BLE001
+        # The user's factory: whatever it raises is a usage error, its
+        # sys.exit() too.
+        except (Exception, SystemExit) as e:  # noqa: BLE001
             raise usage.UsageError(
-                f"--app {spec}: {attribute}() failed: {type(e).__name__}: {e}"
+                f"--app {spec}: {attribute}() failed: {_described(e)}"
                 + _raisedAt(e)
             ) from None
     if not callable(target):

@@ -82,6 +82,14 @@ def makeNotCallable() -> Any:
     return 42
 
 
+def exitingFactory() -> Any:
+    """
+    A factory that exits, as an application does that finds its
+    configuration missing.
+    """
+    sys.exit("DATABASE_URL is not set")
+
+
 class OptionsTestCase(SynchronousTestCase):
     """
     Tests of a tap's options: L{optionsClass}.
@@ -2443,6 +2451,7 @@ class LoadApplicationTests(SynchronousTestCase):
         module.makeApp = makeApp  # type: ignore[attr-defined]
         module.brokenFactory = brokenFactory  # type: ignore[attr-defined]
         module.makeNotCallable = makeNotCallable  # type: ignore[attr-defined]
+        module.exitingFactory = exitingFactory  # type: ignore[attr-defined]
         module.notCallable = 3  # type: ignore[attr-defined]
         module.holder = types.SimpleNamespace(app=wsgiApp)  # type: ignore[attr-defined]
         sys.modules[APPS] = module
@@ -2526,6 +2535,45 @@ class LoadApplicationTests(SynchronousTestCase):
             usage.UsageError, handlertap.loadApplication, "txmp.test.no_such_module_here:app"
         )
         self.assertNotIn("(at ", str(error))
+
+    def test_importExits(self) -> None:
+        """
+        A module whose import calls C{sys.exit}, with a status, a message
+        or nothing (an application that finds its configuration missing),
+        is a usage error that says so, with the status or message and the
+        place: the handler exited silently, with the status given (0 for
+        none, which a service manager takes for a normal stop, and after
+        which a C{--spawn} front said "see their lines above" of lines
+        there were not).
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        sys.path.insert(0, directory.path)
+        self.addCleanup(sys.path.remove, directory.path)
+        for name, call, said in [
+            ("txmp_test_tap_exits_none", "sys.exit()", "sys.exit(None)"),
+            ("txmp_test_tap_exits_zero", "sys.exit(0)", "sys.exit(0)"),
+            ("txmp_test_tap_exits_four", "raise SystemExit(4)", "sys.exit(4)"),
+            ("txmp_test_tap_exits_text", "sys.exit('no settings')",
+             "sys.exit('no settings')"),
+        ]:
+            module = directory.child(name + ".py")
+            module.setContent(b"import sys\n\n" + call.encode() + b"\n")
+            self.addCleanup(sys.modules.pop, name, None)
+            self.assertUsageError(
+                name + ":app", f"cannot import {name}: it called {said}",
+                f"(at {module.path}, line 3)",
+            )
+
+    def test_factoryExits(self) -> None:
+        """
+        A factory that calls C{sys.exit} is a usage error that says so.
+        """
+        self.assertUsageError(
+            APPS + ":exitingFactory()",
+            "exitingFactory() failed: it called sys.exit('DATABASE_URL is not set')",
+            f"(at {__file__}, line",
+        )
 
     def test_missingAttribute(self) -> None:
         """
