@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from twisted.python import usage
@@ -86,6 +90,26 @@ def _described(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """
+    Make C{SIGINT} raise L{KeyboardInterrupt} for the duration, in the main
+    thread, even in a process started with it ignored (a shell script's
+    background job), whose handler does not stop on it until its reactor
+    runs (L{txmp._signals}); put back what it was after.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        # (None: a handler not set from Python, which cannot be put back.)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
 def loadApplication(spec: str) -> Application:
     """
     Load a WSGI application named C{module:attribute} or
@@ -93,10 +117,19 @@ def loadApplication(spec: str) -> Application:
     (L{standardStreamsLateBound}): what the application keeps of them
     writes into the handler's log once twistd has begun it.
 
-    @raise usage.UsageError: if it cannot be imported or is not callable.
+    @raise usage.UsageError: if it cannot be imported or is not callable,
+        or if C{SIGINT} came while it loaded (Ctrl-C, which reaches a
+        C{--spawn} front's handlers too, while an application is slow to
+        import): the handler stops there, in one line, as it would once
+        running.
     """
-    with standardStreamsLateBound():
-        return _load(spec)
+    with standardStreamsLateBound(), _interruptible():
+        try:
+            return _load(spec)
+        except KeyboardInterrupt:
+            raise usage.UsageError(
+                f"--app {spec}: interrupted (SIGINT) while loading it"
+            ) from None
 
 
 def _load(spec: str) -> Application:

@@ -2565,6 +2565,39 @@ class LoadApplicationTests(SynchronousTestCase):
                 f"(at {module.path}, line 3)",
             )
 
+    def test_interruptedWhileImporting(self) -> None:
+        """
+        C{SIGINT} while the application imports (Ctrl-C at a terminal,
+        which reaches a C{--spawn} front's handlers too, while a framework
+        loads) is a usage error of one line, where a traceback of the
+        import was printed; it is so even in a process started with
+        C{SIGINT} ignored (a shell script's background job), which went
+        on to serve; and C{SIGINT}'s handler is put back after.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        sys.path.insert(0, directory.path)
+        self.addCleanup(sys.path.remove, directory.path)
+        previous = signal.getsignal(signal.SIGINT)
+        self.addCleanup(signal.signal, signal.SIGINT, previous)
+        handlers: list[tuple[str, Callable[[int, Any], Any] | signal.Handlers]] = [
+            ("txmp_test_tap_interrupted", signal.default_int_handler),
+            ("txmp_test_tap_interrupted_ignored", signal.SIG_IGN),
+        ]
+        for name, handler in handlers:
+            directory.child(name + ".py").setContent(
+                b"import os, signal, time\n"
+                b"os.kill(os.getpid(), signal.SIGINT)\n"
+                # The handler runs between two bytecodes.
+                b"for _ in range(1000):\n"
+                b"    time.sleep(0)\n"
+                b"app = None\n"
+            )
+            self.addCleanup(sys.modules.pop, name, None)
+            signal.signal(signal.SIGINT, handler)
+            self.assertUsageError(name + ":app", "interrupted (SIGINT)")
+            self.assertEqual(signal.getsignal(signal.SIGINT), handler, name)
+
     def test_factoryExits(self) -> None:
         """
         A factory that calls C{sys.exit} is a usage error that says so.
