@@ -305,6 +305,12 @@ class Options(TxmpOptions):
                 "--access-log-format must be one of "
                 f"{', '.join(ACCESS_LOG_FORMATS)}, not {self['access-log-format']!r}"
             )
+        if self["access-log"] == "":
+            # (An environment variable set from an unset one, say.)  Opened
+            # once the front starts, it failed under the first --listen's name.
+            raise usage.UsageError(
+                "--access-log is empty: give a file, or - for standard output"
+            )
         if self["access-log"] not in (None, "-"):
             # Checked, not created: under twistd --uid the file is opened,
             # and so created, as that user, once the front starts.

@@ -3231,6 +3231,29 @@ class TxmpOptionsTests(SynchronousTestCase):
                                       environ=environ)
             self.assertIn(message, str(error))
 
+    def test_accessLogEmpty(self) -> None:
+        """
+        An empty C{--access-log}, on the command line, in the file or from
+        the environment (a container's C{TXMP_MPFRONT_ACCESS_LOG=$VAR},
+        C{VAR} unset), is a usage error naming C{--access-log}: the front
+        started, then failed to open C{''} and exited blaming its first
+        C{--listen} (C{--listen tcp:8080: [Errno 2] No such file or
+        directory: ''}).
+        """
+        for args, environ in [
+            (["--access-log", ""], {}),
+            (["--access-log="], {}),
+            (["--config", self.config('[mpfront]\naccess-log = ""\n')], {}),
+            ([], {"TXMP_MPFRONT_ACCESS_LOG": ""}),
+        ]:
+            error = self.assertRaises(usage.UsageError, self.parseFront, *args,
+                                      environ=environ)
+            self.assertEqual(
+                str(error),
+                "--access-log is empty: give a file, or - for standard output",
+                (args, environ),
+            )
+
     def test_version(self) -> None:
         """
         C{--version} shows txmp's version, then Twisted's and Python's, and
