@@ -233,6 +233,13 @@ class FrontService(Service):
         accessLog = None
         if options["access-log"] is not None:
             accessLog = AccessLog(options["access-log"], options["access-log-format"])
+            # Now, not as the first port starts its factory (which opens it
+            # too, and took the blame): fronttap checked it, but as the user
+            # that parsed the options, not the one twistd --uid runs us as.
+            try:
+                accessLog.open()
+            except OSError as e:
+                self._abandon(f"--access-log {options['access-log']}: {e.strerror}")
         metrics = FrontMetrics() if options["stats"] else None
         site = FrontFactory(
             dispatcher, self._reactor, accessLog, options["max-body"],

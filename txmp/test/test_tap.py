@@ -721,6 +721,38 @@ class FrontMakeServiceTests(SynchronousTestCase):
                 front.reopenLogs()
             self.assertEqual([formatEvent(e) for e in events], said)
 
+    def test_accessLogOpenedAtStart(self) -> None:
+        """
+        The access log is opened as the front starts, before its ports
+        listen, and one that cannot be opened then (its directory gone
+        since the options were checked, or not the user's that twistd
+        C{--uid} runs the front as) stops it in one line naming
+        C{--access-log}: the file was opened as the first C{--listen} port
+        started, which took the blame (C{mpfront: --listen tcp:80:
+        [Errno 13] Permission denied: '/var/log/txmp/access.log'}).
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        path = directory.child("access.log")
+        options = fronttap.Options()
+        options.parseOptions(["--access-log", path.path])
+        self.patch(_frontservice, "ZmqContext", lambda reactor: MemoryNetwork())
+        self.patch(_frontservice, "raiseFileLimit", lambda: (1024, 1024))
+        # (No ZeroMQ socket options on memory sockets.)
+        self.patch(_frontservice.FrontService, "_secure", lambda *args: None)
+        reactor = MemoryReactorClock()
+        front = _frontservice.FrontService(cast(IFrontReactor, reactor), options)
+        front.startService()
+        self.addCleanup(front.stopService)
+        self.assertTrue(path.exists())
+        self.assertEqual(reactor.tcpServers[0][0], 8080)
+        directory.remove()
+        front = _frontservice.FrontService(cast(IFrontReactor, MemoryReactorClock()), options)
+        error = self.assertRaises(SystemExit, front.startService)
+        self.assertEqual(
+            str(error), f"mpfront: --access-log {path.path}: No such file or directory"
+        )
+
     def test_straySignalsLogged(self) -> None:
         """
         A front's actions for C{SIGUSR2}, and without C{--spawn} for
