@@ -311,6 +311,13 @@ class Options(TxmpOptions):
             raise usage.UsageError(
                 "--access-log is empty: give a file, or - for standard output"
             )
+        parent = getattr(self, "parent", None)
+        if self["access-log"] == "-" and parent is not None and not parent.get("nodaemon"):
+            # twistd points a daemon's standard output at /dev/null.
+            raise usage.UsageError(
+                "--access-log -: a daemon's standard output is /dev/null:"
+                " give a file, or run twistd with -n"
+            )
         if self["access-log"] not in (None, "-"):
             # Checked, not created: under twistd --uid the file is opened,
             # and so created, as that user, once the front starts.

@@ -3397,6 +3397,26 @@ class TxmpOptionsTests(SynchronousTestCase):
             parse()
         self.assertEqual(directory.listdir(), [])
 
+    def test_accessLogStdoutOfDaemon(self) -> None:
+        """
+        C{--access-log -} is refused for a daemon (twistd without C{-n}),
+        whose standard output is C{/dev/null}: every line was lost without
+        a word.  In the foreground it is taken.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        logfile = directory.child("front.log").path
+        _, parse = self.underTwistd(nodaemon=False, logfile=logfile, pidfile="")
+        error = self.assertRaises(SystemExit, parse, "--access-log", "-")
+        self.assertEqual(
+            str(error.code),
+            "twistd mpfront: --access-log -: a daemon's standard output is"
+            " /dev/null: give a file, or run twistd with -n"
+            " (see twistd mpfront --help)",
+        )
+        _, parse = self.underTwistd(nodaemon=True, logfile="-", pidfile="")
+        parse("--access-log", "-")
+
     def test_usageErrorUnderTwistd(self) -> None:
         """
         Parsed as a subcommand of twistd, the taps' options exit with one
