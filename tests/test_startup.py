@@ -80,6 +80,25 @@ class StartupErrorTests(SystemTestCase):
         await self.assertFailsToStart(front, "mpfront:", "--stats", "in use")
 
     @asyncTest
+    async def test_failureShownAtEveryLogLevel(self) -> None:
+        """
+        A front and a handler that cannot start once logging has begun (a
+        port in use, an address ZeroMQ cannot use) say why at C{--log-level
+        critical} too, where they exited 1 without a word: the line went to
+        C{sys.stderr}, which twistd logs at level C{error}.
+        """
+        front = self.startTwistd(
+            "front",
+            self.frontArguments("--log-level", "critical", port=self.occupiedPort()),
+        )
+        await self.assertFailsToStart(front, "mpfront:", "--listen", "in use")
+        handler = self.startHandlerProcess(
+            "h1", "tests.apps.hello:app", "--log-level", "critical",
+            fronts=[(self.sendAddress, "tcp://127.0.0.1:notaport")],
+        )
+        await self.assertFailsToStart(handler, "mphandler:", "--return", "Invalid argument")
+
+    @asyncTest
     async def test_badListen(self) -> None:
         """
         A C{--listen} description that is not an endpoint (C{tpc:8080}) is

@@ -13,10 +13,38 @@ import os
 import sys
 import threading
 from collections.abc import Container, Iterable
-from typing import Callable
+from typing import Callable, NoReturn
 
 from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
+
+
+class StartFailure(SystemExit):
+    """
+    A process that cannot start, once twistd has begun its log: exits with
+    status 1 and prints nothing, since L{failToStart} logged its line.  A
+    C{SystemExit} of the line itself would print it to C{sys.stderr},
+    which twistd has made a log of level C{error}: C{--log-level critical}
+    dropped it, and the process exited 1 without a word.
+
+    @ivar line: the line (also C{str()} of the exception).
+    """
+
+    def __init__(self, line: str) -> None:
+        SystemExit.__init__(self, line)
+        self.line = line
+        self.code = 1
+
+
+def failToStart(log: Logger, line: str) -> NoReturn:
+    """
+    Log C{line}, which says why this process cannot start, at level
+    C{critical}, which C{--log-level} never drops, and exit with it.
+
+    @raise StartFailure: always.
+    """
+    log.critical("{line}", line=line)
+    raise StartFailure(line)
 
 
 def leaveTwistd(options: object, line: str | None = None) -> None:

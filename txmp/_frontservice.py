@@ -57,7 +57,7 @@ from txmp._defaults import (
     SPAWN_RESTART_MAX_DELAY,
 )
 from txmp._dispatch import Dispatcher
-from txmp._exit import leaveTwistd
+from txmp._exit import failToStart, leaveTwistd
 from txmp._front import FrontFactory
 from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor, cancelCall
@@ -302,7 +302,7 @@ class FrontService(Service):
             # The ports close in the reactor, which will not run.
             self._context.shutdown()
             self._context = None
-        raise SystemExit(f"mpfront: {error}")
+        failToStart(self._log, f"mpfront: {error}")
 
     def _secure(self, context: ZmqContext, sockets: list[ZmqSocket]) -> None:
         """
@@ -1347,7 +1347,8 @@ class _FrontTree(MultiService):
             for service in reversed(list(self)):
                 if service.running:
                     service.stopService()
-            leaveTwistd(self.options, str(e.code))
+            # (The line: str() of a StartFailure, whose code is 1.)
+            leaveTwistd(self.options, str(e))
             raise
 
 

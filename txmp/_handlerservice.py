@@ -41,7 +41,7 @@ from txmp._defaults import (
     REFUSED_RETRY_MAX,
     STOP_LINGER,
 )
-from txmp._exit import leaveTwistd
+from txmp._exit import failToStart, leaveTwistd
 from txmp._handler import FrontLink
 from txmp._interfaces import IHandlerReactor, cancelCall
 from txmp._logs import reopenLogFiles
@@ -288,7 +288,7 @@ class HandlerService(Service):
                     context.shutdown()
                     line = f"mphandler: {option}: {e}"
                     leaveTwistd(options, line)
-                    raise SystemExit(line) from None
+                    failToStart(self._log, line)
         # After the sockets: threads left running by a failure above would
         # keep the process from exiting.
         pool.start()

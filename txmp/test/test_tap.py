@@ -753,6 +753,33 @@ class FrontMakeServiceTests(SynchronousTestCase):
             str(error), f"mpfront: --access-log {path.path}: No such file or directory"
         )
 
+    def test_startFailureLoggedCritical(self) -> None:
+        """
+        A front that cannot start once twistd has begun its log (here, its
+        access log gone) logs its one line at level C{critical}, which no
+        C{--log-level} drops, and exits with status 1 printing nothing
+        more: the line was the C{SystemExit}'s, which Python prints to
+        C{sys.stderr}, a log of level C{error} under twistd, so that
+        C{--log-level critical} dropped it and the front exited 1 without
+        a word.  The exception still holds the line, for the twistd that
+        launched a daemon (L{_exit.leaveTwistd}).
+        """
+        path = FilePath(self.mktemp()).child("access.log")
+        path.parent().makedirs()
+        options = fronttap.Options()
+        options.parseOptions(["--access-log", path.path])
+        path.parent().remove()
+        self.patch(_frontservice, "ZmqContext", lambda reactor: MemoryNetwork())
+        self.patch(_frontservice.FrontService, "_secure", lambda *args: None)
+        front = _frontservice.FrontService(cast(IFrontReactor, MemoryReactorClock()), options)
+        line = f"mpfront: --access-log {path.path}: No such file or directory"
+        with capturedLogs() as events:
+            error = self.assertRaises(SystemExit, front.startService)
+        self.assertEqual(
+            [(e["log_level"], formatEvent(e)) for e in events], [(LogLevel.critical, line)]
+        )
+        self.assertEqual((error.code, str(error)), (1, line))
+
     def test_straySignalsLogged(self) -> None:
         """
         A front's actions for C{SIGUSR2}, and without C{--spawn} for
