@@ -282,6 +282,10 @@ class FrontLink:
     # the front is silent, to tell a restarted front.
     _welcomedBy: str | None = field(init=False, default=None)
     draining: bool = field(init=False, default=False)
+    # The heartbeat interval of the front that last welcomed the link, as
+    # its WELCOME says, if it does: a front that beats less often than the
+    # link is silent only after three of its own intervals.
+    _frontHeartbeat: float | None = field(init=False, default=None)
     _lastHeard: float = field(init=False, default=0.0)
     _beat: IDelayedCall | None = field(init=False, default=None)
     _byeAcknowledged: bool = field(init=False, default=False)
@@ -536,7 +540,7 @@ class FrontLink:
     def _heartbeat(self) -> None:
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
         self._collect()
-        silence = protocol.SILENT_INTERVALS * self.heartbeat
+        silence = protocol.SILENT_INTERVALS * max(self.heartbeat, self._frontHeartbeat or 0)
         if self.front is not None and self._reactor.seconds() - self._lastHeard > silence:
             self._log.warn(
                 "front {front} at {address} is silent: registering again",
@@ -702,7 +706,7 @@ class FrontLink:
                 self._frontFound(front)
                 # Beat at least as often as the front expects, or it would
                 # declare this handler dead.
-                frontBeat = message.heartbeat
+                frontBeat = self._frontHeartbeat = message.heartbeat
                 if frontBeat is not None and frontBeat < self.heartbeat:
                     self.heartbeat = frontBeat
                     if self._beat is not None and self._beat.active():

@@ -298,6 +298,32 @@ class RegistrationTests(FrontLinkTestCase):
         assert isinstance(hello, protocol.Hello)
         self.assertEqual(hello.credits, 1)
 
+    def test_slowerFrontNotSilent(self) -> None:
+        """
+        A front whose C{WELCOME} announces a longer heartbeat than the
+        link's, and which so sends its C{PING}s less often, is silent only
+        after three of its own intervals: the link, counting three of its
+        own, took a front beating every 5 s for gone every 5 s while idle,
+        logging C{front ... is silent: registering again} each time.
+        """
+        self.link.start()
+        self.fromFront(protocol.encodeWelcome({"front": "f", "heartbeat": "5.0"}))
+        beats = 0
+        for _ in range(3):
+            # The front's PING, every 5 s, and the link's 5 beats between.
+            for _ in range(5):
+                self.clock.advance(self.heartbeat)
+                beats += 1
+            self.fromFront(protocol.encodePing())
+            self.assertEqual(self.link.front, "f", beats)
+        self.sendSocket.clear()
+        for _ in range(15):
+            self.clock.advance(self.heartbeat)
+        self.assertEqual(self.link.front, "f")
+        self.assertEqual(self.control(), [protocol.Ping()] * 15)
+        self.clock.advance(self.heartbeat)
+        self.assertIsNone(self.link.front)
+
     def test_byeMeansHelloNow(self) -> None:
         """
         C{BYE} from the front is answered with C{HELLO} at once.
