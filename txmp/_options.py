@@ -171,6 +171,15 @@ def checkAddresses(option: str, addresses: Sequence[str]) -> None:
                 "tcp://127.0.0.1:5556 or ipc:///run/txmp/send (--listen takes "
                 "Twisted's endpoints, --send and --return ZeroMQ's)"
             )
+        if address.startswith("tcp://"):
+            # ZeroMQ takes a larger port's last 16 bits (99999 binds 34463),
+            # and binds 0 or * to a port of the kernel's choosing, which
+            # no handler would know.
+            port = address.rsplit(":", 1)[-1]
+            if port == "*" or (port.isdigit() and not 0 < int(port) <= 65535):
+                raise usage.UsageError(
+                    f"{option} {address}: port {port} is not one of 1 to 65535"
+                )
         if address.startswith("ipc://"):
             length = ipcPathLength(address)
             if length > IPC_PATH_MAX:

@@ -476,6 +476,33 @@ class AddressOptionTests(SynchronousTestCase):
                     )
                     self.assertIn("tcp://", str(e))
 
+    def test_tcpPortOutOfRange(self) -> None:
+        """
+        A C{tcp://} address whose port is a number over 65535 (a typo), 0
+        or C{*} is refused in one line naming the option, by both
+        commands: ZeroMQ took a larger port's last 16 bits, so that
+        C{mpfront --send tcp://127.0.0.1:99999} bound port 34463 and said
+        it was ready at C{tcp://127.0.0.1:99999}, and bound 0 or C{*} to a
+        port the kernel chose, which no handler could know (a handler
+        tried to connect to port 0 for ever).  65535 is taken.
+        """
+        for parse in self.parsers():
+            for good in ["tcp://127.0.0.1:65535", "tcp://[::1]:65535"]:
+                parse("--send", good, "--return", "ipc:///tmp/r")
+            for option, other in [("--send", "--return"), ("--return", "--send")]:
+                for bad, port in [("tcp://127.0.0.1:99999", "99999"),
+                                  ("tcp://[::1]:65536", "65536"),
+                                  ("tcp://localhost:0655360", "0655360"),
+                                  ("tcp://127.0.0.1:0", "0"),
+                                  ("tcp://127.0.0.1:*", "*")]:
+                    e = self.assertRaises(
+                        usage.UsageError, parse, option, bad, other, "ipc:///tmp/r"
+                    )
+                    self.assertEqual(
+                        str(e), f"{option} {bad}: port {port} is not one of 1 to 65535",
+                        (option, bad),
+                    )
+
     def test_ipcPathTooLong(self) -> None:
         """
         An C{ipc://} address whose path is longer than a Unix socket's
