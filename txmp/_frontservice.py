@@ -109,7 +109,18 @@ def _reason(error: BaseException | None) -> str:
     One line saying why an endpoint could not be made or listen.
     """
     if isinstance(error, CannotListenError):
+        if error.socketError == "Cannot acquire lock":
+            # Twisted's UNIX port (unix:, lockfile=1 by default) holds
+            # PATH.lock while it listens: another process holds it.
+            return (
+                f"in use: another process holds {os.fsdecode(error.port)}.lock"
+                " (a front listening there already?)"
+            )
         return str(error.socketError) if error.socketError else str(error)
+    if isinstance(error, OSError) and error.filename2 is not None:
+        # The same port making PATH.lock, a link to its PID: Python's line
+        # names the PID as a file ("'4242' -> b'/run/txmp/http.sock.lock'").
+        return f"{error.strerror}: {os.fsdecode(error.filename2)}"
     return str(error) or type(error).__name__
 
 

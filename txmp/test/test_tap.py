@@ -24,7 +24,7 @@ from typing import Any, Callable, cast
 import twisted.internet
 from twisted.application.service import IServiceCollection, MultiService, Service
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.internet.error import CannotListenError, ProcessDone, ProcessTerminated
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogEvent, Logger, LoggingFile, LogLevel, capturedLogs, formatEvent
 from twisted.python import usage
@@ -778,6 +778,33 @@ class FrontMakeServiceTests(SynchronousTestCase):
         error = self.assertRaises(SystemExit, front.startService)
         self.assertEqual(
             str(error), f"mpfront: --access-log {path.path}: No such file or directory"
+        )
+
+    def test_unixListenErrors(self) -> None:
+        """
+        A C{unix:} C{--listen} whose lock file another process holds (a
+        front listening there already) is said to be in use, naming the
+        lock file, where Twisted says only C{Cannot acquire lock}; one whose
+        lock file cannot be made names it, not the PID the lock links to
+        (C{[Errno 2] No such file or directory: '4242' ->
+        b'/run/txmp/http.sock.lock'}).
+        """
+        self.assertEqual(
+            _frontservice._reason(
+                CannotListenError(None, b"/run/txmp/http.sock", "Cannot acquire lock")
+            ),
+            "in use: another process holds /run/txmp/http.sock.lock"
+            " (a front listening there already?)",
+        )
+        self.assertEqual(
+            _frontservice._reason(OSError(
+                2, "No such file or directory", "4242", None, b"/run/txmp/http.sock.lock"
+            )),
+            "No such file or directory: /run/txmp/http.sock.lock",
+        )
+        self.assertEqual(
+            _frontservice._reason(OSError(98, "Address already in use")),
+            "[Errno 98] Address already in use",
         )
 
     def test_startFailureLoggedCritical(self) -> None:
