@@ -830,6 +830,40 @@ def median(values: Sequence[float]) -> float:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
+# The applications that handlerab.py and frontab.py compare two checkouts
+# with (benchapps).
+COMPARED_APPS = ("hello", "helloGenerator")
+
+
+def parseComparison(
+    doc: str | None, argv: list[str] | None, duration: int
+) -> tuple[argparse.Namespace, dict[str, str]]:
+    """
+    The arguments of a script that measures two txmp checkouts against
+    each other (C{handlerab.py}, C{frontab.py}): C{BEFORE}, C{--after},
+    C{--app}, C{--rounds}, C{--duration} (C{duration} by default) and
+    C{--connections}.
+
+    @return: the arguments, and the two checkouts' absolute paths by label
+        (C{before}, C{after}); a path that is no txmp checkout is a usage
+        error.
+    """
+    parser = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0])
+    parser.add_argument("before", help="the txmp checkout to compare against")
+    parser.add_argument("--after", default=CHECKOUT,
+                        help="the txmp checkout measured (default: this one)")
+    parser.add_argument("--app", choices=COMPARED_APPS, default="hello")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=duration)
+    parser.add_argument("--connections", type=int, default=50)
+    args = parser.parse_args(argv)
+    checkouts = {"before": os.path.abspath(args.before), "after": os.path.abspath(args.after)}
+    for label, checkout in checkouts.items():
+        if not os.path.isdir(os.path.join(checkout, "txmp")):
+            parser.error("%s: %s is not a txmp checkout" % (label, checkout))
+    return args, checkouts
+
+
 def timePythonPath(
     label: str, run: Callable[[], None], count: int, runs: int, profile: bool
 ) -> None:

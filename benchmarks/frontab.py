@@ -23,38 +23,22 @@ read the medians.  Linux only.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
 from _harness import (
-    CHECKOUT,
     BenchmarkError,
     Servers,
     median,
+    parseComparison,
     runBenchmark,
     startFront,
     startHandler,
     wrk,
 )
 
-APPS = ("hello", "helloGenerator")
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0])
-    parser.add_argument("before", help="the txmp checkout to compare against")
-    parser.add_argument("--after", default=CHECKOUT,
-                        help="the txmp checkout measured (default: this one)")
-    parser.add_argument("--app", choices=APPS, default="hello")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--duration", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=50)
-    args = parser.parse_args(argv)
-    checkouts = {"before": os.path.abspath(args.before), "after": os.path.abspath(args.after)}
-    for label, checkout in checkouts.items():
-        if not os.path.isdir(os.path.join(checkout, "txmp")):
-            parser.error("%s: %s is not a txmp checkout" % (label, checkout))
+    args, checkouts = parseComparison(__doc__, argv, duration=5)
 
     def run() -> int:
         with Servers() as servers:
