@@ -102,15 +102,18 @@ def splitApplication(spec: str) -> tuple[str, str]:
     """
     The module and the attribute of an C{--app} value: C{module:attribute},
     or C{module:factory()} to call C{factory} (the attribute keeps its
-    C{()}).
+    C{()}), or C{module} alone for C{module:application}, as gunicorn and
+    uWSGI read it (Django's C{wsgi.py} names its application so).
 
-    @raise usage.UsageError: if C{spec} has neither form.
+    @raise usage.UsageError: if C{spec} has none of these forms.
     """
     moduleName, sep, attribute = spec.partition(":")
+    if not sep:
+        attribute = "application"
     # A dotted name, with () to call it: anything else (make_app(,
     # make_app(1)) is refused here, before any import, by a front too.
     name = attribute[:-2] if attribute.endswith("()") else attribute
-    if not sep or not moduleName or not all(
+    if not all(part.isidentifier() for part in moduleName.split(".")) or not all(
         part.isidentifier() for part in name.split(".")
     ):
         raise usage.UsageError(

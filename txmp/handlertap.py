@@ -152,8 +152,10 @@ def _load(spec: str) -> Application:
         try:
             target = getattr(target, part)
         except AttributeError:
+            # (A module alone names its "application", as under gunicorn.)
             raise usage.UsageError(
                 f"--app {spec}: {moduleName} has no attribute {attribute}"
+                + ("" if ":" in spec else f" (give --app {moduleName}:NAME)")
             ) from None
     if call:
         if not callable(target):
@@ -186,7 +188,9 @@ class Options(TxmpOptions):
         "--send and --return: the n-th --send pairs with the n-th --return."
     )
     optParameters: ClassVar[list[OptParameter]] = [
-        ["app", None, None, "The WSGI application: module:app or module:make_app()."],
+        ["app", None, None,
+         "The WSGI application: module:app, module:make_app(), or a module "
+         "alone (module:application)."],
         ["threads", None, DEFAULT_THREADS,
          "Size of the WSGI thread pool: requests run at once (at most "
          f"{MAX_CREDITS}, the credits a front accepts).",

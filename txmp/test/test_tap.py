@@ -280,7 +280,7 @@ class FrontOptionsTests(OptionsTestCase):
         handler would use, not handlers that fail to boot over and over.
         """
         for spec in [
-            "txmp.demo", "txmp.demo:", ":app",
+            "txmp.demo:", ":app", "txmp..demo", "txmp-demo:app",
             # An attribute that is no Python name: a typo in the call, a
             # call with arguments, a number.
             "txmp.demo:app(", "txmp.demo:app)", "txmp.demo:make_app(1)",
@@ -2584,6 +2584,19 @@ class LoadApplicationTests(SynchronousTestCase):
         C{module:attribute} names the application.
         """
         self.assertIs(handlertap.loadApplication(APPS + ":app"), wsgiApp)
+
+    def test_moduleAlone(self) -> None:
+        """
+        A module alone names its C{application}, as under gunicorn and
+        uWSGI (what Django's C{wsgi.py} defines): C{--app myproject.wsgi}.
+        A module without one is a usage error that says how to name
+        another.
+        """
+        module = sys.modules[APPS]
+        module.application = wsgiApp  # type: ignore[attr-defined]
+        self.assertIs(handlertap.loadApplication(APPS), wsgiApp)
+        del module.application
+        self.assertUsageError(APPS, "has no attribute application", f"--app {APPS}:NAME")
         self.assertIs(handlertap.loadApplication("txmp.demo:app"), demo.app)
 
     def test_dottedAttribute(self) -> None:
