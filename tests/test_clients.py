@@ -25,45 +25,31 @@ import socket
 import time
 import urllib.request
 from collections.abc import Iterator
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 import httpx
 import requests
 from requests.adapters import HTTPAdapter
-from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThreadPool
 from twisted.trial.unittest import SkipTest
 from urllib3.connection import HTTPConnection
 
 from txmp._defaults import ABORT_TIMEOUT
 
-from ._harness import SystemTestCase, asyncTest, reactor
+from ._harness import (
+    CLIENT_TIMEOUT,
+    PIECE,
+    SMALL_WINDOW,
+    SystemTestCase,
+    asyncTest,
+    inThread,
+    readAtRate,
+    reads,
+)
 from .apps import bigbody, clientele
-
-_T = TypeVar("_T")
 
 CLIENTELE = "tests.apps.clientele:app"
 
 MiB = 1024 * 1024
-
-#: Seconds any one client call may take.
-CLIENT_TIMEOUT = 30.0
-
-#: The receive buffer of a client on a slow link.
-SMALL_WINDOW = 64 * 1024
-
-#: What a client reads at a time.
-PIECE = 64 * 1024
-
-
-def inThread(f: Callable[..., _T], *args: Any) -> Deferred[_T]:
-    """
-    Call C{f(*args)} in a thread of the reactor's pool.
-
-    @return: A L{Deferred} firing with its result, in the reactor thread.
-    """
-    return deferToThreadPool(reactor, reactor.getThreadPool(), f, *args)
-
 
 class _SlowLinkAdapter(HTTPAdapter):
     """
@@ -100,35 +86,6 @@ class _SlowLinkHandler(urllib.request.HTTPHandler):
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(_SlowLinkConnection, req)
-
-
-def readAtRate(pieces: Iterator[bytes], rate: float) -> tuple[int, str]:
-    """
-    Take every piece, at no more than C{rate} bytes a second.
-
-    @return: How many bytes came, and their SHA-256 in hex.
-    """
-    digest = hashlib.sha256()
-    count = 0
-    start = time.monotonic()
-    for piece in pieces:
-        digest.update(piece)
-        count += len(piece)
-        ahead = count / rate - (time.monotonic() - start)
-        if ahead > 0:
-            time.sleep(ahead)
-    return count, digest.hexdigest()
-
-
-def reads(read: Callable[[int], bytes]) -> Iterator[bytes]:
-    """
-    The pieces C{read(PIECE)} gives, to its end.
-    """
-    while True:
-        piece = read(PIECE)
-        if not piece:
-            return
-        yield piece
 
 
 def _largestSendBuffer() -> int:

@@ -27,9 +27,20 @@ from twisted.web.iweb import IPolicyForHTTPS
 
 from txmp.testing import certificateChain, selfSignedCertificate
 
-from ._harness import SystemTestCase, TwistdProcess, asyncTest, reactor
+from ._harness import (
+    CLIENT_TIMEOUT,
+    SMALL_WINDOW,
+    SystemTestCase,
+    TwistdProcess,
+    asyncTest,
+    inThread,
+    reactor,
+    readAtRate,
+    reads,
+)
 from .apps import bigbody
-from .test_clients import CLIENT_TIMEOUT, SMALL_WINDOW, MiB, inThread, readAtRate, reads
+
+MiB = 1024 * 1024
 
 
 @implementer(IPolicyForHTTPS)

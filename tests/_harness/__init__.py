@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from ._reactor import reactor
 from .addresses import LOOPBACK, freePort, loopbackEndpoint, zmqTCPAddresses
+from .blocking import CLIENT_TIMEOUT, PIECE, SMALL_WINDOW, inThread, readAtRate, reads
 from .case import SystemTestCase, asyncTest, firstOf
 from .clients import (
     REQUEST_TIMEOUT,
@@ -62,11 +63,14 @@ from .processes import (
 from .procfs import childPids, memoryStatus, regularFilesOpen
 
 __all__ = [
+    "CLIENT_TIMEOUT",
     "LOOPBACK",
+    "PIECE",
     "PROJECT_APP",
     "PROJECT_ROOT",
     "READY_TIMEOUT",
     "REQUEST_TIMEOUT",
+    "SMALL_WINDOW",
     "STOP_GRACE",
     "BodyDigest",
     "BoundedLoad",
@@ -94,9 +98,12 @@ __all__ = [
     "firstOf",
     "formatRequest",
     "freePort",
+    "inThread",
     "loopbackEndpoint",
     "memoryStatus",
     "reactor",
+    "readAtRate",
+    "reads",
     "reap",
     "regularFilesOpen",
     "twistdCommand",
