@@ -123,6 +123,9 @@ from txmp._zmq import (
 )
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+    from cryptography.x509 import Certificate
+
     from txmp._front import Exchange
     from txmp._wsgi import ResponseSink
 
@@ -1866,6 +1869,70 @@ def httpHead(*fields: bytes, line: bytes = b"GET / HTTP/1.1") -> bytes:
     return b"\r\n".join([line, b"Host: h", *fields]) + b"\r\n\r\n"
 
 
+def _issue(
+    subject: str,
+    key: EllipticCurvePrivateKey,
+    issuer: str,
+    signer: EllipticCurvePrivateKey,
+    authority: bool,
+) -> Certificate:
+    """
+    A certificate for C{subject} with C{key}'s public key, signed by
+    C{signer} in the name of C{issuer}, valid for a day: an authority's
+    (C{authority}: it may sign certificates), or a server's (its
+    C{subject} as its DNS name).  Needs cryptography (see
+    L{selfSignedCertificate}).
+    """
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+    )
+    if authority:
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=True, path_length=None), True
+        ).add_extension(
+            x509.KeyUsage(
+                digital_signature=False, content_commitment=False,
+                key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False,
+            ),
+            True,
+        )
+    else:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(subject)]), False
+        )
+    return builder.sign(signer, hashes.SHA256())
+
+
+def _pem(*certificates: Certificate, key: EllipticCurvePrivateKey) -> tuple[bytes, bytes]:
+    """
+    C{certificates} one after the other, and C{key}, as PEM.
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    pem = serialization.Encoding.PEM
+    return (
+        b"".join(certificate.public_bytes(pem) for certificate in certificates),
+        key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+
+
 def selfSignedCertificate(hostname: str) -> tuple[bytes, bytes]:
     """
     A new self-signed certificate for C{hostname}, and its key, as PEM:
@@ -1875,35 +1942,10 @@ def selfSignedCertificate(hostname: str) -> tuple[bytes, bytes]:
     install (setup.cfg): imported here, so that importing this module does
     not need it.
     """
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), False)
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        certificate.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
+    return _pem(_issue(hostname, key, hostname, key, False), key=key)
 
 
 def certificateChain(hostname: str) -> tuple[bytes, bytes, bytes]:
@@ -1917,62 +1959,16 @@ def certificateChain(hostname: str) -> tuple[bytes, bytes, bytes]:
     It needs cryptography, of the C{tls} extra (see
     L{selfSignedCertificate}).
     """
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-
-    def issue(
-        subject: str,
-        key: ec.EllipticCurvePrivateKey,
-        issuer: str,
-        signer: ec.EllipticCurvePrivateKey,
-        authority: bool,
-    ) -> x509.Certificate:
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=authority, path_length=None), True)
-        )
-        if authority:
-            builder = builder.add_extension(
-                x509.KeyUsage(
-                    digital_signature=False, content_commitment=False,
-                    key_encipherment=False, data_encipherment=False,
-                    key_agreement=False, key_cert_sign=True, crl_sign=True,
-                    encipher_only=False, decipher_only=False,
-                ),
-                True,
-            )
-        else:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(hostname)]), False
-            )
-        return builder.sign(signer, hashes.SHA256())
 
     rootKey, intermediateKey, key = (ec.generate_private_key(ec.SECP256R1()) for _ in "abc")
-    root = issue("txmp test root", rootKey, "txmp test root", rootKey, True)
-    intermediate = issue(
+    root = _issue("txmp test root", rootKey, "txmp test root", rootKey, True)
+    intermediate = _issue(
         "txmp test intermediate", intermediateKey, "txmp test root", rootKey, True
     )
-    leaf = issue(hostname, key, "txmp test intermediate", intermediateKey, False)
-    pem = serialization.Encoding.PEM
-    return (
-        root.public_bytes(pem),
-        leaf.public_bytes(pem) + intermediate.public_bytes(pem),
-        key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
-    )
+    leaf = _issue(hostname, key, "txmp test intermediate", intermediateKey, False)
+    fullChain, keyPem = _pem(leaf, intermediate, key=key)
+    return _pem(root, key=rootKey)[0], fullChain, keyPem
 
 
 class ParsedResponse:
