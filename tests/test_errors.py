@@ -143,6 +143,35 @@ class GatewayTimeoutTests(SystemTestCase):
         )
         self.assertResponse(await self.get("/fast"), 200, b"fast\n")
 
+    @asyncTest
+    async def test_stuckApplicationLocated(self) -> None:
+        """
+        A request still in the application 5 seconds after its 504 (the
+        front cancelled it, and the application does not return) is logged
+        by the handler with where the application is stuck: the operator
+        sees the line of the call, not only a 504.
+        """
+        _front, handler = await self.startFrontAndHandler(
+            SLOW, frontArguments=["--timeout", "1"]
+        )
+        result = await self.get("/slow?seconds=8")
+        self.assertResponse(result, 504)
+        line = await handler.waitForLine("still running 5 s after", timeout=10)
+        self.assertIn("holds one of this handler's 4 threads", line, self.transcript())
+        self.assertIn("it is at (most recent call last):", line, self.transcript())
+        # The stack's last frame is the application's call that blocks...
+        await handler.waitForLine(
+            "time.sleep(float(query.get(\"seconds\", [\"3\"])[0]))", timeout=5
+        )
+        # ... and its first is the application's: not the pool's and the
+        # runner's frames that lead to it.
+        lines = handler.lines
+        [at] = [n for n, text in enumerate(lines) if "still running 5 s after" in text]
+        self.assertRegex(
+            lines[at + 1], r'File ".*[/\\]tests[/\\]apps[/\\]slow\.py", line \d+, in app$',
+            self.transcript(),
+        )
+
 
 class ApplicationErrorTests(_AnsweringTestCase):
     """

@@ -373,6 +373,14 @@ PARENT_CHECK_INTERVAL = 1.0
 NO_FRONT_WARNING = 10.0
 NO_FRONT_WARNING_INTERVAL = 60.0
 
+# A request still running this many seconds after the front cancelled it
+# (its client went away, or its --timeout passed) is stuck in the
+# application, which a thread cannot be made to leave: the handler logs a
+# warning with the application thread's stack, where it is stuck, once.
+# An application that streams or reads its body stops within a chunk of
+# the cancel (its write() or wsgi.input raises), well inside 5 s.
+HUNG_AFTER_CANCEL = 5.0
+
 # A handler's connection to a front that ended the CURVE handshake for good
 # (its ZAP handler refused the handler's key, or it does not use CURVE) is
 # never tried again by libzmq (checked with libzmq 4.3.5: after the refusal,

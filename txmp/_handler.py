@@ -20,6 +20,7 @@ from txmp import protocol
 from txmp._defaults import (
     DEFAULT_HEARTBEAT,
     DEFAULT_MAX_MESSAGE,
+    HUNG_AFTER_CANCEL,
     INPUT_WINDOW,
     MAX_FRAME,
     NO_FRONT_WARNING,
@@ -68,6 +69,12 @@ class Running(Protocol):
 
     def windowReceived(self, size: int) -> None:
         ...
+
+    def where(self) -> str | None:
+        """
+        Where the application thread running the request is, as traceback
+        lines (oldest call first), or L{None} if no thread runs it now.
+        """
 
 
 class Runner(Protocol):
@@ -321,6 +328,10 @@ class FrontLink:
     # Called in the reactor thread when a request starts (for
     # --max-requests).
     requestObservers: list[Callable[[], None]] = field(init=False, factory=list)
+    # For each request the front cancelled while it ran: the call that
+    # checks, HUNG_AFTER_CANCEL seconds later, whether it still runs (see
+    # _stillRunning).
+    _hungChecks: dict[bytes, IDelayedCall] = field(init=False, factory=dict)
 
     @property
     def free(self) -> int:
@@ -346,10 +357,13 @@ class FrontLink:
 
     def stop(self) -> None:
         """
-        Stop heartbeats.
+        Stop heartbeats, and the checks of cancelled requests.
         """
         cancelCall(self._beat)
         self._beat = None
+        for check in self._hungChecks.values():
+            cancelCall(check)
+        self._hungChecks.clear()
 
     def drain(self) -> Deferred[None]:
         """
@@ -620,6 +634,7 @@ class FrontLink:
         if requestId not in self.running:
             return
         del self.running[requestId]
+        cancelCall(self._hungChecks.pop(requestId, None))
         sink = self._sinks.pop(requestId, None)
         if self.draining:
             self._checkDrained()
@@ -672,6 +687,10 @@ class FrontLink:
                     requestId=message.requestId.decode("ascii", "replace"),
                 )
                 running.cancel()
+                if message.requestId not in self._hungChecks:
+                    self._hungChecks[message.requestId] = self._reactor.callLater(
+                        HUNG_AFTER_CANCEL, self._stillRunning, message.requestId
+                    )
         elif isinstance(message, protocol.Ping):
             pass
         elif isinstance(message, protocol.Body) and not message.credit:
@@ -739,6 +758,29 @@ class FrontLink:
                 "dropped an unexpected message from front {address}",
                 address=self.address,
             )
+
+    def _stillRunning(self, requestId: bytes) -> None:
+        """
+        L{HUNG_AFTER_CANCEL} seconds ago the front cancelled the request
+        C{requestId}, and it has not finished (else L{_finished} would have
+        cancelled this call): its thread is stuck in the application.  Say
+        where, once: no Python thread can be made to leave a call.
+        """
+        del self._hungChecks[requestId]
+        running = self.running.get(requestId)
+        stack = None if running is None else running.where()
+        self._log.warn(
+            "request {requestId} still running {seconds:g} s after the front "
+            "cancelled it: the application does not return, and holds one of "
+            "this handler's {capacity} threads until it does; {where}",
+            requestId=requestId.decode("ascii", "replace"),
+            seconds=HUNG_AFTER_CANCEL,
+            capacity=self.capacity,
+            where=(
+                "its thread is not in it now" if stack is None
+                else "it is at (most recent call last):\n" + stack.rstrip("\n")
+            ),
+        )
 
     def _request(self, request: protocol.Request) -> None:
         """

@@ -148,6 +148,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
+import traceback
 from collections import deque
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -164,6 +165,7 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
+from txmp import _pool
 from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
 from txmp._http import FIELD_CHARS, HOP_BY_HOP, NO_BODY_CODES, REASONS, TCHAR, plainPage
 from txmp._pool import ReactorCalls
@@ -1020,6 +1022,13 @@ class ResponseStream:
             self._reactor.callFromThread(self._flush)
 
 
+# The files whose frames lead a pool thread to the application's call: a
+# stuck request's stack (RunningRequest.where) starts after them.
+_LEADING_FILES = frozenset(
+    module.__file__ for module in (threading, _pool, sys.modules[__name__])
+)
+
+
 class RunningRequest:
     """
     One request being run through the application, from L{WSGIRunner.run}
@@ -1122,6 +1131,8 @@ class RunningRequest:
         self._headSent = False
         self._complete = False
         self._viaReactor = False
+        # The id of the application thread while it runs the request.
+        self._thread: int | None = None
 
     @property
     def _requestId(self) -> str:
@@ -1165,6 +1176,29 @@ class RunningRequest:
             return
         self.output.abort()
         self.input.abort()
+
+    def where(self) -> str | None:
+        """
+        Where the application thread is while it runs this request, as the
+        lines of a traceback (oldest call first) from the application's
+        call on: the pool's and this module's frames that lead to it are
+        left out.  L{None} when no thread runs it, or where the interpreter
+        cannot tell (C{sys._current_frames}).  Called in the reactor
+        thread.
+        """
+        thread = self._thread
+        currentFrames = getattr(sys, "_current_frames", None)
+        if thread is None or currentFrames is None:
+            return None
+        frame = currentFrames().get(thread)
+        if frame is None:
+            return None
+        stack = traceback.extract_stack(frame)
+        for first, summary in enumerate(stack):
+            if summary.filename not in _LEADING_FILES:
+                stack = traceback.StackSummary.from_list(stack[first:])
+                break
+        return "".join(stack.format())
 
     def windowReceived(self, size: int) -> None:
         """
@@ -1251,10 +1285,12 @@ class RunningRequest:
         application thread.
         """
         errors = self._errors = ErrorStream(self._log, self._requestId)
+        self._thread = threading.get_ident()
         try:
             if not self.output.aborted:
                 self._respond(errors)
         finally:
+            self._thread = None
             errors.flush()
             if self._viaReactor:
                 self._reactor.callFromThread(self._finish)

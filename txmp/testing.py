@@ -1364,6 +1364,7 @@ class MemoryRun:
     @ivar windows: the size of each response window the front granted
         after the request (C{WINDOW}), in order; the first window is the
         request's C{window} meta attribute (C{head.window}).
+    @ivar stack: what L{where} says: the test sets it.
     """
 
     requestId: bytes
@@ -1374,12 +1375,19 @@ class MemoryRun:
     bodyParts: list[list[bytes]] = field(default_factory=list)
     bodyEnded: bool = False
     windows: list[int] = field(default_factory=list)
+    stack: str | None = None
 
     def cancel(self) -> None:
         """
         Record that the front no longer wants this response.
         """
         self.cancelled = True
+
+    def where(self) -> str | None:
+        """
+        C{stack}: where the test says the application thread is.
+        """
+        return self.stack
 
     def bodyReceived(self, chunks: list[bytes], end: bool) -> None:
         """

@@ -899,6 +899,82 @@ class RequestTests(FrontLinkTestCase):
         self.assertFalse(self.runner.runs[0].cancelled)
         self.assertEqual(self.link.stats["badMessages"], 0)
 
+    def test_stillRunningAfterCancel(self) -> None:
+        """
+        A request still running L{_defaults.HUNG_AFTER_CANCEL} seconds
+        after the front cancelled it is stuck in the application: the link
+        warns, once, with where its thread is (L{Running.where}).  A
+        second C{CANCEL} for it makes no second warning.
+        """
+        self.request(b"front1.1")
+        self.request(b"front1.2")
+        [first, second] = self.runner.runs
+        second.stack = '  File "app.py", line 7, in view\n    lock.acquire()\n'
+        self.fromFront(protocol.encodeCancel(b"front1.2"))
+        self.clock.advance(_defaults.HUNG_AFTER_CANCEL - 1)
+        self.fromFront(protocol.encodeCancel(b"front1.2"))
+        with capturedLogs() as events:
+            self.clock.advance(1)
+            self.clock.advance(_defaults.HUNG_AFTER_CANCEL)
+        # (The front, silent meanwhile, is warned of too.)
+        self.assertEqual(
+            [
+                (e["log_level"], formatEvent(e))
+                for e in events
+                if "still running" in e["log_format"]
+            ],
+            [
+                (
+                    LogLevel.warn,
+                    "request front1.2 still running 5 s after the front cancelled "
+                    "it: the application does not return, and holds one of this "
+                    "handler's 2 threads until it does; it is at (most recent "
+                    'call last):\n  File "app.py", line 7, in view\n'
+                    "    lock.acquire()",
+                )
+            ],
+        )
+        self.assertFalse(first.cancelled)
+
+    def test_stillRunningNowhere(self) -> None:
+        """
+        If no thread runs the cancelled request when it is checked (it has
+        not started, or the interpreter cannot tell), the warning says so.
+        """
+        self.request(b"front1.1")
+        self.fromFront(protocol.encodeCancel(b"front1.1"))
+        with capturedLogs() as events:
+            self.clock.advance(_defaults.HUNG_AFTER_CANCEL)
+        [event] = [e for e in events if "still running" in e["log_format"]]
+        self.assertTrue(
+            formatEvent(event).endswith("; its thread is not in it now"),
+            formatEvent(event),
+        )
+
+    def test_finishedAfterCancel(self) -> None:
+        """
+        A cancelled request that finishes within
+        L{_defaults.HUNG_AFTER_CANCEL} seconds is not checked again: no
+        warning, and nothing left in the reactor.
+        """
+        self.request(b"front1.1")
+        self.fromFront(protocol.encodeCancel(b"front1.1"))
+        self.runner.runs[0].fail()
+        # The heartbeat alone.
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        with capturedLogs() as events:
+            self.clock.advance(_defaults.HUNG_AFTER_CANCEL)
+        self.assertEqual([e for e in events if "still running" in e["log_format"]], [])
+
+    def test_stopCancelsChecks(self) -> None:
+        """
+        Stopping the link cancels the checks of cancelled requests.
+        """
+        self.request(b"front1.1")
+        self.fromFront(protocol.encodeCancel(b"front1.1"))
+        self.link.stop()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_requestBody(self) -> None:
         """
         C{BODY} and C{END} from the front for a running request (whose head

@@ -3060,6 +3060,52 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(sink.calls, whole([], headers=[*BTEXT, (b"Content-Length", b"0")]))
 
 
+class WhereTests(RunnerMixin, SynchronousTestCase):
+    """
+    L{RunningRequest.where}: where the application thread running a
+    request is, for the warning of a request stuck after its cancel.
+    """
+
+    def test_inApplication(self) -> None:
+        """
+        While the application runs, C{where} gives its thread's stack,
+        with the application's own line.  (Here it is asked in the
+        application's thread, so the stack goes on into C{where}.)
+        """
+        stacks: list[str | None] = []
+
+        def stuckView(environ: Any, startResponse: Any) -> list[bytes]:
+            stacks.append(running.where())  # the line a stuck call would be on
+            startResponse("204 No Content", [])
+            return []
+
+        running, pool, _sink = self.startRun(stuckView)
+        pool.flush()
+        [stack] = stacks
+        assert stack is not None
+        self.assertIn(
+            ", in stuckView\n"
+            "    stacks.append(running.where())  # the line a stuck call would be on\n",
+            stack,
+        )
+
+    def test_notRunning(self) -> None:
+        """
+        Before a thread takes the request, and once it is done, C{where} is
+        L{None}.
+        """
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            startResponse("204 No Content", [])
+            return []
+
+        running, pool, sink = self.startRun(app)
+        self.assertIsNone(running.where())
+        pool.flush()
+        self.assertEqual(sink.calls[-1], FINISHED)
+        self.assertIsNone(running.where())
+
+
 class ValidatorTests(RunnerMixin, SynchronousTestCase):
     """
     Applications wrapped in L{wsgiref.validate.validator} find nothing
