@@ -8,6 +8,7 @@ C{makeService}.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import platform
@@ -16,7 +17,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from importlib.machinery import ModuleSpec, PathFinder
-from typing import Callable, ClassVar, Generic, NoReturn, TypeVar, Union, cast
+from typing import Callable, ClassVar, Generic, NamedTuple, NoReturn, TypeVar, Union, cast
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -98,28 +99,87 @@ def nonNegative(kind: Callable[[str], _N]) -> _Number[_N]:
     return _Number(kind, zeroAllowed=True)
 
 
-def splitApplication(spec: str) -> tuple[str, str]:
+class ApplicationName(NamedTuple):
     """
-    The module and the attribute of an C{--app} value: C{module:attribute},
-    or C{module:factory()} to call C{factory} (the attribute keeps its
-    C{()}), or C{module} alone for C{module:application}, as gunicorn and
-    uWSGI read it (Django's C{wsgi.py} names its application so).
+    What an C{--app} value names (L{splitApplication}).
+
+    @ivar module: the module's dotted name.
+    @ivar attribute: the dotted name of the application, or of the factory
+        that makes it, in the module.
+    @ivar call: for a factory, the positional and keyword arguments to call
+        it with; L{None} for the application itself.
+    """
+
+    module: str
+    attribute: str
+    call: tuple[tuple[object, ...], dict[str, object]] | None
+
+
+def _dottedName(expression: ast.expr) -> str | None:
+    """
+    The dotted name C{expression} is (C{a}, C{a.b.c}), or L{None}.
+    """
+    if isinstance(expression, ast.Name):
+        return expression.id
+    if isinstance(expression, ast.Attribute):
+        parent = _dottedName(expression.value)
+        return None if parent is None else parent + "." + expression.attr
+    return None
+
+
+def splitApplication(spec: str) -> ApplicationName:
+    """
+    What an C{--app} value names: C{module:attribute}, or
+    C{module:factory()} to call C{factory}, with literal arguments if any
+    (C{module:create_app("production", debug=False)}), as gunicorn reads
+    it; or C{module} alone for C{module:application}, as gunicorn and uWSGI
+    read it (Django's C{wsgi.py} names its application so).
 
     @raise usage.UsageError: if C{spec} has none of these forms.
     """
     moduleName, sep, attribute = spec.partition(":")
     if not sep:
         attribute = "application"
-    # A dotted name, with () to call it: anything else (make_app(,
-    # make_app(1)) is refused here, before any import, by a front too.
-    name = attribute[:-2] if attribute.endswith("()") else attribute
-    if not all(part.isidentifier() for part in moduleName.split(".")) or not all(
-        part.isidentifier() for part in name.split(".")
-    ):
+    # A dotted name, called or not, with literals for arguments: anything
+    # else (make_app(, make_app(x)) is refused here, before any import, by
+    # a front too.
+    name: str | None = None
+    call: tuple[tuple[object, ...], dict[str, object]] | None = None
+    expression: ast.expr | None
+    try:
+        expression = ast.parse(attribute, mode="eval").body
+    except SyntaxError:
+        pass
+    else:
+        if isinstance(expression, ast.Call):
+            try:
+                call = (
+                    tuple(ast.literal_eval(argument) for argument in expression.args),
+                    {
+                        cast(str, keyword.arg): ast.literal_eval(keyword.value)
+                        for keyword in expression.keywords
+                    },
+                )
+            # (ValueError for what is no literal; the others for a literal
+            # too deep or too large to build.)
+            except (ValueError, TypeError, MemoryError, RecursionError):
+                raise usage.UsageError(
+                    f"--app {spec}: the factory's arguments must be literals "
+                    "(strings, numbers, True, False, None, and tuples, lists "
+                    "and dicts of them)"
+                ) from None
+            if any(keyword.arg is None for keyword in expression.keywords):
+                expression = None
+            else:
+                expression = expression.func
+        if expression is not None:
+            name = _dottedName(expression)
+    if name is None or not all(part.isidentifier() for part in moduleName.split(".")):
         raise usage.UsageError(
-            f"--app must look like module:app or module:make_app(), not {spec!r}"
+            "--app must look like module:app, module:make_app() or "
+            f"module:make_app('argument', key=1), not {spec!r}"
         )
-    return moduleName, attribute
+    return ApplicationName(moduleName, name, call)
 
 
 # The ZeroMQ transports on which a front and its handlers, in other

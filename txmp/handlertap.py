@@ -133,10 +133,7 @@ def loadApplication(spec: str) -> Application:
 
 
 def _load(spec: str) -> Application:
-    moduleName, attribute = splitApplication(spec)
-    call = attribute.endswith("()")
-    if call:
-        attribute = attribute[:-2]
+    moduleName, attribute, call = splitApplication(spec)
     try:
         module = importlib.import_module(moduleName)
     # The user's module: whatever its import raises is a usage error, and
@@ -157,16 +154,17 @@ def _load(spec: str) -> Application:
                 f"--app {spec}: {moduleName} has no attribute {attribute}"
                 + ("" if ":" in spec else f" (give --app {moduleName}:NAME)")
             ) from None
-    if call:
+    if call is not None:
         if not callable(target):
             raise usage.UsageError(f"--app {spec}: {attribute} is not callable")
+        arguments, keywords = call
         try:
-            target = target()
+            target = target(*arguments, **keywords)
         # The user's factory: whatever it raises is a usage error, its
         # sys.exit() too.
         except (Exception, SystemExit) as e:  # noqa: BLE001
             raise usage.UsageError(
-                f"--app {spec}: {attribute}() failed: {_described(e)}"
+                f"--app {spec}: {spec.partition(':')[2]} failed: {_described(e)}"
                 + _raisedAt(e)
             ) from None
     if not callable(target):
@@ -189,8 +187,9 @@ class Options(TxmpOptions):
     )
     optParameters: ClassVar[list[OptParameter]] = [
         ["app", None, None,
-         "The WSGI application: module:app, module:make_app(), or a module "
-         "alone (module:application)."],
+         "The WSGI application: module:app, module:make_app() (with literal "
+         "arguments if any: module:make_app('prod', debug=False)), or a "
+         "module alone (module:application)."],
         ["threads", None, DEFAULT_THREADS,
          "Size of the WSGI thread pool: requests run at once (at most "
          f"{MAX_CREDITS}, the credits a front accepts).",

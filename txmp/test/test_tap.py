@@ -68,6 +68,19 @@ def makeApp() -> Any:
     return wsgiApp
 
 
+def configuredApp(*arguments: object, **keywords: object) -> Any:
+    """
+    A factory of WSGI applications that takes arguments: the application
+    it makes carries them.
+    """
+
+    def app(environ: Any, startResponse: Any) -> list[bytes]:
+        return wsgiApp(environ, startResponse)
+
+    app.made = (arguments, keywords)  # type: ignore[attr-defined]
+    return app
+
+
 def brokenFactory() -> Any:
     """
     A factory that fails.
@@ -282,17 +295,21 @@ class FrontOptionsTests(OptionsTestCase):
         for spec in [
             "txmp.demo:", ":app", "txmp..demo", "txmp-demo:app",
             # An attribute that is no Python name: a typo in the call, a
-            # call with arguments, a number.
-            "txmp.demo:app(", "txmp.demo:app)", "txmp.demo:make_app(1)",
-            "txmp.demo:1app", "txmp.demo:app.", "txmp.demo:()",
+            # number, an index, a call's result called, keywords unpacked.
+            "txmp.demo:app(", "txmp.demo:app)", "txmp.demo:1app",
+            "txmp.demo:app.", "txmp.demo:()", "txmp.demo:apps[0]",
+            "txmp.demo:make_app()()", "txmp.demo:make_app(**{})",
         ]:
             error = self.assertRaises(
                 usage.UsageError, self.parse, "--spawn", "1", "--app", spec
             )
             self.assertEqual(
                 str(error),
-                f"--app must look like module:app or module:make_app(), not {spec!r}",
+                "--app must look like module:app, module:make_app() or "
+                f"module:make_app('argument', key=1), not {spec!r}",
             )
+        # A call with literal arguments is the handlers' to make.
+        self.parse("--spawn", "1", "--app", "txmp.demo:make_app('x', key=1)")
 
     def test_accessLogCheckedNotCreated(self) -> None:
         """
@@ -2562,6 +2579,7 @@ class LoadApplicationTests(SynchronousTestCase):
         module = types.ModuleType(APPS)
         module.app = wsgiApp  # type: ignore[attr-defined]
         module.makeApp = makeApp  # type: ignore[attr-defined]
+        module.configuredApp = configuredApp  # type: ignore[attr-defined]
         module.brokenFactory = brokenFactory  # type: ignore[attr-defined]
         module.makeNotCallable = makeNotCallable  # type: ignore[attr-defined]
         module.exitingFactory = exitingFactory  # type: ignore[attr-defined]
@@ -2610,6 +2628,34 @@ class LoadApplicationTests(SynchronousTestCase):
         C{module:factory()} calls the factory for the application.
         """
         self.assertIs(handlertap.loadApplication(APPS + ":makeApp()"), wsgiApp)
+
+    def test_factoryArguments(self) -> None:
+        """
+        A factory may be given literal arguments, positional and keyword,
+        as gunicorn takes them: C{--app 'app:create_app("production")'},
+        as Flask's application factories are often named.
+        """
+        app = handlertap.loadApplication(
+            APPS + ":configuredApp('production', 2, debug=False, hosts=['a', 'b'], x=None)"
+        )
+        self.assertEqual(
+            app.made,  # type: ignore[attr-defined]
+            (("production", 2), {"debug": False, "hosts": ["a", "b"], "x": None}),
+        )
+
+    def test_factoryArgumentsNotLiterals(self) -> None:
+        """
+        A factory's argument that is not a literal (a name, an expression
+        to evaluate) is a usage error that says the arguments must be
+        literals: nothing of the command line is run as code.
+        """
+        for spec in [
+            APPS + ":configuredApp(os)",
+            APPS + ":configuredApp(__import__('os'))",
+            APPS + ":configuredApp(*[1])",
+            APPS + ":configuredApp(name=1 + x)",
+        ]:
+            self.assertUsageError(spec, "the factory's arguments must be literals")
 
     def test_badSpec(self) -> None:
         """
