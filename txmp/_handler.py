@@ -764,22 +764,31 @@ class FrontLink:
         L{HUNG_AFTER_CANCEL} seconds ago the front cancelled the request
         C{requestId}, and it has not finished (else L{_finished} would have
         cancelled this call): its thread is stuck in the application.  Say
-        where, once: no Python thread can be made to leave a call.
+        where, once: no Python thread can be made to leave a call.  Or no
+        thread has taken it yet: every one is busy (stuck, as likely).
         """
         del self._hungChecks[requestId]
         running = self.running.get(requestId)
         stack = None if running is None else running.where()
+        if stack is None:
+            self._log.warn(
+                "request {requestId} still waiting for a thread {seconds:g} s "
+                "after the front cancelled it: all {capacity} of this "
+                "handler's are busy",
+                requestId=requestId.decode("ascii", "replace"),
+                seconds=HUNG_AFTER_CANCEL,
+                capacity=self.capacity,
+            )
+            return
         self._log.warn(
             "request {requestId} still running {seconds:g} s after the front "
             "cancelled it: the application does not return, and holds one of "
-            "this handler's {capacity} threads until it does; {where}",
+            "this handler's {capacity} threads until it does; it is at (most "
+            "recent call last):\n{stack}",
             requestId=requestId.decode("ascii", "replace"),
             seconds=HUNG_AFTER_CANCEL,
             capacity=self.capacity,
-            where=(
-                "its thread is not in it now" if stack is None
-                else "it is at (most recent call last):\n" + stack.rstrip("\n")
-            ),
+            stack=stack.rstrip("\n"),
         )
 
     def _request(self, request: protocol.Request) -> None:

@@ -936,19 +936,21 @@ class RequestTests(FrontLinkTestCase):
         )
         self.assertFalse(first.cancelled)
 
-    def test_stillRunningNowhere(self) -> None:
+    def test_stillWaitingForThread(self) -> None:
         """
-        If no thread runs the cancelled request when it is checked (it has
-        not started, or the interpreter cannot tell), the warning says so.
+        If no thread runs the cancelled request when it is checked (none
+        has taken it yet: all are busy), the warning says so.
         """
         self.request(b"front1.1")
         self.fromFront(protocol.encodeCancel(b"front1.1"))
         with capturedLogs() as events:
             self.clock.advance(_defaults.HUNG_AFTER_CANCEL)
-        [event] = [e for e in events if "still running" in e["log_format"]]
-        self.assertTrue(
-            formatEvent(event).endswith("; its thread is not in it now"),
-            formatEvent(event),
+        self.assertEqual(
+            [formatEvent(e) for e in events if "cancelled it" in e["log_format"]],
+            [
+                "request front1.1 still waiting for a thread 5 s after the front "
+                "cancelled it: all 2 of this handler's are busy"
+            ],
         )
 
     def test_finishedAfterCancel(self) -> None:
@@ -964,7 +966,7 @@ class RequestTests(FrontLinkTestCase):
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
         with capturedLogs() as events:
             self.clock.advance(_defaults.HUNG_AFTER_CANCEL)
-        self.assertEqual([e for e in events if "still running" in e["log_format"]], [])
+        self.assertEqual([e for e in events if "cancelled it" in e["log_format"]], [])
 
     def test_stopCancelsChecks(self) -> None:
         """
