@@ -134,7 +134,8 @@ Choices left open by PEP 3333
     so it must be right.  C{start_response} refuses two of them, or one
     that is not a number (L{ValueError}: a 500, as for any bad head).  No
     more body than it says is sent: the rest is dropped and logged, a
-    streamed iterable is not advanced past the chunk that passes it, and
+    streamed iterable is not advanced past the chunk that passes it, a
+    C{write()} after the one that passes it raises L{RuntimeError}, and
     the response ends normally (PEP 3333).  A body that ends short of it
     is an application error: a 500 if the head was not sent yet, else
     L{ResponseSink.sendError}, so that the front aborts the client's
@@ -1593,6 +1594,9 @@ class RunningRequest:
         hasBody = self._hasBody = self._method != "HEAD" and code not in NO_BODY_CODES
         self._addLength = code not in NO_BODY_CODES and length is None
         self._limit = length if hasBody else None
+        # (A head replaced with exc_info was not sent: nothing of its body
+        # was either, and what was cut was cut by its Content-Length.)
+        self._overran = False
         return self._write
 
     def _write(self, data: bytes) -> None:
@@ -1606,8 +1610,14 @@ class RunningRequest:
         and Werkzeug's server send it): an application may so flush its
         head before a long wait.
 
+        Data past the application's C{Content-Length} is dropped: the call
+        that passes it sends what fits, and any later call with data
+        raises (PEP 3333).
+
         @raise RequestCancelled: if the request was cancelled.
         @raise TypeError: if C{data} is not L{bytes}.
+        @raise RuntimeError: if data was given after the body passed its
+            C{Content-Length}, or after the response was completed.
         """
         if self.output.aborted:
             raise RequestCancelled("request cancelled")
@@ -1618,6 +1628,16 @@ class RunningRequest:
         if self._complete:
             raise RuntimeError("write() after the response was completed")
         if data:
+            if self._overran:
+                # PEP 3333: a server "should ... raise an error if the
+                # application tries to write() past that point" (the
+                # Content-Length): an endless writer would otherwise hold
+                # its thread until the front's --timeout, its client served
+                # long since.
+                raise RuntimeError(
+                    f"write() past the response's Content-Length of "
+                    f"{self._limit} bytes"
+                )
             self._sendChunk(data)
         else:
             self._sendHead([])

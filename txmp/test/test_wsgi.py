@@ -2453,15 +2453,15 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
     def test_writeTruncated(self) -> None:
         """
-        C{write()} past the C{Content-Length} sends only what fits, and
-        does not raise.
+        The C{write()} that passes the C{Content-Length} sends only what
+        fits, and does not raise.
         """
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
             write = startResponse("200 OK", [("Content-Length", "4")])
             write(b"abc")
             write(b"def")
-            write(b"ghi")
+            write(b"")
             return []
 
         calls = self.runApp(app)
@@ -2470,6 +2470,63 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(body, b"d")
         self.assertEqual(calls[-2:], [("sendBody", [], True), FINISHED])
         self.assertEqual(len(self.overruns()), 1)
+        self.assertEqual(self.failures(), [])
+
+    def test_writePastLengthRaises(self) -> None:
+        """
+        A C{write()} with data after the one that passed the
+        C{Content-Length} raises L{RuntimeError} (PEP 3333: the server
+        should "raise an error if the application tries to write() past
+        that point"), so that an endless writer stops at once instead of
+        holding its thread until the front's C{--timeout}; nothing more is
+        sent.
+        """
+        raised: list[BaseException] = []
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            write = startResponse("200 OK", [("Content-Length", "4")])
+            try:
+                # (Bounded: without the error, the test would not end.)
+                for _ in range(10):
+                    write(b"abc")
+            except RuntimeError as e:
+                raised.append(e)
+                raise
+            return []
+
+        calls = self.runApp(app)
+        self.assertEqual(len(raised), 1)
+        self.assertIn("Content-Length of 4", str(raised[0]))
+        body = b"".join(b"".join(call[1]) for call in calls if call[0] == "sendBody")
+        self.assertEqual(calls[0][4] + [body], [b"abc", b"a"])
+        self.assertEqual(calls[-2:], [("sendError", "WSGI application error"), FINISHED])
+        self.assertEqual(len(self.overruns()), 1)
+
+    def test_replacedHeadWritesAnew(self) -> None:
+        """
+        A head replaced with C{exc_info} before it was sent takes its own
+        C{Content-Length}: what the replaced one cut does not make
+        C{write()} raise for the new one.
+        """
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            write = startResponse("200 OK", [("Content-Length", "0")])
+            write(b"cut")
+            try:
+                raise ValueError("replaced")
+            except ValueError:
+                write = startResponse(
+                    "500 Oops", [("Content-Length", "2")], sys.exc_info()
+                )
+            write(b"no")
+            return []
+
+        calls = self.runApp(app)
+        self.assertEqual(calls[0][:2], ("sendHead", 500))
+        body = calls[0][4] + [b"".join(call[1]) for call in calls if call[0] == "sendBody"]
+        self.assertEqual(b"".join(body), b"no")
+        self.assertEqual(calls[-2:], [("sendBody", [], True), FINISHED])
+        self.assertEqual(self.failures(), [])
 
     def test_exactLength(self) -> None:
         """
