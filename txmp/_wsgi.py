@@ -166,7 +166,7 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
-from txmp import _pool
+from txmp import __version__, _pool
 from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
 from txmp._http import FIELD_CHARS, HOP_BY_HOP, NO_BODY_CODES, REASONS, TCHAR, plainPage
 from txmp._pool import ReactorCalls
@@ -376,6 +376,11 @@ _checkedField = lru_cache(maxsize=512)(_checkField)
 _CACHED_FIELD = 256
 
 
+# The environ's SERVER_SOFTWARE (RFC 3875 section 4.1.17), as the front's
+# Server header names it; gunicorn, waitress and wsgiref set one too.
+SERVER_SOFTWARE = "txmp/" + __version__
+
+
 def buildEnviron(
     requestId: bytes,
     head: RequestHead,
@@ -410,6 +415,7 @@ def buildEnviron(
         "SERVER_NAME": serverName,
         "SERVER_PORT": str(head.serverPort),
         "SERVER_PROTOCOL": head.version,
+        "SERVER_SOFTWARE": SERVER_SOFTWARE,
         "REMOTE_ADDR": head.remoteAddr,
         "REMOTE_PORT": str(head.remotePort),
         # No header makes a key of these (they have no HTTP_ prefix).

@@ -24,6 +24,7 @@ from twisted.logger import ILogObserver, Logger
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
+from txmp import __version__
 from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
 from txmp._profile import Profiler
 from txmp._wsgi import (
@@ -293,7 +294,9 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
     def test_cgiKeys(self) -> None:
         """
         The CGI keys have native string values taken from the request head;
-        C{SCRIPT_NAME} is empty; ports are strings.
+        C{SCRIPT_NAME} is empty; ports are strings; C{SERVER_SOFTWARE}
+        names txmp and its version, as the front's C{Server} header does
+        (RFC 3875 requires it; gunicorn, waitress and wsgiref set it).
         """
         environ = self.environFor(requestHead("/a/b?x=1", method="PUT"))
         expected = {
@@ -305,6 +308,7 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
             "SERVER_NAME": "example.com",
             "SERVER_PORT": "8080",
             "SERVER_PROTOCOL": "HTTP/1.1",
+            "SERVER_SOFTWARE": "txmp/" + __version__,
             "REMOTE_ADDR": "192.0.2.7",
             "REMOTE_PORT": "51234",
         }
