@@ -273,18 +273,27 @@ class SlowlorisTests(SystemTestCase):
         self.assertEqual(handler.countLines(f"{CALLED} GET /slow"), 0)
 
 
+# The start of a request head, sent after a request: its connection, busy
+# with it, is no idle one a new client could take the place of.
+NEXT_HEAD = b"GET / HTTP/1.1\r\n"
+# The rest of that head, with the start of another after it.
+REST_AND_NEXT = b"Host: localhost\r\n\r\n" + NEXT_HEAD
+
+
 class ConnectionLimitTests(SystemTestCase):
     """
-    At C{--max-connections} open client connections the front stops
-    accepting: a new client waits in the listen backlog, is neither reset
-    nor lost, and is served once a connection closes.
+    At C{--max-connections} open client connections a new client takes the
+    place of an idle one; with none idle the front stops accepting: a new
+    client waits in the listen backlog, is neither reset nor lost, and is
+    served once a connection closes.
     """
 
     async def atLimit(self) -> tuple[RawHTTPClient, RawHTTPClient]:
         """
         Start a front with C{--max-connections 2} and a handler, and open
-        two kept-alive connections, each answered once: the front is at its
-        limit, and has said so.
+        two kept-alive connections, each answered once and then busy with
+        the start of its next request: the front is at its limit with no
+        idle connection, and has said so.
 
         @return: the two clients.
         """
@@ -294,16 +303,41 @@ class ConnectionLimitTests(SystemTestCase):
         first = await self.rawConnection()
         second = await self.rawConnection()
         for client in (first, second):
-            response = await client.request(self.rawRequest("GET", "/"))
+            response = await client.request(self.rawRequest("GET", "/") + NEXT_HEAD)
             self.assertEqual(response.code, 200)
         await front.waitForLine("the most allowed (--max-connections 2)")
         return first, second
 
     @asyncTest
+    async def test_idleTakenForNew(self) -> None:
+        """
+        With C{--max-connections 2} and two kept-alive clients idle, a
+        third client is served at once (not after C{--idle-timeout}): the
+        connection idle the longer is closed for it, the other serves on.
+        """
+        await self.startFrontAndHandler(
+            "txmp.demo:app",
+            frontArguments=["--max-connections", "2", "--idle-timeout", "120"],
+        )
+        first = await self.rawConnection()
+        second = await self.rawConnection()
+        for client in (first, second):
+            response = await client.request(self.rawRequest("GET", "/"))
+            self.assertEqual(response.code, 200)
+        third = await self.rawConnection()
+        response = await self.withTimeout(
+            third.request(self.rawRequest("GET", "/")), 10, "the third client's response"
+        )
+        self.assertEqual(response.code, 200)
+        await self.withTimeout(first.closed, 10, "the idlest connection to close")
+        response = await second.request(self.rawRequest("GET", "/"))
+        self.assertEqual(response.code, 200)
+
+    @asyncTest
     async def test_waitsInBacklog(self) -> None:
         """
-        With C{--max-connections 2} and two kept-alive clients, a third
-        client's request is not answered while both stay open (the front
+        With C{--max-connections 2} and two busy clients, a third client's
+        request is not answered while both stay open and busy (the front
         warns that it is at the limit), and is answered 200 as soon as one
         of them closes.
         """
@@ -312,7 +346,7 @@ class ConnectionLimitTests(SystemTestCase):
         waiting = third.request(self.rawRequest("GET", "/"))
         # A round trip through the front's reactor, which would have
         # accepted the third connection meanwhile if it were accepting.
-        response = await first.request(self.rawRequest("GET", "/"))
+        response = await first.request(REST_AND_NEXT)
         self.assertEqual(response.code, 200)
         self.assertFalse(waiting.called)
         await first.abort()
@@ -324,16 +358,20 @@ class ConnectionLimitTests(SystemTestCase):
         """
         When a connection closes at the limit, the front takes one client
         from the backlog, not all it holds: with C{--max-connections 2},
-        two kept-alive clients and three waiting, each close lets exactly
-        one waiting client in, and the others wait on, neither answered
-        nor reset, until the next close.  (Twisted's ports accept a batch
-        of connections each time they are readable, which a pause does not
-        stop, and which grows after a full one.)
+        two busy clients and three waiting, each close lets exactly one
+        waiting client in, and the others wait on, neither answered nor
+        reset, until the next close.  (Twisted's ports accept a batch of
+        connections each time they are readable, which a pause does not
+        stop, and which grows after a full one.)  Each client let in stays
+        busy after its response, so that none is idle for the next to take
+        the place of.
         """
         first, second = await self.atLimit()
         waiters = [await self.rawConnection() for _ in range(3)]
-        answers = [waiter.request(self.rawRequest("GET", "/")) for waiter in waiters]
-        response = await second.request(self.rawRequest("GET", "/"))
+        answers = [
+            waiter.request(self.rawRequest("GET", "/") + NEXT_HEAD) for waiter in waiters
+        ]
+        response = await second.request(REST_AND_NEXT)
         self.assertEqual(response.code, 200)
         self.assertEqual([answer.called for answer in answers], [False] * 3)
         toClose = [first, second]
@@ -350,7 +388,7 @@ class ConnectionLimitTests(SystemTestCase):
             # wrongly accepted with it would have been answered meanwhile.
             for waiter, answer in zip(waiters, answers):
                 if answer.called and waiter not in closed:
-                    response = await waiter.request(self.rawRequest("GET", "/"))
+                    response = await waiter.request(REST_AND_NEXT)
                     self.assertEqual(response.code, 200)
                     if waiter not in toClose:
                         toClose.append(waiter)

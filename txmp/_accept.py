@@ -1,12 +1,15 @@
 # -*- test-case-name: txmp.test.test_accept -*-
 """
 How many client connections the front holds open at once: at
-C{--max-connections} its HTTP ports stop accepting, and new clients wait in
-the kernel's listen backlog (as behind nginx's C{worker_connections}) until
-a connection closes, instead of being accepted and reset for want of a file
-descriptor.  The default follows the process's file descriptor limit,
-whose soft value the front first raises to the hard one, as systemd
-advises programs that do not use C{select()}.
+C{--max-connections} a new client takes the place of the connection idle
+the longest (as nginx reuses its idle connections when it has no free
+one), and when none is idle the front's HTTP ports stop accepting, and new
+clients wait in the kernel's listen backlog (as behind nginx's
+C{worker_connections}) until a connection closes or turns idle, instead of
+being accepted and reset for want of a file descriptor.  The default
+follows the process's file descriptor limit, whose soft value the front
+first raises to the hard one, as systemd advises programs that do not use
+C{select()}.
 """
 
 from __future__ import annotations
@@ -125,6 +128,7 @@ class AcceptLimit:
         self._warnedAt: float | None = None
         self._pauses = 0
         self._refused = 0
+        self._reclaimed = 0
 
     def addPort(self, port: object) -> None:
         """
@@ -141,14 +145,18 @@ class AcceptLimit:
                 self._batching.append(cast(_BatchAccepting, port))
                 self._limitBatches()
 
-    def connectionsChanged(self, count: int) -> None:
+    def connectionsChanged(self, count: int, spare: bool = False) -> None:
         """
         C{count} connections are open now: pause the ports at the limit,
         resume them below it.
+
+        @param spare: whether one of them is idle, to be closed for a new
+            one (L{txmp._front.FrontFactory.admits}): then the ports go on
+            accepting at the limit too.
         """
         opened = count > self._count
         self._count = count
-        if count >= self.limit:
+        if count >= self.limit and not spare:
             if not self.paused:
                 self.paused = True
                 for port in self._ports:
@@ -170,14 +178,22 @@ class AcceptLimit:
     def admits(self, count: int) -> bool:
         """
         Whether a connection just accepted may open while C{count} are
-        open: not at the limit.  One refused is counted into the next
-        warning.
+        open, none of them idle: not at the limit.  One refused is counted
+        into the next warning.
         """
         if count < self.limit:
             return True
         self._refused += 1
         self._warn(count)
         return False
+
+    def reclaimed(self, count: int) -> None:
+        """
+        A connection accepted while C{count} are open took the place of an
+        idle one, closed for it: counted into the next warning.
+        """
+        self._reclaimed += 1
+        self._warn(count)
 
     def _batchEnded(self) -> None:
         self._batchCall = None
@@ -207,13 +223,17 @@ class AcceptLimit:
             return
         self._log.warn(
             "{open} client connections open, the most allowed (--max-connections"
-            " {limit}): new ones wait in the listen backlog; pauses since the"
-            " last such line: {pauses}, connections closed at once: {refused}",
+            " {limit}): new ones take the place of idle ones, else wait in the"
+            " listen backlog; pauses since the last such line: {pauses},"
+            " connections closed at once: {refused}, idle connections closed for"
+            " new ones: {reclaimed}",
             open=count,
             limit=self.limit,
             pauses=self._pauses,
             refused=self._refused,
+            reclaimed=self._reclaimed,
         )
         self._warnedAt = now
         self._pauses = 0
         self._refused = 0
+        self._reclaimed = 0

@@ -50,6 +50,7 @@ from txmp._defaults import (
     DEFAULT_MAX_BODY,
     MIN_PROGRESS,
     PIPELINE_BUFFER,
+    RECLAIM_IDLE,
     SEND_LIMIT,
     SMALL_BODY,
 )
@@ -1197,6 +1198,34 @@ class FrontConnection(Protocol):
         return self._transportFull
 
     @property
+    def idle(self) -> bool:
+        """
+        Whether the connection waits for a request, with nothing of one
+        received and nothing of a response left to send.
+        """
+        return not (
+            self._inRequest or self._transportFull or self._closing or self._lost
+            or self._buffer
+        )
+
+    def closeIdle(self) -> None:
+        """
+        Close the connection, idle (L{idle}), to make room for a new one
+        under C{--max-connections}, as its idle timeout would.
+        """
+        self._close()
+
+    def _answered(self) -> None:
+        """
+        A response is all sent: if the connection is now idle, the factory
+        may close it for a new one (L{FrontFactory.connectionIdle}).  Not a
+        connection that has not carried a request yet: its request may be
+        on its way (the connection just left the listen backlog).
+        """
+        if self.idle:
+            self.factory.connectionIdle(self)
+
+    @property
     def lingering(self) -> bool:
         """
         Whether the connection is in its lingering close.
@@ -1254,7 +1283,9 @@ class FrontConnection(Protocol):
         # The first byte of a request: from now it is in progress, and its
         # head has headerTimeout, however the rest of it is paced (the
         # timer starts only if the head is not all here: see below).
-        self._inRequest = True
+        if not self._inRequest:
+            self._inRequest = True
+            self.factory.connectionBusy()
         position = 0
         end = len(buffer)
         while position < end:
@@ -1513,6 +1544,7 @@ class FrontConnection(Protocol):
             self._watchSending(self.factory.dispatcher.timeout)
         self._startIdle()
         self.readingChanged()
+        self._answered()
 
     def cut(self) -> None:
         """
@@ -1550,6 +1582,7 @@ class FrontConnection(Protocol):
             self._stopWatching()
             self._startIdle()
         self.readingChanged()
+        self._answered()
 
     def stopProducing(self) -> None:
         # The connection is going: connectionLost abandons the exchange.
@@ -1924,6 +1957,12 @@ class FrontFactory(_ServerFactory):
     # numPorts == 0, which is so before the first one listens too.
     _stopped: bool = field(init=False, default=False)
     _drainWaiters: list[Deferred[None]] = field(init=False, factory=list)
+    # The connections that became idle after a response, in the order they
+    # did, and when (some since busy again or closing: _idlest skips them).
+    _idle: dict[FrontConnection, float] = field(init=False, factory=dict)
+    # Set to look again when the idlest connection will have been idle for
+    # RECLAIM_IDLE (_spare).
+    _spareCall: IDelayedCall | None = field(init=False, default=None)
     _dates: _DateCache = field(init=False, factory=_DateCache)
 
     def buildProtocol(self, addr: IAddress | None) -> FrontConnection:
@@ -1993,11 +2032,83 @@ class FrontFactory(_ServerFactory):
 
     def admits(self) -> bool:
         """
-        Whether a connection just accepted may open: not if
-        C{--max-connections} are open already (L{AcceptLimit.admits}).
+        Whether a connection just accepted may open: below
+        C{--max-connections}; at it, in the place of the connection idle
+        the longest, if for L{RECLAIM_IDLE} at least, closed now (as nginx
+        reuses its idle kept-alive connections when it has no free one);
+        not if none is (L{AcceptLimit.admits}).
         """
         limit = self.acceptLimit
-        return limit is None or limit.admits(len(self.connections))
+        if limit is None:
+            return True
+        count = len(self.connections)
+        if count < limit.limit:
+            return True
+        idlest = self._idlest()
+        if idlest is None or not self._spare():
+            return limit.admits(count)
+        limit.reclaimed(count)
+        idlest.closeIdle()
+        return True
+
+    def connectionIdle(self, connection: FrontConnection) -> None:
+        """
+        C{connection} has answered a request, and waits for another: at
+        C{--max-connections} it is the one a new client would take the
+        place of, after those idle longer, once it has been idle for
+        L{RECLAIM_IDLE}.
+        """
+        idle = self._idle
+        idle.pop(connection, None)
+        idle[connection] = self.reactor.seconds()
+        if self._atLimit:
+            # The ports accept again, if they had stopped for want of one.
+            self._connectionsChanged()
+
+    def connectionBusy(self) -> None:
+        """
+        A connection has begun a request: at C{--max-connections}, the
+        ports stop accepting if it was the last one idle.
+        """
+        if self._atLimit:
+            self._connectionsChanged()
+
+    @property
+    def _atLimit(self) -> bool:
+        limit = self.acceptLimit
+        return limit is not None and len(self.connections) >= limit.limit
+
+    def _idlest(self) -> FrontConnection | None:
+        """
+        The connection idle the longest (since its last response), if any.
+        """
+        idle = self._idle
+        while idle:
+            connection = next(iter(idle))
+            if connection.idle:
+                return connection
+            del idle[connection]
+        return None
+
+    def _spare(self) -> bool:
+        """
+        Whether a connection has been idle for L{RECLAIM_IDLE} since its
+        last response: a new one may take its place.  If one is idle for
+        less, look again (L{_connectionsChanged}) when it will have been.
+        """
+        idlest = self._idlest()
+        if idlest is None:
+            return False
+        wait = self._idle[idlest] + RECLAIM_IDLE - self.reactor.seconds()
+        if wait <= 0:
+            return True
+        if self._spareCall is None:
+            self._spareCall = self.reactor.callLater(wait, self._lookAgain)
+        return False
+
+    def _lookAgain(self) -> None:
+        self._spareCall = None
+        self._connectionsChanged()
 
     def connectionOpened(self, connection: FrontConnection) -> None:
         """
@@ -2011,6 +2122,7 @@ class FrontFactory(_ServerFactory):
         C{connection} is closed.
         """
         self.connections.discard(connection)
+        self._idle.pop(connection, None)
         self._connectionsChanged()
         self._checkDrained()
         if self._stopped:
@@ -2018,8 +2130,9 @@ class FrontFactory(_ServerFactory):
 
     def _connectionsChanged(self) -> None:
         count = len(self.connections)
-        if self.acceptLimit is not None:
-            self.acceptLimit.connectionsChanged(count)
+        limit = self.acceptLimit
+        if limit is not None:
+            limit.connectionsChanged(count, count >= limit.limit and self._spare())
         if self.metrics is not None:
             self.metrics.connections = count
 
@@ -2039,6 +2152,9 @@ class FrontFactory(_ServerFactory):
         # be answering (a stopping front drains them): the access log stays
         # open until the last of them is closed.
         self._stopped = True
+        if self._spareCall is not None:
+            self._spareCall.cancel()
+            self._spareCall = None
         self._closeAccessLog()
 
     def _closeAccessLog(self) -> None:

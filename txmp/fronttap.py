@@ -164,9 +164,10 @@ class Options(TxmpOptions):
          "Most bytes of header fields in a request: more get 431.",
          positive(int)],
         ["max-connections", None, DEFAULT_MAX_CONNECTIONS,
-         "Most client connections open at once: at this many the front "
-         "stops accepting, and new clients wait in the listen backlog "
-         f"(0: the file descriptor limit less {FD_RESERVE}).",
+         "Most client connections open at once: at this many a new client "
+         "takes the place of the connection idle the longest, and with none "
+         "idle the front stops accepting, and new clients wait in the listen "
+         f"backlog (0: the file descriptor limit less {FD_RESERVE}).",
          nonNegative(int)],
         ["access-log", None, None,
          "Write an access log to this file, or to stdout with -; SIGUSR1 "

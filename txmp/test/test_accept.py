@@ -9,13 +9,25 @@ import resource
 
 from twisted.internet.endpoints import TCP4ServerEndpoint, serverFromString
 from twisted.internet.task import Clock
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit, withBacklog
-from txmp._defaults import DEFAULT_BACKLOG, FD_RESERVE, MAX_CONNECTIONS_LOG_INTERVAL
-from txmp.testing import FakeFileLimits, FakePort, FakeTCPPort, FrontTestCase
+from txmp._defaults import (
+    DEFAULT_BACKLOG,
+    FD_RESERVE,
+    MAX_CONNECTIONS_LOG_INTERVAL,
+    RECLAIM_IDLE,
+)
+from txmp._front import FrontConnection
+from txmp.testing import (
+    FakeFileLimits,
+    FakePort,
+    FakeTCPPort,
+    FrontTestCase,
+    ParsedResponse,
+)
 
 NOFILE = resource.RLIMIT_NOFILE
 INFINITY = resource.RLIM_INFINITY
@@ -184,6 +196,18 @@ class AcceptLimitTests(SynchronousTestCase):
         warnings = [e for e in events if e["log_level"] is LogLevel.warn]
         self.assertEqual([(e["open"], e["refused"]) for e in warnings], [(3, 1)])
 
+    def test_reclaimed(self) -> None:
+        """
+        A connection that took the place of an idle one is counted into the
+        next warning.
+        """
+        with capturedLogs() as events:
+            self.limit.reclaimed(3)
+        warnings = [e for e in events if e["log_level"] is LogLevel.warn]
+        self.assertEqual(
+            [(e["open"], e["refused"], e["reclaimed"]) for e in warnings], [(3, 0, 1)]
+        )
+
     def test_warnedOncePerInterval(self) -> None:
         """
         The first pause is logged as a warning with the limit; later ones
@@ -241,6 +265,158 @@ class FrontFactoryLimitTests(FrontTestCase):
         self.assertEqual(port.calls, ["pause"])
         self.disconnect(first)
         self.assertEqual(port.calls, ["pause", "resume"])
+
+
+class IdleReclaimTests(FrontTestCase):
+    """
+    At C{--max-connections}, a L{txmp._front.FrontFactory} lets a new
+    client take the place of the connection idle the longest since its
+    last response, if for L{RECLAIM_IDLE} at least, closed for it; its
+    ports stop accepting only while none is.
+    """
+
+    def setUp(self) -> None:
+        FrontTestCase.setUp(self)
+        self.port = FakePort()
+        self.site.acceptLimit = self.limit = AcceptLimit(self.clock, 3)
+        self.limit.addPort(self.port)
+
+    def answered(self) -> tuple[FrontConnection, StringTransport]:
+        """
+        A connection kept alive after its response, idle from now.
+        """
+        channel, transport = self.get()
+        self.respond(self.lastRequest().requestId, body=[b"ok"])
+        response = ParsedResponse(transport.value())
+        self.assertTrue(response.complete)
+        self.assertEqual(response.header(b"connection"), [])
+        self.assertFalse(transport.disconnecting)
+        return channel, transport
+
+    def test_idleKeepsAccepting(self) -> None:
+        """
+        At the limit, the ports stop while no connection has been idle for
+        L{RECLAIM_IDLE} since its last response, accept again once one
+        has, and stop once it begins another request.
+        """
+        idle, _ = self.answered()
+        self.get()
+        self.get()
+        self.assertEqual(self.port.calls, ["pause"])
+        self.clock.advance(RECLAIM_IDLE - 0.1)
+        self.assertEqual(self.port.calls, ["pause"])
+        self.clock.advance(0.1)
+        self.assertEqual(self.port.calls, ["pause", "resume"])
+        idle.dataReceived(b"GET /again HTTP/1.1\r\n")
+        self.assertEqual(self.port.calls, ["pause", "resume", "pause"])
+
+    def test_idlestClosed(self) -> None:
+        """
+        A connection accepted at the limit takes the place of the one idle
+        the longest: that one is closed, not the one idle since later nor
+        one answering a request, and the new one is served.
+        """
+        _older, olderTransport = self.answered()
+        self.clock.advance(1)
+        _newer, newerTransport = self.answered()
+        _busy, busyTransport = self.get()
+        self.clock.advance(RECLAIM_IDLE)
+        self.assertEqual(len(self.site.connections), 3)
+        _new, newTransport = self.get()
+        self.assertEqual(
+            [t.disconnecting for t in (olderTransport, newerTransport, busyTransport)],
+            [True, False, False],
+        )
+        self.assertFalse(newTransport.disconnecting)
+        self.assertEqual(len(self.requestsSent()), 4)
+
+    def test_recentlyIdleKept(self) -> None:
+        """
+        A connection idle for less than L{RECLAIM_IDLE} is not closed for a
+        new one (its client is likely to send its next request at once): a
+        connection accepted at the limit all the same is refused.
+        """
+        _idle, idleTransport = self.answered()
+        self.get()
+        self.get()
+        self.clock.advance(RECLAIM_IDLE / 2)
+        _extra, extraTransport = self.connect()
+        self.assertEqual(
+            (idleTransport.disconnecting, extraTransport.disconnecting), (False, True)
+        )
+
+    def test_idleOrder(self) -> None:
+        """
+        Idle means idle since the last response: a connection idle first
+        that has answered another request since is closed after those idle
+        longer than that.
+        """
+        first, firstTransport = self.answered()
+        _second, secondTransport = self.answered()
+        first.dataReceived(b"GET /again HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        self.respond(self.lastRequest().requestId, body=[b"ok"])
+        self.get()
+        self.clock.advance(RECLAIM_IDLE)
+        self.get()
+        self.assertEqual(
+            (firstTransport.disconnecting, secondTransport.disconnecting), (False, True)
+        )
+
+    def test_neverUsedKept(self) -> None:
+        """
+        A connection that has not sent a request yet is not taken for idle
+        (its request may be on its way): at the limit with no other, the
+        ports stop, and a connection accepted all the same is refused.
+        """
+        _silent, silentTransport = self.connect()
+        self.get()
+        self.get()
+        self.clock.advance(RECLAIM_IDLE)
+        self.assertEqual(self.port.calls, ["pause"])
+        _extra, extraTransport = self.connect()
+        self.assertTrue(extraTransport.disconnecting)
+        self.assertFalse(silentTransport.disconnecting)
+
+    def test_idleResumes(self) -> None:
+        """
+        At the limit with every connection busy, the ports stop; a response
+        that leaves its connection idle starts them again once it has been
+        for L{RECLAIM_IDLE}.
+        """
+        self.get()
+        self.get()
+        self.get()
+        requestId = self.lastRequest().requestId
+        self.assertEqual(self.port.calls, ["pause"])
+        self.respond(requestId, body=[b"ok"])
+        self.clock.advance(RECLAIM_IDLE)
+        self.assertEqual(self.port.calls, ["pause", "resume"])
+
+    def test_closedNotIdle(self) -> None:
+        """
+        An idle connection that closed is not closed again for a new one,
+        and the ports stop once no idle one is left.
+        """
+        idle, _ = self.answered()
+        self.get()
+        self.clock.advance(RECLAIM_IDLE)
+        self.get()
+        self.disconnect(idle)
+        self.get()
+        self.assertEqual(self.port.calls, ["pause"])
+
+    def test_stoppedLooksNoMore(self) -> None:
+        """
+        Once the factory stops, it does not look again at a connection
+        idle for less than L{RECLAIM_IDLE}: the ports, closed, are not
+        resumed.
+        """
+        self.answered()
+        self.get()
+        self.get()
+        self.site.stopFactory()
+        self.clock.advance(RECLAIM_IDLE)
+        self.assertEqual(self.port.calls, ["pause"])
 
 
 class WithBacklogTests(SynchronousTestCase):
