@@ -265,6 +265,23 @@ class FrontService(Service):
                 before=before, after=fileLimit,
             )
         maxConnections = options["max-connections"] or defaultMaxConnections(fileLimit)
+        most = defaultMaxConnections(fileLimit)
+        if maxConnections > most:
+            # Past it the process runs out of file descriptors: Twisted's
+            # ports then reset the clients in the listen backlog, and
+            # ZeroMQ cannot accept a handler.  nginx warns so of a
+            # worker_connections over its open files limit.
+            self._log.warn(
+                "mpfront: --max-connections {limit} is more than the open files"
+                " limit ({files}) leaves room for, with the descriptors of ZeroMQ,"
+                " logs and handlers: past {most} connections, new clients may be"
+                " reset instead of waiting in the listen backlog, and handlers"
+                " fail to connect; raise the limit (ulimit -n, LimitNOFILE=) or"
+                " lower --max-connections",
+                limit=maxConnections,
+                files=fileLimit,
+                most=most,
+            )
         site.acceptLimit = self.acceptLimit = AcceptLimit(self._reactor, maxConnections)
         if metrics is not None:
             metrics.connectionLimit = maxConnections

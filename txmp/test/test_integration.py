@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.interfaces import IPushProducer, IReactorFromThreads, IReactorTCP
 from twisted.internet.protocol import ProcessProtocol, ServerFactory
 from twisted.internet.selectreactor import SelectReactor
-from twisted.logger import capturedLogs, formatEvent
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
 from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -264,10 +264,33 @@ class FrontAndHandlerTests(ServicesTestCase):
     @inlineCallbacks
     def test_maxConnections(self) -> Any:
         """
-        C{--max-connections} sets the front's limit of open connections.
+        C{--max-connections} sets the front's limit of open connections;
+        within the open files limit, without a warning.
         """
-        front = yield self.startFront("--max-connections", "7")
+        self.patch(_frontservice, "raiseFileLimit", lambda: (1024, 1024))
+        with capturedLogs() as events:
+            front = yield self.startFront("--max-connections", "7")
         self.assertEqual(front.acceptLimit.limit, 7)
+        self.assertEqual([e for e in events if e["log_level"] is LogLevel.warn], [])
+
+    @inlineCallbacks
+    def test_maxConnectionsOverFileLimit(self) -> Any:
+        """
+        A C{--max-connections} more than the open files limit leaves room
+        for (with L{FD_RESERVE} kept) is kept, with a warning that says
+        how many connections the limit allows, as nginx warns of a
+        C{worker_connections} over its own.
+        """
+        self.patch(_frontservice, "raiseFileLimit", lambda: (1024, 1024))
+        with capturedLogs() as events:
+            front = yield self.startFront("--max-connections", "1000")
+        self.assertEqual(front.acceptLimit.limit, 1000)
+        warnings = [e for e in events if e["log_level"] is LogLevel.warn]
+        self.assertEqual(
+            [(e["limit"], e["files"], e["most"]) for e in warnings],
+            [(1000, 1024, 1024 - FD_RESERVE)],
+        )
+        self.assertIn("ulimit -n", formatEvent(warnings[0]))
 
     @inlineCallbacks
     def test_rawHandlerFromSpec(self) -> Any:
