@@ -1223,7 +1223,7 @@ class FrontConnection(Protocol):
         on its way (the connection just left the listen backlog).
         """
         if self.idle:
-            self.factory.connectionIdle(self)
+            self.factory.connectionIdle(self, self._idleSince)
 
     @property
     def lingering(self) -> bool:
@@ -1963,6 +1963,8 @@ class FrontFactory(_ServerFactory):
     # Set to look again when the idlest connection will have been idle for
     # RECLAIM_IDLE (_spare).
     _spareCall: IDelayedCall | None = field(init=False, default=None)
+    # Whether --max-connections are open (set by _connectionsChanged).
+    _atLimit: bool = field(init=False, default=False)
     _dates: _DateCache = field(init=False, factory=_DateCache)
 
     def buildProtocol(self, addr: IAddress | None) -> FrontConnection:
@@ -2051,16 +2053,16 @@ class FrontFactory(_ServerFactory):
         idlest.closeIdle()
         return True
 
-    def connectionIdle(self, connection: FrontConnection) -> None:
+    def connectionIdle(self, connection: FrontConnection, since: float) -> None:
         """
-        C{connection} has answered a request, and waits for another: at
-        C{--max-connections} it is the one a new client would take the
-        place of, after those idle longer, once it has been idle for
-        L{RECLAIM_IDLE}.
+        C{connection} has answered a request, and waits for another since
+        C{since}: at C{--max-connections} it is the one a new client would
+        take the place of, after those idle longer, once it has been idle
+        for L{RECLAIM_IDLE}.  (Once a request: kept cheap.)
         """
         idle = self._idle
         idle.pop(connection, None)
-        idle[connection] = self.reactor.seconds()
+        idle[connection] = since
         if self._atLimit:
             # The ports accept again, if they had stopped for want of one.
             self._connectionsChanged()
@@ -2073,10 +2075,6 @@ class FrontFactory(_ServerFactory):
         if self._atLimit:
             self._connectionsChanged()
 
-    @property
-    def _atLimit(self) -> bool:
-        limit = self.acceptLimit
-        return limit is not None and len(self.connections) >= limit.limit
 
     def _idlest(self) -> FrontConnection | None:
         """
@@ -2132,7 +2130,8 @@ class FrontFactory(_ServerFactory):
         count = len(self.connections)
         limit = self.acceptLimit
         if limit is not None:
-            limit.connectionsChanged(count, count >= limit.limit and self._spare())
+            atLimit = self._atLimit = count >= limit.limit
+            limit.connectionsChanged(count, atLimit and self._spare())
         if self.metrics is not None:
             self.metrics.connections = count
 
