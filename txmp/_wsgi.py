@@ -1653,8 +1653,12 @@ class RunningRequest:
         Log the exception being handled and send the best error response
         still possible: a 500 response if the head was not sent, else
         L{ResponseSink.sendError}; nothing if the request was cancelled or
-        the response was complete.  Called in the application thread, in an
-        C{except} block.
+        the response was complete.  A response whose whole C{Content-Length}
+        was sent ends normally: its client has all it was promised (an
+        application that wrote past it and let L{_write}'s error out, or
+        whose C{close()} raised), and an error would make the front abort
+        the connection under what it still holds for a slow client.  Called
+        in the application thread, in an C{except} block.
         """
         if self.output.aborted and isinstance(sys.exc_info()[1], RequestCancelled):
             self._log.debug("request {requestId} cancelled", requestId=self._requestId)
@@ -1665,7 +1669,9 @@ class RunningRequest:
         )
         if self.output.aborted or self._complete:
             return
-        if self._headSent:
+        if self._headSent and self._limit is not None and self._sent >= self._limit:
+            self._sendLast(self._sink.sendBody, [], True)
+        elif self._headSent:
             self._sendLast(self._sink.sendError, "WSGI application error")
         else:
             fields, body = plainPage(500)

@@ -2483,7 +2483,9 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         should "raise an error if the application tries to write() past
         that point"), so that an endless writer stops at once instead of
         holding its thread until the front's C{--timeout}; nothing more is
-        sent.
+        sent, and the response, whole, ends normally (an error would make
+        the front abort the connection under what a slow client has not
+        taken yet).
         """
         raised: list[BaseException] = []
 
@@ -2503,8 +2505,9 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
         self.assertIn("Content-Length of 4", str(raised[0]))
         body = b"".join(b"".join(call[1]) for call in calls if call[0] == "sendBody")
         self.assertEqual(calls[0][4] + [body], [b"abc", b"a"])
-        self.assertEqual(calls[-2:], [("sendError", "WSGI application error"), FINISHED])
+        self.assertEqual(calls[-2:], [("sendBody", [], True), FINISHED])
         self.assertEqual(len(self.overruns()), 1)
+        self.assertEqual(len(self.failures()), 1)
 
     def test_replacedHeadWritesAnew(self) -> None:
         """
@@ -2875,6 +2878,24 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
             return iterable
 
         self.assertEqual(self.runApp(app), failedAfter([b"a"]))
+        self.assertLogged(ValueError)
+
+    def test_closeFailsAfterWholeLength(self) -> None:
+        """
+        A streamed response whose whole C{Content-Length} was sent ends
+        normally though C{close()} fails (logged): the client has all it was
+        promised, and C{sendError} would make the front abort the connection
+        under what a slow client has not taken yet.
+        """
+        iterable = ClosingIterable([b"a", b"b"], ValueError("commit failed"))
+
+        def app(environ: Any, startResponse: Any) -> ClosingIterable:
+            startResponse("200 OK", [("Content-Length", "2")])
+            return iterable
+
+        calls = self.runApp(app)
+        self.assertEqual(calls[-2:], [("sendBody", [], True), FINISHED])
+        self.assertNotIn("sendError", [call[0] for call in calls])
         self.assertLogged(ValueError)
 
 
