@@ -115,16 +115,24 @@ class ApplicationName(NamedTuple):
     call: tuple[tuple[object, ...], dict[str, object]] | None
 
 
+#: The longest C{--app} value taken: far more than any application's name
+#: and a factory's arguments need, and short enough that parsing it can
+#: neither run out of memory nor recurse too deep.
+APP_SPEC_MAX = 1000
+
+
 def _dottedName(expression: ast.expr) -> str | None:
     """
     The dotted name C{expression} is (C{a}, C{a.b.c}), or L{None}.
     """
-    if isinstance(expression, ast.Name):
-        return expression.id
-    if isinstance(expression, ast.Attribute):
-        parent = _dottedName(expression.value)
-        return None if parent is None else parent + "." + expression.attr
-    return None
+    parts = []
+    while isinstance(expression, ast.Attribute):
+        parts.append(expression.attr)
+        expression = expression.value
+    if not isinstance(expression, ast.Name):
+        return None
+    parts.append(expression.id)
+    return ".".join(reversed(parts))
 
 
 def splitApplication(spec: str) -> ApplicationName:
@@ -140,15 +148,27 @@ def splitApplication(spec: str) -> ApplicationName:
     moduleName, sep, attribute = spec.partition(":")
     if not sep:
         attribute = "application"
+    if len(spec) > APP_SPEC_MAX:
+        raise usage.UsageError(
+            f"--app is {len(spec)} characters long, more than {APP_SPEC_MAX}: "
+            f"{spec[:60]!r}..."
+        )
     # A dotted name, called or not, with literals for arguments: anything
     # else (make_app(, make_app(x)) is refused here, before any import, by
-    # a front too.
+    # a front too.  (One line, without comments: what Python reads.)
     name: str | None = None
     call: tuple[tuple[object, ...], dict[str, object]] | None = None
     expression: ast.expr | None
     try:
+        if "\n" in attribute or "\r" in attribute:
+            raise SyntaxError(attribute)
         expression = ast.parse(attribute, mode="eval").body
-    except SyntaxError:
+        if expression.end_col_offset != len(attribute.rstrip().encode("utf-8")):
+            # A comment after it.
+            raise SyntaxError(attribute)
+    # (SyntaxError, or for what is too deep to parse the others, which
+    # APP_SPEC_MAX should leave no room for.)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         pass
     else:
         if isinstance(expression, ast.Call):
@@ -168,7 +188,9 @@ def splitApplication(spec: str) -> ApplicationName:
                     "(strings, numbers, True, False, None, and tuples, lists "
                     "and dicts of them)"
                 ) from None
-            if any(keyword.arg is None for keyword in expression.keywords):
+            names = [keyword.arg for keyword in expression.keywords]
+            if None in names or len(set(names)) < len(names):
+                # **keywords, or one given twice (which Python refuses).
                 expression = None
             else:
                 expression = expression.func

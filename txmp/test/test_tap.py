@@ -299,6 +299,9 @@ class FrontOptionsTests(OptionsTestCase):
             "txmp.demo:app(", "txmp.demo:app)", "txmp.demo:1app",
             "txmp.demo:app.", "txmp.demo:()", "txmp.demo:apps[0]",
             "txmp.demo:make_app()()", "txmp.demo:make_app(**{})",
+            # A keyword given twice (Python refuses it), a comment, lines.
+            "txmp.demo:make_app(a=1, a=2)", "txmp.demo:app # the app",
+            "txmp.demo:app\n", "txmp.demo:make_app(\n1)",
         ]:
             error = self.assertRaises(
                 usage.UsageError, self.parse, "--spawn", "1", "--app", spec
@@ -308,8 +311,29 @@ class FrontOptionsTests(OptionsTestCase):
                 "--app must look like module:app, module:make_app() or "
                 f"module:make_app('argument', key=1), not {spec!r}",
             )
-        # A call with literal arguments is the handlers' to make.
-        self.parse("--spawn", "1", "--app", "txmp.demo:make_app('x', key=1)")
+        # A call with literal arguments is the handlers' to make; a "#" in
+        # one is no comment.
+        self.parse("--spawn", "1", "--app", "txmp.demo:make_app('#x', key=1)")
+
+    def test_spawnAppTooLong(self) -> None:
+        """
+        An C{--app} longer than L{_options.APP_SPEC_MAX} characters is a
+        usage error that says so, without parsing it: a long one could
+        exhaust the parser (a dotted name of 1,200 parts, or 100,000
+        signs before a number, made it raise C{RecursionError} or
+        C{MemoryError}, a traceback).
+        """
+        for spec in [
+            "txmp.demo:" + ".".join(["a"] * 1200),
+            "txmp.demo:make_app(" + "-" * 100000 + "1)",
+        ]:
+            error = self.assertRaises(
+                usage.UsageError, self.parse, "--spawn", "1", "--app", spec
+            )
+            self.assertTrue(
+                str(error).startswith(f"--app is {len(spec)} characters long, more than 1000"),
+                str(error),
+            )
 
     def test_accessLogCheckedNotCreated(self) -> None:
         """
