@@ -70,10 +70,17 @@ class Running(Protocol):
     def windowReceived(self, size: int) -> None:
         ...
 
+    @property
+    def started(self) -> bool:
+        """
+        Whether an application thread has taken the request.
+        """
+
     def where(self) -> str | None:
         """
         Where the application thread running the request is, as traceback
-        lines (oldest call first), or L{None} if no thread runs it now.
+        lines (oldest call first), or L{None} if no thread runs it now (none
+        has taken it yet, or its thread is done with it).
         """
 
 
@@ -330,8 +337,8 @@ class FrontLink:
     requestObservers: list[Callable[[], None]] = field(init=False, factory=list)
     # For each request the front cancelled while it ran: the call that
     # checks, HUNG_AFTER_CANCEL seconds later, whether it still runs (see
-    # _stillRunning).
-    _hungChecks: dict[bytes, IDelayedCall] = field(init=False, factory=dict)
+    # _stillRunning); None once it has (a request is warned of once).
+    _hungChecks: dict[bytes, IDelayedCall | None] = field(init=False, factory=dict)
 
     @property
     def free(self) -> int:
@@ -767,29 +774,32 @@ class FrontLink:
         where, once: no Python thread can be made to leave a call.  Or no
         thread has taken it yet: every one is busy (stuck, as likely).
         """
-        del self._hungChecks[requestId]
+        self._hungChecks[requestId] = None
+        # (One that ended in its thread may wait for the reactor's next
+        # message to be finished: see _ended.)
+        self._collect()
         running = self.running.get(requestId)
-        stack = None if running is None else running.where()
-        if stack is None:
+        if running is None:
+            return
+        stack = running.where()
+        if stack is not None:
             self._log.warn(
-                "request {requestId} still waiting for a thread {seconds:g} s "
-                "after the front cancelled it: all {capacity} of this "
-                "handler's are busy",
+                "request {requestId} still running {seconds:g} s after the "
+                "front cancelled it: the application does not return, and "
+                "holds one of this handler's threads until it does; it is at "
+                "(most recent call last):\n{stack}",
                 requestId=requestId.decode("ascii", "replace"),
                 seconds=HUNG_AFTER_CANCEL,
-                capacity=self.capacity,
+                stack=stack.rstrip("\n"),
             )
-            return
-        self._log.warn(
-            "request {requestId} still running {seconds:g} s after the front "
-            "cancelled it: the application does not return, and holds one of "
-            "this handler's {capacity} threads until it does; it is at (most "
-            "recent call last):\n{stack}",
-            requestId=requestId.decode("ascii", "replace"),
-            seconds=HUNG_AFTER_CANCEL,
-            capacity=self.capacity,
-            stack=stack.rstrip("\n"),
-        )
+        elif not running.started:
+            self._log.warn(
+                "request {requestId} still waiting for a thread {seconds:g} s "
+                "after the front cancelled it: every thread of this handler "
+                "is busy",
+                requestId=requestId.decode("ascii", "replace"),
+                seconds=HUNG_AFTER_CANCEL,
+            )
 
     def _request(self, request: protocol.Request) -> None:
         """

@@ -166,7 +166,7 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
-from txmp import __version__, _pool
+from txmp import __version__
 from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
 from txmp._http import FIELD_CHARS, HOP_BY_HOP, NO_BODY_CODES, REASONS, TCHAR, plainPage
 from txmp._pool import ReactorCalls
@@ -1029,13 +1029,6 @@ class ResponseStream:
             self._reactor.callFromThread(self._flush)
 
 
-# The files whose frames lead a pool thread to the application's call: a
-# stuck request's stack (RunningRequest.where) starts after them.
-_LEADING_FILES = frozenset(
-    module.__file__ for module in (threading, _pool, sys.modules[__name__])
-)
-
-
 class RunningRequest:
     """
     One request being run through the application, from L{WSGIRunner.run}
@@ -1138,8 +1131,10 @@ class RunningRequest:
         self._headSent = False
         self._complete = False
         self._viaReactor = False
-        # The id of the application thread while it runs the request.
+        # The id of the application thread while it runs the request, and
+        # whether one has taken it.
         self._thread: int | None = None
+        self.started = False
 
     @property
     def _requestId(self) -> str:
@@ -1188,24 +1183,33 @@ class RunningRequest:
         """
         Where the application thread is while it runs this request, as the
         lines of a traceback (oldest call first) from the application's
-        call on: the pool's and this module's frames that lead to it are
-        left out.  L{None} when no thread runs it, or where the interpreter
-        cannot tell (C{sys._current_frames}).  Called in the reactor
-        thread.
+        call on: the frames that lead to it (the pool's, a profiler's,
+        L{_run}'s and this module's) are left out.  L{None} when no thread
+        runs it, or where the interpreter cannot tell
+        (C{sys._current_frames}).  Called in the reactor thread.
         """
         thread = self._thread
         currentFrames = getattr(sys, "_current_frames", None)
         if thread is None or currentFrames is None:
             return None
         frame = currentFrames().get(thread)
-        if frame is None:
+        if frame is None or self._thread != thread:
+            # Its thread left it meanwhile (and may run another request).
             return None
-        stack = traceback.extract_stack(frame)
-        for first, summary in enumerate(stack):
-            if summary.filename not in _LEADING_FILES:
-                stack = traceback.StackSummary.from_list(stack[first:])
-                break
-        return "".join(stack.format())
+        frames = []
+        while frame is not None and frame.f_code is not _RUN_CODE:
+            frames.append(frame)
+            frame = frame.f_back
+        if frame is not None:
+            # Called from _run: the application's frames are the innermost,
+            # after this module's that call it.
+            while len(frames) > 1 and frames[-1].f_code.co_filename == _RUN_CODE.co_filename:
+                frames.pop()
+        return "".join(
+            traceback.StackSummary.extract(
+                (frame, frame.f_lineno) for frame in reversed(frames)
+            ).format()
+        )
 
     def windowReceived(self, size: int) -> None:
         """
@@ -1292,6 +1296,7 @@ class RunningRequest:
         application thread.
         """
         errors = self._errors = ErrorStream(self._log, self._requestId)
+        self.started = True
         self._thread = threading.get_ident()
         try:
             if not self.output.aborted:
@@ -1676,6 +1681,11 @@ class RunningRequest:
         else:
             fields, body = plainPage(500)
             self._sendLast(self._sink.sendHead, 500, REASONS[500], fields, [body], False)
+
+
+# The code of RunningRequest._run, which calls the application in its
+# thread: where a stuck request's stack (RunningRequest.where) begins.
+_RUN_CODE = RunningRequest._run.__code__
 
 
 class WSGIRunner:

@@ -1365,6 +1365,8 @@ class MemoryRun:
         after the request (C{WINDOW}), in order; the first window is the
         request's C{window} meta attribute (C{head.window}).
     @ivar stack: what L{where} says: the test sets it.
+    @ivar started: whether an application thread has taken the request:
+        the test sets it.
     """
 
     requestId: bytes
@@ -1376,6 +1378,7 @@ class MemoryRun:
     bodyEnded: bool = False
     windows: list[int] = field(default_factory=list)
     stack: str | None = None
+    started: bool = False
 
     def cancel(self) -> None:
         """

@@ -904,17 +904,22 @@ class RequestTests(FrontLinkTestCase):
         A request still running L{_defaults.HUNG_AFTER_CANCEL} seconds
         after the front cancelled it is stuck in the application: the link
         warns, once, with where its thread is (L{Running.where}).  A
-        second C{CANCEL} for it makes no second warning.
+        second C{CANCEL} for it, before the warning or after, makes no
+        second warning.
         """
         self.request(b"front1.1")
         self.request(b"front1.2")
         [first, second] = self.runner.runs
+        second.started = True
         second.stack = '  File "app.py", line 7, in view\n    lock.acquire()\n'
+        beats = len(self.clock.getDelayedCalls())
         self.fromFront(protocol.encodeCancel(b"front1.2"))
+        self.assertEqual(len(self.clock.getDelayedCalls()), beats + 1)
         self.clock.advance(_defaults.HUNG_AFTER_CANCEL - 1)
         self.fromFront(protocol.encodeCancel(b"front1.2"))
         with capturedLogs() as events:
             self.clock.advance(1)
+            self.fromFront(protocol.encodeCancel(b"front1.2"))
             self.clock.advance(_defaults.HUNG_AFTER_CANCEL)
         # (The front, silent meanwhile, is warned of too.)
         self.assertEqual(
@@ -928,7 +933,7 @@ class RequestTests(FrontLinkTestCase):
                     LogLevel.warn,
                     "request front1.2 still running 5 s after the front cancelled "
                     "it: the application does not return, and holds one of this "
-                    "handler's 2 threads until it does; it is at (most recent "
+                    "handler's threads until it does; it is at (most recent "
                     'call last):\n  File "app.py", line 7, in view\n'
                     "    lock.acquire()",
                 )
@@ -949,9 +954,22 @@ class RequestTests(FrontLinkTestCase):
             [formatEvent(e) for e in events if "cancelled it" in e["log_format"]],
             [
                 "request front1.1 still waiting for a thread 5 s after the front "
-                "cancelled it: all 2 of this handler's are busy"
+                "cancelled it: every thread of this handler is busy"
             ],
         )
+
+    def test_leftByItsThread(self) -> None:
+        """
+        A cancelled request whose thread is done with it (it ends, and the
+        link will know at once) is not warned of: no thread runs it, but
+        one took it.
+        """
+        self.request(b"front1.1")
+        self.runner.runs[0].started = True
+        self.fromFront(protocol.encodeCancel(b"front1.1"))
+        with capturedLogs() as events:
+            self.clock.advance(_defaults.HUNG_AFTER_CANCEL)
+        self.assertEqual([e for e in events if "cancelled it" in e["log_format"]], [])
 
     def test_finishedAfterCancel(self) -> None:
         """
@@ -960,10 +978,11 @@ class RequestTests(FrontLinkTestCase):
         warning, and nothing left in the reactor.
         """
         self.request(b"front1.1")
+        beats = len(self.clock.getDelayedCalls())
         self.fromFront(protocol.encodeCancel(b"front1.1"))
+        self.assertEqual(len(self.clock.getDelayedCalls()), beats + 1)
         self.runner.runs[0].fail()
-        # The heartbeat alone.
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual(len(self.clock.getDelayedCalls()), beats)
         with capturedLogs() as events:
             self.clock.advance(_defaults.HUNG_AFTER_CANCEL)
         self.assertEqual([e for e in events if "cancelled it" in e["log_format"]], [])
@@ -973,7 +992,9 @@ class RequestTests(FrontLinkTestCase):
         Stopping the link cancels the checks of cancelled requests.
         """
         self.request(b"front1.1")
+        beats = len(self.clock.getDelayedCalls())
         self.fromFront(protocol.encodeCancel(b"front1.1"))
+        self.assertEqual(len(self.clock.getDelayedCalls()), beats + 1)
         self.link.stop()
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
@@ -1122,6 +1143,28 @@ class ApplicationThreadTests(FrontLinkTestCase):
         self.fromFront(protocol.encodePing())
         self.assertEqual(self.link.running, {})
         self.assertEqual(self.control(), [])
+
+    def test_endedInThreadNotWarned(self) -> None:
+        """
+        A cancelled request that ended in its application thread, its
+        credit given back with its reply (the reactor not woken: see
+        L{FrontLink._ended}), is finished when its check comes, not warned
+        of as still waiting, though no message from the front came since.
+        """
+        # (No heartbeat, which finishes them too, before the check.)
+        beat = _defaults.HUNG_AFTER_CANCEL * 4
+        self.link.heartbeat = beat
+        self.startWelcomed(credit_in_reply="1", heartbeat=str(beat))
+        self.request(b"front1.1")
+        self.fromFront(protocol.encodeCancel(b"front1.1"))
+        run = self.runner.runs[0]
+        run.started = True
+        self.inThread(run.respond)
+        self.assertIn(b"front1.1", self.link.running)
+        with capturedLogs() as events:
+            self.clock.advance(_defaults.HUNG_AFTER_CANCEL)
+        self.assertEqual(self.link.running, {})
+        self.assertEqual([e for e in events if "cancelled it" in e["log_format"]], [])
 
     def test_heartbeatFinishes(self) -> None:
         """

@@ -3150,9 +3150,11 @@ class WhereTests(RunnerMixin, SynchronousTestCase):
 
     def test_inApplication(self) -> None:
         """
-        While the application runs, C{where} gives its thread's stack,
-        with the application's own line.  (Here it is asked in the
-        application's thread, so the stack goes on into C{where}.)
+        While the application runs, C{where} gives its thread's stack from
+        the application's call on, with the application's own line: not
+        the frames that lead to it (the test's, the pool's, L{_run}'s and
+        this module's).  (Here it is asked in the application's thread, so
+        the stack goes on into C{where}.)
         """
         stacks: list[str | None] = []
 
@@ -3165,11 +3167,16 @@ class WhereTests(RunnerMixin, SynchronousTestCase):
         pool.flush()
         [stack] = stacks
         assert stack is not None
+        self.assertTrue(
+            stack.startswith(f'  File "{__file__}", line '), stack
+        )
         self.assertIn(
             ", in stuckView\n"
-            "    stacks.append(running.where())  # the line a stuck call would be on\n",
+            "    stacks.append(running.where())  # the line a stuck call would be on\n"
+            "  File ",
             stack,
         )
+        self.assertEqual(stack.count("  File "), 2, stack)
 
     def test_notRunning(self) -> None:
         """
@@ -3183,9 +3190,11 @@ class WhereTests(RunnerMixin, SynchronousTestCase):
 
         running, pool, sink = self.startRun(app)
         self.assertIsNone(running.where())
+        self.assertFalse(running.started)
         pool.flush()
         self.assertEqual(sink.calls[-1], FINISHED)
         self.assertIsNone(running.where())
+        self.assertTrue(running.started)
 
 
 class ValidatorTests(RunnerMixin, SynchronousTestCase):
