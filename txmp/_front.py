@@ -42,7 +42,7 @@ from twisted.web.http import datetimeToString
 from zope.interface import classImplements, implementer
 
 import twisted
-from txmp import __version__, protocol
+from txmp import protocol
 from txmp._accept import AcceptLimit
 from txmp._access import AccessLog
 from txmp._defaults import (
@@ -68,6 +68,7 @@ from txmp._http import (
     LINE_START,
     NO_BODY_CODES,
     REASONS,
+    SERVER_SOFTWARE,
     ChunkedDecoder,
     FramingError,
     HTTPRules,
@@ -88,7 +89,7 @@ from txmp.protocol import Frame
 DEFAULT_RULES = HTTPRules()
 
 # The Server header of responses whose application set none.
-_SERVER = b"txmp/" + __version__.encode("ascii")
+_SERVER = SERVER_SOFTWARE.encode("ascii")
 
 # What OPTIONS * is told the server allows.
 _ALLOW = b"GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"

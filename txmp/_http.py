@@ -24,6 +24,7 @@ from typing import Callable, Union
 
 from attrs import define
 
+from txmp import __version__
 from txmp._defaults import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
@@ -38,6 +39,11 @@ from txmp._defaults import (
 )
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+# What names this server: the front's Server header, the WSGI environ's
+# SERVER_SOFTWARE (RFC 3875 section 4.1.17, which gunicorn, waitress and
+# wsgiref set too).
+SERVER_SOFTWARE = "txmp/" + __version__
 
 # Hop-by-hop header fields (RFC 9110 section 7.6.1, and the older ones
 # RFC 2616 section 13.5.1 named) belong to one connection: PEP 3333 forbids

@@ -166,9 +166,16 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
-from txmp import __version__
 from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
-from txmp._http import FIELD_CHARS, HOP_BY_HOP, NO_BODY_CODES, REASONS, TCHAR, plainPage
+from txmp._http import (
+    FIELD_CHARS,
+    HOP_BY_HOP,
+    NO_BODY_CODES,
+    REASONS,
+    SERVER_SOFTWARE,
+    TCHAR,
+    plainPage,
+)
 from txmp._pool import ReactorCalls
 from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
@@ -374,11 +381,6 @@ def _checkField(name: str, value: str) -> tuple[tuple[bytes, bytes], bool]:
 # the size limit bounds what it holds.
 _checkedField = lru_cache(maxsize=512)(_checkField)
 _CACHED_FIELD = 256
-
-
-# The environ's SERVER_SOFTWARE (RFC 3875 section 4.1.17), as the front's
-# Server header names it; gunicorn, waitress and wsgiref set one too.
-SERVER_SOFTWARE = "txmp/" + __version__
 
 
 def buildEnviron(
