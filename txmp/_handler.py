@@ -64,6 +64,12 @@ class Running(Protocol):
     def cancel(self) -> None:
         ...
 
+    @property
+    def cancelled(self) -> bool:
+        """
+        Whether L{cancel} was called (by this link or otherwise).
+        """
+
     def bodyReceived(self, chunks: list[bytes], end: bool) -> None:
         ...
 
@@ -498,9 +504,14 @@ class FrontLink:
     def _cancelAll(self, why: str) -> None:
         """
         Cancel every running request: the front will send nothing more for
-        them.  Their slots come back as they finish.
+        them.  Their slots come back as they finish.  Those cancelled
+        already are left out, of the count logged too: a front restarted
+        on the same addresses answers with C{BYE} then C{WELCOME}, each of
+        which would otherwise log the same requests again.
         """
-        running = [r for r in self.running.values() if r is not None]
+        running = [
+            r for r in self.running.values() if r is not None and not r.cancelled
+        ]
         if running:
             self._log.warn(
                 "mphandler {name}: cancelling {count} requests: {why}",

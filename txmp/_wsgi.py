@@ -1181,6 +1181,14 @@ class RunningRequest:
         self.output.abort()
         self.input.abort()
 
+    @property
+    def cancelled(self) -> bool:
+        """
+        Whether L{cancel} was called before the request finished.  Called
+        in the reactor thread.
+        """
+        return self.output.aborted
+
     def where(self) -> str | None:
         """
         Where the application thread is while it runs this request, as the

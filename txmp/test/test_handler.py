@@ -400,6 +400,31 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertEqual(self.control(), [protocol.Credit(1)])
         self.assertEqual(self.link.running, {})
 
+    def test_frontRestartedCancelsOnce(self) -> None:
+        """
+        A front restarted on the same addresses answers the link's next
+        message with C{BYE} (it does not know the link), then welcomes it
+        under a new name, registered anew: the running requests are
+        cancelled and said to be once, in one warning that counts only
+        those the front had not cancelled already, not in a line for each
+        of the C{BYE}, the new name and the new registration.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        self.request(b"front1.2")
+        self.fromFront(protocol.encodeCancel(b"front1.2"))
+        with capturedLogs() as events:
+            self.fromFront(protocol.encodeBye())
+            self.fromFront(protocol.encodeWelcome(front="front2", registered=2))
+        self.assertEqual([run.cancelled for run in self.runner.runs], [True, True])
+        self.assertEqual(
+            [formatEvent(e) for e in events if e["log_level"] >= LogLevel.warn],
+            [
+                "mphandler host:123: cancelling 1 requests: "
+                "the front does not know this handler"
+            ],
+        )
+
     def forgottenWhileRunning(self) -> None:
         """
         Run C{front1.1}, then have the front register the link anew (it

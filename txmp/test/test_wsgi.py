@@ -3030,6 +3030,7 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         """
         Sink calls that the application thread handed over before the
         cancellation but that the reactor had not run yet are dropped.
+        C{cancelled} says that it was cancelled.
         """
 
         def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
@@ -3040,7 +3041,9 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         reactor = runningReactor()
         running, pool, sink = self.startRun(app, reactor=reactor)
         pool.flush()
+        self.assertFalse(running.cancelled)
         running.cancel()
+        self.assertTrue(running.cancelled)
         reactor.flush()
         # The head went from the application thread, before the
         # cancellation; the second chunk and the end were dropped.
