@@ -139,13 +139,19 @@ class CurveTests(SystemTestCase):
     async def test_wrongServerKey(self) -> None:
         """
         A handler given the wrong server key fails its handshake, says so in
-        its log, and never registers.
+        its log, and never registers; the front says that a peer holds
+        another server key.
         """
         front = await self.startFront(*self.frontCurve())
         impostor = self.startHandlerProcess(
             "impostor", WHOAMI, *self.handlerCurve("good", server="impostor")
         )
         await impostor.waitForLine("CURVE handshake with")
+        await front.waitForLine(
+            f"a CURVE handshake at {self.sendAddress} failed: its first message does "
+            "not decrypt: a handler whose --curve-server-key is not this front's "
+            "public key? (1 such failures)"
+        )
         self.assertEqual(front.countLines("handler impostor joined"), 0, self.transcript())
 
     @asyncTest

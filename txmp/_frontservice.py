@@ -68,7 +68,7 @@ from txmp._reload import CodeWatcher, sourceRoot
 from txmp._signals import SignalActions, explanation
 from txmp._stats import makeStatsSite
 from txmp._tls import withCertificateChain
-from txmp._zap import ZAP_DOMAIN, AllowList, ZapHandler
+from txmp._zap import ZAP_DOMAIN, AllowList, HandshakeFailures, ZapHandler
 from txmp._zmq import (
     ZAP_ADDRESS,
     AddressError,
@@ -194,6 +194,9 @@ class FrontService(Service):
         self._context: ZmqContext | None = None
         # The ZAP handler (L{txmp._zap.ZapHandler}) with CURVE, once started.
         self.zap: ZapHandler | None = None
+        # The handshakes that failed before ZAP (L{HandshakeFailures}), with
+        # CURVE, once started.
+        self.handshakes: HandshakeFailures | None = None
         self.listening: Deferred[list[IListeningPort]] = Deferred()
         # Called with a handler's name when it starts draining.
         self.drainObservers: list[Callable[[str], None]] = []
@@ -354,8 +357,10 @@ class FrontService(Service):
         zapSocket = context.socket("router", zap.requestReceived, 1000)
         zapSocket.bind(ZAP_ADDRESS)
         zap.listen(zapSocket)
+        self.handshakes = handshakes = HandshakeFailures()
         for sock in sockets:
             sock.curveServer(curve[1], ZAP_DOMAIN)
+            sock.monitorHandshakes(context, handshakes.observe)
         self._log.info(
             "mpfront: CURVE on, public key {key}, {count} handler keys allowed",
             key=curve[0].decode("ascii"), count=len(allowed()),

@@ -14,6 +14,8 @@ The decision (L{zapDecision}) is pure; L{ZapHandler} speaks ZAP over a
 ROUTER socket bound to C{inproc://zeromq.zap.01} (see L{txmp._zmq}), in
 the reactor thread, asking an L{AllowList} for the keys allowed at each
 request, which reads the directory again when it has changed.
+L{HandshakeFailures} logs the peers that fail before the ZAP handler is
+asked: those without CURVE, or with another front's public key.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from twisted.python.usage import UsageError
 from txmp._defaults import MAX_DENIAL_KEYS
 from txmp._security import loadAllowList
 from txmp._zmq import (
+    CRYPTOGRAPHIC,
+    MECHANISM_MISMATCH,
     OLD_PUBLIC_SUFFIX,
     PUBLIC_SUFFIX,
     MessageSender,
@@ -262,5 +266,58 @@ class ZapHandler:
             why=why.decode("ascii"),
             mechanism=mechanism.decode("ascii", "replace") or "(none)",
             key=key.decode("ascii") if key else "(none)",
+            count=count,
+        )
+
+
+class HandshakeFailures:
+    """
+    Logs the CURVE handshakes that fail at the front's sockets before its
+    ZAP handler is asked, as read from their socket monitors (the observer
+    of L{txmp._zmq.ZmqSocket.monitorHandshakes}): a peer whose first
+    message does not decrypt holds another server key (a handler whose
+    C{--curve-server-key} is not this front's, such as one left with the
+    key of before a change), and a peer without CURVE uses another
+    mechanism.  Neither reaches the ZAP handler, so without this the front
+    said nothing while such a handler tried again several times a second
+    and never joined.  A refused key (C{HANDSHAKE_FAILED_AUTH}) is the ZAP
+    handler's to log, and a connection closed before its handshake ended
+    (C{HANDSHAKE_FAILED_NO_DETAIL}: a port scan, a health check) is not
+    logged.  A kind of failure at an address is logged the first time,
+    then every time its count doubles; the monitor does not name the peer.
+
+    @ivar failures: how many handshakes failed, by address and reason.
+    """
+
+    _log = Logger()
+
+    def __init__(self) -> None:
+        self.failures: dict[tuple[str, str], int] = {}
+
+    def observe(self, event: str, value: int, address: str) -> None:
+        """
+        A socket's monitor saw C{event} (with C{value}) at C{address}, the
+        address the socket is bound to.  Called in the reactor thread.
+        """
+        if event != "HANDSHAKE_FAILED_PROTOCOL":
+            return
+        if value == CRYPTOGRAPHIC:
+            why = (
+                "its first message does not decrypt: a handler whose "
+                "--curve-server-key is not this front's public key?"
+            )
+        elif value == MECHANISM_MISMATCH:
+            why = "the peer does not use CURVE: a handler without --curve-server-key?"
+        else:
+            why = "ZMTP protocol error %#x" % (value,)
+        # Bounded: two addresses, and as many reasons as libzmq has.
+        count = self.failures.get((address, why), 0) + 1
+        self.failures[(address, why)] = count
+        if count & (count - 1):
+            return  # Not a power of two.
+        self._log.warn(
+            "a CURVE handshake at {address} failed: {why} ({count} such failures)",
+            address=address,
+            why=why,
             count=count,
         )

@@ -100,6 +100,10 @@ HandshakeObserver = Callable[[str, int, str], None]
 # security mechanism: a CURVE client's front does not use CURVE.
 MECHANISM_MISMATCH = int(zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
 
+# The value of C{HANDSHAKE_FAILED_PROTOCOL} at a CURVE server whose client's
+# first message does not decrypt: the client holds another server key.
+CRYPTOGRAPHIC = int(zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC)
+
 
 class AddressError(Exception):
     """

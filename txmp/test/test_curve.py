@@ -96,20 +96,35 @@ class CurveTests(ServicesTestCase):
     def test_wrongServerKeyNeverRegisters(self) -> Any:
         """
         A handler given the wrong server key fails the handshake (it logs
-        it) and never registers; the ZAP handler is never even asked.
+        it) and never registers; the ZAP handler is never even asked, and
+        the front logs, for each of its sockets, that a peer holds another
+        server key.
         """
-        front = yield self.startFront(*self.frontCurve())
-        wrong = self.startHandler("wrong", *self.handlerCurve("good", server="other"))
-        yield self.until(
-            lambda: all(r.failures for r in wrong.redials), "both sockets' failed handshakes"
-        )
+        with capturedLogs() as events:
+            front = yield self.startFront(*self.frontCurve())
+            wrong = self.startHandler("wrong", *self.handlerCurve("good", server="other"))
+            yield self.until(
+                lambda: all(r.failures for r in wrong.redials), "both sockets' failed handshakes"
+            )
+            yield self.until(
+                lambda: len(front.handshakes.failures) == 2, "the front's two failures"
+            )
         self.assertEqual(front.dispatcher.handlers, {})
         self.assertEqual(front.zap.denials, {})
+        logged = {
+            e["address"] for e in events
+            if e.get("log_format", "").startswith("a CURVE handshake at")
+            and "is not this front's public key" in e["why"]
+        }
+        self.assertEqual(logged, {self.send, self.ret})
 
     @inlineCallbacks
     def test_plainHandlerRefused(self) -> Any:
         """
-        A handler without CURVE never registers with a CURVE front.
+        A handler without CURVE never registers with a CURVE front.  (The
+        front may count its failed handshakes, or not: the handler may see
+        the mismatch first and close, which the front sees as a connection
+        closed during the handshake.)
         """
         front = yield self.startFront(*self.frontCurve())
         self.startHandler("plain")

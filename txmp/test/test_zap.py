@@ -18,7 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from txmp import _zap
 from txmp._defaults import MAX_DENIAL_KEYS
 from txmp._zap import ZAP_DOMAIN, AllowList, ZapHandler, certificatesSignature, zapDecision
-from txmp._zmq import createKeyPair, z85Encode
+from txmp._zmq import CRYPTOGRAPHIC, MECHANISM_MISMATCH, createKeyPair, z85Encode
 from txmp.testing import MemorySocket
 
 CLIENT = bytes(range(32))
@@ -167,6 +167,84 @@ class DenialMemoryTests(SynchronousTestCase):
         for n in range(MAX_DENIAL_KEYS + 5):
             handler._denied([], b"key not allowed", b"%040d" % (n,))
         self.assertLessEqual(len(handler.denials), MAX_DENIAL_KEYS)
+
+
+class HandshakeFailuresTests(SynchronousTestCase):
+    """
+    L{_zap.HandshakeFailures}: the front's log of handshakes that fail
+    before its ZAP handler is asked.
+    """
+
+    def observe(self, *events: tuple[str, int, str]) -> list[str]:
+        """
+        Tell a new L{_zap.HandshakeFailures} of C{events}.
+
+        @return: the lines it logged.
+        """
+        failures = _zap.HandshakeFailures()
+        with capturedLogs() as logged:
+            for event in events:
+                failures.observe(*event)
+        return [formatEvent(e) for e in logged]
+
+    def test_wrongServerKey(self) -> None:
+        """
+        A peer whose first message does not decrypt (it holds another
+        front's public key) is logged with the address, the first time,
+        then every time the count doubles.
+        """
+        failure = ("HANDSHAKE_FAILED_PROTOCOL", CRYPTOGRAPHIC, "tcp://10.0.0.1:5556")
+        lines = self.observe(*[failure] * 5)
+        self.assertEqual(
+            lines,
+            [
+                "a CURVE handshake at tcp://10.0.0.1:5556 failed: its first message "
+                "does not decrypt: a handler whose --curve-server-key is not this "
+                f"front's public key? ({count} such failures)"
+                for count in (1, 2, 4)
+            ],
+        )
+
+    def test_countedByAddressAndReason(self) -> None:
+        """
+        Each address and each reason has a count of its own: a peer
+        without CURVE, at another address, is logged as its first.
+        """
+        lines = self.observe(
+            ("HANDSHAKE_FAILED_PROTOCOL", CRYPTOGRAPHIC, "tcp://10.0.0.1:5556"),
+            ("HANDSHAKE_FAILED_PROTOCOL", CRYPTOGRAPHIC, "tcp://10.0.0.1:5555"),
+            ("HANDSHAKE_FAILED_PROTOCOL", MECHANISM_MISMATCH, "tcp://10.0.0.1:5556"),
+            ("HANDSHAKE_FAILED_PROTOCOL", 0x10000001, "tcp://10.0.0.1:5556"),
+        )
+        self.assertEqual(
+            [line.split(" failed: ", 1)[1] for line in lines],
+            [
+                "its first message does not decrypt: a handler whose "
+                "--curve-server-key is not this front's public key? (1 such failures)",
+                "its first message does not decrypt: a handler whose "
+                "--curve-server-key is not this front's public key? (1 such failures)",
+                "the peer does not use CURVE: a handler without --curve-server-key? "
+                "(1 such failures)",
+                "ZMTP protocol error 0x10000001 (1 such failures)",
+            ],
+        )
+
+    def test_othersNotLogged(self) -> None:
+        """
+        A refused key is the ZAP handler's to log; a connection closed
+        before its handshake ended (a port scan), a success and a
+        disconnection are not logged.
+        """
+        address = "tcp://10.0.0.1:5556"
+        self.assertEqual(
+            self.observe(
+                ("HANDSHAKE_FAILED_AUTH", 400, address),
+                ("HANDSHAKE_FAILED_NO_DETAIL", 0, address),
+                ("HANDSHAKE_SUCCEEDED", 0, address),
+                ("DISCONNECTED", 0, address),
+            ),
+            [],
+        )
 
 
 class ZapHandlerAllowedTests(SynchronousTestCase):
