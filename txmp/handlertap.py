@@ -173,6 +173,28 @@ def _load(spec: str) -> Application:
     return cast("Application", target)
 
 
+def _checkDistinct(sends: list[str], returns: list[str]) -> None:
+    """
+    Refuse, with a usage error, an address given twice among C{sends} and
+    C{returns}.  A pair repeated (a front listed twice in a configuration)
+    registered the handler twice with that front, as two handlers of the
+    same name sharing the threads; and both of a pair's sockets on one
+    address share a routing id at the front's send socket, which gives it
+    to the last to connect: the front's C{WELCOME} went to the return
+    socket, and the handler never registered.
+    """
+    seen: dict[str, str] = {}
+    for option, addresses in (("--send", sends), ("--return", returns)):
+        for address in addresses:
+            if address in seen:
+                raise usage.UsageError(
+                    f"{address} is given twice (as {seen[address]} and {option}): "
+                    "give each front once, and its --send and --return are two "
+                    "addresses"
+                )
+            seen[address] = option
+
+
 class Options(TxmpOptions):
     """
     Options of C{twistd mphandler}.
@@ -270,6 +292,7 @@ class Options(TxmpOptions):
             )
         checkAddresses("--send", self["send"])
         checkAddresses("--return", self["return"])
+        _checkDistinct(self["send"], self["return"])
         checkJitter(self)
         self["fronts"] = list(zip(self["send"], self["return"]))
         checkHandlerSecurity(self)

@@ -3003,6 +3003,28 @@ class HandlerOptionsTests(OptionsTestCase):
                           "--send", "ipc:///s1", "--return", "ipc:///r1",
                           "--send", "ipc:///s2")
 
+    def test_addressGivenTwice(self) -> None:
+        """
+        An address given twice, as a repeated pair (a front listed twice)
+        or as both addresses of a pair, is a usage error naming it; the
+        handler would have registered twice with that front, or never (the
+        front's C{WELCOME} going to its return socket).
+        """
+        for args, message in [
+            (("--send", "ipc:///s1", "--return", "ipc:///r1",
+              "--send", "ipc:///s1", "--return", "ipc:///r1"),
+             "ipc:///s1 is given twice (as --send and --send)"),
+            (("--send", "ipc:///s1", "--return", "ipc:///s1"),
+             "ipc:///s1 is given twice (as --send and --return)"),
+            (("--send", "ipc:///s1", "--return", "ipc:///r1",
+              "--send", "ipc:///s2", "--return", "ipc:///r1"),
+             "ipc:///r1 is given twice (as --return and --return)"),
+        ]:
+            error = self.assertRaises(
+                usage.UsageError, self.parse, "--app", "txmp.demo:app", *args
+            )
+            self.assertTrue(str(error).startswith(message + ": give each front once"), error)
+
     def test_splitCapacity(self) -> None:
         """
         Each front gets an even share of the threads as credits, at least
