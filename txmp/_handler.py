@@ -761,6 +761,18 @@ class FrontLink:
                 # The front does not know us (it restarted or declared us
                 # dead) or is going away: either way it has forgotten our
                 # requests.
+                if self.front is not None:
+                    # Said when it happens: the warning that no front
+                    # answers comes 10 s later, and a restarted front's
+                    # WELCOME follows at once (logged with its new name).
+                    self._log.info(
+                        "mphandler {name}: front {front} at {address} said BYE "
+                        "(it stopped or restarted, or took this handler for "
+                        "dead): registering again",
+                        name=self.name,
+                        front=self.front,
+                        address=self.address,
+                    )
                 with self._lock:
                     self._frontLost(self._reactor.seconds())
                     self.front = None

@@ -425,6 +425,24 @@ class RegistrationTests(FrontLinkTestCase):
             ],
         )
 
+    def test_byeLogged(self) -> None:
+        """
+        A C{BYE} from the front that welcomed the link (it stops, or
+        restarted) is logged when it comes, naming that front and its
+        address, once: not again for a C{BYE} while unregistered.
+        """
+        self.startWelcomed()
+        with capturedLogs() as events:
+            self.fromFront(protocol.encodeBye())
+            self.fromFront(protocol.encodeBye())
+        self.assertEqual(
+            [formatEvent(e) for e in events],
+            [
+                "mphandler host:123: front front1 at tcp://front:5556 said BYE (it "
+                "stopped or restarted, or took this handler for dead): registering again"
+            ],
+        )
+
     def forgottenWhileRunning(self) -> None:
         """
         Run C{front1.1}, then have the front register the link anew (it
