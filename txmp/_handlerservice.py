@@ -252,7 +252,7 @@ class HandlerService(Service):
             )
         self._context = context = ZmqContext(self._reactor)
         capacities = splitCapacity(threads, len(options["fronts"]))
-        for (send, ret), capacity in zip(options["fronts"], capacities):
+        for index, ((send, ret), capacity) in enumerate(zip(options["fronts"], capacities)):
             routingId = newRoutingId()
             holder: list[FrontLink] = []
 
@@ -273,10 +273,11 @@ class HandlerService(Service):
             link.requestObservers.append(self._requestStarted)
             holder.append(link)
             self.links.append(link)
-            curve = options.get("curve")
-            if curve is not None:
+            # One (public, secret, front's public) key triple per front.
+            curves = options.get("curve")
+            if curves is not None:
                 for sock, address in [(sendSocket, send), (returnSocket, ret)]:
-                    sock.curveClient(*curve)
+                    sock.curveClient(*curves[index])
                     redial = Redial(self._reactor, sock, address)
                     self.redials.append(redial)
                     sock.monitorHandshakes(context, partial(self._handshake, link, redial))

@@ -178,23 +178,32 @@ def checkFrontSecurity(options: usage.Options) -> None:
 
 def checkHandlerSecurity(options: usage.Options) -> None:
     """
-    Check and load the handler's CURVE options: C{curve} becomes the
-    handler's (public, secret, server public) keys, or C{None}.
+    Check and load the handler's CURVE options: C{curve} becomes, for each
+    of its fronts (C{fronts}), the handler's public and secret keys and
+    that front's public key, or C{None}.  One C{--curve-server-key} is
+    every front's; several are paired with C{--send} in order.
 
-    @raise usage.UsageError: if only one of the options is given or a key
+    @raise usage.UsageError: if only one of the options is given, if the
+        front certificates are neither one nor one per front, or if a key
         cannot be loaded.
     """
     secretFile: str | None = options["curve-secret-key"]
-    serverFile: str | None = options["curve-server-key"]
+    serverFiles: list[str] = options["curve-server-key"]
     options["curve"] = None
-    if bool(secretFile) != bool(serverFile):
+    if bool(secretFile) != bool(serverFiles):
         raise usage.UsageError(
             "--curve-secret-key and --curve-server-key go together: the "
             "handler's key, and the front's public key"
         )
-    if not secretFile or not serverFile:  # (Both or neither, by now.)
+    if not secretFile or not serverFiles:  # (Both or neither, by now.)
         return
+    fronts = len(options["fronts"])
+    if len(serverFiles) not in (1, fronts):
+        raise usage.UsageError(
+            f"{len(serverFiles)} --curve-server-key for {fronts} fronts: give "
+            "one for every front, or one for each --send, in the same order"
+        )
     _requireCurve()
     public, secret = loadSecretCertificate(secretFile, "--curve-secret-key")
-    server = loadPublicCertificate(serverFile, "--curve-server-key")
-    options["curve"] = (public, secret, server)
+    servers = [loadPublicCertificate(path, "--curve-server-key") for path in serverFiles]
+    options["curve"] = [(public, secret, server) for server in servers * (fronts // len(servers))]

@@ -233,8 +233,6 @@ class Options(TxmpOptions):
         ["curve-secret-key", None, None,
          "CURVE: this handler's secret certificate (NAME.key_secret, from "
          "python -m txmp.keys NAME); with --curve-server-key."],
-        ["curve-server-key", None, None,
-         "CURVE: the front's public certificate (NAME.key)."],
         ["profile", None, None,
          "Profile this handler from start to stop (its reactor thread and "
          "every request) and write the profile to this file (pstats)."],
@@ -256,6 +254,7 @@ class Options(TxmpOptions):
         TxmpOptions.__init__(self)
         self["send"] = []
         self["return"] = []
+        self["curve-server-key"] = []
         self["pythonpath"] = []
 
     def opt_pythonpath(self, directories: str) -> None:
@@ -280,6 +279,14 @@ class Options(TxmpOptions):
         A front's --return address to connect to; repeatable, paired with
         --send in order (default {DEFAULT_RETURN}).
         """
+
+    def opt_curve_server_key(self, path: str) -> None:
+        """
+        CURVE: the front's public certificate (NAME.key); repeatable, paired
+        with --send in order, for fronts with keys of their own (default
+        none; one certificate is every front's).
+        """
+        self["curve-server-key"].append(path)
 
     def postOptions(self) -> None:
         if not self["app"]:

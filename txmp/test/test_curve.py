@@ -119,6 +119,32 @@ class CurveTests(ServicesTestCase):
         self.assertEqual(logged, {self.send, self.ret})
 
     @inlineCallbacks
+    def test_frontsWithKeysOfTheirOwn(self) -> Any:
+        """
+        A handler serving two fronts, each with a key pair of its own, is
+        given each front's public certificate, in the order of its
+        C{--send}: it registers with both.
+        """
+        first = yield self.startFront(*self.frontCurve())
+        send, ret = self.send, self.ret
+        self.send, self.ret = send + "2", ret + "2"
+        second = yield self.startFront(
+            "--curve-secret-key", self.key("other.key_secret"), "--curve-allow", self.allow
+        )
+        self.send, self.ret = send, ret
+        # The first front's addresses come first (startHandler's own).
+        self.startHandler(
+            "good", "--send", send + "2", "--return", ret + "2",
+            "--curve-secret-key", self.key("good.key_secret"),
+            "--curve-server-key", self.key("front.key"),
+            "--curve-server-key", self.key("other.key"),
+        )
+        yield self.until(
+            lambda: first.dispatcher.handlers and second.dispatcher.handlers,
+            "the handler registered with both fronts",
+        )
+
+    @inlineCallbacks
     def test_plainHandlerRefused(self) -> Any:
         """
         A handler without CURVE never registers with a CURVE front.  (The

@@ -1784,7 +1784,7 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app", "--name", "h1"])
         # Keys as parsed from --curve-secret-key and --curve-server-key.
-        options["curve"] = (b"p" * 40, b"s" * 40, b"f" * 40)
+        options["curve"] = [(b"p" * 40, b"s" * 40, b"f" * 40)]
         self.reactor = FakeReactor()
         self.service = _handlerservice.HandlerService(
             cast(IHandlerReactor, self.reactor), options

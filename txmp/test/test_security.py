@@ -321,7 +321,40 @@ class HandlerSecurityOptionsTests(SynchronousTestCase):
             "--curve-secret-key", os.path.join(directory, "h.key_secret"),
             "--curve-server-key", os.path.join(directory, "front.key"),
         )
-        self.assertEqual(options["curve"], (public, secret, server))
+        self.assertEqual(options["curve"], [(public, secret, server)])
+
+    def test_serverKeyPerFront(self) -> None:
+        """
+        Several --curve-server-key are paired with --send in order, for
+        fronts with keys of their own; one is every front's; any other
+        count is a usage error.
+        """
+        directory = makeKeys(self, "h", "front1", "front2")
+        public, secret = loadKeyPair(os.path.join(directory, "h.key_secret"))
+        server1, _ = loadKeyPair(os.path.join(directory, "front1.key"))
+        server2, _ = loadKeyPair(os.path.join(directory, "front2.key"))
+
+        def parse(*servers: str, fronts: int = 2) -> handlertap.Options:
+            args = ["--curve-secret-key", os.path.join(directory, "h.key_secret")]
+            for n in range(fronts):
+                args += ["--send", f"ipc:///s{n}", "--return", f"ipc:///r{n}"]
+            for server in servers:
+                args += ["--curve-server-key", os.path.join(directory, server + ".key")]
+            return self.parse(*args)
+
+        self.assertEqual(
+            parse("front1", "front2")["curve"],
+            [(public, secret, server1), (public, secret, server2)],
+        )
+        self.assertEqual(
+            parse("front2")["curve"], [(public, secret, server2), (public, secret, server2)]
+        )
+        e = self.assertRaises(usage.UsageError, parse, "front1", "front2", fronts=3)
+        self.assertEqual(
+            str(e),
+            "2 --curve-server-key for 3 fronts: give one for every front, or one "
+            "for each --send, in the same order",
+        )
 
     def test_publicFileIsNoSecret(self) -> None:
         """

@@ -1376,7 +1376,7 @@ class PrivateLinksTests(SynchronousTestCase):
         command = _frontservice.handlerCommand(options, "n", 1, links.handlerCurve)
         handlerOptions = handlertap.Options()
         handlerOptions.parseOptions(command[command.index("mphandler") + 1:])
-        self.assertEqual(handlerOptions["curve"], (spawnPublic, spawnSecret, frontPublic))
+        self.assertEqual(handlerOptions["curve"], [(spawnPublic, spawnSecret, frontPublic)])
         self.assertEqual(handlerOptions["fronts"], [(options["send"], options["return"])])
 
 
