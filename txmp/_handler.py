@@ -319,6 +319,11 @@ class FrontLink:
     # monitors; a success clears it): what the warning that no front
     # answers then says, rather than a guess.
     handshakeFailure: str | None = field(init=False, default=None)
+    # Since when the return socket has had no connection (from its monitor,
+    # through returnConnected), or None while it has one, or when nothing
+    # tells; when a registered link next warns of it.
+    _returnDownSince: float | None = field(init=False, default=None)
+    _nextReturnWarning: float = field(init=False, default=0.0)
     _drained: Deferred[None] | None = field(init=False, default=None)
     stats: dict[str, int] = field(
         init=False, factory=lambda: {"requests": 0, "badMessages": 0}
@@ -569,6 +574,45 @@ class FrontLink:
         if owed and not self.draining:
             self._send.send(protocol.encodeCredit(owed))
 
+    def returnConnected(self, connected: bool) -> None:
+        """
+        The return socket completed a handshake with a front (C{connected})
+        or has no connection (it has not connected yet, or lost it), as its
+        monitor says.  Called by the handler's service in the reactor
+        thread.
+        """
+        if connected:
+            self._returnDownSince = None
+        elif self._returnDownSince is None:
+            self._returnDownSince = self._reactor.seconds()
+            self._nextReturnWarning = self._returnDownSince + NO_FRONT_WARNING
+
+    def _warnIfReturnDown(self) -> None:
+        """
+        Warn, at most every L{NO_FRONT_WARNING_INTERVAL} seconds, that a
+        front answers on the send socket while the return socket has had
+        no connection for L{NO_FRONT_WARNING} seconds or more: the front
+        sends requests, and gets none of their replies (a wrong
+        C{--return}, or a firewall that lets one port through): its
+        clients get 504 after its C{--timeout}, and nothing else says why.
+        """
+        since = self._returnDownSince
+        now = self._reactor.seconds()
+        if since is None or self.front is None or now < self._nextReturnWarning:
+            return
+        self._nextReturnWarning = now + NO_FRONT_WARNING_INTERVAL
+        self._log.warn(
+            "mphandler {name}: front {front} answers at --send {address}, but "
+            "--return {returnAddress} has not connected for {seconds} s: the "
+            "front gets no reply of this handler's, and its clients 504; is "
+            "--return that front's, and reachable?",
+            name=self.name,
+            front=self.front,
+            address=self.address,
+            returnAddress=self.returnAddress,
+            seconds=round(now - since),
+        )
+
     def _heartbeat(self) -> None:
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
         self._collect()
@@ -588,6 +632,8 @@ class FrontLink:
                 # Its acknowledgement will not come: the front is gone.
                 self._byeAcknowledged = True
                 self._checkDrained()
+        # Once a silent front is forgotten: its link warns of that instead.
+        self._warnIfReturnDown()
         if self.draining:
             self._send.send(protocol.encodePing())
         elif self.front is None:

@@ -86,6 +86,19 @@ def newPool(threads: int) -> WorkerPool:
     return WorkerPool(threads, "wsgi", _daemonThread)
 
 
+def _returnHandshake(link: FrontLink, event: str, value: int, address: str) -> None:
+    """
+    Tell C{link} whether its return socket is connected, from an event of
+    that socket's monitor (L{txmp._zmq.ZmqSocket.monitorHandshakes}): a
+    handshake that succeeded, or a connection lost.  In the reactor
+    thread.
+    """
+    if event == "HANDSHAKE_SUCCEEDED":
+        link.returnConnected(True)
+    elif event == "DISCONNECTED":
+        link.returnConnected(False)
+
+
 class Connecting(Protocol):
     """
     What L{Redial} connects: a L{txmp._zmq.ZmqSocket}, or a fake of one.
@@ -280,7 +293,14 @@ class HandlerService(Service):
                     sock.curveClient(*curves[index])
                     redial = Redial(self._reactor, sock, address)
                     self.redials.append(redial)
-                    sock.monitorHandshakes(context, partial(self._handshake, link, redial))
+                    sock.monitorHandshakes(
+                        context,
+                        partial(self._handshake, link, redial, sock is returnSocket),
+                    )
+            else:
+                returnSocket.monitorHandshakes(context, partial(_returnHandshake, link))
+            # Not connected until its monitor says it is.
+            link.returnConnected(False)
             for option, sock, address in [("--send", sendSocket, send),
                                           ("--return", returnSocket, ret)]:
                 try:
@@ -319,7 +339,13 @@ class HandlerService(Service):
                 link.start()
 
     def _handshake(
-        self, link: FrontLink, redial: Redial, event: str, value: int, address: str
+        self,
+        link: FrontLink,
+        redial: Redial,
+        isReturn: bool,
+        event: str,
+        value: int,
+        address: str,
     ) -> None:
         """
         A security handshake of a socket with its front failed or
@@ -331,8 +357,11 @@ class HandlerService(Service):
         begins, saying when it is tried again, since ZeroMQ (or C{redial})
         tries again and again; the success that ends it too.  C{link}, the
         socket's, knows why while it fails, for its warning that no front
-        answers.
+        answers; and C{link} is told whether its return socket
+        (C{isReturn}) is connected.
         """
+        if isReturn:
+            _returnHandshake(link, event, value, address)
         if event.startswith("HANDSHAKE_FAILED"):
             redial.failed()
             if event in _FINAL_FAILURES:

@@ -1598,6 +1598,69 @@ class NoFrontWarningTests(FrontLinkTestCase):
         self.assertEqual(self.warnings(), [])
 
 
+class ReturnDownWarningTests(FrontLinkTestCase):
+    """
+    A link whose front answers on the send socket while its return socket
+    has no connection (a wrong C{--return}) says so: the front registers
+    it and sends it requests, and gets none of their replies.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.link.returnAddress = "tcp://front:5599"
+        self.events: list[LogEvent] = []
+        self.patch(FrontLink, "_log", Logger(observer=cast(ILogObserver, self.events.append)))
+
+    def warnings(self) -> list[str]:
+        """
+        The warnings that the return socket is not connected, so far.
+        """
+        return [formatEvent(e) for e in self.events if "has not connected" in e["log_format"]]
+
+    def test_warned(self) -> None:
+        """
+        Registered, with a return socket not connected since the start: a
+        warning after L{NO_FRONT_WARNING} seconds naming both addresses,
+        again every L{NO_FRONT_WARNING_INTERVAL} seconds, and none once it
+        connects.
+        """
+        self.link.returnConnected(False)
+        self.startWelcomed()
+        self.frontAnswers(round(_defaults.NO_FRONT_WARNING / self.heartbeat) - 1)
+        self.assertEqual(self.warnings(), [])
+        self.frontAnswers(1)
+        self.assertEqual(
+            self.warnings(),
+            [
+                "mphandler host:123: front front1 answers at --send tcp://front:5556, "
+                "but --return tcp://front:5599 has not connected for 10 s: the front "
+                "gets no reply of this handler's, and its clients 504; is --return "
+                "that front's, and reachable?"
+            ],
+        )
+        self.frontAnswers(round(_defaults.NO_FRONT_WARNING_INTERVAL / self.heartbeat))
+        self.assertEqual(len(self.warnings()), 2)
+        self.link.returnConnected(True)
+        self.frontAnswers(round(_defaults.NO_FRONT_WARNING_INTERVAL / self.heartbeat))
+        self.assertEqual(len(self.warnings()), 2)
+
+    def test_notWhileConnected(self) -> None:
+        """
+        A return socket that connects in time, or that no monitor reports
+        on, gives no warning; neither does one that lost its connection
+        while no front answers (the front is gone: the link warns of that).
+        """
+        self.startWelcomed()
+        self.frontAnswers(round(_defaults.NO_FRONT_WARNING_INTERVAL / self.heartbeat))
+        self.link.returnConnected(False)
+        self.frontAnswers(2)
+        self.link.returnConnected(True)
+        self.frontAnswers(round(_defaults.NO_FRONT_WARNING / self.heartbeat) + 1)
+        self.link.returnConnected(False)
+        self.clock.advance(_defaults.NO_FRONT_WARNING_INTERVAL)
+        self.assertEqual(self.warnings(), [])
+
+
 class HandlerServiceStopTests(SynchronousTestCase):
     """
     L{txmp._handlerservice.HandlerService} stops by draining, within
@@ -1762,6 +1825,39 @@ class HandlerServiceStartLinksTests(SynchronousTestCase):
         self.assertEqual(sendSocket.sent, [])
 
 
+class HandlerServicePlainReturnTests(SynchronousTestCase):
+    """
+    Without CURVE, a handler watches its return sockets alone, for its
+    links' warning of a return socket that does not connect.
+    """
+
+    def test_returnWatched(self) -> None:
+        """
+        The return socket has a monitor, which tells the link when it
+        connects; the send socket has none.
+        """
+        from txmp import _handlerservice, handlertap
+        from txmp._interfaces import IHandlerReactor
+
+        network = MemoryNetwork()
+        self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
+        self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app", "--name", "h1"])
+        service = _handlerservice.HandlerService(
+            cast(IHandlerReactor, FakeReactor()), options
+        )
+        service.startService()
+        self.addCleanup(lambda: self.successResultOf(service.stopService()))
+        [link] = service.links
+        returnSocket = cast(MemorySocket, link._return)
+        self.assertIsNone(cast(MemorySocket, link._send).handshakeObserver)
+        assert returnSocket.handshakeObserver is not None
+        self.assertIsNotNone(link._returnDownSince)
+        returnSocket.handshakeObserver("HANDSHAKE_SUCCEEDED", 0, link.returnAddress)
+        self.assertIsNone(link._returnDownSince)
+
+
 class HandlerServiceRefusedTests(SynchronousTestCase):
     """
     A handler whose CURVE handshake a front ends for good (a refused key, a
@@ -1839,6 +1935,21 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
             self.assertEqual(sock.curve, (b"p" * 40, b"s" * 40, b"f" * 40))
             self.assertIsNotNone(sock.handshakeObserver)
             self.assertEqual((sock.address, sock.connects), (address, 1))
+
+    def test_returnConnectionWatched(self) -> None:
+        """
+        The return socket's monitor tells its link whether it is
+        connected: not until a handshake succeeds, and not after a
+        disconnection.
+        """
+        [link] = self.service.links
+        self.assertIsNotNone(link._returnDownSince)
+        self.handshake(self.ret, "HANDSHAKE_SUCCEEDED", 0)
+        self.assertIsNone(link._returnDownSince)
+        self.handshake(self.send, "DISCONNECTED", 0)
+        self.assertIsNone(link._returnDownSince)
+        self.handshake(self.ret, "DISCONNECTED", 0)
+        self.assertIsNotNone(link._returnDownSince)
 
     def test_frontlessWarningSaysWhy(self) -> None:
         """
