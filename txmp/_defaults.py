@@ -161,6 +161,15 @@ MAX_CONNECTIONS_LOG_INTERVAL = 60.0
 # requests fail so, 2026-12-05); a browser's connections wait for longer.
 RECLAIM_IDLE = 2.0
 
+# A connection closed for a new one is aborted if it is not gone within
+# this many seconds: a TLS connection waits for its client's close_notify,
+# which a pooled client that reads nothing does not send (ABORT_TIMEOUT
+# would hold its descriptor 15 s).  And at most RECLAIM_PENDING of them may
+# be closing at once: each holds a descriptor beyond --max-connections,
+# which FD_RESERVE leaves room for.
+RECLAIM_ABORT = 1.0
+RECLAIM_PENDING = 16
+
 # The listen backlog of a --listen or --stats endpoint that names none
 # (backlog= in the string): nginx's default (gunicorn's is 2,048), where
 # Twisted's is 50, which a burst of new connections overflows (the kernel

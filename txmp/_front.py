@@ -50,7 +50,9 @@ from txmp._defaults import (
     DEFAULT_MAX_BODY,
     MIN_PROGRESS,
     PIPELINE_BUFFER,
+    RECLAIM_ABORT,
     RECLAIM_IDLE,
+    RECLAIM_PENDING,
     SEND_LIMIT,
     SMALL_BODY,
 )
@@ -1212,9 +1214,15 @@ class FrontConnection(Protocol):
     def closeIdle(self) -> None:
         """
         Close the connection, idle (L{idle}), to make room for a new one
-        under C{--max-connections}, as its idle timeout would.
+        under C{--max-connections}, as its idle timeout would; abort it if
+        it is not gone within L{RECLAIM_ABORT} seconds (a TLS client that
+        does not answer the close).
         """
         self._close()
+        if not self._lost:
+            # In place of _close's ABORT_TIMEOUT.
+            self._stopWatching()
+            self._watchSending(RECLAIM_ABORT)
 
     def _answered(self) -> None:
         """
@@ -1966,6 +1974,8 @@ class FrontFactory(_ServerFactory):
     _spareCall: IDelayedCall | None = field(init=False, default=None)
     # Whether --max-connections are open (set by _connectionsChanged).
     _atLimit: bool = field(init=False, default=False)
+    # The connections closed for new ones and not gone yet (see _spare).
+    _reclaiming: set[FrontConnection] = field(init=False, factory=set)
     _dates: _DateCache = field(init=False, factory=_DateCache)
 
     def buildProtocol(self, addr: IAddress | None) -> FrontConnection:
@@ -2051,6 +2061,7 @@ class FrontFactory(_ServerFactory):
         if idlest is None or not self._spare():
             return limit.admits(count)
         limit.reclaimed(count)
+        self._reclaiming.add(idlest)
         idlest.closeIdle()
         return True
 
@@ -2094,14 +2105,19 @@ class FrontFactory(_ServerFactory):
         Whether a connection has been idle for L{RECLAIM_IDLE} since its
         last response: a new one may take its place.  If one is idle for
         less, look again (L{_connectionsChanged}) when it will have been.
+        Not while L{RECLAIM_PENDING} connections closed for new ones are
+        still open: each holds a descriptor beyond C{--max-connections}
+        (their closing looks again).
         """
+        if len(self._reclaiming) >= RECLAIM_PENDING:
+            return False
         idlest = self._idlest()
         if idlest is None:
             return False
         wait = self._idle[idlest] + RECLAIM_IDLE - self.reactor.seconds()
         if wait <= 0:
             return True
-        if self._spareCall is None:
+        if self._spareCall is None and not self._stopped:
             self._spareCall = self.reactor.callLater(wait, self._lookAgain)
         return False
 
@@ -2122,6 +2138,7 @@ class FrontFactory(_ServerFactory):
         """
         self.connections.discard(connection)
         self._idle.pop(connection, None)
+        self._reclaiming.discard(connection)
         self._connectionsChanged()
         self._checkDrained()
         if self._stopped:

@@ -6,6 +6,7 @@ Tests for L{txmp._accept}: the front's limit on open client connections.
 from __future__ import annotations
 
 import resource
+from typing import cast
 
 from twisted.internet.endpoints import TCP4ServerEndpoint, serverFromString
 from twisted.internet.task import Clock
@@ -13,15 +14,18 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from txmp import _front
 from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit, withBacklog
 from txmp._defaults import (
     DEFAULT_BACKLOG,
     FD_RESERVE,
     MAX_CONNECTIONS_LOG_INTERVAL,
+    RECLAIM_ABORT,
     RECLAIM_IDLE,
 )
 from txmp._front import FrontConnection
 from txmp.testing import (
+    ClosingTransport,
     FakeFileLimits,
     FakePort,
     FakeTCPPort,
@@ -281,11 +285,15 @@ class IdleReclaimTests(FrontTestCase):
         self.site.acceptLimit = self.limit = AcceptLimit(self.clock, 3)
         self.limit.addPort(self.port)
 
-    def answered(self) -> tuple[FrontConnection, StringTransport]:
+    def answered(
+        self, transport: StringTransport | None = None
+    ) -> tuple[FrontConnection, StringTransport]:
         """
-        A connection kept alive after its response, idle from now.
+        A connection kept alive after its response, idle from now, over
+        C{transport} (a new L{StringTransport} by default).
         """
-        channel, transport = self.get()
+        channel, transport = self.connect(transport=transport)
+        channel.dataReceived(b"GET /path HTTP/1.1\r\nHost: example.com\r\n\r\n")
         self.respond(self.lastRequest().requestId, body=[b"ok"])
         response = ParsedResponse(transport.value())
         self.assertTrue(response.complete)
@@ -404,6 +412,58 @@ class IdleReclaimTests(FrontTestCase):
         self.disconnect(idle)
         self.get()
         self.assertEqual(self.port.calls, ["pause"])
+
+    def test_reclaimedAborted(self) -> None:
+        """
+        A connection closed for a new one that is not gone
+        L{RECLAIM_ABORT} seconds later (a TLS client that does not answer
+        the close) is aborted, not left to C{ABORT_TIMEOUT}.
+        """
+        _idle, idleTransport = self.answered(ClosingTransport())
+        self.get()
+        self.get()
+        self.clock.advance(RECLAIM_IDLE)
+        self.get()
+        self.assertTrue(idleTransport.disconnecting)
+        self.clock.advance(RECLAIM_ABORT - 0.1)
+        self.assertFalse(cast(ClosingTransport, idleTransport).aborted)
+        self.clock.advance(0.1)
+        self.assertTrue(cast(ClosingTransport, idleTransport).aborted)
+
+    def test_reclaimsPendingBounded(self) -> None:
+        """
+        While L{RECLAIM_PENDING} connections closed for new ones are still
+        open (each holds a descriptor beyond the limit), no other is
+        closed for a new one: the ports stop, and a connection accepted
+        all the same is refused; once one is gone, they go on.
+        """
+        self.patch(_front, "RECLAIM_PENDING", 1)
+        first, firstTransport = self.answered()
+        _second, secondTransport = self.answered()
+        self.get()
+        self.clock.advance(RECLAIM_IDLE)
+        self.get()
+        self.assertEqual(
+            (firstTransport.disconnecting, secondTransport.disconnecting), (True, False)
+        )
+        # (Resumed when the first had been idle long enough.)
+        self.assertEqual(self.port.calls, ["pause", "resume", "pause"])
+        _extra, extraTransport = self.connect()
+        self.assertTrue(extraTransport.disconnecting)
+        self.assertFalse(secondTransport.disconnecting)
+        self.disconnect(first)
+        self.assertEqual(self.port.calls, ["pause", "resume", "pause", "resume"])
+        self.get()
+        self.assertTrue(secondTransport.disconnecting)
+
+    def test_closedForgotten(self) -> None:
+        """
+        Below the limit, a connection that closed after its response is
+        forgotten at once (no idle connection kept for ever).
+        """
+        idle, _ = self.answered()
+        self.disconnect(idle)
+        self.assertEqual(self.site._idle, {})
 
     def test_stoppedLooksNoMore(self) -> None:
         """
