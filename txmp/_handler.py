@@ -487,6 +487,11 @@ class FrontLink:
         self._frontlessSince = None
         if front == self.front:
             return
+        # A return socket not connected yet is warned of only once it has
+        # had NO_FRONT_WARNING seconds from now to connect to this front.
+        self._nextReturnWarning = max(
+            self._nextReturnWarning, self._reactor.seconds() + NO_FRONT_WARNING
+        )
         if self._warned and since is not None:
             self._log.info(
                 "mphandler {name} registered with front {front} at {address}, "

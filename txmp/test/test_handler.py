@@ -1447,18 +1447,26 @@ class DrainTests(FrontLinkTestCase):
         self.successResultOf(d)
 
 
-class NoFrontWarningTests(FrontLinkTestCase):
+class LoggedLinkTestCase(FrontLinkTestCase):
+    """
+    A link with a return address, whose log events are kept in C{events}.
+    """
+
+    returnAddress = "tcp://front:5555"
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.link.returnAddress = self.returnAddress
+        self.events: list[LogEvent] = []
+        self.patch(FrontLink, "_log", Logger(observer=cast(ILogObserver, self.events.append)))
+
+
+class NoFrontWarningTests(LoggedLinkTestCase):
     """
     A link that no front welcomes says so: ZeroMQ retries a connection
     silently, so a front that is not running, or a wrong C{--send}, would
     otherwise look like an idle handler.
     """
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.link.returnAddress = "tcp://front:5555"
-        self.events: list[LogEvent] = []
-        self.patch(FrontLink, "_log", Logger(observer=cast(ILogObserver, self.events.append)))
 
     def warnings(self) -> list[LogEvent]:
         """
@@ -1598,18 +1606,14 @@ class NoFrontWarningTests(FrontLinkTestCase):
         self.assertEqual(self.warnings(), [])
 
 
-class ReturnDownWarningTests(FrontLinkTestCase):
+class ReturnDownWarningTests(LoggedLinkTestCase):
     """
     A link whose front answers on the send socket while its return socket
     has no connection (a wrong C{--return}) says so: the front registers
     it and sends it requests, and gets none of their replies.
     """
 
-    def setUp(self) -> None:
-        super().setUp()
-        self.link.returnAddress = "tcp://front:5599"
-        self.events: list[LogEvent] = []
-        self.patch(FrontLink, "_log", Logger(observer=cast(ILogObserver, self.events.append)))
+    returnAddress = "tcp://front:5599"
 
     def warnings(self) -> list[str]:
         """
@@ -1643,6 +1647,22 @@ class ReturnDownWarningTests(FrontLinkTestCase):
         self.link.returnConnected(True)
         self.frontAnswers(round(_defaults.NO_FRONT_WARNING_INTERVAL / self.heartbeat))
         self.assertEqual(len(self.warnings()), 2)
+
+    def test_frontLate(self) -> None:
+        """
+        A front that welcomes the link long after it started (it was not
+        running yet) leaves the return socket L{NO_FRONT_WARNING} seconds
+        from then to connect to it before the warning.
+        """
+        self.link.returnConnected(False)
+        self.link.start()
+        self.clock.advance(_defaults.NO_FRONT_WARNING * 6)
+        self.welcome()
+        self.frontAnswers(round(_defaults.NO_FRONT_WARNING / self.heartbeat) - 1)
+        self.assertEqual(self.warnings(), [])
+        self.frontAnswers(1)
+        self.assertEqual(len(self.warnings()), 1)
+        self.assertIn("has not connected for 70 s", self.warnings()[0])
 
     def test_notWhileConnected(self) -> None:
         """
