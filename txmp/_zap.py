@@ -284,7 +284,9 @@ class HandshakeFailures:
     handler's to log, and a connection closed before its handshake ended
     (C{HANDSHAKE_FAILED_NO_DETAIL}: a port scan, a health check) is not
     logged.  A kind of failure at an address is logged the first time,
-    then every time its count doubles; the monitor does not name the peer.
+    then every time its count doubles, counted since the last handshake
+    that succeeded there (a later incident is told from its first
+    failure); the monitor does not name the peer.
 
     @ivar failures: how many handshakes failed, by address and reason.
     """
@@ -299,6 +301,10 @@ class HandshakeFailures:
         A socket's monitor saw C{event} (with C{value}) at C{address}, the
         address the socket is bound to.  Called in the reactor thread.
         """
+        if event == "HANDSHAKE_SUCCEEDED":
+            for key in [key for key in self.failures if key[0] == address]:
+                del self.failures[key]
+            return
         if event != "HANDSHAKE_FAILED_PROTOCOL":
             return
         if value == CRYPTOGRAPHIC:

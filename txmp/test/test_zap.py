@@ -205,6 +205,23 @@ class HandshakeFailuresTests(SynchronousTestCase):
             ],
         )
 
+    def test_countedSinceSuccess(self) -> None:
+        """
+        A handshake that succeeds at an address starts its counts anew:
+        failures after it (another incident, weeks later) are logged from
+        their first, not once the old count doubles again.
+        """
+        address = "tcp://10.0.0.1:5556"
+        failure = ("HANDSHAKE_FAILED_PROTOCOL", CRYPTOGRAPHIC, address)
+        lines = self.observe(
+            *[failure] * 3, ("HANDSHAKE_SUCCEEDED", 0, address), failure, failure
+        )
+        self.assertEqual(
+            [line[-len("(1 such failures)"):] for line in lines],
+            ["(1 such failures)", "(2 such failures)", "(1 such failures)",
+             "(2 such failures)"],
+        )
+
     def test_countedByAddressAndReason(self) -> None:
         """
         Each address and each reason has a count of its own: a peer
