@@ -139,11 +139,13 @@ class Target:
 
 class Summary:
     """
-    The medians of one server's rounds.
+    The medians of one server's rounds, and its best round's req/s
+    (C{best}).
     """
 
     def __init__(self, c50: Sequence[WrkResult], c1: Sequence[WrkResult]) -> None:
         self.rps, self.cpu = medians(c50)
+        self.best = max(r.rps for r in c50)
         self.p50 = _medianOf([r.p50 for r in c50])
         self.p99 = _medianOf([r.p99 for r in c50])
         self.c1p50 = _medianOf([r.p50 for r in c1])
@@ -426,9 +428,18 @@ def targetRatios(
 
     @param subject: the server the ratios are of: C{txmp}, or C{split} to
         see which targets the bare split itself meets.
+
+    Against gunicorn, the subject's median is set against gunicorn's best
+    round: a round of gunicorn's can collapse (2 gthread workers on this
+    machine type served 4,734 and 5,315 req/s in rounds where they served
+    12,691 and 13,002 in the others, 2026-12-04 and 05), and a median
+    with such a round would call a target met that is not.
     """
     def rps(name: str) -> float | None:
         return summaries[name].rps if name in summaries else None
+
+    def best(name: str) -> float | None:
+        return summaries[name].best if name in summaries else None
 
     def cpu(name: str, role: str) -> float | None:
         return summaries[name].cpu.get(role) if name in summaries else None
@@ -440,10 +451,10 @@ def targetRatios(
     return [
         (subject + " req/s / raw Twisted Web req/s", ratio(rps(subject), rps("raw")),
          ">=", 0.85, not frontPyPy),
-        (subject + " req/s / gunicorn 2 sync req/s", ratio(rps(subject), rps("gunicorn-sync")),
-         ">=", 1.0, not frontPyPy),
-        (subject + " req/s / gunicorn 2 gthread x 4 req/s",
-         ratio(rps(subject), rps("gunicorn-gthread")), ">=", 1.0, frontPyPy),
+        (subject + " req/s / gunicorn 2 sync's best round",
+         ratio(rps(subject), best("gunicorn-sync")), ">=", 1.0, not frontPyPy),
+        (subject + " req/s / gunicorn 2 gthread x 4's best round",
+         ratio(rps(subject), best("gunicorn-gthread")), ">=", 1.0, frontPyPy),
         (subject + " p50 / raw p50, c1", ratio(c1(subject), c1("raw")), "<=", 2.0, True),
         (subject + " front CPU/req / raw CPU/req", ratio(cpu(subject, "front"), cpu("raw", "raw")),
          "<=", 2.0 if frontPyPy else 1.5, True),
@@ -467,7 +478,7 @@ def printRatios(
         else:
             met = value >= target if op == ">=" else value <= target
             verdict = "target %s %.2f: %s" % (op, target, "met" if met else "NOT met")
-        print("  %-48s %6s   %s" % (what, fmtRatio(value), verdict))
+        print("  %-50s %6s   %s" % (what, fmtRatio(value), verdict))
 
 
 def runSweep(
