@@ -864,6 +864,17 @@ def parseComparison(
     return args, checkouts
 
 
+def inTurn(labels: Sequence[str], round: int) -> list[str]:
+    """
+    C{labels} in the order of round number C{round} (from 0) of a
+    comparison: as given in even rounds, turned in odd ones, so that
+    neither side always goes first (C{frontab.py}'s loads,
+    C{handlerab.py}'s handlers joining the front).
+    """
+    turn = round % len(labels)
+    return [*labels[turn:], *labels[:turn]]
+
+
 def timePythonPath(
     label: str, run: Callable[[], None], count: int, runs: int, profile: bool
 ) -> None:

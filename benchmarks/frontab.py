@@ -28,6 +28,7 @@ import sys
 from _harness import (
     BenchmarkError,
     Servers,
+    inTurn,
     median,
     parseComparison,
     runBenchmark,
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             labels = list(sides)
             for n in range(args.rounds):
                 figures: dict[str, dict[str, float]] = {}
-                for label in labels[n % 2:] + labels[:n % 2]:
+                for label in inTurn(labels, n):
                     url, processes = sides[label]
                     start = {role: p.cpuSeconds() for role, p in processes.items()}
                     result = wrk(url, args.duration, args.connections, threads=1)

@@ -36,6 +36,7 @@ import sys
 from _harness import (
     BenchmarkError,
     Servers,
+    inTurn,
     median,
     parseComparison,
     runBenchmark,
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                      checkouts["before"], checkouts["after"]))
             ratios = []
             for n in range(args.rounds):
-                order = ["before", "after"] if n % 2 == 0 else ["after", "before"]
+                order = inTurn(["before", "after"], n)
                 handlers = {
                     label: startHandler(servers, front, sys.executable,
                                         "benchapps:counted", send, ret,

@@ -2087,7 +2087,6 @@ class FrontFactory(_ServerFactory):
         if self._atLimit:
             self._connectionsChanged()
 
-
     def _idlest(self) -> FrontConnection | None:
         """
         The connection idle the longest (since its last response), if any.
@@ -2169,9 +2168,8 @@ class FrontFactory(_ServerFactory):
         # be answering (a stopping front drains them): the access log stays
         # open until the last of them is closed.
         self._stopped = True
-        if self._spareCall is not None:
-            self._spareCall.cancel()
-            self._spareCall = None
+        cancelCall(self._spareCall)
+        self._spareCall = None
         self._closeAccessLog()
 
     def _closeAccessLog(self) -> None:

@@ -267,8 +267,8 @@ class FrontService(Service):
                 "mpfront: open files limit raised from {before} to {after}",
                 before=before, after=fileLimit,
             )
-        maxConnections = options["max-connections"] or defaultMaxConnections(fileLimit)
         most = defaultMaxConnections(fileLimit)
+        maxConnections = options["max-connections"] or most
         if maxConnections > most:
             # Past it the process runs out of file descriptors: Twisted's
             # ports then reset the clients in the listen backlog, and

@@ -2,7 +2,10 @@
 """
 A handler's link to one front (L{FrontLink}): registering with it
 (C{HELLO}), credits and heartbeats, taking its requests for the WSGI
-runner, and sending the runner's output back (L{_ReplySink}).
+runner, and sending the runner's output back (L{_ReplySink}); and the
+warnings of what goes wrong with it: no front answers, the return socket
+does not connect, a request is stuck in the application after its
+C{CANCEL} (where, from L{Running.where}).
 """
 
 from __future__ import annotations

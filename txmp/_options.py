@@ -99,6 +99,10 @@ def nonNegative(kind: Callable[[str], _N]) -> _Number[_N]:
     return _Number(kind, zeroAllowed=True)
 
 
+# A factory's positional and keyword arguments, from an --app value.
+FactoryCall = tuple[tuple[object, ...], dict[str, object]]
+
+
 class ApplicationName(NamedTuple):
     """
     What an C{--app} value names (L{splitApplication}).
@@ -112,7 +116,7 @@ class ApplicationName(NamedTuple):
 
     module: str
     attribute: str
-    call: tuple[tuple[object, ...], dict[str, object]] | None
+    call: FactoryCall | None
 
 
 #: The longest C{--app} value taken: far more than any application's name
@@ -157,7 +161,7 @@ def splitApplication(spec: str) -> ApplicationName:
     # else (make_app(, make_app(x)) is refused here, before any import, by
     # a front too.  (One line, without comments: what Python reads.)
     name: str | None = None
-    call: tuple[tuple[object, ...], dict[str, object]] | None = None
+    call: FactoryCall | None = None
     expression: ast.expr | None
     try:
         if "\n" in attribute or "\r" in attribute:

@@ -33,8 +33,15 @@ _CERTIFICATE = re.compile(
 )
 
 
+def _readFile(path: str) -> bytes:
+    """
+    The content of the file at C{path}.
+    """
+    return FilePath(path).getContent()
+
+
 def chainInCertificateFile(
-    description: str, read: Callable[[str], bytes] = lambda path: FilePath(path).getContent()
+    description: str, read: Callable[[str], bytes] = _readFile
 ) -> list[bytes]:
     """
     The certificates, as PEM, that follow the first in the C{certKey} file
@@ -55,7 +62,7 @@ def chainInCertificateFile(
 def withCertificateChain(
     endpoint: IStreamServerEndpoint,
     description: str,
-    read: Callable[[str], bytes] = lambda path: FilePath(path).getContent(),
+    read: Callable[[str], bytes] = _readFile,
 ) -> None:
     """
     Have the endpoint that C{description} made send the certificates that
@@ -70,6 +77,8 @@ def withCertificateChain(
     chain = chainInCertificateFile(description, read)
     if not chain:
         return
+    # Only here: twisted.internet.ssl needs pyOpenSSL, of the tls extra,
+    # which a front that serves no ssl: need not have.
     from twisted.internet.endpoints import SSL4ServerEndpoint
     from twisted.internet.ssl import Certificate, CertificateOptions
 

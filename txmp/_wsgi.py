@@ -1133,10 +1133,8 @@ class RunningRequest:
         self._headSent = False
         self._complete = False
         self._viaReactor = False
-        # The id of the application thread while it runs the request, and
-        # whether one has taken it.
+        # The id of the application thread while it runs the request.
         self._thread: int | None = None
-        self.started = False
 
     @property
     def _requestId(self) -> str:
@@ -1180,6 +1178,14 @@ class RunningRequest:
             return
         self.output.abort()
         self.input.abort()
+
+    @property
+    def started(self) -> bool:
+        """
+        Whether an application thread has taken the request: it made its
+        C{wsgi.errors} (L{_run}).
+        """
+        return self._errors is not None
 
     @property
     def cancelled(self) -> bool:
@@ -1306,7 +1312,6 @@ class RunningRequest:
         application thread.
         """
         errors = self._errors = ErrorStream(self._log, self._requestId)
-        self.started = True
         self._thread = threading.get_ident()
         try:
             if not self.output.aborted:

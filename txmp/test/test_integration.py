@@ -608,6 +608,44 @@ class ZmqContextContractTests(RealSide, ZmqContextTestsMixin, TestCase):
         return d
 
 
+class HandshakeMonitorTests(TestCase):
+    """
+    L{txmp._zmq.ZmqSocket.monitorHandshakes} on real sockets without CURVE,
+    as a handler watches its return socket (a wrong C{--return} is warned
+    of, L{txmp._handler.FrontLink.returnConnected}): a connection's
+    handshake is reported as succeeded, and its loss as a disconnection.
+    If libzmq reported no success for its plain (NULL) mechanism, every
+    handler without CURVE would warn that its return socket never
+    connected.
+    """
+
+    timeout = 10
+
+    @inlineCallbacks
+    def test_plainHandshakeReported(self) -> Any:
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        address = ipcAddress(self)
+        router = context.socket("router", lambda frames: None, 10)
+        router.bind(address)
+        waiting: dict[str, Deferred[str]] = {
+            "HANDSHAKE_SUCCEEDED": Deferred(), "DISCONNECTED": Deferred()
+        }
+
+        def observed(event: str, value: int, endpoint: str) -> None:
+            d = waiting.get(event)
+            if d is not None and not d.called:
+                d.callback(endpoint)
+
+        dealer = context.socket("dealer", lambda frames: None, 10, newRoutingId())
+        dealer.monitorHandshakes(context, observed)
+        dealer.connect(address)
+        self.assertEqual((yield waiting["HANDSHAKE_SUCCEEDED"]), address)
+        self.assertFalse(waiting["DISCONNECTED"].called)
+        router.close()
+        self.assertEqual((yield waiting["DISCONNECTED"]), address)
+
+
 class WorkerPoolContractTests(ThreadPoolTestsMixin, SynchronousTestCase):
     """
     L{WorkerPool}, with one real thread, does what L{SynchronousThreadPool}
