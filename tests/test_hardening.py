@@ -334,6 +334,28 @@ class ConnectionLimitTests(SystemTestCase):
         self.assertEqual(response.code, 200)
 
     @asyncTest
+    async def test_unusedTakenForNew(self) -> None:
+        """
+        With C{--max-connections 2} held by two clients that opened
+        connections and sent nothing (a browser's preconnect, or a client
+        holding places), a third client is served within seconds, not
+        after C{--idle-timeout}: the connection opened first is closed for
+        it.
+        """
+        await self.startFrontAndHandler(
+            "txmp.demo:app",
+            frontArguments=["--max-connections", "2", "--idle-timeout", "120"],
+        )
+        first = await self.rawConnection()
+        await self.rawConnection()
+        third = await self.rawConnection()
+        response = await self.withTimeout(
+            third.request(self.rawRequest("GET", "/")), 10, "the third client's response"
+        )
+        self.assertEqual(response.code, 200)
+        await self.withTimeout(first.closed, 10, "the first connection to close")
+
+    @asyncTest
     async def test_waitsInBacklog(self) -> None:
         """
         With C{--max-connections 2} and two busy clients, a third client's

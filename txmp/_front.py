@@ -1105,6 +1105,13 @@ class FrontConnection(Protocol):
         self._registered = True
         self.factory.connectionOpened(self)
         self._startIdle()
+        # Waiting for its first request, it may be closed for a new client
+        # as a kept-alive one may (nginx's connections waiting for a
+        # request are reusable too): a client that opened a connection it
+        # does not use (a browser's preconnect, or one holding places)
+        # keeps it only until --max-connections are open and RECLAIM_IDLE
+        # has passed, not for --idle-timeout.
+        self.factory.connectionIdle(self, self._idleSince)
 
     def client(self, headers: Sequence[tuple[bytes, bytes]]) -> Client | None:
         """
@@ -1227,9 +1234,7 @@ class FrontConnection(Protocol):
     def _answered(self) -> None:
         """
         A response is all sent: if the connection is now idle, the factory
-        may close it for a new one (L{FrontFactory.connectionIdle}).  Not a
-        connection that has not carried a request yet: its request may be
-        on its way (the connection just left the listen backlog).
+        may close it for a new one (L{FrontFactory.connectionIdle}).
         """
         if self.idle:
             self.factory.connectionIdle(self, self._idleSince)
@@ -2067,8 +2072,8 @@ class FrontFactory(_ServerFactory):
 
     def connectionIdle(self, connection: FrontConnection, since: float) -> None:
         """
-        C{connection} has answered a request, and waits for another since
-        C{since}: at C{--max-connections} it is the one a new client would
+        C{connection} has answered a request, or is new, and waits for a
+        request since C{since}: at C{--max-connections} it is the one a new client would
         take the place of, after those idle longer, once it has been idle
         for L{RECLAIM_IDLE}.  (Once a request: kept cheap.)
         """

@@ -370,20 +370,47 @@ class IdleReclaimTests(FrontTestCase):
             (firstTransport.disconnecting, secondTransport.disconnecting), (False, True)
         )
 
-    def test_neverUsedKept(self) -> None:
+    def test_neverUsedTaken(self) -> None:
         """
-        A connection that has not sent a request yet is not taken for idle
-        (its request may be on its way): at the limit with no other, the
-        ports stop, and a connection accepted all the same is refused.
+        A connection that has sent no request since it opened is idle
+        since then, as nginx takes its connections waiting for a first
+        request for reusable: at the limit, one accepted L{RECLAIM_IDLE}
+        after it takes its place (it is closed), not one accepted sooner.
         """
         _silent, silentTransport = self.connect()
+        self.get()
+        self.get()
+        self.assertEqual(self.port.calls, ["pause"])
+        self.clock.advance(RECLAIM_IDLE - 0.1)
+        _early, earlyTransport = self.connect()
+        self.assertEqual(
+            (earlyTransport.disconnecting, silentTransport.disconnecting),
+            (True, False),
+        )
+        self.clock.advance(0.1)
+        self.assertEqual(self.port.calls, ["pause", "resume"])
+        _new, newTransport = self.get()
+        self.assertEqual(
+            (newTransport.disconnecting, silentTransport.disconnecting), (False, True)
+        )
+        self.assertEqual(len(self.requestsSent()), 3)
+
+    def test_firstRequestNotIdle(self) -> None:
+        """
+        A new connection that has begun its first request is not idle: at
+        the limit, none is taken for a new client.
+        """
+        partial, partialTransport = self.connect()
+        partial.dataReceived(b"GET /path HTTP/1.1\r\n")
         self.get()
         self.get()
         self.clock.advance(RECLAIM_IDLE)
         self.assertEqual(self.port.calls, ["pause"])
         _extra, extraTransport = self.connect()
-        self.assertTrue(extraTransport.disconnecting)
-        self.assertFalse(silentTransport.disconnecting)
+        self.assertEqual(
+            (extraTransport.disconnecting, partialTransport.disconnecting),
+            (True, False),
+        )
 
     def test_idleResumes(self) -> None:
         """
