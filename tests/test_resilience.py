@@ -592,6 +592,47 @@ class FrontRestartTests(ResilienceTestCase):
         self.assertCreditsWithin(await self.assertIdle(self.statsPort, "front-2"), 2, "front-2")
 
 
+class FrontKilledTests(ResilienceTestCase):
+    """
+    A handler whose front is killed for good frees what waited on it.
+    """
+
+    timeout = 60
+
+    @asyncTest
+    async def test_waitingForBodyCancelled(self) -> None:
+        """
+        A front killed (C{SIGKILL}) while its client sends a body the
+        application waits for does not leave that application thread
+        waiting for ever: three heartbeats later the handler, taking the
+        front for silent, cancels the request, says so, and its thread
+        serves the front that replaces the dead one.
+        """
+        front = await self.startTaggedFront()
+        handler = await self.startTaggedHandler("h1", front, threads=1)
+        uploader = await self.connect(RecordingConnection())
+        uploader.send(
+            b"POST /?token=u1&log=1 HTTP/1.1\r\nHost: example.com\r\n"
+            b"Content-Length: 1000000\r\n\r\n" + b"x" * 100000
+        )
+        await handler.waitForLine("begin POST u1", timeout=10)
+        front.signal("KILL")
+        await self.withTimeout(front.whenEnded(), 10, "the killed front to end")
+        await handler.waitForLine(
+            "cancelling 1 requests: they wait for body or window from a silent front",
+            timeout=10,
+        )
+        successor = await self.startTaggedFront(label="front-2")
+        await successor.waitForLine(JOINED, timeout=10)
+        following = get("next")
+        result = await self.get(following.path, timeout=10)
+        self.assertEqual(
+            answeredBy(following, result),
+            handler.pid,
+            f"response {result.code} {result.body!r}" + self.transcript(),
+        )
+
+
 class SeveralFrontsTests(ResilienceTestCase):
     """
     Handlers that serve two fronts answer each front's requests to it.

@@ -85,6 +85,13 @@ class Running(Protocol):
         Whether an application thread has taken the request.
         """
 
+    @property
+    def waitingOnFront(self) -> bool:
+        """
+        Whether the application thread waits for the front: for more of
+        the request body, or for response window.
+        """
+
     def where(self) -> str | None:
         """
         Where the application thread running the request is, as traceback
@@ -514,16 +521,19 @@ class FrontLink:
         self._warned = False
         self.front = front
 
-    def _cancelAll(self, why: str) -> None:
+    def _cancelAll(self, why: str, waitingOnly: bool = False) -> None:
         """
-        Cancel every running request: the front will send nothing more for
-        them.  Their slots come back as they finish.  Those cancelled
-        already are left out, of the count logged too: a front restarted
-        on the same addresses answers with C{BYE} then C{WELCOME}, each of
-        which would otherwise log the same requests again.
+        Cancel every running request (or, if C{waitingOnly}, those waiting
+        for body or window): the front will send nothing more for them.
+        Their slots come back as they finish.  Those cancelled already are
+        left out, of the count logged too: a front restarted on the same
+        addresses answers with C{BYE} then C{WELCOME}, each of which would
+        otherwise log the same requests again.
         """
         running = [
-            r for r in self.running.values() if r is not None and not r.cancelled
+            r for r in self.running.values()
+            if r is not None and not r.cancelled
+            and (not waitingOnly or r.waitingOnFront)
         ]
         if running:
             self._log.warn(
@@ -640,6 +650,18 @@ class FrontLink:
                 # Its acknowledgement will not come: the front is gone.
                 self._byeAcknowledged = True
                 self._checkDrained()
+        if self.front is None and self.running:
+            # Its front went silent, and is likely to have forgotten the
+            # requests running here (it took this handler for dead too,
+            # as it does after the same silence), or is gone for good: a
+            # request that waits for body or window from it, now or once
+            # it gets to reading or writing, would wait for ever, holding
+            # its thread from the handler's other fronts.  Those that need
+            # nothing more from it run on; their replies go if it is back.
+            self._cancelAll(
+                "they wait for body or window from a silent front",
+                waitingOnly=True,
+            )
         # Once a silent front is forgotten: its link warns of that instead.
         self._warnIfReturnDown()
         if self.draining:

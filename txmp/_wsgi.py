@@ -495,6 +495,9 @@ class InputStream:
         that L{readline} does not scan them again.
     @ivar _finished: whether the whole body has been fed.
     @ivar _aborted: whether the request was cancelled.
+    @ivar waiting: whether the application thread waits for more of the
+        body (which only the front sends).  Read in the reactor thread
+        without the lock.
     @ivar _unreported: how many bytes were read and not reported to
         C{_consumed} yet.
     """
@@ -523,6 +526,7 @@ class InputStream:
         self._scanned = 0
         self._finished = False
         self._aborted = False
+        self.waiting = False
         self._unreported = 0
 
     def preload(self, chunks: list[bytes], end: bool) -> None:
@@ -718,7 +722,11 @@ class InputStream:
                     done = done or not limit
                 due = self._due(not done)
                 if not (done or due):
-                    self._condition.wait()
+                    self.waiting = True
+                    try:
+                        self._condition.wait()
+                    finally:
+                        self.waiting = False
                     continue
             self._report(due)
             if done:
@@ -917,6 +925,9 @@ class ResponseStream:
         C{_condition} held; read in both threads without it (a boolean
         assignment is atomic).  For a running
         request, this is whether it was cancelled (L{RunningRequest}).
+    @ivar waiting: whether the application thread waits for window (which
+        only the front grants).  Read in the reactor thread without the
+        lock.
     @ivar _outgoing: the chunks queued and not sent yet.  L{queue}
         schedules one flush when it finds it empty; the flush empties it.
     """
@@ -946,6 +957,7 @@ class ResponseStream:
         self._condition = threading.Condition() if condition is None else condition
         self._batch = batch
         self.aborted = False
+        self.waiting = False
         self._outgoing: list[bytes] = []
 
     # Reactor thread.
@@ -1011,7 +1023,11 @@ class ResponseStream:
                 and self._window <= 0
                 and not self.aborted
             ):
-                self._condition.wait()
+                self.waiting = True
+                try:
+                    self._condition.wait()
+                finally:
+                    self.waiting = False
             if self.aborted:
                 raise RequestCancelled("request cancelled")
             if self._window is not None:
@@ -1194,6 +1210,15 @@ class RunningRequest:
         in the reactor thread.
         """
         return self.output.aborted
+
+    @property
+    def waitingOnFront(self) -> bool:
+        """
+        Whether the application thread waits for the front: for more of
+        the request body, or for response window.  Called in the reactor
+        thread.
+        """
+        return self.input.waiting or self.output.waiting
 
     def where(self) -> str | None:
         """

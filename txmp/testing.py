@@ -1367,6 +1367,8 @@ class MemoryRun:
     @ivar stack: what L{where} says: the test sets it.
     @ivar started: whether an application thread has taken the request:
         the test sets it.
+    @ivar waitingOnFront: whether the application thread waits for body or
+        window: the test sets it.
     """
 
     requestId: bytes
@@ -1379,6 +1381,7 @@ class MemoryRun:
     windows: list[int] = field(default_factory=list)
     stack: str | None = None
     started: bool = False
+    waitingOnFront: bool = False
 
     def cancel(self) -> None:
         """

@@ -298,6 +298,53 @@ class RegistrationTests(FrontLinkTestCase):
         assert isinstance(hello, protocol.Hello)
         self.assertEqual(hello.credits, 1)
 
+    def test_silentFrontCancelsWaiting(self) -> None:
+        """
+        Once its front is silent, a running request that waits for body or
+        window from it is cancelled (the front took the handler for dead
+        after the same silence and forgot it, or is gone for good: it would
+        wait for ever, holding its thread), and so is one that begins
+        waiting later, at the next heartbeat, while no front knows the
+        link; one that waits for nothing runs on.  Each is said once.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        self.request(b"front1.2")
+        waiting, computing = self.runner.runs
+        waiting.waitingOnFront = True
+        with capturedLogs() as events:
+            for _ in range(3):
+                self.clock.advance(self.heartbeat)
+            self.assertFalse(waiting.cancelled)
+            self.clock.advance(self.heartbeat)
+            self.assertIsNone(self.link.front)
+            self.assertEqual((waiting.cancelled, computing.cancelled), (True, False))
+            self.clock.advance(self.heartbeat)
+            self.assertFalse(computing.cancelled)
+            computing.waitingOnFront = True
+            self.clock.advance(self.heartbeat)
+            self.assertTrue(computing.cancelled)
+            self.clock.advance(self.heartbeat)
+        self.assertEqual(
+            [formatEvent(e) for e in events if "cancelling" in formatEvent(e)],
+            [
+                "mphandler host:123: cancelling 1 requests: they wait for body "
+                "or window from a silent front"
+            ] * 2,
+        )
+
+    def test_answeringFrontWaitingKept(self) -> None:
+        """
+        A request that waits for body or window from a front that answers
+        (however long it waits) is not cancelled: the front paces it.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        [waiting] = self.runner.runs
+        waiting.waitingOnFront = True
+        self.frontAnswers(10)
+        self.assertEqual((self.link.front, waiting.cancelled), ("front1", False))
+
     def test_slowerFrontNotSilent(self) -> None:
         """
         A front whose C{WELCOME} announces a longer heartbeat than the

@@ -882,6 +882,23 @@ class InputStreamTests(SynchronousTestCase):
         self.assertEqual(condition.waits, 2)
         self.assertEqual(stream.read(2), b"fg")
 
+    def test_waiting(self) -> None:
+        """
+        L{InputStream.waiting} is true while the application thread waits
+        for more of the body, and only then.
+        """
+        seen: list[bool] = []
+
+        def feed(stream: InputStream) -> None:
+            seen.append(stream.waiting)
+            stream.feed(b"b")
+
+        stream, _condition = self.streamWith(feed)
+        self.assertFalse(stream.waiting)
+        stream.feed(b"a")
+        self.assertEqual(stream.read(2), b"ab")
+        self.assertEqual((seen, stream.waiting), ([True], False))
+
     def test_readAllWaitsForFinish(self) -> None:
         """
         C{read()} waits for the end of the body.
@@ -1107,6 +1124,22 @@ class ResponseStreamTests(SynchronousTestCase):
         stream.awaitWindow(1)
         self.assertEqual(condition.waits, 2)
         self.assertEqual(stream._window, 1)
+
+    def test_waiting(self) -> None:
+        """
+        L{ResponseStream.waiting} is true while the application thread waits
+        for window, and only then.
+        """
+        seen: list[bool] = []
+
+        def grant(stream: ResponseStream) -> None:
+            seen.append(stream.waiting)
+            stream.windowReceived(10)
+
+        stream, _condition = self.streamWith(0, grant)
+        self.assertFalse(stream.waiting)
+        stream.awaitWindow(4)
+        self.assertEqual((seen, stream.waiting), ([True], False))
 
     def test_zeroWindowWaits(self) -> None:
         """
@@ -3545,6 +3578,37 @@ class ResponseWindowTests(PacedTestCase):
         self.assertEqual(sink.calls, [sentHead([b"ab"], True), FINISHED])
         self.assertEqual((iterable.nexts, iterable.closes), (2, 1))
         self.assertEqual(self.failures(), [])
+
+    def test_waitingOnFront(self) -> None:
+        """
+        L{RunningRequest.waitingOnFront} is true while the application
+        thread waits for body, and while it waits for window; not before
+        it runs nor after.
+        """
+        seen: list[bool] = []
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            environ["wsgi.input"].read(100)
+            startResponse("200 OK", TEXT)
+            yield b"ab"
+            yield b"cd"
+
+        def body(running: RunningRequest) -> None:
+            seen.append(running.waitingOnFront)
+            running.bodyReceived([b"x"], True)
+
+        def window(running: RunningRequest) -> None:
+            seen.append(running.waitingOnFront)
+            running.windowReceived(10)
+
+        running, pool, _sink, condition = self.start(
+            app, body, window,
+            head=requestHead(method="POST", more=True, window=2), body=[b"x" * 99],
+        )
+        self.assertFalse(running.waitingOnFront)
+        pool.flush()
+        self.assertEqual((condition.waits, seen), (2, [True, True]))
+        self.assertFalse(running.waitingOnFront)
 
     def test_cancelWakesWriter(self) -> None:
         """
