@@ -1316,14 +1316,18 @@ class FrontConnection(Protocol):
                     self._headerCall = self.factory.reactor.callLater(
                         self.rules.headerTimeout, self._headerTimedOut
                     )
+                # (A CR at its end may be the start of the line's end,
+                # which is not counted in it.)
+                partial = end - position - (buffer[-1] == 13)
                 if self._head is None:
-                    # (A CR at its end may be the start of the line's end,
-                    # which is not counted in it.)
-                    partial = end - position - (buffer[-1] == 13)
                     if partial > self.rules.maxRequestLine:
                         self.refuse(414)
-                elif end - position > self.rules.maxHeaderBytes:
-                    self.refuse(431)
+                elif partial:
+                    # Counted with the field lines before it: a head stays
+                    # within --max-header-bytes however its lines are paced.
+                    status = self._head.partialFieldLine(partial)
+                    if status is not None:
+                        self.refuse(status)
                 return False
             line = buffer[position:newline]
             position = newline + 1

@@ -379,6 +379,19 @@ class RequestHead:
             self.host = host
         return None
 
+    def partialFieldLine(self, length: int) -> int | None:
+        """
+        The first C{length} bytes (C{length} > 0) of a field line came, its
+        end not yet.
+
+        @return: 431 if the line, counted with its CRLF, will pass
+            C{maxHeaderBytes} with the field lines before it, whatever its
+            end; else L{None}.
+        """
+        if self._bytes + length + 2 > self._rules.maxHeaderBytes:
+            return 431
+        return None
+
     def fieldLine(self, line: bytes) -> tuple[int | None, bool]:
         """
         A header field line came.

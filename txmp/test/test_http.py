@@ -478,6 +478,36 @@ class HeaderTests(FrontTestCase):
         channel.dataReceived(b"GET / HTTP/1.1\r\nX: " + b"v" * DEFAULT_MAX_HEADER_BYTES)
         self.assertRefusedOn(transport, 431)
 
+    def test_unfinishedLineAfterOthers(self) -> None:
+        """
+        An unfinished field line that, with the lines before it, already
+        passes the header limit is refused with 431 at once, without
+        waiting for its end: the head never holds much more than the
+        limit.
+        """
+        first = b"A: " + b"v" * (DEFAULT_MAX_HEADER_BYTES // 2)
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\n" + first + b"\r\nB: ")
+        self.assertEqual(transport.value(), b"")
+        channel.dataReceived(b"v" * (DEFAULT_MAX_HEADER_BYTES // 2))
+        self.assertRefusedOn(transport, 431)
+
+    def test_unfinishedLineWithinLimit(self) -> None:
+        """
+        An unfinished field line that fits with the lines before it, its
+        CRLF counted, waits for its end; so does the empty line after
+        field lines that use the whole limit.
+        """
+        # "Host: h\r\n" is 9 bytes, "X: " 3, the CRLF 2.
+        value = b"v" * (DEFAULT_MAX_HEADER_BYTES - 9 - 3 - 2)
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\nX: " + value + b"\r")
+        self.assertEqual(transport.value(), b"")
+        channel.dataReceived(b"\n\r")
+        self.assertEqual(transport.value(), b"")
+        channel.dataReceived(b"\n")
+        self.assertEqual(len(self.requestsSent()), 1)
+
     def test_dataAfterRefusalIgnored(self) -> None:
         """
         Whatever follows a refused head is not read: a second request in
