@@ -229,6 +229,12 @@ def checkRequestLine(line: bytes, maxLength: int) -> int | None:
         # RFC 9110 section 15.6.6: the major version is refused.
         return 505
     if _ORIGIN_FORM.match(target) or _ABSOLUTE_FORM.match(target):
+        if b"%00" in target.partition(b"?")[0]:
+            # A NUL in the path, once decoded (PATH_INFO): no file or route
+            # has one, and an application passing it on to the file
+            # system or to C fails (ValueError: embedded null byte) or
+            # cuts the path there.  nginx answers 400 too.
+            return 400
         return None
     if target == b"*" and method == b"OPTIONS":
         return None

@@ -65,6 +65,17 @@ class RequestLineTests(FrontTestCase):
         for data in [b"\x00", b"\x80abc", b"(", b" ", b"\r\n\x16\x03"]:
             self.assertRefused(data, 400)
 
+    def test_nulInPath(self) -> None:
+        """
+        A path with an encoded NUL (C{%00}), which would reach the
+        application's C{PATH_INFO} as a NUL, is refused with 400, as nginx
+        refuses it; in the query it is the application's to read.
+        """
+        for target in [b"/a%00b", b"/%00", b"http://example.com/x%00.txt"]:
+            self.assertRefused(httpHead(line=b"GET " + target + b" HTTP/1.1"), 400)
+        request = self.assertAccepted(httpHead(line=b"GET /a?b=%00 HTTP/1.1"))
+        self.assertEqual(request.head.target, "/a?b=%00")
+
     def test_partialLineWaits(self) -> None:
         """
         A request line begun with a byte that may begin a method, or a CR
