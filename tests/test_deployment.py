@@ -4,16 +4,22 @@ Recipes of docs/deployment.md run as written, with this test's paths and
 ports (on 127.0.0.1) in place of the document's: "One host, one command"
 as a daemon with its pidfile and log file, rotated as the logrotate recipe
 of "Logs" does it, and by logrotate itself where it is installed; and the
-configuration file and environment of "Configuration file and environment".
+configuration file and environment of "Configuration file and environment";
+and a port below 1024 served as another user (twistd's C{--uid}).
 """
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import re
 import shlex
 import shutil
 import signal
+import socket
+import tempfile
+from unittest import SkipTest
 
 from twisted.internet.error import ProcessDone
 from twisted.python.filepath import FilePath
@@ -266,3 +272,67 @@ class DeploymentRecipeTests(SystemTestCase):
         await front.waitForLine('"GET / HTTP/1.1" 200')
         stats = await self.frontStats(statsPort)
         self.assertEqual(stats["counts"]["credits"], 32, stats)
+
+
+def freeLowPort() -> int:
+    """
+    A TCP port below 1024 free on 127.0.0.1, which only root may bind.
+    """
+    for port in range(1023, 600, -1):
+        probe = socket.socket()
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            probe.close()
+        return port
+    raise SkipTest("no port below 1024 is free")
+
+
+class PrivilegedPortTests(SystemTestCase):
+    """
+    twistd's C{--uid} and C{--gid} with a port below 1024, as
+    docs/deployment.md shows them.
+    """
+
+    @asyncTest
+    async def test_lowPortAsUser(self) -> None:
+        """
+        C{twistd -u nobody -g nogroup mpfront --listen tcp:PORT}, PORT below
+        1024, listens before it becomes C{nobody}, as Twisted's own servers
+        do: it serves a request, runs as C{nobody}, and its access log is
+        C{nobody}'s file (opened after the change of user, so that the
+        user can reopen it after a rotation).
+        """
+        if os.getuid() != 0:
+            raise SkipTest("only root can change its user")
+        try:
+            nobody = pwd.getpwnam("nobody")
+            group = grp.getgrgid(nobody.pw_gid).gr_name
+        except KeyError:
+            raise SkipTest("no user nobody") from None
+        port = freeLowPort()
+        # Not in the test's directory, which nobody may not enter.
+        logs = FilePath(tempfile.mkdtemp(prefix="txmp-uid-"))
+        self.addCleanup(shutil.rmtree, logs.path)
+        os.chown(logs.path, nobody.pw_uid, nobody.pw_gid)
+        # (ipc:// paths in the test's directory would be root's.)
+        addresses = (f"tcp://127.0.0.1:{freePort()}", f"tcp://127.0.0.1:{freePort()}")
+        front = self.startTwistd("front", [
+            "-u", "nobody", "-g", group,
+            "mpfront", "--listen", f"tcp:{port}:interface=127.0.0.1",
+            "--send", addresses[0], "--return", addresses[1],
+            "--access-log", logs.child("access.log").path,
+        ])
+        await front.waitForLine("mpfront ready")
+        await self.startHandler("h1", "txmp.demo:app", front=front, fronts=[addresses])
+        result = await self.get("/", port=port)
+        self.assertEqual(result.code, 200, self.transcript())
+        with open(f"/proc/{front.pid}/status") as status:
+            uids = next(line for line in status if line.startswith("Uid:")).split()[1:]
+        self.assertEqual({int(uid) for uid in uids}, {nobody.pw_uid}, self.transcript())
+        accessLog = os.stat(logs.child("access.log").path)
+        self.assertEqual(
+            (accessLog.st_uid, accessLog.st_gid), (nobody.pw_uid, nobody.pw_gid)
+        )

@@ -205,8 +205,52 @@ class FrontService(Service):
         # Called with a handler's name when it is declared dead for silence.
         self.silenceObservers: list[Callable[[str], None]] = []
 
+    def privilegedStartService(self) -> None:
+        """
+        Listen on the HTTP ports (and C{--stats}) before twistd's C{--uid}
+        and C{--gid} take effect, as Twisted's own servers do
+        (C{strports.service}): C{twistd -u txmp -g txmp mpfront --listen
+        tcp:80} serves port 80 as that user.  No connection is accepted
+        before the reactor runs, after L{startService}.  The ZeroMQ
+        addresses and the access log are opened in L{startService}, as the
+        user: they are its files.
+        """
+        Service.privilegedStartService(self)
+        self._prepare()
+
     def startService(self) -> None:
         Service.startService(self)
+        if self._site is None:
+            # Started without privilegedStartService (a test's tree).
+            self._prepare()
+        options = self._options
+        assert self._context is not None and self.dispatcher is not None
+        assert self._site is not None
+        # With --spawn, PrivateLinks has completed the options by now (the
+        # private addresses, the handlers' CURVE key).
+        self._secure(self._context, self._sockets)
+        for option, sock in zip(["--send", "--return"], self._sockets):
+            try:
+                sock.bind(options[option[2:]])
+            except AddressError as e:
+                self._abandon(f"{option}: {e}")
+        self.dispatcher.start()
+        if options["access-log"] is not None:
+            # Opened now, as the user twistd --uid runs us as (fronttap
+            # checked it as the user that parsed the options), and here, to
+            # say which option failed.
+            accessLog = AccessLog(options["access-log"], options["access-log-format"])
+            try:
+                accessLog.open()
+            except OSError as e:
+                self._abandon(f"--access-log {options['access-log']}: {e.strerror}")
+            self.accessLog = self._site.accessLog = accessLog
+
+    def _prepare(self) -> None:
+        """
+        Make the ZeroMQ sockets (not bound yet), the dispatcher and the HTTP
+        site, and listen on the ports.
+        """
         options = self._options
         self._context = context = ZmqContext(self._reactor)
         # The dispatcher and the sockets refer to each other: the sockets
@@ -236,27 +280,12 @@ class FrontService(Service):
         dispatcher.registry.drainObservers.extend(self.drainObservers)
         dispatcher.registry.joinObservers.extend(self.joinObservers)
         dispatcher.registry.silenceObservers.extend(self.silenceObservers)
-        self._secure(context, [sendSocket, returnSocket])
         self._sockets = [sendSocket, returnSocket]
-        for option, sock in [("--send", sendSocket), ("--return", returnSocket)]:
-            try:
-                sock.bind(options[option[2:]])
-            except AddressError as e:
-                self._abandon(f"{option}: {e}")
-        dispatcher.start()
-        accessLog = None
-        if options["access-log"] is not None:
-            accessLog = AccessLog(options["access-log"], options["access-log-format"])
-            # Now, not as the first port starts its factory (which opens it
-            # too, and took the blame): fronttap checked it, but as the user
-            # that parsed the options, not the one twistd --uid runs us as.
-            try:
-                accessLog.open()
-            except OSError as e:
-                self._abandon(f"--access-log {options['access-log']}: {e.strerror}")
         metrics = FrontMetrics() if options["stats"] else None
+        # Its access log is given it by startService: the ports start it as
+        # they listen (startFactory opens its access log), perhaps as root.
         site = FrontFactory(
-            dispatcher, self._reactor, accessLog, options["max-body"],
+            dispatcher, self._reactor, None, options["max-body"],
             httpRules(options), metrics,
         )
         # Before any port listens, and before --spawn handlers start (they
@@ -288,7 +317,6 @@ class FrontService(Service):
         site.acceptLimit = self.acceptLimit = AcceptLimit(self._reactor, maxConnections)
         if metrics is not None:
             metrics.connectionLimit = maxConnections
-        self.accessLog = accessLog
         self._site = site
         endpoints: list[tuple[str, str, IProtocolFactory]] = [
             ("--listen", description, site) for description in options["listen"]
@@ -1372,6 +1400,14 @@ class _FrontTree(MultiService):
     def __init__(self, options: object = None) -> None:
         MultiService.__init__(self)
         self.options = options
+
+    def privilegedStartService(self) -> None:
+        try:
+            MultiService.privilegedStartService(self)
+        except SystemExit as e:
+            # (Only the front's ports are open, and it closed them.)
+            leaveTwistd(self.options, str(e))
+            raise
 
     def startService(self) -> None:
         try:

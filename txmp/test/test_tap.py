@@ -48,7 +48,7 @@ from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
 from txmp._signals import SignalActions
-from txmp.testing import FakeReactor, MemoryNetwork, SynchronousThreadPool
+from txmp.testing import FakeReactor, MemoryNetwork, MemorySocket, SynchronousThreadPool
 
 APPS = "txmp_test_tap_apps"
 
@@ -791,8 +791,8 @@ class FrontMakeServiceTests(SynchronousTestCase):
 
     def test_accessLogOpenedAtStart(self) -> None:
         """
-        The access log is opened as the front starts, before its ports
-        listen, and one that cannot be opened then (its directory gone
+        The access log is opened as the front starts, and one that cannot
+        be opened then (its directory gone
         since the options were checked, or not the user's that twistd
         C{--uid} runs the front as) stops it in one line naming
         C{--access-log}: the file was opened as the first C{--listen} port
@@ -820,6 +820,47 @@ class FrontMakeServiceTests(SynchronousTestCase):
         self.assertEqual(
             str(error), f"mpfront: --access-log {path.path}: No such file or directory"
         )
+
+    def test_portsBeforeUser(self) -> None:
+        """
+        L{FrontService.privilegedStartService}, which twistd calls before
+        C{--uid} and C{--gid} take effect, listens on the ports, as
+        Twisted's own servers do (so that a port below 1024 can be served
+        as another user), but neither binds the ZeroMQ addresses nor opens
+        the access log: L{FrontService.startService} does, as the user,
+        whose files they are.
+        """
+        path = FilePath(self.mktemp())
+        options = fronttap.Options()
+        options.parseOptions([
+            "--access-log", path.path, "--listen", "tcp:80", "--stats", "tcp:8081",
+        ])
+        network = MemoryNetwork()
+        sockets: list[MemorySocket] = []
+
+        def socket(*args: Any, **kwargs: Any) -> MemorySocket:
+            made = MemoryNetwork.socket(network, *args, **kwargs)
+            sockets.append(made)
+            return made
+
+        self.patch(network, "socket", socket)
+        self.patch(_frontservice, "ZmqContext", lambda reactor: network)
+        self.patch(_frontservice, "raiseFileLimit", lambda: (1024, 1024))
+        self.patch(_frontservice.FrontService, "_secure", lambda *args: None)
+        reactor = MemoryReactorClock()
+        front = _frontservice.FrontService(cast(IFrontReactor, reactor), options)
+        front.privilegedStartService()
+        self.addCleanup(front.stopService)
+        self.assertEqual([server[0] for server in reactor.tcpServers], [80, 8081])
+        self.assertEqual(
+            (path.exists(), [sock.address for sock in sockets]), (False, [None, None])
+        )
+        front.startService()
+        self.assertTrue(path.exists())
+        self.assertEqual(
+            [sock.address for sock in sockets], [options["send"], options["return"]]
+        )
+        self.assertEqual(len(reactor.tcpServers), 2)
 
     def test_unixListenErrors(self) -> None:
         """
