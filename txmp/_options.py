@@ -589,6 +589,24 @@ class TxmpOptions(usage.Options):
         if longdesc:
             self.longdesc = " ".join(longdesc.split())
 
+    def refuseEmpty(self) -> None:
+        """
+        Refuse an option given an empty value (once, or among those of a
+        repeated option), from the command line, the environment or the
+        configuration file: most often a shell variable that was not set
+        (C{--curve-secret-key=$KEY}), which was taken for the option left
+        out, and so turned CURVE off, or C{--stats} and C{--profile}, in
+        silence.  Called first by C{postOptions}.
+
+        @raise usage.UsageError: naming the first such option.
+        """
+        for name, value in self.items():
+            if value == "" or (isinstance(value, list) and "" in value):
+                raise usage.UsageError(
+                    f"--{name} is empty (an unset variable?): give it a value,"
+                    " or leave it out"
+                )
+
     def opt_version(self) -> NoReturn:
         """
         Show the versions of txmp, Twisted and Python, and exit.

@@ -251,6 +251,13 @@ class Options(TxmpOptions):
             ) from None
 
     def postOptions(self) -> None:
+        if self["access-log"] == "":
+            # (An environment variable set from an unset one, say.)  Opened
+            # once the front starts, it failed under the first --listen's name.
+            raise usage.UsageError(
+                "--access-log is empty: give a file, or - for standard output"
+            )
+        self.refuseEmpty()
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         if self["spawn"] and not self["app"]:
@@ -305,12 +312,6 @@ class Options(TxmpOptions):
             raise usage.UsageError(
                 "--access-log-format must be one of "
                 f"{', '.join(ACCESS_LOG_FORMATS)}, not {self['access-log-format']!r}"
-            )
-        if self["access-log"] == "":
-            # (An environment variable set from an unset one, say.)  Opened
-            # once the front starts, it failed under the first --listen's name.
-            raise usage.UsageError(
-                "--access-log is empty: give a file, or - for standard output"
             )
         parent = getattr(self, "parent", None)
         if self["access-log"] == "-" and parent is not None and not parent.get("nodaemon"):

@@ -289,6 +289,7 @@ class Options(TxmpOptions):
         self["curve-server-key"].append(path)
 
     def postOptions(self) -> None:
+        self.refuseEmpty()
         if not self["app"]:
             raise usage.UsageError("--app is required")
         if not self["send"] and not self["return"]:

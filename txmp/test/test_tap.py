@@ -3431,6 +3431,14 @@ class TxmpOptionsTests(SynchronousTestCase):
         options.parseOptions(list(args))
         return options
 
+    def parseHandler(
+        self, *args: str, environ: dict[str, str] | None = None
+    ) -> handlertap.Options:
+        self.patch(os, "environ", dict(environ or {}))
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app", *args])
+        return options
+
     def test_configFile(self) -> None:
         """
         C{--config FILE} reads the options of the command's table of a TOML
@@ -3489,6 +3497,29 @@ class TxmpOptionsTests(SynchronousTestCase):
             error = self.assertRaises(usage.UsageError, self.parseFront, *args,
                                       environ=environ)
             self.assertIn(message, str(error))
+
+    def test_emptyValuesRefused(self) -> None:
+        """
+        Any option given an empty value, on the command line, in the file
+        or from the environment, is a usage error naming it: most often a
+        shell variable that was not set, which was taken for the option
+        left out, and so turned CURVE off (C{--curve-secret-key=$KEY}), or
+        C{--stats}, C{--profile} or C{--config}, in silence.
+        """
+        message = "--{} is empty (an unset variable?): give it a value, or leave it out"
+        for parse, name, args, environ in [
+            (self.parseFront, "curve-secret-key", ["--curve-secret-key="], {}),
+            (self.parseFront, "stats", [], {"TXMP_MPFRONT_STATS": ""}),
+            (self.parseFront, "stats",
+             ["--config", self.config('[mpfront]\nstats = ""\n')], {}),
+            (self.parseFront, "config", ["--config", ""], {}),
+            (self.parseFront, "listen", ["--listen", "tcp:8080", "--listen="], {}),
+            (self.parseHandler, "curve-secret-key", ["--curve-secret-key="], {}),
+            (self.parseHandler, "profile", ["--profile", ""], {}),
+            (self.parseHandler, "name", ["--name="], {}),
+        ]:
+            error = self.assertRaises(usage.UsageError, parse, *args, environ=environ)
+            self.assertEqual(str(error), message.format(name), (name, args, environ))
 
     def test_accessLogEmpty(self) -> None:
         """
