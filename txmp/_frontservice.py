@@ -405,9 +405,14 @@ class FrontService(Service):
         # Said once the reactor runs, when its SIGTERM and SIGINT handlers
         # are in place: whoever reads it may stop the front at once, and
         # before, SIGTERM's default action would kill it undrained, leaving
-        # a --spawn front's private directory behind.
-        self._reactor.callWhenRunning(
-            self._log.info,
+        # a --spawn front's private directory behind.  (Its addresses are
+        # read then: the ports listen in privilegedStartService, before
+        # PrivateLinks has made a --spawn front's private ones.)
+        self._reactor.callWhenRunning(self._sayReady, ports)
+        self.listening.callback(ports)
+
+    def _sayReady(self, ports: list[IListeningPort]) -> None:
+        self._log.info(
             "mpfront ready: front {instance}, http {listen}, send {send}, "
             "return {ret}",
             instance=self.dispatcher.instance if self.dispatcher is not None else None,
@@ -415,7 +420,6 @@ class FrontService(Service):
             send=self._options["send"],
             ret=self._options["return"],
         )
-        self.listening.callback(ports)
 
     def _cannotListen(self, failure: Failure, what: str) -> Failure:
         error = f"{what}: {_reason(failure.value)}"
