@@ -164,7 +164,7 @@ from typing import (
 from urllib.parse import unquote_to_bytes
 
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 
 from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
 from txmp._http import (
@@ -1708,8 +1708,12 @@ class RunningRequest:
         if self.output.aborted and isinstance(sys.exc_info()[1], RequestCancelled):
             self._log.debug("request {requestId} cancelled", requestId=self._requestId)
             return
+        # At error, as gunicorn and waitress log an application's
+        # exception: critical (failure()'s default) is for what stops a
+        # process, and an alert on it would fire at every 500.
         self._log.failure(
             "WSGI application failed on request {requestId}",
+            level=LogLevel.error,
             requestId=self._requestId,
         )
         if self.output.aborted or self._complete:

@@ -20,7 +20,7 @@ from typing import (
 from wsgiref.util import request_uri
 from wsgiref.validate import validator
 
-from twisted.logger import ILogObserver, Logger
+from twisted.logger import ILogObserver, Logger, LogLevel
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -2766,6 +2766,25 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
         self.assertIsInstance(failures[0]["log_failure"].value, exceptionType)
         self.assertEqual(failures[0]["requestId"], "req-1")
         self.assertIn("{requestId}", failures[0]["log_format"])
+        self.assertEqual(failures[0]["log_level"], LogLevel.error)
+
+    def test_loggedAsError(self) -> None:
+        """
+        An application's exception is logged at level C{error}, as
+        gunicorn's "Error handling request" and waitress's are, not at
+        C{critical} (L{Logger.failure}'s default), which the commands keep
+        for what stops a process (a port in use, handlers that cannot
+        boot): an alert on C{critical} lines would otherwise fire at every
+        500 of the application, and C{--log-level critical} would keep
+        every traceback.
+        """
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            raise ValueError("boom")
+
+        self.runApp(app)
+        [failure] = self.failures()
+        self.assertEqual(failure["log_level"], LogLevel.error)
 
     def test_raiseBeforeHead(self) -> None:
         """
