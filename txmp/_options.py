@@ -264,7 +264,12 @@ def checkAddresses(option: str, addresses: Sequence[str]) -> None:
             # ZeroMQ takes a larger port's last 16 bits (99999 binds 34463),
             # and binds 0 or * to a port of the kernel's choosing, which
             # no handler would know.
-            port = address.rsplit(":", 1)[-1]
+            # (An IPv6 address is bracketed: tcp://[::1] has no port.)
+            _host, colon, port = address[len("tcp://"):].rpartition(":")
+            if not colon or not port or port.endswith("]"):
+                raise usage.UsageError(
+                    f"{option} {address}: no port: give tcp://HOST:PORT"
+                )
             if port == "*" or (port.isdigit() and not 0 < int(port) <= 65535):
                 raise usage.UsageError(
                     f"{option} {address}: port {port} is not one of 1 to 65535"

@@ -544,6 +544,26 @@ class AddressOptionTests(SynchronousTestCase):
                         (option, bad),
                     )
 
+    def test_tcpNoPort(self) -> None:
+        """
+        A C{tcp://} address without a port (C{tcp://127.0.0.1}, a slip) is
+        refused in one line naming the option and the form, by both
+        commands: the front said that such an address on loopback was
+        reachable from other hosts and asked for CURVE, and a handler
+        failed to connect with ZeroMQ's "Invalid argument".
+        """
+        for parse in self.parsers():
+            for option, other in [("--send", "--return"), ("--return", "--send")]:
+                for bad in ["tcp://127.0.0.1", "tcp://localhost:", "tcp://[::1]",
+                            "tcp://10.0.0.1"]:
+                    e = self.assertRaises(
+                        usage.UsageError, parse, option, bad, other, "ipc:///tmp/r"
+                    )
+                    self.assertEqual(
+                        str(e), f"{option} {bad}: no port: give tcp://HOST:PORT",
+                        (option, bad),
+                    )
+
     def test_ipcPathTooLong(self) -> None:
         """
         An C{ipc://} address whose path is longer than a Unix socket's
