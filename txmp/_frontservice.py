@@ -61,7 +61,7 @@ from txmp._exit import failToStart, leaveTwistd
 from txmp._front import FrontFactory
 from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor, cancelCall
-from txmp._logs import ChildLog, reopenLogFiles
+from txmp._logs import ChildLog, logReopenFailure, reopenLogFiles
 from txmp._metrics import FrontMetrics
 from txmp._options import PRIVATE_PREFIX, privateAddresses
 from txmp._reload import CodeWatcher, sourceRoot
@@ -445,15 +445,12 @@ class FrontService(Service):
         try:
             reopenLogFiles()
         except OSError as e:
-            self._log.error("mpfront: cannot reopen its log file: {why}", why=e.strerror)
+            logReopenFailure(self._log, "mpfront", None, e)
         if self.accessLog is not None:
             try:
                 reopened = self.accessLog.reopen()
             except OSError as e:
-                self._log.error(
-                    "mpfront: cannot reopen the access log {path}: {why}",
-                    path=self.accessLog.path, why=e.strerror,
-                )
+                logReopenFailure(self._log, "mpfront", self.accessLog.path, e)
             else:
                 # (Standard output, --access-log -, has nothing to reopen.)
                 if reopened:

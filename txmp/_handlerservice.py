@@ -44,7 +44,7 @@ from txmp._defaults import (
 from txmp._exit import failToStart, leaveTwistd
 from txmp._handler import FrontLink
 from txmp._interfaces import IHandlerReactor, cancelCall
-from txmp._logs import reopenLogFiles
+from txmp._logs import logReopenFailure, reopenLogFiles
 from txmp._pool import WorkerPool
 from txmp._profile import Profiler
 from txmp._signals import SignalActions, explanation
@@ -419,7 +419,7 @@ class HandlerService(Service):
         try:
             reopenLogFiles()
         except OSError as e:
-            self._log.error("mphandler: cannot reopen its log file: {why}", why=e.strerror)
+            logReopenFailure(self._log, "mphandler", None, e)
 
     def profileFor(self, seconds: float | None = None) -> None:
         """

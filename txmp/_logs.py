@@ -21,6 +21,7 @@ from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
     LogEvent,
+    Logger,
     LoggingFile,
     LogLevel,
     LogLevelFilterPredicate,
@@ -163,6 +164,25 @@ def reopenLogFiles() -> None:
     """
     for f in _openFiles:
         f.reopen()
+
+
+def logReopenFailure(log: Logger, command: str, path: str | None, error: OSError) -> None:
+    """
+    Log, at level C{error}, that SIGUSR1 could not open the log file
+    C{path} again (L{reopenLogFiles}, L{txmp._access.AccessLog.reopen}):
+    which file, why, what happens meanwhile and what to do.  The line
+    goes to the file still open, where logrotate moved it.
+
+    @param command: C{mpfront} or C{mphandler}.
+    @param path: the file, or C{None} for the one C{error} names.
+    """
+    path = path or str(error.filename)
+    log.error(
+        "{command}: cannot reopen {path}: {why}; its lines go on to the file "
+        "open until now (where logrotate moved it?): make {path} a file this "
+        "process's user can create or write, then send SIGUSR1 again",
+        command=command, path=path, why=error.strerror,
+    )
 
 
 class _TextOutput(Protocol):

@@ -809,6 +809,42 @@ class FrontMakeServiceTests(SynchronousTestCase):
                 front.reopenLogs()
             self.assertEqual([formatEvent(e) for e in events], said)
 
+    def test_reopenFailureSaysWhatToDo(self) -> None:
+        """
+        A log file that SIGUSR1 cannot open again (its directory not
+        writable by the front's user after logrotate moved it, a directory
+        in its place) is named, with what happens meanwhile and what to do:
+        the line said only C{mpfront: cannot reopen its log file: Is a
+        directory}, without the file, for the log file.
+        """
+        options = fronttap.Options()
+        options.parseOptions([])
+        front = _frontservice.FrontService(cast(IFrontReactor, MemoryReactorClock()), options)
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        access = directory.child("access.log")
+        front.accessLog = AccessLog(access.path)
+        front.accessLog.open()
+        self.addCleanup(front.accessLog.close)
+        access.moveTo(directory.child("access.log.1"))
+        access.makedirs()
+        logFile = directory.child("front.log").path
+
+        def reopenLogFiles() -> None:
+            raise IsADirectoryError(21, "Is a directory", logFile)
+
+        self.patch(_frontservice, "reopenLogFiles", reopenLogFiles)
+        with capturedLogs() as events:
+            front.reopenLogs()
+        self.assertEqual([formatEvent(e) for e in events], [
+            f"mpfront: cannot reopen {path}: Is a directory; its lines go on to "
+            f"the file open until now (where logrotate moved it?): make {path} "
+            "a file this process's user can create or write, then send SIGUSR1 "
+            "again"
+            for path in [logFile, access.path]
+        ])
+        self.assertEqual([e["log_level"] for e in events], [LogLevel.error] * 2)
+
     def test_accessLogOpenedAtStart(self) -> None:
         """
         The access log is opened as the front starts, and one that cannot
@@ -3152,6 +3188,30 @@ class HandlerOptionsTests(OptionsTestCase):
             signal.SIGTTIN: _handlerservice._noWorkersToAdd,
             signal.SIGTTOU: _handlerservice._noWorkersToRemove,
         })
+
+    def test_reopenFailureSaysWhatToDo(self) -> None:
+        """
+        A log file that SIGUSR1 cannot open again is named, with what
+        happens meanwhile and what to do, as the front's is.
+        """
+        options = self.parse("--app", "txmp.demo:app")
+        top = handlertap.makeService(options, cast(IHandlerReactor, MemoryReactorClock()))
+        [handler, _signals] = list(IServiceCollection(top))
+        assert isinstance(handler, _handlerservice.HandlerService)
+        logFile = "/var/log/txmp/handler.log"
+
+        def reopenLogFiles() -> None:
+            raise PermissionError(13, "Permission denied", logFile)
+
+        self.patch(_handlerservice, "reopenLogFiles", reopenLogFiles)
+        with capturedLogs() as events:
+            handler.reopenLogs()
+        self.assertEqual([formatEvent(e) for e in events], [
+            f"mphandler: cannot reopen {logFile}: Permission denied; its lines go "
+            f"on to the file open until now (where logrotate moved it?): make "
+            f"{logFile} a file this process's user can create or write, then "
+            "send SIGUSR1 again"
+        ])
 
     def test_jobControlLogged(self) -> None:
         """
