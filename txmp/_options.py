@@ -407,7 +407,9 @@ def splitDirectories(value: str) -> list[str]:
     return [d for d in value.split(",") if d]
 
 
-def handlerSearchPath(config: str | None) -> tuple[list[str], str]:
+def handlerSearchPath(
+    config: str | None, runDirectory: str | None = None
+) -> tuple[list[str], str]:
     """
     Where spawned handlers will look for the application first: the
     C{pythonpath} and C{chdir} that the C{[mphandler]} table of the
@@ -415,6 +417,8 @@ def handlerSearchPath(config: str | None) -> tuple[list[str], str]:
     C{TXMP_MPHANDLER_} variables give them, as the handlers read those.
 
     @param config: the front's C{--config} file, if any.
+    @param runDirectory: twistd's C{--rundir}, where the handlers start
+        (relative to the current directory); L{None} for the current one.
     @return: the C{--pythonpath} directories, absolute, and the handlers'
         working directory.
     @raise usage.UsageError: for a file or variable the handlers would
@@ -425,7 +429,7 @@ def handlerSearchPath(config: str | None) -> tuple[list[str], str]:
 
     arguments = [] if config is None else ["--config", config]
     pythonpath: list[str] = []
-    directory = os.getcwd()
+    directory = os.path.abspath(runDirectory or ".")
     for argument in HandlerOptions()._configured(arguments, os.environ):
         name, _, value = argument.partition("=")
         if name == "--pythonpath":

@@ -267,7 +267,10 @@ class Options(TxmpOptions):
         if self["spawn"]:
             # Read once, from the [mphandler] table and TXMP_MPHANDLER_
             # variables: --reload watches there too (_frontservice).
-            self.handlerPath = handlerSearchPath(self["config"])
+            # They start where twistd --rundir (-d) changes directory to.
+            parent = getattr(self, "parent", None)
+            runDirectory = parent.get("rundir") if isinstance(parent, dict) else None
+            self.handlerPath = handlerSearchPath(self["config"], runDirectory)
             checkApplicationModule(self["app"], self.handlerPath)
         if self["reload"] and not self["spawn"]:
             raise usage.UsageError("--reload is for --spawn handlers")
@@ -324,6 +327,9 @@ class Options(TxmpOptions):
             # Checked, not created: under twistd --uid the file is opened,
             # and so created, as that user, once the front starts.
             checkWritable("--access-log", self["access-log"])
+            # Opened once the front starts: resolved now, since twistd
+            # --rundir changes directory before it starts.
+            self["access-log"] = os.path.abspath(self["access-log"])
 
 
 def makeService(options: Options, reactor: IFrontReactor | None = None) -> MultiService:

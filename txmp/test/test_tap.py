@@ -362,6 +362,57 @@ class FrontOptionsTests(OptionsTestCase):
         self.parse("--spawn", "1", "--app", "cwdapp_for_test:app")
         self.assertNotIn(directory.path, sys.path)
 
+    def test_spawnAppInRunDirectory(self) -> None:
+        """
+        Under twistd's C{--rundir} (C{-d}), the spawned handlers start in
+        that directory, and the front looks for C{--app} there, not in the
+        directory it was started from: it refused a module found in the
+        run directory, and took one found only in the current directory,
+        whose handlers then failed to boot (status 3).
+        """
+        directory = FilePath(self.mktemp())
+        run = directory.child("run")
+        run.makedirs()
+        run.child("txmp_rundir_app.py").setContent(b"app = None\n")
+        here = directory.child("here")
+        here.makedirs()
+        here.child("txmp_here_app.py").setContent(b"app = None\n")
+        self.patch(os, "getcwd", lambda: here.path)
+        self.patch(os, "environ", {})
+
+        class TwistdOptions(dict[str, object]):
+            subCommand = "mpfront"
+
+        def parse(app: str, rundir: str) -> fronttap.Options:
+            options = fronttap.Options()
+            options.parent = cast(usage.Options, TwistdOptions(rundir=rundir))
+            options.parseOptions(["--spawn", "1", "--app", app])
+            return options
+
+        for rundir in [run.path, "../run"]:
+            options = parse("txmp_rundir_app:app", rundir)
+            self.assertEqual(options.handlerPath, ([], run.path))
+            error = self.assertRaises(SystemExit, parse, "txmp_here_app:app", rundir)
+            self.assertEqual(
+                str(error),
+                "twistd mpfront: --app txmp_here_app:app: no module named "
+                "'txmp_here_app' (see twistd mpfront --help)",
+            )
+        self.assertEqual(parse("txmp_here_app:app", ".").handlerPath, ([], here.path))
+
+    def test_accessLogRelativeResolved(self) -> None:
+        """
+        A relative C{--access-log} is made absolute as it is checked: it is
+        opened as the front starts, after twistd's C{--rundir} (C{-d}) has
+        changed directory, so that the file checked was not the one written.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        self.patch(os, "getcwd", lambda: directory.path)
+        options = self.parse("--access-log", "access.log")
+        self.assertEqual(options["access-log"], directory.child("access.log").path)
+        self.assertEqual(self.parse("--access-log", "-")["access-log"], "-")
+
     def test_spawnAppOnHandlersPath(self) -> None:
         """
         A module found only where the spawned handlers will look for it,
@@ -3023,6 +3074,20 @@ class HandlerOptionsTests(OptionsTestCase):
             usage.UsageError, self.parse, "--app", "txmp.demo:app", "--profile", missing
         )
         self.assertEqual(str(error), f"--profile {missing}: No such file or directory")
+
+    def test_profileRelativeResolved(self) -> None:
+        """
+        A relative C{--profile} is made absolute as it is checked: the
+        profile is written when the handler stops, after twistd's
+        C{--rundir} (C{-d}) has changed directory, so that it went to
+        another directory than the one checked (or failed, unchecked).
+        """
+        self.keepPathAndDirectory()
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        os.chdir(directory.path)
+        options = self.parse("--app", "txmp.demo:app", "--profile", "run.pstats")
+        self.assertEqual(options["profile"], directory.child("run.pstats").path)
 
     def test_chdir(self) -> None:
         """
