@@ -433,6 +433,18 @@ class HandlerService(Service):
                 "mphandler {name}: already profiling", name=self._options["name"]
             )
             return
+        directory = os.getcwd()
+        if not os.access(directory, os.W_OK | os.X_OK):
+            # Said now, not once the profile is done and cannot be written.
+            self._log.error(
+                "mphandler {name}: not profiling: the working directory "
+                "{directory}, where the profile is written, is not writable by "
+                "this handler's user: start the handler in one that is (twistd "
+                "--rundir DIR; --chdir DIR for the application), or use "
+                "--profile FILE",
+                name=self._options["name"], directory=directory,
+            )
+            return
         if seconds is None:
             seconds = self._options["profile-seconds"]
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", self._options["name"])

@@ -3278,6 +3278,33 @@ class HandlerOptionsTests(OptionsTestCase):
             "send SIGUSR1 again"
         ])
 
+    def test_profileDirectoryUnwritable(self) -> None:
+        """
+        SIGUSR2 (L{HandlerService.profileFor}) in a working directory the
+        handler cannot write to (the project's directory, owned by another
+        user than the service's, as under the systemd unit of
+        docs/deployment.md) profiles nothing and says at once which
+        directory and what to do: it profiled for C{--profile-seconds},
+        then said only that it could not write the file.
+        """
+        options = self.parse("--app", "txmp.demo:app", "--name", "web-3")
+        reactor = MemoryReactorClock()
+        top = handlertap.makeService(options, cast(IHandlerReactor, reactor))
+        [handler, _signals] = list(IServiceCollection(top))
+        assert isinstance(handler, _handlerservice.HandlerService)
+        directory = os.getcwd()
+        self.patch(os, "access", lambda path, mode: path != directory)
+        with capturedLogs() as events:
+            handler.profileFor(5)
+        self.assertEqual([formatEvent(e) for e in events], [
+            f"mphandler web-3: not profiling: the working directory {directory}, "
+            "where the profile is written, is not writable by this handler's "
+            "user: start the handler in one that is (twistd --rundir DIR; "
+            "--chdir DIR for the application), or use --profile FILE"
+        ])
+        self.assertFalse(handler.profiler.active)
+        self.assertEqual(reactor.getDelayedCalls(), [])
+
     def test_jobControlLogged(self) -> None:
         """
         A handler's actions for C{SIGTTIN} and C{SIGTTOU} each log one line
