@@ -10,6 +10,7 @@ C{CANCEL} (where, from L{Running.where}).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Callable, Protocol, cast
@@ -222,6 +223,24 @@ class _ReplySink:
 
     def finished(self) -> None:
         self._link._ended(self)
+
+
+def _ipcHint(address: str) -> str:
+    """
+    What is missing of an C{ipc://} address that no front answers at (its
+    directory, or a socket in it), said after the warning's question; an
+    empty string for other addresses, or a socket that is there.  The
+    handler starts all the same: its front may make them after it.
+    """
+    if not address.startswith("ipc://"):
+        return ""
+    path = address[len("ipc://"):]
+    directory = os.path.dirname(path)
+    if directory and not os.path.isdir(directory):
+        return f" (the directory {directory} does not exist)"
+    if not os.path.exists(path):
+        return f" (no socket at {path}: no front has bound it)"
+    return ""
 
 
 @define(slots=False, eq=False, repr=False)
@@ -482,7 +501,8 @@ class FrontLink:
             returnAddress=self.returnAddress,
             seconds=round(now - self._frontlessSince),
             hint=(
-                "is the front running, and are these its addresses?" if failure is None
+                "is the front running, and are these its addresses?"
+                + _ipcHint(self.address) if failure is None
                 else "its last CURVE handshake failed: " + failure
             ),
         )

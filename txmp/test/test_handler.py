@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, capturedLogs, formatEvent
+from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _defaults, protocol
@@ -1536,6 +1537,27 @@ class NoFrontWarningTests(LoggedLinkTestCase):
         self.assertEqual(
             (_defaults.NO_FRONT_WARNING, _defaults.NO_FRONT_WARNING_INTERVAL), (10.0, 60.0)
         )
+
+    def test_ipcAddressNotThere(self) -> None:
+        """
+        For an C{ipc://} C{--send} whose directory does not exist (a typo,
+        or a front not started yet that makes it), or that has no socket in
+        it (no front bound it), the warning says which: the handler starts
+        all the same, since its front may start after it.
+        """
+        directory = FilePath(self.mktemp())
+        self.link.address = "ipc://" + directory.child("send").path
+        self.link.start()
+        self.advance(_defaults.NO_FRONT_WARNING)
+        directory.makedirs()
+        self.advance(_defaults.NO_FRONT_WARNING_INTERVAL)
+        self.assertEqual([formatEvent(w).partition("still trying: ")[2]
+                          for w in self.warnings()], [
+            f"is the front running, and are these its addresses? (the directory "
+            f"{directory.path} does not exist)",
+            f"is the front running, and are these its addresses? (no socket at "
+            f"{directory.child('send').path}: no front has bound it)",
+        ])
 
     def test_warnedAtBoundedRate(self) -> None:
         """
