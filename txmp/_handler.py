@@ -797,7 +797,8 @@ class FrontLink:
                 # --timeout itself.
                 self._log.info(
                     "request {requestId} cancelled by the front while running "
-                    "(client gone or --timeout passed)",
+                    "(its client gone, a bad request body, or --timeout, --body-timeout "
+                    "or the front's --graceful-timeout passed)",
                     requestId=message.requestId.decode("ascii", "replace"),
                 )
                 running.cancel()

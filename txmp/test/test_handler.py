@@ -960,7 +960,10 @@ class RequestTests(FrontLinkTestCase):
         """
         C{CANCEL} cancels the running request with that id, and only it,
         and says so at level info: a client that goes away is no fault of
-        the handler's (the front warns of a C{--timeout} itself).
+        the handler's (the front warns of a C{--timeout} itself).  The line
+        names every reason a front has (it said "client gone or --timeout
+        passed" of a request a stopping front cut past its
+        C{--graceful-timeout}, or of a C{--body-timeout}).
         """
         self.request(b"front1.1")
         self.request(b"front1.2")
@@ -973,7 +976,8 @@ class RequestTests(FrontLinkTestCase):
                 (
                     LogLevel.info,
                     "request front1.2 cancelled by the front while running "
-                    "(client gone or --timeout passed)",
+                    "(its client gone, a bad request body, or --timeout, "
+                    "--body-timeout or the front's --graceful-timeout passed)",
                 )
             ],
         )
