@@ -726,6 +726,8 @@ def _handlerMonitor(
     # Importing procmon installs the global reactor: only when made.
     from twisted.runner.procmon import ProcessMonitor
 
+    _log = Logger(namespace="txmp._frontservice.HandlerMonitor")
+
     class HandlerMonitor(ProcessMonitor):
         # Never reached: every exit takes procmon's back-off path, whose
         # delay _delayFor sets first.
@@ -736,7 +738,15 @@ def _handlerMonitor(
                 started(name)
             # (started may have given up on it.)
             if name in supervised:
-                ProcessMonitor.startProcess(self, name)
+                try:
+                    ProcessMonitor.startProcess(self, name)
+                except OSError as e:
+                    # Twisted before 25.5 lets spawnProcess's error out,
+                    # the process's record left as if it ran: ended as for
+                    # an exit, restarted with the delay of a boot failure.
+                    self._cannotStart(name, e)
+                    self.connectionLost(name)
+                    return
                 protocol = self.protocols.get(name)
                 if protocol is not None:
                     process = SpawnedProcess(
@@ -768,6 +778,12 @@ def _handlerMonitor(
         def _monitoredProcessExited(
             self, name: str, reason: Failure | None = None
         ) -> None:
+            if reason is not None and reason.check(OSError):
+                # spawnProcess raised: procmon's own line for it, whose
+                # format names a key its event does not have, cannot be
+                # formatted ("Unable to format event", and a traceback).
+                self._cannotStart(name, reason.value)
+                reason = None
             joined = self._delayFor(name)
             ProcessMonitor._monitoredProcessExited(self, name, reason)
             self._exited(name, joined)
@@ -776,6 +792,14 @@ def _handlerMonitor(
             joined = self._delayFor(name)
             ProcessMonitor.connectionLost(self, name)
             self._exited(name, joined)
+
+        def _cannotStart(self, name: str, error: BaseException | None) -> None:
+            _log.error(
+                "spawned handler {name} could not be started: {error} (is the "
+                "Python that runs the front there, and may the front's user, "
+                "after twistd --uid, run it?)",
+                name=name, error=str(error),
+            )
 
         def _delayFor(self, name: str) -> bool:
             """

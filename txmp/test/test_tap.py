@@ -2659,6 +2659,41 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.reactor.advance(60)
         self.assertEqual(failed, [True])
 
+    def test_cannotSpawn(self) -> None:
+        """
+        A handler whose process cannot be started at all (its Python is
+        not there, or not one the front's user may run after twistd
+        C{--uid}: C{spawnProcess} raises) is said to be so, in one line
+        naming the executable and the error, as a boot failure: restarted
+        with procmon's growing delay, and the front gives up after
+        L{_defaults.BOOT_FAILURES} in a row.  procmon's own line for it
+        cannot be formatted (C{Unable to format event}, and a traceback).
+        """
+        failed: list[bool] = []
+        self.spawned.bootFailed = lambda: failed.append(True)
+        executable = "/srv/myproject/venv/bin/python"
+
+        def spawnProcess(*args: object, **kwargs: object) -> None:
+            raise PermissionError(13, "Permission denied", executable)
+
+        self.patch(self.reactor, "spawnProcess", spawnProcess)
+        with capturedLogs() as events:
+            self.exits(self.name(1))
+            for _ in range(_defaults.BOOT_FAILURES + 1):
+                self.reactor.advance(60)
+        lines = [formatEvent(e) for e in events]
+        self.assertFalse([line for line in lines if "Unable to format" in line], lines)
+        cannot = [(e["log_level"], formatEvent(e)) for e in events
+                  if "could not be started" in formatEvent(e)]
+        self.assertEqual(cannot[0], (
+            LogLevel.error,
+            f"spawned handler {self.name(1)} could not be started: [Errno 13] "
+            f"Permission denied: '{executable}' (is the Python that runs the "
+            "front there, and may the front's user, after twistd --uid, run "
+            "it?)",
+        ))
+        self.assertEqual(failed, [True])
+
     def test_bootFailuresWhileOthersServe(self) -> None:
         """
         A handler that cannot boot while others serve (one added by
