@@ -50,7 +50,14 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
-    secret, public = createKeyPair(directory, name)
+    try:
+        secret, public = createKeyPair(directory, name)
+    except OSError as e:
+        print(
+            f"txmp.keys: cannot write {os.path.join(directory, name)}: {e.strerror or e}",
+            file=sys.stderr,
+        )
+        return 1
     print(f"secret certificate (keep it on this host, for --curve-secret-key): {secret}")
     print(f"public certificate (--curve-allow, --curve-server-key): {public}")
     return 0

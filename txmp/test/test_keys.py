@@ -87,6 +87,21 @@ class KeysCommandTests(SynchronousTestCase):
         with open(os.path.join(directory, "h1.key_secret"), "rb") as f:
             self.assertEqual(f.read(), before)
 
+    def test_cannotWrite(self) -> None:
+        """
+        A directory that cannot be made or written (a file in the way, or
+        C{/etc/txmp} run as a user who may not write there) is one line
+        naming the path and why, and status 1: it was a Python traceback.
+        """
+        blocker = self.mktemp()
+        with open(blocker, "w"):
+            pass
+        status, out, err = self.keys(os.path.join(blocker, "front"))
+        self.assertEqual((status, out), (1, ""))
+        self.assertEqual(
+            err, f"txmp.keys: cannot write {os.path.join(blocker, 'front')}: File exists\n"
+        )
+
     def test_usage(self) -> None:
         """
         Wrong arguments print the usage and exit 2.
