@@ -940,7 +940,9 @@ class Refusal:
             self.bodyBytes = request.bodyBytes
         elif request is not None:
             self.method = request.method or None
-            self.uri = request.target or None
+            # A request line refused whole is logged as its target (nginx
+            # logs it whole as $request).
+            self.uri = request.target or request.refusedLine or None
             self.clientproto = request.version or None
             self._fields = request.fields
 

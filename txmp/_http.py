@@ -210,6 +210,11 @@ class HTTPRules:
     lingerBytes: int = DEFAULT_LINGER_BYTES
 
 
+#: How much of a request line the front refused is kept for its access
+#: log line.
+REFUSED_LINE_LOGGED = 1024
+
+
 def checkRequestLine(line: bytes, maxLength: int) -> int | None:
     """
     The status refusing a request line, or L{None} if it is acceptable:
@@ -353,6 +358,9 @@ class RequestHead:
         self.close = False
         self.keepAlive = False
         self.expectContinue = False
+        # The request line, if it was refused (its first REFUSED_LINE_LOGGED
+        # bytes).
+        self.refusedLine = b""
         self._fields = 0
         self._bytes = 0
         self._lengths = 0
@@ -369,6 +377,8 @@ class RequestHead:
         """
         status = checkRequestLine(line, self._rules.maxRequestLine)
         if status is not None:
+            # For the access log, as nginx logs a request line it refuses.
+            self.refusedLine = line[:REFUSED_LINE_LOGGED]
             return status
         self.method, self.target, self.version = line.split(b" ")
         if self.version != b"HTTP/1.0":

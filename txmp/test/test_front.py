@@ -564,15 +564,33 @@ class AccessLogLineTests(FrontTestCase):
 
     def test_refusedBeforeRequestLine(self) -> None:
         """
-        A refusal before any request line was read logs C{-} for it.
+        A refusal before any request line was read (a TLS handshake, refused
+        at its first byte) logs C{-} for it.
         """
         path = self.accessLog()
         self.sendRequest(b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n")
-        self.sendRequest(b"\x00\r\n\r\n")
+        self.sendRequest(b"\x16\x03\x01\x02\x00")
         lines = path.getContent().decode("ascii").splitlines()
         self.assertEqual(len(lines), 2, lines)
         self.assertIn('"GET / HTTP/1.1" 431 ', lines[0])
         self.assertIn('"- - -" 400 ', lines[1])
+
+    def test_refusedRequestLine(self) -> None:
+        """
+        A request line refused whole (an invalid method, a fourth word) is
+        logged, as nginx logs it, in the place of the target, its quotes
+        escaped, so that the operator sees what the client sent; a very
+        long one, its first 1,024 bytes.
+        """
+        path = self.accessLog()
+        self.sendRequest(b'G"ET /x HTTP/1.1\r\nHost: h\r\n\r\n')
+        self.sendRequest(b"GET /a b HTTP/1.1\r\nHost: h\r\n\r\n")
+        self.sendRequest(b"GET /" + b"x" * 2000 + b" HTTP/2.0\r\nHost: h\r\n\r\n")
+        lines = path.getContent().decode("ascii").splitlines()
+        self.assertEqual(len(lines), 3, lines)
+        self.assertIn('"- G\\"ET /x HTTP/1.1 -" 400 ', lines[0])
+        self.assertIn('"- GET /a b HTTP/1.1 -" 400 ', lines[1])
+        self.assertIn('"- GET /' + "x" * 1019 + ' -" 505 ', lines[2])
 
     def test_refusedBody(self) -> None:
         """
