@@ -338,6 +338,11 @@ LOG_NAME_LENGTH = 64
 # another's may carry an exception's text, which 300 characters keep.
 LOG_MESSAGE_LENGTH = 300
 
+# How much of a request line the front refused whole its access log shows
+# (nginx logs it whole as $request; a refused line may be as long as
+# --max-request-line, 8190 bytes by default).
+REFUSED_LINE_LOGGED = 1024
+
 # -- The handler ----------------------------------------------------------
 
 # The size of a handler's WSGI thread pool, and the credits it offers

@@ -36,6 +36,7 @@ from txmp._defaults import (
     DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_REQUEST_LINE,
     MAX_CHUNK_LINE,
+    REFUSED_LINE_LOGGED,
 )
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -208,11 +209,6 @@ class HTTPRules:
     lingerTime: float = DEFAULT_LINGER_TIME
     lingerTimeout: float = DEFAULT_LINGER_TIMEOUT
     lingerBytes: int = DEFAULT_LINGER_BYTES
-
-
-#: How much of a request line the front refused is kept for its access
-#: log line.
-REFUSED_LINE_LOGGED = 1024
 
 
 def checkRequestLine(line: bytes, maxLength: int) -> int | None:
