@@ -2226,3 +2226,15 @@ class SplitChunksTests(SynchronousTestCase):
         """
         self.assertEqual(splitChunks([b"x", b"abcdefg", b"y"], 3),
                          [b"x", b"abc", b"def", b"g", b"y"])
+
+    def test_largeNotCopied(self) -> None:
+        """
+        The pieces of a large chunk are views of it, not copies: a body
+        returned whole is not copied once here and again by ZeroMQ.
+        """
+        chunk = b"abcdefg"
+        pieces = splitChunks([b"x", chunk], 3)
+        self.assertEqual(pieces, [b"x", b"abc", b"def", b"g"])
+        for piece in pieces[1:]:
+            assert isinstance(piece, memoryview), piece
+            self.assertIs(piece.obj, chunk)
