@@ -664,7 +664,13 @@ class TxmpOptions(usage.Options):
         for variable, value in environ.items():
             if variable.startswith(prefix):
                 name = variable[len(prefix):].lower().replace("_", "-")
-                settings[name] = (variable, value.split() if _repeatable(self, name) else value)
+                if _repeatable(self, name):
+                    # Set empty (an unset shell variable), it gives the one
+                    # empty value that refuseEmpty refuses, not an empty
+                    # list, which replaced the file's in silence.
+                    settings[name] = (variable, value.split() or [""])
+                else:
+                    settings[name] = (variable, value)
         result: list[str] = []
         for name, (source, value) in settings.items():
             if name not in known or name in ("config", "help", "version"):

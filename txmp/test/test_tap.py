@@ -3728,6 +3728,30 @@ class TxmpOptionsTests(SynchronousTestCase):
             error = self.assertRaises(usage.UsageError, parse, *args, environ=environ)
             self.assertEqual(str(error), message.format(name), (name, args, environ))
 
+    def test_emptyRepeatableVariableRefused(self) -> None:
+        """
+        A repeatable option's variable set empty (or to spaces) is refused
+        as an empty value, as any other option's is: it gave no value, and
+        so replaced the file's list with nothing, in silence
+        (C{TXMP_MPFRONT_LISTEN=$LISTEN}, C{LISTEN} unset, served the
+        default C{tcp:8080} on every interface instead of the file's
+        C{--listen}; C{TXMP_MPHANDLER_SEND} connected to the default
+        front).
+        """
+        message = "--{} is empty (an unset variable?): give it a value, or leave it out"
+        path = self.config('[mpfront]\nlisten = ["tcp:8081:interface=127.0.0.1"]\n')
+        for parse, name, args, environ in [
+            (self.parseFront, "listen", ["--config", path], {"TXMP_MPFRONT_LISTEN": ""}),
+            (self.parseFront, "listen", [], {"TXMP_MPFRONT_LISTEN": "  "}),
+            (self.parseHandler, "send", [], {"TXMP_MPHANDLER_SEND": ""}),
+        ]:
+            error = self.assertRaises(usage.UsageError, parse, *args, environ=environ)
+            self.assertEqual(str(error), message.format(name), (name, args, environ))
+        # (Its own check refuses it first.)
+        error = self.assertRaises(usage.UsageError, self.parseFront,
+                                  environ={"TXMP_MPFRONT_TRUSTED_PROXY": ""})
+        self.assertIn("--trusted-proxy", str(error))
+
     def test_accessLogEmpty(self) -> None:
         """
         An empty C{--access-log}, on the command line, in the file or from
