@@ -300,10 +300,12 @@ class Options(TxmpOptions):
         )
         if self["private-addresses"]:
             checkPrivateDirectory()
-        if self["config"]:
-            # The file read, for the --spawn handlers: resolved now, since
-            # twistd --rundir changes directory before they are started.
-            self["config"] = os.path.abspath(self["config"])
+        # The file read (TXMP_CONFIG's too, which the --spawn handlers would
+        # read from their environment), for the --spawn handlers: resolved
+        # now, since twistd --rundir changes directory before they start.
+        config = self["config"] or os.environ.get("TXMP_CONFIG")
+        if config:
+            self["config"] = os.path.abspath(config)
         if self["send"] is None:
             self["send"] = DEFAULT_SEND
         if self["return"] is None:

@@ -400,6 +400,36 @@ class FrontOptionsTests(OptionsTestCase):
             )
         self.assertEqual(parse("txmp_here_app:app", ".").handlerPath, ([], here.path))
 
+    def test_configVariableRelativeResolved(self) -> None:
+        """
+        A relative C{TXMP_CONFIG} is made absolute, as C{--config} is, and
+        given to the spawned handlers as C{--config}: they start in
+        twistd's C{--rundir} (C{-d}) and read their C{[mphandler]} table
+        from C{TXMP_CONFIG}, which they found no more there (C{--config
+        txmp.toml: No such file or directory}, three boot failures, status
+        3), while the front had read the file where it was started.
+        """
+        directory = FilePath(self.mktemp())
+        run = directory.child("run")
+        run.makedirs()
+        here = directory.child("here")
+        here.makedirs()
+        here.child("txmp.toml").setContent(b"[mphandler]\nthreads = 2\n")
+        self.addCleanup(os.chdir, os.getcwd())
+        os.chdir(here.path)
+        self.patch(os, "environ", {"TXMP_CONFIG": "txmp.toml"})
+
+        class TwistdOptions(dict[str, object]):
+            subCommand = "mpfront"
+
+        options = fronttap.Options()
+        options.parent = cast(usage.Options, TwistdOptions(rundir=run.path))
+        options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
+        path = here.child("txmp.toml").path
+        self.assertEqual(options["config"], path)
+        command = _frontservice.handlerCommand(options, "h")
+        self.assertEqual(command[command.index("--config") + 1], path)
+
     def test_accessLogRelativeResolved(self) -> None:
         """
         A relative C{--access-log} is made absolute as it is checked: it is
