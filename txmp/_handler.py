@@ -238,10 +238,12 @@ def _ipcHint(address: str) -> str:
     """
     What is missing of an C{ipc://} address that no front answers at (its
     directory, or a socket in it), said after the warning's question; an
-    empty string for other addresses, or a socket that is there.  The
+    empty string for other addresses (an abstract C{ipc://@NAME} too), or
+    a socket that is there.  The
     handler starts all the same: its front may make them after it.
     """
-    if not address.startswith("ipc://"):
+    if not address.startswith("ipc://") or address.startswith("ipc://@"):
+        # (ipc://@NAME is in Linux's abstract namespace: no file to look at.)
         return ""
     path = address[len("ipc://"):]
     directory = os.path.dirname(path)
@@ -806,8 +808,8 @@ class FrontLink:
                 # --timeout itself.
                 self._log.info(
                     "request {requestId} cancelled by the front while running "
-                    "(its client gone, a bad request body, or --timeout, --body-timeout "
-                    "or the front's --graceful-timeout passed)",
+                    "(its client gone, a bad request body, a timeout of the front's, "
+                    "or a reply the front refused: its log says which)",
                     requestId=message.requestId.decode("ascii", "replace"),
                 )
                 running.cancel()

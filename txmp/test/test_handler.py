@@ -976,8 +976,8 @@ class RequestTests(FrontLinkTestCase):
                 (
                     LogLevel.info,
                     "request front1.2 cancelled by the front while running "
-                    "(its client gone, a bad request body, or --timeout, "
-                    "--body-timeout or the front's --graceful-timeout passed)",
+                    "(its client gone, a bad request body, a timeout of the "
+                    "front's, or a reply the front refused: its log says which)",
                 )
             ],
         )
@@ -1562,6 +1562,20 @@ class NoFrontWarningTests(LoggedLinkTestCase):
             f"is the front running, and are these its addresses? (no socket at "
             f"{directory.child('send').path}: no front has bound it)",
         ])
+
+    def test_abstractIpcAddressNoHint(self) -> None:
+        """
+        For an C{ipc://@NAME} C{--send} (Linux's abstract namespace, which
+        has no file to look at), the warning guesses nothing of a
+        directory or a socket file.
+        """
+        self.link.address = "ipc://@txmp-send"
+        self.link.start()
+        self.advance(_defaults.NO_FRONT_WARNING)
+        self.assertEqual(
+            [formatEvent(w).partition("still trying: ")[2] for w in self.warnings()],
+            ["is the front running, and are these its addresses?"],
+        )
 
     def test_warnedAtBoundedRate(self) -> None:
         """
