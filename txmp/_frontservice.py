@@ -1255,6 +1255,9 @@ class SpawnedHandlers(MultiService):
                     )
                 else:
                     self._notJoined.clear()
+                    # Not started again (the monitor asks this first): the
+                    # front gives up, and would only stop it.
+                    self._supervised.discard(name)
                     self.bootFailed()
                     return
         self._notJoined.add(name)

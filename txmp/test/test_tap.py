@@ -2724,6 +2724,28 @@ class SpawnedHandlersTests(SynchronousTestCase):
         ))
         self.assertEqual(failed, [True])
 
+    def test_noStartAfterGivingUp(self) -> None:
+        """
+        Once its handlers have failed to boot L{_defaults.BOOT_FAILURES}
+        times in a row and the front gives up (it exits), the restart that
+        made it give up starts no process: one was started as the front
+        exited, and stopped with it ("waited ... for 1 spawned handlers").
+        """
+        failed: list[bool] = []
+        self.spawned.bootFailed = lambda: failed.append(True)
+        spawned: list[object] = []
+
+        def spawnProcess(*args: object, **kwargs: object) -> None:
+            spawned.append(args)
+            raise PermissionError(13, "Permission denied", "python")
+
+        self.patch(self.reactor, "spawnProcess", spawnProcess)
+        self.exits(self.name(1))
+        for _ in range(_defaults.BOOT_FAILURES + 1):
+            self.reactor.advance(60)
+        # Each restart but the one that gave up tried to start a process.
+        self.assertEqual((failed, len(spawned)), ([True], _defaults.BOOT_FAILURES - 1))
+
     def test_bootFailuresWhileOthersServe(self) -> None:
         """
         A handler that cannot boot while others serve (one added by
