@@ -319,7 +319,7 @@ def checkJitter(options: Mapping[str, object]) -> None:
         )
 
 
-def checkWritable(option: str, path: str) -> None:
+def checkWritable(option: str, path: str) -> str:
     """
     Refuse, with a usage error naming C{option}, a file this process could
     not open for appending: one that exists and is not writable, or that
@@ -328,6 +328,8 @@ def checkWritable(option: str, path: str) -> None:
     as that user; a log file only once the process runs), and a failure
     then is a traceback, or a whole run lost (C{--profile}).
 
+    @return: the path, absolute: the one to open later, since twistd
+        C{--rundir} changes directory before the process starts.
     @raise usage.UsageError: if it could not be opened.
     """
     directory = os.path.dirname(os.path.abspath(path))
@@ -341,6 +343,7 @@ def checkWritable(option: str, path: str) -> None:
         why = None if os.access(directory, os.W_OK) else "Permission denied"
     if why is not None:
         raise usage.UsageError(f"{option} {path}: {why}")
+    return os.path.abspath(path)
 
 
 def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:

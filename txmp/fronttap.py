@@ -258,6 +258,9 @@ class Options(TxmpOptions):
                 "--access-log is empty: give a file, or - for standard output"
             )
         self.refuseEmpty()
+        # twistd's own options (--rundir, --nodaemon), when run by twistd.
+        parent = getattr(self, "parent", None)
+        twistd = parent if isinstance(parent, dict) else None
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         if self["spawn"] and not self["app"]:
@@ -268,8 +271,7 @@ class Options(TxmpOptions):
             # Read once, from the [mphandler] table and TXMP_MPHANDLER_
             # variables: --reload watches there too (_frontservice).
             # They start where twistd --rundir (-d) changes directory to.
-            parent = getattr(self, "parent", None)
-            runDirectory = parent.get("rundir") if isinstance(parent, dict) else None
+            runDirectory = twistd.get("rundir") if twistd is not None else None
             self.handlerPath = handlerSearchPath(self["config"], runDirectory)
             checkApplicationModule(self["app"], self.handlerPath)
         if self["reload"] and not self["spawn"]:
@@ -318,8 +320,7 @@ class Options(TxmpOptions):
                 "--access-log-format must be one of "
                 f"{', '.join(ACCESS_LOG_FORMATS)}, not {self['access-log-format']!r}"
             )
-        parent = getattr(self, "parent", None)
-        if self["access-log"] == "-" and parent is not None and not parent.get("nodaemon"):
+        if self["access-log"] == "-" and twistd is not None and not twistd.get("nodaemon"):
             # twistd points a daemon's standard output at /dev/null.
             raise usage.UsageError(
                 "--access-log -: a daemon's standard output is /dev/null:"
@@ -328,10 +329,7 @@ class Options(TxmpOptions):
         if self["access-log"] not in (None, "-"):
             # Checked, not created: under twistd --uid the file is opened,
             # and so created, as that user, once the front starts.
-            checkWritable("--access-log", self["access-log"])
-            # Opened once the front starts: resolved now, since twistd
-            # --rundir changes directory before it starts.
-            self["access-log"] = os.path.abspath(self["access-log"])
+            self["access-log"] = checkWritable("--access-log", self["access-log"])
 
 
 def makeService(options: Options, reactor: IFrontReactor | None = None) -> MultiService:

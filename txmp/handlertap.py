@@ -312,10 +312,7 @@ class Options(TxmpOptions):
         if self["profile"]:
             # Written when the handler stops: refused now, not after a
             # whole run profiled for nothing.
-            checkWritable("--profile", self["profile"])
-            # Resolved now, since twistd --rundir changes directory before
-            # the handler starts.
-            self["profile"] = os.path.abspath(self["profile"])
+            self["profile"] = checkWritable("--profile", self["profile"])
         # As gunicorn does: --pythonpath first, then the directory it runs
         # in (twistd's script would put only its own bin directory first).
         for directory in reversed([*map(os.path.abspath, self["pythonpath"]), os.getcwd()]):
