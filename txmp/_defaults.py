@@ -185,8 +185,9 @@ DEFAULT_BODY_TIMEOUT = 60.0
 # Lingering close, as nginx's lingering_time, lingering_timeout: after an
 # answer to a request whose body is still coming, what the client sends is
 # read and discarded for at most LINGER_TIME seconds in all, LINGER_TIMEOUT
-# seconds without a byte, and LINGER_BYTES bytes, so that a client still
-# sending reads the answer instead of a connection reset.
+# seconds without a byte, and LINGER_BYTES bytes beyond the rest of the body
+# its Content-Length declared, so that a client still sending reads the
+# answer instead of a connection reset.
 DEFAULT_LINGER_TIME = 30.0
 DEFAULT_LINGER_TIMEOUT = 5.0
 DEFAULT_LINGER_BYTES = 16 * MiB

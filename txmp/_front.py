@@ -989,8 +989,9 @@ class FrontConnection(Protocol):
     still coming, the connection is closed with a lingering close: the
     front half-closes it (on TCP and UNIX connections), then reads and
     discards what the client still sends, within C{lingerTime},
-    C{lingerTimeout} and C{lingerBytes}, so that a client still sending
-    reads the answer instead of a reset.
+    C{lingerTimeout}, and C{lingerBytes} beyond the rest of the body its
+    C{Content-Length} declared, so that a client still sending reads the
+    answer instead of a reset.
 
     It is the transport's producer: while the client's transport is full
     (L{transportFull}) it reads nothing more, and the response being
@@ -1041,6 +1042,8 @@ class FrontConnection(Protocol):
     _lingerCall: IDelayedCall | None = None
     _lingerEndCall: IDelayedCall | None = None
     _lingered = 0
+    # How many bytes the lingering close discards before it closes.
+    _lingerLimit = 0
     # Watching the client take what the transport holds (_watchSending).
     _sendCall: IDelayedCall | None = None
     _unsentSeen: int | None = None
@@ -1554,7 +1557,7 @@ class FrontConnection(Protocol):
                 # Linger: half-close, and discard what comes.  (Only where
                 # it can half-close: elsewhere, TLS, the client would wait
                 # for the end of a response delimited by the close.)
-                self._linger()
+                self._linger(self._bodyRest())
             else:
                 self._close()
             return
@@ -1621,6 +1624,7 @@ class FrontConnection(Protocol):
         """
         if self._closing:
             return
+        rest = self._bodyRest()
         exchange = self.exchange
         started = exchange is not None and exchange.state is not ResponseState.WAITING
         refusal = None if started else Refusal(
@@ -1647,9 +1651,26 @@ class FrontConnection(Protocol):
         # Counted and logged as the requests answered by handlers are.
         self.factory.requestDone(refusal)
         if linger:
-            self._linger()
+            self._linger(rest)
         else:
             self._close()
+
+    def _bodyRest(self) -> int:
+        """
+        How many bytes of the request's body its C{Content-Length} says are
+        still to come (0 for a chunked body, whose length is not known, or
+        for none): a client that writes its whole body before it reads (the
+        standard library's C{http.client} and C{urllib.request}, wget)
+        sends them all, whatever the answer.
+        """
+        if self.bodyPending:
+            return self._bodyLeft if self._decoder is None else 0
+        head = self._head
+        if head is None or head.chunked or not head.contentLength:
+            return 0
+        # A head refused (413 over --max-body, say): what came after it is
+        # in the buffer.
+        return max(head.contentLength - len(self._buffer), 0)
 
     def _close(self) -> None:
         """
@@ -1741,12 +1762,19 @@ class FrontConnection(Protocol):
             return
         self.abort()
 
-    def _linger(self) -> None:
+    def _linger(self, declared: int = 0) -> None:
         """
         Start the lingering close: half-close the connection after what was
         written (on TCP and UNIX connections; the TLS layer cannot), and
         read and discard until the client closes its side or a bound of
         the rules passes; then close.
+
+        @param declared: the bytes of the request body its
+            C{Content-Length} says are still to come (L{_bodyRest}): they
+            are discarded, within the bounds of time, and C{lingerBytes}
+            more.  (Closed after C{lingerBytes} alone, the connection of a
+            client still writing a larger body was reset before it read the
+            answer, as nginx and Apache, bounded by time alone, do not.)
         """
         self._closing = True
         self._inRequest = False
@@ -1766,6 +1794,7 @@ class FrontConnection(Protocol):
         self._readingPaused = False
         transport.resumeProducing()
         self._lingered = 0
+        self._lingerLimit = rules.lingerBytes + declared
         reactor = self.factory.reactor
         self._lingerCall = reactor.callLater(rules.lingerTimeout, self._lingerDone)
         self._lingerEndCall = reactor.callLater(rules.lingerTime, self._lingerDone)
@@ -1777,7 +1806,7 @@ class FrontConnection(Protocol):
         if self._lingerCall is None:
             return
         self._lingered += len(data)
-        if self._lingered > self.rules.lingerBytes:
+        if self._lingered > self._lingerLimit:
             self._lingerDone()
         else:
             self._lingerCall.reset(self.rules.lingerTimeout)

@@ -194,7 +194,8 @@ class HTTPRules:
         coming, the most seconds the front reads and discards what the
         client sends before it closes the connection.
     @ivar lingerTimeout: the same, without a byte from the client.
-    @ivar lingerBytes: the same, in bytes.
+    @ivar lingerBytes: the same, in bytes, beyond the rest of the body the
+        request's C{Content-Length} declared.
     """
 
     headerTimeout: float = DEFAULT_HEADER_TIMEOUT

@@ -516,6 +516,44 @@ class LingerTests(FramingTestCase):
         channel.dataReceived(b"x")
         self.assertTrue(transport.disconnecting)
 
+    def test_declaredBodyRead(self) -> None:
+        """
+        After a refusal of a request whose C{Content-Length} declares a body
+        (413 over C{maxBody}), the whole declared body is read and
+        discarded, and C{lingerBytes} more, before the connection closes:
+        a client that writes its whole body before it reads the answer
+        (C{http.client}, C{urllib.request}, wget) gets the 413, not a
+        reset under a body larger than C{lingerBytes}.
+        """
+        self.site.maxBody = 100
+        channel, transport = self.sendRequest(post(b"Content-Length: 5000") + b"x" * 10)
+        response = transport.value()
+        self.assertEqual(ParsedResponse(response).code, 413)
+        channel.dataReceived(b"x" * 4990)
+        channel.dataReceived(b"y" * 1000)
+        self.assertFalse(transport.disconnecting)
+        channel.dataReceived(b"y")
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(transport.value(), response)
+
+    def test_earlyResponseDeclaredBody(self) -> None:
+        """
+        After a response sent while a body of declared length is still
+        coming, the rest of that body is read and discarded, and
+        C{lingerBytes} more, before the connection closes.
+        """
+        size = SMALL_BODY + 5000
+        channel, transport = self.sendRequest(post(b"Content-Length: %d" % (size,)) + b"a" * 100)
+        requestId = self.requestsSent()[-1].requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"2")], body=[b"no"])
+        self.assertTrue(channel.lingering)
+        channel.dataReceived(b"a" * (size - 100))
+        channel.dataReceived(b"b" * 1000)
+        self.assertFalse(transport.disconnecting)
+        channel.dataReceived(b"b")
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
+
     def test_readingResumed(self) -> None:
         """
         A connection whose reading was paused (the handler's window used
