@@ -1044,6 +1044,9 @@ class FrontConnection(Protocol):
     _lingered = 0
     # How many bytes the lingering close discards before it closes.
     _lingerLimit = 0
+    # The decoder of a chunked body still coming while the connection
+    # lingers: it finds the body's end, from which lingerBytes count.
+    _lingerDecoder: ChunkedDecoder | None = None
     # Watching the client take what the transport holds (_watchSending).
     _sendCall: IDelayedCall | None = None
     _unsentSeen: int | None = None
@@ -1557,7 +1560,13 @@ class FrontConnection(Protocol):
                 # Linger: half-close, and discard what comes.  (Only where
                 # it can half-close: elsewhere, TLS, the client would wait
                 # for the end of a response delimited by the close.)
+                decoder = self._decoder if self.bodyPending else None
                 self._linger(self._bodyRest())
+                if decoder is not None and self._lingerCall is not None:
+                    # The rest of a chunked body, to its end (or a framing
+                    # error, or --max-body), within the bounds of time.
+                    decoder.discard(self._lingeredBodyEnd)
+                    self._lingerDecoder = decoder
             else:
                 self._close()
             return
@@ -1801,15 +1810,31 @@ class FrontConnection(Protocol):
 
     def _discard(self, data: bytes) -> None:
         """
-        Data came after a refusal: during a lingering close, count it.
+        Data came after a refusal: during a lingering close, count it (and
+        decode the rest of a chunked body, to find its end).
         """
         if self._lingerCall is None:
             return
         self._lingered += len(data)
-        if self._lingered > self._lingerLimit:
+        decoder = self._lingerDecoder
+        if decoder is not None:
+            try:
+                decoder.dataReceived(data)
+            except FramingError:
+                self._lingerDone()
+                return
+        if self._lingerDecoder is None and self._lingered > self._lingerLimit:
             self._lingerDone()
         else:
             self._lingerCall.reset(self.rules.lingerTimeout)
+
+    def _lingeredBodyEnd(self, rest: bytes) -> None:
+        """
+        The chunked body discarded while lingering ended, C{rest} after it:
+        C{lingerBytes} more are read from there.
+        """
+        self._lingerDecoder = None
+        self._lingerLimit = self._lingered - len(rest) + self.rules.lingerBytes
 
     def _lingerDone(self) -> None:
         self._cancelLinger()
@@ -1941,6 +1966,7 @@ class FrontConnection(Protocol):
         self._timedOut("body", self.rules.bodyTimeout)
 
     def _cancelLinger(self) -> None:
+        self._lingerDecoder = None
         cancelCall(self._lingerCall)
         cancelCall(self._lingerEndCall)
         self._lingerCall = self._lingerEndCall = None

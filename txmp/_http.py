@@ -516,6 +516,12 @@ class FramingError(Exception):
 _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
 
 
+def _drop(data: bytes) -> None:
+    """
+    Chunk data discarded (L{ChunkedDecoder.discard}).
+    """
+
+
 @define(slots=False, eq=False, repr=False)
 class ChunkedDecoder:
     """
@@ -604,6 +610,15 @@ class ChunkedDecoder:
         self._deliver(pieces)
         if ended:
             self._finishCallback(data[position:])
+
+    def discard(self, finishCallback: Callable[[bytes], None]) -> None:
+        """
+        Decode the rest of the body only to find its end: its data is
+        dropped from now on, and C{finishCallback} is called at the end
+        in place of the first one.
+        """
+        self._dataCallback = _drop
+        self._finishCallback = finishCallback
 
     def _deliver(self, pieces: list[bytes]) -> None:
         """

@@ -554,6 +554,37 @@ class LingerTests(FramingTestCase):
         self.assertTrue(transport.disconnecting)
         self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
 
+    def test_earlyResponseChunkedBody(self) -> None:
+        """
+        After a response sent while a chunked body is still coming, the
+        rest of that body is decoded and discarded to its last chunk, and
+        C{lingerBytes} more are read after it before the connection
+        closes.
+        """
+        channel, transport = self.chunked(BIG)
+        requestId = self.requestsSent()[-1].requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"2")], body=[b"no"])
+        self.assertTrue(channel.lingering)
+        for _i in range(3):
+            channel.dataReceived(b"320\r\n" + b"c" * 800 + b"\r\n")
+        channel.dataReceived(b"0\r\n\r\n" + b"d" * 1000)
+        self.assertFalse(transport.disconnecting)
+        channel.dataReceived(b"d")
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
+        self.assertEqual(len(self.requestsSent()), 1)
+
+    def test_earlyResponseChunkedBroken(self) -> None:
+        """
+        A chunked body that breaks its framing while the connection
+        lingers after an early response closes it at once.
+        """
+        channel, transport = self.chunked(BIG)
+        requestId = self.requestsSent()[-1].requestId
+        self.respond(requestId, headers=[(b"Content-Length", b"2")], body=[b"no"])
+        channel.dataReceived(b"not a chunk size\r\n")
+        self.assertTrue(transport.disconnecting)
+
     def test_readingResumed(self) -> None:
         """
         A connection whose reading was paused (the handler's window used
