@@ -164,6 +164,20 @@ class ResilienceTestCase(SystemTestCase):
             front=front,
         )
 
+    async def assertServes(self, handler: TwistdProcess, timeout: float) -> None:
+        """
+        Assert that a request made now is answered, within C{timeout}
+        seconds, by C{handler} (its only handler, or one whose thread a
+        test has just seen freed).
+        """
+        following = get("next")
+        result = await self.get(following.path, timeout=timeout)
+        self.assertEqual(
+            answeredBy(following, result),
+            handler.pid,
+            f"response {result.code} {result.body!r}" + self.transcript(),
+        )
+
     def describe(self, load: BoundedLoad) -> str:
         """
         The load's summary and every process's output, for messages.
@@ -624,13 +638,7 @@ class FrontKilledTests(ResilienceTestCase):
         )
         successor = await self.startTaggedFront(label="front-2")
         await successor.waitForLine(JOINED, timeout=10)
-        following = get("next")
-        result = await self.get(following.path, timeout=10)
-        self.assertEqual(
-            answeredBy(following, result),
-            handler.pid,
-            f"response {result.code} {result.body!r}" + self.transcript(),
-        )
+        await self.assertServes(handler, timeout=10)
 
 
 class SeveralFrontsTests(ResilienceTestCase):
@@ -750,13 +758,7 @@ class CancelTests(ResilienceTestCase):
         stats = await self.assertIdle(self.statsPort)
         self.assertCreditsWithin(stats, 1)
         self.assertEqual(stats["stats"]["cancelled"], 1, f"statistics {stats}" + self.transcript())
-        following = get("next")
-        result = await self.get(following.path, timeout=5)
-        self.assertEqual(
-            answeredBy(following, result),
-            handler.pid,
-            f"response {result.code} {result.body!r}" + self.transcript(),
-        )
+        await self.assertServes(handler, timeout=5)
 
 
 class RecyclingTests(ResilienceTestCase):
