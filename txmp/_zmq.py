@@ -414,6 +414,20 @@ _POLLIN = 1
 _POLLOUT = 2
 
 
+def isIPv6Address(address: str) -> bool:
+    """
+    Whether C{address} is a ZeroMQ C{tcp://} address whose host is an
+    IPv6 address, as C{tcp://[::1]:5556} (or without the brackets, which
+    ZeroMQ takes too).
+    """
+    if not address.startswith("tcp://"):
+        return False
+    host = address[len("tcp://"):].rpartition(":")[0]
+    # What comes before a ';' is a source address (tcp://SOURCE;HOST:PORT),
+    # whose port would look like an IPv6 colon.
+    return ":" in host.rpartition(";")[2]
+
+
 def _reason(error: zmq.ZMQError) -> str:
     """
     Why ZeroMQ refused an address, for a one-line message: not
@@ -661,6 +675,12 @@ class ZmqSocket:
         """
         try:
             with self._lockIfShared():
+                if isIPv6Address(endpoint.address):
+                    # libzmq refuses an IPv6 address to bind ("No such
+                    # device") and never reaches one it connects to, unless
+                    # told IPv6 first: only then, so that a host name still
+                    # means its IPv4 address, as without.
+                    self._socket().setsockopt(zmq.IPV6, 1)
                 self._conn.addEndpoints([endpoint])
         except zmq.ZMQError as e:
             raise AddressError(f"cannot {verb} {endpoint.address}: {_reason(e)}") from None

@@ -10,6 +10,7 @@ with real sockets, threads and the reactor.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import threading
 from collections.abc import Iterable
@@ -24,7 +25,7 @@ from twisted.internet.selectreactor import SelectReactor
 from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
 from twisted.python.threadpool import ThreadPool
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
@@ -32,7 +33,7 @@ from txmp import _frontservice, protocol
 from txmp._defaults import DEFAULT_BACKLOG, FD_RESERVE, READ_BATCH
 from txmp._interfaces import IFrontReactor
 from txmp._pool import ReactorCalls, WorkerPool
-from txmp._zmq import ZmqContext, newRoutingId
+from txmp._zmq import ZmqContext, isIPv6Address, newRoutingId
 from txmp.test.contracts import (
     CallbackThreadPoolTestsMixin,
     ConditionTestsMixin,
@@ -426,6 +427,49 @@ class ZmqAdapterTests(TestCase):
             mine = [frames[2] for frames in received if frames[1] == b"t%d" % (t,)]
             self.assertEqual(mine, [b"%d" % (n,) for n in range(count)])
         self.assertTrue(all(frames[3] == b"x" * 100 for frames in received))
+
+    @inlineCallbacks
+    def test_ipv6Address(self) -> Any:
+        """
+        A ROUTER binds an IPv6 C{tcp://} address, such as C{--send
+        tcp://[::1]:5556}, and a DEALER connects to it: messages arrive.
+        (libzmq refuses such an address to bind, "No such device", and
+        never connects to one, unless its socket is told IPv6 first.)
+        """
+        if not socket.has_ipv6:
+            raise SkipTest("no IPv6")
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("::1", 0))
+            except OSError:
+                raise SkipTest("no IPv6 loopback address") from None
+            port = probe.getsockname()[1]
+        address = f"tcp://[::1]:{port}"
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        received, allThere, atRouter = collector(1)
+        router = context.socket("router", atRouter, 10)
+        router.bind(address)
+        dealer = context.socket("dealer", lambda f: None, 10, b"dealer-1")
+        dealer.connect(address)
+        dealer.send([b"over IPv6"])
+        yield allThere
+        self.assertEqual(received, [[b"dealer-1", b"over IPv6"]])
+
+    def test_ipv6Addresses(self) -> None:
+        """
+        L{isIPv6Address} tells a C{tcp://} address whose host is an IPv6
+        address, bracketed or not, and after a source address, from one
+        whose host is an IPv4 address or a name, with a source address and
+        port or not, and from other transports.
+        """
+        for address in ["tcp://[::1]:5556", "tcp://::1:5556", "tcp://[fe80::1%eth0]:5556",
+                        "tcp://eth0;[::1]:5556", "tcp://[::1]:4000;[::1]:5556"]:
+            self.assertTrue(isIPv6Address(address), address)
+        for address in ["tcp://127.0.0.1:5556", "tcp://localhost:5556", "tcp://*:5556",
+                        "tcp://127.0.0.1:4000;127.0.0.1:5556", "ipc:///run/a:b",
+                        "ipc://@txmp:send"]:
+            self.assertFalse(isIPv6Address(address), address)
 
     def test_shutdownClosesSharedFirst(self) -> None:
         """
