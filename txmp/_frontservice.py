@@ -67,7 +67,7 @@ from txmp._options import PRIVATE_PREFIX, privateAddresses
 from txmp._reload import CodeWatcher, sourceRoot
 from txmp._signals import SignalActions, explanation
 from txmp._stats import makeStatsSite
-from txmp._tls import withCertificateChain
+from txmp._tls import certificateFilesError, withCertificateChain
 from txmp._zap import ZAP_DOMAIN, AllowList, HandshakeFailures, ZapHandler
 from txmp._zmq import (
     ZAP_ADDRESS,
@@ -139,7 +139,7 @@ def _endpointError(description: str, error: Exception) -> str:
             "LISTEN_PID and LISTEN_FDNAMES; systemd-socket-activate sets the "
             "last with --fdname)"
         )
-    return _reason(error)
+    return certificateFilesError(error) or _reason(error)
 
 
 def _stopAndExit(reactor: IReactorCore, status: int, options: object = None) -> None:

@@ -27,6 +27,13 @@ from twisted.internet.endpoints import _parse
 from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.python.filepath import FilePath
 
+# What OpenSSL says of a private key that is encrypted, read without its
+# passphrase (OpenSSL 3, asked on the terminal if there is one).
+_PASSPHRASE_REASONS = frozenset(
+    {"problems getting password", "bad password read", "unable to get passphrase",
+     "bad decrypt"}
+)
+
 # A certificate in PEM, as Twisted's ssl: finds those of extraCertChain.
 _CERTIFICATE = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
@@ -87,3 +94,34 @@ def withCertificateChain(
     options = endpoint._sslContextFactory
     if isinstance(options, CertificateOptions) and not options.extraCertChain:
         options.extraCertChain = [Certificate.loadPEM(pem).original for pem in chain]
+
+
+def certificateFilesError(error: BaseException) -> str | None:
+    """
+    One line saying why an C{ssl:} description could not be made into an
+    endpoint, if C{error} is pyOpenSSL's (C{OpenSSL.crypto.Error}, raised
+    as Twisted reads the C{privateKey} and C{certKey} files): its argument
+    is a list of OpenSSL's (library, function, reason) triples, which
+    printed as it is do not say which file, nor what to do.  L{None} for
+    any other error.
+    """
+    if not type(error).__module__.startswith("OpenSSL.") or not error.args:
+        return None
+    triples = error.args[0]
+    if not isinstance(triples, list):
+        return None
+    reasons = list(dict.fromkeys(
+        str(triple[-1]) for triple in triples if isinstance(triple, tuple) and triple
+    ))
+    if _PASSPHRASE_REASONS.intersection(reasons):
+        # nginx has ssl_password_file; Twisted's ssl: has no such parameter.
+        return (
+            "the private key is encrypted, and ssl: has no way to be given its "
+            "passphrase: keep a copy without one that only the front's user can "
+            "read (openssl pkey -in KEY -out PLAIN.pem; chmod 600 PLAIN.pem) and "
+            "name it as privateKey="
+        )
+    return (
+        "OpenSSL found no PEM certificate and private key in the privateKey= and "
+        f"certKey= files ({'; '.join(reasons) or 'no reason given'})"
+    )

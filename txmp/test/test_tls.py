@@ -15,7 +15,8 @@ from twisted.python.filepath import FilePath
 from twisted.test.iosim import connectedServerAndClient
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._tls import chainInCertificateFile, withCertificateChain
+from txmp import _frontservice
+from txmp._tls import certificateFilesError, chainInCertificateFile, withCertificateChain
 from txmp.testing import certificateChain
 
 try:
@@ -156,3 +157,73 @@ class CertificateChainTests(SynchronousTestCase):
 
         for description in ["tcp:8080", "unix:/run/txmp/http.sock", "systemd:domain=INET:index=0"]:
             self.assertEqual(chainInCertificateFile(description, read), [], description)
+
+
+class CertificateFilesErrorTests(SynchronousTestCase):
+    """
+    L{certificateFilesError} says in one line why C{ssl:} could not read its
+    certificate and key, where pyOpenSSL's error is a list of OpenSSL's
+    triples.
+    """
+
+    if ssl is None:
+        skip = "the tls extra (pyOpenSSL, cryptography) is not installed"
+
+    def test_encryptedKey(self) -> None:
+        """
+        A private key with a passphrase (which OpenSSL asks for on the
+        terminal, if there is one) is said to be encrypted, with what to
+        do: Twisted's C{ssl:} cannot be given a passphrase.  The triples
+        are those OpenSSL 3 gave a front started without a terminal.
+        """
+        from OpenSSL import crypto
+
+        error = crypto.Error([
+            ("UI routines", "", "processing error"),
+            ("PEM routines", "", "problems getting password"),
+            ("common libcrypto routines", "", "interrupted or cancelled"),
+            ("Provider routines", "", "unable to get passphrase"),
+            ("PEM routines", "", "bad password read"),
+        ])
+        self.assertEqual(
+            certificateFilesError(error),
+            "the private key is encrypted, and ssl: has no way to be given its "
+            "passphrase: keep a copy without one that only the front's user can "
+            "read (openssl pkey -in KEY -out PLAIN.pem; chmod 600 PLAIN.pem) and "
+            "name it as privateKey=",
+        )
+
+    def test_notPEM(self) -> None:
+        """
+        A C{privateKey} file that holds no key (here, text) is said to hold
+        no PEM certificate and key, with OpenSSL's reasons once each; the
+        front's start line says so for its C{--listen}, where it printed
+        pyOpenSSL's list of triples.
+        """
+        from OpenSSL import crypto
+
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        _root, fullChain, _key = certificateChain("localhost")
+        junk, chain = directory.child("junk.pem"), directory.child("fullchain.pem")
+        junk.setContent(b"not a key\n")
+        chain.setContent(fullChain)
+        description = f"ssl:0:privateKey={junk.path}:certKey={chain.path}"
+        error = self.assertRaises(
+            crypto.Error, serverFromString, MemoryReactorClock(), description
+        )
+        self.assertRegex(
+            certificateFilesError(error) or "",
+            r"^OpenSSL found no PEM certificate and private key in the privateKey= "
+            r"and certKey= files \([^;()]+\)$",
+        )
+        self.assertEqual(
+            _frontservice._endpointError(description, error), certificateFilesError(error)
+        )
+
+    def test_otherErrors(self) -> None:
+        """
+        Any other error is not one of these.
+        """
+        self.assertIsNone(certificateFilesError(OSError(2, "No such file or directory")))
+        self.assertIsNone(certificateFilesError(ValueError([("a", "b", "c")])))
