@@ -67,7 +67,12 @@ from txmp._options import PRIVATE_PREFIX, privateAddresses
 from txmp._reload import CodeWatcher, sourceRoot
 from txmp._signals import SignalActions, explanation
 from txmp._stats import makeStatsSite
-from txmp._tls import certificateFilesError, withCertificateChain
+from txmp._tls import (
+    ReloadableCertificate,
+    certificateFilesError,
+    reloadableCertificate,
+    withCertificateChain,
+)
 from txmp._zap import ZAP_DOMAIN, AllowList, HandshakeFailures, ZapHandler
 from txmp._zmq import (
     ZAP_ADDRESS,
@@ -198,6 +203,12 @@ class FrontService(Service):
         # CURVE, once started.
         self.handshakes: HandshakeFailures | None = None
         self.listening: Deferred[list[IListeningPort]] = Deferred()
+        # The certificates of the ssl: --listen endpoints, each with its
+        # option and description, once started (see hangup).
+        self._certificates: list[tuple[str, ReloadableCertificate]] = []
+        # What SIGHUP reloads after the certificates: the --spawn handlers
+        # (serviceTree).
+        self.reloadHandlers: Callable[[], None] = _nothingToReload
         # Called with a handler's name when it starts draining.
         self.drainObservers: list[Callable[[str], None]] = []
         # Called with a handler's name when it registers anew.
@@ -336,6 +347,12 @@ class FrontService(Service):
                 )
                 # A certKey of the whole chain (fullchain.pem) sends it all.
                 withCertificateChain(endpoint, description)
+                certificate = reloadableCertificate(
+                    endpoint, description,
+                    lambda d: serverFromString(self._reactor, withBacklog(d)),
+                )
+                if certificate is not None:
+                    self._certificates.append((what, certificate))
             # The operator's string, parsed by whichever endpoint plugin it
             # names: any error is a one-line refusal to start.
             except Exception as e:  # noqa: BLE001
@@ -435,6 +452,27 @@ class FrontService(Service):
         self._log.critical("mpfront: {error}", error=error)
         _stopAndExit(self._reactor, 1, self._options)
         return failure
+
+    def hangup(self) -> None:
+        """
+        SIGHUP: read the certificate and key files of the C{ssl:} C{--listen}
+        endpoints again, for the connections made from now on (a renewed
+        certificate, as nginx's reload), keeping those read before where
+        they cannot be read; then L{reloadHandlers}.  Must be called in the
+        reactor thread.
+        """
+        for what, certificate in self._certificates:
+            try:
+                certificate.reload()
+            except Exception as e:  # noqa: BLE001
+                self._log.error(
+                    "mpfront: {what}: certificate and key not read again: {why}; "
+                    "the ones read before serve on",
+                    what=what, why=certificateFilesError(e) or _reason(e),
+                )
+            else:
+                self._log.info("mpfront: {what}: certificate and key read again", what=what)
+        self.reloadHandlers()
 
     def reopenLogs(self) -> None:
         """
@@ -1471,7 +1509,7 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
         reactor,
         {
             signal.SIGUSR1: front.reopenLogs,
-            signal.SIGHUP: _nothingToReload,
+            signal.SIGHUP: front.hangup,
             signal.SIGUSR2: _profileElsewhere,
             signal.SIGTTIN: _noHandlersToAdd,
             signal.SIGTTOU: _noHandlersToRemove,
@@ -1487,8 +1525,8 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
         front.drainObservers.append(spawned.handlerDraining)
         front.joinObservers.append(spawned.handlerJoined)
         front.silenceObservers.append(spawned.handlerSilent)
+        front.reloadHandlers = spawned.reload
         signals.actions.update({
-            signal.SIGHUP: spawned.reload,
             signal.SIGTTIN: spawned.increase,
             signal.SIGTTOU: spawned.decrease,
         })

@@ -21,11 +21,15 @@ makes its context.  C{txmp.test.test_tls} pins both.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from twisted.internet.endpoints import _parse
-from twisted.internet.interfaces import IStreamServerEndpoint
+from twisted.internet.interfaces import IOpenSSLServerConnectionCreator, IStreamServerEndpoint
 from twisted.python.filepath import FilePath
+from zope.interface import implementer
+
+if TYPE_CHECKING:
+    from OpenSSL.SSL import Connection, Context
 
 # What OpenSSL says of a private key that is encrypted, read without its
 # passphrase (OpenSSL 3, asked on the terminal if there is one).
@@ -125,3 +129,86 @@ def certificateFilesError(error: BaseException) -> str | None:
         "OpenSSL found no PEM certificate and private key in the privateKey= and "
         f"certKey= files ({'; '.join(reasons) or 'no reason given'})"
     )
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class ReloadableCertificate:
+    """
+    What an C{ssl:} endpoint makes its TLS connections with: the
+    L{CertificateOptions} of its description, made anew from its files by
+    L{reload} for the connections made afterwards, as nginx reads its
+    certificates again on reload.  A certificate renewed (certbot's, every
+    60 days) is then served from the next SIGHUP on, without a restart;
+    the connections open keep the one they began with.
+
+    Used in the reactor thread.
+
+    @ivar options: the L{CertificateOptions} new connections are made
+        with.
+    """
+
+    def __init__(self, options: object, make: Callable[[], object]) -> None:
+        """
+        @param options: the L{CertificateOptions} to begin with.
+        @param make: makes another from the files, raising if it cannot.
+        """
+        self.options = options
+        self._make = make
+
+    def serverConnectionForTLS(self, protocol: object) -> Connection:
+        """
+        A TLS connection of L{options}.
+        """
+        make = getattr(self.options, "serverConnectionForTLS", None)
+        if make is not None:
+            connection: Connection = make(protocol)
+            return connection
+        # An older Twisted's CertificateOptions only gives a context.
+        from OpenSSL.SSL import Connection
+
+        return Connection(self.getContext(), None)
+
+    def getContext(self) -> Context:
+        """
+        The OpenSSL context of L{options}.
+        """
+        context: Context = self.options.getContext()  # type: ignore[attr-defined]
+        return context
+
+    def reload(self) -> None:
+        """
+        Read the certificate and key files again: new connections use them.
+        If they cannot be read, or do not match, the ones read before stay.
+
+        @raise Exception: what reading them raised.
+        """
+        self.options = self._make()
+
+
+def reloadableCertificate(
+    endpoint: IStreamServerEndpoint,
+    description: str,
+    makeEndpoint: Callable[[str], IStreamServerEndpoint],
+) -> ReloadableCertificate | None:
+    """
+    Have the C{ssl:} endpoint that C{description} made make its connections
+    with a L{ReloadableCertificate}, which reads the files again by making
+    the endpoint anew with C{makeEndpoint} (and L{withCertificateChain}).
+    L{None}, and the endpoint left as it is, for any other endpoint.
+
+    Call it before the endpoint listens.
+    """
+    from twisted.internet.endpoints import SSL4ServerEndpoint
+
+    if not isinstance(endpoint, SSL4ServerEndpoint):
+        return None
+
+    def make() -> object:
+        fresh = makeEndpoint(description)
+        withCertificateChain(fresh, description)
+        assert isinstance(fresh, SSL4ServerEndpoint)
+        return fresh._sslContextFactory
+
+    certificate = ReloadableCertificate(endpoint._sslContextFactory, make)
+    endpoint._sslContextFactory = certificate
+    return certificate

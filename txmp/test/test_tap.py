@@ -864,14 +864,54 @@ class FrontMakeServiceTests(SynchronousTestCase):
         self.assertIsInstance(signals, SignalActions)
         self.assertEqual(signals.actions, {
             signal.SIGUSR1: front.reopenLogs,
-            signal.SIGHUP: _frontservice._nothingToReload,
+            signal.SIGHUP: front.hangup,
             signal.SIGUSR2: _frontservice._profileElsewhere,
             signal.SIGTTIN: _frontservice._noHandlersToAdd,
             signal.SIGTTOU: _frontservice._noHandlersToRemove,
         })
+        self.assertIs(front.reloadHandlers, _frontservice._nothingToReload)
         self.assertEqual(signals.once, {signal.SIGINT, signal.SIGTERM})
         # (Its default action would kill the front at once.)
         self.assertEqual(signals.aliases, {signal.SIGQUIT: signal.SIGTERM})
+
+    def test_hangupReadsCertificatesAgain(self) -> None:
+        """
+        SIGHUP (L{FrontService.hangup}) reads the certificate and key files
+        of each C{ssl:} C{--listen} again, saying so, or why not and that
+        the ones read before serve on; then reloads the handlers.
+        """
+        try:
+            from OpenSSL import crypto
+        except ImportError:
+            raise SkipTest("the tls extra (pyOpenSSL) is not installed") from None
+
+        class Certificate:
+            def __init__(self, error: Exception | None) -> None:
+                self.error = error
+
+            def reload(self) -> None:
+                if self.error is not None:
+                    raise self.error
+
+        options = fronttap.Options()
+        options.parseOptions([])
+        front = _frontservice.FrontService(cast(IFrontReactor, MemoryReactorClock()), options)
+        front._certificates = [
+            ("--listen ssl:443:privateKey=a.pem", cast(Any, Certificate(None))),
+            ("--listen ssl:8443:privateKey=b.pem",
+             cast(Any, Certificate(crypto.Error([("PEM routines", "", "no start line")])))),
+        ]
+        reloaded: list[str] = []
+        front.reloadHandlers = lambda: reloaded.append("handlers")
+        with capturedLogs() as events:
+            front.hangup()
+        self.assertEqual([formatEvent(e) for e in events], [
+            "mpfront: --listen ssl:443:privateKey=a.pem: certificate and key read again",
+            "mpfront: --listen ssl:8443:privateKey=b.pem: certificate and key not read "
+            "again: OpenSSL found no PEM certificate and private key in the privateKey= "
+            "and certKey= files (no start line); the ones read before serve on",
+        ])
+        self.assertEqual(reloaded, ["handlers"])
 
     def test_reopenLogsSaysWhatItReopened(self) -> None:
         """

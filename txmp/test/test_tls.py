@@ -16,7 +16,13 @@ from twisted.test.iosim import connectedServerAndClient
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _frontservice
-from txmp._tls import certificateFilesError, chainInCertificateFile, withCertificateChain
+from txmp._tls import (
+    ReloadableCertificate,
+    certificateFilesError,
+    chainInCertificateFile,
+    reloadableCertificate,
+    withCertificateChain,
+)
 from txmp.testing import certificateChain
 
 try:
@@ -227,3 +233,119 @@ class CertificateFilesErrorTests(SynchronousTestCase):
         """
         self.assertIsNone(certificateFilesError(OSError(2, "No such file or directory")))
         self.assertIsNone(certificateFilesError(ValueError([("a", "b", "c")])))
+
+
+class ReloadableCertificateTests(SynchronousTestCase):
+    """
+    L{reloadableCertificate}: an C{ssl:} endpoint reads its certificate and
+    key files again on L{ReloadableCertificate.reload} (SIGHUP), for the
+    connections made afterwards, as nginx does on reload.
+    """
+
+    if ssl is None:
+        skip = "the tls extra (pyOpenSSL, cryptography) is not installed"
+
+    def setUp(self) -> None:
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        self.keyPath = directory.child("privkey.pem")
+        self.chainPath = directory.child("fullchain.pem")
+        self.description = (
+            f"ssl:0:privateKey={self.keyPath.path}:certKey={self.chainPath.path}"
+        )
+        self.reactor = MemoryReactorClock()
+
+    def issue(self) -> bytes:
+        """
+        Write a new certificate and key in the files, as certbot renews
+        them; return the root authority's certificate that verifies it.
+        """
+        root, fullChain, key = certificateChain("localhost")
+        self.keyPath.setContent(key)
+        self.chainPath.setContent(fullChain)
+        return root
+
+    def handshake(self, creator: ReloadableCertificate, root: bytes) -> bytes:
+        """
+        Connect over memory a client that trusts C{root} alone to a server
+        whose connections C{creator} makes.
+
+        @return: what the server echoed of the client's C{ping}: nothing if
+            the handshake failed.
+        """
+        class Received(Protocol):
+            received = b""
+
+            def dataReceived(self, data: bytes) -> None:
+                self.received += data
+
+        server = TLSMemoryBIOFactory(creator, False, Factory.forProtocol(Echo), self.reactor)
+        received = Received()
+        client = TLSMemoryBIOFactory(
+            ssl.optionsForClientTLS("localhost", trustRoot=ssl.Certificate.loadPEM(root)),
+            True,
+            ClientFactory.forProtocol(lambda: received),
+            self.reactor,
+        )
+        clientProtocol, _, pump = connectedServerAndClient(
+            lambda: server.buildProtocol(None),
+            lambda: client.buildProtocol(None),
+            clock=self.reactor,
+        )
+        clientProtocol.write(b"ping")
+        pump.flush()
+        return received.received
+
+    def endpoint(self) -> tuple[object, ReloadableCertificate]:
+        """
+        The endpoint of L{description}, made as the front makes it, and its
+        L{ReloadableCertificate}.
+        """
+        endpoint = serverFromString(self.reactor, self.description)
+        withCertificateChain(endpoint, self.description)
+        certificate = reloadableCertificate(
+            endpoint, self.description, lambda d: serverFromString(self.reactor, d)
+        )
+        assert certificate is not None
+        self.assertIs(endpoint._sslContextFactory, certificate)
+        return endpoint, certificate
+
+    def test_renewedServedAfterReload(self) -> None:
+        """
+        The certificate in the files when the endpoint was made is served
+        until L{ReloadableCertificate.reload}; the one written since (with
+        its chain) is served after it.
+        """
+        first = self.issue()
+        _endpoint, certificate = self.endpoint()
+        self.assertEqual(self.handshake(certificate, first), b"ping")
+        renewed = self.issue()
+        self.assertEqual(self.handshake(certificate, renewed), b"")
+        certificate.reload()
+        self.assertEqual(self.handshake(certificate, renewed), b"ping")
+        self.assertEqual(self.handshake(certificate, first), b"")
+
+    def test_unreadableKeepsOld(self) -> None:
+        """
+        Files that cannot be read (a key written in the middle of a
+        renewal, gone) make L{ReloadableCertificate.reload} raise, and the
+        certificate read before is served still.
+        """
+        from OpenSSL import crypto
+
+        first = self.issue()
+        _endpoint, certificate = self.endpoint()
+        self.keyPath.setContent(b"not a key\n")
+        self.assertRaises(crypto.Error, certificate.reload)
+        self.keyPath.remove()
+        self.assertRaises(OSError, certificate.reload)
+        self.assertEqual(self.handshake(certificate, first), b"ping")
+
+    def test_notTLS(self) -> None:
+        """
+        Another endpoint has no certificate to read again.
+        """
+        endpoint = serverFromString(self.reactor, "tcp:0")
+        self.assertIsNone(
+            reloadableCertificate(endpoint, "tcp:0", lambda d: serverFromString(self.reactor, d))
+        )
