@@ -13,6 +13,7 @@ without.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -129,9 +130,19 @@ def _reason(error: BaseException | None) -> str:
     return str(error) or type(error).__name__
 
 
+# An IPv6 address written into an endpoint description without escaping
+# its colons (interface=::1, interface=[::1], tcp:[::1]:8080): Twisted
+# splits it at each colon, and says only that an argument came twice.
+_UNESCAPED_IPV6 = re.compile(r"(?:^|:)interface=(?:\[|[0-9A-Fa-f]*:)|^\w+:\[")
+
+
 def _endpointError(description: str, error: Exception) -> str:
     """
     One line saying why C{description} could not be made into an endpoint.
+
+    An IPv6 address whose colons are not escaped makes Twisted's parser
+    raise C{TypeError} (C{_parseTCP() got multiple values for argument
+    'interface'}): say how to write one.
 
     Twisted's C{systemd:} endpoint raises C{IndexError} or C{KeyError} for
     an index or a name among no socket, or too few: say what is missing.
@@ -143,6 +154,12 @@ def _endpointError(description: str, error: Exception) -> str:
             "run mpfront from its .socket unit (Twisted needs LISTEN_FDS, "
             "LISTEN_PID and LISTEN_FDNAMES; systemd-socket-activate sets the "
             "last with --fdname)"
+        )
+    if isinstance(error, TypeError) and _UNESCAPED_IPV6.search(description):
+        return (
+            "an IPv6 address in an endpoint has each ':' escaped with a backslash, "
+            "without brackets: tcp6:8080:interface=\\:\\:1 (in single quotes in "
+            "a shell or a TOML file)"
         )
     return certificateFilesError(error) or _reason(error)
 

@@ -24,6 +24,7 @@ from typing import Any, Callable, cast
 import twisted.internet
 from twisted.application.service import IServiceCollection, MultiService, Service
 from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError, ProcessDone, ProcessTerminated
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogEvent, Logger, LoggingFile, LogLevel, capturedLogs, formatEvent
@@ -36,6 +37,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 import txmp
 from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
 from txmp import _logs as logs
+from txmp._accept import withBacklog
 from txmp._access import AccessLog
 from txmp._defaults import (
     DEFAULT_MAX_MESSAGE,
@@ -1064,6 +1066,31 @@ class FrontMakeServiceTests(SynchronousTestCase):
         self.assertEqual(
             _frontservice._reason(OSError(98, "Address already in use")),
             "[Errno 98] Address already in use",
+        )
+
+    def test_unescapedIPv6Listen(self) -> None:
+        """
+        A C{--listen} whose IPv6 address is written without escaping its
+        colons, or in brackets, is said to need them escaped, with an
+        example, where Twisted's parser said only C{_parseTCP() got
+        multiple values for argument 'interface'}; one escaped is made.
+        """
+        said = (
+            "an IPv6 address in an endpoint has each ':' escaped with a backslash, "
+            "without brackets: tcp6:8080:interface=\\:\\:1 (in single quotes in "
+            "a shell or a TOML file)"
+        )
+        reactor = MemoryReactorClock()
+        for description in ["tcp6:8080:interface=::1", "tcp:8080:interface=[::1]",
+                            "tcp6:8080:interface=fe80::1", "tcp:[::1]:8080",
+                            "ssl:8443:interface=::1:privateKey=key.pem"]:
+            error = self.assertRaises(
+                TypeError, serverFromString, reactor, withBacklog(description)
+            )
+            self.assertEqual(_frontservice._endpointError(description, error), said, description)
+        serverFromString(reactor, withBacklog("tcp6:8080:interface=\\:\\:1"))
+        self.assertNotEqual(
+            _frontservice._endpointError("tcp:8080:interface=127.0.0.1", TypeError("x")), said
         )
 
     def test_startFailureLoggedCritical(self) -> None:
