@@ -264,6 +264,27 @@ class StoppedWhenReadyTests(SystemTestCase):
         self.assertStoppedCleanly(handler)
 
 
+class ExitHooksTests(SystemTestCase):
+    """
+    A handler runs the application's L{atexit} hooks when it stops, as a
+    gunicorn worker does.
+    """
+
+    @asyncTest
+    async def test_stoppedBySignal(self) -> None:
+        """
+        A handler stopped by C{SIGTERM} runs them, into its log, and stops
+        cleanly: twistd ends a process its reactor stopped for a signal by
+        killing it with that signal, which skipped them.
+        """
+        handler = self.startHandlerProcess("h1", "tests.apps.exithook:app")
+        await handler.waitForLine("mphandler h1 started")
+        handler.signal("TERM")
+        await handler.whenEnded()
+        self.assertStoppedCleanly(handler)
+        self.assertEqual(handler.countLines("exit hook ran"), 1, self.transcript())
+
+
 class GracefulTimeoutTests(SystemTestCase):
     """
     A request still running when C{--graceful-timeout} passes.

@@ -25,7 +25,8 @@ class LingeringThreadTests(SystemTestCase):
         """
         Start a handler of L{LINGERING} recycled after one request, and
         request C{path}: the handler answers, then exits with status 0,
-        saying once which C{threads} it did not wait for.
+        saying once which C{threads} it did not wait for, after the
+        application's L{atexit} hook ran.
         """
         _front, handler = await self.startFrontAndHandler(LINGERING, "--max-requests", "1")
         # Read now: the process may have exited (its pid forgotten) by the
@@ -43,6 +44,7 @@ class LingeringThreadTests(SystemTestCase):
             1,
             self.transcript(),
         )
+        self.assertEqual(handler.countLines("exit hook ran"), 1, self.transcript())
 
     @asyncTest
     async def test_recycledExits(self) -> None:

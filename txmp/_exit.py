@@ -9,6 +9,7 @@ that module.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -131,6 +132,19 @@ def _lingeringNames() -> list[str]:
     ]
 
 
+def _runExitHooks() -> None:
+    """
+    Run the L{atexit} hooks registered so far (the application's, its
+    libraries', L{logging.shutdown}), each once: they are then forgotten,
+    so that the interpreter's exit does not run them again.  What one
+    raises is printed to C{sys.stderr}, and the others run.
+    """
+    # (Private, in CPython and PyPy alike; uWSGI runs the hooks so too.)
+    run = getattr(atexit, "_run_exitfuncs", None)
+    if run is not None:
+        run()
+
+
 def _registerBeforeJoin(call: Callable[[], None]) -> None:
     """
     Have C{call} called when the interpreter exits, before it joins the
@@ -162,7 +176,15 @@ class ExitWithoutThreads:
     a handler stopped by C{SIGTERM} (twistd kills itself with the signal).
     So, if such threads are left once the interpreter exits, the process
     leaves with L{os._exit}, after twistd has shut down (its log written,
-    its pidfile removed).  The threads of a
+    its pidfile removed).
+
+    Either way, and whether the handler stops by C{SIGTERM} or by itself,
+    the L{atexit} hooks registered (by the application and its libraries,
+    and L{logging.shutdown}) run once the reactor has stopped, with every
+    request finished, while the log is still open, as they run when a
+    gunicorn or uWSGI worker exits: twistd kills itself with the signal
+    that stopped it, and L{os._exit} leaves, so the interpreter's exit
+    would not run them.  The threads of a
     L{concurrent.futures.ThreadPoolExecutor} count too: daemons, but
     joined by that module's own exit hook, which runs after this one.
 
@@ -179,6 +201,7 @@ class ExitWithoutThreads:
         lingering: Callable[[], list[str]] | None = None,
         exit: Callable[[int], object] = os._exit,
         registerBeforeJoin: Callable[[Callable[[], None]], None] = _registerBeforeJoin,
+        runExitHooks: Callable[[], None] = _runExitHooks,
     ) -> None:
         """
         @param lingering: the names of the threads Python's exit would wait
@@ -186,11 +209,14 @@ class ExitWithoutThreads:
         @param exit: L{os._exit}, or a fake.
         @param registerBeforeJoin: registers a call for the interpreter's
             exit, before it joins threads.
+        @param runExitHooks: runs the L{atexit} hooks registered so far,
+            and forgets them.
         """
         self._name = ""
         self._lingering = lingering or _lingeringNames
         self._exit = exit
         self._registerBeforeJoin = registerBeforeJoin
+        self._runExitHooks = runExitHooks
         self.status = 1
 
     def install(self) -> None:
@@ -210,10 +236,13 @@ class ExitWithoutThreads:
 
     def reactorStopped(self) -> None:
         """
-        The reactor has stopped: log the threads the process will not wait
-        for, while the log is still open.  Called in the reactor thread.
+        The reactor has stopped: run the L{atexit} hooks (which may end
+        threads they started), then log the threads the process will not
+        wait for, while the log is still open.  Called in the reactor
+        thread.
         """
         self.status = 0
+        self._runExitHooks()
         lingering = self._lingering()
         if lingering:
             self._log.warn(
@@ -225,10 +254,12 @@ class ExitWithoutThreads:
     def interpreterExiting(self) -> None:
         """
         The interpreter is exiting and about to wait for the threads that
-        are not daemons: if there are any, exit now instead.  Called in the
-        main thread.
+        are not daemons: if there are any, run the L{atexit} hooks not run
+        yet (the reactor never ran: the application could not be loaded),
+        and exit now instead.  Called in the main thread.
         """
         if self._lingering():
+            self._runExitHooks()
             for stream in (sys.stdout, sys.stderr):
                 try:
                     stream.flush()

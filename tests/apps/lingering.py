@@ -6,11 +6,13 @@ request to C{/thread} (not a daemon either, which it would be by default,
 as the thread starting it is); a request to C{/executor} gives a
 L{concurrent.futures.ThreadPoolExecutor} a task that never ends (its
 threads are daemons, but Python's exit joins them).  Every request is
-answered with the handler's PID.
+answered with the handler's PID.  An L{atexit} hook prints C{exit hook
+ran}.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterable
@@ -29,6 +31,8 @@ def _forever() -> None:
 
 
 threading.Thread(target=_forever, name="started-at-import").start()
+# Run before the process leaves without waiting for the threads.
+atexit.register(lambda: print("exit hook ran", flush=True))
 
 
 def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:

@@ -6,6 +6,7 @@ twistd plugins that name the taps.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib
 import io
@@ -1824,10 +1825,13 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         self.lingering: list[str] = []
         self.registered: list[Callable[[], None]] = []
         self.exits: list[int] = []
+        # What happened, in order: "hooks" for each run of the atexit hooks.
+        self.happened: list[str] = []
         self.hook = _exit.ExitWithoutThreads(
             lingering=lambda: self.lingering,
             exit=self.exits.append,
             registerBeforeJoin=self.registered.append,
+            runExitHooks=lambda: self.happened.append("hooks"),
         )
         self.hook.install()
         self.hook.watch(self.reactor, "h1")
@@ -1877,6 +1881,50 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         self.lingering.append("flusher")
         self.hook.interpreterExiting()
         self.assertEqual(self.exits, [1])
+
+    def test_exitHooksWhenStopped(self) -> None:
+        """
+        The L{atexit} hooks run once the reactor has stopped (whether by
+        C{SIGTERM}, after which twistd kills itself with the signal, or by
+        itself), before the lingering threads are counted: a hook may end
+        the threads it started, and then none is named.
+        """
+        self.lingering.append("flusher")
+        self.reactor.addSystemEventTrigger(
+            "after", "shutdown", lambda: self.happened.append("stopped")
+        )
+        self.happened.append("running")
+
+        def runHooks() -> None:
+            self.happened.append("hooks")
+            self.lingering.clear()
+
+        self.hook._runExitHooks = runHooks
+        self.assertEqual(self.stopReactor(), [])
+        self.assertEqual(self.happened, ["running", "hooks", "stopped"])
+        self.hook.interpreterExiting()
+        self.assertEqual(self.exits, [])
+
+    def test_exitHooksBeforeForcedExit(self) -> None:
+        """
+        A process that leaves by L{os._exit} (threads lingering, and the
+        reactor never ran) runs the L{atexit} hooks first, which Python's
+        exit would have run after joining the threads.
+        """
+        self.lingering.append("flusher")
+        self.hook._exit = lambda status: self.happened.append(f"exit {status}")
+        self.hook.interpreterExiting()
+        self.assertEqual(self.happened, ["hooks", "exit 1"])
+
+    def test_exitHooksRunOnce(self) -> None:
+        """
+        L{_exit._runExitHooks} runs the hooks registered with L{atexit}
+        and forgets them, as L{atexit._run_exitfuncs} does.
+        """
+        ran: list[str] = []
+        self.patch(atexit, "_run_exitfuncs", lambda: ran.append("run"))
+        _exit._runExitHooks()
+        self.assertEqual(ran, ["run"])
 
     def test_lingeringThreads(self) -> None:
         """
@@ -1985,7 +2033,7 @@ class HandlerNameTests(SynchronousTestCase):
         options.parseOptions(["--app", "txmp.demo:app", *arguments])
         options["exiting"] = _exit.ExitWithoutThreads(
             lingering=lambda: ["worker"], exit=lambda status: None,
-            registerBeforeJoin=lambda call: None,
+            registerBeforeJoin=lambda call: None, runExitHooks=lambda: None,
         )
         top = handlertap.makeService(options, cast(IHandlerReactor, self.reactor))
         self.patch(os, "getpid", lambda: self.daemon)
