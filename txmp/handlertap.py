@@ -12,6 +12,7 @@ C{docs/benchmarks.md}).
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import signal
 import sys
@@ -169,8 +170,34 @@ def _load(spec: str) -> Application:
             ) from None
     if not callable(target):
         raise usage.UsageError(f"--app {spec}: not a callable WSGI application")
-    # (Callable is all that can be checked before it is called.)
+    if _isAsync(target):
+        # Called as WSGI, it would fail every request, with a 500 each
+        # ("missing 1 required positional argument: 'send'", or "'coroutine'
+        # object is not iterable"): refused at once, as uvicorn tells the
+        # interfaces apart by the same check.
+        raise usage.UsageError(
+            f"--app {spec}: an async callable (an ASGI application?); "
+            "mphandler runs WSGI (PEP 3333) applications, such as Django's "
+            "wsgi.py application or Flask's app"
+        )
+    # (Callable and not async is all that can be checked before it is
+    # called.)
     return cast("Application", target)
+
+
+def _isAsync(target: object) -> bool:
+    """
+    Whether calling C{target} makes a coroutine or an asynchronous
+    generator: an C{async def} function, or an object whose C{__call__} is
+    one (Starlette's, FastAPI's or Django's ASGI application).
+    """
+    # (The class's __call__: an instance's async one, not type.__call__.)
+    for function in (target, type(target).__call__):
+        if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(
+            function
+        ):
+            return True
+    return False
 
 
 def _checkDistinct(sends: list[str], returns: list[str]) -> None:

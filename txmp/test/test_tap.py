@@ -3170,6 +3170,55 @@ class LoadApplicationTests(SynchronousTestCase):
         self.assertUsageError(APPS + ":notCallable()", "not callable")
         self.assertUsageError(APPS + ":makeNotCallable()", "not a callable")
 
+    def test_async(self) -> None:
+        """
+        An async callable (an ASGI application: an C{async def} function,
+        or an object whose C{__call__} is one, as Starlette's and Django's
+        are) is a usage error at load, which says it is not WSGI: called as
+        WSGI, it failed every request with a 500.
+        """
+
+        async def asgi(scope: object, receive: object, send: object) -> None:
+            pass
+
+        class ASGIApp:
+            async def __call__(self, scope: object, receive: object, send: object) -> None:
+                pass
+
+        async def streaming(environ: object, startResponse: object) -> Any:
+            yield b""
+
+        module = sys.modules[APPS]
+        module.asgi = asgi  # type: ignore[attr-defined]
+        module.asgiApp = ASGIApp()  # type: ignore[attr-defined]
+        module.makeAsgi = ASGIApp  # type: ignore[attr-defined]
+        module.streaming = streaming  # type: ignore[attr-defined]
+        for name in ["asgi", "asgiApp", "makeAsgi()", "streaming"]:
+            self.assertUsageError(f"{APPS}:{name}", "async", "ASGI", "WSGI")
+
+    def test_callableInstanceOrClass(self) -> None:
+        """
+        An object whose C{__call__} is a WSGI application, or a class whose
+        instances are a response iterable (PEP 3333 allows both), loads.
+        """
+
+        class Instance:
+            def __call__(self, environ: object, startResponse: object) -> list[bytes]:
+                return []
+
+        class Response:
+            def __init__(self, environ: object, startResponse: object) -> None:
+                pass
+
+            def __iter__(self) -> Any:
+                return iter([])
+
+        module = sys.modules[APPS]
+        module.instance = Instance()  # type: ignore[attr-defined]
+        module.Response = Response  # type: ignore[attr-defined]
+        self.assertIs(handlertap.loadApplication(APPS + ":instance"), module.instance)
+        self.assertIs(handlertap.loadApplication(APPS + ":Response"), Response)
+
     def test_factoryRaises(self) -> None:
         """
         A factory that raises is a usage error that says what it raised.
