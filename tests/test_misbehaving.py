@@ -112,3 +112,28 @@ class LingeringThreadTests(SystemTestCase):
             1,
             self.transcript(),
         )
+
+
+class ForkingTests(SystemTestCase):
+    """
+    An application that forks without C{exec} (L{tests.apps.forking}), as
+    L{multiprocessing} does.
+    """
+
+    @asyncTest
+    async def test_childrenTerminate(self) -> None:
+        """
+        A child the application forks stops on C{SIGTERM}, as in a process
+        of its own: it inherited the reactor's handler, which only logged
+        "Received SIGTERM, shutting down." into the handler's log, so that
+        C{Process.terminate()} did not stop it, and a
+        C{multiprocessing.Pool} ending its C{with} block waited for ever.
+        """
+        _front, handler = await self.startFrontAndHandler("tests.apps.forking:app")
+        self.assertResponse(await self.get("/terminate"), 200, b"-15")
+        self.assertResponse(
+            await self.withTimeout(self.get("/pool"), 10, "the pool to end"),
+            200,
+            b"[0, 1, 4, 9]",
+        )
+        self.assertEqual(handler.countLines("Received SIGTERM"), 0, self.transcript())

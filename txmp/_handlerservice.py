@@ -693,6 +693,9 @@ class HandlerTree(MultiService):
         exiting = options.get("exiting")
         if exiting is not None:
             exiting.watch(self._reactor, options["name"])
+        childSignals = options.get("childSignals")
+        if childSignals is not None:
+            childSignals.install()
         MultiService.startService(self)
 
 

@@ -7,9 +7,11 @@ reactor thread.
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 from collections.abc import Iterable
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Callable, Union
 
 from twisted.application.service import Service
@@ -174,3 +176,103 @@ class SignalActions(Service):
         for number, previous in self._previous.items():
             signal.signal(number, previous if previous is not None else signal.SIG_DFL)
         self._previous = {}
+
+
+class ForkedChildSignals:
+    """
+    The signal handlers that a child forked by the application without
+    C{exec} (a L{multiprocessing} worker, with Linux's default C{fork}
+    start method, or L{os.fork}) starts with: those the process had once
+    the application was imported (Python's, and the application's own),
+    not the handler's and its reactor's, and no wake-up file descriptor.
+
+    Inherited, the reactor's C{SIGTERM} handler only logged "Received
+    SIGTERM, shutting down." into the handler's log and scheduled a stop
+    of a reactor that the child does not run: the child ignored
+    C{SIGTERM}, so that C{multiprocessing.Pool}'s C{terminate()} (which
+    its C{with} block calls) and C{Process.terminate()} waited for it for
+    ever, holding the request's thread.  (Twisted resets a child's signals
+    likewise after it forks one, before the C{exec}.)
+
+    The signals whose handlers are put back are blocked in the forking
+    thread while it forks, so that one sent to the child at once (a
+    C{terminate()} right after C{start()}) waits for its own handler,
+    rather than find the reactor's or be lost as the handler is changed.
+
+    @ivar handlers: the handlers to start a child with, by signal number.
+    """
+
+    def __init__(self, signals: ModuleType = signal) -> None:
+        """
+        Take the handlers as they are now: once the application is
+        imported, before the reactor and the handler install theirs.
+
+        @param signals: L{signal}, or a fake.
+        """
+        self._signals = signals
+        self.handlers: dict[int, _Handler] = {
+            number: signals.getsignal(number) for number in signals.valid_signals()
+        }
+        # The forking threads' signal masks before the fork, by thread.
+        self._masks: dict[int, set[int]] = {}
+
+    def install(self, register: Callable[..., None] = os.register_at_fork) -> None:
+        """
+        Have every child forked from now on start with L{handlers}: call it
+        once the process that serves runs (after twistd's own fork, as a
+        daemon), and once only, as a hook cannot be removed.
+        """
+        register(
+            before=self.forking, after_in_parent=self.forked, after_in_child=self.restore
+        )
+
+    def _changed(self) -> dict[int, _Handler]:
+        """
+        The handlers to put back in a child: those that have changed.
+        """
+        getsignal = self._signals.getsignal
+        return {
+            number: handler
+            for number, handler in self.handlers.items()
+            # (None: a handler not set from Python, which cannot be put back.)
+            if handler is not None and getsignal(number) is not handler
+        }
+
+    def forking(self) -> None:
+        """
+        Block the signals to put back in the child, in this thread, which is
+        about to fork.
+        """
+        signals = self._signals
+        self._masks[threading.get_ident()] = signals.pthread_sigmask(
+            signals.SIG_BLOCK, self._changed()
+        )
+
+    def forked(self) -> None:
+        """
+        Unblock them: this thread has forked.  Called in the parent.
+        """
+        mask = self._masks.pop(threading.get_ident(), None)
+        if mask is not None:
+            self._signals.pthread_sigmask(self._signals.SIG_SETMASK, mask)
+
+    def restore(self) -> None:
+        """
+        Put back L{handlers} where they changed, and no wake-up descriptor
+        (the reactor's waker is the parent's); then unblock the signals,
+        which a signal sent meanwhile now finds.  Called in a forked child,
+        in the thread that forked, which is its main thread now.
+        """
+        signals = self._signals
+        try:
+            signals.set_wakeup_fd(-1)
+            for number, handler in self._changed().items():
+                signals.signal(number, handler)
+        except (OSError, ValueError):
+            # (Not in a main thread: nothing can be set, and a hook's
+            # exception would only be printed.)
+            pass
+        mask = self._masks.pop(threading.get_ident(), None)
+        self._masks.clear()
+        if mask is not None:
+            signals.pthread_sigmask(signals.SIG_SETMASK, mask)

@@ -48,6 +48,7 @@ from txmp._options import (
     splitDirectories,
 )
 from txmp._security import checkHandlerSecurity
+from txmp._signals import ForkedChildSignals
 
 if TYPE_CHECKING:
     from twisted.application.service import MultiService
@@ -354,6 +355,10 @@ class Options(TxmpOptions):
             self["exiting"] = ExitWithoutThreads()
             self["exiting"].install()
         self["application"] = loadApplication(self["app"])
+        if self.parent is not None:
+            # (Its handlers now, the application's included; installed
+            # once the process that serves has started.)
+            self["childSignals"] = ForkedChildSignals()
         # Without --name, the handler is named when it starts
         # (L{txmp._handlerservice.HandlerTree}): after twistd has forked, if
         # it runs as a daemon, so the name holds the daemon's PID.

@@ -75,9 +75,10 @@ from __future__ import annotations
 
 import io
 import resource
+import signal
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, AnyStr, Callable, TypeVar, cast
@@ -733,6 +734,54 @@ class FakeFileLimits:
             raise self.refuse("refused")
         self.set.append(limits)
         self.limits = limits
+
+
+class FakeSignals:
+    """
+    The part of L{signal} that L{txmp._signals.ForkedChildSignals} uses,
+    in one thread, recording what is done to it.
+
+    @ivar handlers: the handlers, by signal number: the signals there are.
+    @ivar blocked: the signals blocked (C{SIGPIPE} at first).
+    @ivar wakeupFd: the wake-up file descriptor.
+    @ivar calls: what was called, in order.
+    """
+
+    SIG_DFL = signal.SIG_DFL
+    SIG_BLOCK = signal.SIG_BLOCK
+    SIG_SETMASK = signal.SIG_SETMASK
+
+    def __init__(self, handlers: dict[int, object]) -> None:
+        self.handlers = dict(handlers)
+        self.blocked: set[int] = {signal.SIGPIPE}
+        self.wakeupFd = 3
+        self.calls: list[str] = []
+
+    def valid_signals(self) -> set[int]:
+        return set(self.handlers)
+
+    def getsignal(self, number: int) -> object:
+        return self.handlers[number]
+
+    def signal(self, number: int, handler: object) -> object:
+        self.calls.append(f"signal {number}")
+        previous, self.handlers[number] = self.handlers[number], handler
+        return previous
+
+    def set_wakeup_fd(self, fd: int) -> int:
+        self.calls.append(f"wakeup {fd}")
+        previous, self.wakeupFd = self.wakeupFd, fd
+        return previous
+
+    def pthread_sigmask(self, how: int, mask: object) -> set[int]:
+        previous = set(self.blocked)
+        numbers = set(cast("Iterable[int]", mask))
+        if how == signal.SIG_BLOCK:
+            self.blocked |= numbers
+        else:
+            self.blocked = numbers
+        self.calls.append(f"mask {sorted(self.blocked)}")
+        return previous
 
 
 # -- ZeroMQ ---------------------------------------------------------------------
@@ -2273,6 +2322,7 @@ __all__ = [
     "FakeProcess",
     "FakeRawSocket",
     "FakeReactor",
+    "FakeSignals",
     "FakeThread",
     "FakeZmqConnection",
     "FinishedRequest",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import inspect
 import resource
+import signal
 from collections.abc import Generator, Iterable, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Callable
@@ -1092,3 +1093,67 @@ class FullFileTestsMixin(_TestCase):
 
         error = self.assertRaises(OSError, writeLine)
         self.assertEqual(error.errno, errno.ENOSPC)
+
+
+def _ignoreSignal(number: int, frame: object) -> None:
+    """
+    A signal handler for L{SignalsTestsMixin}, which sends no signal.
+    """
+
+
+class SignalsTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FakeSignals} and the L{signal} module both do as
+    L{txmp._signals.ForkedChildSignals} uses them, in the main thread:
+    C{getsignal} gives what C{signal} set, which returns the previous
+    handler; C{pthread_sigmask} blocks and sets the thread's signal mask
+    and returns the previous one; C{set_wakeup_fd} returns the previous
+    descriptor.
+
+    Hook: C{makeSignals()} returns such an object, whose handler of
+    C{SIGUSR2}, mask and wake-up descriptor the test may change (and the
+    case puts back).
+    """
+
+    makeSignals: Callable[[], Any]
+
+    def test_handlers(self) -> None:
+        """
+        C{SIGUSR2} is a valid signal; the handler set is the one got, and
+        setting returns the previous one.
+        """
+        signals = self.makeSignals()
+        self.assertIn(signal.SIGUSR2, signals.valid_signals())
+        before = signals.getsignal(signal.SIGUSR2)
+        self.assertIs(signals.signal(signal.SIGUSR2, _ignoreSignal), before)
+        self.assertIs(signals.getsignal(signal.SIGUSR2), _ignoreSignal)
+        self.assertIs(signals.signal(signal.SIGUSR2, signal.SIG_DFL), _ignoreSignal)
+        self.assertEqual(signals.getsignal(signal.SIGUSR2), signal.SIG_DFL)
+
+    def test_mask(self) -> None:
+        """
+        Blocking adds to the mask and returns the previous one, a set of
+        signal numbers; setting it back returns the blocked one.
+        """
+        signals = self.makeSignals()
+        before = signals.pthread_sigmask(signal.SIG_BLOCK, [])
+        self.assertNotIn(signal.SIGUSR2, before)
+        self.assertEqual(
+            set(signals.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2: None})),
+            set(before),
+        )
+        self.assertEqual(
+            set(signals.pthread_sigmask(signal.SIG_SETMASK, before)),
+            {*before, signal.SIGUSR2},
+        )
+        self.assertEqual(set(signals.pthread_sigmask(signal.SIG_BLOCK, [])), set(before))
+
+    def test_wakeupFd(self) -> None:
+        """
+        Setting the wake-up descriptor returns the previous one, C{-1} for
+        none.
+        """
+        signals = self.makeSignals()
+        before = signals.set_wakeup_fd(-1)
+        self.assertIsInstance(before, int)
+        self.assertEqual(signals.set_wakeup_fd(before), -1)

@@ -6,12 +6,14 @@ Tests for L{txmp._signals}.
 from __future__ import annotations
 
 import signal
+import threading
+from typing import Callable
 
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._signals import SignalActions
-from txmp.testing import FakeReactor
+from txmp._signals import ForkedChildSignals, SignalActions
+from txmp.testing import FakeReactor, FakeSignals
 
 
 def callHandler(number: int) -> None:
@@ -274,3 +276,117 @@ class SignalActionsTests(SynchronousTestCase):
             self.assertEqual(given, {signal.SIGQUIT: signal.SIGTERM})
             service.stopService()
             reactorStopped(reactor)
+
+
+def appHandler(number: int, frame: object) -> None:
+    """
+    An application's own signal handler.
+    """
+
+
+def reactorHandler(number: int, frame: object) -> None:
+    """
+    A handler that the reactor or the handler installs.
+    """
+
+
+class ForkedChildSignalsTests(SynchronousTestCase):
+    """
+    Tests for L{ForkedChildSignals}: a child that the application forks
+    without C{exec} starts with the signal handlers that the process had
+    once the application was imported.
+    """
+
+    def setUp(self) -> None:
+        self.signals = FakeSignals({
+            signal.SIGTERM: signal.SIG_DFL,
+            signal.SIGINT: signal.default_int_handler,
+            signal.SIGUSR1: appHandler,
+            signal.SIGHUP: signal.SIG_IGN,
+            signal.SIGSEGV: None,
+        })
+        self.child = ForkedChildSignals(self.signals)  # type: ignore[arg-type]
+        # Then the reactor and the handler install theirs.
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGSEGV):
+            self.signals.handlers[number] = reactorHandler
+        self.signals.calls.clear()
+        self.hooks: dict[str, Callable[[], None]] = {}
+        self.child.install(lambda **hooks: self.hooks.update(hooks))
+
+    def test_installed(self) -> None:
+        """
+        L{ForkedChildSignals.install} registers its three fork hooks.
+        """
+        self.assertEqual(
+            self.hooks,
+            {
+                "before": self.child.forking,
+                "after_in_parent": self.child.forked,
+                "after_in_child": self.child.restore,
+            },
+        )
+
+    def test_child(self) -> None:
+        """
+        In the child, the handlers taken at first are put back where they
+        changed (the application's own, Python's default ones), but not one
+        Python did not set (L{None}); there is no wake-up descriptor; and
+        the signals blocked for the fork are unblocked last, once their
+        handlers are back.
+        """
+        self.hooks["before"]()
+        self.assertEqual(
+            self.signals.blocked,
+            {signal.SIGPIPE, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1},
+        )
+        self.signals.calls.clear()
+        self.hooks["after_in_child"]()
+        self.assertEqual(
+            self.signals.handlers,
+            {
+                signal.SIGTERM: signal.SIG_DFL,
+                signal.SIGINT: signal.default_int_handler,
+                signal.SIGUSR1: appHandler,
+                signal.SIGHUP: signal.SIG_IGN,
+                signal.SIGSEGV: reactorHandler,
+            },
+        )
+        self.assertEqual(self.signals.calls[0], "wakeup -1")
+        self.assertEqual(self.signals.calls[-1], f"mask {[signal.SIGPIPE]}")
+        self.assertEqual(self.signals.blocked, {signal.SIGPIPE})
+
+    def test_parent(self) -> None:
+        """
+        In the parent, the forking thread's signal mask is put back after
+        the fork, and the handlers are left alone.
+        """
+        self.hooks["before"]()
+        self.hooks["after_in_parent"]()
+        self.assertEqual(self.signals.blocked, {signal.SIGPIPE})
+        self.assertEqual(self.signals.handlers[signal.SIGTERM], reactorHandler)
+        self.assertEqual(self.child._masks, {})
+
+    def test_otherThreadForking(self) -> None:
+        """
+        Each forking thread gets its own mask back.
+        """
+        self.hooks["before"]()
+        mine = threading.get_ident()
+        self.child._masks[mine + 1] = {signal.SIGUSR2}
+        self.hooks["after_in_parent"]()
+        self.assertEqual(self.signals.blocked, {signal.SIGPIPE})
+        self.assertEqual(self.child._masks, {mine + 1: {signal.SIGUSR2}})
+
+    def test_notMainThread(self) -> None:
+        """
+        If the handlers cannot be set (L{ValueError}: not a main thread),
+        the signals are unblocked all the same.
+        """
+
+        def refuse(number: int, handler: object) -> object:
+            raise ValueError("signal only works in main thread")
+
+        self.signals.signal = refuse  # type: ignore[method-assign]
+        self.hooks["before"]()
+        self.hooks["after_in_child"]()
+        self.assertEqual(self.signals.blocked, {signal.SIGPIPE})

@@ -50,7 +50,7 @@ from txmp._defaults import (
 from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
-from txmp._signals import SignalActions
+from txmp._signals import ForkedChildSignals, SignalActions
 from txmp.testing import FakeReactor, MemoryNetwork, MemorySocket, SynchronousThreadPool
 
 APPS = "txmp_test_tap_apps"
@@ -1995,6 +1995,7 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app"])
         self.assertNotIn("exiting", options)
+        self.assertNotIn("childSignals", options)
         reactor = MemoryReactorClock()
         handlertap.makeService(options, cast(IHandlerReactor, reactor))
         self.assertNotIn("after", reactor.triggers)
@@ -2035,6 +2036,14 @@ class HandlerNameTests(SynchronousTestCase):
             lingering=lambda: ["worker"], exit=lambda status: None,
             registerBeforeJoin=lambda call: None, runExitHooks=lambda: None,
         )
+        self.forkHooks: list[dict[str, object]] = []
+        forkHooks = self.forkHooks
+
+        class Recorded(ForkedChildSignals):
+            def install(self, register: Callable[..., None] = print) -> None:
+                forkHooks.append({"pid": os.getpid()})
+
+        options["childSignals"] = Recorded()
         top = handlertap.makeService(options, cast(IHandlerReactor, self.reactor))
         self.patch(os, "getpid", lambda: self.daemon)
         with capturedLogs() as events:
@@ -2059,6 +2068,15 @@ class HandlerNameTests(SynchronousTestCase):
         self.assertIn(f"mphandler {name} stopped", " ".join(lines))
         self.assertIn(f"mphandler {name}: exiting without waiting for 1 threads",
                       " ".join(lines))
+
+    def test_forkHooksWhenStarted(self) -> None:
+        """
+        The handlers that the application's forked children start with are
+        installed when the services start, in the daemon (twistd's own fork,
+        before, keeps twistd's handlers).
+        """
+        self.startForked()
+        self.assertEqual(self.forkHooks, [{"pid": self.daemon}])
 
     def test_nameGiven(self) -> None:
         """

@@ -15,6 +15,7 @@ import itertools
 import os
 import re
 import resource
+import signal
 import threading
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any, Callable
@@ -55,6 +56,7 @@ from txmp.test.contracts import (
     ReactorLifeTestsMixin,
     ResponseIterableTestsMixin,
     RunnerTestsMixin,
+    SignalsTestsMixin,
     ThreadTestsMixin,
     ZmqContextTestsMixin,
     signatureDifferences,
@@ -71,6 +73,7 @@ from txmp.testing import (
     FakeProcess,
     FakeRawSocket,
     FakeReactor,
+    FakeSignals,
     FakeThread,
     FakeZmqConnection,
     FinishedRequest,
@@ -218,6 +221,34 @@ class ResourceContractTests(FileLimitsTestsMixin, SynchronousTestCase):
         before = resource.getrlimit(resource.RLIMIT_NOFILE)
         self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, before)
         return resource
+
+
+class FakeSignalsContractTests(SignalsTestsMixin, SynchronousTestCase):
+    """
+    L{FakeSignals} sets handlers, masks and a wake-up descriptor as the
+    L{signal} module does.
+    """
+
+    def makeSignals(self) -> FakeSignals:
+        return FakeSignals({signal.SIGUSR2: signal.SIG_DFL})
+
+
+class SignalModuleContractTests(SignalsTestsMixin, SynchronousTestCase):
+    """
+    The L{signal} module (the real side: system calls, no socket or thread)
+    sets this process's handlers, its main thread's mask and its wake-up
+    descriptor as L{FakeSignals} does.
+    """
+
+    def makeSignals(self) -> Any:
+        handler = signal.getsignal(signal.SIGUSR2)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        fd = signal.set_wakeup_fd(-1)
+        signal.set_wakeup_fd(fd)
+        self.addCleanup(signal.signal, signal.SIGUSR2, handler)
+        self.addCleanup(signal.pthread_sigmask, signal.SIG_SETMASK, mask)
+        self.addCleanup(signal.set_wakeup_fd, fd)
+        return signal
 
 
 class FailingFileContractTests(FullFileTestsMixin, SynchronousTestCase):
