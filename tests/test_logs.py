@@ -46,6 +46,18 @@ class LogTests(SystemTestCase):
         self.assertRegex(started["requestId"], r"^[0-9a-f]+\.[0-9a-f]+$")
 
     @asyncTest
+    async def test_childGivenStandardError(self) -> None:
+        """
+        A command the application runs with C{stderr=sys.stderr}, as under
+        gunicorn, writes to the handler's own standard error: twistd's
+        C{sys.stderr}, which logs what is written to it, had no C{fileno()},
+        and the request failed.
+        """
+        _front, handler = await self.startFrontAndHandler("tests.apps.forking:app")
+        self.assertResponse(await self.get("/subprocess"), 200, b"out\n")
+        await handler.waitForLine("child's stderr")
+
+    @asyncTest
     async def test_levelFilters(self) -> None:
         """
         C{--log-level warn} leaves the info lines out.

@@ -44,7 +44,7 @@ from txmp._defaults import (
 from txmp._exit import failToStart, leaveTwistd
 from txmp._handler import FrontLink
 from txmp._interfaces import IHandlerReactor, cancelCall
-from txmp._logs import logReopenFailure, reopenLogFiles
+from txmp._logs import giveStandardStreamsDescriptors, logReopenFailure, reopenLogFiles
 from txmp._pool import WorkerPool
 from txmp._profile import Profiler
 from txmp._signals import SignalActions, explanation
@@ -696,6 +696,9 @@ class HandlerTree(MultiService):
         childSignals = options.get("childSignals")
         if childSignals is not None:
             childSignals.install()
+        if options.get("streamDescriptors"):
+            # (twistd has begun logging, and made them.)
+            giveStandardStreamsDescriptors()
         MultiService.startService(self)
 
 

@@ -114,6 +114,55 @@ def standardStreamsLateBound() -> Iterator[None]:
                 stream.following = False
 
 
+class DescriptorLoggingFile(LoggingFile):
+    """
+    twistd's redirection of C{sys.stdout} or C{sys.stderr} into the log (a
+    L{LoggingFile}), with the file descriptor of the stream it replaced:
+    what is written to it is logged, and what is given its C{fileno()} (a
+    child process, C{subprocess.run(..., stderr=sys.stderr)};
+    L{faulthandler}) writes to the process's own descriptor, as under
+    gunicorn: a L{LoggingFile} has none, so that such a call raised
+    L{io.UnsupportedOperation}, and the request failed.
+    """
+
+    def __init__(self, redirected: LoggingFile, original: TextIO | None) -> None:
+        """
+        @param redirected: twistd's redirection, whose logger, level and
+            encoding this one takes.
+        @param original: the process's own stream (C{sys.__stderr__}), or
+            L{None} if it has none.
+        """
+        LoggingFile.__init__(self, redirected.log, redirected.level, redirected.encoding)
+        self._original = original
+
+    # (LoggingFile's always raises, typed NoReturn.)
+    def fileno(self) -> int:  # type: ignore[override]
+        """
+        The descriptor of the process's own stream: C{1} or C{2}, a
+        terminal in the foreground, C{/dev/null} in a daemon, a pipe to the
+        front that spawned this handler (which logs what comes through it).
+
+        @raise io.UnsupportedOperation: if the process has no such stream.
+        """
+        if self._original is None:
+            return LoggingFile.fileno(self)
+        return self._original.fileno()
+
+
+def giveStandardStreamsDescriptors() -> None:
+    """
+    Replace twistd's redirections of C{sys.stdout} and C{sys.stderr} into
+    the log with L{DescriptorLoggingFile}s; a stream that is not one of
+    them (an application's own) is left alone.  Called once twistd has
+    begun logging.
+    """
+    for name in ("stdout", "stderr"):
+        current = getattr(sys, name)
+        if type(current) is LoggingFile:
+            original = getattr(sys, f"__{name}__")
+            setattr(sys, name, DescriptorLoggingFile(current, original))
+
+
 class ReopenableFile:
     """
     A log file opened for appending by its path, line-buffered, that

@@ -359,6 +359,7 @@ class Options(TxmpOptions):
             # (Its handlers now, the application's included; installed
             # once the process that serves has started.)
             self["childSignals"] = ForkedChildSignals()
+            self["streamDescriptors"] = True
         # Without --name, the handler is named when it starts
         # (L{txmp._handlerservice.HandlerTree}): after twistd has forked, if
         # it runs as a daemon, so the name holds the daemon's PID.

@@ -5,12 +5,16 @@ its C{fork} start method (Linux's default before Python 3.14): C{/terminate}
 starts a process that would sleep for ever, terminates it (C{SIGTERM}) and
 answers with its exit code (C{-15}), or C{alive} if it is still there 5 s
 later; C{/pool} maps with a L{multiprocessing.Pool} in a C{with} block,
-which terminates its workers as it ends.
+which terminates its workers as it ends; C{/subprocess} runs a command
+given C{sys.stderr} as its standard error, which writes C{child's
+stderr}, and answers with its standard output.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -31,7 +35,15 @@ def _square(n: int) -> int:
 
 
 def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
-    if environ.get("PATH_INFO") == "/pool":
+    if environ.get("PATH_INFO") == "/subprocess":
+        body = subprocess.run(
+            [sys.executable, "-c",
+             "import sys; sys.stderr.write(\"child's stderr\\n\"); print('out')"],
+            stdout=subprocess.PIPE,
+            stderr=sys.stderr,
+            check=True,
+        ).stdout
+    elif environ.get("PATH_INFO") == "/pool":
         with _fork.Pool(2) as pool:
             body = repr(pool.map(_square, range(4))).encode("ascii")
     else:

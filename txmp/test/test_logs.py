@@ -295,3 +295,56 @@ class StandardStreamsLateBoundTests(SynchronousTestCase):
             kept.write("still to standard error\n")
         self.assertEqual(self.err.getvalue(), "still to standard error\n")
         self.assertEqual(events, [])
+
+
+class DescriptorLoggingFileTests(SynchronousTestCase):
+    """
+    Tests for L{_logs.giveStandardStreamsDescriptors} and
+    L{_logs.DescriptorLoggingFile}: twistd's C{sys.stdout} and
+    C{sys.stderr} keep logging what is written to them, and have the
+    descriptors of the process's own streams.
+    """
+
+    def setUp(self) -> None:
+        self.patch(sys, "stdout", LoggingFile(Logger(namespace="stdout")))
+        self.patch(sys, "stderr", LoggingFile(Logger(namespace="stderr"), LogLevel.error))
+
+    def test_descriptors(self) -> None:
+        """
+        Each has the C{fileno()} of the process's own stream, and logs what
+        is written, with the namespace, level and encoding of twistd's.
+        """
+        self.patch(sys, "__stdout__", io.TextIOWrapper(io.BytesIO()))
+        self.patch(sys.__stdout__, "fileno", lambda: 11)
+        self.patch(sys, "__stderr__", io.TextIOWrapper(io.BytesIO()))
+        self.patch(sys.__stderr__, "fileno", lambda: 12)
+        _logs.giveStandardStreamsDescriptors()
+        self.assertIsInstance(sys.stdout, _logs.DescriptorLoggingFile)
+        self.assertEqual((sys.stdout.fileno(), sys.stderr.fileno()), (11, 12))
+        with capturedLogs() as events:
+            print("printed")
+            sys.stderr.write("oops\n")
+        self.assertEqual(
+            [(e["log_namespace"], e["log_level"], formatEvent(e)) for e in events],
+            [("stdout", LogLevel.info, "printed"), ("stderr", LogLevel.error, "oops")],
+        )
+        self.assertEqual(sys.stderr.encoding, sys.getdefaultencoding())
+
+    def test_noOwnStream(self) -> None:
+        """
+        A process without its own stream (C{sys.__stderr__} is L{None}, as
+        under C{pythonw}) has no descriptor to give.
+        """
+        self.patch(sys, "__stderr__", None)
+        _logs.giveStandardStreamsDescriptors()
+        self.assertRaises(io.UnsupportedOperation, sys.stderr.fileno)
+
+    def test_applicationsOwn(self) -> None:
+        """
+        A stream that is not twistd's (one the application put there) is
+        left alone.
+        """
+        own = io.StringIO()
+        self.patch(sys, "stdout", own)
+        _logs.giveStandardStreamsDescriptors()
+        self.assertIs(sys.stdout, own)

@@ -1996,6 +1996,7 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         options.parseOptions(["--app", "txmp.demo:app"])
         self.assertNotIn("exiting", options)
         self.assertNotIn("childSignals", options)
+        self.assertNotIn("streamDescriptors", options)
         reactor = MemoryReactorClock()
         handlertap.makeService(options, cast(IHandlerReactor, reactor))
         self.assertNotIn("after", reactor.triggers)
