@@ -7,6 +7,8 @@ reactor thread.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import signal
 import threading
@@ -178,6 +180,17 @@ class SignalActions(Service):
         self._previous = {}
 
 
+try:
+    # PyPy sets signal handlers in its main thread only, unless told
+    # otherwise, and a child forked from another thread (an application
+    # thread) does not count that thread as its main one, as CPython does.
+    _signalsEnabled: contextlib.AbstractContextManager[object] = (
+        importlib.import_module("__pypy__.thread").signals_enabled
+    )
+except ImportError:
+    _signalsEnabled = contextlib.nullcontext()
+
+
 class ForkedChildSignals:
     """
     The signal handlers that a child forked by the application without
@@ -265,9 +278,10 @@ class ForkedChildSignals:
         """
         signals = self._signals
         try:
-            signals.set_wakeup_fd(-1)
-            for number, handler in self._changed().items():
-                signals.signal(number, handler)
+            with _signalsEnabled:
+                signals.set_wakeup_fd(-1)
+                for number, handler in self._changed().items():
+                    signals.signal(number, handler)
         except (OSError, ValueError):
             # (Not in a main thread: nothing can be set, and a hook's
             # exception would only be printed.)

@@ -333,11 +333,22 @@ class DescriptorLoggingFileTests(SynchronousTestCase):
     def test_noOwnStream(self) -> None:
         """
         A process without its own stream (C{sys.__stderr__} is L{None}, as
-        under C{pythonw}) has no descriptor to give.
+        under C{pythonw}) has no descriptor to give: its C{fileno()} is
+        twistd's (which raises L{io.UnsupportedOperation}, or before
+        Twisted 26.10 returns C{-1}).
         """
+
+        def descriptor(stream: Any) -> object:
+            try:
+                return stream.fileno()
+            except io.UnsupportedOperation:
+                return io.UnsupportedOperation
+
         self.patch(sys, "__stderr__", None)
         _logs.giveStandardStreamsDescriptors()
-        self.assertRaises(io.UnsupportedOperation, sys.stderr.fileno)
+        self.assertIsInstance(sys.stderr, _logs.DescriptorLoggingFile)
+        self.assertEqual(descriptor(sys.stderr), descriptor(LoggingFile(Logger())))
+        self.assertIn(descriptor(sys.stderr), (io.UnsupportedOperation, -1))
 
     def test_applicationsOwn(self) -> None:
         """
