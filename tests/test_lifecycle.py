@@ -18,6 +18,8 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest
 from twisted.web.client import ResponseNeverReceived
 
+from txmp._defaults import EXIT_HOOKS_TIMEOUT
+
 from ._harness import (
     SystemTestCase,
     TwistdProcess,
@@ -28,6 +30,7 @@ from ._harness import (
     reactor,
     reap,
     twistdCommand,
+    whenExited,
 )
 from ._harness.case import IDLE_POLL
 from ._harness.procfs import hasExited
@@ -283,6 +286,37 @@ class ExitHooksTests(SystemTestCase):
         await handler.whenEnded()
         self.assertStoppedCleanly(handler)
         self.assertEqual(handler.countLines("exit hook ran"), 1, self.transcript())
+
+
+    @asyncTest
+    async def test_stuckHookBounded(self) -> None:
+        """
+        A handler whose application left a child process running, which
+        L{multiprocessing}'s own exit hook waits for, stops all the same
+        once its hooks have had L{EXIT_HOOKS_TIMEOUT} seconds, saying so:
+        running the hooks in its reactor thread, without a bound, it hung
+        for ever after C{SIGTERM}.
+        """
+        _front, handler = await self.startFrontAndHandler("tests.apps.forking:app")
+        self.assertResponse(await self.get("/leave"), 200, b"left")
+        pid = handler.pid
+        assert pid is not None
+        left = childPids(pid)
+        self.assertEqual(len(left), 1, self.transcript())
+        handler.signal("TERM")
+        # (Its end as a child of this test waits for the pipes the child it
+        # left holds; its process's is what matters.)
+        await self.withTimeout(
+            whenExited(pid), EXIT_HOOKS_TIMEOUT + 10, "the handler to exit"
+        )
+        for child in left:
+            os.kill(child, signal.SIGKILL)
+        await self.withTimeout(handler.whenEnded(), 10, "the handler's pipes to close")
+        self.assertEqual(
+            handler.countLines("the application's atexit hooks still ran after"),
+            1,
+            self.transcript(),
+        )
 
 
 class GracefulTimeoutTests(SystemTestCase):

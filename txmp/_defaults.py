@@ -378,6 +378,12 @@ BODY_BATCH = 256 * KiB
 # is larger.
 FILE_CHUNK_SIZE = 64 * KiB
 
+# The most seconds a stopping handler waits for the application's atexit
+# hooks (error reporters' and metrics' flushes, logging.shutdown): a hook
+# may wait for ever (multiprocessing's joins the child processes the
+# application left running), and the handler exits all the same.
+EXIT_HOOKS_TIMEOUT = 5.0
+
 # Seconds a profile started by SIGUSR2 lasts (mphandler --profile-seconds).
 DEFAULT_PROFILE_SECONDS = 30.0
 

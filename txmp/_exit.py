@@ -14,10 +14,12 @@ import os
 import sys
 import threading
 from collections.abc import Container, Iterable
-from typing import Callable, NoReturn
+from typing import Any, Callable, NoReturn
 
 from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
+
+from txmp._defaults import EXIT_HOOKS_TIMEOUT
 
 
 class StartFailure(SystemExit):
@@ -132,17 +134,55 @@ def _lingeringNames() -> list[str]:
     ]
 
 
-def _runExitHooks() -> None:
+def _nothing() -> None:
+    """
+    Do nothing.
+    """
+
+
+def _runExitHooks(
+    timeout: float = EXIT_HOOKS_TIMEOUT,
+    thread: Callable[..., Any] = threading.Thread,
+    run: Callable[[], object] | None = None,
+    forget: Callable[[], object] | None = None,
+) -> bool:
     """
     Run the L{atexit} hooks registered so far (the application's, its
     libraries', L{logging.shutdown}), each once: they are then forgotten,
     so that the interpreter's exit does not run them again.  What one
     raises is printed to C{sys.stderr}, and the others run.
+
+    They run in a thread of their own (a daemon), waited for C{timeout}
+    seconds at most: a hook may wait for ever (multiprocessing's joins the
+    child processes the application left running), and the handler must
+    exit all the same.  Those not run by then are forgotten too.
+
+    @param thread: makes the thread (L{threading.Thread}, or a fake).
+    @param run: runs the hooks (L{atexit._run_exitfuncs} by default).
+    @param forget: forgets them (L{atexit._clear} by default).
+    @return: whether they all ran within C{timeout}.
     """
     # (Private, in CPython and PyPy alike; uWSGI runs the hooks so too.)
-    run = getattr(atexit, "_run_exitfuncs", None)
-    if run is not None:
-        run()
+    hooks: Callable[[], object] | None = run or getattr(atexit, "_run_exitfuncs", None)
+    if hooks is None:
+        return True
+    ended: list[bool] = []
+
+    def runAll() -> None:
+        assert hooks is not None
+        hooks()
+        ended.append(True)
+
+    runner = thread(target=runAll, name="txmp-atexit-hooks")
+    runner.daemon = True
+    runner.start()
+    runner.join(timeout)
+    if not ended:
+        if forget is None:
+            forget = getattr(atexit, "_clear", _nothing)
+        forget()
+        return False
+    return True
 
 
 def _registerBeforeJoin(call: Callable[[], None]) -> None:
@@ -201,7 +241,7 @@ class ExitWithoutThreads:
         lingering: Callable[[], list[str]] | None = None,
         exit: Callable[[int], object] = os._exit,
         registerBeforeJoin: Callable[[Callable[[], None]], None] = _registerBeforeJoin,
-        runExitHooks: Callable[[], None] = _runExitHooks,
+        runExitHooks: Callable[[], bool] = _runExitHooks,
     ) -> None:
         """
         @param lingering: the names of the threads Python's exit would wait
@@ -210,7 +250,7 @@ class ExitWithoutThreads:
         @param registerBeforeJoin: registers a call for the interpreter's
             exit, before it joins threads.
         @param runExitHooks: runs the L{atexit} hooks registered so far,
-            and forgets them.
+            and forgets them; returns whether they ended in time.
         """
         self._name = ""
         self._lingering = lingering or _lingeringNames
@@ -242,7 +282,12 @@ class ExitWithoutThreads:
         thread.
         """
         self.status = 0
-        self._runExitHooks()
+        if not self._runExitHooks():
+            self._log.warn(
+                "mphandler {name}: the application's atexit hooks still ran after "
+                "{seconds} s: exiting without waiting for them",
+                name=self._name, seconds=EXIT_HOOKS_TIMEOUT,
+            )
         lingering = self._lingering()
         if lingering:
             self._log.warn(

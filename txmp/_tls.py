@@ -182,7 +182,14 @@ class ReloadableCertificate:
 
         @raise Exception: what reading them raised.
         """
-        self.options = self._make()
+        fresh = self._make()
+        # Twisted makes the OpenSSL context lazily, at the first connection:
+        # made now, so that what only it reads (dhParameters=) fails here,
+        # and the old certificate serves on, not every connection after.
+        getContext = getattr(fresh, "getContext", None)
+        if getContext is not None:
+            getContext()
+        self.options = fresh
 
 
 def reloadableCertificate(

@@ -4,7 +4,8 @@ An application that forks without C{exec}, as L{multiprocessing} does with
 its C{fork} start method (Linux's default before Python 3.14): C{/terminate}
 starts a process that would sleep for ever, terminates it (C{SIGTERM}) and
 answers with its exit code (C{-15}), or C{alive} if it is still there 5 s
-later; C{/pool} maps with a L{multiprocessing.Pool} in a C{with} block,
+later; C{/leave} starts one and leaves it running; C{/pool} maps with a
+L{multiprocessing.Pool} in a C{with} block,
 which terminates its workers as it ends; C{/subprocess} runs a command
 given C{sys.stderr} as its standard error, which writes C{child's
 stderr}, and answers with its standard output.
@@ -43,6 +44,11 @@ def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[byte
             stderr=sys.stderr,
             check=True,
         ).stdout
+    elif environ.get("PATH_INFO") == "/leave":
+        # A child left running, not a daemon: multiprocessing's atexit hook
+        # joins it, for ever.
+        _fork.Process(target=_sleep).start()
+        body = b"left"
     elif environ.get("PATH_INFO") == "/pool":
         with _fork.Pool(2) as pool:
             body = repr(pool.map(_square, range(4))).encode("ascii")

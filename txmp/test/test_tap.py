@@ -51,7 +51,13 @@ from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
 from txmp._signals import ForkedChildSignals, SignalActions
-from txmp.testing import FakeReactor, MemoryNetwork, MemorySocket, SynchronousThreadPool
+from txmp.testing import (
+    FakeReactor,
+    FakeThread,
+    MemoryNetwork,
+    MemorySocket,
+    SynchronousThreadPool,
+)
 
 APPS = "txmp_test_tap_apps"
 
@@ -1831,11 +1837,18 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
             lingering=lambda: self.lingering,
             exit=self.exits.append,
             registerBeforeJoin=self.registered.append,
-            runExitHooks=lambda: self.happened.append("hooks"),
+            runExitHooks=self.runHooks,
         )
         self.hook.install()
         self.hook.watch(self.reactor, "h1")
         self.reactor.run()
+
+    def runHooks(self) -> bool:
+        """
+        Stand in for L{_exit._runExitHooks}: record that they ran, in time.
+        """
+        self.happened.append("hooks")
+        return True
 
     def stopReactor(self) -> list[str]:
         """
@@ -1895,9 +1908,10 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         )
         self.happened.append("running")
 
-        def runHooks() -> None:
+        def runHooks() -> bool:
             self.happened.append("hooks")
             self.lingering.clear()
+            return True
 
         self.hook._runExitHooks = runHooks
         self.assertEqual(self.stopReactor(), [])
@@ -1923,8 +1937,46 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         """
         ran: list[str] = []
         self.patch(atexit, "_run_exitfuncs", lambda: ran.append("run"))
-        _exit._runExitHooks()
+        self.assertTrue(_exit._runExitHooks(thread=FakeThread))
         self.assertEqual(ran, ["run"])
+
+    def test_exitHooksBounded(self) -> None:
+        """
+        L{_exit._runExitHooks} runs the hooks in a thread of their own, a
+        daemon, waited for L{_defaults.EXIT_HOOKS_TIMEOUT} seconds: hooks
+        still running then (multiprocessing's, joining a child process the
+        application left running, waits for ever, and held the handler's
+        exit for ever) are forgotten, so that the interpreter's exit does
+        not run them again, and it says so.
+        """
+        made: list[FakeThread] = []
+        forgotten: list[bool] = []
+
+        def stuck(target: Callable[[], object], name: str) -> FakeThread:
+            # A thread whose target has not ended when its join times out.
+            thread = FakeThread(lambda: None, name)
+            made.append(thread)
+            return thread
+
+        ended = _exit._runExitHooks(
+            thread=stuck, run=lambda: None, forget=lambda: forgotten.append(True)
+        )
+        [thread] = made
+        self.assertEqual(
+            (ended, forgotten, thread.started, thread.joined, getattr(thread, "daemon", None)),
+            (False, [True], True, True, True),
+        )
+
+    def test_exitHooksTooLongSaid(self) -> None:
+        """
+        Hooks that do not end in time are said, and the handler stops all
+        the same.
+        """
+        self.hook._runExitHooks = lambda: False
+        self.assertEqual(self.stopReactor(), [
+            "mphandler h1: the application's atexit hooks still ran after "
+            f"{_defaults.EXIT_HOOKS_TIMEOUT} s: exiting without waiting for them",
+        ])
 
     def test_lingeringThreads(self) -> None:
         """
@@ -2035,7 +2087,7 @@ class HandlerNameTests(SynchronousTestCase):
         options.parseOptions(["--app", "txmp.demo:app", *arguments])
         options["exiting"] = _exit.ExitWithoutThreads(
             lingering=lambda: ["worker"], exit=lambda status: None,
-            registerBeforeJoin=lambda call: None, runExitHooks=lambda: None,
+            registerBeforeJoin=lambda call: None, runExitHooks=lambda: True,
         )
         self.forkHooks: list[dict[str, object]] = []
         forkHooks = self.forkHooks

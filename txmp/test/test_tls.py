@@ -154,6 +154,24 @@ class CertificateChainTests(SynchronousTestCase):
         self.assertEqual(chainInCertificateFile(description), [])
         self.assertEqual(self.handshake(description), b"")
 
+    def test_contextMadeAtReload(self) -> None:
+        """
+        L{ReloadableCertificate.reload} makes the new OpenSSL context: one
+        that cannot be made (a C{dhParameters=} file gone, which Twisted
+        reads only as it makes the context, lazily) makes the reload
+        raise, and the options read before serve on; it passed the reload,
+        said "read again", and failed every connection after it.
+        """
+        old = object()
+
+        class Unusable:
+            def getContext(self) -> None:
+                raise OSError(2, "No such file or directory", "dh.pem")
+
+        certificate = ReloadableCertificate(old, Unusable)
+        self.assertRaises(OSError, certificate.reload)
+        self.assertIs(certificate.options, old)
+
     def test_notTLS(self) -> None:
         """
         Other endpoints have no chain, and their files are not read.
