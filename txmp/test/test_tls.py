@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 
 from twisted.internet.endpoints import _parse, serverFromString
+from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.internet.protocol import ClientFactory, Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.protocols.wire import Echo
@@ -33,6 +34,46 @@ except ImportError:
     # The tls extra is not installed: on Debian's PyPy 3.9 it cannot be.
     ssl = None  # type: ignore[assignment]
 
+
+
+class _Received(Protocol):
+    """
+    Keeps what it receives.
+    """
+
+    received = b""
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+
+def echoedOverTLS(
+    creator: IOpenSSLServerConnectionCreator, root: bytes, reactor: MemoryReactorClock
+) -> bytes:
+    """
+    Connect over memory a client that trusts C{root} alone and checks the
+    server's certificate for C{localhost}, as curl does, to an echo server
+    whose TLS connections C{creator} makes (an C{ssl:} endpoint's).
+
+    @return: what the server echoed of the client's C{ping}: nothing if the
+        handshake failed.
+    """
+    server = TLSMemoryBIOFactory(creator, False, Factory.forProtocol(Echo), reactor)
+    received = _Received()
+    client = TLSMemoryBIOFactory(
+        ssl.optionsForClientTLS("localhost", trustRoot=ssl.Certificate.loadPEM(root)),
+        True,
+        ClientFactory.forProtocol(lambda: received),
+        reactor,
+    )
+    clientProtocol, _, pump = connectedServerAndClient(
+        lambda: server.buildProtocol(None),
+        lambda: client.buildProtocol(None),
+        clock=reactor,
+    )
+    clientProtocol.write(b"ping")
+    pump.flush()
+    return received.received
 
 class DescriptionParserTests(SynchronousTestCase):
     """
@@ -91,38 +132,10 @@ class CertificateChainTests(SynchronousTestCase):
         @return: what the server echoed of the client's C{ping}: nothing if
             the handshake failed.
         """
-        class Received(Protocol):
-            received = b""
-
-            def dataReceived(self, data: bytes) -> None:
-                self.received += data
-
         reactor = MemoryReactorClock()
         endpoint = serverFromString(reactor, description)
         withCertificateChain(endpoint, description)
-        server = TLSMemoryBIOFactory(
-            endpoint._sslContextFactory,
-            False,
-            Factory.forProtocol(Echo),
-            reactor,
-        )
-        received = Received()
-        client = TLSMemoryBIOFactory(
-            ssl.optionsForClientTLS(
-                "localhost", trustRoot=ssl.Certificate.loadPEM(self.root)
-            ),
-            True,
-            ClientFactory.forProtocol(lambda: received),
-            reactor,
-        )
-        clientProtocol, _, pump = connectedServerAndClient(
-            lambda: server.buildProtocol(None),
-            lambda: client.buildProtocol(None),
-            clock=reactor,
-        )
-        clientProtocol.write(b"ping")
-        pump.flush()
-        return received.received
+        return echoedOverTLS(endpoint._sslContextFactory, self.root, reactor)
 
     def test_fullChainInCertKey(self) -> None:
         """
@@ -291,28 +304,7 @@ class ReloadableCertificateTests(SynchronousTestCase):
         @return: what the server echoed of the client's C{ping}: nothing if
             the handshake failed.
         """
-        class Received(Protocol):
-            received = b""
-
-            def dataReceived(self, data: bytes) -> None:
-                self.received += data
-
-        server = TLSMemoryBIOFactory(creator, False, Factory.forProtocol(Echo), self.reactor)
-        received = Received()
-        client = TLSMemoryBIOFactory(
-            ssl.optionsForClientTLS("localhost", trustRoot=ssl.Certificate.loadPEM(root)),
-            True,
-            ClientFactory.forProtocol(lambda: received),
-            self.reactor,
-        )
-        clientProtocol, _, pump = connectedServerAndClient(
-            lambda: server.buildProtocol(None),
-            lambda: client.buildProtocol(None),
-            clock=self.reactor,
-        )
-        clientProtocol.write(b"ping")
-        pump.flush()
-        return received.received
+        return echoedOverTLS(creator, root, self.reactor)
 
     def endpoint(self) -> tuple[object, ReloadableCertificate]:
         """
