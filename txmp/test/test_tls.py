@@ -36,17 +36,6 @@ except ImportError:
 
 
 
-class _Received(Protocol):
-    """
-    Keeps what it receives.
-    """
-
-    received = b""
-
-    def dataReceived(self, data: bytes) -> None:
-        self.received += data
-
-
 def echoedOverTLS(
     creator: IOpenSSLServerConnectionCreator, root: bytes, reactor: MemoryReactorClock
 ) -> bytes:
@@ -58,8 +47,14 @@ def echoedOverTLS(
     @return: what the server echoed of the client's C{ping}: nothing if the
         handshake failed.
     """
+    class Received(Protocol):
+        received = b""
+
+        def dataReceived(self, data: bytes) -> None:
+            self.received += data
+
     server = TLSMemoryBIOFactory(creator, False, Factory.forProtocol(Echo), reactor)
-    received = _Received()
+    received = Received()
     client = TLSMemoryBIOFactory(
         ssl.optionsForClientTLS("localhost", trustRoot=ssl.Certificate.loadPEM(root)),
         True,
