@@ -2155,7 +2155,8 @@ class FrontFactory(_ServerFactory):
 
     def _idlest(self) -> FrontConnection | None:
         """
-        The connection idle the longest (since its last response), if any.
+        The connection idle the longest (since its last response, or since
+        it opened if it has carried none), if any.
         """
         idle = self._idle
         while idle:
@@ -2168,7 +2169,7 @@ class FrontFactory(_ServerFactory):
     def _spare(self) -> bool:
         """
         Whether a connection has been idle for L{RECLAIM_IDLE} since its
-        last response: a new one may take its place.  If one is idle for
+        last response (or since it opened): a new one may take its place.  If one is idle for
         less, look again (L{_connectionsChanged}) when it will have been.
         Not while L{RECLAIM_PENDING} connections closed for new ones are
         still open: each holds a descriptor beyond C{--max-connections}

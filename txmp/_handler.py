@@ -239,8 +239,8 @@ def _ipcHint(address: str) -> str:
     What is missing of an C{ipc://} address that no front answers at (its
     directory, or a socket in it), said after the warning's question; an
     empty string for other addresses (an abstract C{ipc://@NAME} too), or
-    a socket that is there.  The
-    handler starts all the same: its front may make them after it.
+    a socket that is there.  The handler starts all the same: its front
+    may make them after it.
     """
     if not address.startswith("ipc://") or address.startswith("ipc://@"):
         # (ipc://@NAME is in Linux's abstract namespace: no file to look at.)

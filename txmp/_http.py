@@ -231,7 +231,7 @@ def checkRequestLine(line: bytes, maxLength: int) -> int | None:
         # RFC 9110 section 15.6.6: the major version is refused.
         return 505
     if _ORIGIN_FORM.match(target) or _ABSOLUTE_FORM.match(target):
-        if b"%00" in target.partition(b"?")[0]:
+        if b"%00" in target and b"%00" in target.partition(b"?")[0]:
             # A NUL in the path, once decoded (PATH_INFO): no file or route
             # has one, and an application passing it on to the file
             # system or to C fails (ValueError: embedded null byte) or
@@ -344,6 +344,10 @@ class RequestHead:
     @ivar expectContinue: whether C{Expect} is C{100-continue}.
     """
 
+    # The request line, if it was refused (its first REFUSED_LINE_LOGGED
+    # bytes): set on the instance then only, not for every request.
+    refusedLine = b""
+
     def __init__(self, rules: HTTPRules) -> None:
         self._rules = rules
         self.method = b""
@@ -355,9 +359,6 @@ class RequestHead:
         self.close = False
         self.keepAlive = False
         self.expectContinue = False
-        # The request line, if it was refused (its first REFUSED_LINE_LOGGED
-        # bytes).
-        self.refusedLine = b""
         self._fields = 0
         self._bytes = 0
         self._lengths = 0
