@@ -1056,7 +1056,7 @@ class SpawnedHandlers(MultiService):
         # doubles (see _handlerMonitor), up to this.
         self._monitor.maxRestartDelay = SPAWN_RESTART_MAX_DELAY
         # How long one declared dead for its silence has to join again.
-        self._silentKillDelay = max(
+        self._silentKillDelay: float = max(
             options["timeout"], SILENT_KILL_HEARTBEATS * options["heartbeat"]
         )
         self._monitor.setServiceParent(self)

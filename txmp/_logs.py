@@ -259,7 +259,8 @@ class _EscapingOutput:
 
     def __init__(self, out: _TextOutput) -> None:
         self._out = out
-        self._encoding = getattr(out, "encoding", None) or "utf-8"
+        # (Typed: getattr's answer is Any to mypy.)
+        self._encoding: str = getattr(out, "encoding", None) or "utf-8"
 
     def write(self, text: str) -> int:
         try:

@@ -2171,16 +2171,21 @@ class FrontTestCase(SynchronousTestCase):
         Connect a client to the site, over C{transport} (by default a new
         L{StringTransport} between L{clientAddress} and L{serverAddress}).
 
-        @param secure: whether the transport is TLS.
+        @param secure: whether the transport is TLS: over TCP, as
+            L{ISSLTransport} extends L{ITCPTransport} (by default a
+            L{TCPStringTransport}).
         """
         channel = self.site.buildProtocol(self.clientAddress)
-        if transport is None:
+        if transport is None and secure:
+            transport = TCPStringTransport(
+                hostAddress=self.serverAddress, peerAddress=self.clientAddress
+            )
+        elif transport is None:
             transport = StringTransport(
                 hostAddress=self.serverAddress, peerAddress=self.clientAddress
             )
         if secure:
             directlyProvides(transport, ISSLTransport)
-            transport.setTcpNoDelay = lambda enabled: None  # type: ignore[attr-defined]
         channel.makeConnection(transport)
         self.addCleanup(self.disconnect, channel)
         return channel, transport
