@@ -495,6 +495,8 @@ def reactorOrGlobal(reactor: _Reactor | None) -> _Reactor | IFrontReactor:
     """
     if reactor is not None:
         return reactor
+    # Only here: importing it installs the default reactor, which twistd
+    # has installed (its --reactor) by the time makeService asks.
     from twisted.internet import reactor as globalReactor
 
     return cast(IFrontReactor, globalReactor)

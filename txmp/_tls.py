@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable
 
-from twisted.internet.endpoints import _parse
+from twisted.internet.endpoints import SSL4ServerEndpoint, _parse
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator, IStreamServerEndpoint
 from twisted.python.filepath import FilePath
 from zope.interface import implementer
@@ -90,7 +90,6 @@ def withCertificateChain(
         return
     # Only here: twisted.internet.ssl needs pyOpenSSL, of the tls extra,
     # which a front that serves no ssl: need not have.
-    from twisted.internet.endpoints import SSL4ServerEndpoint
     from twisted.internet.ssl import Certificate, CertificateOptions
 
     if not isinstance(endpoint, SSL4ServerEndpoint):
@@ -205,8 +204,6 @@ def reloadableCertificate(
 
     Call it before the endpoint listens.
     """
-    from twisted.internet.endpoints import SSL4ServerEndpoint
-
     if not isinstance(endpoint, SSL4ServerEndpoint):
         return None
 

@@ -73,6 +73,7 @@ reactor.
 
 from __future__ import annotations
 
+import datetime
 import io
 import resource
 import signal
@@ -1944,10 +1945,8 @@ def _issue(
     C{signer} in the name of C{issuer}, valid for a day: an authority's
     (C{authority}: it may sign certificates), or a server's (its
     C{subject} as its DNS name).  Needs cryptography (see
-    L{selfSignedCertificate}).
+    L{selfSignedCertificate}): imported here.
     """
-    import datetime
-
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
@@ -1983,7 +1982,8 @@ def _issue(
 
 def _pem(*certificates: Certificate, key: EllipticCurvePrivateKey) -> tuple[bytes, bytes]:
     """
-    C{certificates} one after the other, and C{key}, as PEM.
+    C{certificates} one after the other, and C{key}, as PEM.  Needs
+    cryptography (see L{selfSignedCertificate}): imported here.
     """
     from cryptography.hazmat.primitives import serialization
 
