@@ -1,12 +1,14 @@
 # -*- test-case-name: txmp.test.test_docs -*-
 """
 The source tree's documents agree with the code: C{docs/architecture.md}
-lists every module, and every changelog fragment is one towncrier gathers.
+lists every module and draws which imports which, and every changelog
+fragment is one towncrier gathers.
 Skipped where txmp is installed without its source tree.
 """
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import re
 import sys
@@ -64,6 +66,88 @@ class ArchitectureTests(SynchronousTestCase):
         self.assertEqual(
             (sorted(modules - listed), sorted(listed - modules)), ([], [])
         )
+
+
+def diagramArrows(text: str) -> set[tuple[str, str, str]]:
+    """
+    The arrows of the first C{mermaid} diagram in C{text}: C{(from, to,
+    kind)}, the modules named by their boxes' labels, C{kind} C{"-->"} or
+    C{"-.->"} (dotted).
+    """
+    diagram = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    labels = dict(re.findall(r'(\w+)\["([^"]+)"\]', diagram))
+    arrows = set()
+    for line in diagram.splitlines():
+        match = re.match(r"\s*(\w+) (-->|-\.->) (.+)$", line)
+        if match is not None:
+            for target in match.group(3).split("&"):
+                arrows.add((labels[match.group(1)], labels[target.strip()], match.group(2)))
+    return arrows
+
+
+def moduleImports(name: str, source: str) -> set[tuple[str, str, str]]:
+    """
+    The imports of other txmp modules in C{source}, the module C{name}, as
+    the diagram draws them: C{(name, module, kind)}, modules by their last
+    name, C{kind} C{"-.->"} for an import inside a function and C{"-->"}
+    for one at the top.  Left out, as the diagram leaves them out: those
+    of C{_defaults}, those of the package's own names (C{__version__}),
+    and those for the type checker alone (under C{TYPE_CHECKING}).
+    """
+    tree = ast.parse(source)
+    found = set()
+
+    def visit(node: ast.AST, inFunction: bool) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for statement in node.orelse:
+                visit(statement, inFunction)
+            return
+        if isinstance(node, ast.ImportFrom) and node.module == "txmp":
+            imported = [a.name for a in node.names if a.name != "__version__"]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("txmp."):
+            imported = [node.module.split(".")[1]] if node.module else []
+        elif isinstance(node, ast.Import):
+            imported = [a.name.split(".")[1] for a in node.names if a.name.startswith("txmp.")]
+        else:
+            imported = []
+        for module in imported:
+            if module != "_defaults":
+                found.add((name, module, "-.->" if inFunction else "-->"))
+        inside = inFunction or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for child in ast.iter_child_nodes(node):
+            visit(child, inside)
+
+    visit(tree, False)
+    return found
+
+
+class ArchitectureDiagramTests(SynchronousTestCase):
+    """
+    The diagram of modules in C{docs/architecture.md}.
+    """
+
+    def test_arrowsAreImports(self) -> None:
+        """
+        The diagram has an arrow for each import of one txmp module by
+        another, dotted where the import is inside a function, and no other
+        arrow; the plugin dropin's dotted arrows are the taps it names.  A
+        module that starts to use another, or stops, must be drawn so.
+        """
+        root = sourceTree(self)
+        drawn = diagramArrows(root.child("docs").child("architecture.md").getContent().decode())
+        found = set()
+        for name in packageModules():
+            path = FilePath(txmp.__file__).parent()
+            if name != "txmp":
+                path = path.child(name.split(".")[1] + ".py")
+            else:
+                path = path.child("__init__.py")
+            found |= moduleImports(name.rpartition(".")[2], path.getContent().decode())
+        plugins = root.descendant(["twisted", "plugins", "txmp_plugins.py"])
+        label = "twisted/plugins/txmp_plugins.py"
+        for tap in re.findall(r'"txmp\.(\w+)"', plugins.getContent().decode()):
+            found.add((label, tap, "-.->"))
+        self.assertEqual((sorted(found - drawn), sorted(drawn - found)), ([], []))
 
 
 class ChangelogFragmentTests(SynchronousTestCase):
