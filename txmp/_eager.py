@@ -1,6 +1,7 @@
 # -*- test-case-name: txmp.test.test_eager -*-
 """
-Writing to a client connection at once, without a turn of the reactor.
+Writing to a client connection at once, without a turn of the reactor,
+and how much of what was written its client has not taken yet.
 
 Twisted's TCP transport buffers every write and sends it when the reactor
 next finds the socket writable: per response, an C{epoll_ctl} to watch for

@@ -1,7 +1,10 @@
 # -*- test-case-name: txmp.test.test_tap -*-
 """
 How a C{twistd mphandler} process exits: without waiting for threads the
-application left running (L{ExitWithoutThreads}).
+application left running (L{ExitWithoutThreads}), after running its
+C{atexit} hooks for L{EXIT_HOOKS_TIMEOUT} at most.  And how either
+command gives up when it cannot start: one line logged (L{failToStart}),
+its pidfile removed and its launching C{twistd} told (L{leaveTwistd}).
 
 Imported by L{txmp.handlertap} when it parses the options, so as light as
 that module.

@@ -6,7 +6,9 @@ rotated by us: reopened on SIGUSR1); and the log lines of spawned handlers
 read back as events, so that the front's log is one stream in which each
 handler event keeps its own time, level and source.  And the standard
 streams an application takes while it is imported
-(L{standardStreamsLateBound}), which follow twistd's into the log.
+(L{standardStreamsLateBound}), which follow twistd's into the log; and
+C{sys.stdout} and C{sys.stderr} given the process's own descriptors
+(L{DescriptorLoggingFile}).
 """
 
 from __future__ import annotations

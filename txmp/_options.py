@@ -1,9 +1,9 @@
 # -*- test-case-name: txmp.test.test_tap -*-
 """
 What the options of C{twistd mpfront} and C{twistd mphandler} share:
-number checks, the form of C{--app}, C{--config} files and environment
-variables, one-line usage errors, and the global reactor for their
-C{makeService}.
+number checks, the form of C{--app} and where its module is found
+(without importing it), C{--config} files and environment variables,
+one-line usage errors, and the global reactor for their C{makeService}.
 """
 
 from __future__ import annotations

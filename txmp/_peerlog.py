@@ -3,7 +3,7 @@
 What the front logs about its ZeroMQ peers, made safe against a peer that
 misbehaves on purpose: a bounded rate of lines per peer and kind of
 trouble (L{PacedLog}), and text a peer chose (a handler's C{HELLO} name)
-cut short and stripped of control characters (L{printable}).
+cut short and its control characters escaped (L{printable}).
 
 Both are for error paths only: nothing here runs for a request that goes
 well.

@@ -2,7 +2,8 @@
 """
 The handler's two hand-offs between threads, each as cheap as it can be
 made in Python: L{WorkerPool} takes work from the reactor thread to the
-WSGI threads, L{ReactorCalls} brings calls back.
+WSGI threads, L{ReactorCalls} brings calls back; and L{inThisThread},
+which tells whether a call comes from the thread that made it.
 
 Both replace a Twisted class on the handler's per-request path, whose
 generality costs CPU on every request:

@@ -1,7 +1,8 @@
 # -*- test-case-name: txmp.test.test_security,txmp.test.test_keys -*-
 """
 The security options of C{twistd mpfront} and C{twistd mphandler}: CURVE
-keys, and which ZeroMQ addresses may go without them.
+certificates and the allow-list of handlers' keys, and which ZeroMQ
+addresses are local and may go without them.
 """
 
 from __future__ import annotations

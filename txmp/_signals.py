@@ -1,8 +1,9 @@
 # -*- test-case-name: txmp.test.test_signals -*-
 """
-Signal handlers as a service: installed when it starts, the previous ones
-put back once the reactor has stopped, each running its action in the
-reactor thread.
+Signal handlers as a service (L{SignalActions}): installed when it
+starts, the previous ones put back once the reactor has stopped, each
+running its action in the reactor thread.  And the signal handlers a
+child process the application forks starts with (L{ForkedChildSignals}).
 """
 
 from __future__ import annotations

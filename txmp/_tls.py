@@ -8,7 +8,9 @@ first certificate of that file and sends no other unless
 C{extraCertChain=} names a file of them, so that clients which do not
 already hold the intermediate (curl, Python's C{ssl}, any program on
 OpenSSL) could not verify the front's certificate ("unable to get local
-issuer certificate").
+issuer certificate").  And L{ReloadableCertificate}, which reads the
+files again on SIGHUP, and errors reading them said in words
+(L{certificateFilesError}).
 
 This is the one module of txmp that reads private names of Twisted's
 endpoints: their description parser, C{_parse} (what C{serverFromString}

@@ -1,6 +1,8 @@
 # -*- test-case-name: txmp.test.test_zap,txmp.test.test_curve -*-
 """
-The front's ZAP handler (ZeroMQ RFC 27): which handlers may connect.
+The front's ZAP handler (ZeroMQ RFC 27): which handlers may connect (the
+CURVE keys of L{AllowList}); and the handshakes that fail before it is
+asked, logged (L{HandshakeFailures}).
 
 libzmq asks the ZAP handler of a socket's context about every peer that
 completes a CURVE handshake with a CURVE server socket; the front answers
