@@ -560,6 +560,10 @@ class TxmpOptions(usage.Options):
     #: file, and its environment variables' prefix (C{TXMP_MPFRONT_}).
     command = ""
 
+    #: What to give instead, for an option whose empty value wants more of
+    #: a hint than "a value" (L{refuseEmpty}).
+    emptyHints: ClassVar[dict[str, str]] = {}
+
     optParameters: ClassVar[list[OptParameter]] = [
         ["log-format", None, DEFAULT_LOG_FORMAT,
          "Log format: text (twistd's) or json (one object per line, as "
@@ -612,12 +616,14 @@ class TxmpOptions(usage.Options):
         out, and so turned CURVE off, or C{--stats} and C{--profile}, in
         silence.  Called first by C{postOptions}.
 
-        @raise usage.UsageError: naming the first such option.
+        @raise usage.UsageError: naming the first such option, and what to
+            give it (L{emptyHints}).
         """
         for name, value in self.items():
             if value == "" or (isinstance(value, list) and "" in value):
+                hint = self.emptyHints.get(name, "it a value")
                 raise usage.UsageError(
-                    f"--{name} is empty (an unset variable?): give it a value,"
+                    f"--{name} is empty (an unset variable?): give {hint},"
                     " or leave it out"
                 )
 

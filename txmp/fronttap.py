@@ -102,6 +102,12 @@ class Options(TxmpOptions):
 
     command = "mpfront"
 
+    # (Opened once the front starts, an empty --access-log failed under the
+    # first --listen's name.)
+    emptyHints: ClassVar[dict[str, str]] = {
+        "access-log": "a file, or - for standard output",
+    }
+
     longdesc = (
         "Accept HTTP and pass every request over ZeroMQ to mphandler "
         "processes, which connect to the --send and --return addresses."
@@ -251,12 +257,6 @@ class Options(TxmpOptions):
             ) from None
 
     def postOptions(self) -> None:
-        if self["access-log"] == "":
-            # (An environment variable set from an unset one, say.)  Opened
-            # once the front starts, it failed under the first --listen's name.
-            raise usage.UsageError(
-                "--access-log is empty: give a file, or - for standard output"
-            )
         self.refuseEmpty()
         # twistd's own options (--rundir, --nodaemon), when run by twistd.
         parent = getattr(self, "parent", None)

@@ -4058,7 +4058,8 @@ class TxmpOptionsTests(SynchronousTestCase):
                                       environ=environ)
             self.assertEqual(
                 str(error),
-                "--access-log is empty: give a file, or - for standard output",
+                "--access-log is empty (an unset variable?): give a file, or - for"
+                " standard output, or leave it out",
                 (args, environ),
             )
 
