@@ -33,8 +33,7 @@ from txmp._defaults import (
 )
 from txmp._http import REASONS, plainPage
 from txmp._interfaces import cancelCall
-from txmp._pool import inThisThread
-from txmp._zmq import MessageSender
+from txmp._zmq import MessageSender, inThisThread
 
 if TYPE_CHECKING:
     from txmp._wsgi import ResponseSink

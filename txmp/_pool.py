@@ -2,8 +2,7 @@
 """
 The handler's two hand-offs between threads, each as cheap as it can be
 made in Python: L{WorkerPool} takes work from the reactor thread to the
-WSGI threads, L{ReactorCalls} brings calls back; and L{inThisThread},
-which tells whether a call comes from the thread that made it.
+WSGI threads, L{ReactorCalls} brings calls back.
 
 Both replace a Twisted class on the handler's per-request path, whose
 generality costs CPU on every request:
@@ -230,13 +229,4 @@ class ReactorCalls:
         self._reactor.callFromThread(self._drain)
 
 
-def inThisThread() -> Callable[[], bool]:
-    """
-    A function that tells whether it is called in the thread that called
-    this one: made in the reactor thread, whether a call comes from it.
-    """
-    ident = threading.get_ident()
-    return lambda: threading.get_ident() == ident
-
-
-__all__ = ["ReactorCalls", "WorkerPool", "inThisThread"]
+__all__ = ["ReactorCalls", "WorkerPool"]

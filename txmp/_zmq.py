@@ -17,7 +17,8 @@ whose queue is full is unreachable, L{PeerUnreachable}).
 
 All of this must be used in the reactor thread only, but for the sends of
 a socket made for it (L{ZmqSocket.shareWithThreads}): a handler's
-application threads send their replies themselves.
+application threads send their replies themselves; L{inThisThread}
+tells which thread a call comes from.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from zmq.utils.monitor import parse_monitor_message
 from txmp._defaults import PEER_BACKLOG, READ_BATCH
 from txmp._interfaces import IZmqReactor
 from txmp._peerlog import PacedLog
-from txmp._pool import inThisThread
 from txmp.protocol import Frame
 
 # What a socket calls, in the reactor thread, with the frames of each
@@ -412,6 +412,17 @@ _SNDMORE = 2
 _EVENTS = 15
 _POLLIN = 1
 _POLLOUT = 2
+
+
+def inThisThread() -> Callable[[], bool]:
+    """
+    A function that tells whether it is called in the thread that called
+    this one: made in the reactor thread, whether a call comes from it
+    (the front's and the handler's sockets ask; so does the handler's
+    L{txmp._handler.FrontLink}).
+    """
+    ident = threading.get_ident()
+    return lambda: threading.get_ident() == ident
 
 
 def isIPv6Address(address: str) -> bool:
