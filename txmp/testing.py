@@ -89,6 +89,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.error import (
     ConnectionDone,
+    ProcessExitedAlready,
     ReactorAlreadyRunning,
     ReactorNotRestartable,
     ReactorNotRunning,
@@ -331,20 +332,43 @@ class FakeProcess:
     """
     The transport of a process that L{FakeReactor.spawnProcess} pretends to
     spawn (a L{twisted.internet.process.Process}): it records the signals
-    sent to it.
+    sent to it, and exits when the test says (L{exit}), after which, as a
+    real one reaped, it has no PID and a signal raises
+    L{ProcessExitedAlready} (L{txmp.test.contracts.ProcessTestsMixin}
+    checks both).
 
     @ivar signals: the signals sent, in order.
+    @ivar pid: its process ID, or C{None} once it has exited.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, protocol: IProcessProtocol | None = None) -> None:
         self.signals: list[str] = []
-        self.pid = 1
+        self.pid: int | None = 1
+        self._protocol = protocol
 
     def signalProcess(self, signalID: str | int) -> None:
         """
         Record C{signalID}.
+
+        @raise ProcessExitedAlready: if the process has exited.
         """
+        if self.pid is None:
+            raise ProcessExitedAlready()
         self.signals.append(str(signalID))
+
+    def exit(self, reason: Failure, outputClosed: bool = True) -> None:
+        """
+        The process exits with C{reason} (a L{ProcessDone} or
+        L{ProcessTerminated}) and is reaped: its protocol's
+        C{processExited}, then, if C{outputClosed}, its C{processEnded}
+        (a process whose output a child of its still holds open has
+        exited but not ended).
+        """
+        self.pid = None
+        if self._protocol is not None:
+            self._protocol.processExited(reason)
+            if outputClosed:
+                self._protocol.processEnded(reason)
 
 
 @implementer(IReactorFromThreads, IFrontReactor)
@@ -590,7 +614,7 @@ class FakeReactor(MemoryReactorClock):
         Record the process in L{spawned} instead of running it, and connect
         C{processProtocol} to its L{FakeProcess}.
         """
-        process = FakeProcess()
+        process = FakeProcess(processProtocol)
         # A FakeProcess has only what a process monitor uses of a process's
         # transport: its pid, and signalProcess.
         transport = cast(IProcessTransport, process)

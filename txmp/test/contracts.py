@@ -29,7 +29,13 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.error import ReactorNotRestartable, ReactorNotRunning
+from twisted.internet.error import (
+    ProcessExitedAlready,
+    ProcessTerminated,
+    ReactorNotRestartable,
+    ReactorNotRunning,
+)
+from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
 from txmp._zmq import AddressError, PeerUnreachable
@@ -1157,3 +1163,44 @@ class SignalsTestsMixin(_TestCase):
         before = signals.set_wakeup_fd(-1)
         self.assertIsInstance(before, int)
         self.assertEqual(signals.set_wakeup_fd(before), -1)
+
+
+class ProcessTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FakeProcess} and a spawned process's transport (a
+    L{twisted.internet.process.Process}) both do, as
+    L{txmp._frontservice.SpawnedProcess} uses them: a running process has
+    a PID and takes signals; once it has exited, its protocol is told, it
+    has no PID, and a signal raises L{ProcessExitedAlready} (its PID may
+    be another process's by then).
+
+    Hooks: C{spawn(protocol)} starts a process that runs until it is
+    killed, for C{protocol}, and returns its transport; C{killed(process)}
+    is called once C{SIGKILL} has been sent to it (the fake's case makes it
+    exit, as the kernel would).
+    """
+
+    spawn: Callable[[ProcessProtocol], Any]
+    killed: Callable[[Any], None]
+
+    @bothSides
+    def test_signalAfterExit(self) -> Generator[Deferred[object], object, None]:
+        """
+        A process killed has ended with C{SIGKILL}; it then has no PID, and
+        a signal raises L{ProcessExitedAlready}.
+        """
+        ended: Deferred[object] = Deferred()
+
+        class Ended(ProcessProtocol):
+            def processEnded(self, reason: Failure) -> None:
+                ended.callback(reason.value)
+
+        process = self.spawn(Ended())
+        self.assertIsInstance(process.pid, int)
+        process.signalProcess("KILL")
+        self.killed(process)
+        reason = yield ended
+        assert isinstance(reason, ProcessTerminated)
+        self.assertEqual(reason.signal, signal.SIGKILL)
+        self.assertIsNone(process.pid)
+        self.assertRaises(ProcessExitedAlready, process.signalProcess, "KILL")

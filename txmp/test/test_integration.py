@@ -37,6 +37,7 @@ from txmp._zmq import ZmqContext, isIPv6Address, newRoutingId
 from txmp.test.contracts import (
     CallbackThreadPoolTestsMixin,
     ConditionTestsMixin,
+    ProcessTestsMixin,
     RawRouterTestsMixin,
     RawSocketTestsMixin,
     ReactorCallsTestsMixin,
@@ -736,6 +737,29 @@ class ReactorCallsContractTests(ReactorContractTests):
 
     def makeCaller(self) -> ReactorCalls:
         return ReactorCalls(IReactorFromThreads(reactor))
+
+
+class ProcessContractTests(RealSide, ProcessTestsMixin, TestCase):
+    """
+    A process the reactor spawns behaves as L{FakeProcess} does.
+    """
+
+    def spawn(self, protocol: ProcessProtocol) -> Any:
+        process = reactor.spawnProcess(
+            protocol, sys.executable, [sys.executable, "-c", "import time; time.sleep(60)"],
+            env=os.environ,
+        )
+
+        def killLeft() -> None:
+            # (A test that failed before its kill leaves none running.)
+            if process.pid is not None:
+                process.signalProcess("KILL")
+
+        self.addCleanup(killLeft)
+        return process
+
+    def killed(self, process: Any) -> None:
+        pass
 
 
 class ReactorLifeContractTests(ReactorLifeTestsMixin, SynchronousTestCase):

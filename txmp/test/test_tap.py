@@ -45,6 +45,7 @@ from txmp._defaults import (
     DEFAULT_TIMEOUT,
     MAX_FRAME,
     SILENT_KILL_HEARTBEATS,
+    SPAWN_OUTPUT_GRACE,
     SPAWN_RESTART_MAX_DELAY,
 )
 from txmp._dispatch import Dispatcher
@@ -2492,6 +2493,24 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.reactor.advance(DEFAULT_TIMEOUT)
         self.assertEqual(self.started().count(self.name(1)), 2)
         self.assertEqual(self.signals(self.name(1)), [])
+
+    def test_silentExitedNotKilled(self) -> None:
+        """
+        A silent handler that has exited, its output still open (a process
+        it started holds it) when its time is up, is not signalled: it was
+        reaped, and its PID may be another process's.  Nothing is logged
+        of a kill.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        [(_, process)] = [(args, p) for args, p in self.reactor.spawned
+                          if args[args.index("--name") + 1] == self.name(1)]
+        with capturedLogs() as events:
+            self.spawned.handlerSilent(self.name(1))
+            self.reactor.advance(DEFAULT_TIMEOUT - SPAWN_OUTPUT_GRACE / 2)
+            process.exit(Failure(ProcessDone(0)), outputClosed=False)
+            self.reactor.advance(SPAWN_OUTPUT_GRACE / 2)
+        self.assertEqual(self.signals(self.name(1)), [])
+        self.assertEqual([formatEvent(e) for e in events if "killed" in formatEvent(e)], [])
 
     def test_silentRetired(self) -> None:
         """

@@ -18,16 +18,17 @@ import resource
 import signal
 import threading
 from collections.abc import Generator, Iterable, Iterator
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import zmq
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ReactorAlreadyRunning
+from twisted.internet.error import ProcessDone, ProcessTerminated, ReactorAlreadyRunning
 from twisted.internet.interfaces import ITCPTransport, ITransport
 from twisted.internet.process import Process
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SynchronousTestCase
@@ -50,6 +51,7 @@ from txmp.test.contracts import (
     FileLimitsTestsMixin,
     FileReadTestsMixin,
     FullFileTestsMixin,
+    ProcessTestsMixin,
     RawRouterTestsMixin,
     RawSocketTestsMixin,
     ReactorCallsTestsMixin,
@@ -750,6 +752,18 @@ class ConditionFakesTests(SynchronousTestCase):
         self.assertEqual((condition.entered, condition.notified), (2, 1))
 
 
+class FakeProcessContractTests(FakeSide, ProcessTestsMixin, SynchronousTestCase):
+    """
+    L{FakeProcess} behaves as a process the reactor spawns does.
+    """
+
+    def spawn(self, protocol: ProcessProtocol) -> FakeProcess:
+        return cast(FakeProcess, FakeReactor().spawnProcess(protocol, "/bin/x", ["x"]))
+
+    def killed(self, process: FakeProcess) -> None:
+        process.exit(Failure(ProcessTerminated(signal=signal.SIGKILL)))
+
+
 class FakeProcessTests(SynchronousTestCase):
     """
     L{FakeReactor.spawnProcess} and L{FakeProcess}.
@@ -768,6 +782,27 @@ class FakeProcessTests(SynchronousTestCase):
         self.assertIs(protocol.transport, process)
         process.signalProcess("TERM")
         self.assertEqual(process.signals, ["TERM"])
+
+    def test_exitedNotEnded(self) -> None:
+        """
+        A process that exits with its output still open (held by a child
+        of its) tells its protocol it exited, not that it ended; it has no
+        PID.
+        """
+        reactor = FakeReactor()
+        told: list[str] = []
+
+        class Told(ProcessProtocol):
+            def processExited(self, reason: Failure) -> None:
+                told.append("exited")
+
+            def processEnded(self, reason: Failure) -> None:
+                told.append("ended")
+
+        reactor.spawnProcess(Told(), "/bin/x", ["x"])
+        [(_, process)] = reactor.spawned
+        process.exit(Failure(ProcessDone(0)), outputClosed=False)
+        self.assertEqual((told, process.pid), (["exited"], None))
 
 
 _FAKE_NAME = re.compile(r"_*(Fake|Recording|Stub|Dummy|Memory|Null)")
