@@ -323,6 +323,31 @@ class DjangoTests(FrameworkTestsMixin, FrameworkCase):
 
     app = "tests.apps.djangoapp:app"
 
+    @asyncTest
+    async def test_scriptName(self) -> None:
+        """
+        Behind a proxy that passes C{/app/...} on whole, a front whose
+        C{--spawn} handlers are given C{--script-name /app} serves the
+        application there, as gunicorn does with its C{SCRIPT_NAME}
+        variable: Django routes the rest of the path, and its
+        C{request.path}, which its URLs and redirects are made from,
+        holds the prefix.  A path outside it gets the handler's 404.
+        """
+        front = await self.startFront(
+            "--spawn", "1", "--app", self.app, "--script-name", "/app/"
+        )
+        await front.waitForLine("joined")
+        client = await self.rawConnection()
+        response = await self.exchange(client, "GET", "/app/word/hi?name=x")
+        self.assertEqual(response.code, 200, f"{response!r}" + self.transcript())
+        self.assertEqual(
+            json.loads(response.body), {"path": "/app/word/hi", "word": "hi", "name": "x"}
+        )
+        outside = await self.exchange(client, "GET", "/word/hi")
+        self.assertEqual(
+            (outside.code, outside.body), (404, b"404 Not Found\n"), self.transcript()
+        )
+
 
 class DjangoSiteTests(FrameworkCase):
     """

@@ -675,6 +675,8 @@ def handlerCommand(
         args.extend(["--config", options["config"]])
     if options["threads"]:
         args.extend(["--threads", str(options["threads"])])
+    if options["script-name"]:
+        args.extend(["--script-name", options["script-name"]])
     if options["max-requests"]:
         args.extend(["--max-requests", str(options["max-requests"])])
         args.extend(["--max-requests-jitter", str(options["max-requests-jitter"])])

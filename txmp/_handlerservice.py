@@ -48,7 +48,7 @@ from txmp._logs import giveStandardStreamsDescriptors, logReopenFailure, reopenL
 from txmp._pool import WorkerPool
 from txmp._profile import Profiler
 from txmp._signals import SignalActions, explanation
-from txmp._wsgi import WSGIRunner
+from txmp._wsgi import Mounted, WSGIRunner
 from txmp._zmq import MECHANISM_MISMATCH, AddressError, ZmqContext, newRoutingId
 
 if TYPE_CHECKING:
@@ -249,9 +249,10 @@ class HandlerService(Service):
         options = self._options
         threads = options["threads"]
         self._pool = pool = newPool(threads)
-        runner = WSGIRunner(
-            self._reactor, pool, options["application"], multithread=threads > 1
-        )
+        application = options["application"]
+        if options["script-name"]:
+            application = Mounted(application, options["script-name"])
+        runner = WSGIRunner(self._reactor, pool, application, multithread=threads > 1)
         runner.profiler = self.profiler
         if options["profile"]:
             self.profiler.start()
@@ -326,7 +327,10 @@ class HandlerService(Service):
             self._log.info,
             "mphandler {name} started: app {app}, {threads} threads, "
             "fronts {fronts}",
-            name=options["name"], app=options["app"], threads=threads,
+            name=options["name"], threads=threads,
+            app=options["app"] + (
+                f" under {options['script-name']}" if options["script-name"] else ""
+            ),
             fronts=" ".join("%s,%s" % pair for pair in options["fronts"]),
         )
 

@@ -72,10 +72,12 @@ HOP_BY_HOP = frozenset(
 NO_BODY_CODES = frozenset([204, 304])
 
 # The reason phrases of the statuses txmp writes itself: the front's
-# refusals and errors, and a handler's 500 when its application fails.
+# refusals and errors, a handler's 500 when its application fails, and its
+# 404 to a path outside its --script-name.
 REASONS = {
     200: b"OK",
     400: b"Bad Request",
+    404: b"Not Found",
     408: b"Request Timeout",
     413: b"Content Too Large",
     414: b"URI Too Long",

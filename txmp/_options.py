@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import Callable, ClassVar, Generic, NamedTuple, NoReturn, TypeVar, Union, cast
+from urllib.parse import unquote_to_bytes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -317,6 +318,28 @@ def checkJitter(options: Mapping[str, object]) -> None:
         raise usage.UsageError(
             "--max-requests-jitter is added to --max-requests, which is not given"
         )
+
+
+def scriptName(prefix: str) -> str:
+    """
+    The C{SCRIPT_NAME} a handler mounts its application under
+    (L{txmp._wsgi.Mounted}), from the C{--script-name} or C{SCRIPT_NAME}
+    an operator gives: percent-decoded, as C{PATH_INFO} is, and without
+    trailing slashes (C{/app/} and C{/app} are one prefix, as for
+    waitress's C{url_prefix}).
+
+    @param prefix: the prefix given.
+    @return: the prefix as an ISO-8859-1 native string of its UTF-8 bytes
+        (PEP 3333's C{SCRIPT_NAME}); C{""} for C{/}, which mounts nothing.
+    @raise usage.UsageError: if C{prefix} is not a path: no leading C{/},
+        or a query or fragment in it.
+    """
+    if not prefix.startswith("/") or "?" in prefix or "#" in prefix:
+        raise usage.UsageError(
+            f"--script-name must be a path starting with /, such as /app, not {prefix!r}"
+        )
+    decoded = unquote_to_bytes(prefix.encode("utf-8")).decode("latin-1")
+    return decoded.rstrip("/")
 
 
 def checkWritable(option: str, path: str) -> str:

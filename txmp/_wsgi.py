@@ -71,9 +71,12 @@ L{RequestCancelled}.
 Choices left open by PEP 3333
 =============================
 
-  - C{SCRIPT_NAME} is always C{""}, so C{PATH_INFO} is the whole path: the
+  - C{SCRIPT_NAME} is C{""}, so C{PATH_INFO} is the whole path: the
     path of the request-target, percent-decoded to bytes and presented as
-    an ISO-8859-1 native string.  An absolute-form target
+    an ISO-8859-1 native string.  A handler given a prefix
+    (C{--script-name}, or gunicorn's C{SCRIPT_NAME} environment variable)
+    runs its application under L{Mounted}, which moves the prefix from
+    C{PATH_INFO} to C{SCRIPT_NAME} and answers 404 to a path outside it.  An absolute-form target
     (C{http://host/p?q}) gives the path of the URI (C{"/"} if it is empty).
     Any other target (the asterisk-form C{*} of C{OPTIONS *}, the
     authority-form of C{CONNECT}) is given as is, so C{OPTIONS *} has
@@ -444,6 +447,52 @@ def buildEnviron(
         else:
             environ[key] = previous + ", " + value
     return environ
+
+
+class Mounted:
+    """
+    A WSGI application mounted under a path prefix, as behind a proxy that
+    passes C{/app/...} on whole (nginx's C{location /app/} with a
+    C{proxy_pass} naming no path): the prefix moves from C{PATH_INFO} to
+    C{SCRIPT_NAME}, so that the URLs the application makes (Django's
+    C{reverse}, Flask's C{url_for}) start with it.  A path outside the
+    prefix is answered 404 without calling the application: it was not
+    mounted there (gunicorn answers 500, "Configuration problem"; waitress
+    leaves the path whole, under a C{SCRIPT_NAME} it does not start with).
+    Called in application threads.
+
+    @ivar application: the application mounted.
+    @ivar prefix: its C{SCRIPT_NAME} (see L{txmp._options.scriptName}),
+        not empty.
+    """
+
+    _log = Logger()
+
+    def __init__(self, application: Application, prefix: str) -> None:
+        self.application = application
+        self.prefix = prefix
+        self._slashed = prefix + "/"
+
+    def __call__(self, environ: Environ, startResponse: StartResponse) -> Iterable[bytes]:
+        path: str = environ["PATH_INFO"]
+        prefix = self.prefix
+        if path.startswith(self._slashed):
+            environ["PATH_INFO"] = path[len(prefix):]
+        elif path == prefix:
+            environ["PATH_INFO"] = ""
+        else:
+            self._log.info(
+                "{path} is not under --script-name {prefix}: 404",
+                path=path, prefix=prefix,
+            )
+            fields, body = plainPage(404)
+            startResponse(
+                "404 Not Found",
+                [(name.decode("latin-1"), value.decode("latin-1")) for name, value in fields],
+            )
+            return [body]
+        environ["SCRIPT_NAME"] = prefix
+        return self.application(environ, startResponse)
 
 
 def _dechunked(environ: Environ, length: int) -> None:
@@ -1828,6 +1877,7 @@ __all__ = [
     "ErrorStream",
     "FileWrapper",
     "InputStream",
+    "Mounted",
     "RequestCancelled",
     "ResponseSink",
     "ResponseStream",

@@ -55,6 +55,7 @@ from txmp._options import (
     nonNegative,
     positive,
     reactorOrGlobal,
+    scriptName,
     splitApplication,
 )
 from txmp._security import checkFrontSecurity
@@ -199,6 +200,9 @@ class Options(TxmpOptions):
          nonNegative(int)],
         ["max-requests-jitter", None, 0, "--max-requests-jitter of --spawn handlers.",
          nonNegative(int)],
+        ["script-name", None, None,
+         "--script-name of --spawn handlers: the path prefix their "
+         "application is mounted under (default: mphandler's)."],
         ["curve-secret-key", None, None,
          "CURVE: the front's secret certificate (NAME.key_secret, from "
          "python -m txmp.keys NAME); with --curve-allow."],
@@ -279,12 +283,15 @@ class Options(TxmpOptions):
         if not self["spawn"]:
             # Passed to the handlers the front spawns, and to nothing else:
             # without --spawn they would change nothing, silently.
-            for name in ("threads", "max-requests", "max-requests-jitter"):
+            for name in ("threads", "max-requests", "max-requests-jitter", "script-name"):
                 if self[name]:
                     raise usage.UsageError(
                         f"--{name} is for --spawn handlers (give it to mphandler)"
                     )
         checkJitter(self)
+        if self["script-name"] is not None:
+            # Refused now, not by every handler spawned; passed on as given.
+            scriptName(self["script-name"])
         try:
             # Told to every handler in WELCOME, which writes at most 18
             # digits after the point: refused now, not at the first HELLO.

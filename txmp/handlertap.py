@@ -44,6 +44,7 @@ from txmp._options import (
     nonNegative,
     positive,
     reactorOrGlobal,
+    scriptName,
     splitApplication,
     splitDirectories,
 )
@@ -272,6 +273,11 @@ class Options(TxmpOptions):
          "Change to this directory before loading the app [default: stay]; "
          "the working directory comes first on sys.path either way, after "
          "--pythonpath."],
+        ["script-name", None, None,
+         "Mount the application under this path prefix (e.g. /app, behind a "
+         "proxy that passes /app/... on whole): it moves from PATH_INFO to "
+         "SCRIPT_NAME, and a path outside it gets 404 [default: the "
+         "SCRIPT_NAME environment variable, as gunicorn's; else none]."],
         ["parent-pid", None, None,
          "Stop when process PID is no longer this handler's parent (mpfront "
          "--spawn gives its own: a spawned handler dies with its front).",
@@ -330,6 +336,12 @@ class Options(TxmpOptions):
         checkAddresses("--return", self["return"])
         _checkDistinct(self["send"], self["return"])
         checkJitter(self)
+        if self["script-name"] is None:
+            # gunicorn's variable, for operators who set it for gunicorn (an
+            # empty one mounts nothing there either).
+            self["script-name"] = os.environ.get("SCRIPT_NAME") or None
+        if self["script-name"] is not None:
+            self["script-name"] = scriptName(self["script-name"]) or None
         self["fronts"] = list(zip(self["send"], self["return"]))
         checkHandlerSecurity(self)
         if self["chdir"] is not None:

@@ -52,6 +52,7 @@ from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
 from txmp._signals import ForkedChildSignals, SignalActions
+from txmp._wsgi import Mounted, WSGIRunner
 from txmp.testing import (
     FakeReactor,
     FakeThread,
@@ -241,12 +242,14 @@ class FrontOptionsTests(OptionsTestCase):
 
     def test_handlerOptionsNeedSpawn(self) -> None:
         """
-        C{--threads}, C{--max-requests} and C{--max-requests-jitter}, which
-        the front passes to its C{--spawn} handlers, are usage errors
-        without C{--spawn}, naming the option: they would change nothing.
+        C{--threads}, C{--max-requests}, C{--max-requests-jitter} and
+        C{--script-name}, which the front passes to its C{--spawn}
+        handlers, are usage errors without C{--spawn}, naming the option:
+        they would change nothing.
         """
         for args in [["--threads", "8"], ["--max-requests", "100"],
-                     ["--max-requests", "100", "--max-requests-jitter", "10"]]:
+                     ["--max-requests", "100", "--max-requests-jitter", "10"],
+                     ["--script-name", "/app"]]:
             error = self.assertRaises(usage.UsageError, self.parse, *args)
             self.assertEqual(
                 str(error), f"{args[0]} is for --spawn handlers (give it to mphandler)"
@@ -257,6 +260,22 @@ class FrontOptionsTests(OptionsTestCase):
             (options["threads"], options["max-requests"], options["max-requests-jitter"]),
             (8, 100, 10),
         )
+
+    def test_spawnScriptNameChecked(self) -> None:
+        """
+        A C{--script-name} for the C{--spawn} handlers that is not a path is
+        a usage error of the front's, not of every handler it spawns; a
+        path is kept as given, for their command line.
+        """
+        error = self.assertRaises(
+            usage.UsageError, self.parse,
+            "--spawn", "1", "--app", "txmp.demo:app", "--script-name", "app",
+        )
+        self.assertEqual(
+            str(error), "--script-name must be a path starting with /, such as /app, not 'app'"
+        )
+        options = self.parse("--spawn", "1", "--app", "txmp.demo:app", "--script-name", "/app/")
+        self.assertEqual(options["script-name"], "/app/")
 
     def test_jitterNeedsMaxRequests(self) -> None:
         """
@@ -765,6 +784,16 @@ class HandlerCommandTests(SynchronousTestCase):
         """
         command = _frontservice.handlerCommand(self.options("--threads", "3"), "n")
         self.assertEqual(command[-2:], ["--threads", "3"])
+
+    def test_scriptName(self) -> None:
+        """
+        C{--script-name} is passed on as given; without it, none is, and
+        the handlers take theirs from their C{--config} table, their
+        C{TXMP_MPHANDLER_SCRIPT_NAME} or gunicorn's C{SCRIPT_NAME}.
+        """
+        command = _frontservice.handlerCommand(self.options("--script-name", "/app/"), "n")
+        self.assertEqual(command[-2:], ["--script-name", "/app/"])
+        self.assertNotIn("--script-name", _frontservice.handlerCommand(self.options(), "n"))
 
     def test_configPassedOn(self) -> None:
         """
@@ -1544,6 +1573,61 @@ class ReadyLineTests(SynchronousTestCase):
             self.assertEqual(startedLines(), [])
             reactor.run()
         self.assertEqual(len(startedLines()), 1, events)
+
+
+class HandlerMountTests(SynchronousTestCase):
+    """
+    A handler given C{--script-name} runs its application mounted there.
+    """
+
+    def startedWith(self, *args: str) -> tuple[object, list[str]]:
+        """
+        Start a handler's service with C{args}, in memory.
+
+        @return: the application its runner was given, and the lines
+            logged.
+        """
+        network = MemoryNetwork()
+        self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
+        self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
+        given: list[object] = []
+        runner = WSGIRunner
+
+        def recording(reactor: Any, pool: Any, application: Any, **kw: Any) -> Any:
+            given.append(application)
+            return runner(reactor, pool, application, **kw)
+
+        self.patch(_handlerservice, "WSGIRunner", recording)
+        self.patch(os, "environ", {})
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app", "--name", "h1", *args])
+        reactor = FakeReactor()
+        handler = _handlerservice.HandlerService(cast(IHandlerReactor, reactor), options)
+        with capturedLogs() as events:
+            handler.startService()
+            self.addCleanup(handler.stopService)
+            reactor.run()
+        [application] = given
+        return application, [formatEvent(event) for event in events]
+
+    def test_mounted(self) -> None:
+        """
+        With C{--script-name}, the runner runs the application under
+        L{Mounted}, and the handler says where when it starts.
+        """
+        application, lines = self.startedWith("--script-name", "/app/")
+        assert isinstance(application, Mounted)
+        self.assertIs(application.application, demo.app)
+        self.assertEqual(application.prefix, "/app")
+        self.assertIn("app txmp.demo:app under /app,", "\n".join(lines))
+
+    def test_notMounted(self) -> None:
+        """
+        Without it, the runner runs the application itself.
+        """
+        application, lines = self.startedWith()
+        self.assertIs(application, demo.app)
+        self.assertNotIn(" under ", "\n".join(lines))
 
 
 class PrivateLinksTests(SynchronousTestCase):
@@ -3456,6 +3540,49 @@ class HandlerOptionsTests(OptionsTestCase):
                              "--pythonpath", first.path + "," + second.path)
         self.assertTrue(callable(options["application"]))
         self.assertEqual(sys.path[:3], [first.path, second.path, os.getcwd()])
+
+    def test_scriptName(self) -> None:
+        """
+        C{--script-name PREFIX} is the C{SCRIPT_NAME} the application is
+        mounted under: without its trailing slash, percent-decoded and as
+        the ISO-8859-1 string of its UTF-8 bytes, as C{PATH_INFO} is; C{/}
+        mounts nothing.  Without it, there is no prefix.
+        """
+        self.patch(os, "environ", {})
+        for given, expected in [("/app", "/app"), ("/app/", "/app"),
+                                ("/a%20b/c", "/a b/c"), ("/caf\xe9", "/caf\xc3\xa9"),
+                                ("/", None)]:
+            options = self.parse("--app", "txmp.demo:app", "--script-name", given)
+            self.assertEqual(options["script-name"], expected, given)
+        self.assertIsNone(self.parse("--app", "txmp.demo:app")["script-name"])
+
+    def test_scriptNameNotPath(self) -> None:
+        """
+        A C{--script-name} that is not a path (no leading C{/}, or a query
+        or fragment in it) is a usage error.
+        """
+        for given in ["app", "http://example.com/app", "/app?x=1", "/app#top"]:
+            error = self.assertRaises(
+                usage.UsageError, self.parse, "--app", "txmp.demo:app", "--script-name", given
+            )
+            self.assertEqual(
+                str(error),
+                f"--script-name must be a path starting with /, such as /app, not {given!r}",
+            )
+
+    def test_scriptNameVariable(self) -> None:
+        """
+        Without C{--script-name}, gunicorn's C{SCRIPT_NAME} environment
+        variable gives the prefix, so that a service set up for gunicorn
+        mounts its application under it the same way; C{--script-name}
+        overrides it, and an empty one mounts nothing, as under gunicorn.
+        """
+        self.patch(os, "environ", {"SCRIPT_NAME": "/shop/"})
+        self.assertEqual(self.parse("--app", "txmp.demo:app")["script-name"], "/shop")
+        options = self.parse("--app", "txmp.demo:app", "--script-name", "/app")
+        self.assertEqual(options["script-name"], "/app")
+        self.patch(os, "environ", {"SCRIPT_NAME": ""})
+        self.assertIsNone(self.parse("--app", "txmp.demo:app")["script-name"])
 
     def test_defaults(self) -> None:
         """

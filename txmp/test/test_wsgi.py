@@ -20,7 +20,7 @@ from typing import (
 from wsgiref.util import request_uri
 from wsgiref.validate import validator
 
-from twisted.logger import ILogObserver, Logger, LogLevel
+from twisted.logger import ILogObserver, Logger, LogLevel, capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -31,6 +31,7 @@ from txmp._wsgi import (
     ErrorStream,
     FileWrapper,
     InputStream,
+    Mounted,
     RequestCancelled,
     ResponseStream,
     RunningRequest,
@@ -585,6 +586,91 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
             requestHead(headers=[("X-Real-IP", "192.0.2.1"), ("X_Real_IP", "spoof")])
         )
         self.assertEqual(environ["HTTP_X_REAL_IP"], "192.0.2.1")
+
+
+class MountedTests(RunnerMixin, SynchronousTestCase):
+    """
+    Tests for L{Mounted}, an application under C{--script-name}.
+    """
+
+    def mountedEnviron(self, target: str, prefix: str = "/app") -> dict[str, Any]:
+        """
+        The environ an application mounted under C{prefix} gets for a
+        C{GET} of C{target}.
+        """
+        environs: list[dict[str, Any]] = []
+
+        def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
+            environs.append(environ)
+            startResponse("204 No Content", [])
+            return []
+
+        self.runApp(Mounted(app, prefix), requestHead(target))
+        [environ] = environs
+        return environ
+
+    def test_prefixMoved(self) -> None:
+        """
+        The prefix moves from C{PATH_INFO} to C{SCRIPT_NAME}, as gunicorn
+        moves its C{SCRIPT_NAME} variable's: what the application rebuilds
+        (PEP 3333's URL reconstruction, Django's C{request.path}) is the
+        path requested; C{REQUEST_URI} and C{QUERY_STRING} are unchanged.
+        """
+        environ = self.mountedEnviron("/app/users/7?tab=1")
+        self.assertEqual(
+            (environ["SCRIPT_NAME"], environ["PATH_INFO"], environ["QUERY_STRING"],
+             environ["REQUEST_URI"]),
+            ("/app", "/users/7", "tab=1", "/app/users/7?tab=1"),
+        )
+        self.assertEqual(request_uri(environ), "http://example.com:8080/app/users/7?tab=1")
+
+    def test_prefixAlone(self) -> None:
+        """
+        The prefix alone, with or without its slash, is the application's
+        root: C{PATH_INFO} C{""} or C{"/"} (PEP 3333, waitress).
+        """
+        self.assertEqual(self.mountedEnviron("/app")["PATH_INFO"], "")
+        self.assertEqual(self.mountedEnviron("/app/")["PATH_INFO"], "/")
+
+    def test_decodedPath(self) -> None:
+        """
+        The prefix is matched against the percent-decoded path, and a
+        non-ASCII one is given, as C{PATH_INFO} is, as the ISO-8859-1
+        string of its UTF-8 bytes.
+        """
+        prefix = "/caf\xc3\xa9"
+        environ = self.mountedEnviron("/caf%C3%A9/x", prefix)
+        self.assertEqual((environ["SCRIPT_NAME"], environ["PATH_INFO"]), (prefix, "/x"))
+
+    def test_outsideNotFound(self) -> None:
+        """
+        A path outside the prefix (one that only starts with its letters,
+        C{/application}, included) is answered 404 without calling the
+        application, and logged: the application is not mounted there.
+        """
+        called: list[object] = []
+
+        def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
+            called.append(environ)
+            startResponse("200 OK", [])
+            return [b"x"]
+
+        with capturedLogs() as events:
+            for target in ["/", "/other/x", "/application", "/ap"]:
+                self.assertEqual(
+                    self.runApp(Mounted(app, "/app"), requestHead(target)),
+                    [("sendHead", 404, b"Not Found",
+                      [(b"Content-Type", b"text/plain; charset=utf-8"),
+                       (b"Content-Length", b"14")],
+                      [b"404 Not Found\n"], False),
+                     FINISHED],
+                    target,
+                )
+        self.assertEqual(called, [])
+        self.assertIn(
+            "/application is not under --script-name /app: 404",
+            [formatEvent(event) for event in events],
+        )
 
 
 class InputStreamTestMixin:
