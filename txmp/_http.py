@@ -814,16 +814,24 @@ def forwardedFromElements(
     The client's address, scheme and host by C{Forwarded} elements from a
     trusted C{peer}: the address walked from the right as for
     L{forwardedClient}; the scheme and host of the element of that client
-    (C{proto=} C{http} or C{https}, C{host=}), if it says.
+    (C{proto=} C{http} or C{https}, C{host=}), if it says.  A C{for=}
+    that names no address (C{unknown}, or an obfuscated node such as
+    YARP's default C{_abc}) ends the walk, the client left as it was; its
+    element is still the client's, whose C{proto=} and C{host=} the hop
+    that wrote it, which the walk trusts, says.  An element without
+    C{for=} is no client's, and ends the walk.
     """
     client = peer
     chosen: dict[str, str] | None = None
     for element in reversed(elements):
-        address = _forwardedAddress(_forwardedNode(element.get("for", "")))
+        node = element.get("for")
+        address = _forwardedAddress(_forwardedNode(node or ""))
         if address is None:
+            if node is not None:
+                chosen = element
             break
-        client = str(address)
         chosen = element
+        client = str(address)
         if not _inAny(address, trusted):
             break
     if chosen is None:

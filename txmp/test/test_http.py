@@ -921,12 +921,32 @@ class TrustedProxyTests(FrontTestCase):
 
     def test_forwardedUnknown(self) -> None:
         """
-        A C{for=} that is no address (C{unknown}, an obfuscated node) ends
-        the walk, keeping the peer.
+        A C{for=} that is no address (C{unknown}, an obfuscated node, as
+        YARP writes by default) ends the walk, keeping the peer; its
+        element is still the client's: its C{proto} and C{host} are
+        believed, as the trusted hop that wrote it says them.
         """
-        request = self.assertAccepted(httpHead(b"Forwarded: for=unknown;proto=https"))
-        self.assertEqual(request.head.remoteAddr, CLIENT_HOST)
-        self.assertEqual(request.head.scheme, "http")
+        for node in [b"unknown", b"_hidden", b'"_x:_y"']:
+            self.socket.clear()
+            request = self.assertAccepted(
+                httpHead(b"Forwarded: for=" + node + b";proto=https;host=shop.example")
+            )
+            self.assertEqual(request.head.remoteAddr, CLIENT_HOST, node)
+            self.assertEqual(request.head.scheme, "https", node)
+            self.assertEqual(request.head.serverName, "shop.example", node)
+
+    def test_forwardedUnknownPastTrusted(self) -> None:
+        """
+        Walked past a trusted hop, an element whose C{for=} is no address
+        ends the walk: the client is the trusted hop's address, as
+        before, and the scheme the one the unknown client used, which its
+        element says, not the trusted hop's.
+        """
+        request = self.assertAccepted(
+            httpHead(b"Forwarded: for=unknown;proto=https, for=10.0.0.1;proto=http")
+        )
+        self.assertEqual(request.head.remoteAddr, "10.0.0.1")
+        self.assertEqual(request.head.scheme, "https")
 
 
 class ForwardedParsingTests(SynchronousTestCase):
