@@ -7,6 +7,7 @@ Needs nginx (C{.ci/run} installs it); paths and the port are this test's.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -71,19 +72,39 @@ class NginxTests(SystemTestCase):
             f"tcp:{port}:interface=127.0.0.1", "127.0.0.1", f"127.0.0.1:{port}"
         )
 
-    async def throughNginx(self, listen: str, trusted: str, upstream: str) -> None:
+    @asyncTest
+    async def test_recipeUnderPrefix(self) -> None:
         """
-        Run the recipe with the front on C{listen} trusting C{trusted}, and
-        nginx's upstream server C{upstream}; check what the application
-        sees.
+        The recipe's C{location} moved under C{/app/}, as "Under a path
+        prefix" in docs/deployment.md has it, with the handler given
+        C{--script-name /app}: Django serves its routes there, and its
+        C{request.path} (whence its URLs) holds the prefix.
         """
+        socket = self.workdir.child("http.sock").path
         front = self.startTwistd("front", [
-            "mpfront", "--listen", listen, "--trusted-proxy", trusted,
+            "mpfront", "--listen", f"unix:{socket}:mode=666", "--trusted-proxy", "unix",
             "--send", self.sendAddress, "--return", self.returnAddress,
         ])
         await front.waitForLine("mpfront ready")
-        await self.startHandler("h1", "tests.apps.recorder:app", front=front)
-        site = recipe().replace("unix:/run/txmp/http.sock", upstream).replace(
+        await self.startHandler(
+            "h1", "tests.apps.djangoapp:app", "--script-name", "/app", front=front
+        )
+        site = recipe()
+        self.assertIn("location / {", site)
+        await self.startNginx(site.replace("location / {", "location /app/ {"), f"unix:{socket}")
+        result = await self.get("/app/word/hi")
+        self.assertEqual(result.code, 200, self.transcript())
+        self.assertEqual(
+            json.loads(result.body), {"path": "/app/word/hi", "word": "hi", "name": ""}
+        )
+
+    async def startNginx(self, site: str, upstream: str) -> None:
+        """
+        Start nginx serving C{site} (the recipe's configuration, changed as
+        a test needs) on L{httpPort}, its upstream server C{upstream}, and
+        wait until it accepts connections.
+        """
+        site = site.replace("unix:/run/txmp/http.sock", upstream).replace(
             "listen 80;", f"listen 127.0.0.1:{self.httpPort};"
         )
         prefix = self.workdir.child("nginx")
@@ -104,6 +125,20 @@ class NginxTests(SystemTestCase):
             "nginx", [NGINX, "-p", prefix.path, "-c", prefix.child("nginx.conf").path]
         )
         await self.listening(self.httpPort, nginx)
+
+    async def throughNginx(self, listen: str, trusted: str, upstream: str) -> None:
+        """
+        Run the recipe with the front on C{listen} trusting C{trusted}, and
+        nginx's upstream server C{upstream}; check what the application
+        sees.
+        """
+        front = self.startTwistd("front", [
+            "mpfront", "--listen", listen, "--trusted-proxy", trusted,
+            "--send", self.sendAddress, "--return", self.returnAddress,
+        ])
+        await front.waitForLine("mpfront ready")
+        await self.startHandler("h1", "tests.apps.recorder:app", front=front)
+        await self.startNginx(recipe(), upstream)
         result = await self.get("/through")
         self.assertEqual(result.code, 200, self.transcript())
         lines = result.body.decode("latin-1").splitlines()
