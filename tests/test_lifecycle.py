@@ -350,6 +350,33 @@ class GracefulTimeoutTests(SystemTestCase):
         )
 
 
+    @asyncTest
+    async def test_handlerClosesCut(self) -> None:
+        """
+        A handler whose C{--graceful-timeout} passes with a response still
+        streaming cuts it, and its application closes it (PEP 3333
+        C{close()}, where Django and Flask release their connections)
+        once, before the handler exits, saying so: it exited with the
+        response never closed.
+        """
+        _front, handler = await self.startFrontAndHandler(
+            "tests.apps.slowclose:drip", "--graceful-timeout", "1",
+        )
+        client = await self.rawConnection()
+        # Ended, unfinished, when the front finds the handler gone.
+        client.request(self.rawRequest("GET", "/")).addErrback(lambda _: None)
+        await handler.waitForLine("drip started")
+        handler.signal("TERM")
+        await handler.whenEnded()
+        self.assertStoppedCleanly(handler)
+        self.assertEqual(handler.countLines("drip closed"), 1, self.transcript())
+        self.assertEqual(
+            handler.countLines("the 1 requests cut ended, their responses closed"),
+            1,
+            self.transcript(),
+        )
+
+
 class SpawnedHandlersExitFirstTests(SystemTestCase):
     """
     A front with C{--spawn} exits only after its handlers, as gunicorn's

@@ -412,6 +412,15 @@ NO_FRONT_WARNING_INTERVAL = 60.0
 # the cancel (its write() or wsgi.input raises), well inside 5 s.
 HUNG_AFTER_CANCEL = 5.0
 
+# A handler stopping whose --graceful-timeout passed with requests still
+# running cancels them, and waits this many seconds at most for their
+# application threads to stop and close their responses (PEP 3333 close():
+# Django's request_finished, Flask's teardown, which release database
+# connections and locks) before it exits.  Within a chunk for a streaming
+# application, as above; and short, so that a --spawn handler still exits
+# well inside the SPAWN_KILL_MARGIN after its --graceful-timeout.
+CUT_CLOSE_TIMEOUT = 2.0
+
 # A handler's connection to a front that ended the CURVE handshake for good
 # (its ZAP handler refused the handler's key, or it does not use CURVE) is
 # never tried again by libzmq (checked with libzmq 4.3.5: after the refusal,

@@ -389,6 +389,8 @@ class FrontLink:
     # checks, HUNG_AFTER_CANCEL seconds later, whether it still runs (see
     # _stillRunning); None once it has (a request is warned of once).
     _hungChecks: dict[bytes, IDelayedCall | None] = field(init=False, factory=dict)
+    # Fired once no request runs (see whenIdle).
+    _idleWaiters: list[Deferred[None]] = field(init=False, factory=list)
 
     @property
     def free(self) -> int:
@@ -452,6 +454,35 @@ class FrontLink:
             )
             self._checkDrained()
         return self._drained
+
+    def cut(self) -> int:
+        """
+        Cancel every request still running: the handler stops, and its
+        C{--graceful-timeout} has passed.  Each application thread then
+        stops at its next chunk, C{write()} or read of C{wsgi.input} (or
+        wait for window), and closes its response iterable (PEP 3333
+        C{close()}: Django's C{request_finished}, Flask's teardown), which a
+        process exiting with its threads in the application would never
+        do.  Called in the reactor thread.
+
+        @return: how many requests were cancelled.
+        """
+        running = [r for r in self.running.values() if r is not None and not r.cancelled]
+        for request in running:
+            request.cancel()
+        return len(running)
+
+    def whenIdle(self) -> Deferred[None]:
+        """
+        A L{Deferred} that fires once no request runs on this link (at
+        once if none does).  Called in the reactor thread.
+        """
+        d: Deferred[None] = Deferred()
+        if self.running:
+            self._idleWaiters.append(d)
+        else:
+            d.callback(None)
+        return d
 
     def _checkDrained(self) -> None:
         if (
@@ -760,6 +791,10 @@ class FrontLink:
         del self.running[requestId]
         cancelCall(self._hungChecks.pop(requestId, None))
         sink = self._sinks.pop(requestId, None)
+        if not self.running and self._idleWaiters:
+            waiters, self._idleWaiters = self._idleWaiters, []
+            for waiter in waiters:
+                waiter.callback(None)
         if self.draining:
             self._checkDrained()
         elif not credited:

@@ -35,6 +35,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txmp._defaults import (
+    CUT_CLOSE_TIMEOUT,
     HIGH_WATER_MARK,
     PARENT_CHECK_INTERVAL,
     REFUSED_RETRY,
@@ -490,20 +491,67 @@ class HandlerService(Service):
         timeout = self._options["graceful-timeout"]
         drained.addTimeout(timeout, self._reactor)
 
-        def stuck(failure: Failure) -> bool:
+        def stuck(failure: Failure) -> Deferred[bool] | bool:
             failure.trap(defer.TimeoutError, defer.FirstError)
             running = [
                 requestId.decode("ascii", "replace")
                 for link in self.links
                 for requestId in link.running
             ]
+            if not running:
+                self._log.warn(
+                    "mphandler {name}: --graceful-timeout {timeout}s passed with "
+                    "requests still running: (none; no front acknowledged); "
+                    "exiting anyway",
+                    name=self._options["name"], timeout=timeout,
+                )
+                return False
+            # Cut, so that their application threads close their responses
+            # (PEP 3333 close(): Django's request_finished, Flask's
+            # teardown), which an exit with them still in the application
+            # would never do; bounded, since one stuck in the application
+            # cannot be made to leave it.
+            for link in self.links:
+                link.cut()
+            cut = len(running)
             self._log.warn(
                 "mphandler {name}: --graceful-timeout {timeout}s passed with "
-                "requests still running: {requests}; exiting anyway",
-                name=self._options["name"], timeout=timeout,
-                requests=" ".join(running) or "(none; no front acknowledged)",
+                "{count} requests still running: {requests}; cutting them, "
+                "waiting up to {seconds} s for their responses to close",
+                name=self._options["name"], timeout=timeout, count=cut,
+                requests=" ".join(running), seconds=CUT_CLOSE_TIMEOUT,
             )
-            return False
+            idle = gatherResults(
+                [link.whenIdle() for link in self.links], consumeErrors=True
+            )
+            idle.addTimeout(CUT_CLOSE_TIMEOUT, self._reactor)
+
+            def closed(_: object) -> bool:
+                self._log.info(
+                    "mphandler {name}: the {count} requests cut ended, their "
+                    "responses closed",
+                    name=self._options["name"], count=cut,
+                )
+                return True
+
+            def notClosed(failure: Failure) -> bool:
+                failure.trap(defer.TimeoutError, defer.FirstError)
+                left = [
+                    requestId.decode("ascii", "replace")
+                    for link in self.links
+                    for requestId in link.running
+                ]
+                self._log.warn(
+                    "mphandler {name}: {left} of the {count} requests cut not "
+                    "ended after {seconds} s (stuck in the application, or "
+                    "waiting for a thread), their responses not closed: "
+                    "{requests}; exiting anyway",
+                    name=self._options["name"], left=len(left), count=cut,
+                    seconds=CUT_CLOSE_TIMEOUT, requests=" ".join(left),
+                )
+                return False
+
+            return idle.addCallbacks(closed, notClosed)
 
         def close(finished: bool) -> None:
             if self._profileCall is not None and self._profileCall.active():

@@ -1836,7 +1836,9 @@ class HandlerServiceStopTests(SynchronousTestCase):
     def test_gracefulTimeout(self) -> None:
         """
         A request still running after C{--graceful-timeout} does not keep
-        the handler: stopping ends then, without joining the stuck thread.
+        the handler: it is cancelled then, and stopping ends at most
+        L{_defaults.CUT_CLOSE_TIMEOUT} seconds later, without joining the
+        stuck thread, saying which request it left in the application.
         """
         service, link, clock = self.service(**{"graceful-timeout": 5.0})
         link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
@@ -1844,10 +1846,56 @@ class HandlerServiceStopTests(SynchronousTestCase):
         link.controlReceived(protocol.encodeBye())
         clock.advance(4.9)
         self.assertNoResult(d)
-        clock.advance(0.1)
+        run = link._runner.runs[0]  # type: ignore[attr-defined]
+        self.assertFalse(run.cancelled)
+        with capturedLogs() as events:
+            clock.advance(0.1)
+            self.assertTrue(run.cancelled)
+            self.assertNoResult(d)
+            clock.advance(_defaults.CUT_CLOSE_TIMEOUT)
         self.successResultOf(d)
         self.assertTrue(service._pool.started)
         self.assertIn(b"r.1", link.running)
+        logged = [formatEvent(e) for e in events]
+        self.assertIn(
+            "mphandler h: --graceful-timeout 5.0s passed with 1 requests still "
+            "running: r.1; cutting them, waiting up to 2.0 s for their "
+            "responses to close",
+            logged,
+        )
+        self.assertIn(
+            "mphandler h: 1 of the 1 requests cut not ended after 2.0 s (stuck "
+            "in the application, or waiting for a thread), their responses not "
+            "closed: r.1; exiting anyway",
+            logged,
+        )
+
+    def test_gracefulTimeoutCloses(self) -> None:
+        """
+        Requests still running after C{--graceful-timeout} are cancelled, so
+        that their application threads stop and close their responses (PEP
+        3333 C{close()}: Django's C{request_finished}, Flask's teardown):
+        once they all have, the handler stops at once, joining the thread
+        pool, and says how many it cut.
+        """
+        service, link, clock = self.service(**{"graceful-timeout": 5.0})
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
+        d = service.stopService()
+        link.controlReceived(protocol.encodeBye())
+        runs = link._runner.runs  # type: ignore[attr-defined]
+        with capturedLogs() as events:
+            clock.advance(5.0)
+            self.assertEqual([run.cancelled for run in runs], [True, True])
+            runs[0].sink.finished()
+            self.assertNoResult(d)
+            runs[1].sink.finished()
+        self.successResultOf(d)
+        self.assertFalse(service._pool.started)
+        self.assertIn(
+            "mphandler h: the 2 requests cut ended, their responses closed",
+            [formatEvent(e) for e in events],
+        )
 
     def test_maxRequests(self) -> None:
         """
