@@ -93,21 +93,49 @@ def _described(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+class _Terminated(BaseException):
+    """
+    C{SIGTERM} came while the application loaded (L{_interruptible}).  Not
+    an L{Exception}: the application's import must not catch it.
+    """
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _dieBy(signum: int) -> None:
+    """
+    End this process with the default action of C{signum}, as twistd ends
+    one its reactor stopped for a signal: a service manager that sent it
+    sees the process killed by it, as it asked.
+    """
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
 @contextmanager
 def _interruptible() -> Iterator[None]:
     """
     Make C{SIGINT} raise L{KeyboardInterrupt} for the duration, in the main
     thread, even in a process started with it ignored (a shell script's
     background job), whose handler does not stop on it until its reactor
-    runs (L{txmp._signals}); put back what it was after.
+    runs (L{txmp._signals}); and C{SIGTERM}, unless ignored, raise
+    L{_Terminated}, where its default action killed the handler without a
+    word; put back what they were after.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previousTerm = signal.getsignal(signal.SIGTERM)
+    if previousTerm == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         yield
     finally:
+        if previousTerm == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
         # (None: a handler not set from Python, which cannot be put back.)
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -119,6 +147,11 @@ def loadApplication(spec: str) -> Application:
     C{module:factory()}, with C{sys.stdout} and C{sys.stderr} late-bound
     (L{standardStreamsLateBound}): what the application keeps of them
     writes into the handler's log once twistd has begun it.
+
+    C{SIGTERM} while it loads (a service manager's stop, a C{--spawn}
+    front stopping while a framework loads) ends the process by that
+    signal, as it would have, but first says so on C{sys.stderr}, in one
+    line: it was killed without a word.
 
     @raise usage.UsageError: if it cannot be imported or is not callable,
         or if C{SIGINT} came while it loaded (Ctrl-C, which reaches a
@@ -133,6 +166,14 @@ def loadApplication(spec: str) -> Application:
             raise usage.UsageError(
                 f"--app {spec}: interrupted (SIGINT) while loading it"
             ) from None
+        except _Terminated:
+            pass
+    line = f"mphandler: --app {spec}: stopped (SIGTERM) while loading it"
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+    _dieBy(signal.SIGTERM)
+    # (Only where the signal does not end the process: a test's.)
+    raise usage.UsageError(line)
 
 
 def _load(spec: str) -> Application:

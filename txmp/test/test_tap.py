@@ -3318,6 +3318,55 @@ class LoadApplicationTests(SynchronousTestCase):
             self.assertUsageError(name + ":app", "interrupted (SIGINT)")
             self.assertEqual(signal.getsignal(signal.SIGINT), handler, name)
 
+    def test_terminatedWhileImporting(self) -> None:
+        """
+        C{SIGTERM} while the application imports (a service manager's stop
+        while a framework loads) says so in one line on C{sys.stderr},
+        then ends the process by C{SIGTERM}, as its default action did
+        without a word; C{SIGTERM}'s handler is put back after.  Ignored,
+        it stays ignored.
+        """
+        from txmp import handlertap
+
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        sys.path.insert(0, directory.path)
+        self.addCleanup(sys.path.remove, directory.path)
+        previous = signal.getsignal(signal.SIGTERM)
+        self.addCleanup(signal.signal, signal.SIGTERM, previous)
+        died: list[int] = []
+        self.patch(handlertap, "_dieBy", died.append)
+        name = "txmp_test_tap_terminated"
+        directory.child(name + ".py").setContent(
+            b"import os, signal, time\n"
+            b"os.kill(os.getpid(), signal.SIGTERM)\n"
+            # The handler runs between two bytecodes.
+            b"for _ in range(1000):\n"
+            b"    time.sleep(0)\n"
+            b"app = None\n"
+        )
+        self.addCleanup(sys.modules.pop, name, None)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        stderr = io.StringIO()
+        self.patch(sys, "stderr", stderr)
+        self.assertRaises(usage.UsageError, handlertap.loadApplication, name + ":app")
+        self.assertEqual(died, [signal.SIGTERM])
+        self.assertEqual(
+            stderr.getvalue(),
+            f"mphandler: --app {name}:app: stopped (SIGTERM) while loading it\n",
+        )
+        self.assertEqual(signal.getsignal(signal.SIGTERM), signal.SIG_DFL)
+        ignored = name + "_ignored"
+        directory.child(ignored + ".py").setContent(
+            b"import os, signal\n"
+            b"os.kill(os.getpid(), signal.SIGTERM)\n"
+            b"app = lambda environ, startResponse: []\n"
+        )
+        self.addCleanup(sys.modules.pop, ignored, None)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        handlertap.loadApplication(ignored + ":app")
+        self.assertEqual(signal.getsignal(signal.SIGTERM), signal.SIG_IGN)
+
     def test_factoryExits(self) -> None:
         """
         A factory that calls C{sys.exit} is a usage error that says so.
