@@ -210,6 +210,16 @@ PIPELINE_BUFFER = 64 * KiB
 # fewer copies, larger sends", with the commands that measure it).
 SEND_LIMIT = 512 * KiB
 
+# The largest write the front sends at once, before the reactor's turn
+# (txmp._eager.eagerWrite); a larger one goes to the transport whole.
+# What the socket does not take at once of an eager send is copied for
+# the transport (a bytes slice): for a body returned whole, nearly all of
+# it (a 200 MB response grew the front's peak RSS by 600 MB, not 400).
+# Above SEND_LIMIT with a margin, so that the pieces of a streamed body
+# (about SEND_LIMIT each) still go out at once; the turn saved is nothing
+# beside such a write.
+EAGER_LIMIT = 1 * MiB
+
 # The least a slow client must take of what the front holds for it (the
 # transport's buffer and the kernel's, txmp._eager.unsentBytes) within each
 # --timeout to count as taking it, mid-response (its handler's thread waits

@@ -35,6 +35,8 @@ import struct
 from twisted.internet import tcp, unix
 from twisted.internet.interfaces import ITransport
 
+from txmp._defaults import EAGER_LIMIT
+
 try:
     from twisted.protocols.tls import TLSMemoryBIOProtocol
 except ImportError:  # pragma: no cover (the tls extra is not installed)
@@ -126,12 +128,17 @@ def eagerWrite(transport: ITransport, data: bytes) -> None:
     is connected and not closing, and holds nothing unsent, first send what
     its socket takes at once, and give the transport only the rest.
 
+    Not if C{data} is larger than L{EAGER_LIMIT}: the rest would be a copy
+    of nearly all of it (the transport takes only C{bytes}), while the
+    transport, given it whole, sends it without copying it.
+
     A failed send (the client reset the connection, say) is left for the
     transport to find on its own write, as it would have.
     """
     if (
+        len(data) <= EAGER_LIMIT
         # type(transport) in EAGER_TYPES, as mypy reads it.
-        (type(transport) is tcp.Server or type(transport) is unix.Server)
+        and (type(transport) is tcp.Server or type(transport) is unix.Server)
         and transport.connected
         and not transport.disconnecting
         and holdsNothing(transport)

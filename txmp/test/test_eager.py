@@ -27,6 +27,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
+from txmp._defaults import EAGER_LIMIT
 from txmp._eager import EAGER_TYPES, eagerWrite, heldBytes, holdsNothing, unsentBytes
 from txmp.testing import selfSignedCertificate
 
@@ -214,6 +215,35 @@ class EagerWriteTests(TestCase):
 
     if ssl is None:
         test_tls.skip = "the tls extra (pyOpenSSL, cryptography) is not installed"
+
+    @inlineCallbacks
+    def test_largeNotCopied(self) -> Any:
+        """
+        A write larger than L{EAGER_LIMIT} (a body returned whole) goes to
+        the transport as it is, the same C{bytes}, which the reactor sends
+        without copying it: not sent at once, with a copy of what the
+        socket did not take for the transport.
+        """
+        size = 8 << 20
+        transport, receiver = yield self.pair(False, size)
+        data = b"w" * size
+        eagerWrite(transport, data)
+        self.assertEqual(len(transport._tempDataBuffer), 1)
+        self.assertIs(transport._tempDataBuffer[0], data)
+        received = yield receiver.done
+        self.assertEqual(received, data)
+
+    @inlineCallbacks
+    def test_eagerUpToLimit(self) -> Any:
+        """
+        A write of L{EAGER_LIMIT} bytes is still sent at once: the
+        transport holds only what the socket did not take.
+        """
+        transport, receiver = yield self.pair(False, EAGER_LIMIT)
+        eagerWrite(transport, b"u" * EAGER_LIMIT)
+        self.assertLess(heldBytes(transport), EAGER_LIMIT)
+        received = yield receiver.done
+        self.assertEqual(len(received), EAGER_LIMIT)
 
     def test_heldDataFirst(self) -> None:
         """
