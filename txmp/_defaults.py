@@ -377,6 +377,19 @@ INPUT_GRANT_DIVISOR = 4
 # off for a legitimate response.
 MAX_FRAME = 1 * MiB
 
+# Frames at least this long (the MAX_FRAME pieces of a body returned whole,
+# or an application's own chunks of 1 MiB or more) are sent without a copy
+# (pyzmq's copy=False), if they are immutable bytes: ZeroMQ's copies of a
+# 200 MB body grew a handler's peak RSS by 410 MB instead of 205, and stayed
+# in the sending thread's malloc arena afterwards (about 195 MB per
+# application thread).  Smaller frames are copied: a zero-copy send costs
+# a message to pyzmq's garbage-collector thread, more than copying 64 KiB
+# ("Large bodies", "Where the time goes", in docs/benchmarks.md).  Not on
+# PyPy, where the frames' memory would wait for a garbage collection.
+ZERO_COPY_SEND: int | None = (
+    MAX_FRAME if platform.python_implementation() == "CPython" else None
+)
+
 # The most body bytes the handler puts in one BODY message when chunks the
 # application produced while the reactor thread was busy go out together:
 # bigger batches save per-message work on both sides, but past this size the

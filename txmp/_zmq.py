@@ -39,7 +39,7 @@ from twisted.logger import Logger
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
-from txmp._defaults import PEER_BACKLOG, READ_BATCH
+from txmp._defaults import PEER_BACKLOG, READ_BATCH, ZERO_COPY_SEND
 from txmp._interfaces import IZmqReactor
 from txmp._peerlog import PacedLog
 from txmp.protocol import Frame
@@ -448,18 +448,36 @@ def _reason(error: zmq.ZMQError) -> str:
     return error.strerror if error.errno is None else zmq.strerror(error.errno)
 
 
+def _immutable(frame: Frame) -> bool:
+    """
+    Whether C{frame} is C{bytes}, or a memoryview of C{bytes}: a buffer
+    that nobody can change while ZeroMQ sends it without a copy.
+    """
+    return type(frame) is bytes or (
+        type(frame) is memoryview and type(frame.obj) is bytes
+    )
+
+
 def _sendMultipart(socket: zmq.Socket[bytes], frames: list[bytes]) -> None:
     """
     C{socket.send_multipart(frames, NOBLOCK, copy=True)}, with the flags
     as plain integers: pyzmq's own combines enum flags for every frame,
     which costs more than the send itself (7.2 against 2.5 microseconds
     for a four-frame message, measured with C{timeit} on this machine).
+
+    But a frame of L{ZERO_COPY_SEND} bytes or more that is immutable is
+    sent with C{copy=False}: ZeroMQ then holds it, not a copy of it.
     """
     last = len(frames) - 1
     send = socket.send
     more = _NOBLOCK | _SNDMORE
+    large = ZERO_COPY_SEND
     for index, frame in enumerate(frames):
-        send(frame, more if index < last else _NOBLOCK, copy=True)
+        send(
+            frame,
+            more if index < last else _NOBLOCK,
+            copy=large is None or len(frame) < large or not _immutable(frame),
+        )
 
 
 class ZmqSocket:
@@ -846,10 +864,11 @@ class ZmqSocket:
 
     def _sendNow(self, sock: zmq.Socket[bytes], frames: list[bytes], peer: bytes) -> None:
         try:
-            # copy=True, measured (docs/benchmarks.md, "Large bodies"): a
-            # zero-copy send of a 64 KiB body chunk costs more than the copy
-            # (pyzmq's garbage-collector thread must release each frame) and,
-            # on PyPy, holds the frames' memory until a collection.
+            # Copied below ZERO_COPY_SEND, measured (docs/benchmarks.md,
+            # "Large bodies"): a zero-copy send of a 64 KiB body chunk costs
+            # more than the copy (pyzmq's garbage-collector thread must
+            # release each frame) and, on PyPy, holds the frames' memory
+            # until a collection.
             _sendMultipart(sock, frames)
         except zmq.Again:
             self._backlogs[peer] = deque([frames])

@@ -1290,6 +1290,8 @@ class FakeRawSocket:
 
     @ivar room: how many messages it takes before it is full.
     @ivar sent: the messages taken, in order.
+    @ivar uncopied: the frames taken without a copy (C{copy=False}), in
+        order.
     @ivar full: the peers whose pipes are full.
     @ivar gone: the peers not connected.
     @ivar incoming: the messages waiting to be received, in order.
@@ -1298,6 +1300,7 @@ class FakeRawSocket:
     def __init__(self, room: int) -> None:
         self.room = room
         self.sent: list[list[bytes]] = []
+        self.uncopied: list[bytes] = []
         self.full: set[bytes] = set()
         self.gone: set[bytes] = set()
         self.incoming: deque[list[bytes]] = deque()
@@ -1329,7 +1332,7 @@ class FakeRawSocket:
         with C{NOBLOCK}) only at its first frame, and ends at the first
         frame sent without C{SNDMORE}.
         """
-        assert flags & zmq.NOBLOCK and copy
+        assert flags & zmq.NOBLOCK
         if self._partial is None:
             if len(self.sent) >= self.room or frame in self.full:
                 raise zmq.Again()
@@ -1337,6 +1340,8 @@ class FakeRawSocket:
                 raise zmq.ZMQError(zmq.EHOSTUNREACH)
             self._partial = []
         self._partial.append(frame)
+        if not copy:
+            self.uncopied.append(frame)
         if not flags & zmq.SNDMORE:
             self.sent.append(self._partial)
             self._partial = None

@@ -11,9 +11,9 @@ from typing import Callable, cast
 import zmq
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs, formatEvent
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from txmp._defaults import PEER_LOG_BURST, PEER_LOG_INTERVAL, READ_BATCH
+from txmp._defaults import PEER_LOG_BURST, PEER_LOG_INTERVAL, READ_BATCH, ZERO_COPY_SEND
 from txmp._zmq import (
     _EVENTS,
     _NOBLOCK,
@@ -481,6 +481,28 @@ class FlagTests(SynchronousTestCase):
             (int(zmq.NOBLOCK), int(zmq.SNDMORE), int(zmq.EVENTS), int(zmq.POLLIN),
              int(zmq.POLLOUT)),
         )
+
+    def test_largeNotCopied(self) -> None:
+        """
+        A frame of L{ZERO_COPY_SEND} bytes or more, C{bytes} or a view of
+        C{bytes} (a piece of a body returned whole), goes to ZeroMQ without
+        a copy; smaller ones, and one whose buffer can change (a
+        C{bytearray}, or a view of one), are copied.
+        """
+        if ZERO_COPY_SEND is None:
+            raise SkipTest("frames are always copied here (PyPy)")
+        raw = FakeRawSocket(room=1)
+        socket = socketWithBacklog(Clock(), FakeZmqConnection(raw))
+        body = b"b" * (2 * ZERO_COPY_SEND)
+        view = memoryview(body)[:ZERO_COPY_SEND]
+        mutable = bytearray(ZERO_COPY_SEND)
+        small = b"s" * (ZERO_COPY_SEND - 1)
+        frames = [b"peer", b"RESP", body, view, mutable, memoryview(mutable), small]
+        socket.send(frames)  # type: ignore[arg-type]
+        self.assertEqual(raw.sent, [frames])
+        self.assertEqual(len(raw.uncopied), 2)
+        self.assertIs(raw.uncopied[0], body)
+        self.assertIs(raw.uncopied[1], view)
 
     def test_multipart(self) -> None:
         """
