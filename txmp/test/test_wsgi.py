@@ -9,6 +9,7 @@ import io
 import pstats
 import sys
 import threading
+import tracemalloc
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from functools import partial
@@ -1100,6 +1101,36 @@ class InputConsumedTests(SynchronousTestCase):
         self.assertEqual(self.reported, [12])
         stream.read(1)
         self.assertEqual(self.reported, [12, 10])
+
+    def test_wholeBodyHeldOnce(self) -> None:
+        """
+        A C{read()} of a whole body that comes as it is read, a chunk at a
+        time (a large upload, which the front sends within the window the
+        reads grant), holds about the body once at its peak, not the
+        chunks it took and their join besides; and returns the body.
+        """
+        chunk, count = 256 * 1024, 32
+        fed: list[None] = []
+
+        def consumed(size: int) -> None:
+            # The next chunk comes once the last was granted, as the front
+            # sends it.
+            if len(fed) < count:
+                fed.append(None)
+                stream.feed(bytes([len(fed)]) * chunk)
+            else:
+                stream.finish()
+
+        stream = InputStream(consumed=consumed, batch=1)
+        fed.append(None)
+        stream.feed(bytes([1]) * chunk)
+        tracemalloc.start()
+        self.addCleanup(tracemalloc.stop)
+        before = tracemalloc.get_traced_memory()[0]
+        body = stream.read()
+        peak = tracemalloc.get_traced_memory()[1] - before
+        self.assertEqual(body, b"".join(bytes([n]) * chunk for n in range(1, count + 1)))
+        self.assertLess(peak, 1.5 * chunk * count)
 
     def test_atEnd(self) -> None:
         """
