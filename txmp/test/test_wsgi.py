@@ -9,7 +9,6 @@ import io
 import pstats
 import sys
 import threading
-import tracemalloc
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from functools import partial
@@ -21,9 +20,13 @@ from typing import (
 from wsgiref.util import request_uri
 from wsgiref.validate import validator
 
+if sys.implementation.name == "cpython":
+    # (PyPy has no _tracemalloc.)
+    import tracemalloc
+
 from twisted.logger import ILogObserver, Logger, LogLevel, capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txmp import __version__
 from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
@@ -1109,6 +1112,8 @@ class InputConsumedTests(SynchronousTestCase):
         reads grant), holds about the body once at its peak, not the
         chunks it took and their join besides; and returns the body.
         """
+        if sys.implementation.name != "cpython":
+            raise SkipTest("tracemalloc is CPython's")
         chunk, count = 256 * 1024, 32
         fed: list[None] = []
 
