@@ -11,7 +11,7 @@ imports only what they need (no ZeroMQ, Twisted Web or pyOpenSSL; see
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Optional, TypedDict, cast
 
 from twisted.python import usage
 
@@ -42,7 +42,7 @@ from txmp._defaults import (
     MAX_CREDITS,
     MIN_PROGRESS,
 )
-from txmp._http import parseNetwork
+from txmp._http import Network, parseNetwork
 from txmp._options import (
     OptParameter,
     TxmpOptions,
@@ -64,6 +64,69 @@ if TYPE_CHECKING:
     from twisted.application.service import MultiService
 
     from txmp._interfaces import IFrontReactor
+
+
+#: What L{Options} holds once parsed (C{postOptions} done), each key with
+#: the type of its value then: the options (a flag is Twisted's 0 or 1),
+#: and what C{postOptions} adds (C{trust-unix}, C{private-addresses}, the
+#: loaded CURVE keys).  (The functional form: the keys have hyphens.  At
+#: run time, on Python 3.9: C{Optional}, not C{X | None}.)
+_FrontParsed = TypedDict("_FrontParsed", {
+    "access-log": Optional[str],
+    "access-log-format": str,
+    "app": Optional[str],
+    "body-timeout": float,
+    "config": Optional[str],
+    "curve": Optional[tuple[bytes, bytes]],
+    "curve-allow": Optional[str],
+    "curve-allowed": Optional[frozenset[bytes]],
+    "curve-secret-key": Optional[str],
+    "graceful-timeout": float,
+    "header-timeout": float,
+    "heartbeat": float,
+    "idle-timeout": float,
+    "insecure": int,
+    "listen": list[str],
+    "log-format": str,
+    "log-level": str,
+    "max-body": int,
+    "max-connections": int,
+    "max-header-bytes": int,
+    "max-headers": int,
+    "max-message": int,
+    "max-queue": int,
+    "max-request-line": int,
+    "max-requests": int,
+    "max-requests-jitter": int,
+    "private-addresses": bool,
+    "queue-timeout": float,
+    "reject-underscore-headers": int,
+    "reload": int,
+    "return": str,
+    "script-name": Optional[str],
+    "send": str,
+    "spawn": int,
+    "stats": Optional[str],
+    "threads": Optional[int],
+    "timeout": float,
+    "trust-unix": bool,
+    "trusted-proxy": list[Network],
+    "window": int,
+})
+
+#: What the front's services add once it starts: with C{--spawn} and
+#: CURVE, the public key of the spawned handlers
+#: (L{txmp._frontservice.PrivateLinks}).
+_FrontStarted = TypedDict("_FrontStarted", {
+    "curve-spawn-key": bytes,
+}, total=False)
+
+
+class FrontSettings(_FrontParsed, _FrontStarted):
+    """
+    The parsed options of C{twistd mpfront}, typed (L{Options.settings}):
+    what the front's services read.
+    """
 
 
 def checkApplicationModule(spec: str, searchPath: tuple[list[str], str]) -> None:
@@ -259,6 +322,17 @@ class Options(TxmpOptions):
             raise usage.UsageError(
                 f"--trusted-proxy must be an IP address or network, not {description!r}"
             ) from None
+
+    def settings(self) -> FrontSettings:
+        """
+        These options, typed: call once they are parsed.
+
+        @return: this very object (a L{dict}), as L{FrontSettings}: what
+            the front's services change in it (L{PrivateLinks
+            <txmp._frontservice.PrivateLinks>} sets C{send} and C{return})
+            changes these options.
+        """
+        return cast(FrontSettings, self)
 
     def postOptions(self) -> None:
         self.refuseEmpty()

@@ -20,7 +20,7 @@ import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, Optional, TypedDict, cast
 
 from twisted.python import usage
 
@@ -56,6 +56,57 @@ if TYPE_CHECKING:
 
     from txmp._interfaces import IHandlerReactor
     from txmp._wsgi import Application
+
+
+#: What L{Options} holds once parsed (C{postOptions} done), each key with
+#: the type of its value then: the options, and what C{postOptions} adds
+#: (C{fronts}, the loaded CURVE keys, the loaded C{application}).  (The
+#: functional form: the keys have hyphens.  At run time, on Python 3.9:
+#: C{Optional}, not C{X | None}; L{Application} by name, since
+#: L{txmp._wsgi} is imported only once the handler runs.)
+_HandlerParsed = TypedDict("_HandlerParsed", {
+    "app": str,
+    "application": "Application",
+    "chdir": Optional[str],
+    "config": Optional[str],
+    "curve": Optional[list[tuple[bytes, bytes, bytes]]],
+    "curve-secret-key": Optional[str],
+    "curve-server-key": list[str],
+    "fronts": list[tuple[str, str]],
+    "graceful-timeout": float,
+    "heartbeat": float,
+    "log-format": str,
+    "log-level": str,
+    "max-requests": int,
+    "max-requests-jitter": int,
+    # Set, if not given, once the handler starts (after twistd forked).
+    "name": Optional[str],
+    "parent-pid": Optional[int],
+    "profile": Optional[str],
+    "profile-seconds": float,
+    "pythonpath": list[str],
+    "return": list[str],
+    "script-name": Optional[str],
+    "send": list[str],
+    "threads": int,
+})
+
+class _HandlerUnderTwistd(TypedDict, total=False):
+    """
+    What C{postOptions} adds only when twistd parses the options (their
+    C{parent} is twistd's), for the process that serves.
+    """
+
+    exiting: ExitWithoutThreads
+    childSignals: ForkedChildSignals
+    streamDescriptors: bool
+
+
+class HandlerSettings(_HandlerParsed, _HandlerUnderTwistd):
+    """
+    The parsed options of C{twistd mphandler}, typed
+    (L{Options.settings}): what the handler's services read.
+    """
 
 
 def _raisedAt(error: BaseException) -> str:
@@ -362,6 +413,17 @@ class Options(TxmpOptions):
         none; one certificate is every front's).
         """
         self["curve-server-key"].append(path)
+
+    def settings(self) -> HandlerSettings:
+        """
+        These options, typed: call once they are parsed.
+
+        @return: this very object (a L{dict}), as L{HandlerSettings}: what
+            the handler's services change in it (L{HandlerTree
+            <txmp._handlerservice.HandlerTree>} sets C{name}) changes these
+            options.
+        """
+        return cast(HandlerSettings, self)
 
     def postOptions(self) -> None:
         self.refuseEmpty()

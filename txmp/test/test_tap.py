@@ -19,8 +19,9 @@ import sys
 import tempfile
 import threading
 import types
-from collections.abc import Sequence
-from typing import Any, Callable, cast
+from collections.abc import Callable as CallableABC
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Optional, Union, cast, get_args, get_origin, get_type_hints
 
 import twisted.internet
 from twisted.application.service import IServiceCollection, MultiService, Service
@@ -52,7 +53,7 @@ from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
 from txmp._signals import ForkedChildSignals, SignalActions
-from txmp._wsgi import Mounted, WSGIRunner
+from txmp._wsgi import Application, Mounted, WSGIRunner
 from txmp.testing import (
     FakeReactor,
     FakeThread,
@@ -4402,3 +4403,231 @@ class TxmpOptionsTests(SynchronousTestCase):
             self.assertIn("twistd %s:" % (name,), str(error.code))
             self.assertIn("--heartbeat", str(error.code))
             self.assertNotIn("\n", str(error.code))
+
+
+def conforms(value: object, annotation: object) -> bool:
+    """
+    Whether C{value} has the type C{annotation}, one of the forms the
+    taps' settings use: a class (C{int}, C{float}, C{bool}, C{str} and
+    C{bytes} exactly: a flag's 0 is no L{bool}, an C{int} default no
+    C{float}), C{Optional}/C{Union}, C{list[X]}, C{frozenset[X]},
+    C{tuple[X, Y]} and a C{Callable}.
+
+    @raise TypeError: for any other form, which this check would
+        otherwise pass unexamined.
+    """
+    origin, arguments = get_origin(annotation), get_args(annotation)
+    if origin is Union:
+        return any(conforms(value, each) for each in arguments)
+    if origin in (list, frozenset):
+        return (
+            isinstance(value, (list, frozenset))
+            and type(value) is origin
+            and all(conforms(item, arguments[0]) for item in value)
+        )
+    if origin is tuple:
+        return (
+            isinstance(value, tuple)
+            and len(value) == len(arguments)
+            and all(conforms(item, each) for item, each in zip(value, arguments))
+        )
+    if origin is CallableABC:
+        return callable(value)
+    if annotation is type(None):
+        return value is None
+    if annotation in (int, float, bool, str, bytes):
+        return type(value) is annotation
+    if origin is None and isinstance(annotation, type):
+        return isinstance(value, annotation)
+    raise TypeError(f"no check for {annotation!r}")
+
+
+class SettingsTypeTests(SynchronousTestCase):
+    """
+    L{fronttap.FrontSettings} and L{handlertap.HandlerSettings} say what
+    the parsed options hold: every key, each value of its type, for
+    command lines that give no option and every option.
+    """
+
+    def makeKeys(self) -> str:
+        """
+        A new directory with the key pairs C{front} and C{handler}.
+        """
+        from txmp._zmq import createKeyPair  # (Imports ZeroMQ.)
+
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        for name in ("front", "handler"):
+            createKeyPair(directory, name)
+        return directory
+
+    def assertSettings(
+        self, settings: Mapping[str, object],
+        kind: Any, underTwistd: bool = False,
+    ) -> None:
+        """
+        Assert that C{settings} has exactly the keys of the L{TypedDict}
+        C{kind} (its optional ones only if C{underTwistd}; the front has
+        none once parsed) and that each value conforms to its annotation.
+
+        @param kind: L{fronttap.FrontSettings} or
+            L{handlertap.HandlerSettings} (a L{TypedDict} class, which mypy
+            can type only as itself).
+        """
+        hints = get_type_hints(kind, localns={"Application": Application})
+        required, optional = kind.__required_keys__, kind.__optional_keys__
+        expected = set(required) | (set(optional) if underTwistd else set())
+        self.assertEqual(set(hints), set(required) | set(optional))
+        self.assertEqual(sorted(settings), sorted(expected))
+        for key, value in settings.items():
+            self.assertTrue(
+                conforms(value, hints[key]), f"{key}: {value!r} is no {hints[key]}"
+            )
+
+    def assertEveryOption(self, options: usage.Options, args: Sequence[str]) -> None:
+        """
+        Assert that C{args} give every option of C{options} but C{--help}
+        and C{--version}: an option added is given here, and checked.
+        """
+        given = {arg[2:] for arg in args if arg.startswith("--")}
+        every = {name.rstrip("=") for name in options.longOpt} - {"help", "version"}
+        self.assertEqual(sorted(every - given), [])
+
+    def test_frontDefaults(self) -> None:
+        """
+        With no option, and with C{--spawn} and C{--app} alone (private
+        addresses), the front's parsed options are L{fronttap.FrontSettings}.
+        """
+        for args in [[], ["--spawn", "1", "--app", "txmp.demo:app"]]:
+            options = fronttap.Options()
+            options.parseOptions(args)
+            self.assertSettings(options.settings(), fronttap.FrontSettings)
+
+    def test_frontEveryOption(self) -> None:
+        """
+        With every option given (CURVE included), the front's parsed
+        options are L{fronttap.FrontSettings}.
+        """
+        keys = self.makeKeys()
+        allowed = os.path.join(keys, "allowed")
+        os.makedirs(allowed)
+        os.rename(os.path.join(keys, "handler.key"), os.path.join(allowed, "handler.key"))
+        config = self.mktemp()
+        FilePath(config).setContent(b"[mpfront]\n")
+        args = [
+            "--listen", "tcp:19500", "--send", "tcp://127.0.0.1:19501",
+            "--return", "tcp://127.0.0.1:19502", "--timeout", "5",
+            "--queue-timeout", "2", "--max-queue", "10", "--heartbeat", "0.5",
+            "--window", "4096", "--max-body", "100", "--header-timeout", "3",
+            "--body-timeout", "4", "--idle-timeout", "6", "--max-request-line", "200",
+            "--max-headers", "20", "--max-header-bytes", "3000",
+            "--max-connections", "50", "--access-log", self.mktemp(),
+            "--access-log-format", "json", "--stats", "tcp:19503", "--spawn", "2",
+            "--app", "txmp.demo:app", "--threads", "3", "--graceful-timeout", "7",
+            "--max-requests", "100", "--max-requests-jitter", "10",
+            "--script-name", "/app", "--curve-secret-key",
+            os.path.join(keys, "front.key_secret"), "--curve-allow", allowed,
+            "--max-message", "65536", "--reload", "--reject-underscore-headers",
+            "--insecure", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "unix",
+            "--log-format", "json", "--log-level", "debug", "--config", config,
+        ]
+        options = fronttap.Options()
+        self.assertEveryOption(options, args)
+        options.parseOptions(args)
+        self.assertSettings(options.settings(), fronttap.FrontSettings)
+
+    def test_frontStarted(self) -> None:
+        """
+        The key the front's services add once it starts is one of
+        L{fronttap.FrontSettings}, and optional.
+        """
+        self.assertEqual(fronttap.FrontSettings.__optional_keys__, {"curve-spawn-key"})
+        self.assertIs(get_type_hints(fronttap.FrontSettings)["curve-spawn-key"], bytes)
+
+    def handlerArgs(self) -> list[str]:
+        """
+        Every option of C{mphandler}, the working directory and
+        C{sys.path} put back when the test ends (C{--chdir} and
+        C{--pythonpath} change them).
+        """
+        self.addCleanup(os.chdir, os.getcwd())
+        self.addCleanup(sys.path.__setitem__, slice(None), list(sys.path))
+        keys = self.makeKeys()
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        config = self.mktemp()
+        FilePath(config).setContent(b"[mphandler]\n")
+        return [
+            "--app", "txmp.demo:app", "--threads", "2", "--name", "h",
+            "--heartbeat", "0.5", "--graceful-timeout", "7", "--max-requests", "100",
+            "--max-requests-jitter", "10",
+            "--curve-secret-key", os.path.join(keys, "handler.key_secret"),
+            "--curve-server-key", os.path.join(keys, "front.key"),
+            "--profile", os.path.join(directory, "h.pstats"), "--profile-seconds", "5",
+            "--chdir", directory, "--script-name", "/app", "--parent-pid", "1",
+            "--pythonpath", directory, "--send", "tcp://127.0.0.1:19501",
+            "--return", "tcp://127.0.0.1:19502", "--log-format", "json",
+            "--log-level", "debug", "--config", config,
+        ]
+
+    def test_handlerDefaults(self) -> None:
+        """
+        With only C{--app}, the handler's parsed options are
+        L{handlertap.HandlerSettings}, without the keys added under twistd.
+        """
+        options = handlertap.Options()
+        options.parseOptions(["--app", "txmp.demo:app"])
+        self.assertSettings(options.settings(), handlertap.HandlerSettings)
+
+    def test_handlerEveryOption(self) -> None:
+        """
+        With every option given (CURVE included), the handler's parsed
+        options are L{handlertap.HandlerSettings}.
+        """
+        args = self.handlerArgs()
+        options = handlertap.Options()
+        self.assertEveryOption(options, args)
+        options.parseOptions(args)
+        self.assertSettings(options.settings(), handlertap.HandlerSettings)
+
+    def test_handlerUnderTwistd(self) -> None:
+        """
+        Parsed by twistd, the handler's options are
+        L{handlertap.HandlerSettings} with the keys for the process that
+        serves.
+        """
+
+        class TwistdOptions(dict[str, object]):
+            subCommand = "mphandler"
+
+        class NotInstalled(_exit.ExitWithoutThreads):
+            def install(self) -> None:
+                """
+                Leave this test's process alone.
+                """
+
+        self.patch(handlertap, "ExitWithoutThreads", NotInstalled)
+        for args in [["--app", "txmp.demo:app"], self.handlerArgs()]:
+            options = handlertap.Options()
+            options.parent = cast(
+                usage.Options, TwistdOptions(nodaemon=True, logger="a.b", pidfile="")
+            )
+            options.parseOptions(args)
+            self.assertSettings(options.settings(), handlertap.HandlerSettings, True)
+
+    def test_conforms(self) -> None:
+        """
+        L{conforms} tells the types of the settings apart, and refuses a
+        form it cannot check.
+        """
+        self.assertTrue(conforms(None, Optional[int]))
+        self.assertTrue(conforms(1, Optional[int]))
+        self.assertFalse(conforms(1, float))
+        self.assertFalse(conforms(0, bool))
+        self.assertFalse(conforms(True, int))
+        self.assertTrue(conforms([("a", "b")], list[tuple[str, str]]))
+        self.assertFalse(conforms([("a", 1)], list[tuple[str, str]]))
+        self.assertFalse(conforms([("a",)], list[tuple[str, str]]))
+        self.assertFalse(conforms(["a"], frozenset[str]))
+        self.assertTrue(conforms(wsgiApp, Application))
+        self.assertRaises(TypeError, conforms, {}, dict[str, str])
