@@ -89,7 +89,7 @@ if TYPE_CHECKING:
     # (Only for types: importing procmon installs the global reactor.)
     from twisted.runner.procmon import LoggingProtocol, ProcessMonitor
 
-    from txmp.fronttap import Options
+    from txmp.fronttap import FrontSettings
 
 
 def connectableAddress(address: str) -> str:
@@ -197,7 +197,7 @@ class FrontService(Service):
 
     _log = Logger()
 
-    def __init__(self, reactor: IFrontReactor, options: Options) -> None:
+    def __init__(self, reactor: IFrontReactor, options: FrontSettings) -> None:
         self._reactor = reactor
         self._options = options
         self.dispatcher: Dispatcher | None = None
@@ -257,9 +257,10 @@ class FrontService(Service):
         # With --spawn, PrivateLinks has completed the options by now (the
         # private addresses, the handlers' CURVE key).
         self._secure(self._context, self._sockets)
-        for option, sock in zip(["--send", "--return"], self._sockets):
+        addresses = [("--send", options["send"]), ("--return", options["return"])]
+        for (option, address), sock in zip(addresses, self._sockets):
             try:
-                sock.bind(options[option[2:]])
+                sock.bind(address)
             except AddressError as e:
                 self._abandon(f"{option}: {e}")
         self.dispatcher.start()
@@ -408,9 +409,12 @@ class FrontService(Service):
         curve = options.get("curve")
         if curve is None:
             return
+        # (checkFrontSecurity sets the three together.)
+        directory, keys = options["curve-allow"], options["curve-allowed"]
+        assert directory is not None and keys is not None
         spawnKey: bytes | None = options.get("curve-spawn-key")
         allowed = AllowList(
-            options["curve-allow"], options["curve-allowed"],
+            directory, keys,
             fixed=frozenset() if spawnKey is None else {spawnKey},
         )
         # Bound first, in the context of the front's sockets: libzmq asks
@@ -610,7 +614,7 @@ class FrontService(Service):
         )
 
 
-def httpRules(options: Options) -> HTTPRules:
+def httpRules(options: FrontSettings) -> HTTPRules:
     """
     The front's HTTP limits, timeouts and trusted proxies from C{options}.
     """
@@ -628,7 +632,7 @@ def httpRules(options: Options) -> HTTPRules:
 
 
 def handlerCommand(
-    options: Options,
+    options: FrontSettings,
     name: str,
     parentPid: int | None = None,
     curveFiles: tuple[str, str] | None = None,
@@ -643,6 +647,8 @@ def handlerCommand(
         front's public one (files in L{PrivateLinks}'s directory: no key is
         on a command line, which every local user can read).
     """
+    app = options["app"]
+    assert app is not None, "--spawn needs --app"
     args = [
         sys.executable,
         "-c",
@@ -651,7 +657,7 @@ def handlerCommand(
         "--pidfile=",
         "mphandler",
         "--app",
-        options["app"],
+        app,
         "--name",
         name,
         "--send",
@@ -713,7 +719,7 @@ class PrivateLinks(Service):
 
     _log = Logger()
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: FrontSettings) -> None:
         self._options = options
         self.directory: str | None = None
         self.handlerCurve: tuple[str, str] | None = None
@@ -1029,7 +1035,7 @@ class SpawnedHandlers(MultiService):
     def __init__(
         self,
         reactor: IFrontReactor,
-        options: Options,
+        options: FrontSettings,
         links: PrivateLinks | None = None,
         publish: Callable[[LogEvent], None] = globalLogPublisher,
     ) -> None:
@@ -1053,7 +1059,10 @@ class SpawnedHandlers(MultiService):
             self._notJoined,
         )
         # A draining handler gets its --graceful-timeout before SIGKILL.
-        self._monitor.killTime = options["graceful-timeout"] + SPAWN_KILL_MARGIN
+        # (Seconds, a float, as Twisted documents it; its default, 5, types
+        # it int.)
+        killTime = options["graceful-timeout"] + SPAWN_KILL_MARGIN
+        self._monitor.killTime = killTime  # type: ignore[assignment]
         # One that dies before it joined is restarted after a delay that
         # doubles (see _handlerMonitor), up to this.
         self._monitor.maxRestartDelay = SPAWN_RESTART_MAX_DELAY
@@ -1506,7 +1515,11 @@ class _FrontTree(MultiService):
             raise
 
 
-def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
+def serviceTree(
+    options: FrontSettings,
+    reactor: IFrontReactor,
+    handlerPath: tuple[list[str], str] | None = None,
+) -> MultiService:
     """
     The service tree of C{twistd mpfront}, for L{txmp.fronttap.makeService}.
 
@@ -1514,6 +1527,11 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
     action, if only to log that it changes nothing: the default actions of
     C{SIGUSR2}, C{SIGTTIN} and C{SIGTTOU} (which operators of gunicorn send
     to its master) would kill or freeze the front.
+
+    @param options: the front's parsed options.
+    @param handlerPath: with C{--spawn}, where the spawned handlers look
+        for C{--app} (L{txmp.fronttap.Options.handlerPath}): what
+        C{--reload} watches.
     """
     top = _FrontTree(options)
     links: PrivateLinks | None = None
@@ -1569,9 +1587,11 @@ def serviceTree(options: Options, reactor: IFrontReactor) -> MultiService:
             signal.SIGTERM: frontStopping,
         }
         spawned.setServiceParent(top)
-        if options["reload"] and options.handlerPath is not None:
-            pythonpath, directory = options.handlerPath
-            root = sourceRoot(options["app"], directory, pythonpath)
+        app = options["app"]
+        # (All three, or --reload not given: postOptions checks them.)
+        if options["reload"] and handlerPath is not None and app is not None:
+            pythonpath, directory = handlerPath
+            root = sourceRoot(app, directory, pythonpath)
             if root is not None:
 
                 def changed(paths: list[str]) -> None:

@@ -53,7 +53,7 @@ from txmp._wsgi import Mounted, WSGIRunner
 from txmp._zmq import MECHANISM_MISMATCH, AddressError, ZmqContext, newRoutingId
 
 if TYPE_CHECKING:
-    from txmp.handlertap import Options
+    from txmp.handlertap import HandlerSettings
 
 
 def defaultName() -> str:
@@ -231,7 +231,7 @@ class HandlerService(Service):
 
     _log = Logger()
 
-    def __init__(self, reactor: IHandlerReactor, options: Options) -> None:
+    def __init__(self, reactor: IHandlerReactor, options: HandlerSettings) -> None:
         self._reactor = reactor
         self._options = options
         self.links: list[FrontLink] = []
@@ -281,7 +281,7 @@ class HandlerService(Service):
             # The application threads send their replies on it themselves.
             returnSocket.shareWithThreads(self._reactor)
             link = FrontLink(
-                self._reactor, runner, sendSocket, returnSocket, options["name"],
+                self._reactor, runner, sendSocket, returnSocket, handlerName(options),
                 capacity=capacity, heartbeat=options["heartbeat"], address=send,
                 returnAddress=ret,
             )
@@ -452,7 +452,7 @@ class HandlerService(Service):
             return
         if seconds is None:
             seconds = self._options["profile-seconds"]
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", self._options["name"])
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", handlerName(self._options))
         self._profilePath = os.path.abspath(
             "mphandler-%s-%d.pstats" % (name, self._reactor.seconds())
         )
@@ -553,12 +553,14 @@ class HandlerService(Service):
 
             return idle.addCallbacks(closed, notClosed)
 
+        profile = self._options.get("profile")
+
         def close(finished: bool) -> None:
             if self._profileCall is not None and self._profileCall.active():
                 self._profileCall.cancel()
                 self._writeProfile(self._profilePath)
-            elif self._options.get("profile") and self.profiler.active:
-                self._writeProfile(self._options["profile"])
+            elif profile and self.profiler.active:
+                self._writeProfile(profile)
             for link in self.links:
                 link.stop()
             # Threads still in the application are daemons: don't join them.
@@ -721,6 +723,16 @@ _noWorkersToRemove = explanation(
 )
 
 
+def handlerName(options: HandlerSettings) -> str:
+    """
+    The handler's name: its C{--name}, or the one L{HandlerTree} gives it
+    when it starts.  Read once that has started.
+    """
+    name = options["name"]
+    assert name is not None, "no --name, and HandlerTree has not started"
+    return name
+
+
 class HandlerTree(MultiService):
     """
     The services of C{twistd mphandler}.  Made while twistd parses the
@@ -733,18 +745,17 @@ class HandlerTree(MultiService):
         once started.
     """
 
-    def __init__(self, options: Options, reactor: IHandlerReactor) -> None:
+    def __init__(self, options: HandlerSettings, reactor: IHandlerReactor) -> None:
         MultiService.__init__(self)
         self.options = options
         self._reactor = reactor
 
     def startService(self) -> None:
         options = self.options
-        if not options["name"]:
-            options["name"] = defaultName()
+        options["name"] = name = options["name"] or defaultName()
         exiting = options.get("exiting")
         if exiting is not None:
-            exiting.watch(self._reactor, options["name"])
+            exiting.watch(self._reactor, name)
         childSignals = options.get("childSignals")
         if childSignals is not None:
             childSignals.install()
@@ -754,7 +765,7 @@ class HandlerTree(MultiService):
         MultiService.startService(self)
 
 
-def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
+def serviceTree(options: HandlerSettings, reactor: IHandlerReactor) -> MultiService:
     """
     The service tree of C{twistd mphandler}, for
     L{txmp.handlertap.makeService}.
@@ -776,7 +787,7 @@ def serviceTree(options: Options, reactor: IHandlerReactor) -> MultiService:
     watch = None
     if options["parent-pid"]:
         watch = ParentWatch(
-            reactor, options["parent-pid"], lambda: options["name"], options["heartbeat"]
+            reactor, options["parent-pid"], lambda: handlerName(options), options["heartbeat"]
         )
         # What Linux sends when the front exits (see dieWithParent).
         actions[signal.SIGHUP] = watch.hangup

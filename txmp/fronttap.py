@@ -1,7 +1,9 @@
 # -*- test-case-name: txmp.test.test_tap,txmp.test.test_security -*-
 """
-C{twistd mpfront}: its options, and L{makeService}, which makes the
-front's service tree (L{txmp._frontservice}).
+C{twistd mpfront}: its options, what they hold once parsed
+(L{FrontSettings}, the type the front's services read), and
+L{makeService}, which makes the front's service tree
+(L{txmp._frontservice}).
 
 twistd imports this module to parse the options, C{--help} included: it
 imports only what they need (no ZeroMQ, Twisted Web or pyOpenSSL; see
@@ -423,4 +425,4 @@ def makeService(options: Options, reactor: IFrontReactor | None = None) -> Multi
     # running front needs (ZeroMQ, Twisted Web, pyOpenSSL).
     from txmp._frontservice import serviceTree
 
-    return serviceTree(options, reactorOrGlobal(reactor))
+    return serviceTree(options.settings(), reactorOrGlobal(reactor), options.handlerPath)

@@ -1,7 +1,8 @@
 # -*- test-case-name: txmp.test.test_tap,txmp.test.test_security -*-
 """
-C{twistd mphandler}: its options, loading the application, and
-L{makeService}, which makes the handler's service tree
+C{twistd mphandler}: its options, what they hold once parsed
+(L{HandlerSettings}, the type the handler's services read), loading the
+application, and L{makeService}, which makes the handler's service tree
 (L{txmp._handlerservice}).
 
 twistd imports this module to parse the options, C{--help} included: it
@@ -493,4 +494,4 @@ def makeService(options: Options, reactor: IHandlerReactor | None = None) -> Mul
     # running handler needs (ZeroMQ, the WSGI runner).
     from txmp._handlerservice import serviceTree
 
-    return serviceTree(options, reactorOrGlobal(reactor))
+    return serviceTree(options.settings(), reactorOrGlobal(reactor))

@@ -77,7 +77,7 @@ class ServicesTestCase(TestCase):
         options.parseOptions(
             ["--listen", "tcp:0:interface=127.0.0.1", *self._common(), *extra]
         )
-        service = _frontservice.FrontService(reactor, options)
+        service = _frontservice.FrontService(reactor, options.settings())
         service.startService()
         self.addCleanup(service.stopService)
         ports = yield service.listening
@@ -95,7 +95,7 @@ class ServicesTestCase(TestCase):
         options.parseOptions(
             ["--app", app, *self._common(), "--name", name, "--threads", "2", *extra]
         )
-        service = _handlerservice.HandlerService(reactor, options)
+        service = _handlerservice.HandlerService(reactor, options.settings())
         service.startService()
         self.addCleanup(service.stopService)
         return service

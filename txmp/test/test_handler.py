@@ -1955,7 +1955,7 @@ class HandlerServiceStartLinksTests(SynchronousTestCase):
         """
         from txmp._handlerservice import HandlerService
 
-        service = HandlerService(Clock(), {})  # type: ignore[arg-type]
+        service = HandlerService(Clock(), {})  # type: ignore[arg-type, typeddict-item]
         sendSocket = MemorySocket()
         link = FrontLink(Clock(), MemoryRunner(), sendSocket, MemorySocket(), "h",
                          capacity=2)
@@ -1971,7 +1971,7 @@ class HandlerServiceStartLinksTests(SynchronousTestCase):
         """
         from txmp._handlerservice import HandlerService
 
-        service = HandlerService(Clock(), {})  # type: ignore[arg-type]
+        service = HandlerService(Clock(), {})  # type: ignore[arg-type, typeddict-item]
         sendSocket = MemorySocket()
         link = FrontLink(Clock(), MemoryRunner(), sendSocket, MemorySocket(), "h",
                          capacity=2)
@@ -2000,7 +2000,7 @@ class HandlerServicePlainReturnTests(SynchronousTestCase):
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app", "--name", "h1"])
         service = _handlerservice.HandlerService(
-            cast(IHandlerReactor, FakeReactor()), options
+            cast(IHandlerReactor, FakeReactor()), options.settings()
         )
         service.startService()
         self.addCleanup(lambda: self.successResultOf(service.stopService()))
@@ -2038,7 +2038,7 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
         options["curve"] = [(b"p" * 40, b"s" * 40, b"f" * 40)]
         self.reactor = FakeReactor()
         self.service = _handlerservice.HandlerService(
-            cast(IHandlerReactor, self.reactor), options
+            cast(IHandlerReactor, self.reactor), options.settings()
         )
         self.service.startService()
         self.addCleanup(self.stop)

@@ -1317,7 +1317,7 @@ class OptionsTests(SynchronousTestCase):
 
         options = Options()
         options.parseOptions([])
-        self.assertEqual(httpRules(options), HTTPRules())
+        self.assertEqual(httpRules(options.settings()), HTTPRules())
 
     def test_options(self) -> None:
         """
@@ -1335,7 +1335,7 @@ class OptionsTests(SynchronousTestCase):
             "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1",
         ])
         self.assertEqual(
-            httpRules(options),
+            httpRules(options.settings()),
             HTTPRules(
                 headerTimeout=5.0, idleTimeout=6.0, maxRequestLine=100,
                 maxHeaders=10, maxHeaderBytes=1000, rejectUnderscoreHeaders=True,

@@ -791,7 +791,7 @@ class BodyTimeoutTests(FramingTestCase):
 
         options = Options()
         options.parseOptions(["--body-timeout", "7.5"])
-        self.assertEqual(httpRules(options).bodyTimeout, 7.5)
+        self.assertEqual(httpRules(options.settings()).bodyTimeout, 7.5)
 
 
 class StalledBodyTests(FramingTestCase):

@@ -457,7 +457,7 @@ class FrontOptionsTests(OptionsTestCase):
         options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
         path = here.child("txmp.toml").path
         self.assertEqual(options["config"], path)
-        command = _frontservice.handlerCommand(options, "h")
+        command = _frontservice.handlerCommand(options.settings(), "h")
         self.assertEqual(command[command.index("--config") + 1], path)
 
     def test_accessLogRelativeResolved(self) -> None:
@@ -748,13 +748,13 @@ class HandlerCommandTests(SynchronousTestCase):
     handlers.
     """
 
-    def options(self, *args: str) -> fronttap.Options:
+    def options(self, *args: str) -> fronttap.FrontSettings:
         """
         Front options with C{--spawn 2 --app txmp.demo:app} and C{args}.
         """
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app", *args])
-        return options
+        return options.settings()
 
     def test_command(self) -> None:
         """
@@ -935,7 +935,9 @@ class FrontMakeServiceTests(SynchronousTestCase):
 
         options = fronttap.Options()
         options.parseOptions([])
-        front = _frontservice.FrontService(cast(IFrontReactor, MemoryReactorClock()), options)
+        front = _frontservice.FrontService(
+            cast(IFrontReactor, MemoryReactorClock()), options.settings()
+        )
         front._certificates = [
             ("--listen ssl:443:privateKey=a.pem", cast(Any, Certificate(None))),
             ("--listen ssl:8443:privateKey=b.pem",
@@ -961,7 +963,9 @@ class FrontMakeServiceTests(SynchronousTestCase):
         """
         options = fronttap.Options()
         options.parseOptions([])
-        front = _frontservice.FrontService(cast(IFrontReactor, MemoryReactorClock()), options)
+        front = _frontservice.FrontService(
+            cast(IFrontReactor, MemoryReactorClock()), options.settings()
+        )
         for path, said in [("-", []), (self.mktemp(), ["mpfront: access log reopened"])]:
             front.accessLog = AccessLog(path)
             front.accessLog.open()
@@ -980,7 +984,9 @@ class FrontMakeServiceTests(SynchronousTestCase):
         """
         options = fronttap.Options()
         options.parseOptions([])
-        front = _frontservice.FrontService(cast(IFrontReactor, MemoryReactorClock()), options)
+        front = _frontservice.FrontService(
+            cast(IFrontReactor, MemoryReactorClock()), options.settings()
+        )
         directory = FilePath(self.mktemp())
         directory.makedirs()
         access = directory.child("access.log")
@@ -1026,13 +1032,15 @@ class FrontMakeServiceTests(SynchronousTestCase):
         # (No ZeroMQ socket options on memory sockets.)
         self.patch(_frontservice.FrontService, "_secure", lambda *args: None)
         reactor = MemoryReactorClock()
-        front = _frontservice.FrontService(cast(IFrontReactor, reactor), options)
+        front = _frontservice.FrontService(cast(IFrontReactor, reactor), options.settings())
         front.startService()
         self.addCleanup(front.stopService)
         self.assertTrue(path.exists())
         self.assertEqual(reactor.tcpServers[0][0], 8080)
         directory.remove()
-        front = _frontservice.FrontService(cast(IFrontReactor, MemoryReactorClock()), options)
+        front = _frontservice.FrontService(
+            cast(IFrontReactor, MemoryReactorClock()), options.settings()
+        )
         error = self.assertRaises(SystemExit, front.startService)
         self.assertEqual(
             str(error), f"mpfront: --access-log {path.path}: No such file or directory"
@@ -1065,7 +1073,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         self.patch(_frontservice, "raiseFileLimit", lambda: (1024, 1024))
         self.patch(_frontservice.FrontService, "_secure", lambda *args: None)
         reactor = MemoryReactorClock()
-        front = _frontservice.FrontService(cast(IFrontReactor, reactor), options)
+        front = _frontservice.FrontService(cast(IFrontReactor, reactor), options.settings())
         front.privilegedStartService()
         self.addCleanup(front.stopService)
         self.assertEqual([server[0] for server in reactor.tcpServers], [80, 8081])
@@ -1149,7 +1157,9 @@ class FrontMakeServiceTests(SynchronousTestCase):
         path.parent().remove()
         self.patch(_frontservice, "ZmqContext", lambda reactor: MemoryNetwork())
         self.patch(_frontservice.FrontService, "_secure", lambda *args: None)
-        front = _frontservice.FrontService(cast(IFrontReactor, MemoryReactorClock()), options)
+        front = _frontservice.FrontService(
+            cast(IFrontReactor, MemoryReactorClock()), options.settings()
+        )
         line = f"mpfront: --access-log {path.path}: No such file or directory"
         with capturedLogs() as events:
             error = self.assertRaises(SystemExit, front.startService)
@@ -1246,18 +1256,21 @@ class FrontMakeServiceTests(SynchronousTestCase):
         """
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
-        links = _frontservice.PrivateLinks(options)
+        links = _frontservice.PrivateLinks(options.settings())
         links.startService()
         self.addCleanup(links.stopService)
         reactor = FakeReactor()
-        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options, links)
+        spawned = _frontservice.SpawnedHandlers(
+            cast(IFrontReactor, reactor), options.settings(), links
+        )
         spawned.startService()
         self.addCleanup(spawned.stopService)
         host = socket.gethostname()
         self.assertEqual(
             [args for args, _ in reactor.spawned],
-            [_frontservice.handlerCommand(options, host + ":spawn-%d" % (n,), os.getpid())
-             for n in (1, 2)],
+            [_frontservice.handlerCommand(
+                options.settings(), host + ":spawn-%d" % (n,), os.getpid()
+            ) for n in (1, 2)],
         )
         args = reactor.spawned[0][0]
         assert links.directory is not None
@@ -1274,7 +1287,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
         reactor = FakeReactor()
-        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options)
+        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options.settings())
         spawned.startService()
         self.addCleanup(spawned.stopService)
         host = socket.gethostname()
@@ -1300,7 +1313,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
         reactor = FakeReactor()
-        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options)
+        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options.settings())
         drained: Deferred[None] = Deferred()
         spawned.stopAfter = lambda: drained
         spawned.startService()
@@ -1539,7 +1552,7 @@ class ReadyLineTests(SynchronousTestCase):
         reactor = MemoryReactorClock()
         options = fronttap.Options()
         options.parseOptions([])
-        front = _frontservice.FrontService(cast(IFrontReactor, reactor), options)
+        front = _frontservice.FrontService(cast(IFrontReactor, reactor), options.settings())
         with capturedLogs() as events:
             front._listening([])
             self.assertEqual(self.successResultOf(front.listening), [])
@@ -1562,7 +1575,9 @@ class ReadyLineTests(SynchronousTestCase):
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app", "--name", "h1"])
         reactor = FakeReactor()
-        handler = _handlerservice.HandlerService(cast(IHandlerReactor, reactor), options)
+        handler = _handlerservice.HandlerService(
+            cast(IHandlerReactor, reactor), options.settings()
+        )
 
         def startedLines() -> list[str]:
             return [line for line in (formatEvent(event) for event in events)
@@ -1603,7 +1618,9 @@ class HandlerMountTests(SynchronousTestCase):
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app", "--name", "h1", *args])
         reactor = FakeReactor()
-        handler = _handlerservice.HandlerService(cast(IHandlerReactor, reactor), options)
+        handler = _handlerservice.HandlerService(
+            cast(IHandlerReactor, reactor), options.settings()
+        )
         with capturedLogs() as events:
             handler.startService()
             self.addCleanup(handler.stopService)
@@ -1644,7 +1661,7 @@ class PrivateLinksTests(SynchronousTestCase):
         """
         options = fronttap.Options()
         options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app", *args])
-        links = _frontservice.PrivateLinks(options)
+        links = _frontservice.PrivateLinks(options.settings())
         links.startService()
         self.addCleanup(links.stopService)
         return options, links
@@ -1711,7 +1728,7 @@ class PrivateLinksTests(SynchronousTestCase):
         self.assertEqual(
             options["curve-allowed"], {loadKeyPair(os.path.join(allow, "other.key"))[0]}
         )
-        command = _frontservice.handlerCommand(options, "n", 1, links.handlerCurve)
+        command = _frontservice.handlerCommand(options.settings(), "n", 1, links.handlerCurve)
         handlerOptions = handlertap.Options()
         handlerOptions.parseOptions(command[command.index("mphandler") + 1:])
         self.assertEqual(handlerOptions["curve"], [(spawnPublic, spawnSecret, frontPublic)])
@@ -2261,7 +2278,9 @@ class SpawnedHandlersTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
         self.reactor = FakeReactor()
-        self.spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, self.reactor), options)
+        self.spawned = _frontservice.SpawnedHandlers(
+            cast(IFrontReactor, self.reactor), options.settings()
+        )
         self.spawned.startService()
         self.host = socket.gethostname()
 
@@ -2651,7 +2670,9 @@ class SpawnedHandlersTests(SynchronousTestCase):
         options = fronttap.Options()
         options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app",
                               "--timeout", "2", "--heartbeat", "0.5"])
-        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, self.reactor), options)
+        spawned = _frontservice.SpawnedHandlers(
+            cast(IFrontReactor, self.reactor), options.settings()
+        )
         spawned.startService()
         # (Its first handler has the name of the first of self.spawned,
         # which is sent no signal.)
