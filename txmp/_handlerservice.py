@@ -21,7 +21,7 @@ import signal
 import socket
 import threading
 from functools import partial
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol, cast
 
 from attrs import define, field
 from twisted.application.internet import backoffPolicy
@@ -275,9 +275,7 @@ class HandlerService(Service):
                 h[0].controlReceived(frames)
 
             sendSocket = context.socket("dealer", received, HIGH_WATER_MARK, routingId)
-            returnSocket = context.socket(
-                "dealer", lambda frames: None, HIGH_WATER_MARK, routingId
-            )
+            returnSocket = context.socket("dealer", _nothing, HIGH_WATER_MARK, routingId)
             # The application threads send their replies on it themselves.
             returnSocket.shareWithThreads(self._reactor)
             link = FrontLink(
@@ -576,7 +574,17 @@ class HandlerService(Service):
                 name=self._options["name"], count=self._served,
             )
 
-        return drained.addCallbacks(lambda _: True, stuck).addCallback(close)
+        def finished(result: object) -> bool:
+            return True
+
+        return drained.addCallbacks(finished, stuck).addCallback(close)
+
+
+def _nothing(frames: list[bytes]) -> None:
+    """
+    Receive what a handler's return socket receives: nothing (the front
+    sends on the send socket only).
+    """
 
 
 # prctl(2): ask for a signal when the parent exits.
@@ -596,7 +604,10 @@ def dieWithParent() -> bool:
     @return: whether the kernel took the request (only Linux does).
     """
     try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        prctl = cast(
+            "Callable[[int, int, int, int, int], int]",
+            ctypes.CDLL(None, use_errno=True).prctl,
+        )
     except (OSError, AttributeError):
         return False
     return bool(prctl(PR_SET_PDEATHSIG, int(signal.SIGHUP), 0, 0, 0) == 0)

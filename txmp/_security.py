@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from typing import TYPE_CHECKING
 
 from twisted.python import usage
+
+if TYPE_CHECKING:
+    from txmp.fronttap import FrontSettings
+    from txmp.handlertap import HandlerSettings
 
 # txmp._zmq, and so ZeroMQ, is imported by the functions that read CURVE
 # certificates, not here: the taps import this module to parse their
@@ -134,7 +139,7 @@ def _requireCurve() -> None:
         )
 
 
-def checkFrontSecurity(options: usage.Options) -> None:
+def checkFrontSecurity(options: FrontSettings) -> None:
     """
     Check and load the front's security options: C{curve} becomes the
     front's (public, secret) key pair and C{curve-allowed} the allowed
@@ -163,8 +168,7 @@ def checkFrontSecurity(options: usage.Options) -> None:
         return
     if options["insecure"]:
         return
-    for name in ("send", "return"):
-        address = options[name]
+    for name, address in [("send", options["send"]), ("return", options["return"])]:
         if not isLocalAddress(address):
             raise usage.UsageError(
                 f"--{name} {address} is reachable from other hosts, and "
@@ -177,7 +181,7 @@ def checkFrontSecurity(options: usage.Options) -> None:
             )
 
 
-def checkHandlerSecurity(options: usage.Options) -> None:
+def checkHandlerSecurity(options: HandlerSettings) -> None:
     """
     Check and load the handler's CURVE options: C{curve} becomes, for each
     of its fronts (C{fronts}), the handler's public and secret keys and

@@ -327,7 +327,8 @@ class Options(TxmpOptions):
 
     def settings(self) -> FrontSettings:
         """
-        These options, typed: call once they are parsed.
+        These options, typed: call once they are parsed (or, in
+        C{postOptions}, once what the caller reads has its parsed type).
 
         @return: this very object (a L{dict}), as L{FrontSettings}: what
             the front's services change in it (L{PrivateLinks
@@ -397,7 +398,7 @@ class Options(TxmpOptions):
             self["return"] = DEFAULT_RETURN
         checkAddresses("--send", [self["send"]])
         checkAddresses("--return", [self["return"]])
-        checkFrontSecurity(self)
+        checkFrontSecurity(self.settings())
         if self["access-log-format"] not in ACCESS_LOG_FORMATS:
             raise usage.UsageError(
                 "--access-log-format must be one of "

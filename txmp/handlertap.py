@@ -417,7 +417,8 @@ class Options(TxmpOptions):
 
     def settings(self) -> HandlerSettings:
         """
-        These options, typed: call once they are parsed.
+        These options, typed: call once they are parsed (or, in
+        C{postOptions}, once what the caller reads has its parsed type).
 
         @return: this very object (a L{dict}), as L{HandlerSettings}: what
             the handler's services change in it (L{HandlerTree
@@ -447,7 +448,7 @@ class Options(TxmpOptions):
         if self["script-name"] is not None:
             self["script-name"] = scriptName(self["script-name"]) or None
         self["fronts"] = list(zip(self["send"], self["return"]))
-        checkHandlerSecurity(self)
+        checkHandlerSecurity(self.settings())
         if self["chdir"] is not None:
             try:
                 os.chdir(self["chdir"])
