@@ -148,12 +148,29 @@ def _described(error: BaseException) -> str:
 class _Terminated(BaseException):
     """
     C{SIGTERM} came while the application loaded (L{_interruptible}).  Not
-    an L{Exception}: the application's import must not catch it.
+    an L{Exception}: the application's import should not catch it
+    (L{_Interruption} remembers it if it does).
     """
 
 
-def _terminated(signum: int, frame: object) -> None:
-    raise _Terminated()
+class _Interruption:
+    """
+    What came while the application loaded (L{_interruptible}).
+
+    @ivar terminated: whether C{SIGTERM} came: remembered, since the
+        application's code may catch the L{_Terminated} it raised (a bare
+        C{except:} around an optional import) and go on loading, or raise
+        another error in its place.
+    """
+
+    terminated = False
+
+    def terminate(self, signum: int, frame: object) -> None:
+        """
+        The handler of C{SIGTERM} while the application loads.
+        """
+        self.terminated = True
+        raise _Terminated()
 
 
 def _dieBy(signum: int) -> None:
@@ -167,24 +184,26 @@ def _dieBy(signum: int) -> None:
 
 
 @contextmanager
-def _interruptible() -> Iterator[None]:
+def _interruptible() -> Iterator[_Interruption]:
     """
     Make C{SIGINT} raise L{KeyboardInterrupt} for the duration, in the main
     thread, even in a process started with it ignored (a shell script's
     background job), whose handler does not stop on it until its reactor
     runs (L{txmp._signals}); and C{SIGTERM}, unless ignored, raise
     L{_Terminated}, where its default action killed the handler without a
-    word; put back what they were after.
+    word, and be remembered in the L{_Interruption} given; put back what
+    they were after.
     """
+    interruption = _Interruption()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield interruption
         return
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     previousTerm = signal.getsignal(signal.SIGTERM)
     if previousTerm == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _terminated)
+        signal.signal(signal.SIGTERM, interruption.terminate)
     try:
-        yield
+        yield interruption
     finally:
         if previousTerm == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -203,7 +222,9 @@ def loadApplication(spec: str) -> Application:
     C{SIGTERM} while it loads (a service manager's stop, a C{--spawn}
     front stopping while a framework loads) ends the process by that
     signal, as it would have, but first says so on C{sys.stderr}, in one
-    line: it was killed without a word.
+    line: it was killed without a word.  So it does if the application's
+    code caught what the signal raised (a bare C{except:} around an
+    optional import) and went on loading, or raised another error instead.
 
     @raise usage.UsageError: if it cannot be imported or is not callable,
         or if C{SIGINT} came while it loaded (Ctrl-C, which reaches a
@@ -211,15 +232,23 @@ def loadApplication(spec: str) -> Application:
         import): the handler stops there, in one line, as it would once
         running.
     """
-    with standardStreamsLateBound(), _interruptible():
-        try:
-            return _load(spec)
-        except KeyboardInterrupt:
-            raise usage.UsageError(
-                f"--app {spec}: interrupted (SIGINT) while loading it"
-            ) from None
-        except _Terminated:
-            pass
+    interruption = _Interruption()
+    try:
+        with standardStreamsLateBound(), _interruptible() as interruption:
+            try:
+                application = _load(spec)
+            except KeyboardInterrupt:
+                raise usage.UsageError(
+                    f"--app {spec}: interrupted (SIGINT) while loading it"
+                ) from None
+    except (_Terminated, usage.UsageError):
+        # (A SIGTERM the application's code caught and turned into
+        # another error is reported as the SIGTERM it was.)
+        if not interruption.terminated:
+            raise
+    else:
+        if not interruption.terminated:
+            return application
     line = f"mphandler: --app {spec}: stopped (SIGTERM) while loading it"
     sys.stderr.write(line + "\n")
     sys.stderr.flush()

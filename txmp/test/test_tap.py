@@ -3389,6 +3389,55 @@ class LoadApplicationTests(SynchronousTestCase):
         handlertap.loadApplication(ignored + ":app")
         self.assertEqual(signal.getsignal(signal.SIGTERM), signal.SIG_IGN)
 
+    def test_terminatedCaughtByApplication(self) -> None:
+        """
+        C{SIGTERM} while the application imports ends the process (saying
+        so) even if the exception it raises is caught by the application's
+        code (a bare C{except:} around an optional import), which would
+        otherwise go on loading and serve, the stop lost; or turned into
+        another error by it (an C{ImportError} that wraps it), which is not
+        then reported instead: as gunicorn's worker, the handler remembers
+        the signal and acts on it once the load is over.
+        """
+        from txmp import handlertap
+
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        sys.path.insert(0, directory.path)
+        self.addCleanup(sys.path.remove, directory.path)
+        previous = signal.getsignal(signal.SIGTERM)
+        self.addCleanup(signal.signal, signal.SIGTERM, previous)
+        died: list[int] = []
+        self.patch(handlertap, "_dieBy", died.append)
+        modules = {
+            "txmp_test_tap_swallowed": b"    pass\n",
+            "txmp_test_tap_wrapped": b"    raise ImportError('no optional module')\n",
+        }
+        for name, handling in modules.items():
+            directory.child(name + ".py").setContent(
+                b"import os, signal, time\n"
+                b"try:\n"
+                b"    os.kill(os.getpid(), signal.SIGTERM)\n"
+                # The handler runs between two bytecodes.
+                b"    for _ in range(1000):\n"
+                b"        time.sleep(0)\n"
+                b"except:\n" + handling
+                + b"app = lambda environ, startResponse: []\n"
+            )
+            self.addCleanup(sys.modules.pop, name, None)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            stderr = io.StringIO()
+            self.patch(sys, "stderr", stderr)
+            del died[:]
+            error = self.assertRaises(
+                usage.UsageError, handlertap.loadApplication, name + ":app"
+            )
+            self.assertEqual(died, [signal.SIGTERM], name)
+            line = f"mphandler: --app {name}:app: stopped (SIGTERM) while loading it"
+            self.assertEqual(stderr.getvalue(), line + "\n")
+            self.assertEqual(str(error), line)
+            self.assertEqual(signal.getsignal(signal.SIGTERM), signal.SIG_DFL)
+
     def test_factoryExits(self) -> None:
         """
         A factory that calls C{sys.exit} is a usage error that says so.
