@@ -320,7 +320,7 @@ def checkJitter(options: Mapping[str, object]) -> None:
         )
 
 
-def scriptName(prefix: str) -> str:
+def scriptName(prefix: str, given: str = "--script-name") -> str:
     """
     The C{SCRIPT_NAME} a handler mounts its application under
     (L{txmp._wsgi.Mounted}), from the C{--script-name} or C{SCRIPT_NAME}
@@ -329,6 +329,7 @@ def scriptName(prefix: str) -> str:
     waitress's C{url_prefix}).
 
     @param prefix: the prefix given.
+    @param given: where it was given, for the usage error.
     @return: the prefix as an ISO-8859-1 native string of its UTF-8 bytes
         (PEP 3333's C{SCRIPT_NAME}); C{""} for C{/}, which mounts nothing.
     @raise usage.UsageError: if C{prefix} is not a path: no leading C{/},
@@ -336,7 +337,7 @@ def scriptName(prefix: str) -> str:
     """
     if not prefix.startswith("/") or "?" in prefix or "#" in prefix:
         raise usage.UsageError(
-            f"--script-name must be a path starting with /, such as /app, not {prefix!r}"
+            f"{given} must be a path starting with /, such as /app, not {prefix!r}"
         )
     decoded = unquote_to_bytes(prefix.encode("utf-8")).decode("latin-1")
     return decoded.rstrip("/")

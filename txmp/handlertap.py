@@ -470,12 +470,15 @@ class Options(TxmpOptions):
         checkAddresses("--return", self["return"])
         _checkDistinct(self["send"], self["return"])
         checkJitter(self)
+        given = "--script-name"
         if self["script-name"] is None:
             # gunicorn's variable, for operators who set it for gunicorn (an
             # empty one mounts nothing there either).
             self["script-name"] = os.environ.get("SCRIPT_NAME") or None
+            # (Named in a usage error: no --script-name was given.)
+            given = "the SCRIPT_NAME environment variable (--script-name overrides it)"
         if self["script-name"] is not None:
-            self["script-name"] = scriptName(self["script-name"]) or None
+            self["script-name"] = scriptName(self["script-name"], given) or None
         self["fronts"] = list(zip(self["send"], self["return"]))
         checkHandlerSecurity(self.settings())
         if self["chdir"] is not None:

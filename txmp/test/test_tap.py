@@ -3704,6 +3704,20 @@ class HandlerOptionsTests(OptionsTestCase):
         self.patch(os, "environ", {"SCRIPT_NAME": ""})
         self.assertIsNone(self.parse("--app", "txmp.demo:app")["script-name"])
 
+    def test_scriptNameVariableNotPath(self) -> None:
+        """
+        A C{SCRIPT_NAME} environment variable that is not a path is a usage
+        error that names the variable, not a C{--script-name} the operator
+        did not give.
+        """
+        self.patch(os, "environ", {"SCRIPT_NAME": "shop"})
+        error = self.assertRaises(usage.UsageError, self.parse, "--app", "txmp.demo:app")
+        self.assertEqual(
+            str(error),
+            "the SCRIPT_NAME environment variable (--script-name overrides it) "
+            "must be a path starting with /, such as /app, not 'shop'",
+        )
+
     def test_defaults(self) -> None:
         """
         A handler connects to the front's default addresses and runs
