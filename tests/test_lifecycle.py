@@ -33,6 +33,7 @@ from ._harness import (
     whenExited,
 )
 from ._harness.case import IDLE_POLL
+from ._harness.clients import IncompleteResponse
 from ._harness.procfs import hasExited
 
 
@@ -375,6 +376,29 @@ class GracefulTimeoutTests(SystemTestCase):
             1,
             self.transcript(),
         )
+
+    @asyncTest
+    async def test_frontEndsCutStream(self) -> None:
+        """
+        A response streaming when its handler cuts it at
+        C{--graceful-timeout} ends then at the front, which aborts its
+        client's connection and lets the drained handler go: it waited
+        until it found the handler silent (three heartbeats after it
+        exited), and declared it dead.
+        """
+        front, handler = await self.startFrontAndHandler(
+            "tests.apps.slowclose:drip", "--graceful-timeout", "1",
+        )
+        client = await self.rawConnection()
+        response = client.request(self.rawRequest("GET", "/"))
+        await handler.waitForLine("drip started")
+        handler.signal("TERM")
+        await handler.whenEnded()
+        await front.waitForLine("the handler stopped: --graceful-timeout passed")
+        await front.waitForLine("drained and left")
+        with self.assertRaises(IncompleteResponse):
+            await response
+        self.assertEqual(front.countLines("declared dead"), 0, self.transcript())
 
 
 class SpawnedHandlersExitFirstTests(SystemTestCase):

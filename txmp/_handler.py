@@ -133,8 +133,12 @@ class _ReplySink:
     to fit; a response head too large is replaced with a 500 (and logged),
     and the request is cancelled.
 
-    @ivar _refused: whether the head was replaced with a 500: nothing more
-        is sent for the request.
+    @ivar _refused: whether the head was replaced with a 500, or the
+        response abandoned (L{abandon}): nothing more is sent for the
+        request.
+    @ivar _streaming: whether the head of a streamed response went to the
+        front, and its end did not: its client has an unfinished response.
+        Changed and read holding the link's lock.
     """
 
     _log = Logger()
@@ -143,6 +147,7 @@ class _ReplySink:
         self._link = link
         self._requestId = requestId
         self._refused = False
+        self._streaming = False
         # Whether no CREDIT must give the request's credit back: it went
         # with its reply, or the front forgot the registration that
         # counted it (FrontLink._registeredAnew).
@@ -162,6 +167,8 @@ class _ReplySink:
         # Holding the lock, the link's state cannot change between the
         # choice of credit and the send (see FrontLink._hello).
         with link._lock:
+            if self._refused:
+                return
             credit = not more and link.creditInReply and self._mayCredit()
             frames = protocol.encodeResponse(
                 self._requestId, status, reason, headers, self._split(body), more,
@@ -176,6 +183,7 @@ class _ReplySink:
             # counted the request: see FrontLink._registeredAnew.)
             self.credited = self.credited or credit
             link._reply(frames)
+            self._streaming = more
 
     def _headTooLarge(self, size: int) -> None:
         self._refused = True
@@ -219,11 +227,31 @@ class _ReplySink:
                     )
                 )
                 self.credited = self.credited or credit
+                if end:
+                    self._streaming = False
 
     def sendError(self, message: str) -> None:
         with self._link._lock:
             if not self._refused:
                 self._link._reply(protocol.encodeError(self._requestId, message))
+
+    def abandon(self, why: str) -> None:
+        """
+        The request was cut (L{FrontLink.cut}): if its response is
+        streaming, end it with C{ERROR}, on which the front aborts its
+        client's connection at once, as a gunicorn worker's exit closes
+        its; and send nothing more for it.  A response not begun is left
+        to the front, which finds the handler gone and retries the request
+        if it is idempotent.  Called in the reactor thread, once the
+        request is cancelled.
+        """
+        with self._link._lock:
+            if self._streaming and not self._refused:
+                self._link._reply(protocol.encodeError(self._requestId, why))
+            # (Also a head its thread was about to send as it was cut: the
+            # front is left to find the request not begun.)
+            self._refused = True
+            self._streaming = False
 
     def sendWindow(self, size: int) -> None:
         # Steering the front, so the control plane: the send socket.
@@ -465,11 +493,24 @@ class FrontLink:
         process exiting with its threads in the application would never
         do.  Called in the reactor thread.
 
+        A response already streaming ends with C{ERROR} (L{_ReplySink.abandon}):
+        the front aborts its client's connection at once, instead of once it
+        finds this handler gone, three heartbeats after it exits (and
+        forgets the handler then, rather than declaring it dead).
+
         @return: how many requests were cancelled.
         """
-        running = [r for r in self.running.values() if r is not None and not r.cancelled]
-        for request in running:
+        running = [
+            (requestId, r) for requestId, r in self.running.items()
+            if r is not None and not r.cancelled
+        ]
+        for _, request in running:
+            # First: the application thread sends nothing more then.
             request.cancel()
+        for requestId, _ in running:
+            sink = self._sinks.get(requestId)
+            if sink is not None:
+                sink.abandon("the handler stopped: --graceful-timeout passed")
         return len(running)
 
     def whenIdle(self) -> Deferred[None]:

@@ -1897,6 +1897,36 @@ class HandlerServiceStopTests(SynchronousTestCase):
             [formatEvent(e) for e in events],
         )
 
+    def test_gracefulTimeoutEndsStreams(self) -> None:
+        """
+        A request cut at C{--graceful-timeout} whose response is streaming
+        ends with C{ERROR}, so that the front aborts its client's
+        connection then, not three heartbeats after the handler exits,
+        when it finds it gone; nothing more goes for it.  A response not
+        begun is left to the front (it retries an idempotent request on
+        another handler), and a head its thread sends once it is cut does
+        not go.
+        """
+        service, link, clock = self.service(**{"graceful-timeout": 5.0})
+        for requestId in [b"r.1", b"r.2", b"r.3"]:
+            link.controlReceived(protocol.encodeRequest(requestId, META, [], []))
+        streaming, notBegun, ended = link._runner.runs  # type: ignore[attr-defined]
+        streaming.sink.sendHead(200, b"OK", [], [b"a"], True)
+        ended.sink.sendHead(200, b"OK", [], [b"a"], True)
+        ended.sink.sendBody([b"b"], True)
+        service.stopService()
+        link.controlReceived(protocol.encodeBye())
+        sent = link._return.sent  # type: ignore[attr-defined]
+        before = len(sent)
+        clock.advance(5.0)
+        self.assertEqual(
+            [protocol.decode(frames) for frames in sent[before:]],
+            [protocol.Error(b"r.1", "the handler stopped: --graceful-timeout passed")],
+        )
+        streaming.sink.sendBody([b"c"], True)
+        notBegun.sink.sendHead(200, b"OK", [], [b"late"], False)
+        self.assertEqual(len(sent), before + 1)
+
     def test_maxRequests(self) -> None:
         """
         After C{--max-requests} requests (no jitter), the handler stops the
