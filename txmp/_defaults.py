@@ -95,10 +95,6 @@ SILENT_KILL_HEARTBEATS = 10
 # a front and its --spawn handlers, and for a handler (--graceful-timeout).
 DEFAULT_GRACEFUL_TIMEOUT = 30.0
 
-# A --spawn handler sent SIGTERM is sent SIGKILL this many seconds after its
-# --graceful-timeout, if it is still there (its own bound on its drain is
-# --graceful-timeout: this is for one that does not keep it).
-SPAWN_KILL_MARGIN = 5.0
 
 # A front stopping waits for its --spawn handlers to exit: for at most this
 # many seconds after SIGKILL (a process the kernel has not reaped by then,
@@ -215,6 +211,9 @@ SEND_LIMIT = 512 * KiB
 # What the socket does not take at once of an eager send is copied for
 # the transport (a bytes slice): for a body returned whole, nearly all of
 # it (a 200 MB response grew the front's peak RSS by 600 MB, not 400).
+# Given whole, Twisted sends it through memoryviews without a copy (26.4 and
+# 26.10 do; 23.10, the oldest allowed, copies it once into its buffer: still
+# one copy fewer than before).
 # Above SEND_LIMIT with a margin, so that the pieces of a streamed body
 # (about SEND_LIMIT each) still go out at once; the turn saved is nothing
 # beside such a write.
@@ -440,9 +439,18 @@ HUNG_AFTER_CANCEL = 5.0
 # application threads to stop and close their responses (PEP 3333 close():
 # Django's request_finished, Flask's teardown, which release database
 # connections and locks) before it exits.  Within a chunk for a streaming
-# application, as above; and short, so that a --spawn handler still exits
-# well inside the SPAWN_KILL_MARGIN after its --graceful-timeout.
+# application, as above; and short: a --spawn front waits for it
+# (SPAWN_KILL_MARGIN).
 CUT_CLOSE_TIMEOUT = 2.0
+
+# A --spawn handler sent SIGTERM is sent SIGKILL this many seconds after its
+# --graceful-timeout, if it is still there: a second more than the most a
+# handler that keeps its own bounds takes past its --graceful-timeout (the
+# requests it cut, CUT_CLOSE_TIMEOUT; its sockets' linger, STOP_LINGER; the
+# application's atexit hooks, EXIT_HOOKS_TIMEOUT), so that none is killed in
+# an error reporter's last flush.  This is for one that does not keep them.
+# (It was 5 s, from before the hooks and the cut were bounded.)
+SPAWN_KILL_MARGIN = CUT_CLOSE_TIMEOUT + STOP_LINGER + EXIT_HOOKS_TIMEOUT + 1.0
 
 # A handler's connection to a front that ended the CURVE handshake for good
 # (its ZAP handler refused the handler's key, or it does not use CURVE) is

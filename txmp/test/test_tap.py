@@ -1209,7 +1209,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         [monitor] = [s for s in IServiceCollection(spawned)
                      if isinstance(s, ProcessMonitor)]
         self.assertEqual(monitor.processes, {})
-        self.assertEqual(monitor.killTime, 35)
+        self.assertEqual(monitor.killTime, 40)
 
     def test_stoppingWithPrivateAddresses(self) -> None:
         """
@@ -2398,12 +2398,12 @@ class SpawnedHandlersTests(SynchronousTestCase):
     def test_stopBounded(self) -> None:
         """
         A handler still there after C{--graceful-timeout} is sent
-        C{SIGKILL} (5 s later); one that is not gone even then (the kernel
+        C{SIGKILL} (10 s later: L{SPAWN_KILL_MARGIN}); one that is not gone even then (the kernel
         has not reaped it) keeps the front at most 5 s more, and is named.
         """
         with capturedLogs() as events:
             stopped = self.spawned.stopService()
-            self.reactor.advance(34.9)
+            self.reactor.advance(39.9)
             self.assertEqual(self.signals(self.name(1)), ["TERM"])
             self.reactor.advance(0.1)
             self.assertEqual(self.signals(self.name(1)), ["TERM", "KILL"])
@@ -2415,7 +2415,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
             self.successResultOf(stopped)
         self.assertEqual(
             self.stopping(events),
-            ["mpfront stopping: 1 of 2 spawned handlers still there 40.0 s after "
+            ["mpfront stopping: 1 of 2 spawned handlers still there 45.0 s after "
              "SIGTERM, SIGKILL included: %s (PID 1); exiting without them"
              % (self.name(2),)],
         )
