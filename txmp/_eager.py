@@ -130,7 +130,8 @@ def eagerWrite(transport: ITransport, data: bytes) -> None:
 
     Not if C{data} is larger than L{EAGER_LIMIT}: the rest would be a copy
     of nearly all of it (the transport takes only C{bytes}), while the
-    transport, given it whole, sends it without copying it.
+    transport, given it whole, sends it without copying it (Twisted 23.10
+    copies it once).
 
     A failed send (the client reset the connection, say) is left for the
     transport to find on its own write, as it would have.

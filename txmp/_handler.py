@@ -44,11 +44,12 @@ def splitChunks(chunks: list[bytes], size: int = MAX_FRAME) -> list[bytes]:
     C{chunks}, with every chunk longer than C{size} split into pieces of
     at most C{size} bytes.
 
-    The pieces are memoryviews of the chunk, not copies: ZeroMQ copies what
-    it sends into its own messages anyway, and copies made here first would
-    double what a large body returned whole (a Django C{HttpResponse} or a
-    Flask C{Response} of a file read into memory) costs in time, and in
-    memory that each application thread's allocator keeps once it is freed.
+    The pieces are memoryviews of the chunk, not copies, which would double
+    what a large body returned whole (a Django C{HttpResponse} or a Flask
+    C{Response} of a file read into memory) costs in time, and in memory
+    that each application thread's allocator keeps once it is freed:
+    pieces of L{ZERO_COPY_SEND <txmp._defaults.ZERO_COPY_SEND>} bytes, views
+    of C{bytes}, then go to ZeroMQ without a copy at all.
     """
     for chunk in chunks:
         if len(chunk) > size:
