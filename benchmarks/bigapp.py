@@ -5,7 +5,9 @@ from both.
 
     - L{app}: C{GET /?size=N} answers N bytes (100 MiB by default) with a
       C{Content-Length}, from a generator yielding 64 KiB chunks, as an
-      application streaming a large file or export naively would.
+      application streaming a large file or export naively would; with
+      C{&whole=1}, as one C{bytes} in a list, as a Django C{HttpResponse} or
+      a Flask C{Response} of a file read into memory gives it.
 
 The handler finds this module because the benchmarks put this directory on
 its C{PYTHONPATH}: C{--app bigapp:app}.  Standard library only.
@@ -37,6 +39,13 @@ def chunks(size: int) -> Iterator[bytes]:
         yield _BLOCK[:rest]
 
 
+def wholeRequested(query: str) -> bool:
+    """
+    Whether the query string asks for the body whole (C{whole=1}).
+    """
+    return parse_qs(query).get("whole") == ["1"]
+
+
 def requestedSize(query: str) -> int:
     """
     The C{size} in a query string, or L{DEFAULT_SIZE}.
@@ -46,12 +55,15 @@ def requestedSize(query: str) -> int:
 
 def app(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]:
     """
-    C{size} bytes (from the query) in 64 KiB chunks, with a
+    C{size} bytes (from the query) in 64 KiB chunks, or whole, with a
     C{Content-Length}.
     """
-    size = requestedSize(environ.get("QUERY_STRING", ""))
+    query = environ.get("QUERY_STRING", "")
+    size = requestedSize(query)
     startResponse(
         "200 OK",
         [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))],
     )
+    if wholeRequested(query):
+        return [b"".join(chunks(size))]
     return chunks(size)

@@ -5,6 +5,7 @@ the same run: wall time, and the peak memory of every server process.
     python benchmarks/bigbody.py [--front-python PATH] [--handler-python PATH]
         [--size BYTES] [--window BYTES[,BYTES...]]
         [--variant LABEL:MODULE.NAME=VALUE[,...]]... [--rounds R] [--warmup N]
+        [--whole]
 
 Starts, on 127.0.0.1 only, run by the front's interpreter unless said:
 
@@ -25,6 +26,11 @@ Starts, on 127.0.0.1 only, run by the front's interpreter unless said:
       processes before twistd starts: the way to compare another value of
       C{BODY_BATCH}, C{GRANT_DIVISOR}, C{LARGE_FRAME} or C{SEND_LIMIT}
       against the code as it is, in the same run, without editing it.
+
+With C{--whole}, the application returns the body as one C{bytes} in a
+list (as a Django C{HttpResponse} or a Flask C{Response} of a file read
+into memory), which the handler sends in 1 MiB frames and the front writes
+as one; the raw servers write their chunks as before.
 
 The body is C{--size} bytes (100 MiB by default).  Each server answers a
 64 KiB request, and its peak RSS (C{VmHWM}) is read then ("idle"); it is
@@ -139,6 +145,9 @@ def parseArguments(argv: list | None = None) -> argparse.Namespace:
         "these constants first, e.g. send-128K:txmp._front.SEND_LIMIT=128K; "
         "VALUE is a size (K, M suffixes) or None; may be repeated",
     )
+    parser.add_argument("--whole", action="store_true",
+                        help="the application returns the body whole, one bytes "
+                        "(default: 64 KiB chunks from a generator)")
     parser.add_argument("--warmup", type=int, default=None, metavar="N",
                         help="unmeasured downloads per server first (default 1; "
                         "3 if the front runs on PyPy)")
@@ -176,12 +185,13 @@ def peakRss(pid: int) -> int:
     raise BenchmarkError("no VmHWM for pid %d" % (pid,))
 
 
-def download(port: int, size: int, verify: bool = False) -> float:
+def download(port: int, size: int, verify: bool = False, whole: bool = False) -> float:
     """
     Download C{/?size=SIZE} from 127.0.0.1:C{port} on a new connection.
 
     @param verify: also check the SHA-256 of the body (slower: only for
         the first, unmeasured download).
+    @param whole: ask for the body whole (C{&whole=1}, L{bigapp.app}).
     @return: seconds from connecting to the last byte.
     @raise BenchmarkError: on a wrong status, length or body.
     """
@@ -191,8 +201,8 @@ def download(port: int, size: int, verify: bool = False) -> float:
     digest = hashlib.sha256() if verify else None
     with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
         connection.sendall(
-            b"GET /?size=%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n"
-            % (size, port)
+            b"GET /?size=%d%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n"
+            % (size, b"&whole=1" if whole else b"", port)
         )
         head = b""
         while b"\r\n\r\n" not in head:
@@ -233,13 +243,13 @@ def download(port: int, size: int, verify: bool = False) -> float:
     return elapsed
 
 
-def measure(target: Target, size: int) -> float:
+def measure(target: Target, size: int, whole: bool = False) -> float:
     """
     Time one download from C{target}, recording the CPU its processes
     used.
     """
     before = {label: p.cpuSeconds() for label, p in target.processes.items()}
-    elapsed = download(target.port, size)
+    elapsed = download(target.port, size, whole=whole)
     for label, process in target.processes.items():
         first, after = before[label], process.cpuSeconds()
         if first is not None and after is not None:
@@ -341,13 +351,13 @@ def run(args: argparse.Namespace) -> int:
                 label: peakRss(p.pid) for label, p in target.processes.items()
             }
         for target in targets:
-            download(target.port, args.size, verify=True)
+            download(target.port, args.size, verify=True, whole=args.whole)
             for _ in range(args.warmup):
-                download(target.port, args.size)
+                download(target.port, args.size, whole=args.whole)
         for n in range(args.rounds):
             order = targets[n % len(targets):] + targets[:n % len(targets)]
             for target in order:
-                elapsed = measure(target, args.size)
+                elapsed = measure(target, args.size, args.whole)
                 print("  round %d/%d  %-22s %6.3f s  %7.0f MiB/s"
                       % (n + 1, args.rounds, target.name, elapsed,
                          args.size / MiB / elapsed), flush=True)
