@@ -3307,6 +3307,29 @@ class LoadApplicationTests(SynchronousTestCase):
                 f"(at {module.path}, line 3)",
             )
 
+    def moduleDirectory(self, signum: int) -> FilePath:
+        """
+        A directory on C{sys.path} for the modules a test writes, which
+        changes C{signum}'s handler: it is put back after the test.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        sys.path.insert(0, directory.path)
+        self.addCleanup(sys.path.remove, directory.path)
+        previous = signal.getsignal(signum)
+        self.addCleanup(signal.signal, signum, previous)
+        return directory
+
+    def terminationRecorded(self) -> tuple[FilePath, list[int]]:
+        """
+        A L{moduleDirectory} for C{SIGTERM}, and the signals the process
+        would die by (L{handlertap._dieBy}, recorded instead of sent).
+        """
+        directory = self.moduleDirectory(signal.SIGTERM)
+        died: list[int] = []
+        self.patch(handlertap, "_dieBy", died.append)
+        return directory, died
+
     def test_interruptedWhileImporting(self) -> None:
         """
         C{SIGINT} while the application imports (Ctrl-C at a terminal,
@@ -3316,12 +3339,7 @@ class LoadApplicationTests(SynchronousTestCase):
         C{SIGINT} ignored (a shell script's background job), which went
         on to serve; and C{SIGINT}'s handler is put back after.
         """
-        directory = FilePath(self.mktemp())
-        directory.makedirs()
-        sys.path.insert(0, directory.path)
-        self.addCleanup(sys.path.remove, directory.path)
-        previous = signal.getsignal(signal.SIGINT)
-        self.addCleanup(signal.signal, signal.SIGINT, previous)
+        directory = self.moduleDirectory(signal.SIGINT)
         handlers: list[tuple[str, Callable[[int, Any], Any] | signal.Handlers]] = [
             ("txmp_test_tap_interrupted", signal.default_int_handler),
             ("txmp_test_tap_interrupted_ignored", signal.SIG_IGN),
@@ -3348,16 +3366,7 @@ class LoadApplicationTests(SynchronousTestCase):
         without a word; C{SIGTERM}'s handler is put back after.  Ignored,
         it stays ignored.
         """
-        from txmp import handlertap
-
-        directory = FilePath(self.mktemp())
-        directory.makedirs()
-        sys.path.insert(0, directory.path)
-        self.addCleanup(sys.path.remove, directory.path)
-        previous = signal.getsignal(signal.SIGTERM)
-        self.addCleanup(signal.signal, signal.SIGTERM, previous)
-        died: list[int] = []
-        self.patch(handlertap, "_dieBy", died.append)
+        directory, died = self.terminationRecorded()
         name = "txmp_test_tap_terminated"
         directory.child(name + ".py").setContent(
             b"import os, signal, time\n"
@@ -3399,16 +3408,7 @@ class LoadApplicationTests(SynchronousTestCase):
         then reported instead: as gunicorn's worker, the handler remembers
         the signal and acts on it once the load is over.
         """
-        from txmp import handlertap
-
-        directory = FilePath(self.mktemp())
-        directory.makedirs()
-        sys.path.insert(0, directory.path)
-        self.addCleanup(sys.path.remove, directory.path)
-        previous = signal.getsignal(signal.SIGTERM)
-        self.addCleanup(signal.signal, signal.SIGTERM, previous)
-        died: list[int] = []
-        self.patch(handlertap, "_dieBy", died.append)
+        directory, died = self.terminationRecorded()
         modules = {
             "txmp_test_tap_swallowed": b"    pass\n",
             "txmp_test_tap_wrapped": b"    raise ImportError('no optional module')\n",
