@@ -112,8 +112,13 @@ class ListenError(Exception):
 
 def _reason(error: BaseException | None) -> str:
     """
-    One line saying why an endpoint could not be made or listen.
+    One line saying why an endpoint could not be made or listen, or its
+    certificate files read again (L{certificateFilesError}: pyOpenSSL's
+    errors in words).
     """
+    certificate = None if error is None else certificateFilesError(error)
+    if certificate is not None:
+        return certificate
     if isinstance(error, CannotListenError):
         if error.socketError == "Cannot acquire lock":
             # Twisted's UNIX port (unix:, lockfile=1 by default) holds
@@ -161,7 +166,7 @@ def _endpointError(description: str, error: Exception) -> str:
             "without brackets: tcp6:8080:interface=\\:\\:1 (in single quotes in "
             "a shell or a TOML file)"
         )
-    return certificateFilesError(error) or _reason(error)
+    return _reason(error)
 
 
 def _stopAndExit(reactor: IReactorCore, status: int, options: object = None) -> None:
@@ -489,7 +494,7 @@ class FrontService(Service):
                 self._log.error(
                     "mpfront: {what}: certificate and key not read again: {why}; "
                     "the ones read before serve on",
-                    what=what, why=certificateFilesError(e) or _reason(e),
+                    what=what, why=_reason(e),
                 )
             else:
                 self._log.info("mpfront: {what}: certificate and key read again", what=what)
