@@ -95,7 +95,6 @@ SILENT_KILL_HEARTBEATS = 10
 # a front and its --spawn handlers, and for a handler (--graceful-timeout).
 DEFAULT_GRACEFUL_TIMEOUT = 30.0
 
-
 # A front stopping waits for its --spawn handlers to exit: for at most this
 # many seconds after SIGKILL (a process the kernel has not reaped by then,
 # stuck in an uninterruptible wait, is left behind, and said so) ...

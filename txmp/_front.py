@@ -2169,8 +2169,9 @@ class FrontFactory(_ServerFactory):
     def _spare(self) -> bool:
         """
         Whether a connection has been idle for L{RECLAIM_IDLE} since its
-        last response (or since it opened): a new one may take its place.  If one is idle for
-        less, look again (L{_connectionsChanged}) when it will have been.
+        last response (or since it opened): a new one may take its place.
+        If one is idle for less, look again (L{_connectionsChanged}) when it
+        will have been.
         Not while L{RECLAIM_PENDING} connections closed for new ones are
         still open: each holds a descriptor beyond C{--max-connections}
         (their closing looks again).

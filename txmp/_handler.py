@@ -833,7 +833,8 @@ class FrontLink:
         del self.running[requestId]
         cancelCall(self._hungChecks.pop(requestId, None))
         sink = self._sinks.pop(requestId, None)
-        if not self.running and self._idleWaiters:
+        # (Waiters only while a handler stops: the cheap test first.)
+        if self._idleWaiters and not self.running:
             waiters, self._idleWaiters = self._idleWaiters, []
             for waiter in waiters:
                 waiter.callback(None)

@@ -489,13 +489,16 @@ class HandlerService(Service):
         timeout = self._options["graceful-timeout"]
         drained.addTimeout(timeout, self._reactor)
 
-        def stuck(failure: Failure) -> Deferred[bool] | bool:
-            failure.trap(defer.TimeoutError, defer.FirstError)
-            running = [
+        def runningIds() -> list[str]:
+            return [
                 requestId.decode("ascii", "replace")
                 for link in self.links
                 for requestId in link.running
             ]
+
+        def stuck(failure: Failure) -> Deferred[bool] | bool:
+            failure.trap(defer.TimeoutError, defer.FirstError)
+            running = runningIds()
             if not running:
                 self._log.warn(
                     "mphandler {name}: --graceful-timeout {timeout}s passed with "
@@ -534,11 +537,7 @@ class HandlerService(Service):
 
             def notClosed(failure: Failure) -> bool:
                 failure.trap(defer.TimeoutError, defer.FirstError)
-                left = [
-                    requestId.decode("ascii", "replace")
-                    for link in self.links
-                    for requestId in link.running
-                ]
+                left = runningIds()
                 self._log.warn(
                     "mphandler {name}: {left} of the {count} requests cut not "
                     "ended after {seconds} s (stuck in the application, or "

@@ -92,6 +92,7 @@ _HandlerParsed = TypedDict("_HandlerParsed", {
     "threads": int,
 })
 
+
 class _HandlerUnderTwistd(TypedDict, total=False):
     """
     What C{postOptions} adds only when twistd parses the options (their
