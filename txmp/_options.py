@@ -584,6 +584,10 @@ class TxmpOptions(usage.Options):
     #: file, and its environment variables' prefix (C{TXMP_MPFRONT_}).
     command = ""
 
+    #: The configuration file read, if any: C{--config}'s, or else
+    #: C{TXMP_CONFIG}'s (set as the options are parsed).
+    configFile: str | None = None
+
     #: What to give instead, for an option whose empty value wants more of
     #: a hint than "a value" (L{refuseEmpty}).
     emptyHints: ClassVar[dict[str, str]] = {}
@@ -692,6 +696,7 @@ class TxmpOptions(usage.Options):
         known = {name.rstrip("="): name.endswith("=") for name in self.longOpt}
         settings: dict[str, tuple[str, object]] = {}
         path = _givenConfig(arguments) or environ.get("TXMP_CONFIG")
+        self.configFile = path or None
         if path:
             for key, value in _readConfig(path, self.command).items():
                 settings[key.replace("_", "-")] = (f"{path} [{self.command}]", value)

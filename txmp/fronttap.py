@@ -389,9 +389,8 @@ class Options(TxmpOptions):
         # The file read (TXMP_CONFIG's too, which the --spawn handlers would
         # read from their environment), for the --spawn handlers: resolved
         # now, since twistd --rundir changes directory before they start.
-        config = self["config"] or os.environ.get("TXMP_CONFIG")
-        if config:
-            self["config"] = os.path.abspath(config)
+        if self.configFile:
+            self["config"] = os.path.abspath(self.configFile)
         if self["send"] is None:
             self["send"] = DEFAULT_SEND
         if self["return"] is None:
