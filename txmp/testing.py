@@ -2205,14 +2205,9 @@ class FrontTestCase(SynchronousTestCase):
             L{TCPStringTransport}).
         """
         channel = self.site.buildProtocol(self.clientAddress)
-        if transport is None and secure:
-            transport = TCPStringTransport(
-                hostAddress=self.serverAddress, peerAddress=self.clientAddress
-            )
-        elif transport is None:
-            transport = StringTransport(
-                hostAddress=self.serverAddress, peerAddress=self.clientAddress
-            )
+        if transport is None:
+            kind: type[StringTransport] = TCPStringTransport if secure else StringTransport
+            transport = kind(hostAddress=self.serverAddress, peerAddress=self.clientAddress)
         if secure:
             directlyProvides(transport, ISSLTransport)
         channel.makeConnection(transport)

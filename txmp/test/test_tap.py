@@ -115,6 +115,36 @@ def exitingFactory() -> Any:
     sys.exit("DATABASE_URL is not set")
 
 
+def reopenFailureLines(
+    case: SynchronousTestCase, module: types.ModuleType, service: Any, error: OSError
+) -> list[str]:
+    """
+    The lines C{service.reopenLogs()} (SIGUSR1) logs when C{module}'s
+    C{reopenLogFiles} raises C{error} (patched for C{case}), each checked
+    to be at level C{error}.
+    """
+
+    def reopenLogFiles() -> None:
+        raise error
+
+    case.patch(module, "reopenLogFiles", reopenLogFiles)
+    with capturedLogs() as events:
+        service.reopenLogs()
+    case.assertEqual({e["log_level"] for e in events}, {LogLevel.error})
+    return [formatEvent(e) for e in events]
+
+
+def reopenFailureLine(command: str, path: str, why: str) -> str:
+    """
+    What C{command} says of a log file C{path} SIGUSR1 could not open again.
+    """
+    return (
+        f"{command}: cannot reopen {path}: {why}; its lines go on to the file open "
+        f"until now (where logrotate moved it?): make {path} a file this "
+        "process's user can create or write, then send SIGUSR1 again"
+    )
+
+
 class OptionsTestCase(SynchronousTestCase):
     """
     Tests of a tap's options: L{optionsClass}.
@@ -996,21 +1026,11 @@ class FrontMakeServiceTests(SynchronousTestCase):
         access.moveTo(directory.child("access.log.1"))
         access.makedirs()
         logFile = directory.child("front.log").path
-
-        def reopenLogFiles() -> None:
-            raise IsADirectoryError(21, "Is a directory", logFile)
-
-        self.patch(_frontservice, "reopenLogFiles", reopenLogFiles)
-        with capturedLogs() as events:
-            front.reopenLogs()
-        self.assertEqual([formatEvent(e) for e in events], [
-            f"mpfront: cannot reopen {path}: Is a directory; its lines go on to "
-            f"the file open until now (where logrotate moved it?): make {path} "
-            "a file this process's user can create or write, then send SIGUSR1 "
-            "again"
+        error = IsADirectoryError(21, "Is a directory", logFile)
+        self.assertEqual(reopenFailureLines(self, _frontservice, front, error), [
+            reopenFailureLine("mpfront", path, "Is a directory")
             for path in [logFile, access.path]
         ])
-        self.assertEqual([e["log_level"] for e in events], [LogLevel.error] * 2)
 
     def test_accessLogOpenedAtStart(self) -> None:
         """
@@ -3866,19 +3886,11 @@ class HandlerOptionsTests(OptionsTestCase):
         [handler, _signals] = list(IServiceCollection(top))
         assert isinstance(handler, _handlerservice.HandlerService)
         logFile = "/var/log/txmp/handler.log"
-
-        def reopenLogFiles() -> None:
-            raise PermissionError(13, "Permission denied", logFile)
-
-        self.patch(_handlerservice, "reopenLogFiles", reopenLogFiles)
-        with capturedLogs() as events:
-            handler.reopenLogs()
-        self.assertEqual([formatEvent(e) for e in events], [
-            f"mphandler: cannot reopen {logFile}: Permission denied; its lines go "
-            f"on to the file open until now (where logrotate moved it?): make "
-            f"{logFile} a file this process's user can create or write, then "
-            "send SIGUSR1 again"
-        ])
+        error = PermissionError(13, "Permission denied", logFile)
+        self.assertEqual(
+            reopenFailureLines(self, _handlerservice, handler, error),
+            [reopenFailureLine("mphandler", logFile, "Permission denied")],
+        )
 
     def test_profileDirectoryUnwritable(self) -> None:
         """
