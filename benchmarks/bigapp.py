@@ -7,7 +7,10 @@ from both.
       C{Content-Length}, from a generator yielding 64 KiB chunks, as an
       application streaming a large file or export naively would; with
       C{&whole=1}, as one C{bytes} in a list, as a Django C{HttpResponse} or
-      a Flask C{Response} of a file read into memory gives it.
+      a Flask C{Response} of a file read into memory gives it; and
+      C{POST /}: the request body read whole (C{wsgi.input.read()}, as
+      Flask's C{get_data()} and Django's C{request.body} read it), its
+      length answered.
 
 The handler finds this module because the benchmarks put this directory on
 its C{PYTHONPATH}: C{--app bigapp:app}.  Standard library only.
@@ -58,6 +61,10 @@ def app(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]:
     C{size} bytes (from the query) in 64 KiB chunks, or whole, with a
     C{Content-Length}.
     """
+    if environ["REQUEST_METHOD"] == "POST":
+        body = environ["wsgi.input"].read()
+        startResponse("200 OK", [("Content-Type", "text/plain")])
+        return [b"%d\n" % (len(body),)]
     query = environ.get("QUERY_STRING", "")
     size = requestedSize(query)
     startResponse(
