@@ -76,8 +76,10 @@ class Server:
             errors="replace",
         )
         self.pid = self.process.pid
-        # For a handler: the credits it offered the front when it joined.
+        # For a handler: the credits it offered the front when it joined,
+        # and how many of them are threads (the rest its prefetch).
         self.credits: int | None = None
+        self.threads: int | None = None
         # Processes it started itself (mpfront --spawn's handlers, gunicorn's
         # workers), stopped by their PIDs after it if still there.
         self.children: list[ChildProcess] = []
@@ -479,31 +481,39 @@ def startHandler(
     threads: int | None = None,
     patches: Sequence[tuple[str, object]] = (),
     checkout: str = CHECKOUT,
+    extra: Sequence[str] = (),
 ) -> Server:
     """
     Start C{twistd mphandler} serving C{app} (from L{benchapps} or any
     importable module) and wait until the front logs that it joined.
 
     @param patches: see L{twistdArgs}.
+    @param extra: further C{mphandler} options.
     @param checkout: the txmp checkout the handler runs (see
         L{Servers.start}).
     """
     args = ["mphandler", "--app", app, "--send", send, "--return", ret, "--name", name]
     if threads is not None:
         args += ["--threads", str(threads)]
+    args += extra
     handler = servers.start(
         "mphandler " + name, twistdArgs(python, *args, patches=patches), checkout
     )
     try:
         match = front.waitFor(
-            r"handler %s joined(?: with (\d+) credits)?" % (re.escape(name),)
+            r"handler %s joined(?: with (\d+) credits(?:, (\d+) of them prefetch)?)?"
+            % (re.escape(name),)
         )
     except BenchmarkError as e:
         raise BenchmarkError(
             "%s\nand the handler's output:\n%s" % (e, handler.tail())
         ) from None
-    # The credits it offers: its --threads, whatever the default is.
+    # The credits it offers: its --threads plus its --prefetch, whatever
+    # the defaults are; and the threads alone.
     handler.credits = int(match.group(1)) if match.group(1) else None
+    handler.threads = (
+        None if handler.credits is None else handler.credits - int(match.group(2) or 0)
+    )
     return handler
 
 
@@ -532,11 +542,12 @@ def startTxmp(
     handlers: int,
     threads: int | None,
     tag: str = "h",
+    extra: Sequence[str] = (),
 ) -> Txmp:
     """
     Start a front and C{handlers} handlers serving C{app} on ipc://
     addresses, and wait until all of them have joined.  The handlers are
-    named C{tag1}, C{tag2}, ...
+    named C{tag1}, C{tag2}, ... and given the C{mphandler} options C{extra}.
     """
     send = servers.ipc(tag + "-send")
     ret = servers.ipc(tag + "-return")
@@ -545,7 +556,7 @@ def startTxmp(
     for n in range(handlers):
         name = "%s%d" % (tag, n + 1)
         started[name] = startHandler(
-            servers, front, handlerPython, app, send, ret, name, threads
+            servers, front, handlerPython, app, send, ret, name, threads, extra=extra
         )
     return Txmp(front, port, started)
 

@@ -8,15 +8,15 @@ request path cannot lose them unnoticed (issue 12, "No regression"):
 
 1. B{slow}: a slow request never holds a fast one back while another
    handler has room.  One C{twistd mpfront} and two C{twistd mphandler
-   --app benchapps:mixed} at their defaults (4 threads, so 8 credits), on
+   --app benchapps:mixed} at their defaults (4 threads each), on
    ipc:// addresses.  A load generator in this script (asyncio, one
    keep-alive connection per client, closed loop: each client sends its
    next request when the last is answered) runs C clients (default: the
-   handlers' credits less one, 7), each asking for C{/slow} (1 s of sleep)
+   handlers' threads less one, 7), each asking for C{/slow} (1 s of sleep)
    every tenth request and C{/} (hello world) otherwise, so that exactly
    one request in ten is slow; the clients start 1/C s apart, so that
    about C - 1 slow requests are always in flight while the remaining
-   client's fast ones pass them.  With fewer clients than credits a
+   client's fast ones pass them.  With fewer clients than threads a
    handler thread is always free, whatever the front does; the question is
    whether the front finds it.  It prints the fast requests' latency
    (p50, p99, max) apart from the slow ones'.  Target: fast p99 <= 50 ms.
@@ -111,7 +111,7 @@ def parseArguments(argv: list | None = None) -> argparse.Namespace:
                         help="measure only these parts, of: " + ", ".join(PARTS))
     parser.add_argument("--clients", type=int, default=None, metavar="C",
                         help="slow: concurrent clients (default: the two "
-                        "handlers' credits less one)")
+                        "handlers' threads less one)")
     parser.add_argument("--cpu-ms", type=float, default=5.0, metavar="MS",
                         help="cpu: milliseconds of computing per request (default 5)")
     parser.add_argument("--connections", type=int, default=50, metavar="C",
@@ -263,19 +263,24 @@ def measureSlow(servers: Servers, args: argparse.Namespace, log: Log) -> tuple[R
                      "benchapps:mixed", 2, None)
     handlers = [s for name, s in txmp.servers.items() if name != "front"]
     credits = [h.credits for h in handlers]
-    total = sum(c for c in credits if c is not None) if None not in credits else None
+    threads = [h.threads for h in handlers]
+    total = sum(c for c in threads if c is not None) if None not in threads else None
     clients = args.clients or (total - 1 if total else 7)
     # The claim holds only while a handler has room: fewer requests in
-    # flight (one per closed-loop client at most) than credits.
+    # flight (one per closed-loop client at most) than threads (a
+    # handler's credits beyond its threads are its --prefetch: requests
+    # sent there wait for a thread).
     premise = total is not None and clients < total
-    log("slow:     front pid %d, handlers %s; credits %s; %d clients, 1 request in %d "
+    log("slow:     front pid %d, handlers %s; threads %s, credits %s; %d clients, 1 request "
+        "in %d "
         "to %s (%g s), %s" % (
             txmp.front.pid, ", ".join("%s %d" % (n, s.pid) for n, s in txmp.servers.items()
                                       if n != "front"),
-            " + ".join(str(c) for c in credits), clients, EVERY, benchapps.SLOW_PATH,
+            " + ".join(str(t) for t in threads), " + ".join(str(c) for c in credits),
+            clients, EVERY, benchapps.SLOW_PATH,
             benchapps.SLOW_SECONDS,
             "so one handler thread is always free" if premise
-            else "NOT fewer than the credits (or these are unknown): the target "
+            else "NOT fewer than the threads (or these are unknown): the target "
             "is not judged"))
     checkResponse(txmp.url, benchapps.BODY, "txmp, fast")
     checkResponse(txmp.url + benchapps.SLOW_PATH.lstrip("/"), benchapps.BODY, "txmp, slow")
@@ -309,10 +314,12 @@ def measureSlow(servers: Servers, args: argparse.Namespace, log: Log) -> tuple[R
     print("load generator (this process): %.0f us of CPU per request, over the %d "
           "requests it made (warm-up included)" % (generatorCpu / sent * 1e6, sent))
     row: Row = ("slow: fast requests' p99 latency, ms", fastP99, "<=", FAST_P99_TARGET_MS,
-                None if premise else "no thread always free: %d clients, %s credits"
+                None if premise else "no thread always free: %d clients, %s threads"
                 % (clients, total if total is not None else "unknown"))
-    summary = "slow | %d handlers %s credits, %d clients | fast p50 %s p99 %s | slow p50 %s" % (
-        len(handlers), "+".join(map(str, credits)), clients, ms(percentile(fast, 50)),
+    summary = ("slow | %d handlers %s threads, %s credits, %d clients | fast p50 %s p99 %s | "
+               "slow p50 %s") % (
+        len(handlers), "+".join(map(str, threads)), "+".join(map(str, credits)), clients,
+        ms(percentile(fast, 50)),
         ms(fastP99), ms(percentile(slow, 50)))
     return row, summary
 

@@ -17,6 +17,9 @@ C{--only}), all serving the same 13 bytes with the same two headers:
       mphandler --app benchapps:hello} (handlers' interpreter; K is 1 and
       the handler's options are its defaults unless told), joined by ipc://
       ZeroMQ addresses in a temporary directory;
+    - B{txmp-prefetch0}: the same with C{mphandler --prefetch 0}, so that
+      the handlers take no request beyond their threads (as before
+      C{--prefetch}, 2026-12-05): what prefetching buys, in the same run;
     - B{spawn2}: C{twistd mpfront --spawn 2 --app benchapps:hello}, the
       README's demo (mpfront starts its handlers with its own interpreter);
     - B{split}: C{split.py}, the bare split issue 12 cites as its
@@ -90,6 +93,7 @@ NAMES = [
     "raw",
     "raw-handlers",
     "txmp",
+    "txmp-prefetch0",
     "spawn2",
     "split",
     "twistd-wsgi",
@@ -328,15 +332,18 @@ def startTargets(
         elif name == "raw-handlers":
             target = startRaw(servers, "raw-handlers", "raw Twisted Web, handlers' Python",
                               handler, handlerPyPy)
-        elif name == "txmp":
+        elif name in ("txmp", "txmp-prefetch0"):
+            extra = ["--prefetch", "0"] if name == "txmp-prefetch0" else []
             txmp = startTxmp(servers, front, handler, "benchapps:" + args.app,
-                             args.handlers, args.threads)
+                             args.handlers, args.threads, tag=name + "-h", extra=extra)
             handlers = [s for n, s in txmp.servers.items() if n != "front"]
             label = "txmp 1 front + %d handler%s" % (
                 args.handlers, "" if args.handlers == 1 else "s")
             if args.threads is not None:
                 label += " x %d threads" % (args.threads,)
-            target = Target("txmp", label, txmp.port,
+            if extra:
+                label += ", --prefetch 0"
+            target = Target(name, label, txmp.port,
                             {"front": txmp.front, "handler": ProcessGroup(handlers)},
                             frontPyPy or handlerPyPy)
         elif name == "spawn2":
@@ -583,7 +590,7 @@ def run(args: argparse.Namespace) -> int:
     chosen = args.only or [n for n in NAMES if n != "raw-handlers" or separate]
     if shutil.which("wrk") is None:
         raise BenchmarkError("no wrk on PATH; " + HOW_TO_INSTALL)
-    frontNeeds = {"raw", "txmp", "spawn2", "split"} & set(chosen)
+    frontNeeds = {"raw", "txmp", "txmp-prefetch0", "spawn2", "split"} & set(chosen)
     if frontNeeds:
         requireModules(args.front_python, ["twisted", "txzmq"],
                        "the front's interpreter needs Twisted and txZMQ; for "
@@ -644,6 +651,18 @@ def run(args: argparse.Namespace) -> int:
         printTable(targets, summaries, args.connections)
         ratios = targetRatios(summaries, frontPyPy, separate)
         printRatios(ratios, frontPyPy)
+        if "txmp-prefetch0" in summaries and "txmp" in summaries:
+            print("\nWhat --prefetch buys: txmp ÷ txmp --prefetch 0, this run:")
+            for what, ofTxmp, ofBefore in [
+                ("req/s c%d" % (args.connections,), summaries["txmp"].rps,
+                 summaries["txmp-prefetch0"].rps),
+                ("front CPU/req", summaries["txmp"].cpu.get("front"),
+                 summaries["txmp-prefetch0"].cpu.get("front")),
+                ("handler CPU/req", summaries["txmp"].cpu.get("handler"),
+                 summaries["txmp-prefetch0"].cpu.get("handler")),
+                ("p50 c1", summaries["txmp"].c1p50, summaries["txmp-prefetch0"].c1p50),
+            ]:
+                print("  %-40s %s" % (what, fmtRatio(ratio(ofTxmp, ofBefore))))
         if "split" in summaries:
             printRatios(targetRatios(summaries, frontPyPy, separate, "split"), frontPyPy,
                         "The same targets, of the bare split (split.py), the floor "

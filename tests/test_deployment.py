@@ -24,6 +24,8 @@ from unittest import SkipTest
 from twisted.internet.error import ProcessDone
 from twisted.python.filepath import FilePath
 
+from txmp._defaults import DEFAULT_PREFETCH
+
 from ._harness import (
     PROJECT_APP,
     PROJECT_ROOT,
@@ -267,11 +269,18 @@ class DeploymentRecipeTests(SystemTestCase):
         )
         await front.waitForLine("mpfront ready")
         await front.waitForLine("joined", count=4)
-        self.assertEqual(front.countLines("joined with 8 credits"), 4, self.transcript())
+        # Its 8 threads, and mphandler's default --prefetch.
+        self.assertEqual(
+            front.countLines(
+                f"joined with {8 + DEFAULT_PREFETCH} credits, {DEFAULT_PREFETCH} of them "
+                "prefetch"
+            ),
+            4, self.transcript(),
+        )
         self.assertResponse(await self.get("/"), 200, b"myproject says hello\n")
         await front.waitForLine('"GET / HTTP/1.1" 200')
         stats = await self.frontStats(statsPort)
-        self.assertEqual(stats["counts"]["credits"], 32, stats)
+        self.assertEqual(stats["counts"]["credits"], 4 * (8 + DEFAULT_PREFETCH), stats)
 
 
 def freeLowPort() -> int:

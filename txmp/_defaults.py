@@ -359,6 +359,22 @@ REFUSED_LINE_LOGGED = 1024
 # benchmarks/threads.py.
 DEFAULT_THREADS = 4
 
+# How many requests a handler takes beyond its threads, to wait in its pool's
+# queue (mphandler --prefetch; announced in HELLO as prefetch): with a
+# request always waiting, a thread that finishes takes the next at once, and
+# the messages each way travel in batches instead of one per wake-up.
+# docs/benchmarks.md, "Prefetch", measured with benchmarks/threadcpu.py and
+# benchmarks/throughput.py (txmp-prefetch0).  4 + 12 = 16 a handler, as
+# Celery's default prefetch (4 a worker process) gives concurrency 4.
+DEFAULT_PREFETCH = 12
+
+# A front sends a handler requests to wait for a thread only while no
+# handler has a thread free, and only if that handler gave credit back (a
+# request of it ended) in the last PREFETCH_STALL seconds: not to one whose
+# threads are all held by slow requests.  Under load a handler serving fast
+# requests ends one every fraction of a millisecond.
+PREFETCH_STALL = 0.02
+
 # How many bytes of a streamed request body (a REQ with more=1: its body
 # frames, then BODY/END) the front may send for one request beyond what
 # the handler has granted with WINDOW; announced in HELLO.

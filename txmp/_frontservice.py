@@ -686,6 +686,8 @@ def handlerCommand(
         args.extend(["--config", options["config"]])
     if options["threads"]:
         args.extend(["--threads", str(options["threads"])])
+    if options["prefetch"] is not None:
+        args.extend(["--prefetch", str(options["prefetch"])])
     if options["script-name"]:
         args.extend(["--script-name", options["script-name"]])
     if options["max-requests"]:

@@ -325,8 +325,11 @@ class FrontLink:
     and says after how long once a front welcomes it.  Checked at each
     heartbeat; not while draining.
 
-    @param capacity: how many requests this link may have running at once:
-        the credits it announces.
+    @param capacity: how many requests this link may have at once, running
+        or waiting for a thread: the credits it announces.
+    @param prefetch: how many of those wait for a thread (the C{prefetch}
+        it announces: the front sends them only while no handler has a
+        thread free).
     @param address: the front's C{--send} address, for the log.
     @param returnAddress: the front's C{--return} address, for the log.
     """
@@ -339,6 +342,7 @@ class FrontLink:
     _return: MessageSender = field(alias="returnSocket")
     name: str
     capacity: int
+    prefetch: int = 0
     heartbeat: float = DEFAULT_HEARTBEAT
     address: str = ""
     returnAddress: str = ""
@@ -550,7 +554,7 @@ class FrontLink:
             self._send.send(
                 protocol.encodeHello(
                     self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos,
-                    packed=True,
+                    packed=True, prefetch=self.prefetch,
                 )
             )
 

@@ -73,6 +73,16 @@ def splitCapacity(threads: int, fronts: int) -> list[int]:
     return [max(1, share + (1 if n < extra else 0)) for n in range(fronts)]
 
 
+def splitPrefetch(prefetch: int, fronts: int) -> list[int]:
+    """
+    The requests each front may have waiting for a thread (C{--prefetch})
+    beyond its share of the threads (L{splitCapacity}): shared out evenly,
+    none where there are fewer than fronts.
+    """
+    share, extra = divmod(prefetch, fronts)
+    return [share + (1 if n < extra else 0) for n in range(fronts)]
+
+
 def _daemonThread(*, target: Callable[[], object], name: str) -> threading.Thread:
     # An application stuck past --graceful-timeout must not keep the
     # process alive.
@@ -266,8 +276,12 @@ class HandlerService(Service):
                 0, options["max-requests-jitter"]
             )
         self._context = context = ZmqContext(self._reactor)
-        capacities = splitCapacity(threads, len(options["fronts"]))
-        for index, ((send, ret), capacity) in enumerate(zip(options["fronts"], capacities)):
+        fronts = len(options["fronts"])
+        capacities = splitCapacity(threads, fronts)
+        prefetches = splitPrefetch(options["prefetch"], fronts)
+        for index, ((send, ret), capacity, prefetch) in enumerate(
+            zip(options["fronts"], capacities, prefetches)
+        ):
             routingId = newRoutingId()
             holder: list[FrontLink] = []
 
@@ -280,7 +294,8 @@ class HandlerService(Service):
             returnSocket.shareWithThreads(self._reactor)
             link = FrontLink(
                 self._reactor, runner, sendSocket, returnSocket, handlerName(options),
-                capacity=capacity, heartbeat=options["heartbeat"], address=send,
+                capacity=capacity + prefetch, prefetch=prefetch,
+                heartbeat=options["heartbeat"], address=send,
                 returnAddress=ret,
             )
             link.requestObservers.append(self._requestStarted)

@@ -16,6 +16,7 @@ tests drive it with a L{twisted.internet.task.Clock}.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Callable, Generic, TypeVar
 
@@ -24,7 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
-from txmp._defaults import MAX_CREDITS
+from txmp._defaults import MAX_CREDITS, PREFETCH_STALL
 from txmp._interfaces import cancelCall
 from txmp._peerlog import printable
 
@@ -54,6 +55,11 @@ class HandlerState(Generic[T]):
     @ivar draining: whether it said C{BYE}: it gets no new requests.
     @ivar packed: whether its latest C{HELLO} said it takes packed messages
         (C{packed=1}): what is sent to it then is packed (L{protocol.pack}).
+    @ivar prefetch: how many of its slots are for requests that wait for a
+        thread (its latest C{HELLO}'s C{prefetch}): while it has no more
+        credits than this, every thread of it is busy.
+    @ivar lastCredit: when it last gave credit back (a request of it
+        ended), on the registry's clock.
     @ivar lastHeard: when the front last heard from it.
     @ivar turn: when it last got a request, in the registry's count of
         requests (negative, decreasing, for those that never did): among
@@ -69,6 +75,8 @@ class HandlerState(Generic[T]):
     abandoned: OrderedDict[bytes, None] = field(init=False, factory=OrderedDict)
     draining: bool = field(init=False, default=False)
     packed: bool = field(init=False, default=False)
+    prefetch: int = field(init=False, default=0)
+    lastCredit: float = field(init=False, default=-math.inf)
     lastHeard: float = field(init=False, default=0.0)
     turn: int = field(init=False, default=0)
 
@@ -201,6 +209,7 @@ class HandlerRegistry(Generic[T]):
             handler.inputWindow = inputWindow
             handler.draining = False
         handler.packed = hello.packed
+        handler.prefetch = hello.prefetch
         self.heard(handler)
         # creditInReply: a complete RESP may carry its request's credit
         # (docs/protocol.md), one message fewer per request each way, and
@@ -221,9 +230,10 @@ class HandlerRegistry(Generic[T]):
         if self.handlers.get(identity) is not handler:
             return None
         (self._log.info if joined else self._log.debug)(
-            "handler {name} joined with {credits} credits",
+            "handler {name} joined with {credits} credits{prefetch}",
             name=handler.label,
             credits=handler.credits,
+            prefetch=f", {handler.prefetch} of them prefetch" if handler.prefetch else "",
         )
         if joined:
             for observer in self.joinObservers:
@@ -281,20 +291,43 @@ class HandlerRegistry(Generic[T]):
 
     def pick(self) -> HandlerState[T] | None:
         """
-        The handler the next request should go to: the one with the most
-        credit; among equals, the one dispatched to longest ago (one never
-        dispatched to first, the newest of those first), so that
-        sequential requests reach every handler.  Draining handlers get
-        none.
+        The handler the next request should go to.  First, one with a
+        thread free (more credits than its C{prefetch}): the one with the
+        most threads free; among equals, the one dispatched to longest ago
+        (one never dispatched to first, the newest of those first), so that
+        sequential requests reach every handler.  Only if none has, one
+        whose every thread is busy, for the request to wait there (its
+        C{prefetch}), as long as it finished a request in the last
+        L{PREFETCH_STALL} seconds: not behind threads all held by slow
+        requests.  Then the one with the most credit, ties as before.
+        Draining handlers get none.
 
-        @return: that handler, or L{None} if none has credit.
+        @return: that handler, or L{None} if none may have it now: the
+            request waits at the front, until credit comes back.
         """
         best: HandlerState[T] | None = None
+        most = 0
         for handler in self.handlers.values():
-            if handler.credits > 0 and not handler.draining and (
+            free = handler.credits - handler.prefetch
+            if free > 0 and not handler.draining and (
                 best is None
-                or handler.credits > best.credits
-                or (handler.credits == best.credits and handler.turn < best.turn)
+                or free > most
+                or (free == most and handler.turn < best.turn)
+            ):
+                best, most = handler, free
+        if best is not None:
+            return best
+        recent = self._clock.seconds() - PREFETCH_STALL
+        for handler in self.handlers.values():
+            if (
+                handler.credits > 0
+                and not handler.draining
+                and handler.lastCredit >= recent
+                and (
+                    best is None
+                    or handler.credits > best.credits
+                    or (handler.credits == best.credits and handler.turn < best.turn)
+                )
             ):
                 best = handler
         return best
@@ -348,6 +381,8 @@ class HandlerRegistry(Generic[T]):
         if handler.credits + credits > MAX_CREDITS:
             return False
         handler.credits += credits
+        if credits:
+            handler.lastCredit = self._clock.seconds()
         return True
 
     def lateCredit(self, identity: bytes, requestId: bytes) -> HandlerState[T] | None:

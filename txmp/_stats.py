@@ -43,6 +43,7 @@ class StatsResource(Resource):
                     "name": handler.name,
                     "credits": handler.credits,
                     "inFlight": len(handler.inFlight),
+                    "prefetch": handler.prefetch,
                     "draining": handler.draining,
                 }
                 for handler in dispatcher.handlers.values()

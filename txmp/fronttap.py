@@ -34,6 +34,7 @@ from txmp._defaults import (
     DEFAULT_MAX_MESSAGE,
     DEFAULT_MAX_QUEUE,
     DEFAULT_MAX_REQUEST_LINE,
+    DEFAULT_PREFETCH,
     DEFAULT_QUEUE_TIMEOUT,
     DEFAULT_RETURN,
     DEFAULT_SEND,
@@ -110,6 +111,7 @@ _FrontParsed = TypedDict("_FrontParsed", {
     "spawn": int,
     "stats": Optional[str],
     "threads": Optional[int],
+    "prefetch": Optional[int],
     "timeout": float,
     "trust-unix": bool,
     "trusted-proxy": list[Network],
@@ -257,6 +259,9 @@ class Options(TxmpOptions):
         ["threads", None, None, "--threads of --spawn handlers (default: mphandler's, "
          f"{DEFAULT_THREADS}).",
          positive(int, most=MAX_CREDITS)],
+        ["prefetch", None, None, "--prefetch of --spawn handlers (default: "
+         f"mphandler's, {DEFAULT_PREFETCH}).",
+         nonNegative(int)],
         ["graceful-timeout", None, DEFAULT_GRACEFUL_TIMEOUT,
          "Seconds to finish the requests in progress when stopping (SIGTERM), "
          "for the front and its --spawn handlers.",
@@ -360,8 +365,10 @@ class Options(TxmpOptions):
         if not self["spawn"]:
             # Passed to the handlers the front spawns, and to nothing else:
             # without --spawn they would change nothing, silently.
-            for name in ("threads", "max-requests", "max-requests-jitter", "script-name"):
-                if self[name]:
+            for name in (
+                "threads", "prefetch", "max-requests", "max-requests-jitter", "script-name"
+            ):
+                if self[name] != self.defaults[name]:
                     raise usage.UsageError(
                         f"--{name} is for --spawn handlers (give it to mphandler)"
                     )

@@ -28,6 +28,7 @@ from twisted.python import usage
 from txmp._defaults import (
     DEFAULT_GRACEFUL_TIMEOUT,
     DEFAULT_HEARTBEAT,
+    DEFAULT_PREFETCH,
     DEFAULT_PROFILE_SECONDS,
     DEFAULT_RETURN,
     DEFAULT_SEND,
@@ -85,6 +86,7 @@ _HandlerParsed = TypedDict("_HandlerParsed", {
     "parent-pid": Optional[int],
     "profile": Optional[str],
     "profile-seconds": float,
+    "prefetch": int,
     "pythonpath": list[str],
     "return": list[str],
     "script-name": Optional[str],
@@ -368,6 +370,12 @@ class Options(TxmpOptions):
          "Size of the WSGI thread pool: requests run at once (at most "
          f"{MAX_CREDITS}, the credits a front accepts).",
          positive(int, most=MAX_CREDITS)],
+        ["prefetch", None, DEFAULT_PREFETCH,
+         "Requests taken beyond --threads, to wait for a thread: fewer "
+         "messages and wake-ups under load (0: none; with --threads, at "
+         f"most {MAX_CREDITS}). A front sends them only while no handler "
+         "has a thread free.",
+         nonNegative(int)],
         ["name", None, None,
          "Name in logs and at the front (default host:pid, the PID of the "
          "process that serves: a daemon's, not the command's)."],
@@ -471,6 +479,8 @@ class Options(TxmpOptions):
         checkAddresses("--return", self["return"])
         _checkDistinct(self["send"], self["return"])
         checkJitter(self)
+        # Threads and prefetch together are the credits a front accepts.
+        self["prefetch"] = min(self["prefetch"], MAX_CREDITS - self["threads"])
         given = "--script-name"
         if self["script-name"] is None:
             # gunicorn's variable, for operators who set it for gunicorn (an

@@ -323,6 +323,15 @@ class Hello(_Registration):
         """
         return _optionalPositive(self.meta.get("hello", ""), "hello")
 
+    @property
+    def prefetch(self) -> int:
+        """
+        Its C{prefetch} attribute: how many of its slots are for requests
+        that wait for a thread (so that it has a thread free while it holds
+        more credits than this); 0 if absent or not a positive integer.
+        """
+        return _optionalPositive(self.meta.get("prefetch", ""), "prefetch") or 0
+
 
 @dataclass
 class Welcome(_Registration):
@@ -549,16 +558,19 @@ def encodeHello(
     window: int | None = None,
     sequence: int | None = None,
     packed: bool = False,
+    prefetch: int = 0,
 ) -> list[bytes]:
     """
     Frames of a C{HELLO} message.
 
     @param meta: further attributes, written as given after C{name},
-        C{credits}, C{window} and C{hello}.
+        C{credits}, C{window}, C{hello}, C{packed} and C{prefetch}.
     @param window: the request-body window, or L{None} for none.
     @param sequence: which of its link's C{HELLO}s this is (C{hello}), or
         L{None} not to say.
     @param packed: whether the handler takes packed messages (C{packed=1}).
+    @param prefetch: how many of the handler's slots are for requests that
+        wait for a thread (C{prefetch}; 0: not said).
     """
     attributes = _attributes(
         [
@@ -567,6 +579,7 @@ def encodeHello(
             (b"window", _optional(encodeInt, window)),
             (b"hello", _optional(encodeInt, sequence)),
             (b"packed", _flagValue(packed)),
+            (b"prefetch", _optional(encodeInt, prefetch or None)),
         ],
         meta,
     )

@@ -28,6 +28,7 @@ from txmp._defaults import (
     MAX_PEER_IDS,
     PEER_LOG_BURST,
     PEER_LOG_INTERVAL,
+    PREFETCH_STALL,
 )
 from txmp._dispatch import (
     RETRY_SUFFIX,
@@ -1471,6 +1472,45 @@ class TieTests(DispatcherTestCase):
         self.hello(B, 2)
         self.submit()
         self.assertEqual(len([m for m in self.sent(B) if isinstance(m, protocol.Request)]), 1)
+
+
+class PrefetchTests(DispatcherTestCase):
+    """
+    Handlers with a C{prefetch} get requests to wait for a thread only
+    while no handler has one free, and only while they end requests.
+    """
+
+    def test_waitsAtFrontWhileThreadsHeld(self) -> None:
+        """
+        While every thread of every handler is busy and neither ended a
+        request in the last L{PREFETCH_STALL} seconds (slow requests, say),
+        a request waits in the front's queue although both have credits
+        left, and goes to the first handler that ends one: no timer is
+        needed, since only credit coming back makes a handler eligible.
+        Once a handler ends requests, requests are sent to wait there.
+        """
+        for identity in (A, B):
+            self.control(identity, protocol.encodeHello(
+                identity.decode(), 3, prefetch=2))
+        self.submit()
+        self.submit()
+        [slowA] = self.requestIds(A)
+        [slowB] = self.requestIds(B)
+        self.clock.advance(1)
+        waiting, _ = self.submit()
+        self.assertEqual(self.dispatcher.counts()["queued"], 1)
+        self.clock.advance(PREFETCH_STALL * 10)
+        self.assertEqual(self.dispatcher.counts()["queued"], 1)
+        self.respond(B, slowB)
+        self.credit(B)
+        self.assertEqual(self.dispatcher.counts()["queued"], 0)
+        self.assertEqual(len(self.requestIds(B)), 2)
+        # B's only thread is busy again, but it ended a request just now: the
+        # next request is sent to wait there, not at A.
+        self.submit()
+        self.assertEqual(len(self.requestIds(B)), 3)
+        self.assertEqual(self.requestIds(A), [slowA])
+        self.assertNoResult(waiting)
 
 
 class CreditInReplyTests(DispatcherTestCase):

@@ -177,6 +177,23 @@ class RegistrationTests(FrontLinkTestCase):
             self.assertEqual(hello.meta["window"], str(_defaults.INPUT_WINDOW))
         self.assertEqual(_defaults.INPUT_WINDOW, 262144)
 
+    def test_helloAnnouncesPrefetch(self) -> None:
+        """
+        A link's C{HELLO} says its C{prefetch}, if it has one: how many of
+        the credits it announces are for requests that wait for a thread.
+        """
+        self.link.start()
+        [hello] = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.assertNotIn("prefetch", hello.meta)
+        link = FrontLink(self.clock, self.runner, self.sendSocket, self.returnSocket,
+                         "h", capacity=5, prefetch=3)
+        link.start()
+        self.addCleanup(link.stop)
+        [_, hello] = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.assertEqual((hello.credits, hello.prefetch), (5, 3))
+
     def test_helloTakesPacked(self) -> None:
         """
         Every C{HELLO} says C{packed=1}: the link takes packed messages.
@@ -2041,6 +2058,45 @@ class HandlerServicePlainReturnTests(SynchronousTestCase):
         self.assertIsNotNone(link._returnDownSince)
         returnSocket.handshakeObserver("HANDSHAKE_SUCCEEDED", 0, link.returnAddress)
         self.assertIsNone(link._returnDownSince)
+
+
+class HandlerServiceCapacityTests(SynchronousTestCase):
+    """
+    What a handler's links offer their fronts: a share of the threads and
+    of C{--prefetch} each.
+    """
+
+    def test_threadsAndPrefetchShared(self) -> None:
+        """
+        Each link's capacity (the credits it announces) is its share of
+        C{--threads} plus its share of C{--prefetch}, which its C{HELLO}
+        says as C{prefetch}; by default, L{_defaults.DEFAULT_PREFETCH}.
+        """
+        from txmp import _handlerservice, handlertap
+        from txmp._interfaces import IHandlerReactor
+
+        network = MemoryNetwork()
+        self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
+        self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
+        cases = [
+            ([], [(_defaults.DEFAULT_THREADS + _defaults.DEFAULT_PREFETCH,
+                   _defaults.DEFAULT_PREFETCH)]),
+            (["--threads", "3", "--prefetch", "5", "--send", "ipc://s2", "--return",
+              "ipc://r2"], [(2 + 3, 3), (1 + 2, 2)]),
+            (["--prefetch", "0"], [(_defaults.DEFAULT_THREADS, 0)]),
+        ]
+        for args, expected in cases:
+            options = handlertap.Options()
+            fronts = ["--send", "ipc://s1", "--return", "ipc://r1"]
+            options.parseOptions(["--app", "txmp.demo:app", "--name", "h1", *fronts, *args])
+            service = _handlerservice.HandlerService(
+                cast(IHandlerReactor, FakeReactor()), options.settings()
+            )
+            service.startService()
+            self.assertEqual(
+                [(link.capacity, link.prefetch) for link in service.links], expected
+            )
+            self.successResultOf(service.stopService())
 
 
 class HandlerServiceRefusedTests(SynchronousTestCase):

@@ -1061,6 +1061,26 @@ class HelloTests(SynchronousTestCase):
             assert isinstance(hello, Hello)
             self.assertIsNone(hello.sequence)
 
+    def test_prefetch(self) -> None:
+        """
+        C{prefetch} is an optional integer attribute, written after
+        C{packed} and read as L{Hello.prefetch}; one absent, 0 or not an
+        integer reads as 0, and leaves the C{HELLO} valid.
+        """
+        frames = encodeHello("h", 16, sequence=1, packed=True, prefetch=12)
+        self.assertEqual(
+            frames[2], b"name\0h\0credits\x0016\0hello\x001\0packed\x001\0prefetch\x0012"
+        )
+        hello = decode(frames)
+        assert isinstance(hello, Hello)
+        self.assertEqual(hello.prefetch, 12)
+        self.assertNotIn(b"prefetch", encodeHello("h", 4, prefetch=0)[2])
+        for bad in [None, "", "0", "x", "-1", "1.5"]:
+            meta = {} if bad is None else {"prefetch": bad}
+            hello = decode(encodeHello("h", 4, meta))
+            assert isinstance(hello, Hello)
+            self.assertEqual(hello.prefetch, 0)
+
     def test_badWindow(self) -> None:
         """
         A C{window} that is not an integer by the one rule of the wire

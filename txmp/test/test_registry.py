@@ -263,6 +263,97 @@ class CreditTests(RegistryTestCase):
         self.assertEqual(handler.credits, _defaults.MAX_CREDITS)
 
 
+class PrefetchTests(RegistryTestCase):
+    """
+    Handlers whose C{HELLO} says C{prefetch}: some of their credits are for
+    requests that wait for a thread.
+    """
+
+    def finish(self, identity: bytes, requestId: bytes) -> None:
+        """
+        Do what the dispatcher does when a request ends with its credit.
+        """
+        handler = self.registry.handlers[identity]
+        self.registry.finished(handler, requestId)
+        self.assertTrue(self.registry.credit(handler, 1))
+
+    def test_prefetchRead(self) -> None:
+        """
+        The handler's state has its latest C{HELLO}'s C{prefetch}; 0 for a
+        C{HELLO} without one.
+        """
+        self.assertEqual(self.hello(A, 6, prefetch="4").prefetch, 4)
+        self.assertEqual(self.hello(A, 6).prefetch, 0)
+
+    def test_freeThreadFirst(self) -> None:
+        """
+        A handler with a thread free (more credits than its C{prefetch})
+        wins over one with more credits and none: a request does not wait
+        behind busy threads while another handler has one free.  Among
+        those with threads free, the most free wins.
+        """
+        self.hello(A, 16, prefetch="12")  # 4 threads free.
+        self.hello(B, 3)  # 3 threads free; newer, so it would win a tie.
+        self.assertEqual(self.dispatch(b"r0"), A)
+        self.assertEqual(self.dispatch(b"r1"), B)
+        self.finish(B, b"r1")
+        self.finish(A, b"r0")  # Finished just now: A may be prefetched to.
+        for n in range(2, 6):
+            self.dispatch(b"r%d" % (n,))
+        self.assertEqual(
+            [(h.credits, h.credits - h.prefetch) for h in self.registry.handlers.values()],
+            [(14, 2), (1, 1)],
+        )
+        self.assertEqual([self.dispatch(b"r%d" % (n,)) for n in range(6, 9)], [A, B, A])
+        # Now neither has a thread free: A, which has credit and finished
+        # a request just now, takes the next to wait for a thread.
+        self.assertEqual(self.dispatch(b"r9"), A)
+        self.assertEqual(self.registry.handlers[A].credits, 11)
+
+    def test_prefetchOnlyWhenFinishingRecently(self) -> None:
+        """
+        With no thread free anywhere, a request goes to wait at a handler
+        that ended a request in the last L{_defaults.PREFETCH_STALL}
+        seconds, the one with the most credit; one that did not (its
+        threads are all held, perhaps by slow requests) gets none, and the
+        request waits at the front instead, for the first credit back.
+        """
+        self.hello(A, 3, prefetch="2")
+        self.hello(B, 3, prefetch="2")
+        self.dispatch(b"a")
+        self.dispatch(b"b")
+        # Never finished a request: no prefetch.
+        self.assertIsNone(self.registry.pick())
+        self.clock.advance(5)
+        self.finish(A, b"a")
+        self.assertEqual(self.dispatch(b"a2"), A)
+        self.clock.advance(_defaults.PREFETCH_STALL / 2)
+        self.assertEqual(self.dispatch(b"a3"), A)
+        self.assertEqual(self.registry.handlers[A].credits, 1)
+        self.clock.advance(_defaults.PREFETCH_STALL)
+        self.assertIsNone(self.registry.pick())
+        # B ends its request: a thread of it is free.
+        self.finish(B, b"b")
+        self.assertEqual(self.dispatch(b"b2"), B)
+        # Every thread busy again, and B ended one just now: it has the
+        # most credit of those that did.
+        self.assertEqual(self.dispatch(b"b3"), B)
+        self.assertEqual(self.dispatch(b"b4"), B)
+        self.assertEqual(self.registry.handlers[B].credits, 0)
+        self.assertIsNone(self.registry.pick())
+
+    def test_drainingGetsNone(self) -> None:
+        """
+        A draining handler gets no request to wait either.
+        """
+        handler = self.hello(A, 3, prefetch="2")
+        self.dispatch(b"a")
+        self.finish(A, b"a")
+        self.dispatch(b"a2")
+        self.registry.bye(handler)
+        self.assertIsNone(self.registry.pick())
+
+
 class AbandonTests(RegistryTestCase):
     """
     Requests the front gave up on, and the credit of their late replies.

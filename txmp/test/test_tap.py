@@ -273,12 +273,12 @@ class FrontOptionsTests(OptionsTestCase):
 
     def test_handlerOptionsNeedSpawn(self) -> None:
         """
-        C{--threads}, C{--max-requests}, C{--max-requests-jitter} and
-        C{--script-name}, which the front passes to its C{--spawn}
-        handlers, are usage errors without C{--spawn}, naming the option:
-        they would change nothing.
+        C{--threads}, C{--prefetch} (even 0), C{--max-requests},
+        C{--max-requests-jitter} and C{--script-name}, which the front
+        passes to its C{--spawn} handlers, are usage errors without
+        C{--spawn}, naming the option: they would change nothing.
         """
-        for args in [["--threads", "8"], ["--max-requests", "100"],
+        for args in [["--threads", "8"], ["--prefetch", "0"], ["--max-requests", "100"],
                      ["--max-requests", "100", "--max-requests-jitter", "10"],
                      ["--script-name", "/app"]]:
             error = self.assertRaises(usage.UsageError, self.parse, *args)
@@ -815,6 +815,16 @@ class HandlerCommandTests(SynchronousTestCase):
         """
         command = _frontservice.handlerCommand(self.options("--threads", "3"), "n")
         self.assertEqual(command[-2:], ["--threads", "3"])
+
+    def test_prefetch(self) -> None:
+        """
+        C{--prefetch} is passed on, as a string, even 0 (none); without it,
+        none is, and the handlers take their own default.
+        """
+        for value in ["0", "20"]:
+            command = _frontservice.handlerCommand(self.options("--prefetch", value), "n")
+            self.assertEqual(command[-2:], ["--prefetch", value])
+        self.assertNotIn("--prefetch", _frontservice.handlerCommand(self.options(), "n"))
 
     def test_scriptName(self) -> None:
         """
@@ -3819,6 +3829,17 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertEqual(_handlerservice.splitCapacity(5, 2), [3, 2])
         self.assertEqual(_handlerservice.splitCapacity(1, 3), [1, 1, 1])
 
+    def test_splitPrefetch(self) -> None:
+        """
+        Each front gets an even share of C{--prefetch}, none if there is
+        not one each.
+        """
+        self.assertEqual(_handlerservice.splitPrefetch(12, 1), [12])
+        self.assertEqual(_handlerservice.splitPrefetch(12, 2), [6, 6])
+        self.assertEqual(_handlerservice.splitPrefetch(5, 2), [3, 2])
+        self.assertEqual(_handlerservice.splitPrefetch(1, 3), [1, 0, 0])
+        self.assertEqual(_handlerservice.splitPrefetch(0, 2), [0, 0])
+
     def test_appRequired(self) -> None:
         """
         C{--app} is required.
@@ -3848,6 +3869,8 @@ class HandlerOptionsTests(OptionsTestCase):
         """
         options = self.parse("--app", "txmp.demo:app", "--threads", "1000")
         self.assertEqual(options["threads"], _defaults.MAX_CREDITS)
+        # Threads and prefetch together are the credits: none left over.
+        self.assertEqual(options["prefetch"], 0)
         e = self.assertRaises(usage.UsageError, self.parse,
                               "--app", "txmp.demo:app", "--threads", "1001")
         self.assertEqual(str(e), "--threads must be at most 1000")
@@ -4619,7 +4642,8 @@ class SettingsTypeTests(SynchronousTestCase):
             "--max-headers", "20", "--max-header-bytes", "3000",
             "--max-connections", "50", "--access-log", self.mktemp(),
             "--access-log-format", "json", "--stats", "tcp:19503", "--spawn", "2",
-            "--app", "txmp.demo:app", "--threads", "3", "--graceful-timeout", "7",
+            "--app", "txmp.demo:app", "--threads", "3", "--prefetch", "0",
+            "--graceful-timeout", "7",
             "--max-requests", "100", "--max-requests-jitter", "10",
             "--script-name", "/app", "--curve-secret-key",
             os.path.join(keys, "front.key_secret"), "--curve-allow", allowed,
@@ -4654,7 +4678,7 @@ class SettingsTypeTests(SynchronousTestCase):
         config = self.mktemp()
         FilePath(config).setContent(b"[mphandler]\n")
         return [
-            "--app", "txmp.demo:app", "--threads", "2", "--name", "h",
+            "--app", "txmp.demo:app", "--threads", "2", "--prefetch", "3", "--name", "h",
             "--heartbeat", "0.5", "--graceful-timeout", "7", "--max-requests", "100",
             "--max-requests-jitter", "10",
             "--curve-secret-key", os.path.join(keys, "handler.key_secret"),
