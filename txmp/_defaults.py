@@ -369,10 +369,12 @@ DEFAULT_THREADS = 4
 DEFAULT_PREFETCH = 12
 
 # A front sends a handler requests to wait for a thread only while no
-# handler has a thread free, and only if that handler gave credit back (a
-# request of it ended) in the last PREFETCH_STALL seconds: not to one whose
-# threads are all held by slow requests.  Under load a handler serving fast
-# requests ends one every fraction of a millisecond.
+# handler has a thread free, and only if that handler gave credit back
+# twice (two requests of it ended) in the last PREFETCH_STALL seconds: not
+# to one whose threads are all held by slow requests.  Under load a handler
+# serving fast requests ends one every fraction of a millisecond; one whose
+# threads are all slow ends one now and then, and the front's queue is
+# drained just then, so one credit back would not tell them apart.
 PREFETCH_STALL = 0.02
 
 # How many bytes of a streamed request body (a REQ with more=1: its body

@@ -60,6 +60,10 @@ class HandlerState(Generic[T]):
         credits than this, every thread of it is busy.
     @ivar lastCredit: when it last gave credit back (a request of it
         ended), on the registry's clock.
+    @ivar previousCredit: when it gave credit back the time before (the
+        same time, for credits given back together): a handler that ended
+        two requests in the last L{PREFETCH_STALL} seconds serves fast
+        ones.
     @ivar lastHeard: when the front last heard from it.
     @ivar turn: when it last got a request, in the registry's count of
         requests (negative, decreasing, for those that never did): among
@@ -77,6 +81,7 @@ class HandlerState(Generic[T]):
     packed: bool = field(init=False, default=False)
     prefetch: int = field(init=False, default=0)
     lastCredit: float = field(init=False, default=-math.inf)
+    previousCredit: float = field(init=False, default=-math.inf)
     lastHeard: float = field(init=False, default=0.0)
     turn: int = field(init=False, default=0)
 
@@ -297,10 +302,13 @@ class HandlerRegistry(Generic[T]):
         (one never dispatched to first, the newest of those first), so that
         sequential requests reach every handler.  Only if none has, one
         whose every thread is busy, for the request to wait there (its
-        C{prefetch}), as long as it finished a request in the last
+        C{prefetch}), as long as it finished two requests in the last
         L{PREFETCH_STALL} seconds: not behind threads all held by slow
-        requests.  Then the one with the most credit, ties as before.
-        Draining handlers get none.
+        requests.  (One is not enough: the front's queue is drained when
+        credit comes back, so a handler whose threads are all slow would
+        have its prefetch filled each time one of them ends.)  Then the
+        one with the most credit, ties as before.  Draining handlers get
+        none.
 
         @return: that handler, or L{None} if none may have it now: the
             request waits at the front, until credit comes back.
@@ -322,7 +330,7 @@ class HandlerRegistry(Generic[T]):
             if (
                 handler.credits > 0
                 and not handler.draining
-                and handler.lastCredit >= recent
+                and handler.previousCredit >= recent
                 and (
                     best is None
                     or handler.credits > best.credits
@@ -382,7 +390,9 @@ class HandlerRegistry(Generic[T]):
             return False
         handler.credits += credits
         if credits:
-            handler.lastCredit = self._clock.seconds()
+            now = self._clock.seconds()
+            handler.previousCredit = now if credits > 1 else handler.lastCredit
+            handler.lastCredit = now
         return True
 
     def lateCredit(self, identity: bytes, requestId: bytes) -> HandlerState[T] | None:

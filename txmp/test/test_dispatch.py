@@ -1505,12 +1505,52 @@ class PrefetchTests(DispatcherTestCase):
         self.credit(B)
         self.assertEqual(self.dispatcher.counts()["queued"], 0)
         self.assertEqual(len(self.requestIds(B)), 2)
-        # B's only thread is busy again, but it ended a request just now: the
-        # next request is sent to wait there, not at A.
+        # B's only thread is busy again, and the request it ended took a
+        # second: the next request waits at the front.
         self.submit()
-        self.assertEqual(len(self.requestIds(B)), 3)
+        self.assertEqual(self.dispatcher.counts()["queued"], 1)
+        # B ends the next one at once: it serves fast requests now, and
+        # takes one for its thread and one to wait for it.
+        self.clock.advance(PREFETCH_STALL / 2)
+        self.respond(B, self.requestIds(B)[1])
+        self.credit(B)
+        self.submit()
+        self.assertEqual(self.dispatcher.counts()["queued"], 0)
+        self.assertEqual(len(self.requestIds(B)), 4)
         self.assertEqual(self.requestIds(A), [slowA])
-        self.assertNoResult(waiting)
+        # The request that waited at the front was answered by B.
+        self.successResultOf(waiting)
+
+    def test_backlogNotSentBehindSlowThreads(self) -> None:
+        """
+        A handler that ends a long request gets the head of the front's
+        queue, for the thread that request freed, and no more: the queue
+        drains as credit comes back, so every handler's credit comes back
+        just as requests wait, and one request ended says nothing of how
+        fast its threads go.  The rest of the queue waits at the front,
+        for the first thread free anywhere, until a handler ends two
+        requests within L{PREFETCH_STALL} seconds.
+        """
+        for identity in (A, B):
+            self.control(identity, protocol.encodeHello(
+                identity.decode(), 3, prefetch=2))
+        self.submit()
+        self.submit()
+        [slowA] = self.requestIds(A)
+        for _ in range(3):
+            self.submit()
+        self.assertEqual(self.dispatcher.counts()["queued"], 3)
+        self.clock.advance(1)
+        self.respond(A, slowA)
+        self.credit(A)
+        self.assertEqual(len(self.requestIds(A)), 2)
+        self.assertEqual(self.dispatcher.counts()["queued"], 2)
+        # A ends that one at once: it serves fast requests now.
+        self.clock.advance(PREFETCH_STALL / 2)
+        self.respond(A, self.requestIds(A)[1])
+        self.credit(A)
+        self.assertEqual(self.dispatcher.counts()["queued"], 0)
+        self.assertEqual(len(self.requestIds(A)), 4)
 
 
 class CreditInReplyTests(DispatcherTestCase):

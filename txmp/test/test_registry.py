@@ -297,7 +297,10 @@ class PrefetchTests(RegistryTestCase):
         self.assertEqual(self.dispatch(b"r0"), A)
         self.assertEqual(self.dispatch(b"r1"), B)
         self.finish(B, b"r1")
-        self.finish(A, b"r0")  # Finished just now: A may be prefetched to.
+        self.finish(A, b"r0")
+        self.assertEqual(self.dispatch(b"r0b"), A)
+        # Two ended just now: A may be prefetched to.
+        self.finish(A, b"r0b")
         for n in range(2, 6):
             self.dispatch(b"r%d" % (n,))
         self.assertEqual(
@@ -313,10 +316,12 @@ class PrefetchTests(RegistryTestCase):
     def test_prefetchOnlyWhenFinishingRecently(self) -> None:
         """
         With no thread free anywhere, a request goes to wait at a handler
-        that ended a request in the last L{_defaults.PREFETCH_STALL}
-        seconds, the one with the most credit; one that did not (its
-        threads are all held, perhaps by slow requests) gets none, and the
-        request waits at the front instead, for the first credit back.
+        that ended two requests in the last L{_defaults.PREFETCH_STALL}
+        seconds (it serves fast requests), the one with the most credit;
+        one that did not gets none, and the request waits at the front
+        instead, for the first credit back.  One request ended is not
+        enough, even just now: a handler whose threads are all held by
+        slow requests ends one now and then, just as requests wait.
         """
         self.hello(A, 3, prefetch="2")
         self.hello(B, 3, prefetch="2")
@@ -327,19 +332,44 @@ class PrefetchTests(RegistryTestCase):
         self.clock.advance(5)
         self.finish(A, b"a")
         self.assertEqual(self.dispatch(b"a2"), A)
+        # Its request took 5 s: its thread may be as slow.
+        self.assertIsNone(self.registry.pick())
         self.clock.advance(_defaults.PREFETCH_STALL / 2)
+        self.finish(A, b"a2")
         self.assertEqual(self.dispatch(b"a3"), A)
+        self.assertEqual(self.dispatch(b"a4"), A)
         self.assertEqual(self.registry.handlers[A].credits, 1)
         self.clock.advance(_defaults.PREFETCH_STALL)
         self.assertIsNone(self.registry.pick())
         # B ends its request: a thread of it is free.
         self.finish(B, b"b")
         self.assertEqual(self.dispatch(b"b2"), B)
-        # Every thread busy again, and B ended one just now: it has the
-        # most credit of those that did.
+        self.assertIsNone(self.registry.pick())
+        # B ends the next at once.
+        self.finish(B, b"b2")
         self.assertEqual(self.dispatch(b"b3"), B)
+        # Every thread busy again, and B ended two just now: it has the
+        # most credit of those that did.
         self.assertEqual(self.dispatch(b"b4"), B)
+        self.assertEqual(self.dispatch(b"b5"), B)
         self.assertEqual(self.registry.handlers[B].credits, 0)
+        self.assertIsNone(self.registry.pick())
+
+    def test_creditsAtOnce(self) -> None:
+        """
+        A C{CREDIT} of more than one gives back as many requests ended: two
+        or more at once are enough to be prefetched to.
+        """
+        handler = self.hello(A, 4, prefetch="2")
+        for requestId in [b"a", b"a2"]:
+            self.dispatch(requestId)
+        self.assertIsNone(self.registry.pick())
+        self.registry.finished(handler, b"a")
+        self.registry.finished(handler, b"a2")
+        self.assertTrue(self.registry.credit(handler, 2))
+        self.assertEqual(
+            [self.dispatch(b"a%d" % (n,)) for n in range(3, 7)], [A, A, A, A]
+        )
         self.assertIsNone(self.registry.pick())
 
     def test_drainingGetsNone(self) -> None:
@@ -347,9 +377,11 @@ class PrefetchTests(RegistryTestCase):
         A draining handler gets no request to wait either.
         """
         handler = self.hello(A, 3, prefetch="2")
-        self.dispatch(b"a")
-        self.finish(A, b"a")
-        self.dispatch(b"a2")
+        for requestId in [b"a", b"a2"]:
+            self.dispatch(requestId)
+            self.finish(A, requestId)
+        self.dispatch(b"a3")
+        self.assertIs(self.registry.pick(), handler)
         self.registry.bye(handler)
         self.assertIsNone(self.registry.pick())
 
