@@ -195,8 +195,13 @@ def exposition(dispatcher: Dispatcher, metrics: FrontMetrics) -> bytes:
     perHandler: list[tuple[str, str, Callable[[HandlerState[PendingRequest]], int]]] = [
         ("txmp_handler_credits", "Requests this handler can take now.",
          lambda h: h.credits),
-        ("txmp_handler_in_flight_requests", "Requests this handler is running.",
+        ("txmp_handler_in_flight_requests",
+         "Requests this handler has, running or waiting for a thread.",
          lambda h: len(h.inFlight)),
+        ("txmp_handler_prefetch",
+         "Of this handler's credits, how many are for requests that wait for a "
+         "thread (its --prefetch): credits at or below it, every thread is busy.",
+         lambda h: h.prefetch),
         ("txmp_handler_draining", "1 if this handler is draining.",
          lambda h: int(h.draining)),
     ]

@@ -134,6 +134,26 @@ class FrontMetricsTests(SynchronousTestCase):
         )
 
 
+    def test_handlerPrefetch(self) -> None:
+        """
+        C{txmp_handler_prefetch} is each handler's C{prefetch}: how many of
+        its credits are for requests that wait for a thread, so that
+        C{txmp_handler_credits} at or below it says every thread of it is
+        busy (0 for a handler that said none).
+        """
+        self.dispatcher.controlReceived(
+            [b"A", *protocol.encodeHello("A-name", 16, prefetch=12)]
+        )
+        self.hello(b"B", 4)
+        found = samples(exposition(self.dispatcher, self.metrics))
+        self.assertEqual(
+            found[("txmp_handler_prefetch", (("handler", "A-name"), ("id", "A")))], 12
+        )
+        self.assertEqual(
+            found[("txmp_handler_prefetch", (("handler", "B-name"), ("id", "B")))], 0
+        )
+
+
 class StatsRootTests(SynchronousTestCase):
     """
     Tests for L{StatsRoot}, the C{--stats} endpoint.
