@@ -12,6 +12,8 @@ from email.utils import parsedate_to_datetime
 
 from twisted.python.filepath import FilePath
 
+from txmp._defaults import DEFAULT_PREFETCH
+
 from ._harness import (
     READY_TIMEOUT,
     HTTPResult,
@@ -312,7 +314,8 @@ class FrozenFrontTests(SystemTestCase):
         self.assertResponse(result, 200, b"slow\n")
         stats = await self.assertIdle(statsPort)
         self.assertEqual(
-            [h["credits"] for h in stats["handlers"]], [2], self.transcript()
+            [h["credits"] for h in stats["handlers"]], [2 + DEFAULT_PREFETCH],
+            self.transcript()
         )
 
 

@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 from twisted.internet.defer import gatherResults
 
+from txmp._defaults import DEFAULT_PREFETCH
+
 from ._harness import (
     BoundedLoad,
     HTTPResult,
@@ -193,7 +195,8 @@ class ResilienceTestCase(SystemTestCase):
         self.assertEqual(wrong, [], "requests failed" + self.describe(load))
 
     def assertCreditsWithin(
-        self, stats: dict[str, Any], threads: int, label: str = "front"
+        self, stats: dict[str, Any], threads: int, label: str = "front",
+        prefetch: int = DEFAULT_PREFETCH,
     ) -> None:
         """
         Assert that a front credits no handler with more requests than the
@@ -202,14 +205,21 @@ class ResilienceTestCase(SystemTestCase):
         back, so they can never be more, whatever is in flight.
 
         @param stats: The front's statistics.
-        @param threads: How many credits each handler offers this front.
+        @param threads: How many threads each handler offers this front.
+        @param prefetch: How many credits each handler offers this front
+            beyond its threads (its C{--prefetch}, or its share of it),
+            which its C{HELLO} says.
         """
-        excess = {h["name"]: h["credits"] for h in stats["handlers"] if h["credits"] > threads}
+        offered = threads + prefetch
+        excess = {
+            h["name"]: (h["credits"], h["prefetch"]) for h in stats["handlers"]
+            if h["credits"] > offered or h["prefetch"] != prefetch
+        }
         self.assertEqual(
             excess,
             {},
-            f"{label} credits handlers beyond the {threads} they offer: {stats}"
-            + self.transcript(),
+            f"{label} credits handlers beyond the {threads} + {prefetch} they offer, "
+            f"or does not know their prefetch: {stats}" + self.transcript(),
         )
 
     def servedPids(self, load: BoundedLoad) -> set[int]:
@@ -685,8 +695,10 @@ class SeveralFrontsTests(ResilienceTestCase):
             handlers.append(handler)
             for front in fronts.values():
                 line = await front.waitForLine(re.compile(rf"handler {name} joined"))
+                # One thread each, and half of --prefetch.
                 self.assertIn(
-                    "with 1 credits", line, f"{front.label}: {line}" + self.transcript()
+                    f"with {1 + DEFAULT_PREFETCH // 2} credits, {DEFAULT_PREFETCH // 2} of "
+                    "them prefetch", line, f"{front.label}: {line}" + self.transcript()
                 )
         pids = {h.pid for h in handlers}
 
@@ -703,7 +715,7 @@ class SeveralFrontsTests(ResilienceTestCase):
                 self.servedPids(load), pids, f"front {name} served by" + self.describe(load)
             )
             stats = await self.assertIdle(statsPorts[name], f"front-{name}")
-            self.assertCreditsWithin(stats, 1, f"front-{name}")
+            self.assertCreditsWithin(stats, 1, f"front-{name}", DEFAULT_PREFETCH // 2)
             counters = stats["stats"]
             self.assertEqual(
                 {k: counters[k] for k in ("requests", "replies", "droppedReplies", "badMessages")},

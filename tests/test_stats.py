@@ -9,6 +9,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from txmp._accept import defaultMaxConnections, raiseFileLimit
+from txmp._defaults import DEFAULT_PREFETCH
 
 from ._harness import SystemTestCase, asyncTest, freePort
 from .apps import hello
@@ -65,7 +66,8 @@ class CreditTests(SystemTestCase):
         """
         After a burst of requests whose clients close their connections at
         once (as a load generator does when it stops), the front still has
-        all of its handler's credits, and serves.
+        all of its handler's credits (its threads and its prefetch), and
+        serves.
         """
         statsPort = freePort()
         front = await self.startFront("--queue-timeout", "3", statsPort=statsPort)
@@ -81,4 +83,4 @@ class CreditTests(SystemTestCase):
         for _ in range(10):
             self.assertResponse(await self.get("/"), 200, hello.BODY)
         stats = await self.assertIdle(statsPort)
-        self.assertEqual(stats["counts"]["credits"], 4, stats)
+        self.assertEqual(stats["counts"]["credits"], 4 + DEFAULT_PREFETCH, stats)

@@ -30,7 +30,7 @@ from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
 from txmp import _frontservice, protocol
-from txmp._defaults import DEFAULT_BACKLOG, FD_RESERVE, READ_BATCH
+from txmp._defaults import DEFAULT_BACKLOG, DEFAULT_PREFETCH, FD_RESERVE, READ_BATCH
 from txmp._interfaces import IFrontReactor
 from txmp._pool import ReactorCalls, WorkerPool
 from txmp._zmq import ZmqContext, isIPv6Address, newRoutingId
@@ -180,7 +180,8 @@ class FrontAndHandlerTests(ServicesTestCase):
         Between a txmp front and handler, a one-chunk generator's credit
         comes back with its C{LAST}, sent from the application thread: the
         handler sends no C{CREDIT}, and the front's credits and requests in
-        flight always add up to the handler's two threads.
+        flight always add up to what the handler offers: its two threads
+        and its prefetch.
 
         (The client may have its response before the C{LAST} reaches the
         front: the first chunk completes its C{Content-Length}.  The
@@ -209,7 +210,9 @@ class FrontAndHandlerTests(ServicesTestCase):
             code, body = yield self.get(b"/")
             self.assertEqual((code, body), (200, b"hello"))
             counts = front.dispatcher.counts()
-            self.assertEqual(counts["credits"] + counts["inFlight"], 2, counts)
+            self.assertEqual(
+                counts["credits"] + counts["inFlight"], 2 + DEFAULT_PREFETCH, counts
+            )
         self.assertTrue(link.creditInEnd)
         self.assertNotIn(protocol.CREDIT, control)
 
