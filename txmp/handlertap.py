@@ -479,8 +479,16 @@ class Options(TxmpOptions):
         checkAddresses("--return", self["return"])
         _checkDistinct(self["send"], self["return"])
         checkJitter(self)
-        # Threads and prefetch together are the credits a front accepts.
-        self["prefetch"] = min(self["prefetch"], MAX_CREDITS - self["threads"])
+        # Threads and prefetch together are the credits a front accepts:
+        # the default prefetch gives way to --threads, one given is refused.
+        room = MAX_CREDITS - self["threads"]
+        if self["prefetch"] > room:
+            if self["prefetch"] != self.defaults["prefetch"]:
+                raise usage.UsageError(
+                    f"--prefetch must be at most {room} with --threads "
+                    f"{self['threads']} (together, at most {MAX_CREDITS})"
+                )
+            self["prefetch"] = room
         given = "--script-name"
         if self["script-name"] is None:
             # gunicorn's variable, for operators who set it for gunicorn (an

@@ -3865,12 +3865,23 @@ class HandlerOptionsTests(OptionsTestCase):
     def test_threadsCapped(self) -> None:
         """
         C{--threads} is at most L{_defaults.MAX_CREDITS}: the front refuses
-        a handler that claims more credits.
+        a handler that claims more credits; so is C{--threads} plus
+        C{--prefetch}, the credits a handler offers.
         """
         options = self.parse("--app", "txmp.demo:app", "--threads", "1000")
         self.assertEqual(options["threads"], _defaults.MAX_CREDITS)
-        # Threads and prefetch together are the credits: none left over.
+        # Threads and prefetch together are the credits: the default
+        # prefetch gives way, one given is refused.
         self.assertEqual(options["prefetch"], 0)
+        options = self.parse("--app", "txmp.demo:app", "--threads", "990")
+        self.assertEqual(options["prefetch"], 10)
+        options = self.parse("--app", "txmp.demo:app", "--threads", "990", "--prefetch", "10")
+        self.assertEqual(options["prefetch"], 10)
+        e = self.assertRaises(usage.UsageError, self.parse,
+                              "--app", "txmp.demo:app", "--threads", "990", "--prefetch", "11")
+        self.assertEqual(
+            str(e), "--prefetch must be at most 10 with --threads 990 (together, at most 1000)"
+        )
         e = self.assertRaises(usage.UsageError, self.parse,
                               "--app", "txmp.demo:app", "--threads", "1001")
         self.assertEqual(str(e), "--threads must be at most 1000")
