@@ -888,10 +888,12 @@ class FrontLink:
                 # fault of the handler's, and the front warns of a
                 # --timeout itself.
                 self._log.info(
-                    "request {requestId} cancelled by the front while running "
+                    "request {requestId} cancelled by the front while {state} "
                     "(its client gone, a bad request body, a timeout of the front's, "
                     "or a reply the front refused: its log says which)",
                     requestId=message.requestId.decode("ascii", "replace"),
+                    # One of --prefetch may not have reached a thread yet.
+                    state="running" if running.started else "waiting for a thread",
                 )
                 running.cancel()
                 if message.requestId not in self._hungChecks:

@@ -980,22 +980,30 @@ class RequestTests(FrontLinkTestCase):
         the handler's (the front warns of a C{--timeout} itself).  The line
         names every reason a front has (it said "client gone or --timeout
         passed" of a request a stopping front cut past its
-        C{--graceful-timeout}, or of a C{--body-timeout}).
+        C{--graceful-timeout}, or of a C{--body-timeout}), and whether the
+        request was running or still waiting for a thread (one of
+        C{--prefetch}).
         """
         self.request(b"front1.1")
         self.request(b"front1.2")
+        self.request(b"front1.3")
+        self.runner.runs[1].started = True
         with capturedLogs() as events:
             self.fromFront(protocol.encodeCancel(b"front1.2"))
-        self.assertEqual([r.cancelled for r in self.runner.runs], [False, True])
+            self.fromFront(protocol.encodeCancel(b"front1.3"))
+        self.assertEqual([r.cancelled for r in self.runner.runs], [False, True, True])
+        reasons = (
+            "(its client gone, a bad request body, a timeout of the "
+            "front's, or a reply the front refused: its log says which)"
+        )
         self.assertEqual(
             [(e["log_level"], formatEvent(e)) for e in events],
             [
-                (
-                    LogLevel.info,
-                    "request front1.2 cancelled by the front while running "
-                    "(its client gone, a bad request body, a timeout of the "
-                    "front's, or a reply the front refused: its log says which)",
-                )
+                (LogLevel.info,
+                 "request front1.2 cancelled by the front while running " + reasons),
+                (LogLevel.info,
+                 "request front1.3 cancelled by the front while waiting for a thread "
+                 + reasons),
             ],
         )
 
