@@ -3,8 +3,9 @@ The bare front/handler split that issue 12 cites ("a throwaway prototype of
 the same split ... served 0.80x raw Twisted Web"), rebuilt so that it runs
 in the same run as txmp and its figures can be compared with txmp's.
 
-    python benchmarks/split.py front --send ADDR --return ADDR [--port N]
+    python benchmarks/split.py front --send ADDR --return ADDR [--port N] [--window N]
     python benchmarks/split.py handler --send ADDR --return ADDR --app MOD:APP
+        [--shape inline|handoff|sockets] [--threads N]
 
 The front is a Twisted Web leaf resource that sends every request as one
 ZeroMQ message on a PUSH socket and finishes it when the reply comes back
@@ -16,6 +17,13 @@ no timeouts, no retries, no streaming, no thread pool, and an environ with
 only what C{benchapps.hello} reads.  It is the floor of the split's cost,
 not a server: C{throughput.py --only split} measures it.
 
+Two knobs, off by default, measure what txmp's design costs against it
+(docs/benchmarks.md, "Prefetch"): the front's C{--window N} sends at most N
+requests unanswered and holds the rest, as credits did; the handler's
+C{--shape handoff} receives in one thread and hands each request to
+C{--threads} threads through a queue, as txmp's handler does, and
+C{--shape sockets} runs C{--threads} threads, each with sockets of its own.
+
 Prints C{split front ready: port N} and C{split handler ready} once ready.
 Runs until SIGTERM or SIGINT.
 """
@@ -23,15 +31,18 @@ Runs until SIGTERM or SIGINT.
 from __future__ import annotations
 
 import argparse
+import collections
 import importlib
+import os
+import queue
 import signal
-import sys
-from typing import Any
+import threading
+from typing import Any, Callable
 
 import zmq
 
 
-def serveFront(send: str, ret: str, port: int) -> None:
+def serveFront(send: str, ret: str, port: int, window: int = 0) -> None:
     # Here, not at the top: importing the reactor installs it, and the
     # handler runs none.
     from twisted.internet import reactor
@@ -45,6 +56,9 @@ def serveFront(send: str, ret: str, port: int) -> None:
     pull.bind(ret)
     pending: dict[bytes, Any] = {}
     counter = [0]
+    # --window: the requests sent and not answered, and those held.
+    unanswered = [0]
+    held: collections.deque[list[bytes]] = collections.deque()
     EVENTS, POLLIN = zmq.EVENTS, zmq.POLLIN
 
     class Replies:
@@ -69,6 +83,10 @@ def serveFront(send: str, ret: str, port: int) -> None:
                 except zmq.Again:
                     return
                 request = pending.pop(frames[0], None)
+                unanswered[0] -= 1
+                if held:
+                    unanswered[0] += 1
+                    push.send_multipart(held.popleft())
                 if request is None or request.finished or request._disconnected:
                     continue
                 status, headers, body = frames[1], frames[2], frames[3]
@@ -105,7 +123,12 @@ def serveFront(send: str, ret: str, port: int) -> None:
                 for name, values in request.requestHeaders.getAllRawHeaders()
                 for value in values
             )
-            push.send_multipart([key, request.method, request.uri, headers])
+            message = [key, request.method, request.uri, headers]
+            if window and unanswered[0] >= window:
+                held.append(message)
+            else:
+                unanswered[0] += 1
+                push.send_multipart(message)
             readSoon()
             return NOT_DONE_YET
 
@@ -119,22 +142,58 @@ def serveFront(send: str, ret: str, port: int) -> None:
     reactor.run()
 
 
-def serveHandler(send: str, ret: str, app: str) -> None:
+def serveHandler(
+    send: str, ret: str, app: str, shape: str = "inline", threads: int = 1
+) -> None:
     module, _, name = app.partition(":")
     application = getattr(importlib.import_module(module), name)
     context = zmq.Context()
-    pull = context.socket(zmq.PULL)
-    pull.connect(send)
-    push = context.socket(zmq.PUSH)
-    push.connect(ret)
+
+    def socket(kind: int, address: str) -> Any:
+        made = context.socket(kind)
+        made.connect(address)
+        return made
+
+    if shape == "inline":
+        pull, push = socket(zmq.PULL, send), socket(zmq.PUSH, ret)
+        answer = answerer(application)
+        print("split handler ready", flush=True)
+        while True:
+            push.send_multipart(answer(pull.recv_multipart()))
+    work: queue.SimpleQueue[list[bytes]] = queue.SimpleQueue()
+
+    def serve() -> None:
+        answer = answerer(application)
+        if shape == "sockets":
+            pull, push = socket(zmq.PULL, send), socket(zmq.PUSH, ret)
+            while True:
+                push.send_multipart(answer(pull.recv_multipart()))
+        push = socket(zmq.PUSH, ret)
+        while True:
+            push.send_multipart(answer(work.get()))
+
+    for _ in range(threads):
+        threading.Thread(target=serve, daemon=True).start()
+    print("split handler ready", flush=True)
+    if shape == "sockets":
+        threading.Event().wait()
+    pull = socket(zmq.PULL, send)
+    while True:
+        work.put(pull.recv_multipart())
+
+
+def answerer(application: Any) -> Callable[[list[bytes]], list[bytes]]:
+    """
+    A function of one thread's: the frames of a request to the frames of
+    the reply of C{application}.
+    """
     started: list[Any] = []
 
     def startResponse(status: str, headers: list, excInfo: Any = None) -> None:
         started[:] = [status, headers]
 
-    print("split handler ready", flush=True)
-    while True:
-        key, method, uri, _headers = pull.recv_multipart()
+    def answer(frames: list[bytes]) -> list[bytes]:
+        key, method, uri, _headers = frames
         path, _, query = uri.partition(b"?")
         environ = {
             "REQUEST_METHOD": method.decode("latin-1"),
@@ -145,12 +204,14 @@ def serveHandler(send: str, ret: str, app: str) -> None:
         }
         body = b"".join(application(environ, startResponse))
         status, headers = started
-        push.send_multipart([
+        return [
             key,
             status.encode("latin-1"),
             "\n".join("%s: %s" % pair for pair in headers).encode("latin-1"),
             body,
-        ])
+        ]
+
+    return answer
 
 
 def main() -> None:
@@ -160,12 +221,21 @@ def main() -> None:
     parser.add_argument("--return", dest="ret", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--app", default="benchapps:hello")
+    parser.add_argument("--window", type=int, default=0,
+                        help="front: at most this many requests unanswered (0: no limit)")
+    parser.add_argument("--shape", choices=["inline", "handoff", "sockets"], default="inline",
+                        help="handler: one thread; a receiving thread handing off to "
+                        "--threads threads; --threads threads with sockets of their own")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="handler: threads of --shape handoff or sockets")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    # os._exit: the threads of --shape wait in ZeroMQ calls, which
+    # sys.exit would wait for.
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     if args.role == "front":
-        serveFront(args.send, args.ret, args.port)
+        serveFront(args.send, args.ret, args.port, args.window)
     else:
-        serveHandler(args.send, args.ret, args.app)
+        serveHandler(args.send, args.ret, args.app, args.shape, args.threads)
 
 
 if __name__ == "__main__":
