@@ -364,9 +364,10 @@ DEFAULT_THREADS = 4
 # request always waiting, a thread that finishes takes the next at once, and
 # the messages each way travel in batches instead of one per wake-up.
 # docs/benchmarks.md, "Prefetch", measured with benchmarks/threadcpu.py and
-# benchmarks/throughput.py (txmp-prefetch0).  4 + 12 = 16 a handler, as
-# Celery's default prefetch (4 a worker process) gives concurrency 4.
-DEFAULT_PREFETCH = 12
+# benchmarks/throughput.py (txmp-prefetch0): 28 served 1.27 to 1.34 times
+# the requests of 12 with a PyPy front and two handlers, and 46 about as
+# much as 28; 4 + 28 = 32 a handler.
+DEFAULT_PREFETCH = 28
 
 # A front sends a handler requests to wait for a thread only while no
 # handler has a thread free, and only if that handler gave credit back
