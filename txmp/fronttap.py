@@ -373,6 +373,17 @@ class Options(TxmpOptions):
                         f"--{name} is for --spawn handlers (give it to mphandler)"
                     )
         checkJitter(self)
+        if self["prefetch"] is not None:
+            # mphandler refuses a --prefetch given over what its --threads
+            # leave of the credits a front accepts: refused now, not by
+            # every handler spawned.
+            threads = self["threads"] or DEFAULT_THREADS
+            room = MAX_CREDITS - threads
+            if self["prefetch"] > room:
+                raise usage.UsageError(
+                    f"--prefetch must be at most {room} with --threads {threads}"
+                    f" (together, at most {MAX_CREDITS})"
+                )
         if self["script-name"] is not None:
             # Refused now, not by every handler spawned; passed on as given.
             scriptName(self["script-name"])

@@ -610,6 +610,36 @@ class FrontOptionsTests(OptionsTestCase):
             "--threads", str(_defaults.MAX_CREDITS + 1),
         )
 
+    def test_spawnPrefetchCapped(self) -> None:
+        """
+        C{--prefetch} for spawned handlers is at most what their
+        C{--threads} (the front's, or mphandler's default) leave of the
+        L{_defaults.MAX_CREDITS} a front accepts, checked by the front
+        rather than by handlers that would fail over and over.
+        """
+        spawn = ("--spawn", "1", "--app", "txmp.demo:app")
+        error = self.assertRaises(
+            usage.UsageError, self.parse, *spawn, "--threads", "990", "--prefetch", "11"
+        )
+        self.assertEqual(
+            str(error),
+            "--prefetch must be at most 10 with --threads 990 (together, at most 1000)",
+        )
+        room = _defaults.MAX_CREDITS - _defaults.DEFAULT_THREADS
+        error = self.assertRaises(
+            usage.UsageError, self.parse, *spawn, "--prefetch", str(room + 1)
+        )
+        self.assertEqual(
+            str(error),
+            f"--prefetch must be at most {room} with --threads "
+            f"{_defaults.DEFAULT_THREADS} (together, at most 1000)",
+        )
+        options = self.parse(*spawn, "--threads", "990", "--prefetch", "10")
+        self.assertEqual((options["threads"], options["prefetch"]), (990, 10))
+        # Without --prefetch, mphandler's default gives way to --threads.
+        options = self.parse(*spawn, "--threads", "990")
+        self.assertIsNone(options["prefetch"])
+
     def test_maxMessage(self) -> None:
         """
         --max-message defaults to 16 MiB, well above a handler's frames,
