@@ -370,11 +370,13 @@ class Options(TxmpOptions):
          "Size of the WSGI thread pool: requests run at once (at most "
          f"{MAX_CREDITS}, the credits a front accepts).",
          positive(int, most=MAX_CREDITS)],
-        ["prefetch", None, DEFAULT_PREFETCH,
+        # None: not given (postOptions), for the default alone gives way
+        # to a large --threads.
+        ["prefetch", None, None,
          "Requests taken beyond --threads, to wait for a thread: fewer "
          "messages and wake-ups under load (0: none; with --threads, at "
          f"most {MAX_CREDITS}). A front sends them only while no handler "
-         "has a thread free.",
+         f"has a thread free. [default: {DEFAULT_PREFETCH}]",
          nonNegative(int)],
         ["name", None, None,
          "Name in logs and at the front (default host:pid, the PID of the "
@@ -482,13 +484,13 @@ class Options(TxmpOptions):
         # Threads and prefetch together are the credits a front accepts:
         # the default prefetch gives way to --threads, one given is refused.
         room = MAX_CREDITS - self["threads"]
-        if self["prefetch"] > room:
-            if self["prefetch"] != self.defaults["prefetch"]:
-                raise usage.UsageError(
-                    f"--prefetch must be at most {room} with --threads "
-                    f"{self['threads']} (together, at most {MAX_CREDITS})"
-                )
-            self["prefetch"] = room
+        if self["prefetch"] is None:
+            self["prefetch"] = min(DEFAULT_PREFETCH, room)
+        elif self["prefetch"] > room:
+            raise usage.UsageError(
+                f"--prefetch must be at most {room} with --threads "
+                f"{self['threads']} (together, at most {MAX_CREDITS})"
+            )
         given = "--script-name"
         if self["script-name"] is None:
             # gunicorn's variable, for operators who set it for gunicorn (an

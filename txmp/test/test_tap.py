@@ -3912,6 +3912,13 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertEqual(
             str(e), "--prefetch must be at most 10 with --threads 990 (together, at most 1000)"
         )
+        # Given, even as the default's value, it is refused, not lowered.
+        e = self.assertRaises(usage.UsageError, self.parse,
+                              "--app", "txmp.demo:app", "--threads", "990",
+                              "--prefetch", str(_defaults.DEFAULT_PREFETCH))
+        self.assertEqual(
+            str(e), "--prefetch must be at most 10 with --threads 990 (together, at most 1000)"
+        )
         e = self.assertRaises(usage.UsageError, self.parse,
                               "--app", "txmp.demo:app", "--threads", "1001")
         self.assertEqual(str(e), "--threads must be at most 1000")
