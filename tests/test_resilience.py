@@ -274,8 +274,11 @@ class ResilienceTestCase(SystemTestCase):
         L{FRONT_TIMEOUT}; every C{GET} got a 200 with the right body, the
         ones the lost handler had started from another handler (retried);
         the only failures are the C{POST}s that the lost handler had
-        started and not answered, each a 502; and the front's statistics
-        agree.
+        started and not answered, each a 502 (a C{POST} is never sent to
+        wait for a thread, so none that never ran fails); and the front's
+        statistics agree: a 502 for each of those, and a retry for each
+        C{GET} it had started, and for any it had waiting for a thread
+        (its C{--prefetch}), which no log line shows.
 
         @param chosen: The tokens of a C{GET} and a C{POST} known to have
             been running on the victim when it was lost.
@@ -317,10 +320,12 @@ class ResilienceTestCase(SystemTestCase):
         )
         counters = stats["stats"]
         self.assertEqual(
-            (counters["retried"], counters["status502"]),
-            (len(lostGets), len(lostPosts)),
-            f"front statistics {stats} for lost GETs {sorted(lostGets)}"
-            f" and POSTs {sorted(lostPosts)}" + message,
+            counters["status502"], len(lostPosts),
+            f"front statistics {stats} for lost POSTs {sorted(lostPosts)}" + message,
+        )
+        self.assertGreaterEqual(
+            counters["retried"], len(lostGets),
+            f"front statistics {stats} for lost GETs {sorted(lostGets)}" + message,
         )
 
     def startMixedLoad(self, total: int) -> BoundedLoad:

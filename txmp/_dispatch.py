@@ -785,7 +785,10 @@ class Dispatcher:
         @return: whether it was sent.
         """
         while True:
-            handler = self.registry.pick()
+            # Only a request the front may retry waits for a thread at a
+            # handler: one that dies takes its waiting requests with it,
+            # and one that never ran must not get 502 for that.
+            handler = self.registry.pick(mayWait=pending.idempotent)
             if handler is None:
                 return False
             # One found unreachable is removed, and the next one tried; the

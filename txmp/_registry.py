@@ -294,7 +294,7 @@ class HandlerRegistry(Generic[T]):
 
     # -- credits and requests ------------------------------------------------
 
-    def pick(self) -> HandlerState[T] | None:
+    def pick(self, mayWait: bool = True) -> HandlerState[T] | None:
         """
         The handler the next request should go to.  First, one with a
         thread free (more credits than its C{prefetch}): the one with the
@@ -310,6 +310,9 @@ class HandlerRegistry(Generic[T]):
         one with the most credit, ties as before.  Draining handlers get
         none.
 
+        @param mayWait: whether the request may be sent to wait for a
+            thread; if not, only a handler with a thread free gets it.
+
         @return: that handler, or L{None} if none may have it now: the
             request waits at the front, until credit comes back.
         """
@@ -323,7 +326,7 @@ class HandlerRegistry(Generic[T]):
                 or (free == most and handler.turn < best.turn)
             ):
                 best, most = handler, free
-        if best is not None:
+        if best is not None or not mayWait:
             return best
         recent = self._clock.seconds() - PREFETCH_STALL
         for handler in self.handlers.values():

@@ -1552,6 +1552,35 @@ class PrefetchTests(DispatcherTestCase):
         self.assertEqual(self.dispatcher.counts()["queued"], 0)
         self.assertEqual(len(self.requestIds(A)), 4)
 
+    def test_onlyRetriableRequestsWait(self) -> None:
+        """
+        A request the front may not retry (not idempotent) is never sent
+        to wait for a thread: a handler that dies takes its waiting
+        requests with it, and such a request would get 502 without ever
+        having run.  It waits at the front for a thread free, and the
+        queue behind it keeps its order.
+        """
+        self.control(A, protocol.encodeHello("A", 4, prefetch=3))
+        self.submit()
+        # A ends two requests at once: it serves fast requests.
+        for _ in range(2):
+            self.respond(A, self.requestIds(A)[-1])
+            self.credit(A)
+            self.submit()
+        self.assertEqual(len(self.requestIds(A)), 3)
+        post, _ = self.submit(idempotent=False)
+        get, _ = self.submit()
+        self.assertEqual(self.dispatcher.counts()["queued"], 2)
+        self.assertEqual(len(self.requestIds(A)), 3)
+        # A's thread is free again: the POST goes to it, then the GET to
+        # wait behind it.
+        self.respond(A, self.requestIds(A)[-1])
+        self.credit(A)
+        self.assertEqual(self.dispatcher.counts()["queued"], 0)
+        self.assertEqual(len(self.requestIds(A)), 5)
+        self.assertNoResult(post)
+        self.assertNoResult(get)
+
 
 class CreditInReplyTests(DispatcherTestCase):
     """

@@ -372,6 +372,20 @@ class PrefetchTests(RegistryTestCase):
         )
         self.assertIsNone(self.registry.pick())
 
+    def test_notToWaitUnlessMay(self) -> None:
+        """
+        C{pick(mayWait=False)}, for a request that must not wait for a
+        thread, gives only a handler with a thread free.
+        """
+        self.hello(A, 3, prefetch="2")
+        self.assertEqual(self.dispatch(b"a"), A)
+        self.finish(A, b"a")
+        self.dispatch(b"a2")
+        self.finish(A, b"a2")
+        self.dispatch(b"a3")
+        self.assertEqual(self.registry.pick(), self.registry.handlers[A])
+        self.assertIsNone(self.registry.pick(mayWait=False))
+
     def test_drainingGetsNone(self) -> None:
         """
         A draining handler gets no request to wait either.
