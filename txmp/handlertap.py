@@ -376,7 +376,7 @@ class Options(TxmpOptions):
          "Requests taken beyond --threads, to wait for a thread: fewer "
          "messages and wake-ups under load (0: none; with --threads, at "
          f"most {MAX_CREDITS}). A front sends them only while no handler "
-         f"has a thread free. [default: {DEFAULT_PREFETCH}]",
+         f"has a thread free (default {DEFAULT_PREFETCH}).",
          nonNegative(int)],
         ["name", None, None,
          "Name in logs and at the front (default host:pid, the PID of the "

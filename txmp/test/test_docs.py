@@ -237,7 +237,7 @@ class OptionTableTests(SynchronousTestCase):
             self.assertTrue(value in (None, 0, []), (name, documented, value))
             return
         number = re.fullmatch(r"([0-9.]+)(?: (%s))?" % "|".join(_UNITS), documented)
-        if number is not None:
+        if number is not None and options.defaults.get(name) is not None:
             expected = float(number.group(1)) * _UNITS.get(number.group(2) or "s", 1)
             self.assertEqual(float(options.defaults[name]), expected, name)
             return
