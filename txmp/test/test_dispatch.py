@@ -1480,6 +1480,22 @@ class PrefetchTests(DispatcherTestCase):
     while no handler has one free, and only while they end requests.
     """
 
+    def busyHandlers(self) -> tuple[bytes, bytes]:
+        """
+        Register handlers A and B, each of one thread and C{prefetch} 2,
+        and give each a request, which keeps its thread.
+
+        @return: the ids of A's request and of B's.
+        """
+        for identity in (A, B):
+            self.control(identity, protocol.encodeHello(
+                identity.decode(), 3, prefetch=2))
+        self.submit()
+        self.submit()
+        [slowA] = self.requestIds(A)
+        [slowB] = self.requestIds(B)
+        return slowA, slowB
+
     def test_waitsAtFrontWhileThreadsHeld(self) -> None:
         """
         While every thread of every handler is busy and neither ended a
@@ -1489,13 +1505,7 @@ class PrefetchTests(DispatcherTestCase):
         needed, since only credit coming back makes a handler eligible.
         Once a handler ends requests, requests are sent to wait there.
         """
-        for identity in (A, B):
-            self.control(identity, protocol.encodeHello(
-                identity.decode(), 3, prefetch=2))
-        self.submit()
-        self.submit()
-        [slowA] = self.requestIds(A)
-        [slowB] = self.requestIds(B)
+        slowA, slowB = self.busyHandlers()
         self.clock.advance(1)
         waiting, _ = self.submit()
         self.assertEqual(self.dispatcher.counts()["queued"], 1)
@@ -1531,12 +1541,7 @@ class PrefetchTests(DispatcherTestCase):
         for the first thread free anywhere, until a handler ends two
         requests within L{PREFETCH_STALL} seconds.
         """
-        for identity in (A, B):
-            self.control(identity, protocol.encodeHello(
-                identity.decode(), 3, prefetch=2))
-        self.submit()
-        self.submit()
-        [slowA] = self.requestIds(A)
+        slowA, _ = self.busyHandlers()
         for _ in range(3):
             self.submit()
         self.assertEqual(self.dispatcher.counts()["queued"], 3)
