@@ -64,23 +64,23 @@ def defaultName() -> str:
     return "%s:%d" % (socket.gethostname(), os.getpid())
 
 
+def shareOut(total: int, fronts: int) -> list[int]:
+    """
+    C{total} shared out evenly among C{fronts}, the first ones getting one
+    more where it does not divide: each front's share of C{--prefetch}
+    (none where there are fewer than fronts).
+    """
+    share, extra = divmod(total, fronts)
+    return [share + (1 if n < extra else 0) for n in range(fronts)]
+
+
 def splitCapacity(threads: int, fronts: int) -> list[int]:
     """
-    The credits each front gets: the threads shared out evenly, at least one
-    each, so that a busy front cannot take every thread from another.
+    The credits each front gets for threads: the threads shared out evenly
+    (L{shareOut}), at least one each, so that a busy front cannot take
+    every thread from another.
     """
-    share, extra = divmod(threads, fronts)
-    return [max(1, share + (1 if n < extra else 0)) for n in range(fronts)]
-
-
-def splitPrefetch(prefetch: int, fronts: int) -> list[int]:
-    """
-    The requests each front may have waiting for a thread (C{--prefetch})
-    beyond its share of the threads (L{splitCapacity}): shared out evenly,
-    none where there are fewer than fronts.
-    """
-    share, extra = divmod(prefetch, fronts)
-    return [share + (1 if n < extra else 0) for n in range(fronts)]
+    return [max(1, share) for share in shareOut(threads, fronts)]
 
 
 def _daemonThread(*, target: Callable[[], object], name: str) -> threading.Thread:
@@ -278,7 +278,7 @@ class HandlerService(Service):
         self._context = context = ZmqContext(self._reactor)
         fronts = len(options["fronts"])
         capacities = splitCapacity(threads, fronts)
-        prefetches = splitPrefetch(options["prefetch"], fronts)
+        prefetches = shareOut(options["prefetch"], fronts)
         for index, ((send, ret), capacity, prefetch) in enumerate(
             zip(options["fronts"], capacities, prefetches)
         ):

@@ -29,7 +29,12 @@ from twisted.python import usage
 
 import twisted
 import txmp
-from txmp._defaults import DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL
+from txmp._defaults import (
+    DEFAULT_LOG_FORMAT,
+    DEFAULT_LOG_LEVEL,
+    DEFAULT_PREFETCH,
+    MAX_CREDITS,
+)
 from txmp._interfaces import IFrontReactor
 from txmp._logs import FORMATS, LEVELS, configureTwistd
 
@@ -304,6 +309,25 @@ def checkPrivateDirectory() -> None:
             "($TMPDIR) is too long; set TMPDIR to a shorter one, or give "
             "--send and --return"
         )
+
+
+def checkPrefetch(threads: int, prefetch: int | None) -> int:
+    """
+    The C{--prefetch} of a handler of C{threads} threads: C{prefetch}, or,
+    if it was not given (L{None}), the default, lowered to what the
+    threads leave of the L{MAX_CREDITS} a front accepts; one given over
+    that is refused.  mphandler's check, and mpfront's of what it passes
+    to its C{--spawn} handlers.
+    """
+    room = MAX_CREDITS - threads
+    if prefetch is None:
+        return min(DEFAULT_PREFETCH, room)
+    if prefetch > room:
+        raise usage.UsageError(
+            f"--prefetch must be at most {room} with --threads {threads}"
+            f" (together, at most {MAX_CREDITS})"
+        )
+    return prefetch
 
 
 def checkJitter(options: Mapping[str, object]) -> None:

@@ -51,6 +51,7 @@ from txmp._options import (
     TxmpOptions,
     checkAddresses,
     checkJitter,
+    checkPrefetch,
     checkPrivateDirectory,
     checkWritable,
     findSpec,
@@ -377,13 +378,7 @@ class Options(TxmpOptions):
             # mphandler refuses a --prefetch given over what its --threads
             # leave of the credits a front accepts: refused now, not by
             # every handler spawned.
-            threads = self["threads"] or DEFAULT_THREADS
-            room = MAX_CREDITS - threads
-            if self["prefetch"] > room:
-                raise usage.UsageError(
-                    f"--prefetch must be at most {room} with --threads {threads}"
-                    f" (together, at most {MAX_CREDITS})"
-                )
+            checkPrefetch(self["threads"] or DEFAULT_THREADS, self["prefetch"])
         if self["script-name"] is not None:
             # Refused now, not by every handler spawned; passed on as given.
             scriptName(self["script-name"])

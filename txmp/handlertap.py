@@ -42,6 +42,7 @@ from txmp._options import (
     TxmpOptions,
     checkAddresses,
     checkJitter,
+    checkPrefetch,
     checkWritable,
     nonNegative,
     positive,
@@ -483,14 +484,7 @@ class Options(TxmpOptions):
         checkJitter(self)
         # Threads and prefetch together are the credits a front accepts:
         # the default prefetch gives way to --threads, one given is refused.
-        room = MAX_CREDITS - self["threads"]
-        if self["prefetch"] is None:
-            self["prefetch"] = min(DEFAULT_PREFETCH, room)
-        elif self["prefetch"] > room:
-            raise usage.UsageError(
-                f"--prefetch must be at most {room} with --threads "
-                f"{self['threads']} (together, at most {MAX_CREDITS})"
-            )
+        self["prefetch"] = checkPrefetch(self["threads"], self["prefetch"])
         given = "--script-name"
         if self["script-name"] is None:
             # gunicorn's variable, for operators who set it for gunicorn (an

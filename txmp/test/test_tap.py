@@ -3859,16 +3859,16 @@ class HandlerOptionsTests(OptionsTestCase):
         self.assertEqual(_handlerservice.splitCapacity(5, 2), [3, 2])
         self.assertEqual(_handlerservice.splitCapacity(1, 3), [1, 1, 1])
 
-    def test_splitPrefetch(self) -> None:
+    def test_shareOut(self) -> None:
         """
         Each front gets an even share of C{--prefetch}, none if there is
         not one each.
         """
-        self.assertEqual(_handlerservice.splitPrefetch(12, 1), [12])
-        self.assertEqual(_handlerservice.splitPrefetch(12, 2), [6, 6])
-        self.assertEqual(_handlerservice.splitPrefetch(5, 2), [3, 2])
-        self.assertEqual(_handlerservice.splitPrefetch(1, 3), [1, 0, 0])
-        self.assertEqual(_handlerservice.splitPrefetch(0, 2), [0, 0])
+        self.assertEqual(_handlerservice.shareOut(12, 1), [12])
+        self.assertEqual(_handlerservice.shareOut(12, 2), [6, 6])
+        self.assertEqual(_handlerservice.shareOut(5, 2), [3, 2])
+        self.assertEqual(_handlerservice.shareOut(1, 3), [1, 0, 0])
+        self.assertEqual(_handlerservice.shareOut(0, 2), [0, 0])
 
     def test_appRequired(self) -> None:
         """
