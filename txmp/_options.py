@@ -145,6 +145,15 @@ def _dottedName(expression: ast.expr) -> str | None:
     return ".".join(reversed(parts))
 
 
+def _literal(expression: ast.expr) -> object:
+    """
+    The value of C{expression}, a literal (L{ast.literal_eval}, which
+    Python types as L{Any}).
+    """
+    value: object = ast.literal_eval(expression)
+    return value
+
+
 def splitApplication(spec: str) -> ApplicationName:
     """
     What an C{--app} value names: C{module:attribute}, or
@@ -184,9 +193,9 @@ def splitApplication(spec: str) -> ApplicationName:
         if isinstance(expression, ast.Call):
             try:
                 call = (
-                    tuple(ast.literal_eval(argument) for argument in expression.args),
+                    tuple(_literal(argument) for argument in expression.args),
                     {
-                        cast(str, keyword.arg): ast.literal_eval(keyword.value)
+                        cast(str, keyword.arg): _literal(keyword.value)
                         for keyword in expression.keywords
                     },
                 )
@@ -565,7 +574,7 @@ def _readConfig(path: str, command: str) -> dict[str, object]:
     """
     try:
         with open(path, "rb") as f:
-            document = tomllib.load(f)
+            document: dict[str, object] = tomllib.load(f)
     except OSError as e:
         raise usage.UsageError(f"--config {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
@@ -573,14 +582,15 @@ def _readConfig(path: str, command: str) -> dict[str, object]:
     table = document.get(command, {})
     if not isinstance(table, dict):
         raise usage.UsageError(f"--config {path}: [{command}] must be a table")
-    return table
+    # (A TOML table's keys are strings.)
+    return cast("dict[str, object]", table)
 
 
-def _repeatable(options: usage.Options, name: str) -> bool:
+def _repeatable(options: TxmpOptions, name: str) -> bool:
     # An opt_ method that takes a value and appends it (--listen, --send...).
-    return callable(getattr(options, "opt_" + name.replace("-", "_"), None)) and isinstance(
-        options.defaults.get(name, options.get(name)), list
-    )
+    method: object = getattr(options, "opt_" + name.replace("-", "_"), None)
+    given: Mapping[str, object] = options
+    return callable(method) and isinstance(options.defaults.get(name, given.get(name)), list)
 
 
 def _truth(value: object, what: str) -> bool:
@@ -603,6 +613,12 @@ class TxmpOptions(usage.Options):
     """
 
     parent: usage.Options | None
+
+    # What usage.Options.__init__ sets, which mypy infers as holding Any
+    # (Twisted's __init__ is not annotated): declared with what they hold.
+    defaults: dict[str, object]
+    docs: dict[str, str | None]
+    longOpt: list[str]
 
     #: The command these options are for: its section in a C{--config}
     #: file, and its environment variables' prefix (C{TXMP_MPFRONT_}).
@@ -633,9 +649,12 @@ class TxmpOptions(usage.Options):
         super().__init_subclass__(**kwargs)
         # A number option's row names it once; its check takes the name
         # from there.
-        for row in cls.__dict__.get("optParameters", ()):
+        # (Its own rows, not those it inherits.)
+        namespace = cast("Mapping[str, list[OptParameter]]", cls.__dict__)
+        for row in namespace.get("optParameters", ()):
             if len(row) > 4 and isinstance(row[4], _Number):
-                row[4] = row[4].named("--" + row[0])
+                number: _Number[int] | _Number[float] = row[4]
+                row[4] = number.named(f"--{row[0]}")
 
     @property
     def synopsis(self) -> str:
@@ -646,7 +665,8 @@ class TxmpOptions(usage.Options):
 
     def __init__(self) -> None:
         usage.Options.__init__(self)
-        flags = {flag[0] for flag in getattr(self, "optFlags", [])}
+        optFlags: list[list[str | None]] = getattr(self, "optFlags", [])
+        flags = {flag[0] for flag in optFlags}
         for name, doc in self.docs.items():
             # Docstrings of opt_ methods are indented: one space between words.
             doc = " ".join((doc or "").split())
@@ -655,7 +675,7 @@ class TxmpOptions(usage.Options):
             elif name in self.defaults and self.defaults[name] is None and "default" not in doc:
                 doc += " [default: none]"
             self.docs[name] = doc
-        longdesc = getattr(self, "longdesc", None)
+        longdesc: str | None = getattr(self, "longdesc", None)
         if longdesc:
             self.longdesc = " ".join(longdesc.split())
 
@@ -671,8 +691,9 @@ class TxmpOptions(usage.Options):
         @raise usage.UsageError: naming the first such option, and what to
             give it (L{emptyHints}).
         """
-        for name, value in self.items():
-            if value == "" or (isinstance(value, list) and "" in value):
+        given: Mapping[str, object] = self
+        for name, value in given.items():
+            if value == "" or (isinstance(value, list) and "" in cast("list[object]", value)):
                 hint = self.emptyHints.get(name, "it a value")
                 raise usage.UsageError(
                     f"--{name} is empty (an unset variable?): give {hint},"
@@ -691,15 +712,20 @@ class TxmpOptions(usage.Options):
 
     def _configureLogging(self) -> None:
         for option, choices in [("log-format", FORMATS), ("log-level", LEVELS)]:
-            if self[option] not in choices:
+            value: object = self[option]
+            if value not in choices:
                 raise usage.UsageError(
-                    f"--{option} must be one of {', '.join(choices)}, not {self[option]!r}"
+                    f"--{option} must be one of {', '.join(choices)}, not {value!r}"
                 )
-        parent = getattr(self, "parent", None)
+        parent: usage.Options | None = getattr(self, "parent", None)
         if parent is not None:
-            logsOurs = not (parent.get("logger") or parent.get("syslog"))
-            configureTwistd(parent, self["log-format"], self["log-level"])
-            checkTwistdFiles(parent, logsOurs)
+            twistd: Mapping[str, object] = parent
+            logsOurs = not (twistd.get("logger") or twistd.get("syslog"))
+            # (Checked above: one of FORMATS, one of LEVELS.)
+            logFormat: str = self["log-format"]
+            logLevel: str = self["log-level"]
+            configureTwistd(parent, logFormat, logLevel)
+            checkTwistdFiles(twistd, logsOurs)
 
     def _configured(self, arguments: list[str], environ: Mapping[str, str]) -> list[str]:
         """
@@ -745,7 +771,7 @@ class TxmpOptions(usage.Options):
                 if _truth(value, f"{source}: {name}"):
                     result.append(f"--{name}")
                 continue
-            for item in value if isinstance(value, list) else [value]:
+            for item in cast("list[object]", value) if isinstance(value, list) else [value]:
                 result.append(f"--{name}={item}")
         return result
 
@@ -758,7 +784,7 @@ class TxmpOptions(usage.Options):
             self._configureLogging()
         except usage.UsageError as e:
             # A parent is set only when twistd parses us as its subcommand.
-            parent = getattr(self, "parent", None)
+            parent: usage.Options | None = getattr(self, "parent", None)
             if parent is not None:
                 raise SystemExit(
                     f"twistd {parent.subCommand}: {e} "
