@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import IO, Any, Callable, Protocol, TextIO, TypedDict, cast
+from typing import IO, Callable, Protocol, TextIO, TypedDict, cast
 
 from twisted.logger import (
     FilteringLogObserver,
@@ -32,13 +32,26 @@ from twisted.logger import (
     formatEvent,
     textFileLogObserver,
 )
-from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.python.reflect import safe_str
 from zope.interface import implementer
 
 FORMATS = ("text", "json")
 LEVELS = ("debug", "info", "warn", "error", "critical")
+
+# Twisted's classes, typed once: to mypy their constructors take Any (a
+# log level is constantly's NamedConstant, which is not typed; Failure's
+# arguments are not annotated; an interface adapts any object), and so
+# does each class where it is read.
+_LOGGING_FILE: type[LoggingFile] = LoggingFile
+_FAILURE: type[Failure] = Failure
+_LOG_OBSERVER: type[ILogObserver] = ILogObserver
+
+# The levels of a spawned handler's line that is no event (L{ChildLog}):
+# from stderr, from stdout.  (Objects: constantly's constants are Any to
+# mypy.)
+_STDERR_LEVEL: object = LogLevel.warn
+_STDOUT_LEVEL: object = LogLevel.info
 
 
 class LateBoundStream:
@@ -76,8 +89,8 @@ class LateBoundStream:
         self.following = True
 
     def _target(self) -> TextIO:
-        current = getattr(sys, self._name)
-        if self.following and isinstance(current, LoggingFile):
+        current: object = getattr(sys, self._name)
+        if self.following and isinstance(current, _LOGGING_FILE):
             return cast(TextIO, current)
         return self._original
 
@@ -87,10 +100,11 @@ class LateBoundStream:
     def flush(self) -> None:
         self._target().flush()
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         # The rest of a text stream (encoding, isatty, fileno...): the
         # target's.
-        return getattr(self._target(), name)
+        attribute: object = getattr(self._target(), name)
+        return attribute
 
 
 @contextmanager
@@ -110,7 +124,7 @@ def standardStreamsLateBound() -> Iterator[None]:
         yield
     finally:
         for (name, original), (_, stream) in zip(saved, streams):
-            if getattr(sys, name) is stream:
+            if cast(object, getattr(sys, name)) is stream:
                 setattr(sys, name, original)
             else:
                 stream.following = False
@@ -134,7 +148,9 @@ class DescriptorLoggingFile(LoggingFile):
         @param original: the process's own stream (C{sys.__stderr__}), or
             L{None} if it has none.
         """
-        LoggingFile.__init__(self, redirected.log, redirected.level, redirected.encoding)
+        # (Its level is constantly's NamedConstant, untyped.)
+        level: object = redirected.level
+        _LOGGING_FILE.__init__(self, redirected.log, level, redirected.encoding)
         self._original = original
 
     # (LoggingFile's always raises, typed NoReturn.)
@@ -147,7 +163,7 @@ class DescriptorLoggingFile(LoggingFile):
         @raise io.UnsupportedOperation: if the process has no such stream.
         """
         if self._original is None:
-            return LoggingFile.fileno(self)
+            return _LOGGING_FILE.fileno(self)
         return self._original.fileno()
 
 
@@ -159,9 +175,9 @@ def giveStandardStreamsDescriptors() -> None:
     begun logging.
     """
     for name in ("stdout", "stderr"):
-        current = getattr(sys, name)
-        if type(current) is LoggingFile:
-            original = getattr(sys, f"__{name}__")
+        current: object = getattr(sys, name)
+        if type(current) is _LOGGING_FILE:
+            original: TextIO | None = getattr(sys, f"__{name}__")
             setattr(sys, name, DescriptorLoggingFile(current, original))
 
 
@@ -227,7 +243,7 @@ def logReopenFailure(log: Logger, command: str, path: str | None, error: OSError
     @param command: C{mpfront} or C{mphandler}.
     @param path: the file, or C{None} for the one C{error} names.
     """
-    path = path or str(error.filename)
+    path = path or str(cast(object, error.filename))
     log.error(
         "{command}: cannot reopen {path}: {why}; its lines go on to the file "
         "open until now (where logrotate moved it?): make {path} a file this "
@@ -262,7 +278,8 @@ class _EscapingOutput:
     def __init__(self, out: _TextOutput) -> None:
         self._out = out
         # (Typed: getattr's answer is Any to mypy.)
-        self._encoding: str = getattr(out, "encoding", None) or "utf-8"
+        encoding: str | None = getattr(out, "encoding", None)
+        self._encoding = encoding or "utf-8"
 
     def write(self, text: str) -> int:
         try:
@@ -287,8 +304,10 @@ def _portableFailure(failure: Failure) -> Failure:
     """
     # Not copy.copy: Twisted 23.10's Failure (the oldest supported) cannot
     # be copied so (its __init__ wants a current exception).
-    portable = Failure.__new__(Failure)
-    portable.__dict__.update(failure.__dict__)
+    portable = _FAILURE.__new__(_FAILURE)
+    # (Whatever their types: Failure annotates only some.)
+    attributes: dict[str, object] = portable.__dict__
+    attributes.update(cast("dict[str, object]", failure.__dict__))
     # (Failure types its value as an exception; Twisted reads any value.)
     portable.value = safe_str(failure.value)  # type: ignore[assignment]
     return portable
@@ -302,12 +321,12 @@ def _jsonObserver(out: _TextOutput) -> ILogObserver:
     its text (L{_portableFailure}).
     """
 
-    @implementer(ILogObserver)
+    @implementer(_LOG_OBSERVER)
     def observe(event: LogEvent) -> None:
         if "text" not in event:
             event = dict(event, text=formatEvent(event))
         failure = event.get("log_failure")
-        if isinstance(failure, Failure) and not isinstance(failure.value, str):
+        if isinstance(failure, _FAILURE) and not isinstance(failure.value, str):
             event = dict(event, log_failure=_portableFailure(failure))
         out.write(eventAsJSON(event) + "\n")
 
@@ -340,7 +359,7 @@ def makeObserver(
         observer = textFileLogObserver(cast(IO[str], out))
     return FilteringLogObserver(
         observer,
-        [LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))],
+        [LogLevelFilterPredicate(defaultLogLevel=cast(object, LogLevel.levelWithName(level)))],
     )
 
 
@@ -355,7 +374,7 @@ class _TwistdSettings(TypedDict, total=False):
 _twistdSettings: _TwistdSettings = {}
 
 
-def configureTwistd(options: usage.Options, format: str, level: str) -> None:
+def configureTwistd(options: MutableMapping[str, object], format: str, level: str) -> None:
     """
     Make twistd log with L{makeObserver}, unless it was given its own
     C{--logger} or C{--syslog}.  Called while twistd parses our options,
@@ -368,7 +387,8 @@ def configureTwistd(options: usage.Options, format: str, level: str) -> None:
     if options.get("logger") or options.get("syslog"):
         return
     _twistdSettings.update({
-        "format": format, "level": level, "logfile": options.get("logfile"),
+        "format": format, "level": level,
+        "logfile": cast("str | None", options.get("logfile")),
         "nodaemon": bool(options.get("nodaemon")),
     })
     options["logger"] = "txmp._logs.twistdObserver"
@@ -417,7 +437,8 @@ class ChildLog:
         text = raw.decode("utf-8", "replace").strip("\r\x1e")
         if not text:
             return
-        event: LogEvent | None = None
+        # (A LogEvent, whose values are Any to mypy: read as objects.)
+        event: dict[str, object] | None = None
         if text.startswith("{"):
             try:
                 event = eventFromJSON(text)
@@ -427,14 +448,14 @@ class ChildLog:
             event = {
                 "log_format": "{line}",
                 "line": text,
-                "log_level": LogLevel.warn if fd == 2 else LogLevel.info,
+                "log_level": _STDERR_LEVEL if fd == 2 else _STDOUT_LEVEL,
                 "log_namespace": "txmp.spawned",
                 "log_time": None,
             }
         event["log_system"] = "%s %s#%s" % (
             self._name,
             event.get("log_namespace", "-"),
-            getattr(event.get("log_level"), "name", "info"),
+            cast(object, getattr(event.get("log_level"), "name", "info")),
         )
         event.setdefault("txmp_handler", self._name)
         if event.get("log_time") is None:
