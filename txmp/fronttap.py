@@ -13,6 +13,7 @@ imports only what they need (no ZeroMQ, Twisted Web or pyOpenSSL; see
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Optional, TypedDict, cast
 
 from twisted.python import usage
@@ -302,12 +303,13 @@ class Options(TxmpOptions):
 
     def __init__(self) -> None:
         TxmpOptions.__init__(self)
-        self["listen"] = []
-        self["trusted-proxy"] = []
-        self["trust-unix"] = False
+        settings = self.settings()
+        settings["listen"] = []
+        settings["trusted-proxy"] = []
+        settings["trust-unix"] = False
 
     def opt_listen(self, description: str) -> None:
-        self["listen"].append(description)
+        self.settings()["listen"].append(description)
 
     opt_listen.__doc__ = f"""
         Listen for HTTP on this endpoint (a strports description such as
@@ -325,7 +327,7 @@ class Options(TxmpOptions):
             self["trust-unix"] = True
             return
         try:
-            self["trusted-proxy"].append(parseNetwork(description))
+            self.settings()["trusted-proxy"].append(parseNetwork(description))
         except ValueError:
             raise usage.UsageError(
                 f"--trusted-proxy must be an IP address or network, not {description!r}"
@@ -333,8 +335,9 @@ class Options(TxmpOptions):
 
     def settings(self) -> FrontSettings:
         """
-        These options, typed: call once they are parsed (or, in
-        C{postOptions}, once what the caller reads has its parsed type).
+        These options, typed: call once they are parsed (or, while they
+        are, for what has its parsed type already: the lists C{__init__}
+        makes, what C{postOptions} reads).
 
         @return: this very object (a L{dict}), as L{FrontSettings}: what
             the front's services change in it (L{PrivateLinks
@@ -345,87 +348,94 @@ class Options(TxmpOptions):
 
     def postOptions(self) -> None:
         self.refuseEmpty()
+        # Each option read below has its parsed type (FrontSettings) but
+        # --send and --return, which are given their defaults here.
+        settings = self.settings()
         # twistd's own options (--rundir, --nodaemon), when run by twistd.
-        parent = getattr(self, "parent", None)
-        twistd = parent if isinstance(parent, dict) else None
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
-        if self["spawn"] and not self["app"]:
+        parent: object = getattr(self, "parent", None)
+        twistd = cast("Mapping[str, object]", parent) if isinstance(parent, dict) else None
+        if not settings["listen"]:
+            settings["listen"] = [DEFAULT_LISTEN]
+        app = settings["app"]
+        if settings["spawn"] and not app:
             raise usage.UsageError("--spawn needs --app")
-        if self["app"] and not self["spawn"]:
+        if app and not settings["spawn"]:
             raise usage.UsageError("--app is only for --spawn")
-        if self["spawn"]:
-            # Read once, from the [mphandler] table and TXMP_MPHANDLER_
-            # variables: --reload watches there too (_frontservice).
-            # They start where twistd --rundir (-d) changes directory to.
-            runDirectory = twistd.get("rundir") if twistd is not None else None
-            self.handlerPath = handlerSearchPath(self["config"], runDirectory)
-            checkApplicationModule(self["app"], self.handlerPath)
-        if self["reload"] and not self["spawn"]:
+        if app:
+            # (So --spawn.)  Read once, from the [mphandler] table and
+            # TXMP_MPHANDLER_ variables: --reload watches there too
+            # (_frontservice).  They start where twistd --rundir (-d)
+            # changes directory to.
+            runDirectory = cast("str | None", twistd.get("rundir")) if twistd is not None else None
+            self.handlerPath = handlerSearchPath(settings["config"], runDirectory)
+            checkApplicationModule(app, self.handlerPath)
+        if settings["reload"] and not settings["spawn"]:
             raise usage.UsageError("--reload is for --spawn handlers")
-        if not self["spawn"]:
+        if not settings["spawn"]:
             # Passed to the handlers the front spawns, and to nothing else:
             # without --spawn they would change nothing, silently.
+            given: Mapping[str, object] = settings
             for name in (
                 "threads", "prefetch", "max-requests", "max-requests-jitter", "script-name"
             ):
-                if self[name] != self.defaults[name]:
+                if given[name] != self.defaults[name]:
                     raise usage.UsageError(
                         f"--{name} is for --spawn handlers (give it to mphandler)"
                     )
-        checkJitter(self)
-        if self["prefetch"] is not None:
+        checkJitter(settings)
+        if settings["prefetch"] is not None:
             # mphandler refuses a --prefetch given over what its --threads
             # leave of the credits a front accepts: refused now, not by
             # every handler spawned.
-            checkPrefetch(self["threads"] or DEFAULT_THREADS, self["prefetch"])
-        if self["script-name"] is not None:
+            checkPrefetch(settings["threads"] or DEFAULT_THREADS, settings["prefetch"])
+        if settings["script-name"] is not None:
             # Refused now, not by every handler spawned; passed on as given.
-            scriptName(self["script-name"])
+            scriptName(settings["script-name"])
         try:
             # Told to every handler in WELCOME, which writes at most 18
             # digits after the point: refused now, not at the first HELLO.
-            protocol.encodeDecimal(self["heartbeat"])
+            protocol.encodeDecimal(settings["heartbeat"])
         except ValueError:
             raise usage.UsageError(
-                f"--heartbeat {self['heartbeat']!r} is too small to tell handlers"
+                f"--heartbeat {settings['heartbeat']!r} is too small to tell handlers"
             ) from None
+        send: str | None = self["send"]
+        returnTo: str | None = self["return"]
         # Only its own handlers need reach a front that spawns them and
         # was given no address: ipc:// in its private directory, which
         # L{PrivateLinks} makes at start, not the default TCP ports that
         # every local user can reach.
-        self["private-addresses"] = bool(self["spawn"]) and (
-            self["send"] is None and self["return"] is None
+        settings["private-addresses"] = bool(settings["spawn"]) and (
+            send is None and returnTo is None
         )
-        if self["private-addresses"]:
+        if settings["private-addresses"]:
             checkPrivateDirectory()
         # The file read (TXMP_CONFIG's too, which the --spawn handlers would
         # read from their environment), for the --spawn handlers: resolved
         # now, since twistd --rundir changes directory before they start.
         if self.configFile:
-            self["config"] = os.path.abspath(self.configFile)
-        if self["send"] is None:
-            self["send"] = DEFAULT_SEND
-        if self["return"] is None:
-            self["return"] = DEFAULT_RETURN
-        checkAddresses("--send", [self["send"]])
-        checkAddresses("--return", [self["return"]])
-        checkFrontSecurity(self.settings())
-        if self["access-log-format"] not in ACCESS_LOG_FORMATS:
+            settings["config"] = os.path.abspath(self.configFile)
+        settings["send"] = DEFAULT_SEND if send is None else send
+        settings["return"] = DEFAULT_RETURN if returnTo is None else returnTo
+        checkAddresses("--send", [settings["send"]])
+        checkAddresses("--return", [settings["return"]])
+        checkFrontSecurity(settings)
+        if settings["access-log-format"] not in ACCESS_LOG_FORMATS:
             raise usage.UsageError(
                 "--access-log-format must be one of "
-                f"{', '.join(ACCESS_LOG_FORMATS)}, not {self['access-log-format']!r}"
+                f"{', '.join(ACCESS_LOG_FORMATS)}, not {settings['access-log-format']!r}"
             )
-        if self["access-log"] == "-" and twistd is not None and not twistd.get("nodaemon"):
+        accessLog = settings["access-log"]
+        if accessLog == "-" and twistd is not None and not twistd.get("nodaemon"):
             # twistd points a daemon's standard output at /dev/null.
             raise usage.UsageError(
                 "--access-log -: a daemon's standard output is /dev/null:"
                 " give a file, or run twistd with -n"
             )
-        if self["access-log"] not in (None, "-"):
+        if accessLog is not None and accessLog != "-":
             # Checked, not created: under twistd --uid the file is opened,
             # and so created, as that user, once the front starts.
-            self["access-log"] = checkWritable("--access-log", self["access-log"])
+            settings["access-log"] = checkWritable("--access-log", accessLog)
 
 
 def makeService(options: Options, reactor: IFrontReactor | None = None) -> MultiService:
