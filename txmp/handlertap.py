@@ -320,7 +320,8 @@ def _isAsync(target: object) -> bool:
     one (Starlette's, FastAPI's or Django's ASGI application).
     """
     # (The class's __call__: an instance's async one, not type.__call__.)
-    for function in (target, type(target).__call__):
+    call: object = type(target).__call__
+    for function in (target, call):
         if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(
             function
         ):
@@ -420,20 +421,21 @@ class Options(TxmpOptions):
 
     def __init__(self) -> None:
         TxmpOptions.__init__(self)
-        self["send"] = []
-        self["return"] = []
-        self["curve-server-key"] = []
-        self["pythonpath"] = []
+        settings = self.settings()
+        settings["send"] = []
+        settings["return"] = []
+        settings["curve-server-key"] = []
+        settings["pythonpath"] = []
 
     def opt_pythonpath(self, directories: str) -> None:
         """
         Directories to put first on sys.path, comma-separated (as gunicorn's
         --pythonpath); repeatable; default none.
         """
-        self["pythonpath"].extend(splitDirectories(directories))
+        self.settings()["pythonpath"].extend(splitDirectories(directories))
 
     def opt_send(self, address: str) -> None:
-        self["send"].append(address)
+        self.settings()["send"].append(address)
 
     opt_send.__doc__ = f"""
         A front's --send address to connect to; repeatable (default
@@ -441,7 +443,7 @@ class Options(TxmpOptions):
         """
 
     def opt_return(self, address: str) -> None:
-        self["return"].append(address)
+        self.settings()["return"].append(address)
 
     opt_return.__doc__ = f"""
         A front's --return address to connect to; repeatable, paired with
@@ -454,12 +456,13 @@ class Options(TxmpOptions):
         with --send in order, for fronts with keys of their own (default
         none; one certificate is every front's).
         """
-        self["curve-server-key"].append(path)
+        self.settings()["curve-server-key"].append(path)
 
     def settings(self) -> HandlerSettings:
         """
-        These options, typed: call once they are parsed (or, in
-        C{postOptions}, once what the caller reads has its parsed type).
+        These options, typed: call once they are parsed (or, while they
+        are, for what has its parsed type already: the lists C{__init__}
+        makes, what C{postOptions} reads).
 
         @return: this very object (a L{dict}), as L{HandlerSettings}: what
             the handler's services change in it (L{HandlerTree
@@ -470,44 +473,49 @@ class Options(TxmpOptions):
 
     def postOptions(self) -> None:
         self.refuseEmpty()
-        if not self["app"]:
+        # Each option read below has its parsed type (HandlerSettings) but
+        # --app and --prefetch, None if not given, which are checked here.
+        settings = self.settings()
+        app: str | None = self["app"]
+        if not app:
             raise usage.UsageError("--app is required")
-        if not self["send"] and not self["return"]:
-            self["send"], self["return"] = [DEFAULT_SEND], [DEFAULT_RETURN]
-        if len(self["send"]) != len(self["return"]):
+        if not settings["send"] and not settings["return"]:
+            settings["send"], settings["return"] = [DEFAULT_SEND], [DEFAULT_RETURN]
+        if len(settings["send"]) != len(settings["return"]):
             raise usage.UsageError(
                 "give one --return for each --send (one pair per front)"
             )
-        checkAddresses("--send", self["send"])
-        checkAddresses("--return", self["return"])
-        _checkDistinct(self["send"], self["return"])
-        checkJitter(self)
+        checkAddresses("--send", settings["send"])
+        checkAddresses("--return", settings["return"])
+        _checkDistinct(settings["send"], settings["return"])
+        checkJitter(settings)
         # Threads and prefetch together are the credits a front accepts:
         # the default prefetch gives way to --threads, one given is refused.
-        self["prefetch"] = checkPrefetch(self["threads"], self["prefetch"])
+        prefetch: int | None = self["prefetch"]
+        settings["prefetch"] = checkPrefetch(settings["threads"], prefetch)
         given = "--script-name"
-        if self["script-name"] is None:
+        if settings["script-name"] is None:
             # gunicorn's variable, for operators who set it for gunicorn (an
             # empty one mounts nothing there either).
-            self["script-name"] = os.environ.get("SCRIPT_NAME") or None
+            settings["script-name"] = os.environ.get("SCRIPT_NAME") or None
             # (Named in a usage error: no --script-name was given.)
             given = "the SCRIPT_NAME environment variable (--script-name overrides it)"
-        if self["script-name"] is not None:
-            self["script-name"] = scriptName(self["script-name"], given) or None
-        self["fronts"] = list(zip(self["send"], self["return"]))
-        checkHandlerSecurity(self.settings())
-        if self["chdir"] is not None:
+        if settings["script-name"] is not None:
+            settings["script-name"] = scriptName(settings["script-name"], given) or None
+        settings["fronts"] = list(zip(settings["send"], settings["return"]))
+        checkHandlerSecurity(settings)
+        if settings["chdir"] is not None:
             try:
-                os.chdir(self["chdir"])
+                os.chdir(settings["chdir"])
             except OSError as e:
-                raise usage.UsageError(f"--chdir {self['chdir']}: {e.strerror}") from None
-        if self["profile"]:
+                raise usage.UsageError(f"--chdir {settings['chdir']}: {e.strerror}") from None
+        if settings["profile"]:
             # Written when the handler stops: refused now, not after a
             # whole run profiled for nothing.
-            self["profile"] = checkWritable("--profile", self["profile"])
+            settings["profile"] = checkWritable("--profile", settings["profile"])
         # As gunicorn does: --pythonpath first, then the directory it runs
         # in (twistd's script would put only its own bin directory first).
-        for directory in reversed([*map(os.path.abspath, self["pythonpath"]), os.getcwd()]):
+        for directory in reversed([*map(os.path.abspath, settings["pythonpath"]), os.getcwd()]):
             if directory in sys.path:
                 sys.path.remove(directory)
             sys.path.insert(0, directory)
@@ -516,14 +524,14 @@ class Options(TxmpOptions):
             # process is the handler's, and must exit once stopped, or
             # once the application failed to load, whatever threads the
             # application left running.
-            self["exiting"] = ExitWithoutThreads()
-            self["exiting"].install()
-        self["application"] = loadApplication(self["app"])
+            settings["exiting"] = ExitWithoutThreads()
+            settings["exiting"].install()
+        settings["application"] = loadApplication(app)
         if self.parent is not None:
             # (Its handlers now, the application's included; installed
             # once the process that serves has started.)
-            self["childSignals"] = ForkedChildSignals()
-            self["streamDescriptors"] = True
+            settings["childSignals"] = ForkedChildSignals()
+            settings["streamDescriptors"] = True
         # Without --name, the handler is named when it starts
         # (L{txmp._handlerservice.HandlerTree}): after twistd has forked, if
         # it runs as a daemon, so the name holds the daemon's PID.
