@@ -19,8 +19,8 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Container
-from typing import TYPE_CHECKING, Callable, NoReturn
+from collections.abc import Container, Sequence
+from typing import TYPE_CHECKING, Callable, NoReturn, cast
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
@@ -103,6 +103,12 @@ def connectableAddress(address: str) -> str:
     return address
 
 
+# Twisted's exceptions whose constructors are not annotated, typed once (to
+# mypy each class holds Any where it is read).
+_CANNOT_LISTEN: type[CannotListenError] = CannotListenError
+_PROCESS_TERMINATED: type[ProcessTerminated] = ProcessTerminated
+
+
 class ListenError(Exception):
     """
     The front cannot listen on one of its endpoints; the message names the
@@ -119,19 +125,25 @@ def _reason(error: BaseException | None) -> str:
     certificate = None if error is None else certificateFilesError(error)
     if certificate is not None:
         return certificate
-    if isinstance(error, CannotListenError):
-        if error.socketError == "Cannot acquire lock":
+    if isinstance(error, _CANNOT_LISTEN):
+        # (Its attributes are not typed: the socket's error, or a message.)
+        socketError: object = error.socketError
+        if socketError == "Cannot acquire lock":
             # Twisted's UNIX port (unix:, lockfile=1 by default) holds
             # PATH.lock while it listens: another process holds it.
+            path: str | bytes = error.port
             return (
-                f"in use: another process holds {os.fsdecode(error.port)}.lock"
+                f"in use: another process holds {os.fsdecode(path)}.lock"
                 " (a front listening there already?)"
             )
-        return str(error.socketError) if error.socketError else str(error)
-    if isinstance(error, OSError) and error.filename2 is not None:
-        # The same port making PATH.lock, a link to its PID: Python's line
-        # names the PID as a file ("'4242' -> b'/run/txmp/http.sock.lock'").
-        return f"{error.strerror}: {os.fsdecode(error.filename2)}"
+        return str(socketError) if socketError else str(error)
+    if isinstance(error, OSError):
+        # (Python types it as Any.)
+        filename2: str | bytes | None = error.filename2
+        if filename2 is not None:
+            # The same port making PATH.lock, a link to its PID: Python's line
+            # names the PID as a file ("'4242' -> b'/run/txmp/http.sock.lock'").
+            return f"{error.strerror}: {os.fsdecode(filename2)}"
     return str(error) or type(error).__name__
 
 
@@ -290,14 +302,16 @@ class FrontService(Service):
         # The dispatcher and the sockets refer to each other: the sockets
         # deliver to the dispatcher, which sends on the send socket.
         holder: list[Dispatcher] = []
-        sendSocket = context.socket(
-            "router", lambda frames: holder[0].controlReceived(frames), HIGH_WATER_MARK
-        )
+
+        def controlReceived(frames: list[bytes]) -> None:
+            holder[0].controlReceived(frames)
+
+        def replyReceived(frames: Sequence[bytes | memoryview]) -> None:
+            holder[0].replyReceived(frames)
+
+        sendSocket = context.socket("router", controlReceived, HIGH_WATER_MARK)
         returnSocket = context.socket(
-            "router",
-            lambda frames: holder[0].replyReceived(frames),
-            HIGH_WATER_MARK,
-            largeFrame=LARGE_FRAME,
+            "router", replyReceived, HIGH_WATER_MARK, largeFrame=LARGE_FRAME
         )
         self.dispatcher = dispatcher = Dispatcher(
             self._reactor,
@@ -365,15 +379,10 @@ class FrontService(Service):
         for option, description, factory in endpoints:
             what = f"{option} {description}"
             try:
-                endpoint: IStreamServerEndpoint = serverFromString(
-                    self._reactor, withBacklog(description)
-                )
+                endpoint = self._endpoint(description)
                 # A certKey of the whole chain (fullchain.pem) sends it all.
                 withCertificateChain(endpoint, description)
-                certificate = reloadableCertificate(
-                    endpoint, description,
-                    lambda d: serverFromString(self._reactor, withBacklog(d)),
-                )
+                certificate = reloadableCertificate(endpoint, description, self._endpoint)
                 if certificate is not None:
                     self._certificates.append((what, certificate))
             # The operator's string, parsed by whichever endpoint plugin it
@@ -385,12 +394,25 @@ class FrontService(Service):
                 .addCallback(self._portListening, factory)
                 .addErrback(self._cannotListen, what)
             )
-        gatherResults(listening, consumeErrors=True).addCallbacks(
-            self._listening, lambda failure: None
-        )
+
+        def reported(failure: Failure) -> None:
+            # Nothing more: _cannotListen reported each port's failure.
+            pass
+
+        gatherResults(listening, consumeErrors=True).addCallbacks(self._listening, reported)
         self._starting = False
         if self._startError is not None:
             self._abandon(self._startError)
+
+    def _endpoint(self, description: str) -> IStreamServerEndpoint:
+        """
+        The endpoint that C{description} makes, with the front's listen
+        backlog (L{withBacklog}).
+        """
+        endpoint: IStreamServerEndpoint = serverFromString(
+            self._reactor, withBacklog(description)
+        )
+        return endpoint
 
     def _abandon(self, error: str) -> NoReturn:
         """
@@ -570,7 +592,11 @@ class FrontService(Service):
         def drain(result: object) -> Deferred[None]:
             # The ports are closed: no connection can come in any more.
             deadline = self._reactor.seconds() + graceful
-            return drainConnections().addCallback(lambda _: self._endPending(deadline))
+
+            def endPending(ignored: None) -> Deferred[None]:
+                return self._endPending(deadline)
+
+            return drainConnections().addCallback(endPending)
 
         def drainConnections() -> Deferred[None]:
             site = self._site
@@ -823,10 +849,12 @@ def _handlerMonitor(
                         name, protocol, ChildLog(name, publish), reactor
                     )
                     running[name] = process
-                    process.whenEnded().addCallback(
-                        lambda _: running.pop(name, None)
-                        if running.get(name) is process else None
-                    )
+
+                    def ended(ignored: None) -> SpawnedProcess | None:
+                        # Forgotten, unless another started since under its name.
+                        return running.pop(name, None) if running.get(name) is process else None
+
+                    process.whenEnded().addCallback(ended)
 
         # procmon keeps a record of every name it ever started (its
         # delay, start time and restart call) after removeProcess, and
@@ -848,7 +876,8 @@ def _handlerMonitor(
         def _monitoredProcessExited(
             self, name: str, reason: Failure | None = None
         ) -> None:
-            if reason is not None and reason.check(OSError):
+            # (Failure.check is not typed: the class matched, or None.)
+            if reason is not None and cast("type[BaseException] | None", reason.check(OSError)):
                 # spawnProcess raised: procmon's own line for it, whose
                 # format names a key its event does not have, cannot be
                 # formatted ("Unable to format event", and a traceback).
@@ -982,18 +1011,21 @@ class SpawnedProcess:
         operator) or a crash, and procmon restarts it without a word.
         """
         value = reason.value
-        if not isinstance(value, ProcessTerminated):
+        if not isinstance(value, _PROCESS_TERMINATED):
             return
-        if value.signal is not None:
-            if value.signal in _STOPPING_SIGNALS:
+        # (Not typed by Twisted.)
+        signalNumber: int | None = value.signal
+        exitCode: int | None = value.exitCode
+        if signalNumber is not None:
+            if signalNumber in _STOPPING_SIGNALS:
                 return
             try:
-                name = signal.Signals(value.signal).name
+                name = signal.Signals(signalNumber).name
             except ValueError:
-                name = str(value.signal)
-            how = f"killed by signal {value.signal} ({name})"
+                name = str(signalNumber)
+            how = f"killed by signal {signalNumber} ({name})"
         else:
-            how = f"exited with status {value.exitCode}"
+            how = f"exited with status {exitCode}"
         self._log.warn(
             "spawned handler {name} (PID {pid}) {how}",
             name=self.name, pid=self.pid, how=how,
@@ -1019,6 +1051,14 @@ class SpawnedProcess:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.callback(None)
+
+
+def _handlerNumber(name: str) -> int:
+    """
+    The number at the end of a spawned handler's name (C{HOST:spawn-3}):
+    they are numbered as they start.
+    """
+    return int(name.rsplit("-", 1)[1])
 
 
 class SpawnedHandlers(MultiService):
@@ -1125,7 +1165,11 @@ class SpawnedHandlers(MultiService):
         """
         self.frontStopping()
         drained = succeed(None) if self.stopAfter is None else self.stopAfter()
-        return drained.addCallback(lambda _: self._stopHandlers())
+
+        def stopHandlers(ignored: None) -> Deferred[None]:
+            return self._stopHandlers()
+
+        return drained.addCallback(stopHandlers)
 
     def _stopHandlers(self) -> Deferred[None]:
         began = self._reactor.seconds()
@@ -1208,7 +1252,7 @@ class SpawnedHandlers(MultiService):
         """
         The names of the handlers supervised now, oldest first.
         """
-        return sorted(self._supervised, key=lambda n: int(n.rsplit("-", 1)[1]))
+        return sorted(self._supervised, key=_handlerNumber)
 
     def handlerDraining(self, name: str) -> None:
         """
@@ -1514,7 +1558,9 @@ class _FrontTree(MultiService):
         try:
             MultiService.startService(self)
         except SystemExit as e:
-            for service in reversed(list(self)):
+            # (Each a Service: IService does not type running.)
+            services: list[Service] = list(self)
+            for service in reversed(services):
                 if service.running:
                     service.stopService()
             # (The line: str() of a StartFailure, whose code is 1.)
