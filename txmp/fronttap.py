@@ -336,8 +336,7 @@ class Options(TxmpOptions):
     def settings(self) -> FrontSettings:
         """
         These options, typed: call once they are parsed (or, while they
-        are, for what has its parsed type already: the lists C{__init__}
-        makes, what C{postOptions} reads).
+        are, for what has its parsed type already).
 
         @return: this very object (a L{dict}), as L{FrontSettings}: what
             the front's services change in it (L{PrivateLinks

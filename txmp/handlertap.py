@@ -461,8 +461,7 @@ class Options(TxmpOptions):
     def settings(self) -> HandlerSettings:
         """
         These options, typed: call once they are parsed (or, while they
-        are, for what has its parsed type already: the lists C{__init__}
-        makes, what C{postOptions} reads).
+        are, for what has its parsed type already).
 
         @return: this very object (a L{dict}), as L{HandlerSettings}: what
             the handler's services change in it (L{HandlerTree
