@@ -282,6 +282,14 @@ PEER_BACKLOG = 1000
 # bad messages: a GET waited 19 s for the drain.)
 READ_BATCH = 1000
 
+# At most how many messages a front sends a handler as one BATCH message
+# (ZmqSocket.sendSoon): those of one turn of the reactor, or this many.
+# Sending a turn's requests to a handler together saves wake-ups of ZeroMQ's
+# I/O threads and of the handler's reactor; a cap lets the handler start on
+# the first ones while the front reads on (docs/benchmarks.md, "Several
+# messages a send").
+BATCH_LIMIT = 16
+
 # The most bytes of a message's leading frames that a peer which agreed to
 # (HELLO and WELCOME packed=1) packs into its first ZeroMQ frame
 # (docs/protocol.md, 3.1): every frame costs its own pyzmq call, libzmq

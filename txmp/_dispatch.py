@@ -1063,12 +1063,21 @@ class Dispatcher:
             (not from within a dispatch, which goes on by itself).
         @param unsent: called if the handler is unreachable, before its
             requests are retried or failed (a body takes its data back).
-        @return: whether it was sent.
+        @return: whether it was sent, or kept to go with the others of this
+            turn to a handler that takes C{BATCH} messages
+            (L{txmp._zmq.PeerSender.sendSoon}).
         """
         if handler.packed:
             frames = protocol.pack(frames)
         try:
-            self._send.send([handler.identity, *frames])
+            if handler.batch and len(frames) == 1 and unsent is None:
+                # With the rest of this turn's to it; a handler found gone
+                # at the end of the turn is told to messagesDropped, with
+                # them.  (Not a body chunk: one that finds the handler gone
+                # must be held again at once.)
+                self._send.sendSoon(handler.identity, frames[0])
+            else:
+                self._send.send([handler.identity, *frames])
         except PeerUnreachable as e:
             if unsent is not None:
                 unsent()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable, Protocol, cast
 
 from attrs import define, field
@@ -34,6 +35,7 @@ from txmp._defaults import (
 from txmp._http import REASONS, plainPage
 from txmp._interfaces import cancelCall
 from txmp._zmq import MessageSender, inThisThread
+from txmp.protocol import Frame
 
 if TYPE_CHECKING:
     from txmp._wsgi import ResponseSink
@@ -554,7 +556,7 @@ class FrontLink:
             self._send.send(
                 protocol.encodeHello(
                     self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos,
-                    packed=True, prefetch=self.prefetch,
+                    packed=True, prefetch=self.prefetch, batch=True,
                 )
             )
 
@@ -863,8 +865,20 @@ class FrontLink:
 
     def controlReceived(self, frames: list[bytes]) -> None:
         """
-        A message arrived from the front on the send socket.  Must be
-        called in the reactor thread.
+        A message arrived from the front on the send socket: a C{BATCH} is
+        its messages, one after the other.  Must be called in the reactor
+        thread.
+        """
+        messages = protocol.batched(frames)
+        if messages is None:
+            self._received(frames)
+        else:
+            for message in messages:
+                self._received([message])
+
+    def _received(self, frames: Sequence[Frame]) -> None:
+        """
+        One message from the front (see L{controlReceived}).
         """
         if self._endedSinks:
             self._collect()

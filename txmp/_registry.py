@@ -55,6 +55,9 @@ class HandlerState(Generic[T]):
     @ivar draining: whether it said C{BYE}: it gets no new requests.
     @ivar packed: whether its latest C{HELLO} said it takes packed messages
         (C{packed=1}): what is sent to it then is packed (L{protocol.pack}).
+    @ivar batch: whether its latest C{HELLO} said it takes C{BATCH} messages
+        (C{batch=1}, with C{packed=1}): what is sent to it in one turn of
+        the reactor then goes as one ZeroMQ message.
     @ivar prefetch: how many of its slots are for requests that wait for a
         thread (its latest C{HELLO}'s C{prefetch}): while it has no more
         credits than this, every thread of it is busy.
@@ -79,6 +82,7 @@ class HandlerState(Generic[T]):
     abandoned: OrderedDict[bytes, None] = field(init=False, factory=OrderedDict)
     draining: bool = field(init=False, default=False)
     packed: bool = field(init=False, default=False)
+    batch: bool = field(init=False, default=False)
     prefetch: int = field(init=False, default=0)
     lastCredit: float = field(init=False, default=-math.inf)
     previousCredit: float = field(init=False, default=-math.inf)
@@ -214,6 +218,7 @@ class HandlerRegistry(Generic[T]):
             handler.inputWindow = inputWindow
             handler.draining = False
         handler.packed = hello.packed
+        handler.batch = hello.batch
         handler.prefetch = hello.prefetch
         self.heard(handler)
         # creditInReply: a complete RESP may carry its request's credit

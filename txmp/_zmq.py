@@ -39,10 +39,10 @@ from twisted.logger import Logger
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
-from txmp._defaults import PEER_BACKLOG, READ_BATCH, ZERO_COPY_SEND
+from txmp._defaults import BATCH_LIMIT, PEER_BACKLOG, READ_BATCH, ZERO_COPY_SEND
 from txmp._interfaces import IZmqReactor
 from txmp._peerlog import PacedLog
-from txmp.protocol import Frame
+from txmp.protocol import Frame, encodeBatch
 
 # What a socket calls, in the reactor thread, with the frames of each
 # message it receives (a ROUTER's first frame is the sender's id).
@@ -80,6 +80,17 @@ class PeerSender(MessageSender, Protocol):
         if it came back (the same routing id), they must not reach it.
 
         @return: the messages discarded, oldest first.
+        """
+
+    def sendSoon(self, peer: bytes, message: bytes) -> None:
+        """
+        Send C{message}, one whole message packed into one frame, to
+        C{peer} at the end of this turn of the reactor, with the others sent
+        so to it meanwhile: as one C{BATCH} message if there are several.
+        A message sent to C{peer} with L{send} meanwhile sends them first.
+
+        @raise PeerUnreachable: if they are sent now (there are enough of
+            them) and the peer is not connected.
         """
 
 # txzmq is imported in the functions that use it, never at the top: importing
@@ -541,6 +552,8 @@ class ZmqSocket:
         # peer that never reads may come back again and again.
         self._paced = PacedLog(reactor)
         self._flushCall: IDelayedCall | None = None
+        # What sendSoon keeps for the end of the turn, by peer.
+        self._batches: dict[bytes, list[bytes]] = {}
         self._connected = False
         self._monitor: ZmqSocket | None = None
         # Set by shareWithThreads: held around every use of the ZeroMQ
@@ -818,6 +831,11 @@ class ZmqSocket:
         """
         lock = self._lock
         if lock is None:
+            if self._batches:
+                # Those first, to keep the order of what goes to the peer.
+                peer = frames[0] if self._router else b""
+                if peer in self._batches:
+                    self._sendBatch(peer, raiseLost=True)
             self._send(frames)
             return
         with lock:
@@ -862,7 +880,18 @@ class ZmqSocket:
         if read:
             self._scheduleRead()
 
-    def _sendNow(self, sock: zmq.Socket[bytes], frames: list[bytes], peer: bytes) -> None:
+    def _sendNow(
+        self,
+        sock: zmq.Socket[bytes],
+        frames: list[bytes],
+        peer: bytes,
+        waiting: list[list[bytes]] | None = None,
+    ) -> None:
+        """
+        Send C{frames} now, or keep them for when ZeroMQ can take them: as
+        the messages C{waiting}, if given (a C{BATCH}'s own, see
+        L{_sendBatch}).
+        """
         try:
             # Copied below ZERO_COPY_SEND, measured (docs/benchmarks.md,
             # "Large bodies"): a zero-copy send of a 64 KiB body chunk costs
@@ -871,7 +900,7 @@ class ZmqSocket:
             # until a collection.
             _sendMultipart(sock, frames)
         except zmq.Again:
-            self._backlogs[peer] = deque([frames])
+            self._backlogs[peer] = deque(waiting or [frames])
         except zmq.ZMQError as e:
             if e.errno == zmq.EHOSTUNREACH:
                 raise PeerUnreachable(peer) from None
@@ -887,8 +916,79 @@ class ZmqSocket:
 
     def _readSoon(self) -> None:
         self._flushCall = None
+        for peer in list(self._batches):
+            self._sendBatch(peer)
         if self._conn.socket is not None:
             self._conn.doRead()
+
+    def sendSoon(self, peer: bytes, message: bytes) -> None:
+        """
+        Send C{message}, one whole message packed into one frame
+        (L{txmp.protocol.pack}), to C{peer} at the end of this turn of the
+        reactor (with the read that follows every send, L{_scheduleRead}),
+        together with the others sent so to it meanwhile: as one C{BATCH}
+        message (L{txmp.protocol.encodeBatch}) if there are several, at
+        most L{BATCH_LIMIT}.  One ZeroMQ message instead of several costs
+        ZeroMQ's I/O threads and the peer's reactor one wake-up instead of
+        several (docs/benchmarks.md, "Several messages a send").
+
+        A message sent to C{peer} with L{send} meanwhile sends those first,
+        so that the peer gets every message in the order given.  A peer
+        found unreachable when they are sent at the end of the turn is told
+        to L{peerLost}, with them.  When they are sent at once, by L{send}
+        or here, a peer found unreachable raises L{PeerUnreachable} with
+        them in its C{dropped} (L{send}'s own message is not sent, and is
+        not among them).
+
+        Reactor thread only, on a ROUTER not shared with threads (a front's
+        send socket).
+
+        @raise PeerUnreachable: if C{peer} is not connected when this
+            sends what was kept for it (there are L{BATCH_LIMIT} messages).
+        """
+        batch = self._batches.get(peer)
+        if batch is None:
+            self._batches[peer] = [message]
+            self._scheduleRead()
+            return
+        batch.append(message)
+        if len(batch) >= BATCH_LIMIT:
+            self._sendBatch(peer, raiseLost=True)
+
+    def _sendBatch(self, peer: bytes, raiseLost: bool = False) -> None:
+        """
+        Send what L{sendSoon} keeps for C{peer}.
+
+        @param raiseLost: raise L{PeerUnreachable} if the peer is gone, as
+            L{send} does; else tell L{peerLost}.
+        """
+        batch = self._batches.pop(peer)
+        messages = [[peer, message] for message in batch]
+        sock = self._conn.socket
+        try:
+            if sock is None:
+                return  # closed: the process is stopping
+            if len(messages) == 1 or peer in self._backlogs:
+                # Behind those waiting, if any, as messages of their own.
+                for index, message in enumerate(messages):
+                    try:
+                        self._send(message, read=False)
+                    except PeerUnreachable as e:
+                        raise PeerUnreachable(
+                            peer, [*e.dropped, *messages[index:]]
+                        ) from None
+            else:
+                # What ZeroMQ cannot take waits as the messages it holds.
+                self._sendNow(sock, [peer, *encodeBatch(batch)], peer, messages)
+        except PeerUnreachable as e:
+            dropped = e.dropped or messages
+            if raiseLost:
+                raise PeerUnreachable(peer, dropped) from None
+            if self.peerLost is not None:
+                try:
+                    self.peerLost(peer, dropped)
+                except Exception:  # noqa: BLE001 (as a receiver's: see _readNow)
+                    self._log.failure("handling dropped messages failed")
 
     def _read(self, conn: _Connection) -> None:
         """
@@ -953,9 +1053,11 @@ class ZmqSocket:
 
     def forget(self, peer: bytes) -> list[list[bytes]]:
         """
-        Discard what waits to be sent to C{peer} (see L{PeerSender}).
+        Discard what waits to be sent to C{peer} (see L{PeerSender}): what
+        ZeroMQ could not take, then what L{sendSoon} keeps.
         """
-        return list(self._backlogs.pop(peer, ()))
+        soon = [[peer, message] for message in self._batches.pop(peer, ())]
+        return [*self._backlogs.pop(peer, ()), *soon]
 
     def _flush(self) -> None:
         sent = False
@@ -1044,6 +1146,7 @@ class ZmqSocket:
         if self._flushCall is not None:
             self._flushCall.cancel()
             self._flushCall = None
+        self._batches.clear()
         self._paced.flush()
         if self._monitor is not None:
             if self._conn.socket is not None:

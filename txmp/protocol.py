@@ -50,6 +50,9 @@ END = b"END"
 # An END (handler -> front) that gives its request's credit back, to a
 # front whose WELCOME said credit_in_end=1:
 LAST = b"LAST"
+# Several messages, each packed whole into one frame, as one ZeroMQ message
+# (front -> handler, to a handler whose HELLO said batch=1):
+BATCH = b"BATCH"
 
 # Heartbeats (docs/protocol.md, section 6): a peer that has heard nothing
 # from the other for this many of its heartbeat intervals takes it for dead.
@@ -332,6 +335,14 @@ class Hello(_Registration):
         """
         return _optionalPositive(self.meta.get("prefetch", ""), "prefetch") or 0
 
+    @property
+    def batch(self) -> bool:
+        """
+        Whether the handler takes C{BATCH} messages (C{batch=1}), which it
+        may be sent only if it takes packed ones too.
+        """
+        return self._says("batch") and self.packed
+
 
 @dataclass
 class Welcome(_Registration):
@@ -559,18 +570,21 @@ def encodeHello(
     sequence: int | None = None,
     packed: bool = False,
     prefetch: int = 0,
+    batch: bool = False,
 ) -> list[bytes]:
     """
     Frames of a C{HELLO} message.
 
     @param meta: further attributes, written as given after C{name},
-        C{credits}, C{window}, C{hello}, C{packed} and C{prefetch}.
+        C{credits}, C{window}, C{hello}, C{packed}, C{prefetch} and
+        C{batch}.
     @param window: the request-body window, or L{None} for none.
     @param sequence: which of its link's C{HELLO}s this is (C{hello}), or
         L{None} not to say.
     @param packed: whether the handler takes packed messages (C{packed=1}).
     @param prefetch: how many of the handler's slots are for requests that
         wait for a thread (C{prefetch}; 0: not said).
+    @param batch: whether the handler takes C{BATCH} messages (C{batch=1}).
     """
     attributes = _attributes(
         [
@@ -580,6 +594,7 @@ def encodeHello(
             (b"hello", _optional(encodeInt, sequence)),
             (b"packed", _flagValue(packed)),
             (b"prefetch", _optional(encodeInt, prefetch or None)),
+            (b"batch", _flagValue(batch)),
         ],
         meta,
     )
@@ -850,6 +865,26 @@ def pack(frames: list[bytes], limit: int = PACK_LIMIT) -> list[bytes]:
         parts.append(frame)
         index += 1
     return [b"".join(parts), *frames[index:]]
+
+
+def encodeBatch(messages: Sequence[bytes]) -> list[bytes]:
+    """
+    Frames of a C{BATCH} message: C{messages}, each one whole message
+    packed into one frame (L{pack}), to be read one after the other
+    (docs/protocol.md, 3.1).
+    """
+    return [VERSION, BATCH, *messages]
+
+
+def batched(frames: Sequence[Frame]) -> Sequence[Frame] | None:
+    """
+    The messages of a C{BATCH} message, each one frame, to be decoded one
+    by one (L{decode} knows no C{BATCH}, so one inside another is a bad
+    message); L{None} if C{frames} are not a C{BATCH}.
+    """
+    if len(frames) > 2 and frames[1] == BATCH and frames[0] == VERSION:
+        return frames[2:]
+    return None
 
 
 def requestIdOf(frames: Sequence[Frame]) -> bytes | None:

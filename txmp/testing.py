@@ -975,6 +975,18 @@ class MemorySocket:
             self._network._send(self, list(frames))
         self.sent.append(frames)
 
+    def sendSoon(self, peer: bytes, message: bytes) -> None:
+        """
+        Send, and record, C{message} to C{peer} at once, as L{send} does: a
+        memory socket has no turns of a reactor to keep messages for, so
+        L{sent} records each as a message of its own, as the peer reads
+        them out of a real socket's C{BATCH}.
+
+        @raise PeerUnreachable: as L{send} does (the real socket may, when
+            it sends what it kept).
+        """
+        self.send([peer, message])
+
     def forget(self, peer: bytes) -> list[list[bytes]]:
         """
         Record C{peer} in L{forgotten}.  Nothing waits to be sent here (a

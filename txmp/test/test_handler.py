@@ -196,12 +196,13 @@ class RegistrationTests(FrontLinkTestCase):
 
     def test_helloTakesPacked(self) -> None:
         """
-        Every C{HELLO} says C{packed=1}: the link takes packed messages.
+        Every C{HELLO} says C{packed=1} and C{batch=1}: the link takes
+        packed messages, and C{BATCH} messages of them.
         """
         self.link.start()
         [hello] = self.control()
         assert isinstance(hello, protocol.Hello)
-        self.assertTrue(hello.packed)
+        self.assertEqual((hello.packed, hello.batch), (True, True))
 
     def test_repliesPackedOnceFrontSays(self) -> None:
         """
@@ -740,6 +741,38 @@ class RequestTests(FrontLinkTestCase):
         self.assertEqual(self.link.stats["requests"], 1)
         self.assertEqual(self.link.free, 1)
         self.assertEqual(self.link.running, {b"front1.7": run})
+
+    def test_batch(self) -> None:
+        """
+        A C{BATCH} is its messages, one after the other: here a request,
+        its cancellation, and another request.
+        """
+        messages = [
+            protocol.encodeRequest(b"front1.7", META, [], []),
+            protocol.encodeCancel(b"front1.7"),
+            protocol.encodeRequest(b"front1.8", META, [], []),
+        ]
+        self.fromFront(protocol.encodeBatch([protocol.pack(m)[0] for m in messages]))
+        self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.7", b"front1.8"])
+        self.assertEqual([run.cancelled for run in self.runner.runs], [True, False])
+        self.assertEqual(self.link.stats["badMessages"], 0)
+
+    def test_badInBatch(self) -> None:
+        """
+        A message of a C{BATCH} that is not a valid one, such as another
+        C{BATCH}, is counted in C{stats["badMessages"]} and ignored; the
+        others are read.
+        """
+        inner = protocol.pack(protocol.encodeBatch([
+            protocol.pack(protocol.encodeRequest(b"front1.6", META, [], []))[0]
+        ]))[0]
+        self.fromFront(protocol.encodeBatch([
+            inner,
+            b"TXMP1",
+            protocol.pack(protocol.encodeRequest(b"front1.7", META, [], []))[0],
+        ]))
+        self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.7"])
+        self.assertEqual(self.link.stats["badMessages"], 2)
 
     def test_head(self) -> None:
         """

@@ -50,7 +50,13 @@ from txmp.test.contracts import (
 )
 from txmp.test.services import ServicesTestCase, ipcDirectory
 from txmp.test.test_docs import sourceTree
-from txmp.testing import CountingCondition, FakePort, FakeTCPPort
+from txmp.testing import (
+    CountingCondition,
+    FakePort,
+    FakeTCPPort,
+    RecordingConsumer,
+    requestMeta,
+)
 
 # Every reactor provides what the services need (txmp._interfaces).
 reactor = cast(IFrontReactor, globalReactor)
@@ -173,6 +179,49 @@ class FrontAndHandlerTests(ServicesTestCase):
         [state] = front.dispatcher.registry.handlers.values()
         [link] = handler.links
         self.assertEqual((state.packed, link.packed), (True, True))
+
+    @inlineCallbacks
+    def test_batchBetweenTxmpPeers(self) -> Any:
+        """
+        A txmp handler says it takes C{BATCH} messages (docs/protocol.md,
+        3.1), and the front sends it the requests of one turn of its
+        reactor as one: the handler reads each of them, and answers them
+        all.  (Three, for its three threads: the front sends a request to
+        wait for a thread only to a handler seen ending requests.)
+        """
+        front = yield self.startFront()
+        handler = self.startHandler("h1", "--threads", "3")
+        code, body = yield self.get(b"/")
+        self.assertEqual(code, 200, body)
+        [state] = front.dispatcher.registry.handlers.values()
+        self.assertTrue(state.batch)
+        [link] = handler.links
+        received: list[list[bytes]] = []
+        controlReceived = link.controlReceived
+
+        def recording(frames: list[bytes]) -> None:
+            received.append(frames)
+            controlReceived(frames)
+
+        link.controlReceived = recording
+        replies = [
+            front.dispatcher.submit(
+                requestMeta(), [(b"Host", b"example.com")], [], RecordingConsumer(),
+                idempotent=True,
+            )
+            for _ in range(3)
+        ]
+        for reply in replies:
+            self.assertEqual((yield reply).status, 200)
+        self.assertEqual(
+            [
+                [type(protocol.decode([frame])) for frame in messages]
+                for messages in map(protocol.batched, received)
+                if messages is not None
+            ],
+            [[protocol.Request] * 3],
+            received,
+        )
 
     @inlineCallbacks
     def test_creditsComeBackWithReplies(self) -> Any:

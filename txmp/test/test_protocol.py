@@ -209,6 +209,36 @@ class DecodeEnvelopeTests(SynchronousTestCase):
             self.assertRaises(ProtocolError, decode, [V, kind, b"x"])
 
 
+class BatchTests(SynchronousTestCase):
+    """
+    Tests for L{protocol.encodeBatch} and L{protocol.batched}: several
+    packed messages as one ZeroMQ message.
+    """
+
+    def test_roundTrip(self) -> None:
+        """
+        A C{BATCH} is the version, its type, then each message packed into
+        one frame; L{protocol.batched} gives those frames back, each of
+        which decodes as its message.
+        """
+        messages = [encodeRequest(b"r.%d" % (n,), REQUEST_META, []) for n in range(3)]
+        frames = protocol.encodeBatch([protocol.pack(m)[0] for m in messages])
+        self.assertEqual(frames[:2], [V, b"BATCH"])
+        batch = protocol.batched(frames)
+        assert batch is not None
+        self.assertEqual([decode([frame]) for frame in batch], [decode(m) for m in messages])
+
+    def test_notBatch(self) -> None:
+        """
+        Any other message is not a C{BATCH}, nor is a C{BATCH} of none or
+        of another version; and L{decode} knows no C{BATCH}, so that one
+        inside another is a bad message.
+        """
+        for frames in [encodePing(), [V, b"BATCH"], [b"TXMP0", b"BATCH", b"x"]]:
+            self.assertIsNone(protocol.batched(frames))
+        self.assertRaises(ProtocolError, decode, protocol.encodeBatch([b"x"]))
+
+
 class PackTests(SynchronousTestCase):
     """
     Tests for L{protocol.pack} and L{protocol.unpack}: a message's leading
@@ -1080,6 +1110,25 @@ class HelloTests(SynchronousTestCase):
             hello = decode(encodeHello("h", 4, meta))
             assert isinstance(hello, Hello)
             self.assertEqual(hello.prefetch, 0)
+
+    def test_batch(self) -> None:
+        """
+        C{batch} is an optional flag, written after C{prefetch} and read as
+        L{Hello.batch}: true only with C{packed=1} too, since a C{BATCH}
+        holds packed messages.
+        """
+        frames = encodeHello("h", 4, packed=True, prefetch=2, batch=True)
+        self.assertEqual(
+            frames[2], b"name\0h\0credits\x004\0packed\x001\0prefetch\x002\0batch\x001"
+        )
+        hello = decode(frames)
+        assert isinstance(hello, Hello)
+        self.assertTrue(hello.batch)
+        self.assertNotIn(b"batch", encodeHello("h", 4, packed=True)[2])
+        for packed, batch in [(True, False), (False, True), (False, False)]:
+            hello = decode(encodeHello("h", 4, packed=packed, batch=batch))
+            assert isinstance(hello, Hello)
+            self.assertFalse(hello.batch)
 
     def test_badWindow(self) -> None:
         """

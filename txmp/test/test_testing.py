@@ -474,8 +474,8 @@ class SignatureTests(SynchronousTestCase):
             (
                 MemorySocket,
                 ZmqSocket,
-                "bind connect disconnect curveClient monitorHandshakes send close backlog "
-                "lingerOnClose",
+                "bind connect disconnect curveClient monitorHandshakes send sendSoon close "
+                "backlog lingerOnClose",
             ),
             (SynchronousThreadPool, WorkerPool, "start stop callInThread"),
             (SynchronousThreadPool, ThreadPool, "callInThreadWithCallback"),

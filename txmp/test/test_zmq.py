@@ -13,7 +13,13 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from txmp._defaults import PEER_LOG_BURST, PEER_LOG_INTERVAL, READ_BATCH, ZERO_COPY_SEND
+from txmp._defaults import (
+    BATCH_LIMIT,
+    PEER_LOG_BURST,
+    PEER_LOG_INTERVAL,
+    READ_BATCH,
+    ZERO_COPY_SEND,
+)
 from txmp._zmq import (
     _EVENTS,
     _NOBLOCK,
@@ -24,6 +30,7 @@ from txmp._zmq import (
     ZmqSocket,
     _Connection,
 )
+from txmp.protocol import BATCH, VERSION
 from txmp.testing import FakeRawSocket, FakeZmqConnection, runningReactor
 
 
@@ -284,6 +291,164 @@ class PeerBacklogTests(SynchronousTestCase):
         raw.room = 5
         socket._flush()
         self.assertEqual(raw.sent, [[b"%d" % (n,)] for n in range(5)])
+
+
+class SendSoonTests(SynchronousTestCase):
+    """
+    L{ZmqSocket.sendSoon}: the messages of one turn of the reactor to a
+    peer go to it as one C{BATCH} message, in order with the rest.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.raw = FakeRawSocket(room=100)
+        self.connection = FakeZmqConnection(self.raw)
+        self.socket = ZmqSocket(
+            self.clock, lambda frames: None, router=True,
+            connection=cast(_Connection, self.connection), peerBacklog=10,
+        )
+        self.lost: list[tuple[bytes, list[list[bytes]]]] = []
+        self.socket.peerLost = lambda peer, dropped: self.lost.append((peer, dropped))
+
+    def test_endOfTurn(self) -> None:
+        """
+        What is sent soon goes at the end of the turn, with the read that
+        follows every send: several messages to a peer as one C{BATCH}
+        message, in order, one alone as itself; each peer's apart.
+        """
+        self.socket.sendSoon(b"a", b"1")
+        self.socket.sendSoon(b"b", b"x")
+        self.socket.sendSoon(b"a", b"2")
+        self.socket.sendSoon(b"a", b"3")
+        self.assertEqual(self.raw.sent, [])
+        self.clock.advance(0)
+        self.assertEqual(
+            self.raw.sent,
+            [[b"a", VERSION, BATCH, b"1", b"2", b"3"], [b"b", b"x"]],
+        )
+        self.assertEqual(self.connection.reads, 1)
+        self.clock.advance(0)
+        self.assertEqual(len(self.raw.sent), 2)
+
+    def test_limit(self) -> None:
+        """
+        Once L{BATCH_LIMIT} messages wait for a peer, they go at once, and
+        the next ones wait for the end of the turn.
+        """
+        for n in range(BATCH_LIMIT + 1):
+            self.socket.sendSoon(b"a", b"%d" % (n,))
+        self.assertEqual(
+            self.raw.sent,
+            [[b"a", VERSION, BATCH, *(b"%d" % (n,) for n in range(BATCH_LIMIT))]],
+        )
+        self.clock.advance(0)
+        self.assertEqual(self.raw.sent[1:], [[b"a", b"%d" % (BATCH_LIMIT,)]])
+
+    def test_sendKeepsOrder(self) -> None:
+        """
+        A message sent to the peer at once sends what waits for it first;
+        what waits for another peer still waits.
+        """
+        self.socket.sendSoon(b"a", b"1")
+        self.socket.sendSoon(b"a", b"2")
+        self.socket.sendSoon(b"b", b"x")
+        self.socket.send([b"a", b"3"])
+        self.assertEqual(
+            self.raw.sent, [[b"a", VERSION, BATCH, b"1", b"2"], [b"a", b"3"]]
+        )
+        self.clock.advance(0)
+        self.assertEqual(self.raw.sent[2:], [[b"b", b"x"]])
+
+    def test_goneAtEndOfTurn(self) -> None:
+        """
+        A peer found gone at the end of the turn is told to C{peerLost},
+        with what waited for it, in order.
+        """
+        self.socket.sendSoon(b"a", b"1")
+        self.socket.sendSoon(b"a", b"2")
+        self.raw.gone.add(b"a")
+        self.clock.advance(0)
+        self.assertEqual(self.lost, [(b"a", [[b"a", b"1"], [b"a", b"2"]])])
+        self.assertEqual(self.raw.sent, [])
+
+    def test_aloneGoneAtEndOfTurn(self) -> None:
+        """
+        So is a peer found gone with one message waiting for it.
+        """
+        self.socket.sendSoon(b"a", b"1")
+        self.raw.gone.add(b"a")
+        self.clock.advance(0)
+        self.assertEqual(self.lost, [(b"a", [[b"a", b"1"]])])
+
+    def test_goneAtSend(self) -> None:
+        """
+        A peer found gone by a message sent at once raises
+        L{PeerUnreachable}, whose C{dropped} is what waited for it; that
+        message is not sent, and C{peerLost} is not told.
+        """
+        self.socket.sendSoon(b"a", b"1")
+        self.raw.gone.add(b"a")
+        error = self.assertRaises(PeerUnreachable, self.socket.send, [b"a", b"2"])
+        self.assertEqual(error.dropped, [[b"a", b"1"]])
+        self.clock.advance(0)
+        self.assertEqual((self.raw.sent, self.lost), ([], []))
+
+    def test_goneAtLimit(self) -> None:
+        """
+        A peer found gone when L{BATCH_LIMIT} messages go at once raises
+        L{PeerUnreachable} out of C{sendSoon}, with all of them, the last
+        one given included.
+        """
+        for n in range(BATCH_LIMIT - 1):
+            self.socket.sendSoon(b"a", b"%d" % (n,))
+        self.raw.gone.add(b"a")
+        error = self.assertRaises(PeerUnreachable, self.socket.sendSoon, b"a", b"last")
+        self.assertEqual(
+            error.dropped,
+            [*([b"a", b"%d" % (n,)] for n in range(BATCH_LIMIT - 1)), [b"a", b"last"]],
+        )
+
+    def test_fullKeepsMessages(self) -> None:
+        """
+        What ZeroMQ cannot take at the end of the turn waits as the
+        messages it is, and goes one by one once the peer takes more.
+        """
+        self.raw.full.add(b"a")
+        self.socket.sendSoon(b"a", b"1")
+        self.socket.sendSoon(b"a", b"2")
+        self.clock.advance(0)
+        self.assertEqual(self.socket.backlog, 2)
+        self.raw.full.clear()
+        self.socket._flush()
+        self.assertEqual(self.raw.sent, [[b"a", b"1"], [b"a", b"2"]])
+
+    def test_behindBacklog(self) -> None:
+        """
+        Messages for a peer that has some waiting already join them, one by
+        one, behind them.
+        """
+        self.raw.full.add(b"a")
+        self.socket.send([b"a", b"0"])
+        self.socket.sendSoon(b"a", b"1")
+        self.socket.sendSoon(b"a", b"2")
+        self.clock.advance(0)
+        self.assertEqual(self.socket.backlog, 3)
+        self.assertEqual(
+            self.socket.forget(b"a"), [[b"a", b"0"], [b"a", b"1"], [b"a", b"2"]]
+        )
+
+    def test_forget(self) -> None:
+        """
+        L{ZmqSocket.forget} returns what waits for the end of the turn too,
+        after what ZeroMQ could not take; none of it is sent.
+        """
+        self.raw.full.add(b"a")
+        self.socket.send([b"a", b"0"])
+        self.raw.full.clear()
+        self.socket.sendSoon(b"a", b"1")
+        self.assertEqual(self.socket.forget(b"a"), [[b"a", b"0"], [b"a", b"1"]])
+        self.clock.advance(0)
+        self.assertEqual(self.raw.sent, [])
 
 
 class SharedSocketTests(SynchronousTestCase):
