@@ -17,12 +17,16 @@ no timeouts, no retries, no streaming, no thread pool, and an environ with
 only what C{benchapps.hello} reads.  It is the floor of the split's cost,
 not a server: C{throughput.py --only split} measures it.
 
-Two knobs, off by default, measure what txmp's design costs against it
+Knobs, off by default, measure what txmp's design costs against it
 (docs/benchmarks.md, "Prefetch"): the front's C{--window N} sends at most N
 requests unanswered and holds the rest, as credits did; the handler's
 C{--shape handoff} receives in one thread and hands each request to
 C{--threads} threads through a queue, as txmp's handler does, and
 C{--shape sockets} runs C{--threads} threads, each with sockets of its own.
+The front's C{--batch N} measures several requests a message
+(docs/benchmarks.md, "Several requests a message"): the requests of one
+reactor turn go as one message, at most N (a handler takes a message's
+frames four by four, whether it is one request or several).
 
 Prints C{split front ready: port N} and C{split handler ready} once ready.
 Runs until SIGTERM or SIGINT.
@@ -42,7 +46,7 @@ from typing import Any, Callable
 import zmq
 
 
-def serveFront(send: str, ret: str, port: int, window: int = 0) -> None:
+def serveFront(send: str, ret: str, port: int, window: int = 0, batch: int = 0) -> None:
     # Here, not at the top: importing the reactor installs it, and the
     # handler runs none.
     from twisted.internet import reactor
@@ -99,6 +103,16 @@ def serveFront(send: str, ret: str, port: int, window: int = 0) -> None:
 
     replies = Replies()
     reading = [False]
+    # --batch N: the requests of one reactor turn, sent together as one
+    # message (its frames four by four), at most N of them: sent at the
+    # end of the turn, or once there are N.
+    batched: list[bytes] = []
+    scheduled: list[Any] = [None]
+
+    def sendBatch() -> None:
+        message = batched[:]
+        del batched[:]
+        push.send_multipart(message)
 
     def readSoon() -> None:
         # A send may consume the edge ZeroMQ signals for replies that came
@@ -126,6 +140,13 @@ def serveFront(send: str, ret: str, port: int, window: int = 0) -> None:
             message = [key, request.method, request.uri, headers]
             if window and unanswered[0] >= window:
                 held.append(message)
+            elif batch:
+                if not batched:
+                    scheduled[0] = reactor.callLater(0, sendBatch)
+                batched.extend(message)
+                if len(batched) >= 4 * batch:
+                    scheduled[0].cancel()
+                    sendBatch()
             else:
                 unanswered[0] += 1
                 push.send_multipart(message)
@@ -159,7 +180,9 @@ def serveHandler(
         answer = answerer(application)
         print("split handler ready", flush=True)
         while True:
-            push.send_multipart(answer(pull.recv_multipart()))
+            frames = pull.recv_multipart()
+            for start in range(0, len(frames), 4):
+                push.send_multipart(answer(frames[start:start + 4]))
     work: queue.SimpleQueue[list[bytes]] = queue.SimpleQueue()
 
     def serve() -> None:
@@ -167,7 +190,9 @@ def serveHandler(
         if shape == "sockets":
             pull, push = socket(zmq.PULL, send), socket(zmq.PUSH, ret)
             while True:
-                push.send_multipart(answer(pull.recv_multipart()))
+                frames = pull.recv_multipart()
+                for start in range(0, len(frames), 4):
+                    push.send_multipart(answer(frames[start:start + 4]))
         push = socket(zmq.PUSH, ret)
         while True:
             push.send_multipart(answer(work.get()))
@@ -179,7 +204,9 @@ def serveHandler(
         threading.Event().wait()
     pull = socket(zmq.PULL, send)
     while True:
-        work.put(pull.recv_multipart())
+        frames = pull.recv_multipart()
+        for start in range(0, len(frames), 4):
+            work.put(frames[start:start + 4])
 
 
 def answerer(application: Any) -> Callable[[list[bytes]], list[bytes]]:
@@ -223,6 +250,9 @@ def main() -> None:
     parser.add_argument("--app", default="benchapps:hello")
     parser.add_argument("--window", type=int, default=0,
                         help="front: at most this many requests unanswered (0: no limit)")
+    parser.add_argument("--batch", type=int, default=0,
+                        help="front: send the requests of one reactor turn, at most N, "
+                        "as one message")
     parser.add_argument("--shape", choices=["inline", "handoff", "sockets"], default="inline",
                         help="handler: one thread; a receiving thread handing off to "
                         "--threads threads; --threads threads with sockets of their own")
@@ -232,8 +262,10 @@ def main() -> None:
     # os._exit: the threads of --shape wait in ZeroMQ calls, which
     # sys.exit would wait for.
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    if args.window and args.batch:
+        parser.error("--window and --batch do not go together")
     if args.role == "front":
-        serveFront(args.send, args.ret, args.port, args.window)
+        serveFront(args.send, args.ret, args.port, args.window, args.batch)
     else:
         serveHandler(args.send, args.ret, args.app, args.shape, args.threads)
 
