@@ -917,7 +917,9 @@ class ZmqSocket:
     def _readSoon(self) -> None:
         self._flushCall = None
         for peer in list(self._batches):
-            self._sendBatch(peer)
+            # (A peerLost told of one may have sent another's at once.)
+            if peer in self._batches:
+                self._sendBatch(peer)
         if self._conn.socket is not None:
             self._conn.doRead()
 

@@ -408,6 +408,29 @@ class SendSoonTests(SynchronousTestCase):
             [*([b"a", b"%d" % (n,)] for n in range(BATCH_LIMIT - 1)), [b"a", b"last"]],
         )
 
+    def test_lostSendsToAnotherAtEndOfTurn(self) -> None:
+        """
+        A peer found gone at the end of the turn whose C{peerLost} sends at
+        once to another peer that has messages waiting (a retried request
+        too large for a C{BATCH}) sends those first; the end of the turn
+        goes on: every other peer's go too, and the socket is read.
+        """
+        def lost(peer: bytes, dropped: list[list[bytes]]) -> None:
+            self.lost.append((peer, dropped))
+            self.socket.send([b"b", b"big", b"body"])
+
+        self.socket.peerLost = lost
+        self.socket.sendSoon(b"a", b"1")
+        self.socket.sendSoon(b"b", b"x")
+        self.socket.sendSoon(b"c", b"y")
+        self.raw.gone.add(b"a")
+        self.clock.advance(0)
+        self.assertEqual(self.lost, [(b"a", [[b"a", b"1"]])])
+        self.assertEqual(
+            self.raw.sent, [[b"b", b"x"], [b"b", b"big", b"body"], [b"c", b"y"]]
+        )
+        self.assertGreater(self.connection.reads, 0)
+
     def test_fullKeepsMessages(self) -> None:
         """
         What ZeroMQ cannot take at the end of the turn waits as the
