@@ -331,6 +331,9 @@ class ZmqContext:
         """
         for sock in self._sockets:
             if linger and not sock.closed:
+                # What it keeps for the end of this turn, which it will
+                # not see, among what is queued.
+                sock.sendKept()
                 sock.lingerOnClose(int(linger * 1000))
             if sock.shared:
                 sock.close()
@@ -916,12 +919,21 @@ class ZmqSocket:
 
     def _readSoon(self) -> None:
         self._flushCall = None
+        self.sendKept()
+        if self._conn.socket is not None:
+            self._conn.doRead()
+
+    def sendKept(self) -> None:
+        """
+        Send now what L{sendSoon} keeps for the end of the turn: there, and
+        before the socket closes (L{ZmqContext.shutdown}: a stopping
+        front's last C{BYE}s).  A peer found unreachable is told to
+        L{peerLost}.  Reactor thread only.
+        """
         for peer in list(self._batches):
             # (A peerLost told of one may have sent another's at once.)
             if peer in self._batches:
                 self._sendBatch(peer)
-        if self._conn.socket is not None:
-            self._conn.doRead()
 
     def sendSoon(self, peer: bytes, message: bytes) -> None:
         """

@@ -524,6 +524,34 @@ class ZmqAdapterTests(TestCase):
                         "ipc://@txmp:send"]:
             self.assertFalse(isIPv6Address(address), address)
 
+    @inlineCallbacks
+    def test_shutdownSendsWhatIsKept(self) -> Any:
+        """
+        L{ZmqContext.shutdown} with a linger sends what a ROUTER keeps for
+        the end of the turn (L{ZmqSocket.sendSoon}) before it closes: the
+        C{BYE}s a stopping front gives its handlers just before it shuts
+        its context down reach them.
+        """
+        fronts = ZmqContext(reactor)
+        handlers = ZmqContext(reactor)
+        self.addCleanup(handlers.shutdown)
+        address = ipcAddress(self)
+        _heard, helloThere, atRouter = collector(1)
+        router = fronts.socket("router", atRouter, 10)
+        router.bind(address)
+        received, byeThere, atDealer = collector(1)
+        dealer = handlers.socket("dealer", atDealer, 10, b"dealer-1")
+        dealer.connect(address)
+        dealer.send([b"hello"])
+        yield helloThere
+        router.sendSoon(b"dealer-1", b"bye 1")
+        router.sendSoon(b"dealer-1", b"bye 2")
+        fronts.shutdown(1.0)
+        yield byeThere.addTimeout(5, reactor)
+        self.assertEqual(
+            received, [[protocol.VERSION, protocol.BATCH, b"bye 1", b"bye 2"]]
+        )
+
     def test_shutdownClosesSharedFirst(self) -> None:
         """
         L{ZmqContext.shutdown} closes a socket shared with threads through
