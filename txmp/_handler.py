@@ -874,7 +874,15 @@ class FrontLink:
             self._received(frames)
         else:
             for message in messages:
-                self._received([message])
+                try:
+                    self._received([message])
+                except Exception:  # noqa: BLE001 (any bug: logged, and reading goes on)
+                    # As the socket does for a message that comes alone
+                    # (ZmqSocket._readNow): the others of the BATCH, up to
+                    # BATCH_LIMIT requests, must not be lost with it.
+                    self._log.failure(
+                        "handling a message of a BATCH from the front failed; reading on"
+                    )
 
     def _received(self, frames: Sequence[Frame]) -> None:
         """

@@ -774,6 +774,31 @@ class RequestTests(FrontLinkTestCase):
         self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.7"])
         self.assertEqual(self.link.stats["badMessages"], 2)
 
+    def test_failureInBatch(self) -> None:
+        """
+        A message of a C{BATCH} whose handling fails (a bug) is logged, as
+        the socket logs one that comes alone, and the others are read: one
+        failure does not lose the requests that came with it.
+        """
+        calls: list[int] = []
+
+        def failFirst() -> None:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("observer bug")
+
+        self.link.requestObservers.append(failFirst)
+        with capturedLogs() as events:
+            self.fromFront(protocol.encodeBatch([
+                protocol.pack(protocol.encodeRequest(b"front1.6", META, [], []))[0],
+                protocol.pack(protocol.encodeRequest(b"front1.7", META, [], []))[0],
+            ]))
+        self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.7"])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertEqual(
+            [e["log_level"] for e in events if "log_failure" in e], [LogLevel.critical]
+        )
+
     def test_head(self) -> None:
         """
         The sink's C{sendHead} becomes a C{RESP} on the return socket.
