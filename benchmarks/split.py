@@ -24,7 +24,7 @@ C{--shape handoff} receives in one thread and hands each request to
 C{--threads} threads through a queue, as txmp's handler does, and
 C{--shape sockets} runs C{--threads} threads, each with sockets of its own.
 The front's C{--batch N} measures several requests a message
-(docs/benchmarks.md, "Several requests a message"): the requests of one
+(docs/benchmarks.md, "Several messages a send"): the requests of one
 reactor turn go as one message, at most N (a handler takes a message's
 frames four by four, whether it is one request or several).
 
