@@ -1338,6 +1338,21 @@ class FrontMakeServiceTests(SynchronousTestCase):
             args[args.index("--send") + 1], "ipc://" + os.path.join(links.directory, "send")
         )
 
+    def test_spawnedHandlerNamesInStartOrder(self) -> None:
+        """
+        L{SpawnedHandlers.names} lists the handlers in the order they
+        started, by the number their names end in: C{spawn-10} after
+        C{spawn-9}, not after C{spawn-1} as it sorts as text.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "10", "--app", "txmp.demo:app"])
+        reactor = FakeReactor()
+        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options.settings())
+        spawned.startService()
+        self.addCleanup(spawned.stopService)
+        host = socket.gethostname()
+        self.assertEqual(spawned.names, [f"{host}:spawn-{n}" for n in range(1, 11)])
+
     def test_drainingSpawnedHandlerReplaced(self) -> None:
         """
         When a spawned handler starts draining, a replacement is added at
