@@ -405,7 +405,8 @@ def checkWritable(option: str, path: str) -> str:
 
 def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:
     """
-    Refuse, with a usage error, a C{--logfile} or C{--pidfile} of twistd's
+    Refuse, with a usage error, a daemon's C{--logfile -} (its standard
+    output is C{/dev/null}), and a C{--logfile} or C{--pidfile} of twistd's
     own options that this process could not write (L{checkWritable}):
     twistd would open them only once it has started, and fail with a
     traceback (the log file's, in the foreground, before any line; the
@@ -418,6 +419,14 @@ def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:
         C{--syslog}, which do not open it).
     """
     logfile = twistd.get("logfile")
+    if logsOurs and logfile == "-" and not twistd.get("nodaemon"):
+        # twistd points a daemon's standard output at /dev/null; its own
+        # logger refuses this ("Daemons cannot log to stdout"), ours
+        # replaces it.
+        raise usage.UsageError(
+            "--logfile -: a daemon's standard output is /dev/null:"
+            " give a file, or run twistd with -n"
+        )
     if logsOurs and logfile != "-" and (logfile or not twistd.get("nodaemon")):
         # (A daemon given none writes twistd.log.)
         checkWritable("--logfile", str(logfile or "twistd.log"))

@@ -4572,6 +4572,32 @@ class TxmpOptionsTests(SynchronousTestCase):
         _, parse = self.underTwistd(nodaemon=True, logfile="-", pidfile="")
         parse("--access-log", "-")
 
+    def test_logfileStdoutOfDaemon(self) -> None:
+        """
+        twistd's C{--logfile -} is refused for a daemon (twistd without
+        C{-n}), whose standard output is C{/dev/null}, as twistd's own
+        logger refuses it (C{Daemons cannot log to stdout}): the log txmp
+        makes in its place lost every line after the first two without a
+        word.  In the foreground, or with twistd's C{--syslog} or
+        C{--logger} (which do not write it), it is taken.
+        """
+        _, parse = self.underTwistd(nodaemon=False, logfile="-", pidfile="")
+        error = self.assertRaises(SystemExit, parse)
+        self.assertEqual(
+            str(error.code),
+            "twistd mpfront: --logfile -: a daemon's standard output is"
+            " /dev/null: give a file, or run twistd with -n"
+            " (see twistd mpfront --help)",
+        )
+        cases: list[dict[str, object]] = [
+            {"nodaemon": True},
+            {"nodaemon": False, "syslog": True},
+            {"nodaemon": False, "logger": "a.b"},
+        ]
+        for twistd in cases:
+            _, parse = self.underTwistd(logfile="-", pidfile="", **twistd)
+            parse()
+
     def test_usageErrorUnderTwistd(self) -> None:
         """
         Parsed as a subcommand of twistd, the taps' options exit with one
