@@ -1338,16 +1338,26 @@ class FrontMakeServiceTests(SynchronousTestCase):
             args[args.index("--send") + 1], "ipc://" + os.path.join(links.directory, "send")
         )
 
+    def spawnedHandlers(
+        self, count: int
+    ) -> tuple[_frontservice.SpawnedHandlers, FakeReactor]:
+        """
+        The L{SpawnedHandlers} of C{mpfront --spawn COUNT --app
+        txmp.demo:app}, not started, and the fake reactor they spawn with.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", str(count), "--app", "txmp.demo:app"])
+        reactor = FakeReactor()
+        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options.settings())
+        return spawned, reactor
+
     def test_spawnedHandlerNamesInStartOrder(self) -> None:
         """
         L{SpawnedHandlers.names} lists the handlers in the order they
         started, by the number their names end in: C{spawn-10} after
         C{spawn-9}, not after C{spawn-1} as it sorts as text.
         """
-        options = fronttap.Options()
-        options.parseOptions(["--spawn", "10", "--app", "txmp.demo:app"])
-        reactor = FakeReactor()
-        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options.settings())
+        spawned, _ = self.spawnedHandlers(10)
         spawned.startService()
         self.addCleanup(spawned.stopService)
         host = socket.gethostname()
@@ -1359,10 +1369,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         once and the draining one is no longer supervised; a handler that
         is not ours changes nothing.
         """
-        options = fronttap.Options()
-        options.parseOptions(["--spawn", "2", "--app", "txmp.demo:app"])
-        reactor = FakeReactor()
-        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options.settings())
+        spawned, reactor = self.spawnedHandlers(2)
         spawned.startService()
         self.addCleanup(spawned.stopService)
         host = socket.gethostname()
@@ -1385,10 +1392,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         (the front's drain) has fired: the requests the front is finishing
         need them.
         """
-        options = fronttap.Options()
-        options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
-        reactor = FakeReactor()
-        spawned = _frontservice.SpawnedHandlers(cast(IFrontReactor, reactor), options.settings())
+        spawned, reactor = self.spawnedHandlers(1)
         drained: Deferred[None] = Deferred()
         spawned.stopAfter = lambda: drained
         spawned.startService()
