@@ -28,7 +28,7 @@ import os
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Callable, Protocol, cast, overload
 
@@ -888,7 +888,7 @@ class ZmqSocket:
         sock: zmq.Socket[bytes],
         frames: list[bytes],
         peer: bytes,
-        waiting: list[list[bytes]] | None = None,
+        waiting: Iterable[list[bytes]] | None = None,
     ) -> None:
         """
         Send C{frames} now, or keep them for when ZeroMQ can take them: as
@@ -903,7 +903,7 @@ class ZmqSocket:
             # until a collection.
             _sendMultipart(sock, frames)
         except zmq.Again:
-            self._backlogs[peer] = deque(waiting or [frames])
+            self._backlogs[peer] = deque([frames] if waiting is None else waiting)
         except zmq.ZMQError as e:
             if e.errno == zmq.EHOSTUNREACH:
                 raise PeerUnreachable(peer) from None
@@ -919,7 +919,8 @@ class ZmqSocket:
 
     def _readSoon(self) -> None:
         self._flushCall = None
-        self.sendKept()
+        if self._batches:
+            self.sendKept()
         if self._conn.socket is not None:
             self._conn.doRead()
 
@@ -977,32 +978,28 @@ class ZmqSocket:
             L{send} does; else tell L{peerLost}.
         """
         batch = self._batches.pop(peer)
-        messages = [[peer, message] for message in batch]
         sock = self._conn.socket
+        if sock is None:
+            return  # closed: the process is stopping
+        sent = 0
         try:
-            if sock is None:
-                return  # closed: the process is stopping
-            if len(messages) == 1 or peer in self._backlogs:
+            if len(batch) == 1 or peer in self._backlogs:
                 # Behind those waiting, if any, as messages of their own.
-                for index, message in enumerate(messages):
-                    try:
-                        self._send(message, read=False)
-                    except PeerUnreachable as e:
-                        raise PeerUnreachable(
-                            peer, [*e.dropped, *messages[index:]]
-                        ) from None
+                for message in batch:
+                    self._send([peer, message], read=False)
+                    sent += 1
             else:
                 # What ZeroMQ cannot take waits as the messages it holds.
-                self._sendNow(sock, [peer, *encodeBatch(batch)], peer, messages)
+                self._sendNow(
+                    sock, [peer, *encodeBatch(batch)], peer,
+                    waiting=([peer, message] for message in batch),
+                )
         except PeerUnreachable as e:
-            dropped = e.dropped or messages
+            # What waited for it, then those of the batch not sent.
+            dropped = [*e.dropped, *([peer, message] for message in batch[sent:])]
             if raiseLost:
                 raise PeerUnreachable(peer, dropped) from None
-            if self.peerLost is not None:
-                try:
-                    self.peerLost(peer, dropped)
-                except Exception:  # noqa: BLE001 (as a receiver's: see _readNow)
-                    self._log.failure("handling dropped messages failed")
+            self._tellLost(peer, dropped)
 
     def _read(self, conn: _Connection) -> None:
         """
@@ -1113,11 +1110,19 @@ class ZmqSocket:
             self._scheduleRead()
         # Told once the backlogs are consistent: the observer may send.
         for peer, dropped in lost:
-            if self.peerLost is not None:
-                try:
-                    self.peerLost(peer, dropped)
-                except Exception:  # noqa: BLE001 (as a receiver's: see doRead)
-                    self._log.failure("handling dropped messages failed")
+            self._tellLost(peer, dropped)
+
+    def _tellLost(self, peer: bytes, dropped: list[list[bytes]]) -> None:
+        """
+        Tell L{peerLost} that C{peer} is gone with C{dropped}; what it
+        raises is logged, not raised out of the reactor's call (which would
+        drop the socket), as a receiver's is (see L{_readNow}).
+        """
+        if self.peerLost is not None:
+            try:
+                self.peerLost(peer, dropped)
+            except Exception:  # noqa: BLE001 (any bug: logged)
+                self._log.failure("handling dropped messages failed")
 
     @property
     def backlog(self) -> int:
