@@ -403,6 +403,23 @@ def checkWritable(option: str, path: str) -> str:
     return os.path.abspath(path)
 
 
+def refuseDaemonStdout(
+    option: str, value: object, twistd: Mapping[str, object] | None
+) -> None:
+    """
+    Refuse C{option -} (standard output) in a daemon, twistd's options
+    C{twistd} without C{-n}: twistd points a daemon's standard output at
+    C{/dev/null}, and every line written there would be lost.
+
+    @param twistd: twistd's options, or L{None} when not run by twistd.
+    """
+    if value == "-" and twistd is not None and not twistd.get("nodaemon"):
+        raise usage.UsageError(
+            f"{option} -: a daemon's standard output is /dev/null:"
+            " give a file, or run twistd with -n"
+        )
+
+
 def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:
     """
     Refuse, with a usage error, a daemon's C{--logfile -} (its standard
@@ -419,14 +436,10 @@ def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:
         C{--syslog}, which do not open it).
     """
     logfile = twistd.get("logfile")
-    if logsOurs and logfile == "-" and not twistd.get("nodaemon"):
-        # twistd points a daemon's standard output at /dev/null; its own
-        # logger refuses this ("Daemons cannot log to stdout"), ours
-        # replaces it.
-        raise usage.UsageError(
-            "--logfile -: a daemon's standard output is /dev/null:"
-            " give a file, or run twistd with -n"
-        )
+    if logsOurs:
+        # twistd's own logger refuses this ("Daemons cannot log to
+        # stdout"); ours replaces it.
+        refuseDaemonStdout("--logfile", logfile, twistd)
     if logsOurs and logfile != "-" and (logfile or not twistd.get("nodaemon")):
         # (A daemon given none writes twistd.log.)
         checkWritable("--logfile", str(logfile or "twistd.log"))

@@ -60,6 +60,7 @@ from txmp._options import (
     nonNegative,
     positive,
     reactorOrGlobal,
+    refuseDaemonStdout,
     scriptName,
     splitApplication,
 )
@@ -425,12 +426,7 @@ class Options(TxmpOptions):
                 f"{', '.join(ACCESS_LOG_FORMATS)}, not {settings['access-log-format']!r}"
             )
         accessLog = settings["access-log"]
-        if accessLog == "-" and twistd is not None and not twistd.get("nodaemon"):
-            # twistd points a daemon's standard output at /dev/null.
-            raise usage.UsageError(
-                "--access-log -: a daemon's standard output is /dev/null:"
-                " give a file, or run twistd with -n"
-            )
+        refuseDaemonStdout("--access-log", accessLog, twistd)
         if accessLog is not None and accessLog != "-":
             # Checked, not created: under twistd --uid the file is opened,
             # and so created, as that user, once the front starts.
