@@ -825,6 +825,8 @@ class MemorySocket:
 
     @ivar sent: the frames of every message sent, oldest first; a ROUTER's
         messages include the peer id as their first frame.
+    @ivar kept: those of them given to L{sendSoon}, which a real socket
+        keeps for the end of the turn (this one sends them at once).
     @ivar unreachable: peer ids for which L{send} raises L{PeerUnreachable}.
         Only consulted if this is a ROUTER.
     @ivar router: whether this is a ROUTER.
@@ -864,6 +866,7 @@ class MemorySocket:
         self.router = router
         self.routingId = routingId
         self.sent: list[list[bytes]] = []
+        self.kept: list[list[bytes]] = []
         self.unreachable: set[bytes] = set()
         self.closed = False
         self.address: str | None = None
@@ -980,12 +983,13 @@ class MemorySocket:
         Send, and record, C{message} to C{peer} at once, as L{send} does: a
         memory socket has no turns of a reactor to keep messages for, so
         L{sent} records each as a message of its own, as the peer reads
-        them out of a real socket's C{BATCH}.
+        them out of a real socket's C{BATCH}, and L{kept} too.
 
         @raise PeerUnreachable: as L{send} does (the real socket may, when
             it sends what it kept).
         """
         self.send([peer, message])
+        self.kept.append([peer, message])
 
     def forget(self, peer: bytes) -> list[list[bytes]]:
         """
@@ -1044,6 +1048,7 @@ class MemorySocket:
         Forget the messages sent so far.
         """
         del self.sent[:]
+        del self.kept[:]
 
 
 class MisusedNetwork(RuntimeError):

@@ -26,6 +26,7 @@ from txmp._defaults import (
     LOG_NAME_LENGTH,
     MAX_CREDITS,
     MAX_PEER_IDS,
+    PACK_LIMIT,
     PEER_LOG_BURST,
     PEER_LOG_INTERVAL,
     PREFETCH_STALL,
@@ -684,6 +685,23 @@ class DispatchTests(DispatcherTestCase):
         self.dispatcher.messagesDropped(A, [frames])
         self.assertEqual(len(self.requestIds(B)), 1)
         self.assertNoResult(d)
+
+    def test_batchToHandlersThatTakeIt(self) -> None:
+        """
+        A handler whose C{HELLO} says C{batch=1} (with C{packed=1}) has its
+        messages kept for the end of the turn, to go as one C{BATCH}
+        (L{PeerSender.sendSoon}); one that says only C{packed=1} gets each
+        at once, as does a C{REQ} too large for one packed frame.
+        """
+        self.control(A, protocol.encodeHello("a", 2, packed=True, batch=True))
+        self.control(B, protocol.encodeHello("b", 1, packed=True))
+        self.socket.clear()
+        self.submit()
+        self.submit()
+        self.submit(body=[b"x" * (PACK_LIMIT + 1)])
+        self.assertEqual([frames[0] for frames in self.socket.sent], [A, B, A])
+        [kept] = self.socket.kept
+        self.assertEqual(kept, self.socket.sent[0])
 
     def test_requestWireBytes(self) -> None:
         """

@@ -2414,6 +2414,23 @@ class StreamingTests(FrontTestCase):
             b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % size
         )
 
+    def test_bodyNotKept(self) -> None:
+        """
+        To a handler that takes C{BATCH} messages, a streamed request's
+        C{REQ} is kept for the end of the turn (L{PeerSender.sendSoon}),
+        but its C{BODY}s go at once: one that finds the handler gone must
+        be held again then, not dropped later with what was kept.
+        """
+        self.control(
+            protocol.encodeHello("a", 1, {"window": "100"}, packed=True, batch=True)
+        )
+        self.socket.clear()
+        channel, _ = self.post(SMALL_BODY + 10)
+        channel.dataReceived(b"x" * (SMALL_BODY + 10))
+        sent = [type(protocol.decode(frames[1:])) for frames in self.socket.sent]
+        kept = [type(protocol.decode(frames[1:])) for frames in self.socket.kept]
+        self.assertEqual((sent[:2], kept), ([protocol.Request, protocol.Body], [protocol.Request]))
+
     def test_smallBodyWhole(self) -> None:
         """
         A body of known length up to L{SMALL_BODY} goes whole with the
