@@ -34,7 +34,7 @@ from txmp._defaults import (
 )
 from txmp._http import REASONS, plainPage
 from txmp._interfaces import cancelCall
-from txmp._zmq import MessageSender, inThisThread
+from txmp._zmq import MessageSender, ReplySender, inThisThread, readBatch
 from txmp.protocol import Frame
 
 if TYPE_CHECKING:
@@ -181,12 +181,13 @@ class _ReplySink:
             size = max(len(frames[3]), len(frames[4]))
             if size > link.maxMessage:
                 self._headTooLarge(size)
-                return
-            # (Set already if the front forgot the registration that
-            # counted the request: see FrontLink._registeredAnew.)
-            self.credited = self.credited or credit
-            link._reply(frames)
-            self._streaming = more
+            else:
+                # (Set already if the front forgot the registration that
+                # counted the request: see FrontLink._registeredAnew.)
+                self.credited = self.credited or credit
+                link._reply(frames)
+                self._streaming = more
+        link._return.sendCombined()
 
     def _headTooLarge(self, size: int) -> None:
         self._refused = True
@@ -232,11 +233,14 @@ class _ReplySink:
                 self.credited = self.credited or credit
                 if end:
                     self._streaming = False
+        link._return.sendCombined()
 
     def sendError(self, message: str) -> None:
-        with self._link._lock:
+        link = self._link
+        with link._lock:
             if not self._refused:
-                self._link._reply(protocol.encodeError(self._requestId, message))
+                link._reply(protocol.encodeError(self._requestId, message))
+        link._return.sendCombined()
 
     def abandon(self, why: str) -> None:
         """
@@ -248,13 +252,15 @@ class _ReplySink:
         if it is idempotent.  Called in the reactor thread, once the
         request is cancelled.
         """
-        with self._link._lock:
+        link = self._link
+        with link._lock:
             if self._streaming and not self._refused:
-                self._link._reply(protocol.encodeError(self._requestId, why))
+                link._reply(protocol.encodeError(self._requestId, why))
             # (Also a head its thread was about to send as it was cut: the
             # front is left to find the request not begun.)
             self._refused = True
             self._streaming = False
+        link._return.sendCombined()
 
     def sendWindow(self, size: int) -> None:
         # Steering the front, so the control plane: the send socket.
@@ -341,7 +347,7 @@ class FrontLink:
     _reactor: IReactorTime
     _runner: Runner
     _send: MessageSender = field(alias="sendSocket")
-    _return: MessageSender = field(alias="returnSocket")
+    _return: ReplySender = field(alias="returnSocket")
     name: str
     capacity: int
     prefetch: int = 0
@@ -364,6 +370,10 @@ class FrontLink:
     # Whether the front takes packed messages (its WELCOME says packed=1):
     # replies go packed (protocol.pack) once it said so.
     packed: bool = field(init=False, default=False)
+    # Whether the front takes BATCH messages (its WELCOME says batch=1, with
+    # packed=1): the replies that fit in one packed frame are then combined
+    # (_reply).
+    batch: bool = field(init=False, default=False)
     # How many HELLOs this link has sent.
     hellos: int = field(init=False, default=0)
     # The number of the first HELLO sent since the last WELCOME, or None.
@@ -752,7 +762,7 @@ class FrontLink:
             )
             self.front = None
             with self._lock:
-                self.creditInReply = self.creditInEnd = self.packed = False
+                self.creditInReply = self.creditInEnd = self.packed = self.batch = False
             # Silent since it was last heard.
             self._frontLost(self._lastHeard)
             if self.draining:
@@ -787,9 +797,18 @@ class FrontLink:
             self._send.send(protocol.encodePing())
 
     def _reply(self, frames: list[bytes]) -> None:
+        """
+        Send a reply, holding C{_lock}: a message that is one packed frame,
+        to a front that takes C{BATCH}, is combined with those of other
+        threads (L{ReplySender.combine}), and sent by the caller's
+        L{ReplySender.sendCombined} once it releases the lock.
+        """
         if self.packed:
             # The packed frame too must fit in the front's --max-message.
             frames = protocol.pack(frames, min(PACK_LIMIT, self.maxMessage))
+            if self.batch and len(frames) == 1:
+                self._return.combine(frames[0])
+                return
         self._return.send(frames)
 
     def _ended(self, sink: _ReplySink) -> None:
@@ -873,16 +892,8 @@ class FrontLink:
         if messages is None:
             self._received(frames)
         else:
-            for message in messages:
-                try:
-                    self._received([message])
-                except Exception:  # noqa: BLE001 (any bug: logged, and reading goes on)
-                    # As the socket does for a message that comes alone
-                    # (ZmqSocket._readNow): the others of the BATCH, up to
-                    # BATCH_LIMIT requests, must not be lost with it.
-                    self._log.failure(
-                        "handling a message of a BATCH from the front failed; reading on"
-                    )
+            readBatch(messages, lambda message: self._received([message]), self._log,
+                      "the front")
 
     def _received(self, frames: Sequence[Frame]) -> None:
         """
@@ -965,6 +976,7 @@ class FrontLink:
                 self.creditInReply = message.creditInReply
                 self.creditInEnd = message.creditInEnd
                 self.packed = message.packed
+                self.batch = message.batch
         elif isinstance(message, protocol.Bye):
             if self.draining:
                 # The acknowledgement of ours: no REQ can follow it.
@@ -989,7 +1001,7 @@ class FrontLink:
                 with self._lock:
                     self._frontLost(self._reactor.seconds())
                     self.front = None
-                    self.creditInReply = self.creditInEnd = self.packed = False
+                    self.creditInReply = self.creditInEnd = self.packed = self.batch = False
                     self._cancelAll("the front does not know this handler")
                     # Its next registration comes from a HELLO after this
                     # one, which counts their slots free.

@@ -235,6 +235,7 @@ class HandlerRegistry(Generic[T]):
                 registered=registered,
                 packed=True,
                 creditInEnd=True,
+                batch=True,
             ),
         )
         if self.handlers.get(identity) is not handler:

@@ -68,6 +68,26 @@ class MessageSender(Protocol):
         """
 
 
+class ReplySender(MessageSender, Protocol):
+    """
+    A DEALER's L{MessageSender} shared with threads (a handler's return
+    socket), which combines the one-frame messages of threads that send
+    at the same time (see L{ZmqSocket.combine}).  Any thread.
+    """
+
+    def combine(self, message: bytes) -> None:
+        """
+        Add C{message}, one whole message packed into one frame, to those
+        that L{sendCombined} sends next.
+        """
+
+    def sendCombined(self) -> None:
+        """
+        Send what L{combine} was given, unless another thread is sending it
+        now: that one sends it too.
+        """
+
+
 class PeerSender(MessageSender, Protocol):
     """
     A ROUTER's L{MessageSender}, which keeps what a peer cannot take yet
@@ -92,6 +112,29 @@ class PeerSender(MessageSender, Protocol):
         @raise PeerUnreachable: if they are sent now (there are enough of
             them) and the peer is not connected.
         """
+
+
+def readBatch(
+    messages: Sequence[Frame], received: Callable[[Frame], None], log: Logger, sender: str
+) -> None:
+    """
+    Read the messages of a C{BATCH} (L{txmp.protocol.batched}), each one
+    packed frame, in order, each as if it had come alone: one whose reading
+    raises is logged, and reading goes on, as a socket does for a message
+    that comes alone (L{ZmqSocket._readNow}): the others, up to
+    L{BATCH_LIMIT} requests or replies, must not be lost with it.
+
+    @param sender: who sent it, for the log (C{"the front"}).
+    """
+    for message in messages:
+        try:
+            received(message)
+        except Exception:  # noqa: BLE001 (any bug: logged, and reading goes on)
+            log.failure(
+                "handling a message of a BATCH from {sender} failed; reading on",
+                sender=sender,
+            )
+
 
 # txzmq is imported in the functions that use it, never at the top: importing
 # it installs the global reactor, and importing this module must not (a tap
@@ -557,6 +600,10 @@ class ZmqSocket:
         self._flushCall: IDelayedCall | None = None
         # What sendSoon keeps for the end of the turn, by peer.
         self._batches: dict[bytes, list[bytes]] = {}
+        # What combine was given and sendCombined has not sent yet, and
+        # whether a thread is sending it (see sendCombined).
+        self._combined: deque[bytes] = deque()
+        self._combining = False
         self._connected = False
         self._monitor: ZmqSocket | None = None
         # Set by shareWithThreads: held around every use of the ZeroMQ
@@ -841,18 +888,74 @@ class ZmqSocket:
                     self._sendBatch(peer, raiseLost=True)
             self._send(frames)
             return
+        self._sendShared(lock, frames)
+
+    def _sendShared(self, lock: threading.RLock, frames: list[bytes] | None) -> None:
+        """
+        L{send} C{frames} on a socket shared with threads, after what
+        L{combine} was given (all of it, if C{frames} is L{None}).
+        """
         with lock:
-            if self._inReactorThread():
-                self._send(frames)
-                return
+            inReactorThread = self._inReactorThread()
             # Messages waiting already have a flush to come.
             waiting = bool(self._backlogs)
-            self._send(frames, read=False)
-            full = not waiting and bool(self._backlogs)
+            combined = self._combined
+            while combined:
+                # What ZeroMQ cannot take waits whole, a BATCH as one.
+                count = min(len(combined), BATCH_LIMIT)
+                if count == 1:
+                    self._send([combined.popleft()], read=inReactorThread)
+                else:
+                    messages = [combined.popleft() for _ in range(count)]
+                    self._send(encodeBatch(messages), read=inReactorThread)
+            if frames is not None:
+                self._send(frames, read=inReactorThread)
+            full = not inReactorThread and not waiting and bool(self._backlogs)
         if full and self._wake is not None:
             # ZeroMQ is full: its descriptor signals when it can take more,
             # if the reactor reads it again (see _scheduleRead).
             self._wake.callFromThread(self._scheduleRead)
+
+    def combine(self, message: bytes) -> None:
+        """
+        Add C{message}, one whole message packed into one frame
+        (L{txmp.protocol.pack}), to those that L{sendCombined} sends next,
+        in order: a handler's reply, added holding the lock that orders
+        its request's replies, and sent once that is released.  Any thread,
+        on a DEALER shared with threads (L{shareWithThreads}) whose peer
+        takes C{BATCH}.
+        """
+        self._combined.append(message)
+
+    def sendCombined(self) -> None:
+        """
+        Send what L{combine} was given: one message alone, several as one
+        C{BATCH} (L{txmp.protocol.encodeBatch}) of at most L{BATCH_LIMIT},
+        after any sent before with L{send}, and before any sent after.
+
+        A thread that finds another sending them leaves its own to that
+        one, which sends what it finds once its send returns, instead of
+        waiting for the lock: the replies of application threads that end
+        together go as one message, each thread back to its next request
+        at once.  ZeroMQ's I/O threads and the front's reactor are then
+        woken up once for several replies (docs/benchmarks.md, "Replies
+        combined").  Any thread, on a DEALER shared with threads
+        (L{shareWithThreads}).
+        """
+        lock = self._lock
+        combined = self._combined
+        while combined and not self._combining:
+            # No atomic test-and-set is needed: two threads that both find
+            # it clear both send, in turn, holding the lock.
+            self._combining = True
+            try:
+                assert lock is not None, "combine() is for a shared socket"
+                self._sendShared(lock, None)
+            finally:
+                # Cleared before the queue is looked at again: a message
+                # added meanwhile by a thread that found it set is sent
+                # by this one's next round.
+                self._combining = False
 
     def _send(self, frames: list[bytes], read: bool = True) -> None:
         """
@@ -1166,6 +1269,7 @@ class ZmqSocket:
             self._flushCall.cancel()
             self._flushCall = None
         self._batches.clear()
+        self._combined.clear()
         self._paced.flush()
         if self._monitor is not None:
             if self._conn.socket is not None:

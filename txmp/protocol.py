@@ -51,7 +51,8 @@ END = b"END"
 # front whose WELCOME said credit_in_end=1:
 LAST = b"LAST"
 # Several messages, each packed whole into one frame, as one ZeroMQ message
-# (front -> handler, to a handler whose HELLO said batch=1):
+# (front -> handler, to a handler whose HELLO said batch=1; handler -> front,
+# replies, to a front whose WELCOME said batch=1):
 BATCH = b"BATCH"
 
 # Heartbeats (docs/protocol.md, section 6): a peer that has heard nothing
@@ -301,6 +302,15 @@ class _Registration:
         """
         return self._says("packed")
 
+    @property
+    def batch(self) -> bool:
+        """
+        Whether the sender takes C{BATCH} messages (C{batch=1}): a handler
+        on its send socket, a front on its return socket.  It may be sent
+        them only if it takes packed messages too.
+        """
+        return self._says("batch") and self.packed
+
 
 @dataclass
 class Hello(_Registration):
@@ -334,14 +344,6 @@ class Hello(_Registration):
         more credits than this); 0 if absent or not a positive integer.
         """
         return _optionalPositive(self.meta.get("prefetch", ""), "prefetch") or 0
-
-    @property
-    def batch(self) -> bool:
-        """
-        Whether the handler takes C{BATCH} messages (C{batch=1}), which it
-        may be sent only if it takes packed ones too.
-        """
-        return self._says("batch") and self.packed
 
 
 @dataclass
@@ -610,6 +612,7 @@ def encodeWelcome(
     registered: int | None = None,
     packed: bool = False,
     creditInEnd: bool = False,
+    batch: bool = False,
 ) -> list[bytes]:
     """
     Frames of a C{WELCOME} message.  Every attribute is optional to the
@@ -627,6 +630,8 @@ def encodeWelcome(
     @param packed: whether the front takes packed messages (C{packed=1}).
     @param creditInEnd: whether it takes a request's credit back from
         C{LAST} (C{credit_in_end=1}).
+    @param batch: whether it takes C{BATCH} messages on its return socket
+        (C{batch=1}).
     """
     attributes = _attributes(
         [
@@ -637,6 +642,7 @@ def encodeWelcome(
             (b"registered", _optional(encodeInt, registered)),
             (b"packed", _flagValue(packed)),
             (b"credit_in_end", _flagValue(creditInEnd)),
+            (b"batch", _flagValue(batch)),
         ],
         meta,
     )

@@ -112,7 +112,7 @@ from twisted.web.http_headers import Headers
 from zope.interface import directlyProvides, implementer
 
 from txmp import protocol
-from txmp._defaults import DEFAULT_MAX_QUEUE
+from txmp._defaults import BATCH_LIMIT, DEFAULT_MAX_QUEUE
 from txmp._dispatch import Dispatcher
 from txmp._front import DEFAULT_RULES, FrontConnection, FrontFactory
 from txmp._http import HTTPRules
@@ -826,7 +826,10 @@ class MemorySocket:
     @ivar sent: the frames of every message sent, oldest first; a ROUTER's
         messages include the peer id as their first frame.
     @ivar kept: those of them given to L{sendSoon}, which a real socket
-        keeps for the end of the turn (this one sends them at once).
+        keeps for the end of the turn (this one sends them at once), and
+        those given to L{combine}.
+    @ivar combined: what L{combine} was given and L{sendCombined} has not
+        sent yet.
     @ivar unreachable: peer ids for which L{send} raises L{PeerUnreachable}.
         Only consulted if this is a ROUTER.
     @ivar router: whether this is a ROUTER.
@@ -867,6 +870,7 @@ class MemorySocket:
         self.routingId = routingId
         self.sent: list[list[bytes]] = []
         self.kept: list[list[bytes]] = []
+        self.combined: list[bytes] = []
         self.unreachable: set[bytes] = set()
         self.closed = False
         self.address: str | None = None
@@ -971,12 +975,33 @@ class MemorySocket:
         """
         if self.closed:
             return
+        if self.combined:
+            self.sendCombined()
         frames = list(frames)
         if self.router and frames and frames[0] in self.unreachable:
             raise PeerUnreachable(frames[0])
         if self._network is not None:
             self._network._send(self, list(frames))
         self.sent.append(frames)
+
+    def combine(self, message: bytes) -> None:
+        """
+        Add C{message} to L{combined}, as
+        L{txmp._zmq.ZmqSocket.combine} does, and record it in L{kept}.
+        """
+        self.combined.append(message)
+        self.kept.append([message])
+
+    def sendCombined(self) -> None:
+        """
+        Send, and record, what L{combine} was given, as
+        L{txmp._zmq.ZmqSocket.sendCombined} does: one message alone,
+        several as C{BATCH} messages of at most L{BATCH_LIMIT}.
+        """
+        combined, self.combined = self.combined, []
+        for start in range(0, len(combined), BATCH_LIMIT):
+            messages = combined[start : start + BATCH_LIMIT]
+            self.send(messages if len(messages) == 1 else protocol.encodeBatch(messages))
 
     def sendSoon(self, peer: bytes, message: bytes) -> None:
         """

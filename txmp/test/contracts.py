@@ -38,6 +38,8 @@ from twisted.internet.error import (
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
+from txmp import protocol
+from txmp._defaults import BATCH_LIMIT
 from txmp._zmq import AddressError, PeerUnreachable
 from txmp.testing import RecordingSink, runningReactor
 
@@ -409,6 +411,37 @@ class ZmqContextTestsMixin(_TestCase):
         dealer.send([b"a"])
         yield self.delivered(done)
         self.assertEqual(atRouter, [[b"dealer-1", b"a"]])
+
+    @bothSides
+    def test_combined(self) -> Generator[Any, Any, None]:
+        """
+        What a shared DEALER is given to L{combine} goes at
+        L{sendCombined}: one message alone, several as C{BATCH} messages of
+        at most L{BATCH_LIMIT}, in order; a message sent with C{send}
+        after some were combined goes after them.
+        """
+        atRouter, done, toRouter = collector(5)
+        _router, dealer, _address = self.pair(toRouter, lambda frames: None, highWaterMark=100)
+        dealer.shareWithThreads(runningReactor())
+        dealer.combine(b"alone")
+        dealer.sendCombined()
+        messages = [b"m%d" % (n,) for n in range(BATCH_LIMIT + 1)]
+        for message in messages:
+            dealer.combine(message)
+        dealer.sendCombined()
+        dealer.combine(b"before")
+        dealer.send([b"after", b"frame"])
+        yield self.delivered(done)
+        self.assertEqual(
+            atRouter,
+            [
+                [b"dealer-1", b"alone"],
+                [b"dealer-1", *protocol.encodeBatch(messages[:BATCH_LIMIT])],
+                [b"dealer-1", messages[BATCH_LIMIT]],
+                [b"dealer-1", b"before"],
+                [b"dealer-1", b"after", b"frame"],
+            ],
+        )
 
 
 class ThreadPoolTestsMixin(_TestCase):

@@ -220,7 +220,7 @@ class RegistrationTests(DispatcherTestCase):
         handler = self.dispatcher.handlers[A]
         self.assertEqual((handler.name, handler.credits), ("host:1", 4))
         welcome = {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1",
-                   "packed": "1", "credit_in_end": "1"}
+                   "packed": "1", "credit_in_end": "1", "batch": "1"}
         self.assertEqual(self.sent(A), [protocol.Welcome(welcome)])
         self.assertEqual(self.dispatcher.counts()["credits"], 4)
 
@@ -236,7 +236,7 @@ class RegistrationTests(DispatcherTestCase):
             self.sent(A),
             [protocol.Welcome(
                 {"front": "front1", "heartbeat": "1.0", "credit_in_reply": "1",
-                 "max_message": "100000", "packed": "1", "credit_in_end": "1"}
+                 "max_message": "100000", "packed": "1", "credit_in_end": "1", "batch": "1"}
             )],
         )
 
@@ -1033,6 +1033,37 @@ class ReplyTests(DispatcherTestCase):
         self.reply(A, protocol.encodeBody(self.requestId, [b"z"], True))
         self.assertEqual(self.consumer.chunks, [b"x", b"y", b"z"])
         self.assertEqual((self.consumer.finished, self.consumer.aborted), (1, 0))
+        self.assertNoLeak()
+
+    def test_batchedReplies(self) -> None:
+        """
+        A C{BATCH} on the return socket is read as its messages, one after
+        the other, each as if it had come alone (a handler's replies
+        combined: L{txmp._zmq.ZmqSocket.sendCombined}); a C{BATCH} inside
+        it is a bad message, and the others are read all the same.
+        """
+        self.control(A, protocol.encodeCredit(2))
+        second, secondConsumer = self.submit()
+        third, _ = self.submit()
+        [first, secondId, thirdId] = self.requestIds(A)
+        self.assertEqual(first, self.requestId)
+        nested = protocol.encodeBatch([b"x"])
+        self.reply(A, protocol.encodeBatch([
+            protocol.pack(protocol.encodeResponse(first, 200, b"OK", [], [b"a"], credit=True))[0],
+            protocol.pack(nested)[0],
+            protocol.pack(protocol.encodeResponse(secondId, 201, b"Created", [], [b"b"],
+                                                  more=True))[0],
+            protocol.pack(protocol.encodeBody(secondId, [b"c"], True))[0],
+            protocol.pack(protocol.encodeError(thirdId, "boom"))[0],
+        ]))
+        self.assertEqual(self.successResultOf(self.d).body, [b"a"])
+        self.assertEqual(self.successResultOf(second).status, 201)
+        self.assertEqual((secondConsumer.chunks, secondConsumer.finished), ([b"c"], 1))
+        self.assertEqual(str(self.assertFrontError(third, HandlerFailed, 502)), "boom")
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.dispatcher.stats["replies"], 2)
+        # The complete RESP's credit came back with it.
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
         self.assertNoLeak()
 
     def test_errorBeforeHead(self) -> None:
@@ -2088,7 +2119,8 @@ class ForgottenBacklogTests(SynchronousTestCase):
         self.assertEqual(
             [protocol.decode(frames[1:]) for frames in raw.sent if frames[0] == A],
             [protocol.Welcome({"front": "front1", "heartbeat": "1.0",
-                               "credit_in_reply": "1", "packed": "1", "credit_in_end": "1"})],
+                               "credit_in_reply": "1", "packed": "1", "credit_in_end": "1",
+                               "batch": "1"})],
         )
         dispatcher.controlReceived([B, *protocol.encodeCredit(2)])
         self.assertEqual(

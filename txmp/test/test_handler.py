@@ -247,6 +247,38 @@ class RegistrationTests(FrontLinkTestCase):
         assert isinstance(reply, protocol.Response)
         self.assertEqual(reply.body, [b"x" * 950])
 
+    def test_repliesCombinedOnceFrontSays(self) -> None:
+        """
+        Once the front's C{WELCOME} says C{batch=1} (with C{packed=1}),
+        a reply that is one packed frame is combined with those of other
+        threads (L{txmp._zmq.ZmqSocket.combine}) and sent as the sink
+        returns; one with a frame of its own (a large body) goes alone, as
+        does every reply to a front that does not say it, or once a C{BYE}
+        says it forgot the link.
+        """
+        front = {"front": "front1", "heartbeat": "1.0"}
+        batchWelcome = protocol.encodeWelcome(front, packed=True, batch=True)
+        steps = [
+            (protocol.encodeWelcome(front, packed=True), b"x", False),
+            (batchWelcome, b"x", True),
+            (batchWelcome, b"x" * (_defaults.PACK_LIMIT + 1), False),
+            (protocol.encodeBye(), b"x", False),
+            (batchWelcome, b"x", True),
+        ]
+        for n, (fromFront, body, combined) in enumerate(steps):
+            self.fromFront(fromFront)
+            self.returnSocket.kept.clear()
+            self.request(b"front1.%d" % (n,))
+            self.runner.runs[n].respond(body=[body])
+            self.assertEqual(self.returnSocket.combined, [])
+            self.assertEqual(
+                self.returnSocket.kept, [self.returnSocket.sent[-1]] if combined else []
+            )
+        self.assertEqual(
+            [r.requestId for r in self.replies() if isinstance(r, protocol.Response)],
+            [b"front1.%d" % (n,) for n in range(len(steps))],
+        )
+
     def test_helloUntilWelcomed(self) -> None:
         """
         Until the front answers with C{WELCOME}, the link sends C{HELLO}

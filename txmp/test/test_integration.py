@@ -13,7 +13,7 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Callable, cast
 
 from twisted.internet import reactor as globalReactor
@@ -480,6 +480,59 @@ class ZmqAdapterTests(TestCase):
             mine = [frames[2] for frames in received if frames[1] == b"t%d" % (t,)]
             self.assertEqual(mine, [b"%d" % (n,) for n in range(count)])
         self.assertTrue(all(frames[3] == b"x" * 100 for frames in received))
+
+    @inlineCallbacks
+    def test_combinedFromThreads(self) -> Any:
+        """
+        Threads that combine their messages at the same time (as a
+        handler's application threads combine their replies) each get
+        every message through once, in the order they gave them, with
+        those they sent alone among them.  (Whether any went several as
+        one C{BATCH} depends on how the threads ran: the hand-over itself
+        is test_zmq's SharedSocketTests.test_combinedWhileSending.)
+        """
+        threads, count = 4, 300
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        address = ipcAddress(self)
+        received: list[bytes] = []
+        allThere: Deferred[None] = Deferred()
+
+        def atRouter(frames: Sequence[bytes]) -> None:
+            messages = protocol.batched(frames[1:])
+            if messages is None:
+                received.append(b"/".join(frames[1:]))
+            else:
+                received.extend(map(bytes, messages))
+            if len(received) == threads * count:
+                allThere.callback(None)
+
+        router = context.socket("router", atRouter, threads * count)
+        router.bind(address)
+        dealer = context.socket("dealer", lambda f: None, threads * count, b"dealer-1")
+        dealer.shareWithThreads(reactor)
+        dealer.connect(address)
+
+        def sendAll(name: bytes) -> None:
+            for n in range(count):
+                if n % 10 == 9:
+                    dealer.send([name, b"%d" % (n,)])
+                else:
+                    dealer.combine(b"%s/%d" % (name, n))
+                    dealer.sendCombined()
+
+        senders = [
+            threading.Thread(target=sendAll, args=(b"t%d" % (t,),)) for t in range(threads)
+        ]
+        for sender in senders:
+            sender.start()
+        yield allThere
+        for sender in senders:
+            sender.join()
+        for t in range(threads):
+            prefix = b"t%d/" % (t,)
+            mine = [message[len(prefix):] for message in received if message.startswith(prefix)]
+            self.assertEqual(mine, [b"%d" % (n,) for n in range(count)])
 
     @inlineCallbacks
     def test_ipv6Address(self) -> Any:

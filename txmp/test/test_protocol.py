@@ -1227,6 +1227,25 @@ class WelcomeTests(SynchronousTestCase):
             assert isinstance(welcome, Welcome)
             self.assertEqual(welcome.heartbeat, heartbeat)
 
+    def test_batch(self) -> None:
+        """
+        C{batch} is an optional flag, written after C{credit_in_end} and
+        read as L{Welcome.batch}: true only with C{packed=1} too, since a
+        C{BATCH} holds packed messages.
+        """
+        frames = encodeWelcome(front="f", packed=True, creditInEnd=True, batch=True)
+        self.assertEqual(
+            frames[2], b"front\0f\0packed\x001\0credit_in_end\x001\0batch\x001"
+        )
+        welcome = decode(frames)
+        assert isinstance(welcome, Welcome)
+        self.assertTrue(welcome.batch)
+        self.assertNotIn(b"batch", encodeWelcome(front="f", packed=True)[2])
+        for packed, batch in [(True, False), (False, True), (False, False)]:
+            welcome = decode(encodeWelcome(front="f", packed=packed, batch=batch))
+            assert isinstance(welcome, Welcome)
+            self.assertFalse(welcome.batch)
+
     def test_registered(self) -> None:
         """
         C{registered} is an optional integer attribute, written last of

@@ -101,7 +101,8 @@ class RegistrationTests(RegistryTestCase):
             self.sent,
             [(A, protocol.Welcome({"front": "front1", "heartbeat": "1.0",
                                    "credit_in_reply": "1", "max_message": "1000",
-                                   "packed": "1", "credit_in_end": "1"}))],
+                                   "packed": "1", "credit_in_end": "1",
+                                   "batch": "1"}))],
         )
 
     def test_helloAgainKeepsCredits(self) -> None:

@@ -10,7 +10,7 @@ from typing import Callable, cast
 
 import zmq
 from twisted.internet.task import Clock
-from twisted.logger import LogLevel, capturedLogs, formatEvent
+from twisted.logger import Logger, LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txmp._defaults import (
@@ -29,8 +29,9 @@ from txmp._zmq import (
     PeerUnreachable,
     ZmqSocket,
     _Connection,
+    readBatch,
 )
-from txmp.protocol import BATCH, VERSION
+from txmp.protocol import BATCH, VERSION, Frame, encodeBatch
 from txmp.testing import FakeRawSocket, FakeZmqConnection, runningReactor
 
 
@@ -600,6 +601,104 @@ class SharedSocketTests(SynchronousTestCase):
         """
         self.connection.socket = None  # type: ignore[assignment]
         self.socket.disconnect("tcp://127.0.0.1:5556")
+
+    def combinedInThread(self, *messages: bytes) -> None:
+        """
+        Combine C{messages} and send them, as an application thread's
+        reply does.
+        """
+        self.inReactor = False
+        try:
+            for message in messages:
+                self.socket.combine(message)
+            self.socket.sendCombined()
+        finally:
+            self.inReactor = True
+
+    def test_combinedFromThread(self) -> None:
+        """
+        Messages combined go as one C{BATCH} (one alone as itself), and
+        neither schedule a read nor wake the reactor.
+        """
+        self.combinedInThread(b"a", b"b")
+        self.combinedInThread(b"c")
+        self.assertEqual(
+            self.raw.sent, [encodeBatch([b"a", b"b"]), [b"c"]]
+        )
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertEqual(self.reactor.pending, [])
+
+    def test_combinedWhileSending(self) -> None:
+        """
+        A thread that combines a message while another sends the combined
+        ones leaves its own to that one and returns at once: the sending
+        thread sends it as soon as its send returns.
+        """
+        send = self.raw.send
+        returned: list[list[list[bytes]]] = []
+
+        def sendAndInterleave(frame: bytes, flags: int, copy: bool) -> None:
+            send(frame, flags, copy)
+            if not returned:
+                # Another application thread ends its request meanwhile.
+                self.combinedInThread(b"b")
+                returned.append(list(self.raw.sent))
+
+        self.raw.send = sendAndInterleave  # type: ignore[method-assign]
+        self.combinedInThread(b"a")
+        self.assertEqual(returned, [[[b"a"]]])
+        self.assertEqual(self.raw.sent, [[b"a"], [b"b"]])
+
+    def test_combinedFull(self) -> None:
+        """
+        Combined messages that ZeroMQ cannot take now wait, as one
+        C{BATCH}, and the reactor is woken up to send it once it can.
+        """
+        self.raw.room = 0
+        self.combinedInThread(b"a", b"b")
+        self.assertEqual((self.raw.sent, self.socket.backlog), ([], 1))
+        self.assertEqual(len(self.reactor.pending), 1)
+        self.reactor.flush()
+        self.raw.room = 1
+        self.socket._read(cast(_Connection, self.connection))
+        self.assertEqual(self.raw.sent, [encodeBatch([b"a", b"b"])])
+
+    def test_combinedBeforeSent(self) -> None:
+        """
+        A message sent with C{send}, in any thread, goes after those
+        combined before it, which it sends first.
+        """
+        self.raw.room = 4
+        self.socket.combine(b"a")
+        self.inThread(b"x")
+        self.socket.combine(b"b")
+        self.socket.send([b"y"])
+        self.assertEqual(self.raw.sent, [[b"a"], [b"x"], [b"b"], [b"y"]])
+
+
+class ReadCombinedTests(SynchronousTestCase):
+    """
+    L{readBatch} reads the messages of a C{BATCH}.
+    """
+
+    def test_failureLogged(self) -> None:
+        """
+        A message whose reading raises is logged, naming the sender, and
+        the others are read, in order.
+        """
+        read: list[Frame] = []
+
+        def received(message: Frame) -> None:
+            read.append(message)
+            if message == b"b":
+                raise RuntimeError("bug")
+
+        with capturedLogs() as events:
+            readBatch([b"a", b"b", b"c"], received, Logger(), "the front")
+        self.assertEqual(read, [b"a", b"b", b"c"])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        [line] = [formatEvent(e) for e in events]
+        self.assertIn("BATCH from the front", line)
 
 
 class ReadBatchTests(SynchronousTestCase):
