@@ -37,14 +37,25 @@ from txmp._wsgi import WSGIRunner
 
 class _Socket:
     """
-    A handler's socket: counts the messages sent.
+    A handler's socket: counts the messages sent.  As a return socket it is
+    a L{txmp._zmq.ReplySender}: what L{combine} is given goes as one message
+    at L{sendCombined}, which every reply sink calls after its reply.
     """
 
     def __init__(self) -> None:
         self.sent = 0
+        self._combined = 0
 
     def send(self, frames: list[bytes]) -> None:
         self.sent += 1
+
+    def combine(self, message: bytes) -> None:
+        self._combined += 1
+
+    def sendCombined(self) -> None:
+        if self._combined:
+            self._combined = 0
+            self.sent += 1
 
 
 def requests(count: int) -> list[list[bytes]]:
