@@ -6,6 +6,7 @@ and a L{Clock}: no socket is made.
 
 from __future__ import annotations
 
+import threading
 from typing import Callable, cast
 
 import zmq
@@ -674,6 +675,30 @@ class SharedSocketTests(SynchronousTestCase):
         self.socket.combine(b"b")
         self.socket.send([b"y"])
         self.assertEqual(self.raw.sent, [[b"a"], [b"x"], [b"b"], [b"y"]])
+
+    def test_combinedAsSenderLeaves(self) -> None:
+        """
+        A message combined by a thread that finds another still marked as
+        sending, once that one has sent all it found (the lost wake-up of
+        a hand-off: it released the socket, and has not yet said it is
+        done), is sent by that one before its L{ZmqSocket.sendCombined}
+        returns, not left for a later reply.
+        """
+        sendShared = self.socket._sendShared
+        late: list[bool] = []
+
+        def sendThenInterleave(lock: threading.RLock, frames: list[bytes] | None) -> None:
+            sendShared(lock, frames)
+            if not late:
+                # Another application thread ends its request just then.
+                self.combinedInThread(b"b")
+                late.append(self.raw.sent == [[b"a"]])
+
+        self.socket._sendShared = sendThenInterleave  # type: ignore[method-assign]
+        self.combinedInThread(b"a")
+        self.assertEqual(late, [True])
+        self.assertEqual(self.raw.sent, [[b"a"], [b"b"]])
+        self.assertEqual(self.reactor.pending, [])
 
 
 class ReadCombinedTests(SynchronousTestCase):
