@@ -127,7 +127,9 @@ class _ReplySink:
     Sends one request's response to the front it came from.  L{sendHead},
     L{sendBody}, L{sendError} and L{finished} are called in the application
     thread that runs the request (or in the reactor thread); the first
-    three send holding the link's lock (L{FrontLink._lock}).  L{sendWindow}
+    three give their message to the return socket holding the link's lock
+    (L{FrontLink._lock}), which orders a request's messages, and send what
+    was combined (L{FrontLink._reply}) once they release it.  L{sendWindow}
     is called in the reactor thread.
 
     No frame may be larger than the front accepts (its C{--max-message},
@@ -315,10 +317,12 @@ class FrontLink:
 
     The application threads send their replies themselves, on the return
     socket (shared with them: L{ZmqSocket.shareWithThreads}), holding
-    C{_lock}; the reactor thread holds it whenever it changes what a reply
-    depends on (C{hellos}, C{draining}, what C{WELCOME} says, a sink's
-    C{credited}).  A request that ends in an application thread is noted
-    (L{_ended}) and finished by the reactor thread at the next thing it
+    C{_lock} (a reply combined then goes once it is released, by this
+    thread or by one sending already: L{_reply}); the reactor thread holds
+    it whenever it changes what a reply depends on (C{hellos},
+    C{draining}, what C{WELCOME} says, a sink's C{credited}).  A request
+    that ends in an application thread is noted (L{_ended}) and finished by
+    the reactor thread at the next thing it
     does for the link (a message from the front, a heartbeat, a C{HELLO}):
     its credit went back with its reply already, and the next request is
     that thing, so a loaded link is woken up once per request, not twice.
