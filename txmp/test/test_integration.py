@@ -33,7 +33,7 @@ from txmp import _frontservice, protocol
 from txmp._defaults import DEFAULT_BACKLOG, DEFAULT_PREFETCH, FD_RESERVE, READ_BATCH
 from txmp._interfaces import IFrontReactor
 from txmp._pool import ReactorCalls, WorkerPool
-from txmp._zmq import ZmqContext, isIPv6Address, newRoutingId
+from txmp._zmq import ZmqContext, ZmqSocket, isIPv6Address, newRoutingId
 from txmp.test.contracts import (
     CallbackThreadPoolTestsMixin,
     ConditionTestsMixin,
@@ -445,6 +445,42 @@ class ZmqAdapterTests(TestCase):
         self.assertEqual([frames[1] for frames in received], [b"0", b"1", b"2", b"3", b"4"])
         self.assertEqual(dealer.backlog, 0)
 
+    def sharedDealer(
+        self, atRouter: Callable[[Sequence[bytes]], None], highWaterMark: int
+    ) -> ZmqSocket:
+        """
+        A DEALER shared with threads (L{ZmqSocket.shareWithThreads}),
+        connected to a ROUTER bound to a new address, whose messages go to
+        C{atRouter}.
+        """
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        address = ipcAddress(self)
+        router = context.socket("router", atRouter, highWaterMark)
+        router.bind(address)
+        dealer = context.socket("dealer", lambda f: None, highWaterMark, b"dealer-1")
+        dealer.shareWithThreads(reactor)
+        dealer.connect(address)
+        return dealer
+
+    @inlineCallbacks
+    def inThreads(
+        self, threads: int, send: Callable[[bytes], None], allThere: Deferred[None]
+    ) -> Any:
+        """
+        Call C{send} in each of C{threads} threads with the thread's name
+        (C{b"t0"}, C{b"t1"}, ...); wait for C{allThere}, then for the
+        threads to end.
+        """
+        senders = [
+            threading.Thread(target=send, args=(b"t%d" % (t,),)) for t in range(threads)
+        ]
+        for sender in senders:
+            sender.start()
+        yield allThere
+        for sender in senders:
+            sender.join()
+
     @inlineCallbacks
     def test_sharedWithThreads(self) -> Any:
         """
@@ -454,28 +490,14 @@ class ZmqAdapterTests(TestCase):
         the order it sent them.
         """
         threads, count = 4, 200
-        context = ZmqContext(reactor)
-        self.addCleanup(context.shutdown)
-        address = ipcAddress(self)
         received, allThere, atRouter = collector(threads * count)
-        router = context.socket("router", atRouter, threads * count)
-        router.bind(address)
-        dealer = context.socket("dealer", lambda f: None, threads * count, b"dealer-1")
-        dealer.shareWithThreads(reactor)
-        dealer.connect(address)
+        dealer = self.sharedDealer(atRouter, threads * count)
 
         def sendAll(name: bytes) -> None:
             for n in range(count):
                 dealer.send([name, b"%d" % (n,), b"x" * 100])
 
-        senders = [
-            threading.Thread(target=sendAll, args=(b"t%d" % (t,),)) for t in range(threads)
-        ]
-        for sender in senders:
-            sender.start()
-        yield allThere
-        for sender in senders:
-            sender.join()
+        yield self.inThreads(threads, sendAll, allThere)
         for t in range(threads):
             mine = [frames[2] for frames in received if frames[1] == b"t%d" % (t,)]
             self.assertEqual(mine, [b"%d" % (n,) for n in range(count)])
@@ -492,9 +514,6 @@ class ZmqAdapterTests(TestCase):
         is test_zmq's SharedSocketTests.test_combinedWhileSending.)
         """
         threads, count = 4, 300
-        context = ZmqContext(reactor)
-        self.addCleanup(context.shutdown)
-        address = ipcAddress(self)
         received: list[bytes] = []
         allThere: Deferred[None] = Deferred()
 
@@ -507,11 +526,7 @@ class ZmqAdapterTests(TestCase):
             if len(received) == threads * count:
                 allThere.callback(None)
 
-        router = context.socket("router", atRouter, threads * count)
-        router.bind(address)
-        dealer = context.socket("dealer", lambda f: None, threads * count, b"dealer-1")
-        dealer.shareWithThreads(reactor)
-        dealer.connect(address)
+        dealer = self.sharedDealer(atRouter, threads * count)
 
         def sendAll(name: bytes) -> None:
             for n in range(count):
@@ -521,14 +536,7 @@ class ZmqAdapterTests(TestCase):
                     dealer.combine(b"%s/%d" % (name, n))
                     dealer.sendCombined()
 
-        senders = [
-            threading.Thread(target=sendAll, args=(b"t%d" % (t,),)) for t in range(threads)
-        ]
-        for sender in senders:
-            sender.start()
-        yield allThere
-        for sender in senders:
-            sender.join()
+        yield self.inThreads(threads, sendAll, allThere)
         for t in range(threads):
             prefix = b"t%d/" % (t,)
             mine = [message[len(prefix):] for message in received if message.startswith(prefix)]
