@@ -174,6 +174,43 @@ class FrontStopTests(SystemTestCase):
         await self.assertDrains(front, front)
 
     @asyncTest
+    async def test_bootingHandlerServesQueue(self) -> None:
+        """
+        A request waiting in the queue of a C{--spawn} front told to stop
+        while its handler still imports the application is served once that
+        handler joins, and the front then exits: the front's private
+        directory, with its C{ipc://} sockets, stays until it has stopped.
+        It was removed as the front began to stop, so the handler could not
+        connect, never joined, and the request got 503 at
+        C{--queue-timeout} (a restart during a reload, or while a handler
+        recycled by C{--max-requests} was being replaced, did the same).
+        """
+        statsPort = freePort()
+        front = self.startTwistd("front", [
+            "mpfront", "--listen", loopbackEndpoint(self.httpPort),
+            "--stats", loopbackEndpoint(statsPort), "--spawn", "1",
+            "--app", "tests.apps.slowimport:app", "--queue-timeout", "20",
+        ])
+        await front.waitForLine("mpfront ready")
+        queued = self.get("/")
+
+        async def isQueued() -> None:
+            # (The front pushes no event for a request it queued.)
+            while (await self.frontStats(statsPort))["counts"]["queued"] < 1:
+                await deferLater(reactor, IDLE_POLL)
+
+        await self.withTimeout(
+            Deferred.fromCoroutine(isQueued()), 10, "the request to be queued"
+        )
+        # (The application takes 3 s to import.)
+        self.assertEqual(front.countLines("joined"), 0, self.transcript())
+        front.signal("TERM")
+        result = await self.withTimeout(queued, 15, "the queued request's answer")
+        self.assertResponse(result, 200)
+        await self.withTimeout(front.whenEnded(), 30, "the front to exit")
+        self.assertEqual(front.countLines("Traceback"), 0, self.transcript())
+
+    @asyncTest
     async def test_ignoredInterruptDrains(self) -> None:
         """
         A front started as a shell script's background job, which POSIX

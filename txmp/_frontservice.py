@@ -221,6 +221,8 @@ class FrontService(Service):
         self._ports: list[IListeningPort] = []
         self._sockets: list[ZmqSocket] = []
         self._drainWaiters: list[Deferred[None]] = []
+        # Those of whenStopped, while stopService runs (None otherwise).
+        self._stopWaiters: list[Deferred[None]] | None = None
         # The HTTP site, once started.
         self._site: FrontFactory | None = None
         # What pauses the HTTP ports at --max-connections, once started.
@@ -423,6 +425,9 @@ class FrontService(Service):
             # The ports close in the reactor, which will not run.
             self._context.shutdown()
             self._context = None
+        # So stopped for good: what waits for it (the private directory's
+        # removal) goes on.
+        self._stopped(None)
         failToStart(self._log, f"mpfront: {error}")
 
     def _secure(self, context: ZmqContext, sockets: list[ZmqSocket]) -> None:
@@ -577,6 +582,29 @@ class FrontService(Service):
         self._drainWaiters.append(waiter)
         return waiter
 
+    def whenStopped(self) -> Deferred[None]:
+        """
+        A L{Deferred} that fires once the front, stopping, has closed its
+        sockets (L{stopService} is done, whatever its result); at once if
+        it is not stopping.  Until then a handler may still join it, and
+        serve the requests that wait in its queue.
+        """
+        if self._stopWaiters is None:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._stopWaiters.append(waiter)
+        return waiter
+
+    def _stopped(self, result: object) -> object:
+        """
+        The end of L{stopService}: fire the L{whenStopped} waiters and pass
+        C{result} on.
+        """
+        waiters, self._stopWaiters = self._stopWaiters or [], None
+        for waiter in waiters:
+            waiter.callback(None)
+        return result
+
     def stopService(self) -> Deferred[None]:
         """
         Stop: stop accepting connections, let the requests in progress
@@ -584,6 +612,7 @@ class FrontService(Service):
         the handlers and close the sockets.
         """
         Service.stopService(self)
+        self._stopWaiters = []
         stopping = [port.stopListening() for port in self._ports]
         self._ports = []
 
@@ -642,6 +671,7 @@ class FrontService(Service):
             .addCallback(drain)
             .addCallback(drainedNow)
             .addBoth(closeSockets)
+            .addBoth(self._stopped)
         )
 
 
@@ -756,6 +786,9 @@ class PrivateLinks(Service):
         self._options = options
         self.directory: str | None = None
         self.handlerCurve: tuple[str, str] | None = None
+        # Called when stopping; the directory is removed once its result
+        # fires (FrontService.whenStopped).
+        self.stopAfter: Callable[[], Deferred[None]] | None = None
 
     def startService(self) -> None:
         Service.startService(self)
@@ -773,13 +806,26 @@ class PrivateLinks(Service):
             options["curve-spawn-key"] = loadKeyPair(publicFile)[0]
             self.handlerCurve = (secretFile, serverFile)
 
-    def stopService(self) -> None:
+    def stopService(self) -> Deferred[None] | None:
+        """
+        Remove the directory, once L{stopAfter} has fired if set (the
+        front's sockets closed): a handler started before the front began
+        to stop (a reload's, or one replacing a recycled handler) may still
+        be booting, and must find the front's sockets and its keys to join
+        and serve the requests that wait in the front's queue.
+        """
         Service.stopService(self)
+        if self.stopAfter is None:
+            self._remove()
+            return None
+
+        def remove(result: object) -> None:
+            self._remove()
+
+        return self.stopAfter().addBoth(remove)
+
+    def _remove(self) -> None:
         if self.directory is not None:
-            # At once, while the front may drain for a while: the handlers
-            # read their keys at start, their connections are made, no
-            # handler is started any more, and no socket needs its file to
-            # close.
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
 
@@ -1595,6 +1641,10 @@ def serviceTree(
         links.setServiceParent(top)
     front = FrontService(reactor, options)
     front.setServiceParent(top)
+    if links is not None:
+        # Its sockets and keys stay while the front stops: a handler still
+        # booting may join it yet.
+        links.stopAfter = front.whenStopped
     signals = SignalActions(
         reactor,
         {

@@ -1106,6 +1106,34 @@ class FrontMakeServiceTests(SynchronousTestCase):
             str(error), f"mpfront: --access-log {path.path}: No such file or directory"
         )
 
+    def test_whenStopped(self) -> None:
+        """
+        L{_frontservice.FrontService.whenStopped} fires at once when the
+        front is not stopping, and otherwise once its stop is done (its
+        requests ended and its sockets closed), not before.
+        """
+        options = fronttap.Options()
+        options.parseOptions([])
+        self.patch(_frontservice, "ZmqContext", lambda reactor: MemoryNetwork())
+        self.patch(_frontservice, "raiseFileLimit", lambda: (1024, 1024))
+        self.patch(_frontservice.FrontService, "_secure", lambda *args: None)
+        front = _frontservice.FrontService(
+            cast(IFrontReactor, MemoryReactorClock()), options.settings()
+        )
+        self.successResultOf(front.whenStopped())
+        front.startService()
+        self.successResultOf(front.whenStopped())
+        # Requests the front is finishing.
+        ended: Deferred[None] = Deferred()
+        self.patch(front, "_endPending", lambda deadline: ended)
+        stopped = front.stopService()
+        waiting = front.whenStopped()
+        self.assertNoResult(waiting)
+        ended.callback(None)
+        self.successResultOf(stopped)
+        self.successResultOf(waiting)
+        self.successResultOf(front.whenStopped())
+
     def test_portsBeforeUser(self) -> None:
         """
         L{FrontService.privilegedStartService}, which twistd calls before
@@ -1466,6 +1494,68 @@ class FrontTreeTests(SynchronousTestCase):
         self.assertEqual(len(made), 1)
         self.assertFalse(os.path.exists(made[0]))
 
+    def test_spawnDirectoryKeptWhileFrontStops(self) -> None:
+        """
+        Stopping, a C{--spawn} front's tree removes its private directory
+        only once the front has stopped (L{_frontservice.FrontService.whenStopped}),
+        not as the front begins to drain: a handler still booting then
+        found no socket to connect to, never joined, and the requests in
+        the front's queue waited for C{--queue-timeout} and got 503.
+        """
+        options = fronttap.Options()
+        options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
+        top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
+        links, front = list(IServiceCollection(top))[:2]
+        assert isinstance(links, _frontservice.PrivateLinks)
+        assert isinstance(front, _frontservice.FrontService)
+        self.assertEqual(links.stopAfter, front.whenStopped)
+
+    def test_spawnDirectoryRemovedAfterAbandon(self) -> None:
+        """
+        A C{--spawn} front that gives up starting once its sockets are
+        made (its access log cannot be opened) counts as stopped: its
+        tree still removes the private directory, though the front's stop,
+        which waits for the reactor, never ends.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        options = fronttap.Options()
+        options.parseOptions([
+            "--spawn", "1", "--app", "txmp.demo:app",
+            "--access-log", directory.child("access.log").path,
+        ])
+        # (Gone since the options were checked.)
+        directory.remove()
+        self.patch(_frontservice, "ZmqContext", lambda reactor: MemoryNetwork())
+        self.patch(_frontservice, "raiseFileLimit", lambda: (1024, 1024))
+        self.patch(_frontservice.FrontService, "_secure", lambda *args: None)
+        reactor = MemoryReactorClock()
+        listenTCP = reactor.listenTCP
+
+        def listen(*args: Any, **kwargs: Any) -> Any:
+            # A real port closes in the reactor, which will not run.
+            port = listenTCP(*args, **kwargs)
+            port.stopListening = Deferred
+            return port
+
+        self.patch(reactor, "listenTCP", listen)
+        top = fronttap.makeService(options, cast(IFrontReactor, reactor))
+        links = next(iter(IServiceCollection(top)))
+        assert isinstance(links, _frontservice.PrivateLinks)
+        made: list[str] = []
+        start = links.startService
+
+        def startLinks() -> None:
+            start()
+            assert links.directory is not None
+            made.append(links.directory)
+
+        links.startService = startLinks  # type: ignore[method-assign]
+        error = self.assertRaises(SystemExit, top.startService)
+        self.assertIn("--access-log", str(error))
+        self.assertEqual(len(made), 1)
+        self.assertFalse(os.path.exists(made[0]))
+
     def test_startFailureLeavesTwistd(self) -> None:
         """
         A front that cannot start removes its twistd's pidfile and tells
@@ -1764,6 +1854,29 @@ class PrivateLinksTests(SynchronousTestCase):
         )
         self.assertIsNone(links.handlerCurve)
         links.stopService()
+        self.assertFalse(os.path.exists(directory))
+        self.assertIsNone(links.directory)
+
+    def test_removedOnceFrontStopped(self) -> None:
+        """
+        With C{stopAfter} set (the front's L{_frontservice.FrontService.whenStopped}),
+        stopping leaves the directory, its sockets and keys, until its
+        result fires: a handler that was still booting as the front began
+        to stop (a reload's, or one that replaces a recycled handler) can
+        still join, and serve the requests waiting in the front's queue.
+        Its removal then fires the stop's L{Deferred}.
+        """
+        _options, links = self.start()
+        directory = links.directory
+        assert directory is not None
+        frontStopped: Deferred[None] = Deferred()
+        links.stopAfter = lambda: frontStopped
+        stopped = links.stopService()
+        assert stopped is not None
+        self.assertNoResult(stopped)
+        self.assertTrue(os.path.isdir(directory))
+        frontStopped.callback(None)
+        self.assertIsNone(self.successResultOf(stopped))
         self.assertFalse(os.path.exists(directory))
         self.assertIsNone(links.directory)
 
