@@ -988,13 +988,18 @@ class Dispatcher:
         removes it, and must not find this request among its own.)
         """
         handler = pending.handler
-        active = pending.state in (DISPATCHED, STREAMING)
-        self._release(pending)
-        if (
-            active
+        # Asked before the release, which forgets a draining handler whose
+        # last request this was: it must be told all the same, or it runs
+        # the request on (a response waiting for window that will not
+        # come) until its --graceful-timeout.
+        tell = (
+            pending.state in (DISPATCHED, STREAMING)
             and handler is not None
             and self.registry.abandon(handler, pending.requestId)
-        ):
+        )
+        self._release(pending)
+        if tell:
+            assert handler is not None
             self._sendTo(handler, protocol.encodeCancel(pending.requestId))
 
     def _startTimer(self, pending: PendingRequest) -> None:

@@ -1835,6 +1835,32 @@ class CancelTests(DispatcherTestCase):
                          ([], 0, 0))
         self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
 
+    def test_cancelDrainingLast(self) -> None:
+        """
+        Cancelling the last request of a draining handler, dispatched or
+        streaming (its client gone), sends that handler C{CANCEL} as it
+        forgets it: the handler used to run the request on (a response
+        waiting for window that will never come) until its
+        C{--graceful-timeout}, so a handler recycled or stopped while a
+        client left a download lingered that long.
+        """
+        for more in [False, True]:
+            self.hello(A, 1)
+            d, _ = self.submit()
+            [requestId] = self.requestIds(A)
+            cancel = d.cancel
+            if more:
+                self.respond(A, requestId, more=True)
+                cancel = self.successResultOf(d).cancel
+            self.control(A, protocol.encodeBye())
+            self.socket.clear()
+            cancel()
+            self.assertEqual(self.cancels(A), [requestId], more)
+            self.assertEqual(self.dispatcher.handlers, {})
+            self.assertNoLeak()
+            if not more:
+                self.failureResultOf(d, CancelledError)
+
     def test_cancelAfterHandlerGone(self) -> None:
         """
         Cancelling a request whose handler is unreachable does not fail.
