@@ -322,10 +322,10 @@ class FrontLink:
     it whenever it changes what a reply depends on (C{hellos},
     C{draining}, what C{WELCOME} says, a sink's C{credited}).  A request
     that ends in an application thread is noted (L{_ended}) and finished by
-    the reactor thread at the next thing it
-    does for the link (a message from the front, a heartbeat, a C{HELLO}):
-    its credit went back with its reply already, and the next request is
-    that thing, so a loaded link is woken up once per request, not twice.
+    the reactor thread at the next thing it does for the link (a message
+    from the front, a heartbeat, a C{HELLO}): its credit went back with
+    its reply already, and the next request is that thing, so a loaded
+    link is woken up once per request, not twice.
     The reactor is woken up for it only when its credit must go by
     C{CREDIT}, or while the link drains; a link that gets no more requests
     finishes it at its next heartbeat.
