@@ -41,7 +41,7 @@ from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
 from txmp._peerlog import PacedLog, printable
 from txmp._registry import HandlerRegistry, HandlerState
-from txmp._zmq import PeerSender, PeerUnreachable, readBatch
+from txmp._zmq import PeerSender, PeerUnreachable
 
 #: What a request's id gets at its end for its second attempt (a retry):
 #: the first's replies, still on their way, are then told from the
@@ -998,8 +998,7 @@ class Dispatcher:
             and self.registry.abandon(handler, pending.requestId)
         )
         self._release(pending)
-        if tell:
-            assert handler is not None
+        if tell and handler is not None:
             self._sendTo(handler, protocol.encodeCancel(pending.requestId))
 
     def _startTimer(self, pending: PendingRequest) -> None:
@@ -1353,19 +1352,6 @@ class Dispatcher:
         """
         if not frames:
             return
-        if len(frames) > 3 and frames[2] == protocol.BATCH:
-            messages = protocol.batched(frames[1:])
-            if messages is not None:
-                # (Several replies as one message, from a handler that the
-                # WELCOME told it may: see FrontLink._reply.)
-                identity = bytes(frames[0])
-                readBatch(
-                    messages,
-                    lambda message: self.replyReceived([identity, message]),
-                    self._log,
-                    "handler " + identity.hex(),
-                )
-                return
         identity = bytes(frames[0])
         try:
             message = protocol.decode(frames[1:])

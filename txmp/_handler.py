@@ -34,7 +34,7 @@ from txmp._defaults import (
 )
 from txmp._http import REASONS, plainPage
 from txmp._interfaces import cancelCall
-from txmp._zmq import MessageSender, ReplySender, inThisThread, readBatch
+from txmp._zmq import MessageSender, ReplySender, inThisThread
 from txmp.protocol import Frame
 
 if TYPE_CHECKING:
@@ -886,22 +886,11 @@ class FrontLink:
         else:
             self._send.send(protocol.encodeCredit(1))
 
-    def controlReceived(self, frames: list[bytes]) -> None:
+    def controlReceived(self, frames: Sequence[Frame]) -> None:
         """
-        A message arrived from the front on the send socket: a C{BATCH} is
-        its messages, one after the other.  Must be called in the reactor
-        thread.
-        """
-        messages = protocol.batched(frames)
-        if messages is None:
-            self._received(frames)
-        else:
-            readBatch(messages, lambda message: self._received([message]), self._log,
-                      "the front")
-
-    def _received(self, frames: Sequence[Frame]) -> None:
-        """
-        One message from the front (see L{controlReceived}).
+        A message arrived from the front on the send socket (the socket
+        reads a C{BATCH} as its messages, one call each).  Must be called in
+        the reactor thread.
         """
         if self._endedSinks:
             self._collect()

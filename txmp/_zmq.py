@@ -42,7 +42,7 @@ from zmq.utils.monitor import parse_monitor_message
 from txmp._defaults import BATCH_LIMIT, PEER_BACKLOG, READ_BATCH, ZERO_COPY_SEND
 from txmp._interfaces import IZmqReactor
 from txmp._peerlog import PacedLog
-from txmp.protocol import Frame, encodeBatch
+from txmp.protocol import BATCH, Frame, batched, encodeBatch
 
 # What a socket calls, in the reactor thread, with the frames of each
 # message it receives (a ROUTER's first frame is the sender's id).
@@ -112,28 +112,6 @@ class PeerSender(MessageSender, Protocol):
         @raise PeerUnreachable: if they are sent now (there are enough of
             them) and the peer is not connected.
         """
-
-
-def readBatch(
-    messages: Sequence[Frame], received: Callable[[Frame], None], log: Logger, sender: str
-) -> None:
-    """
-    Read the messages of a C{BATCH} (L{txmp.protocol.batched}), each one
-    packed frame, in order, each as if it had come alone: one whose reading
-    raises is logged, and reading goes on, as a socket does for a message
-    that comes alone (L{ZmqSocket._readNow}): the others, up to
-    L{BATCH_LIMIT} requests or replies, must not be lost with it.
-
-    @param sender: who sent it, for the log (C{"the front"}).
-    """
-    for message in messages:
-        try:
-            received(message)
-        except Exception:  # noqa: BLE001 (any bug: logged, and reading goes on)
-            log.failure(
-                "handling a message of a BATCH from {sender} failed; reading on",
-                sender=sender,
-            )
 
 
 # txzmq is imported in the functions that use it, never at the top: importing
@@ -1125,13 +1103,17 @@ class ZmqSocket:
         call instead of a frame, checking EVENTS and RCVMORE, at a time;
         but at most L{READ_BATCH} messages in a turn of the reactor, the
         rest at the next, so that a peer sending faster than its messages
-        are handled cannot keep the reactor from everything else.
+        are handled cannot keep the reactor from everything else.  A
+        C{BATCH} (a peer's L{sendSoon} or L{sendCombined}) is handed to the
+        receiver as its messages, one call each, as if each had come alone.
         Must be called in the reactor thread.
         """
         receiver = self._receiver
         largeFrame = self._largeFrame
         frames: Sequence[Frame]
         budget = READ_BATCH
+        # Where a message's own frames begin: after a ROUTER's peer id.
+        start = 1 if self._router else 0
         # Asking EVENTS first costs less than the zmq.Again that ends the
         # loop otherwise (getsockopt: get() makes an enum of it).
         while (
@@ -1156,13 +1138,28 @@ class ZmqSocket:
                     ]
             except zmq.Again:
                 break
-            try:
-                receiver(frames)
-            except Exception:  # noqa: BLE001 (any bug: logged, and reading goes on)
-                # Raised out of doRead, it would make the reactor drop this
-                # connection: the socket would never be read again, and a
-                # front would answer nothing but 504.
-                self._log.failure("handling a received ZeroMQ message failed; reading on")
+            # A BATCH (a peer's sendSoon or sendCombined) is read as its
+            # messages, each one packed frame, as if each had come alone.
+            batch = (
+                batched(frames[start:])
+                if len(frames) > start + 2 and frames[start + 1] == BATCH
+                else None
+            )
+            for message in (
+                (frames,) if batch is None
+                else ([*frames[:start], frame] for frame in batch)
+            ):
+                try:
+                    receiver(message)
+                except Exception:  # noqa: BLE001 (any bug: logged, and reading goes on)
+                    # Raised out of doRead, it would make the reactor drop
+                    # this connection: the socket would never be read again,
+                    # and a front would answer nothing but 504.  (And the
+                    # other messages of a BATCH, up to BATCH_LIMIT requests
+                    # or replies, must not be lost with one.)
+                    self._log.failure(
+                        "handling a received ZeroMQ message failed; reading on"
+                    )
         self._flush()
 
     def forget(self, peer: bytes) -> list[list[bytes]]:

@@ -112,7 +112,7 @@ from twisted.web.http_headers import Headers
 from zope.interface import directlyProvides, implementer
 
 from txmp import protocol
-from txmp._defaults import BATCH_LIMIT, DEFAULT_MAX_QUEUE
+from txmp._defaults import DEFAULT_MAX_QUEUE
 from txmp._dispatch import Dispatcher
 from txmp._front import DEFAULT_RULES, FrontConnection, FrontFactory
 from txmp._http import HTTPRules
@@ -994,14 +994,14 @@ class MemorySocket:
 
     def sendCombined(self) -> None:
         """
-        Send, and record, what L{combine} was given, as
-        L{txmp._zmq.ZmqSocket.sendCombined} does: one message alone,
-        several as C{BATCH} messages of at most L{BATCH_LIMIT}.
+        Send, and record, what L{combine} was given, in order, as
+        L{txmp._zmq.ZmqSocket.sendCombined} does: each as a message of its
+        own, as the peer's socket reads them out of a real one's C{BATCH}
+        (see L{sendSoon}).
         """
         combined, self.combined = self.combined, []
-        for start in range(0, len(combined), BATCH_LIMIT):
-            messages = combined[start : start + BATCH_LIMIT]
-            self.send(messages if len(messages) == 1 else protocol.encodeBatch(messages))
+        for message in combined:
+            self.send([message])
 
     def sendSoon(self, peer: bytes, message: bytes) -> None:
         """

@@ -1035,37 +1035,6 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual((self.consumer.finished, self.consumer.aborted), (1, 0))
         self.assertNoLeak()
 
-    def test_batchedReplies(self) -> None:
-        """
-        A C{BATCH} on the return socket is read as its messages, one after
-        the other, each as if it had come alone (a handler's replies
-        combined: L{txmp._zmq.ZmqSocket.sendCombined}); a C{BATCH} inside
-        it is a bad message, and the others are read all the same.
-        """
-        self.control(A, protocol.encodeCredit(2))
-        second, secondConsumer = self.submit()
-        third, _ = self.submit()
-        [first, secondId, thirdId] = self.requestIds(A)
-        self.assertEqual(first, self.requestId)
-        nested = protocol.encodeBatch([b"x"])
-        self.reply(A, protocol.encodeBatch([
-            protocol.pack(protocol.encodeResponse(first, 200, b"OK", [], [b"a"], credit=True))[0],
-            protocol.pack(nested)[0],
-            protocol.pack(protocol.encodeResponse(secondId, 201, b"Created", [], [b"b"],
-                                                  more=True))[0],
-            protocol.pack(protocol.encodeBody(secondId, [b"c"], True))[0],
-            protocol.pack(protocol.encodeError(thirdId, "boom"))[0],
-        ]))
-        self.assertEqual(self.successResultOf(self.d).body, [b"a"])
-        self.assertEqual(self.successResultOf(second).status, 201)
-        self.assertEqual((secondConsumer.chunks, secondConsumer.finished), ([b"c"], 1))
-        self.assertEqual(str(self.assertFrontError(third, HandlerFailed, 502)), "boom")
-        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
-        self.assertEqual(self.dispatcher.stats["replies"], 2)
-        # The complete RESP's credit came back with it.
-        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
-        self.assertNoLeak()
-
     def test_errorBeforeHead(self) -> None:
         """
         C{ERROR} before any C{RESP} fails the Deferred with

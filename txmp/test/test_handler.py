@@ -774,62 +774,20 @@ class RequestTests(FrontLinkTestCase):
         self.assertEqual(self.link.free, 1)
         self.assertEqual(self.link.running, {b"front1.7": run})
 
-    def test_batch(self) -> None:
+    def test_badBatched(self) -> None:
         """
-        A C{BATCH} is its messages, one after the other: here a request,
-        its cancellation, and another request.
-        """
-        messages = [
-            protocol.encodeRequest(b"front1.7", META, [], []),
-            protocol.encodeCancel(b"front1.7"),
-            protocol.encodeRequest(b"front1.8", META, [], []),
-        ]
-        self.fromFront(protocol.encodeBatch([protocol.pack(m)[0] for m in messages]))
-        self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.7", b"front1.8"])
-        self.assertEqual([run.cancelled for run in self.runner.runs], [True, False])
-        self.assertEqual(self.link.stats["badMessages"], 0)
-
-    def test_badInBatch(self) -> None:
-        """
-        A message of a C{BATCH} that is not a valid one, such as another
-        C{BATCH}, is counted in C{stats["badMessages"]} and ignored; the
-        others are read.
+        A message that is a packed C{BATCH} (one inside a C{BATCH}, as the
+        socket hands it on) or a bare version frame is counted in
+        C{stats["badMessages"]} and ignored; the next is read.
         """
         inner = protocol.pack(protocol.encodeBatch([
             protocol.pack(protocol.encodeRequest(b"front1.6", META, [], []))[0]
         ]))[0]
-        self.fromFront(protocol.encodeBatch([
-            inner,
-            b"TXMP1",
-            protocol.pack(protocol.encodeRequest(b"front1.7", META, [], []))[0],
-        ]))
+        self.fromFront([inner])
+        self.fromFront([b"TXMP1"])
+        self.fromFront(protocol.pack(protocol.encodeRequest(b"front1.7", META, [], [])))
         self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.7"])
         self.assertEqual(self.link.stats["badMessages"], 2)
-
-    def test_failureInBatch(self) -> None:
-        """
-        A message of a C{BATCH} whose handling fails (a bug) is logged, as
-        the socket logs one that comes alone, and the others are read: one
-        failure does not lose the requests that came with it.
-        """
-        calls: list[int] = []
-
-        def failFirst() -> None:
-            calls.append(1)
-            if len(calls) == 1:
-                raise RuntimeError("observer bug")
-
-        self.link.requestObservers.append(failFirst)
-        with capturedLogs() as events:
-            self.fromFront(protocol.encodeBatch([
-                protocol.pack(protocol.encodeRequest(b"front1.6", META, [], []))[0],
-                protocol.pack(protocol.encodeRequest(b"front1.7", META, [], []))[0],
-            ]))
-        self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.7"])
-        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
-        self.assertEqual(
-            [e["log_level"] for e in events if "log_failure" in e], [LogLevel.critical]
-        )
 
     def test_head(self) -> None:
         """

@@ -7,11 +7,12 @@ and a L{Clock}: no socket is made.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Callable, cast
 
 import zmq
 from twisted.internet.task import Clock
-from twisted.logger import Logger, LogLevel, capturedLogs, formatEvent
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txmp._defaults import (
@@ -30,7 +31,6 @@ from txmp._zmq import (
     PeerUnreachable,
     ZmqSocket,
     _Connection,
-    readBatch,
 )
 from txmp.protocol import BATCH, VERSION, Frame, encodeBatch
 from txmp.testing import FakeRawSocket, FakeZmqConnection, runningReactor
@@ -618,13 +618,16 @@ class SharedSocketTests(SynchronousTestCase):
 
     def test_combinedFromThread(self) -> None:
         """
-        Messages combined go as one C{BATCH} (one alone as itself), and
-        neither schedule a read nor wake the reactor.
+        Messages combined go as one C{BATCH} of at most L{BATCH_LIMIT} (one
+        alone as itself), and neither schedule a read nor wake the reactor.
         """
-        self.combinedInThread(b"a", b"b")
+        self.raw.room = 3
+        messages = [b"m%d" % (n,) for n in range(BATCH_LIMIT + 1)]
+        self.combinedInThread(*messages)
         self.combinedInThread(b"c")
         self.assertEqual(
-            self.raw.sent, [encodeBatch([b"a", b"b"]), [b"c"]]
+            self.raw.sent,
+            [encodeBatch(messages[:BATCH_LIMIT]), [messages[BATCH_LIMIT]], [b"c"]],
         )
         self.assertEqual(self.reactor.getDelayedCalls(), [])
         self.assertEqual(self.reactor.pending, [])
@@ -701,29 +704,66 @@ class SharedSocketTests(SynchronousTestCase):
         self.assertEqual(self.reactor.pending, [])
 
 
-class ReadCombinedTests(SynchronousTestCase):
+class ReadBATCHTests(SynchronousTestCase):
     """
-    L{readBatch} reads the messages of a C{BATCH}.
+    A socket reads a C{BATCH} (L{txmp.protocol.encodeBatch}: a peer's
+    C{sendSoon} or C{sendCombined}) as its messages.
     """
 
-    def test_failureLogged(self) -> None:
+    def read(self, router: bool, incoming: list[bytes]) -> tuple[list[list[Frame]], list[str]]:
         """
-        A message whose reading raises is logged, naming the sender, and
-        the others are read, in order.
+        What a socket's receiver is called with for the one message
+        C{incoming}, a receiver that raises for C{b"b"}; and the failures
+        logged.
         """
-        read: list[Frame] = []
+        raw = FakeRawSocket(room=0)
+        raw.incoming.append(incoming)
+        received: list[list[Frame]] = []
 
-        def received(message: Frame) -> None:
-            read.append(message)
-            if message == b"b":
+        def receiver(frames: Sequence[Frame]) -> None:
+            received.append(list(frames))
+            if frames[-1] == b"b":
                 raise RuntimeError("bug")
 
+        connection = cast(_Connection, FakeZmqConnection(raw))
+        socket = ZmqSocket(Clock(), receiver, router=router, connection=connection)
         with capturedLogs() as events:
-            readBatch([b"a", b"b", b"c"], received, Logger(), "the front")
-        self.assertEqual(read, [b"a", b"b", b"c"])
-        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
-        [line] = [formatEvent(e) for e in events]
-        self.assertIn("BATCH from the front", line)
+            socket._read(connection)
+        self.flushLoggedErrors(RuntimeError)
+        return received, [formatEvent(e) for e in events if "log_failure" in e]
+
+    def test_router(self) -> None:
+        """
+        A ROUTER hands each message of a C{BATCH} on in order, after its
+        sender's id, each as if it had come alone: one whose handling
+        raises is logged, and the others are handed on.
+        """
+        received, failures = self.read(True, [b"peer", *encodeBatch([b"a", b"b", b"c"])])
+        self.assertEqual(received, [[b"peer", b"a"], [b"peer", b"b"], [b"peer", b"c"]])
+        self.assertEqual(len(failures), 1)
+
+    def test_dealer(self) -> None:
+        """
+        A DEALER hands each message of a C{BATCH} on in order, alone.
+        """
+        received, failures = self.read(False, encodeBatch([b"a", b"c"]))
+        self.assertEqual(received, [[b"a"], [b"c"]])
+        self.assertEqual(failures, [])
+
+    def test_notBatch(self) -> None:
+        """
+        A message whose second frame (after a ROUTER's peer id) is not
+        C{BATCH}, or whose first is not the protocol's version, is handed on
+        whole.
+        """
+        for router, incoming in [
+            (True, [b"peer", VERSION, b"RESP", b"x"]),
+            (True, [VERSION, BATCH, b"x"]),
+            (False, [b"TXMP9", BATCH, b"x"]),
+            (False, [VERSION, BATCH]),
+        ]:
+            received, _ = self.read(router, incoming)
+            self.assertEqual(received, [incoming], incoming)
 
 
 class ReadBatchTests(SynchronousTestCase):
