@@ -25,6 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
+from txmp._deadlines import Deadlines
 from txmp._defaults import (
     DEFAULT_HEARTBEAT,
     DEFAULT_MAX_QUEUE,
@@ -86,10 +87,12 @@ class ReplyTimeout(FrontError):
     status = 504
 
 
-class BodyConsumer(Protocol):
+class ReplyConsumer(Protocol):
     """
-    Where the body of a reply goes once its head has been delivered.  Called
-    in the reactor thread.
+    Where a request's answer goes: its reply's head, then the rest of its
+    body, or the error that ends it instead.  Called in the reactor thread;
+    the consumer handles what it raises itself (the dispatcher is in the
+    middle of reading its socket).
 
     @ivar complete: whether the client has the whole response already (it
         was complete at its C{Content-Length}, or its head was all of it),
@@ -98,6 +101,19 @@ class BodyConsumer(Protocol):
     """
 
     complete: bool
+
+    def replyReceived(self, reply: Reply) -> None:
+        """
+        The reply's head and first body chunks; if C{reply.more}, the rest
+        follows through L{writeBody} and L{finishBody} (or L{abortBody}).
+        """
+
+    def requestFailed(self, error: FrontError) -> None:
+        """
+        The request ends without a reply: C{error} says with which status
+        to answer the client.  (A reply that has begun ends with
+        L{abortBody} instead.)
+        """
 
     def writeBody(self, chunks: Sequence[protocol.Frame]) -> None:
         """
@@ -159,10 +175,10 @@ class RequestBodySource(Protocol):
 
 class Reply:
     """
-    The head of a reply and its first body chunks, as the Deferred returned
-    by L{Dispatcher.submit} delivers them.
+    The head of a reply and its first body chunks, as the dispatcher gives
+    them to the request's L{ReplyConsumer}.
 
-    @ivar more: whether more body follows (through the L{BodyConsumer}).
+    @ivar more: whether more body follows (through the L{ReplyConsumer}).
     @ivar contentLength: the reply's C{Content-Length}, if it has one (a
         single valid one: the decoder refuses others).
     """
@@ -259,7 +275,7 @@ class PendingRequest:
     requestId: bytes
     frames: list[bytes]
     idempotent: bool
-    consumer: BodyConsumer
+    consumer: ReplyConsumer
 
     def __attrs_post_init__(self) -> None:
         # Its state is set here, not declared as fields: attrs' __init__
@@ -267,9 +283,7 @@ class PendingRequest:
         self.state = QUEUED
         self.handler: HandlerState[PendingRequest] | None = None
         self.attempts = 0
-        self.timer: IDelayedCall | None = None
         self.queuedAt = 0.0
-        self.deferred: Deferred[Reply] = Deferred(lambda d: self.cancel())
         self.bodySource: RequestBodySource | None = None
         # Request-body bytes the handler lets us send (None: unlimited).
         self.bodyWindow: int | None = None
@@ -413,8 +427,7 @@ class PendingRequest:
             return
         self._readingBody = reading
         if reading:
-            cancelCall(self.timer)
-            self.timer = None
+            self.dispatcher.replyTimes.stop(self)
         elif self.state is DISPATCHED or self.state is STREAMING:
             self.dispatcher._startTimer(self)
 
@@ -450,8 +463,7 @@ class PendingRequest:
             window goes back in large grants (docs/benchmarks.md, "Held
             writes in pieces").
         """
-        if self.timer is not None and self.timer.active():
-            self.timer.reset(self.dispatcher.timeout)
+        self.dispatcher.replyTimes.restart(self)
         if grant:
             self._grant()
 
@@ -562,7 +574,10 @@ class Dispatcher:
         self.window = window
         self._reactor = reactor
         self._send = sendSocket
-        self.timeout = timeout
+        # Each request's reply timer (see _startTimer).
+        self.replyTimes: Deadlines[PendingRequest] = Deadlines(
+            reactor, timeout, self._timedOut
+        )
         self.queueTimeout = queueTimeout
         self.maxQueue = maxQueue
         self.instance = instance if instance is not None else os.urandom(8).hex()
@@ -718,13 +733,16 @@ class Dispatcher:
         meta: protocol.BytesPairs,
         headers: protocol.BytesPairs,
         body: Sequence[bytes],
-        consumer: BodyConsumer,
+        consumer: ReplyConsumer,
         idempotent: bool = False,
         bodySource: RequestBodySource | None = None,
         requestId: bytes | None = None,
-    ) -> Deferred[Reply]:
+    ) -> PendingRequest:
         """
-        Send a request to a handler as soon as one has capacity.
+        Send a request to a handler as soon as one has capacity.  Its
+        answer goes to C{consumer}: L{ReplyConsumer.replyReceived} with the
+        reply's head, or L{ReplyConsumer.requestFailed} with a
+        L{FrontError} (at once, if the queue is full).
 
         @param meta: the C{REQ} meta pairs (see L{protocol.encodeRequest}),
             without C{more} and C{window}, which this adds.
@@ -734,8 +752,8 @@ class Dispatcher:
         @param bodySource: where the body comes from, if streamed: it is
             read once the request is dispatched, within the handler's
             window.
-        @return: a Deferred that fires with the L{Reply} head, or fails with
-            a L{FrontError}; cancelling it abandons the request.
+        @return: the request: its L{PendingRequest.cancel} abandons it (and
+            does nothing once it has ended).
         """
         if requestId is None:
             requestId = self.newRequestId()
@@ -754,13 +772,13 @@ class Dispatcher:
             if self.queue:
                 # A handler found unreachable left requests to retry.
                 self._drainQueue()
-            return pending.deferred
+            return pending
         if len(self.queue) >= self.maxQueue:
             self._fail(pending, NoCapacity("the queue is full"))
         else:
             self._enqueue(pending)
             self.failStranded()
-        return pending.deferred
+        return pending
 
     def counts(self) -> dict[str, int]:
         """
@@ -892,8 +910,7 @@ class Dispatcher:
             self._armQueueTimer()
         if pending.handler is not None:
             self.registry.finished(pending.handler, pending.requestId)
-        cancelCall(pending.timer)
-        pending.timer = None
+        self.replyTimes.stop(pending)
         if pending.bodySource is not None:
             source, pending.bodySource = pending.bodySource, None
             source.stopReading()
@@ -918,7 +935,7 @@ class Dispatcher:
         if wasStreaming:
             pending.consumer.abortBody()
         else:
-            pending.deferred.errback(error)
+            pending.consumer.requestFailed(error)
 
     def _bodyFailed(self, pending: PendingRequest) -> None:
         """
@@ -1001,16 +1018,27 @@ class Dispatcher:
         if tell and handler is not None:
             self._sendTo(handler, protocol.encodeCancel(pending.requestId))
 
+    @property
+    def timeout(self) -> float:
+        """
+        Seconds a handler has for each message of a reply (the first, then
+        each that shows progress); read when a request's timer starts.
+        """
+        return self.replyTimes.period
+
+    @timeout.setter
+    def timeout(self, timeout: float) -> None:
+        self.replyTimes.period = timeout
+
     def _startTimer(self, pending: PendingRequest) -> None:
         """
         Give C{pending}'s handler L{timeout} seconds, from now, for its
-        next reply message.
+        next reply message.  One timer for every request
+        (L{Deadlines}): they all run for L{timeout}.
         """
-        cancelCall(pending.timer)
-        pending.timer = self._reactor.callLater(self.timeout, self._timedOut, pending)
+        self.replyTimes.start(pending)
 
     def _timedOut(self, pending: PendingRequest) -> None:
-        pending.timer = None
         if pending.state is STREAMING:
             if pending.consumer.complete:
                 # Its client has the whole response; the handler has not
@@ -1191,8 +1219,7 @@ class Dispatcher:
         """
         unsent = _unsentBodies(dropped)
         for pending in lost:
-            cancelCall(pending.timer)
-            pending.timer = None
+            self.replyTimes.stop(pending)
             pending.handler = None
             body = unsent.get(pending.requestId)
             if body is not None:
@@ -1285,8 +1312,7 @@ class Dispatcher:
             pending = handler.inFlight.get(message.requestId)
             if pending is not None:
                 # The application is reading the body: that is progress.
-                if pending.timer is not None:
-                    pending.timer.reset(self.timeout)
+                self.replyTimes.restart(pending)
                 pending._bodyWindowReceived(message.size)
         elif isinstance(message, protocol.Bye):
             self.registry.bye(handler)
@@ -1348,7 +1374,7 @@ class Dispatcher:
         A message arrived on the return socket.  C{frames[0]} is the
         sender's routing id.  Body chunks may be memoryviews (see
         L{protocol.decode}), and are passed on so to the
-        L{BodyConsumer}.  Must be called in the reactor thread.
+        L{ReplyConsumer}.  Must be called in the reactor thread.
         """
         if not frames:
             return
@@ -1387,7 +1413,8 @@ class Dispatcher:
                     self._credit(owed, 1)
             return
         self.registry.heard(pending.handler)
-        if pending.timer is not None and (
+        replyTimes = self.replyTimes
+        if pending in replyTimes and (
             message.head.more
             if isinstance(message, protocol.Response)
             else (
@@ -1400,7 +1427,7 @@ class Dispatcher:
             # cancelled next, not reset; a BODY without a body byte is no
             # progress: a handler sending nothing else must not hold the
             # client past --timeout.)
-            pending.timer.reset(self.timeout)
+            replyTimes.start(pending)
         handler = pending.handler
         if isinstance(message, protocol.Response):
             if pending.state is not DISPATCHED:
@@ -1412,7 +1439,7 @@ class Dispatcher:
                 pending.responseBytes = sum(map(len, message.body))
             else:
                 self._release(pending)
-            pending.deferred.callback(Reply(pending, message.head, message.body))
+            pending.consumer.replyReceived(Reply(pending, message.head, message.body))
         elif isinstance(message, protocol.Body):
             if pending.state is not STREAMING:
                 self._bad(identity, "BODY before RESP")

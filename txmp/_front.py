@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from attrs import define, field
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import UNIXAddress
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IAddress,
     IConsumer,
@@ -236,7 +236,7 @@ class Exchange:
     One request at the front, from its head to the end of its response:
     it submits the request to the L{Dispatcher}, forwards a streamed body
     (the dispatcher's C{RequestBodySource}), and writes the reply (the
-    dispatcher's C{BodyConsumer}) framed by its C{Content-Length}.
+    dispatcher's C{ReplyConsumer}) framed by its C{Content-Length}.
 
     The front owns the framing (docs/protocol.md, RESP): whatever a handler
     sends, no more body than the C{Content-Length} reaches the client (the
@@ -259,7 +259,7 @@ class Exchange:
     @ivar bodyBytes: how many bytes of body the client has sent so far.
     @ivar sentLength: how many bytes of response body were written.
     @ivar complete: whether a streamed response was complete for the client
-        before its handler's C{END} (L{BodyConsumer.complete}).
+        before its handler's C{END} (L{ReplyConsumer.complete}).
     """
 
     _log = Logger()
@@ -286,7 +286,8 @@ class Exchange:
         self.startedAt: float | None = None
         self._host = head.host
         self._small: list[bytes] = []
-        self._deferred: Deferred[Reply] | None = None
+        # The dispatcher's request, until its answer comes.
+        self._pending: PendingRequest | None = None
         # The reply, until nothing more of it can come.  It holds the
         # dispatcher's request, which holds this exchange: the exchange lets
         # go of it at the reply's end, so that reference counting frees the
@@ -449,7 +450,7 @@ class Exchange:
         ]
         streaming = self.body is BodyState.STREAMING
         small, self._small = self._small, []
-        d = self._deferred = dispatcher.submit(
+        pending = dispatcher.submit(
             meta,
             headers,
             [] if streaming else ([b"".join(small)] if small else []),
@@ -458,8 +459,11 @@ class Exchange:
             bodySource=self if streaming else None,
             requestId=None if given else self.requestId,
         )
-        d.addCallbacks(self._respond, self._failed)
-        d.addErrback(self._unexpected)
+        if self.state is ResponseState.WAITING:
+            # Not answered at once (a full queue is): its answer will come.
+            # (Held until then only: the request refers to this exchange,
+            # and the cycle must not be left to the garbage collector.)
+            self._pending = pending
 
     def _namedPort(self, scheme: bytes, authority: bytes | None) -> bytes:
         """
@@ -498,8 +502,24 @@ class Exchange:
         requestId = newRequestId()
         return [*pairs, (b"X-Request-Id", requestId)], requestId, False
 
+    # ReplyConsumer: the answer.  What either raises is this exchange's
+    # (_unexpected), not the dispatcher's, which is reading its socket.
+
+    def replyReceived(self, reply: Reply) -> None:
+        self._pending = None
+        try:
+            self._respond(reply)
+        except Exception:  # noqa: BLE001 (any bug: logged, and the client answered)
+            self._unexpected(Failure())
+
+    def requestFailed(self, error: FrontError) -> None:
+        self._pending = None
+        try:
+            self._failed(error)
+        except Exception:  # noqa: BLE001 (any bug: logged, and the client answered)
+            self._unexpected(Failure())
+
     def _respond(self, reply: Reply) -> None:
-        self._deferred = None
         if self.state is not ResponseState.WAITING:
             reply.cancel()
             return
@@ -640,7 +660,7 @@ class Exchange:
         else:
             self._end(b"".join(data))
 
-    # BodyConsumer: the rest of a streamed reply.
+    # ReplyConsumer: the rest of a streamed reply.
 
     def writeBody(self, chunks: Sequence[Frame]) -> None:
         if self.state is ResponseState.WRITING:
@@ -782,7 +802,7 @@ class Exchange:
 
     def clientTaking(self) -> bool | None:
         """
-        See L{BodyConsumer.clientTaking}.
+        See L{ReplyConsumer.clientTaking}.
         """
         if self.state is not ResponseState.WRITING or not self.connection.transportFull:
             # (Ended at its Content-Length: the transport may be another
@@ -813,14 +833,7 @@ class Exchange:
 
     # Errors, and the client going away.
 
-    def _failed(self, failure: Failure) -> None:
-        self._deferred = None
-        if failure.check(CancelledError):
-            return
-        error = failure.value
-        if not isinstance(error, FrontError):
-            # Not one of the dispatcher's answers: a bug, for _unexpected.
-            failure.raiseException()
+    def _failed(self, error: FrontError) -> None:
         extra = []
         if isinstance(error, NoCapacity):
             extra.append(b"Retry-After: %d" % (self.connection.factory.retryAfter,))
@@ -895,8 +908,9 @@ class Exchange:
         if self._reply is not None:
             self._reply.cancel()
             self._reply = None
-        elif self._deferred is not None:
-            self._deferred.cancel()
+        elif self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.cancel()
         if logged:
             if state is ResponseState.WAITING:
                 self.code = unstarted

@@ -51,8 +51,8 @@ The handler:
 
 The front:
 
-  - L{RecordingConsumer} stands for the front's body consumer
-    (L{txmp._dispatch.BodyConsumer}, an L{txmp._front.Exchange}).
+  - L{RecordingConsumer} stands for where the dispatcher sends a request's
+    answer (L{txmp._dispatch.ReplyConsumer}, an L{txmp._front.Exchange}).
   - L{FakeDispatcher}, L{FakeFrontFactory}, L{WritingConnection} and
     L{RecordingReply} stand for what an L{txmp._front.Exchange} talks to:
     the L{Dispatcher}, the L{FrontFactory}, its L{FrontConnection} (with a
@@ -113,7 +113,14 @@ from zope.interface import directlyProvides, implementer
 
 from txmp import protocol
 from txmp._defaults import DEFAULT_MAX_QUEUE
-from txmp._dispatch import Dispatcher
+from txmp._dispatch import (
+    Dispatcher,
+    FrontError,
+    PendingRequest,
+    Reply,
+    ReplyConsumer,
+    RequestBodySource,
+)
 from txmp._front import DEFAULT_RULES, FrontConnection, FrontFactory
 from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor
@@ -1675,8 +1682,12 @@ class FailingFile(io.StringIO):
 
 class RecordingConsumer:
     """
-    A L{txmp._dispatch.BodyConsumer} that records what it is told.
+    A L{txmp._dispatch.ReplyConsumer} that records what it is told, and
+    gives the answer to L{answer}.
 
+    @ivar answer: fires with the reply, or fails with the error, that the
+        dispatcher gives; cancelling it abandons the request given to
+        L{submit}.
     @ivar chunks: every chunk written, in order.
     @ivar finished: how many times L{finishBody} was called.
     @ivar aborted: how many times L{abortBody} was called.
@@ -1690,10 +1701,48 @@ class RecordingConsumer:
     complete = False
 
     def __init__(self) -> None:
+        self.answer: Deferred[Reply] = Deferred(self._cancel)
         self.chunks: list[protocol.Frame] = []
         self.finished = 0
         self.aborted = 0
         self.taking: bool | None = None
+        self._request: PendingRequest | None = None
+
+    def submit(
+        self,
+        dispatcher: Dispatcher,
+        meta: protocol.BytesPairs,
+        headers: protocol.BytesPairs,
+        body: Sequence[bytes],
+        idempotent: bool = False,
+        bodySource: RequestBodySource | None = None,
+    ) -> Deferred[Reply]:
+        """
+        Submit a request to C{dispatcher} with this consumer, as an
+        L{txmp._front.Exchange} does.
+
+        @return: L{answer}.
+        """
+        self._request = dispatcher.submit(
+            meta, headers, body, self, idempotent=idempotent, bodySource=bodySource
+        )
+        return self.answer
+
+    def _cancel(self, answer: Deferred[Reply]) -> None:
+        if self._request is not None:
+            self._request.cancel()
+
+    def replyReceived(self, reply: Reply) -> None:
+        """
+        Fire L{answer} with C{reply}.
+        """
+        self.answer.callback(reply)
+
+    def requestFailed(self, error: FrontError) -> None:
+        """
+        Fail L{answer} with C{error}.
+        """
+        self.answer.errback(error)
 
     def writeBody(self, chunks: Sequence[protocol.Frame]) -> None:
         """
@@ -1722,14 +1771,16 @@ class RecordingConsumer:
 
 class FakeDispatcher:
     """
-    The part of a L{Dispatcher} an L{txmp._front.Exchange} uses:
-    L{submit} returns L{deferred}, which the test fires with a reply.
+    The part of a L{Dispatcher} an L{txmp._front.Exchange} uses: L{submit}
+    keeps the consumer, which the test gives a reply.
 
-    @ivar deferred: what every L{submit} returns.
+    @ivar consumer: the consumer of the last request submitted.
+    @ivar cancelled: how many times a request was cancelled.
     """
 
     def __init__(self) -> None:
-        self.deferred: Deferred[object] = Deferred()
+        self.consumer: ReplyConsumer | None = None
+        self.cancelled = 0
 
     def newRequestId(self) -> bytes:
         """
@@ -1746,11 +1797,20 @@ class FakeDispatcher:
         idempotent: bool = False,
         bodySource: object = None,
         requestId: bytes | None = None,
-    ) -> Deferred[object]:
+    ) -> FakeDispatcher:
         """
-        Return L{deferred}.
+        Keep C{consumer}.
+
+        @return: this dispatcher, as the request (its L{cancel}).
         """
-        return self.deferred
+        self.consumer = cast("ReplyConsumer", consumer)
+        return self
+
+    def cancel(self) -> None:
+        """
+        Count a call, as L{txmp._dispatch.PendingRequest.cancel}.
+        """
+        self.cancelled += 1
 
 
 class FakeFrontFactory:

@@ -147,8 +147,9 @@ class DispatcherTestCase(SynchronousTestCase):
         Submit a request.
         """
         consumer = RecordingConsumer()
-        d = self.dispatcher.submit(META, [(b"Host", b"example.com")], body,
-                                   consumer, idempotent=idempotent)
+        d = consumer.submit(
+            self.dispatcher, META, [(b"Host", b"example.com")], body, idempotent=idempotent
+        )
         return d, consumer
 
     # -- observing -----------------------------------------------------------
@@ -2100,8 +2101,8 @@ class ForgottenBacklogTests(SynchronousTestCase):
         dispatcher.controlReceived([B, *protocol.encodeHello("b", 0)])
         raw.full.add(A)
         meta, headers = META, [(b"Host", b"example.com")]
-        get = dispatcher.submit(meta, headers, [], RecordingConsumer(), idempotent=True)
-        post = dispatcher.submit(meta, headers, [], RecordingConsumer(), idempotent=False)
+        get = RecordingConsumer().submit(dispatcher, meta, headers, [], idempotent=True)
+        post = RecordingConsumer().submit(dispatcher, meta, headers, [], idempotent=False)
         self.assertEqual(socket.backlog, 2)
         for _ in range(4):
             dispatcher.controlReceived([B, *protocol.encodePing()])

@@ -1375,20 +1375,25 @@ class UnexpectedTests(FrontTestCase):
         self.assertEqual(self.cancels(), [requestId])
         self.assertNoLeak()
 
-    def test_failureFromDispatcher(self) -> None:
+    def test_failureAnsweringFailure(self) -> None:
         """
-        A request failed with an exception that is not a L{FrontError} gets
-        500, and the failure is logged.
+        An exception while answering a request the dispatcher failed (here,
+        its reply timed out) gets 500, not the failure's own status, and is
+        logged; nothing of the request is left.
         """
+
+        def broken(exchange: Exchange, error: object) -> None:
+            raise ZeroDivisionError("bug")
+
+        self.patch(Exchange, "_failed", broken)
         _, transport = self.get()
-        self.dispatcher.pending[self.lastRequest().requestId].deferred.errback(
-            ZeroDivisionError("bug")
-        )
+        self.clock.advance(self.dispatcher.timeout)
         response = ParsedResponse(transport.value())
         self.assertEqual((response.code, response.body),
                          (500, b"500 Internal Server Error\n"))
         self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
         self.assertEqual(self.dispatcher.stats["status500"], 1)
+        self.assertNoLeak()
 
     def test_failureBeforeHead(self) -> None:
         """
@@ -3056,7 +3061,9 @@ def _streamingExchange(
     connection.exchange = exchange
     exchange.start(False)
     reply = RecordingReply(connection.events, contentLength)
-    connection.factory.dispatcher.deferred.callback(reply)
+    consumer = connection.factory.dispatcher.consumer
+    assert consumer is not None
+    consumer.replyReceived(reply)  # type: ignore[arg-type]
     return exchange, connection, reply
 
 

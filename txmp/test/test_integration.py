@@ -207,8 +207,8 @@ class FrontAndHandlerTests(ServicesTestCase):
 
         self.patch(_zmq, "batched", recording)
         replies = [
-            front.dispatcher.submit(
-                requestMeta(), [(b"Host", b"example.com")], [], RecordingConsumer(),
+            RecordingConsumer().submit(
+                front.dispatcher, requestMeta(), [(b"Host", b"example.com")], [],
                 idempotent=True,
             )
             for _ in range(3)

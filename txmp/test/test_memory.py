@@ -254,7 +254,7 @@ class NetworkTestCase(SynchronousTestCase):
         Submit a request to the front.
         """
         consumer = RecordingConsumer()
-        return self.dispatcher.submit(META, [], [], consumer, idempotent=True), consumer
+        return consumer.submit(self.dispatcher, META, [], [], idempotent=True), consumer
 
     def assertNoLeak(self) -> None:
         """

@@ -24,7 +24,7 @@ from txmp._dispatch import Dispatcher
 from txmp._front import FrontFactory
 from txmp._metrics import QUEUE_BUCKETS, FrontMetrics, Histogram, exposition
 from txmp._stats import StatsRoot, makeStatsSite
-from txmp.testing import MemorySocket
+from txmp.testing import MemorySocket, RecordingConsumer
 
 META = [(b"method", b"GET"), (b"target", b"/"), (b"version", b"HTTP/1.1")]
 
@@ -94,7 +94,7 @@ class FrontMetricsTests(SynchronousTestCase):
         )
 
     def submit(self) -> None:
-        self.dispatcher.submit(META, [], [], None)  # type: ignore[arg-type]
+        RecordingConsumer().submit(self.dispatcher, META, [], [])
 
     def test_exposition(self) -> None:
         """

@@ -37,7 +37,7 @@ from zope.interface import providedBy
 from zope.interface.verify import verifyObject
 
 import txmp
-from txmp._dispatch import Dispatcher, Reply
+from txmp._dispatch import Dispatcher, PendingRequest, Reply
 from txmp._front import Exchange, FrontConnection, FrontFactory
 from txmp._handler import _ReplySink
 from txmp._interfaces import IHandlerReactor
@@ -482,7 +482,12 @@ class SignatureTests(SynchronousTestCase):
             (MemoryRunner, WSGIRunner, "run"),
             (MemoryRun, RunningRequest, "cancel bodyReceived windowReceived"),
             (RecordingSink, _ReplySink, "sendHead sendBody sendError sendWindow finished"),
-            (RecordingConsumer, Exchange, "writeBody finishBody abortBody clientTaking"),
+            (
+                RecordingConsumer,
+                Exchange,
+                "replyReceived requestFailed writeBody finishBody abortBody clientTaking",
+            ),
+            (FakeDispatcher, PendingRequest, "cancel"),
         ]:
             self.assertEqual(signatureDifferences(fake, real, names.split()), [], fake)
 

@@ -1,0 +1,121 @@
+# -*- test-case-name: txmp.test.test_deadlines -*-
+"""
+L{Deadlines}: many timers of one length as one L{IDelayedCall}.
+
+The front gives every request it waits on the same reply timeout, restarted
+at each sign of progress and stopped when the reply is complete: a timer
+per request, of which almost none fires.  One C{callLater} and its
+C{cancel} per request cost the front about 2.4 microseconds of its 29
+(C{benchmarks/frontpath.py}), and the reactor's heap of cancelled calls
+more under load (docs/benchmarks.md, "One route for the answer, one timer
+for the replies").  Timers of one length end in the order they start, so
+they can wait in a dict in that order, behind one delayed call for the
+first of them: starting, restarting and stopping one is a dict operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Callable, Generic, TypeVar
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+
+from txmp._interfaces import cancelCall
+
+_Key = TypeVar("_Key", bound=Hashable)
+
+
+class Deadlines(Generic[_Key]):
+    """
+    Timers, each for a key, that end C{period} seconds after they start,
+    unless stopped first: then C{expired} is called with the key (the
+    timer no longer runs then: C{expired} may start it again).  The timers
+    of keys whose time has come all end in one turn of the reactor, in the
+    order they started.
+
+    A timer that would end before one started earlier (the period was
+    shortened, or the clock set back, meanwhile) ends with that one, not
+    before: each waits behind those started before it.
+
+    @ivar period: how long a timer runs, read when it starts.
+    """
+
+    def __init__(
+        self, reactor: IReactorTime, period: float, expired: Callable[[_Key], object]
+    ) -> None:
+        self.period = period
+        self._reactor = reactor
+        self._expired = expired
+        # Every running timer's end, in the order they end.
+        self._ends: dict[_Key, float] = {}
+        # The delayed call for the first end (or an earlier one: a stopped
+        # timer's), and when it was asked for.
+        self._call: IDelayedCall | None = None
+        self._callAt = 0.0
+
+    def __contains__(self, key: _Key) -> bool:
+        """
+        Whether C{key}'s timer runs.
+        """
+        return key in self._ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def start(self, key: _Key) -> None:
+        """
+        Start C{key}'s timer, or start it again if it runs.
+        """
+        ends = self._ends
+        ends.pop(key, None)
+        end = ends[key] = self._reactor.seconds() + self.period
+        if self._call is None:
+            self._callAt = end
+            self._call = self._reactor.callLater(self.period, self._fired)
+
+    def restart(self, key: _Key) -> None:
+        """
+        Start C{key}'s timer again, if it runs.
+        """
+        if key in self._ends:
+            self.start(key)
+
+    def stop(self, key: _Key) -> None:
+        """
+        Stop C{key}'s timer, if it runs.
+        """
+        ends = self._ends
+        if ends.pop(key, None) is not None and not ends:
+            self._cancel()
+
+    def clear(self) -> None:
+        """
+        Stop every timer.
+        """
+        self._ends.clear()
+        self._cancel()
+
+    def _cancel(self) -> None:
+        cancelCall(self._call)
+        self._call = None
+
+    def _fired(self) -> None:
+        self._call = None
+        now = self._reactor.seconds()
+        ends = self._ends
+        while ends:
+            key = next(iter(ends))
+            end = ends[key]
+            if end > now:
+                # (A timer that expired may have been started again, and
+                # asked for a call at its new end, after this one.)
+                if self._call is None:
+                    self._call = self._reactor.callLater(end - now, self._fired)
+                elif end < self._callAt:
+                    self._call.reset(end - now)
+                else:
+                    return
+                self._callAt = end
+                return
+            del ends[key]
+            self._expired(key)

@@ -1,0 +1,173 @@
+# -*- test-case-name: txmp.test.test_deadlines -*-
+"""
+Tests for L{txmp._deadlines}.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp._deadlines import Deadlines
+
+
+class DeadlinesTests(SynchronousTestCase):
+    """
+    L{Deadlines} ends each timer C{period} seconds after its last start,
+    with one delayed call at a time.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.expired: list[tuple[str, float]] = []
+        self.deadlines: Deadlines[str] = Deadlines(self.clock, 10.0, self.record)
+
+    def record(self, key: str) -> None:
+        self.expired.append((key, self.clock.seconds()))
+
+    def test_expires(self) -> None:
+        """
+        A timer ends C{period} seconds after it starts, not before; then it
+        no longer runs.
+        """
+        self.deadlines.start("a")
+        self.assertIn("a", self.deadlines)
+        self.clock.advance(9.999)
+        self.assertEqual(self.expired, [])
+        self.clock.advance(0.001)
+        self.assertEqual(self.expired, [("a", 10.0)])
+        self.assertNotIn("a", self.deadlines)
+        self.assertEqual(len(self.deadlines), 0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_oneCall(self) -> None:
+        """
+        However many timers run, one delayed call waits, for the first end;
+        timers due together end in one call, in the order they started.
+        """
+        for key in "abc":
+            self.deadlines.start(key)
+        self.clock.advance(1)
+        self.deadlines.start("d")
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual(len(self.deadlines), 4)
+        self.clock.advance(9)
+        self.assertEqual(self.expired, [("a", 10.0), ("b", 10.0), ("c", 10.0)])
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.clock.advance(1)
+        self.assertEqual(self.expired[3:], [("d", 11.0)])
+
+    def test_restart(self) -> None:
+        """
+        L{Deadlines.start} on a running timer, or L{Deadlines.restart},
+        starts it again: it ends C{period} seconds after that, after the
+        timers started before it; C{restart} starts no timer that is not
+        running.
+        """
+        self.deadlines.start("a")
+        self.deadlines.start("b")
+        self.clock.advance(4)
+        self.deadlines.restart("a")
+        self.deadlines.restart("c")
+        self.clock.advance(2)
+        self.deadlines.start("b")
+        self.clock.advance(8)
+        self.assertEqual(self.expired, [("a", 14.0)])
+        self.clock.advance(2)
+        self.assertEqual(self.expired, [("a", 14.0), ("b", 16.0)])
+        self.assertNotIn("c", self.deadlines)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_stop(self) -> None:
+        """
+        A stopped timer does not end; stopping the last one that runs
+        cancels the delayed call; stopping one that does not run does
+        nothing.
+        """
+        self.deadlines.start("a")
+        self.deadlines.start("b")
+        self.deadlines.stop("a")
+        self.deadlines.stop("x")
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.deadlines.stop("b")
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(20)
+        self.assertEqual(self.expired, [])
+
+    def test_firstStopped(self) -> None:
+        """
+        When the first timer was stopped, the call made for it finds the
+        next not due and waits again, for that one's end.
+        """
+        self.deadlines.start("a")
+        self.clock.advance(3)
+        self.deadlines.start("b")
+        self.deadlines.stop("a")
+        self.clock.advance(7)
+        self.assertEqual(self.expired, [])
+        [call] = self.clock.getDelayedCalls()
+        self.assertEqual(call.getTime(), 13.0)
+        self.clock.advance(3)
+        self.assertEqual(self.expired, [("b", 13.0)])
+
+    def test_clear(self) -> None:
+        """
+        L{Deadlines.clear} stops every timer.
+        """
+        self.deadlines.start("a")
+        self.deadlines.start("b")
+        self.deadlines.clear()
+        self.assertEqual((len(self.deadlines), self.clock.getDelayedCalls()), (0, []))
+        self.clock.advance(20)
+        self.assertEqual(self.expired, [])
+
+    def test_startedWhenExpired(self) -> None:
+        """
+        A timer started again by the call that tells of its end runs again,
+        and the timers due after it still end on time: the delayed call is
+        brought back to the first of them.
+        """
+        deadlines: Deadlines[str] = Deadlines(self.clock, 10.0, self.again)
+        self.deadlines = deadlines
+        deadlines.start("a")
+        self.clock.advance(2)
+        deadlines.start("b")
+        self.clock.advance(8)
+        self.assertEqual(self.expired, [("a", 10.0)])
+        self.assertIn("a", deadlines)
+        self.clock.advance(2)
+        self.assertEqual(self.expired, [("a", 10.0), ("b", 12.0)])
+        self.clock.advance(8)
+        self.assertEqual(self.expired[2:], [("a", 20.0)])
+
+    def again(self, key: str) -> None:
+        self.record(key)
+        if key == "a":
+            self.deadlines.start(key)
+
+    def test_stoppedWhenExpired(self) -> None:
+        """
+        The call that tells of one timer's end may stop the others: they do
+        not end, and no delayed call is left.
+        """
+        deadlines: Deadlines[str] = Deadlines(
+            self.clock, 10.0, lambda key: self.deadlines.clear()
+        )
+        self.deadlines = deadlines
+        deadlines.start("a")
+        deadlines.start("b")
+        self.clock.advance(10)
+        self.assertEqual((len(deadlines), self.clock.getDelayedCalls()), (0, []))
+
+    def test_periodShortened(self) -> None:
+        """
+        The period is read when a timer starts; one that would end before a
+        timer started earlier ends with it.
+        """
+        self.deadlines.start("a")
+        self.deadlines.period = 5.0
+        self.deadlines.start("b")
+        self.clock.advance(5)
+        self.assertEqual(self.expired, [])
+        self.clock.advance(5)
+        self.assertEqual(self.expired, [("a", 10.0), ("b", 10.0)])
