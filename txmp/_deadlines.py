@@ -19,6 +19,7 @@ from collections.abc import Hashable
 from typing import Callable, Generic, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
 
 from txmp._interfaces import cancelCall
 
@@ -31,7 +32,8 @@ class Deadlines(Generic[_Key]):
     unless stopped first: then C{expired} is called with the key (the
     timer no longer runs then: C{expired} may start it again).  The timers
     of keys whose time has come all end in one turn of the reactor, in the
-    order they started.
+    order they started.  One whose C{expired} raises is logged, and the
+    others end all the same.
 
     A timer that would end before one started earlier (the period was
     shortened, or the clock set back, meanwhile) ends with that one, not
@@ -39,6 +41,8 @@ class Deadlines(Generic[_Key]):
 
     @ivar period: how long a timer runs, read when it starts.
     """
+
+    _log = Logger()
 
     def __init__(
         self, reactor: IReactorTime, period: float, expired: Callable[[_Key], object]
@@ -118,4 +122,9 @@ class Deadlines(Generic[_Key]):
                 self._callAt = end
                 return
             del ends[key]
-            self._expired(key)
+            try:
+                self._expired(key)
+            except Exception:  # noqa: BLE001 (any bug: the other timers must end)
+                # (Each had a delayed call of its own before, which the
+                # reactor logged alone.)
+                self._log.failure("ending a timer failed; the others end all the same")

@@ -159,6 +159,30 @@ class DeadlinesTests(SynchronousTestCase):
         self.clock.advance(10)
         self.assertEqual((len(deadlines), self.clock.getDelayedCalls()), (0, []))
 
+    def test_expiryFails(self) -> None:
+        """
+        A call that tells of a timer's end and raises is logged; the timers
+        due with it still end, and those due later still end on time, as
+        each request's own delayed call did.
+        """
+
+        def failing(key: str) -> None:
+            self.record(key)
+            if key == "a":
+                raise ZeroDivisionError("bug")
+
+        deadlines: Deadlines[str] = Deadlines(self.clock, 10.0, failing)
+        deadlines.start("a")
+        deadlines.start("b")
+        self.clock.advance(1)
+        deadlines.start("c")
+        self.clock.advance(9)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.expired, [("a", 10.0), ("b", 10.0)])
+        self.clock.advance(1)
+        self.assertEqual(self.expired[2:], [("c", 11.0)])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_periodShortened(self) -> None:
         """
         The period is read when a timer starts; one that would end before a
