@@ -128,3 +128,7 @@ class Deadlines(Generic[_Key]):
                 # (Each had a delayed call of its own before, which the
                 # reactor logged alone.)
                 self._log.failure("ending a timer failed; the others end all the same")
+        # No timer runs: no call either.  (An expiry may have started one,
+        # asking for a call, and stopped it while others ran, which stop
+        # leaves: they ended here since.)
+        self._cancel()

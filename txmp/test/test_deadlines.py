@@ -159,6 +159,27 @@ class DeadlinesTests(SynchronousTestCase):
         self.clock.advance(10)
         self.assertEqual((len(deadlines), self.clock.getDelayedCalls()), (0, []))
 
+    def test_startedAndStoppedWhenExpired(self) -> None:
+        """
+        A timer started and stopped again by the call that tells of another
+        one's end leaves no delayed call once the last timer has ended (the
+        dispatcher's: a request dispatched by a 504's pipelined successor,
+        then retried at once).
+        """
+
+        def startAndStop(key: str) -> None:
+            self.record(key)
+            if key == "a":
+                deadlines.start("c")
+                deadlines.stop("c")
+
+        deadlines: Deadlines[str] = Deadlines(self.clock, 10.0, startAndStop)
+        deadlines.start("a")
+        deadlines.start("b")
+        self.clock.advance(10)
+        self.assertEqual(self.expired, [("a", 10.0), ("b", 10.0)])
+        self.assertEqual((len(deadlines), self.clock.getDelayedCalls()), (0, []))
+
     def test_expiryFails(self) -> None:
         """
         A call that tells of a timer's end and raises is logged; the timers
