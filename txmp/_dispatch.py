@@ -873,6 +873,10 @@ class Dispatcher:
             if not expired:
                 break
             for pending in expired:
+                if pending.requestId not in self.queue:
+                    # Failed meanwhile: a 503 may bring a pipelined request
+                    # that fails the rest as stranded (failStranded).
+                    continue
                 # Its wait counts too: left out, the histogram showed no
                 # wait at all while every client got 503 after waiting.
                 self.queueWait.observe(self._reactor.seconds() - pending.queuedAt)

@@ -15,6 +15,7 @@ from typing import cast
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, capturedLogs, formatEvent
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
@@ -945,6 +946,41 @@ class DispatchTests(DispatcherTestCase):
         booting[0] = False
         self.dispatcher.failStranded()
         self.assertFrontError(waiting, NoCapacity, 503)
+
+    def test_queueTimeoutFailsEachOnce(self) -> None:
+        """
+        Retried requests that reach C{queueTimeout} together each fail
+        once, though the 503 of the first brings its connection's next
+        request, whose submission fails the others as stranded
+        (L{Dispatcher.lastHandlers}: a handler the front spawned died
+        booting, which nothing else tells it): they are not failed a second
+        time, nor counted twice.
+        """
+        booting = [True]
+        self.dispatcher.lastHandlers(lambda: booting[0])
+        self.hello(A, 2)
+        retried = [self.submit()[0] for _ in range(2)]
+        self.dispatcher.messagesDropped(A, [])
+        self.assertEqual(self.dispatcher.stats["retried"], 2)
+        successors: list[Deferred[Reply]] = []
+        brought = [False]
+
+        def pipelined(failure: Failure) -> Failure:
+            # (The first 503 only: its connection's next request.)
+            if not brought[0]:
+                brought[0] = True
+                successors.append(self.submit()[0])
+            return failure
+
+        for d in retried:
+            d.addErrback(pipelined)
+        booting[0] = False
+        self.clock.advance(self.queueTimeout)
+        for d in [*retried, *successors]:
+            self.assertFrontError(d, NoCapacity, 503)
+        self.assertEqual(self.dispatcher.stats["status503"], 3)
+        self.assertEqual(self.dispatcher.queueWait.count, 5)
+        self.assertNoLeak()
 
     def test_queueTimeoutWaitObserved(self) -> None:
         """
