@@ -853,7 +853,10 @@ class Exchange:
             uri=self.uri.decode("latin-1"),
         )
         if self._reply is not None:
-            self._reply.cancel()
+            # (Let go of: it holds the dispatcher's request, which holds
+            # this exchange, a cycle left to the garbage collector.)
+            reply, self._reply = self._reply, None
+            reply.cancel()
         if self.state is ResponseState.WAITING:
             self.connection.factory.dispatcher.countStatus(500)
             self.answer(500)

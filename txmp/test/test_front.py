@@ -1066,6 +1066,23 @@ class ReferenceCycleTests(FrontTestCase):
         self.assertFreed(refs)
 
 
+    def test_unexpectedFailure(self) -> None:
+        """
+        A streamed reply whose head the exchange fails to write (a bug: 500,
+        logged, and C{CANCEL} to the handler) is freed.
+        """
+
+        def broken(exchange: Exchange, reply: object, hasBody: bool) -> bytes:
+            raise ZeroDivisionError("bug")
+
+        self.patch(Exchange, "_head", broken)
+        _channel, transport, requestId, refs = self.started()
+        self.respond(requestId, body=[b"o"], more=True)
+        self.assertEqual(ParsedResponse(transport.value()).code, 500)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertFreed(refs)
+
 class ErrorTests(FrontTestCase):
     """
     Responses the front makes up itself.  A queue of one request, so that
