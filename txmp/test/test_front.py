@@ -11,7 +11,7 @@ import errno
 import gc
 import platform
 import weakref
-from typing import cast
+from typing import Any, cast
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.interfaces import IProtocolNegotiationFactory
@@ -34,7 +34,7 @@ from txmp._defaults import (
     SEND_LIMIT,
     SMALL_BODY,
 )
-from txmp._dispatch import RETRY_SUFFIX
+from txmp._dispatch import RETRY_SUFFIX, PendingRequest
 from txmp._front import Exchange, FrontConnection, negotiatesOnContext
 from txmp._http import HTTPRules, RequestHead, parseNetwork
 from txmp._metrics import FrontMetrics
@@ -1065,6 +1065,28 @@ class ReferenceCycleTests(FrontTestCase):
         self.assertEqual(self.cancels(), [requestId])
         self.assertFreed(refs)
 
+
+    def test_queueFull(self) -> None:
+        """
+        A request failed while it is submitted (the queue full: 503 at
+        once) leaves its exchange and request to be freed: the exchange
+        does not keep the request it has its answer from.
+        """
+        self.hello(0)
+        self.dispatcher.maxQueue = 0
+        refs: list[weakref.ref[object]] = []
+        submit = self.dispatcher.submit
+
+        def recording(*args: Any, **kwargs: Any) -> PendingRequest:
+            pending = submit(*args, **kwargs)
+            refs.extend([weakref.ref(pending.consumer), weakref.ref(pending)])
+            return pending
+
+        self.patch(self.dispatcher, "submit", recording)
+        _channel, transport = self.get()
+        self.assertEqual(ParsedResponse(transport.value()).code, 503)
+        self.assertEqual(len(refs), 2)
+        self.assertFreed(refs)
 
     def test_unexpectedFailure(self) -> None:
         """
