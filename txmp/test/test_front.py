@@ -1066,6 +1066,16 @@ class ReferenceCycleTests(FrontTestCase):
         self.assertFreed(refs)
 
 
+    def test_failed(self) -> None:
+        """
+        A request that fails (its reply timed out: 504) leaves its exchange
+        and request to be freed.
+        """
+        _channel, transport, _requestId, refs = self.started()
+        self.clock.advance(self.dispatcher.timeout)
+        self.assertEqual(ParsedResponse(transport.value()).code, 504)
+        self.assertFreed(refs)
+
     def test_queueFull(self) -> None:
         """
         A request failed while it is submitted (the queue full: 503 at

@@ -869,6 +869,27 @@ class StalledBodyTests(FramingTestCase):
         self.assertEqual(ParsedResponse(transport.value()).code, 504)
 
 
+    def test_replyWhileReadingStartsNoTimeout(self) -> None:
+        """
+        A reply that begins while the front reads the body (its head, then
+        body: an application that answers before it has read all) does
+        not start the reply timeout: the client, not the handler, is
+        waited for.  A client that then stops sending is cut at its body
+        timeout, not at the reply timeout as a 504.
+        """
+        _channel, transport = self.chunked(BIG)
+        requestId = self.requestsSent()[0].requestId
+        self.respond(requestId, body=[b"early"], more=True)
+        self.reply(protocol.encodeBody(requestId, [b" answer"], False))
+        self.assertEqual(ParsedResponse(transport.value()).body, b"early answer")
+        self.clock.advance(DEFAULT_TIMEOUT)
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual((self.dispatcher.stats["status504"], self.cancels()), (0, []))
+        self.clock.advance(DEFAULT_BODY_TIMEOUT - DEFAULT_TIMEOUT)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertEqual(self.dispatcher.stats["status504"], 0)
+
 class PureFramingTests(SynchronousTestCase):
     """
     The framing functions and classes of L{txmp._http} on their own.
