@@ -1913,6 +1913,24 @@ class UnreachableTests(DispatcherTestCase):
         self.assertFrontError(d, NoCapacity, 503)
         self.assertNoLeak()
 
+    def test_retriedWaitsWithoutReplyTimer(self) -> None:
+        """
+        A request retried from a handler found unreachable waits in the
+        queue for C{queueTimeout}, from then: the reply timer of its first
+        attempt no longer runs, and does not fail it with 504 while queued.
+        """
+        self.hello(A, 5)
+        d, _ = self.submit()
+        self.clock.advance(self.timeout - 1)
+        self.dispatcher.messagesDropped(A, [])
+        self.assertEqual(self.dispatcher.counts()["queued"], 1)
+        self.clock.advance(1)
+        self.assertNoResult(d)
+        self.assertEqual(self.dispatcher.stats["status504"], 0)
+        self.clock.advance(self.queueTimeout - 1)
+        self.assertFrontError(d, NoCapacity, 503)
+        self.assertNoLeak()
+
     def test_inFlightRetriedElsewhere(self) -> None:
         """
         When a handler is found unreachable, its in-flight idempotent
