@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
 from attrs import define, field
 from twisted.internet.abstract import FileDescriptor
@@ -104,6 +104,8 @@ _REQUEST_ID_CHARS = frozenset(
 # What a proxy's fields say about its client: address, scheme, host, each
 # None if they do not say (FrontConnection._forwarding).
 _Forwarding = tuple[Optional[str], Optional[str], Optional[str]]
+# What the dispatcher answers a request with: a Reply, or a FrontError.
+_Answer = TypeVar("_Answer", Reply, FrontError)
 
 # Who a request's client is (FrontConnection.client): its address, the
 # scheme it used, and the host it asked for if a proxy says.
@@ -502,20 +504,24 @@ class Exchange:
         requestId = newRequestId()
         return [*pairs, (b"X-Request-Id", requestId)], requestId, False
 
-    # ReplyConsumer: the answer.  What either raises is this exchange's
-    # (_unexpected), not the dispatcher's, which is reading its socket.
+    # ReplyConsumer: the answer.
 
     def replyReceived(self, reply: Reply) -> None:
-        self._pending = None
-        try:
-            self._respond(reply)
-        except Exception:  # noqa: BLE001 (any bug: logged, and the client answered)
-            self._unexpected(Failure())
+        self._answered(self._respond, reply)
 
     def requestFailed(self, error: FrontError) -> None:
+        self._answered(self._failed, error)
+
+    def _answered(self, answer: Callable[[_Answer], None], value: _Answer) -> None:
+        """
+        Let go of the dispatcher's request, and answer the client with
+        C{answer(value)}.  What that raises is this exchange's
+        (L{_unexpected}), not the dispatcher's, which is reading its
+        socket.
+        """
         self._pending = None
         try:
-            self._failed(error)
+            answer(value)
         except Exception:  # noqa: BLE001 (any bug: logged, and the client answered)
             self._unexpected(Failure())
 
