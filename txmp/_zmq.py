@@ -449,6 +449,38 @@ _POLLIN = 1
 _POLLOUT = 2
 
 
+# Whether pyzmq's Socket.recv(copy=False) sets the Frame's "more" as it
+# receives it (its Cython backend, on CPython; not its CFFI backend, on
+# PyPy): if so, a message is read without asking RCVMORE after every
+# frame, which pyzmq's getsockopt does through an enum call (recv_multipart).
+_FRAME_MORE = zmq.backend.Socket.__module__.startswith("zmq.backend.cython")
+
+
+def _receive(sock: zmq.Socket[bytes], largeFrame: int | None) -> Sequence[Frame]:
+    """
+    One whole message from C{sock}: its frames as L{bytes}, but those of
+    C{largeFrame} bytes or more as read-only memoryviews, not copied.
+
+    @raise zmq.Again: if none waits.
+    """
+    if not _FRAME_MORE:
+        if largeFrame is None:
+            return sock.recv_multipart(_NOBLOCK)
+        return [
+            frame.bytes if len(frame) < largeFrame else frame.buffer.toreadonly()
+            for frame in sock.recv_multipart(_NOBLOCK, copy=False)
+        ]
+    frames: list[Frame] = []
+    while True:
+        frame = sock.recv(_NOBLOCK, copy=False)
+        if largeFrame is None or len(frame) < largeFrame:
+            frames.append(frame.bytes)
+        else:
+            frames.append(frame.buffer.toreadonly())
+        if not frame.more:
+            return frames
+
+
 def inThisThread() -> Callable[[], bool]:
     """
     A function that tells whether it is called in the thread that called
@@ -1100,7 +1132,7 @@ class ZmqSocket:
         to the receiver, then send what waits (L{_flush}).  The
         connection's C{doRead}: what txzmq's does (drain until ZeroMQ has
         nothing: its descriptor is edge-triggered), a whole message per
-        call instead of a frame, checking EVENTS and RCVMORE, at a time;
+        call instead of a frame (L{_receive}), checking EVENTS, at a time;
         but at most L{READ_BATCH} messages in a turn of the reactor, the
         rest at the next, so that a peer sending faster than its messages
         are handled cannot keep the reactor from everything else.  A
@@ -1128,14 +1160,7 @@ class ZmqSocket:
                 break
             budget -= 1
             try:
-                if largeFrame is None:
-                    frames = conn.socket.recv_multipart(zmq.NOBLOCK)
-                else:
-                    frames = [
-                        frame.bytes if len(frame) < largeFrame
-                        else frame.buffer.toreadonly()
-                        for frame in conn.socket.recv_multipart(zmq.NOBLOCK, copy=False)
-                    ]
+                frames = _receive(conn.socket, largeFrame)
             except zmq.Again:
                 break
             # A BATCH (a peer's sendSoon or sendCombined) is read as its

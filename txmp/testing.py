@@ -1354,6 +1354,8 @@ class FakeRawSocket:
         self.gone: set[bytes] = set()
         self.incoming: deque[list[bytes]] = deque()
         self._partial: list[bytes] | None = None
+        # The rest of the message recv is reading.
+        self._receiving: deque[bytes] = deque()
 
     def getsockopt(self, option: int) -> int:
         """
@@ -1374,6 +1376,21 @@ class FakeRawSocket:
         if not self.incoming:
             raise zmq.Again()
         return self.incoming.popleft()
+
+    def recv(self, flags: int, copy: bool = True) -> zmq.Frame:
+        """
+        The next frame of L{incoming}'s first message, as a C{zmq.Frame}
+        whose C{more} says whether others of it follow (as pyzmq's Cython
+        backend sets it); C{zmq.Again} if there is none.
+        """
+        assert flags & zmq.NOBLOCK and not copy
+        if not self._receiving:
+            if not self.incoming:
+                raise zmq.Again()
+            self._receiving = deque(self.incoming.popleft())
+        frame = zmq.Frame(self._receiving.popleft())
+        frame.more = bool(self._receiving)
+        return frame
 
     def send(self, frame: bytes, flags: int, copy: bool) -> None:
         """

@@ -898,6 +898,27 @@ class RawSocketTestsMixin(_TestCase):
         self.assertFalse(raw.getsockopt(zmq.EVENTS) & zmq.POLLIN)
         self.assertRaises(zmq.Again, raw.recv_multipart, zmq.NOBLOCK)
 
+    def test_receivedWhole(self) -> None:
+        """
+        L{txmp._zmq._receive} reads each message whole, in order (by each
+        frame's C{more} where pyzmq sets it, else as C{recv_multipart}
+        does), its frames of C{largeFrame} bytes or more as read-only
+        memoryviews; then it raises C{zmq.Again}.
+        """
+        import zmq
+
+        from txmp._zmq import _receive
+
+        raw = self.rawSocketReceiving([[b"a", b"bcd", b"e"], [b"f"], [b"gh", b""]])
+        self.assertEqual(_receive(raw, None), [b"a", b"bcd", b"e"])
+        self.assertEqual(_receive(raw, None), [b"f"])
+        frames = _receive(raw, 2)
+        self.assertEqual([bytes(frame) for frame in frames], [b"gh", b""])
+        self.assertIsInstance(frames[0], memoryview)
+        self.assertTrue(memoryview(frames[0]).readonly)
+        self.assertIsInstance(frames[1], bytes)
+        self.assertRaises(zmq.Again, _receive, raw, None)
+
     def test_fullAfterRoom(self) -> None:
         """
         The socket says it is writable (C{POLLOUT}) and takes whole
