@@ -329,8 +329,8 @@ class ZmqContext:
             messages; never 0 (unlimited).
         @param largeFrame: if not L{None}, frames of at least this many
             bytes are received without a copy: the receiver gets them as
-            read-only C{memoryview}s of ZeroMQ's buffer, and the others as
-            L{bytes}.
+            read-only C{memoryview}s of ZeroMQ's buffer (of a copy on
+            PyPy: see L{_receive}), and the others as L{bytes}.
         """
         sock = ZmqSocket.open(
             self._factory, kind, receiver, highWaterMark, routingId, largeFrame
@@ -459,16 +459,21 @@ _FRAME_MORE = zmq.backend.Socket.__module__.startswith("zmq.backend.cython")
 def _receive(sock: zmq.Socket[bytes], largeFrame: int | None) -> Sequence[Frame]:
     """
     One whole message from C{sock}: its frames as L{bytes}, but those of
-    C{largeFrame} bytes or more as read-only memoryviews, not copied.
+    C{largeFrame} bytes or more as read-only memoryviews, each valid for
+    as long as it is referred to: of ZeroMQ's buffer, not copied, on
+    pyzmq's Cython backend (the view keeps its C{zmq.Frame} alive); of a
+    copy on its CFFI backend (PyPy), where a Frame's buffer does not keep
+    the Frame alive, and the Frame frees ZeroMQ's memory when the garbage
+    collector takes it (a view read then reads freed memory).
 
     @raise zmq.Again: if none waits.
     """
     if not _FRAME_MORE:
+        copies = sock.recv_multipart(_NOBLOCK)
         if largeFrame is None:
-            return sock.recv_multipart(_NOBLOCK)
+            return copies
         return [
-            frame.bytes if len(frame) < largeFrame else frame.buffer.toreadonly()
-            for frame in sock.recv_multipart(_NOBLOCK, copy=False)
+            copy if len(copy) < largeFrame else memoryview(copy) for copy in copies
         ]
     frames: list[Frame] = []
     while True:

@@ -905,6 +905,20 @@ class RawSocketTestsMixin(_TestCase):
         does), its frames of C{largeFrame} bytes or more as read-only
         memoryviews; then it raises C{zmq.Again}.
         """
+        self.assertReceivedWhole()
+
+    def test_receivedWholeByRecvMultipart(self) -> None:
+        """
+        L{txmp._zmq._receive} reads as L{test_receivedWhole} says where
+        pyzmq does not set a frame's C{more} (its CFFI backend, PyPy's),
+        with C{recv_multipart}: a test on CPython reads that way too.
+        """
+        from txmp import _zmq
+
+        self.patch(_zmq, "_FRAME_MORE", False)
+        self.assertReceivedWhole()
+
+    def assertReceivedWhole(self) -> None:
         import zmq
 
         from txmp._zmq import _receive
@@ -918,6 +932,25 @@ class RawSocketTestsMixin(_TestCase):
         self.assertTrue(memoryview(frames[0]).readonly)
         self.assertIsInstance(frames[1], bytes)
         self.assertRaises(zmq.Again, _receive, raw, None)
+
+    def test_largeFrameOutlivesItsMessage(self) -> None:
+        """
+        A large frame that L{txmp._zmq._receive} gives as a memoryview
+        reads what was sent for as long as it is referred to, after the
+        garbage collector has run: a view of ZeroMQ's buffer keeps it.
+        """
+        import gc
+
+        from txmp._zmq import _receive
+
+        large = bytes(range(256)) * 256
+        raw = self.rawSocketReceiving([[b"id", large]])
+        [_, view] = _receive(raw, 1024)
+        gc.collect()
+        # What the freed buffer's memory may be taken for.
+        taken = [bytes([n]) * len(large) for n in range(16)]
+        self.assertEqual(bytes(view), large)
+        del taken
 
     def test_fullAfterRoom(self) -> None:
         """
