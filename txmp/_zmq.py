@@ -450,9 +450,10 @@ _POLLOUT = 2
 
 
 # Whether pyzmq's Socket.recv(copy=False) sets the Frame's "more" as it
-# receives it (its Cython backend, on CPython; not its CFFI backend, on
-# PyPy): if so, a message is read without asking RCVMORE after every
-# frame, which pyzmq's getsockopt does through an enum call (recv_multipart).
+# receives it (its Cython backend, on CPython, asking RCVMORE itself, in C;
+# not its CFFI backend, on PyPy): if so, a message is read by each frame's
+# "more", not by recv_multipart, which asks RCVMORE after every frame
+# through pyzmq's getsockopt, and that makes an enum of it.
 _FRAME_MORE = zmq.backend.Socket.__module__.startswith("zmq.backend.cython")
 
 

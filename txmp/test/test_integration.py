@@ -702,6 +702,19 @@ class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
             peer.send_multipart(message)
         return raw
 
+    def test_frameMoreKnown(self) -> None:
+        """
+        L{txmp._zmq._FRAME_MORE} says whether this pyzmq's
+        C{recv(copy=False)} sets a frame's C{more}: true of the first of
+        two frames if so (Cython backend), false if not (CFFI).
+        """
+        import zmq
+
+        from txmp._zmq import _FRAME_MORE
+
+        raw = self.rawSocketReceiving([[b"a", b"b"]])
+        self.assertIs(bool(raw.recv(zmq.NOBLOCK, copy=False).more), _FRAME_MORE)
+
 
 class RawRouterContractTests(RawRouterTestsMixin, SynchronousTestCase):
     """
