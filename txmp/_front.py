@@ -507,12 +507,12 @@ class Exchange:
     # ReplyConsumer: the answer.
 
     def replyReceived(self, reply: Reply) -> None:
-        self._answered(self._respond, reply)
+        self._answerWith(self._respond, reply)
 
     def requestFailed(self, error: FrontError) -> None:
-        self._answered(self._failed, error)
+        self._answerWith(self._failed, error)
 
-    def _answered(self, answer: Callable[[_Answer], None], value: _Answer) -> None:
+    def _answerWith(self, answer: Callable[[_Answer], None], value: _Answer) -> None:
         """
         Let go of the dispatcher's request, and answer the client with
         C{answer(value)}.  What that raises is this exchange's
