@@ -63,9 +63,6 @@ class Deadlines(Generic[_Key]):
         """
         return key in self._ends
 
-    def __len__(self) -> int:
-        return len(self._ends)
-
     def start(self, key: _Key) -> None:
         """
         Start C{key}'s timer, or start it again if it runs.
@@ -91,13 +88,6 @@ class Deadlines(Generic[_Key]):
         ends = self._ends
         if ends.pop(key, None) is not None and not ends:
             self._cancel()
-
-    def clear(self) -> None:
-        """
-        Stop every timer.
-        """
-        self._ends.clear()
-        self._cancel()
 
     def _cancel(self) -> None:
         cancelCall(self._call)

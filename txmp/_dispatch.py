@@ -429,7 +429,7 @@ class PendingRequest:
         if reading:
             self.dispatcher.replyTimes.stop(self)
         elif self.state is DISPATCHED or self.state is STREAMING:
-            self.dispatcher._startTimer(self)
+            self.dispatcher.replyTimes.start(self)
 
     def _bodyWindowReceived(self, size: int) -> None:
         """
@@ -574,7 +574,9 @@ class Dispatcher:
         self.window = window
         self._reactor = reactor
         self._send = sendSocket
-        # Each request's reply timer (see _startTimer).
+        # Each request's reply timer: L{timeout} for its handler's next
+        # reply message, from when it is sent (or waits for the handler
+        # again) and from each message that shows progress.
         self.replyTimes: Deadlines[PendingRequest] = Deadlines(
             reactor, timeout, self._timedOut
         )
@@ -818,7 +820,7 @@ class Dispatcher:
         pending.state = DISPATCHED
         pending.attempts += 1
         if not pending._readingBody:
-            self._startTimer(pending)
+            self.replyTimes.start(pending)
         if pending.streamed:
             try:
                 pending._bodyDispatched(handler.inputWindow)
@@ -1034,14 +1036,6 @@ class Dispatcher:
     def timeout(self, timeout: float) -> None:
         self.replyTimes.period = timeout
 
-    def _startTimer(self, pending: PendingRequest) -> None:
-        """
-        Give C{pending}'s handler L{timeout} seconds, from now, for its
-        next reply message.  One timer for every request
-        (L{Deadlines}): they all run for L{timeout}.
-        """
-        self.replyTimes.start(pending)
-
     def _timedOut(self, pending: PendingRequest) -> None:
         if pending.state is STREAMING:
             if pending.consumer.complete:
@@ -1061,7 +1055,7 @@ class Dispatcher:
             if taking:
                 # A slow client, taking the response: the handler waits
                 # for the window it frees.
-                self._startTimer(pending)
+                self.replyTimes.start(pending)
                 return
             if taking is not None:
                 self._log.info(

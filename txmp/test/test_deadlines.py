@@ -37,7 +37,6 @@ class DeadlinesTests(SynchronousTestCase):
         self.clock.advance(0.001)
         self.assertEqual(self.expired, [("a", 10.0)])
         self.assertNotIn("a", self.deadlines)
-        self.assertEqual(len(self.deadlines), 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_oneCall(self) -> None:
@@ -50,7 +49,7 @@ class DeadlinesTests(SynchronousTestCase):
         self.clock.advance(1)
         self.deadlines.start("d")
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
-        self.assertEqual(len(self.deadlines), 4)
+        self.assertEqual([key in self.deadlines for key in "abcd"], [True] * 4)
         self.clock.advance(9)
         self.assertEqual(self.expired, [("a", 10.0), ("b", 10.0), ("c", 10.0)])
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
@@ -110,17 +109,6 @@ class DeadlinesTests(SynchronousTestCase):
         self.clock.advance(3)
         self.assertEqual(self.expired, [("b", 13.0)])
 
-    def test_clear(self) -> None:
-        """
-        L{Deadlines.clear} stops every timer.
-        """
-        self.deadlines.start("a")
-        self.deadlines.start("b")
-        self.deadlines.clear()
-        self.assertEqual((len(self.deadlines), self.clock.getDelayedCalls()), (0, []))
-        self.clock.advance(20)
-        self.assertEqual(self.expired, [])
-
     def test_startedWhenExpired(self) -> None:
         """
         A timer started again by the call that tells of its end runs again,
@@ -151,13 +139,14 @@ class DeadlinesTests(SynchronousTestCase):
         not end, and no delayed call is left.
         """
         deadlines: Deadlines[str] = Deadlines(
-            self.clock, 10.0, lambda key: self.deadlines.clear()
+            self.clock, 10.0, lambda key: self.deadlines.stop("b")
         )
         self.deadlines = deadlines
         deadlines.start("a")
         deadlines.start("b")
         self.clock.advance(10)
-        self.assertEqual((len(deadlines), self.clock.getDelayedCalls()), (0, []))
+        self.assertNotIn("b", deadlines)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_startedAndStoppedWhenExpired(self) -> None:
         """
@@ -178,7 +167,8 @@ class DeadlinesTests(SynchronousTestCase):
         deadlines.start("b")
         self.clock.advance(10)
         self.assertEqual(self.expired, [("a", 10.0), ("b", 10.0)])
-        self.assertEqual((len(deadlines), self.clock.getDelayedCalls()), (0, []))
+        self.assertEqual([key in deadlines for key in "abc"], [False] * 3)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_expiryFails(self) -> None:
         """
