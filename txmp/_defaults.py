@@ -299,6 +299,20 @@ BATCH_LIMIT = 16
 # "Packed heads").  Far below any --max-message.
 PACK_LIMIT = 8 * KiB
 
+# A front decodes a RESP's meta frame (status, reason, more, credit) and
+# its headers frame (checked, split, Content-Length found) once for every
+# distinct frame of up to DECODED_FRAME bytes, and keeps the result for the
+# next RESP that sends the same bytes: an application repeats its meta in
+# nearly every response (200, OK, credit) and often its header fields
+# whole.  Decoding a hello world RESP (packed) took 5.5 us; 2.7 with both
+# frames known, 4.4 with only the meta known (a Content-Length that differs
+# every time), 6.1 with neither (benchmarks/respdecode.py); the front's own
+# Python a request 26.2 -> 22.4 us (benchmarks/frontpath.py;
+# docs/benchmarks.md, "Response heads decoded once").  At most
+# DECODED_FRAMES of each (all forgotten when full): a few hundred KiB.
+DECODED_FRAME = 512
+DECODED_FRAMES = 256
+
 # The largest frame a front accepts from a peer (ZMQ_MAXMSGSIZE,
 # --max-message): a peer that sends a larger one is disconnected instead of
 # buffered.  Handlers send body frames of at most MAX_FRAME (1 MiB) and

@@ -23,9 +23,10 @@ import re
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Callable, TypeVar, Union
 
-from txmp._defaults import MAX_CREDITS, PACK_LIMIT
+from txmp._defaults import DECODED_FRAME, DECODED_FRAMES, MAX_CREDITS, PACK_LIMIT
 from txmp._http import CONTROL, FIELD_CHARS, TCHAR, TOKEN
 
 VERSION = b"TXMP1"
@@ -211,8 +212,10 @@ class ResponseHead:
     it to its client: the reason phrase and header fields stay the bytes
     they came as (checked: see L{decode}).
 
+    @ivar headers: the header fields; as L{decode} gives them, a tuple
+        shared with every head decoded from the same frame.
     @ivar extra: meta attributes this version does not know, kept as is
-        (decoded from ISO-8859-1).
+        (decoded from ISO-8859-1); read-only as L{decode} gives it.
     @ivar contentLength: the value of its C{Content-Length} header, or
         L{None} if it has none (see L{contentLength}).
     @ivar credit: whether this complete reply gives its request's credit
@@ -222,9 +225,9 @@ class ResponseHead:
 
     status: int
     reason: bytes
-    headers: list[tuple[bytes, bytes]]
+    headers: Sequence[tuple[bytes, bytes]]
     more: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = field(default_factory=dict)
     contentLength: int | None = None
     credit: bool = False
 
@@ -812,7 +815,34 @@ def _badHeaders(frame: bytes) -> ProtocolError:
 def _decodeResponse(frames: Sequence[bytes]) -> Response:
     if len(frames) < 5:
         raise ProtocolError("RESP needs at least 5 frames")
-    meta = dict(_bytePairs(frames[3]))
+    metaFrame = frames[3]
+    meta = _responseMetas.get(metaFrame)
+    if meta is None:
+        meta = _remember(_responseMetas, metaFrame, _readMeta(metaFrame))
+    headersFrame = frames[4]
+    fields = _responseFields.get(headersFrame)
+    if fields is None:
+        fields = _remember(_responseFields, headersFrame, _readFields(headersFrame))
+    status, reason, more, credit, extra = meta
+    headers, length = fields
+    return Response(
+        frames[2],
+        ResponseHead(status, reason, headers, more, extra, length, credit),
+        list(frames[5:]),
+    )
+
+
+_Meta = tuple[int, bytes, bool, bool, Mapping[str, str]]
+_Fields = tuple[tuple[tuple[bytes, bytes], ...], Union[int, None]]
+_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
+
+
+def _readMeta(frame: bytes) -> _Meta:
+    """
+    A C{RESP}'s meta frame read: status, reason, more, credit and the
+    attributes this version does not know.
+    """
+    meta = dict(_bytePairs(frame))
     try:
         status = _int(meta.pop(b"status"), "status")
         reason = meta.pop(b"reason")
@@ -828,19 +858,43 @@ def _decodeResponse(frames: Sequence[bytes]) -> Response:
         raise ProtocolError("status out of range 200-999")
     if CONTROL.search(reason):
         raise ProtocolError("reason phrase holds a control character")
-    # The header fields, checked: names are tokens, values hold no control
-    # character but HTAB.
-    headersFrame = frames[4]
-    if not _HEADERS.match(headersFrame):
-        raise _badHeaders(headersFrame)
-    headers = list(_bytePairs(headersFrame))
     extra = (
-        {k.decode("latin-1"): v.decode("latin-1") for k, v in meta.items()}
+        MappingProxyType({k.decode("latin-1"): v.decode("latin-1") for k, v in meta.items()})
         if meta
-        else {}
+        else _NO_EXTRA
     )
-    head = ResponseHead(status, reason, headers, more, extra, contentLength(headers), credit)
-    return Response(frames[2], head, list(frames[5:]))
+    return status, reason, more, credit, extra
+
+
+def _readFields(frame: bytes) -> _Fields:
+    """
+    A C{RESP}'s headers frame read: its fields, checked (names are tokens,
+    values hold no control character but HTAB), and its C{Content-Length}.
+    """
+    if not _HEADERS.match(frame):
+        raise _badHeaders(frame)
+    headers = tuple(_bytePairs(frame))
+    return headers, contentLength(headers)
+
+
+# What _decodeResponse read from the meta and headers frames it saw most
+# recently (txmp._defaults.DECODED_FRAME), for a front's reactor thread:
+# no other thread decodes a RESP.
+_responseMetas: dict[bytes, _Meta] = {}
+_responseFields: dict[bytes, _Fields] = {}
+
+
+def _remember(decoded: dict[bytes, _T], frame: bytes, value: _T) -> _T:
+    """
+    Keep C{value}, read from C{frame}, in C{decoded}, if C{frame} is small
+    enough; if C{decoded} is full, forget all it holds first (cheaper than
+    forgetting the oldest, and heads that repeat are read again once).
+    """
+    if len(frame) <= DECODED_FRAME:
+        if len(decoded) >= DECODED_FRAMES:
+            decoded.clear()
+        decoded[frame] = value
+    return value
 
 
 _LENGTH = struct.Struct("!I")

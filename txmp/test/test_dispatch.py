@@ -1036,7 +1036,7 @@ class ReplyTests(DispatcherTestCase):
         reply = self.successResultOf(self.d)
         self.assertEqual(reply.status, 201)
         self.assertEqual(reply.reason, b"Created")
-        self.assertEqual(reply.headers, [(b"Set-Cookie", b"a=1"), (b"Set-Cookie", b"b=2")])
+        self.assertEqual(reply.headers, ((b"Set-Cookie", b"a=1"), (b"Set-Cookie", b"b=2")))
         self.assertEqual(reply.body, [b"a", b"b"])
         self.assertFalse(reply.more)
         self.assertEqual(self.dispatcher.stats["replies"], 1)

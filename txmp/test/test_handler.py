@@ -804,7 +804,7 @@ class RequestTests(FrontLinkTestCase):
             protocol.Response(
                 b"front1.7",
                 protocol.ResponseHead(
-                    404, b"Not Found", [(b"Set-Cookie", b"a"), (b"Set-Cookie", b"b")],
+                    404, b"Not Found", ((b"Set-Cookie", b"a"), (b"Set-Cookie", b"b")),
                     False,
                 ),
                 [b"nope"],

@@ -138,7 +138,7 @@ class MemoryRunnerTests(SynchronousTestCase):
         self.runner.runs[0].respond(201, b"Created", [(b"A", b"1")], [b"x"])
         self.assertEqual(
             self.returnSocket.messages(),
-            [protocol.Response(b"r1", protocol.ResponseHead(201, b"Created", [(b"A", b"1")]),
+            [protocol.Response(b"r1", protocol.ResponseHead(201, b"Created", ((b"A", b"1"),)),
                                [b"x"])],
         )
         self.assertEqual(self.sendSocket.messages(), [protocol.Credit(1)])

@@ -6,7 +6,7 @@ Tests for L{txmp.protocol}, the txmp wire format.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Callable
+from typing import Callable, cast
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -638,7 +638,7 @@ class ResponseTests(SynchronousTestCase):
                 ResponseHead(
                     404,
                     b"Not Found",
-                    [(b"Content-Type", b"text/plain"), (b"Content-Length", b"3")],
+                    ((b"Content-Type", b"text/plain"), (b"Content-Length", b"3")),
                     False,
                     {},
                     3,
@@ -666,7 +666,7 @@ class ResponseTests(SynchronousTestCase):
         assert isinstance(message, Response)
         self.assertEqual(
             message.head.headers,
-            [(b"Set-Cookie", b"a=1"), (b"Vary", b"x"), (b"Set-Cookie", b"b=2")],
+            ((b"Set-Cookie", b"a=1"), (b"Vary", b"x"), (b"Set-Cookie", b"b=2")),
         )
 
     def test_headBytes(self) -> None:
@@ -679,7 +679,7 @@ class ResponseTests(SynchronousTestCase):
         message = decode(encodeResponse(b"r.1", 200, b"OK \x80", headers))
         assert isinstance(message, Response)
         self.assertEqual(message.head.reason, b"OK \x80")
-        self.assertEqual(message.head.headers, headers)
+        self.assertEqual(message.head.headers, tuple(headers))
         for name, value in message.head.headers:
             self.assertIs(type(name), bytes)
             self.assertIs(type(value), bytes)
@@ -820,7 +820,7 @@ class ResponseTests(SynchronousTestCase):
             encodeResponse(b"r.1", 200, b"O\tK \xe9", [(b"A", b"x\ty \xff")])
         )
         assert isinstance(message, Response)
-        self.assertEqual(message.head.headers, [(b"A", b"x\ty \xff")])
+        self.assertEqual(message.head.headers, ((b"A", b"x\ty \xff"),))
 
     def test_contentLength(self) -> None:
         """
@@ -860,6 +860,121 @@ class ResponseTests(SynchronousTestCase):
         ]:
             frames = encodeResponse(b"r.1", 200, b"OK", headers)
             self.assertRaises(ProtocolError, decode, frames)
+
+
+class RememberedHeadTests(SynchronousTestCase):
+    """
+    A C{RESP}'s meta and headers frames are read once for each distinct
+    frame of up to L{_defaults.DECODED_FRAME} bytes, and what was read is
+    given again for the same bytes (L{_defaults.DECODED_FRAMES} of each at
+    the most).
+    """
+
+    def setUp(self) -> None:
+        # Each test starts with nothing remembered, and leaves nothing.
+        self.patch(protocol, "_responseMetas", {})
+        self.patch(protocol, "_responseFields", {})
+
+    def head(self, frames: list[bytes]) -> protocol.ResponseHead:
+        message = decode(frames)
+        assert isinstance(message, Response)
+        return message.head
+
+    def test_sameFramesSameHead(self) -> None:
+        """
+        A second C{RESP} with the same meta and headers frames (another
+        request id, another body) decodes to an equal head, whose fields
+        and unknown attributes are the ones read the first time; each
+        C{RESP} keeps its own request id and body.
+        """
+        fields = [(b"Content-Type", b"text/plain"), (b"Content-Length", b"2")]
+        first = encodeResponse(b"r.1", 200, b"OK", fields, [b"hi"], credit=True)
+        first[3] += b"\x00trailers\x001"
+        second = encodeResponse(b"r.2", 200, b"OK", fields, [b"yo"], credit=True)
+        second[3] += b"\x00trailers\x001"
+        one, two = decode(first), decode(second)
+        assert isinstance(one, Response) and isinstance(two, Response)
+        self.assertEqual(
+            one.head,
+            protocol.ResponseHead(200, b"OK", tuple(fields), False, {"trailers": "1"}, 2, True),
+        )
+        self.assertEqual(two.head, one.head)
+        self.assertIs(two.head.headers, one.head.headers)
+        self.assertIs(two.head.extra, one.head.extra)
+        self.assertEqual((one.requestId, one.body), (b"r.1", [b"hi"]))
+        self.assertEqual((two.requestId, two.body), (b"r.2", [b"yo"]))
+
+    def test_sharedHeadReadOnly(self) -> None:
+        """
+        What heads share cannot be changed through one of them: the fields
+        are a tuple, the unknown attributes a read-only mapping.
+        """
+        frames = responseFrames(b"status\x00200\0reason\0OK\0more\x000\0trailers\x001")
+        head = self.head(frames)
+        self.assertIsInstance(head.headers, tuple)
+        extra = cast("dict[str, str]", head.extra)
+        with self.assertRaises(TypeError):
+            extra["trailers"] = "0"
+        self.assertEqual(self.head(frames).extra, {"trailers": "1"})
+
+    def test_partlyKnown(self) -> None:
+        """
+        A known meta frame with headers never seen (a C{Content-Length}
+        that differs from the last response's) decodes to its own fields.
+        """
+        heads = [
+            self.head(encodeResponse(b"r.1", 200, b"OK", [(b"Content-Length", b"%d" % n)]))
+            for n in (1, 22)
+        ]
+        self.assertEqual([head.contentLength for head in heads], [1, 22])
+        self.assertEqual(heads[1].headers, ((b"Content-Length", b"22"),))
+        self.assertEqual((heads[1].status, heads[1].reason), (200, b"OK"))
+
+    def test_errorsNotRemembered(self) -> None:
+        """
+        A bad meta or headers frame is refused each time it comes, and the
+        good frame beside it decodes to what it says afterwards.
+        """
+        good = encodeResponse(b"r.1", 200, b"OK", [(b"A", b"b")])
+        badMeta = [*good[:3], b"status\x00200\0reason\0O\nK\0more\x000", good[4]]
+        badFields = [*good[:4], b"A\0b\rc"]
+        for _ in range(2):
+            self.assertRaises(ProtocolError, decode, badMeta)
+            self.assertRaises(ProtocolError, decode, badFields)
+        head = self.head(good)
+        self.assertEqual((head.reason, head.headers), (b"OK", ((b"A", b"b"),)))
+
+    def test_largeFramesReadEachTime(self) -> None:
+        """
+        A frame over L{_defaults.DECODED_FRAME} bytes is read each time
+        (decoded rightly, not kept), so that what is kept stays small.
+        """
+        value = b"v" * _defaults.DECODED_FRAME
+        frames = encodeResponse(b"r.1", 200, b"OK", [(b"X-Large", value)])
+        first, second = self.head(frames), self.head(frames)
+        self.assertEqual(first.headers, ((b"X-Large", value),))
+        self.assertEqual(second.headers, first.headers)
+        self.assertIsNot(second.headers, first.headers)
+        self.assertEqual(list(protocol._responseFields), [])
+        self.assertEqual(len(protocol._responseMetas), 1)
+
+    def test_bounded(self) -> None:
+        """
+        At most L{_defaults.DECODED_FRAMES} frames of each kind are
+        remembered: when that many are, one more is remembered in place of
+        them all, and the ones forgotten decode as before when they come
+        again.
+        """
+        frames = [
+            encodeResponse(b"r.1", 200, b"OK", [(b"Content-Length", b"%d" % n)])
+            for n in range(_defaults.DECODED_FRAMES + 1)
+        ]
+        for each in frames[:-1]:
+            self.head(each)
+        self.assertEqual(len(protocol._responseFields), _defaults.DECODED_FRAMES)
+        self.head(frames[-1])
+        self.assertEqual(list(protocol._responseFields), [frames[-1][4]])
+        self.assertEqual(self.head(frames[0]).contentLength, 0)
 
 
 class BodyTests(SynchronousTestCase):
