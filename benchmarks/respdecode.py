@@ -11,15 +11,23 @@ C{PYTHONPATH} names first, to compare two checkouts:
 
     .venv/bin/python benchmarks/respdecode.py [--messages N]
     PYTHONPATH=/work/wt-before .venv/bin/python benchmarks/respdecode.py
+
+With C{--memory}, no timing: what the remembered heads hold when full
+(C{DECODED_FRAMES} of each kind, as C{tracemalloc} counts it, keys
+included; CPython only: PyPy has no C{tracemalloc}), for the hello world
+heads above with as many lengths, and for frames of C{DECODED_FRAME} bytes
+built to cost the most (distinct two-byte names with empty values:
+unknown meta attributes of Latin-1 letters, header fields of ASCII ones).
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
 import time
-from itertools import cycle
+from itertools import cycle, product
 
-from txmp import protocol
+from txmp import _defaults, protocol
 
 HEADERS = [(b"Content-Type", b"text/plain"), (b"Content-Length", b"13")]
 VARIANTS = 5000
@@ -50,10 +58,74 @@ def best(messages: list[list[bytes]], count: int) -> float:
     return min(times) / count * 1e6
 
 
+def costly(n: int, names: bytes, base: bytes) -> bytes:
+    """
+    A pair list of C{DECODED_FRAME} bytes at most, C{base} and C{n}, then
+    as many pairs as fit of two bytes from C{names} and an empty value.
+    """
+    frame = base + b"%d" % n
+    for a, b in product(names, repeat=2):
+        if len(frame) + 4 > _defaults.DECODED_FRAME:
+            break
+        frame += b"\0" + bytes([a, b]) + b"\0"
+    return frame
+
+
+def held(messages: list[list[bytes]]) -> float:
+    """
+    KiB that the remembered heads hold once C{messages} are decoded, in
+    order, with nothing remembered before.
+    """
+    # (Here: PyPy has no tracemalloc, and the timings run there too.)
+    import tracemalloc
+
+    protocol._responseMetas.clear()
+    protocol._responseFields.clear()
+    tracemalloc.start()
+    for message in messages:
+        protocol.decode(message)
+    size = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    protocol._responseMetas.clear()
+    protocol._responseFields.clear()
+    return size / 1024
+
+
+def memory() -> None:
+    count = _defaults.DECODED_FRAMES
+    hello = [response(b"OK", 100 + n) for n in range(count)]
+    latin1 = bytes(range(0xC0, 0x100))
+    letters = bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B))
+    worst = [
+        protocol.pack(
+            [
+                protocol.VERSION,
+                protocol.RESP,
+                b"front1.1",
+                costly(n, latin1, b"status\x00200\x00reason\x00OK\x00more\x000\x00n\x00"),
+                costly(n, letters, b"X\x00"),
+            ]
+        )
+        for n in range(count)
+    ]
+    print(
+        f"Remembered heads, {count} of each ({protocol.__file__}): "
+        f"hello world {held(hello):.0f} KiB, "
+        f"frames built to cost the most {held(worst) / 1024:.1f} MiB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--messages", type=int, default=50_000)
-    count = parser.parse_args().messages
+    parser.add_argument("--memory", action="store_true")
+    options = parser.parse_args()
+    if options.memory:
+        if platform.python_implementation() != "CPython":
+            parser.error("--memory needs CPython's tracemalloc")
+        memory()
+        return
+    count = options.messages
     same = protocol.pack(
         protocol.encodeResponse(
             b"front1.1", 200, b"OK", HEADERS, [b"Hello, world!"], False, True

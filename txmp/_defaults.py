@@ -309,7 +309,10 @@ PACK_LIMIT = 8 * KiB
 # every time), 6.1 with neither (benchmarks/respdecode.py); the front's own
 # Python a request 26.2 -> 22.4 us (benchmarks/frontpath.py;
 # docs/benchmarks.md, "Response heads decoded once").  At most
-# DECODED_FRAMES of each (all forgotten when full): a few hundred KiB.
+# DECODED_FRAMES of each (all forgotten when full): 136 KiB for hello
+# world's heads with as many lengths, but 6.4 MiB (CPython) for frames
+# built to cost the most, whose every four bytes are a pair of its own
+# (benchmarks/respdecode.py --memory).
 DECODED_FRAME = 512
 DECODED_FRAMES = 256
 
