@@ -946,17 +946,22 @@ class RememberedHeadTests(SynchronousTestCase):
 
     def test_largeFramesReadEachTime(self) -> None:
         """
-        A frame over L{_defaults.DECODED_FRAME} bytes is read each time
-        (decoded rightly, not kept), so that what is kept stays small.
+        A frame over L{_defaults.DECODED_FRAME} bytes, by one byte even, is
+        read each time (decoded rightly, not kept), so that what is kept
+        stays small; one of L{_defaults.DECODED_FRAME} bytes is kept.
         """
-        value = b"v" * _defaults.DECODED_FRAME
+        value = b"v" * (_defaults.DECODED_FRAME - len(b"X-Large\0") + 1)
         frames = encodeResponse(b"r.1", 200, b"OK", [(b"X-Large", value)])
+        self.assertEqual(len(frames[4]), _defaults.DECODED_FRAME + 1)
         first, second = self.head(frames), self.head(frames)
         self.assertEqual(first.headers, ((b"X-Large", value),))
         self.assertEqual(second.headers, first.headers)
         self.assertIsNot(second.headers, first.headers)
         self.assertEqual(list(protocol._responseFields), [])
         self.assertEqual(len(protocol._responseMetas), 1)
+        frames = encodeResponse(b"r.1", 200, b"OK", [(b"X-Large", value[1:])])
+        self.assertIs(self.head(frames).headers, self.head(frames).headers)
+        self.assertEqual(list(protocol._responseFields), [frames[4]])
 
     def test_bounded(self) -> None:
         """
