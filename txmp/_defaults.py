@@ -304,13 +304,13 @@ PACK_LIMIT = 8 * KiB
 # distinct frame of up to DECODED_FRAME bytes, and keeps the result for the
 # next RESP that sends the same bytes: an application repeats its meta in
 # nearly every response (200, OK, credit) and often its header fields
-# whole.  Decoding a hello world RESP (packed) took 5.5 us; 2.7 with both
-# frames known, 4.4 with only the meta known (a Content-Length that differs
-# every time), 6.1 with neither (benchmarks/respdecode.py); the front's own
+# whole.  Decoding a hello world RESP (packed) took 5.5 us; 2.8 with both
+# frames known, 4.5 with only the meta known (a Content-Length that differs
+# every time), 6.5 with neither (benchmarks/respdecode.py); the front's own
 # Python a request 26.2 -> 22.4 us (benchmarks/frontpath.py;
 # docs/benchmarks.md, "Response heads decoded once").  At most
-# DECODED_FRAMES of each (all forgotten when full): 136 KiB for hello
-# world's heads with as many lengths, but 6.4 MiB (CPython) for frames
+# DECODED_FRAMES of each (all forgotten when full): 140 KiB for hello
+# world's heads with as many lengths, but 7.4 MiB (CPython) for frames
 # built to cost the most, whose every four bytes are a pair of its own
 # (benchmarks/respdecode.py --memory).
 DECODED_FRAME = 512

@@ -23,7 +23,6 @@ import re
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Callable, TypeVar, Union
 
 from txmp._defaults import DECODED_FRAME, DECODED_FRAMES, MAX_CREDITS, PACK_LIMIT
@@ -215,7 +214,7 @@ class ResponseHead:
     @ivar headers: the header fields; as L{decode} gives them, a tuple
         shared with every head decoded from the same frame.
     @ivar extra: meta attributes this version does not know, kept as is
-        (decoded from ISO-8859-1); read-only as L{decode} gives it.
+        (decoded from ISO-8859-1).
     @ivar contentLength: the value of its C{Content-Length} header, or
         L{None} if it has none (see L{contentLength}).
     @ivar credit: whether this complete reply gives its request's credit
@@ -227,7 +226,7 @@ class ResponseHead:
     reason: bytes
     headers: Sequence[tuple[bytes, bytes]]
     more: bool = False
-    extra: Mapping[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
     contentLength: int | None = None
     credit: bool = False
 
@@ -827,14 +826,14 @@ def _decodeResponse(frames: Sequence[bytes]) -> Response:
     headers, length = fields
     return Response(
         frames[2],
-        ResponseHead(status, reason, headers, more, extra, length, credit),
+        # (Each head a dict of its own: what heads share is immutable.)
+        ResponseHead(status, reason, headers, more, dict(extra), length, credit),
         list(frames[5:]),
     )
 
 
-_Meta = tuple[int, bytes, bool, bool, Mapping[str, str]]
+_Meta = tuple[int, bytes, bool, bool, tuple[tuple[str, str], ...]]
 _Fields = tuple[tuple[tuple[bytes, bytes], ...], Union[int, None]]
-_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
 
 def _readMeta(frame: bytes) -> _Meta:
@@ -858,11 +857,7 @@ def _readMeta(frame: bytes) -> _Meta:
         raise ProtocolError("status out of range 200-999")
     if CONTROL.search(reason):
         raise ProtocolError("reason phrase holds a control character")
-    extra = (
-        MappingProxyType({k.decode("latin-1"): v.decode("latin-1") for k, v in meta.items()})
-        if meta
-        else _NO_EXTRA
-    )
+    extra = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in meta.items())
     return status, reason, more, credit, extra
 
 
