@@ -19,6 +19,7 @@ attributes can be added without a new protocol version.
 
 from __future__ import annotations
 
+import operator
 import re
 import struct
 from collections.abc import Iterator, Mapping, Sequence
@@ -90,12 +91,22 @@ def decodePairs(frame: bytes) -> Pairs:
 
     @raise ProtocolError: if the frame holds an odd number of fields.
     """
+    return list(_pairs(frame))
+
+
+def _pairs(frame: bytes) -> Iterator[tuple[str, str]]:
+    """
+    The pairs of a pair list, as L{decodePairs} gives them, one by one.
+
+    @raise ProtocolError: if the frame holds an odd number of fields.
+    """
     if not frame:
-        return []
+        return zip()
     fields = frame.decode("latin-1").split("\0")
     if len(fields) % 2:
         raise ProtocolError("pair list with an odd number of fields")
-    return list(zip(fields[0::2], fields[1::2]))
+    each = iter(fields)
+    return zip(each, each)
 
 
 # The integer rule (docs/protocol.md, 3.3): every integer on the wire
@@ -718,28 +729,42 @@ _REQUEST_KEYS = (
 def _decodeRequest(frames: Sequence[bytes]) -> Request:
     if len(frames) < 5:
         raise ProtocolError("REQ needs at least 5 frames")
-    meta = dict(decodePairs(frames[3]))
+    # (Of two pairs of one name, the last counts.)
+    meta = dict(_pairs(frames[3]))
     try:
-        values = [meta.pop(key) for key in _REQUEST_KEYS]
+        method, target, version, addr, port, name, sport, scheme, more = _requestValues(meta)
     except KeyError as e:
         raise ProtocolError(f"REQ meta lacks {e.args[0]}") from None
-    method, target, version, addr, port, name, sport, scheme, more = values
-    window = meta.pop("window", None)
+    window = meta.get("window")
+    # (Unknown attributes are rare: looked for only if there are more.)
+    known = len(_REQUEST_KEYS) if window is None else len(_REQUEST_KEYS) + 1
+    extra = (
+        {key: value for key, value in meta.items() if key not in _KNOWN_REQUEST_KEYS}
+        if len(meta) > known
+        else {}
+    )
+    # (Positional: keywords cost 0.5 us more a REQ, a tenth of its
+    # decoding.  test_roundTrip checks the order against the fields'.)
     head = RequestHead(
-        method=method,
-        target=target,
-        version=version,
-        headers=decodePairs(frames[4]),
-        remoteAddr=addr,
-        remotePort=_int(port, "remote_port"),
-        serverName=name,
-        serverPort=_int(sport, "server_port"),
-        scheme=scheme,
-        more=_flag(more),
-        window=None if window is None else _int(window, "window"),
-        extra=meta,
+        method,
+        target,
+        version,
+        decodePairs(frames[4]),
+        addr,
+        _int(port, "remote_port"),
+        name,
+        _int(sport, "server_port"),
+        scheme,
+        _flag(more),
+        None if window is None else _int(window, "window"),
+        extra,
     )
     return Request(frames[2], head, list(frames[5:]))
+
+
+# The known attributes of REQ's meta, read in one call.
+_requestValues = operator.itemgetter(*_REQUEST_KEYS)
+_KNOWN_REQUEST_KEYS = frozenset([*_REQUEST_KEYS, "window"])
 
 
 # RFC 9110: a field name is a token; a reason phrase and a field value hold

@@ -482,6 +482,10 @@ class RequestTests(SynchronousTestCase):
         message = decode(encodeRequest(b"r.1", meta, []))
         assert isinstance(message, Request)
         self.assertEqual(message.head.extra, {"tls_version": "TLSv1.3", "x": ""})
+        # With a window, which is known, and one unknown attribute.
+        message = decode(encodeRequest(b"r.1", [*REQUEST_META, (b"x", b"1")], [], window=5))
+        assert isinstance(message, Request)
+        self.assertEqual((message.head.window, message.head.extra), (5, {"x": "1"}))
 
     def test_duplicateHeaders(self) -> None:
         """
