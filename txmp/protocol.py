@@ -762,8 +762,12 @@ def _decodeRequest(frames: Sequence[bytes]) -> Request:
     return Request(frames[2], head, list(frames[5:]))
 
 
-# The known attributes of REQ's meta, read in one call.
-_requestValues = operator.itemgetter(*_REQUEST_KEYS)
+# The known attributes of REQ's meta, read in one call.  (Typed: an
+# itemgetter returns Any, which would let a str reach RequestHead's int
+# fields, positional as they are, unchecked.)
+_requestValues: Callable[[Mapping[str, str]], tuple[str, ...]] = operator.itemgetter(
+    *_REQUEST_KEYS
+)
 _KNOWN_REQUEST_KEYS = frozenset([*_REQUEST_KEYS, "window"])
 
 
