@@ -6,6 +6,7 @@ Tests for L{txmp.protocol}, the txmp wire format.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from random import Random
 from typing import Callable
 
 from hypothesis import HealthCheck, given, settings
@@ -353,6 +354,28 @@ class PackTests(SynchronousTestCase):
             self.assertEqual((hello.packed, welcome.packed), (packed, packed))
 
 
+# Meta pairs a REQ may add to its required ones: repeats of those (with
+# valid values), window (once or more), names that differ from known ones
+# only in case, and unknown names, each maybe repeated.
+_digits = st.text(alphabet="0123456789", min_size=1, max_size=5).map(str.encode)
+_text = st.binary(max_size=6).filter(lambda b: b"\0" not in b)
+_moreMeta = st.lists(
+    st.one_of(
+        st.tuples(
+            st.sampled_from(
+                [b"method", b"target", b"version", b"remote_addr", b"server_name", b"scheme"]
+            ),
+            _text,
+        ),
+        st.tuples(st.sampled_from([b"remote_port", b"server_port", b"window"]), _digits),
+        st.tuples(st.just(b"more"), st.sampled_from([b"0", b"1"])),
+        st.tuples(st.sampled_from([b"Method", b"WINDOW", b"x", b"", b"\xe9"]), _text),
+        st.tuples(_text.filter(lambda n: n not in [*REQUEST_KEYS, b"window"]), _text),
+    ),
+    max_size=6,
+)
+
+
 class RequestTests(SynchronousTestCase):
     """
     Tests for C{REQ} messages.
@@ -486,6 +509,42 @@ class RequestTests(SynchronousTestCase):
         message = decode(encodeRequest(b"r.1", [*REQUEST_META, (b"x", b"1")], [], window=5))
         assert isinstance(message, Request)
         self.assertEqual((message.head.window, message.head.extra), (5, {"x": "1"}))
+
+    @settings(max_examples=200, deadline=None)
+    @given(_moreMeta, st.randoms(use_true_random=False))
+    def test_metaReadAsADict(
+        self, more: list[tuple[bytes, bytes]], random: Random
+    ) -> None:
+        """
+        However the required meta attributes are mixed with repeats of
+        them, C{window} and unknown attributes, in any order, each
+        attribute has its last value (section 3.2), and C{extra} holds
+        exactly the unknown names (case counts), each with its last value.
+        """
+        pairs = [*REQUEST_META, (b"more", b"0"), *more]
+        random.shuffle(pairs)
+        message = decode(rawRequest(b"r.1", pairs, []))
+        assert isinstance(message, Request)
+        meta = {n.decode("latin-1"): v.decode("latin-1") for n, v in pairs}
+        known = {name.decode("ascii") for name in [*REQUEST_KEYS, b"window"]}
+        window = meta.get("window")
+        self.assertEqual(
+            message.head,
+            RequestHead(
+                method=meta["method"],
+                target=meta["target"],
+                version=meta["version"],
+                headers=[],
+                remoteAddr=meta["remote_addr"],
+                remotePort=int(meta["remote_port"]),
+                serverName=meta["server_name"],
+                serverPort=int(meta["server_port"]),
+                scheme=meta["scheme"],
+                more=meta["more"] == "1",
+                window=None if window is None else int(window),
+                extra={n: v for n, v in meta.items() if n not in known},
+            ),
+        )
 
     def test_duplicateHeaders(self) -> None:
         """
