@@ -61,7 +61,8 @@ def decodePairs(frame):
     fields = frame.decode("latin-1").split("\0")
     if len(fields) % 2:
         raise ValueError("pair list with an odd number of fields")
-    return list(zip(fields[0::2], fields[1::2]))
+    each = iter(fields)
+    return list(zip(each, each))
 
 
 # -- The sample: a browser's GET, as Twisted Web hands it to the front --------
