@@ -387,6 +387,26 @@ _checkedField = lru_cache(maxsize=512)(_checkField)
 _CACHED_FIELD = 256
 
 
+def _parseStatus(status: str) -> tuple[int, bytes]:
+    """
+    A response status as C{start_response} was given it, checked: its code
+    and its reason phrase as bytes.
+
+    @raise ValueError: if it is not a final status code, a space and a
+        reason phrase.
+    """
+    match = _STATUS.match(status)
+    if match is None:
+        raise ValueError(f"invalid status {status!r}")
+    return int(match.group(1)), match.group(2).encode("latin-1")
+
+
+# _parseStatus, cached as _checkedField is (for statuses of up to
+# _CACHED_FIELD characters): an application gives a few statuses again and
+# again (docs/benchmarks.md, "Status lines made once").
+_parsedStatus = lru_cache(maxsize=64)(_parseStatus)
+
+
 def buildEnviron(
     requestId: bytes,
     head: RequestHead,
@@ -1676,9 +1696,10 @@ class RunningRequest:
             raise RuntimeError("start_response() called again without exc_info")
         if not isinstance(status, str):
             raise TypeError(f"status must be str, not {type(status).__name__}")
-        match = _STATUS.match(status)
-        if match is None:
-            raise ValueError(f"invalid status {status!r}")
+        if len(status) <= _CACHED_FIELD:
+            code, reason = _parsedStatus(status)
+        else:
+            code, reason = _parseStatus(status)
         if not isinstance(headers, (list, tuple)):
             raise TypeError(f"headers must be a list, not {type(headers).__name__}")
         encoded = []
@@ -1705,8 +1726,7 @@ class RunningRequest:
             length = contentLength(lengths)
         except ProtocolError as e:
             raise ValueError(f"{e}: {lengths!r}") from None
-        code = int(match.group(1))
-        self._pending = (code, match.group(2).encode("latin-1"), encoded)
+        self._pending = (code, reason, encoded)
         hasBody = self._hasBody = self._method != "HEAD" and code not in NO_BODY_CODES
         self._addLength = code not in NO_BODY_CODES and length is None
         self._limit = length if hasBody else None

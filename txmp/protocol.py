@@ -510,15 +510,25 @@ def encodeResponse(
     messages follow; C{credit}, for a complete reply (not C{more}), that it
     gives the request's credit back.
     """
-    pairs = [
-        (b"status", encodeInt(status)),
-        (b"reason", reason),
-        (b"more", b"1" if more else b"0"),
-    ]
-    if credit and not more:
-        pairs.append((b"credit", b"1"))
-    meta = encodePairs(pairs)
+    key = (status, reason, more, credit and not more)
+    meta = _responseMetaFrames.get(key)
+    if meta is None:
+        pairs = [
+            (b"status", encodeInt(status)),
+            (b"reason", reason),
+            (b"more", b"1" if more else b"0"),
+        ]
+        if credit and not more:
+            pairs.append((b"credit", b"1"))
+        meta = _remember(_responseMetaFrames, key, len(reason), encodePairs(pairs))
     return [VERSION, RESP, requestId, meta, encodePairs(headers), *body]
+
+
+# The meta frames encodeResponse made most recently, by status, reason, more
+# and credit: a handler's responses repeat a few (docs/benchmarks.md, "Status
+# lines made once").  Any thread: dict lookups and stores are atomic, and a
+# store lost to another thread's clearing is only made again.
+_responseMetaFrames: dict[tuple[int, bytes, bool, bool], bytes] = {}
 
 
 def encodeBody(
@@ -846,11 +856,13 @@ def _decodeResponse(frames: Sequence[bytes]) -> Response:
     metaFrame = frames[3]
     meta = _responseMetas.get(metaFrame)
     if meta is None:
-        meta = _remember(_responseMetas, metaFrame, _readMeta(metaFrame))
+        meta = _remember(_responseMetas, metaFrame, len(metaFrame), _readMeta(metaFrame))
     headersFrame = frames[4]
     fields = _responseFields.get(headersFrame)
     if fields is None:
-        fields = _remember(_responseFields, headersFrame, _readFields(headersFrame))
+        fields = _remember(
+            _responseFields, headersFrame, len(headersFrame), _readFields(headersFrame)
+        )
     status, reason, more, credit, extra = meta
     headers, length = fields
     return Response(
@@ -906,18 +918,20 @@ def _readFields(frame: bytes) -> _Fields:
 # no other thread decodes a RESP.
 _responseMetas: dict[bytes, _Meta] = {}
 _responseFields: dict[bytes, _Fields] = {}
+_K = TypeVar("_K")
 
 
-def _remember(decoded: dict[bytes, _T], frame: bytes, value: _T) -> _T:
+def _remember(decoded: dict[_K, _T], key: _K, size: int, value: _T) -> _T:
     """
-    Keep C{value}, read from C{frame}, in C{decoded}, if C{frame} is small
-    enough; if C{decoded} is full, forget all it holds first (cheaper than
-    forgetting the oldest, and heads that repeat are read again once).
+    Keep C{value}, made from C{key} of C{size} bytes, in C{decoded}, if
+    that is small enough; if C{decoded} is full, forget all it holds first
+    (cheaper than forgetting the oldest, and what repeats is made again
+    once).
     """
-    if len(frame) <= DECODED_FRAME:
+    if size <= DECODED_FRAME:
         if len(decoded) >= DECODED_FRAMES:
             decoded.clear()
-        decoded[frame] = value
+        decoded[key] = value
     return value
 
 

@@ -925,6 +925,45 @@ class ResponseTests(SynchronousTestCase):
             self.assertRaises(ProtocolError, decode, frames)
 
 
+class ResponseMetaFrameTests(SynchronousTestCase):
+    """
+    L{encodeResponse} makes the meta frame of each status, reason, C{more}
+    and C{credit} once, and gives it again.
+    """
+
+    def setUp(self) -> None:
+        self.patch(protocol, "_responseMetaFrames", {})
+
+    def test_sameFrame(self) -> None:
+        """
+        The same status, reason, C{more} and C{credit} give the same meta
+        frame (one object, made once); a C{credit} with C{more} is not
+        written, as before, and shares the frame of no C{credit}.
+        """
+        first = encodeResponse(b"r.1", 200, b"OK", [], credit=True)[3]
+        self.assertEqual(first, b"status\x00200\0reason\0OK\0more\x000\0credit\x001")
+        self.assertIs(encodeResponse(b"r.2", 200, b"OK", [(b"A", b"b")], credit=True)[3], first)
+        streamed = encodeResponse(b"r.3", 200, b"OK", [], more=True, credit=True)[3]
+        self.assertEqual(streamed, b"status\x00200\0reason\0OK\0more\x001")
+        self.assertIs(encodeResponse(b"r.4", 200, b"OK", [], more=True)[3], streamed)
+        self.assertEqual(encodeResponse(b"r.5", 404, b"OK", [])[3],
+                         b"status\x00404\0reason\0OK\0more\x000")
+        self.assertEqual(len(protocol._responseMetaFrames), 3)
+
+    def test_notKept(self) -> None:
+        """
+        A status that is not an integer of the wire format raises each
+        time and keeps nothing; a reason over L{_defaults.DECODED_FRAME}
+        bytes is written, and not kept.
+        """
+        for _ in range(2):
+            self.assertRaises(ValueError, encodeResponse, b"r.1", -1, b"OK", [])
+        reason = b"r" * (_defaults.DECODED_FRAME + 1)
+        meta = encodeResponse(b"r.1", 200, reason, [])[3]
+        self.assertEqual(meta, b"status\x00200\0reason\0" + reason + b"\0more\x000")
+        self.assertEqual(protocol._responseMetaFrames, {})
+
+
 class RememberedHeadTests(SynchronousTestCase):
     """
     A C{RESP}'s meta and headers frames are read once for each distinct

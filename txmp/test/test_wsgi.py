@@ -2323,6 +2323,34 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
                 self.startResponseError("200 OK", [("X-A", "a\r\nB: c")]), ValueError
             )
 
+    def test_statusCached(self) -> None:
+        """
+        A status is checked and parsed once, not for every response that
+        has it; one that fails the check is not kept, and fails again; one
+        longer than C{_CACHED_FIELD} is parsed each time, and sent.
+        """
+        from txmp._wsgi import _CACHED_FIELD, _parsedStatus
+
+        status = "299 Made Here"
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            startResponse(status, TEXT)
+            return [b"ok"]
+
+        self.runApp(app)
+        before = _parsedStatus.cache_info().hits
+        calls = self.runApp(app)
+        self.assertEqual(_parsedStatus.cache_info().hits, before + 1)
+        self.assertEqual(calls[0][:2], ("sendHead", 299))
+        self.assertEqual(calls[0][2], b"Made Here")
+        for _ in range(2):
+            self.assertIsInstance(self.startResponseError("299 Made\n", TEXT), ValueError)
+        status = "298 " + "r" * _CACHED_FIELD
+        info = _parsedStatus.cache_info()
+        calls = self.runApp(app)
+        self.assertEqual(_parsedStatus.cache_info(), info)
+        self.assertEqual(calls[0][:3], ("sendHead", 298, b"r" * _CACHED_FIELD))
+
     def test_longHeaderFieldsNotCached(self) -> None:
         """
         A response header field longer than C{_CACHED_FIELD} (name and
