@@ -402,8 +402,8 @@ def _parseStatus(status: str) -> tuple[int, bytes]:
 
 
 # _parseStatus, cached as _checkedField is (for statuses of up to
-# _CACHED_FIELD characters): an application gives a few statuses again and
-# again (docs/benchmarks.md, "Status lines made once").
+# _CACHED_FIELD characters, of type str only): an application gives a few
+# statuses again and again (docs/benchmarks.md, "Status lines made once").
 _parsedStatus = lru_cache(maxsize=64)(_parseStatus)
 
 
@@ -1696,7 +1696,9 @@ class RunningRequest:
             raise RuntimeError("start_response() called again without exc_info")
         if not isinstance(status, str):
             raise TypeError(f"status must be str, not {type(status).__name__}")
-        if len(status) <= _CACHED_FIELD:
+        # (A subclass of str may have its own equality: it is parsed each
+        # time, as the str it holds.)
+        if type(status) is str and len(status) <= _CACHED_FIELD:
             code, reason = _parsedStatus(status)
         else:
             code, reason = _parseStatus(status)

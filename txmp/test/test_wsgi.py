@@ -2351,6 +2351,29 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(_parsedStatus.cache_info(), info)
         self.assertEqual(calls[0][:3], ("sendHead", 298, b"r" * _CACHED_FIELD))
 
+    def test_statusStrSubclass(self) -> None:
+        """
+        A status of a subclass of L{str} is parsed as the string it holds,
+        each time: one equal by its own C{__eq__} to a status parsed before
+        is not given that status's reason.
+        """
+
+        class Folded(str):
+            def __eq__(self, other: object) -> bool:
+                return isinstance(other, str) and self.lower() == other.lower()
+
+            def __hash__(self) -> int:
+                return hash(self.lower())
+
+        statuses = [Folded("299 made here"), Folded("299 MADE HERE")]
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            startResponse(statuses.pop(0), TEXT)
+            return [b"ok"]
+
+        self.assertEqual(self.runApp(app)[0][:3], ("sendHead", 299, b"made here"))
+        self.assertEqual(self.runApp(app)[0][:3], ("sendHead", 299, b"MADE HERE"))
+
     def test_longHeaderFieldsNotCached(self) -> None:
         """
         A response header field longer than C{_CACHED_FIELD} (name and
