@@ -511,7 +511,10 @@ def encodeResponse(
     gives the request's credit back.
     """
     key = (status, reason, more, credit and not more)
-    meta = _responseMetaFrames.get(key)
+    # Only a reason of type bytes is kept: a bytearray cannot be a key, and
+    # a memoryview would keep the whole buffer it views.
+    kept = type(reason) is bytes
+    meta = _responseMetaFrames.get(key) if kept else None
     if meta is None:
         pairs = [
             (b"status", encodeInt(status)),
@@ -520,7 +523,9 @@ def encodeResponse(
         ]
         if credit and not more:
             pairs.append((b"credit", b"1"))
-        meta = _remember(_responseMetaFrames, key, len(reason), encodePairs(pairs))
+        meta = encodePairs(pairs)
+        if kept:
+            _remember(_responseMetaFrames, key, len(reason), meta)
     return [VERSION, RESP, requestId, meta, encodePairs(headers), *body]
 
 

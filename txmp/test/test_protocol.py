@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from random import Random
-from typing import Callable
+from typing import Any, Callable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -961,6 +961,19 @@ class ResponseMetaFrameTests(SynchronousTestCase):
         reason = b"r" * (_defaults.DECODED_FRAME + 1)
         meta = encodeResponse(b"r.1", 200, reason, [])[3]
         self.assertEqual(meta, b"status\x00200\0reason\0" + reason + b"\0more\x000")
+        self.assertEqual(protocol._responseMetaFrames, {})
+
+    def test_reasonNotBytes(self) -> None:
+        """
+        A reason given as a C{bytearray} or a C{memoryview} is written, as
+        before, and not kept: a C{bytearray} cannot be a key, and a
+        C{memoryview} would keep the whole buffer it views.
+        """
+        # (Outside the annotation: callers that are not type-checked.)
+        reasons: list[Any] = [bytearray(b"OK"), memoryview(b"-OK-" * 1024)[1:3]]
+        for reason in reasons:
+            self.assertEqual(encodeResponse(b"r.1", 200, reason, [])[3],
+                             b"status\x00200\0reason\0OK\0more\x000")
         self.assertEqual(protocol._responseMetaFrames, {})
 
 
