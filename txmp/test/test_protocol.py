@@ -938,7 +938,8 @@ class ResponseMetaFrameTests(SynchronousTestCase):
         """
         The same status, reason, C{more} and C{credit} give the same meta
         frame (one object, made once); a C{credit} with C{more} is not
-        written, as before, and shares the frame of no C{credit}.
+        written, as before, and shares the frame of no C{credit}; a frame
+        differing in C{more} or C{credit} alone is made for its own.
         """
         first = encodeResponse(b"r.1", 200, b"OK", [], credit=True)[3]
         self.assertEqual(first, b"status\x00200\0reason\0OK\0more\x000\0credit\x001")
@@ -946,9 +947,13 @@ class ResponseMetaFrameTests(SynchronousTestCase):
         streamed = encodeResponse(b"r.3", 200, b"OK", [], more=True, credit=True)[3]
         self.assertEqual(streamed, b"status\x00200\0reason\0OK\0more\x001")
         self.assertIs(encodeResponse(b"r.4", 200, b"OK", [], more=True)[3], streamed)
-        self.assertEqual(encodeResponse(b"r.5", 404, b"OK", [])[3],
+        # Neither kept frame is given for the same status and reason with
+        # no more and no credit.
+        self.assertEqual(encodeResponse(b"r.5", 200, b"OK", [])[3],
+                         b"status\x00200\0reason\0OK\0more\x000")
+        self.assertEqual(encodeResponse(b"r.6", 404, b"OK", [])[3],
                          b"status\x00404\0reason\0OK\0more\x000")
-        self.assertEqual(len(protocol._responseMetaFrames), 3)
+        self.assertEqual(len(protocol._responseMetaFrames), 4)
 
     def test_notKept(self) -> None:
         """
