@@ -313,9 +313,10 @@ PACK_LIMIT = 8 * KiB
 # world's heads with as many lengths, but 7.4 MiB (CPython) for frames
 # built to cost the most, whose every four bytes are a pair of its own
 # (benchmarks/respdecode.py --memory).  A handler likewise keeps the RESP
-# meta frames it made, by status, reason (of up to DECODED_FRAME bytes),
-# more and credit, DECODED_FRAMES at most (docs/benchmarks.md, "Status
-# lines made once").
+# meta frames it made, by status, reason (bytes, of up to DECODED_FRAME),
+# more and credit, DECODED_FRAMES at most: 314 KiB (CPython, tracemalloc)
+# if every reason is as long as that (docs/benchmarks.md, "Status lines
+# made once").
 DECODED_FRAME = 512
 DECODED_FRAMES = 256
 
