@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 from itertools import cycle, product
+
+from _harness import bestOfFive
 
 from txmp import _defaults, protocol
 
@@ -47,15 +48,18 @@ def response(reason: bytes, length: int) -> list[bytes]:
 
 
 def best(messages: list[list[bytes]], count: int) -> float:
+    """
+    The best of five runs of C{count} decodings of C{messages} in turn, in
+    µs a message.
+    """
     decode = protocol.decode
-    times = []
-    for _ in range(5):
-        each = cycle(messages)
-        start = time.perf_counter()
+    each = cycle(messages)
+
+    def run() -> None:
         for _ in range(count):
             decode(next(each))
-        times.append(time.perf_counter() - start)
-    return min(times) / count * 1e6
+
+    return bestOfFive(run, count)
 
 
 def costly(n: int, names: bytes, base: bytes) -> bytes:

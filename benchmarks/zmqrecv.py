@@ -13,22 +13,11 @@ Over C{inproc://}, without I/O threads; µs per operation, best of five.
 from __future__ import annotations
 
 import argparse
-import time
-from typing import Callable
 
 import zmq
+from _harness import bestOfFive
 
 MESSAGE = [b"peer-id-xx", b"x" * 200]
-
-
-def best(run: Callable[[], None], fill: Callable[[], None], count: int) -> float:
-    times = []
-    for _ in range(5):
-        fill()
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times) / count * 1e6
 
 
 def main() -> None:
@@ -67,10 +56,10 @@ def main() -> None:
             zmq.SocketOption(15)
 
     print(f"pyzmq {zmq.__version__}, {zmq.backend.Socket.__module__}")
-    print(f"recv_multipart              {best(multipart, fill, count):.2f} us")
-    print(f"recv(copy=False) by .more   {best(byMore, fill, count):.2f} us")
-    print(f"getsockopt(EVENTS)          {best(events, lambda: None, count):.2f} us")
-    print(f"zmq.SocketOption(15)        {best(enum, lambda: None, count):.2f} us")
+    print(f"recv_multipart              {bestOfFive(multipart, count, fill):.2f} us")
+    print(f"recv(copy=False) by .more   {bestOfFive(byMore, count, fill):.2f} us")
+    print(f"getsockopt(EVENTS)          {bestOfFive(events, count):.2f} us")
+    print(f"zmq.SocketOption(15)        {bestOfFive(enum, count):.2f} us")
     sender.close(0)
     receiver.close(0)
     context.term()

@@ -926,17 +926,17 @@ _responseFields: dict[bytes, _Fields] = {}
 _K = TypeVar("_K")
 
 
-def _remember(decoded: dict[_K, _T], key: _K, size: int, value: _T) -> _T:
+def _remember(memo: dict[_K, _T], key: _K, size: int, value: _T) -> _T:
     """
-    Keep C{value}, made from C{key} of C{size} bytes, in C{decoded}, if
-    that is small enough; if C{decoded} is full, forget all it holds first
+    Keep C{value}, made from C{key} of C{size} bytes, in C{memo}, if that
+    is small enough; if C{memo} is full, forget all it holds first
     (cheaper than forgetting the oldest, and what repeats is made again
     once).
     """
     if size <= DECODED_FRAME:
-        if len(decoded) >= DECODED_FRAMES:
-            decoded.clear()
-        decoded[key] = value
+        if len(memo) >= DECODED_FRAMES:
+            memo.clear()
+        memo[key] = value
     return value
 
 
