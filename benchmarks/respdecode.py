@@ -17,7 +17,10 @@ With C{--memory}, no timing: what the remembered heads hold when full
 included; CPython only: PyPy has no C{tracemalloc}), for the hello world
 heads above with as many lengths, and for frames of C{DECODED_FRAME} bytes
 built to cost the most (distinct two-byte names with empty values:
-unknown meta attributes of Latin-1 letters, header fields of ASCII ones).
+unknown meta attributes of Latin-1 letters, header fields of ASCII ones);
+then what a handler's caches hold full: C{encodeResponse}'s meta frames
+with reasons of C{DECODED_FRAME} bytes, and C{start_response}'s parsed
+statuses of C{_CACHED_FIELD} characters.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from __future__ import annotations
 import argparse
 import platform
 from itertools import cycle, product
+from typing import Callable
 
 from _harness import bestOfFive
 
-from txmp import _defaults, protocol
+from txmp import _defaults, _wsgi, protocol
 
 HEADERS = [(b"Content-Type", b"text/plain"), (b"Content-Length", b"13")]
 VARIANTS = 5000
@@ -75,24 +79,38 @@ def costly(n: int, names: bytes, base: bytes) -> bytes:
     return frame
 
 
-def held(messages: list[list[bytes]]) -> float:
+def forget() -> None:
     """
-    KiB that the remembered heads hold once C{messages} are decoded, in
-    order, with nothing remembered before.
+    Empty every per-message cache of C{txmp.protocol} and C{txmp._wsgi}.
+    """
+    protocol._responseMetas.clear()
+    protocol._responseFields.clear()
+    protocol._responseMetaFrames.clear()
+    _wsgi._parsedStatus.cache_clear()
+
+
+def held(fill: Callable[[], object]) -> float:
+    """
+    KiB that the caches hold once C{fill} ran, with nothing cached before.
     """
     # (Here: PyPy has no tracemalloc, and the timings run there too.)
     import tracemalloc
 
-    protocol._responseMetas.clear()
-    protocol._responseFields.clear()
+    forget()
     tracemalloc.start()
-    for message in messages:
-        protocol.decode(message)
+    fill()
     size = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    protocol._responseMetas.clear()
-    protocol._responseFields.clear()
+    forget()
     return size / 1024
+
+
+def decodeAll(messages: list[list[bytes]]) -> Callable[[], None]:
+    def fill() -> None:
+        for message in messages:
+            protocol.decode(message)
+
+    return fill
 
 
 def memory() -> None:
@@ -114,8 +132,26 @@ def memory() -> None:
     ]
     print(
         f"Remembered heads, {count} of each ({protocol.__file__}): "
-        f"hello world {held(hello):.0f} KiB, "
-        f"frames built to cost the most {held(worst) / 1024:.1f} MiB"
+        f"hello world {held(decodeAll(hello)):.0f} KiB, "
+        f"frames built to cost the most {held(decodeAll(worst)) / 1024:.1f} MiB"
+    )
+    reason = b"r" * (_defaults.DECODED_FRAME - 3)
+
+    def metaFrames() -> None:
+        for n in range(count):
+            protocol.encodeResponse(b"r.1", 200, reason + b"%03d" % n, [])
+
+    statuses = _wsgi._parsedStatus.cache_info().maxsize or 0
+    text = "r" * (_wsgi._CACHED_FIELD - 7)
+
+    def parsed() -> None:
+        for n in range(statuses):
+            _wsgi._parsedStatus(f"200 {text}{n:03d}")
+
+    print(
+        f"A handler's, full: {count} meta frames with reasons of "
+        f"{_defaults.DECODED_FRAME} bytes {held(metaFrames):.0f} KiB, "
+        f"{statuses} statuses of {_wsgi._CACHED_FIELD} characters {held(parsed):.0f} KiB"
     )
 
 

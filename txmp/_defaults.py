@@ -314,9 +314,9 @@ PACK_LIMIT = 8 * KiB
 # built to cost the most, whose every four bytes are a pair of its own
 # (benchmarks/respdecode.py --memory).  A handler likewise keeps the RESP
 # meta frames it made, by status, reason (bytes, of up to DECODED_FRAME),
-# more and credit, DECODED_FRAMES at most: 314 KiB (CPython, tracemalloc)
-# if every reason is as long as that (docs/benchmarks.md, "Status lines
-# made once").
+# more and credit, DECODED_FRAMES at most: 306 KiB (CPython) if every
+# reason is as long as that (benchmarks/respdecode.py --memory;
+# docs/benchmarks.md, "Status lines made once").
 DECODED_FRAME = 512
 DECODED_FRAMES = 256
 

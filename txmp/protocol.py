@@ -932,6 +932,11 @@ def _remember(memo: dict[_K, _T], key: _K, size: int, value: _T) -> _T:
     is small enough; if C{memo} is full, forget all it holds first
     (cheaper than forgetting the oldest, and what repeats is made again
     once).
+
+    A dict, not L{functools.lru_cache} as C{txmp._wsgi} caches header
+    fields: a front runs on PyPy, where C{lru_cache} is Python code, its
+    bookkeeping on every call dearer than a dict's lookup (a87ce15's draft
+    used it, and a PyPy front paid more for a new head than without it).
     """
     if size <= DECODED_FRAME:
         if len(memo) >= DECODED_FRAMES:
