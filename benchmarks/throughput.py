@@ -9,7 +9,8 @@ Web alone, Twisted's own WSGI server and gunicorn, all in the same run.
         [--sweep [--plot FILE.png]]
 
 Starts, on 127.0.0.1 only, every server below (or those named by
-C{--only}), all serving the same 13 bytes with the same two headers:
+C{--only}; C{txmp-bare} and C{split-batch} only when it names them), all
+serving the same 13 bytes with the same two headers:
 
     - B{raw}: C{rawweb.py}, a Twisted Web leaf resource (the ceiling of any
       Twisted front), run by the front's interpreter;
@@ -20,12 +21,20 @@ C{--only}), all serving the same 13 bytes with the same two headers:
     - B{txmp-prefetch0}: the same with C{mphandler --prefetch 0}, so that
       the handlers take no request beyond their threads (as before
       C{--prefetch}, 2026-12-05): what prefetching buys, in the same run;
+    - B{txmp-bare}: txmp's front with C{barehandler.py} in place of
+      C{mphandler}: a handler of txmp's protocol in plain pyzmq and
+      threads, as cheap as the bare split's, to show what txmp's front
+      serves when the handler costs next to nothing;
     - B{spawn2}: C{twistd mpfront --spawn 2 --app benchapps:hello}, the
       README's demo (mpfront starts its handlers with its own interpreter);
     - B{split}: C{split.py}, the bare split issue 12 cites as its
       prototype (Twisted Web and pyzmq PUSH/PULL, one handler calling the
       application inline, no credits), front and handler on their
       interpreters;
+    - B{split-batch}: the same, batched as txmp batches: the front sends
+      the requests of a reactor turn, at most 16, as one message, and the
+      handler's receiving thread hands them to four threads, which send
+      the replies (C{split.py --batch 16}, C{--shape handoff});
     - B{twistd-wsgi}: C{twistd web --wsgi benchapps.hello} (Twisted's
       in-process WSGI), handlers' interpreter, access log to /dev/null;
     - B{gunicorn-sync}: gunicorn, 2 sync workers, handlers' interpreter;
@@ -94,12 +103,18 @@ NAMES = [
     "raw-handlers",
     "txmp",
     "txmp-prefetch0",
+    "txmp-bare",
     "spawn2",
     "split",
+    "split-batch",
     "twistd-wsgi",
     "gunicorn-sync",
     "gunicorn-gthread",
 ]
+
+# Servers measured only when --only names them: they show where a limit
+# lies, not how txmp compares, and would lengthen every default run.
+OPT_IN = {"txmp-bare", "split-batch"}
 
 # Connections of the --sweep, as issue 12 asks for its plot.
 SWEEP = [1, 10, 50, 200]
@@ -245,22 +260,51 @@ def startSpawn(servers: Servers, python: str, pypy: bool, app: str) -> Target:
 
 
 def startSplit(
-    servers: Servers, frontPython: str, handlerPython: str, pypy: bool, app: str
+    servers: Servers, frontPython: str, handlerPython: str, pypy: bool, app: str,
+    batched: bool = False,
 ) -> Target:
     """
     Start C{split.py}'s front (front's interpreter) and one handler
     (handlers' interpreter): the bare split, without txmp.
+
+    @param batched: the front sends the requests of a reactor turn as one
+        message (C{--batch 16}) to a handler whose receiving thread hands
+        them to four threads (C{--shape handoff}), as txmp's C{BATCH} and
+        thread pool do (C{split-batch}); else one message a request to a
+        handler of one thread (C{split}).
     """
-    send, ret = servers.ipc("split-send"), servers.ipc("split-return")
+    name = "split-batch" if batched else "split"
+    send, ret = servers.ipc(name + "-send"), servers.ipc(name + "-return")
     script = os.path.join(HERE, "split.py")
-    front = servers.start("split front", [
-        frontPython, script, "front", "--send", send, "--return", ret])
+    front = servers.start(name + " front", [
+        frontPython, script, "front", "--send", send, "--return", ret,
+        *(["--batch", "16"] if batched else [])])
     port = int(front.waitFor(r"split front ready: port (\d+)").group(1))
-    handler = servers.start("split handler", [
+    handler = servers.start(name + " handler", [
         handlerPython, script, "handler", "--send", send, "--return", ret,
-        "--app", "benchapps:" + app])
+        "--app", "benchapps:" + app,
+        *(["--shape", "handoff", "--threads", "4"] if batched else [])])
     handler.waitFor(r"split handler ready")
-    return Target("split", "bare split (split.py)", port,
+    label = ("bare split, batched, 4 threads" if batched else "bare split (split.py)")
+    return Target(name, label, port, {"front": front, "handler": handler}, pypy)
+
+
+def startTxmpBare(
+    servers: Servers, frontPython: str, handlerPython: str, pypy: bool, app: str
+) -> Target:
+    """
+    Start txmp's front (front's interpreter) with C{barehandler.py}
+    (handlers' interpreter) in place of C{mphandler}: what txmp's front
+    serves with a handler as cheap as the bare split's.
+    """
+    send, ret = servers.ipc("bare-send"), servers.ipc("bare-return")
+    front, port = startFront(servers, frontPython, send, ret)
+    handler = servers.start("bare handler", [
+        handlerPython, os.path.join(HERE, "barehandler.py"), "--send", send,
+        "--return", ret, "--app", "benchapps:" + app])
+    handler.waitFor(r"bare handler ready")
+    front.waitFor(r"handler bare:\d+ joined")
+    return Target("txmp-bare", "txmp front + barehandler.py", port,
                   {"front": front, "handler": handler}, pypy)
 
 
@@ -346,10 +390,13 @@ def startTargets(
             target = Target(name, label, txmp.port,
                             {"front": txmp.front, "handler": ProcessGroup(handlers)},
                             frontPyPy or handlerPyPy)
+        elif name == "txmp-bare":
+            target = startTxmpBare(servers, front, handler, frontPyPy or handlerPyPy, args.app)
         elif name == "spawn2":
             target = startSpawn(servers, front, frontPyPy, args.app)
-        elif name == "split":
-            target = startSplit(servers, front, handler, frontPyPy or handlerPyPy, args.app)
+        elif name in ("split", "split-batch"):
+            target = startSplit(servers, front, handler, frontPyPy or handlerPyPy, args.app,
+                                batched=name == "split-batch")
         elif name == "twistd-wsgi":
             target = startTwistdWeb(servers, handler, handlerPyPy, args.app)
         elif name == "gunicorn-sync":
@@ -587,10 +634,14 @@ def run(args: argparse.Namespace) -> int:
     frontPyPy = frontName.startswith("PyPy")
     handlerPyPy = handlerName.startswith("PyPy")
     separate = frontName != handlerName
-    chosen = args.only or [n for n in NAMES if n != "raw-handlers" or separate]
+    chosen = args.only or [
+        n for n in NAMES if n not in OPT_IN and (n != "raw-handlers" or separate)
+    ]
     if shutil.which("wrk") is None:
         raise BenchmarkError("no wrk on PATH; " + HOW_TO_INSTALL)
-    frontNeeds = {"raw", "txmp", "txmp-prefetch0", "spawn2", "split"} & set(chosen)
+    frontNeeds = {
+        "raw", "txmp", "txmp-prefetch0", "txmp-bare", "spawn2", "split", "split-batch",
+    } & set(chosen)
     if frontNeeds:
         requireModules(args.front_python, ["twisted", "txzmq"],
                        "the front's interpreter needs Twisted and txZMQ; for "
@@ -667,6 +718,14 @@ def run(args: argparse.Namespace) -> int:
             printRatios(targetRatios(summaries, frontPyPy, separate, "split"), frontPyPy,
                         "The same targets, of the bare split (split.py), the floor "
                         "of the split's cost:")
+        if "txmp-bare" in summaries:
+            printRatios(targetRatios(summaries, frontPyPy, separate, "txmp-bare"), frontPyPy,
+                        "The same targets, of txmp's front with barehandler.py, a "
+                        "handler as cheap as the bare split's:")
+        if "split-batch" in summaries:
+            printRatios(targetRatios(summaries, frontPyPy, separate, "split-batch"), frontPyPy,
+                        "The same targets, of the bare split batched as txmp batches "
+                        "(split.py --batch 16, handler --shape handoff):")
         print(
             "SUMMARY | front %s, handlers %s | wrk -c%d %ds x%d | %s | %s |" % (
                 frontName, handlerName, args.connections, args.duration, args.rounds,
