@@ -13,9 +13,27 @@ the credits and prefetch of C{mphandler}'s defaults (4 threads, 28
 prefetched); C{REQ}s, packed, alone or in a C{BATCH}, handed from the
 receiving thread to four threads by a C{queue.SimpleQueue}, as txmp's
 handler hands them to its pool; each complete C{RESP}, packed into one
-frame, with C{credit=1} (the front's C{WELCOME} says C{credit_in_reply=1}),
-sent by the thread that made it on the one return socket, under a lock;
-C{PING} answered with C{PING}; C{BYE} answered with C{HELLO}.
+frame, with C{credit=1}, sent by the thread that made it on the one return
+socket, under a lock; C{PING} answered with C{PING}; C{BYE} answered with
+C{HELLO}.
+
+What it takes for granted, true of txmp's front and not of every front:
+the C{WELCOME} says C{packed=1} and C{credit_in_reply=1} (it is not
+read); and the front sends C{PING} at every heartbeat whatever else it
+sent (C{txmp._registry.HandlerRegistry._heartbeatTick}), so that
+answering each keeps this handler alive, idle or not, without the
+C{PING}s of its own at every interval that docs/protocol.md section 6
+asks of a handler.
+
+What it does less than txmp's handler, beyond the environ: it never
+combines replies into a C{BATCH} (each thread sends its own, waiting for
+the lock, as txmp's handler did before "Replies combined" in
+docs/benchmarks.md, which took 6% off the front's CPU a request there),
+so the front reads one message a reply; it calls no C{close()} of the
+application's iterable (nor does C{split.py}'s handler); an application
+that raises ends its thread, and that request waits for the front's
+timeout, its credit never given back; and its C{HELLO} after a C{BYE}
+offers every slot, busy or not.
 
     python barehandler.py --send ADDRESS --return ADDRESS [--app benchapps:hello]
 
@@ -136,10 +154,12 @@ def serve(send: str, ret: str, app: str) -> None:
     put = work.put
     while True:
         frames = sendSocket.recv_multipart()
-        if len(frames) > 2 and frames[1] == b"BATCH":
-            messages = [unpack(frame) for frame in frames[2:]]
-        elif len(frames[0]) > len(VERSION):
+        # A first frame longer than the version is a packed message, whose
+        # own frames after it may be anything (a body frame b"BATCH" too).
+        if len(frames[0]) > len(VERSION):
             messages = [unpack(frames[0]) + frames[1:]]
+        elif frames[1] == b"BATCH":
+            messages = [unpack(frame) for frame in frames[2:]]
         else:
             messages = [frames]
         for message in messages:
