@@ -198,7 +198,8 @@ def parseArguments(argv: list | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--only", type=names, action="append", metavar="NAME",
                         help="measure only these servers (comma-separated or "
-                        "repeated), of: " + ", ".join(NAMES))
+                        "repeated), of: " + ", ".join(NAMES) + " ("
+                        + " and ".join(sorted(OPT_IN)) + " only when named)")
     parser.add_argument("--app", choices=APPS, default="hello",
                         help="the WSGI application every server but raw runs, of "
                         "benchmarks/benchapps.py: hello (a list, the default) or "
@@ -480,8 +481,10 @@ def targetRatios(
     Every ratio issue 12 sets a target for: (what, value, C{>=} or C{<=},
     target, whether the target applies to this run's front).
 
-    @param subject: the server the ratios are of: C{txmp}, or C{split} to
-        see which targets the bare split itself meets.
+    @param subject: the server the ratios are of: C{txmp}; C{split} to see
+        which targets the bare split itself meets; C{txmp-bare} or
+        C{split-batch} to see which txmp's front with a bare handler, or
+        the batched bare split, meets.
 
     Against gunicorn, the subject's median is set against gunicorn's best
     round: a round of gunicorn's can collapse (2 gthread workers on this
