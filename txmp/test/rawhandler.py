@@ -57,10 +57,12 @@ def echo(requestId, meta, headers, body):
     return [(b"RESP", [responseMeta, responseHeaders, text])]
 
 
-def main(sendAddress, returnAddress, answer=echo, name=b"raw"):
+def connect(sendAddress, returnAddress):
     """
-    Register with the front at C{sendAddress} and C{returnAddress} and
-    answer each request with C{answer(requestId, meta, headers, body)}.
+    A handler's two DEALER sockets, connected to a front's send and return
+    addresses, with one routing id (docs/protocol.md, 2.1).
+
+    @return: the send socket and the return socket.
     """
     context = zmq.Context()
     routingId = os.urandom(16).hex().encode("ascii")
@@ -72,6 +74,15 @@ def main(sendAddress, returnAddress, answer=echo, name=b"raw"):
         sock.setsockopt(zmq.RCVHWM, 1000)
         sock.setsockopt(zmq.LINGER, 0)
         sock.connect(address)
+    return send, ret
+
+
+def main(sendAddress, returnAddress, answer=echo, name=b"raw"):
+    """
+    Register with the front at C{sendAddress} and C{returnAddress} and
+    answer each request with C{answer(requestId, meta, headers, body)}.
+    """
+    send, ret = connect(sendAddress, returnAddress)
     hello = [VERSION, b"HELLO", encodePairs([(b"name", name), (b"credits", b"1")])]
     send.send_multipart(hello)
     print("%s handler ready" % (name.decode("ascii"),), flush=True)
