@@ -676,6 +676,28 @@ class MountedTests(RunnerMixin, SynchronousTestCase):
             [formatEvent(event) for event in events],
         )
 
+    def test_outsideNotFoundLoggedReadably(self) -> None:
+        """
+        The log line of a path outside a non-ASCII prefix shows the path
+        and the prefix as the operator and the client wrote them (their
+        UTF-8 decoded), not as the ISO-8859-1 strings of their bytes that
+        PEP 3333 makes them (C{/cafÃ©}).
+
+        Fails at the commit that adds it: the line reads
+        C{/thÃ© is not under --script-name /cafÃ©: 404}.
+        """
+
+        def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
+            startResponse("200 OK", [])
+            return [b"x"]
+
+        with capturedLogs() as events:
+            self.runApp(Mounted(app, "/caf\xc3\xa9"), requestHead("/th%C3%A9"))
+        self.assertIn(
+            "/th\xe9 is not under --script-name /caf\xe9: 404",
+            [formatEvent(event) for event in events],
+        )
+
 
 class InputStreamTestMixin:
     """
