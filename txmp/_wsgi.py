@@ -504,7 +504,9 @@ class Mounted:
         else:
             self._log.info(
                 "{path} is not under --script-name {prefix}: 404",
-                path=path, prefix=prefix,
+                # PEP 3333's strings of bytes, shown as UTF-8, as written.
+                path=path.encode("latin-1").decode("utf-8", "backslashreplace"),
+                prefix=prefix.encode("latin-1").decode("utf-8", "backslashreplace"),
             )
             fields, body = plainPage(404)
             startResponse(
