@@ -170,7 +170,13 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger, LogLevel
 
-from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
+from txmp._defaults import (
+    BODY_BATCH,
+    FILE_CHUNK_SIZE,
+    INPUT_GRANT_DIVISOR,
+    INPUT_WINDOW,
+    LOG_MESSAGE_LENGTH,
+)
 from txmp._http import (
     FIELD_CHARS,
     HOP_BY_HOP,
@@ -180,6 +186,7 @@ from txmp._http import (
     TCHAR,
     plainPage,
 )
+from txmp._peerlog import printable
 from txmp._pool import ReactorCalls
 from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
@@ -504,8 +511,13 @@ class Mounted:
         else:
             self._log.info(
                 "{path} is not under --script-name {prefix}: 404",
-                # PEP 3333's strings of bytes, shown as UTF-8, as written.
-                path=path.encode("latin-1").decode("utf-8", "backslashreplace"),
+                # PEP 3333's strings of bytes, shown as UTF-8, as written;
+                # the client's path cut short and its control characters
+                # escaped (a %0A would otherwise start a line of its own).
+                path=printable(
+                    path.encode("latin-1").decode("utf-8", "backslashreplace"),
+                    LOG_MESSAGE_LENGTH,
+                ),
                 prefix=prefix.encode("latin-1").decode("utf-8", "backslashreplace"),
             )
             fields, body = plainPage(404)

@@ -29,7 +29,13 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txmp import __version__
-from txmp._defaults import BODY_BATCH, FILE_CHUNK_SIZE, INPUT_GRANT_DIVISOR, INPUT_WINDOW
+from txmp._defaults import (
+    BODY_BATCH,
+    FILE_CHUNK_SIZE,
+    INPUT_GRANT_DIVISOR,
+    INPUT_WINDOW,
+    LOG_MESSAGE_LENGTH,
+)
 from txmp._profile import Profiler
 from txmp._wsgi import (
     ErrorStream,
@@ -682,9 +688,6 @@ class MountedTests(RunnerMixin, SynchronousTestCase):
         and the prefix as the operator and the client wrote them (their
         UTF-8 decoded), not as the ISO-8859-1 strings of their bytes that
         PEP 3333 makes them (C{/cafÃ©}).
-
-        Fails at the commit that adds it: the line reads
-        C{/thÃ© is not under --script-name /cafÃ©: 404}.
         """
 
         def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
@@ -696,6 +699,29 @@ class MountedTests(RunnerMixin, SynchronousTestCase):
         self.assertIn(
             "/th\xe9 is not under --script-name /caf\xe9: 404",
             [formatEvent(event) for event in events],
+        )
+
+
+    def test_outsideNotFoundLoggedPrintable(self) -> None:
+        """
+        The client's path in that log line has its control characters
+        escaped, so that a C{%0A} in it cannot start a line of its own, and
+        is cut short after L{LOG_MESSAGE_LENGTH} characters.
+        """
+
+        def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
+            startResponse("200 OK", [])
+            return [b"x"]
+
+        mounted = Mounted(app, "/app")
+        with capturedLogs() as events:
+            self.runApp(mounted, requestHead("/x%0A2026-01-01 forged"))
+            self.runApp(mounted, requestHead("/" + "y" * (2 * LOG_MESSAGE_LENGTH)))
+        lines = [formatEvent(event) for event in events]
+        self.assertIn("/x\\x0a2026-01-01 forged is not under --script-name /app: 404", lines)
+        self.assertIn(
+            "/" + "y" * (LOG_MESSAGE_LENGTH - 1) + "... is not under --script-name /app: 404",
+            lines,
         )
 
 
