@@ -1162,6 +1162,38 @@ class ErrorTests(FrontTestCase):
         response = self.assertPlainError(transport, 503, b"Service Unavailable")
         self.assertEqual(response.header(b"retry-after"), [b"1"])
 
+    def test_queueFullNoContinue(self) -> None:
+        """
+        A request with C{Expect: 100-continue} that finds the queue full is
+        answered 503 at once, without C{100 Continue} first: the front
+        knows the answer before any body is read, as for a Content-Length
+        over --max-body (413, no C{100 Continue}: docs/architecture.md),
+        and a C{100 Continue} would have the client send a body that is
+        only discarded (RFC 9110 section 10.1.1: a client that receives a
+        final status instead of 100 need not send it).
+        """
+        self.hello(0)
+        self.get()
+        _, transport = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        self.assertNotIn(b"100 Continue", transport.value())
+        response = ParsedResponse(transport.value())
+        self.assertEqual(response.code, 503)
+
+    def test_optionsAsteriskNoContinue(self) -> None:
+        """
+        C{OPTIONS *} with C{Expect: 100-continue} and a body is answered at
+        once by the front, which never reads that body: no C{100 Continue}.
+        """
+        _, transport = self.sendRequest(
+            b"OPTIONS * HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        self.assertNotIn(b"100 Continue", transport.value())
+        self.assertEqual(ParsedResponse(transport.value()).code, 200)
+
     def test_handlerFailed(self) -> None:
         """
         C{ERROR} before the head gives 502.
