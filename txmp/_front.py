@@ -1427,8 +1427,6 @@ class FrontConnection(Protocol):
             self.refuse(413)
             return
         self._head = None
-        if length != 0 and head.expectContinue and head.version == b"HTTP/1.1":
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         exchange = self.exchange = Exchange(self, head, client)
         if length != 0:
             self.bodyPending = True
@@ -1440,6 +1438,17 @@ class FrontConnection(Protocol):
         # application sees the request.  A larger one is streamed: at once
         # if its length says so, else once it passes SMALL_BODY.
         exchange.start(length is not None and length > SMALL_BODY)
+        if (
+            length != 0 and head.expectContinue and head.version == b"HTTP/1.1"
+            and exchange.state is ResponseState.WAITING
+        ):
+            # Only once the request is submitted (or waits for its body to
+            # be): one answered at once (a 503 with the queue full, OPTIONS
+            # *) gets its final status alone, and its client need not send
+            # a body that would only be discarded (RFC 9110 section 10.1.1).
+            # Nothing of a response can have been written before: the
+            # exchange's answer writes it, and it is still awaited.
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _readBody(self) -> bool:
         """
