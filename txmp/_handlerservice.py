@@ -232,11 +232,14 @@ class HandlerService(Service):
 
     Stopping (SIGTERM) drains: every front is told to send nothing more,
     running requests get up to --graceful-timeout to finish, then the
-    process exits.
+    process exits.  A handler whose front is gone (L{frontIsGone}) stops
+    at once instead: running requests are cut, and nothing waits for a
+    front that cannot answer.
 
     @ivar links: its links, one for each front.
     @ivar redials: with CURVE, the record of each socket's handshakes (two
         for each front, its send socket's first).
+    @ivar frontGone: whether its front is known to be gone (L{frontIsGone}).
     """
 
     _log = Logger()
@@ -254,6 +257,18 @@ class HandlerService(Service):
         self.profiler = Profiler()
         self._profileCall: IDelayedCall | None = None
         self._profilePath = ""
+        self.frontGone = False
+
+    def frontIsGone(self) -> None:
+        """
+        The front that spawned this handler, its only front, is gone
+        (L{ParentWatch}): when it stops, it neither waits for that front to
+        acknowledge its drain nor lets its sockets linger with messages no
+        one will read, and its running requests, whose replies could reach
+        no one, are cut at once (their responses closed).  Called in the
+        reactor thread, before the reactor stops.
+        """
+        self.frontGone = True
 
     def startService(self) -> None:
         Service.startService(self)
@@ -501,7 +516,9 @@ class HandlerService(Service):
         drained = gatherResults(
             [link.drain() for link in self.links], consumeErrors=True
         )
-        timeout = self._options["graceful-timeout"]
+        # A front that is gone acknowledges nothing, and takes no reply.
+        frontGone = self.frontGone
+        timeout = 0.0 if frontGone else self._options["graceful-timeout"]
         drained.addTimeout(timeout, self._reactor)
 
         def runningIds() -> list[str]:
@@ -515,6 +532,8 @@ class HandlerService(Service):
             failure.trap(defer.TimeoutError, defer.FirstError)
             running = runningIds()
             if not running:
+                if frontGone:
+                    return True
                 self._log.warn(
                     "mphandler {name}: --graceful-timeout {timeout}s passed with "
                     "requests still running: (none; no front acknowledged); "
@@ -531,11 +550,15 @@ class HandlerService(Service):
                 link.cut()
             cut = len(running)
             self._log.warn(
-                "mphandler {name}: --graceful-timeout {timeout}s passed with "
+                "mphandler {name}: {why} with "
                 "{count} requests still running: {requests}; cutting them, "
                 "waiting up to {seconds} s for their responses to close",
-                name=self._options["name"], timeout=timeout, count=cut,
-                requests=" ".join(running), seconds=CUT_CLOSE_TIMEOUT,
+                name=self._options["name"],
+                why=(
+                    "its front is gone" if frontGone
+                    else f"--graceful-timeout {timeout}s passed"
+                ),
+                count=cut, requests=" ".join(running), seconds=CUT_CLOSE_TIMEOUT,
             )
             idle = gatherResults(
                 [link.whenIdle() for link in self.links], consumeErrors=True
@@ -580,8 +603,9 @@ class HandlerService(Service):
                 self._pool.stop()
             if self._context is not None:
                 # What the application threads queued last (the end of
-                # their replies) is sent, not dropped with the sockets.
-                self._context.shutdown(STOP_LINGER)
+                # their replies) is sent, not dropped with the sockets;
+                # unless the front is gone, which would never take it.
+                self._context.shutdown(0.0 if frontGone else STOP_LINGER)
                 self._context = None
             self._log.info(
                 "mphandler {name} stopped after {count} requests",
@@ -638,6 +662,8 @@ class ParentWatch(Service):
 
     @param parentPid: the PID of the parent this handler must die with.
     @param name: returns the handler's name (known once it has started).
+    @param onGone: called once the parent is found gone, before the reactor
+        is stopped (L{HandlerService.frontIsGone}: the parent is the front).
     @param getppid: L{os.getppid}, or a fake.
     @param dieWithParent: L{dieWithParent}, or a fake.
     @ivar gone: whether the parent is known to be gone.
@@ -651,6 +677,7 @@ class ParentWatch(Service):
     _interval: float = PARENT_CHECK_INTERVAL
     _getppid: Callable[[], int] = os.getppid
     _dieWithParent: Callable[[], bool] = dieWithParent
+    _onGone: Callable[[], None] = lambda: None
     _loop: LoopingCall | None = field(init=False, default=None)
     gone: bool = field(init=False, default=False)
 
@@ -705,6 +732,7 @@ class ParentWatch(Service):
             "mphandler {name}: its front (parent process {pid}) is gone: stopping",
             name=self._name(), pid=self._parentPid,
         )
+        self._onGone()
         try:
             self._reactor.stop()
         except ReactorNotRunning:
@@ -812,7 +840,8 @@ def serviceTree(options: HandlerSettings, reactor: IHandlerReactor) -> MultiServ
     watch = None
     if options["parent-pid"]:
         watch = ParentWatch(
-            reactor, options["parent-pid"], lambda: handlerName(options), options["heartbeat"]
+            reactor, options["parent-pid"], lambda: handlerName(options), options["heartbeat"],
+            onGone=handler.frontIsGone,
         )
         # What Linux sends when the front exits (see dieWithParent).
         actions[signal.SIGHUP] = watch.hangup

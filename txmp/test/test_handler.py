@@ -1943,6 +1943,55 @@ class HandlerServiceStopTests(SynchronousTestCase):
             logged,
         )
 
+    def test_frontGoneCutsAtOnce(self) -> None:
+        """
+        A handler whose front is gone (L{HandlerService.frontIsGone}: its
+        parent, which spawned it, exited) waits for no acknowledgement and
+        no C{--graceful-timeout}: it cuts its running requests at the next
+        turn of the reactor, saying why, and stops once their responses
+        are closed.
+        """
+        service, link, clock = self.service(**{"graceful-timeout": 30.0})
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        service.frontIsGone()
+        with capturedLogs() as events:
+            d = service.stopService()
+            run = link._runner.runs[0]  # type: ignore[attr-defined]
+            self.assertFalse(run.cancelled)
+            clock.advance(0)
+            self.assertTrue(run.cancelled)
+            self.assertNoResult(d)
+            run.sink.finished()
+        self.successResultOf(d)
+        self.assertFalse(service._pool.started)
+        self.assertIn(
+            "mphandler h: its front is gone with 1 requests still running: r.1; "
+            "cutting them, waiting up to 2.0 s for their responses to close",
+            [formatEvent(e) for e in events],
+        )
+
+    def test_frontGoneNoLinger(self) -> None:
+        """
+        With its front gone and no request running, the handler stops at
+        the next turn of the reactor, warning of nothing, and closes its
+        sockets without lingering: no one will take what they hold.
+        """
+        service, _link, clock = self.service()
+        network = MemoryNetwork()
+        sockets = [network.socket("dealer", lambda frames: None, 1, b"h") for _ in range(2)]
+        for sock in sockets:
+            sock.connect("inproc://front")
+        service._context = network
+        service.frontIsGone()
+        with capturedLogs() as events:
+            d = service.stopService()
+            self.assertNoResult(d)
+            clock.advance(0)
+        self.successResultOf(d)
+        self.assertEqual([(sock.linger, sock.closed) for sock in sockets], [(None, True)] * 2)
+        self.assertEqual([e for e in events if e.get("log_level") is LogLevel.warn], [])
+        self.assertFalse(service._pool.started)
+
     def test_gracefulTimeoutCloses(self) -> None:
         """
         Requests still running after C{--graceful-timeout} are cancelled, so

@@ -1943,9 +1943,15 @@ class ParentWatchTests(SynchronousTestCase):
             self.asked += 1
             return True
 
+        self.gone: list[bool] = []
+
+        def onGone() -> None:
+            # Told before the reactor stops (then the handler stops).
+            self.gone.append(self.reactor.hasStopped)
+
         self.watch = _handlerservice.ParentWatch(
             cast(IHandlerReactor, self.reactor), 100, lambda: "h:spawn-1", 1.0,
-            getppid=lambda: self.parent, dieWithParent=dieWithParent,
+            getppid=lambda: self.parent, dieWithParent=dieWithParent, onGone=onGone,
         )
 
     def start(self) -> None:
@@ -1968,14 +1974,15 @@ class ParentWatchTests(SynchronousTestCase):
     def test_parentGone(self) -> None:
         """
         When the kernel says the parent exited (C{SIGHUP} calls
-        L{_handlerservice.ParentWatch.parentGone}), the reactor is stopped (the
-        handler drains and exits, as for C{SIGTERM}), and the reason is
-        logged.
+        L{_handlerservice.ParentWatch.parentGone}), the handler is told its
+        front is gone (C{onGone}), then the reactor is stopped (the handler
+        stops, as for C{SIGTERM}), and the reason is logged.
         """
         self.start()
         with capturedLogs() as events:
             self.watch.parentGone()
         self.assertTrue(self.reactor.hasStopped)
+        self.assertEqual(self.gone, [False])
         self.assertIn(
             "mphandler h:spawn-1: its front (parent process 100) is gone: stopping",
             [formatEvent(e) for e in events],
@@ -2096,6 +2103,7 @@ class ParentWatchTests(SynchronousTestCase):
         assert isinstance(actions, SignalActions)
         assert isinstance(watch, _handlerservice.ParentWatch)
         assert isinstance(handler, _handlerservice.HandlerService)
+        self.assertEqual(watch._onGone, handler.frontIsGone)
         self.assertEqual(actions.actions, {signal.SIGHUP: watch.hangup,
                                            signal.SIGUSR1: handler.reopenLogs,
                                            signal.SIGUSR2: handler.profileFor,
