@@ -760,9 +760,12 @@ class FrontLink:
         silence = protocol.SILENT_INTERVALS * max(self.heartbeat, self._frontHeartbeat or 0)
         if self.front is not None and self._reactor.seconds() - self._lastHeard > silence:
             self._log.warn(
-                "front {front} at {address} is silent: registering again",
+                "front {front} at {address} is silent: {then}",
                 front=self.front,
                 address=self.address,
+                # A draining link registers no more: it takes the front for
+                # gone, its drain acknowledged.
+                then="taken for gone, draining ends" if self.draining else "registering again",
             )
             self.front = None
             with self._lock:

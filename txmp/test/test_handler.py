@@ -1564,12 +1564,18 @@ class DrainTests(FrontLinkTestCase):
     def test_frontGoneWhileDraining(self) -> None:
         """
         A draining link whose front falls silent for three intervals stops
-        waiting for the acknowledgement.
+        waiting for the acknowledgement, and says so: not that it registers
+        again, which a draining link does not do.
         """
         d = self.link.drain()
-        for _ in range(4):
-            self.clock.advance(self.heartbeat)
+        with capturedLogs() as events:
+            for _ in range(4):
+                self.clock.advance(self.heartbeat)
         self.successResultOf(d)
+        self.assertEqual(
+            [formatEvent(e) for e in events if "is silent" in formatEvent(e)],
+            ["front front1 at tcp://front:5556 is silent: taken for gone, draining ends"],
+        )
 
 
 class LoggedLinkTestCase(FrontLinkTestCase):
