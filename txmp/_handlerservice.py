@@ -262,7 +262,9 @@ class HandlerService(Service):
     def frontIsGone(self) -> None:
         """
         The front that spawned this handler, its only front, is gone
-        (L{ParentWatch}): when it stops, it neither waits for that front to
+        (L{ParentWatch}; L{serviceTree} has it say so only to a handler of
+        one front: with several, the others live on, and their requests
+        must drain): when it stops, it neither waits for that front to
         acknowledge its drain nor lets its sockets linger with messages no
         one will read, and its running requests, whose replies could reach
         no one, are cut at once (their responses closed).  Called in the
@@ -839,9 +841,13 @@ def serviceTree(options: HandlerSettings, reactor: IHandlerReactor) -> MultiServ
     }
     watch = None
     if options["parent-pid"]:
+        # The parent is taken for the front (mpfront --spawn's handlers have
+        # only theirs) only if the handler has one front: one of several,
+        # run by hand with --parent-pid, has others alive, whose requests
+        # must not be cut nor their replies dropped when the parent goes.
         watch = ParentWatch(
             reactor, options["parent-pid"], lambda: handlerName(options), options["heartbeat"],
-            onGone=handler.frontIsGone,
+            onGone=handler.frontIsGone if len(options["fronts"]) == 1 else (lambda: None),
         )
         # What Linux sends when the front exits (see dieWithParent).
         actions[signal.SIGHUP] = watch.hangup

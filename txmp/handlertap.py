@@ -415,7 +415,9 @@ class Options(TxmpOptions):
          "SCRIPT_NAME environment variable, as gunicorn's; else none]."],
         ["parent-pid", None, None,
          "Stop when process PID is no longer this handler's parent (mpfront "
-         "--spawn gives its own: a spawned handler dies with its front).",
+         "--spawn gives its own: a spawned handler dies with its front). With "
+         "one front, the parent is taken for it: the handler stops at once, "
+         "cutting its running requests; with several, it drains as on SIGTERM.",
          positive(int)],
     ]
 

@@ -2121,6 +2121,29 @@ class ParentWatchTests(SynchronousTestCase):
         assert isinstance(services[1], SignalActions)
         self.assertEqual(services[1].actions[signal.SIGHUP], _handlerservice._nothingToReload)
 
+    def test_severalFrontsNotGone(self) -> None:
+        """
+        A handler of several fronts given C{--parent-pid} (run by hand: a
+        spawned one has its front alone) does not take its parent for its
+        front: when the parent goes, it stops as on C{SIGTERM}, draining
+        its other fronts' requests, not cutting them and dropping their
+        replies.
+        """
+        options = handlertap.Options()
+        options.parseOptions([
+            "--app", "txmp.demo:app", "--parent-pid", "1234",
+            "--send", "tcp://127.0.0.1:5556", "--return", "tcp://127.0.0.1:5555",
+            "--send", "tcp://127.0.0.1:6556", "--return", "tcp://127.0.0.1:6555",
+        ])
+        reactor = cast(IHandlerReactor, self.reactor)
+        handler, _actions, watch = list(
+            IServiceCollection(handlertap.makeService(options, reactor))
+        )
+        assert isinstance(handler, _handlerservice.HandlerService)
+        assert isinstance(watch, _handlerservice.ParentWatch)
+        watch._onGone()
+        self.assertFalse(handler.frontGone)
+
 
 class ExitWithoutThreadsTests(SynchronousTestCase):
     """
