@@ -258,6 +258,9 @@ class HandlerService(Service):
         self._profileCall: IDelayedCall | None = None
         self._profilePath = ""
         self.frontGone = False
+        # While stopping: the wait for the drain, or its --graceful-timeout
+        # (see stopService), until either ends.
+        self._grace: Deferred[list[None]] | None = None
 
     def frontIsGone(self) -> None:
         """
@@ -268,9 +271,15 @@ class HandlerService(Service):
         acknowledge its drain nor lets its sockets linger with messages no
         one will read, and its running requests, whose replies could reach
         no one, are cut at once (their responses closed).  Called in the
-        reactor thread, before the reactor stops.
+        reactor thread, before the reactor stops; or while this service
+        stops already (SIGTERM, --max-requests), waiting for its drain:
+        then the wait ends at once.
         """
         self.frontGone = True
+        grace, self._grace = self._grace, None
+        if grace is not None:
+            # (Its callbacks cut the running requests: see stopService.)
+            grace.cancel()
 
     def startService(self) -> None:
         Service.startService(self)
@@ -519,9 +528,10 @@ class HandlerService(Service):
             [link.drain() for link in self.links], consumeErrors=True
         )
         # A front that is gone acknowledges nothing, and takes no reply.
-        frontGone = self.frontGone
-        timeout = 0.0 if frontGone else self._options["graceful-timeout"]
+        # (One found gone from now on cancels the wait: frontIsGone.)
+        timeout = 0.0 if self.frontGone else self._options["graceful-timeout"]
         drained.addTimeout(timeout, self._reactor)
+        self._grace = drained
 
         def runningIds() -> list[str]:
             return [
@@ -531,7 +541,11 @@ class HandlerService(Service):
             ]
 
         def stuck(failure: Failure) -> Deferred[bool] | bool:
-            failure.trap(defer.TimeoutError, defer.FirstError)
+            # (FirstError: the drains cancelled, by the timeout or by
+            # frontIsGone.)
+            failure.trap(defer.TimeoutError, defer.FirstError, defer.CancelledError)
+            self._grace = None
+            frontGone = self.frontGone
             running = runningIds()
             if not running:
                 if frontGone:
@@ -607,7 +621,7 @@ class HandlerService(Service):
                 # What the application threads queued last (the end of
                 # their replies) is sent, not dropped with the sockets;
                 # unless the front is gone, which would never take it.
-                self._context.shutdown(0.0 if frontGone else STOP_LINGER)
+                self._context.shutdown(0.0 if self.frontGone else STOP_LINGER)
                 self._context = None
             self._log.info(
                 "mphandler {name} stopped after {count} requests",
@@ -615,6 +629,7 @@ class HandlerService(Service):
             )
 
         def finished(result: object) -> bool:
+            self._grace = None
             return True
 
         return drained.addCallbacks(finished, stuck).addCallback(close)
@@ -665,7 +680,8 @@ class ParentWatch(Service):
     @param parentPid: the PID of the parent this handler must die with.
     @param name: returns the handler's name (known once it has started).
     @param onGone: called once the parent is found gone, before the reactor
-        is stopped (L{HandlerService.frontIsGone}: the parent is the front).
+        is stopped, or while it stops already (L{HandlerService.frontIsGone}:
+        the parent is the front).
     @param getppid: L{os.getppid}, or a fake.
     @param dieWithParent: L{dieWithParent}, or a fake.
     @ivar gone: whether the parent is known to be gone.
@@ -682,6 +698,9 @@ class ParentWatch(Service):
     _onGone: Callable[[], None] = lambda: None
     _loop: LoopingCall | None = field(init=False, default=None)
     gone: bool = field(init=False, default=False)
+    # Whether it was stopped (the handler stops: the parent may still go
+    # while it drains).
+    _stopped: bool = field(init=False, default=False)
 
     def startService(self) -> None:
         Service.startService(self)
@@ -722,14 +741,26 @@ class ParentWatch(Service):
 
     def parentGone(self) -> None:
         """
-        The parent has exited: stop, as for C{SIGTERM} (drain, then exit),
-        unless stopping already.  Must be called in the reactor thread.
+        The parent has exited: say so (C{onGone}), and stop; or, stopping
+        already, only say so, so that the handler waits no more for a front
+        that is gone (a front that stops in good order outlives its
+        handlers: one that goes first was killed).  Must be called in the
+        reactor thread.
         """
-        if self.gone or not self.running:
+        if self.gone or not (self.running or self._stopped):
+            # (Not started yet: startService checks the parent.)
             return
         self.gone = True
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        if self._stopped:
+            self._log.warn(
+                "mphandler {name}: its front (parent process {pid}) is gone "
+                "while it stops",
+                name=self._name(), pid=self._parentPid,
+            )
+            self._onGone()
+            return
         self._log.warn(
             "mphandler {name}: its front (parent process {pid}) is gone: stopping",
             name=self._name(), pid=self._parentPid,
@@ -752,6 +783,7 @@ class ParentWatch(Service):
 
     def stopService(self) -> None:
         Service.stopService(self)
+        self._stopped = True
         if self._loop is not None and self._loop.running:
             self._loop.stop()
 

@@ -1998,6 +1998,66 @@ class HandlerServiceStopTests(SynchronousTestCase):
         self.assertEqual([e for e in events if e.get("log_level") is LogLevel.warn], [])
         self.assertFalse(service._pool.started)
 
+    def test_frontGoneWhileDraining(self) -> None:
+        """
+        A handler stopping already (C{SIGTERM}, C{--max-requests}), waiting
+        for its drain within C{--graceful-timeout}, whose front then goes
+        (L{HandlerService.frontIsGone}) waits no more: it cuts its running
+        requests at once, saying why, stops once their responses are closed,
+        and closes its sockets without lingering.
+        """
+        service, link, clock = self.service(**{"graceful-timeout": 30.0})
+        network = MemoryNetwork()
+        sockets = [network.socket("dealer", lambda frames: None, 1, b"h") for _ in range(2)]
+        for sock in sockets:
+            sock.connect("inproc://front")
+        service._context = network
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        d = service.stopService()
+        clock.advance(1)
+        run = link._runner.runs[0]  # type: ignore[attr-defined]
+        self.assertFalse(run.cancelled)
+        with capturedLogs() as events:
+            service.frontIsGone()
+            self.assertTrue(run.cancelled)
+            self.assertNoResult(d)
+            run.sink.finished()
+        self.successResultOf(d)
+        self.assertFalse(service._pool.started)
+        self.assertEqual([(sock.linger, sock.closed) for sock in sockets], [(None, True)] * 2)
+        self.assertEqual(
+            [formatEvent(e) for e in events if e.get("log_level") is LogLevel.warn],
+            ["mphandler h: its front is gone with 1 requests still running: r.1; "
+             "cutting them, waiting up to 2.0 s for their responses to close"],
+        )
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_frontGoneWhileCut(self) -> None:
+        """
+        A front gone once the handler has cut its requests (its
+        C{--graceful-timeout} passed) changes nothing of the wait for their
+        responses to close, which ends as they do; only the sockets no
+        longer linger.
+        """
+        service, link, clock = self.service(**{"graceful-timeout": 5.0})
+        network = MemoryNetwork()
+        sock = network.socket("dealer", lambda frames: None, 1, b"h")
+        sock.connect("inproc://front")
+        service._context = network
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        d = service.stopService()
+        clock.advance(5)
+        run = link._runner.runs[0]  # type: ignore[attr-defined]
+        self.assertTrue(run.cancelled)
+        with capturedLogs() as events:
+            service.frontIsGone()
+            self.assertNoResult(d)
+            run.sink.finished()
+        self.successResultOf(d)
+        self.assertFalse(service._pool.started)
+        self.assertEqual((sock.linger, sock.closed), (None, True))
+        self.assertEqual([e for e in events if e.get("log_level") is LogLevel.warn], [])
+
     def test_gracefulTimeoutCloses(self) -> None:
         """
         Requests still running after C{--graceful-timeout} are cancelled, so

@@ -2060,16 +2060,52 @@ class ParentWatchTests(SynchronousTestCase):
 
     def test_alreadyStopping(self) -> None:
         """
-        A front that stops in good order sends C{SIGTERM} before it exits:
-        when its exit is noticed the handler is stopping already, and
-        nothing happens, not even a log line.
+        A front that goes while its handler stops already (C{SIGTERM}, or
+        C{--max-requests}) was killed (one that stops in good order
+        outlives its handlers): the handler is told (C{onGone}), so that it
+        waits no more for that front, once, and the reason is logged; the
+        reactor, stopping already, is left alone.
         """
         self.start()
         self.reactor.stop()
         self.watch.stopService()
         with capturedLogs() as events:
             self.watch.parentGone()
-        self.assertEqual(events, [])
+            self.watch.parentGone()
+        self.assertEqual(self.gone, [True])
+        self.assertEqual(
+            [formatEvent(e) for e in events],
+            ["mphandler h:spawn-1: its front (parent process 100) is gone "
+             "while it stops"],
+        )
+
+    def test_hangupWhileStopping(self) -> None:
+        """
+        C{SIGHUP} from the kernel, its parent gone, reaches a handler that
+        stops already (its signal handlers stay until the reactor has
+        stopped): it is told its front is gone.
+        """
+        self.start()
+        self.reactor.stop()
+        self.watch.stopService()
+        self.parent = 1
+        self.watch.hangup()
+        self.assertEqual(self.gone, [True])
+
+    def test_goneBeforeStartNotTold(self) -> None:
+        """
+        A parent found gone before the watch has started (C{SIGHUP} may come
+        as soon as the signal actions are in place) is left to the check
+        at start, which stops the reactor: not taken as gone while the
+        handler stops.
+        """
+        self.parent = 1
+        self.watch.hangup()
+        self.assertFalse(self.watch.gone)
+        self.assertEqual(self.gone, [])
+        self.start()
+        self.assertTrue(self.reactor.hasStopped)
+        self.assertEqual(self.gone, [False])
 
     def test_stoppingUntold(self) -> None:
         """
