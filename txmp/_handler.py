@@ -764,8 +764,15 @@ class FrontLink:
                 front=self.front,
                 address=self.address,
                 # A draining link registers no more: it takes the front for
-                # gone, its drain acknowledged.
-                then="taken for gone, draining ends" if self.draining else "registering again",
+                # gone, its drain acknowledged; the drain still waits for
+                # the requests running (those that need nothing more from
+                # the front), within --graceful-timeout.
+                then=(
+                    "registering again" if not self.draining
+                    else "taken for gone, draining ends" if not self.running
+                    else "taken for gone, draining ends once the %d requests "
+                    "running end" % (len(self.running),)
+                ),
             )
             self.front = None
             with self._lock:

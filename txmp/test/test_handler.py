@@ -1577,6 +1577,26 @@ class DrainTests(FrontLinkTestCase):
             ["front front1 at tcp://front:5556 is silent: taken for gone, draining ends"],
         )
 
+    def test_frontGoneWhileDrainingRunning(self) -> None:
+        """
+        A draining link whose front falls silent while requests run takes
+        the front for gone, and says that its drain ends once they do (not
+        at once): it waits for them still.
+        """
+        self.request(b"r.1")
+        d = self.link.drain()
+        with capturedLogs() as events:
+            for _ in range(4):
+                self.clock.advance(self.heartbeat)
+        self.assertNoResult(d)
+        self.assertEqual(
+            [formatEvent(e) for e in events if "is silent" in formatEvent(e)],
+            ["front front1 at tcp://front:5556 is silent: taken for gone, draining "
+             "ends once the 1 requests running end"],
+        )
+        self.runner.runs[0].respond()
+        self.successResultOf(d)
+
 
 class LoggedLinkTestCase(FrontLinkTestCase):
     """
