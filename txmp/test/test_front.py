@@ -2890,6 +2890,71 @@ class StreamingTests(FrontTestCase):
         )
         self.assertTrue(transport.value().startswith(b"HTTP/1.1 100 Continue\r\n"))
 
+    def test_expectContinueStreamed(self) -> None:
+        """
+        C{Expect: 100-continue} on a body streamed to the handler (longer
+        than L{SMALL_BODY}) is answered with C{100 Continue} once the
+        request is submitted, and nothing else.
+        """
+        _channel, transport = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n"
+            b"Expect: 100-continue\r\n\r\n" % (SMALL_BODY + 1,)
+        )
+        self.assertEqual(self.lastRequest().head.method, "POST")
+        self.assertEqual(transport.value(), b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def test_expectContinueChunked(self) -> None:
+        """
+        C{Expect: 100-continue} on a chunked body, read whole before it is
+        submitted while it is small, is answered with C{100 Continue}.
+        """
+        _channel, transport = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        self.assertEqual(transport.value(), b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def test_expectContinueQueued(self) -> None:
+        """
+        A request with C{Expect: 100-continue} that waits in the queue for
+        a handler (submitted, not answered) gets C{100 Continue}; if its
+        wait runs out, its 503 follows.
+        """
+        # (This class's hello registers anew, which a known handler ignores.)
+        FrontTestCase.hello(self, 0)
+        _channel, transport = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n"
+            b"Expect: 100-continue\r\n\r\n" % (SMALL_BODY + 1,)
+        )
+        self.assertEqual(self.requestsSent(), [])
+        self.assertEqual(transport.value(), b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.clock.advance(self.dispatcher.queueTimeout)
+        continued, final = transport.value().split(b"\r\n\r\n", 1)
+        self.assertEqual(continued, b"HTTP/1.1 100 Continue")
+        self.assertEqual(ParsedResponse(final).code, 503)
+
+    def test_expectContinuePipelined(self) -> None:
+        """
+        A request with C{Expect: 100-continue} pipelined after another is
+        read once that one's response is written: its C{100 Continue} comes
+        after that response, not before nor inside it.
+        """
+        channel, transport = self.sendRequest(
+            b"GET /first HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"POST /second HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        self.assertEqual(transport.value(), b"")
+        first = self.lastRequest()
+        self.respond(first.requestId, body=[b"one"], headers=[(b"Content-Length", b"3")])
+        response, _, rest = transport.value().partition(b"one")
+        self.assertEqual(ParsedResponse(response + b"one").code, 200)
+        self.assertEqual(rest, b"HTTP/1.1 100 Continue\r\n\r\n")
+        channel.dataReceived(b"body")
+        second = self.lastRequest()
+        self.assertEqual(second.head.target, "/second")
+        self.assertEqual(second.body, [b"body"])
+
     def test_responseWindowGranted(self) -> None:
         """
         Response body bytes written to a client that takes them are granted
