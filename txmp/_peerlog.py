@@ -3,7 +3,8 @@
 What the front logs about its ZeroMQ peers, made safe against a peer that
 misbehaves on purpose: a bounded rate of lines per peer and kind of
 trouble (L{PacedLog}), and text a peer chose (a handler's C{HELLO} name)
-cut short and its control characters escaped (L{printable}).
+cut short and its control characters escaped (L{printable}, which a
+handler's L{txmp._wsgi.Mounted} uses too, for a client's path).
 
 Both are for error paths only: nothing here runs for a request that goes
 well.
@@ -42,13 +43,14 @@ OTHER_PEERS = b""
 
 def printable(text: str, length: int = LOG_NAME_LENGTH) -> str:
     """
-    C{text}, a label a peer chose, as the front writes it in a log line: at
-    most C{length} characters of it, then C{...} if there was more, each
-    control character written as C{\\xNN}, so that it can neither make a
-    line as long as it likes nor start one that looks like the front's.
+    C{text}, a label a peer chose, as the front writes it in a log line (or
+    a client's path, as a handler does): at most C{length} characters of
+    it, then C{...} if there was more, each control character written as
+    C{\\xNN}, so that it can neither make a line as long as it likes nor
+    start one that looks like the process's own.
 
     @param text: the text the peer sent (a C{HELLO}'s C{name}, an
-        C{ERROR}'s message).
+        C{ERROR}'s message), or the client's.
     @param length: how many of its characters to show.
     @return: text the same as C{text} when C{text} is short and has no
         control character.

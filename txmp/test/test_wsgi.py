@@ -701,7 +701,6 @@ class MountedTests(RunnerMixin, SynchronousTestCase):
             [formatEvent(event) for event in events],
         )
 
-
     def test_outsideNotFoundLoggedPrintable(self) -> None:
         """
         The client's path in that log line has its control characters
