@@ -1896,6 +1896,18 @@ class HandlerServiceStopTests(SynchronousTestCase):
         service.running = True
         return service, link, clock
 
+    def sockets(self, service: Any, count: int) -> list[MemorySocket]:
+        """
+        C{count} connected sockets of a memory network given to C{service}
+        as its ZeroMQ context, to see how stopping closes them.
+        """
+        network = MemoryNetwork()
+        sockets = [network.socket("dealer", lambda frames: None, 1, b"h") for _ in range(count)]
+        for sock in sockets:
+            sock.connect("inproc://front")
+        service._context = network
+        return sockets
+
     def test_stopsOnceDrained(self) -> None:
         """
         Stopping waits for the running request and the front's
@@ -1918,11 +1930,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
         queued before the drain ended), instead of dropping it.
         """
         service, link, _clock = self.service()
-        network = MemoryNetwork()
-        sockets = [network.socket("dealer", lambda frames: None, 1, b"h") for _ in range(2)]
-        for sock in sockets:
-            sock.connect("inproc://front")
-        service._context = network
+        sockets = self.sockets(service, 2)
         d = service.stopService()
         link.controlReceived(protocol.encodeBye())
         self.successResultOf(d)
@@ -2003,11 +2011,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
         sockets without lingering: no one will take what they hold.
         """
         service, _link, clock = self.service()
-        network = MemoryNetwork()
-        sockets = [network.socket("dealer", lambda frames: None, 1, b"h") for _ in range(2)]
-        for sock in sockets:
-            sock.connect("inproc://front")
-        service._context = network
+        sockets = self.sockets(service, 2)
         service.frontIsGone()
         with capturedLogs() as events:
             d = service.stopService()
@@ -2027,11 +2031,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
         and closes its sockets without lingering.
         """
         service, link, clock = self.service(**{"graceful-timeout": 30.0})
-        network = MemoryNetwork()
-        sockets = [network.socket("dealer", lambda frames: None, 1, b"h") for _ in range(2)]
-        for sock in sockets:
-            sock.connect("inproc://front")
-        service._context = network
+        sockets = self.sockets(service, 2)
         link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
         d = service.stopService()
         clock.advance(1)
@@ -2060,10 +2060,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
         longer linger.
         """
         service, link, clock = self.service(**{"graceful-timeout": 5.0})
-        network = MemoryNetwork()
-        sock = network.socket("dealer", lambda frames: None, 1, b"h")
-        sock.connect("inproc://front")
-        service._context = network
+        [sock] = self.sockets(service, 1)
         link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
         d = service.stopService()
         clock.advance(5)
