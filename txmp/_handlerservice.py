@@ -527,10 +527,10 @@ class HandlerService(Service):
         drained = gatherResults(
             [link.drain() for link in self.links], consumeErrors=True
         )
-        # A front that is gone acknowledges nothing, and takes no reply.
-        # (One found gone from now on cancels the wait: frontIsGone.)
-        timeout = 0.0 if self.frontGone else self._options["graceful-timeout"]
+        timeout = self._options["graceful-timeout"]
         drained.addTimeout(timeout, self._reactor)
+        # A front found gone (frontIsGone) cancels the wait: it acknowledges
+        # nothing, and takes no reply.
         self._grace = drained
 
         def runningIds() -> list[str]:
@@ -632,7 +632,11 @@ class HandlerService(Service):
             self._grace = None
             return True
 
-        return drained.addCallbacks(finished, stuck).addCallback(close)
+        stopped = drained.addCallbacks(finished, stuck).addCallback(close)
+        if self.frontGone:
+            # Gone before the stop began (ParentWatch stops the reactor).
+            self.frontIsGone()
+        return stopped
 
 
 def _nothing(frames: list[bytes]) -> None:

@@ -500,6 +500,9 @@ class Mounted:
         self.application = application
         self.prefix = prefix
         self._slashed = prefix + "/"
+        # As the operator wrote it, for the log (PEP 3333's string holds
+        # its UTF-8 bytes).
+        self._shown = prefix.encode("latin-1").decode("utf-8", "backslashreplace")
 
     def __call__(self, environ: Environ, startResponse: StartResponse) -> Iterable[bytes]:
         path: str = environ["PATH_INFO"]
@@ -518,7 +521,7 @@ class Mounted:
                     path.encode("latin-1").decode("utf-8", "backslashreplace"),
                     LOG_MESSAGE_LENGTH,
                 ),
-                prefix=prefix.encode("latin-1").decode("utf-8", "backslashreplace"),
+                prefix=self._shown,
             )
             fields, body = plainPage(404)
             startResponse(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
@@ -1908,6 +1909,23 @@ class HandlerServiceStopTests(SynchronousTestCase):
         service._context = network
         return sockets
 
+    def stoppingWithOneRequest(
+        self, graceful: float, after: float
+    ) -> tuple[Any, Deferred[None], Any, list[MemorySocket], FakeReactor]:
+        """
+        A service of C{--graceful-timeout} C{graceful} and two memory
+        sockets, running one request, told to stop C{after} seconds ago.
+
+        @return: the service, its stop's L{Deferred}, the request's run,
+            the sockets and the reactor.
+        """
+        service, link, clock = self.service(**{"graceful-timeout": graceful})
+        sockets = self.sockets(service, 2)
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        d = service.stopService()
+        clock.advance(after)
+        return service, d, link._runner.runs[0], sockets, clock  # type: ignore[attr-defined]
+
     def test_stopsOnceDrained(self) -> None:
         """
         Stopping waits for the running request and the front's
@@ -1981,9 +1999,9 @@ class HandlerServiceStopTests(SynchronousTestCase):
         """
         A handler whose front is gone (L{HandlerService.frontIsGone}: its
         parent, which spawned it, exited) waits for no acknowledgement and
-        no C{--graceful-timeout}: it cuts its running requests at the next
-        turn of the reactor, saying why, and stops once their responses
-        are closed.
+        no C{--graceful-timeout}: it cuts its running requests as it starts
+        to stop, saying why, and stops once their responses are closed,
+        leaving no timer behind.
         """
         service, link, clock = self.service(**{"graceful-timeout": 30.0})
         link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
@@ -1991,13 +2009,12 @@ class HandlerServiceStopTests(SynchronousTestCase):
         with capturedLogs() as events:
             d = service.stopService()
             run = link._runner.runs[0]  # type: ignore[attr-defined]
-            self.assertFalse(run.cancelled)
-            clock.advance(0)
             self.assertTrue(run.cancelled)
             self.assertNoResult(d)
             run.sink.finished()
         self.successResultOf(d)
         self.assertFalse(service._pool.started)
+        self.assertEqual(clock.getDelayedCalls(), [])
         self.assertIn(
             "mphandler h: its front is gone with 1 requests still running: r.1; "
             "cutting them, waiting up to 2.0 s for their responses to close",
@@ -2007,16 +2024,14 @@ class HandlerServiceStopTests(SynchronousTestCase):
     def test_frontGoneNoLinger(self) -> None:
         """
         With its front gone and no request running, the handler stops at
-        the next turn of the reactor, warning of nothing, and closes its
-        sockets without lingering: no one will take what they hold.
+        once, warning of nothing, and closes its sockets without lingering:
+        no one will take what they hold.
         """
-        service, _link, clock = self.service()
+        service, _link, _clock = self.service()
         sockets = self.sockets(service, 2)
         service.frontIsGone()
         with capturedLogs() as events:
             d = service.stopService()
-            self.assertNoResult(d)
-            clock.advance(0)
         self.successResultOf(d)
         self.assertEqual([(sock.linger, sock.closed) for sock in sockets], [(None, True)] * 2)
         self.assertEqual([e for e in events if e.get("log_level") is LogLevel.warn], [])
@@ -2030,12 +2045,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
         requests at once, saying why, stops once their responses are closed,
         and closes its sockets without lingering.
         """
-        service, link, clock = self.service(**{"graceful-timeout": 30.0})
-        sockets = self.sockets(service, 2)
-        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
-        d = service.stopService()
-        clock.advance(1)
-        run = link._runner.runs[0]  # type: ignore[attr-defined]
+        service, d, run, sockets, clock = self.stoppingWithOneRequest(30.0, 1)
         self.assertFalse(run.cancelled)
         with capturedLogs() as events:
             service.frontIsGone()
@@ -2059,12 +2069,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
         responses to close, which ends as they do; only the sockets no
         longer linger.
         """
-        service, link, clock = self.service(**{"graceful-timeout": 5.0})
-        [sock] = self.sockets(service, 1)
-        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
-        d = service.stopService()
-        clock.advance(5)
-        run = link._runner.runs[0]  # type: ignore[attr-defined]
+        service, d, run, sockets, _clock = self.stoppingWithOneRequest(5.0, 5)
         self.assertTrue(run.cancelled)
         with capturedLogs() as events:
             service.frontIsGone()
@@ -2072,7 +2077,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
             run.sink.finished()
         self.successResultOf(d)
         self.assertFalse(service._pool.started)
-        self.assertEqual((sock.linger, sock.closed), (None, True))
+        self.assertEqual([(sock.linger, sock.closed) for sock in sockets], [(None, True)] * 2)
         self.assertEqual([e for e in events if e.get("log_level") is LogLevel.warn], [])
 
     def test_gracefulTimeoutCloses(self) -> None:
