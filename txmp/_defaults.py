@@ -407,8 +407,8 @@ DEFAULT_PREFETCH = 28
 # drained just then, so one credit back would not tell them apart.
 PREFETCH_STALL = 0.02
 
-# How many bytes of a streamed request body (a REQ with more=1: its body
-# frames, then BODY/END) the front may send for one request beyond what
+# How many bytes of a streamed request body (a REQ with more=1, its body in
+# BODY messages) the front may send for one request beyond what
 # the handler has granted with WINDOW; announced in HELLO.
 INPUT_WINDOW = 256 * KiB
 

@@ -1254,12 +1254,14 @@ class Dispatcher:
 
     def _bad(self, identity: bytes, why: str) -> None:
         self.stats["badMessages"] += 1
+        handler = self.registry.handlers.get(identity)
         self._paced.warn(
             self._log,
             identity,
             "bad messages",
-            "dropped a bad message from peer {peer}: {why}",
+            "dropped a bad message from peer {peer}{handler}: {why}",
             peer=identity.hex(),
+            handler="" if handler is None else f" (handler {handler.label})",
             why=why,
         )
 
@@ -1389,6 +1391,11 @@ class Dispatcher:
                 pending.handler.identity == identity
             ):
                 self._fail(pending, HandlerFailed("invalid reply"), cancel=True)
+                if protocol.givesCreditBack(frames[1:]):
+                    # Owed as a late reply's: the handler is done with it.
+                    owed = self.registry.lateCredit(identity, pending.requestId)
+                    if owed is not None:
+                        self._credit(owed, 1)
             return
         if not isinstance(message, (protocol.Response, protocol.Body, protocol.Error)):
             self._bad(identity, "unexpected message on the return socket")

@@ -1009,6 +1009,31 @@ def requestIdOf(frames: Sequence[Frame]) -> bytes | None:
     return bytes(frames[2]) if len(frames) > 2 else None
 
 
+def givesCreditBack(frames: Sequence[Frame]) -> bool:
+    """
+    Whether a reply that is not valid still ends its request and gives its
+    credit back, read as far as it can be: a C{LAST}, or a C{RESP} whose
+    meta says C{credit=1} and C{more=0}.  The handler that sent it cannot
+    know that the front refused it, and will not send that credit again
+    (docs/protocol.md, section 8).
+    """
+    try:
+        frames = unpack(frames)
+    except ProtocolError:
+        return False
+    if len(frames) < 2:
+        return False
+    kind = bytes(frames[1])
+    if kind == LAST:
+        return True
+    if kind != RESP or len(frames) < 4:
+        return False
+    fields = bytes(frames[3]).split(b"\0")
+    # (Of two pairs of one name, the last counts, as when it is valid.)
+    meta = dict(zip(fields[::2], fields[1::2]))
+    return meta.get(b"credit") == b"1" and meta.get(b"more") == b"0"
+
+
 def unpack(frames: Sequence[Frame]) -> Sequence[Frame]:
     """
     The frames of one message as L{pack} was given them: C{frames} as they

@@ -494,6 +494,21 @@ class RegistrationTests(DispatcherTestCase):
         self.assertEqual(self.dispatcher.stats["badMessages"], 2)
         self.assertEqual(self.dispatcher.handlers[A].credits, 1)
 
+    def test_badMessageNamesHandler(self) -> None:
+        """
+        The line about a bad message names its peer by routing id and,
+        once it has registered, by its handler's name too, as the other
+        lines about that handler do; an unregistered peer by routing id
+        alone.
+        """
+        self.hello(A, 1)
+        with capturedLogs() as events:
+            self.control(A, [protocol.VERSION, b"NONSENSE"])
+            self.control(B, [protocol.VERSION, b"NONSENSE"])
+        [fromA, fromB] = [formatEvent(e) for e in events]
+        self.assertIn("from peer %s (handler handler-a): unknown message type" % (A.hex(),), fromA)
+        self.assertIn("from peer %s: unknown message type" % (B.hex(),), fromB)
+
     def test_badMessageFloodPaced(self) -> None:
         """
         A peer flooding bad messages (C{CREDIT}s over the cap, and
@@ -1700,6 +1715,43 @@ class CreditInReplyTests(DispatcherTestCase):
                                               credit=True))
         self.assertEqual(self.dispatcher.handlers[A].credits, 1)
         self.failureResultOf(d)
+
+    def test_invalidReplyStillCredits(self) -> None:
+        """
+        A complete C{RESP} with C{credit=1} that the front refuses (a
+        header value that would inject a line) fails its request with 502,
+        and its credit is counted all the same: the handler, which cannot
+        know it was refused, is done with the request and ignores the
+        C{CANCEL}.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        request, = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        meta = b"status\x00200\x00reason\x00OK\x00more\x000\x00credit\x001"
+        self.reply(A, [protocol.VERSION, protocol.RESP, request.requestId, meta,
+                       b"X\x00a\x0ab"])
+        self.assertFrontError(d, HandlerFailed, 502)
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertIn(protocol.Cancel(request.requestId), self.sent(A))
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+        self.assertNoLeak()
+
+    def test_invalidStreamedReplyNoCredit(self) -> None:
+        """
+        A refused C{RESP} that says C{credit=1} with C{more=1} (invalid
+        for that too) gives nothing back: its handler may still be
+        producing the response, and returns the credit with C{CREDIT} once
+        the C{CANCEL} has stopped it.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        request, = [m for m in self.sent(A) if isinstance(m, protocol.Request)]
+        meta = b"status\x00200\x00reason\x00OK\x00more\x001\x00credit\x001"
+        self.reply(A, [protocol.VERSION, protocol.RESP, request.requestId, meta, b""])
+        self.assertFrontError(d, HandlerFailed, 502)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
+        self.credit(A)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
 
 
 class CreditInEndTests(DispatcherTestCase):

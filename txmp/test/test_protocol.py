@@ -306,6 +306,29 @@ class PackTests(SynchronousTestCase):
         self.assertIsNone(protocol.requestIdOf([V, protocol.RESP]))
         self.assertIsNone(protocol.requestIdOf([V + b"\0\0"]))
 
+    def test_givesCreditBack(self) -> None:
+        """
+        L{protocol.givesCreditBack} reads, from a message that may not be
+        valid, plain or packed, whether it ends its request with the
+        credit: a C{RESP} saying C{credit=1} and C{more=0} (the last of two
+        pairs of one name counting), or a C{LAST}.
+        """
+        meta = b"status\x00200\x00reason\x00OK\x00more\x000\x00credit\x001"
+        badHeader = [V, protocol.RESP, b"r.1", meta, b"X\x00a\x01b"]
+        self.assertTrue(protocol.givesCreditBack(badHeader))
+        self.assertTrue(protocol.givesCreditBack(protocol.pack(badHeader)))
+        self.assertTrue(protocol.givesCreditBack([V, protocol.LAST, b"r.1", b"\x01"]))
+        for frames in [
+            [V, protocol.RESP, b"r.1", meta + b"\x00credit\x000", b""],
+            [V, protocol.RESP, b"r.1", meta.replace(b"more\x000", b"more\x001"), b""],
+            [V, protocol.RESP, b"r.1", b"credit\x001\x00status", b""],
+            [V, protocol.RESP, b"r.1"],
+            [V, protocol.BODY, b"r.1", meta],
+            [V + b"\0\0"],
+            [V],
+        ]:
+            self.assertFalse(protocol.givesCreditBack(frames), frames)
+
     def test_plainUnchanged(self) -> None:
         """
         Frames whose first is the version alone are not packed: C{unpack}
