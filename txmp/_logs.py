@@ -329,6 +329,10 @@ def _jsonObserver(out: _TextOutput) -> ILogObserver:
         if isinstance(failure, _FAILURE) and not isinstance(failure.value, str):
             event = dict(event, log_failure=_portableFailure(failure))
         out.write(eventAsJSON(event) + "\n")
+        # As Twisted's file observers do: standard output on a pipe (a
+        # spawned handler's, systemd's, a container's) is block-buffered,
+        # and what it held would be lost at os._exit.
+        out.flush()
 
     # (What implementer returns is not typed.)
     observer: ILogObserver = observe

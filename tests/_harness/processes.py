@@ -118,7 +118,12 @@ def childEnvironment() -> dict[str, str]:
     The environment of the processes the tests start.
 
     The project root goes first on C{PYTHONPATH} so C{--app tests.apps...}
-    imports, and output is unbuffered so log lines arrive as written.
+    imports.  Output is left as buffered as a user's would be (standard
+    output on a pipe is block-buffered), so that a line a process fails to
+    flush is missed by the tests as it would be by its user: with
+    C{PYTHONUNBUFFERED} set here, the suite could not see that JSON log
+    lines were never flushed, and a spawned handler's whole log was lost.
+    So it is taken out even if the environment running the tests has it.
 
     @return: A new environment mapping.
     """
@@ -127,7 +132,7 @@ def childEnvironment() -> dict[str, str]:
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
-    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("PYTHONUNBUFFERED", None)
     return env
 
 

@@ -64,6 +64,25 @@ class ObserverTests(SynchronousTestCase):
         self.assertEqual(events[0]["requestId"], "abc.1")
         self.assertEqual(events[0]["log_namespace"], "t")
 
+    def test_eachEventFlushed(self) -> None:
+        """
+        Each event written to standard output is flushed as soon as it is
+        written, in either format: on a pipe (a spawned handler's, under
+        systemd or in a container) the stream is block-buffered, and what
+        it held would come late, or never, the process ending with
+        L{os._exit}.
+        """
+        for format in ["json", "text"]:
+            written = io.BytesIO()
+            # (A buffered text stream, as sys.stdout is on a pipe: what is
+            # written reaches the bytes below only when flushed.)
+            self.patch(sys, "stdout", io.TextIOWrapper(written, encoding="utf-8"))
+            log = Logger(observer=makeObserver(format, "info", None, nodaemon=True))
+            log.info("first")
+            self.assertIn(b"first", written.getvalue(), format)
+            log.info("second")
+            self.assertIn(b"second", written.getvalue(), format)
+
     def test_jsonFailureKeepsMessage(self) -> None:
         """
         A failure logged as JSON keeps its exception's message: read back
