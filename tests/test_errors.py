@@ -7,9 +7,12 @@ raises or frames its response wrongly, 502 when the handler is lost.
 
 from __future__ import annotations
 
+import re
 import sys
 from email.utils import parsedate_to_datetime
 
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
 from twisted.python.filepath import FilePath
 
 from txmp._defaults import DEFAULT_PREFETCH
@@ -288,18 +291,17 @@ class HandlerLostTests(SystemTestCase):
 class FrozenFrontTests(SystemTestCase):
     """
     A front stopped (SIGSTOP) for longer than three heartbeats while its
-    one handler runs a request: the handler registers again, the front
-    declares it dead once it runs again, and retries the request on it
-    while its first run, which the handler cancelled, still holds a
-    thread.
+    one handler runs a request (a pause as garbage collection, swap or a
+    virtual machine's stolen time make): the handler, finding the front
+    silent, registers again; the front, once it runs again, reads what the
+    handler sent meanwhile before it judges the handler's silence.
     """
 
     @asyncTest
-    async def test_retriedOnTheSameHandler(self) -> None:
+    async def test_handlerKeptAcrossPause(self) -> None:
         """
-        The retried C{GET} is served (once it was dropped as a duplicate:
-        the client waited for C{--timeout}, and got 504), and the handler's
-        credits all come back.
+        The front does not declare the live handler dead: the C{GET} runs
+        once, is served, and the handler's credits all come back.
         """
         statsPort = freePort()
         front = await self.startFront("--timeout", "20", statsPort=statsPort)
@@ -309,6 +311,11 @@ class FrozenFrontTests(SystemTestCase):
         front.signal("STOP")
         self.addCleanup(front.signal, "CONT")
         await handler.waitForLine("is silent: registering again", timeout=10)
+        # The pause itself is what is tested: one heartbeat more (1 s), so
+        # that the front's check of the handler's silence is overdue when
+        # it runs again (the handler's last PING before the pause came at
+        # most a heartbeat before the front's last one).
+        await deferLater(reactor, 1.5)
         front.signal("CONT")
         result = await self.withTimeout(response, 15, "the response after the front ran again")
         self.assertResponse(result, 200, b"slow\n")
@@ -317,6 +324,14 @@ class FrozenFrontTests(SystemTestCase):
             [h["credits"] for h in stats["handlers"]], [2 + DEFAULT_PREFETCH],
             self.transcript()
         )
+        self.assertEqual(front.countLines("declared dead"), 0, self.transcript())
+        self.assertEqual(
+            front.countLines(re.compile(r"silence ran [0-9.]+ s late")), 1, self.transcript()
+        )
+        self.assertEqual(
+            handler.countLines("slow request started: GET"), 1, self.transcript()
+        )
+        self.assertEqual(stats["stats"]["retried"], 0, self.transcript())
 
 
 class ResponseFramingTests(_AnsweringTestCase):

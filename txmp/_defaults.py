@@ -53,6 +53,17 @@ DEFAULT_MAX_QUEUE = 1000
 # section 6).
 DEFAULT_HEARTBEAT = 1.0
 
+# A front's check of its handlers' silence that runs more than this many
+# seconds after it was due finds the front itself was not running (a pause:
+# garbage collection, swap, SIGSTOP, a virtual machine's stolen time): what
+# the handlers sent meanwhile waits unread in its sockets, and a check run
+# before the reactor reads it would declare live handlers dead (their
+# finished POSTs 502, their GETs run twice; a helper's fault test, SIGSTOP
+# to a front for 3.5 s).  It gives them one more heartbeat instead.  A
+# reactor's timers run a few milliseconds late under load; one later than
+# this costs only that heartbeat.
+LIVENESS_LATENESS = 0.05
+
 # Response-body bytes a handler may send for one request before the client
 # has taken them (mpfront --window): docs/benchmarks.md, "Window" and then
 # "Held writes and a 2 MiB window", measured with benchmarks/bigbody.py.

@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
-from txmp._defaults import MAX_CREDITS, PREFETCH_STALL
+from txmp._defaults import LIVENESS_LATENESS, MAX_CREDITS, PREFETCH_STALL
 from txmp._interfaces import cancelCall
 from txmp._peerlog import printable
 
@@ -145,6 +145,8 @@ class HandlerRegistry(Generic[T]):
     _turns: int = field(init=False, default=0)
     _beat: IDelayedCall | None = field(init=False, default=None)
     _liveness: IDelayedCall | None = field(init=False, default=None)
+    # No handler is declared dead before this time (a late check's grace).
+    _judgeAfter: float = field(init=False, default=-math.inf)
     _running: bool = field(init=False, default=False)
 
     # -- lifetime ------------------------------------------------------------
@@ -446,13 +448,31 @@ class HandlerRegistry(Generic[T]):
         if self.handlers:
             earliest = min(h.lastHeard for h in self.handlers.values())
             silence = protocol.SILENT_INTERVALS * self.heartbeat
-            delay = max(0.0, earliest + silence - self._clock.seconds())
+            due = max(earliest + silence, self._judgeAfter)
+            delay = max(0.0, due - self._clock.seconds())
             self._liveness = self._clock.callLater(delay, self._checkLiveness)
 
     def _checkLiveness(self) -> None:
+        assert self._liveness is not None
+        now = self._clock.seconds()
+        late = now - self._liveness.getTime()
         self._liveness = None
-        deadline = self._clock.seconds() - protocol.SILENT_INTERVALS * self.heartbeat
+        deadline = now - protocol.SILENT_INTERVALS * self.heartbeat
         dead = [h for h in self.handlers.values() if h.lastHeard <= deadline]
+        if dead and late > LIVENESS_LATENESS:
+            # The front was not running: what they sent meanwhile is not
+            # read yet.  One more heartbeat, to read it and their next PING.
+            self._judgeAfter = now + self.heartbeat
+            self._log.warn(
+                "the front's check of its handlers' silence ran {late:.3f} s late"
+                " (the front was paused?): {count} unheard for {silent} heartbeats"
+                " get one more, to read what they sent meanwhile",
+                late=late,
+                count=len(dead),
+                silent=protocol.SILENT_INTERVALS,
+            )
+            self._armLiveness()
+            return
         # Remove every dead handler before their requests are handed back,
         # lest a retry go to a handler about to be declared dead too.
         lost: list[tuple[HandlerState[T], list[T]]] = []

@@ -380,7 +380,7 @@ class RegistrationTests(DispatcherTestCase):
         self.dispatcher.registry.start()
         self.clock.advance(self.heartbeat)
         self.assertNoResult(d)
-        self.clock.advance(protocol.SILENT_INTERVALS * self.heartbeat)
+        self.clock.pump([self.heartbeat] * protocol.SILENT_INTERVALS)
         self.assertFrontError(d, HandlerFailed, 502)
         self.assertEqual(self.dispatcher.handlers, {})
         self.dispatcher.registry.stop()
@@ -577,7 +577,7 @@ class RegistrationTests(DispatcherTestCase):
             self.credit(A, MAX_CREDITS)
             self.dispatcher.registry.stop()
             self.dispatcher.registry.start()
-            self.clock.advance(10 * DEFAULT_HEARTBEAT)
+            self.clock.pump([DEFAULT_HEARTBEAT] * 10)
         lines = [formatEvent(e) for e in events]
         self.assertEqual(len(lines), 4, lines)
         shown = "\\x0d\\x0a2026-01-01T00:00:00+0000 [-] forged" + "x" * 27 + "..."

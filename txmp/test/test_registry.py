@@ -7,11 +7,13 @@ liveness, driven by a L{Clock}, with what it sends recorded.
 from __future__ import annotations
 
 from twisted.internet.task import Clock
-from twisted.logger import capturedLogs, formatEvent
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _defaults, protocol
+from txmp._defaults import LIVENESS_LATENESS
 from txmp._registry import HandlerRegistry, HandlerState
+from txmp.protocol import SILENT_INTERVALS
 
 A = b"handler-a"
 B = b"handler-b"
@@ -502,6 +504,40 @@ class LivenessTests(RegistryTestCase):
         # r1 went to C, the newest, r2 to B.
         self.assertEqual(self.lost, [[(A, []), (B, ["r2"])]])
         self.assertEqual(self.registry.handlers[C].inFlight, {b"r1": "r1"})
+
+    def test_pausedFrontGivesOneMoreHeartbeat(self) -> None:
+        """
+        A check of silence that runs late (the front was paused: its clock
+        jumped past the check) declares no handler dead: what they sent
+        meanwhile is not read yet.  It logs why, and gives them one more
+        heartbeat; a handler heard from in it is kept, one still silent is
+        declared dead at its end.
+        """
+        a = self.hello(A, 1)
+        self.hello(B, 1)
+        with capturedLogs() as events:
+            self.clock.advance(SILENT_INTERVALS * self.heartbeat + 0.5)
+        self.assertEqual(self.lost, [])
+        self.assertEqual(sorted(self.registry.handlers), [A, B])
+        [line] = [formatEvent(e) for e in events if e["log_level"] is LogLevel.warn]
+        self.assertIn("ran 0.500 s late", line)
+        self.assertIn("2 unheard for 3 heartbeats get one more", line)
+        # The reactor reads what A sent while the front was paused.
+        self.registry.heard(a)
+        self.clock.advance(self.heartbeat * 0.99)
+        self.assertEqual(self.lost, [])
+        self.clock.advance(self.heartbeat * 0.01)
+        self.assertEqual(self.lost, [[(B, [])]])
+        self.assertEqual(list(self.registry.handlers), [A])
+
+    def test_slightlyLateCheckJudges(self) -> None:
+        """
+        A check that runs no later than L{LIVENESS_LATENESS}, as a busy
+        reactor's timers do, declares the silent dead as one on time does.
+        """
+        self.hello(A, 1)
+        self.clock.advance(SILENT_INTERVALS * self.heartbeat + LIVENESS_LATENESS)
+        self.assertEqual(self.lost, [[(A, [])]])
 
     def test_silenceObserved(self) -> None:
         """
