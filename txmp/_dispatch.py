@@ -1341,17 +1341,26 @@ class Dispatcher:
         C{droppedReplies} would say why.
         """
         self._peerSeen(identity)
+        if identity[:1] == b"\0":
+            why = (
+                "; it starts with a zero byte: the peer set no ZMQ_ROUTING_ID"
+                " on its return socket"
+            )
+        else:
+            # (Late replies of a handler of this front's previous run come
+            # so too, before that handler has registered again.)
+            why = (
+                " (yet: if it registers within a few heartbeats, it was a"
+                " handler's reply to the front's previous run)"
+            )
         self._log.warn(
-            "dropped replies from peer {peer}: that routing id did not"
-            " register{why}; each of a handler's two sockets must set the"
+            "dropped replies from peer {peer}: that routing id has not"
+            " registered{why}; each of a handler's two sockets must set the"
             " same ZMQ_ROUTING_ID (docs/protocol.md, 2.1), or every reply"
             " it sends is dropped and its requests time out"
             " (logged once per routing id)",
             peer=identity.hex(),
-            why=" (it starts with a zero byte: the peer set no"
-            " ZMQ_ROUTING_ID on its return socket)"
-            if identity[:1] == b"\0"
-            else "",
+            why=why,
         )
 
     def _credit(self, handler: HandlerState[PendingRequest], credits: int) -> None:

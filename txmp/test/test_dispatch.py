@@ -1158,7 +1158,7 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual(len(warnings), 1, events)
         text = formatEvent(warnings[0])
         self.assertIn(other.hex(), text)
-        self.assertIn("did not register", text)
+        self.assertIn("has not registered (yet", text)
         self.assertIn("ZMQ_ROUTING_ID", text)
         self.assertNoResult(self.d)
 
