@@ -11,6 +11,7 @@ C{CANCEL} (where, from L{Running.where}).
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -289,7 +290,34 @@ def _ipcHint(address: str) -> str:
         return f" (the directory {directory} does not exist)"
     if not os.path.exists(path):
         return f" (no socket at {path}: no front has bound it)"
+    if _refused(path):
+        # libzmq leaves the file of an ipc:// socket when it closes it, and
+        # a killed front cannot remove it.
+        return (
+            f" (the socket at {path} refuses connections: the front that"
+            " bound it is not running)"
+        )
     return ""
+
+
+def _refused(path: str) -> bool:
+    """
+    Whether a connection to the Unix socket at C{path} is refused: no
+    process listens on it (or it is not a socket).  A connection that is
+    made is closed at once (a front's ZeroMQ drops one that sends nothing).
+    """
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    try:
+        probe.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        # A full backlog (EAGAIN), no permission: someone may listen.
+        return False
+    finally:
+        probe.close()
+    return False
 
 
 @define(slots=False, eq=False, repr=False)

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any, Callable, cast
 
+import zmq
 from twisted.internet import reactor as globalReactor
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -31,6 +32,7 @@ from twisted.web.http_headers import Headers
 
 from txmp import _frontservice, _zmq, protocol
 from txmp._defaults import DEFAULT_BACKLOG, DEFAULT_PREFETCH, FD_RESERVE, READ_BATCH
+from txmp._handler import _ipcHint
 from txmp._interfaces import IFrontReactor
 from txmp._pool import ReactorCalls, WorkerPool
 from txmp._zmq import ZmqContext, ZmqSocket, isIPv6Address, newRoutingId
@@ -402,6 +404,43 @@ def ipcAddress(case: SynchronousTestCase) -> str:
     A new ipc address, removed after the test.
     """
     return "ipc://" + ipcDirectory(case).child("s").path
+
+
+class IpcHintTests(SynchronousTestCase):
+    """
+    What a handler's warning that no front answers says of an C{ipc://}
+    address whose socket file is there (L{txmp._handler._ipcHint}), with
+    real Unix sockets.
+    """
+
+    def test_staleSocket(self) -> None:
+        """
+        A socket file that no process listens on (what a killed front
+        leaves, and libzmq leaves at any close) is said to refuse
+        connections: its front is not running.
+        """
+        path = ipcDirectory(self).child("send").path
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(path)
+        stale.close()
+        self.assertEqual(
+            _ipcHint("ipc://" + path),
+            f" (the socket at {path} refuses connections: the front that bound it"
+            " is not running)",
+        )
+
+    def test_listening(self) -> None:
+        """
+        A socket that a front's ZeroMQ listens on gets no hint: the front
+        is there, if not answering.
+        """
+        address = "ipc://" + ipcDirectory(self).child("send").path
+        context = zmq.Context()
+        self.addCleanup(context.term)
+        router = context.socket(zmq.ROUTER)
+        self.addCleanup(router.close, 0)
+        router.bind(address)
+        self.assertEqual(_ipcHint(address), "")
 
 
 class ZmqAdapterTests(TestCase):
