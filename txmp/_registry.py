@@ -145,8 +145,10 @@ class HandlerRegistry(Generic[T]):
     _turns: int = field(init=False, default=0)
     _beat: IDelayedCall | None = field(init=False, default=None)
     _liveness: IDelayedCall | None = field(init=False, default=None)
-    # No handler is declared dead before this time (a late check's grace).
-    _judgeAfter: float = field(init=False, default=-math.inf)
+    # When a late check last gave the silent handlers a heartbeat more: no
+    # handler is declared dead before one heartbeat after it, and one
+    # silent since before it has had its heartbeat more.
+    _gracedAt: float = field(init=False, default=-math.inf)
     _running: bool = field(init=False, default=False)
 
     # -- lifetime ------------------------------------------------------------
@@ -448,7 +450,7 @@ class HandlerRegistry(Generic[T]):
         if self.handlers:
             earliest = min(h.lastHeard for h in self.handlers.values())
             silence = protocol.SILENT_INTERVALS * self.heartbeat
-            due = max(earliest + silence, self._judgeAfter)
+            due = max(earliest + silence, self._gracedAt + self.heartbeat)
             delay = max(0.0, due - self._clock.seconds())
             self._liveness = self._clock.callLater(delay, self._checkLiveness)
 
@@ -459,20 +461,23 @@ class HandlerRegistry(Generic[T]):
         self._liveness = None
         deadline = now - protocol.SILENT_INTERVALS * self.heartbeat
         dead = [h for h in self.handlers.values() if h.lastHeard <= deadline]
-        if dead and late > LIVENESS_LATENESS:
+        if late > LIVENESS_LATENESS:
             # The front was not running: what they sent meanwhile is not
-            # read yet.  One more heartbeat, to read it and their next PING.
-            self._judgeAfter = now + self.heartbeat
-            self._log.warn(
-                "the front's check of its handlers' silence ran {late:.3f} s late"
-                " (the front was paused?): {count} unheard for {silent} heartbeats"
-                " get one more, to read what they sent meanwhile",
-                late=late,
-                count=len(dead),
-                silent=protocol.SILENT_INTERVALS,
-            )
-            self._armLiveness()
-            return
+            # read yet.  One more heartbeat, to read it and their next PING;
+            # once per silence: one silent through it already is dead (a
+            # reactor late at every check would keep it for ever).
+            spared = [h for h in dead if h.lastHeard >= self._gracedAt]
+            if spared:
+                dead = [h for h in dead if h.lastHeard < self._gracedAt]
+                self._gracedAt = now
+                self._log.warn(
+                    "the front's check of its handlers' silence ran {late:.3f} s late"
+                    " (the front was paused?): {count} unheard for {silent} heartbeats"
+                    " get one more, to read what they sent meanwhile",
+                    late=late,
+                    count=len(spared),
+                    silent=protocol.SILENT_INTERVALS,
+                )
         # Remove every dead handler before their requests are handed back,
         # lest a retry go to a handler about to be declared dead too.
         lost: list[tuple[HandlerState[T], list[T]]] = []

@@ -539,6 +539,38 @@ class LivenessTests(RegistryTestCase):
         self.clock.advance(SILENT_INTERVALS * self.heartbeat + LIVENESS_LATENESS)
         self.assertEqual(self.lost, [[(A, [])]])
 
+    def test_alwaysLateReactorStillJudges(self) -> None:
+        """
+        A silence gets one heartbeat more, however late the checks run: on
+        a reactor whose every timer runs late (overloaded, not paused), a
+        handler still silent after it is declared dead at the next check,
+        not given another; one heard from in it, and silent again later,
+        gets one again.
+        """
+
+        def runUntil(time: float) -> None:
+            # Each call the clock has runs 2 * LIVENESS_LATENESS late.
+            while self.clock.seconds() < time:
+                due = min(call.getTime() for call in self.clock.getDelayedCalls())
+                self.clock.advance(
+                    max(0.0, due - self.clock.seconds()) + 2 * LIVENESS_LATENESS
+                )
+
+        silence = SILENT_INTERVALS * self.heartbeat
+        a = self.hello(A, 1)
+        self.hello(B, 1)
+        runUntil(silence)
+        self.assertEqual((self.lost, sorted(self.registry.handlers)), ([], [A, B]))
+        self.registry.heard(a)
+        heard = self.clock.seconds()
+        runUntil(heard + 2 * self.heartbeat)
+        self.assertEqual(self.lost, [[(B, [])]])
+        self.assertEqual(list(self.registry.handlers), [A])
+        runUntil(heard + silence)
+        self.assertEqual((len(self.lost), list(self.registry.handlers)), (1, [A]))
+        runUntil(self.clock.seconds() + 2 * self.heartbeat)
+        self.assertEqual(self.lost, [[(B, [])], [(A, [])]])
+
     def test_silenceObserved(self) -> None:
         """
         L{HandlerRegistry.silenceObservers} are told the name of each
