@@ -1400,11 +1400,12 @@ class Dispatcher:
                 pending.handler.identity == identity
             ):
                 self._fail(pending, HandlerFailed("invalid reply"), cancel=True)
-                if protocol.givesCreditBack(frames[1:]):
-                    # Owed as a late reply's: the handler is done with it.
-                    owed = self.registry.lateCredit(identity, pending.requestId)
-                    if owed is not None:
-                        self._credit(owed, 1)
+            if requestId is not None and protocol.givesCreditBack(frames[1:]):
+                # Owed as a late reply's (this one's request is given up
+                # now, or was before): the handler is done with it.
+                owed = self.registry.lateCredit(identity, requestId)
+                if owed is not None:
+                    self._credit(owed, 1)
             return
         if not isinstance(message, (protocol.Response, protocol.Body, protocol.Error)):
             self._bad(identity, "unexpected message on the return socket")

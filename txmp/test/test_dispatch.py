@@ -1736,6 +1736,21 @@ class CreditInReplyTests(DispatcherTestCase):
         self.assertEqual(self.dispatcher.handlers[A].credits, 1)
         self.assertNoLeak()
 
+    def test_lateInvalidReplyStillCredits(self) -> None:
+        """
+        A refused C{RESP} with C{credit=1} and C{more=0} to a request the
+        front gave up on (the client left) gives its credit back too, as a
+        late valid one does, and only once: a second gives nothing.
+        """
+        requestId = self.abandoned()
+        meta = b"status\x00200\x00reason\x00OK\x00more\x000\x00credit\x001"
+        refused = [protocol.VERSION, protocol.RESP, requestId, meta, b"X\x00a\x0ab"]
+        self.reply(A, refused)
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+        self.reply(A, refused)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+
     def test_invalidStreamedReplyNoCredit(self) -> None:
         """
         A refused C{RESP} that says C{credit=1} with C{more=1} (invalid
