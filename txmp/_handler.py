@@ -10,8 +10,10 @@ C{CANCEL} (where, from L{Running.where}).
 
 from __future__ import annotations
 
+import math
 import os
 import socket
+import stat
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -28,6 +30,7 @@ from txmp._defaults import (
     DEFAULT_MAX_MESSAGE,
     HUNG_AFTER_CANCEL,
     INPUT_WINDOW,
+    LIVENESS_LATENESS,
     MAX_FRAME,
     NO_FRONT_WARNING,
     NO_FRONT_WARNING_INTERVAL,
@@ -288,8 +291,14 @@ def _ipcHint(address: str) -> str:
     directory = os.path.dirname(path)
     if directory and not os.path.isdir(directory):
         return f" (the directory {directory} does not exist)"
-    if not os.path.exists(path):
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
         return f" (no socket at {path}: no front has bound it)"
+    except OSError:
+        return ""
+    if not stat.S_ISSOCK(mode):
+        return f" ({path} is not a socket)"
     if _refused(path):
         # libzmq leaves the file of an ipc:// socket when it closes it, and
         # a killed front cannot remove it.
@@ -303,17 +312,18 @@ def _ipcHint(address: str) -> str:
 def _refused(path: str) -> bool:
     """
     Whether a connection to the Unix socket at C{path} is refused: no
-    process listens on it (or it is not a socket).  A connection that is
-    made is closed at once (a front's ZeroMQ drops one that sends nothing).
+    process listens on it.  A connection that is made is closed at once (a
+    front's ZeroMQ drops one that sends nothing).
     """
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.setblocking(False)
     try:
         probe.connect(path)
-    except (ConnectionRefusedError, FileNotFoundError, NotADirectoryError):
+    except ConnectionRefusedError:
         return True
     except OSError:
-        # A full backlog (EAGAIN), no permission: someone may listen.
+        # A full backlog (EAGAIN), no permission, the file gone since:
+        # nothing to say for sure.
         return False
     finally:
         probe.close()
@@ -424,6 +434,10 @@ class FrontLink:
     _frontHeartbeat: float | None = field(init=False, default=None)
     _lastHeard: float = field(init=False, default=0.0)
     _beat: IDelayedCall | None = field(init=False, default=None)
+    # When a late heartbeat last put off judging the front's silence (this
+    # process was paused): once per silence, as the front does its
+    # handlers' (txmp._registry).
+    _gracedAt: float = field(init=False, default=-math.inf)
     _byeAcknowledged: bool = field(init=False, default=False)
     # While no front has welcomed the link: since when; when it next warns
     # of it; whether it has warned since then.
@@ -783,10 +797,26 @@ class FrontLink:
         )
 
     def _heartbeat(self) -> None:
+        now = self._reactor.seconds()
+        late = 0.0 if self._beat is None else now - self._beat.getTime()
         self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
         self._collect()
         silence = protocol.SILENT_INTERVALS * max(self.heartbeat, self._frontHeartbeat or 0)
-        if self.front is not None and self._reactor.seconds() - self._lastHeard > silence:
+        silent = self.front is not None and now - self._lastHeard > silence
+        if silent and late > LIVENESS_LATENESS and self._lastHeard >= self._gracedAt:
+            # This process was not running (paused): what the front sent
+            # meanwhile is not read yet.  Judged at the next heartbeat.
+            self._gracedAt = now
+            silent = False
+            self._log.warn(
+                "mphandler {name}: its heartbeat ran {late:.3f} s late (the"
+                " handler was paused?): front {front}'s silence is judged at"
+                " the next one, once what it sent meanwhile is read",
+                name=self.name,
+                late=late,
+                front=self.front,
+            )
+        if silent:
             self._log.warn(
                 "front {front} at {address} is silent: {then}",
                 front=self.front,

@@ -350,6 +350,34 @@ class RegistrationTests(FrontLinkTestCase):
         assert isinstance(hello, protocol.Hello)
         self.assertEqual(hello.credits, 1)
 
+    def test_pausedHandlerReadsFirst(self) -> None:
+        """
+        A heartbeat that runs late (the handler was paused: its clock
+        jumped past it) does not take the front for silent, nor cancel a
+        request waiting on it: what the front sent meanwhile is not read
+        yet.  It says so; what is read then keeps the front; a front still
+        silent at the next heartbeat is taken for gone then, whether that
+        one is late too or not (once per silence).
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        [waiting] = self.runner.runs
+        waiting.waitingOnFront = True
+        with capturedLogs() as events:
+            self.clock.advance(3.5 * self.heartbeat)
+        self.assertEqual((self.link.front, waiting.cancelled), ("front1", False))
+        [line] = [formatEvent(e) for e in events if "late" in formatEvent(e)]
+        self.assertIn("heartbeat ran 2.500 s late", line)
+        # The front's PING, sent while the handler was paused, is read.
+        self.fromFront(protocol.encodePing())
+        self.clock.pump([self.heartbeat] * 3)
+        self.assertEqual((self.link.front, waiting.cancelled), ("front1", False))
+        self.clock.advance(3.5 * self.heartbeat)
+        self.assertEqual(self.link.front, "front1")
+        self.clock.advance(1.5 * self.heartbeat)
+        self.assertIsNone(self.link.front)
+        self.assertTrue(waiting.cancelled)
+
     def test_silentFrontCancelsWaiting(self) -> None:
         """
         Once its front is silent, a running request that waits for body or
@@ -1864,7 +1892,11 @@ class ReturnDownWarningTests(LoggedLinkTestCase):
         self.link.returnConnected(True)
         self.frontAnswers(round(_defaults.NO_FRONT_WARNING / self.heartbeat) + 1)
         self.link.returnConnected(False)
-        self.clock.advance(_defaults.NO_FRONT_WARNING_INTERVAL)
+        # (A heartbeat at a time: a heartbeat that runs late puts off
+        # taking the front for silent.)
+        self.clock.pump(
+            [self.heartbeat] * round(_defaults.NO_FRONT_WARNING_INTERVAL / self.heartbeat)
+        )
         self.assertEqual(self.warnings(), [])
 
 

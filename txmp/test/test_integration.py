@@ -429,6 +429,14 @@ class IpcHintTests(SynchronousTestCase):
             " is not running)",
         )
 
+    def test_notASocket(self) -> None:
+        """
+        A file at the path that is not a socket is said to be so.
+        """
+        path = ipcDirectory(self).child("send")
+        path.setContent(b"")
+        self.assertEqual(_ipcHint("ipc://" + path.path), f" ({path.path} is not a socket)")
+
     def test_listening(self) -> None:
         """
         A socket that a front's ZeroMQ listens on gets no hint: the front
