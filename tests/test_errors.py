@@ -7,7 +7,6 @@ raises or frames its response wrongly, 502 when the handler is lost.
 
 from __future__ import annotations
 
-import re
 import sys
 from email.utils import parsedate_to_datetime
 
@@ -324,10 +323,11 @@ class FrozenFrontTests(SystemTestCase):
             [h["credits"] for h in stats["handlers"]], [2 + DEFAULT_PREFETCH],
             self.transcript()
         )
+        # (Whether the front's overdue check runs before it reads what
+        # waits, and logs that it "ran ... late", depends on the runtime:
+        # on CPython the check ran first, on PyPy the read did.  Either
+        # way, no handler is declared dead.)
         self.assertEqual(front.countLines("declared dead"), 0, self.transcript())
-        self.assertEqual(
-            front.countLines(re.compile(r"silence ran [0-9.]+ s late")), 1, self.transcript()
-        )
         self.assertEqual(
             handler.countLines("slow request started: GET"), 1, self.transcript()
         )

@@ -388,6 +388,17 @@ def configureTwistd(options: MutableMapping[str, object], format: str, level: st
         C{logger} must be a name, which twistd imports once it has parsed
         the options: L{twistdObserver}, which reads what this sets.
     """
+    # twistd's parent, waiting for a daemon to start, writes the daemon's
+    # failure ("An error has occurred: ...") to sys.__stderr__ and leaves
+    # by os._exit, without a flush: on PyPy, whose standard error on a pipe
+    # (systemd's, a script's) is block-buffered, the line was lost, and a
+    # daemon that failed to start said nothing.  CPython's is line-buffered.
+    stderr = sys.__stderr__
+    if stderr is not None and not stderr.line_buffering:
+        try:
+            stderr.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError, OSError):
+            pass
     if options.get("logger") or options.get("syslog"):
         return
     _twistdSettings.update({

@@ -162,6 +162,21 @@ class ObserverTests(SynchronousTestCase):
         self.assertIn(b"two", path.getContent())
         self.assertNotIn(b"one", path.getContent())
 
+    def test_standardErrorLineBuffered(self) -> None:
+        """
+        L{configureTwistd} makes the process's standard error line-buffered,
+        as CPython's is and PyPy's on a pipe is not: twistd's parent writes
+        a daemon's failure there and leaves by L{os._exit}, without a
+        flush.
+        """
+        written = io.BytesIO()
+        stderr = io.TextIOWrapper(written, encoding="utf-8")
+        self.patch(sys, "__stderr__", stderr)
+        self.patch(_logs, "_twistdSettings", {})
+        configureTwistd(twistdOptions(syslog=True), "text", "info")
+        stderr.write("An error has occurred: b'...'\n")
+        self.assertEqual(written.getvalue(), b"An error has occurred: b'...'\n")
+
     def test_configureTwistd(self) -> None:
         """
         twistd's C{--logger} becomes a factory of our observer, unless
