@@ -53,6 +53,13 @@ DEFAULT_MAX_QUEUE = 1000
 # section 6).
 DEFAULT_HEARTBEAT = 1.0
 
+# The shortest heartbeat: --heartbeat under it is refused at start-up, and a
+# handler takes a front's WELCOME heartbeat under it as this.  A heartbeat
+# of nanoseconds (a front's WELCOME said 1e-18 in a helper's fuzzing) had a
+# handler send HELLO or PING at every turn of its reactor: 288,000 in 5 s,
+# a core busy.
+MIN_HEARTBEAT = 0.01
+
 # A front's check of its handlers' silence that runs more than this many
 # seconds after it was due finds the front itself was not running (a pause:
 # garbage collection, swap, SIGSTOP, a virtual machine's stolen time): what

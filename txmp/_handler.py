@@ -32,6 +32,7 @@ from txmp._defaults import (
     INPUT_WINDOW,
     LIVENESS_LATENESS,
     MAX_FRAME,
+    MIN_HEARTBEAT,
     NO_FRONT_WARNING,
     NO_FRONT_WARNING_INTERVAL,
     PACK_LIMIT,
@@ -428,6 +429,9 @@ class FrontLink:
     # the front is silent, to tell a restarted front.
     _welcomedBy: str | None = field(init=False, default=None)
     draining: bool = field(init=False, default=False)
+    # The heartbeat it was given (--heartbeat): heartbeat is this, or the
+    # front's if that is shorter (WELCOME).
+    ownHeartbeat: float = field(init=False)
     # The heartbeat interval of the front that last welcomed the link, as
     # its WELCOME says, if it does: a front that beats less often than the
     # link is silent only after three of its own intervals.
@@ -796,6 +800,10 @@ class FrontLink:
             seconds=round(now - since),
         )
 
+    @ownHeartbeat.default
+    def _ownHeartbeatDefault(self) -> float:
+        return self.heartbeat
+
     def _heartbeat(self) -> None:
         now = self._reactor.seconds()
         late = 0.0 if self._beat is None else now - self._beat.getTime()
@@ -1028,11 +1036,21 @@ class FrontLink:
                 self._frontFound(front)
                 # Beat at least as often as the front expects, or it would
                 # declare this handler dead.
-                frontBeat = self._frontHeartbeat = message.heartbeat
-                if frontBeat is not None and frontBeat < self.heartbeat:
-                    self.heartbeat = frontBeat
+                # (Not under MIN_HEARTBEAT: a front's nanoseconds would
+                # have it send at every turn of its reactor.  Its own again
+                # if this front beats slower than the last one did.)
+                frontBeat = message.heartbeat
+                if frontBeat is not None:
+                    frontBeat = max(frontBeat, MIN_HEARTBEAT)
+                self._frontHeartbeat = frontBeat
+                beat = (
+                    self.ownHeartbeat if frontBeat is None
+                    else min(self.ownHeartbeat, frontBeat)
+                )
+                if beat != self.heartbeat:
+                    self.heartbeat = beat
                     if self._beat is not None and self._beat.active():
-                        self._beat.reset(frontBeat)
+                        self._beat.reset(beat)
                 self.maxMessage = message.maxMessage or DEFAULT_MAX_MESSAGE
                 self.creditInReply = message.creditInReply
                 self.creditInEnd = message.creditInEnd

@@ -48,8 +48,8 @@ _N = TypeVar("_N", int, float)
 class _Number(Generic[_N]):
     """
     A coerce function for C{optParameters}: a number of C{kind}, positive
-    (or, with C{zeroAllowed}, 0 or more), finite, and at most C{most} if
-    given.  Its usage errors name the option, which L{TxmpOptions} gives
+    (or, with C{zeroAllowed}, 0 or more), finite, at most C{most} and at
+    least C{least} if given.  Its usage errors name the option, which L{TxmpOptions} gives
     it from its row (L{named}), so that the name is written once.
     """
 
@@ -59,17 +59,19 @@ class _Number(Generic[_N]):
         zeroAllowed: bool,
         most: int | None = None,
         option: str = "the value",
+        least: float | None = None,
     ) -> None:
         self.kind: Callable[[str], _N] = kind
         self.zeroAllowed = zeroAllowed
         self.most = most
         self.option = option
+        self.least = least
 
     def named(self, option: str) -> _Number[_N]:
         """
         The same check, for the option C{option} (C{--name}).
         """
-        return _Number(self.kind, self.zeroAllowed, self.most, option)
+        return _Number(self.kind, self.zeroAllowed, self.most, option, self.least)
 
     def __call__(self, value: str) -> _N:
         what = self.option
@@ -87,15 +89,19 @@ class _Number(Generic[_N]):
             )
         if self.most is not None and result > self.most:
             raise usage.UsageError(f"{what} must be at most {self.most}")
+        if self.least is not None and result < self.least:
+            raise usage.UsageError(f"{what} must be at least {self.least:g}")
         return result
 
 
-def positive(kind: Callable[[str], _N], most: int | None = None) -> _Number[_N]:
+def positive(
+    kind: Callable[[str], _N], most: int | None = None, least: float | None = None
+) -> _Number[_N]:
     """
     A coerce function for C{optParameters}: a positive number of C{kind},
-    and at most C{most} if given.
+    at most C{most} and at least C{least} if given.
     """
-    return _Number(kind, zeroAllowed=False, most=most)
+    return _Number(kind, zeroAllowed=False, most=most, least=least)
 
 
 def nonNegative(kind: Callable[[str], _N]) -> _Number[_N]:

@@ -44,6 +44,7 @@ from txmp._defaults import (
     DEFAULT_WINDOW,
     FD_RESERVE,
     MAX_CREDITS,
+    MIN_HEARTBEAT,
     MIN_PROGRESS,
 )
 from txmp._http import Network, parseNetwork
@@ -209,8 +210,8 @@ class Options(TxmpOptions):
          positive(int)],
         ["heartbeat", None, DEFAULT_HEARTBEAT,
          "Seconds between heartbeats; a handler silent for "
-         f"{protocol.SILENT_INTERVALS} is dead.",
-         positive(float)],
+         f"{protocol.SILENT_INTERVALS} is dead (at least {MIN_HEARTBEAT:g}).",
+         positive(float, least=MIN_HEARTBEAT)],
         ["window", None, DEFAULT_WINDOW,
          "Response-body bytes a handler may send for one request before the "
          "client has taken them (flow control).",

@@ -34,6 +34,7 @@ from txmp._defaults import (
     DEFAULT_SEND,
     DEFAULT_THREADS,
     MAX_CREDITS,
+    MIN_HEARTBEAT,
 )
 from txmp._exit import ExitWithoutThreads
 from txmp._logs import standardStreamsLateBound
@@ -383,8 +384,9 @@ class Options(TxmpOptions):
         ["name", None, None,
          "Name in logs and at the front (default host:pid, the PID of the "
          "process that serves: a daemon's, not the command's)."],
-        ["heartbeat", None, DEFAULT_HEARTBEAT, "Seconds between heartbeats.",
-         positive(float)],
+        ["heartbeat", None, DEFAULT_HEARTBEAT,
+         f"Seconds between heartbeats (at least {MIN_HEARTBEAT:g}).",
+         positive(float, least=MIN_HEARTBEAT)],
         ["graceful-timeout", None, DEFAULT_GRACEFUL_TIMEOUT,
          "Seconds to finish running requests when stopping (SIGTERM).",
          positive(float)],

@@ -319,6 +319,36 @@ class RegistrationTests(FrontLinkTestCase):
         self.clock.advance(0.25)
         self.assertEqual(self.control(), [protocol.Ping()] * 2)
 
+    def test_tinyFrontHeartbeat(self) -> None:
+        """
+        A C{WELCOME} announcing a heartbeat under L{MIN_HEARTBEAT} (a
+        front's nanoseconds) is taken as L{MIN_HEARTBEAT}: the link sends a
+        C{PING} every 10 ms, not at every turn of its reactor.
+        """
+        self.link.start()
+        self.fromFront(
+            protocol.encodeWelcome({"front": "f", "heartbeat": "0.000000000000000001"})
+        )
+        self.assertEqual(self.link.heartbeat, _defaults.MIN_HEARTBEAT)
+        self.sendSocket.clear()
+        self.clock.advance(_defaults.MIN_HEARTBEAT)
+        self.assertEqual(self.control(), [protocol.Ping()])
+
+    def test_heartbeatBackWithSlowerFront(self) -> None:
+        """
+        A link that beat faster for a front's shorter heartbeat beats at
+        its own again once a front welcomes it with a longer one (the
+        front restarted with another C{--heartbeat}, or another front).
+        """
+        self.link.start()
+        self.fromFront(protocol.encodeWelcome({"front": "f", "heartbeat": "0.25"}))
+        self.assertEqual(self.link.heartbeat, 0.25)
+        self.fromFront(protocol.encodeWelcome({"front": "g", "heartbeat": "2.0"}))
+        self.assertEqual(self.link.heartbeat, self.heartbeat)
+        self.fromFront(protocol.encodeWelcome({"front": "g", "heartbeat": "0.5"}))
+        self.fromFront(protocol.encodeWelcome({"front": "g"}))
+        self.assertEqual(self.link.heartbeat, self.heartbeat)
+
     def test_slowerOrBadFrontHeartbeat(self) -> None:
         """
         A C{WELCOME} announcing a longer heartbeat, or one that is not a

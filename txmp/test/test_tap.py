@@ -45,6 +45,7 @@ from txmp._defaults import (
     DEFAULT_MAX_MESSAGE,
     DEFAULT_TIMEOUT,
     MAX_FRAME,
+    MIN_HEARTBEAT,
     SILENT_KILL_HEARTBEATS,
     SPAWN_OUTPUT_GRACE,
     SPAWN_RESTART_MAX_DELAY,
@@ -235,11 +236,15 @@ class FrontOptionsTests(OptionsTestCase):
 
     def test_heartbeatTooSmall(self) -> None:
         """
-        A C{--heartbeat} too small for C{WELCOME}'s 18 digits after the
-        point is refused at once, rather than when a handler says C{HELLO}.
+        A C{--heartbeat} under L{MIN_HEARTBEAT} (10 ms) is refused at once,
+        saying so: a heartbeat of nanoseconds would have the front and its
+        handlers send at every turn of their reactors.
         """
-        self.assertRaises(usage.UsageError, self.parse, "--heartbeat", "1e-19")
-        self.assertEqual(self.parse("--heartbeat", "1e-9")["heartbeat"], 1e-9)
+        self.assertEqual(MIN_HEARTBEAT, 0.01)
+        for value in ["1e-19", "1e-9", "0.009"]:
+            e = self.assertRaises(usage.UsageError, self.parse, "--heartbeat", value)
+            self.assertEqual(str(e), "--heartbeat must be at least 0.01")
+        self.assertEqual(self.parse("--heartbeat", "0.01")["heartbeat"], 0.01)
 
     def test_maxQueueInteger(self) -> None:
         """
@@ -4090,6 +4095,9 @@ class HandlerOptionsTests(OptionsTestCase):
             for value in ["0", "-1", "x", "nan"]:
                 self.assertRaises(usage.UsageError, self.parse,
                                   "--app", "txmp.demo:app", option, value)
+        e = self.assertRaises(usage.UsageError, self.parse,
+                              "--app", "txmp.demo:app", "--heartbeat", "0.001")
+        self.assertEqual(str(e), "--heartbeat must be at least 0.01")
 
     def test_threadsCapped(self) -> None:
         """
