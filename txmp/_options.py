@@ -49,8 +49,9 @@ class _Number(Generic[_N]):
     """
     A coerce function for C{optParameters}: a number of C{kind}, positive
     (or, with C{zeroAllowed}, 0 or more), finite, at most C{most} and at
-    least C{least} if given.  Its usage errors name the option, which L{TxmpOptions} gives
-    it from its row (L{named}), so that the name is written once.
+    least C{least} if given.  Its usage errors name the option, which
+    L{TxmpOptions} gives it from its row (L{named}), so that the name is
+    written once.
     """
 
     def __init__(

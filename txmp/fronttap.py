@@ -394,11 +394,12 @@ class Options(TxmpOptions):
             scriptName(settings["script-name"])
         try:
             # Told to every handler in WELCOME, which writes at most 18
-            # digits after the point: refused now, not at the first HELLO.
+            # digits before the point (MIN_HEARTBEAT keeps it from having
+            # too few after it): refused now, not at the first HELLO.
             protocol.encodeDecimal(settings["heartbeat"])
         except ValueError:
             raise usage.UsageError(
-                f"--heartbeat {settings['heartbeat']!r} is too small to tell handlers"
+                f"--heartbeat {settings['heartbeat']!r} is too large to tell handlers"
             ) from None
         send: str | None = self["send"]
         returnTo: str | None = self["return"]

@@ -246,6 +246,15 @@ class FrontOptionsTests(OptionsTestCase):
             self.assertEqual(str(e), "--heartbeat must be at least 0.01")
         self.assertEqual(self.parse("--heartbeat", "0.01")["heartbeat"], 0.01)
 
+    def test_heartbeatTooLarge(self) -> None:
+        """
+        A C{--heartbeat} too large for C{WELCOME}'s 18 digits before the
+        point is refused at once, rather than when a handler says C{HELLO}.
+        """
+        e = self.assertRaises(usage.UsageError, self.parse, "--heartbeat", "1e18")
+        self.assertEqual(str(e), "--heartbeat 1e+18 is too large to tell handlers")
+        self.assertEqual(self.parse("--heartbeat", "1e17")["heartbeat"], 1e17)
+
     def test_maxQueueInteger(self) -> None:
         """
         C{--max-queue} must be a whole number, and the error says so (1.5
