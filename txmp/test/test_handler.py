@@ -1380,7 +1380,7 @@ class ApplicationThreadTests(FrontLinkTestCase):
         """
         # (No heartbeat, which finishes them too, before the check.)
         beat = _defaults.HUNG_AFTER_CANCEL * 4
-        self.link.heartbeat = beat
+        self.link.heartbeat = self.link.ownHeartbeat = beat
         self.startWelcomed(credit_in_reply="1", heartbeat=str(beat))
         self.request(b"front1.1")
         self.fromFront(protocol.encodeCancel(b"front1.1"))
