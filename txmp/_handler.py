@@ -30,7 +30,6 @@ from txmp._defaults import (
     DEFAULT_MAX_MESSAGE,
     HUNG_AFTER_CANCEL,
     INPUT_WINDOW,
-    LIVENESS_LATENESS,
     MAX_FRAME,
     MIN_HEARTBEAT,
     NO_FRONT_WARNING,
@@ -429,9 +428,6 @@ class FrontLink:
     # the front is silent, to tell a restarted front.
     _welcomedBy: str | None = field(init=False, default=None)
     draining: bool = field(init=False, default=False)
-    # The heartbeat it was given (--heartbeat): heartbeat is this, or the
-    # front's if that is shorter (WELCOME).
-    ownHeartbeat: float = field(init=False)
     # The heartbeat interval of the front that last welcomed the link, as
     # its WELCOME says, if it does: a front that beats less often than the
     # link is silent only after three of its own intervals.
@@ -507,7 +503,7 @@ class FrontLink:
         """
         self._frontLost(self._reactor.seconds())
         self._hello()
-        self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
+        self._beat = self._reactor.callLater(self.interval, self._heartbeat)
 
     def stop(self) -> None:
         """
@@ -800,18 +796,26 @@ class FrontLink:
             seconds=round(now - since),
         )
 
-    @ownHeartbeat.default
-    def _ownHeartbeatDefault(self) -> float:
-        return self.heartbeat
+    @property
+    def interval(self) -> float:
+        """
+        Seconds between its heartbeats: its own (C{heartbeat}, from
+        C{--heartbeat}), or the front's from its C{WELCOME} if that is
+        shorter, so that the front never finds it silent.
+        """
+        if self._frontHeartbeat is None:
+            return self.heartbeat
+        return min(self.heartbeat, self._frontHeartbeat)
 
     def _heartbeat(self) -> None:
         now = self._reactor.seconds()
         late = 0.0 if self._beat is None else now - self._beat.getTime()
-        self._beat = self._reactor.callLater(self.heartbeat, self._heartbeat)
+        self._beat = self._reactor.callLater(self.interval, self._heartbeat)
         self._collect()
-        silence = protocol.SILENT_INTERVALS * max(self.heartbeat, self._frontHeartbeat or 0)
+        # (Three of the front's intervals, if it said: it pings at those.)
+        silence = protocol.SILENT_INTERVALS * (self._frontHeartbeat or self.heartbeat)
         silent = self.front is not None and now - self._lastHeard > silence
-        if silent and late > LIVENESS_LATENESS and self._lastHeard >= self._gracedAt:
+        if silent and protocol.sparedForPause(late, self._lastHeard, self._gracedAt):
             # This process was not running (paused): what the front sent
             # meanwhile is not read yet.  Judged at the next heartbeat.
             self._gracedAt = now
@@ -1035,22 +1039,16 @@ class FrontLink:
                 self._settle(message.registered)
                 self._frontFound(front)
                 # Beat at least as often as the front expects, or it would
-                # declare this handler dead.
-                # (Not under MIN_HEARTBEAT: a front's nanoseconds would
-                # have it send at every turn of its reactor.  Its own again
-                # if this front beats slower than the last one did.)
+                # declare this handler dead (interval).  (Not under
+                # MIN_HEARTBEAT: a front's nanoseconds would have it send
+                # at every turn of its reactor.)
+                before = self.interval
                 frontBeat = message.heartbeat
-                if frontBeat is not None:
-                    frontBeat = max(frontBeat, MIN_HEARTBEAT)
-                self._frontHeartbeat = frontBeat
-                beat = (
-                    self.ownHeartbeat if frontBeat is None
-                    else min(self.ownHeartbeat, frontBeat)
+                self._frontHeartbeat = (
+                    None if frontBeat is None else max(frontBeat, MIN_HEARTBEAT)
                 )
-                if beat != self.heartbeat:
-                    self.heartbeat = beat
-                    if self._beat is not None and self._beat.active():
-                        self._beat.reset(beat)
+                if self.interval != before and self._beat is not None and self._beat.active():
+                    self._beat.reset(self.interval)
                 self.maxMessage = message.maxMessage or DEFAULT_MAX_MESSAGE
                 self.creditInReply = message.creditInReply
                 self.creditInEnd = message.creditInEnd

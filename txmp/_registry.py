@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
-from txmp._defaults import LIVENESS_LATENESS, MAX_CREDITS, PREFETCH_STALL
+from txmp._defaults import MAX_CREDITS, PREFETCH_STALL
 from txmp._interfaces import cancelCall
 from txmp._peerlog import printable
 
@@ -461,23 +461,22 @@ class HandlerRegistry(Generic[T]):
         self._liveness = None
         deadline = now - protocol.SILENT_INTERVALS * self.heartbeat
         dead = [h for h in self.handlers.values() if h.lastHeard <= deadline]
-        if late > LIVENESS_LATENESS:
-            # The front was not running: what they sent meanwhile is not
-            # read yet.  One more heartbeat, to read it and their next PING;
-            # once per silence: one silent through it already is dead (a
-            # reactor late at every check would keep it for ever).
-            spared = [h for h in dead if h.lastHeard >= self._gracedAt]
-            if spared:
-                dead = [h for h in dead if h.lastHeard < self._gracedAt]
-                self._gracedAt = now
-                self._log.warn(
-                    "the front's check of its handlers' silence ran {late:.3f} s late"
-                    " (the front was paused?): {count} unheard for {silent} heartbeats"
-                    " get one more, to read what they sent meanwhile",
-                    late=late,
-                    count=len(spared),
-                    silent=protocol.SILENT_INTERVALS,
-                )
+        # The front was not running: what they sent meanwhile is not read
+        # yet.  One more heartbeat, to read it and their next PING; once per
+        # silence: one silent through it already is dead (a reactor late at
+        # every check would keep it for ever).
+        spared = [h for h in dead if protocol.sparedForPause(late, h.lastHeard, self._gracedAt)]
+        if spared:
+            dead = [h for h in dead if h.lastHeard < self._gracedAt]
+            self._gracedAt = now
+            self._log.warn(
+                "the front's check of its handlers' silence ran {late:.3f} s late"
+                " (the front was paused?): {count} unheard for {silent} heartbeats"
+                " get one more, to read what they sent meanwhile",
+                late=late,
+                count=len(spared),
+                silent=protocol.SILENT_INTERVALS,
+            )
         # Remove every dead handler before their requests are handed back,
         # lest a retry go to a handler about to be declared dead too.
         lost: list[tuple[HandlerState[T], list[T]]] = []

@@ -26,7 +26,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar, Union
 
-from txmp._defaults import DECODED_FRAME, DECODED_FRAMES, MAX_CREDITS, PACK_LIMIT
+from txmp._defaults import (
+    DECODED_FRAME,
+    DECODED_FRAMES,
+    LIVENESS_LATENESS,
+    MAX_CREDITS,
+    PACK_LIMIT,
+)
 from txmp._http import CONTROL, FIELD_CHARS, TCHAR, TOKEN
 
 VERSION = b"TXMP1"
@@ -59,6 +65,24 @@ BATCH = b"BATCH"
 # Heartbeats (docs/protocol.md, section 6): a peer that has heard nothing
 # from the other for this many of its heartbeat intervals takes it for dead.
 SILENT_INTERVALS = 3
+
+
+def sparedForPause(late: float, lastHeard: float, gracedAt: float) -> bool:
+    """
+    Whether a peer that a check of silence finds silent gets one heartbeat
+    more, as txmp's front grants its handlers and its handler its front
+    (docs/protocol.md, section 6): the check ran more than
+    L{LIVENESS_LATENESS} seconds after it was due, so this process was
+    paused and has not read what the peer sent meanwhile; and the peer has
+    had none for this silence (it was heard at or after C{gracedAt}, when
+    the last was given).
+
+    @param late: how late the check ran, in seconds.
+    @param lastHeard: when the peer was last heard from.
+    @param gracedAt: when the checker last gave a heartbeat more
+        (C{-math.inf} if never).
+    """
+    return late > LIVENESS_LATENESS and lastHeard >= gracedAt
 
 Pairs = list[tuple[str, str]]
 

@@ -312,7 +312,7 @@ class RegistrationTests(FrontLinkTestCase):
         self.link.start()
         self.clock.advance(0.2)
         self.fromFront(protocol.encodeWelcome({"front": "f", "heartbeat": "0.25"}))
-        self.assertEqual(self.link.heartbeat, 0.25)
+        self.assertEqual(self.link.interval, 0.25)
         self.sendSocket.clear()
         self.clock.advance(0.25)
         self.assertEqual(self.control(), [protocol.Ping()])
@@ -329,7 +329,7 @@ class RegistrationTests(FrontLinkTestCase):
         self.fromFront(
             protocol.encodeWelcome({"front": "f", "heartbeat": "0.000000000000000001"})
         )
-        self.assertEqual(self.link.heartbeat, _defaults.MIN_HEARTBEAT)
+        self.assertEqual(self.link.interval, _defaults.MIN_HEARTBEAT)
         self.sendSocket.clear()
         self.clock.advance(_defaults.MIN_HEARTBEAT)
         self.assertEqual(self.control(), [protocol.Ping()])
@@ -342,12 +342,12 @@ class RegistrationTests(FrontLinkTestCase):
         """
         self.link.start()
         self.fromFront(protocol.encodeWelcome({"front": "f", "heartbeat": "0.25"}))
-        self.assertEqual(self.link.heartbeat, 0.25)
+        self.assertEqual(self.link.interval, 0.25)
         self.fromFront(protocol.encodeWelcome({"front": "g", "heartbeat": "2.0"}))
-        self.assertEqual(self.link.heartbeat, self.heartbeat)
+        self.assertEqual(self.link.interval, self.heartbeat)
         self.fromFront(protocol.encodeWelcome({"front": "g", "heartbeat": "0.5"}))
         self.fromFront(protocol.encodeWelcome({"front": "g"}))
-        self.assertEqual(self.link.heartbeat, self.heartbeat)
+        self.assertEqual(self.link.interval, self.heartbeat)
 
     def test_slowerOrBadFrontHeartbeat(self) -> None:
         """
@@ -358,9 +358,9 @@ class RegistrationTests(FrontLinkTestCase):
         self.link.start()
         for value in ["2.0", "0", "-1", "nan", "inf", "soon", ""]:
             self.fromFront(protocol.encodeWelcome({"front": "f", "heartbeat": value}))
-            self.assertEqual(self.link.heartbeat, self.heartbeat, value)
+            self.assertEqual(self.link.interval, self.heartbeat, value)
         self.fromFront(protocol.encodeWelcome({"front": "f"}))
-        self.assertEqual(self.link.heartbeat, self.heartbeat)
+        self.assertEqual(self.link.interval, self.heartbeat)
 
     def test_silentFront(self) -> None:
         """
@@ -1380,7 +1380,7 @@ class ApplicationThreadTests(FrontLinkTestCase):
         """
         # (No heartbeat, which finishes them too, before the check.)
         beat = _defaults.HUNG_AFTER_CANCEL * 4
-        self.link.heartbeat = self.link.ownHeartbeat = beat
+        self.link.heartbeat = beat
         self.startWelcomed(credit_in_reply="1", heartbeat=str(beat))
         self.request(b"front1.1")
         self.fromFront(protocol.encodeCancel(b"front1.1"))

@@ -5,6 +5,7 @@ Tests for L{txmp.protocol}, the txmp wire format.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from random import Random
 from typing import Any, Callable
@@ -305,6 +306,18 @@ class PackTests(SynchronousTestCase):
         self.assertEqual(protocol.requestIdOf(protocol.pack(garbled)), b"r.1")
         self.assertIsNone(protocol.requestIdOf([V, protocol.RESP]))
         self.assertIsNone(protocol.requestIdOf([V + b"\0\0"]))
+
+    def test_sparedForPause(self) -> None:
+        """
+        L{protocol.sparedForPause}: a peer found silent gets one heartbeat
+        more only from a check that ran more than L{LIVENESS_LATENESS} late,
+        and only if it was heard since the last one given.
+        """
+        late = _defaults.LIVENESS_LATENESS + 0.001
+        self.assertTrue(protocol.sparedForPause(late, 5.0, -math.inf))
+        self.assertTrue(protocol.sparedForPause(late, 5.0, 5.0))
+        self.assertFalse(protocol.sparedForPause(late, 5.0, 5.5))
+        self.assertFalse(protocol.sparedForPause(_defaults.LIVENESS_LATENESS, 5.0, -math.inf))
 
     def test_givesCreditBack(self) -> None:
         """
