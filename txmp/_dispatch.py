@@ -37,6 +37,7 @@ from txmp._defaults import (
     MAX_CREDITS,
     MAX_PEER_IDS,
     MIN_PROGRESS,
+    RECALL_AFTER,
 )
 from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
@@ -262,6 +263,11 @@ class PendingRequest:
     # The state of a streamed request body, set on the instance only for
     # one (nothing per request for the others).
     streamed = False
+    # Whether its handler was asked for it back (RECALL) and has not
+    # answered, and how many times one gave it back (RECALLED): set on the
+    # instance only then, as streamed is.
+    recalled = False
+    recalls = 0
     # Request body read from the client that the handler's window does not
     # let the front send yet (at most about a read: reading stops while any
     # is held), and whether its END waits behind it.
@@ -515,12 +521,14 @@ def _requestIds(dropped: Sequence[list[bytes]]) -> set[bytes]:
     """
     The ids of the requests that messages among C{dropped} (messages to a
     handler, each with its id first, dropped unsent) were about: a C{REQ},
-    a C{BODY}, a C{WINDOW} or a C{CANCEL}.
+    a C{BODY}, a C{WINDOW} or a C{CANCEL}.  Not a C{RECALL}: the handler
+    that missed one answers its request as always.
     """
     ids = set()
     for frames in dropped:
-        requestId = getattr(protocol.decode(frames[1:]), "requestId", None)
-        if requestId is not None:
+        message = protocol.decode(frames[1:])
+        requestId = getattr(message, "requestId", None)
+        if requestId is not None and not isinstance(message, protocol.Recall):
             ids.add(requestId)
     return ids
 
@@ -604,6 +612,9 @@ class Dispatcher:
         # stats all the same.
         self._paced = PacedLog(reactor)
         self._queueTimer: IDelayedCall | None = None
+        # The next look for requests waiting in handlers whose threads
+        # turned slow (_checkRecalls), while any wait.
+        self._recallTimer: IDelayedCall | None = None
         # Waiting for the pending table to empty (whenIdle).
         self._idleWaiters: list[Deferred[None]] = []
         # Whether a handler may still join, once told that no other will
@@ -619,6 +630,7 @@ class Dispatcher:
                     "requests",
                     "replies",
                     "retried",
+                    "recalled",
                     "cancelled",
                     "status502",
                     "status503",
@@ -719,6 +731,8 @@ class Dispatcher:
         unreachable here has nothing left to retry or fail.
         """
         self.registry.stop()
+        cancelCall(self._recallTimer)
+        self._recallTimer = None
         self._paced.flush()
 
     # -- the resource's side ------------------------------------------------
@@ -819,6 +833,13 @@ class Dispatcher:
         pending.handler = handler
         pending.state = DISPATCHED
         pending.attempts += 1
+        if (
+            handler.credits < handler.prefetch
+            and handler.recall
+            and self._recallTimer is None
+        ):
+            # It waits for a thread there: look again in a while.
+            self._armRecalls()
         if not pending._readingBody:
             self.replyTimes.start(pending)
         if pending.streamed:
@@ -827,6 +848,72 @@ class Dispatcher:
             except Exception:  # noqa: BLE001 (any bug: the client must not wait)
                 self._bodyFailed(pending)
         return True
+
+    def _armRecalls(self) -> None:
+        self._recallTimer = self._reactor.callLater(RECALL_AFTER, self._checkRecalls)
+
+    def _checkRecalls(self) -> None:
+        """
+        Ask the handlers whose threads turned slow while requests waited in
+        them (L{HandlerRegistry.stalled}) for their waiting requests back
+        (C{RECALL}), as many as handlers have threads free, counting those
+        asked already and not answered; look again in
+        L{RECALL_AFTER} seconds while requests wait in handlers.  The
+        requests that wait are a handler's newest (its threads take them
+        in order) whose reply has not begun; of those, only one whose body
+        is not streamed is asked for (the body's bytes sent would be
+        lost).  The handler gives back only one that no thread took
+        (C{RECALLED}); it answers the others as always.
+        """
+        self._recallTimer = None
+        stalled = self.registry.stalled()
+        # One count for all: a thread free takes one request given back.
+        free = self.registry.freeThreads() if stalled else 0
+        for handler, waiting in stalled:
+            for pending in reversed(handler.inFlight.values()):
+                if not (waiting and free):
+                    break
+                if pending.state is not DISPATCHED:
+                    continue
+                waiting -= 1
+                if pending.streamed:
+                    continue
+                free -= 1
+                if not pending.recalled:
+                    pending.recalled = True
+                    if not self._sendTo(handler, protocol.encodeRecall(pending.requestId)):
+                        # Unreachable: removed, its requests retried.
+                        break
+        if self.registry.waiting():
+            self._armRecalls()
+
+    def _recalled(self, handler: HandlerState[PendingRequest], requestId: bytes) -> None:
+        """
+        C{handler} gave C{requestId} back (C{RECALLED}): no thread of it
+        took the request.  It goes first in the queue, and to a handler
+        with a thread free if one has one; its slot at C{handler} is free.
+        A handler gives back only what it was asked for (C{RECALL}): any
+        other is a bad message (a request whose reply has begun, or whose
+        streamed body was partly sent, must not be sent again).
+        """
+        pending = handler.inFlight.get(requestId)
+        if pending is not None and not (pending.recalled and pending.state is DISPATCHED):
+            self._bad(handler.identity, "RECALLED for a request not recalled")
+            return
+        self.registry.recalled(handler, requestId)
+        if pending is None:
+            # Given up meanwhile (its CANCEL crossed the RECALLED): its slot
+            # may be free all the same.
+            self._drainQueue()
+            return
+        self.stats["recalled"] += 1
+        self.replyTimes.stop(pending)
+        pending.handler = None
+        pending.recalled = False
+        # It never ran: a retry if its next handler dies is still its due.
+        pending.recalls += 1
+        self._enqueue(pending, first=True)
+        self._drainQueue()
 
     def _enqueue(self, pending: PendingRequest, first: bool = False) -> None:
         pending.state = QUEUED
@@ -1229,9 +1316,11 @@ class Dispatcher:
                 pending.state is DISPATCHED
                 and (pending.idempotent or body is not None)
                 and not pending.bodySent
-                and pending.attempts < 2
+                and pending.attempts - pending.recalls < 2
             ):
                 self.stats["retried"] += 1
+                # (A RECALL it had is not answered now.)
+                pending.recalled = False
                 self._renewRequestId(pending)
                 self._enqueue(pending, first=True)
             else:
@@ -1308,6 +1397,8 @@ class Dispatcher:
             self._credit(handler, message.credits)
         elif isinstance(message, protocol.Ping):
             pass
+        elif isinstance(message, protocol.Recalled):
+            self._recalled(handler, message.requestId)
         elif isinstance(message, protocol.Window):
             pending = handler.inFlight.get(message.requestId)
             if pending is not None:

@@ -95,6 +95,14 @@ class Running(Protocol):
     def windowReceived(self, size: int) -> None:
         ...
 
+    def withdraw(self) -> bool:
+        """
+        Take the request back if no application thread has taken it, for
+        good: nothing more is heard of it.
+
+        @return: whether it was taken back.
+        """
+
     @property
     def started(self) -> bool:
         """
@@ -456,7 +464,7 @@ class FrontLink:
     _nextReturnWarning: float = field(init=False, default=0.0)
     _drained: Deferred[None] | None = field(init=False, default=None)
     stats: dict[str, int] = field(
-        init=False, factory=lambda: {"requests": 0, "badMessages": 0}
+        init=False, factory=lambda: {"requests": 0, "badMessages": 0, "recalled": 0}
     )
     # Held by an application thread sending a reply, and by the reactor
     # thread changing what a reply depends on (see the class docstring).
@@ -612,7 +620,7 @@ class FrontLink:
             self._send.send(
                 protocol.encodeHello(
                     self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos,
-                    packed=True, prefetch=self.prefetch, batch=True,
+                    packed=True, prefetch=self.prefetch, batch=True, recall=True,
                 )
             )
 
@@ -939,6 +947,19 @@ class FrontLink:
         # The entry is None while the runner's run() has not returned yet.
         if requestId not in self.running:
             return
+        sink = self._forget(requestId)
+        if self.draining:
+            self._checkDrained()
+        elif not credited:
+            self._creditBack(None if sink is None else sink.hellos)
+
+    def _forget(self, requestId: bytes) -> _ReplySink | None:
+        """
+        Forget C{requestId}, which ended or was given back: its slot is
+        free.  Called in the reactor thread.
+
+        @return: its reply sink.
+        """
         del self.running[requestId]
         cancelCall(self._hungChecks.pop(requestId, None))
         sink = self._sinks.pop(requestId, None)
@@ -947,10 +968,7 @@ class FrontLink:
             waiters, self._idleWaiters = self._idleWaiters, []
             for waiter in waiters:
                 waiter.callback(None)
-        if self.draining:
-            self._checkDrained()
-        elif not credited:
-            self._creditBack(None if sink is None else sink.hellos)
+        return sink
 
     def _creditBack(self, came: int | None) -> None:
         """
@@ -1006,6 +1024,8 @@ class FrontLink:
                     self._hungChecks[message.requestId] = self._reactor.callLater(
                         HUNG_AFTER_CANCEL, self._stillRunning, message.requestId
                     )
+        elif isinstance(message, protocol.Recall):
+            self._recall(message.requestId)
         elif isinstance(message, protocol.Ping):
             pass
         elif isinstance(message, protocol.Body) and not message.credit:
@@ -1090,6 +1110,23 @@ class FrontLink:
                 "dropped an unexpected message from front {address}",
                 address=self.address,
             )
+
+    def _recall(self, requestId: bytes) -> None:
+        """
+        The front wants C{requestId} back, to give it to a handler with a
+        thread free: if no thread of this one has taken it, it is taken
+        back (L{Running.withdraw}), forgotten, and given back with
+        C{RECALLED}, which returns its slot too; otherwise (it runs, or
+        ran, or is unknown) nothing is done, and its reply comes as always.
+        """
+        running = self.running.get(requestId)
+        if running is None or not running.withdraw():
+            return
+        self.stats["recalled"] += 1
+        self._send.send(protocol.encodeRecalled(requestId))
+        self._forget(requestId)
+        if self.draining:
+            self._checkDrained()
 
     def _stillRunning(self, requestId: bytes) -> None:
         """

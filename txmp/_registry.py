@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
-from txmp._defaults import MAX_CREDITS, PREFETCH_STALL
+from txmp._defaults import MAX_CREDITS, PREFETCH_STALL, RECALL_AFTER
 from txmp._interfaces import cancelCall
 from txmp._peerlog import printable
 
@@ -61,6 +61,8 @@ class HandlerState(Generic[T]):
     @ivar prefetch: how many of its slots are for requests that wait for a
         thread (its latest C{HELLO}'s C{prefetch}): while it has no more
         credits than this, every thread of it is busy.
+    @ivar recall: whether its latest C{HELLO} said it answers C{RECALL}
+        (C{recall=1}).
     @ivar lastCredit: when it last gave credit back (a request of it
         ended), on the registry's clock.
     @ivar previousCredit: when it gave credit back the time before (the
@@ -84,6 +86,7 @@ class HandlerState(Generic[T]):
     packed: bool = field(init=False, default=False)
     batch: bool = field(init=False, default=False)
     prefetch: int = field(init=False, default=0)
+    recall: bool = field(init=False, default=False)
     lastCredit: float = field(init=False, default=-math.inf)
     previousCredit: float = field(init=False, default=-math.inf)
     lastHeard: float = field(init=False, default=0.0)
@@ -224,6 +227,7 @@ class HandlerRegistry(Generic[T]):
         handler.packed = hello.packed
         handler.batch = hello.batch
         handler.prefetch = hello.prefetch
+        handler.recall = hello.recall
         self.heard(handler)
         # creditInReply: a complete RESP may carry its request's credit
         # (docs/protocol.md), one message fewer per request each way, and
@@ -407,6 +411,69 @@ class HandlerRegistry(Generic[T]):
             handler.previousCredit = now if credits > 1 else handler.lastCredit
             handler.lastCredit = now
         return True
+
+    def stalled(self) -> list[tuple[HandlerState[T], int]]:
+        """
+        The handlers to ask for requests back (C{RECALL}), each with how
+        many requests wait in it: those that say they answer C{RECALL},
+        are not draining (a draining handler gives no credit back: its
+        silence says nothing), have requests waiting for a thread (fewer
+        credits than their C{prefetch}), and gave no credit back for
+        L{RECALL_AFTER} seconds: their threads turned slow after the
+        requests were sent.  None while no handler has a thread free
+        (L{freeThreads}).
+        """
+        if not self.freeThreads():
+            return []
+        since = self._clock.seconds() - RECALL_AFTER
+        return [
+            (handler, handler.prefetch - handler.credits)
+            for handler in self.handlers.values()
+            if handler.credits < handler.prefetch
+            and handler.recall
+            and not handler.draining
+            and handler.lastCredit <= since
+        ]
+
+    def freeThreads(self) -> int:
+        """
+        How many threads are free in the handlers that are not draining:
+        their credits beyond their C{prefetch}.
+        """
+        return sum(
+            handler.credits - handler.prefetch
+            for handler in self.handlers.values()
+            if handler.credits > handler.prefetch and not handler.draining
+        )
+
+    def waiting(self) -> bool:
+        """
+        Whether requests wait for a thread in a handler that answers
+        C{RECALL} and is not draining: what L{stalled} looks for.
+        """
+        return any(
+            handler.recall and handler.credits < handler.prefetch and not handler.draining
+            for handler in self.handlers.values()
+        )
+
+    def recalled(self, handler: HandlerState[T], requestId: bytes) -> T | None:
+        """
+        C{handler} gave C{requestId} back (C{RECALLED}): no thread of it
+        took the request, and its slot is free again.  That is no request
+        ended (L{credit}): the handler served none, and its threads may be
+        as slow as they were.
+
+        @return: the request, if the front still has it at C{handler}, to
+            be sent again; L{None} if it gave it up meanwhile (the slot is
+            counted free all the same, if this registration had it).
+        """
+        request = handler.inFlight.pop(requestId, None)
+        if request is None and handler.abandoned.pop(requestId, False) is not None:
+            return None
+        if not handler.draining and handler.credits < MAX_CREDITS:
+            handler.credits += 1
+        self._forgetIfDrained(handler)
+        return request
 
     def lateCredit(self, identity: bytes, requestId: bytes) -> HandlerState[T] | None:
         """

@@ -1253,6 +1253,10 @@ class RunningRequest:
         self._viaReactor = False
         # The id of the application thread while it runs the request.
         self._thread: int | None = None
+        # One token: the application thread that takes the request (_run)
+        # or the reactor thread that takes it back (withdraw) pops it, and
+        # the other finds none.  (list.pop is atomic: no lock a request.)
+        self._claim: list[None] = [None]
 
     @property
     def _requestId(self) -> str:
@@ -1296,6 +1300,22 @@ class RunningRequest:
             return
         self.output.abort()
         self.input.abort()
+
+    def withdraw(self) -> bool:
+        """
+        Take the request back if no application thread has taken it: the
+        thread that comes to it later leaves it at once, and sends nothing
+        to the sink, not even L{ResponseSink.finished}.  Called in the
+        reactor thread.
+
+        @return: whether it was taken back; if not, a thread runs it (or
+            ran it), and the sink hears of it as always.
+        """
+        try:
+            self._claim.pop()
+        except IndexError:
+            return False
+        return True
 
     @property
     def started(self) -> bool:
@@ -1435,9 +1455,13 @@ class RunningRequest:
 
     def _run(self) -> None:
         """
-        Run the application and send its response.  Called in the
-        application thread.
+        Run the application and send its response, unless the request was
+        taken back (L{withdraw}).  Called in the application thread.
         """
+        try:
+            self._claim.pop()
+        except IndexError:
+            return
         errors = self._errors = ErrorStream(self._log, self._requestId)
         self._thread = threading.get_ident()
         try:

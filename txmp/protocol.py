@@ -42,10 +42,15 @@ REQ = b"REQ"
 CANCEL = b"CANCEL"
 WELCOME = b"WELCOME"
 WINDOW = b"WINDOW"
+# To a handler whose HELLO said recall=1: give this request back if no
+# thread has taken it.
+RECALL = b"RECALL"
 # Handler -> front on the send socket (DEALER -> ROUTER), the control plane:
 HELLO = b"HELLO"
 CREDIT = b"CREDIT"
 BYE = b"BYE"
+# The answer to RECALL: the request never started, and its slot is free.
+RECALLED = b"RECALLED"
 # Both directions on the send socket:
 PING = b"PING"
 # Handler -> front on the return socket (DEALER -> ROUTER), the data plane:
@@ -318,6 +323,26 @@ class Cancel:
     requestId: bytes
 
 
+@dataclass
+class Recall:
+    """
+    A C{RECALL} message: the front asks for a request back, if no thread of
+    the handler has taken it yet.
+    """
+
+    requestId: bytes
+
+
+@dataclass
+class Recalled:
+    """
+    A C{RECALLED} message: the handler gives back a request that never
+    started, and the slot it held.
+    """
+
+    requestId: bytes
+
+
 class _Registration:
     """
     What C{HELLO} and C{WELCOME} both say: the sender's capabilities, as
@@ -381,6 +406,13 @@ class Hello(_Registration):
         more credits than this); 0 if absent or not a positive integer.
         """
         return _optionalPositive(self.meta.get("prefetch", ""), "prefetch") or 0
+
+    @property
+    def recall(self) -> bool:
+        """
+        Whether the handler answers C{RECALL} (C{recall=1}).
+        """
+        return self._says("recall")
 
 
 @dataclass
@@ -483,7 +515,19 @@ class Bye:
 
 
 Message = Union[
-    Request, Response, Body, Error, Cancel, Hello, Welcome, Credit, Window, Ping, Bye
+    Request,
+    Response,
+    Body,
+    Error,
+    Cancel,
+    Recall,
+    Recalled,
+    Hello,
+    Welcome,
+    Credit,
+    Window,
+    Ping,
+    Bye,
 ]
 
 
@@ -585,6 +629,20 @@ def encodeCancel(requestId: bytes) -> list[bytes]:
     return [VERSION, CANCEL, requestId]
 
 
+def encodeRecall(requestId: bytes) -> list[bytes]:
+    """
+    Frames of a C{RECALL} message.
+    """
+    return [VERSION, RECALL, requestId]
+
+
+def encodeRecalled(requestId: bytes) -> list[bytes]:
+    """
+    Frames of a C{RECALLED} message.
+    """
+    return [VERSION, RECALLED, requestId]
+
+
 _T = TypeVar("_T")
 
 
@@ -625,13 +683,14 @@ def encodeHello(
     packed: bool = False,
     prefetch: int = 0,
     batch: bool = False,
+    recall: bool = False,
 ) -> list[bytes]:
     """
     Frames of a C{HELLO} message.
 
     @param meta: further attributes, written as given after C{name},
-        C{credits}, C{window}, C{hello}, C{packed}, C{prefetch} and
-        C{batch}.
+        C{credits}, C{window}, C{hello}, C{packed}, C{prefetch}, C{batch}
+        and C{recall}.
     @param window: the request-body window, or L{None} for none.
     @param sequence: which of its link's C{HELLO}s this is (C{hello}), or
         L{None} not to say.
@@ -639,6 +698,7 @@ def encodeHello(
     @param prefetch: how many of the handler's slots are for requests that
         wait for a thread (C{prefetch}; 0: not said).
     @param batch: whether the handler takes C{BATCH} messages (C{batch=1}).
+    @param recall: whether the handler answers C{RECALL} (C{recall=1}).
     """
     attributes = _attributes(
         [
@@ -649,6 +709,7 @@ def encodeHello(
             (b"packed", _flagValue(packed)),
             (b"prefetch", _optional(encodeInt, prefetch or None)),
             (b"batch", _flagValue(batch)),
+            (b"recall", _flagValue(recall)),
         ],
         meta,
     )
@@ -1148,6 +1209,12 @@ def decode(frames: Sequence[Frame]) -> Message:
     if kind == CANCEL:
         _needs(frames, 3, kind)
         return Cancel(frames[2])
+    if kind == RECALL:
+        _needs(frames, 3, kind)
+        return Recall(frames[2])
+    if kind == RECALLED:
+        _needs(frames, 3, kind)
+        return Recalled(frames[2])
     if kind == HELLO:
         _needs(frames, 3, kind)
         meta = _utf8Pairs(frames[2])

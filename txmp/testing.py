@@ -1512,6 +1512,7 @@ class MemoryRun:
     @ivar stack: what L{where} says: the test sets it.
     @ivar started: whether an application thread has taken the request:
         the test sets it.
+    @ivar withdrawn: whether the link took it back (L{withdraw}).
     @ivar waitingOnFront: whether the application thread waits for body or
         window: the test sets it.
     """
@@ -1527,12 +1528,23 @@ class MemoryRun:
     stack: str | None = None
     started: bool = False
     waitingOnFront: bool = False
+    withdrawn: bool = False
 
     def cancel(self) -> None:
         """
         Record that the front no longer wants this response.
         """
         self.cancelled = True
+
+    def withdraw(self) -> bool:
+        """
+        Take the request back, as L{txmp._wsgi.RunningRequest.withdraw}
+        does, if it has not C{started}.
+        """
+        if self.started or self.withdrawn:
+            return False
+        self.withdrawn = True
+        return True
 
     def where(self) -> str | None:
         """
@@ -1571,15 +1583,19 @@ class MemoryRun:
         body: Sequence[bytes] = (),
     ) -> None:
         """
-        Send a complete response in one message and finish the run.
+        Send a complete response in one message and finish the run (a
+        thread took it: it is C{started}).
         """
+        self.started = True
         self.sink.sendHead(status, reason, list(headers), list(body), False)
         self.sink.finished()
 
     def fail(self, message: str = "failed") -> None:
         """
-        Send C{ERROR} and finish the run.
+        Send C{ERROR} and finish the run (a thread took it: it is
+        C{started}).
         """
+        self.started = True
         self.sink.sendError(message)
         self.sink.finished()
 

@@ -866,6 +866,17 @@ class RunnerTestsMixin(_TestCase):
         running.cancel()
         self.assertEqual(sink.calls, calls)
 
+    def test_withdrawFinished(self) -> None:
+        """
+        A request that a thread ran cannot be taken back: C{withdraw}
+        says so, and sends nothing.
+        """
+        sink = RecordingSink()
+        running = self.respond(sink, 200, b"OK", [], [])
+        calls = list(sink.calls)
+        self.assertFalse(running.withdraw())
+        self.assertEqual(sink.calls, calls)
+
 
 class RawSocketTestsMixin(_TestCase):
     """

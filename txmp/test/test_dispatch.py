@@ -31,6 +31,7 @@ from txmp._defaults import (
     PEER_LOG_BURST,
     PEER_LOG_INTERVAL,
     PREFETCH_STALL,
+    RECALL_AFTER,
 )
 from txmp._dispatch import (
     RETRY_SUFFIX,
@@ -1655,6 +1656,318 @@ class PrefetchTests(DispatcherTestCase):
         self.assertEqual(len(self.requestIds(A)), 5)
         self.assertNoResult(post)
         self.assertNoResult(get)
+
+
+class RecallTests(DispatcherTestCase):
+    """
+    Requests that wait for a thread in a handler whose threads turned slow
+    are asked back (C{RECALL}) for a handler with a thread free, and sent
+    there if no thread took them (C{RECALLED}).
+    """
+
+    def register(self, identity: bytes, recall: bool = True) -> None:
+        """
+        Register C{identity} with one thread and C{prefetch} 2.
+        """
+        self.control(identity, protocol.encodeHello(
+            identity.decode(), 3, prefetch=2, recall=recall))
+
+    def prefetched(self, recall: bool = True) -> list[Deferred[Reply]]:
+        """
+        Register handler A, let it end two requests at once (it serves
+        fast requests), then send it three more: one for its thread, two
+        to wait for it; then register B, whose thread is free.
+
+        @return: the three requests' answers, in order.
+        """
+        self.register(A, recall)
+        for _ in range(2):
+            self.submit()
+            self.respond(A, self.requestIds(A)[-1])
+            self.credit(A)
+        answers = [self.submit()[0] for _ in range(3)]
+        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
+        self.register(B)
+        return answers
+
+    def recalls(self, identity: bytes) -> list[bytes]:
+        """
+        The ids of the C{RECALL} messages sent to C{identity}, in order.
+        """
+        return [
+            m.requestId for m in self.sent(identity) if isinstance(m, protocol.Recall)
+        ]
+
+    def test_recalledToFreeThread(self) -> None:
+        """
+        A handler that gave no credit back for L{RECALL_AFTER} seconds while
+        requests wait in it is asked back the newest, as many as other
+        handlers have threads free; one given back goes to such a thread,
+        and its answer to its client; its slot at the first handler is
+        free again.  While requests wait, the front looks again every
+        L{RECALL_AFTER} seconds.
+        """
+        running, first, second = self.prefetched()
+        idsA = self.requestIds(A)
+        self.clock.advance(RECALL_AFTER / 2)
+        self.assertEqual(self.recalls(A), [])
+        self.clock.advance(RECALL_AFTER / 2)
+        self.assertEqual(self.recalls(A), [idsA[-1]])
+        self.control(A, protocol.encodeRecalled(idsA[-1]))
+        self.assertEqual(self.requestIds(B), [idsA[-1]])
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+        self.assertEqual(self.dispatcher.stats["recalled"], 1)
+        self.respond(B, idsA[-1])
+        self.assertEqual(self.successResultOf(second).status, 200)
+        # B's thread is free again: the other request waiting at A goes
+        # there next.
+        self.credit(B)
+        self.clock.advance(RECALL_AFTER)
+        self.assertEqual(self.recalls(A), [idsA[-1], idsA[-2]])
+        self.control(A, protocol.encodeRecalled(idsA[-2]))
+        self.respond(B, idsA[-2])
+        self.credit(B)
+        self.successResultOf(first)
+        # Nothing waits at A any more: no more looks.
+        self.clock.advance(RECALL_AFTER * 10)
+        self.assertEqual(len(self.recalls(A)), 2)
+        self.respond(A, idsA[-3])
+        self.successResultOf(running)
+        self.assertNoLeak(timers=False)
+
+    def test_notWhileEnding(self) -> None:
+        """
+        A handler that gives credit back (a thread of it ends requests) is
+        asked for nothing: its waiting requests are served soon.
+        """
+        self.prefetched()
+        idsA = self.requestIds(A)
+        self.clock.advance(RECALL_AFTER * 0.9)
+        self.respond(A, idsA[-3])
+        self.credit(A)
+        self.clock.advance(RECALL_AFTER * 0.9)
+        self.assertEqual(self.recalls(A), [])
+
+    def test_notWithoutRoomElsewhere(self) -> None:
+        """
+        While no other handler has a thread free, nothing is asked back:
+        the requests would only wait at the front instead.
+        """
+        self.prefetched()
+        self.submit()
+        self.assertEqual(len(self.requestIds(B)), 1)
+        for _ in range(3):
+            self.clock.advance(RECALL_AFTER)
+        self.assertEqual(self.recalls(A), [])
+
+    def test_onlyFromHandlersThatSaySo(self) -> None:
+        """
+        A handler whose C{HELLO} did not say C{recall=1} is never sent
+        C{RECALL}.
+        """
+        self.prefetched(recall=False)
+        for _ in range(3):
+            self.clock.advance(RECALL_AFTER)
+        self.assertEqual(self.recalls(A), [])
+
+    def test_startedNotAskedAgain(self) -> None:
+        """
+        A handler that does not give a request back (a thread took it
+        meanwhile) answers it as always, and is not asked for it again.
+        """
+        _, _, second = self.prefetched()
+        idsA = self.requestIds(A)
+        for _ in range(3):
+            self.clock.advance(RECALL_AFTER)
+        self.assertEqual(self.recalls(A), [idsA[-1]])
+        self.respond(A, idsA[-1])
+        self.assertEqual(self.successResultOf(second).status, 200)
+        self.assertEqual(self.dispatcher.stats["recalled"], 0)
+
+    def test_givenUpMeanwhile(self) -> None:
+        """
+        A request given up (its client went away) while its C{RECALL} was
+        on its way is not sent again when it comes back; its slot is free
+        all the same.
+        """
+        _, _, second = self.prefetched()
+        idsA = self.requestIds(A)
+        self.clock.advance(RECALL_AFTER)
+        second.cancel()
+        self.failureResultOf(second, CancelledError)
+        self.assertEqual(self.cancels(A), [idsA[-1]])
+        self.control(A, protocol.encodeRecalled(idsA[-1]))
+        self.assertEqual(self.requestIds(B), [])
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+        self.assertEqual(self.dispatcher.stats["recalled"], 0)
+
+    def test_repliedIsBad(self) -> None:
+        """
+        C{RECALLED} for a request whose reply has begun is a bad message:
+        the request stays where it is.
+        """
+        _, _, second = self.prefetched()
+        idsA = self.requestIds(A)
+        self.clock.advance(RECALL_AFTER)
+        self.assertEqual(self.recalls(A), [idsA[-1]])
+        self.respond(A, idsA[-1], more=True)
+        self.control(A, protocol.encodeRecalled(idsA[-1]))
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.requestIds(B), [])
+        self.assertIn(idsA[-1], self.dispatcher.handlers[A].inFlight)
+        self.assertEqual(self.successResultOf(second).status, 200)
+
+
+    def test_droppedRecallProvesNothing(self) -> None:
+        """
+        A C{RECALL} dropped unsent to a draining handler found gone (its
+        sockets closed at the end of the turn) does not make the request
+        one that never reached it: the handler answers it, and it is not
+        run again elsewhere.
+        """
+        _, _, second = self.prefetched()
+        idsA = self.requestIds(A)
+        self.clock.advance(RECALL_AFTER)
+        self.assertEqual(self.recalls(A), [idsA[-1]])
+        self.control(A, protocol.encodeBye())
+        self.dispatcher.messagesDropped(A, [[A, *protocol.encodeRecall(idsA[-1])]])
+        self.assertEqual(self.requestIds(B), [])
+        self.respond(A, idsA[-1])
+        self.assertEqual(self.successResultOf(second).status, 200)
+
+    def test_notFromDraining(self) -> None:
+        """
+        A draining handler is asked for nothing: it gives no credit back
+        while it drains, so its silence says nothing of its threads.
+        """
+        self.prefetched()
+        self.control(A, protocol.encodeBye())
+        for _ in range(3):
+            self.clock.advance(RECALL_AFTER)
+        self.assertEqual(self.recalls(A), [])
+
+    def test_retriedAskedAgain(self) -> None:
+        """
+        A request whose handler was lost while its C{RECALL} was on its
+        way is retried, and asked back again where it waits next, if that
+        handler stalls too.
+        """
+        self.prefetched()
+        idsA = self.requestIds(A)
+        self.clock.advance(RECALL_AFTER)
+        self.assertEqual(self.recalls(A), [idsA[-1]])
+        # B's thread is taken; C ends two requests at once, then takes one
+        # for its thread.
+        self.submit()
+        self.register(C)
+        for _ in range(2):
+            self.submit()
+            self.respond(C, self.requestIds(C)[-1])
+            self.credit(C)
+        self.submit()
+        # A is lost: its two waiting requests are retried, first in the
+        # queue; C takes them to wait (its credits were its last), the
+        # third waits at the front.
+        self.dispatcher.messagesDropped(A, [])
+        retried = idsA[-1] + RETRY_SUFFIX
+        self.assertIn(retried, self.requestIds(C))
+        # D registers with three threads, one for the request that waited
+        # at the front: C, which has ended nothing since, is asked for both
+        # its waiting requests, the retried one too.
+        self.control(b"handler-d", protocol.encodeHello("d", 5, prefetch=2, recall=True))
+        for _ in range(2):
+            self.clock.advance(RECALL_AFTER)
+        self.assertIn(retried, self.recalls(C))
+
+    def test_queueTimeoutBehindRecalled(self) -> None:
+        """
+        A request queued at the front still gets 503 at C{--queue-timeout}
+        when a request given back goes ahead of it in the queue.
+        """
+        self.prefetched()
+        idsA = self.requestIds(A)
+        self.clock.advance(RECALL_AFTER)
+        self.submit()
+        queued, _ = self.submit()
+        self.assertEqual(len(self.dispatcher.queue), 1)
+        self.clock.advance(1)
+        self.control(A, protocol.encodeRecalled(idsA[-1]))
+        self.assertEqual(len(self.dispatcher.queue), 2)
+        # (Past it: at exactly its deadline, float sums made by Clock
+        # may fall an ulp short, and the timer fires again and again.)
+        self.clock.advance(self.queueTimeout - 1 + 0.01)
+        self.assertFrontError(queued, NoCapacity, 503)
+
+    def test_retriedOnceAfterRecalled(self) -> None:
+        """
+        A request given back never ran: if the handler it goes to next is
+        lost, it is retried as any request sent once is.
+        """
+        _, _, second = self.prefetched()
+        idsA = self.requestIds(A)
+        self.clock.advance(RECALL_AFTER)
+        self.control(A, protocol.encodeRecalled(idsA[-1]))
+        self.assertEqual(self.requestIds(B), [idsA[-1]])
+        self.dispatcher.messagesDropped(B, [])
+        self.assertEqual(self.dispatcher.stats["retried"], 1)
+        self.assertNoResult(second)
+
+    def test_oneFreeThreadOneRecall(self) -> None:
+        """
+        With one thread free in all, two stalled handlers are asked for
+        one request between them, not one each.
+        """
+        self.prefetched()
+        # B's thread is taken; C ends two requests at once, then takes
+        # three: one for its thread, two to wait; then B's thread is free
+        # again.
+        self.submit()
+        self.register(C)
+        for _ in range(2):
+            self.submit()
+            self.respond(C, self.requestIds(C)[-1])
+            self.credit(C)
+        for _ in range(3):
+            self.submit()
+        self.assertEqual(len(self.requestIds(C)), 5)
+        self.respond(B, self.requestIds(B)[-1])
+        self.credit(B)
+        self.assertEqual(self.dispatcher.registry.freeThreads(), 1)
+        for _ in range(2):
+            self.clock.advance(RECALL_AFTER)
+        self.assertEqual(len(self.recalls(A)) + len(self.recalls(C)), 1)
+
+    def test_stopEndsLooks(self) -> None:
+        """
+        A stopped dispatcher leaves no timer to look for requests to ask
+        back.
+        """
+        self.prefetched()
+
+        def looks() -> list[object]:
+            return [
+                call for call in self.clock.calls
+                if call.func == self.dispatcher._checkRecalls
+            ]
+
+        self.assertEqual(len(looks()), 1)
+        self.dispatcher.stop()
+        self.assertEqual(looks(), [])
+
+    def test_notAskedIsBad(self) -> None:
+        """
+        C{RECALLED} for a request the front did not ask back is a bad
+        message: the request stays where it is (a handler that gave back
+        a request whose streamed body was partly sent would have it sent
+        again without that part).
+        """
+        _, _, second = self.prefetched()
+        idsA = self.requestIds(A)
+        self.control(A, protocol.encodeRecalled(idsA[-1]))
+        self.assertEqual(self.dispatcher.stats["badMessages"], 1)
+        self.assertEqual(self.requestIds(B), [])
+        self.respond(A, idsA[-1])
+        self.assertEqual(self.successResultOf(second).status, 200)
 
 
 class CreditInReplyTests(DispatcherTestCase):

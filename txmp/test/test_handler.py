@@ -197,13 +197,14 @@ class RegistrationTests(FrontLinkTestCase):
 
     def test_helloTakesPacked(self) -> None:
         """
-        Every C{HELLO} says C{packed=1} and C{batch=1}: the link takes
-        packed messages, and C{BATCH} messages of them.
+        Every C{HELLO} says C{packed=1}, C{batch=1} and C{recall=1}: the
+        link takes packed messages, and C{BATCH} messages of them, and
+        answers C{RECALL}.
         """
         self.link.start()
         [hello] = self.control()
         assert isinstance(hello, protocol.Hello)
-        self.assertEqual((hello.packed, hello.batch), (True, True))
+        self.assertEqual((hello.packed, hello.batch, hello.recall), (True, True, True))
 
     def test_repliesPackedOnceFrontSays(self) -> None:
         """
@@ -1125,6 +1126,59 @@ class RequestTests(FrontLinkTestCase):
         self.fromFront(protocol.encodeCancel(b"never"))
         self.assertFalse(self.runner.runs[0].cancelled)
         self.assertEqual(self.link.stats["badMessages"], 0)
+
+    def test_recall(self) -> None:
+        """
+        C{RECALL} of a request no thread has taken takes it back
+        (L{Running.withdraw}), forgets it and answers C{RECALLED}, which
+        gives its slot back: the link sends no C{CREDIT} for it, counts it
+        free, and nothing of it reaches the front later.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        self.request(b"front1.2")
+        self.assertEqual(self.link.free, 0)
+        self.fromFront(protocol.encodeRecall(b"front1.2"))
+        self.assertTrue(self.runner.runs[1].withdrawn)
+        self.assertEqual(self.control(), [protocol.Recalled(b"front1.2")])
+        self.assertEqual((self.link.free, list(self.link.running)), (1, [b"front1.1"]))
+        self.assertEqual(self.link.stats["recalled"], 1)
+        self.runner.runs[0].respond()
+        self.assertEqual(
+            [type(m) for m in self.control()], [protocol.Recalled, protocol.Credit]
+        )
+
+    def test_recallStarted(self) -> None:
+        """
+        C{RECALL} of a request a thread has taken, or of one the link does
+        not have (it ended), does nothing: the reply comes as always.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        self.runner.runs[0].started = True
+        self.fromFront(protocol.encodeRecall(b"front1.1"))
+        self.fromFront(protocol.encodeRecall(b"never"))
+        self.assertEqual(self.control(), [])
+        self.assertFalse(self.runner.runs[0].withdrawn)
+        self.runner.runs[0].respond()
+        self.assertEqual([type(m) for m in self.replies()], [protocol.Response])
+        self.assertEqual(
+            (self.link.stats["recalled"], self.link.stats["badMessages"]), (0, 0)
+        )
+
+    def test_recallWhileDraining(self) -> None:
+        """
+        A draining link gives a request back as well, and is drained once
+        the front acknowledged its C{BYE} and the rest ended.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        d = self.link.drain()
+        self.fromFront(protocol.encodeBye())
+        self.assertNoResult(d)
+        self.fromFront(protocol.encodeRecall(b"front1.1"))
+        self.successResultOf(d)
+        self.assertEqual(self.control(), [protocol.Bye(), protocol.Recalled(b"front1.1")])
 
     def test_stillRunningAfterCancel(self) -> None:
         """

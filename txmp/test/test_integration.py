@@ -30,7 +30,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
-from txmp import _frontservice, _zmq, protocol
+from txmp import _frontservice, _registry, _zmq, protocol
 from txmp._defaults import DEFAULT_BACKLOG, DEFAULT_PREFETCH, FD_RESERVE, READ_BATCH
 from txmp._handler import _ipcHint
 from txmp._interfaces import IFrontReactor
@@ -83,6 +83,21 @@ def oneChunkApp(environ: dict, startResponse: Callable[..., Any]) -> Iterable[by
     """
     startResponse("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
     yield b"hello"
+
+
+# What gateApp's /slow requests wait for: a test that uses it clears it,
+# and sets it to let them end (and when it ends, so that no thread waits on).
+GATE = threading.Event()
+
+
+def gateApp(environ: dict, startResponse: Callable[..., Any]) -> Iterable[bytes]:
+    """
+    Answer the path; a request for C{/slow} waits for L{GATE} first.
+    """
+    if environ["PATH_INFO"] == "/slow":
+        GATE.wait()
+    startResponse("200 OK", [("Content-Type", "text/plain")])
+    return [environ["PATH_INFO"].encode("ascii")]
 
 
 class _Lines(ProcessProtocol):
@@ -397,6 +412,42 @@ class FrontAndHandlerTests(ServicesTestCase):
         body = yield readBody(response)
         self.assertEqual(response.code, 200, lines.output)
         self.assertEqual(body, b"GET /minimal?x=1\n")
+
+
+    @inlineCallbacks
+    def test_recalledFromSlowThreads(self) -> Any:
+        """
+        Requests sent to wait in a handler whose only thread then turns slow
+        are taken back once another handler has threads free, and answered
+        there while the slow request still runs: the front asks for them
+        (C{RECALL}), the handler's thread has not taken them, and the
+        handler gives them back (C{RECALLED}).
+        """
+        GATE.clear()
+        self.addCleanup(GATE.set)
+        # Requests wait in a handler that ended two in the last minute, not
+        # only 20 ms: a loaded machine must not decide whether they do.
+        self.patch(_registry, "PREFETCH_STALL", 60.0)
+        app = "txmp.test.test_integration:gateApp"
+        # (Without the recall, the fast requests get 504 then.)
+        front = yield self.startFront("--timeout", "10")
+        a = self.startHandler("a", "--threads", "1", "--prefetch", "2", app=app)
+        for _ in range(2):
+            self.assertEqual((yield self.get(b"/fast")), (200, b"/fast"))
+        [stateA] = front.dispatcher.handlers.values()
+        slow = self.get(b"/slow")
+        yield self.until(lambda: stateA.credits == 2, "the slow request at a")
+        fast = [self.get(b"/fast") for _ in range(2)]
+        yield self.until(lambda: stateA.credits == 0, "two requests waiting at a")
+        self.startHandler("b", app=app)
+        for answer in fast:
+            self.assertEqual((yield answer), (200, b"/fast"))
+        self.assertNoResult(slow)
+        self.assertEqual(front.dispatcher.stats["recalled"], 2)
+        [linkA] = a.links
+        self.assertEqual(linkA.stats["recalled"], 2)
+        GATE.set()
+        self.assertEqual((yield slow), (200, b"/slow"))
 
 
 def ipcAddress(case: SynchronousTestCase) -> str:

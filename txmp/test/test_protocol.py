@@ -24,6 +24,8 @@ from txmp.protocol import (
     Hello,
     Ping,
     ProtocolError,
+    Recall,
+    Recalled,
     Request,
     RequestHead,
     Response,
@@ -40,6 +42,8 @@ from txmp.protocol import (
     encodeHello,
     encodePairs,
     encodePing,
+    encodeRecall,
+    encodeRecalled,
     encodeRequest,
     encodeResponse,
     encodeWelcome,
@@ -1239,6 +1243,44 @@ class CancelTests(SynchronousTestCase):
         C{CANCEL} has exactly three frames.
         """
         assertFrameCount(self, encodeCancel(b"r.1"))
+
+
+class RecallTests(SynchronousTestCase):
+    """
+    Tests for C{RECALL} and C{RECALLED} messages.
+    """
+
+    def test_roundTrip(self) -> None:
+        """
+        C{RECALL} and C{RECALLED} carry only the request id.
+        """
+        self.assertEqual(encodeRecall(b"r.1"), [V, b"RECALL", b"r.1"])
+        self.assertEqual(decode(encodeRecall(b"r.1")), Recall(b"r.1"))
+        self.assertEqual(encodeRecalled(b"r.1"), [V, b"RECALLED", b"r.1"])
+        self.assertEqual(decode(encodeRecalled(b"r.1")), Recalled(b"r.1"))
+
+    def test_frameCount(self) -> None:
+        """
+        C{RECALL} and C{RECALLED} have exactly three frames.
+        """
+        assertFrameCount(self, encodeRecall(b"r.1"))
+        assertFrameCount(self, encodeRecalled(b"r.1"))
+
+    def test_helloSays(self) -> None:
+        """
+        A C{HELLO}'s C{recall=1} flag, written last, says that its handler
+        answers C{RECALL} (L{Hello.recall}); absent or anything else, it
+        does not.
+        """
+        frames = encodeHello("h", 4, batch=True, packed=True, recall=True)
+        self.assertTrue(frames[2].endswith(b"\0batch\x001\0recall\x001"))
+        hello = decode(frames)
+        assert isinstance(hello, Hello)
+        self.assertTrue(hello.recall)
+        for meta in [{}, {"recall": "0"}, {"recall": "yes"}]:
+            hello = decode(encodeHello("h", 4, meta))
+            assert isinstance(hello, Hello)
+            self.assertFalse(hello.recall)
 
 
 class HelloTests(SynchronousTestCase):

@@ -6,6 +6,8 @@ liveness, driven by a L{Clock}, with what it sends recorded.
 
 from __future__ import annotations
 
+import math
+
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
@@ -401,6 +403,81 @@ class PrefetchTests(RegistryTestCase):
         self.assertIs(self.registry.pick(), handler)
         self.registry.bye(handler)
         self.assertIsNone(self.registry.pick())
+
+
+class RecallTests(RegistryTestCase):
+    """
+    L{HandlerRegistry.stalled}, L{HandlerRegistry.waiting} and
+    L{HandlerRegistry.recalled}: requests waiting in handlers whose threads
+    turned slow, and those given back.
+    """
+
+    def test_stalled(self) -> None:
+        """
+        A handler that says C{recall=1}, with requests waiting for a thread
+        (fewer credits than its C{prefetch}) and no credit back for
+        L{_defaults.RECALL_AFTER} seconds, is stalled while handlers that
+        are not draining have threads free: with how many wait.  A
+        draining one is not (it gives no credit back while it drains).
+        """
+        a = self.hello(A, 3, prefetch="3", recall="1")
+        b = self.hello(B, 4, prefetch="1", recall="1")
+        c = self.hello(b"c", 5, prefetch="1")
+        self.registry.bye(c)
+        for requestId in [b"a1", b"a2"]:
+            self.registry.took(a, requestId, requestId.decode())
+        self.assertTrue(self.registry.waiting())
+        self.assertEqual(self.registry.freeThreads(), 3)
+        self.assertEqual(self.registry.stalled(), [(a, 2)])
+        self.registry.credit(a, 1)
+        self.assertEqual(self.registry.stalled(), [])
+        self.clock.advance(_defaults.RECALL_AFTER)
+        self.assertEqual(self.registry.stalled(), [(a, 1)])
+        self.registry.took(b, b"b1", "b1")
+        self.registry.took(b, b"b2", "b2")
+        self.registry.took(b, b"b3", "b3")
+        self.assertEqual(self.registry.freeThreads(), 0)
+        self.assertEqual(self.registry.stalled(), [])
+        self.registry.credit(b, 1)
+        self.registry.bye(a)
+        self.assertFalse(self.registry.waiting())
+        self.assertEqual(self.registry.stalled(), [])
+
+    def test_onlyIfSaid(self) -> None:
+        """
+        A handler that did not say C{recall=1} is never stalled, nor counted
+        as waiting.
+        """
+        a = self.hello(A, 3, prefetch="3")
+        self.hello(B, 4)
+        self.registry.took(a, b"a1", "a1")
+        self.assertFalse(self.registry.waiting())
+        self.assertEqual(self.registry.stalled(), [])
+
+    def test_recalled(self) -> None:
+        """
+        A request given back leaves its handler, and its slot is free, as
+        no request ended (no credit time noted); one given up before
+        gives its slot back once; one the handler never had gives nothing.
+        A draining handler gets no slot back, and leaves once it has no
+        request.
+        """
+        a = self.hello(A, 3, prefetch="2", recall="1")
+        self.registry.took(a, b"a1", "a1")
+        self.registry.took(a, b"a2", "a2")
+        self.assertEqual(self.registry.recalled(a, b"a1"), "a1")
+        self.assertEqual((a.credits, list(a.inFlight), a.lastCredit), (2, [b"a2"], -math.inf))
+        self.assertTrue(self.registry.abandon(a, b"a2"))
+        self.registry.finished(a, b"a2")
+        self.assertIsNone(self.registry.recalled(a, b"a2"))
+        self.assertIsNone(self.registry.recalled(a, b"a2"))
+        self.assertIsNone(self.registry.recalled(a, b"never"))
+        self.assertEqual(a.credits, 3)
+        self.registry.took(a, b"a3", "a3")
+        self.registry.bye(a)
+        self.assertEqual(self.registry.recalled(a, b"a3"), "a3")
+        self.assertEqual(a.credits, 2)
+        self.assertNotIn(A, self.registry.handlers)
 
 
 class AbandonTests(RegistryTestCase):

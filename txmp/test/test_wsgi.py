@@ -3417,6 +3417,51 @@ class CancelTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(sink.calls, whole([], headers=[*BTEXT, (b"Content-Length", b"0")]))
 
 
+class WithdrawTests(RunnerMixin, SynchronousTestCase):
+    """
+    L{RunningRequest.withdraw}: a request no thread has taken is taken back
+    for good.
+    """
+
+    def test_beforeThread(self) -> None:
+        """
+        Taken back before a thread takes it, the application is never
+        called and the sink hears nothing, not even C{finished}, when the
+        thread comes to it; it cannot be taken back twice.
+        """
+        called = []
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            called.append(environ)
+            startResponse("200 OK", TEXT)
+            return [b"a"]
+
+        running, pool, sink = self.startRun(app)
+        self.assertTrue(running.withdraw())
+        self.assertFalse(running.withdraw())
+        pool.flush()
+        self.assertEqual((called, sink.calls), ([], []))
+        self.assertFalse(running.started)
+
+    def test_afterThread(self) -> None:
+        """
+        Once a thread has taken the request, it cannot be taken back: the
+        response goes to the sink as always.
+        """
+        seen: list[bool] = []
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            seen.append(running.withdraw())
+            startResponse("200 OK", TEXT)
+            return [b"a"]
+
+        running, pool, sink = self.startRun(app)
+        pool.flush()
+        self.assertEqual(seen, [False])
+        self.assertEqual(sink.calls[-1], FINISHED)
+        self.assertFalse(running.withdraw())
+
+
 class WhereTests(RunnerMixin, SynchronousTestCase):
     """
     L{RunningRequest.where}: where the application thread running a
