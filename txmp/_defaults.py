@@ -427,11 +427,12 @@ PREFETCH_STALL = 0.02
 
 # A handler that has given no credit back for RECALL_AFTER seconds while
 # requests wait in it for a thread (its threads turned slow after they were
-# sent) is asked for them back (RECALL) while another handler has a thread
-# free: one that no thread has taken yet comes back (RECALLED) and goes to
-# that thread.  Far above the time between two credits of a handler serving
-# fast requests (tens of microseconds under load, PREFETCH_STALL at most for
-# one that is prefetched to), far below any timeout: the soak of 2026-12-06
+# sent) is asked for them back (RECALL) while another handler could take
+# them (a thread free, or it serves fast requests, PREFETCH_STALL): one that
+# no thread has taken yet comes back (RECALLED) and goes there.  Far above
+# the time between two credits of a handler serving fast requests (tens of
+# microseconds under load, PREFETCH_STALL at most for one that is
+# prefetched to), far below any timeout: the soak of 2026-12-06
 # saw requests sent to wait behind threads turned slow get 504 at --timeout
 # while another handler had threads free.
 RECALL_AFTER = 0.1

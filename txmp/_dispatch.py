@@ -856,8 +856,10 @@ class Dispatcher:
         """
         Ask the handlers whose threads turned slow while requests waited in
         them (L{HandlerRegistry.stalled}) for their waiting requests back
-        (C{RECALL}), as many as handlers have threads free, counting those
-        asked already and not answered; look again in
+        (C{RECALL}), as many as the handlers could take now (threads free,
+        or places to wait in a handler that serves fast requests:
+        L{HandlerRegistry.room}), counting those asked already and not
+        answered; look again in
         L{RECALL_AFTER} seconds while requests wait in handlers.  The
         requests that wait are a handler's newest (its threads take them
         in order) whose reply has not begun; of those, only one whose body
@@ -867,8 +869,8 @@ class Dispatcher:
         """
         self._recallTimer = None
         stalled = self.registry.stalled()
-        # One count for all: a thread free takes one request given back.
-        free = self.registry.freeThreads() if stalled else 0
+        # One count for all: each place free takes one request given back.
+        free = self.registry.room() if stalled else 0
         for handler, waiting in stalled:
             for pending in reversed(handler.inFlight.values()):
                 if not (waiting and free):

@@ -420,10 +420,10 @@ class HandlerRegistry(Generic[T]):
         silence says nothing), have requests waiting for a thread (fewer
         credits than their C{prefetch}), and gave no credit back for
         L{RECALL_AFTER} seconds: their threads turned slow after the
-        requests were sent.  None while no handler has a thread free
-        (L{freeThreads}).
+        requests were sent.  None while no handler could take a request
+        now (L{room}).
         """
-        if not self.freeThreads():
+        if not self.room():
             return []
         since = self._clock.seconds() - RECALL_AFTER
         return [
@@ -435,16 +435,25 @@ class HandlerRegistry(Generic[T]):
             and handler.lastCredit <= since
         ]
 
-    def freeThreads(self) -> int:
+    def room(self) -> int:
         """
-        How many threads are free in the handlers that are not draining:
-        their credits beyond their C{prefetch}.
+        How many requests the handlers that are not draining could take
+        now, as L{pick} would send them: their threads free (credits beyond
+        their C{prefetch}), and the credits of those with none free that
+        ended two requests in the last L{PREFETCH_STALL} seconds (a
+        request waits there for a thread of a handler that serves fast
+        ones).  A handler whose threads turned slow has none.
         """
-        return sum(
-            handler.credits - handler.prefetch
-            for handler in self.handlers.values()
-            if handler.credits > handler.prefetch and not handler.draining
-        )
+        recent = self._clock.seconds() - PREFETCH_STALL
+        room = 0
+        for handler in self.handlers.values():
+            if handler.draining:
+                continue
+            if handler.credits > handler.prefetch:
+                room += handler.credits - handler.prefetch
+            elif handler.previousCredit >= recent:
+                room += handler.credits
+        return room
 
     def waiting(self) -> bool:
         """

@@ -1760,6 +1760,33 @@ class RecallTests(DispatcherTestCase):
             self.clock.advance(RECALL_AFTER)
         self.assertEqual(self.recalls(A), [])
 
+    def test_toFastHandler(self) -> None:
+        """
+        A handler with no thread free that serves fast requests (it ended
+        two in the last L{PREFETCH_STALL} seconds) has room as well: the
+        requests waiting behind threads turned slow are asked back, and
+        wait there instead.
+        """
+        _, _, second = self.prefetched()
+        idsA = self.requestIds(A)
+        self.submit()
+        self.clock.advance(RECALL_AFTER - PREFETCH_STALL / 2)
+        [slowB] = self.requestIds(B)
+        self.respond(B, slowB)
+        self.credit(B)
+        self.submit()
+        self.respond(B, self.requestIds(B)[-1])
+        self.credit(B)
+        self.submit()
+        # B's thread is taken again, and it ended two requests just now.
+        self.assertEqual(self.dispatcher.registry.room(), 2)
+        self.clock.advance(PREFETCH_STALL / 2)
+        self.assertEqual(self.recalls(A), [idsA[-1], idsA[-2]])
+        self.control(A, protocol.encodeRecalled(idsA[-1]))
+        self.assertEqual(self.requestIds(B)[-1], idsA[-1])
+        self.respond(B, idsA[-1])
+        self.assertEqual(self.successResultOf(second).status, 200)
+
     def test_onlyFromHandlersThatSaySo(self) -> None:
         """
         A handler whose C{HELLO} did not say C{recall=1} is never sent
@@ -1932,7 +1959,7 @@ class RecallTests(DispatcherTestCase):
         self.assertEqual(len(self.requestIds(C)), 5)
         self.respond(B, self.requestIds(B)[-1])
         self.credit(B)
-        self.assertEqual(self.dispatcher.registry.freeThreads(), 1)
+        self.assertEqual(self.dispatcher.registry.room(), 1)
         for _ in range(2):
             self.clock.advance(RECALL_AFTER)
         self.assertEqual(len(self.recalls(A)) + len(self.recalls(C)), 1)

@@ -427,7 +427,7 @@ class RecallTests(RegistryTestCase):
         for requestId in [b"a1", b"a2"]:
             self.registry.took(a, requestId, requestId.decode())
         self.assertTrue(self.registry.waiting())
-        self.assertEqual(self.registry.freeThreads(), 3)
+        self.assertEqual(self.registry.room(), 3)
         self.assertEqual(self.registry.stalled(), [(a, 2)])
         self.registry.credit(a, 1)
         self.assertEqual(self.registry.stalled(), [])
@@ -436,7 +436,7 @@ class RecallTests(RegistryTestCase):
         self.registry.took(b, b"b1", "b1")
         self.registry.took(b, b"b2", "b2")
         self.registry.took(b, b"b3", "b3")
-        self.assertEqual(self.registry.freeThreads(), 0)
+        self.assertEqual(self.registry.room(), 0)
         self.assertEqual(self.registry.stalled(), [])
         self.registry.credit(b, 1)
         self.registry.bye(a)
