@@ -859,13 +859,12 @@ class Dispatcher:
         (C{RECALL}), as many as the handlers could take now (threads free,
         or places to wait in a handler that serves fast requests:
         L{HandlerRegistry.room}), counting those asked already and not
-        answered; look again in
-        L{RECALL_AFTER} seconds while requests wait in handlers.  The
-        requests that wait are a handler's newest (its threads take them
-        in order) whose reply has not begun; of those, only one whose body
-        is not streamed is asked for (the body's bytes sent would be
-        lost).  The handler gives back only one that no thread took
-        (C{RECALLED}); it answers the others as always.
+        answered; look again in L{RECALL_AFTER} seconds while requests wait
+        in handlers.  The requests that wait are a handler's newest (its
+        threads take them in order) whose reply has not begun; of those,
+        only one whose body is not streamed is asked for (the body's bytes
+        sent would be lost).  The handler gives back only one that no
+        thread took (C{RECALLED}); it answers the others as always.
         """
         self._recallTimer = None
         stalled = self.registry.stalled()

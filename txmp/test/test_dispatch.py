@@ -1690,6 +1690,21 @@ class RecallTests(DispatcherTestCase):
         self.register(B)
         return answers
 
+    def fastC(self, requests: int) -> None:
+        """
+        Take B's thread with a request; register C (one thread, C{prefetch}
+        2), let it end two requests at once (it serves fast requests), then
+        send it C{requests} more.
+        """
+        self.submit()
+        self.register(C)
+        for _ in range(2):
+            self.submit()
+            self.respond(C, self.requestIds(C)[-1])
+            self.credit(C)
+        for _ in range(requests):
+            self.submit()
+
     def recalls(self, identity: bytes) -> list[bytes]:
         """
         The ids of the C{RECALL} messages sent to C{identity}, in order.
@@ -1883,15 +1898,8 @@ class RecallTests(DispatcherTestCase):
         idsA = self.requestIds(A)
         self.clock.advance(RECALL_AFTER)
         self.assertEqual(self.recalls(A), [idsA[-1]])
-        # B's thread is taken; C ends two requests at once, then takes one
-        # for its thread.
-        self.submit()
-        self.register(C)
-        for _ in range(2):
-            self.submit()
-            self.respond(C, self.requestIds(C)[-1])
-            self.credit(C)
-        self.submit()
+        # C takes one request, for its thread.
+        self.fastC(1)
         # A is lost: its two waiting requests are retried, first in the
         # queue; C takes them to wait (its credits were its last), the
         # third waits at the front.
@@ -1945,17 +1953,9 @@ class RecallTests(DispatcherTestCase):
         one request between them, not one each.
         """
         self.prefetched()
-        # B's thread is taken; C ends two requests at once, then takes
-        # three: one for its thread, two to wait; then B's thread is free
-        # again.
-        self.submit()
-        self.register(C)
-        for _ in range(2):
-            self.submit()
-            self.respond(C, self.requestIds(C)[-1])
-            self.credit(C)
-        for _ in range(3):
-            self.submit()
+        # C takes three: one for its thread, two to wait; then B's thread
+        # is free again.
+        self.fastC(3)
         self.assertEqual(len(self.requestIds(C)), 5)
         self.respond(B, self.requestIds(B)[-1])
         self.credit(B)

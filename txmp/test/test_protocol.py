@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from random import Random
-from typing import Any, Callable
+from typing import Any, Callable, get_args
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -1799,23 +1799,14 @@ class EmptyMessageTests(SynchronousTestCase):
 
 # -- Fuzzing -------------------------------------------------------------------
 
-MESSAGE_TYPES = (
-    Request,
-    Response,
-    Body,
-    Error,
-    Cancel,
-    Hello,
-    Welcome,
-    Credit,
-    Window,
-    Ping,
-    Bye,
-)
+# Every message class decode() may return.
+MESSAGE_TYPES = get_args(protocol.Message)
 
 KINDS = [
     protocol.REQ,
     protocol.CANCEL,
+    protocol.RECALL,
+    protocol.RECALLED,
     protocol.WELCOME,
     protocol.WINDOW,
     protocol.HELLO,
