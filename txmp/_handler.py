@@ -1113,11 +1113,12 @@ class FrontLink:
 
     def _recall(self, requestId: bytes) -> None:
         """
-        The front wants C{requestId} back, to give it to a handler with a
-        thread free: if no thread of this one has taken it, it is taken
-        back (L{Running.withdraw}), forgotten, and given back with
-        C{RECALLED}, which returns its slot too; otherwise (it runs, or
-        ran, or is unknown) nothing is done, and its reply comes as always.
+        The front wants C{requestId} back, to send it where there is room
+        (this handler's threads turned slow): if no thread of this one has
+        taken it, it is taken back (L{Running.withdraw}), forgotten, and
+        given back with C{RECALLED}, which returns its slot too; otherwise
+        (it runs, or ran, or is unknown) nothing is done, and its reply
+        comes as always.
         """
         running = self.running.get(requestId)
         if running is None or not running.withdraw():
