@@ -481,9 +481,10 @@ class FrontLink:
     _inReactorThread: Callable[[], bool] = field(
         alias="inReactorThread", kw_only=True, factory=inThisThread
     )
-    # Called in the reactor thread when a request starts (for
-    # --max-requests).
-    requestObservers: list[Callable[[], None]] = field(init=False, factory=list)
+    # Called in the reactor thread with 1 when a request comes, and with -1
+    # when one is given back (RECALLED): the count of the requests this link
+    # serves (for --max-requests).
+    requestObservers: list[Callable[[int], None]] = field(init=False, factory=list)
     # For each request the front cancelled while it ran: the call that
     # checks, HUNG_AFTER_CANCEL seconds later, whether it still runs (see
     # _stillRunning); None once it has (a request is warned of once).
@@ -1126,6 +1127,8 @@ class FrontLink:
         self.stats["recalled"] += 1
         self._send.send(protocol.encodeRecalled(requestId))
         self._forget(requestId)
+        for observer in self.requestObservers:
+            observer(-1)
         if self.draining:
             self._checkDrained()
 
@@ -1185,7 +1188,7 @@ class FrontLink:
             self._frontFound("?", welcomed=False)
         self.stats["requests"] += 1
         for observer in self.requestObservers:
-            observer()
+            observer(1)
         sink = _ReplySink(self, requestId)
         self._sinks[requestId] = sink
         self.running[requestId] = None

@@ -324,7 +324,7 @@ class HandlerService(Service):
                 heartbeat=options["heartbeat"], address=send,
                 returnAddress=ret,
             )
-            link.requestObservers.append(self._requestStarted)
+            link.requestObservers.append(self._requestsCounted)
             holder.append(link)
             self.links.append(link)
             # One (public, secret, front's public) key triple per front.
@@ -441,8 +441,15 @@ class HandlerService(Service):
                     name=self._options["name"], address=address, count=failures,
                 )
 
-    def _requestStarted(self) -> None:
-        self._served += 1
+    def _requestsCounted(self, count: int) -> None:
+        """
+        C{count} more requests came to a link (1), or one was given back to
+        its front before a thread took it (-1, C{RECALLED}): it is served
+        by another handler, and does not count toward C{--max-requests}.
+        """
+        self._served += count
+        if count < 0:
+            return
         # Not while draining: a request the front sent before it saw our
         # BYE still runs, and the reactor, stopping, would refuse to stop
         # again, failing the request before it starts.

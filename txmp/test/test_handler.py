@@ -1656,14 +1656,16 @@ class DrainTests(FrontLinkTestCase):
 
     def test_requestObservers(self) -> None:
         """
-        Each request that starts is reported to the request observers (the
-        --max-requests counter).
+        Each request that comes is reported to the request observers (the
+        --max-requests counter) with 1, and each given back to the front
+        (C{RECALLED}) with -1.
         """
         seen: list[int] = []
-        self.link.requestObservers.append(lambda: seen.append(1))
+        self.link.requestObservers.append(seen.append)
         self.request(b"r.1")
         self.request(b"r.2")
-        self.assertEqual(len(seen), 2)
+        self.fromFront(protocol.encodeRecall(b"r.2"))
+        self.assertEqual(seen, [1, 1, -1])
 
     def test_unregisteredDrainsAtOnce(self) -> None:
         """
@@ -2005,7 +2007,7 @@ class HandlerServiceStopTests(SynchronousTestCase):
                          capacity=2)
         link.start()
         link.controlReceived(protocol.encodeWelcome({"front": "f", "heartbeat": "1"}))
-        link.requestObservers.append(service._requestStarted)
+        link.requestObservers.append(service._requestsCounted)
         service.links = [link]
         pool = SynchronousThreadPool()
         pool.start()
@@ -2263,6 +2265,21 @@ class HandlerServiceStopTests(SynchronousTestCase):
         link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
         self.assertFalse(clock.hasStopped)
         link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
+        self.assertTrue(clock.hasStopped)
+
+    def test_givenBackNotCounted(self) -> None:
+        """
+        A request given back to the front before a thread took it
+        (C{RECALLED}) does not count toward C{--max-requests}: the handler
+        did not serve it.
+        """
+        service, link, clock = self.service(**{"max-requests": 2})
+        service._limit = 2
+        link.controlReceived(protocol.encodeRequest(b"r.1", META, [], []))
+        link.controlReceived(protocol.encodeRecall(b"r.1"))
+        link.controlReceived(protocol.encodeRequest(b"r.2", META, [], []))
+        self.assertFalse(clock.hasStopped)
+        link.controlReceived(protocol.encodeRequest(b"r.3", META, [], []))
         self.assertTrue(clock.hasStopped)
 
     def test_maxRequestsWhileDraining(self) -> None:
