@@ -833,12 +833,9 @@ class Dispatcher:
         pending.handler = handler
         pending.state = DISPATCHED
         pending.attempts += 1
-        if (
-            handler.credits < handler.prefetch
-            and handler.recall
-            and self._recallTimer is None
-        ):
-            # It waits for a thread there: look again in a while.
+        if self._recallTimer is None and handler.credits < handler.prefetch:
+            # It waits for a thread there: look again in a while (if it
+            # may be asked back: _checkRecalls arms no more otherwise).
             self._armRecalls()
         if not pending._readingBody:
             self.replyTimes.start(pending)
@@ -867,10 +864,9 @@ class Dispatcher:
         thread took (C{RECALLED}); it answers the others as always.
         """
         self._recallTimer = None
-        stalled = self.registry.stalled()
         # One count for all: each place free takes one request given back.
-        free = self.registry.room() if stalled else 0
-        for handler, waiting in stalled:
+        free = self.registry.room()
+        for handler, waiting in self.registry.stalled() if free else ():
             for pending in reversed(handler.inFlight.values()):
                 if not (waiting and free):
                     break

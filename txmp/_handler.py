@@ -942,25 +942,13 @@ class FrontLink:
 
     def _finished(self, requestId: bytes, credited: bool = False) -> None:
         """
-        A request ended; C{credited} if its reply gave its credit back.
-        Called in the reactor thread.
+        A request ended, or was given back to the front (C{RECALLED});
+        C{credited} if its credit went back already (with its reply, or
+        the C{RECALLED}).  Called in the reactor thread.
         """
         # The entry is None while the runner's run() has not returned yet.
         if requestId not in self.running:
             return
-        sink = self._forget(requestId)
-        if self.draining:
-            self._checkDrained()
-        elif not credited:
-            self._creditBack(None if sink is None else sink.hellos)
-
-    def _forget(self, requestId: bytes) -> _ReplySink | None:
-        """
-        Forget C{requestId}, which ended or was given back: its slot is
-        free.  Called in the reactor thread.
-
-        @return: its reply sink.
-        """
         del self.running[requestId]
         cancelCall(self._hungChecks.pop(requestId, None))
         sink = self._sinks.pop(requestId, None)
@@ -969,7 +957,10 @@ class FrontLink:
             waiters, self._idleWaiters = self._idleWaiters, []
             for waiter in waiters:
                 waiter.callback(None)
-        return sink
+        if self.draining:
+            self._checkDrained()
+        elif not credited:
+            self._creditBack(None if sink is None else sink.hellos)
 
     def _creditBack(self, came: int | None) -> None:
         """
@@ -1126,11 +1117,10 @@ class FrontLink:
             return
         self.stats["recalled"] += 1
         self._send.send(protocol.encodeRecalled(requestId))
-        self._forget(requestId)
+        # Its slot went back with the RECALLED.
+        self._finished(requestId, credited=True)
         for observer in self.requestObservers:
             observer(-1)
-        if self.draining:
-            self._checkDrained()
 
     def _stillRunning(self, requestId: bytes) -> None:
         """

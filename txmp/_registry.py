@@ -392,11 +392,14 @@ class HandlerRegistry(Generic[T]):
             handler.abandoned.popitem(last=False)
         return True
 
-    def credit(self, handler: HandlerState[T], credits: int) -> bool:
+    def credit(self, handler: HandlerState[T], credits: int, ended: bool = True) -> bool:
         """
         C{handler} gives C{credits} back (C{CREDIT}, or a C{RESP} with
         C{credit=1}).
 
+        @param ended: whether that many of its requests ended (noted, for
+            L{pick} and L{stalled}); not for a request given back
+            (L{recalled}), which says nothing of how fast its threads are.
         @return: whether they were taken: not if the handler would then
             hold more than L{MAX_CREDITS} (more than it could ever
             have been given back: a bug, or a peer claiming the traffic;
@@ -406,34 +409,32 @@ class HandlerRegistry(Generic[T]):
         if handler.credits + credits > MAX_CREDITS:
             return False
         handler.credits += credits
-        if credits:
+        if credits and ended:
             now = self._clock.seconds()
             handler.previousCredit = now if credits > 1 else handler.lastCredit
             handler.lastCredit = now
         return True
 
-    def stalled(self) -> list[tuple[HandlerState[T], int]]:
+    def waiting(self) -> list[tuple[HandlerState[T], int]]:
         """
-        The handlers to ask for requests back (C{RECALL}), each with how
-        many requests wait in it: those that say they answer C{RECALL},
-        are not draining (a draining handler gives no credit back: its
-        silence says nothing), have requests waiting for a thread (fewer
-        credits than their C{prefetch}), and gave no credit back for
-        L{RECALL_AFTER} seconds: their threads turned slow after the
-        requests were sent.  None while no handler could take a request
-        now (L{room}).
+        The handlers in which requests wait for a thread (fewer credits than
+        their C{prefetch}) that they may be asked back: they answer
+        C{RECALL} and are not draining (a draining handler gives no credit
+        back: its silence says nothing).  Each with how many wait.
         """
-        if not self.room():
-            return []
-        since = self._clock.seconds() - RECALL_AFTER
         return [
             (handler, handler.prefetch - handler.credits)
             for handler in self.handlers.values()
-            if handler.credits < handler.prefetch
-            and handler.recall
-            and not handler.draining
-            and handler.lastCredit <= since
+            if handler.credits < handler.prefetch and handler.recall and not handler.draining
         ]
+
+    def stalled(self) -> list[tuple[HandlerState[T], int]]:
+        """
+        Those of L{waiting} that gave no credit back for L{RECALL_AFTER}
+        seconds: their threads turned slow after the requests were sent.
+        """
+        since = self._clock.seconds() - RECALL_AFTER
+        return [(h, count) for h, count in self.waiting() if h.lastCredit <= since]
 
     def room(self) -> int:
         """
@@ -455,16 +456,6 @@ class HandlerRegistry(Generic[T]):
                 room += handler.credits
         return room
 
-    def waiting(self) -> bool:
-        """
-        Whether requests wait for a thread in a handler that answers
-        C{RECALL} and is not draining: what L{stalled} looks for.
-        """
-        return any(
-            handler.recall and handler.credits < handler.prefetch and not handler.draining
-            for handler in self.handlers.values()
-        )
-
     def recalled(self, handler: HandlerState[T], requestId: bytes) -> T | None:
         """
         C{handler} gave C{requestId} back (C{RECALLED}): no thread of it
@@ -479,8 +470,8 @@ class HandlerRegistry(Generic[T]):
         request = handler.inFlight.pop(requestId, None)
         if request is None and handler.abandoned.pop(requestId, False) is not None:
             return None
-        if not handler.draining and handler.credits < MAX_CREDITS:
-            handler.credits += 1
+        if not handler.draining:
+            self.credit(handler, 1, ended=False)
         self._forgetIfDrained(handler)
         return request
 

@@ -415,10 +415,11 @@ class RecallTests(RegistryTestCase):
     def test_stalled(self) -> None:
         """
         A handler that says C{recall=1}, with requests waiting for a thread
-        (fewer credits than its C{prefetch}) and no credit back for
-        L{_defaults.RECALL_AFTER} seconds, is stalled while handlers that
-        are not draining have threads free: with how many wait.  A
-        draining one is not (it gives no credit back while it drains).
+        (fewer credits than its C{prefetch}), is waiting, with how many
+        wait; stalled once it gave no credit back for
+        L{_defaults.RECALL_AFTER} seconds.  A draining one is neither (it
+        gives no credit back while it drains).  C{room} counts the threads
+        free of those not draining.
         """
         a = self.hello(A, 3, prefetch="3", recall="1")
         b = self.hello(B, 4, prefetch="1", recall="1")
@@ -426,7 +427,7 @@ class RecallTests(RegistryTestCase):
         self.registry.bye(c)
         for requestId in [b"a1", b"a2"]:
             self.registry.took(a, requestId, requestId.decode())
-        self.assertTrue(self.registry.waiting())
+        self.assertEqual(self.registry.waiting(), [(a, 2)])
         self.assertEqual(self.registry.room(), 3)
         self.assertEqual(self.registry.stalled(), [(a, 2)])
         self.registry.credit(a, 1)
@@ -437,10 +438,9 @@ class RecallTests(RegistryTestCase):
         self.registry.took(b, b"b2", "b2")
         self.registry.took(b, b"b3", "b3")
         self.assertEqual(self.registry.room(), 0)
-        self.assertEqual(self.registry.stalled(), [])
         self.registry.credit(b, 1)
         self.registry.bye(a)
-        self.assertFalse(self.registry.waiting())
+        self.assertEqual(self.registry.waiting(), [])
         self.assertEqual(self.registry.stalled(), [])
 
     def test_onlyIfSaid(self) -> None:
@@ -451,7 +451,7 @@ class RecallTests(RegistryTestCase):
         a = self.hello(A, 3, prefetch="3")
         self.hello(B, 4)
         self.registry.took(a, b"a1", "a1")
-        self.assertFalse(self.registry.waiting())
+        self.assertEqual(self.registry.waiting(), [])
         self.assertEqual(self.registry.stalled(), [])
 
     def test_recalled(self) -> None:
