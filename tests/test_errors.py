@@ -333,6 +333,54 @@ class FrozenFrontTests(SystemTestCase):
         )
         self.assertEqual(stats["stats"]["retried"], 0, self.transcript())
 
+    @asyncTest
+    async def test_replyReadBeforeTimeout(self) -> None:
+        """
+        A reply that came while the front was stopped, its request's
+        C{--timeout} passed meanwhile, is read and served: not a 504 for
+        a request its handler answered in time.
+        """
+        statsPort = freePort()
+        front = await self.startFront("--timeout", "2", statsPort=statsPort)
+        handler = await self.startHandler("h1", SLOW, front=front)
+        response = self.get("/slow?seconds=1")
+        await handler.waitForLine("slow request started: GET", timeout=10)
+        front.signal("STOP")
+        self.addCleanup(front.signal, "CONT")
+        # Three heartbeats of silence (3 s), the reply sent 1 s in, the
+        # reply timer due 2 s in: all while the front is stopped.
+        await handler.waitForLine("is silent: registering again", timeout=10)
+        front.signal("CONT")
+        result = await self.withTimeout(response, 15, "the response after the front ran again")
+        self.assertResponse(result, 200, b"slow\n")
+        await self.assertIdle(statsPort)
+
+
+    @asyncTest
+    async def test_creditReadBeforeQueueTimeout(self) -> None:
+        """
+        A request queued for want of a thread, whose thread came free while
+        the front was stopped, its C{--queue-timeout} passed meanwhile, is
+        served once the front runs again: not a 503.
+        """
+        statsPort = freePort()
+        front = await self.startFront("--queue-timeout", "2", statsPort=statsPort)
+        handler = await self.startHandler(
+            "h1", SLOW, "--threads", "1", "--prefetch", "0", front=front
+        )
+        slow = self.get("/slow?seconds=1")
+        await handler.waitForLine("slow request started: GET", timeout=10)
+        queued = self.get("/fast")
+        await self.waitForQueued(statsPort, 1)
+        front.signal("STOP")
+        self.addCleanup(front.signal, "CONT")
+        await handler.waitForLine("is silent: registering again", timeout=10)
+        front.signal("CONT")
+        for response, body in ((slow, b"slow\n"), (queued, b"fast\n")):
+            result = await self.withTimeout(response, 15, "a response after the front ran again")
+            self.assertResponse(result, 200, body)
+        await self.assertIdle(statsPort)
+
 
 class ResponseFramingTests(_AnsweringTestCase):
     """

@@ -13,8 +13,7 @@ import re
 import signal
 import sys
 
-from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.task import deferLater
+from twisted.internet.defer import gatherResults
 from twisted.trial.unittest import SkipTest
 from twisted.web.client import ResponseNeverReceived
 
@@ -27,12 +26,10 @@ from ._harness import (
     childPids,
     freePort,
     loopbackEndpoint,
-    reactor,
     reap,
     twistdCommand,
     whenExited,
 )
-from ._harness.case import IDLE_POLL
 from ._harness.clients import IncompleteResponse
 from ._harness.procfs import hasExited
 
@@ -193,15 +190,7 @@ class FrontStopTests(SystemTestCase):
         ])
         await front.waitForLine("mpfront ready")
         queued = self.get("/")
-
-        async def isQueued() -> None:
-            # (The front pushes no event for a request it queued.)
-            while (await self.frontStats(statsPort))["counts"]["queued"] < 1:
-                await deferLater(reactor, IDLE_POLL)
-
-        await self.withTimeout(
-            Deferred.fromCoroutine(isQueued()), 10, "the request to be queued"
-        )
+        await self.waitForQueued(statsPort, 1)
         # (The application takes 3 s to import.)
         self.assertEqual(front.countLines("joined"), 0, self.transcript())
         front.signal("TERM")
@@ -522,15 +511,7 @@ class CtrlCTests(SystemTestCase):
         running = self.get("/slow?seconds=2")
         await front.waitForLine("slow request started: GET")
         queued = [self.get("/fast") for _ in range(2)]
-
-        async def bothQueued() -> None:
-            # (The front pushes no event for a request it queued.)
-            while (await self.frontStats(statsPort))["counts"]["queued"] < 2:
-                await deferLater(reactor, IDLE_POLL)
-
-        await self.withTimeout(
-            Deferred.fromCoroutine(bothQueued()), 10, "both requests to be queued"
-        )
+        await self.waitForQueued(statsPort, 2)
         assert front.group is not None
         os.killpg(front.group, signal.SIGINT)
         for result in await self.withTimeout(

@@ -11,19 +11,61 @@ more under load (docs/benchmarks.md, "One route for the answer, one timer
 for the replies").  Timers of one length end in the order they start, so
 they can wait in a dict in that order, behind one delayed call for the
 first of them: starting, restarting and stopping one is a dict operation.
+
+L{PauseGrace}: what the front's timers of its handlers' replies and
+credits (this module's L{Deadlines}, the dispatcher's queue timer) do when
+they run late, the front having been paused: they wait a little more, once,
+so that what the handlers sent meanwhile is read first.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from typing import Callable, Generic, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from txmp._defaults import LIVENESS_LATENESS
 from txmp._interfaces import cancelCall
 
 _Key = TypeVar("_Key", bound=Hashable)
+
+
+class PauseGrace:
+    """
+    Whether a timer that runs late is given more time.  A timer that runs
+    more than L{LIVENESS_LATENESS} seconds after it was due finds that this
+    process was not running (a pause: garbage collection, swap, C{SIGSTOP},
+    a virtual machine's stolen time), and that what its peers sent
+    meanwhile may wait unread: a message from a handler is read from
+    ZeroMQ's socket only once ZeroMQ's I/O thread, paused with the rest of
+    the process, has moved it there, which the reactor's timers do not wait
+    for.  A reply that came in time would be answered 504, a credit that
+    came in time leave a request to 503.  Such a timer is given C{grace}
+    seconds more, as the front's check of its handlers' silence gives them
+    one heartbeat more (L{txmp.protocol.sparedForPause}); but once a pause:
+    a timer due before the end of the last grace given is not, so that a
+    reactor that runs every timer late still ends them, each at most
+    C{grace} seconds later.
+
+    @ivar grace: the seconds given.
+    """
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self._until = -math.inf
+
+    def spare(self, due: float, now: float) -> float | None:
+        """
+        Whether a timer due at C{due} that runs at C{now} is given more
+        time: if so, until when (C{now} plus L{grace}), else L{None}.
+        """
+        if now - due <= LIVENESS_LATENESS or due <= self._until:
+            return None
+        self._until = until = now + self.grace
+        return until
 
 
 class Deadlines(Generic[_Key]):
@@ -39,15 +81,23 @@ class Deadlines(Generic[_Key]):
     shortened, or the clock set back, meanwhile) ends with that one, not
     before: each waits behind those started before it.
 
+    Timers whose time came while this process was paused end C{grace}
+    seconds later (L{PauseGrace}), unless stopped or started again first.
+
     @ivar period: how long a timer runs, read when it starts.
     """
 
     _log = Logger()
 
     def __init__(
-        self, reactor: IReactorTime, period: float, expired: Callable[[_Key], object]
+        self,
+        reactor: IReactorTime,
+        period: float,
+        expired: Callable[[_Key], object],
+        grace: float = 0.0,
     ) -> None:
         self.period = period
+        self._pauses = PauseGrace(grace)
         self._reactor = reactor
         self._expired = expired
         # Every running timer's end, in the order they end.
@@ -97,6 +147,12 @@ class Deadlines(Generic[_Key]):
         self._call = None
         now = self._reactor.seconds()
         ends = self._ends
+        if ends and next(iter(ends.values())) <= now:
+            until = self._pauses.spare(self._callAt, now)
+            if until is not None:
+                self._callAt = until
+                self._call = self._reactor.callLater(until - now, self._fired)
+                return
         while ends:
             key = next(iter(ends))
             end = ends[key]

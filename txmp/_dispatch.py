@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
-from txmp._deadlines import Deadlines
+from txmp._deadlines import Deadlines, PauseGrace
 from txmp._defaults import (
     DEFAULT_HEARTBEAT,
     DEFAULT_MAX_QUEUE,
@@ -585,8 +585,11 @@ class Dispatcher:
         # Each request's reply timer: L{timeout} for its handler's next
         # reply message, from when it is sent (or waits for the handler
         # again) and from each message that shows progress.
+        # A timer that runs late, the front having been paused, waits one
+        # heartbeat more (PauseGrace): as long as the check of the
+        # handlers' silence gives them.
         self.replyTimes: Deadlines[PendingRequest] = Deadlines(
-            reactor, timeout, self._timedOut
+            reactor, timeout, self._timedOut, grace=heartbeat
         )
         self.queueTimeout = queueTimeout
         self.maxQueue = maxQueue
@@ -612,6 +615,8 @@ class Dispatcher:
         # stats all the same.
         self._paced = PacedLog(reactor)
         self._queueTimer: IDelayedCall | None = None
+        self._queueTimerAt = 0.0
+        self._queuePauses = PauseGrace(heartbeat)
         # The next look for requests waiting in handlers whose threads
         # turned slow (_checkRecalls), while any wait.
         self._recallTimer: IDelayedCall | None = None
@@ -946,18 +951,31 @@ class Dispatcher:
         if self._queueTimer is not None and self._queueTimer.active():
             return
         earliest = min(p.queuedAt for p in self._expiryCandidates())
-        delay = max(0.0, earliest + self.queueTimeout - self._reactor.seconds())
-        self._queueTimer = self._reactor.callLater(delay, self._queueExpired)
+        now = self._reactor.seconds()
+        self._queueTimerAt = max(now, earliest + self.queueTimeout)
+        self._queueTimer = self._reactor.callLater(
+            self._queueTimerAt - now, self._queueExpired
+        )
 
     def _queueExpired(self) -> None:
         self._queueTimer = None
-        deadline = self._reactor.seconds() - self.queueTimeout
+        now = self._reactor.seconds()
+        deadline = now - self.queueTimeout
+        pauses = self._queuePauses
         while True:
             expired = [
                 p for p in self._expiryCandidates() if p.queuedAt <= deadline
             ]
             if not expired:
                 break
+            until = pauses.spare(self._queueTimerAt, now)
+            if until is not None:
+                # Paused: the credits that came meanwhile are read first.
+                self._queueTimerAt = until
+                self._queueTimer = self._reactor.callLater(
+                    until - now, self._queueExpired
+                )
+                return
             for pending in expired:
                 if pending.requestId not in self.queue:
                     # Failed meanwhile: a 503 may bring a pipelined request

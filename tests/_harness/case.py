@@ -700,6 +700,24 @@ class SystemTestCase(TestCase):
         stats: dict[str, Any] = json.loads(result.body)
         return stats
 
+    async def waitForQueued(self, statsPort: int, count: int) -> None:
+        """
+        Wait, up to 10 seconds, until a front has C{count} requests or more
+        queued for want of a handler with room.  (The front pushes no
+        event for a request it queued: its statistics are asked every
+        L{IDLE_POLL} seconds.)
+
+        @param statsPort: The front's C{--stats} port on C{127.0.0.1}.
+        """
+
+        async def queued() -> None:
+            while (await self.frontStats(statsPort))["counts"]["queued"] < count:
+                await deferLater(reactor, IDLE_POLL)
+
+        await self.withTimeout(
+            Deferred.fromCoroutine(queued()), 10, f"{count} requests to be queued"
+        )
+
     async def assertIdle(self, statsPort: int, label: str = "front") -> dict[str, Any]:
         """
         Assert that a front holds no request any more: nothing pending,

@@ -8,7 +8,8 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._deadlines import Deadlines
+from txmp._deadlines import Deadlines, PauseGrace
+from txmp._defaults import LIVENESS_LATENESS
 
 
 class DeadlinesTests(SynchronousTestCase):
@@ -206,3 +207,105 @@ class DeadlinesTests(SynchronousTestCase):
         self.assertEqual(self.expired, [])
         self.clock.advance(5)
         self.assertEqual(self.expired, [("a", 10.0), ("b", 10.0)])
+
+
+class PauseGraceTests(SynchronousTestCase):
+    """
+    L{PauseGrace} gives a timer that ran later than L{LIVENESS_LATENESS}
+    more time, once a pause.
+    """
+
+    def test_onTime(self) -> None:
+        """
+        A timer at most L{LIVENESS_LATENESS} late is given nothing.
+        """
+        pauses = PauseGrace(1.0)
+        self.assertIsNone(pauses.spare(10.0, 10.0))
+        self.assertIsNone(pauses.spare(10.0, 10.0 + LIVENESS_LATENESS / 2))
+
+    def test_late(self) -> None:
+        """
+        A late timer is given C{grace} seconds from when it runs.
+        """
+        self.assertEqual(PauseGrace(1.0).spare(10.0, 13.0), 14.0)
+
+    def test_oncePerPause(self) -> None:
+        """
+        A timer due before the end of the grace last given, late too, is
+        given nothing (that grace's own timer, run late again, or another
+        due meanwhile); one due after it is given more again.
+        """
+        pauses = PauseGrace(1.0)
+        self.assertEqual(pauses.spare(10.0, 13.0), 14.0)
+        self.assertIsNone(pauses.spare(14.0, 16.0))
+        self.assertIsNone(pauses.spare(13.5, 16.0))
+        self.assertEqual(pauses.spare(14.5, 16.0), 17.0)
+
+
+class PausedDeadlinesTests(SynchronousTestCase):
+    """
+    L{Deadlines} with a grace: timers whose time came while the process was
+    paused end that much later, unless stopped or started again first.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.expired: list[tuple[str, float]] = []
+        self.deadlines: Deadlines[str] = Deadlines(
+            self.clock, 10.0, self.record, grace=1.0
+        )
+
+    def record(self, key: str) -> None:
+        self.expired.append((key, self.clock.seconds()))
+
+    def test_onTime(self) -> None:
+        """
+        A timer whose call runs less late than L{LIVENESS_LATENESS} ends then.
+        """
+        self.deadlines.start("a")
+        self.clock.advance(10 + LIVENESS_LATENESS / 2)
+        self.assertEqual(self.expired, [("a", 10 + LIVENESS_LATENESS / 2)])
+
+    def test_paused(self) -> None:
+        """
+        Timers whose call runs later end C{grace} seconds after it; one that
+        is stopped meanwhile (its reply was read) does not end, one started
+        again ends a period after that.
+        """
+        for key in "abc":
+            self.deadlines.start(key)
+        self.clock.advance(13)
+        self.assertEqual(self.expired, [])
+        self.deadlines.stop("a")
+        self.deadlines.start("b")
+        self.clock.advance(1)
+        self.assertEqual(self.expired, [("c", 14.0)])
+        self.clock.advance(9)
+        self.assertEqual(self.expired[1:], [("b", 23.0)])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_pausedAgain(self) -> None:
+        """
+        A timer given more time ends when its call runs next, however late:
+        a reactor that runs every call late delays each end by C{grace} at
+        the most.
+        """
+        self.deadlines.start("a")
+        self.clock.advance(13)
+        self.clock.advance(5)
+        self.assertEqual(self.expired, [("a", 18.0)])
+
+    def test_notYetDue(self) -> None:
+        """
+        A late call for a timer stopped meanwhile gives nothing to those
+        not due yet: they end on time.
+        """
+        self.deadlines.start("a")
+        self.clock.advance(5)
+        self.deadlines.start("b")
+        self.deadlines.stop("a")
+        # The call for a's end, late, finds b not due and waits for it.
+        self.clock.advance(5.5)
+        self.assertEqual(self.expired, [])
+        self.clock.advance(4.5)
+        self.assertEqual(self.expired, [("b", 15.0)])

@@ -882,6 +882,26 @@ class DispatchTests(DispatcherTestCase):
         self.assertEqual(self.dispatcher.stats["status503"], 2)
         self.assertNoLeak()
 
+    def test_queueTimeoutAfterPause(self) -> None:
+        """
+        The queue's timer, run late (the front was paused past it), waits
+        one heartbeat more: a credit read meanwhile takes the request.
+        Without one, it fails then with L{NoCapacity}.
+        """
+        self.hello(A, 0)
+        first, _ = self.submit()
+        self.clock.advance(self.queueTimeout + 2)
+        self.assertNoResult(first)
+        self.credit(A)
+        self.assertEqual(len(self.requestIds(A)), 1)
+        self.assertNoResult(first)
+        second, _ = self.submit()
+        self.clock.advance(self.queueTimeout + 2)
+        self.clock.advance(self.heartbeat - 0.01)
+        self.assertNoResult(second)
+        self.clock.advance(0.01)
+        self.assertFrontError(second, NoCapacity, 503)
+
     def test_lastHandlersDraining(self) -> None:
         """
         After L{Dispatcher.lastHandlers}, the requests queued fail with 503
@@ -1321,6 +1341,29 @@ class ReplyTests(DispatcherTestCase):
         self.respond(A, self.requestId)
         self.assertEqual(self.dispatcher.stats["droppedReplies"], 1)
         self.assertNoLeak()
+
+    def test_timeoutAfterPause(self) -> None:
+        """
+        A reply timer whose call runs late, the front having been paused
+        past it, waits one heartbeat more: a reply read meanwhile (it came
+        while the front was paused, ZeroMQ's I/O thread had yet to hand it
+        on) is served, not answered 504.  Without one, the request times
+        out then.
+        """
+        self.clock.advance(self.timeout + 2)
+        self.assertNoResult(self.d)
+        self.respond(A, self.requestId)
+        self.assertEqual(self.successResultOf(self.d).status, 200)
+        self.assertEqual(self.dispatcher.stats["status504"], 0)
+        self.credit(A)
+        other, _ = self.submit()
+        [otherId] = self.requestIds(A)[1:]
+        self.clock.advance(self.timeout + 2)
+        self.clock.advance(self.heartbeat - 0.01)
+        self.assertNoResult(other)
+        self.clock.advance(0.01)
+        self.assertFrontError(other, ReplyTimeout, 504)
+        self.assertEqual(self.cancels(A), [otherId])
 
     def test_anyStatusCounted(self) -> None:
         """
@@ -2773,10 +2816,13 @@ class HeartbeatTests(DispatcherTestCase):
         queued, _ = self.submit()
         self.outlive(B)
         self.assertEqual(self.dispatcher.counts()["queued"], 2)
+        [requeuedAt] = [p.queuedAt for p in self.dispatcher.queue.values() if p.attempts]
         self.clock.advance(self.queueTimeout - 4)
         self.assertFrontError(queued, NoCapacity, 503)
         self.assertNoResult(retried)
-        self.clock.advance(4)
+        # (To the retried request's deadline, not beyond: a timer that ran
+        # late would wait one heartbeat more, PauseGrace.)
+        self.clock.advance(requeuedAt + self.queueTimeout - self.clock.seconds())
         self.assertFrontError(retried, NoCapacity, 503)
         self.assertNoLeak(timers=False)
 
