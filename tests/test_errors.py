@@ -350,10 +350,20 @@ class FrozenFrontTests(SystemTestCase):
         # Three heartbeats of silence (3 s), the reply sent 1 s in, the
         # reply timer due 2 s in: all while the front is stopped.
         await handler.waitForLine("is silent: registering again", timeout=10)
+        # And the front's check of the handler's silence overdue when it
+        # runs again, as in test_handlerKeptAcrossPause: a check that runs
+        # on time, the pause ending just then, would declare the handler
+        # dead before its messages are read (a race of a few milliseconds
+        # in a pause, which no lateness can tell), and the GET would run
+        # again.
+        await deferLater(reactor, 1.5)
         front.signal("CONT")
         result = await self.withTimeout(response, 15, "the response after the front ran again")
         self.assertResponse(result, 200, b"slow\n")
         await self.assertIdle(statsPort)
+        self.assertEqual(
+            handler.countLines("slow request started: GET"), 1, self.transcript()
+        )
 
 
     @asyncTest
@@ -375,11 +385,17 @@ class FrozenFrontTests(SystemTestCase):
         front.signal("STOP")
         self.addCleanup(front.signal, "CONT")
         await handler.waitForLine("is silent: registering again", timeout=10)
+        # (The check of the handler's silence overdue: see
+        # test_replyReadBeforeTimeout.)
+        await deferLater(reactor, 1.5)
         front.signal("CONT")
         for response, body in ((slow, b"slow\n"), (queued, b"fast\n")):
             result = await self.withTimeout(response, 15, "a response after the front ran again")
             self.assertResponse(result, 200, body)
         await self.assertIdle(statsPort)
+        self.assertEqual(
+            handler.countLines("slow request started: GET"), 1, self.transcript()
+        )
 
 
 class ResponseFramingTests(_AnsweringTestCase):
