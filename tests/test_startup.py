@@ -151,6 +151,25 @@ class StartupErrorTests(SystemTestCase):
         )
 
     @asyncTest
+    async def test_ipcAddressOfRunningFront(self) -> None:
+        """
+        A second front given the C{ipc://} addresses of one that runs exits,
+        naming C{--send} and the address, instead of taking them over (as
+        libzmq does, removing the first's socket file: its handlers would
+        join the second, and the first would serve 503 for ever).  The
+        first serves on.
+        """
+        front = await self.startFront()
+        await self.startHandler("h1", "tests.apps.hello:app", front=front)
+        second = self.startTwistd("second", self.frontArguments(port=freePort()))
+        line = await self.assertFailsToStart(
+            second, "mpfront:", "--send", self.sendAddress, "another process listens"
+        )
+        self.assertTrue(line.endswith("(a front running already?)"), line)
+        result = await self.withTimeout(self.get("/"), 10, "the first front's answer")
+        self.assertResponse(result, 200)
+
+    @asyncTest
     async def test_badHandlerAddress(self) -> None:
         """
         A handler given a C{--return} address ZeroMQ cannot use exits,

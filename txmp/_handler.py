@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import stat
 import threading
 from collections import deque
@@ -38,7 +37,7 @@ from txmp._defaults import (
 )
 from txmp._http import REASONS, plainPage
 from txmp._interfaces import cancelCall
-from txmp._zmq import MessageSender, ReplySender, inThisThread
+from txmp._zmq import MessageSender, ReplySender, inThisThread, ipcPath, listening
 from txmp.protocol import Frame
 
 if TYPE_CHECKING:
@@ -292,10 +291,9 @@ def _ipcHint(address: str) -> str:
     a socket that is there.  The handler starts all the same: its front
     may make them after it.
     """
-    if not address.startswith("ipc://") or address.startswith("ipc://@"):
-        # (ipc://@NAME is in Linux's abstract namespace: no file to look at.)
+    path = ipcPath(address)
+    if path is None:
         return ""
-    path = address[len("ipc://"):]
     directory = os.path.dirname(path)
     if directory and not os.path.isdir(directory):
         return f" (the directory {directory} does not exist)"
@@ -307,35 +305,12 @@ def _ipcHint(address: str) -> str:
         return ""
     if not stat.S_ISSOCK(mode):
         return f" ({path} is not a socket)"
-    if _refused(path):
-        # libzmq leaves the file of an ipc:// socket when it closes it, and
-        # a killed front cannot remove it.
+    if listening(path) is False:
         return (
             f" (the socket at {path} refuses connections: the front that"
             " bound it is not running)"
         )
     return ""
-
-
-def _refused(path: str) -> bool:
-    """
-    Whether a connection to the Unix socket at C{path} is refused: no
-    process listens on it.  A connection that is made is closed at once (a
-    front's ZeroMQ drops one that sends nothing).
-    """
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.setblocking(False)
-    try:
-        probe.connect(path)
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        # A full backlog (EAGAIN), no permission, the file gone since:
-        # nothing to say for sure.
-        return False
-    finally:
-        probe.close()
-    return False
 
 
 @define(slots=False, eq=False, repr=False)

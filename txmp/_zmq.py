@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
+import stat
 import tempfile
 import threading
 from collections import deque
@@ -142,6 +144,51 @@ class AddressError(Exception):
     ZeroMQ cannot bind or connect to an address: the message says which
     address and why, in one line.
     """
+
+
+def ipcPath(address: str) -> str | None:
+    """
+    The file of an C{ipc://} address, or L{None} for any other address
+    (an abstract C{ipc://@NAME} too: Linux's abstract namespace has no
+    file).
+    """
+    if not address.startswith("ipc://") or address.startswith("ipc://@"):
+        return None
+    return address[len("ipc://"):]
+
+
+def listening(path: str) -> bool | None:
+    """
+    Whether a process listens on the Unix socket at C{path}: L{True} if a
+    connection to it is made (closed at once: a ZeroMQ peer drops one that
+    sends nothing) or waits in a full backlog, L{False} if it is refused
+    (libzmq leaves the file of an C{ipc://} socket when it closes it, and a
+    killed process cannot remove it) or the file is not there, L{None} if
+    that cannot be told (no permission, not a socket).
+    """
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return None
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        return False
+    except BlockingIOError:
+        # EAGAIN: its listen backlog is full.
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return True
 
 
 class PeerUnreachable(Exception):
@@ -765,10 +812,21 @@ class ZmqSocket:
     def bind(self, address: str) -> None:
         """
         Bind to a ZeroMQ address.
+
+        @raise AddressError: ZeroMQ refused the address, or it is an
+            C{ipc://} socket that another process listens on: libzmq would
+            remove that one's file and take its place, where a C{tcp://}
+            address in use is refused.
         """
         # Installs the global reactor (see the top).
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
+        path = ipcPath(address)
+        if path is not None and listening(path):
+            raise AddressError(
+                f"cannot bind {address}: another process listens on {path}"
+                " (a front running already?)"
+            )
         self._addEndpoint(ZmqEndpoint(ZmqEndpointType.bind, address), "bind")
         # A pipe attached now (inproc, at once) signals ZeroMQ's descriptor
         # only once a read has found it empty: read once more.

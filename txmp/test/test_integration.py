@@ -35,7 +35,14 @@ from txmp._defaults import DEFAULT_BACKLOG, DEFAULT_PREFETCH, FD_RESERVE, READ_B
 from txmp._handler import _ipcHint
 from txmp._interfaces import IFrontReactor
 from txmp._pool import ReactorCalls, WorkerPool
-from txmp._zmq import ZmqContext, ZmqSocket, isIPv6Address, newRoutingId
+from txmp._zmq import (
+    AddressError,
+    ZmqContext,
+    ZmqSocket,
+    isIPv6Address,
+    listening,
+    newRoutingId,
+)
 from txmp.test.contracts import (
     CallbackThreadPoolTestsMixin,
     ConditionTestsMixin,
@@ -502,6 +509,44 @@ class IpcHintTests(SynchronousTestCase):
         self.assertEqual(_ipcHint(address), "")
 
 
+class ListeningTests(SynchronousTestCase):
+    """
+    L{txmp._zmq.listening} tells, with real Unix sockets, whether a process
+    listens at a path.
+    """
+
+    def test_listens(self) -> None:
+        """
+        A socket that ZeroMQ listens on: L{True}.
+        """
+        address = "ipc://" + ipcDirectory(self).child("send").path
+        context = zmq.Context()
+        self.addCleanup(context.term)
+        router = context.socket(zmq.ROUTER)
+        self.addCleanup(router.close, 0)
+        router.bind(address)
+        self.assertIs(listening(address[len("ipc://"):]), True)
+
+    def test_stale(self) -> None:
+        """
+        A socket file that no process listens on, or no file: L{False}.
+        """
+        path = ipcDirectory(self).child("send").path
+        self.assertIs(listening(path), False)
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(path)
+        stale.close()
+        self.assertIs(listening(path), False)
+
+    def test_notASocket(self) -> None:
+        """
+        A file that is not a socket: L{None}, nothing to tell.
+        """
+        path = ipcDirectory(self).child("send")
+        path.setContent(b"")
+        self.assertIsNone(listening(path.path))
+
+
 class ZmqAdapterTests(TestCase):
     """
     What only L{ZmqContext} and its sockets do; what L{MemoryNetwork} does
@@ -518,6 +563,37 @@ class ZmqAdapterTests(TestCase):
         for routingId in ids:
             self.assertNotEqual(routingId[:1], b"\0")
             self.assertTrue(routingId.isalnum())
+
+    def test_bindIpcInUse(self) -> None:
+        """
+        Binding an C{ipc://} address that another socket listens on raises
+        L{AddressError}, as a C{tcp://} address in use does, instead of
+        taking the file over as libzmq would; the socket that listens is
+        left alone.  A socket file that no process listens on any more (a
+        killed front's) is bound.
+        """
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        address = ipcAddress(self)
+        path = address[len("ipc://"):]
+        first = context.socket("router", lambda f: None, 10)
+        first.bind(address)
+        inode = os.stat(path).st_ino
+        second = context.socket("router", lambda f: None, 10)
+        error = self.assertRaises(AddressError, second.bind, address)
+        self.assertEqual(
+            str(error),
+            f"cannot bind {address}: another process listens on {path}"
+            " (a front running already?)",
+        )
+        self.assertEqual(os.stat(path).st_ino, inode)
+        self.assertIs(listening(path), True)
+        stale = ipcAddress(self)
+        leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        leftover.bind(stale[len("ipc://"):])
+        leftover.close()
+        second.bind(stale)
+        self.assertIs(listening(stale[len("ipc://"):]), True)
 
     @inlineCallbacks
     def test_backlogSentOnceConnected(self) -> Any:
