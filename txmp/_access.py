@@ -89,8 +89,14 @@ def _text(value: bytes | None) -> str:
     """
     if value is None:
         return "-"
-    text = value.decode("utf-8", "backslashreplace")
-    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    # The request's own backslashes doubled before its undecodable bytes
+    # become \xHH: a byte 0xff and the four characters a client typed,
+    # \xff, must not log alike.
+    text = (
+        value.replace(b"\\", b"\\\\")
+        .replace(b'"', b'\\"')
+        .decode("utf-8", "backslashreplace")
+    )
     if text.isascii() and text.isprintable():
         return text
     return _UNSAFE.sub(_escapeUnsafe, text)

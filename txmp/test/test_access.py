@@ -58,8 +58,25 @@ class AccessLogTests(SynchronousTestCase):
         self.assertEqual(
             self.path.getContent().decode("utf-8"),
             '10.0.0.7 - - [01/Dec/2026:21:30:05 +0000] "POST /a?b=\\"c\\" HTTP/1.1" '
-            '201 13 "http://r/" "curl/8 \\\\xff" 0.002100 abc123\n',
+            '201 13 "http://r/" "curl/8 \\xff" 0.002100 abc123\n',
         )
+
+    def test_combinedBackslashes(self) -> None:
+        """
+        A backslash the client sent is doubled, so that an undecodable
+        byte (C{\\xHH}) and the same four characters typed by the client
+        (C{\\\\xHH}) log apart.
+        """
+        log = AccessLog(self.path.path, now=lambda: NOW)
+        log.open()
+        for agent in (b"u\xffv", b"u\\xffv"):
+            request = finishedRequest()
+            request.requestHeaders.setRawHeaders(b"user-agent", [agent])
+            log.write(request, "10.0.0.7", 0.0021, "abc123")
+        log.close()
+        first, second = self.path.getContent().decode("utf-8").splitlines()
+        self.assertIn(' "u\\xffv" ', first)
+        self.assertIn(' "u\\\\xffv" ', second)
 
     def test_combinedUnicodeControls(self) -> None:
         """
