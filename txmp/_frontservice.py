@@ -43,6 +43,7 @@ from twisted.internet.interfaces import (
 from twisted.logger import LogEvent, Logger, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.python.systemd import ListenFDs
+from twisted.python.usage import UsageError
 
 from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit, withBacklog
 from txmp._access import AccessLog
@@ -64,7 +65,7 @@ from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor, cancelCall
 from txmp._logs import ChildLog, logReopenFailure, reopenLogFiles
 from txmp._metrics import FrontMetrics
-from txmp._options import PRIVATE_PREFIX, privateAddresses
+from txmp._options import PRIVATE_PREFIX, privateAddresses, readConfig
 from txmp._reload import CodeWatcher, sourceRoot
 from txmp._signals import SignalActions, explanation
 from txmp._stats import makeStatsSite
@@ -214,7 +215,12 @@ class FrontService(Service):
 
     _log = Logger()
 
-    def __init__(self, reactor: IFrontReactor, options: FrontSettings) -> None:
+    def __init__(
+        self,
+        reactor: IFrontReactor,
+        options: FrontSettings,
+        configTable: dict[str, object] | None = None,
+    ) -> None:
         self._reactor = reactor
         self._options = options
         self.dispatcher: Dispatcher | None = None
@@ -242,6 +248,10 @@ class FrontService(Service):
         # The certificates of the ssl: --listen endpoints, each with its
         # option and description, once started (see hangup).
         self._certificates: list[tuple[str, ReloadableCertificate]] = []
+        # The --config file's [mpfront] table as the options were read from
+        # it (None without one): SIGHUP says what changed in it since,
+        # which only a new front applies.
+        self._configTable = configTable
         # What SIGHUP reloads after the certificates: the --spawn handlers
         # (serviceTree).
         self.reloadHandlers: Callable[[], None] = _nothingToReload
@@ -525,7 +535,41 @@ class FrontService(Service):
                 )
             else:
                 self._log.info("mpfront: {what}: certificate and key read again", what=what)
+        self._configUnapplied()
         self.reloadHandlers()
+
+    def _configUnapplied(self) -> None:
+        """
+        Say which of the C{--config} file's C{[mpfront]} settings changed
+        since the front started: a front reads its own options at start
+        only (as gunicorn's SIGHUP would apply them, an operator may think
+        they were).
+        """
+        path = self._options["config"]
+        before = self._configTable
+        if path is None or before is None:
+            return
+        try:
+            now = readConfig(path, "mpfront")
+        except UsageError as e:
+            self._log.warn(
+                "mpfront: SIGHUP: {why}; the front's own options are those "
+                "it started with",
+                why=str(e),
+            )
+            return
+        changed = sorted(
+            key for key in before.keys() | now.keys() if before.get(key) != now.get(key)
+        )
+        if changed:
+            self._log.warn(
+                "mpfront: SIGHUP: [mpfront] of {path} changed ({names}): not applied, "
+                "a front reads its own options (and those it passes to --spawn "
+                "handlers) at start only; restart it to apply them. New --spawn "
+                "handlers read [mphandler] anew",
+                path=path,
+                names=", ".join(changed),
+            )
 
     def reopenLogs(self) -> None:
         """
@@ -1618,6 +1662,7 @@ def serviceTree(
     options: FrontSettings,
     reactor: IFrontReactor,
     handlerPath: tuple[list[str], str] | None = None,
+    configTable: dict[str, object] | None = None,
 ) -> MultiService:
     """
     The service tree of C{twistd mpfront}, for L{txmp.fronttap.makeService}.
@@ -1631,6 +1676,8 @@ def serviceTree(
     @param handlerPath: with C{--spawn}, where the spawned handlers look
         for C{--app} (L{txmp.fronttap.Options.handlerPath}): what
         C{--reload} watches.
+    @param configTable: the C{[mpfront]} table of the C{--config} file, as
+        the options were read from it (SIGHUP says what changed since).
     """
     top = _FrontTree(options)
     links: PrivateLinks | None = None
@@ -1639,7 +1686,7 @@ def serviceTree(
         # completes.
         links = PrivateLinks(options)
         links.setServiceParent(top)
-    front = FrontService(reactor, options)
+    front = FrontService(reactor, options, configTable)
     front.setServiceParent(top)
     if links is not None:
         # Its sockets and keys stay while the front stops: a handler still

@@ -597,7 +597,7 @@ def _givenConfig(arguments: list[str]) -> str | None:
     return None
 
 
-def _readConfig(path: str, command: str) -> dict[str, object]:
+def readConfig(path: str, command: str) -> dict[str, object]:
     """
     The table of C{command} in the TOML file C{path} (empty if it has none).
     """
@@ -656,6 +656,8 @@ class TxmpOptions(usage.Options):
     #: The configuration file read, if any: C{--config}'s, or else
     #: C{TXMP_CONFIG}'s (set as the options are parsed).
     configFile: str | None = None
+    #: The table of this command in that file, as read.
+    configTable: dict[str, object] | None = None
 
     #: What to give instead, for an option whose empty value wants more of
     #: a hint than "a value" (L{refuseEmpty}).
@@ -777,7 +779,8 @@ class TxmpOptions(usage.Options):
         path = _givenConfig(arguments) or environ.get("TXMP_CONFIG")
         self.configFile = path or None
         if path:
-            for key, value in _readConfig(path, self.command).items():
+            self.configTable = readConfig(path, self.command)
+            for key, value in self.configTable.items():
                 settings[key.replace("_", "-")] = (f"{path} [{self.command}]", value)
         prefix = f"TXMP_{self.command.upper()}_"
         for variable, value in environ.items():

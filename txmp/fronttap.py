@@ -445,4 +445,9 @@ def makeService(options: Options, reactor: IFrontReactor | None = None) -> Multi
     # running front needs (ZeroMQ, Twisted Web, pyOpenSSL).
     from txmp._frontservice import serviceTree
 
-    return serviceTree(options.settings(), reactorOrGlobal(reactor), options.handlerPath)
+    return serviceTree(
+        options.settings(),
+        reactorOrGlobal(reactor),
+        options.handlerPath,
+        options.configTable,
+    )

@@ -1039,6 +1039,52 @@ class FrontMakeServiceTests(SynchronousTestCase):
         ])
         self.assertEqual(reloaded, ["handlers"])
 
+    def test_hangupSaysWhatConfigChanged(self) -> None:
+        """
+        SIGHUP says which settings of the C{--config} file's C{[mpfront]}
+        table changed since the front read it, as not applied (a front reads
+        its own options at start only), or why the file could not be read
+        again; nothing when they are unchanged.  It reloads the handlers
+        all the same.
+        """
+        config = FilePath(self.mktemp())
+        config.setContent(b'[mpfront]\ntimeout = 20\nheartbeat = 2\n[mphandler]\nthreads = 2\n')
+        options = fronttap.Options()
+        options.parseOptions(["--config", config.path])
+        self.assertEqual(options.configTable, {"timeout": 20, "heartbeat": 2})
+        top = _frontservice.serviceTree(
+            options.settings(),
+            cast(IFrontReactor, MemoryReactorClock()),
+            configTable=options.configTable,
+        )
+        [front, _] = list(IServiceCollection(top))
+        assert isinstance(front, _frontservice.FrontService)
+        reloaded: list[str] = []
+        front.reloadHandlers = lambda: reloaded.append("handlers")
+        said: list[list[str]] = []
+        for content in (
+            b"[mpfront]\ntimeout = 20\nheartbeat = 2\n[mphandler]\nthreads = 4\n",
+            b"[mpfront]\ntimeout = 10\nspawn = 3\n",
+            None,
+        ):
+            if content is None:
+                config.remove()
+            else:
+                config.setContent(content)
+            with capturedLogs() as events:
+                front.hangup()
+            said.append([formatEvent(e) for e in events])
+        self.assertEqual(said, [
+            [],
+            [f"mpfront: SIGHUP: [mpfront] of {config.path} changed (heartbeat, "
+             "spawn, timeout): not applied, a front reads its own options (and those it "
+             "passes to --spawn handlers) at start only; restart it to apply them. "
+             "New --spawn handlers read [mphandler] anew"],
+            [f"mpfront: SIGHUP: --config {config.path}: No such file or directory; "
+             "the front's own options are those it started with"],
+        ])
+        self.assertEqual(reloaded, ["handlers"] * 3)
+
     def test_reopenLogsSaysWhatItReopened(self) -> None:
         """
         SIGUSR1 (L{FrontService.reopenLogs}) says it reopened the access
