@@ -155,6 +155,27 @@ class CurveTests(SystemTestCase):
         self.assertEqual(front.countLines("handler impostor joined"), 0, self.transcript())
 
     @asyncTest
+    async def test_handlerWithoutCurve(self) -> None:
+        """
+        A handler given no CURVE keys, against a front that uses CURVE, says
+        so and which options it needs, in its log and in its warning that no
+        front answers (it guessed at the addresses before); it never
+        registers.
+        """
+        front = await self.startFront(*self.frontCurve())
+        plain = self.startHandlerProcess("plain", WHOAMI)
+        # (Whichever side sees the mismatch first: the front closes the
+        # connection, or the handler finds it.)
+        why = r"[^;]*give this handler --curve-server-key and --curve-secret-key"
+        await plain.waitForLine(re.compile(
+            f"ZeroMQ handshake with {re.escape(self.sendAddress)} failed: the front {why}"
+        ))
+        await plain.waitForLine(
+            re.compile(f"still trying: its last handshake failed: the front {why}")
+        )
+        self.assertEqual(front.countLines("handler plain joined"), 0, self.transcript())
+
+    @asyncTest
     async def test_pyzmqCertificates(self) -> None:
         """
         Certificates made by pyzmq's C{zmq.auth.create_certificates}, used

@@ -632,7 +632,7 @@ class FrontLink:
             hint=(
                 "is the front running, and are these its addresses?"
                 + _ipcHint(self.address) if failure is None
-                else "its last CURVE handshake failed: " + failure
+                else "its last handshake failed: " + failure
             ),
         )
 

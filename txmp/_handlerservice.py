@@ -138,11 +138,12 @@ def refusedPolicy() -> Callable[[int], float]:
 @define(slots=False, eq=False, repr=False)
 class Redial:
     """
-    The record of a handler's socket's CURVE handshakes with a front: how
-    many failed in a row (L{failures}), and the connecting again when the
-    front ended one in a way after which libzmq never tries again (see
+    The record of a handler's socket's handshakes with a front: how many
+    failed in a row (L{failures}), and the connecting again when the front
+    ended one in a way after which libzmq never tries again (see
     L{txmp._zmq.ZmqSocket.monitorHandshakes}): a refused key, a protocol
-    error such as a front that does not use CURVE.  It waits first, longer
+    error such as a front that does not use CURVE (or does, for a handler
+    without it).  It waits first, longer
     at each refusal in a row (C{policy}), and the shortest wait again once
     a handshake succeeds.  Every method is called in the reactor thread.
 
@@ -329,17 +330,18 @@ class HandlerService(Service):
             self.links.append(link)
             # One (public, secret, front's public) key triple per front.
             curves = options.get("curve")
-            if curves is not None:
-                for sock, address in [(sendSocket, send), (returnSocket, ret)]:
+            for sock, address in [(sendSocket, send), (returnSocket, ret)]:
+                if curves is not None:
                     sock.curveClient(*curves[index])
-                    redial = Redial(self._reactor, sock, address)
-                    self.redials.append(redial)
-                    sock.monitorHandshakes(
-                        context,
-                        partial(self._handshake, link, redial, sock is returnSocket),
-                    )
-            else:
-                returnSocket.monitorHandshakes(context, partial(_returnHandshake, link))
+                # Without CURVE too: a front that uses it ends the handshake
+                # for good (a mechanism mismatch), and the handler must say
+                # why it cannot join, and try again.
+                redial = Redial(self._reactor, sock, address)
+                self.redials.append(redial)
+                sock.monitorHandshakes(
+                    context,
+                    partial(self._handshake, link, redial, sock is returnSocket),
+                )
             # Not connected until its monitor says it is.
             link.returnConnected(False)
             for option, sock, address in [("--send", sendSocket, send),
@@ -392,10 +394,11 @@ class HandlerService(Service):
         address: str,
     ) -> None:
         """
-        A security handshake of a socket with its front failed or
-        succeeded, or its connection was lost (from the socket's monitor,
-        in the reactor thread).  After a failure that libzmq takes as final
-        (a refused key, a protocol error such as a front without CURVE),
+        A handshake of a socket with its front (CURVE's, or ZeroMQ's plain
+        one without) failed or succeeded, or its connection was lost (from
+        the socket's monitor, in the reactor thread).  After a failure that
+        libzmq takes as final (a refused key, a protocol error such as a
+        front without CURVE, or with CURVE for a handler without it),
         C{redial}, the socket's, connects it again after a while, longer at
         each refusal in a row.  A failure is logged when a run of them
         begins, saying when it is tried again, since ZeroMQ (or C{redial})
@@ -417,28 +420,42 @@ class HandlerService(Service):
                 )
             else:
                 retry = "; retrying"
+            curve = self._options.get("curve") is not None
             if event == "HANDSHAKE_FAILED_AUTH":
                 why = "the front refused this handler's key (ZAP status %d)" % (value,)
             elif event == "HANDSHAKE_FAILED_PROTOCOL" and value == MECHANISM_MISMATCH:
-                why = "the front does not use CURVE"
+                why = (
+                    "the front does not use CURVE" if curve
+                    else "the front uses CURVE: give this handler --curve-server-key "
+                    "and --curve-secret-key"
+                )
             elif event == "HANDSHAKE_FAILED_PROTOCOL":
                 why = "protocol error %d" % (value,)
-            else:
+            elif curve:
                 why = "the front closed the connection (a wrong --curve-server-key?)"
+            else:
+                # (A front that uses CURVE, finding the mismatch first, closes
+                # the connection so: the likeliest cause.)
+                why = (
+                    "the front closed the connection (does it use CURVE? then give "
+                    "this handler --curve-server-key and --curve-secret-key)"
+                )
             link.handshakeFailure = why
             if redial.failures == 1:
                 self._log.error(
-                    "mphandler {name}: CURVE handshake with {address} failed: {why}",
+                    "mphandler {name}: {kind} handshake with {address} failed: {why}",
                     name=self._options["name"], address=address, why=why + retry,
+                    kind="CURVE" if curve else "ZeroMQ",
                 )
         elif event == "HANDSHAKE_SUCCEEDED":
             failures = redial.succeeded()
             link.handshakeFailure = None
             if failures:
                 self._log.info(
-                    "mphandler {name}: CURVE handshake with {address} succeeded "
+                    "mphandler {name}: {kind} handshake with {address} succeeded "
                     "after {count} failures",
                     name=self._options["name"], address=address, count=failures,
+                    kind="CURVE" if self._options.get("curve") is not None else "ZeroMQ",
                 )
 
     def _requestsCounted(self, count: int) -> None:

@@ -2353,39 +2353,6 @@ class HandlerServiceStartLinksTests(SynchronousTestCase):
         self.assertEqual(sendSocket.sent, [])
 
 
-class HandlerServicePlainReturnTests(SynchronousTestCase):
-    """
-    Without CURVE, a handler watches its return sockets alone, for its
-    links' warning of a return socket that does not connect.
-    """
-
-    def test_returnWatched(self) -> None:
-        """
-        The return socket has a monitor, which tells the link when it
-        connects; the send socket has none.
-        """
-        from txmp import _handlerservice, handlertap
-        from txmp._interfaces import IHandlerReactor
-
-        network = MemoryNetwork()
-        self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
-        self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
-        options = handlertap.Options()
-        options.parseOptions(["--app", "txmp.demo:app", "--name", "h1"])
-        service = _handlerservice.HandlerService(
-            cast(IHandlerReactor, FakeReactor()), options.settings()
-        )
-        service.startService()
-        self.addCleanup(lambda: self.successResultOf(service.stopService()))
-        [link] = service.links
-        returnSocket = cast(MemorySocket, link._return)
-        self.assertIsNone(cast(MemorySocket, link._send).handshakeObserver)
-        assert returnSocket.handshakeObserver is not None
-        self.assertIsNotNone(link._returnDownSince)
-        returnSocket.handshakeObserver("HANDSHAKE_SUCCEEDED", 0, link.returnAddress)
-        self.assertIsNone(link._returnDownSince)
-
-
 class HandlerServiceCapacityTests(SynchronousTestCase):
     """
     What a handler's links offer their fronts: a share of the threads and
@@ -2425,17 +2392,14 @@ class HandlerServiceCapacityTests(SynchronousTestCase):
             self.successResultOf(service.stopService())
 
 
-class HandlerServiceRefusedTests(SynchronousTestCase):
+class HandshakeTestCase(SynchronousTestCase):
     """
-    A handler whose CURVE handshake a front ends for good (a refused key, a
-    front without CURVE), after which libzmq never tries that front again,
-    tries again itself (L{txmp._handlerservice.HandlerService},
-    L{txmp._handlerservice.Redial}): one socket at a time, after
-    C{REFUSED_RETRY} seconds, doubled at each refusal in a row up to
-    C{REFUSED_RETRY_MAX}, and from C{REFUSED_RETRY} again once a handshake
-    succeeds.  Its sockets are a L{MemoryNetwork}'s, told of handshakes by
-    the test; time is a L{FakeReactor}'s.
+    A started L{txmp._handlerservice.HandlerService} of one front, with
+    CURVE keys if L{curve}, whose sockets are a L{MemoryNetwork}'s, told of
+    handshakes by the test; time is a L{FakeReactor}'s.
     """
+
+    curve = True
 
     def setUp(self) -> None:
         from txmp import _handlerservice, handlertap
@@ -2446,8 +2410,9 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
         self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
         options = handlertap.Options()
         options.parseOptions(["--app", "txmp.demo:app", "--name", "h1"])
-        # Keys as parsed from --curve-secret-key and --curve-server-key.
-        options["curve"] = [(b"p" * 40, b"s" * 40, b"f" * 40)]
+        if self.curve:
+            # Keys as parsed from --curve-secret-key and --curve-server-key.
+            options["curve"] = [(b"p" * 40, b"s" * 40, b"f" * 40)]
         self.reactor = FakeReactor()
         self.service = _handlerservice.HandlerService(
             cast(IHandlerReactor, self.reactor), options.settings()
@@ -2493,6 +2458,19 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
             f"not connected again after {delay} s",
         )
 
+
+
+class HandlerServiceRefusedTests(HandshakeTestCase):
+    """
+    A handler whose CURVE handshake a front ends for good (a refused key, a
+    front without CURVE), after which libzmq never tries that front again,
+    tries again itself (L{txmp._handlerservice.HandlerService},
+    L{txmp._handlerservice.Redial}): one socket at a time, after
+    C{REFUSED_RETRY} seconds, doubled at each refusal in a row up to
+    C{REFUSED_RETRY_MAX}, and from C{REFUSED_RETRY} again once a handshake
+    succeeds.
+    """
+
     def test_curveSockets(self) -> None:
         """
         With CURVE, both sockets of a link are CURVE clients whose
@@ -2534,7 +2512,7 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
         ]
         self.assertTrue(
             line.endswith(
-                "still trying: its last CURVE handshake failed: the front refused "
+                "still trying: its last handshake failed: the front refused "
                 "this handler's key (ZAP status 400)"
             ),
             line,
@@ -2680,6 +2658,66 @@ class HandlerServiceRefusedTests(SynchronousTestCase):
         [line] = self.handshake(self.ret, "HANDSHAKE_FAILED_AUTH")
         self.assertTrue(line.endswith("(ZAP status 400)"), line)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+
+class HandlerServicePlainTests(HandshakeTestCase):
+    """
+    Without CURVE, a handler watches both sockets' handshakes too: the
+    return socket's connection, for its links' warning of a return socket
+    that does not connect, and a front that uses CURVE, which ends the
+    handshake for good.
+    """
+
+    curve = False
+
+    def test_returnWatched(self) -> None:
+        """
+        The return socket's monitor tells the link when it connects.
+        """
+        [link] = self.service.links
+        self.assertIsNotNone(link._returnDownSince)
+        self.handshake(self.ret, "HANDSHAKE_SUCCEEDED")
+        self.assertIsNone(link._returnDownSince)
+
+    def test_frontUsesCurve(self) -> None:
+        """
+        A front that uses CURVE (a mechanism mismatch) is said to, naming
+        the options that would let the handler in, in the log and in the
+        warning that no front answers, instead of a guess at the address;
+        the handler tries again as after a refusal.
+        """
+        from txmp._zmq import MECHANISM_MISMATCH
+
+        [link] = self.service.links
+        self.reactor.run()
+        lines = self.handshake(self.send, "HANDSHAKE_FAILED_PROTOCOL", MECHANISM_MISMATCH)
+        why = "the front uses CURVE: give this handler --curve-server-key and --curve-secret-key"
+        self.assertEqual(lines, [
+            f"mphandler h1: ZeroMQ handshake with {self.send} failed: {why}; trying "
+            "again in 1 s, then at doubling intervals up to 30 s",
+        ])
+        self.assertConnectsAfter(self.send, 1)
+        with capturedLogs() as events:
+            self.reactor.advance(_defaults.NO_FRONT_WARNING + link.heartbeat)
+        [line] = [
+            formatEvent(e) for e in events if "no front has answered" in e["log_format"]
+        ]
+        self.assertTrue(line.endswith(f"still trying: its last handshake failed: {why}"), line)
+
+    def test_closed(self) -> None:
+        """
+        A front that closed the connection during the handshake (as one
+        that uses CURVE does when it sees the mismatch first) is said to,
+        asking whether it uses CURVE, and left to ZeroMQ to try again.
+        """
+        lines = self.handshake(self.send, "HANDSHAKE_FAILED_NO_DETAIL", 32)
+        self.assertEqual(lines, [
+            f"mphandler h1: ZeroMQ handshake with {self.send} failed: the front "
+            "closed the connection (does it use CURVE? then give this handler "
+            "--curve-server-key and --curve-secret-key); retrying",
+        ])
+        self.reactor.advance(_defaults.REFUSED_RETRY_MAX)
+        self.assertEqual(self.sockets[self.send].connects, 1)
 
 
 class SplitChunksTests(SynchronousTestCase):
