@@ -13,6 +13,8 @@ C{sys.stdout} and C{sys.stderr} given the process's own descriptors
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import time
 from collections.abc import Iterator, MutableMapping
@@ -207,11 +209,23 @@ class ReopenableFile:
 
     def reopen(self) -> None:
         """
-        Close the file and open it again by its path.
+        Close the file and open it again by its path.  A file made anew
+        (logrotate moved the old one away, without its C{create}) gets the
+        old one's permissions, not what the process's umask leaves (twistd
+        sets 077 for a daemon: a log readable by its group, as the
+        operator made it, turned private at its first rotation).
 
         @raise OSError: if it cannot be opened; lines go on to the old one.
         """
-        old, self._file = self._file, self._open()
+        old = self._file
+        made = not os.path.exists(self.path)
+        self._file = self._open()
+        if made:
+            try:
+                os.fchmod(self._file.fileno(), stat.S_IMODE(os.fstat(old.fileno()).st_mode))
+            except OSError:
+                # (Not the owner of the old one: the umask's mode stays.)
+                pass
         old.close()
 
     def close(self) -> None:

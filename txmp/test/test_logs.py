@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import stat
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -161,6 +163,27 @@ class ObserverTests(SynchronousTestCase):
         self.assertIn(b"one", rotated.getContent())
         self.assertIn(b"two", path.getContent())
         self.assertNotIn(b"one", path.getContent())
+
+    def test_reopenKeepsPermissions(self) -> None:
+        """
+        A file that L{_logs.ReopenableFile.reopen} makes anew (logrotate
+        moved the old one away) gets the old one's permissions, whatever
+        the umask (twistd's 077 for a daemon); one that is there already
+        (logrotate's C{create} made it) keeps its own.
+        """
+        path = FilePath(self.mktemp())
+        log = _logs.ReopenableFile(path.path)
+        self.addCleanup(log.close)
+        path.chmod(0o640)
+        path.moveTo(path.siblingExtension(".1"))
+        self.addCleanup(os.umask, os.umask(0o077))
+        log.reopen()
+        self.assertEqual(stat.S_IMODE(os.stat(path.path).st_mode), 0o640)
+        path.moveTo(path.siblingExtension(".2"))
+        path.touch()
+        path.chmod(0o600)
+        log.reopen()
+        self.assertEqual(stat.S_IMODE(os.stat(path.path).st_mode), 0o600)
 
     def test_standardErrorLineBuffered(self) -> None:
         """
