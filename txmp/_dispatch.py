@@ -557,7 +557,8 @@ class Dispatcher:
     @param queueTimeout: seconds a request may wait for a handler with
         capacity; then the client gets 503.
     @param maxQueue: how many requests may wait; more get 503 at once.
-    @param heartbeat: seconds between heartbeats, told to handlers.
+    @param heartbeat: seconds between heartbeats, told to handlers; also
+        what a reply or queue timer that ran late (a pause) waits more.
     @param window: response-body bytes a handler may send for one request
         before the front grants more (flow control).
     @param maxMessage: the largest frame the front's sockets accept
