@@ -161,10 +161,11 @@ def listening(path: str) -> bool | None:
     """
     Whether a process listens on the Unix socket at C{path}: L{True} if a
     connection to it is made (closed at once: a ZeroMQ peer drops one that
-    sends nothing) or waits in a full backlog, L{False} if it is refused
-    (libzmq leaves the file of an C{ipc://} socket when it closes it, and a
-    killed process cannot remove it) or the file is not there, L{None} if
-    that cannot be told (no permission, not a socket).
+    sends nothing), waits in a full backlog, or finds a socket of another
+    type that a process holds (a datagram socket), L{False} if it is
+    refused (libzmq leaves the file of an C{ipc://} socket when it closes
+    it, and a killed process cannot remove it) or the file is not there,
+    L{None} if that cannot be told (no permission, not a socket).
     """
     try:
         if not stat.S_ISSOCK(os.stat(path).st_mode):
@@ -184,8 +185,10 @@ def listening(path: str) -> bool | None:
         return True
     except FileNotFoundError:
         return False
-    except OSError:
-        return None
+    except OSError as e:
+        # EPROTOTYPE: a socket of another type is bound there (a closed
+        # one refuses the connection, as above).
+        return True if e.errno == errno.EPROTOTYPE else None
     finally:
         probe.close()
     return True
@@ -814,19 +817,31 @@ class ZmqSocket:
         Bind to a ZeroMQ address.
 
         @raise AddressError: ZeroMQ refused the address, or it is an
-            C{ipc://} socket that another process listens on: libzmq would
-            remove that one's file and take its place, where a C{tcp://}
-            address in use is refused.
+            C{ipc://} path that another process listens on, or a file that
+            is not a socket: libzmq would remove that file, whatever it
+            is, and take its place, where a C{tcp://} address in use is
+            refused.
         """
         # Installs the global reactor (see the top).
         from txzmq import ZmqEndpoint, ZmqEndpointType
 
         path = ipcPath(address)
-        if path is not None and listening(path):
-            raise AddressError(
-                f"cannot bind {address}: another process listens on {path}"
-                " (a front running already?)"
-            )
+        if path is not None:
+            if listening(path):
+                raise AddressError(
+                    f"cannot bind {address}: another process listens on {path}"
+                    " (a front running already?)"
+                )
+            try:
+                mode: int | None = os.stat(path).st_mode
+            except OSError:
+                mode = None  # (No file: libzmq removes nothing.)
+            # (A directory libzmq cannot remove: its bind fails.)
+            if mode is not None and not (stat.S_ISSOCK(mode) or stat.S_ISDIR(mode)):
+                raise AddressError(
+                    f"cannot bind {address}: {path} is not a socket, which libzmq"
+                    " would remove: give the path of a socket, or of no file"
+                )
         self._addEndpoint(ZmqEndpoint(ZmqEndpointType.bind, address), "bind")
         # A pipe attached now (inproc, at once) signals ZeroMQ's descriptor
         # only once a read has found it empty: read once more.

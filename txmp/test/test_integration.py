@@ -546,6 +546,21 @@ class ListeningTests(SynchronousTestCase):
         path.setContent(b"")
         self.assertIsNone(listening(path.path))
 
+    def test_otherType(self) -> None:
+        """
+        A socket of another type than a stream's that a process holds
+        (a datagram socket, such as syslog's C{/dev/log}): L{True}, a
+        process is there (a stream's connection to it fails with
+        C{EPROTOTYPE}, not C{ECONNREFUSED}); once closed, L{False}.
+        """
+        path = ipcDirectory(self).child("send").path
+        datagram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(datagram.close)
+        datagram.bind(path)
+        self.assertIs(listening(path), True)
+        datagram.close()
+        self.assertIs(listening(path), False)
+
 
 class ZmqAdapterTests(TestCase):
     """
@@ -594,6 +609,26 @@ class ZmqAdapterTests(TestCase):
         leftover.close()
         second.bind(stale)
         self.assertIs(listening(stale[len("ipc://"):]), True)
+
+    def test_bindIpcNotASocket(self) -> None:
+        """
+        Binding an C{ipc://} address whose path is a file that is not a
+        socket raises L{AddressError}, and leaves the file: libzmq would
+        remove it (whatever it is) and bind its socket there.
+        """
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        path = ipcDirectory(self).child("app.toml")
+        path.setContent(b"precious")
+        address = "ipc://" + path.path
+        sock = context.socket("router", lambda f: None, 10)
+        error = self.assertRaises(AddressError, sock.bind, address)
+        self.assertEqual(
+            str(error),
+            f"cannot bind {address}: {path.path} is not a socket, which libzmq "
+            "would remove: give the path of a socket, or of no file",
+        )
+        self.assertEqual(path.getContent(), b"precious")
 
     @inlineCallbacks
     def test_backlogSentOnceConnected(self) -> Any:
