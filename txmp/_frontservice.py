@@ -205,6 +205,17 @@ def _stopAndExit(reactor: IReactorCore, status: int, options: object = None) -> 
         pass
 
 
+def _typed(value: object) -> object:
+    """
+    A TOML value, compared with its type: C{2} and C{2.0}, C{1} and
+    C{true}, are equal in Python, but not to an option (C{--max-queue=2.0}
+    is refused).
+    """
+    if isinstance(value, list):
+        return tuple(_typed(item) for item in cast("list[object]", value))
+    return (type(value), value)
+
+
 class FrontService(Service):
     """
     Owns the front's ZeroMQ sockets, its dispatcher and its HTTP ports.
@@ -559,7 +570,8 @@ class FrontService(Service):
             )
             return
         changed = sorted(
-            key for key in before.keys() | now.keys() if before.get(key) != now.get(key)
+            name for name in before.keys() | now.keys()
+            if _typed(before.get(name)) != _typed(now.get(name))
         )
         if changed:
             self._log.warn(

@@ -599,7 +599,9 @@ def _givenConfig(arguments: list[str]) -> str | None:
 
 def readConfig(path: str, command: str) -> dict[str, object]:
     """
-    The table of C{command} in the TOML file C{path} (empty if it has none).
+    The table of C{command} in the TOML file C{path} (empty if it has none),
+    by option name: a key's C{_} read as C{-} (C{max_queue} is
+    C{--max-queue}).
     """
     try:
         with open(path, "rb") as f:
@@ -612,7 +614,10 @@ def readConfig(path: str, command: str) -> dict[str, object]:
     if not isinstance(table, dict):
         raise usage.UsageError(f"--config {path}: [{command}] must be a table")
     # (A TOML table's keys are strings.)
-    return cast("dict[str, object]", table)
+    return {
+        key.replace("_", "-"): value
+        for key, value in cast("dict[str, object]", table).items()
+    }
 
 
 def _repeatable(options: TxmpOptions, name: str) -> bool:
@@ -656,7 +661,7 @@ class TxmpOptions(usage.Options):
     #: The configuration file read, if any: C{--config}'s, or else
     #: C{TXMP_CONFIG}'s (set as the options are parsed).
     configFile: str | None = None
-    #: The table of this command in that file, as read.
+    #: The table of this command in that file, as read, by option name.
     configTable: dict[str, object] | None = None
 
     #: What to give instead, for an option whose empty value wants more of
@@ -780,8 +785,8 @@ class TxmpOptions(usage.Options):
         self.configFile = path or None
         if path:
             self.configTable = readConfig(path, self.command)
-            for key, value in self.configTable.items():
-                settings[key.replace("_", "-")] = (f"{path} [{self.command}]", value)
+            for name, value in self.configTable.items():
+                settings[name] = (f"{path} [{self.command}]", value)
         prefix = f"TXMP_{self.command.upper()}_"
         for variable, value in environ.items():
             if variable.startswith(prefix):

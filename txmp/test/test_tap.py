@@ -1085,6 +1085,44 @@ class FrontMakeServiceTests(SynchronousTestCase):
         ])
         self.assertEqual(reloaded, ["handlers"] * 3)
 
+    def hangupLines(self, before: bytes, after: bytes, *arguments: str) -> list[str]:
+        """
+        What a front started with the C{--config} file C{before} (and
+        C{arguments}) logs at SIGHUP once the file is C{after}.
+        """
+        config = FilePath(self.mktemp())
+        config.setContent(before)
+        options = fronttap.Options()
+        options.parseOptions(["--config", config.path, *arguments])
+        top = _frontservice.serviceTree(
+            options.settings(),
+            cast(IFrontReactor, MemoryReactorClock()),
+            configTable=options.configTable,
+        )
+        [front, *_] = list(IServiceCollection(top))
+        assert isinstance(front, _frontservice.FrontService)
+        front.reloadHandlers = lambda: None
+        config.setContent(after)
+        with capturedLogs() as events:
+            front.hangup()
+        return [formatEvent(e) for e in events]
+
+    def test_hangupConfigSpelling(self) -> None:
+        """
+        A key of the C{[mpfront]} table written anew with C{-} for C{_} (or
+        the other way) names the same option: no change.  A value written
+        with another type, which the option reads otherwise (C{5} and
+        C{5.0}: C{--max-queue=5.0} is refused at the next start), is one.
+        """
+        self.assertEqual(
+            self.hangupLines(b"[mpfront]\nmax_queue = 5\n", b"[mpfront]\nmax-queue = 5\n"),
+            [],
+        )
+        [line] = self.hangupLines(
+            b"[mpfront]\nmax_queue = 5\n", b"[mpfront]\nmax_queue = 5.0\n"
+        )
+        self.assertIn(" changed (max-queue): not applied", line)
+
     def test_reopenLogsSaysWhatItReopened(self) -> None:
         """
         SIGUSR1 (L{FrontService.reopenLogs}) says it reopened the access
