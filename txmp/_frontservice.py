@@ -231,6 +231,7 @@ class FrontService(Service):
         reactor: IFrontReactor,
         options: FrontSettings,
         configTable: dict[str, object] | None = None,
+        configOverridden: frozenset[str] = frozenset(),
     ) -> None:
         self._reactor = reactor
         self._options = options
@@ -263,6 +264,10 @@ class FrontService(Service):
         # it (None without one): SIGHUP says what changed in it since,
         # which only a new front applies.
         self._configTable = configTable
+        # The options given on its command line or by environment
+        # variables: the file's are not those, nor would be after a
+        # restart.
+        self._configOverridden = configOverridden
         # What SIGHUP reloads after the certificates: the --spawn handlers
         # (serviceTree).
         self.reloadHandlers: Callable[[], None] = _nothingToReload
@@ -554,7 +559,8 @@ class FrontService(Service):
         Say which of the C{--config} file's C{[mpfront]} settings changed
         since the front started: a front reads its own options at start
         only (as gunicorn's SIGHUP would apply them, an operator may think
-        they were).
+        they were).  Not those its command line or environment variables
+        override, which a restart would not apply either.
         """
         path = self._options["config"]
         before = self._configTable
@@ -570,7 +576,7 @@ class FrontService(Service):
             )
             return
         changed = sorted(
-            name for name in before.keys() | now.keys()
+            name for name in (before.keys() | now.keys()) - self._configOverridden
             if _typed(before.get(name)) != _typed(now.get(name))
         )
         if changed:
@@ -1675,6 +1681,7 @@ def serviceTree(
     reactor: IFrontReactor,
     handlerPath: tuple[list[str], str] | None = None,
     configTable: dict[str, object] | None = None,
+    configOverridden: frozenset[str] = frozenset(),
 ) -> MultiService:
     """
     The service tree of C{twistd mpfront}, for L{txmp.fronttap.makeService}.
@@ -1690,6 +1697,8 @@ def serviceTree(
         C{--reload} watches.
     @param configTable: the C{[mpfront]} table of the C{--config} file, as
         the options were read from it (SIGHUP says what changed since).
+    @param configOverridden: the options given on the command line or by
+        environment variables, which override that file's.
     """
     top = _FrontTree(options)
     links: PrivateLinks | None = None
@@ -1698,7 +1707,7 @@ def serviceTree(
         # completes.
         links = PrivateLinks(options)
         links.setServiceParent(top)
-    front = FrontService(reactor, options, configTable)
+    front = FrontService(reactor, options, configTable, configOverridden)
     front.setServiceParent(top)
     if links is not None:
         # Its sockets and keys stay while the front stops: a handler still

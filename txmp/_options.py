@@ -663,6 +663,9 @@ class TxmpOptions(usage.Options):
     configFile: str | None = None
     #: The table of this command in that file, as read, by option name.
     configTable: dict[str, object] | None = None
+    #: The options given on the command line or by environment variables,
+    #: which override that file's.
+    configOverridden: frozenset[str] = frozenset()
 
     #: What to give instead, for an option whose empty value wants more of
     #: a hint than "a value" (L{refuseEmpty}).
@@ -788,9 +791,11 @@ class TxmpOptions(usage.Options):
             for name, value in self.configTable.items():
                 settings[name] = (f"{path} [{self.command}]", value)
         prefix = f"TXMP_{self.command.upper()}_"
+        overridden = set(given)
         for variable, value in environ.items():
             if variable.startswith(prefix):
                 name = variable[len(prefix):].lower().replace("_", "-")
+                overridden.add(name)
                 if _repeatable(self, name):
                     # Set empty (an unset shell variable), it gives the one
                     # empty value that refuseEmpty refuses, not an empty
@@ -798,6 +803,7 @@ class TxmpOptions(usage.Options):
                     settings[name] = (variable, value.split() or [""])
                 else:
                     settings[name] = (variable, value)
+        self.configOverridden = frozenset(overridden)
         result: list[str] = []
         for name, (source, value) in settings.items():
             if name not in known or name in ("config", "help", "version"):

@@ -450,4 +450,5 @@ def makeService(options: Options, reactor: IFrontReactor | None = None) -> Multi
         reactorOrGlobal(reactor),
         options.handlerPath,
         options.configTable,
+        options.configOverridden,
     )

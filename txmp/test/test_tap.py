@@ -1098,6 +1098,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
             options.settings(),
             cast(IFrontReactor, MemoryReactorClock()),
             configTable=options.configTable,
+            configOverridden=options.configOverridden,
         )
         [front, *_] = list(IServiceCollection(top))
         assert isinstance(front, _frontservice.FrontService)
@@ -1120,6 +1121,20 @@ class FrontMakeServiceTests(SynchronousTestCase):
         )
         [line] = self.hangupLines(
             b"[mpfront]\nmax_queue = 5\n", b"[mpfront]\nmax_queue = 5.0\n"
+        )
+        self.assertIn(" changed (max-queue): not applied", line)
+
+    def test_hangupConfigOverridden(self) -> None:
+        """
+        A setting of the C{[mpfront]} table that the command line or an
+        environment variable overrides is not said changed: a restart
+        would not apply it either.  The others are.
+        """
+        self.patch(os, "environ", {"TXMP_MPFRONT_HEARTBEAT": "2"})
+        [line] = self.hangupLines(
+            b"[mpfront]\ntimeout = 20\nheartbeat = 3\nmax-queue = 5\n",
+            b"[mpfront]\ntimeout = 30\nheartbeat = 4\nmax-queue = 6\n",
+            "--timeout", "5",
         )
         self.assertIn(" changed (max-queue): not applied", line)
 
