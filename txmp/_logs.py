@@ -211,9 +211,10 @@ class ReopenableFile:
         """
         Close the file and open it again by its path.  A file made anew
         (logrotate moved the old one away, without its C{create}) gets the
-        old one's permissions, not what the process's umask leaves (twistd
-        sets 077 for a daemon: a log readable by its group, as the
-        operator made it, turned private at its first rotation).
+        old one's group, if this process may give it (root, or a member),
+        and permissions, not what the process's umask leaves (twistd sets
+        077 for a daemon: a log readable by its group, as the operator made
+        it, turned private at its first rotation).
 
         @raise OSError: if it cannot be opened; lines go on to the old one.
         """
@@ -221,10 +222,20 @@ class ReopenableFile:
         made = not os.path.exists(self.path)
         self._file = self._open()
         if made:
+            was = os.fstat(old.fileno())
+            fd = self._file.fileno()
             try:
-                os.fchmod(self._file.fileno(), stat.S_IMODE(os.fstat(old.fileno()).st_mode))
+                # (Before the mode: a group changed by one not root loses
+                # its set-group-ID bit.)
+                os.fchown(fd, -1, was.st_gid)
             except OSError:
-                # (Not the owner of the old one: the umask's mode stays.)
+                # (Not a member of it: the process's own group stays.)
+                pass
+            try:
+                os.fchmod(fd, stat.S_IMODE(was.st_mode))
+            except OSError:
+                # (Made meanwhile by another user, such as logrotate's
+                # create: its own mode stays.)
                 pass
         old.close()
 

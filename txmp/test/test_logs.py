@@ -26,7 +26,7 @@ from twisted.logger import (
 from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txmp import _logs
 from txmp._logs import ChildLog, configureTwistd, makeObserver, standardStreamsLateBound
@@ -184,6 +184,31 @@ class ObserverTests(SynchronousTestCase):
         path.chmod(0o600)
         log.reopen()
         self.assertEqual(stat.S_IMODE(os.stat(path.path).st_mode), 0o600)
+
+    def test_reopenKeepsGroup(self) -> None:
+        """
+        A file that L{_logs.ReopenableFile.reopen} makes anew gets the old
+        one's group too, if this process may give it (root, or a member of
+        it): a log made readable by a group (C{chgrp adm}, C{chmod 640})
+        stays readable by that group, not by this process's own.
+        """
+        others = [gid for gid in os.getgroups() if gid != os.getegid()]
+        if os.geteuid() == 0:
+            group = os.getegid() + 4242
+        elif others:
+            group = others[0]
+        else:
+            raise SkipTest("this process may give its files no other group")
+        path = FilePath(self.mktemp())
+        log = _logs.ReopenableFile(path.path)
+        self.addCleanup(log.close)
+        os.chown(path.path, -1, group)
+        path.chmod(0o640)
+        path.moveTo(path.siblingExtension(".1"))
+        self.addCleanup(os.umask, os.umask(0o077))
+        log.reopen()
+        made = os.stat(path.path)
+        self.assertEqual((made.st_gid, stat.S_IMODE(made.st_mode)), (group, 0o640))
 
     def test_standardErrorLineBuffered(self) -> None:
         """
