@@ -427,7 +427,7 @@ class FrontLink:
     _frontlessSince: float | None = field(init=False, default=None)
     _nextWarning: float = field(init=False, default=0.0)
     _warned: bool = field(init=False, default=False)
-    # Why the last CURVE handshake of this link's sockets with its front
+    # Why the last handshake of this link's sockets with its front
     # failed, if it did (set by the handler's service, from its sockets'
     # monitors; a success clears it): what the warning that no front
     # answers then says, rather than a guess.

@@ -2,8 +2,8 @@
 """
 The service tree of C{twistd mphandler} (L{HandlerTree}, which names the
 handler): the handler's thread pool, sockets and links to its fronts
-(L{HandlerService}, whose L{Redial}s try again a front that refused a
-socket's CURVE handshake), and the watch on the front that spawned it
+(L{HandlerService}, whose L{Redial}s try again a front that ended a
+socket's handshake for good), and the watch on the front that spawned it
 (L{ParentWatch}).
 
 Imported by L{txmp.handlertap.makeService} only, once the options are
@@ -238,7 +238,7 @@ class HandlerService(Service):
     front that cannot answer.
 
     @ivar links: its links, one for each front.
-    @ivar redials: with CURVE, the record of each socket's handshakes (two
+    @ivar redials: the record of each socket's handshakes (two
         for each front, its send socket's first).
     @ivar frontGone: whether its front is known to be gone (L{frontIsGone}).
     """
