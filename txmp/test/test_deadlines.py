@@ -304,8 +304,10 @@ class PausedDeadlinesTests(SynchronousTestCase):
         self.clock.advance(5)
         self.deadlines.start("b")
         self.deadlines.stop("a")
-        # The call for a's end, late, finds b not due and waits for it.
+        # The call for a's end, late, finds b not due and waits for it,
+        # giving no grace (which would spend the pause's: PauseGrace).
         self.clock.advance(5.5)
         self.assertEqual(self.expired, [])
+        self.assertEqual([c.getTime() for c in self.clock.getDelayedCalls()], [15.0])
         self.clock.advance(4.5)
         self.assertEqual(self.expired, [("b", 15.0)])

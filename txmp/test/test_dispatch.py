@@ -902,6 +902,33 @@ class DispatchTests(DispatcherTestCase):
         self.clock.advance(0.01)
         self.assertFrontError(second, NoCapacity, 503)
 
+    def test_queueTimerEarlyAfterPause(self) -> None:
+        """
+        The queue's timer, run late for a request that left the queue
+        meanwhile (its timer fires early for those after it), spends no
+        grace: the next request whose time comes in a pause still waits
+        one heartbeat more.
+        """
+        self.hello(A, 0)
+        first, _ = self.submit()
+        self.clock.advance(2)
+        second, _ = self.submit()
+        self.clock.advance(1)
+        self.credit(A)
+        self.assertEqual(len(self.requestIds(A)), 1)
+        self.assertNoResult(first)
+        # The timer for the first's deadline runs 1 s late: the second's
+        # has not come.
+        self.clock.advance(self.queueTimeout - 3 + 1)
+        self.assertNoResult(second)
+        # The second's timer, 2 s late: it waits a heartbeat, in which a
+        # credit takes it.
+        self.clock.advance(3)
+        self.assertNoResult(second)
+        self.credit(A)
+        self.assertEqual(len(self.requestIds(A)), 2)
+        self.assertNoResult(second)
+
     def test_lastHandlersDraining(self) -> None:
         """
         After L{Dispatcher.lastHandlers}, the requests queued fail with 503
