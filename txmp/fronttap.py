@@ -421,6 +421,12 @@ class Options(TxmpOptions):
         settings["return"] = DEFAULT_RETURN if returnTo is None else returnTo
         checkAddresses("--send", [settings["send"]])
         checkAddresses("--return", [settings["return"]])
+        if settings["send"] == settings["return"]:
+            # Its second bind would fail, blaming another process (ipc://:
+            # another front running): its own --send's.
+            raise usage.UsageError(
+                f"--send and --return are both {settings['send']}: give two addresses"
+            )
         checkFrontSecurity(settings)
         if settings["access-log-format"] not in ACCESS_LOG_FORMATS:
             raise usage.UsageError(

@@ -187,6 +187,22 @@ class FrontOptionsTests(OptionsTestCase):
         self.assertIsNone(options["app"])
         self.assertIsNone(options["threads"])
 
+    def test_sendIsReturn(self) -> None:
+        """
+        One address given as both C{--send} and C{--return} is a usage
+        error naming it, not the failure to bind the second (which, for an
+        C{ipc://} address, blamed another front running: the front's own
+        C{--send} listens there).
+        """
+        for address in ("ipc:///tmp/txmp-s", "tcp://127.0.0.1:7000"):
+            error = self.assertRaises(
+                usage.UsageError, self.parse, "--send", address, "--return", address
+            )
+            self.assertEqual(
+                str(error),
+                f"--send and --return are both {address}: give two addresses",
+            )
+
     def test_values(self) -> None:
         """
         The options take values of their types.
