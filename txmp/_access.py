@@ -78,7 +78,8 @@ def _escapeUnsafe(match: re.Match[str]) -> str:
     if named is not None:
         return named
     code = ord(char)
-    return "\\x%02x" % (code,) if code < 0x100 else "\\u%04x" % (code,)
+    # (A C1 control as \u00HH: \xHH over 0x7f is a byte that is not UTF-8.)
+    return "\\x%02x" % (code,) if code < 0x80 else "\\u%04x" % (code,)
 
 
 def _text(value: bytes | None) -> str:

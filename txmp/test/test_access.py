@@ -61,22 +61,39 @@ class AccessLogTests(SynchronousTestCase):
             '201 13 "http://r/" "curl/8 \\xff" 0.002100 abc123\n',
         )
 
+    def combinedLines(self, *agents: bytes) -> list[str]:
+        """
+        The combined lines of a request for each of C{agents}, its
+        C{User-Agent}.
+        """
+        log = AccessLog(self.path.path, now=lambda: NOW)
+        log.open()
+        for agent in agents:
+            request = finishedRequest()
+            request.requestHeaders.setRawHeaders(b"user-agent", [agent])
+            log.write(request, "10.0.0.7", 0.0021, "abc123")
+        log.close()
+        return self.path.getContent().decode("utf-8").splitlines()
+
     def test_combinedBackslashes(self) -> None:
         """
         A backslash the client sent is doubled, so that an undecodable
         byte (C{\\xHH}) and the same four characters typed by the client
         (C{\\\\xHH}) log apart.
         """
-        log = AccessLog(self.path.path, now=lambda: NOW)
-        log.open()
-        for agent in (b"u\xffv", b"u\\xffv"):
-            request = finishedRequest()
-            request.requestHeaders.setRawHeaders(b"user-agent", [agent])
-            log.write(request, "10.0.0.7", 0.0021, "abc123")
-        log.close()
-        first, second = self.path.getContent().decode("utf-8").splitlines()
+        first, second = self.combinedLines(b"u\xffv", b"u\\xffv")
         self.assertIn(' "u\\xffv" ', first)
         self.assertIn(' "u\\\\xffv" ', second)
+
+    def test_combinedControlOrByte(self) -> None:
+        """
+        A C1 control character (NEL, U+0085, sent as UTF-8) and the byte
+        0x85 that is not UTF-8 log apart: the character as C{\\u0085},
+        the byte as C{\\x85}.
+        """
+        first, second = self.combinedLines(b"u\xc2\x85v", b"u\x85v")
+        self.assertIn(' "u\\u0085v" ', first)
+        self.assertIn(' "u\\x85v" ', second)
 
     def test_combinedUnicodeControls(self) -> None:
         """
@@ -99,9 +116,9 @@ class AccessLogTests(SynchronousTestCase):
         log.close()
         text = self.path.getContent().decode("utf-8")
         self.assertEqual(len(text.splitlines()), 1, text)
-        self.assertIn('"POST /a\\x85127.0.0.1 - - [x] \\u2028b HTTP/1.1"', text)
+        self.assertIn('"POST /a\\u0085127.0.0.1 - - [x] \\u2028b HTTP/1.1"', text)
         # Printable non-ASCII text stays as it is.
-        self.assertIn('"\\x9b2J\\u202eevil \u00e9t\u00e9"', text)
+        self.assertIn('"\\u009b2J\\u202eevil \u00e9t\u00e9"', text)
 
     def test_json(self) -> None:
         """
