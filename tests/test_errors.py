@@ -296,6 +296,24 @@ class FrozenFrontTests(SystemTestCase):
     handler sent meanwhile before it judges the handler's silence.
     """
 
+    async def pauseFront(self, front: TwistdProcess, handler: TwistdProcess) -> None:
+        """
+        Stop C{front} (SIGSTOP) until C{handler} has found it silent for
+        three heartbeats and registered again, and one heartbeat more (1 s),
+        then let it run again (SIGCONT).  The heartbeat more is so that the
+        front's check of the handler's silence is overdue when it runs
+        again (the handler's last PING before the pause came at most a
+        heartbeat before the front's last one): a check that ran on time,
+        the pause ending just then, would declare the handler dead before
+        its messages are read (a race of a few milliseconds, which no
+        lateness can tell), and its GETs would run again.
+        """
+        front.signal("STOP")
+        self.addCleanup(front.signal, "CONT")
+        await handler.waitForLine("is silent: registering again", timeout=10)
+        await deferLater(reactor, 1.5)
+        front.signal("CONT")
+
     @asyncTest
     async def test_handlerKeptAcrossPause(self) -> None:
         """
@@ -307,15 +325,7 @@ class FrozenFrontTests(SystemTestCase):
         handler = await self.startHandler("h1", SLOW, "--threads", "2", front=front)
         response = self.get("/slow?seconds=6")
         await handler.waitForLine("slow request started: GET", timeout=10)
-        front.signal("STOP")
-        self.addCleanup(front.signal, "CONT")
-        await handler.waitForLine("is silent: registering again", timeout=10)
-        # The pause itself is what is tested: one heartbeat more (1 s), so
-        # that the front's check of the handler's silence is overdue when
-        # it runs again (the handler's last PING before the pause came at
-        # most a heartbeat before the front's last one).
-        await deferLater(reactor, 1.5)
-        front.signal("CONT")
+        await self.pauseFront(front, handler)
         result = await self.withTimeout(response, 15, "the response after the front ran again")
         self.assertResponse(result, 200, b"slow\n")
         stats = await self.assertIdle(statsPort)
@@ -345,26 +355,15 @@ class FrozenFrontTests(SystemTestCase):
         handler = await self.startHandler("h1", SLOW, front=front)
         response = self.get("/slow?seconds=1")
         await handler.waitForLine("slow request started: GET", timeout=10)
-        front.signal("STOP")
-        self.addCleanup(front.signal, "CONT")
-        # Three heartbeats of silence (3 s), the reply sent 1 s in, the
-        # reply timer due 2 s in: all while the front is stopped.
-        await handler.waitForLine("is silent: registering again", timeout=10)
-        # And the front's check of the handler's silence overdue when it
-        # runs again, as in test_handlerKeptAcrossPause: a check that runs
-        # on time, the pause ending just then, would declare the handler
-        # dead before its messages are read (a race of a few milliseconds
-        # in a pause, which no lateness can tell), and the GET would run
-        # again.
-        await deferLater(reactor, 1.5)
-        front.signal("CONT")
+        # The reply sent 1 s in, the reply timer due 2 s in: both while the
+        # front is stopped.
+        await self.pauseFront(front, handler)
         result = await self.withTimeout(response, 15, "the response after the front ran again")
         self.assertResponse(result, 200, b"slow\n")
         await self.assertIdle(statsPort)
         self.assertEqual(
             handler.countLines("slow request started: GET"), 1, self.transcript()
         )
-
 
     @asyncTest
     async def test_creditReadBeforeQueueTimeout(self) -> None:
@@ -382,13 +381,7 @@ class FrozenFrontTests(SystemTestCase):
         await handler.waitForLine("slow request started: GET", timeout=10)
         queued = self.get("/fast")
         await self.waitForQueued(statsPort, 1)
-        front.signal("STOP")
-        self.addCleanup(front.signal, "CONT")
-        await handler.waitForLine("is silent: registering again", timeout=10)
-        # (The check of the handler's silence overdue: see
-        # test_replyReadBeforeTimeout.)
-        await deferLater(reactor, 1.5)
-        front.signal("CONT")
+        await self.pauseFront(front, handler)
         for response, body in ((slow, b"slow\n"), (queued, b"fast\n")):
             result = await self.withTimeout(response, 15, "a response after the front ran again")
             self.assertResponse(result, 200, body)

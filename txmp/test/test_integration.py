@@ -464,6 +464,20 @@ def ipcAddress(case: SynchronousTestCase) -> str:
     return "ipc://" + ipcDirectory(case).child("s").path
 
 
+def zmqListening(case: SynchronousTestCase) -> str:
+    """
+    A new ipc address that a ZeroMQ ROUTER (plain pyzmq) listens on, closed
+    after the test.
+    """
+    address = "ipc://" + ipcDirectory(case).child("send").path
+    context = zmq.Context()
+    case.addCleanup(context.term)
+    router = context.socket(zmq.ROUTER)
+    case.addCleanup(router.close, 0)
+    router.bind(address)
+    return address
+
+
 class IpcHintTests(SynchronousTestCase):
     """
     What a handler's warning that no front answers says of an C{ipc://}
@@ -500,13 +514,7 @@ class IpcHintTests(SynchronousTestCase):
         A socket that a front's ZeroMQ listens on gets no hint: the front
         is there, if not answering.
         """
-        address = "ipc://" + ipcDirectory(self).child("send").path
-        context = zmq.Context()
-        self.addCleanup(context.term)
-        router = context.socket(zmq.ROUTER)
-        self.addCleanup(router.close, 0)
-        router.bind(address)
-        self.assertEqual(_ipcHint(address), "")
+        self.assertEqual(_ipcHint(zmqListening(self)), "")
 
 
 class ListeningTests(SynchronousTestCase):
@@ -519,13 +527,7 @@ class ListeningTests(SynchronousTestCase):
         """
         A socket that ZeroMQ listens on: L{True}.
         """
-        address = "ipc://" + ipcDirectory(self).child("send").path
-        context = zmq.Context()
-        self.addCleanup(context.term)
-        router = context.socket(zmq.ROUTER)
-        self.addCleanup(router.close, 0)
-        router.bind(address)
-        self.assertIs(listening(address[len("ipc://"):]), True)
+        self.assertIs(listening(zmqListening(self)[len("ipc://"):]), True)
 
     def test_stale(self) -> None:
         """
@@ -594,10 +596,8 @@ class ZmqAdapterTests(TestCase):
         first = context.socket("router", lambda f: None, 10)
         first.bind(address)
         inode = os.stat(path).st_ino
-        second = context.socket("router", lambda f: None, 10)
-        error = self.assertRaises(AddressError, second.bind, address)
         self.assertEqual(
-            str(error),
+            self.refusedBind(context, address),
             f"cannot bind {address}: another process listens on {path}"
             " (a front running already?)",
         )
@@ -607,8 +607,18 @@ class ZmqAdapterTests(TestCase):
         leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         leftover.bind(stale[len("ipc://"):])
         leftover.close()
-        second.bind(stale)
+        context.socket("router", lambda f: None, 10).bind(stale)
         self.assertIs(listening(stale[len("ipc://"):]), True)
+
+    def refusedBind(self, context: ZmqContext, address: str) -> str:
+        """
+        Bind a new ROUTER of C{context} to C{address}, which must raise
+        L{AddressError}.
+
+        @return: the error's message.
+        """
+        sock = context.socket("router", lambda f: None, 10)
+        return str(self.assertRaises(AddressError, sock.bind, address))
 
     def test_bindIpcNotASocket(self) -> None:
         """
@@ -621,10 +631,8 @@ class ZmqAdapterTests(TestCase):
         path = ipcDirectory(self).child("app.toml")
         path.setContent(b"precious")
         address = "ipc://" + path.path
-        sock = context.socket("router", lambda f: None, 10)
-        error = self.assertRaises(AddressError, sock.bind, address)
         self.assertEqual(
-            str(error),
+            self.refusedBind(context, address),
             f"cannot bind {address}: {path.path} is not a socket, which libzmq "
             "would remove: give the path of a socket, or of no file",
         )
