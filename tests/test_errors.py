@@ -391,6 +391,35 @@ class FrozenFrontTests(SystemTestCase):
         )
 
 
+    @asyncTest
+    async def test_cancelledWhilePausedEndsAtOnce(self) -> None:
+        """
+        A download that waits for window from the stopped front (its
+        handler, finding the front silent, cancels it, as nothing could
+        come from a front gone for good) ends at the front as soon as it
+        runs again: the handler ends it with C{ERROR}, and the front aborts
+        its client's connection, instead of waiting for C{--timeout} (then
+        a 504) for a request the handler no longer runs.
+        """
+        statsPort = freePort()
+        front = await self.startFront("--timeout", "60", statsPort=statsPort)
+        handler = await self.startHandler("h1", "tests.apps.bigbody:app", front=front)
+        client = await self.rawConnection()
+        # A client that reads nothing yet: the download cannot end first.
+        client.transport.pauseProducing()  # type: ignore[union-attr]
+        size = 100 * 2**20
+        response = client.request(self.rawRequest("GET", f"/download?size={size}&length=1"))
+        await handler.waitForLine("app called: GET /download")
+        await self.pauseFront(front, handler)
+        await handler.waitForLine("cancelling 1 requests: they wait for body or window")
+        await front.waitForLine("waited for body or window from this front")
+        client.transport.resumeProducing()  # type: ignore[union-attr]
+        with self.assertRaises(IncompleteResponse):
+            await self.withTimeout(response, 10, "the download's end")
+        stats = await self.assertIdle(statsPort)
+        self.assertEqual(stats["stats"]["status504"], 0, self.transcript())
+
+
 class ResponseFramingTests(_AnsweringTestCase):
     """
     An application's wrong C{Content-Length} never desynchronises a

@@ -150,11 +150,13 @@ class _ReplySink:
     and the request is cancelled.
 
     @ivar _refused: whether the head was replaced with a 500, or the
-        response abandoned (L{abandon}): nothing more is sent for the
-        request.
+        response abandoned (L{abandon}) or failed (L{fail}): nothing more
+        is sent for the request.
     @ivar _streaming: whether the head of a streamed response went to the
         front, and its end did not: its client has an unfinished response.
         Changed and read holding the link's lock.
+    @ivar _headSent: whether the response's head went to the front (with
+        L{_streaming} false then, the whole response did).
     """
 
     _log = Logger()
@@ -164,6 +166,7 @@ class _ReplySink:
         self._requestId = requestId
         self._refused = False
         self._streaming = False
+        self._headSent = False
         # Whether no CREDIT must give the request's credit back: it went
         # with its reply, or the front forgot the registration that
         # counted it (FrontLink._registeredAnew).
@@ -200,6 +203,7 @@ class _ReplySink:
                 self.credited = self.credited or credit
                 link._reply(frames)
                 self._streaming = more
+                self._headSent = True
         link._return.sendCombined()
 
     def _headTooLarge(self, size: int) -> None:
@@ -271,6 +275,24 @@ class _ReplySink:
                 link._reply(protocol.encodeError(self._requestId, why))
             # (Also a head its thread was about to send as it was cut: the
             # front is left to find the request not begun.)
+            self._refused = True
+            self._streaming = False
+        link._return.sendCombined()
+
+    def fail(self, why: str) -> None:
+        """
+        The request was cancelled here, not by the front, which may still
+        wait for it (L{FrontLink._heartbeat}: a front silent, perhaps only
+        paused): end it with C{ERROR}, on which the front answers 502, or
+        aborts its client's connection if the response streams, rather
+        than waiting for its C{--timeout}; and send nothing more for it.
+        Nothing for a response sent whole already.  Called in the reactor
+        thread, once the request is cancelled.
+        """
+        link = self._link
+        with link._lock:
+            if not self._refused and (self._streaming or not self._headSent):
+                link._reply(protocol.encodeError(self._requestId, why))
             self._refused = True
             self._streaming = False
         link._return.sendCombined()
@@ -670,7 +692,7 @@ class FrontLink:
         self._warned = False
         self.front = front
 
-    def _cancelAll(self, why: str, waitingOnly: bool = False) -> None:
+    def _cancelAll(self, why: str, waitingOnly: bool = False) -> list[bytes]:
         """
         Cancel every running request (or, if C{waitingOnly}, those waiting
         for body or window): the front will send nothing more for them.
@@ -678,9 +700,11 @@ class FrontLink:
         left out, of the count logged too: a front restarted on the same
         addresses answers with C{BYE} then C{WELCOME}, each of which would
         otherwise log the same requests again.
+
+        @return: the ids of the requests cancelled.
         """
         running = [
-            r for r in self.running.values()
+            (requestId, r) for requestId, r in self.running.items()
             if r is not None and not r.cancelled
             and (not waitingOnly or r.waitingOnFront)
         ]
@@ -691,8 +715,9 @@ class FrontLink:
                 count=len(running),
                 why=why,
             )
-        for request in running:
+        for _, request in running:
             request.cancel()
+        return [requestId for requestId, _ in running]
 
     def _registeredAnew(self, sequence: int) -> None:
         """
@@ -845,10 +870,20 @@ class FrontLink:
             # it gets to reading or writing, would wait for ever, holding
             # its thread from the handler's other fronts.  Those that need
             # nothing more from it run on; their replies go if it is back.
-            self._cancelAll(
+            # A front only paused may not have forgotten them (it spares
+            # its handlers a pause): each ends with ERROR, which waits in
+            # ZeroMQ until it reads, so that its client is answered then,
+            # not at its --timeout.  (A front that forgot them drops it.)
+            for requestId in self._cancelAll(
                 "they wait for body or window from a silent front",
                 waitingOnly=True,
-            )
+            ):
+                sink = self._sinks.get(requestId)
+                if sink is not None:
+                    sink.fail(
+                        "cancelled: it waited for body or window from this "
+                        "front, silent for 3 heartbeats"
+                    )
         # Once a silent front is forgotten: its link warns of that instead.
         self._warnIfReturnDown()
         if self.draining:

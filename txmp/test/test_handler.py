@@ -444,6 +444,43 @@ class RegistrationTests(FrontLinkTestCase):
             ] * 2,
         )
 
+    def test_silentFrontToldOfCancelled(self) -> None:
+        """
+        Each request cancelled so is ended with C{ERROR}, for a front that
+        was only paused and spared the handler, which would otherwise wait
+        its C{--timeout} for it (then 504): one not begun (502 at the
+        front) and one whose response streams (its client's connection
+        aborted).  Not one whose response went whole, though it waits for
+        the rest of its body, nor one that waits for nothing.  Their
+        credits come back as their threads end, as for any cancelled
+        request.
+        """
+        self.startWelcomed()
+        for n in range(4):
+            self.request(b"front1.%d" % (n,))
+        unbegun, streaming, answered, _computing = self.runner.runs
+        for run in (unbegun, streaming, answered):
+            run.waitingOnFront = True
+        streaming.sink.sendHead(200, b"OK", [], [b"part"], True)
+        answered.sink.sendHead(200, b"OK", [], [b"all"], False)
+        before = len(self.replies())
+        for _ in range(4):
+            self.clock.advance(self.heartbeat)
+        self.assertIsNone(self.link.front)
+        self.assertEqual(
+            [(r.cancelled) for r in self.runner.runs], [True, True, True, False]
+        )
+        why = "cancelled: it waited for body or window from this front, silent for 3 heartbeats"
+        self.assertEqual(
+            [m for m in self.replies()[before:] if isinstance(m, protocol.Error)],
+            [protocol.Error(b"front1.0", why), protocol.Error(b"front1.1", why)],
+        )
+        # Nothing more from the application for them.
+        streaming.sink.sendBody([b"late"], True)
+        self.assertEqual(
+            [m for m in self.replies()[before:] if isinstance(m, protocol.Body)], []
+        )
+
     def test_answeringFrontWaitingKept(self) -> None:
         """
         A request that waits for body or window from a front that answers
