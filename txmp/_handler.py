@@ -150,8 +150,8 @@ class _ReplySink:
     and the request is cancelled.
 
     @ivar _refused: whether the head was replaced with a 500, or the
-        response abandoned (L{abandon}) or failed (L{fail}): nothing more
-        is sent for the request.
+        response abandoned (L{abandon}): nothing more is sent for the
+        request.
     @ivar _streaming: whether the head of a streamed response went to the
         front, and its end did not: its client has an unfinished response.
         Changed and read holding the link's lock.
@@ -259,40 +259,28 @@ class _ReplySink:
                 link._reply(protocol.encodeError(self._requestId, message))
         link._return.sendCombined()
 
-    def abandon(self, why: str) -> None:
+    def abandon(self, why: str, unbegun: bool = False) -> None:
         """
-        The request was cut (L{FrontLink.cut}): if its response is
-        streaming, end it with C{ERROR}, on which the front aborts its
-        client's connection at once, as a gunicorn worker's exit closes
-        its; and send nothing more for it.  A response not begun is left
-        to the front, which finds the handler gone and retries the request
-        if it is idempotent.  Called in the reactor thread, once the
-        request is cancelled.
+        The request was cancelled here, not by the front (L{FrontLink.cut},
+        or, with C{unbegun}, L{FrontLink._heartbeat}'s silent front): if
+        its response is streaming, end it with C{ERROR}, on which the front
+        aborts its client's connection at once, as a gunicorn worker's exit
+        closes its; and send nothing more for it.  A response not begun is
+        left to the front, which finds the handler gone and retries the
+        request if it is idempotent; unless C{unbegun}: a front that is
+        silent, perhaps only paused, still waits for it, and answers 502
+        on the C{ERROR} rather than 504 at its C{--timeout}.  Nothing for a
+        response sent whole already.  Called in the reactor thread, once
+        the request is cancelled.
         """
         link = self._link
         with link._lock:
-            if self._streaming and not self._refused:
+            if not self._refused and (
+                self._streaming or (unbegun and not self._headSent)
+            ):
                 link._reply(protocol.encodeError(self._requestId, why))
             # (Also a head its thread was about to send as it was cut: the
             # front is left to find the request not begun.)
-            self._refused = True
-            self._streaming = False
-        link._return.sendCombined()
-
-    def fail(self, why: str) -> None:
-        """
-        The request was cancelled here, not by the front, which may still
-        wait for it (L{FrontLink._heartbeat}: a front silent, perhaps only
-        paused): end it with C{ERROR}, on which the front answers 502, or
-        aborts its client's connection if the response streams, rather
-        than waiting for its C{--timeout}; and send nothing more for it.
-        Nothing for a response sent whole already.  Called in the reactor
-        thread, once the request is cancelled.
-        """
-        link = self._link
-        with link._lock:
-            if not self._refused and (self._streaming or not self._headSent):
-                link._reply(protocol.encodeError(self._requestId, why))
             self._refused = True
             self._streaming = False
         link._return.sendCombined()
@@ -880,9 +868,10 @@ class FrontLink:
             ):
                 sink = self._sinks.get(requestId)
                 if sink is not None:
-                    sink.fail(
+                    sink.abandon(
                         "cancelled: it waited for body or window from this "
-                        "front, silent for 3 heartbeats"
+                        "front, silent for 3 heartbeats",
+                        unbegun=True,
                     )
         # Once a silent front is forgotten: its link warns of that instead.
         self._warnIfReturnDown()

@@ -409,6 +409,8 @@ class HandlerService(Service):
         """
         if isReturn:
             _returnHandshake(link, event, value, address)
+        curve = self._options.get("curve") is not None
+        kind = "CURVE" if curve else "ZeroMQ"
         if event.startswith("HANDSHAKE_FAILED"):
             redial.failed()
             if event in _FINAL_FAILURES:
@@ -420,7 +422,6 @@ class HandlerService(Service):
                 )
             else:
                 retry = "; retrying"
-            curve = self._options.get("curve") is not None
             if event == "HANDSHAKE_FAILED_AUTH":
                 why = "the front refused this handler's key (ZAP status %d)" % (value,)
             elif event == "HANDSHAKE_FAILED_PROTOCOL" and value == MECHANISM_MISMATCH:
@@ -445,7 +446,7 @@ class HandlerService(Service):
                 self._log.error(
                     "mphandler {name}: {kind} handshake with {address} failed: {why}",
                     name=self._options["name"], address=address, why=why + retry,
-                    kind="CURVE" if curve else "ZeroMQ",
+                    kind=kind,
                 )
         elif event == "HANDSHAKE_SUCCEEDED":
             failures = redial.succeeded()
@@ -455,7 +456,7 @@ class HandlerService(Service):
                     "mphandler {name}: {kind} handshake with {address} succeeded "
                     "after {count} failures",
                     name=self._options["name"], address=address, count=failures,
-                    kind="CURVE" if self._options.get("curve") is not None else "ZeroMQ",
+                    kind=kind,
                 )
 
     def _requestsCounted(self, count: int) -> None:
