@@ -303,10 +303,12 @@ class FrozenFrontTests(SystemTestCase):
         then let it run again (SIGCONT).  The heartbeat more is so that the
         front's check of the handler's silence is overdue when it runs
         again (the handler's last PING before the pause came at most a
-        heartbeat before the front's last one): a check that ran on time,
-        the pause ending just then, would declare the handler dead before
-        its messages are read (a race of a few milliseconds, which no
-        lateness can tell), and its GETs would run again.
+        heartbeat before the front's last one), as its reply and queue
+        timers are: these tests are of timers that run late.  (A check due
+        just after the front runs again runs on time, and is told of the
+        pause by the heartbeat's timer, which ran late: C{PauseWatch},
+        tested in C{txmp.test.test_registry} and C{test_dispatch}, since
+        which of the two comes first here is a matter of milliseconds.)
         """
         front.signal("STOP")
         self.addCleanup(front.signal, "CONT")

@@ -15,7 +15,9 @@ first of them: starting, restarting and stopping one is a dict operation.
 L{PauseGrace}: what the front's timers of its handlers' replies and
 credits (this module's L{Deadlines}, the dispatcher's queue timer) do when
 they run late, the front having been paused: they wait a little more, once,
-so that what the handlers sent meanwhile is read first.
+so that what the handlers sent meanwhile is read first.  L{PauseWatch}
+tells them, and the check of the handlers' silence, that the process was
+paused.
 """
 
 from __future__ import annotations
@@ -33,6 +35,38 @@ from txmp._interfaces import cancelCall
 _Key = TypeVar("_Key", bound=Hashable)
 
 
+class PauseWatch:
+    """
+    Whether this process was paused until just now, as its timers find: a
+    timer that runs more than L{LIVENESS_LATENESS} seconds after it was
+    due finds that the process was not running (a pause: garbage
+    collection, swap, C{SIGSTOP}, a virtual machine's stolen time), and
+    ran again just now.  A timer due just after the process ran again runs
+    on time, and what its peers sent meanwhile may still wait unread all
+    the same: so a timer that runs no more than L{LIVENESS_LATENESS}
+    seconds after another found a pause finds it too.  (The front's
+    heartbeat runs every heartbeat: a pause as long as one that makes its
+    handlers seem silent always has it run late.)
+
+    @ivar lateness: how late the timer that last found a pause ran.
+    """
+
+    def __init__(self) -> None:
+        self.lateness = 0.0
+        self._resumedAt = -math.inf
+
+    def paused(self, due: float, now: float) -> bool:
+        """
+        Whether a timer due at C{due} that runs at C{now} finds the process
+        paused until just now.  Called by each timer that runs.
+        """
+        if now - due > LIVENESS_LATENESS:
+            self.lateness = now - due
+            self._resumedAt = now
+            return True
+        return now - self._resumedAt <= LIVENESS_LATENESS
+
+
 class PauseGrace:
     """
     Whether a timer that runs late is given more time.  A timer that runs
@@ -48,13 +82,19 @@ class PauseGrace:
     one heartbeat more (L{txmp.protocol.sparedForPause}); but once a pause:
     a timer due before the end of the last grace given is not, so that a
     reactor that runs every timer late still ends them, each at most
-    C{grace} seconds later.
+    C{grace} seconds later.  A timer that runs on time just after another
+    found a pause (L{PauseWatch}) is given the same.
 
     @ivar grace: the seconds given.
     """
 
-    def __init__(self, grace: float) -> None:
+    def __init__(self, grace: float, watch: PauseWatch | None = None) -> None:
+        """
+        @param watch: what the process's other timers found of a pause; a
+            watch of this one's timers alone by default.
+        """
         self.grace = grace
+        self._watch = watch if watch is not None else PauseWatch()
         self._until = -math.inf
 
     def spare(self, due: float, now: float) -> float | None:
@@ -62,7 +102,7 @@ class PauseGrace:
         Whether a timer due at C{due} that runs at C{now} is given more
         time: if so, until when (C{now} plus L{grace}), else L{None}.
         """
-        if now - due <= LIVENESS_LATENESS or due <= self._until:
+        if not self._watch.paused(due, now) or due <= self._until:
             return None
         self._until = until = now + self.grace
         return until
@@ -95,9 +135,15 @@ class Deadlines(Generic[_Key]):
         period: float,
         expired: Callable[[_Key], object],
         grace: float = 0.0,
+        watch: PauseWatch | None = None,
     ) -> None:
+        """
+        @param grace: what a timer that ran late, the process paused, is
+            given more (L{PauseGrace}).
+        @param watch: what the process's other timers found of a pause.
+        """
         self.period = period
-        self._pauses = PauseGrace(grace)
+        self._pauses = PauseGrace(grace, watch)
         self._reactor = reactor
         self._expired = expired
         # Every running timer's end, in the order they end.

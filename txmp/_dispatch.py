@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
-from txmp._deadlines import Deadlines, PauseGrace
+from txmp._deadlines import Deadlines, PauseGrace, PauseWatch
 from txmp._defaults import (
     DEFAULT_HEARTBEAT,
     DEFAULT_MAX_QUEUE,
@@ -586,11 +586,14 @@ class Dispatcher:
         # Each request's reply timer: L{timeout} for its handler's next
         # reply message, from when it is sent (or waits for the handler
         # again) and from each message that shows progress.
-        # A timer that runs late, the front having been paused, waits one
-        # heartbeat more (PauseGrace): as long as the check of the
-        # handlers' silence gives them.
+        # A timer that runs late, the front having been paused, or just
+        # after another found a pause (one watch for all: the heartbeat's
+        # finds every pause long enough to matter), waits one heartbeat
+        # more (PauseGrace): as long as the check of the handlers' silence
+        # gives them.
+        pauses = PauseWatch()
         self.replyTimes: Deadlines[PendingRequest] = Deadlines(
-            reactor, timeout, self._timedOut, grace=heartbeat
+            reactor, timeout, self._timedOut, grace=heartbeat, watch=pauses
         )
         self.queueTimeout = queueTimeout
         self.maxQueue = maxQueue
@@ -604,6 +607,7 @@ class Dispatcher:
             heartbeat=heartbeat,
             instance=self.instance,
             maxMessage=maxMessage,
+            pauses=pauses,
         )
         self.pending: dict[bytes, PendingRequest] = {}
         self.queue: OrderedDict[bytes, PendingRequest] = OrderedDict()
@@ -617,7 +621,7 @@ class Dispatcher:
         self._paced = PacedLog(reactor)
         self._queueTimer: IDelayedCall | None = None
         self._queueTimerAt = 0.0
-        self._queuePauses = PauseGrace(heartbeat)
+        self._queuePauses = PauseGrace(heartbeat, pauses)
         # The next look for requests waiting in handlers whose threads
         # turned slow (_checkRecalls), while any wait.
         self._recallTimer: IDelayedCall | None = None

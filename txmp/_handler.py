@@ -29,6 +29,7 @@ from txmp._defaults import (
     DEFAULT_MAX_MESSAGE,
     HUNG_AFTER_CANCEL,
     INPUT_WINDOW,
+    LIVENESS_LATENESS,
     MAX_FRAME,
     MIN_HEARTBEAT,
     NO_FRONT_WARNING,
@@ -429,7 +430,8 @@ class FrontLink:
     _beat: IDelayedCall | None = field(init=False, default=None)
     # When a late heartbeat last put off judging the front's silence (this
     # process was paused): once per silence, as the front does its
-    # handlers' (txmp._registry).
+    # handlers' (txmp._registry).  (The heartbeat is the check: one due in
+    # a pause runs late, unlike the front's, whose check needs PauseWatch.)
     _gracedAt: float = field(init=False, default=-math.inf)
     _byeAcknowledged: bool = field(init=False, default=False)
     # While no front has welcomed the link: since when; when it next warns
@@ -812,7 +814,8 @@ class FrontLink:
         # (Three of the front's intervals, if it said: it pings at those.)
         silence = protocol.SILENT_INTERVALS * (self._frontHeartbeat or self.heartbeat)
         silent = self.front is not None and now - self._lastHeard > silence
-        if silent and protocol.sparedForPause(late, self._lastHeard, self._gracedAt):
+        paused = late > LIVENESS_LATENESS
+        if silent and protocol.sparedForPause(paused, self._lastHeard, self._gracedAt):
             # This process was not running (paused): what the front sent
             # meanwhile is not read yet.  Judged at the next heartbeat.
             self._gracedAt = now

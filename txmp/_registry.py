@@ -25,6 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
+from txmp._deadlines import PauseWatch
 from txmp._defaults import MAX_CREDITS, PREFETCH_STALL, RECALL_AFTER
 from txmp._interfaces import cancelCall
 from txmp._peerlog import printable
@@ -131,6 +132,8 @@ class HandlerRegistry(Generic[T]):
     @param instance: the front's instance id, told to handlers.
     @param maxMessage: the largest frame the front's sockets accept, told
         to handlers, or L{None} not to tell them.
+    @param pauses: what the front's timers find of its pauses: the
+        heartbeat tells it, the check of silence asks it.
     """
 
     _log = Logger()
@@ -141,6 +144,7 @@ class HandlerRegistry(Generic[T]):
     heartbeat: float
     instance: str
     maxMessage: int | None = None
+    pauses: PauseWatch = field(factory=PauseWatch)
     handlers: dict[bytes, HandlerState[T]] = field(init=False, factory=dict)
     drainObservers: list[Callable[[str], None]] = field(init=False, factory=list)
     joinObservers: list[Callable[[str], None]] = field(init=False, factory=list)
@@ -506,6 +510,10 @@ class HandlerRegistry(Generic[T]):
             self._armLiveness()
 
     def _heartbeatTick(self) -> None:
+        assert self._beat is not None
+        # Run every heartbeat, it finds a pause long enough to make the
+        # handlers seem silent (PauseWatch).
+        self.pauses.paused(self._beat.getTime(), self._clock.seconds())
         self._beat = self._clock.callLater(self.heartbeat, self._heartbeatTick)
         for handler in list(self.handlers.values()):
             self._send(handler, protocol.encodePing())
@@ -524,7 +532,7 @@ class HandlerRegistry(Generic[T]):
     def _checkLiveness(self) -> None:
         assert self._liveness is not None
         now = self._clock.seconds()
-        late = now - self._liveness.getTime()
+        paused = self.pauses.paused(self._liveness.getTime(), now)
         self._liveness = None
         deadline = now - protocol.SILENT_INTERVALS * self.heartbeat
         dead = [h for h in self.handlers.values() if h.lastHeard <= deadline]
@@ -532,15 +540,15 @@ class HandlerRegistry(Generic[T]):
         # yet.  One more heartbeat, to read it and their next PING; once per
         # silence: one silent through it already is dead (a reactor late at
         # every check would keep it for ever).
-        spared = [h for h in dead if protocol.sparedForPause(late, h.lastHeard, self._gracedAt)]
+        spared = [h for h in dead if protocol.sparedForPause(paused, h.lastHeard, self._gracedAt)]
         if spared:
             dead = [h for h in dead if h.lastHeard < self._gracedAt]
             self._gracedAt = now
             self._log.warn(
-                "the front's check of its handlers' silence ran {late:.3f} s late"
-                " (the front was paused?): {count} unheard for {silent} heartbeats"
-                " get one more, to read what they sent meanwhile",
-                late=late,
+                "the front's timers ran {late:.3f} s late (the front was paused?):"
+                " {count} unheard for {silent} heartbeats get one more, to read"
+                " what they sent meanwhile",
+                late=self.pauses.lateness,
                 count=len(spared),
                 silent=protocol.SILENT_INTERVALS,
             )

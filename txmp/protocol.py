@@ -29,7 +29,6 @@ from typing import Callable, TypeVar, Union
 from txmp._defaults import (
     DECODED_FRAME,
     DECODED_FRAMES,
-    LIVENESS_LATENESS,
     MAX_CREDITS,
     PACK_LIMIT,
 )
@@ -72,22 +71,22 @@ BATCH = b"BATCH"
 SILENT_INTERVALS = 3
 
 
-def sparedForPause(late: float, lastHeard: float, gracedAt: float) -> bool:
+def sparedForPause(paused: bool, lastHeard: float, gracedAt: float) -> bool:
     """
     Whether a peer that a check of silence finds silent gets one heartbeat
     more, as txmp's front grants its handlers and its handler its front
-    (docs/protocol.md, section 6): the check ran more than
-    L{LIVENESS_LATENESS} seconds after it was due, so this process was
-    paused and has not read what the peer sent meanwhile; and the peer has
-    had none for this silence (it was heard at or after C{gracedAt}, when
-    the last was given).
+    (docs/protocol.md, section 6): this process was paused until just now
+    (the check, or another timer of this process, ran more than
+    L{txmp._defaults.LIVENESS_LATENESS} seconds after it was due), so it has not read what
+    the peer sent meanwhile; and the peer has had none for this silence (it
+    was heard at or after C{gracedAt}, when the last was given).
 
-    @param late: how late the check ran, in seconds.
+    @param paused: whether this process was paused until just now.
     @param lastHeard: when the peer was last heard from.
     @param gracedAt: when the checker last gave a heartbeat more
         (C{-math.inf} if never).
     """
-    return late > LIVENESS_LATENESS and lastHeard >= gracedAt
+    return paused and lastHeard >= gracedAt
 
 Pairs = list[tuple[str, str]]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._deadlines import Deadlines, PauseGrace
+from txmp._deadlines import Deadlines, PauseGrace, PauseWatch
 from txmp._defaults import LIVENESS_LATENESS
 
 
@@ -240,6 +240,46 @@ class PauseGraceTests(SynchronousTestCase):
         self.assertIsNone(pauses.spare(14.0, 16.0))
         self.assertIsNone(pauses.spare(13.5, 16.0))
         self.assertEqual(pauses.spare(14.5, 16.0), 17.0)
+
+
+class PauseWatchTests(SynchronousTestCase):
+    """
+    L{PauseWatch} finds a pause from a timer that ran late, and tells the
+    timers that run soon after it.
+    """
+
+    def test_late(self) -> None:
+        """
+        A timer more than L{LIVENESS_LATENESS} late finds a pause, and its
+        lateness is kept; one less late does not.
+        """
+        watch = PauseWatch()
+        self.assertFalse(watch.paused(10.0, 10.0 + LIVENESS_LATENESS / 2))
+        self.assertTrue(watch.paused(10.0, 12.5))
+        self.assertEqual(watch.lateness, 2.5)
+
+    def test_justAfter(self) -> None:
+        """
+        A timer that runs on time no more than L{LIVENESS_LATENESS} after
+        another found a pause finds it too; one that runs later does not.
+        """
+        watch = PauseWatch()
+        watch.paused(10.0, 12.5)
+        self.assertTrue(watch.paused(12.5, 12.5))
+        self.assertTrue(watch.paused(12.5 + LIVENESS_LATENESS / 2, 12.5 + LIVENESS_LATENESS / 2))
+        self.assertFalse(watch.paused(12.6, 12.6))
+
+    def test_shared(self) -> None:
+        """
+        A L{PauseGrace} given a watch spares a timer that runs on time just
+        after another timer of the watch found a pause; one with a watch of
+        its own does not.
+        """
+        watch = PauseWatch()
+        shared, alone = PauseGrace(1.0, watch), PauseGrace(1.0)
+        watch.paused(10.0, 12.5)
+        self.assertEqual(shared.spare(12.51, 12.51), 13.51)
+        self.assertIsNone(alone.spare(12.51, 12.51))
 
 
 class PausedDeadlinesTests(SynchronousTestCase):

@@ -23,6 +23,7 @@ from txmp._defaults import (
     DEFAULT_HEARTBEAT,
     DEFAULT_QUEUE_TIMEOUT,
     DEFAULT_TIMEOUT,
+    LIVENESS_LATENESS,
     LOG_MESSAGE_LENGTH,
     LOG_NAME_LENGTH,
     MAX_CREDITS,
@@ -198,6 +199,16 @@ class DispatcherTestCase(SynchronousTestCase):
             self.assertEqual(handler.inFlight, {})
         if timers:
             self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def runFor(self, seconds: float) -> None:
+        """
+        Advance the clock C{seconds}, a heartbeat at most at a time, as a
+        reactor that is not paused runs its timers (a jump of a heartbeat
+        or more is a pause: the heartbeat runs late, PauseWatch).
+        """
+        until = self.clock.seconds() + seconds
+        while self.clock.seconds() < until:
+            self.clock.advance(min(self.heartbeat, until - self.clock.seconds()))
 
     def assertFrontError(self, d: Deferred[Reply], kind: type, status: int) -> FrontError:
         """
@@ -2832,6 +2843,23 @@ class HeartbeatTests(DispatcherTestCase):
         self.credit(B, 1)
         self.assertEqual(self.requestIds(B), [retriedId + RETRY_SUFFIX])
 
+    def test_replyTimerJustAfterPause(self) -> None:
+        """
+        A reply timer that runs on time just after the front ran again
+        from a pause that its heartbeat found (due in the pause, it ran
+        late) waits one heartbeat more, as one that ran late does: the
+        reply that came meanwhile is served, not answered 504.
+        """
+        self.hello(A, 1)
+        d, _ = self.submit()
+        [requestId] = self.requestIds(A)
+        self.clock.advance(self.timeout - LIVENESS_LATENESS / 2)
+        self.clock.advance(LIVENESS_LATENESS / 2)
+        self.assertNoResult(d)
+        self.respond(A, requestId)
+        self.assertEqual(self.successResultOf(d).status, 200)
+        self.assertEqual(self.dispatcher.stats["status504"], 0)
+
     def test_queueTimeoutBehindRetry(self) -> None:
         """
         A request queued behind a request to retry still fails with
@@ -2844,12 +2872,12 @@ class HeartbeatTests(DispatcherTestCase):
         self.outlive(B)
         self.assertEqual(self.dispatcher.counts()["queued"], 2)
         [requeuedAt] = [p.queuedAt for p in self.dispatcher.queue.values() if p.attempts]
-        self.clock.advance(self.queueTimeout - 4)
+        self.runFor(self.queueTimeout - 4)
         self.assertFrontError(queued, NoCapacity, 503)
         self.assertNoResult(retried)
         # (To the retried request's deadline, not beyond: a timer that ran
         # late would wait one heartbeat more, PauseGrace.)
-        self.clock.advance(requeuedAt + self.queueTimeout - self.clock.seconds())
+        self.runFor(requeuedAt + self.queueTimeout - self.clock.seconds())
         self.assertFrontError(retried, NoCapacity, 503)
         self.assertNoLeak(timers=False)
 

@@ -314,14 +314,13 @@ class PackTests(SynchronousTestCase):
     def test_sparedForPause(self) -> None:
         """
         L{protocol.sparedForPause}: a peer found silent gets one heartbeat
-        more only from a check that ran more than L{LIVENESS_LATENESS} late,
-        and only if it was heard since the last one given.
+        more only from a check that finds this process paused, and only if
+        it was heard since the last one given.
         """
-        late = _defaults.LIVENESS_LATENESS + 0.001
-        self.assertTrue(protocol.sparedForPause(late, 5.0, -math.inf))
-        self.assertTrue(protocol.sparedForPause(late, 5.0, 5.0))
-        self.assertFalse(protocol.sparedForPause(late, 5.0, 5.5))
-        self.assertFalse(protocol.sparedForPause(_defaults.LIVENESS_LATENESS, 5.0, -math.inf))
+        self.assertTrue(protocol.sparedForPause(True, 5.0, -math.inf))
+        self.assertTrue(protocol.sparedForPause(True, 5.0, 5.0))
+        self.assertFalse(protocol.sparedForPause(True, 5.0, 5.5))
+        self.assertFalse(protocol.sparedForPause(False, 5.0, -math.inf))
 
     def test_givesCreditBack(self) -> None:
         """

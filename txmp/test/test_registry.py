@@ -607,13 +607,36 @@ class LivenessTests(RegistryTestCase):
         self.assertEqual(self.lost, [[(B, [])]])
         self.assertEqual(list(self.registry.handlers), [A])
 
+    def test_pauseEndingJustBeforeCheck(self) -> None:
+        """
+        A check that runs on time, or a little late, just after the front
+        ran again after a pause that another of its timers found (the
+        heartbeat's, due in the pause), declares no handler dead either:
+        the reactor has not read what they sent meanwhile yet.
+        """
+        silence = SILENT_INTERVALS * self.heartbeat
+        for resumed, checked in [(silence - 0.001, silence), (silence + 0.01, silence + 0.01)]:
+            self.setUp()
+            a = self.hello(A, 1)
+            # The front stops hearing at 0 (paused), and runs again at
+            # RESUMED: the heartbeat due at 1 runs then, late.
+            self.clock.advance(resumed)
+            self.clock.advance(checked - resumed)
+            self.assertEqual(
+                (self.lost, list(self.registry.handlers)), ([], [A]), (resumed, checked)
+            )
+            self.registry.heard(a)
+            self.clock.advance(self.heartbeat)
+            self.assertEqual(list(self.registry.handlers), [A])
+
     def test_slightlyLateCheckJudges(self) -> None:
         """
         A check that runs no later than L{LIVENESS_LATENESS}, as a busy
         reactor's timers do, declares the silent dead as one on time does.
         """
         self.hello(A, 1)
-        self.clock.advance(SILENT_INTERVALS * self.heartbeat + LIVENESS_LATENESS)
+        self.clock.pump([self.heartbeat] * (SILENT_INTERVALS - 1))
+        self.clock.advance(self.heartbeat + LIVENESS_LATENESS)
         self.assertEqual(self.lost, [[(A, [])]])
 
     def test_alwaysLateReactorStillJudges(self) -> None:
