@@ -12,8 +12,12 @@ for the replies").  Timers of one length end in the order they start, so
 they can wait in a dict in that order, behind one delayed call for the
 first of them: starting, restarting and stopping one is a dict operation.
 
+The front's queue timeout is the same: the requests queued for want of a
+handler with credit, each for C{--queue-timeout} from when it joined the
+queue.
+
 L{PauseGrace}: what the front's timers of its handlers' replies and
-credits (this module's L{Deadlines}, the dispatcher's queue timer) do when
+credits (this module's L{Deadlines}) do when
 they run late, the front having been paused: they wait a little more, once,
 so that what the handlers sent meanwhile is read first.  L{PauseWatch}
 tells them, and the check of the handlers' silence, that the process was

@@ -16,7 +16,7 @@ import enum
 import itertools
 import os
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from attrs import define
@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txmp import protocol
-from txmp._deadlines import Deadlines, PauseGrace, PauseWatch
+from txmp._deadlines import Deadlines, PauseWatch
 from txmp._defaults import (
     DEFAULT_HEARTBEAT,
     DEFAULT_MAX_QUEUE,
@@ -595,7 +595,11 @@ class Dispatcher:
         self.replyTimes: Deadlines[PendingRequest] = Deadlines(
             reactor, timeout, self._timedOut, grace=heartbeat, watch=pauses
         )
-        self.queueTimeout = queueTimeout
+        # Each queued request's timer: --queue-timeout from when it joins
+        # the queue, stopped when it leaves; paused as the reply timers are.
+        self.queueTimes: Deadlines[PendingRequest] = Deadlines(
+            reactor, queueTimeout, self._queueTimedOut, grace=heartbeat, watch=pauses
+        )
         self.maxQueue = maxQueue
         self.instance = instance if instance is not None else os.urandom(8).hex()
         self._prefix = self.instance.encode("ascii") + b"."
@@ -619,9 +623,6 @@ class Dispatcher:
         # (a peer may send bad messages as fast as it likes); counted in
         # stats all the same.
         self._paced = PacedLog(reactor)
-        self._queueTimer: IDelayedCall | None = None
-        self._queueTimerAt = 0.0
-        self._queuePauses = PauseGrace(heartbeat, pauses)
         # The next look for requests waiting in handlers whose threads
         # turned slow (_checkRecalls), while any wait.
         self._recallTimer: IDelayedCall | None = None
@@ -726,7 +727,6 @@ class Dispatcher:
             if pending.requestId in self.queue:
                 self.queueWait.observe(now - pending.queuedAt)
                 self._fail(pending, NoCapacity("no handler is left to take it"))
-        self._armQueueTimer()
 
     def stop(self) -> None:
         """
@@ -928,72 +928,15 @@ class Dispatcher:
         self.queue[pending.requestId] = pending
         if first:
             self.queue.move_to_end(pending.requestId, last=False)
-        self._armQueueTimer()
+        self.queueTimes.start(pending)
 
-    def _expiryCandidates(self) -> Iterator[PendingRequest]:
-        """
-        The queued requests among which the earliest deadline is: the queue
-        is in arrival order except that retried requests go to its head, so
-        the earliest is one of those or the first never-dispatched one.
-        """
-        for pending in self.queue.values():
-            yield pending
-            if pending.attempts == 0:
-                return
-
-    def _armQueueTimer(self) -> None:
-        """
-        Keep one timer for the earliest queue deadline.  Requests join at
-        the back (or, retried, at the front with a later deadline), and
-        leave from anywhere, so the earliest deadline only moves later: a
-        timer already set is early or right, and one that fires early sets
-        itself again.  Only an empty queue cancels it.
-        """
-        if not self.queue:
-            cancelCall(self._queueTimer)
-            self._queueTimer = None
-            return
-        if self._queueTimer is not None and self._queueTimer.active():
-            return
-        earliest = min(p.queuedAt for p in self._expiryCandidates())
-        now = self._reactor.seconds()
-        self._queueTimerAt = max(now, earliest + self.queueTimeout)
-        self._queueTimer = self._reactor.callLater(
-            self._queueTimerAt - now, self._queueExpired
-        )
-
-    def _queueExpired(self) -> None:
-        self._queueTimer = None
-        now = self._reactor.seconds()
-        deadline = now - self.queueTimeout
-        pauses = self._queuePauses
-        while True:
-            expired = [
-                p for p in self._expiryCandidates() if p.queuedAt <= deadline
-            ]
-            if not expired:
-                break
-            until = pauses.spare(self._queueTimerAt, now)
-            if until is not None:
-                # Paused: the credits that came meanwhile are read first.
-                self._queueTimerAt = until
-                self._queueTimer = self._reactor.callLater(
-                    until - now, self._queueExpired
-                )
-                return
-            for pending in expired:
-                if pending.requestId not in self.queue:
-                    # Failed meanwhile: a 503 may bring a pipelined request
-                    # that fails the rest as stranded (failStranded).
-                    continue
-                # Its wait counts too: left out, the histogram showed no
-                # wait at all while every client got 503 after waiting.
-                self.queueWait.observe(self._reactor.seconds() - pending.queuedAt)
-                self._fail(pending, NoCapacity("no handler had capacity in time"))
-        self._armQueueTimer()
+    def _queueTimedOut(self, pending: PendingRequest) -> None:
+        # Its wait counts too: left out, the histogram showed no wait at
+        # all while every client got 503 after waiting.
+        self.queueWait.observe(self._reactor.seconds() - pending.queuedAt)
+        self._fail(pending, NoCapacity("no handler had capacity in time"))
 
     def _drainQueue(self) -> None:
-        dispatched = False
         while self.queue:
             head = next(iter(self.queue.values()))
             del self.queue[head.requestId]
@@ -1001,10 +944,8 @@ class Dispatcher:
                 self.queue[head.requestId] = head
                 self.queue.move_to_end(head.requestId, last=False)
                 break
+            self.queueTimes.stop(head)
             self.queueWait.observe(self._reactor.seconds() - head.queuedAt)
-            dispatched = True
-        if dispatched:
-            self._armQueueTimer()
         self.failStranded()
 
     # -- endings -------------------------------------------------------------
@@ -1019,8 +960,8 @@ class Dispatcher:
             waiters, self._idleWaiters = self._idleWaiters, []
             for waiter in waiters:
                 waiter.callback(None)
-        if self.queue.pop(pending.requestId, None) is not None:
-            self._armQueueTimer()
+        self.queue.pop(pending.requestId, None)
+        self.queueTimes.stop(pending)
         if pending.handler is not None:
             self.registry.finished(pending.handler, pending.requestId)
         self.replyTimes.stop(pending)
@@ -1142,6 +1083,14 @@ class Dispatcher:
     @timeout.setter
     def timeout(self, timeout: float) -> None:
         self.replyTimes.period = timeout
+
+    @property
+    def queueTimeout(self) -> float:
+        """
+        Seconds a request may wait in the queue for a handler with credit;
+        read when it joins the queue.
+        """
+        return self.queueTimes.period
 
     def _timedOut(self, pending: PendingRequest) -> None:
         if pending.state is STREAMING:
