@@ -80,6 +80,7 @@ from txmp._http import (
     forwardedFromElements,
     forwardedScheme,
     hostPort,
+    isHeadLine,
     isTrusted,
     parseForwarded,
     plainPage,
@@ -937,6 +938,9 @@ class Refusal:
         whose head was read names its client (L{Exchange.remoteAddr}: the
         one a trusted proxy forwarded).
     @ivar sentLength: how many bytes of response body were written.
+    @ivar head: whether the request is a C{HEAD} one, whose answer has no
+        body: by its method, or, for a request line refused whole (logged
+        without a method), by the line's first word.
     """
 
     def __init__(
@@ -968,6 +972,9 @@ class Refusal:
             self.uri = request.target or request.refusedLine or None
             self.clientproto = request.version or None
             self._fields = request.fields
+        self.head = self.method == b"HEAD" or (
+            isinstance(request, RequestHead) and isHeadLine(request.refusedLine)
+        )
 
     def getHeader(self, name: bytes) -> bytes | None:
         return lastField(self._fields, name)
@@ -1671,6 +1678,9 @@ class FrontConnection(Protocol):
         refusal = None if started else Refusal(
             status, exchange if exchange is not None else self._head, self.peerHost
         )
+        # A request line not yet whole (too long: 414; too slow: 408) is
+        # only in the buffer.
+        headLine = refusal is not None and refusal.method is None and isHeadLine(self._buffer)
         self._closing = True
         self._head = None
         self._buffer = b""
@@ -1686,7 +1696,7 @@ class FrontConnection(Protocol):
         # 9.3.2): its client would take one for the next response.
         response, refusal.sentLength = plainResponse(
             b"HTTP/1.1", status, self.factory.date(), extra, connection=b"close",
-            withBody=refusal.method != b"HEAD",
+            withBody=not (refusal.head or headLine),
         )
         self.transport.write(response)
         # Counted and logged as the requests answered by handlers are.

@@ -245,6 +245,17 @@ def checkRequestLine(line: bytes, maxLength: int) -> int | None:
     return 400
 
 
+def isHeadLine(line: bytes, start: int = 0) -> bool:
+    """
+    Whether the request line at C{start} of C{line}, whole or not yet, is
+    a C{HEAD} request's: whether its method, the word before its first
+    space, is C{HEAD}.  For a line refused (too long, or malformed after
+    its method), whose answer, to C{HEAD}, has no body all the same (RFC
+    9110 section 9.3.2).
+    """
+    return line.startswith(b"HEAD ", start)
+
+
 def splitFieldLine(line: bytes) -> tuple[bytes, bytes] | None:
     """
     The name and value (without surrounding whitespace) of a header field

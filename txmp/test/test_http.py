@@ -572,6 +572,36 @@ class HeadRefusalTests(FrontTestCase):
             431,
         )
 
+    def test_refusedRequestLine(self) -> None:
+        """
+        A C{HEAD} request refused for its request line alone gets no body
+        either: one too long (414), one of HTTP/2 (505), one whose target
+        is not one (400).  The method is the line's first word, though the
+        line is refused whole.
+        """
+        prefix, suffix = b"HEAD /", b" HTTP/1.1"
+        long = prefix + b"a" * (DEFAULT_MAX_REQUEST_LINE + 1 - len(prefix) - len(suffix)) + suffix
+        self.assertHeadRefused(httpHead(line=long), 414)
+        self.assertHeadRefused(httpHead(line=b"HEAD / HTTP/2.0"), 505)
+        self.assertHeadRefused(httpHead(line=b"HEAD a HTTP/1.1"), 400)
+
+    def test_refusedUnendedLine(self) -> None:
+        """
+        A C{HEAD} request line refused before its end came, with 414 (too
+        long) or 408 (too slow), gets no body; another method's gets the
+        page.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"HEAD /" + b"a" * (DEFAULT_MAX_REQUEST_LINE + 10))
+        self.assertRefusedHeadOn(transport, 414)
+        channel, transport = self.connect()
+        channel.dataReceived(b"HEADER /" + b"a" * (DEFAULT_MAX_REQUEST_LINE + 10))
+        self.assertEqual(ParsedResponse(transport.value()).body, b"414 URI Too Long\n")
+        channel, transport = self.connect()
+        channel.dataReceived(b"HEAD /slow")
+        self.clock.advance(self.rules.headerTimeout)
+        self.assertRefusedHeadOn(transport, 408)
+
     def test_refusedLength(self) -> None:
         """
         A C{HEAD} request whose C{Content-Length} passes C{maxBody} gets
