@@ -603,8 +603,10 @@ class ChunkedDecoder:
                     raise RuntimeError("chunked body already ended")
                 newline = data.find(b"\n", position)
                 if newline < 0:
-                    self._partial += data[position:]
-                    self._checkLineLength(len(self._partial))
+                    partial = self._partial = self._partial + data[position:]
+                    # (A CR at its end may be the start of the line's end,
+                    # which is not counted in it, as in a head.)
+                    self._checkLineLength(len(partial) - partial.endswith(b"\r"))
                     break
                 line = self._partial + data[position:newline + 1]
                 self._partial = b""

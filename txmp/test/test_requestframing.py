@@ -21,6 +21,7 @@ from txmp._defaults import (
     DEFAULT_LINGER_TIME,
     DEFAULT_LINGER_TIMEOUT,
     DEFAULT_TIMEOUT,
+    MAX_CHUNK_LINE,
     SMALL_BODY,
 )
 from txmp._front import FrontConnection
@@ -252,6 +253,26 @@ class ChunkedBodyTests(FramingTestCase):
         """
         channel, transport = self.chunked(b"5;a=" + b"b" * 1100)
         self.assertBodyRefused(channel, transport, 400)
+
+    def test_sizeLineAtLimit(self) -> None:
+        """
+        A chunk-size line of exactly 1024 bytes (C{MAX_CHUNK_LINE}, its
+        CRLF not counted) is accepted however it is split: also when a read
+        ends between its CR and its LF, where the CR is not yet known to
+        end it, and must not be counted in it.
+        """
+        line = b"1;a=" + b"b" * (MAX_CHUNK_LINE - 4)
+        self.assertEqual(len(line), MAX_CHUNK_LINE)
+        rest = b"\r\nx\r\n0\r\n\r\n"
+        for split in [len(line), len(line) + 1]:
+            self.socket.clear()
+            channel, transport = self.sendRequest(post(CHUNKED))
+            data = line + rest
+            channel.dataReceived(data[:split])
+            channel.dataReceived(data[split:])
+            self.assertEqual((split, transport.value()), (split, b""))
+            self.assertEqual(self.received(), (b"x", True))
+            self.disconnect(channel)
 
     def test_trailers(self) -> None:
         """
