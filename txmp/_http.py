@@ -245,15 +245,14 @@ def checkRequestLine(line: bytes, maxLength: int) -> int | None:
     return 400
 
 
-def isHeadLine(line: bytes, start: int = 0) -> bool:
+def isHeadLine(line: bytes) -> bool:
     """
-    Whether the request line at C{start} of C{line}, whole or not yet, is
-    a C{HEAD} request's: whether its method, the word before its first
-    space, is C{HEAD}.  For a line refused (too long, or malformed after
-    its method), whose answer, to C{HEAD}, has no body all the same (RFC
-    9110 section 9.3.2).
+    Whether a request line, whole or not yet, is a C{HEAD} request's:
+    whether its method, the word before its first space, is C{HEAD}.  For
+    a line refused (too long, or malformed after its method), whose answer,
+    to C{HEAD}, has no body all the same (RFC 9110 section 9.3.2).
     """
-    return line.startswith(b"HEAD ", start)
+    return line.startswith(b"HEAD ")
 
 
 def splitFieldLine(line: bytes) -> tuple[bytes, bytes] | None:
