@@ -21,6 +21,7 @@ from ._harness import (
     TwistdProcess,
     asyncTest,
     childPids,
+    freePort,
     reap,
     whenExited,
 )
@@ -352,6 +353,35 @@ class SpawnTests(SystemTestCase):
         victim = await self.servingHandler(front)
         victim.signal(signal.SIGKILL)
         await self.assertReplaced(front, victim)
+
+    @asyncTest
+    async def test_killedHandlerDeclaredDeadAtOnce(self) -> None:
+        """
+        A spawned handler killed (C{SIGKILL}) while it runs requests is
+        declared dead as soon as its process exits: not when the front's
+        next C{PING} finds it unreachable (up to a heartbeat, 30 s here),
+        nor after three heartbeats of its silence.  The GETs it ran are
+        retried on the other handler at once, and all are served.
+        """
+        statsPort = freePort()
+        front = await self.startFront(
+            "--spawn", "2", "--app", WHOAMI, "--heartbeat", "30", statsPort=statsPort
+        )
+        await front.waitForLine(JOINED, count=2)
+        victim = await self.servingHandler(front)
+        # One for each thread of the two (four each): ties go round-robin,
+        # so the victim runs four.
+        responses = [self.get("/?sleep=1") for _ in range(8)]
+        await self.waitForCount(statsPort, "inFlight", 8)
+        victim.signal(signal.SIGKILL)
+        results = await self.withTimeout(
+            gatherResults(responses), 10, "the requests, retried once the victim exited"
+        )
+        for result in results:
+            self.assertResponse(result, 200)
+        self.assertNotIn(victim.pid, servedBy(results), self.transcript())
+        self.assertEqual(front.countLines(" exited: declared dead"), 1, self.transcript())
+        self.assertEqual(front.countLines("silent for 3 heartbeats"), 0, self.transcript())
 
     @asyncTest
     async def test_frozenHandlerReplaced(self) -> None:

@@ -109,6 +109,13 @@ SPAWN_RESTART_MAX_DELAY = 60
 # handler silent, and a short --timeout must not get them all killed.
 SILENT_KILL_HEARTBEATS = 10
 
+# A --spawn handler whose process exited (a crash, the OOM killer, kill -9)
+# is declared dead this many seconds later, not after three heartbeats of
+# silence: its requests retried (or failed) at once, none sent to it
+# meanwhile.  The wait is for what it sent before it exited, already in the
+# front's socket, to be read first.
+SPAWN_EXITED_GRACE = 0.25
+
 # Seconds to finish the requests in progress when stopping (SIGTERM), for
 # a front and its --spawn handlers, and for a handler (--graceful-timeout).
 DEFAULT_GRACEFUL_TIMEOUT = 30.0

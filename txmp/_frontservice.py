@@ -53,6 +53,7 @@ from txmp._defaults import (
     HIGH_WATER_MARK,
     LARGE_FRAME,
     SILENT_KILL_HEARTBEATS,
+    SPAWN_EXITED_GRACE,
     SPAWN_KILL_MARGIN,
     SPAWN_OUTPUT_GRACE,
     SPAWN_REAP_MARGIN,
@@ -589,6 +590,16 @@ class FrontService(Service):
                 names=", ".join(changed),
             )
 
+    def handlerExited(self, name: str) -> None:
+        """
+        The process of the handler C{name}, one this front spawned, exited:
+        it is declared dead once what it sent before is read
+        (L{SPAWN_EXITED_GRACE}), its requests retried or failed then, not
+        three heartbeats later.  Called in the reactor thread.
+        """
+        if self.dispatcher is not None:
+            self.dispatcher.registry.exited(name, SPAWN_EXITED_GRACE)
+
     def reopenLogs(self) -> None:
         """
         Reopen the log file and the access log file (SIGUSR1): after
@@ -899,6 +910,7 @@ BOOT_FAILED_STATUS = 3
 def _handlerMonitor(
     reactor: IFrontReactor,
     started: Callable[[str], None],
+    exited: Callable[[str], None],
     publish: Callable[[LogEvent], None],
     supervised: Container[str],
     running: dict[str, SpawnedProcess],
@@ -907,8 +919,9 @@ def _handlerMonitor(
     """
     A process monitor that calls C{started} with a process's name each time
     it starts it, so that a handler restarted before it ever joined is seen
-    as failing to boot, and whose processes' log lines are read back as
-    events and given to C{publish}.  (Made here: importing procmon installs
+    as failing to boot, and C{exited} each time one exits (before it is
+    started again), and whose processes' log lines are read back as events
+    and given to C{publish}.  (Made here: importing procmon installs
     the global reactor.)
 
     A process that exits while C{booting} (it never joined) is restarted
@@ -954,7 +967,7 @@ def _handlerMonitor(
                 protocol = self.protocols.get(name)
                 if protocol is not None:
                     process = SpawnedProcess(
-                        name, protocol, ChildLog(name, publish), reactor
+                        name, protocol, ChildLog(name, publish), reactor, exited
                     )
                     running[name] = process
 
@@ -1068,7 +1081,12 @@ class SpawnedProcess:
         protocol: LoggingProtocol,
         childLog: ChildLog,
         clock: IReactorTime,
+        exited: Callable[[str], None] = lambda name: None,
     ) -> None:
+        """
+        @param exited: called with its name when the process exits (it is
+            reaped: its output may still be read after).
+        """
         self.name = name
         transport = protocol.transport
         self._transport = transport
@@ -1084,6 +1102,7 @@ class SpawnedProcess:
         def processExited(reason: Failure) -> None:
             # Reaped: its PID is gone, its pipes may still hold lines.
             self._logAbnormalExit(reason)
+            exited(name)
             if not self.ended:
                 self._outputCall = clock.callLater(SPAWN_OUTPUT_GRACE, self._end)
 
@@ -1209,9 +1228,11 @@ class SpawnedHandlers(MultiService):
         self._running: dict[str, SpawnedProcess] = {}
         # Started (or restarted) and not joined since.
         self._notJoined: set[str] = set()
+        # Called with a handler's name when its process exits.
+        self.exitObservers: list[Callable[[str], None]] = []
         self._monitor = _handlerMonitor(
-            reactor, self._processStarted, publish, self._supervised, self._running,
-            self._notJoined,
+            reactor, self._processStarted, self._processExited, publish,
+            self._supervised, self._running, self._notJoined,
         )
         # A draining handler gets its --graceful-timeout before SIGKILL.
         # (Seconds, a float, as Twisted documents it; its default, 5, types
@@ -1453,6 +1474,10 @@ class SpawnedHandlers(MultiService):
     def _reloadDone(self) -> None:
         self._log.info("reload: done, handlers {names}", names=" ".join(self.names))
         self._reloadIfAsked()
+
+    def _processExited(self, name: str) -> None:
+        for observer in self.exitObservers:
+            observer(name)
 
     def _processStarted(self, name: str) -> None:
         if name in self._notJoined:
@@ -1733,6 +1758,7 @@ def serviceTree(
         front.drainObservers.append(spawned.handlerDraining)
         front.joinObservers.append(spawned.handlerJoined)
         front.silenceObservers.append(spawned.handlerSilent)
+        spawned.exitObservers.append(front.handlerExited)
         front.reloadHandlers = spawned.reload
         signals.actions.update({
             signal.SIGTTIN: spawned.increase,

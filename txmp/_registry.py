@@ -71,6 +71,8 @@ class HandlerState(Generic[T]):
         two requests in the last L{PREFETCH_STALL} seconds serves fast
         ones.
     @ivar lastHeard: when the front last heard from it.
+    @ivar exitDeadline: when it is declared dead, its process having
+        exited (a handler the front spawned), or L{None}.
     @ivar turn: when it last got a request, in the registry's count of
         requests (negative, decreasing, for those that never did): among
         handlers with as much credit, the lowest wins.
@@ -91,6 +93,7 @@ class HandlerState(Generic[T]):
     lastCredit: float = field(init=False, default=-math.inf)
     previousCredit: float = field(init=False, default=-math.inf)
     lastHeard: float = field(init=False, default=0.0)
+    exitDeadline: float | None = field(init=False, default=None)
     turn: int = field(init=False, default=0)
 
     @label.default
@@ -509,6 +512,22 @@ class HandlerRegistry(Generic[T]):
         if self._liveness is None and self._running:
             self._armLiveness()
 
+    def exited(self, name: str, grace: float) -> None:
+        """
+        The process of the handlers registered as C{name} (one the front
+        spawned) exited: declare them dead C{grace} seconds from now, once
+        what they sent before it is read, rather than after three
+        heartbeats of silence (as a check of silence does: their requests
+        go to C{lost}; not told to the silence observers).
+        """
+        deadline = self._clock.seconds() + grace
+        for handler in self.handlers.values():
+            if handler.name == name and handler.exitDeadline is None:
+                handler.exitDeadline = deadline
+        if self._running:
+            cancelCall(self._liveness)
+            self._armLiveness()
+
     def _heartbeatTick(self) -> None:
         assert self._beat is not None
         # Run every heartbeat, it finds a pause long enough to make the
@@ -520,12 +539,16 @@ class HandlerRegistry(Generic[T]):
 
     def _armLiveness(self) -> None:
         # One timer for all handlers, at the earliest deadline; deadlines
-        # only move later, so a timer that fires early just re-arms.
+        # only move later (but an exit's, which re-arms it), so a timer
+        # that fires early just re-arms.
         self._liveness = None
         if self.handlers:
-            earliest = min(h.lastHeard for h in self.handlers.values())
             silence = protocol.SILENT_INTERVALS * self.heartbeat
-            due = max(earliest + silence, self._gracedAt + self.heartbeat)
+            earliest = min(
+                min(h.lastHeard + silence, math.inf if h.exitDeadline is None else h.exitDeadline)
+                for h in self.handlers.values()
+            )
+            due = max(earliest, self._gracedAt + self.heartbeat)
             delay = max(0.0, due - self._clock.seconds())
             self._liveness = self._clock.callLater(delay, self._checkLiveness)
 
@@ -535,7 +558,10 @@ class HandlerRegistry(Generic[T]):
         paused = self.pauses.paused(self._liveness.getTime(), now)
         self._liveness = None
         deadline = now - protocol.SILENT_INTERVALS * self.heartbeat
-        dead = [h for h in self.handlers.values() if h.lastHeard <= deadline]
+        dead = [
+            h for h in self.handlers.values()
+            if h.lastHeard <= deadline or (h.exitDeadline is not None and h.exitDeadline <= now)
+        ]
         # The front was not running: what they sent meanwhile is not read
         # yet.  One more heartbeat, to read it and their next PING; once per
         # silence: one silent through it already is dead (a reactor late at
@@ -556,16 +582,19 @@ class HandlerRegistry(Generic[T]):
         # lest a retry go to a handler about to be declared dead too.
         lost: list[tuple[HandlerState[T], list[T]]] = []
         for handler in dead:
+            exited = handler.exitDeadline is not None
             self._log.warn(
-                "handler {name} silent for {count} heartbeats: declared dead",
+                "handler {name} {why}: declared dead",
                 name=handler.label,
-                count=protocol.SILENT_INTERVALS,
+                why="exited" if exited else
+                f"silent for {protocol.SILENT_INTERVALS} heartbeats",
             )
             requests = self.remove(handler)
             if requests is not None:
                 lost.append((handler, requests))
-            for observer in self.silenceObservers:
-                observer(handler.name)
+            if not exited:
+                for observer in self.silenceObservers:
+                    observer(handler.name)
         self._armLiveness()
         if lost:
             self._lost(lost)

@@ -703,19 +703,28 @@ class SystemTestCase(TestCase):
     async def waitForQueued(self, statsPort: int, count: int) -> None:
         """
         Wait, up to 10 seconds, until a front has C{count} requests or more
-        queued for want of a handler with room.  (The front pushes no
-        event for a request it queued: its statistics are asked every
-        L{IDLE_POLL} seconds.)
+        queued for want of a handler with room.
+
+        @param statsPort: The front's C{--stats} port on C{127.0.0.1}.
+        """
+        await self.waitForCount(statsPort, "queued", count)
+
+    async def waitForCount(self, statsPort: int, name: str, count: int) -> None:
+        """
+        Wait, up to 10 seconds, until a front's count C{name} (of its
+        statistics' C{counts}: C{queued}, C{inFlight}, ...) is C{count} or
+        more.  (The front pushes no event for a request it queued or sent:
+        its statistics are asked every L{IDLE_POLL} seconds.)
 
         @param statsPort: The front's C{--stats} port on C{127.0.0.1}.
         """
 
-        async def queued() -> None:
-            while (await self.frontStats(statsPort))["counts"]["queued"] < count:
+        async def reached() -> None:
+            while (await self.frontStats(statsPort))["counts"][name] < count:
                 await deferLater(reactor, IDLE_POLL)
 
         await self.withTimeout(
-            Deferred.fromCoroutine(queued()), 10, f"{count} requests to be queued"
+            Deferred.fromCoroutine(reached()), 10, f"{name} to reach {count}"
         )
 
     async def assertIdle(self, statsPort: int, label: str = "front") -> dict[str, Any]:

@@ -671,6 +671,35 @@ class LivenessTests(RegistryTestCase):
         runUntil(self.clock.seconds() + 2 * self.heartbeat)
         self.assertEqual(self.lost, [[(B, [])], [(A, [])]])
 
+    def test_exitedDeclaredDead(self) -> None:
+        """
+        The handlers registered under the name of a process that exited
+        (L{HandlerRegistry.exited}) are declared dead C{grace} seconds later
+        with their requests, though heard from meanwhile (what they sent
+        before is read first), and the silence observers are not told; a
+        handler of another name, and one that registers under the name
+        after the exit (the process started again), are kept.
+        """
+        told: list[str] = []
+        self.registry.silenceObservers.append(told.append)
+        a = self.hello(A, 2)
+        self.hello(B, 0)
+        self.dispatch(b"r1")
+        self.registry.exited(A.decode(), 0.25)
+        self.clock.advance(0.1)
+        self.registry.heard(a)
+        again = self.registry.hello(C, self.helloMessage(A, 1))
+        assert again is not None
+        with capturedLogs() as events:
+            self.clock.advance(0.15)
+        self.assertEqual(self.lost, [[(A, ["r1"])]])
+        self.assertEqual(sorted(self.registry.handlers), [B, C])
+        self.assertEqual(told, [])
+        self.assertIn(
+            "handler handler-a exited: declared dead",
+            [formatEvent(e) for e in events if e["log_level"] is LogLevel.warn],
+        )
+
     def test_silenceObserved(self) -> None:
         """
         L{HandlerRegistry.silenceObservers} are told the name of each

@@ -2719,6 +2719,25 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.spawned._retire(self.name(3))
         self.assertFalse(self.spawned.booting)
 
+    def test_exitObserved(self) -> None:
+        """
+        L{_frontservice.SpawnedHandlers.exitObservers} are told the name of
+        a handler whose process exits, as it is reaped (before its output
+        closes, and before the monitor starts it again).
+        """
+        told: list[tuple[str, int]] = []
+        self.spawned.exitObservers.append(
+            lambda name: told.append((name, len(self.reactor.spawned)))
+        )
+        self.spawned.handlerJoined(self.name(1))
+        protocol = self.spawned._monitor.protocols[self.name(1)]
+        protocol.processExited(Failure(ProcessTerminated(signal=9)))
+        self.assertEqual(told, [(self.name(1), 2)])
+        protocol.processEnded(Failure(ProcessTerminated(signal=9)))
+        self.reactor.advance(0)
+        self.assertEqual(told, [(self.name(1), 2)])
+        self.assertEqual(self.started(), [self.name(1), self.name(2), self.name(1)])
+
     def test_stopWaitsForHandlers(self) -> None:
         """
         Stopping sends C{SIGTERM} to every handler, and fires only once
