@@ -2860,6 +2860,25 @@ class HeartbeatTests(DispatcherTestCase):
         self.assertEqual(self.successResultOf(d).status, 200)
         self.assertEqual(self.dispatcher.stats["status504"], 0)
 
+    def test_queueTimerJustAfterPause(self) -> None:
+        """
+        The queue's timer, run on time just after the front ran again from
+        a pause that its heartbeat found, waits one heartbeat more, as one
+        that ran late does (one L{txmp._deadlines.PauseWatch} for all the
+        front's timers): the credit that came meanwhile takes the request,
+        not a 503.
+        """
+        self.hello(A, 0)
+        d, _ = self.submit()
+        self.clock.advance(self.queueTimeout - LIVENESS_LATENESS / 2)
+        self.clock.advance(LIVENESS_LATENESS / 2)
+        self.assertNoResult(d)
+        self.credit(A)
+        [requestId] = self.requestIds(A)
+        self.respond(A, requestId)
+        self.assertEqual(self.successResultOf(d).status, 200)
+        self.assertEqual(self.dispatcher.stats["status503"], 0)
+
     def test_queueTimeoutBehindRetry(self) -> None:
         """
         A request queued behind a request to retry still fails with
