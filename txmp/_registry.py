@@ -557,10 +557,14 @@ class HandlerRegistry(Generic[T]):
         now = self._clock.seconds()
         paused = self.pauses.paused(self._liveness.getTime(), now)
         self._liveness = None
-        deadline = now - protocol.SILENT_INTERVALS * self.heartbeat
+        silence = protocol.SILENT_INTERVALS * self.heartbeat
+        # (Each deadline as _armLiveness sums it: now - silence may round
+        # below a lastHeard whose sum with it is now, and the check, found
+        # early, would be set again for now, without end.)
         dead = [
             h for h in self.handlers.values()
-            if h.lastHeard <= deadline or (h.exitDeadline is not None and h.exitDeadline <= now)
+            if h.lastHeard + silence <= now
+            or (h.exitDeadline is not None and h.exitDeadline <= now)
         ]
         # The front was not running: what they sent meanwhile is not read
         # yet.  One more heartbeat, to read it and their next PING; once per

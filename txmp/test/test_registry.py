@@ -7,7 +7,9 @@ liveness, driven by a L{Clock}, with what it sends recorded.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
@@ -670,6 +672,38 @@ class LivenessTests(RegistryTestCase):
         self.assertEqual((len(self.lost), list(self.registry.handlers)), (1, [A]))
         runUntil(self.clock.seconds() + 2 * self.heartbeat)
         self.assertEqual(self.lost, [[(B, [])], [(A, [])]])
+
+    def test_checkAtItsDeadline(self) -> None:
+        """
+        A check run at the time it was set for declares dead a handler
+        heard last a silence before, however that sum rounds: heard at
+        0.566 with a heartbeat of 1, the check is due at 3.566, and
+        3.566 - 3 < 0.566 in floating point.  The check does not find the
+        handler alive and set itself again for the same time, without end.
+        """
+        silence = SILENT_INTERVALS * self.heartbeat
+        heardAt = 0.566
+        self.assertLess((heardAt + silence) - silence, heardAt)
+        # A Clock runs a call set for the time it is at within the same
+        # advance: fail, rather than hang, at the thousandth.
+        callLater = self.clock.callLater
+        spins: list[float] = []
+
+        def guarded(delay: float, f: Callable[[], object]) -> IDelayedCall:
+            if delay <= 0:
+                spins.append(self.clock.seconds())
+                if len(spins) > 1000:
+                    self.fail(f"the check set again and again for {spins[-1]}")
+            return callLater(delay, f)
+
+        self.patch(self.clock, "callLater", guarded)
+        self.clock.advance(heardAt)
+        self.hello(A, 1)
+        # Each heartbeat on time (no pause), then the check.
+        for beat in range(1, SILENT_INTERVALS + 1):
+            self.clock.advance(beat * self.heartbeat - self.clock.seconds())
+        self.clock.advance(heardAt + silence - self.clock.seconds())
+        self.assertEqual(self.lost, [[(A, [])]])
 
     def test_exitedDeclaredDead(self) -> None:
         """
