@@ -73,6 +73,9 @@ class HandlerState(Generic[T]):
     @ivar lastHeard: when the front last heard from it.
     @ivar exitDeadline: when it is declared dead, its process having
         exited (a handler the front spawned), or L{None}.
+    @ivar exitGrace: the seconds its exit gave it before that deadline
+        (L{HandlerRegistry.exited}), given once more if the front was
+        paused at the deadline; 0 once given.
     @ivar turn: when it last got a request, in the registry's count of
         requests (negative, decreasing, for those that never did): among
         handlers with as much credit, the lowest wins.
@@ -94,6 +97,7 @@ class HandlerState(Generic[T]):
     previousCredit: float = field(init=False, default=-math.inf)
     lastHeard: float = field(init=False, default=0.0)
     exitDeadline: float | None = field(init=False, default=None)
+    exitGrace: float = field(init=False, default=0.0)
     turn: int = field(init=False, default=0)
 
     @label.default
@@ -518,12 +522,15 @@ class HandlerRegistry(Generic[T]):
         spawned) exited: declare them dead C{grace} seconds from now, once
         what they sent before it is read, rather than after three
         heartbeats of silence (as a check of silence does: their requests
-        go to C{lost}; not told to the silence observers).
+        go to C{lost}; not told to the silence observers).  A check at
+        that deadline that finds the front was paused (what they sent is
+        not read yet) gives them C{grace} once more.
         """
         deadline = self._clock.seconds() + grace
         for handler in self.handlers.values():
             if handler.name == name and handler.exitDeadline is None:
                 handler.exitDeadline = deadline
+                handler.exitGrace = grace
         if self._running:
             cancelCall(self._liveness)
             self._armLiveness()
@@ -540,15 +547,19 @@ class HandlerRegistry(Generic[T]):
     def _armLiveness(self) -> None:
         # One timer for all handlers, at the earliest deadline; deadlines
         # only move later (but an exit's, which re-arms it), so a timer
-        # that fires early just re-arms.
+        # that fires early just re-arms.  A silence is judged no sooner
+        # than a heartbeat after a pause's grace (for their next PING); an
+        # exit at its deadline all the same (an exited process sends none).
         self._liveness = None
         if self.handlers:
             silence = protocol.SILENT_INTERVALS * self.heartbeat
-            earliest = min(
-                min(h.lastHeard + silence, math.inf if h.exitDeadline is None else h.exitDeadline)
-                for h in self.handlers.values()
+            due = max(
+                min(h.lastHeard for h in self.handlers.values()) + silence,
+                self._gracedAt + self.heartbeat,
             )
-            due = max(earliest, self._gracedAt + self.heartbeat)
+            for h in self.handlers.values():
+                if h.exitDeadline is not None and h.exitDeadline < due:
+                    due = h.exitDeadline
             delay = max(0.0, due - self._clock.seconds())
             self._liveness = self._clock.callLater(delay, self._checkLiveness)
 
@@ -561,18 +572,28 @@ class HandlerRegistry(Generic[T]):
         # (Each deadline as _armLiveness sums it: now - silence may round
         # below a lastHeard whose sum with it is now, and the check, found
         # early, would be set again for now, without end.)
-        dead = [
-            h for h in self.handlers.values()
-            if h.lastHeard + silence <= now
-            or (h.exitDeadline is not None and h.exitDeadline <= now)
-        ]
+        exited: list[HandlerState[T]] = []
+        silent: list[HandlerState[T]] = []
+        for h in self.handlers.values():
+            if h.exitDeadline is not None and h.exitDeadline <= now:
+                if paused and h.exitGrace:
+                    # What it sent before it exited is not read yet: its
+                    # grace again, once (not a heartbeat: no PING comes).
+                    h.exitDeadline = now + h.exitGrace
+                    h.exitGrace = 0.0
+                else:
+                    exited.append(h)
+            elif h.lastHeard + silence <= now:
+                silent.append(h)
         # The front was not running: what they sent meanwhile is not read
         # yet.  One more heartbeat, to read it and their next PING; once per
         # silence: one silent through it already is dead (a reactor late at
         # every check would keep it for ever).
-        spared = [h for h in dead if protocol.sparedForPause(paused, h.lastHeard, self._gracedAt)]
+        spared = [
+            h for h in silent if protocol.sparedForPause(paused, h.lastHeard, self._gracedAt)
+        ]
         if spared:
-            dead = [h for h in dead if h.lastHeard < self._gracedAt]
+            silent = [h for h in silent if h.lastHeard < self._gracedAt]
             self._gracedAt = now
             self._log.warn(
                 "the front's timers ran {late:.3f} s late (the front was paused?):"
@@ -585,18 +606,18 @@ class HandlerRegistry(Generic[T]):
         # Remove every dead handler before their requests are handed back,
         # lest a retry go to a handler about to be declared dead too.
         lost: list[tuple[HandlerState[T], list[T]]] = []
-        for handler in dead:
-            exited = handler.exitDeadline is not None
+        for handler in exited + silent:
+            hasExited = handler.exitDeadline is not None
             self._log.warn(
                 "handler {name} {why}: declared dead",
                 name=handler.label,
-                why="exited" if exited else
+                why="exited" if hasExited else
                 f"silent for {protocol.SILENT_INTERVALS} heartbeats",
             )
             requests = self.remove(handler)
             if requests is not None:
                 lost.append((handler, requests))
-            if not exited:
+            if not hasExited:
                 for observer in self.silenceObservers:
                     observer(handler.name)
         self._armLiveness()

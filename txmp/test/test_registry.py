@@ -734,6 +734,53 @@ class LivenessTests(RegistryTestCase):
             [formatEvent(e) for e in events if e["log_level"] is LogLevel.warn],
         )
 
+    def test_exitAfterPauseGrace(self) -> None:
+        """
+        A handler whose process exited is declared dead C{grace} seconds
+        later also when, less than a heartbeat before, a check found the
+        front paused and gave the silent a heartbeat more: that heartbeat
+        is for reading their next C{PING}, which an exited process does
+        not send.
+        """
+        a = self.hello(A, 1)
+        b = self.hello(B, 1)
+        # Paused from 0 to 4: the check due at 3 runs at 4, late.
+        self.clock.advance(SILENT_INTERVALS * self.heartbeat + 1)
+        self.assertEqual(self.lost, [])
+        self.registry.heard(a)
+        self.registry.heard(b)
+        self.clock.advance(0.1)
+        self.registry.exited(A.decode(), 0.25)
+        self.clock.advance(0.25)
+        self.assertEqual((self.lost, list(self.registry.handlers)), ([[(A, [])]], [B]))
+
+    def test_exitedPausedCheck(self) -> None:
+        """
+        A check at an exited handler's deadline that finds the front was
+        paused (what the handler sent before it exited is not read yet)
+        gives it its C{grace} again, once: not a heartbeat, as the silent
+        get, and it is not counted among them (no warning of handlers
+        unheard, and their heartbeat more is not spent).  A check late
+        again then declares it dead.
+        """
+        a = self.hello(A, 1)
+        self.hello(B, 1)
+        self.registry.heard(a)
+        self.clock.advance(0.5)
+        self.registry.exited(A.decode(), 0.25)
+        with capturedLogs() as events:
+            # Paused from 0.6 to 0.9 (the check due at 0.75 runs late).
+            self.clock.advance(0.1)
+            self.clock.advance(0.3)
+            self.assertEqual(sorted(self.registry.handlers), [A, B])
+            # Its grace again, from 0.9: the check due at 1.15 runs late too.
+            self.clock.advance(0.25 + 2 * LIVENESS_LATENESS)
+        self.assertEqual((self.lost, list(self.registry.handlers)), ([[(A, [])]], [B]))
+        self.assertEqual(
+            [formatEvent(e) for e in events if e["log_level"] is LogLevel.warn],
+            ["handler handler-a exited: declared dead"],
+        )
+
     def test_silenceObserved(self) -> None:
         """
         L{HandlerRegistry.silenceObservers} are told the name of each
