@@ -67,8 +67,10 @@ MIN_HEARTBEAT = 0.01
 # before the reactor reads it would declare live handlers dead (their
 # finished POSTs 502, their GETs run twice; a helper's fault test, SIGSTOP
 # to a front for 3.5 s).  It gives them one more heartbeat instead.  A
-# reactor's timers run a few milliseconds late under load; one later than
-# this costs only that heartbeat.
+# timer that runs on time no more than this many seconds after another
+# found a pause finds it too (txmp._deadlines.PauseWatch).  A reactor's
+# timers run a few milliseconds late under load; one later than this costs
+# only that heartbeat.
 LIVENESS_LATENESS = 0.05
 
 # Response-body bytes a handler may send for one request before the client
