@@ -643,6 +643,7 @@ class Dispatcher:
                     "retried",
                     "recalled",
                     "cancelled",
+                    "slowClients",
                     "status502",
                     "status503",
                     "status504",
@@ -1122,6 +1123,7 @@ class Dispatcher:
                     timeout=self.timeout,
                     minimum=MIN_PROGRESS,
                 )
+                self.stats["slowClients"] += 1
                 self._abandon(pending)
                 pending.consumer.abortBody()
                 return

@@ -1522,7 +1522,7 @@ class ReplyTests(DispatcherTestCase):
         goes on, and is aborted, the handler told C{CANCEL}, only once a
         timeout passes with the client full and taking nothing, which is
         said as the client's doing, not the handler's, and counted as no
-        status of the front's.
+        status of the front's but as C{slowClients}.
         """
         events: list[LogEvent] = []
         self.dispatcher._log = Logger(observer=cast(ILogObserver, events.append))
@@ -1540,6 +1540,7 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual((self.consumer.finished, self.consumer.aborted), (0, 1))
         self.assertEqual(self.cancels(A), [self.requestId])
         self.assertEqual(self.dispatcher.stats["status504"], 0)
+        self.assertEqual(self.dispatcher.stats["slowClients"], 1)
         self.assertNoLeak()
         [event] = [e for e in events if "took too little" in e["log_format"]]
         self.assertEqual(event["requestId"], self.requestId.decode("ascii"))
