@@ -392,7 +392,6 @@ class FrozenFrontTests(SystemTestCase):
             handler.countLines("slow request started: GET"), 1, self.transcript()
         )
 
-
     @asyncTest
     async def test_cancelledWhilePausedEndsAtOnce(self) -> None:
         """

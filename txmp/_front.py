@@ -938,9 +938,6 @@ class Refusal:
         whose head was read names its client (L{Exchange.remoteAddr}: the
         one a trusted proxy forwarded).
     @ivar sentLength: how many bytes of response body were written.
-    @ivar head: whether the request is a C{HEAD} one, whose answer has no
-        body: by its method, or, for a request line refused whole (logged
-        without a method), by the line's first word.
     """
 
     def __init__(
@@ -972,9 +969,6 @@ class Refusal:
             self.uri = request.target or request.refusedLine or None
             self.clientproto = request.version or None
             self._fields = request.fields
-        self.head = self.method == b"HEAD" or (
-            isinstance(request, RequestHead) and isHeadLine(request.refusedLine)
-        )
 
     def getHeader(self, name: bytes) -> bytes | None:
         return lastField(self._fields, name)
@@ -1678,9 +1672,15 @@ class FrontConnection(Protocol):
         refusal = None if started else Refusal(
             status, exchange if exchange is not None else self._head, self.peerHost
         )
-        # A request line not yet whole (too long: 414; too slow: 408) is
-        # only in the buffer.
-        headLine = refusal is not None and refusal.method is None and isHeadLine(self._buffer)
+        # No body to HEAD, as for any response to it (RFC 9110 section
+        # 9.3.2): its client would take one for the next response.  A
+        # request line refused has no method: its first word says, in the
+        # line refused whole, or in the buffer for one not yet whole (too
+        # long: 414; too slow: 408).
+        line = (self._head.refusedLine if self._head is not None else b"") or self._buffer
+        head = refusal is not None and (
+            refusal.method == b"HEAD" or (refusal.method is None and isHeadLine(line))
+        )
         self._closing = True
         self._head = None
         self._buffer = b""
@@ -1692,11 +1692,9 @@ class FrontConnection(Protocol):
             self.abort()
             return
         extra = [b"X-Request-Id: " + refusal.requestId] if refusal.requestId else []
-        # No body to HEAD, as for any response to it (RFC 9110 section
-        # 9.3.2): its client would take one for the next response.
         response, refusal.sentLength = plainResponse(
             b"HTTP/1.1", status, self.factory.date(), extra, connection=b"close",
-            withBody=not (refusal.head or headLine),
+            withBody=not head,
         )
         self.transport.write(response)
         # Counted and logged as the requests answered by handlers are.

@@ -1081,7 +1081,7 @@ class SpawnedProcess:
         protocol: LoggingProtocol,
         childLog: ChildLog,
         clock: IReactorTime,
-        exited: Callable[[str], None] = lambda name: None,
+        exited: Callable[[str], None],
     ) -> None:
         """
         @param exited: called with its name when the process exits (it is

@@ -709,8 +709,10 @@ class LivenessTests(RegistryTestCase):
         """
         The handlers registered under the name of a process that exited
         (L{HandlerRegistry.exited}) are declared dead C{grace} seconds later
-        with their requests, though heard from meanwhile (what they sent
-        before is read first), and the silence observers are not told; a
+        with their requests, though heard from meanwhile: what they sent
+        before is read first (a reply read in the grace ends its request,
+        which is not lost with them), and the silence observers are not
+        told; a
         handler of another name, and one that registers under the name
         after the exit (the process started again), are kept.
         """
@@ -719,9 +721,11 @@ class LivenessTests(RegistryTestCase):
         a = self.hello(A, 2)
         self.hello(B, 0)
         self.dispatch(b"r1")
+        self.dispatch(b"r2")
         self.registry.exited(A.decode(), 0.25)
         self.clock.advance(0.1)
         self.registry.heard(a)
+        self.registry.finished(a, b"r2")
         again = self.registry.hello(C, self.helloMessage(A, 1))
         assert again is not None
         with capturedLogs() as events:
