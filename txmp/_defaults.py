@@ -280,7 +280,8 @@ HIGH_WATER_MARK = 10000
 # response queued as one RESP of 8 MB was lost 1 time in 3 by a handler
 # recycled by --max-requests 1, and one of 30 MB 7 times in 8 (the front
 # answered 502); 2 s sends far more than that over a local link, and bounds
-# the wait for a front that is gone.
+# the wait for a front that is gone unseen.  (A handler none of whose links
+# has a front, all silent for three heartbeats or said BYE, does not linger.)
 STOP_LINGER = 2.0
 
 # How long a stopping front lets ZeroMQ send its last messages, the BYEs to

@@ -645,8 +645,15 @@ class HandlerService(Service):
             if self._context is not None:
                 # What the application threads queued last (the end of
                 # their replies) is sent, not dropped with the sockets;
-                # unless the front is gone, which would never take it.
-                self._context.shutdown(0.0 if self.frontGone else STOP_LINGER)
+                # unless no front would take it: the front that spawned
+                # this handler is gone, or every link has lost its front
+                # (silent for three heartbeats, or it said BYE: it forgot
+                # this handler's requests), or never had one.  Lingering
+                # then would only hold the exit for STOP_LINGER.
+                heard = any(link.front is not None for link in self.links)
+                self._context.shutdown(
+                    STOP_LINGER if heard and not self.frontGone else 0.0
+                )
                 self._context = None
             self._log.info(
                 "mphandler {name} stopped after {count} requests",

@@ -2192,6 +2192,35 @@ class HandlerServiceStopTests(SynchronousTestCase):
         self.assertEqual([e for e in events if e.get("log_level") is LogLevel.warn], [])
         self.assertFalse(service._pool.started)
 
+    def test_silentFrontNoLinger(self) -> None:
+        """
+        A handler told to stop just after its front went (killed, its host
+        down: nothing said) drains until the front has been silent three
+        heartbeats, then closes its sockets without lingering: what they
+        hold (its C{BYE} and C{PING}s) no one will take, and lingering would
+        only hold its exit for L{_defaults.STOP_LINGER} more.
+        """
+        service, _link, clock = self.service()
+        sockets = self.sockets(service, 2)
+        d = service.stopService()
+        clock.pump([1.0] * protocol.SILENT_INTERVALS)
+        self.assertNoResult(d)
+        clock.pump([0.5, 0.5])
+        self.successResultOf(d)
+        self.assertEqual([(sock.linger, sock.closed) for sock in sockets], [(None, True)] * 2)
+
+    def test_forgottenNoLinger(self) -> None:
+        """
+        Nor does a handler whose front said C{BYE} before it began to stop
+        (the front stopped, or took it for dead): that front has forgotten
+        its requests, and takes no reply to them.
+        """
+        service, link, _clock = self.service()
+        sockets = self.sockets(service, 2)
+        link.controlReceived(protocol.encodeBye())
+        self.successResultOf(service.stopService())
+        self.assertEqual([(sock.linger, sock.closed) for sock in sockets], [(None, True)] * 2)
+
     def test_frontGoneWhileDraining(self) -> None:
         """
         A handler stopping already (C{SIGTERM}, C{--max-requests}), waiting
