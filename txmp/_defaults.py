@@ -476,6 +476,17 @@ ZERO_COPY_SEND: int | None = (
     MAX_FRAME if platform.python_implementation() == "CPython" else None
 )
 
+# Body chunks shorter than this go to the front joined with their
+# neighbours, in frames of at most this many bytes (txmp._handler.frameChunks):
+# ZeroMQ copies frames that short anyway (ZERO_COPY_SEND), and each costs a
+# message part to send and to read.  Not joined, an application yielding a
+# byte at a time (a helper's: Flask, Django's StreamingHttpResponse of a
+# str) had the handler send BODY messages of 262,144 one-byte frames: its
+# reactor thread spent seconds on each, its heartbeat ran 8 s late, and the
+# front declared it dead, aborting that response and 502ing or retrying
+# the others it ran.
+FRAME_JOIN = 64 * KiB
+
 # The most body bytes the handler puts in one BODY message when chunks the
 # application produced while the reactor thread was busy go out together:
 # bigger batches save per-message work on both sides, but past this size the

@@ -27,6 +27,7 @@ from txmp import protocol
 from txmp._defaults import (
     DEFAULT_HEARTBEAT,
     DEFAULT_MAX_MESSAGE,
+    FRAME_JOIN,
     HUNG_AFTER_CANCEL,
     INPUT_WINDOW,
     LIVENESS_LATENESS,
@@ -45,10 +46,14 @@ if TYPE_CHECKING:
     from txmp._wsgi import ResponseSink
 
 
-def splitChunks(chunks: list[bytes], size: int = MAX_FRAME) -> list[bytes]:
+def frameChunks(
+    chunks: list[bytes], size: int = MAX_FRAME, join: int = FRAME_JOIN
+) -> list[bytes]:
     """
-    C{chunks}, with every chunk longer than C{size} split into pieces of
-    at most C{size} bytes.
+    C{chunks} as the body frames of one message: every chunk longer than
+    C{size} split into pieces of at most C{size} bytes, and each run of
+    chunks shorter than C{join} joined into frames of at most C{join} (or
+    C{size}) bytes.
 
     The pieces are memoryviews of the chunk, not copies, which would double
     what a large body returned whole (a Django C{HttpResponse} or a Flask
@@ -56,22 +61,46 @@ def splitChunks(chunks: list[bytes], size: int = MAX_FRAME) -> list[bytes]:
     that each application thread's allocator keeps once it is freed:
     pieces of L{ZERO_COPY_SEND <txmp._defaults.ZERO_COPY_SEND>} bytes, views
     of C{bytes}, then go to ZeroMQ without a copy at all.
+
+    The joins keep the frames of a message few, whatever the application
+    yields: one that yields a byte at a time (a Django
+    C{StreamingHttpResponse} given a string iterates it a character at a
+    time) made messages of 262,144 frames of one byte, which ZeroMQ sends
+    and the front reads frame by frame (see L{FRAME_JOIN
+    <txmp._defaults.FRAME_JOIN>}).
     """
-    for chunk in chunks:
-        if len(chunk) > size:
-            break
-    else:
+    if len(chunks) <= 1 and (not chunks or len(chunks[0]) <= size):
         return chunks
+    join = min(join, size)
     result: list[bytes] = []
+    run: list[bytes] = []
+    runSize = 0
     for chunk in chunks:
-        if len(chunk) <= size:
+        length = len(chunk)
+        if length < join:
+            if runSize + length > join:
+                result.append(_joined(run))
+                run, runSize = [], 0
+            run.append(chunk)
+            runSize += length
+            continue
+        if run:
+            result.append(_joined(run))
+            run, runSize = [], 0
+        if length <= size:
             result.append(chunk)
         else:
             view = memoryview(chunk)
             # (Typed as the bytes they stand for: all that takes them, the
             # join of protocol.pack and pyzmq's send, takes any buffer.)
-            result.extend(cast(bytes, view[n:n + size]) for n in range(0, len(chunk), size))
+            result.extend(cast(bytes, view[n:n + size]) for n in range(0, length, size))
+    if run:
+        result.append(_joined(run))
     return result
+
+
+def _joined(run: list[bytes]) -> bytes:
+    return run[0] if len(run) == 1 else b"".join(run)
 
 
 class Running(Protocol):
@@ -177,7 +206,7 @@ class _ReplySink:
         self.hellos = link.hellos
 
     def _split(self, chunks: list[bytes]) -> list[bytes]:
-        return splitChunks(chunks, min(MAX_FRAME, self._link.maxMessage))
+        return frameChunks(chunks, min(MAX_FRAME, self._link.maxMessage))
 
     def sendHead(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
                  body: list[bytes], more: bool) -> None:

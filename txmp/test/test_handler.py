@@ -6,7 +6,7 @@ driven by a L{Clock}, two L{MemorySocket}s and a L{MemoryRunner}.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 from twisted.internet.defer import Deferred
@@ -16,7 +16,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _defaults, protocol
-from txmp._handler import FrontLink, _ReplySink, splitChunks
+from txmp._handler import FrontLink, _ReplySink, frameChunks
 from txmp._pool import WorkerPool
 from txmp._wsgi import WSGIRunner
 from txmp._zmq import AddressError
@@ -996,7 +996,7 @@ class RequestTests(FrontLinkTestCase):
     def test_streamedBody(self) -> None:
         """
         After a head with more to come, C{sendBody} becomes C{BODY}, and
-        with C{end} C{END}.
+        with C{end} C{END}; small chunks go joined (L{frameChunks}).
         """
         self.request(b"front1.7")
         sink = self.runner.runs[0].sink
@@ -1005,7 +1005,7 @@ class RequestTests(FrontLinkTestCase):
         sink.sendBody([b"c"], True)
         self.assertEqual(
             self.replies()[1:],
-            [protocol.Body(b"front1.7", [b"a", b"b"], False),
+            [protocol.Body(b"front1.7", [b"ab"], False),
              protocol.Body(b"front1.7", [b"c"], True)],
         )
         head = self.replies()[0]
@@ -1403,6 +1403,33 @@ class RequestTests(FrontLinkTestCase):
         [response] = returnSocket.messages()
         assert isinstance(response, protocol.Response)
         self.assertEqual(response.body, [b"abcdef"])
+
+    def test_byteAtATime(self) -> None:
+        """
+        An application that yields its body a byte at a time (a Django
+        C{StreamingHttpResponse} given a string) has it sent in a few
+        frames of L{_defaults.FRAME_JOIN} bytes, not a frame a byte, which
+        ZeroMQ would send and the front read one at a time.
+        """
+        reactor = runningReactor()
+        count = 2 * _defaults.FRAME_JOIN + 3
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            startResponse("200 OK", [])
+            return (b"x" for _ in range(count))
+
+        sendSocket, returnSocket = MemorySocket(), MemorySocket()
+        link = FrontLink(self.clock, WSGIRunner(reactor, SynchronousThreadPool(), app),
+                         sendSocket, returnSocket, "h", capacity=1)
+        link.controlReceived(protocol.encodeRequest(b"r", META, [], []))
+        reactor.flush()
+        frames = []
+        for message in returnSocket.messages():
+            assert isinstance(message, (protocol.Response, protocol.Body)), message
+            frames.extend(message.body if isinstance(message, protocol.Response)
+                          else message.chunks)
+        self.assertEqual(b"".join(frames), b"x" * count)
+        self.assertLessEqual(len(frames), 5)
 
     def test_duplicateRequest(self) -> None:
         """
@@ -2786,23 +2813,25 @@ class HandlerServicePlainTests(HandshakeTestCase):
         self.assertEqual(self.sockets[self.send].connects, 1)
 
 
-class SplitChunksTests(SynchronousTestCase):
+class FrameChunksTests(SynchronousTestCase):
     """
-    L{splitChunks} keeps every frame a handler sends under L{MAX_FRAME}.
+    L{frameChunks} keeps every frame a handler sends under L{MAX_FRAME},
+    and the frames of a message few.
     """
 
-    def test_small(self) -> None:
+    def test_oneKept(self) -> None:
         """
-        Small chunks are kept as they are.
+        One chunk no larger than the size is kept as it is (the list
+        itself), as is no chunk.
         """
-        chunks = [b"a", b"b" * _defaults.MAX_FRAME]
-        self.assertIs(splitChunks(chunks), chunks)
+        for chunks in [[b"b" * _defaults.MAX_FRAME], [b"a"], []]:
+            self.assertIs(frameChunks(chunks), chunks)
 
     def test_large(self) -> None:
         """
         A large chunk is split, in order, into pieces of at most the size.
         """
-        self.assertEqual(splitChunks([b"x", b"abcdefg", b"y"], 3),
+        self.assertEqual(frameChunks([b"x", b"abcdefg", b"y"], 3, 2),
                          [b"x", b"abc", b"def", b"g", b"y"])
 
     def test_largeNotCopied(self) -> None:
@@ -2811,8 +2840,37 @@ class SplitChunksTests(SynchronousTestCase):
         returned whole is not copied once here and again by ZeroMQ.
         """
         chunk = b"abcdefg"
-        pieces = splitChunks([b"x", chunk], 3)
+        pieces = frameChunks([b"x", chunk], 3, 2)
         self.assertEqual(pieces, [b"x", b"abc", b"def", b"g"])
         for piece in pieces[1:]:
             assert isinstance(piece, memoryview), piece
             self.assertIs(piece.obj, chunk)
+
+    def test_smallJoined(self) -> None:
+        """
+        Each run of chunks shorter than the join size goes in frames of at
+        most that size, in order; a chunk of the join size or more goes as
+        it is, between them.
+        """
+        self.assertEqual(
+            frameChunks([b"a", b"b", b"c", b"dd", b"e", b"ffff", b"g", b"h"], 10, 4),
+            [b"abc", b"dde", b"ffff", b"gh"],
+        )
+
+    def test_byteAtATime(self) -> None:
+        """
+        A batch of one-byte chunks, as an application that yields a byte
+        at a time streams, goes in frames of L{_defaults.FRAME_JOIN} bytes.
+        """
+        frames = frameChunks([b"x"] * _defaults.BODY_BATCH)
+        self.assertEqual(
+            [len(frame) for frame in frames],
+            [_defaults.FRAME_JOIN] * (_defaults.BODY_BATCH // _defaults.FRAME_JOIN),
+        )
+
+    def test_joinUnderSize(self) -> None:
+        """
+        The frames joined are no larger than the size either, if it is the
+        smaller (a front's small C{--max-message}).
+        """
+        self.assertEqual(frameChunks([b"a", b"b", b"c"], 2, 4), [b"ab", b"c"])
