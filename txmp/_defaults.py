@@ -273,6 +273,21 @@ DEFAULT_ACCESS_LOG_FORMAT = "combined"
 # wrong (a front that stops reading, say).
 HIGH_WATER_MARK = 10000
 
+# A handler's connections to its fronts (txmp._zmq.ZmqSocket.keepAlive):
+# ZeroMQ sends a ZMTP heartbeat at the handler's --heartbeat (at most a
+# third of DEAD_CONNECTION), closes a connection that has brought nothing
+# for DEAD_CONNECTION seconds and connects again, giving up a TCP connect
+# not made in CONNECT_TIMEOUT seconds to try again at once.  A network cut
+# leaves a TCP connection open on both sides, and what is sent on it waits
+# for the kernel's next retransmission, whose wait doubles through the
+# cut: in a helper's test, a handler cut off for 60 s joined its front
+# again 48 s after the network healed (its front answering 503 meanwhile,
+# had it no other handler), 23 s after a cut of 30 s.  Longer than the
+# front's own judgement of silence (three heartbeats): a front only paused
+# (garbage collection, SIGSTOP) keeps its connections for this long.
+DEAD_CONNECTION = 10.0
+CONNECT_TIMEOUT = 2.0
+
 # How long a stopping handler lets ZeroMQ send what is still queued on its
 # sockets (the last replies, which its application threads queued before
 # the drain ended, and its BYE or CREDIT) before it closes them: their

@@ -35,7 +35,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txmp._defaults import (
+    CONNECT_TIMEOUT,
     CUT_CLOSE_TIMEOUT,
+    DEAD_CONNECTION,
     HIGH_WATER_MARK,
     PARENT_CHECK_INTERVAL,
     REFUSED_RETRY,
@@ -333,6 +335,14 @@ class HandlerService(Service):
             for sock, address in [(sendSocket, send), (returnSocket, ret)]:
                 if curves is not None:
                     sock.curveClient(*curves[index])
+                # A connection a network cut left open is found dead and
+                # made again, within DEAD_CONNECTION of the cut and
+                # CONNECT_TIMEOUT of its end.
+                sock.keepAlive(
+                    min(options["heartbeat"], DEAD_CONNECTION / 3),
+                    DEAD_CONNECTION,
+                    CONNECT_TIMEOUT,
+                )
                 # Without CURVE too: a front that uses it ends the handshake
                 # for good (a mechanism mismatch), and the handler must say
                 # why it cannot join, and try again.

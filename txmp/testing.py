@@ -848,6 +848,7 @@ class MemorySocket:
     @ivar forgotten: the peers L{forget} was called for, in order.
     @ivar shared: whether L{shareWithThreads} was called.
     @ivar curve: the keys given to L{curveClient}, if it was called.
+    @ivar keptAlive: what L{keepAlive} was given, if it was called.
     @ivar handshakeObserver: the observer given to L{monitorHandshakes}, if
         it was called, for the test to tell it of a handshake as a real
         socket's monitor does (C{("HANDSHAKE_FAILED_AUTH", 400,
@@ -885,6 +886,7 @@ class MemorySocket:
         self.forgotten: list[bytes] = []
         self.shared = False
         self.curve: tuple[bytes, bytes, bytes] | None = None
+        self.keptAlive: tuple[float, float, float] | None = None
         self.handshakeObserver: HandshakeObserver | None = None
         self.linger: tuple[int, bool] | None = None
         # (Only a socket with largeFrame receives memoryviews.)
@@ -945,6 +947,16 @@ class MemorySocket:
         """
         self._beforeEndpoints("CURVE")
         self.curve = (publicKey, secretKey, serverKey)
+
+    def keepAlive(self, interval: float, timeout: float, connectTimeout: float) -> None:
+        """
+        Record the arguments in L{keptAlive}; refused once bound or
+        connected, as by L{txmp._zmq.ZmqSocket.keepAlive}.
+
+        @raise RuntimeError: if bound or connected.
+        """
+        self._beforeEndpoints("HEARTBEAT")
+        self.keptAlive = (interval, timeout, connectTimeout)
 
     def monitorHandshakes(self, context: MemoryNetwork, observer: HandshakeObserver) -> None:
         """

@@ -73,6 +73,11 @@ def connect(sendAddress, returnAddress):
         sock.setsockopt(zmq.SNDHWM, 1000)
         sock.setsockopt(zmq.RCVHWM, 1000)
         sock.setsockopt(zmq.LINGER, 0)
+        # A connection a network cut left open is found dead, and made
+        # again (section 2.3).
+        sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 10000)
+        sock.setsockopt(zmq.CONNECT_TIMEOUT, 2000)
         sock.connect(address)
     return send, ret
 

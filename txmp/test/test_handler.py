@@ -2574,6 +2574,21 @@ class HandlerServiceRefusedTests(HandshakeTestCase):
             self.assertIsNotNone(sock.handshakeObserver)
             self.assertEqual((sock.address, sock.connects), (address, 1))
 
+    def test_keptAlive(self) -> None:
+        """
+        Both sockets of a link have ZeroMQ find a connection that a network
+        cut left open dead and connect again (L{MemorySocket.keepAlive}):
+        heartbeats at the handler's C{--heartbeat}, a connection dead after
+        L{_defaults.DEAD_CONNECTION}, connects given up after
+        L{_defaults.CONNECT_TIMEOUT}.
+        """
+        for sock in self.sockets.values():
+            self.assertEqual(
+                sock.keptAlive,
+                (_defaults.DEFAULT_HEARTBEAT, _defaults.DEAD_CONNECTION,
+                 _defaults.CONNECT_TIMEOUT),
+            )
+
     def test_returnConnectionWatched(self) -> None:
         """
         The return socket's monitor tells its link whether it is

@@ -19,7 +19,7 @@ from typing import Any, Callable, cast
 import zmq
 from twisted.internet import reactor as globalReactor
 from twisted.internet import tcp
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.interfaces import IPushProducer, IReactorFromThreads, IReactorTCP
 from twisted.internet.protocol import ProcessProtocol, ServerFactory
 from twisted.internet.selectreactor import SelectReactor
@@ -637,6 +637,106 @@ class ZmqAdapterTests(TestCase):
             "would remove: give the path of a socket, or of no file",
         )
         self.assertEqual(path.getContent(), b"precious")
+
+    @inlineCallbacks
+    def test_keptAliveAcrossCut(self) -> Any:
+        """
+        A DEALER kept alive (L{ZmqSocket.keepAlive}) whose TCP connection a
+        network cut leaves open (a proxy that stops passing bytes on, and
+        closes nothing) finds it dead and connects again; once the cut
+        heals, what it sends arrives.  (Without, it waits for the kernel's
+        retransmissions, and this test's timeout.)
+        """
+        from twisted.protocols import portforward
+
+        cut = [False]
+        reconnected: Deferred[None] = Deferred()
+        connections: list[Deferred[None]] = [Deferred(), reconnected]
+
+        # Each end of each proxied connection, and when it is closed.
+        ends: list[Deferred[None]] = []
+        transports: list[Any] = []
+
+        def closedLater(end: portforward.Proxy) -> None:
+            closed: Deferred[None] = Deferred()
+            ends.append(closed)
+            lost = end.connectionLost
+
+            def connectionLost(reason: Any) -> None:
+                lost(reason)
+                closed.callback(None)
+
+            end.connectionLost = connectionLost  # type: ignore[method-assign]
+            transports.append(end.transport)
+
+        class Client(portforward.ProxyClient):
+            def connectionMade(self) -> None:
+                closedLater(self)
+                portforward.ProxyClient.connectionMade(self)
+
+            def dataReceived(self, data: bytes) -> None:
+                if not cut[0]:
+                    portforward.ProxyClient.dataReceived(self, data)
+
+        class ClientFactory(portforward.ProxyClientFactory):
+            protocol = Client
+
+        class Server(portforward.ProxyServer):
+            clientProtocolFactory = ClientFactory
+
+            def connectionMade(self) -> None:
+                closedLater(self)
+                portforward.ProxyServer.connectionMade(self)
+                if connections:
+                    connections.pop(0).callback(None)
+
+            def dataReceived(self, data: bytes) -> None:
+                if not cut[0]:
+                    portforward.ProxyServer.dataReceived(self, data)
+
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        context = ZmqContext(reactor)
+        received: list[list[bytes]] = []
+        before: Deferred[None] = Deferred()
+        after: Deferred[None] = Deferred()
+        arrivals = [before, after]
+
+        def atRouter(frames: list[bytes]) -> None:
+            received.append(frames)
+            arrivals.pop(0).callback(None)
+
+        router = context.socket("router", atRouter, 10)
+        router.bind(f"tcp://127.0.0.1:{port}")
+        factory = portforward.ProxyFactory("127.0.0.1", port)
+        factory.protocol = Server
+        # (portforward has no types.)
+        proxy: tcp.Port = cast(Any, globalReactor).listenTCP(0, factory, interface="127.0.0.1")
+
+        def cleanUp() -> Deferred[list[None]]:
+            # The sockets first, which would connect again to the proxy.
+            context.shutdown()
+            proxy.stopListening()
+            for transport in transports:
+                transport.abortConnection()
+            return gatherResults(ends)
+
+        self.addCleanup(cleanUp)
+        dealer = context.socket("dealer", lambda f: None, 10, b"dealer-1")
+        dealer.keepAlive(0.05, 0.5, 0.5)
+        dealer.connect(f"tcp://127.0.0.1:{proxy.getHost().port}")
+        dealer.send([b"before"])
+        yield before
+        cut[0] = True
+        yield reconnected
+        cut[0] = False
+        dealer.send([b"after"])
+        yield after
+        self.assertEqual([frames[1:] for frames in received], [[b"before"], [b"after"]])
+
+    test_keptAliveAcrossCut.timeout = 20  # type: ignore[attr-defined]
 
     @inlineCallbacks
     def test_backlogSentOnceConnected(self) -> Any:
