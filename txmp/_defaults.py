@@ -273,6 +273,17 @@ DEFAULT_ACCESS_LOG_FORMAT = "combined"
 # wrong (a front that stops reading, say).
 HIGH_WATER_MARK = 10000
 
+# A handler whose heartbeat last ran more than this many of its intervals
+# before a REQ came (it was paused: SIGSTOP, swap, a long GC) holds the
+# request, and those after it, until its front answers a HELLO sent then
+# (txmp._handler.FrontLink._doubt): the front declares a handler dead after
+# three silent intervals, and answers its POSTs 502 and retries its GETs,
+# which must not then run here too (a helper's SIGSTOP test: a POST
+# answered 502 ran when the handler was let go on).  Two, so that no
+# handler is held up whose front cannot have given up on it; a held one
+# waits for a round trip.
+DOUBT_AFTER = 2
+
 # A handler's connections to its fronts (txmp._zmq.ZmqSocket.keepAlive):
 # ZeroMQ sends a ZMTP heartbeat at the handler's --heartbeat (at most a
 # third of DEAD_CONNECTION), closes a connection that has brought nothing

@@ -27,6 +27,7 @@ from txmp import protocol
 from txmp._defaults import (
     DEFAULT_HEARTBEAT,
     DEFAULT_MAX_MESSAGE,
+    DOUBT_AFTER,
     FRAME_JOIN,
     HUNG_AFTER_CANCEL,
     INPUT_WINDOW,
@@ -101,6 +102,13 @@ def frameChunks(
 
 def _joined(run: list[bytes]) -> bytes:
     return run[0] if len(run) == 1 else b"".join(run)
+
+
+# The messages about requests, which a link that doubts the front still
+# knows its requests holds (FrontLink._doubt).
+_ABOUT_REQUESTS = (
+    protocol.Request, protocol.Body, protocol.Cancel, protocol.Window, protocol.Recall,
+)
 
 
 class Running(Protocol):
@@ -457,6 +465,13 @@ class FrontLink:
     _frontHeartbeat: float | None = field(init=False, default=None)
     _lastHeard: float = field(init=False, default=0.0)
     _beat: IDelayedCall | None = field(init=False, default=None)
+    # When the heartbeat last sent PING or HELLO (or the link started).
+    _beatAt: float = field(init=False, default=0.0)
+    # While the link doubts that the front still knows the requests it
+    # sends (see _doubt): the messages about requests that came since,
+    # held until a WELCOME settles it.  None otherwise.
+    # (Each with whether it is a REQ.)
+    _held: list[tuple[Sequence[Frame], bool]] | None = field(init=False, default=None)
     # When a late heartbeat last put off judging the front's silence (this
     # process was paused): once per silence, as the front does its
     # handlers' (txmp._registry).  (The heartbeat is the check: one due in
@@ -526,7 +541,8 @@ class FrontLink:
         """
         Register with the front and start heartbeats.
         """
-        self._frontLost(self._reactor.seconds())
+        self._beatAt = self._reactor.seconds()
+        self._frontLost(self._beatAt)
         self._hello()
         self._beat = self._reactor.callLater(self.interval, self._heartbeat)
 
@@ -677,11 +693,9 @@ class FrontLink:
             ),
         )
 
-    def _frontFound(self, front: str, welcomed: bool = True) -> None:
+    def _frontFound(self, front: str) -> None:
         """
-        The front C{front} welcomed this link, or if not C{welcomed} sent
-        it a request, which proves it knows the link (its C{WELCOME} was
-        lost): logged only after a warning then.
+        The front C{front} welcomed this link.
         """
         since = self._frontlessSince
         self._frontlessSince = None
@@ -701,7 +715,7 @@ class FrontLink:
                 address=self.address,
                 seconds=round(self._reactor.seconds() - since),
             )
-        elif welcomed:
+        else:
             self._log.info(
                 "mphandler {name} registered with front {front} at {address}",
                 name=self.name,
@@ -737,6 +751,60 @@ class FrontLink:
         for _, request in running:
             request.cancel()
         return [requestId for requestId, _ in running]
+
+    def _doubt(self, now: float) -> None:
+        """
+        A C{REQ} came that the front may have given up already: no front
+        has welcomed this link since it lost its front (silent, or it said
+        C{BYE}: a request sent before, delivered after a network cut), or
+        this link's heartbeat last ran more than L{DOUBT_AFTER} intervals
+        ago (the process was paused, and the front, having heard nothing
+        for three, may have declared it dead and answered the request 502
+        or sent it elsewhere).  Started, it would run though its client was
+        answered (a helper's SIGSTOP and network cuts: a POST answered 502
+        ran when the handler came back).  So it is held, with every message
+        about requests that follows, and a C{HELLO} goes now: the C{WELCOME}
+        that answers it says (L{_settleHeld}).
+        """
+        self._log.info(
+            "mphandler {name}: a request came from front {address} {why}: "
+            "held until the front answers a HELLO, which says whether it "
+            "still knows this handler's requests",
+            name=self.name,
+            address=self.address,
+            why=(
+                "while no front had welcomed this handler" if self.front is None
+                else "%.1f s after this handler's last heartbeat (was it paused?)"
+                % (now - self._beatAt,)
+            ),
+        )
+        self._hello()
+
+    def _settleHeld(self, registeredAnew: bool) -> None:
+        """
+        A C{WELCOME} came while requests were held (L{_doubt}): if the
+        front registered this link anew, it had forgotten them (and
+        answered or retried them): they are dropped.  Otherwise it still
+        counts on them: they are handled now, in the order they came.
+        """
+        held, self._held = self._held or [], None
+        if registeredAnew:
+            self._dropHeld(held)
+        else:
+            for frames, _ in held:
+                self.controlReceived(frames)
+
+    def _dropHeld(self, held: list[tuple[Sequence[Frame], bool]]) -> None:
+        requests = sum(1 for _, request in held if request)
+        if requests:
+            self._log.info(
+                "mphandler {name}: dropped {count} requests held from front "
+                "{address}: it had forgotten this handler (declared it dead), "
+                "and answered or retried them",
+                name=self.name,
+                count=requests,
+                address=self.address,
+            )
 
     def _registeredAnew(self, sequence: int) -> None:
         """
@@ -836,7 +904,7 @@ class FrontLink:
         return min(self.heartbeat, self._frontHeartbeat)
 
     def _heartbeat(self) -> None:
-        now = self._reactor.seconds()
+        now = self._beatAt = self._reactor.seconds()
         late = 0.0 if self._beat is None else now - self._beat.getTime()
         self._beat = self._reactor.callLater(self.interval, self._heartbeat)
         self._collect()
@@ -912,10 +980,9 @@ class FrontLink:
         elif self.front is None:
             self._hello()
             self._warnIfFrontless()
-        elif self._withheld:
-            # Credits wait for a WELCOME that a REQ made the link stop
-            # waiting for (taken for proof of registration): it may have
-            # been lost, and the answer to this HELLO settles them.
+        elif self._withheld or self._held is not None:
+            # Credits or requests wait for a WELCOME, which may have been
+            # lost: the answer to this HELLO settles them.
             self._hello()
         else:
             self._send.send(protocol.encodePing())
@@ -1025,9 +1092,18 @@ class FrontLink:
                 why=str(e),
             )
             return
-        self._lastHeard = self._reactor.seconds()
-        if isinstance(message, protocol.Request):
-            self._request(message)
+        now = self._lastHeard = self._reactor.seconds()
+        if self._held is not None and isinstance(message, _ABOUT_REQUESTS):
+            self._held.append((frames, isinstance(message, protocol.Request)))
+        elif isinstance(message, protocol.Request):
+            if not self.draining and (
+                self.front is None
+                or (self._beat is not None and now - self._beatAt > DOUBT_AFTER * self.interval)
+            ):
+                self._doubt(now)
+                self._held = [(frames, True)]
+            else:
+                self._request(message)
         elif isinstance(message, protocol.Cancel):
             running = self.running.get(message.requestId)
             if running is not None:
@@ -1097,6 +1173,8 @@ class FrontLink:
                 self.creditInEnd = message.creditInEnd
                 self.packed = message.packed
                 self.batch = message.batch
+            if self._held is not None:
+                self._settleHeld(message.registered is not None)
         elif isinstance(message, protocol.Bye):
             if self.draining:
                 # The acknowledgement of ours: no REQ can follow it.
@@ -1105,7 +1183,10 @@ class FrontLink:
             else:
                 # The front does not know us (it restarted or declared us
                 # dead) or is going away: either way it has forgotten our
-                # requests.
+                # requests, those held too.
+                if self._held:
+                    self._dropHeld(self._held)
+                    self._held = []
                 if self.front is not None:
                     # Said when it happens: the warning that no front
                     # answers comes 10 s later, and a restarted front's
@@ -1204,9 +1285,6 @@ class FrontLink:
             if not self.draining:
                 self._creditBack(self.hellos)
             return
-        if self.front is None:
-            # A request proves the front knows us, even if WELCOME was lost.
-            self._frontFound("?", welcomed=False)
         self.stats["requests"] += 1
         for observer in self.requestObservers:
             observer(1)

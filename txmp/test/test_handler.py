@@ -219,8 +219,14 @@ class RegistrationTests(FrontLinkTestCase):
         steps = [(plainWelcome, False), (packedWelcome, True),
                  (protocol.encodeBye(), False), (packedWelcome, True)]
         for n, (fromFront, packed) in enumerate(steps):
-            self.fromFront(fromFront)
+            # (A request comes only once a front welcomed the link: the one
+            # the BYE finds running answers after it.)
+            bye = fromFront == protocol.encodeBye()
+            if not bye:
+                self.fromFront(fromFront)
             self.request(b"front1.%d" % (n,))
+            if bye:
+                self.fromFront(fromFront)
             self.runner.runs[n].respond()
             frames = self.returnSocket.sent[-1]
             self.assertEqual(
@@ -268,9 +274,14 @@ class RegistrationTests(FrontLinkTestCase):
             (batchWelcome, b"x", True),
         ]
         for n, (fromFront, body, combined) in enumerate(steps):
-            self.fromFront(fromFront)
+            # (As in test_repliesPackedOnceFrontSays.)
+            bye = fromFront == protocol.encodeBye()
+            if not bye:
+                self.fromFront(fromFront)
             self.returnSocket.kept.clear()
             self.request(b"front1.%d" % (n,))
+            if bye:
+                self.fromFront(fromFront)
             self.runner.runs[n].respond(body=[body])
             self.assertEqual(self.returnSocket.combined, [])
             self.assertEqual(
@@ -575,21 +586,22 @@ class RegistrationTests(FrontLinkTestCase):
         for ever for a body or window the front will not send, holding
         their threads and credits.  The one that was running when the
         C{HELLO} the front registered from was sent (counted busy by it)
-        gives its credit back by C{CREDIT}; the one that came after it
-        (sent before the front forgot the link) was counted free, and
-        gives none: the front counts the link's capacity, no more.
+        gives its credit back by C{CREDIT}; one that came after it (sent
+        before the front forgot the link), held as no front had welcomed
+        the link since, is dropped, never run: the front answered it (a
+        POST 502) or sent it elsewhere.
         """
         self.startWelcomed()
         self.request(b"front1.1")
         while self.link.hellos < 2:
             self.clock.advance(self.heartbeat)
-        self.request(b"front1.2")
         hello = self.control()[-1]
         assert isinstance(hello, protocol.Hello)
         self.assertEqual((hello.credits, hello.sequence), (1, 2))
+        self.request(b"front1.2")
         self.sendSocket.clear()
         self.fromFront(protocol.encodeWelcome(front="front1", registered=2))
-        self.assertEqual([run.cancelled for run in self.runner.runs], [True, True])
+        self.assertEqual([run.cancelled for run in self.runner.runs], [True])
         for run in self.runner.runs:
             run.sink.finished()
         self.assertEqual(self.control(), [protocol.Credit(1)])
@@ -686,9 +698,12 @@ class RegistrationTests(FrontLinkTestCase):
         """
         Let the welcomed link's front fall silent until the link says
         C{HELLO} again (its second), then deliver a C{REQ} sent before that
-        C{HELLO} reached the front, and let it end before any answer comes.
+        C{HELLO} reached the front (the front may have declared the link
+        dead, and answered the request): no front has welcomed the link
+        since, so the request is held, not run, and a third C{HELLO} goes at
+        once (L{FrontLink._doubt}).
 
-        @return: that C{HELLO}, which counted the request's slot free.
+        @return: the second C{HELLO}.
         """
         self.startWelcomed()
         while self.link.hellos < 2:
@@ -697,67 +712,128 @@ class RegistrationTests(FrontLinkTestCase):
         assert isinstance(hello, protocol.Hello)
         self.sendSocket.clear()
         self.request(b"front1.1")
-        self.runner.runs[0].sink.sendHead(200, b"OK", [], [b"done"], False)
-        self.runner.runs[0].sink.finished()
+        self.assertEqual(self.runner.runs, [])
+        [doubt] = self.control()
+        assert isinstance(doubt, protocol.Hello)
+        # (The request held counts free.)
+        self.assertEqual((doubt.credits, doubt.sequence), (2, 3))
+        self.sendSocket.clear()
         return hello
 
     def test_lateRequestRegisteredAnew(self) -> None:
         """
-        A request that came after the link's unanswered C{HELLO} and ended
-        before its C{WELCOME} gives no C{CREDIT} if that C{WELCOME} says
-        the front registered the link anew from that C{HELLO}: the
-        C{HELLO} counted its slot free already (a C{CREDIT} would give the
-        front more credits than the link has threads; a soak left a
-        handler of 3 threads with 4).
+        A request held until the front answers (L{lateRequest}) is dropped,
+        never run, if the C{WELCOME} says the front registered the link
+        anew: it had forgotten the link and its requests, and answered them
+        (a POST 502) or sent them elsewhere; a helper saw a POST answered
+        502 run when its handler came back.  No C{CREDIT} follows: the
+        C{HELLO} counted the slot free.
         """
         hello = self.lateRequest()
         self.assertEqual((hello.credits, hello.sequence), (2, 2))
-        self.assertEqual(self.control(), [])
-        self.fromFront(protocol.encodeWelcome(front="front1", registered=2))
+        with capturedLogs() as events:
+            self.fromFront(protocol.encodeWelcome(front="front1", registered=2))
+        self.assertEqual(self.runner.runs, [])
         self.assertEqual(self.control(), [])
         self.assertEqual(self.link.free, 2)
+        self.assertIn(
+            "mphandler host:123: dropped 1 requests held from front tcp://front:5556: "
+            "it had forgotten this handler (declared it dead), and answered or "
+            "retried them",
+            [formatEvent(e) for e in events],
+        )
 
     def test_lateRequestWelcomedAgain(self) -> None:
         """
-        A request that came after the link's unanswered C{HELLO} and ended
-        before its C{WELCOME} gives its credit back by C{CREDIT} once a
-        C{WELCOME} without C{registered} comes: the front kept its count
-        (the C{HELLO} was a repeat), which the request took.
+        A request held until the front answers runs once a C{WELCOME}
+        without C{registered} comes (the front kept its count, which the
+        request took), and gives its credit back as it ends.
         """
         self.lateRequest()
-        self.assertEqual(self.control(), [])
         self.welcome()
+        [run] = self.runner.runs
+        self.assertEqual(run.requestId, b"front1.1")
+        run.sink.sendHead(200, b"OK", [], [b"done"], False)
+        run.sink.finished()
         self.assertEqual(self.control(), [protocol.Credit(1)])
 
     def test_lateRequestWelcomeLost(self) -> None:
         """
-        While a credit waits for the answer to a C{HELLO} (the link took
-        the request for proof that it is registered, so says C{PING} at
-        its heartbeats), the link says C{HELLO} again at every heartbeat
-        instead, so that the loss of a C{WELCOME} leaves no credit held
-        for good: the next C{WELCOME} settles it.
+        While a request is held, the link says C{HELLO} at every heartbeat,
+        so that a lost C{WELCOME} holds it for no more than one; the next
+        settles it.
         """
         self.lateRequest()
         self.frontAnswers(1)
         hello, = self.control()
         assert isinstance(hello, protocol.Hello)
-        self.assertEqual((hello.credits, hello.sequence), (2, 3))
+        self.assertEqual((hello.credits, hello.sequence), (2, 4))
+        self.assertEqual(self.runner.runs, [])
         self.sendSocket.clear()
         self.welcome()
-        self.assertEqual(self.control(), [protocol.Credit(1)])
-        self.sendSocket.clear()
+        self.assertEqual(len(self.runner.runs), 1)
         self.frontAnswers(1)
         self.assertEqual(self.control(), [protocol.Ping()])
 
-    def test_lateRequestWelcomeLostRegisteredAnew(self) -> None:
+    def test_heldInOrder(self) -> None:
         """
-        A credit held for the answer to a C{HELLO} whose C{WELCOME} was
-        lost is not given back if the front registered the link anew from
-        the C{HELLO} it said next: that one counted the slot free.
+        What comes about requests while one is held is held after it, and
+        handled in the order it came once the front answers: a C{CANCEL}
+        of the held request cancels it, a second request runs.
         """
         self.lateRequest()
-        self.frontAnswers(1)
-        self.fromFront(protocol.encodeWelcome(front="front1", registered=3))
+        self.fromFront(protocol.encodeCancel(b"front1.1"))
+        self.request(b"front1.2")
+        self.assertEqual(self.runner.runs, [])
+        self.welcome()
+        self.assertEqual(
+            [(run.requestId, run.cancelled) for run in self.runner.runs],
+            [(b"front1.1", True), (b"front1.2", False)],
+        )
+
+    def test_pausedRequestHeld(self) -> None:
+        """
+        A request that comes when the link's heartbeat last ran more than
+        L{_defaults.DOUBT_AFTER} intervals ago (the process was paused, and
+        the front may have declared it dead meanwhile) is held too, the
+        front still said to be the link's, until a C{WELCOME} answers the
+        C{HELLO} sent then; one that comes sooner runs at once.
+        """
+        self.startWelcomed()
+        self.clock.rightNow += self.heartbeat * (_defaults.DOUBT_AFTER + 0.5)
+        self.request(b"front1.1")
+        self.assertEqual(self.runner.runs, [])
+        self.assertEqual(self.link.front, "front1")
+        [hello] = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.fromFront(protocol.encodeWelcome(front="front1", registered=hello.sequence))
+        self.assertEqual(self.runner.runs, [])
+        self.clock.advance(0)
+        self.request(b"front1.2")
+        self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.2"])
+
+    def test_lateRequestDraining(self) -> None:
+        """
+        A request held when the link starts draining runs once the front
+        answers that it kept the link (a draining handler serves what the
+        front sent it), and gives no credit back.
+        """
+        self.lateRequest()
+        self.link.drain()
+        self.welcome()
+        self.assertEqual(len(self.runner.runs), 1)
+        self.runner.runs[0].sink.finished()
+        self.assertEqual(self.control(), [protocol.Bye()])
+
+    def test_lateRequestBye(self) -> None:
+        """
+        A request held is dropped by a C{BYE}: the front forgot the link,
+        and the C{HELLO} that answers the C{BYE} counts the slot free.
+        """
+        self.lateRequest()
+        self.fromFront(protocol.encodeBye())
+        self.welcome()
+        self.assertEqual(self.runner.runs, [])
         self.assertEqual([type(m) for m in self.control()], [protocol.Hello])
 
     def test_requestBeforeHelloCreditsAtOnce(self) -> None:
@@ -778,27 +854,6 @@ class RegistrationTests(FrontLinkTestCase):
         self.fromFront(protocol.encodeWelcome(front="front1", registered=2))
         self.assertEqual(self.control(), [protocol.Credit(1)])
 
-    def test_lateRequestDraining(self) -> None:
-        """
-        A credit held for the answer to a C{HELLO} is not given back if the
-        link starts draining meanwhile: a draining handler gives none back.
-        """
-        self.lateRequest()
-        self.link.drain()
-        self.welcome()
-        self.assertEqual(self.control(), [protocol.Bye()])
-
-    def test_lateRequestBye(self) -> None:
-        """
-        A credit held for the answer to a C{HELLO} is dropped by a C{BYE}:
-        the front forgot the link, and the C{HELLO} that answers the
-        C{BYE} counts the slot free.
-        """
-        self.lateRequest()
-        self.fromFront(protocol.encodeBye())
-        self.welcome()
-        self.assertEqual([type(m) for m in self.control()], [protocol.Hello])
-
     def test_welcomedAgainKeepsRequests(self) -> None:
         """
         A C{WELCOME} without C{registered} (the front answers a repeated
@@ -811,13 +866,18 @@ class RegistrationTests(FrontLinkTestCase):
         self.welcome()
         self.assertFalse(self.runner.runs[0].cancelled)
 
-    def test_requestMeansWelcomed(self) -> None:
+    def test_requestBeforeWelcomeHeld(self) -> None:
         """
-        A request proves that the front knows the link, even if its
-        C{WELCOME} was lost: the next heartbeat is a C{PING}.
+        A request to a link no front has welcomed (its C{WELCOME} lost) is
+        held, and a C{HELLO} goes at once; the C{WELCOME} that answers it
+        runs the request, and the next heartbeat is a C{PING}.
         """
         self.link.start()
         self.request()
+        self.assertEqual(self.runner.runs, [])
+        self.assertEqual([type(m) for m in self.control()], [protocol.Hello] * 2)
+        self.welcome()
+        self.assertEqual(len(self.runner.runs), 1)
         self.sendSocket.clear()
         self.clock.advance(self.heartbeat)
         self.assertEqual(self.control(), [protocol.Ping()])
@@ -1390,6 +1450,7 @@ class RequestTests(FrontLinkTestCase):
         sendSocket, returnSocket = MemorySocket(), MemorySocket()
         link = FrontLink(self.clock, WSGIRunner(reactor, pool, app), sendSocket,
                          returnSocket, "h", capacity=1)
+        link.controlReceived(protocol.encodeWelcome(front="f"))
         link.controlReceived(protocol.encodeRequest(b"r", META, [], [b"ab"], more=True))
         link.controlReceived(protocol.encodeBody(b"r", [b"cd"], False))
         link.controlReceived(protocol.encodeBody(b"r", [b"ef"], True))
@@ -1421,6 +1482,7 @@ class RequestTests(FrontLinkTestCase):
         sendSocket, returnSocket = MemorySocket(), MemorySocket()
         link = FrontLink(self.clock, WSGIRunner(reactor, SynchronousThreadPool(), app),
                          sendSocket, returnSocket, "h", capacity=1)
+        link.controlReceived(protocol.encodeWelcome(front="f"))
         link.controlReceived(protocol.encodeRequest(b"r", META, [], []))
         reactor.flush()
         frames = []
@@ -1919,16 +1981,21 @@ class NoFrontWarningTests(LoggedLinkTestCase):
 
     def test_requestAfterWarning(self) -> None:
         """
-        A request from the front (whose C{WELCOME} was lost) ends the
-        warnings as a C{WELCOME} does, and says so.
+        A request from the front (whose C{WELCOME} was lost) is held, and
+        says so; the C{WELCOME} that answers the C{HELLO} sent then ends the
+        warnings.
         """
         self.link.start()
         self.advance(_defaults.NO_FRONT_WARNING)
         self.request()
+        self.welcome()
         self.assertEqual(
-            formatEvent(self.events[-1]),
-            "mphandler host:123 registered with front ? at tcp://front:5556, "
-            "after 10 s without one",
+            [formatEvent(e) for e in self.events[-2:]],
+            ["mphandler host:123: a request came from front tcp://front:5556 while "
+             "no front had welcomed this handler: held until the front answers a "
+             "HELLO, which says whether it still knows this handler's requests",
+             "mphandler host:123 registered with front front1 at tcp://front:5556, "
+             "after 10 s without one"],
         )
         self.frontAnswers(100)
         self.assertEqual(len(self.warnings()), 1)

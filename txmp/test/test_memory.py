@@ -110,6 +110,7 @@ class MemoryRunnerTests(SynchronousTestCase):
         self.returnSocket = MemorySocket()
         self.link = FrontLink(Clock(), self.runner, self.sendSocket,
                               self.returnSocket, "h", capacity=1)
+        self.link.controlReceived(protocol.encodeWelcome(front="f"))
 
     def deliver(self, requestId: bytes) -> None:
         """
