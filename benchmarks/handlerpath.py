@@ -104,14 +104,17 @@ def makeHandler(app: str) -> tuple[FrontLink, _Socket]:
     pool = _InlinePool()
     runner = WSGIRunner(reactor, pool, getattr(benchapps, app))
     sendSocket, returnSocket = _Socket(), _Socket()
+    # Heartbeats of an hour: the reactor does not run here, and a link
+    # whose heartbeat has not run for two intervals holds the requests that
+    # come (FrontLink._doubt), as a paused handler must.
     link = FrontLink(
         reactor, runner, sendSocket, returnSocket, "bench",
         capacity=4, address="ipc://front", returnAddress="ipc://return",
-        inReactorThread=lambda: pool.inReactor,
+        inReactorThread=lambda: pool.inReactor, heartbeat=3600.0,
     )
     link.start()
     link.controlReceived(protocol.encodeWelcome({
-        "front": "front1", "heartbeat": "1.0", "packed": "1",
+        "front": "front1", "heartbeat": "3600", "packed": "1",
         "credit_in_reply": "1", "credit_in_end": "1",
     }))
     return link, returnSocket
@@ -143,10 +146,16 @@ def main(argv: list[str]) -> int:
         for message in messages:
             deliver(message)
 
+    sent = returnSocket.sent
     timePythonPath(
         f"handler Python per request, {options.app}", run, len(messages),
         options.runs, options.profile,
     )
+    if returnSocket.sent - sent < len(messages):
+        raise SystemExit(
+            f"handlerpath: {returnSocket.sent - sent} replies to each run's "
+            f"{len(messages)} requests"
+        )
     link.stop()
     return 0
 

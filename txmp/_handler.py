@@ -465,8 +465,11 @@ class FrontLink:
     _frontHeartbeat: float | None = field(init=False, default=None)
     _lastHeard: float = field(init=False, default=0.0)
     _beat: IDelayedCall | None = field(init=False, default=None)
-    # When the heartbeat last sent PING or HELLO (or the link started).
+    # When the heartbeat last sent PING or HELLO (or the link started), and
+    # when it will have failed to run for DOUBT_AFTER intervals (infinite
+    # until the link starts): a REQ that comes after it is held (_doubt).
     _beatAt: float = field(init=False, default=0.0)
+    _doubtAt: float = field(init=False, default=math.inf)
     # While the link doubts that the front still knows the requests it
     # sends (see _doubt): the messages about requests that came since,
     # held until a WELCOME settles it.  None otherwise.
@@ -542,6 +545,7 @@ class FrontLink:
         Register with the front and start heartbeats.
         """
         self._beatAt = self._reactor.seconds()
+        self._doubtAt = self._beatAt + DOUBT_AFTER * self.interval
         self._frontLost(self._beatAt)
         self._hello()
         self._beat = self._reactor.callLater(self.interval, self._heartbeat)
@@ -905,6 +909,7 @@ class FrontLink:
 
     def _heartbeat(self) -> None:
         now = self._beatAt = self._reactor.seconds()
+        self._doubtAt = now + DOUBT_AFTER * self.interval
         late = 0.0 if self._beat is None else now - self._beat.getTime()
         self._beat = self._reactor.callLater(self.interval, self._heartbeat)
         self._collect()
@@ -1096,10 +1101,7 @@ class FrontLink:
         if self._held is not None and isinstance(message, _ABOUT_REQUESTS):
             self._held.append((frames, isinstance(message, protocol.Request)))
         elif isinstance(message, protocol.Request):
-            if not self.draining and (
-                self.front is None
-                or (self._beat is not None and now - self._beatAt > DOUBT_AFTER * self.interval)
-            ):
+            if (now > self._doubtAt or self.front is None) and not self.draining:
                 self._doubt(now)
                 self._held = [(frames, True)]
             else:
@@ -1168,6 +1170,7 @@ class FrontLink:
                 )
                 if self.interval != before and self._beat is not None and self._beat.active():
                     self._beat.reset(self.interval)
+                    self._doubtAt = self._beatAt + DOUBT_AFTER * self.interval
                 self.maxMessage = message.maxMessage or DEFAULT_MAX_MESSAGE
                 self.creditInReply = message.creditInReply
                 self.creditInEnd = message.creditInEnd
