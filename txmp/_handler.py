@@ -756,33 +756,31 @@ class FrontLink:
             request.cancel()
         return [requestId for requestId, _ in running]
 
-    def _doubt(self, now: float) -> None:
+    def _doubt(self, what: str) -> None:
         """
-        A C{REQ} came that the front may have given up already: no front
+        Doubt that the front still knows the requests it sends: no front
         has welcomed this link since it lost its front (silent, or it said
-        C{BYE}: a request sent before, delivered after a network cut), or
-        this link's heartbeat last ran more than L{DOUBT_AFTER} intervals
-        ago (the process was paused, and the front, having heard nothing
-        for three, may have declared it dead and answered the request 502
-        or sent it elsewhere).  Started, it would run though its client was
-        answered (a helper's SIGSTOP and network cuts: a POST answered 502
-        ran when the handler came back).  So it is held, with every message
-        about requests that follows, and a C{HELLO} goes now: the C{WELCOME}
-        that answers it says (L{_settleHeld}).
+        C{BYE}: a C{REQ} sent before, delivered after a network cut), or
+        this link's heartbeat failed to run for more than L{DOUBT_AFTER}
+        intervals (the process was paused, and the front, having heard
+        nothing for three, may have declared it dead and answered its
+        requests, a POST 502, or sent them elsewhere).  Started, such a
+        request would run though its client was answered (a helper's
+        SIGSTOP and network cuts: a POST answered 502 ran when its handler
+        came back).  So every message about requests is held from now on
+        until a C{WELCOME} answers the C{HELLO} that the caller sends now,
+        and says which it is (L{_settleHeld}).
+
+        @param what: what made the link doubt, for the log.
         """
+        self._held = []
         self._log.info(
-            "mphandler {name}: a request came from front {address} {why}: "
-            "held until the front answers a HELLO, which says whether it "
-            "still knows this handler's requests",
+            "mphandler {name}: {what}: requests from front {address} are held "
+            "until it answers a HELLO, which says whether it still knows them",
             name=self.name,
+            what=what,
             address=self.address,
-            why=(
-                "while no front had welcomed this handler" if self.front is None
-                else "%.1f s after this handler's last heartbeat (was it paused?)"
-                % (now - self._beatAt,)
-            ),
         )
-        self._hello()
 
     def _settleHeld(self, registeredAnew: bool) -> None:
         """
@@ -908,7 +906,18 @@ class FrontLink:
         return min(self.heartbeat, self._frontHeartbeat)
 
     def _heartbeat(self) -> None:
-        now = self._beatAt = self._reactor.seconds()
+        now = self._reactor.seconds()
+        if (
+            now > self._doubtAt and self._held is None and self.front is not None
+            and not self.draining
+        ):
+            # (Before the REQs that wait to be read: a paused reactor may
+            # run its timers first.)
+            self._doubt(
+                "its heartbeat ran %.1f s after the one before (was it paused?)"
+                % (now - self._beatAt,)
+            )
+        self._beatAt = now
         self._doubtAt = now + DOUBT_AFTER * self.interval
         late = 0.0 if self._beat is None else now - self._beat.getTime()
         self._beat = self._reactor.callLater(self.interval, self._heartbeat)
@@ -1102,8 +1111,17 @@ class FrontLink:
             self._held.append((frames, isinstance(message, protocol.Request)))
         elif isinstance(message, protocol.Request):
             if (now > self._doubtAt or self.front is None) and not self.draining:
-                self._doubt(now)
+                self._doubt(
+                    "a request came while no front had welcomed this handler"
+                    if self.front is None
+                    else "a request came %.1f s after this handler's last "
+                    "heartbeat (was it paused?)" % (now - self._beatAt,)
+                )
                 self._held = [(frames, True)]
+                self._hello()
+                # (Heard now: what the front sends after answering it is
+                # not in doubt, heartbeat or not.)
+                self._doubtAt = now + DOUBT_AFTER * self.interval
             else:
                 self._request(message)
         elif isinstance(message, protocol.Cancel):

@@ -808,7 +808,26 @@ class RegistrationTests(FrontLinkTestCase):
         assert isinstance(hello, protocol.Hello)
         self.fromFront(protocol.encodeWelcome(front="front1", registered=hello.sequence))
         self.assertEqual(self.runner.runs, [])
+        self.request(b"front1.2")
+        self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.2"])
+
+    def test_pausedHeartbeatFirst(self) -> None:
+        """
+        A paused link whose heartbeat runs before it reads what came
+        meanwhile (a reactor may run its timers first) doubts as the
+        heartbeat finds the pause: it says C{HELLO}, and the requests that
+        come are held until the answer, dropped if the front registered the
+        link anew.
+        """
+        self.startWelcomed()
+        self.clock.rightNow += self.heartbeat * (_defaults.DOUBT_AFTER + 0.5)
         self.clock.advance(0)
+        [hello] = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.request(b"front1.1")
+        self.assertEqual(self.runner.runs, [])
+        self.fromFront(protocol.encodeWelcome(front="front1", registered=hello.sequence))
+        self.assertEqual(self.runner.runs, [])
         self.request(b"front1.2")
         self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.2"])
 
@@ -1991,9 +2010,9 @@ class NoFrontWarningTests(LoggedLinkTestCase):
         self.welcome()
         self.assertEqual(
             [formatEvent(e) for e in self.events[-2:]],
-            ["mphandler host:123: a request came from front tcp://front:5556 while "
-             "no front had welcomed this handler: held until the front answers a "
-             "HELLO, which says whether it still knows this handler's requests",
+            ["mphandler host:123: a request came while no front had welcomed this "
+             "handler: requests from front tcp://front:5556 are held until it "
+             "answers a HELLO, which says whether it still knows them",
              "mphandler host:123 registered with front front1 at tcp://front:5556, "
              "after 10 s without one"],
         )
