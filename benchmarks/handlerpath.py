@@ -151,9 +151,10 @@ def main(argv: list[str]) -> int:
         f"handler Python per request, {options.app}", run, len(messages),
         options.runs, options.profile,
     )
-    if returnSocket.sent - sent < len(messages):
+    runs = 1 if options.profile else options.runs
+    if returnSocket.sent - sent < runs * len(messages):
         raise SystemExit(
-            f"handlerpath: {returnSocket.sent - sent} replies to each run's "
+            f"handlerpath: {returnSocket.sent - sent} replies to {runs} runs of "
             f"{len(messages)} requests"
         )
     link.stop()

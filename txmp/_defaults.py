@@ -273,12 +273,13 @@ DEFAULT_ACCESS_LOG_FORMAT = "combined"
 # wrong (a front that stops reading, say).
 HIGH_WATER_MARK = 10000
 
-# A handler whose heartbeat last ran more than this many of its intervals
-# before a REQ came (it was paused: SIGSTOP, swap, a long GC) holds the
-# request, and those after it, until its front answers a HELLO sent then
-# (txmp._handler.FrontLink._doubt): the front declares a handler dead after
-# three silent intervals, and answers its POSTs 502 and retries its GETs,
-# which must not then run here too (a helper's SIGSTOP test: a POST
+# A handler whose heartbeat fails to run for more than this many of its
+# front's intervals (it was paused: SIGSTOP, swap, a long GC), or that gets
+# a REQ this long after it last heard its front (a network cut), holds the
+# requests that come from then on until its front answers a HELLO sent
+# then (txmp._handler.FrontLink._doubt): the front declares a handler dead
+# after three silent intervals, and answers its POSTs 502 and retries its
+# GETs, which must not then run here too (a helper's SIGSTOP test: a POST
 # answered 502 ran when the handler was let go on).  Two, so that no
 # handler is held up whose front cannot have given up on it; a held one
 # waits for a round trip.
@@ -296,8 +297,13 @@ DOUBT_AFTER = 2
 # had it no other handler), 23 s after a cut of 30 s.  Longer than the
 # front's own judgement of silence (three heartbeats): a front only paused
 # (garbage collection, SIGSTOP) keeps its connections for this long.
+# (Longer, for a --heartbeat over 2.5 s: DEAD_CONNECTION_HEARTBEATS of them,
+# one more than a front's judgement of silence.  ZMTP heartbeats no more
+# often than KEEPALIVE_MIN.)
 DEAD_CONNECTION = 10.0
+DEAD_CONNECTION_HEARTBEATS = 4
 CONNECT_TIMEOUT = 2.0
+KEEPALIVE_MIN = 0.1
 
 # How long a stopping handler lets ZeroMQ send what is still queued on its
 # sockets (the last replies, which its application threads queued before

@@ -470,6 +470,10 @@ class FrontLink:
     # until the link starts): a REQ that comes after it is held (_doubt).
     _beatAt: float = field(init=False, default=0.0)
     _doubtAt: float = field(init=False, default=math.inf)
+    # DOUBT_AFTER of the front's intervals (its WELCOME's heartbeat, or
+    # this link's until it says): the front declares a handler dead after
+    # three of its own.
+    _doubtSpan: float = field(init=False, default=DOUBT_AFTER * DEFAULT_HEARTBEAT)
     # While the link doubts that the front still knows the requests it
     # sends (see _doubt): the messages about requests that came since,
     # held until a WELCOME settles it.  None otherwise.
@@ -545,7 +549,8 @@ class FrontLink:
         Register with the front and start heartbeats.
         """
         self._beatAt = self._reactor.seconds()
-        self._doubtAt = self._beatAt + DOUBT_AFTER * self.interval
+        self._doubtSpan = DOUBT_AFTER * (self._frontHeartbeat or self.heartbeat)
+        self._doubtAt = self._beatAt + self._doubtSpan
         self._frontLost(self._beatAt)
         self._hello()
         self._beat = self._reactor.callLater(self.interval, self._heartbeat)
@@ -918,7 +923,7 @@ class FrontLink:
                 % (now - self._beatAt,)
             )
         self._beatAt = now
-        self._doubtAt = now + DOUBT_AFTER * self.interval
+        self._doubtAt = now + self._doubtSpan
         late = 0.0 if self._beat is None else now - self._beat.getTime()
         self._beat = self._reactor.callLater(self.interval, self._heartbeat)
         self._collect()
@@ -1106,22 +1111,28 @@ class FrontLink:
                 why=str(e),
             )
             return
+        heard = self._lastHeard
         now = self._lastHeard = self._reactor.seconds()
         if self._held is not None and isinstance(message, _ABOUT_REQUESTS):
             self._held.append((frames, isinstance(message, protocol.Request)))
         elif isinstance(message, protocol.Request):
-            if (now > self._doubtAt or self.front is None) and not self.draining:
+            if (
+                now > self._doubtAt or self.front is None or now - heard > self._doubtSpan
+            ) and not self.draining:
                 self._doubt(
                     "a request came while no front had welcomed this handler"
                     if self.front is None
                     else "a request came %.1f s after this handler's last "
                     "heartbeat (was it paused?)" % (now - self._beatAt,)
+                    if now > self._doubtAt
+                    else "a request came %.1f s after the front was last heard "
+                    "(a network cut?)" % (now - heard,)
                 )
                 self._held = [(frames, True)]
                 self._hello()
                 # (Heard now: what the front sends after answering it is
                 # not in doubt, heartbeat or not.)
-                self._doubtAt = now + DOUBT_AFTER * self.interval
+                self._doubtAt = now + self._doubtSpan
             else:
                 self._request(message)
         elif isinstance(message, protocol.Cancel):
@@ -1188,7 +1199,15 @@ class FrontLink:
                 )
                 if self.interval != before and self._beat is not None and self._beat.active():
                     self._beat.reset(self.interval)
-                    self._doubtAt = self._beatAt + DOUBT_AFTER * self.interval
+                span = DOUBT_AFTER * (self._frontHeartbeat or self.heartbeat)
+                if span != self._doubtSpan:
+                    # A front that beats at another pace than the link did
+                    # (the first WELCOME, most often): counted from now, as
+                    # the front answers the link's HELLO.  (Not at every
+                    # WELCOME: one read late, after a pause, would hide it.)
+                    self._doubtSpan = span
+                    if self._beat is not None:
+                        self._doubtAt = self._lastHeard + span
                 self.maxMessage = message.maxMessage or DEFAULT_MAX_MESSAGE
                 self.creditInReply = message.creditInReply
                 self.creditInEnd = message.creditInEnd

@@ -38,7 +38,9 @@ from txmp._defaults import (
     CONNECT_TIMEOUT,
     CUT_CLOSE_TIMEOUT,
     DEAD_CONNECTION,
+    DEAD_CONNECTION_HEARTBEATS,
     HIGH_WATER_MARK,
+    KEEPALIVE_MIN,
     PARENT_CHECK_INTERVAL,
     REFUSED_RETRY,
     REFUSED_RETRY_MAX,
@@ -135,6 +137,19 @@ def refusedPolicy() -> Callable[[int], float]:
     L{REFUSED_RETRY_MAX}.
     """
     return backoffPolicy(REFUSED_RETRY, REFUSED_RETRY_MAX, factor=2, jitter=lambda: 0.0)
+
+
+def keepAliveTimes(heartbeat: float) -> tuple[float, float, float]:
+    """
+    What a handler of C{--heartbeat} C{heartbeat} gives its sockets'
+    L{keepAlive <txmp._zmq.ZmqSocket.keepAlive>}: ZMTP heartbeats at its
+    own, but no more often than every L{KEEPALIVE_MIN} seconds and at
+    least three a dead connection's time; that time
+    L{DEAD_CONNECTION}, or longer than a front of the same heartbeat
+    takes to declare a silent handler dead; L{CONNECT_TIMEOUT}.
+    """
+    dead = max(DEAD_CONNECTION, DEAD_CONNECTION_HEARTBEATS * heartbeat)
+    return max(KEEPALIVE_MIN, min(heartbeat, dead / 3)), dead, CONNECT_TIMEOUT
 
 
 @define(slots=False, eq=False, repr=False)
@@ -338,11 +353,7 @@ class HandlerService(Service):
                 # A connection a network cut left open is found dead and
                 # made again, within DEAD_CONNECTION of the cut and
                 # CONNECT_TIMEOUT of its end.
-                sock.keepAlive(
-                    min(options["heartbeat"], DEAD_CONNECTION / 3),
-                    DEAD_CONNECTION,
-                    CONNECT_TIMEOUT,
-                )
+                sock.keepAlive(*keepAliveTimes(options["heartbeat"]))
                 # Without CURVE too: a front that uses it ends the handshake
                 # for good (a mechanism mismatch), and the handler must say
                 # why it cannot join, and try again.

@@ -831,6 +831,88 @@ class RegistrationTests(FrontLinkTestCase):
         self.request(b"front1.2")
         self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.2"])
 
+    def test_shorterFrontHeartbeat(self) -> None:
+        """
+        A front that beats faster than the link (front 0.1 s, link 1 s),
+        welcoming it half a second after its last heartbeat, has the
+        deadline counted from its C{WELCOME}: the first request runs, and
+        the next heartbeat, on time, is a C{PING}.  (A reviewer's: the
+        deadline, two of the front's intervals after the link's last
+        heartbeat, was past already.)
+        """
+        self.link.start()
+        self.clock.advance(0.5)
+        self.fromFront(protocol.encodeWelcome(front="front1", heartbeat=0.1))
+        self.sendSocket.clear()
+        self.request(b"front1.1")
+        self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.1"])
+        self.clock.advance(0.1)
+        self.assertEqual(self.control(), [protocol.Ping()])
+
+    def test_frontsIntervals(self) -> None:
+        """
+        The pause is counted in the front's intervals, not the link's: a
+        link of 0.2 s behind a front of 1 s (which declares it dead after
+        3 s) does not hold a request after a stall of 0.5 s.
+        """
+        link = FrontLink(self.clock, self.runner, self.sendSocket, self.returnSocket,
+                         "h", capacity=2, heartbeat=0.2, inReactorThread=lambda: True)
+        self.addCleanup(link.stop)
+        link.start()
+        link.controlReceived(protocol.encodeWelcome(front="front1", heartbeat=1.0))
+        self.clock.rightNow += 0.5
+        link.controlReceived(protocol.encodeRequest(b"front1.1", META, [], []))
+        self.assertEqual(len(self.runner.runs), 1)
+
+    def test_networkCutHeld(self) -> None:
+        """
+        A request that comes more than L{_defaults.DOUBT_AFTER} of the
+        front's intervals after anything else from it is held, though the
+        link's heartbeats ran and it has not yet found the front silent: a
+        network cut from which the front had declared the link dead (after
+        three) and answered the request.
+        """
+        self.startWelcomed()
+        self.clock.advance(0.95)
+        self.fromFront(protocol.encodePing())
+        for _ in range(3):
+            self.clock.advance(self.heartbeat)
+        self.assertEqual(self.link.front, "front1")
+        self.request(b"front1.1")
+        self.assertEqual(self.runner.runs, [])
+
+    def test_secondPauseKeepsHeld(self) -> None:
+        """
+        A second pause found while requests are held does not start the
+        hold afresh, which would drop them unanswered.
+        """
+        self.startWelcomed()
+        self.clock.rightNow += self.heartbeat * (_defaults.DOUBT_AFTER + 0.5)
+        self.request(b"front1.1")
+        self.assertEqual(self.runner.runs, [])
+        self.clock.rightNow += self.heartbeat * (_defaults.DOUBT_AFTER + 0.5)
+        self.clock.advance(0)
+        self.welcome()
+        self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.1"])
+
+    def test_drainingHoldsNothing(self) -> None:
+        """
+        A draining link holds nothing, whether a request or its heartbeat
+        finds the pause: it says no C{HELLO} (which would make the front
+        dispatch to it again), so no C{WELCOME} would settle a hold, and it
+        must serve what the front sent before its C{BYE}.
+        """
+        self.startWelcomed()
+        self.link.drain()
+        self.sendSocket.clear()
+        self.clock.rightNow += self.heartbeat * (_defaults.DOUBT_AFTER + 0.5)
+        self.request(b"front1.1")
+        self.clock.rightNow += self.heartbeat * (_defaults.DOUBT_AFTER + 0.5)
+        self.clock.advance(0)
+        self.request(b"front1.2")
+        self.assertEqual(len(self.runner.runs), 2)
+        self.assertNotIn(protocol.Hello, [type(m) for m in self.control()])
+
     def test_lateRequestDraining(self) -> None:
         """
         A request held when the link starts draining runs once the front
@@ -2674,6 +2756,22 @@ class HandlerServiceRefusedTests(HandshakeTestCase):
                 (_defaults.DEFAULT_HEARTBEAT, _defaults.DEAD_CONNECTION,
                  _defaults.CONNECT_TIMEOUT),
             )
+
+    def test_keepAliveTimes(self) -> None:
+        """
+        A dead connection's time outlasts a front's judgement of silence
+        for a long C{--heartbeat} (four of them), with three ZMTP
+        heartbeats to it at least, never more often than
+        L{_defaults.KEEPALIVE_MIN}.
+        """
+        from txmp._handlerservice import keepAliveTimes
+
+        connect = _defaults.CONNECT_TIMEOUT
+        self.assertEqual(keepAliveTimes(30.0), (30.0, 120.0, connect))
+        self.assertEqual(keepAliveTimes(1.0), (1.0, _defaults.DEAD_CONNECTION, connect))
+        self.assertEqual(
+            keepAliveTimes(0.01), (_defaults.KEEPALIVE_MIN, _defaults.DEAD_CONNECTION, connect)
+        )
 
     def test_returnConnectionWatched(self) -> None:
         """
