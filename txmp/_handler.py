@@ -479,6 +479,10 @@ class FrontLink:
     # held until a WELCOME settles it.  None otherwise.
     # (Each with whether it is a REQ.)
     _held: list[tuple[Sequence[Frame], bool]] | None = field(init=False, default=None)
+    # The HELLO whose answer (or a later one's) settles what is held: one
+    # that answers an older HELLO, sent before the link began to doubt,
+    # says nothing of what came since.
+    _heldFrom: int = field(init=False, default=0)
     # When a late heartbeat last put off judging the front's silence (this
     # process was paused): once per silence, as the front does its
     # handlers' (txmp._registry).  (The heartbeat is the check: one due in
@@ -779,6 +783,8 @@ class FrontLink:
         @param what: what made the link doubt, for the log.
         """
         self._held = []
+        # (Each caller says HELLO next.)
+        self._heldFrom = self.hellos + 1
         self._log.info(
             "mphandler {name}: {what}: requests from front {address} are held "
             "until it answers a HELLO, which says whether it still knows them",
@@ -912,16 +918,19 @@ class FrontLink:
 
     def _heartbeat(self) -> None:
         now = self._reactor.seconds()
-        if (
-            now > self._doubtAt and self._held is None and self.front is not None
-            and not self.draining
-        ):
+        if now > self._doubtAt and not self.draining:
             # (Before the REQs that wait to be read: a paused reactor may
             # run its timers first.)
-            self._doubt(
-                "its heartbeat ran %.1f s after the one before (was it paused?)"
-                % (now - self._beatAt,)
-            )
+            if self._held is None:
+                self._doubt(
+                    "its heartbeat ran %.1f s after the one before (was it paused?)"
+                    % (now - self._beatAt,)
+                )
+            else:
+                # Paused again while holding: only the answer to the HELLO
+                # this heartbeat says settles what is held, which an older
+                # answer, sent before this pause, would not.
+                self._heldFrom = self.hellos + 1
         self._beatAt = now
         self._doubtAt = now + self._doubtSpan
         late = 0.0 if self._beat is None else now - self._beat.getTime()
@@ -1213,7 +1222,13 @@ class FrontLink:
                 self.creditInEnd = message.creditInEnd
                 self.packed = message.packed
                 self.batch = message.batch
-            if self._held is not None:
+            answers = message.answers
+            if self._held is not None and (
+                message.registered is not None or answers is None
+                or answers >= self._heldFrom
+            ):
+                # (An older front says not which HELLO it answers: taken
+                # for the answer.)
                 self._settleHeld(message.registered is not None)
         elif isinstance(message, protocol.Bye):
             if self.draining:

@@ -255,6 +255,10 @@ class HandlerRegistry(Generic[T]):
                 packed=True,
                 creditInEnd=True,
                 batch=True,
+                # Which HELLO it answers: a handler that holds requests
+                # until the answer to a HELLO of its own does not take an
+                # older one's for it (docs/protocol.md, 5.1).
+                answers=hello.sequence,
             ),
         )
         if self.handlers.get(identity) is not handler:

@@ -463,6 +463,14 @@ class Welcome(_Registration):
         return _optionalPositive(self.meta.get("registered", ""), "registered")
 
     @property
+    def answers(self) -> int | None:
+        """
+        The C{hello} of the C{HELLO} this C{WELCOME} answers, if the front
+        says (its C{hello} attribute) and the C{HELLO} had one.
+        """
+        return _optionalPositive(self.meta.get("hello", ""), "hello")
+
+    @property
     def creditInReply(self) -> bool:
         """
         Whether the front takes a request's credit back from its complete
@@ -725,6 +733,7 @@ def encodeWelcome(
     packed: bool = False,
     creditInEnd: bool = False,
     batch: bool = False,
+    answers: int | None = None,
 ) -> list[bytes]:
     """
     Frames of a C{WELCOME} message.  Every attribute is optional to the
@@ -744,6 +753,7 @@ def encodeWelcome(
         C{LAST} (C{credit_in_end=1}).
     @param batch: whether it takes C{BATCH} messages on its return socket
         (C{batch=1}).
+    @param answers: the C{hello} of the C{HELLO} it answers (C{hello}).
     """
     attributes = _attributes(
         [
@@ -755,6 +765,7 @@ def encodeWelcome(
             (b"packed", _flagValue(packed)),
             (b"credit_in_end", _flagValue(creditInEnd)),
             (b"batch", _flagValue(batch)),
+            (b"hello", _optional(encodeInt, answers)),
         ],
         meta,
     )

@@ -913,6 +913,55 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertEqual(len(self.runner.runs), 2)
         self.assertNotIn(protocol.Hello, [type(m) for m in self.control()])
 
+    def test_staleWelcomeKeepsHold(self) -> None:
+        """
+        A C{WELCOME} that answers a C{HELLO} sent before the link began to
+        hold (its C{hello} says which) settles nothing: the front sent it
+        before the pause, and what came after may be what the front gave
+        up since.  The answer to the link's own C{HELLO} does.  (A
+        reviewer's: a second pause, the first's answer read after it.)
+        """
+        self.startWelcomed()
+        pause = self.heartbeat * (_defaults.DOUBT_AFTER + 0.5)
+        self.clock.rightNow += pause
+        self.clock.advance(0)
+        [first] = self.control()
+        assert isinstance(first, protocol.Hello)
+        self.sendSocket.clear()
+        self.clock.rightNow += pause
+        self.clock.advance(0)
+        [second] = [m for m in self.control() if isinstance(m, protocol.Hello)]
+        self.fromFront(protocol.encodeWelcome(front="front1", answers=first.sequence))
+        self.request(b"front1.1")
+        self.assertEqual(self.runner.runs, [])
+        self.fromFront(protocol.encodeWelcome(
+            front="front1", answers=second.sequence, registered=second.sequence))
+        self.assertEqual(self.runner.runs, [])
+
+    def test_staleWelcomeFrontless(self) -> None:
+        """
+        So for a link whose front had fallen silent: a late heartbeat
+        begins the hold (a C{WELCOME} to a C{HELLO} from before the pause
+        would otherwise make the link take itself as registered, and run
+        what the front gave up meanwhile); the answer to its own C{HELLO}
+        settles it.
+        """
+        self.startWelcomed()
+        for _ in range(protocol.SILENT_INTERVALS + 1):
+            self.clock.advance(self.heartbeat)
+        self.assertIsNone(self.link.front)
+        self.sendSocket.clear()
+        self.clock.rightNow += self.heartbeat * (_defaults.DOUBT_AFTER + 3)
+        self.clock.advance(0)
+        [hello] = self.control()
+        assert isinstance(hello, protocol.Hello)
+        assert hello.sequence is not None
+        self.fromFront(protocol.encodeWelcome(front="front1", answers=hello.sequence - 1))
+        self.request(b"front1.1")
+        self.assertEqual(self.runner.runs, [])
+        self.fromFront(protocol.encodeWelcome(front="front1", answers=hello.sequence))
+        self.assertEqual([run.requestId for run in self.runner.runs], [b"front1.1"])
+
     def test_lateRequestDraining(self) -> None:
         """
         A request held when the link starts draining runs once the front

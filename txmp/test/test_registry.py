@@ -142,6 +142,21 @@ class RegistrationTests(RegistryTestCase):
             [(A, 3), (A, None), (B, None)],
         )
 
+    def test_welcomeNamesHelloAnswered(self) -> None:
+        """
+        Every C{WELCOME} says which C{HELLO} it answers (C{hello}), if the
+        C{HELLO} said: a handler holding requests until the answer to one
+        of its own must not take an older one's for it.
+        """
+        self.hello(A, 2, hello="3")
+        self.hello(A, 2, hello="4")
+        self.hello(B, 2)
+        self.assertEqual(
+            [(identity, message.answers) for identity, message in self.sent
+             if isinstance(message, protocol.Welcome)],
+            [(A, 3), (A, 4), (B, None)],
+        )
+
     def test_helloUnreachable(self) -> None:
         """
         A handler that the C{WELCOME} finds unreachable (the send removes
