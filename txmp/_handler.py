@@ -73,6 +73,15 @@ def frameChunks(
     if len(chunks) <= 1 and (not chunks or len(chunks[0]) <= size):
         return chunks
     join = min(join, size)
+    if max(map(len, chunks)) < join:
+        # All small (a byte at a time, say): joined at once, and cut, in C
+        # rather than a chunk at a time (a reviewer's 262,144 one-byte
+        # chunks: 51 ms a chunk at a time, 9 ms so).
+        whole = b"".join(chunks)
+        if len(whole) <= join:
+            return [whole]
+        view = memoryview(whole)
+        return [cast(bytes, view[n:n + join]) for n in range(0, len(whole), join)]
     result: list[bytes] = []
     run: list[bytes] = []
     runSize = 0
