@@ -475,8 +475,9 @@ class FrontLink:
     _lastHeard: float = field(init=False, default=0.0)
     _beat: IDelayedCall | None = field(init=False, default=None)
     # When the heartbeat last sent PING or HELLO (or the link started), and
-    # when it will have failed to run for DOUBT_AFTER intervals (infinite
-    # until the link starts): a REQ that comes after it is held (_doubt).
+    # when it will have failed to run for DOUBT_AFTER of the front's
+    # intervals (infinite until the link starts): a REQ that comes after it
+    # is held (_doubt).
     _beatAt: float = field(init=False, default=0.0)
     _doubtAt: float = field(init=False, default=math.inf)
     # DOUBT_AFTER of the front's intervals (its WELCOME's heartbeat, or
@@ -778,11 +779,12 @@ class FrontLink:
         """
         Doubt that the front still knows the requests it sends: no front
         has welcomed this link since it lost its front (silent, or it said
-        C{BYE}: a C{REQ} sent before, delivered after a network cut), or
-        this link's heartbeat failed to run for more than L{DOUBT_AFTER}
-        intervals (the process was paused, and the front, having heard
-        nothing for three, may have declared it dead and answered its
-        requests, a POST 502, or sent them elsewhere).  Started, such a
+        C{BYE}: a C{REQ} sent before, delivered late), or a C{REQ} came
+        more than L{DOUBT_AFTER} of the front's intervals after anything
+        else from it (a network cut), or this link's heartbeat failed to
+        run for that long (the process was paused).  The front, having
+        heard nothing for three, may have declared it dead and answered
+        its requests, a POST 502, or sent them elsewhere.  Started, such a
         request would run though its client was answered (a helper's
         SIGSTOP and network cuts: a POST answered 502 ran when its handler
         came back).  So every message about requests is held from now on
