@@ -388,10 +388,13 @@ class FrontLink:
     or a new front instance answers C{HELLO}) will never send the window or
     body they may be waiting for: they are cancelled.
 
-    While a C{HELLO} is unanswered, a request that came after it and ends
-    holds its credit until a C{WELCOME} says whether the front registered
-    the link anew from that C{HELLO}, which counted the slot free (see
-    L{_settle}).
+    A request that comes when the front may have given it up already (no
+    front has welcomed the link since it lost its front, or the link or its
+    front was silent for too long) is held, with every message about
+    requests after it, until a C{WELCOME} answers the C{HELLO} it sends
+    then (see L{_doubt}): so no request starts while a C{HELLO} of the
+    link's may register it anew, and every credit goes back as its request
+    ends.
 
     The application threads send their replies themselves, on the return
     socket (shared with them: L{ZmqSocket.shareWithThreads}), holding
@@ -458,12 +461,6 @@ class FrontLink:
     batch: bool = field(init=False, default=False)
     # How many HELLOs this link has sent.
     hellos: int = field(init=False, default=0)
-    # The number of the first HELLO sent since the last WELCOME, or None.
-    _unanswered: int | None = field(init=False, default=None)
-    # The credits held until a WELCOME answers: for each request that came
-    # after an unanswered HELLO and ended, the link's HELLOs when it came
-    # and when it ended (see _settle).
-    _withheld: list[tuple[int, int]] = field(init=False, factory=list)
     # The instance id of the front that last welcomed this link, kept while
     # the front is silent, to tell a restarted front.
     _welcomedBy: str | None = field(init=False, default=None)
@@ -593,8 +590,6 @@ class FrontLink:
                 # From now on, a request that ends wakes the reactor up.
                 self.draining = True
             self._collect()
-            # A draining handler gives no credit back.
-            self._withheld.clear()
             if self.front is None:
                 # Not registered (no front yet, or it went): no front is
                 # sending us anything to wait for.
@@ -671,8 +666,6 @@ class FrontLink:
         with self._lock:
             self._collect()
             self.hellos += 1
-            if self._unanswered is None:
-                self._unanswered = self.hellos
             self._send.send(
                 protocol.encodeHello(
                     self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos,
@@ -847,36 +840,6 @@ class FrontLink:
                     sink.credited = True
             self._cancelAll("the front registered this handler anew: it forgot them")
 
-    def _settle(self, registered: int | None) -> None:
-        """
-        A C{WELCOME} answered this link's C{HELLO}s: give back, by one
-        C{CREDIT}, the credits held for that answer which the front's
-        count lacks; drop the others.
-
-        A request that came after an unanswered C{HELLO} was not counted
-        busy by it: if the front registers the link anew from that
-        C{HELLO}, its count has the slot free already, and a C{CREDIT}
-        would give it one more credit than the link has threads; if the
-        front knew the link (a repeated C{HELLO}: it keeps its count, which
-        the request took), the credit is owed.  Only the C{WELCOME} tells,
-        so the credit waits for it.
-
-        @param registered: the C{hello} of the C{HELLO} the front
-            registered this link anew from (C{WELCOME}'s C{registered}).
-            Of the requests whose credits are held, that C{HELLO} counted
-            busy only those that came before it and ended after it was
-            sent: only theirs are owed.  L{None}: the front kept its
-            count, and every credit held is owed.
-        """
-        withheld, self._withheld = self._withheld, []
-        self._unanswered = None
-        if registered is None:
-            owed = len(withheld)
-        else:
-            owed = sum(1 for came, ended in withheld if came < registered <= ended)
-        if owed and not self.draining:
-            self._send.send(protocol.encodeCredit(owed))
-
     def returnConnected(self, connected: bool) -> None:
         """
         The return socket completed a handshake with a front (C{connected})
@@ -1019,9 +982,9 @@ class FrontLink:
         elif self.front is None:
             self._hello()
             self._warnIfFrontless()
-        elif self._withheld or self._held is not None:
-            # Credits or requests wait for a WELCOME, which may have been
-            # lost: the answer to this HELLO settles them.
+        elif self._held is not None:
+            # Requests wait for a WELCOME, which may have been lost: the
+            # answer to this HELLO settles them.
             self._hello()
         else:
             self._send.send(protocol.encodePing())
@@ -1088,7 +1051,7 @@ class FrontLink:
             return
         del self.running[requestId]
         cancelCall(self._hungChecks.pop(requestId, None))
-        sink = self._sinks.pop(requestId, None)
+        self._sinks.pop(requestId, None)
         # (Waiters only while a handler stops: the cheap test first.)
         if self._idleWaiters and not self.running:
             waiters, self._idleWaiters = self._idleWaiters, []
@@ -1097,21 +1060,18 @@ class FrontLink:
         if self.draining:
             self._checkDrained()
         elif not credited:
-            self._creditBack(None if sink is None else sink.hellos)
+            self._creditBack()
 
-    def _creditBack(self, came: int | None) -> None:
+    def _creditBack(self) -> None:
         """
-        Give back the credit of a request that ended and whose reply did
-        not: by C{CREDIT}, or once the front answers the link's C{HELLO}.
-
-        @param came: the link's C{HELLO}s when the request came.
+        Give back, by C{CREDIT}, the credit of a request that ended and
+        whose reply did not.  At once: a request starts only once a front
+        has welcomed the link since it last needed one (others are held,
+        L{_doubt}), so that front's count took it, and a C{HELLO} still
+        unanswered then is a repeat, which keeps the count
+        (docs/protocol.md, section 5, rules 1 and 2).
         """
-        if self._unanswered is not None and came is not None and came >= self._unanswered:
-            # It came after an unanswered HELLO: whether its credit is owed
-            # depends on the answer (see _settle).
-            self._withheld.append((came, self.hellos))
-        else:
-            self._send.send(protocol.encodeCredit(1))
+        self._send.send(protocol.encodeCredit(1))
 
     def controlReceived(self, frames: Sequence[Frame]) -> None:
         """
@@ -1206,7 +1166,6 @@ class FrontLink:
                 self._welcomedBy = front
                 if message.registered is not None:
                     self._registeredAnew(message.registered)
-                self._settle(message.registered)
                 self._frontFound(front)
                 # Beat at least as often as the front expects, or it would
                 # declare this handler dead (interval).  (Not under
@@ -1270,9 +1229,6 @@ class FrontLink:
                     self.front = None
                     self.creditInReply = self.creditInEnd = self.packed = self.batch = False
                     self._cancelAll("the front does not know this handler")
-                    # Its next registration comes from a HELLO after this
-                    # one, which counts their slots free.
-                    self._withheld.clear()
                     self._hello()
         else:
             self.stats["badMessages"] += 1
@@ -1349,7 +1305,7 @@ class FrontLink:
             # The front took a credit for it, and it took no slot: its
             # credit goes back (no ERROR: that id's reply is the first's).
             if not self.draining:
-                self._creditBack(self.hellos)
+                self._creditBack()
             return
         self.stats["requests"] += 1
         for observer in self.requestObservers:
