@@ -55,7 +55,9 @@ class NginxTests(SystemTestCase):
         """
         Through nginx, the application sees the client's address (from a
         trusted UNIX-socket peer) and nginx's request id, which the
-        response carries back.
+        response carries back, and a client's own C{Forwarded} and
+        C{X-Forwarded-Host} choose neither its address nor the server's
+        name and port.
         """
         socket = self.workdir.child("http.sock").path
         await self.throughNginx(
@@ -148,10 +150,21 @@ class NginxTests(SystemTestCase):
         self.assertRegex(requestId or "", r"^[0-9a-f]{32}$")
         # A Forwarded field of the client's own does not choose its
         # address: the recipe drops it (without that, the front answers
-        # 400, as txmp.test.test_front ForwardedTests shows).
+        # 400, as txmp.test.test_front ForwardedTests shows).  Nor does an
+        # X-Forwarded-Host of its own choose the server's name and port:
+        # the recipe sets it, to nginx's own (without, SERVER_NAME and
+        # SERVER_PORT would be evil.example and 6666).
         spoofed = await self.get(
-            "/spoofed", headers={"Forwarded": "for=198.51.100.7;proto=https"}
+            "/spoofed?server",
+            headers={
+                "Forwarded": "for=198.51.100.7;proto=https",
+                "X-Forwarded-Host": "evil.example:6666",
+            },
         )
         self.assertEqual(spoofed.code, 200, self.transcript())
         lines = spoofed.body.decode("latin-1").splitlines()
         self.assertEqual(lines[0], "127.0.0.1 http", self.transcript())
+        # (The front's own port over TCP; on a UNIX socket, the port in
+        # the forwarded host: nginx's.)
+        port = upstream.rpartition(":")[2] if upstream.startswith("127.") else self.httpPort
+        self.assertEqual(lines[1], f"server 127.0.0.1 {port}", self.transcript())

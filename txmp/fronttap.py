@@ -323,7 +323,8 @@ class Options(TxmpOptions):
         """
         Believe Forwarded, X-Forwarded-For, -Proto and -Host, and
         X-Request-Id from this address or CIDR network (e.g. 10.0.0.0/8), or
-        with "unix" from peers on a UNIX socket; repeatable; default none.
+        with "unix" from peers on a UNIX socket (it must set or clear each);
+        repeatable; default none.
         """
         if description.strip() == "unix":
             self["trust-unix"] = True
