@@ -484,8 +484,8 @@ class FrontLink:
     # While the link doubts that the front still knows the requests it
     # sends (see _doubt): the messages about requests that came since,
     # held until a WELCOME settles it.  None otherwise.
-    # (Each with whether it is a REQ.)
-    _held: list[tuple[Sequence[Frame], bool]] | None = field(init=False, default=None)
+    # (Each as it came, and decoded.)
+    _held: list[tuple[Sequence[Frame], protocol.Message]] | None = field(init=False, default=None)
     # The HELLO whose answer (or a later one's) settles what is held: one
     # that answers an older HELLO, sent before the link began to doubt,
     # says nothing of what came since.
@@ -802,17 +802,31 @@ class FrontLink:
         A C{WELCOME} came while requests were held (L{_doubt}): if the
         front registered this link anew, it had forgotten them (and
         answered or retried them): they are dropped.  Otherwise it still
-        counts on them: they are handled now, in the order they came.
+        counts on them: they are handled now, in the order they came, but
+        a request that a C{CANCEL} held after it cancels: that one never
+        starts (the application would begin what no one waits for), and
+        its credit goes back at once.
         """
         held, self._held = self._held or [], None
         if registeredAnew:
             self._dropHeld(held)
-        else:
-            for frames, _ in held:
+            return
+        cancelled = {
+            message.requestId for _, message in held if isinstance(message, protocol.Cancel)
+        }
+        unstarted = 0
+        for frames, message in held:
+            if isinstance(message, protocol.Request) and message.requestId in cancelled:
+                # (Its CANCEL, and all else about it, is then for an id not
+                # running: ignored.)
+                unstarted += 1
+            else:
                 self.controlReceived(frames)
+        if unstarted and not self.draining:
+            self._send.send(protocol.encodeCredit(unstarted))
 
-    def _dropHeld(self, held: list[tuple[Sequence[Frame], bool]]) -> None:
-        requests = sum(1 for _, request in held if request)
+    def _dropHeld(self, held: list[tuple[Sequence[Frame], protocol.Message]]) -> None:
+        requests = sum(1 for _, message in held if isinstance(message, protocol.Request))
         if requests:
             self._log.info(
                 "mphandler {name}: dropped {count} requests held from front "
@@ -1094,7 +1108,7 @@ class FrontLink:
         heard = self._lastHeard
         now = self._lastHeard = self._reactor.seconds()
         if self._held is not None and isinstance(message, _ABOUT_REQUESTS):
-            self._held.append((frames, isinstance(message, protocol.Request)))
+            self._held.append((frames, message))
         elif isinstance(message, protocol.Request):
             if (
                 now > self._doubtAt or self.front is None or now - heard > self._doubtSpan
@@ -1108,7 +1122,7 @@ class FrontLink:
                     else "a request came %.1f s after the front was last heard "
                     "(a network cut?)" % (now - heard,)
                 )
-                self._held = [(frames, True)]
+                self._held = [(frames, message)]
                 self._hello()
                 # (Heard now: what the front sends after answering it is
                 # not in doubt, heartbeat or not.)

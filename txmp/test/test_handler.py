@@ -779,17 +779,23 @@ class RegistrationTests(FrontLinkTestCase):
         """
         What comes about requests while one is held is held after it, and
         handled in the order it came once the front answers: a C{CANCEL}
-        of the held request cancels it, a second request runs.
+        held after a held request keeps it from starting at all, and its
+        credit goes back at once; a second request runs; a C{CANCEL} of
+        it, held after it, cancels it as it runs.
         """
         self.lateRequest()
         self.fromFront(protocol.encodeCancel(b"front1.1"))
         self.request(b"front1.2")
+        self.request(b"front1.3")
+        self.fromFront(protocol.encodeBody(b"front1.3", [b"late"], end=True))
+        self.fromFront(protocol.encodeCancel(b"front1.3"))
         self.assertEqual(self.runner.runs, [])
         self.welcome()
         self.assertEqual(
             [(run.requestId, run.cancelled) for run in self.runner.runs],
-            [(b"front1.1", True), (b"front1.2", False)],
+            [(b"front1.2", False)],
         )
+        self.assertEqual(self.control(), [protocol.Credit(2)])
 
     def test_pausedRequestHeld(self) -> None:
         """
