@@ -803,23 +803,31 @@ class FrontLink:
         front registered this link anew, it had forgotten them (and
         answered or retried them): they are dropped.  Otherwise it still
         counts on them: they are handled now, in the order they came, but
-        a request that a C{CANCEL} held after it cancels: that one never
-        starts (the application would begin what no one waits for), and
-        its credit goes back at once.
+        for a request that a C{CANCEL} or C{RECALL} held after it takes
+        back: that one never starts (the application would begin what no
+        one waits for, or what the front means to send elsewhere).  It is
+        given back by C{RECALLED} if recalled (the front sends it on, and
+        counts its slot free), else its credit goes back by C{CREDIT}.
         """
         held, self._held = self._held or [], None
         if registeredAnew:
             self._dropHeld(held)
             return
-        cancelled = {
-            message.requestId for _, message in held if isinstance(message, protocol.Cancel)
+        takenBack = {
+            message.requestId: isinstance(message, protocol.Recall)
+            for _, message in held
+            if isinstance(message, (protocol.Cancel, protocol.Recall))
         }
         unstarted = 0
         for frames, message in held:
-            if isinstance(message, protocol.Request) and message.requestId in cancelled:
-                # (Its CANCEL, and all else about it, is then for an id not
-                # running: ignored.)
-                unstarted += 1
+            if isinstance(message, protocol.Request) and message.requestId in takenBack:
+                # (Its CANCEL or RECALL, and all else about it, is then for
+                # an id not running: ignored.)
+                if takenBack[message.requestId]:
+                    self.stats["recalled"] += 1
+                    self._send.send(protocol.encodeRecalled(message.requestId))
+                else:
+                    unstarted += 1
             else:
                 self.controlReceived(frames)
         if unstarted and not self.draining:

@@ -797,6 +797,21 @@ class RegistrationTests(FrontLinkTestCase):
         )
         self.assertEqual(self.control(), [protocol.Credit(2)])
 
+    def test_heldRecalled(self) -> None:
+        """
+        A held request that a C{RECALL} held after it asks back (the front
+        means to send it where there is room) never starts once the front
+        answers: it is given back by C{RECALLED}, with its slot, and no
+        C{CREDIT} follows.
+        """
+        self.lateRequest()
+        self.fromFront(protocol.encodeRecall(b"front1.1"))
+        self.welcome()
+        self.assertEqual(self.runner.runs, [])
+        self.assertEqual(self.control(), [protocol.Recalled(b"front1.1")])
+        self.assertEqual(self.link.stats["recalled"], 1)
+        self.assertEqual(self.link.running, {})
+
     def test_pausedRequestHeld(self) -> None:
         """
         A request that comes when the link's heartbeat last ran more than
