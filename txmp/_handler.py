@@ -392,9 +392,9 @@ class FrontLink:
     front has welcomed the link since it lost its front, or the link or its
     front was silent for too long) is held, with every message about
     requests after it, until a C{WELCOME} answers the C{HELLO} it sends
-    then (see L{_doubt}): so no request starts while a C{HELLO} of the
-    link's may register it anew, and every credit goes back as its request
-    ends.
+    then (see L{_doubt}): so a request starts only once a front has
+    welcomed the link since it last needed one, and its credit goes back
+    as it ends.
 
     The application threads send their replies themselves, on the return
     socket (shared with them: L{ZmqSocket.shareWithThreads}), holding
@@ -818,7 +818,16 @@ class FrontLink:
             for _, message in held
             if isinstance(message, (protocol.Cancel, protocol.Recall))
         }
-        unstarted = 0
+        cancelled = sum(
+            1 for _, message in held
+            if isinstance(message, protocol.Request)
+            and takenBack.get(message.requestId) is False
+        )
+        if cancelled and not self.draining:
+            # Before what is replayed: a REQ replayed may begin another hold,
+            # whose HELLO must come after this credit (a front that forgot
+            # the link registers it from that HELLO, the slot counted free).
+            self._send.send(protocol.encodeCredit(cancelled))
         for frames, message in held:
             if isinstance(message, protocol.Request) and message.requestId in takenBack:
                 # (Its CANCEL or RECALL, and all else about it, is then for
@@ -826,12 +835,8 @@ class FrontLink:
                 if takenBack[message.requestId]:
                     self.stats["recalled"] += 1
                     self._send.send(protocol.encodeRecalled(message.requestId))
-                else:
-                    unstarted += 1
             else:
                 self.controlReceived(frames)
-        if unstarted and not self.draining:
-            self._send.send(protocol.encodeCredit(unstarted))
 
     def _dropHeld(self, held: list[tuple[Sequence[Frame], protocol.Message]]) -> None:
         requests = sum(1 for _, message in held if isinstance(message, protocol.Request))
@@ -1090,8 +1095,11 @@ class FrontLink:
         whose reply did not.  At once: a request starts only once a front
         has welcomed the link since it last needed one (others are held,
         L{_doubt}), so that front's count took it, and a C{HELLO} still
-        unanswered then is a repeat, which keeps the count
-        (docs/protocol.md, section 5, rules 1 and 2).
+        unanswered then is most often a repeat, which keeps the count
+        (docs/protocol.md, section 5, rules 1 and 2).  (Not always: a
+        front that forgets the link between reading two of its C{HELLO}s
+        and registers it anew from the later counts the request's slot
+        free, and this credit once too many.)
         """
         self._send.send(protocol.encodeCredit(1))
 

@@ -797,6 +797,26 @@ class RegistrationTests(FrontLinkTestCase):
         )
         self.assertEqual(self.control(), [protocol.Credit(2)])
 
+    def test_heldCancelledCreditBeforeNewHold(self) -> None:
+        """
+        The credit of a held request that a held C{CANCEL} keeps from
+        starting goes before anything replayed after it: when a later held
+        request begins another hold (the link was paused again before it
+        read the answer), its C{HELLO} follows that C{CREDIT}, so that a
+        front that forgot the link and registers it anew from that
+        C{HELLO} (which counts the slot free) does not count it twice.
+        """
+        self.lateRequest()
+        self.fromFront(protocol.encodeCancel(b"front1.1"))
+        self.request(b"front1.2")
+        self.clock.rightNow += self.heartbeat * (_defaults.DOUBT_AFTER + 0.5)
+        # (The answer to the HELLO that began the hold.)
+        self.fromFront(protocol.encodeWelcome(front="front1", answers=self.link.hellos))
+        self.assertEqual(self.runner.runs, [])
+        self.assertEqual(
+            [type(m) for m in self.control()], [protocol.Credit, protocol.Hello]
+        )
+
     def test_heldRecalled(self) -> None:
         """
         A held request that a C{RECALL} held after it asks back (the front
