@@ -152,8 +152,8 @@ class NginxTests(SystemTestCase):
         # address: the recipe drops it (without that, the front answers
         # 400, as txmp.test.test_front ForwardedTests shows).  Nor does an
         # X-Forwarded-Host of its own choose the server's name and port:
-        # the recipe sets it, to nginx's own (without, SERVER_NAME and
-        # SERVER_PORT would be evil.example and 6666).
+        # the recipe sets it, to the host nginx served (without, SERVER_NAME
+        # and SERVER_PORT would be evil.example and 6666).
         spoofed = await self.get(
             "/spoofed?server",
             headers={
@@ -164,7 +164,7 @@ class NginxTests(SystemTestCase):
         self.assertEqual(spoofed.code, 200, self.transcript())
         lines = spoofed.body.decode("latin-1").splitlines()
         self.assertEqual(lines[0], "127.0.0.1 http", self.transcript())
-        # (The front's own port over TCP; on a UNIX socket, the port in
-        # the forwarded host: nginx's.)
-        port = upstream.rpartition(":")[2] if upstream.startswith("127.") else self.httpPort
+        # (The front's own port over TCP; on a UNIX socket, the port of
+        # the forwarded host, which names none: the scheme's.)
+        port = upstream.rpartition(":")[2] if upstream.startswith("127.") else 80
         self.assertEqual(lines[1], f"server 127.0.0.1 {port}", self.transcript())
