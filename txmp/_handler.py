@@ -1275,9 +1275,17 @@ class FrontLink:
         given back with C{RECALLED}, which returns its slot too; otherwise
         (it runs, or ran, or is unknown) nothing is done, and its reply
         comes as always.
+
+        Nothing is done either while no front has welcomed the link since
+        it lost its front: its C{HELLO} since counted the request busy, and
+        a front that registers the link anew from it (it declared the link
+        dead meanwhile: a network cut delivers the C{RECALL} late) never had
+        the request, and would take a C{RECALLED} for no slot, one credit
+        lost for good.  The request stays: that registration cancels it,
+        and its credit goes back by C{CREDIT}, which every answer counts.
         """
         running = self.running.get(requestId)
-        if running is None or not running.withdraw():
+        if self.front is None or running is None or not running.withdraw():
             return
         self.stats["recalled"] += 1
         self._send.send(protocol.encodeRecalled(requestId))

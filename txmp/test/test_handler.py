@@ -1454,6 +1454,34 @@ class RequestTests(FrontLinkTestCase):
             (self.link.stats["recalled"], self.link.stats["badMessages"]), (0, 0)
         )
 
+    def test_recallWhileFrontless(self) -> None:
+        """
+        A C{RECALL} that comes while no front has welcomed the link since
+        it lost its front (its front silent: a network cut, which delivers
+        the C{RECALL} late) takes nothing back: the link's C{HELLO} counted
+        the request busy, and a front that registers the link anew from it
+        would count no slot for a C{RECALLED}.  The registration anew
+        cancels the request, whose credit then goes by C{CREDIT}.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        self.request(b"front1.2")
+        self.runner.runs[0].started = True
+        while self.link.front is not None:
+            self.clock.advance(self.heartbeat)
+        self.fromFront(protocol.encodeRecall(b"front1.2"))
+        self.assertFalse(self.runner.runs[1].withdrawn)
+        self.assertEqual(self.link.stats["recalled"], 0)
+        self.sendSocket.clear()
+        hellos = self.link.hellos
+        self.fromFront(
+            protocol.encodeWelcome(front="front1", answers=hellos, registered=hellos)
+        )
+        self.assertEqual([run.cancelled for run in self.runner.runs], [True, True])
+        for run in self.runner.runs:
+            run.sink.finished()
+        self.assertEqual(self.control(), [protocol.Credit(1), protocol.Credit(1)])
+
     def test_recallWhileDraining(self) -> None:
         """
         A draining link gives a request back as well, and is drained once
