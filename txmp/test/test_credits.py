@@ -396,6 +396,25 @@ class PrefetchTests(CreditTestCase):
         self.assertEqual(self.dispatcher.handlers[b"A"].credits, 0)
         return first, second, self.dispatcher.pending[second.requestId]
 
+    def deadWithRecallWaiting(
+        self, interrupt: Callable[[bytes], None]
+    ) -> tuple[MemoryRun, MemoryRun]:
+        """
+        L{prefetchOne}, then B joins, with a thread free; C{interrupt}
+        (L{cut} or L{pause}) handler A, and let L{SILENCE} pass: the front
+        sends A a C{RECALL} of the request waiting there, which waits in
+        the network, and takes A for dead.
+
+        @return: A's two requests, the running one first.
+        """
+        first, second, _ = self.prefetchOne()
+        self.join(b"B", capacity=1)
+        interrupt(b"A")
+        self.advance(SILENCE)
+        self.assertIn(protocol.Recall(second.requestId), self.sentToHandler(b"A"))
+        self.assertNotIn(b"A", self.dispatcher.handlers)
+        return first, second
+
     def test_recallAcrossCut(self) -> None:
         """
         A C{RECALL} that a two-way network cut delivers late, once the
@@ -405,12 +424,7 @@ class PrefetchTests(CreditTestCase):
         C{HELLO}, which cancels the request, and its credit comes back by
         C{CREDIT}.
         """
-        first, second, _ = self.prefetchOne()
-        self.join(b"B", capacity=1)
-        self.cut(b"A")
-        self.advance(SILENCE)
-        self.assertIn(protocol.Recall(second.requestId), self.sentToHandler(b"A"))
-        self.assertNotIn(b"A", self.dispatcher.handlers)
+        first, second = self.deadWithRecallWaiting(self.cut)
         self.assertIsNone(self.links[b"A"].front)
         self.heal()
         self.assertIn(b"A", self.dispatcher.handlers)
@@ -448,12 +462,7 @@ class PrefetchTests(CreditTestCase):
         requests, and the registration anew drops the C{RECALL} and cancels
         the request.
         """
-        first, second, _ = self.prefetchOne()
-        self.join(b"B", capacity=1)
-        self.pause(b"A")
-        self.advance(SILENCE)
-        self.assertIn(protocol.Recall(second.requestId), self.sentToHandler(b"A"))
-        self.assertNotIn(b"A", self.dispatcher.handlers)
+        first, second = self.deadWithRecallWaiting(self.pause)
         self.heal()
         self.assertIn(b"A", self.dispatcher.handlers)
         self.assertEqual(self.links[b"A"].stats["recalled"], 0)
