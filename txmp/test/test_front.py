@@ -310,6 +310,26 @@ class RequestTests(FrontTestCase):
                 self.dispatcher.pending[requestId].idempotent, idempotent, method
             )
 
+    def test_upgradeIgnored(self) -> None:
+        """
+        A request that asks to switch protocols (C{Upgrade: websocket}, or
+        C{h2c}) is served as HTTP/1.1, as RFC 9110 section 7.8 lets a
+        server that does not switch: it goes to a handler like any other,
+        and the response is the application's, on a connection kept alive
+        for the next request; no C{101}.  (txmp serves no WebSocket.)
+        """
+        _, transport = self.sendRequest(
+            b"GET /chat HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\n"
+            b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        request = self.lastRequest()
+        self.respond(request.requestId, body=[b"ok"])
+        response = ParsedResponse(transport.value())
+        self.assertEqual((response.code, response.body), (200, b"ok"))
+        self.assertEqual(response.header(b"upgrade"), [])
+        self.assertFalse(transport.disconnecting)
+
 
 class RequestIdTests(FrontTestCase):
     """

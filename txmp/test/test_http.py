@@ -176,10 +176,12 @@ class RequestLineTests(FrontTestCase):
     def test_otherMajorVersion(self) -> None:
         """
         A well-formed version of another major version than 1 is refused
-        with 505 (HTTP Version Not Supported, RFC 9110 section 15.6.6).
+        with 505 (HTTP Version Not Supported, RFC 9110 section 15.6.6),
+        HTTP/2's connection preface included.
         """
         for version in [b"HTTP/2.0", b"HTTP/3.0", b"HTTP/0.9"]:
             self.assertRefused(httpHead(line=b"GET / " + version), 505)
+        self.assertRefused(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505)
 
     def test_higherMinorVersion(self) -> None:
         """
