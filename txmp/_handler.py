@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, cast
 from attrs import define, field
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorFromThreads, IReactorTime
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 
 from txmp import protocol
 from txmp._defaults import (
@@ -595,11 +595,10 @@ class FrontLink:
                 # sending us anything to wait for.
                 self._byeAcknowledged = True
             self._send.send(protocol.encodeBye())
-            self._log.info(
+            self._say(
+                LogLevel.info,
                 "mphandler {name} draining from front {address}: "
                 "{count} requests running",
-                name=self.name,
-                address=self.address,
                 count=len(self.running),
             )
             self._checkDrained()
@@ -695,11 +694,10 @@ class FrontLink:
         self._warned = True
         self._nextWarning = now + NO_FRONT_WARNING_INTERVAL
         failure = self.handshakeFailure
-        self._log.warn(
+        self._say(
+            LogLevel.warn,
             "mphandler {name}: no front has answered at --send {address} "
             "(--return {returnAddress}) for {seconds} s; still trying: {hint}",
-            name=self.name,
-            address=self.address,
             returnAddress=self.returnAddress,
             seconds=round(now - self._frontlessSince),
             hint=(
@@ -723,23 +721,28 @@ class FrontLink:
             self._nextReturnWarning, self._reactor.seconds() + NO_FRONT_WARNING
         )
         if self._warned and since is not None:
-            self._log.info(
+            self._say(
+                LogLevel.info,
                 "mphandler {name} registered with front {front} at {address}, "
                 "after {seconds} s without one",
-                name=self.name,
                 front=front,
-                address=self.address,
                 seconds=round(self._reactor.seconds() - since),
             )
         else:
-            self._log.info(
+            self._say(
+                LogLevel.info,
                 "mphandler {name} registered with front {front} at {address}",
-                name=self.name,
                 front=front,
-                address=self.address,
             )
         self._warned = False
         self.front = front
+
+    def _say(self, level: LogLevel, format: str, **fields: object) -> None:
+        """
+        Log C{format} at C{level} with this link's C{name} and front
+        C{address} among its fields.
+        """
+        self._log.emit(level, format, name=self.name, address=self.address, **fields)
 
     def _cancelAll(self, why: str, waitingOnly: bool = False) -> list[bytes]:
         """
@@ -789,12 +792,11 @@ class FrontLink:
         self._held = []
         # (Each caller says HELLO next.)
         self._heldFrom = self.hellos + 1
-        self._log.info(
+        self._say(
+            LogLevel.info,
             "mphandler {name}: {what}: requests from front {address} are held "
             "until it answers a HELLO, which says whether it still knows them",
-            name=self.name,
             what=what,
-            address=self.address,
         )
 
     def _settleHeld(self, registeredAnew: bool) -> None:
@@ -841,13 +843,12 @@ class FrontLink:
     def _dropHeld(self, held: list[tuple[Sequence[Frame], protocol.Message]]) -> None:
         requests = sum(1 for _, message in held if isinstance(message, protocol.Request))
         if requests:
-            self._log.info(
+            self._say(
+                LogLevel.info,
                 "mphandler {name}: dropped {count} requests held from front "
                 "{address}: it had forgotten this handler (declared it dead), "
                 "and answered or retried them",
-                name=self.name,
                 count=requests,
-                address=self.address,
             )
 
     def _registeredAnew(self, sequence: int) -> None:
@@ -894,14 +895,13 @@ class FrontLink:
         if since is None or self.front is None or now < self._nextReturnWarning:
             return
         self._nextReturnWarning = now + NO_FRONT_WARNING_INTERVAL
-        self._log.warn(
+        self._say(
+            LogLevel.warn,
             "mphandler {name}: front {front} answers at --send {address}, but "
             "--return {returnAddress} has not connected for {seconds} s: the "
             "front gets no reply of this handler's, and its clients 504; is "
             "--return that front's, and reachable?",
-            name=self.name,
             front=self.front,
-            address=self.address,
             returnAddress=self.returnAddress,
             seconds=round(now - since),
         )
@@ -1246,13 +1246,12 @@ class FrontLink:
                     # Said when it happens: the warning that no front
                     # answers comes 10 s later, and a restarted front's
                     # WELCOME follows at once (logged with its new name).
-                    self._log.info(
+                    self._say(
+                        LogLevel.info,
                         "mphandler {name}: front {front} at {address} said BYE "
                         "(it stopped or restarted, or took this handler for "
                         "dead): registering again",
-                        name=self.name,
                         front=self.front,
-                        address=self.address,
                     )
                 with self._lock:
                     self._frontLost(self._reactor.seconds())
