@@ -342,8 +342,8 @@ class StrictParserTests(ClientTestCase):
     async def test_responsesWithoutBodies(self) -> None:
         """
         On one connection, a chunked C{200}, the C{304} of a conditional
-        C{GET} and a C{204} (whose applications yield a body all the same),
-        and C{HEAD} of each: no byte of body after the responses that have
+        C{GET}, a C{204} and a C{205} (whose applications yield a body all
+        the same), and C{HEAD} of each: no byte of body after the responses that have
         none, or h11 would read it as the next response (or httpx, seeing
         the socket readable, take a new connection).
         """
@@ -363,6 +363,8 @@ class StrictParserTests(ClientTestCase):
                     ("HEAD", "/etag", {}),
                     ("GET", "/nocontent", {}),
                     ("HEAD", "/nocontent", {}),
+                    ("GET", "/resetcontent", {}),
+                    ("HEAD", "/resetcontent", {}),
                     ("GET", "/etag", {}),
                 ]:
                     response = client.request(
@@ -387,6 +389,9 @@ class StrictParserTests(ClientTestCase):
                 (200, b"", None, None),
                 (204, b"", None, None),
                 (204, b"", None, None),
+                # RFC 9110 section 15.3.6: no content, and said so.
+                (205, b"", None, "0"),
+                (205, b"", None, "0"),
                 (200, clientele.ETAG_BODY, "chunked", None),
             ],
             self.transcript(),

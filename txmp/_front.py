@@ -304,7 +304,7 @@ class Exchange:
         self._windowClosed = False
         self._held: list[Frame] = []
         self._chunked = False
-        # Whether the response has a body (not for HEAD, 204, 304).
+        # Whether the response has a body (not for HEAD, 204, 205, 304).
         self._hasBody = True
         # Body bytes the Content-Length still allows (None: not framed by one).
         self._remaining: int | None = None
@@ -567,14 +567,19 @@ class Exchange:
         connection = self.connection
         lines = [b"%s %d %s" % (self.clientproto, reply.status, reply.reason)]
         seen: set[bytes] = set()
-        noLength = reply.status == 204
+        status = reply.status
+        ownLength = status == 204 or status == 205
         for name, value in reply.headers:
             lower = name.lower()
-            if lower in HOP_BY_HOP or (noLength and lower == b"content-length"):
-                # RFC 9110 section 8.6: no Content-Length in a 204.
+            if lower in HOP_BY_HOP or (ownLength and lower == b"content-length"):
+                # RFC 9110 section 8.6: no Content-Length in a 204; a 205's
+                # is the front's (below).
                 continue
             seen.add(lower)
             lines.append(name + b": " + value)
+        if status == 205:
+            # RFC 9110 section 15.3.6: no content, and the client told so.
+            lines.append(b"Content-Length: 0")
         if b"server" not in seen:
             lines.append(b"Server: " + _SERVER)
         if b"date" not in seen:

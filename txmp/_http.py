@@ -66,10 +66,12 @@ HOP_BY_HOP = frozenset(
     ]
 )
 
-# RFC 9110 sections 15.3.5 and 15.4.5: a 204 or 304 response has no body
-# (1xx responses have none either, but neither a front nor a handler sends
-# one).
-NO_BODY_CODES = frozenset([204, 304])
+# RFC 9110 sections 15.3.5, 15.3.6 and 15.4.5: a 204, 205 or 304 response
+# has no body (1xx responses have none either, but neither a front nor a
+# handler sends one).  A server MUST NOT send content in a 205, which the
+# front says with Content-Length: 0 (section 15.3.6), whatever body or
+# length the application gave.
+NO_BODY_CODES = frozenset([204, 205, 304])
 
 # The reason phrases of the statuses txmp writes itself: the front's
 # refusals and errors, a handler's 500 when its application fails, and its

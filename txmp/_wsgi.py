@@ -106,19 +106,21 @@ Choices left open by PEP 3333
     whose C{len()} is 1), the whole body is collected and sent with the
     head in one message.  A head sent with the whole body (so also that
     of a generator that yields nothing) gets a C{Content-Length} if the
-    application set none, except for C{204}/C{304} responses: the client
-    then needs neither chunked framing nor, with HTTP/1.0 (ApacheBench's
-    C{-k}), the end of the connection to tell where the body ends.
+    application set none, except for C{204}, C{205} and C{304} responses
+    (the front gives a C{205} its own): the client then needs neither
+    chunked framing nor, with HTTP/1.0 (ApacheBench's C{-k}), the end of
+    the connection to tell where the body ends.
     (waitress adds one only for a C{len()} of 1, as it streams longer
     lists; txmp sends them whole.)  To C{HEAD}, the length of the
     body the application made anyway, which C{GET} would have (RFC 9110
     section 9.3.2: the same header fields), but none for an empty one,
     which may be a body it left out (Werkzeug's, to C{HEAD}).  Other
     iterables, and C{write()}, are streamed chunk by chunk.  A response
-    without a body (to C{HEAD}, or C{204}/C{304}) sends its head alone:
-    its iterable is not advanced past the chunk that makes the head final,
-    and what C{write()} is given is dropped, as the front would drop it
-    (an endless stream asked for with C{HEAD} would otherwise never end).
+    without a body (to C{HEAD}, or C{204}, C{205} or C{304}) sends its
+    head alone: its iterable is not advanced past the chunk that makes
+    the head final, and what C{write()} is given is dropped, as the front
+    would drop it (an endless stream asked for with C{HEAD} would
+    otherwise never end).
 
   - The message that completes the response (the head of a collected
     response, or the end of a streamed one) is sent only once the
@@ -143,7 +145,7 @@ Choices left open by PEP 3333
     is an application error: a 500 if the head was not sent yet, else
     L{ResponseSink.sendError}, so that the front aborts the client's
     connection instead of leaving it waiting for the rest.  The response
-    to C{HEAD}, and C{204} and C{304} responses, have no body: their
+    to C{HEAD}, and C{204}, C{205} and C{304} responses, have no body: their
     C{Content-Length} is not checked against one.
 """
 
@@ -1172,7 +1174,7 @@ class RunningRequest:
         only, like C{_hasBody}, C{_addLength}, C{_limit}, C{_sent},
         C{_headSent} and C{_complete}.
     @ivar _hasBody: whether the response has a body: not for C{HEAD}, nor
-        with status C{204} or C{304}.  Without one, a streamed iterable is
+        with status C{204}, C{205} or C{304}.  Without one, a streamed iterable is
         not advanced past the chunk that makes the head final, and what
         C{write()} is given is dropped.
     @ivar _addLength: whether a collected response gets a
@@ -1180,7 +1182,7 @@ class RunningRequest:
         response has the header fields of C{GET}'s) and the application
         set none.
     @ivar _limit: the application's C{Content-Length}, if the response
-        has a body (not for C{HEAD}, C{204} or C{304}); else L{None}.  No
+        has a body (not for C{HEAD}, C{204}, C{205} or C{304}); else L{None}.  No
         more body than this is sent, and a body that ends short of it is
         an error.
     @ivar _sent: how many body bytes were handed to the reactor.

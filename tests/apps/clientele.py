@@ -14,6 +14,8 @@ whatever the application yields, and a record of what was posted.
     without a length (so chunked).
   - C{/nocontent}: C{204 No Content}, with a C{Content-Length} and a body
     the application should not have given.
+  - C{/resetcontent}: C{205 Reset Content}, with a body and no
+    C{Content-Length}, as Django's C{HttpResponse("reset", status=205)}.
   - C{POST} anywhere: reads the body, writes C{posted PATH LENGTH} to
     C{wsgi.errors}, and answers C{posted LENGTH\\n}.
   - anything else: L{OK}.
@@ -68,5 +70,8 @@ def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[byte
     if path == "/nocontent":
         startResponse("204 No Content", [("Content-Length", "5")])
         return [b"stray"]
+    if path == "/resetcontent":
+        startResponse("205 Reset Content", [("Content-Type", "text/plain")])
+        return [b"reset"]
     startResponse("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(OK)))])
     return [OK]

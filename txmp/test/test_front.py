@@ -1437,11 +1437,14 @@ class FramingTests(FrontTestCase):
 
     def test_noBodyResponses(self) -> None:
         """
-        The response to C{HEAD}, and C{204} and C{304} responses, carry no
-        body: their C{Content-Length} is not held against the (missing)
-        body.
+        The response to C{HEAD}, and C{204}, C{205} and C{304} responses,
+        carry no body: their C{Content-Length} is not held against the
+        (missing) body.  A 205's is C{0}, whatever the handler said.
         """
-        for method, status in [(b"HEAD", 200), (b"GET", 304), (b"GET", 204)]:
+        lengths = {204: [], 205: [b"0"]}
+        for method, status in [
+            (b"HEAD", 200), (b"GET", 304), (b"GET", 204), (b"GET", 205), (b"HEAD", 205),
+        ]:
             _, transport = self.sendRequest(
                 method + b" / HTTP/1.1\r\nHost: example.com\r\n\r\n"
             )
@@ -1451,9 +1454,10 @@ class FramingTests(FrontTestCase):
             self.assertTrue(data.startswith(b"HTTP/1.1 %d " % (status,)), data)
             self.assertTrue(data.endswith(b"\r\n\r\n"), data)
             self.assertFalse(transport.disconnecting, method)
-            # RFC 9110 section 8.6: never a Content-Length in a 204.
+            # RFC 9110 section 8.6: never a Content-Length in a 204;
+            # section 15.3.6: a 205 has no content, and says so.
             length = ParsedResponse(data).header(b"content-length")
-            self.assertEqual(length, [] if status == 204 else [b"50"], status)
+            self.assertEqual(length, lengths.get(status, [b"50"]), status)
         self.assertEqual(self.invalidReplies(), [])
         self.assertNoLeak()
 
@@ -1838,14 +1842,15 @@ class HTTP10KeepAliveTests(FrontTestCase):
 
     def test_noBodyKeptAlive(self) -> None:
         """
-        A response without a body (to C{HEAD}, a 204 or a 304) ends with
-        its head: the connection is kept, with or without a
+        A response without a body (to C{HEAD}, a 204, 205 or 304) ends
+        with its head: the connection is kept, with or without a
         C{Content-Length}.
         """
         for method, status, headers in [
             (b"HEAD", 200, []),
             (b"HEAD", 200, [(b"Content-Length", b"50")]),
             (b"GET", 204, []),
+            (b"GET", 205, [(b"Content-Length", b"8")]),
             (b"GET", 304, []),
         ]:
             _, transport = self.sendRequest(http10(KEEP_ALIVE, line=method + b" / HTTP/1.0"))

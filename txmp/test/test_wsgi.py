@@ -1677,10 +1677,11 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
 
     def test_noContentLengthWithoutContent(self) -> None:
         """
-        No C{Content-Length} is added to a 204 or 304 response, whatever
-        body the application returns, to C{GET} or C{HEAD}.
+        No C{Content-Length} is added to a 204, 205 or 304 response,
+        whatever body the application returns, to C{GET} or C{HEAD} (the
+        front gives a 205 its own).
         """
-        for status in ["204 No Content", "304 Not Modified"]:
+        for status in ["204 No Content", "205 Reset Content", "304 Not Modified"]:
             for body in ([b""], [b"a", b"b"]):
                 for method in ("GET", "HEAD"):
 
@@ -2851,8 +2852,8 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
     def test_noBodyResponses(self) -> None:
         """
-        The response to C{HEAD}, and C{204} and C{304} responses, have no
-        body whatever their C{Content-Length} says: nothing is cut, no body
+        The response to C{HEAD}, and C{204}, C{205} and C{304} responses,
+        have no body whatever their C{Content-Length} says: nothing is cut, no body
         is missing, and none is sent.
         """
         for status, method, body in [
@@ -2860,6 +2861,7 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
             ("200 OK", "HEAD", [b"0123456789"]),
             ("304 Not Modified", "GET", []),
             ("204 No Content", "GET", []),
+            ("205 Reset Content", "GET", [b"01234"]),
         ]:
 
             def app(
@@ -2877,9 +2879,9 @@ class ContentLengthTests(RunnerMixin, SynchronousTestCase):
 
 class NoBodyTests(RunnerMixin, SynchronousTestCase):
     """
-    A response without a body (to C{HEAD}, or with status C{204} or C{304})
-    is not produced past its head, which is final at the first non-empty
-    chunk (PEP 3333): the front would drop the rest.
+    A response without a body (to C{HEAD}, or with status C{204}, C{205} or
+    C{304}) is not produced past its head, which is final at the first
+    non-empty chunk (PEP 3333): the front would drop the rest.
     """
 
     def test_headStopsStream(self) -> None:
@@ -2910,10 +2912,10 @@ class NoBodyTests(RunnerMixin, SynchronousTestCase):
 
     def test_noBodyStatusStopsStream(self) -> None:
         """
-        A C{204} or C{304} response's streamed iterable is advanced to its
-        first non-empty chunk, then closed.
+        A C{204}, C{205} or C{304} response's streamed iterable is advanced
+        to its first non-empty chunk, then closed.
         """
-        for code, reason in [(204, "No Content"), (304, "Not Modified")]:
+        for code, reason in [(204, "No Content"), (205, "Reset Content"), (304, "Not Modified")]:
             body = ClosingIterable([b"first", b"second"])
 
             def app(
