@@ -58,6 +58,20 @@ class LogTests(SystemTestCase):
         await handler.waitForLine("child's stderr")
 
     @asyncTest
+    async def test_bytesToStandardOutput(self) -> None:
+        """
+        An application that writes bytes to C{sys.stdout.buffer}, as code
+        written for the process's own standard output may (and does under
+        gunicorn), is answered, and what it wrote is in the handler's log
+        as a line of its standard output: twistd's C{sys.stdout}, which
+        logs what is written to it, had no C{buffer}, and the request got
+        500.
+        """
+        _front, handler = await self.startFrontAndHandler("tests.apps.forking:app")
+        self.assertResponse(await self.get("/buffer"), 200, b"written")
+        await handler.waitForLine("[stdout#info] bytes through sys.stdout.buffer")
+
+    @asyncTest
     async def test_levelFilters(self) -> None:
         """
         C{--log-level warn} leaves the info lines out.

@@ -13,11 +13,12 @@ C{sys.stdout} and C{sys.stderr} given the process's own descriptors
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 import sys
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import IO, Callable, Protocol, TextIO, TypedDict, cast
 
@@ -140,7 +141,12 @@ class DescriptorLoggingFile(LoggingFile):
     child process, C{subprocess.run(..., stderr=sys.stderr)};
     L{faulthandler}) writes to the process's own descriptor, as under
     gunicorn: a L{LoggingFile} has none, so that such a call raised
-    L{io.UnsupportedOperation}, and the request failed.
+    L{io.UnsupportedOperation}, and the request failed.  For the same
+    reason it has the rest of a text stream that code written for the
+    process's own streams calls: a C{buffer} (L{LoggedBytes}) for bytes,
+    C{errors}, C{writable()}, C{readable()} and C{seekable()}; a
+    L{LoggingFile} has none of them, and C{sys.stdout.buffer.write(data)}
+    in an application raised L{AttributeError}.
     """
 
     def __init__(self, redirected: LoggingFile, original: TextIO | None) -> None:
@@ -154,6 +160,21 @@ class DescriptorLoggingFile(LoggingFile):
         level: object = redirected.level
         _LOGGING_FILE.__init__(self, redirected.log, level, redirected.encoding)
         self._original = original
+        self.buffer = LoggedBytes(self)
+
+    # The rest of a text stream's interface that a LoggingFile lacks, which
+    # code written for the process's own stream calls (io.TextIOBase's):
+    # under gunicorn an application's sys.stdout is that stream.
+    errors = "strict"
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
 
     # (LoggingFile's always raises, typed NoReturn.)
     def fileno(self) -> int:  # type: ignore[override]
@@ -167,6 +188,61 @@ class DescriptorLoggingFile(LoggingFile):
         if self._original is None:
             return _LOGGING_FILE.fileno(self)
         return self._original.fileno()
+
+
+class LoggedBytes:
+    """
+    The C{buffer} of a L{DescriptorLoggingFile}: the binary stream under a
+    text stream, which code that writes bytes to C{sys.stdout} or
+    C{sys.stderr} uses (C{sys.stdout.buffer.write(data)},
+    C{io.TextIOWrapper(sys.stdout.buffer, ...)}).  What is written to it is
+    logged as what is written to its text stream is, decoded with that
+    stream's encoding (a byte that does not decode is logged escaped, a
+    character cut between two writes whole); its C{fileno()} is its text
+    stream's.
+    """
+
+    def __init__(self, text: DescriptorLoggingFile) -> None:
+        """
+        @param text: the text stream whose buffer this is.
+        """
+        self._text = text
+        self._decoder = codecs.getincrementaldecoder(text.encoding)("backslashreplace")
+
+    @property
+    def closed(self) -> bool:
+        return self._text.closed
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """
+        Log C{data}, as its text stream logs text.
+
+        @return: how many bytes were written: all of them.
+        """
+        self._text.write(self._decoder.decode(bytes(data)))
+        return len(data)
+
+    def writelines(self, lines: Iterable[bytes]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._text.flush()
+
+    def fileno(self) -> int:
+        return self._text.fileno()
+
+    def isatty(self) -> bool:
+        return self._text.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
 
 
 def giveStandardStreamsDescriptors() -> None:

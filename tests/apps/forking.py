@@ -8,7 +8,9 @@ later; C{/leave} starts one and leaves it running; C{/pool} maps with a
 L{multiprocessing.Pool} in a C{with} block,
 which terminates its workers as it ends; C{/subprocess} runs a command
 given C{sys.stderr} as its standard error, which writes C{child's
-stderr}, and answers with its standard output.
+stderr}, and answers with its standard output; C{/buffer} writes the
+line C{bytes through sys.stdout.buffer} as bytes, to C{sys.stdout.buffer},
+as code written for the process's own standard output may.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def app(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[byte
             stderr=sys.stderr,
             check=True,
         ).stdout
+    elif environ.get("PATH_INFO") == "/buffer":
+        sys.stdout.buffer.write(b"bytes through sys.stdout.buffer\n")
+        sys.stdout.buffer.flush()
+        body = b"written"
     elif environ.get("PATH_INFO") == "/leave":
         # A child left running, not a daemon: multiprocessing's atexit hook
         # joins it, for ever.

@@ -412,6 +412,38 @@ class DescriptorLoggingFileTests(SynchronousTestCase):
         )
         self.assertEqual(sys.stderr.encoding, sys.getdefaultencoding())
 
+    def test_textStream(self) -> None:
+        """
+        Each has the rest of a text stream's interface that code written for
+        the process's own streams uses: bytes written to its C{buffer} are
+        logged as text written to it is, decoded with its encoding (a
+        character cut between two writes whole, a byte that does not decode
+        escaped); the C{buffer} has the stream's descriptor; neither can be
+        read or sought.
+        """
+        self.patch(sys, "__stdout__", io.TextIOWrapper(io.BytesIO()))
+        self.patch(sys.__stdout__, "fileno", lambda: 11)
+        _logs.giveStandardStreamsDescriptors()
+        self.assertEqual(sys.stdout.encoding, "utf-8")
+        encoded = "caf\xe9 \u2713\n".encode("utf-8")
+        with capturedLogs() as events:
+            written = sys.stdout.buffer.write(encoded[:4])
+            sys.stdout.buffer.write(encoded[4:])
+            sys.stdout.write("text, then ")
+            sys.stdout.buffer.write(bytearray(b"bytes \xff\n"))
+            sys.stdout.buffer.flush()
+        self.assertEqual(written, 4)
+        self.assertEqual(
+            [(e["log_namespace"], formatEvent(e)) for e in events],
+            [("stdout", "caf\xe9 \u2713"), ("stdout", "text, then bytes \\xff")],
+        )
+        self.assertEqual(sys.stdout.buffer.fileno(), 11)
+        self.assertEqual(
+            (sys.stdout.writable(), sys.stdout.readable(), sys.stdout.seekable()),
+            (True, False, False),
+        )
+        self.assertEqual(sys.stdout.errors, "strict")
+
     def test_noOwnStream(self) -> None:
         """
         A process without its own stream (C{sys.__stderr__} is L{None}, as
