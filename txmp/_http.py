@@ -221,6 +221,10 @@ def checkRequestLine(line: bytes, maxLength: int) -> int | None:
     The status refusing a request line, or L{None} if it is acceptable:
     C{method SP request-target SP HTTP-version}, the method a token, the
     target in origin-form, absolute-form or (for C{OPTIONS}) asterisk-form.
+    C{CONNECT} is refused whatever its target: the front cannot tunnel, and
+    a 2xx answer to it opens a tunnel for its client, which ignores the
+    answer's C{Content-Length} (RFC 9112 section 6.3), so that the front
+    and the client would disagree on where the response ends.
     """
     if len(line) > maxLength:
         return 414
@@ -229,7 +233,7 @@ def checkRequestLine(line: bytes, maxLength: int) -> int | None:
         return 400
     method, target, version = parts
     match = _VERSION.match(version)
-    if not TOKEN.match(method) or match is None:
+    if not TOKEN.match(method) or match is None or method == b"CONNECT":
         return 400
     if match.group(1) != b"1":
         # RFC 9110 section 15.6.6: the major version is refused.

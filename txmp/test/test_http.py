@@ -111,6 +111,18 @@ class RequestLineTests(FrontTestCase):
         """
         self.assertRefused(httpHead(line=b"CONNECT example.com:443 HTTP/1.1"), 400)
 
+    def test_connectAnyForm(self) -> None:
+        """
+        C{CONNECT} is refused with 400 whatever the form of its target, not
+        only the authority-form: the front cannot tunnel, and a 2xx answer
+        to C{CONNECT} opens a tunnel for its client, which ignores the
+        response's C{Content-Length} (RFC 9112 section 6.3): the front and
+        the client would no longer agree where the response ends, nor on
+        what the bytes after it are.
+        """
+        self.assertRefused(httpHead(line=b"CONNECT / HTTP/1.1"), 400)
+        self.assertRefused(httpHead(line=b"CONNECT http://h:443/ HTTP/1.1"), 400)
+
     def test_asteriskNotOptions(self) -> None:
         """
         C{*} is a target only for C{OPTIONS}.
@@ -1152,6 +1164,10 @@ class PureRuleTests(SynchronousTestCase):
         self.assertEqual(checkRequestLine(b"GET /a", 100), 400)
         self.assertEqual(checkRequestLine(b"GET /a HTTP/1.1 x", 100), 400)
         self.assertEqual(checkRequestLine(b"GET a:b HTTP/1.1", 100), 400)
+        self.assertEqual(checkRequestLine(b"CONNECT / HTTP/1.1", 100), 400)
+        self.assertEqual(checkRequestLine(b"CONNECT http://h:443/ HTTP/1.1", 100), 400)
+        # Methods are case-sensitive (RFC 9110 section 9.1): not CONNECT.
+        self.assertIsNone(checkRequestLine(b"connect / HTTP/1.1", 100))
 
     def test_splitFieldLine(self) -> None:
         """
