@@ -129,7 +129,9 @@ Choices left open by PEP 3333
 
   - Hop-by-hop response headers (C{Connection}, C{Transfer-Encoding}, ...)
     and 1xx statuses are refused by C{start_response}: framing the
-    response is the front's business.
+    response is the front's business.  So are statuses of 600 to 999,
+    which are none (RFC 9110 section 15; Django refuses them too): a
+    client would take them for 5xx.
 
   - Spaces and tabs around a response header value are not part of it
     (RFC 9110 section 5.5): C{start_response} drops them, as gunicorn
@@ -204,10 +206,12 @@ Application = Callable[[Environ, StartResponse], Iterable[bytes]]
 _HOP_BY_HOP = frozenset(name.decode("latin-1") for name in HOP_BY_HOP)
 
 # The front's rules (txmp._http), for the application's native strings: a
-# final (non-1xx) status, a space, and a reason-phrase (RFC 9112 section
-# 4); a field name is a token, a value holds no CR, LF, NUL or other control.
+# final (non-1xx) status of 200 to 599 (RFC 9110 section 15: values outside
+# 100 to 599 are invalid; Django refuses them too), a space, and a
+# reason-phrase (RFC 9112 section 4); a field name is a token, a value holds
+# no CR, LF, NUL or other control.
 _FIELD_CHARS = FIELD_CHARS.decode("latin-1")
-_STATUS = re.compile("([2-9][0-9][0-9]) ([" + _FIELD_CHARS + "]*)\\Z")
+_STATUS = re.compile("([2-5][0-9][0-9]) ([" + _FIELD_CHARS + "]*)\\Z")
 _TOKEN = re.compile(TCHAR.decode("latin-1") + "+\\Z")
 _FIELD_VALUE = re.compile("[" + _FIELD_CHARS + "]*\\Z")
 
@@ -1715,7 +1719,7 @@ class RunningRequest:
         The WSGI C{start_response} callable.  Called in the application
         thread.
 
-        @param status: C{"NNN reason"}, a final (not 1xx) status.
+        @param status: C{"NNN reason"}, a final status (200 to 599).
         @param headers: a list of C{(name, value)} native strings.
         @param exc_info: L{sys.exc_info} if the application is replacing its
             response because of an error.

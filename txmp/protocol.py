@@ -993,9 +993,10 @@ def _readMeta(frame: bytes) -> _Meta:
     if credit and more:
         raise ProtocolError("RESP with credit=1 must have more=0")
     # A reply is the final response: 1xx (interim) statuses are the
-    # front's business, never a handler's.
-    if not 200 <= status <= 999:
-        raise ProtocolError("status out of range 200-999")
+    # front's business, never a handler's; 600 to 999 are no statuses (RFC
+    # 9110 section 15: values outside 100 to 599 are invalid).
+    if not 200 <= status <= 599:
+        raise ProtocolError("status out of range 200-599")
     if CONTROL.search(reason):
         raise ProtocolError("reason phrase holds a control character")
     extra = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in meta.items())

@@ -851,17 +851,18 @@ class ResponseTests(SynchronousTestCase):
 
     def test_statusRange(self) -> None:
         """
-        The status must be an integer from 200 to 999: a reply is a final
-        response, so an interim (1xx) status is invalid too.
+        The status must be an integer from 200 to 599: a reply is a final
+        response, so an interim (1xx) status is invalid too, and 600 to 999
+        are no statuses (RFC 9110 section 15).
         """
-        for status in [b"0", b"99", b"100", b"101", b"199", b"1000", b"-200",
-                       b"abc", b"", b"2OO"]:
+        for status in [b"0", b"99", b"100", b"101", b"199", b"600", b"999", b"1000",
+                       b"-200", b"abc", b"", b"2OO"]:
             self.assertRaises(
                 ProtocolError,
                 decode,
                 responseFrames(b"status\0" + status + b"\0reason\0\0more\x000"),
             )
-        for status, expected in [(b"200", 200), (b"999", 999)]:
+        for status, expected in [(b"200", 200), (b"599", 599)]:
             message = decode(
                 responseFrames(b"status\0" + status + b"\0reason\0\0more\x000")
             )
@@ -1853,7 +1854,7 @@ validMessages = st.one_of(
     st.builds(
         encodeResponse,
         st.binary(max_size=10),
-        st.integers(200, 999),
+        st.integers(200, 599),
         safe,
         responsePairs,
         chunks,

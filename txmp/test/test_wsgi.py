@@ -2270,7 +2270,8 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
     def test_statusFormat(self) -> None:
         """
         A status that is not three digits, a space and a reason raises
-        L{ValueError}, and so does a 1xx status.
+        L{ValueError}, and so does a 1xx status, and one of 600 to 999 (RFC
+        9110 section 15: no status).
         """
         for status in [
             "200",
@@ -2280,6 +2281,8 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
             "2000 OK",
             "200 OK\r\nX: y",
             "100 Continue",
+            "600 Weird",
+            "999 X",
         ]:
             self.assertIsInstance(
                 self.startResponseError(status, TEXT), ValueError, status
