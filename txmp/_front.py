@@ -82,6 +82,7 @@ from txmp._http import (
     hostPort,
     isHeadLine,
     isTrusted,
+    misdirected,
     parseForwarded,
     plainPage,
 )
@@ -1419,6 +1420,10 @@ class FrontConnection(Protocol):
                 peer=str(self.transport.getPeer()),
             )
             self.refuse(400)
+            return
+        if head.authority is not None and misdirected(head.target, client[1]):
+            # (In the access log, as any refusal: proxy scanners send such.)
+            self.refuse(421)
             return
         length = head.contentLength
         if head.chunked:

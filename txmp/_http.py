@@ -83,6 +83,7 @@ REASONS = {
     408: b"Request Timeout",
     413: b"Content Too Large",
     414: b"URI Too Long",
+    421: b"Misdirected Request",
     431: b"Request Header Fields Too Large",
     500: b"Internal Server Error",
     501: b"Not Implemented",
@@ -329,6 +330,21 @@ def targetAuthority(target: bytes) -> bytes | None:
         if 0 <= found < end:
             end = found
     return rest[:end]
+
+
+def misdirected(target: bytes, scheme: bytes) -> bool:
+    """
+    Whether an absolute-form C{target} names a resource that the front may
+    not answer for over a connection whose client used C{scheme} (the
+    connection's, or what a trusted proxy says): one of a scheme other
+    than C{http} and C{https}, or an C{https} one not asked for over a
+    secured connection (RFC 9110 section 7.4: an origin server MUST reject
+    a request for an C{https} resource not received over one, unless it
+    comes from a trusted gateway).  Schemes are case-insensitive (RFC 3986
+    section 3.1).
+    """
+    asked = target.partition(b"://")[0].lower()
+    return asked != b"http" and (asked != b"https" or scheme != b"https")
 
 
 class RequestHead:

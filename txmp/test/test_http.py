@@ -146,6 +146,31 @@ class RequestLineTests(FrontTestCase):
         request = self.assertAccepted(httpHead(line=b"GET http://h/a?b=1 HTTP/1.1"))
         self.assertEqual(request.head.target, "http://h/a?b=1")
 
+    def test_absoluteFormScheme(self) -> None:
+        """
+        An absolute-form target's scheme is case-insensitive (RFC 3986
+        section 3.1); one other than C{http} and C{https} names no resource
+        of the front's: 421 Misdirected Request (RFC 9110 section 7.4).
+        """
+        for scheme in [b"ftp", b"foo", b"httpx", b"http+unix"]:
+            self.assertRefused(httpHead(line=b"GET " + scheme + b"://h/a HTTP/1.1"), 421)
+        request = self.assertAccepted(httpHead(line=b"GET HTTP://h/a HTTP/1.1"))
+        self.assertEqual(request.head.target, "HTTP://h/a")
+
+    def test_httpsTarget(self) -> None:
+        """
+        An absolute-form C{https} target is served over TLS, and refused
+        with 421 over a connection not secured (RFC 9110 section 7.4: a
+        request for an C{https} resource MUST be rejected unless it came
+        over a secured connection, or from a trusted gateway).
+        """
+        for target in [b"https://h/a", b"HTTPS://h/a"]:
+            self.assertRefused(httpHead(line=b"GET " + target + b" HTTP/1.1"), 421)
+        _, transport = self.sendRequest(httpHead(line=b"GET https://h/a HTTP/1.1"), secure=True)
+        self.assertEqual(transport.value(), b"")
+        [request] = self.requestsSent()
+        self.assertEqual((request.head.target, request.head.scheme), ("https://h/a", "https"))
+
     def test_controlInTarget(self) -> None:
         """
         A control character in the target is refused with 400.
@@ -916,6 +941,19 @@ class TrustedProxyTests(FrontTestCase):
         C{X-Forwarded-Proto: https} makes the scheme C{https}.
         """
         request = self.assertAccepted(httpHead(b"X-Forwarded-Proto: https"))
+        self.assertEqual(request.head.scheme, "https")
+
+    def test_httpsTarget(self) -> None:
+        """
+        An absolute-form C{https} target from a trusted proxy that says its
+        client used C{https} is served (a trusted gateway, RFC 9110 section
+        7.4); one from a proxy that says nothing is refused (421), as from
+        any client over a connection not secured.
+        """
+        self.assertRefused(httpHead(line=b"GET https://h/a HTTP/1.1"), 421)
+        request = self.assertAccepted(
+            httpHead(b"X-Forwarded-Proto: https", line=b"GET https://h/a HTTP/1.1")
+        )
         self.assertEqual(request.head.scheme, "https")
 
     def test_protoOther(self) -> None:

@@ -394,7 +394,7 @@ class HostTests(FrontTestCase):
         An HTTP/1.0 request in absolute-form without C{Host} gets the
         target's authority as its C{Host} pair.
         """
-        self.sendRequest(b"GET https://example.org HTTP/1.0\r\n\r\n")
+        self.sendRequest(b"GET http://example.org HTTP/1.0\r\n\r\n")
         head = self.lastRequest().head
         self.assertEqual(head.serverName, "example.org")
         self.assertEqual(head.headers, [("Host", "example.org"),
