@@ -8,11 +8,13 @@ traceback.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 
 from twisted.internet.error import ProcessTerminated
 
 from ._harness import (
+    ProcessHandle,
     SystemTestCase,
     TwistdProcess,
     asyncTest,
@@ -302,6 +304,53 @@ class StartupErrorTests(SystemTestCase):
         ])
         await self.assertFailsToStart(handler, "twistd mphandler:", "--pidfile", pidfile.path)
         self.assertEqual(pidfile.getContent(), running)
+
+    @asyncTest
+    async def test_pidfileNamingNoPID(self) -> None:
+        """
+        An empty C{--pidfile} (cut short by a crash, or made beforehand to
+        be owned by the service's user) names no process: it is stale, and
+        a front and a daemon start at it, where twistd refused, saying
+        C{Pidfile ... contains non-numeric value}, as it said "Another
+        twistd server is running, PID 0" in four lines for one holding
+        C{0}.  One holding something else is refused in one line naming
+        the option, and left as it was.
+        """
+        pidfile = self.workdir.child("front.pid")
+        for label, content, twistd in [
+            ("foreground", b"", ["--nodaemon", "--logfile=-", f"--pidfile={pidfile.path}"]),
+            ("zero", b"0\n", ["--nodaemon", "--logfile=-", f"--pidfile={pidfile.path}"]),
+        ]:
+            pidfile.setContent(content)
+            front = self.startProcess(
+                label, [*twistdCommand(), *twistd, *self.frontArguments(port=freePort())]
+            )
+            await front.waitForLine("mpfront ready")
+            self.assertEqual(pidfile.getContent(), str(front.pid).encode("ascii"))
+            front.signal("TERM")
+            await front.whenEnded()
+        pidfile.setContent(b"")
+        log = self.workdir.child("front.log")
+        launcher = self.startProcess("daemon", [
+            *twistdCommand(), f"--logfile={log.path}", f"--pidfile={pidfile.path}",
+            *self.frontArguments(port=freePort()),
+        ])
+        end = await self.withTimeout(launcher.whenEnded(), 30, "the daemon's twistd")
+        self.assertFalse(isinstance(end, ProcessTerminated), self.transcript())
+        daemon = ProcessHandle(int(pidfile.getContent()))
+        daemon.signal(signal.SIGTERM)
+        await self.withTimeout(daemon.whenExited(), 30, "the daemon's end")
+        self.assertFalse(pidfile.exists())
+        pidfile.setContent(b"twistd\n")
+        front = self.startProcess("other", [
+            *twistdCommand(), "--nodaemon", "--logfile=-", f"--pidfile={pidfile.path}",
+            *self.frontArguments(),
+        ])
+        line = await self.assertFailsToStart(
+            front, "twistd mpfront:", "--pidfile", pidfile.path, "not a PID"
+        )
+        self.assertEqual([line], [x for x in front.lines if x.strip()], self.transcript())
+        self.assertEqual(pidfile.getContent(), b"twistd\n")
 
     @asyncTest
     async def test_daemonCannotStart(self) -> None:

@@ -461,19 +461,42 @@ def checkNotRunning(pidfile: str, kill: Callable[[int, int], None] = os.kill) ->
     """
     Refuse, with a usage error, a C{--pidfile} that names a process still
     running: the same service started twice.  twistd refuses it too (this
-    process's own PID as well), but later and in four lines; a pidfile
-    that cannot be read, or names no process (stale, after a crash or a
-    reboot), is left to twistd, which removes a stale one.
+    process's own PID as well), but later and in four lines.  A pidfile
+    that names no process is stale (after a crash or a reboot): one that
+    names a PID that is not running is left to twistd, which removes it;
+    one that is empty, or names no PID above 0 (a file cut short by a
+    crash, or made empty beforehand by a packaging script, to own it), is
+    removed here, since twistd refuses to start at it (in four lines, as
+    "another twistd server is running, PID 0", or one that does not name
+    the option).  A file that holds something else, which may not be a
+    pidfile at all, is refused, not written over.
 
     @param kill: L{os.kill}, which this calls with signal 0.
-    @raise usage.UsageError: if the process it names is running.
+    @raise usage.UsageError: if the process it names is running, or the
+        file is not a pidfile.
     """
     try:
         with open(pidfile) as f:
-            pid = int(f.read())
-    except (OSError, ValueError):
+            content = f.read(64)
+    except OSError:
         return
+    try:
+        pid = int(content) if content.strip() else 0
+    except ValueError:
+        raise usage.UsageError(
+            f"--pidfile {pidfile} holds {content.strip()[:20]!r}, not a PID: is it "
+            "the right file? (remove it if it is)"
+        ) from None
     if pid <= 0:
+        try:
+            os.remove(pidfile)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise usage.UsageError(
+                f"--pidfile {pidfile} names no process, and cannot be removed: "
+                f"{e.strerror}"
+            ) from None
         return
     try:
         kill(pid, 0)

@@ -4556,7 +4556,7 @@ class TxmpOptionsTests(SynchronousTestCase):
     def test_pidfileLeftToTwistd(self) -> None:
         """
         L{checkNotRunning} leaves to twistd a pidfile that does not exist,
-        cannot be read as a PID, or names no process (stale).
+        or names a PID that no process has (stale), which twistd removes.
         """
 
         def gone(pid: int, signal: int) -> None:
@@ -4564,11 +4564,45 @@ class TxmpOptionsTests(SynchronousTestCase):
 
         pidfile = FilePath(self.mktemp())
         checkNotRunning(pidfile.path)
-        for content in [b"", b"twistd", b"0", b"-1"]:
-            pidfile.setContent(content)
-            checkNotRunning(pidfile.path)
         pidfile.setContent(b"42")
         checkNotRunning(pidfile.path, gone)
+        self.assertTrue(pidfile.exists())
+
+    def test_pidfileNamingNoPID(self) -> None:
+        """
+        L{checkNotRunning} removes a pidfile that is empty (cut short by a
+        crash, or made beforehand to be owned by the service's user) or
+        names no PID above 0, as stale, where twistd refused to start,
+        saying "Pidfile ... contains non-numeric value", or, for C{0} and
+        C{-1}, "Another twistd server is running, PID 0" in four lines.
+        """
+
+        def never(pid: int, signal: int) -> None:
+            raise AssertionError(f"kill({pid}, {signal})")
+
+        pidfile = FilePath(self.mktemp())
+        for content in [b"", b"\n", b"  ", b"0", b"0\n", b"-1"]:
+            pidfile.setContent(content)
+            checkNotRunning(pidfile.path, never)
+            self.assertFalse(pidfile.exists(), content)
+
+    def test_pidfileNotAPidfile(self) -> None:
+        """
+        L{checkNotRunning} refuses, in one line naming the option and the
+        file, a pidfile that holds something other than a PID (perhaps not
+        a pidfile at all: a slip of the option), and leaves it as it is,
+        where twistd said "Pidfile ... contains non-numeric value", naming
+        neither the command nor the option.
+        """
+        pidfile = FilePath(self.mktemp())
+        pidfile.setContent(b"twistd\n")
+        error = self.assertRaises(usage.UsageError, checkNotRunning, pidfile.path)
+        self.assertEqual(
+            str(error),
+            f"--pidfile {pidfile.path} holds 'twistd', not a PID: is it the right "
+            "file? (remove it if it is)",
+        )
+        self.assertEqual(pidfile.getContent(), b"twistd\n")
 
     def test_positive(self) -> None:
         """
