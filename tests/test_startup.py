@@ -411,6 +411,25 @@ class StartupErrorTests(SystemTestCase):
         self.assertEqual(front.countLines("spawn-1"), 0, self.transcript())
 
     @asyncTest
+    async def test_spawnHandlerTableRefused(self) -> None:
+        """
+        A C{--spawn} front whose C{--config} file gives its handlers a
+        value they refuse (C{[mphandler]} C{threads = 0}) is refused in one
+        line naming the option, before any handler is spawned, where it
+        said it was ready, spawned handlers that each exited with that
+        line, and exited with status 3 after three of them.
+        """
+        config = self.workdir.child("txmp.toml")
+        config.setContent(b"[mphandler]\nthreads = 0\n")
+        front = self.startTwistd("front", self.frontArguments(
+            "--spawn", "2", "--app", "tests.apps.hello:app", "--config", config.path,
+        ))
+        await self.assertFailsToStart(
+            front, "twistd mpfront:", "--spawn handlers", "--threads must be positive"
+        )
+        self.assertEqual(len(front.lines), 1, self.transcript())
+
+    @asyncTest
     async def test_portFreeStarts(self) -> None:
         """
         The same front, given a free port, starts: the failures above are

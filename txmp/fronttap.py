@@ -137,6 +137,45 @@ class FrontSettings(_FrontParsed, _FrontStarted):
     """
 
 
+def checkSpawnedValues(settings: FrontSettings) -> None:
+    """
+    Refuse, with a usage error naming them as the C{--spawn} handlers',
+    values from the C{[mphandler]} table of C{--config} (or C{TXMP_CONFIG})
+    or from C{TXMP_MPHANDLER_} variables that every handler would refuse
+    (C{threads = 0}): each would exit at once, and the front after three of
+    them, with status 3, where a usage error of its own is one line.  What
+    the front passes on to its handlers wins over those, as it does when
+    they start (L{txmp._frontservice.handlerCommand}).
+    """
+    # (Not at the top: twistd mpfront --help need not import the handler's.)
+    from txmp.handlertap import checkSpawnedOptions
+
+    passed = [
+        "--app", str(settings["app"]),
+        "--heartbeat", repr(settings["heartbeat"]),
+        "--graceful-timeout", repr(settings["graceful-timeout"]),
+        "--log-level", settings["log-level"],
+    ]
+    if settings["config"]:
+        passed.extend(["--config", settings["config"]])
+    if settings["threads"]:
+        passed.extend(["--threads", str(settings["threads"])])
+    if settings["prefetch"] is not None:
+        passed.extend(["--prefetch", str(settings["prefetch"])])
+    if settings["script-name"]:
+        passed.extend(["--script-name", settings["script-name"]])
+    if settings["max-requests"]:
+        passed.extend(["--max-requests", str(settings["max-requests"])])
+        passed.extend(["--max-requests-jitter", str(settings["max-requests-jitter"])])
+    try:
+        checkSpawnedOptions(passed)
+    except usage.UsageError as e:
+        raise usage.UsageError(
+            f"the --spawn handlers would refuse their options: {e} (from the "
+            "[mphandler] table of the --config file, or the environment)"
+        ) from None
+
+
 def checkApplicationModule(spec: str, searchPath: tuple[list[str], str]) -> None:
     """
     Check that C{--app} has the form handlers take (L{splitApplication})
@@ -393,6 +432,10 @@ class Options(TxmpOptions):
         if settings["script-name"] is not None:
             # Refused now, not by every handler spawned; passed on as given.
             scriptName(settings["script-name"])
+        if app:
+            # Checked once the front's own options are: those it passes on
+            # win over what the handlers read themselves.
+            checkSpawnedValues(settings)
         try:
             # Told to every handler in WELCOME, which writes at most 18
             # digits before the point (MIN_HEARTBEAT keeps it from having

@@ -474,7 +474,15 @@ class Options(TxmpOptions):
         """
         return cast(HandlerSettings, self)
 
-    def postOptions(self) -> None:
+    def checkValues(self) -> None:
+        """
+        Refuse, with a usage error, values that no handler could run with
+        (each option's own check is made as it is parsed): what this can
+        tell without touching anything, importing the application or
+        changing directory, so that a C{--spawn} front checks, as it starts,
+        what its handlers will be given (L{checkSpawnedOptions}).  Sets
+        C{prefetch} and C{script-name} to what the handler uses.
+        """
         self.refuseEmpty()
         # Each option read below has its parsed type (HandlerSettings) but
         # --app and --prefetch, None if not given, which are checked here.
@@ -482,15 +490,6 @@ class Options(TxmpOptions):
         app: str | None = self["app"]
         if not app:
             raise usage.UsageError("--app is required")
-        if not settings["send"] and not settings["return"]:
-            settings["send"], settings["return"] = [DEFAULT_SEND], [DEFAULT_RETURN]
-        if len(settings["send"]) != len(settings["return"]):
-            raise usage.UsageError(
-                "give one --return for each --send (one pair per front)"
-            )
-        checkAddresses("--send", settings["send"])
-        checkAddresses("--return", settings["return"])
-        _checkDistinct(settings["send"], settings["return"])
         checkJitter(settings)
         # Threads and prefetch together are the credits a front accepts:
         # the default prefetch gives way to --threads, one given is refused.
@@ -505,6 +504,21 @@ class Options(TxmpOptions):
             given = "the SCRIPT_NAME environment variable (--script-name overrides it)"
         if settings["script-name"] is not None:
             settings["script-name"] = scriptName(settings["script-name"], given) or None
+
+    def postOptions(self) -> None:
+        self.checkValues()
+        settings = self.settings()
+        app: str | None = self["app"]
+        assert app is not None, "checkValues() refuses it"
+        if not settings["send"] and not settings["return"]:
+            settings["send"], settings["return"] = [DEFAULT_SEND], [DEFAULT_RETURN]
+        if len(settings["send"]) != len(settings["return"]):
+            raise usage.UsageError(
+                "give one --return for each --send (one pair per front)"
+            )
+        checkAddresses("--send", settings["send"])
+        checkAddresses("--return", settings["return"])
+        _checkDistinct(settings["send"], settings["return"])
         settings["fronts"] = list(zip(settings["send"], settings["return"]))
         checkHandlerSecurity(settings)
         if settings["chdir"] is not None:
@@ -538,6 +552,32 @@ class Options(TxmpOptions):
         # Without --name, the handler is named when it starts
         # (L{txmp._handlerservice.HandlerTree}): after twistd has forked, if
         # it runs as a daemon, so the name holds the daemon's PID.
+
+
+class _ValuesOnly(Options):
+    """
+    L{Options} that, once parsed, only check their values
+    (L{Options.checkValues}).
+    """
+
+    def postOptions(self) -> None:
+        self.checkValues()
+
+
+def checkSpawnedOptions(arguments: list[str]) -> None:
+    """
+    Check the options that C{mphandler} would be started with, given
+    C{arguments} (those a C{--spawn} front passes on, and C{--config}),
+    then the C{[mphandler]} table of that file and the C{TXMP_MPHANDLER_}
+    variables, as it reads them: each value, and what L{Options.checkValues}
+    checks; not the addresses, which a front gives its handlers, nor what
+    needs the handler's working directory or the application.
+
+    @raise usage.UsageError: for a value the handlers would refuse, where
+        each would exit at once, and the front after three of them.
+    """
+    options = _ValuesOnly()
+    usage.Options.parseOptions(options, options._configured(arguments, os.environ) + arguments)
 
 
 def makeService(options: Options, reactor: IHandlerReactor | None = None) -> MultiService:

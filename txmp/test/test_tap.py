@@ -574,6 +574,45 @@ class FrontOptionsTests(OptionsTestCase):
         error = self.assertRaises(usage.UsageError, self.parse, *spawn)
         self.assertIn(f"--chdir {directory.child('gone').path}: no such directory", str(error))
 
+    def test_spawnHandlerValuesChecked(self) -> None:
+        """
+        A value that every C{--spawn} handler would refuse, from the
+        C{[mphandler]} table of the front's C{--config} file or from a
+        C{TXMP_MPHANDLER_} variable (C{threads = 0}, a C{prefetch} over
+        what the threads leave, a C{max-requests-jitter} without
+        C{max-requests}), is refused as the front's options are parsed, in
+        one line naming the option, where the front started, said it was
+        ready, and exited with status 3 once three handlers had exited
+        with it.  One that the front's own passes on override (its
+        C{--threads}) is not the handlers', and stands.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        self.patch(os, "environ", {})
+        config = directory.child("txmp.toml")
+        spawn = ["--spawn", "1", "--app", "txmp.demo:app", "--config", config.path]
+        for table, words in [
+            ("threads = 0", "--threads must be positive"),
+            ("threads = -3", "--threads must be positive"),
+            ("prefetch = 999", "--prefetch must be at most 996"),
+            ("max-requests-jitter = 5", "--max-requests-jitter is added to --max-requests"),
+            ('script-name = "app"', "--script-name must be a path starting with /"),
+        ]:
+            config.setContent(f"[mphandler]\n{table}\n".encode())
+            error = self.assertRaises(usage.UsageError, self.parse, *spawn)
+            self.assertTrue(
+                str(error).startswith("the --spawn handlers would refuse their options: "),
+                str(error),
+            )
+            self.assertIn(words, str(error))
+        config.setContent(b"[mphandler]\nthreads = 0\n")
+        self.assertEqual(self.parse(*spawn, "--threads", "2")["threads"], 2)
+        config.setContent(b"[mphandler]\nthreads = 8\n")
+        self.parse(*spawn)
+        self.patch(os, "environ", {"TXMP_MPHANDLER_THREADS": "x"})
+        error = self.assertRaises(usage.UsageError, self.parse, *spawn)
+        self.assertIn("--threads must be a whole number, not 'x'", str(error))
+
     def test_privateAddresses(self) -> None:
         """
         With C{--spawn} and neither C{--send} nor C{--return}, the front's
