@@ -73,6 +73,18 @@ def leaveTwistd(options: object, line: str | None = None) -> None:
     twistd = getattr(options, "parent", None)
     if not isinstance(twistd, dict):
         return
+    # The pidfile first: the launcher exits as soon as it reads the line,
+    # and what runs next (a service manager's restart, a script's) must
+    # not find this process's pidfile still there.
+    pidfile = twistd.get("pidfile")
+    if isinstance(pidfile, str) and pidfile:
+        try:
+            with open(pidfile, "rb") as f:
+                ours = f.read().strip() == b"%d" % (os.getpid(),)
+            if ours:
+                os.unlink(pidfile)
+        except OSError:
+            pass
     pipe = twistd.get("statusPipe")
     if line is not None and isinstance(pipe, int):
         # As twistd writes an exception: "1 " and the line, 100 bytes at
@@ -82,15 +94,6 @@ def leaveTwistd(options: object, line: str | None = None) -> None:
         try:
             os.write(pipe, message)
             os.close(pipe)
-        except OSError:
-            pass
-    pidfile = twistd.get("pidfile")
-    if isinstance(pidfile, str) and pidfile:
-        try:
-            with open(pidfile, "rb") as f:
-                ours = f.read().strip() == b"%d" % (os.getpid(),)
-            if ours:
-                os.unlink(pidfile)
         except OSError:
             pass
 

@@ -1780,6 +1780,27 @@ class LeaveTwistdTests(SynchronousTestCase):
         self.assertEqual(os.read(read, 200), b"1 mpfront: --listen tcp:80: in use")
         self.assertEqual(os.read(read, 200), b"")
 
+    def test_pidfileRemovedBeforeLauncherTold(self) -> None:
+        """
+        The pidfile is gone by the time the line is written to the status
+        pipe: the launching C{twistd} exits as soon as it reads it, and a
+        service manager or script that then starts the service again found
+        the failed daemon's pidfile, naming a process still running (the
+        system test C{test_daemonCannotStart} saw it, under load).
+        """
+        options, pidfile, read = underTwistdDaemon(self)
+        existed: list[bool] = []
+        write = os.write
+
+        def writeSeeing(fd: int, data: bytes) -> int:
+            existed.append(pidfile.exists())
+            return write(fd, data)
+
+        self.patch(os, "write", writeSeeing)
+        _exit.leaveTwistd(options, "mpfront: --listen tcp:80: in use")
+        self.assertEqual(existed, [False])
+        self.assertEqual(os.read(read, 200), b"1 mpfront: --listen tcp:80: in use")
+
     def test_longLine(self) -> None:
         """
         At most 100 bytes go down the pipe, as twistd writes: its launcher
