@@ -533,6 +533,18 @@ def _requestIds(dropped: Sequence[list[bytes]]) -> set[bytes]:
     return ids
 
 
+def _someIds(requestIds: Sequence[bytes], most: int = 10) -> str:
+    """
+    C{requestIds} for a log line: the first C{most} of them in
+    parentheses, then how many more; nothing if there are none.
+    """
+    if not requestIds:
+        return ""
+    shown = " ".join(r.decode("ascii", "replace") for r in requestIds[:most])
+    more = len(requestIds) - most
+    return f" ({shown}{f' and {more} more' if more > 0 else ''})"
+
+
 class Dispatcher:
     """
     Load-aware dispatch of requests to handlers.
@@ -1221,7 +1233,7 @@ class Dispatcher:
                 name=handler.label,
             )
             self._requestsLost(
-                lost, [*dropped, *self._send.forget(handler.identity)]
+                lost, [*dropped, *self._send.forget(handler.identity)], handler.label
             )
             if drain:
                 self._drainQueue()
@@ -1250,11 +1262,16 @@ class Dispatcher:
         for handler, requests in lost:
             # What waits to be sent to it must not reach it if it comes
             # back: its requests are retried or failed now.
-            self._requestsLost(requests, self._send.forget(handler.identity))
+            self._requestsLost(
+                requests, self._send.forget(handler.identity), handler.label
+            )
         self._drainQueue()
 
     def _requestsLost(
-        self, lost: list[PendingRequest], dropped: Sequence[list[bytes]] = ()
+        self,
+        lost: list[PendingRequest],
+        dropped: Sequence[list[bytes]] = (),
+        name: str | None = None,
     ) -> None:
         """
         The handler that had C{lost} is gone.  Each is retried once on
@@ -1272,8 +1289,14 @@ class Dispatcher:
 
         @param dropped: the messages to the handler dropped unsent (each
             with its id first), oldest first.
+        @param name: the handler's name as logged: if given, what became
+            of its requests is logged, as nginx logs each request an
+            upstream's death failed, since the front's own 502s (or
+            responses cut) are otherwise only in the access log.
         """
         unsent = _unsentBodies(dropped)
+        retried: list[bytes] = []
+        failed: list[bytes] = []
         for pending in lost:
             self.replyTimes.stop(pending)
             pending.handler = None
@@ -1290,12 +1313,26 @@ class Dispatcher:
                 and pending.attempts - pending.recalls < 2
             ):
                 self.stats["retried"] += 1
+                retried.append(pending.requestId)
                 # (A RECALL it had is not answered now.)
                 pending.recalled = False
                 self._renewRequestId(pending)
                 self._enqueue(pending, first=True)
             else:
+                failed.append(pending.requestId)
                 self._fail(pending, HandlerFailed("handler lost"))
+        if name is not None and lost:
+            self._log.warn(
+                "handler {name} was lost with {count} requests: {retried} retried"
+                " on another handler{retriedIds}, {failed} failed (502, or their"
+                " responses cut){failedIds}",
+                name=name,
+                count=len(lost),
+                retried=len(retried),
+                retriedIds=_someIds(retried),
+                failed=len(failed),
+                failedIds=_someIds(failed),
+            )
 
     def _renewRequestId(self, pending: PendingRequest) -> None:
         """

@@ -2446,15 +2446,22 @@ class UnreachableTests(DispatcherTestCase):
     def test_inFlightNotIdempotentFails(self) -> None:
         """
         When a handler is found unreachable, its in-flight requests that
-        are not idempotent fail with L{HandlerFailed}.
+        are not idempotent fail with L{HandlerFailed}, and the front's log
+        names them.
         """
         self.hello(A, 5)
         # Fewer than A has after its first request: the next goes to A.
         self.hello(B, 3)
         earlier, _ = self.submit(idempotent=False)
         self.socket.unreachable.add(A)
-        later, _ = self.submit()
+        with capturedLogs() as events:
+            later, _ = self.submit()
         self.assertFrontError(earlier, HandlerFailed, 502)
+        self.assertIn(
+            "handler handler-a was lost with 1 requests: 0 retried on another"
+            " handler, 1 failed (502, or their responses cut) (front1.1)",
+            [formatEvent(e) for e in events],
+        )
         [laterId] = self.requestIds(B)
         self.respond(B, laterId)
         self.successResultOf(later)
@@ -2475,9 +2482,14 @@ class UnreachableTests(DispatcherTestCase):
         with capturedLogs() as events:
             first.cancel()
         self.failureResultOf(first, CancelledError)
+        lines = [formatEvent(e) for e in events]
+        self.assertIn("handler handler-a is unreachable: removed", lines)
+        # What became of its requests, which the front's log said nowhere:
+        # the one cancelled is not among them.
         self.assertIn(
-            "handler handler-a is unreachable: removed",
-            [formatEvent(e) for e in events],
+            "handler handler-a was lost with 1 requests: 1 retried on another"
+            " handler (front1.2), 0 failed (502, or their responses cut)",
+            lines,
         )
         [retriedId] = self.requestIds(B)
         self.respond(B, retriedId)
