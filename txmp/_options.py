@@ -620,6 +620,10 @@ def _givenConfig(arguments: list[str]) -> str | None:
     return None
 
 
+#: The tables of a C{--config} file: one per command.
+_CONFIG_TABLES = ("mpfront", "mphandler")
+
+
 def readConfig(path: str, command: str) -> dict[str, object]:
     """
     The table of C{command} in the TOML file C{path} (empty if it has none),
@@ -633,6 +637,19 @@ def readConfig(path: str, command: str) -> dict[str, object]:
         raise usage.UsageError(f"--config {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise usage.UsageError(f"--config {path}: not TOML: {e}") from None
+    for name, entry in document.items():
+        # A key above the tables (the [mpfront] line forgotten) or a table
+        # of another name (a typo, [mpfrnt]) was ignored in silence: the
+        # options it holds, or the whole file, did nothing.
+        if name not in _CONFIG_TABLES:
+            what = (
+                f"table [{name}]" if isinstance(entry, dict)
+                else f"key {name!r} outside a table"
+            )
+            raise usage.UsageError(
+                f"--config {path}: {what}; options go in a table named after "
+                "the command, [mpfront] or [mphandler]"
+            )
     table = document.get(command, {})
     if not isinstance(table, dict):
         raise usage.UsageError(f"--config {path}: [{command}] must be a table")

@@ -4781,7 +4781,8 @@ class TxmpOptionsTests(SynchronousTestCase):
     def test_configErrors(self) -> None:
         """
         A missing or malformed file, an unknown option in the file or the
-        environment, a flag that is not a boolean, and a bad value are
+        environment, a key outside the commands' tables (or a table of
+        another name), a flag that is not a boolean, and a bad value are
         usage errors saying where.
         """
         cases = [
@@ -4790,6 +4791,13 @@ class TxmpOptionsTests(SynchronousTestCase):
             (["--config", self.config("[mpfront\n")], {}, "not TOML"),
             (["--config", self.config("[mpfront]\ntimeuot = 3\n")], {},
              "unknown option 'timeuot'"),
+            # Ignored in silence, as was the whole file for a typo in its
+            # only table's name.
+            (["--config", self.config("timeout = 3\n[mpfront]\n")], {},
+             "key 'timeout' outside a table; options go in a table named after"
+             " the command, [mpfront] or [mphandler]"),
+            (["--config", self.config("[mpfrnt]\ntimeout = 3\n")], {},
+             "table [mpfrnt]; options go in a table named after"),
             ([], {"TXMP_MPFRONT_NOPE": "1"}, "TXMP_MPFRONT_NOPE: unknown option 'nope'"),
             ([], {"TXMP_MPFRONT_INSECURE": "maybe"}, "must be true or false"),
             ([], {"TXMP_MPFRONT_TIMEOUT": "0"}, "--timeout must be positive"),
