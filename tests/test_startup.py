@@ -338,6 +338,8 @@ class StartupErrorTests(SystemTestCase):
         end = await self.withTimeout(launcher.whenEnded(), 30, "the daemon's twistd")
         self.assertFalse(isinstance(end, ProcessTerminated), self.transcript())
         daemon = ProcessHandle(int(pidfile.getContent()))
+        # Not left running should an assertion below fail.
+        self.addCleanup(daemon.signal, signal.SIGKILL)
         daemon.signal(signal.SIGTERM)
         await self.withTimeout(daemon.whenExited(), 30, "the daemon's end")
         self.assertFalse(pidfile.exists())
