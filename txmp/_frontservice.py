@@ -66,7 +66,7 @@ from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor, cancelCall
 from txmp._logs import ChildLog, logReopenFailure, reopenLogFiles
 from txmp._metrics import FrontMetrics
-from txmp._options import PRIVATE_PREFIX, privateAddresses, readConfig
+from txmp._options import PRIVATE_PREFIX, passedOnToHandlers, privateAddresses, readConfig
 from txmp._reload import CodeWatcher, sourceRoot
 from txmp._signals import SignalActions, explanation
 from txmp._stats import makeStatsSite
@@ -781,8 +781,6 @@ def handlerCommand(
         front's public one (files in L{PrivateLinks}'s directory: no key is
         on a command line, which every local user can read).
     """
-    app = options["app"]
-    assert app is not None, "--spawn needs --app"
     args = [
         sys.executable,
         "-c",
@@ -790,38 +788,13 @@ def handlerCommand(
         "--nodaemon",
         "--pidfile=",
         "mphandler",
-        "--app",
-        app,
-        "--name",
-        name,
-        "--send",
-        connectableAddress(options["send"]),
-        "--return",
-        connectableAddress(options["return"]),
-        "--heartbeat",
-        repr(options["heartbeat"]),
-        "--graceful-timeout",
-        repr(options["graceful-timeout"]),
+        "--name", name,
+        "--send", connectableAddress(options["send"]),
+        "--return", connectableAddress(options["return"]),
         # Read back as events by the front (txmp._logs.ChildLog): one log.
-        "--log-format",
-        "json",
-        "--log-level",
-        options["log-level"],
+        "--log-format", "json",
+        *passedOnToHandlers(options),
     ]
-    if options["config"]:
-        # Its [mphandler] table is for them; what the front passes on
-        # (--threads, --graceful-timeout...) overrides it, being given on
-        # their command line.
-        args.extend(["--config", options["config"]])
-    if options["threads"]:
-        args.extend(["--threads", str(options["threads"])])
-    if options["prefetch"] is not None:
-        args.extend(["--prefetch", str(options["prefetch"])])
-    if options["script-name"]:
-        args.extend(["--script-name", options["script-name"]])
-    if options["max-requests"]:
-        args.extend(["--max-requests", str(options["max-requests"])])
-        args.extend(["--max-requests-jitter", str(options["max-requests-jitter"])])
     if parentPid is not None:
         args.extend(["--parent-pid", str(parentPid)])
     if curveFiles is not None:

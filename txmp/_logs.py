@@ -133,7 +133,23 @@ def standardStreamsLateBound() -> Iterator[None]:
                 stream.following = False
 
 
-class DescriptorLoggingFile(LoggingFile):
+class _WriteOnly:
+    """
+    What a stream that can only be written says of itself, as
+    L{io.IOBase} has it (a L{LoggingFile} says nothing).
+    """
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+
+class DescriptorLoggingFile(_WriteOnly, LoggingFile):
     """
     twistd's redirection of C{sys.stdout} or C{sys.stderr} into the log (a
     L{LoggingFile}), with the file descriptor of the stream it replaced:
@@ -167,15 +183,6 @@ class DescriptorLoggingFile(LoggingFile):
     # under gunicorn an application's sys.stdout is that stream.
     errors = "strict"
 
-    def writable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
-
     # (LoggingFile's always raises, typed NoReturn.)
     def fileno(self) -> int:  # type: ignore[override]
         """
@@ -190,7 +197,7 @@ class DescriptorLoggingFile(LoggingFile):
         return self._original.fileno()
 
 
-class LoggedBytes:
+class LoggedBytes(_WriteOnly):
     """
     The C{buffer} of a L{DescriptorLoggingFile}: the binary stream under a
     text stream, which code that writes bytes to C{sys.stdout} or
@@ -234,15 +241,6 @@ class LoggedBytes:
 
     def isatty(self) -> bool:
         return self._text.isatty()
-
-    def writable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
 
 
 def giveStandardStreamsDescriptors() -> None:

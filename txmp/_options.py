@@ -17,7 +17,17 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from importlib.machinery import ModuleSpec, PathFinder
-from typing import Callable, ClassVar, Generic, NamedTuple, NoReturn, TypeVar, Union, cast
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    ClassVar,
+    Generic,
+    NamedTuple,
+    NoReturn,
+    TypeVar,
+    Union,
+    cast,
+)
 from urllib.parse import unquote_to_bytes
 
 if sys.version_info >= (3, 11):
@@ -37,6 +47,9 @@ from txmp._defaults import (
 )
 from txmp._interfaces import IFrontReactor
 from txmp._logs import FORMATS, LEVELS, configureTwistd
+
+if TYPE_CHECKING:
+    from txmp.fronttap import FrontSettings
 
 #: One of C{optParameters}: long name, short name, default, description and
 #: (optionally) the coerce function.
@@ -256,6 +269,38 @@ def privateAddresses(directory: str) -> tuple[str, str]:
         "ipc://" + os.path.join(directory, "send"),
         "ipc://" + os.path.join(directory, "return"),
     )
+
+
+def passedOnToHandlers(options: FrontSettings) -> list[str]:
+    """
+    The C{mphandler} options that a C{--spawn} front gives its handlers
+    from its own: its C{--app}, C{--heartbeat}, C{--graceful-timeout} and
+    C{--log-level}, and its C{--config}, C{--threads}, C{--prefetch},
+    C{--script-name} and C{--max-requests} (with its jitter) if given.
+    On the handlers' command line, they win over the C{[mphandler]} table
+    of the C{--config} file and the C{TXMP_MPHANDLER_} variables, which the
+    handlers read for the rest.
+    """
+    app = options["app"]
+    assert app is not None, "--spawn needs --app"
+    args = [
+        "--app", app,
+        "--heartbeat", repr(options["heartbeat"]),
+        "--graceful-timeout", repr(options["graceful-timeout"]),
+        "--log-level", options["log-level"],
+    ]
+    if options["config"]:
+        args.extend(["--config", options["config"]])
+    if options["threads"]:
+        args.extend(["--threads", str(options["threads"])])
+    if options["prefetch"] is not None:
+        args.extend(["--prefetch", str(options["prefetch"])])
+    if options["script-name"]:
+        args.extend(["--script-name", options["script-name"]])
+    if options["max-requests"]:
+        args.extend(["--max-requests", str(options["max-requests"])])
+        args.extend(["--max-requests-jitter", str(options["max-requests-jitter"])])
+    return args
 
 
 def ipcPathLength(address: str) -> int:

@@ -59,6 +59,7 @@ from txmp._options import (
     findSpec,
     handlerSearchPath,
     nonNegative,
+    passedOnToHandlers,
     positive,
     reactorOrGlobal,
     refuseDaemonStdout,
@@ -144,31 +145,14 @@ def checkSpawnedValues(settings: FrontSettings) -> None:
     or from C{TXMP_MPHANDLER_} variables that every handler would refuse
     (C{threads = 0}): each would exit at once, and the front after three of
     them, with status 3, where a usage error of its own is one line.  What
-    the front passes on to its handlers wins over those, as it does when
-    they start (L{txmp._frontservice.handlerCommand}).
+    the front passes on to its handlers (L{passedOnToHandlers}) wins over
+    those, as it does when they start.
     """
     # (Not at the top: twistd mpfront --help need not import the handler's.)
     from txmp.handlertap import checkSpawnedOptions
 
-    passed = [
-        "--app", str(settings["app"]),
-        "--heartbeat", repr(settings["heartbeat"]),
-        "--graceful-timeout", repr(settings["graceful-timeout"]),
-        "--log-level", settings["log-level"],
-    ]
-    if settings["config"]:
-        passed.extend(["--config", settings["config"]])
-    if settings["threads"]:
-        passed.extend(["--threads", str(settings["threads"])])
-    if settings["prefetch"] is not None:
-        passed.extend(["--prefetch", str(settings["prefetch"])])
-    if settings["script-name"]:
-        passed.extend(["--script-name", settings["script-name"]])
-    if settings["max-requests"]:
-        passed.extend(["--max-requests", str(settings["max-requests"])])
-        passed.extend(["--max-requests-jitter", str(settings["max-requests-jitter"])])
     try:
-        checkSpawnedOptions(passed)
+        checkSpawnedOptions(passedOnToHandlers(settings))
     except usage.UsageError as e:
         raise usage.UsageError(
             f"the --spawn handlers would refuse their options: {e} (from the "

@@ -901,11 +901,10 @@ class HandlerCommandTests(SynchronousTestCase):
         self.assertEqual(
             command,
             [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-             "--nodaemon", "--pidfile=", "mphandler", "--app", "txmp.demo:app",
-             "--name", "h:spawn-1",
+             "--nodaemon", "--pidfile=", "mphandler", "--name", "h:spawn-1",
              "--send", "tcp://127.0.0.1:6000", "--return", "tcp://127.0.0.1:6001",
-             "--heartbeat", "0.5", "--graceful-timeout", "30.0",
-             "--log-format", "json", "--log-level", "warn"],
+             "--log-format", "json", "--app", "txmp.demo:app",
+             "--heartbeat", "0.5", "--graceful-timeout", "30.0", "--log-level", "warn"],
         )
 
     def test_threads(self) -> None:
