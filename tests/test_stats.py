@@ -56,6 +56,35 @@ class StatsEndpointTests(SystemTestCase):
             self.assertEqual(front.countLines(probe), 0, self.transcript())
 
 
+    @asyncTest
+    async def test_probesWhileStopping(self) -> None:
+        """
+        Through a graceful stop (SIGTERM with a request in progress), the
+        C{--stats} port still answers: C{/healthz} 200, C{/readyz} 503 (the
+        front takes no new connection), C{/metrics} 200; it closes with the
+        front, once the request is answered.  It closed at the SIGTERM, so
+        that a liveness probe failed during the stop and the stop's last
+        requests were never scraped.
+        """
+        statsPort = freePort()
+        front = await self.startFront(statsPort=statsPort)
+        handler = await self.startHandler("h1", "tests.apps.slow:app", front=front)
+        slow = self.get("/slow?seconds=2")
+        await handler.waitForLine("slow request started: GET")
+        front.signal("TERM")
+        await front.waitForLine("mpfront stopping: finishing 1 requests")
+        self.assertEqual((await self.get("/healthz", port=statsPort)).code, 200)
+        ready = await self.get("/readyz", port=statsPort)
+        self.assertEqual(
+            (ready.code, ready.body), (503, b"not ready: the front is stopping\n"),
+            self.transcript(),
+        )
+        self.assertEqual((await self.get("/metrics", port=statsPort)).code, 200)
+        self.assertResponse(await slow, 200, b"slow\n")
+        await front.whenEnded()
+        self.assertStoppedCleanly(front)
+
+
 class CreditTests(SystemTestCase):
     """
     Credits come back to the front however requests end.

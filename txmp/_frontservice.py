@@ -237,7 +237,12 @@ class FrontService(Service):
         self._reactor = reactor
         self._options = options
         self.dispatcher: Dispatcher | None = None
+        # The --listen ports, once listening; the --stats one apart, which
+        # closes last, when the front has stopped (stopService).
         self._ports: list[IListeningPort] = []
+        self._statsSite: IProtocolFactory | None = None
+        self._statsPort: IListeningPort | None = None
+        self._stopping = False
         self._sockets: list[ZmqSocket] = []
         self._drainWaiters: list[Deferred[None]] = []
         # Those of whenStopped, while stopService runs (None otherwise).
@@ -399,7 +404,9 @@ class FrontService(Service):
             ("--listen", description, site) for description in options["listen"]
         ]
         if options["stats"]:
-            statsSite = makeStatsSite(dispatcher, self._reactor, metrics)
+            statsSite = self._statsSite = makeStatsSite(
+                dispatcher, self._reactor, metrics, stopping=lambda: self._stopping
+            )
             endpoints.append(("--stats", options["stats"], statsSite))
         # Ports fail synchronously (in use, no permission) while we start,
         # before the reactor runs: then we exit here with one line.
@@ -492,6 +499,9 @@ class FrontService(Service):
         )
 
     def _portListening(self, port: IListeningPort, factory: IProtocolFactory) -> IListeningPort:
+        if factory is self._statsSite:
+            self._statsPort = port
+            return port
         self._ports.append(port)
         site = self._site
         if factory is site and site is not None and site.acceptLimit is not None:
@@ -682,9 +692,12 @@ class FrontService(Service):
         """
         Stop: stop accepting connections, let the requests in progress
         finish for up to C{--graceful-timeout} seconds, then say C{BYE} to
-        the handlers and close the sockets.
+        the handlers and close the sockets.  The C{--stats} port closes
+        last: its C{/healthz} answers through the stop, its C{/readyz} says
+        503, and C{/metrics} counts the requests the stop lets finish.
         """
         Service.stopService(self)
+        self._stopping = True
         self._stopWaiters = []
         stopping = [port.stopListening() for port in self._ports]
         self._ports = []
@@ -739,11 +752,21 @@ class FrontService(Service):
                 self._context = None
             return result
 
+        def closeStats(result: Failure | None) -> Deferred[None]:
+            port, self._statsPort = self._statsPort, None
+            closed = (None if port is None else port.stopListening()) or succeed(None)
+
+            def passOn(ignored: object) -> Failure | None:
+                return result
+
+            return closed.addBoth(passOn)
+
         return (
             gatherResults([d for d in stopping if d is not None])
             .addCallback(drain)
             .addCallback(drainedNow)
             .addBoth(closeSockets)
+            .addBoth(closeStats)
             .addBoth(self._stopped)
         )
 

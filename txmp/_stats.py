@@ -73,16 +73,28 @@ class StatsRoot(Resource):
     The C{--stats} endpoint: the JSON counts at C{/} (L{StatsResource}),
     and for orchestrators and Prometheus:
 
-      - C{/healthz}: 200 while the front runs (liveness);
+      - C{/healthz}: 200 while the front runs (liveness), a graceful stop
+        included;
       - C{/readyz}: 200 while a handler that is not draining is
-        registered, 503 otherwise (readiness: take the front out of a load
-        balancer's rotation while it cannot serve);
+        registered and the front is not stopping, 503 otherwise
+        (readiness: take the front out of a load balancer's rotation
+        while it cannot serve);
       - C{/metrics}: the Prometheus text exposition (L{txmp._metrics}).
     """
 
-    def __init__(self, dispatcher: Dispatcher, metrics: FrontMetrics) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        metrics: FrontMetrics,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """
+        @param stopping: whether the front is stopping (its C{--listen}
+            ports closed, the requests in progress finishing).
+        """
         Resource.__init__(self)
         self._dispatcher = dispatcher
+        self._stopping = stopping
         self._json = StatsResource(dispatcher)
         self.putChild(b"healthz", _TextResource(lambda: (200, PLAIN_TEXT, b"ok\n")))
         self.putChild(b"readyz", _TextResource(self._ready))
@@ -94,6 +106,8 @@ class StatsRoot(Resource):
         )
 
     def _ready(self) -> tuple[int, bytes, bytes]:
+        if self._stopping():
+            return 503, PLAIN_TEXT, b"not ready: the front is stopping\n"
         serving = [h for h in self._dispatcher.handlers.values() if not h.draining]
         if serving:
             return 200, PLAIN_TEXT, b"ready: %d handlers\n" % (len(serving),)
@@ -165,13 +179,19 @@ class _QuietSite(Site):
 
 
 def makeStatsSite(
-    dispatcher: Dispatcher, reactor: IReactorTime, metrics: FrontMetrics | None = None
+    dispatcher: Dispatcher,
+    reactor: IReactorTime,
+    metrics: FrontMetrics | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> Site:
     """
     A site serving L{StatsRoot} (for --stats).
 
     @param metrics: what the front's site counts (L{txmp._front.FrontFactory.metrics}).
+    @param stopping: whether the front is stopping.
     """
-    site = _QuietSite(StatsRoot(dispatcher, metrics or FrontMetrics()), reactor=reactor)
+    site = _QuietSite(
+        StatsRoot(dispatcher, metrics or FrontMetrics(), stopping), reactor=reactor
+    )
     site.displayTracebacks = False
     return site

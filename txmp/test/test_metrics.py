@@ -194,6 +194,21 @@ class StatsRootTests(SynchronousTestCase):
             (503, b"not ready: no handler takes requests (1 draining)\n"),
         )
 
+    def test_readyzStopping(self) -> None:
+        """
+        C{/readyz} is 503 while the front is stopping (its C{--listen}
+        ports closed), though a handler could serve; C{/healthz} is 200.
+        """
+        stopping = [False]
+        self.root = StatsRoot(self.dispatcher, FrontMetrics(), lambda: stopping[0])
+        self.dispatcher.controlReceived([b"A", *protocol.encodeHello("a", 2)])
+        self.assertEqual(self.get(b"/readyz")[:2], (200, b"ready: 1 handlers\n"))
+        stopping[0] = True
+        self.assertEqual(
+            self.get(b"/readyz")[:2], (503, b"not ready: the front is stopping\n")
+        )
+        self.assertEqual(self.get(b"/healthz")[:2], (200, b"ok\n"))
+
     def test_metrics(self) -> None:
         """
         C{/metrics} is the exposition, in Prometheus's text content type.
