@@ -99,9 +99,14 @@ class ReplyConsumer(Protocol):
         was complete at its C{Content-Length}, or its head was all of it),
         before the handler's C{END}: a failure of the reply after that is
         not the client's.
+    @ivar requestId: the request's id as its access log line, its
+        application and its handler's log know it (its C{X-Request-Id}):
+        not always the dispatcher's own (L{PendingRequest.requestId}),
+        which is another for a trusted proxy's id and for a retry.
     """
 
     complete: bool
+    requestId: bytes
 
     def replyReceived(self, reply: Reply) -> None:
         """
@@ -1313,13 +1318,13 @@ class Dispatcher:
                 and pending.attempts - pending.recalls < 2
             ):
                 self.stats["retried"] += 1
-                retried.append(pending.requestId)
+                retried.append(pending.consumer.requestId)
                 # (A RECALL it had is not answered now.)
                 pending.recalled = False
                 self._renewRequestId(pending)
                 self._enqueue(pending, first=True)
             else:
-                failed.append(pending.requestId)
+                failed.append(pending.consumer.requestId)
                 self._fail(pending, HandlerFailed("handler lost"))
         if name is not None and lost:
             self._log.warn(

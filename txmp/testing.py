@@ -1741,9 +1741,13 @@ class RecordingConsumer:
         (C{False}).
     @ivar complete: whether the client has the whole response: set it to
         play one complete before the C{END}.
+    @ivar requestId: the request's id, as an L{txmp._front.Exchange} has
+        it: one from the dispatcher, made by L{submit} (set it to play a
+        trusted proxy's C{X-Request-Id}).
     """
 
     complete = False
+    requestId = b""
 
     def __init__(self) -> None:
         self.answer: Deferred[Reply] = Deferred(self._cancel)
@@ -1768,8 +1772,12 @@ class RecordingConsumer:
 
         @return: L{answer}.
         """
+        # (Its id first, as an Exchange has its X-Request-Id first: the
+        # submission may lose a handler, and log this request's id.)
+        self.requestId = dispatcher.newRequestId()
         self._request = dispatcher.submit(
-            meta, headers, body, self, idempotent=idempotent, bodySource=bodySource
+            meta, headers, body, self, idempotent=idempotent, bodySource=bodySource,
+            requestId=self.requestId,
         )
         return self.answer
 

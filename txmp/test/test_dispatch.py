@@ -2467,6 +2467,37 @@ class UnreachableTests(DispatcherTestCase):
         self.successResultOf(later)
         self.assertNoLeak()
 
+    def test_lostLoggedByAccessLogId(self) -> None:
+        """
+        The front's line for a lost handler names each request by the id
+        its access log line, its application and its handler's log give it
+        (its consumer's: the C{X-Request-Id}), not by the dispatcher's own
+        id, which is another for a trusted proxy's C{X-Request-Id}, and
+        gains C{/2} on a retry.
+        """
+        self.hello(A, 5)
+        self.hello(B, 3)
+        d, consumer = self.submit()
+        # As a trusted proxy's X-Request-Id, which the dispatcher does not
+        # take for its own.
+        consumer.requestId = b"proxy-id"
+        with capturedLogs() as events:
+            self.dispatcher.messagesDropped(A, [])
+        self.assertIn(
+            "handler handler-a was lost with 1 requests: 1 retried on another"
+            " handler (proxy-id), 0 failed (502, or their responses cut)",
+            [formatEvent(e) for e in events],
+        )
+        with capturedLogs() as events:
+            self.dispatcher.messagesDropped(B, [])
+        self.assertIn(
+            "handler handler-b was lost with 1 requests: 0 retried on another"
+            " handler, 1 failed (502, or their responses cut) (proxy-id)",
+            [formatEvent(e) for e in events],
+        )
+        self.assertFrontError(d, HandlerFailed, 502)
+        self.assertNoLeak()
+
     def test_unreachableLogged(self) -> None:
         """
         A handler that any message finds unreachable, a request or control
