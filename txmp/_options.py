@@ -521,15 +521,17 @@ def checkNotRunning(pidfile: str, kill: Callable[[int, int], None] = os.kill) ->
         file is not a pidfile.
     """
     try:
-        with open(pidfile) as f:
+        # (Bytes: a file that is not a pidfile may not be text either.)
+        with open(pidfile, "rb") as f:
             content = f.read(64)
     except OSError:
         return
     try:
         pid = int(content) if content.strip() else 0
     except ValueError:
+        shown = content.strip()[:20].decode("latin-1")
         raise usage.UsageError(
-            f"--pidfile {pidfile} holds {content.strip()[:20]!r}, not a PID: is it "
+            f"--pidfile {pidfile} holds {shown!a}, not a PID: is it "
             "the right file? (remove it if it is)"
         ) from None
     if pid <= 0:

@@ -4662,6 +4662,16 @@ class TxmpOptionsTests(SynchronousTestCase):
             "file? (remove it if it is)",
         )
         self.assertEqual(pidfile.getContent(), b"twistd\n")
+        # Nor text: refused in one line all the same, not a traceback
+        # (UnicodeDecodeError).
+        pidfile.setContent(b"\xff\xfe\x00binary")
+        error = self.assertRaises(usage.UsageError, checkNotRunning, pidfile.path)
+        self.assertEqual(
+            str(error),
+            f"--pidfile {pidfile.path} holds '\\xff\\xfe\\x00binary', not a PID: is it"
+            " the right file? (remove it if it is)",
+        )
+        self.assertEqual(pidfile.getContent(), b"\xff\xfe\x00binary")
 
     def test_positive(self) -> None:
         """
