@@ -236,6 +236,13 @@ class LoggedBytes(_WriteOnly):
     def flush(self) -> None:
         self._text.flush()
 
+    def close(self) -> None:
+        """
+        Flush, and stay open: an L{io.TextIOWrapper} over this buffer closes
+        it as it is closed or collected, and the log is the whole process's.
+        """
+        self.flush()
+
     def fileno(self) -> int:
         return self._text.fileno()
 

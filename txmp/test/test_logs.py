@@ -444,6 +444,26 @@ class DescriptorLoggingFileTests(SynchronousTestCase):
         )
         self.assertEqual(sys.stdout.errors, "strict")
 
+    def test_textWrapperOverBuffer(self) -> None:
+        """
+        An L{io.TextIOWrapper} over a stream's C{buffer} (the docstring's
+        C{io.TextIOWrapper(sys.stdout.buffer)}) can be closed, as a C{with}
+        block or its collection closes it: that flushes the buffer into the
+        log and leaves the stream open, for the rest of the process.
+        """
+        self.patch(sys, "__stdout__", io.TextIOWrapper(io.BytesIO()))
+        self.patch(sys.__stdout__, "fileno", lambda: 11)
+        _logs.giveStandardStreamsDescriptors()
+        with capturedLogs() as events:
+            with io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8") as wrapper:
+                wrapper.write("through a wrapper\n")
+            sys.stdout.write("and the stream still\n")
+        self.assertEqual(
+            [formatEvent(e) for e in events],
+            ["through a wrapper", "and the stream still"],
+        )
+        self.assertFalse(sys.stdout.buffer.closed)
+
     def test_noOwnStream(self) -> None:
         """
         A process without its own stream (C{sys.__stderr__} is L{None}, as
