@@ -1297,7 +1297,9 @@ class Dispatcher:
         @param name: the handler's name as logged: if given, what became
             of its requests is logged, as nginx logs each request an
             upstream's death failed, since the front's own 502s (or
-            responses cut) are otherwise only in the access log.
+            responses cut) are otherwise only in the access log; not
+            those whose clients have their whole response, which did not
+            fail.
         """
         unsent = _unsentBodies(dropped)
         retried: list[bytes] = []
@@ -1324,15 +1326,18 @@ class Dispatcher:
                 self._renewRequestId(pending)
                 self._enqueue(pending, first=True)
             else:
-                failed.append(pending.consumer.requestId)
+                if not (pending.state is STREAMING and pending.consumer.complete):
+                    # (One whose client has its whole response already, which
+                    # only the handler's END was missing, did not fail.)
+                    failed.append(pending.consumer.requestId)
                 self._fail(pending, HandlerFailed("handler lost"))
-        if name is not None and lost:
+        if name is not None and (retried or failed):
             self._log.warn(
                 "handler {name} was lost with {count} requests: {retried} retried"
                 " on another handler{retriedIds}, {failed} failed (502, or their"
                 " responses cut){failedIds}",
                 name=name,
-                count=len(lost),
+                count=len(retried) + len(failed),
                 retried=len(retried),
                 retriedIds=_someIds(retried),
                 failed=len(failed),

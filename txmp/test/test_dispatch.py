@@ -2498,6 +2498,27 @@ class UnreachableTests(DispatcherTestCase):
         self.assertFrontError(d, HandlerFailed, 502)
         self.assertNoLeak()
 
+    def test_lostCompleteNotLoggedFailed(self) -> None:
+        """
+        A request whose client has its whole response already, of which
+        only the handler's C{END} was missing, is not among the requests
+        the front logs as failed with a lost handler: it did not fail (nor
+        is its 502 counted).
+        """
+        self.hello(A, 5)
+        _, consumer = self.submit()
+        [requestId] = self.requestIds(A)
+        self.respond(A, requestId, more=True)
+        consumer.complete = True
+        with capturedLogs() as events:
+            self.dispatcher.messagesDropped(A, [])
+        self.assertEqual(
+            [line for line in map(formatEvent, events) if "was lost" in line], []
+        )
+        self.assertEqual(self.dispatcher.stats["status502"], 0)
+        self.assertEqual(consumer.aborted, 1)
+        self.assertNoLeak()
+
     def test_unreachableLogged(self) -> None:
         """
         A handler that any message finds unreachable, a request or control
