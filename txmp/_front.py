@@ -1421,7 +1421,9 @@ class FrontConnection(Protocol):
             )
             self.refuse(400)
             return
-        if head.authority is not None and misdirected(head.target, client[1]):
+        if head.authority is not None and misdirected(
+            head.target, self.trusted or client[1] == b"https"
+        ):
             # (In the access log, as any refusal: proxy scanners send such.)
             self.refuse(421)
             return

@@ -332,19 +332,22 @@ def targetAuthority(target: bytes) -> bytes | None:
     return rest[:end]
 
 
-def misdirected(target: bytes, scheme: bytes) -> bool:
+def misdirected(target: bytes, secured: bool) -> bool:
     """
     Whether an absolute-form C{target} names a resource that the front may
-    not answer for over a connection whose client used C{scheme} (the
-    connection's, or what a trusted proxy says): one of a scheme other
-    than C{http} and C{https}, or an C{https} one not asked for over a
-    secured connection (RFC 9110 section 7.4: an origin server MUST reject
-    a request for an C{https} resource not received over one, unless it
-    comes from a trusted gateway).  Schemes are case-insensitive (RFC 3986
-    section 3.1).
+    not answer for: one of a scheme other than C{http} and C{https}, or an
+    C{https} one not received over a secured connection (RFC 9110 section
+    7.4: an origin server MUST reject a request for an C{https} resource
+    not received over one, unless it comes from a trusted gateway).
+    Schemes are case-insensitive (RFC 3986 section 3.1).
+
+    @param secured: whether the request came over TLS, from a client that
+        a trusted proxy says used C{https}, or from a trusted proxy at all
+        (the gateway the RFC exempts: HAProxy passes a client's
+        absolute-form target on as it came, saying nothing of its scheme).
     """
     asked = target.partition(b"://")[0].lower()
-    return asked != b"http" and (asked != b"https" or scheme != b"https")
+    return asked != b"http" and (asked != b"https" or not secured)
 
 
 class RequestHead:

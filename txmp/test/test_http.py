@@ -945,16 +945,27 @@ class TrustedProxyTests(FrontTestCase):
 
     def test_httpsTarget(self) -> None:
         """
-        An absolute-form C{https} target from a trusted proxy that says its
-        client used C{https} is served (a trusted gateway, RFC 9110 section
-        7.4); one from a proxy that says nothing is refused (421), as from
-        any client over a connection not secured.
+        An absolute-form C{https} target from a trusted proxy is served over
+        a connection not secured (a trusted gateway, RFC 9110 section 7.4),
+        whether or not it says its client used C{https} (HAProxy passes an
+        absolute-form target on as it came, and says nothing); the scheme
+        is what it says.  A scheme other than C{http} and C{https} is
+        refused from it too (421).
         """
-        self.assertRefused(httpHead(line=b"GET https://h/a HTTP/1.1"), 421)
-        request = self.assertAccepted(
+        self.assertRefused(httpHead(line=b"GET ftp://h/a HTTP/1.1"), 421)
+        said = self.assertAccepted(
             httpHead(b"X-Forwarded-Proto: https", line=b"GET https://h/a HTTP/1.1")
         )
-        self.assertEqual(request.head.scheme, "https")
+        self.assertEqual(said.head.scheme, "https")
+
+    def test_httpsTargetUnsaid(self) -> None:
+        """
+        An absolute-form C{https} target from a trusted proxy that says
+        nothing of its client's scheme is served, its scheme the
+        connection's.
+        """
+        unsaid = self.assertAccepted(httpHead(line=b"GET https://h/a HTTP/1.1"))
+        self.assertEqual(unsaid.head.scheme, "http")
 
     def test_protoOther(self) -> None:
         """
