@@ -69,7 +69,9 @@ class StatsEndpointTests(SystemTestCase):
         statsPort = freePort()
         front = await self.startFront(statsPort=statsPort)
         handler = await self.startHandler("h1", "tests.apps.slow:app", front=front)
-        slow = self.get("/slow?seconds=2")
+        # (Long enough for the probes on a loaded machine: the port closes
+        # once it is answered.)
+        slow = self.get("/slow?seconds=6")
         await handler.waitForLine("slow request started: GET")
         front.signal("TERM")
         await front.waitForLine("mpfront stopping: finishing 1 requests")
