@@ -1275,8 +1275,8 @@ class Dispatcher:
     def _requestsLost(
         self,
         lost: list[PendingRequest],
-        dropped: Sequence[list[bytes]] = (),
-        name: str | None = None,
+        dropped: Sequence[list[bytes]],
+        name: str,
     ) -> None:
         """
         The handler that had C{lost} is gone.  Each is retried once on
@@ -1294,8 +1294,8 @@ class Dispatcher:
 
         @param dropped: the messages to the handler dropped unsent (each
             with its id first), oldest first.
-        @param name: the handler's name as logged: if given, what became
-            of its requests is logged, as nginx logs each request an
+        @param name: the handler's name as logged: what became of its
+            requests is logged, as nginx logs each request an
             upstream's death failed, since the front's own 502s (or
             responses cut) are otherwise only in the access log; not
             those whose clients have their whole response, which did not
@@ -1331,7 +1331,7 @@ class Dispatcher:
                     # only the handler's END was missing, did not fail.)
                     failed.append(pending.consumer.requestId)
                 self._fail(pending, HandlerFailed("handler lost"))
-        if name is not None and (retried or failed):
+        if retried or failed:
             self._log.warn(
                 "handler {name} was lost with {count} requests: {retried} retried"
                 " on another handler{retriedIds}, {failed} failed (502, or their"

@@ -509,8 +509,10 @@ def checkNotRunning(pidfile: str, kill: Callable[[int, int], None] = os.kill) ->
     process's own PID as well), but later and in four lines.  A pidfile
     that names no process is stale (after a crash or a reboot): one that
     names a PID that is not running is left to twistd, which removes it;
-    one that is empty, or names no PID above 0 (a file cut short by a
-    crash, or made empty beforehand by a packaging script, to own it), is
+    one that is empty (but for white space or NUL bytes), or names no PID
+    above 0 (a file cut short by a crash, or left full of NUL bytes by a
+    power loss, or made empty beforehand by a packaging script, to own
+    it), is
     removed here, since twistd refuses to start at it (in four lines, as
     "another twistd server is running, PID 0", or one that does not name
     the option).  A file that holds something else, which may not be a
@@ -526,8 +528,11 @@ def checkNotRunning(pidfile: str, kill: Callable[[int, int], None] = os.kill) ->
             content = f.read(64)
     except OSError:
         return
+    # (NUL bytes: what a file system may leave of a file written just
+    # before a power loss.)
+    number = content.replace(b"\0", b"")
     try:
-        pid = int(content) if content.strip() else 0
+        pid = int(number) if number.strip() else 0
     except ValueError:
         shown = content.strip()[:20].decode("latin-1")
         raise usage.UsageError(

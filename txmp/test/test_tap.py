@@ -4640,7 +4640,8 @@ class TxmpOptionsTests(SynchronousTestCase):
             raise AssertionError(f"kill({pid}, {signal})")
 
         pidfile = FilePath(self.mktemp())
-        for content in [b"", b"\n", b"  ", b"0", b"0\n", b"-1"]:
+        # (NUL bytes: what a power loss may leave of a file just written.)
+        for content in [b"", b"\n", b"  ", b"0", b"0\n", b"-1", b"\0" * 6, b"\0\0\n"]:
             pidfile.setContent(content)
             checkNotRunning(pidfile.path, never)
             self.assertFalse(pidfile.exists(), content)
