@@ -2481,20 +2481,15 @@ class UnreachableTests(DispatcherTestCase):
         # As a trusted proxy's X-Request-Id, which the dispatcher does not
         # take for its own.
         consumer.requestId = b"proxy-id"
-        with capturedLogs() as events:
-            self.dispatcher.messagesDropped(A, [])
-        self.assertIn(
-            "handler handler-a was lost with 1 requests: 1 retried on another"
-            " handler (proxy-id), 0 failed (502, or their responses cut)",
-            [formatEvent(e) for e in events],
-        )
-        with capturedLogs() as events:
-            self.dispatcher.messagesDropped(B, [])
-        self.assertIn(
-            "handler handler-b was lost with 1 requests: 0 retried on another"
-            " handler, 1 failed (502, or their responses cut) (proxy-id)",
-            [formatEvent(e) for e in events],
-        )
+        for handler, line in [
+            (A, "handler handler-a was lost with 1 requests: 1 retried on another"
+                " handler (proxy-id), 0 failed (502, or their responses cut)"),
+            (B, "handler handler-b was lost with 1 requests: 0 retried on another"
+                " handler, 1 failed (502, or their responses cut) (proxy-id)"),
+        ]:
+            with capturedLogs() as events:
+                self.dispatcher.messagesDropped(handler, [])
+            self.assertIn(line, [formatEvent(e) for e in events])
         self.assertFrontError(d, HandlerFailed, 502)
         self.assertNoLeak()
 

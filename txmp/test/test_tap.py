@@ -4655,24 +4655,20 @@ class TxmpOptionsTests(SynchronousTestCase):
         neither the command nor the option.
         """
         pidfile = FilePath(self.mktemp())
-        pidfile.setContent(b"twistd\n")
-        error = self.assertRaises(usage.UsageError, checkNotRunning, pidfile.path)
-        self.assertEqual(
-            str(error),
-            f"--pidfile {pidfile.path} holds 'twistd', not a PID: is it the right "
-            "file? (remove it if it is)",
-        )
-        self.assertEqual(pidfile.getContent(), b"twistd\n")
-        # Nor text: refused in one line all the same, not a traceback
-        # (UnicodeDecodeError).
-        pidfile.setContent(b"\xff\xfe\x00binary")
-        error = self.assertRaises(usage.UsageError, checkNotRunning, pidfile.path)
-        self.assertEqual(
-            str(error),
-            f"--pidfile {pidfile.path} holds '\\xff\\xfe\\x00binary', not a PID: is it"
-            " the right file? (remove it if it is)",
-        )
-        self.assertEqual(pidfile.getContent(), b"\xff\xfe\x00binary")
+        # The second not text either: refused in one line all the same, not
+        # a traceback (UnicodeDecodeError).
+        for content, shown in [
+            (b"twistd\n", "'twistd'"),
+            (b"\xff\xfe\x00binary", "'\\xff\\xfe\\x00binary'"),
+        ]:
+            pidfile.setContent(content)
+            error = self.assertRaises(usage.UsageError, checkNotRunning, pidfile.path)
+            self.assertEqual(
+                str(error),
+                f"--pidfile {pidfile.path} holds {shown}, not a PID: is it the right "
+                "file? (remove it if it is)",
+            )
+            self.assertEqual(pidfile.getContent(), content)
 
     def test_positive(self) -> None:
         """
