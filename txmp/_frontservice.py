@@ -155,6 +155,10 @@ def _reason(error: BaseException | None) -> str:
 _UNESCAPED_IPV6 = re.compile(r"(?:^|:)interface=(?:\[|[0-9A-Fa-f]*:)|^\w+:\[")
 
 
+# What the tls extra installs, which Twisted's ssl: endpoints import.
+_TLS_MODULES = ("OpenSSL", "cryptography", "service_identity")
+
+
 def _endpointError(description: str, error: Exception) -> str:
     """
     One line saying why C{description} could not be made into an endpoint.
@@ -165,6 +169,9 @@ def _endpointError(description: str, error: Exception) -> str:
 
     Twisted's C{systemd:} endpoint raises C{IndexError} or C{KeyError} for
     an index or a name among no socket, or too few: say what is missing.
+
+    An C{ssl:} endpoint without pyOpenSSL raises C{ModuleNotFoundError}
+    (C{No module named 'OpenSSL'}): say that the C{tls} extra brings it.
     """
     if description.startswith("systemd:") and isinstance(error, LookupError):
         count = len(ListenFDs.fromEnvironment().inheritedDescriptors())
@@ -173,6 +180,14 @@ def _endpointError(description: str, error: Exception) -> str:
             "run mpfront from its .socket unit (Twisted needs LISTEN_FDS, "
             "LISTEN_PID and LISTEN_FDNAMES; systemd-socket-activate sets the "
             "last with --fdname)"
+        )
+    if isinstance(error, ImportError) and error.name in _TLS_MODULES:
+        # Twisted's ssl: parser imports twisted.internet.ssl, which needs
+        # pyOpenSSL: say which extra brings it (Debian's PyPy cannot build it).
+        return (
+            f"TLS needs pyOpenSSL, of txmp's tls extra, which is not installed ({error}): "
+            "install txmp with [tls], or terminate TLS in a proxy "
+            '(see "TLS" in docs/deployment.md)'
         )
     if isinstance(error, TypeError) and _UNESCAPED_IPV6.search(description):
         return (

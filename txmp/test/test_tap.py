@@ -1394,6 +1394,30 @@ class FrontMakeServiceTests(SynchronousTestCase):
             _frontservice._endpointError("tcp:8080:interface=127.0.0.1", TypeError("x")), said
         )
 
+    def test_tlsExtraMissing(self) -> None:
+        """
+        A C{--listen ssl:} that Twisted cannot make for want of pyOpenSSL
+        (the C{tls} extra not installed, as on Debian's PyPy, which cannot
+        build it) is said to need the C{tls} extra, where Twisted said only
+        C{No module named 'OpenSSL'}; another module missing is not.
+        """
+        description = "ssl:8443:privateKey=key.pem"
+        said = _frontservice._endpointError(
+            description, ModuleNotFoundError("No module named 'OpenSSL'", name="OpenSSL")
+        )
+        self.assertEqual(
+            said,
+            "TLS needs pyOpenSSL, of txmp's tls extra, which is not installed "
+            "(No module named 'OpenSSL'): install txmp with [tls], or terminate "
+            'TLS in a proxy (see "TLS" in docs/deployment.md)',
+        )
+        self.assertEqual(
+            _frontservice._endpointError(
+                description, ModuleNotFoundError("No module named 'foo'", name="foo")
+            ),
+            "No module named 'foo'",
+        )
+
     def test_startFailureLoggedCritical(self) -> None:
         """
         A front that cannot start once twistd has begun its log (here, its
