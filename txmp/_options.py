@@ -512,11 +512,10 @@ def checkNotRunning(pidfile: str, kill: Callable[[int, int], None] = os.kill) ->
     one that is empty (but for white space or NUL bytes), or names no PID
     above 0 (a file cut short by a crash, or left full of NUL bytes by a
     power loss, or made empty beforehand by a packaging script, to own
-    it), is
-    removed here, since twistd refuses to start at it (in four lines, as
-    "another twistd server is running, PID 0", or one that does not name
-    the option).  A file that holds something else, which may not be a
-    pidfile at all, is refused, not written over.
+    it), is removed here, since twistd refuses to start at it (in four
+    lines, as "another twistd server is running, PID 0", or one that does
+    not name the option).  A file that holds something else, which may not
+    be a pidfile at all, is refused, not written over.
 
     @param kill: L{os.kill}, which this calls with signal 0.
     @raise usage.UsageError: if the process it names is running, or the
