@@ -9,7 +9,9 @@ with real sockets, threads and the reactor.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import select
 import socket
 import sys
 import threading
@@ -29,6 +31,7 @@ from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
+from zmq.utils.monitor import parse_monitor_message
 
 from txmp import _frontservice, _registry, _zmq, protocol
 from txmp._defaults import DEFAULT_BACKLOG, DEFAULT_PREFETCH, FD_RESERVE, READ_BATCH
@@ -737,6 +740,42 @@ class ZmqAdapterTests(TestCase):
         self.assertEqual([frames[1:] for frames in received], [[b"before"], [b"after"]])
 
     test_keptAliveAcrossCut.timeout = 20  # type: ignore[attr-defined]
+
+    def test_connectGivenUp(self) -> None:
+        """
+        A TCP connect that is not made (its SYNs unanswered: a network cut,
+        a host gone) is given up after L{ZmqSocket.keepAlive}'s
+        C{connectTimeout} and tried again at once, not left to the
+        kernel's SYN retries (up to two minutes, through which a handler
+        would not join its front).  Here the SYNs go to a listening socket
+        whose accept queue is full, which Linux drops.
+        """
+        if not sys.platform.startswith("linux"):
+            raise SkipTest("Linux drops the SYNs of a full accept queue")
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        # listen(2) itself: PyPy's socket.listen takes a backlog of 0 for 1.
+        self.assertEqual(ctypes.CDLL(None).listen(listener.fileno(), 0), 0)
+        port = listener.getsockname()[1]
+        # The one connection a backlog of 0 queues: the next SYN is dropped,
+        # once this one is in the queue (the listener readable), not before.
+        filler = socket.create_connection(("127.0.0.1", port))
+        self.addCleanup(filler.close)
+        self.assertEqual(select.select([listener], [], [], 5)[0], [listener])
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        dealer = context.socket("dealer", lambda f: None, 10, b"dealer-1")
+        dealer.keepAlive(0.05, 0.5, 0.2)
+        monitor = dealer._socket().get_monitor_socket(zmq.EVENT_CONNECT_RETRIED)
+        # (Closed before the context is shut down, which would wait for it.)
+        self.addCleanup(monitor.close, 0)
+        dealer.connect(f"tcp://127.0.0.1:{port}")
+        # An event awaited, not a sleep: without the timeout, none comes for
+        # over a minute.
+        self.assertTrue(monitor.poll(5000), "no connect given up and retried in 5 s")
+        self.assertEqual(parse_monitor_message(monitor.recv_multipart())["event"],
+                         zmq.EVENT_CONNECT_RETRIED)
 
     @inlineCallbacks
     def test_backlogSentOnceConnected(self) -> Any:
