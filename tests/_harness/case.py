@@ -727,7 +727,9 @@ class SystemTestCase(TestCase):
             Deferred.fromCoroutine(reached()), 10, f"{name} to reach {count}"
         )
 
-    async def assertIdle(self, statsPort: int, label: str = "front") -> dict[str, Any]:
+    async def assertIdle(
+        self, statsPort: int, label: str = "front", credits: list[int] | None = None
+    ) -> dict[str, Any]:
         """
         Assert that a front holds no request any more: nothing pending,
         queued or in flight.  Call it once traffic has stopped and every
@@ -747,6 +749,10 @@ class SystemTestCase(TestCase):
 
         @param statsPort: The front's C{--stats} port on C{127.0.0.1}.
         @param label: The front's name, for messages.
+        @param credits: if given, the front's credits for each of its
+            handlers, in its order, once idle, asked again as the rest: a
+            request's credit may come back by C{CREDIT}, on the send
+            socket, after its reply on the return socket.
         @return: The front's statistics.
         """
         names = ("pending", "queued", "inFlight")
@@ -760,7 +766,10 @@ class SystemTestCase(TestCase):
                 first = stats
             counts = stats["counts"]
             held = {name: counts.get(name) for name in names}
-            if held == idle or reactor.seconds() >= deadline:
+            given = [h["credits"] for h in stats["handlers"]]
+            if (held == idle and (credits is None or given == credits)) or (
+                reactor.seconds() >= deadline
+            ):
                 break
             await deferLater(reactor, IDLE_POLL)
         self.assertEqual(
@@ -769,6 +778,12 @@ class SystemTestCase(TestCase):
             f"{label} still holds requests {IDLE_WAIT} s after traffic stopped: {stats}"
             + self.transcript(),
         )
+        if credits is not None:
+            self.assertEqual(
+                given, credits,
+                f"{label}'s credits {IDLE_WAIT} s after traffic stopped: {stats}"
+                + self.transcript(),
+            )
         self.assertEqual(
             {name: stats["stats"].get(name) for name in ends},
             {name: first["stats"].get(name) for name in ends},
