@@ -6,6 +6,9 @@ C{/healthz}, C{/readyz} and C{/metrics}, none of them logged.
 
 from __future__ import annotations
 
+import os
+from urllib.parse import quote
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from txmp._accept import defaultMaxConnections, raiseFileLimit
@@ -69,9 +72,10 @@ class StatsEndpointTests(SystemTestCase):
         statsPort = freePort()
         front = await self.startFront(statsPort=statsPort)
         handler = await self.startHandler("h1", "tests.apps.slow:app", front=front)
-        # (Long enough for the probes on a loaded machine: the port closes
-        # once it is answered.)
-        slow = self.get("/slow?seconds=6")
+        # Held until the probes are done: the port closes once it is
+        # answered.
+        released = os.path.abspath(self.mktemp())
+        slow = self.get(f"/slow?until={quote(released)}")
         await handler.waitForLine("slow request started: GET")
         front.signal("TERM")
         await front.waitForLine("mpfront stopping: finishing 1 requests")
@@ -82,6 +86,7 @@ class StatsEndpointTests(SystemTestCase):
             self.transcript(),
         )
         self.assertEqual((await self.get("/metrics", port=statsPort)).code, 200)
+        open(released, "w").close()
         self.assertResponse(await slow, 200, b"slow\n")
         await front.whenEnded()
         self.assertStoppedCleanly(front)

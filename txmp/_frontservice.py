@@ -257,7 +257,6 @@ class FrontService(Service):
         self._ports: list[IListeningPort] = []
         self._statsSite: IProtocolFactory | None = None
         self._statsPort: IListeningPort | None = None
-        self._stopping = False
         self._sockets: list[ZmqSocket] = []
         self._drainWaiters: list[Deferred[None]] = []
         # Those of whenStopped, while stopService runs (None otherwise).
@@ -420,7 +419,7 @@ class FrontService(Service):
         ]
         if options["stats"]:
             statsSite = self._statsSite = makeStatsSite(
-                dispatcher, self._reactor, metrics, stopping=lambda: self._stopping
+                dispatcher, self._reactor, metrics, stopping=lambda: not self.running
             )
             endpoints.append(("--stats", options["stats"], statsSite))
         # Ports fail synchronously (in use, no permission) while we start,
@@ -712,7 +711,6 @@ class FrontService(Service):
         503, and C{/metrics} counts the requests the stop lets finish.
         """
         Service.stopService(self)
-        self._stopping = True
         self._stopWaiters = []
         stopping = [port.stopListening() for port in self._ports]
         self._ports = []
