@@ -43,20 +43,23 @@ class FrontStopTests(SystemTestCase):
         self, front: TwistdProcess, handlerOutput: TwistdProcess, signal: str = "TERM"
     ) -> None:
         """
-        Start a 2-second request, SIGTERM C{front} once the application
-        runs it, and assert that new connections are refused while the
-        request is answered in full, and that the front then exits cleanly.
+        Start a request, SIGTERM C{front} once the application runs it,
+        and assert that new connections are refused while the request is
+        in progress, that it is answered in full once the application
+        ends it, and that the front then exits cleanly.
 
         @param handlerOutput: the process whose output shows the
             application's lines.
         @param signal: the signal sent instead of C{SIGTERM}.
         """
-        slow = self.get("/slow?seconds=2")
+        target, release = self.heldRequest()
+        slow = self.get(target)
         await handlerOutput.waitForLine("slow request started: GET")
         front.signal(signal)
         await front.waitForLine("mpfront stopping: finishing 1 requests")
         if await self.accepts():
             self.fail("the stopping front accepted a connection" + self.transcript())
+        release()
         try:
             result = await slow
         except Exception as e:  # noqa: BLE001 (any failure of it fails the test)
@@ -95,10 +98,12 @@ class FrontStopTests(SystemTestCase):
         answered, and it stops cleanly.
         """
         _front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
-        slow = self.get("/slow?seconds=1")
+        target, release = self.heldRequest()
+        slow = self.get(target)
         await handler.waitForLine("slow request started: GET")
         handler.signal("QUIT")
         await handler.waitForLine("draining from front")
+        release()
         self.assertResponse(await slow, 200, b"slow\n")
         await handler.whenEnded()
         self.assertStoppedCleanly(handler)
@@ -155,9 +160,8 @@ class FrontStopTests(SystemTestCase):
             "tests.apps.slow:app", frontArguments=["--access-log", path.path]
         )
         await self.assertDrains(front, handler)
-        self.assertIn(
-            b'"GET /slow?seconds=2 HTTP/1.1" 200 5 ', path.getContent(),
-            self.transcript(),
+        self.assertRegex(
+            path.getContent(), rb'"GET /slow\?until=\S+ HTTP/1\.1" 200 5 ', self.transcript()
         )
 
     @asyncTest
@@ -508,7 +512,8 @@ class CtrlCTests(SystemTestCase):
             "--app", "tests.apps.slow:app", "--queue-timeout", "60",
         ])
         await front.waitForLine("joined")
-        running = self.get("/slow?seconds=2")
+        target, release = self.heldRequest()
+        running = self.get(target)
         await front.waitForLine("slow request started: GET")
         queued = [self.get("/fast") for _ in range(2)]
         await self.waitForQueued(statsPort, 2)
@@ -518,6 +523,7 @@ class CtrlCTests(SystemTestCase):
             gatherResults(queued), 20, "the queued requests' answers"
         ):
             self.assertResponse(result, 503)
+        release()
         self.assertResponse(await running, 200, b"slow\n")
         await self.withTimeout(front.whenEnded(), 30, "the front to exit")
         self.assertEqual(front.countLines("Traceback"), 0, self.transcript())
@@ -542,11 +548,13 @@ class StraySignalsTests(SystemTestCase):
         @param handler: the process whose output shows the application's
             lines.
         """
-        slow = self.get("/slow?seconds=1")
+        target, release = self.heldRequest()
+        slow = self.get(target)
         await handler.waitForLine("slow request started: GET")
         for name in signals:
             process.signal(name)
             await process.waitForLine(f"SIG{name}: ")
+        release()
         self.assertResponse(await slow, 200, b"slow\n")
         self.assertResponse(
             await self.withTimeout(self.get("/slow?seconds=0"), 5, "the next request"),

@@ -6,9 +6,6 @@ C{/healthz}, C{/readyz} and C{/metrics}, none of them logged.
 
 from __future__ import annotations
 
-import os
-from urllib.parse import quote
-
 from prometheus_client.parser import text_string_to_metric_families
 
 from txmp._accept import defaultMaxConnections, raiseFileLimit
@@ -74,8 +71,8 @@ class StatsEndpointTests(SystemTestCase):
         handler = await self.startHandler("h1", "tests.apps.slow:app", front=front)
         # Held until the probes are done: the port closes once it is
         # answered.
-        released = os.path.abspath(self.mktemp())
-        slow = self.get(f"/slow?until={quote(released)}")
+        target, release = self.heldRequest()
+        slow = self.get(target)
         await handler.waitForLine("slow request started: GET")
         front.signal("TERM")
         await front.waitForLine("mpfront stopping: finishing 1 requests")
@@ -86,7 +83,7 @@ class StatsEndpointTests(SystemTestCase):
             self.transcript(),
         )
         self.assertEqual((await self.get("/metrics", port=statsPort)).code, 200)
-        open(released, "w").close()
+        release()
         self.assertResponse(await slow, 200, b"slow\n")
         await front.whenEnded()
         self.assertStoppedCleanly(front)

@@ -27,12 +27,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import re
 import shutil
 import signal as signals
 import tempfile
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, Callable, TypeVar
+from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
@@ -458,6 +460,17 @@ class SystemTestCase(TestCase):
             chunked,
             timeout,
         )
+
+    def heldRequest(self) -> tuple[str, Callable[[], None]]:
+        """
+        A target of C{tests.apps.slow} whose request runs (after its
+        C{slow request started} line) until released, and the function
+        that releases it: for a test that acts while a request is in
+        progress, however long that takes on a loaded machine.
+        """
+        # (Not in tmpdir, which some tests find empty at the end.)
+        path = os.path.abspath(self.mktemp())
+        return f"/slow?until={quote(path)}", lambda: open(path, "w").close()
 
     def get(self, path: str, **kwargs: Any) -> Deferred[HTTPResult]:
         """
