@@ -507,10 +507,23 @@ class FrontService(Service):
         for sock in sockets:
             sock.curveServer(curve[1], ZAP_DOMAIN)
             sock.monitorHandshakes(context, handshakes.observe)
-        self._log.info(
-            "mpfront: CURVE on, public key {key}, {count} handler keys allowed",
-            key=curve[0].decode("ascii"), count=len(allowed()),
-        )
+        count = len(allowed())
+        if count:
+            self._log.info(
+                "mpfront: CURVE on, public key {key}, {count} handler keys allowed",
+                key=curve[0].decode("ascii"), count=count,
+            )
+        else:
+            # Not an error: the directory is read again at each handshake,
+            # and a deployment may copy the handlers' certificates in after
+            # the front starts.  But until then every handler is refused,
+            # which an info line saying 0 left to be found in the handlers'.
+            self._log.warn(
+                "mpfront: CURVE on, public key {key}, and no handler key allowed: "
+                "every handler is refused until its public certificate (*.key) is "
+                "copied into --curve-allow {directory}",
+                key=curve[0].decode("ascii"), directory=directory,
+            )
 
     def _portListening(self, port: IListeningPort, factory: IProtocolFactory) -> IListeningPort:
         if factory is self._statsSite:

@@ -14,7 +14,7 @@ from typing import Any, cast
 from twisted.internet import reactor as globalReactor
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.task import deferLater
-from twisted.logger import capturedLogs
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 
 from txmp import protocol
 from txmp._defaults import PEER_BACKLOG
@@ -69,6 +69,30 @@ class CurveTests(ServicesTestCase):
         self.assertEqual(code, 200)
         self.assertTrue(body.startswith(b"Hello from txmp handler"))
         self.assertEqual([h.name for h in front.dispatcher.handlers.values()], ["good"])
+
+    @inlineCallbacks
+    def test_noKeyAllowedWarned(self) -> Any:
+        """
+        A front whose C{--curve-allow} directory holds no public
+        certificate (one a deployment has yet to fill, or the wrong one)
+        warns at start that every handler is refused until one is copied
+        there, where it logged C{0 handler keys allowed} at level info.
+        """
+        os.remove(os.path.join(self.allow, "good.key"))
+        # (A secret key is not a handler's certificate: still none.)
+        shutil.copy(self.key("good.key_secret"), self.allow)
+        with capturedLogs() as events:
+            yield self.startFront(*self.frontCurve())
+        warned = [
+            formatEvent(e) for e in events
+            if e["log_level"] == LogLevel.warn and "no handler key allowed" in e["log_format"]
+        ]
+        self.assertEqual(
+            warned,
+            [f"mpfront: CURVE on, public key {loadKeyPair(self.key('front.key'))[0].decode()}, "
+             "and no handler key allowed: every handler is refused until its public "
+             f"certificate (*.key) is copied into --curve-allow {self.allow}"],
+        )
 
     @inlineCallbacks
     def test_unknownKeyNeverRegisters(self) -> Any:
