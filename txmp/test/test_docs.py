@@ -18,22 +18,12 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
+from txmp.test.sourcetree import sourceTree
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Debian's PyPy is 3.9.
     import tomli as tomllib
-
-ROOT = FilePath(txmp.__file__).parent().parent()
-
-
-def sourceTree(test: SynchronousTestCase) -> FilePath[str]:
-    """
-    The root of txmp's source tree, or skip C{test} if it is not there.
-    """
-    if not ROOT.child("pyproject.toml").exists() or not ROOT.child("docs").isdir():
-        test.skipTest("txmp is not run from its source tree")
-    return ROOT
 
 
 def packageModules() -> set[str]:

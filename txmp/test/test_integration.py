@@ -61,7 +61,7 @@ from txmp.test.contracts import (
     collector,
 )
 from txmp.test.services import ServicesTestCase, ipcDirectory
-from txmp.test.test_docs import sourceTree
+from txmp.test.sourcetree import sourceTree
 from txmp.testing import (
     CountingCondition,
     FakePort,

@@ -925,3 +925,87 @@ class NoFakesInTestsTests(SynchronousTestCase):
             ["DummyApp", "FakeThing", "MemoryStore", "NullConsumer", "StubClock",
              "_RecordingReply"],
         )
+
+
+# A test module: a module test_... of the unit tests or the system tests.
+_TEST_MODULE = re.compile(r"(txmp\.test|tests)\.test_\w+\Z")
+
+
+def testModulesImported(package: str, source: str) -> list[str]:
+    """
+    The test modules (C{txmp.test.test_...}, C{tests.test_...}) that
+    C{source}, a module of C{package}, imports, at its top or in a
+    function, by an absolute or a relative import.
+    """
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = parts[: len(parts) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        found.extend(name for name in names if _TEST_MODULE.match(name))
+    return found
+
+
+class TestModulesApartTests(SynchronousTestCase):
+    """
+    Test modules import no other test module: what tests share is in
+    L{txmp.testing}, L{txmp.test.contracts}, L{txmp.test.services},
+    L{txmp.test.sourcetree} or the system tests' C{tests/_harness}.
+    """
+
+    def test_noTestModuleImported(self) -> None:
+        """
+        No module under C{txmp/test} or C{tests/} (where the source tree has
+        them) imports a test module (see L{testModulesImported}).
+        """
+        root = FilePath(txmp.__file__).parent().parent()
+        found: list[tuple[str, str]] = []
+        for top in (root.descendant(["txmp", "test"]), root.child("tests")):
+            if not top.isdir():
+                continue
+            for module in top.walk():
+                if module.path.endswith(".py"):
+                    package = ".".join(module.parent().segmentsFrom(root))
+                    found.extend(
+                        ("/".join(module.segmentsFrom(root)), name)
+                        for name in testModulesImported(
+                            package, module.getContent().decode("utf-8")
+                        )
+                    )
+        self.assertEqual(found, [])
+
+    def test_rule(self) -> None:
+        """
+        L{testModulesImported} finds test modules imported absolutely or
+        relatively, whole or for a name, in a function too; not the
+        modules that tests share, nor a name that begins with C{test_}.
+        """
+        source = (
+            "import txmp.test.test_a\n"
+            "from txmp.test.test_b import helper\n"
+            "from txmp.test import test_c, contracts\n"
+            "from .test_d import helper\n"
+            "from . import test_e\n"
+            "def f():\n"
+            "    from tests.test_f import g\n"
+            "from txmp.test.contracts import test_shared\n"
+            "from txmp.testing import FakeReactor\n"
+            "from ._harness import SystemTestCase\n"
+            "import test_elsewhere\n"
+        )
+        self.assertEqual(
+            sorted(testModulesImported("tests", source)),
+            ["tests.test_d", "tests.test_e", "tests.test_f", "txmp.test.test_a",
+             "txmp.test.test_b", "txmp.test.test_c"],
+        )
+        self.assertEqual(
+            testModulesImported("txmp.test", "from .test_g import h\n"), ["txmp.test.test_g"]
+        )
