@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_errors -*-
 """
 A handler written with raw pyzmq and no txmp import, as a handler in another
 language would be, that frames its responses wrongly in each of the ways

@@ -1,4 +1,4 @@
-# -*- test-case-name: txmp.test.test_docs,txmp.test.test_integration -*-
+# -*- test-case-name: txmp.test.test_docs,txmp.test.test_testcasename -*-
 """
 txmp's source tree, for the tests that read its documents.
 

@@ -5,8 +5,10 @@ Tests for the C{test-case-name} headers of txmp's modules.
 Each module of txmp, its tests and the twistd plugin dropin starts with
 C{# -*- test-case-name: MODULES -*-}, naming the test modules that test it
 (a test module names itself): C{trial --testmodule FILE} runs them, and a
-reader learns where the tests of a module are.  These tests keep the
-headers from pointing at modules that were renamed, split or never written.
+reader learns where the tests of a module are.  So does each module of the
+system tests (C{tests/}), where the source tree has them.  These tests keep
+the headers from pointing at modules that were renamed, split or never
+written.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from twisted.trial.runner import TestLoader
 from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
+from txmp.test.sourcetree import sourceTree
 
 HEADER = re.compile(r"# -\*- test-case-name: \S+ -\*-\n\Z")
 
@@ -90,6 +93,20 @@ class TestCaseNameTests(SynchronousTestCase):
                 first = f.readline().decode("utf-8")
             if not HEADER.match(first) or not getTestModules(path.path):
                 missing.append(module)
+        self.assertEqual(missing, [])
+
+    def test_systemTestModulesHaveOne(self) -> None:
+        """
+        So does every module of the system tests (C{tests/}: the tests,
+        their harness and applications), where the source tree has them.
+        """
+        missing = []
+        for path in sorted(sourceTree(self).child("tests").walk()):
+            if path.basename().endswith(".py"):
+                with path.open() as f:
+                    first = f.readline().decode("utf-8")
+                if not HEADER.match(first) or not getTestModules(path.path):
+                    missing.append(path.path)
         self.assertEqual(missing, [])
 
     def test_namedModulesHaveTests(self) -> None:
