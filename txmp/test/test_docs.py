@@ -58,13 +58,20 @@ class ArchitectureTests(SynchronousTestCase):
         )
 
 
+def moduleDiagram(text: str) -> str:
+    """
+    The first C{mermaid} diagram in C{text}, the diagram of modules.
+    """
+    return text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+
+
 def diagramArrows(text: str) -> set[tuple[str, str, str]]:
     """
     The arrows of the first C{mermaid} diagram in C{text}: C{(from, to,
     kind)}, the modules named by their boxes' labels, C{kind} C{"-->"} or
     C{"-.->"} (dotted).
     """
-    diagram = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    diagram = moduleDiagram(text)
     labels = dict(re.findall(r'(\w+)\["([^"]+)"\]', diagram))
     arrows = set()
     for line in diagram.splitlines():
@@ -138,6 +145,19 @@ class ArchitectureDiagramTests(SynchronousTestCase):
         for tap in re.findall(r'"txmp\.(\w+)"', plugins.getContent().decode()):
             found.add((label, tap, "-.->"))
         self.assertEqual((sorted(found - drawn), sorted(drawn - found)), ([], []))
+
+    def test_everyModuleDrawn(self) -> None:
+        """
+        The diagram has a box for every module of txmp but its tests and
+        the package itself, and for the plugin dropin, and no box for a
+        module that does not exist: a module that imports no other and
+        that no other imports is drawn too.
+        """
+        text = sourceTree(self).child("docs").child("architecture.md").getContent().decode()
+        drawn = set(re.findall(r'\w+\["([^"]+)"\]', moduleDiagram(text)))
+        modules = {name.rpartition(".")[2] for name in packageModules() - {"txmp"}}
+        modules.add("twisted/plugins/txmp_plugins.py")
+        self.assertEqual((sorted(modules - drawn), sorted(drawn - modules)), ([], []))
 
 
 class ChangelogFragmentTests(SynchronousTestCase):
