@@ -173,6 +173,9 @@ class ReloadableCertificate:
         """
         The OpenSSL context of L{options}.
         """
+        # (options is an object to mypy: Twisted's ssl: endpoint leaves its
+        # context factory untyped; the CertificateOptions it holds has
+        # getContext.)
         context: Context = self.options.getContext()  # type: ignore[attr-defined]
         return context
 
