@@ -33,7 +33,6 @@ from txmp.testing import (
     ParsedResponse,
 )
 
-NOFILE = resource.RLIMIT_NOFILE
 INFINITY = resource.RLIM_INFINITY
 
 
