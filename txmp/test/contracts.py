@@ -21,6 +21,7 @@ it (as they may not import each other).
 from __future__ import annotations
 
 import errno
+import gc
 import inspect
 import resource
 import signal
@@ -28,6 +29,7 @@ from collections.abc import Generator, Iterable, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Callable
 
+import zmq
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.error import (
     ProcessExitedAlready,
@@ -38,8 +40,9 @@ from twisted.internet.error import (
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
+from txmp import _zmq
 from txmp._defaults import BATCH_LIMIT
-from txmp._zmq import AddressError, PeerUnreachable
+from txmp._zmq import AddressError, PeerUnreachable, _receive, _sendMultipart
 from txmp.testing import RecordingSink, runningReactor
 
 Scenario = Callable[[Any], Generator[Any, Any, None]]
@@ -897,8 +900,6 @@ class RawSocketTestsMixin(_TestCase):
         gives them whole, in order; then it says it is not, and refuses
         to receive, with C{zmq.Again}.
         """
-        import zmq
-
         messages = [[b"a", b"b"], [b"c"]]
         raw = self.rawSocketReceiving(messages)
         received = []
@@ -924,16 +925,10 @@ class RawSocketTestsMixin(_TestCase):
         pyzmq does not set a frame's C{more} (its CFFI backend, PyPy's),
         with C{recv_multipart}: a test on CPython reads that way too.
         """
-        from txmp import _zmq
-
         self.patch(_zmq, "_FRAME_MORE", False)
         self.assertReceivedWhole()
 
     def assertReceivedWhole(self) -> None:
-        import zmq
-
-        from txmp._zmq import _receive
-
         raw = self.rawSocketReceiving([[b"a", b"bcd", b"e"], [b"f"], [b"gh", b""]])
         self.assertEqual(_receive(raw, None), [b"a", b"bcd", b"e"])
         self.assertEqual(_receive(raw, None), [b"f"])
@@ -950,10 +945,6 @@ class RawSocketTestsMixin(_TestCase):
         reads what was sent for as long as it is referred to, after the
         garbage collector has run: a view of ZeroMQ's buffer keeps it.
         """
-        import gc
-
-        from txmp._zmq import _receive
-
         large = bytes(range(256)) * 256
         raw = self.rawSocketReceiving([[b"id", large]])
         [_, view] = _receive(raw, 1024)
@@ -969,10 +960,6 @@ class RawSocketTestsMixin(_TestCase):
         messages until it is full; then it says so, and refuses the next
         message at its first frame, with C{zmq.Again}.
         """
-        import zmq
-
-        from txmp._zmq import _sendMultipart
-
         for room in (1, 3):
             raw = self.rawSocket(room)
             for _ in range(room):
@@ -1000,10 +987,6 @@ class RawRouterTestsMixin(_TestCase):
         C{zmq.Again}; one to another peer is taken, and the socket says it
         is writable (C{POLLOUT}: some pipe has room).
         """
-        import zmq
-
-        from txmp._zmq import _sendMultipart
-
         raw, full, other, _gone = self.rawRouter()
         self.assertRaises(zmq.Again, _sendMultipart, raw, [full, b"x"])
         self.assertTrue(raw.getsockopt(zmq.EVENTS) & zmq.POLLOUT)
@@ -1014,10 +997,6 @@ class RawRouterTestsMixin(_TestCase):
         A message to a peer that is not connected is refused at its first
         frame with C{EHOSTUNREACH}.
         """
-        import zmq
-
-        from txmp._zmq import _sendMultipart
-
         raw, _full, other, gone = self.rawRouter()
         error = self.assertRaises(zmq.ZMQError, _sendMultipart, raw, [gone, b"x"])
         self.assertEqual(error.errno, zmq.EHOSTUNREACH)

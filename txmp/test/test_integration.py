@@ -10,6 +10,7 @@ with real sockets, threads and the reactor.
 from __future__ import annotations
 
 import ctypes
+import io
 import os
 import select
 import socket
@@ -26,6 +27,7 @@ from twisted.internet.interfaces import IPushProducer, IReactorFromThreads, IRea
 from twisted.internet.protocol import ProcessProtocol, ServerFactory
 from twisted.internet.selectreactor import SelectReactor
 from twisted.logger import LogLevel, capturedLogs, formatEvent
+from twisted.protocols import portforward
 from twisted.python.filepath import FilePath
 from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
@@ -39,6 +41,7 @@ from txmp._handler import _ipcHint
 from txmp._interfaces import IFrontReactor
 from txmp._pool import ReactorCalls, WorkerPool
 from txmp._zmq import (
+    _FRAME_MORE,
     AddressError,
     ZmqContext,
     ZmqSocket,
@@ -183,7 +186,7 @@ class FrontAndHandlerTests(ServicesTestCase):
         payload = bytes(range(256)) * 1000
         response = yield Agent(reactor).request(
             b"POST", self.url + b"/some%20path", Headers({}),
-            FileBodyProducer(__import__("io").BytesIO(payload)),
+            FileBodyProducer(io.BytesIO(payload)),
         )
         body = yield readBody(response)
         self.assertEqual(response.code, 201)
@@ -384,7 +387,7 @@ class FrontAndHandlerTests(ServicesTestCase):
         # The request waits in the front's queue until the handler registers.
         response = yield Agent(reactor).request(
             b"POST", self.url + b"/raw?x=1", Headers({b"X-A": [b"1"]}),
-            FileBodyProducer(__import__("io").BytesIO(b"12345")),
+            FileBodyProducer(io.BytesIO(b"12345")),
         )
         body = yield readBody(response)
         self.assertEqual(response.code, 200, lines.output)
@@ -650,8 +653,6 @@ class ZmqAdapterTests(TestCase):
         heals, what it sends arrives.  (Without, it waits for the kernel's
         retransmissions, and this test's timeout.)
         """
-        from twisted.protocols import portforward
-
         cut = [False]
         reconnected: Deferred[None] = Deferred()
         connections: list[Deferred[None]] = [Deferred(), reconnected]
@@ -995,8 +996,6 @@ class ZmqAdapterTests(TestCase):
         came; for a front, its HTTP clients) runs after at most
         L{READ_BATCH} of them, and every message still arrives, in order.
         """
-        import zmq
-
         count = READ_BATCH * 3
         context = ZmqContext(reactor)
         self.addCleanup(context.shutdown)
@@ -1034,8 +1033,6 @@ class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
     """
 
     def rawSocket(self, room: int) -> Any:
-        import zmq
-
         context = zmq.Context()
         self.addCleanup(context.term)
         raw = context.socket(zmq.DEALER)
@@ -1045,8 +1042,6 @@ class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
         return raw
 
     def rawSocketReceiving(self, messages: list[list[bytes]]) -> Any:
-        import zmq
-
         context = zmq.Context()
         self.addCleanup(context.term)
         raw, peer = context.socket(zmq.DEALER), context.socket(zmq.DEALER)
@@ -1064,10 +1059,6 @@ class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
         C{recv(copy=False)} sets a frame's C{more}: true of the first of
         two frames if so (Cython backend), false if not (CFFI).
         """
-        import zmq
-
-        from txmp._zmq import _FRAME_MORE
-
         raw = self.rawSocketReceiving([[b"a", b"b"]])
         self.assertIs(bool(raw.recv(zmq.NOBLOCK, copy=False).more), _FRAME_MORE)
 
@@ -1080,8 +1071,6 @@ class RawRouterContractTests(RawRouterTestsMixin, SynchronousTestCase):
     """
 
     def rawRouter(self) -> tuple[Any, bytes, bytes, bytes]:
-        import zmq
-
         context = zmq.Context()
         self.addCleanup(context.term)
         router = context.socket(zmq.ROUTER)
