@@ -172,6 +172,15 @@ DEFAULT_MAX_CONNECTIONS = 0
 # for about 40 spawned handlers or 100 remote ones.
 FD_RESERVE = 256
 
+# The most connections the --stats port holds open at once: a new one past
+# them takes the place of the one open the longest, aborted for it.  Probes
+# and scrapers need a few (a kubelet's two probes, Prometheus's kept-alive
+# connection, a load balancer's checks); without a bound, clients of the
+# port, each trickling a head, took every descriptor of a front started
+# with `prlimit --nofile=256` (300 of them, 2026-12-07): its HTTP port then
+# reset new clients, and handlers could not connect.  Out of FD_RESERVE.
+STATS_MAX_CONNECTIONS = 16
+
 # Seconds between two warnings that the front is at --max-connections.
 MAX_CONNECTIONS_LOG_INTERVAL = 60.0
 

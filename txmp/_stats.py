@@ -7,13 +7,16 @@ readiness probes, and the Prometheus metrics.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from typing import Callable, cast
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IReactorTime, ITCPTransport
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
+from txmp._defaults import MAX_CONNECTIONS_LOG_INTERVAL, STATS_MAX_CONNECTIONS
 from txmp._dispatch import Dispatcher
 from txmp._http import PLAIN_TEXT
 from txmp._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -164,15 +167,83 @@ class _QuietRequest(Request):
         Request.render(self, resrc)
 
 
+class _StatsChannel(http.HTTPChannel):
+    """
+    A connection to the C{--stats} port, which tells its site when it opens
+    and closes (L{_QuietSite.opened}, L{_QuietSite.closed}).
+    """
+
+    site: _QuietSite
+
+    def connectionMade(self) -> None:
+        http.HTTPChannel.connectionMade(self)
+        self.site.opened(self)
+
+    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
+        self.site.closed(self)
+        http.HTTPChannel.connectionLost(self, reason)
+
+
 class _QuietSite(Site):
     """
     A site that logs nothing per request: probes every few seconds would
     fill the front's log.  A C{HEAD} probe, as some load balancers send,
     writes nothing either (L{_QuietRequest}).
+
+    It holds at most L{STATS_MAX_CONNECTIONS} connections: a new one past
+    them takes the place of the one open the longest, aborted for it, so
+    that the port's clients keep within the descriptors the front keeps
+    for what is not a client of its HTTP ports (L{txmp._defaults.FD_RESERVE}),
+    while a probe, which sends its request as it connects, is answered.
+    Twisted's own idle timeout starts again at every byte, so a head sent a
+    byte at a time would otherwise hold its connection for ever.
     """
 
     noisy = False
     requestFactory = _QuietRequest
+    # HTTP/1.1 alone: the channel that Twisted's default protocol (which
+    # may turn to HTTP/2) wraps.
+    protocol = _StatsChannel  # type: ignore[assignment]
+
+    _log = Logger()
+
+    def __init__(self, resource: IResource, reactor: IReactorTime) -> None:
+        Site.__init__(self, resource, reactor=reactor)
+        # Open connections, the oldest first.
+        self._open: dict[_StatsChannel, None] = {}
+        self._warnedAt: float | None = None
+        self._aborted = 0
+
+    def opened(self, channel: _StatsChannel) -> None:
+        """
+        C{channel} is open: if that makes too many, abort the oldest.
+        """
+        self._open[channel] = None
+        if len(self._open) <= STATS_MAX_CONNECTIONS:
+            return
+        oldest = next(iter(self._open))
+        del self._open[oldest]
+        if oldest.transport is not None:
+            # (TCP's, UNIX's and TLS's transports can all abort.)
+            cast(ITCPTransport, oldest.transport).abortConnection()
+        self._aborted += 1
+        now = self.reactor.seconds()
+        if self._warnedAt is None or now - self._warnedAt >= MAX_CONNECTIONS_LOG_INTERVAL:
+            self._log.warn(
+                "mpfront: {limit} connections open to the --stats port, the most"
+                " it holds: the oldest closed for new ones ({count} since the last"
+                " such line)",
+                limit=STATS_MAX_CONNECTIONS,
+                count=self._aborted,
+            )
+            self._warnedAt = now
+            self._aborted = 0
+
+    def closed(self, channel: _StatsChannel) -> None:
+        """
+        C{channel} has closed.
+        """
+        self._open.pop(channel, None)
 
     def log(self, request: http.Request) -> None:
         pass

@@ -20,6 +20,7 @@ from twisted.web.resource import getChildForRequest
 from twisted.web.test.requesthelper import DummyRequest
 
 from txmp import protocol
+from txmp._defaults import STATS_MAX_CONNECTIONS
 from txmp._dispatch import Dispatcher
 from txmp._front import FrontFactory
 from txmp._metrics import QUEUE_BUCKETS, FrontMetrics, Histogram, exposition
@@ -261,6 +262,54 @@ class StatsSiteTests(SynchronousTestCase):
             self.assertEqual(body, b"", path)
             if length is not None:
                 self.assertIn(b"\r\nContent-Length: " + length, head)
+
+
+    def test_connectionsBounded(self) -> None:
+        """
+        The site holds at most L{STATS_MAX_CONNECTIONS} connections: a new
+        one past them takes the place of the one open the longest, aborted
+        for it (its descriptor freed at once), so that clients of the
+        C{--stats} port, each sending a head a byte at a time, cannot take
+        the descriptors that the front's HTTP ports and ZeroMQ need, and a
+        probe still gets its answer.  One warning says so, at most once
+        in L{MAX_CONNECTIONS_LOG_INTERVAL}.
+        """
+        clock = Clock()
+        dispatcher = Dispatcher(Clock(), MemorySocket(router=True), instance="front1")
+        site = makeStatsSite(dispatcher, clock)
+        opened = []
+        for _ in range(STATS_MAX_CONNECTIONS):
+            channel = site.buildProtocol(None)
+            transport = StringTransport()
+            channel.makeConnection(transport)
+            channel.dataReceived(b"GET /healthz HTTP/1.1\r\n")
+            opened.append((channel, transport))
+        self.assertEqual([t.disconnected for _, t in opened], [False] * STATS_MAX_CONNECTIONS)
+        with capturedLogs() as events:
+            for _ in range(2):
+                channel = site.buildProtocol(None)
+                transport = StringTransport()
+                channel.makeConnection(transport)
+                channel.dataReceived(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 "))
+                opened.append((channel, transport))
+        self.assertEqual(
+            [t.disconnected for _, t in opened],
+            [True, True] + [False] * STATS_MAX_CONNECTIONS,
+        )
+        self.assertEqual(len(events), 1, events)
+        self.assertIn("--stats", events[0]["log_format"])
+        # Those aborted go (connectionLost), and one more closes: room for
+        # one, taken without closing another.
+        for channel, _ in opened[:3]:
+            channel.connectionLost(Failure(ConnectionDone()))
+        channel = site.buildProtocol(None)
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        self.assertEqual(
+            [t.disconnected for _, t in opened[3:]], [False] * (STATS_MAX_CONNECTIONS - 1)
+        )
+        self.assertFalse(transport.disconnected)
 
 
 class ConnectionGaugeTests(SynchronousTestCase):
