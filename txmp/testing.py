@@ -21,10 +21,8 @@ Threads and the reactor:
     it is joined.  L{ScriptedCondition} stands for a
     L{threading.Condition} in one thread: each C{wait} runs the next step
     the test scripted; L{CountingCondition} is a real one that counts.
-  - L{ClosingTransport} stands for a client's TCP transport that, asked
-    to close, holds its data, and records an abort;
-    L{TCPStringTransport} for one that records its C{TCP_NODELAY};
-    L{WriteRecordingTransport} for one that records each write.
+  - L{TCPStringTransport} stands for a client's TCP transport: it
+    records its socket options and each write.
   - L{FakePort} and L{FakeTCPPort} stand for listening ports, and
     L{FakeFileLimits} for the process's limits on open files, as the
     front's limit on connections (L{txmp._accept}) sees them.
@@ -641,57 +639,24 @@ def runningReactor(immediate: bool = False) -> FakeReactor:
     return reactor
 
 
-class ClosingTransport(StringTransport):
-    """
-    A client's TCP transport (a L{StringTransport}) that, once asked to
-    close, waits for its client to read what it holds (never, here), and
-    records an abort.
-
-    @ivar aborted: whether C{abortConnection} was called.
-    """
-
-    aborted = False
-
-    def abortConnection(self) -> None:
-        self.aborted = True
-        StringTransport.abortConnection(self)
-
-
 @implementer(ITCPTransport)
 class TCPStringTransport(StringTransport):
     """
     A client's TCP transport: a L{StringTransport} that provides
     L{ITCPTransport}, as the front's connections do (Twisted's
-    C{tcp.Server}), and records its C{TCP_NODELAY} setting.
+    C{tcp.Server}), records its socket options, the closing of its writing
+    half, and what each C{write} call wrote.
 
     @ivar noDelay: what C{setTcpNoDelay} set last.
+    @ivar keepAlive: what C{setTcpKeepAlive} set last.
+    @ivar writeClosed: whether C{loseWriteConnection} was called (which,
+        as on a real transport, leaves the connection open: it reads on).
+    @ivar writes: the data of each C{write} call, in order.
     """
 
     noDelay = False
-
-    def setTcpNoDelay(self, enabled: bool) -> None:
-        self.noDelay = enabled
-
-    def getTcpNoDelay(self) -> bool:
-        return self.noDelay
-
-    def setTcpKeepAlive(self, enabled: bool) -> None:
-        pass
-
-    def getTcpKeepAlive(self) -> bool:
-        return False
-
-    def loseWriteConnection(self) -> None:
-        self.loseConnection()
-
-
-class WriteRecordingTransport(StringTransport):
-    """
-    A client's transport (a L{StringTransport}) that records what each
-    C{write} call wrote.
-
-    @ivar writes: the data of each call, in order.
-    """
+    keepAlive = False
+    writeClosed = False
 
     def __init__(
         self, hostAddress: IAddress | None = None, peerAddress: IAddress | None = None
@@ -703,27 +668,53 @@ class WriteRecordingTransport(StringTransport):
         self.writes.append(data)
         StringTransport.write(self, data)
 
+    def writeSequence(self, data: Iterable[bytes]) -> None:
+        self.write(b"".join(data))
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        self.noDelay = enabled
+
+    def getTcpNoDelay(self) -> bool:
+        return self.noDelay
+
+    def setTcpKeepAlive(self, enabled: bool) -> None:
+        self.keepAlive = enabled
+
+    def getTcpKeepAlive(self) -> bool:
+        return self.keepAlive
+
+    def loseWriteConnection(self) -> None:
+        self.writeClosed = True
+
 
 @implementer(IPushProducer)
 class FakePort:
     """
     A listening port, as the front's L{txmp._accept.AcceptLimit} sees one:
-    a push producer of connections.
+    a push producer of connections, which accepts none while paused, and
+    none once stopped, resumed or not, as a port of Twisted's.
 
     @ivar calls: C{"pause"}, C{"resume"} and C{"stop"}, in order.
+    @ivar accepting: whether it accepts connections now.
     """
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.accepting = True
+        self._stopped = False
 
     def pauseProducing(self) -> None:
         self.calls.append("pause")
+        self.accepting = False
 
     def resumeProducing(self) -> None:
         self.calls.append("resume")
+        self.accepting = not self._stopped
 
     def stopProducing(self) -> None:
         self.calls.append("stop")
+        self._stopped = True
+        self.accepting = False
 
 
 class FakeTCPPort(FakePort):
@@ -737,6 +728,21 @@ class FakeTCPPort(FakePort):
     def __init__(self) -> None:
         super().__init__()
         self.numberAccepts = 100
+
+    def acceptBatch(self, waiting: int) -> int:
+        """
+        Accept one batch of the C{waiting} clients, and set the size of
+        the next as C{tcp.Port} does: 20 more after a full batch, else the
+        number accepted.
+
+        @return: the number accepted.
+        """
+        accepted = min(waiting, self.numberAccepts)
+        if accepted == self.numberAccepts:
+            self.numberAccepts += 20
+        else:
+            self.numberAccepts = accepted
+        return accepted
 
 
 class FakeFileLimits:
@@ -2025,9 +2031,11 @@ class RecordingReply:
 
 class FinishedRequest:
     """
-    A Twisted Web request (L{twisted.web.server.Request}) once finished, as
-    an access log reads it (L{txmp._access.LoggedRequest}): its method,
-    target, protocol, request headers, C{code} and C{sentLength}.
+    A request once finished, as an access log reads it
+    (L{txmp._access.LoggedRequest}: the front gives it an
+    L{txmp._front.Exchange} or a L{txmp._front.Refusal}, which copy the
+    attributes of a Twisted Web request): its method, target, protocol,
+    request headers, C{code} and C{sentLength}.
 
     (Not Twisted's C{DummyRequest}: importing C{twisted.web.test.requesthelper}
     installs the global reactor, which importing this module must not.)
@@ -2047,11 +2055,11 @@ class FinishedRequest:
 
     def getHeader(self, name: bytes) -> bytes | None:
         """
-        The value of the request header C{name} (compared without case), or
-        L{None}.
+        The last value of the request header C{name} (compared without
+        case), or L{None}.
         """
         values = self.requestHeaders.getRawHeaders(name)
-        return None if values is None else values[0]
+        return None if values is None else values[-1]
 
 
 _REQUEST_META: list[tuple[bytes, bytes]] = [
@@ -2499,14 +2507,17 @@ class FrontTestCase(SynchronousTestCase):
 
 __all__ = [
     "ClosingIterable",
-    "ClosingTransport",
     "CountingCondition",
+    "FailingFile",
     "FakeDispatcher",
+    "FakeFileLimits",
     "FakeFrontFactory",
+    "FakePort",
     "FakeProcess",
     "FakeRawSocket",
     "FakeReactor",
     "FakeSignals",
+    "FakeTCPPort",
     "FakeThread",
     "FakeZmqConnection",
     "FinishedRequest",
@@ -2523,6 +2534,7 @@ __all__ = [
     "RecordingSink",
     "ScriptedCondition",
     "SynchronousThreadPool",
+    "TCPStringTransport",
     "WritingConnection",
     "httpHead",
     "requestHead",

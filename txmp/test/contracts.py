@@ -37,8 +37,10 @@ from twisted.internet.error import (
     ReactorNotRestartable,
     ReactorNotRunning,
 )
+from twisted.internet.interfaces import IPushProducer, ITCPTransport
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
+from zope.interface.verify import verifyObject
 
 from txmp import _zmq
 from txmp._defaults import BATCH_LIMIT
@@ -1280,3 +1282,161 @@ class ProcessTestsMixin(_TestCase):
         self.assertEqual(reason.signal, signal.SIGKILL)
         self.assertIsNone(process.pid)
         self.assertRaises(ProcessExitedAlready, process.signalProcess, "KILL")
+
+
+class ListeningPortTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FakePort} and a listening port of Twisted's (a
+    C{tcp.Port}) both do as L{txmp._accept.AcceptLimit} pauses and resumes
+    them: a push producer of connections that accepts none while paused
+    (however many times it was paused), accepts again once resumed, and,
+    stopped, accepts no more, resumed or not (the front stops its ports
+    while connections drain, which resumes them below the limit).
+
+    Hooks: C{makePort()} returns a port that listens (the case closes it);
+    C{accepting(port)} says whether it accepts connections now.
+    """
+
+    makePort: Callable[[], Any]
+    accepting: Callable[[Any], bool]
+
+    def test_pushProducer(self) -> None:
+        """
+        The port is a push producer, which accepts once listening.
+        """
+        port = self.makePort()
+        self.assertTrue(IPushProducer.providedBy(port))
+        self.assertTrue(self.accepting(port))
+
+    def test_pauseResume(self) -> None:
+        """
+        Paused, once or twice, the port accepts nothing; resumed once, it
+        accepts again.
+        """
+        port = self.makePort()
+        port.pauseProducing()
+        self.assertFalse(self.accepting(port))
+        port.pauseProducing()
+        self.assertFalse(self.accepting(port))
+        port.resumeProducing()
+        self.assertTrue(self.accepting(port))
+
+    def test_stopped(self) -> None:
+        """
+        Stopped, the port accepts nothing, and resuming it does not make
+        it accept.
+        """
+        port = self.makePort()
+        port.pauseProducing()
+        port.stopProducing()
+        self.assertFalse(self.accepting(port))
+        port.resumeProducing()
+        self.assertFalse(self.accepting(port))
+
+
+class BatchingPortTestsMixin(ListeningPortTestsMixin):
+    """
+    What L{txmp.testing.FakeTCPPort} and a C{tcp.Port} both do as well
+    (L{txmp._accept._BatchAccepting}): each time it is readable, the port
+    accepts up to C{numberAccepts} connections, starting at Twisted's 100;
+    after a full batch it takes 20 more the next time, after one that
+    found fewer waiting, as many as it found.
+
+    Hook: C{acceptBatch(port, waiting)} lets C{waiting} clients connect to
+    the port, and lets it accept one batch.
+    """
+
+    acceptBatch: Callable[[Any, int], None]
+
+    def test_batchSize(self) -> None:
+        """
+        The first batch is Twisted's size; a full batch grows the next by
+        20; a batch that finds fewer clients waiting sets the next to
+        their number.
+        """
+        port = self.makePort()
+        self.assertEqual(port.numberAccepts, 100)
+        port.numberAccepts = 2
+        self.acceptBatch(port, 2)
+        self.assertEqual(port.numberAccepts, 22)
+        port.numberAccepts = 5
+        self.acceptBatch(port, 3)
+        self.assertEqual(port.numberAccepts, 3)
+
+
+class TCPTransportTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.TCPStringTransport} and a client's TCP transport (a
+    C{tcp.Server}) both do as L{txmp._front.FrontConnection} uses them: it
+    provides L{ITCPTransport}; the options set are those got; closing its
+    writing half (as the front lingers over a request body it refused)
+    does not close the connection, which reads on.
+
+    Hook: C{makeTransport()} returns a connected transport (the case closes
+    it).
+    """
+
+    makeTransport: Callable[[], Any]
+
+    def test_interface(self) -> None:
+        """
+        The transport provides L{ITCPTransport}.
+        """
+        self.assertTrue(verifyObject(ITCPTransport, self.makeTransport()))
+
+    def test_options(self) -> None:
+        """
+        C{TCP_NODELAY} and C{SO_KEEPALIVE}, set on and off, are got as set.
+        """
+        transport = self.makeTransport()
+        for enabled in (True, False, True):
+            transport.setTcpNoDelay(enabled)
+            self.assertEqual(bool(transport.getTcpNoDelay()), enabled)
+            transport.setTcpKeepAlive(enabled)
+            self.assertEqual(bool(transport.getTcpKeepAlive()), enabled)
+
+    def test_loseWriteConnection(self) -> None:
+        """
+        Closing the writing half does not close the connection.
+        """
+        transport = self.makeTransport()
+        transport.loseWriteConnection()
+        self.assertFalse(transport.disconnecting)
+
+
+class LoggedRequestTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FinishedRequest} and the requests an access log is
+    given (L{txmp._access.LoggedRequest}: the front's L{txmp._front.Exchange}
+    and L{txmp._front.Refusal}) both give L{txmp._access.AccessLog}: a
+    header's last value, by its name in lower case.
+
+    Hook: C{loggedRequest(fields)} returns a finished C{GET /} request
+    whose head had the header fields C{fields}, in order.
+    """
+
+    loggedRequest: Callable[[list[tuple[bytes, bytes]]], Any]
+
+    def test_getHeader(self) -> None:
+        """
+        C{getHeader}, given a name in lower case (as the access log asks),
+        gives the last value of a field given twice, whatever the case of
+        the names in the head, and L{None} for a field not given.
+        """
+        request = self.loggedRequest(
+            [(b"User-Agent", b"first"), (b"Referer", b"http://r/"), (b"user-AGENT", b"last")]
+        )
+        self.assertEqual(request.getHeader(b"user-agent"), b"last")
+        self.assertEqual(request.getHeader(b"referer"), b"http://r/")
+        self.assertIsNone(request.getHeader(b"x-missing"))
+
+    def test_attributes(self) -> None:
+        """
+        Its method, target and protocol are bytes; its status and the
+        length of body sent are integers.
+        """
+        request = self.loggedRequest([])
+        self.assertEqual(
+            (request.method, request.uri, request.clientproto), (b"GET", b"/", b"HTTP/1.1")
+        )
+        self.assertEqual((type(request.code), type(request.sentLength)), (int, int))

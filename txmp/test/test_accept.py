@@ -6,7 +6,6 @@ Tests for L{txmp._accept}: the front's limit on open client connections.
 from __future__ import annotations
 
 import resource
-from typing import cast
 
 from twisted.internet.endpoints import TCP4ServerEndpoint, serverFromString
 from twisted.internet.task import Clock
@@ -25,7 +24,6 @@ from txmp._defaults import (
 )
 from txmp._front import FrontConnection
 from txmp.testing import (
-    ClosingTransport,
     FakeFileLimits,
     FakePort,
     FakeTCPPort,
@@ -445,16 +443,16 @@ class IdleReclaimTests(FrontTestCase):
         L{RECLAIM_ABORT} seconds later (a TLS client that does not answer
         the close) is aborted, not left to C{ABORT_TIMEOUT}.
         """
-        _idle, idleTransport = self.answered(ClosingTransport())
+        _idle, idleTransport = self.answered(StringTransport())
         self.get()
         self.get()
         self.clock.advance(RECLAIM_IDLE)
         self.get()
         self.assertTrue(idleTransport.disconnecting)
         self.clock.advance(RECLAIM_ABORT - 0.1)
-        self.assertFalse(cast(ClosingTransport, idleTransport).aborted)
+        self.assertFalse(idleTransport.disconnected)
         self.clock.advance(0.1)
-        self.assertTrue(cast(ClosingTransport, idleTransport).aborted)
+        self.assertTrue(idleTransport.disconnected)
 
     def test_reclaimsPendingBounded(self) -> None:
         """

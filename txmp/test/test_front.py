@@ -40,12 +40,10 @@ from txmp._http import HTTPRules, RequestHead, parseNetwork
 from txmp._metrics import FrontMetrics
 from txmp._zmq import PeerUnreachable
 from txmp.testing import (
-    ClosingTransport,
     FrontTestCase,
     ParsedResponse,
     RecordingReply,
     TCPStringTransport,
-    WriteRecordingTransport,
     WritingConnection,
     httpHead,
     selfSignedCertificate,
@@ -931,7 +929,7 @@ class ReplyTests(FrontTestCase):
         to the client in one write (one send, one packet), the next chunks
         in one write each.
         """
-        transport = WriteRecordingTransport(
+        transport = TCPStringTransport(
             hostAddress=self.serverAddress, peerAddress=self.clientAddress
         )
         channel, _ = self.connect(transport=transport)
@@ -2082,16 +2080,16 @@ class AbortTimeoutTests(FrontTestCase):
         An idle connection closed by the front, whose client reads nothing,
         is aborted L{ABORT_TIMEOUT} seconds later, and not before.
         """
-        transport = ClosingTransport(
+        transport = StringTransport(
             hostAddress=self.serverAddress, peerAddress=self.clientAddress
         )
         self.connect(transport=transport)
         self.clock.advance(self.site.httpRules.idleTimeout)
         self.assertTrue(transport.disconnecting)
         self.clock.advance(ABORT_TIMEOUT - 0.1)
-        self.assertFalse(transport.aborted)
+        self.assertFalse(transport.disconnected)
         self.clock.advance(0.1)
-        self.assertTrue(transport.aborted)
+        self.assertTrue(transport.disconnected)
 
     def test_noAbortOnceClosed(self) -> None:
         """
@@ -2125,12 +2123,12 @@ class SlowClientTests(FrontTestCase):
             FrontConnection, "_log", Logger(observer=cast(ILogObserver, self.events.append))
         )
 
-    def slowResponse(self, *fields: bytes) -> tuple[FrontConnection, ClosingTransport]:
+    def slowResponse(self, *fields: bytes) -> tuple[FrontConnection, StringTransport]:
         """
         Send a request with header C{fields}, and answer it while the
         client's transport is full, holding 1 MB of it.
         """
-        transport = ClosingTransport(
+        transport = StringTransport(
             hostAddress=self.serverAddress, peerAddress=self.clientAddress
         )
         channel, _ = self.connect(transport=transport)
@@ -2143,7 +2141,7 @@ class SlowClientTests(FrontTestCase):
         self.assertEqual(ParsedResponse(transport.value()).code, 200)
         return channel, transport
 
-    def takeSlowly(self, transport: ClosingTransport, periods: int) -> None:
+    def takeSlowly(self, transport: StringTransport, periods: int) -> None:
         """
         For C{periods} times the front's C{--timeout}, the client takes
         some of what its transport holds in each: nothing is aborted.
@@ -2153,17 +2151,17 @@ class SlowClientTests(FrontTestCase):
             assert self.unsent is not None
             self.unsent -= MIN_PROGRESS
             self.clock.advance(1.0)
-            self.assertFalse(transport.aborted)
+            self.assertFalse(transport.disconnected)
 
-    def assertAbortedAtTimeout(self, transport: ClosingTransport) -> None:
+    def assertAbortedAtTimeout(self, transport: StringTransport) -> None:
         """
         Assert that C{transport} is aborted when the front's C{--timeout}
         (11 s) has passed from now, not before.
         """
         self.clock.advance(10.9)
-        self.assertFalse(transport.aborted)
+        self.assertFalse(transport.disconnected)
         self.clock.advance(0.1)
-        self.assertTrue(transport.aborted)
+        self.assertTrue(transport.disconnected)
 
     def aborts(self) -> list[LogEvent]:
         return [e for e in self.events if "took too little" in e["log_format"]]
@@ -2184,7 +2182,7 @@ class SlowClientTests(FrontTestCase):
         self.assertFalse(transport.disconnecting)
         self.clock.advance(0.1)
         self.assertTrue(transport.disconnecting)
-        self.assertFalse(transport.aborted)
+        self.assertFalse(transport.disconnected)
         self.assertEqual(self.aborts(), [])
 
     def test_keptAliveClientGone(self) -> None:
@@ -2223,7 +2221,7 @@ class SlowClientTests(FrontTestCase):
         client takes too little in the front's C{--timeout}, not at
         L{ABORT_TIMEOUT} while the client still reads.
         """
-        transport = ClosingTransport(
+        transport = StringTransport(
             hostAddress=self.serverAddress, peerAddress=self.clientAddress
         )
         channel, _ = self.connect(transport=transport)
@@ -2237,7 +2235,7 @@ class SlowClientTests(FrontTestCase):
         self.clock.advance(ABORT_TIMEOUT - 1)
         self.unsent -= MIN_PROGRESS
         self.clock.advance(1)
-        self.assertFalse(transport.aborted)
+        self.assertFalse(transport.disconnected)
         self.takeSlowly(transport, 3)
         self.assertEqual(self.aborts(), [])
         self.assertAbortedAtTimeout(transport)
@@ -2282,7 +2280,7 @@ class SlowClientTests(FrontTestCase):
         """
         events: list[LogEvent] = []
         self.dispatcher._log = Logger(observer=cast(ILogObserver, events.append))
-        transport = ClosingTransport(
+        transport = StringTransport(
             hostAddress=self.serverAddress, peerAddress=self.clientAddress
         )
         channel, _ = self.connect(transport=transport)
@@ -2339,7 +2337,7 @@ class SlowClientTests(FrontTestCase):
         channel.clientTook()
         # The watch's --timeout (11 s) passes.
         self.clock.advance(6.1)
-        self.assertFalse(transport.aborted)
+        self.assertFalse(transport.disconnected)
         self.assertEqual(self.aborts(), [])
 
     def test_tricklingClientCut(self) -> None:
@@ -2353,7 +2351,7 @@ class SlowClientTests(FrontTestCase):
         assert self.unsent is not None
         self.unsent -= MIN_PROGRESS - 1
         self.clock.advance(1.0)
-        self.assertTrue(transport.aborted)
+        self.assertTrue(transport.disconnected)
         self.assertEqual(len(self.aborts()), 1)
 
     def test_unknownTransport(self) -> None:
@@ -2381,7 +2379,7 @@ class SlowClientTests(FrontTestCase):
         channel.resumeProducing()
         self.assertEqual(self.lastRequest().head.target, "/second")
         self.clock.advance(11.0)
-        self.assertFalse(transport.aborted)
+        self.assertFalse(transport.disconnected)
 
     def test_pipelinedBehindUntakenResponse(self) -> None:
         """

@@ -23,11 +23,14 @@ import zmq
 from twisted.internet import reactor as globalReactor
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
-from twisted.internet.interfaces import IPushProducer, IReactorFromThreads, IReactorTCP
-from twisted.internet.protocol import ProcessProtocol, ServerFactory
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.internet.selectreactor import SelectReactor
+from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.protocols import portforward
+from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
@@ -50,6 +53,7 @@ from txmp._zmq import (
     newRoutingId,
 )
 from txmp.test.contracts import (
+    BatchingPortTestsMixin,
     CallbackThreadPoolTestsMixin,
     ConditionTestsMixin,
     ProcessTestsMixin,
@@ -58,6 +62,7 @@ from txmp.test.contracts import (
     ReactorCallsTestsMixin,
     ReactorLifeTestsMixin,
     RealSide,
+    TCPTransportTestsMixin,
     ThreadPoolTestsMixin,
     ThreadTestsMixin,
     ZmqContextTestsMixin,
@@ -67,8 +72,6 @@ from txmp.test.services import ServicesTestCase, ipcDirectory
 from txmp.test.sourcetree import sourceTree
 from txmp.testing import (
     CountingCondition,
-    FakePort,
-    FakeTCPPort,
     RecordingConsumer,
     requestMeta,
 )
@@ -1269,22 +1272,84 @@ class ReactorLifeContractTests(ReactorLifeTestsMixin, SynchronousTestCase):
         reactor.run(installSignalHandlers=False)
 
 
-class ListeningPortContractTests(TestCase):
+def listeningPort(
+    case: SynchronousTestCase, reactor: MemoryReactorClock
+) -> tuple[tcp.Port, list[Protocol]]:
     """
-    A listening TCP port of Twisted's is what L{FakeTCPPort} stands for.
+    A listening TCP port of Twisted's (a C{tcp.Port}, on a real socket on
+    127.0.0.1) over C{reactor}: it accepts when the test reads it
+    (C{doRead}).  It and the connections it accepts are closed after the
+    test.
+
+    @return: the port, and the list to which the protocol of each
+        connection it accepts is added.
+    """
+    accepted: list[Protocol] = []
+
+    def accept() -> Protocol:
+        connection = Protocol()
+        accepted.append(connection)
+        return connection
+
+    def close() -> None:
+        for connection in accepted:
+            cast(tcp.Server, connection.transport).connectionLost(Failure(ConnectionDone()))
+        # (Unless the test stopped it: it closes once the reactor turns.)
+        if not port.disconnecting:
+            port.stopListening()
+        reactor.advance(0)
+
+    port = tcp.Port(0, Factory.forProtocol(accept), interface="127.0.0.1", reactor=reactor)
+    port.startListening()
+    case.addCleanup(close)
+    return port, accepted
+
+
+def connectClients(case: SynchronousTestCase, port: tcp.Port, count: int) -> None:
+    """
+    Connect C{count} clients to C{port}: each waits in its listen backlog
+    (the kernel has completed its handshake) until it accepts.  They are
+    closed after the test.
+    """
+    for _ in range(count):
+        client = socket.create_connection(("127.0.0.1", port.getHost().port))
+        case.addCleanup(client.close)
+
+
+class ListeningPortContractTests(BatchingPortTestsMixin, SynchronousTestCase):
+    """
+    A listening TCP port of Twisted's (a C{tcp.Port}) accepts, and in
+    batches of the size, that L{txmp.testing.FakePort} and
+    L{txmp.testing.FakeTCPPort} do.
     """
 
-    def test_port(self) -> None:
-        """
-        It is a push producer (as L{FakePort} is), and accepts
-        C{numberAccepts} connections a batch, from L{FakeTCPPort}'s number.
-        """
-        # (Twisted types it as an IListeningPort: it is a tcp.Port.)
-        port = cast(
-            tcp.Port,
-            IReactorTCP(globalReactor).listenTCP(0, ServerFactory(), interface="127.0.0.1"),
-        )
-        self.addCleanup(port.stopListening)
-        self.assertTrue(IPushProducer.providedBy(port))
-        self.assertTrue(IPushProducer.providedBy(FakePort()))
-        self.assertEqual(port.numberAccepts, FakeTCPPort().numberAccepts)
+    def setUp(self) -> None:
+        self.reactor = MemoryReactorClock()
+
+    def makePort(self) -> tcp.Port:
+        port, _ = listeningPort(self, self.reactor)
+        return port
+
+    def accepting(self, port: tcp.Port) -> bool:
+        # (A port accepts when its socket is readable, if the reactor
+        # reads it.)
+        return port in self.reactor.getReaders()
+
+    def acceptBatch(self, port: tcp.Port, waiting: int) -> None:
+        connectClients(self, port, waiting)
+        port.doRead()
+
+
+class TCPServerContractTests(TCPTransportTestsMixin, SynchronousTestCase):
+    """
+    A client's TCP transport (a C{tcp.Server}, on a real connection on
+    127.0.0.1) keeps options, and its connection open, as
+    L{txmp.testing.TCPStringTransport} does.
+    """
+
+    def makeTransport(self) -> tcp.Server:
+        port, accepted = listeningPort(self, MemoryReactorClock())
+        connectClients(self, port, 1)
+        port.doRead()
+        [connection] = accepted
+        return cast(tcp.Server, connection.transport)

@@ -24,7 +24,6 @@ import zmq
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessTerminated, ReactorAlreadyRunning
-from twisted.internet.interfaces import ITCPTransport, ITransport
 from twisted.internet.process import Process
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.threads import deferToThreadPool
@@ -38,19 +37,23 @@ from zope.interface.verify import verifyObject
 
 import txmp
 from txmp._dispatch import Dispatcher, PendingRequest, Reply
-from txmp._front import Exchange, FrontConnection, FrontFactory
+from txmp._front import Exchange, FrontConnection, FrontFactory, Refusal
 from txmp._handler import _ReplySink
+from txmp._http import HTTPRules, RequestHead
 from txmp._interfaces import IHandlerReactor
 from txmp._pool import ReactorCalls, WorkerPool
 from txmp._wsgi import RunningRequest, WSGIRunner
 from txmp._zmq import ZmqContext, ZmqSocket, _Connection
 from txmp.test.contracts import (
+    BatchingPortTestsMixin,
     CallbackThreadPoolTestsMixin,
     ConditionTestsMixin,
     FakeSide,
     FileLimitsTestsMixin,
     FileReadTestsMixin,
     FullFileTestsMixin,
+    ListeningPortTestsMixin,
+    LoggedRequestTestsMixin,
     ProcessTestsMixin,
     RawRouterTestsMixin,
     RawSocketTestsMixin,
@@ -59,13 +62,13 @@ from txmp.test.contracts import (
     ResponseIterableTestsMixin,
     RunnerTestsMixin,
     SignalsTestsMixin,
+    TCPTransportTestsMixin,
     ThreadTestsMixin,
     ZmqContextTestsMixin,
     signatureDifferences,
 )
 from txmp.testing import (
     ClosingIterable,
-    ClosingTransport,
     CountingCondition,
     FailingFile,
     FakeDispatcher,
@@ -76,9 +79,11 @@ from txmp.testing import (
     FakeRawSocket,
     FakeReactor,
     FakeSignals,
+    FakeTCPPort,
     FakeThread,
     FakeZmqConnection,
     FinishedRequest,
+    FrontTestCase,
     MemoryNetwork,
     MemoryRun,
     MemoryRunner,
@@ -90,8 +95,8 @@ from txmp.testing import (
     ScriptedCondition,
     SynchronousThreadPool,
     TCPStringTransport,
-    WriteRecordingTransport,
     WritingConnection,
+    httpHead,
     requestHead,
     runningReactor,
 )
@@ -423,6 +428,99 @@ class WSGIRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
         return running
 
 
+class FakePortContractTests(ListeningPortTestsMixin, SynchronousTestCase):
+    """
+    L{FakePort} accepts when a listening port of Twisted's does.
+    """
+
+    def makePort(self) -> FakePort:
+        return FakePort()
+
+    def accepting(self, port: FakePort) -> bool:
+        return port.accepting
+
+
+class FakeTCPPortContractTests(BatchingPortTestsMixin, SynchronousTestCase):
+    """
+    L{FakeTCPPort} accepts, and in batches of the size, that a C{tcp.Port}
+    does.
+    """
+
+    def makePort(self) -> FakeTCPPort:
+        return FakeTCPPort()
+
+    def accepting(self, port: FakeTCPPort) -> bool:
+        return port.accepting
+
+    def acceptBatch(self, port: FakeTCPPort, waiting: int) -> None:
+        self.assertEqual(port.acceptBatch(waiting), min(waiting, port.numberAccepts))
+
+
+class TCPStringTransportContractTests(TCPTransportTestsMixin, SynchronousTestCase):
+    """
+    L{TCPStringTransport} keeps the options, and the connection open, as a
+    C{tcp.Server} does.
+    """
+
+    def makeTransport(self) -> TCPStringTransport:
+        return TCPStringTransport()
+
+    def test_recorded(self) -> None:
+        """
+        It records what each write wrote, and the closing of its writing
+        half.
+        """
+        transport = self.makeTransport()
+        transport.write(b"ab")
+        transport.writeSequence([b"c", b"d"])
+        transport.loseWriteConnection()
+        self.assertEqual((transport.writes, transport.value()), ([b"ab", b"cd"], b"abcd"))
+        self.assertTrue(transport.writeClosed)
+
+
+class FinishedRequestContractTests(LoggedRequestTestsMixin, SynchronousTestCase):
+    """
+    L{FinishedRequest} gives an access log what a request does.
+    """
+
+    def loggedRequest(self, fields: list[tuple[bytes, bytes]]) -> FinishedRequest:
+        request = FinishedRequest()
+        request.clientproto = b"HTTP/1.1"
+        for name, value in fields:
+            request.requestHeaders.addRawHeader(name, value)
+        return request
+
+
+class ExchangeContractTests(LoggedRequestTestsMixin, FrontTestCase):
+    """
+    A request the front passed to a handler (an L{Exchange}), answered,
+    gives an access log what L{FinishedRequest} does.
+    """
+
+    def loggedRequest(self, fields: list[tuple[bytes, bytes]]) -> Exchange:
+        done: list[Exchange] = []
+        self.patch(self.site, "requestDone", done.append)
+        self.sendRequest(httpHead(*[name + b": " + value for name, value in fields]))
+        self.respond(self.lastRequest().requestId, body=[b"ok"])
+        [exchange] = done
+        return exchange
+
+
+class RefusalContractTests(LoggedRequestTestsMixin, SynchronousTestCase):
+    """
+    A request the front answered itself (L{Refusal}) gives an access log
+    what L{FinishedRequest} does.
+    """
+
+    def loggedRequest(self, fields: list[tuple[bytes, bytes]]) -> Refusal:
+        head = RequestHead(HTTPRules())
+        head.requestLine(b"GET / HTTP/1.1")
+        for name, value in fields:
+            head.fieldLine(name + b": " + value)
+        head.end()
+        return Refusal(400, head, "192.0.2.7")
+
+
 class SignatureTests(SynchronousTestCase):
     """
     Each fake's methods take what the real thing's take.
@@ -447,7 +545,6 @@ class SignatureTests(SynchronousTestCase):
         another signature on PyPy than on CPython.)
         """
         for fake, real, names in [
-            (ClosingTransport, tcp.Connection, "abortConnection"),
             (
                 TCPStringTransport,
                 tcp.Server,
@@ -554,24 +651,6 @@ class SynchronousThreadPoolTests(SynchronousTestCase):
         self.assertNoResult(d)
         reactor.flush()
         self.assertEqual(self.successResultOf(d), "done")
-
-
-class TransportInterfacesTests(SynchronousTestCase):
-    """
-    The transports of L{txmp.testing} provide the interfaces of those they
-    stand for.
-    """
-
-    def test_interfaces(self) -> None:
-        """
-        L{TCPStringTransport} provides L{ITCPTransport}, as Twisted's
-        C{tcp.Server} does; L{WriteRecordingTransport} and
-        L{ClosingTransport} provide L{ITransport}.
-        """
-        self.assertTrue(ITCPTransport.implementedBy(tcp.Server))
-        self.assertTrue(verifyObject(ITCPTransport, TCPStringTransport()))
-        self.assertTrue(verifyObject(ITransport, WriteRecordingTransport()))
-        self.assertTrue(verifyObject(ITransport, ClosingTransport()))
 
 
 class FakeReactorTests(SynchronousTestCase):
