@@ -832,10 +832,14 @@ class RunnerTestsMixin(_TestCase):
     runs a request whose application answers C{status}, C{reason},
     C{headers} and C{body} (or, with C{failAfterHead}, fails after sending
     the head and the body), to the end, with C{sink}; it returns the
-    request's L{txmp._handler.Running}.
+    request's L{txmp._handler.Running}.  C{queued(sink)} gives a request,
+    with C{sink}, to a runner whose threads are all busy, and returns its
+    L{txmp._handler.Running}; C{threadsFree()} lets a thread come to it.
     """
 
     respond: Callable[..., Any]
+    queued: Callable[[RecordingSink], Any]
+    threadsFree: Callable[[], None]
 
     def test_response(self) -> None:
         """
@@ -878,9 +882,25 @@ class RunnerTestsMixin(_TestCase):
         """
         sink = RecordingSink()
         running = self.respond(sink, 200, b"OK", [], [])
+        self.assertTrue(running.started)
         calls = list(sink.calls)
         self.assertFalse(running.withdraw())
         self.assertEqual(sink.calls, calls)
+
+    def test_withdrawQueued(self) -> None:
+        """
+        A request that no thread has taken is not started, and can be
+        taken back, once: the thread that comes to it later leaves it, and
+        the sink hears nothing of it, not even C{finished}.
+        """
+        sink = RecordingSink()
+        running = self.queued(sink)
+        self.assertFalse(running.started)
+        self.assertTrue(running.withdraw())
+        self.assertFalse(running.withdraw())
+        self.threadsFree()
+        self.assertFalse(running.started)
+        self.assertEqual(sink.calls, [])
 
 
 class RawSocketTestsMixin(_TestCase):

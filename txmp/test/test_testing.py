@@ -396,6 +396,13 @@ class MemoryRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
             run.respond(status, reason, headers, body)
         return run
 
+    def queued(self, sink: RecordingSink) -> MemoryRun:
+        return MemoryRunner().run(b"r1", requestHead(), [], sink)
+
+    def threadsFree(self) -> None:
+        # (No thread comes to a MemoryRun: the test answers it.)
+        pass
+
 
 class WSGIRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
     """
@@ -426,6 +433,23 @@ class WSGIRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
         )
         reactor.flush()
         return running
+
+    def queued(self, sink: RecordingSink) -> RunningRequest:
+        def application(
+            environ: dict[str, Any], startResponse: Callable[..., object]
+        ) -> Iterable[bytes]:
+            startResponse("200 OK", [])
+            return [b"ran"]
+
+        self.reactor = runningReactor()
+        self.pool = SynchronousThreadPool(immediate=False)
+        return WSGIRunner(self.reactor, self.pool, application).run(
+            b"r1", requestHead(), [], sink
+        )
+
+    def threadsFree(self) -> None:
+        self.pool.flush()
+        self.reactor.flush()
 
 
 class FakePortContractTests(ListeningPortTestsMixin, SynchronousTestCase):
