@@ -50,7 +50,8 @@ class LoggedRequest(Protocol):
 
     def getHeader(self, name: bytes) -> bytes | None:
         """
-        The last value of the request's header field C{name}, if any.
+        The last value of the request's header field C{name}, if any, names
+        compared without case.
         """
 
 

@@ -124,8 +124,10 @@ def plausibleRequestId(value: bytes) -> bool:
 
 def lastField(fields: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     """
-    The value of the last of C{fields} named C{name} (lower case), if any.
+    The value of the last of C{fields} named C{name}, if any, names
+    compared without case (as Twisted's C{Request.getHeader} compares them).
     """
+    name = name.lower()
     found = None
     for key, value in fields:
         if key.lower() == name:

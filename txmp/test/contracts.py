@@ -1439,14 +1439,16 @@ class LoggedRequestTestsMixin(_TestCase):
 
     def test_getHeader(self) -> None:
         """
-        C{getHeader}, given a name in lower case (as the access log asks),
-        gives the last value of a field given twice, whatever the case of
-        the names in the head, and L{None} for a field not given.
+        C{getHeader} gives the last value of a field given twice, the
+        case of its name, given or in the head, making no difference (as
+        in Twisted's C{Request.getHeader}), and L{None} for a field not
+        given.
         """
         request = self.loggedRequest(
             [(b"User-Agent", b"first"), (b"Referer", b"http://r/"), (b"user-AGENT", b"last")]
         )
         self.assertEqual(request.getHeader(b"user-agent"), b"last")
+        self.assertEqual(request.getHeader(b"USER-Agent"), b"last")
         self.assertEqual(request.getHeader(b"referer"), b"http://r/")
         self.assertIsNone(request.getHeader(b"x-missing"))
 
