@@ -16,6 +16,8 @@ import re
 import subprocess
 import sys
 
+import zmq.auth
+
 from ._harness import (
     SystemTestCase,
     asyncTest,
@@ -183,8 +185,6 @@ class CurveTests(SystemTestCase):
         C{h.key} in the allow directory, the handler's C{h.key_secret} and
         the front's public C{front.key}), let the handler serve.
         """
-        import zmq.auth
-
         frontDir, handlerDir, allowDir = (
             self.workdir.child(name) for name in ("pyzmq-front", "pyzmq-h", "pyzmq-allow")
         )

@@ -11,6 +11,7 @@ import os
 import shutil
 from typing import Any, cast
 
+import zmq
 from twisted.internet import reactor as globalReactor
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.task import deferLater
@@ -245,8 +246,6 @@ class HostilePeerTests(ServicesTestCase):
         fills its pipe; what the front keeps for it is bounded, and holds
         up no message to the real handler, which goes on serving.
         """
-        import zmq
-
         front = yield self.startFront("--timeout", "2")
         self.startHandler("real")
         code, _ = yield self.get()

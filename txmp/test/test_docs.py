@@ -18,6 +18,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 import txmp
+from txmp import fronttap, handlertap
 from txmp.test.sourcetree import sourceTree
 
 if sys.version_info >= (3, 11):
@@ -283,8 +284,6 @@ class OptionTableTests(SynchronousTestCase):
         """
         The README's two tables, C{mpfront}'s and C{mphandler}'s.
         """
-        from txmp import fronttap, handlertap
-
         text = sourceTree(self).child("README.md").getContent().decode("utf-8")
         for command, options in [("mpfront", fronttap.Options()),
                                  ("mphandler", handlertap.Options())]:
@@ -297,8 +296,6 @@ class OptionTableTests(SynchronousTestCase):
         The tables of C{docs/deployment.md} (timeouts and limits, all
         C{mpfront}'s).
         """
-        from txmp import fronttap
-
         text = sourceTree(self).child("docs").child("deployment.md").getContent()
         rows = optionRows(text.decode("utf-8"))
         self.assertGreater(len(rows), 8)

@@ -24,6 +24,8 @@ from twisted.internet.endpoints import (
 )
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.tcp import Server
+from twisted.internet.testing import StringTransport
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
@@ -251,8 +253,6 @@ class EagerWriteTests(TestCase):
         before the reactor has had a turn, and L{heldBytes} counts what it
         buffered, sent or not yet joined.
         """
-        from twisted.internet.tcp import Server
-
         transport = Server.__new__(Server)
         transport.dataBuffer = b""
         transport.offset = 0
@@ -274,8 +274,6 @@ class EagerWriteTests(TestCase):
         A transport of another type gets a plain C{write}, and what it
         holds is not known.
         """
-        from twisted.internet.testing import StringTransport
-
         transport = StringTransport()
         eagerWrite(transport, b"abc")
         self.assertEqual(transport.value(), b"abc")

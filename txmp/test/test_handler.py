@@ -15,11 +15,13 @@ from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, capturedLog
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp import _defaults, protocol
+from txmp import _defaults, _handlerservice, handlertap, protocol
 from txmp._handler import FrontLink, _ReplySink, frameChunks
+from txmp._handlerservice import HandlerService, keepAliveTimes
+from txmp._interfaces import IHandlerReactor
 from txmp._pool import WorkerPool
 from txmp._wsgi import WSGIRunner
-from txmp._zmq import AddressError
+from txmp._zmq import MECHANISM_MISMATCH, AddressError
 from txmp.testing import (
     FakeReactor,
     MemoryNetwork,
@@ -2347,8 +2349,6 @@ class HandlerServiceStopTests(SynchronousTestCase):
         A started-looking service with one welcomed link on fake sockets,
         its reactor running.
         """
-        from txmp._handlerservice import HandlerService
-
         clock = runningReactor()
         opts = {"graceful-timeout": 30.0, "name": "h", "max-requests": 0}
         opts.update(options)
@@ -2705,8 +2705,6 @@ class HandlerServiceStartLinksTests(SynchronousTestCase):
         C{_startLinks}, which C{startService} leaves to the reactor's
         start, sends each link's C{HELLO}.
         """
-        from txmp._handlerservice import HandlerService
-
         service = HandlerService(Clock(), {})  # type: ignore[arg-type, typeddict-item]
         sendSocket = MemorySocket()
         link = FrontLink(Clock(), MemoryRunner(), sendSocket, MemorySocket(), "h",
@@ -2721,8 +2719,6 @@ class HandlerServiceStartLinksTests(SynchronousTestCase):
         """
         A service stopped before the reactor ran sends no C{HELLO}.
         """
-        from txmp._handlerservice import HandlerService
-
         service = HandlerService(Clock(), {})  # type: ignore[arg-type, typeddict-item]
         sendSocket = MemorySocket()
         link = FrontLink(Clock(), MemoryRunner(), sendSocket, MemorySocket(), "h",
@@ -2744,9 +2740,6 @@ class HandlerServiceCapacityTests(SynchronousTestCase):
         C{--threads} plus its share of C{--prefetch}, which its C{HELLO}
         says as C{prefetch}; by default, L{_defaults.DEFAULT_PREFETCH}.
         """
-        from txmp import _handlerservice, handlertap
-        from txmp._interfaces import IHandlerReactor
-
         network = MemoryNetwork()
         self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
         self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
@@ -2761,7 +2754,7 @@ class HandlerServiceCapacityTests(SynchronousTestCase):
             options = handlertap.Options()
             fronts = ["--send", "ipc://s1", "--return", "ipc://r1"]
             options.parseOptions(["--app", "txmp.demo:app", "--name", "h1", *fronts, *args])
-            service = _handlerservice.HandlerService(
+            service = HandlerService(
                 cast(IHandlerReactor, FakeReactor()), options.settings()
             )
             service.startService()
@@ -2781,9 +2774,6 @@ class HandshakeTestCase(SynchronousTestCase):
     curve = True
 
     def setUp(self) -> None:
-        from txmp import _handlerservice, handlertap
-        from txmp._interfaces import IHandlerReactor
-
         network = MemoryNetwork()
         self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
         self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
@@ -2793,7 +2783,7 @@ class HandshakeTestCase(SynchronousTestCase):
             # Keys as parsed from --curve-secret-key and --curve-server-key.
             options["curve"] = [(b"p" * 40, b"s" * 40, b"f" * 40)]
         self.reactor = FakeReactor()
-        self.service = _handlerservice.HandlerService(
+        self.service = HandlerService(
             cast(IHandlerReactor, self.reactor), options.settings()
         )
         self.service.startService()
@@ -2882,8 +2872,6 @@ class HandlerServiceRefusedTests(HandshakeTestCase):
         heartbeats to it at least, never more often than
         L{_defaults.KEEPALIVE_MIN}.
         """
-        from txmp._handlerservice import keepAliveTimes
-
         connect = _defaults.CONNECT_TIMEOUT
         self.assertEqual(keepAliveTimes(30.0), (30.0, 120.0, connect))
         self.assertEqual(keepAliveTimes(1.0), (1.0, _defaults.DEAD_CONNECTION, connect))
@@ -3034,8 +3022,6 @@ class HandlerServiceRefusedTests(HandshakeTestCase):
         A front that does not use CURVE (a mechanism mismatch, which libzmq
         takes as final too) is tried again as a refusal is.
         """
-        from txmp._zmq import MECHANISM_MISMATCH
-
         lines = self.handshake(self.send, "HANDSHAKE_FAILED_PROTOCOL", MECHANISM_MISMATCH)
         self.assertEqual(lines, [
             f"mphandler h1: CURVE handshake with {self.send} failed: the front "
@@ -3096,8 +3082,6 @@ class HandlerServicePlainTests(HandshakeTestCase):
         warning that no front answers, instead of a guess at the address;
         the handler tries again as after a refusal.
         """
-        from txmp._zmq import MECHANISM_MISMATCH
-
         [link] = self.service.links
         self.reactor.run()
         lines = self.handshake(self.send, "HANDSHAKE_FAILED_PROTOCOL", MECHANISM_MISMATCH)

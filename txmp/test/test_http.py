@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from twisted.internet.address import UNIXAddress
 from twisted.internet.testing import StringTransport
+from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _wsgi, protocol
@@ -20,9 +21,12 @@ from txmp._defaults import (
     DEFAULT_MAX_REQUEST_LINE,
 )
 from txmp._front import FrontFactory
+from txmp._frontservice import httpRules
 from txmp._http import (
+    _CACHED_LINE,
     HTTPRules,
     RequestHead,
+    _splitCached,
     checkRequestLine,
     forwardedClient,
     forwardedFromElements,
@@ -33,6 +37,7 @@ from txmp._http import (
     plainPage,
     splitFieldLine,
 )
+from txmp.fronttap import Options
 from txmp.testing import FrontTestCase, ParsedResponse, httpHead
 
 
@@ -1246,8 +1251,6 @@ class PureRuleTests(SynchronousTestCase):
         on every request); a malformed one is refused every time; a longer
         one is checked each time, and not kept.
         """
-        from txmp._http import _CACHED_LINE, _splitCached
-
         def fields(*lines: bytes) -> list[tuple[int | None, bool]]:
             head = RequestHead(HTTPRules())
             head.requestLine(b"GET / HTTP/1.1")
@@ -1409,9 +1412,6 @@ class OptionsTests(SynchronousTestCase):
         """
         By default the rules are L{HTTPRules}' defaults.
         """
-        from txmp._frontservice import httpRules
-        from txmp.fronttap import Options
-
         options = Options()
         options.parseOptions([])
         self.assertEqual(httpRules(options.settings()), HTTPRules())
@@ -1421,9 +1421,6 @@ class OptionsTests(SynchronousTestCase):
         Each option sets its rule; C{--trusted-proxy} is repeatable and
         takes addresses and networks.
         """
-        from txmp._frontservice import httpRules
-        from txmp.fronttap import Options
-
         options = Options()
         options.parseOptions([
             "--header-timeout", "5", "--idle-timeout", "6",
@@ -1445,8 +1442,4 @@ class OptionsTests(SynchronousTestCase):
         A C{--trusted-proxy} that is not an address or network is a usage
         error.
         """
-        from twisted.python.usage import UsageError
-
-        from txmp.fronttap import Options
-
         self.assertRaises(UsageError, Options().parseOptions, ["--trusted-proxy", "proxy.local"])

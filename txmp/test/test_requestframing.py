@@ -25,6 +25,7 @@ from txmp._defaults import (
     SMALL_BODY,
 )
 from txmp._front import FrontConnection
+from txmp._frontservice import httpRules
 from txmp._http import (
     ChunkedDecoder,
     FramingError,
@@ -33,6 +34,7 @@ from txmp._http import (
     checkHost,
     targetAuthority,
 )
+from txmp.fronttap import Options
 from txmp.testing import FrontTestCase, ParsedResponse, httpHead
 
 CHUNKED = b"Transfer-Encoding: chunked"
@@ -807,9 +809,6 @@ class BodyTimeoutTests(FramingTestCase):
         """
         C{--body-timeout} sets the rule.
         """
-        from txmp._frontservice import httpRules
-        from txmp.fronttap import Options
-
         options = Options()
         options.parseOptions(["--body-timeout", "7.5"])
         self.assertEqual(httpRules(options.settings()).bodyTimeout, 7.5)

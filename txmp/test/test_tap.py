@@ -7,6 +7,7 @@ twistd plugins that name the taps.
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import functools
 import importlib
 import io
@@ -24,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional, Union, cast, get_args, get_origin, get_type_hints
 
 import twisted.internet
+import zmq
 from twisted.application.service import IServiceCollection, MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
@@ -37,6 +39,7 @@ from twisted.runner.procmon import ProcessMonitor
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 import txmp
+from twisted.plugins import txmp_plugins
 from txmp import _defaults, _exit, _frontservice, _handlerservice, demo, fronttap, handlertap
 from txmp import _logs as logs
 from txmp._accept import withBacklog
@@ -53,8 +56,10 @@ from txmp._defaults import (
 from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
+from txmp._pool import WorkerPool
 from txmp._signals import ForkedChildSignals, SignalActions
 from txmp._wsgi import Application, Mounted, WSGIRunner
+from txmp._zmq import createKeyPair, loadKeyPair
 from txmp.testing import (
     FakeReactor,
     FakeThread,
@@ -831,8 +836,6 @@ class AddressOptionTests(SynchronousTestCase):
         L{txmp._options.IPC_PATH_MAX} is the limit pyzmq states for the
         libzmq it runs with.
         """
-        import zmq
-
         stated = getattr(zmq, "IPC_PATH_MAX_LEN", 0)
         if not stated:
             # pyzmq's CFFI backend (PyPy's) says 0: it does not know.
@@ -1059,7 +1062,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         the ones read before serve on; then reloads the handlers.
         """
         try:
-            from OpenSSL import crypto
+            from OpenSSL import crypto  # The tls extra's, which may be missing.
         except ImportError:
             raise SkipTest("the tls extra (pyOpenSSL) is not installed") from None
 
@@ -2110,8 +2113,6 @@ class PrivateLinksTests(SynchronousTestCase):
         names the files, and C{mphandler} loads them into the keys of the
         front's pair.
         """
-        from txmp._zmq import createKeyPair, loadKeyPair
-
         keys, allow = os.path.abspath(self.mktemp()), os.path.abspath(self.mktemp())
         os.makedirs(allow)
         createKeyPair(keys, "front")
@@ -2592,8 +2593,6 @@ class ExitWithoutThreadsTests(SynchronousTestCase):
         hooks run in the reverse order, and an application imports
         L{concurrent.futures} after the hook is installed.
         """
-        import concurrent.futures
-
         registered: list[Callable[[], None]] = []
         self.patch(threading, "_register_atexit", registered.append)
         name = "concurrent.futures.thread"
@@ -3612,8 +3611,6 @@ class NewPoolTests(SynchronousTestCase):
         The pool is a L{txmp._pool.WorkerPool} of C{--threads} threads
         named C{PoolThread-wsgi-N}, not started.
         """
-        from txmp._pool import WorkerPool
-
         pool = _handlerservice.newPool(3)
         self.assertIsInstance(pool, WorkerPool)
         self.assertEqual((pool.size, pool.name, pool.threads), (3, "wsgi", []))
@@ -4541,8 +4538,6 @@ class PluginTests(SynchronousTestCase):
         """
         Import the plugin module afresh.
         """
-        from twisted.plugins import txmp_plugins
-
         return importlib.reload(txmp_plugins)
 
     def test_serviceMakers(self) -> None:
@@ -5128,8 +5123,6 @@ class SettingsTypeTests(SynchronousTestCase):
         """
         A new directory with the key pairs C{front} and C{handler}.
         """
-        from txmp._zmq import createKeyPair  # (Imports ZeroMQ.)
-
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
         for name in ("front", "handler"):

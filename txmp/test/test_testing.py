@@ -17,6 +17,7 @@ import re
 import resource
 import signal
 import threading
+import tokenize
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any, Callable, cast
 
@@ -910,6 +911,25 @@ class FakeProcessTests(SynchronousTestCase):
         self.assertEqual((told, process.pid), (["exited"], None))
 
 
+def testSources() -> list[tuple[str, str]]:
+    """
+    The modules under C{txmp/test} and C{tests/} (the system tests, with
+    their harness and applications, where the source tree has them): each
+    module's path from the source tree's root (C{"tests/apps/slow.py"}) and
+    its source.
+    """
+    root = FilePath(txmp.__file__).parent().parent()
+    found: list[tuple[str, str]] = []
+    for top in (root.descendant(["txmp", "test"]), root.child("tests")):
+        if top.isdir():
+            found.extend(
+                ("/".join(module.segmentsFrom(root)), module.getContent().decode("utf-8"))
+                for module in top.walk()
+                if module.path.endswith(".py")
+            )
+    return found
+
+
 _FAKE_NAME = re.compile(r"_*(Fake|Recording|Stub|Dummy|Memory|Null)")
 
 # Classes of the test modules that match the rule but are not fakes.
@@ -970,19 +990,12 @@ class NoFakesInTestsTests(SynchronousTestCase):
         nothing: the fake's side of a shared suite (C{FakeSide}) and the
         system tests' recording HTTP client (C{RecordingConnection}).
         """
-        root = FilePath(txmp.__file__).parent().parent()
-        found: list[tuple[str, str]] = []
-        for top in (root.descendant(["txmp", "test"]), root.child("tests")):
-            if not top.isdir():
-                continue
-            for module in top.walk():
-                if module.path.endswith(".py"):
-                    relative = "/".join(module.segmentsFrom(root))
-                    found.extend(
-                        (relative, name)
-                        for name in fakesDefined(module.getContent().decode("utf-8"))
-                        if (relative, name) not in _NOT_FAKES
-                    )
+        found = [
+            (relative, name)
+            for relative, source in testSources()
+            for name in fakesDefined(source)
+            if (relative, name) not in _NOT_FAKES
+        ]
         self.assertEqual(found, [])
 
     def test_unitTestModulesDefineTests(self) -> None:
@@ -1069,20 +1082,13 @@ class TestModulesApartTests(SynchronousTestCase):
         No module under C{txmp/test} or C{tests/} (where the source tree has
         them) imports a test module (see L{testModulesImported}).
         """
-        root = FilePath(txmp.__file__).parent().parent()
-        found: list[tuple[str, str]] = []
-        for top in (root.descendant(["txmp", "test"]), root.child("tests")):
-            if not top.isdir():
-                continue
-            for module in top.walk():
-                if module.path.endswith(".py"):
-                    package = ".".join(module.parent().segmentsFrom(root))
-                    found.extend(
-                        ("/".join(module.segmentsFrom(root)), name)
-                        for name in testModulesImported(
-                            package, module.getContent().decode("utf-8")
-                        )
-                    )
+        found = [
+            (relative, name)
+            for relative, source in testSources()
+            for name in testModulesImported(
+                relative.rpartition("/")[0].replace("/", "."), source
+            )
+        ]
         self.assertEqual(found, [])
 
     def test_rule(self) -> None:
@@ -1111,4 +1117,114 @@ class TestModulesApartTests(SynchronousTestCase):
         )
         self.assertEqual(
             testModulesImported("txmp.test", "from .test_g import h\n"), ["txmp.test.test_g"]
+        )
+
+
+# What a comment says to a linter or a type checker alone: no reason.
+_TOOL_COMMENT = re.compile(r"(noqa|type:|pragma:|fmt:)")
+
+
+def importsWithoutReason(source: str) -> list[tuple[int, str]]:
+    """
+    The imports inside a function of C{source} that say nothing of why they
+    are there, as C{(line, statement)}: one gives its reason in a comment on
+    its line, or just above it (above the imports it follows, for a run of
+    them), as the package's own do.  A comment that only speaks to a tool
+    (C{# noqa: F401}, C{# type: ignore[...]}) gives none.
+    """
+    reasons = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT and any(
+            part.strip() and not _TOOL_COMMENT.match(part.strip())
+            for part in token.string.split("#")
+        ):
+            reasons.add(token.start[0])
+    lines = source.splitlines()
+    inner: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(node: ast.AST, inFunction: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if inFunction and isinstance(child, (ast.Import, ast.ImportFrom)):
+                inner.append(child)
+            visit(child, inFunction or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+    visit(ast.parse(source), False)
+    importLines = {
+        line for node in inner for line in range(node.lineno, (node.end_lineno or 0) + 1)
+    }
+    found = []
+    for node in inner:
+        explained = not reasons.isdisjoint(range(node.lineno, (node.end_lineno or 0) + 1))
+        above = node.lineno - 1
+        while not explained and above in importLines:
+            above -= 1
+        if not explained and above in reasons:
+            explained = lines[above - 1].lstrip().startswith("#")
+        if not explained:
+            found.append((node.lineno, ast.unparse(node)))
+    return found
+
+
+class InnerImportsTests(SynchronousTestCase):
+    """
+    The tests import at their modules' tops, as the package does, but for
+    an import that must wait (for a patch, for the reactor it would install)
+    or may fail (an optional dependency), which says why in a comment.
+    """
+
+    def test_reasonGiven(self) -> None:
+        """
+        No module under C{txmp/test} or C{tests/} (where the source tree has
+        them) has an import inside a function without a reason (see
+        L{importsWithoutReason}).
+        """
+        found = [
+            f"{relative}:{line}: {statement}"
+            for relative, source in testSources()
+            for line, statement in importsWithoutReason(source)
+        ]
+        self.assertEqual(found, [])
+
+    def test_rule(self) -> None:
+        """
+        L{importsWithoutReason} finds the imports inside functions, methods
+        and nested functions that have no comment on their line or just
+        above them, or only one for a tool; not those at the top or in a
+        class body, nor those a comment explains, on their line or above
+        them or above the imports they follow.
+        """
+        source = (
+            "import os  # 1\n"
+            "def a():\n"
+            "    import b\n"
+            "def c():\n"
+            "    # Installs the global reactor.\n"
+            "    import d\n"
+            "    from e import (\n"
+            "        f,\n"
+            "    )\n"
+            "    from g import h\n"
+            "def i():\n"
+            "    import j  # (Not at the top: j imports this module.)\n"
+            "    import k  # noqa: F401\n"
+            "    import l  # type: ignore[import]  # An optional one.\n"
+            "class M:\n"
+            "    import n\n"
+            "    def o(self):\n"
+            "        def p():\n"
+            "            import q\n"
+            "        # About r.\n"
+            "        r = 1\n"
+            "        import s\n"
+            "        # About t.\n"
+            "\n"
+            "        import t\n"
+            "        x = '# not a comment'; import u\n"
+            "async def v():\n"
+            "    import w\n"
+        )
+        self.assertEqual(
+            importsWithoutReason(source),
+            [(3, "import b"), (13, "import k"), (19, "import q"), (22, "import s"),
+             (25, "import t"), (26, "import u"), (28, "import w")],
         )

@@ -28,6 +28,7 @@ from txmp.testing import certificateChain
 
 try:
     importlib.import_module("cryptography")  # what certificateChain needs
+    from OpenSSL import crypto
     from twisted.internet import ssl
     from twisted.protocols.tls import TLSMemoryBIOFactory
 except ImportError:
@@ -208,8 +209,6 @@ class CertificateFilesErrorTests(SynchronousTestCase):
         do: Twisted's C{ssl:} cannot be given a passphrase.  The triples
         are those OpenSSL 3 gave a front started without a terminal.
         """
-        from OpenSSL import crypto
-
         error = crypto.Error([
             ("UI routines", "", "processing error"),
             ("PEM routines", "", "problems getting password"),
@@ -232,8 +231,6 @@ class CertificateFilesErrorTests(SynchronousTestCase):
         front's start line says so for its C{--listen}, where it printed
         pyOpenSSL's list of triples.
         """
-        from OpenSSL import crypto
-
         directory = FilePath(self.mktemp())
         directory.makedirs()
         _root, fullChain, _key = certificateChain("localhost")
@@ -336,8 +333,6 @@ class ReloadableCertificateTests(SynchronousTestCase):
         renewal, gone) make L{ReloadableCertificate.reload} raise, and the
         certificate read before is served still.
         """
-        from OpenSSL import crypto
-
         first = self.issue()
         _endpoint, certificate = self.endpoint()
         self.keyPath.setContent(b"not a key\n")

@@ -28,7 +28,7 @@ from twisted.logger import ILogObserver, Logger, LogLevel, capturedLogs, formatE
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from txmp import __version__
+from txmp import __version__, _wsgi
 from txmp._defaults import (
     BODY_BATCH,
     FILE_CHUNK_SIZE,
@@ -38,6 +38,7 @@ from txmp._defaults import (
 )
 from txmp._profile import Profiler
 from txmp._wsgi import (
+    _CACHED_FIELD,
     ErrorStream,
     FileWrapper,
     InputStream,
@@ -46,6 +47,9 @@ from txmp._wsgi import (
     ResponseStream,
     RunningRequest,
     WSGIRunner,
+    _checkedField,
+    _headerKey,
+    _parsedStatus,
     requestIdText,
 )
 from txmp.protocol import RequestHead
@@ -293,8 +297,6 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         The environ key of a header name is worked out once, not for every
         request that has the header.
         """
-        from txmp._wsgi import _headerKey
-
         head = requestHead(headers=[("X-Cached-Name", "1")])
         self.environFor(head)
         before = _headerKey.cache_info().hits
@@ -1406,9 +1408,7 @@ class ResponseStreamTests(SynchronousTestCase):
         (C{benchmarks/bigbody.py --variant LABEL:txmp._wsgi.BODY_BATCH=1})
         changes the batches.
         """
-        import txmp._wsgi
-
-        self.patch(txmp._wsgi, "BODY_BATCH", 1)
+        self.patch(_wsgi, "BODY_BATCH", 1)
         running = RunningRequest(
             self.reactor, lambda e, s: [], Logger(), b"r", requestHead(),
             RecordingSink(),
@@ -2016,12 +2016,10 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         request's X-Request-Id: the application thread does, when it runs
         the request.
         """
-        import txmp._wsgi
-
         built: list[str] = []
         searched: list[str] = []
-        buildEnviron = txmp._wsgi.buildEnviron
-        xRequestId = txmp._wsgi._xRequestId
+        buildEnviron = _wsgi.buildEnviron
+        xRequestId = _wsgi._xRequestId
         def building(*a: Any) -> dict[str, Any]:
             built.append("built")
             return buildEnviron(*a)
@@ -2030,8 +2028,8 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
             searched.append("searched")
             return xRequestId(*a)
 
-        self.patch(txmp._wsgi, "buildEnviron", building)
-        self.patch(txmp._wsgi, "_xRequestId", searching)
+        self.patch(_wsgi, "buildEnviron", building)
+        self.patch(_wsgi, "_xRequestId", searching)
         environs: list[dict[str, Any]] = []
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
@@ -2052,12 +2050,10 @@ class ReactorThreadWorkTests(RunnerMixin, SynchronousTestCase):
         A failure building the environ is the application's: logged, and
         answered 500.
         """
-        import txmp._wsgi
-
         def broken(*args: object) -> dict[str, Any]:
             raise ValueError("broken")
 
-        self.patch(txmp._wsgi, "buildEnviron", broken)
+        self.patch(_wsgi, "buildEnviron", broken)
         calls = self.runApp(lambda environ, startResponse: [])
         self.assertEqual(calls[0][:2], ("sendHead", 500))
         self.assertEqual(calls[-1], FINISHED)
@@ -2356,8 +2352,6 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         response that has it; a field that fails the check is not kept, and
         fails again.
         """
-        from txmp._wsgi import _checkedField
-
         def app(environ: Any, startResponse: Any) -> list[bytes]:
             startResponse("200 OK", [("X-Cached-Field", "1")])
             return [b"ok"]
@@ -2380,8 +2374,6 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         has it; one that fails the check is not kept, and fails again; one
         longer than C{_CACHED_FIELD} is parsed each time, and sent.
         """
-        from txmp._wsgi import _CACHED_FIELD, _parsedStatus
-
         status = "299 Made Here"
 
         def app(environ: Any, startResponse: Any) -> list[bytes]:
@@ -2431,8 +2423,6 @@ class StartResponseTests(RunnerMixin, SynchronousTestCase):
         value) is checked and sent, but not kept in the cache, whose size
         is bounded in entries only.
         """
-        from txmp._wsgi import _CACHED_FIELD, _checkedField
-
         value = "v" * (_CACHED_FIELD - len("X-Long") + 1)
         name = "X-" + "n" * _CACHED_FIELD
 
