@@ -30,6 +30,8 @@ Threads and the reactor:
   - L{FakePort} and L{FakeTCPPort} stand for listening ports, and
     L{FakeFileLimits} for the process's limits on open files, as the
     front's limit on connections (L{txmp._accept}) sees them.
+  - L{FakeTwistdOptions} stands for twistd's own options, the C{parent}
+    of a tap's options when twistd parses them as its subcommand.
 
 ZeroMQ:
 
@@ -108,7 +110,9 @@ from twisted.internet.interfaces import (
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
+from twisted.python import usage
 from twisted.python.failure import Failure
+from twisted.scripts._twistd_unix import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.http_headers import Headers
 from zope.interface import directlyProvides, implementer
@@ -824,6 +828,39 @@ class FakeSignals:
             self.blocked = numbers
         self.calls.append(f"mask {sorted(self.blocked)}")
         return previous
+
+
+# The options twistd has (on POSIX, where twisted.scripts.twistd takes its
+# ServerOptions from _twistd_unix), and the one its runner adds once it has
+# daemonized: the descriptor of its status pipe to the twistd that launched it.
+_TWISTD_OPTIONS = frozenset(ServerOptions()) | {"statusPipe"}
+
+
+class FakeTwistdOptions(usage.Options):
+    """
+    twistd's own options (its C{ServerOptions}), as a tap's options find
+    them in their C{parent} when twistd parses a command line naming the
+    tap as its subcommand: a dict of twistd's options by name, and the
+    subcommand's name.  It holds only the options given, where twistd's
+    hold every other at its default (C{pidfile} is C{twistd.pid} unless
+    given): a test gives those the code it tests reads.
+    """
+
+    def __init__(self, subCommand: str = "mpfront", /, **options: object) -> None:
+        """
+        @param subCommand: the subcommand, C{mpfront} or C{mphandler}.
+        @param options: twistd's options by name (C{True} for a flag given):
+            only names twistd has, as C{rundir}, C{nodaemon},
+            C{statusPipe}.
+
+        @raise KeyError: for a name twistd has no option of.
+        """
+        usage.Options.__init__(self)
+        for name in options:
+            if name not in _TWISTD_OPTIONS:
+                raise KeyError(f"twistd has no option {name!r}")
+        self.update(options)
+        self.subCommand = subCommand
 
 
 # -- ZeroMQ ---------------------------------------------------------------------

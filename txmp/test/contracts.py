@@ -1462,3 +1462,41 @@ class LoggedRequestTestsMixin(_TestCase):
             (request.method, request.uri, request.clientproto), (b"GET", b"/", b"HTTP/1.1")
         )
         self.assertEqual((type(request.code), type(request.sentLength)), (int, int))
+class TwistdOptionsTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FakeTwistdOptions} and twistd's own options, having
+    parsed a command line that names a subcommand, both are to the
+    subcommand's options (their C{parent}), as the taps read them: a dict
+    of twistd's options by name, a flag given true and a parameter given
+    its value, whose C{subCommand} names the subcommand.
+
+    Hook: C{makeTwistdOptions(subCommand, **options)} returns twistd's
+    options for a command line giving C{options} (C{True} for a flag) and
+    naming C{subCommand}.
+    """
+
+    makeTwistdOptions: Callable[..., Any]
+
+    def test_subCommand(self) -> None:
+        """
+        The options are a dict, and name the subcommand.
+        """
+        for name in ["mpfront", "mphandler"]:
+            options = self.makeTwistdOptions(name)
+            self.assertIsInstance(options, dict)
+            self.assertEqual(options.subCommand, name)
+
+    def test_given(self) -> None:
+        """
+        A parameter given holds its value (an empty one too), a flag given
+        is true.
+        """
+        options = self.makeTwistdOptions(
+            "mphandler", rundir="/srv/run", logfile="-", pidfile="", nodaemon=True,
+            syslog=True,
+        )
+        self.assertEqual(
+            (options["rundir"], options["logfile"], options["pidfile"]), ("/srv/run", "-", "")
+        )
+        self.assertTrue(options["nodaemon"])
+        self.assertTrue(options["syslog"])

@@ -23,22 +23,13 @@ from twisted.logger import (
     eventAsJSON,
     formatEvent,
 )
-from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txmp import _logs
 from txmp._logs import ChildLog, configureTwistd, makeObserver, standardStreamsLateBound
-
-
-def twistdOptions(**values: object) -> usage.Options:
-    """
-    twistd's options, as L{configureTwistd} is given them, holding C{values}.
-    """
-    options = usage.Options()
-    options.update(values)
-    return options
+from txmp.testing import FakeTwistdOptions
 
 
 class ObserverTests(SynchronousTestCase):
@@ -221,7 +212,7 @@ class ObserverTests(SynchronousTestCase):
         stderr = io.TextIOWrapper(written, encoding="utf-8")
         self.patch(sys, "__stderr__", stderr)
         self.patch(_logs, "_twistdSettings", {})
-        configureTwistd(twistdOptions(syslog=True), "text", "info")
+        configureTwistd(FakeTwistdOptions(syslog=True), "text", "info")
         stderr.write("An error has occurred: b'...'\n")
         self.assertEqual(written.getvalue(), b"An error has occurred: b'...'\n")
 
@@ -230,7 +221,7 @@ class ObserverTests(SynchronousTestCase):
         twistd's C{--logger} becomes a factory of our observer, unless
         C{--logger} or C{--syslog} was given.
         """
-        options = twistdOptions(logfile="-", nodaemon=True)
+        options = FakeTwistdOptions(logfile="-", nodaemon=True)
         self.patch(_logs, "_twistdSettings", {})
         configureTwistd(options, "json", "warn")
         self.assertEqual(options["logger"], "txmp._logs.twistdObserver")
@@ -239,10 +230,10 @@ class ObserverTests(SynchronousTestCase):
         Logger(namespace="t", observer=_logs.twistdObserver()).error("x")
         self.assertEqual(json.loads(out.getvalue())["log_level"]["name"], "error")
         mine = object()
-        given = twistdOptions(logger=mine)
+        given = FakeTwistdOptions(logger=mine)
         configureTwistd(given, "json", "info")
         self.assertIs(given["logger"], mine)
-        syslog = twistdOptions(syslog=True)
+        syslog = FakeTwistdOptions(syslog=True)
         configureTwistd(syslog, "json", "info")
         self.assertNotIn("logger", syslog)
 

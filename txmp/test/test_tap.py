@@ -63,6 +63,7 @@ from txmp._zmq import createKeyPair, loadKeyPair
 from txmp.testing import (
     FakeReactor,
     FakeThread,
+    FakeTwistdOptions,
     MemoryNetwork,
     MemorySocket,
     SynchronousThreadPool,
@@ -475,12 +476,9 @@ class FrontOptionsTests(OptionsTestCase):
         self.patch(os, "getcwd", lambda: here.path)
         self.patch(os, "environ", {})
 
-        class TwistdOptions(dict[str, object]):
-            subCommand = "mpfront"
-
         def parse(app: str, rundir: str) -> fronttap.Options:
             options = fronttap.Options()
-            options.parent = cast(usage.Options, TwistdOptions(rundir=rundir))
+            options.parent = FakeTwistdOptions(rundir=rundir)
             options.parseOptions(["--spawn", "1", "--app", app])
             return options
 
@@ -514,11 +512,8 @@ class FrontOptionsTests(OptionsTestCase):
         os.chdir(here.path)
         self.patch(os, "environ", {"TXMP_CONFIG": "txmp.toml"})
 
-        class TwistdOptions(dict[str, object]):
-            subCommand = "mpfront"
-
         options = fronttap.Options()
-        options.parent = cast(usage.Options, TwistdOptions(rundir=run.path))
+        options.parent = FakeTwistdOptions(rundir=run.path)
         options.parseOptions(["--spawn", "1", "--app", "txmp.demo:app"])
         path = here.child("txmp.toml").path
         self.assertEqual(options["config"], path)
@@ -1757,15 +1752,19 @@ class FrontTreeTests(SynchronousTestCase):
         twistd does so for an exception, not for the C{SystemExit} that
         carries the one line, and its launcher waited for ever.
         """
-        options, pidfile, read = underTwistdDaemon(self)
+        daemon, pidfile, read = underTwistdDaemon(self)
+        options = fronttap.Options()
+        options.parseOptions([])
+        options.parent = daemon.parent
+        # The front's tree, whose front refuses as one whose port is in use.
+        top = fronttap.makeService(options, cast(IFrontReactor, MemoryReactorClock()))
+        front = next(iter(IServiceCollection(top)))
 
-        class Refusing(Service):
-            def startService(self) -> None:
-                raise SystemExit("mpfront: --listen tcp:80: in use")
+        def refuse() -> None:
+            raise SystemExit("mpfront: --listen tcp:80: in use")
 
-        tree = _frontservice._FrontTree(options)
-        Refusing().setServiceParent(tree)
-        self.assertRaises(SystemExit, tree.startService)
+        front.startService = refuse
+        self.assertRaises(SystemExit, top.startService)
         self.assertFalse(pidfile.exists())
         self.assertEqual(os.read(read, 200), b"1 mpfront: --listen tcp:80: in use")
 
@@ -1782,7 +1781,7 @@ def underTwistdDaemon(case: SynchronousTestCase) -> tuple[Any, FilePath[str], in
     case.addCleanup(os.close, read)
     # (Closed by the code under test, unless it fails.)
     case.addCleanup(lambda: os.close(write) if twistd["statusPipe"] is not None else None)
-    twistd = {"pidfile": pidfile.path, "statusPipe": write}
+    twistd = FakeTwistdOptions(pidfile=pidfile.path, statusPipe=write)
     options = types.SimpleNamespace(parent=twistd)
     return options, pidfile, read
 
@@ -1865,7 +1864,7 @@ class LeaveTwistdTests(SynchronousTestCase):
         _exit.leaveTwistd(object(), "why")
         _exit.leaveTwistd(types.SimpleNamespace(parent=None), "why")
         _exit.leaveTwistd(
-            types.SimpleNamespace(parent={"pidfile": "", "statusPipe": None}), "why"
+            types.SimpleNamespace(parent=FakeTwistdOptions(pidfile="", statusPipe=None)), "why"
         )
 
 
@@ -4950,17 +4949,13 @@ class TxmpOptionsTests(SynchronousTestCase):
         function that parses C{mpfront}'s arguments as their subcommand,
         as twistd does: its usage errors exit.
         """
-
-        class TwistdOptions(dict[str, object]):
-            subCommand = "mpfront"
-
-        parent = TwistdOptions(twistd)
+        parent = FakeTwistdOptions(**twistd)
         # (configureTwistd records the settings of the log it makes.)
         self.patch(logs, "_twistdSettings", {})
 
         def parse(*args: str) -> None:
             options = fronttap.Options()
-            options.parent = cast(usage.Options, parent)
+            options.parent = parent
             options.parseOptions(list(args))
 
         return parent, parse
@@ -5067,7 +5062,7 @@ class TxmpOptionsTests(SynchronousTestCase):
         """
         for module, name in [(fronttap, "mpfront"), (handlertap, "mphandler")]:
             options = module.Options()
-            options.parent = types.SimpleNamespace(subCommand=name)
+            options.parent = FakeTwistdOptions(name)
             error = self.assertRaises(SystemExit, options.parseOptions,
                                       ["--heartbeat", "0"])
             self.assertIn("twistd %s:" % (name,), str(error.code))
@@ -5266,9 +5261,6 @@ class SettingsTypeTests(SynchronousTestCase):
         serves.
         """
 
-        class TwistdOptions(dict[str, object]):
-            subCommand = "mphandler"
-
         class NotInstalled(_exit.ExitWithoutThreads):
             def install(self) -> None:
                 """
@@ -5278,8 +5270,8 @@ class SettingsTypeTests(SynchronousTestCase):
         self.patch(handlertap, "ExitWithoutThreads", NotInstalled)
         for args in [["--app", "txmp.demo:app"], self.handlerArgs()]:
             options = handlertap.Options()
-            options.parent = cast(
-                usage.Options, TwistdOptions(nodaemon=True, logger="a.b", pidfile="")
+            options.parent = FakeTwistdOptions(
+                "mphandler", nodaemon=True, logger="a.b", pidfile=""
             )
             options.parseOptions(args)
             self.assertSettings(options.settings(), handlertap.HandlerSettings, True)

@@ -18,10 +18,12 @@ import resource
 import signal
 import threading
 import tokenize
+from collections import Counter
 from collections.abc import Generator, Iterable, Iterator
-from typing import Any, Callable, cast
+from typing import Any, Callable, TypeVar, cast
 
 import zmq
+from twisted.application.service import ServiceMaker
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessTerminated, ReactorAlreadyRunning
@@ -31,6 +33,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.python.threadpool import ThreadPool
+from twisted.scripts._twistd_unix import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.server import Request
 from zope.interface import providedBy
@@ -65,6 +68,7 @@ from txmp.test.contracts import (
     SignalsTestsMixin,
     TCPTransportTestsMixin,
     ThreadTestsMixin,
+    TwistdOptionsTestsMixin,
     ZmqContextTestsMixin,
     signatureDifferences,
 )
@@ -82,6 +86,7 @@ from txmp.testing import (
     FakeSignals,
     FakeTCPPort,
     FakeThread,
+    FakeTwistdOptions,
     FakeZmqConnection,
     FinishedRequest,
     FrontTestCase,
@@ -103,6 +108,8 @@ from txmp.testing import (
 )
 
 _addresses = itertools.count()
+
+_Node = TypeVar("_Node", bound=ast.AST)
 
 
 class MemoryNetworkContractTests(FakeSide, ZmqContextTestsMixin, SynchronousTestCase):
@@ -546,6 +553,36 @@ class RefusalContractTests(LoggedRequestTestsMixin, SynchronousTestCase):
         return Refusal(400, head, "192.0.2.7")
 
 
+class FakeTwistdOptionsContractTests(TwistdOptionsTestsMixin, SynchronousTestCase):
+    """
+    L{FakeTwistdOptions} is to a tap's options what twistd's are.
+    """
+
+    def makeTwistdOptions(self, subCommand: str, **options: object) -> FakeTwistdOptions:
+        return FakeTwistdOptions(subCommand, **options)
+
+
+class ServerOptionsContractTests(TwistdOptionsTestsMixin, SynchronousTestCase):
+    """
+    twistd's own options (the real side: its C{ServerOptions} parsing a
+    command line, which needs no process) are to the subcommand's what
+    L{FakeTwistdOptions} is.
+    """
+
+    def makeTwistdOptions(self, subCommand: str, **options: object) -> ServerOptions:
+        twistd = ServerOptions()
+        # The plugin twistd finds for the subcommand, its options a plain
+        # usage.Options: a tap's own would set up this process's logging.
+        plugin = ServiceMaker(subCommand, "twisted.python.usage", "", subCommand)
+        self.patch(twistd, "_getPlugins", lambda interface: [plugin])
+        twistd.parseOptions([
+            *(f"--{name}" if value is True else f"--{name}={value}"
+              for name, value in options.items()),
+            subCommand,
+        ])
+        return twistd
+
+
 class SignatureTests(SynchronousTestCase):
     """
     Each fake's methods take what the real thing's take.
@@ -870,6 +907,23 @@ class FakeProcessContractTests(FakeSide, ProcessTestsMixin, SynchronousTestCase)
         process.exit(Failure(ProcessTerminated(signal=signal.SIGKILL)))
 
 
+class FakeTwistdOptionsTests(SynchronousTestCase):
+    """
+    What only L{FakeTwistdOptions} does.
+    """
+
+    def test_onlyTwistds(self) -> None:
+        """
+        It takes only the options twistd has, and the status pipe its runner
+        adds once daemonized: a test cannot give a tap a parent holding what
+        twistd's never holds.
+        """
+        error = self.assertRaises(KeyError, FakeTwistdOptions, "mpfront", rundri="/srv")
+        self.assertIn("rundri", str(error))
+        self.assertEqual(FakeTwistdOptions(statusPipe=3)["statusPipe"], 3)
+        self.assertEqual(FakeTwistdOptions().subCommand, "mpfront")
+
+
 class FakeProcessTests(SynchronousTestCase):
     """
     L{FakeReactor.spawnProcess} and L{FakeProcess}.
@@ -928,6 +982,48 @@ def testSources() -> list[tuple[str, str]]:
                 if module.path.endswith(".py")
             )
     return found
+
+
+def insideFunctions(source: str, kinds: tuple[type[_Node], ...]) -> list[_Node]:
+    """
+    The statements of the types C{kinds} inside a function or method of
+    C{source} (at any depth), in order.
+    """
+    found: list[_Node] = []
+
+    def visit(node: ast.AST, inFunction: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if inFunction and isinstance(child, kinds):
+                found.append(child)
+            visit(child, inFunction or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def classesMadeTwice(sources: Iterable[tuple[str, str]]) -> list[tuple[str, int, str]]:
+    """
+    The classes made inside functions of the modules C{sources} (each its
+    path and its source) that another such class copies: one of the same
+    module has the same name, or one of any module the same bases,
+    decorators and body, under any name.  Each class of a copy is given, as
+    C{(path, line, name)}.
+    """
+    made = [
+        (relative, node, tuple(
+            ast.dump(part)
+            for part in [*node.bases, *node.keywords, *node.decorator_list, *node.body]
+        ))
+        for relative, source in sources
+        for node in insideFunctions(source, (ast.ClassDef,))
+    ]
+    names = Counter((relative, node.name) for relative, node, _ in made)
+    shapes = Counter(shape for _, _, shape in made)
+    return [
+        (relative, node.lineno, node.name)
+        for relative, node, shape in made
+        if names[relative, node.name] > 1 or shapes[shape] > 1
+    ]
 
 
 _FAKE_NAME = re.compile(r"_*(Fake|Recording|Stub|Dummy|Memory|Null)")
@@ -1004,7 +1100,8 @@ class NoFakesInTestsTests(SynchronousTestCase):
         and suites (C{...Tests}, C{...TestCase}, C{...Mixin}), and no other
         class but those in C{_NOT_TESTS}, which stand for nothing: so a
         fake named otherwise than L{fakesDefined} looks for is found too.
-        (A class made inside one test, for it alone, is that test's.)
+        (A class made inside one test, for it alone, is that test's: see
+        L{test_noClassMadeTwice}.)
         """
         directory = FilePath(txmp.__file__).parent().child("test")
         found = [
@@ -1016,6 +1113,56 @@ class NoFakesInTestsTests(SynchronousTestCase):
             and (module.basename(), node.name) not in _NOT_TESTS
         ]
         self.assertEqual(found, [])
+
+    def test_noClassMadeTwice(self) -> None:
+        """
+        No class made inside a function of a module under C{txmp/test} or
+        C{tests/} is made again, in another function or test (see
+        L{classesMadeTwice}): made for one test alone it is that test's,
+        but one that several tests make, whatever its name, is a fake that
+        belongs in L{txmp.testing}, checked against the real thing.
+        """
+        self.assertEqual(classesMadeTwice(testSources()), [])
+
+    def test_madeTwiceRule(self) -> None:
+        """
+        L{classesMadeTwice} finds classes made inside functions under one
+        name in one module, or with the same bases and body in any; not
+        classes made once, nor those at the top of a module, nor those of
+        one name in two modules that are not the same.
+        """
+        first = (
+            "class Top: pass\n"
+            "def a():\n"
+            "    class Parent(dict):\n"
+            "        subCommand = 'mpfront'\n"
+            "    class Once(Base):\n"
+            "        x = 1\n"
+            "def b():\n"
+            "    class Parent(dict):\n"
+            "        subCommand = 'mphandler'\n"
+            "    class Other(Base):\n"
+            "        x = 2\n"
+            "class CaseTests:\n"
+            "    def test_c(self):\n"
+            "        def inner():\n"
+            "            class Refusing(Service):\n"
+            "                def startService(self): raise SystemExit('no')\n"
+            "    def test_d(self):\n"
+            "        class Top: pass\n"
+        )
+        second = (
+            "def e():\n"
+            "    class Stand(Service):\n"
+            "        def startService(self): raise SystemExit('no')\n"
+            "    class Once(Base):\n"
+            "        x = 3\n"
+        )
+        self.assertEqual(
+            classesMadeTwice([("first.py", first), ("second.py", second)]),
+            [("first.py", 3, "Parent"), ("first.py", 8, "Parent"), ("first.py", 15, "Refusing"),
+             ("second.py", 2, "Stand")],
+        )
 
     def test_rule(self) -> None:
         """
@@ -1140,15 +1287,7 @@ def importsWithoutReason(source: str) -> list[tuple[int, str]]:
         ):
             reasons.add(token.start[0])
     lines = source.splitlines()
-    inner: list[ast.Import | ast.ImportFrom] = []
-
-    def visit(node: ast.AST, inFunction: bool) -> None:
-        for child in ast.iter_child_nodes(node):
-            if inFunction and isinstance(child, (ast.Import, ast.ImportFrom)):
-                inner.append(child)
-            visit(child, inFunction or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
-
-    visit(ast.parse(source), False)
+    inner = insideFunctions(source, (ast.Import, ast.ImportFrom))
     importLines = {
         line for node in inner for line in range(node.lineno, (node.end_lineno or 0) + 1)
     }

@@ -2148,31 +2148,24 @@ class FileWrapperTests(RunnerMixin, SynchronousTestCase):
 
     def test_notSeekable(self) -> None:
         """
-        A L{FileWrapper} of a file that has no C{seekable} method, or says
-        it cannot seek, says it cannot.
+        A L{FileWrapper} of a file that has no C{seekable} method (here a
+        request's C{wsgi.input}, an L{InputStream}), or says it cannot seek,
+        says it cannot.
         """
-
-        class Reader:
-            def read(self, size: int) -> bytes:
-                return b""
 
         class Pipe(io.BytesIO):
             def seekable(self) -> bool:
                 return False
 
-        self.assertFalse(FileWrapper(Reader()).seekable())  # type: ignore[arg-type]
+        self.assertFalse(FileWrapper(InputStream()).seekable())  # type: ignore[arg-type]
         self.assertFalse(FileWrapper(Pipe()).seekable())
 
     def test_closeOptional(self) -> None:
         """
-        A file-like object without C{close} can be wrapped and closed.
+        A file-like object without C{close} (here a request's
+        C{wsgi.input}, an L{InputStream}) can be wrapped and closed.
         """
-
-        class Reader:
-            def read(self, size: int) -> bytes:
-                return b""
-
-        FileWrapper(Reader()).close()  # type: ignore[arg-type]
+        FileWrapper(InputStream()).close()  # type: ignore[arg-type]
 
     def test_runnerReadsLargeChunks(self) -> None:
         """
