@@ -8,11 +8,12 @@ transports, and that what it writes arrives whole and in order.
 from __future__ import annotations
 
 import importlib
+import socket
 import sys
 import tempfile
 from typing import Any
 
-from twisted.internet import reactor
+from twisted.internet import reactor, unix
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import (
     SSL4ServerEndpoint,
@@ -24,8 +25,7 @@ from twisted.internet.endpoints import (
 )
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.tcp import Server
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
@@ -251,23 +251,35 @@ class EagerWriteTests(TestCase):
         """
         L{holdsNothing} is false as soon as a transport buffers a write,
         before the reactor has had a turn, and L{heldBytes} counts what it
-        buffered, sent or not yet joined.
+        buffered, sent or not yet joined: a UNIX transport over a socket
+        pair, whose reactor (a L{MemoryReactor}) has a turn when the test
+        says (C{doWrite}).
         """
-        transport = Server.__new__(Server)
-        transport.dataBuffer = b""
-        transport.offset = 0
-        transport._tempDataLen = 0
+        ours, peer = socket.socketpair()
+        self.addCleanup(ours.close)
+        self.addCleanup(peer.close)
+        ours.setblocking(False)
+        peer.setblocking(False)
+        transport = unix.Server(ours, Protocol(), "", None, 1, MemoryReactor())
         self.assertTrue(holdsNothing(transport))
-        transport._tempDataLen = 5
+        transport.write(b"12345")
         self.assertFalse(holdsNothing(transport))
         self.assertEqual(heldBytes(transport), 5)
-        transport._tempDataLen = 0
-        transport.dataBuffer = b"abc"
-        transport.offset = 1
+        # More than its socket takes at a turn (SEND_LIMIT at most).
+        written = 5 + 2 * transport.SEND_LIMIT
+        transport.write(b"x" * (written - 5))
+        transport.doWrite()
+        taken = 0
+        while True:
+            try:
+                taken += len(peer.recv(written))
+            except BlockingIOError:
+                break
+        self.assertGreater(taken, 0)
         self.assertFalse(holdsNothing(transport))
-        self.assertEqual(heldBytes(transport), 2)
-        transport._tempDataLen = 5
-        self.assertEqual(heldBytes(transport), 7)
+        self.assertEqual(heldBytes(transport), written - taken)
+        transport.write(b"abcde")
+        self.assertEqual(heldBytes(transport), written - taken + 5)
 
     def test_otherTransports(self) -> None:
         """
