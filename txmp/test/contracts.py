@@ -1462,6 +1462,8 @@ class LoggedRequestTestsMixin(_TestCase):
             (request.method, request.uri, request.clientproto), (b"GET", b"/", b"HTTP/1.1")
         )
         self.assertEqual((type(request.code), type(request.sentLength)), (int, int))
+
+
 class TwistdOptionsTestsMixin(_TestCase):
     """
     What L{txmp.testing.FakeTwistdOptions} and twistd's own options, having
