@@ -5,9 +5,8 @@ wall clock.  Each fake passes the same tests as the real thing it stands
 for (the mixins of C{txmp.test.contracts}, run against both), so that a
 test that passes with the fake says something about the real thing; but
 for these, whose methods are only checked to take what the real ones take
-(C{SignatureTests}): L{RecordingSink}, L{RecordingConsumer},
-L{FakeZmqConnection}, and L{FakeDispatcher}, L{FakeFrontFactory},
-L{WritingConnection} and L{RecordingReply}.
+(C{SignatureTests}): L{RecordingSink}, L{RecordingConsumer} and
+L{FakeZmqConnection}.
 
 Threads and the reactor:
 
@@ -57,10 +56,6 @@ The front:
 
   - L{RecordingConsumer} stands for where the dispatcher sends a request's
     answer (L{txmp._dispatch.ReplyConsumer}, an L{txmp._front.Exchange}).
-  - L{FakeDispatcher}, L{FakeFrontFactory}, L{WritingConnection} and
-    L{RecordingReply} stand for what an L{txmp._front.Exchange} talks to:
-    the L{Dispatcher}, the L{FrontFactory}, its L{FrontConnection} (with a
-    transport that fills) and a L{txmp._dispatch.Reply}.
   - L{FinishedRequest} stands for a finished Twisted Web request, as an
     access log reads it, and L{FailingFile} for a file it cannot write
     to (a full disk).
@@ -124,7 +119,6 @@ from txmp._dispatch import (
     FrontError,
     PendingRequest,
     Reply,
-    ReplyConsumer,
     RequestBodySource,
 )
 from txmp._front import DEFAULT_RULES, FrontConnection, FrontFactory
@@ -142,7 +136,6 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
     from cryptography.x509 import Certificate
 
-    from txmp._front import Exchange
     from txmp._wsgi import ResponseSink
 
 _R = TypeVar("_R")
@@ -1869,207 +1862,6 @@ class RecordingConsumer:
         return self.taking
 
 
-class FakeDispatcher:
-    """
-    The part of a L{Dispatcher} an L{txmp._front.Exchange} uses: L{submit}
-    keeps the consumer, which the test gives a reply.
-
-    @ivar consumer: the consumer of the last request submitted.
-    @ivar cancelled: how many times a request was cancelled.
-    """
-
-    def __init__(self) -> None:
-        self.consumer: ReplyConsumer | None = None
-        self.cancelled = 0
-
-    def newRequestId(self) -> bytes:
-        """
-        Always C{b"r1"}.
-        """
-        return b"r1"
-
-    def submit(
-        self,
-        meta: object,
-        headers: object,
-        body: object,
-        consumer: object,
-        idempotent: bool = False,
-        bodySource: object = None,
-        requestId: bytes | None = None,
-    ) -> FakeDispatcher:
-        """
-        Keep C{consumer}.
-
-        @return: this dispatcher, as the request (its L{cancel}).
-        """
-        self.consumer = cast("ReplyConsumer", consumer)
-        return self
-
-    def cancel(self) -> None:
-        """
-        Count a call, as L{txmp._dispatch.PendingRequest.cancel}.
-        """
-        self.cancelled += 1
-
-
-class FakeFrontFactory:
-    """
-    The part of a L{FrontFactory} an L{txmp._front.Exchange} uses, with a
-    L{FakeDispatcher} and a L{Clock}.
-
-    @ivar done: the exchanges that told it they were done, in order.
-    """
-
-    retryAfter = 1
-
-    def __init__(self) -> None:
-        self.dispatcher = FakeDispatcher()
-        self.reactor = Clock()
-        self.done: list[Exchange] = []
-
-    def requestDone(self, request: Exchange) -> None:
-        """
-        Record C{request}.
-        """
-        self.done.append(request)
-
-    def date(self) -> bytes:
-        """
-        The epoch, as an HTTP date.
-        """
-        return b"Thu, 01 Jan 1970 00:00:00 GMT"
-
-
-class WritingConnection:
-    """
-    The part of a L{FrontConnection} an L{txmp._front.Exchange} uses, with a
-    transport that is full once a write of C{pauseAt} bytes or more comes,
-    as a real one is past its buffer size, until L{resume}.  The first
-    write (the response head) is not recorded.
-
-    @ivar writes: the writes after the first, in order.
-    @ivar events: C{("write", size)} for each of them, in order; a
-        L{RecordingReply} made with this list adds its own.
-    @ivar finished: whether the exchange said it was done.
-    @ivar aborted: whether the connection was aborted.
-    @ivar exchange: the exchange told of a L{resume}, if any.
-    @ivar took: what L{clientTook} answers.
-    """
-
-    trusted = False
-    bodyPending = False
-    persistent = True
-    transportFull = False
-    localHost = b"example.com"
-    localPort = b"80"
-    peerPort = b"40000"
-
-    def __init__(self, pauseAt: int = 0) -> None:
-        self.factory = FakeFrontFactory()
-        self.writes: list[bytes] = []
-        self.events: list[object] = []
-        self.finished = False
-        self.aborted = False
-        self.exchange: Exchange | None = None
-        self._pauseAt = pauseAt
-        self._head = True
-        self.took: bool | None = False
-
-    def keepAlive(self, exchange: Exchange, delimited: bool = True) -> bool:
-        """
-        Keep the connection if the response's end is C{delimited}, as a
-        L{txmp._front.FrontConnection} that nothing else closes does.
-        """
-        return delimited
-
-    def readingChanged(self) -> None:
-        """
-        Nothing to do.
-        """
-
-    def write(self, data: bytes) -> None:
-        """
-        Record C{data} (but the first write), and fill the transport if it
-        is C{pauseAt} bytes or more.
-        """
-        assert type(data) is bytes, data
-        if self._head:
-            self._head = False
-            return
-        self.writes.append(data)
-        self.events.append(("write", len(data)))
-        if self._pauseAt and len(data) >= self._pauseAt:
-            self.transportFull = True
-
-    def clientTook(self) -> bool | None:
-        """
-        L{took}.
-        """
-        return self.took
-
-    def resume(self) -> None:
-        """
-        The transport has sent what it held.
-        """
-        self.transportFull = False
-        if self.exchange is not None:
-            self.exchange.transportResumed()
-
-    def exchangeDone(self, exchange: Exchange) -> None:
-        """
-        Record that the exchange is done.
-        """
-        self.finished = True
-
-    def abort(self) -> None:
-        """
-        Record an abort.
-        """
-        self.aborted = True
-
-
-class RecordingReply:
-    """
-    A L{txmp._dispatch.Reply} that records what an L{txmp._front.Exchange}
-    tells it, in order, in C{events}.
-    """
-
-    more = True
-    status = 200
-    reason = b"OK"
-
-    def __init__(self, events: list[object], contentLength: int | None = None) -> None:
-        self.events = events
-        self.contentLength = contentLength
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
-
-    def cancel(self) -> None:
-        """
-        Record C{"cancel"}.
-        """
-        self.events.append("cancel")
-
-    def invalid(self, why: str, status: int | None = None) -> None:
-        """
-        Record C{("invalid", why, status)}.
-        """
-        self.events.append(("invalid", why, status))
-
-    def written(self, size: int, clientReady: bool) -> None:
-        """
-        Record C{("written", size, clientReady)}.
-        """
-        self.events.append(("written", size, clientReady))
-
-    def clientReady(self, grant: bool = True) -> None:
-        """
-        Record C{"clientReady"}, or C{"clientProgress"} if not C{grant}.
-        """
-        self.events.append("clientReady" if grant else "clientProgress")
-
-
 class FinishedRequest:
     """
     A request once finished, as an access log reads it
@@ -2550,9 +2342,7 @@ __all__ = [
     "ClosingIterable",
     "CountingCondition",
     "FailingFile",
-    "FakeDispatcher",
     "FakeFileLimits",
-    "FakeFrontFactory",
     "FakePort",
     "FakeProcess",
     "FakeRawSocket",
@@ -2571,12 +2361,10 @@ __all__ = [
     "ParsedResponse",
     "RecordingConsumer",
     "RecordingFile",
-    "RecordingReply",
     "RecordingSink",
     "ScriptedCondition",
     "SynchronousThreadPool",
     "TCPStringTransport",
-    "WritingConnection",
     "httpHead",
     "requestHead",
     "requestMeta",

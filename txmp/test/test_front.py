@@ -36,15 +36,13 @@ from txmp._defaults import (
 )
 from txmp._dispatch import RETRY_SUFFIX, PendingRequest
 from txmp._front import Exchange, FrontConnection, negotiatesOnContext
-from txmp._http import HTTPRules, RequestHead, parseNetwork
+from txmp._http import HTTPRules, parseNetwork
 from txmp._metrics import FrontMetrics
 from txmp._zmq import PeerUnreachable
 from txmp.testing import (
     FrontTestCase,
     ParsedResponse,
-    RecordingReply,
     TCPStringTransport,
-    WritingConnection,
     httpHead,
     selfSignedCertificate,
 )
@@ -3215,109 +3213,185 @@ class StreamingTests(FrontTestCase):
         self.assertClosed(transport)
 
 
-def _streamingExchange(
-    pauseAt: int, contentLength: int | None = None
-) -> tuple[Exchange, WritingConnection, RecordingReply]:
-    """
-    An L{Exchange} for an HTTP/1.0 C{GET} (its body is not chunked) whose
-    streamed reply has started.
-    """
-    connection = WritingConnection(pauseAt)
-    head = RequestHead(HTTPRules())
-    head.requestLine(b"GET / HTTP/1.0")
-    head.end()
-    exchange = Exchange(connection, head, ("192.0.2.5", b"http", None))  # type: ignore[arg-type]
-    connection.exchange = exchange
-    exchange.start(False)
-    reply = RecordingReply(connection.events, contentLength)
-    consumer = connection.factory.dispatcher.consumer
-    assert consumer is not None
-    consumer.replyReceived(reply)  # type: ignore[arg-type]
-    return exchange, connection, reply
-
-
-class ResponseBodyTests(SynchronousTestCase):
+class ResponseBodyTests(FrontTestCase):
     """
     An L{Exchange} writing a streamed reply's body as the client's
-    transport takes it.
+    transport takes it: the front's own L{FrontConnection} (the producer
+    its transport pauses when full) and L{Dispatcher}, the reply's
+    accounting read in what goes back to the handler (C{WINDOW},
+    C{CANCEL}).
     """
 
-    def setUp(self) -> None:
-        self.body, self.request, self.reply = _streamingExchange(pauseAt=100)
+    def streaming(self, contentLength: int | None = None, window: int = DEFAULT_WINDOW) -> None:
+        """
+        Send an HTTP/1.0 C{GET} asking to keep the connection (its response
+        body is not chunked) over a L{TCPStringTransport} (L{transport},
+        which records each write), and answer it with the head of a
+        streamed reply, with C{contentLength} if given, from a handler
+        given a response window of C{window} bytes.  Its writes from then
+        on are those of the body alone.
+
+        @ivar channel: the client's L{FrontConnection}.
+        @ivar exchange: its L{Exchange}.
+        @ivar requestId: the request's id.
+        """
+        self.dispatcher.window = window
+        self.transport = TCPStringTransport(
+            hostAddress=self.serverAddress, peerAddress=self.clientAddress
+        )
+        self.channel, _ = self.connect(transport=self.transport)
+        self.channel.dataReceived(httpHead(b"Connection: keep-alive", line=b"GET / HTTP/1.0"))
+        self.requestId = self.lastRequest().requestId
+        exchange = self.channel.exchange
+        assert exchange is not None
+        self.exchange = exchange
+        headers = [] if contentLength is None else [(b"Content-Length", b"%d" % contentLength)]
+        self.respond(self.requestId, headers=headers, more=True)
+        self.assertEqual(ParsedResponse(self.transport.value()).code, 200)
+        del self.transport.writes[:]
+
+    def body(self, *chunks: bytes | memoryview, end: bool = False) -> None:
+        """
+        Deliver a C{BODY} (an C{END} if C{end}) of C{chunks} from the
+        handler.
+        """
+        self.reply(protocol.encodeBody(self.requestId, chunks, end))  # type: ignore[arg-type]
+
+    def fillOnNextWrite(self) -> None:
+        """
+        Make the next write fill the client's transport: it pauses its
+        producer (the connection) as it takes the data, as Twisted's
+        transports do once they hold more than their buffer size.
+        """
+        transport = self.transport
+
+        def writeAndFill(data: bytes) -> None:
+            del transport.write  # (The class's, from now on.)
+            transport.write(data)
+            self.channel.pauseProducing()
+
+        transport.write = writeAndFill  # type: ignore[method-assign]
+
+    def windows(self) -> list[int]:
+        """
+        The sizes of the C{WINDOW}s sent to the handler so far.
+        """
+        return [message.size for _peer, message in self.socket.routedMessages()
+                if isinstance(message, protocol.Window)]
+
+    def invalidReplies(self, events: list[LogEvent]) -> list[str]:
+        """
+        Why the dispatcher found replies invalid, in the order it logged
+        them to C{events}.
+        """
+        return [event["why"] for event in events if "invalid reply" in event["log_format"]]
 
     def test_writtenAtOnce(self) -> None:
         """
         While the transport takes data, each message's chunks are written
-        at once, as one write, and counted as written to a ready client.
+        at once, as one write, and counted as written to a ready client:
+        granted back to the handler (here at once: they are half its
+        window).
         """
-        self.body.writeBody([b"ab", memoryview(b"cd")])
-        self.assertEqual(self.request.writes, [b"abcd"])
-        self.assertEqual(self.request.events, [("write", 4), ("written", 4, True)])
+        self.streaming(window=8)
+        self.body(b"ab", memoryview(b"cd"))
+        self.assertEqual(self.transport.writes, [b"abcd"])
+        self.assertEqual(self.windows(), [4])
 
     def test_writeThatPauses(self) -> None:
         """
         A write that fills the transport is counted as written to a client
-        that is not ready: nothing is granted for it yet.
+        that is not ready: nothing is granted for it yet (though it is
+        half the window), and it is once the transport has sent it.
         """
-        self.body.writeBody([b"x" * 100])
-        self.assertEqual(
-            self.request.events, [("write", 100), ("written", 100, False)]
-        )
+        self.streaming(window=200)
+        self.fillOnNextWrite()
+        self.body(b"x" * 100)
+        self.assertEqual(self.transport.writes, [b"x" * 100])
+        self.assertTrue(self.channel.transportFull)
+        self.assertEqual(self.windows(), [])
+        self.channel.resumeProducing()
+        self.assertEqual(self.windows(), [100])
 
     def test_heldWhilePaused(self) -> None:
         """
         Chunks that come while the transport is paused are held, not
         written; when it resumes, what it sent is granted first, then all
-        the held chunks go in one write.
+        the held chunks go in one write, counted as written to a ready
+        client.
         """
-        self.body.writeBody([b"x" * 100])
-        del self.request.events[:]
-        self.body.writeBody([b"a" * 10, memoryview(b"b" * 10)])
-        self.body.writeBody([b"c" * 10])
-        self.assertEqual(self.request.writes, [b"x" * 100])
-        self.assertEqual(self.request.events, [])
-        self.request.resume()
-        self.assertEqual(self.request.writes, [b"x" * 100, b"a" * 10 + b"b" * 10 + b"c" * 10])
+        self.streaming(window=200)
+        self.fillOnNextWrite()
+        self.body(b"x" * 100)
+        self.body(b"a" * 25, memoryview(b"b" * 25))
+        self.body(b"c" * 50)
+        self.assertEqual(self.transport.writes, [b"x" * 100])
+        self.assertEqual(self.windows(), [])
+        grantedBefore: list[list[int]] = []
+        write = self.transport.write
+
+        def recordingWrite(data: bytes) -> None:
+            grantedBefore.append(self.windows())
+            write(data)
+
+        self.transport.write = recordingWrite  # type: ignore[method-assign]
+        self.channel.resumeProducing()
         self.assertEqual(
-            self.request.events, ["clientReady", ("write", 30), ("written", 30, True)]
+            self.transport.writes, [b"x" * 100, b"a" * 25 + b"b" * 25 + b"c" * 50]
         )
+        self.assertEqual(grantedBefore, [[100]])
+        self.assertEqual(self.windows(), [100, 100])
 
     def test_clientTaking(self) -> None:
         """
         L{Exchange.clientTaking} is L{None} while the transport takes what
-        is written (the reply waits for its handler, not its client); while
-        it is full, whatever the connection says of the client's progress
-        (L{FrontConnection.clientTook}).
+        is written (the reply waits for its handler, not its client),
+        whatever the connection says of the client's progress; while it is
+        full, what the connection says (L{FrontConnection.clientTook}).
         """
-        self.assertIsNone(self.body.clientTaking())
-        self.request.took = True
-        self.assertIsNone(self.body.clientTaking())
-        self.body.writeBody([b"x" * 100])
-        self.assertTrue(self.body.clientTaking())
-        self.request.took = False
-        self.assertFalse(self.body.clientTaking())
-        self.assertIsNotNone(self.body.clientTaking())
+        self.unsent = 10 * MIN_PROGRESS
+        self.patch(_front, "unsentBytes", lambda transport: self.unsent)
+        self.streaming()
+        self.assertIsNone(self.exchange.clientTaking())
+        self.fillOnNextWrite()
+        self.body(b"x" * 100)
+        self.unsent -= MIN_PROGRESS
+        self.assertIs(self.exchange.clientTaking(), True)
+        self.assertIs(self.exchange.clientTaking(), False)
+        self.channel.resumeProducing()
+        self.unsent -= MIN_PROGRESS
+        self.assertIsNone(self.exchange.clientTaking())
+        # (The connection would have said it took enough.)
+        self.assertIs(self.channel.clientTook(), True)
 
     def test_moreAfterLength(self) -> None:
         """
         A streamed reply is complete once its C{Content-Length} is written
         (the connection told so, before the C{END}); body that comes after
         is not written, and the reply is found invalid, so that its handler
-        stops; its C{END} is then nothing to do.
+        stops (C{CANCEL}); its C{END} is then nothing to do: the connection
+        is not aborted.  An empty chunk after the end is no body.
         """
-        body, connection, reply = _streamingExchange(pauseAt=100, contentLength=4)
-        body.writeBody([b"ab"])
-        self.assertFalse(connection.finished)
-        body.writeBody([b"cd"])
-        self.assertTrue(connection.finished)
-        body.writeBody([b""])
-        self.assertNotIn("invalid", [e[0] for e in reply.events if type(e) is tuple])
-        body.writeBody([b"ef"])
-        body.finishBody()
-        self.assertEqual(connection.writes, [b"ab", b"cd"])
-        [invalid] = [e for e in reply.events if type(e) is tuple and e[0] == "invalid"]
-        self.assertEqual(invalid[1], "body longer than its Content-Length of 4 bytes: cut")
-        self.assertFalse(connection.aborted)
+        events: list[LogEvent] = []
+        self.dispatcher._log = Logger(observer=cast(ILogObserver, events.append))
+        self.streaming(contentLength=4)
+        self.body(b"ab")
+        self.assertTrue(self.channel.busy)
+        self.body(b"cd")
+        self.assertFalse(self.channel.busy)
+        self.body(b"")
+        self.assertEqual(self.invalidReplies(events), [])
+        self.assertEqual(self.cancels(), [])
+        self.body(b"ef")
+        self.body(end=True)
+        self.assertEqual(self.transport.writes, [b"ab", b"cd"])
+        self.assertEqual(
+            self.invalidReplies(events),
+            ["body longer than its Content-Length of 4 bytes: cut"],
+        )
+        self.assertEqual(self.cancels(), [self.requestId])
+        self.assertFalse(self.transport.disconnecting)
+        self.assertNoLeak()
 
     def test_emptyChunksNotHeld(self) -> None:
         """
@@ -3326,55 +3400,79 @@ class ResponseBodyTests(SynchronousTestCase):
         sending C{BODY} after C{BODY} of empty frames to a client that does
         not read would otherwise grow what the front holds without bound.
         """
-        self.body.writeBody([b"x" * 100])
+        self.streaming()
+        self.fillOnNextWrite()
+        self.body(b"x" * 100)
         for _ in range(1000):
-            self.body.writeBody([b"", memoryview(b"")])
-        self.body.writeBody([b"y"])
-        self.assertEqual(len(self.body._held), 1)
-        self.request.resume()
-        self.assertEqual(self.request.writes, [b"x" * 100, b"y"])
+            self.body(b"", memoryview(b""))
+        self.body(b"y")
+        self.assertEqual(len(self.exchange._held), 1)
+        self.channel.resumeProducing()
+        self.assertEqual(self.transport.writes, [b"x" * 100, b"y"])
 
     def test_finishWritesHeld(self) -> None:
         """
         The end of the body writes what is held before finishing the
         response.
         """
-        self.body.writeBody([b"x" * 100])
-        self.body.writeBody([b"tail"])
-        self.body.finishBody()
-        self.assertEqual(self.request.writes, [b"x" * 100, b"tail"])
-        self.assertTrue(self.request.finished)
+        self.streaming()
+        self.fillOnNextWrite()
+        self.body(b"x" * 100)
+        self.body(b"tail")
+        self.assertTrue(self.channel.busy)
+        self.body(end=True)
+        self.assertEqual(self.transport.writes, [b"x" * 100, b"tail"])
+        self.assertFalse(self.channel.busy)
+        self.assertNoLeak()
 
     def test_stopDropsHeld(self) -> None:
         """
-        When the connection goes, what is held is dropped, and a later
-        resume writes nothing.
+        When the connection goes (lost, or cut by a stopping front), what
+        is held is dropped (nothing refers to its frames any more), nothing
+        more is written, and the handler is told to stop; a later resume of
+        the transport no longer reaches the exchange.
         """
-        self.body.writeBody([b"x" * 100])
-        self.body.writeBody([b"held"])
-        self.body.abandon()
-        self.request.resume()
-        self.assertEqual(self.request.writes, [b"x" * 100])
+        for cut in [False, True]:
+            self.streaming()
+            self.fillOnNextWrite()
+            self.body(b"x" * 100)
+            self.body(b"held")
+            if cut:
+                self.channel.cut()
+            else:
+                self.disconnect(self.channel)
+            self.assertEqual(self.exchange._held, [])
+            self.assertIsNone(self.channel.exchange)
+            self.assertEqual(self.transport.writes, [b"x" * 100])
+            self.assertEqual(self.cancels()[-1:], [self.requestId])
+        self.assertEqual(len(self.cancels()), 2)
+        self.assertNoLeak()
 
     def test_overrunWhileHeld(self) -> None:
         """
         A body that passes its C{Content-Length} while chunks are held:
         what is held and what still fits are written in order, the reply
-        is reported invalid, and the response finished there.
+        is reported invalid, and the response finished there, the
+        connection closed after it.
         """
-        body, request, _reply = _streamingExchange(pauseAt=100, contentLength=115)
-        body.writeBody([b"x" * 100])
-        body.writeBody([b"a" * 10])
-        body.writeBody([memoryview(b"b" * 10), b"c"])
-        self.assertEqual(request.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
-        self.assertTrue(request.finished)
-        self.assertIn(
-            ("invalid", "body longer than its Content-Length of 115 bytes: cut", None),
-            request.events,
+        events: list[LogEvent] = []
+        self.dispatcher._log = Logger(observer=cast(ILogObserver, events.append))
+        self.streaming(contentLength=115)
+        self.fillOnNextWrite()
+        self.body(b"x" * 100)
+        self.body(b"a" * 10)
+        self.body(memoryview(b"b" * 10), b"c")
+        self.assertEqual(self.transport.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
+        self.assertFalse(self.channel.busy)
+        self.assertEqual(
+            self.invalidReplies(events),
+            ["body longer than its Content-Length of 115 bytes: cut"],
         )
-        body.writeBody([b"late"])
-        body.finishBody()
-        self.assertEqual(request.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
+        self.assertEqual(self.cancels(), [self.requestId])
+        self.body(b"late")
+        self.body(end=True)
+        self.assertEqual(self.transport.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
+        self.assertClosed(self.transport)
 
 
 class NegotiatesOnContextTests(SynchronousTestCase):

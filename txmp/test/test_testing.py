@@ -40,8 +40,7 @@ from zope.interface import providedBy
 from zope.interface.verify import verifyObject
 
 import txmp
-from txmp._dispatch import Dispatcher, PendingRequest, Reply
-from txmp._front import Exchange, FrontConnection, FrontFactory, Refusal
+from txmp._front import Exchange, Refusal
 from txmp._handler import _ReplySink
 from txmp._http import HTTPRules, RequestHead
 from txmp._interfaces import IHandlerReactor
@@ -76,9 +75,7 @@ from txmp.testing import (
     ClosingIterable,
     CountingCondition,
     FailingFile,
-    FakeDispatcher,
     FakeFileLimits,
-    FakeFrontFactory,
     FakePort,
     FakeProcess,
     FakeRawSocket,
@@ -96,12 +93,10 @@ from txmp.testing import (
     MemorySocket,
     RecordingConsumer,
     RecordingFile,
-    RecordingReply,
     RecordingSink,
     ScriptedCondition,
     SynchronousThreadPool,
     TCPStringTransport,
-    WritingConnection,
     httpHead,
     requestHead,
     runningReactor,
@@ -614,14 +609,6 @@ class SignatureTests(SynchronousTestCase):
                 "loseWriteConnection",
             ),
             (FakePort, tcp.Port, "pauseProducing resumeProducing stopProducing"),
-            (FakeDispatcher, Dispatcher, "newRequestId submit"),
-            (FakeFrontFactory, FrontFactory, "requestDone date"),
-            (
-                WritingConnection,
-                FrontConnection,
-                "keepAlive readingChanged write exchangeDone abort clientTook",
-            ),
-            (RecordingReply, Reply, "cancel invalid written clientReady"),
             (FinishedRequest, Request, "code sentLength"),
             (FakeRawSocket, zmq.Socket, "getsockopt"),
             (FakeZmqConnection, _Connection, "doRead"),
@@ -643,7 +630,6 @@ class SignatureTests(SynchronousTestCase):
             (RecordingSink, _ReplySink, "sendHead sendBody sendError sendWindow finished"),
             (RecordingConsumer, Exchange, "replyReceived requestFailed clientTaking"),
             (RecordingConsumer, Exchange, "writeBody finishBody abortBody"),
-            (FakeDispatcher, PendingRequest, "cancel"),
         ]:
             self.assertEqual(signatureDifferences(fake, real, names.split()), [], fake)
 
