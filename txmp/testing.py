@@ -5,8 +5,7 @@ wall clock.  Each fake passes the same tests as the real thing it stands
 for (the mixins of C{txmp.test.contracts}, run against both), so that a
 test that passes with the fake says something about the real thing; but
 for these, whose methods are only checked to take what the real ones take
-(C{SignatureTests}): L{RecordingSink}, L{RecordingConsumer} and
-L{FakeZmqConnection}.
+(C{SignatureTests}): L{RecordingSink} and L{RecordingConsumer}.
 
 Threads and the reactor:
 
@@ -40,7 +39,9 @@ ZeroMQ:
   - L{MemorySocket} stands for L{txmp._zmq.ZmqSocket}; on its own (not made
     by a network) it only records what is sent on it.
   - L{FakeRawSocket} stands for a C{zmq.Socket} at its high-water mark,
-    and L{FakeZmqConnection} for the txzmq connection that holds it.
+    and L{FakeZmqConnection} for the txzmq connection that holds it and
+    reads for its L{txmp._zmq.ZmqSocket}; L{fakeZmqSocket} makes a real
+    L{txmp._zmq.ZmqSocket} over them.
 
 The handler:
 
@@ -99,6 +100,7 @@ from twisted.internet.interfaces import (
     IProcessTransport,
     IPushProducer,
     IReactorFromThreads,
+    IReactorTime,
     ISSLTransport,
     ITCPTransport,
 )
@@ -113,7 +115,7 @@ from twisted.web.http_headers import Headers
 from zope.interface import directlyProvides, implementer
 
 from txmp import protocol
-from txmp._defaults import DEFAULT_MAX_QUEUE
+from txmp._defaults import DEFAULT_MAX_QUEUE, PEER_BACKLOG
 from txmp._dispatch import (
     Dispatcher,
     FrontError,
@@ -130,6 +132,7 @@ from txmp._zmq import (
     HandshakeObserver,
     LargeFramesReceiver,
     PeerUnreachable,
+    ZmqSocket,
 )
 
 if TYPE_CHECKING:
@@ -137,6 +140,7 @@ if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
     from txmp._wsgi import ResponseSink
+    from txmp._zmq import _Connection
 
 _R = TypeVar("_R")
 
@@ -1468,20 +1472,58 @@ class FakeRawSocket:
 class FakeZmqConnection:
     """
     The txzmq connection of a L{txmp._zmq.ZmqSocket} (a
-    C{txmp._zmq._Connection}) over a L{FakeRawSocket}: it counts its reads.
+    C{txmp._zmq._Connection}) over a L{FakeRawSocket}: C{doRead} reads for
+    the socket that owns it, as the real one does, and counts its calls;
+    C{shutdown} closes it.  L{fakeZmqSocket} makes a socket over one.
 
+    @ivar socket: the L{FakeRawSocket}; L{None} once shut down.
+    @ivar owner: the socket it reads for.
     @ivar reads: how many times C{doRead} was called.
     """
 
+    owner: ZmqSocket
+
     def __init__(self, socket: FakeRawSocket) -> None:
-        self.socket = socket
+        self.socket: FakeRawSocket | None = socket
         self.reads = 0
 
     def doRead(self) -> None:
         """
-        Count a read.
+        Count a read, and hand L{owner} what the socket has for it (the
+        real connection's C{doRead}, which ZeroMQ's descriptor calls).
         """
         self.reads += 1
+        self.owner._read(cast("_Connection", self))
+
+    def shutdown(self) -> None:
+        """
+        Close: no socket any more.
+        """
+        self.socket = None
+
+
+def fakeZmqSocket(
+    reactor: IReactorTime,
+    raw: FakeRawSocket,
+    receiver: FramesReceiver | LargeFramesReceiver = lambda frames: None,
+    router: bool = False,
+    largeFrame: int | None = None,
+    peerBacklog: int = PEER_BACKLOG,
+) -> tuple[ZmqSocket, FakeZmqConnection]:
+    """
+    A real L{txmp._zmq.ZmqSocket} over C{raw}, through a
+    L{FakeZmqConnection} that reads for it, as L{ZmqSocket.open} makes one
+    over a C{zmq.Socket} (the other parameters are its own).
+
+    @return: the socket and its connection.
+    """
+    connection = FakeZmqConnection(raw)
+    socket = ZmqSocket(
+        reactor, receiver, router=router, largeFrame=largeFrame,
+        connection=cast("_Connection", connection), peerBacklog=peerBacklog,
+    )
+    connection.owner = socket
+    return socket, connection
 
 
 # -- the handler ----------------------------------------------------------------
@@ -2365,6 +2407,7 @@ __all__ = [
     "ScriptedCondition",
     "SynchronousThreadPool",
     "TCPStringTransport",
+    "fakeZmqSocket",
     "httpHead",
     "requestHead",
     "requestMeta",

@@ -1025,6 +1025,56 @@ class RawRouterTestsMixin(_TestCase):
         _sendMultipart(raw, [other, b"y"])
 
 
+class ZmqConnectionTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.FakeZmqConnection} and the txzmq connection of a
+    real L{txmp._zmq.ZmqSocket} both do for the socket that owns it: the
+    connection's C{doRead} is what ZeroMQ's descriptor calls when it
+    signals, and reads for its socket.
+
+    Hook: C{readingSocket(receiver)} returns a DEALER socket whose messages
+    go to C{receiver}, its connection (read by nothing but the test: its
+    reactor does not run), and C{send(frames)}, which has a peer send it a
+    message, there once C{send} returns.
+    """
+
+    readingSocket: Callable[
+        [Callable[[Sequence[Any]], None]],
+        tuple[Any, Any, Callable[[list[bytes]], None]],
+    ]
+
+    def test_doReadHandsOn(self) -> None:
+        """
+        C{doRead} hands the socket's receiver every message waiting, whole
+        and in order; nothing reaches it before, and nothing more after.
+        """
+        received: list[list[Any]] = []
+        _socket, connection, send = self.readingSocket(
+            lambda frames: received.append([bytes(frame) for frame in frames])
+        )
+        send([b"a", b"b"])
+        send([b"c"])
+        self.assertEqual(received, [])
+        connection.doRead()
+        self.assertEqual(received, [[b"a", b"b"], [b"c"]])
+        connection.doRead()
+        self.assertEqual(len(received), 2)
+
+    def test_shutdown(self) -> None:
+        """
+        Once its socket is closed, the connection has no C{socket}, and
+        C{doRead} hands nothing on.
+        """
+        received: list[Sequence[Any]] = []
+        socket, connection, send = self.readingSocket(received.append)
+        send([b"a"])
+        socket.close()
+        self.assertIsNone(connection.socket)
+        self.assertTrue(socket.closed)
+        connection.doRead()
+        self.assertEqual(received, [])
+
+
 class ThreadTestsMixin(_TestCase):
     """
     What L{txmp.testing.FakeThread} and a L{threading.Thread} both do, as

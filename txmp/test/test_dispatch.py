@@ -43,12 +43,12 @@ from txmp._dispatch import (
     Reply,
     ReplyTimeout,
 )
-from txmp._zmq import PeerUnreachable, ZmqSocket, _Connection
+from txmp._zmq import PeerUnreachable
 from txmp.testing import (
     FakeRawSocket,
-    FakeZmqConnection,
     MemorySocket,
     RecordingConsumer,
+    fakeZmqSocket,
     requestMeta,
 )
 
@@ -2693,10 +2693,7 @@ class ForgottenBacklogTests(SynchronousTestCase):
         """
         clock = Clock()
         raw = FakeRawSocket(room=1000)
-        socket = ZmqSocket(
-            clock, lambda frames: None, router=True,
-            connection=cast(_Connection, FakeZmqConnection(raw)),
-        )
+        socket, _ = fakeZmqSocket(clock, raw, router=True)
         dispatcher = Dispatcher(clock, socket, instance="front1")
         dispatcher.start()
         dispatcher.controlReceived([A, *protocol.encodeHello("a", 5)])

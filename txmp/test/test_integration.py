@@ -65,6 +65,7 @@ from txmp.test.contracts import (
     TCPTransportTestsMixin,
     ThreadPoolTestsMixin,
     ThreadTestsMixin,
+    ZmqConnectionTestsMixin,
     ZmqContextTestsMixin,
     collector,
 )
@@ -1064,6 +1065,28 @@ class RawSocketContractTests(RawSocketTestsMixin, SynchronousTestCase):
         """
         raw = self.rawSocketReceiving([[b"a", b"b"]])
         self.assertIs(bool(raw.recv(zmq.NOBLOCK, copy=False).more), _FRAME_MORE)
+
+
+class ZmqConnectionContractTests(ZmqConnectionTestsMixin, SynchronousTestCase):
+    """
+    The txzmq connection of a L{ZmqSocket} (C{txmp._zmq._TxmpConnection}),
+    over C{inproc} in a context whose reactor does not run, reads for its
+    socket as L{txmp.testing.FakeZmqConnection} does.
+    """
+
+    def readingSocket(
+        self, receiver: Callable[[Sequence[Any]], None]
+    ) -> tuple[ZmqSocket, Any, Callable[[list[bytes]], None]]:
+        # (A MemoryReactorClock: the connection's reader is never called,
+        # and the reads that binding and sending schedule never run.)
+        context = ZmqContext(cast(IFrontReactor, MemoryReactorClock()))
+        self.addCleanup(context.shutdown)
+        socket = context.socket("dealer", receiver, 10)
+        peer = context.socket("dealer", lambda frames: None, 10)
+        address = "inproc://connection-contract"
+        socket.bind(address)
+        peer.connect(address)
+        return socket, socket._conn, peer.send
 
 
 class RawRouterContractTests(RawRouterTestsMixin, SynchronousTestCase):

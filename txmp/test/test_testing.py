@@ -19,7 +19,7 @@ import signal
 import threading
 import tokenize
 from collections import Counter
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import Any, Callable, TypeVar, cast
 
 import zmq
@@ -29,6 +29,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessTerminated, ReactorAlreadyRunning
 from twisted.internet.process import Process
 from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.task import Clock
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
@@ -68,6 +69,7 @@ from txmp.test.contracts import (
     TCPTransportTestsMixin,
     ThreadTestsMixin,
     TwistdOptionsTestsMixin,
+    ZmqConnectionTestsMixin,
     ZmqContextTestsMixin,
     signatureDifferences,
 )
@@ -97,6 +99,7 @@ from txmp.testing import (
     ScriptedCondition,
     SynchronousThreadPool,
     TCPStringTransport,
+    fakeZmqSocket,
     httpHead,
     requestHead,
     runningReactor,
@@ -150,6 +153,20 @@ class FakeRawRouterContractTests(RawRouterTestsMixin, SynchronousTestCase):
         raw.full.add(b"full")
         raw.gone.add(b"gone")
         return raw, b"full", b"other", b"gone"
+
+
+class FakeZmqConnectionContractTests(ZmqConnectionTestsMixin, SynchronousTestCase):
+    """
+    L{FakeZmqConnection} reads for its socket as the txzmq connection of a
+    real one does.
+    """
+
+    def readingSocket(
+        self, receiver: Callable[[Sequence[Any]], None]
+    ) -> tuple[ZmqSocket, FakeZmqConnection, Callable[[list[bytes]], None]]:
+        raw = FakeRawSocket(room=10)
+        socket, connection = fakeZmqSocket(Clock(), raw, receiver)
+        return socket, connection, raw.incoming.append
 
 
 class FakeThreadContractTests(ThreadTestsMixin, SynchronousTestCase):
@@ -611,7 +628,7 @@ class SignatureTests(SynchronousTestCase):
             (FakePort, tcp.Port, "pauseProducing resumeProducing stopProducing"),
             (FinishedRequest, Request, "code sentLength"),
             (FakeRawSocket, zmq.Socket, "getsockopt"),
-            (FakeZmqConnection, _Connection, "doRead"),
+            (FakeZmqConnection, _Connection, "doRead shutdown"),
             (FakeThread, threading.Thread, "start join"),
             (ScriptedCondition, threading.Condition, "__enter__ __exit__ wait notify_all"),
             (CountingCondition, threading.Condition, "__enter__ notify_all"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Callable, cast
+from typing import Callable
 
 import zmq
 from twisted.internet.task import Clock
@@ -30,29 +30,30 @@ from txmp._zmq import (
     _SNDMORE,
     PeerUnreachable,
     ZmqSocket,
-    _Connection,
 )
 from txmp.protocol import BATCH, VERSION, Frame, encodeBatch
-from txmp.testing import FakeRawSocket, FakeZmqConnection, runningReactor
+from txmp.testing import FakeRawSocket, FakeZmqConnection, fakeZmqSocket, runningReactor
 
 
 def socketWithBacklog(
-    clock: Clock, connection: FakeZmqConnection, *messages: bytes
-) -> ZmqSocket:
+    clock: Clock, raw: FakeRawSocket, *messages: bytes
+) -> tuple[ZmqSocket, FakeZmqConnection]:
     """
-    A L{ZmqSocket} over C{connection} whose backlog holds C{messages}, one
-    frame each: they were sent while ZeroMQ took none.  The read that
-    sending schedules has run, and is not counted.
+    A L{ZmqSocket} over C{raw} whose backlog holds C{messages}, one frame
+    each: they were sent while ZeroMQ took none.  The read that sending
+    schedules has run then (and would have sent them, had there been
+    room), and is not counted; ZeroMQ has C{raw}'s room again.
+
+    @return: the socket and its connection.
     """
-    raw = connection.socket
-    socket = ZmqSocket(clock, lambda frames: None, connection=cast(_Connection, connection))
+    socket, connection = fakeZmqSocket(clock, raw)
     room, raw.room = raw.room, 0
     for message in messages:
         socket.send([message])
-    raw.room = room
     clock.advance(0)
+    raw.room = room
     connection.reads = 0
-    return socket
+    return socket, connection
 
 
 class BacklogTests(SynchronousTestCase):
@@ -66,7 +67,7 @@ class BacklogTests(SynchronousTestCase):
         the rest waits.
         """
         raw = FakeRawSocket(room=2)
-        socket = socketWithBacklog(Clock(), FakeZmqConnection(raw), b"a", b"b", b"c")
+        socket, _ = socketWithBacklog(Clock(), raw, b"a", b"b", b"c")
         socket._flush()
         self.assertEqual(raw.sent, [[b"a"], [b"b"]])
         self.assertEqual(socket.backlog, 1)
@@ -78,8 +79,7 @@ class BacklogTests(SynchronousTestCase):
         socket reads again on the next turn of the reactor.
         """
         clock = Clock()
-        connection = FakeZmqConnection(FakeRawSocket(room=1))
-        socket = socketWithBacklog(clock, connection, b"a")
+        socket, connection = socketWithBacklog(clock, FakeRawSocket(room=1), b"a")
         socket._flush()
         clock.advance(0)
         self.assertEqual(connection.reads, 1)
@@ -89,7 +89,7 @@ class BacklogTests(SynchronousTestCase):
         While ZeroMQ takes nothing, no read is scheduled.
         """
         clock = Clock()
-        socket = socketWithBacklog(clock, FakeZmqConnection(FakeRawSocket(room=0)), b"a")
+        socket, _ = socketWithBacklog(clock, FakeRawSocket(room=0), b"a")
         socket._flush()
         self.assertEqual(clock.getDelayedCalls(), [])
         self.assertEqual(socket.backlog, 1)
@@ -105,11 +105,7 @@ class PeerBacklogTests(SynchronousTestCase):
         """
         A ROUTER L{ZmqSocket} over C{raw}.
         """
-        return ZmqSocket(
-            Clock(), lambda frames: None, router=True,
-            connection=cast(_Connection, FakeZmqConnection(raw)),
-            peerBacklog=peerBacklog,
-        )
+        return fakeZmqSocket(Clock(), raw, router=True, peerBacklog=peerBacklog)[0]
 
     def test_fullPeerHoldsUpNoOther(self) -> None:
         """
@@ -166,10 +162,7 @@ class PeerBacklogTests(SynchronousTestCase):
         raw = FakeRawSocket(room=100)
         raw.full.add(b"slow")
         clock = Clock()
-        socket = ZmqSocket(
-            clock, lambda frames: None, router=True,
-            connection=cast(_Connection, FakeZmqConnection(raw)), peerBacklog=1,
-        )
+        socket, _ = fakeZmqSocket(clock, raw, router=True, peerBacklog=1)
         with capturedLogs() as events:
             for _ in range(189):
                 socket.send([b"slow", b"1"])
@@ -283,10 +276,7 @@ class PeerBacklogTests(SynchronousTestCase):
         however many (replies are back-pressure, never loss).
         """
         raw = FakeRawSocket(room=0)
-        socket = ZmqSocket(
-            Clock(), lambda frames: None,
-            connection=cast(_Connection, FakeZmqConnection(raw)), peerBacklog=2,
-        )
+        socket, _ = fakeZmqSocket(Clock(), raw, peerBacklog=2)
         for n in range(5):
             socket.send([b"%d" % (n,)])
         self.assertEqual(socket.backlog, 5)
@@ -304,10 +294,8 @@ class SendSoonTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.raw = FakeRawSocket(room=100)
-        self.connection = FakeZmqConnection(self.raw)
-        self.socket = ZmqSocket(
-            self.clock, lambda frames: None, router=True,
-            connection=cast(_Connection, self.connection), peerBacklog=10,
+        self.socket, self.connection = fakeZmqSocket(
+            self.clock, self.raw, router=True, peerBacklog=10
         )
         self.lost: list[tuple[bytes, list[list[bytes]]]] = []
         self.socket.peerLost = lambda peer, dropped: self.lost.append((peer, dropped))
@@ -486,11 +474,7 @@ class SharedSocketTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = runningReactor()
         self.raw = FakeRawSocket(room=2)
-        self.connection = FakeZmqConnection(self.raw)
-        self.socket = ZmqSocket(
-            self.reactor, lambda frames: None,
-            connection=cast(_Connection, self.connection),
-        )
+        self.socket, self.connection = fakeZmqSocket(self.reactor, self.raw)
         self.inReactor = True
         self.socket.shareWithThreads(self.reactor, lambda: self.inReactor)
 
@@ -540,7 +524,7 @@ class SharedSocketTests(SynchronousTestCase):
         self.reactor.advance(0)
         self.assertEqual(self.connection.reads, 1)
         self.raw.room = 1
-        self.socket._read(cast(_Connection, self.connection))
+        self.connection.doRead()
         self.assertEqual((self.raw.sent, self.socket.backlog), ([[b"a"]], 0))
 
     def test_behindBacklog(self) -> None:
@@ -553,14 +537,14 @@ class SharedSocketTests(SynchronousTestCase):
         self.inThread(b"a", b"b")
         self.assertEqual(len(self.reactor.pending), 1)
         self.raw.room = 2
-        self.socket._read(cast(_Connection, self.connection))
+        self.connection.doRead()
         self.assertEqual(self.raw.sent, [[b"a"], [b"b"]])
 
     def test_closedFromThread(self) -> None:
         """
         A send from another thread on a closed socket does nothing.
         """
-        self.connection.socket = None  # type: ignore[assignment]
+        self.socket.close()
         self.inThread(b"a")
         self.assertEqual(self.reactor.pending, [])
 
@@ -568,10 +552,7 @@ class SharedSocketTests(SynchronousTestCase):
         """
         A ROUTER cannot be shared: its sends name a peer and may raise.
         """
-        router = ZmqSocket(
-            self.reactor, lambda frames: None, router=True,
-            connection=cast(_Connection, FakeZmqConnection(FakeRawSocket(room=1))),
-        )
+        router, _ = fakeZmqSocket(self.reactor, FakeRawSocket(room=1), router=True)
         self.assertRaises(ValueError, router.shareWithThreads, self.reactor)
 
     def test_endpointsChangedHoldingLock(self) -> None:
@@ -600,7 +581,7 @@ class SharedSocketTests(SynchronousTestCase):
         """
         Disconnecting a closed socket (the handler stopping) does nothing.
         """
-        self.connection.socket = None  # type: ignore[assignment]
+        self.socket.close()
         self.socket.disconnect("tcp://127.0.0.1:5556")
 
     def combinedInThread(self, *messages: bytes) -> None:
@@ -664,7 +645,7 @@ class SharedSocketTests(SynchronousTestCase):
         self.assertEqual(len(self.reactor.pending), 1)
         self.reactor.flush()
         self.raw.room = 1
-        self.socket._read(cast(_Connection, self.connection))
+        self.connection.doRead()
         self.assertEqual(self.raw.sent, [encodeBatch([b"a", b"b"])])
 
     def test_combinedBeforeSent(self) -> None:
@@ -725,10 +706,9 @@ class ReadBATCHTests(SynchronousTestCase):
             if frames[-1] == b"b":
                 raise RuntimeError("bug")
 
-        connection = cast(_Connection, FakeZmqConnection(raw))
-        socket = ZmqSocket(Clock(), receiver, router=router, connection=connection)
+        _socket, connection = fakeZmqSocket(Clock(), raw, receiver, router=router)
         with capturedLogs() as events:
-            socket._read(connection)
+            connection.doRead()
         self.flushLoggedErrors(RuntimeError)
         return received, [formatEvent(e) for e in events if "log_failure" in e]
 
@@ -775,7 +755,7 @@ class ReadBatchTests(SynchronousTestCase):
 
     def reading(
         self, count: int
-    ) -> tuple[Clock, _Connection, ZmqSocket, list[bytes]]:
+    ) -> tuple[Clock, FakeZmqConnection, list[bytes]]:
         """
         A socket to which a peer has sent C{count} messages, and the
         messages its receiver got.
@@ -784,11 +764,10 @@ class ReadBatchTests(SynchronousTestCase):
         raw = FakeRawSocket(room=0)
         raw.incoming.extend([b"%d" % (n,)] for n in range(count))
         received: list[bytes] = []
-        connection = cast(_Connection, FakeZmqConnection(raw))
-        socket = ZmqSocket(
-            clock, lambda frames: received.append(frames[0]), connection=connection
+        _socket, connection = fakeZmqSocket(
+            clock, raw, lambda frames: received.append(frames[0])
         )
-        return clock, connection, socket, received
+        return clock, connection, received
 
     def test_batch(self) -> None:
         """
@@ -797,23 +776,22 @@ class ReadBatchTests(SynchronousTestCase):
         already there), until it has read every message, in order.
         """
         count = READ_BATCH * 2 + 5
-        clock, connection, socket, received = self.reading(count)
-        socket._read(connection)
+        clock, connection, received = self.reading(count)
+        connection.doRead()
         self.assertEqual(len(received), READ_BATCH)
-        reads = cast(FakeZmqConnection, connection)
-        self.assertEqual(reads.reads, 0)
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        # (Each read at the next turn schedules the next: two more.)
         clock.advance(0)
-        self.assertEqual(reads.reads, 1)
-        socket._read(connection)
-        socket._read(connection)
+        self.assertEqual(connection.reads, 3)
         self.assertEqual(received, [b"%d" % (n,) for n in range(count)])
+        self.assertEqual(clock.getDelayedCalls(), [])
 
     def test_noReadScheduledWhenDrained(self) -> None:
         """
         A read that takes every message waiting schedules no other.
         """
-        clock, connection, socket, received = self.reading(READ_BATCH)
-        socket._read(connection)
+        clock, connection, received = self.reading(READ_BATCH)
+        connection.doRead()
         self.assertEqual(len(received), READ_BATCH)
         self.assertEqual(clock.getDelayedCalls(), [])
 
@@ -844,7 +822,7 @@ class FlagTests(SynchronousTestCase):
         if ZERO_COPY_SEND is None:
             raise SkipTest("frames are always copied here (PyPy)")
         raw = FakeRawSocket(room=1)
-        socket = socketWithBacklog(Clock(), FakeZmqConnection(raw))
+        socket, _ = socketWithBacklog(Clock(), raw)
         body = b"b" * (2 * ZERO_COPY_SEND)
         view = memoryview(body)[:ZERO_COPY_SEND]
         mutable = bytearray(ZERO_COPY_SEND)
@@ -861,6 +839,6 @@ class FlagTests(SynchronousTestCase):
         A message of several frames goes out whole, in order.
         """
         raw = FakeRawSocket(room=1)
-        socket = socketWithBacklog(Clock(), FakeZmqConnection(raw))
+        socket, _ = socketWithBacklog(Clock(), raw)
         socket.send([b"peer", b"REQ", b"body"])
         self.assertEqual(raw.sent, [[b"peer", b"REQ", b"body"]])
