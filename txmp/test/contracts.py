@@ -903,6 +903,101 @@ class RunnerTestsMixin(_TestCase):
         self.assertEqual(sink.calls, [])
 
 
+class ResponseSinkTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.RecordingSink} and a handler's sink (a
+    C{txmp._handler._ReplySink}, which a L{txmp._handler.FrontLink} gives
+    its runner) both do with a runner's calls: what each says reaches the
+    front as it was said, in order.
+
+    Hooks: C{runningSink()} returns the sink of a request that runs;
+    C{delivered()}, what reached the front so far, as the calls that said
+    it (tuples as L{RecordingSink.calls} holds them), in two lists: those
+    about the response (C{sendHead}, C{sendBody}, C{sendError}, which a
+    handler sends on its return socket), and those that steer the front
+    (C{sendWindow}, and C{finished}, which gives the request's credit back:
+    on its send socket).  Body chunks are compared joined: where one ends
+    is the sink's to choose (a handler's joins small ones and splits large
+    ones to fit the front's C{--max-message}, L{txmp._handler.frameChunks}).
+    """
+
+    runningSink: Callable[[], Any]
+    delivered: Callable[[], tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]
+
+    def received(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """
+        L{delivered}, each call's body chunks joined.
+        """
+        replies, steering = self.delivered()
+        joined = []
+        for call in replies:
+            if call[0] == "sendHead":
+                call = (*call[:4], b"".join(call[4]), call[5])
+            elif call[0] == "sendBody":
+                call = ("sendBody", b"".join(call[1]), call[2])
+            joined.append(call)
+        return joined, steering
+
+    def test_whole(self) -> None:
+        """
+        A response in one call: its status, reason, fields and body as
+        given, then the request's end.
+        """
+        sink = self.runningSink()
+        sink.sendHead(200, b"OK", [(b"Content-Length", b"2")], [b"ok"], False)
+        sink.finished()
+        self.assertEqual(
+            self.received(),
+            ([("sendHead", 200, b"OK", [(b"Content-Length", b"2")], b"ok", False)],
+             [("finished",)]),
+        )
+
+    def test_streamed(self) -> None:
+        """
+        A streamed response: its head with no body, its body as given, in
+        as many messages as calls, and its end with none.
+        """
+        sink = self.runningSink()
+        sink.sendHead(201, b"Created", [(b"X-A", b"1"), (b"X-A", b"2")], [], True)
+        sink.sendBody([b"a", b"bc"], False)
+        sink.sendBody([b"d"], False)
+        sink.sendBody([], True)
+        sink.finished()
+        self.assertEqual(
+            self.received(),
+            ([("sendHead", 201, b"Created", [(b"X-A", b"1"), (b"X-A", b"2")], b"", True),
+              ("sendBody", b"abc", False),
+              ("sendBody", b"d", False),
+              ("sendBody", b"", True)],
+             [("finished",)]),
+        )
+
+    def test_error(self) -> None:
+        """
+        A streamed response that the application failed: its error, after
+        what went before.
+        """
+        sink = self.runningSink()
+        sink.sendHead(200, b"OK", [], [b"a"], True)
+        sink.sendError("WSGI application error")
+        sink.finished()
+        self.assertEqual(
+            self.received(),
+            ([("sendHead", 200, b"OK", [], b"a", True),
+              ("sendError", "WSGI application error")],
+             [("finished",)]),
+        )
+
+    def test_window(self) -> None:
+        """
+        Each grant of request body window, as given.
+        """
+        sink = self.runningSink()
+        sink.sendWindow(100)
+        sink.sendWindow(20)
+        self.assertEqual(self.received(), ([], [("sendWindow", 100), ("sendWindow", 20)]))
+
+
 class RawSocketTestsMixin(_TestCase):
     """
     What L{txmp.testing.FakeRawSocket} and a C{zmq.Socket} both

@@ -41,8 +41,9 @@ from zope.interface import providedBy
 from zope.interface.verify import verifyObject
 
 import txmp
+from txmp import protocol
 from txmp._front import Exchange, Refusal
-from txmp._handler import _ReplySink
+from txmp._handler import FrontLink, _ReplySink
 from txmp._http import HTTPRules, RequestHead
 from txmp._interfaces import IHandlerReactor
 from txmp._pool import ReactorCalls, WorkerPool
@@ -64,6 +65,7 @@ from txmp.test.contracts import (
     ReactorCallsTestsMixin,
     ReactorLifeTestsMixin,
     ResponseIterableTestsMixin,
+    ResponseSinkTestsMixin,
     RunnerTestsMixin,
     SignalsTestsMixin,
     TCPTransportTestsMixin,
@@ -102,6 +104,7 @@ from txmp.testing import (
     fakeZmqSocket,
     httpHead,
     requestHead,
+    requestMeta,
     runningReactor,
 )
 
@@ -153,6 +156,69 @@ class FakeRawRouterContractTests(RawRouterTestsMixin, SynchronousTestCase):
         raw.full.add(b"full")
         raw.gone.add(b"gone")
         return raw, b"full", b"other", b"gone"
+
+
+class RecordingSinkContractTests(ResponseSinkTestsMixin, SynchronousTestCase):
+    """
+    L{RecordingSink} records what a handler's sink sends.
+    """
+
+    def runningSink(self) -> RecordingSink:
+        self.sink = RecordingSink()
+        return self.sink
+
+    def delivered(self) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        steering = {"sendWindow", "finished"}
+        return (
+            [call for call in self.sink.calls if call[0] not in steering],
+            [call for call in self.sink.calls if call[0] in steering],
+        )
+
+
+class ReplySinkContractTests(ResponseSinkTestsMixin, SynchronousTestCase):
+    """
+    The sink a L{FrontLink} (on L{MemorySocket}s, welcomed by a front,
+    which then sent it a request) gives its runner sends what
+    L{RecordingSink} records.
+    """
+
+    def runningSink(self) -> object:
+        self.sendSocket, self.returnSocket = MemorySocket(), MemorySocket()
+        runner = MemoryRunner()
+        link = FrontLink(
+            Clock(), runner, self.sendSocket, self.returnSocket, "host:123",
+            capacity=2, address="tcp://front:5556",
+        )
+        self.addCleanup(link.stop)
+        link.controlReceived(protocol.encodeWelcome({"front": "front1", "heartbeat": "1.0"}))
+        link.controlReceived(protocol.encodeRequest(b"front1.1", requestMeta(), [], []))
+        self.sendSocket.clear()
+        [run] = runner.runs
+        return run.sink
+
+    def delivered(self) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        replies: list[tuple[object, ...]] = []
+        for message in self.returnSocket.messages():
+            if isinstance(message, protocol.Response):
+                head = message.head
+                replies.append((
+                    "sendHead", head.status, head.reason, list(head.headers),
+                    [bytes(chunk) for chunk in message.body], head.more,
+                ))
+            elif isinstance(message, protocol.Body):
+                chunks = [bytes(chunk) for chunk in message.chunks]
+                replies.append(("sendBody", chunks, message.end))
+            elif isinstance(message, protocol.Error):
+                replies.append(("sendError", message.message))
+        steering: list[tuple[object, ...]] = []
+        for message in self.sendSocket.messages():
+            if isinstance(message, protocol.Window):
+                steering.append(("sendWindow", message.size))
+            elif isinstance(message, protocol.Credit):
+                # (The front said nothing of credit_in_reply: each request's
+                # credit goes back by CREDIT when it ends.)
+                steering.extend([("finished",)] * message.credits)
+        return replies, steering
 
 
 class FakeZmqConnectionContractTests(ZmqConnectionTestsMixin, SynchronousTestCase):
