@@ -3,9 +3,7 @@
 Fakes for testing txmp, and code that uses it: no sockets, no threads, no
 wall clock.  Each fake passes the same tests as the real thing it stands
 for (the mixins of C{txmp.test.contracts}, run against both), so that a
-test that passes with the fake says something about the real thing; but
-for L{RecordingConsumer}, whose methods are only checked to take what the
-real ones take (C{SignatureTests}).
+test that passes with the fake says something about the real thing.
 
 Threads and the reactor:
 

@@ -42,7 +42,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 from zope.interface.verify import verifyObject
 
-from txmp import _zmq
+from txmp import _zmq, protocol
 from txmp._defaults import BATCH_LIMIT
 from txmp._zmq import AddressError, PeerUnreachable, _receive, _sendMultipart
 from txmp.testing import RecordingSink, runningReactor
@@ -996,6 +996,75 @@ class ResponseSinkTestsMixin(_TestCase):
         sink.sendWindow(100)
         sink.sendWindow(20)
         self.assertEqual(self.received(), ([], [("sendWindow", 100), ("sendWindow", 20)]))
+
+
+class ReplyConsumerTestsMixin(_TestCase):
+    """
+    What L{txmp.testing.RecordingConsumer} and the front's
+    L{txmp._front.Exchange} both make of what a L{txmp._dispatch.Dispatcher}
+    gives a request's L{txmp._dispatch.ReplyConsumer}: the status and body
+    the client gets, and whether its response is complete, cut off, or
+    still coming.
+
+    Hooks: C{dispatcher}, a L{txmp._dispatch.Dispatcher} with handler
+    C{handlerId} registered; C{request()} submits a request through a
+    consumer (an HTTP/1.1 C{GET}) and returns its id as sent to the
+    handler; C{outcome()} returns the status, the body so far, and
+    C{"coming"}, C{"complete"} or C{"aborted"}.
+    """
+
+    dispatcher: Any
+    handlerId: bytes
+    request: Callable[[], bytes]
+    outcome: Callable[[], tuple[int, bytes, str]]
+
+    def handlerSends(self, frames: list[bytes]) -> None:
+        """
+        Deliver C{frames} from the handler on the return socket.
+        """
+        self.dispatcher.replyReceived([self.handlerId, *frames])
+
+    def test_whole(self) -> None:
+        """
+        A complete reply is the client's whole response.
+        """
+        requestId = self.request()
+        self.handlerSends(
+            protocol.encodeResponse(requestId, 201, b"Created", [(b"Content-Length", b"2")],
+                                    [b"ok"], False)
+        )
+        self.assertEqual(self.outcome(), (201, b"ok", "complete"))
+
+    def test_streamed(self) -> None:
+        """
+        A streamed reply's body reaches the client as it comes, and its
+        end completes the response.
+        """
+        requestId = self.request()
+        self.handlerSends(protocol.encodeResponse(requestId, 200, b"OK", [], [b"a"], True))
+        self.assertEqual(self.outcome(), (200, b"a", "coming"))
+        self.handlerSends(protocol.encodeBody(requestId, [b"b", b"c"], False))
+        self.assertEqual(self.outcome(), (200, b"abc", "coming"))
+        self.handlerSends(protocol.encodeBody(requestId, [b"d"], True))
+        self.assertEqual(self.outcome(), (200, b"abcd", "complete"))
+
+    def test_failedAfterHead(self) -> None:
+        """
+        A streamed reply whose handler fails after its head (C{ERROR}) is
+        cut off: the client never sees it complete.
+        """
+        requestId = self.request()
+        self.handlerSends(protocol.encodeResponse(requestId, 200, b"OK", [], [b"a"], True))
+        self.handlerSends(protocol.encodeError(requestId, "WSGI application error"))
+        self.assertEqual(self.outcome(), (200, b"a", "aborted"))
+
+    def test_failedBeforeHead(self) -> None:
+        """
+        A request whose handler fails before the head is answered 502.
+        """
+        requestId = self.request()
+        self.handlerSends(protocol.encodeError(requestId, "WSGI application error"))
+        self.assertEqual(self.outcome()[0], 502)
 
 
 class RawSocketTestsMixin(_TestCase):

@@ -42,6 +42,7 @@ from zope.interface.verify import verifyObject
 
 import txmp
 from txmp import protocol
+from txmp._dispatch import Dispatcher, FrontError, Reply
 from txmp._front import Exchange, Refusal
 from txmp._handler import FrontLink, _ReplySink
 from txmp._http import HTTPRules, RequestHead
@@ -64,6 +65,7 @@ from txmp.test.contracts import (
     RawSocketTestsMixin,
     ReactorCallsTestsMixin,
     ReactorLifeTestsMixin,
+    ReplyConsumerTestsMixin,
     ResponseIterableTestsMixin,
     ResponseSinkTestsMixin,
     RunnerTestsMixin,
@@ -95,6 +97,7 @@ from txmp.testing import (
     MemoryRun,
     MemoryRunner,
     MemorySocket,
+    ParsedResponse,
     RecordingConsumer,
     RecordingFile,
     RecordingSink,
@@ -219,6 +222,64 @@ class ReplySinkContractTests(ResponseSinkTestsMixin, SynchronousTestCase):
                 # credit goes back by CREDIT when it ends.)
                 steering.extend([("finished",)] * message.credits)
         return replies, steering
+
+
+class RecordingConsumerContractTests(ReplyConsumerTestsMixin, SynchronousTestCase):
+    """
+    L{RecordingConsumer} records what the front's L{Exchange} gives its
+    client.
+    """
+
+    handlerId = b"handler-a"
+
+    def setUp(self) -> None:
+        self.socket = MemorySocket(router=True)
+        self.dispatcher = Dispatcher(Clock(), self.socket, instance="front1")
+        self.dispatcher.controlReceived([self.handlerId, *protocol.encodeHello("a", 5)])
+
+    def request(self) -> bytes:
+        self.consumer = RecordingConsumer()
+        self.consumer.submit(self.dispatcher, requestMeta(), [(b"Host", b"h")], [])
+        [request] = [
+            message for _peer, message in self.socket.routedMessages()
+            if isinstance(message, protocol.Request)
+        ]
+        return request.requestId
+
+    def outcome(self) -> tuple[int, bytes, str]:
+        consumer = self.consumer
+        self.assertTrue(consumer.answer.called)
+        answer = consumer.answer.result
+        if isinstance(answer, Failure):
+            # (Handled: the error is the answer.)
+            consumer.answer.addErrback(lambda failure: None)
+            error = answer.value
+            assert isinstance(error, FrontError)
+            return error.status, b"", "complete"
+        assert isinstance(answer, Reply)
+        body = b"".join(bytes(chunk) for chunk in [*answer.body, *consumer.chunks])
+        if consumer.aborted:
+            return answer.status, body, "aborted"
+        if consumer.finished or not answer.more:
+            return answer.status, body, "complete"
+        return answer.status, body, "coming"
+
+
+class ExchangeConsumerContractTests(ReplyConsumerTestsMixin, FrontTestCase):
+    """
+    The front's L{Exchange} gives its client what L{RecordingConsumer}
+    records.
+    """
+
+    def request(self) -> bytes:
+        _channel, self.transport = self.get()
+        return self.lastRequest().requestId
+
+    def outcome(self) -> tuple[int, bytes, str]:
+        response = ParsedResponse(self.transport.value())
+        if self.transport.disconnected:
+            return response.code, response.body, "aborted"
+        return response.code, response.body, "complete" if response.complete else "coming"
 
 
 class FakeZmqConnectionContractTests(ZmqConnectionTestsMixin, SynchronousTestCase):
