@@ -1624,7 +1624,11 @@ class SpawnedHandlers(MultiService):
 
     def decrease(self) -> None:
         """
-        Drain the oldest handler, unless it is the last one (SIGTTOU).
+        Drain the oldest handler that does not serve (one booting, added or
+        restarted, or declared dead for its silence), else the oldest, unless
+        it is the last one (SIGTTOU): draining the one that serves while
+        another boots would leave none serving until that one joined, and
+        none at all, the front exiting, if it cannot boot.
 
         During a reload, the new handler started to replace it is stopped
         too: else it would take its place, and the reload end with as many
@@ -1636,7 +1640,15 @@ class SpawnedHandlers(MultiService):
         if self._stopping or count <= 1:
             self._log.info("not removing the last handler")
             return
-        oldest = names[0]
+        # A reload's new handler whose old one is still there goes with
+        # that old one.
+        replacements = set(replacing.values())
+        candidates = [name for name in names if name not in replacements]
+        idle = [
+            name for name in candidates
+            if name in self._notJoined or name in self._silent
+        ]
+        oldest = (idle or candidates)[0]
         replacement = replacing.get(oldest)
         if replacement is None:
             self._log.info("removing handler {name}: {count} now",

@@ -3335,7 +3335,7 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.spawned.increase()
         self.spawned.decrease()
         self.spawned.handlerDraining(self.name(4))
-        self.assertEqual(self.spawned.names, [self.name(5), self.name(6)])
+        self.assertEqual(self.spawned.names, [self.name(3), self.name(6)])
         stopped = self.spawned.stopService()
         for name in list(self.spawned._monitor.protocols):
             self.exits(name)
@@ -3361,6 +3361,62 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.spawned.decrease()
         self.assertEqual(self.spawned.names, [self.name(3)])
         self.assertEqual(self.signals(self.name(3)), [])
+
+    def test_decreaseKeepsServing(self) -> None:
+        """
+        SIGTTOU drains a handler that does not serve (one still booting,
+        added by SIGTTIN or restarted after it died, or one declared dead
+        for its silence) rather than the oldest, when the oldest serves:
+        draining the handler that serves while the other boots would leave
+        none serving until it joined, and none at all, the front exiting,
+        if the code on disk cannot boot.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.increase()
+        self.assertEqual(
+            self.spawned.names, [self.name(n) for n in (1, 2, 3)]
+        )
+        with capturedLogs() as events:
+            self.spawned.decrease()
+            self.spawned.decrease()
+        self.assertEqual(self.signals(self.name(1)), [])
+        self.assertEqual(self.signals(self.name(2)), ["TERM"])
+        self.assertEqual(self.signals(self.name(3)), ["TERM"])
+        self.assertEqual(self.spawned.names, [self.name(1)])
+        self.assertEqual(
+            [formatEvent(event) for event in events],
+            [
+                "removing handler %s: 2 now" % (self.name(2),),
+                "removing handler %s: 1 now" % (self.name(3),),
+            ],
+        )
+        # Declared dead for its silence, it does not serve either.
+        self.spawned.increase()
+        self.spawned.handlerJoined(self.name(4))
+        self.spawned.handlerSilent(self.name(1))
+        self.spawned.decrease()
+        self.assertEqual(self.signals(self.name(1)), ["TERM"])
+        self.assertEqual(self.spawned.names, [self.name(4)])
+
+    def test_decreaseKeepsServingDuringReload(self) -> None:
+        """
+        SIGTTOU during a reload drains an old handler that does not serve
+        (added by SIGTTIN just before, still booting), and the new one
+        started to replace it, rather than the oldest, which serves.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.decrease()
+        self.spawned.increase()
+        self.assertEqual(self.spawned.names, [self.name(1), self.name(3)])
+        self.spawned.reload()
+        self.spawned.decrease()
+        self.assertEqual(self.signals(self.name(1)), [])
+        self.assertEqual(self.signals(self.name(3)), ["TERM"])
+        self.assertEqual(self.signals(self.name(5)), ["TERM"])
+        self.assertEqual(self.spawned.names, [self.name(1), self.name(4)])
+        self.spawned.handlerJoined(self.name(4))
+        self.assertEqual(self.signals(self.name(1)), ["TERM"])
+        self.assertEqual(self.spawned.names, [self.name(4)])
 
     def test_decreaseDuringReload(self) -> None:
         """
