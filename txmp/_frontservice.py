@@ -1585,6 +1585,7 @@ class SpawnedHandlers(MultiService):
         the code again, which has changed since.
         """
         if self._stopping:
+            self._log.info("reload: not started: the front is stopping")
             return
         if self._retiring:
             if self._bootFailures and self._notJoined & set(self._retiring):
@@ -1608,6 +1609,7 @@ class SpawnedHandlers(MultiService):
         Start one more handler (SIGTTIN).
         """
         if self._stopping:
+            self._log.info("not adding a handler: the front is stopping")
             return
         name = self._add()
         self._log.info("adding handler {name}: {count} now",
@@ -1634,10 +1636,13 @@ class SpawnedHandlers(MultiService):
         too: else it would take its place, and the reload end with as many
         handlers as it began with.
         """
+        if self._stopping:
+            self._log.info("not removing a handler: the front is stopping")
+            return
         names = self.names
         replacing = self._replaced()
         count = len(names) - len(replacing)
-        if self._stopping or count <= 1:
+        if count <= 1:
             self._log.info("not removing the last handler")
             return
         # A reload's new handler whose old one is still there goes with

@@ -3398,6 +3398,31 @@ class SpawnedHandlersTests(SynchronousTestCase):
         self.assertEqual(self.signals(self.name(1)), ["TERM"])
         self.assertEqual(self.spawned.names, [self.name(4)])
 
+    def test_resizeWhileStopping(self) -> None:
+        """
+        SIGHUP, SIGTTIN and SIGTTOU to a stopping front change nothing,
+        and each says why: SIGTTOU said C{not removing the last handler},
+        whatever their number.
+        """
+        self.spawned.handlerJoined(self.name(1))
+        self.spawned.handlerJoined(self.name(2))
+        self.spawned.frontStopping()
+        with capturedLogs() as events:
+            self.spawned.reload()
+            self.spawned.increase()
+            self.spawned.decrease()
+        self.assertEqual(
+            [formatEvent(event) for event in events],
+            [
+                "reload: not started: the front is stopping",
+                "not adding a handler: the front is stopping",
+                "not removing a handler: the front is stopping",
+            ],
+        )
+        self.assertEqual(self.spawned.names, [self.name(1), self.name(2)])
+        self.assertEqual(len(self.started()), 2)
+        self.assertEqual(self.signals(self.name(1)), [])
+
     def test_decreaseKeepsServingDuringReload(self) -> None:
         """
         SIGTTOU during a reload drains an old handler that does not serve
