@@ -41,7 +41,7 @@ from txmp._defaults import (
 )
 from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
-from txmp._peerlog import PacedLog, printable
+from txmp._peerlog import PacedLog, peerId, printable
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import PeerSender, PeerUnreachable
 
@@ -1367,7 +1367,7 @@ class Dispatcher:
             identity,
             "bad messages",
             "dropped a bad message from peer {peer}{handler}: {why}",
-            peer=identity.hex(),
+            peer=peerId(identity),
             handler="" if handler is None else f" (handler {handler.label})",
             why=why,
         )
@@ -1468,7 +1468,7 @@ class Dispatcher:
             " same ZMQ_ROUTING_ID (docs/protocol.md, 2.1), or every reply"
             " it sends is dropped and its requests time out"
             " (logged once per routing id)",
-            peer=identity.hex(),
+            peer=peerId(identity),
             why=why,
         )
 

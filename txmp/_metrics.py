@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Callable
 
+from txmp._peerlog import peerId
+
 if TYPE_CHECKING:
     # (Only for types: the dispatcher counts with this module's Histogram.)
     from txmp._dispatch import Dispatcher, PendingRequest
@@ -211,6 +213,6 @@ def exposition(dispatcher: Dispatcher, metrics: FrontMetrics) -> bytes:
             # Two handlers may share a --name: the routing id tells them apart.
             w.sample(name, measure(handler), {
                 "handler": handler.name,
-                "id": handler.identity.decode("ascii", "replace"),
+                "id": peerId(handler.identity),
             })
     return ("\n".join(w.lines) + "\n").encode("utf-8")

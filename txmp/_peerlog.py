@@ -60,6 +60,22 @@ def printable(text: str, length: int = LOG_NAME_LENGTH) -> str:
     return text.translate(_CONTROLS)
 
 
+def peerId(identity: bytes) -> str:
+    """
+    A peer's ZeroMQ routing id as the front's log lines and C{/metrics}
+    (its C{id} label) write it: as text when it is printable ASCII, as
+    txmp's handlers' ids are (hexadecimal digits,
+    L{txmp._zmq.newRoutingId}), so that a line names a handler as
+    C{/metrics} does; else C{0x} and its bytes in hexadecimal (libzmq's own
+    ids, for a peer that set none, start with a zero byte).
+    """
+    if identity.isascii():
+        text = identity.decode("ascii")
+        if text.isprintable():
+            return text
+    return "0x" + identity.hex()
+
+
 @define(slots=False, eq=False, repr=False)
 class _Window:
     """
@@ -185,7 +201,7 @@ class PacedLog:
             " (not logged; the last: {last})",
             count=window.suppressed,
             kind=key[1],
-            peer="peer " + key[0].hex() if key[0] else "other peers",
+            peer="peer " + peerId(key[0]) if key[0] else "other peers",
             seconds=now - window.start,
             last=formatEvent(window.last),
         )

@@ -13,7 +13,8 @@ from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._defaults import LOG_NAME_LENGTH, PEER_LOG_BURST, PEER_LOG_INTERVAL
-from txmp._peerlog import PacedLog, printable
+from txmp._peerlog import PacedLog, peerId, printable
+from txmp._zmq import newRoutingId
 
 P = b"\x01peer"
 Q = b"\x02peer"
@@ -84,7 +85,7 @@ class PacedLogTests(SynchronousTestCase):
         self.assertEqual(
             self.lines()[-1],
             "... and 99990 more bad messages from peer %s in the last 10 s"
-            " (not logged; the last: bad message 99999 from %s)" % (P.hex(), P.hex()),
+            " (not logged; the last: bad message 99999 from %s)" % (peerId(P), P.hex()),
         )
 
     def test_floodGoesOn(self) -> None:
@@ -136,9 +137,9 @@ class PacedLogTests(SynchronousTestCase):
         self.assertEqual(
             summaries,
             [
-                ("peer " + P.hex(), "bad messages", 10),
-                ("peer " + P.hex(), "credits over the cap", 10),
-                ("peer " + Q.hex(), "bad messages", 10),
+                ("peer " + peerId(P), "bad messages", 10),
+                ("peer " + peerId(P), "credits over the cap", 10),
+                ("peer " + peerId(Q), "bad messages", 10),
             ],
         )
 
@@ -203,3 +204,32 @@ class PrintableTests(SynchronousTestCase):
             printable("a\nb\r\x1b[2J\x7f\x85\u2028"),
             "a\\x0ab\\x0d\\x1b[2J\\x7f\\x85\\u2028",
         )
+
+
+class PeerIdTests(SynchronousTestCase):
+    """
+    L{peerId} writes a routing id as the front's log lines and C{/metrics}
+    both write it.
+    """
+
+    def test_txmpIds(self) -> None:
+        """
+        A routing id of txmp's handlers (hexadecimal digits) is written as
+        it is: as C{/metrics} labels the handler, so that a log line about
+        the peer can be matched with its metrics.
+        """
+        identity = newRoutingId()
+        self.assertEqual(peerId(identity), identity.decode("ascii"))
+        self.assertEqual(peerId(b"handler-a"), "handler-a")
+
+    def test_otherIds(self) -> None:
+        """
+        Any other routing id, libzmq's own (a zero byte first), one with a
+        control or a non-ASCII byte, is C{0x} and its bytes in hexadecimal:
+        nothing a peer chose can start a line or be mistaken for a
+        printable id.
+        """
+        self.assertEqual(peerId(b"\x00k\x8bEg"), "0x006b8b4567")
+        self.assertEqual(peerId(b"a\nb"), "0x610a62")
+        self.assertEqual(peerId("é".encode()), "0xc3a9")
+
