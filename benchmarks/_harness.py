@@ -501,7 +501,7 @@ def startHandler(
     )
     try:
         match = front.waitFor(
-            r"handler %s joined(?: with (\d+) credits(?:, (\d+) of them prefetch)?)?"
+            r"handler %s joined(?: with (\d+) credits(?: \(prefetch (\d+)\))?)?"
             % (re.escape(name),)
         )
     except BenchmarkError as e:

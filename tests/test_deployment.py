@@ -272,8 +272,7 @@ class DeploymentRecipeTests(SystemTestCase):
         # Its 8 threads, and mphandler's default --prefetch.
         self.assertEqual(
             front.countLines(
-                f"joined with {8 + DEFAULT_PREFETCH} credits, {DEFAULT_PREFETCH} of them "
-                "prefetch"
+                f"joined with {8 + DEFAULT_PREFETCH} credits (prefetch {DEFAULT_PREFETCH})"
             ),
             4, self.transcript(),
         )

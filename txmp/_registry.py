@@ -267,7 +267,10 @@ class HandlerRegistry(Generic[T]):
             "handler {name} joined with {credits} credits{prefetch}",
             name=handler.label,
             credits=handler.credits,
-            prefetch=f", {handler.prefetch} of them prefetch" if handler.prefetch else "",
+            # (Not "N of them prefetch": a handler that joins again with
+            # requests still in hand offers fewer credits than its slots,
+            # maybe fewer than its prefetch alone.)
+            prefetch=f" (prefetch {handler.prefetch})" if handler.prefetch else "",
         )
         if joined:
             for observer in self.joinObservers:

@@ -299,6 +299,26 @@ class PrefetchTests(RegistryTestCase):
         self.registry.finished(handler, requestId)
         self.assertTrue(self.registry.credit(handler, 1))
 
+    def test_joinedLogged(self) -> None:
+        """
+        A handler that joins is logged with the credits it offers and its
+        prefetch, as a setting of its own: one that joins again with
+        requests in hand (found silent, then heard) offers fewer credits
+        than its slots, maybe fewer than its prefetch, where the line said
+        C{joined with 27 credits, 28 of them prefetch}.
+        """
+        with capturedLogs() as events:
+            self.hello(A, 32, prefetch="28")
+            self.hello(B, 4)
+            self.registry.remove(self.registry.handlers[A])
+            self.hello(A, 27, prefetch="28")
+        self.assertEqual(
+            [formatEvent(e) for e in events if "joined" in e["log_format"]],
+            ["handler handler-a joined with 32 credits (prefetch 28)",
+             "handler handler-b joined with 4 credits",
+             "handler handler-a joined with 27 credits (prefetch 28)"],
+        )
+
     def test_prefetchRead(self) -> None:
         """
         The handler's state has its latest C{HELLO}'s C{prefetch}; 0 for a
