@@ -35,6 +35,7 @@ from twisted.internet.error import (
 from twisted.internet.interfaces import (
     IDelayedCall,
     IListeningPort,
+    IProcessTransport,
     IProtocolFactory,
     IReactorCore,
     IReactorTime,
@@ -1035,6 +1036,20 @@ def _handlerMonitor(
             ProcessMonitor.connectionLost(self, name)
             self._exited(name, joined)
 
+        def _forceStopProcess(self, proc: IProcessTransport) -> None:
+            # Said, with why: else the handler's exit line ("killed by
+            # signal 9") reads as a kill from outside (an operator, the
+            # kernel's OOM killer).
+            found = [p for p in running.values() if p.runsAs(proc)]
+            if found:
+                _log.warn(
+                    "spawned handler {name} (PID {pid}) still there {seconds} s after "
+                    "SIGTERM (its --graceful-timeout and {margin} s): sending SIGKILL",
+                    name=found[0].name, pid=found[0].pid, seconds=self.killTime,
+                    margin=SPAWN_KILL_MARGIN,
+                )
+            ProcessMonitor._forceStopProcess(self, proc)
+
         def _cannotStart(self, name: str, error: BaseException | None) -> None:
             _log.error(
                 "spawned handler {name} could not be started: {error} (is the "
@@ -1135,6 +1150,12 @@ class SpawnedProcess:
 
         protocol.processExited = processExited  # type: ignore[method-assign]
         protocol.processEnded = processEnded  # type: ignore[method-assign]
+
+    def runsAs(self, transport: IProcessTransport) -> bool:
+        """
+        Whether C{transport} is this run's process.
+        """
+        return self._transport is transport
 
     def kill(self) -> bool:
         """

@@ -2908,6 +2908,33 @@ class SpawnedHandlersTests(SynchronousTestCase):
              % (self.name(2),)],
         )
 
+    def test_killSaid(self) -> None:
+        """
+        A handler sent C{SIGKILL} for being still there C{--graceful-timeout}
+        and 10 s after C{SIGTERM} is named in a warning that says so, before
+        its exit line: that line alone ("killed by signal 9") reads as a kill
+        from outside (an operator-tester's finding).
+        """
+        with capturedLogs() as events:
+            self.spawned.stopService()
+            self.reactor.advance(39.9)
+            self.assertEqual(
+                [e for e in events if "sending SIGKILL" in e["log_format"]], []
+            )
+            self.reactor.advance(0.1)
+        self.assertEqual(
+            sorted(
+                formatEvent(e) for e in events
+                if e["log_level"] == LogLevel.warn and "sending SIGKILL" in e["log_format"]
+            ),
+            sorted(
+                "spawned handler %s (PID %s) still there 40.0 s after SIGTERM (its "
+                "--graceful-timeout and 10.0 s): sending SIGKILL"
+                % (name, self.spawned._running[name].pid)
+                for name in (self.name(1), self.name(2))
+            ),
+        )
+
     def test_outputHeldOpen(self) -> None:
         """
         A handler that has exited while a process it started holds its
