@@ -40,22 +40,24 @@ class FrontStopTests(SystemTestCase):
     """
 
     async def assertDrains(
-        self, front: TwistdProcess, handlerOutput: TwistdProcess, signal: str = "TERM"
+        self, front: TwistdProcess, handlerOutput: TwistdProcess, signalName: str = "TERM"
     ) -> None:
         """
         Start a request, SIGTERM C{front} once the application runs it,
         and assert that new connections are refused while the request is
         in progress, that it is answered in full once the application
-        ends it, and that the front then exits cleanly.
+        ends it, and that the front then exits cleanly, by SIGTERM
+        (status 143 to a shell, whatever the signal: docs/deployment.md,
+        Signals).
 
         @param handlerOutput: the process whose output shows the
             application's lines.
-        @param signal: the signal sent instead of C{SIGTERM}.
+        @param signalName: the signal sent instead of C{SIGTERM}.
         """
         target, release = self.heldRequest()
         slow = self.get(target)
         await handlerOutput.waitForLine("slow request started: GET")
-        front.signal(signal)
+        front.signal(signalName)
         await front.waitForLine("mpfront stopping: finishing 1 requests")
         if await self.accepts():
             self.fail("the stopping front accepted a connection" + self.transcript())
@@ -67,6 +69,9 @@ class FrontStopTests(SystemTestCase):
         self.assertResponse(result, 200, b"slow\n")
         await front.whenEnded()
         self.assertStoppedCleanly(front)
+        self.assertEqual(
+            getattr(front.end, "signal", None), signal.SIGTERM, self.transcript()
+        )
 
     @asyncTest
     async def test_frontDrains(self) -> None:
