@@ -956,7 +956,8 @@ class FrontLink:
             )
         if silent:
             self._log.warn(
-                "front {front} at {address} is silent: {then}",
+                "mphandler {name}: front {front} at {address} is silent: {then}",
+                name=self.name,
                 front=self.front,
                 address=self.address,
                 # A draining link registers no more: it takes the front for

@@ -378,8 +378,9 @@ class RegistrationTests(FrontLinkTestCase):
 
     def test_silentFront(self) -> None:
         """
-        A front silent for more than three heartbeat intervals is forgotten:
-        the link sends C{HELLO} again, with its free capacity as credits.
+        A front silent for more than three heartbeat intervals is forgotten,
+        and the handler says so: the link sends C{HELLO} again, with its
+        free capacity as credits.
         """
         self.link.start()
         self.welcome()
@@ -388,11 +389,18 @@ class RegistrationTests(FrontLinkTestCase):
         for _ in range(3):
             self.clock.advance(self.heartbeat)
         self.assertEqual(self.control(), [protocol.Ping()] * 3)
-        self.clock.advance(self.heartbeat)
+        with capturedLogs() as events:
+            self.clock.advance(self.heartbeat)
         self.assertIsNone(self.link.front)
         hello = self.control()[-1]
         assert isinstance(hello, protocol.Hello)
         self.assertEqual(hello.credits, 1)
+        # Named as the handler's other lines are (it lacked the prefix).
+        self.assertIn(
+            "mphandler host:123: front front1 at tcp://front:5556 is silent: "
+            "registering again",
+            [formatEvent(e) for e in events],
+        )
 
     def test_pausedHandlerReadsFirst(self) -> None:
         """
@@ -2036,7 +2044,8 @@ class DrainTests(FrontLinkTestCase):
         self.successResultOf(d)
         self.assertEqual(
             [formatEvent(e) for e in events if "is silent" in formatEvent(e)],
-            ["front front1 at tcp://front:5556 is silent: taken for gone, draining ends"],
+            ["mphandler host:123: front front1 at tcp://front:5556 is silent: taken for "
+             "gone, draining ends"],
         )
 
     def test_frontGoneWhileDrainingRunning(self) -> None:
@@ -2053,8 +2062,8 @@ class DrainTests(FrontLinkTestCase):
         self.assertNoResult(d)
         self.assertEqual(
             [formatEvent(e) for e in events if "is silent" in formatEvent(e)],
-            ["front front1 at tcp://front:5556 is silent: taken for gone, draining "
-             "ends once the 1 requests running end"],
+            ["mphandler host:123: front front1 at tcp://front:5556 is silent: taken for "
+             "gone, draining ends once the 1 requests running end"],
         )
         self.runner.runs[0].respond()
         self.successResultOf(d)
