@@ -1235,8 +1235,9 @@ class SpawnedHandlers(MultiService):
     """
     The local handlers of C{--spawn}: started, restarted when they die (by
     a L{ProcessMonitor}), and replaced as soon as one starts draining (it was
-    recycled by --max-requests, or stopped by hand), so that capacity never
-    drops while it finishes its requests.
+    recycled by --max-requests, or stopped by hand), so that its
+    replacement boots while it finishes its requests: the capacity lost is
+    the draining one's for the replacement's boot, not for its drain.
 
     Signals to the front act on them (see L{serviceTree}): SIGHUP reloads
     them (L{reload}), SIGTTIN adds one (L{increase}), SIGTTOU drains one
