@@ -702,8 +702,8 @@ class SeveralFrontsTests(ResilienceTestCase):
                 line = await front.waitForLine(re.compile(rf"handler {name} joined"))
                 # One thread each, and half of --prefetch.
                 self.assertIn(
-                    f"with {1 + DEFAULT_PREFETCH // 2} credits, {DEFAULT_PREFETCH // 2} of "
-                    "them prefetch", line, f"{front.label}: {line}" + self.transcript()
+                    f"with {1 + DEFAULT_PREFETCH // 2} credits (prefetch "
+                    f"{DEFAULT_PREFETCH // 2})", line, f"{front.label}: {line}" + self.transcript()
                 )
         pids = {h.pid for h in handlers}
 
