@@ -621,6 +621,11 @@ class Dispatcher:
         self.instance = instance if instance is not None else os.urandom(8).hex()
         self._prefix = self.instance.encode("ascii") + b"."
         self._counter = itertools.count(1)
+        # What peers do wrong, logged at a bounded rate per peer and kind
+        # (a peer may send bad messages as fast as it likes); counted in
+        # stats all the same.  The registry's lines about handlers joining
+        # and leaving too: a peer may say HELLO and BYE as fast.
+        self._paced = PacedLog(reactor)
         self.registry: HandlerRegistry[PendingRequest] = HandlerRegistry(
             reactor,
             self._sendTo,
@@ -629,6 +634,7 @@ class Dispatcher:
             instance=self.instance,
             maxMessage=maxMessage,
             pauses=pauses,
+            paced=self._paced,
         )
         self.pending: dict[bytes, PendingRequest] = {}
         self.queue: OrderedDict[bytes, PendingRequest] = OrderedDict()
@@ -636,10 +642,6 @@ class Dispatcher:
         # logged: a reply dropped from any other is logged, once per id
         # (at most MAX_PEER_IDS of them, see _peerSeen).
         self._peersSeen: set[bytes] = set()
-        # What peers do wrong, logged at a bounded rate per peer and kind
-        # (a peer may send bad messages as fast as it likes); counted in
-        # stats all the same.
-        self._paced = PacedLog(reactor)
         # The next look for requests waiting in handlers whose threads
         # turned slow (_checkRecalls), while any wait.
         self._recallTimer: IDelayedCall | None = None

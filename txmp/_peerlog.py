@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 from attrs import define, field
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger, formatEvent
+from twisted.logger import Logger, LogLevel, formatEvent
 
 from txmp._defaults import (
     LOG_NAME_LENGTH,
@@ -148,6 +148,24 @@ class PacedLog:
         @param fields: its fields (which may be named C{peer}, C{kind} or
             C{format}: the four before are positional only).
         """
+        self.emit(LogLevel.warn, log, peer, kind, format, **fields)
+
+    def emit(
+        self,
+        level: LogLevel,
+        log: Logger,
+        peer: bytes,
+        kind: str,
+        format: str,
+        /,
+        **fields: object,
+    ) -> None:
+        """
+        As L{warn}, at C{level}: for what a peer may make the front say as
+        often as it likes though each line alone is no trouble (a handler
+        joining and leaving).  The summary of the lines not written is a
+        warning all the same: so many are.
+        """
         now = self._clock.seconds()
         key = (peer, kind)
         window = self._windows.get(key)
@@ -162,7 +180,7 @@ class PacedLog:
             self._windows.move_to_end(key)
         if window.logged < self.burst:
             window.logged += 1
-            log.warn(format, **fields)
+            log.emit(level, format, **fields)
             return
         window.suppressed += 1
         window.log = log

@@ -22,13 +22,13 @@ from typing import Callable, Generic, TypeVar
 
 from attrs import define, field
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 
 from txmp import protocol
 from txmp._deadlines import PauseWatch
 from txmp._defaults import MAX_CREDITS, PREFETCH_STALL, RECALL_AFTER
 from txmp._interfaces import cancelCall
-from txmp._peerlog import printable
+from txmp._peerlog import PacedLog, printable
 
 #: What the registry keeps for a handler's requests in flight: the
 #: dispatcher's own record of each, opaque here.
@@ -141,6 +141,10 @@ class HandlerRegistry(Generic[T]):
         to handlers, or L{None} not to tell them.
     @param pauses: what the front's timers find of its pauses: the
         heartbeat tells it, the check of silence asks it.
+    @param paced: where the lines about a handler joining, draining and
+        leaving go, at a bounded rate per routing id: a peer that says
+        C{HELLO} and C{BYE} in turn, as fast as it likes, would have each
+        pair write three lines.  One of its own by default.
     """
 
     _log = Logger()
@@ -152,6 +156,7 @@ class HandlerRegistry(Generic[T]):
     instance: str
     maxMessage: int | None = None
     pauses: PauseWatch = field(factory=PauseWatch)
+    paced: PacedLog = field()
     handlers: dict[bytes, HandlerState[T]] = field(init=False, factory=dict)
     drainObservers: list[Callable[[str], None]] = field(init=False, factory=list)
     joinObservers: list[Callable[[str], None]] = field(init=False, factory=list)
@@ -164,6 +169,26 @@ class HandlerRegistry(Generic[T]):
     # silent since before it has had its heartbeat more.
     _gracedAt: float = field(init=False, default=-math.inf)
     _running: bool = field(init=False, default=False)
+
+    @paced.default
+    def _paced(self) -> PacedLog:
+        return PacedLog(self._clock)
+
+    def _registration(self, handler: HandlerState[T], format: str, /, **fields: object) -> None:
+        """
+        Log that C{handler} joined, began to drain, or left (an info line),
+        unless its routing id had its L{PacedLog.burst} of those lines in
+        this interval: an honest handler has a few in its life.
+        """
+        self.paced.emit(
+            LogLevel.info,
+            self._log,
+            handler.identity,
+            "registrations",
+            format,
+            name=handler.label,
+            **fields,
+        )
 
     # -- lifetime ------------------------------------------------------------
 
@@ -263,15 +288,24 @@ class HandlerRegistry(Generic[T]):
         )
         if self.handlers.get(identity) is not handler:
             return None
-        (self._log.info if joined else self._log.debug)(
-            "handler {name} joined with {credits} credits{prefetch}",
-            name=handler.label,
-            credits=handler.credits,
-            # (Not "N of them prefetch": a handler that joins again with
-            # requests still in hand offers fewer credits than its slots,
-            # maybe fewer than its prefetch alone.)
-            prefetch=f" (prefetch {handler.prefetch})" if handler.prefetch else "",
-        )
+        # (Not "N of them prefetch": a handler that joins again with
+        # requests still in hand offers fewer credits than its slots, maybe
+        # fewer than its prefetch alone.)
+        prefetch = f" (prefetch {handler.prefetch})" if handler.prefetch else ""
+        if joined:
+            self._registration(
+                handler,
+                "handler {name} joined with {credits} credits{prefetch}",
+                credits=handler.credits,
+                prefetch=prefetch,
+            )
+        else:
+            self._log.debug(
+                "handler {name} joined with {credits} credits{prefetch}",
+                name=handler.label,
+                credits=handler.credits,
+                prefetch=prefetch,
+            )
         if joined:
             for observer in self.joinObservers:
                 observer(hello.name)
@@ -287,9 +321,9 @@ class HandlerRegistry(Generic[T]):
         """
         if not handler.draining:
             handler.draining = True
-            self._log.info(
+            self._registration(
+                handler,
                 "handler {name} is draining with {count} requests in flight",
-                name=handler.label,
                 count=len(handler.inFlight),
             )
             for callback in self.drainObservers:
@@ -307,7 +341,7 @@ class HandlerRegistry(Generic[T]):
         if self.handlers.get(handler.identity) is not handler:
             return None
         del self.handlers[handler.identity]
-        self._log.info("handler {name} left", name=handler.label)
+        self._registration(handler, "handler {name} left")
         lost = list(handler.inFlight.values())
         handler.inFlight.clear()
         return lost
@@ -322,7 +356,7 @@ class HandlerRegistry(Generic[T]):
             and self.handlers.get(handler.identity) is handler
         ):
             del self.handlers[handler.identity]
-            self._log.info("handler {name} drained and left", name=handler.label)
+            self._registration(handler, "handler {name} drained and left")
 
     # -- credits and requests ------------------------------------------------
 

@@ -162,6 +162,24 @@ class PacedLogTests(SynchronousTestCase):
         self.assertEqual(self.lines()[-1], "from 06")
         self.assertEqual(len(log._windows), 2)
 
+    def test_emitAtLevel(self) -> None:
+        """
+        L{PacedLog.emit} paces lines of another level as L{PacedLog.warn}
+        does its warnings: the first L{PEER_LOG_BURST} are written at that
+        level, and the summary of the rest is a warning.
+        """
+        for i in range(PEER_LOG_BURST + 4):
+            self.log.emit(LogLevel.info, self.logger, P, "joins", "joined {i}", i=i)
+        self.assertEqual(self.lines(), ["joined %d" % (i,) for i in range(PEER_LOG_BURST)])
+        self.assertEqual({e["log_level"] for e in self.events}, {LogLevel.info})
+        self.clock.advance(PEER_LOG_INTERVAL)
+        self.assertEqual(self.events[-1]["log_level"], LogLevel.warn)
+        self.assertEqual(
+            self.lines()[-1],
+            "... and 4 more joins from peer %s in the last 10 s"
+            " (not logged; the last: joined %d)" % (P.hex(), PEER_LOG_BURST + 3),
+        )
+
     def test_flush(self) -> None:
         """
         L{PacedLog.flush} writes the summaries pending, cancels their

@@ -206,6 +206,40 @@ class RegistrationTests(RegistryTestCase):
         self.assertEqual(handler.credits, 4)
         self.assertEqual(joined, ["handler-a", "handler-a"])
 
+    def test_registrationsPaced(self) -> None:
+        """
+        A peer that says C{HELLO} and C{BYE} in turn, as fast as it likes,
+        makes the front write at most L{_defaults.PEER_LOG_BURST} lines of
+        its joining, draining and leaving in an interval of
+        L{_defaults.PEER_LOG_INTERVAL} seconds, then one warning of how many
+        more there were; each is registered and drained all the same, and
+        another handler's joining is written.  (Three lines for each pair
+        of messages before: a loop of them wrote 9000 lines in 1.5 s.)
+        """
+        joined: list[str] = []
+        self.registry.joinObservers.append(joined.append)
+        with capturedLogs() as events:
+            for _ in range(1000):
+                self.registry.bye(self.hello(A, 0))
+            self.assertIsNone(self.registry.get(A))
+            self.hello(B, 1)
+            self.clock.advance(_defaults.PEER_LOG_INTERVAL)
+        lines = [formatEvent(e) for e in events if e["log_level"] >= LogLevel.info]
+        self.assertEqual(len(joined), 1001)
+        self.assertEqual(
+            lines[: _defaults.PEER_LOG_BURST],
+            ["handler handler-a joined with 0 credits",
+             "handler handler-a is draining with 0 requests in flight",
+             "handler handler-a drained and left"] * (_defaults.PEER_LOG_BURST // 3)
+            + ["handler handler-a joined with 0 credits"],
+        )
+        self.assertEqual(
+            lines[_defaults.PEER_LOG_BURST:],
+            ["handler handler-b joined with 1 credits",
+             "... and 2990 more registrations from peer %s in the last 10 s"
+             " (not logged; the last: handler handler-a drained and left)" % (A.hex(),)],
+        )
+
     def test_removeGivesRequestsBack(self) -> None:
         """
         L{HandlerRegistry.remove} forgets a handler and gives back the
