@@ -40,6 +40,7 @@ from txmp._defaults import (
 )
 from txmp._http import REASONS, plainPage
 from txmp._interfaces import cancelCall
+from txmp._peerlog import PacedLog
 from txmp._zmq import MessageSender, ReplySender, inThisThread, ipcPath, listening
 from txmp.protocol import Frame
 
@@ -370,6 +371,10 @@ def _ipcHint(address: str) -> str:
     return ""
 
 
+#: The one peer a link's L{PacedLog} counts lines about: its front.
+_FRONT = b"front"
+
+
 @define(slots=False, eq=False, repr=False)
 class FrontLink:
     """
@@ -538,8 +543,15 @@ class FrontLink:
     # checks, HUNG_AFTER_CANCEL seconds later, whether it still runs (see
     # _stillRunning); None once it has (a request is warned of once).
     _hungChecks: dict[bytes, IDelayedCall | None] = field(init=False, factory=dict)
+    # What the front does wrong (a bad message, a duplicate request),
+    # logged at a bounded rate: a front may send them as fast as it likes.
+    _paced: PacedLog = field(init=False)
     # Fired once no request runs (see whenIdle).
     _idleWaiters: list[Deferred[None]] = field(init=False, factory=list)
+
+    @_paced.default
+    def _pacedLog(self) -> PacedLog:
+        return PacedLog(self._reactor, describe=lambda _: "front " + self.address)
 
     @property
     def free(self) -> int:
@@ -575,6 +587,7 @@ class FrontLink:
         for check in self._hungChecks.values():
             cancelCall(check)
         self._hungChecks.clear()
+        self._paced.flush()
 
     def drain(self) -> Deferred[None]:
         """
@@ -1116,7 +1129,10 @@ class FrontLink:
             message = protocol.decode(frames)
         except protocol.ProtocolError as e:
             self.stats["badMessages"] += 1
-            self._log.warn(
+            self._paced.warn(
+                self._log,
+                _FRONT,
+                "bad messages",
                 "dropped a bad message from front {address}: {why}",
                 address=self.address,
                 why=str(e),
@@ -1149,17 +1165,19 @@ class FrontLink:
         elif isinstance(message, protocol.Cancel):
             running = self.running.get(message.requestId)
             if running is not None:
-                # Info, not a warning: most often the client went away, no
-                # fault of the handler's, and the front warns of a
-                # --timeout itself.
-                self._log.info(
-                    "request {requestId} cancelled by the front while {state} "
-                    "(its client gone, a bad request body, a timeout of the front's, "
-                    "or a reply the front refused: its log says which)",
-                    requestId=message.requestId.decode("ascii", "replace"),
-                    # One of --prefetch may not have reached a thread yet.
-                    state="running" if running.started else "waiting for a thread",
-                )
+                if not running.cancelled:
+                    # Info, not a warning: most often the client went away,
+                    # no fault of the handler's, and the front warns of a
+                    # --timeout itself.  (Once: a front may send CANCEL
+                    # again, as often as it likes.)
+                    self._log.info(
+                        "request {requestId} cancelled by the front while {state} "
+                        "(its client gone, a bad request body, a timeout of the "
+                        "front's, or a reply the front refused: its log says which)",
+                        requestId=message.requestId.decode("ascii", "replace"),
+                        # One of --prefetch may not have reached a thread yet.
+                        state="running" if running.started else "waiting for a thread",
+                    )
                 running.cancel()
                 if message.requestId not in self._hungChecks:
                     self._hungChecks[message.requestId] = self._reactor.callLater(
@@ -1262,7 +1280,10 @@ class FrontLink:
                     self._hello()
         else:
             self.stats["badMessages"] += 1
-            self._log.warn(
+            self._paced.warn(
+                self._log,
+                _FRONT,
+                "bad messages",
                 "dropped an unexpected message from front {address}",
                 address=self.address,
             )
@@ -1336,7 +1357,10 @@ class FrontLink:
         requestId = request.requestId
         if requestId in self.running:
             self.stats["badMessages"] += 1
-            self._log.warn(
+            self._paced.warn(
+                self._log,
+                _FRONT,
+                "duplicate requests",
                 "dropped a duplicate request {requestId}",
                 requestId=requestId.decode("ascii", "replace"),
             )

@@ -13,6 +13,7 @@ well.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Callable
 
 from attrs import define, field
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -76,6 +77,13 @@ def peerId(identity: bytes) -> str:
     return "0x" + identity.hex()
 
 
+def _routingId(peer: bytes) -> str:
+    """
+    A peer as the front's summaries name it: by its routing id.
+    """
+    return "peer " + peerId(peer)
+
+
 @define(slots=False, eq=False, repr=False)
 class _Window:
     """
@@ -115,6 +123,9 @@ class PacedLog:
     Must be called in the reactor thread.
 
     @param clock: the time, and the timer of summaries.
+    @param describe: how a summary names a peer: the front's say
+        C{peer} and its routing id in hexadecimal; a handler's link, whose
+        one peer is its front, says which.
     """
 
     def __init__(
@@ -123,8 +134,10 @@ class PacedLog:
         burst: int = PEER_LOG_BURST,
         interval: float = PEER_LOG_INTERVAL,
         maxPeers: int = PEER_LOG_KEYS,
+        describe: Callable[[bytes], str] = _routingId,
     ) -> None:
         self._clock = clock
+        self._describe = describe
         self.burst = burst
         self.interval = interval
         self.maxPeers = maxPeers
@@ -219,7 +232,7 @@ class PacedLog:
             " (not logged; the last: {last})",
             count=window.suppressed,
             kind=key[1],
-            peer="peer " + peerId(key[0]) if key[0] else "other peers",
+            peer=self._describe(key[0]) if key[0] else "other peers",
             seconds=now - window.start,
             last=formatEvent(window.last),
         )

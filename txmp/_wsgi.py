@@ -1173,6 +1173,8 @@ class RunningRequest:
         assignment is atomic).
     @ivar _bodyEnded: whether the whole request body was received.
         Reactor thread only.
+    @ivar _lateBodyLogged: whether body that came after the body's end was
+        logged (once a request).  Reactor thread only.
     @ivar _pending: the status code, reason and headers given to
         C{start_response} and not sent yet, or L{None}.  Application thread
         only, like C{_hasBody}, C{_addLength}, C{_limit}, C{_sent},
@@ -1198,6 +1200,9 @@ class RunningRequest:
         and the end of the request, follows them there, in order.
         Application thread only.
     """
+
+    # (Set on the instance only when it is true: nothing more per request.)
+    _lateBodyLogged = False
 
     def __init__(
         self,
@@ -1401,11 +1406,14 @@ class RunningRequest:
         if self.output.aborted:
             return
         if self._bodyEnded:
-            self._log.warn(
-                "request {requestId}: request body received after its end; "
-                "dropped",
-                requestId=self._requestId,
-            )
+            if not self._lateBodyLogged:
+                # (Once: a front may send more as often as it likes.)
+                self._lateBodyLogged = True
+                self._log.warn(
+                    "request {requestId}: request body received after its end; "
+                    "dropped",
+                    requestId=self._requestId,
+                )
             return
         for chunk in chunks:
             self.input.feed(chunk)

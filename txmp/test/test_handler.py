@@ -2268,6 +2268,88 @@ class NoFrontWarningTests(LoggedLinkTestCase):
         self.assertEqual(self.warnings(), [])
 
 
+class MisbehavingFrontLogTests(LoggedLinkTestCase):
+    """
+    What a link logs of a front that does wrong over and over is paced, as
+    the front paces what it logs of its peers: a front (a buggy one, or
+    whatever binds its address) may send bad messages as fast as it likes.
+    """
+
+    def lines(self, text: str) -> list[str]:
+        """
+        The lines logged so far that say C{text}.
+        """
+        return [formatEvent(e) for e in self.events if text in formatEvent(e)]
+
+    def test_badMessagesPaced(self) -> None:
+        """
+        Of messages that do not decode and messages a front never sends,
+        the first L{_defaults.PEER_LOG_BURST} in an interval of
+        L{_defaults.PEER_LOG_INTERVAL} seconds are logged, and then one
+        line says how many more came, with the last; every one is counted.
+        (One line each before: 1,500 of them for 1,500 bad messages.)
+        """
+        self.startWelcomed()
+        for _ in range(1000):
+            self.fromFront([b"TXMP0", protocol.PING])
+            self.fromFront(protocol.encodeCredit(1))
+        self.assertEqual(self.link.stats["badMessages"], 2000)
+        self.assertEqual(
+            self.lines("dropped"),
+            ["dropped a bad message from front tcp://front:5556: unknown protocol version",
+             "dropped an unexpected message from front tcp://front:5556"]
+            * (_defaults.PEER_LOG_BURST // 2),
+        )
+        self.frontAnswers(int(_defaults.PEER_LOG_INTERVAL))
+        self.assertEqual(
+            self.lines("more bad messages"),
+            ["... and 1990 more bad messages from front tcp://front:5556 in the last"
+             " 10 s (not logged; the last: dropped an unexpected message from front"
+             " tcp://front:5556)"],
+        )
+
+    def test_stopWritesSummary(self) -> None:
+        """
+        L{FrontLink.stop} writes the summary of the lines not written yet,
+        and leaves no timer.
+        """
+        self.startWelcomed()
+        for _ in range(_defaults.PEER_LOG_BURST + 3):
+            self.fromFront([b"TXMP0", protocol.PING])
+        self.link.stop()
+        self.assertEqual(len(self.lines("3 more bad messages")), 1)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_duplicatesPaced(self) -> None:
+        """
+        Duplicates of a running request are each counted and given their
+        credit back, and logged as bad messages are, at a bounded rate.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        for _ in range(100):
+            self.request(b"front1.1")
+        self.assertEqual(len(self.runner.runs), 1)
+        self.assertEqual(self.link.stats["badMessages"], 100)
+        self.assertEqual(self.control(), [protocol.Credit(1)] * 100)
+        self.assertEqual(
+            len(self.lines("dropped a duplicate request")), _defaults.PEER_LOG_BURST
+        )
+
+    def test_cancelLoggedOnce(self) -> None:
+        """
+        A request is logged as cancelled by the front once, however many
+        C{CANCEL}s come for it while it runs.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        self.runner.runs[0].started = True
+        for _ in range(100):
+            self.fromFront(protocol.encodeCancel(b"front1.1"))
+        self.assertTrue(self.runner.runs[0].cancelled)
+        self.assertEqual(len(self.lines("cancelled by the front")), 1)
+
+
 class ReturnDownWarningTests(LoggedLinkTestCase):
     """
     A link whose front answers on the send socket while its return socket

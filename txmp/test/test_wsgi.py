@@ -4147,20 +4147,22 @@ class RequestBodyFlowTests(PacedTestCase):
 
     def test_bodyAfterEnd(self) -> None:
         """
-        Body received after its end (a misbehaving front) is logged and
-        dropped.
+        Body received after its end (a misbehaving front) is dropped, and
+        logged once for the request, however often it comes: a front may
+        send it as fast as it likes.
         """
 
         running, pool, sink, _condition = self.start(
             echoBody, head=requestHead(method="POST", more=True), body=[b"a"]
         )
         running.bodyReceived([b"b"], True)
-        running.bodyReceived([b"c"], False)
+        for _ in range(100):
+            running.bodyReceived([b"c"], False)
         running.bodyReceived([b"d"], True)
         pool.flush()
         self.assertEqual(sink.calls[1][4], [b"ab"])
         self.assertEqual(
-            len([e for e in self.events if "after its end" in e["log_format"]]), 2
+            len([e for e in self.events if "after its end" in e["log_format"]]), 1
         )
 
 
