@@ -40,7 +40,7 @@ from txmp._defaults import (
 )
 from txmp._http import REASONS, plainPage
 from txmp._interfaces import cancelCall
-from txmp._peerlog import PacedLog
+from txmp._peerlog import PacedLog, printable
 from txmp._zmq import MessageSender, ReplySender, inThisThread, ipcPath, listening
 from txmp.protocol import Frame
 
@@ -260,7 +260,7 @@ class _ReplySink:
             "request {requestId}: the response head ({size} bytes) is larger "
             "than front {address} accepts in a frame (its --max-message, "
             "{limit} bytes): answering 500 instead",
-            requestId=self._requestId.decode("ascii", "replace"),
+            requestId=loggedId(self._requestId),
             size=size,
             address=self._link.address,
             limit=self._link.maxMessage,
@@ -373,6 +373,16 @@ def _ipcHint(address: str) -> str:
 
 #: The one peer a link's L{PacedLog} counts lines about: its front.
 _FRONT = b"front"
+
+
+def loggedId(requestId: bytes) -> str:
+    """
+    A request id from the front as a log line shows it: opaque bytes of
+    the front's choosing (docs/protocol.md, 3.4), so cut short and with its
+    control characters escaped (L{printable}), lest it start a line of its
+    own.
+    """
+    return printable(requestId.decode("latin-1"))
 
 
 @define(slots=False, eq=False, repr=False)
@@ -738,14 +748,14 @@ class FrontLink:
                 LogLevel.info,
                 "mphandler {name} registered with front {front} at {address}, "
                 "after {seconds} s without one",
-                front=front,
+                front=printable(front),
                 seconds=round(self._reactor.seconds() - since),
             )
         else:
             self._say(
                 LogLevel.info,
                 "mphandler {name} registered with front {front} at {address}",
-                front=front,
+                front=printable(front),
             )
         self._warned = False
         self.front = front
@@ -914,7 +924,7 @@ class FrontLink:
             "--return {returnAddress} has not connected for {seconds} s: the "
             "front gets no reply of this handler's, and its clients 504; is "
             "--return that front's, and reachable?",
-            front=self.front,
+            front=printable(self.front),
             returnAddress=self.returnAddress,
             seconds=round(now - since),
         )
@@ -965,13 +975,13 @@ class FrontLink:
                 " the next one, once what it sent meanwhile is read",
                 name=self.name,
                 late=late,
-                front=self.front,
+                front=printable(self.front or "?"),
             )
         if silent:
             self._log.warn(
                 "mphandler {name}: front {front} at {address} is silent: {then}",
                 name=self.name,
-                front=self.front,
+                front=printable(self.front or "?"),
                 address=self.address,
                 # A draining link registers no more: it takes the front for
                 # gone, its drain acknowledged; the drain still waits for
@@ -1174,7 +1184,7 @@ class FrontLink:
                         "request {requestId} cancelled by the front while {state} "
                         "(its client gone, a bad request body, a timeout of the "
                         "front's, or a reply the front refused: its log says which)",
-                        requestId=message.requestId.decode("ascii", "replace"),
+                        requestId=loggedId(message.requestId),
                         # One of --prefetch may not have reached a thread yet.
                         state="running" if running.started else "waiting for a thread",
                     )
@@ -1210,7 +1220,8 @@ class FrontLink:
                     and front not in ("?", self._welcomedBy)
                 ):
                     self._cancelAll(
-                        f"front {self._welcomedBy} was replaced by {front}"
+                        f"front {printable(self._welcomedBy)} was replaced by"
+                        f" {printable(front)}"
                     )
                 self._welcomedBy = front
                 if message.registered is not None:
@@ -1270,7 +1281,7 @@ class FrontLink:
                         "mphandler {name}: front {front} at {address} said BYE "
                         "(it stopped or restarted, or took this handler for "
                         "dead): registering again",
-                        front=self.front,
+                        front=printable(self.front),
                     )
                 with self._lock:
                     self._frontLost(self._reactor.seconds())
@@ -1337,7 +1348,7 @@ class FrontLink:
                 "front cancelled it: the application does not return, and "
                 "holds one of this handler's threads until it does; it is at "
                 "(most recent call last):\n{stack}",
-                requestId=requestId.decode("ascii", "replace"),
+                requestId=loggedId(requestId),
                 seconds=HUNG_AFTER_CANCEL,
                 stack=stack.rstrip("\n"),
             )
@@ -1346,7 +1357,7 @@ class FrontLink:
                 "request {requestId} still waiting for a thread {seconds:g} s "
                 "after the front cancelled it: every thread of this handler "
                 "is busy",
-                requestId=requestId.decode("ascii", "replace"),
+                requestId=loggedId(requestId),
                 seconds=HUNG_AFTER_CANCEL,
             )
 
@@ -1362,7 +1373,7 @@ class FrontLink:
                 _FRONT,
                 "duplicate requests",
                 "dropped a duplicate request {requestId}",
-                requestId=requestId.decode("ascii", "replace"),
+                requestId=loggedId(requestId),
             )
             # The front took a credit for it, and it took no slot: its
             # credit goes back (no ERROR: that id's reply is the first's).

@@ -47,7 +47,7 @@ from txmp._defaults import (
     STOP_LINGER,
 )
 from txmp._exit import failToStart, leaveTwistd
-from txmp._handler import FrontLink
+from txmp._handler import FrontLink, loggedId
 from txmp._interfaces import IHandlerReactor, cancelCall
 from txmp._logs import giveStandardStreamsDescriptors, logReopenFailure, reopenLogFiles
 from txmp._pool import WorkerPool
@@ -581,7 +581,7 @@ class HandlerService(Service):
 
         def runningIds() -> list[str]:
             return [
-                requestId.decode("ascii", "replace")
+                loggedId(requestId)
                 for link in self.links
                 for requestId in link.running
             ]

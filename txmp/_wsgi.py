@@ -1276,12 +1276,16 @@ class RunningRequest:
         gets back (the front makes one if no trusted proxy gave one), else
         the front's id as text.  Worked out when first needed, in either
         thread (the same value in both: a race only computes it twice).
+        One with a control character (a front's of its choosing: txmp's
+        sends none) is cut short and escaped, lest it start a line of its
+        own.
         """
         text = self._idText
         if text is None:
-            text = self._idText = _xRequestId(self._requestHead) or requestIdText(
-                self._rawId
-            )
+            text = _xRequestId(self._requestHead) or requestIdText(self._rawId)
+            if not text.isprintable():
+                text = printable(text)
+            self._idText = text
         return text
 
     # Reactor thread.

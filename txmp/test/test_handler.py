@@ -2336,6 +2336,34 @@ class MisbehavingFrontLogTests(LoggedLinkTestCase):
             len(self.lines("dropped a duplicate request")), _defaults.PEER_LOG_BURST
         )
 
+    def test_frontTextEscaped(self) -> None:
+        """
+        What the front chose that a link logs, its instance id (C{WELCOME}'s
+        C{front}) and request ids, is cut short and its control characters
+        escaped, as the front shows a handler's name: a front's log line
+        cannot start another, or clear a terminal.  (A rogue front's id
+        wrote 100 lines of its own into the handler's log.)
+        """
+        evil = "\x1b[2Jevil\nline"
+        self.link.start()
+        self.welcome(front=evil * 10)
+        self.request(b"\x1b[2Jid\nfake")
+        self.request(b"\x1b[2Jid\nfake")
+        self.fromFront(protocol.encodeCancel(b"\x1b[2Jid\nfake"))
+        self.welcome(front="front2")
+        self.fromFront(protocol.encodeBye())
+        lines = [formatEvent(e) for e in self.events]
+        self.assertEqual([line for line in lines if "\n" in line or "\x1b" in line], [])
+        escaped = (evil * 10)[:64].replace("\x1b", r"\x1b").replace("\n", r"\x0a") + "..."
+        self.assertIn(
+            "mphandler host:123 registered with front %s at tcp://front:5556" % (escaped,),
+            lines,
+        )
+        self.assertIn(r"dropped a duplicate request \x1b[2Jid\x0afake", lines)
+        self.assertTrue(
+            [line for line in lines if line.startswith(r"request \x1b[2Jid\x0afake cancelled")]
+        )
+
     def test_cancelLoggedOnce(self) -> None:
         """
         A request is logged as cancelled by the front once, however many

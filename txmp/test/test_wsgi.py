@@ -1544,6 +1544,30 @@ class ErrorStreamTests(SynchronousTestCase):
             [("req-5", "oops"), ("req-5", "no newline")],
         )
 
+    def test_idEscaped(self) -> None:
+        """
+        A request id with control characters (a front's of its choosing:
+        txmp's sends none), its X-Request-Id or the id of the C{REQ}, is
+        logged escaped, so that it cannot start a line of its own.
+        """
+        events: list[dict[str, Any]] = []
+
+        def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
+            print("oops", file=environ["wsgi.errors"])
+            startResponse("200 OK", [])
+            return []
+
+        reactor = runningReactor()
+        runner = WSGIRunner(
+            reactor, SynchronousThreadPool(), app, recordingLogger(events)
+        )
+        runner.run(b"r\n1", requestHead(headers=[("X-Request-Id", "\x1b[2Jid\nfake")]), [],
+                   RecordingSink())
+        runner.run(b"r\n2", requestHead(), [], RecordingSink())
+        self.assertEqual(
+            [e["requestId"] for e in events], ["\\x1b[2Jid\\x0afake", "720a32"]
+        )
+
 
 class ResponseTests(RunnerMixin, SynchronousTestCase):
     """
