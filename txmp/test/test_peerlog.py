@@ -177,7 +177,7 @@ class PacedLogTests(SynchronousTestCase):
         self.assertEqual(
             self.lines()[-1],
             "... and 4 more joins from peer %s in the last 10 s"
-            " (not logged; the last: joined %d)" % (P.hex(), PEER_LOG_BURST + 3),
+            " (not logged; the last: joined %d)" % (peerId(P), PEER_LOG_BURST + 3),
         )
 
     def test_flush(self) -> None:
