@@ -202,7 +202,7 @@ class _QuietSite(Site):
     noisy = False
     requestFactory = _QuietRequest
     # HTTP/1.1 alone: the channel that Twisted's default protocol (which
-    # may turn to HTTP/2) wraps.
+    # may turn to HTTP/2) wraps; so TLS agrees on no h2 (acceptableProtocols).
     protocol = _StatsChannel  # type: ignore[assignment]
 
     _log = Logger()
@@ -244,6 +244,18 @@ class _QuietSite(Site):
         C{channel} has closed.
         """
         self._open.pop(channel, None)
+
+    def acceptableProtocols(self) -> list[bytes]:
+        """
+        The protocols the C{--stats} port speaks, for TLS's ALPN (C{--stats
+        ssl:}): HTTP/1.1, and HTTP/1.0 for clients that offer it alone, as
+        the front's own site names them (L{txmp._front.FrontFactory}).  Not
+        C{h2}, which Twisted's L{Site} names where the C{h2} package is
+        installed: its channel (L{_StatsChannel}) speaks HTTP/1.1 alone, so
+        that a client agreeing on C{h2} (curl, browsers, Go's default
+        client) would get HTTP/1.1 where it reads HTTP/2 frames.
+        """
+        return [b"http/1.1", b"http/1.0"]
 
     def log(self, request: http.Request) -> None:
         pass

@@ -6,16 +6,19 @@ Tests for L{txmp._metrics} and the C{--stats} resources that serve them
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
+from twisted.internet.protocol import ClientFactory
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import AccumulatingProtocol, StringTransport
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+from twisted.web import http
 from twisted.web.resource import getChildForRequest
 from twisted.web.test.requesthelper import DummyRequest
 
@@ -25,7 +28,15 @@ from txmp._dispatch import Dispatcher
 from txmp._front import FrontFactory
 from txmp._metrics import QUEUE_BUCKETS, FrontMetrics, Histogram, exposition
 from txmp._stats import StatsRoot, makeStatsSite
-from txmp.testing import MemorySocket, RecordingConsumer
+from txmp.testing import MemorySocket, RecordingConsumer, selfSignedCertificate
+
+try:
+    from twisted.internet import ssl
+    from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+    from twisted.test.iosim import connectedServerAndClient
+except ImportError:
+    # The tls extra is not installed (Debian's PyPy 3.9: setup.cfg).
+    ssl = None  # type: ignore[assignment]
 
 META = [(b"method", b"GET"), (b"target", b"/"), (b"version", b"HTTP/1.1")]
 
@@ -310,6 +321,53 @@ class StatsSiteTests(SynchronousTestCase):
             [t.disconnected for _, t in opened[3:]], [False] * (STATS_MAX_CONNECTIONS - 1)
         )
         self.assertFalse(transport.disconnected)
+
+    def test_negotiatesHTTP1(self) -> None:
+        """
+        Over TLS (C{--stats ssl:}), the site agrees in ALPN on the protocols
+        its channel speaks, HTTP/1.1 or HTTP/1.0, never C{h2}, even where
+        Twisted's HTTP/2 is installed (C{twisted[http2]}), which a L{Site}
+        names first: a client offering C{h2} and C{http/1.1} (curl,
+        browsers, Go's default client) agreed on C{h2} and got HTTP/1.1,
+        and one offering C{http/1.0} alone (C{curl --http1.0}) had its
+        handshake failed.  Each is answered.
+        """
+        if ssl is None:
+            raise SkipTest("the tls extra (pyOpenSSL, cryptography) is not installed")
+        self.patch(http, "H2_ENABLED", True)
+        clock = Clock()
+        dispatcher = Dispatcher(clock, MemorySocket(router=True), instance="front1")
+        site = makeStatsSite(dispatcher, clock)
+        certificate, key = selfSignedCertificate("localhost")
+        for offered, negotiated, version in [
+            ([b"h2", b"http/1.1"], b"http/1.1", b"HTTP/1.1"),
+            ([b"http/1.0"], b"http/1.0", b"HTTP/1.0"),
+        ]:
+            server = TLSMemoryBIOFactory(
+                ssl.PrivateCertificate.loadPEM(key + certificate).options(), False, site, clock
+            )
+            client = TLSMemoryBIOFactory(
+                ssl.optionsForClientTLS(
+                    "localhost",
+                    trustRoot=ssl.Certificate.loadPEM(certificate),
+                    acceptableProtocols=offered,
+                ),
+                True,
+                ClientFactory(),
+                clock,
+            )
+            received = AccumulatingProtocol()
+            clientProtocol, _, pump = connectedServerAndClient(
+                partial(server.buildProtocol, None),
+                partial(TLSMemoryBIOProtocol, client, received),
+                clock=clock,
+            )
+            pump.flush()
+            # (Read before the response: an HTTP/1.0 one closes the connection.)
+            self.assertEqual(clientProtocol.negotiatedProtocol, negotiated, offered)
+            clientProtocol.write(b"GET /healthz " + version + b"\r\nHost: localhost\r\n\r\n")
+            pump.flush()
+            self.assertTrue(received.data.startswith(version + b" 200 "), received.data)
 
 
 class ConnectionGaugeTests(SynchronousTestCase):
