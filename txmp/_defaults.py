@@ -173,7 +173,8 @@ DEFAULT_MAX_CONNECTIONS = 0
 FD_RESERVE = 256
 
 # The most connections the --stats port holds open at once: a new one past
-# them takes the place of the one open the longest, aborted for it.  Probes
+# them takes the place of the oldest of the address with the most open,
+# aborted for it (so a client flooding it closes its own).  Probes
 # and scrapers need a few (a kubelet's two probes, Prometheus's kept-alive
 # connection, a load balancer's checks); without a bound, clients of the
 # port, each trickling a head, took every descriptor of a front started

@@ -7,6 +7,7 @@ readiness probes, and the Prometheus metrics.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Callable, cast
 
 from twisted.internet.interfaces import IReactorTime, ITCPTransport
@@ -191,12 +192,15 @@ class _QuietSite(Site):
     writes nothing either (L{_QuietRequest}).
 
     It holds at most L{STATS_MAX_CONNECTIONS} connections: a new one past
-    them takes the place of the one open the longest, aborted for it, so
-    that the port's clients keep within the descriptors the front keeps
-    for what is not a client of its HTTP ports (L{txmp._defaults.FD_RESERVE}),
-    while a probe, which sends its request as it connects, is answered.
-    Twisted's own idle timeout starts again at every byte, so a head sent a
-    byte at a time would otherwise hold its connection for ever.
+    them takes the place of the oldest of the address with the most open,
+    aborted for it, so that the port's clients keep within the descriptors
+    the front keeps for what is not a client of its HTTP ports
+    (L{txmp._defaults.FD_RESERVE}), while a probe, which sends its request
+    as it connects, is answered: a client opening connections as fast as
+    it can from one address closes its own, not a probe of another address
+    accepted among them before its request is read.  Twisted's own idle
+    timeout starts again at every byte, so a head sent a byte at a time
+    would otherwise hold its connection for ever.
     """
 
     noisy = False
@@ -209,20 +213,27 @@ class _QuietSite(Site):
 
     def __init__(self, resource: IResource, reactor: IReactorTime) -> None:
         Site.__init__(self, resource, reactor=reactor)
-        # Open connections, the oldest first.
-        self._open: dict[_StatsChannel, None] = {}
+        # Open connections, the oldest first, each with its peer's host
+        # (None for a UNIX socket's: all one).
+        self._open: dict[_StatsChannel, str | None] = {}
         self._warnedAt: float | None = None
         self._aborted = 0
 
     def opened(self, channel: _StatsChannel) -> None:
         """
-        C{channel} is open: if that makes too many, abort the oldest.
+        C{channel} is open: if that makes too many, abort the oldest of the
+        address with the most open (the oldest of all, where each has as
+        many).
         """
-        self._open[channel] = None
+        peer = channel.transport.getPeer() if channel.transport is not None else None
+        self._open[channel] = getattr(peer, "host", None)
         if len(self._open) <= STATS_MAX_CONNECTIONS:
             return
-        oldest = next(iter(self._open))
-        del self._open[oldest]
+        # (At most STATS_MAX_CONNECTIONS + 1 to count.)
+        counts = Counter(self._open.values())
+        most = max(counts.values())
+        oldest = next(c for c, host in self._open.items() if counts[host] == most)
+        address = self._open.pop(oldest)
         if oldest.transport is not None:
             # (TCP's, UNIX's and TLS's transports can all abort.)
             cast(ITCPTransport, oldest.transport).abortConnection()
@@ -231,9 +242,10 @@ class _QuietSite(Site):
         if self._warnedAt is None or now - self._warnedAt >= MAX_CONNECTIONS_LOG_INTERVAL:
             self._log.warn(
                 "mpfront: {limit} connections open to the --stats port, the most"
-                " it holds: the oldest closed for new ones ({count} since the last"
-                " such line)",
+                " it holds: the oldest of the address with the most ({address})"
+                " closed for new ones ({count} since the last such line)",
                 limit=STATS_MAX_CONNECTIONS,
+                address=address if address is not None else "unix",
                 count=self._aborted,
             )
             self._warnedAt = now

@@ -15,7 +15,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import ClientFactory
 from twisted.internet.task import Clock
 from twisted.internet.testing import AccumulatingProtocol, StringTransport
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from twisted.web import http
@@ -321,6 +321,54 @@ class StatsSiteTests(SynchronousTestCase):
             [t.disconnected for _, t in opened[3:]], [False] * (STATS_MAX_CONNECTIONS - 1)
         )
         self.assertFalse(transport.disconnected)
+
+    def test_connectionsBoundedPerAddress(self) -> None:
+        """
+        The connection a new one past L{STATS_MAX_CONNECTIONS} takes the
+        place of is the oldest of the address with the most open: so a
+        client that opens connections as fast as it can, from one address,
+        closes its own, and a probe from another address, accepted among
+        them, is answered however many it opens before the probe's request
+        comes.  The oldest of all was closed, so that such a client made
+        some of a front's probes fail (7 in 100 of them on loopback, one
+        Python process opening 1,200 connections a second): a kubelet's
+        liveness probe failing three times in a row restarts the front.
+        """
+        clock = Clock()
+        dispatcher = Dispatcher(Clock(), MemorySocket(router=True), instance="front1")
+        site = makeStatsSite(dispatcher, clock)
+
+        def connect(host: str) -> StringTransport:
+            transport = StringTransport(peerAddress=IPv4Address("TCP", host, 40000))
+            channels.append(site.buildProtocol(None))
+            channels[-1].makeConnection(transport)
+            return transport
+
+        channels: list[Any] = []
+        flood = [connect("192.0.2.1") for _ in range(STATS_MAX_CONNECTIONS - 1)]
+        probe = connect("198.51.100.7")
+        probeChannel = channels[-1]
+        with capturedLogs() as events:
+            flood += [connect("192.0.2.1") for _ in range(3 * STATS_MAX_CONNECTIONS)]
+        self.assertFalse(probe.disconnected)
+        self.assertEqual(
+            [formatEvent(e) for e in events],
+            [f"mpfront: {STATS_MAX_CONNECTIONS} connections open to the --stats port,"
+             " the most it holds: the oldest of the address with the most (192.0.2.1)"
+             " closed for new ones (1 since the last such line)"],
+        )
+        self.assertEqual(
+            [t.disconnected for t in flood],
+            [True] * (3 * STATS_MAX_CONNECTIONS) + [False] * (STATS_MAX_CONNECTIONS - 1),
+        )
+        probeChannel.dataReceived(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(probe.value().startswith(b"HTTP/1.1 200 "), probe.value())
+        # Where every address has one, the oldest of all goes.
+        site = makeStatsSite(dispatcher, clock)
+        each = [connect(f"192.0.2.{n}") for n in range(1, STATS_MAX_CONNECTIONS + 3)]
+        self.assertEqual(
+            [t.disconnected for t in each], [True, True] + [False] * STATS_MAX_CONNECTIONS
+        )
 
     def test_negotiatesHTTP1(self) -> None:
         """
