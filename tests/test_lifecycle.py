@@ -620,21 +620,23 @@ class SignalsWhileStoppingTests(SystemTestCase):
         self, which: str, draining: str, signals: list[str]
     ) -> None:
         """
-        Start a front and a handler, and while a slow request runs, send
+        Start a front and a handler, and while a request is held, send
         C{SIGTERM} then C{signals} to one of them: the request is answered
-        and the process stops cleanly.
+        once released, and the process stops cleanly.
 
         @param which: C{"front"} or C{"handler"}, the process signalled.
         @param draining: the line it logs once draining.
         """
         front, handler = await self.startFrontAndHandler("tests.apps.slow:app")
         process = front if which == "front" else handler
-        slow = self.get("/slow?seconds=2")
+        target, release = self.heldRequest()
+        slow = self.get(target)
         await handler.waitForLine("slow request started: GET")
         process.signal("TERM")
         await process.waitForLine(draining)
         for name in signals:
             process.signal(name)
+        release()
         self.assertResponse(await slow, 200, b"slow\n")
         await process.whenEnded()
         self.assertStoppedCleanly(process)
