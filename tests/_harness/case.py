@@ -466,11 +466,21 @@ class SystemTestCase(TestCase):
         A target of C{tests.apps.slow} whose request runs (after its
         C{slow request started} line) until released, and the function
         that releases it: for a test that acts while a request is in
-        progress, however long that takes on a loaded machine.
+        progress, however long that takes on a loaded machine.  It is
+        released at the end of the test, if not before.
         """
         # (Not in tmpdir, which some tests find empty at the end.)
         path = os.path.abspath(self.mktemp())
-        return f"/slow?until={quote(path)}", lambda: open(path, "w").close()
+
+        def release() -> None:
+            open(path, "w").close()
+
+        # Released at the end whatever happens, first of the cleanups (the
+        # last added): a test failing before it releases would otherwise
+        # leave the request held for up to HELD_AT_MOST, and a stopping
+        # front waiting for it.
+        self.addCleanup(release)
+        return f"/slow?until={quote(path)}", release
 
     def get(self, path: str, **kwargs: Any) -> Deferred[HTTPResult]:
         """
