@@ -10,15 +10,23 @@ import json
 from collections import Counter
 from typing import Callable, cast
 
-from twisted.internet.interfaces import IReactorTime, ITCPTransport
+from twisted.internet.interfaces import (
+    ILoggingContext,
+    IProtocolFactory,
+    IReactorTime,
+    ITCPTransport,
+)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
+from zope.interface import classImplementsOnly
 
+import twisted
 from txmp._defaults import MAX_CONNECTIONS_LOG_INTERVAL, STATS_MAX_CONNECTIONS
 from txmp._dispatch import Dispatcher
+from txmp._front import negotiatesOnContext
 from txmp._http import PLAIN_TEXT
 from txmp._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from txmp._metrics import FrontMetrics, exposition
@@ -271,6 +279,17 @@ class _QuietSite(Site):
 
     def log(self, request: http.Request) -> None:
         pass
+
+
+if not negotiatesOnContext(twisted.__version__):
+    # A Site names protocols to TLS (IProtocolNegotiationFactory), which a
+    # Twisted before 26.4 sets on the context shared by the port's
+    # connections as each is made, and which pyOpenSSL 26 refuses after
+    # the first: every connection to --stats ssl: but the first failed.
+    # There it names none, as the front's own site (FrontFactory), and
+    # clients fall back to HTTP/1.1 without ALPN.
+    # (What Site implements but that.)
+    classImplementsOnly(_QuietSite, IProtocolFactory, ILoggingContext)
 
 
 def makeStatsSite(
