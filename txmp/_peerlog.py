@@ -79,7 +79,8 @@ def peerId(identity: bytes) -> str:
 
 def _routingId(peer: bytes) -> str:
     """
-    A peer as the front's summaries name it: by its routing id.
+    A peer as the front's summaries name it: by its routing id, as its
+    other lines do (L{peerId}).
     """
     return "peer " + peerId(peer)
 
@@ -124,7 +125,7 @@ class PacedLog:
 
     @param clock: the time, and the timer of summaries.
     @param describe: how a summary names a peer: the front's say
-        C{peer} and its routing id in hexadecimal; a handler's link, whose
+        C{peer} and its routing id (L{peerId}); a handler's link, whose
         one peer is its front, says which.
     """
 
