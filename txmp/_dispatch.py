@@ -41,7 +41,7 @@ from txmp._defaults import (
 )
 from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
-from txmp._peerlog import PacedLog, peerId, printable
+from txmp._peerlog import PacedLog, idText, printable
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import PeerSender, PeerUnreachable
 
@@ -1369,7 +1369,7 @@ class Dispatcher:
             identity,
             "bad messages",
             "dropped a bad message from peer {peer}{handler}: {why}",
-            peer=peerId(identity),
+            peer=idText(identity),
             handler="" if handler is None else f" (handler {handler.label})",
             why=why,
         )
@@ -1470,7 +1470,7 @@ class Dispatcher:
             " same ZMQ_ROUTING_ID (docs/protocol.md, 2.1), or every reply"
             " it sends is dropped and its requests time out"
             " (logged once per routing id)",
-            peer=peerId(identity),
+            peer=idText(identity),
             why=why,
         )
 

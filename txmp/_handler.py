@@ -40,7 +40,7 @@ from txmp._defaults import (
 )
 from txmp._http import REASONS, plainPage
 from txmp._interfaces import cancelCall
-from txmp._peerlog import PacedLog, printable
+from txmp._peerlog import PacedLog, idText, printable
 from txmp._zmq import MessageSender, ReplySender, inThisThread, ipcPath, listening
 from txmp.protocol import Frame
 
@@ -260,7 +260,7 @@ class _ReplySink:
             "request {requestId}: the response head ({size} bytes) is larger "
             "than front {address} accepts in a frame (its --max-message, "
             "{limit} bytes): answering 500 instead",
-            requestId=loggedId(self._requestId),
+            requestId=idText(self._requestId),
             size=size,
             address=self._link.address,
             limit=self._link.maxMessage,
@@ -373,16 +373,6 @@ def _ipcHint(address: str) -> str:
 
 #: The one peer a link's L{PacedLog} counts lines about: its front.
 _FRONT = b"front"
-
-
-def loggedId(requestId: bytes) -> str:
-    """
-    A request id from the front as a log line shows it: opaque bytes of
-    the front's choosing (docs/protocol.md, 3.4), so cut short and with its
-    control characters escaped (L{printable}), lest it start a line of its
-    own.
-    """
-    return printable(requestId.decode("latin-1"))
 
 
 @define(slots=False, eq=False, repr=False)
@@ -1184,7 +1174,7 @@ class FrontLink:
                         "request {requestId} cancelled by the front while {state} "
                         "(its client gone, a bad request body, a timeout of the "
                         "front's, or a reply the front refused: its log says which)",
-                        requestId=loggedId(message.requestId),
+                        requestId=idText(message.requestId),
                         # One of --prefetch may not have reached a thread yet.
                         state="running" if running.started else "waiting for a thread",
                     )
@@ -1348,7 +1338,7 @@ class FrontLink:
                 "front cancelled it: the application does not return, and "
                 "holds one of this handler's threads until it does; it is at "
                 "(most recent call last):\n{stack}",
-                requestId=loggedId(requestId),
+                requestId=idText(requestId),
                 seconds=HUNG_AFTER_CANCEL,
                 stack=stack.rstrip("\n"),
             )
@@ -1357,7 +1347,7 @@ class FrontLink:
                 "request {requestId} still waiting for a thread {seconds:g} s "
                 "after the front cancelled it: every thread of this handler "
                 "is busy",
-                requestId=loggedId(requestId),
+                requestId=idText(requestId),
                 seconds=HUNG_AFTER_CANCEL,
             )
 
@@ -1373,7 +1363,7 @@ class FrontLink:
                 _FRONT,
                 "duplicate requests",
                 "dropped a duplicate request {requestId}",
-                requestId=loggedId(requestId),
+                requestId=idText(requestId),
             )
             # The front took a credit for it, and it took no slot: its
             # credit goes back (no ERROR: that id's reply is the first's).

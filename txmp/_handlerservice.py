@@ -47,9 +47,10 @@ from txmp._defaults import (
     STOP_LINGER,
 )
 from txmp._exit import failToStart, leaveTwistd
-from txmp._handler import FrontLink, loggedId
+from txmp._handler import FrontLink
 from txmp._interfaces import IHandlerReactor, cancelCall
 from txmp._logs import giveStandardStreamsDescriptors, logReopenFailure, reopenLogFiles
+from txmp._peerlog import idText
 from txmp._pool import WorkerPool
 from txmp._profile import Profiler
 from txmp._signals import SignalActions, explanation
@@ -581,7 +582,7 @@ class HandlerService(Service):
 
         def runningIds() -> list[str]:
             return [
-                loggedId(requestId)
+                idText(requestId)
                 for link in self.links
                 for requestId in link.running
             ]

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Callable
 
-from txmp._peerlog import peerId
+from txmp._peerlog import idText
 
 if TYPE_CHECKING:
     # (Only for types: the dispatcher counts with this module's Histogram.)
@@ -213,6 +213,6 @@ def exposition(dispatcher: Dispatcher, metrics: FrontMetrics) -> bytes:
             # Two handlers may share a --name: the routing id tells them apart.
             w.sample(name, measure(handler), {
                 "handler": handler.name,
-                "id": peerId(handler.identity),
+                "id": idText(handler.identity),
             })
     return ("\n".join(w.lines) + "\n").encode("utf-8")

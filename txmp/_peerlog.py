@@ -12,6 +12,7 @@ well.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from typing import Callable
 
@@ -61,28 +62,37 @@ def printable(text: str, length: int = LOG_NAME_LENGTH) -> str:
     return text.translate(_CONTROLS)
 
 
-def peerId(identity: bytes) -> str:
+#: The characters an id is written as it is with: what txmp's own ids use
+#: (hexadecimal digits, a front's "INSTANCE.N" request ids and their
+#: retries' "/N"), none that could start a line or pass for words of it.
+_ID_TEXT = re.compile(r"[0-9A-Za-z._:/+=-]+")
+
+
+def idText(identifier: bytes) -> str:
     """
-    A peer's ZeroMQ routing id as the front's log lines and C{/metrics}
-    (its C{id} label) write it: as text when it is printable ASCII, as
-    txmp's handlers' ids are (hexadecimal digits,
-    L{txmp._zmq.newRoutingId}), so that a line names a handler as
-    C{/metrics} does; else C{0x} and its bytes in hexadecimal (libzmq's own
-    ids, for a peer that set none, start with a zero byte).
+    An opaque id a peer chose, a ZeroMQ routing id or a request id, as log
+    lines, C{/metrics} (its C{id} label) and C{environ["txmp.request_id"]}
+    write it: as it is when it holds only letters, digits and C{._:/+=-}, as
+    txmp's own ids do (a handler's routing id, L{txmp._zmq.newRoutingId}; a
+    front's request ids), so that a line names a handler as C{/metrics}
+    does; else C{0x} and its bytes in hexadecimal, whole (libzmq's own
+    routing ids, for a peer that set none, start with a zero byte), so that
+    no id can start a line, read as words of one (C{x (handler web1)}), or
+    be mistaken for another's (one that starts with C{0x} is written in
+    hexadecimal too).
     """
-    if identity.isascii():
-        text = identity.decode("ascii")
-        if text.isprintable():
-            return text
-    return "0x" + identity.hex()
+    text = identifier.decode("latin-1")
+    if _ID_TEXT.fullmatch(text) and not text.startswith("0x"):
+        return text
+    return "0x" + identifier.hex()
 
 
 def _routingId(peer: bytes) -> str:
     """
     A peer as the front's summaries name it: by its routing id, as its
-    other lines do (L{peerId}).
+    other lines do (L{idText}).
     """
-    return "peer " + peerId(peer)
+    return "peer " + idText(peer)
 
 
 @define(slots=False, eq=False, repr=False)
@@ -125,7 +135,7 @@ class PacedLog:
 
     @param clock: the time, and the timer of summaries.
     @param describe: how a summary names a peer: the front's say
-        C{peer} and its routing id (L{peerId}); a handler's link, whose
+        C{peer} and its routing id (L{idText}); a handler's link, whose
         one peer is its front, says which.
     """
 

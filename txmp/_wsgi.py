@@ -190,7 +190,7 @@ from txmp._http import (
     TCHAR,
     plainPage,
 )
-from txmp._peerlog import printable
+from txmp._peerlog import idText, printable
 from txmp._pool import ReactorCalls
 from txmp._profile import Profiler
 from txmp.protocol import ProtocolError, RequestHead, contentLength
@@ -320,18 +320,6 @@ def _xRequestId(head: RequestHead) -> str | None:
         if len(name) == 12 and name.lower() == "x-request-id":
             return value
     return None
-
-
-def requestIdText(requestId: bytes) -> str:
-    """
-    The request id as text, for C{environ["txmp.request_id"]} and logs:
-    itself if it is printable ASCII, else its hexadecimal form.
-    """
-    if requestId.isascii():
-        text = requestId.decode("ascii")
-        if text.isprintable():
-            return text
-    return requestId.hex()
 
 
 def _splitTarget(target: str) -> tuple[str, str]:
@@ -467,7 +455,7 @@ def buildEnviron(
         "wsgi.run_once": False,
         "wsgi.file_wrapper": FileWrapper,
         "wsgi.input_terminated": True,
-        "txmp.request_id": requestIdText(requestId),
+        "txmp.request_id": idText(requestId),
     }
     for name, value in head.headers:
         if "_" in name:
@@ -1282,7 +1270,7 @@ class RunningRequest:
         """
         text = self._idText
         if text is None:
-            text = _xRequestId(self._requestHead) or requestIdText(self._rawId)
+            text = _xRequestId(self._requestHead) or idText(self._rawId)
             if not text.isprintable():
                 text = printable(text)
             self._idText = text
@@ -1981,5 +1969,4 @@ __all__ = [
     "RunningRequest",
     "WSGIRunner",
     "buildEnviron",
-    "requestIdText",
 ]

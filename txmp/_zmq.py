@@ -43,7 +43,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from txmp._defaults import BATCH_LIMIT, PEER_BACKLOG, READ_BATCH, ZERO_COPY_SEND
 from txmp._interfaces import IZmqReactor
-from txmp._peerlog import PacedLog, peerId
+from txmp._peerlog import PacedLog, idText
 from txmp.protocol import BATCH, Frame, batched, encodeBatch
 
 # What a socket calls, in the reactor thread, with the frames of each
@@ -1084,7 +1084,7 @@ class ZmqSocket:
                     "peers taking no messages",
                     "peer {peer} takes no messages: {count} discarded, and"
                     " it counts as unreachable",
-                    peer=peerId(peer),
+                    peer=idText(peer),
                     count=len(backlog),
                 )
                 raise PeerUnreachable(peer, backlog)
@@ -1319,7 +1319,7 @@ class ZmqSocket:
                         "queued messages dropped",
                         "dropped {count} queued messages to peer {peer}: {error}",
                         count=len(backlog) + 1,
-                        peer=peerId(peer),
+                        peer=idText(peer),
                         error=e.strerror,
                     )
                     lost.append((peer, [frames, *backlog]))

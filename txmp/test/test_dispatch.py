@@ -43,7 +43,7 @@ from txmp._dispatch import (
     Reply,
     ReplyTimeout,
 )
-from txmp._peerlog import peerId
+from txmp._peerlog import idText
 from txmp._zmq import PeerUnreachable
 from txmp.testing import (
     FakeRawSocket,
@@ -519,8 +519,8 @@ class RegistrationTests(DispatcherTestCase):
             self.control(A, [protocol.VERSION, b"NONSENSE"])
             self.control(B, [protocol.VERSION, b"NONSENSE"])
         [fromA, fromB] = [formatEvent(e) for e in events]
-        self.assertIn(f"from peer {peerId(A)} (handler handler-a): unknown message type", fromA)
-        self.assertIn(f"from peer {peerId(B)}: unknown message type", fromB)
+        self.assertIn(f"from peer {idText(A)} (handler handler-a): unknown message type", fromA)
+        self.assertIn(f"from peer {idText(B)}: unknown message type", fromB)
 
     def test_badMessageFloodPaced(self) -> None:
         """
@@ -544,7 +544,7 @@ class RegistrationTests(DispatcherTestCase):
             self.clock.advance(PEER_LOG_INTERVAL)
         [summary] = [e for e in events if e["log_level"] is LogLevel.warn]
         self.assertEqual(summary["count"], 1500 - PEER_LOG_BURST)
-        self.assertIn("peer " + peerId(A), formatEvent(summary))
+        self.assertIn("peer " + idText(A), formatEvent(summary))
         self.assertIn("unknown message type", formatEvent(summary))
 
     def test_pacedPerPeer(self) -> None:
@@ -558,7 +558,7 @@ class RegistrationTests(DispatcherTestCase):
                 self.credit(A, MAX_CREDITS)
             self.credit(B, MAX_CREDITS)
         self.assertEqual(len(events), PEER_LOG_BURST + 1)
-        self.assertIn(peerId(B), formatEvent(events[-1]))
+        self.assertIn(idText(B), formatEvent(events[-1]))
 
     def test_stopWritesSummaries(self) -> None:
         """
@@ -1217,7 +1217,7 @@ class ReplyTests(DispatcherTestCase):
         warnings = [e for e in events if e["log_level"] >= LogLevel.warn]
         self.assertEqual(len(warnings), 1, events)
         text = formatEvent(warnings[0])
-        self.assertIn(peerId(other), text)
+        self.assertIn(idText(other), text)
         self.assertIn("has not registered (yet", text)
         self.assertIn("ZMQ_ROUTING_ID", text)
         self.assertNoResult(self.d)

@@ -2338,11 +2338,13 @@ class MisbehavingFrontLogTests(LoggedLinkTestCase):
 
     def test_frontTextEscaped(self) -> None:
         """
-        What the front chose that a link logs, its instance id (C{WELCOME}'s
-        C{front}) and request ids, is cut short and its control characters
-        escaped, as the front shows a handler's name: a front's log line
-        cannot start another, or clear a terminal.  (A rogue front's id
-        wrote 100 lines of its own into the handler's log.)
+        What the front chose that a link logs cannot start a line of its
+        own, or clear a terminal: its instance id (C{WELCOME}'s C{front}) is
+        cut short and its control characters escaped, as the front shows a
+        handler's name; a request id with other bytes than txmp's ids have
+        is written C{0x} and its hexadecimal, whole, as the runner's lines
+        and C{environ["txmp.request_id"]} write it (L{txmp._peerlog.idText}).  (A rogue
+        front's id wrote 100 lines of its own into the handler's log.)
         """
         evil = "\x1b[2Jevil\nline"
         self.link.start()
@@ -2359,9 +2361,10 @@ class MisbehavingFrontLogTests(LoggedLinkTestCase):
             "mphandler host:123 registered with front %s at tcp://front:5556" % (escaped,),
             lines,
         )
-        self.assertIn(r"dropped a duplicate request \x1b[2Jid\x0afake", lines)
+        written = "0x" + b"\x1b[2Jid\nfake".hex()
+        self.assertIn("dropped a duplicate request " + written, lines)
         self.assertTrue(
-            [line for line in lines if line.startswith(r"request \x1b[2Jid\x0afake cancelled")]
+            [line for line in lines if line.startswith(f"request {written} cancelled")]
         )
 
     def test_cancelLoggedOnce(self) -> None:

@@ -13,7 +13,7 @@ from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp._defaults import LOG_NAME_LENGTH, PEER_LOG_BURST, PEER_LOG_INTERVAL
-from txmp._peerlog import PacedLog, peerId, printable
+from txmp._peerlog import PacedLog, idText, printable
 from txmp._zmq import newRoutingId
 
 P = b"\x01peer"
@@ -85,7 +85,7 @@ class PacedLogTests(SynchronousTestCase):
         self.assertEqual(
             self.lines()[-1],
             "... and 99990 more bad messages from peer %s in the last 10 s"
-            " (not logged; the last: bad message 99999 from %s)" % (peerId(P), P.hex()),
+            " (not logged; the last: bad message 99999 from %s)" % (idText(P), P.hex()),
         )
 
     def test_floodGoesOn(self) -> None:
@@ -137,9 +137,9 @@ class PacedLogTests(SynchronousTestCase):
         self.assertEqual(
             summaries,
             [
-                ("peer " + peerId(P), "bad messages", 10),
-                ("peer " + peerId(P), "credits over the cap", 10),
-                ("peer " + peerId(Q), "bad messages", 10),
+                ("peer " + idText(P), "bad messages", 10),
+                ("peer " + idText(P), "credits over the cap", 10),
+                ("peer " + idText(Q), "bad messages", 10),
             ],
         )
 
@@ -177,7 +177,7 @@ class PacedLogTests(SynchronousTestCase):
         self.assertEqual(
             self.lines()[-1],
             "... and 4 more joins from peer %s in the last 10 s"
-            " (not logged; the last: joined %d)" % (peerId(P), PEER_LOG_BURST + 3),
+            " (not logged; the last: joined %d)" % (idText(P), PEER_LOG_BURST + 3),
         )
 
     def test_flush(self) -> None:
@@ -224,30 +224,35 @@ class PrintableTests(SynchronousTestCase):
         )
 
 
-class PeerIdTests(SynchronousTestCase):
+class IdTextTests(SynchronousTestCase):
     """
-    L{peerId} writes a routing id as the front's log lines and C{/metrics}
-    both write it.
+    L{idText} writes an id a peer chose as the front's and the handler's
+    log lines, C{/metrics} and C{environ["txmp.request_id"]} all write it.
     """
 
     def test_txmpIds(self) -> None:
         """
-        A routing id of txmp's handlers (hexadecimal digits) is written as
-        it is: as C{/metrics} labels the handler, so that a log line about
-        the peer can be matched with its metrics.
+        txmp's own ids (a handler's routing id, hexadecimal digits; a
+        front's request id and its retry's) are written as they are: as
+        C{/metrics} labels the handler, so that a log line about the peer
+        can be matched with its metrics.
         """
         identity = newRoutingId()
-        self.assertEqual(peerId(identity), identity.decode("ascii"))
-        self.assertEqual(peerId(b"handler-a"), "handler-a")
+        self.assertEqual(idText(identity), identity.decode("ascii"))
+        for text in ["handler-a", "8503d8fd43009688.1", "8503d8fd43009688.1/2", "a_b:c+d="]:
+            self.assertEqual(idText(text.encode("ascii")), text)
 
     def test_otherIds(self) -> None:
         """
-        Any other routing id, libzmq's own (a zero byte first), one with a
-        control or a non-ASCII byte, is C{0x} and its bytes in hexadecimal:
-        nothing a peer chose can start a line or be mistaken for a
-        printable id.
+        Any other id, libzmq's own (a zero byte first), one with a control,
+        a space or a non-ASCII byte, is C{0x} and its bytes in hexadecimal,
+        whole: nothing a peer chose can start a line, read as words of one,
+        or pass for another id, one that starts with C{0x} included.
         """
-        self.assertEqual(peerId(b"\x00k\x8bEg"), "0x006b8b4567")
-        self.assertEqual(peerId(b"a\nb"), "0x610a62")
-        self.assertEqual(peerId("é".encode()), "0xc3a9")
-
+        self.assertEqual(idText(b"\x00k\x8bEg"), "0x006b8b4567")
+        self.assertEqual(idText(b"a\nb"), "0x610a62")
+        self.assertEqual(idText("é".encode()), "0xc3a9")
+        self.assertEqual(idText(b"x (handler web1)"), "0x" + b"x (handler web1)".hex())
+        self.assertEqual(idText(b"0x0102"), "0x307830313032")
+        self.assertNotEqual(idText(b"0x0102"), idText(b"\x01\x02"))
+        self.assertEqual(idText(b"a" * 300), "a" * 300)

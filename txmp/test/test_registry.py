@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _defaults, protocol
 from txmp._defaults import LIVENESS_LATENESS
-from txmp._peerlog import peerId
+from txmp._peerlog import idText
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp.protocol import SILENT_INTERVALS
 
@@ -238,7 +238,7 @@ class RegistrationTests(RegistryTestCase):
             lines[_defaults.PEER_LOG_BURST:],
             ["handler handler-b joined with 1 credits",
              "... and 2990 more registrations from peer %s in the last 10 s"
-             " (not logged; the last: handler handler-a drained and left)" % (peerId(A),)],
+             " (not logged; the last: handler handler-a drained and left)" % (idText(A),)],
         )
 
     def test_removeGivesRequestsBack(self) -> None:

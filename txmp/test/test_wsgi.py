@@ -50,7 +50,6 @@ from txmp._wsgi import (
     _checkedField,
     _headerKey,
     _parsedStatus,
-    requestIdText,
 )
 from txmp.protocol import RequestHead
 from txmp.testing import (
@@ -398,10 +397,14 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
 
     def test_binaryRequestId(self) -> None:
         """
-        A request id that is not printable ASCII is given in hexadecimal.
+        A request id with bytes other than letters, digits and C{._:/+=-}
+        is given as C{0x} and its hexadecimal, as log lines write it
+        (L{txmp._peerlog.idText}).
         """
-        self.assertEqual(requestIdText(b"\x00\xff\n"), "00ff0a")
-        self.assertEqual(requestIdText(b"r-1"), "r-1")
+        environ = self.environFor(requestHead(), requestId=b"\x00\xff\n")
+        self.assertEqual(environ["txmp.request_id"], "0x00ff0a")
+        environ = self.environFor(requestHead(), requestId=b"r 1")
+        self.assertEqual(environ["txmp.request_id"], "0x722031")
 
     def test_pathInfoPercentDecoded(self) -> None:
         """
@@ -1547,8 +1550,9 @@ class ErrorStreamTests(SynchronousTestCase):
     def test_idEscaped(self) -> None:
         """
         A request id with control characters (a front's of its choosing:
-        txmp's sends none), its X-Request-Id or the id of the C{REQ}, is
-        logged escaped, so that it cannot start a line of its own.
+        txmp's sends none) cannot start a line of its own: its X-Request-Id
+        is logged escaped, and the id of the C{REQ} as C{0x} and its
+        hexadecimal (L{txmp._peerlog.idText}), as the link's lines write it.
         """
         events: list[dict[str, Any]] = []
 
@@ -1565,7 +1569,7 @@ class ErrorStreamTests(SynchronousTestCase):
                    RecordingSink())
         runner.run(b"r\n2", requestHead(), [], RecordingSink())
         self.assertEqual(
-            [e["requestId"] for e in events], ["\\x1b[2Jid\\x0afake", "720a32"]
+            [e["requestId"] for e in events], ["\\x1b[2Jid\\x0afake", "0x720a32"]
         )
 
 
