@@ -1040,8 +1040,12 @@ def _handlerMonitor(
             # Said, with why: else the handler's exit line ("killed by
             # signal 9") reads as a kill from outside (an operator, the
             # kernel's OOM killer).
+            # (A process that exited is still running while its output is
+            # read, SPAWN_OUTPUT_GRACE at most, but has no PID: procmon's
+            # signal then finds it gone, and none is sent.)
+            pid: int | None = proc.pid
             found = [p for p in running.values() if p.runsAs(proc)]
-            if found:
+            if found and pid is not None:
                 _log.warn(
                     "spawned handler {name} (PID {pid}) still there {seconds} s after "
                     "SIGTERM (its --graceful-timeout and {margin} s): sending SIGKILL",

@@ -61,6 +61,7 @@ from txmp._signals import ForkedChildSignals, SignalActions
 from txmp._wsgi import Application, Mounted, WSGIRunner
 from txmp._zmq import createKeyPair, loadKeyPair
 from txmp.testing import (
+    FakeProcess,
     FakeReactor,
     FakeThread,
     FakeTwistdOptions,
@@ -2933,6 +2934,29 @@ class SpawnedHandlersTests(SynchronousTestCase):
                 % (name, self.spawned._running[name].pid)
                 for name in (self.name(1), self.name(2))
             ),
+        )
+
+    def test_killNotSaidOnceExited(self) -> None:
+        """
+        A handler that exited just before its C{SIGKILL} was due, while its
+        output is still read, is sent none, and no line says it is: the
+        warning said "sending SIGKILL" to a process already gone.
+        """
+        with capturedLogs() as events:
+            self.spawned.stopService()
+            self.reactor.advance(39.5)
+            # Exited by its SIGTERM; a process it started holds its output.
+            process = self.spawned._monitor.protocols[self.name(1)].transport
+            assert isinstance(process, FakeProcess)
+            process.exit(Failure(ProcessTerminated(signal=15)), outputClosed=False)
+            self.reactor.advance(0.5)
+        self.assertEqual(self.signals(self.name(1)), ["TERM"])
+        self.assertEqual(self.signals(self.name(2)), ["TERM", "KILL"])
+        self.assertEqual(
+            [formatEvent(e) for e in events if "sending SIGKILL" in e["log_format"]],
+            ["spawned handler %s (PID %s) still there 40.0 s after SIGTERM (its "
+             "--graceful-timeout and 10.0 s): sending SIGKILL"
+             % (self.name(2), self.spawned._running[self.name(2)].pid)],
         )
 
     def test_outputHeldOpen(self) -> None:
