@@ -191,6 +191,7 @@ class PacedLog:
         warning all the same: so many are.
         """
         now = self._clock.seconds()
+        self._forgetEnded(now)
         key = (peer, kind)
         window = self._windows.get(key)
         if window is None:
@@ -213,6 +214,29 @@ class PacedLog:
             window.summary = self._clock.callLater(
                 max(0.0, window.start + self.interval - now), self._summarise, key
             )
+
+    def remembered(self) -> int:
+        """
+        How many pairs of peer and kind it remembers: those whose interval
+        has not ended, or has a summary pending (and, until the next line
+        comes, those that ended since).
+        """
+        return len(self._windows)
+
+    def _forgetEnded(self, now: float) -> None:
+        """
+        Forget the intervals that ended without a summary pending, oldest
+        first (the windows are in the order their intervals began): a line
+        of theirs would start a count again anyway.  Else each peer that
+        ever had a line would be remembered until L{maxPeers} of them were:
+        every handler a front ever had, with a line when it joined.
+        """
+        windows = self._windows
+        while windows:
+            oldest = next(iter(windows.values()))
+            if oldest.summary is not None or now - oldest.start < self.interval:
+                return
+            windows.popitem(last=False)
 
     def _room(self, key: tuple[bytes, str], now: float) -> tuple[bytes, str]:
         """

@@ -224,6 +224,51 @@ class PrintableTests(SynchronousTestCase):
         )
 
 
+class PacedLogMemoryTests(SynchronousTestCase):
+    """
+    What L{PacedLog} remembers stays within what the last interval saw.
+    """
+
+    def test_endedForgotten(self) -> None:
+        """
+        The intervals of peers quiet for an interval are forgotten at the
+        next line: a front whose handlers come and go (recycled every
+        second for days) does not remember every one that ever joined, up
+        to L{PacedLog.maxPeers}.
+        """
+        clock = Clock()
+        log = PacedLog(clock)
+        logger = Logger(observer=cast(ILogObserver, lambda event: None))
+        for n in range(100):
+            log.emit(LogLevel.info, logger, b"peer%d" % (n,), "registrations", "joined")
+            clock.advance(1)
+        # Those of the last 10 s only (the one that began 10 s ago ended).
+        self.assertEqual(log.remembered(), 10)
+        clock.advance(10)
+        log.emit(LogLevel.info, logger, b"last", "registrations", "joined")
+        self.assertEqual(log.remembered(), 1)
+
+    def test_pendingKept(self) -> None:
+        """
+        An interval with a summary pending is not forgotten before its
+        summary is written: the lines it did not write are said.
+        """
+        clock = Clock()
+        log = PacedLog(clock, burst=1)
+        lines: list[str] = []
+        logger = Logger(
+            observer=cast(ILogObserver, lambda event: lines.append(formatEvent(event)))
+        )
+        log.warn(logger, b"a", "bad messages", "bad")
+        log.warn(logger, b"a", "bad messages", "bad")
+        clock.advance(9.9)
+        log.warn(logger, b"b", "bad messages", "bad")
+        self.assertEqual(log.remembered(), 2)
+        clock.advance(0.1)
+        self.assertEqual(len(lines), 3)
+        self.assertIn("1 more bad messages from peer a", lines[-1])
+
+
 class IdTextTests(SynchronousTestCase):
     """
     L{idText} writes an id a peer chose as the front's and the handler's
