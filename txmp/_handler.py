@@ -551,7 +551,10 @@ class FrontLink:
 
     @_paced.default
     def _pacedLog(self) -> PacedLog:
-        return PacedLog(self._reactor, describe=lambda _: "front " + self.address)
+        return PacedLog(
+            self._reactor,
+            describe=lambda _: f"front {self.address} (to mphandler {self.name})",
+        )
 
     @property
     def free(self) -> int:
@@ -1133,7 +1136,8 @@ class FrontLink:
                 self._log,
                 _FRONT,
                 "bad messages",
-                "dropped a bad message from front {address}: {why}",
+                "mphandler {name}: dropped a bad message from front {address}: {why}",
+                name=self.name,
                 address=self.address,
                 why=str(e),
             )
@@ -1285,7 +1289,8 @@ class FrontLink:
                 self._log,
                 _FRONT,
                 "bad messages",
-                "dropped an unexpected message from front {address}",
+                "mphandler {name}: dropped an unexpected message from front {address}",
+                name=self.name,
                 address=self.address,
             )
 
@@ -1362,7 +1367,8 @@ class FrontLink:
                 self._log,
                 _FRONT,
                 "duplicate requests",
-                "dropped a duplicate request {requestId}",
+                "mphandler {name}: dropped a duplicate request {requestId}",
+                name=self.name,
                 requestId=idText(requestId),
             )
             # The front took a credit for it, and it took no slot: its

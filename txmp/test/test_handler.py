@@ -2287,6 +2287,8 @@ class MisbehavingFrontLogTests(LoggedLinkTestCase):
         the first L{_defaults.PEER_LOG_BURST} in an interval of
         L{_defaults.PEER_LOG_INTERVAL} seconds are logged, and then one
         line says how many more came, with the last; every one is counted.
+        Each names the handler, as its other lines do (several share a
+        log under a C{--spawn} front, all naming the same front).
         (One line each before: 1,500 of them for 1,500 bad messages.)
         """
         self.startWelcomed()
@@ -2296,16 +2298,18 @@ class MisbehavingFrontLogTests(LoggedLinkTestCase):
         self.assertEqual(self.link.stats["badMessages"], 2000)
         self.assertEqual(
             self.lines("dropped"),
-            ["dropped a bad message from front tcp://front:5556: unknown protocol version",
-             "dropped an unexpected message from front tcp://front:5556"]
+            ["mphandler host:123: dropped a bad message from front tcp://front:5556: "
+             "unknown protocol version",
+             "mphandler host:123: dropped an unexpected message from front "
+             "tcp://front:5556"]
             * (_defaults.PEER_LOG_BURST // 2),
         )
         self.frontAnswers(int(_defaults.PEER_LOG_INTERVAL))
         self.assertEqual(
             self.lines("more bad messages"),
-            ["... and 1990 more bad messages from front tcp://front:5556 in the last"
-             " 10 s (not logged; the last: dropped an unexpected message from front"
-             " tcp://front:5556)"],
+            ["... and 1990 more bad messages from front tcp://front:5556 (to mphandler"
+             " host:123) in the last 10 s (not logged; the last: mphandler host:123:"
+             " dropped an unexpected message from front tcp://front:5556)"],
         )
 
     def test_stopWritesSummary(self) -> None:
@@ -2362,7 +2366,7 @@ class MisbehavingFrontLogTests(LoggedLinkTestCase):
             lines,
         )
         written = "0x" + b"\x1b[2Jid\nfake".hex()
-        self.assertIn("dropped a duplicate request " + written, lines)
+        self.assertIn("mphandler host:123: dropped a duplicate request " + written, lines)
         self.assertTrue(
             [line for line in lines if line.startswith(f"request {written} cancelled")]
         )
