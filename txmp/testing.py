@@ -96,6 +96,7 @@ from twisted.internet.interfaces import (
     IAddress,
     IProcessProtocol,
     IProcessTransport,
+    IProtocolFactory,
     IPushProducer,
     IReactorFromThreads,
     IReactorTime,
@@ -136,6 +137,7 @@ from txmp._zmq import (
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
     from cryptography.x509 import Certificate
+    from twisted.protocols.tls import TLSMemoryBIOFactory
 
     from txmp._wsgi import ResponseSink
     from txmp._zmq import _Connection
@@ -2099,6 +2101,27 @@ def certificateChain(hostname: str) -> tuple[bytes, bytes, bytes]:
     return _pem(root, key=rootKey)[0], fullChain, keyPem
 
 
+def tlsClientFactory(
+    certificate: bytes, offered: list[bytes], clock: IReactorTime, factory: IProtocolFactory
+) -> TLSMemoryBIOFactory:
+    """
+    TLS over memory for a client of C{localhost} that trusts C{certificate}
+    (PEM, as L{selfSignedCertificate} makes it) and offers C{offered} in
+    ALPN, wrapping C{factory}'s protocols: a test's client of a site that a
+    C{TLSMemoryBIOFactory} serves (connected by
+    C{twisted.test.iosim.connectedServerAndClient}).
+
+    It needs pyOpenSSL, of the C{tls} extra (see L{selfSignedCertificate}).
+    """
+    from twisted.internet import ssl
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+
+    options = ssl.optionsForClientTLS(
+        "localhost", trustRoot=ssl.Certificate.loadPEM(certificate), acceptableProtocols=offered
+    )
+    return TLSMemoryBIOFactory(options, True, factory, clock)
+
+
 class ParsedResponse:
     """
     An HTTP/1.1 response as written to a transport.
@@ -2411,4 +2434,5 @@ __all__ = [
     "requestMeta",
     "runningReactor",
     "selfSignedCertificate",
+    "tlsClientFactory",
 ]

@@ -45,6 +45,7 @@ from txmp.testing import (
     TCPStringTransport,
     httpHead,
     selfSignedCertificate,
+    tlsClientFactory,
 )
 
 try:
@@ -3553,15 +3554,8 @@ class ProtocolNegotiationTests(FrontTestCase):
             self.site,
             self.clock,
         )
-        client = TLSMemoryBIOFactory(
-            ssl.optionsForClientTLS(
-                "localhost",
-                trustRoot=ssl.Certificate.loadPEM(certificate),
-                acceptableProtocols=offered,
-            ),
-            True,
-            ClientFactory.forProtocol(Protocol),
-            self.clock,
+        client = tlsClientFactory(
+            certificate, offered, self.clock, ClientFactory.forProtocol(Protocol)
         )
         clientProtocol, _, pump = connectedServerAndClient(
             lambda: server.buildProtocol(self.clientAddress),

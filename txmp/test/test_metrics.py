@@ -34,7 +34,12 @@ from txmp._dispatch import Dispatcher
 from txmp._front import FrontFactory, negotiatesOnContext
 from txmp._metrics import QUEUE_BUCKETS, FrontMetrics, Histogram, exposition
 from txmp._stats import StatsRoot, makeStatsSite
-from txmp.testing import MemorySocket, RecordingConsumer, selfSignedCertificate
+from txmp.testing import (
+    MemorySocket,
+    RecordingConsumer,
+    selfSignedCertificate,
+    tlsClientFactory,
+)
 
 try:
     from twisted.internet import ssl
@@ -422,16 +427,7 @@ class StatsSiteTests(SynchronousTestCase):
             ([b"http/1.0"], b"http/1.0", b"HTTP/1.0"),
             ([b"h2", b"http/1.1"], b"http/1.1", b"HTTP/1.1"),
         ]:
-            client = TLSMemoryBIOFactory(
-                ssl.optionsForClientTLS(
-                    "localhost",
-                    trustRoot=ssl.Certificate.loadPEM(certificate),
-                    acceptableProtocols=offered,
-                ),
-                True,
-                ClientFactory(),
-                clock,
-            )
+            client = tlsClientFactory(certificate, offered, clock, ClientFactory())
             received = AccumulatingProtocol()
             clientProtocol, _, pump = connectedServerAndClient(
                 partial(server.buildProtocol, None),
