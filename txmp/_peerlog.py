@@ -65,7 +65,7 @@ def printable(text: str, length: int = LOG_NAME_LENGTH) -> str:
 #: The characters an id is written as it is with: what txmp's own ids use
 #: (hexadecimal digits, a front's "INSTANCE.N" request ids and their
 #: retries' "/N"), none that could start a line or pass for words of it.
-_ID_TEXT = re.compile(r"[0-9A-Za-z._:/+=-]+")
+_ID_TEXT = re.compile(rb"[0-9A-Za-z._:/+=-]+")
 
 
 def idText(identifier: bytes) -> str:
@@ -81,9 +81,9 @@ def idText(identifier: bytes) -> str:
     be mistaken for another's (one that starts with C{0x} is written in
     hexadecimal too).
     """
-    text = identifier.decode("latin-1")
-    if _ID_TEXT.fullmatch(text) and not text.startswith("0x"):
-        return text
+    # (Matched as bytes: every request's environ has one.)
+    if _ID_TEXT.fullmatch(identifier) and not identifier.startswith(b"0x"):
+        return identifier.decode("ascii")
     return "0x" + identifier.hex()
 
 

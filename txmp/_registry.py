@@ -292,19 +292,12 @@ class HandlerRegistry(Generic[T]):
         # requests still in hand offers fewer credits than its slots, maybe
         # fewer than its prefetch alone.)
         prefetch = f" (prefetch {handler.prefetch})" if handler.prefetch else ""
+        line = "handler {name} joined with {credits} credits{prefetch}"
         if joined:
-            self._registration(
-                handler,
-                "handler {name} joined with {credits} credits{prefetch}",
-                credits=handler.credits,
-                prefetch=prefetch,
-            )
+            self._registration(handler, line, credits=handler.credits, prefetch=prefetch)
         else:
             self._log.debug(
-                "handler {name} joined with {credits} credits{prefetch}",
-                name=handler.label,
-                credits=handler.credits,
-                prefetch=prefetch,
+                line, name=handler.label, credits=handler.credits, prefetch=prefetch
             )
         if joined:
             for observer in self.joinObservers:
