@@ -29,7 +29,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 import twisted
 from txmp import protocol
-from txmp._defaults import STATS_MAX_CONNECTIONS
+from txmp._defaults import MAX_CONNECTIONS_LOG_INTERVAL, STATS_MAX_CONNECTIONS
 from txmp._dispatch import Dispatcher
 from txmp._front import FrontFactory, negotiatesOnContext
 from txmp._metrics import QUEUE_BUCKETS, FrontMetrics, Histogram, exposition
@@ -321,6 +321,24 @@ class StatsSiteTests(SynchronousTestCase):
         )
         self.assertEqual(len(events), 1, events)
         self.assertIn("--stats", events[0]["log_format"])
+        # The next warning comes once the interval is over, counting those
+        # closed since the last: the second above, and three here.  (Twisted's
+        # own idle timeout, 60 s, closes the first ones meanwhile: not these.)
+        with capturedLogs() as events:
+            clock.advance(MAX_CONNECTIONS_LOG_INTERVAL - 1)
+            for _ in range(2):
+                opened.append((site.buildProtocol(None), StringTransport()))
+                opened[-1][0].makeConnection(opened[-1][1])
+            clock.advance(1)
+            opened.append((site.buildProtocol(None), StringTransport()))
+            opened[-1][0].makeConnection(opened[-1][1])
+        self.assertEqual(
+            [formatEvent(e) for e in events if "--stats" in e["log_format"]],
+            [f"mpfront: {STATS_MAX_CONNECTIONS} connections open to the --stats port,"
+             " the most it holds: the oldest of the address with the most (192.168.1.1)"
+             " closed for new ones (4 since the last such line)"],
+        )
+        del opened[2:5]
         # Those aborted go (connectionLost), and one more closes: room for
         # one, taken without closing another.
         for channel, _ in opened[:3]:
