@@ -433,6 +433,15 @@ MAX_PEER_IDS = 10000
 PEER_LOG_BURST = 10
 PEER_LOG_INTERVAL = 10.0
 PEER_LOG_KEYS = 10000
+# And at most PEER_LOG_KIND_BURST lines of one kind in an interval from all
+# peers together: a peer that reconnects with a new routing id each time
+# (a new ZeroMQ socket a connection) is a new peer each time, and cycling
+# HELLO and BYE so wrote three lines a connection, PEER_LOG_KEYS times
+# PEER_LOG_BURST lines (100,000) an interval at the most.  100 lets every
+# handler of a large front (say 32, each joining and leaving, after the
+# front restarts) be named, while a flood of new ids writes 10 lines a
+# second of a kind at the most; the rest are counted, as "other peers".
+PEER_LOG_KIND_BURST = 100
 
 # How much of a label a peer chose (a HELLO's name, docs/protocol.md:
 # "a label for logs", of any length) a log line shows: 64 characters, then

@@ -25,6 +25,7 @@ from txmp._defaults import (
     PEER_LOG_BURST,
     PEER_LOG_INTERVAL,
     PEER_LOG_KEYS,
+    PEER_LOG_KIND_BURST,
 )
 from txmp._interfaces import cancelCall
 
@@ -129,7 +130,11 @@ class PacedLog:
     Whatever is counted elsewhere (C{badMessages}) is counted by its
     caller, before and whatever this writes.  It remembers at most
     L{maxPeers} pairs of peer and kind, whatever ids peers make up: past
-    that, new peers share one count, as L{OTHER_PEERS}.
+    that, new peers share one count, as L{OTHER_PEERS}.  And it writes at
+    most L{kindBurst} lines of one kind in an interval from all peers
+    together, since a peer may make up a new id for each line: past them,
+    lines are counted (those of a peer it has no count for, with
+    L{OTHER_PEERS}) and summarised at their interval's end.
 
     Must be called in the reactor thread.
 
@@ -146,14 +151,18 @@ class PacedLog:
         interval: float = PEER_LOG_INTERVAL,
         maxPeers: int = PEER_LOG_KEYS,
         describe: Callable[[bytes], str] = _routingId,
+        kindBurst: int = PEER_LOG_KIND_BURST,
     ) -> None:
         self._clock = clock
         self._describe = describe
         self.burst = burst
         self.interval = interval
         self.maxPeers = maxPeers
+        self.kindBurst = kindBurst
         # Oldest interval first: the first is the one to forget.
         self._windows: OrderedDict[tuple[bytes, str], _Window] = OrderedDict()
+        # Each kind's lines from all peers in its current interval.
+        self._kinds: dict[str, _Window] = {}
 
     def warn(
         self, log: Logger, peer: bytes, kind: str, format: str, /, **fields: object
@@ -192,10 +201,16 @@ class PacedLog:
         """
         now = self._clock.seconds()
         self._forgetEnded(now)
+        allPeers = self._kinds.get(kind)
+        if allPeers is None or now - allPeers.start >= self.interval:
+            allPeers = self._kinds[kind] = _Window(now)
+        spent = allPeers.logged >= self.kindBurst
         key = (peer, kind)
         window = self._windows.get(key)
         if window is None:
-            key = self._room(key, now)
+            # (A new peer past the kind's lines: counted with other peers,
+            # so that a flood of new ids is remembered once.)
+            key = (OTHER_PEERS, kind) if spent else self._room(key, now)
             window = self._windows.get(key)
             if window is None:
                 window = self._windows[key] = _Window(now)
@@ -203,8 +218,9 @@ class PacedLog:
             # Quiet for an interval: the count starts again.
             window.start, window.logged = now, 0
             self._windows.move_to_end(key)
-        if window.logged < self.burst:
+        if window.logged < self.burst and not spent:
             window.logged += 1
+            allPeers.logged += 1
             log.emit(level, format, **fields)
             return
         window.suppressed += 1
@@ -284,3 +300,4 @@ class PacedLog:
                 cancelCall(window.summary)
                 self._summarise(key)
         self._windows.clear()
+        self._kinds.clear()

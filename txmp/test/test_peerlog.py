@@ -12,7 +12,12 @@ from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._defaults import LOG_NAME_LENGTH, PEER_LOG_BURST, PEER_LOG_INTERVAL
+from txmp._defaults import (
+    LOG_NAME_LENGTH,
+    PEER_LOG_BURST,
+    PEER_LOG_INTERVAL,
+    PEER_LOG_KIND_BURST,
+)
 from txmp._peerlog import PacedLog, idText, printable
 from txmp._zmq import newRoutingId
 
@@ -49,10 +54,12 @@ class PacedLogTests(SynchronousTestCase):
 
     def test_defaults(self) -> None:
         """
-        By default, L{PEER_LOG_BURST} lines per L{PEER_LOG_INTERVAL}.
+        By default, L{PEER_LOG_BURST} lines per L{PEER_LOG_INTERVAL}, and
+        L{PEER_LOG_KIND_BURST} of one kind from all peers.
         """
         self.assertEqual(
-            (self.log.burst, self.log.interval), (PEER_LOG_BURST, PEER_LOG_INTERVAL)
+            (self.log.burst, self.log.interval, self.log.kindBurst),
+            (PEER_LOG_BURST, PEER_LOG_INTERVAL, PEER_LOG_KIND_BURST),
         )
 
     def test_firstLogged(self) -> None:
@@ -161,6 +168,49 @@ class PacedLogTests(SynchronousTestCase):
         log.warn(self.logger, b"\x06", "bad", "from {peer}", peer="06")
         self.assertEqual(self.lines()[-1], "from 06")
         self.assertEqual(len(log._windows), 2)
+
+    def test_kindBounded(self) -> None:
+        """
+        At most L{PEER_LOG_KIND_BURST} lines of one kind are written in an
+        interval from all peers together: a peer making up a new routing
+        id for each line (a new ZeroMQ socket a connection) has the rest
+        counted with other peers, remembered once, and summarised at the
+        interval's end.  The next interval writes lines again, and other
+        kinds keep their own count.
+        """
+        peers = [b"rogue%d" % (i,) for i in range(3 * PEER_LOG_KIND_BURST)]
+        for peer in peers:
+            self.log.emit(LogLevel.info, self.logger, peer, "registrations", "joined {p}", p=peer)
+        self.assertEqual(len(self.events), PEER_LOG_KIND_BURST)
+        self.assertEqual(self.log.remembered(), PEER_LOG_KIND_BURST + 1)
+        self.flood(1, Q)
+        self.assertEqual(len(self.events), PEER_LOG_KIND_BURST + 1)
+        self.clock.advance(PEER_LOG_INTERVAL)
+        summary = self.events[-1]
+        self.assertEqual(
+            (summary["peer"], summary["kind"], summary["count"]),
+            ("other peers", "registrations", 2 * PEER_LOG_KIND_BURST),
+        )
+        self.log.emit(LogLevel.info, self.logger, b"honest", "registrations", "joined")
+        self.assertEqual(self.lines()[-1], "joined")
+
+    def test_knownPeerPastKindBurst(self) -> None:
+        """
+        Once a kind has had its L{PEER_LOG_KIND_BURST} lines in an
+        interval, a peer with lines of its own left in that interval has
+        them counted too, in its own summary.
+        """
+        log = PacedLog(self.clock, kindBurst=3)
+        log.warn(self.logger, P, "bad", "from P")
+        log.warn(self.logger, Q, "bad", "from Q")
+        log.warn(self.logger, b"\x03", "bad", "from 03")
+        log.warn(self.logger, P, "bad", "from P again")
+        self.assertEqual(self.lines(), ["from P", "from Q", "from 03"])
+        self.clock.advance(PEER_LOG_INTERVAL)
+        self.assertEqual(
+            (self.events[-1]["peer"], self.events[-1]["count"]),
+            ("peer " + idText(P), 1),
+        )
 
     def test_emitAtLevel(self) -> None:
         """
