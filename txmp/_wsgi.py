@@ -1264,9 +1264,10 @@ class RunningRequest:
         gets back (the front makes one if no trusted proxy gave one), else
         the front's id as text.  Worked out when first needed, in either
         thread (the same value in both: a race only computes it twice).
-        One with a control character (a front's of its choosing: txmp's
-        sends none) is cut short and escaped, lest it start a line of its
-        own.
+        One that is not all printable (C{str.isprintable}: a control
+        character, or a space but the ASCII one, which a front of its
+        choosing may send: txmp's sends none) is cut short and its control
+        characters escaped (L{printable}), lest it start a line of its own.
         """
         text = self._idText
         if text is None:
