@@ -1219,8 +1219,8 @@ class FrontConnection(Protocol):
             client, proto, host = forwardedFromElements(
                 self.peerHost, elements, rules.trustedProxies
             )
-            # Elements without for= (proto=https alone) name no client:
-            # X-Forwarded-For may.
+            # Elements without for= (proto=https alone) name no client's
+            # address: X-Forwarded-For may.
             named = any("for" in element for element in elements)
             byForwarded = (client if named else None), proto, host
         byX = (

@@ -855,8 +855,9 @@ def forwardedFromElements(
     that names no address (C{unknown}, or an obfuscated node such as
     YARP's default C{_abc}) ends the walk, the client left as it was; its
     element is still the client's, whose C{proto=} and C{host=} the hop
-    that wrote it, which the walk trusts, says.  An element without
-    C{for=} is no client's, and ends the walk.
+    that wrote it, which the walk trusts, says.  So does an element
+    without C{for=} (C{proto=https;host=shop.example}: YARP's with its
+    C{for} format set to none): the client's, its address not said.
     """
     client = peer
     chosen: dict[str, str] | None = None
@@ -864,8 +865,7 @@ def forwardedFromElements(
         node = element.get("for")
         address = _forwardedAddress(_forwardedNode(node or ""))
         if address is None:
-            if node is not None:
-                chosen = element
+            chosen = element
             break
         chosen = element
         client = str(address)

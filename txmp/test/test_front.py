@@ -417,13 +417,13 @@ class ForwardedTests(FrontTestCase):
     def test_eachFromWhicheverNamesIt(self) -> None:
         """
         A fact one kind names and the other does not is taken from the one
-        that names it: C{Forwarded} without C{for=} (whose C{proto} and
-        C{host}, of no client's element, are not read) hides no
-        C{X-Forwarded-*} (the application saw the proxy's own address).
+        that names it: C{Forwarded} without C{for=} hides no client named
+        by C{X-Forwarded-For} (the application saw the proxy's own
+        address), and its C{proto} no host named by C{X-Forwarded-Host}.
         """
         self.sendRequest(httpHead(
-            b"Forwarded: proto=http", b"X-Forwarded-For: 203.0.113.9",
-            b"X-Forwarded-Proto: https", b"X-Forwarded-Host: example.org",
+            b"Forwarded: proto=https", b"X-Forwarded-For: 203.0.113.9",
+            b"X-Forwarded-Host: example.org",
         ))
         head = self.lastRequest().head
         self.assertEqual(
@@ -446,6 +446,7 @@ class ForwardedTests(FrontTestCase):
              b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-Proto: http"),
             (b"Forwarded: for=203.0.113.9;host=admin.internal",
              b"X-Forwarded-For: 203.0.113.9", b"X-Forwarded-Host: example.org"),
+            (b"Forwarded: proto=http", b"X-Forwarded-Proto: https"),
         ]:
             self.assertRefused(httpHead(*fields), 400)
 

@@ -1033,6 +1033,18 @@ class TrustedProxyTests(FrontTestCase):
             self.assertEqual(request.head.scheme, "https", node)
             self.assertEqual(request.head.serverName, "shop.example", node)
 
+    def test_forwardedWithoutFor(self) -> None:
+        """
+        An element without C{for=}, as YARP writes with its C{for} format
+        set to none, is the client's, its address not said: its C{proto}
+        and C{host} are believed and the peer kept, as for C{for=unknown}.
+        """
+        request = self.assertAccepted(httpHead(b"Forwarded: proto=https;host=shop.example"))
+        self.assertEqual(
+            (request.head.remoteAddr, request.head.scheme, request.head.serverName),
+            (CLIENT_HOST, "https", "shop.example"),
+        )
+
     def test_forwardedUnknownPastTrusted(self) -> None:
         """
         Walked past a trusted hop, an element whose C{for=} is no address
