@@ -306,8 +306,10 @@ class HandlerService(Service):
         threads = options["threads"]
         self._pool = pool = newPool(threads)
         application = options["application"]
+        mounted = ""
         if options["script-name"]:
             application = Mounted(application, options["script-name"])
+            mounted = f" under {application.shown}"
         runner = WSGIRunner(self._reactor, pool, application, multithread=threads > 1)
         runner.profiler = self.profiler
         if options["profile"]:
@@ -392,9 +394,7 @@ class HandlerService(Service):
             "mphandler {name} started: app {app}, {threads} threads, "
             "fronts {fronts}",
             name=options["name"], threads=threads,
-            app=options["app"] + (
-                f" under {options['script-name']}" if options["script-name"] else ""
-            ),
+            app=options["app"] + mounted,
             fronts=" ".join("%s,%s" % pair for pair in options["fronts"]),
         )
 

@@ -486,6 +486,9 @@ class Mounted:
     @ivar application: the application mounted.
     @ivar prefix: its C{SCRIPT_NAME} (see L{txmp._options.scriptName}),
         not empty.
+    @ivar shown: the prefix as the operator wrote it, for logs: PEP 3333's
+        string holds its UTF-8 bytes, one character a byte (C{/caf\xc3\xa9}
+        for C{/caf\xe9}).
     """
 
     _log = Logger()
@@ -494,9 +497,7 @@ class Mounted:
         self.application = application
         self.prefix = prefix
         self._slashed = prefix + "/"
-        # As the operator wrote it, for the log (PEP 3333's string holds
-        # its UTF-8 bytes).
-        self._shown = prefix.encode("latin-1").decode("utf-8", "backslashreplace")
+        self.shown = prefix.encode("latin-1").decode("utf-8", "backslashreplace")
 
     def __call__(self, environ: Environ, startResponse: StartResponse) -> Iterable[bytes]:
         path: str = environ["PATH_INFO"]
@@ -515,7 +516,7 @@ class Mounted:
                     path.encode("latin-1").decode("utf-8", "backslashreplace"),
                     LOG_MESSAGE_LENGTH,
                 ),
-                prefix=self._shown,
+                prefix=self.shown,
             )
             fields, body = plainPage(404)
             startResponse(

@@ -2023,6 +2023,17 @@ class HandlerMountTests(SynchronousTestCase):
         self.assertEqual(application.prefix, "/app")
         self.assertIn("app txmp.demo:app under /app,", "\n".join(lines))
 
+    def test_mountedShownAsWritten(self) -> None:
+        """
+        The handler says where it mounts its application as the operator
+        wrote the prefix, not as PEP 3333's string of its UTF-8 bytes, as
+        its line for a path outside the prefix says it.
+        """
+        application, lines = self.startedWith("--script-name", "/caf\xe9")
+        assert isinstance(application, Mounted)
+        self.assertEqual(application.prefix, "/caf\xc3\xa9")
+        self.assertIn("app txmp.demo:app under /caf\xe9,", "\n".join(lines))
+
     def test_notMounted(self) -> None:
         """
         Without it, the runner runs the application itself.
