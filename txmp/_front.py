@@ -449,7 +449,10 @@ class Exchange:
             (b"target", self.uri),
             (b"version", self.clientproto),
             (b"remote_addr", remoteAddr.encode("ascii")),
-            (b"remote_port", connection.peerPort),
+            # (A client a trusted proxy names: its port is not known, and
+            # the proxy's would make a pair that never was, as uvicorn's 0.)
+            (b"remote_port",
+             connection.peerPort if remoteAddr == connection.peerHost else b"0"),
             (b"server_name", serverName),
             (b"server_port", connection.localPort or self._namedPort(scheme, authority)),
             (b"scheme", scheme),

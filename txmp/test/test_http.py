@@ -901,13 +901,25 @@ class TrustedProxyTests(FrontTestCase):
 
     def test_lastUntrusted(self) -> None:
         """
-        The client is the last untrusted address, walking from the right.
+        The client is the last untrusted address, walking from the right;
+        its port is not known: 0, not the proxy's, which would make a pair
+        that never was.
         """
         request = self.assertAccepted(
             httpHead(b"X-Forwarded-For: 203.0.113.9, 198.51.100.7, 10.0.0.1")
         )
         self.assertEqual(request.head.remoteAddr, "198.51.100.7")
-        self.assertEqual(request.head.remotePort, 40000)
+        self.assertEqual(request.head.remotePort, 0)
+
+    def test_unnamedKeepsPort(self) -> None:
+        """
+        From a trusted proxy that names no client, the peer is the client,
+        with its port.
+        """
+        request = self.assertAccepted(httpHead(b"X-Forwarded-Proto: https"))
+        self.assertEqual(
+            (request.head.remoteAddr, request.head.remotePort), (CLIENT_HOST, 40000)
+        )
 
     def test_severalFields(self) -> None:
         """
