@@ -399,7 +399,9 @@ class FrontLink:
     requests after it, until a C{WELCOME} answers the C{HELLO} it sends
     then (see L{_doubt}): so a request starts only once a front has
     welcomed the link since it last needed one, and its credit goes back
-    as it ends.
+    as it ends (once the C{WELCOME} says whether it is owed, for one that
+    came after a C{HELLO} not answered yet, and for a request held then
+    cancelled while one is: L{_settleOwed}).
 
     The application threads send their replies themselves, on the return
     socket (shared with them: L{ZmqSocket.shareWithThreads}), holding
@@ -466,6 +468,14 @@ class FrontLink:
     batch: bool = field(init=False, default=False)
     # How many HELLOs this link has sent.
     hellos: int = field(init=False, default=0)
+    # The latest HELLO a WELCOME has answered (its hello; all sent then,
+    # for a front that does not say).
+    _answered: int = field(init=False, default=0)
+    # The credits that wait for every HELLO sent to be answered, each as
+    # the link's HELLOs when its request came and when it ended (the same
+    # for one that never ran), and the HELLO the front last said it
+    # registered the link from since (see _owe, _settleOwed).
+    _owed: list[list[int | None]] = field(init=False, factory=list)
     # The instance id of the front that last welcomed this link, kept while
     # the front is silent, to tell a restarted front.
     _welcomedBy: str | None = field(init=False, default=None)
@@ -605,6 +615,8 @@ class FrontLink:
             with self._lock:
                 # From now on, a request that ends wakes the reactor up.
                 self.draining = True
+            # A draining link gives no credit back.
+            self._owed.clear()
             self._collect()
             if self.front is None:
                 # Not registered (no front yet, or it went): no front is
@@ -842,10 +854,17 @@ class FrontLink:
             and takenBack.get(message.requestId) is False
         )
         if cancelled and not self.draining:
-            # Before what is replayed: a REQ replayed may begin another hold,
-            # whose HELLO must come after this credit (a front that forgot
-            # the link registers it from that HELLO, the slot counted free).
-            self._send.send(protocol.encodeCredit(cancelled))
+            if self._answered < self.hellos:
+                # A HELLO sent while they were held, not answered yet,
+                # counted them free: a front that registers the link anew
+                # from it takes no CREDIT for them.
+                self._owe(self.hellos, self.hellos, cancelled)
+            else:
+                # Before what is replayed: a REQ replayed may begin another
+                # hold, whose HELLO must come after this credit (a front
+                # that forgot the link registers it from that HELLO, the
+                # slot counted free).
+                self._send.send(protocol.encodeCredit(cancelled))
         for frames, message in held:
             if isinstance(message, protocol.Request) and message.requestId in takenBack:
                 # (Its CANCEL or RECALL, and all else about it, is then for
@@ -1026,9 +1045,9 @@ class FrontLink:
         elif self.front is None:
             self._hello()
             self._warnIfFrontless()
-        elif self._held is not None:
-            # Requests wait for a WELCOME, which may have been lost: the
-            # answer to this HELLO settles them.
+        elif self._held is not None or self._owed:
+            # Requests, or credits, wait for a WELCOME, which may have been
+            # lost: the answer to this HELLO settles them.
             self._hello()
         else:
             self._send.send(protocol.encodePing())
@@ -1095,7 +1114,7 @@ class FrontLink:
             return
         del self.running[requestId]
         cancelCall(self._hungChecks.pop(requestId, None))
-        self._sinks.pop(requestId, None)
+        sink = self._sinks.pop(requestId, None)
         # (Waiters only while a handler stops: the cheap test first.)
         if self._idleWaiters and not self.running:
             waiters, self._idleWaiters = self._idleWaiters, []
@@ -1104,21 +1123,64 @@ class FrontLink:
         if self.draining:
             self._checkDrained()
         elif not credited:
-            self._creditBack()
+            if sink is not None and sink.hellos > self._answered:
+                # It came after a HELLO not answered yet: a front that
+                # registers the link anew from that one counted its slot
+                # free, and takes no CREDIT for it.
+                self._owe(sink.hellos, self.hellos)
+            else:
+                self._creditBack()
 
     def _creditBack(self) -> None:
         """
         Give back, by C{CREDIT}, the credit of a request that ended and
-        whose reply did not.  At once: a request starts only once a front
-        has welcomed the link since it last needed one (others are held,
-        L{_doubt}), so that front's count took it, and a C{HELLO} still
-        unanswered then is most often a repeat, which keeps the count
+        whose reply did not.  At once, for a request that came once every
+        C{HELLO} sent before it was answered (others wait: L{_settleOwed}):
+        a request starts only once a front has welcomed the link since it
+        last needed one (others are held, L{_doubt}), so that front's count
+        took it, and a C{HELLO} sent after it came counted it busy
         (docs/protocol.md, section 5, rules 1 and 2).  (Not always: a
         front that forgets the link between reading two of its C{HELLO}s
         and registers it anew from the later counts the request's slot
         free, and this credit once too many.)
         """
         self._send.send(protocol.encodeCredit(1))
+
+    def _owe(self, came: int, ended: int, count: int = 1) -> None:
+        """
+        Keep C{count} credits until every C{HELLO} sent is answered (see
+        L{_settleOwed}): of requests that came when the link had said
+        C{HELLO} C{came} times, and ended when it had said it C{ended}
+        times (a C{HELLO} sent meanwhile counted them busy); C{ended} is
+        C{came} for a request that never ran (held, then cancelled), which
+        every C{HELLO} counted free.  Called in the reactor thread.
+        """
+        self._owed.extend([came, ended, None] for _ in range(count))
+
+    def _settleOwed(self, registered: int | None) -> None:
+        """
+        A C{WELCOME} came, which registered the link anew from its C{HELLO}
+        C{registered}, if not L{None}: once every C{HELLO} sent is answered,
+        so that the front that reads a C{CREDIT} now has read them all, give
+        back the credits that waited for it (L{_owe}), as docs/protocol.md,
+        section 5, rule 1 says.  If the front registered the link anew
+        since a credit's request ended, it is owed only if the C{HELLO} the
+        front registered from counted the request busy (sent after it came,
+        before it ended).  Otherwise the front kept its count, which took
+        the request: it is owed.  Called in the reactor thread.
+        """
+        if registered is not None:
+            for entry in self._owed:
+                entry[2] = registered
+        if self._answered < self.hellos:
+            return
+        owed = 0
+        for came, ended, since in self._owed:
+            assert came is not None and ended is not None
+            owed += since is None or came < since <= ended
+        self._owed = []
+        if owed and not self.draining:
+            self._send.send(protocol.encodeCredit(owed))
 
     def controlReceived(self, frames: Sequence[Frame]) -> None:
         """
@@ -1247,6 +1309,13 @@ class FrontLink:
                 self.packed = message.packed
                 self.batch = message.batch
             answers = message.answers
+            # (An older front says not which HELLO it answers: all sent.)
+            self._answered = max(
+                self._answered, self.hellos if answers is None else answers
+            )
+            if self._owed:
+                # Before what is replayed, as _settleHeld's credit.
+                self._settleOwed(message.registered)
             if self._held is not None and (
                 message.registered is not None or answers is None
                 or answers >= self._heldFrom

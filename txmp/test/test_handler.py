@@ -1055,6 +1055,125 @@ class RegistrationTests(FrontLinkTestCase):
         self.fromFront(protocol.encodeWelcome(front="front1", registered=2))
         self.assertEqual(self.control(), [protocol.Credit(1)])
 
+    def requestAfterUnansweredHello(self) -> None:
+        """
+        Have the link run C{front2.1}, which comes after a C{HELLO} (3) that
+        no front has answered yet, then lose its front (C{BYE}: it says
+        C{HELLO} 4) and end the request, cancelled; clear what was sent.
+
+        So it goes when messages of two fronts wait for the link (paused,
+        say), the first restarted and the second stopped meanwhile: a
+        C{REQ} of the first, held as the link had lost it, makes it say
+        C{HELLO} 3, which the third front will read; the second's
+        C{WELCOME} (to C{HELLO} 2) settles the hold, and its C{REQ} runs;
+        then its last C{BYE}.
+        """
+        self.startWelcomed()
+        self.fromFront(protocol.encodeBye())
+        self.request(b"front1.9")
+        self.assertEqual((self.runner.runs, self.link.hellos), ([], 3))
+        self.fromFront(protocol.encodeWelcome(front="front2", answers=2, registered=2))
+        self.request(b"front2.1")
+        self.fromFront(protocol.encodeBye())
+        self.assertEqual(self.link.hellos, 4)
+        [run] = self.runner.runs
+        self.assertTrue(run.cancelled)
+        run.sink.finished()
+        self.assertEqual([type(m) for m in self.control()], [protocol.Hello] * 3)
+        self.sendSocket.clear()
+
+    def test_creditAfterUnansweredHelloWaits(self) -> None:
+        """
+        The credit of a request that came after a C{HELLO} not answered yet
+        and ended before its answer waits for the C{WELCOME}: a front that
+        registers the link anew from that C{HELLO} counted its slot free,
+        and takes no C{CREDIT} for it (else it holds a credit more than the
+        link has slots, for good: the fault of the state machine of
+        test_linkstate, which shrank to this).
+        """
+        self.requestAfterUnansweredHello()
+        self.fromFront(protocol.encodeWelcome(front="front3", answers=3, registered=3))
+        self.fromFront(protocol.encodeWelcome(front="front3", answers=4))
+        self.assertEqual(self.control(), [])
+
+    def test_creditAfterUnansweredHelloOwed(self) -> None:
+        """
+        Such a credit goes once the C{WELCOME} says it is owed: the front
+        registered the link from a C{HELLO} that counted the request busy
+        (sent after it came, before it ended), or kept its count.
+        """
+        self.requestAfterUnansweredHello()
+        self.fromFront(protocol.encodeWelcome(front="front3", answers=4, registered=4))
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+
+    def test_creditAfterUnansweredHelloKept(self) -> None:
+        """
+        So too when the answers do not say C{registered}: the front kept
+        its count, which took the request.  Once every C{HELLO} sent is
+        answered: a front that reads the C{CREDIT} has read them all, and
+        registered the link anew from none.
+        """
+        self.requestAfterUnansweredHello()
+        self.fromFront(protocol.encodeWelcome(front="front2", answers=3))
+        self.assertEqual(self.control(), [])
+        self.fromFront(protocol.encodeWelcome(front="front2", answers=4))
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+
+    def heldCancelledWhileHelloUnanswered(self) -> None:
+        """
+        Have the link hold C{front1.1} and its C{CANCEL} (its front fell
+        silent: it says C{HELLO} 3 as the request comes), say C{HELLO} 4 at
+        its next heartbeat, and settle them with the front's answer to
+        C{HELLO} 3, which kept the link; clear what was sent.
+        """
+        self.startWelcomed()
+        for _ in range(protocol.SILENT_INTERVALS + 1):
+            self.clock.advance(self.heartbeat)
+        self.assertEqual((self.link.front, self.link.hellos), (None, 2))
+        self.request(b"front1.1")
+        self.fromFront(protocol.encodeCancel(b"front1.1"))
+        self.clock.advance(self.heartbeat)
+        self.assertEqual(self.link.hellos, 4)
+        self.sendSocket.clear()
+        self.fromFront(protocol.encodeWelcome(front="front1", answers=3))
+        self.assertEqual(self.runner.runs, [])
+
+    def test_heldCancelledCreditWaits(self) -> None:
+        """
+        The credit of a request held and cancelled (it never runs) waits
+        too while a C{HELLO} sent as it was held is not answered: that
+        C{HELLO} counted the slot free, and a front that registers the link
+        anew from it (the first one restarted meanwhile) takes no C{CREDIT}
+        for it (else, a credit more than the link has slots, for good: the
+        state machine of test_linkstate).
+        """
+        self.heldCancelledWhileHelloUnanswered()
+        self.assertEqual(self.control(), [])
+        self.fromFront(protocol.encodeWelcome(front="front2", answers=4, registered=4))
+        self.assertEqual(self.control(), [])
+
+    def test_heldCancelledCreditKept(self) -> None:
+        """
+        That credit goes once the front that kept the link answers every
+        C{HELLO}.
+        """
+        self.heldCancelledWhileHelloUnanswered()
+        self.fromFront(protocol.encodeWelcome(front="front1", answers=4))
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+
+    def test_creditAfterUnansweredHelloAsked(self) -> None:
+        """
+        While such a credit waits, the link says C{HELLO} at its
+        heartbeats, so that a C{WELCOME} lost does not keep it for good.
+        """
+        self.requestAfterUnansweredHello()
+        self.fromFront(protocol.encodeWelcome(front="front3", answers=2))
+        self.clock.advance(self.heartbeat)
+        [hello] = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.fromFront(protocol.encodeWelcome(front="front3", answers=hello.sequence))
+        self.assertEqual(self.control(), [hello, protocol.Credit(1)])
+
     def test_welcomedAgainKeepsRequests(self) -> None:
         """
         A C{WELCOME} without C{registered} (the front answers a repeated
