@@ -216,12 +216,15 @@ class _ReplySink:
         self._streaming = False
         self._headSent = False
         # Whether no CREDIT must give the request's credit back: it went
-        # with its reply, or the front forgot the registration that
-        # counted it (FrontLink._registeredAnew).
+        # with its reply.
         self.credited = False
         # The link's HELLOs when the request came: one more since, and the
         # credit goes by CREDIT (see FrontLink._hello).
         self.hellos = link.hellos
+        # The HELLO the front last registered the link anew from while the
+        # request ran, if it did: whether a CREDIT is owed is its to say
+        # (FrontLink._registeredAnew).
+        self.since: int | None = None
 
     def _split(self, chunks: list[bytes]) -> list[bytes]:
         return frameChunks(chunks, min(MAX_FRAME, self._link.maxMessage))
@@ -246,8 +249,6 @@ class _ReplySink:
             if size > link.maxMessage:
                 self._headTooLarge(size)
             else:
-                # (Set already if the front forgot the registration that
-                # counted the request: see FrontLink._registeredAnew.)
                 self.credited = self.credited or credit
                 link._reply(frames)
                 self._streaming = more
@@ -573,9 +574,7 @@ class FrontLink:
         a request still running whose credit no C{CREDIT} will give back
         counts as free.  That is one whose complete C{RESP} gave it back (a
         front that registers the link anew from the C{HELLO} does not take
-        the C{RESP}'s credit, which belongs to the registration it forgot),
-        or one that a registration the front forgot had (see
-        L{_registeredAnew}).
+        the C{RESP}'s credit, which belongs to the registration it forgot).
         """
         credited = sum(1 for sink in self._sinks.values() if sink.credited)
         return max(0, self.capacity - len(self.running) + credited)
@@ -895,13 +894,16 @@ class FrontLink:
         wait for.  Cancel them all; a C{REQ} of the new registration comes
         after the C{WELCOME}.  Those that came after that C{HELLO} (sent
         before the front forgot the link, and delivered late) were counted
-        free by it: no C{CREDIT} must follow them.
+        free by it: no C{CREDIT} must follow them, unless a front registers
+        the link anew from a later C{HELLO}, which counted them busy (one
+        restarted since): which, the answers to every C{HELLO} sent say
+        once they end (L{_settleOwed}).  Called holding the lock.
         """
-        with self._lock:
-            for sink in self._sinks.values():
-                if sink.hellos >= sequence:
-                    sink.credited = True
-            self._cancelAll("the front registered this handler anew: it forgot them")
+        for sink in self._sinks.values():
+            # (Not settled now: a front that registers the link from a later
+            # HELLO, which counted the request busy, is owed its credit.)
+            sink.since = sequence
+        self._cancelAll("the front registered this handler anew: it forgot them")
 
     def returnConnected(self, connected: bool) -> None:
         """
@@ -1123,11 +1125,13 @@ class FrontLink:
         if self.draining:
             self._checkDrained()
         elif not credited:
-            if sink is not None and sink.hellos > self._answered:
-                # It came after a HELLO not answered yet: a front that
+            if sink is not None and (sink.hellos > self._answered or sink.since is not None):
+                # It came after a HELLO not answered yet (a front that
                 # registers the link anew from that one counted its slot
-                # free, and takes no CREDIT for it.
-                self._owe(sink.hellos, self.hellos)
+                # free, and takes no CREDIT for it), or the front registered
+                # the link anew while it ran: the answers say.
+                self._owe(sink.hellos, self.hellos, since=sink.since)
+                self._settleOwed(None)
             else:
                 self._creditBack()
 
@@ -1146,16 +1150,20 @@ class FrontLink:
         """
         self._send.send(protocol.encodeCredit(1))
 
-    def _owe(self, came: int, ended: int, count: int = 1) -> None:
+    def _owe(
+        self, came: int, ended: int, count: int = 1, since: int | None = None
+    ) -> None:
         """
         Keep C{count} credits until every C{HELLO} sent is answered (see
         L{_settleOwed}): of requests that came when the link had said
         C{HELLO} C{came} times, and ended when it had said it C{ended}
         times (a C{HELLO} sent meanwhile counted them busy); C{ended} is
         C{came} for a request that never ran (held, then cancelled), which
-        every C{HELLO} counted free.  Called in the reactor thread.
+        every C{HELLO} counted free.  C{since}: the C{HELLO} the front last
+        registered the link anew from while it ran, if it did.  Called in
+        the reactor thread.
         """
-        self._owed.extend([came, ended, None] for _ in range(count))
+        self._owed.extend([came, ended, since] for _ in range(count))
 
     def _settleOwed(self, registered: int | None) -> None:
         """
@@ -1172,7 +1180,7 @@ class FrontLink:
         if registered is not None:
             for entry in self._owed:
                 entry[2] = registered
-        if self._answered < self.hellos:
+        if self._answered < self.hellos or not self._owed:
             return
         owed = 0
         for came, ended, since in self._owed:

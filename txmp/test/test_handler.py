@@ -1174,6 +1174,51 @@ class RegistrationTests(FrontLinkTestCase):
         self.fromFront(protocol.encodeWelcome(front="front3", answers=hello.sequence))
         self.assertEqual(self.control(), [hello, protocol.Credit(1)])
 
+    def registeredAnewTwiceWhileRunning(self) -> None:
+        """
+        Have the link run C{front2.1}, which comes after its C{HELLO} 3;
+        then the front that sent it stops (C{BYE}: the link says C{HELLO}
+        4, which counts the request busy), a front restarted meanwhile
+        answers C{HELLO} 3, registered from it (which counted the request
+        free), and the request ends; clear what was sent.
+        """
+        self.startWelcomed()
+        self.fromFront(protocol.encodeBye())
+        self.clock.advance(self.heartbeat)
+        self.assertEqual(self.link.hellos, 3)
+        self.fromFront(protocol.encodeWelcome(front="front2", answers=2, registered=2))
+        self.request(b"front2.1")
+        self.fromFront(protocol.encodeBye())
+        self.fromFront(protocol.encodeWelcome(front="front3", answers=3, registered=3))
+        [run] = self.runner.runs
+        self.assertTrue(run.cancelled)
+        self.sendSocket.clear()
+        run.sink.finished()
+        self.assertEqual(self.control(), [])
+
+    def test_registeredAnewFromLaterHello(self) -> None:
+        """
+        A front that registers the link anew from a C{HELLO} that counted
+        a request busy (a third front, the second crashed) gets its credit
+        when it ends, though an earlier registration, from a C{HELLO} that
+        counted it free, said none was owed: else the front has a credit
+        less than the link has slots, for good (the state machine of
+        test_linkstate, a front restarted twice while the link read
+        late).
+        """
+        self.registeredAnewTwiceWhileRunning()
+        self.fromFront(protocol.encodeWelcome(front="front4", answers=4, registered=4))
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+
+    def test_registeredAnewEarlierHelloKept(self) -> None:
+        """
+        A front that registered the link from the C{HELLO} that counted the
+        request free, and kept it, gets no credit for it.
+        """
+        self.registeredAnewTwiceWhileRunning()
+        self.fromFront(protocol.encodeWelcome(front="front3", answers=4))
+        self.assertEqual(self.control(), [])
+
     def test_welcomedAgainKeepsRequests(self) -> None:
         """
         A C{WELCOME} without C{registered} (the front answers a repeated
