@@ -1,0 +1,790 @@
+# -*- test-case-name: txmp.test.test_linkstate -*-
+"""
+A stateful property test (hypothesis' L{RuleBasedStateMachine}) of one
+L{FrontLink} running a scripted WSGI application through a real
+L{WSGIRunner}, its application threads real threads run in lockstep with
+the test's (the reactor's): only one of them runs at a time, and each
+hands the turn back where an application thread may be found by the
+reactor, waiting for its next call into the server (C{start_response},
+C{write()}, a read of C{wsgi.input}, its return) or blocked in the
+server for body or window.  So every interleaving the rules choose is
+one a real handler may go through, and it is played again exactly when
+hypothesis shrinks a failure.
+
+A fake front (L{LinkMachine}'s own methods) registers the link, sends it
+requests (with or without a body, whole or streamed, a small or a large
+response window; a request it got back, again), bodies and their ends,
+windows, C{CANCEL}s, C{RECALL}s and C{PING}s, and restarts (with its last
+C{BYE}, or crashing, found out by the link's heartbeats).  Its messages
+reach the link when a rule says so, and it reads what the link sends when
+another does, so that messages cross both ways; an application thread
+about to call the link's reply sink first hands the turn back
+(L{_PausingSink}), so that a C{CANCEL} or a new registration may come
+between the runner's choice and its send.
+
+After every step: no exception escaped to the reactor or a pool thread, no
+request was answered twice, nothing was sent for one after the link took
+its C{CANCEL} but what an application thread was sending as it came, and
+the front never holds more credits than the link has slots.  At the end,
+once every request was let finish: the link's tables are empty, and the
+front's count of its credits is its capacity (none lost, none given
+twice).
+
+It found the two faults of the credits given back across registrations
+that test_handler's C{RegistrationTests} now show one by one
+(C{test_creditAfterUnansweredHelloWaits},
+C{test_heldCancelledCreditWaits}, C{test_registeredAnewFromLaterHello}).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any, cast
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+
+from txmp import protocol
+from txmp._handler import FrontLink
+from txmp._wsgi import WSGIRunner
+from txmp.testing import FakeReactor, MemorySocket, requestMeta, runningReactor
+
+# How long the test waits for an application thread to hand the turn back:
+# far more than any step takes; a thread that does not has deadlocked.
+_TURN = 10.0
+
+_here = threading.local()
+
+
+class _Abandoned(BaseException):
+    """
+    Raised in an application thread that the test gives up on (it ended
+    with the thread still in the application).
+    """
+
+
+class AppError(Exception):
+    """
+    What the scripted application raises when told to.
+    """
+
+
+class _Lockstep:
+    """
+    The turn shared by the test's thread and the application threads.
+
+    @ivar back: released by an application thread when it hands the turn
+        back to the test.
+    @ivar escaped: what an application thread raised out of the work the
+        pool gave it.
+    @ivar abandoning: whether the test gives up on its threads.
+    """
+
+    def __init__(self) -> None:
+        self.back = threading.Semaphore(0)
+        self.escaped: list[BaseException] = []
+        self.abandoning = False
+
+
+class _Worker:
+    """
+    One application thread, running one piece of the pool's work.
+
+    @ivar state: C{"idle"} while it waits for its next command (in the
+        application), C{"blocked"} while it waits on a condition (in the
+        server, for body or window), C{"done"} once its work returned.
+    """
+
+    def __init__(self, lockstep: _Lockstep, work: Callable[[], object]) -> None:
+        self._lockstep = lockstep
+        self._work = work
+        self._go = threading.Semaphore(0)
+        self.state = "new"
+        self.command: tuple[Any, ...] = ()
+        self.started = False
+        self.thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self) -> None:
+        _here.worker = self
+        self._go.acquire()
+        try:
+            if not self._lockstep.abandoning:
+                self._work()
+        except _Abandoned:
+            pass
+        except BaseException as e:  # noqa: BLE001 (what escaped the server)
+            self._lockstep.escaped.append(e)
+        finally:
+            self.state = "done"
+            self._lockstep.back.release()
+
+    def pause(self, state: str) -> None:
+        """
+        Hand the turn back to the test, and wait for it.  Called in the
+        application thread.
+
+        @raise _Abandoned: once the test gives up on its threads (whatever
+            the server does then, it does not wait again).
+        """
+        if self._lockstep.abandoning:
+            raise _Abandoned()
+        self.state = state
+        self._lockstep.back.release()
+        self._go.acquire()
+        if self._lockstep.abandoning:
+            raise _Abandoned()
+
+    def resume(self, command: tuple[Any, ...] = ()) -> None:
+        """
+        Let the thread run until it hands the turn back.  Called in the
+        test's thread.
+        """
+        if not self.started:
+            self.started = True
+            self.thread.start()
+        self.command = command
+        self._go.release()
+        if not self._lockstep.back.acquire(timeout=_TURN):
+            raise AssertionError("an application thread kept the turn: deadlock")
+
+
+class _LockstepCondition:
+    """
+    The condition variable of a request's streams: its C{wait} hands the
+    turn back to the test, as a blocked thread lets others run; the test
+    wakes it by giving it a turn (a spurious wake-up, which every waiter
+    allows for).  Only one thread runs at a time: no lock is needed.
+    """
+
+    def __enter__(self) -> bool:
+        return True
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def notify_all(self) -> None:
+        pass
+
+    def notify(self, n: int = 1) -> None:
+        pass
+
+    def wait(self, timeout: float | None = None) -> bool:
+        _here.worker.pause("blocked")
+        return True
+
+
+class _LockstepPool:
+    """
+    A thread pool of C{threads} application threads, which start work only
+    when the test says (L{startOne}).
+    """
+
+    def __init__(self, lockstep: _Lockstep, threads: int) -> None:
+        self._lockstep = lockstep
+        self.threads = threads
+        self.queue: list[Callable[[], object]] = []
+        self.workers: list[_Worker] = []
+
+    def callInThread(self, func: Callable[..., object], /, *args: object) -> None:
+        self.queue.append(partial(func, *args))
+
+    def active(self) -> list[_Worker]:
+        return [w for w in self.workers if w.state != "done"]
+
+    def startOne(self) -> bool:
+        if not self.queue or len(self.active()) >= self.threads:
+            return False
+        worker = _Worker(self._lockstep, self.queue.pop(0))
+        self.workers.append(worker)
+        worker.resume()
+        return True
+
+
+class _PausingSink:
+    """
+    A request's L{_ReplySink <txmp._handler._ReplySink>}, whose calls from
+    an application thread first hand the turn back to the test: the reactor
+    may then do anything between the runner's choice to send and the send
+    (take a C{CANCEL}, a C{BYE}, a C{WELCOME} that registers the link
+    anew).
+    """
+
+    def __init__(self, sink: Any, machine: LinkMachine) -> None:
+        self._sink = sink
+        self._silenced = machine.silenced
+        self._crossed = machine.crossed
+
+    def _call(self, name: str, *args: object) -> None:
+        worker = getattr(_here, "worker", None)
+        if worker is None:
+            getattr(self._sink, name)(*args)
+            return
+        requestId = self._sink._requestId
+        silenced = self._silenced(requestId)
+        worker.pause("sending")
+        # What this call sends was on its way: it may cross a CANCEL taken
+        # meanwhile, as the protocol allows (the front drops it).
+        crossing = not silenced and self._silenced(requestId)
+        getattr(self._sink, name)(*args)
+        if crossing:
+            self._crossed(requestId)
+
+    def sendHead(self, *args: object) -> None:
+        self._call("sendHead", *args)
+
+    def sendBody(self, *args: object) -> None:
+        self._call("sendBody", *args)
+
+    def sendError(self, *args: object) -> None:
+        self._call("sendError", *args)
+
+    def sendWindow(self, *args: object) -> None:
+        self._call("sendWindow", *args)
+
+    def finished(self) -> None:
+        self._call("finished")
+
+
+class _PausingRunner:
+    """
+    A L{WSGIRunner} whose requests' sinks are L{_PausingSink}s.
+    """
+
+    def __init__(self, runner: WSGIRunner, machine: LinkMachine) -> None:
+        self._runner = runner
+        self._machine = machine
+
+    def run(self, requestId: bytes, head: Any, body: list[bytes], sink: Any) -> Any:
+        return self._runner.run(
+            requestId, head, body, _PausingSink(sink, self._machine)
+        )
+
+
+def _application(environ: dict[str, Any], startResponse: Any) -> Any:
+    """
+    A WSGI application that does what the test tells its thread, one call
+    into the server at a time.
+    """
+    worker: _Worker = _here.worker
+    write = None
+    while True:
+        worker.pause("idle")
+        kind, *args = worker.command
+        if kind == "start":
+            write = startResponse("200 OK", args[0])
+        elif kind == "write":
+            assert write is not None
+            write(args[0])
+        elif kind == "read":
+            environ["wsgi.input"].read(args[0])
+        elif kind == "return":
+            return list(args[0])
+        elif kind == "stream":
+            return _stream(worker, args[0])
+        else:
+            raise AppError("told to fail")
+
+
+def _stream(worker: _Worker, chunks: list[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        worker.pause("idle")
+        if worker.command[0] == "raise":
+            raise AppError("told to fail while streaming")
+        yield chunk
+
+
+class _Request:
+    """
+    What the front knows of a request it sent.
+    """
+
+    def __init__(self, requestId: bytes, streamed: bool) -> None:
+        self.requestId = requestId
+        self.streamed = streamed
+        self.bodyEnded = not streamed
+        self.bodyWindow = 0
+        self.replied = False
+        self.recalling = False
+
+
+CAPACITY = 3
+PREFETCH = 1
+THREADS = CAPACITY - PREFETCH
+
+
+class LinkMachine(RuleBasedStateMachine):
+    """
+    One L{FrontLink}, its fake front, and the application threads.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reactor: FakeReactor = runningReactor()
+        self.lockstep = _Lockstep()
+        self.pool = _LockstepPool(self.lockstep, THREADS)
+        self.runner = _PausingRunner(WSGIRunner(
+            self.reactor, self.pool, _application, newCondition=_LockstepCondition,  # type: ignore[arg-type]
+        ), self)
+        self.sendSocket = MemorySocket()
+        self.returnSocket = MemorySocket()
+        self.link = FrontLink(
+            self.reactor, self.runner, self.sendSocket, self.returnSocket,
+            "machine", capacity=CAPACITY, prefetch=PREFETCH, heartbeat=1.0,
+            address="inproc://send",
+        )
+        self._controlReceived = self.link.controlReceived
+        self.link.controlReceived = self._received  # type: ignore[method-assign,assignment]
+        self.failures: list[LogEvent] = []
+        globalLogPublisher.addObserver(cast(ILogObserver, self._observe))
+        # The front.
+        self.frontNumber = 0
+        self.requestNumber = 0
+        self.caps: dict[str, bool] = {}
+        self._newFront()
+        self.sendRead = 0
+        self.returnRead = 0
+        # The front's messages on their way to the link, in order.
+        self.transit: list[list[bytes]] = []
+        # Over the link's life, whatever the front: how far each request's
+        # reply went, and from which message of the return socket on none
+        # may come for it (the link took its CANCEL).
+        self.replyState: dict[bytes, str] = {}
+        self.silencedFrom: dict[bytes, int] = {}
+        self.checked = 0
+
+    # -- the front --------------------------------------------------------------
+
+    def _newFront(self) -> None:
+        self.frontNumber += 1
+        self.frontId = "front%d" % (self.frontNumber,)
+        self.registered = False
+        self.count = 0
+        self.pending: dict[bytes, _Request] = {}
+        self.givenUp: set[bytes] = set()
+        self.recalled: list[bytes] = []
+        self.sent: set[bytes] = set()
+
+    def _toLink(self, frames: list[bytes]) -> None:
+        self.transit.append(frames)
+
+    def _deliver(self, count: int) -> int:
+        """
+        Deliver the first C{count} messages on their way to the link.
+        """
+        delivered = 0
+        while self.transit and delivered < count:
+            frames = self.transit.pop(0)
+            delivered += 1
+            self.link.controlReceived(frames)
+        return delivered
+
+    def _received(self, frames: list[bytes]) -> None:
+        """
+        The link's C{controlReceived}, which it calls itself too, for the
+        messages it held (L{FrontLink._settleHeld}).
+        """
+        self._controlReceived(frames)
+        held = self.link._held
+        if frames[1] == protocol.CANCEL and not (held and held[-1][0] is frames):
+            # Taken, not held: whatever crossed it is sent already.
+            self.silencedFrom.setdefault(frames[2], len(self.returnSocket.sent))
+
+    def _welcome(self, hello: protocol.Hello) -> None:
+        registered = None
+        if not self.registered:
+            self.registered = True
+            self.count = hello.credits
+            registered = hello.sequence
+        self._toLink(protocol.encodeWelcome(
+            front=self.frontId, heartbeat=1.0, registered=registered,
+            answers=hello.sequence, creditInReply=self.caps["creditInReply"],
+            creditInEnd=self.caps["creditInEnd"], packed=self.caps["packed"],
+            batch=self.caps["batch"] and self.caps["packed"],
+        ))
+
+    def _credit(self, requestId: bytes) -> None:
+        """
+        A reply or C{RECALLED} gives C{requestId}'s credit back: counted if
+        this registration had the request.
+        """
+        if requestId in self.pending:
+            self.count += 1
+            del self.pending[requestId]
+        elif requestId in self.givenUp:
+            self.count += 1
+            self.givenUp.discard(requestId)
+
+    def _read(self) -> int:
+        """
+        Read what the link sent; return how many messages.
+        """
+        read = 0
+        while self.sendRead < len(self.sendSocket.sent):
+            frames = self.sendSocket.sent[self.sendRead]
+            self.sendRead += 1
+            read += 1
+            message = protocol.decode(frames)
+            if isinstance(message, protocol.Hello):
+                self._welcome(message)
+            elif not self.registered:
+                self._toLink(protocol.encodeBye())
+            elif isinstance(message, protocol.Credit):
+                self.count += message.credits
+            elif isinstance(message, protocol.Recalled):
+                request = self.pending.get(message.requestId)
+                if request is not None and request.recalling:
+                    self.recalled.append(message.requestId)
+                self._credit(message.requestId)
+            elif isinstance(message, protocol.Window):
+                request = self.pending.get(message.requestId)
+                if request is not None:
+                    request.bodyWindow += message.size
+        while self.returnRead < len(self.returnSocket.sent):
+            frames = self.returnSocket.sent[self.returnRead]
+            self.returnRead += 1
+            read += 1
+            message = protocol.decode(frames)
+            requestId = message.requestId  # type: ignore[union-attr]
+            request = self.pending.get(requestId)
+            if request is not None:
+                request.replied = True
+            ended = (
+                isinstance(message, protocol.Error)
+                or (isinstance(message, protocol.Response) and not message.head.more)
+                or (isinstance(message, protocol.Body) and message.end)
+            )
+            credit = getattr(message, "credit", False)
+            if credit:
+                self._credit(requestId)
+            elif ended and request is not None:
+                del self.pending[requestId]
+        return read
+
+    # -- checks -----------------------------------------------------------------
+
+    def silenced(self, requestId: bytes) -> bool:
+        """
+        Whether the link took C{requestId}'s C{CANCEL}.
+        """
+        return requestId in self.silencedFrom
+
+    def crossed(self, requestId: bytes) -> None:
+        """
+        What an application thread just sent for C{requestId} it chose to
+        send before the link took the request's C{CANCEL}: it crossed the
+        C{CANCEL}, as the protocol allows (the front drops it).  Nothing
+        else may follow the C{CANCEL}.
+        """
+        self.silencedFrom[requestId] = len(self.returnSocket.sent)
+
+    def _observe(self, event: LogEvent) -> None:
+        if "log_failure" in event and not event.get("log_format", "").startswith(
+            "WSGI application failed"
+        ):
+            self.failures.append(event)
+
+    def _checkReplies(self) -> None:
+        sent = self.returnSocket.sent
+        while self.checked < len(sent):
+            index = self.checked
+            self.checked += 1
+            message = protocol.decode(sent[index])
+            requestId = message.requestId  # type: ignore[union-attr]
+            state = self.replyState.get(requestId, "none")
+            assert index < self.silencedFrom.get(requestId, index + 1), (
+                f"{message!r} after the link took the request's CANCEL"
+            )
+            if isinstance(message, protocol.Response):
+                assert state == "none", f"a second RESP for {requestId!r}: {message!r}"
+                state = "streaming" if message.head.more else "ended"
+            elif isinstance(message, protocol.Body):
+                assert state == "streaming", f"{message!r} while {state}"
+                if message.end:
+                    state = "ended"
+            else:
+                assert isinstance(message, protocol.Error), message
+                assert state in ("none", "streaming"), f"{message!r} while {state}"
+                state = "ended"
+            self.replyState[requestId] = state
+
+    @invariant()
+    def nothingEscaped(self) -> None:
+        assert not self.lockstep.escaped, self.lockstep.escaped
+        assert not self.failures, self.failures
+        self._checkReplies()
+
+    @invariant()
+    def noCreditTooMany(self) -> None:
+        assert self.count <= CAPACITY, (self.count, CAPACITY)
+
+    # -- rules ------------------------------------------------------------------
+
+    @initialize(
+        creditInReply=st.booleans(), creditInEnd=st.booleans(),
+        packed=st.booleans(), batch=st.booleans(),
+    )
+    def start(self, creditInReply: bool, creditInEnd: bool, packed: bool, batch: bool) -> None:
+        self.caps = dict(
+            creditInReply=creditInReply, creditInEnd=creditInEnd, packed=packed,
+            batch=batch,
+        )
+        self.link.start()
+        self._read()
+        self._deliver(1)
+
+    @rule()
+    def frontReads(self) -> None:
+        self._read()
+
+    @rule(count=st.sampled_from([1, 2, 100]))
+    def linkReads(self, count: int) -> None:
+        self._deliver(count)
+
+    @precondition(lambda self: self.registered and (self.count > 0))
+    @rule(
+        body=st.sampled_from(["none", "whole", "streamed"]),
+        window=st.sampled_from([1, 3, 1000]),
+        method=st.sampled_from([b"GET", b"POST", b"HEAD"]),
+        again=st.booleans(),
+    )
+    def request(self, body: str, window: int, method: bytes, again: bool) -> None:
+        if again and self.recalled:
+            requestId = self.recalled.pop(0)
+        else:
+            self.requestNumber += 1
+            requestId = b"%s.%d" % (self.frontId.encode(), self.requestNumber)
+        self.count -= 1
+        streamed = body == "streamed"
+        self.pending[requestId] = request = _Request(requestId, streamed)
+        request.bodyWindow = 256 * 1024
+        self.sent.add(requestId)
+        self._toLink(protocol.encodeRequest(
+            requestId, requestMeta(method=method), [],
+            [b"abc"] if body == "whole" else [], more=streamed, window=window,
+        ))
+
+    def _pick(self, index: int, which: Callable[[_Request], bool]) -> _Request | None:
+        candidates = [r for r in self.pending.values() if which(r)]
+        return candidates[index % len(candidates)] if candidates else None
+
+    @rule(
+        kind=st.sampled_from(["body", "end", "cancel", "window", "recall", "ping"]),
+        index=st.integers(0, 7),
+        size=st.sampled_from([0, 1, 2, 100]),
+    )
+    def frontSends(self, kind: str, index: int, size: int) -> None:
+        """
+        The front sends the link more of a request body, its end, a
+        C{CANCEL}, response window, a C{RECALL}, or a C{PING}.
+        """
+        if kind == "ping":
+            self._toLink(protocol.encodePing())
+            return
+        request = self._pick(index, lambda r: (
+            not r.bodyEnded if kind in ("body", "end")
+            else not r.replied and not r.streamed and not r.recalling if kind == "recall"
+            else True
+        ))
+        if request is None:
+            return
+        requestId = request.requestId
+        if kind in ("body", "end"):
+            size = min(size, request.bodyWindow)
+            request.bodyWindow -= size
+            request.bodyEnded = kind == "end"
+            self._toLink(protocol.encodeBody(requestId, [b"x" * size], kind == "end"))
+        elif kind == "cancel":
+            del self.pending[requestId]
+            self.givenUp.add(requestId)
+            self._toLink(protocol.encodeCancel(requestId))
+        elif kind == "window":
+            self._toLink(protocol.encodeWindow(requestId, max(size, 1)))
+        else:
+            request.recalling = True
+            self._toLink(protocol.encodeRecall(requestId))
+
+    @rule(bye=st.booleans(), dice=st.integers(0, 7))
+    def frontRestarts(self, bye: bool, dice: int) -> None:
+        """
+        The front stops (saying C{BYE} if C{bye}, else crashing) and a new
+        one takes its addresses: what the link sent and the old front did
+        not read is lost.  (One time in eight: a front restarting at every
+        other step would leave no request the time to run.)
+        """
+        if dice:
+            return
+        wasRegistered = self.registered
+        self.sendRead = len(self.sendSocket.sent)
+        self.returnRead = len(self.returnSocket.sent)
+        self._newFront()
+        if bye and wasRegistered:
+            self._toLink(protocol.encodeBye())
+
+    @rule()
+    def heartbeat(self) -> None:
+        """
+        A heartbeat interval passes: the front pings the link if it has
+        registered it, then the link's heartbeat runs.
+        """
+        if self.registered:
+            self._toLink(protocol.encodePing())
+        self.reactor.advance(self.link.interval)
+
+    @rule()
+    def reactorTurn(self) -> None:
+        self.reactor.flush()
+
+    @rule(
+        index=st.integers(0, 7),
+        actions=st.lists(st.tuples(
+            st.sampled_from(
+                ["start", "startLength", "write", "flush", "read", "return", "stream",
+                 "raise"]
+            ),
+            st.integers(0, 5),
+        ), min_size=1, max_size=3),
+    )
+    def applicationSteps(self, index: int, actions: list[tuple[str, int]]) -> None:
+        """
+        An application thread takes a step or a few (or, if none runs, or
+        with C{index} 7, a thread free takes the next request).
+        """
+        for action, size in actions:
+            self._applicationStep(index, action, size)
+
+    def _applicationStep(self, index: int, action: str, size: int) -> None:
+        workers = self.pool.active()
+        if not workers or (index == 7 and self.pool.queue):
+            # (A thread free takes the next request, as a pool's does.)
+            self.pool.startOne()
+            return
+        worker = workers[index % len(workers)]
+        if worker.state in ("blocked", "sending"):
+            worker.resume()
+            return
+        responded = getattr(worker, "responded", False)
+        if action.startswith("start") or (not responded and action in (
+            "write", "flush", "return", "stream"
+        )):
+            if responded:
+                action = "write"
+            else:
+                worker.responded = True  # type: ignore[attr-defined]
+                headers = [("Content-Type", "text/plain")]
+                if action == "startLength":
+                    headers.append(("Content-Length", str(size)))
+                worker.resume(("start", headers))
+                return
+        if action == "write":
+            worker.resume(("write", b"w" * max(size, 1)))
+        elif action == "flush":
+            worker.resume(("write", b""))
+        elif action == "read":
+            worker.resume(("read", size))
+        elif action == "return":
+            worker.resume(("return", [b"r" * size]))
+        elif action == "stream":
+            worker.resume(("stream", [b"s"] * size))
+        else:
+            worker.resume(("raise",))
+
+    # -- the end ----------------------------------------------------------------
+
+    def _finishAll(self) -> None:
+        """
+        Let every request finish: the front sends every body's end and
+        window enough, threads take every request, and each application
+        returns.
+        """
+        for _ in range(200):
+            moved = self._read() + self._deliver(len(self.transit))
+            for request in list(self.pending.values()):
+                if not request.bodyEnded:
+                    request.bodyEnded = True
+                    self._toLink(protocol.encodeBody(request.requestId, [], True))
+                    moved += 1
+                self._toLink(protocol.encodeWindow(request.requestId, 1000))
+            moved += self.reactor.flush()
+            while self.pool.startOne():
+                moved += 1
+            for worker in self.pool.active():
+                moved += 1
+                if worker.state in ("blocked", "sending"):
+                    worker.resume()
+                elif not getattr(worker, "responded", False):
+                    worker.responded = True  # type: ignore[attr-defined]
+                    worker.resume(("start", []))
+                else:
+                    worker.resume(("return", []))
+            if self.registered:
+                self._toLink(protocol.encodePing())
+                self._deliver(len(self.transit))
+            else:
+                self.reactor.advance(self.link.interval)
+                moved += 1
+            self._checkReplies()
+            if not moved:
+                return
+        raise AssertionError("requests never finished")
+
+    def teardown(self) -> None:
+        try:
+            if self.failures or self.lockstep.escaped:
+                return
+            self._finishAll()
+            self.nothingEscaped()
+            link = self.link
+            assert link.running == {}, link.running
+            assert link._sinks == {}, link._sinks
+            assert not link._endedSinks
+            assert not link._held, link._held
+            assert not any(link._hungChecks.values()), link._hungChecks
+            assert self.pending == {}, self.pending
+            assert self.registered and link.front == self.frontId
+            assert self.count == CAPACITY, (self.count, CAPACITY)
+            assert link.free == CAPACITY, (link.free, CAPACITY)
+        finally:
+            self.link.stop()
+            globalLogPublisher.removeObserver(cast(ILogObserver, self._observe))
+            self.lockstep.abandoning = True
+            for worker in self.pool.workers:
+                if worker.started and worker.state != "done":
+                    worker.resume()
+
+
+class FrontLinkStateMachineTests(SynchronousTestCase):
+    """
+    L{LinkMachine}, a bounded and derandomised run of it.
+    """
+
+    def test_machine(self) -> None:
+        """
+        Whatever the front and the application threads do, in any order, the
+        link answers each request once, nothing escapes to the reactor, and
+        once every request has finished the front holds exactly as many
+        credits as the link has slots.
+        """
+        run_state_machine_as_test(
+            LinkMachine,
+            settings=settings(
+                max_examples=100,
+                stateful_step_count=50,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+        self.flushLoggedErrors()
