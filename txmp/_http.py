@@ -764,14 +764,40 @@ def isTrusted(host: str, trusted: Sequence[Network]) -> bool:
     return address is not None and _inAny(address, trusted)
 
 
+def _forwardedForHop(text: str) -> str:
+    """
+    The address of an C{X-Forwarded-For} entry: the entry, or its address
+    where it names a port beside it, C{IPv4:port} or C{[IPv6]:port} (Azure
+    Application Gateway writes every entry so; nginx's realip module reads
+    them).  An entry with anything else after its address is returned
+    whole, which is no address.
+    """
+    text = text.strip()
+    if text.startswith("["):
+        address, _, rest = text[1:].partition("]")
+        return address if rest == "" or (rest[:1] == ":" and _isPort(rest[1:])) else text
+    if text.count(":") == 1:
+        address, _, port = text.partition(":")
+        return address if _isPort(port) else text
+    return text
+
+
+def _isPort(text: str) -> bool:
+    """
+    Whether C{text} is a port number: ASCII digits only (C{str.isdigit}
+    takes Latin-1's superscripts, C{"\\xb2"}, too).
+    """
+    return text.isascii() and text.isdigit()
+
+
 def forwardedClient(peer: str, forwardedFor: Iterable[bytes],
                     trusted: Sequence[Network]) -> str:
     """
     The client's address behind the trusted proxy C{peer}: the last address
     in C{X-Forwarded-For} that is not trusted, walking from the right as
-    gunicorn and uvicorn do (the leftmost one if all are trusted).  The walk
-    stops at an entry that is not an IP address, keeping the address
-    before it.
+    gunicorn and uvicorn do (the leftmost one if all are trusted), an
+    entry's port left off (L{_forwardedForHop}).  The walk stops at an
+    entry that is not an IP address, keeping the address before it.
 
     @param forwardedFor: the values of the C{X-Forwarded-For} fields.
     """
@@ -780,7 +806,7 @@ def forwardedClient(peer: str, forwardedFor: Iterable[bytes],
         hops.extend(value.decode("latin-1").split(","))
     client = peer
     for hop in reversed(hops):
-        address = _forwardedAddress(hop)
+        address = _forwardedAddress(_forwardedForHop(hop))
         if address is None:
             break
         client = str(address)

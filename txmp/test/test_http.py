@@ -945,6 +945,43 @@ class TrustedProxyTests(FrontTestCase):
         request = self.assertAccepted(httpHead(b"X-Forwarded-For: 203.0.113.9, junk, 10.0.0.1"))
         self.assertEqual(request.head.remoteAddr, "10.0.0.1")
 
+    def test_addressWithPort(self) -> None:
+        """
+        An entry may name the port beside the address, C{IPv4:port} or
+        C{[IPv6]:port}, as Azure Application Gateway writes every entry
+        (and nginx's realip module reads them): the address is taken, the
+        walk going on past a trusted one so written.  A port that is not
+        a number is no address, and ends the walk.
+        """
+        for value, client in [
+            (b"203.0.113.9:51234", "203.0.113.9"),
+            (b"[2001:db8::7]:443", "2001:db8::7"),
+            (b"[2001:db8::7]", "2001:db8::7"),
+            (b"203.0.113.9:51234, 10.0.0.1:80", "203.0.113.9"),
+            (b"203.0.113.9:x, 10.0.0.1", "10.0.0.1"),
+            (b"203.0.113.9:, 10.0.0.1", "10.0.0.1"),
+            (b"203.0.113.9:\xb2, 10.0.0.1", "10.0.0.1"),
+            (b"[2001:db8::7]x, 10.0.0.1", "10.0.0.1"),
+        ]:
+            self.socket.clear()
+            self.hello(1)
+            request = self.assertAccepted(httpHead(b"X-Forwarded-For: " + value))
+            self.assertEqual(request.head.remoteAddr, client, value)
+            # (Not the entry's port: a port the proxy names is left off.)
+            self.assertEqual(request.head.remotePort, 0, value)
+
+    def test_addressWithPortAgrees(self) -> None:
+        """
+        A proxy that writes the client's address with its port in both
+        C{Forwarded} and C{X-Forwarded-For} says the same client in both:
+        the request is served, not refused as contradictory.
+        """
+        request = self.assertAccepted(httpHead(
+            b'Forwarded: for="203.0.113.9:51234"',
+            b"X-Forwarded-For: 203.0.113.9:51234",
+        ))
+        self.assertEqual(request.head.remoteAddr, "203.0.113.9")
+
     def test_noHeader(self) -> None:
         """
         Without C{X-Forwarded-For}, the peer is the client.
