@@ -240,6 +240,19 @@ SECRET_SUFFIX = ".key_secret"
 # allow directory, with a word on renaming it (txmp._security).
 OLD_PUBLIC_SUFFIX = ".key_public"
 
+# The longest time libzmq takes in a socket option, in milliseconds (a C
+# int): longer ones raise OverflowError.
+MAX_OPTION_MILLISECONDS = 2**31 - 1
+
+
+def optionMilliseconds(seconds: float) -> int:
+    """
+    C{seconds} as a time option of a ZeroMQ socket takes it: in
+    milliseconds, at least 1, at most L{MAX_OPTION_MILLISECONDS} (24.8
+    days; a longer time is as good as never).
+    """
+    return max(1, min(MAX_OPTION_MILLISECONDS, round(seconds * 1000)))
+
 
 def createKeyPair(directory: str, name: str) -> tuple[str, str]:
     """
@@ -764,14 +777,17 @@ class ZmqSocket:
         holds what is sent on it until the kernel's next retransmission,
         whose wait doubles for as long as the cut lasts (48 s after a cut
         of 60 s, in a helper's test), and a connect tried during the cut
-        waits for the kernel's SYN retries (up to two minutes).  Call
-        before L{connect}.
+        waits for the kernel's SYN retries (up to two minutes).  A time
+        over L{MAX_OPTION_MILLISECONDS} is given as that (a handler's
+        C{--heartbeat} of a week has its dead connections found after
+        24.8 days, not an C{OverflowError} at start).  Call before
+        L{connect}.
         """
         self._beforeEndpoints("HEARTBEAT")
         sock = self._socket()
-        sock.setsockopt(zmq.HEARTBEAT_IVL, max(1, round(interval * 1000)))
-        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, max(1, round(timeout * 1000)))
-        sock.setsockopt(zmq.CONNECT_TIMEOUT, max(1, round(connectTimeout * 1000)))
+        sock.setsockopt(zmq.HEARTBEAT_IVL, optionMilliseconds(interval))
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, optionMilliseconds(timeout))
+        sock.setsockopt(zmq.CONNECT_TIMEOUT, optionMilliseconds(connectTimeout))
 
     def maxMessageSize(self, size: int) -> None:
         """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, cast
 
 import zmq
 from twisted.internet.task import Clock
@@ -28,11 +28,15 @@ from txmp._zmq import (
     _POLLIN,
     _POLLOUT,
     _SNDMORE,
+    MAX_OPTION_MILLISECONDS,
     PeerUnreachable,
     ZmqSocket,
 )
 from txmp.protocol import BATCH, VERSION, Frame, encodeBatch
 from txmp.testing import FakeRawSocket, FakeZmqConnection, fakeZmqSocket, runningReactor
+
+if TYPE_CHECKING:
+    from txmp._zmq import _Connection
 
 
 def socketWithBacklog(
@@ -842,3 +846,51 @@ class FlagTests(SynchronousTestCase):
         socket, _ = socketWithBacklog(Clock(), raw)
         socket.send([b"peer", b"REQ", b"body"])
         self.assertEqual(raw.sent, [[b"peer", b"REQ", b"body"]])
+
+
+class KeepAliveTests(SynchronousTestCase):
+    """
+    L{ZmqSocket.keepAlive} over a real C{zmq.Socket}, never bound nor
+    connected.
+    """
+
+    def setUp(self) -> None:
+        context = zmq.Context()
+        self.raw = context.socket(zmq.DEALER)
+        self.addCleanup(context.term)
+        self.addCleanup(self.raw.close, 0)
+        connection = FakeZmqConnection(cast(FakeRawSocket, self.raw))
+        self.socket = ZmqSocket(
+            Clock(), lambda frames: None, connection=cast("_Connection", connection)
+        )
+        connection.owner = self.socket
+
+    def options(self) -> tuple[int, int, int]:
+        """
+        The socket's C{HEARTBEAT_IVL}, C{HEARTBEAT_TIMEOUT} and
+        C{CONNECT_TIMEOUT}, in milliseconds.
+        """
+        return (
+            cast(int, self.raw.getsockopt(zmq.HEARTBEAT_IVL)),
+            cast(int, self.raw.getsockopt(zmq.HEARTBEAT_TIMEOUT)),
+            cast(int, self.raw.getsockopt(zmq.CONNECT_TIMEOUT)),
+        )
+
+    def test_milliseconds(self) -> None:
+        """
+        The times are given to libzmq in milliseconds, at least 1.
+        """
+        self.socket.keepAlive(1.5, 10.0, 0.0001)
+        self.assertEqual(self.options(), (1500, 10000, 1))
+
+    def test_longestTaken(self) -> None:
+        """
+        A time longer than libzmq takes (a C int of milliseconds, 24.8
+        days) is given as the longest it takes, not refused with an
+        C{OverflowError}: a handler of C{--heartbeat 1e6} (whose dead
+        connection's time is four of them) stopped at start with a
+        traceback.
+        """
+        self.assertEqual(MAX_OPTION_MILLISECONDS, 2**31 - 1)
+        self.socket.keepAlive(1e6, 4e6, 1e300)
+        self.assertEqual(self.options(), (1_000_000_000,) + (MAX_OPTION_MILLISECONDS,) * 2)
