@@ -238,7 +238,8 @@ class Options(TxmpOptions):
         ["window", None, DEFAULT_WINDOW,
          "Response-body bytes a handler may send for one request before the "
          "client has taken them (flow control).",
-         positive(int)],
+         # Told to handlers with every request (REQ's window).
+         positive(int, most=protocol.MAX_INT)],
         ["max-body", None, DEFAULT_MAX_BODY,
          "Largest request body in bytes: a larger one gets 413.",
          positive(int)],
@@ -310,7 +311,8 @@ class Options(TxmpOptions):
         ["max-message", None, DEFAULT_MAX_MESSAGE,
          "Largest ZeroMQ frame accepted from a peer, in bytes: a peer that "
          "sends a larger one is disconnected.",
-         positive(int)],
+         # Told to every handler in WELCOME (max_message).
+         positive(int, most=protocol.MAX_INT)],
     ]
     optFlags: ClassVar[list[list[str | None]]] = [
         ["reload", None,

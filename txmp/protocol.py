@@ -142,6 +142,9 @@ def _pairs(frame: bytes) -> Iterator[tuple[str, str]]:
 # language parses into a signed 64-bit integer.  encodeInt writes it and
 # _int reads it; nothing else in txmp does either.
 _INT_LIMIT = 10**18
+#: The largest integer the wire carries (18 digits): an option a front
+#: tells its handlers (C{--max-message}, C{--window}) is at most this.
+MAX_INT = _INT_LIMIT - 1
 
 
 def encodeInt(value: int) -> bytes:

@@ -60,6 +60,7 @@ from txmp._pool import WorkerPool
 from txmp._signals import ForkedChildSignals, SignalActions
 from txmp._wsgi import Application, Mounted, WSGIRunner
 from txmp._zmq import createKeyPair, loadKeyPair
+from txmp.protocol import MAX_INT, encodeWelcome
 from txmp.testing import (
     FakeProcess,
     FakeReactor,
@@ -719,6 +720,23 @@ class FrontOptionsTests(OptionsTestCase):
         self.assertGreaterEqual(DEFAULT_MAX_MESSAGE, 8 * MAX_FRAME)
         self.assertEqual(self.parse("--max-message", "1000")["max-message"], 1000)
         self.assertRaises(usage.UsageError, self.parse, "--max-message", "0")
+
+    def test_toldToHandlersTooLarge(self) -> None:
+        """
+        C{--max-message} and C{--window}, which a front tells its handlers
+        (C{WELCOME}'s C{max_message}, every C{REQ}'s C{window}), are
+        refused at once over the wire's 18 digits, saying so: a front
+        started with either, then failed every C{HELLO} (handlers never
+        joined) or every request (the connection dropped), with a
+        traceback each; a C{--max-message} over 2**63 - 1 failed at start
+        with one (C{OverflowError} from C{setsockopt}).
+        """
+        for option in ["--max-message", "--window"]:
+            for value in ["1" + "0" * 18, "9" * 23]:
+                e = self.assertRaises(usage.UsageError, self.parse, option, value)
+                self.assertEqual(str(e), f"{option} must be at most {'9' * 18}")
+            self.assertEqual(self.parse(option, "9" * 18)[option[2:]], MAX_INT)
+        encodeWelcome(maxMessage=MAX_INT)
 
 
 class AddressOptionTests(SynchronousTestCase):
