@@ -899,6 +899,13 @@ class TxmpOptions(usage.Options):
         for name, (source, value) in settings.items():
             if name not in known or name in ("config", "help", "version"):
                 raise usage.UsageError(f"{source}: unknown option {name!r}")
+            if isinstance(value, list) and known[name] and not _repeatable(self, name):
+                # Each item would be given in turn, and the last kept (or,
+                # for [], none: the default) in silence.
+                raise usage.UsageError(
+                    f"{source}: {name} takes one value, not a list: "
+                    f"{cast('list[object]', value)!r}"
+                )
             if name in given:
                 continue
             if not known[name]:

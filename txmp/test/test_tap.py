@@ -4992,6 +4992,36 @@ class TxmpOptionsTests(SynchronousTestCase):
                                       environ=environ)
             self.assertIn(message, str(error))
 
+    def test_listForOneValueRefused(self) -> None:
+        """
+        A list in the file for an option that takes one value is refused,
+        naming it: each item was given in turn, so that C{stats =
+        ["tcp:8081", "tcp:8082"]} served the second alone and C{timeout =
+        []} left the default, in silence.  A repeatable option takes one
+        (C{listen = ["tcp:8081"]}) or a string alone.
+        """
+        for text, message in [
+            ('stats = ["tcp:8081", "tcp:8082"]\n',
+             "stats takes one value, not a list: ['tcp:8081', 'tcp:8082']"),
+            ("timeout = []\n", "timeout takes one value, not a list: []"),
+            ("max-queue = [5]\n", "max-queue takes one value, not a list: [5]"),
+        ]:
+            path = self.config("[mpfront]\n" + text)
+            error = self.assertRaises(usage.UsageError, self.parseFront, "--config", path)
+            self.assertEqual(str(error), f"{path} [mpfront]: {message}")
+        path = self.config('[mphandler]\nthreads = [2, 8]\n')
+        error = self.assertRaises(usage.UsageError, self.parseHandler, "--config", path)
+        self.assertEqual(
+            str(error), f"{path} [mphandler]: threads takes one value, not a list: [2, 8]"
+        )
+        path = self.config('[mpfront]\nlisten = "tcp:8081"\ntrusted-proxy = ["10.0.0.1"]\n')
+        options = self.parseFront("--config", path)
+        self.assertEqual(options["listen"], ["tcp:8081"])
+        self.assertEqual(len(options["trusted-proxy"]), 1)
+        path = self.config('[mphandler]\nsend = ["tcp://127.0.0.1:1", "tcp://127.0.0.1:3"]\n'
+                           'return = ["tcp://127.0.0.1:2", "tcp://127.0.0.1:4"]\n')
+        self.assertEqual(len(self.parseHandler("--config", path)["send"]), 2)
+
     def test_emptyValuesRefused(self) -> None:
         """
         Any option given an empty value, on the command line, in the file
