@@ -16,9 +16,10 @@ from __future__ import annotations
 import codecs
 import os
 import stat
+import string
 import sys
 import time
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import IO, Callable, Protocol, TextIO, TypedDict, cast
 
@@ -41,6 +42,10 @@ from zope.interface import implementer
 
 FORMATS = ("text", "json")
 LEVELS = ("debug", "info", "warn", "error", "critical")
+
+# Parses a log format as Twisted does (its fields, specs and conversions).
+_FORMATTER = string.Formatter()
+_CONVERSIONS: dict[str, Callable[[object], str]] = {"r": repr, "s": str, "a": ascii}
 
 # Twisted's classes, typed once: to mypy their constructors take Any (a
 # log level is constantly's NamedConstant, which is not typed; Failure's
@@ -419,6 +424,56 @@ def _portableFailure(failure: Failure) -> Failure:
     return portable
 
 
+def _formatSpecsApplied(event: LogEvent) -> LogEvent:
+    """
+    C{event} with the values of its format's fields that have a format
+    spec (C{{late:.3f}}) written as the spec says, where
+    C{eventAsJSON} writes them: it flattens the event, and Twisted
+    formats a flattened event (one read back from JSON: a C{--spawn}
+    front's copy of its handler's, or C{eventsFromJSONLogFile}'s) with
+    C{str(value)} alone, so that C{ran {late:.3f} s late} read C{ran
+    3.509033679962158 s late}.  The keys are Twisted's
+    (C{twisted.logger._flatten}: C{NAME!CONVERSION:SPEC}, C{/N} added for
+    the Nth of the same); fields without a spec are left to it, and so are
+    a field of another form (C{a.b}, C{a[0]}, C{a()}; txmp's formats name
+    their fields) and a value its spec cannot format.
+    """
+    given: Mapping[str, object] = event
+    logFormat = given.get("log_format")
+    if not isinstance(logFormat, str) or "log_flattened" in given:
+        return event
+    flattened: dict[str, object] = {}
+    seen: dict[str, int] = {}
+
+    def key(name: str, spec: str, conversion: str) -> str:
+        text = f"{name}!{conversion}:{spec}"
+        seen[text] = seen.get(text, 0) + 1
+        return text if seen[text] == 1 else f"{text}/{seen[text]}"
+
+    try:
+        parsed = list(_FORMATTER.parse(logFormat))
+    except ValueError:
+        return event
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        flatKey = key(name, spec or "", "r" if conversion == "r" else "s")
+        structuredKey = key(name, spec or "", "")
+        if not spec or name not in given or flatKey in flattened:
+            continue
+        value = given[name]
+        try:
+            shown = _CONVERSIONS[conversion](value) if conversion else value
+            flattened[flatKey] = format(shown, spec)
+        except (KeyError, ValueError, TypeError):
+            continue
+        flattened[structuredKey] = value
+    if not flattened:
+        return event
+    result: dict[str, object] = {**given, "log_flattened": flattened}
+    return result
+
+
 def _jsonObserver(out: _TextOutput) -> ILogObserver:
     """
     Twisted's JSON observer (one object per line, which L{eventFromJSON}
@@ -434,7 +489,7 @@ def _jsonObserver(out: _TextOutput) -> ILogObserver:
         failure = event.get("log_failure")
         if isinstance(failure, _FAILURE) and not isinstance(failure.value, str):
             event = dict(event, log_failure=_portableFailure(failure))
-        out.write(eventAsJSON(event) + "\n")
+        out.write(eventAsJSON(_formatSpecsApplied(event)) + "\n")
         # As Twisted's file observers do: standard output on a pipe (a
         # spawned handler's, systemd's, a container's) is block-buffered,
         # and what it held would be lost at os._exit.

@@ -267,6 +267,40 @@ class ChildLogTests(SynchronousTestCase):
         self.assertEqual(got["log_system"], "h:spawn-1 txmp._wsgi#warn")
         self.assertEqual(formatEvent(got), "request r.1 ran")
 
+    def test_formatSpecsKept(self) -> None:
+        """
+        A handler's event whose format gives a field a spec
+        (C{{late:.3f}}) reads at its front, from the handler's JSON, as it
+        reads in the handler's own log: a C{--spawn} front wrote
+        C{its heartbeat ran 3.509033679962158 s late}, since Twisted
+        formats an event read back from JSON with each field's C{str()}.
+        Fields without a spec, a conversion and a field given twice are
+        formatted too; a value its spec cannot format is left to Twisted.
+        """
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        log = Logger(namespace="txmp._handler", observer=makeObserver("json", "info", None, True))
+        formats: list[tuple[str, dict[str, object], str]] = [
+            ("ran {late:.3f} s late, {name} {late:.1f} {late!r:>20} {n:03d}",
+             {"late": 3.509033679962158, "name": "h1", "n": 7},
+             "ran 3.509 s late, h1 3.5    3.509033679962158 007"),
+            ("{seconds:g} s, {seconds:g} again", {"seconds": 5.0}, "5 s, 5 again"),
+            # (Left to Twisted, which formats a flattened event's fields
+            # with str().)
+            ("{bad:.3f} {fine}", {"bad": "text", "fine": 1}, "text 1"),
+        ]
+        for logFormat, fields, _ in formats:
+            log.warn(logFormat, **fields)
+        for line, (logFormat, _, expected) in zip(
+            out.getvalue().splitlines(), formats
+        ):
+            self.child.dataReceived(1, line.encode("utf-8") + b"\n")
+            self.assertEqual(formatEvent(self.events[-1]), expected, logFormat)
+        self.assertEqual(
+            [json.loads(line)["text"] for line in out.getvalue().splitlines()[:2]],
+            [expected for _, _, expected in formats[:2]],
+        )
+
     def test_otherLines(self) -> None:
         """
         A line that is not an event is one: C{warn} from stderr, C{info}
