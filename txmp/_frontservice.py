@@ -156,6 +156,11 @@ def _reason(error: BaseException | None) -> str:
 _UNESCAPED_IPV6 = re.compile(r"(?:^|:)interface=(?:\[|[0-9A-Fa-f]*:)|^\w+:\[")
 
 
+# An address written as a URL or a ZeroMQ address (tcp://HOST:PORT), which
+# no endpoint of Twisted's takes.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 # What the tls extra installs, which Twisted's ssl: endpoints import.
 _TLS_MODULES = ("OpenSSL", "cryptography", "service_identity")
 
@@ -173,6 +178,11 @@ def _endpointError(description: str, error: Exception) -> str:
 
     An C{ssl:} endpoint without pyOpenSSL raises C{ModuleNotFoundError}
     (C{No module named 'OpenSSL'}): say that the C{tls} extra brings it.
+
+    A description written as a URL or a ZeroMQ address
+    (C{tcp://127.0.0.1:8080}) makes Twisted's parser raise C{ValueError}
+    (C{invalid literal for int() with base 10: '//127.0.0.1'}): say what
+    C{--listen} takes instead.
     """
     if description.startswith("systemd:") and isinstance(error, LookupError):
         count = len(ListenFDs.fromEnvironment().inheritedDescriptors())
@@ -189,6 +199,14 @@ def _endpointError(description: str, error: Exception) -> str:
             f"TLS needs pyOpenSSL, of txmp's tls extra, which is not installed ({error}): "
             "install txmp with [tls], or terminate TLS in a proxy "
             '(see "TLS" in docs/deployment.md)'
+        )
+    if isinstance(error, ValueError) and _URL.match(description):
+        # tcp://127.0.0.1:8080, as --send is written: Twisted's parser
+        # takes "//127.0.0.1" for the port (invalid literal for int()).
+        return (
+            "not a Twisted endpoint: --listen and --stats take descriptions "
+            "such as tcp:8080:interface=127.0.0.1 or unix:/run/txmp/http.sock, "
+            "--send and --return ZeroMQ addresses (tcp://HOST:PORT)"
         )
     if isinstance(error, TypeError) and _UNESCAPED_IPV6.search(description):
         return (

@@ -1411,6 +1411,30 @@ class FrontMakeServiceTests(SynchronousTestCase):
             _frontservice._endpointError("tcp:8080:interface=127.0.0.1", TypeError("x")), said
         )
 
+    def test_urlListen(self) -> None:
+        """
+        A C{--listen} or C{--stats} written as a URL or as C{--send} is
+        (C{tcp://127.0.0.1:8080}, C{http://...}), which Twisted's parser
+        refused with C{invalid literal for int() with base 10:
+        '//127.0.0.1'}, is said not to be an endpoint, with examples of
+        one; an endpoint's own error is said as before.
+        """
+        said = (
+            "not a Twisted endpoint: --listen and --stats take descriptions "
+            "such as tcp:8080:interface=127.0.0.1 or unix:/run/txmp/http.sock, "
+            "--send and --return ZeroMQ addresses (tcp://HOST:PORT)"
+        )
+        reactor = MemoryReactorClock()
+        for description in ["tcp://127.0.0.1:8080", "http://127.0.0.1:8080/",
+                            "tcp://*:8080"]:
+            error = self.assertRaises(
+                ValueError, serverFromString, reactor, withBacklog(description)
+            )
+            self.assertEqual(_frontservice._endpointError(description, error), said, description)
+        self.assertEqual(
+            _frontservice._endpointError("tcp:80x", ValueError("x")), "x"
+        )
+
     def test_tlsExtraMissing(self) -> None:
         """
         A C{--listen ssl:} that Twisted cannot make for want of pyOpenSSL
