@@ -475,8 +475,9 @@ def refuseDaemonStdout(
 def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:
     """
     Refuse, with a usage error, a daemon's C{--logfile -} (its standard
-    output is C{/dev/null}), and a C{--logfile} or C{--pidfile} of twistd's
-    own options that this process could not write (L{checkWritable}):
+    output is C{/dev/null}), a C{--rundir} this process could not change
+    to, and a C{--logfile} or C{--pidfile} of twistd's own options that
+    this process could not write (L{checkWritable}):
     twistd would open them only once it has started, and fail with a
     traceback (the log file's, in the foreground, before any line; the
     pidfile's after the start-up lines, leaving another traceback for the
@@ -500,6 +501,17 @@ def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:
     if pidfile and not twistd.get("chroot"):
         checkWritable("--pidfile", str(pidfile))
         checkNotRunning(str(pidfile))
+    rundir = twistd.get("rundir")
+    # twistd changes to it once started, as this user (before --uid), or
+    # inside the new root under --chroot: a traceback then, which a daemon
+    # writes to its log file alone, its command exiting 1 without a word.
+    if rundir and not twistd.get("chroot"):
+        rundir = str(rundir)
+        if not os.path.isdir(rundir):
+            why = "Not a directory" if os.path.exists(rundir) else "No such file or directory"
+            raise usage.UsageError(f"--rundir {rundir}: {why}")
+        if not os.access(rundir, os.X_OK):
+            raise usage.UsageError(f"--rundir {rundir}: Permission denied")
 
 
 def checkNotRunning(pidfile: str, kill: Callable[[int, int], None] = os.kill) -> None:

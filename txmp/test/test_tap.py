@@ -5179,8 +5179,9 @@ class TxmpOptionsTests(SynchronousTestCase):
         """
         A C{--logfile} or C{--pidfile} of twistd's own that the process
         could not write (its directory does not exist, or it is a
-        directory) makes it exit at once with one line naming the option,
-        where twistd would fail with a traceback once started.
+        directory), or a C{--rundir} it could not change to, makes it exit
+        at once with one line naming the option, where twistd would fail
+        with a traceback once started.
         """
         missing = FilePath(self.mktemp()).child("front")
         cases: list[tuple[dict[str, object], str]] = [
@@ -5192,6 +5193,13 @@ class TxmpOptionsTests(SynchronousTestCase):
              f"--pidfile {missing.path}.pid: No such file or directory"),
             ({"nodaemon": True, "logfile": "-", "pidfile": os.getcwd()},
              f"--pidfile {os.getcwd()}: Is a directory"),
+            # twistd changes to it once started: a traceback then, and a
+            # daemon's command exited 1 saying nothing.
+            ({"nodaemon": False, "logfile": "front.log", "pidfile": "",
+              "rundir": missing.path},
+             f"--rundir {missing.path}: No such file or directory"),
+            ({"nodaemon": True, "logfile": "-", "pidfile": "", "rundir": __file__},
+             f"--rundir {__file__}: Not a directory"),
         ]
         for twistd, line in cases:
             _, parse = self.underTwistd(**twistd)
@@ -5218,6 +5226,10 @@ class TxmpOptionsTests(SynchronousTestCase):
             {"nodaemon": True, "logfile": None, "pidfile": ""},
             {"nodaemon": True, "logfile": missing, "pidfile": "", "syslog": True},
             {"nodaemon": True, "logfile": missing, "pidfile": "", "logger": "a.b"},
+            {"nodaemon": True, "logfile": "-", "pidfile": "", "rundir": "."},
+            {"nodaemon": True, "logfile": "-", "pidfile": "", "rundir": directory.path},
+            {"nodaemon": True, "logfile": "-", "pidfile": "", "rundir": missing,
+             "chroot": directory.path},
         ]
         for twistd in cases:
             _, parse = self.underTwistd(**twistd)
