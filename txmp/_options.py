@@ -507,10 +507,12 @@ def checkTwistdFiles(twistd: Mapping[str, object], logsOurs: bool) -> None:
     # writes to its log file alone, its command exiting 1 without a word.
     if rundir and not twistd.get("chroot"):
         rundir = str(rundir)
-        if not os.path.isdir(rundir):
-            why = "Not a directory" if os.path.exists(rundir) else "No such file or directory"
+        # (From the working directory, as the handlers' path is found.)
+        path = os.path.join(os.getcwd(), rundir)
+        if not os.path.isdir(path):
+            why = "Not a directory" if os.path.exists(path) else "No such file or directory"
             raise usage.UsageError(f"--rundir {rundir}: {why}")
-        if not os.access(rundir, os.X_OK):
+        if not os.access(path, os.X_OK):
             raise usage.UsageError(f"--rundir {rundir}: Permission denied")
 
 
