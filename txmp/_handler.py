@@ -477,6 +477,12 @@ class FrontLink:
     # for one that never ran), and the HELLO the front last said it
     # registered the link from since (see _owe, _settleOwed).
     _owed: list[list[int | None]] = field(init=False, factory=list)
+    # While credits wait (_owed), how many heartbeats have passed since the
+    # link last said HELLO, and how many it lets pass before it says HELLO
+    # again: doubled each time, so that a front slower to answer than a
+    # heartbeat answers the last one at length (see _heartbeat).
+    _owedBeats: int = field(init=False, default=0)
+    _owedWait: int = field(init=False, default=1)
     # The instance id of the front that last welcomed this link, kept while
     # the front is silent, to tell a restarted front.
     _welcomedBy: str | None = field(init=False, default=None)
@@ -692,6 +698,7 @@ class FrontLink:
         with self._lock:
             self._collect()
             self.hellos += 1
+            self._owedBeats = 0
             self._send.send(
                 protocol.encodeHello(
                     self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos,
@@ -1047,11 +1054,21 @@ class FrontLink:
         elif self.front is None:
             self._hello()
             self._warnIfFrontless()
-        elif self._held is not None or self._owed:
-            # Requests, or credits, wait for a WELCOME, which may have been
-            # lost: the answer to this HELLO settles them.
+        elif self._held is not None:
+            # Requests wait for a WELCOME, which may have been lost: the
+            # answer to this HELLO settles them.
+            self._hello()
+        elif self._owed and self._owedBeats + 1 >= self._owedWait:
+            # Credits wait for the answer to every HELLO sent, which may
+            # have been lost: this one's settles them.  Less and less often
+            # (1, 2, 4... heartbeats): a front slower to answer than a
+            # heartbeat (its reactor busy, or far away) would otherwise
+            # read each HELLO before it answered the one before, the last
+            # never answered in time, and the credits would wait for good.
+            self._owedWait *= 2
             self._hello()
         else:
+            self._owedBeats += 1
             self._send.send(protocol.encodePing())
 
     def _reply(self, frames: list[bytes]) -> None:
@@ -1187,6 +1204,7 @@ class FrontLink:
             assert came is not None and ended is not None
             owed += since is None or came < since <= ended
         self._owed = []
+        self._owedWait = 1
         if owed and not self.draining:
             self._send.send(protocol.encodeCredit(owed))
 

@@ -1174,6 +1174,23 @@ class RegistrationTests(FrontLinkTestCase):
         self.fromFront(protocol.encodeWelcome(front="front3", answers=hello.sequence))
         self.assertEqual(self.control(), [hello, protocol.Credit(1)])
 
+    def test_creditAfterUnansweredHelloSlowFront(self) -> None:
+        """
+        Such a credit goes to a front that answers each C{HELLO} a
+        heartbeat late (its reactor busy, or far away: a short
+        C{--heartbeat}): the link says C{HELLO} less and less often while
+        it waits.  Else each C{HELLO} of its heartbeats goes before the
+        answer to the one before comes, and the credit waits for good.
+        """
+        self.heldCancelledWhileHelloUnanswered()
+        for _ in range(4):
+            answers = self.link.hellos
+            self.clock.advance(self.heartbeat)
+            self.fromFront(protocol.encodeWelcome(front="front1", answers=answers))
+        credits = [m for m in self.control() if isinstance(m, protocol.Credit)]
+        self.assertEqual(credits, [protocol.Credit(1)])
+        self.assertEqual(self.link._owed, [])
+
     def registeredAnewTwiceWhileRunning(self) -> None:
         """
         Have the link run C{front2.1}, which comes after its C{HELLO} 3;
