@@ -132,9 +132,11 @@ class PacedLog:
     L{maxPeers} pairs of peer and kind, whatever ids peers make up: past
     that, new peers share one count, as L{OTHER_PEERS}.  And it writes at
     most L{kindBurst} lines of one kind in an interval from all peers
-    together, since a peer may make up a new id for each line: past them,
-    lines are counted (those of a peer it has no count for, with
-    L{OTHER_PEERS}) and summarised at their interval's end.
+    together, summaries included, and one summary of other peers, since a
+    peer may make up a new id for each line, and many may each flood: past
+    them, lines are counted (those of a peer it has no count for, with
+    L{OTHER_PEERS}) and summarised at their interval's end, and a peer's
+    summary goes to that of other peers.
 
     Must be called in the reactor thread.
 
@@ -201,9 +203,7 @@ class PacedLog:
         """
         now = self._clock.seconds()
         self._forgetEnded(now)
-        allPeers = self._kinds.get(kind)
-        if allPeers is None or now - allPeers.start >= self.interval:
-            allPeers = self._kinds[kind] = _Window(now)
+        allPeers = self._allPeers(kind, now)
         spent = allPeers.logged >= self.kindBurst
         key = (peer, kind)
         window = self._windows.get(key)
@@ -226,10 +226,27 @@ class PacedLog:
         window.suppressed += 1
         window.log = log
         window.last = dict(fields, log_format=format)
+        self._summaryDue(key, window, now)
+
+    def _summaryDue(self, key: tuple[bytes, str], window: _Window, now: float) -> None:
+        """
+        Have the summary of C{key}'s lines not written come at the end of
+        its interval, if it is not due already.
+        """
         if window.summary is None:
             window.summary = self._clock.callLater(
                 max(0.0, window.start + self.interval - now), self._summarise, key
             )
+
+    def _allPeers(self, kind: str, now: float) -> _Window:
+        """
+        The lines of C{kind} from all peers in its current interval (one
+        begun now, if the last has ended).
+        """
+        allPeers = self._kinds.get(kind)
+        if allPeers is None or now - allPeers.start >= self.interval:
+            allPeers = self._kinds[kind] = _Window(now)
+        return allPeers
 
     def remembered(self) -> int:
         """
@@ -274,10 +291,28 @@ class PacedLog:
         """
         The interval of C{key} ended with lines not written: say how many.
         Its next interval starts now, and writes no line but its summary.
+        A summary is a line of its kind: past the kind's L{kindBurst}, its
+        count goes to the summary of other peers, so that many peers each
+        over its own burst (each keeping its routing id) cannot have a
+        summary line each.
         """
         window = self._windows[key]
         now = self._clock.seconds()
         assert window.log is not None  # (set with the first not written)
+        peer, kind = key
+        if peer != OTHER_PEERS:
+            allPeers = self._allPeers(kind, now)
+            if allPeers.logged >= self.kindBurst:
+                otherKey = (OTHER_PEERS, kind)
+                other = self._windows.get(otherKey)
+                if other is None:
+                    other = self._windows[otherKey] = _Window(now)
+                other.suppressed += window.suppressed
+                other.log, other.last = window.log, window.last
+                self._summaryDue(otherKey, other, now)
+                self._nextInterval(key, window, now)
+                return
+            allPeers.logged += 1
         window.log.warn(
             "... and {count} more {kind} from {peer} in the last {seconds:.0f} s"
             " (not logged; the last: {last})",
@@ -287,6 +322,12 @@ class PacedLog:
             seconds=now - window.start,
             last=formatEvent(window.last),
         )
+        self._nextInterval(key, window, now)
+
+    def _nextInterval(self, key: tuple[bytes, str], window: _Window, now: float) -> None:
+        """
+        Start C{key}'s next interval, now, its summary said.
+        """
         window.start, window.suppressed, window.summary = now, 0, None
         window.last, window.log = {}, None
         self._windows.move_to_end(key)
@@ -295,9 +336,12 @@ class PacedLog:
         """
         Write every summary now, and forget every count: the front stops.
         """
-        for key, window in list(self._windows.items()):
-            if window.summary is not None:
-                cancelCall(window.summary)
-                self._summarise(key)
+        # (Twice: a summary past the kind's lines makes the one of other
+        # peers due, which the second pass writes.)
+        for _ in range(2):
+            for key, window in list(self._windows.items()):
+                if window.summary is not None:
+                    cancelCall(window.summary)
+                    self._summarise(key)
         self._windows.clear()
         self._kinds.clear()

@@ -212,6 +212,32 @@ class PacedLogTests(SynchronousTestCase):
             ("peer " + idText(P), 1),
         )
 
+    def test_kindBoundedSummaries(self) -> None:
+        """
+        Summaries count among a kind's lines: many peers, each keeping its
+        id and flooding past its own burst, have at most
+        L{PacedLog.kindBurst} lines of the kind written in an interval,
+        summaries included, and one summary of other peers, which counts
+        the rest; every line is counted once.
+        """
+        log = PacedLog(self.clock, burst=1, kindBurst=3)
+        peers = [b"peer%d" % (i,) for i in range(20)]
+        sent = 0
+        for _ in range(12):
+            # An interval: the summaries of the last, then its own lines.
+            before = len(self.events)
+            self.clock.advance(PEER_LOG_INTERVAL)
+            for peer in peers:
+                for _ in range(2):
+                    log.warn(self.logger, peer, "bad", "from {peer}", peer=peer)
+                    sent += 1
+            self.assertLessEqual(len(self.events) - before, 3 + 1)
+        log.flush()
+        summaries = [e for e in self.events if "count" in e]
+        self.assertEqual(
+            len(self.events) - len(summaries) + sum(e["count"] for e in summaries), sent
+        )
+
     def test_emitAtLevel(self) -> None:
         """
         L{PacedLog.emit} paces lines of another level as L{PacedLog.warn}
