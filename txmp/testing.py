@@ -1,9 +1,10 @@
 # -*- test-case-name: txmp.test.test_testing -*-
 """
-Fakes for testing txmp, and code that uses it: no sockets, no threads, no
-wall clock.  Each fake passes the same tests as the real thing it stands
-for (the mixins of C{txmp.test.contracts}, run against both), so that a
-test that passes with the fake says something about the real thing.
+Fakes for testing txmp, and code that uses it: no sockets, no threads
+(but those run in lockstep with the test's), no wall clock.  Each fake
+passes the same tests as the real thing it stands for (the mixins of
+C{txmp.test.contracts}, run against both), so that a test that passes
+with the fake says something about the real thing.
 
 Threads and the reactor:
 
@@ -21,6 +22,12 @@ Threads and the reactor:
     it is joined.  L{ScriptedCondition} stands for a
     L{threading.Condition} in one thread: each C{wait} runs the next step
     the test scripted; L{CountingCondition} is a real one that counts.
+  - L{LockstepPool} stands for the handler's thread pool too, with real
+    threads (L{LockstepThread}s) run in lockstep with the test's: only
+    one runs at a time, each when the test gives it a turn, so that the
+    test chooses the interleaving and plays it again exactly (a
+    hypothesis state machine's).  L{LockstepCondition} stands for a
+    L{threading.Condition} between them: a wait hands the turn on.
   - L{TCPStringTransport} stands for a client's TCP transport: it
     records its socket options and each write.
   - L{FakePort} and L{FakeTCPPort} stand for listening ports, and
@@ -48,6 +55,10 @@ The handler:
     L{txmp._wsgi.RunningRequest}) through its sink.
   - L{RecordingSink} stands for the handler's L{txmp._wsgi.ResponseSink}:
     it records what a runner sends.
+  - L{PausingRunner} stands for the runner it wraps (a
+    L{txmp._wsgi.WSGIRunner} over a L{LockstepPool}), and L{PausingSink}
+    for the sink it wraps: a call to the sink from a L{LockstepThread}
+    first hands the turn back to the test.
   - L{ClosingIterable} stands for an application's response iterable,
     and L{RecordingFile} for a file it gives C{wsgi.file_wrapper}.
 
@@ -65,8 +76,8 @@ The front:
   - L{requestMeta} and L{requestHead} make requests as the front sends
     them, and L{httpHead} as a client sends them.
 
-Everything here runs in the calling thread and never touches the global
-reactor.
+Everything here runs in the calling thread (but the work of a
+L{LockstepPool}, in its turn), and never touches the global reactor.
 """
 
 from __future__ import annotations
@@ -80,7 +91,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, AnyStr, Callable, TypeVar, cast
+from typing import TYPE_CHECKING, Any, AnyStr, Callable, TypeVar, cast
 
 import zmq
 from twisted.internet.address import IPv4Address
@@ -139,6 +150,7 @@ if TYPE_CHECKING:
     from cryptography.x509 import Certificate
     from twisted.protocols.tls import TLSMemoryBIOFactory
 
+    from txmp._handler import Runner, Running
     from txmp._wsgi import ResponseSink
     from txmp._zmq import _Connection
 
@@ -336,6 +348,326 @@ class CountingCondition(threading.Condition):
     def notify_all(self) -> None:
         self.notified += 1
         super().notify_all()
+
+
+# -- threads in lockstep -------------------------------------------------------
+
+
+class LockstepAbandoned(BaseException):
+    """
+    Raised in a L{LockstepThread} that the test gave up on (its pool was
+    stopped with the thread still in its work), where it would have handed
+    the turn back: whatever the code under test does then, it does not wait
+    again.  A L{BaseException}, as the code under test lets it through.
+    """
+
+
+_current = threading.local()
+
+
+class LockstepThread:
+    """
+    One real thread of a L{LockstepPool}, running one piece of its work in
+    lockstep with the test's thread: only one of them runs at a time.  The
+    thread runs when the test L{resume}s it, until it hands the turn back
+    (L{pause}) or its work returns.
+
+    @ivar state: C{"new"} until it first runs, then the C{state} it last
+        paused in (the code under test's to name: C{"blocked"} while it
+        waits on a L{LockstepCondition}), C{"done"} once its work returned.
+    @ivar about: what it paused about (the code under test's to give), or
+        L{None}.
+    @ivar command: what the test gave it with its last turn.
+    @ivar started: whether its real thread was started.
+    """
+
+    def __init__(self, pool: LockstepPool, work: Callable[[], object]) -> None:
+        self._pool = pool
+        self._work = work
+        self._go = threading.Semaphore(0)
+        self.state = "new"
+        self.about: object = None
+        self.command: tuple[Any, ...] = ()
+        self.started = False
+        self._thread = threading.Thread(target=self._main, daemon=True)
+
+    @staticmethod
+    def current() -> LockstepThread | None:
+        """
+        The lockstep thread that calls this, or L{None} in any other thread
+        (the test's).
+        """
+        thread: LockstepThread | None = getattr(_current, "thread", None)
+        return thread
+
+    def _main(self) -> None:
+        _current.thread = self
+        self._go.acquire()
+        try:
+            if not self._pool.abandoning:
+                self._work()
+        except LockstepAbandoned:
+            pass
+        # As txmp._pool.WorkerPool does: log anything.
+        except BaseException:  # noqa: BLE001
+            self._pool._log.failure("work in a LockstepPool failed")
+        finally:
+            self.state = "done"
+            self._pool._back.release()
+
+    def pause(self, state: str, about: object = None) -> None:
+        """
+        Hand the turn back to the test, and wait for the next.  Called in
+        this thread.
+
+        @param state: why it waits, for the test to read in L{state}.
+        @param about: what it waits about, for the test to read in
+            L{about}.
+        @raise LockstepAbandoned: once the test gave up on the thread.
+        """
+        if self._pool.abandoning:
+            raise LockstepAbandoned()
+        self.state = state
+        self.about = about
+        self._pool._back.release()
+        self._go.acquire()
+        if self._pool.abandoning:
+            raise LockstepAbandoned()
+
+    def resume(self, command: tuple[Any, ...] = ()) -> None:
+        """
+        Let the thread run, with C{command} in L{command}, until it hands
+        the turn back or its work returns.  Called in the test's thread.
+
+        @raise AssertionError: if the thread keeps the turn for longer than
+            any step takes (ten seconds): it has deadlocked.
+        """
+        if not self.started:
+            self.started = True
+            self._thread.start()
+        self.command = command
+        self._go.release()
+        if not self._pool._back.acquire(timeout=10.0):
+            raise AssertionError("a lockstep thread kept the turn: deadlock")
+
+
+class LockstepPool:
+    """
+    A pool of C{threads} real threads (L{LockstepThread}s) that runs in
+    lockstep with the test's thread, standing for the handler's pool
+    (L{txmp._pool.WorkerPool}): work given waits until the test lets a
+    thread free take it (L{startOne}), and each thread runs only when the
+    test gives it a turn, so that every interleaving a test chooses is
+    one real threads may go through, played again exactly.
+
+    As in a real pool, work runs in the order given, work given before
+    L{start} waits for it, and what the work raises is logged.  Unlike
+    one, L{stop} gives up on the threads still in their work, and drops
+    the work none took.
+
+    @ivar threads: how many threads may run work at once.
+    @ivar queue: the work no thread took yet, in order.
+    @ivar workers: every thread that took work, oldest first.
+    @ivar started: whether L{start} was called more recently than L{stop}.
+    @ivar abandoning: whether L{stop} gave up on the threads.
+    """
+
+    _log = Logger()
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.queue: list[Callable[[], object]] = []
+        self.workers: list[LockstepThread] = []
+        self.started = False
+        self.abandoning = False
+        # Released by a thread as it hands the turn back to the test.
+        self._back = threading.Semaphore(0)
+
+    def start(self) -> None:
+        """
+        Let threads take work (L{startOne}).
+        """
+        self.started = True
+        self.abandoning = False
+
+    def stop(self) -> None:
+        """
+        Give up on the threads: each still in its work raises
+        L{LockstepAbandoned} where it would hand the turn back, and ends;
+        the work no thread took is dropped.  Returns once they all ended.
+        """
+        self.started = False
+        self.abandoning = True
+        self.queue.clear()
+        for worker in self.active():
+            if worker.started:
+                worker.resume()
+
+    def callInThread(self, func: Callable[..., object], /, *args: object, **kw: object) -> None:
+        """
+        Give the pool C{func(*args, **kw)} to run, once the test lets a
+        thread take it.  Called in any thread.
+        """
+        if not self.abandoning:
+            self.queue.append(partial(func, *args, **kw))
+
+    def active(self) -> list[LockstepThread]:
+        """
+        The threads in their work, oldest first.
+        """
+        return [worker for worker in self.workers if worker.state != "done"]
+
+    def startOne(self) -> bool:
+        """
+        If the pool is started, has work waiting, and a thread free, a
+        thread takes the next work and runs until it hands the turn back.
+        Called in the test's thread.
+
+        @return: whether a thread took work.
+        """
+        if not (self.started and self.queue) or len(self.active()) >= self.threads:
+            return False
+        worker = LockstepThread(self, self.queue.pop(0))
+        self.workers.append(worker)
+        worker.resume()
+        return True
+
+    def turn(self) -> bool:
+        """
+        Give one thread a turn: a thread free takes the next work
+        (L{startOne}), else the oldest thread waiting on a
+        L{LockstepCondition} wakes.  Called in the test's thread.
+
+        @return: whether a thread ran.
+        """
+        if self.startOne():
+            return True
+        for worker in self.active():
+            if worker.state == "blocked":
+                worker.resume()
+                return True
+        return False
+
+
+class LockstepCondition:
+    """
+    A L{threading.Condition}, as the streams of a request
+    (L{txmp._wsgi.InputStream}, L{txmp._wsgi.ResponseStream}) use it, for
+    the threads of a L{LockstepPool}: its C{wait} lets another thread run.
+    Waited on in a L{LockstepThread}, it hands the turn back to the test
+    (the thread's state C{"blocked"}), which wakes it by giving it a turn
+    (L{LockstepPool.turn}): a spurious wake-up as far as the waiter knows,
+    which every waiter allows for.  Waited on in the test's thread, it
+    gives the pool's threads a turn (L{LockstepPool.turn}).  Only one
+    thread runs at a time: no lock is needed, and notifying does nothing.
+    """
+
+    def __init__(self, pool: LockstepPool) -> None:
+        self._pool = pool
+
+    def __enter__(self) -> bool:
+        return True
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def notify(self, n: int = 1) -> None:
+        """
+        Nothing: a waiting thread wakes when the test gives it a turn.
+        """
+
+    def notify_all(self) -> None:
+        """
+        Nothing: a waiting thread wakes when the test gives it a turn.
+        """
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """
+        Let another thread run: in a L{LockstepThread}, hand the turn back
+        to the test; in the test's thread, give a thread of the pool a
+        turn.
+
+        @return: C{True}, as a real condition's when notified; C{False} if
+            waited on in the test's thread, with a C{timeout}, and no
+            thread could run (a real one's would time out).
+        @raise AssertionError: if waited on in the test's thread without a
+            C{timeout}, and no thread could run: a real one's would wait
+            for ever.
+        """
+        thread = LockstepThread.current()
+        if thread is not None:
+            thread.pause("blocked")
+            return True
+        if self._pool.turn():
+            return True
+        if timeout is None:
+            raise AssertionError("waited on a LockstepCondition with no thread to run")
+        return False
+
+
+class PausingSink:
+    """
+    A request's sink (a L{txmp._wsgi.ResponseSink}, as a
+    L{txmp._handler.FrontLink} gives its runner) that passes every call
+    on, but that a call made in a L{LockstepThread} first hands the turn
+    back to the test (the thread's state C{"sending"}, its C{about} the
+    request's id): the reactor may then do anything between the runner's
+    choice to send and the send (take a C{CANCEL}, a C{BYE}, a C{WELCOME}
+    that registers the link anew).  L{PausingRunner} makes them.
+
+    @ivar sink: the sink it passes calls on to.
+    @ivar requestId: the request's id.
+    """
+
+    def __init__(self, sink: ResponseSink, requestId: bytes) -> None:
+        self.sink = sink
+        self.requestId = requestId
+
+    def _pause(self) -> None:
+        thread = LockstepThread.current()
+        if thread is not None:
+            thread.pause("sending", self.requestId)
+
+    def sendHead(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
+                 body: list[bytes], more: bool) -> None:
+        self._pause()
+        self.sink.sendHead(status, reason, headers, body, more)
+
+    def sendBody(self, chunks: list[bytes], end: bool) -> None:
+        self._pause()
+        self.sink.sendBody(chunks, end)
+
+    def sendError(self, message: str) -> None:
+        self._pause()
+        self.sink.sendError(message)
+
+    def sendWindow(self, size: int) -> None:
+        self._pause()
+        self.sink.sendWindow(size)
+
+    def finished(self) -> None:
+        self._pause()
+        self.sink.finished()
+
+
+class PausingRunner:
+    """
+    A runner (a L{txmp._wsgi.WSGIRunner} over a L{LockstepPool}) whose
+    requests' sinks are L{PausingSink}s.
+
+    @ivar runner: the runner it passes requests on to.
+    """
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def run(self, requestId: bytes, head: protocol.RequestHead, body: list[bytes],
+            sink: ResponseSink) -> Running:
+        """
+        Run the request with C{runner}, its sink a L{PausingSink} of
+        C{sink}.
+        """
+        return self.runner.run(requestId, head, body, PausingSink(sink, requestId))
 
 
 class FakeProcess:
@@ -2416,12 +2748,18 @@ __all__ = [
     "FakeZmqConnection",
     "FinishedRequest",
     "FrontTestCase",
+    "LockstepAbandoned",
+    "LockstepCondition",
+    "LockstepPool",
+    "LockstepThread",
     "MemoryNetwork",
     "MemoryRun",
     "MemoryRunner",
     "MemorySocket",
     "MisusedNetwork",
     "ParsedResponse",
+    "PausingRunner",
+    "PausingSink",
     "RecordingConsumer",
     "RecordingFile",
     "RecordingSink",

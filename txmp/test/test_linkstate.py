@@ -19,8 +19,8 @@ C{BYE}, or crashing, found out by the link's heartbeats).  Its messages
 reach the link when a rule says so, and it reads what the link sends when
 another does, so that messages cross both ways; an application thread
 about to call the link's reply sink first hands the turn back
-(L{_PausingSink}), so that a C{CANCEL} or a new registration may come
-between the runner's choice and its send.
+(L{txmp.testing.PausingSink}), so that a C{CANCEL} or a new registration
+may come between the runner's choice and its send.
 
 After every step: no exception escaped to the reactor or a pool thread, no
 request was answered twice, nothing was sent for one after the link took
@@ -34,16 +34,19 @@ It found the two faults of the credits given back across registrations
 that test_handler's C{RegistrationTests} now show one by one
 (C{test_creditAfterUnansweredHelloWaits},
 C{test_heldCancelledCreditWaits}, C{test_registeredAnewFromLaterHello}).
+It still finds one (a credit too many) with the fix of commit d3af4b8
+taken back: C{git show d3af4b8~1:txmp/_handler.py > txmp/_handler.py},
+run this module, C{git checkout txmp/_handler.py}.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -59,217 +62,16 @@ from twisted.trial.unittest import SynchronousTestCase
 from txmp import protocol
 from txmp._handler import FrontLink
 from txmp._wsgi import WSGIRunner
-from txmp.testing import FakeReactor, MemorySocket, requestMeta, runningReactor
-
-# How long the test waits for an application thread to hand the turn back:
-# far more than any step takes; a thread that does not has deadlocked.
-_TURN = 10.0
-
-_here = threading.local()
-
-
-class _Abandoned(BaseException):
-    """
-    Raised in an application thread that the test gives up on (it ended
-    with the thread still in the application).
-    """
-
-
-class AppError(Exception):
-    """
-    What the scripted application raises when told to.
-    """
-
-
-class _Lockstep:
-    """
-    The turn shared by the test's thread and the application threads.
-
-    @ivar back: released by an application thread when it hands the turn
-        back to the test.
-    @ivar escaped: what an application thread raised out of the work the
-        pool gave it.
-    @ivar abandoning: whether the test gives up on its threads.
-    """
-
-    def __init__(self) -> None:
-        self.back = threading.Semaphore(0)
-        self.escaped: list[BaseException] = []
-        self.abandoning = False
-
-
-class _Worker:
-    """
-    One application thread, running one piece of the pool's work.
-
-    @ivar state: C{"idle"} while it waits for its next command (in the
-        application), C{"blocked"} while it waits on a condition (in the
-        server, for body or window), C{"done"} once its work returned.
-    """
-
-    def __init__(self, lockstep: _Lockstep, work: Callable[[], object]) -> None:
-        self._lockstep = lockstep
-        self._work = work
-        self._go = threading.Semaphore(0)
-        self.state = "new"
-        self.command: tuple[Any, ...] = ()
-        self.started = False
-        self.thread = threading.Thread(target=self._main, daemon=True)
-
-    def _main(self) -> None:
-        _here.worker = self
-        self._go.acquire()
-        try:
-            if not self._lockstep.abandoning:
-                self._work()
-        except _Abandoned:
-            pass
-        except BaseException as e:  # noqa: BLE001 (what escaped the server)
-            self._lockstep.escaped.append(e)
-        finally:
-            self.state = "done"
-            self._lockstep.back.release()
-
-    def pause(self, state: str) -> None:
-        """
-        Hand the turn back to the test, and wait for it.  Called in the
-        application thread.
-
-        @raise _Abandoned: once the test gives up on its threads (whatever
-            the server does then, it does not wait again).
-        """
-        if self._lockstep.abandoning:
-            raise _Abandoned()
-        self.state = state
-        self._lockstep.back.release()
-        self._go.acquire()
-        if self._lockstep.abandoning:
-            raise _Abandoned()
-
-    def resume(self, command: tuple[Any, ...] = ()) -> None:
-        """
-        Let the thread run until it hands the turn back.  Called in the
-        test's thread.
-        """
-        if not self.started:
-            self.started = True
-            self.thread.start()
-        self.command = command
-        self._go.release()
-        if not self._lockstep.back.acquire(timeout=_TURN):
-            raise AssertionError("an application thread kept the turn: deadlock")
-
-
-class _LockstepCondition:
-    """
-    The condition variable of a request's streams: its C{wait} hands the
-    turn back to the test, as a blocked thread lets others run; the test
-    wakes it by giving it a turn (a spurious wake-up, which every waiter
-    allows for).  Only one thread runs at a time: no lock is needed.
-    """
-
-    def __enter__(self) -> bool:
-        return True
-
-    def __exit__(self, *args: object) -> None:
-        return None
-
-    def notify_all(self) -> None:
-        pass
-
-    def notify(self, n: int = 1) -> None:
-        pass
-
-    def wait(self, timeout: float | None = None) -> bool:
-        _here.worker.pause("blocked")
-        return True
-
-
-class _LockstepPool:
-    """
-    A thread pool of C{threads} application threads, which start work only
-    when the test says (L{startOne}).
-    """
-
-    def __init__(self, lockstep: _Lockstep, threads: int) -> None:
-        self._lockstep = lockstep
-        self.threads = threads
-        self.queue: list[Callable[[], object]] = []
-        self.workers: list[_Worker] = []
-
-    def callInThread(self, func: Callable[..., object], /, *args: object) -> None:
-        self.queue.append(partial(func, *args))
-
-    def active(self) -> list[_Worker]:
-        return [w for w in self.workers if w.state != "done"]
-
-    def startOne(self) -> bool:
-        if not self.queue or len(self.active()) >= self.threads:
-            return False
-        worker = _Worker(self._lockstep, self.queue.pop(0))
-        self.workers.append(worker)
-        worker.resume()
-        return True
-
-
-class _PausingSink:
-    """
-    A request's L{_ReplySink <txmp._handler._ReplySink>}, whose calls from
-    an application thread first hand the turn back to the test: the reactor
-    may then do anything between the runner's choice to send and the send
-    (take a C{CANCEL}, a C{BYE}, a C{WELCOME} that registers the link
-    anew).
-    """
-
-    def __init__(self, sink: Any, machine: LinkMachine) -> None:
-        self._sink = sink
-        self._silenced = machine.silenced
-        self._crossed = machine.crossed
-
-    def _call(self, name: str, *args: object) -> None:
-        worker = getattr(_here, "worker", None)
-        if worker is None:
-            getattr(self._sink, name)(*args)
-            return
-        requestId = self._sink._requestId
-        silenced = self._silenced(requestId)
-        worker.pause("sending")
-        # What this call sends was on its way: it may cross a CANCEL taken
-        # meanwhile, as the protocol allows (the front drops it).
-        crossing = not silenced and self._silenced(requestId)
-        getattr(self._sink, name)(*args)
-        if crossing:
-            self._crossed(requestId)
-
-    def sendHead(self, *args: object) -> None:
-        self._call("sendHead", *args)
-
-    def sendBody(self, *args: object) -> None:
-        self._call("sendBody", *args)
-
-    def sendError(self, *args: object) -> None:
-        self._call("sendError", *args)
-
-    def sendWindow(self, *args: object) -> None:
-        self._call("sendWindow", *args)
-
-    def finished(self) -> None:
-        self._call("finished")
-
-
-class _PausingRunner:
-    """
-    A L{WSGIRunner} whose requests' sinks are L{_PausingSink}s.
-    """
-
-    def __init__(self, runner: WSGIRunner, machine: LinkMachine) -> None:
-        self._runner = runner
-        self._machine = machine
-
-    def run(self, requestId: bytes, head: Any, body: list[bytes], sink: Any) -> Any:
-        return self._runner.run(
-            requestId, head, body, _PausingSink(sink, self._machine)
-        )
+from txmp.testing import (
+    FakeReactor,
+    LockstepCondition,
+    LockstepPool,
+    LockstepThread,
+    MemorySocket,
+    PausingRunner,
+    requestMeta,
+    runningReactor,
+)
 
 
 def _application(environ: dict[str, Any], startResponse: Any) -> Any:
@@ -277,7 +79,8 @@ def _application(environ: dict[str, Any], startResponse: Any) -> Any:
     A WSGI application that does what the test tells its thread, one call
     into the server at a time.
     """
-    worker: _Worker = _here.worker
+    worker = LockstepThread.current()
+    assert worker is not None
     write = None
     while True:
         worker.pause("idle")
@@ -294,29 +97,15 @@ def _application(environ: dict[str, Any], startResponse: Any) -> Any:
         elif kind == "stream":
             return _stream(worker, args[0])
         else:
-            raise AppError("told to fail")
+            raise RuntimeError("told to fail")
 
 
-def _stream(worker: _Worker, chunks: list[bytes]) -> Iterator[bytes]:
+def _stream(worker: LockstepThread, chunks: list[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         worker.pause("idle")
         if worker.command[0] == "raise":
-            raise AppError("told to fail while streaming")
+            raise RuntimeError("told to fail while streaming")
         yield chunk
-
-
-class _Request:
-    """
-    What the front knows of a request it sent.
-    """
-
-    def __init__(self, requestId: bytes, streamed: bool) -> None:
-        self.requestId = requestId
-        self.streamed = streamed
-        self.bodyEnded = not streamed
-        self.bodyWindow = 0
-        self.replied = False
-        self.recalling = False
 
 
 CAPACITY = 3
@@ -324,19 +113,47 @@ PREFETCH = 1
 THREADS = CAPACITY - PREFETCH
 
 
+# The run's seed, pinned: derandomised, hypothesis would seed it from this
+# class's source, so that any edit of it drew other examples.  The search is
+# narrow: with the fault of d3af4b8 put back, 3 seeds of 0 to 24 find it
+# within 100 examples (9 at the 8th); a change of the rules must be checked
+# so again (the module docstring says how).
+@seed(9)
 class LinkMachine(RuleBasedStateMachine):
     """
-    One L{FrontLink}, its fake front, and the application threads.
+    One L{FrontLink}, its fake front, and the application threads (a
+    L{LockstepPool}'s, each request's sink a L{PausingSink
+    <txmp.testing.PausingSink>}).
     """
+
+    @dataclass
+    class Request:
+        """
+        What the front knows of a request it sent.
+        """
+
+        requestId: bytes
+        streamed: bool
+        bodyEnded: bool = False
+        bodyWindow: int = 256 * 1024
+        replied: bool = False
+        recalling: bool = False
 
     def __init__(self) -> None:
         super().__init__()
         self.reactor: FakeReactor = runningReactor()
-        self.lockstep = _Lockstep()
-        self.pool = _LockstepPool(self.lockstep, THREADS)
-        self.runner = _PausingRunner(WSGIRunner(
-            self.reactor, self.pool, _application, newCondition=_LockstepCondition,  # type: ignore[arg-type]
-        ), self)
+        self.pool = LockstepPool(THREADS)
+        self.pool.start()
+        self.runner = PausingRunner(WSGIRunner(
+            self.reactor, self.pool, _application,
+            newCondition=partial(LockstepCondition, self.pool),  # type: ignore[arg-type]
+        ))
+        # The application threads that started their response.
+        self.responded: set[LockstepThread] = set()
+        # The application threads paused as they were about to send for a
+        # request whose CANCEL the link took meanwhile: what they send
+        # crosses it.
+        self.crossing: dict[LockstepThread, bytes] = {}
         self.sendSocket = MemorySocket()
         self.returnSocket = MemorySocket()
         self.link = FrontLink(
@@ -371,7 +188,7 @@ class LinkMachine(RuleBasedStateMachine):
         self.frontId = "front%d" % (self.frontNumber,)
         self.registered = False
         self.count = 0
-        self.pending: dict[bytes, _Request] = {}
+        self.pending: dict[bytes, LinkMachine.Request] = {}
         self.givenUp: set[bytes] = set()
         self.recalled: list[bytes] = []
         self.sent: set[bytes] = set()
@@ -397,9 +214,21 @@ class LinkMachine(RuleBasedStateMachine):
         """
         self._controlReceived(frames)
         held = self.link._held
-        if frames[1] == protocol.CANCEL and not (held and held[-1][0] is frames):
-            # Taken, not held: whatever crossed it is sent already.
-            self.silencedFrom.setdefault(frames[2], len(self.returnSocket.sent))
+        requestId = frames[2] if frames[1] == protocol.CANCEL else None
+        if (
+            requestId is not None and not (held and held[-1][0] is frames)
+            and requestId not in self.silencedFrom
+        ):
+            # Taken, not held: whatever crossed it is sent already, but for
+            # what an application thread chose to send before and sends
+            # when next resumed (L{_resume}).
+            self.silencedFrom[requestId] = len(self.returnSocket.sent)
+            for worker in self.pool.active():
+                if (
+                    worker.state == "sending" and worker.about == requestId
+                    and worker is not LockstepThread.current()
+                ):
+                    self.crossing[worker] = requestId
 
     def _welcome(self, hello: protocol.Hello) -> None:
         registered = None
@@ -474,20 +303,17 @@ class LinkMachine(RuleBasedStateMachine):
 
     # -- checks -----------------------------------------------------------------
 
-    def silenced(self, requestId: bytes) -> bool:
+    def _resume(self, worker: LockstepThread, command: tuple[Any, ...] = ()) -> None:
         """
-        Whether the link took C{requestId}'s C{CANCEL}.
-        """
-        return requestId in self.silencedFrom
-
-    def crossed(self, requestId: bytes) -> None:
-        """
-        What an application thread just sent for C{requestId} it chose to
-        send before the link took the request's C{CANCEL}: it crossed the
-        C{CANCEL}, as the protocol allows (the front drops it).  Nothing
+        Give C{worker} a turn.  If it was about to send for a request whose
+        C{CANCEL} the link took meanwhile, what it sends now crossed the
+        C{CANCEL}, as the protocol allows (the front drops it); nothing
         else may follow the C{CANCEL}.
         """
-        self.silencedFrom[requestId] = len(self.returnSocket.sent)
+        crossing = self.crossing.pop(worker, None)
+        worker.resume(command)
+        if crossing is not None:
+            self.silencedFrom[crossing] = len(self.returnSocket.sent)
 
     def _observe(self, event: LogEvent) -> None:
         if "log_failure" in event and not event.get("log_format", "").startswith(
@@ -521,7 +347,6 @@ class LinkMachine(RuleBasedStateMachine):
 
     @invariant()
     def nothingEscaped(self) -> None:
-        assert not self.lockstep.escaped, self.lockstep.escaped
         assert not self.failures, self.failures
         self._checkReplies()
 
@@ -567,15 +392,16 @@ class LinkMachine(RuleBasedStateMachine):
             requestId = b"%s.%d" % (self.frontId.encode(), self.requestNumber)
         self.count -= 1
         streamed = body == "streamed"
-        self.pending[requestId] = request = _Request(requestId, streamed)
-        request.bodyWindow = 256 * 1024
+        self.pending[requestId] = self.Request(requestId, streamed, bodyEnded=not streamed)
         self.sent.add(requestId)
         self._toLink(protocol.encodeRequest(
             requestId, requestMeta(method=method), [],
             [b"abc"] if body == "whole" else [], more=streamed, window=window,
         ))
 
-    def _pick(self, index: int, which: Callable[[_Request], bool]) -> _Request | None:
+    def _pick(
+        self, index: int, which: Callable[[LinkMachine.Request], bool]
+    ) -> LinkMachine.Request | None:
         candidates = [r for r in self.pending.values() if which(r)]
         return candidates[index % len(candidates)] if candidates else None
 
@@ -672,33 +498,33 @@ class LinkMachine(RuleBasedStateMachine):
             return
         worker = workers[index % len(workers)]
         if worker.state in ("blocked", "sending"):
-            worker.resume()
+            self._resume(worker)
             return
-        responded = getattr(worker, "responded", False)
+        responded = worker in self.responded
         if action.startswith("start") or (not responded and action in (
             "write", "flush", "return", "stream"
         )):
             if responded:
                 action = "write"
             else:
-                worker.responded = True  # type: ignore[attr-defined]
+                self.responded.add(worker)
                 headers = [("Content-Type", "text/plain")]
                 if action == "startLength":
                     headers.append(("Content-Length", str(size)))
-                worker.resume(("start", headers))
+                self._resume(worker, ("start", headers))
                 return
         if action == "write":
-            worker.resume(("write", b"w" * max(size, 1)))
+            self._resume(worker, ("write", b"w" * max(size, 1)))
         elif action == "flush":
-            worker.resume(("write", b""))
+            self._resume(worker, ("write", b""))
         elif action == "read":
-            worker.resume(("read", size))
+            self._resume(worker, ("read", size))
         elif action == "return":
-            worker.resume(("return", [b"r" * size]))
+            self._resume(worker, ("return", [b"r" * size]))
         elif action == "stream":
-            worker.resume(("stream", [b"s"] * size))
+            self._resume(worker, ("stream", [b"s"] * size))
         else:
-            worker.resume(("raise",))
+            self._resume(worker, ("raise",))
 
     # -- the end ----------------------------------------------------------------
 
@@ -722,12 +548,12 @@ class LinkMachine(RuleBasedStateMachine):
             for worker in self.pool.active():
                 moved += 1
                 if worker.state in ("blocked", "sending"):
-                    worker.resume()
-                elif not getattr(worker, "responded", False):
-                    worker.responded = True  # type: ignore[attr-defined]
-                    worker.resume(("start", []))
+                    self._resume(worker)
+                elif worker not in self.responded:
+                    self.responded.add(worker)
+                    self._resume(worker, ("start", []))
                 else:
-                    worker.resume(("return", []))
+                    self._resume(worker, ("return", []))
             if self.registered:
                 self._toLink(protocol.encodePing())
                 self._deliver(len(self.transit))
@@ -741,7 +567,7 @@ class LinkMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
-            if self.failures or self.lockstep.escaped:
+            if self.failures:
                 return
             self._finishAll()
             self.nothingEscaped()
@@ -758,10 +584,7 @@ class LinkMachine(RuleBasedStateMachine):
         finally:
             self.link.stop()
             globalLogPublisher.removeObserver(cast(ILogObserver, self._observe))
-            self.lockstep.abandoning = True
-            for worker in self.pool.workers:
-                if worker.started and worker.state != "done":
-                    worker.resume()
+            self.pool.stop()
 
 
 class FrontLinkStateMachineTests(SynchronousTestCase):

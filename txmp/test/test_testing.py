@@ -20,6 +20,7 @@ import threading
 import tokenize
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any, Callable, TypeVar, cast
 
 import zmq
@@ -71,6 +72,7 @@ from txmp.test.contracts import (
     RunnerTestsMixin,
     SignalsTestsMixin,
     TCPTransportTestsMixin,
+    ThreadPoolTestsMixin,
     ThreadTestsMixin,
     TwistdOptionsTestsMixin,
     ZmqConnectionTestsMixin,
@@ -93,11 +95,17 @@ from txmp.testing import (
     FakeZmqConnection,
     FinishedRequest,
     FrontTestCase,
+    LockstepAbandoned,
+    LockstepCondition,
+    LockstepPool,
+    LockstepThread,
     MemoryNetwork,
     MemoryRun,
     MemoryRunner,
     MemorySocket,
     ParsedResponse,
+    PausingRunner,
+    PausingSink,
     RecordingConsumer,
     RecordingFile,
     RecordingSink,
@@ -224,6 +232,17 @@ class ReplySinkContractTests(ResponseSinkTestsMixin, SynchronousTestCase):
         return replies, steering
 
 
+class PausingSinkContractTests(ReplySinkContractTests):
+    """
+    A L{PausingSink} of a L{FrontLink}'s sink sends what that sink sends
+    (called in the test's thread, as the suite calls it: it does not
+    pause).
+    """
+
+    def runningSink(self) -> PausingSink:
+        return PausingSink(cast(_ReplySink, super().runningSink()), b"front1.1")
+
+
 class RecordingConsumerContractTests(ReplyConsumerTestsMixin, SynchronousTestCase):
     """
     L{RecordingConsumer} records what the front's L{Exchange} gives its
@@ -316,6 +335,22 @@ class ScriptedConditionContractTests(ConditionTestsMixin, SynchronousTestCase):
 
     def meanwhile(self, condition: ScriptedCondition, action: Callable[[], object]) -> None:
         condition.steps.append(action)
+
+
+class LockstepConditionContractTests(ConditionTestsMixin, SynchronousTestCase):
+    """
+    L{LockstepCondition} does what a L{threading.Condition} does, the other
+    thread a L{LockstepThread} that the wait gives a turn.
+    """
+
+    def makeCondition(self) -> LockstepCondition:
+        self.pool = LockstepPool(1)
+        self.pool.start()
+        self.addCleanup(self.pool.stop)
+        return LockstepCondition(self.pool)
+
+    def meanwhile(self, condition: LockstepCondition, action: Callable[[], object]) -> None:
+        self.pool.callInThread(action)
 
 
 class ClosingIterableContractTests(ResponseIterableTestsMixin, SynchronousTestCase):
@@ -467,6 +502,21 @@ class HeldThreadPoolContractTests(CallbackThreadPoolTestsMixin, SynchronousTestC
         pool.flush()
 
 
+class LockstepPoolContractTests(ThreadPoolTestsMixin, SynchronousTestCase):
+    """
+    L{LockstepPool}, with one thread, does what a pool of threads does, a
+    thread taking the work when the test lets it.
+    """
+
+    def makePool(self) -> LockstepPool:
+        return LockstepPool(1)
+
+    def settle(self, pool: LockstepPool) -> None:
+        # The suite's work never hands the turn back: each runs to its end.
+        while pool.startOne():
+            pass
+
+
 class FakeReactorContractTests(
     FakeSide, ReactorCallsTestsMixin, ReactorLifeTestsMixin, SynchronousTestCase
 ):
@@ -597,6 +647,157 @@ class WSGIRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
     def threadsFree(self) -> None:
         self.pool.flush()
         self.reactor.flush()
+
+
+class PausingRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
+    """
+    A L{PausingRunner} of a L{WSGIRunner} over a L{LockstepPool} and a
+    L{FakeReactor} sends what L{MemoryRunner} sends, its threads given turns
+    until they end.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = runningReactor()
+        self.pool = LockstepPool(1)
+        self.pool.start()
+        self.addCleanup(self.pool.stop)
+
+    def runner(self, application: Callable[..., Iterable[bytes]]) -> PausingRunner:
+        return PausingRunner(WSGIRunner(
+            self.reactor, self.pool, application,
+            newCondition=partial(LockstepCondition, self.pool),  # type: ignore[arg-type]
+        ))
+
+    def threadsFree(self) -> None:
+        moved = 1
+        while moved:
+            moved = self.reactor.flush() + self.pool.startOne()
+            for worker in self.pool.active():
+                worker.resume()
+                moved += 1
+
+    def respond(
+        self, sink: RecordingSink, status: int, reason: bytes,
+        headers: list[tuple[bytes, bytes]], body: list[bytes], failAfterHead: bool = False,
+    ) -> Any:
+        def failing() -> Iterator[bytes]:
+            yield from body
+            raise RuntimeError("the application failed")
+
+        def application(
+            environ: dict[str, Any], startResponse: Callable[..., object]
+        ) -> Iterable[bytes]:
+            startResponse(
+                "%d %s" % (status, reason.decode("latin-1")),
+                [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers],
+            )
+            return failing() if failAfterHead else body
+
+        running = self.runner(application).run(b"r1", requestHead(), [], sink)
+        self.threadsFree()
+        return running
+
+    def queued(self, sink: RecordingSink) -> Any:
+        def application(
+            environ: dict[str, Any], startResponse: Callable[..., object]
+        ) -> Iterable[bytes]:
+            startResponse("200 OK", [])
+            return [b"ran"]
+
+        return self.runner(application).run(b"r1", requestHead(), [], sink)
+
+
+class LockstepTests(SynchronousTestCase):
+    """
+    L{LockstepPool}'s threads run one at a time, each when the test gives
+    it a turn.
+    """
+
+    def test_turns(self) -> None:
+        """
+        Work runs when a thread takes it (L{LockstepPool.startOne}), until
+        it pauses, in the state it gives; it goes on, with the command the
+        test gives, when resumed; C{current} is the thread, in it.
+        """
+        seen: list[object] = []
+
+        def work() -> None:
+            thread = LockstepThread.current()
+            assert thread is not None
+            seen.append(thread)
+            thread.pause("idle", "about")
+            seen.append(thread.command)
+
+        pool = LockstepPool(1)
+        pool.callInThread(work)
+        self.assertFalse(pool.startOne())
+        pool.start()
+        self.addCleanup(pool.stop)
+        self.assertEqual(seen, [])
+        self.assertTrue(pool.startOne())
+        [worker] = pool.workers
+        self.assertEqual((seen, worker.state, worker.about), ([worker], "idle", "about"))
+        self.assertIsNone(LockstepThread.current())
+        worker.resume(("go",))
+        self.assertEqual((seen[1], worker.state, pool.active()), (("go",), "done", []))
+
+    def test_threads(self) -> None:
+        """
+        No more than C{threads} threads are in their work at once.
+        """
+        pool = LockstepPool(1)
+        pool.start()
+        self.addCleanup(pool.stop)
+        for _ in range(2):
+            pool.callInThread(lambda: cast(LockstepThread, LockstepThread.current()).pause("idle"))
+        self.assertTrue(pool.startOne())
+        self.assertFalse(pool.startOne())
+        pool.workers[0].resume()
+        self.assertTrue(pool.startOne())
+
+    def test_stopAbandons(self) -> None:
+        """
+        L{LockstepPool.stop} ends each thread in its work with
+        L{LockstepAbandoned} where it paused, logging nothing, and drops the
+        work no thread took.
+        """
+        raised: list[BaseException] = []
+        ran: list[int] = []
+
+        def work() -> None:
+            try:
+                cast(LockstepThread, LockstepThread.current()).pause("idle")
+            except BaseException as e:
+                raised.append(e)
+                raise
+
+        pool = LockstepPool(1)
+        pool.start()
+        pool.callInThread(work)
+        pool.callInThread(ran.append, 1)
+        pool.startOne()
+        pool.stop()
+        self.assertEqual([type(e) for e in raised], [LockstepAbandoned])
+        self.assertEqual((pool.active(), pool.queue, ran, pool.started), ([], [], [], False))
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_pausingSink(self) -> None:
+        """
+        A call to a L{PausingSink} from a L{LockstepThread} hands the turn
+        back first, the thread's state C{"sending"} and its C{about} the
+        request's id; the sink hears it once the thread is resumed.
+        """
+        sink = RecordingSink()
+        pausing = PausingSink(sink, b"r1")
+        pool = LockstepPool(1)
+        pool.start()
+        self.addCleanup(pool.stop)
+        pool.callInThread(pausing.sendWindow, 5)
+        pool.startOne()
+        [worker] = pool.workers
+        self.assertEqual((worker.state, worker.about, sink.calls), ("sending", b"r1", []))
+        worker.resume()
+        self.assertEqual((worker.state, sink.calls), ("done", [("sendWindow", 5)]))
 
 
 class FakePortContractTests(ListeningPortTestsMixin, SynchronousTestCase):
@@ -768,6 +969,10 @@ class SignatureTests(SynchronousTestCase):
                 "backlog lingerOnClose",
             ),
             (SynchronousThreadPool, WorkerPool, "start stop callInThread"),
+            (LockstepPool, WorkerPool, "start stop callInThread"),
+            (LockstepCondition, threading.Condition, "__enter__ __exit__ wait notify notify_all"),
+            (PausingRunner, WSGIRunner, "run"),
+            (PausingSink, _ReplySink, "sendHead sendBody sendError sendWindow finished"),
             (SynchronousThreadPool, ThreadPool, "callInThreadWithCallback"),
             (MemoryRunner, WSGIRunner, "run"),
             (MemoryRun, RunningRequest, "cancel bodyReceived windowReceived"),
@@ -1181,6 +1386,8 @@ _NOT_TESTS = {
     ("test_front.py", "_CountedAccessLog"),
     # Reads the lines of a real twistd process.
     ("test_integration.py", "_Lines"),
+    # The test itself: a hypothesis state machine, which makes its TestCase.
+    ("test_linkstate.py", "LinkMachine"),
 }
 
 
