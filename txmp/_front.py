@@ -1966,13 +1966,17 @@ class FrontConnection(Protocol):
             # Not idle: a request is in progress, or the last response is
             # still going out (resumeProducing starts the idle time then).
             return
-        idle = self.factory.reactor.seconds() - self._idleSince
-        if idle >= self.rules.idleTimeout:
+        # The deadline as the timer's time was summed (_startIdle): now -
+        # _idleSince may round below idleTimeout at that very time, and the
+        # timer, set again for now, would find it so without end (a Clock
+        # never moves on by itself).  Set for the rest of a deadline, it
+        # runs at it exactly.
+        due = self._idleSince + self.rules.idleTimeout
+        now = self.factory.reactor.seconds()
+        if now >= due:
             self._close()
         else:
-            self._idleCall = self.factory.reactor.callLater(
-                self.rules.idleTimeout - idle, self._idleTimedOut
-            )
+            self._idleCall = self.factory.reactor.callLater(due - now, self._idleTimedOut)
 
     def _cancelIdle(self) -> None:
         cancelCall(self._idleCall)

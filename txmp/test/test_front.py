@@ -2101,6 +2101,39 @@ class AbortTimeoutTests(FrontTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
 
+class IdleTimeoutTests(FrontTestCase):
+    """
+    A connection that carries no request for C{--idle-timeout} is closed.
+    """
+
+    def test_closedAtRoundedDeadline(self) -> None:
+        """
+        A connection opened at a time whose sum with the idle timeout rounds
+        down (1.4000000000000001 + 15 - 1.4000000000000001 is
+        14.999999999999998) is closed at that sum: the timer, firing then,
+        did not find the connection idle for long enough, and was set again
+        for the same time, without end.
+        """
+        runs: list[object] = []
+        clock = self.clock
+
+        def advance(amount: float) -> None:
+            # Clock.advance, but failing where it would loop for ever.
+            clock.rightNow += amount
+            while clock.calls and min(c.getTime() for c in clock.calls) <= clock.rightNow:
+                call = min(clock.calls, key=lambda c: c.getTime())
+                clock.calls.remove(call)
+                runs.append(call.func)
+                self.assertLess(len(runs), 100, "a timer set again for now, without end")
+                call.called = 1
+                call.func(*call.args, **call.kw)
+
+        advance(1.4000000000000001)
+        _channel, transport = self.connect()
+        advance(self.site.httpRules.idleTimeout)
+        self.assertTrue(transport.disconnecting)
+
+
 class SlowClientTests(FrontTestCase):
     """
     The end of a response that the client's transport still holds once the
