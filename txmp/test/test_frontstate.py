@@ -2,7 +2,7 @@
 """
 A stateful property test (hypothesis' L{RuleBasedStateMachine}) of the
 front: one L{Dispatcher} and its L{FrontFactory}, timed by a L{Clock},
-sending on a L{MemorySocket}, with HTTP clients over L{StringTransport}s
+sending on a L{MemorySocket}, with HTTP clients over L{TCPStringTransport}s
 that read their responses with h11, and one to three fake handlers played
 by the test (the twin of test_linkstate, which plays the front to a real
 handler's L{FrontLink}).
@@ -19,8 +19,8 @@ answers, and after a registration anew goes back only if the C{HELLO} the
 front registered from counted it busy (5.1); a draining handler gives none
 back.  The rules: clients send requests (C{GET}, C{POST} with a whole or a
 streamed body, keep-alive or not), send the rest of a streamed body, abort
-their connection, stop reading (their transport then pauses the front at
-its next write) and read again; handlers start (1 to 4 slots, a
+their connection, stop reading (their transport then holds the front
+paused) and read again; handlers start (1 to 4 slots, a
 C{prefetch}, C{recall=1} or not), say C{HELLO} again (other C{prefetch},
 C{recall}; from draining too), read what came, reply to a request (whole,
 with or without C{credit=1}; all at once; streamed: a head with or without
@@ -64,7 +64,6 @@ from hypothesis.stateful import (
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -73,7 +72,7 @@ from txmp import protocol
 from txmp._dispatch import Dispatcher
 from txmp._front import FrontConnection, FrontFactory
 from txmp._http import HTTPRules
-from txmp.testing import MemorySocket
+from txmp.testing import MemorySocket, TCPStringTransport
 
 TIMEOUT = 4.0
 QUEUE_TIMEOUT = 3.0
@@ -169,42 +168,18 @@ class _Handler:
         return self.state != "gone" and not self.silent
 
 
-class _ClientTransport(StringTransport):
-    """
-    A client's connection, as the front sees it: while its client reads
-    nothing (L{reading} false), each write fills it, and it pauses its
-    producer (the front), as a real transport does once what it holds
-    passes its high-water mark; once the client reads again, it empties
-    and resumes the producer.  What the client sends while the front does
-    not read waits (L{_Client.flush}).
-    """
-
-    reading = True
-
-    def write(self, data: bytes) -> None:
-        super().write(data)
-        if not self.reading and self.producer is not None and not self.full:
-            self.full = True
-            self.producer.pauseProducing()
-
-    full = False
-
-    def readAgain(self) -> None:
-        self.reading = True
-        if self.full:
-            self.full = False
-            if self.producer is not None:
-                self.producer.resumeProducing()
-
-
 class _Client:
     """
     An HTTP client on one connection, reading with h11.
     """
 
-    def __init__(self, channel: FrontConnection, transport: _ClientTransport) -> None:
+    def __init__(self, channel: FrontConnection, transport: TCPStringTransport) -> None:
         self.channel = channel
         self.transport = transport
+        # Whether it reads what the front writes: while it does not, its
+        # transport holds the front paused, as a real one does once what it
+        # holds passes its high-water mark.
+        self.reading = True
         self.h11 = h11.Connection(h11.CLIENT)
         self.requests = 0
         self.answered = 0
@@ -611,7 +586,7 @@ class FrontMachine(RuleBasedStateMachine):
 
     def _connect(self) -> _Client:
         channel = self.site.buildProtocol(CLIENT)
-        transport = _ClientTransport(hostAddress=SERVER, peerAddress=CLIENT)
+        transport = TCPStringTransport(hostAddress=SERVER, peerAddress=CLIENT)
         channel.makeConnection(transport)
         client = _Client(channel, transport)
         self.clients.append(client)
@@ -689,10 +664,15 @@ class FrontMachine(RuleBasedStateMachine):
         if not open:
             return
         client = data.draw(st.sampled_from(open))
-        if client.transport.reading:
-            client.transport.reading = False
+        # (The front is the transport's producer from its connection on.)
+        producer = client.transport.producer
+        assert producer is not None
+        if client.reading:
+            client.reading = False
+            producer.pauseProducing()
         else:
-            client.transport.readAgain()
+            client.reading = True
+            producer.resumeProducing()
         self._pump()
         self._readAll()
 

@@ -1388,6 +1388,12 @@ _NOT_TESTS = {
     ("test_integration.py", "_Lines"),
     # The test itself: a hypothesis state machine, which makes its TestCase.
     ("test_linkstate.py", "LinkMachine"),
+    ("test_frontstate.py", "FrontMachine"),
+    # The front's state machine's model of what a handler and a client
+    # hold: no class of txmp's, nor of Twisted's, that they stand for.
+    ("test_frontstate.py", "_Held"),
+    ("test_frontstate.py", "_Handler"),
+    ("test_frontstate.py", "_Client"),
 }
 
 
