@@ -989,11 +989,16 @@ class TCPStringTransport(StringTransport):
     @ivar writeClosed: whether C{loseWriteConnection} was called (which,
         as on a real transport, leaves the connection open: it reads on).
     @ivar writes: the data of each C{write} call, in order.
+    @ivar reading: whether its client reads what is written (see
+        L{stopReading}).
+    @ivar full: whether it holds its producer paused, as full.
     """
 
     noDelay = False
     keepAlive = False
     writeClosed = False
+    reading = True
+    full = False
 
     def __init__(
         self, hostAddress: IAddress | None = None, peerAddress: IAddress | None = None
@@ -1004,9 +1009,32 @@ class TCPStringTransport(StringTransport):
     def write(self, data: bytes) -> None:
         self.writes.append(data)
         StringTransport.write(self, data)
+        if not self.reading and self.producer is not None and not self.full:
+            self.full = True
+            self.producer.pauseProducing()
 
     def writeSequence(self, data: Iterable[bytes]) -> None:
         self.write(b"".join(data))
+
+    def stopReading(self) -> None:
+        """
+        Its client stops reading: from the next write on, the transport is
+        full and pauses its producer, as a real one does once what it holds
+        passes its high-water mark.  (Not before a write: a transport with
+        nothing held is not full.)
+        """
+        self.reading = False
+
+    def readAgain(self) -> None:
+        """
+        Its client reads again: the transport empties, and resumes its
+        producer if it held it paused.
+        """
+        self.reading = True
+        if self.full:
+            self.full = False
+            if self.producer is not None:
+                self.producer.resumeProducing()
 
     def setTcpNoDelay(self, enabled: bool) -> None:
         self.noDelay = enabled

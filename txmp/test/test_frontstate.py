@@ -19,8 +19,8 @@ answers, and after a registration anew goes back only if the C{HELLO} the
 front registered from counted it busy (5.1); a draining handler gives none
 back.  The rules: clients send requests (C{GET}, C{POST} with a whole or a
 streamed body, keep-alive or not), send the rest of a streamed body, abort
-their connection, stop reading (their transport then holds the front
-paused) and read again; handlers start (1 to 4 slots, a
+their connection, stop reading (their transport then pauses the front at
+its next write) and read again; handlers start (1 to 4 slots, a
 C{prefetch}, C{recall=1} or not), say C{HELLO} again (other C{prefetch},
 C{recall}; from draining too), read what came, reply to a request (whole,
 with or without C{credit=1}; all at once; streamed: a head with or without
@@ -176,10 +176,6 @@ class _Client:
     def __init__(self, channel: FrontConnection, transport: TCPStringTransport) -> None:
         self.channel = channel
         self.transport = transport
-        # Whether it reads what the front writes: while it does not, its
-        # transport holds the front paused, as a real one does once what it
-        # holds passes its high-water mark.
-        self.reading = True
         self.h11 = h11.Connection(h11.CLIENT)
         self.requests = 0
         self.answered = 0
@@ -664,15 +660,10 @@ class FrontMachine(RuleBasedStateMachine):
         if not open:
             return
         client = data.draw(st.sampled_from(open))
-        # (The front is the transport's producer from its connection on.)
-        producer = client.transport.producer
-        assert producer is not None
-        if client.reading:
-            client.reading = False
-            producer.pauseProducing()
+        if client.transport.reading:
+            client.transport.stopReading()
         else:
-            client.reading = True
-            producer.resumeProducing()
+            client.transport.readAgain()
         self._pump()
         self._readAll()
 

@@ -18,6 +18,7 @@ import resource
 import signal
 import threading
 import tokenize
+import types
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from functools import partial
@@ -836,6 +837,28 @@ class TCPStringTransportContractTests(TCPTransportTestsMixin, SynchronousTestCas
 
     def makeTransport(self) -> TCPStringTransport:
         return TCPStringTransport()
+
+    def test_fullWhileNotRead(self) -> None:
+        """
+        Once its client stops reading, the next write pauses the producer
+        (not before: nothing is held), once; once it reads again, the
+        producer resumes.
+        """
+        transport = self.makeTransport()
+        calls: list[str] = []
+        transport.registerProducer(types.SimpleNamespace(
+            pauseProducing=lambda: calls.append("pause"),
+            resumeProducing=lambda: calls.append("resume"),
+        ), True)
+        transport.stopReading()
+        self.assertEqual(calls, [])
+        transport.write(b"a")
+        transport.write(b"b")
+        self.assertEqual((calls, transport.full), (["pause"], True))
+        transport.readAgain()
+        self.assertEqual((calls, transport.full), (["pause", "resume"], False))
+        transport.write(b"c")
+        self.assertEqual(calls, ["pause", "resume"])
 
     def test_recorded(self) -> None:
         """
