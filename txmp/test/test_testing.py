@@ -602,6 +602,32 @@ class MemoryRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
         pass
 
 
+def _responding(
+    status: int, reason: bytes, headers: list[tuple[bytes, bytes]], body: list[bytes],
+    failAfterHead: bool,
+) -> Callable[[dict[str, Any], Callable[..., object]], Iterable[bytes]]:
+    """
+    A WSGI application that responds with C{status}, C{reason}, C{headers}
+    and C{body}, and raises after the body if C{failAfterHead}: what
+    L{RunnerTestsMixin.respond} asks of a runner.
+    """
+
+    def failing() -> Iterator[bytes]:
+        yield from body
+        raise RuntimeError("the application failed")
+
+    def application(
+        environ: dict[str, Any], startResponse: Callable[..., object]
+    ) -> Iterable[bytes]:
+        startResponse(
+            "%d %s" % (status, reason.decode("latin-1")),
+            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers],
+        )
+        return failing() if failAfterHead else body
+
+    return application
+
+
 class WSGIRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
     """
     L{WSGIRunner}, over L{SynchronousThreadPool} and L{FakeReactor}, sends
@@ -612,19 +638,7 @@ class WSGIRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
         self, sink: RecordingSink, status: int, reason: bytes,
         headers: list[tuple[bytes, bytes]], body: list[bytes], failAfterHead: bool = False,
     ) -> RunningRequest:
-        def failing() -> Iterator[bytes]:
-            yield from body
-            raise RuntimeError("the application failed")
-
-        def application(
-            environ: dict[str, Any], startResponse: Callable[..., object]
-        ) -> Iterable[bytes]:
-            startResponse(
-                "%d %s" % (status, reason.decode("latin-1")),
-                [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers],
-            )
-            return failing() if failAfterHead else body
-
+        application = _responding(status, reason, headers, body, failAfterHead)
         reactor = runningReactor()
         running = WSGIRunner(reactor, SynchronousThreadPool(), application).run(
             b"r1", requestHead(), [], sink
@@ -681,19 +695,7 @@ class PausingRunnerContractTests(RunnerTestsMixin, SynchronousTestCase):
         self, sink: RecordingSink, status: int, reason: bytes,
         headers: list[tuple[bytes, bytes]], body: list[bytes], failAfterHead: bool = False,
     ) -> Any:
-        def failing() -> Iterator[bytes]:
-            yield from body
-            raise RuntimeError("the application failed")
-
-        def application(
-            environ: dict[str, Any], startResponse: Callable[..., object]
-        ) -> Iterable[bytes]:
-            startResponse(
-                "%d %s" % (status, reason.decode("latin-1")),
-                [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers],
-            )
-            return failing() if failAfterHead else body
-
+        application = _responding(status, reason, headers, body, failAfterHead)
         running = self.runner(application).run(b"r1", requestHead(), [], sink)
         self.threadsFree()
         return running
