@@ -295,6 +295,14 @@ HIGH_WATER_MARK = 10000
 # waits for a round trip.
 DOUBT_AFTER = 2
 
+# While only credits wait for the answers to a handler's HELLOs, it says
+# HELLO after 1, 2, 4... heartbeats (txmp._handler.FrontLink._heartbeat),
+# so that a front slower to answer than a heartbeat answers the last one;
+# at most every OWED_HELLO_MAX_WAIT heartbeats (a minute at the default
+# 1 s), so that a front that answers PINGs but lost a WELCOME still gets
+# the credits within a bounded time.
+OWED_HELLO_MAX_WAIT = 64
+
 # A handler's connections to its fronts (txmp._zmq.ZmqSocket.keepAlive):
 # ZeroMQ sends a ZMTP heartbeat at the handler's --heartbeat (at most a
 # third of DEAD_CONNECTION), closes a connection that has brought nothing

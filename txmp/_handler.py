@@ -36,6 +36,7 @@ from txmp._defaults import (
     MIN_HEARTBEAT,
     NO_FRONT_WARNING,
     NO_FRONT_WARNING_INTERVAL,
+    OWED_HELLO_MAX_WAIT,
     PACK_LIMIT,
 )
 from txmp._http import REASONS, plainPage
@@ -1061,11 +1062,12 @@ class FrontLink:
         elif self._owed and self._owedBeats + 1 >= self._owedWait:
             # Credits wait for the answer to every HELLO sent, which may
             # have been lost: this one's settles them.  Less and less often
-            # (1, 2, 4... heartbeats): a front slower to answer than a
-            # heartbeat (its reactor busy, or far away) would otherwise
+            # (1, 2, 4... heartbeats, then every OWED_HELLO_MAX_WAIT): a
+            # front slower to answer than a heartbeat (its reactor busy, or
+            # far away) would otherwise
             # read each HELLO before it answered the one before, the last
             # never answered in time, and the credits would wait for good.
-            self._owedWait *= 2
+            self._owedWait = min(2 * self._owedWait, OWED_HELLO_MAX_WAIT)
             self._hello()
         else:
             self._owedBeats += 1

@@ -1191,6 +1191,20 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertEqual(credits, [protocol.Credit(1)])
         self.assertEqual(self.link._owed, [])
 
+    def test_owedHelloWaitBounded(self) -> None:
+        """
+        While such a credit waits for a front that answers C{PING}s but
+        not the C{HELLO}s (a lost C{WELCOME}), the link says C{HELLO} at
+        least every L{OWED_HELLO_MAX_WAIT} heartbeats, however long it has
+        waited: the wait doubles up to that, not for ever.
+        """
+        self.heldCancelledWhileHelloUnanswered()
+        self.frontAnswers(5 * _defaults.OWED_HELLO_MAX_WAIT)
+        before = self.link.hellos
+        self.frontAnswers(2 * _defaults.OWED_HELLO_MAX_WAIT)
+        self.assertGreaterEqual(self.link.hellos - before, 2)
+        self.assertEqual(len(self.link._owed), 1)
+
     def registeredAnewTwiceWhileRunning(self) -> None:
         """
         Have the link run C{front2.1}, which comes after its C{HELLO} 3;
