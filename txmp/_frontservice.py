@@ -183,6 +183,12 @@ def _endpointError(description: str, error: Exception) -> str:
     (C{tcp://127.0.0.1:8080}) makes Twisted's parser raise C{ValueError}
     (C{invalid literal for int() with base 10: '//127.0.0.1'}): say what
     C{--listen} takes instead.
+
+    A description with white space in it (C{tcp:8081 tcp:8082}, two
+    endpoints in one C{--stats}, or in one C{TXMP_MPFRONT_STATS}, which
+    is not a list) makes Twisted's parser raise C{ValueError} or
+    C{TypeError} (C{invalid literal for int() with base 10: '8081 tcp'}):
+    say that an endpoint is one word.
     """
     if description.startswith("systemd:") and isinstance(error, LookupError):
         count = len(ListenFDs.fromEnvironment().inheritedDescriptors())
@@ -207,6 +213,12 @@ def _endpointError(description: str, error: Exception) -> str:
             "not a Twisted endpoint: --listen and --stats take descriptions "
             "such as tcp:8080:interface=127.0.0.1 or unix:/run/txmp/http.sock, "
             "--send and --return ZeroMQ addresses (tcp://HOST:PORT)"
+        )
+    if isinstance(error, (ValueError, TypeError)) and description.split() != [description]:
+        return (
+            "an endpoint has no white space: give each --listen as an option "
+            "of its own (in TXMP_MPFRONT_LISTEN, separated by spaces; in a "
+            "--config file, as a list); --stats takes one"
         )
     if isinstance(error, TypeError) and _UNESCAPED_IPV6.search(description):
         return (

@@ -1435,6 +1435,28 @@ class FrontMakeServiceTests(SynchronousTestCase):
             _frontservice._endpointError("tcp:80x", ValueError("x")), "x"
         )
 
+    def test_spacedEndpoint(self) -> None:
+        """
+        Two endpoints in one value (C{--stats "tcp:8081 tcp:8082"}, or
+        C{TXMP_MPFRONT_STATS} so set, which is not a list), which Twisted's
+        parser refused with C{invalid literal for int() with base 10:
+        '8081 tcp'} or C{got multiple values for argument 'interface'}, are
+        said to be one endpoint each.
+        """
+        said = (
+            "an endpoint has no white space: give each --listen as an option "
+            "of its own (in TXMP_MPFRONT_LISTEN, separated by spaces; in a "
+            "--config file, as a list); --stats takes one"
+        )
+        reactor = MemoryReactorClock()
+        for description in ["tcp:8081 tcp:8082",
+                            "tcp:8081:interface=127.0.0.1 tcp:8082:interface=127.0.0.1",
+                            "tcp:8081\ttcp:8082"]:
+            error = self.assertRaises(
+                (ValueError, TypeError), serverFromString, reactor, withBacklog(description)
+            )
+            self.assertEqual(_frontservice._endpointError(description, error), said, description)
+
     def test_tlsExtraMissing(self) -> None:
         """
         A C{--listen ssl:} that Twisted cannot make for want of pyOpenSSL
