@@ -713,9 +713,11 @@ def parseNetwork(description: str) -> Network:
     """
     An IP address or CIDR network, as a network.
 
-    @raise ValueError: if C{description} is neither.
+    @raise ValueError: if C{description} is neither, or is a network with
+        host bits set (C{10.0.0.1/8}: the network C{10.0.0.0/8}, or the
+        address C{10.0.0.1}?).
     """
-    return ipaddress.ip_network(description.strip(), strict=False)
+    return ipaddress.ip_network(description.strip())
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -12,6 +12,7 @@ imports only what they need (no ZeroMQ, Twisted Web or pyOpenSSL; see
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Optional, TypedDict, cast
@@ -357,8 +358,19 @@ class Options(TxmpOptions):
         try:
             self.settings()["trusted-proxy"].append(parseNetwork(description))
         except ValueError:
+            try:
+                # 10.0.0.1/8: trusting the whole network, as nginx's
+                # set_real_ip_from does (with a warning), may trust far
+                # more than was meant.
+                network = ipaddress.ip_network(description.strip(), strict=False)
+            except ValueError:
+                raise usage.UsageError(
+                    f"--trusted-proxy must be an IP address or network, not {description!r}"
+                ) from None
             raise usage.UsageError(
-                f"--trusted-proxy must be an IP address or network, not {description!r}"
+                f"--trusted-proxy {description.strip()} has host bits set: "
+                f"write {network} for the network, or "
+                f"{description.strip().split('/')[0]} for the one address"
             ) from None
 
     def settings(self) -> FrontSettings:

@@ -195,6 +195,37 @@ class FrontOptionsTests(OptionsTestCase):
         self.assertIsNone(options["app"])
         self.assertIsNone(options["threads"])
 
+    def test_trustedProxy(self) -> None:
+        """
+        C{--trusted-proxy} takes addresses and networks of both families,
+        repeated.
+        """
+        options = self.parse("--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "192.0.2.7",
+                             "--trusted-proxy", "2001:db8::/32")
+        self.assertEqual(
+            [str(network) for network in options["trusted-proxy"]],
+            ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"],
+        )
+
+    def test_trustedProxyHostBits(self) -> None:
+        """
+        A network with host bits set (C{10.0.0.1/8}), which was trusted as
+        the whole network C{10.0.0.0/8} in silence (a slip for one host's
+        address trusted sixteen million), is a usage error naming both
+        readings; what is no address is said so.
+        """
+        for given, said in [
+            ("10.0.0.1/8", "--trusted-proxy 10.0.0.1/8 has host bits set: "
+                           "write 10.0.0.0/8 for the network, or 10.0.0.1 for the one address"),
+            ("2001:db8::7/32", "--trusted-proxy 2001:db8::7/32 has host bits set: "
+                               "write 2001:db8::/32 for the network, or 2001:db8::7 "
+                               "for the one address"),
+            ("proxy.example", "--trusted-proxy must be an IP address or network, "
+                              "not 'proxy.example'"),
+        ]:
+            error = self.assertRaises(usage.UsageError, self.parse, "--trusted-proxy", given)
+            self.assertEqual(str(error), said)
+
     def test_sendIsReturn(self) -> None:
         """
         One address given as both C{--send} and C{--return} is a usage
