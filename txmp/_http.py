@@ -225,8 +225,13 @@ def checkRequestLine(line: bytes, maxLength: int) -> int | None:
     C{CONNECT} is refused whatever its target: the front cannot tunnel, and
     a 2xx answer to it opens a tunnel for its client, which ignores the
     answer's C{Content-Length} (RFC 9112 section 6.3), so that the front
-    and the client would disagree on where the response ends.
+    and the client would disagree on where the response ends.  A line
+    whose first byte can begin no method is refused with 400 whatever its
+    length, as the front refuses it from that byte alone (L{LINE_START})
+    when its line end has not come: one answer however its bytes come.
     """
+    if line[:1] and line[0] not in LINE_START:
+        return 400
     if len(line) > maxLength:
         return 414
     parts = line.split(b" ")

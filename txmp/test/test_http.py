@@ -1276,6 +1276,8 @@ class PureRuleTests(SynchronousTestCase):
         self.assertIsNone(checkRequestLine(b"GET /a HTTP/1.0", 100))
         self.assertIsNone(checkRequestLine(b"PURGE https://x/y HTTP/1.1", 100))
         self.assertEqual(checkRequestLine(b"GET /a HTTP/1.0", 10), 414)
+        # No method begins so: 400 however long, as from its first byte.
+        self.assertEqual(checkRequestLine(b"\x16" + b"a" * 20, 10), 400)
         self.assertEqual(checkRequestLine(b"GET /a", 100), 400)
         self.assertEqual(checkRequestLine(b"GET /a HTTP/1.1 x", 100), 400)
         self.assertEqual(checkRequestLine(b"GET a:b HTTP/1.1", 100), 400)

@@ -592,6 +592,20 @@ class SegmentationTests(OracleTestCase):
         self.assertEqual(self.feed([bytes([byte]) for byte in stream]), whole, stream)
 
 
+    def test_notARequestLong(self) -> None:
+        """
+        A first line that cannot begin a request (its first byte begins no
+        method) is refused with 400 whether it comes whole or its first
+        byte alone, also when it is longer than C{maxRequestLine} (it is
+        no request line of that length: not 414 when whole).
+        """
+        for line in [b"\x16" + b"a" * self.rules.maxRequestLine, b"(" * 100]:
+            data = line + b"\r\n\r\n"
+            for pieces in ([data], [data[:1], data[1:]]):
+                received, output, closing = self.feed(pieces)
+                self.assertEqual((received, statuses(output), closing), ([], [400], True),
+                                 (line, len(pieces)))
+
 class PipelineTests(OracleTestCase):
     """
     Pipelined requests are read as h11 reads them, answered in order, and
