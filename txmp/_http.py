@@ -640,7 +640,9 @@ class ChunkedDecoder:
                 line = self._partial + data[position:newline + 1]
                 self._partial = b""
                 position = newline + 1
-                self._checkLineLength(len(line) - 2)
+                # Counted without its end, CRLF or (refused below) LF alone,
+                # as the line not yet ended was: one answer however it came.
+                self._checkLineLength(len(line) - 1 - line.endswith(b"\r\n"))
                 if not line.endswith(b"\r\n"):
                     raise FramingError(400, "a line of a chunked body ends without CR")
                 self._lineReceived(line[:-2])

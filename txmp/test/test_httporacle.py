@@ -606,6 +606,23 @@ class SegmentationTests(OracleTestCase):
                 self.assertEqual((received, statuses(output), closing), ([], [400], True),
                                  (line, len(pieces)))
 
+    def test_trailerLineEndedByLF(self) -> None:
+        """
+        A trailer line ended by LF alone, which makes the trailers reach
+        C{maxHeaderBytes} when counted without its line end, is refused
+        with one status however it comes: in one read, or cut between the
+        line and its LF (where the front counts it without an end).
+        """
+        rules = self.rules
+        for size in range(rules.maxHeaderBytes - 8, rules.maxHeaderBytes + 2):
+            data = (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"0\r\nX: " + b"v" * (size - 3) + b"\n\r\n")
+            whole = self.feed([data])
+            self.assertEqual(whole[0], [])
+            cut = len(data) - 3
+            self.assertEqual(self.feed([data[:cut], data[cut:]]), whole, size)
+
+
 class PipelineTests(OracleTestCase):
     """
     Pipelined requests are read as h11 reads them, answered in order, and
