@@ -711,3 +711,51 @@ class BodyTests(OracleTestCase):
         self.assertEqual(statuses(whole[1]), [200] * 4)
         for cut in range(1, len(stream)):
             self.assertEqual(self.feed([stream[:cut], stream[cut:]]), whole, cut)
+
+
+def limitRefusal(request: bytes, rules: HTTPRules) -> int | None:
+    """
+    The status docs/deployment.md ("HTTP limits") says the front refuses
+    C{request}, one of L{validRequests} with an empty body, with under
+    C{rules}: 414 for a request line longer than C{maxRequestLine}, 431
+    for more header fields than C{maxHeaders} or more bytes of field lines,
+    each counted with its CRLF, than C{maxHeaderBytes}, in the head or in
+    the trailers of a chunked body; or L{None}.
+    """
+    head, _, body = request.replace(b"\r\n", b"\n").partition(b"\n\n")
+    line, *fields = head.split(b"\n")
+    # A chunked body of no chunk: its last chunk's line, then trailers.
+    trailers = body.split(b"\n")[1:-1]
+    if len(line) > rules.maxRequestLine:
+        return 414
+    for lines in (fields, trailers):
+        if len(lines) > rules.maxHeaders or sum(len(f) + 2 for f in lines) > rules.maxHeaderBytes:
+            return 431
+    return None
+
+
+class LimitTests(OracleTestCase):
+    """
+    Requests h11 takes reach the handler, or are refused for the limits
+    docs/deployment.md ("HTTP limits") says, with its statuses.
+    """
+
+    rules = HTTPRules(maxRequestLine=40, maxHeaders=5, maxHeaderBytes=120)
+
+    @settings(ORACLE, max_examples=60)
+    @given(validRequests(st.just(b"")), st.data())
+    def test_limits(self, request: bytes, data: st.DataObject) -> None:
+        """
+        A request h11 takes is refused with 414 or 431 if its request line,
+        head or trailers pass a limit as the documentation counts it
+        (L{limitRefusal}), however it is cut; else it reaches the handler
+        as h11 read it.
+        """
+        parsed, refusal = h11Parse(request)
+        self.assertEqual((len(parsed), refusal), (1, None))
+        status = limitRefusal(request, self.rules)
+        received, output, closing = self.feed(data.draw(cuts(request)))
+        if status is None:
+            self.assertEqual((received, statuses(output)), ([asHandlerSees(parsed[0])], [200]))
+        else:
+            self.assertEqual((received, statuses(output), closing), ([], [status], True))
