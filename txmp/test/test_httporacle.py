@@ -427,6 +427,8 @@ REFUSED = [
     (_CHUNKED + b"ffffffffffffffff\r\nabc\r\n0\r\n\r\n", 413, False),
     (_CHUNKED + b"3;a=b c\r\nabc\r\n0\r\n\r\n", 400, False),
     (_CHUNKED + b"3;\x00\r\nabc\r\n0\r\n\r\n", 400, False),
+    # A chunk line over 1024 bytes (MAX_CHUNK_LINE), its extensions counted.
+    (_CHUNKED + b"3;a=" + b"b" * 1100 + b"\r\nabc\r\n0\r\n\r\n", 400, False),
     # Chunk framing: LF alone, data longer than its size, no CRLF after it.
     (_CHUNKED + b"3\nabc\r\n0\r\n\r\n", 400, True),
     (_CHUNKED + b"3\r\nabc\n0\r\n\r\n", 400, True),
