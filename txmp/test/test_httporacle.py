@@ -103,7 +103,8 @@ TARGETS = st.one_of(
 )
 _METHODS = st.one_of(
     st.sampled_from([b"GET", b"POST", b"PUT", b"DELETE", b"PATCH", b"HEAD", b"OPTIONS"]),
-    _latin1(_TCHARS.upper(), 1, 10).filter(lambda method: method != b"CONNECT"),
+    # (Methods are case-sensitive, RFC 9110 section 9.1: "connect" is none.)
+    TOKENS.filter(lambda method: method != b"CONNECT"),
 )
 # Field names the front reads itself: not drawn among the others.
 _FRAMING = {b"host", b"content-length", b"transfer-encoding", b"content-type",
@@ -651,6 +652,26 @@ class PipelineTests(OracleTestCase):
         if refused in _REFUSED and not last:
             answers.append(_REFUSED[refused])
         self.assertEqual((statuses(output), closing), (answers, last or refused in _REFUSED))
+
+    def test_answeredByFront(self) -> None:
+        """
+        C{OPTIONS *} (asterisk-form, RFC 9112 section 3.2.4), which h11
+        reads as a request and the front answers itself, is answered in its
+        place among pipelined requests, cut anywhere, and reaches no
+        handler.
+        """
+        stream = (b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"GET /b HTTP/1.1\r\nHost: a\r\n\r\n")
+        parsed, refusal = h11Parse(stream)
+        self.assertEqual(([request[:2] for request in parsed], refusal),
+                         ([(b"GET", b"/a"), (b"OPTIONS", b"*"), (b"GET", b"/b")], None))
+        whole = self.feed([stream])
+        self.assertEqual([request[:2] for request in whole[0]], [(b"GET", b"/a"), (b"GET", b"/b")])
+        self.assertEqual(statuses(whole[1]), [200, 200, 200])
+        self.assertIn(b"\r\nAllow: ", whole[1].split(b"HTTP/1.1 ")[2])
+        for cut in range(1, len(stream)):
+            self.assertEqual(self.feed([stream[:cut], stream[cut:]]), whole, cut)
 
 
 def _pattern(size: int) -> bytes:
