@@ -1540,7 +1540,7 @@ class Dispatcher:
             return
         self.registry.heard(pending.handler)
         replyTimes = self.replyTimes
-        if pending in replyTimes and (
+        if pending in replyTimes and not pending.consumer.complete and (
             message.head.more
             if isinstance(message, protocol.Response)
             else (
@@ -1552,7 +1552,10 @@ class Dispatcher:
             # Progress restarts the timeout.  (A complete reply's timer is
             # cancelled next, not reset; a BODY without a body byte is no
             # progress: a handler sending nothing else must not hold the
-            # client past --timeout.)
+            # client past --timeout; nor is body the client will never
+            # see, once it has the whole response, to HEAD say: the END
+            # is due within --timeout of that, or a body without end would
+            # run for ever, granted back as it is dropped.)
             replyTimes.start(pending)
         handler = pending.handler
         if isinstance(message, protocol.Response):

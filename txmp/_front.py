@@ -690,6 +690,14 @@ class Exchange:
                 "body longer than its Content-Length of %d bytes: cut"
                 % (self._reply.contentLength or 0,)
             )
+        elif not self._hasBody and self._reply is not None:
+            # The body of a response that has none (HEAD, 204, 304),
+            # complete at its head: dropped, and granted back as written,
+            # or a handler that sends one waits for WINDOW until its
+            # reply times out.
+            size = sum(len(chunk) for chunk in chunks)
+            if size:
+                self._reply.written(size, True)
 
     def _writeBody(self, chunks: Sequence[Frame], head: bytes = b"") -> None:
         """

@@ -3039,6 +3039,53 @@ class StreamingTests(FrontTestCase):
         self.reply(protocol.encodeBody(requestId, [], True))
         self.assertNoLeak()
 
+    def test_noBodyWindowGranted(self) -> None:
+        """
+        The body a handler streams for a response that has none (to
+        C{HEAD}, a 204 or 304: docs/protocol.md lets it send one, which the
+        front drops) is granted back as it is dropped, as if written: the
+        handler, which waits for C{WINDOW} once its window is used up, ends
+        the response, where it waited for C{--timeout} and its C{CANCEL}.
+        """
+        self.dispatcher.window = 400
+        for line, status in [
+            (b"HEAD / HTTP/1.1", 200), (b"GET / HTTP/1.1", 204), (b"GET / HTTP/1.1", 304),
+        ]:
+            self.socket.clear()
+            _channel, transport = self.sendRequest(line + b"\r\nHost: h\r\n\r\n")
+            requestId = self.lastRequest().requestId
+            self.respond(requestId, status, body=[b"a" * 150], more=True)
+            self.reply(protocol.encodeBody(requestId, [b"b" * 250], False))
+            self.reply(protocol.encodeBody(requestId, [b"c" * 400], False))
+            windows = [m.size for _, m in self.socket.routedMessages()
+                       if isinstance(m, protocol.Window)]
+            self.assertEqual(sum(windows), 800, (line, status, windows))
+            self.assertTrue(transport.value().endswith(b"\r\n\r\n"), transport.value())
+            self.reply(protocol.encodeBody(requestId, [], True))
+            self.assertEqual(self.cancels(), [])
+            self.assertNoLeak()
+
+    def test_noBodyEndDue(self) -> None:
+        """
+        The body a handler streams for a response that has none, granted
+        back as it is dropped, is no progress: the handler must end the
+        response within C{--timeout} of its head, or is told C{CANCEL}, as
+        for any response its client had whole; a body without end (to
+        C{HEAD}) does not run for ever.
+        """
+        self.dispatcher.window = 400
+        _channel, _transport = self.sendRequest(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n")
+        requestId = self.lastRequest().requestId
+        self.respond(requestId, body=[b"a" * 150], more=True)
+        for _ in range(10):
+            self.clock.advance(self.dispatcher.timeout / 4)
+            if self.cancels():
+                break
+            self.reply(protocol.encodeBody(requestId, [b"b" * 250], False))
+        self.assertEqual(self.cancels(), [requestId])
+        self.assertEqual(self.dispatcher.stats["status504"], 0)
+        self.assertNoLeak()
+
     def pausedStream(
         self, first: int
     ) -> tuple[FrontConnection, StringTransport, bytes]:
