@@ -588,7 +588,9 @@ NO_FRONT_WARNING_INTERVAL = 60.0
 # application, which a thread cannot be made to leave: the handler logs a
 # warning with the application thread's stack, where it is stuck, once.
 # An application that streams or reads its body stops within a chunk of
-# the cancel (its write() or wsgi.input raises), well inside 5 s.
+# the cancel (its write() or wsgi.input raises), well inside 5 s, unless it
+# waits between chunks for as long as it likes (server-sent events, 15 s
+# between heartbeats): that one is not stuck, and said so at info level.
 HUNG_AFTER_CANCEL = 5.0
 
 # A handler stopping whose --graceful-timeout passed with requests still

@@ -164,6 +164,13 @@ class Running(Protocol):
         the request body, or for response window.
         """
 
+    @property
+    def betweenChunks(self) -> bool:
+        """
+        Whether the application thread waits in the iterable of a response
+        that streams, its head sent, for the next chunk.
+        """
+
     def where(self) -> str | None:
         """
         Where the application thread running the request is, as traceback
@@ -1434,7 +1441,21 @@ class FrontLink:
         if running is None:
             return
         stack = running.where()
-        if stack is not None:
+        if stack is not None and running.betweenChunks:
+            # A stream that waits between events (server-sent events, a
+            # long poll's heartbeats) does so for as long as it likes: its
+            # next chunk ends it.  Not stuck, so not a warning.
+            self._log.info(
+                "request {requestId} still running {seconds:g} s after the "
+                "front cancelled it: its response streams, and its iterable "
+                "has not yielded the next chunk, which ends it; it holds one "
+                "of this handler's threads until then, at (most recent call "
+                "last):\n{stack}",
+                requestId=idText(requestId),
+                seconds=HUNG_AFTER_CANCEL,
+                stack=stack.rstrip("\n"),
+            )
+        elif stack is not None:
             self._log.warn(
                 "request {requestId} still running {seconds:g} s after the "
                 "front cancelled it: the application does not return, and "

@@ -1188,6 +1188,9 @@ class RunningRequest:
         thread (L{ResponseStream}): every later message of the response,
         and the end of the request, follows them there, in order.
         Application thread only.
+    @ivar _inIterable: whether the application thread is in the
+        response iterable's C{next()}: written in the application thread,
+        read in the reactor thread (L{betweenChunks}).
     """
 
     # (Set on the instance only when it is true: nothing more per request.)
@@ -1251,6 +1254,7 @@ class RunningRequest:
         self._headSent = False
         self._complete = False
         self._viaReactor = False
+        self._inIterable = False
         # The id of the application thread while it runs the request.
         self._thread: int | None = None
         # One token: the application thread that takes the request (_run)
@@ -1346,6 +1350,17 @@ class RunningRequest:
         thread.
         """
         return self.input.waiting or self.output.waiting
+
+    @property
+    def betweenChunks(self) -> bool:
+        """
+        Whether the application thread waits in the iterable of a response
+        that streams (its head sent) for the next chunk: a stream between
+        two events, as server-sent events and long polls wait, whose
+        iterable a cancel closes only when it yields (L{_chunks}).  Called
+        in the reactor thread.
+        """
+        return self._inIterable and self._headSent and self._thread is not None
 
     def where(self) -> str | None:
         """
@@ -1654,10 +1669,13 @@ class RunningRequest:
         while True:
             if output.aborted:
                 raise RequestCancelled("request cancelled")
+            self._inIterable = True
             try:
                 chunk = next(iterator)
             except StopIteration:
                 return
+            finally:
+                self._inIterable = False
             if not isinstance(chunk, bytes):
                 raise TypeError(
                     f"response chunk must be bytes, not {type(chunk).__name__}"

@@ -1969,6 +1969,8 @@ class MemoryRun:
     @ivar withdrawn: whether the link took it back (L{withdraw}).
     @ivar waitingOnFront: whether the application thread waits for body or
         window: the test sets it.
+    @ivar betweenChunks: whether the application thread waits in a
+        streamed response's iterable for its next chunk: the test sets it.
     """
 
     requestId: bytes
@@ -1982,6 +1984,7 @@ class MemoryRun:
     stack: str | None = None
     started: bool = False
     waitingOnFront: bool = False
+    betweenChunks: bool = False
     withdrawn: bool = False
 
     def cancel(self) -> None:

@@ -1743,6 +1743,42 @@ class RequestTests(FrontLinkTestCase):
         )
         self.assertFalse(first.cancelled)
 
+    def test_stillStreamingAfterCancel(self) -> None:
+        """
+        A cancelled request whose thread, L{_defaults.HUNG_AFTER_CANCEL}
+        seconds later, waits in its streamed response's iterable for the
+        next chunk (L{Running.betweenChunks}: server-sent events between
+        two events) is not stuck: its next chunk ends it.  The link says
+        so, with where the thread is, at info level, once.
+        """
+        self.request(b"front1.1")
+        [run] = self.runner.runs
+        run.started = True
+        run.betweenChunks = True
+        run.stack = '  File "app.py", line 9, in events\n    time.sleep(15)\n'
+        self.fromFront(protocol.encodeCancel(b"front1.1"))
+        with capturedLogs() as events:
+            self.clock.advance(_defaults.HUNG_AFTER_CANCEL)
+            self.clock.advance(_defaults.HUNG_AFTER_CANCEL)
+        self.assertEqual(
+            [
+                (e["log_level"], formatEvent(e))
+                for e in events
+                if "cancelled it" in e["log_format"]
+            ],
+            [
+                (
+                    LogLevel.info,
+                    "request front1.1 still running 5 s after the front cancelled "
+                    "it: its response streams, and its iterable has not yielded "
+                    "the next chunk, which ends it; it holds one of this "
+                    "handler's threads until then, at (most recent call "
+                    'last):\n  File "app.py", line 9, in events\n'
+                    "    time.sleep(15)",
+                )
+            ],
+        )
+
     def test_stillWaitingForThread(self) -> None:
         """
         If no thread runs the cancelled request when it is checked (none

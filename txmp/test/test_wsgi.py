@@ -3514,6 +3514,40 @@ class WhereTests(RunnerMixin, SynchronousTestCase):
         )
         self.assertEqual(stack.count("  File "), 2, stack)
 
+    def test_betweenChunks(self) -> None:
+        """
+        L{RunningRequest.betweenChunks} is true while the application
+        thread is in the iterable of a response that streams, its head
+        sent, for the next chunk (a stream between two events): not in the
+        application's call, nor while the first chunk is made (no head
+        sent: the response has not begun), nor once the request is done.
+        """
+        seen: list[tuple[str, int, bool]] = []
+
+        def events() -> Iterator[bytes]:
+            seen.append(("first", len(sink.calls), running.betweenChunks))
+            yield b"data: 1\n\n"
+            seen.append(("second", len(sink.calls), running.betweenChunks))
+            yield b"data: 2\n\n"
+            seen.append(("end", len(sink.calls), running.betweenChunks))
+
+        def app(environ: Any, startResponse: Any) -> Iterator[bytes]:
+            seen.append(("call", len(sink.calls), running.betweenChunks))
+            startResponse("200 OK", [("Content-Type", "text/event-stream")])
+            return events()
+
+        running, pool, sink = self.startRun(app)
+        self.assertFalse(running.betweenChunks)
+        pool.flush()
+        # (The head goes with the first chunk: one call of the sink.)
+        self.assertEqual(
+            seen,
+            [("call", 0, False), ("first", 0, False), ("second", 1, True),
+             ("end", 2, True)],
+        )
+        self.assertEqual(sink.calls[-1], FINISHED)
+        self.assertFalse(running.betweenChunks)
+
     def test_notRunning(self) -> None:
         """
         Before a thread takes the request, and once it is done, C{where} is
