@@ -271,6 +271,14 @@ MIN_PROGRESS = 32 * KiB
 # HTTPChannel.abortTimeout.
 ABORT_TIMEOUT = 15.0
 
+# The least TCP_USER_TIMEOUT a client connection gets (else --timeout): how
+# long what the front sent may go unacknowledged before the kernel ends the
+# connection, its client's network gone (txmp._eager.setUserTimeout).  A
+# short --timeout (1 s, to answer 504 soon) must not end living clients on
+# a lossy link: four retransmissions in a row at a 1 s RTO take 1 + 2 + 4 +
+# 8 s.
+MIN_USER_TIMEOUT = 15.0
+
 # The access log's formats, and the default one (--access-log-format).
 ACCESS_LOG_FORMATS = ("combined", "json")
 DEFAULT_ACCESS_LOG_FORMAT = "combined"

@@ -1,13 +1,19 @@
 # -*- test-case-name: txmp.test.test_eager -*-
 """
 Writing to a client connection at once, without a turn of the reactor,
-and how much of what was written its client has not taken yet.
+how much of what was written its client has not taken yet, and how long
+the kernel waits for a client that acknowledges nothing.
 
 Twisted's TCP transport buffers every write and sends it when the reactor
 next finds the socket writable: per response, an C{epoll_ctl} to watch for
 writability, a turn of the reactor, the C{send}, and an C{epoll_ctl} to stop
 watching.  When the transport holds nothing, L{eagerWrite} sends at once and
 gives the transport only what the socket did not take.
+
+L{setUserTimeout} bounds how long the kernel waits for a client to
+acknowledge what was sent to it (C{TCP_USER_TIMEOUT}): a client whose
+network vanished, with neither FIN nor RST, is otherwise written to for
+as long as TCP retransmits (about 15 minutes on Linux).
 
 L{unsentBytes} says how much of what was written to a transport its client
 has not made room for yet: what the transport holds, and what the kernel
@@ -120,6 +126,40 @@ def unsentBytes(transport: ITransport) -> int | None:
             return None
         return beneath + sum(len(data) for data in transport._appSendBuffer)
     return None
+
+
+def setUserTimeout(transport: ITransport, seconds: float) -> bool:
+    """
+    Have the kernel end C{transport}'s connection when data sent on it
+    stays unacknowledged for C{seconds} (C{TCP_USER_TIMEOUT}, in
+    milliseconds, at least 1 and at most C{2**31 - 1}): the client's host
+    is gone (a laptop closed, a phone out of coverage) or unreachable, not
+    merely slow, as a slow client acknowledges what reaches it.  The
+    transport then loses its connection (C{ETIMEDOUT}) as it would on a
+    reset.
+
+    For a TCP transport of L{EAGER_TYPES}, or TLS over one (its TCP
+    transport's socket), where the system has C{TCP_USER_TIMEOUT} (Linux);
+    nothing for any other (a UNIX socket, whose peer cannot vanish so).
+
+    @return: whether it was set.
+    """
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    beneath: ITransport | None = transport
+    if TLSMemoryBIOProtocol is not None and isinstance(transport, TLSMemoryBIOProtocol):
+        beneath = transport.transport
+    if option is None or type(beneath) is not tcp.Server:
+        return False
+    skt = getattr(beneath, "socket", None)
+    if skt is None:
+        return False
+    milliseconds = max(1, min(2**31 - 1, round(seconds * 1000)))
+    try:
+        skt.setsockopt(socket.IPPROTO_TCP, option, milliseconds)
+    except (OSError, ValueError):
+        # (ValueError: closed, its descriptor -1.)
+        return False
+    return True
 
 
 def eagerWrite(transport: ITransport, data: bytes) -> None:

@@ -49,6 +49,7 @@ from txmp._defaults import (
     ABORT_TIMEOUT,
     DEFAULT_MAX_BODY,
     MIN_PROGRESS,
+    MIN_USER_TIMEOUT,
     PIPELINE_BUFFER,
     RECLAIM_ABORT,
     RECLAIM_IDLE,
@@ -64,7 +65,7 @@ from txmp._dispatch import (
     PendingRequest,
     Reply,
 )
-from txmp._eager import eagerWrite, unsentBytes
+from txmp._eager import eagerWrite, setUserTimeout, unsentBytes
 from txmp._http import (
     HOP_BY_HOP,
     LINE_START,
@@ -1136,6 +1137,11 @@ class FrontConnection(Protocol):
                 transport.setTcpNoDelay(True)
             except OSError:
                 pass
+        # A client whose host vanished (no FIN, no RST) acknowledges
+        # nothing: without this, a stream that sends (server-sent events'
+        # heartbeats) would be written to it, and its handler's thread
+        # held, for as long as TCP retransmits, about 15 minutes.
+        setUserTimeout(transport, max(MIN_USER_TIMEOUT, self.factory.dispatcher.timeout))
         peer = transport.getPeer()
         host = getattr(peer, "host", None)
         if host is None:

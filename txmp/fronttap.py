@@ -223,7 +223,10 @@ class Options(TxmpOptions):
          "takes less than %d KiB of what the front still holds for it in "
          "that long); " % (MIN_PROGRESS // 1024, MIN_PROGRESS // 1024) +
          "not counted while the client's request body is awaited "
-         "(--body-timeout). Also how long (at least 10 heartbeats) a --spawn "
+         "(--body-timeout). A client that acknowledges nothing sent to it "
+         "in that long (15 s at least; its network gone) is disconnected "
+         "(TCP_USER_TIMEOUT). "
+         "Also how long (at least 10 heartbeats) a --spawn "
          "handler declared dead may take to join again before it is killed "
          "and restarted.",
          positive(float)],

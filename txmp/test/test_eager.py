@@ -30,7 +30,14 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
 from txmp._defaults import EAGER_LIMIT
-from txmp._eager import EAGER_TYPES, eagerWrite, heldBytes, holdsNothing, unsentBytes
+from txmp._eager import (
+    EAGER_TYPES,
+    eagerWrite,
+    heldBytes,
+    holdsNothing,
+    setUserTimeout,
+    unsentBytes,
+)
 from txmp.testing import selfSignedCertificate
 
 try:
@@ -290,3 +297,73 @@ class EagerWriteTests(TestCase):
         eagerWrite(transport, b"abc")
         self.assertEqual(transport.value(), b"abc")
         self.assertIsNone(unsentBytes(transport))
+
+
+_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)
+
+
+class UserTimeoutTests(TestCase):
+    """
+    L{setUserTimeout} on real transports: how long the kernel waits for a
+    client to acknowledge what was sent to it.
+    """
+
+    timeout = 10
+
+    def pair(self, unixSocket: bool, tls: bool = False) -> Any:
+        """
+        A server transport, its client connected: L{EagerWriteTests.pair}.
+        """
+        return EagerWriteTests.pair(self, unixSocket, 1, tls)  # type: ignore[arg-type]
+
+    def userTimeout(self, transport: Any) -> int:
+        """
+        The C{TCP_USER_TIMEOUT} of C{transport}'s socket, in milliseconds.
+        """
+        assert _USER_TIMEOUT is not None
+        value: int = transport.socket.getsockopt(socket.IPPROTO_TCP, _USER_TIMEOUT)
+        return value
+
+    @inlineCallbacks
+    def test_tcp(self) -> Any:
+        """
+        On a TCP transport, it is set in milliseconds: C{--timeout} 30 s is
+        30,000; bounded by 1 and C{2**31 - 1}, as the option takes.
+        """
+        transport, _receiver = yield self.pair(False)
+        self.assertEqual(self.userTimeout(transport), 0)
+        for seconds, expected in [(30, 30000), (0.0004, 1), (1e9, 2**31 - 1), (2.5, 2500)]:
+            self.assertTrue(setUserTimeout(transport, seconds))
+            self.assertEqual(self.userTimeout(transport), expected)
+
+    @inlineCallbacks
+    def test_tls(self) -> Any:
+        """
+        Over TLS, it is set on the TCP transport beneath.
+        """
+        transport, _receiver = yield self.pair(False, tls=True)
+        self.assertTrue(setUserTimeout(transport, 30))
+        self.assertEqual(self.userTimeout(transport.transport), 30000)
+
+    if ssl is None:
+        test_tls.skip = "the tls extra (pyOpenSSL, cryptography) is not installed"
+
+    @inlineCallbacks
+    def test_unix(self) -> Any:
+        """
+        On a UNIX socket, nothing: there is no such option.
+        """
+        transport, _receiver = yield self.pair(True)
+        self.assertIsInstance(transport, unix.Server)
+        self.assertFalse(setUserTimeout(transport, 30))
+
+    def test_otherTransports(self) -> None:
+        """
+        On a transport of another type (a test's), nothing.
+        """
+        self.assertFalse(setUserTimeout(StringTransport(), 30))
+
+    if _USER_TIMEOUT is None:
+        test_tcp.skip = test_tls.skip = (  # type: ignore[attr-defined]
+            "the system has no TCP_USER_TIMEOUT"
+        )

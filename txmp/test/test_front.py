@@ -30,6 +30,7 @@ from txmp._defaults import (
     DEFAULT_WINDOW,
     GRANT_DIVISOR,
     MIN_PROGRESS,
+    MIN_USER_TIMEOUT,
     PIPELINE_BUFFER,
     SEND_LIMIT,
     SMALL_BODY,
@@ -90,6 +91,33 @@ class NoDelayTests(FrontTestCase):
         channel.dataReceived(b"GET /x HTTP/1.1\r\nHost: example.com\r\n\r\n")
         self.assertEqual(self.lastRequest().head.target, "/x")
         self.assertFalse(transport.disconnecting)
+
+
+class UserTimeoutTests(FrontTestCase):
+    """
+    The front has the kernel end a connection whose client acknowledges
+    nothing for C{--timeout}.
+    """
+
+    def test_userTimeout(self) -> None:
+        """
+        Each client connection's transport is given the dispatcher's
+        C{--timeout} as its C{TCP_USER_TIMEOUT} (L{setUserTimeout}): a
+        client whose network vanished while a stream sends it heartbeats
+        (server-sent events) is not written to, and its handler's thread
+        held, for as long as TCP retransmits, about 15 minutes.  At least
+        L{MIN_USER_TIMEOUT}: a short C{--timeout} does not end living
+        clients on a lossy link.
+        """
+        calls: list[tuple[object, float]] = []
+        self.patch(
+            _front, "setUserTimeout", lambda transport, seconds: calls.append((transport, seconds))
+        )
+        self.dispatcher.timeout = 42.5
+        _channel, transport = self.connect()
+        self.dispatcher.timeout = 1
+        _channel, other = self.connect()
+        self.assertEqual(calls, [(transport, 42.5), (other, MIN_USER_TIMEOUT)])
 
 
 class RequestTests(FrontTestCase):
