@@ -75,7 +75,8 @@ class EventStreamTests(SystemTestCase):
         line = await handler.waitForLine("still running 5 s after the front cancelled it")
         self.assertIn("[txmp._handler.FrontLink#info]", line, self.transcript())
         self.assertIn(
-            "its response streams, and its iterable has not yielded the next chunk",
+            "its response streams, and its next chunk (yielded, or given to write()), "
+            "which ends it, has not come",
             line,
             self.transcript(),
         )

@@ -167,8 +167,9 @@ class Running(Protocol):
     @property
     def betweenChunks(self) -> bool:
         """
-        Whether the application thread waits in the iterable of a response
-        that streams, its head sent, for the next chunk.
+        Whether the application thread, its response's head sent, waits to
+        give the next chunk: in the response's iterable, or in the
+        application's call between two C{write()}s.
         """
 
     def where(self) -> str | None:
@@ -1443,14 +1444,15 @@ class FrontLink:
         stack = running.where()
         if stack is not None and running.betweenChunks:
             # A stream that waits between events (server-sent events, a
-            # long poll's heartbeats) does so for as long as it likes: its
-            # next chunk ends it.  Not stuck, so not a warning.
+            # long poll's heartbeats), in its iterable or between write()s,
+            # does so for as long as it likes: its next chunk ends it.  Not
+            # stuck, so not a warning.
             self._log.info(
                 "request {requestId} still running {seconds:g} s after the "
-                "front cancelled it: its response streams, and its iterable "
-                "has not yielded the next chunk, which ends it; it holds one "
-                "of this handler's threads until then, at (most recent call "
-                "last):\n{stack}",
+                "front cancelled it: its response streams, and its next "
+                "chunk (yielded, or given to write()), which ends it, has not "
+                "come; it holds one of this handler's threads until then, at "
+                "(most recent call last):\n{stack}",
                 requestId=idText(requestId),
                 seconds=HUNG_AFTER_CANCEL,
                 stack=stack.rstrip("\n"),

@@ -1195,6 +1195,8 @@ class RunningRequest:
 
     # (Set on the instance only when it is true: nothing more per request.)
     _lateBodyLogged = False
+    # Whether the application called write() (L{betweenChunks}).
+    _writer = False
 
     def __init__(
         self,
@@ -1354,13 +1356,18 @@ class RunningRequest:
     @property
     def betweenChunks(self) -> bool:
         """
-        Whether the application thread waits in the iterable of a response
-        that streams (its head sent) for the next chunk: a stream between
-        two events, as server-sent events and long polls wait, whose
-        iterable a cancel closes only when it yields (L{_chunks}).  Called
-        in the reactor thread.
+        Whether the application thread, its response's head sent, waits to
+        give the next chunk: in the response's iterable (L{_chunks}), or in
+        the application's call after a C{write()} (L{_write}).  A stream
+        between two events, as server-sent events and long polls wait, whose
+        next chunk a cancel ends (the iterable closed, C{write()} raising
+        L{RequestCancelled}).  Called in the reactor thread.
         """
-        return self._inIterable and self._headSent and self._thread is not None
+        return (
+            (self._inIterable or self._writer)
+            and self._headSent
+            and self._thread is not None
+        )
 
     def where(self) -> str | None:
         """
@@ -1826,6 +1833,7 @@ class RunningRequest:
         """
         if self.output.aborted:
             raise RequestCancelled("request cancelled")
+        self._writer = True
         if not isinstance(data, bytes):
             raise TypeError(
                 f"write() argument must be bytes, not {type(data).__name__}"

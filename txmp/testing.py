@@ -1969,8 +1969,9 @@ class MemoryRun:
     @ivar withdrawn: whether the link took it back (L{withdraw}).
     @ivar waitingOnFront: whether the application thread waits for body or
         window: the test sets it.
-    @ivar betweenChunks: whether the application thread waits in a
-        streamed response's iterable for its next chunk: the test sets it.
+    @ivar betweenChunks: whether the application thread waits to give a
+        streamed response's next chunk (in its iterable, or between
+        C{write()}s): the test sets it.
     """
 
     requestId: bytes

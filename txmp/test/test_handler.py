@@ -1770,10 +1770,10 @@ class RequestTests(FrontLinkTestCase):
                 (
                     LogLevel.info,
                     "request front1.1 still running 5 s after the front cancelled "
-                    "it: its response streams, and its iterable has not yielded "
-                    "the next chunk, which ends it; it holds one of this "
-                    "handler's threads until then, at (most recent call "
-                    'last):\n  File "app.py", line 9, in events\n'
+                    "it: its response streams, and its next chunk (yielded, or "
+                    "given to write()), which ends it, has not come; it holds "
+                    "one of this handler's threads until then, at (most recent "
+                    'call last):\n  File "app.py", line 9, in events\n'
                     "    time.sleep(15)",
                 )
             ],

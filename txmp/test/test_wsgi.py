@@ -3548,6 +3548,30 @@ class WhereTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(sink.calls[-1], FINISHED)
         self.assertFalse(running.betweenChunks)
 
+    def test_betweenWrites(self) -> None:
+        """
+        L{RunningRequest.betweenChunks} is true too while an application
+        that streams with C{write()} is in its own call after a write (its
+        next C{write()} raises once cancelled): not before its first one,
+        nor once the request is done.  (A handler warned of every such
+        stream its client left, "the application does not return".)
+        """
+        seen: list[tuple[str, bool]] = []
+
+        def app(environ: Any, startResponse: Any) -> list[bytes]:
+            write = startResponse("200 OK", [("Content-Type", "text/event-stream")])
+            seen.append(("called", running.betweenChunks))
+            write(b"data: 1\n\n")
+            seen.append(("written", running.betweenChunks))
+            write(b"data: 2\n\n")
+            return []
+
+        running, pool, sink = self.startRun(app)
+        pool.flush()
+        self.assertEqual(seen, [("called", False), ("written", True)])
+        self.assertEqual(sink.calls[-1], FINISHED)
+        self.assertFalse(running.betweenChunks)
+
     def test_notRunning(self) -> None:
         """
         Before a thread takes the request, and once it is done, C{where} is
