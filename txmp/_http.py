@@ -734,6 +734,18 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def _addressText(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """
+    An address a proxy named, as text for C{REMOTE_ADDR} and the access
+    log: an IPv4-mapped IPv6 address in mixed notation,
+    C{::ffff:203.0.113.9} (RFC 5952 section 5), as the system writes a
+    dual-stack socket's IPv4 peer, and L{ipaddress} only from Python 3.13
+    (before, C{::ffff:cb00:7109}).
+    """
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return str(address) if mapped is None else "::ffff:" + str(mapped)
+
+
 def _forwardedAddress(
     text: str,
 ) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -818,7 +830,7 @@ def forwardedClient(peer: str, forwardedFor: Iterable[bytes],
         address = _forwardedAddress(_forwardedForHop(hop))
         if address is None:
             break
-        client = str(address)
+        client = _addressText(address)
         if not _inAny(address, trusted):
             break
     return client
@@ -903,7 +915,7 @@ def forwardedFromElements(
             chosen = element
             break
         chosen = element
-        client = str(address)
+        client = _addressText(address)
         if not _inAny(address, trusted):
             break
     if chosen is None:

@@ -1378,6 +1378,31 @@ class PureRuleTests(SynchronousTestCase):
         self.assertIsNone(forwardedScheme([b"https, http"]))
         self.assertIsNone(forwardedScheme([]))
 
+    def test_forwardedMappedText(self) -> None:
+        """
+        A client a trusted proxy names by its IPv4-mapped IPv6 address (a
+        proxy on a dual-stack socket writes an IPv4 client so) is given in
+        mixed notation, C{::ffff:203.0.113.9} (RFC 5952 section 5), as the
+        front's own dual-stack peers are, whatever Python's L{ipaddress}
+        writes (C{::ffff:cb00:7109} before 3.13); its case and zeros are
+        made canonical, and other addresses are as before.
+        """
+        trusted = (parseNetwork("10.0.0.0/8"),)
+        for named in [b"::ffff:203.0.113.9", b"::FFFF:203.0.113.9", b"::ffff:cb00:7109",
+                      b"0:0:0:0:0:ffff:203.0.113.9", b"[::ffff:203.0.113.9]:443"]:
+            self.assertEqual(
+                forwardedClient("10.0.0.1", [named + b", 10.0.0.2"], trusted),
+                "::ffff:203.0.113.9",
+            )
+        elements = parseForwarded([b'for="[::ffff:203.0.113.9]:443";proto=https'])
+        self.assertEqual(
+            forwardedFromElements("10.0.0.1", elements, trusted),
+            ("::ffff:203.0.113.9", "https", None),
+        )
+        self.assertEqual(forwardedClient("10.0.0.1", [b"::a01:203"], trusted), "::a01:203")
+        self.assertEqual(forwardedClient("10.0.0.1", [b"2001:DB8::0:1"], trusted), "2001:db8::1")
+        self.assertEqual(forwardedClient("10.0.0.1", [b"203.0.113.9"], trusted), "203.0.113.9")
+
 
 
 # RFC 9110 section 5.6.2, as written there: tchar = "!" / "#" / "$" / "%" /
