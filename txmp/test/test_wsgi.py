@@ -416,6 +416,40 @@ class EnvironTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(environ["PATH_INFO"], "/a b/c/d/caf\xc3\xa9")
         self.assertEqual(environ["REQUEST_URI"], "/a%20b/c%2Fd/caf%C3%A9")
 
+    def test_targetsAsGunicorn(self) -> None:
+        """
+        C{PATH_INFO} and C{QUERY_STRING} are those gunicorn's gthread worker
+        (27.0.1) gives for the same request line, checked live: C{%2F},
+        C{%25}, C{;} parameters, C{//} and C{..} left in the path, C{+} and
+        C{%} escapes left in the query, a fragment dropped, a malformed
+        escape kept as it came.  (An absolute-form target without a path is
+        C{/} here, as RFC 9110 section 4.2.3 has it, where gunicorn gives
+        C{""}.)
+        """
+        for target, pathInfo, query in [
+            ("/a%2Fb/%25/c%20d;p=1//x/../y?q=a+b%20c&&z",
+             "/a/b/%/c d;p=1//x/../y", "q=a+b%20c&&z"),
+            ("/a#frag?x", "/a", ""),
+            ("/a?x#frag", "/a", "x"),
+            ("/?", "/", ""),
+            ("/a??b", "/a", "?b"),
+            ("/a%zz", "/a%zz", ""),
+            ("/a%", "/a%", ""),
+            ("/a%2", "/a%2", ""),
+            ("/a%3Fb?c", "/a?b", "c"),
+            ("/%E2%82%AC", "/\xe2\x82\xac", ""),
+            ("/caf%C3%A9;v=1", "/caf\xc3\xa9;v=1", ""),
+            ("HTTP://Abs.Example/x?q", "/x", "q"),
+            ("http://abs.example:80/x", "/x", ""),
+            ("http://abs.example?x=1", "/", "x=1"),
+        ]:
+            environ = self.environFor(requestHead(target))
+            self.assertEqual(
+                (environ["PATH_INFO"], environ["QUERY_STRING"], environ["REQUEST_URI"]),
+                (pathInfo, query, target),
+                target,
+            )
+
     def test_pathInfoRawLatin1(self) -> None:
         """
         Octets that were not percent-encoded stay as they were.
