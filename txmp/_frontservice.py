@@ -746,6 +746,25 @@ class FrontService(Service):
             waiter.callback(None)
         return result
 
+    def _stopListening(self, port: IListeningPort) -> Deferred[None]:
+        """
+        Stop listening on C{port}.  A port that fails to close is logged,
+        and the stop goes on: a UNIX socket whose file was removed while
+        the front ran (a cleaner of /tmp or /run, a deploy script) failed
+        Twisted's C{os.unlink} of it, and with it the whole stop, which
+        then never ended the requests, said C{BYE} or stopped the
+        C{--spawn} handlers, waiting for ever.
+        """
+
+        def notClosed(failure: Failure) -> None:
+            self._log.warn(
+                "mpfront stopping: {address} not closed cleanly: {reason}; going on",
+                address=port.getHost(), reason=_reason(failure.value),
+            )
+
+        stopped = port.stopListening()
+        return (succeed(None) if stopped is None else stopped).addErrback(notClosed)
+
     def stopService(self) -> Deferred[None]:
         """
         Stop: stop accepting connections, let the requests in progress
@@ -756,7 +775,7 @@ class FrontService(Service):
         """
         Service.stopService(self)
         self._stopWaiters = []
-        stopping = [port.stopListening() for port in self._ports]
+        stopping = [self._stopListening(port) for port in self._ports]
         self._ports = []
 
         graceful = self._options["graceful-timeout"]
@@ -795,13 +814,16 @@ class FrontService(Service):
 
             return drained.addErrback(gaveUp)
 
-        def drainedNow(result: None) -> None:
+        def drainedNow(result: Failure | None) -> Failure | None:
+            # Whatever the drain's result: the --spawn handlers wait for
+            # this (whenDrained), and would otherwise run on for ever.
             waiters, self._drainWaiters = self._drainWaiters, []
             for waiter in waiters:
                 waiter.callback(None)
             if self.dispatcher is not None:
                 # (Its BYEs are sent as the sockets close: BYE_LINGER.)
                 self.dispatcher.stop()
+            return result
 
         def closeSockets(result: Failure | None) -> Failure | None:
             if self._context is not None:
@@ -819,9 +841,9 @@ class FrontService(Service):
             return closed.addBoth(passOn)
 
         return (
-            gatherResults([d for d in stopping if d is not None])
+            gatherResults(stopping)
             .addCallback(drain)
-            .addCallback(drainedNow)
+            .addBoth(drainedNow)
             .addBoth(closeSockets)
             .addBoth(closeStats)
             .addBoth(self._stopped)

@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional, Union, cast, get_args, get_origin, g
 import twisted.internet
 import zmq
 from twisted.application.service import IServiceCollection, MultiService, Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError, ProcessDone, ProcessTerminated
 from twisted.internet.testing import MemoryReactorClock
@@ -1348,6 +1348,40 @@ class FrontMakeServiceTests(SynchronousTestCase):
         self.successResultOf(stopped)
         self.successResultOf(waiting)
         self.successResultOf(front.whenStopped())
+
+    def test_portNotClosed(self) -> None:
+        """
+        A port that fails to close as the front stops (a UNIX socket whose
+        file was removed while the front ran: Twisted's C{os.unlink} of it
+        raises) is logged, and the stop goes on: the requests are ended,
+        the C{--spawn} handlers told (L{FrontService.whenDrained}) and the
+        sockets closed.  The whole stop failed with it, and so waited for
+        ever for handlers never told to stop.
+        """
+        options = fronttap.Options()
+        options.parseOptions([])
+        self.patch(_frontservice, "ZmqContext", lambda reactor: MemoryNetwork())
+        self.patch(_frontservice, "raiseFileLimit", lambda: (1024, 1024))
+        self.patch(_frontservice.FrontService, "_secure", lambda *args: None)
+        front = _frontservice.FrontService(
+            cast(IFrontReactor, MemoryReactorClock()), options.settings()
+        )
+        front.startService()
+        [port] = front._ports
+        error = FileNotFoundError(2, "No such file or directory", "/run/txmp/http.sock")
+        self.patch(port, "stopListening", lambda: fail(error))
+        drained = front.whenDrained()
+        with capturedLogs() as events:
+            stopped = front.stopService()
+        self.successResultOf(drained)
+        self.successResultOf(stopped)
+        self.successResultOf(front.whenStopped())
+        self.assertIn(
+            "mpfront stopping: IPv4Address(type='TCP', host='0.0.0.0', port=8080) not "
+            "closed cleanly: [Errno 2] No such file or directory: '/run/txmp/http.sock'; "
+            "going on",
+            [formatEvent(event) for event in events],
+        )
 
     def test_portsBeforeUser(self) -> None:
         """
