@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from twisted.internet.defer import gatherResults
+from twisted.internet.task import deferLater
 
 from txmp._defaults import DEFAULT_PREFETCH
 
@@ -27,12 +28,14 @@ from ._harness import (
     Outcome,
     PlannedRequest,
     RecordingConnection,
+    Relay,
     SystemTestCase,
     TwistdProcess,
     asyncTest,
     freePort,
     reactor,
     reap,
+    zmqTCPAddresses,
 )
 from .apps import tagged
 
@@ -545,6 +548,81 @@ class HandlerLostTests(ResilienceTestCase):
             "the handler to serve again after SIGCONT",
         )
         await self.assertLossContained(victim)
+
+
+class ConnectionResetTests(ResilienceTestCase):
+    """
+    A handler's connections to its front are reset (a firewall or NAT
+    dropping them) after what was on its way on them was dropped: the
+    requests whose messages were lost are treated as a lost handler's,
+    not left to C{--timeout}, and no credit is lost.
+    """
+
+    timeout = 60
+
+    @asyncTest
+    async def test_resetRegistersAnew(self) -> None:
+        """
+        Under a load of C{GET}s and C{POST}s, while a handler runs both,
+        everything on its way between it and the front is dropped for 0.3
+        s (less than the front's judgement of silence), then its
+        connections are reset on its side, as a firewall's C{REJECT
+        --reject-with tcp-reset} does (the front's side is told nothing):
+        it connects again and asks to be registered anew.  Every request is answered before
+        C{--timeout}; every C{GET} gets a 200 (one whose reply was lost is
+        retried); only C{POST}s fail, with 502; and once the load has
+        ended, the front holds nothing and credits each handler with all
+        it offers.  (Before, each request whose C{REQ} or reply was
+        dropped got 504 at C{--timeout}, and its credit was lost for good:
+        a helper's two seconds of C{iptables -j REJECT --reject-with
+        tcp-reset} under load left a front answering every request 503.)
+        """
+        send, ret = zmqTCPAddresses()
+        front = await self.startFront(
+            "--heartbeat", str(HEARTBEAT), "--timeout", str(FRONT_TIMEOUT),
+            addresses=(send, ret), statsPort=self.statsPort,
+        )
+        relays = [Relay(int(address.rsplit(":", 1)[1])) for address in (send, ret)]
+        relayed = [f"tcp://127.0.0.1:{await relay.start()}" for relay in relays]
+        for relay in relays:
+            self.addCleanup(relay.stop)
+        victim = await self.startHandler(
+            "h1", TAGGED, "--threads", "2", "--heartbeat", str(HEARTBEAT),
+            front=front, fronts=[(relayed[0], relayed[1])],
+        )
+        for name in ("h2", "h3"):
+            await self.startHandler(
+                name, TAGGED, "--threads", "2", "--heartbeat", str(HEARTBEAT),
+                front=front, fronts=[(send, ret)],
+            )
+        load = self.startMixedLoad(total=300)
+        await self.waitForBusyVictim(victim, load)
+        for relay in relays:
+            relay.dropping = True
+        # (The cut's length, not a wait for an event.)
+        await deferLater(reactor, 0.3)
+        reset = sum(relay.reset() for relay in relays)
+        for relay in relays:
+            relay.dropping = False
+        self.assertEqual(reset, 2, "the handler's two connections")
+        await self.withTimeout(load.stop(), FRONT_TIMEOUT * 3, "the load to end")
+        message = self.describe(load)
+        slow = [
+            f"{o.describe()} after {o.ended - o.started:.2f}s"
+            for o in load.outcomes
+            if o.ended is not None and o.ended - o.started >= FRONT_TIMEOUT
+        ]
+        self.assertEqual(slow, [], f"answers not within --timeout {FRONT_TIMEOUT}" + message)
+        failed = [
+            o.describe() for o in load.outcomes
+            if servedBy(o) is None and (o.request.method != b"POST" or o.code != 502)
+        ]
+        self.assertEqual(failed, [], "failures other than POSTs' 502" + message)
+        await self.assertIdle(self.statsPort, credits=[2 + DEFAULT_PREFETCH] * 3)
+        await front.waitForLine(
+            "handler h1 lost a connection to this front (its HELLO says): registered anew",
+            timeout=1,
+        )
 
 
 class FrontRestartTests(ResilienceTestCase):

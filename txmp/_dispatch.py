@@ -1245,6 +1245,34 @@ class Dispatcher:
             if drain:
                 self._drainQueue()
 
+    def _registerAnew(self, handler: HandlerState[PendingRequest]) -> None:
+        """
+        C{handler} said C{HELLO} with C{anew}, other than the one it was
+        registered from: a connection of its to this front broke, and what
+        went on it either way may be lost, a C{REQ} or a reply, and the
+        credit it gave back (docs/protocol.md, 5.2).  Forget it as if it
+        were declared dead: retry or fail its requests
+        (L{_requestsLost}), none of which it will answer, and drop
+        what waits to be sent to it; the C{HELLO} then registers it anew,
+        with the credits it offers now, and its C{WELCOME} says
+        C{registered}, so that it cancels what it still runs of them.
+        Otherwise a lost reply would wait for C{--timeout} (a 504) and its
+        credit would be missing for good while the handler stays
+        registered.
+        """
+        # (Paced: a peer may say it as often as it likes.)
+        self._paced.warn(
+            self._log,
+            handler.identity,
+            "registrations anew",
+            "handler {name} lost a connection to this front (its HELLO says):"
+            " registered anew, its requests retried or failed",
+            name=handler.label,
+        )
+        lost = self.registry.remove(handler)
+        if lost is not None:
+            self._requestsLost(lost, self._send.forget(handler.identity), handler.label)
+
     def _sendPeer(self, identity: bytes, frames: list[bytes]) -> bool:
         """
         Send C{frames} to the peer C{identity} on the send socket.
@@ -1401,6 +1429,12 @@ class Dispatcher:
                 )
                 return
             self._peerSeen(identity)
+            known = self.registry.get(identity)
+            if (
+                message.anew is not None and known is not None
+                and not known.draining and message.anew != known.anew
+            ):
+                self._registerAnew(known)
             # (One the WELCOME finds unreachable is removed by the send,
             # which dispatches what waits.)
             if self.registry.hello(identity, message) is not None:

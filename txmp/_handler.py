@@ -527,6 +527,9 @@ class FrontLink:
     # a pause runs late, unlike the front's, whose check needs PauseWatch.)
     _gracedAt: float = field(init=False, default=-math.inf)
     _byeAcknowledged: bool = field(init=False, default=False)
+    # The last HELLO that asked the front to register the link anew (a
+    # connection was lost, see connectionLost), 0 for none.
+    _anewHello: int = field(init=False, default=0)
     # While no front has welcomed the link: since when; when it next warns
     # of it; whether it has warned since then.
     _frontlessSince: float | None = field(init=False, default=None)
@@ -697,7 +700,7 @@ class FrontLink:
         ):
             self._drained.callback(None)
 
-    def _hello(self) -> None:
+    def _hello(self, anew: bool = False) -> None:
         # A HELLO counts the requests running now as busy: their credits
         # must come after it, so by CREDIT on this same socket, not in a
         # RESP on the other one, which could reach the front first.  Under
@@ -708,12 +711,62 @@ class FrontLink:
             self._collect()
             self.hellos += 1
             self._owedBeats = 0
+            if anew:
+                self._anewHello = self.hellos
             self._send.send(
                 protocol.encodeHello(
                     self.name, self.free, window=INPUT_WINDOW, sequence=self.hellos,
                     packed=True, prefetch=self.prefetch, batch=True, recall=True,
+                    # Said again until answered: the first may be lost too
+                    # (written on a connection about to be found broken).
+                    anew=self._anewHello if self._answered < self._anewHello else None,
                 )
             )
+
+    def connectionLost(self, isReturn: bool) -> None:
+        """
+        A connection of this link's send socket (or of its return socket,
+        C{isReturn}) to the front was lost, as its monitor says; ZeroMQ
+        connects again by itself.  Called by the handler's service in the
+        reactor thread.
+
+        What was on its way on it is lost: a C{REQ} the front sent, or a
+        reply with the credit it gave back, which the front would wait
+        for until its C{--timeout} (a 504) and then miss for good, the
+        handler registered all along (a connection reset: a helper's 2 s
+        of C{iptables -j REJECT --reject-with tcp-reset} left a front
+        serving nothing, every credit of its handlers lost).  So a
+        registered link asks the front to forget it and register it anew
+        (C{HELLO} with C{anew}, docs/protocol.md, 5.2): the front retries
+        or fails the requests it sent here, and its C{WELCOME} says
+        C{registered}, so that the link cancels those it still runs
+        (L{_registeredAnew}) and drops those that came since (held, as
+        L{_doubt} holds them, until that C{WELCOME}).  Every C{HELLO} says
+        it until one is answered, as the first may be lost too, with the
+        same C{anew} (the number of the first), so that the front forgets
+        the link once; a loss while one is not answered is the same loss,
+        as both sockets often lose theirs at once.  Not while no front has welcomed the
+        link (it registers anew anyway), nor while it drains (it holds
+        nothing, and sends no C{HELLO}).
+        """
+        if (
+            self._beat is None or self.front is None or self.draining
+            or self._answered < self._anewHello
+        ):
+            return
+        self._say(
+            LogLevel.warn,
+            "mphandler {name}: its {socket} connection to front {front} at "
+            "{address} was lost: what was on its way on it may be lost too; "
+            "registering anew",
+            socket="--return" if isReturn else "--send",
+            front=printable(self.front),
+        )
+        if self._held is None:
+            self._doubt("a connection to the front was lost")
+        else:
+            self._heldFrom = self.hellos + 1
+        self._hello(anew=True)
 
     def _frontLost(self, since: float) -> None:
         """

@@ -431,6 +431,10 @@ class HandlerService(Service):
         """
         if isReturn:
             _returnHandshake(link, event, value, address)
+        if event == "DISCONNECTED":
+            # What was on its way on it may be lost: the link asks its
+            # front to register it anew.
+            link.connectionLost(isReturn)
         curve = self._options.get("curve") is not None
         kind = "CURVE" if curve else "ZeroMQ"
         if event.startswith("HANDSHAKE_FAILED"):

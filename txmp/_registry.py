@@ -79,6 +79,9 @@ class HandlerState(Generic[T]):
     @ivar turn: when it last got a request, in the registry's count of
         requests (negative, decreasing, for those that never did): among
         handlers with as much credit, the lowest wins.
+    @ivar anew: the C{anew} of the C{HELLO} it was registered from (a
+        connection of its broke), or L{None}: a C{HELLO} that repeats it
+        asks for nothing more (docs/protocol.md, 5.2).
     """
 
     identity: bytes
@@ -99,6 +102,7 @@ class HandlerState(Generic[T]):
     exitDeadline: float | None = field(init=False, default=None)
     exitGrace: float = field(init=False, default=0.0)
     turn: int = field(init=False, default=0)
+    anew: int | None = field(init=False, default=None)
 
     @label.default
     def _label(self) -> str:
@@ -242,6 +246,7 @@ class HandlerRegistry(Generic[T]):
         registered = hello.sequence if handler is None else None
         if handler is None:
             handler = HandlerState(identity, hello.name, hello.credits, inputWindow)
+            handler.anew = hello.anew
             # Never dispatched to: it wins ties with the others, the newest
             # first.
             self._turns += 1

@@ -416,6 +416,19 @@ class Hello(_Registration):
         """
         return self._says("recall")
 
+    @property
+    def anew(self) -> int | None:
+        """
+        Its C{anew} attribute: a connection of the handler's to the front
+        broke, and messages either way may have been lost with it, so that
+        the front forgets its registration as if it had declared it dead,
+        and registers it anew (docs/protocol.md, 5.2).  Its value, the
+        C{hello} of the first C{HELLO} the handler said so in since, is the
+        same in the C{HELLO}s that repeat it: the front forgets once per
+        loss.  L{None} if absent or not a positive integer.
+        """
+        return _optionalPositive(self.meta.get("anew", ""), "anew")
+
 
 @dataclass
 class Welcome(_Registration):
@@ -694,13 +707,14 @@ def encodeHello(
     prefetch: int = 0,
     batch: bool = False,
     recall: bool = False,
+    anew: int | None = None,
 ) -> list[bytes]:
     """
     Frames of a C{HELLO} message.
 
     @param meta: further attributes, written as given after C{name},
-        C{credits}, C{window}, C{hello}, C{packed}, C{prefetch}, C{batch}
-        and C{recall}.
+        C{credits}, C{window}, C{hello}, C{packed}, C{prefetch}, C{batch},
+        C{recall} and C{anew}.
     @param window: the request-body window, or L{None} for none.
     @param sequence: which of its link's C{HELLO}s this is (C{hello}), or
         L{None} not to say.
@@ -709,6 +723,9 @@ def encodeHello(
         wait for a thread (C{prefetch}; 0: not said).
     @param batch: whether the handler takes C{BATCH} messages (C{batch=1}).
     @param recall: whether the handler answers C{RECALL} (C{recall=1}).
+    @param anew: the C{hello} of the first C{HELLO} in which the handler
+        asks to be registered anew since a connection of its to the front
+        broke (C{anew}), or L{None} not to ask.
     """
     attributes = _attributes(
         [
@@ -720,6 +737,7 @@ def encodeHello(
             (b"prefetch", _optional(encodeInt, prefetch or None)),
             (b"batch", _flagValue(batch)),
             (b"recall", _flagValue(recall)),
+            (b"anew", _optional(encodeInt, anew)),
         ],
         meta,
     )

@@ -21,6 +21,8 @@ One module owns each part, and this package gives their names to the tests:
   - L{conditions}: waiting for a condition that events change;
   - L{addresses}: free ports and the address strings built from them;
   - L{procfs}: what C{/proc} says about a process (children, memory, files);
+  - L{relay}: L{Relay}, a TCP relay that drops what passes and resets its
+    connections (a network cut, a connection reset);
   - L{_reactor}: the global reactor, taken from here alone.
 """
 
@@ -61,6 +63,7 @@ from .processes import (
     whenExited,
 )
 from .procfs import childPids, memoryStatus, regularFilesOpen
+from .relay import Relay
 
 __all__ = [
     "CLIENT_TIMEOUT",
@@ -89,6 +92,7 @@ __all__ = [
     "RawHTTPClient",
     "RawResponse",
     "RecordingConnection",
+    "Relay",
     "SystemTestCase",
     "TwistdProcess",
     "asyncTest",

@@ -302,6 +302,78 @@ class RegistrationTests(DispatcherTestCase):
             [protocol.Welcome, protocol.Request, protocol.Welcome],
         )
 
+    def test_helloAnewForgets(self) -> None:
+        """
+        A C{HELLO} with C{anew} from a registered handler (a connection
+        of its to the front broke: a C{REQ}, or a reply with the credit it
+        gave back, may be lost with it) makes the front forget it as if it
+        were declared dead: its idempotent request is retried (here on
+        itself, registered anew), its C{POST} fails with 502, what waited
+        to be sent to it is dropped, and it is registered from the
+        C{HELLO}'s credits, the C{WELCOME} saying C{registered}; once for
+        each C{anew}, which the C{HELLO}s that repeat it say too.  Without
+        it, a reply lost in a connection reset waited for C{--timeout}
+        (504) and its credit was missing for good: a helper's 2 s of
+        C{iptables -j REJECT --reject-with tcp-reset} under load left a
+        front serving nothing (every request 503 after C{--queue-timeout}),
+        both handlers idle and registered.
+        """
+        self.hello(A, 2)
+        get, getConsumer = self.submit()
+        post, _ = self.submit(idempotent=False)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 0)
+        first = self.requestIds(A)
+        self.socket.clear()
+        with capturedLogs() as events:
+            self.control(A, protocol.encodeHello("handler-a", 2, sequence=7, anew=7))
+        self.assertIn(
+            "handler handler-a lost a connection to this front (its HELLO says): registered"
+            " anew, its requests retried or failed",
+            [formatEvent(e) for e in events],
+        )
+        self.assertFrontError(post, HandlerFailed, 502)
+        welcome, request = self.sent(A)
+        assert isinstance(welcome, protocol.Welcome)
+        self.assertEqual(welcome.registered, 7)
+        assert isinstance(request, protocol.Request)
+        self.assertNotIn(request.requestId, first)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+        self.assertEqual(self.dispatcher.stats["retried"], 1)
+        # Replies of the forgotten registration are dropped, and their
+        # credits not taken: the HELLO counted their slots.
+        self.respond(A, first[0])
+        self.assertNoResult(get)
+        self.assertEqual(self.dispatcher.handlers[A].credits, 1)
+        self.respond(A, request.requestId)
+        self.successResultOf(get)
+        self.assertEqual(getConsumer.requestId + b"/2", request.requestId)
+        # A HELLO that repeats it (the handler says it until answered)
+        # asks for nothing more; a later loss's does.
+        again, _ = self.submit()
+        self.control(A, protocol.encodeHello("handler-a", 2, sequence=8, anew=7))
+        self.assertNoResult(again)
+        self.assertEqual(len(self.dispatcher.handlers[A].inFlight), 1)
+        self.control(A, protocol.encodeHello("handler-a", 2, sequence=9, anew=9))
+        self.assertEqual(list(self.dispatcher.handlers[A].inFlight), [b"front1.3/2"])
+        self.assertEqual(self.dispatcher.stats["retried"], 2)
+
+    def test_helloAnewUnknown(self) -> None:
+        """
+        A C{HELLO} with C{anew} from a handler the front does not know
+        (it restarted, say) registers it, as any C{HELLO} does; one from a
+        draining handler changes nothing of its requests, which it still
+        answers (it asks for nothing anew while it drains).
+        """
+        self.control(A, protocol.encodeHello("a", 2, sequence=3, anew=3))
+        welcome, = self.sent(A)
+        assert isinstance(welcome, protocol.Welcome)
+        self.assertEqual(welcome.registered, 3)
+        d, _ = self.submit()
+        self.control(A, protocol.encodeBye())
+        self.control(A, protocol.encodeHello("a", 2, sequence=4, anew=4))
+        self.assertNoResult(d)
+        self.assertEqual(len(self.dispatcher.handlers[A].inFlight), 1)
+
     def test_joinedLoggedOnce(self) -> None:
         """
         A handler that repeats C{HELLO} (it queued one per heartbeat before

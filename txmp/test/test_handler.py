@@ -617,6 +617,94 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertEqual(self.control(), [protocol.Credit(1)])
         self.assertEqual(self.link.running, {})
 
+    def test_connectionLostRegistersAnew(self) -> None:
+        """
+        A registered link whose connection to the front was lost (its
+        socket's monitor says so, L{FrontLink.connectionLost}) says
+        C{HELLO} with C{anew} at once, its running request counted busy:
+        a C{REQ} or a reply lost with the connection would otherwise wait
+        for the front's C{--timeout} and its credit be missing for good.
+        Once per loss: not again for the other socket's while that
+        C{HELLO} is unanswered, but every C{HELLO} says the same C{anew}
+        till then (the first may be lost too).  A request that comes meanwhile is held;
+        the front's C{WELCOME} saying C{registered} drops it and cancels
+        the running one, whose credit then goes back by C{CREDIT}; a later
+        loss asks again.
+        """
+        self.startWelcomed(credit_in_reply="1")
+        self.request(b"front1.1")
+        self.sendSocket.clear()
+        with capturedLogs() as events:
+            self.link.connectionLost(True)
+            self.link.connectionLost(False)
+        self.assertIn(
+            "mphandler host:123: its --return connection to front front1 at "
+            "tcp://front:5556 was lost: what was on its way on it may be lost "
+            "too; registering anew",
+            [formatEvent(e) for e in events],
+        )
+        first, = self.control()
+        assert isinstance(first, protocol.Hello)
+        self.assertEqual((first.anew, first.credits), (first.sequence, 1))
+        self.request(b"front1.2")
+        self.assertEqual(len(self.runner.runs), 1)
+        self.sendSocket.clear()
+        # Said again, as the same loss, at the next heartbeat: the first
+        # may be lost too.
+        self.frontAnswers(1)
+        hello, = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.assertEqual(hello.anew, first.sequence)
+        self.sendSocket.clear()
+        self.fromFront(protocol.encodeWelcome(
+            front="front1", registered=hello.sequence, answers=hello.sequence
+        ))
+        [run] = self.runner.runs
+        self.assertTrue(run.cancelled)
+        run.sink.finished()
+        self.assertEqual(self.control(), [protocol.Credit(1)])
+        self.assertEqual(self.link.free, 2)
+        self.sendSocket.clear()
+        self.frontAnswers(1)
+        self.assertEqual(self.control(), [protocol.Ping()])
+        self.sendSocket.clear()
+        self.link.connectionLost(False)
+        hello, = self.control()
+        assert isinstance(hello, protocol.Hello)
+        self.assertEqual(hello.anew, hello.sequence)
+
+    def test_connectionLostOlderFront(self) -> None:
+        """
+        A front that does not know C{anew} answers the link's C{HELLO} as a
+        repeated one, without C{registered}: the request held meanwhile
+        runs, and the running one runs on.
+        """
+        self.startWelcomed()
+        self.request(b"front1.1")
+        self.link.connectionLost(False)
+        self.request(b"front1.2")
+        self.welcome()
+        self.assertEqual(
+            [(run.requestId, run.cancelled) for run in self.runner.runs],
+            [(b"front1.1", False), (b"front1.2", False)],
+        )
+
+    def test_connectionLostUnregistered(self) -> None:
+        """
+        A connection lost while no front has welcomed the link (it says
+        C{HELLO} at every heartbeat anyway), or while it drains (it holds
+        nothing, and asks for nothing anew), sends nothing.
+        """
+        self.link.start()
+        self.sendSocket.clear()
+        self.link.connectionLost(False)
+        self.assertEqual(self.control(), [])
+        self.welcome()
+        self.link.drain()
+        self.sendSocket.clear()
+        self.link.connectionLost(True)
+        self.assertEqual(self.control(), [])
+
     def test_frontRestartedCancelsOnce(self) -> None:
         """
         A front restarted on the same addresses answers the link's next

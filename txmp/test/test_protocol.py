@@ -1427,6 +1427,25 @@ class HelloTests(SynchronousTestCase):
             assert isinstance(hello, Hello)
             self.assertEqual(hello.prefetch, 0)
 
+    def test_anew(self) -> None:
+        """
+        C{anew} is an optional positive integer attribute, written last and
+        read as L{Hello.anew}; one absent or not a positive integer reads as
+        L{None}, and leaves the C{HELLO} valid.
+        """
+        frames = encodeHello("h", 4, sequence=3, recall=True, anew=3)
+        self.assertEqual(
+            frames[2], b"name\0h\0credits\x004\0hello\x003\0recall\x001\0anew\x003"
+        )
+        hello = decode(frames)
+        assert isinstance(hello, Hello)
+        self.assertEqual(hello.anew, 3)
+        for bad in [None, "", "0", "x", "-1", "1.5"]:
+            meta = {} if bad is None else {"anew": bad}
+            hello = decode(encodeHello("h", 4, meta))
+            assert isinstance(hello, Hello)
+            self.assertIsNone(hello.anew)
+
     def test_batch(self) -> None:
         """
         C{batch} is an optional flag, written after C{prefetch} and read as
