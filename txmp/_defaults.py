@@ -331,6 +331,22 @@ DEAD_CONNECTION_HEARTBEATS = 4
 CONNECT_TIMEOUT = 2.0
 KEEPALIVE_MIN = 0.1
 
+# A front's connections from its handlers (txmp._zmq.ZmqSocket.tcpKeepAlive):
+# the kernel probes one idle for FRONT_KEEPALIVE_IDLE seconds, every
+# FRONT_KEEPALIVE_INTERVAL, and closes it after FRONT_KEEPALIVE_COUNT
+# probes unanswered or reset.  A front sends nothing on its return socket,
+# and nothing on its send socket once a handler has connected again
+# (ROUTER_HANDOVER), so a connection whose handler's end was reset without
+# the front's kernel hearing of it (a firewall's REJECT --reject-with
+# tcp-reset answers the sender only; a handler's host gone) stayed open for
+# good: a helper's three resets of 2 s left six such connections to a
+# front, one per socket per handler each time, some with 2 MB received
+# unread.  A live handler's kernel answers the probes however long its
+# process is paused.
+FRONT_KEEPALIVE_IDLE = 60
+FRONT_KEEPALIVE_INTERVAL = 10
+FRONT_KEEPALIVE_COUNT = 3
+
 # How long a stopping handler lets ZeroMQ send what is still queued on its
 # sockets (the last replies, which its application threads queued before
 # the drain ended, and its BYE or CREDIT) before it closes them: their

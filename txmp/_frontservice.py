@@ -51,6 +51,9 @@ from txmp._access import AccessLog
 from txmp._defaults import (
     BOOT_FAILURES,
     BYE_LINGER,
+    FRONT_KEEPALIVE_COUNT,
+    FRONT_KEEPALIVE_IDLE,
+    FRONT_KEEPALIVE_INTERVAL,
     HIGH_WATER_MARK,
     LARGE_FRAME,
     SILENT_KILL_HEARTBEATS,
@@ -512,11 +515,16 @@ class FrontService(Service):
     def _secure(self, context: ZmqContext, sockets: list[ZmqSocket]) -> None:
         """
         Set the security options of the front's sockets, before they bind:
-        the largest frame, and CURVE with our ZAP handler if configured.
+        the largest frame, TCP keepalive (a connection whose handler's end
+        is gone without a word is closed), and CURVE with our ZAP handler
+        if configured.
         """
         options = self._options
         for sock in sockets:
             sock.maxMessageSize(options["max-message"])
+            sock.tcpKeepAlive(
+                FRONT_KEEPALIVE_IDLE, FRONT_KEEPALIVE_INTERVAL, FRONT_KEEPALIVE_COUNT
+            )
         curve = options.get("curve")
         if curve is None:
             return

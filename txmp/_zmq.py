@@ -789,6 +789,25 @@ class ZmqSocket:
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, optionMilliseconds(timeout))
         sock.setsockopt(zmq.CONNECT_TIMEOUT, optionMilliseconds(connectTimeout))
 
+    def tcpKeepAlive(self, idle: int, interval: int, count: int) -> None:
+        """
+        Have the kernel probe a TCP connection that has carried nothing for
+        C{idle} seconds, every C{interval} seconds, and close it after
+        C{count} probes unanswered or answered by a reset: a connection
+        whose peer is gone without the kernel hearing of it (the peer's
+        end reset by a firewall, its host down) is then closed, and ZeroMQ
+        forgets it, rather than keep it, its descriptor and what it has
+        received unread, for as long as the process lives.  The kernel
+        answers the probes of a live peer, paused or not.  Call before
+        L{bind}/L{connect}.
+        """
+        self._beforeEndpoints("TCP_KEEPALIVE")
+        sock = self._socket()
+        sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_IDLE, idle)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_INTVL, interval)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_CNT, count)
+
     def maxMessageSize(self, size: int) -> None:
         """
         Disconnect a peer that sends a frame larger than C{size} bytes,

@@ -39,7 +39,15 @@ from twisted.web.http_headers import Headers
 from zmq.utils.monitor import parse_monitor_message
 
 from txmp import _frontservice, _registry, _zmq, protocol
-from txmp._defaults import DEFAULT_BACKLOG, DEFAULT_PREFETCH, FD_RESERVE, READ_BATCH
+from txmp._defaults import (
+    DEFAULT_BACKLOG,
+    DEFAULT_PREFETCH,
+    FD_RESERVE,
+    FRONT_KEEPALIVE_COUNT,
+    FRONT_KEEPALIVE_IDLE,
+    FRONT_KEEPALIVE_INTERVAL,
+    READ_BATCH,
+)
 from txmp._handler import _ipcHint
 from txmp._interfaces import IFrontReactor
 from txmp._pool import ReactorCalls, WorkerPool
@@ -305,6 +313,30 @@ class FrontAndHandlerTests(ServicesTestCase):
         """
         front = yield self.startFront()
         self.assertEqual(front._sockets[0].peerLost, front.dispatcher.messagesDropped)
+
+    @inlineCallbacks
+    def test_frontSocketsKeepAlive(self) -> Any:
+        """
+        The front's sockets have TCP keepalive on
+        (L{txmp._zmq.ZmqSocket.tcpKeepAlive}, L{FRONT_KEEPALIVE_IDLE}): it
+        sends nothing on its return socket, nor on its send socket once a
+        handler has connected again, so a connection whose handler's end was
+        reset without the front's kernel hearing of it (a firewall's
+        C{REJECT --reject-with tcp-reset} answers the handler alone) stayed
+        open for as long as the front ran: a helper's three resets of 2 s
+        under load left six, some with 2 MB received and never read.
+        """
+        front = yield self.startFront()
+        self.assertEqual(
+            [
+                [sock._socket().getsockopt(option) for option in (
+                    zmq.TCP_KEEPALIVE, zmq.TCP_KEEPALIVE_IDLE,
+                    zmq.TCP_KEEPALIVE_INTVL, zmq.TCP_KEEPALIVE_CNT,
+                )]
+                for sock in front._sockets
+            ],
+            [[1, FRONT_KEEPALIVE_IDLE, FRONT_KEEPALIVE_INTERVAL, FRONT_KEEPALIVE_COUNT]] * 2,
+        )
 
     @inlineCallbacks
     def test_handlerBeforeFront(self) -> Any:

@@ -850,8 +850,8 @@ class FlagTests(SynchronousTestCase):
 
 class KeepAliveTests(SynchronousTestCase):
     """
-    L{ZmqSocket.keepAlive} over a real C{zmq.Socket}, never bound nor
-    connected.
+    L{ZmqSocket.keepAlive} and L{ZmqSocket.tcpKeepAlive} over a real
+    C{zmq.Socket}, never bound nor connected.
     """
 
     def setUp(self) -> None:
@@ -894,3 +894,17 @@ class KeepAliveTests(SynchronousTestCase):
         self.assertEqual(MAX_OPTION_MILLISECONDS, 2**31 - 1)
         self.socket.keepAlive(1e6, 4e6, 1e300)
         self.assertEqual(self.options(), (1_000_000_000,) + (MAX_OPTION_MILLISECONDS,) * 2)
+
+    def test_tcpKeepAlive(self) -> None:
+        """
+        L{ZmqSocket.tcpKeepAlive} turns TCP keepalive on, with the idle
+        time, interval and count given, in seconds and probes.
+        """
+        self.socket.tcpKeepAlive(60, 10, 3)
+        self.assertEqual(
+            [self.raw.getsockopt(option) for option in (
+                zmq.TCP_KEEPALIVE, zmq.TCP_KEEPALIVE_IDLE,
+                zmq.TCP_KEEPALIVE_INTVL, zmq.TCP_KEEPALIVE_CNT,
+            )],
+            [1, 60, 10, 3],
+        )
