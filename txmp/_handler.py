@@ -756,10 +756,11 @@ class FrontLink:
             return
         self._say(
             LogLevel.warn,
-            "mphandler {name}: its {socket} connection to front {front} at "
-            "{address} was lost: what was on its way on it may be lost too; "
-            "registering anew",
-            socket="--return" if isReturn else "--send",
+            "mphandler {name}: its connection to front {front} at {socket} was "
+            "lost: what was on its way on it may be lost too; registering anew",
+            socket=(
+                "--return " + self.returnAddress if isReturn else "--send " + self.address
+            ),
             front=printable(self.front),
         )
         if self._held is None:

@@ -631,6 +631,7 @@ class RegistrationTests(FrontLinkTestCase):
         the running one, whose credit then goes back by C{CREDIT}; a later
         loss asks again.
         """
+        self.link.returnAddress = "tcp://front:5555"
         self.startWelcomed(credit_in_reply="1")
         self.request(b"front1.1")
         self.sendSocket.clear()
@@ -638,8 +639,8 @@ class RegistrationTests(FrontLinkTestCase):
             self.link.connectionLost(True)
             self.link.connectionLost(False)
         self.assertIn(
-            "mphandler host:123: its --return connection to front front1 at "
-            "tcp://front:5556 was lost: what was on its way on it may be lost "
+            "mphandler host:123: its connection to front front1 at --return "
+            "tcp://front:5555 was lost: what was on its way on it may be lost "
             "too; registering anew",
             [formatEvent(e) for e in events],
         )
