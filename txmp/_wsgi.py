@@ -608,6 +608,7 @@ class InputStream:
         self._scanned = 0
         self._finished = False
         self._aborted = False
+        self._abortReason = "request cancelled"
         self.waiting = False
         self._unreported = 0
 
@@ -647,14 +648,15 @@ class InputStream:
             self._finished = True
             self._condition.notify_all()
 
-    def abort(self) -> None:
+    def abort(self, reason: str = "request cancelled") -> None:
         """
         Give up on the body: reads, including those blocked now, raise
-        L{RequestCancelled}.  Called in the reactor thread (or, through
-        L{RunningRequest.cancel}, in the application thread).
+        L{RequestCancelled} with C{reason}.  Called in the reactor thread
+        (or, through L{RunningRequest.cancel}, in the application thread).
         """
         with self._condition:
             self._aborted = True
+            self._abortReason = reason
             self._chunks.clear()
             self._available = self._offset = self._scanned = 0
             self._condition.notify_all()
@@ -794,7 +796,7 @@ class InputStream:
         while True:
             with self._condition:
                 if self._aborted:
-                    raise RequestCancelled("request cancelled")
+                    raise RequestCancelled(self._abortReason)
                 length = self._lineLength(limit) if line else None
                 done = length is not None or self._finished
                 if length is None:
@@ -1247,6 +1249,8 @@ class RunningRequest:
         self._done = False
         self._bodyEnded = False
         self._wholeLength: int | None = None
+        # The bytes of a streamed body that came (_bodyLost).
+        self._streamed = 0
         self._pending: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
         self._hasBody = True
         self._addLength = False
@@ -1296,6 +1300,8 @@ class RunningRequest:
         self._bodyEnded = end
         if end:
             self._wholeLength = sum(len(chunk) for chunk in chunks)
+        else:
+            self._streamed = sum(len(chunk) for chunk in chunks)
 
     def cancel(self) -> None:
         """
@@ -1432,10 +1438,40 @@ class RunningRequest:
                 )
             return
         for chunk in chunks:
+            self._streamed += len(chunk)
             self.input.feed(chunk)
         if end:
             self._bodyEnded = True
+            if self._bodyLost():
+                return
             self.input.finish()
+
+    def _bodyLost(self) -> bool:
+        """
+        Whether the streamed body that ended now is not as long as its
+        C{Content-Length}: messages of it were lost (a ZeroMQ connection
+        broken and made again, whose loss this handler had not heard of
+        yet when the end came).  If so, say so, and make the application's
+        reads fail: a short upload must not pass for a whole one (a chaos
+        test once saw 200 for 5,046,272 bytes of 5,242,880).  Called in
+        the reactor thread.
+        """
+        try:
+            expected = contentLength(self._requestHead.headers)
+        except ProtocolError:
+            expected = None
+        if expected is None or expected == self._streamed:
+            return False
+        reason = (
+            f"request body lost: {self._streamed} bytes came of its "
+            f"Content-Length of {expected}"
+        )
+        self._log.warn(
+            "request {requestId}: {reason}; its reads fail",
+            requestId=self._requestId, reason=reason,
+        )
+        self.input.abort(reason)
+        return True
 
     def _deliver(self, method: Callable[..., None], *args: object) -> None:
         """

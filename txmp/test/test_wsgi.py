@@ -1987,6 +1987,32 @@ class ResponseTests(RunnerMixin, SynchronousTestCase):
         reactor.flush()
         self.assertEqual(sink.calls, [*response, ("sendWindow", 6)])
 
+    def test_streamedBodyShort(self) -> None:
+        """
+        A streamed body that ends short of its C{Content-Length} (messages
+        of it lost with a broken ZeroMQ connection) fails the application's
+        reads, with a warning: the application answers 500, never 200 for
+        what it took for the whole body.  One of its length is read whole.
+        """
+        head = requestHead(method="POST", more=True, headers=[("Content-Length", "6")])
+        running, pool, sink = self.startRun(echoBody, head=head, body=[b"ab"])
+        running.bodyReceived([b"ef"], True)
+        pool.flush()
+        self.assertEqual(sink.calls[0][:2], ("sendHead", 500))
+        said = [formatEvent(event) for event in self.events]
+        self.assertIn(
+            "request req-1: request body lost: 4 bytes came of its Content-Length of 6; "
+            "its reads fail",
+            said,
+        )
+        head = requestHead(method="POST", more=True, headers=[("Content-Length", "6")])
+        running, pool, sink = self.startRun(echoBody, head=head, body=[b"ab"])
+        running.bodyReceived([b"cd"], False)
+        running.bodyReceived([b"ef"], True)
+        pool.flush()
+        [sent] = [call for call in sink.calls if call[0] == "sendHead"]
+        self.assertEqual(sent[1:2] + sent[4:5], (200, [b"abcdef"]))
+
     def test_sentFromApplicationThread(self) -> None:
         """
         The application thread sends the head, the end and the finish
