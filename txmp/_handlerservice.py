@@ -185,6 +185,9 @@ class Redial:
     _refusals: int = field(init=False, default=0)
     _call: IDelayedCall | None = field(init=False, default=None)
     _stopped: bool = field(init=False, default=False)
+    # Whether the last handshake succeeded and its connection was not lost
+    # since (L{lost}).
+    _connected: bool = field(init=False, default=False)
 
     def failed(self) -> None:
         """
@@ -218,7 +221,20 @@ class Redial:
         @return: how many failed in a row before it.
         """
         failures, self.failures, self._refusals = self.failures, 0, 0
+        self._connected = True
         return failures
+
+    def lost(self) -> bool:
+        """
+        The socket's connection to the front was lost (C{DISCONNECTED},
+        which also follows every failed handshake).
+
+        @return: whether its handshake had succeeded: libzmq sends nothing
+            on a connection before, so that only then may messages have
+            been lost with it.
+        """
+        connected, self._connected = self._connected, False
+        return connected
 
     def stop(self) -> None:
         """
@@ -431,9 +447,13 @@ class HandlerService(Service):
         """
         if isReturn:
             _returnHandshake(link, event, value, address)
-        if event == "DISCONNECTED":
+        if event == "DISCONNECTED" and redial.lost():
             # What was on its way on it may be lost: the link asks its
-            # front to register it anew.
+            # front to register it anew.  (Not for a connection whose
+            # handshake failed, which carried nothing: a peer that accepts
+            # and closes, such as an HTTP port given for --return, would
+            # have it forget the link at each of ZeroMQ's reconnects,
+            # several a second, each logged.)
             link.connectionLost(isReturn)
         curve = self._options.get("curve") is not None
         kind = "CURVE" if curve else "ZeroMQ"

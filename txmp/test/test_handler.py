@@ -3521,6 +3521,32 @@ class HandlerServicePlainTests(HandshakeTestCase):
         self.handshake(self.ret, "HANDSHAKE_SUCCEEDED")
         self.assertIsNone(link._returnDownSince)
 
+    def test_lostOnlyOnceConnected(self) -> None:
+        """
+        A connection lost is told to the link (C{FrontLink.connectionLost},
+        which asks the front to register it anew) only if its handshake had
+        succeeded: libzmq sends nothing on a connection before, so nothing
+        was lost with one whose handshake failed (a peer that accepts and
+        closes, as a front's HTTP port given for C{--return} does, at every
+        one of ZeroMQ's reconnects, several a second).  Once per
+        connection.
+        """
+        [link] = self.service.links
+        lost: list[bool] = []
+        self.patch(link, "connectionLost", lost.append)
+        for _ in range(3):
+            self.handshake(self.ret, "HANDSHAKE_FAILED_NO_DETAIL", 32)
+            self.handshake(self.ret, "DISCONNECTED", 0)
+        self.handshake(self.ret, "HANDSHAKE_SUCCEEDED", 0)
+        self.handshake(self.send, "DISCONNECTED", 0)
+        self.assertEqual(lost, [])
+        self.handshake(self.ret, "DISCONNECTED", 0)
+        self.handshake(self.ret, "DISCONNECTED", 0)
+        self.assertEqual(lost, [True])
+        self.handshake(self.send, "HANDSHAKE_SUCCEEDED", 0)
+        self.handshake(self.send, "DISCONNECTED", 0)
+        self.assertEqual(lost, [True, False])
+
     def test_frontUsesCurve(self) -> None:
         """
         A front that uses CURVE (a mechanism mismatch) is said to, naming
