@@ -1197,7 +1197,8 @@ class RunningRequest:
 
     # (Set on the instance only when it is true: nothing more per request.)
     _lateBodyLogged = False
-    # Whether the application called write() (L{betweenChunks}).
+    # Whether the application called write() (L{betweenChunks}), until its
+    # result is closed.
     _writer = False
 
     def __init__(
@@ -1568,6 +1569,10 @@ class RunningRequest:
             produced = self._produce(result)
         except BaseException:  # noqa: BLE001 (the application's)
             self._fail()
+        if self._writer:
+            # Its writes are over: a wait in close() (a teardown that
+            # blocks) is no stream's between two chunks (betweenChunks).
+            self._writer = False
         try:
             close = getattr(result, "close", None)
             if close is not None:

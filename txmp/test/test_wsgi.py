@@ -3632,6 +3632,35 @@ class WhereTests(RunnerMixin, SynchronousTestCase):
         self.assertEqual(sink.calls[-1], FINISHED)
         self.assertFalse(running.betweenChunks)
 
+    def test_writesEndWithTheCall(self) -> None:
+        """
+        Once the application's call that wrote returns, its writes no longer
+        make L{RunningRequest.betweenChunks} true: a wait in its result's
+        C{close()} (a teardown that blocks) is no stream between two events,
+        and no chunk ends it, so that a handler warns of it once cancelled
+        as of any call that does not return.  In the result's iterable it is
+        true as for any other.
+        """
+        seen: list[tuple[str, bool]] = []
+
+        class Result:
+            def __iter__(self) -> Iterator[bytes]:
+                seen.append(("iterated", running.betweenChunks))
+                yield b"data: 2\n\n"
+
+            def close(self) -> None:
+                seen.append(("closed", running.betweenChunks))
+
+        def app(environ: Any, startResponse: Any) -> Result:
+            write = startResponse("200 OK", [("Content-Type", "text/event-stream")])
+            write(b"data: 1\n\n")
+            return Result()
+
+        running, pool, sink = self.startRun(app)
+        pool.flush()
+        self.assertEqual(seen, [("iterated", True), ("closed", False)])
+        self.assertEqual(sink.calls[-1], FINISHED)
+
     def test_notRunning(self) -> None:
         """
         Before a thread takes the request, and once it is done, C{where} is
