@@ -756,6 +756,20 @@ class Exchange:
         # logged with its status and the body bytes that went.
         if self.state is ResponseState.DONE:
             return
+        if (
+            self.state is ResponseState.WRITING
+            and (self._remaining == 0 or not self._hasBody)
+        ):
+            # The client has the whole response (at its Content-Length, or
+            # a head without a body), sent while its request's body still
+            # came (else it was complete at once, _writeBody): nothing is
+            # truncated, and it ends as at the handler's END, with the
+            # lingering close (aborted, the transport would throw away
+            # what it had not sent yet of the response).
+            self._reply = None
+            self._writeHeld()
+            self._end()
+            return
         self.state = ResponseState.DONE
         self._held = []
         self._reply = None

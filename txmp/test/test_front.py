@@ -3322,6 +3322,32 @@ class StreamingTests(FrontTestCase):
         self.assertEqual(response.header(b"connection"), [b"close"])
         self.assertClosed(transport)
 
+    def test_errorAfterWholeEarlyResponse(self) -> None:
+        """
+        A handler's C{ERROR} after a streamed response its client has whole
+        (a head without a body, or all of its C{Content-Length}), sent
+        while the request body is still coming, is only logged: the
+        connection ends with the lingering close after such a response,
+        not aborted (which would throw away what the transport had not
+        sent yet of the response).
+        """
+        for status, headers, body in [
+            (204, [], []),
+            (304, [(b"Content-Length", b"10")], []),
+            (200, [(b"Content-Length", b"2")], [b"ok"]),
+        ]:
+            _channel, transport = self.post(SMALL_BODY + 10)
+            requestId = self.lastRequest().requestId
+            self.respond(requestId, status, b"X", headers, body, more=True)
+            self.reply(protocol.encodeError(requestId, "close() failed"))
+            self.assertFalse(transport.disconnected, status)
+            response = ParsedResponse(transport.value())
+            self.assertEqual((response.code, response.body, response.header(b"connection")),
+                             (status, b"".join(body), [b"close"]))
+            self.assertClosed(transport)
+            self.assertFalse(transport.disconnected, status)
+            self.assertNoLeak()
+
 
 class ResponseBodyTests(FrontTestCase):
     """
