@@ -1003,12 +1003,16 @@ class Dispatcher:
             self._abandon(pending)
         else:
             self._release(pending)
-        if not (wasStreaming and pending.consumer.complete):
-            # (Not a status the client got: it had its response.)
-            self.countStatus(error.status)
         if wasStreaming:
+            # (Asked after abortBody: a response whole for its client,
+            # written while the request's body still came, is complete only
+            # once it ends there.)
             pending.consumer.abortBody()
+            if not pending.consumer.complete:
+                # (Else not a status the client got: it had its response.)
+                self.countStatus(error.status)
         else:
+            self.countStatus(error.status)
             pending.consumer.requestFailed(error)
 
     def _bodyFailed(self, pending: PendingRequest) -> None:

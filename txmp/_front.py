@@ -766,6 +766,7 @@ class Exchange:
             # truncated, and it ends as at the handler's END, with the
             # lingering close (aborted, the transport would throw away
             # what it had not sent yet of the response).
+            self.complete = True
             self._reply = None
             self._writeHeld()
             self._end()

@@ -3329,7 +3329,7 @@ class StreamingTests(FrontTestCase):
         while the request body is still coming, is only logged: the
         connection ends with the lingering close after such a response,
         not aborted (which would throw away what the transport had not
-        sent yet of the response).
+        sent yet of the response), and no 502 is counted.
         """
         for status, headers, body in [
             (204, [], []),
@@ -3347,6 +3347,8 @@ class StreamingTests(FrontTestCase):
             self.assertClosed(transport)
             self.assertFalse(transport.disconnected, status)
             self.assertNoLeak()
+        # (Answered by the application, not by the front: no 502 counted.)
+        self.assertEqual(self.dispatcher.stats["status502"], 0)
 
 
 class ResponseBodyTests(FrontTestCase):
