@@ -1902,7 +1902,8 @@ class RunningRequest:
         still possible: a 500 response if the head was not sent, else
         L{ResponseSink.sendError}; nothing if the request was cancelled or
         the response was complete.  A response whose whole C{Content-Length}
-        was sent ends normally: its client has all it was promised (an
+        was sent, or whose head was sent and that has no body, ends
+        normally: its client has all it was promised (an
         application that wrote past it and let L{_write}'s error out, or
         whose C{close()} raised), and an error would make the front abort
         the connection under what it still holds for a slow client.  Called
@@ -1921,7 +1922,11 @@ class RunningRequest:
         )
         if self.output.aborted or self._complete:
             return
-        if self._headSent and self._limit is not None and self._sent >= self._limit:
+        if self._headSent and (
+            not self._hasBody or (self._limit is not None and self._sent >= self._limit)
+        ):
+            # (Without a body, to HEAD or a 204, 205 or 304, the head sent is
+            # the whole response.)
             self._sendLast(self._sink.sendBody, [], True)
         elif self._headSent:
             self._sendLast(self._sink.sendError, "WSGI application error")

@@ -3246,6 +3246,25 @@ class ErrorTests(RunnerMixin, SynchronousTestCase):
         self.assertNotIn("sendError", [call[0] for call in calls])
         self.assertLogged(ValueError)
 
+    def test_closeFailsAfterHeadWithoutBody(self) -> None:
+        """
+        A response without a body (204, 304, to C{HEAD}) whose head was
+        sent by C{write()} ends normally though C{close()} fails (logged):
+        its head is the whole response.
+        """
+        cases = [("204 No Content", "GET"), ("304 Not Modified", "GET"), ("200 OK", "HEAD")]
+        for status, method in cases:
+
+            def app(environ: Any, startResponse: Any, status: str = status) -> ClosingIterable:
+                startResponse(status, [])(b"")
+                return ClosingIterable([], ValueError("commit failed"))
+
+            calls = self.runApp(app, requestHead(method=method))
+            self.assertEqual(calls[-2:], [("sendBody", [], True), FINISHED], status)
+            self.assertNotIn("sendError", [call[0] for call in calls])
+        self.assertEqual([type(failure["log_failure"].value) for failure in self.failures()],
+                         [ValueError] * len(cases))
+
 
 class CloseTests(RunnerMixin, SynchronousTestCase):
     """
