@@ -745,14 +745,16 @@ class FrontLink:
         it until one is answered, as the first may be lost too, with the
         same C{anew} (the number of the first), so that the front forgets
         the link once; a loss while one is not answered is the same loss,
-        as both sockets often lose theirs at once.  Not while no front has welcomed the
-        link (it registers anew anyway), nor while it drains (it holds
-        nothing, and sends no C{HELLO}).
+        as both sockets often lose theirs at once.  Also while no front has
+        welcomed the link since it last said C{HELLO}: the front may have
+        registered it from that C{HELLO}, and its C{WELCOME} and first
+        C{REQ}s be lost with the connection; a C{HELLO} without C{anew}
+        would then only update that registration, those C{REQ}s waiting
+        for C{--timeout} (504) and their credits missing for good (a front
+        that does not know the link registers it, C{anew} or not).  Not
+        while it drains (it holds nothing, and sends no C{HELLO}).
         """
-        if (
-            self._beat is None or self.front is None or self.draining
-            or self._answered < self._anewHello
-        ):
+        if self._beat is None or self.draining or self._answered < self._anewHello:
             return
         self._say(
             LogLevel.warn,
@@ -761,7 +763,7 @@ class FrontLink:
             socket=(
                 "--return " + self.returnAddress if isReturn else "--send " + self.address
             ),
-            front=printable(self.front),
+            front=printable(self.front or "?"),
         )
         if self._held is None:
             self._doubt("a connection to the front was lost")
