@@ -1408,7 +1408,21 @@ class FrontLink:
             if self._owed:
                 # Before what is replayed, as _settleHeld's credit.
                 self._settleOwed(message.registered)
-            if self._held is not None and (
+            if self._held is None:
+                pass
+            elif (
+                message.registered is not None and answers is not None
+                and answers < self._anewHello
+            ):
+                # Registered anew from a HELLO older than one with anew
+                # not answered yet: what is held, the front forgot; what
+                # comes next belongs to that registration, which the front
+                # forgets too once it reads the HELLO with anew: held on
+                # until its answer.  (Run, such a REQ took a slot the
+                # front counts free, its credit given back twice.)
+                self._dropHeld(self._held)
+                self._held = []
+            elif (
                 message.registered is not None or answers is None
                 or answers >= self._heldFrom
             ):

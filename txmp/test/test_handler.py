@@ -715,6 +715,30 @@ class RegistrationTests(FrontLinkTestCase):
         self.assertEqual(self.runner.runs, [])
         self.assertEqual(self.link.free, self.link.capacity)
 
+    def test_registeredFromOlderHelloHoldsOn(self) -> None:
+        """
+        A C{WELCOME} that says the front registered the link from a
+        C{HELLO} older than the one the link holds requests for (here: its
+        first, its C{HELLO} with C{anew} sent since, as a connection was
+        lost) drops what is held, but holds on until the answer to that
+        one: the front may have read it already, and forgotten the
+        registration the C{REQ}s that follow belong to.  Otherwise such a
+        C{REQ} ran (found by test_lossstate: a link of one slot ran two
+        requests, and gave two credits back: the front counted 2 of 1).
+        """
+        self.link.start()
+        self.link.connectionLost(False)
+        self.assertEqual(self.link.hellos, 2)
+        self.fromFront(protocol.encodeWelcome(front="front1", registered=1, answers=1))
+        self.request(b"front1.1")
+        self.assertEqual(self.runner.runs, [])
+        self.fromFront(protocol.encodeWelcome(front="front1", registered=2, answers=2))
+        self.request(b"front1.1/2")
+        self.assertEqual(
+            [(run.requestId, run.cancelled) for run in self.runner.runs],
+            [(b"front1.1/2", False)],
+        )
+
     def test_connectionLostDraining(self) -> None:
         """
         A connection lost while the link drains sends nothing: it holds
