@@ -744,8 +744,16 @@ class FrontLink:
         L{_doubt} holds them, until that C{WELCOME}).  Every C{HELLO} says
         it until one is answered, as the first may be lost too, with the
         same C{anew} (the number of the first), so that the front forgets
-        the link once; a loss while one is not answered is the same loss,
-        as both sockets often lose theirs at once.  Also while no front has
+        the link once for it.  A loss while one is not answered is another
+        loss, with another C{anew}: the front may have read the first
+        C{HELLO} and registered the link anew, and the C{WELCOME} that says
+        so and that registration's C{REQ}s be lost with the second
+        connection (the same C{anew}, it took the next C{HELLO} for a
+        repeat: those C{REQ}s waited for C{--timeout}, and the link ran
+        what it held of the registration the front had forgotten).  Both
+        sockets often lose theirs at once: the front then forgets the link
+        twice, and fails or retries the requests it sent between reading
+        the two C{HELLO}s.  Also while no front has
         welcomed the link since it last said C{HELLO}: the front may have
         registered it from that C{HELLO}, and its C{WELCOME} and first
         C{REQ}s be lost with the connection; a C{HELLO} without C{anew}
@@ -754,7 +762,7 @@ class FrontLink:
         that does not know the link registers it, C{anew} or not).  Not
         while it drains (it holds nothing, and sends no C{HELLO}).
         """
-        if self._beat is None or self.draining or self._answered < self._anewHello:
+        if self._beat is None or self.draining:
             return
         self._say(
             LogLevel.warn,
