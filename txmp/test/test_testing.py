@@ -1413,6 +1413,7 @@ _NOT_TESTS = {
     ("test_integration.py", "_Lines"),
     # The test itself: a hypothesis state machine, which makes its TestCase.
     ("test_linkstate.py", "LinkMachine"),
+    ("test_lossstate.py", "LossMachine"),
     ("test_frontstate.py", "FrontMachine"),
     # The front's state machine's model of what a handler and a client
     # hold: no class of txmp's, nor of Twisted's, that they stand for.
