@@ -1275,7 +1275,10 @@ class Dispatcher:
         )
         lost = self.registry.remove(handler)
         if lost is not None:
-            self._requestsLost(lost, self._send.forget(handler.identity), handler.label)
+            self._requestsLost(
+                lost, self._send.forget(handler.identity), handler.label,
+                connectionLost=True,
+            )
 
     def _sendPeer(self, identity: bytes, frames: list[bytes]) -> bool:
         """
@@ -1311,6 +1314,7 @@ class Dispatcher:
         lost: list[PendingRequest],
         dropped: Sequence[list[bytes]],
         name: str,
+        connectionLost: bool = False,
     ) -> None:
         """
         The handler that had C{lost} is gone.  Each is retried once on
@@ -1328,6 +1332,14 @@ class Dispatcher:
 
         @param dropped: the messages to the handler dropped unsent (each
             with its id first), oldest first.
+        @param connectionLost: whether the handler is forgotten because a
+            connection of its broke (L{_registerAnew}), which is no fault
+            of the requests: this loss does not count among a request's
+            attempts, so that an idempotent one that was retried once
+            already is retried again (a reset breaks both of a handler's
+            connections, each said with its own C{anew}: a C{GET} retried
+            on the first registration anew was failed with 502 on the
+            second).
         @param name: the handler's name as logged: what became of its
             requests is logged, as nginx logs each request an
             upstream's death failed, since the front's own 502s (or
@@ -1351,7 +1363,7 @@ class Dispatcher:
                 pending.state is DISPATCHED
                 and (pending.idempotent or body is not None)
                 and not pending.bodySent
-                and pending.attempts - pending.recalls < 2
+                and pending.attempts - pending.recalls - connectionLost < 2
             ):
                 self.stats["retried"] += 1
                 retried.append(pending.consumer.requestId)

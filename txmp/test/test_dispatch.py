@@ -357,6 +357,28 @@ class RegistrationTests(DispatcherTestCase):
         self.assertEqual(list(self.dispatcher.handlers[A].inFlight), [b"front1.3/2"])
         self.assertEqual(self.dispatcher.stats["retried"], 2)
 
+    def test_helloAnewRetriedAgain(self) -> None:
+        """
+        An idempotent request retried once already, then lost again when
+        its handler is registered anew (a broken connection, no fault of
+        the request), is retried again: a reset breaks both of a handler's
+        connections, each said with its own C{anew}, and a C{GET} retried
+        on the first registration anew was failed with 502 on the second
+        (tests/test_resilience's ConnectionResetTests saw it).  A handler's
+        death still ends a twice-tried request with 502.
+        """
+        self.hello(A, 1)
+        get, getConsumer = self.submit()
+        self.control(A, protocol.encodeHello("handler-a", 1, sequence=7, anew=7))
+        self.control(A, protocol.encodeHello("handler-a", 1, sequence=8, anew=8))
+        [request] = [
+            message for message in self.sent(A) if isinstance(message, protocol.Request)
+        ][-1:]
+        self.assertEqual(request.requestId, getConsumer.requestId + b"/2/2")
+        self.assertEqual(self.dispatcher.stats["retried"], 2)
+        self.respond(A, request.requestId)
+        self.successResultOf(get)
+
     def test_helloAnewUnknown(self) -> None:
         """
         A C{HELLO} with C{anew} from a handler the front does not know
