@@ -1520,29 +1520,29 @@ class FrontLink:
         if running is None:
             return
         stack = running.where()
-        if stack is not None and running.betweenChunks:
-            # A stream that waits between events (server-sent events, a
-            # long poll's heartbeats), in its iterable or between write()s,
-            # does so for as long as it likes: its next chunk ends it.  Not
-            # stuck, so not a warning.
-            self._log.info(
+        if stack is not None:
+            if running.betweenChunks:
+                # A stream that waits between events (server-sent events, a
+                # long poll's heartbeats), in its iterable or between
+                # write()s, does so for as long as it likes: its next chunk
+                # ends it.  Not stuck, so not a warning.
+                level, state = LogLevel.info, (
+                    "its response streams, and its next chunk (yielded, or "
+                    "given to write()), which ends it, has not come; it holds "
+                    "one of this handler's threads until then, at"
+                )
+            else:
+                level, state = LogLevel.warn, (
+                    "the application does not return, and holds one of this "
+                    "handler's threads until it does; it is at"
+                )
+            self._log.emit(
+                level,
                 "request {requestId} still running {seconds:g} s after the "
-                "front cancelled it: its response streams, and its next "
-                "chunk (yielded, or given to write()), which ends it, has not "
-                "come; it holds one of this handler's threads until then, at "
-                "(most recent call last):\n{stack}",
+                "front cancelled it: {state} (most recent call last):\n{stack}",
                 requestId=idText(requestId),
                 seconds=HUNG_AFTER_CANCEL,
-                stack=stack.rstrip("\n"),
-            )
-        elif stack is not None:
-            self._log.warn(
-                "request {requestId} still running {seconds:g} s after the "
-                "front cancelled it: the application does not return, and "
-                "holds one of this handler's threads until it does; it is at "
-                "(most recent call last):\n{stack}",
-                requestId=idText(requestId),
-                seconds=HUNG_AFTER_CANCEL,
+                state=state,
                 stack=stack.rstrip("\n"),
             )
         elif not running.started:

@@ -1321,20 +1321,27 @@ class FrontMakeServiceTests(SynchronousTestCase):
             str(error), f"mpfront: --access-log {path.path}: No such file or directory"
         )
 
-    def test_whenStopped(self) -> None:
+    def memoryFront(self) -> _frontservice.FrontService:
         """
-        L{_frontservice.FrontService.whenStopped} fires at once when the
-        front is not stopping, and otherwise once its stop is done (its
-        requests ended and its sockets closed), not before.
+        A front at its default options on a L{MemoryReactorClock}, its
+        ZeroMQ sockets L{MemoryNetwork}'s, not started.
         """
         options = fronttap.Options()
         options.parseOptions([])
         self.patch(_frontservice, "ZmqContext", lambda reactor: MemoryNetwork())
         self.patch(_frontservice, "raiseFileLimit", lambda: (1024, 1024))
         self.patch(_frontservice.FrontService, "_secure", lambda *args: None)
-        front = _frontservice.FrontService(
+        return _frontservice.FrontService(
             cast(IFrontReactor, MemoryReactorClock()), options.settings()
         )
+
+    def test_whenStopped(self) -> None:
+        """
+        L{_frontservice.FrontService.whenStopped} fires at once when the
+        front is not stopping, and otherwise once its stop is done (its
+        requests ended and its sockets closed), not before.
+        """
+        front = self.memoryFront()
         self.successResultOf(front.whenStopped())
         front.startService()
         self.successResultOf(front.whenStopped())
@@ -1358,14 +1365,7 @@ class FrontMakeServiceTests(SynchronousTestCase):
         sockets closed.  The whole stop failed with it, and so waited for
         ever for handlers never told to stop.
         """
-        options = fronttap.Options()
-        options.parseOptions([])
-        self.patch(_frontservice, "ZmqContext", lambda reactor: MemoryNetwork())
-        self.patch(_frontservice, "raiseFileLimit", lambda: (1024, 1024))
-        self.patch(_frontservice.FrontService, "_secure", lambda *args: None)
-        front = _frontservice.FrontService(
-            cast(IFrontReactor, MemoryReactorClock()), options.settings()
-        )
+        front = self.memoryFront()
         front.startService()
         [port] = front._ports
         error = FileNotFoundError(2, "No such file or directory", "/run/txmp/http.sock")
