@@ -735,8 +735,8 @@ class FrontLink:
         for until its C{--timeout} (a 504) and then miss for good, the
         handler registered all along (a connection reset: a helper's 2 s
         of C{iptables -j REJECT --reject-with tcp-reset} left a front
-        serving nothing, every credit of its handlers lost).  So a
-        registered link asks the front to forget it and register it anew
+        serving nothing, every credit of its handlers lost).  So the
+        link asks the front to forget it and register it anew
         (C{HELLO} with C{anew}, docs/protocol.md, 5.2): the front retries
         or fails the requests it sent here, and its C{WELCOME} says
         C{registered}, so that the link cancels those it still runs
