@@ -125,7 +125,7 @@ from twisted.web.http_headers import Headers
 from zope.interface import directlyProvides, implementer
 
 from txmp import protocol
-from txmp._defaults import DEFAULT_MAX_QUEUE, PEER_BACKLOG
+from txmp._defaults import DEFAULT_MAX_QUEUE, HIGH_WATER_MARK, LARGE_FRAME, PEER_BACKLOG
 from txmp._dispatch import (
     Dispatcher,
     FrontError,
@@ -134,6 +134,7 @@ from txmp._dispatch import (
     RequestBodySource,
 )
 from txmp._front import DEFAULT_RULES, FrontConnection, FrontFactory
+from txmp._handler import FrontLink
 from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor
 from txmp._zmq import (
@@ -1862,6 +1863,62 @@ class FakeZmqConnection:
         self.socket = None
 
 
+def memoryFront(
+    network: MemoryNetwork, reactor: IReactorTime, send: str, returnAddress: str,
+    **settings: Any,
+) -> tuple[Dispatcher, MemorySocket, MemorySocket]:
+    """
+    A front's L{Dispatcher} on C{network}, as
+    L{txmp._frontservice.FrontService} makes one on real sockets: its
+    ROUTER sockets bound at C{send} (the requests' way, which it sends on)
+    and C{returnAddress} (the replies'), each giving what arrives to the
+    dispatcher, at the front's high-water mark and large-frame size.
+
+    @param settings: keyword arguments of L{Dispatcher}.
+    @return: the dispatcher, not started, and its send and return sockets.
+    """
+    dispatcher: Dispatcher
+    sendSocket = network.socket(
+        "router", lambda frames: dispatcher.controlReceived(frames), HIGH_WATER_MARK
+    )
+    returnSocket = network.socket(
+        "router", lambda frames: dispatcher.replyReceived(frames), HIGH_WATER_MARK,
+        largeFrame=LARGE_FRAME,
+    )
+    sendSocket.bind(send)
+    returnSocket.bind(returnAddress)
+    dispatcher = Dispatcher(reactor, sendSocket, **settings)
+    return dispatcher, sendSocket, returnSocket
+
+
+def memoryLink(
+    network: MemoryNetwork, reactor: IReactorTime, runner: Runner, send: str,
+    returnAddress: str, routingId: bytes, capacity: int, **settings: Any,
+) -> tuple[FrontLink, MemorySocket, MemorySocket]:
+    """
+    A handler's L{FrontLink} on C{network}, as
+    L{txmp._handlerservice.HandlerService} makes one on real sockets: its
+    DEALER sockets, both with C{routingId}, connected to a front's C{send}
+    and C{returnAddress} (see L{memoryFront}), what comes on the first
+    given to the link; the link named after C{routingId}.
+
+    @param settings: keyword arguments of L{FrontLink}.
+    @return: the link, not started, and its send and return sockets.
+    """
+    link: FrontLink
+    sendSocket = network.socket(
+        "dealer", lambda frames: link.controlReceived(frames), HIGH_WATER_MARK, routingId
+    )
+    returnSocket = network.socket("dealer", lambda frames: None, HIGH_WATER_MARK, routingId)
+    sendSocket.connect(send)
+    returnSocket.connect(returnAddress)
+    link = FrontLink(
+        reactor, runner, sendSocket, returnSocket, routingId.decode("ascii"), capacity,
+        **settings,
+    )
+    return link, sendSocket, returnSocket
+
+
 def fakeZmqSocket(
     reactor: IReactorTime,
     raw: FakeRawSocket,
@@ -2800,6 +2857,8 @@ __all__ = [
     "TCPStringTransport",
     "fakeZmqSocket",
     "httpHead",
+    "memoryFront",
+    "memoryLink",
     "requestHead",
     "requestMeta",
     "runningReactor",

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import h11
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -72,6 +72,7 @@ from txmp import protocol
 from txmp._dispatch import Dispatcher
 from txmp._front import FrontConnection, FrontFactory
 from txmp._http import HTTPRules
+from txmp.test.properties import REPRODUCIBLE
 from txmp.testing import MemorySocket, TCPStringTransport
 
 TIMEOUT = 4.0
@@ -785,13 +786,6 @@ class FrontStateMachineTests(SynchronousTestCase):
         """
         run_state_machine_as_test(
             FrontMachine,
-            settings=settings(
-                max_examples=60,
-                stateful_step_count=50,
-                derandomize=True,
-                database=None,
-                deadline=None,
-                suppress_health_check=list(HealthCheck),
-            ),
+            settings=settings(REPRODUCIBLE, max_examples=60, stateful_step_count=50),
         )
         self.flushLoggedErrors()

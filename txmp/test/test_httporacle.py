@@ -22,24 +22,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import h11
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from txmp._defaults import SMALL_BODY
 from txmp._http import HTTPRules
+from txmp.test.properties import REPRODUCIBLE
 from txmp.testing import FrontTestCase
 
 # A request as the handler has it, or as h11 parsed it: method, target,
 # version, header fields in order, body; all bytes.
 Parsed = tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]], bytes]
 
-ORACLE = settings(
-    max_examples=100,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
+ORACLE = settings(REPRODUCIBLE, max_examples=100)
 
 _TCHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _VCHARS = "".join(map(chr, range(0x21, 0x7F)))

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
-from hypothesis import HealthCheck, seed, settings
+from hypothesis import seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -62,6 +62,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from txmp import protocol
 from txmp._handler import FrontLink
 from txmp._wsgi import WSGIRunner
+from txmp.test.properties import REPRODUCIBLE
 from txmp.testing import (
     FakeReactor,
     LockstepCondition,
@@ -602,14 +603,7 @@ class FrontLinkStateMachineTests(SynchronousTestCase):
         try:
             run_state_machine_as_test(
                 LinkMachine,
-                settings=settings(
-                    max_examples=100,
-                    stateful_step_count=50,
-                    derandomize=True,
-                    database=None,
-                    deadline=None,
-                    suppress_health_check=list(HealthCheck),
-                ),
+                settings=settings(REPRODUCIBLE, max_examples=100, stateful_step_count=50),
             )
         finally:
             # What the application did wrong when told to (raised, or

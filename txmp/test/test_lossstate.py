@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from hypothesis import HealthCheck, seed, settings
+from hypothesis import seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -60,15 +60,17 @@ from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._defaults import HIGH_WATER_MARK, LARGE_FRAME
 from txmp._dispatch import Dispatcher
 from txmp._handler import FrontLink
+from txmp.test.properties import REPRODUCIBLE
 from txmp.testing import (
     MemoryNetwork,
     MemoryRun,
     MemoryRunner,
     MemorySocket,
     RecordingConsumer,
+    memoryFront,
+    memoryLink,
     requestMeta,
 )
 
@@ -121,40 +123,22 @@ class LossMachine(RuleBasedStateMachine):
 
     def _front(self) -> Dispatcher:
         self.fronts += 1
-        dispatcher: Dispatcher
-        sendSocket = self.network.socket(
-            "router", lambda frames: dispatcher.controlReceived(frames), HIGH_WATER_MARK
+        dispatcher, sendSocket, returnSocket = memoryFront(
+            self.network, self.clock, SEND, RETURN, timeout=TIMEOUT,
+            queueTimeout=QUEUE_TIMEOUT, heartbeat=HEARTBEAT,
+            instance="front%d" % (self.fronts,),
         )
-        returnSocket = self.network.socket(
-            "router", lambda frames: dispatcher.replyReceived(frames), HIGH_WATER_MARK,
-            largeFrame=LARGE_FRAME,
-        )
-        sendSocket.bind(SEND)
-        returnSocket.bind(RETURN)
         self.frontSockets = (sendSocket, returnSocket)
-        dispatcher = Dispatcher(
-            self.clock, sendSocket, timeout=TIMEOUT, queueTimeout=QUEUE_TIMEOUT,
-            heartbeat=HEARTBEAT, instance="front%d" % (self.fronts,),
-        )
         dispatcher.start()
         return dispatcher
 
     @initialize(capacity=st.integers(1, 3), prefetch=st.integers(0, 1))
     def startLink(self, capacity: int, prefetch: int) -> None:
-        link: FrontLink
-        sendSocket = self.network.socket(
-            "dealer", lambda frames: link.controlReceived(frames), HIGH_WATER_MARK, IDENTITY
-        )
-        returnSocket = self.network.socket(
-            "dealer", lambda frames: None, HIGH_WATER_MARK, IDENTITY
-        )
-        sendSocket.connect(SEND)
-        returnSocket.connect(RETURN)
-        self.linkSockets = (sendSocket, returnSocket)
-        link = FrontLink(
-            self.clock, self.runner, sendSocket, returnSocket, "h1", capacity,
+        link, sendSocket, returnSocket = memoryLink(
+            self.network, self.clock, self.runner, SEND, RETURN, IDENTITY, capacity,
             prefetch=min(prefetch, capacity - 1), heartbeat=HEARTBEAT,
         )
+        self.linkSockets = (sendSocket, returnSocket)
         self.link = link
         link.start()
 
@@ -382,13 +366,6 @@ class LossStateMachineTests(SynchronousTestCase):
         """
         run_state_machine_as_test(
             LossMachine,
-            settings=settings(
-                max_examples=100,
-                stateful_step_count=40,
-                derandomize=True,
-                database=None,
-                deadline=None,
-                suppress_health_check=list(HealthCheck),
-            ),
+            settings=settings(REPRODUCIBLE, max_examples=100, stateful_step_count=40),
         )
         self.flushLoggedErrors()

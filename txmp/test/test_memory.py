@@ -11,7 +11,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import protocol
-from txmp._defaults import HIGH_WATER_MARK, LARGE_FRAME
+from txmp._defaults import HIGH_WATER_MARK
 from txmp._dispatch import Dispatcher, HandlerFailed, Reply
 from txmp._handler import FrontLink
 from txmp._zmq import PeerUnreachable
@@ -20,6 +20,8 @@ from txmp.testing import (
     MemoryRunner,
     MemorySocket,
     RecordingConsumer,
+    memoryFront,
+    memoryLink,
     requestMeta,
 )
 
@@ -205,18 +207,10 @@ class NetworkTestCase(SynchronousTestCase):
         A L{Dispatcher} whose ROUTER sockets are bound at L{SEND} and
         L{RETURN} (in L{frontSockets}).
         """
-        dispatcher: Dispatcher
-        sendSocket = self.network.socket(
-            "router", lambda frames: dispatcher.controlReceived(frames), HIGH_WATER_MARK
+        dispatcher, sendSocket, returnSocket = memoryFront(
+            self.network, self.clock, SEND, RETURN, instance=instance
         )
-        returnSocket = self.network.socket(
-            "router", lambda frames: dispatcher.replyReceived(frames), HIGH_WATER_MARK,
-            largeFrame=LARGE_FRAME,
-        )
-        sendSocket.bind(SEND)
-        returnSocket.bind(RETURN)
         self.frontSockets = [sendSocket, returnSocket]
-        dispatcher = Dispatcher(self.clock, sendSocket, instance=instance)
         return dispatcher
 
     def makeLink(self, runner: MemoryRunner, routingId: bytes, capacity: int) -> FrontLink:
@@ -224,17 +218,8 @@ class NetworkTestCase(SynchronousTestCase):
         A L{FrontLink} named after its C{routingId}, whose DEALER sockets are
         connected to L{SEND} and L{RETURN}; not started.
         """
-        link: FrontLink
-        sendSocket = self.network.socket(
-            "dealer", lambda frames: link.controlReceived(frames), HIGH_WATER_MARK, routingId
-        )
-        returnSocket = self.network.socket(
-            "dealer", lambda frames: None, HIGH_WATER_MARK, routingId
-        )
-        sendSocket.connect(SEND)
-        returnSocket.connect(RETURN)
-        link = FrontLink(
-            self.clock, runner, sendSocket, returnSocket, routingId.decode("ascii"), capacity
+        link, _, _ = memoryLink(
+            self.network, self.clock, runner, SEND, RETURN, routingId, capacity
         )
         return link
 

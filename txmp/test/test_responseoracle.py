@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import h11
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
@@ -55,27 +55,22 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from txmp._defaults import FRAME_JOIN, HIGH_WATER_MARK, LARGE_FRAME, SMALL_BODY
-from txmp._dispatch import Dispatcher
+from txmp._defaults import FRAME_JOIN, SMALL_BODY
 from txmp._front import FrontFactory
-from txmp._handler import FrontLink
 from txmp._http import HOP_BY_HOP, REASONS, SERVER_SOFTWARE, plainPage
 from txmp._wsgi import WSGIRunner
+from txmp.test.properties import REPRODUCIBLE
 from txmp.testing import (
     ClosingIterable,
     MemoryNetwork,
     SynchronousThreadPool,
     TCPStringTransport,
+    memoryFront,
+    memoryLink,
     runningReactor,
 )
 
-ORACLE = settings(
-    max_examples=150,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
+ORACLE = settings(REPRODUCIBLE, max_examples=150)
 
 # A request body streamed to the handler.
 BIG_BODY = SMALL_BODY + 100
@@ -450,24 +445,9 @@ class ResponseOracleTestCase(SynchronousTestCase):
         """
         reactor = runningReactor()
         network = MemoryNetwork()
-        dispatcher: Dispatcher
-        link: FrontLink
-        frontSend = network.socket(
-            "router", lambda frames: dispatcher.controlReceived(frames), HIGH_WATER_MARK
+        dispatcher, _, _ = memoryFront(
+            network, reactor, SEND, RETURN, instance="front1"
         )
-        frontReturn = network.socket(
-            "router", lambda frames: dispatcher.replyReceived(frames), HIGH_WATER_MARK,
-            largeFrame=LARGE_FRAME,
-        )
-        frontSend.bind(SEND)
-        frontReturn.bind(RETURN)
-        dispatcher = Dispatcher(reactor, frontSend, instance="front1")
-        handlerSend = network.socket(
-            "dealer", lambda frames: link.controlReceived(frames), HIGH_WATER_MARK, b"h"
-        )
-        handlerReturn = network.socket("dealer", lambda frames: None, HIGH_WATER_MARK, b"h")
-        handlerSend.connect(SEND)
-        handlerReturn.connect(RETURN)
         called = []
         application = _application(answers)
 
@@ -476,7 +456,7 @@ class ResponseOracleTestCase(SynchronousTestCase):
             return application(environ, startResponse)
 
         runner = WSGIRunner(reactor, SynchronousThreadPool(), counting)
-        link = FrontLink(reactor, runner, handlerSend, handlerReturn, "h", capacity=2)
+        link, _, _ = memoryLink(network, reactor, runner, SEND, RETURN, b"h", capacity=2)
         dispatcher.start()
         link.start()
         network.flush()
