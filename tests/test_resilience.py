@@ -812,6 +812,67 @@ class SeveralFrontsTests(ResilienceTestCase):
             )
 
 
+    @asyncTest
+    async def test_busyFrontKeepsToItsThreads(self) -> None:
+        """
+        A handler of two fronts runs each front's requests in that front's
+        share of its threads (docs/deployment.md, "Several fronts"): while
+        one front keeps it busy with slow requests, and sends it more to
+        wait for a thread (C{--prefetch}), the other front's requests are
+        answered at once by threads of their own, not after the first
+        front's requests waiting in the handler.
+        """
+        ports = {"A": self.httpPort, "B": freePort()}
+        addresses = {name: (f"ipc://{name}-send.ipc", f"ipc://{name}-return.ipc") for name in "AB"}
+        fronts = {
+            name: await self.startFront(
+                "--heartbeat",
+                str(HEARTBEAT),
+                label=f"front-{name}",
+                port=ports[name],
+                addresses=addresses[name],
+            )
+            for name in "AB"
+        }
+        await self.startHandler(
+            "h1",
+            TAGGED,
+            "--threads",
+            "4",
+            "--prefetch",
+            "8",
+            "--heartbeat",
+            str(HEARTBEAT),
+            fronts=[addresses["A"], addresses["B"]],
+        )
+        for front in fronts.values():
+            await front.waitForLine(re.compile(r"handler h1 joined with 6 credits \(prefetch 4\)"))
+
+        def busy(n: int) -> PlannedRequest:
+            # Fast requests, which give credit back quickly and so have the
+            # front send requests to wait in the handler, and slow ones,
+            # which then wait there for front A's two threads.
+            return get(f"a{n}", 0 if n % 2 else 1.0, port=ports["A"])
+
+        load = self.startLoad(busy, inFlight=12, total=36)
+        await deferLater(reactor, 1.5, lambda: None)
+        delays = []
+        for n in range(10):
+            request = get(f"b{n}", port=ports["B"])
+            start = reactor.seconds()
+            result = await self.get(request.path, port=ports["B"])
+            delays.append(round(reactor.seconds() - start, 3))
+            self.assertIsNotNone(
+                answeredBy(request, result), f"{result.code} {result.body!r}" + self.describe(load)
+            )
+        self.assertFalse(load.finished, "front A's load ended too soon" + self.describe(load))
+        self.assertLess(
+            max(delays), 0.5, f"front B's requests took {delays} s" + self.describe(load)
+        )
+        await self.withTimeout(load.whenDone(), 40, "front A's load to end")
+        self.assertAllServed(load)
+
+
 class CancelTests(ResilienceTestCase):
     """
     A client that goes away stops the application's work at once.

@@ -51,7 +51,7 @@ from txmp._handler import FrontLink
 from txmp._interfaces import IHandlerReactor, cancelCall
 from txmp._logs import giveStandardStreamsDescriptors, logReopenFailure, reopenLogFiles
 from txmp._peerlog import idText
-from txmp._pool import WorkerPool
+from txmp._pool import WorkerPool, shareOut
 from txmp._profile import Profiler
 from txmp._signals import SignalActions, explanation
 from txmp._wsgi import Mounted, WSGIRunner
@@ -69,21 +69,12 @@ def defaultName() -> str:
     return "%s:%d" % (socket.gethostname(), os.getpid())
 
 
-def shareOut(total: int, fronts: int) -> list[int]:
-    """
-    C{total} shared out evenly among C{fronts}, the first ones getting one
-    more where it does not divide: each front's share of C{--prefetch}
-    (none where there are fewer than fronts).
-    """
-    share, extra = divmod(total, fronts)
-    return [share + (1 if n < extra else 0) for n in range(fronts)]
-
-
 def splitCapacity(threads: int, fronts: int) -> list[int]:
     """
     The credits each front gets for threads: the threads shared out evenly
-    (L{shareOut}), at least one each, so that a busy front cannot take
-    every thread from another.
+    (L{shareOut}, as L{WorkerPool.divide} sets them apart for the fronts),
+    at least one each, so that a busy front cannot take every thread from
+    another.  (L{shareOut} shares C{--prefetch} out too.)
     """
     return [max(1, share) for share in shareOut(threads, fronts)]
 
@@ -326,8 +317,6 @@ class HandlerService(Service):
         if options["script-name"]:
             application = Mounted(application, options["script-name"])
             mounted = f" under {application.shown}"
-        runner = WSGIRunner(self._reactor, pool, application, multithread=threads > 1)
-        runner.profiler = self.profiler
         if options["profile"]:
             self.profiler.start()
             self._log.info(
@@ -342,9 +331,16 @@ class HandlerService(Service):
         fronts = len(options["fronts"])
         capacities = splitCapacity(threads, fronts)
         prefetches = shareOut(options["prefetch"], fronts)
-        for index, ((send, ret), capacity, prefetch) in enumerate(
-            zip(options["fronts"], capacities, prefetches)
+        # Each front's requests run in its share of the threads only: in
+        # one queue for all, the requests a front sends to wait for a
+        # thread (--prefetch) would take the threads of the others as
+        # they come free, and the others' requests would wait behind them.
+        lanes = pool.divide(fronts)
+        for index, ((send, ret), capacity, prefetch, lane) in enumerate(
+            zip(options["fronts"], capacities, prefetches, lanes)
         ):
+            runner = WSGIRunner(self._reactor, lane, application, multithread=threads > 1)
+            runner.profiler = self.profiler
             routingId = newRoutingId()
             holder: list[FrontLink] = []
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from functools import partial
 from queue import SimpleQueue
 from typing import Callable, Optional, Protocol
 
@@ -55,12 +56,44 @@ class ThreadFactory(Protocol):
         """
 
 
+def shareOut(total: int, parts: int) -> list[int]:
+    """
+    C{total} shared out evenly among C{parts}, the first ones getting one
+    more where it does not divide (none where there are fewer than
+    C{parts}).
+    """
+    share, extra = divmod(total, parts)
+    return [share + (1 if n < extra else 0) for n in range(parts)]
+
+
+class PoolLane:
+    """
+    Runs calls in the threads of a L{WorkerPool} set apart for it
+    (L{WorkerPool.divide}), in the order they were given.
+    """
+
+    def __init__(self, pool: WorkerPool, queue: SimpleQueue[_Job]) -> None:
+        self._pool = pool
+        self._queue = queue
+
+    def callInThread(
+        self, func: Callable[..., object], /, *args: object, **kw: object
+    ) -> None:
+        """
+        Call C{func(*args, **kw)} in a thread of this lane, once one is
+        free.  Called in any thread.
+        """
+        if not self._pool.joined:
+            self._queue.put((func, args, kw))
+
+
 class WorkerPool:
     """
     A fixed number of threads running calls in the order they were given,
     each in whichever thread is free.  The part of
     L{twisted.python.threadpool.ThreadPool}'s interface that the handler
-    uses: L{callInThread}, L{start}, L{stop}.
+    uses: L{callInThread}, L{start}, L{stop}; and L{divide}, which sets
+    threads apart for each of several callers (a handler's fronts).
 
     Work given before L{start} waits for it.  An exception escaping a call
     is logged, and the thread goes on with the next call.
@@ -92,6 +125,35 @@ class WorkerPool:
         self.joined = False
         # None is the "stop" sentinel: one per thread.
         self._queue: SimpleQueue[_Job] = SimpleQueue()
+        # The queue each thread takes its work from, by thread number.
+        self._threadQueues = [self._queue] * size
+
+    def divide(self, lanes: int) -> list[PoolLane]:
+        """
+        Set the threads apart for C{lanes} callers, evenly (L{shareOut}):
+        the work given to a lane runs only in its threads, so that work
+        waiting in one lane (a front's requests beyond its threads, its
+        C{--prefetch}) never waits for, nor takes, the threads of another.
+        With fewer threads than lanes, each thread serves several lanes,
+        the n-th lane the (n modulo C{size})-th thread, in the order their
+        work was given.  Called once, before any work is given and before
+        L{start}.
+
+        @return: the lanes, each with the L{callInThread} of a pool; work
+            given to the pool itself goes to the first.
+        """
+        if lanes <= self.size:
+            queues: list[SimpleQueue[_Job]] = [SimpleQueue() for _ in range(lanes)]
+            self._threadQueues = [
+                queue
+                for queue, share in zip(queues, shareOut(self.size, lanes))
+                for _ in range(share)
+            ]
+        else:
+            queues = [SimpleQueue() for _ in range(self.size)]
+            self._threadQueues = queues
+        self._queue = queues[0]
+        return [PoolLane(self, queues[n % len(queues)]) for n in range(lanes)]
 
     def start(self) -> None:
         """
@@ -101,7 +163,8 @@ class WorkerPool:
         self.joined = False
         for n in range(len(self.threads), self.size):
             thread = self.threadFactory(
-                target=self._work, name=f"PoolThread-{self.name}-{n}"
+                target=partial(self._work, self._threadQueues[n]),
+                name=f"PoolThread-{self.name}-{n}",
             )
             self.threads.append(thread)
             thread.start()
@@ -126,16 +189,17 @@ class WorkerPool:
         self.joined = True
         self.started = False
         threads, self.threads = self.threads, []
-        for _ in threads:
-            self._queue.put(None)
+        for queue in self._threadQueues[: len(threads)]:
+            queue.put(None)
         for thread in threads:
             thread.join()
 
-    def _work(self) -> None:
+    def _work(self, queue: SimpleQueue[_Job]) -> None:
         """
-        Run calls until the stop sentinel.  The loop of each thread.
+        Run calls from C{queue} until the stop sentinel.  The loop of each
+        thread.
         """
-        get = self._queue.get
+        get = queue.get
         log = self._log
         while True:
             job = get()
@@ -229,4 +293,4 @@ class ReactorCalls:
         self._reactor.callFromThread(self._drain)
 
 
-__all__ = ["ReactorCalls", "WorkerPool"]
+__all__ = ["PoolLane", "ReactorCalls", "WorkerPool", "shareOut"]

@@ -197,6 +197,13 @@ class SynchronousThreadPool:
         """
         self.started = False
 
+    def divide(self, lanes: int) -> list[SynchronousThreadPool]:
+        """
+        As L{txmp._pool.WorkerPool.divide}: lanes to give work to, here the
+        pool itself for each, as it has no threads to set apart.
+        """
+        return [self] * lanes
+
     def callInThread(self, func: Callable[..., object], /, *args: object, **kw: object) -> None:
         """
         Call C{func(*args, **kw)} now (or at the next L{flush}), logging

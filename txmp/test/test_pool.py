@@ -104,6 +104,116 @@ class WorkerPoolTests(SynchronousTestCase):
         self.assertEqual(self.made, [])
 
 
+class WorkerPoolDivideTests(SynchronousTestCase):
+    """
+    L{WorkerPool.divide} sets the pool's threads apart for each lane: the
+    work of one lane never takes the threads of another.
+    """
+
+    def setUp(self) -> None:
+        self.made: list[FakeThread] = []
+        # The thread running work: a FakeThread runs its target when joined.
+        self.running: list[str] = []
+
+        test = self
+
+        class NamedThread(FakeThread):
+            def join(self, timeout: float | None = None) -> None:
+                test.running.append(self.name)
+                super().join(timeout)
+                test.running.pop()
+
+        def factory(**kw: Any) -> FakeThread:
+            thread = NamedThread(**kw)
+            self.made.append(thread)
+            return thread
+
+        self.factory = factory
+
+    def ranIn(self, pool: WorkerPool, lanes: list[Any], work: list[int]) -> list[tuple[int, str]]:
+        """
+        Give each lane the work listed for it by lane number, start the
+        pool and stop it (which runs everything).
+
+        @return: which lane's work ran in which thread, in order.
+        """
+        calls: list[tuple[int, str]] = []
+        for n in work:
+            lanes[n].callInThread(lambda n: calls.append((n, self.running[-1])), n)
+        pool.start()
+        pool.stop()
+        return calls
+
+    def test_lanesOwnThreads(self) -> None:
+        """
+        A pool of four threads divided in two lanes runs the work of the
+        first lane in the first two threads only, and of the second in the
+        last two, each lane's in the order it was given: a lane whose
+        threads are all busy with work waiting (a front's requests beyond
+        its threads, its C{--prefetch}) does not hold up the other lane's
+        work, nor take its threads as they come free.
+        """
+        pool = WorkerPool(4, "wsgi", self.factory)
+        lanes = pool.divide(2)
+        calls = self.ranIn(pool, lanes, [0, 0, 0, 1, 0, 1])
+        self.assertEqual([n for n, _ in calls if n == 0], [0, 0, 0, 0])
+        self.assertEqual(
+            {thread for n, thread in calls if n == 0},
+            {"PoolThread-wsgi-0"},
+        )
+        self.assertEqual(
+            {thread for n, thread in calls if n == 1},
+            {"PoolThread-wsgi-2"},
+        )
+        self.assertEqual(len(self.made), 4)
+
+    def test_unevenLanes(self) -> None:
+        """
+        Threads that do not divide evenly go to the first lanes: of five
+        threads in two lanes, the first three are the first lane's (the
+        threads are joined in order, and the first of a lane's threads
+        joined runs its work).
+        """
+        pool = WorkerPool(5, "wsgi", self.factory)
+        lanes = pool.divide(2)
+        self.assertEqual(
+            self.ranIn(pool, lanes, [1, 0]),
+            [(0, "PoolThread-wsgi-0"), (1, "PoolThread-wsgi-3")],
+        )
+
+    def test_fewerThreadsThanLanes(self) -> None:
+        """
+        With fewer threads than lanes, the n-th lane's work runs in the
+        (n modulo threads)-th thread, in the order it was given.
+        """
+        pool = WorkerPool(2, "wsgi", self.factory)
+        lanes = pool.divide(3)
+        calls = self.ranIn(pool, lanes, [2, 1, 0, 2])
+        self.assertEqual(
+            calls,
+            [
+                (2, "PoolThread-wsgi-0"),
+                (0, "PoolThread-wsgi-0"),
+                (2, "PoolThread-wsgi-0"),
+                (1, "PoolThread-wsgi-1"),
+            ],
+        )
+
+    def test_poolWorkInFirstLane(self) -> None:
+        """
+        Work given to a divided pool itself runs in the first lane's
+        threads; after L{WorkerPool.stop}, work given to a lane is dropped.
+        """
+        pool = WorkerPool(2, "wsgi", self.factory)
+        lanes = pool.divide(2)
+        calls: list[str] = []
+        pool.callInThread(lambda: calls.append(self.running[-1]))
+        pool.start()
+        pool.stop()
+        lanes[1].callInThread(calls.append, "dropped")
+        self.assertEqual(calls, ["PoolThread-wsgi-0"])
+
+
 class ReactorCallsTests(SynchronousTestCase):
     """
     L{ReactorCalls} runs calls in the reactor thread in order, waking the

@@ -56,7 +56,7 @@ from txmp._defaults import (
 from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
 from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
-from txmp._pool import WorkerPool
+from txmp._pool import WorkerPool, shareOut
 from txmp._signals import ForkedChildSignals, SignalActions
 from txmp._wsgi import Application, Mounted, WSGIRunner
 from txmp._zmq import createKeyPair, loadKeyPair
@@ -4559,14 +4559,14 @@ class HandlerOptionsTests(OptionsTestCase):
 
     def test_shareOut(self) -> None:
         """
-        Each front gets an even share of C{--prefetch}, none if there is
-        not one each.
+        Each front gets an even share of C{--prefetch} (L{shareOut}), none
+        if there is not one each.
         """
-        self.assertEqual(_handlerservice.shareOut(12, 1), [12])
-        self.assertEqual(_handlerservice.shareOut(12, 2), [6, 6])
-        self.assertEqual(_handlerservice.shareOut(5, 2), [3, 2])
-        self.assertEqual(_handlerservice.shareOut(1, 3), [1, 0, 0])
-        self.assertEqual(_handlerservice.shareOut(0, 2), [0, 0])
+        self.assertEqual(shareOut(12, 1), [12])
+        self.assertEqual(shareOut(12, 2), [6, 6])
+        self.assertEqual(shareOut(5, 2), [3, 2])
+        self.assertEqual(shareOut(1, 3), [1, 0, 0])
+        self.assertEqual(shareOut(0, 2), [0, 0])
 
     def test_appRequired(self) -> None:
         """

@@ -1061,6 +1061,21 @@ class SynchronousThreadPoolTests(SynchronousTestCase):
         self.assertEqual(pool.flush(), 3)
         self.assertEqual((calls, pool.pending), ([1, 2], []))
 
+    def test_divide(self) -> None:
+        """
+        L{SynchronousThreadPool.divide} gives as many lanes as asked, each
+        of them the pool, as it has no threads to set apart; work given to
+        them waits with the pool's, in order.
+        """
+        calls: list[int] = []
+        pool = SynchronousThreadPool(immediate=False)
+        lanes = pool.divide(2)
+        self.assertEqual(lanes, [pool, pool])
+        lanes[1].callInThread(calls.append, 1)
+        lanes[0].callInThread(calls.append, 2)
+        pool.flush()
+        self.assertEqual(calls, [1, 2])
+
     def test_deferToThreadPool(self) -> None:
         """
         With L{FakeReactor}, the pool serves L{deferToThreadPool}: the
