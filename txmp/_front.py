@@ -48,6 +48,7 @@ from txmp._access import AccessLog
 from txmp._defaults import (
     ABORT_TIMEOUT,
     DEFAULT_MAX_BODY,
+    LIVENESS_LATENESS,
     MIN_PROGRESS,
     MIN_USER_TIMEOUT,
     PIPELINE_BUFFER,
@@ -1093,6 +1094,9 @@ class FrontConnection(Protocol):
     _headerCall: IDelayedCall | None = None
     _idleCall: IDelayedCall | None = None
     _idleSince = 0.0
+    # Whether the idle timer, run late (the front was paused), was set
+    # again to let the reactor read first (_idleTimedOut).
+    _idleSpared = False
     # From the first byte of a request to the end of its response.
     _inRequest = False
     _bodyCall: IDelayedCall | None = None
@@ -1984,6 +1988,7 @@ class FrontConnection(Protocol):
         if self._closing or self._lost:
             return
         self._idleSince = self.factory.reactor.seconds()
+        self._idleSpared = False
         if self._idleCall is None:
             self._idleCall = self.factory.reactor.callLater(
                 self.rules.idleTimeout, self._idleTimedOut
@@ -2002,7 +2007,19 @@ class FrontConnection(Protocol):
         # runs at it exactly.
         due = self._idleSince + self.rules.idleTimeout
         now = self.factory.reactor.seconds()
-        if now >= due:
+        if now - due > LIVENESS_LATENESS and not self._idleSpared:
+            # Run late: the front was paused (SIGSTOP, swap, a virtual
+            # machine's stolen time), and timers run before the reactor
+            # reads its sockets (a paused epoll_wait returns EINTR), so a
+            # request the client sent meanwhile waits unread, and closing
+            # now would answer it with a closed connection.  Set again, the
+            # timer runs once the reactor has read (at its next turn, after
+            # its I/O, and a little later, as it must on a Clock too).
+            self._idleSpared = True
+            self._idleCall = self.factory.reactor.callLater(
+                LIVENESS_LATENESS, self._idleTimedOut
+            )
+        elif now >= due:
             self._close()
         else:
             self._idleCall = self.factory.reactor.callLater(due - now, self._idleTimedOut)

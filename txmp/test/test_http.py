@@ -19,6 +19,7 @@ from txmp._defaults import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_REQUEST_LINE,
+    LIVENESS_LATENESS,
 )
 from txmp._front import FrontFactory
 from txmp._frontservice import httpRules
@@ -814,6 +815,42 @@ class TimeoutTests(FrontTestCase):
         self.clock.advance(6.9)
         self.assertFalse(transport.disconnecting)
         self.clock.advance(0.1)
+        self.assertTrue(transport.disconnecting)
+
+    def test_idlePausedReadsFirst(self) -> None:
+        """
+        An idle timer that runs late (the front was paused: SIGSTOP, swap)
+        does not close the connection until L{LIVENESS_LATENESS} later,
+        after the reactor's next turn, at which it reads what the client
+        sent meanwhile: a request sent on a kept-alive connection during
+        the pause is served, not answered with a closed connection.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(httpHead())
+        self.respond(self.lastRequest().requestId, body=[b"ok"])
+        transport.clear()
+        # Paused 20 s: the timer, due 7 s after the response, runs 13 s late.
+        self.clock.advance(20.0)
+        self.assertFalse(transport.disconnecting)
+        # The reactor's next turn reads the request sent in the pause.
+        channel.dataReceived(httpHead())
+        self.clock.advance(LIVENESS_LATENESS)
+        self.assertFalse(transport.disconnecting)
+        self.respond(self.lastRequest().requestId, body=[b"ok"])
+        self.assertEqual(ParsedResponse(transport.value()).code, 200)
+        self.assertFalse(transport.disconnecting)
+
+    def test_idlePausedClosedAfter(self) -> None:
+        """
+        A connection whose idle timer ran late and whose client sent
+        nothing meanwhile is closed L{LIVENESS_LATENESS} later.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(httpHead())
+        self.respond(self.lastRequest().requestId, body=[b"ok"])
+        self.clock.advance(20.0)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(LIVENESS_LATENESS)
         self.assertTrue(transport.disconnecting)
 
     def test_idleCountedFromSent(self) -> None:
