@@ -14,6 +14,7 @@ C{twistd mphandler --help} and a usage error do without.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import random
 import re
@@ -474,6 +475,16 @@ class HandlerService(Service):
                 )
             elif event == "HANDSHAKE_FAILED_PROTOCOL":
                 why = "protocol error %d" % (value,)
+            elif value == errno.EAGAIN:
+                # libzmq's handshake timer (ZMQ_HANDSHAKE_IVL, 30 s) ended
+                # it: a front that closes the connection gives EPIPE or
+                # ECONNRESET.  A front paused (SIGSTOP, swap) or too busy
+                # to answer, its kernel accepting for it: no CURVE matter.
+                why = (
+                    "the front accepted the connection but did not answer in"
+                    " 30 s (ZeroMQ's handshake timeout: a front paused or"
+                    " overloaded)"
+                )
             elif curve:
                 why = "the front closed the connection (a wrong --curve-server-key?)"
             else:

@@ -6,6 +6,7 @@ driven by a L{Clock}, two L{MemorySocket}s and a L{MemoryRunner}.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
@@ -3658,6 +3659,23 @@ class HandlerServicePlainTests(HandshakeTestCase):
             f"mphandler h1: ZeroMQ handshake with {self.send} failed: the front "
             "closed the connection (does it use CURVE? then give this handler "
             "--curve-server-key and --curve-secret-key); retrying",
+        ])
+        self.reactor.advance(_defaults.REFUSED_RETRY_MAX)
+        self.assertEqual(self.sockets[self.send].connects, 1)
+
+
+    def test_notAnswered(self) -> None:
+        """
+        A handshake that libzmq's timer ended (C{EAGAIN}: the front's
+        kernel accepted the connection, and the front, paused or
+        overloaded, did not answer) is said to be so, not taken for a
+        front that closed it, and left to ZeroMQ to try again.
+        """
+        lines = self.handshake(self.send, "HANDSHAKE_FAILED_NO_DETAIL", errno.EAGAIN)
+        self.assertEqual(lines, [
+            f"mphandler h1: ZeroMQ handshake with {self.send} failed: the front "
+            "accepted the connection but did not answer in 30 s (ZeroMQ's "
+            "handshake timeout: a front paused or overloaded); retrying",
         ])
         self.reactor.advance(_defaults.REFUSED_RETRY_MAX)
         self.assertEqual(self.sockets[self.send].connects, 1)
