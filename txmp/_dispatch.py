@@ -1438,10 +1438,17 @@ class Dispatcher:
                 # would be dropped and every request it took would time
                 # out (docs/protocol.md, 2.1).  Not answered: a BYE would
                 # bring the next HELLO at once.
+                # Or what a handler sent on a connection that its next
+                # one took over (ZMQ_ROUTER_HANDOVER names the old one so)
+                # before this front read it: a front paused, or a network
+                # cut, longer than the handlers' DEAD_CONNECTION.
                 self._bad(
                     identity,
                     "HELLO from a routing id that starts with a zero byte"
-                    " (the peer set no ZMQ_ROUTING_ID): not registered",
+                    " (the peer set no ZMQ_ROUTING_ID, or it is what a"
+                    " handler sent on a connection that its next one took"
+                    " over, after this front was paused or the network cut):"
+                    " not registered",
                 )
                 return
             self._peerSeen(identity)
@@ -1503,9 +1510,15 @@ class Dispatcher:
         """
         self._peerSeen(identity)
         if identity[:1] == b"\0":
+            # Or replies sent on a connection that the handler's next one
+            # took over (ZMQ_ROUTER_HANDOVER names the old one so) before
+            # this front read them: as for a HELLO (controlReceived).
             why = (
                 "; it starts with a zero byte: the peer set no ZMQ_ROUTING_ID"
-                " on its return socket"
+                " on its return socket, or they came on a connection that a"
+                " handler's next one took over, after this front was paused"
+                " or the network cut (that handler registers anew, its"
+                " requests retried or failed)"
             )
         else:
             # (Late replies of a handler of this front's previous run come

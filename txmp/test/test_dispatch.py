@@ -278,12 +278,29 @@ class RegistrationTests(DispatcherTestCase):
         self.hello(A, 1)
         with capturedLogs() as events:
             self.control(b"\x00\x80\x00\x41\xa7", protocol.encodeHello("noid", 1000))
-        self.assertIn("ZMQ_ROUTING_ID", " ".join(formatEvent(e) for e in events))
+        text = " ".join(formatEvent(e) for e in events)
+        self.assertIn("ZMQ_ROUTING_ID", text)
         self.assertEqual(list(self.dispatcher.handlers), [A])
         self.assertEqual(self.dispatcher.stats["badMessages"], 1)
         self.assertEqual(self.sent(b"\x00\x80\x00\x41\xa7"), [])
         _d, _ = self.submit()
         self.assertEqual(len(self.requestIds(A)), 1)
+
+    def test_helloFromTakenOverConnection(self) -> None:
+        """
+        The line logged for a C{HELLO} from a routing id that starts with a
+        zero byte names the other cause of such an id, as libzmq
+        (C{ZMQ_ROUTER_HANDOVER}) names the old connection of a handler
+        that connected again: what the handler sent on it, read after its
+        new connection took it over (the front was paused, or the network
+        cut, longer than the handler's heartbeat timeout).  A handler whose
+        two sockets set the same routing id is not to blame.
+        """
+        with capturedLogs() as events:
+            self.control(b"\x00\x6b\x8b\x45\x67", protocol.encodeHello("h1", 16))
+        text = " ".join(formatEvent(e) for e in events)
+        self.assertIn("set no ZMQ_ROUTING_ID, or it is what a handler sent on a"
+                      " connection that its next one took over", text)
 
     def test_helloAgainKeepsCredits(self) -> None:
         """
@@ -1346,6 +1363,9 @@ class ReplyTests(DispatcherTestCase):
         self.assertEqual(len(texts), 2, texts)
         self.assertIn("00800041a7", texts[0])
         self.assertIn("set no ZMQ_ROUTING_ID", texts[0])
+        # Or, after a pause of the front, a handler's old connection.
+        self.assertIn("or they came on a connection that a handler's next one"
+                      " took over", texts[0])
 
     def test_unregisteredPeerMemoryBounded(self) -> None:
         """
