@@ -766,12 +766,14 @@ class FrontLink:
             return
         self._say(
             LogLevel.warn,
-            "mphandler {name}: its connection to front {front} at {socket} was "
+            "mphandler {name}: its connection to {front} at {socket} was "
             "lost: what was on its way on it may be lost too; registering anew",
             socket=(
                 "--return " + self.returnAddress if isReturn else "--send " + self.address
             ),
-            front=printable(self.front or "?"),
+            # (None once the front went silent or said BYE: a paused front
+            # whose connections then time out.)
+            front="the front" if self.front is None else "front " + printable(self.front),
         )
         if self._held is None:
             self._doubt("a connection to the front was lost")

@@ -737,7 +737,15 @@ class RegistrationTests(FrontLinkTestCase):
         """
         self.link.start()
         self.sendSocket.clear()
-        self.link.connectionLost(False)
+        with capturedLogs() as events:
+            self.link.connectionLost(False)
+        # (No front known: not "front ?".)
+        self.assertIn(
+            "mphandler host:123: its connection to the front at --send "
+            f"{self.link.address} was lost: what was on its way on it may be "
+            "lost too; registering anew",
+            [formatEvent(e) for e in events],
+        )
         hello, = self.control()
         assert isinstance(hello, protocol.Hello)
         self.assertEqual(hello.anew, hello.sequence)
