@@ -309,6 +309,17 @@ class PendingRequest:
         self.responseBytes = 0
         self.granted = self.dispatcher.window
 
+    @property
+    def logId(self) -> str:
+        """
+        The request's id in the front's log: its consumer's
+        (L{ReplyConsumer.requestId}, its C{X-Request-Id}), as its access
+        log line, its application and its handler's log name it; not
+        L{requestId}, which is another for a trusted proxy's id and for a
+        retry.  (Only worked out for a line that is written.)
+        """
+        return (self.consumer.requestId or self.requestId).decode("ascii", "replace")
+
     def bodyData(self, data: bytes) -> None:
         """
         More request body from the client: pass it to the handler within
@@ -1026,7 +1037,7 @@ class Dispatcher:
         """
         self._log.failure(
             "forwarding the body of request {requestId} failed",
-            requestId=pending.requestId.decode("ascii", "replace"),
+            requestId=pending.logId,
         )
         if pending.state is not DONE:
             self._fail(pending, FrontError("forwarding the body failed"), cancel=True)
@@ -1042,7 +1053,7 @@ class Dispatcher:
         """
         self._log.failure(
             "writing the reply to request {requestId} failed",
-            requestId=pending.requestId.decode("ascii", "replace"),
+            requestId=pending.logId,
         )
         if pending.state is not DONE:
             self._abandon(pending)
@@ -1070,7 +1081,7 @@ class Dispatcher:
             "invalid replies",
             "handler {name} sent an invalid reply to request {requestId}: {why}",
             name=pending.handler.label if pending.handler else "?",
-            requestId=pending.requestId.decode("ascii", "replace"),
+            requestId=pending.logId,
             why=why,
         )
         if pending.state is not DONE:
@@ -1125,7 +1136,7 @@ class Dispatcher:
                 self._log.info(
                     "request {requestId}: answered, but not ended by handler "
                     "{name} within {timeout}s: cancelled",
-                    requestId=pending.requestId.decode("ascii"),
+                    requestId=pending.logId,
                     name=pending.handler.label if pending.handler else "?",
                     timeout=self.timeout,
                 )
@@ -1142,7 +1153,7 @@ class Dispatcher:
                     "request {requestId}: its client took too little of the "
                     "response in {timeout}s (less than {minimum} bytes): "
                     "connection aborted",
-                    requestId=pending.requestId.decode("ascii"),
+                    requestId=pending.logId,
                     timeout=self.timeout,
                     minimum=MIN_PROGRESS,
                 )
@@ -1152,7 +1163,7 @@ class Dispatcher:
                 return
         self._log.warn(
             "request {requestId} timed out on handler {name}",
-            requestId=pending.requestId.decode("ascii"),
+            requestId=pending.logId,
             name=pending.handler.label if pending.handler else "?",
         )
         self._fail(pending, ReplyTimeout("no reply in time"), cancel=True)
@@ -1660,7 +1671,7 @@ class Dispatcher:
             self._log.warn(
                 "handler {name} failed request {requestId}: {why}",
                 name=pending.handler.label,
-                requestId=message.requestId.decode("ascii", "replace"),
+                requestId=pending.logId,
                 # (Not "message": a legacy log observer, as trial installs,
                 # replaces a "message" that is not a tuple with ().)
                 why=printable(message.message, LOG_MESSAGE_LENGTH),

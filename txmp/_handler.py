@@ -158,6 +158,14 @@ class Running(Protocol):
         """
 
     @property
+    def logId(self) -> str:
+        """
+        The request's id in logs: its C{X-Request-Id} (a trusted proxy's,
+        or the front's own id), as its access log line, its application and
+        the front's log name it.
+        """
+
+    @property
     def waitingOnFront(self) -> bool:
         """
         Whether the application thread waits for the front: for more of
@@ -1342,7 +1350,7 @@ class FrontLink:
                         "request {requestId} cancelled by the front while {state} "
                         "(its client gone, a bad request body, a timeout of the "
                         "front's, or a reply the front refused: its log says which)",
-                        requestId=idText(message.requestId),
+                        requestId=running.logId,
                         # One of --prefetch may not have reached a thread yet.
                         state="running" if running.started else "waiting for a thread",
                     )
@@ -1542,7 +1550,7 @@ class FrontLink:
                 level,
                 "request {requestId} still running {seconds:g} s after the "
                 "front cancelled it: {state} (most recent call last):\n{stack}",
-                requestId=idText(requestId),
+                requestId=running.logId,
                 seconds=HUNG_AFTER_CANCEL,
                 state=state,
                 stack=stack.rstrip("\n"),
@@ -1552,7 +1560,7 @@ class FrontLink:
                 "request {requestId} still waiting for a thread {seconds:g} s "
                 "after the front cancelled it: every thread of this handler "
                 "is busy",
-                requestId=idText(requestId),
+                requestId=running.logId,
                 seconds=HUNG_AFTER_CANCEL,
             )
 

@@ -1270,6 +1270,14 @@ class RunningRequest:
         self._claim: list[None] = [None]
 
     @property
+    def logId(self) -> str:
+        """
+        The id of the request in logs (L{_requestId}), for the handler's
+        lines about it (L{txmp._handler.Running.logId}).
+        """
+        return self._requestId
+
+    @property
     def _requestId(self) -> str:
         """
         The id of the request in logs: its X-Request-Id, which the client

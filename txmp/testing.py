@@ -137,6 +137,7 @@ from txmp._front import DEFAULT_RULES, FrontConnection, FrontFactory
 from txmp._handler import FrontLink
 from txmp._http import HTTPRules
 from txmp._interfaces import IFrontReactor
+from txmp._peerlog import idText, printable
 from txmp._zmq import (
     AddressError,
     FramesReceiver,
@@ -2073,6 +2074,17 @@ class MemoryRun:
         C{stack}: where the test says the application thread is.
         """
         return self.stack
+
+    @property
+    def logId(self) -> str:
+        """
+        The request's id in logs, as L{txmp._wsgi.RunningRequest.logId}
+        has it: its C{X-Request-Id}, else its id as text.
+        """
+        for name, value in self.head.headers:
+            if name.lower() == "x-request-id":
+                return value if value.isprintable() else printable(value)
+        return idText(self.requestId)
 
     def bodyReceived(self, chunks: list[bytes], end: bool) -> None:
         """

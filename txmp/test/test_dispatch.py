@@ -1286,6 +1286,48 @@ class ReplyTests(DispatcherTestCase):
         self.assertTrue(line.endswith("..."), line)
         self.assertEqual(str(self.assertFrontError(self.d, HandlerFailed, 502)), message)
 
+    def test_linesNameAccessLogId(self) -> None:
+        """
+        The front's lines about a request (failed by its handler, timed
+        out, answered with an invalid reply) name it by the id its access
+        log line, its application and its handler's log give it (its
+        consumer's: the C{X-Request-Id}), as the line for a lost handler
+        does (L{UnreachableTests.test_lostLoggedByAccessLogId}), not by the
+        dispatcher's own id, which is another for a trusted proxy's
+        C{X-Request-Id}.
+        """
+        # As a trusted proxy's X-Request-Id, which the dispatcher does not
+        # take for its own.
+        self.consumer.requestId = b"proxy-id-1"
+        with capturedLogs() as events:
+            self.reply(A, protocol.encodeError(self.requestId, "boom"))
+        self.assertIn(
+            "handler handler-a failed request proxy-id-1: boom",
+            [formatEvent(e) for e in events],
+        )
+        self.assertFrontError(self.d, HandlerFailed, 502)
+        self.credit(A)
+        d, consumer = self.submit()
+        consumer.requestId = b"proxy-id-2"
+        with capturedLogs() as events:
+            self.clock.advance(self.timeout)
+        self.assertIn(
+            "request proxy-id-2 timed out on handler handler-a",
+            [formatEvent(e) for e in events],
+        )
+        self.assertFrontError(d, ReplyTimeout, 504)
+        self.credit(A)
+        d, consumer = self.submit()
+        consumer.requestId = b"proxy-id-3"
+        self.respond(A, self.requestIds(A)[-1])
+        with capturedLogs() as events:
+            self.successResultOf(d).invalid("too short", 502)
+        self.assertIn(
+            "handler handler-a sent an invalid reply to request proxy-id-3: too short",
+            [formatEvent(e) for e in events],
+        )
+        self.assertNoLeak()
+
     def test_errorAfterHead(self) -> None:
         """
         C{ERROR} after a C{RESP} with more to come aborts the body.

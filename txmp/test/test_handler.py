@@ -1783,6 +1783,20 @@ class RequestTests(FrontLinkTestCase):
             ],
         )
 
+    def test_cancelNamesRequestIdHeader(self) -> None:
+        """
+        The line of a cancelled request names it by its C{X-Request-Id}
+        (a trusted proxy's), as its application's lines, the front's and
+        its access log line do, not by the front's id for it.
+        """
+        self.request(b"front1.1", headers=[(b"X-Request-Id", b"proxy-id")])
+        with capturedLogs() as events:
+            self.fromFront(protocol.encodeCancel(b"front1.1"))
+        [line] = [formatEvent(e) for e in events]
+        self.assertTrue(
+            line.startswith("request proxy-id cancelled by the front while"), line
+        )
+
     def test_cancelUnknown(self) -> None:
         """
         C{CANCEL} for a request that is not running (it finished already)

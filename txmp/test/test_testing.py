@@ -1000,7 +1000,7 @@ class SignatureTests(SynchronousTestCase):
             (PausingSink, _ReplySink, "sendHead sendBody sendError sendWindow finished"),
             (SynchronousThreadPool, ThreadPool, "callInThreadWithCallback"),
             (MemoryRunner, WSGIRunner, "run"),
-            (MemoryRun, RunningRequest, "cancel bodyReceived windowReceived"),
+            (MemoryRun, RunningRequest, "cancel bodyReceived windowReceived logId"),
             (RecordingSink, _ReplySink, "sendHead sendBody sendError sendWindow finished"),
             (RecordingConsumer, Exchange, "replyReceived requestFailed clientTaking"),
             (RecordingConsumer, Exchange, "writeBody finishBody abortBody"),

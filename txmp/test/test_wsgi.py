@@ -56,6 +56,7 @@ from txmp.testing import (
     ClosingIterable,
     CountingCondition,
     FakeReactor,
+    MemoryRun,
     RecordingFile,
     RecordingSink,
     ScriptedCondition,
@@ -1604,6 +1605,30 @@ class ErrorStreamTests(SynchronousTestCase):
         runner.run(b"r\n2", requestHead(), [], RecordingSink())
         self.assertEqual(
             [e["requestId"] for e in events], ["\\x1b[2Jid\\x0afake", "0x720a32"]
+        )
+
+    def test_logId(self) -> None:
+        """
+        L{RunningRequest.logId}, by which the handler's link names the
+        request in its lines (a C{CANCEL}'s), is the id its application's
+        lines give it: its X-Request-Id (escaped), else the id of the
+        C{REQ}; as L{txmp.testing.MemoryRun.logId} is.
+        """
+        reactor = runningReactor()
+        runner = WSGIRunner(reactor, SynchronousThreadPool(immediate=False), lambda e, s: [])
+        heads = [
+            requestHead(headers=[("X-Request-Id", "proxy-id")]),
+            requestHead(headers=[("X-Request-Id", "\x1b[2Jid\nfake")]),
+            requestHead(),
+        ]
+        runs = [
+            (runner.run(b"r\n%d" % (i,), head, [], RecordingSink()),
+             MemoryRun(b"r\n%d" % (i,), head, [], RecordingSink()))
+            for i, head in enumerate(heads)
+        ]
+        self.assertEqual(
+            [(real.logId, fake.logId) for real, fake in runs],
+            [("proxy-id",) * 2, ("\\x1b[2Jid\\x0afake",) * 2, ("0x720a32",) * 2],
         )
 
 
