@@ -36,7 +36,7 @@ from twisted.internet.interfaces import (
     ITCPTransport,
 )
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from twisted.web.http import datetimeToString
 from zope.interface import classImplements, implementer
@@ -90,6 +90,7 @@ from txmp._http import (
 )
 from txmp._interfaces import cancelCall
 from txmp._metrics import FrontMetrics
+from txmp._peerlog import PacedLog
 from txmp.protocol import Frame
 
 DEFAULT_RULES = HTTPRules()
@@ -1189,6 +1190,25 @@ class FrontConnection(Protocol):
         # has passed, not for --idle-timeout.
         self.factory.connectionIdle(self, self._idleSince)
 
+    def logClient(self, kind: str, format: str, /, **fields: object) -> None:
+        """
+        Log, at level info, a line about what this connection's client did
+        (a bad request body, a timeout of its request, its response not
+        taken), paced per client address (L{FrontFactory.clientLog}): a
+        client may do it as often as it likes, each time on a new
+        connection.
+
+        @param kind: what the client did, as a plural for the summary of
+            the lines not written (C{"bad request bodies"}).
+        """
+        peer = self.transport.getPeer() if self.transport is not None else None
+        host = getattr(peer, "host", None)
+        self.factory.clientLog.emit(
+            LogLevel.info, self._log,
+            host.encode("utf-8", "replace") if isinstance(host, str) else b"unix",
+            kind, format, **fields,
+        )
+
     def client(self, headers: Sequence[tuple[bytes, bytes]]) -> Client | None:
         """
         The client's address and the scheme it used, and the host it asked
@@ -1453,7 +1473,8 @@ class FrontConnection(Protocol):
             self._clientCloses = True
         client = self.client(head.fields)
         if client is None:
-            self._log.info(
+            self.logClient(
+                "contradictory forwarding fields",
                 "contradictory Forwarded and X-Forwarded-* fields from {peer}",
                 peer=str(self.transport.getPeer()),
             )
@@ -1519,7 +1540,8 @@ class FrontConnection(Protocol):
             try:
                 decoder.dataReceived(data)
             except FramingError as error:
-                self._log.info(
+                self.logClient(
+                    "bad request bodies",
                     "bad request body from {peer}: {why}",
                     peer=str(self.transport.getPeer()),
                     why=str(error),
@@ -1849,7 +1871,8 @@ class FrontConnection(Protocol):
             self._watchSending(self.factory.dispatcher.timeout)
             return
         if left or (left is None and self._transportFull):
-            self._log.info(
+            self.logClient(
+                "responses not taken",
                 "client {peer} took too little of its response in {timeout}s"
                 " (less than {minimum} bytes): connection aborted",
                 peer=str(self.transport.getPeer()),
@@ -1971,7 +1994,8 @@ class FrontConnection(Protocol):
         (up to C{lingerTime} more, a byte every C{lingerTimeout}), its
         slot of C{--max-connections} with it.
         """
-        self._log.info(
+        self.logClient(
+            "requests not complete in time",
             "request {what} not complete within {timeout}s: closing {peer}",
             what=what,
             timeout=timeout,
@@ -2106,6 +2130,13 @@ def negotiatesOnContext(twistedVersion: str) -> bool:
     return (int(major), int(minor)) >= (26, 4)
 
 
+def _clientText(host: bytes) -> str:
+    """
+    A client, as the summary of lines about it names it (L{PacedLog}).
+    """
+    return "client " + host.decode("utf-8", "replace")
+
+
 @define(slots=False, eq=False, repr=False)
 class FrontFactory(_ServerFactory):
     """
@@ -2150,6 +2181,13 @@ class FrontFactory(_ServerFactory):
     # The connections closed for new ones and not gone yet (see _spare).
     _reclaiming: set[FrontConnection] = field(init=False, factory=set)
     _dates: _DateCache = field(init=False, factory=_DateCache)
+    # What it logs of its clients (FrontConnection.logClient), paced as
+    # what it logs of its ZeroMQ peers is, per client address and kind of
+    # line (made in __attrs_post_init__, for its reactor).
+    clientLog: PacedLog = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.clientLog = PacedLog(self.reactor, describe=_clientText)
 
     def buildProtocol(self, addr: IAddress | None) -> FrontConnection:
         return FrontConnection(self)
@@ -2348,7 +2386,11 @@ class FrontFactory(_ServerFactory):
         self._closeAccessLog()
 
     def _closeAccessLog(self) -> None:
-        if not self.connections and self.accessLog is not None:
+        if self.connections:
+            return
+        # (Its summaries, written now: no connection is left to log.)
+        self.clientLog.flush()
+        if self.accessLog is not None:
             self.accessLog.close()
 
 

@@ -18,7 +18,7 @@ from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.logger import ILogObserver, LogEvent, Logger
+from twisted.logger import ILogObserver, LogEvent, Logger, capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -31,6 +31,8 @@ from txmp._defaults import (
     GRANT_DIVISOR,
     MIN_PROGRESS,
     MIN_USER_TIMEOUT,
+    PEER_LOG_BURST,
+    PEER_LOG_INTERVAL,
     PIPELINE_BUFFER,
     SEND_LIMIT,
     SMALL_BODY,
@@ -3611,6 +3613,53 @@ class ResponseBodyTests(FrontTestCase):
         self.body(end=True)
         self.assertEqual(self.transport.writes, [b"x" * 100, b"a" * 10, b"b" * 5])
         self.assertClosed(self.transport)
+
+
+class ClientLogTests(FrontTestCase):
+    """
+    What the front logs of what its clients do is paced per client
+    address and kind of line, as what it logs of its ZeroMQ peers is: a
+    client cannot write a line in the front's log for each request it
+    sends.
+    """
+
+    def test_badBodiesPaced(self) -> None:
+        """
+        Of a client's bad request bodies (each answered 400, on a new
+        connection, and counted), the first L{PEER_LOG_BURST} in
+        L{PEER_LOG_INTERVAL} seconds are logged, the rest counted and said
+        in one line at the interval's end.  Its other kinds of lines (a
+        request head that did not come in time) are counted apart.
+        """
+        self.site.metrics = FrontMetrics()
+        bad = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n"
+        with capturedLogs() as events:
+            slow, _transport = self.connect()
+            slow.dataReceived(b"GET / HTTP/1.1\r\n")
+            for _ in range(PEER_LOG_BURST + 15):
+                _channel, transport = self.sendRequest(bad)
+                self.assertEqual(ParsedResponse(transport.value()).code, 400)
+            self.clock.advance(PEER_LOG_INTERVAL - 0.5)
+            self.assertEqual(len(events), PEER_LOG_BURST)
+            self.clock.advance(0.5)
+            self.clock.advance(self.rules.headerTimeout - PEER_LOG_INTERVAL)
+        lines = [formatEvent(e) for e in events]
+        self.assertEqual(
+            [line.split(" from ")[0].split(" IPv4")[0] for line in lines],
+            ["bad request body"] * PEER_LOG_BURST
+            + [
+                "... and 15 more bad request bodies",
+                "request head not complete within 15.0s: closing",
+            ],
+        )
+        self.assertTrue(
+            lines[PEER_LOG_BURST].startswith(
+                "... and 15 more bad request bodies from client 192.0.2.5 in the"
+                " last 10 s (not logged; the last: bad request body from "
+            ),
+            lines[PEER_LOG_BURST],
+        )
+        self.assertEqual(self.site.metrics.statuses, {400: PEER_LOG_BURST + 15, 408: 1})
 
 
 class NegotiatesOnContextTests(SynchronousTestCase):
