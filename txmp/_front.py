@@ -1744,6 +1744,11 @@ class FrontConnection(Protocol):
         refusal = None if started else Refusal(
             status, exchange if exchange is not None else self._head, self.peerHost
         )
+        if refusal is not None and exchange is None and self._headerCall is not None:
+            # A head refused that came in more than one read (a 408 for
+            # one too slow): it began when its timer started, and its
+            # duration is logged and counted from then, not as 0.
+            refusal.startedAt = self._headerCall.getTime() - self.rules.headerTimeout
         # No body to HEAD, as for any response to it (RFC 9110 section
         # 9.3.2): its client would take one for the next response.  A
         # request line refused has no method: its first word says, in the
@@ -1982,8 +1987,10 @@ class FrontConnection(Protocol):
     # Timers.
 
     def _headerTimedOut(self) -> None:
-        self._headerCall = None
+        # (Its call is forgotten once refuse has read from it when the
+        # head began.)
         self._timedOut("head", self.rules.headerTimeout)
+        self._headerCall = None
 
     def _timedOut(self, what: str, timeout: float) -> None:
         """

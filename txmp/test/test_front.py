@@ -599,6 +599,40 @@ class AccessLogLineTests(FrontTestCase):
         self.assertTrue(line.startswith("192.0.2.5 - - ["), line)
         self.assertIn('"GET /x HTTP/1.1" 400 %d ' % (len(b"400 Bad Request\n"),), line)
 
+    def test_refusedHeadDuration(self) -> None:
+        """
+        A head refused once more of it came than in its first read (a 408
+        for one not complete within C{--header-timeout}, a 431 for one
+        that grew too large) is logged and counted with the time since its
+        first byte as its duration, not 0; one refused at its first read
+        takes none.
+        """
+        path = self.accessLog()
+        self.site.metrics = FrontMetrics()
+        slow, _ = self.connect()
+        slow.dataReceived(b"GET /slow HTTP/1.1\r\n")
+        large, _ = self.connect()
+        large.dataReceived(b"GET /large HTTP/1.1\r\n")
+        self.clock.advance(2)
+        large.dataReceived(b"X: y\r\n" * 200)
+        self.clock.advance(self.rules.headerTimeout - 2)
+        self.sendRequest(b"GET /x HTTP/1.1\r\nHost: a b\r\n\r\n")
+        durations = [
+            (line.split('"')[1], line.split()[-2])
+            for line in path.getContent().decode("ascii").splitlines()
+        ]
+        self.assertEqual(
+            durations,
+            [
+                ("GET /large HTTP/1.1", "2.000000"),
+                ("GET /slow HTTP/1.1", "%.6f" % (self.rules.headerTimeout,)),
+                ("GET /x HTTP/1.1", "0.000000"),
+            ],
+        )
+        self.assertEqual(
+            self.site.metrics.duration.sum, 2 + self.rules.headerTimeout
+        )
+
     def test_refusedLength(self) -> None:
         """
         A request refused with 413 for its C{Content-Length} is logged with
