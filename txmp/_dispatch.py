@@ -509,8 +509,14 @@ class PendingRequest:
         the handler that has it, if any.
         """
         if self.state is not DONE:
-            self.dispatcher._abandon(self)
-            self.dispatcher.stats["cancelled"] += 1
+            dispatcher = self.dispatcher
+            if self.state is QUEUED:
+                # Its wait counts too, as one ended by --queue-timeout does
+                # (_queueTimedOut): left out, clients that give up sooner
+                # than the front (a proxy's timeout) hid every long wait.
+                dispatcher.queueWait.observe(dispatcher._reactor.seconds() - self.queuedAt)
+            dispatcher._abandon(self)
+            dispatcher.stats["cancelled"] += 1
 
 
 def _unsentBodies(

@@ -1182,6 +1182,29 @@ class DispatchTests(DispatcherTestCase):
         self.assertEqual((wait.count, wait.sum), (1, self.queueTimeout))
         self.assertNoLeak()
 
+    def test_cancelledWaitObserved(self) -> None:
+        """
+        The wait of a request whose client went away while it was queued
+        (a proxy's or a client's timeout shorter than C{queueTimeout}) is
+        in the queue-wait histogram too, once: else clients that give up
+        sooner than the front hide every long wait.  One cancelled after it
+        was dispatched is not counted again.
+        """
+        first, _ = self.submit()
+        second, _ = self.submit()
+        self.clock.advance(2)
+        first.cancel()
+        self.failureResultOf(first)
+        wait = self.dispatcher.queueWait
+        self.assertEqual((wait.count, wait.sum), (1, 2))
+        self.clock.advance(1)
+        self.hello(A, 1)
+        second.cancel()
+        self.failureResultOf(second)
+        self.assertEqual((wait.count, wait.sum), (2, 5))
+        self.assertEqual(self.dispatcher.stats["cancelled"], 2)
+        self.assertNoLeak(timers=False)
+
     def test_dispatchedRequestsDoNotQueueTimeout(self) -> None:
         """
         A request taken from the queue no longer counts towards the queue
