@@ -205,11 +205,12 @@ class Reply:
         self.contentLength = head.contentLength
         self._pending = pending
 
-    def cancel(self) -> None:
+    def cancel(self, clientGone: bool = True) -> None:
         """
-        The client has gone: stop the rest of this reply.
+        The client has gone, or the front answered it otherwise: stop the
+        rest of this reply (L{PendingRequest.cancel}).
         """
-        self._pending.cancel()
+        self._pending.cancel(clientGone)
 
     def invalid(self, why: str, status: int | None = None) -> None:
         """
@@ -503,10 +504,14 @@ class PendingRequest:
                     self.handler, protocol.encodeWindow(self.requestId, owed)
                 )
 
-    def cancel(self) -> None:
+    def cancel(self, clientGone: bool = True) -> None:
         """
-        Abandon this request (the client went away): free its entry and tell
-        the handler that has it, if any.
+        Abandon this request: free its entry and tell the handler that has
+        it, if any.
+
+        @param clientGone: whether its client went away (counted as
+            C{cancelled}), rather than the front ending the request itself
+            (a refusal of its body, a stopping front's cut).
         """
         if self.state is not DONE:
             dispatcher = self.dispatcher
@@ -516,7 +521,8 @@ class PendingRequest:
                 # than the front (a proxy's timeout) hid every long wait.
                 dispatcher.queueWait.observe(dispatcher._reactor.seconds() - self.queuedAt)
             dispatcher._abandon(self)
-            dispatcher.stats["cancelled"] += 1
+            if clientGone:
+                dispatcher.stats["cancelled"] += 1
 
 
 def _unsentBodies(

@@ -537,7 +537,7 @@ class Exchange:
 
     def _respond(self, reply: Reply) -> None:
         if self.state is not ResponseState.WAITING:
-            reply.cancel()
+            reply.cancel(clientGone=False)
             return
         self._reply = reply
         hasBody = self._hasBody = (
@@ -900,7 +900,7 @@ class Exchange:
             # (Let go of: it holds the dispatcher's request, which holds
             # this exchange, a cycle left to the garbage collector.)
             reply, self._reply = self._reply, None
-            reply.cancel()
+            reply.cancel(clientGone=False)
         if self.state is ResponseState.WAITING:
             self.connection.factory.dispatcher.countStatus(500)
             self.answer(500)
@@ -932,7 +932,9 @@ class Exchange:
         )
         self._end(response)
 
-    def abandon(self, logged: bool = True, unstarted: int = CLIENT_CLOSED) -> None:
+    def abandon(
+        self, logged: bool = True, unstarted: int = CLIENT_CLOSED, clientGone: bool = True
+    ) -> None:
         """
         The client is gone, or the request was refused: stop the handler's
         work on it, and write nothing more.
@@ -944,6 +946,9 @@ class Exchange:
             response (L{FrontConnection.refuse}) logs itself instead.
         @param unstarted: the status logged if the response had not
             started: L{CLIENT_CLOSED} or L{CLOSED_UNANSWERED}.
+        @param clientGone: whether the client went away (the dispatcher
+            counts it as C{cancelled}), not the front (a refusal, a
+            stopping front's cut).
         """
         state, self.state = self.state, ResponseState.DONE
         self._sink = None
@@ -953,11 +958,11 @@ class Exchange:
         if state is ResponseState.DONE:
             return
         if self._reply is not None:
-            self._reply.cancel()
+            self._reply.cancel(clientGone)
             self._reply = None
         elif self._pending is not None:
             pending, self._pending = self._pending, None
-            pending.cancel()
+            pending.cancel(clientGone)
         if logged:
             if state is ResponseState.WAITING:
                 self.code = unstarted
@@ -1690,7 +1695,7 @@ class FrontConnection(Protocol):
         """
         exchange, self.exchange = self.exchange, None
         if exchange is not None:
-            exchange.abandon(unstarted=CLOSED_UNANSWERED)
+            exchange.abandon(unstarted=CLOSED_UNANSWERED, clientGone=False)
         self.abort()
 
     def abort(self) -> None:
@@ -1764,7 +1769,7 @@ class FrontConnection(Protocol):
         self.exchange = None
         if exchange is not None:
             # Its response started: logged with what it sent, then cut.
-            exchange.abandon(logged=started)
+            exchange.abandon(logged=started, clientGone=False)
         if refusal is None:
             self.abort()
             return

@@ -2999,6 +2999,31 @@ class StreamingTests(FrontTestCase):
         self.assertEqual(self.cancels(), [requestId])
         self.assertNoLeak()
 
+    def test_refusedNotCountedCancelled(self) -> None:
+        """
+        A request the front ends itself once its handler has it (a bad
+        chunk of its streamed body: 400; a stopping front's cut) is not
+        counted as C{cancelled}, which counts the requests whose client
+        went away: its handler is told C{CANCEL} all the same.
+        """
+        big = b"a" * (SMALL_BODY + 1)
+        channel, transport = self.sendRequest(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % (len(big),) + big + b"\r\n"
+        )
+        refused = self.lastRequest().requestId
+        channel.dataReceived(b"ZZ\r\n")
+        self.assertEqual(ParsedResponse(transport.value()).code, 400)
+        cut, _ = self.get()
+        cutId = self.lastRequest().requestId
+        cut.cut()
+        gone, _ = self.get()
+        goneId = self.lastRequest().requestId
+        self.disconnect(gone)
+        self.assertEqual(self.cancels(), [refused, cutId, goneId])
+        self.assertEqual(self.dispatcher.stats["cancelled"], 1)
+        self.assertNoLeak()
+
     def test_expectContinue(self) -> None:
         """
         C{Expect: 100-continue} within the limit is answered with
