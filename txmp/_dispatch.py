@@ -22,7 +22,7 @@ from typing import Protocol
 from attrs import define
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 
 from txmp import protocol
 from txmp._deadlines import Deadlines, PauseWatch
@@ -1288,14 +1288,31 @@ class Dispatcher:
         registered.
         """
         # (Paced: a peer may say it as often as it likes.)
-        self._paced.warn(
-            self._log,
-            handler.identity,
-            "registrations anew",
-            "handler {name} lost a connection to this front (its HELLO says):"
-            " registered anew, its requests retried or failed",
-            name=handler.label,
-        )
+        if handler.inFlight:
+            self._paced.warn(
+                self._log,
+                handler.identity,
+                "registrations anew",
+                "handler {name} lost a connection to this front (its HELLO says):"
+                " registered anew, its requests retried or failed",
+                name=handler.label,
+            )
+        else:
+            # Nothing of this front's lost: no warning.  The usual case is
+            # a front started anew on the addresses of one that stopped:
+            # each of that one's handlers, whose connections to it broke,
+            # asks this one so (twice, once a socket), and it cannot tell
+            # whose connections they were.
+            self._paced.emit(
+                LogLevel.info,
+                self._log,
+                handler.identity,
+                "registrations anew",
+                "handler {name} lost a connection to a front at these addresses"
+                " (its HELLO says): registered anew, with no request of this"
+                " front's in flight",
+                name=handler.label,
+            )
         lost = self.registry.remove(handler)
         if lost is not None:
             self._requestsLost(

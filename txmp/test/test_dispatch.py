@@ -413,6 +413,33 @@ class RegistrationTests(DispatcherTestCase):
         self.assertNoResult(d)
         self.assertEqual(len(self.dispatcher.handlers[A].inFlight), 1)
 
+    def test_helloAnewIdleInfo(self) -> None:
+        """
+        A C{HELLO} with C{anew} from a registered handler with no request
+        of this front's in flight (as each handler of a front that stopped
+        says to the front started anew on its addresses, which registered
+        it from its last C{HELLO} a moment before) is said at level info,
+        without the words of a loss that did not happen: neither
+        "this front", whose connections may not be the ones that broke,
+        nor requests "retried or failed".  With requests in flight it is a
+        warning (L{test_helloAnewForgets}).
+        """
+        self.hello(A, 2)
+        with capturedLogs() as events:
+            self.control(A, protocol.encodeHello("handler-a", 2, sequence=7, anew=7))
+            self.control(A, protocol.encodeHello("handler-a", 2, sequence=8, anew=8))
+        anew = [
+            (e["log_level"], formatEvent(e)) for e in events if "lost a" in formatEvent(e)
+        ]
+        self.assertEqual(
+            anew,
+            [(LogLevel.info,
+              "handler handler-a lost a connection to a front at these addresses (its"
+              " HELLO says): registered anew, with no request of this front's in flight")]
+            * 2,
+        )
+        self.assertEqual(self.dispatcher.handlers[A].credits, 2)
+
     def test_joinedLoggedOnce(self) -> None:
         """
         A handler that repeats C{HELLO} (it queued one per heartbeat before
