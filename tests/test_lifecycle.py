@@ -376,14 +376,17 @@ class GracefulTimeoutTests(SystemTestCase):
         slow = self.get("/slow?seconds=20")
         await handler.waitForLine("slow request started: GET")
         front.signal("TERM")
-        await front.waitForLine("1 connections not done within --graceful-timeout 1.0 s")
+        line = await front.waitForLine(
+            "1 connections not done within --graceful-timeout 1.0 s: closed, 1 requests cut ("
+        )
         await front.whenEnded()
         self.assertStoppedCleanly(front)
         with self.assertRaises(ResponseNeverReceived):
             await slow
-        self.assertIn(
-            b'"GET /slow?seconds=20 HTTP/1.1" 444 - ', path.getContent(), self.transcript()
-        )
+        [logged] = path.getContent().decode("ascii").splitlines()
+        self.assertIn('"GET /slow?seconds=20 HTTP/1.1" 444 - ', logged, self.transcript())
+        # The line names the request cut as its access log line does.
+        self.assertIn("(%s)" % (logged.split()[-1],), line, self.transcript())
 
 
     @asyncTest

@@ -2258,13 +2258,21 @@ class FrontFactory(_ServerFactory):
         self._checkDrained()
         return waiter
 
-    def cutAll(self) -> None:
+    def cutAll(self) -> list[bytes]:
         """
         Abort every connection (L{FrontConnection.cut}): a stopping front
         gives up on what they have not finished.
+
+        @return: the ids of the requests cut (their C{X-Request-Id}, as
+            their access log lines say), for the front's log.
         """
+        cut = []
         for connection in list(self.connections):
+            exchange = connection.exchange
+            if exchange is not None and exchange.requestId:
+                cut.append(exchange.requestId)
             connection.cut()
+        return cut
 
     def admits(self) -> bool:
         """

@@ -63,7 +63,7 @@ from txmp._defaults import (
     SPAWN_REAP_MARGIN,
     SPAWN_RESTART_MAX_DELAY,
 )
-from txmp._dispatch import Dispatcher
+from txmp._dispatch import Dispatcher, _someIds
 from txmp._exit import failToStart, leaveTwistd
 from txmp._front import FrontFactory
 from txmp._http import HTTPRules
@@ -813,12 +813,16 @@ class FrontService(Service):
             def gaveUp(failure: Failure) -> None:
                 # (addTimeout turns the cancellation into a TimeoutError.)
                 failure.trap(DeferredTimeoutError)
+                count = len(site.connections)
+                cut = site.cutAll()
+                # (Named as their access log lines name them, 444 or the
+                # status of a response cut: their handlers' lines say so too.)
                 self._log.warn(
                     "mpfront stopping: {count} connections not done within "
-                    "--graceful-timeout {graceful} s: closed",
-                    count=len(site.connections), graceful=graceful,
+                    "--graceful-timeout {graceful} s: closed{requests}",
+                    count=count, graceful=graceful,
+                    requests=f", {len(cut)} requests cut{_someIds(cut)}" if cut else "",
                 )
-                site.cutAll()
 
             return drained.addErrback(gaveUp)
 

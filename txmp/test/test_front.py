@@ -810,7 +810,9 @@ class AccessLogLineTests(FrontTestCase):
         C{--graceful-timeout}) are aborted, their handlers get C{CANCEL},
         and their requests are logged: 444 (nginx's "closed without an
         answer") if no response had started, else the status and the bytes
-        of body sent.
+        of body sent.  L{FrontFactory.cutAll} returns their ids, as their
+        access log lines name them, for the front's line about the cut: a
+        connection with no request in progress has none.
         """
         path = self.accessLog()
         _, waiting = self.get(b"/waiting")
@@ -819,7 +821,8 @@ class AccessLogLineTests(FrontTestCase):
         streamingId = self.lastRequest().requestId
         self.respond(streamingId, headers=[(b"Content-Length", b"10")], body=[b"abc"],
                      more=True)
-        self.site.cutAll()
+        self.connect()
+        self.assertEqual(sorted(self.site.cutAll()), sorted([waitingId, streamingId]))
         self.assertTrue(waiting.disconnecting and streaming.disconnecting)
         lines = sorted(path.getContent().decode("ascii").splitlines())
         self.assertEqual(len(lines), 2, lines)
