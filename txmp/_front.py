@@ -891,8 +891,10 @@ class Exchange:
         one that looks complete).
         """
         self._log.failure(
-            "unexpected failure answering {method} {uri}",
+            "unexpected failure answering request {requestId}: {method} {uri}",
             failure,
+            # (As its access log line names it: a 500, or its response cut.)
+            requestId=self.requestId.decode("ascii", "replace") or "-",
             method=self.method.decode("latin-1"),
             uri=self.uri.decode("latin-1"),
         )

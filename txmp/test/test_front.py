@@ -1585,6 +1585,27 @@ class UnexpectedTests(FrontTestCase):
         self.assertEqual(self.cancels(), [requestId])
         self.assertNoLeak()
 
+    def test_failureNamesRequest(self) -> None:
+        """
+        The line of such a failure names the request by its id, as its
+        access log line (a 500) and its handler's lines do.
+        """
+
+        def broken(exchange: Exchange, reply: object, hasBody: bool) -> bytes:
+            raise ZeroDivisionError("bug")
+
+        self.patch(Exchange, "_head", broken)
+        self.get(b"/broken")
+        requestId = self.lastRequest().requestId
+        with capturedLogs() as events:
+            self.respond(requestId, body=[b"a"])
+        self.assertEqual(
+            [formatEvent(e) for e in events if e.get("log_failure")],
+            ["unexpected failure answering request %s: GET /broken"
+             % (requestId.decode("ascii"),)],
+        )
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
     def test_failureAfterHead(self) -> None:
         """
         An exception after the head was written aborts the connection, so
