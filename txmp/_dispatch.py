@@ -859,7 +859,11 @@ class Dispatcher:
             "queued": len(self.queue),
             "handlers": len(self.registry.handlers),
             "inFlight": sum(len(h.inFlight) for h in self.registry.handlers.values()),
-            "credits": sum(h.credits for h in self.registry.handlers.values()),
+            # What the handlers can take now: not a draining one's, which
+            # takes none whatever it has left (its own stay in --stats).
+            "credits": sum(
+                h.credits for h in self.registry.handlers.values() if not h.draining
+            ),
         }
 
     # -- dispatch ----------------------------------------------------------------

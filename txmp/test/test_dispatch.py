@@ -591,6 +591,27 @@ class RegistrationTests(DispatcherTestCase):
         self.assertEqual(self.requestIds(A), [])
         self.assertNoLeak()
 
+    def test_drainingCreditsNotCounted(self) -> None:
+        """
+        A draining handler's credits are not among those the handlers can
+        take now (the C{credits} of L{Dispatcher.counts}: C{txmp_credits},
+        and C{--stats}' counts), as it takes no request whatever it has
+        left: a request that waits while one drains found 4 counted.  Its
+        own stay (C{txmp_handler_credits}, beside C{txmp_handler_draining}).
+        """
+        self.hello(A, 5)
+        self.hello(B, 1)
+        self.submit()
+        self.control(A, protocol.encodeBye())
+        self.assertEqual(self.dispatcher.handlers[A].credits, 4)
+        self.assertEqual(self.dispatcher.counts()["credits"], 1)
+        self.submit()
+        self.submit()
+        self.assertEqual(
+            (self.dispatcher.counts()["credits"], self.dispatcher.counts()["queued"]),
+            (0, 1),
+        )
+
     def test_byeKeepsInFlight(self) -> None:
         """
         A draining handler's in-flight requests still get their replies.
