@@ -1349,7 +1349,7 @@ class FrontLink:
                     self._log.info(
                         "request {requestId} cancelled by the front while {state} "
                         "(its client gone, a bad request body, a timeout of the "
-                        "front's, or a reply the front refused: its log says which)",
+                        "front's, or a reply the front refused: its access log and log say which)",
                         requestId=running.logId,
                         # One of --prefetch may not have reached a thread yet.
                         state="running" if running.started else "waiting for a thread",

@@ -1770,7 +1770,7 @@ class RequestTests(FrontLinkTestCase):
         self.assertEqual([r.cancelled for r in self.runner.runs], [False, True, True])
         reasons = (
             "(its client gone, a bad request body, a timeout of the "
-            "front's, or a reply the front refused: its log says which)"
+            "front's, or a reply the front refused: its access log and log say which)"
         )
         self.assertEqual(
             [(e["log_level"], formatEvent(e)) for e in events],
