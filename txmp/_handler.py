@@ -773,14 +773,15 @@ class FrontLink:
         if self._beat is None or self.draining:
             return
         self._say(
-            LogLevel.warn,
+            # A warning while a front counts on the link; no front does once
+            # it said BYE (it stops or restarts: its connections go next) or
+            # went silent (warned of already), nor before one welcomed it.
+            LogLevel.info if self.front is None else LogLevel.warn,
             "mphandler {name}: its connection to {front} at {socket} was "
             "lost: what was on its way on it may be lost too; registering anew",
             socket=(
                 "--return " + self.returnAddress if isReturn else "--send " + self.address
             ),
-            # (None once the front went silent or said BYE: a paused front
-            # whose connections then time out.)
             front="the front" if self.front is None else "front " + printable(self.front),
         )
         if self._held is None:

@@ -638,10 +638,10 @@ class RegistrationTests(FrontLinkTestCase):
         with capturedLogs() as events:
             self.link.connectionLost(True)
         self.assertIn(
-            "mphandler host:123: its connection to front front1 at --return "
-            "tcp://front:5555 was lost: what was on its way on it may be lost "
-            "too; registering anew",
-            [formatEvent(e) for e in events],
+            ("mphandler host:123: its connection to front front1 at --return "
+             "tcp://front:5555 was lost: what was on its way on it may be lost "
+             "too; registering anew", LogLevel.warn),
+            [(formatEvent(e), e["log_level"]) for e in events],
         )
         first, = self.control()
         assert isinstance(first, protocol.Hello)
@@ -739,12 +739,13 @@ class RegistrationTests(FrontLinkTestCase):
         self.sendSocket.clear()
         with capturedLogs() as events:
             self.link.connectionLost(False)
-        # (No front known: not "front ?".)
+        # (No front known: not "front ?"; and no front counts on the link
+        # yet: information, not a warning.)
         self.assertIn(
-            "mphandler host:123: its connection to the front at --send "
-            f"{self.link.address} was lost: what was on its way on it may be "
-            "lost too; registering anew",
-            [formatEvent(e) for e in events],
+            ("mphandler host:123: its connection to the front at --send "
+             f"{self.link.address} was lost: what was on its way on it may be "
+             "lost too; registering anew", LogLevel.info),
+            [(formatEvent(e), e["log_level"]) for e in events],
         )
         hello, = self.control()
         assert isinstance(hello, protocol.Hello)
