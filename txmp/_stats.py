@@ -30,6 +30,7 @@ from txmp._front import negotiatesOnContext
 from txmp._http import PLAIN_TEXT
 from txmp._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from txmp._metrics import FrontMetrics, exposition
+from txmp._peerlog import idText
 
 
 class StatsResource(Resource):
@@ -53,6 +54,9 @@ class StatsResource(Resource):
             "handlers": [
                 {
                     "name": handler.name,
+                    # Two handlers may share a --name: the routing id tells
+                    # them apart, as /metrics's id label does.
+                    "id": idText(handler.identity),
                     "credits": handler.credits,
                     "inFlight": len(handler.inFlight),
                     "prefetch": handler.prefetch,

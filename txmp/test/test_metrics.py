@@ -6,6 +6,7 @@ Tests for L{txmp._metrics} and the C{--stats} resources that serve them
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from typing import Any
 
@@ -251,6 +252,27 @@ class StatsRootTests(SynchronousTestCase):
         code, body, _ = self.get(b"/")
         self.assertEqual(code, 200)
         self.assertIn(b'"counts"', body)
+
+    def test_jsonHandlers(self) -> None:
+        """
+        C{/} lists each registered handler with its routing id (C{id}, as
+        C{/metrics} labels it), which tells apart two handlers that share
+        a C{--name}, its credits, requests in flight, prefetch, and whether
+        it drains.
+        """
+        self.dispatcher.controlReceived([b"A", *protocol.encodeHello("web", 2)])
+        self.dispatcher.controlReceived([b"B", *protocol.encodeHello("web", 3)])
+        self.dispatcher.handlers[b"B"].draining = True
+        _, body, _ = self.get(b"/")
+        self.assertEqual(
+            sorted(json.loads(body)["handlers"], key=lambda h: h["id"]),
+            [
+                {"name": "web", "id": "A", "credits": 2, "inFlight": 0,
+                 "prefetch": 0, "draining": False},
+                {"name": "web", "id": "B", "credits": 3, "inFlight": 0,
+                 "prefetch": 0, "draining": True},
+            ],
+        )
 
 
 class StatsSiteTests(SynchronousTestCase):
