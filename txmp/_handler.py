@@ -274,11 +274,14 @@ class _ReplySink:
 
     def _headTooLarge(self, size: int) -> None:
         self._refused = True
+        running = self._link.running.get(self._requestId)
         self._log.error(
             "request {requestId}: the response head ({size} bytes) is larger "
             "than front {address} accepts in a frame (its --max-message, "
             "{limit} bytes): answering 500 instead",
-            requestId=idText(self._requestId),
+            # Its X-Request-Id, as the access log and the application's lines
+            # name it (Running.logId).
+            requestId=idText(self._requestId) if running is None else running.logId,
             size=size,
             address=self._link.address,
             limit=self._link.maxMessage,
@@ -288,7 +291,6 @@ class _ReplySink:
             protocol.encodeResponse(self._requestId, 500, REASONS[500], fields, [body])
         )
         # Stop the application: nothing more it produces can be sent.
-        running = self._link.running.get(self._requestId)
         if running is not None:
             running.cancel()
 

@@ -1568,9 +1568,9 @@ class RequestTests(FrontLinkTestCase):
         """
         A response head that would not fit in a frame the front accepts
         (headers, or a reason phrase, larger than its C{max_message}) is
-        replaced with a 500 and logged, and the request is cancelled;
-        nothing else is sent for it, and its credit comes back when it
-        finishes.
+        replaced with a 500 and logged (by the request's C{X-Request-Id}),
+        and the request is cancelled; nothing else is sent for it, and its
+        credit comes back when it finishes.
         """
         self.welcomeWithMaxMessage("200")
         for reason, headers in [
@@ -1580,7 +1580,7 @@ class RequestTests(FrontLinkTestCase):
             del self.returnSocket.sent[:], self.sendSocket.sent[:]
             events: list[LogEvent] = []
             self.patch(_ReplySink, "_log", Logger(observer=cast(ILogObserver, events.append)))
-            self.request(b"front1.7")
+            self.request(b"front1.7", headers=[(b"X-Request-Id", b"proxy-id")])
             run = self.runner.runs[-1]
             run.sink.sendHead(200, reason, headers, [b"body"], True)
             run.sink.sendBody([b"more"], False)
@@ -1594,7 +1594,8 @@ class RequestTests(FrontLinkTestCase):
             self.assertEqual(b"".join(response.body), b"500 Internal Server Error\n")
             self.assertTrue(run.cancelled)
             [event] = events
-            self.assertEqual((event["limit"], event["requestId"]), (200, "front1.7"))
+            # Named by its X-Request-Id, as its access log line is.
+            self.assertEqual((event["limit"], event["requestId"]), (200, "proxy-id"))
             self.assertGreater(event["size"], 200)
             run.sink.finished()
             self.assertEqual(self.control(), [protocol.Credit(1)])
