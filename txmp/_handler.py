@@ -10,8 +10,10 @@ C{CANCEL} (where, from L{Running.where}).
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import resource
 import stat
 import threading
 from collections import deque
@@ -389,6 +391,60 @@ def _ipcHint(address: str) -> str:
             " bound it is not running)"
         )
     return ""
+
+
+#: What L{_openFiles} says of a process that has no descriptor left.
+OUT_OF_FILES = -1
+
+#: How close to its open files limit a handler counts as out of them
+#: (L{_descriptorHint}): libzmq takes the descriptor that one of its
+#: retries frees for the next, so a handler out of them may have one or
+#: two free at the moment it counts.
+_FILES_MARGIN = 2
+
+
+def _openFiles() -> int | None:
+    """
+    How many files this process has open (C{/proc/self/fd}): C{None}
+    where that cannot be read, L{OUT_OF_FILES} if it has no descriptor
+    left to read it with.
+    """
+    try:
+        # Less the descriptor that reads the directory, listed too.
+        return len(os.listdir("/proc/self/fd")) - 1
+    except OSError as e:
+        if e.errno in (errno.EMFILE, errno.ENFILE):
+            return OUT_OF_FILES
+        return None
+
+
+def _descriptorHint(
+    openFiles: Callable[[], int | None] | None = None,
+    getrlimit: Callable[[int], tuple[int, int]] = resource.getrlimit,
+) -> str:
+    """
+    What a link that no front answers at (or whose C{--return} does not
+    connect) says after its warning's question when this handler has no
+    file descriptor left: libzmq then retries its connections silently,
+    as it does to a front that is not running.  An empty string otherwise.
+
+    @param openFiles: how many files the process has open (by default
+        L{_openFiles}).
+    @param getrlimit: L{resource.getrlimit}.
+    """
+    count = (openFiles or _openFiles)()
+    if count is None:
+        return ""
+    limit = getrlimit(resource.RLIMIT_NOFILE)[0]
+    if count != OUT_OF_FILES and (
+        limit == resource.RLIM_INFINITY or count < limit - _FILES_MARGIN
+    ):
+        return ""
+    return (
+        f" (this handler has used up its open files limit, {limit} (ulimit -n),"
+        " and ZeroMQ cannot open a connection: raise the limit, or look for"
+        " files the application leaves open)"
+    )
 
 
 #: The one peer a link's L{PacedLog} counts lines about: its front.
@@ -822,7 +878,7 @@ class FrontLink:
             seconds=round(now - self._frontlessSince),
             hint=(
                 "is the front running, and are these its addresses?"
-                + _ipcHint(self.address) if failure is None
+                + (_ipcHint(self.address) or _descriptorHint()) if failure is None
                 else "its last handshake failed: " + failure
             ),
         )
@@ -1030,7 +1086,8 @@ class FrontLink:
             "mphandler {name}: front {front} answers at --send {address}, but "
             "--return {returnAddress} has not connected for {seconds} s: the "
             "front gets no reply of this handler's, and its clients 504; is "
-            "--return that front's, and reachable?",
+            "--return that front's, and reachable?{hint}",
+            hint=_descriptorHint(),
             front=printable(self.front),
             returnAddress=self.returnAddress,
             seconds=round(now - since),

@@ -7,6 +7,8 @@ driven by a L{Clock}, two L{MemorySocket}s and a L{MemoryRunner}.
 from __future__ import annotations
 
 import errno
+import os
+import resource
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
@@ -14,9 +16,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from txmp import _defaults, _handlerservice, handlertap, protocol
+from txmp import _defaults, _handler, _handlerservice, handlertap, protocol
 from txmp._handler import FrontLink, _ReplySink, frameChunks
 from txmp._handlerservice import HandlerService, keepAliveTimes
 from txmp._interfaces import IHandlerReactor
@@ -2569,6 +2571,25 @@ class NoFrontWarningTests(LoggedLinkTestCase):
             ["is the front running, and are these its addresses?"],
         )
 
+    def test_outOfFiles(self) -> None:
+        """
+        A handler that has used up its open files limit (too many fronts
+        for C{ulimit -n}, or an application that leaves files open) cannot
+        open a connection, which libzmq retries silently as to a front that
+        is not running: the warning says so, and which limit.
+        """
+        self.patch(_handler, "_openFiles", lambda: _handler.OUT_OF_FILES)
+        self.link.start()
+        self.advance(_defaults.NO_FRONT_WARNING)
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self.assertEqual(
+            [formatEvent(w).partition("still trying: ")[2] for w in self.warnings()],
+            [f"is the front running, and are these its addresses? (this handler"
+             f" has used up its open files limit, {limit} (ulimit -n), and ZeroMQ"
+             f" cannot open a connection: raise the limit, or look for files the"
+             f" application leaves open)"],
+        )
+
     def test_warnedAtBoundedRate(self) -> None:
         """
         A link that no front has welcomed L{NO_FRONT_WARNING} seconds after
@@ -2807,6 +2828,55 @@ class MisbehavingFrontLogTests(LoggedLinkTestCase):
         self.assertEqual(len(self.lines("cancelled by the front")), 1)
 
 
+class DescriptorHintTests(SynchronousTestCase):
+    """
+    L{_handler._descriptorHint} says when a handler has no file descriptor
+    left, from the files it has open and its open files limit.
+    """
+
+    def hint(self, count: int | None, limit: int) -> str:
+        return _handler._descriptorHint(lambda: count, lambda which: (limit, limit * 2))
+
+    def test_atTheLimit(self) -> None:
+        """
+        A process that cannot count its files for want of a descriptor,
+        or that has its soft limit open, or within two of it (libzmq frees
+        one at each retry), is out of them; the soft limit is named.
+        """
+        for count in [_handler.OUT_OF_FILES, 40, 39, 38]:
+            self.assertEqual(
+                self.hint(count, 40),
+                " (this handler has used up its open files limit, 40 (ulimit -n),"
+                " and ZeroMQ cannot open a connection: raise the limit, or look"
+                " for files the application leaves open)",
+                count,
+            )
+
+    def test_belowTheLimit(self) -> None:
+        """
+        Below that, or where the files open cannot be counted (no
+        C{/proc}), or the limit is infinite, nothing is said.
+        """
+        self.assertEqual(self.hint(37, 40), "")
+        self.assertEqual(self.hint(None, 40), "")
+        self.assertEqual(self.hint(10**6, resource.RLIM_INFINITY), "")
+
+    def test_openFiles(self) -> None:
+        """
+        L{_handler._openFiles} counts this process's open files, less the
+        one it reads them with.
+        """
+        if not os.path.isdir("/proc/self/fd"):
+            raise SkipTest("no /proc/self/fd")
+        before = _handler._openFiles()
+        assert before is not None
+        descriptor = os.open(os.devnull, os.O_RDONLY)
+        try:
+            self.assertEqual(_handler._openFiles(), before + 1)
+        finally:
+            os.close(descriptor)
+
+
 class ReturnDownWarningTests(LoggedLinkTestCase):
     """
     A link whose front answers on the send socket while its return socket
@@ -2848,6 +2918,26 @@ class ReturnDownWarningTests(LoggedLinkTestCase):
         self.link.returnConnected(True)
         self.frontAnswers(round(_defaults.NO_FRONT_WARNING_INTERVAL / self.heartbeat))
         self.assertEqual(len(self.warnings()), 2)
+
+    def test_outOfFiles(self) -> None:
+        """
+        A return socket that cannot connect because the handler has used
+        up its open files limit: the warning says so.
+        """
+        self.patch(_handler, "_openFiles", lambda: _handler.OUT_OF_FILES)
+        self.link.returnConnected(False)
+        self.startWelcomed()
+        self.frontAnswers(round(_defaults.NO_FRONT_WARNING / self.heartbeat))
+        [warning] = self.warnings()
+        self.assertTrue(
+            warning.endswith(
+                "reachable? (this handler has used up its open files limit, %d"
+                " (ulimit -n), and ZeroMQ cannot open a connection: raise the"
+                " limit, or look for files the application leaves open)"
+                % (resource.getrlimit(resource.RLIMIT_NOFILE)[0],)
+            ),
+            warning,
+        )
 
     def test_frontLate(self) -> None:
         """
