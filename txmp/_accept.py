@@ -14,13 +14,20 @@ C{select()}.
 
 from __future__ import annotations
 
+import os
 import resource
 from typing import Callable, Protocol, cast
 
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
 
-from txmp._defaults import DEFAULT_BACKLOG, FD_RESERVE, MAX_CONNECTIONS_LOG_INTERVAL
+from txmp._defaults import (
+    DEFAULT_BACKLOG,
+    DESCRIPTOR_MARGIN,
+    DESCRIPTOR_RETRY,
+    FD_RESERVE,
+    MAX_CONNECTIONS_LOG_INTERVAL,
+)
 
 _Limits = tuple[int, int]
 
@@ -67,6 +74,19 @@ def raiseFileLimit(
     return soft, hard
 
 
+def highestDescriptor() -> int | None:
+    """
+    The highest file descriptor this process has open (C{/proc/self/fd}),
+    or L{None} where that cannot be read.  Descriptors are given lowest
+    free first: the next C{N} sockets accepted get descriptors no higher
+    than this plus C{N}.
+    """
+    try:
+        return max(int(name) for name in os.listdir("/proc/self/fd"))
+    except (OSError, ValueError):
+        return None
+
+
 class _BatchAccepting(Protocol):
     """
     A port of Twisted's (TCP, TLS, UNIX: C{twisted.internet.tcp.Port}):
@@ -108,16 +128,47 @@ class AcceptLimit:
     the same (by a port that batches otherwise) is refused
     (L{admits}).
 
+    Whatever the limit, a connection is never let take one of the last
+    L{DESCRIPTOR_MARGIN} file descriptors below the open files limit
+    (C{fileLimit}), which ZeroMQ needs to accept handlers' connections
+    (libzmq aborts the process that has none for an C{ipc://} one): one
+    given such a descriptor is refused, and the ports stop accepting
+    until a connection closes, or for L{DESCRIPTOR_RETRY} seconds
+    (L{descriptorRefused}).
+
     @ivar limit: the most connections open at once (C{--max-connections}).
     @ivar paused: whether the ports have stopped accepting.
+    @ivar ceiling: the lowest file descriptor a connection may not have
+        (C{fileLimit} less L{DESCRIPTOR_MARGIN}), or L{None}.
     """
 
     _log = Logger()
 
-    def __init__(self, reactor: IReactorTime, limit: int) -> None:
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        limit: int,
+        fileLimit: int | None = None,
+        highestDescriptor: Callable[[], int | None] = highestDescriptor,
+    ) -> None:
         self._reactor = reactor
         self.limit = limit
+        self.fileLimit = fileLimit
+        self.ceiling = (
+            None if fileLimit is None or fileLimit == resource.RLIM_INFINITY
+            else fileLimit - DESCRIPTOR_MARGIN
+        )
         self.paused = False
+        # Whether the ports stopped for want of descriptors, until a
+        # connection closes or _retryCall.
+        self._starved = False
+        self._retryCall: IDelayedCall | None = None
+        # The descriptor of the last connection accepted: the batches are
+        # kept below the ceiling from it.
+        self._descriptor: int | None = None
+        self._highestDescriptor = highestDescriptor
+        self._descriptorWarnedAt: float | None = None
+        self._descriptorRefused = 0
         self._ports: list[IPushProducer] = []
         self._batching: list[_BatchAccepting] = []
         self._count = 0
@@ -142,6 +193,10 @@ class AcceptLimit:
             if self.paused:
                 producer.pauseProducing()
             if isinstance(getattr(port, "numberAccepts", None), int):
+                if self._descriptor is None and self.ceiling is not None:
+                    # Before any is accepted: a port's first batch (a
+                    # hundred) may take them all.
+                    self._descriptor = self._highestDescriptor()
                 self._batching.append(cast(_BatchAccepting, port))
                 self._limitBatches()
 
@@ -155,18 +210,18 @@ class AcceptLimit:
             accepting at the limit too.
         """
         opened = count > self._count
+        if count < self._count and self._starved:
+            # A descriptor closed with it.
+            self._starved = False
+            self._cancelRetry()
         self._count = count
         if count >= self.limit and not spare:
             if not self.paused:
-                self.paused = True
-                for port in self._ports:
-                    port.pauseProducing()
+                self._pause()
                 self._pauses += 1
                 self._warn(count)
-        elif self.paused:
-            self.paused = False
-            for port in self._ports:
-                port.resumeProducing()
+        elif self.paused and not self._starved:
+            self._resume()
         near = self._limitBatches()
         if opened and near and self._batchCall is None:
             # Opened within a port's batch, whose end sets the batch size
@@ -187,6 +242,87 @@ class AcceptLimit:
         self._warn(count)
         return False
 
+    def hasDescriptor(self, descriptor: int | None) -> bool:
+        """
+        Whether a connection just accepted with the file descriptor
+        C{descriptor} (L{None}: not known) leaves the last
+        L{DESCRIPTOR_MARGIN} below the open files limit free.
+        """
+        if descriptor is None or self.ceiling is None:
+            return True
+        self._descriptor = descriptor
+        if self._limitBatches() and self._batchCall is None:
+            # As for a connection opened (connectionsChanged), and for one
+            # refused too: the batch under way sets its size again.
+            self._batchCall = self._reactor.callLater(0, self._batchEnded)
+        return descriptor < self.ceiling
+
+    def descriptorRefused(self, count: int, descriptor: int) -> bool:
+        """
+        A connection accepted while C{count} are open, none of them idle,
+        had the file descriptor C{descriptor}, one of the last
+        L{DESCRIPTOR_MARGIN} (L{hasDescriptor}): refuse it, and stop the
+        ports until a connection closes, or for L{DESCRIPTOR_RETRY}
+        seconds (the descriptors may be another's: handlers' connections,
+        the C{--stats} port's).  Warned of at most once an interval.
+
+        @return: C{False}: not admitted.
+        """
+        self._descriptorRefused += 1
+        if not self._starved:
+            self._starved = True
+            if not self.paused:
+                self._pause()
+            self._retryCall = self._reactor.callLater(DESCRIPTOR_RETRY, self._retry)
+        self._warnDescriptors(count, descriptor)
+        return False
+
+    def _warnDescriptors(self, count: int, descriptor: int) -> None:
+        now = self._reactor.seconds()
+        warnedAt = self._descriptorWarnedAt
+        if warnedAt is None or now - warnedAt >= MAX_CONNECTIONS_LOG_INTERVAL:
+            self._log.warn(
+                "{open} client connections open, and a new one was given file"
+                " descriptor {descriptor}, within {margin} of the open files limit"
+                " ({files}), which are kept for handlers' ZeroMQ connections and"
+                " spawned handlers: it was closed, and new clients wait in the"
+                " listen backlog until a connection closes; connections closed so"
+                " since the last such line: {refused}; raise the limit (ulimit -n,"
+                " LimitNOFILE=) or lower --max-connections ({limit})",
+                open=count, descriptor=descriptor, margin=DESCRIPTOR_MARGIN,
+                files=self.fileLimit, refused=self._descriptorRefused, limit=self.limit,
+            )
+            self._descriptorWarnedAt = now
+            self._descriptorRefused = 0
+
+    def _retry(self) -> None:
+        self._retryCall = None
+        self._starved = False
+        if self.paused and self._count < self.limit:
+            self._limitBatches()
+            self._resume()
+
+    def _pause(self) -> None:
+        self.paused = True
+        for port in self._ports:
+            port.pauseProducing()
+
+    def _resume(self) -> None:
+        self.paused = False
+        for port in self._ports:
+            port.resumeProducing()
+
+    def stop(self) -> None:
+        """
+        Look again no more (the front stops).
+        """
+        self._cancelRetry()
+
+    def _cancelRetry(self) -> None:
+        call, self._retryCall = self._retryCall, None
+        if call is not None and call.active():
+            call.cancel()
+
     def reclaimed(self, count: int) -> None:
         """
         A connection accepted while C{count} are open took the place of an
@@ -206,7 +342,12 @@ class AcceptLimit:
         @return: whether a port's batch, grown as a port grows it when a
             batch ends, could pass the room left.
         """
-        room = max(self.limit - self._count, 1)
+        room = self.limit - self._count
+        if self._descriptor is not None and self.ceiling is not None:
+            # Descriptors are given lowest first: those above the last one
+            # given may all be free, and no more than them.
+            room = min(room, self.ceiling - self._descriptor - 1)
+        room = max(room, 1)
         near = False
         for port in self._batching:
             if port.numberAccepts > room:

@@ -202,6 +202,22 @@ RECLAIM_IDLE = 2.0
 RECLAIM_ABORT = 1.0
 RECLAIM_PENDING = 16
 
+# File descriptors a client connection may never take, whatever
+# --max-connections says: one given a descriptor this close to the open
+# files limit is closed at once, and the front stops accepting until a
+# connection closes (or DESCRIPTOR_RETRY has passed), its batches kept
+# below them.  They are for ZeroMQ to accept handlers' connections, and
+# for spawned handlers' pipes (5 descriptors a spawned handler, 2 a remote
+# one: six spawned handlers started again at once, or 16 remote ones
+# connecting).  libzmq 4.3.5 aborts the whole front when it cannot accept
+# an ipc:// connection for want of a descriptor (ipc_listener.cpp:297,
+# "Too many open files"): a front at prlimit --nofile=128 with
+# --max-connections 300 and 200 idle clients died so when one of its
+# --spawn handlers (ipc:// by default) was started again (2026-12-07);
+# over tcp:// its I/O thread spins on accept() instead.
+DESCRIPTOR_MARGIN = 32
+DESCRIPTOR_RETRY = 1.0
+
 # The listen backlog of a --listen or --stats endpoint that names none
 # (backlog= in the string): nginx's default (gunicorn's is 2,048), where
 # Twisted's is 50, which a burst of new connections overflows (the kernel

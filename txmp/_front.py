@@ -1036,6 +1036,20 @@ class IClientTransport(ITCPTransport, IConsumer, IPushProducer):
     """
 
 
+def _descriptorOf(transport: object) -> int | None:
+    """
+    The file descriptor of a client connection's socket, under its TLS
+    layer if it has one; L{None} if it has none (a test's transport).
+    """
+    for candidate in (transport, getattr(transport, "transport", None)):
+        if isinstance(candidate, FileDescriptor):
+            try:
+                return int(candidate.fileno())
+            except (OSError, ValueError):
+                return None
+    return None
+
+
 @implementer(IPushProducer)
 class FrontConnection(Protocol):
     """
@@ -1143,7 +1157,7 @@ class FrontConnection(Protocol):
 
     def connectionMade(self) -> None:
         transport = self.transport
-        if not self.factory.admits():
+        if not self.factory.admits(_descriptorOf(transport)):
             # Accepted over --max-connections (see AcceptLimit): closed at
             # once, never counted.
             self._closing = True
@@ -2276,18 +2290,27 @@ class FrontFactory(_ServerFactory):
             connection.cut()
         return cut
 
-    def admits(self) -> bool:
+    def admits(self, descriptor: int | None = None) -> bool:
         """
         Whether a connection just accepted may open: below
         C{--max-connections}; at it, in the place of the connection idle
         the longest, if for L{RECLAIM_IDLE} at least, closed now (as nginx
         reuses its idle kept-alive connections when it has no free one);
-        not if none is (L{AcceptLimit.admits}).
+        not if none is (L{AcceptLimit.admits}).  Nor, at any count, a
+        connection given one of the last file descriptors below the open
+        files limit, kept for ZeroMQ (L{AcceptLimit.hasDescriptor}).
+
+        @param descriptor: the connection's file descriptor, if known.
         """
         limit = self.acceptLimit
         if limit is None:
             return True
         count = len(self.connections)
+        if not limit.hasDescriptor(descriptor):
+            # Not in an idle one's place: the descriptor that one frees
+            # is a lower one, which the next client would take.
+            assert descriptor is not None
+            return limit.descriptorRefused(count, descriptor)
         if count < limit.limit:
             return True
         idlest = self._idlest()

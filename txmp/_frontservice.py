@@ -429,22 +429,24 @@ class FrontService(Service):
         most = defaultMaxConnections(fileLimit)
         maxConnections = options["max-connections"] or most
         if maxConnections > most:
-            # Past it the process runs out of file descriptors: Twisted's
-            # ports then reset the clients in the listen backlog, and
-            # ZeroMQ cannot accept a handler.  nginx warns so of a
+            # Past it the process may run out of file descriptors: the
+            # last DESCRIPTOR_MARGIN are kept from clients (AcceptLimit),
+            # one given such a descriptor reset.  nginx warns so of a
             # worker_connections over its open files limit.
             self._log.warn(
                 "mpfront: --max-connections {limit} is more than the open files"
                 " limit ({files}) leaves room for, with the descriptors of ZeroMQ,"
                 " logs and handlers: past {most} connections, new clients may be"
                 " reset instead of waiting in the listen backlog, and handlers"
-                " fail to connect; raise the limit (ulimit -n, LimitNOFILE=) or"
+                " may fail to connect; raise the limit (ulimit -n, LimitNOFILE=) or"
                 " lower --max-connections",
                 limit=maxConnections,
                 files=fileLimit,
                 most=most,
             )
-        site.acceptLimit = self.acceptLimit = AcceptLimit(self._reactor, maxConnections)
+        site.acceptLimit = self.acceptLimit = AcceptLimit(
+            self._reactor, maxConnections, fileLimit
+        )
         if metrics is not None:
             metrics.connectionLimit = maxConnections
         self._site = site
@@ -783,6 +785,8 @@ class FrontService(Service):
         """
         Service.stopService(self)
         self._stopWaiters = []
+        if self.acceptLimit is not None:
+            self.acceptLimit.stop()
         stopping = [self._stopListening(port) for port in self._ports]
         self._ports = []
 

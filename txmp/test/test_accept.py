@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import resource
 
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.endpoints import TCP4ServerEndpoint, serverFromString
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
-from twisted.logger import LogLevel, capturedLogs
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import _front
 from txmp._accept import AcceptLimit, defaultMaxConnections, raiseFileLimit, withBacklog
 from txmp._defaults import (
     DEFAULT_BACKLOG,
+    DESCRIPTOR_MARGIN,
+    DESCRIPTOR_RETRY,
     FD_RESERVE,
     MAX_CONNECTIONS_LOG_INTERVAL,
     RECLAIM_ABORT,
@@ -227,6 +230,126 @@ class AcceptLimitTests(SynchronousTestCase):
         )
 
 
+class DescriptorMarginTests(SynchronousTestCase):
+    """
+    L{AcceptLimit} keeps the last L{DESCRIPTOR_MARGIN} file descriptors
+    below the open files limit from client connections, whatever
+    C{--max-connections} says: libzmq aborts a front that cannot accept an
+    C{ipc://} connection for want of one.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.limit = AcceptLimit(self.clock, 300, 128, highestDescriptor=lambda: 30)
+        self.port = FakeTCPPort()
+        self.limit.addPort(self.port)
+
+    def test_defaults(self) -> None:
+        """
+        32 descriptors are kept, and the ports look again a second after a
+        refusal.
+        """
+        self.assertEqual((DESCRIPTOR_MARGIN, DESCRIPTOR_RETRY), (32, 1.0))
+
+    def test_ceiling(self) -> None:
+        """
+        A connection may have a descriptor below the open files limit less
+        the margin; one whose descriptor is not known, or under an
+        unlimited limit or none given, always may.
+        """
+        self.assertEqual(self.limit.ceiling, 96)
+        self.assertTrue(self.limit.hasDescriptor(95))
+        self.assertFalse(self.limit.hasDescriptor(96))
+        self.assertTrue(self.limit.hasDescriptor(None))
+        for fileLimit in [None, INFINITY]:
+            limit = AcceptLimit(self.clock, 300, fileLimit, highestDescriptor=lambda: 30)
+            self.assertTrue(limit.hasDescriptor(10**6))
+
+    def test_firstBatch(self) -> None:
+        """
+        A port's first batch (a hundred) is kept below the ceiling from the
+        highest descriptor open when it is added, as the next ones are from
+        the last connection's (descriptors are given lowest first).
+        """
+        self.assertEqual(self.port.numberAccepts, 96 - 30 - 1)
+        self.limit.hasDescriptor(90)
+        self.limit.connectionsChanged(60)
+        self.assertEqual(self.port.numberAccepts, 5)
+        # Refused, it sets the batch size again too, once the batch is over.
+        self.port.numberAccepts = 25
+        self.limit.hasDescriptor(96)
+        self.clock.advance(0)
+        self.assertEqual(self.port.numberAccepts, 1)
+
+    def test_refusedPausesUntilClosed(self) -> None:
+        """
+        A connection given a descriptor of the margin is refused, and the
+        ports stop accepting until a connection closes, with a warning that
+        says why.
+        """
+        self.limit.connectionsChanged(66)
+        with capturedLogs() as events:
+            self.assertFalse(self.limit.descriptorRefused(66, 96))
+            self.assertFalse(self.limit.descriptorRefused(66, 97))
+        self.assertEqual(self.port.calls, ["pause"])
+        [warning] = [e for e in events if e["log_level"] is LogLevel.warn]
+        self.assertEqual(
+            formatEvent(warning),
+            "66 client connections open, and a new one was given file descriptor"
+            " 96, within 32 of the open files limit (128), which are kept for"
+            " handlers' ZeroMQ connections and spawned handlers: it was closed,"
+            " and new clients wait in the listen backlog until a connection"
+            " closes; connections closed so since the last such line: 1; raise"
+            " the limit (ulimit -n, LimitNOFILE=) or lower --max-connections (300)",
+        )
+        self.limit.connectionsChanged(67)
+        self.assertEqual(self.port.calls, ["pause"])
+        self.limit.connectionsChanged(66)
+        self.assertEqual(self.port.calls, ["pause", "resume"])
+        self.clock.advance(DESCRIPTOR_RETRY)
+        self.assertEqual(self.port.calls, ["pause", "resume"])
+
+    def test_refusedLooksAgain(self) -> None:
+        """
+        With no connection closing (the descriptors may be held by others:
+        handlers' connections), the ports accept again after
+        L{DESCRIPTOR_RETRY} seconds, one at a time.
+        """
+        self.limit.connectionsChanged(10)
+        self.limit.hasDescriptor(96)
+        self.limit.descriptorRefused(10, 96)
+        self.clock.advance(DESCRIPTOR_RETRY - 0.001)
+        self.assertEqual(self.port.calls, ["pause"])
+        self.clock.advance(0.001)
+        self.assertEqual((self.port.calls, self.port.numberAccepts), (["pause", "resume"], 1))
+
+    def test_stop(self) -> None:
+        """
+        A stopped limit looks again no more.
+        """
+        self.limit.descriptorRefused(10, 96)
+        self.limit.stop()
+        self.clock.advance(DESCRIPTOR_RETRY)
+        self.assertEqual(self.port.calls, ["pause"])
+
+    def test_descriptorOf(self) -> None:
+        """
+        L{_front._descriptorOf} finds a connection's socket's descriptor, under
+        a TLS layer too; a transport without one has none.
+        """
+
+        class Socket(FileDescriptor):
+            def fileno(self) -> int:
+                return 42
+
+        class Wrapper:
+            transport = Socket()
+
+        self.assertEqual(_front._descriptorOf(Socket()), 42)
+        self.assertEqual(_front._descriptorOf(Wrapper()), 42)
+        self.assertIsNone(_front._descriptorOf(StringTransport()))
+
+
 class FrontFactoryLimitTests(FrontTestCase):
     """
     L{txmp._front.FrontFactory} tells its L{AcceptLimit} how many
@@ -266,6 +389,27 @@ class FrontFactoryLimitTests(FrontTestCase):
         self.assertEqual(port.calls, ["pause"])
         self.disconnect(first)
         self.assertEqual(port.calls, ["pause", "resume"])
+
+
+    def test_descriptorMarginRefused(self) -> None:
+        """
+        A connection given one of the last descriptors below the open files
+        limit is refused however few are open, and does not take the place
+        of an idle one (whose descriptor, lower, the next client would
+        take): ZeroMQ keeps them.
+        """
+        port = FakePort()
+        self.site.acceptLimit = limit = AcceptLimit(
+            self.clock, 1, 128, highestDescriptor=lambda: 30
+        )
+        limit.addPort(port)
+        self.assertTrue(self.site.admits(95))
+        self.assertFalse(self.site.admits(96))
+        first, transport = self.connect()
+        self.clock.advance(RECLAIM_IDLE)
+        self.assertFalse(self.site.admits(96))
+        self.assertEqual(self.site.connections, {first})
+        self.assertFalse(transport.disconnecting)
 
 
 class IdleReclaimTests(FrontTestCase):
