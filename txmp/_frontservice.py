@@ -12,6 +12,7 @@ without.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -1123,11 +1124,20 @@ def _handlerMonitor(
             ProcessMonitor._forceStopProcess(self, proc)
 
         def _cannotStart(self, name: str, error: BaseException | None) -> None:
+            if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+                # Its pipes: not the Python's fault.
+                why = (
+                    "the front has no file descriptor left for its pipes (see"
+                    " its open files limit, ulimit -n, and --max-connections)"
+                )
+            else:
+                why = (
+                    "is the Python that runs the front there, and may the"
+                    " front's user, after twistd --uid, run it?"
+                )
             _log.error(
-                "spawned handler {name} could not be started: {error} (is the "
-                "Python that runs the front there, and may the front's user, "
-                "after twistd --uid, run it?)",
-                name=name, error=str(error),
+                "spawned handler {name} could not be started: {error} ({why})",
+                name=name, error=str(error), why=why,
             )
 
         def _delayFor(self, name: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import errno
 import functools
 import importlib
 import io
@@ -3794,6 +3795,26 @@ class SpawnedHandlersTests(SynchronousTestCase):
             "it?)",
         ))
         self.assertEqual(failed, [True])
+
+    def test_cannotSpawnOutOfFiles(self) -> None:
+        """
+        A handler that cannot be started for want of file descriptors for
+        its pipes (the front's, at its open files limit) is said to be so,
+        not blamed on its Python.
+        """
+        def spawnProcess(*args: object, **kwargs: object) -> None:
+            raise OSError(errno.EMFILE, "Too many open files")
+
+        self.patch(self.reactor, "spawnProcess", spawnProcess)
+        with capturedLogs() as events:
+            self.exits(self.name(1))
+            self.reactor.advance(60)
+        cannot = [formatEvent(e) for e in events if "could not be started" in formatEvent(e)]
+        self.assertEqual(cannot[0], (
+            f"spawned handler {self.name(1)} could not be started: [Errno 24] "
+            "Too many open files (the front has no file descriptor left for its"
+            " pipes (see its open files limit, ulimit -n, and --max-connections))"
+        ))
 
     def test_noStartAfterGivingUp(self) -> None:
         """
