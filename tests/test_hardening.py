@@ -8,12 +8,14 @@ a real C{twistd mpfront} and an application that records every call.
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.protocol import connectionDone
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SkipTest
 
 from ._harness import (
     RawHTTPClient,
@@ -23,6 +25,7 @@ from ._harness import (
     firstOf,
     freePort,
     reactor,
+    twistdCommand,
 )
 
 RECORDER = "tests.apps.recorder:app"
@@ -420,3 +423,45 @@ class ConnectionLimitTests(SystemTestCase):
                 [waiter for waiter in waiters if not waiter.connected],
                 [waiter for waiter in waiters if waiter in closed],
             )
+
+
+class DescriptorLimitTests(SystemTestCase):
+    """
+    A front whose C{--max-connections} is more than its open files limit
+    leaves room for keeps the last descriptors from its clients, for
+    ZeroMQ: libzmq aborts a front that cannot accept a handler's C{ipc://}
+    connection (the tests' addresses) for want of one.
+    """
+
+    @asyncTest
+    async def test_handlerJoinsWhileClientsHoldDescriptors(self) -> None:
+        """
+        Under C{prlimit --nofile=128}, with C{--max-connections 300} and 150
+        clients holding connections (more than the 128 descriptors), the
+        front warns that a client was given one of the last 32 and closed,
+        a handler started then joins, the front serving on; and once the
+        clients close, a new one is served.
+        """
+        prlimit = shutil.which("prlimit")
+        if prlimit is None:
+            raise SkipTest("no prlimit (util-linux)")
+        front = self.startProcess("front", [
+            prlimit, "--nofile=128", *twistdCommand(), "--nodaemon", "--logfile=-",
+            "--pidfile=", *self.frontArguments(
+                "--max-connections", "300", "--idle-timeout", "120",
+                "--header-timeout", "120",
+            ),
+        ])
+        await front.waitForLine("mpfront ready")
+        clients = [await self.rawConnection() for _ in range(150)]
+        await front.waitForLine("within 32 of the open files limit (128)")
+        await self.startHandler("h1", "txmp.demo:app", front=front)
+        self.assertIsNone(front.end, self.transcript())
+        for client in clients:
+            await client.abort()
+        client = await self.rawConnection()
+        response = await self.withTimeout(
+            client.request(self.rawRequest("GET", "/")), 10, "a new client's response"
+        )
+        self.assertEqual(response.code, 200)
+        self.assertEqual(front.countLines("EMFILE"), 0, self.transcript())
