@@ -482,8 +482,9 @@ class HandlerService(Service):
                 # to answer, its kernel accepting for it: no CURVE matter.
                 why = (
                     "the front accepted the connection but did not answer in"
-                    " 30 s (ZeroMQ's handshake timeout: a front paused or"
-                    " overloaded)"
+                    " 30 s (ZeroMQ's handshake timeout: a front paused,"
+                    " overloaded or out of file descriptors, its connection"
+                    " left in its listen backlog; or not a front)"
                 )
             elif curve:
                 why = "the front closed the connection (a wrong --curve-server-key?)"

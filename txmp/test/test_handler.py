@@ -3789,7 +3789,9 @@ class HandlerServicePlainTests(HandshakeTestCase):
         self.assertEqual(lines, [
             f"mphandler h1: ZeroMQ handshake with {self.send} failed: the front "
             "accepted the connection but did not answer in 30 s (ZeroMQ's "
-            "handshake timeout: a front paused or overloaded); retrying",
+            "handshake timeout: a front paused, overloaded or out of file "
+            "descriptors, its connection left in its listen backlog; or not a "
+            "front); retrying",
         ])
         self.reactor.advance(_defaults.REFUSED_RETRY_MAX)
         self.assertEqual(self.sockets[self.send].connects, 1)
