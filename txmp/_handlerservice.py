@@ -18,12 +18,14 @@ import errno
 import os
 import random
 import re
+import resource
 import signal
 import socket
 import threading
 from functools import partial
 from typing import TYPE_CHECKING, Callable, Protocol, cast
 
+import zmq
 from attrs import define, field
 from twisted.application.internet import backoffPolicy
 from twisted.application.service import MultiService, Service
@@ -337,59 +339,74 @@ class HandlerService(Service):
         # thread (--prefetch) would take the threads of the others as
         # they come free, and the others' requests would wait behind them.
         lanes = pool.divide(fronts)
-        for index, ((send, ret), capacity, prefetch, lane) in enumerate(
-            zip(options["fronts"], capacities, prefetches, lanes)
-        ):
-            runner = WSGIRunner(self._reactor, lane, application, multithread=threads > 1)
-            runner.profiler = self.profiler
-            routingId = newRoutingId()
-            holder: list[FrontLink] = []
+        try:
+            for index, ((send, ret), capacity, prefetch, lane) in enumerate(
+                zip(options["fronts"], capacities, prefetches, lanes)
+            ):
+                runner = WSGIRunner(self._reactor, lane, application, multithread=threads > 1)
+                runner.profiler = self.profiler
+                routingId = newRoutingId()
+                holder: list[FrontLink] = []
 
-            def received(frames: list[bytes], h: list[FrontLink] = holder) -> None:
-                h[0].controlReceived(frames)
+                def received(frames: list[bytes], h: list[FrontLink] = holder) -> None:
+                    h[0].controlReceived(frames)
 
-            sendSocket = context.socket("dealer", received, HIGH_WATER_MARK, routingId)
-            returnSocket = context.socket("dealer", _nothing, HIGH_WATER_MARK, routingId)
-            # The application threads send their replies on it themselves.
-            returnSocket.shareWithThreads(self._reactor)
-            link = FrontLink(
-                self._reactor, runner, sendSocket, returnSocket, handlerName(options),
-                capacity=capacity + prefetch, prefetch=prefetch,
-                heartbeat=options["heartbeat"], address=send,
-                returnAddress=ret,
-            )
-            link.requestObservers.append(self._requestsCounted)
-            holder.append(link)
-            self.links.append(link)
-            # One (public, secret, front's public) key triple per front.
-            curves = options.get("curve")
-            for sock, address in [(sendSocket, send), (returnSocket, ret)]:
-                if curves is not None:
-                    sock.curveClient(*curves[index])
-                # A connection a network cut left open is found dead and
-                # made again, within DEAD_CONNECTION of the cut and
-                # CONNECT_TIMEOUT of its end.
-                sock.keepAlive(*keepAliveTimes(options["heartbeat"]))
-                # Without CURVE too: a front that uses it ends the handshake
-                # for good (a mechanism mismatch), and the handler must say
-                # why it cannot join, and try again.
-                redial = Redial(self._reactor, sock, address)
-                self.redials.append(redial)
-                sock.monitorHandshakes(
-                    context,
-                    partial(self._handshake, link, redial, sock is returnSocket),
+                sendSocket = context.socket("dealer", received, HIGH_WATER_MARK, routingId)
+                returnSocket = context.socket("dealer", _nothing, HIGH_WATER_MARK, routingId)
+                # The application threads send their replies on it themselves.
+                returnSocket.shareWithThreads(self._reactor)
+                link = FrontLink(
+                    self._reactor, runner, sendSocket, returnSocket, handlerName(options),
+                    capacity=capacity + prefetch, prefetch=prefetch,
+                    heartbeat=options["heartbeat"], address=send,
+                    returnAddress=ret,
                 )
-            # Not connected until its monitor says it is.
-            link.returnConnected(False)
-            for option, sock, address in [("--send", sendSocket, send),
-                                          ("--return", returnSocket, ret)]:
-                try:
-                    sock.connect(address)
-                except AddressError as e:
-                    context.shutdown()
-                    line = f"mphandler: {option}: {e}"
-                    leaveTwistd(options, line)
-                    failToStart(self._log, line)
+                link.requestObservers.append(self._requestsCounted)
+                holder.append(link)
+                self.links.append(link)
+                # One (public, secret, front's public) key triple per front.
+                curves = options.get("curve")
+                for sock, address in [(sendSocket, send), (returnSocket, ret)]:
+                    if curves is not None:
+                        sock.curveClient(*curves[index])
+                    # A connection a network cut left open is found dead and
+                    # made again, within DEAD_CONNECTION of the cut and
+                    # CONNECT_TIMEOUT of its end.
+                    sock.keepAlive(*keepAliveTimes(options["heartbeat"]))
+                    # Without CURVE too: a front that uses it ends the handshake
+                    # for good (a mechanism mismatch), and the handler must say
+                    # why it cannot join, and try again.
+                    redial = Redial(self._reactor, sock, address)
+                    self.redials.append(redial)
+                    sock.monitorHandshakes(
+                        context,
+                        partial(self._handshake, link, redial, sock is returnSocket),
+                    )
+                # Not connected until its monitor says it is.
+                link.returnConnected(False)
+                for option, sock, address in [("--send", sendSocket, send),
+                                              ("--return", returnSocket, ret)]:
+                    try:
+                        sock.connect(address)
+                    except AddressError as e:
+                        context.shutdown()
+                        line = f"mphandler: {option}: {e}"
+                        leaveTwistd(options, line)
+                        failToStart(self._log, line)
+        except zmq.ZMQError as e:
+            if e.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            # libzmq's socket() takes descriptors (its mailbox): a handler
+            # of many fronts under a low limit went up as a traceback.
+            context.shutdown()
+            line = (
+                f"mphandler: cannot open the ZeroMQ sockets of its {fronts} fronts:"
+                f" {e.strerror} (its open files limit is"
+                f" {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}, ulimit -n; each"
+                " front takes two sockets, their connections and monitors)"
+            )
+            leaveTwistd(options, line)
+            failToStart(self._log, line)
         # After the sockets: threads left running by a failure above would
         # keep the process from exiting.
         pool.start()

@@ -12,6 +12,7 @@ import resource
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
+import zmq
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, capturedLogs, formatEvent
@@ -19,6 +20,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txmp import _defaults, _handler, _handlerservice, handlertap, protocol
+from txmp._exit import StartFailure
 from txmp._handler import FrontLink, _ReplySink, frameChunks
 from txmp._handlerservice import HandlerService, keepAliveTimes
 from txmp._interfaces import IHandlerReactor
@@ -3400,6 +3402,53 @@ class HandlerServiceCapacityTests(SynchronousTestCase):
                 [(link.capacity, link.prefetch) for link in service.links], expected
             )
             self.successResultOf(service.stopService())
+
+
+class HandlerServiceOutOfFilesTests(SynchronousTestCase):
+    """
+    A handler's start where its open files limit leaves too few descriptors.
+    """
+
+    def test_outOfFiles(self) -> None:
+        """
+        A handler that has no file descriptor left for the ZeroMQ sockets of
+        its fronts (libzmq's C{socket()} fails with C{EMFILE}: many fronts
+        under a low open files limit) cannot start, in one line that says
+        so with the limit, not a traceback; its sockets made so far are
+        closed.
+        """
+        network = MemoryNetwork()
+        made: list[str] = []
+
+        def socket(kind: str, *args: Any, **kwargs: Any) -> MemorySocket:
+            if len(made) == 3:
+                raise zmq.ZMQError(errno.EMFILE)
+            made.append(kind)
+            return MemoryNetwork.socket(network, kind, *args, **kwargs)
+
+        self.patch(network, "socket", socket)
+        shutdowns: list[None] = []
+        self.patch(network, "shutdown", lambda *args: shutdowns.append(None))
+        self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
+        self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
+        self.patch(resource, "getrlimit", lambda which: (30, 4096))
+        options = handlertap.Options()
+        options.parseOptions([
+            "--app", "txmp.demo:app", "--name", "h1",
+            "--send", "ipc://s1", "--return", "ipc://r1",
+            "--send", "ipc://s2", "--return", "ipc://r2",
+        ])
+        service = HandlerService(cast(IHandlerReactor, FakeReactor()), options.settings())
+        with capturedLogs() as events:
+            error = self.assertRaises(StartFailure, service.startService)
+        line = (
+            "mphandler: cannot open the ZeroMQ sockets of its 2 fronts: Too many "
+            "open files (its open files limit is 30, ulimit -n; each front takes "
+            "two sockets, their connections and monitors)"
+        )
+        self.assertEqual(str(error), line)
+        self.assertEqual([formatEvent(e) for e in events], [line])
+        self.assertEqual(shutdowns, [None])
 
 
 class HandshakeTestCase(SynchronousTestCase):
