@@ -702,6 +702,13 @@ def readConfig(path: str, command: str) -> dict[str, object]:
         raise usage.UsageError(f"--config {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise usage.UsageError(f"--config {path}: not TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        # (tomllib decodes the whole file first: a file saved as Latin-1 or
+        # UTF-16 went up as a traceback, or out of a SIGHUP's reading.)
+        raise usage.UsageError(
+            f"--config {path}: not UTF-8, which TOML files are: byte "
+            f"{e.object[e.start]:#04x} at offset {e.start}"
+        ) from None
     for name, entry in document.items():
         # A key above the tables (the [mpfront] line forgotten) or a table
         # of another name (a typo, [mpfrnt]) was ignored in silence: the

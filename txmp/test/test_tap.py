@@ -56,7 +56,7 @@ from txmp._defaults import (
 )
 from txmp._dispatch import Dispatcher
 from txmp._interfaces import IFrontReactor, IHandlerReactor
-from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive
+from txmp._options import IPC_PATH_MAX, _Number, checkNotRunning, positive, readConfig
 from txmp._pool import WorkerPool, shareOut
 from txmp._signals import ForkedChildSignals, SignalActions
 from txmp._wsgi import Application, Mounted, WSGIRunner
@@ -1147,8 +1147,8 @@ class FrontMakeServiceTests(SynchronousTestCase):
         SIGHUP says which settings of the C{--config} file's C{[mpfront]}
         table changed since the front read it, as not applied (a front reads
         its own options at start only), or why the file could not be read
-        again; nothing when they are unchanged.  It reloads the handlers
-        all the same.
+        again (gone, or not UTF-8); nothing when they are unchanged.  It
+        reloads the handlers all the same.
         """
         config = FilePath(self.mktemp())
         config.setContent(b'[mpfront]\ntimeout = 20\nheartbeat = 2\n[mphandler]\nthreads = 2\n')
@@ -1168,6 +1168,8 @@ class FrontMakeServiceTests(SynchronousTestCase):
         for content in (
             b"[mpfront]\ntimeout = 20\nheartbeat = 2\n[mphandler]\nthreads = 4\n",
             b"[mpfront]\ntimeout = 10\nspawn = 3\n",
+            # (Saved as Latin-1: its error went up, and no handler reloaded.)
+            b"[mpfront]\ntimeout = 10 # caf\xe9\n",
             None,
         ):
             if content is None:
@@ -1183,10 +1185,13 @@ class FrontMakeServiceTests(SynchronousTestCase):
              "spawn, timeout): not applied, a front reads its own options (and those it "
              "passes to --spawn handlers) at start only; restart it to apply them. "
              "New --spawn handlers read [mphandler] anew"],
+            [f"mpfront: SIGHUP: --config {config.path}: not UTF-8, which TOML files "
+             "are: byte 0xe9 at offset 28; the front's own options are those it "
+             "started with"],
             [f"mpfront: SIGHUP: --config {config.path}: No such file or directory; "
              "the front's own options are those it started with"],
         ])
-        self.assertEqual(reloaded, ["handlers"] * 3)
+        self.assertEqual(reloaded, ["handlers"] * 4)
 
     def hangupLines(self, before: bytes, after: bytes, *arguments: str) -> list[str]:
         """
@@ -5123,6 +5128,22 @@ class TxmpOptionsTests(SynchronousTestCase):
             error = self.assertRaises(usage.UsageError, self.parseFront, *args,
                                       environ=environ)
             self.assertIn(message, str(error))
+
+    def test_configNotUTF8(self) -> None:
+        """
+        A file that is not UTF-8 (TOML's encoding: one saved as Latin-1 or
+        UTF-16 by an editor) is a usage error naming the file, and so one
+        line from twistd, where tomllib's L{UnicodeDecodeError} went up as a
+        traceback; L{readConfig} gives the same error to a SIGHUP that
+        reads the file again.
+        """
+        for content in [b"\xff\xfe[\x00m\x00p\x00", b"[mpfront]\napp = 'caf\xe9:app'\n"]:
+            path = FilePath(self.mktemp())
+            path.setContent(content)
+            error = self.assertRaises(usage.UsageError, self.parseFront, "--config", path.path)
+            self.assertIn(f"--config {path.path}: not UTF-8", str(error))
+            error = self.assertRaises(usage.UsageError, readConfig, path.path, "mpfront")
+            self.assertIn("not UTF-8", str(error))
 
     def test_listForOneValueRefused(self) -> None:
         """
