@@ -284,6 +284,13 @@ def _load(spec: str) -> Application:
                 f"--app {spec}: {moduleName} has no attribute {attribute}"
                 + ("" if ":" in spec else f" (give --app {moduleName}:NAME)")
             ) from None
+        # The user's code too: a module's __getattr__ that makes the
+        # application lazily (PEP 562), a property on the way.
+        except (Exception, SystemExit) as e:  # noqa: BLE001
+            raise usage.UsageError(
+                f"--app {spec}: reading {attribute} failed: {_described(e)}"
+                + _raisedAt(e)
+            ) from None
     if call is not None:
         if not callable(target):
             raise usage.UsageError(f"--app {spec}: {attribute} is not callable")

@@ -3977,6 +3977,45 @@ class LoadApplicationTests(SynchronousTestCase):
         """
         self.assertIs(handlertap.loadApplication(APPS + ":holder.app"), wsgiApp)
 
+    def test_attributeRaises(self) -> None:
+        """
+        An attribute whose reading raises something other than
+        L{AttributeError} (a module's C{__getattr__} that makes the
+        application lazily, PEP 562, and fails; a property on the dotted
+        path) is a usage error saying what it raised, and where, as for a
+        factory that fails, where it went up as a traceback; its
+        C{sys.exit()} too.
+        """
+        module = sys.modules[APPS]
+
+        def lazily(name: str) -> object:
+            if name == "application":
+                raise RuntimeError("no database")
+            if name == "exiting":
+                sys.exit("DATABASE_URL is not set")
+            raise AttributeError(name)
+
+        class Holder:
+            @property
+            def app(self) -> object:
+                raise KeyError("SECRET_KEY")
+
+        module.__getattr__ = lazily  # type: ignore[method-assign]
+        module.broken = Holder()  # type: ignore[attr-defined]
+        self.assertUsageError(
+            APPS, "reading application failed: RuntimeError: no database",
+            f"(at {__file__}, line",
+        )
+        self.assertUsageError(
+            APPS + ":exiting",
+            "reading exiting failed: it called sys.exit('DATABASE_URL is not set')",
+        )
+        self.assertUsageError(
+            APPS + ":broken.app", "reading broken.app failed: KeyError: 'SECRET_KEY'"
+        )
+        # (Its AttributeError is an attribute missing, as before.)
+        self.assertUsageError(APPS + ":other", "has no attribute other")
+
     def test_factory(self) -> None:
         """
         C{module:factory()} calls the factory for the application.
