@@ -324,7 +324,31 @@ def loadKeyPair(path: str) -> tuple[bytes, bytes | None]:
         raise ValueError(f"{path}: not a CURVE certificate (malformed public-key)")
     if secret is not None and len(secret) != 40:
         raise ValueError(f"{path}: malformed secret-key")
+    # A key of 40 characters not all Z85's (mistyped, or pasted with one
+    # changed): libzmq refused a secret one with EINVAL as the service
+    # started, a traceback, and a public one in an allow directory matched
+    # no handler, in silence.
+    for name, key in [("secret-key", secret), ("public-key", public)]:
+        wrong = None if key is None else _notZ85(key)
+        if wrong is not None:
+            raise ValueError(f"{path}: not a CURVE certificate ({name} not Z85: {wrong})")
     return public, secret
+
+
+def _notZ85(key: bytes) -> str | None:
+    """
+    What makes C{key} (40 characters) no Z85 encoding of a 32-byte key, or
+    L{None} if it is one.
+    """
+    for byte in key:
+        if byte not in z85.Z85CHARS:
+            return f"{chr(byte)!r} is not one of its characters"
+    try:
+        z85.decode(key)
+    # (Five characters whose value passes 2**32, which struct refuses.)
+    except Exception:  # noqa: BLE001
+        return "a group of five characters is out of range"
+    return None
 
 
 def z85Encode(key: bytes) -> bytes:

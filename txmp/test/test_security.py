@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txmp import fronttap, handlertap
 from txmp._security import isLocalAddress
-from txmp._zmq import createKeyPair, loadKeyPair
+from txmp._zmq import _notZ85, createKeyPair, loadKeyPair
 
 
 def makeKeys(test: SynchronousTestCase, *names: str) -> str:
@@ -27,6 +27,23 @@ def makeKeys(test: SynchronousTestCase, *names: str) -> str:
     for name in names:
         createKeyPair(directory, name)
     return directory
+
+
+def spoilKey(path: str, which: str) -> None:
+    """
+    Put C{~}, which Z85 does not have, first in the C{which} key
+    (C{public-key} or C{secret-key}) of the certificate C{path}, keeping
+    its 40 characters: a key mistyped, or cut and pasted with a character
+    changed.
+    """
+    with open(path) as f:
+        lines = f.read().splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        name, equals, value = line.partition("=")
+        if name.strip() == which and equals:
+            lines[index] = f'{name}= "~{value.strip().strip(chr(34))[1:]}"\n'
+    with open(path, "w") as f:
+        f.write("".join(lines))
 
 
 def usageError(case: Any, *args: str) -> str:
@@ -266,6 +283,36 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
             str(e), f"--curve-allow {bad}: not a CURVE certificate (no public-key)"
         )
 
+    def test_keysNotZ85(self) -> None:
+        """
+        A key of 40 characters that are not all Z85's (C{~} in it), as the
+        front's secret or public key or in the allow directory, is refused
+        in one line naming the file: libzmq refused the secret key with a
+        traceback ("ZMQError: Invalid argument") once the front had begun
+        to start, and a public key so in the allow directory allowed no
+        handler, in silence.
+        """
+        directory = makeKeys(self, "front", "h")
+        secret = os.path.join(directory, "front.key_secret")
+        allow = makeKeys(self)
+        os.rename(os.path.join(directory, "h.key"), os.path.join(allow, "h.key"))
+        for which in ["secret-key", "public-key"]:
+            spoiled = self.mktemp()
+            with open(secret) as f, open(spoiled, "w") as g:
+                g.write(f.read())
+            spoilKey(spoiled, which)
+            self.assertEqual(
+                usageError(self, "--curve-secret-key", spoiled, "--curve-allow", allow),
+                f"--curve-secret-key {spoiled}: not a CURVE certificate ({which} "
+                "not Z85: '~' is not one of its characters)",
+            )
+        spoilKey(os.path.join(allow, "h.key"), "public-key")
+        self.assertEqual(
+            usageError(self, "--curve-secret-key", secret, "--curve-allow", allow),
+            f"--curve-allow {os.path.join(allow, 'h.key')}: not a CURVE certificate "
+            "(public-key not Z85: '~' is not one of its characters)",
+        )
+
     def test_spawnWithCurve(self) -> None:
         """
         --spawn works with CURVE (it was refused): the spawned handlers get
@@ -388,6 +435,32 @@ class HandlerSecurityOptionsTests(SynchronousTestCase):
             "certificate NAME.key, and keep NAME.key_secret on the host it "
             "belongs to",
         )
+
+    def test_keysNotZ85(self) -> None:
+        """
+        A key that is not Z85, the handler's secret one or the front's
+        public one, is refused in one line naming the file, where libzmq's
+        "Invalid argument" went up as a traceback as the handler started.
+        """
+        directory = makeKeys(self, "h", "front")
+        secret = os.path.join(directory, "h.key_secret")
+        server = os.path.join(directory, "front.key")
+        spoilKey(server, "public-key")
+        self.assertEqual(
+            usageError(self, "--curve-secret-key", secret, "--curve-server-key", server),
+            f"--curve-server-key {server}: not a CURVE certificate (public-key not "
+            "Z85: '~' is not one of its characters)",
+        )
+        spoilKey(secret, "secret-key")
+        self.assertIn(
+            f"--curve-secret-key {secret}: not a CURVE certificate (secret-key not Z85",
+            usageError(self, "--curve-secret-key", secret, "--curve-server-key", server),
+        )
+        # Z85's characters, but more than 32 bits in a group of five.
+        self.assertEqual(
+            _notZ85(b"%nSc1" * 8), "a group of five characters is out of range"
+        )
+        self.assertIsNone(_notZ85(b"%nSc0" * 8))
 
     def test_missingFile(self) -> None:
         """
