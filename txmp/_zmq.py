@@ -898,7 +898,8 @@ class ZmqSocket:
             C{ipc://} path that another process listens on, or a file that
             is not a socket: libzmq would remove that file, whatever it
             is, and take its place, where a C{tcp://} address in use is
-            refused.
+            refused; or a directory, which libzmq refuses as an address in
+            use.
         """
         # Installs the global reactor (see the top).
         from txzmq import ZmqEndpoint, ZmqEndpointType
@@ -914,8 +915,15 @@ class ZmqSocket:
                 mode: int | None = os.stat(path).st_mode
             except OSError:
                 mode = None  # (No file: libzmq removes nothing.)
-            # (A directory libzmq cannot remove: its bind fails.)
-            if mode is not None and not (stat.S_ISSOCK(mode) or stat.S_ISDIR(mode)):
+            if mode is not None and stat.S_ISDIR(mode):
+                # (libzmq cannot remove it, and says "Address already in
+                # use", as for another front's socket.)
+                directory = path.rstrip("/") or "/"
+                raise AddressError(
+                    f"cannot bind {address}: {directory} is a directory: give the "
+                    f"path of a socket to make in it, such as {directory.rstrip('/')}/send"
+                )
+            if mode is not None and not stat.S_ISSOCK(mode):
                 raise AddressError(
                     f"cannot bind {address}: {path} is not a socket, which libzmq"
                     " would remove: give the path of a socket, or of no file"

@@ -680,6 +680,23 @@ class ZmqAdapterTests(TestCase):
         )
         self.assertEqual(path.getContent(), b"precious")
 
+    def test_bindIpcDirectory(self) -> None:
+        """
+        Binding an C{ipc://} address whose path is a directory (the socket's
+        name left off, C{ipc:///run/txmp/}) raises L{AddressError} saying
+        so, where libzmq's own refusal said "Address already in use", which
+        sent an operator looking for another front.
+        """
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        directory = ipcDirectory(self)
+        for address in ["ipc://" + directory.path, "ipc://" + directory.path + "/"]:
+            self.assertEqual(
+                self.refusedBind(context, address),
+                f"cannot bind {address}: {directory.path} is a directory: give the "
+                f"path of a socket to make in it, such as {directory.path}/send",
+            )
+
     @inlineCallbacks
     def test_keptAliveAcrossCut(self) -> Any:
         """
