@@ -194,6 +194,35 @@ def listening(path: str) -> bool | None:
     return True
 
 
+def _unremovable(path: str) -> str | None:
+    """
+    Why this user cannot remove the socket file at C{path}, or L{None} if
+    it can (or that cannot be told).  libzmq's bind removes whatever is at
+    an C{ipc://} path, ignoring a failure to, and then fails with
+    C{EADDRINUSE}: "Address already in use", though no process listens
+    there (a socket a front left when run as another user, root, in
+    C{/tmp} or in a directory this one may not write).
+    """
+    directory = os.path.dirname(path) or "."
+    try:
+        owner = os.lstat(path).st_uid
+        directoryStat = os.stat(directory)
+    except OSError:
+        return None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        why = f"it may not write to {directory}"
+    elif directoryStat.st_mode & stat.S_ISVTX and os.geteuid() not in (
+        0, owner, directoryStat.st_uid
+    ):
+        why = f"{directory} is sticky (mode +t), and neither it nor the socket is this user's"
+    else:
+        return None
+    return (
+        f"{path} is a socket of uid {owner}, which this user cannot remove as "
+        f"libzmq must to bind there ({why}): remove it, or give another path"
+    )
+
+
 class PeerUnreachable(Exception):
     """
     A ROUTER socket has no connection to the peer a message is addressed to,
@@ -923,6 +952,10 @@ class ZmqSocket:
                     f"cannot bind {address}: {directory} is a directory: give the "
                     f"path of a socket to make in it, such as {directory.rstrip('/')}/send"
                 )
+            if mode is not None and stat.S_ISSOCK(mode):
+                unremovable = _unremovable(path)
+                if unremovable is not None:
+                    raise AddressError(f"cannot bind {address}: {unremovable}")
             if mode is not None and not stat.S_ISSOCK(mode):
                 raise AddressError(
                     f"cannot bind {address}: {path} is not a socket, which libzmq"

@@ -680,6 +680,49 @@ class ZmqAdapterTests(TestCase):
         )
         self.assertEqual(path.getContent(), b"precious")
 
+    def test_bindIpcSocketNotRemovable(self) -> None:
+        """
+        Binding an C{ipc://} address where a socket is that this user cannot
+        remove (another user's, in a sticky directory such as C{/tmp}, or in
+        a directory this user may not write: a front run once as root)
+        raises L{AddressError} saying so, where libzmq, whose bind removes
+        the file first and ignores its failure, said "Address already in
+        use" though no process listened there.
+        """
+        context = ZmqContext(reactor)
+        self.addCleanup(context.shutdown)
+        directory = ipcDirectory(self)
+        path = directory.child("send").path
+        left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        left.bind(path)
+        left.close()
+        address = "ipc://" + path
+        owner = os.stat(path).st_uid
+        # This user, not the socket's, where only its owner may remove it.
+        self.patch(os, "geteuid", lambda: owner + 1)
+        directory.chmod(0o1777)
+        self.assertEqual(
+            self.refusedBind(context, address),
+            f"cannot bind {address}: {path} is a socket of uid {owner}, which this "
+            f"user cannot remove as libzmq must to bind there ({directory.path} is "
+            "sticky (mode +t), and neither it nor the socket is this user's): "
+            "remove it, or give "
+            "another path",
+        )
+        real = os.access
+        self.patch(
+            os, "access",
+            lambda p, mode, **kw: False if p == directory.path else real(p, mode, **kw),
+        )
+        directory.chmod(0o755)
+        self.assertEqual(
+            self.refusedBind(context, address),
+            f"cannot bind {address}: {path} is a socket of uid {owner}, which this "
+            f"user cannot remove as libzmq must to bind there (it may not write to "
+            f"{directory.path}): remove it, or give another path",
+        )
+        self.assertTrue(os.path.exists(path))
+
     def test_bindIpcDirectory(self) -> None:
         """
         Binding an C{ipc://} address whose path is a directory (the socket's
