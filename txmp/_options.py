@@ -851,6 +851,38 @@ class TxmpOptions(usage.Options):
                     " or leave it out"
                 )
 
+    def parseArgs(self, *arguments: str) -> None:
+        """
+        Refuse every argument that is not an option, naming it: Twisted
+        said "Wrong number of arguments." and no more.  The most likely are
+        an application given as gunicorn takes it (C{twistd mphandler
+        myproject.wsgi:application}) and the rest of a value with a space
+        in it, unquoted.
+
+        @raise usage.UsageError: if there is any.
+        """
+        if not arguments:
+            return
+        first = arguments[0]
+        try:
+            splitApplication(first)
+        except usage.UsageError:
+            looksLikeApp = False
+        else:
+            looksLikeApp = not first.startswith("-") and "/" not in first
+        if looksLikeApp and len(arguments) == 1:
+            hint = (
+                f"give the application as --app {first} (not an argument, as "
+                "gunicorn takes it)"
+            )
+        else:
+            hint = "a value with spaces must be quoted"
+        plural = "s" if len(arguments) > 1 else ""
+        raise usage.UsageError(
+            f"unexpected argument{plural} {', '.join(map(repr, arguments))}: "
+            f"{hint}; {self.command} takes options only"
+        )
+
     def opt_version(self) -> NoReturn:
         """
         Show the versions of txmp, Twisted and Python, and exit.

@@ -5168,6 +5168,29 @@ class TxmpOptionsTests(SynchronousTestCase):
                                       environ=environ)
             self.assertIn(message, str(error))
 
+    def test_strayArgument(self) -> None:
+        """
+        An argument that is no option is refused naming it, where Twisted
+        said "Wrong number of arguments."; one that looks like an
+        application (C{myproject.wsgi:application}, given as gunicorn takes
+        it) is said to be given with C{--app}; another, such as the second
+        word of an unquoted value, is said to need quoting.
+        """
+        for parse, command in [(self.parseFront, "mpfront"), (self.parseHandler, "mphandler")]:
+            error = self.assertRaises(usage.UsageError, parse, "myproject.wsgi:application")
+            self.assertEqual(
+                str(error),
+                "unexpected argument 'myproject.wsgi:application': give the "
+                "application as --app myproject.wsgi:application (not an argument, "
+                f"as gunicorn takes it); {command} takes options only",
+            )
+            error = self.assertRaises(usage.UsageError, parse, "--heartbeat", "5", "6", "7")
+            self.assertEqual(
+                str(error),
+                "unexpected arguments '6', '7': a value with spaces must be "
+                f"quoted; {command} takes options only",
+            )
+
     def test_configNotUTF8(self) -> None:
         """
         A file that is not UTF-8 (TOML's encoding: one saved as Latin-1 or
