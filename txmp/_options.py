@@ -959,6 +959,13 @@ class TxmpOptions(usage.Options):
                     f"{source}: {name} takes one value, not a list: "
                     f"{cast('list[object]', value)!r}"
                 )
+            if isinstance(value, list) and not value:
+                # (A repeatable option's: another's is refused above.)  It
+                # gave no value, and left the default: listen = [] served
+                # tcp:8080 on every interface, in silence.
+                raise usage.UsageError(
+                    f"{source}: {name} = [] gives no value: give it one, or leave it out"
+                )
             if name in given:
                 continue
             if not known[name]:

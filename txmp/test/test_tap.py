@@ -5284,6 +5284,27 @@ class TxmpOptionsTests(SynchronousTestCase):
                                   environ={"TXMP_MPFRONT_TRUSTED_PROXY": ""})
         self.assertIn("--trusted-proxy", str(error))
 
+    def test_emptyListRefused(self) -> None:
+        """
+        An empty list in the file for a repeatable option is refused, as
+        an empty value is anywhere: it gave none, and left the option's
+        default, so that C{listen = []} served C{tcp:8080} on every
+        interface, and a handler's C{send = []} and C{return = []}
+        connected to the default front, in silence.
+        """
+        for parse, table, name in [
+            (self.parseFront, "mpfront", "listen"),
+            (self.parseFront, "mpfront", "trusted-proxy"),
+            (self.parseHandler, "mphandler", "send"),
+        ]:
+            path = self.config(f"[{table}]\n{name} = []\n")
+            error = self.assertRaises(usage.UsageError, parse, "--config", path)
+            self.assertEqual(
+                str(error),
+                f"{path} [{table}]: {name} = [] gives no value: give it one, or "
+                "leave it out",
+            )
+
     def test_accessLogEmpty(self) -> None:
         """
         An empty C{--access-log}, on the command line, in the file or from
