@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from typing import TYPE_CHECKING
 
 from twisted.python import usage
@@ -48,6 +49,42 @@ def isLocalAddress(address: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def unknownHost(address: str) -> str | None:
+    """
+    The host of a C{tcp://} bind address if it is neither an IP address,
+    nor C{*}, nor an interface of this host, nor a name that resolves (a
+    typo: C{tcp://locahost:5556}); else L{None}.  Called only for an
+    address about to be refused as reachable from other hosts, so that the
+    refusal names the mistake: a name is looked up then only.
+    """
+    scheme, sep, rest = address.partition("://")
+    if scheme != "tcp" or not sep:
+        return None
+    host = rest.rpartition(":")[0]
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or host == "*":
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return None
+    try:
+        if host in {name for _index, name in socket.if_nameindex()}:
+            return None
+    except OSError:
+        return None
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        return host
+    except OSError:
+        return None
+    return None
 
 
 def loadSecretCertificate(path: str, option: str) -> tuple[bytes, bytes]:
@@ -170,6 +207,15 @@ def checkFrontSecurity(options: FrontSettings) -> None:
         return
     for name, address in [("send", options["send"]), ("return", options["return"])]:
         if not isLocalAddress(address):
+            unknown = unknownHost(address)
+            if unknown is not None:
+                # (Refused as reachable, it wanted CURVE or --insecure, and
+                # then libzmq said "No such device".)
+                raise usage.UsageError(
+                    f"--{name} {address}: no interface or host is named "
+                    f"{unknown!r}: a typo? (give an address, such as "
+                    "tcp://127.0.0.1:5556, a host name or an interface)"
+                )
             raise usage.UsageError(
                 f"--{name} {address} is reachable from other hosts, and "
                 "without CURVE anyone who connects to it is a handler: "

@@ -7,6 +7,7 @@ options of C{mpfront} and C{mphandler} it checks and loads.
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
 
 import zmq.auth
@@ -102,6 +103,33 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
         path = os.path.join(allow, allowedName)
         os.rename(os.path.join(directory, keyFile), path)
         return directory, allow, path
+
+    def test_unknownHostRefused(self) -> None:
+        """
+        A C{tcp://} address whose host is neither an address, nor a name
+        that resolves, nor an interface of this host (a typo,
+        C{tcp://locahost:5556}) is refused saying so, where it was said to
+        be reachable from other hosts and to want CURVE or C{--insecure},
+        given which libzmq said "No such device".  Names that resolve and
+        interfaces are refused as reachable, as before.
+        """
+
+        def resolve(host: str, *args: object, **kwargs: object) -> object:
+            if host == "front.example":
+                return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", 0))]
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+        self.patch(socket, "getaddrinfo", resolve)
+        self.patch(socket, "if_nameindex", lambda: [(1, "lo"), (2, "eth0")])
+        for option in ["--send", "--return"]:
+            self.assertEqual(
+                usageError(self, option, "tcp://locahost:5556"),
+                f"{option} tcp://locahost:5556: no interface or host is named "
+                "'locahost': a typo? (give an address, such as tcp://127.0.0.1:5556, "
+                "a host name or an interface)",
+            )
+        for address in ["tcp://front.example:5556", "tcp://eth0:5556"]:
+            self.assertIn("reachable from other hosts", usageError(self, "--send", address))
 
     def test_networkRefused(self) -> None:
         """
