@@ -690,24 +690,27 @@ def _givenConfig(arguments: list[str]) -> str | None:
 _CONFIG_TABLES = ("mpfront", "mphandler")
 
 
-def readConfig(path: str, command: str) -> dict[str, object]:
+def readConfig(path: str, command: str, source: str = "--config") -> dict[str, object]:
     """
     The table of C{command} in the TOML file C{path} (empty if it has none),
     by option name: a key's C{_} read as C{-} (C{max_queue} is
     C{--max-queue}).
+
+    @param source: what named the file, in an error: C{--config}, or the
+        variable C{TXMP_CONFIG}.
     """
     try:
         with open(path, "rb") as f:
             document: dict[str, object] = tomllib.load(f)
     except OSError as e:
-        raise usage.UsageError(f"--config {path}: {e.strerror}") from None
+        raise usage.UsageError(f"{source} {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
-        raise usage.UsageError(f"--config {path}: not TOML: {e}") from None
+        raise usage.UsageError(f"{source} {path}: not TOML: {e}") from None
     except UnicodeDecodeError as e:
         # (tomllib decodes the whole file first: a file saved as Latin-1 or
         # UTF-16 went up as a traceback, or out of a SIGHUP's reading.)
         raise usage.UsageError(
-            f"--config {path}: not UTF-8, which TOML files are: byte "
+            f"{source} {path}: not UTF-8, which TOML files are: byte "
             f"{e.object[e.start]:#04x} at offset {e.start}"
         ) from None
     for name, entry in document.items():
@@ -720,12 +723,12 @@ def readConfig(path: str, command: str) -> dict[str, object]:
                 else f"key {name!r} outside a table"
             )
             raise usage.UsageError(
-                f"--config {path}: {what}; options go in a table named after "
+                f"{source} {path}: {what}; options go in a table named after "
                 "the command, [mpfront] or [mphandler]"
             )
     table = document.get(command, {})
     if not isinstance(table, dict):
-        raise usage.UsageError(f"--config {path}: [{command}] must be a table")
+        raise usage.UsageError(f"{source} {path}: [{command}] must be a table")
     # (A TOML table's keys are strings.)
     return {
         key.replace("_", "-"): value
@@ -929,10 +932,14 @@ class TxmpOptions(usage.Options):
         }
         known = {name.rstrip("="): name.endswith("=") for name in self.longOpt}
         settings: dict[str, tuple[str, object]] = {}
-        path = _givenConfig(arguments) or environ.get("TXMP_CONFIG")
+        configGiven = _givenConfig(arguments)
+        path = configGiven or environ.get("TXMP_CONFIG")
         self.configFile = path or None
         if path:
-            self.configTable = readConfig(path, self.command)
+            # (An error names what gave the file: an operator who gave no
+            # --config looks for the variable.)
+            source = "--config" if configGiven else "TXMP_CONFIG"
+            self.configTable = readConfig(path, self.command, source)
             for name, value in self.configTable.items():
                 settings[name] = (f"{path} [{self.command}]", value)
         prefix = f"TXMP_{self.command.upper()}_"

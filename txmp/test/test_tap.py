@@ -5141,14 +5141,19 @@ class TxmpOptionsTests(SynchronousTestCase):
 
     def test_configErrors(self) -> None:
         """
-        A missing or malformed file, an unknown option in the file or the
-        environment, a key outside the commands' tables (or a table of
-        another name), a flag that is not a boolean, and a bad value are
-        usage errors saying where.
+        A missing or malformed file (named by the option or the variable
+        that gave it), an unknown option in the file or the environment, a
+        key outside the commands' tables (or a table of another name), a
+        flag that is not a boolean, and a bad value are usage errors saying
+        where.
         """
         cases = [
             (["--config", "/no/such.toml"], {},
              "--config /no/such.toml: No such file or directory"),
+            # Named by the variable, where no --config was given.
+            ([], {"TXMP_CONFIG": "/no/such.toml"},
+             "TXMP_CONFIG /no/such.toml: No such file or directory"),
+            ([], {"TXMP_CONFIG": self.config("[mpfront\n")}, "TXMP_CONFIG /"),
             (["--config", self.config("[mpfront\n")], {}, "not TOML"),
             (["--config", self.config("[mpfront]\ntimeuot = 3\n")], {},
              "unknown option 'timeuot'"),
