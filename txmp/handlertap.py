@@ -17,6 +17,7 @@ import inspect
 import os
 import signal
 import sys
+import sysconfig
 import threading
 import traceback
 from collections.abc import Iterator
@@ -135,7 +136,37 @@ def _raisedAt(error: BaseException) -> str:
     ]
     if not frames:
         return ""
-    return f" (at {frames[-1].filename}, line {frames[-1].lineno})"
+    innermost = frames[-1]
+    # Raised in the standard library or an installed package (Django's
+    # get_wsgi_application() with its settings module missing): the line
+    # of the application's own code that called it first, which is the
+    # operator's to read, then the library's.
+    libraries = _libraryDirectories()
+    if innermost.filename.startswith(libraries):
+        own = [frame for frame in frames if not frame.filename.startswith(libraries)]
+        if own:
+            return (
+                f" (at {own[-1].filename}, line {own[-1].lineno}; raised in "
+                f"{innermost.filename}, line {innermost.lineno})"
+            )
+    return f" (at {innermost.filename}, line {innermost.lineno})"
+
+
+def _libraryDirectories() -> tuple[str, ...]:
+    """
+    The directories of the standard library and of installed packages
+    (C{sysconfig}'s, which a virtual environment's are), each ending in a
+    separator.
+    """
+    paths = sysconfig.get_paths()
+    return tuple(
+        {
+            os.path.join(os.path.realpath(paths[name]), "")
+            for name in ("stdlib", "platstdlib", "purelib", "platlib")
+            if name in paths
+        }
+        | {os.path.join(paths[name], "") for name in ("stdlib", "purelib") if name in paths}
+    )
 
 
 def _described(error: BaseException) -> str:

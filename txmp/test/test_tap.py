@@ -12,6 +12,7 @@ import errno
 import functools
 import importlib
 import io
+import json
 import os
 import signal
 import socket
@@ -4100,6 +4101,32 @@ class LoadApplicationTests(SynchronousTestCase):
             usage.UsageError, handlertap.loadApplication, "txmp.test.no_such_module_here:app"
         )
         self.assertNotIn("(at ", str(error))
+
+    def test_importRaisesInLibrary(self) -> None:
+        """
+        A module whose import raises in code it calls from the standard
+        library or an installed package (Django's C{get_wsgi_application()}
+        with its settings module missing) says the line of the
+        application's own code that called it, and then where it was
+        raised: only the library's place was said, a file of Django's that
+        the operator did not write.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        calling = directory.child("txmp_test_tap_library.py")
+        calling.setContent(b"import json\n\nsettings = json.loads('{')\n")
+        sys.path.insert(0, directory.path)
+        self.addCleanup(sys.path.remove, directory.path)
+        self.addCleanup(sys.modules.pop, "txmp_test_tap_library", None)
+        error = self.assertRaises(
+            usage.UsageError, handlertap.loadApplication, "txmp_test_tap_library:app"
+        )
+        self.assertIn(
+            f"JSONDecodeError: Expecting property name enclosed in double quotes: "
+            f"line 1 column 2 (char 1) (at {calling.path}, line 3; raised in "
+            f"{json.decoder.__file__}, line ",
+            str(error),
+        )
 
     def test_importExits(self) -> None:
         """
