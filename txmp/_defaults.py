@@ -444,6 +444,16 @@ DECODED_FRAMES = 256
 # heads bounded by the HTTP header limits, so this leaves a wide margin.
 DEFAULT_MAX_MESSAGE = 16 * MiB
 
+# The least --max-message a front takes: a handler's HELLO goes before the
+# front's WELCOME tells it the limit, so a front whose limit a HELLO passes
+# (--max-message 10, seen: its meta frame is some 150 bytes, and more with a
+# long --name) disconnected every handler as it registered, the handler
+# warning of a lost connection six times a second and the front silent, its
+# clients waiting.  64 KiB (FRAME_JOIN, the frames small body chunks are
+# joined into) holds any HELLO and most response heads; the limit bounds no
+# message anyway ("Hostile peers", docs/deployment.md).
+MIN_MAX_MESSAGE = 64 * KiB
+
 # Reply frames at least this long (response body chunks) are received
 # without a copy: they are copied once, when the front joins the chunks it
 # has for a response into one write.  Not on PyPy: a frame received so is

@@ -46,6 +46,7 @@ from txmp._defaults import (
     FD_RESERVE,
     MAX_CREDITS,
     MIN_HEARTBEAT,
+    MIN_MAX_MESSAGE,
     MIN_PROGRESS,
 )
 from txmp._http import Network, parseNetwork
@@ -314,9 +315,9 @@ class Options(TxmpOptions):
          "other peer is refused."],
         ["max-message", None, DEFAULT_MAX_MESSAGE,
          "Largest ZeroMQ frame accepted from a peer, in bytes: a peer that "
-         "sends a larger one is disconnected.",
+         f"sends a larger one is disconnected (at least {MIN_MAX_MESSAGE}).",
          # Told to every handler in WELCOME (max_message).
-         positive(int, most=protocol.MAX_INT)],
+         positive(int, most=protocol.MAX_INT, least=MIN_MAX_MESSAGE)],
     ]
     optFlags: ClassVar[list[list[str | None]]] = [
         ["reload", None,

@@ -51,6 +51,7 @@ from txmp._defaults import (
     DEFAULT_TIMEOUT,
     MAX_FRAME,
     MIN_HEARTBEAT,
+    MIN_MAX_MESSAGE,
     SILENT_KILL_HEARTBEATS,
     SPAWN_OUTPUT_GRACE,
     SPAWN_RESTART_MAX_DELAY,
@@ -302,6 +303,21 @@ class FrontOptionsTests(OptionsTestCase):
             e = self.assertRaises(usage.UsageError, self.parse, "--heartbeat", value)
             self.assertEqual(str(e), "--heartbeat must be at least 0.01")
         self.assertEqual(self.parse("--heartbeat", "0.01")["heartbeat"], 0.01)
+
+    def test_maxMessageTooSmall(self) -> None:
+        """
+        A C{--max-message} under L{MIN_MAX_MESSAGE} (64 KiB) is refused at
+        once, saying so: below the size of a handler's C{HELLO}, sent
+        before the front's C{WELCOME} tells it the limit, every handler was
+        disconnected as it registered, again and again (a warning in its
+        log several times a second), while the front said nothing and its
+        clients waited for a handler.
+        """
+        self.assertEqual(MIN_MAX_MESSAGE, 65536)
+        for value in ["10", "1000", "65535"]:
+            e = self.assertRaises(usage.UsageError, self.parse, "--max-message", value)
+            self.assertEqual(str(e), "--max-message must be at least 65536")
+        self.assertEqual(self.parse("--max-message", "65536")["max-message"], 65536)
 
     def test_heartbeatTooLarge(self) -> None:
         """
@@ -747,11 +763,11 @@ class FrontOptionsTests(OptionsTestCase):
     def test_maxMessage(self) -> None:
         """
         --max-message defaults to 16 MiB, well above a handler's frames,
-        and must be positive.
+        and must be at least L{MIN_MAX_MESSAGE}.
         """
         self.assertEqual(self.parse()["max-message"], DEFAULT_MAX_MESSAGE)
         self.assertGreaterEqual(DEFAULT_MAX_MESSAGE, 8 * MAX_FRAME)
-        self.assertEqual(self.parse("--max-message", "1000")["max-message"], 1000)
+        self.assertEqual(self.parse("--max-message", "100000")["max-message"], 100000)
         self.assertRaises(usage.UsageError, self.parse, "--max-message", "0")
 
     def test_toldToHandlersTooLarge(self) -> None:
