@@ -164,6 +164,10 @@ _UNESCAPED_IPV6 = re.compile(r"(?:^|:)interface=(?:\[|[0-9A-Fa-f]*:)|^\w+:\[")
 # no endpoint of Twisted's takes.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
+# Twisted's parser passes an endpoint's key=value parameters to its
+# function as keyword arguments: one it does not take is a TypeError.
+_UNKNOWN_PARAMETER = re.compile(r"got an unexpected keyword argument '([^']*)'")
+
 
 # What the tls extra installs, which Twisted's ssl: endpoints import.
 _TLS_MODULES = ("OpenSSL", "cryptography", "service_identity")
@@ -193,6 +197,11 @@ def _endpointError(description: str, error: Exception) -> str:
     is not a list) makes Twisted's parser raise C{ValueError} or
     C{TypeError} (C{invalid literal for int() with base 10: '8081 tcp'}):
     say that an endpoint is one word.
+
+    A parameter the endpoint does not take (C{tcp:8080:interfce=...}) makes
+    it raise C{TypeError} naming a function of Twisted's (C{_parseTCP() got
+    an unexpected keyword argument 'interfce'}): say it is not a parameter
+    of that kind of endpoint.
     """
     if description.startswith("systemd:") and isinstance(error, LookupError):
         count = len(ListenFDs.fromEnvironment().inheritedDescriptors())
@@ -229,6 +238,15 @@ def _endpointError(description: str, error: Exception) -> str:
             "an IPv6 address in an endpoint has each ':' escaped with a backslash, "
             "without brackets: tcp6:8080:interface=\\:\\:1 (in single quotes in "
             "a shell or a TOML file)"
+        )
+    unknown = _UNKNOWN_PARAMETER.search(str(error))
+    if isinstance(error, TypeError) and unknown is not None:
+        # (Twisted said "_parseTCP() got an unexpected keyword argument".)
+        kind = description.split(":", 1)[0]
+        return (
+            f"{kind}: endpoints take no parameter {unknown.group(1)!r} (a typo? "
+            "see Twisted's endpoint descriptions: tcp takes interface and "
+            "backlog, unix mode and lockfile, ssl privateKey, certKey and more)"
         )
     return _reason(error)
 

@@ -1545,6 +1545,29 @@ class FrontMakeServiceTests(SynchronousTestCase):
             )
             self.assertEqual(_frontservice._endpointError(description, error), said, description)
 
+    def test_unknownParameter(self) -> None:
+        """
+        A parameter the endpoint does not take (a typo, C{interfce=}), which
+        Twisted's parser refused with C{_parseTCP() got an unexpected keyword
+        argument 'interfce'}, naming a function of Twisted's, is said to be
+        none of that kind of endpoint's.
+        """
+        reactor = MemoryReactorClock()
+        for description, kind, name in [
+            ("tcp:8080:interfce=127.0.0.1", "tcp", "interfce"),
+            ("unix:/run/txmp.sock:bogus=1", "unix", "bogus"),
+        ]:
+            error = self.assertRaises(TypeError, serverFromString, reactor,
+                                      withBacklog(description))
+            self.assertEqual(
+                _frontservice._endpointError(description, error),
+                f"{kind}: endpoints take no parameter {name!r} (a typo? see "
+                "Twisted's endpoint descriptions: tcp takes interface and "
+                "backlog, unix mode and lockfile, ssl privateKey, certKey and "
+                "more)",
+                description,
+            )
+
     def test_tlsExtraMissing(self) -> None:
         """
         A C{--listen ssl:} that Twisted cannot make for want of pyOpenSSL
