@@ -9,7 +9,6 @@ one-line usage errors, and the global reactor for their C{makeService}.
 from __future__ import annotations
 
 import ast
-import getopt
 import importlib.util
 import os
 import platform
@@ -984,39 +983,9 @@ class TxmpOptions(usage.Options):
                 result.append(f"--{name}={item}")
         return result
 
-    def _refuseGivenTwice(self, arguments: list[str]) -> None:
-        """
-        Refuse an option that takes one value given twice in C{arguments},
-        the command line's: the last was kept in silence (C{--stats tcp:8081
-        --stats tcp:8082} served the second alone; a front's second
-        C{--send}, given as a handler takes one per front, replaced the
-        first), as a list for it in the file is refused.  Repeatable options
-        and flags may be given again.
-
-        @raise usage.UsageError: naming the option and both values.
-        """
-        try:
-            # (As usage.Options reads them: abbreviations made whole.)
-            parsed, _rest = getopt.getopt(arguments, self.shortOpt, self.longOpt)
-        except getopt.GetoptError:
-            return  # (usage.Options says what is wrong.)
-        known = {name.rstrip("="): name.endswith("=") for name in self.longOpt}
-        seen: dict[str, str] = {}
-        for option, value in parsed:
-            name = option[2:] if option.startswith("--") else None
-            if name is None or not known.get(name) or _repeatable(self, name):
-                continue
-            if name in seen:
-                raise usage.UsageError(
-                    f"--{name} is given twice ({seen[name]!r}, then {value!r}): "
-                    "it takes one value; give it once"
-                )
-            seen[name] = value
-
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         try:
             arguments = list(sys.argv[1:] if options is None else options)
-            self._refuseGivenTwice(arguments)
             usage.Options.parseOptions(
                 self, self._configured(arguments, os.environ) + arguments
             )

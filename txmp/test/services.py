@@ -10,7 +10,6 @@ This is not a test module: it holds no test, and test modules import it
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
 from typing import Any, Callable, cast
 
 from twisted.internet import reactor as globalReactor
@@ -41,21 +40,6 @@ def ipcDirectory(case: SynchronousTestCase) -> FilePath[str]:
     return base
 
 
-def _unlessGiven(defaults: list[str], extra: Sequence[str]) -> list[str]:
-    """
-    The options of C{defaults} (option and value, in pairs) that C{extra}
-    does not give: an option that takes one value may be given once
-    (L{txmp._options.TxmpOptions}).
-    """
-    given = {argument.split("=", 1)[0] for argument in extra if argument.startswith("--")}
-    return [
-        item
-        for index in range(0, len(defaults), 2)
-        if defaults[index] not in given
-        for item in defaults[index:index + 2]
-    ]
-
-
 class ServicesTestCase(TestCase):
     """
     Starts a front (L{txmp._frontservice.FrontService}) and handlers
@@ -77,12 +61,9 @@ class ServicesTestCase(TestCase):
         self.send = "ipc://" + base.child("send").path
         self.ret = "ipc://" + base.child("return").path
 
-    def _heartbeat(self) -> list[str]:
-        return [] if self.heartbeat is None else ["--heartbeat", self.heartbeat]
-
     def _common(self) -> list[str]:
-        return ["--send", self.send, "--return", self.ret, *self._heartbeat()]
-
+        heartbeat = [] if self.heartbeat is None else ["--heartbeat", self.heartbeat]
+        return ["--send", self.send, "--return", self.ret, *heartbeat]
 
     @inlineCallbacks
     def startFront(self, *extra: str) -> Any:
@@ -94,8 +75,7 @@ class ServicesTestCase(TestCase):
         """
         options = fronttap.Options()
         options.parseOptions(
-            ["--listen", "tcp:0:interface=127.0.0.1", *_unlessGiven(self._common(), extra),
-             *extra]
+            ["--listen", "tcp:0:interface=127.0.0.1", *self._common(), *extra]
         )
         service = _frontservice.FrontService(reactor, options.settings())
         service.startService()
@@ -113,13 +93,7 @@ class ServicesTestCase(TestCase):
         """
         options = handlertap.Options()
         options.parseOptions(
-            [
-                "--app", app, "--send", self.send, "--return", self.ret,
-                # (A handler's --send and --return are repeatable: extra's
-                # are more fronts.)
-                *_unlessGiven([*self._heartbeat(), "--name", name, "--threads", "2"], extra),
-                *extra,
-            ]
+            ["--app", app, *self._common(), "--name", name, "--threads", "2", *extra]
         )
         service = _handlerservice.HandlerService(reactor, options.settings())
         service.startService()

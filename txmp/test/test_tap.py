@@ -5262,52 +5262,6 @@ class TxmpOptionsTests(SynchronousTestCase):
                 f"quoted; {command} takes options only",
             )
 
-    def test_oneValueGivenTwiceRefused(self) -> None:
-        """
-        An option that takes one value given twice on the command line is
-        refused, naming both values: the last was kept in silence, so that
-        C{--stats tcp:8081 --stats tcp:8082} served the counts on 8082
-        alone, and a front given two C{--send}, as a handler takes one per
-        front, bound the second alone; as a list for it in the file is
-        refused.  A repeatable option and a flag may be given again.
-        """
-        error = self.assertRaises(
-            usage.UsageError, self.parseFront,
-            "--stats", "tcp:8081", "--timeout=5", "--stats=tcp:8082",
-        )
-        self.assertEqual(
-            str(error),
-            "--stats is given twice ('tcp:8081', then 'tcp:8082'): it takes one "
-            "value; give it once",
-        )
-        error = self.assertRaises(
-            usage.UsageError, self.parseFront,
-            "--send", "tcp://127.0.0.1:1", "--send", "tcp://127.0.0.1:3",
-        )
-        self.assertIn("--send is given twice", str(error))
-        error = self.assertRaises(
-            usage.UsageError, self.parseHandler, "--threads", "2", "--threads", "2"
-        )
-        self.assertIn("--threads is given twice ('2', then '2')", str(error))
-        options = self.parseFront(
-            "--listen", "tcp:8081", "--listen", "tcp:8082", "--insecure", "--insecure",
-            environ={"TXMP_MPFRONT_STATS": "tcp:8083"},
-        )
-        self.assertEqual(options["listen"], ["tcp:8081", "tcp:8082"])
-        # (The file's or the environment's value and the command line's are
-        # not one option given twice: the command line's wins.)
-        self.assertEqual(
-            self.parseFront("--stats", "tcp:8084", environ={"TXMP_MPFRONT_STATS": "tcp:8083"})[
-                "stats"
-            ],
-            "tcp:8084",
-        )
-        handler = self.parseHandler(
-            "--send", "ipc:///s1", "--return", "ipc:///r1",
-            "--send", "ipc:///s2", "--return", "ipc:///r2",
-        )
-        self.assertEqual(len(handler["send"]), 2)
-
     def test_configNotUTF8(self) -> None:
         """
         A file that is not UTF-8 (TOML's encoding: one saved as Latin-1 or
