@@ -84,6 +84,24 @@ class _TextResource(Resource):
         return body
 
 
+class _NotFound(Resource):
+    """
+    A path the site does not serve, and any below it: 404, in plain text,
+    whatever the method.  (Not L{Resource.getChild}'s page, whose class,
+    C{_UnsafeNoResource}, is deprecated since Twisted 22.10 and warns at
+    every request; nor L{twisted.web.pages.notFound}, whose body is written
+    after C{render} returns, without a C{Content-Length}.)
+    """
+
+    isLeaf = True
+
+    def render(self, request: Request) -> bytes:
+        request.setResponseCode(404)
+        request.setHeader(b"Content-Type", PLAIN_TEXT)
+        request.setHeader(b"Cache-Control", b"no-store")
+        return b"not found\n"
+
+
 class StatsRoot(Resource):
     """
     The C{--stats} endpoint: the JSON counts at C{/} (L{StatsResource}),
@@ -112,6 +130,7 @@ class StatsRoot(Resource):
         self._dispatcher = dispatcher
         self._stopping = stopping
         self._json = StatsResource(dispatcher)
+        self._notFound = _NotFound()
         self.putChild(b"healthz", _TextResource(lambda: (200, PLAIN_TEXT, b"ok\n")))
         self.putChild(b"readyz", _TextResource(self._ready))
         self.putChild(
@@ -138,9 +157,7 @@ class StatsRoot(Resource):
     def getChild(self, path: bytes, request: Request) -> Resource:
         if path == b"":
             return self._json
-        # (Untyped in Twisted: a NoResource.)
-        child: Resource = Resource.getChild(self, path, request)
-        return child
+        return self._notFound
 
 
 class _Headless(Resource):

@@ -293,7 +293,7 @@ class StatsSiteTests(SynchronousTestCase):
         for path, status, length in [
             (b"/healthz", b"200", b"3"),
             (b"/readyz", b"503", b"%d" % len(b"not ready: no handler registered\n")),
-            (b"/nope", b"404", None),
+            (b"/nope", b"404", b"10"),
         ]:
             channel = site.buildProtocol(None)
             transport = StringTransport()
@@ -306,6 +306,35 @@ class StatsSiteTests(SynchronousTestCase):
             self.assertEqual(body, b"", path)
             if length is not None:
                 self.assertIn(b"\r\nContent-Length: " + length, head)
+
+    def test_missingPathNotDeprecated(self) -> None:
+        """
+        A path the site does not serve, or one below it, gets a 404 in
+        plain text with its C{Content-Length}, whatever the method, made
+        without Twisted's deprecated C{_UnsafeNoResource} (what
+        L{Resource}'s own C{getChild} returns, deprecated since Twisted
+        22.10: a C{DeprecationWarning} at every such request and, where
+        warnings are errors, a 500 instead of the 404).
+        """
+        dispatcher = Dispatcher(Clock(), MemorySocket(router=True), instance="front1")
+        site = makeStatsSite(dispatcher, Clock())
+        for method, path in [(b"GET", b"/nope"), (b"HEAD", b"/nope"), (b"POST", b"/a/b")]:
+            channel = site.buildProtocol(None)
+            transport = StringTransport()
+            channel.makeConnection(transport)
+            channel.dataReceived(
+                method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+            )
+            head, _, body = transport.value().partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 404 "), head)
+            self.assertIn(b"\r\nContent-Type: text/plain; charset=utf-8", head)
+            self.assertIn(b"\r\nContent-Length: 10", head)
+            self.assertEqual(body, b"" if method == b"HEAD" else b"not found\n")
+        self.assertEqual(
+            [str(w["message"]) for w in self.flushWarnings()
+             if issubclass(w["category"], DeprecationWarning)],
+            [],
+        )
 
 
     def test_connectionsBounded(self) -> None:
