@@ -1661,8 +1661,15 @@ class FrontMakeServiceTests(SynchronousTestCase):
         self.assertEqual(actions.actions[signal.SIGUSR2], _frontservice._profileElsewhere)
         [monitor] = [s for s in IServiceCollection(spawned)
                      if isinstance(s, ProcessMonitor)]
-        self.assertEqual(monitor.processes, {})
+        # (Its delays, one per process added: not its processes property,
+        # deprecated since Twisted 18.7.)
+        self.assertEqual(monitor.delay, {})
         self.assertEqual(monitor.killTime, 40)
+        self.assertEqual(
+            [str(w["message"]) for w in self.flushWarnings()
+             if issubclass(w["category"], DeprecationWarning)],
+            [],
+        )
 
     def test_stoppingWithPrivateAddresses(self) -> None:
         """
