@@ -295,20 +295,27 @@ class ReactorCallsTests(SynchronousTestCase):
         done: list[int] = []
         self.calls.callFromThread(done.append, 1)
         # The racing thread appends when the drain checks whether the
-        # queue is empty (len() then): the latest moment it can.
+        # queue is empty: the latest moment it can.  (The check is its
+        # truth: __len__ on CPython 3.10 and later and PyPy, __bool__ on
+        # CPython 3.9, whose deque has one of its own.)
         original = self.calls._calls
         calls = self.calls
 
         class Racing(type(original)):  # type: ignore[misc]
             raced = False
 
-            def __len__(self) -> int:
-                n = super().__len__()
-                if not Racing.raced and calls._scheduled and n == 0:
+            def race(self) -> None:
+                if not Racing.raced and calls._scheduled and not super().__len__():
                     Racing.raced = True
                     self.append((done.append, (2,)))
-                    return super().__len__()
-                return n
+
+            def __len__(self) -> int:
+                self.race()
+                return super().__len__()
+
+            def __bool__(self) -> bool:
+                self.race()
+                return super().__len__() > 0
 
         self.calls._calls = Racing(original)
         self.reactor.flush()
