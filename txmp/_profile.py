@@ -24,6 +24,14 @@ class Profiler:
     pool's threads are already running when profiling starts.  A request
     still running when profiling stops is left out.
 
+    Except where one profile sees every thread and no second may be enabled
+    beside it (CPython 3.12 and later, whose C{cProfile} runs on
+    C{sys.monitoring}: C{ValueError}, "Another profiling tool is already
+    active"): there the reactor thread's profile is the only one, and the
+    file holds what every thread ran between L{start} and L{stop}, the part
+    of a request running at either end included; such a request is not
+    counted.  L{start} finds out which, each time.
+
     @ivar active: whether profiling is on; read in the reactor thread to
         decide whether a request is run through L{runProfiled}.
     """
@@ -33,6 +41,9 @@ class Profiler:
         self._newProfile = newProfile
         self._lock = threading.Lock()
         self._finished: list[cProfile.Profile] = []
+        # Requests run while one profile sees every thread (see above).
+        self._counted = 0
+        self._allThreads = False
         self._generation = 0
         self._reactorProfile: cProfile.Profile | None = None
 
@@ -44,17 +55,48 @@ class Profiler:
             raise RuntimeError("already profiling")
         with self._lock:
             self._finished = []
+            self._counted = 0
             self._generation += 1
+        self._allThreads = self._profilesAllThreads()
         self._reactorProfile = self._newProfile()
         self._reactorProfile.enable()
         self.active = True
 
+    def _profilesAllThreads(self) -> bool:
+        """
+        Whether a profile enabled now would see every thread, as no second
+        profile may be enabled beside it.  (Not found with the reactor
+        thread's own: where a profile sees one thread, a second enabled in
+        that thread would take its place.)
+        """
+        first = self._newProfile()
+        first.enable()
+        try:
+            second = self._newProfile()
+            try:
+                second.enable()
+            except ValueError:
+                return True
+            second.disable()
+            return False
+        finally:
+            first.disable()
+
     def runProfiled(self, f: Callable[[], object]) -> None:
         """
-        Call C{f} with a profile of its own enabled in this thread.  Called
-        in an application thread.
+        Call C{f} with a profile of its own enabled in this thread (none
+        where the reactor thread's sees every thread).  Called in an
+        application thread.
         """
         generation = self._generation
+        if self._allThreads:
+            try:
+                f()
+            finally:
+                with self._lock:
+                    if generation == self._generation:
+                        self._counted += 1
+            return
         profile = self._newProfile()
         profile.enable()
         try:
@@ -79,6 +121,7 @@ class Profiler:
         self._reactorProfile.disable()
         with self._lock:
             finished, self._finished = self._finished, []
+            counted, self._counted = self._counted, 0
             self._generation += 1
         stats = pstats.Stats(self._reactorProfile)
         for profile in finished:
@@ -89,4 +132,4 @@ class Profiler:
                 pass
         self._reactorProfile = None
         stats.dump_stats(path)
-        return len(finished)
+        return len(finished) + counted
