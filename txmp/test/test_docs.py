@@ -9,13 +9,18 @@ Skipped where txmp is installed without its source tree.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import importlib.util
 import pkgutil
 import re
+import shutil
+import subprocess
 import sys
+import tarfile
 from typing import Any
 
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 import txmp
 from txmp import fronttap, handlertap
@@ -300,3 +305,65 @@ class OptionTableTests(SynchronousTestCase):
         rows = optionRows(text.decode("utf-8"))
         self.assertGreater(len(rows), 8)
         self.checkTable(fronttap.Options(), rows, complete=False)
+
+
+class SourceDistributionTests(SynchronousTestCase):
+    """
+    The source distribution (C{python -m build --sdist}; a wheel is built
+    from it) holds what a packager needs to test txmp, and nothing of a
+    working tree's.
+    """
+
+    def test_wholeTree(self) -> None:
+        """
+        setuptools' source distribution of the tree holds the system tests
+        with their harness and applications, the documents and changelog
+        fragments the tests read, the benchmarks, the scripts that run the
+        suite, C{py.typed} and the twistd dropin; no C{dropin.cache} (which
+        C{twistd} leaves in C{twisted/plugins}) nor compiled file.  Without
+        C{MANIFEST.in}, setuptools took C{tests/test*.py} alone, which
+        cannot be imported without their harness.
+        """
+        root = sourceTree(self)
+        if importlib.util.find_spec("setuptools") is None:
+            raise SkipTest("setuptools is not installed")
+        if int(importlib.metadata.version("setuptools").split(".")[0]) < 64:
+            # (An older one leaves py.typed, package data, out.)
+            raise SkipTest("pyproject.toml's build-system requires setuptools 64")
+        # A copy: setuptools keeps every file that an earlier build's
+        # txmp.egg-info/SOURCES.txt lists.
+        tree = FilePath(self.mktemp())
+        shutil.copytree(
+            root.path, tree.path,
+            ignore=shutil.ignore_patterns(
+                ".git", ".venv*", "venv", "*.egg-info", "_trial_temp*", "build", "dist",
+                ".mypy_cache", ".hypothesis", "__pycache__",
+            ),
+        )
+        tree.descendant(["twisted", "plugins", "dropin.cache"]).setContent(b"")
+        tree.descendant(["txmp", "test", "stale.pyc"]).setContent(b"")
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        subprocess.run(
+            [sys.executable, "-c", "from setuptools import setup; setup()", "-q",
+             "sdist", "--formats=tar", "--dist-dir", directory.path],
+            cwd=tree.path, check=True, capture_output=True,
+        )
+        [archive] = directory.globChildren("*.tar")
+        with tarfile.open(archive.path) as tar:
+            names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+        needed = [
+            "CHANGELOG.md", "runtests", ".ci/floor", ".ci/run", "txmp/py.typed",
+            "twisted/plugins/txmp_plugins.py",
+        ] + [
+            "/".join(path.segmentsFrom(root))
+            for top in ["tests", "docs", "newsfragments", "benchmarks"]
+            for path in root.child(top).walk()
+            if path.splitext()[1] in (".py", ".md")
+            and "results" not in path.segmentsFrom(root)
+        ]
+        self.assertIn("tests/_harness/__init__.py", needed)
+        self.assertEqual([name for name in needed if name not in names], [])
+        self.assertEqual(
+            [name for name in names if name.endswith((".pyc", "dropin.cache"))], []
+        )
