@@ -741,6 +741,31 @@ class SeveralFrontsTests(ResilienceTestCase):
 
     timeout = 60
 
+    async def startFronts(
+        self, statsPorts: dict[str, int] | None = None
+    ) -> tuple[dict[str, int], dict[str, tuple[str, str]], dict[str, TwistdProcess]]:
+        """
+        Start fronts C{A} and C{B}, each on its own HTTP port and C{ipc://}
+        addresses (and its C{statsPorts} one, if given).
+
+        @return: their HTTP ports, their (send, return) addresses, and the
+            fronts, by name.
+        """
+        ports = {"A": self.httpPort, "B": freePort()}
+        addresses = {name: (f"ipc://{name}-send.ipc", f"ipc://{name}-return.ipc") for name in "AB"}
+        fronts = {
+            name: await self.startFront(
+                "--heartbeat",
+                str(HEARTBEAT),
+                label=f"front-{name}",
+                port=ports[name],
+                addresses=addresses[name],
+                statsPort=None if statsPorts is None else statsPorts[name],
+            )
+            for name in "AB"
+        }
+        return ports, addresses, fronts
+
     @asyncTest
     async def test_twoFrontsShareHandlers(self) -> None:
         """
@@ -750,20 +775,8 @@ class SeveralFrontsTests(ResilienceTestCase):
         offers each front one of its two threads, and each front's
         statistics count its own requests and nothing else.
         """
-        ports = {"A": self.httpPort, "B": freePort()}
         statsPorts = {"A": self.statsPort, "B": freePort()}
-        addresses = {name: (f"ipc://{name}-send.ipc", f"ipc://{name}-return.ipc") for name in "AB"}
-        fronts = {
-            name: await self.startFront(
-                "--heartbeat",
-                str(HEARTBEAT),
-                label=f"front-{name}",
-                port=ports[name],
-                addresses=addresses[name],
-                statsPort=statsPorts[name],
-            )
-            for name in "AB"
-        }
+        ports, addresses, fronts = await self.startFronts(statsPorts)
         handlers = []
         for name in ("h1", "h2"):
             handler = await self.startHandler(
@@ -822,18 +835,7 @@ class SeveralFrontsTests(ResilienceTestCase):
         answered at once by threads of their own, not after the first
         front's requests waiting in the handler.
         """
-        ports = {"A": self.httpPort, "B": freePort()}
-        addresses = {name: (f"ipc://{name}-send.ipc", f"ipc://{name}-return.ipc") for name in "AB"}
-        fronts = {
-            name: await self.startFront(
-                "--heartbeat",
-                str(HEARTBEAT),
-                label=f"front-{name}",
-                port=ports[name],
-                addresses=addresses[name],
-            )
-            for name in "AB"
-        }
+        ports, addresses, fronts = await self.startFronts()
         await self.startHandler(
             "h1",
             TAGGED,

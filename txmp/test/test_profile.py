@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import cProfile
 import pstats
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
@@ -37,6 +37,29 @@ def functions(path: str) -> list[str]:
     return [name for (_, _, name) in stats.stats]  # type: ignore[attr-defined]
 
 
+def stoppedWhileRunning(
+    profiler: Profiler, path: str, laterPath: str
+) -> tuple[int, list[str], list[str]]:
+    """
+    Profile a request that stops the profiler (to C{path}) and starts it
+    again as it runs, then another, then stop (to C{laterPath}).
+
+    @return: the requests the second profile counted, and the functions of
+        each file.
+    """
+    profiler.start()
+
+    def request() -> None:
+        distinctiveRequestWork()
+        profiler.stop(path)
+        profiler.start()
+
+    profiler.runProfiled(request)
+    profiler.runProfiled(otherWork)
+    counted = profiler.stop(laterPath)
+    return counted, functions(path), functions(laterPath)
+
+
 def exclusiveProfiles() -> Callable[[], cProfile.Profile]:
     """
     Make profiles that, as those of CPython 3.12 and later (on
@@ -60,22 +83,22 @@ def exclusiveProfiles() -> Callable[[], cProfile.Profile]:
     return ExclusiveProfile
 
 
-class ProfilerTests(SynchronousTestCase):
+if TYPE_CHECKING:
+    # What the mixin is mixed into; at run time a plain class, so that
+    # trial finds no test in it.
+    _TestCase = SynchronousTestCase
+else:
+    _TestCase = object
+
+
+class ProfilerTestsMixin(_TestCase):
     """
-    Tests for L{Profiler}.  The "application threads" are this thread:
-    L{Profiler.runProfiled} is what runs in one.
+    What a L{Profiler} does whichever profiles it makes: a case's C{setUp}
+    sets C{profiler} and C{path}, where its profile is written.
     """
 
-    def setUp(self) -> None:
-        self.profiler = Profiler()
-        self.path = FilePath(self.mktemp()).path
-
-    def test_inactive(self) -> None:
-        """
-        A new profiler is not active; stopping it is an error.
-        """
-        self.assertFalse(self.profiler.active)
-        self.assertRaises(RuntimeError, self.profiler.stop, self.path)
+    profiler: Profiler
+    path: str
 
     def test_requestsProfiled(self) -> None:
         """
@@ -99,95 +122,6 @@ class ProfilerTests(SynchronousTestCase):
         self.assertRaises(ZeroDivisionError, self.profiler.runProfiled, lambda: 1 / 0)
         self.assertEqual(self.profiler.stop(self.path), 1)
 
-    def test_runningAtStopLeftOut(self) -> None:
-        """
-        A request still running when profiling stops is left out of this
-        profile and of the next one.
-        """
-        if self.profiler._profilesAllThreads():
-            raise SkipTest(
-                "one profile sees every thread (CPython 3.12 and later): "
-                "see ExclusiveProfilerTests"
-            )
-        self.profiler.start()
-        later = FilePath(self.mktemp()).path
-
-        def request() -> None:
-            distinctiveRequestWork()
-            self.profiler.stop(self.path)
-            self.profiler.start()
-
-        self.profiler.runProfiled(request)
-        self.profiler.runProfiled(otherWork)
-        self.assertEqual(self.profiler.stop(later), 1)
-        self.assertNotIn("distinctiveRequestWork", functions(self.path))
-        self.assertNotIn("distinctiveRequestWork", functions(later))
-        self.assertIn("otherWork", functions(later))
-
-    def test_startTwice(self) -> None:
-        """
-        Starting an active profiler is an error.
-        """
-        self.profiler.start()
-        self.addCleanup(self.profiler.stop, self.path)
-        self.assertRaises(RuntimeError, self.profiler.start)
-
-
-
-class ExclusiveProfilerTests(SynchronousTestCase):
-    """
-    Tests for L{Profiler} where no second profile may be enabled beside the
-    first, which sees every thread (CPython 3.12 and later): profiles made
-    by L{exclusiveProfiles}, on any Python.
-    """
-
-    def setUp(self) -> None:
-        self.profiler = Profiler(exclusiveProfiles())
-        self.path = FilePath(self.mktemp()).path
-
-    def test_requestsProfiled(self) -> None:
-        """
-        What is run through L{Profiler.runProfiled} is in the file written
-        and counted, no profile of its own enabled (which would raise
-        C{ValueError}: on CPython 3.12 every request failed while a handler
-        profiled).
-        """
-        self.profiler.start()
-        self.profiler.runProfiled(distinctiveRequestWork)
-        self.profiler.runProfiled(distinctiveRequestWork)
-        self.assertEqual(self.profiler.stop(self.path), 2)
-        self.assertFalse(self.profiler.active)
-        self.assertIn("distinctiveRequestWork", functions(self.path))
-
-    def test_failingRequest(self) -> None:
-        """
-        A request that raises is counted, and the exception goes on.
-        """
-        self.profiler.start()
-        self.assertRaises(ZeroDivisionError, self.profiler.runProfiled, lambda: 1 / 0)
-        self.assertEqual(self.profiler.stop(self.path), 1)
-
-    def test_runningAtStopNotCounted(self) -> None:
-        """
-        A request still running when profiling stops is counted in neither
-        this profile nor the next; what it ran before the stop is in this
-        one's file, as everything every thread ran.
-        """
-        self.profiler.start()
-        later = FilePath(self.mktemp()).path
-
-        def request() -> None:
-            distinctiveRequestWork()
-            self.profiler.stop(self.path)
-            self.profiler.start()
-
-        self.profiler.runProfiled(request)
-        self.profiler.runProfiled(otherWork)
-        self.assertEqual(self.profiler.stop(later), 1)
-        self.assertIn("distinctiveRequestWork", functions(self.path))
-        self.assertNotIn("distinctiveRequestWork", functions(later))
-        self.assertIn("otherWork", functions(later))
-
     def test_startAgain(self) -> None:
         """
         Profiling starts again after it stopped, each file with its own.
@@ -201,3 +135,70 @@ class ExclusiveProfilerTests(SynchronousTestCase):
         self.assertEqual(self.profiler.stop(later), 1)
         self.assertNotIn("distinctiveRequestWork", functions(later))
         self.assertIn("otherWork", functions(later))
+
+
+class ProfilerTests(ProfilerTestsMixin, SynchronousTestCase):
+    """
+    Tests for L{Profiler}.  The "application threads" are this thread:
+    L{Profiler.runProfiled} is what runs in one.
+    """
+
+    def setUp(self) -> None:
+        self.profiler = Profiler()
+        self.path = FilePath(self.mktemp()).path
+
+    def test_inactive(self) -> None:
+        """
+        A new profiler is not active; stopping it is an error.
+        """
+        self.assertFalse(self.profiler.active)
+        self.assertRaises(RuntimeError, self.profiler.stop, self.path)
+
+    def test_runningAtStopLeftOut(self) -> None:
+        """
+        A request still running when profiling stops is left out of this
+        profile and of the next one.
+        """
+        if self.profiler._profilesAllThreads():
+            raise SkipTest(
+                "one profile sees every thread (CPython 3.12 and later): "
+                "see ExclusiveProfilerTests"
+            )
+        counted, first, later = stoppedWhileRunning(self.profiler, self.path, self.mktemp())
+        self.assertEqual(counted, 1)
+        self.assertNotIn("distinctiveRequestWork", first)
+        self.assertNotIn("distinctiveRequestWork", later)
+        self.assertIn("otherWork", later)
+
+    def test_startTwice(self) -> None:
+        """
+        Starting an active profiler is an error.
+        """
+        self.profiler.start()
+        self.addCleanup(self.profiler.stop, self.path)
+        self.assertRaises(RuntimeError, self.profiler.start)
+
+
+
+class ExclusiveProfilerTests(ProfilerTestsMixin, SynchronousTestCase):
+    """
+    Tests for L{Profiler} where no second profile may be enabled beside the
+    first, which sees every thread (CPython 3.12 and later): profiles made
+    by L{exclusiveProfiles}, on any Python.
+    """
+
+    def setUp(self) -> None:
+        self.profiler = Profiler(exclusiveProfiles())
+        self.path = FilePath(self.mktemp()).path
+
+    def test_runningAtStopNotCounted(self) -> None:
+        """
+        A request still running when profiling stops is counted in neither
+        this profile nor the next; what it ran before the stop is in this
+        one's file, as everything every thread ran.
+        """
+        counted, first, later = stoppedWhileRunning(self.profiler, self.path, self.mktemp())
+        self.assertEqual(counted, 1)
+        self.assertIn("distinctiveRequestWork", first)
+        self.assertNotIn("distinctiveRequestWork", later)
+        self.assertIn("otherWork", later)
