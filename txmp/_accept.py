@@ -214,6 +214,7 @@ class AcceptLimit:
             # A descriptor closed with it.
             self._starved = False
             self._cancelRetry()
+            self._lookAgain()
         self._count = count
         if count >= self.limit and not spare:
             if not self.paused:
@@ -250,11 +251,13 @@ class AcceptLimit:
         """
         if descriptor is None or self.ceiling is None:
             return True
-        self._descriptor = descriptor
-        if self._limitBatches() and self._batchCall is None:
-            # As for a connection opened (connectionsChanged), and for one
-            # refused too: the batch under way sets its size again.
-            self._batchCall = self._reactor.callLater(0, self._batchEnded)
+        # The highest given, not the last: one given lower (a hole that a
+        # closed connection left) says nothing of those above it, which
+        # may all be in use (_limitBatches).
+        if self._descriptor is None or descriptor > self._descriptor:
+            self._descriptor = descriptor
+        # (A connection admitted limits the batch from it as it opens,
+        # connectionsChanged; one refused, in descriptorRefused.)
         return descriptor < self.ceiling
 
     def descriptorRefused(self, count: int, descriptor: int) -> bool:
@@ -269,6 +272,10 @@ class AcceptLimit:
         @return: C{False}: not admitted.
         """
         self._descriptorRefused += 1
+        if self._limitBatches() and self._batchCall is None:
+            # As for a connection opened (connectionsChanged): the batch
+            # under way sets its size again.
+            self._batchCall = self._reactor.callLater(0, self._batchEnded)
         if not self._starved:
             self._starved = True
             if not self.paused:
@@ -295,9 +302,22 @@ class AcceptLimit:
             self._descriptorWarnedAt = now
             self._descriptorRefused = 0
 
+    def _lookAgain(self) -> None:
+        """
+        The highest descriptor open now, read again once the ports were
+        starved (a descriptor closed, or L{DESCRIPTOR_RETRY} passed): the
+        highest given may be closed since, and hold the batches lower than
+        they need be.
+        """
+        if self.ceiling is not None:
+            highest = self._highestDescriptor()
+            if highest is not None:
+                self._descriptor = highest
+
     def _retry(self) -> None:
         self._retryCall = None
         self._starved = False
+        self._lookAgain()
         if self.paused and self._count < self.limit:
             self._limitBatches()
             self._resume()
@@ -344,8 +364,9 @@ class AcceptLimit:
         """
         room = self.limit - self._count
         if self._descriptor is not None and self.ceiling is not None:
-            # Descriptors are given lowest first: those above the last one
-            # given may all be free, and no more than them.
+            # Descriptors are given lowest first: holes below the highest
+            # given first, then those above it, which are all that may be
+            # free for sure (the holes' count is not known).
             room = min(room, self.ceiling - self._descriptor - 1)
         room = max(room, 1)
         near = False

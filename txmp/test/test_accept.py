@@ -276,10 +276,40 @@ class DescriptorMarginTests(SynchronousTestCase):
         self.limit.connectionsChanged(60)
         self.assertEqual(self.port.numberAccepts, 5)
         # Refused, it sets the batch size again too, once the batch is over.
+        self.clock.advance(0)
         self.port.numberAccepts = 25
-        self.limit.hasDescriptor(96)
+        self.assertFalse(self.limit.hasDescriptor(96))
+        self.limit.descriptorRefused(60, 96)
         self.clock.advance(0)
         self.assertEqual(self.port.numberAccepts, 1)
+
+    def test_batchFromHighest(self) -> None:
+        """
+        A connection given a lower descriptor than one before (a hole that a
+        closed connection left) does not widen the batch: the descriptors
+        above it, up to the highest given, may all be in use, and a batch
+        of Twisted's is not stopped by a refusal, whose descriptor closes
+        only after it.  The highest open is read again once the ports were
+        starved.
+        """
+        self.limit.hasDescriptor(90)
+        self.limit.connectionsChanged(60)
+        self.assertEqual(self.port.numberAccepts, 5)
+        # The batch grown by the port (20 more after a full one), as a
+        # connection gets a lower descriptor.
+        self.port.numberAccepts = 25
+        self.limit.hasDescriptor(20)
+        self.limit.connectionsChanged(61)
+        self.clock.advance(0)
+        self.assertEqual(self.port.numberAccepts, 5)
+        # Starved, then a connection closes: the highest is read again, and
+        # a batch may grow to the room above it.
+        self.limit._highestDescriptor = lambda: 40
+        self.limit.descriptorRefused(61, 96)
+        self.limit.connectionsChanged(60)
+        self.port.numberAccepts = 100
+        self.limit.connectionsChanged(61)
+        self.assertEqual(self.port.numberAccepts, 96 - 40 - 1)
 
     def test_refusedPausesUntilClosed(self) -> None:
         """
