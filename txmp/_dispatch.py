@@ -36,7 +36,6 @@ from txmp._defaults import (
     LOG_MESSAGE_LENGTH,
     MAX_CREDITS,
     MAX_PEER_IDS,
-    MIN_PROGRESS,
     RECALL_AFTER,
 )
 from txmp._interfaces import cancelCall
@@ -135,6 +134,14 @@ class ReplyConsumer(Protocol):
     def abortBody(self) -> None:
         """
         The body cannot be completed: the client must not see it as complete.
+        """
+
+    def abortSlow(self, timeout: float) -> None:
+        """
+        The client took too little of the response within the reply
+        timeout, C{timeout} seconds (L{clientTaking} said C{False}): say so
+        in the log, paced by client (a client may do it as often as it
+        likes, on as many connections), and abort the body (L{abortBody}).
         """
 
     def clientTaking(self) -> bool | None:
@@ -1165,17 +1172,9 @@ class Dispatcher:
                 self.replyTimes.start(pending)
                 return
             if taking is not None:
-                self._log.info(
-                    "request {requestId}: its client took too little of the "
-                    "response in {timeout}s (less than {minimum} bytes): "
-                    "connection aborted",
-                    requestId=pending.logId,
-                    timeout=self.timeout,
-                    minimum=MIN_PROGRESS,
-                )
                 self.stats["slowClients"] += 1
                 self._abandon(pending)
-                pending.consumer.abortBody()
+                pending.consumer.abortSlow(self.timeout)
                 return
         self._log.warn(
             "request {requestId} timed out on handler {name}",

@@ -844,6 +844,20 @@ class Exchange:
             self._logged = True
             self.connection.factory.requestDone(self)
 
+    def abortSlow(self, timeout: float) -> None:
+        """
+        See L{ReplyConsumer.abortSlow}.
+        """
+        self.connection.logClient(
+            "responses not taken",
+            "request {requestId}: its client took too little of the response in"
+            " {timeout}s (less than {minimum} bytes): connection aborted",
+            requestId=self.requestId.decode("ascii", "replace"),
+            timeout=timeout,
+            minimum=MIN_PROGRESS,
+        )
+        self.abortBody()
+
     def clientTaking(self) -> bool | None:
         """
         See L{ReplyConsumer.clientTaking}.

@@ -2257,7 +2257,8 @@ class RecordingConsumer:
         L{submit}.
     @ivar chunks: every chunk written, in order.
     @ivar finished: how many times L{finishBody} was called.
-    @ivar aborted: how many times L{abortBody} was called.
+    @ivar aborted: how many times L{abortBody} (or L{abortSlow}) was called.
+    @ivar slow: the timeout given to each call of L{abortSlow}.
     @ivar taking: what L{clientTaking} answers: set it to play a client
         whose transport is full, taking the response (C{True}) or not
         (C{False}).
@@ -2276,6 +2277,7 @@ class RecordingConsumer:
         self.chunks: list[protocol.Frame] = []
         self.finished = 0
         self.aborted = 0
+        self.slow: list[float] = []
         self.taking: bool | None = None
         self._request: PendingRequest | None = None
 
@@ -2336,6 +2338,13 @@ class RecordingConsumer:
         Count a call.
         """
         self.aborted += 1
+
+    def abortSlow(self, timeout: float) -> None:
+        """
+        Record C{timeout}, and count a call of L{abortBody}.
+        """
+        self.slow.append(timeout)
+        self.abortBody()
 
     def clientTaking(self) -> bool | None:
         """

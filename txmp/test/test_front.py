@@ -2396,8 +2396,10 @@ class SlowClientTests(FrontTestCase):
         is full (its handler waiting for window) restarts while the client
         takes L{MIN_PROGRESS} bytes per C{--timeout}, and once it does not,
         cuts the response: the handler told C{CANCEL}, the connection
-        aborted, logged as the client's doing.  (A L{FrontConnection}, its
-        L{Exchange} and the L{Dispatcher} together.)
+        aborted, logged as the client's doing, in the lines paced by client
+        (L{FrontConnection.logClient}: a client may do it as often as it
+        likes).  (A L{FrontConnection}, its L{Exchange} and the
+        L{Dispatcher} together.)
         """
         events: list[LogEvent] = []
         self.dispatcher._log = Logger(observer=cast(ILogObserver, events.append))
@@ -2417,8 +2419,11 @@ class SlowClientTests(FrontTestCase):
         self.assertEqual(self.cancels(), [])
         self.assertAbortedAtTimeout(transport)
         self.assertEqual(self.cancels(), [requestId])
-        [event] = [e for e in events if "took too little" in e["log_format"]]
+        [event] = self.aborts()
         self.assertEqual(event["requestId"], requestId.decode("ascii"))
+        self.assertEqual(
+            self.site.clientLog._windows[(b"192.0.2.5", "responses not taken")].logged, 1
+        )
         self.assertEqual([e for e in events if "timed out" in e["log_format"]], [])
 
     def test_streamedReplyUnknownProgress(self) -> None:
