@@ -1618,8 +1618,8 @@ class FrontLink:
         elif not running.started:
             self._log.warn(
                 "request {requestId} still waiting for a thread {seconds:g} s "
-                "after the front cancelled it: every thread of this handler "
-                "is busy",
+                "after the front cancelled it: every thread that runs this "
+                "front's requests is busy",
                 requestId=running.logId,
                 seconds=HUNG_AFTER_CANCEL,
             )

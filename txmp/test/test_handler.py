@@ -1987,7 +1987,7 @@ class RequestTests(FrontLinkTestCase):
             [formatEvent(e) for e in events if "cancelled it" in e["log_format"]],
             [
                 "request front1.1 still waiting for a thread 5 s after the front "
-                "cancelled it: every thread of this handler is busy"
+                "cancelled it: every thread that runs this front's requests is busy"
             ],
         )
 
