@@ -25,7 +25,6 @@ import threading
 from functools import partial
 from typing import TYPE_CHECKING, Callable, Protocol, cast
 
-import zmq
 from attrs import define, field
 from twisted.application.internet import backoffPolicy
 from twisted.application.service import MultiService, Service
@@ -58,7 +57,7 @@ from txmp._pool import WorkerPool, shareOut
 from txmp._profile import Profiler
 from txmp._signals import SignalActions, explanation
 from txmp._wsgi import Mounted, WSGIRunner
-from txmp._zmq import MECHANISM_MISMATCH, AddressError, ZmqContext, newRoutingId
+from txmp._zmq import MECHANISM_MISMATCH, AddressError, OutOfFiles, ZmqContext, newRoutingId
 
 if TYPE_CHECKING:
     from txmp.handlertap import HandlerSettings
@@ -330,7 +329,6 @@ class HandlerService(Service):
             self._limit = options["max-requests"] + random.randint(
                 0, options["max-requests-jitter"]
             )
-        self._context = context = ZmqContext(self._reactor)
         fronts = len(options["fronts"])
         capacities = splitCapacity(threads, fronts)
         prefetches = shareOut(options["prefetch"], fronts)
@@ -340,6 +338,7 @@ class HandlerService(Service):
         # they come free, and the others' requests would wait behind them.
         lanes = pool.divide(fronts)
         try:
+            self._context = context = ZmqContext(self._reactor)
             for index, ((send, ret), capacity, prefetch, lane) in enumerate(
                 zip(options["fronts"], capacities, prefetches, lanes)
             ):
@@ -393,15 +392,15 @@ class HandlerService(Service):
                         line = f"mphandler: {option}: {e}"
                         leaveTwistd(options, line)
                         failToStart(self._log, line)
-        except zmq.ZMQError as e:
-            if e.errno not in (errno.EMFILE, errno.ENFILE):
-                raise
-            # libzmq's socket() takes descriptors (its mailbox): a handler
-            # of many fronts under a low limit went up as a traceback.
-            context.shutdown()
+        except OutOfFiles as e:
+            # A handler of many fronts under a low limit went up as a
+            # traceback.
+            if self._context is not None:
+                self._context.shutdown()
+                self._context = None
             line = (
                 f"mphandler: cannot open the ZeroMQ sockets of its {fronts} fronts:"
-                f" {e.strerror} (its open files limit is"
+                f" {e} (its open files limit is"
                 f" {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}, ulimit -n; each"
                 " front takes two sockets, their connections and monitors)"
             )

@@ -30,8 +30,8 @@ import stat
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Callable, Protocol, cast, overload
 
 import zmq
@@ -144,6 +144,29 @@ class AddressError(Exception):
     ZeroMQ cannot bind or connect to an address: the message says which
     address and why, in one line.
     """
+
+
+class OutOfFiles(Exception):
+    """
+    ZeroMQ cannot make a context or a socket for want of file descriptors
+    (C{EMFILE}, C{ENFILE}: each takes some, for its mailbox): the message
+    is libzmq's (C{Too many open files}).
+    """
+
+
+@contextmanager
+def _descriptorsNeeded() -> Iterator[None]:
+    """
+    Turn libzmq's C{EMFILE} and C{ENFILE} into L{OutOfFiles}: the
+    process's open files limit, not a bug, which its caller says in one
+    line.
+    """
+    try:
+        yield
+    except zmq.ZMQError as e:
+        if e.errno in (errno.EMFILE, errno.ENFILE):
+            raise OutOfFiles(e.strerror) from None
+        raise
 
 
 def ipcPath(address: str) -> str | None:
@@ -398,7 +421,8 @@ class ZmqContext:
         # Installs the global reactor (see the top).
         from txzmq import ZmqFactory
 
-        self._factory: _Factory = ZmqFactory()
+        with _descriptorsNeeded():
+            self._factory: _Factory = ZmqFactory()
         # txzmq reads the reactor from its factory; never the global one.
         self._factory.reactor = reactor
         self._factory.lingerPeriod = 0
@@ -438,6 +462,8 @@ class ZmqContext:
         """
         Make a socket.
 
+        @raise OutOfFiles: the process has no file descriptor left for it.
+
         @param kind: C{"router"}, C{"dealer"} or C{"pair"}.
         @param receiver: called in the reactor thread with the frames of each
             message received (a ROUTER's first frame is the sender's id).
@@ -448,9 +474,10 @@ class ZmqContext:
             read-only C{memoryview}s of ZeroMQ's buffer (of a copy on
             PyPy: see L{_receive}), and the others as L{bytes}.
         """
-        sock = ZmqSocket.open(
-            self._factory, kind, receiver, highWaterMark, routingId, largeFrame
-        )
+        with _descriptorsNeeded():
+            sock = ZmqSocket.open(
+                self._factory, kind, receiver, highWaterMark, routingId, largeFrame
+            )
         self._sockets.append(sock)
         return sock
 
@@ -899,7 +926,8 @@ class ZmqSocket:
         for value in names:
             events |= value
         address = "inproc://txmp-monitor-" + newRoutingId().decode("ascii")
-        self._socket().monitor(address, events)
+        with _descriptorsNeeded():
+            self._socket().monitor(address, events)
 
         def received(frames: list[bytes]) -> None:
             try:

@@ -1559,6 +1559,8 @@ class MemoryNetwork:
         self._largeFrames: dict[MemorySocket, int] = {}
         self._flushing = False
         self._unnamed = 0
+        # Every socket made, bound, connected or neither (shutdown).
+        self._made: list[MemorySocket] = []
 
     def socket(
         self,
@@ -1587,15 +1589,17 @@ class MemoryNetwork:
         socket = MemorySocket(kind == "router", receiver, routingId, self)
         if largeFrame is not None:
             self._largeFrames[socket] = largeFrame
+        self._made.append(socket)
         return socket
 
     def shutdown(self, linger: float = 0.0) -> None:
         """
-        Close every socket, as L{txmp._zmq.ZmqContext.shutdown} does, each
-        told to linger for C{linger} seconds first if that is not 0 (a
-        memory socket has nothing to send then: see L{MemorySocket.linger}).
+        Close every socket made here, as L{txmp._zmq.ZmqContext.shutdown}
+        does (one neither bound nor connected too), each told to linger for
+        C{linger} seconds first if that is not 0 (a memory socket has
+        nothing to send then: see L{MemorySocket.linger}).
         """
-        for socket in [*self._routers.values(), *self._dealers]:
+        for socket in self._made:
             if linger and not socket.closed:
                 socket.lingerOnClose(int(linger * 1000))
             socket.close()

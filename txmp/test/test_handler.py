@@ -12,7 +12,6 @@ import resource
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
-import zmq
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, capturedLogs, formatEvent
@@ -26,7 +25,7 @@ from txmp._handlerservice import HandlerService, keepAliveTimes
 from txmp._interfaces import IHandlerReactor
 from txmp._pool import WorkerPool
 from txmp._wsgi import WSGIRunner
-from txmp._zmq import MECHANISM_MISMATCH, AddressError
+from txmp._zmq import MECHANISM_MISMATCH, AddressError, OutOfFiles
 from txmp.testing import (
     FakeReactor,
     MemoryNetwork,
@@ -3412,43 +3411,57 @@ class HandlerServiceOutOfFilesTests(SynchronousTestCase):
     def test_outOfFiles(self) -> None:
         """
         A handler that has no file descriptor left for the ZeroMQ sockets of
-        its fronts (libzmq's C{socket()} fails with C{EMFILE}: many fronts
-        under a low open files limit) cannot start, in one line that says
-        so with the limit, not a traceback; its sockets made so far are
-        closed.
+        its fronts (L{OutOfFiles}: libzmq's C{socket()} fails with
+        C{EMFILE}, many fronts under a low open files limit), or for its
+        context, cannot start, in one line that says so with the limit, not
+        a traceback; its sockets made so far are closed, with the context.
         """
-        network = MemoryNetwork()
-        made: list[str] = []
-
-        def socket(kind: str, *args: Any, **kwargs: Any) -> MemorySocket:
-            if len(made) == 3:
-                raise zmq.ZMQError(errno.EMFILE)
-            made.append(kind)
-            return MemoryNetwork.socket(network, kind, *args, **kwargs)
-
-        self.patch(network, "socket", socket)
-        shutdowns: list[None] = []
-        self.patch(network, "shutdown", lambda *args: shutdowns.append(None))
-        self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
-        self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
         self.patch(resource, "getrlimit", lambda which: (30, 4096))
-        options = handlertap.Options()
-        options.parseOptions([
-            "--app", "txmp.demo:app", "--name", "h1",
-            "--send", "ipc://s1", "--return", "ipc://r1",
-            "--send", "ipc://s2", "--return", "ipc://r2",
-        ])
-        service = HandlerService(cast(IHandlerReactor, FakeReactor()), options.settings())
-        with capturedLogs() as events:
-            error = self.assertRaises(StartFailure, service.startService)
         line = (
             "mphandler: cannot open the ZeroMQ sockets of its 2 fronts: Too many "
             "open files (its open files limit is 30, ulimit -n; each front takes "
             "two sockets, their connections and monitors)"
         )
-        self.assertEqual(str(error), line)
-        self.assertEqual([formatEvent(e) for e in events], [line])
-        self.assertEqual(shutdowns, [None])
+        for failing in [3, 0]:
+            network = MemoryNetwork()
+            made: list[MemorySocket] = []
+
+            def socket(
+                kind: str, *args: Any, made: list[MemorySocket] = made,
+                failing: int = failing, network: MemoryNetwork = network,
+                **kwargs: Any,
+            ) -> MemorySocket:
+                if len(made) == failing:
+                    raise OutOfFiles("Too many open files")
+                made.append(MemoryNetwork.socket(network, kind, *args, **kwargs))
+                return made[-1]
+
+            def context(
+                reactor: object, failing: int = failing, network: MemoryNetwork = network
+            ) -> MemoryNetwork:
+                if failing == 0:
+                    raise OutOfFiles("Too many open files")
+                return network
+
+            self.patch(network, "socket", socket)
+            self.patch(_handlerservice, "ZmqContext", context)
+            self.patch(_handlerservice, "newPool", lambda threads: SynchronousThreadPool())
+            options = handlertap.Options()
+            options.parseOptions([
+                "--app", "txmp.demo:app", "--name", "h1",
+                "--send", "ipc://s1", "--return", "ipc://r1",
+                "--send", "ipc://s2", "--return", "ipc://r2",
+            ])
+            service = HandlerService(
+                cast(IHandlerReactor, FakeReactor()), options.settings()
+            )
+            with capturedLogs() as events:
+                error = self.assertRaises(StartFailure, service.startService)
+            self.assertEqual(str(error), line)
+            self.assertEqual([formatEvent(e) for e in events], [line])
+            self.assertEqual(len(made), failing)
+            self.assertTrue(all(sock.closed for sock in made), made)
+            self.assertIsNone(service._context)
 
 
 class HandshakeTestCase(SynchronousTestCase):

@@ -6,6 +6,7 @@ and a L{Clock}: no socket is made.
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable, cast
@@ -29,8 +30,10 @@ from txmp._zmq import (
     _POLLOUT,
     _SNDMORE,
     MAX_OPTION_MILLISECONDS,
+    OutOfFiles,
     PeerUnreachable,
     ZmqSocket,
+    _descriptorsNeeded,
 )
 from txmp.protocol import BATCH, VERSION, Frame, encodeBatch
 from txmp.testing import FakeRawSocket, FakeZmqConnection, fakeZmqSocket, runningReactor
@@ -58,6 +61,25 @@ def socketWithBacklog(
     raw.room = room
     connection.reads = 0
     return socket, connection
+
+
+class DescriptorsNeededTests(SynchronousTestCase):
+    """
+    Tests for L{_descriptorsNeeded}: libzmq's errors for want of file
+    descriptors, as L{ZmqContext} makes a context or a socket.
+    """
+
+    def test_outOfFiles(self) -> None:
+        """
+        C{EMFILE} and C{ENFILE} become L{OutOfFiles} with libzmq's words;
+        another error goes on as it is.
+        """
+        for number in [errno.EMFILE, errno.ENFILE]:
+            with self.assertRaises(OutOfFiles) as raised, _descriptorsNeeded():
+                raise zmq.ZMQError(number)
+            self.assertEqual(str(raised.exception), zmq.ZMQError(number).strerror)
+        with self.assertRaises(zmq.ZMQError), _descriptorsNeeded():
+            raise zmq.ZMQError(errno.EINVAL)
 
 
 class BacklogTests(SynchronousTestCase):
