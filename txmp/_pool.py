@@ -141,7 +141,12 @@ class WorkerPool:
 
         @return: the lanes, each with the L{callInThread} of a pool; work
             given to the pool itself goes to the first.
+        @raise RuntimeError: the pool has started, or been given work: its
+            threads read their queue already, or the work would stay on a
+            queue that no thread reads.
         """
+        if self.threads or not self._queue.empty():
+            raise RuntimeError("a pool is divided before it starts and is given work")
         if lanes <= self.size:
             queues: list[SimpleQueue[_Job]] = [SimpleQueue() for _ in range(lanes)]
             self._threadQueues = [

@@ -23,11 +23,12 @@ from txmp._exit import StartFailure
 from txmp._handler import FrontLink, _ReplySink, frameChunks
 from txmp._handlerservice import HandlerService, keepAliveTimes
 from txmp._interfaces import IHandlerReactor
-from txmp._pool import WorkerPool
+from txmp._pool import PoolLane, WorkerPool
 from txmp._wsgi import WSGIRunner
 from txmp._zmq import MECHANISM_MISMATCH, AddressError, OutOfFiles
 from txmp.testing import (
     FakeReactor,
+    FakeThread,
     MemoryNetwork,
     MemoryRunner,
     MemorySocket,
@@ -3462,6 +3463,41 @@ class HandlerServiceOutOfFilesTests(SynchronousTestCase):
             self.assertEqual(len(made), failing)
             self.assertTrue(all(sock.closed for sock in made), made)
             self.assertIsNone(service._context)
+
+
+class HandlerServiceLanesTests(SynchronousTestCase):
+    """
+    A handler of several fronts runs each front's requests in that front's
+    share of its threads (L{WorkerPool.divide}).
+    """
+
+    def test_laneEachFront(self) -> None:
+        """
+        Each front's link runs its requests through a lane of the handler's
+        pool of its own: with one for all, the requests one front sends to
+        wait for a thread (its C{--prefetch}) took the other's threads.
+        """
+        network = MemoryNetwork()
+        pool = WorkerPool(4, threadFactory=FakeThread)
+        self.patch(_handlerservice, "ZmqContext", lambda reactor: network)
+        self.patch(_handlerservice, "newPool", lambda threads: pool)
+        options = handlertap.Options()
+        options.parseOptions([
+            "--app", "txmp.demo:app", "--name", "h1", "--threads", "4",
+            "--send", "ipc://s1", "--return", "ipc://r1",
+            "--send", "ipc://s2", "--return", "ipc://r2",
+        ])
+        service = HandlerService(cast(IHandlerReactor, FakeReactor()), options.settings())
+        service.startService()
+        self.addCleanup(lambda: self.successResultOf(service.stopService()))
+        lanes = [
+            cast(WSGIRunner, link._runner)._threadpool for link in service.links
+        ]
+        self.assertEqual([type(lane) for lane in lanes], [PoolLane, PoolLane])
+        self.assertIsNot(lanes[0], lanes[1])
+        self.assertIsNot(
+            cast(PoolLane, lanes[0])._queue, cast(PoolLane, lanes[1])._queue
+        )
 
 
 class HandshakeTestCase(SynchronousTestCase):

@@ -130,6 +130,20 @@ class WorkerPoolDivideTests(SynchronousTestCase):
 
         self.factory = factory
 
+    def test_divideFirst(self) -> None:
+        """
+        A pool that has started, or been given work, cannot be divided: its
+        threads read their queue already, or the work would stay on one
+        that no thread reads.
+        """
+        started = WorkerPool(2, threadFactory=self.factory)
+        started.start()
+        self.assertRaises(RuntimeError, started.divide, 2)
+        started.stop()
+        given = WorkerPool(2, threadFactory=self.factory)
+        given.callInThread(lambda: None)
+        self.assertRaises(RuntimeError, given.divide, 2)
+
     def ranIn(self, pool: WorkerPool, lanes: list[Any], work: list[int]) -> list[tuple[int, str]]:
         """
         Give each lane the work listed for it by lane number, start the
