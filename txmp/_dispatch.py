@@ -40,7 +40,7 @@ from txmp._defaults import (
 )
 from txmp._interfaces import cancelCall
 from txmp._metrics import QUEUE_BUCKETS, Histogram
-from txmp._peerlog import PacedLog, idText, printable
+from txmp._peerlog import PacedLog, idText, printable, someIds
 from txmp._registry import HandlerRegistry, HandlerState
 from txmp._zmq import PeerSender, PeerUnreachable
 
@@ -566,18 +566,6 @@ def _requestIds(dropped: Sequence[list[bytes]]) -> set[bytes]:
         if requestId is not None and not isinstance(message, protocol.Recall):
             ids.add(requestId)
     return ids
-
-
-def _someIds(requestIds: Sequence[bytes], most: int = 10) -> str:
-    """
-    C{requestIds} for a log line: the first C{most} of them in
-    parentheses, then how many more; nothing if there are none.
-    """
-    if not requestIds:
-        return ""
-    shown = " ".join(r.decode("ascii", "replace") for r in requestIds[:most])
-    more = len(requestIds) - most
-    return f" ({shown}{f' and {more} more' if more > 0 else ''})"
 
 
 class Dispatcher:
@@ -1428,9 +1416,9 @@ class Dispatcher:
                 name=name,
                 count=len(retried) + len(failed),
                 retried=len(retried),
-                retriedIds=_someIds(retried),
+                retriedIds=someIds(retried),
                 failed=len(failed),
-                failedIds=_someIds(failed),
+                failedIds=someIds(failed),
             )
 
     def _renewRequestId(self, pending: PendingRequest) -> None:

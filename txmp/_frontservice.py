@@ -64,7 +64,7 @@ from txmp._defaults import (
     SPAWN_REAP_MARGIN,
     SPAWN_RESTART_MAX_DELAY,
 )
-from txmp._dispatch import Dispatcher, _someIds
+from txmp._dispatch import Dispatcher
 from txmp._exit import failToStart, leaveTwistd
 from txmp._front import FrontFactory
 from txmp._http import HTTPRules
@@ -72,6 +72,7 @@ from txmp._interfaces import IFrontReactor, cancelCall
 from txmp._logs import ChildLog, logReopenFailure, reopenLogFiles
 from txmp._metrics import FrontMetrics
 from txmp._options import PRIVATE_PREFIX, passedOnToHandlers, privateAddresses, readConfig
+from txmp._peerlog import someIds
 from txmp._reload import CodeWatcher, sourceRoot
 from txmp._signals import SignalActions, explanation
 from txmp._stats import makeStatsSite
@@ -844,7 +845,7 @@ class FrontService(Service):
                     "mpfront stopping: {count} connections not done within "
                     "--graceful-timeout {graceful} s: closed{requests}",
                     count=count, graceful=graceful,
-                    requests=f", {len(cut)} requests cut{_someIds(cut)}" if cut else "",
+                    requests=f", {len(cut)} requests cut{someIds(cut)}" if cut else "",
                 )
 
             return drained.addErrback(gaveUp)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Callable
 
 from attrs import define, field
@@ -86,6 +87,18 @@ def idText(identifier: bytes) -> str:
     if _ID_TEXT.fullmatch(identifier) and not identifier.startswith(b"0x"):
         return identifier.decode("ascii")
     return "0x" + identifier.hex()
+
+
+def someIds(requestIds: Sequence[bytes], most: int = 10) -> str:
+    """
+    C{requestIds} for a log line: the first C{most} of them in
+    parentheses, then how many more; nothing if there are none.
+    """
+    if not requestIds:
+        return ""
+    shown = " ".join(r.decode("ascii", "replace") for r in requestIds[:most])
+    more = len(requestIds) - most
+    return f" ({shown}{f' and {more} more' if more > 0 else ''})"
 
 
 def _routingId(peer: bytes) -> str:
