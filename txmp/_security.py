@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from twisted.python import usage
 
@@ -73,10 +73,8 @@ def unknownHost(address: str) -> str | None:
         pass
     else:
         return None
-    try:
-        if host in {name for _index, name in socket.if_nameindex()}:
-            return None
-    except OSError:
+    names = interfaceNames()
+    if names is None or host in names:
         return None
     try:
         socket.getaddrinfo(host, None)
@@ -85,6 +83,23 @@ def unknownHost(address: str) -> str | None:
     except OSError:
         return None
     return None
+
+
+def interfaceNames() -> set[str] | None:
+    """
+    The names of this host's network interfaces, or L{None} if they cannot
+    be read: L{socket.if_nameindex}, which PyPy 3.9 has not, else Linux's
+    C{/sys/class/net}.
+    """
+    nameindex: Callable[[], list[tuple[int, str]]] | None = getattr(
+        socket, "if_nameindex", None
+    )
+    try:
+        if nameindex is not None:
+            return {name for _index, name in nameindex()}
+        return set(os.listdir("/sys/class/net"))
+    except OSError:
+        return None
 
 
 def loadSecretCertificate(path: str, option: str) -> tuple[bytes, bytes]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import socket
+from types import SimpleNamespace
 from typing import Any
 
 import zmq.auth
 from twisted.python import usage
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from txmp import fronttap, handlertap
+from txmp import _security, fronttap, handlertap
 from txmp._security import isLocalAddress
 from txmp._zmq import _notZ85, createKeyPair, loadKeyPair
 
@@ -120,7 +121,7 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
         self.patch(socket, "getaddrinfo", resolve)
-        self.patch(socket, "if_nameindex", lambda: [(1, "lo"), (2, "eth0")])
+        self.patch(_security, "interfaceNames", lambda: {"lo", "eth0"})
         for option in ["--send", "--return"]:
             self.assertEqual(
                 usageError(self, option, "tcp://locahost:5556"),
@@ -130,6 +131,18 @@ class FrontSecurityOptionsTests(SynchronousTestCase):
             )
         for address in ["tcp://front.example:5556", "tcp://eth0:5556"]:
             self.assertIn("reachable from other hosts", usageError(self, "--send", address))
+
+    def test_interfaceNames(self) -> None:
+        """
+        L{_security.interfaceNames} reads this host's interfaces from
+        L{socket.if_nameindex}, or, where there is none (PyPy 3.9), from
+        Linux's C{/sys/class/net}: the loopback's is among them.
+        """
+        if not os.path.isdir("/sys/class/net"):
+            raise SkipTest("no /sys/class/net: not Linux")
+        self.assertIn("lo", _security.interfaceNames() or set())
+        self.patch(_security, "socket", SimpleNamespace())
+        self.assertIn("lo", _security.interfaceNames() or set())
 
     def test_networkRefused(self) -> None:
         """
