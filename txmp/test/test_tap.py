@@ -14,6 +14,7 @@ import importlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -4167,11 +4168,11 @@ class LoadApplicationTests(SynchronousTestCase):
         error = self.assertRaises(
             usage.UsageError, handlertap.loadApplication, "txmp_test_tap_library:app"
         )
-        self.assertIn(
-            f"JSONDecodeError: Expecting property name enclosed in double quotes: "
-            f"line 1 column 2 (char 1) (at {calling.path}, line 3; raised in "
-            f"{json.decoder.__file__}, line ",
+        # (Where in json, and its words, are CPython's or PyPy's own.)
+        self.assertRegex(
             str(error),
+            r"JSONDecodeError: .* \(at " + re.escape(calling.path) + r", line 3; raised"
+            r" in " + re.escape(os.path.dirname(json.__file__)) + r"/\w+\.py, line \d+\)$",
         )
 
     def test_importExits(self) -> None:
